@@ -1,0 +1,159 @@
+//! Request body decoding (UTF-8 and UTF-16, BOM first) and response encoding in kind.
+
+use crate::fault::Fault;
+
+/// The character encoding of a message; responses are written in the request's encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Encoding {
+    #[default]
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+}
+
+impl Encoding {
+    /// The `charset` parameter to send with a body in this encoding.
+    pub fn charset(self) -> &'static str {
+        match self {
+            Self::Utf8 => "UTF-8",
+            Self::Utf16Le | Self::Utf16Be => "UTF-16",
+        }
+    }
+
+    /// The full Content-Type of a SOAP body in this encoding.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Utf8 => "application/soap+xml;charset=UTF-8",
+            Self::Utf16Le | Self::Utf16Be => "application/soap+xml;charset=UTF-16",
+        }
+    }
+}
+
+/// Why a body could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// A charset other than UTF-8 / UTF-16: answered with `w:EncodingLimit`.
+    #[error("unsupported charset {0:?}")]
+    UnsupportedCharset(String),
+    /// The bytes are not valid in the declared encoding: not XML at all (HTTP 400).
+    #[error("body is not valid {0:?}")]
+    Invalid(&'static str),
+}
+
+impl DecodeError {
+    /// The fault for a decode error, where one exists (an invalid byte sequence is a 400).
+    pub fn fault(&self) -> Option<Fault> {
+        match self {
+            Self::UnsupportedCharset(c) => Some(Fault::character_set(c)),
+            Self::Invalid(_) => None,
+        }
+    }
+}
+
+/// Extract the `charset` parameter of a Content-Type value (case-insensitive, spaces allowed).
+pub fn charset_param(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"'))
+    })
+}
+
+/// Decode a body. A byte-order mark wins over the declared charset.
+pub fn decode(body: &[u8], charset: Option<&str>) -> Result<(String, Encoding), DecodeError> {
+    if let Some(rest) = body.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+        return utf8(rest).map(|s| (s, Encoding::Utf8));
+    }
+    if let Some(rest) = body.strip_prefix(&[0xFF, 0xFE]) {
+        return utf16(rest, true).map(|s| (s, Encoding::Utf16Le));
+    }
+    if let Some(rest) = body.strip_prefix(&[0xFE, 0xFF]) {
+        return utf16(rest, false).map(|s| (s, Encoding::Utf16Be));
+    }
+    match charset.map(|c| c.to_ascii_lowercase()) {
+        None => utf8(body).map(|s| (s, Encoding::Utf8)),
+        Some(c) if c == "utf-8" || c == "utf8" => utf8(body).map(|s| (s, Encoding::Utf8)),
+        Some(c) if c == "utf-16" || c == "utf-16le" => {
+            utf16(body, true).map(|s| (s, Encoding::Utf16Le))
+        }
+        Some(c) if c == "utf-16be" => utf16(body, false).map(|s| (s, Encoding::Utf16Be)),
+        Some(other) => Err(DecodeError::UnsupportedCharset(other)),
+    }
+}
+
+fn utf8(b: &[u8]) -> Result<String, DecodeError> {
+    String::from_utf8(b.to_vec()).map_err(|_| DecodeError::Invalid("UTF-8"))
+}
+
+fn utf16(b: &[u8], little_endian: bool) -> Result<String, DecodeError> {
+    if b.len() % 2 != 0 {
+        return Err(DecodeError::Invalid("UTF-16"));
+    }
+    let units = b.chunks_exact(2).map(|c| {
+        if little_endian {
+            u16::from_le_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], c[1]])
+        }
+    });
+    char::decode_utf16(units)
+        .collect::<Result<String, _>>()
+        .map_err(|_| DecodeError::Invalid("UTF-16"))
+}
+
+/// Encode a response in the request's encoding (UTF-16 with a BOM, as Windows answers).
+pub fn encode(xml: &str, encoding: Encoding) -> Vec<u8> {
+    match encoding {
+        Encoding::Utf8 => xml.as_bytes().to_vec(),
+        Encoding::Utf16Le => {
+            let mut out = Vec::with_capacity(2 + xml.len() * 2);
+            out.extend_from_slice(&[0xFF, 0xFE]);
+            for u in xml.encode_utf16() {
+                out.extend_from_slice(&u.to_le_bytes());
+            }
+            out
+        }
+        Encoding::Utf16Be => {
+            let mut out = Vec::with_capacity(2 + xml.len() * 2);
+            out.extend_from_slice(&[0xFE, 0xFF]);
+            for u in xml.encode_utf16() {
+                out.extend_from_slice(&u.to_be_bytes());
+            }
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charset_parameter_forms() {
+        assert_eq!(charset_param("application/soap+xml;charset=UTF-8"), Some("UTF-8"));
+        assert_eq!(charset_param("application/soap+xml ; Charset = \"utf-16\""), Some("utf-16"));
+        assert_eq!(charset_param("application/soap+xml"), None);
+    }
+
+    #[test]
+    fn bom_wins_and_round_trips() {
+        let text = "<a>ü€😀</a>";
+        for enc in [Encoding::Utf8, Encoding::Utf16Le, Encoding::Utf16Be] {
+            let bytes = encode(text, enc);
+            let (back, got) = decode(&bytes, Some("UTF-8")).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(back, text);
+            if enc != Encoding::Utf8 {
+                assert_eq!(got, enc);
+            }
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        assert!(matches!(decode(b"x", Some("latin1")), Err(DecodeError::UnsupportedCharset(_))));
+        assert!(matches!(decode(&[0xC3], None), Err(DecodeError::Invalid(_))));
+        assert!(matches!(decode(&[0x3C, 0x00, 0x61], Some("utf-16")), Err(DecodeError::Invalid(_))));
+    }
+}

@@ -1,0 +1,232 @@
+//! WS-Enumeration bodies: Enumerate, Pull and Release requests, and their responses.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::duration;
+use crate::envelope::SelectorSet;
+use crate::fault::Fault;
+use crate::ns;
+use crate::xml::{escape_text, Element};
+
+/// `w:EnumerationMode`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EnumerationMode {
+    #[default]
+    Object,
+    Epr,
+    ObjectAndEpr,
+}
+
+/// A filter with its dialect URI; the content is the element itself (text or children).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Filter {
+    pub dialect: Option<String>,
+    pub element: Element,
+}
+
+/// Known filter dialects.
+pub mod dialect {
+    pub const WQL: &str = "http://schemas.microsoft.com/wbem/wsman/1/WQL";
+    pub const SELECTOR: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/SelectorFilter";
+    pub const SELECTOR_MS: &str = "http://schemas.microsoft.com/wbem/wsman/1/wsman/SelectorFilter";
+}
+
+impl Filter {
+    /// The SelectorSet of a SelectorFilter (either spelling of the dialect URI).
+    pub fn selector_set(&self) -> Result<Option<SelectorSet>, Fault> {
+        let d = self.dialect.as_deref().unwrap_or("");
+        if !(d.eq_ignore_ascii_case(dialect::SELECTOR) || d.eq_ignore_ascii_case(dialect::SELECTOR_MS)) {
+            return Ok(None);
+        }
+        match self.element.child(ns::WSMAN, "SelectorSet") {
+            Some(s) => SelectorSet::from_element(s).map(Some),
+            None => Ok(Some(SelectorSet::default())),
+        }
+    }
+}
+
+/// A parsed `n:Enumerate`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Enumerate {
+    pub optimize: bool,
+    pub max_elements: Option<u32>,
+    pub mode: EnumerationMode,
+    pub filter: Option<Filter>,
+    pub expires: Option<Duration>,
+}
+
+fn parse_u32(e: &Element, what: &str) -> Result<u32, Fault> {
+    e.trimmed_text().parse().map_err(|_| {
+        Fault::schema_validation_error(format!("The value of {what} is not a valid number. "))
+    })
+}
+
+impl Enumerate {
+    /// Parse the body of an Enumerate request (None body means all defaults).
+    pub fn parse(body: Option<&Element>) -> Result<Self, Fault> {
+        let mut out = Self::default();
+        let Some(body) = body else {
+            return Ok(out);
+        };
+        if !body.is(ns::ENUMERATION, "Enumerate") {
+            return Err(Fault::schema_validation_error(
+                "The body of an Enumerate request must be n:Enumerate. ",
+            ));
+        }
+        for e in body.elements() {
+            match (e.ns.as_deref().unwrap_or(""), e.name.as_str()) {
+                (ns::WSMAN, "OptimizeEnumeration") => out.optimize = true,
+                (ns::WSMAN, "MaxElements") => out.max_elements = Some(parse_u32(e, "MaxElements")?),
+                (ns::WSMAN, "EnumerationMode") => {
+                    out.mode = match e.trimmed_text().as_str() {
+                        "EnumerateEPR" => EnumerationMode::Epr,
+                        "EnumerateObjectAndEPR" => EnumerationMode::ObjectAndEpr,
+                        "EnumerateObject" | "" => EnumerationMode::Object,
+                        other => {
+                            return Err(Fault::unsupported_feature(
+                                "EnumerationMode",
+                                format!("The enumeration mode {other:?} is not supported. "),
+                            )
+                            .with_code(crate::fault::code::ENUMERATION_MODE_UNSUPPORTED))
+                        }
+                    }
+                }
+                (ns::WSMAN, "Filter") | (ns::ENUMERATION, "Filter") => {
+                    out.filter = Some(Filter {
+                        dialect: e.attr("Dialect").map(|d| d.trim().to_owned()),
+                        element: e.clone(),
+                    })
+                }
+                (ns::ENUMERATION, "Expires") => {
+                    out.expires = duration::parse(&e.trimmed_text());
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A parsed `n:Pull`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pull {
+    pub context: String,
+    pub max_time: Option<Duration>,
+    pub max_elements: Option<u32>,
+    pub max_characters: Option<u32>,
+}
+
+fn context_of(body: Option<&Element>, op: &str) -> Result<String, Fault> {
+    body.filter(|b| b.is(ns::ENUMERATION, op))
+        .and_then(|b| b.child(ns::ENUMERATION, "EnumerationContext"))
+        .map(|c| c.trimmed_text())
+        .ok_or_else(Fault::invalid_enumeration_context)
+}
+
+impl Pull {
+    pub fn parse(body: Option<&Element>) -> Result<Self, Fault> {
+        let context = context_of(body, "Pull")?;
+        let mut out = Self {
+            context,
+            ..Self::default()
+        };
+        if let Some(b) = body {
+            for e in b.elements() {
+                match (e.ns.as_deref().unwrap_or(""), e.name.as_str()) {
+                    (ns::ENUMERATION, "MaxTime") => out.max_time = duration::parse(&e.trimmed_text()),
+                    (ns::ENUMERATION, "MaxElements") => {
+                        out.max_elements = Some(parse_u32(e, "MaxElements")?)
+                    }
+                    (ns::ENUMERATION, "MaxCharacters") => {
+                        out.max_characters = Some(parse_u32(e, "MaxCharacters")?)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The context of a `n:Release`.
+pub fn parse_release(body: Option<&Element>) -> Result<String, Fault> {
+    context_of(body, "Release")
+}
+
+/// EnumerateResponse. With optimization, `items` go in `w:Items` and `w:EndOfSequence` marks the
+/// end; Windows then still writes an empty `n:EnumerationContext`.
+pub fn enumerate_response(context: Option<&str>, items: Option<&[String]>, end: bool) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str("<n:EnumerateResponse>");
+    let _ = write!(
+        out,
+        "<n:EnumerationContext>{}</n:EnumerationContext>",
+        escape_text(context.unwrap_or(""))
+    );
+    if let Some(items) = items {
+        if !items.is_empty() {
+            out.push_str("<w:Items>");
+            for i in items {
+                out.push_str(i);
+            }
+            out.push_str("</w:Items>");
+        }
+        if end {
+            out.push_str("<w:EndOfSequence/>");
+        }
+    }
+    out.push_str("</n:EnumerateResponse>");
+    out
+}
+
+/// PullResponse: `n:` Items and EndOfSequence; the context is omitted on the last batch.
+pub fn pull_response(context: Option<&str>, items: &[String], end: bool) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str("<n:PullResponse>");
+    if let Some(c) = context.filter(|_| !end) {
+        let _ = write!(out, "<n:EnumerationContext>{}</n:EnumerationContext>", escape_text(c));
+    }
+    out.push_str("<n:Items>");
+    for i in items {
+        out.push_str(i);
+    }
+    out.push_str("</n:Items>");
+    if end {
+        out.push_str("<n:EndOfSequence/>");
+    }
+    out.push_str("</n:PullResponse>");
+    out
+}
+
+/// `w:TotalItemsCountEstimate` header block.
+pub fn total_items_header(count: Option<usize>) -> String {
+    match count {
+        Some(n) => format!("<w:TotalItemsCountEstimate>{n}</w:TotalItemsCountEstimate>"),
+        None => format!(
+            "<w:TotalItemsCountEstimate xsi:nil=\"true\" xmlns:xsi=\"{}\"/>",
+            ns::XSI
+        ),
+    }
+}
+
+/// An EPR item (`a:EndpointReference`) for EnumerateEPR modes.
+pub fn epr_item(address: &str, resource_uri: &str, selectors: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<a:EndpointReference><a:Address>{}</a:Address><a:ReferenceParameters><w:ResourceURI>{}</w:ResourceURI><w:SelectorSet>",
+        escape_text(address),
+        escape_text(resource_uri)
+    );
+    for (n, v) in selectors {
+        let _ = write!(
+            out,
+            "<w:Selector Name=\"{}\">{}</w:Selector>",
+            crate::xml::escape_attr(n),
+            escape_text(v)
+        );
+    }
+    out.push_str("</w:SelectorSet></a:ReferenceParameters></a:EndpointReference>");
+    out
+}

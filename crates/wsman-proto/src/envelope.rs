@@ -1,0 +1,348 @@
+//! Request envelopes: SOAP 1.2 + WS-Addressing + WS-Management headers, parsed by namespace.
+//!
+//! Parsing is "full recognition before processing": the whole envelope is parsed and every
+//! header checked before the caller sees a [`Request`]. Header order and prefixes do not
+//! matter; `wsa:To` is kept but never validated; unknown headers are ignored unless they carry
+//! `s:mustUnderstand="true"` (the SOAP attribute, not the unqualified one some clients send).
+
+use std::time::Duration;
+
+use crate::fault::{Fault, SelectorProblem};
+use crate::ns;
+use crate::xml::{self, Element, Limits, XmlError};
+use crate::duration;
+
+/// A selector value: text, or an endpoint reference (CIM reference keys).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SelectorValue {
+    Text(String),
+    Epr(Element),
+}
+
+/// One `w:Selector`. The name is kept as the client spelled it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selector {
+    pub name: String,
+    pub value: SelectorValue,
+}
+
+/// `w:SelectorSet`: names compared without case.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SelectorSet(pub Vec<Selector>);
+
+impl SelectorSet {
+    /// The text value of the selector named `name` (any case).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find_map(|s| match &s.value {
+            SelectorValue::Text(t) if s.name.eq_ignore_ascii_case(name) => Some(t.as_str()),
+            _ => None,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Parse a `w:SelectorSet` element; duplicate names are refused.
+    pub fn from_element(e: &Element) -> Result<Self, Fault> {
+        let mut out: Vec<Selector> = Vec::new();
+        for s in e.children_named(ns::WSMAN, "Selector") {
+            let Some(name) = s.attr("Name") else {
+                return Err(Fault::invalid_selectors(
+                    SelectorProblem::InvalidValue,
+                    "A selector has no Name attribute. ",
+                ));
+            };
+            if out.iter().any(|o| o.name.eq_ignore_ascii_case(name)) {
+                return Err(Fault::invalid_selectors(
+                    SelectorProblem::Duplicate,
+                    format!("The selector {name:?} appears more than once. "),
+                ));
+            }
+            let value = match s.child(ns::ADDRESSING, "EndpointReference") {
+                Some(epr) => SelectorValue::Epr(epr.clone()),
+                None => SelectorValue::Text(s.trimmed_text()),
+            };
+            out.push(Selector {
+                name: name.to_owned(),
+                value,
+            });
+        }
+        Ok(Self(out))
+    }
+}
+
+/// One `w:Option`. A nil option has no value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WsOption {
+    pub name: String,
+    pub value: Option<String>,
+    pub must_comply: bool,
+}
+
+/// `w:OptionSet`: names compared without case.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OptionSet {
+    pub must_understand: bool,
+    pub options: Vec<WsOption>,
+}
+
+impl OptionSet {
+    pub fn get(&self, name: &str) -> Option<&WsOption> {
+        self.options.iter().find(|o| o.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Boolean option value, compared without case (`TRUE`, `True`, `true`).
+    pub fn get_bool(&self, name: &str) -> Result<Option<bool>, Fault> {
+        match self.get(name).and_then(|o| o.value.as_deref()) {
+            None => Ok(None),
+            Some(v) => parse_bool(v)
+                .map(Some)
+                .ok_or_else(|| Fault::invalid_options_value(name)),
+        }
+    }
+
+    /// Fault for an option the handler does not know, following the reference §2.4 rule:
+    /// unknown options fault only under `MustComply="true"` (pypsrp marks every OptionSet
+    /// mustUnderstand, so faulting on that alone would break it).
+    pub fn check_known(&self, known: &[&str]) -> Result<(), Fault> {
+        for o in &self.options {
+            if o.must_comply && !known.iter().any(|k| k.eq_ignore_ascii_case(&o.name)) {
+                return Err(Fault::invalid_options_not_supported(&o.name));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Booleans as clients write them: `true`/`false`/`1`/`0` in any case.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    let v = v.trim();
+    if v.eq_ignore_ascii_case("true") || v == "1" {
+        Some(true)
+    } else if v.eq_ignore_ascii_case("false") || v == "0" {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A parsed request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Request {
+    pub action: Option<String>,
+    pub message_id: Option<String>,
+    pub to: Option<String>,
+    pub resource_uri: Option<String>,
+    pub selectors: SelectorSet,
+    pub options: OptionSet,
+    pub operation_timeout: Option<Duration>,
+    pub max_envelope_size: Option<u64>,
+    pub locale: Option<String>,
+    pub session_id: Option<String>,
+    pub operation_id: Option<String>,
+    pub sequence_id: Option<String>,
+    pub request_total_items_count_estimate: bool,
+    /// `w:FragmentTransfer`, kept whole for the handler to refuse or serve.
+    pub fragment_transfer: Option<Element>,
+    /// Every header block, for handlers that read extension headers.
+    pub headers: Vec<Element>,
+    /// The first element child of `s:Body` (None for an empty body).
+    pub body: Option<Element>,
+}
+
+impl Request {
+    /// Identify is recognised by its body, with or without an Action.
+    pub fn is_identify(&self) -> bool {
+        self.body
+            .as_ref()
+            .is_some_and(|b| b.is(ns::IDENTITY, "Identify"))
+    }
+}
+
+/// Why a request was refused before dispatch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// Not XML at all: HTTP 400 with no body.
+    #[error("not XML: {0}")]
+    NotXml(#[from] XmlError),
+    /// XML, but refused with a SOAP fault. `message_id` is the request's, when it was readable,
+    /// so the fault can relate to it.
+    #[error("{fault}")]
+    Fault {
+        fault: Box<Fault>,
+        message_id: Option<String>,
+    },
+}
+
+fn fault(f: Fault, message_id: &Option<String>) -> RequestError {
+    RequestError::Fault {
+        fault: Box::new(f),
+        message_id: message_id.clone(),
+    }
+}
+
+/// Headers this service processes; any other header with mustUnderstand="true" is a fault.
+const UNDERSTOOD: &[(&str, &str)] = &[
+    (ns::ADDRESSING, "To"),
+    (ns::ADDRESSING, "Action"),
+    (ns::ADDRESSING, "MessageID"),
+    (ns::ADDRESSING, "ReplyTo"),
+    (ns::ADDRESSING, "FaultTo"),
+    (ns::ADDRESSING, "RelatesTo"),
+    (ns::WSMAN, "ResourceURI"),
+    (ns::WSMAN, "SelectorSet"),
+    (ns::WSMAN, "OptionSet"),
+    (ns::WSMAN, "OperationTimeout"),
+    (ns::WSMAN, "MaxEnvelopeSize"),
+    (ns::WSMAN, "Locale"),
+    (ns::WSMAN, "FragmentTransfer"),
+    (ns::WSMAN, "RequestTotalItemsCountEstimate"),
+    (ns::MS_WSMAN, "DataLocale"),
+    (ns::MS_WSMAN, "SessionId"),
+    (ns::MS_WSMAN, "OperationID"),
+    (ns::MS_WSMAN, "SequenceId"),
+];
+
+fn must_understand(e: &Element) -> bool {
+    e.attr_ns(ns::SOAP, "mustUnderstand")
+        .and_then(parse_bool)
+        .unwrap_or(false)
+}
+
+/// Parse a decoded request envelope.
+pub fn parse_request(text: &str, limits: &Limits) -> Result<Request, RequestError> {
+    let root = xml::parse(text, limits)?;
+    if root.name == "Envelope" && root.ns.as_deref() != Some(ns::SOAP) {
+        return Err(fault(Fault::version_mismatch(), &None));
+    }
+    if !root.is(ns::SOAP, "Envelope") {
+        return Err(fault(
+            Fault::schema_validation_error(
+                "The SOAP XML in the message does not match the corresponding XML schema definition. The root element is not a SOAP 1.2 Envelope. ",
+            ),
+            &None,
+        ));
+    }
+    let mut req = Request::default();
+    let header = root.child(ns::SOAP, "Header");
+    // Read MessageID first so that every later fault can relate to it.
+    if let Some(h) = header {
+        if let Some(id) = h.child(ns::ADDRESSING, "MessageID") {
+            req.message_id = Some(id.trimmed_text());
+        }
+    }
+    let mid = req.message_id.clone();
+    let body = root.child(ns::SOAP, "Body").ok_or_else(|| {
+        fault(
+            Fault::invalid_message_information_header(
+                "The WS-Management service cannot process the request. The SOAP packet that WS-Management received did not contain a valid Body element. ",
+            ),
+            &mid,
+        )
+    })?;
+    req.body = body.elements().next().cloned();
+
+    if let Some(h) = header {
+        for e in h.elements() {
+            read_header(&mut req, e).map_err(|f| fault(f, &mid))?;
+            req.headers.push(e.clone());
+        }
+    }
+
+    if req.is_identify() {
+        return Ok(req);
+    }
+    if req.action.is_none() {
+        return Err(fault(Fault::message_information_header_required("Action"), &mid));
+    }
+    if req.message_id.is_none() {
+        return Err(fault(Fault::message_information_header_required("MessageID"), &mid));
+    }
+    Ok(req)
+}
+
+fn read_header(req: &mut Request, e: &Element) -> Result<(), Fault> {
+    let known = UNDERSTOOD
+        .iter()
+        .any(|(n, l)| e.name == *l && e.ns.as_deref() == Some(*n));
+    if !known {
+        if must_understand(e) {
+            return Err(Fault::must_understand(e.ns.as_deref().unwrap_or(""), &e.name));
+        }
+        return Ok(());
+    }
+    let ns_uri = e.ns.as_deref().unwrap_or("");
+    match (ns_uri, e.name.as_str()) {
+        (ns::ADDRESSING, "To") => req.to = Some(e.trimmed_text()),
+        (ns::ADDRESSING, "Action") => req.action = Some(e.trimmed_text()),
+        (ns::ADDRESSING, "ReplyTo") => {
+            let addr = e
+                .child(ns::ADDRESSING, "Address")
+                .map(|a| a.trimmed_text())
+                .unwrap_or_default();
+            if addr != ns::ANONYMOUS {
+                return Err(Fault::unsupported_feature(
+                    "AddressingMode",
+                    "The WS-Management service only supports the anonymous ReplyTo address. ",
+                ));
+            }
+        }
+        (ns::WSMAN, "ResourceURI") => req.resource_uri = Some(e.trimmed_text()),
+        (ns::WSMAN, "SelectorSet") => req.selectors = SelectorSet::from_element(e)?,
+        (ns::WSMAN, "OptionSet") => {
+            req.options.must_understand = must_understand(e);
+            for o in e.children_named(ns::WSMAN, "Option") {
+                let Some(name) = o.attr("Name") else {
+                    return Err(Fault::invalid_options_value(""));
+                };
+                let nil = o.attr_ns(ns::XSI, "nil").and_then(parse_bool).unwrap_or(false);
+                req.options.options.push(crate::envelope::WsOption {
+                    name: name.to_owned(),
+                    value: (!nil).then(|| o.trimmed_text()),
+                    must_comply: o.attr("MustComply").and_then(parse_bool).unwrap_or(false),
+                });
+            }
+        }
+        (ns::WSMAN, "OperationTimeout") => {
+            let text = e.trimmed_text();
+            req.operation_timeout = Some(duration::parse(&text).ok_or_else(|| {
+                Fault::invalid_message_information_header(format!(
+                    "The WS-Management service cannot process the request. The XML contains an invalid timeout field in the SOAP header: {text}. "
+                ))
+            })?);
+        }
+        (ns::WSMAN, "MaxEnvelopeSize") => {
+            let text = e.trimmed_text();
+            let v: u64 = text.parse().map_err(|_| {
+                Fault::invalid_message_information_header(format!(
+                    "The WS-Management service cannot process the request. The MaxEnvelopeSize header value {text:?} is not a number. "
+                ))
+            })?;
+            if v < 8192 {
+                return Err(Fault::min_envelope_size(v));
+            }
+            req.max_envelope_size = Some(v);
+        }
+        (ns::WSMAN, "Locale") => {
+            if must_understand(e) {
+                return Err(Fault::locale_must_understand());
+            }
+            req.locale = e.attr_ns(ns::XML, "lang").map(str::to_owned);
+        }
+        (ns::WSMAN, "FragmentTransfer") => req.fragment_transfer = Some(e.clone()),
+        (ns::WSMAN, "RequestTotalItemsCountEstimate") => {
+            req.request_total_items_count_estimate = true
+        }
+        (ns::MS_WSMAN, "SessionId") => req.session_id = Some(e.trimmed_text()),
+        (ns::MS_WSMAN, "OperationID") => req.operation_id = Some(e.trimmed_text()),
+        (ns::MS_WSMAN, "SequenceId") => req.sequence_id = Some(e.trimmed_text()),
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,83 @@
+//! Namespace URIs, action URIs and other fixed strings of the protocol, in one place.
+//!
+//! Prefixes are conventions: parsing matches on these URIs only. The prefixes listed in
+//! [`WINDOWS_PREFIXES`] are the ones Windows uses in its own responses, and ours.
+
+pub const SOAP: &str = "http://www.w3.org/2003/05/soap-envelope";
+/// SOAP 1.1: recognised only to answer `s:VersionMismatch`.
+pub const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+pub const ADDRESSING: &str = "http://schemas.xmlsoap.org/ws/2004/08/addressing";
+pub const WSMAN: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd";
+pub const MS_WSMAN: &str = "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd";
+pub const TRANSFER: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer";
+pub const ENUMERATION: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration";
+pub const EVENTING: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing";
+pub const CIM_BINDING: &str = "http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd";
+pub const SHELL: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell";
+pub const CONFIG: &str = "http://schemas.microsoft.com/wbem/wsman/1/config";
+pub const IDENTITY: &str = "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd";
+pub const WSMAN_FAULT: &str = "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault";
+pub const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+pub const XML: &str = crate::xml::XML_NS;
+
+/// The anonymous reply address: the only `wsa:ReplyTo` WinRM accepts.
+pub const ANONYMOUS: &str = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous";
+/// Prefix of every `w:FaultDetail` URI.
+pub const FAULT_DETAIL: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/";
+
+/// (prefix, namespace) pairs declared on every response envelope, as Windows does.
+pub const WINDOWS_PREFIXES: &[(&str, &str)] = &[
+    ("s", SOAP),
+    ("a", ADDRESSING),
+    ("x", TRANSFER),
+    ("e", EVENTING),
+    ("n", ENUMERATION),
+    ("w", WSMAN),
+    ("p", MS_WSMAN),
+];
+
+/// Action URIs (§3.1 of the reference).
+pub mod action {
+    pub const GET: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Get";
+    pub const GET_RESPONSE: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse";
+    pub const PUT: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Put";
+    pub const PUT_RESPONSE: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/PutResponse";
+    pub const CREATE: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create";
+    pub const CREATE_RESPONSE: &str =
+        "http://schemas.xmlsoap.org/ws/2004/09/transfer/CreateResponse";
+    pub const DELETE: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete";
+    pub const DELETE_RESPONSE: &str =
+        "http://schemas.xmlsoap.org/ws/2004/09/transfer/DeleteResponse";
+    pub const ENUMERATE: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate";
+    pub const ENUMERATE_RESPONSE: &str =
+        "http://schemas.xmlsoap.org/ws/2004/09/enumeration/EnumerateResponse";
+    pub const PULL: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Pull";
+    pub const PULL_RESPONSE: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/PullResponse";
+    pub const RELEASE: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Release";
+    pub const RELEASE_RESPONSE: &str =
+        "http://schemas.xmlsoap.org/ws/2004/09/enumeration/ReleaseResponse";
+    pub const SHELL_COMMAND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command";
+    pub const SHELL_SEND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Send";
+    pub const SHELL_RECEIVE: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive";
+    pub const SHELL_SIGNAL: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal";
+    /// Robust-connection end (answered with HTTP 204 and no envelope).
+    pub const END: &str = "http://schemas.microsoft.com/wbem/wsman/1/wsman/End";
+
+    pub const FAULT_WSMAN: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault";
+    pub const FAULT_ADDRESSING: &str = "http://schemas.xmlsoap.org/ws/2004/08/addressing/fault";
+    pub const FAULT_TRANSFER: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/fault";
+    pub const FAULT_ENUMERATION: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/fault";
+    pub const FAULT_EVENTING: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/fault";
+    pub const FAULT_CIM_BINDING: &str = "http://schemas.dmtf.org/wbem/wsman/1/cimbinding/fault";
+}
+
+/// Security profile URIs reported by an authenticated Identify.
+pub mod secprofile {
+    pub const HTTP_BASIC: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic";
+    pub const HTTPS_BASIC: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/basic";
+    pub const HTTP_SPNEGO_KERBEROS: &str =
+        "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/spnego-kerberos";
+    pub const HTTPS_SPNEGO_KERBEROS: &str =
+        "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/spnego-kerberos";
+    pub const HTTPS_MUTUAL: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
+}

@@ -1,0 +1,530 @@
+//! A small, bounded, namespace-resolved XML tree, and a writer.
+//!
+//! Why not a serde layer: SOAP must be matched by namespace URI, never by prefix, and every
+//! size of the input must be bounded before it is trusted. The parser resolves every element and
+//! attribute name to `(namespace URI, local name)` and refuses input that exceeds [`Limits`].
+//! DOCTYPE declarations are refused outright: no entity expansion, no external references.
+
+use std::fmt::Write as _;
+
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+
+/// Bounds applied while parsing untrusted XML. The total input size is bounded by the caller
+/// (the envelope limit); these bound the shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Maximum element nesting depth.
+    pub max_depth: usize,
+    /// Maximum number of elements in the document.
+    pub max_elements: usize,
+    /// Maximum number of attributes on one element.
+    pub max_attributes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 64,
+            max_elements: 200_000,
+            max_attributes: 64,
+        }
+    }
+}
+
+/// Why an XML document was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum XmlError {
+    /// Not well-formed XML.
+    #[error("malformed XML at byte {position}: {reason}")]
+    Malformed { position: u64, reason: String },
+    /// A prefix was used without a namespace declaration.
+    #[error("undeclared namespace prefix {prefix:?}")]
+    UnboundPrefix { prefix: String },
+    /// A DOCTYPE declaration (refused: no entities, no DTDs).
+    #[error("DOCTYPE declarations are not allowed")]
+    Doctype,
+    /// Nested deeper than [`Limits::max_depth`].
+    #[error("element nesting deeper than {limit}")]
+    TooDeep { limit: usize },
+    /// More elements than [`Limits::max_elements`].
+    #[error("more than {limit} elements")]
+    TooManyElements { limit: usize },
+    /// More attributes on one element than [`Limits::max_attributes`].
+    #[error("more than {limit} attributes on one element")]
+    TooManyAttributes { limit: usize },
+    /// No root element, or content after it.
+    #[error("document has no single root element")]
+    NoRoot,
+}
+
+/// A node of the tree: an element or a run of character data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    Element(Element),
+    Text(String),
+}
+
+/// An attribute with its resolved namespace (attributes without a prefix have none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attribute {
+    pub ns: Option<String>,
+    pub name: String,
+    pub value: String,
+}
+
+/// An element with its resolved namespace URI and local name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Element {
+    pub ns: Option<String>,
+    pub name: String,
+    /// The prefix used in the source document; kept only for diagnostics (e.g. `NotUnderstood`).
+    pub prefix: Option<String>,
+    pub attributes: Vec<Attribute>,
+    pub children: Vec<Node>,
+}
+
+impl Element {
+    /// A new element without attributes or children.
+    pub fn new(ns: Option<&str>, name: &str) -> Self {
+        Self {
+            ns: ns.map(str::to_owned),
+            name: name.to_owned(),
+            prefix: None,
+            attributes: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    /// True when this element has the namespace `ns` and local name `name`.
+    pub fn is(&self, ns: &str, name: &str) -> bool {
+        self.name == name && self.ns.as_deref() == Some(ns)
+    }
+
+    /// Child elements, in document order.
+    pub fn elements(&self) -> impl Iterator<Item = &Element> {
+        self.children.iter().filter_map(|n| match n {
+            Node::Element(e) => Some(e),
+            Node::Text(_) => None,
+        })
+    }
+
+    /// The first child element with this namespace and local name.
+    pub fn child(&self, ns: &str, name: &str) -> Option<&Element> {
+        self.elements().find(|e| e.is(ns, name))
+    }
+
+    /// All child elements with this namespace and local name.
+    pub fn children_named<'a>(
+        &'a self,
+        ns: &'a str,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a Element> + 'a {
+        self.elements().filter(move |e| e.is(ns, name))
+    }
+
+    /// The first child element with this local name in any namespace, compared without case.
+    pub fn child_ignore_case(&self, name: &str) -> Option<&Element> {
+        self.elements().find(|e| e.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Concatenated character data of the direct text children.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for n in &self.children {
+            if let Node::Text(t) = n {
+                out.push_str(t);
+            }
+        }
+        out
+    }
+
+    /// Text with surrounding XML whitespace removed (URIs and GUIDs are often on their own
+    /// lines in hand-written messages).
+    pub fn trimmed_text(&self) -> String {
+        self.text()
+            .trim_matches(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n'))
+            .to_owned()
+    }
+
+    /// Value of the attribute with no namespace and this local name.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.ns.is_none() && a.name == name)
+            .map(|a| a.value.as_str())
+    }
+
+    /// Value of an unqualified attribute, name compared without case.
+    pub fn attr_ignore_case(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.ns.is_none() && a.name.eq_ignore_ascii_case(name))
+            .map(|a| a.value.as_str())
+    }
+
+    /// Value of a namespace-qualified attribute.
+    pub fn attr_ns(&self, ns: &str, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.ns.as_deref() == Some(ns) && a.name == name)
+            .map(|a| a.value.as_str())
+    }
+
+    /// True when the element has no child elements and only whitespace text.
+    pub fn is_empty(&self) -> bool {
+        self.children.iter().all(|n| match n {
+            Node::Element(_) => false,
+            Node::Text(t) => t.trim().is_empty(),
+        })
+    }
+
+    /// Serialise this element (and its subtree) as XML, declaring namespaces where used.
+    ///
+    /// Prefixes are generated (`ns0`, `ns1`, ...) unless the element kept the source prefix; the
+    /// output is for round-trips and tests, not for the wire formats, which have fixed prefixes.
+    pub fn to_xml(&self) -> String {
+        let mut out = String::new();
+        let mut scope: Vec<(String, String)> = Vec::new();
+        write_element(self, &mut out, &mut scope);
+        out
+    }
+}
+
+fn prefix_for(ns: &str, scope: &mut Vec<(String, String)>, decls: &mut String) -> String {
+    if let Some((p, _)) = scope.iter().rev().find(|(_, u)| u == ns) {
+        return p.clone();
+    }
+    let p = format!("ns{}", scope.len());
+    let _ = write!(decls, " xmlns:{p}=\"{}\"", escape_attr(ns));
+    scope.push((p.clone(), ns.to_owned()));
+    p
+}
+
+fn write_element(e: &Element, out: &mut String, scope: &mut Vec<(String, String)>) {
+    let depth = scope.len();
+    let mut decls = String::new();
+    let qname = match &e.ns {
+        Some(ns) => format!("{}:{}", prefix_for(ns, scope, &mut decls), e.name),
+        None => e.name.clone(),
+    };
+    let mut attrs = String::new();
+    for a in &e.attributes {
+        let name = match &a.ns {
+            Some(ns) if ns == XML_NS => format!("xml:{}", a.name),
+            Some(ns) => format!("{}:{}", prefix_for(ns, scope, &mut decls), a.name),
+            None => a.name.clone(),
+        };
+        let _ = write!(attrs, " {name}=\"{}\"", escape_attr(&a.value));
+    }
+    let _ = write!(out, "<{qname}{decls}{attrs}");
+    if e.children.is_empty() {
+        out.push_str("/>");
+    } else {
+        out.push('>');
+        for c in &e.children {
+            match c {
+                Node::Element(child) => write_element(child, out, scope),
+                Node::Text(t) => out.push_str(&escape_text(t)),
+            }
+        }
+        let _ = write!(out, "</{qname}>");
+    }
+    scope.truncate(depth);
+}
+
+/// The namespace bound to the `xml` prefix by definition.
+pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+
+/// Parse a complete document into its root element, within `limits`.
+pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    let mut count = 0usize;
+
+    let mut reader = NsReader::from_str(input);
+    reader.config_mut().trim_text(false);
+    reader.config_mut().check_end_names = true;
+    loop {
+        let position = reader.buffer_position();
+        let (resolved, event) = reader
+            .read_resolved_event()
+            .map_err(|e| XmlError::Malformed {
+                position,
+                reason: e.to_string(),
+            })?;
+        let (start, empty) = match event {
+            Event::Start(s) => (s, false),
+            Event::Empty(s) => (s, true),
+            Event::End(_) => {
+                let done = stack.pop().ok_or(XmlError::NoRoot)?;
+                attach(&mut stack, &mut root, done)?;
+                continue;
+            }
+            Event::Text(t) => {
+                let text = t.unescape().map_err(|e| XmlError::Malformed {
+                    position,
+                    reason: e.to_string(),
+                })?;
+                push_text(&mut stack, &text)?;
+                continue;
+            }
+            Event::CData(c) => {
+                let text = String::from_utf8_lossy(&c.into_inner()).into_owned();
+                push_text(&mut stack, &text)?;
+                continue;
+            }
+            Event::DocType(_) => return Err(XmlError::Doctype),
+            Event::Eof => break,
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => continue,
+        };
+        count += 1;
+        if count > limits.max_elements {
+            return Err(XmlError::TooManyElements {
+                limit: limits.max_elements,
+            });
+        }
+        if stack.len() >= limits.max_depth {
+            return Err(XmlError::TooDeep {
+                limit: limits.max_depth,
+            });
+        }
+        if root.is_some() {
+            return Err(XmlError::NoRoot);
+        }
+        let ns = resolved_ns(resolved)?;
+        let local = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+        let prefix = start
+            .name()
+            .prefix()
+            .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned());
+        let mut element = Element {
+            ns,
+            name: local,
+            prefix,
+            attributes: Vec::new(),
+            children: Vec::new(),
+        };
+        for attr in start.attributes().with_checks(true) {
+            let attr = attr.map_err(|e| XmlError::Malformed {
+                position,
+                reason: e.to_string(),
+            })?;
+            let key = attr.key;
+            if key.as_namespace_binding().is_some() {
+                continue;
+            }
+            if element.attributes.len() >= limits.max_attributes {
+                return Err(XmlError::TooManyAttributes {
+                    limit: limits.max_attributes,
+                });
+            }
+            let (res, local) = reader.resolve_attribute(key);
+            let ns = match res {
+                ResolveResult::Unbound => None,
+                ResolveResult::Bound(n) => Some(String::from_utf8_lossy(n.as_ref()).into_owned()),
+                ResolveResult::Unknown(p) => {
+                    if p == b"xml" {
+                        Some(XML_NS.to_owned())
+                    } else {
+                        return Err(XmlError::UnboundPrefix {
+                            prefix: String::from_utf8_lossy(&p).into_owned(),
+                        });
+                    }
+                }
+            };
+            let value = attr
+                .unescape_value()
+                .map_err(|e| XmlError::Malformed {
+                    position,
+                    reason: e.to_string(),
+                })?
+                .into_owned();
+            element.attributes.push(Attribute {
+                ns,
+                name: String::from_utf8_lossy(local.as_ref()).into_owned(),
+                value,
+            });
+        }
+        if empty {
+            attach(&mut stack, &mut root, element)?;
+        } else {
+            stack.push(element);
+        }
+    }
+    if !stack.is_empty() {
+        return Err(XmlError::Malformed {
+            position: input.len() as u64,
+            reason: "unclosed element at end of input".to_owned(),
+        });
+    }
+    root.ok_or(XmlError::NoRoot)
+}
+
+fn resolved_ns(res: ResolveResult<'_>) -> Result<Option<String>, XmlError> {
+    match res {
+        ResolveResult::Unbound => Ok(None),
+        ResolveResult::Bound(n) => Ok(Some(String::from_utf8_lossy(n.as_ref()).into_owned())),
+        ResolveResult::Unknown(p) => Err(XmlError::UnboundPrefix {
+            prefix: String::from_utf8_lossy(&p).into_owned(),
+        }),
+    }
+}
+
+fn push_text(stack: &mut [Element], text: &str) -> Result<(), XmlError> {
+    match stack.last_mut() {
+        Some(parent) => {
+            if let Some(Node::Text(prev)) = parent.children.last_mut() {
+                prev.push_str(text);
+            } else {
+                parent.children.push(Node::Text(text.to_owned()));
+            }
+            Ok(())
+        }
+        // Whitespace around the root is fine; anything else is not a document.
+        None if text.trim().is_empty() => Ok(()),
+        None => Err(XmlError::NoRoot),
+    }
+}
+
+fn attach(stack: &mut [Element], root: &mut Option<Element>, done: Element) -> Result<(), XmlError> {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(Node::Element(done)),
+        None => {
+            if root.is_some() {
+                return Err(XmlError::NoRoot);
+            }
+            *root = Some(done);
+        }
+    }
+    Ok(())
+}
+
+/// Escape character data for element content.
+pub fn escape_text(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['<', '>', '&']) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Escape an attribute value (double-quoted).
+pub fn escape_attr(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['<', '>', '&', '"', '\n', '\r', '\t']) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A minimal writer for the fixed-prefix wire formats: the caller names the qualified names and
+/// declares namespaces as attributes; the writer escapes and balances.
+#[derive(Debug, Default)]
+pub struct Writer {
+    out: String,
+    open: Vec<String>,
+    pending_start: bool,
+}
+
+impl Writer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn close_pending(&mut self) {
+        if self.pending_start {
+            self.out.push('>');
+            self.pending_start = false;
+        }
+    }
+
+    /// Open `<qname attr="v" ...`; attributes are (qualified name, value) pairs.
+    pub fn start(&mut self, qname: &str, attrs: &[(&str, &str)]) -> &mut Self {
+        self.close_pending();
+        self.out.push('<');
+        self.out.push_str(qname);
+        for (k, v) in attrs {
+            let _ = write!(self.out, " {k}=\"{}\"", escape_attr(v));
+        }
+        self.pending_start = true;
+        self.open.push(qname.to_owned());
+        self
+    }
+
+    /// Character data inside the current element.
+    pub fn text(&mut self, text: &str) -> &mut Self {
+        self.close_pending();
+        self.out.push_str(&escape_text(text));
+        self
+    }
+
+    /// Already-serialised XML inserted as is (a child rendered elsewhere).
+    pub fn raw(&mut self, xml: &str) -> &mut Self {
+        self.close_pending();
+        self.out.push_str(xml);
+        self
+    }
+
+    /// Close the innermost open element (self-closing when it has no content).
+    pub fn end(&mut self) -> &mut Self {
+        if let Some(q) = self.open.pop() {
+            if self.pending_start {
+                self.out.push_str("/>");
+                self.pending_start = false;
+            } else {
+                let _ = write!(self.out, "</{q}>");
+            }
+        }
+        self
+    }
+
+    /// `<qname attrs>text</qname>` in one call.
+    pub fn leaf(&mut self, qname: &str, attrs: &[(&str, &str)], text: &str) -> &mut Self {
+        self.start(qname, attrs);
+        if !text.is_empty() {
+            self.text(text);
+            self.end();
+        } else {
+            // An explicit empty pair, as Windows writes empty values (`<cfg:Hostname></cfg:Hostname>`).
+            self.close_pending();
+            self.open.pop();
+            let _ = write!(self.out, "</{qname}>");
+        }
+        self
+    }
+
+    /// Close every open element and return the document.
+    pub fn finish(mut self) -> String {
+        while !self.open.is_empty() {
+            self.end();
+        }
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+use super::*;
+
+fn p(s: &str) -> Result<Element, XmlError> {
+    parse(s, &Limits::default())
+}
+
+#[test]
+fn resolves_namespaces_not_prefixes() {
+    let a = p(r#"<x:E xmlns:x="urn:a"><x:c>1</x:c></x:E>"#).unwrap();
+    let b = p(r#"<E xmlns="urn:a"><c>1</c></E>"#).unwrap();
+    assert!(a.is("urn:a", "E") && b.is("urn:a", "E"));
+    assert_eq!(a.child("urn:a", "c").map(|c| c.text()), Some("1".into()));
+    assert_eq!(b.child("urn:a", "c").map(|c| c.text()), Some("1".into()));
+}
+
+#[test]
+fn attributes_qualified_and_not() {
+    let e = p(r#"<E xmlns:s="urn:s" s:mu="true" mu="x" xml:lang="en"/>"#).unwrap();
+    assert_eq!(e.attr_ns("urn:s", "mu"), Some("true"));
+    assert_eq!(e.attr("mu"), Some("x"));
+    assert_eq!(e.attr_ns(XML_NS, "lang"), Some("en"));
+}
+
+#[test]
+fn entities_and_cdata() {
+    let e = p("<E>a&amp;b&lt;<![CDATA[<raw>]]>&#65;</E>").unwrap();
+    assert_eq!(e.text(), "a&b<<raw>A");
+}
+
+#[test]
+fn refusals() {
+    assert!(matches!(p("<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>"), Err(XmlError::Doctype)));
+    assert!(matches!(p("<a><b></a>"), Err(XmlError::Malformed { .. })));
+    assert!(matches!(p("<p:a/>"), Err(XmlError::UnboundPrefix { .. })));
+    assert!(matches!(p("<a/><b/>"), Err(XmlError::NoRoot)));
+    assert!(matches!(p(""), Err(XmlError::NoRoot)));
+    assert!(matches!(p("text"), Err(XmlError::NoRoot)));
+    assert!(p("<a>").is_err());
+    assert!(matches!(p("<a>&unknown;</a>"), Err(XmlError::Malformed { .. })));
+}
+
+#[test]
+fn depth_is_bounded() {
+    let deep = "<a>".repeat(100) + &"</a>".repeat(100);
+    assert!(matches!(p(&deep), Err(XmlError::TooDeep { limit: 64 })));
+    let ok = "<a>".repeat(60) + &"</a>".repeat(60);
+    assert!(p(&ok).is_ok());
+}
+
+#[test]
+fn attributes_and_elements_are_bounded() {
+    let attrs: String = (0..100).map(|i| format!(" a{i}=\"v\"")).collect();
+    assert!(matches!(p(&format!("<a{attrs}/>")), Err(XmlError::TooManyAttributes { .. })));
+    let limits = Limits { max_elements: 10, ..Limits::default() };
+    let many = format!("<a>{}</a>", "<b/>".repeat(20));
+    assert!(matches!(parse(&many, &limits), Err(XmlError::TooManyElements { limit: 10 })));
+    // Duplicate attributes are malformed.
+    assert!(p(r#"<a x="1" x="2"/>"#).is_err());
+}
+
+#[test]
+fn writer_balances_and_escapes() {
+    let mut w = Writer::new();
+    w.start("a:x", &[("k", "\"<&>")]).leaf("a:y", &[], "1<2").leaf("a:z", &[], "").start("a:e", &[]).end();
+    assert_eq!(
+        w.finish(),
+        r#"<a:x k="&quot;&lt;&amp;&gt;"><a:y>1&lt;2</a:y><a:z></a:z><a:e/></a:x>"#
+    );
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn name() -> impl Strategy<Value = String> {
+        "[a-zA-Z][a-zA-Z0-9_]{0,8}"
+    }
+
+    fn element(depth: u32) -> BoxedStrategy<Element> {
+        let leaf = (
+            proptest::option::of(prop_oneof![Just("urn:a".to_owned()), Just("urn:b".to_owned())]),
+            name(),
+            proptest::collection::vec((name(), "[ -~éü€😀\t\n]{0,12}"), 0..3),
+            "[ -~éü€😀]{0,16}",
+        )
+            .prop_map(|(ns, n, attrs, text)| {
+                let mut e = Element::new(ns.as_deref(), &n);
+                let mut seen = std::collections::HashSet::new();
+                for (k, v) in attrs {
+                    if seen.insert(k.clone()) {
+                        e.attributes.push(Attribute { ns: None, name: k, value: v });
+                    }
+                }
+                if !text.is_empty() {
+                    e.children.push(Node::Text(text));
+                }
+                e
+            });
+        if depth == 0 {
+            return leaf.boxed();
+        }
+        (leaf, proptest::collection::vec(element(depth - 1), 0..3))
+            .prop_map(|(mut e, kids)| {
+                for k in kids {
+                    e.children.push(Node::Element(k));
+                }
+                e
+            })
+            .boxed()
+    }
+
+    fn normalise(mut e: Element) -> Element {
+        e.prefix = None;
+        // Adjacent text runs merge on re-parse; CR normalises to LF per XML end-of-line rules.
+        let mut kids: Vec<Node> = Vec::new();
+        for c in e.children {
+            match c {
+                Node::Element(x) => kids.push(Node::Element(normalise(x))),
+                Node::Text(t) => {
+                    if let Some(Node::Text(prev)) = kids.last_mut() {
+                        prev.push_str(&t);
+                    } else {
+                        kids.push(Node::Text(t));
+                    }
+                }
+            }
+        }
+        e.children = kids;
+        e
+    }
+
+    proptest! {
+        #[test]
+        fn write_then_parse_is_identity(e in element(3)) {
+            let xml = e.to_xml();
+            let back = parse(&xml, &Limits::default()).map_err(|err| TestCaseError::fail(format!("{err}: {xml}")))?;
+            prop_assert_eq!(normalise(back), normalise(e));
+        }
+
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,200}") {
+            let _ = parse(&s, &Limits::default());
+        }
+
+        #[test]
+        fn parse_never_panics_on_xmlish(s in "[<>/a-c:=\"' &;!\\[\\]?x-]{0,120}") {
+            let _ = parse(&s, &Limits::default());
+        }
+    }
+}
