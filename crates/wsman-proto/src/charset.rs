@@ -88,7 +88,7 @@ fn utf8(b: &[u8]) -> Result<String, DecodeError> {
 }
 
 fn utf16(b: &[u8], little_endian: bool) -> Result<String, DecodeError> {
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return Err(DecodeError::Invalid("UTF-16"));
     }
     let units = b.chunks_exact(2).map(|c| {
