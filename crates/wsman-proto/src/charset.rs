@@ -132,8 +132,14 @@ mod tests {
 
     #[test]
     fn charset_parameter_forms() {
-        assert_eq!(charset_param("application/soap+xml;charset=UTF-8"), Some("UTF-8"));
-        assert_eq!(charset_param("application/soap+xml ; Charset = \"utf-16\""), Some("utf-16"));
+        assert_eq!(
+            charset_param("application/soap+xml;charset=UTF-8"),
+            Some("UTF-8")
+        );
+        assert_eq!(
+            charset_param("application/soap+xml ; Charset = \"utf-16\""),
+            Some("utf-16")
+        );
         assert_eq!(charset_param("application/soap+xml"), None);
     }
 
@@ -152,8 +158,17 @@ mod tests {
 
     #[test]
     fn refusals() {
-        assert!(matches!(decode(b"x", Some("latin1")), Err(DecodeError::UnsupportedCharset(_))));
-        assert!(matches!(decode(&[0xC3], None), Err(DecodeError::Invalid(_))));
-        assert!(matches!(decode(&[0x3C, 0x00, 0x61], Some("utf-16")), Err(DecodeError::Invalid(_))));
+        assert!(matches!(
+            decode(b"x", Some("latin1")),
+            Err(DecodeError::UnsupportedCharset(_))
+        ));
+        assert!(matches!(
+            decode(&[0xC3], None),
+            Err(DecodeError::Invalid(_))
+        ));
+        assert!(matches!(
+            decode(&[0x3C, 0x00, 0x61], Some("utf-16")),
+            Err(DecodeError::Invalid(_))
+        ));
     }
 }

@@ -106,13 +106,18 @@ mod tests {
         assert_eq!(parse("PT60.000S"), Some(Duration::from_secs(60)));
         assert_eq!(parse("PT0.500S"), Some(Duration::from_millis(500)));
         assert_eq!(parse("P0DT0H0M0S"), Some(Duration::ZERO));
-        assert_eq!(parse("P1DT1H1M1.5S"), Some(Duration::from_millis(90_061_500)));
+        assert_eq!(
+            parse("P1DT1H1M1.5S"),
+            Some(Duration::from_millis(90_061_500))
+        );
         assert_eq!(parse(" PT3600.000S\n"), Some(Duration::from_secs(3600)));
     }
 
     #[test]
     fn refused_forms() {
-        for bad in ["PT-1S", "-PT1S", "P", "PT", "T1S", "PT1", "P1M", "PTS", "PT1.2.3S", "PT.S", "abc", ""] {
+        for bad in [
+            "PT-1S", "-PT1S", "P", "PT", "T1S", "PT1", "P1M", "PTS", "PT1.2.3S", "PT.S", "abc", "",
+        ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
     }

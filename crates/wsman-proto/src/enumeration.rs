@@ -36,7 +36,9 @@ impl Filter {
     /// The SelectorSet of a SelectorFilter (either spelling of the dialect URI).
     pub fn selector_set(&self) -> Result<Option<SelectorSet>, Fault> {
         let d = self.dialect.as_deref().unwrap_or("");
-        if !(d.eq_ignore_ascii_case(dialect::SELECTOR) || d.eq_ignore_ascii_case(dialect::SELECTOR_MS)) {
+        if !(d.eq_ignore_ascii_case(dialect::SELECTOR)
+            || d.eq_ignore_ascii_case(dialect::SELECTOR_MS))
+        {
             return Ok(None);
         }
         match self.element.child(ns::WSMAN, "SelectorSet") {
@@ -134,7 +136,9 @@ impl Pull {
         if let Some(b) = body {
             for e in b.elements() {
                 match (e.ns.as_deref().unwrap_or(""), e.name.as_str()) {
-                    (ns::ENUMERATION, "MaxTime") => out.max_time = duration::parse(&e.trimmed_text()),
+                    (ns::ENUMERATION, "MaxTime") => {
+                        out.max_time = duration::parse(&e.trimmed_text())
+                    }
                     (ns::ENUMERATION, "MaxElements") => {
                         out.max_elements = Some(parse_u32(e, "MaxElements")?)
                     }
@@ -185,7 +189,11 @@ pub fn pull_response(context: Option<&str>, items: &[String], end: bool) -> Stri
     let mut out = String::with_capacity(256);
     out.push_str("<n:PullResponse>");
     if let Some(c) = context.filter(|_| !end) {
-        let _ = write!(out, "<n:EnumerationContext>{}</n:EnumerationContext>", escape_text(c));
+        let _ = write!(
+            out,
+            "<n:EnumerationContext>{}</n:EnumerationContext>",
+            escape_text(c)
+        );
     }
     out.push_str("<n:Items>");
     for i in items {

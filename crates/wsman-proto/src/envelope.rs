@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
+use crate::duration;
 use crate::fault::{Fault, SelectorProblem};
 use crate::ns;
 use crate::xml::{self, Element, Limits, XmlError};
-use crate::duration;
 
 /// A selector value: text, or an endpoint reference (CIM reference keys).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,7 +89,9 @@ pub struct OptionSet {
 
 impl OptionSet {
     pub fn get(&self, name: &str) -> Option<&WsOption> {
-        self.options.iter().find(|o| o.name.eq_ignore_ascii_case(name))
+        self.options
+            .iter()
+            .find(|o| o.name.eq_ignore_ascii_case(name))
     }
 
     /// Boolean option value, compared without case (`TRUE`, `True`, `true`).
@@ -256,10 +258,16 @@ pub fn parse_request(text: &str, limits: &Limits) -> Result<Request, RequestErro
         return Ok(req);
     }
     if req.action.is_none() {
-        return Err(fault(Fault::message_information_header_required("Action"), &mid));
+        return Err(fault(
+            Fault::message_information_header_required("Action"),
+            &mid,
+        ));
     }
     if req.message_id.is_none() {
-        return Err(fault(Fault::message_information_header_required("MessageID"), &mid));
+        return Err(fault(
+            Fault::message_information_header_required("MessageID"),
+            &mid,
+        ));
     }
     Ok(req)
 }
@@ -270,7 +278,10 @@ fn read_header(req: &mut Request, e: &Element) -> Result<(), Fault> {
         .any(|(n, l)| e.name == *l && e.ns.as_deref() == Some(*n));
     if !known {
         if must_understand(e) {
-            return Err(Fault::must_understand(e.ns.as_deref().unwrap_or(""), &e.name));
+            return Err(Fault::must_understand(
+                e.ns.as_deref().unwrap_or(""),
+                &e.name,
+            ));
         }
         return Ok(());
     }
@@ -298,7 +309,10 @@ fn read_header(req: &mut Request, e: &Element) -> Result<(), Fault> {
                 let Some(name) = o.attr("Name") else {
                     return Err(Fault::invalid_options_value(""));
                 };
-                let nil = o.attr_ns(ns::XSI, "nil").and_then(parse_bool).unwrap_or(false);
+                let nil = o
+                    .attr_ns(ns::XSI, "nil")
+                    .and_then(parse_bool)
+                    .unwrap_or(false);
                 req.options.options.push(crate::envelope::WsOption {
                     name: name.to_owned(),
                     value: (!nil).then(|| o.trimmed_text()),

@@ -348,7 +348,9 @@ impl Fault {
         let (detail, wsman_code) = match problem {
             SelectorProblem::Ambiguous => ("AmbiguousSelectors", code::AMBIGUOUS_SELECTORS),
             SelectorProblem::Duplicate => ("DuplicateSelectors", code::DUPLICATE_SELECTORS),
-            SelectorProblem::Insufficient => ("InsufficientSelectors", code::INSUFFICIENT_SELECTORS),
+            SelectorProblem::Insufficient => {
+                ("InsufficientSelectors", code::INSUFFICIENT_SELECTORS)
+            }
             SelectorProblem::InvalidValue => ("InvalidValue", code::INVALID_SELECTOR_VALUE),
             SelectorProblem::TypeMismatch => ("TypeMismatch", code::SELECTOR_TYPE_MISMATCH),
             SelectorProblem::Unexpected => ("UnexpectedSelectors", code::UNEXPECTED_SELECTORS),
@@ -525,8 +527,21 @@ impl Fault {
 impl std::fmt::Display for Fault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.subcode {
-            Some(s) => write!(f, "{} {} ({}): {}", self.code.qname(), s.qname(), self.wsman_code, self.message.trim()),
-            None => write!(f, "{} ({}): {}", self.code.qname(), self.wsman_code, self.message.trim()),
+            Some(s) => write!(
+                f,
+                "{} {} ({}): {}",
+                self.code.qname(),
+                s.qname(),
+                self.wsman_code,
+                self.message.trim()
+            ),
+            None => write!(
+                f,
+                "{} ({}): {}",
+                self.code.qname(),
+                self.wsman_code,
+                self.message.trim()
+            ),
         }
     }
 }

@@ -19,11 +19,15 @@ pub fn response(info: &IdentifyInfo) -> String {
     let mut out = String::with_capacity(1024);
     let _ = write!(
         out,
-        "<s:Envelope xml:lang=\"en-US\" xmlns:s=\"{}\"><s:Header/><s:Body><wsmid:IdentifyResponse xmlns:wsmid=\"{}\">",
+        "<s:Envelope xmlns:s=\"{}\"><s:Header/><s:Body><wsmid:IdentifyResponse xmlns:wsmid=\"{}\">",
         ns::SOAP,
         ns::IDENTITY
     );
-    let _ = write!(out, "<wsmid:ProtocolVersion>{}</wsmid:ProtocolVersion>", ns::WSMAN);
+    let _ = write!(
+        out,
+        "<wsmid:ProtocolVersion>{}</wsmid:ProtocolVersion>",
+        ns::WSMAN
+    );
     let _ = write!(
         out,
         "<wsmid:ProductVendor>{}</wsmid:ProductVendor>",

@@ -52,13 +52,16 @@ pub mod action {
     pub const ENUMERATE_RESPONSE: &str =
         "http://schemas.xmlsoap.org/ws/2004/09/enumeration/EnumerateResponse";
     pub const PULL: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Pull";
-    pub const PULL_RESPONSE: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/PullResponse";
+    pub const PULL_RESPONSE: &str =
+        "http://schemas.xmlsoap.org/ws/2004/09/enumeration/PullResponse";
     pub const RELEASE: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Release";
     pub const RELEASE_RESPONSE: &str =
         "http://schemas.xmlsoap.org/ws/2004/09/enumeration/ReleaseResponse";
-    pub const SHELL_COMMAND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command";
+    pub const SHELL_COMMAND: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command";
     pub const SHELL_SEND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Send";
-    pub const SHELL_RECEIVE: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive";
+    pub const SHELL_RECEIVE: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive";
     pub const SHELL_SIGNAL: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal";
     /// Robust-connection end (answered with HTTP 204 and no envelope).
     pub const END: &str = "http://schemas.microsoft.com/wbem/wsman/1/wsman/End";
@@ -74,10 +77,12 @@ pub mod action {
 /// Security profile URIs reported by an authenticated Identify.
 pub mod secprofile {
     pub const HTTP_BASIC: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic";
-    pub const HTTPS_BASIC: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/basic";
+    pub const HTTPS_BASIC: &str =
+        "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/basic";
     pub const HTTP_SPNEGO_KERBEROS: &str =
         "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/spnego-kerberos";
     pub const HTTPS_SPNEGO_KERBEROS: &str =
         "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/spnego-kerberos";
-    pub const HTTPS_MUTUAL: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
+    pub const HTTPS_MUTUAL: &str =
+        "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
 }

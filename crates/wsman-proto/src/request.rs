@@ -67,9 +67,16 @@ pub fn envelope(h: &RequestHeader, body: &str) -> String {
         escape_text(&h.action)
     );
     if let Some(m) = h.max_envelope_size {
-        let _ = write!(out, "<w:MaxEnvelopeSize s:mustUnderstand=\"true\">{m}</w:MaxEnvelopeSize>");
+        let _ = write!(
+            out,
+            "<w:MaxEnvelopeSize s:mustUnderstand=\"true\">{m}</w:MaxEnvelopeSize>"
+        );
     }
-    let _ = write!(out, "<a:MessageID>{}</a:MessageID>", escape_text(&h.message_id));
+    let _ = write!(
+        out,
+        "<a:MessageID>{}</a:MessageID>",
+        escape_text(&h.message_id)
+    );
     if let Some(l) = &h.locale {
         let _ = write!(
             out,
@@ -79,15 +86,28 @@ pub fn envelope(h: &RequestHeader, body: &str) -> String {
         );
     }
     if let Some(s) = &h.session_id {
-        let _ = write!(out, "<p:SessionId s:mustUnderstand=\"false\">{}</p:SessionId>", escape_text(s));
+        let _ = write!(
+            out,
+            "<p:SessionId s:mustUnderstand=\"false\">{}</p:SessionId>",
+            escape_text(s)
+        );
     }
     if let Some(t) = h.operation_timeout {
-        let _ = write!(out, "<w:OperationTimeout>{}</w:OperationTimeout>", duration::format(t));
+        let _ = write!(
+            out,
+            "<w:OperationTimeout>{}</w:OperationTimeout>",
+            duration::format(t)
+        );
     }
     if !h.selectors.is_empty() {
         out.push_str("<w:SelectorSet>");
         for (n, v) in &h.selectors {
-            let _ = write!(out, "<w:Selector Name=\"{}\">{}</w:Selector>", escape_attr(n), escape_text(v));
+            let _ = write!(
+                out,
+                "<w:Selector Name=\"{}\">{}</w:Selector>",
+                escape_attr(n),
+                escape_text(v)
+            );
         }
         out.push_str("</w:SelectorSet>");
     }
@@ -95,7 +115,12 @@ pub fn envelope(h: &RequestHeader, body: &str) -> String {
         out.push_str("<w:OptionSet>");
         for (n, v, must) in &h.options {
             let mc = if *must { " MustComply=\"true\"" } else { "" };
-            let _ = write!(out, "<w:Option Name=\"{}\"{mc}>{}</w:Option>", escape_attr(n), escape_text(v));
+            let _ = write!(
+                out,
+                "<w:Option Name=\"{}\"{mc}>{}</w:Option>",
+                escape_attr(n),
+                escape_text(v)
+            );
         }
         out.push_str("</w:OptionSet>");
     }

@@ -34,7 +34,11 @@ fn open_envelope(out: &mut String) {
 fn write_header(out: &mut String, h: &ResponseHeader<'_>) {
     out.push_str("<s:Header>");
     let _ = write!(out, "<a:Action>{}</a:Action>", escape_text(h.action));
-    let _ = write!(out, "<a:MessageID>{}</a:MessageID>", escape_text(h.message_id));
+    let _ = write!(
+        out,
+        "<a:MessageID>{}</a:MessageID>",
+        escape_text(h.message_id)
+    );
     if let Some(op) = h.operation_id {
         let _ = write!(
             out,
@@ -93,14 +97,24 @@ pub fn fault_envelope(
             escape_attr(name),
             escape_attr(nsu)
         );
-        write_header(&mut out, &ResponseHeader { extra: &extra, ..header });
+        write_header(
+            &mut out,
+            &ResponseHeader {
+                extra: &extra,
+                ..header
+            },
+        );
     } else {
         write_header(&mut out, &header);
     }
     out.push_str("<s:Body><s:Fault><s:Code>");
     let _ = write!(out, "<s:Value>{}</s:Value>", fault.code.qname());
     if let Some(sub) = &fault.subcode {
-        let _ = write!(out, "<s:Subcode><s:Value>{}</s:Value></s:Subcode>", sub.qname());
+        let _ = write!(
+            out,
+            "<s:Subcode><s:Value>{}</s:Value></s:Subcode>",
+            sub.qname()
+        );
     }
     out.push_str("</s:Code>");
     let _ = write!(
@@ -110,7 +124,12 @@ pub fn fault_envelope(
     );
     out.push_str("<s:Detail>");
     if let Some(d) = fault.detail {
-        let _ = write!(out, "<w:FaultDetail>{}{}</w:FaultDetail>", ns::FAULT_DETAIL, d);
+        let _ = write!(
+            out,
+            "<w:FaultDetail>{}{}</w:FaultDetail>",
+            ns::FAULT_DETAIL,
+            d
+        );
     }
     let _ = write!(
         out,

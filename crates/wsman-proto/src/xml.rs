@@ -390,7 +390,11 @@ fn push_text(stack: &mut [Element], text: &str) -> Result<(), XmlError> {
     }
 }
 
-fn attach(stack: &mut [Element], root: &mut Option<Element>, done: Element) -> Result<(), XmlError> {
+fn attach(
+    stack: &mut [Element],
+    root: &mut Option<Element>,
+    done: Element,
+) -> Result<(), XmlError> {
     match stack.last_mut() {
         Some(parent) => parent.children.push(Node::Element(done)),
         None => {

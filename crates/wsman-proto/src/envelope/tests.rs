@@ -58,7 +58,11 @@ fn unqualified_must_understand_is_ignored() {
 
 #[test]
 fn identify_without_action() {
-    let r = parse(&req("", &format!(r#"<wsmid:Identify xmlns:wsmid="{}"/>"#, ns::IDENTITY))).unwrap();
+    let r = parse(&req(
+        "",
+        &format!(r#"<wsmid:Identify xmlns:wsmid="{}"/>"#, ns::IDENTITY),
+    ))
+    .unwrap();
     assert!(r.is_identify());
 }
 
@@ -77,14 +81,20 @@ fn missing_action_and_message_id() {
 
 #[test]
 fn soap11_is_version_mismatch() {
-    let xml = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>"#;
+    let xml =
+        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>"#;
     let (f, _) = fault_of(parse(xml));
     assert_eq!(f.code, FaultCode::VersionMismatch);
 }
 
 #[test]
 fn missing_body_fault_matches_windows() {
-    let xml = format!(r#"<s:Envelope xmlns:s="{}" xmlns:a="{}"><s:Header>{}</s:Header></s:Envelope>"#, ns::SOAP, ns::ADDRESSING, "<a:MessageID>m</a:MessageID>");
+    let xml = format!(
+        r#"<s:Envelope xmlns:s="{}" xmlns:a="{}"><s:Header>{}</s:Header></s:Envelope>"#,
+        ns::SOAP,
+        ns::ADDRESSING,
+        "<a:MessageID>m</a:MessageID>"
+    );
     let (f, mid) = fault_of(parse(&xml));
     assert_eq!(f.wsman_code, code::INVALID_MESSAGE_INFORMATION_HEADER);
     assert_eq!(mid.as_deref(), Some("m"));
@@ -113,7 +123,10 @@ fn locale_must_understand_true_is_refused() {
     let (f, _) = fault_of(parse(&req(&h, "")));
     assert_eq!(f.wsman_code, code::MUSTUNDERSTAND_ON_LOCALE);
     let h = format!(r#"{GET_HEADERS}<w:Locale xml:lang="de-DE" s:mustUnderstand="false"/>"#);
-    assert_eq!(parse(&req(&h, "")).unwrap().locale.as_deref(), Some("de-DE"));
+    assert_eq!(
+        parse(&req(&h, "")).unwrap().locale.as_deref(),
+        Some("de-DE")
+    );
 }
 
 #[test]
@@ -139,14 +152,20 @@ fn selectors_and_options() {
     assert!(r.options.check_known(&["WINRS_NOPROFILE"]).is_ok());
     assert!(r.options.check_known(&[]).is_err());
 
-    let dup = format!(r#"{GET_HEADERS}<w:SelectorSet><w:Selector Name="A">1</w:Selector><w:Selector Name="a">2</w:Selector></w:SelectorSet>"#);
+    let dup = format!(
+        r#"{GET_HEADERS}<w:SelectorSet><w:Selector Name="A">1</w:Selector><w:Selector Name="a">2</w:Selector></w:SelectorSet>"#
+    );
     let (f, _) = fault_of(parse(&req(&dup, "")));
     assert_eq!(f.wsman_code, code::DUPLICATE_SELECTORS);
 }
 
 #[test]
 fn message_id_is_kept_byte_for_byte() {
-    for id in ["uuid:8F2E1F7A-AAAA-bbbb-CCCC-000000000000", "7f2e1f7a-aaaa", ""] {
+    for id in [
+        "uuid:8F2E1F7A-AAAA-bbbb-CCCC-000000000000",
+        "7f2e1f7a-aaaa",
+        "",
+    ] {
         let h = GET_HEADERS.replace("uuid:AbC-1", id);
         let r = parse(&req(&h, "")).unwrap();
         assert_eq!(r.message_id.as_deref(), Some(id));

@@ -29,14 +29,20 @@ fn entities_and_cdata() {
 
 #[test]
 fn refusals() {
-    assert!(matches!(p("<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>"), Err(XmlError::Doctype)));
+    assert!(matches!(
+        p("<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>"),
+        Err(XmlError::Doctype)
+    ));
     assert!(matches!(p("<a><b></a>"), Err(XmlError::Malformed { .. })));
     assert!(matches!(p("<p:a/>"), Err(XmlError::UnboundPrefix { .. })));
     assert!(matches!(p("<a/><b/>"), Err(XmlError::NoRoot)));
     assert!(matches!(p(""), Err(XmlError::NoRoot)));
     assert!(matches!(p("text"), Err(XmlError::NoRoot)));
     assert!(p("<a>").is_err());
-    assert!(matches!(p("<a>&unknown;</a>"), Err(XmlError::Malformed { .. })));
+    assert!(matches!(
+        p("<a>&unknown;</a>"),
+        Err(XmlError::Malformed { .. })
+    ));
 }
 
 #[test]
@@ -50,10 +56,19 @@ fn depth_is_bounded() {
 #[test]
 fn attributes_and_elements_are_bounded() {
     let attrs: String = (0..100).map(|i| format!(" a{i}=\"v\"")).collect();
-    assert!(matches!(p(&format!("<a{attrs}/>")), Err(XmlError::TooManyAttributes { .. })));
-    let limits = Limits { max_elements: 10, ..Limits::default() };
+    assert!(matches!(
+        p(&format!("<a{attrs}/>")),
+        Err(XmlError::TooManyAttributes { .. })
+    ));
+    let limits = Limits {
+        max_elements: 10,
+        ..Limits::default()
+    };
     let many = format!("<a>{}</a>", "<b/>".repeat(20));
-    assert!(matches!(parse(&many, &limits), Err(XmlError::TooManyElements { limit: 10 })));
+    assert!(matches!(
+        parse(&many, &limits),
+        Err(XmlError::TooManyElements { limit: 10 })
+    ));
     // Duplicate attributes are malformed.
     assert!(p(r#"<a x="1" x="2"/>"#).is_err());
 }
@@ -61,7 +76,11 @@ fn attributes_and_elements_are_bounded() {
 #[test]
 fn writer_balances_and_escapes() {
     let mut w = Writer::new();
-    w.start("a:x", &[("k", "\"<&>")]).leaf("a:y", &[], "1<2").leaf("a:z", &[], "").start("a:e", &[]).end();
+    w.start("a:x", &[("k", "\"<&>")])
+        .leaf("a:y", &[], "1<2")
+        .leaf("a:z", &[], "")
+        .start("a:e", &[])
+        .end();
     assert_eq!(
         w.finish(),
         r#"<a:x k="&quot;&lt;&amp;&gt;"><a:y>1&lt;2</a:y><a:z></a:z><a:e/></a:x>"#
@@ -78,7 +97,10 @@ mod props {
 
     fn element(depth: u32) -> BoxedStrategy<Element> {
         let leaf = (
-            proptest::option::of(prop_oneof![Just("urn:a".to_owned()), Just("urn:b".to_owned())]),
+            proptest::option::of(prop_oneof![
+                Just("urn:a".to_owned()),
+                Just("urn:b".to_owned())
+            ]),
             name(),
             proptest::collection::vec((name(), "[ -~éü€😀\t\n]{0,12}"), 0..3),
             "[ -~éü€😀]{0,16}",
@@ -88,7 +110,11 @@ mod props {
                 let mut seen = std::collections::HashSet::new();
                 for (k, v) in attrs {
                     if seen.insert(k.clone()) {
-                        e.attributes.push(Attribute { ns: None, name: k, value: v });
+                        e.attributes.push(Attribute {
+                            ns: None,
+                            name: k,
+                            value: v,
+                        });
                     }
                 }
                 if !text.is_empty() {
