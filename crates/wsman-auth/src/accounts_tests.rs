@@ -1,0 +1,300 @@
+use std::os::unix::fs::PermissionsExt;
+
+use super::*;
+
+fn mode_of(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn missing_file_is_empty_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = AccountStore::load(dir.path()).unwrap();
+    assert!(store.list().is_empty());
+    assert!(store.verify("nobody", "pw").is_none());
+}
+
+#[test]
+fn add_creates_0600_file_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = AccountStore::load(dir.path()).unwrap();
+    let added = store
+        .add("deploy", "correct horse", Some("deployer".into()))
+        .unwrap();
+    assert_eq!(added.run_as.as_deref(), Some("deployer"));
+    let path = AccountStore::path_in(dir.path());
+    assert_eq!(mode_of(&path), 0o600);
+
+    let reloaded = AccountStore::load(dir.path()).unwrap();
+    let account = reloaded.verify("deploy", "correct horse").unwrap();
+    assert_eq!(account.name, "deploy");
+    assert_eq!(account.run_as.as_deref(), Some("deployer"));
+    assert!(reloaded.verify("deploy", "wrong").is_none());
+    assert!(reloaded.verify("deploy", "").is_none());
+    assert!(reloaded.verify("unknown", "correct horse").is_none());
+
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.contains("$argon2id$v=19$m=19456,t=2,p=1$"));
+    assert!(!text.contains("correct horse"));
+}
+
+#[test]
+fn no_temp_files_left_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = AccountStore::load(dir.path()).unwrap();
+    store.add("a", "pw-a", None).unwrap();
+    store.add("b", "pw-b", None).unwrap();
+    store.remove("a").unwrap();
+    let mut names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["accounts.toml", "accounts.toml.lock"]);
+}
+
+#[test]
+fn duplicate_add_and_missing_remove_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = AccountStore::load(dir.path()).unwrap();
+    store.add("svc", "pw", None).unwrap();
+    assert!(matches!(
+        store.add("svc", "other", None),
+        Err(AccountError::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        store.remove("ghost"),
+        Err(AccountError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.passwd("ghost", "pw"),
+        Err(AccountError::NotFound { .. })
+    ));
+    // The failed add did not change the password.
+    assert!(store.verify("svc", "pw").is_some());
+}
+
+#[test]
+fn remove_forgets_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = AccountStore::load(dir.path()).unwrap();
+    store.add("svc", "pw", None).unwrap();
+    store.remove("svc").unwrap();
+    assert!(!store.contains("svc"));
+    assert!(AccountStore::load(dir.path()).unwrap().list().is_empty());
+}
+
+#[test]
+fn passwd_rehashes_with_new_salt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = AccountStore::path_in(dir.path());
+    let mut store = AccountStore::load(dir.path()).unwrap();
+    store.add("svc", "old", Some("root".into())).unwrap();
+    let before = fs::read_to_string(&path).unwrap();
+    store.passwd("svc", "old").unwrap();
+    let after = fs::read_to_string(&path).unwrap();
+    assert_ne!(before, after, "same password must still get a fresh salt");
+    store.passwd("svc", "new").unwrap();
+    let reloaded = AccountStore::load(dir.path()).unwrap();
+    assert!(reloaded.verify("svc", "old").is_none());
+    let account = reloaded.verify("svc", "new").unwrap();
+    assert_eq!(
+        account.run_as.as_deref(),
+        Some("root"),
+        "passwd keeps run_as"
+    );
+}
+
+#[test]
+fn changes_by_another_writer_are_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = AccountStore::load(dir.path()).unwrap();
+    let mut second = AccountStore::load(dir.path()).unwrap();
+    first.add("one", "pw", None).unwrap();
+    second.add("two", "pw", None).unwrap();
+    let names: Vec<String> = AccountStore::load(dir.path())
+        .unwrap()
+        .list()
+        .into_iter()
+        .map(|account| account.name)
+        .collect();
+    assert_eq!(names, ["one", "two"]);
+}
+
+#[test]
+fn group_or_world_accessible_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = AccountStore::load(dir.path()).unwrap();
+    store.add("svc", "pw", None).unwrap();
+    let path = AccountStore::path_in(dir.path());
+    for mode in [0o640, 0o604, 0o620, 0o602, 0o644] {
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        let error = AccountStore::load(dir.path()).unwrap_err();
+        assert!(
+            matches!(error, AccountError::InsecurePermissions { mode: found, .. } if found == mode),
+            "{mode:o}: {error}"
+        );
+        assert!(error.to_string().contains("chmod 600"));
+    }
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
+    assert!(AccountStore::load(dir.path()).is_ok());
+}
+
+fn write_raw(dir: &Path, text: &str) {
+    let path = AccountStore::path_in(dir);
+    fs::write(&path, text).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn malformed_files_are_refused_with_location() {
+    let dir = tempfile::tempdir().unwrap();
+    write_raw(dir.path(), "[[account]]\nname = \"a\"\npassword_hash = \n");
+    let error = AccountStore::load(dir.path()).unwrap_err();
+    assert!(matches!(error, AccountError::Parse { .. }), "{error}");
+    assert!(error.to_string().contains("line 3"), "{error}");
+
+    write_raw(
+        dir.path(),
+        "[[account]]\nname = \"a\"\npassword_hash = \"x\"\n",
+    );
+    assert!(matches!(
+        AccountStore::load(dir.path()),
+        Err(AccountError::InvalidHash { .. })
+    ));
+
+    write_raw(
+        dir.path(),
+        "[[account]]\nname = \"a\"\npassword_hash = \"x\"\nextra = 1\n",
+    );
+    assert!(matches!(
+        AccountStore::load(dir.path()),
+        Err(AccountError::Parse { .. })
+    ));
+
+    let entry = format!("[[account]]\nname = \"a\"\npassword_hash = \"{DUMMY_PASSWORD_HASH}\"\n");
+    write_raw(dir.path(), &entry.repeat(2));
+    assert!(matches!(
+        AccountStore::load(dir.path()),
+        Err(AccountError::InvalidEntry { .. })
+    ));
+
+    write_raw(
+        dir.path(),
+        &format!("[[account]]\nname = \"a b\"\npassword_hash = \"{DUMMY_PASSWORD_HASH}\"\n"),
+    );
+    assert!(matches!(
+        AccountStore::load(dir.path()),
+        Err(AccountError::InvalidEntry { .. })
+    ));
+}
+
+#[test]
+fn oversized_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let comment = format!("# {}\n", "x".repeat(1000));
+    write_raw(dir.path(), &comment.repeat(1100));
+    assert!(matches!(
+        AccountStore::load(dir.path()),
+        Err(AccountError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn account_name_rules() {
+    for good in ["a", "deploy", "svc-01", "_x", "a.b_c-d", "9lives"] {
+        assert!(validate_account_name(good).is_ok(), "{good}");
+    }
+    let too_long = "a".repeat(MAX_ACCOUNT_NAME_LEN + 1);
+    for bad in [
+        "",
+        "-x",
+        ".x",
+        "a b",
+        r"DOM\a",
+        "a@realm",
+        "a:b",
+        "a\nb",
+        "é",
+        too_long.as_str(),
+    ] {
+        assert!(
+            matches!(
+                validate_account_name(bad),
+                Err(AccountError::InvalidName { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn empty_and_overlong_passwords_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = AccountStore::load(dir.path()).unwrap();
+    assert!(matches!(
+        store.add("svc", "", None),
+        Err(AccountError::InvalidPassword { .. })
+    ));
+    let long = "x".repeat(MAX_PASSWORD_LEN + 1);
+    assert!(matches!(
+        store.add("svc", &long, None),
+        Err(AccountError::InvalidPassword { .. })
+    ));
+    assert!(!AccountStore::path_in(dir.path()).exists());
+}
+
+#[test]
+fn dummy_hash_uses_current_parameters() {
+    let parsed = PasswordHash::new(DUMMY_PASSWORD_HASH).unwrap();
+    assert_eq!(parsed.algorithm.as_str(), "argon2id");
+    let params = Params::try_from(&parsed).unwrap();
+    assert_eq!(params.m_cost(), ARGON2_M_COST_KIB);
+    assert_eq!(params.t_cost(), ARGON2_T_COST);
+    assert_eq!(params.p_cost(), ARGON2_P_COST);
+    let real = hash_password("anything").unwrap();
+    assert_eq!(real.len(), DUMMY_PASSWORD_HASH.len());
+}
+
+#[test]
+fn list_never_exposes_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = AccountStore::load(dir.path()).unwrap();
+    store.add("svc", "pw", None).unwrap();
+    let printed = format!("{:?}", store.list());
+    assert!(!printed.contains("argon2"));
+    let printed = format!("{store:?}");
+    assert!(printed.contains("svc"));
+    assert!(!printed.contains("argon2"), "{printed}");
+}
+
+#[test]
+fn implausible_run_as_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = AccountStore::load(dir.path()).unwrap();
+    for bad in ["", "a b", "a\nb", "a:b", &"x".repeat(257)] {
+        assert!(
+            matches!(
+                store.add("svc", "pw", Some(bad.to_owned())),
+                Err(AccountError::InvalidRunAs { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+    assert!(!AccountStore::path_in(dir.path()).exists());
+    store
+        .add("svc", "pw", Some("alice@example.com".to_owned()))
+        .unwrap();
+}
+
+proptest::proptest! {
+    #[test]
+    fn name_validation_never_panics_and_accepts_only_the_charset(name in "\\PC{0,40}") {
+        if validate_account_name(&name).is_ok() {
+            proptest::prop_assert!(!name.is_empty() && name.len() <= MAX_ACCOUNT_NAME_LEN);
+            proptest::prop_assert!(name
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-')));
+        }
+    }
+}

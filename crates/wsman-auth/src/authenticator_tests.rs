@@ -1,0 +1,115 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use super::*;
+
+/// A fake system: `alice` / `alice-pw` is the only valid Linux login.
+struct FakeSystem {
+    calls: Arc<AtomicUsize>,
+}
+
+impl PasswordChecker for FakeSystem {
+    fn check(&self, user: &str, password: &str) -> Result<(), AuthError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if user == "alice" && password == "alice-pw" {
+            Ok(())
+        } else {
+            Err(AuthError::Rejected {
+                reason: "PAM_AUTH_ERR".to_owned(),
+            })
+        }
+    }
+}
+
+fn authenticator(dir: &std::path::Path) -> (Authenticator, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let system = FakeSystem {
+        calls: Arc::clone(&calls),
+    };
+    (Authenticator::new(dir, Box::new(system)), calls)
+}
+
+#[test]
+fn linux_user_goes_to_system_checker() {
+    let dir = tempfile::tempdir().unwrap();
+    let (auth, calls) = authenticator(dir.path());
+    let identity = auth
+        .authenticate(&Credentials::new(r"HOST\alice", "alice-pw"))
+        .unwrap();
+    assert_eq!(identity, Identity::linux_user("alice"));
+    assert_eq!(identity.linux_user.as_deref(), Some("alice"));
+    assert!(matches!(
+        auth.authenticate(&Credentials::new("alice", "nope")),
+        Err(AuthError::Rejected { .. })
+    ));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn service_account_is_checked_only_in_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = AccountStore::load(dir.path()).unwrap();
+    store.add("alice", "store-pw", Some("bob".into())).unwrap();
+    store.add("bare", "bare-pw", None).unwrap();
+    let (auth, calls) = authenticator(dir.path());
+
+    let identity = auth
+        .authenticate(&Credentials::new("alice", "store-pw"))
+        .unwrap();
+    assert_eq!(identity.kind, IdentityKind::ServiceAccount);
+    assert_eq!(identity.linux_user.as_deref(), Some("bob"));
+
+    // The Linux password of a name that is a service account does not work.
+    assert!(matches!(
+        auth.authenticate(&Credentials::new("alice", "alice-pw")),
+        Err(AuthError::Rejected { .. })
+    ));
+
+    let identity = auth
+        .authenticate(&Credentials::new("bare@REALM", "bare-pw"))
+        .unwrap();
+    assert_eq!(
+        identity,
+        Identity::service_account("bare", None),
+        "no run_as: no Linux user"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn accounts_added_later_are_seen_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (auth, _) = authenticator(dir.path());
+    assert!(auth.authenticate(&Credentials::new("svc", "pw")).is_err());
+    AccountStore::load(dir.path())
+        .unwrap()
+        .add("svc", "pw", None)
+        .unwrap();
+    assert!(auth.authenticate(&Credentials::new("svc", "pw")).is_ok());
+}
+
+#[test]
+fn empty_password_never_reaches_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let (auth, calls) = authenticator(dir.path());
+    assert!(matches!(
+        auth.authenticate(&Credentials::new("alice", "")),
+        Err(AuthError::Rejected { .. })
+    ));
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn unusable_accounts_file_fails_closed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = AccountStore::path_in(dir.path());
+    std::fs::write(&path, "").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (auth, calls) = authenticator(dir.path());
+    assert!(matches!(
+        auth.authenticate(&Credentials::new("alice", "alice-pw")),
+        Err(AuthError::Accounts { .. })
+    ));
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
