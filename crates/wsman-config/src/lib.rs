@@ -1,1 +1,53 @@
-//! placeholder
+//! The winrm/config tree for wsmand: Windows' names, types and defaults ([`schema`]), the typed
+//! effective view the server and CLI read ([`Config`]), the on-disk store with its policy
+//! overlay ([`ConfigStore`]), the cfg XML of the config resources (Get, Put, Create, Delete,
+//! Enumerate on [`ConfigStore`]), and the listener certificates ([`certs`]).
+//!
+//! A pure leaf: std file I/O only, no async runtime, no sockets, no libc. The server and the
+//! local `winrm` CLI call the same resource operations, so both print the same thing.
+#![forbid(unsafe_code)]
+
+pub mod certs;
+mod effective;
+mod fsutil;
+mod ip_filter;
+mod listener;
+mod listener_ops;
+mod resource;
+pub mod schema;
+mod store;
+mod toml_file;
+
+use std::path::PathBuf;
+
+pub use effective::{
+    CbtHardeningLevel, ClientAuth, ClientConfig, Config, DefaultPorts, IdentifyConfig, ServiceAuth,
+    ServiceConfig, WinrsConfig, DEFAULT_PRODUCT_VENDOR,
+};
+pub use ip_filter::IpFilter;
+pub use listener::{AddressError, Listener, ListenerAddress, Transport, DEFAULT_URL_PREFIX};
+pub use listener_ops::render_listener;
+pub use resource::{body_from_values, resource, ConfigResource, EnumItem, LISTENER_URI};
+pub use schema::{Container, SettingKey, Value};
+pub use store::{ConfigStore, Source};
+
+/// Why the configuration could not be read or written. The daemon refuses to start with it, so
+/// the Display names the file (and the line, for content errors).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file or directory could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A syntax error, an unknown key, a wrong type or an out-of-range value.
+    #[error("{}:{line}: {message}", path.display())]
+    Parse {
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        message: String,
+    },
+}

@@ -1,0 +1,81 @@
+//! `Service/IPv4Filter` and `Service/IPv6Filter`: which local addresses listeners may use.
+//! `*` = all; empty = none; else a comma-separated list of addresses and `first-last` ranges.
+
+use std::net::IpAddr;
+
+/// A parsed filter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IpFilter {
+    Any,
+    /// Inclusive ranges (a single address is a range of one); empty = no address.
+    List(Vec<(IpAddr, IpAddr)>),
+}
+
+impl IpFilter {
+    /// Parse a filter for one family (`v6` selects which).
+    pub fn parse(text: &str, v6: bool) -> Result<Self, String> {
+        let t = text.trim();
+        if t == "*" {
+            return Ok(Self::Any);
+        }
+        let family = if v6 { "IPv6" } else { "IPv4" };
+        let addr = |s: &str| -> Result<IpAddr, String> {
+            let ip: IpAddr = s
+                .trim()
+                .parse()
+                .map_err(|_| format!("{s:?} is not an {family} address"))?;
+            if ip.is_ipv6() != v6 {
+                return Err(format!("{s:?} is not an {family} address"));
+            }
+            Ok(ip)
+        };
+        let mut out = Vec::new();
+        for part in t.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (first, last) = match part.split_once('-') {
+                Some((a, b)) => (addr(a)?, addr(b)?),
+                None => {
+                    let a = addr(part)?;
+                    (a, a)
+                }
+            };
+            if first > last {
+                return Err(format!("range {part:?} is reversed"));
+            }
+            out.push((first, last));
+        }
+        Ok(Self::List(out))
+    }
+
+    /// True when `ip` passes the filter.
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        match self {
+            Self::Any => true,
+            Self::List(ranges) => ranges
+                .iter()
+                .any(|(a, b)| a.is_ipv6() == ip.is_ipv6() && *a <= ip && ip <= *b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse_and_match() {
+        let f = IpFilter::parse("10.0.0.1-10.0.0.9, 192.168.1.1", false).unwrap();
+        assert!(f.allows("10.0.0.5".parse().unwrap()));
+        assert!(f.allows("192.168.1.1".parse().unwrap()));
+        assert!(!f.allows("192.168.1.2".parse().unwrap()));
+        assert!(!IpFilter::parse("", false)
+            .unwrap()
+            .allows("127.0.0.1".parse().unwrap()));
+        assert!(IpFilter::parse("*", true)
+            .unwrap()
+            .allows("::1".parse().unwrap()));
+        assert!(IpFilter::parse("::1", false).is_err());
+        assert!(IpFilter::parse("10.0.0.9-10.0.0.1", false).is_err());
+        assert!(IpFilter::parse("fe80::1-fe80::9", true).is_ok());
+        assert!(IpFilter::parse("bogus", true).is_err());
+    }
+}

@@ -1,0 +1,349 @@
+//! The config resources over cfg XML (reference §6.1-§6.6): Get, Put, Create, Delete and
+//! Enumerate on [`ConfigStore`], shared by the server (remote) and the `winrm` CLI (local).
+//!
+//! Every Put/Create/Delete validates everything first, then writes the new state atomically,
+//! then adopts it: on any fault neither memory nor disk has changed (except that changes
+//! another writer made on disk meanwhile are adopted first, see `sync_before_write`).
+
+use wsman_proto::envelope::SelectorSet;
+use wsman_proto::ns;
+use wsman_proto::transfer::ns_matches;
+use wsman_proto::xml::{Element, Node, Writer};
+use wsman_proto::Fault;
+
+use crate::listener::Listener;
+use crate::schema::{Container, Entry, SettingKey, Value};
+use crate::store::{ConfigStore, Source};
+
+/// `winrm/config/listener`.
+pub const LISTENER_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config/listener";
+
+/// A resource of the config tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigResource {
+    /// A singleton container: Get and Put.
+    Container(Container),
+    /// `winrm/config/listener`: Enumerate, Get, Put, Create, Delete (selectors Address,
+    /// Transport).
+    Listener,
+}
+
+impl ConfigResource {
+    /// The canonical (lower-case) resource URI, also the element namespace.
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::Container(c) => c.resource_uri(),
+            Self::Listener => LISTENER_URI,
+        }
+    }
+
+    /// Only listeners are enumerable.
+    pub fn is_enumerable(self) -> bool {
+        matches!(self, Self::Listener)
+    }
+}
+
+/// The config resource a resource URI names, compared without case after
+/// `http://schemas.microsoft.com/wbem/wsman/1/config` (clients send `Listener`, `Service`).
+pub fn resource(uri: &str) -> Option<ConfigResource> {
+    let uri = uri.trim();
+    let head = uri.get(..ns::CONFIG.len())?;
+    if !head.eq_ignore_ascii_case(ns::CONFIG) {
+        return None;
+    }
+    let rest = uri[ns::CONFIG.len()..].trim_end_matches('/');
+    if rest.is_empty() {
+        return Some(ConfigResource::Container(Container::Config));
+    }
+    if rest.eq_ignore_ascii_case("/listener") {
+        return Some(ConfigResource::Listener);
+    }
+    Container::ALL
+        .into_iter()
+        .find(|c| c.resource_uri()[ns::CONFIG.len()..].eq_ignore_ascii_case(rest))
+        .map(ConfigResource::Container)
+}
+
+/// One enumerated item: its XML and the selectors of its EPR.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnumItem {
+    pub xml: String,
+    pub selectors: Vec<(String, String)>,
+}
+
+fn lookup(uri: &str) -> Result<ConfigResource, Fault> {
+    resource(uri).ok_or_else(|| Fault::destination_unreachable(uri))
+}
+
+pub(crate) fn invalid_value(what: &str, text: &str, reason: &str) -> Fault {
+    Fault::schema_validation_error(format!(
+        "The WS-Management service cannot process the request because the value {text:?} is not valid for the setting {what}: {reason}. "
+    ))
+}
+
+pub(crate) fn unknown_element(name: &str, parent: &str) -> Fault {
+    Fault::schema_validation_error(format!(
+        "The WS-Management service cannot process the request because the element {name} is not valid in {parent}. "
+    ))
+}
+
+/// The body's root element must be `name` in `uri` (both compared without case); a body taken
+/// from a Get of the root `winrm/config` namespace is accepted for sub-containers too.
+pub(crate) fn check_body_root<'a>(
+    body: Option<&'a Element>,
+    name: &str,
+    uri: &str,
+) -> Result<&'a Element, Fault> {
+    let body = body.ok_or_else(|| {
+        Fault::schema_validation_error(format!(
+            "The WS-Management service cannot process the request because the body does not contain a {name} element. "
+        ))
+    })?;
+    if !body.name.eq_ignore_ascii_case(name) {
+        return Err(unknown_element(&body.name, "the body"));
+    }
+    let ns_ok = ns_matches(body.ns.as_deref(), uri) || ns_matches(body.ns.as_deref(), ns::CONFIG);
+    if !ns_ok {
+        return Err(Fault::invalid_representation(
+            "InvalidNamespace",
+            format!(
+                "The WS-Management service cannot process the request because the namespace of {name} is {:?}, not {uri:?}. ",
+                body.ns.as_deref().unwrap_or("")
+            ),
+        ));
+    }
+    Ok(body)
+}
+
+pub(crate) fn is_config_ns(e: &Element) -> bool {
+    match &e.ns {
+        None => true,
+        Some(n) => n
+            .get(..ns::CONFIG.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(ns::CONFIG)),
+    }
+}
+
+pub(crate) fn leaf_text(e: &Element, what: &str) -> Result<String, Fault> {
+    if e.elements().next().is_some() {
+        return Err(invalid_value(what, "", "expected a value, found elements"));
+    }
+    Ok(e.trimmed_text())
+}
+
+/// Walk a Put body: every leaf parsed and type/range checked, nested containers followed.
+fn collect_changes(
+    container: Container,
+    body: &Element,
+    out: &mut Vec<(SettingKey, Value)>,
+) -> Result<(), Fault> {
+    for child in body.elements() {
+        if !is_config_ns(child) {
+            return Err(unknown_element(&child.name, container.element_name()));
+        }
+        if let Some(setting) = container.setting_ignore_case(&child.name) {
+            let key = SettingKey {
+                container,
+                name: setting.name,
+            };
+            let path = key.display_path();
+            let text = leaf_text(child, &path)?;
+            let value = setting
+                .ty
+                .parse(&text)
+                .map_err(|reason| invalid_value(&path, &text, &reason))?;
+            out.push((key, value));
+        } else if let Some(nested) = container.child_ignore_case(&child.name) {
+            collect_changes(nested, child, out)?;
+        } else {
+            return Err(unknown_element(&child.name, container.element_name()));
+        }
+    }
+    Ok(())
+}
+
+/// Build a body for Put or Create from `Key=value` pairs (the CLI's `@{Key="value"}`): the
+/// resource's element in its namespace with one leaf per pair.
+pub fn body_from_values(uri: &str, values: &[(&str, &str)]) -> Option<Element> {
+    let res = resource(uri)?;
+    let name = match res {
+        ConfigResource::Container(c) => c.element_name(),
+        ConfigResource::Listener => "Listener",
+    };
+    let ns_uri = res.uri();
+    let mut root = Element::new(Some(ns_uri), name);
+    for (k, v) in values {
+        let mut leaf = Element::new(Some(ns_uri), k);
+        leaf.children.push(Node::Text((*v).to_owned()));
+        root.children.push(Node::Element(leaf));
+    }
+    Some(root)
+}
+
+impl ConfigStore {
+    /// Get: the body XML of a config resource. Listeners need Address and Transport.
+    pub fn get(&self, uri: &str, selectors: &SelectorSet) -> Result<String, Fault> {
+        self.get_with_listening_on(uri, selectors, &|_| Vec::new())
+    }
+
+    /// Get, with the addresses a listener is bound to (the server knows them).
+    pub fn get_with_listening_on(
+        &self,
+        uri: &str,
+        selectors: &SelectorSet,
+        listening_on: &dyn Fn(&Listener) -> Vec<String>,
+    ) -> Result<String, Fault> {
+        match lookup(uri)? {
+            ConfigResource::Container(c) => Ok(self.render_container(c)),
+            ConfigResource::Listener => self.get_listener(selectors, listening_on),
+        }
+    }
+
+    /// A container with its nested containers, in Windows' element order; the element
+    /// namespace is the container's resource URI; policy-pinned leaves carry `Source="GPO"`.
+    pub fn render_container(&self, container: Container) -> String {
+        let mut w = Writer::new();
+        w.start(
+            &format!("cfg:{}", container.element_name()),
+            &[("xmlns:cfg", container.resource_uri())],
+        );
+        self.write_entries(container, &mut w);
+        w.finish()
+    }
+
+    fn write_entries(&self, container: Container, w: &mut Writer) {
+        for e in container.layout() {
+            match e {
+                Entry::Leaf(s) => {
+                    let key = SettingKey {
+                        container,
+                        name: s.name,
+                    };
+                    let (value, source) = self
+                        .value(key)
+                        .unwrap_or((s.default.clone(), Source::Default));
+                    let attrs: &[(&str, &str)] = if source == Source::Policy {
+                        &[("Source", "GPO")]
+                    } else {
+                        &[]
+                    };
+                    w.leaf(&format!("cfg:{}", s.name), attrs, &value.to_string());
+                }
+                Entry::Child(child) => {
+                    w.start(&format!("cfg:{}", child.element_name()), &[]);
+                    self.write_entries(*child, w);
+                    w.end();
+                }
+            }
+        }
+    }
+
+    /// Put: a whole container or only some leaves (nested containers inside the parent too),
+    /// or a listener's properties. All or nothing; returns the whole updated resource.
+    pub fn put(
+        &mut self,
+        uri: &str,
+        selectors: &SelectorSet,
+        body: Option<&Element>,
+    ) -> Result<String, Fault> {
+        self.put_with_listening_on(uri, selectors, body, &|_| Vec::new())
+    }
+
+    /// Put, with the addresses a listener is bound to for the returned representation.
+    pub fn put_with_listening_on(
+        &mut self,
+        uri: &str,
+        selectors: &SelectorSet,
+        body: Option<&Element>,
+        listening_on: &dyn Fn(&Listener) -> Vec<String>,
+    ) -> Result<String, Fault> {
+        match lookup(uri)? {
+            ConfigResource::Container(c) => self.put_container(c, body),
+            ConfigResource::Listener => self.put_listener(selectors, body, listening_on),
+        }
+    }
+
+    fn put_container(&mut self, c: Container, body: Option<&Element>) -> Result<String, Fault> {
+        self.sync_before_write().map_err(unreadable_fault)?;
+        let body = check_body_root(body, c.element_name(), c.resource_uri())?;
+        let mut changes = Vec::new();
+        collect_changes(c, body, &mut changes)?;
+        let mut next = self.stored.clone();
+        let mut changed = false;
+        for (key, value) in changes {
+            let Some((current, source)) = self.value(key) else {
+                continue;
+            };
+            let setting = key.setting();
+            if source == Source::Policy {
+                if value != current {
+                    return Err(Fault::config_gpo_controlled(key.name));
+                }
+                continue;
+            }
+            if setting.is_some_and(|s| s.read_only) {
+                if value != current {
+                    return Err(Fault::config_readonly(key.name));
+                }
+                continue;
+            }
+            // A value equal to the default is not stored (it would pin the default).
+            if setting.is_some_and(|s| s.default == value) {
+                changed |= next.layer.values.remove(&key).is_some();
+            } else if next.layer.values.get(&key) != Some(&value) {
+                next.layer.values.insert(key, value);
+                changed = true;
+            }
+        }
+        if changed {
+            self.commit(next).map_err(save_fault)?;
+        }
+        Ok(self.render_container(c))
+    }
+
+    /// Create a listener. HTTPS without a CertificateThumbprint gets a new self-signed
+    /// certificate for its Hostname (or `host_name`). Returns the new instance's selectors.
+    pub fn create(
+        &mut self,
+        uri: &str,
+        selectors: &SelectorSet,
+        body: Option<&Element>,
+        host_name: &str,
+    ) -> Result<Vec<(String, String)>, Fault> {
+        match lookup(uri)? {
+            ConfigResource::Container(_) => Err(Fault::action_not_supported(ns::action::CREATE)),
+            ConfigResource::Listener => self.create_listener(selectors, body, host_name),
+        }
+    }
+
+    /// Delete a listener.
+    pub fn delete(&mut self, uri: &str, selectors: &SelectorSet) -> Result<(), Fault> {
+        match lookup(uri)? {
+            ConfigResource::Container(_) => Err(Fault::action_not_supported(ns::action::DELETE)),
+            ConfigResource::Listener => self.delete_listener(selectors),
+        }
+    }
+
+    /// Enumerate: the listeners, each with its selectors. Other config resources are not
+    /// enumerable (ActionNotSupported, as Windows).
+    pub fn enumerate(
+        &self,
+        uri: &str,
+        listening_on: &dyn Fn(&Listener) -> Vec<String>,
+    ) -> Result<Vec<EnumItem>, Fault> {
+        match lookup(uri)? {
+            ConfigResource::Container(_) => Err(Fault::action_not_supported(ns::action::ENUMERATE)),
+            ConfigResource::Listener => Ok(self.enumerate_listeners(listening_on)),
+        }
+    }
+}
+
+pub(crate) fn unreadable_fault(e: crate::ConfigError) -> Fault {
+    Fault::internal_error(format!(
+        "The configuration on disk cannot be read, so it was not changed: {e}. "
+    ))
+}
+
+pub(crate) fn save_fault(e: crate::ConfigError) -> Fault {
+    Fault::internal_error(format!("The configuration could not be saved: {e}. "))
+}

@@ -1,0 +1,180 @@
+//! The config directory: defaults, policy overlay, corrupted files, live reload.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use wsman_config::{ConfigStore, Container, SettingKey, Source, Value};
+use wsman_proto::fault::code;
+
+#[test]
+fn absent_dir_means_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ConfigStore::open(dir.path().join("not-yet")).unwrap();
+    assert_eq!(s.config(), &wsman_config::Config::default());
+}
+
+#[test]
+fn policy_overlay_wins_shows_gpo_and_refuses_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "config.toml",
+        "[Config.Service]\nAllowUnencrypted = true\nMaxConnections = 50\n",
+    );
+    write(
+        dir.path(),
+        "policy.d/10-a.toml",
+        "[Config.Service]\nAllowUnencrypted = false\nMaxConnections = 10\n",
+    );
+    write(
+        dir.path(),
+        "policy.d/20-b.toml",
+        "[Config.Service]\nMaxConnections = 20\n[Identify]\nProductVendor = \"Acme\"\n",
+    );
+    write(dir.path(), "policy.d/README", "not toml, ignored");
+    let mut s = ConfigStore::open(dir.path()).unwrap();
+    assert!(!s.config().service.allow_unencrypted);
+    assert_eq!(s.config().service.max_connections, 20);
+    assert_eq!(s.config().identify.product_vendor, "Acme");
+    let key = SettingKey {
+        container: Container::Service,
+        name: "MaxConnections",
+    };
+    assert_eq!(s.value(key), Some((Value::Number(20), Source::Policy)));
+    let got = s.get(SERVICE, &none()).unwrap();
+    assert!(
+        got.contains("<cfg:AllowUnencrypted Source=\"GPO\">false</cfg:AllowUnencrypted>"),
+        "{got}"
+    );
+    assert!(
+        got.contains("<cfg:MaxConnections Source=\"GPO\">20</cfg:MaxConnections>"),
+        "{got}"
+    );
+    assert!(
+        got.contains("<cfg:MaxConcurrentOperationsPerUser>1500<"),
+        "{got}"
+    );
+    // The same value is fine (whole-container Puts send it back), a change is not.
+    s.put(SERVICE, &none(), Some(&parse(&got))).unwrap();
+    let f = s
+        .put(SERVICE, &none(), Some(&body(SERVICE, "Service", "<p:EnumerationTimeoutms>1000</p:EnumerationTimeoutms><p:AllowUnencrypted>true</p:AllowUnencrypted>")))
+        .unwrap_err();
+    assert_eq!(f.wsman_code, code::CONFIG_GPO_CONTROLLED);
+    assert!(f.message.contains("AllowUnencrypted"));
+    assert_eq!(s.config().service.enumeration_timeout_ms, 240000);
+    // The stored value underneath is kept.
+    assert!(read(dir.path(), "config.toml")
+        .unwrap()
+        .contains("AllowUnencrypted = true"));
+}
+
+#[test]
+fn corrupted_files_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "config.toml",
+        "[Config]\nMaxTimeoutms = 60000\n[Config.Service\n",
+    );
+    let e = ConfigStore::open(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("config.toml:3"), "{e}");
+    write(dir.path(), "config.toml", "");
+    write(
+        dir.path(),
+        "policy.d/50.toml",
+        "\n[Config.Winrs]\nIdleTimeout = true\n",
+    );
+    let e = ConfigStore::open(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("policy.d/50.toml:3"), "{e}");
+    assert!(e.contains("IdleTimeout"), "{e}");
+}
+
+#[test]
+fn reload_notices_changes_and_keeps_old_config_on_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = ConfigStore::open(dir.path()).unwrap();
+    assert!(!s.reload_if_changed().unwrap());
+    write(dir.path(), "config.toml", "[Config]\nMaxBatchItems = 7\n");
+    assert!(s.reload_if_changed().unwrap());
+    assert_eq!(s.config().max_batch_items, 7);
+    assert!(!s.reload_if_changed().unwrap());
+    write(
+        dir.path(),
+        "policy.d/1.toml",
+        "[Config]\nMaxBatchItems = 9\n",
+    );
+    assert!(s.reload_if_changed().unwrap());
+    assert_eq!(s.config().max_batch_items, 9);
+    write(
+        dir.path(),
+        "policy.d/1.toml",
+        "[Config]\nMaxBatchItems = 0\n",
+    );
+    assert!(s.reload_if_changed().is_err());
+    assert_eq!(s.config().max_batch_items, 9);
+    // Reported once, then quiet until the next change.
+    assert!(!s.reload_if_changed().unwrap());
+    std::fs::remove_file(dir.path().join("policy.d/1.toml")).unwrap();
+    assert!(s.reload_if_changed().unwrap());
+    assert_eq!(s.config().max_batch_items, 7);
+    // Our own writes are not changes.
+    s.put(
+        CONFIG,
+        &none(),
+        Some(&body(
+            CONFIG,
+            "Config",
+            "<p:MaxBatchItems>11</p:MaxBatchItems>",
+        )),
+    )
+    .unwrap();
+    assert!(!s.reload_if_changed().unwrap());
+}
+
+#[test]
+fn writes_apply_on_top_of_changes_made_by_another_writer() {
+    let (dir, mut s) = store();
+    // Another process (the local winrm CLI) changes the file after we read it.
+    write(dir.path(), "config.toml", "[Config]\nMaxBatchItems = 7\n");
+    s.put(
+        SERVICE,
+        &none(),
+        Some(&body(
+            SERVICE,
+            "Service",
+            "<p:MaxConnections>9</p:MaxConnections>",
+        )),
+    )
+    .unwrap();
+    let text = read(dir.path(), "config.toml").unwrap();
+    assert!(
+        text.contains("MaxBatchItems = 7") && text.contains("MaxConnections = 9"),
+        "{text}"
+    );
+    assert_eq!(s.config().max_batch_items, 7);
+    // A file broken meanwhile is not overwritten.
+    write(dir.path(), "config.toml", "[Config\n");
+    let f = s
+        .put(
+            SERVICE,
+            &none(),
+            Some(&body(
+                SERVICE,
+                "Service",
+                "<p:MaxConnections>8</p:MaxConnections>",
+            )),
+        )
+        .unwrap_err();
+    assert!(f.message.contains("config.toml:1"), "{}", f.message);
+    assert_eq!(read(dir.path(), "config.toml").unwrap(), "[Config\n");
+    assert_eq!(s.config().service.max_connections, 9);
+}
+
+#[test]
+fn store_and_config_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<ConfigStore>();
+    shareable::<wsman_config::Config>();
+}
