@@ -1,1 +1,31 @@
-//! placeholder
+//! The operating-system edge of wsmand: PAM, user and group lookup, host
+//! facts. This is the only crate in the workspace that may use `unsafe`.
+//!
+//! Everything that crosses into C lives here so that reviewers find all of
+//! it in one place, and so that every other crate can keep
+//! `#![forbid(unsafe_code)]`. Inside this crate `unsafe` is confined to the
+//! PAM bindings (`pam::sys`, `pam::conversation`, `pam`), one `uname` call
+//! in `host`, and the fork-to-exec steps in `process`; modules that need
+//! none (`users`, `pam::error`, `cgroup`) forbid it. Every
+//! `unsafe` block carries a `// SAFETY:` comment (enforced by clippy's
+//! `undocumented_unsafe_blocks`, which CI runs with `-D warnings`).
+//!
+//! All functions here block (PAM may wait on a network directory, and NSS
+//! lookups may too), so async callers use `spawn_blocking`.
+
+// The workspace denies unsafe code; this crate is the one deliberate
+// exception because PAM and uname have no safe Rust interface.
+#![allow(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod cgroup;
+pub mod host;
+pub mod pam;
+pub mod process;
+pub mod users;
+
+pub use host::{host_name, identify_product_version, kernel_release, HostError};
+pub use pam::{PamAuthenticator, PamCode, PamError, PamStage, DEFAULT_PAM_SERVICE};
+pub use users::{
+    is_administrator, is_member_of_group, lookup_user, LinuxUser, UserError, ADMIN_GROUP,
+};

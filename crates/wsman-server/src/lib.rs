@@ -1,1 +1,51 @@
-//! placeholder
+//! The WS-Management service: listeners, the guard pipeline, dispatch, and the one module
+//! mapping every error to an HTTP status and SOAP fault.
+//!
+//! # Pipeline, in order
+//!
+//! Per connection ([`listener`]):
+//! 1. connection limit: Service/MaxConnections across all listeners; an extra connection is
+//!    answered 503 and closed, the others are unaffected (logged at warn)
+//! 2. TLS handshake, bounded by [`listener::TLS_HANDSHAKE_TIMEOUT`] (HTTPS listeners)
+//! 3. HTTP/1.1 with keep-alive; request headers bounded in size and by
+//!    [`listener::HEADER_READ_TIMEOUT`]
+//!
+//! Per request ([`pipeline`]):
+//! 4. method (POST, else 405) and path (`/` + URLPrefix or `/wsman-anon/identify`, else 404)
+//! 5. Content-Type `application/soap+xml` (else 415)
+//! 6. size: Content-Length over MaxEnvelopeSizekb × 1024 is 413 before any body byte is read
+//! 7. authentication from the headers alone; refused requests have their body drained
+//!    (bounded, never parsed) and get 401 + one challenge per enabled scheme, connection kept.
+//!    Exception: `WSMANIDENTIFY: unauthenticated` without credentials, whose body is parsed
+//!    only to check that it is an Identify
+//! 8. body read: chunked bodies counted and cut at the limit (413); the whole read bounded by
+//!    Service/MaxPacketRetrievalTimeSeconds (408)
+//! 9. charset decode (UTF-8 / UTF-16, BOM first) -> envelope parse (bounded XML)
+//! 10. Identify (any authenticated user), else authorization (administrators only)
+//! 11. dispatch on (Action, ResourceURI) ([`dispatch`]); responses over the request's
+//!     MaxEnvelopeSize become `w:EncodingLimit` faults
+//!
+//! Every error becomes its status and fault in [`error`]. Responses carry `Server: wsmand`,
+//! a Content-Length (never chunked), and the request's charset.
+#![forbid(unsafe_code)]
+
+pub mod addresses;
+pub mod auth;
+pub mod body;
+pub mod dispatch;
+pub mod enumeration;
+pub mod error;
+pub mod listener;
+pub mod live;
+pub mod pipeline;
+pub mod server;
+pub mod settings;
+pub mod system;
+pub mod tls;
+
+pub use auth::{CredentialVerifier, Principal, VerifyError};
+pub use error::ServiceError;
+pub use live::LiveService;
+pub use server::{ListenerTable, Server, ServerParts};
+pub use settings::{ListenerConfig, ServiceSettings, Transport};
+pub use system::{default_product_version, settings_from_config, SystemVerifier};

@@ -1,0 +1,629 @@
+//! One cgroup per WinRS shell: limits (MaxProcessesPerShell,
+//! MaxMemoryPerShellMB) and a reliable list of every process the shell
+//! started, so deleting the shell leaves nothing behind.
+//!
+//! [`CgroupSupport::detect`] looks, in this order, for
+//! 1. **cgroup v2 with `pids` delegated to us** (memory too if possible):
+//!    the daemon's own group must offer the controllers. v2 forbids
+//!    processes in a group that hands controllers to children, so unless the
+//!    daemon sits in the root group it moves itself into a leaf
+//!    `<own>/<base>-daemon` first (what systemd's `Delegate=yes` expects),
+//!    then shells live in `<own>/<base>/<shell>`;
+//! 2. **cgroup v1** `pids` and/or `memory` hierarchies where we may create
+//!    groups (root on a hybrid layout): `<mount>/<own path>/<base>/<shell>`;
+//! 3. nothing: the caller falls back to rlimits (see
+//!    [`crate::process::ResourceLimits`] for why they are weaker) and to
+//!    killing sessions.
+//!
+//! Processes join a shell's groups between fork and exec
+//! ([`crate::process`]), so nothing escapes by forking early.
+//!
+//! This module needs no `unsafe`: it only reads and writes cgroupfs files.
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::thread::sleep;
+use std::time::Duration;
+
+use crate::process::{signal_process, ProcessSignal};
+
+/// How one kind of limit is enforced for a shell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LimitMechanism {
+    /// A cgroup v2 controller (exact, per shell).
+    CgroupV2,
+    /// A cgroup v1 controller (exact, per shell).
+    CgroupV1,
+    /// rlimits: per user (RLIMIT_NPROC) or per process (RLIMIT_AS).
+    Rlimits,
+}
+
+impl fmt::Display for LimitMechanism {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::CgroupV2 => "cgroup v2",
+            Self::CgroupV1 => "cgroup v1",
+            Self::Rlimits => "rlimits",
+        })
+    }
+}
+
+/// Limits for one shell's group (`None` = unlimited).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CgroupLimits {
+    /// `pids.max`: tasks (processes and threads) in the shell.
+    pub max_processes: Option<u64>,
+    /// `memory.max` / `memory.limit_in_bytes`, swap included where the
+    /// kernel accounts it.
+    pub max_memory_bytes: Option<u64>,
+}
+
+impl CgroupLimits {
+    /// Limits with these values.
+    pub fn new(max_processes: Option<u64>, max_memory_bytes: Option<u64>) -> Self {
+        Self {
+            max_processes,
+            max_memory_bytes,
+        }
+    }
+}
+
+/// A cgroup operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CgroupError {
+    /// Reading or writing a cgroupfs file failed.
+    #[error("cgroup file {path:?}: {source}")]
+    File {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// Processes were still alive after every kill round.
+    #[error("processes survive in cgroup {path:?}")]
+    Survivors {
+        /// The group.
+        path: PathBuf,
+    },
+    /// The shell name is not a plain file name.
+    #[error("invalid cgroup name {name:?}")]
+    InvalidName {
+        /// The name.
+        name: String,
+    },
+}
+
+fn file_error(path: &Path) -> impl FnOnce(io::Error) -> CgroupError + '_ {
+    move |source| CgroupError::File {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Layout {
+    V2 {
+        base: PathBuf,
+        memory: bool,
+    },
+    V1 {
+        pids: Option<PathBuf>,
+        memory: Option<PathBuf>,
+    },
+    Unavailable,
+}
+
+/// What this host lets the daemon do with cgroups; detected once at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupSupport {
+    layout: Layout,
+}
+
+impl CgroupSupport {
+    /// No cgroups: rlimits and sessions only.
+    pub fn unavailable() -> Self {
+        Self {
+            layout: Layout::Unavailable,
+        }
+    }
+
+    /// Detects what works here; `base_name` names the directory that holds
+    /// the shells' groups (e.g. `wsmand`).
+    pub fn detect(base_name: &str) -> Self {
+        if !is_plain_name(base_name) {
+            return Self::unavailable();
+        }
+        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let membership = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        if let Some(layout) = detect_v2(&mounts, &membership, base_name) {
+            return Self { layout };
+        }
+        let pids = v1_base(&mounts, &membership, "pids", base_name);
+        let memory = v1_base(&mounts, &membership, "memory", base_name);
+        if pids.is_none() && memory.is_none() {
+            return Self::unavailable();
+        }
+        Self {
+            layout: Layout::V1 { pids, memory },
+        }
+    }
+
+    /// How MaxProcessesPerShell is enforced.
+    pub fn process_limit_mechanism(&self) -> LimitMechanism {
+        match &self.layout {
+            Layout::V2 { .. } => LimitMechanism::CgroupV2,
+            Layout::V1 { pids: Some(_), .. } => LimitMechanism::CgroupV1,
+            _ => LimitMechanism::Rlimits,
+        }
+    }
+
+    /// How MaxMemoryPerShellMB is enforced.
+    pub fn memory_limit_mechanism(&self) -> LimitMechanism {
+        match &self.layout {
+            Layout::V2 { memory: true, .. } => LimitMechanism::CgroupV2,
+            Layout::V1 {
+                memory: Some(_), ..
+            } => LimitMechanism::CgroupV1,
+            _ => LimitMechanism::Rlimits,
+        }
+    }
+
+    /// Whether shells get a group at all (and so are killed by group).
+    pub fn is_available(&self) -> bool {
+        self.layout != Layout::Unavailable
+    }
+
+    /// Creates the group of one shell (`name` = its id) with `limits`.
+    /// `Ok(None)` when cgroups are unavailable.
+    pub fn create_shell_group(
+        &self,
+        name: &str,
+        limits: CgroupLimits,
+    ) -> Result<Option<ShellCgroup>, CgroupError> {
+        if !is_plain_name(name) {
+            return Err(CgroupError::InvalidName {
+                name: name.to_owned(),
+            });
+        }
+        let group = match &self.layout {
+            Layout::Unavailable => return Ok(None),
+            Layout::V2 { base, memory } => {
+                let dir = base.join(name);
+                let group = ShellCgroup {
+                    version: Version::V2,
+                    dirs: vec![dir.clone()],
+                };
+                fs::create_dir(&dir).map_err(file_error(&dir))?;
+                let applied = apply_v2_limits(&dir, limits, *memory);
+                if let Err(error) = applied {
+                    let _ = group.remove();
+                    return Err(error);
+                }
+                group
+            }
+            Layout::V1 { pids, memory } => {
+                let mut group = ShellCgroup {
+                    version: Version::V1,
+                    dirs: Vec::new(),
+                };
+                let result = (|| {
+                    if let Some(base) = pids {
+                        let dir = base.join(name);
+                        fs::create_dir(&dir).map_err(file_error(&dir))?;
+                        group.dirs.push(dir.clone());
+                        if let Some(max) = limits.max_processes {
+                            write_value(&dir.join("pids.max"), &pids_max_value(max))?;
+                        }
+                    }
+                    if let Some(base) = memory {
+                        let dir = base.join(name);
+                        fs::create_dir(&dir).map_err(file_error(&dir))?;
+                        group.dirs.push(dir.clone());
+                        if let Some(bytes) = limits.max_memory_bytes {
+                            write_value(&dir.join("memory.limit_in_bytes"), &bytes.to_string())?;
+                            let swap = dir.join("memory.memsw.limit_in_bytes");
+                            if swap.exists() {
+                                write_value(&swap, &bytes.to_string())?;
+                            }
+                        }
+                    }
+                    Ok(())
+                })();
+                if let Err(error) = result {
+                    let _ = group.remove();
+                    return Err(error);
+                }
+                group
+            }
+        };
+        Ok(Some(group))
+    }
+}
+
+impl fmt::Display for CgroupSupport {
+    /// For the startup log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.layout {
+            Layout::V2 { base, memory } => write!(
+                f,
+                "cgroup v2 at {} (pids{})",
+                base.display(),
+                if *memory {
+                    ", memory"
+                } else {
+                    "; memory by rlimit"
+                }
+            ),
+            Layout::V1 { pids, memory } => {
+                write!(f, "cgroup v1")?;
+                if let Some(path) = pids {
+                    write!(f, " pids at {}", path.display())?;
+                }
+                if let Some(path) = memory {
+                    write!(f, " memory at {}", path.display())?;
+                }
+                Ok(())
+            }
+            Layout::Unavailable => f.write_str("no usable cgroups (rlimits and sessions)"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
+
+/// The cgroup(s) of one shell: one directory on v2, one per controller on
+/// v1. Not removed on drop: call [`ShellCgroup::kill_all`] then
+/// [`ShellCgroup::remove`].
+#[derive(Debug)]
+pub struct ShellCgroup {
+    version: Version,
+    dirs: Vec<PathBuf>,
+}
+
+impl ShellCgroup {
+    /// The group directories.
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// Opens every `cgroup.procs` for writing (the child writes "0").
+    pub(crate) fn open_procs_files(&self) -> io::Result<Vec<File>> {
+        self.dirs
+            .iter()
+            .map(|dir| {
+                OpenOptions::new()
+                    .write(true)
+                    .open(dir.join("cgroup.procs"))
+            })
+            .collect()
+    }
+
+    /// Processes now in the shell.
+    pub fn process_ids(&self) -> Vec<u32> {
+        let Some(dir) = self.dirs.first() else {
+            return Vec::new();
+        };
+        fs::read_to_string(dir.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.trim().parse().ok())
+            .collect()
+    }
+
+    /// Memory charged to the shell now, in bytes, if a memory controller
+    /// accounts it.
+    pub fn memory_used(&self) -> Option<u64> {
+        let file = match self.version {
+            Version::V2 => "memory.current",
+            Version::V1 => "memory.usage_in_bytes",
+        };
+        self.dirs
+            .iter()
+            .find_map(|dir| fs::read_to_string(dir.join(file)).ok())
+            .and_then(|text| text.trim().parse().ok())
+    }
+
+    /// Whether the memory limit made the kernel kill or refuse something.
+    pub fn memory_limit_hit(&self) -> bool {
+        let counters = match self.version {
+            Version::V2 => ("memory.events", ["oom_kill", "max"]),
+            Version::V1 => ("memory.oom_control", ["oom_kill", "oom_kill"]),
+        };
+        self.dirs.iter().any(|dir| {
+            let events = fs::read_to_string(dir.join(counters.0)).unwrap_or_default();
+            let hit_in_events = events.lines().any(|line| {
+                let mut words = line.split_whitespace();
+                let key = words.next().unwrap_or_default();
+                counters.1.contains(&key)
+                    && words
+                        .next()
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .unwrap_or(0)
+                        > 0
+            });
+            let failed = self.version == Version::V1
+                && fs::read_to_string(dir.join("memory.failcnt"))
+                    .ok()
+                    .and_then(|text| text.trim().parse::<u64>().ok())
+                    .unwrap_or(0)
+                    > 0;
+            hit_in_events || failed
+        })
+    }
+
+    /// Kills every process in the shell (SIGKILL, `cgroup.kill` on v2 where
+    /// the kernel has it) and waits until the group is empty, up to
+    /// `max_rounds` scans 5 ms apart. Blocks.
+    pub fn kill_all(&self, max_rounds: u32) -> Result<usize, CgroupError> {
+        let Some(dir) = self.dirs.first() else {
+            return Ok(0);
+        };
+        let kill_file = dir.join("cgroup.kill");
+        if self.version == Version::V2 && kill_file.exists() {
+            write_value(&kill_file, "1")?;
+        }
+        let mut signalled = 0;
+        for _ in 0..max_rounds {
+            let members = self.process_ids();
+            if members.is_empty() {
+                return Ok(signalled);
+            }
+            for pid in members {
+                if matches!(signal_process(pid, ProcessSignal::Kill), Ok(true)) {
+                    signalled += 1;
+                }
+            }
+            sleep(Duration::from_millis(5));
+        }
+        if self.process_ids().is_empty() {
+            Ok(signalled)
+        } else {
+            Err(CgroupError::Survivors { path: dir.clone() })
+        }
+    }
+
+    /// Removes the group directories (they must be empty of processes;
+    /// retried briefly while the kernel finishes exits). Blocks.
+    pub fn remove(&self) -> Result<(), CgroupError> {
+        for dir in &self.dirs {
+            let mut attempts = 0;
+            loop {
+                match fs::remove_dir(dir) {
+                    Ok(()) => break,
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => break,
+                    Err(error) if error.raw_os_error() == Some(libc::EBUSY) && attempts < 400 => {
+                        attempts += 1;
+                        sleep(Duration::from_millis(5));
+                    }
+                    Err(source) => {
+                        return Err(CgroupError::File {
+                            path: dir.clone(),
+                            source,
+                        })
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn apply_v2_limits(dir: &Path, limits: CgroupLimits, memory: bool) -> Result<(), CgroupError> {
+    if let Some(max) = limits.max_processes {
+        write_value(&dir.join("pids.max"), &pids_max_value(max))?;
+    }
+    if let (Some(bytes), true) = (limits.max_memory_bytes, memory) {
+        write_value(&dir.join("memory.max"), &bytes.to_string())?;
+        let swap = dir.join("memory.swap.max");
+        if swap.exists() {
+            write_value(&swap, "0")?;
+        }
+    }
+    Ok(())
+}
+
+/// The kernel's highest `pids.max` (PID_MAX_LIMIT); more means "max".
+const PIDS_MAX_LIMIT: u64 = 4 * 1024 * 1024;
+
+fn pids_max_value(max: u64) -> String {
+    if max > PIDS_MAX_LIMIT {
+        "max".to_owned()
+    } else {
+        max.to_string()
+    }
+}
+
+fn write_value(path: &Path, value: &str) -> Result<(), CgroupError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(file_error(path))?;
+    file.write_all(value.as_bytes()).map_err(file_error(path))
+}
+
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A mount of `fstype` from mountinfo: (root inside the hierarchy, mount
+/// point, super options).
+fn mounts_of<'a>(
+    mounts: &'a str,
+    fstype: &'a str,
+) -> impl Iterator<Item = (&'a str, &'a str, &'a str)> {
+    mounts.lines().filter_map(move |line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mut left_fields = left.split_whitespace();
+        let root = left_fields.nth(3)?;
+        let mount_point = left_fields.next()?;
+        let mut right_fields = right.split_whitespace();
+        if right_fields.next()? != fstype {
+            return None;
+        }
+        let super_options = right_fields.nth(1).unwrap_or_default();
+        Some((root, mount_point, super_options))
+    })
+}
+
+/// The daemon's group directory in a hierarchy mounted at `mount_point`
+/// whose mount shows `root` of the hierarchy.
+fn own_dir(mount_point: &str, root: &str, own_path: &str) -> PathBuf {
+    let relative = own_path.strip_prefix(root).unwrap_or(own_path);
+    let mut dir = PathBuf::from(mount_point);
+    dir.extend(relative.split('/').filter(|part| !part.is_empty()));
+    dir
+}
+
+fn v1_base(mounts: &str, membership: &str, controller: &str, base_name: &str) -> Option<PathBuf> {
+    let (root, mount_point, _) = mounts_of(mounts, "cgroup")
+        .find(|(_, _, options)| options.split(',').any(|option| option == controller))?;
+    let own_path = membership.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let _id = parts.next()?;
+        let controllers = parts.next()?;
+        let path = parts.next()?;
+        controllers
+            .split(',')
+            .any(|name| name == controller)
+            .then_some(path)
+    })?;
+    let base = own_dir(mount_point, root, own_path).join(base_name);
+    probe_writable(&base).then_some(base)
+}
+
+/// Creates `base` if needed and checks we may create groups in it.
+fn probe_writable(base: &Path) -> bool {
+    if fs::create_dir_all(base).is_err() {
+        return false;
+    }
+    let probe = base.join(format!("probe-{}", std::process::id()));
+    if fs::create_dir(&probe).is_err() {
+        return false;
+    }
+    fs::remove_dir(&probe).is_ok()
+}
+
+fn detect_v2(mounts: &str, membership: &str, base_name: &str) -> Option<Layout> {
+    let (root, mount_point, _) = mounts_of(mounts, "cgroup2").next()?;
+    let own_path = membership
+        .lines()
+        .find_map(|line| line.strip_prefix("0::"))?;
+    let own = own_dir(mount_point, root, own_path);
+    let offered = read_words(&own.join("cgroup.controllers"));
+    if !offered.iter().any(|c| c == "pids") {
+        return None;
+    }
+    let memory = offered.iter().any(|c| c == "memory");
+    let wanted = if memory { "+pids +memory" } else { "+pids" };
+    let is_root_group = own == Path::new(mount_point);
+    if !is_root_group {
+        let enabled = read_words(&own.join("cgroup.subtree_control"));
+        let has_all = enabled.iter().any(|c| c == "pids")
+            && (!memory || enabled.iter().any(|c| c == "memory"));
+        if !has_all {
+            // v2 allows controllers for children only in a group without
+            // processes: move the daemon into a leaf of its own first.
+            let leaf = own.join(format!("{base_name}-daemon"));
+            fs::create_dir_all(&leaf).ok()?;
+            write_value(&leaf.join("cgroup.procs"), &std::process::id().to_string()).ok()?;
+            write_value(&own.join("cgroup.subtree_control"), wanted).ok()?;
+        }
+    } else {
+        write_value(&own.join("cgroup.subtree_control"), wanted).ok()?;
+    }
+    let base = own.join(base_name);
+    if !probe_writable(&base) {
+        return None;
+    }
+    write_value(&base.join("cgroup.subtree_control"), wanted).ok()?;
+    Some(Layout::V2 { base, memory })
+}
+
+fn read_words(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+30 25 0:26 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+31 25 0:27 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+32 25 0:28 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+
+    #[test]
+    fn parses_mountinfo_and_membership() {
+        let v1: Vec<_> = mounts_of(MOUNTINFO, "cgroup").collect();
+        assert_eq!(v1.len(), 2);
+        assert_eq!(v1[1], ("/", "/sys/fs/cgroup/memory", "rw,memory"));
+        let v2: Vec<_> = mounts_of(MOUNTINFO, "cgroup2").collect();
+        assert_eq!(v2, vec![("/", "/sys/fs/cgroup/unified", "rw")]);
+        assert_eq!(
+            own_dir("/sys/fs/cgroup/memory", "/", "/a/b"),
+            PathBuf::from("/sys/fs/cgroup/memory/a/b")
+        );
+        assert_eq!(
+            own_dir("/sys/fs/cgroup", "/lxc", "/lxc/x"),
+            PathBuf::from("/sys/fs/cgroup/x")
+        );
+    }
+
+    #[test]
+    fn rejects_names_that_are_paths() {
+        for name in ["", ".", "..", "a/b", "a b"] {
+            assert!(!is_plain_name(name), "{name:?}");
+        }
+        assert!(is_plain_name("0D7E5C11-0000-4000-8000-00000000000A"));
+        let support = CgroupSupport::unavailable();
+        assert!(matches!(
+            support.create_shell_group("../x", CgroupLimits::default()),
+            Err(CgroupError::InvalidName { .. })
+        ));
+        assert_eq!(support.process_limit_mechanism(), LimitMechanism::Rlimits);
+    }
+
+    /// Runs for real where the host allows groups (root here and in CI).
+    #[test]
+    fn shell_group_limits_and_kills() {
+        let support = CgroupSupport::detect("wsman-os-test");
+        if !support.is_available() {
+            eprintln!("skipped: no usable cgroups here ({support})");
+            return;
+        }
+        let name = format!("unit-{}", std::process::id());
+        let group = support
+            .create_shell_group(&name, CgroupLimits::new(Some(50), Some(64 << 20)))
+            .unwrap()
+            .unwrap();
+        let files = group.open_procs_files().unwrap();
+        assert_eq!(files.len(), group.paths().len());
+        drop(files);
+        assert!(group.process_ids().is_empty());
+        group.kill_all(10).unwrap();
+        group.remove().unwrap();
+        assert!(group.paths().iter().all(|path| !path.exists()));
+    }
+}

@@ -1,0 +1,205 @@
+//! The size guard: request bodies are bounded before and while they are read.
+//!
+//! A declared Content-Length over the limit is refused before one body byte is read; a chunked
+//! body is counted frame by frame and cut off as soon as it passes the limit; the whole read is
+//! bounded by Service/MaxPacketRetrievalTimeSeconds. Bodies of refused (401) requests are
+//! drained without being kept.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::Body;
+use hyper::header::{HeaderMap, CONTENT_LENGTH};
+
+use crate::error::ServiceError;
+
+/// Check the declared length against the limit. `Ok(None)` when no length was declared.
+pub fn check_content_length(headers: &HeaderMap, limit: u64) -> Result<Option<u64>, ServiceError> {
+    let Some(value) = headers.get(CONTENT_LENGTH) else {
+        return Ok(None);
+    };
+    let length: u64 = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| ServiceError::BadRequest {
+            reason: "invalid Content-Length".to_owned(),
+        })?;
+    if length > limit {
+        return Err(ServiceError::PayloadTooLarge { limit });
+    }
+    Ok(Some(length))
+}
+
+/// Read a whole body of at most `limit` bytes within `timeout`. `declared` (a checked
+/// Content-Length) sizes the buffer up front; otherwise it grows with the data.
+pub async fn read_limited<B>(
+    body: B,
+    limit: u64,
+    declared: Option<u64>,
+    timeout: Duration,
+) -> Result<Bytes, ServiceError>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    let capacity = declared.unwrap_or(0).min(limit);
+    let collect = collect_frames(body, limit, usize::try_from(capacity).unwrap_or(0), true);
+    match tokio::time::timeout(timeout, collect).await {
+        Ok(result) => result,
+        Err(_) => Err(ServiceError::BodyTimeout {
+            seconds: timeout.as_secs(),
+        }),
+    }
+}
+
+/// Read and throw away a body of at most `limit` bytes within `timeout`, so that the
+/// connection stays usable after an answer that does not look at the body (401).
+pub async fn drain_limited<B>(body: B, limit: u64, timeout: Duration) -> Result<(), ServiceError>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    match tokio::time::timeout(timeout, collect_frames(body, limit, 0, false)).await {
+        Ok(result) => result.map(|_| ()),
+        Err(_) => Err(ServiceError::BodyTimeout {
+            seconds: timeout.as_secs(),
+        }),
+    }
+}
+
+async fn collect_frames<B>(
+    mut body: B,
+    limit: u64,
+    capacity: usize,
+    keep: bool,
+) -> Result<Bytes, ServiceError>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    let mut buffer = BytesMut::with_capacity(capacity);
+    let mut seen: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ServiceError::BadRequest {
+            reason: "request body could not be read".to_owned(),
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers carry nothing we use
+        };
+        seen = seen.saturating_add(data.len() as u64);
+        if seen > limit {
+            return Err(ServiceError::PayloadTooLarge { limit });
+        }
+        if keep {
+            buffer.extend_from_slice(&data);
+        }
+    }
+    Ok(buffer.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use http_body_util::Full;
+    use hyper::body::Frame;
+    use hyper::header::HeaderValue;
+
+    use super::*;
+
+    fn headers_with_length(v: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_LENGTH, HeaderValue::from_static(v));
+        h
+    }
+
+    #[test]
+    fn content_length_over_limit_is_413() {
+        assert!(matches!(
+            check_content_length(&headers_with_length("1025"), 1024),
+            Err(ServiceError::PayloadTooLarge { limit: 1024 })
+        ));
+        assert_eq!(
+            check_content_length(&headers_with_length("1024"), 1024).ok(),
+            Some(Some(1024))
+        );
+        assert_eq!(
+            check_content_length(&HeaderMap::new(), 1024).ok(),
+            Some(None)
+        );
+        assert!(matches!(
+            check_content_length(&headers_with_length("-1"), 1024),
+            Err(ServiceError::BadRequest { .. })
+        ));
+    }
+
+    /// A body delivered in chunks of unknown total size, like `Transfer-Encoding: chunked`.
+    struct Chunked {
+        remaining: usize,
+        size: usize,
+    }
+
+    impl Body for Chunked {
+        type Data = Bytes;
+        type Error = Infallible;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            if self.remaining == 0 {
+                return Poll::Ready(None);
+            }
+            self.remaining -= 1;
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![b'a'; self.size])))))
+        }
+    }
+
+    #[tokio::test]
+    async fn chunked_body_is_cut_at_the_limit() {
+        let body = Chunked {
+            remaining: 5,
+            size: 300,
+        };
+        let err = read_limited(body, 1024, None, Duration::from_secs(5)).await;
+        assert!(matches!(
+            err,
+            Err(ServiceError::PayloadTooLarge { limit: 1024 })
+        ));
+        let body = Chunked {
+            remaining: 3,
+            size: 300,
+        };
+        let ok = read_limited(body, 1024, None, Duration::from_secs(5)).await;
+        assert_eq!(ok.map(|b| b.len()).ok(), Some(900));
+    }
+
+    #[tokio::test]
+    async fn an_endless_chunked_body_stops_at_the_limit() {
+        let body = Chunked {
+            remaining: usize::MAX,
+            size: 4096,
+        };
+        let err = read_limited(body, 500 * 1024, None, Duration::from_secs(5)).await;
+        assert!(matches!(err, Err(ServiceError::PayloadTooLarge { .. })));
+    }
+
+    #[tokio::test]
+    async fn drain_counts_too() {
+        let ok = drain_limited(
+            Full::new(Bytes::from_static(b"abc")),
+            3,
+            Duration::from_secs(1),
+        );
+        assert!(ok.await.is_ok());
+        let big = drain_limited(
+            Full::new(Bytes::from_static(b"abcd")),
+            3,
+            Duration::from_secs(1),
+        );
+        assert!(matches!(
+            big.await,
+            Err(ServiceError::PayloadTooLarge { .. })
+        ));
+    }
+}

@@ -1,0 +1,280 @@
+use wsman_proto::envelope::SelectorSet;
+use wsman_proto::xml::Limits;
+use wsman_providers::Created;
+
+use super::*;
+
+/// Serves `urn:test` with three enumerable items of ~100 bytes each.
+struct TestProvider;
+
+impl Provider for TestProvider {
+    fn handles(&self, uri: &str) -> bool {
+        uri == "urn:test"
+    }
+    fn get(&self, _ctx: &Context<'_>) -> Result<String, Fault> {
+        Ok("<t:Thing xmlns:t=\"urn:test\">1</t:Thing>".to_owned())
+    }
+    fn create(&self, ctx: &Context<'_>) -> Result<Created, Fault> {
+        Ok(Created {
+            resource_uri: ctx.resource_uri().to_owned(),
+            selectors: vec![("Name".to_owned(), "n1".to_owned())],
+        })
+    }
+    fn enumerate(&self, _ctx: &Context<'_>) -> Result<Vec<Item>, Fault> {
+        Ok((0..3)
+            .map(|i| Item {
+                xml: format!(
+                    "<t:Thing xmlns:t=\"urn:test\">{i}{}</t:Thing>",
+                    "x".repeat(60)
+                ),
+                resource_uri: "urn:test".to_owned(),
+                selectors: vec![("Name".to_owned(), format!("n{i}"))],
+            })
+            .collect())
+    }
+}
+
+fn dispatcher() -> Arc<Dispatcher> {
+    let mut r = Registry::new();
+    r.register(Box::new(TestProvider));
+    Arc::new(Dispatcher::new(r))
+}
+
+fn request(action: &str, uri: &str, extra_headers: &str, body: &str) -> Arc<Request> {
+    let xml = format!(
+        "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" \
+         xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\" \
+         xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\"><s:Header>\
+         <a:Action>{action}</a:Action><a:MessageID>uuid:Mixed-Case-1</a:MessageID>\
+         <w:ResourceURI>{uri}</w:ResourceURI>{extra_headers}</s:Header><s:Body>{body}</s:Body></s:Envelope>"
+    );
+    match wsman_proto::parse_request(&xml, &Limits::default()) {
+        Ok(r) => Arc::new(r),
+        Err(e) => panic!("test request does not parse: {e}"),
+    }
+}
+
+fn exchange(settings: &ServiceSettings) -> Exchange<'_> {
+    Exchange {
+        settings,
+        address: "http://host:5985/wsman",
+    }
+}
+
+async fn run(d: &Arc<Dispatcher>, req: Arc<Request>, s: &ServiceSettings) -> Result<String, Fault> {
+    match d.dispatch(req, exchange(s)).await? {
+        Reply::Envelope(x) => Ok(x),
+        Reply::NoContent => Ok(String::new()),
+    }
+}
+
+fn subcode(f: &Fault) -> String {
+    f.subcode.as_ref().map(|s| s.qname()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn get_relates_to_the_request_byte_for_byte() {
+    let s = ServiceSettings::default();
+    let out = run(&dispatcher(), request(action::GET, "urn:test", "", ""), &s).await;
+    let out = out.unwrap_or_else(|f| panic!("{f}"));
+    assert!(out.contains("<a:RelatesTo>uuid:Mixed-Case-1</a:RelatesTo>"));
+    assert!(out.contains(action::GET_RESPONSE));
+    assert!(out.contains("<t:Thing"));
+}
+
+#[tokio::test]
+async fn unknown_uri_unknown_action_and_shell_uris() {
+    let s = ServiceSettings::default();
+    let d = dispatcher();
+    let f = run(&d, request(action::GET, "urn:nothing", "", ""), &s)
+        .await
+        .err();
+    assert_eq!(
+        f.as_ref().map(subcode).as_deref(),
+        Some("a:DestinationUnreachable")
+    );
+    let f = run(&d, request("urn:bogus-action", "urn:test", "", ""), &s)
+        .await
+        .err();
+    assert_eq!(
+        f.as_ref().map(subcode).as_deref(),
+        Some("a:ActionNotSupported")
+    );
+    // a provider that does not implement the operation
+    let f = run(&d, request(action::DELETE, "urn:test", "", ""), &s)
+        .await
+        .err();
+    assert_eq!(
+        f.as_ref().map(subcode).as_deref(),
+        Some("a:ActionNotSupported")
+    );
+    for uri in [
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd",
+        "http://schemas.microsoft.com/powershell/Microsoft.PowerShell",
+    ] {
+        let f = run(&d, request(action::CREATE, uri, "", ""), &s)
+            .await
+            .err();
+        assert_eq!(
+            f.as_ref().map(subcode).as_deref(),
+            Some("a:DestinationUnreachable")
+        );
+    }
+}
+
+#[tokio::test]
+async fn end_is_no_content() {
+    let s = ServiceSettings::default();
+    let r = dispatcher()
+        .dispatch(
+            request(
+                action::END,
+                "http://schemas.microsoft.com/wbem/wsman/1/wsman/FullDuplex",
+                "",
+                "",
+            ),
+            exchange(&s),
+        )
+        .await;
+    assert_eq!(r.ok(), Some(Reply::NoContent));
+}
+
+#[tokio::test]
+async fn create_returns_resource_created_from_the_address() {
+    let s = ServiceSettings::default();
+    let out = run(
+        &dispatcher(),
+        request(action::CREATE, "urn:test", "", ""),
+        &s,
+    )
+    .await;
+    let out = out.unwrap_or_else(|f| panic!("{f}"));
+    assert!(out.contains("<x:ResourceCreated><a:Address>http://host:5985/wsman</a:Address>"));
+    assert!(out.contains("<w:Selector Name=\"Name\">n1</w:Selector>"));
+}
+
+#[tokio::test]
+async fn optimized_enumeration_in_one_response() {
+    let s = ServiceSettings::default();
+    let body =
+        "<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements></n:Enumerate>";
+    let out = run(
+        &dispatcher(),
+        request(
+            action::ENUMERATE,
+            "urn:test",
+            "<w:RequestTotalItemsCountEstimate/>",
+            body,
+        ),
+        &s,
+    )
+    .await
+    .unwrap_or_else(|f| panic!("{f}"));
+    assert!(out.contains("<w:EndOfSequence/>"));
+    assert!(out.contains("<w:TotalItemsCountEstimate>3</w:TotalItemsCountEstimate>"));
+    assert_eq!(out.matches("<t:Thing").count(), 3);
+}
+
+#[tokio::test]
+async fn enumerate_then_pull_in_batches_then_release_fails() {
+    let s = ServiceSettings::default();
+    let d = dispatcher();
+    let body =
+        "<n:Enumerate><w:EnumerationMode>EnumerateObjectAndEPR</w:EnumerationMode></n:Enumerate>";
+    let out = run(&d, request(action::ENUMERATE, "urn:test", "", body), &s)
+        .await
+        .unwrap_or_else(|f| panic!("{f}"));
+    let start = out
+        .find("<n:EnumerationContext>")
+        .map(|i| i + 22)
+        .unwrap_or(0);
+    let end = out.find("</n:EnumerationContext>").unwrap_or(0);
+    let context = &out[start..end];
+    assert!(context.starts_with("uuid:"));
+    let pull = |n: u32| {
+        format!("<n:Pull><n:EnumerationContext>{context}</n:EnumerationContext><n:MaxElements>{n}</n:MaxElements></n:Pull>")
+    };
+    let first = run(&d, request(action::PULL, "urn:test", "", &pull(2)), &s)
+        .await
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(first.matches("<w:Item>").count(), 2);
+    assert!(first.contains("<a:EndpointReference>"));
+    assert!(!first.contains("EndOfSequence"));
+    let second = run(&d, request(action::PULL, "urn:test", "", &pull(2)), &s)
+        .await
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(second.matches("<w:Item>").count(), 1);
+    assert!(second.contains("<n:EndOfSequence/>"));
+    assert_eq!(d.enumeration_contexts(), 0);
+    let release =
+        format!("<n:Release><n:EnumerationContext>{context}</n:EnumerationContext></n:Release>");
+    let f = run(&d, request(action::RELEASE, "urn:test", "", &release), &s)
+        .await
+        .err();
+    assert_eq!(
+        f.as_ref().map(subcode).as_deref(),
+        Some("n:InvalidEnumerationContext")
+    );
+}
+
+#[tokio::test]
+async fn batches_shrink_to_fit_the_envelope() {
+    let s = ServiceSettings::default();
+    let d = dispatcher();
+    // Room for the envelope and about one item only.
+    let small = "<w:MaxEnvelopeSize>8192</w:MaxEnvelopeSize>";
+    let body =
+        "<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>10</w:MaxElements></n:Enumerate>";
+    let out = run(&d, request(action::ENUMERATE, "urn:test", small, body), &s).await;
+    let out = out.unwrap_or_else(|f| panic!("{f}"));
+    // 8192 is plenty for three ~100-byte items: all in one batch
+    assert_eq!(out.matches("<t:Thing").count(), 3);
+    let mut q: VecDeque<String> = (0..5).map(|_| "x".repeat(100)).collect();
+    assert_eq!(
+        crate::enumeration::take_fitting(&mut q, 10, 250).map(|v| v.len()),
+        Ok(2)
+    );
+}
+
+#[tokio::test]
+async fn oversized_response_is_an_encoding_limit_fault() {
+    let s = ServiceSettings {
+        max_envelope_size_kb: 1,
+        ..ServiceSettings::default()
+    };
+    // The service limit (1 KiB) is below the response size of a Get with a big body.
+    struct Big;
+    impl Provider for Big {
+        fn handles(&self, uri: &str) -> bool {
+            uri == "urn:big"
+        }
+        fn get(&self, _ctx: &Context<'_>) -> Result<String, Fault> {
+            Ok(format!("<b>{}</b>", "y".repeat(4096)))
+        }
+    }
+    let mut r = Registry::new();
+    r.register(Box::new(Big));
+    let d = Arc::new(Dispatcher::new(r));
+    let f = run(&d, request(action::GET, "urn:big", "", ""), &s)
+        .await
+        .err();
+    assert_eq!(f.as_ref().map(subcode).as_deref(), Some("w:EncodingLimit"));
+}
+
+#[test]
+fn budgets_are_capped() {
+    let s = ServiceSettings::default();
+    let mut r = Request::default();
+    assert_eq!(operation_budget(&r, &s), Duration::from_secs(60));
+    r.operation_timeout = Some(Duration::from_secs(3600));
+    assert_eq!(operation_budget(&r, &s), Duration::from_secs(60));
+    r.operation_timeout = Some(Duration::from_secs(5));
+    assert_eq!(operation_budget(&r, &s), Duration::from_secs(5));
+    assert_eq!(max_envelope(&r, &s), 512_000);
+    r.max_envelope_size = Some(153_600);
+    assert_eq!(max_envelope(&r, &s), 153_600);
+    r.max_envelope_size = Some(10_000_000);
+    assert_eq!(max_envelope(&r, &s), 512_000);
+    let _ = SelectorSet::default();
+}

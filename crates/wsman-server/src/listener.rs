@@ -1,0 +1,248 @@
+//! Accepting connections: the connection-level guards, then hyper on each connection.
+//!
+//! Order per connection: (a) connection limit (Service/MaxConnections, counted across all
+//! listeners; an extra connection gets HTTP 503 and is closed, the others are unaffected),
+//! (b) TLS handshake bounded by [`TLS_HANDSHAKE_TIMEOUT`] on HTTPS listeners, (c) hyper's
+//! HTTP/1.1 with keep-alive and a header read timeout, then the request pipeline of
+//! [`crate::pipeline`]. Each connection owns its [`pipeline::Connection`] state.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::pipeline::{self, Connection, Shared};
+use crate::settings::Transport;
+
+/// Longest time a client may take to finish the TLS handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest time a client may take to send the request line and headers (also the idle limit
+/// of a kept-alive connection between requests).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound on the connection's read buffer, and so on the size of the request headers.
+const MAX_HEADER_BUFFER: usize = 64 * 1024;
+/// Most refused connections being answered with 503 at once; beyond, they are just closed.
+const MAX_REFUSALS_IN_FLIGHT: usize = 64;
+
+/// Counts open connections across all listeners.
+#[derive(Default)]
+pub struct ConnectionCounter {
+    open: AtomicUsize,
+    refusing: AtomicUsize,
+}
+
+/// Held while a connection is open.
+pub struct ConnectionPermit {
+    counter: Arc<ConnectionCounter>,
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        self.counter.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl ConnectionCounter {
+    /// A permit if fewer than `limit` connections are open.
+    pub fn try_open(self: &Arc<Self>, limit: usize) -> Option<ConnectionPermit> {
+        let mut current = self.open.load(Ordering::Acquire);
+        loop {
+            if current >= limit {
+                return None;
+            }
+            match self.open.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    return Some(ConnectionPermit {
+                        counter: Arc::clone(self),
+                    })
+                }
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+}
+
+/// Everything an accept loop needs.
+pub struct ListenerRuntime {
+    pub shared: Arc<Shared>,
+    pub counter: Arc<ConnectionCounter>,
+    pub transport: Transport,
+    pub path: Arc<str>,
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// Accept until `stop` turns true; connections get the same signal to finish gracefully.
+pub async fn accept_loop(
+    listener: TcpListener,
+    runtime: Arc<ListenerRuntime>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let local = listener.local_addr().ok();
+    loop {
+        let accepted = tokio::select! {
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    break;
+                }
+                continue;
+            }
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, remote) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let local = stream.local_addr().ok().or(local).unwrap_or(remote);
+        let limit = runtime.shared.settings.borrow().max_connections as usize;
+        let Some(permit) = runtime.counter.try_open(limit) else {
+            tracing::warn!(remote = %remote, limit, "connection refused: MaxConnections reached");
+            refuse(stream, &runtime);
+            continue;
+        };
+        let runtime = Arc::clone(&runtime);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            serve_stream(stream, remote, local, runtime, stop).await;
+            drop(permit);
+        });
+    }
+    tracing::debug!(address = ?local, "listener stopped");
+}
+
+/// Answer 503 and close, without holding a connection slot. TLS listeners are closed
+/// without an answer (a handshake for a refusal would cost more than the refusal saves).
+fn refuse(stream: TcpStream, runtime: &Arc<ListenerRuntime>) {
+    if runtime.tls.is_some() {
+        return;
+    }
+    let counter = Arc::clone(&runtime.counter);
+    if counter.refusing.fetch_add(1, Ordering::AcqRel) >= MAX_REFUSALS_IN_FLIGHT {
+        counter.refusing.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(2), write_503(stream)).await;
+        counter.refusing.fetch_sub(1, Ordering::AcqRel);
+    });
+}
+
+async fn write_503(mut stream: TcpStream) {
+    // Read what the client sent first (bounded), so closing does not reset the connection
+    // before the client sees the answer.
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_millis(500), stream.read(&mut buf)).await;
+    let _ = stream
+        .write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nServer: wsmand\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+    let _ = stream.shutdown().await;
+}
+
+async fn serve_stream(
+    stream: TcpStream,
+    remote: SocketAddr,
+    local: SocketAddr,
+    runtime: Arc<ListenerRuntime>,
+    stop: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    match &runtime.tls {
+        None => serve_io(stream, remote, local, runtime, stop).await,
+        Some(acceptor) => {
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => serve_io(tls, remote, local, runtime, stop).await,
+                Ok(Err(e)) => tracing::debug!(remote = %remote, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(remote = %remote, "TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+async fn serve_io<I>(
+    io: I,
+    remote: SocketAddr,
+    local: SocketAddr,
+    runtime: Arc<ListenerRuntime>,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn_state = Arc::new(Connection::new(
+        remote,
+        local,
+        runtime.transport,
+        Arc::clone(&runtime.path),
+    ));
+    let shared = Arc::clone(&runtime.shared);
+    let service = service_fn(move |request| {
+        pipeline::handle(Arc::clone(&shared), Arc::clone(&conn_state), request)
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BUFFER);
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    if *stop.borrow() {
+        connection.as_mut().graceful_shutdown();
+    }
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(remote = %remote, error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.as_mut().await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_enforces_limit_and_releases() {
+        let c = Arc::new(ConnectionCounter::default());
+        let a = c.try_open(2);
+        let b = c.try_open(2);
+        assert!(a.is_some() && b.is_some());
+        assert!(c.try_open(2).is_none());
+        drop(a);
+        assert_eq!(c.open_connections(), 1);
+        assert!(c.try_open(2).is_some());
+    }
+}

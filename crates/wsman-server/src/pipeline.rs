@@ -1,0 +1,521 @@
+//! The per-request guard pipeline (the steps after the connection and TLS guards of
+//! [`crate::listener`]), in this order:
+//!
+//! 1. method: POST only, else 405; path: `/` + URLPrefix (or `/wsman-anon/identify`), else 404
+//! 2. Content-Type: `application/soap+xml`, else 415
+//! 3. size: a Content-Length over MaxEnvelopeSizekb × 1024 is 413 before any body byte is read
+//! 4. authentication, on headers only. Refused: the body is drained (bounded, never kept or
+//!    parsed) and the answer is 401 with one challenge per enabled scheme; the connection stays
+//!    open. The one exception is `WSMANIDENTIFY: unauthenticated` without credentials: its
+//!    body is read and parsed only to check that it is an Identify.
+//! 5. body read, counted (chunked bodies are cut at the limit: 413) and bounded by
+//!    MaxPacketRetrievalTimeSeconds (408)
+//! 6. charset decode (BOM, then the charset parameter)
+//! 7. envelope parse (bounded XML; faults relate to the request MessageID)
+//! 8. Identify (any authenticated user), else authorization: administrators only
+//! 9. dispatch on (Action, ResourceURI)
+//!
+//! Nothing reaches the XML parser before step 4 has accepted the request (OMI's
+//! CVE-2021-38647 executed unauthenticated bodies).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::{Method, Response, StatusCode};
+use tokio::sync::watch;
+use wsman_auth::Credentials;
+use wsman_proto::charset::{self, Encoding};
+use wsman_proto::identify::{self, IdentifyInfo};
+use wsman_proto::xml::Limits;
+use wsman_proto::{Fault, Request};
+
+use crate::auth::{self, ConnectionAuth, CredentialVerifier, Presented, Principal};
+use crate::body;
+use crate::dispatch::{self, Dispatcher, Exchange, Reply};
+use crate::error::ServiceError;
+use crate::settings::{ServiceSettings, Transport};
+
+/// Path of the openwsman-style anonymous Identify endpoint.
+pub const ANONYMOUS_IDENTIFY_PATH: &str = "/wsman-anon/identify";
+/// ProductVersion of an unauthenticated Identify (Windows zeroes the OS part).
+pub const ANONYMOUS_PRODUCT_VERSION: &str = "OS: 0.0.0 SP: 0.0 Stack: 3.0";
+
+/// State shared by every connection of the service.
+pub struct Shared {
+    pub settings: watch::Receiver<Arc<ServiceSettings>>,
+    pub verifier: Arc<dyn CredentialVerifier>,
+    pub dispatcher: Arc<Dispatcher>,
+}
+
+/// State of one TCP (or TLS) connection.
+pub struct Connection {
+    pub remote: SocketAddr,
+    pub local: SocketAddr,
+    pub transport: Transport,
+    /// `/` + URLPrefix of the listener that accepted it.
+    pub path: Arc<str>,
+    pub auth: Mutex<ConnectionAuth>,
+}
+
+impl Connection {
+    pub fn new(
+        remote: SocketAddr,
+        local: SocketAddr,
+        transport: Transport,
+        path: Arc<str>,
+    ) -> Self {
+        Self {
+            remote,
+            local,
+            transport,
+            path,
+            auth: Mutex::new(ConnectionAuth::default()),
+        }
+    }
+
+    fn auth(&self) -> std::sync::MutexGuard<'_, ConnectionAuth> {
+        self.auth.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// How to write an answer: the request's encoding and the facts faults carry.
+struct AnswerContext {
+    encoding: Encoding,
+    machine: String,
+}
+
+/// The hyper service function: one request in, one response out, never an error.
+pub async fn handle(
+    shared: Arc<Shared>,
+    conn: Arc<Connection>,
+    request: hyper::Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let settings = Arc::clone(&shared.settings.borrow());
+    // Kept for the error path only (a HeaderValue clone is a reference count).
+    let content_type = request.headers().get(CONTENT_TYPE).cloned();
+    let host = request.headers().get(HOST).cloned();
+    let response = match process(&shared, &conn, &settings, request).await {
+        Ok((reply, encoding)) => reply_response(reply, encoding),
+        Err(e) => {
+            let answer = AnswerContext {
+                encoding: encoding_hint(content_type.as_ref()),
+                machine: machine_name(host.as_ref(), &conn),
+            };
+            error_response(&e, &answer, &settings, conn.transport)
+        }
+    };
+    Ok(response)
+}
+
+async fn process(
+    shared: &Shared,
+    conn: &Connection,
+    settings: &ServiceSettings,
+    request: hyper::Request<Incoming>,
+) -> Result<(Reply, Encoding), ServiceError> {
+    let (parts, incoming) = request.into_parts();
+    // 1. method and path
+    if parts.method != Method::POST {
+        return Err(ServiceError::MethodNotAllowed);
+    }
+    let path = parts.uri.path();
+    let anonymous_path = path == ANONYMOUS_IDENTIFY_PATH;
+    if path != &*conn.path && !anonymous_path {
+        return Err(ServiceError::NotFound);
+    }
+    // 2. media type
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !is_soap_media_type(content_type) {
+        return Err(ServiceError::UnsupportedMediaType);
+    }
+    // 3. declared size
+    let limit = settings.max_envelope_bytes();
+    let declared = body::check_content_length(&parts.headers, limit)?;
+    let timeout = settings.body_read_timeout();
+    // 4. authentication (headers only)
+    let principal = match cached_principal(&parts.headers, settings, conn) {
+        Some(p) => p,
+        None => match authenticate(shared, conn, &parts.headers, settings).await {
+            Authenticated::Yes(p) => p,
+            Authenticated::AnonymousIdentify
+                if anonymous_path || wants_anonymous_identify(&parts.headers) =>
+            {
+                let bytes = body::read_limited(incoming, limit, declared, timeout).await?;
+                return anonymous_identify(&bytes, content_type, settings, conn);
+            }
+            Authenticated::AnonymousIdentify => {
+                tracing::warn!(remote = %conn.remote, user = "", "401: no credentials");
+                body::drain_limited(incoming, limit, timeout).await?;
+                return Err(ServiceError::Unauthorized);
+            }
+            Authenticated::No => {
+                body::drain_limited(incoming, limit, timeout).await?;
+                return Err(ServiceError::Unauthorized);
+            }
+        },
+    };
+    // 5. body
+    let bytes = body::read_limited(incoming, limit, declared, timeout).await?;
+    // 6-7. decode and parse
+    let (request, encoding) = decode_and_parse(&bytes, content_type)?;
+    // 8. Identify, then authorization
+    if request.is_identify() {
+        let info = IdentifyInfo {
+            product_vendor: settings.product_vendor.clone(),
+            product_version: settings.product_version.clone(),
+            security_profiles: auth::security_profiles(settings),
+        };
+        return Ok((Reply::Envelope(identify::response(&info)), encoding));
+    }
+    let relates_to = request.message_id.clone();
+    if !principal.is_administrator {
+        tracing::warn!(remote = %conn.remote, user = %principal.user, action = request.action.as_deref().unwrap_or(""), "access denied");
+        return Err(ServiceError::fault(
+            Fault::access_denied(),
+            relates_to.as_deref(),
+        ));
+    }
+    // 9. dispatch
+    let host = host_header(&parts.headers).unwrap_or_default();
+    let address = format!("{}://{}{}", conn.transport.scheme(), host, conn.path);
+    let exchange = Exchange {
+        settings,
+        address: &address,
+    };
+    let request = Arc::new(request);
+    match shared
+        .dispatcher
+        .dispatch(Arc::clone(&request), exchange)
+        .await
+    {
+        Ok(reply) => Ok((reply, encoding)),
+        Err(fault) => Err(ServiceError::Fault {
+            fault: Box::new(fault),
+            relates_to,
+        }),
+    }
+}
+
+/// The fast path of every request after the first on a connection: the Authorization value
+/// is the one verified earlier (constant-time compare) and Basic is still allowed here.
+fn cached_principal(
+    headers: &HeaderMap,
+    settings: &ServiceSettings,
+    conn: &Connection,
+) -> Option<Arc<Principal>> {
+    let value = headers.get(hyper::header::AUTHORIZATION)?;
+    if !settings.basic_allowed(conn.transport) {
+        return None;
+    }
+    conn.auth().cached(value.as_bytes())
+}
+
+enum Authenticated {
+    Yes(Arc<Principal>),
+    /// No credentials at all: only an anonymous Identify may proceed.
+    AnonymousIdentify,
+    No,
+}
+
+/// The slow path: parse the credentials and verify them (once per connection). Every refusal
+/// is logged at warn with the remote address and the user name, never the password.
+async fn authenticate(
+    shared: &Shared,
+    conn: &Connection,
+    headers: &HeaderMap,
+    settings: &ServiceSettings,
+) -> Authenticated {
+    match auth::presented(headers, settings, conn.transport) {
+        Presented::Nothing => Authenticated::AnonymousIdentify,
+        Presented::Refused { user, why } => {
+            conn.auth().forget();
+            tracing::warn!(remote = %conn.remote, user = user.as_deref().unwrap_or(""), reason = why, "401: authentication refused");
+            Authenticated::No
+        }
+        Presented::Basic { credentials, raw } => {
+            let user = credentials.user.clone();
+            match verify(shared, credentials).await {
+                Some(p) => {
+                    tracing::info!(remote = %conn.remote, user = %user, "authenticated (Basic)");
+                    conn.auth().remember(&raw, Arc::clone(&p));
+                    Authenticated::Yes(p)
+                }
+                None => {
+                    conn.auth().forget();
+                    tracing::warn!(remote = %conn.remote, user = %user, "401: authentication failed (Basic)");
+                    Authenticated::No
+                }
+            }
+        }
+    }
+}
+
+/// Verify on the blocking pool (PAM blocks); None on any failure (already logged by caller).
+async fn verify(shared: &Shared, credentials: Credentials) -> Option<Arc<Principal>> {
+    let verifier = Arc::clone(&shared.verifier);
+    let job = tokio::task::spawn_blocking(move || {
+        verifier.verify_basic(&credentials.user, &credentials.password)
+    });
+    match job.await {
+        Ok(Ok(p)) => Some(Arc::new(p)),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "credential check failed");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "credential check panicked");
+            None
+        }
+    }
+}
+
+fn anonymous_identify(
+    bytes: &[u8],
+    content_type: &str,
+    settings: &ServiceSettings,
+    conn: &Connection,
+) -> Result<(Reply, Encoding), ServiceError> {
+    // Parse only to recognise an Identify; anything else is an unauthenticated request.
+    match decode_and_parse(bytes, content_type) {
+        Ok((request, encoding)) if request.is_identify() => {
+            let info = IdentifyInfo {
+                product_vendor: settings.product_vendor.clone(),
+                product_version: ANONYMOUS_PRODUCT_VERSION.to_owned(),
+                security_profiles: Vec::new(),
+            };
+            Ok((Reply::Envelope(identify::response(&info)), encoding))
+        }
+        _ => {
+            tracing::warn!(remote = %conn.remote, user = "", "401: unauthenticated request that is not an Identify");
+            Err(ServiceError::Unauthorized)
+        }
+    }
+}
+
+fn decode_and_parse(bytes: &[u8], content_type: &str) -> Result<(Request, Encoding), ServiceError> {
+    let (text, encoding) = charset::decode(bytes, charset::charset_param(content_type))?;
+    let request = wsman_proto::parse_request(&text, &Limits::default())?;
+    Ok((request, encoding))
+}
+
+fn wants_anonymous_identify(headers: &HeaderMap) -> bool {
+    headers
+        .get("WSMANIDENTIFY")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("unauthenticated"))
+}
+
+/// `application/soap+xml` with any parameters, case-insensitive.
+pub fn is_soap_media_type(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/soap+xml"))
+}
+
+fn host_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+}
+
+/// The Host header without its port (`[::1]:5985` -> `::1`), else the local address.
+fn machine_name(host: Option<&HeaderValue>, conn: &Connection) -> String {
+    match host.and_then(|h| h.to_str().ok()).map(str::trim) {
+        Some(h) if !h.is_empty() => strip_port(h).to_owned(),
+        _ => conn.local.ip().to_string(),
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+fn encoding_hint(content_type: Option<&HeaderValue>) -> Encoding {
+    let charset = content_type
+        .and_then(|v| v.to_str().ok())
+        .and_then(charset::charset_param);
+    match charset {
+        Some(c) if c.eq_ignore_ascii_case("utf-16") || c.eq_ignore_ascii_case("utf-16le") => {
+            Encoding::Utf16Le
+        }
+        Some(c) if c.eq_ignore_ascii_case("utf-16be") => Encoding::Utf16Be,
+        _ => Encoding::Utf8,
+    }
+}
+
+fn base_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let length = body.len();
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(hyper::header::SERVER, HeaderValue::from_static("wsmand"));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    response
+}
+
+fn soap_response(status: StatusCode, xml: &str, encoding: Encoding) -> Response<Full<Bytes>> {
+    let body = match encoding {
+        Encoding::Utf8 => Bytes::copy_from_slice(xml.as_bytes()),
+        other => Bytes::from(charset::encode(xml, other)),
+    };
+    let mut response = base_response(status, body);
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(encoding.content_type()),
+    );
+    response
+}
+
+fn reply_response(reply: Reply, encoding: Encoding) -> Response<Full<Bytes>> {
+    match reply {
+        Reply::Envelope(xml) => soap_response(StatusCode::OK, &xml, encoding),
+        Reply::NoContent => {
+            let mut r = base_response(StatusCode::NO_CONTENT, Bytes::new());
+            r.headers_mut().remove(CONTENT_LENGTH);
+            r
+        }
+    }
+}
+
+fn error_response(
+    error: &ServiceError,
+    answer: &AnswerContext,
+    settings: &ServiceSettings,
+    transport: Transport,
+) -> Response<Full<Bytes>> {
+    let (status, fault) = error.status_and_fault();
+    let mut response = match (fault, error) {
+        (Some(fault), ServiceError::Fault { relates_to, .. }) => {
+            let xml = wsman_proto::response::fault_envelope(
+                fault,
+                &dispatch::new_message_id(),
+                relates_to.as_deref(),
+                &answer.machine,
+            );
+            soap_response(status, &xml, answer.encoding)
+        }
+        _ => base_response(status, Bytes::new()),
+    };
+    let headers = response.headers_mut();
+    if matches!(error, ServiceError::MethodNotAllowed) {
+        headers.insert(hyper::header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    if matches!(error, ServiceError::Unauthorized) {
+        for challenge in auth::challenges(settings, transport) {
+            headers.append(
+                hyper::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+    }
+    if error.closes_connection()
+        || matches!(
+            error,
+            ServiceError::MethodNotAllowed
+                | ServiceError::NotFound
+                | ServiceError::UnsupportedMediaType
+        )
+    {
+        // The body of these requests was not read: the connection cannot be reused.
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types() {
+        assert!(is_soap_media_type("application/soap+xml;charset=UTF-8"));
+        assert!(is_soap_media_type("Application/SOAP+XML ; charset=utf-16"));
+        assert!(is_soap_media_type("application/soap+xml"));
+        assert!(!is_soap_media_type("text/xml"));
+        assert!(!is_soap_media_type(""));
+        assert!(!is_soap_media_type(
+            "multipart/encrypted;protocol=\"application/HTTP-SPNEGO-session-encrypted\""
+        ));
+    }
+
+    #[test]
+    fn host_without_port() {
+        assert_eq!(strip_port("server.example.com:5985"), "server.example.com");
+        assert_eq!(strip_port("server"), "server");
+        assert_eq!(strip_port("[::1]:5985"), "::1");
+        assert_eq!(strip_port("10.0.0.1:80"), "10.0.0.1");
+        assert_eq!(strip_port("fe80::1"), "fe80::1");
+    }
+
+    #[test]
+    fn utf16_hint() {
+        let v = HeaderValue::from_static("application/soap+xml;charset=UTF-16");
+        assert_eq!(encoding_hint(Some(&v)), Encoding::Utf16Le);
+        assert_eq!(encoding_hint(None), Encoding::Utf8);
+    }
+
+    #[test]
+    fn unauthorized_carries_challenges_and_empty_body() {
+        let settings = ServiceSettings {
+            auth_basic: true,
+            allow_unencrypted: true,
+            ..ServiceSettings::default()
+        };
+        let answer = AnswerContext {
+            encoding: Encoding::Utf8,
+            machine: "h".into(),
+        };
+        let r = error_response(
+            &ServiceError::Unauthorized,
+            &answer,
+            &settings,
+            Transport::Http,
+        );
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            r.headers()
+                .get_all(hyper::header::WWW_AUTHENTICATE)
+                .iter()
+                .count(),
+            1
+        );
+        assert_eq!(
+            r.headers().get(CONTENT_LENGTH).map(|v| v.as_bytes()),
+            Some(&b"0"[..])
+        );
+        assert!(r.headers().get(CONNECTION).is_none());
+    }
+
+    #[test]
+    fn fault_response_is_500_with_machine_and_relates_to() {
+        let answer = AnswerContext {
+            encoding: Encoding::Utf8,
+            machine: "host.example".into(),
+        };
+        let e = ServiceError::fault(Fault::access_denied(), Some("uuid:abc-DEF"));
+        let r = error_response(&e, &answer, &ServiceSettings::default(), Transport::Http);
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            r.headers().get(CONTENT_TYPE).map(|v| v.as_bytes()),
+            Some(&b"application/soap+xml;charset=UTF-8"[..])
+        );
+    }
+}

@@ -1,0 +1,290 @@
+//! The running service: settings publication and live listener reconciliation.
+//!
+//! [`Server::apply`] publishes a new settings snapshot (seen by the next request on every
+//! connection) and reconciles listeners: bindings that did not change keep running with their
+//! connections untouched; removed or changed ones stop accepting and their connections finish
+//! the request in flight; new ones are bound. What is really bound is kept in a
+//! [`ListenerTable`] for `ListeningOn`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Mutex};
+use tokio::task::JoinHandle;
+use wsman_providers::Registry;
+
+use crate::addresses;
+use crate::auth::CredentialVerifier;
+use crate::dispatch::Dispatcher;
+use crate::listener::{accept_loop, ConnectionCounter, ListenerRuntime};
+use crate::pipeline::Shared;
+use crate::settings::{ListenerConfig, ServiceSettings, Transport};
+use crate::tls;
+
+/// One socket a configured listener wants, with everything that shapes how it serves.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Binding {
+    socket: SocketAddr,
+    transport: Transport,
+    path: String,
+    thumbprint: String,
+    /// The configured Address (the listener's key with the transport).
+    address: String,
+}
+
+struct Running {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    bound: SocketAddr,
+}
+
+/// What is bound right now, per configured listener (Address, Transport).
+#[derive(Default)]
+pub struct ListenerTable {
+    bound: RwLock<Vec<(String, Transport, SocketAddr)>>,
+}
+
+impl ListenerTable {
+    /// The IP addresses a listener (Address, Transport) is really listening on.
+    pub fn listening_on(&self, address: &str, transport: Transport) -> Vec<String> {
+        let bound = self.bound.read().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<String> = Vec::new();
+        for (_, _, socket) in bound
+            .iter()
+            .filter(|(a, t, _)| *t == transport && a.eq_ignore_ascii_case(address))
+        {
+            let ip = socket.ip();
+            if ip.is_unspecified() {
+                // `*`: report the host's addresses of that family, as Windows does.
+                out.extend(
+                    addresses::local_addresses()
+                        .into_iter()
+                        .filter(|l| l.is_ipv4() == ip.is_ipv4())
+                        .map(|l| l.to_string()),
+                );
+            } else {
+                out.push(ip.to_string());
+            }
+        }
+        out.dedup();
+        out
+    }
+
+    /// Every bound socket (tests and the startup log use it).
+    pub fn sockets(&self) -> Vec<(String, Transport, SocketAddr)> {
+        self.bound.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set(&self, entries: Vec<(String, Transport, SocketAddr)>) {
+        *self.bound.write().unwrap_or_else(|p| p.into_inner()) = entries;
+    }
+}
+
+/// Everything the server is built from.
+pub struct ServerParts {
+    /// DIR: certificates are read from `DIR/certs`.
+    pub config_dir: PathBuf,
+    pub settings: ServiceSettings,
+    pub verifier: Arc<dyn CredentialVerifier>,
+    pub registry: Registry,
+    /// Shared with the config provider, which reports ListeningOn from it.
+    pub listener_table: Arc<ListenerTable>,
+}
+
+/// The running service.
+pub struct Server {
+    config_dir: PathBuf,
+    settings_tx: watch::Sender<Arc<ServiceSettings>>,
+    shared: Arc<Shared>,
+    counter: Arc<ConnectionCounter>,
+    table: Arc<ListenerTable>,
+    running: Mutex<HashMap<Binding, Running>>,
+}
+
+impl Server {
+    /// Publish the settings and bind the configured listeners. Listeners that cannot be bound
+    /// are logged and skipped (the others still serve).
+    pub async fn start(parts: ServerParts) -> Arc<Self> {
+        let (settings_tx, settings_rx) = watch::channel(Arc::new(parts.settings));
+        let shared = Arc::new(Shared {
+            settings: settings_rx,
+            verifier: parts.verifier,
+            dispatcher: Arc::new(Dispatcher::new(parts.registry)),
+        });
+        let server = Arc::new(Self {
+            config_dir: parts.config_dir,
+            settings_tx,
+            shared,
+            counter: Arc::new(ConnectionCounter::default()),
+            table: parts.listener_table,
+            running: Mutex::new(HashMap::new()),
+        });
+        server.reconcile().await;
+        server
+    }
+
+    /// The current settings snapshot.
+    pub fn settings(&self) -> Arc<ServiceSettings> {
+        Arc::clone(&self.settings_tx.borrow())
+    }
+
+    /// What is bound.
+    pub fn listener_table(&self) -> &Arc<ListenerTable> {
+        &self.table
+    }
+
+    /// Open connections across all listeners.
+    pub fn open_connections(&self) -> usize {
+        self.counter.open_connections()
+    }
+
+    /// Apply new settings live.
+    pub async fn apply(&self, settings: ServiceSettings) {
+        self.settings_tx.send_replace(Arc::new(settings));
+        self.reconcile().await;
+    }
+
+    /// Stop every listener; connections finish their request in flight and close.
+    pub async fn shutdown(&self) {
+        let mut running = self.running.lock().await;
+        for (_, r) in running.drain() {
+            let _ = r.stop.send(true);
+            let _ = r.task.await;
+        }
+        self.table.set(Vec::new());
+    }
+
+    /// Wait until no connection is open, at most `limit`.
+    pub async fn drain(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.open_connections() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn reconcile(&self) {
+        let settings = self.settings();
+        let wanted = self.wanted_bindings(&settings);
+        let mut running = self.running.lock().await;
+        let stale: Vec<Binding> = running
+            .keys()
+            .filter(|b| !wanted.contains(b))
+            .cloned()
+            .collect();
+        for binding in stale {
+            if let Some(r) = running.remove(&binding) {
+                let _ = r.stop.send(true);
+                let _ = r.task.await;
+                tracing::info!(address = %binding.socket, transport = binding.transport.as_str(), "listener stopped");
+            }
+        }
+        for binding in wanted {
+            if running.contains_key(&binding) {
+                continue;
+            }
+            match self.bind(&binding) {
+                Ok(r) => {
+                    tracing::info!(address = %r.bound, transport = binding.transport.as_str(), path = %binding.path, "listening");
+                    running.insert(binding, r);
+                }
+                Err(e) => {
+                    tracing::error!(address = %binding.socket, transport = binding.transport.as_str(), error = %e, "cannot start listener");
+                }
+            }
+        }
+        let mut table: Vec<(String, Transport, SocketAddr)> = running
+            .iter()
+            .map(|(b, r)| (b.address.clone(), b.transport, r.bound))
+            .collect();
+        table.sort_by_key(|entry| (entry.1, entry.2));
+        self.table.set(table);
+        if running.is_empty() {
+            tracing::warn!("no listener: run 'winrm quickconfig'");
+        }
+    }
+
+    fn wanted_bindings(&self, settings: &ServiceSettings) -> Vec<Binding> {
+        let mut out: Vec<Binding> = Vec::new();
+        for listener in settings.effective_listeners() {
+            match addresses::resolve(&listener.address, listener.port) {
+                Ok(sockets) => {
+                    for socket in sockets {
+                        let b = binding(&listener, socket);
+                        if !out.iter().any(|o| o.socket == b.socket) {
+                            out.push(b);
+                        } else {
+                            tracing::warn!(address = %socket, "two listeners want the same socket; keeping the first");
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "listener skipped"),
+            }
+        }
+        out
+    }
+
+    fn bind(&self, binding: &Binding) -> Result<Running, BindError> {
+        let tls = match binding.transport {
+            Transport::Http => None,
+            Transport::Https => Some(tls::acceptor(&self.config_dir, &binding.thumbprint)?),
+        };
+        let listener = bind_socket(binding.socket)?;
+        let bound = listener.local_addr().map_err(BindError::Io)?;
+        let runtime = Arc::new(ListenerRuntime {
+            shared: Arc::clone(&self.shared),
+            counter: Arc::clone(&self.counter),
+            transport: binding.transport,
+            path: Arc::from(binding.path.as_str()),
+            tls,
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, runtime, stop_rx));
+        Ok(Running { stop, task, bound })
+    }
+}
+
+fn binding(listener: &ListenerConfig, socket: SocketAddr) -> Binding {
+    let prefix = listener.url_prefix.trim_matches('/');
+    Binding {
+        socket,
+        transport: listener.transport,
+        path: format!("/{prefix}"),
+        thumbprint: if listener.transport == Transport::Https {
+            listener.certificate_thumbprint.trim().to_ascii_uppercase()
+        } else {
+            String::new()
+        },
+        address: listener.address.clone(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum BindError {
+    #[error("{0}")]
+    Io(std::io::Error),
+    #[error("{0}")]
+    Tls(#[from] tls::TlsError),
+}
+
+/// Bind with SO_REUSEADDR (a restarted listener rebinds at once) and, for IPv6, V6ONLY (so
+/// `*` can bind 0.0.0.0 and [::] on the same port).
+fn bind_socket(socket: SocketAddr) -> Result<TcpListener, BindError> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let domain = if socket.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(BindError::Io)?;
+    s.set_reuse_address(true).map_err(BindError::Io)?;
+    if socket.is_ipv6() {
+        s.set_only_v6(true).map_err(BindError::Io)?;
+    }
+    s.set_nonblocking(true).map_err(BindError::Io)?;
+    s.bind(&socket.into()).map_err(BindError::Io)?;
+    s.listen(1024).map_err(BindError::Io)?;
+    TcpListener::from_std(s.into()).map_err(BindError::Io)
+}

@@ -1,0 +1,228 @@
+//! The typed snapshot of configuration the server runs on.
+//!
+//! Why a separate struct: the request path must never read a file or take a config lock, so
+//! every value it needs is copied into one immutable [`ServiceSettings`] that is swapped as a
+//! whole (an `Arc`) when the configuration changes. The daemon builds it from the config tree.
+
+use std::time::Duration;
+
+/// HTTP or HTTPS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    Http,
+    Https,
+}
+
+impl Transport {
+    /// The spelling used in the config tree and in listener selectors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "HTTP",
+            Self::Https => "HTTPS",
+        }
+    }
+
+    /// The URL scheme.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+
+    /// Parse `HTTP`/`HTTPS` in any case.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.eq_ignore_ascii_case("HTTP") {
+            Some(Self::Http)
+        } else if text.eq_ignore_ascii_case("HTTPS") {
+            Some(Self::Https)
+        } else {
+            None
+        }
+    }
+}
+
+/// One `winrm/config/listener` entry, as configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListenerConfig {
+    /// `*`, `IP:a.b.c.d` or `IP:a.b.c.d-e.f.g.h` (also IPv6 forms).
+    pub address: String,
+    pub transport: Transport,
+    pub port: u16,
+    pub hostname: String,
+    pub enabled: bool,
+    /// Without slashes; the path served is `/` + prefix.
+    pub url_prefix: String,
+    /// Upper-case hex SHA-1 of the certificate under `DIR/certs` (HTTPS only).
+    pub certificate_thumbprint: String,
+}
+
+impl ListenerConfig {
+    /// A listener with Windows' defaults for everything but address, transport and port.
+    pub fn new(address: impl Into<String>, transport: Transport, port: u16) -> Self {
+        Self {
+            address: address.into(),
+            transport,
+            port,
+            hostname: String::new(),
+            enabled: true,
+            url_prefix: "wsman".to_owned(),
+            certificate_thumbprint: String::new(),
+        }
+    }
+
+    /// Builder-style thumbprint setter (HTTPS listeners).
+    pub fn with_certificate_thumbprint(mut self, thumbprint: impl Into<String>) -> Self {
+        self.certificate_thumbprint = thumbprint.into();
+        self
+    }
+
+    /// Builder-style URL prefix setter.
+    pub fn with_url_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.url_prefix = prefix.into();
+        self
+    }
+
+    /// Builder-style Enabled setter.
+    pub fn with_enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+}
+
+/// Everything the request path reads from the configuration, copied once per change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServiceSettings {
+    pub max_envelope_size_kb: u32,
+    pub max_timeout_ms: u32,
+    pub max_batch_items: u32,
+    pub max_connections: u32,
+    pub max_packet_retrieval_time_seconds: u32,
+    pub enumeration_timeout_ms: u32,
+    pub allow_unencrypted: bool,
+    pub auth_basic: bool,
+    pub enable_compatibility_http_listener: bool,
+    pub enable_compatibility_https_listener: bool,
+    /// Service/CertificateThumbprint: the certificate of the HTTPS compatibility listener
+    /// (when empty, that of the first HTTPS listener that names one).
+    pub service_certificate_thumbprint: String,
+    pub listeners: Vec<ListenerConfig>,
+    /// `[Identify]` ProductVendor.
+    pub product_vendor: String,
+    /// `[Identify]` ProductVersion (authenticated Identify).
+    pub product_version: String,
+}
+
+impl Default for ServiceSettings {
+    /// Windows' defaults (reference §6.3), except that Basic is off as on stock Windows.
+    fn default() -> Self {
+        Self {
+            max_envelope_size_kb: 500,
+            max_timeout_ms: 60_000,
+            max_batch_items: 32_000,
+            max_connections: 300,
+            max_packet_retrieval_time_seconds: 120,
+            enumeration_timeout_ms: 240_000,
+            allow_unencrypted: false,
+            auth_basic: false,
+            enable_compatibility_http_listener: false,
+            enable_compatibility_https_listener: false,
+            service_certificate_thumbprint: String::new(),
+            listeners: Vec::new(),
+            product_vendor: "wsmand".to_owned(),
+            product_version: "OS: 0.0.0 SP: 0.0 Stack: 3.0".to_owned(),
+        }
+    }
+}
+
+impl ServiceSettings {
+    /// The request size limit in bytes (MaxEnvelopeSizekb × 1024).
+    pub fn max_envelope_bytes(&self) -> u64 {
+        u64::from(self.max_envelope_size_kb) * 1024
+    }
+
+    /// The time budget for receiving one request body.
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.max_packet_retrieval_time_seconds.max(1)))
+    }
+
+    /// The cap on OperationTimeout.
+    pub fn max_timeout(&self) -> Duration {
+        Duration::from_millis(u64::from(self.max_timeout_ms))
+    }
+
+    /// Idle lifetime of an enumeration context.
+    pub fn enumeration_timeout(&self) -> Duration {
+        Duration::from_millis(u64::from(self.enumeration_timeout_ms))
+    }
+
+    /// Whether Basic may be used on a connection of this transport (reference §1.5).
+    pub fn basic_allowed(&self, transport: Transport) -> bool {
+        self.auth_basic && (transport == Transport::Https || self.allow_unencrypted)
+    }
+
+    /// The listeners to run: the enabled configured ones plus the compatibility listeners.
+    pub fn effective_listeners(&self) -> Vec<ListenerConfig> {
+        let mut out: Vec<ListenerConfig> = self
+            .listeners
+            .iter()
+            .filter(|l| l.enabled)
+            .cloned()
+            .collect();
+        if self.enable_compatibility_http_listener {
+            out.push(ListenerConfig::new("*", Transport::Http, 80));
+        }
+        if self.enable_compatibility_https_listener {
+            // Service/CertificateThumbprint, else the certificate of an HTTPS listener.
+            let thumbprint = if self.service_certificate_thumbprint.trim().is_empty() {
+                self.listeners
+                    .iter()
+                    .find(|l| {
+                        l.transport == Transport::Https && !l.certificate_thumbprint.is_empty()
+                    })
+                    .map(|l| l.certificate_thumbprint.clone())
+                    .unwrap_or_default()
+            } else {
+                self.service_certificate_thumbprint.clone()
+            };
+            out.push(
+                ListenerConfig::new("*", Transport::Https, 443)
+                    .with_certificate_thumbprint(thumbprint),
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_over_http_needs_allow_unencrypted() {
+        let mut s = ServiceSettings {
+            auth_basic: true,
+            ..ServiceSettings::default()
+        };
+        assert!(s.basic_allowed(Transport::Https));
+        assert!(!s.basic_allowed(Transport::Http));
+        s.allow_unencrypted = true;
+        assert!(s.basic_allowed(Transport::Http));
+        s.auth_basic = false;
+        assert!(!s.basic_allowed(Transport::Https));
+    }
+
+    #[test]
+    fn compatibility_listeners_and_disabled_ones() {
+        let s = ServiceSettings {
+            enable_compatibility_http_listener: true,
+            listeners: vec![ListenerConfig::new("*", Transport::Http, 5985).with_enabled(false)],
+            ..ServiceSettings::default()
+        };
+        let l = s.effective_listeners();
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].port, 80);
+    }
+}

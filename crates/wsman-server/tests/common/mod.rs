@@ -1,0 +1,281 @@
+//! Test harness: a real service on 127.0.0.1 free ports with a temp config dir, driven with
+//! raw HTTP/1.1 over TCP so that every byte on the wire is under the test's control.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use wsman_server::{LiveService, SystemVerifier};
+
+pub const USER: &str = "tester";
+pub const PASSWORD: &str = "s3cret-pw";
+/// A service account without run-as: authenticates, but is no administrator.
+pub const PLAIN_USER: &str = "plain";
+
+pub const SOAP: &str = "application/soap+xml;charset=UTF-8";
+
+pub fn identify_body() -> String {
+    wsman_proto::identify::request()
+}
+
+/// A request envelope with Action, MessageID, ResourceURI, extra headers and body.
+pub fn envelope(action: &str, uri: &str, headers: &str, body: &str) -> String {
+    format!(
+        "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" \
+         xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\" \
+         xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\"><s:Header>\
+         <a:To>http://bogus:5985/wsman</a:To>\
+         <a:ReplyTo><a:Address s:mustUnderstand=\"true\">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>\
+         <a:Action s:mustUnderstand=\"true\">{action}</a:Action>\
+         <a:MessageID>uuid:aBcD-0001</a:MessageID>\
+         <w:ResourceURI s:mustUnderstand=\"true\">{uri}</w:ResourceURI>{headers}</s:Header>\
+         <s:Body>{body}</s:Body></s:Envelope>"
+    )
+}
+
+pub const GET: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Get";
+pub const PUT: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Put";
+pub const CREATE: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create";
+pub const CONFIG_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config";
+pub const LISTENER_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config/listener";
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+pub struct TestService {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub service: Arc<LiveService>,
+}
+
+impl TestService {
+    /// Start with an HTTP listener on 127.0.0.1, Basic + AllowUnencrypted, and `extra` TOML
+    /// appended to the `[Config.Service]` table.
+    pub async fn start(extra_service: &str) -> Self {
+        let extra_service = extra_service.to_owned();
+        Self::start_with(move |port, _dir| {
+            format!(
+                "[Config.Service]\nAllowUnencrypted = true\n{extra_service}\n\
+                 [Config.Service.Auth]\nBasic = true\n\n\
+                 [[Listener]]\nAddress = \"IP:127.0.0.1\"\nTransport = \"HTTP\"\nPort = {port}\n"
+            )
+        })
+        .await
+    }
+
+    /// Start with the config.toml `make_config(free port, dir)` returns.
+    pub async fn start_with(make_config: impl FnOnce(u16, &Path) -> String) -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let port = free_port();
+        let config = make_config(port, dir.path());
+        std::fs::write(dir.path().join("config.toml"), config).unwrap_or_else(|e| panic!("{e}"));
+        add_account(dir.path(), USER, Some("root"));
+        add_account(dir.path(), PLAIN_USER, None);
+        let store = wsman_config::ConfigStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let verifier = SystemVerifier::new(dir.path(), "wsmand").unwrap_or_else(|e| panic!("{e}"));
+        let service = LiveService::start(
+            store,
+            Arc::new(verifier),
+            "OS: test SP: 0.0 Stack: 3.0".to_owned(),
+            "testhost".to_owned(),
+        )
+        .await;
+        Self {
+            dir,
+            port,
+            service: Arc::new(service),
+        }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    pub async fn connect(&self) -> Client {
+        Client::connect(self.port).await
+    }
+}
+
+fn add_account(dir: &Path, name: &str, run_as: Option<&str>) {
+    let mut store = wsman_auth::AccountStore::load(dir).unwrap_or_else(|e| panic!("{e}"));
+    store
+        .add(name, PASSWORD, run_as.map(str::to_owned))
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+pub fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn headers_named(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection.
+pub struct Client {
+    pub stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Client {
+    pub async fn connect(port: u16) -> Self {
+        let stream = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap_or_else(|e| panic!("connect {port}: {e}"));
+        Self {
+            stream,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// POST a SOAP body to /wsman with optional credentials and extra headers.
+    pub async fn post(
+        &mut self,
+        auth: Option<&str>,
+        extra: &[(&str, &str)],
+        body: &str,
+    ) -> Response {
+        let mut headers: Vec<(&str, String)> = vec![("Content-Type", SOAP.to_owned())];
+        if let Some(a) = auth {
+            headers.push(("Authorization", a.to_owned()));
+        }
+        for (n, v) in extra {
+            headers.push((n, (*v).to_owned()));
+        }
+        self.send("POST", "/wsman", &headers, body.as_bytes()).await;
+        self.read_response().await
+    }
+
+    /// Write a request with Content-Length (unless a Transfer-Encoding header is given).
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: testhost:5985\r\n");
+        let chunked = headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("Transfer-Encoding"));
+        for (n, v) in headers {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        if !chunked {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        self.write_raw(head.as_bytes()).await;
+        if !body.is_empty() {
+            self.write_raw(body).await;
+        }
+    }
+
+    pub async fn write_raw(&mut self, bytes: &[u8]) {
+        self.stream
+            .write_all(bytes)
+            .await
+            .unwrap_or_else(|e| panic!("write: {e}"));
+    }
+
+    /// Read one response (Content-Length framed; the server never sends chunked).
+    pub async fn read_response(&mut self) -> Response {
+        tokio::time::timeout(Duration::from_secs(30), self.read_response_inner())
+            .await
+            .unwrap_or_else(|_| panic!("no response within 30 s"))
+    }
+
+    async fn read_response_inner(&mut self) -> Response {
+        let head_end = loop {
+            if let Some(i) = find(&self.buffer, b"\r\n\r\n") {
+                break i;
+            }
+            self.fill().await;
+        };
+        let head = String::from_utf8_lossy(&self.buffer[..head_end]).into_owned();
+        self.buffer.drain(..head_end + 4);
+        let mut lines = head.split("\r\n");
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line in {head:?}"));
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        let length: usize = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        while self.buffer.len() < length {
+            self.fill().await;
+        }
+        let body: Vec<u8> = self.buffer.drain(..length).collect();
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn fill(&mut self) {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self
+            .stream
+            .read(&mut chunk)
+            .await
+            .unwrap_or_else(|e| panic!("read: {e}"));
+        assert!(n > 0, "connection closed by the server");
+        self.buffer.extend_from_slice(&chunk[..n]);
+    }
+
+    /// True when the server closed the connection (EOF within `wait`).
+    pub async fn is_closed(&mut self, wait: Duration) -> bool {
+        let mut chunk = [0u8; 1024];
+        matches!(
+            tokio::time::timeout(wait, self.stream.read(&mut chunk)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}

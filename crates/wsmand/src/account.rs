@@ -1,0 +1,507 @@
+//! `wsmand account ...`: manage the service's own accounts in
+//! `DIR/accounts.toml`, and the glue that lets the server check Basic
+//! credentials against those accounts and PAM.
+//!
+//! Passwords are only ever read from standard input (`--password-stdin`):
+//! a password on the command line would be visible in `ps` and in shell
+//! history.
+
+use std::fs::DirBuilder;
+use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use wsman_auth::accounts::MAX_PASSWORD_LEN;
+use wsman_auth::{AccountStore, AuthError, Authenticator, Identity, IdentityKind, PasswordChecker};
+use wsman_os::{PamAuthenticator, DEFAULT_PAM_SERVICE};
+use wsman_server::{CredentialVerifier, Principal, VerifyError};
+use zeroize::Zeroizing;
+
+/// `wsmand account` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum AccountCommand {
+    /// Add a service account; the password is read from standard input.
+    Add {
+        /// Account name (letters, digits, '.', '_', '-'; at most 32).
+        name: String,
+        /// Read the password from standard input (required).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Linux user this account acts as (for authorization and shells).
+        /// Without it the account can only Identify.
+        #[arg(long, value_name = "LINUXUSER")]
+        run_as: Option<String>,
+    },
+    /// List service accounts and their run-as users.
+    List,
+    /// Remove a service account.
+    Remove {
+        /// Account name.
+        name: String,
+    },
+    /// Change a service account's password, read from standard input.
+    Passwd {
+        /// Account name.
+        name: String,
+        /// Read the password from standard input (required).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// Runs an account subcommand against `config_dir`, reading the password
+/// from standard input and reporting on standard output.
+pub(crate) fn run(command: AccountCommand, config_dir: &Path) -> anyhow::Result<()> {
+    let stdin = io::stdin();
+    if stdin.is_terminal() && needs_password(&command) {
+        eprintln!(
+            "Reading the password from standard input (it is echoed); end with Enter, then Ctrl-D."
+        );
+    }
+    run_with(
+        command,
+        config_dir,
+        &mut stdin.lock(),
+        &mut io::stdout().lock(),
+    )
+}
+
+fn needs_password(command: &AccountCommand) -> bool {
+    matches!(
+        command,
+        AccountCommand::Add {
+            password_stdin: true,
+            ..
+        } | AccountCommand::Passwd {
+            password_stdin: true,
+            ..
+        }
+    )
+}
+
+fn run_with(
+    command: AccountCommand,
+    config_dir: &Path,
+    input: &mut dyn BufRead,
+    output: &mut dyn Write,
+) -> anyhow::Result<()> {
+    match command {
+        AccountCommand::Add {
+            name,
+            password_stdin,
+            run_as,
+        } => {
+            wsman_auth::validate_account_name(&name)?;
+            require_password_stdin(password_stdin)?;
+            if let Some(linux_user) = &run_as {
+                require_linux_user(linux_user)?;
+            }
+            let password = read_password(input)?;
+            create_config_dir(config_dir)?;
+            let mut store = AccountStore::load(config_dir)?;
+            let account = store.add(&name, &password, run_as)?;
+            match &account.run_as {
+                Some(linux_user) => writeln!(
+                    output,
+                    "Added service account '{}' (runs as Linux user '{linux_user}').",
+                    account.name
+                )?,
+                None => writeln!(
+                    output,
+                    "Added service account '{}' (no run-as user: it can authenticate \
+                     but is not an administrator).",
+                    account.name
+                )?,
+            }
+            if wsman_os::lookup_user(&account.name)
+                .ok()
+                .flatten()
+                .is_some()
+            {
+                writeln!(
+                    output,
+                    "Note: a Linux user '{}' exists; WinRM logins as '{}' now use this \
+                     account's password, not the Linux one.",
+                    account.name, account.name
+                )?;
+            }
+        }
+        AccountCommand::List => {
+            let store = AccountStore::load(config_dir)?;
+            let accounts = store.list();
+            if accounts.is_empty() {
+                writeln!(output, "No service accounts in {}.", store.path().display())?;
+                return Ok(());
+            }
+            let width = accounts
+                .iter()
+                .map(|account| account.name.len())
+                .max()
+                .unwrap_or(0)
+                .max("NAME".len());
+            writeln!(output, "{:<width$}  RUN-AS", "NAME")?;
+            for account in accounts {
+                let run_as = account.run_as.as_deref().unwrap_or("-");
+                writeln!(output, "{:<width$}  {run_as}", account.name)?;
+            }
+        }
+        AccountCommand::Remove { name } => {
+            let mut store = AccountStore::load(config_dir)?;
+            let account = store.remove(&name)?;
+            writeln!(output, "Removed service account '{}'.", account.name)?;
+        }
+        AccountCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            require_password_stdin(password_stdin)?;
+            let mut store = AccountStore::load(config_dir)?;
+            if !store.contains(&name) {
+                bail!("service account '{name}' does not exist");
+            }
+            let password = read_password(input)?;
+            let account = store.passwd(&name, &password)?;
+            writeln!(
+                output,
+                "Changed the password of service account '{}'.",
+                account.name
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn require_password_stdin(password_stdin: bool) -> anyhow::Result<()> {
+    if !password_stdin {
+        bail!(
+            "pass --password-stdin and write the password to standard input \
+             (passwords are never taken from the command line)"
+        );
+    }
+    Ok(())
+}
+
+fn require_linux_user(linux_user: &str) -> anyhow::Result<()> {
+    let found = wsman_os::lookup_user(linux_user)
+        .with_context(|| format!("looking up run-as user '{linux_user}'"))?;
+    if found.is_none() {
+        bail!("run-as user '{linux_user}' is not a Linux user on this host");
+    }
+    Ok(())
+}
+
+/// Reads the whole of `input` as the password, dropping one trailing
+/// newline (`\n` or `\r\n`). The buffer is sized up front so it never
+/// reallocates (which would leave an unwiped copy behind).
+fn read_password(input: &mut dyn BufRead) -> anyhow::Result<Zeroizing<String>> {
+    // Room for the longest password, a CRLF, and one byte to detect overflow.
+    let limit = MAX_PASSWORD_LEN + 3;
+    let mut bytes = Zeroizing::new(Vec::with_capacity(limit));
+    input
+        .take(limit as u64)
+        .read_to_end(&mut bytes)
+        .context("reading the password from standard input")?;
+    // Truncating leaves the newline in spare capacity, which `Zeroizing`
+    // wipes along with the rest on drop.
+    let newline_len = if bytes.ends_with(b"\r\n") {
+        2
+    } else {
+        usize::from(bytes.ends_with(b"\n"))
+    };
+    let password_len = bytes.len() - newline_len;
+    bytes.truncate(password_len);
+    if bytes.is_empty() {
+        bail!("the password read from standard input is empty");
+    }
+    if bytes.len() > MAX_PASSWORD_LEN {
+        bail!("the password is longer than {MAX_PASSWORD_LEN} bytes");
+    }
+    if bytes.iter().any(|&byte| matches!(byte, b'\n' | b'\r' | 0)) {
+        bail!(
+            "the password contains a line break or NUL byte (only one trailing newline is removed)"
+        );
+    }
+    let text = std::str::from_utf8(&bytes).context("the password is not valid UTF-8")?;
+    Ok(Zeroizing::new(text.to_owned()))
+}
+
+/// Creates the configuration directory (owner-only) if it is missing, so
+/// that `account add` works on a fresh host.
+fn create_config_dir(config_dir: &Path) -> anyhow::Result<()> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(config_dir)
+        .with_context(|| format!("creating {}", config_dir.display()))
+}
+
+/// PAM (service `wsmand`) as the system password check of
+/// [`wsman_auth::Authenticator`].
+#[derive(Debug)]
+pub(crate) struct PamPasswordChecker {
+    pam: PamAuthenticator,
+}
+
+impl PamPasswordChecker {
+    /// A checker for PAM service `wsmand` (`/etc/pam.d/wsmand`).
+    pub(crate) fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            pam: PamAuthenticator::new(DEFAULT_PAM_SERVICE)?,
+        })
+    }
+}
+
+impl PasswordChecker for PamPasswordChecker {
+    fn check(&self, user: &str, password: &str) -> Result<(), AuthError> {
+        self.pam.authenticate(user, password).map_err(|error| {
+            if error.is_credential_failure() {
+                AuthError::Rejected {
+                    reason: error.to_string(),
+                }
+            } else {
+                AuthError::Backend {
+                    backend: "PAM",
+                    detail: error.to_string(),
+                }
+            }
+        })
+    }
+}
+
+/// The server's credential check: service accounts in `DIR/accounts.toml`,
+/// otherwise PAM; then the administrator rule (uid 0 or `wsmand-admins`;
+/// a service account counts as its run-as user, and without one is not an
+/// administrator).
+#[derive(Debug)]
+pub(crate) struct AccountsAndPamVerifier {
+    authenticator: Authenticator,
+}
+
+impl AccountsAndPamVerifier {
+    /// Checks service accounts in `config_dir`, everyone else through PAM.
+    pub(crate) fn new(config_dir: &Path) -> anyhow::Result<Self> {
+        Ok(Self::with_system(
+            config_dir,
+            Box::new(PamPasswordChecker::new()?),
+        ))
+    }
+
+    fn with_system(config_dir: &Path, system: Box<dyn PasswordChecker>) -> Self {
+        Self {
+            authenticator: Authenticator::new(config_dir, system),
+        }
+    }
+}
+
+impl CredentialVerifier for AccountsAndPamVerifier {
+    fn verify_basic(&self, user: &str, password: &str) -> Result<Principal, VerifyError> {
+        let credentials = wsman_auth::Credentials::new(user, password);
+        let identity =
+            self.authenticator
+                .authenticate(&credentials)
+                .map_err(|error| match error {
+                    AuthError::Rejected { .. } => VerifyError::BadCredentials,
+                    other => VerifyError::Backend {
+                        reason: other.to_string(),
+                    },
+                })?;
+        let is_administrator =
+            is_administrator(&identity).map_err(|error| VerifyError::Backend {
+                reason: error.to_string(),
+            })?;
+        let logged_name = match (identity.kind, &identity.linux_user) {
+            (IdentityKind::ServiceAccount, Some(linux_user)) => {
+                format!("{} (as {linux_user})", identity.name)
+            }
+            _ => identity.name.clone(),
+        };
+        Ok(Principal::new(logged_name, is_administrator))
+    }
+}
+
+/// Whether `identity` is an administrator: its Linux user is uid 0 or in
+/// `wsmand-admins`. No Linux user, or one NSS does not know: not an
+/// administrator.
+pub(crate) fn is_administrator(identity: &Identity) -> Result<bool, wsman_os::UserError> {
+    let Some(linux_user) = &identity.linux_user else {
+        return Ok(false);
+    };
+    match wsman_os::lookup_user(linux_user)? {
+        Some(user) => wsman_os::is_administrator(&user),
+        None => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: AccountCommand,
+    }
+
+    fn run_text(dir: &Path, args: &[&str], stdin: &str) -> anyhow::Result<String> {
+        let command =
+            Cli::try_parse_from(std::iter::once("account").chain(args.iter().copied()))?.command;
+        let mut output = Vec::new();
+        run_with(
+            command,
+            dir,
+            &mut Cursor::new(stdin.as_bytes()),
+            &mut output,
+        )?;
+        Ok(String::from_utf8(output)?)
+    }
+
+    #[test]
+    fn add_list_passwd_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("etc-wsmand");
+        let said = run_text(
+            &config,
+            &["add", "deploy", "--password-stdin", "--run-as", "root"],
+            "s3cret:with:colons\n",
+        )
+        .unwrap();
+        assert!(said.contains("Added service account 'deploy'"), "{said}");
+        assert!(said.contains("'root'"), "{said}");
+        let store = AccountStore::load(&config).unwrap();
+        assert!(store.verify("deploy", "s3cret:with:colons").is_some());
+
+        run_text(&config, &["add", "bare", "--password-stdin"], "pw\r\n").unwrap();
+        assert!(AccountStore::load(&config)
+            .unwrap()
+            .verify("bare", "pw")
+            .is_some());
+
+        let listed = run_text(&config, &["list"], "").unwrap();
+        assert_eq!(listed, "NAME    RUN-AS\ndeploy  root\nbare    -\n");
+        assert!(!listed.contains("argon2"));
+
+        let said = run_text(&config, &["passwd", "deploy", "--password-stdin"], "new\n").unwrap();
+        assert!(said.contains("Changed the password"), "{said}");
+        let store = AccountStore::load(&config).unwrap();
+        assert!(store.verify("deploy", "s3cret:with:colons").is_none());
+        assert!(store.verify("deploy", "new").is_some());
+
+        let said = run_text(&config, &["remove", "deploy"], "").unwrap();
+        assert!(said.contains("Removed service account 'deploy'"), "{said}");
+        assert!(run_text(&config, &["remove", "deploy"], "").is_err());
+        assert_eq!(
+            run_text(&config, &["list"], "").unwrap(),
+            "NAME  RUN-AS\nbare  -\n"
+        );
+    }
+
+    #[test]
+    fn list_of_missing_store_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let said = run_text(dir.path(), &["list"], "").unwrap();
+        assert!(said.starts_with("No service accounts"), "{said}");
+    }
+
+    #[test]
+    fn refuses_passwords_not_from_stdin_and_bad_passwords() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = run_text(dir.path(), &["add", "svc"], "pw\n").unwrap_err();
+        assert!(error.to_string().contains("--password-stdin"), "{error}");
+        // A password given as an extra argument is not accepted either.
+        assert!(run_text(dir.path(), &["add", "svc", "pw", "--password-stdin"], "").is_err());
+        for bad in ["", "\n", "\r\n", "two\nlines\n", "nul\0byte"] {
+            assert!(
+                run_text(dir.path(), &["add", "svc", "--password-stdin"], bad).is_err(),
+                "{bad:?}"
+            );
+        }
+        let long = "x".repeat(MAX_PASSWORD_LEN + 1);
+        assert!(run_text(dir.path(), &["add", "svc", "--password-stdin"], &long).is_err());
+        assert!(AccountStore::load(dir.path()).unwrap().list().is_empty());
+        let error = run_text(dir.path(), &["passwd", "svc", "--password-stdin"], "pw").unwrap_err();
+        assert!(error.to_string().contains("does not exist"), "{error}");
+    }
+
+    #[test]
+    fn refuses_unknown_run_as_user_and_bad_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = run_text(
+            dir.path(),
+            &[
+                "add",
+                "svc",
+                "--password-stdin",
+                "--run-as",
+                "wsmand-no-such-user-x7",
+            ],
+            "pw\n",
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("not a Linux user"), "{error}");
+        let error =
+            run_text(dir.path(), &["add", "DOM\\svc", "--password-stdin"], "pw\n").unwrap_err();
+        assert!(
+            error.to_string().contains("invalid account name"),
+            "{error}"
+        );
+        assert!(AccountStore::load(dir.path()).unwrap().list().is_empty());
+    }
+
+    /// A fake system where `root` / `root-pw` and `nobody` / `nobody-pw` log in.
+    struct FakeSystem;
+
+    impl PasswordChecker for FakeSystem {
+        fn check(&self, user: &str, password: &str) -> Result<(), AuthError> {
+            if password == format!("{user}-pw") {
+                Ok(())
+            } else {
+                Err(AuthError::Rejected {
+                    reason: "PAM_AUTH_ERR".to_owned(),
+                })
+            }
+        }
+    }
+
+    #[test]
+    fn verifier_resolves_administrators() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AccountStore::load(dir.path()).unwrap();
+        store.add("admin-svc", "pw", Some("root".into())).unwrap();
+        store.add("plain-svc", "pw", None).unwrap();
+        store
+            .add("nobody-svc", "pw", Some("nobody".into()))
+            .unwrap();
+        let verifier = AccountsAndPamVerifier::with_system(dir.path(), Box::new(FakeSystem));
+
+        let principal = verifier.verify_basic("admin-svc", "pw").unwrap();
+        assert_eq!(principal, Principal::new("admin-svc (as root)", true));
+        let principal = verifier.verify_basic("plain-svc", "pw").unwrap();
+        assert_eq!(principal, Principal::new("plain-svc", false));
+        let principal = verifier.verify_basic("nobody-svc", "pw").unwrap();
+        assert!(!principal.is_administrator);
+        let principal = verifier.verify_basic(r"HOST\root", "root-pw").unwrap();
+        assert_eq!(principal, Principal::new("root", true));
+        assert_eq!(
+            verifier.verify_basic("admin-svc", "root-pw"),
+            Err(VerifyError::BadCredentials)
+        );
+        assert_eq!(
+            verifier.verify_basic("root", "wrong"),
+            Err(VerifyError::BadCredentials)
+        );
+    }
+
+    #[test]
+    fn pam_checker_maps_unknown_user_to_rejected() {
+        let checker = PamPasswordChecker::new().unwrap();
+        assert!(matches!(
+            checker.check("wsmand-no-such-user-x7", "pw"),
+            Err(AuthError::Rejected { .. })
+        ));
+    }
+}

@@ -1,0 +1,237 @@
+//! The wsmand daemon: command line, logging, systemd notification and signals around
+//! [`wsman_server::LiveService`].
+//!
+//! `wsmand [--config-dir DIR]` serves in the foreground; `wsmand check-config` validates the
+//! configuration; `wsmand account ...` manages the service's own accounts.
+#![forbid(unsafe_code)]
+
+mod account;
+mod notify;
+
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::sync::mpsc;
+use wsman_config::ConfigStore;
+use wsman_server::{CredentialVerifier, LiveService};
+
+/// Default configuration directory.
+pub const DEFAULT_CONFIG_DIR: &str = "/etc/wsmand";
+
+/// WS-Management (WinRM) service for Linux.
+#[derive(Debug, Parser)]
+#[command(name = "wsmand", version)]
+struct Cli {
+    /// Directory holding config.toml, policy.d/, accounts.toml and certs/.
+    #[arg(long, env = "WSMAND_CONFIG_DIR", default_value = DEFAULT_CONFIG_DIR, global = true)]
+    config_dir: PathBuf,
+    /// Log filter (e.g. `info`, `debug`, `wsman_server=trace`); RUST_LOG wins when set.
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Manage the service's own accounts (DIR/accounts.toml).
+    Account {
+        #[command(subcommand)]
+        command: account::AccountCommand,
+    },
+    /// Check the configuration and exit (non-zero when it is unusable).
+    CheckConfig,
+}
+
+/// Process entry point: parse arguments, run, map errors to an exit code.
+pub fn main_entry() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Account { command }) => report(account::run(command, &cli.config_dir)),
+        Some(Command::CheckConfig) => report(check_config(&cli.config_dir)),
+        None => {
+            init_logging(cli.log_level.as_deref());
+            report(run_daemon_blocking(&cli.config_dir))
+        }
+    }
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wsmand: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to journald under systemd (JOURNAL_STREAM is set), else to stderr.
+fn init_logging(level: Option<&str>) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level.unwrap_or("info")))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        if let Ok(journald) = tracing_journald::layer() {
+            let _ = registry.with(journald).try_init();
+            return;
+        }
+    }
+    let _ = registry
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .try_init();
+}
+
+/// Create DIR (0755) when missing: a fresh install starts with no configuration.
+pub fn ensure_config_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Open the configuration; the error names the file and line.
+pub fn open_config(dir: &Path) -> anyhow::Result<ConfigStore> {
+    ConfigStore::open(dir).map_err(|e| anyhow::anyhow!("configuration refused: {e}"))
+}
+
+fn check_config(dir: &Path) -> anyhow::Result<()> {
+    let store = open_config(dir)?;
+    let config = store.config();
+    let mut problems = 0;
+    for listener in config.active_listeners() {
+        if listener.transport == wsman_config::Transport::Https {
+            if let Err(e) = wsman_server::tls::acceptor(dir, &listener.certificate_thumbprint) {
+                eprintln!(
+                    "listener {} {}:{}: {e}",
+                    listener.transport, listener.address, listener.port
+                );
+                problems += 1;
+            }
+        }
+    }
+    if problems > 0 {
+        anyhow::bail!("{problems} listener(s) cannot start");
+    }
+    println!(
+        "{}: configuration OK ({} listener(s) active)",
+        dir.display(),
+        config.active_listeners().len()
+    );
+    Ok(())
+}
+
+fn run_daemon_blocking(dir: &Path) -> anyhow::Result<()> {
+    ensure_config_dir(dir)?;
+    let store = open_config(dir)?;
+    let verifier: Arc<dyn CredentialVerifier> =
+        Arc::new(account::AccountsAndPamVerifier::new(dir)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_daemon(store, verifier))
+}
+
+/// Serve until SIGTERM or SIGINT; SIGHUP re-reads the configuration.
+pub async fn run_daemon(
+    store: ConfigStore,
+    verifier: Arc<dyn CredentialVerifier>,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let host_name = wsman_os::host_name().unwrap_or_else(|_| "localhost".to_owned());
+    tracing::info!(config_dir = %store.dir().display(), "starting");
+    let service = LiveService::start(
+        store,
+        verifier,
+        wsman_server::default_product_version(),
+        host_name,
+    )
+    .await;
+    for (address, transport, socket) in service.server().listener_table().sockets() {
+        tracing::info!(%address, transport = transport.as_str(), %socket, "listener ready");
+    }
+    notify::notify("READY=1");
+    let (reload_tx, reload_rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let _ = reload_tx.try_send(());
+        }
+    });
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    };
+    service.run(reload_rx, shutdown, &notify::notify).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn a_corrupted_config_names_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[Config]\nMaxEnvelopeSizekb = \"lots\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let message = match open_config(dir.path()) {
+            Ok(_) => panic!("a corrupted config was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(message.contains("config.toml:2"), "{message}");
+        assert!(check_config(dir.path()).is_err());
+    }
+
+    #[test]
+    fn the_config_dir_is_created_0755() {
+        let parent = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = parent.path().join("a/b");
+        ensure_config_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let mode = std::fs::metadata(&dir)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0);
+        assert_eq!(mode, 0o755);
+        // an empty directory is a valid configuration with no listener
+        assert!(check_config(&dir).is_ok());
+    }
+
+    #[test]
+    fn command_line() {
+        let cli = Cli::try_parse_from(["wsmand", "--config-dir", "/tmp/x", "check-config"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cli.config_dir, PathBuf::from("/tmp/x"));
+        assert!(matches!(cli.command, Some(Command::CheckConfig)));
+        let cli = Cli::try_parse_from(["wsmand", "account", "list", "--config-dir", "/tmp/y"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cli.config_dir, PathBuf::from("/tmp/y"));
+        assert!(Cli::try_parse_from(["wsmand", "bogus"]).is_err());
+    }
+}
