@@ -1,0 +1,522 @@
+//! Command-line parsing in winrm.cmd's shape: `winrm OPERATION [RESOURCE] [@{...}] [-switch:value]`.
+//!
+//! Parsed by hand because `-r:VALUE` switches and `@{Key="value"}` tables do not fit an
+//! argument-parser derive. Switch names are case-insensitive, as on Windows.
+
+use std::path::PathBuf;
+
+use crate::syntax::{self, parse_hash, parse_resource, usage, ResourceArg, UsageError};
+
+/// Output format (`-format:`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Format {
+    #[default]
+    Text,
+    Xml,
+    PrettyXml,
+}
+
+/// `-returnType:` of enumerate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum ReturnType {
+    #[default]
+    Object,
+    Epr,
+    ObjectEpr,
+}
+
+/// `-a:` values we implement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AuthChoice {
+    None,
+    Basic,
+}
+
+/// `-transport:` of quickconfig.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum QuickTransport {
+    #[default]
+    Http,
+    Https,
+}
+
+/// Every switch, as given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Switches {
+    pub(crate) remote: Option<String>,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) auth: Option<AuthChoice>,
+    pub(crate) unencrypted: bool,
+    pub(crate) use_ssl: bool,
+    pub(crate) skip_ca_check: bool,
+    pub(crate) skip_cn_check: bool,
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) format: Format,
+    pub(crate) timeout_ms: Option<u64>,
+    pub(crate) quiet: bool,
+    pub(crate) force: bool,
+    pub(crate) transport: QuickTransport,
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) filter: Option<String>,
+    pub(crate) dialect: Option<String>,
+    pub(crate) return_type: ReturnType,
+    pub(crate) config_dir: Option<PathBuf>,
+}
+
+/// What to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Command {
+    Help(Option<String>),
+    QuickConfig,
+    Get(ResourceArg),
+    Set(ResourceArg, Vec<(String, String)>),
+    Enumerate(ResourceArg),
+    Create(ResourceArg, Vec<(String, String)>),
+    Delete(ResourceArg),
+    Identify,
+    Invoke(String, ResourceArg, Vec<(String, String)>),
+}
+
+/// A parsed command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Invocation {
+    pub(crate) command: Command,
+    pub(crate) switches: Switches,
+}
+
+fn value_of(name: &str, value: Option<&str>) -> Result<String, UsageError> {
+    match value {
+        Some(v) if !v.is_empty() => Ok(v.to_owned()),
+        _ => Err(usage(format!(
+            "the switch -{name} needs a value: -{name}:VALUE"
+        ))),
+    }
+}
+
+fn no_value(name: &str, value: Option<&str>) -> Result<(), UsageError> {
+    match value {
+        None => Ok(()),
+        Some(_) => Err(usage(format!("the switch -{name} takes no value"))),
+    }
+}
+
+fn apply_switch(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), UsageError> {
+    match name.to_ascii_lowercase().as_str() {
+        "r" | "remote" => s.remote = Some(value_of(name, value)?),
+        "u" | "username" => s.username = Some(value_of(name, value)?),
+        // An empty password is legitimate.
+        "p" | "password" => {
+            s.password = Some(
+                value
+                    .ok_or_else(|| usage("the switch -p needs a value: -p:PASSWORD"))?
+                    .to_owned(),
+            )
+        }
+        "a" | "auth" | "authentication" => {
+            let v = value_of(name, value)?;
+            s.auth = Some(match v.to_ascii_lowercase().as_str() {
+                "none" => AuthChoice::None,
+                "basic" => AuthChoice::Basic,
+                "default" | "negotiate" | "kerberos" | "credssp" | "digest" | "certificate" => {
+                    return Err(usage(format!(
+                        "-a:{v} is not supported by this winrm yet; use -a:Basic (with -u:) or -a:None"
+                    )))
+                }
+                _ => return Err(usage(format!("unknown authentication mechanism -a:{v}"))),
+            });
+        }
+        "unencrypted" => {
+            no_value(name, value)?;
+            s.unencrypted = true
+        }
+        "usessl" => {
+            no_value(name, value)?;
+            s.use_ssl = true
+        }
+        "skipcacheck" => {
+            no_value(name, value)?;
+            s.skip_ca_check = true
+        }
+        "skipcncheck" => {
+            no_value(name, value)?;
+            s.skip_cn_check = true
+        }
+        "cacert" | "cafile" => s.ca_file = Some(PathBuf::from(value_of(name, value)?)),
+        "format" => {
+            let v = value_of(name, value)?;
+            s.format = match v.to_ascii_lowercase().as_str() {
+                "text" => Format::Text,
+                "xml" => Format::Xml,
+                "#pretty" | "pretty" => Format::PrettyXml,
+                _ => {
+                    return Err(usage(format!(
+                        "unknown format -format:{v} (text, xml, #pretty)"
+                    )))
+                }
+            };
+        }
+        "timeout" => {
+            let v = value_of(name, value)?;
+            let ms: u64 = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                usage(format!(
+                    "-timeout:{v} is not a positive number of milliseconds"
+                ))
+            })?;
+            s.timeout_ms = Some(ms);
+        }
+        "q" | "quiet" => {
+            no_value(name, value)?;
+            s.quiet = true
+        }
+        "force" => {
+            no_value(name, value)?;
+            s.force = true
+        }
+        "transport" => {
+            let v = value_of(name, value)?;
+            s.transport = match v.to_ascii_lowercase().as_str() {
+                "http" => QuickTransport::Http,
+                "https" => QuickTransport::Https,
+                _ => return Err(usage(format!("-transport:{v} must be http or https"))),
+            };
+        }
+        "file" => s.file = Some(PathBuf::from(value_of(name, value)?)),
+        "filter" => s.filter = Some(value_of(name, value)?),
+        "dialect" => s.dialect = Some(value_of(name, value)?),
+        "returntype" => {
+            let v = value_of(name, value)?;
+            s.return_type = match v.to_ascii_lowercase().as_str() {
+                "object" => ReturnType::Object,
+                "epr" => ReturnType::Epr,
+                "objectepr" => ReturnType::ObjectEpr,
+                _ => {
+                    return Err(usage(format!(
+                        "-returnType:{v} must be object, epr or objectepr"
+                    )))
+                }
+            };
+        }
+        "config-dir" | "configdir" => s.config_dir = Some(PathBuf::from(value_of(name, value)?)),
+        _ => {
+            return Err(usage(format!(
+                "unknown switch -{name} (see `winrm help switches`)"
+            )))
+        }
+    }
+    Ok(())
+}
+
+fn is_help_flag(a: &str) -> bool {
+    matches!(
+        a.to_ascii_lowercase().as_str(),
+        "-?" | "/?" | "-h" | "--help" | "-help"
+    )
+}
+
+/// Parse the arguments after the program name.
+pub(crate) fn parse(args: Vec<String>) -> Result<Invocation, UsageError> {
+    let args = syntax::join_split_hashes(args);
+    let mut switches = Switches::default();
+    let mut positional: Vec<String> = Vec::new();
+    let mut help = false;
+    let mut iter = args.into_iter();
+    while let Some(arg) = iter.next() {
+        if is_help_flag(&arg) {
+            help = true;
+        } else if let Some(rest) = arg.strip_prefix("--") {
+            // GNU-style long options: --config-dir DIR, --config-dir=DIR.
+            let (name, value) = match rest.split_once('=') {
+                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+                None => {
+                    let needs_value = rest.eq_ignore_ascii_case("config-dir");
+                    (
+                        rest.to_owned(),
+                        if needs_value { iter.next() } else { None },
+                    )
+                }
+            };
+            apply_switch(&mut switches, &name, value.as_deref())?;
+        } else if let Some(rest) = arg.strip_prefix('-') {
+            if rest.is_empty() {
+                return Err(usage("a lone '-' is not a switch"));
+            }
+            let (name, value) = match rest.split_once(':') {
+                Some((n, v)) => (n, Some(v)),
+                None => (rest, None),
+            };
+            apply_switch(&mut switches, name, value)?;
+        } else {
+            positional.push(arg);
+        }
+    }
+    let command = build_command(positional, help)?;
+    check_switches(&command, &switches)?;
+    Ok(Invocation { command, switches })
+}
+
+fn build_command(positional: Vec<String>, help: bool) -> Result<Command, UsageError> {
+    let mut p = positional.into_iter();
+    let Some(op) = p.next() else {
+        return Ok(Command::Help(None));
+    };
+    let op_lower = op.to_ascii_lowercase();
+    let canonical = match op_lower.as_str() {
+        "help" | "?" => {
+            let topic = p.next();
+            if let Some(extra) = p.next() {
+                return Err(usage(format!("unexpected argument {extra:?}")));
+            }
+            return Ok(Command::Help(topic));
+        }
+        "quickconfig" | "qc" => "quickconfig",
+        "get" | "g" => "get",
+        "set" | "s" => "set",
+        "enumerate" | "e" => "enumerate",
+        "create" | "c" => "create",
+        "delete" | "d" => "delete",
+        "identify" | "id" => "identify",
+        "invoke" | "i" => "invoke",
+        _ => {
+            return Err(usage(format!(
+                "unknown operation {op:?} (see `winrm help`)"
+            )))
+        }
+    };
+    if help {
+        return Ok(Command::Help(Some(canonical.to_owned())));
+    }
+    let rest: Vec<String> = p.collect();
+    let mut rest = rest.into_iter();
+    let mut need_resource = || -> Result<ResourceArg, UsageError> {
+        let r = rest
+            .next()
+            .ok_or_else(|| usage(format!("winrm {canonical} needs a resource URI")))?;
+        parse_resource(&r)
+    };
+    let command = match canonical {
+        "quickconfig" => Command::QuickConfig,
+        "identify" => Command::Identify,
+        "get" => Command::Get(need_resource()?),
+        "enumerate" => Command::Enumerate(need_resource()?),
+        "delete" => Command::Delete(need_resource()?),
+        "set" => {
+            let r = need_resource()?;
+            Command::Set(r, optional_hash(rest.next())?)
+        }
+        "create" => {
+            let r = need_resource()?;
+            Command::Create(r, optional_hash(rest.next())?)
+        }
+        "invoke" => {
+            let method = rest
+                .next()
+                .ok_or_else(|| usage("winrm invoke needs a method name and a resource URI"))?;
+            if !wsman_client::body::is_xml_name(&method) {
+                return Err(usage(format!("{method:?} is not a valid method name")));
+            }
+            let r = rest
+                .next()
+                .ok_or_else(|| usage("winrm invoke needs a resource URI after the method"))?;
+            let r = parse_resource(&r)?;
+            Command::Invoke(method, r, optional_hash(rest.next())?)
+        }
+        _ => return Err(usage(format!("unknown operation {op:?}"))),
+    };
+    if let Some(extra) = rest.next() {
+        return Err(usage(format!("unexpected argument {extra:?}")));
+    }
+    Ok(command)
+}
+
+fn optional_hash(arg: Option<String>) -> Result<Vec<(String, String)>, UsageError> {
+    match arg {
+        None => Ok(Vec::new()),
+        Some(a) if a.starts_with("@{") => parse_hash(&a),
+        Some(a) => Err(usage(format!(
+            "expected a @{{Key=\"value\"}} table, got {a:?}"
+        ))),
+    }
+}
+
+fn check_switches(command: &Command, s: &Switches) -> Result<(), UsageError> {
+    let has_hash = match command {
+        Command::Set(_, h) | Command::Create(_, h) | Command::Invoke(_, _, h) => !h.is_empty(),
+        _ => false,
+    };
+    if has_hash && s.file.is_some() {
+        return Err(usage("give either a @{...} table or -file:, not both"));
+    }
+    if let Command::Set(_, h) = command {
+        if h.is_empty() && s.file.is_none() {
+            return Err(usage("winrm set needs a @{Key=\"value\"} table or -file:"));
+        }
+    }
+    if s.password.is_some() && s.username.is_none() {
+        return Err(usage("-p: needs -u:"));
+    }
+    if s.auth == Some(AuthChoice::None) && s.username.is_some() {
+        return Err(usage("-a:None cannot be combined with -u:"));
+    }
+    if s.remote.is_none() && (s.username.is_some() || s.use_ssl || s.unencrypted) {
+        return Err(usage("-u:, -usessl and -unencrypted need -r:"));
+    }
+    if matches!(command, Command::QuickConfig) && s.remote.is_some() {
+        return Err(usage(
+            "quickconfig configures this machine; it takes no -r:",
+        ));
+    }
+    if s.dialect.is_some() && s.filter.is_none() {
+        return Err(usage("-dialect: needs -filter:"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Invocation, UsageError> {
+        parse(args.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    fn ok(args: &[&str]) -> Invocation {
+        p(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    #[test]
+    fn operations_and_short_forms() {
+        assert!(matches!(ok(&["qc", "-q"]).command, Command::QuickConfig));
+        assert!(ok(&["qc", "-q"]).switches.quiet);
+        assert!(matches!(
+            ok(&["g", "winrm/config"]).command,
+            Command::Get(_)
+        ));
+        assert!(matches!(ok(&["ID"]).command, Command::Identify));
+        assert!(matches!(
+            ok(&["e", "winrm/config/listener"]).command,
+            Command::Enumerate(_)
+        ));
+        assert!(matches!(
+            ok(&["delete", "winrm/config/listener?Address=*+Transport=HTTP"]).command,
+            Command::Delete(_)
+        ));
+        assert_eq!(ok(&[]).command, Command::Help(None));
+        assert_eq!(
+            ok(&["help", "config"]).command,
+            Command::Help(Some("config".to_owned()))
+        );
+        assert_eq!(ok(&["-?"]).command, Command::Help(None));
+        assert_eq!(
+            ok(&["get", "-?"]).command,
+            Command::Help(Some("get".to_owned()))
+        );
+    }
+
+    #[test]
+    fn set_with_hash_and_switches() {
+        let i = ok(&[
+            "set",
+            "winrm/config/service",
+            "@{AllowUnencrypted=\"true\"}",
+            "-r:https://h:5986",
+            "-u:admin",
+            "-p:pw",
+            "-a:Basic",
+            "-SKIPCACHECK",
+            "-skipCNcheck",
+            "-format:#pretty",
+            "-timeout:3000",
+        ]);
+        let Command::Set(r, h) = &i.command else {
+            panic!("not set")
+        };
+        assert_eq!(
+            r.uri,
+            "http://schemas.microsoft.com/wbem/wsman/1/config/service"
+        );
+        assert_eq!(h, &vec![("AllowUnencrypted".to_owned(), "true".to_owned())]);
+        let s = &i.switches;
+        assert_eq!(s.remote.as_deref(), Some("https://h:5986"));
+        assert_eq!(
+            (s.username.as_deref(), s.password.as_deref()),
+            (Some("admin"), Some("pw"))
+        );
+        assert_eq!(s.auth, Some(AuthChoice::Basic));
+        assert!(s.skip_ca_check && s.skip_cn_check);
+        assert_eq!(s.format, Format::PrettyXml);
+        assert_eq!(s.timeout_ms, Some(3000));
+    }
+
+    #[test]
+    fn remote_values_keep_colons() {
+        let i = ok(&["id", "-r:[::1]:5985", "-a:none"]);
+        assert_eq!(i.switches.remote.as_deref(), Some("[::1]:5985"));
+        assert_eq!(i.switches.auth, Some(AuthChoice::None));
+        let i = ok(&["id", "-r:http://h:1/wsman"]);
+        assert_eq!(i.switches.remote.as_deref(), Some("http://h:1/wsman"));
+    }
+
+    #[test]
+    fn create_and_invoke() {
+        let i = ok(&[
+            "create",
+            "winrm/config/Listener?Address=*+Transport=HTTPS",
+            "@{Hostname=\"h\";Port=\"5987\"}",
+        ]);
+        let Command::Create(r, h) = i.command else {
+            panic!()
+        };
+        assert_eq!(r.selectors.len(), 2);
+        assert_eq!(h.len(), 2);
+        let i = ok(&[
+            "invoke",
+            "StartService",
+            "wmicimv2/Win32_Service?Name=spooler",
+            "@{}",
+        ]);
+        let Command::Invoke(m, r, h) = i.command else {
+            panic!()
+        };
+        assert_eq!(
+            (m.as_str(), r.selectors.len(), h.len()),
+            ("StartService", 1, 0)
+        );
+    }
+
+    #[test]
+    fn config_dir_forms() {
+        for args in [
+            &["get", "winrm/config", "--config-dir", "/tmp/x"][..],
+            &["get", "winrm/config", "--config-dir=/tmp/x"][..],
+            &["get", "winrm/config", "-config-dir:/tmp/x"][..],
+        ] {
+            assert_eq!(ok(args).switches.config_dir, Some(PathBuf::from("/tmp/x")));
+        }
+    }
+
+    #[test]
+    fn usage_errors() {
+        for args in [
+            &["frobnicate"][..],
+            &["get"][..],
+            &["get", "winrm/config", "extra"][..],
+            &["get", "winrm/config", "-bogus"][..],
+            &["get", "winrm/config", "-r"][..],
+            &["get", "winrm/config", "-format:json"][..],
+            &["get", "winrm/config", "-timeout:abc"][..],
+            &["get", "winrm/config", "-a:Kerberos", "-r:h"][..],
+            &["set", "winrm/config"][..],
+            &["set", "winrm/config", "notahash"][..],
+            &["get", "winrm/config", "-u:x"][..],
+            &["get", "winrm/config", "-r:h", "-p:x"][..],
+            &["qc", "-r:h"][..],
+            &["qc", "-transport:ftp"][..],
+            &["e", "winrm/config/listener", "-dialect:wql"][..],
+            &["invoke", "Bad<Name", "wmi/x"][..],
+            &["get", "winrm/config", "-usessl:yes", "-r:h"][..],
+        ] {
+            assert!(p(args).is_err(), "{args:?} accepted");
+        }
+    }
+}

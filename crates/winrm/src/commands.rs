@@ -1,0 +1,245 @@
+//! Running a parsed invocation: pick the backend, build the request body, print the result.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use wsman_client::enumerate::dialect;
+use wsman_client::tls::TlsOptions;
+use wsman_client::{
+    Auth, BlockingClient, ClientOptions, Credentials, Endpoint, EnumerateOptions, EnumerationMode,
+    Filter, FilterBody, Resource, Scheme,
+};
+use wsman_config::{ConfigResource, ConfigStore, Transport};
+use wsman_proto::xml::Element;
+
+use crate::args::{AuthChoice, Command, Invocation, ReturnType, Switches};
+use crate::backend::{self, Backend, Local, Remote};
+use crate::failure::Failure;
+use crate::syntax::{usage, ResourceArg};
+use crate::{help, prompt, quickconfig, render};
+
+fn resource(r: &ResourceArg) -> Resource {
+    let mut out = Resource::new(r.uri.clone());
+    out.selectors = r.selectors.clone();
+    out
+}
+
+/// Prefix, root element name and namespace of a Put/Create body for `uri`: the config
+/// resources use their own element names and (lower-case) namespaces; others, as winrm.vbs
+/// does, the last URI segment in the URI's namespace.
+fn body_root(uri: &str) -> (&'static str, String, String) {
+    match wsman_config::resource(uri) {
+        Some(ConfigResource::Container(c)) => (
+            "cfg",
+            c.element_name().to_owned(),
+            c.resource_uri().to_owned(),
+        ),
+        Some(ConfigResource::Listener) => (
+            "cfg",
+            "Listener".to_owned(),
+            wsman_config::LISTENER_URI.to_owned(),
+        ),
+        None => {
+            let last = uri.rsplit('/').next().unwrap_or(uri).to_owned();
+            ("p", last, uri.to_owned())
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::operation(format!("cannot read {}: {e}", path.display())))
+}
+
+fn instance_body(uri: &str, hash: &[(String, String)], s: &Switches) -> Result<String, Failure> {
+    if let Some(f) = &s.file {
+        return read_file(f);
+    }
+    let (prefix, root, ns) = body_root(uri);
+    wsman_client::body::instance_body(prefix, &root, &ns, hash)
+        .map_err(|e| usage(e.to_string()).into())
+}
+
+fn client_options(s: &Switches) -> Result<ClientOptions, Failure> {
+    let mut o = ClientOptions::default();
+    o.auth = match (s.auth, &s.username) {
+        (Some(AuthChoice::None), _) => Auth::None,
+        (_, Some(user)) => {
+            let password = match &s.password {
+                Some(p) => p.clone(),
+                None => prompt::password_for(user)?,
+            };
+            Auth::Basic(Credentials::new(user.clone(), password))
+        }
+        (Some(AuthChoice::Basic), None) => return Err(usage("-a:Basic needs -u:USER").into()),
+        (None, None) => Auth::None,
+    };
+    o.allow_unencrypted = s.unencrypted;
+    let mut tls = TlsOptions::default();
+    tls.ca_file = s.ca_file.clone();
+    tls.skip_ca_check = s.skip_ca_check;
+    tls.skip_cn_check = s.skip_cn_check;
+    o.tls = tls;
+    if let Some(ms) = s.timeout_ms {
+        o.operation_timeout = Duration::from_millis(ms);
+    }
+    o.user_agent = concat!("wsmand-winrm/", env!("CARGO_PKG_VERSION")).to_owned();
+    Ok(o)
+}
+
+fn remote_client(s: &Switches, remote: &str) -> Result<BlockingClient, Failure> {
+    let endpoint = Endpoint::parse(remote, s.use_ssl)?;
+    Ok(BlockingClient::new(endpoint, client_options(s)?)?)
+}
+
+fn enumerate_options(s: &Switches) -> Result<EnumerateOptions, Failure> {
+    let mut o = EnumerateOptions::default();
+    o.mode = match s.return_type {
+        ReturnType::Object => EnumerationMode::Object,
+        ReturnType::Epr => EnumerationMode::Epr,
+        ReturnType::ObjectEpr => EnumerationMode::ObjectAndEpr,
+    };
+    if let Some(text) = &s.filter {
+        let d = s.dialect.as_deref().unwrap_or("wql");
+        o.filter = Some(match d.to_ascii_lowercase().as_str() {
+            "wql" => Filter {
+                dialect: dialect::WQL.to_owned(),
+                body: FilterBody::Text(text.clone()),
+            },
+            "selector" => {
+                let sel = crate::syntax::parse_resource(&format!("winrm?{text}"))?;
+                Filter {
+                    dialect: dialect::SELECTOR.to_owned(),
+                    body: FilterBody::Selectors(sel.selectors),
+                }
+            }
+            "association" => Filter {
+                dialect: dialect::ASSOCIATION.to_owned(),
+                body: FilterBody::Xml(text.clone()),
+            },
+            _ if d.contains("://") => Filter {
+                dialect: d.to_owned(),
+                body: FilterBody::Text(text.clone()),
+            },
+            _ => {
+                return Err(usage(format!(
+                    "unknown dialect -dialect:{d} (wql, selector, association or a URI)"
+                ))
+                .into())
+            }
+        });
+    }
+    Ok(o)
+}
+
+/// Identify without -r: the first enabled listener of the local configuration, on loopback.
+fn local_identify_client(dir: &Path, s: &Switches) -> Result<BlockingClient, Failure> {
+    let store = ConfigStore::open(dir).map_err(|e| Failure::operation(e.to_string()))?;
+    let cfg = store.config();
+    let Some(l) = cfg.active_listeners().into_iter().next() else {
+        return Err(Failure::operation(format!(
+            "no enabled listener in {}; create one with `winrm quickconfig`",
+            dir.display()
+        )));
+    };
+    // Loopback when the listener covers it, else the address it is bound to.
+    let v4 = std::net::IpAddr::from([127, 0, 0, 1]);
+    let v6 = std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST);
+    let host = match l.address {
+        wsman_config::ListenerAddress::Ip(ip) => ip.to_string(),
+        a if a.contains(v4) => v4.to_string(),
+        a if a.contains(v6) => v6.to_string(),
+        wsman_config::ListenerAddress::Range(first, _) => first.to_string(),
+        wsman_config::ListenerAddress::Any => v4.to_string(),
+    };
+    let scheme = match l.transport {
+        Transport::Http => Scheme::Http,
+        Transport::Https => Scheme::Https,
+    };
+    let mut endpoint = Endpoint::new(scheme, &host, l.port);
+    endpoint.path = format!("/{}", l.url_prefix.trim_matches('/'));
+    let mut o = client_options(&Switches {
+        username: None,
+        password: None,
+        auth: Some(AuthChoice::None),
+        ..s.clone()
+    })?;
+    if scheme == Scheme::Https {
+        // Trust the listener's own certificate; the name is 127.0.0.1, not the certificate's.
+        let (crt, _) = wsman_config::certs::paths(&store.certs_dir(), &l.certificate_thumbprint);
+        o.tls.ca_file = Some(crt);
+        o.tls.skip_cn_check = true;
+    }
+    Ok(BlockingClient::new(endpoint, o)?)
+}
+
+fn print(out: &mut dyn Write, text: &str) {
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Execute `inv`, writing results to `out`.
+pub(crate) fn run(inv: Invocation, out: &mut dyn Write) -> Result<(), Failure> {
+    let s = &inv.switches;
+    let dir = backend::config_dir(s.config_dir.as_deref());
+    let format = s.format;
+    let make_backend = || -> Result<Box<dyn Backend>, Failure> {
+        match &s.remote {
+            Some(r) => Ok(Box::new(Remote(remote_client(s, r)?))),
+            None => Ok(Box::new(Local::open(&dir)?)),
+        }
+    };
+    match &inv.command {
+        Command::Help(topic) => match help::topic(topic.as_deref()) {
+            Some(text) => print(out, &text),
+            None => {
+                return Err(usage(format!(
+                "no help topic {:?} (config, uris, aliases, switches, remoting, or an operation)",
+                topic.as_deref().unwrap_or("")
+            ))
+                .into())
+            }
+        },
+        Command::QuickConfig => quickconfig::run(&dir, s, out)?,
+        Command::Identify => {
+            let client = match &s.remote {
+                Some(r) => remote_client(s, r)?,
+                None => local_identify_client(&dir, s)?,
+            };
+            let e = client.identify()?;
+            print(out, &render::render(&e, format));
+        }
+        Command::Get(r) => {
+            let e = make_backend()?.get(&resource(r))?;
+            print(out, &render::render(&e, format));
+        }
+        Command::Set(r, hash) => {
+            let body = instance_body(&r.uri, hash, s)?;
+            if let Some(e) = make_backend()?.put(&resource(r), &body)? {
+                print(out, &render::render(&e, format));
+            }
+        }
+        Command::Create(r, hash) => {
+            let body = instance_body(&r.uri, hash, s)?;
+            let e = make_backend()?.create(&resource(r), &body)?;
+            print(out, &render::render(&e, format));
+        }
+        Command::Delete(r) => make_backend()?.delete(&resource(r))?,
+        Command::Enumerate(r) => {
+            let o = enumerate_options(s)?;
+            let items: Vec<Element> = make_backend()?.enumerate(&resource(r), &o)?;
+            print(out, &render::render_items(&items, format));
+        }
+        Command::Invoke(method, r, hash) => {
+            let body = match &s.file {
+                Some(f) => read_file(f)?,
+                None => wsman_client::body::invoke_body(&r.uri, method, hash)
+                    .map_err(|e| Failure::from(usage(e.to_string())))?,
+            };
+            let e = make_backend()?.invoke(&resource(r), method, &body)?;
+            print(out, &render::render(&e, format));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,283 @@
+//! Errors of the CLI, their exit codes, and their Windows-style printing:
+//!
+//! ```text
+//! WSManFault
+//!     Message = <text>
+//!
+//! Error number:  -2144108526 0x80338012
+//! <text>
+//! ```
+
+use wsman_client::{ClientError, TlsFailure};
+
+use crate::render;
+use crate::syntax::UsageError;
+
+/// Exit status: success.
+pub(crate) const EXIT_OK: u8 = 0;
+/// Exit status: a WS-Management fault or another operation error.
+pub(crate) const EXIT_FAULT: u8 = 1;
+/// Exit status: the command line is wrong.
+pub(crate) const EXIT_USAGE: u8 = 2;
+/// Exit status: authentication failed (HTTP 401).
+pub(crate) const EXIT_AUTH: u8 = 3;
+/// Exit status: connection, TLS or HTTP error.
+pub(crate) const EXIT_CONNECTION: u8 = 4;
+
+/// Everything that can go wrong in one invocation.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failure {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    /// Boxed: a fault carries several strings and an element.
+    #[error(transparent)]
+    Client(Box<ClientError>),
+    /// A fault produced locally (config store), in the same shape as a remote one.
+    #[error("{}", fault.message)]
+    LocalFault { fault: wsman_proto::Fault },
+    /// A local operation failed outside WS-Management (file I/O, systemctl).
+    #[error("{message}")]
+    Operation { message: String },
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Self::Client(Box::new(e))
+    }
+}
+
+impl Failure {
+    pub(crate) fn operation(message: impl Into<String>) -> Self {
+        Self::Operation {
+            message: message.into(),
+        }
+    }
+
+    /// The documented exit code.
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) => EXIT_USAGE,
+            Self::LocalFault { .. } | Self::Operation { .. } => EXIT_FAULT,
+            Self::Client(c) => match c.as_ref() {
+                ClientError::Fault { .. } => EXIT_FAULT,
+                ClientError::Unauthorized { .. } => EXIT_AUTH,
+                ClientError::InvalidEndpoint { .. } | ClientError::Configuration { .. } => {
+                    EXIT_USAGE
+                }
+                _ => EXIT_CONNECTION,
+            },
+        }
+    }
+}
+
+/// Windows prints Win32 codes as HRESULTs (0x8007xxxx).
+fn hresult(code: u32) -> u32 {
+    if code != 0 && code <= 0xFFFF {
+        0x8007_0000 | code
+    } else {
+        code
+    }
+}
+
+fn error_number(code: u32) -> String {
+    let h = hresult(code);
+    format!("Error number:  {} 0x{h:08X}", h as i32)
+}
+
+fn fault_block(message: &str) -> String {
+    format!("WSManFault\n    Message = {message}\n")
+}
+
+const CONNECT_MESSAGE: &str = "WinRM cannot complete the operation. Verify that the specified computer name is valid, \
+that the computer is accessible over the network, and that a firewall exception for the WinRM service is enabled \
+and allows access from this computer.";
+
+/// The text printed to stderr for a failure.
+pub(crate) fn describe(f: &Failure) -> String {
+    match f {
+        Failure::Usage(u) => format!("{u}\nRun `winrm help` for the syntax.\n"),
+        Failure::LocalFault { fault } => format!(
+            "{}\n{}\n{}\n",
+            fault_block(fault.message.trim_end()),
+            error_number(fault.wsman_code),
+            fault.message.trim_end()
+        ),
+        Failure::Operation { message } => format!("Error: {message}\n"),
+        Failure::Client(c) => describe_client(c),
+    }
+}
+
+fn with_number(message: &str, code: Option<u32>) -> String {
+    match code {
+        Some(c) => format!("{}\n{}\n{message}\n", fault_block(message), error_number(c)),
+        None => format!("{}\n{message}\n", fault_block(message)),
+    }
+}
+
+fn describe_client(c: &ClientError) -> String {
+    match c {
+        ClientError::Fault {
+            wsman_code,
+            message,
+            detail,
+            ..
+        } => {
+            let block = match detail {
+                Some(d) => render::text(d),
+                None => fault_block(message),
+            };
+            match wsman_code {
+                Some(code) => format!("{block}\n{}\n{message}\n", error_number(*code)),
+                None => format!("{block}\n{message}\n"),
+            }
+        }
+        ClientError::Unauthorized { .. } => with_number(
+            "Access is denied. (The server refused the credentials: check -u:/-p:, and that \
+             Basic authentication is enabled on the server.)",
+            Some(5),
+        ),
+        ClientError::Http { status: 413 } => with_number(
+            "The WinRM client sent a request to the remote WS-Management service and was notified \
+             that the request size exceeded the configured MaxEnvelopeSize quota.",
+            Some(2150859025),
+        ),
+        ClientError::Http { status } => with_number(
+            &format!("The WinRM client received an HTTP status code of {status} from the remote WS-Management service."),
+            None,
+        ),
+        ClientError::Tls { message, kind } => {
+            let (what, code) = match kind {
+                TlsFailure::UnknownIssuer => (
+                    "The SSL certificate is signed by an unknown certificate authority \
+                     (use -skipCAcheck only for test hosts)",
+                    Some(0x8007_2F0D),
+                ),
+                TlsFailure::NameMismatch => (
+                    "The SSL certificate contains a common name (CN) that does not match the host name \
+                     (use -skipCNcheck only for test hosts)",
+                    Some(0x8007_2F06),
+                ),
+                TlsFailure::Expired => ("The SSL certificate is expired or not yet valid", Some(0x8007_2F05)),
+                _ => ("The TLS handshake failed", Some(0x8007_2F8F)),
+            };
+            with_number(
+                &format!("The server certificate on the destination computer has the following errors: {what}. ({message})"),
+                code,
+            )
+        }
+        ClientError::Io { target, source } => with_number(
+            &format!("{CONNECT_MESSAGE} ({target}: {source})"),
+            Some(2150858770),
+        ),
+        ClientError::Timeout { millis } => with_number(
+            &format!("The WS-Management service did not answer within {millis} ms. {CONNECT_MESSAGE}"),
+            Some(2150858793),
+        ),
+        other => with_number(&other.to_string(), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/../../../shared/fixtures/windows/faults/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn error_numbers_like_windows() {
+        assert_eq!(
+            error_number(2150858770),
+            "Error number:  -2144108526 0x80338012"
+        );
+        assert_eq!(error_number(5), "Error number:  -2147024891 0x80070005");
+        assert_eq!(
+            error_number(2147942402),
+            "Error number:  -2147024894 0x80070002"
+        );
+    }
+
+    #[test]
+    fn provider_fault_prints_nested_like_windows() {
+        let Some(err) =
+            wsman_client::fault_from_envelope(&fixture("fault.invalid-shellid.xml"), 500)
+        else {
+            panic!("no fault parsed")
+        };
+        let msg = "The WS-Management service cannot process the request because the request contained invalid selectors for the resource.";
+        assert_eq!(
+            describe(&Failure::from(err)),
+            format!(
+                "WSManFault\n    Message\n        ProviderFault\n            WSManFault\n                Message = {msg}\n\n\
+                 Error number:  -2144108453 0x8033805B\n{msg}\n"
+            )
+        );
+    }
+
+    #[test]
+    fn simple_fault_fixtures_have_a_message_and_number() {
+        for name in [
+            "fault.invalid-timeout-header.xml",
+            "fault.schema-validation.xml",
+            "fault.invalid-parameter.xml",
+        ] {
+            let Some(err) = wsman_client::fault_from_envelope(&fixture(name), 500) else {
+                panic!("{name}: no fault")
+            };
+            let f = Failure::from(err);
+            assert_eq!(f.exit_code(), EXIT_FAULT);
+            let text = describe(&f);
+            assert!(
+                text.starts_with("WSManFault\n    Message"),
+                "{name}: {text}"
+            );
+            assert!(text.contains("\nError number:  -"), "{name}: {text}");
+        }
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(
+            Failure::from(ClientError::Unauthorized { offered: vec![] }).exit_code(),
+            EXIT_AUTH
+        );
+        assert_eq!(
+            Failure::from(ClientError::Http { status: 503 }).exit_code(),
+            EXIT_CONNECTION
+        );
+        assert_eq!(
+            Failure::from(ClientError::Timeout { millis: 1 }).exit_code(),
+            EXIT_CONNECTION
+        );
+        assert_eq!(
+            Failure::Usage(crate::syntax::usage("x")).exit_code(),
+            EXIT_USAGE
+        );
+        assert_eq!(Failure::operation("x").exit_code(), EXIT_FAULT);
+        assert_eq!(
+            Failure::LocalFault {
+                fault: wsman_proto::Fault::access_denied()
+            }
+            .exit_code(),
+            EXIT_FAULT
+        );
+    }
+
+    #[test]
+    fn local_fault_shape() {
+        let f = Failure::LocalFault {
+            fault: wsman_proto::Fault::destination_unreachable("urn:x"),
+        };
+        let t = describe(&f);
+        assert!(t.starts_with("WSManFault\n    Message = "), "{t}");
+        assert!(
+            t.contains("\n\nError number:  -2144108526 0x80338012\n"),
+            "{t}"
+        );
+    }
+}

@@ -1,0 +1,290 @@
+//! `winrm help [TOPIC]`, `winrm -?`, `winrm OPERATION -?`.
+
+const OVERVIEW: &str = r#"NAME
+    winrm - Windows Remote Management command line for wsmand and Windows hosts
+
+SYNOPSIS
+    winrm OPERATION [RESOURCE_URI] [@{KEY="VALUE";...}] [-SWITCH:VALUE ...]
+
+DESCRIPTION
+    winrm reads and changes WS-Management resources, with the syntax of Windows'
+    winrm.cmd. Without -r: it works on this machine: the winrm/config resources are
+    read and written directly in the configuration directory of wsmand (see
+    CONFIGURATION DIRECTORY), and a running wsmand picks the changes up without a
+    restart. With -r: it talks WS-Management to a remote wsmand or Windows host.
+
+OPERATIONS
+    quickconfig | qc [-q] [-transport:http|https] [-force]
+        Configure this machine for remote management (local only).
+    get | g RESOURCE_URI
+        Show a resource (WS-Transfer Get).
+    set | s RESOURCE_URI @{KEY="VALUE";...} | -file:FILE
+        Change settings of a resource (WS-Transfer Put). Only the given keys
+        change; the updated resource is printed.
+    enumerate | e RESOURCE_URI [-filter:TEXT] [-dialect:DIALECT]
+                  [-returnType:object|epr|objectepr]
+        List the instances of a resource (WS-Enumeration Enumerate and Pull).
+    create | c RESOURCE_URI?KEY=VALUE+... [@{KEY="VALUE";...} | -file:FILE]
+        Create an instance, e.g. a listener (WS-Transfer Create).
+    delete | d RESOURCE_URI?KEY=VALUE+...
+        Delete an instance (WS-Transfer Delete).
+    invoke | i METHOD RESOURCE_URI [@{PARAMETER="VALUE";...} | -file:FILE]
+        Call a method of a resource (action RESOURCE_URI/METHOD).
+    identify | id [-r:REMOTE] [-a:None]
+        Ask a WS-Management service who it is (Identify). Without -r: the
+        first enabled listener of this machine's configuration is asked.
+    help [config|uris|aliases|switches|remoting|OPERATION]
+        Show this text or a topic.
+
+EXAMPLES
+    winrm get winrm/config
+    winrm set winrm/config/service @{AllowUnencrypted="true"}
+    winrm enumerate winrm/config/listener
+    winrm create winrm/config/Listener?Address=*+Transport=HTTPS @{Hostname="srv.example.com"}
+    winrm delete winrm/config/Listener?Address=*+Transport=HTTP
+    winrm identify -r:https://srv.example.com:5986 -a:None
+    winrm get winrm/config -r:srv.example.com -usessl -u:admin
+
+    In a Unix shell the double quotes of @{Key="value"} are removed by the shell;
+    winrm accepts the unquoted form, and values with spaces or ';' need quoting
+    for the shell: '@{Hostname="my host"}'.
+
+CONFIGURATION DIRECTORY
+    --config-dir DIR, or the environment variable WSMAND_CONFIG_DIR, or
+    /etc/wsmand. Holds config.toml, policy.d/*.toml (read-only policy, shown
+    as [Source="GPO"]), certs/ and accounts.toml.
+
+EXIT STATUS
+    0   success
+    1   WS-Management fault or other operation error
+    2   usage error (bad command line, contradictory or unsupported options)
+    3   authentication failure (the server answered HTTP 401)
+    4   connection, TLS or HTTP error
+
+SEE ALSO
+    winrm help switches, winrm help uris, winrm help config, wsmand(8)
+"#;
+
+const SWITCHES: &str = r#"SWITCHES
+    Switch names are case-insensitive; values follow a colon.
+
+    -r:REMOTE             Remote endpoint: HOST, HOST:PORT, [IPv6]:PORT, or a URL
+                          http(s)://HOST[:PORT][/PATH]. Default ports 5985 (HTTP)
+                          and 5986 (HTTPS), default path /wsman.
+    -u:USER               User name for Basic authentication. Without -p: the
+                          password is asked for without echo on a terminal, or
+                          read as one line from standard input otherwise.
+    -p:PASSWORD           Password (visible to other local users in the process
+                          list: prefer the prompt or standard input).
+    -a:Basic|None         Authentication. Basic is the default with -u:; None
+                          sends no credentials (only Identify works without).
+    -usessl               Use HTTPS for a REMOTE without a scheme.
+    -unencrypted          Allow Basic over plain HTTP: the password and all data
+                          travel in clear text. The server must allow it too.
+    -skipCAcheck          Do not check that a trusted CA issued the server
+                          certificate. Dangerous: anyone in the path can pose as
+                          the server. For test hosts only.
+    -skipCNcheck          Do not check that the certificate names the host.
+                          Dangerous, as above.
+    -cacert:FILE          Trust the PEM certificates in FILE (a CA, or the
+                          server's self-signed certificate) instead of the
+                          system's roots.
+    -format:text|xml|#pretty
+                          Output format (default text).
+    -timeout:MS           Operation timeout in milliseconds (default 60000).
+    -file:FILE            Take the request body from FILE (set, create, invoke).
+    -filter:TEXT          Enumeration filter. -dialect: names its language:
+    -dialect:DIALECT      wql (default when -filter: is given), selector,
+                          association, or a dialect URI. The selector filter
+                          takes KEY=VALUE+KEY2=VALUE2.
+    -returnType:object|epr|objectepr
+                          Enumerate objects, endpoint references, or both.
+    -q                    quickconfig: do not ask for confirmation.
+    -transport:http|https quickconfig: transport of the listener (default http).
+    -force                quickconfig: do not ask, same as -q.
+    --config-dir DIR      Local configuration directory.
+    -?                    Help.
+"#;
+
+const URIS: &str = r#"RESOURCE URIS
+    A resource URI names a resource class; the instance is chosen by selectors
+    given as a query string:
+
+        winrm/config/Listener?Address=*+Transport=HTTPS
+
+    The query string never becomes part of the URI: it is sent as a
+    WS-Management SelectorSet (Address = *, Transport = HTTPS). A URI either
+    is a full URI (http://schemas.microsoft.com/wbem/wsman/1/config) or starts
+    with an alias (see `winrm help aliases`).
+
+    Configuration resources:
+        winrm/config                       Config: the whole tree (get, set)
+        winrm/config/client                Client settings
+        winrm/config/client/auth           Client authentication
+        winrm/config/client/defaultports   Client default ports
+        winrm/config/service               Service settings
+        winrm/config/service/auth          Service authentication
+        winrm/config/service/defaultports  Ports quickconfig uses
+        winrm/config/winrs                 Remote shell settings
+        winrm/config/listener              Listeners (enumerate, get, set,
+                                           create, delete; selectors Address
+                                           and Transport)
+"#;
+
+const ALIASES_TEXT: &str = r#"ALIASES
+    Short names for URI prefixes; they exist only on the command line.
+
+        winrm     http://schemas.microsoft.com/wbem/wsman/1
+        wsman     http://schemas.microsoft.com/wbem/wsman/1
+        wmi       http://schemas.microsoft.com/wbem/wsman/1/wmi
+        wmicimv2  http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2
+        cimv2     http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2
+        shell     http://schemas.microsoft.com/wbem/wsman/1/windows/shell
+"#;
+
+const CONFIG: &str = r#"CONFIGURATION
+    The configuration of the WS-Management service is the resource tree
+    winrm/config. Show it with `winrm get winrm/config`; change a setting with
+    `winrm set URI @{Name="value"}` on the container that holds it:
+
+        winrm set winrm/config @{MaxEnvelopeSizekb="500"}
+        winrm set winrm/config/service @{AllowUnencrypted="false"}
+        winrm set winrm/config/service/auth @{Basic="true"}
+        winrm set winrm/config/winrs @{MaxShellsPerUser="30"}
+
+    Config (winrm/config)
+        MaxEnvelopeSizekb      Largest SOAP message in KB (default 500).
+        MaxTimeoutms           Cap for a request's OperationTimeout (60000).
+        MaxBatchItems          Items per enumeration response (32000).
+        MaxProviderRequests    Read-only.
+    Client (winrm/config/client)
+        NetworkDelayms, URLPrefix, AllowUnencrypted, Auth/*, DefaultPorts/*,
+        TrustedHosts.
+    Service (winrm/config/service)
+        RootSDDL               Who may connect (administrators by default).
+        MaxConcurrentOperationsPerUser, EnumerationTimeoutms, MaxConnections,
+        MaxPacketRetrievalTimeSeconds.
+        AllowUnencrypted       Accept unencrypted traffic over HTTP; Basic over
+                               HTTP also needs it (default false).
+        Auth/Basic             Accept Basic authentication (default false).
+        Auth/Kerberos, Auth/Negotiate, Auth/Certificate, Auth/CredSSP,
+        Auth/CbtHardeningLevel.
+        DefaultPorts/HTTP, DefaultPorts/HTTPS   Ports of new listeners
+                               (5985, 5986).
+        IPv4Filter, IPv6Filter Addresses listeners may bind ("*").
+        EnableCompatibilityHttpListener, EnableCompatibilityHttpsListener
+                               Also listen on 80 / 443.
+        AllowRemoteAccess      false: local requests only.
+    Winrs (winrm/config/winrs)
+        AllowRemoteShellAccess, IdleTimeout, MaxConcurrentUsers,
+        MaxShellRunTime, MaxProcessesPerShell, MaxMemoryPerShellMB,
+        MaxShellsPerUser.
+    Listener (winrm/config/listener?Address=ADDRESS+Transport=TRANSPORT)
+        Address                *, IP:a.b.c.d or IP:a.b.c.d-e.f.g.h
+        Transport              HTTP or HTTPS
+        Port                   Default from Service/DefaultPorts.
+        Hostname               Name in the certificate (HTTPS).
+        Enabled                true/false.
+        URLPrefix              Path of the endpoint (wsman).
+        CertificateThumbprint  SHA-1 thumbprint of a certificate in
+                               CONFIG_DIR/certs; an HTTPS listener created
+                               without one gets a new self-signed certificate.
+        ListeningOn            Read-only: the addresses the running service
+                               bound. Only the service knows them, so it is
+                               shown by `winrm get/enumerate -r:...`, not by
+                               the local (no -r:) form.
+
+    A value set by a policy file in CONFIG_DIR/policy.d is shown with
+    [Source="GPO"] and cannot be changed with winrm set.
+"#;
+
+const REMOTING: &str = r#"REMOTING
+    To manage this machine from elsewhere:
+
+      1. winrm quickconfig [-transport:https]
+         creates a listener and enables Basic authentication.
+      2. Create an account the service accepts:
+         wsmand account add NAME --password-stdin [--run-as LINUXUSER]
+         (or use a Linux account in the group wsmand-admins).
+      3. From another machine:
+         winrm identify -r:https://HOST:5986 -a:None
+         winrm get winrm/config -r:https://HOST:5986 -u:NAME
+
+    Basic authentication sends the password with every request: use HTTPS.
+    Over plain HTTP it needs Service/AllowUnencrypted=true on the server and
+    -unencrypted on the client.
+"#;
+
+fn operation_help(op: &str) -> Option<String> {
+    let (synopsis, text) = match op {
+        "get" | "g" => ("winrm get RESOURCE_URI [SWITCHES]", "Shows one resource instance. Example:\n    winrm get winrm/config/listener?Address=*+Transport=HTTP"),
+        "set" | "s" => ("winrm set RESOURCE_URI @{KEY=\"VALUE\";...} | -file:FILE [SWITCHES]", "Changes the given settings and prints the updated resource. Example:\n    winrm set winrm/config/service/auth @{Basic=\"true\"}"),
+        "enumerate" | "e" => ("winrm enumerate RESOURCE_URI [-filter:TEXT -dialect:DIALECT -returnType:object|epr|objectepr] [SWITCHES]", "Lists all instances. Example:\n    winrm enumerate winrm/config/listener"),
+        "create" | "c" => ("winrm create RESOURCE_URI?KEY=VALUE+... [@{KEY=\"VALUE\";...} | -file:FILE] [SWITCHES]", "Creates an instance and prints its reference. Example:\n    winrm create winrm/config/Listener?Address=*+Transport=HTTPS @{Hostname=\"srv.example.com\"}"),
+        "delete" | "d" => ("winrm delete RESOURCE_URI?KEY=VALUE+... [SWITCHES]", "Deletes an instance. Example:\n    winrm delete winrm/config/Listener?Address=*+Transport=HTTP"),
+        "invoke" | "i" => ("winrm invoke METHOD RESOURCE_URI [@{PARAMETER=\"VALUE\";...} | -file:FILE] [SWITCHES]", "Calls METHOD with the action RESOURCE_URI/METHOD and a METHOD_INPUT body. Example:\n    winrm invoke StartService wmicimv2/Win32_Service?Name=spooler -r:srv -u:admin"),
+        "identify" | "id" => ("winrm identify [-r:REMOTE] [-a:None] [SWITCHES]", "Shows the service's protocol version, vendor and product version. With -a:None\n(or without -u:) the unauthenticated form is used."),
+        "quickconfig" | "qc" => ("winrm quickconfig [-q] [-transport:http|https] [-force] [--config-dir DIR]", "Makes this machine ready for remote management:\n  - creates the configuration directory if needed,\n  - creates a listener on all addresses for the transport (HTTPS gets a new\n    self-signed certificate) on Service/DefaultPorts,\n  - enables Service/Auth/Basic (the authentication scheme wsmand offers),\n  - enables and starts the wsmand systemd unit when systemd runs.\nAsks before changing anything unless -q or -force. Running it again changes\nnothing."),
+        _ => return None,
+    };
+    let description: Vec<String> = text.lines().map(|l| format!("    {l}")).collect();
+    Some(format!(
+        "SYNOPSIS\n    {synopsis}\n\nDESCRIPTION\n{}\n\n{SWITCHES}",
+        description.join("\n")
+    ))
+}
+
+/// The help text for a topic (None: the overview); None when the topic is unknown.
+pub(crate) fn topic(name: Option<&str>) -> Option<String> {
+    let Some(name) = name else {
+        return Some(OVERVIEW.to_owned());
+    };
+    let lower = name.to_ascii_lowercase();
+    match lower.as_str() {
+        "config" => Some(CONFIG.to_owned()),
+        "uris" | "uri" => Some(URIS.to_owned()),
+        "aliases" | "alias" => Some(ALIASES_TEXT.to_owned()),
+        "switches" | "auth" | "input" => Some(SWITCHES.to_owned()),
+        "remoting" => Some(REMOTING.to_owned()),
+        "exitcodes" => Some(OVERVIEW.to_owned()),
+        other => operation_help(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_topic_exists_and_exit_codes_are_documented() {
+        for t in [
+            "config",
+            "uris",
+            "aliases",
+            "remoting",
+            "switches",
+            "get",
+            "set",
+            "enumerate",
+            "create",
+            "delete",
+            "invoke",
+            "identify",
+            "quickconfig",
+            "qc",
+        ] {
+            assert!(topic(Some(t)).is_some(), "{t}");
+        }
+        assert!(topic(Some("nope")).is_none());
+        let o = topic(None).unwrap_or_default();
+        for code in [
+            "0   success",
+            "1   WS-Management fault",
+            "2   usage error",
+            "3   authentication failure",
+            "4   connection",
+        ] {
+            assert!(o.contains(code), "{code}");
+        }
+    }
+}

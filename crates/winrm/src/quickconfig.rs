@@ -1,0 +1,230 @@
+//! `winrm quickconfig`: make this machine ready for remote management, idempotently, and say
+//! what changed in Windows' words.
+
+use std::io::{BufRead, Read, Write};
+use std::path::Path;
+use std::process::Command as Process;
+
+use wsman_config::{ConfigStore, ListenerAddress, Transport, LISTENER_URI};
+use wsman_proto::envelope::{Selector, SelectorSet, SelectorValue};
+
+use crate::args::{QuickTransport, Switches};
+use crate::backend::{host_name, parse_xml};
+use crate::failure::Failure;
+
+const SERVICE_AUTH_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config/service/auth";
+const DEFAULT_DIR: &str = "/etc/wsmand";
+const UNIT: &str = "wsmand.service";
+
+enum Step {
+    CreateListener,
+    EnableListener,
+    EnableBasic,
+    StartService,
+}
+
+fn listener_selectors(t: Transport) -> SelectorSet {
+    let sel = |n: &str, v: &str| Selector {
+        name: n.to_owned(),
+        value: SelectorValue::Text(v.to_owned()),
+    };
+    SelectorSet(vec![sel("Address", "*"), sel("Transport", t.as_str())])
+}
+
+fn systemd_running() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
+fn unit_installed() -> bool {
+    [
+        "/etc/systemd/system",
+        "/lib/systemd/system",
+        "/usr/lib/systemd/system",
+        "/usr/local/lib/systemd/system",
+    ]
+    .iter()
+    .any(|d| Path::new(d).join(UNIT).is_file())
+}
+
+fn systemctl_ok(args: &[&str]) -> bool {
+    Process::new("systemctl")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn confirm(out: &mut dyn Write) -> Result<bool, Failure> {
+    let _ = write!(out, "Make these changes [y/n]? ");
+    let _ = out.flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .take(256)
+        .read_line(&mut line)
+        .map_err(|e| Failure::operation(format!("cannot read the answer: {e}")))?;
+    let _ = writeln!(out);
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// Run quickconfig on `dir`, printing to `out`.
+pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), Failure> {
+    let mut store = ConfigStore::open(dir).map_err(|e| Failure::operation(e.to_string()))?;
+    let transport = match s.transport {
+        QuickTransport::Http => Transport::Http,
+        QuickTransport::Https => Transport::Https,
+    };
+    let t = transport.as_str();
+    // The system unit serves the default directory; for another directory we only say how
+    // to start the daemon.
+    let manage_unit = dir == Path::new(DEFAULT_DIR) && systemd_running() && unit_installed();
+    let running = manage_unit
+        && systemctl_ok(&["is-active", "--quiet", UNIT])
+        && systemctl_ok(&["is-enabled", "--quiet", UNIT]);
+
+    let mut steps = Vec::new();
+    match store
+        .config()
+        .listeners
+        .iter()
+        .find(|l| l.address == ListenerAddress::Any && l.transport == transport)
+    {
+        None => steps.push(Step::CreateListener),
+        Some(l) if !l.enabled => steps.push(Step::EnableListener),
+        Some(_) => {}
+    }
+    if !store.config().service.auth.basic {
+        steps.push(Step::EnableBasic);
+    }
+    if manage_unit && !running {
+        steps.push(Step::StartService);
+    }
+
+    if running {
+        let _ = writeln!(out, "WinRM service is already running on this machine.");
+    }
+    if steps.is_empty() {
+        let _ = writeln!(
+            out,
+            "WinRM is already set up for remote management on this computer."
+        );
+        footer(dir, transport, &store, manage_unit, out);
+        return Ok(());
+    }
+    let _ = writeln!(
+        out,
+        "WinRM is not set up to allow remote access to this machine for management."
+    );
+    let _ = writeln!(out, "The following changes must be made:\n");
+    for step in &steps {
+        let _ = match step {
+            Step::CreateListener => writeln!(out, "Create a WinRM listener on {t}://* to accept WS-Man requests to any IP on this machine."),
+            Step::EnableListener => writeln!(out, "Enable the WinRM listener on {t}://*."),
+            Step::EnableBasic => writeln!(out, "Enable Basic authentication (Service/Auth/Basic), the authentication scheme wsmand offers."),
+            Step::StartService => writeln!(out, "Enable and start the WinRM service (systemctl enable --now {UNIT})."),
+        };
+    }
+    let _ = writeln!(out);
+    let confirmed = s.quiet || s.force || confirm(out)?;
+    if !confirmed {
+        let _ = writeln!(out, "No changes were made.");
+        return Err(Failure::operation(
+            "quickconfig was not confirmed; nothing changed",
+        ));
+    }
+
+    let mut done = Vec::new();
+    for step in &steps {
+        match step {
+            Step::CreateListener => {
+                store
+                    .create(
+                        LISTENER_URI,
+                        &listener_selectors(transport),
+                        None,
+                        &host_name(),
+                    )
+                    .map_err(|fault| Failure::LocalFault { fault })?;
+                let mut line = format!("Created a WinRM listener on {t}://* to accept WS-Man requests to any IP on this machine.");
+                if transport == Transport::Https {
+                    if let Some(l) = store
+                        .config()
+                        .listeners
+                        .iter()
+                        .find(|l| l.address == ListenerAddress::Any && l.transport == transport)
+                    {
+                        line.push_str(&format!(
+                            "\nCertificate thumbprint: {}",
+                            l.certificate_thumbprint
+                        ));
+                    }
+                }
+                done.push(line);
+            }
+            Step::EnableListener => {
+                let body = parse_xml(&format!(
+                    "<cfg:Listener xmlns:cfg=\"{LISTENER_URI}\"><cfg:Enabled>true</cfg:Enabled></cfg:Listener>"
+                ))?;
+                store
+                    .put(LISTENER_URI, &listener_selectors(transport), Some(&body))
+                    .map_err(|fault| Failure::LocalFault { fault })?;
+                done.push(format!("Enabled the WinRM listener on {t}://*."));
+            }
+            Step::EnableBasic => {
+                let body = parse_xml(&format!(
+                    "<cfg:Auth xmlns:cfg=\"{SERVICE_AUTH_URI}\"><cfg:Basic>true</cfg:Basic></cfg:Auth>"
+                ))?;
+                store
+                    .put(SERVICE_AUTH_URI, &SelectorSet::default(), Some(&body))
+                    .map_err(|fault| Failure::LocalFault { fault })?;
+                done.push("Enabled Basic authentication (Service/Auth/Basic = true): it is the authentication scheme wsmand offers today.".to_owned());
+            }
+            Step::StartService => {
+                let status = Process::new("systemctl")
+                    .args(["enable", "--now", UNIT])
+                    .status()
+                    .map_err(|e| Failure::operation(format!("cannot run systemctl: {e}")))?;
+                if !status.success() {
+                    return Err(Failure::operation(format!(
+                        "systemctl enable --now {UNIT} failed ({status}); see journalctl -u {UNIT}"
+                    )));
+                }
+                done.push(format!("Enabled and started the WinRM service ({UNIT})."));
+            }
+        }
+    }
+    let _ = writeln!(out, "WinRM has been updated for remote management.\n");
+    for d in done {
+        let _ = writeln!(out, "{d}");
+    }
+    footer(dir, transport, &store, manage_unit, out);
+    Ok(())
+}
+
+fn footer(
+    dir: &Path,
+    transport: Transport,
+    store: &ConfigStore,
+    manage_unit: bool,
+    out: &mut dyn Write,
+) {
+    let cfg = store.config();
+    if transport == Transport::Http && !cfg.service.allow_unencrypted {
+        let _ = writeln!(
+            out,
+            "\nNote: Basic authentication over HTTP also needs Service/AllowUnencrypted=true, which \
+             sends passwords in clear text; prefer `winrm quickconfig -transport:https`."
+        );
+    }
+    if !manage_unit {
+        let _ = writeln!(
+            out,
+            "\nThe wsmand service is not managed by systemd here; start the daemon with:\n    wsmand --config-dir {}",
+            dir.display()
+        );
+    }
+}

@@ -1,0 +1,433 @@
+//! Output in Windows' shapes: `-format:text` (element name as a header, children indented by
+//! four spaces, `Key = value`), `-format:xml` (the body element as XML) and `#pretty`.
+
+use std::fmt::Write as _;
+
+use wsman_proto::ns;
+use wsman_proto::xml::{escape_attr, escape_text, Element, Node, XML_NS};
+
+use crate::args::Format;
+
+const INDENT: &str = "    ";
+
+fn is_nil(e: &Element) -> bool {
+    e.attr_ns(ns::XSI, "nil")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+fn has_element_children(e: &Element) -> bool {
+    e.elements().next().is_some()
+}
+
+fn leaf_value(e: &Element) -> String {
+    if is_nil(e) {
+        "null".to_owned()
+    } else {
+        e.trimmed_text()
+    }
+}
+
+/// `[Source="GPO"]` and the like: the attribute Windows prints after a value.
+fn suffix(e: &Element) -> String {
+    match e.attr("Source") {
+        Some(s) => format!(" [Source=\"{s}\"]"),
+        None => String::new(),
+    }
+}
+
+/// Render one element (a response body, an enumeration item) as Windows text.
+pub(crate) fn text(e: &Element) -> String {
+    let mut out = String::new();
+    render_text(e, 0, &mut out);
+    out
+}
+
+fn render_text(e: &Element, depth: usize, out: &mut String) {
+    let pad = INDENT.repeat(depth);
+    if !has_element_children(e) {
+        let v = leaf_value(e);
+        if v.is_empty() {
+            let _ = writeln!(out, "{pad}{}{}", e.name, suffix(e));
+        } else {
+            let _ = writeln!(out, "{pad}{} = {v}{}", e.name, suffix(e));
+        }
+        return;
+    }
+    let _ = writeln!(out, "{pad}{}{}", e.name, suffix(e));
+    let children: Vec<&Element> = e.elements().collect();
+    let mut done = vec![false; children.len()];
+    let child_pad = INDENT.repeat(depth + 1);
+    for i in 0..children.len() {
+        if done[i] {
+            continue;
+        }
+        let c = children[i];
+        if has_element_children(c) {
+            render_text(c, depth + 1, out);
+            continue;
+        }
+        // Leaves with the same name are printed once, values joined (ListeningOn, selectors).
+        let same: Vec<usize> = (i..children.len())
+            .filter(|&j| {
+                !done[j]
+                    && !has_element_children(children[j])
+                    && children[j].name == c.name
+                    && children[j].ns == c.ns
+            })
+            .collect();
+        for &j in &same {
+            done[j] = true;
+        }
+        if c.name == "Selector" && c.attr("Name").is_some() {
+            let parts: Vec<String> = same
+                .iter()
+                .map(|&j| {
+                    let s = children[j];
+                    format!("{} = {}", s.attr("Name").unwrap_or(""), leaf_value(s))
+                })
+                .collect();
+            let _ = writeln!(out, "{child_pad}Selector: {}", parts.join(", "));
+        } else if same.len() == 1 {
+            render_text(c, depth + 1, out);
+        } else {
+            let values: Vec<String> = same
+                .iter()
+                .map(|&j| leaf_value(children[j]))
+                .filter(|v| !v.is_empty())
+                .collect();
+            let sfx = suffix(c);
+            if values.is_empty() {
+                let _ = writeln!(out, "{child_pad}{}{sfx}", c.name);
+            } else {
+                let _ = writeln!(out, "{child_pad}{} = {}{sfx}", c.name, values.join(", "));
+            }
+        }
+    }
+}
+
+/// Render one element as XML with the prefixes it arrived with (generated ones where it had
+/// none); `pretty` indents child elements.
+pub(crate) fn xml(e: &Element, pretty: bool) -> String {
+    let mut out = String::new();
+    let mut scope: Vec<(String, String)> = Vec::new();
+    write_xml(e, &mut out, &mut scope, pretty, 0);
+    if pretty && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+fn bind(
+    ns_uri: &str,
+    wanted: Option<&str>,
+    scope: &mut Vec<(String, String)>,
+    decls: &mut String,
+) -> String {
+    if let Some(w) = wanted {
+        if let Some((_, u)) = scope.iter().rev().find(|(p, _)| p == w) {
+            if u == ns_uri {
+                return w.to_owned();
+            }
+        }
+    } else if let Some((p, _)) = scope.iter().rev().find(|(_, u)| u == ns_uri) {
+        return p.clone();
+    }
+    let p = match wanted {
+        Some(w) => w.to_owned(),
+        None => {
+            let mut n = scope.len();
+            while scope.iter().any(|(p, _)| *p == format!("ns{n}")) {
+                n += 1;
+            }
+            format!("ns{n}")
+        }
+    };
+    let _ = write!(decls, " xmlns:{p}=\"{}\"", escape_attr(ns_uri));
+    scope.push((p.clone(), ns_uri.to_owned()));
+    p
+}
+
+fn write_xml(
+    e: &Element,
+    out: &mut String,
+    scope: &mut Vec<(String, String)>,
+    pretty: bool,
+    depth: usize,
+) {
+    let mark = scope.len();
+    let mut decls = String::new();
+    let qname = match &e.ns {
+        Some(uri) => format!(
+            "{}:{}",
+            bind(uri, e.prefix.as_deref(), scope, &mut decls),
+            e.name
+        ),
+        None => e.name.clone(),
+    };
+    let mut attrs = String::new();
+    for a in &e.attributes {
+        let name = match a.ns.as_deref() {
+            Some(XML_NS) => format!("xml:{}", a.name),
+            Some(uri) => {
+                let wanted = if uri == ns::XSI { Some("xsi") } else { None };
+                format!("{}:{}", bind(uri, wanted, scope, &mut decls), a.name)
+            }
+            None => a.name.clone(),
+        };
+        let _ = write!(attrs, " {name}=\"{}\"", escape_attr(&a.value));
+    }
+    let pad = if pretty {
+        "  ".repeat(depth)
+    } else {
+        String::new()
+    };
+    let _ = write!(out, "{pad}<{qname}{decls}{attrs}");
+    let element_children = has_element_children(e);
+    if e.children.is_empty() {
+        out.push_str("/>");
+    } else if element_children && pretty {
+        out.push_str(">\n");
+        for c in &e.children {
+            match c {
+                Node::Element(child) => write_xml(child, out, scope, pretty, depth + 1),
+                Node::Text(t) if t.trim().is_empty() => {}
+                Node::Text(t) => {
+                    let _ = writeln!(out, "{}{}", "  ".repeat(depth + 1), escape_text(t.trim()));
+                }
+            }
+        }
+        let _ = write!(out, "{pad}</{qname}>");
+    } else {
+        out.push('>');
+        for c in &e.children {
+            match c {
+                Node::Element(child) => write_xml(child, out, scope, false, 0),
+                Node::Text(t) => out.push_str(&escape_text(t)),
+            }
+        }
+        let _ = write!(out, "</{qname}>");
+    }
+    if pretty {
+        out.push('\n');
+    }
+    scope.truncate(mark);
+}
+
+/// Render a result in the chosen format (text ends with a newline; XML gets one added).
+pub(crate) fn render(e: &Element, format: Format) -> String {
+    match format {
+        Format::Text => text(e),
+        Format::Xml => {
+            let mut s = xml(e, false);
+            s.push('\n');
+            s
+        }
+        Format::PrettyXml => xml(e, true),
+    }
+}
+
+/// The wrapper winrm.vbs puts around enumerated items in XML output, so that the output is
+/// one well-formed document.
+const RESULTS_NS: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/results";
+
+/// Render enumeration items: text items separated by a blank line, XML items inside
+/// `wsman:Results`, as Windows prints them.
+pub(crate) fn render_items(items: &[Element], format: Format) -> String {
+    let mut out = String::new();
+    match format {
+        Format::Text => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                }
+                out.push_str(&text(item));
+            }
+        }
+        Format::Xml | Format::PrettyXml => {
+            let pretty = format == Format::PrettyXml;
+            let mut results = Element::new(Some(RESULTS_NS), "Results");
+            results.prefix = Some("wsman".to_owned());
+            results.children = items.iter().cloned().map(Node::Element).collect();
+            out.push_str(&xml(&results, pretty));
+            if !pretty {
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wsman_proto::xml::{parse, Limits};
+
+    fn el(x: &str) -> Element {
+        parse(x, &Limits::default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn listener_shape() {
+        let e = el("<cfg:Listener xmlns:cfg=\"http://schemas.microsoft.com/wbem/wsman/1/config/listener\" xml:lang=\"en-US\">\
+            <cfg:Address>*</cfg:Address><cfg:Transport>HTTP</cfg:Transport><cfg:Port>5985</cfg:Port>\
+            <cfg:Hostname></cfg:Hostname><cfg:Enabled>true</cfg:Enabled><cfg:URLPrefix>wsman</cfg:URLPrefix>\
+            <cfg:CertificateThumbprint></cfg:CertificateThumbprint>\
+            <cfg:ListeningOn>127.0.0.1</cfg:ListeningOn><cfg:ListeningOn>::1</cfg:ListeningOn></cfg:Listener>");
+        assert_eq!(
+            text(&e),
+            "Listener\n    Address = *\n    Transport = HTTP\n    Port = 5985\n    Hostname\n    Enabled = true\n    \
+             URLPrefix = wsman\n    CertificateThumbprint\n    ListeningOn = 127.0.0.1, ::1\n"
+        );
+    }
+
+    #[test]
+    fn gpo_nil_and_selectors() {
+        let e = el("<x:R xmlns:x=\"urn:x\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
+            <x:AllowUnencrypted Source=\"GPO\">false</x:AllowUnencrypted><x:Install xsi:nil=\"true\"/>\
+            <x:Ref><w:SelectorSet><w:Selector Name=\"Address\">*</w:Selector><w:Selector Name=\"Transport\">HTTPS</w:Selector></w:SelectorSet></x:Ref></x:R>");
+        assert_eq!(
+            text(&e),
+            "R\n    AllowUnencrypted = false [Source=\"GPO\"]\n    Install = null\n    Ref\n        SelectorSet\n            \
+             Selector: Address = *, Transport = HTTPS\n"
+        );
+    }
+
+    #[test]
+    fn enumerated_xml_is_one_document() {
+        let items = vec![
+            el("<a:X xmlns:a=\"urn:a\"/>"),
+            el("<a:X xmlns:a=\"urn:a\"><a:Y>1</a:Y></a:X>"),
+        ];
+        let out = render_items(&items, Format::Xml);
+        assert_eq!(
+            out,
+            "<wsman:Results xmlns:wsman=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/results\"><a:X xmlns:a=\"urn:a\"/><a:X xmlns:a=\"urn:a\"><a:Y>1</a:Y></a:X></wsman:Results>\n"
+        );
+        assert!(parse(&render_items(&items, Format::PrettyXml), &Limits::default()).is_ok());
+        assert_eq!(render_items(&items, Format::Text), "X\n\nX\n    Y = 1\n");
+    }
+
+    #[test]
+    fn xml_keeps_prefixes_and_pretty_indents() {
+        let src = "<cfg:Auth xmlns:cfg=\"urn:a\"><cfg:Basic>true</cfg:Basic><cfg:Empty></cfg:Empty></cfg:Auth>";
+        let e = el(src);
+        assert_eq!(
+            xml(&e, false),
+            "<cfg:Auth xmlns:cfg=\"urn:a\"><cfg:Basic>true</cfg:Basic><cfg:Empty/></cfg:Auth>"
+        );
+        assert_eq!(
+            xml(&e, true),
+            "<cfg:Auth xmlns:cfg=\"urn:a\">\n  <cfg:Basic>true</cfg:Basic>\n  <cfg:Empty/>\n</cfg:Auth>\n"
+        );
+        // Re-parsing gives the same tree.
+        assert_eq!(el(&xml(&e, false)), e);
+    }
+}
+
+#[cfg(test)]
+mod windows_fixture {
+    use super::*;
+    use wsman_proto::xml::{parse, Limits};
+
+    /// `winrm get winrm/config` as Windows prints the recorded response
+    /// (shared/fixtures/windows/config/get-config.response.xml).
+    const EXPECTED: &str = "\
+Config
+    MaxEnvelopeSizekb = 500
+    MaxTimeoutms = 60000
+    MaxBatchItems = 32000
+    MaxProviderRequests = 4294967295
+    Client
+        NetworkDelayms = 5000
+        URLPrefix = wsman
+        AllowUnencrypted = false
+        Auth
+            Basic = true
+            Digest = true
+            Kerberos = true
+            Negotiate = true
+            Certificate = true
+            CredSSP = false
+        DefaultPorts
+            HTTP = 5985
+            HTTPS = 5986
+        TrustedHosts
+    Service
+        RootSDDL = O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;IU)S:P(AU;FA;GA;;;WD)(AU;SA;GXGW;;;WD)
+        MaxConcurrentOperations = 4294967295
+        MaxConcurrentOperationsPerUser = 1500
+        EnumerationTimeoutms = 240000
+        MaxConnections = 300
+        MaxPacketRetrievalTimeSeconds = 120
+        AllowUnencrypted = false
+        Auth
+            Basic = true
+            Kerberos = true
+            Negotiate = true
+            Certificate = false
+            CredSSP = true
+            CbtHardeningLevel = Relaxed
+        DefaultPorts
+            HTTP = 5985
+            HTTPS = 5986
+        IPv4Filter = *
+        IPv6Filter = *
+        EnableCompatibilityHttpListener = false
+        EnableCompatibilityHttpsListener = false
+        CertificateThumbprint
+        AllowRemoteAccess = true
+    Winrs
+        AllowRemoteShellAccess = true
+        IdleTimeout = 7200000
+        MaxConcurrentUsers = 2147483647
+        MaxShellRunTime = 2147483647
+        MaxProcessesPerShell = 2147483647
+        MaxMemoryPerShellMB = 2147483647
+        MaxShellsPerUser = 2147483647
+";
+
+    fn body_of_fixture(rel: &str) -> Element {
+        let path = format!(
+            "{}/../../../shared/fixtures/windows/{rel}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let env = parse(&text, &Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+        let body = env
+            .child(ns::SOAP, "Body")
+            .unwrap_or_else(|| panic!("no body"));
+        let first = body.elements().next().cloned();
+        first.unwrap_or_else(|| panic!("empty body"))
+    }
+
+    #[test]
+    fn get_config_renders_like_windows() {
+        assert_eq!(
+            text(&body_of_fixture("config/get-config.response.xml")),
+            EXPECTED
+        );
+    }
+
+    #[test]
+    fn identify_renders_like_windows() {
+        assert_eq!(
+            text(&body_of_fixture("identify/identify.response.anonymous.server2012r2.xml")),
+            "IdentifyResponse\n    ProtocolVersion = http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\n    \
+             ProductVendor = Microsoft Corporation\n    ProductVersion = OS: 0.0.0 SP: 0.0 Stack: 3.0\n"
+        );
+    }
+
+    #[test]
+    fn xml_output_round_trips_the_fixture_body() {
+        let body = body_of_fixture("config/get-config.response.xml");
+        let out = xml(&body, false);
+        assert!(out.starts_with("<cfg:Config xmlns:cfg=\"http://schemas.microsoft.com/wbem/wsman/1/config\"><cfg:MaxEnvelopeSizekb>500<"));
+        assert_eq!(parse(&out, &Limits::default()).ok(), Some(body.clone()));
+        assert_eq!(
+            parse(&xml(&body, true), &Limits::default())
+                .map(|e| text(&e))
+                .ok(),
+            Some(EXPECTED.to_owned())
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! A blocking wrapper for programs without an async runtime: the same operations, each run to
+//! completion on a private single-threaded tokio runtime.
+
+use wsman_proto::xml::Element;
+
+use crate::client::{Client, ClientOptions, Resource};
+use crate::endpoint::Endpoint;
+use crate::enumerate::EnumerateOptions;
+use crate::error::ClientError;
+
+/// Blocking counterpart of [`Client`]. Must not be used from inside an async runtime.
+#[derive(Debug)]
+pub struct BlockingClient {
+    runtime: tokio::runtime::Runtime,
+    inner: Client,
+}
+
+impl BlockingClient {
+    /// See [`Client::new`].
+    pub fn new(endpoint: Endpoint, options: ClientOptions) -> Result<Self, ClientError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ClientError::configuration(format!("cannot start a runtime: {e}")))?;
+        let inner = Client::new(endpoint, options)?;
+        Ok(Self { runtime, inner })
+    }
+
+    /// The async client inside.
+    pub fn inner(&self) -> &Client {
+        &self.inner
+    }
+
+    /// See [`Client::identify`].
+    pub fn identify(&self) -> Result<Element, ClientError> {
+        self.runtime.block_on(self.inner.identify())
+    }
+
+    /// See [`Client::get`].
+    pub fn get(&self, resource: &Resource) -> Result<Element, ClientError> {
+        self.runtime.block_on(self.inner.get(resource))
+    }
+
+    /// See [`Client::put`].
+    pub fn put(&self, resource: &Resource, body: &str) -> Result<Option<Element>, ClientError> {
+        self.runtime.block_on(self.inner.put(resource, body))
+    }
+
+    /// See [`Client::create`].
+    pub fn create(&self, resource: &Resource, body: &str) -> Result<Element, ClientError> {
+        self.runtime.block_on(self.inner.create(resource, body))
+    }
+
+    /// See [`Client::delete`].
+    pub fn delete(&self, resource: &Resource) -> Result<(), ClientError> {
+        self.runtime.block_on(self.inner.delete(resource))
+    }
+
+    /// See [`Client::enumerate`].
+    pub fn enumerate(
+        &self,
+        resource: &Resource,
+        options: &EnumerateOptions,
+    ) -> Result<Vec<Element>, ClientError> {
+        self.runtime
+            .block_on(self.inner.enumerate(resource, options))
+    }
+
+    /// See [`Client::invoke`].
+    pub fn invoke(
+        &self,
+        resource: &Resource,
+        method: &str,
+        parameters: &[(String, String)],
+    ) -> Result<Element, ClientError> {
+        self.runtime
+            .block_on(self.inner.invoke(resource, method, parameters))
+    }
+
+    /// See [`Client::invoke_raw`].
+    pub fn invoke_raw(
+        &self,
+        resource: &Resource,
+        method: &str,
+        body: &str,
+    ) -> Result<Element, ClientError> {
+        self.runtime
+            .block_on(self.inner.invoke_raw(resource, method, body))
+    }
+}

@@ -1,0 +1,374 @@
+//! The asynchronous client: one endpoint, one kept connection, typed WS-Management operations.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::header::{HeaderName, HeaderValue};
+use tokio::sync::Mutex;
+use wsman_auth::Credentials;
+use wsman_proto::ns::{self, action};
+use wsman_proto::request::{envelope, RequestHeader};
+use wsman_proto::xml::Element;
+
+use crate::endpoint::{Endpoint, Scheme};
+use crate::enumerate::{self, EnumerateOptions};
+use crate::error::ClientError;
+use crate::response;
+use crate::tls::{self, TlsOptions};
+use crate::transport::Transport;
+
+/// How the client authenticates.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub enum Auth {
+    /// No credentials: only an unauthenticated Identify can succeed.
+    #[default]
+    None,
+    /// HTTP Basic on every request. Sends the password in clear text unless the transport is
+    /// HTTPS, so plain HTTP needs [`ClientOptions::allow_unencrypted`].
+    Basic(Credentials),
+}
+
+/// Client settings, with Windows' client defaults.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// Authentication scheme and credentials.
+    pub auth: Auth,
+    /// Allow Basic over plain HTTP (Windows' `Client/AllowUnencrypted`, `-unencrypted`).
+    pub allow_unencrypted: bool,
+    /// Certificate checks for HTTPS.
+    pub tls: TlsOptions,
+    /// `w:OperationTimeout` sent with each request.
+    pub operation_timeout: Duration,
+    /// Time allowed on top of the operation timeout before giving up on an answer
+    /// (Windows' `Client/NetworkDelayms`, default 5000 ms).
+    pub network_delay: Duration,
+    /// `w:MaxEnvelopeSize` sent with each request (Windows clients send 512000).
+    pub max_envelope_size: u64,
+    /// Largest response body read from the wire; larger answers are refused.
+    pub max_response_bytes: usize,
+    /// `w:Locale` / `p:DataLocale`.
+    pub locale: String,
+    /// `User-Agent` header.
+    pub user_agent: String,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            auth: Auth::None,
+            allow_unencrypted: false,
+            tls: TlsOptions::default(),
+            operation_timeout: Duration::from_secs(60),
+            network_delay: Duration::from_millis(5000),
+            max_envelope_size: 512_000,
+            max_response_bytes: 8 * 1024 * 1024,
+            locale: "en-US".to_owned(),
+            user_agent: concat!("wsman-client/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// A resource instance: the resource URI plus selectors (instance keys) and options.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Resource {
+    /// The full resource URI (never an alias, never with a query string).
+    pub uri: String,
+    /// `w:SelectorSet` entries (name, value).
+    pub selectors: Vec<(String, String)>,
+    /// `w:OptionSet` entries (name, value, MustComply).
+    pub options: Vec<(String, String, bool)>,
+}
+
+impl Resource {
+    /// A resource without selectors.
+    pub fn new(uri: impl Into<String>) -> Self {
+        Self {
+            uri: uri.into(),
+            selectors: Vec::new(),
+            options: Vec::new(),
+        }
+    }
+
+    /// Add a selector.
+    pub fn with_selector(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.selectors.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// A WS-Management client bound to one endpoint. Requests are serialised over one kept-alive
+/// connection, which is reopened when the server closes it.
+pub struct Client {
+    endpoint: Endpoint,
+    options: ClientOptions,
+    session_id: String,
+    transport: Mutex<Transport>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+fn new_message_id() -> String {
+    format!(
+        "uuid:{}",
+        uuid::Uuid::new_v4().to_string().to_ascii_uppercase()
+    )
+}
+
+impl Client {
+    /// A client for `endpoint`. Refuses Basic over plain HTTP unless `allow_unencrypted` is
+    /// set, as Windows' client does; no connection is opened yet.
+    pub fn new(endpoint: Endpoint, options: ClientOptions) -> Result<Self, ClientError> {
+        if endpoint.scheme == Scheme::Http
+            && matches!(options.auth, Auth::Basic(_))
+            && !options.allow_unencrypted
+        {
+            return Err(ClientError::configuration(
+                "Basic authentication over HTTP sends the password unencrypted; use HTTPS, or \
+                 allow unencrypted traffic explicitly (-unencrypted)",
+            ));
+        }
+        let tls = match endpoint.scheme {
+            Scheme::Https => Some(tls::client_config(&options.tls)?),
+            Scheme::Http => None,
+        };
+        let transport = Transport::new(
+            endpoint.clone(),
+            tls,
+            &options.user_agent,
+            options.max_response_bytes,
+        )?;
+        Ok(Self {
+            endpoint,
+            options,
+            session_id: new_message_id(),
+            transport: Mutex::new(transport),
+        })
+    }
+
+    /// The endpoint this client talks to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Close the kept connection (a new one is opened by the next request).
+    pub async fn disconnect(&self) {
+        self.transport.lock().await.disconnect();
+    }
+
+    fn header(&self, action: &str, resource: &Resource) -> RequestHeader {
+        let mut h = RequestHeader::new(
+            &self.endpoint.url(),
+            action,
+            &resource.uri,
+            &new_message_id(),
+        );
+        h.selectors = resource.selectors.clone();
+        h.options = resource.options.clone();
+        h.operation_timeout = Some(self.options.operation_timeout);
+        h.max_envelope_size = Some(self.options.max_envelope_size);
+        h.locale = Some(self.options.locale.clone());
+        h.session_id = Some(self.session_id.clone());
+        h
+    }
+
+    fn authorization(&self) -> Result<Option<(HeaderName, HeaderValue)>, ClientError> {
+        match &self.options.auth {
+            Auth::None => Ok(None),
+            Auth::Basic(c) => {
+                let value = c.to_authorization_value();
+                let mut v = HeaderValue::from_str(&value).map_err(|_| {
+                    ClientError::configuration(
+                        "the user name or password cannot be sent in a header",
+                    )
+                })?;
+                v.set_sensitive(true);
+                Ok(Some((hyper::header::AUTHORIZATION, v)))
+            }
+        }
+    }
+
+    /// POST an envelope and return the reply, within the operation timeout plus network delay.
+    async fn exchange(
+        &self,
+        xml: String,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        relates_to: Option<&str>,
+    ) -> Result<Option<Element>, ClientError> {
+        let budget = self.options.operation_timeout + self.options.network_delay;
+        let mut transport = self.transport.lock().await;
+        let sent = tokio::time::timeout(budget, transport.post(Bytes::from(xml), &headers)).await;
+        let reply = match sent {
+            Ok(r) => r?,
+            Err(_) => {
+                // A half-read answer would desynchronise the connection.
+                transport.disconnect();
+                return Err(ClientError::Timeout {
+                    millis: budget.as_millis(),
+                });
+            }
+        };
+        drop(transport);
+        response::interpret(&reply, relates_to)
+    }
+
+    /// Send any request built from `header` with `body` (serialised XML, may be empty) and
+    /// return the body element of the answer. The building block of every operation.
+    pub async fn send(
+        &self,
+        header: &RequestHeader,
+        body: &str,
+    ) -> Result<Option<Element>, ClientError> {
+        let headers = self.authorization()?.into_iter().collect();
+        self.exchange(envelope(header, body), headers, Some(&header.message_id))
+            .await
+    }
+
+    async fn operation(
+        &self,
+        action: &str,
+        resource: &Resource,
+        body: &str,
+    ) -> Result<Option<Element>, ClientError> {
+        let header = self.header(action, resource);
+        self.send(&header, body).await
+    }
+
+    fn required(body: Option<Element>, what: &str) -> Result<Element, ClientError> {
+        body.ok_or_else(|| ClientError::protocol(format!("the {what} response has an empty body")))
+    }
+
+    /// Identify. Without credentials this is the unauthenticated form (header
+    /// `WSMANIDENTIFY: unauthenticated`); with credentials it authenticates. Returns
+    /// `wsmid:IdentifyResponse`.
+    pub async fn identify(&self) -> Result<Element, ClientError> {
+        let headers = match self.authorization()? {
+            Some(a) => vec![a],
+            None => vec![(
+                HeaderName::from_static("wsmanidentify"),
+                HeaderValue::from_static("unauthenticated"),
+            )],
+        };
+        let body = self
+            .exchange(wsman_proto::identify::request(), headers, None)
+            .await?;
+        let body = Self::required(body, "Identify")?;
+        if !body.is(ns::IDENTITY, "IdentifyResponse") {
+            return Err(ClientError::protocol(format!(
+                "expected wsmid:IdentifyResponse, got {}",
+                body.name
+            )));
+        }
+        Ok(body)
+    }
+
+    /// WS-Transfer Get: the resource representation.
+    pub async fn get(&self, resource: &Resource) -> Result<Element, ClientError> {
+        let body = self.operation(action::GET, resource, "").await?;
+        Self::required(body, "Get")
+    }
+
+    /// WS-Transfer Put with `body` (serialised XML). Returns the updated representation when
+    /// the server sends one.
+    pub async fn put(
+        &self,
+        resource: &Resource,
+        body: &str,
+    ) -> Result<Option<Element>, ClientError> {
+        self.operation(action::PUT, resource, body).await
+    }
+
+    /// WS-Transfer Create with `body`. Returns `x:ResourceCreated` (an EPR of the new instance).
+    pub async fn create(&self, resource: &Resource, body: &str) -> Result<Element, ClientError> {
+        let body = self.operation(action::CREATE, resource, body).await?;
+        Self::required(body, "Create")
+    }
+
+    /// WS-Transfer Delete.
+    pub async fn delete(&self, resource: &Resource) -> Result<(), ClientError> {
+        self.operation(action::DELETE, resource, "")
+            .await
+            .map(|_| ())
+    }
+
+    /// Custom action `ResourceURI/Method` with `<p:Method_INPUT xmlns:p="ResourceURI">` holding
+    /// one child per parameter. Returns the output element (`p:Method_OUTPUT`).
+    pub async fn invoke(
+        &self,
+        resource: &Resource,
+        method: &str,
+        parameters: &[(String, String)],
+    ) -> Result<Element, ClientError> {
+        let body = crate::body::invoke_body(&resource.uri, method, parameters)?;
+        self.invoke_raw(resource, method, &body).await
+    }
+
+    /// Invoke with a body the caller serialised (`-file:`).
+    pub async fn invoke_raw(
+        &self,
+        resource: &Resource,
+        method: &str,
+        body: &str,
+    ) -> Result<Element, ClientError> {
+        let action = format!("{}/{}", resource.uri.trim_end_matches('/'), method);
+        let out = self.operation(&action, resource, body).await?;
+        Self::required(out, "Invoke")
+    }
+
+    /// Enumerate with OptimizeEnumeration, then Pull until EndOfSequence. Returns the items in
+    /// order (objects, `a:EndpointReference`s or `w:Item`s, depending on the mode).
+    pub async fn enumerate(
+        &self,
+        resource: &Resource,
+        options: &EnumerateOptions,
+    ) -> Result<Vec<Element>, ClientError> {
+        let body = enumerate::enumerate_body(options);
+        let first = self.operation(action::ENUMERATE, resource, &body).await?;
+        let first = Self::required(first, "Enumerate")?;
+        let mut page = enumerate::read_enumerate_response(&first)?;
+        let mut items = std::mem::take(&mut page.items);
+        let mut pulls = 0usize;
+        while let Some(context) = page.context.take().filter(|_| !page.end) {
+            pulls += 1;
+            if items.len() > options.max_items || pulls > enumerate::MAX_PULLS {
+                let _ = self
+                    .operation(
+                        action::RELEASE,
+                        resource,
+                        &enumerate::release_body(&context),
+                    )
+                    .await;
+                return Err(ClientError::protocol(format!(
+                    "the enumeration exceeds {} items or {} pulls",
+                    options.max_items,
+                    enumerate::MAX_PULLS
+                )));
+            }
+            let body = self
+                .operation(
+                    action::PULL,
+                    resource,
+                    &enumerate::pull_body(&context, options),
+                )
+                .await?;
+            let body = Self::required(body, "Pull")?;
+            page = enumerate::read_pull_response(&body)?;
+            items.append(&mut page.items);
+        }
+        if items.len() > options.max_items {
+            return Err(ClientError::protocol(format!(
+                "the enumeration exceeds {} items",
+                options.max_items
+            )));
+        }
+        Ok(items)
+    }
+}

@@ -1,0 +1,248 @@
+//! TLS client configuration: trust the system roots or a given CA/certificate file, and the two
+//! checks `winrm.cmd` lets a user switch off (`-skipCAcheck`, `-skipCNcheck`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
+
+use crate::error::{ClientError, TlsFailure};
+
+/// How to check the server's certificate.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsOptions {
+    /// A PEM file of trusted certificates (a CA, or the server's own self-signed certificate).
+    /// When absent, the system's root store is used.
+    pub ca_file: Option<PathBuf>,
+    /// Accept a certificate no trusted root vouches for. Dangerous: anyone on the path can
+    /// pose as the server. The host name is still checked unless `skip_cn_check` is set too.
+    pub skip_ca_check: bool,
+    /// Accept a certificate issued for another host name. Dangerous: a certificate for any
+    /// other host signed by a trusted CA is accepted.
+    pub skip_cn_check: bool,
+}
+
+/// Bundles of system roots, by distribution (Debian/Ubuntu first).
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// Build the rustls configuration for these options (ring provider).
+pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, ClientError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError::configuration(format!("TLS setup failed: {e}")))?;
+    let roots = if options.skip_ca_check {
+        None
+    } else {
+        Some(Arc::new(load_roots(options.ca_file.as_deref())?))
+    };
+    let config = if let (Some(roots), false) = (roots.as_ref(), options.skip_cn_check) {
+        builder
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth()
+    } else {
+        let verifier = danger::RelaxedVerifier::new(roots, options.skip_cn_check, provider)?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth()
+    };
+    Ok(Arc::new(config))
+}
+
+fn load_roots(ca_file: Option<&Path>) -> Result<RootCertStore, ClientError> {
+    let mut store = RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs = read_pem_certs(path)?;
+            if certs.is_empty() {
+                return Err(ClientError::configuration(format!(
+                    "{} holds no PEM certificate",
+                    path.display()
+                )));
+            }
+            let (added, _) = store.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(ClientError::configuration(format!(
+                    "no usable certificate in {}",
+                    path.display()
+                )));
+            }
+        }
+        None => {
+            let env = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
+            let candidates = env
+                .into_iter()
+                .chain(SYSTEM_BUNDLES.iter().map(PathBuf::from));
+            for path in candidates {
+                if let Ok(certs) = read_pem_certs(&path) {
+                    store.add_parsable_certificates(certs);
+                    if !store.is_empty() {
+                        break;
+                    }
+                }
+            }
+            if store.is_empty() {
+                return Err(ClientError::configuration(
+                    "no trusted root certificates found on this system (install ca-certificates, \
+                     or give the server's CA certificate file)",
+                ));
+            }
+        }
+    }
+    Ok(store)
+}
+
+fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ClientError> {
+    let data = std::fs::read(path)
+        .map_err(|e| ClientError::configuration(format!("cannot read {}: {e}", path.display())))?;
+    rustls_pemfile::certs(&mut data.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ClientError::configuration(format!("{}: bad PEM: {e}", path.display())))
+}
+
+/// Classify a handshake error for the user (and for the CLI's error numbers).
+pub(crate) fn classify(err: &rustls::Error) -> TlsFailure {
+    use rustls::CertificateError as C;
+    match err {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer | C::BadSignature => TlsFailure::UnknownIssuer,
+            C::NotValidForName | C::NotValidForNameContext { .. } => TlsFailure::NameMismatch,
+            C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. } => TlsFailure::Expired,
+            _ => TlsFailure::Other,
+        },
+        _ => TlsFailure::Other,
+    }
+}
+
+/// Certificate verifiers that switch checks off. Everything in here weakens TLS; it exists
+/// because `winrm.cmd` offers `-skipCAcheck` and `-skipCNcheck` for lab hosts with
+/// self-signed certificates. Handshake signatures are always verified.
+pub mod danger {
+    use std::sync::Arc;
+
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::client::WebPkiServerVerifier;
+    use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::server::ParsedCertificate;
+    use rustls::{CertificateError, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
+
+    use crate::error::ClientError;
+
+    /// A verifier that skips the chain check (when built without roots), the name check
+    /// (when `skip_name` is set), or both.
+    #[derive(Debug)]
+    pub struct RelaxedVerifier {
+        chain: Option<Arc<WebPkiServerVerifier>>,
+        skip_name: bool,
+        provider: Arc<CryptoProvider>,
+    }
+
+    impl RelaxedVerifier {
+        /// `roots: None` skips the CA check; `skip_name` skips the host-name check.
+        pub fn new(
+            roots: Option<Arc<RootCertStore>>,
+            skip_name: bool,
+            provider: Arc<CryptoProvider>,
+        ) -> Result<Self, ClientError> {
+            let chain = match roots {
+                Some(r) => Some(
+                    WebPkiServerVerifier::builder_with_provider(r, provider.clone())
+                        .build()
+                        .map_err(|e| {
+                            ClientError::configuration(format!("TLS verifier setup failed: {e}"))
+                        })?,
+                ),
+                None => None,
+            };
+            Ok(Self {
+                chain,
+                skip_name,
+                provider,
+            })
+        }
+    }
+
+    impl ServerCertVerifier for RelaxedVerifier {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            server_name: &ServerName<'_>,
+            ocsp_response: &[u8],
+            now: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            match &self.chain {
+                Some(chain) => {
+                    match chain.verify_server_cert(
+                        end_entity,
+                        intermediates,
+                        server_name,
+                        ocsp_response,
+                        now,
+                    ) {
+                        Ok(v) => Ok(v),
+                        // The name is checked after the chain: this error means the chain was good.
+                        Err(Error::InvalidCertificate(
+                            CertificateError::NotValidForName
+                            | CertificateError::NotValidForNameContext { .. },
+                        )) if self.skip_name => Ok(ServerCertVerified::assertion()),
+                        Err(e) => Err(e),
+                    }
+                }
+                None => {
+                    if !self.skip_name {
+                        let parsed = ParsedCertificate::try_from(end_entity)?;
+                        rustls::client::verify_server_name(&parsed, server_name)?;
+                    }
+                    Ok(ServerCertVerified::assertion())
+                }
+            }
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.provider
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    }
+}
