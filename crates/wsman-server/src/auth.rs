@@ -1,15 +1,23 @@
-//! Authentication on the server side: what the pipeline asks of a credential backend, and the
-//! per-connection cache that makes authentication a once-per-connection cost.
+//! Authentication on the server side, in one place: reading the `Authorization` header,
+//! checking credentials (service accounts, then PAM), the administrator rule, and the
+//! per-connection cache. The parsing, challenge policy, account store and constant-time,
+//! zeroizing cache are `wsman-auth`'s; this module only wires them to the OS and the pipeline.
 //!
 //! Why per connection: Negotiate, Kerberos and CredSSP bind their security context to the TCP
 //! connection, and PAM is far too slow to run per request. Basic is verified once; later
 //! requests on the same connection compare their Authorization value with the verified one in
 //! constant time. Any different Authorization value restarts authentication (reference §1.4).
 
+use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use hyper::header::{HeaderMap, AUTHORIZATION};
-use wsman_auth::{parse_basic_authorization, Credentials};
+use wsman_auth::{
+    parse_basic_authorization, AuthError, Authenticator, Credentials, Identity, IdentityKind,
+    PasswordChecker,
+};
+use wsman_os::{PamAuthenticator, PamError};
 
 use crate::settings::{ServiceSettings, Transport};
 
@@ -17,67 +25,129 @@ use crate::settings::{ServiceSettings, Transport};
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Principal {
-    /// The user name as logged (never a password).
-    pub user: String,
-    /// Windows' BA: uid 0 or member of `wsmand-admins` (for a service account: its run-as
-    /// user). Every operation except Identify needs it.
+    /// Who proved the credentials (service account or Linux user).
+    pub identity: Identity,
+    /// Windows' BA: the identity's Linux user is uid 0 or a member of `wsmand-admins`. Every
+    /// operation except Identify needs it.
     pub is_administrator: bool,
 }
 
 impl Principal {
-    pub fn new(user: impl Into<String>, is_administrator: bool) -> Self {
+    pub fn new(identity: Identity, is_administrator: bool) -> Self {
         Self {
-            user: user.into(),
+            identity,
             is_administrator,
         }
     }
 }
 
-/// Why credentials were not accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum VerifyError {
-    #[error("wrong user name or password")]
-    BadCredentials,
-    #[error("credential backend failed: {reason}")]
-    Backend { reason: String },
+/// The name logs show: the account, and for a service account its run-as user.
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.identity.kind, &self.identity.linux_user) {
+            (IdentityKind::ServiceAccount, Some(linux_user)) => {
+                write!(f, "{} (as {linux_user})", self.identity.name)
+            }
+            _ => f.write_str(&self.identity.name),
+        }
+    }
 }
 
-/// A credential backend (service accounts, then PAM). Blocking: the pipeline calls it on the
-/// blocking thread pool.
-pub trait CredentialVerifier: Send + Sync + 'static {
-    fn verify_basic(&self, user: &str, password: &str) -> Result<Principal, VerifyError>;
+/// PAM as `wsman-auth`'s system password check.
+struct PamChecker {
+    pam: PamAuthenticator,
 }
 
-/// The per-connection security state. Today: the verified Basic credential (kept by
-/// `wsman-auth`'s zeroizing, constant-time [`wsman_auth::ConnectionAuth`]) and the principal
-/// resolved from it. Later: the Negotiate/Kerberos/CredSSP contexts and the sealing keys
-/// bound to this connection.
-#[derive(Default)]
-pub struct ConnectionAuth {
-    verified: Option<(wsman_auth::ConnectionAuth, Arc<Principal>)>,
+impl PasswordChecker for PamChecker {
+    fn check(&self, user: &str, password: &str) -> Result<(), AuthError> {
+        self.pam.authenticate(user, password).map_err(|error| {
+            if error.is_credential_failure() {
+                AuthError::Rejected {
+                    reason: error.to_string(),
+                }
+            } else {
+                AuthError::Backend {
+                    backend: "PAM",
+                    detail: error.to_string(),
+                }
+            }
+        })
+    }
 }
 
-impl ConnectionAuth {
-    /// The cached principal if `authorization` is byte-for-byte the verified value
-    /// (compared in constant time).
-    pub fn cached(&self, authorization: &[u8]) -> Option<Arc<Principal>> {
-        let (cache, principal) = self.verified.as_ref()?;
-        cache.matches(authorization).map(|_| Arc::clone(principal))
+/// The server's one credential check: a name in `DIR/accounts.toml` is checked only there,
+/// any other name through PAM; then the administrator rule (a service account counts as its
+/// run-as user, and without one is not an administrator). Blocking: the pipeline calls it on
+/// the blocking thread pool.
+#[derive(Debug)]
+pub struct CredentialVerifier {
+    authenticator: Authenticator,
+}
+
+impl CredentialVerifier {
+    /// Service accounts under `config_dir`, everyone else through PAM service `pam_service`
+    /// (normally [`wsman_os::DEFAULT_PAM_SERVICE`]).
+    pub fn new(config_dir: impl Into<PathBuf>, pam_service: &str) -> Result<Self, PamError> {
+        let pam = PamAuthenticator::new(pam_service)?;
+        Ok(Self::with_system(config_dir, Box::new(PamChecker { pam })))
     }
 
-    /// Remember a verified Authorization value for the rest of the connection.
-    pub fn remember(&mut self, authorization: &[u8], principal: Arc<Principal>) {
-        let identity = wsman_auth::Identity::linux_user(principal.user.clone());
-        self.verified = Some((
-            wsman_auth::ConnectionAuth::new(authorization, identity),
+    /// Service accounts under `config_dir`, everyone else through `system` (tests use fakes).
+    pub fn with_system(config_dir: impl Into<PathBuf>, system: Box<dyn PasswordChecker>) -> Self {
+        Self {
+            authenticator: Authenticator::new(config_dir, system),
+        }
+    }
+
+    /// Checks Basic credentials and resolves the principal. Errors carry no secret.
+    pub fn verify_basic(&self, credentials: &Credentials) -> Result<Principal, AuthError> {
+        let identity = self.authenticator.authenticate(credentials)?;
+        let is_administrator = is_administrator(&identity).map_err(|error| AuthError::Backend {
+            backend: "user lookup",
+            detail: error.to_string(),
+        })?;
+        Ok(Principal::new(identity, is_administrator))
+    }
+}
+
+/// Whether `identity`'s Linux user is uid 0 or in `wsmand-admins`. No Linux user (a service
+/// account without run-as), or one NSS does not know: not an administrator.
+fn is_administrator(identity: &Identity) -> Result<bool, wsman_os::UserError> {
+    let Some(linux_user) = &identity.linux_user else {
+        return Ok(false);
+    };
+    match wsman_os::lookup_user(linux_user)? {
+        Some(user) => wsman_os::is_administrator(&user),
+        None => Ok(false),
+    }
+}
+
+/// The Authorization value verified on one connection (kept by `wsman-auth`'s zeroizing,
+/// constant-time [`wsman_auth::ConnectionAuth`]) and the principal it proved. Later: the
+/// Negotiate/Kerberos/CredSSP contexts and the sealing keys bound to this connection.
+#[derive(Debug)]
+pub struct VerifiedConnection {
+    authorization: wsman_auth::ConnectionAuth,
+    principal: Arc<Principal>,
+}
+
+impl VerifiedConnection {
+    /// Remember that `authorization` (the raw header value) proved `principal`.
+    pub fn new(authorization: &[u8], principal: Arc<Principal>) -> Self {
+        Self {
+            authorization: wsman_auth::ConnectionAuth::new(
+                authorization,
+                principal.identity.clone(),
+            ),
             principal,
-        ));
+        }
     }
 
-    /// Drop the cached credential (a failed attempt restarts authentication).
-    pub fn forget(&mut self) {
-        self.verified = None;
+    /// The principal if `authorization` is byte-for-byte the verified value.
+    pub fn principal_for(&self, authorization: &[u8]) -> Option<Arc<Principal>> {
+        self.authorization
+            .matches(authorization)
+            .map(|_| Arc::clone(&self.principal))
     }
 }
 
@@ -87,20 +157,14 @@ pub enum Presented {
     /// No Authorization header.
     Nothing,
     /// A Basic credential that may be used on this connection.
-    Basic {
-        credentials: Credentials,
-        raw: Vec<u8>,
-    },
+    Basic { credentials: Credentials },
     /// A scheme we do not accept here (or Basic where it is not allowed), with the user name
     /// when one was readable, for the log.
-    Refused {
-        user: Option<String>,
-        why: &'static str,
-    },
+    Refused { user: Option<String>, why: String },
 }
 
-/// Read the Authorization header. Basic is accepted over HTTPS when Service/Auth/Basic is set,
-/// over HTTP only when Service/AllowUnencrypted is set too.
+/// Read the Authorization header. Basic is accepted when [`wsman_auth::ChallengeConfig::basic_allowed`]
+/// says so for this transport (HTTPS, or HTTP with Service/AllowUnencrypted).
 pub fn presented(
     headers: &HeaderMap,
     settings: &ServiceSettings,
@@ -109,35 +173,19 @@ pub fn presented(
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Presented::Nothing;
     };
-    let raw = value.as_bytes();
-    match parse_basic_authorization(raw) {
-        Ok(credentials) => {
-            if settings.basic_allowed(transport) {
-                Presented::Basic {
-                    credentials,
-                    raw: raw.to_vec(),
-                }
-            } else {
-                Presented::Refused {
-                    user: Some(credentials.user.clone()),
-                    why: "Basic is not enabled for this transport",
-                }
-            }
+    match parse_basic_authorization(value.as_bytes()) {
+        Ok(credentials) if settings.challenge_config(transport).basic_allowed() => {
+            Presented::Basic { credentials }
         }
-        Err(_) => Presented::Refused {
+        Ok(credentials) => Presented::Refused {
+            user: Some(credentials.user.clone()),
+            why: "Basic is not enabled for this transport".to_owned(),
+        },
+        Err(error) => Presented::Refused {
             user: None,
-            why: "unsupported or malformed Authorization",
+            why: error.to_string(),
         },
     }
-}
-
-/// The `WWW-Authenticate` values for a 401 on this transport: one per enabled scheme.
-pub fn challenges(settings: &ServiceSettings, transport: Transport) -> Vec<&'static str> {
-    let mut out = Vec::with_capacity(1);
-    if settings.basic_allowed(transport) {
-        out.push(wsman_auth::BASIC_CHALLENGE);
-    }
-    out
 }
 
 /// Security profiles of an authenticated Identify (MS-WSMV 3.1.4.1.23).
@@ -155,6 +203,7 @@ mod tests {
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
     use hyper::header::HeaderValue;
+    use wsman_auth::AccountStore;
 
     use super::*;
 
@@ -210,24 +259,110 @@ mod tests {
     }
 
     #[test]
-    fn cache_matches_only_the_same_value() {
-        let mut c = ConnectionAuth::default();
-        assert!(c.cached(b"Basic abc").is_none());
-        c.remember(b"Basic abc", Arc::new(Principal::new("root", true)));
-        assert!(c.cached(b"Basic abc").is_some());
-        assert!(c.cached(b"Basic abd").is_none());
-        assert!(c.cached(b"Basic ab").is_none());
-        c.forget();
-        assert!(c.cached(b"Basic abc").is_none());
+    fn refusals_never_carry_the_password() {
+        let h = basic("alice:Secret-Pw-91");
+        let refused = presented(&h, &settings(true, false), Transport::Http);
+        assert!(!format!("{refused:?}").contains("Secret-Pw-91"));
+        let accepted = presented(&h, &settings(true, true), Transport::Http);
+        assert!(!format!("{accepted:?}").contains("Secret-Pw-91"));
     }
 
     #[test]
-    fn challenges_follow_settings() {
+    fn cache_matches_only_the_same_value() {
+        let principal = Arc::new(Principal::new(Identity::linux_user("root"), true));
+        let verified = VerifiedConnection::new(b"Basic abc", principal);
+        assert!(verified.principal_for(b"Basic abc").is_some());
+        assert!(verified.principal_for(b"Basic abd").is_none());
+        assert!(verified.principal_for(b"Basic ab").is_none());
+        assert!(!format!("{verified:?}").contains("abc"));
+    }
+
+    /// A fake system where `root` / `root-pw` and `nobody` / `nobody-pw` log in.
+    struct FakeSystem;
+
+    impl PasswordChecker for FakeSystem {
+        fn check(&self, user: &str, password: &str) -> Result<(), AuthError> {
+            if password == format!("{user}-pw") {
+                Ok(())
+            } else {
+                Err(AuthError::Rejected {
+                    reason: "PAM_AUTH_ERR".to_owned(),
+                })
+            }
+        }
+    }
+
+    fn verify(verifier: &CredentialVerifier, user: &str, password: &str) -> Option<Principal> {
+        match verifier.verify_basic(&Credentials::new(user, password)) {
+            Ok(principal) => Some(principal),
+            Err(AuthError::Rejected { .. }) => None,
+            Err(other) => panic!("unexpected backend error: {other}"),
+        }
+    }
+
+    #[test]
+    fn verifier_checks_accounts_then_the_system_and_resolves_administrators() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AccountStore::load(dir.path()).unwrap();
+        store.add("admin-svc", "pw", Some("root".into())).unwrap();
+        store.add("plain-svc", "pw", None).unwrap();
+        store
+            .add("nobody-svc", "pw", Some("nobody".into()))
+            .unwrap();
+        let verifier = CredentialVerifier::with_system(dir.path(), Box::new(FakeSystem));
+
+        let principal = verify(&verifier, "admin-svc", "pw").unwrap();
+        assert_eq!(principal.to_string(), "admin-svc (as root)");
         assert_eq!(
-            challenges(&settings(true, false), Transport::Https).len(),
-            1
+            principal,
+            Principal::new(
+                Identity::service_account("admin-svc", Some("root".to_owned())),
+                true
+            )
         );
-        assert!(challenges(&settings(true, false), Transport::Http).is_empty());
-        assert!(challenges(&settings(false, true), Transport::Http).is_empty());
+        let principal = verify(&verifier, "plain-svc", "pw").unwrap();
+        assert_eq!(principal.to_string(), "plain-svc");
+        assert_eq!(
+            principal,
+            Principal::new(Identity::service_account("plain-svc", None), false)
+        );
+        let principal = verify(&verifier, "nobody-svc", "pw").unwrap();
+        assert!(!principal.is_administrator);
+        let principal = verify(&verifier, r"HOST\root", "root-pw").unwrap();
+        assert_eq!(principal.to_string(), "root");
+        assert_eq!(
+            principal,
+            Principal::new(Identity::linux_user("root"), true)
+        );
+        // A service account is checked only against accounts.toml, never the system.
+        assert!(verify(&verifier, "admin-svc", "admin-svc-pw").is_none());
+        assert!(verify(&verifier, "root", "wrong").is_none());
+        assert!(verify(&verifier, "wsmand-no-such-user-x9", "whatever").is_none());
+    }
+
+    #[test]
+    fn administrator_rule_follows_the_linux_user() {
+        assert!(!is_administrator(&Identity::service_account("svc", None)).unwrap());
+        assert!(
+            is_administrator(&Identity::service_account("svc", Some("root".to_owned()))).unwrap()
+        );
+        assert!(!is_administrator(&Identity::linux_user("wsmand-no-such-user-x9")).unwrap());
+    }
+
+    #[test]
+    fn pam_checker_maps_unknown_user_to_rejected() {
+        let checker = PamChecker {
+            pam: PamAuthenticator::new(wsman_os::DEFAULT_PAM_SERVICE).unwrap(),
+        };
+        assert!(matches!(
+            checker.check("wsmand-no-such-user-x7", "pw"),
+            Err(AuthError::Rejected { .. })
+        ));
+    }
+
+    #[test]
+    fn security_profiles_follow_basic() {
+        assert_eq!(security_profiles(&settings(true, false)).len(), 2);
+        assert!(security_profiles(&settings(false, true)).is_empty());
     }
 }

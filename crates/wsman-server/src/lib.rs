@@ -43,9 +43,9 @@ pub mod settings;
 pub mod system;
 pub mod tls;
 
-pub use auth::{CredentialVerifier, Principal, VerifyError};
+pub use auth::{CredentialVerifier, Principal};
 pub use error::ServiceError;
 pub use live::LiveService;
 pub use server::{ListenerTable, Server, ServerParts};
 pub use settings::{ListenerConfig, ServiceSettings, Transport};
-pub use system::{default_product_version, settings_from_config, SystemVerifier};
+pub use system::{default_product_version, settings_from_config};

@@ -38,7 +38,7 @@ impl LiveService {
     /// `host_name` names self-signed certificates of HTTPS listeners created remotely.
     pub async fn start(
         store: ConfigStore,
-        verifier: Arc<dyn CredentialVerifier>,
+        verifier: Arc<CredentialVerifier>,
         default_product_version: String,
         host_name: String,
     ) -> Self {

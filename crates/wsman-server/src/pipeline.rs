@@ -34,7 +34,7 @@ use wsman_proto::identify::{self, IdentifyInfo};
 use wsman_proto::xml::Limits;
 use wsman_proto::{Fault, Request};
 
-use crate::auth::{self, ConnectionAuth, CredentialVerifier, Presented, Principal};
+use crate::auth::{self, CredentialVerifier, Presented, Principal, VerifiedConnection};
 use crate::body;
 use crate::dispatch::{self, Dispatcher, Exchange, Reply};
 use crate::error::ServiceError;
@@ -48,7 +48,7 @@ pub const ANONYMOUS_PRODUCT_VERSION: &str = "OS: 0.0.0 SP: 0.0 Stack: 3.0";
 /// State shared by every connection of the service.
 pub struct Shared {
     pub settings: watch::Receiver<Arc<ServiceSettings>>,
-    pub verifier: Arc<dyn CredentialVerifier>,
+    pub verifier: Arc<CredentialVerifier>,
     pub dispatcher: Arc<Dispatcher>,
 }
 
@@ -59,7 +59,8 @@ pub struct Connection {
     pub transport: Transport,
     /// `/` + URLPrefix of the listener that accepted it.
     pub path: Arc<str>,
-    pub auth: Mutex<ConnectionAuth>,
+    /// The credential verified on this connection, if any.
+    pub auth: Mutex<Option<VerifiedConnection>>,
 }
 
 impl Connection {
@@ -74,11 +75,11 @@ impl Connection {
             local,
             transport,
             path,
-            auth: Mutex::new(ConnectionAuth::default()),
+            auth: Mutex::new(None),
         }
     }
 
-    fn auth(&self) -> std::sync::MutexGuard<'_, ConnectionAuth> {
+    fn auth(&self) -> std::sync::MutexGuard<'_, Option<VerifiedConnection>> {
         self.auth.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -178,7 +179,7 @@ async fn process(
     }
     let relates_to = request.message_id.clone();
     if !principal.is_administrator {
-        tracing::warn!(remote = %conn.remote, user = %principal.user, action = request.action.as_deref().unwrap_or(""), "access denied");
+        tracing::warn!(remote = %conn.remote, user = %principal, action = request.action.as_deref().unwrap_or(""), "access denied");
         return Err(ServiceError::fault(
             Fault::access_denied(),
             relates_to.as_deref(),
@@ -213,10 +214,10 @@ fn cached_principal(
     conn: &Connection,
 ) -> Option<Arc<Principal>> {
     let value = headers.get(hyper::header::AUTHORIZATION)?;
-    if !settings.basic_allowed(conn.transport) {
+    if !settings.challenge_config(conn.transport).basic_allowed() {
         return None;
     }
-    conn.auth().cached(value.as_bytes())
+    conn.auth().as_ref()?.principal_for(value.as_bytes())
 }
 
 enum Authenticated {
@@ -237,21 +238,27 @@ async fn authenticate(
     match auth::presented(headers, settings, conn.transport) {
         Presented::Nothing => Authenticated::AnonymousIdentify,
         Presented::Refused { user, why } => {
-            conn.auth().forget();
-            tracing::warn!(remote = %conn.remote, user = user.as_deref().unwrap_or(""), reason = why, "401: authentication refused");
+            *conn.auth() = None;
+            tracing::warn!(remote = %conn.remote, user = user.as_deref().unwrap_or(""), reason = %why, "401: authentication refused");
             Authenticated::No
         }
-        Presented::Basic { credentials, raw } => {
+        Presented::Basic { credentials } => {
             let user = credentials.user.clone();
             match verify(shared, credentials).await {
-                Some(p) => {
-                    tracing::info!(remote = %conn.remote, user = %user, "authenticated (Basic)");
-                    conn.auth().remember(&raw, Arc::clone(&p));
-                    Authenticated::Yes(p)
+                Ok(principal) => {
+                    tracing::info!(remote = %conn.remote, user = %principal, "authenticated (Basic)");
+                    let principal = Arc::new(principal);
+                    if let Some(value) = headers.get(hyper::header::AUTHORIZATION) {
+                        *conn.auth() = Some(VerifiedConnection::new(
+                            value.as_bytes(),
+                            Arc::clone(&principal),
+                        ));
+                    }
+                    Authenticated::Yes(principal)
                 }
-                None => {
-                    conn.auth().forget();
-                    tracing::warn!(remote = %conn.remote, user = %user, "401: authentication failed (Basic)");
+                Err(reason) => {
+                    *conn.auth() = None;
+                    tracing::warn!(remote = %conn.remote, user = %user, %reason, "401: authentication failed (Basic)");
                     Authenticated::No
                 }
             }
@@ -259,22 +266,14 @@ async fn authenticate(
     }
 }
 
-/// Verify on the blocking pool (PAM blocks); None on any failure (already logged by caller).
-async fn verify(shared: &Shared, credentials: Credentials) -> Option<Arc<Principal>> {
+/// Verify on the blocking pool (PAM blocks). The credentials (and with them the zeroizing
+/// password) are dropped on that thread; the error says why, never with a secret.
+async fn verify(shared: &Shared, credentials: Credentials) -> Result<Principal, String> {
     let verifier = Arc::clone(&shared.verifier);
-    let job = tokio::task::spawn_blocking(move || {
-        verifier.verify_basic(&credentials.user, &credentials.password)
-    });
+    let job = tokio::task::spawn_blocking(move || verifier.verify_basic(&credentials));
     match job.await {
-        Ok(Ok(p)) => Some(Arc::new(p)),
-        Ok(Err(e)) => {
-            tracing::debug!(error = %e, "credential check failed");
-            None
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "credential check panicked");
-            None
-        }
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("credential check panicked: {e}")),
     }
 }
 
@@ -419,7 +418,7 @@ fn error_response(
         headers.insert(hyper::header::ALLOW, HeaderValue::from_static("POST"));
     }
     if matches!(error, ServiceError::Unauthorized) {
-        for challenge in auth::challenges(settings, transport) {
+        for challenge in settings.challenge_config(transport).challenges() {
             headers.append(
                 hyper::header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),

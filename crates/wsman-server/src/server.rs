@@ -88,7 +88,7 @@ pub struct ServerParts {
     /// DIR: certificates are read from `DIR/certs`.
     pub config_dir: PathBuf,
     pub settings: ServiceSettings,
-    pub verifier: Arc<dyn CredentialVerifier>,
+    pub verifier: Arc<CredentialVerifier>,
     pub registry: Registry,
     /// Shared with the config provider, which reports ListeningOn from it.
     pub listener_table: Arc<ListenerTable>,

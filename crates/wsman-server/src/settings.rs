@@ -158,9 +158,15 @@ impl ServiceSettings {
         Duration::from_millis(u64::from(self.enumeration_timeout_ms))
     }
 
-    /// Whether Basic may be used on a connection of this transport (reference §1.5).
-    pub fn basic_allowed(&self, transport: Transport) -> bool {
-        self.auth_basic && (transport == Transport::Https || self.allow_unencrypted)
+    /// The authentication policy of a connection of this transport: which schemes may be used
+    /// and which challenges a 401 carries (decided by `wsman-auth`, reference §1.5).
+    pub fn challenge_config(&self, transport: Transport) -> wsman_auth::ChallengeConfig {
+        wsman_auth::ChallengeConfig {
+            basic: self.auth_basic,
+            https: transport == Transport::Https,
+            allow_unencrypted: self.allow_unencrypted,
+            ..wsman_auth::ChallengeConfig::default()
+        }
     }
 
     /// The listeners to run: the enabled configured ones plus the compatibility listeners.
@@ -206,12 +212,19 @@ mod tests {
             auth_basic: true,
             ..ServiceSettings::default()
         };
-        assert!(s.basic_allowed(Transport::Https));
-        assert!(!s.basic_allowed(Transport::Http));
+        assert!(s.challenge_config(Transport::Https).basic_allowed());
+        assert_eq!(
+            s.challenge_config(Transport::Https).challenges(),
+            vec![wsman_auth::BASIC_CHALLENGE]
+        );
+        assert!(!s.challenge_config(Transport::Http).basic_allowed());
+        assert!(s.challenge_config(Transport::Http).challenges().is_empty());
         s.allow_unencrypted = true;
-        assert!(s.basic_allowed(Transport::Http));
+        assert!(s.challenge_config(Transport::Http).basic_allowed());
+        assert_eq!(s.challenge_config(Transport::Http).challenges().len(), 1);
         s.auth_basic = false;
-        assert!(!s.basic_allowed(Transport::Https));
+        assert!(!s.challenge_config(Transport::Https).basic_allowed());
+        assert!(s.challenge_config(Transport::Https).challenges().is_empty());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `wsmand account ...`: manage the service's own accounts in
-//! `DIR/accounts.toml`, and the glue that lets the server check Basic
-//! credentials against those accounts and PAM.
+//! `DIR/accounts.toml` (the server checks credentials against them, then
+//! PAM, in `wsman_server::auth`).
 //!
 //! Passwords are only ever read from standard input (`--password-stdin`):
 //! a password on the command line would be visible in `ps` and in shell
@@ -13,9 +13,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use wsman_auth::accounts::MAX_PASSWORD_LEN;
-use wsman_auth::{AccountStore, AuthError, Authenticator, Identity, IdentityKind, PasswordChecker};
-use wsman_os::{PamAuthenticator, DEFAULT_PAM_SERVICE};
-use wsman_server::{CredentialVerifier, Principal, VerifyError};
+use wsman_auth::AccountStore;
 use zeroize::Zeroizing;
 
 /// `wsmand account` subcommands.
@@ -236,103 +234,6 @@ fn create_config_dir(config_dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", config_dir.display()))
 }
 
-/// PAM (service `wsmand`) as the system password check of
-/// [`wsman_auth::Authenticator`].
-#[derive(Debug)]
-pub(crate) struct PamPasswordChecker {
-    pam: PamAuthenticator,
-}
-
-impl PamPasswordChecker {
-    /// A checker for PAM service `wsmand` (`/etc/pam.d/wsmand`).
-    pub(crate) fn new() -> anyhow::Result<Self> {
-        Ok(Self {
-            pam: PamAuthenticator::new(DEFAULT_PAM_SERVICE)?,
-        })
-    }
-}
-
-impl PasswordChecker for PamPasswordChecker {
-    fn check(&self, user: &str, password: &str) -> Result<(), AuthError> {
-        self.pam.authenticate(user, password).map_err(|error| {
-            if error.is_credential_failure() {
-                AuthError::Rejected {
-                    reason: error.to_string(),
-                }
-            } else {
-                AuthError::Backend {
-                    backend: "PAM",
-                    detail: error.to_string(),
-                }
-            }
-        })
-    }
-}
-
-/// The server's credential check: service accounts in `DIR/accounts.toml`,
-/// otherwise PAM; then the administrator rule (uid 0 or `wsmand-admins`;
-/// a service account counts as its run-as user, and without one is not an
-/// administrator).
-#[derive(Debug)]
-pub(crate) struct AccountsAndPamVerifier {
-    authenticator: Authenticator,
-}
-
-impl AccountsAndPamVerifier {
-    /// Checks service accounts in `config_dir`, everyone else through PAM.
-    pub(crate) fn new(config_dir: &Path) -> anyhow::Result<Self> {
-        Ok(Self::with_system(
-            config_dir,
-            Box::new(PamPasswordChecker::new()?),
-        ))
-    }
-
-    fn with_system(config_dir: &Path, system: Box<dyn PasswordChecker>) -> Self {
-        Self {
-            authenticator: Authenticator::new(config_dir, system),
-        }
-    }
-}
-
-impl CredentialVerifier for AccountsAndPamVerifier {
-    fn verify_basic(&self, user: &str, password: &str) -> Result<Principal, VerifyError> {
-        let credentials = wsman_auth::Credentials::new(user, password);
-        let identity =
-            self.authenticator
-                .authenticate(&credentials)
-                .map_err(|error| match error {
-                    AuthError::Rejected { .. } => VerifyError::BadCredentials,
-                    other => VerifyError::Backend {
-                        reason: other.to_string(),
-                    },
-                })?;
-        let is_administrator =
-            is_administrator(&identity).map_err(|error| VerifyError::Backend {
-                reason: error.to_string(),
-            })?;
-        let logged_name = match (identity.kind, &identity.linux_user) {
-            (IdentityKind::ServiceAccount, Some(linux_user)) => {
-                format!("{} (as {linux_user})", identity.name)
-            }
-            _ => identity.name.clone(),
-        };
-        Ok(Principal::new(logged_name, is_administrator))
-    }
-}
-
-/// Whether `identity` is an administrator: its Linux user is uid 0 or in
-/// `wsmand-admins`. No Linux user, or one NSS does not know: not an
-/// administrator.
-pub(crate) fn is_administrator(identity: &Identity) -> Result<bool, wsman_os::UserError> {
-    let Some(linux_user) = &identity.linux_user else {
-        return Ok(false);
-    };
-    match wsman_os::lookup_user(linux_user)? {
-        Some(user) => wsman_os::is_administrator(&user),
-        None => Ok(false),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Cursor;
@@ -450,58 +351,5 @@ mod tests {
             "{error}"
         );
         assert!(AccountStore::load(dir.path()).unwrap().list().is_empty());
-    }
-
-    /// A fake system where `root` / `root-pw` and `nobody` / `nobody-pw` log in.
-    struct FakeSystem;
-
-    impl PasswordChecker for FakeSystem {
-        fn check(&self, user: &str, password: &str) -> Result<(), AuthError> {
-            if password == format!("{user}-pw") {
-                Ok(())
-            } else {
-                Err(AuthError::Rejected {
-                    reason: "PAM_AUTH_ERR".to_owned(),
-                })
-            }
-        }
-    }
-
-    #[test]
-    fn verifier_resolves_administrators() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = AccountStore::load(dir.path()).unwrap();
-        store.add("admin-svc", "pw", Some("root".into())).unwrap();
-        store.add("plain-svc", "pw", None).unwrap();
-        store
-            .add("nobody-svc", "pw", Some("nobody".into()))
-            .unwrap();
-        let verifier = AccountsAndPamVerifier::with_system(dir.path(), Box::new(FakeSystem));
-
-        let principal = verifier.verify_basic("admin-svc", "pw").unwrap();
-        assert_eq!(principal, Principal::new("admin-svc (as root)", true));
-        let principal = verifier.verify_basic("plain-svc", "pw").unwrap();
-        assert_eq!(principal, Principal::new("plain-svc", false));
-        let principal = verifier.verify_basic("nobody-svc", "pw").unwrap();
-        assert!(!principal.is_administrator);
-        let principal = verifier.verify_basic(r"HOST\root", "root-pw").unwrap();
-        assert_eq!(principal, Principal::new("root", true));
-        assert_eq!(
-            verifier.verify_basic("admin-svc", "root-pw"),
-            Err(VerifyError::BadCredentials)
-        );
-        assert_eq!(
-            verifier.verify_basic("root", "wrong"),
-            Err(VerifyError::BadCredentials)
-        );
-    }
-
-    #[test]
-    fn pam_checker_maps_unknown_user_to_rejected() {
-        let checker = PamPasswordChecker::new().unwrap();
-        assert!(matches!(
-            checker.check("wsmand-no-such-user-x7", "pw"),
-            Err(AuthError::Rejected { .. })
-        ));
     }
 }

@@ -141,8 +141,10 @@ fn check_config(dir: &Path) -> anyhow::Result<()> {
 fn run_daemon_blocking(dir: &Path) -> anyhow::Result<()> {
     ensure_config_dir(dir)?;
     let store = open_config(dir)?;
-    let verifier: Arc<dyn CredentialVerifier> =
-        Arc::new(account::AccountsAndPamVerifier::new(dir)?);
+    let verifier = Arc::new(
+        CredentialVerifier::new(dir, wsman_os::DEFAULT_PAM_SERVICE)
+            .context("cannot set up PAM authentication")?,
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -153,7 +155,7 @@ fn run_daemon_blocking(dir: &Path) -> anyhow::Result<()> {
 /// Serve until SIGTERM or SIGINT; SIGHUP re-reads the configuration.
 pub async fn run_daemon(
     store: ConfigStore,
-    verifier: Arc<dyn CredentialVerifier>,
+    verifier: Arc<CredentialVerifier>,
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wsman_server::{LiveService, SystemVerifier};
+use wsman_server::{CredentialVerifier, LiveService};
 
 pub const USER: &str = "tester";
 pub const PASSWORD: &str = "s3cret-pw";
@@ -83,7 +83,8 @@ impl TestService {
         add_account(dir.path(), USER, Some("root"));
         add_account(dir.path(), PLAIN_USER, None);
         let store = wsman_config::ConfigStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-        let verifier = SystemVerifier::new(dir.path(), "wsmand").unwrap_or_else(|e| panic!("{e}"));
+        let verifier = CredentialVerifier::new(dir.path(), wsman_os::DEFAULT_PAM_SERVICE)
+            .unwrap_or_else(|e| panic!("{e}"));
         let service = LiveService::start(
             store,
             Arc::new(verifier),
