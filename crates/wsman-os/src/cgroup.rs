@@ -334,6 +334,21 @@ impl ShellCgroup {
             .and_then(|text| text.trim().parse().ok())
     }
 
+    /// How many times the process limit refused a fork (`pids.events`).
+    pub fn process_limit_hits(&self) -> u64 {
+        self.dirs
+            .iter()
+            .filter_map(|dir| fs::read_to_string(dir.join("pids.events")).ok())
+            .flat_map(|events| {
+                events
+                    .lines()
+                    .filter_map(|line| line.strip_prefix("max "))
+                    .filter_map(|count| count.trim().parse::<u64>().ok())
+                    .collect::<Vec<_>>()
+            })
+            .sum()
+    }
+
     /// Whether the memory limit made the kernel kill or refuse something.
     pub fn memory_limit_hit(&self) -> bool {
         let counters = match self.version {
@@ -603,6 +618,43 @@ mod tests {
             Err(CgroupError::InvalidName { .. })
         ));
         assert_eq!(support.process_limit_mechanism(), LimitMechanism::Rlimits);
+    }
+
+    /// The v2 delegation steps, on a fake cgroupfs made of plain files.
+    #[test]
+    fn v2_detection_moves_the_daemon_into_a_leaf_and_enables_controllers() {
+        let root = std::env::temp_dir().join(format!("wsman-fake-cgroup2-{}", std::process::id()));
+        let own = root.join("system.slice/wsmand.service");
+        fs::create_dir_all(own.join("wsmand-daemon")).unwrap();
+        fs::create_dir_all(own.join("wsmand")).unwrap();
+        fs::write(own.join("cgroup.controllers"), "cpu io memory pids\n").unwrap();
+        fs::write(own.join("cgroup.subtree_control"), "").unwrap();
+        fs::write(own.join("wsmand-daemon/cgroup.procs"), "").unwrap();
+        fs::write(own.join("wsmand/cgroup.subtree_control"), "").unwrap();
+        let mounts = format!(
+            "40 25 0:30 / {} rw,relatime - cgroup2 cgroup2 rw\n",
+            root.display()
+        );
+        let layout = detect_v2(&mounts, "0::/system.slice/wsmand.service\n", "wsmand");
+        let read = |path: &str| fs::read_to_string(own.join(path)).unwrap();
+        let moved = read("wsmand-daemon/cgroup.procs");
+        let enabled = read("cgroup.subtree_control");
+        let enabled_below = read("wsmand/cgroup.subtree_control");
+        fs::remove_dir_all(&root).unwrap();
+        assert_eq!(
+            layout,
+            Some(Layout::V2 {
+                base: own.join("wsmand"),
+                memory: true
+            })
+        );
+        assert_eq!(moved, std::process::id().to_string());
+        assert_eq!(enabled, "+pids +memory");
+        assert_eq!(enabled_below, "+pids +memory");
+
+        // Without the pids controller offered, v2 is not used.
+        let layout = detect_v2(&mounts, "0::/elsewhere\n", "wsmand");
+        assert_eq!(layout, None);
     }
 
     /// Runs for real where the host allows groups (root here and in CI).

@@ -11,11 +11,16 @@
 //! 3. resource limits (the rlimit fallback when there is no cgroup);
 //! 4. `setgroups`, `setgid`, `setuid` (when switching user), then verifies
 //!    real and effective ids and that uid 0 cannot be regained;
-//! 5. `chdir` to the working directory, *as the user*, so a directory the
-//!    user may not enter is refused even though the daemon is root;
+//! 5. umask 022 (what a login gives), then `chdir` to the working
+//!    directory *as the user*, so a directory the user may not enter is
+//!    refused even though the daemon is root;
 //! 6. default dispositions for every signal and an empty signal mask (the
 //!    daemon's runtime ignores or blocks some; a child must not inherit that);
 //! 7. every inherited descriptor above stderr marked close-on-exec.
+//!
+//! No PAM session is opened (no pam_limits, pam_systemd or session
+//! accounting): the environment of a login is rebuilt by
+//! [`login_environment`] instead.
 //!
 //! The caller spawns it with the runtime of its choice
 //! ([`PreparedCommand::spawn_with`]); a failing step is reported as a typed
@@ -495,6 +500,9 @@ impl ChildSetup {
                 return Err((7, Errno::EPERM));
             }
         }
+        // The umask a login gives (login.defs UMASK), not the daemon's.
+        // SAFETY: umask has no preconditions and cannot fail.
+        unsafe { libc::umask(0o022) };
         // SAFETY: chdir reads a NUL-terminated string owned by `self`.
         check(STAGE_CHDIR, unsafe { libc::chdir(self.directory.as_ptr()) })?;
         for signal in 1..=64 {
@@ -876,6 +884,54 @@ mod tests {
             matches!(error, ProcessError::ProgramNotFound { .. }),
             "{error:?}"
         );
+    }
+
+    #[test]
+    fn switches_to_the_user_and_checks_the_directory_as_the_user() {
+        if !daemon_is_root() {
+            eprintln!("skipped: switching users needs root");
+            return;
+        }
+        let Some(nobody) = lookup_user("nobody").unwrap() else {
+            eprintln!("skipped: no 'nobody' user here");
+            return;
+        };
+        let program = Program::ShellCommandLine {
+            line: "id -u; id -g; id -G".into(),
+        };
+        let environment = vec![("PATH".into(), "/usr/bin:/bin".into())];
+        let request = SpawnRequest::new(program, RunAs::User(&nobody), environment, "/".into());
+        let child = PreparedCommand::new(request)
+            .unwrap()
+            .spawn_with(|mut command| command.spawn())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        let text = String::from_utf8(output.stdout).unwrap();
+        let groups: Vec<String> = nobody.groups.iter().map(u32::to_string).collect();
+        let expected = format!("{}\n{}\n{}\n", nobody.uid, nobody.gid, groups.join(" "));
+        assert_eq!(text, expected);
+        // Root may enter a 0700 directory of its own; nobody may not.
+        let private = std::env::temp_dir().join(format!("wsman-os-private-{}", std::process::id()));
+        fs::create_dir_all(&private).unwrap();
+        std::fs::set_permissions(
+            &private,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let denied = check_working_directory(RunAs::User(&nobody), &private);
+        let allowed = check_working_directory(RunAs::Daemon, &private);
+        fs::remove_dir(&private).unwrap();
+        assert!(
+            matches!(
+                denied,
+                Err(ProcessError::WorkingDirectory {
+                    errno: Errno::EACCES,
+                    ..
+                })
+            ),
+            "{denied:?}"
+        );
+        allowed.unwrap();
     }
 
     #[test]

@@ -1,0 +1,112 @@
+//! The audit trail: one structured record when a shell or command starts
+//! and one when it ends, under the tracing target `wsman::audit`. Never
+//! stdin contents, never secrets (the engine does not see any).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// The tracing target of every audit record.
+pub const AUDIT_TARGET: &str = "wsman::audit";
+
+fn address(client_ip: Option<IpAddr>) -> String {
+    client_ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string())
+}
+
+pub(crate) fn shell_created(
+    user: &str,
+    run_as: &str,
+    client_ip: Option<IpAddr>,
+    shell_id: &str,
+    limits: &str,
+) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        event = "shell_created",
+        user,
+        run_as,
+        remote_address = %address(client_ip),
+        shell_id,
+        limits,
+    );
+}
+
+pub(crate) fn shell_ended(
+    user: &str,
+    client_ip: Option<IpAddr>,
+    shell_id: &str,
+    reason: &str,
+    duration: Duration,
+) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        event = "shell_ended",
+        user,
+        remote_address = %address(client_ip),
+        shell_id,
+        reason,
+        duration_ms = duration.as_millis() as u64,
+    );
+}
+
+pub(crate) fn command_started(
+    user: &str,
+    client_ip: Option<IpAddr>,
+    shell_id: &str,
+    command_id: &str,
+    command_line: &str,
+    pid: Option<u32>,
+) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        event = "command_started",
+        user,
+        remote_address = %address(client_ip),
+        shell_id,
+        command_id,
+        command_line,
+        pid,
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn command_ended(
+    user: &str,
+    client_ip: Option<IpAddr>,
+    shell_id: &str,
+    command_id: &str,
+    command_line: &str,
+    exit_code: i32,
+    duration: Duration,
+    bytes_out: u64,
+) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        event = "command_ended",
+        user,
+        remote_address = %address(client_ip),
+        shell_id,
+        command_id,
+        command_line,
+        exit_code,
+        duration_ms = duration.as_millis() as u64,
+        bytes_out,
+    );
+}
+
+pub(crate) fn command_failed(
+    user: &str,
+    client_ip: Option<IpAddr>,
+    shell_id: &str,
+    command_line: &str,
+    error: &dyn std::fmt::Display,
+) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        event = "command_failed",
+        user,
+        remote_address = %address(client_ip),
+        shell_id,
+        command_line,
+        error = %error,
+    );
+}

@@ -1,0 +1,271 @@
+//! One running command: its process, stdin, output and Receive state.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::ChildStdin;
+use tokio::task::AbortHandle;
+use tokio::time::timeout_at;
+
+use wsman_os::process::{
+    exit_code, kill_session, signal_process_group, PreparedCommand, ProcessSignal, SpawnRequest,
+};
+
+use crate::error::ShellError;
+use crate::output::{pump, Output};
+use crate::types::{CommandInfo, CommandState, ReceiveOutcome, ReceiveOutput, ReceiveRequest};
+
+/// Scans of `/proc` when killing a session.
+const KILL_ROUNDS: u32 = 200;
+
+#[derive(Debug)]
+enum Stdin {
+    Open(ChildStdin),
+    /// The child closed its end: further input is discarded.
+    Closed,
+    /// The client sent End.
+    Ended,
+}
+
+#[derive(Debug, Default)]
+struct ReceiveState {
+    /// The last response sent with a SequenceId, kept until acknowledged.
+    retained: Option<Retained>,
+    /// The final (Done) response reached the client.
+    done_delivered: bool,
+}
+
+#[derive(Debug)]
+struct Retained {
+    sequence_id: u64,
+    output: ReceiveOutput,
+    held: Vec<(usize, usize)>,
+}
+
+/// Called once when the command's process has exited and its pipes ended.
+pub(crate) type OnFinished = Box<dyn FnOnce(i32, Duration, u64) + Send>;
+
+#[derive(Debug)]
+pub(crate) struct Command {
+    pub(crate) id: String,
+    pub(crate) command_line: String,
+    pub(crate) pid: Option<u32>,
+    started: Instant,
+    output: Arc<Output>,
+    stdin: tokio::sync::Mutex<Stdin>,
+    receive: tokio::sync::Mutex<ReceiveState>,
+    tasks: Mutex<Vec<AbortHandle>>,
+}
+
+impl Command {
+    /// Spawns the process and its pump and wait tasks. `on_finished` runs
+    /// when it is over (it releases the operation slot and writes the audit
+    /// record).
+    pub(crate) fn start(
+        id: String,
+        command_line: String,
+        request: SpawnRequest<'_>,
+        declared_streams: [bool; 2],
+        buffer_bytes: usize,
+        drain_grace: Duration,
+        on_finished: OnFinished,
+    ) -> Result<Arc<Self>, ShellError> {
+        let prepared = PreparedCommand::new(request)?;
+        let mut child = prepared.spawn_with(|command| {
+            let mut command = tokio::process::Command::from(command);
+            command.kill_on_drop(false);
+            command.spawn()
+        })?;
+        let started = Instant::now();
+        let pid = child.id();
+        let output = Arc::new(Output::new(declared_streams, buffer_bytes));
+        let stdin = child.stdin.take().map_or(Stdin::Closed, Stdin::Open);
+        let mut pumps = Vec::new();
+        if let Some(stdout) = child.stdout.take() {
+            pumps.push(tokio::spawn(pump(output.clone(), 0, stdout, drain_grace)));
+        } else {
+            output.end_all();
+        }
+        if let Some(stderr) = child.stderr.take() {
+            pumps.push(tokio::spawn(pump(output.clone(), 1, stderr, drain_grace)));
+        }
+        let mut tasks: Vec<AbortHandle> = pumps.iter().map(|task| task.abort_handle()).collect();
+        let waiter_output = output.clone();
+        let waiter = tokio::spawn(async move {
+            let status = child.wait().await;
+            let code = status.map(exit_code).unwrap_or(-1);
+            waiter_output.set_exit(code);
+            for pump in pumps {
+                let _ = pump.await;
+            }
+            // Pumps that were aborted (terminate/delete) end nothing.
+            waiter_output.end_all();
+            on_finished(code, started.elapsed(), waiter_output.bytes_out());
+        });
+        tasks.push(waiter.abort_handle());
+        Ok(Arc::new(Self {
+            id,
+            command_line,
+            pid,
+            started,
+            output,
+            stdin: tokio::sync::Mutex::new(stdin),
+            receive: tokio::sync::Mutex::new(ReceiveState::default()),
+            tasks: Mutex::new(tasks),
+        }))
+    }
+
+    pub(crate) fn info(&self) -> CommandInfo {
+        let state = match (self.output.is_finished(), self.output.exit_code()) {
+            (true, Some(exit_code)) => CommandState::Done { exit_code },
+            _ => CommandState::Running,
+        };
+        CommandInfo {
+            command_id: self.id.clone(),
+            command_line: self.command_line.clone(),
+            state,
+            process_id: self.pid,
+            bytes_out: self.output.bytes_out(),
+            peak_buffered_bytes: self.output.peak_buffered(),
+        }
+    }
+
+    pub(crate) fn has_exited(&self) -> bool {
+        self.output.exit_code().is_some()
+    }
+
+    pub(crate) fn running_for(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Writes `data` to stdin; `end` closes it. Waits while the child does
+    /// not read (the server bounds the wait with its OperationTimeout).
+    pub(crate) async fn send(&self, data: &[u8], end: bool) -> Result<(), ShellError> {
+        let mut stdin = self.stdin.lock().await;
+        match &mut *stdin {
+            Stdin::Ended => {
+                return Err(ShellError::InputAlreadyEnded {
+                    command_id: self.id.clone(),
+                })
+            }
+            Stdin::Closed => {}
+            Stdin::Open(pipe) => {
+                if !data.is_empty() {
+                    match pipe.write_all(data).await {
+                        Ok(()) => {}
+                        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+                            *stdin = Stdin::Closed;
+                        }
+                        Err(source) => return Err(ShellError::Stdin { source }),
+                    }
+                }
+            }
+        }
+        if end {
+            // Dropping the pipe closes it: the child reads EOF.
+            *stdin = Stdin::Ended;
+        }
+        Ok(())
+    }
+
+    /// The Receive long poll; see [`ReceiveRequest`] for the SequenceId
+    /// rules. `streams` are indices into the output streams.
+    pub(crate) async fn receive(
+        &self,
+        streams: &[usize],
+        request: &ReceiveRequest,
+    ) -> Result<ReceiveOutcome, ShellError> {
+        let deadline = tokio::time::Instant::now() + request.timeout;
+        let Ok(mut state) = timeout_at(deadline, self.receive.lock()).await else {
+            return Ok(ReceiveOutcome::TimedOut);
+        };
+        if let Some(retained) = state.retained.take() {
+            if request.sequence_id == Some(retained.sequence_id) {
+                let output = retained.output.clone();
+                state.retained = Some(retained);
+                return Ok(ReceiveOutcome::Output(output));
+            }
+            self.output.release(&retained.held);
+            if matches!(retained.output.state, CommandState::Done { .. }) {
+                state.done_delivered = true;
+            }
+        }
+        if state.done_delivered {
+            return Err(ShellError::CommandAlreadyDone {
+                command_id: self.id.clone(),
+            });
+        }
+        let hold = request.sequence_id.is_some();
+        loop {
+            let notified = self.output.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let taken = self.output.take(streams, request.max_bytes.max(1), hold);
+            if taken.is_ready() {
+                let output = ReceiveOutput {
+                    chunks: taken.chunks,
+                    state: match taken.done {
+                        Some(exit_code) => CommandState::Done { exit_code },
+                        None => CommandState::Running,
+                    },
+                    sequence_id: request.sequence_id,
+                };
+                match request.sequence_id {
+                    Some(sequence_id) => {
+                        state.retained = Some(Retained {
+                            sequence_id,
+                            output: output.clone(),
+                            held: taken.held,
+                        });
+                    }
+                    None => state.done_delivered = taken.done.is_some(),
+                }
+                return Ok(ReceiveOutcome::Output(output));
+            }
+            if timeout_at(deadline, notified).await.is_err() {
+                return Ok(ReceiveOutcome::TimedOut);
+            }
+        }
+    }
+
+    /// Sends `signal` to the command's process group (nothing if it ended).
+    pub(crate) fn signal_group(&self, signal: ProcessSignal) {
+        if self.has_exited() {
+            return;
+        }
+        if let Some(pid) = self.pid {
+            if let Err(error) = signal_process_group(pid, signal) {
+                tracing::warn!(command_id = %self.id, %error, "signalling the command failed");
+            }
+        }
+    }
+
+    /// Kills the command's session and process group (blocking scan of
+    /// /proc, so run on a blocking thread).
+    pub(crate) fn kill_tree_blocking(&self) {
+        if let Some(pid) = self.pid {
+            kill_session(pid, KILL_ROUNDS);
+        }
+    }
+
+    /// Waits up to `limit` for the main process to be reaped, then stops
+    /// the pumps (dropping the pipes).
+    pub(crate) async fn finish(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, self.output.wait_exit()).await;
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        // The waiter is last: let it record the exit first if it can.
+        let (waiter, pumps) = tasks
+            .split_last()
+            .map_or((None, &[][..]), |(w, p)| (Some(w), p));
+        for pump in pumps {
+            pump.abort();
+        }
+        self.output.end_all();
+        if let Some(waiter) = waiter {
+            if !self.has_exited() {
+                waiter.abort();
+            }
+        }
+    }
+}

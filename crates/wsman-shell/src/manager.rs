@@ -1,0 +1,683 @@
+//! [`ShellManager`]: the shells of every user, quotas, and the reaper.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use wsman_os::cgroup::{CgroupLimits, CgroupSupport, LimitMechanism, ShellCgroup};
+use wsman_os::process::{
+    check_working_directory, daemon_is_root, login_environment, ProcessSignal, Program,
+    ResourceLimits, RunAs, SpawnRequest,
+};
+
+use crate::audit;
+use crate::command::Command;
+use crate::error::ShellError;
+use crate::ids::{canonical_id, new_id};
+use crate::output::STREAM_NAMES;
+use crate::shell::{lock, Busy, Shell, KILL_WAIT};
+use crate::types::{
+    CommandSpec, ReceiveOutcome, ReceiveRequest, ShellInfo, ShellLimits, ShellOptions, ShellOwner,
+    ShellSignal,
+};
+
+/// Which mechanisms enforce the per-shell limits on this host (for the
+/// startup log line and `winrm get winrm/config/winrs` notes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LimitReport {
+    /// MaxProcessesPerShell.
+    pub processes: LimitMechanism,
+    /// MaxMemoryPerShellMB.
+    pub memory: LimitMechanism,
+    /// Whether each shell gets a cgroup (exact process tracking for Delete).
+    pub cgroups: bool,
+    /// Whether commands run as the shell owner (daemon is root) or as the
+    /// daemon's own user.
+    pub switch_user: bool,
+    /// Human-readable detail (paths).
+    pub detail: String,
+}
+
+/// All WinRS shells of the daemon. Cheap to clone (shared). Must be
+/// created inside a Tokio runtime: it starts the idle reaper there, which
+/// stops when the last clone is dropped. Dropping the last clone kills every
+/// process of every shell.
+#[derive(Debug, Clone)]
+pub struct ShellManager {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    limits: RwLock<ShellLimits>,
+    cgroups: CgroupSupport,
+    switch_user: bool,
+    daemon_uid: u32,
+    registry: Mutex<Registry>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    shells: HashMap<String, Arc<Shell>>,
+    /// Per authenticated user name.
+    users: HashMap<String, Usage>,
+}
+
+#[derive(Debug, Default)]
+struct Usage {
+    shells: u32,
+    operations: u32,
+}
+
+/// Holds one of a user's MaxConcurrentOperationsPerUser slots.
+struct OperationSlot {
+    inner: Weak<Inner>,
+    user: String,
+}
+
+impl Drop for OperationSlot {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade() {
+            let mut registry = lock(&inner.registry);
+            if let Some(usage) = registry.users.get_mut(&self.user) {
+                usage.operations = usage.operations.saturating_sub(1);
+            }
+            if registry
+                .users
+                .get(&self.user)
+                .is_some_and(|u| u.shells == 0 && u.operations == 0)
+            {
+                registry.users.remove(&self.user);
+            }
+        }
+    }
+}
+
+impl ShellManager {
+    /// A manager with `limits`; `cgroup_base_name` names the directory that
+    /// holds the shells' cgroups (e.g. `wsmand`). Detects cgroups now.
+    pub fn new(limits: ShellLimits, cgroup_base_name: &str) -> Result<Self, ShellError> {
+        let cgroups = CgroupSupport::detect(cgroup_base_name);
+        Self::with_cgroups(limits, cgroups)
+    }
+
+    /// A manager with the given cgroup support (tests pass
+    /// [`CgroupSupport::unavailable`] to exercise the fallback).
+    pub fn with_cgroups(limits: ShellLimits, cgroups: CgroupSupport) -> Result<Self, ShellError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| ShellError::NoRuntime)?;
+        let reap_interval = limits.reap_interval;
+        let inner = Arc::new(Inner {
+            limits: RwLock::new(limits),
+            cgroups,
+            switch_user: daemon_is_root(),
+            daemon_uid: wsman_os::process::daemon_uid(),
+            registry: Mutex::new(Registry::default()),
+        });
+        let report = Self::report_of(&inner);
+        tracing::info!(
+            processes = %report.processes,
+            memory = %report.memory,
+            switch_user = report.switch_user,
+            detail = %report.detail,
+            "WinRS shell limits enforced by"
+        );
+        runtime.spawn(reap(Arc::downgrade(&inner), reap_interval));
+        Ok(Self { inner })
+    }
+
+    fn report_of(inner: &Inner) -> LimitReport {
+        LimitReport {
+            processes: inner.cgroups.process_limit_mechanism(),
+            memory: inner.cgroups.memory_limit_mechanism(),
+            cgroups: inner.cgroups.is_available(),
+            switch_user: inner.switch_user,
+            detail: inner.cgroups.to_string(),
+        }
+    }
+
+    /// Which mechanisms enforce the limits here.
+    pub fn limit_report(&self) -> LimitReport {
+        Self::report_of(&self.inner)
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> ShellLimits {
+        self.inner
+            .limits
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the limits (config changed); existing shells keep theirs
+    /// except quotas, which apply from now on.
+    pub fn set_limits(&self, limits: ShellLimits) {
+        *self
+            .inner
+            .limits
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = limits;
+    }
+
+    /// Creates a shell (WS-Transfer Create on `.../windows/shell/cmd`).
+    pub async fn create_shell(
+        &self,
+        owner: ShellOwner,
+        options: ShellOptions,
+    ) -> Result<ShellInfo, ShellError> {
+        let limits = self.limits();
+        if !limits.allow_remote_shell_access {
+            return Err(ShellError::RemoteShellAccessDisabled);
+        }
+        if !self.inner.switch_user && owner.run_as.uid != self.inner.daemon_uid {
+            return Err(ShellError::RunAsNotPermitted {
+                uid: owner.run_as.uid,
+                daemon_uid: self.inner.daemon_uid,
+            });
+        }
+        let id = match &options.shell_id {
+            Some(value) => canonical_id(value).ok_or_else(|| ShellError::InvalidShellId {
+                value: value.clone(),
+            })?,
+            None => new_id(),
+        };
+        let options = normalize_options(options)?;
+        let working_directory = match &options.working_directory {
+            Some(directory) => {
+                let run_as_user = owner.run_as.clone();
+                let switch = self.inner.switch_user;
+                let directory = directory.clone();
+                let checked = directory.clone();
+                tokio::task::spawn_blocking(move || {
+                    let run_as = if switch {
+                        RunAs::User(&run_as_user)
+                    } else {
+                        RunAs::Daemon
+                    };
+                    check_working_directory(run_as, &checked)
+                })
+                .await
+                .map_err(|_| ShellError::WorkingDirectory {
+                    path: directory.clone(),
+                })??;
+                directory
+            }
+            None if owner.run_as.home.is_dir() => owner.run_as.home.clone(),
+            None => PathBuf::from("/"),
+        };
+        let mut environment = login_environment(&owner.run_as, options.no_profile);
+        for (name, value) in &options.environment {
+            environment.retain(|(existing, _)| existing != name);
+            environment.push((name.clone(), value.clone()));
+        }
+        // WinRS text is UTF-8 (code page 65001, our default): without a
+        // locale, programs would print non-ASCII as '?'.
+        let utf8 = matches!(options.codepage, None | Some(65001));
+        if utf8
+            && !environment
+                .iter()
+                .any(|(name, _)| name == "LANG" || name == "LC_ALL")
+        {
+            environment.push(("LANG".to_owned(), "C.UTF-8".to_owned()));
+        }
+        let idle_timeout = options
+            .idle_timeout
+            .map_or(limits.idle_timeout, |asked| asked.min(limits.idle_timeout));
+
+        let mut registry = lock(&self.inner.registry);
+        if registry.shells.contains_key(&id) {
+            return Err(ShellError::ShellIdInUse { shell_id: id });
+        }
+        let user = owner.user_name.clone();
+        let current = registry.users.get(&user).map_or(0, |usage| usage.shells);
+        let users_with_shells = registry.users.values().filter(|u| u.shells > 0).count();
+        if current == 0
+            && limits.max_concurrent_users > 0
+            && users_with_shells >= limits.max_concurrent_users as usize
+        {
+            return Err(ShellError::TooManyUsers {
+                limit: limits.max_concurrent_users,
+            });
+        }
+        if limits.max_shells_per_user > 0 && current >= limits.max_shells_per_user {
+            return Err(ShellError::TooManyShells {
+                user,
+                limit: limits.max_shells_per_user,
+            });
+        }
+        let (cgroup, resource_limits) = self.shell_limits(&id, &limits);
+        let shell = Arc::new(Shell {
+            id: id.clone(),
+            owner,
+            options,
+            created_at: SystemTime::now(),
+            created: Instant::now(),
+            idle_timeout,
+            last_activity: Mutex::new(Instant::now()),
+            in_flight: Mutex::new(0),
+            working_directory,
+            environment,
+            cgroup,
+            resource_limits,
+            commands: Mutex::new(HashMap::new()),
+        });
+        registry.users.entry(user).or_default().shells += 1;
+        registry.shells.insert(id.clone(), shell.clone());
+        drop(registry);
+        let limits_text = match &shell.cgroup {
+            Some(cgroup) => format!("cgroup {:?}", cgroup.paths()),
+            None => format!("{:?}", shell.resource_limits),
+        };
+        audit::shell_created(
+            &shell.owner.user_name,
+            &shell.owner.run_as.name,
+            shell.owner.client_ip,
+            &shell.id,
+            &limits_text,
+        );
+        Ok(shell.info())
+    }
+
+    fn run_as<'a>(&self, owner: &'a ShellOwner) -> RunAs<'a> {
+        if self.inner.switch_user {
+            RunAs::User(&owner.run_as)
+        } else {
+            RunAs::Daemon
+        }
+    }
+
+    /// The shell's cgroup (with limits) if the host has cgroups, and the
+    /// rlimits that stand in for what no cgroup enforces.
+    fn shell_limits(
+        &self,
+        id: &str,
+        limits: &ShellLimits,
+    ) -> (Option<ShellCgroup>, ResourceLimits) {
+        let max_processes = (limits.max_processes_per_shell > 0)
+            .then_some(u64::from(limits.max_processes_per_shell));
+        let max_memory = (limits.max_memory_per_shell_mb > 0)
+            .then(|| limits.max_memory_per_shell_mb.saturating_mul(1024 * 1024));
+        let cgroups = &self.inner.cgroups;
+        let cgroup = match cgroups
+            .create_shell_group(id, CgroupLimits::new(max_processes, max_memory))
+        {
+            Ok(cgroup) => cgroup,
+            Err(error) => {
+                tracing::warn!(shell_id = %id, %error, "no cgroup for this shell; using rlimits");
+                None
+            }
+        };
+        let with_cgroup = cgroup.is_some();
+        let processes_by_rlimit =
+            !with_cgroup || cgroups.process_limit_mechanism() == LimitMechanism::Rlimits;
+        let memory_by_rlimit =
+            !with_cgroup || cgroups.memory_limit_mechanism() == LimitMechanism::Rlimits;
+        // RLIMIT_NPROC counts every process of the user; for the daemon's
+        // own user that includes the daemon, so it is only set after a
+        // switch to another account.
+        let nproc = (processes_by_rlimit && self.inner.switch_user)
+            .then_some(max_processes)
+            .flatten();
+        let address_space = memory_by_rlimit.then_some(max_memory).flatten();
+        (cgroup, ResourceLimits::new(nproc, address_space))
+    }
+
+    fn shell(&self, user: &str, shell_id: &str) -> Result<Arc<Shell>, ShellError> {
+        let unknown = || ShellError::UnknownShell {
+            shell_id: shell_id.to_owned(),
+        };
+        let id = canonical_id(shell_id).ok_or_else(unknown)?;
+        let registry = lock(&self.inner.registry);
+        let shell = registry.shells.get(&id).ok_or_else(unknown)?;
+        if shell.owner.user_name != user {
+            return Err(unknown());
+        }
+        Ok(shell.clone())
+    }
+
+    fn acquire_operation(&self, user: &str) -> Result<OperationSlot, ShellError> {
+        let limit = self.limits().max_concurrent_operations_per_user;
+        let mut registry = lock(&self.inner.registry);
+        let usage = registry.users.entry(user.to_owned()).or_default();
+        if limit > 0 && usage.operations >= limit {
+            return Err(ShellError::TooManyOperations {
+                user: user.to_owned(),
+                limit,
+            });
+        }
+        usage.operations += 1;
+        Ok(OperationSlot {
+            inner: Arc::downgrade(&self.inner),
+            user: user.to_owned(),
+        })
+    }
+
+    /// Starts a command in a shell (`rsp:CommandLine`); returns its
+    /// CommandId. `user` is the authenticated caller (must own the shell).
+    pub async fn run_command(
+        &self,
+        user: &str,
+        shell_id: &str,
+        spec: CommandSpec,
+    ) -> Result<String, ShellError> {
+        let shell = self.shell(user, shell_id)?;
+        let _busy = Busy::new(&shell);
+        if spec.command.trim().is_empty() {
+            return Err(ShellError::InvalidCommandLine {
+                reason: "the command is empty",
+            });
+        }
+        let id = match &spec.command_id {
+            Some(value) => canonical_id(value).ok_or_else(|| ShellError::InvalidCommandId {
+                value: value.clone(),
+            })?,
+            None => new_id(),
+        };
+        if lock(&shell.commands).contains_key(&id) {
+            return Err(ShellError::CommandIdInUse { command_id: id });
+        }
+        let slot = self.acquire_operation(user)?;
+        let command_line = spec.command_line();
+        let program = if spec.skip_cmd_shell {
+            Program::Direct {
+                program: spec.command.clone(),
+                args: spec.arguments.clone(),
+            }
+        } else {
+            Program::ShellCommandLine {
+                line: command_line.clone(),
+            }
+        };
+        let mut request = SpawnRequest::new(
+            program,
+            self.run_as(&shell.owner),
+            shell.environment.clone(),
+            shell.working_directory.clone(),
+        );
+        request.cgroup = shell.cgroup.as_ref();
+        request.resource_limits = shell.resource_limits;
+        let declared =
+            STREAM_NAMES.map(|name| shell.options.output_streams.iter().any(|s| s == name));
+        let limits = self.limits();
+        let on_finished = {
+            let user = user.to_owned();
+            let client_ip = shell.owner.client_ip;
+            let shell_id = shell.id.clone();
+            let command_id = id.clone();
+            let command_line = command_line.clone();
+            Box::new(move |exit_code: i32, duration: Duration, bytes_out: u64| {
+                audit::command_ended(
+                    &user,
+                    client_ip,
+                    &shell_id,
+                    &command_id,
+                    &command_line,
+                    exit_code,
+                    duration,
+                    bytes_out,
+                );
+                drop(slot);
+            })
+        };
+        let started = Command::start(
+            id.clone(),
+            command_line.clone(),
+            request,
+            declared,
+            limits.output_buffer_bytes,
+            limits.exit_drain_grace,
+            on_finished,
+        );
+        let command = match started {
+            Ok(command) => command,
+            Err(error) => {
+                audit::command_failed(
+                    user,
+                    shell.owner.client_ip,
+                    &shell.id,
+                    &command_line,
+                    &error,
+                );
+                return Err(error);
+            }
+        };
+        audit::command_started(
+            user,
+            shell.owner.client_ip,
+            &shell.id,
+            &id,
+            &command_line,
+            command.pid,
+        );
+        let mut commands = lock(&shell.commands);
+        if commands.contains_key(&id) {
+            // A concurrent Command with the same client-chosen id won.
+            drop(commands);
+            let command = command.clone();
+            tokio::task::spawn_blocking(move || command.kill_tree_blocking());
+            return Err(ShellError::CommandIdInUse { command_id: id });
+        }
+        commands.insert(id.clone(), command);
+        Ok(id)
+    }
+
+    /// Writes to a command's input stream (`rsp:Send`); `end` closes it.
+    pub async fn send(
+        &self,
+        user: &str,
+        shell_id: &str,
+        command_id: &str,
+        stream: &str,
+        data: &[u8],
+        end: bool,
+    ) -> Result<(), ShellError> {
+        let shell = self.shell(user, shell_id)?;
+        let _busy = Busy::new(&shell);
+        if !shell.options.input_streams.iter().any(|s| s == stream) {
+            return Err(ShellError::UnknownInputStream {
+                stream: stream.to_owned(),
+            });
+        }
+        let command = shell.command(command_id)?;
+        let _slot = self.acquire_operation(user)?;
+        command.send(data, end).await
+    }
+
+    /// The Receive long poll: returns as soon as output or the final state
+    /// exists, or [`ReceiveOutcome::TimedOut`] after `request.timeout`.
+    pub async fn receive(
+        &self,
+        user: &str,
+        shell_id: &str,
+        command_id: &str,
+        request: &ReceiveRequest,
+    ) -> Result<ReceiveOutcome, ShellError> {
+        let shell = self.shell(user, shell_id)?;
+        let _busy = Busy::new(&shell);
+        let command = shell.command(command_id)?;
+        let streams = shell.output_indices(&request.streams)?;
+        let _slot = self.acquire_operation(user)?;
+        command.receive(&streams, request).await
+    }
+
+    /// `rsp:Signal`. Succeeds on a command that already finished.
+    /// Terminate kills the command's process tree and releases its id.
+    pub async fn signal(
+        &self,
+        user: &str,
+        shell_id: &str,
+        command_id: &str,
+        signal: ShellSignal,
+    ) -> Result<(), ShellError> {
+        let shell = self.shell(user, shell_id)?;
+        let _busy = Busy::new(&shell);
+        let command = shell.command(command_id)?;
+        match signal {
+            ShellSignal::CtrlC => command.signal_group(ProcessSignal::Interrupt),
+            ShellSignal::CtrlBreak => command.signal_group(ProcessSignal::Quit),
+            ShellSignal::Terminate => {
+                lock(&shell.commands).remove(&command.id);
+                let killer = command.clone();
+                let _ = tokio::task::spawn_blocking(move || killer.kill_tree_blocking()).await;
+                command.finish(KILL_WAIT).await;
+                tracing::debug!(
+                    command_id = %command.id,
+                    ran_for_ms = command.running_for().as_millis() as u64,
+                    "command terminated"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a shell: kills every process it started, drops its output,
+    /// releases its quota.
+    pub async fn delete_shell(&self, user: &str, shell_id: &str) -> Result<(), ShellError> {
+        let shell = self.shell(user, shell_id)?;
+        if !self.remove(&shell.id) {
+            return Err(ShellError::UnknownShell {
+                shell_id: shell_id.to_owned(),
+            });
+        }
+        shell.close("deleted").await;
+        Ok(())
+    }
+
+    /// Takes a shell out of the registry; false if someone else did first.
+    fn remove(&self, shell_id: &str) -> bool {
+        remove_shell(&self.inner, shell_id).is_some()
+    }
+
+    /// One shell of `user`.
+    pub fn shell_info(&self, user: &str, shell_id: &str) -> Result<ShellInfo, ShellError> {
+        Ok(self.shell(user, shell_id)?.info())
+    }
+
+    /// The shells of `user` (Enumerate), oldest first.
+    pub fn list_shells(&self, user: &str) -> Vec<ShellInfo> {
+        self.collect(|shell| shell.owner.user_name == user)
+    }
+
+    /// Every shell (Enumerate by an administrator), oldest first.
+    pub fn list_all_shells(&self) -> Vec<ShellInfo> {
+        self.collect(|_| true)
+    }
+
+    fn collect(&self, filter: impl Fn(&Shell) -> bool) -> Vec<ShellInfo> {
+        let shells: Vec<Arc<Shell>> = lock(&self.inner.registry)
+            .shells
+            .values()
+            .filter(|shell| filter(shell))
+            .cloned()
+            .collect();
+        let mut infos: Vec<ShellInfo> = shells.iter().map(|shell| shell.info()).collect();
+        infos.sort_by_key(|info| info.created_at);
+        infos
+    }
+
+    /// Deletes every shell (daemon shutdown).
+    pub async fn shutdown(&self) {
+        let ids: Vec<String> = lock(&self.inner.registry).shells.keys().cloned().collect();
+        for id in ids {
+            if let Some(shell) = remove_shell(&self.inner, &id) {
+                shell.close("shutdown").await;
+            }
+        }
+    }
+}
+
+fn remove_shell(inner: &Inner, shell_id: &str) -> Option<Arc<Shell>> {
+    let mut registry = lock(&inner.registry);
+    let shell = registry.shells.remove(shell_id)?;
+    let user = &shell.owner.user_name;
+    if let Some(usage) = registry.users.get_mut(user) {
+        usage.shells = usage.shells.saturating_sub(1);
+        if usage.shells == 0 && usage.operations == 0 {
+            registry.users.remove(user);
+        }
+    }
+    Some(shell)
+}
+
+fn normalize_options(mut options: ShellOptions) -> Result<ShellOptions, ShellError> {
+    if options.input_streams.is_empty() {
+        options.input_streams = vec!["stdin".to_owned()];
+    }
+    if options.output_streams.is_empty() {
+        options.output_streams = vec!["stdout".to_owned(), "stderr".to_owned()];
+    }
+    let streams = options.input_streams.iter().chain(&options.output_streams);
+    if streams
+        .clone()
+        .any(|name| name.is_empty() || name.contains(char::is_whitespace))
+    {
+        return Err(ShellError::InvalidOption {
+            reason: "stream names must be non-empty words",
+        });
+    }
+    for (name, value) in &options.environment {
+        if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
+            return Err(ShellError::InvalidEnvironment { name: name.clone() });
+        }
+    }
+    if let Some(directory) = &options.working_directory {
+        if !directory.is_absolute() {
+            return Err(ShellError::WorkingDirectory {
+                path: directory.clone(),
+            });
+        }
+    }
+    Ok(options)
+}
+
+/// Ends shells idle longer than their IdleTimeOut or older than
+/// MaxShellRunTime. Stops when the manager is gone.
+async fn reap(inner: Weak<Inner>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(10)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let max_run_time = inner
+            .limits
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .max_shell_run_time;
+        let expired: Vec<(String, &'static str)> = lock(&inner.registry)
+            .shells
+            .values()
+            .filter_map(|shell| {
+                let idle = *lock(&shell.in_flight) == 0
+                    && lock(&shell.last_activity).elapsed() >= shell.idle_timeout;
+                let too_old = max_run_time.is_some_and(|max| shell.created.elapsed() >= max);
+                match (idle, too_old) {
+                    (_, true) => Some((shell.id.clone(), "max shell run time")),
+                    (true, _) => Some((shell.id.clone(), "idle timeout")),
+                    _ => None,
+                }
+            })
+            .collect();
+        for (id, reason) in expired {
+            if let Some(shell) = remove_shell(&inner, &id) {
+                tracing::info!(shell_id = %id, reason, "reaping shell");
+                tokio::spawn(shell.close(reason));
+            }
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let registry = self
+            .registry
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (_, shell) in registry.shells.drain() {
+            shell.kill_now();
+        }
+    }
+}

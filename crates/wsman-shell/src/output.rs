@@ -1,0 +1,312 @@
+//! Bounded output buffers of one command, and the tasks that fill them.
+//!
+//! Each output stream has a buffer of at most `capacity` bytes, counting
+//! both bytes waiting to be received and bytes delivered in a Receive
+//! response that the client has not yet acknowledged (SequenceId). A pump
+//! task reads a pipe only while its buffer has room, and never more than the
+//! room left, so a client that stops receiving stops the child (it blocks on
+//! a full pipe) and the daemon's memory does not grow.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::{watch, Notify};
+
+use crate::types::OutputChunk;
+
+/// Largest single read from a pipe.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The two pipes a command has, in this order.
+pub(crate) const STREAM_NAMES: [&str; 2] = ["stdout", "stderr"];
+
+#[derive(Debug)]
+pub(crate) struct StreamBuffer {
+    /// The shell declared this stream; undeclared streams are read and
+    /// discarded so they cannot block the child.
+    declared: bool,
+    pending: VecDeque<u8>,
+    /// Delivered, awaiting acknowledgement; still counts against capacity.
+    held: usize,
+    eof: bool,
+    end_reported: bool,
+    peak: usize,
+    produced: u64,
+}
+
+impl StreamBuffer {
+    fn used(&self) -> usize {
+        self.pending.len() + self.held
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct OutputState {
+    streams: Vec<StreamBuffer>,
+    exit_code: Option<i32>,
+}
+
+/// What [`Output::take`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Taken {
+    pub(crate) chunks: Vec<OutputChunk>,
+    /// Bytes taken per stream index (to release on acknowledgement).
+    pub(crate) held: Vec<(usize, usize)>,
+    /// Set when this response is the final one.
+    pub(crate) done: Option<i32>,
+}
+
+impl Taken {
+    pub(crate) fn is_ready(&self) -> bool {
+        !self.chunks.is_empty() || self.done.is_some()
+    }
+}
+
+/// The output side of one command.
+#[derive(Debug)]
+pub(crate) struct Output {
+    state: Mutex<OutputState>,
+    /// Wakes receivers: data arrived, a stream ended, the process exited.
+    pub(crate) changed: Notify,
+    /// Wakes pumps: buffer space was freed.
+    space: Notify,
+    capacity: usize,
+    exited: watch::Sender<bool>,
+}
+
+impl Output {
+    pub(crate) fn new(declared: [bool; 2], capacity: usize) -> Self {
+        let streams = declared
+            .iter()
+            .map(|&declared| StreamBuffer {
+                declared,
+                pending: VecDeque::new(),
+                held: 0,
+                eof: false,
+                end_reported: false,
+                peak: 0,
+                produced: 0,
+            })
+            .collect();
+        Self {
+            state: Mutex::new(OutputState {
+                streams,
+                exit_code: None,
+            }),
+            changed: Notify::new(),
+            space: Notify::new(),
+            capacity: capacity.max(1),
+            exited: watch::channel(false).0,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, OutputState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the exit code of the command's main process.
+    pub(crate) fn set_exit(&self, exit_code: i32) {
+        self.lock().exit_code = Some(exit_code);
+        self.exited.send_replace(true);
+        self.changed.notify_waiters();
+    }
+
+    pub(crate) fn exit_code(&self) -> Option<i32> {
+        self.lock().exit_code
+    }
+
+    /// Waits until the main process has exited.
+    pub(crate) async fn wait_exit(&self) {
+        let mut exited = self.exited.subscribe();
+        let _ = exited.wait_for(|exited| *exited).await;
+    }
+
+    /// Ends every stream (after a kill, the pumps are aborted).
+    pub(crate) fn end_all(&self) {
+        let mut state = self.lock();
+        for stream in &mut state.streams {
+            stream.eof = true;
+        }
+        drop(state);
+        self.changed.notify_waiters();
+    }
+
+    /// Whether the process exited and every pipe reached its end.
+    pub(crate) fn is_finished(&self) -> bool {
+        let state = self.lock();
+        state.exit_code.is_some() && state.streams.iter().all(|stream| stream.eof)
+    }
+
+    pub(crate) fn bytes_out(&self) -> u64 {
+        self.lock()
+            .streams
+            .iter()
+            .map(|stream| stream.produced)
+            .sum()
+    }
+
+    pub(crate) fn peak_buffered(&self) -> usize {
+        self.lock()
+            .streams
+            .iter()
+            .map(|stream| stream.peak)
+            .max()
+            .unwrap_or(0)
+    }
+
+    async fn wait_for_room(&self, index: usize) -> usize {
+        loop {
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let state = self.lock();
+                let Some(stream) = state.streams.get(index) else {
+                    return 0;
+                };
+                if !stream.declared {
+                    return READ_CHUNK;
+                }
+                if stream.used() < self.capacity {
+                    return self.capacity - stream.used();
+                }
+            }
+            notified.await;
+        }
+    }
+
+    fn push(&self, index: usize, data: &[u8]) {
+        let mut state = self.lock();
+        let Some(stream) = state.streams.get_mut(index) else {
+            return;
+        };
+        stream.produced += data.len() as u64;
+        if !stream.declared {
+            return;
+        }
+        stream.pending.extend(data);
+        stream.peak = stream.peak.max(stream.used());
+        drop(state);
+        self.changed.notify_waiters();
+    }
+
+    fn finish_stream(&self, index: usize) {
+        if let Some(stream) = self.lock().streams.get_mut(index) {
+            stream.eof = true;
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// Takes up to `max_bytes` from the requested streams (indices into
+    /// [`STREAM_NAMES`]). `hold`: the bytes keep counting against capacity
+    /// until [`Output::release`].
+    pub(crate) fn take(&self, requested: &[usize], max_bytes: usize, hold: bool) -> Taken {
+        let mut state = self.lock();
+        let mut taken = Taken::default();
+        let mut budget = max_bytes;
+        for &index in requested {
+            let Some(stream) = state.streams.get_mut(index) else {
+                continue;
+            };
+            let count = stream.pending.len().min(budget);
+            budget -= count;
+            let data: Vec<u8> = stream.pending.drain(..count).collect();
+            if stream.pending.is_empty() {
+                stream.pending.shrink_to(READ_CHUNK);
+            }
+            let end = stream.eof && stream.pending.is_empty() && !stream.end_reported;
+            if end {
+                stream.end_reported = true;
+            }
+            if count > 0 && hold {
+                stream.held += count;
+                taken.held.push((index, count));
+            }
+            if count > 0 || end {
+                taken.chunks.push(OutputChunk {
+                    stream: STREAM_NAMES[index].to_owned(),
+                    data,
+                    end,
+                });
+            }
+        }
+        let all_ended = state.streams.iter().all(|stream| stream.eof);
+        let requested_drained = requested.iter().all(|&index| {
+            state
+                .streams
+                .get(index)
+                .is_none_or(|s| s.pending.is_empty())
+        });
+        if let (Some(exit_code), true, true) = (state.exit_code, all_ended, requested_drained) {
+            taken.done = Some(exit_code);
+            for (index, stream) in state.streams.iter_mut().enumerate() {
+                if requested.contains(&index) && !stream.end_reported {
+                    stream.end_reported = true;
+                    taken.chunks.push(OutputChunk {
+                        stream: STREAM_NAMES[index].to_owned(),
+                        data: Vec::new(),
+                        end: true,
+                    });
+                }
+                // Output of streams the client never asked for is dropped.
+                stream.pending = VecDeque::new();
+            }
+        }
+        drop(state);
+        if !hold && max_bytes != budget {
+            self.space.notify_waiters();
+        }
+        taken
+    }
+
+    /// The client acknowledged a held response: free its bytes.
+    pub(crate) fn release(&self, held: &[(usize, usize)]) {
+        let mut state = self.lock();
+        for &(index, count) in held {
+            if let Some(stream) = state.streams.get_mut(index) {
+                stream.held = stream.held.saturating_sub(count);
+            }
+        }
+        drop(state);
+        self.space.notify_waiters();
+    }
+}
+
+/// Copies one pipe into buffer `index` while there is room. After the main
+/// process exits, a pipe silent for `grace` (a background child keeps it
+/// open) is treated as ended.
+pub(crate) async fn pump<R>(
+    output: std::sync::Arc<Output>,
+    index: usize,
+    mut pipe: R,
+    grace: Duration,
+) where
+    R: AsyncRead + Unpin,
+{
+    let mut exited = output.exited.subscribe();
+    let mut buffer = vec![0u8; READ_CHUNK.min(output.capacity)];
+    loop {
+        let room = output.wait_for_room(index).await;
+        let want = room.min(buffer.len()).max(1);
+        let read = pipe.read(&mut buffer[..want]);
+        let result = if *exited.borrow_and_update() {
+            match tokio::time::timeout(grace, read).await {
+                Ok(result) => result,
+                Err(_) => break,
+            }
+        } else {
+            tokio::select! {
+                result = read => result,
+                // Cancel-safe: a read that did not complete took no data.
+                _ = exited.changed() => continue,
+            }
+        };
+        match result {
+            Ok(0) | Err(_) => break,
+            Ok(count) => output.push(index, &buffer[..count]),
+        }
+    }
+    output.finish_stream(index);
+}

@@ -1,0 +1,202 @@
+//! One shell: its owner, options, commands, cgroup; and how it ends.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use wsman_os::cgroup::ShellCgroup;
+use wsman_os::process::{all_processes, ResourceLimits};
+
+use crate::audit;
+use crate::command::Command;
+use crate::error::ShellError;
+use crate::ids::canonical_id;
+use crate::output::STREAM_NAMES;
+use crate::types::{ShellInfo, ShellOptions, ShellOwner};
+
+/// How long Delete and terminate wait for killed processes to be reaped.
+pub(crate) const KILL_WAIT: Duration = Duration::from_secs(10);
+/// Rounds of kill-and-rescan for a cgroup.
+const CGROUP_KILL_ROUNDS: u32 = 400;
+
+/// A shell and everything it owns. Shared between the registry and the
+/// requests in flight on it.
+#[derive(Debug)]
+pub(crate) struct Shell {
+    pub(crate) id: String,
+    pub(crate) owner: ShellOwner,
+    pub(crate) options: ShellOptions,
+    pub(crate) created_at: SystemTime,
+    pub(crate) created: Instant,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) last_activity: Mutex<Instant>,
+    pub(crate) in_flight: Mutex<u32>,
+    pub(crate) working_directory: PathBuf,
+    pub(crate) environment: Vec<(String, String)>,
+    pub(crate) cgroup: Option<ShellCgroup>,
+    pub(crate) resource_limits: ResourceLimits,
+    pub(crate) commands: Mutex<HashMap<String, Arc<Command>>>,
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shell {
+    pub(crate) fn touch(&self) {
+        *lock(&self.last_activity) = Instant::now();
+    }
+
+    pub(crate) fn command(&self, command_id: &str) -> Result<Arc<Command>, ShellError> {
+        let unknown = || ShellError::UnknownCommand {
+            shell_id: self.id.clone(),
+            command_id: command_id.to_owned(),
+        };
+        let id = canonical_id(command_id).ok_or_else(unknown)?;
+        lock(&self.commands).get(&id).cloned().ok_or_else(unknown)
+    }
+
+    pub(crate) fn output_indices(&self, requested: &[String]) -> Result<Vec<usize>, ShellError> {
+        let names: Vec<&String> = if requested.is_empty() {
+            self.options.output_streams.iter().collect()
+        } else {
+            requested.iter().collect()
+        };
+        let mut indices = Vec::new();
+        for name in names {
+            let declared = self.options.output_streams.iter().any(|s| s == name);
+            let index = STREAM_NAMES.iter().position(|s| s == name);
+            match (declared, index) {
+                (true, Some(index)) if !indices.contains(&index) => indices.push(index),
+                (true, Some(_)) => {}
+                // A declared stream no pipe feeds: it never has output.
+                (true, None) => {}
+                (false, _) => {
+                    return Err(ShellError::UnknownOutputStream {
+                        stream: name.clone(),
+                    })
+                }
+            }
+        }
+        Ok(indices)
+    }
+
+    pub(crate) fn info(&self) -> ShellInfo {
+        let commands: Vec<_> = lock(&self.commands).values().map(|c| c.info()).collect();
+        let process_count = match &self.cgroup {
+            Some(cgroup) => cgroup.process_ids().len(),
+            None => {
+                let sessions: Vec<u32> = commands.iter().filter_map(|c| c.process_id).collect();
+                all_processes()
+                    .iter()
+                    .filter(|p| sessions.contains(&p.session))
+                    .count()
+            }
+        };
+        ShellInfo {
+            shell_id: self.id.clone(),
+            name: self.options.name.clone(),
+            owner: self.owner.user_name.clone(),
+            run_as_user: self.owner.run_as.name.clone(),
+            client_ip: self.owner.client_ip,
+            created_at: self.created_at,
+            idle_timeout: self.idle_timeout,
+            lifetime: self.options.lifetime,
+            run_time: self.created.elapsed(),
+            inactivity: lock(&self.last_activity).elapsed(),
+            input_streams: self.options.input_streams.clone(),
+            output_streams: self.options.output_streams.clone(),
+            working_directory: self.working_directory.clone(),
+            environment: self.options.environment.clone(),
+            no_profile: self.options.no_profile,
+            codepage: self.options.codepage,
+            process_count,
+            memory_used: self.cgroup.as_ref().and_then(ShellCgroup::memory_used),
+            process_limit_hits: self
+                .cgroup
+                .as_ref()
+                .map_or(0, ShellCgroup::process_limit_hits),
+            memory_limit_hit: self
+                .cgroup
+                .as_ref()
+                .is_some_and(ShellCgroup::memory_limit_hit),
+            commands,
+        }
+    }
+
+    /// Kills every process of the shell, stops its commands and removes
+    /// its cgroup.
+    pub(crate) async fn close(self: Arc<Self>, reason: &str) {
+        let commands: Vec<Arc<Command>> = lock(&self.commands).drain().map(|(_, c)| c).collect();
+        let shell = self.clone();
+        let killer_commands = commands.clone();
+        let killed = tokio::task::spawn_blocking(move || {
+            if let Some(cgroup) = &shell.cgroup {
+                if let Err(error) = cgroup.kill_all(CGROUP_KILL_ROUNDS) {
+                    tracing::warn!(shell_id = %shell.id, %error, "killing the shell's cgroup");
+                }
+            }
+            // Also without a cgroup, and for anything a cgroup could miss.
+            for command in &killer_commands {
+                command.kill_tree_blocking();
+            }
+        })
+        .await;
+        if killed.is_err() {
+            tracing::warn!(shell_id = %self.id, "the kill task failed");
+        }
+        for command in &commands {
+            command.finish(KILL_WAIT).await;
+        }
+        let shell = self.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(cgroup) = &shell.cgroup {
+                if let Err(error) = cgroup.remove() {
+                    tracing::warn!(shell_id = %shell.id, %error, "removing the shell's cgroup");
+                }
+            }
+        })
+        .await;
+        audit::shell_ended(
+            &self.owner.user_name,
+            self.owner.client_ip,
+            &self.id,
+            reason,
+            self.created.elapsed(),
+        );
+    }
+
+    /// Best effort without a runtime (the manager is being dropped).
+    pub(crate) fn kill_now(&self) {
+        if let Some(cgroup) = &self.cgroup {
+            let _ = cgroup.kill_all(50);
+        }
+        for command in lock(&self.commands).values() {
+            command.kill_tree_blocking();
+        }
+        if let Some(cgroup) = &self.cgroup {
+            let _ = cgroup.remove();
+        }
+    }
+}
+
+/// Marks a shell busy (not idle) while a request runs on it.
+pub(crate) struct Busy<'a>(&'a Shell);
+
+impl<'a> Busy<'a> {
+    pub(crate) fn new(shell: &'a Shell) -> Self {
+        *lock(&shell.in_flight) += 1;
+        shell.touch();
+        Self(shell)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = lock(&self.0.in_flight);
+        *in_flight = in_flight.saturating_sub(1);
+        drop(in_flight);
+        self.0.touch();
+    }
+}

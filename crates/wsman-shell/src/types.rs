@@ -1,0 +1,311 @@
+//! The values that cross the engine's API: what the server passes in after
+//! parsing a message, and what it turns back into XML.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use wsman_os::LinuxUser;
+
+/// Limits from `winrm/config/winrs` and `winrm/config/service`, plus the
+/// engine's own tuning. Windows' defaults; 0 means unlimited where noted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShellLimits {
+    /// `Winrs/AllowRemoteShellAccess`.
+    pub allow_remote_shell_access: bool,
+    /// `Winrs/MaxShellsPerUser` (0 = unlimited).
+    pub max_shells_per_user: u32,
+    /// `Winrs/MaxConcurrentUsers` (0 = unlimited).
+    pub max_concurrent_users: u32,
+    /// `Service/MaxConcurrentOperationsPerUser` (0 = unlimited): running
+    /// commands plus engine calls in flight.
+    pub max_concurrent_operations_per_user: u32,
+    /// `Winrs/MaxProcessesPerShell` (0 = unlimited). With cgroups this
+    /// counts tasks (threads included).
+    pub max_processes_per_shell: u32,
+    /// `Winrs/MaxMemoryPerShellMB` (0 = unlimited).
+    pub max_memory_per_shell_mb: u64,
+    /// `Winrs/IdleTimeout`: the cap for a shell's IdleTimeOut.
+    pub idle_timeout: Duration,
+    /// `Winrs/MaxShellRunTime` (None = unlimited). Windows no longer
+    /// enforces it; we do, in the reaper.
+    pub max_shell_run_time: Option<Duration>,
+    /// Bytes buffered per command and output stream (delivered-but-not-
+    /// acknowledged bytes included). When full, the engine stops reading the
+    /// pipe and the child blocks.
+    pub output_buffer_bytes: usize,
+    /// After the command's process exits, how long a pipe may stay silent
+    /// (held open by a background child) before its stream is ended.
+    pub exit_drain_grace: Duration,
+    /// How often the reaper looks for idle or expired shells.
+    pub reap_interval: Duration,
+}
+
+impl Default for ShellLimits {
+    fn default() -> Self {
+        Self {
+            allow_remote_shell_access: true,
+            max_shells_per_user: 30,
+            max_concurrent_users: 10,
+            max_concurrent_operations_per_user: 1500,
+            max_processes_per_shell: 2_147_483_647,
+            max_memory_per_shell_mb: 2_147_483_647,
+            idle_timeout: Duration::from_millis(7_200_000),
+            max_shell_run_time: None,
+            output_buffer_bytes: 64 * 1024,
+            exit_drain_grace: Duration::from_secs(2),
+            reap_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Who owns a shell: the account its processes run as, and the identity
+/// the client authenticated with (quotas and access are per authenticated
+/// name).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ShellOwner {
+    /// The authenticated name (a Linux account or a service account).
+    pub user_name: String,
+    /// The Linux account the processes run as.
+    pub run_as: LinuxUser,
+    /// The client's address, for the audit log and `rsp:ClientIP`.
+    pub client_ip: Option<IpAddr>,
+}
+
+impl ShellOwner {
+    /// An owner.
+    pub fn new(user_name: impl Into<String>, run_as: LinuxUser, client_ip: Option<IpAddr>) -> Self {
+        Self {
+            user_name: user_name.into(),
+            run_as,
+            client_ip,
+        }
+    }
+}
+
+/// The `rsp:Shell` body and Create options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShellOptions {
+    /// Client-chosen ShellId (`rsp:Shell@ShellId`); must be a GUID.
+    pub shell_id: Option<String>,
+    /// `rsp:Name`.
+    pub name: Option<String>,
+    /// `rsp:WorkingDirectory`; default: the user's home (or `/`).
+    pub working_directory: Option<PathBuf>,
+    /// `rsp:Environment/rsp:Variable`, in order; later ones win.
+    pub environment: Vec<(String, String)>,
+    /// WINRS_NOPROFILE.
+    pub no_profile: bool,
+    /// WINRS_CODEPAGE. Stored and reported; bytes pass through unchanged
+    /// (65001 is what Linux programs speak).
+    pub codepage: Option<u32>,
+    /// `rsp:IdleTimeOut`, capped by [`ShellLimits::idle_timeout`].
+    pub idle_timeout: Option<Duration>,
+    /// `rsp:Lifetime` (stored and reported only, as on Windows).
+    pub lifetime: Option<Duration>,
+    /// `rsp:InputStreams`; default `stdin`.
+    pub input_streams: Vec<String>,
+    /// `rsp:OutputStreams`; default `stdout stderr`.
+    pub output_streams: Vec<String>,
+}
+
+/// `rsp:CommandLine` and Command options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CommandSpec {
+    /// Client-chosen CommandId; must be a GUID.
+    pub command_id: Option<String>,
+    /// `rsp:Command`.
+    pub command: String,
+    /// `rsp:Arguments`, each element one entry.
+    pub arguments: Vec<String>,
+    /// WINRS_SKIP_CMD_SHELL: exec `command` with `arguments` as argv
+    /// instead of `/bin/sh -c "command arguments..."`.
+    pub skip_cmd_shell: bool,
+    /// WINRS_CONSOLEMODE_STDIN: accepted; stdin is always a pipe.
+    pub console_mode_stdin: bool,
+}
+
+impl CommandSpec {
+    /// A command run through `/bin/sh -c`.
+    pub fn new(command: impl Into<String>, arguments: Vec<String>) -> Self {
+        Self {
+            command: command.into(),
+            arguments,
+            ..Self::default()
+        }
+    }
+
+    /// The command line as `/bin/sh -c` gets it and the audit log shows it:
+    /// the command and the arguments joined by single spaces.
+    pub fn command_line(&self) -> String {
+        let mut line = self.command.clone();
+        for argument in &self.arguments {
+            line.push(' ');
+            line.push_str(argument);
+        }
+        line
+    }
+}
+
+/// A `rsp:Receive`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReceiveRequest {
+    /// `rsp:DesiredStream` names (empty = all output streams).
+    pub streams: Vec<String>,
+    /// `rsp:Receive@SequenceId`. With it, a response stays stored until a
+    /// Receive with a different id arrives, and a Receive repeating the id
+    /// gets the same response again (the first was lost on the way).
+    /// Without it, output is released as soon as it is returned.
+    pub sequence_id: Option<u64>,
+    /// How long to wait for output (the OperationTimeout).
+    pub timeout: Duration,
+    /// Most stream bytes to return (before base64), from MaxEnvelopeSize.
+    pub max_bytes: usize,
+}
+
+impl ReceiveRequest {
+    /// A request for `streams` waiting up to `timeout`, at most 64 KiB.
+    pub fn new(streams: Vec<String>, timeout: Duration) -> Self {
+        Self {
+            streams,
+            sequence_id: None,
+            timeout,
+            max_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Output of one stream in a Receive response, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutputChunk {
+    /// Stream name (`stdout`, `stderr`).
+    pub stream: String,
+    /// Raw bytes (possibly empty when only `end` is set).
+    pub data: Vec<u8>,
+    /// The stream has ended (`End="true"`); sent once per stream.
+    pub end: bool,
+}
+
+/// `rsp:CommandState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommandState {
+    /// Still running (or its output is not all delivered).
+    Running,
+    /// Finished; sent exactly once.
+    Done {
+        /// Exit status, or 128+N when killed by signal N.
+        exit_code: i32,
+    },
+}
+
+/// A Receive answer with output or the final state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReceiveOutput {
+    /// Output, per stream, in order.
+    pub chunks: Vec<OutputChunk>,
+    /// The command's state after this response.
+    pub state: CommandState,
+    /// The request's SequenceId, echoed.
+    pub sequence_id: Option<u64>,
+}
+
+/// What a Receive returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReceiveOutcome {
+    /// Output and/or the final state.
+    Output(ReceiveOutput),
+    /// Nothing within the timeout: the server answers `w:TimedOut`
+    /// (2150858793) and the client asks again; nothing is lost.
+    TimedOut,
+}
+
+/// `rsp:Signal/rsp:Code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShellSignal {
+    /// `.../signal/ctrl_c`: SIGINT to the command's process group.
+    CtrlC,
+    /// `.../signal/ctrl_break`: SIGQUIT to the command's process group.
+    CtrlBreak,
+    /// `.../signal/terminate`: SIGKILL to the command's session and
+    /// process group; the CommandId is released.
+    Terminate,
+}
+
+/// A command as Get/Enumerate show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CommandInfo {
+    /// CommandId.
+    pub command_id: String,
+    /// The command line.
+    pub command_line: String,
+    /// Running or Done (Done as soon as the process exited and its output
+    /// was read, whether or not the client has received it).
+    pub state: CommandState,
+    /// The main process id (its session and process group id too).
+    pub process_id: Option<u32>,
+    /// Bytes read from its stdout and stderr so far.
+    pub bytes_out: u64,
+    /// The most bytes ever buffered for one of its streams (the bound under
+    /// test: never above [`ShellLimits::output_buffer_bytes`]).
+    pub peak_buffered_bytes: usize,
+}
+
+/// A shell as Create, Get and Enumerate show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShellInfo {
+    /// ShellId (upper-case GUID).
+    pub shell_id: String,
+    /// `rsp:Name`.
+    pub name: Option<String>,
+    /// The authenticated owner.
+    pub owner: String,
+    /// The Linux account its processes run as.
+    pub run_as_user: String,
+    /// The client's address at Create.
+    pub client_ip: Option<IpAddr>,
+    /// When it was created.
+    pub created_at: SystemTime,
+    /// The effective idle timeout.
+    pub idle_timeout: Duration,
+    /// `rsp:Lifetime` as asked.
+    pub lifetime: Option<Duration>,
+    /// Time since Create.
+    pub run_time: Duration,
+    /// Time since the last request on it.
+    pub inactivity: Duration,
+    /// Input stream names.
+    pub input_streams: Vec<String>,
+    /// Output stream names.
+    pub output_streams: Vec<String>,
+    /// Working directory of its commands.
+    pub working_directory: PathBuf,
+    /// The client's Environment variables.
+    pub environment: Vec<(String, String)>,
+    /// WINRS_NOPROFILE.
+    pub no_profile: bool,
+    /// WINRS_CODEPAGE.
+    pub codepage: Option<u32>,
+    /// Processes now running in it (cgroup members, or session members).
+    pub process_count: usize,
+    /// Memory charged to its cgroup, if one accounts memory.
+    pub memory_used: Option<u64>,
+    /// Forks refused by MaxProcessesPerShell (cgroup only; else 0).
+    pub process_limit_hits: u64,
+    /// Whether MaxMemoryPerShellMB made the kernel refuse memory or kill a
+    /// process (cgroup only; else false).
+    pub memory_limit_hit: bool,
+    /// Its commands.
+    pub commands: Vec<CommandInfo>,
+}

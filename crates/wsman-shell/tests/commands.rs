@@ -1,0 +1,426 @@
+#![allow(clippy::unwrap_used)]
+//! Commands with real processes: exit codes, streams, stdin, bounded
+//! output, timeouts, signals.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use wsman_shell::{
+    CommandSpec, CommandState, ReceiveOutcome, ReceiveRequest, ShellError, ShellSignal,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_pass_through() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("exit_codes_pass_through");
+    let manager = manager(limits());
+    for code in [0, 1, 42, 255] {
+        let (_, _, exit_code) = run(&manager, &owner, &format!("exit {code}")).await;
+        assert_eq!(exit_code, code);
+    }
+    let (_, _, killed) = run(&manager, &owner, "kill -9 $$").await;
+    assert_eq!(killed, 137, "killed by signal 9 maps to 128+9");
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdout_and_stderr_stay_apart() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("stdout_and_stderr_stay_apart");
+    let manager = manager(limits());
+    let (out, err, code) = run(
+        &manager,
+        &owner,
+        "echo out; echo err >&2; echo out2; exit 1",
+    )
+    .await;
+    assert_eq!(out, "out\nout2\n");
+    assert_eq!(err, "err\n");
+    assert_eq!(code, 1);
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn utf8_both_ways() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("utf8_both_ways");
+    let manager = manager(limits());
+    let text = "héllo wörld ✓ 日本語 🚀\n";
+    // Through the command line.
+    let (out, _, _) = run(&manager, &owner, &format!("printf '%s' '{text}'")).await;
+    assert_eq!(out, text);
+    // Through stdin.
+    let shell = shell(&manager, &owner).await;
+    let user_name = &owner.user_name;
+    let id = manager
+        .run_command(user_name, &shell.shell_id, line("cat"))
+        .await
+        .unwrap();
+    manager
+        .send(
+            user_name,
+            &shell.shell_id,
+            &id,
+            "stdin",
+            text.as_bytes(),
+            true,
+        )
+        .await
+        .unwrap();
+    let (out, err, code) = collect(&manager, user_name, &shell.shell_id, &id).await;
+    assert_eq!(
+        (String::from_utf8(out).unwrap().as_str(), err.len(), code),
+        (text, 0, 0)
+    );
+    manager
+        .delete_shell(user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_mebibyte_of_stdin_comes_back_through_cat() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("one_mebibyte_of_stdin");
+    let manager = manager(limits());
+    let shell = shell(&manager, &owner).await;
+    let user_name = owner.user_name.clone();
+    let id = manager
+        .run_command(&user_name, &shell.shell_id, line("cat"))
+        .await
+        .unwrap();
+    let input: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+    // Receive while sending: cat blocks once its output is not read.
+    let receiver = {
+        let manager = manager.clone();
+        let (user_name, shell_id, id) = (user_name.clone(), shell.shell_id.clone(), id.clone());
+        tokio::spawn(async move { collect(&manager, &user_name, &shell_id, &id).await })
+    };
+    for (index, chunk) in input.chunks(60_000).enumerate() {
+        let last = (index + 1) * 60_000 >= input.len();
+        manager
+            .send(&user_name, &shell.shell_id, &id, "stdin", chunk, last)
+            .await
+            .unwrap();
+    }
+    let (out, err, code) = receiver.await.unwrap();
+    assert_eq!(code, 0);
+    assert!(err.is_empty());
+    assert!(
+        out == input,
+        "echoed {} bytes, sent {}",
+        out.len(),
+        input.len()
+    );
+    manager
+        .delete_shell(&user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_megabytes_with_bounded_buffers() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("five_megabytes_with_bounded_buffers");
+    let limits = limits();
+    let bound = limits.output_buffer_bytes;
+    let manager = manager(limits);
+    let shell = shell(&manager, &owner).await;
+    let user_name = &owner.user_name;
+    let id = manager
+        .run_command(
+            user_name,
+            &shell.shell_id,
+            line("head -c 5000000 /dev/zero"),
+        )
+        .await
+        .unwrap();
+    // Nobody receives: the engine fills its buffer and stops reading.
+    let info = || {
+        manager
+            .shell_info(user_name, &shell.shell_id)
+            .unwrap()
+            .commands[0]
+            .clone()
+    };
+    wait_until("the output buffer fills", || {
+        info().peak_buffered_bytes >= bound
+    })
+    .await;
+    let stalled = info();
+    assert_eq!(stalled.state, CommandState::Running);
+    assert!(
+        stalled.bytes_out <= bound as u64,
+        "read {} bytes with nothing received (bound {bound})",
+        stalled.bytes_out
+    );
+    let (out, _, code) = collect(&manager, user_name, &shell.shell_id, &id).await;
+    assert_eq!((out.len(), code), (5_000_000, 0));
+    assert!(out.iter().all(|&byte| byte == 0));
+    let done = info();
+    assert!(
+        done.peak_buffered_bytes <= bound,
+        "peak {}",
+        done.peak_buffered_bytes
+    );
+    assert_eq!(done.bytes_out, 5_000_000);
+    manager
+        .delete_shell(user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_command_times_out_then_finishes() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("silent_command_times_out");
+    let manager = manager(limits());
+    let shell = shell(&manager, &owner).await;
+    let user_name = &owner.user_name;
+    let id = manager
+        .run_command(
+            user_name,
+            &shell.shell_id,
+            line("read line; echo got $line"),
+        )
+        .await
+        .unwrap();
+    let request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_millis(300));
+    let outcome = manager
+        .receive(user_name, &shell.shell_id, &id, &request)
+        .await
+        .unwrap();
+    assert_eq!(outcome, ReceiveOutcome::TimedOut);
+    // Nothing was lost: the command is still there and finishes normally.
+    manager
+        .send(user_name, &shell.shell_id, &id, "stdin", b"it\n", true)
+        .await
+        .unwrap();
+    let (out, _, code) = collect(&manager, user_name, &shell.shell_id, &id).await;
+    assert_eq!((out.as_slice(), code), (&b"got it\n"[..], 0));
+    manager
+        .delete_shell(user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_reaches_a_trap() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("ctrl_c_reaches_a_trap");
+    let manager = manager(limits());
+    let shell = shell(&manager, &owner).await;
+    let user_name = &owner.user_name;
+    let script = "trap 'echo caught; exit 7' INT; echo ready; while :; do sleep 1; done";
+    let id = manager
+        .run_command(user_name, &shell.shell_id, line(script))
+        .await
+        .unwrap();
+    let request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(30));
+    let ReceiveOutcome::Output(first) = manager
+        .receive(user_name, &shell.shell_id, &id, &request)
+        .await
+        .unwrap()
+    else {
+        panic!("no output from the script");
+    };
+    assert_eq!(first.chunks[0].data, b"ready\n");
+    manager
+        .signal(user_name, &shell.shell_id, &id, ShellSignal::CtrlC)
+        .await
+        .unwrap();
+    let (out, _, code) = collect(&manager, user_name, &shell.shell_id, &id).await;
+    assert_eq!((out.as_slice(), code), (&b"caught\n"[..], 7));
+    // Signals after the end succeed (pywinrm and pypsrp send one).
+    manager
+        .signal(user_name, &shell.shell_id, &id, ShellSignal::CtrlC)
+        .await
+        .unwrap();
+    manager
+        .signal(user_name, &shell.shell_id, &id, ShellSignal::Terminate)
+        .await
+        .unwrap();
+    manager
+        .delete_shell(user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminate_kills_the_command_and_releases_its_id() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("terminate");
+    let manager = manager(limits());
+    let shell = shell(&manager, &owner).await;
+    let user_name = &owner.user_name;
+    let id = manager
+        .run_command(
+            user_name,
+            &shell.shell_id,
+            line("sleep 300 & sleep 301; wait"),
+        )
+        .await
+        .unwrap();
+    let info = manager.shell_info(user_name, &shell.shell_id).unwrap();
+    let pid = info.commands[0].process_id.unwrap();
+    wait_until("both sleeps run", || {
+        processes_in_sessions(&[pid]).len() >= 3
+    })
+    .await;
+    manager
+        .signal(user_name, &shell.shell_id, &id, ShellSignal::Terminate)
+        .await
+        .unwrap();
+    wait_until("the tree is gone", || {
+        processes_in_sessions(&[pid]).is_empty()
+    })
+    .await;
+    let request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(1));
+    let error = manager
+        .receive(user_name, &shell.shell_id, &id, &request)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::UnknownCommand { .. }),
+        "{error:?}"
+    );
+    manager
+        .delete_shell(user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequence_id_replays_a_lost_response() {
+    let manager = manager(limits());
+    let owner = owner("root", root_user());
+    let shell = shell(&manager, &owner).await;
+    let id = manager
+        .run_command(
+            "root",
+            &shell.shell_id,
+            line("printf abc; read x; printf def"),
+        )
+        .await
+        .unwrap();
+    let mut request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(30));
+    request.sequence_id = Some(0);
+    let first = manager
+        .receive("root", &shell.shell_id, &id, &request)
+        .await
+        .unwrap();
+    let ReceiveOutcome::Output(output) = &first else {
+        panic!("{first:?}")
+    };
+    assert_eq!(output.chunks[0].data, b"abc");
+    // The response was "lost": the same SequenceId gets the same answer.
+    let again = manager
+        .receive("root", &shell.shell_id, &id, &request)
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    manager
+        .send("root", &shell.shell_id, &id, "stdin", b"\n", true)
+        .await
+        .unwrap();
+    let mut data = Vec::new();
+    let mut done = 0;
+    for sequence_id in 1..100 {
+        request.sequence_id = Some(sequence_id);
+        let ReceiveOutcome::Output(output) = manager
+            .receive("root", &shell.shell_id, &id, &request)
+            .await
+            .unwrap()
+        else {
+            continue;
+        };
+        for chunk in &output.chunks {
+            data.extend(&chunk.data);
+        }
+        if let CommandState::Done { exit_code } = output.state {
+            assert_eq!(exit_code, 0);
+            done += 1;
+            // A lost Done is replayed too.
+            let replay = manager
+                .receive("root", &shell.shell_id, &id, &request)
+                .await
+                .unwrap();
+            assert_eq!(replay, ReceiveOutcome::Output(output));
+            request.sequence_id = Some(sequence_id + 1);
+            let after = manager
+                .receive("root", &shell.shell_id, &id, &request)
+                .await;
+            assert!(
+                matches!(after, Err(ShellError::CommandAlreadyDone { .. })),
+                "{after:?}"
+            );
+            break;
+        }
+    }
+    assert_eq!((data.as_slice(), done), (&b"def"[..], 1));
+    manager.delete_shell("root", &shell.shell_id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_cmd_shell_execs_directly() {
+    let manager = manager(limits());
+    let owner = owner("root", root_user());
+    let shell = shell(&manager, &owner).await;
+    let mut spec = CommandSpec::new("printf", vec!["%s|".into(), "a b".into(), "$HOME".into()]);
+    spec.skip_cmd_shell = true;
+    let id = manager
+        .run_command("root", &shell.shell_id, spec)
+        .await
+        .unwrap();
+    let (out, _, code) = collect(&manager, "root", &shell.shell_id, &id).await;
+    assert_eq!((out.as_slice(), code), (&b"a b|$HOME|"[..], 0));
+    let mut missing = CommandSpec::new("wsman-no-such-program", Vec::new());
+    missing.skip_cmd_shell = true;
+    let error = manager
+        .run_command("root", &shell.shell_id, missing)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::CommandNotFound { .. }),
+        "{error:?}"
+    );
+    // Through /bin/sh a missing program is exit code 127, as in a shell.
+    let id = manager
+        .run_command("root", &shell.shell_id, line("wsman-no-such-program"))
+        .await
+        .unwrap();
+    let (_, err, code) = collect(&manager, "root", &shell.shell_id, &id).await;
+    assert_eq!(code, 127);
+    assert!(!err.is_empty());
+    manager.delete_shell("root", &shell.shell_id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_child_holding_stdout_does_not_block_done() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("background_child_holding_stdout");
+    let manager = manager(limits());
+    let shell = shell(&manager, &owner).await;
+    let user_name = &owner.user_name;
+    let id = manager
+        .run_command(user_name, &shell.shell_id, line("sleep 300 & echo hi"))
+        .await
+        .unwrap();
+    // Done comes after the exit-drain grace although `sleep` keeps the
+    // pipes open; Delete then ends `sleep`.
+    let (out, _, code) = collect(&manager, user_name, &shell.shell_id, &id).await;
+    assert_eq!((out.as_slice(), code), (&b"hi\n"[..], 0));
+    manager
+        .delete_shell(user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    assert_no_user_processes(&user).await;
+}

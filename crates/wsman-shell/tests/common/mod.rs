@@ -1,0 +1,200 @@
+//! Shared helpers for the engine tests: a manager per test, an owner (the
+//! test user `wsmanuser` when it exists, else root), collecting a
+//! command's output, and checking that no process is left over.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use wsman_os::process::all_processes;
+use wsman_os::{lookup_user, LinuxUser};
+use wsman_shell::{
+    CgroupSupport, CommandSpec, CommandState, ReceiveOutcome, ReceiveRequest, ShellInfo,
+    ShellLimits, ShellManager, ShellOptions, ShellOwner,
+};
+
+/// Tests that run as the test user take this lock, so "no process of the
+/// test user is left" is not disturbed by a neighbour test.
+pub static USER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The cgroup directory the tests' shells live under.
+pub const CGROUP_BASE: &str = "wsman-shell-test";
+
+/// The unprivileged test account, if this host has it (CI creates it).
+pub fn test_user() -> Option<LinuxUser> {
+    let name = std::env::var("WSMAN_TEST_USER").unwrap_or_else(|_| "wsmanuser".to_owned());
+    lookup_user(&name).ok().flatten()
+}
+
+pub fn root_user() -> LinuxUser {
+    lookup_user("root").unwrap().unwrap()
+}
+
+pub fn limits() -> ShellLimits {
+    let mut limits = ShellLimits::default();
+    limits.exit_drain_grace = Duration::from_millis(500);
+    limits
+}
+
+pub fn manager(limits: ShellLimits) -> ShellManager {
+    ShellManager::new(limits, CGROUP_BASE).unwrap()
+}
+
+pub fn manager_without_cgroups(limits: ShellLimits) -> ShellManager {
+    ShellManager::with_cgroups(limits, CgroupSupport::unavailable()).unwrap()
+}
+
+pub fn owner(name: &str, run_as: LinuxUser) -> ShellOwner {
+    ShellOwner::new(name, run_as, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)))
+}
+
+/// Options with the working directory set to `/tmp` (the test user's home
+/// may not exist).
+pub fn options() -> ShellOptions {
+    let mut options = ShellOptions::default();
+    options.working_directory = Some("/tmp".into());
+    options
+}
+
+pub async fn shell(manager: &ShellManager, owner: &ShellOwner) -> ShellInfo {
+    manager
+        .create_shell(owner.clone(), options())
+        .await
+        .unwrap()
+}
+
+pub fn line(command: &str) -> CommandSpec {
+    CommandSpec::new(command, Vec::new())
+}
+
+/// Everything a command printed and its exit code; receives until Done
+/// (bounded: two minutes).
+pub async fn collect(
+    manager: &ShellManager,
+    user: &str,
+    shell_id: &str,
+    command_id: &str,
+) -> (Vec<u8>, Vec<u8>, i32) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let mut ends = 0;
+    let request = ReceiveRequest::new(
+        vec!["stdout".into(), "stderr".into()],
+        Duration::from_secs(10),
+    );
+    loop {
+        assert!(Instant::now() < deadline, "command never finished");
+        match manager
+            .receive(user, shell_id, command_id, &request)
+            .await
+            .unwrap()
+        {
+            ReceiveOutcome::TimedOut => continue,
+            ReceiveOutcome::Output(output) => {
+                for chunk in output.chunks {
+                    match chunk.stream.as_str() {
+                        "stdout" => stdout.extend(chunk.data),
+                        "stderr" => stderr.extend(chunk.data),
+                        other => panic!("unrequested stream {other}"),
+                    }
+                    if chunk.end {
+                        ends += 1;
+                    }
+                }
+                if let CommandState::Done { exit_code } = output.state {
+                    assert_eq!(ends, 2, "End must be sent once per stream by Done");
+                    return (stdout, stderr, exit_code);
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// Runs one command line to completion in a fresh shell.
+pub async fn run(
+    manager: &ShellManager,
+    owner: &ShellOwner,
+    command: &str,
+) -> (String, String, i32) {
+    let shell = shell(manager, owner).await;
+    let id = manager
+        .run_command(&owner.user_name, &shell.shell_id, line(command))
+        .await
+        .unwrap();
+    let (out, err, code) = collect(manager, &owner.user_name, &shell.shell_id, &id).await;
+    manager
+        .delete_shell(&owner.user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+        code,
+    )
+}
+
+/// Waits (bounded) until `predicate` holds.
+pub async fn wait_until(what: &str, mut predicate: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !predicate() {
+        assert!(Instant::now() < deadline, "gave up waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Live (non-zombie) processes of `uid`.
+pub fn processes_of(uid: u32) -> Vec<u32> {
+    all_processes()
+        .into_iter()
+        .filter(|stat| {
+            std::fs::read_to_string(format!("/proc/{}/status", stat.pid))
+                .ok()
+                .and_then(|status| {
+                    status
+                        .lines()
+                        .find_map(|line| line.strip_prefix("Uid:"))
+                        .and_then(|ids| ids.split_whitespace().next()?.parse::<u32>().ok())
+                })
+                == Some(uid)
+        })
+        .map(|stat| stat.pid)
+        .collect()
+}
+
+/// Live processes in any of these sessions.
+pub fn processes_in_sessions(sessions: &[u32]) -> Vec<u32> {
+    all_processes()
+        .into_iter()
+        .filter(|stat| sessions.contains(&stat.session) || sessions.contains(&stat.pgrp))
+        .map(|stat| stat.pid)
+        .collect()
+}
+
+/// Asserts that nothing of the test user is left (waits a little for the
+/// kernel to finish exits).
+pub async fn assert_no_user_processes(user: &LinuxUser) {
+    if user.uid == 0 {
+        return;
+    }
+    let uid = user.uid;
+    wait_until("no process of the test user", || {
+        processes_of(uid).is_empty()
+    })
+    .await;
+}
+
+/// The owner for tests that should run as the test user; prints why it
+/// falls back to root.
+pub fn user_or_root(test: &str) -> (ShellOwner, LinuxUser) {
+    match test_user() {
+        Some(user) => (owner(&user.name.clone(), user.clone()), user),
+        None => {
+            eprintln!("{test}: test user 'wsmanuser' does not exist; running as root");
+            let root = root_user();
+            (owner("root", root.clone()), root)
+        }
+    }
+}

@@ -1,0 +1,708 @@
+#![allow(clippy::unwrap_used)]
+//! Shells: identity, environment, Delete, the reaper, limits and quotas,
+//! and the errors clients can provoke.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::*;
+use wsman_shell::{
+    CommandSpec, CommandState, LimitMechanism, ReceiveRequest, ShellError, ShellManager,
+    ShellOptions, ShellSignal,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_as_the_user_with_its_groups_and_login_environment() {
+    let Some(user) = test_user() else {
+        eprintln!("skipped: test user 'wsmanuser' does not exist");
+        return;
+    };
+    let _guard = USER_LOCK.lock().await;
+    let manager = manager(limits());
+    let owner = owner(&user.name.clone(), user.clone());
+    let (out, err, code) = run(
+        &manager,
+        &owner,
+        "id -u; id -g; id -G; echo \"$HOME|$USER|$LOGNAME|$SHELL\"; pwd",
+    )
+    .await;
+    assert_eq!((err.as_str(), code), ("", 0));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], user.uid.to_string());
+    assert_eq!(lines[1], user.gid.to_string());
+    let mut groups: Vec<u32> = lines[2].split(' ').map(|g| g.parse().unwrap()).collect();
+    let mut expected = user.groups.clone();
+    groups.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(groups, expected);
+    assert_eq!(
+        lines[3],
+        format!(
+            "{}|{}|{}|{}",
+            user.home.display(),
+            user.name,
+            user.name,
+            user.shell.display()
+        )
+    );
+    assert_eq!(lines[4], "/tmp");
+
+    // A directory the user may not enter is refused at Create, although
+    // the daemon (root) could enter it.
+    let private = std::env::temp_dir().join(format!("wsman-private-{}", std::process::id()));
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut options = ShellOptions::default();
+    options.working_directory = Some(private.clone());
+    let error = manager
+        .create_shell(owner.clone(), options)
+        .await
+        .unwrap_err();
+    std::fs::remove_dir(&private).unwrap();
+    assert!(
+        matches!(error, ShellError::WorkingDirectory { .. }),
+        "{error:?}"
+    );
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_and_noprofile() {
+    let manager = manager(limits());
+    let owner = owner("root", root_user());
+    let mut options = options();
+    options.environment = vec![
+        ("GREETING".into(), "héllo".into()),
+        ("PATH".into(), "/bin".into()),
+    ];
+    let shell = manager.create_shell(owner.clone(), options).await.unwrap();
+    let id = manager
+        .run_command(
+            "root",
+            &shell.shell_id,
+            line("echo \"$GREETING|$PATH|${SHELL-unset}\""),
+        )
+        .await
+        .unwrap();
+    let (out, _, _) = collect(&manager, "root", &shell.shell_id, &id).await;
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "héllo|/bin|/bin/bash\n".replace("/bin/bash", &root_user().shell.display().to_string())
+    );
+    manager.delete_shell("root", &shell.shell_id).await.unwrap();
+
+    let mut options = common::options();
+    options.no_profile = true;
+    let shell = manager.create_shell(owner, options).await.unwrap();
+    let id = manager
+        .run_command(
+            "root",
+            &shell.shell_id,
+            line("echo \"$HOME|${SHELL-unset}\"; env | grep -c ."),
+        )
+        .await
+        .unwrap();
+    let (out, _, _) = collect(&manager, "root", &shell.shell_id, &id).await;
+    let out = String::from_utf8(out).unwrap();
+    let mut lines = out.lines();
+    assert_eq!(lines.next().unwrap(), "/root|unset");
+    let count: usize = lines.next().unwrap().parse().unwrap();
+    assert!(count <= 6, "HOME USER LOGNAME PATH LANG (+PWD): {out}");
+    manager.delete_shell("root", &shell.shell_id).await.unwrap();
+}
+
+/// A background child and a grandchild in a subshell (reparented to init);
+/// with `escape`, also one that leaves the session with setsid(1), which
+/// only a cgroup can catch.
+async fn delete_kills_the_whole_tree(manager: ShellManager, escape: bool) {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("delete_kills_the_whole_tree");
+    let shell = shell(&manager, &owner).await;
+    let user_name = &owner.user_name;
+    let escapee = if escape { "(setsid sleep 303 &);" } else { "" };
+    let script = format!("sleep 301 & (sleep 302 &); {escapee} echo up; sleep 304");
+    let id = manager
+        .run_command(user_name, &shell.shell_id, line(&script))
+        .await
+        .unwrap();
+    let pid = manager
+        .shell_info(user_name, &shell.shell_id)
+        .unwrap()
+        .commands[0]
+        .process_id
+        .unwrap();
+    let request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(30));
+    manager
+        .receive(user_name, &shell.shell_id, &id, &request)
+        .await
+        .unwrap();
+    wait_until("the sleeps run", || {
+        processes_in_sessions(&[pid]).len() >= 4
+    })
+    .await;
+    let members = processes_in_sessions(&[pid]);
+    manager
+        .delete_shell(user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    wait_until("the tree is gone", || {
+        members
+            .iter()
+            .all(|member| wsman_os::process::process_stat(*member).is_none_or(|s| s.state == 'Z'))
+    })
+    .await;
+    let error = manager.shell_info(user_name, &shell.shell_id).unwrap_err();
+    assert!(matches!(error, ShellError::UnknownShell { .. }));
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_kills_the_whole_tree_with_cgroups() {
+    let manager = manager(limits());
+    if !manager.limit_report().cgroups {
+        eprintln!("skipped: no usable cgroups here");
+        return;
+    }
+    delete_kills_the_whole_tree(manager, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_kills_the_whole_tree_without_cgroups() {
+    delete_kills_the_whole_tree(manager_without_cgroups(limits()), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_processes_per_shell_stops_a_fork_bomb() {
+    let mut limits = limits();
+    limits.max_processes_per_shell = 12;
+    let manager = manager(limits);
+    if manager.limit_report().processes == LimitMechanism::Rlimits {
+        eprintln!("skipped: no cgroup limits processes here (rlimits do not bind root)");
+        return;
+    }
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("fork_bomb");
+    let shell = shell(&manager, &owner).await;
+    let user_name = &owner.user_name;
+    // Deterministic part: 30 background sleeps, at most 12 tasks allowed.
+    let id = manager
+        .run_command(
+            user_name,
+            &shell.shell_id,
+            line("i=0; while [ $i -lt 30 ]; do sleep 300 & i=$((i+1)); done; echo spawned"),
+        )
+        .await
+        .unwrap();
+    let request = ReceiveRequest::new(
+        vec!["stdout".into(), "stderr".into()],
+        Duration::from_secs(30),
+    );
+    let mut stderr = Vec::new();
+    let mut stdout = Vec::new();
+    while !stdout.ends_with(b"spawned\n") {
+        if let wsman_shell::ReceiveOutcome::Output(output) = manager
+            .receive(user_name, &shell.shell_id, &id, &request)
+            .await
+            .unwrap()
+        {
+            for chunk in output.chunks {
+                if chunk.stream == "stderr" {
+                    stderr.extend(chunk.data);
+                } else {
+                    stdout.extend(chunk.data);
+                }
+            }
+            if matches!(output.state, CommandState::Done { .. }) {
+                break;
+            }
+        }
+    }
+    let count = manager
+        .shell_info(user_name, &shell.shell_id)
+        .unwrap()
+        .process_count;
+    assert!(count <= 12, "{count} processes in the shell");
+    assert!(
+        !stderr.is_empty(),
+        "fork failures must be reported on stderr"
+    );
+    let refused = manager
+        .shell_info(user_name, &shell.shell_id)
+        .unwrap()
+        .process_limit_hits;
+    assert!(refused > 0, "the cgroup must have refused forks");
+    manager
+        .signal(user_name, &shell.shell_id, &id, ShellSignal::Terminate)
+        .await
+        .unwrap();
+    wait_until("the sleeps are gone", || {
+        manager
+            .shell_info(user_name, &shell.shell_id)
+            .unwrap()
+            .process_count
+            == 0
+    })
+    .await;
+    // The classic bomb: it grows to the limit, never past it, and Delete
+    // ends it.
+    manager
+        .run_command(user_name, &shell.shell_id, line("b() { b | b & }; b"))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = manager.shell_info(user_name, &shell.shell_id).unwrap();
+        assert!(info.process_count <= 12, "{} processes", info.process_count);
+        if info.process_limit_hits > refused {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the limit never refused a fork"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    manager
+        .delete_shell(user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_memory_per_shell_stops_a_memory_hog() {
+    let mut limits = limits();
+    limits.max_memory_per_shell_mb = 32;
+    let manager = manager(limits);
+    eprintln!("memory limit by {}", manager.limit_report().memory);
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("memory_hog");
+    // 200 MB held in one shell variable.
+    let (out, _, code) = run(
+        &manager,
+        &owner,
+        "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}",
+    )
+    .await;
+    eprintln!("memory hog ended with exit code {code}");
+    assert_ne!(code, 0, "the hog must fail (stdout: {out})");
+    assert!(!out.contains("200000000"));
+    if manager.limit_report().memory != LimitMechanism::Rlimits {
+        assert_eq!(code, 137, "the cgroup's OOM killer ends it with SIGKILL");
+    }
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_memory_per_shell_falls_back_to_rlimit_as() {
+    let mut limits = limits();
+    limits.max_memory_per_shell_mb = 32;
+    let manager = manager_without_cgroups(limits);
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("memory_hog_rlimit");
+    let (out, err, code) = run(
+        &manager,
+        &owner,
+        "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}",
+    )
+    .await;
+    assert_ne!(code, 0, "the hog must fail (stdout: {out}, stderr: {err})");
+    assert!(!out.contains("200000000"));
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_shells_are_reaped_with_their_processes() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("idle_reaping");
+    let mut limits = limits();
+    limits.idle_timeout = Duration::from_millis(300);
+    limits.reap_interval = Duration::from_millis(50);
+    let manager = manager(limits);
+    let mut options = options();
+    options.idle_timeout = Some(Duration::from_secs(3600));
+    let shell = manager.create_shell(owner.clone(), options).await.unwrap();
+    assert_eq!(
+        shell.idle_timeout,
+        Duration::from_millis(300),
+        "capped by config"
+    );
+    let user_name = &owner.user_name;
+    manager
+        .run_command(user_name, &shell.shell_id, line("sleep 300"))
+        .await
+        .unwrap();
+    let pid = manager
+        .shell_info(user_name, &shell.shell_id)
+        .unwrap()
+        .commands[0]
+        .process_id
+        .unwrap();
+    wait_until("the shell is reaped", || {
+        manager.list_shells(user_name).is_empty()
+    })
+    .await;
+    wait_until("its process is gone", || {
+        processes_in_sessions(&[pid]).is_empty()
+    })
+    .await;
+    let error = manager
+        .run_command(user_name, &shell.shell_id, line("true"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::UnknownShell { .. }),
+        "{error:?}"
+    );
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_shell_run_time_ends_busy_shells_too() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("max_shell_run_time");
+    let mut limits = limits();
+    limits.max_shell_run_time = Some(Duration::from_millis(500));
+    limits.reap_interval = Duration::from_millis(50);
+    let manager = manager(limits);
+    let shell = shell(&manager, &owner).await;
+    let user_name = &owner.user_name;
+    let id = manager
+        .run_command(
+            user_name,
+            &shell.shell_id,
+            line("while :; do echo tick; sleep 0.05; done"),
+        )
+        .await
+        .unwrap();
+    // Keep it busy: it is not idle, but it is too old.
+    let request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(1));
+    let mut ended = None;
+    for _ in 0..1000 {
+        if let Err(error) = manager
+            .receive(user_name, &shell.shell_id, &id, &request)
+            .await
+        {
+            ended = Some(error);
+            break;
+        }
+    }
+    assert!(
+        matches!(ended, Some(ShellError::UnknownShell { .. })),
+        "{ended:?}"
+    );
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_are_typed_errors() {
+    let mut limits = limits();
+    limits.max_shells_per_user = 2;
+    limits.max_concurrent_users = 1;
+    limits.max_concurrent_operations_per_user = 2;
+    let manager = manager(limits.clone());
+    let alice = owner("alice", root_user());
+    let bob = owner("bob", root_user());
+    let first = shell(&manager, &alice).await;
+    let _second = shell(&manager, &alice).await;
+    let error = manager
+        .create_shell(alice.clone(), options())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::TooManyShells { limit: 2, .. }),
+        "{error:?}"
+    );
+    let error = manager
+        .create_shell(bob.clone(), options())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::TooManyUsers { limit: 1 }),
+        "{error:?}"
+    );
+    // Bob cannot see or use Alice's shells.
+    assert!(manager.list_shells("bob").is_empty());
+    assert_eq!(manager.list_shells("alice").len(), 2);
+    let error = manager
+        .run_command("bob", &first.shell_id, line("true"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::UnknownShell { .. }),
+        "{error:?}"
+    );
+
+    // Two running commands use both operation slots.
+    let a = manager
+        .run_command("alice", &first.shell_id, line("sleep 300"))
+        .await
+        .unwrap();
+    manager
+        .run_command("alice", &first.shell_id, line("sleep 300"))
+        .await
+        .unwrap();
+    let error = manager
+        .run_command("alice", &first.shell_id, line("true"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::TooManyOperations { limit: 2, .. }),
+        "{error:?}"
+    );
+    manager
+        .signal("alice", &first.shell_id, &a, ShellSignal::Terminate)
+        .await
+        .unwrap();
+    wait_until("the slot is free", || {
+        manager
+            .shell_info("alice", &first.shell_id)
+            .unwrap()
+            .commands
+            .len()
+            == 1
+    })
+    .await;
+    let mut ran = None;
+    for _ in 0..200 {
+        match manager
+            .run_command("alice", &first.shell_id, line("true"))
+            .await
+        {
+            Ok(id) => {
+                ran = Some(id);
+                break;
+            }
+            Err(ShellError::TooManyOperations { .. }) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        ran.is_some(),
+        "the slot of the terminated command was not released"
+    );
+
+    manager
+        .delete_shell("alice", &first.shell_id)
+        .await
+        .unwrap();
+    manager.shutdown().await;
+    assert!(manager.list_all_shells().is_empty());
+    let _bob_now = shell(&manager, &bob).await;
+
+    limits.allow_remote_shell_access = false;
+    manager.set_limits(limits);
+    let error = manager.create_shell(alice, options()).await.unwrap_err();
+    assert!(
+        matches!(error, ShellError::RemoteShellAccessDisabled),
+        "{error:?}"
+    );
+    manager.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_and_bad_requests() {
+    let manager = manager(limits());
+    let owner = owner("root", root_user());
+    let mut options = options();
+    options.shell_id = Some("0d7e5c11-0000-4000-8000-00000000000a".into());
+    let shell = manager
+        .create_shell(owner.clone(), options.clone())
+        .await
+        .unwrap();
+    assert_eq!(shell.shell_id, "0D7E5C11-0000-4000-8000-00000000000A");
+    let error = manager
+        .create_shell(owner.clone(), options.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::ShellIdInUse { .. }),
+        "{error:?}"
+    );
+    options.shell_id = Some("not-a-guid".into());
+    let error = manager
+        .create_shell(owner.clone(), options)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::InvalidShellId { .. }),
+        "{error:?}"
+    );
+    let mut bad_env = common::options();
+    bad_env.environment = vec![("A=B".into(), "x".into())];
+    let error = manager
+        .create_shell(owner.clone(), bad_env)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::InvalidEnvironment { .. }),
+        "{error:?}"
+    );
+    let mut missing_dir = ShellOptions::default();
+    missing_dir.working_directory = Some("/nonexistent-wsman".into());
+    let error = manager
+        .create_shell(owner.clone(), missing_dir)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::WorkingDirectory { .. }),
+        "{error:?}"
+    );
+
+    let shell_id = shell.shell_id.to_ascii_lowercase();
+    let mut spec = CommandSpec::new("cat", Vec::new());
+    spec.command_id = Some("1D7E5C11-0000-4000-8000-00000000000C".into());
+    let id = manager
+        .run_command("root", &shell_id, spec.clone())
+        .await
+        .unwrap();
+    assert_eq!(id, "1D7E5C11-0000-4000-8000-00000000000C");
+    let error = manager
+        .run_command("root", &shell_id, spec)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::CommandIdInUse { .. }),
+        "{error:?}"
+    );
+    let mut bad = CommandSpec::new("true", Vec::new());
+    bad.command_id = Some("x".into());
+    let error = manager
+        .run_command("root", &shell_id, bad)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::InvalidCommandId { .. }),
+        "{error:?}"
+    );
+    let error = manager
+        .run_command("root", &shell_id, line("  "))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::InvalidCommandLine { .. }),
+        "{error:?}"
+    );
+
+    let error = manager
+        .send("root", &shell_id, &id, "stdout", b"x", false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::UnknownInputStream { .. }),
+        "{error:?}"
+    );
+    let request = ReceiveRequest::new(vec!["pr".into()], Duration::from_secs(1));
+    let error = manager
+        .receive("root", &shell_id, &id, &request)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::UnknownOutputStream { .. }),
+        "{error:?}"
+    );
+    manager
+        .send("root", &shell_id, &id, "stdin", b"x", true)
+        .await
+        .unwrap();
+    let error = manager
+        .send("root", &shell_id, &id, "stdin", b"y", false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::InputAlreadyEnded { .. }),
+        "{error:?}"
+    );
+    let (out, _, code) = collect(&manager, "root", &shell_id, &id).await;
+    assert_eq!((out.as_slice(), code), (&b"x"[..], 0));
+    let request = ReceiveRequest::new(Vec::new(), Duration::from_secs(1));
+    let error = manager
+        .receive("root", &shell_id, &id, &request)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::CommandAlreadyDone { .. }),
+        "{error:?}"
+    );
+
+    let unknown = "2D7E5C11-0000-4000-8000-00000000000C";
+    let error = manager
+        .receive("root", &shell_id, unknown, &request)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::UnknownCommand { .. }),
+        "{error:?}"
+    );
+    let error = manager
+        .signal("root", unknown, unknown, ShellSignal::CtrlC)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShellError::UnknownShell { .. }),
+        "{error:?}"
+    );
+    manager.delete_shell("root", &shell_id).await.unwrap();
+    let error = manager.delete_shell("root", &shell_id).await.unwrap_err();
+    assert!(
+        matches!(error, ShellError::UnknownShell { .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_names_the_mechanism() {
+    let manager = manager(limits());
+    let report = manager.limit_report();
+    eprintln!("limits here: {report:?}");
+    if report.cgroups {
+        assert_ne!(report.processes, LimitMechanism::Rlimits);
+    }
+    let fallback = manager_without_cgroups(limits()).limit_report();
+    assert_eq!(fallback.processes, LimitMechanism::Rlimits);
+    assert_eq!(fallback.memory, LimitMechanism::Rlimits);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_manager_kills_every_process() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("dropping_the_manager");
+    let manager = manager(limits());
+    let shell = shell(&manager, &owner).await;
+    manager
+        .run_command(
+            &owner.user_name,
+            &shell.shell_id,
+            line("sleep 300 & sleep 301"),
+        )
+        .await
+        .unwrap();
+    let pid = manager
+        .shell_info(&owner.user_name, &shell.shell_id)
+        .unwrap()
+        .commands[0]
+        .process_id
+        .unwrap();
+    wait_until("both sleeps run", || {
+        processes_in_sessions(&[pid]).len() >= 3
+    })
+    .await;
+    drop(manager);
+    wait_until("the processes are gone", || {
+        processes_in_sessions(&[pid]).is_empty()
+    })
+    .await;
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_get_a_login_umask() {
+    let manager = manager(limits());
+    let owner = owner("root", root_user());
+    let (out, _, _) = run(&manager, &owner, "umask").await;
+    assert_eq!(out.trim(), "0022");
+}
