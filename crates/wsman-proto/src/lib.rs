@@ -19,6 +19,7 @@ pub mod identify;
 pub mod ns;
 pub mod request;
 pub mod response;
+pub mod shell;
 pub mod transfer;
 pub mod xml;
 

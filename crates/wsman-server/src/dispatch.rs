@@ -17,9 +17,12 @@ use wsman_providers::{Context, Item, Provider, Registry};
 
 use crate::enumeration::EnumerationStore;
 use crate::settings::ServiceSettings;
+use crate::winrs::{self, Budget, Caller, ShellService};
 
-/// Resource URI prefixes of subsystems that exist on Windows but not here yet: answered with
-/// a clean DestinationUnreachable rather than anything that could hang a client.
+/// Resource URI prefixes of subsystems that exist on Windows but not here (PowerShell/PSRP
+/// plugins; shell URIs other than those [`winrs`] serves, or all of them when the dispatcher
+/// has no shells): answered with a clean DestinationUnreachable rather than anything that
+/// could hang a client.
 const NOT_YET_SERVED: &[&str] = &[
     "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
     "http://schemas.microsoft.com/powershell/",
@@ -46,6 +49,8 @@ pub struct Exchange<'a> {
 pub struct Dispatcher {
     registry: Registry,
     enumerations: EnumerationStore,
+    /// WinRS shells; without them the shell URIs are refused like any unserved resource.
+    shells: Option<ShellService>,
 }
 
 impl Dispatcher {
@@ -53,7 +58,19 @@ impl Dispatcher {
         Self {
             registry,
             enumerations: EnumerationStore::new(),
+            shells: None,
         }
+    }
+
+    /// Serve the WinRS shell resources with `shells`.
+    pub fn with_shells(mut self, shells: ShellService) -> Self {
+        self.shells = Some(shells);
+        self
+    }
+
+    /// The shell subsystem, when served.
+    pub fn shells(&self) -> Option<&ShellService> {
+        self.shells.as_ref()
     }
 
     /// Live enumeration contexts (diagnostics, tests).
@@ -61,30 +78,80 @@ impl Dispatcher {
         self.enumerations.len()
     }
 
-    /// Dispatch one request. Faults come back as `Err` for the caller to render.
+    /// Dispatch one request without a caller (shell resources are then refused).
     pub async fn dispatch(
         self: &Arc<Self>,
         request: Arc<Request>,
         exchange: Exchange<'_>,
+    ) -> Result<Reply, Fault> {
+        self.dispatch_as(request, exchange, None).await
+    }
+
+    /// Dispatch one request for `caller`. Faults come back as `Err` for the caller to render.
+    pub async fn dispatch_as(
+        self: &Arc<Self>,
+        request: Arc<Request>,
+        exchange: Exchange<'_>,
+        caller: Option<&Caller>,
     ) -> Result<Reply, Fault> {
         let act = request.action.as_deref().unwrap_or("");
         if act == action::END {
             return Ok(Reply::NoContent);
         }
         let uri = request.resource_uri.as_deref().unwrap_or("");
-        if uri.is_empty()
-            || NOT_YET_SERVED
-                .iter()
-                .any(|p| uri.len() >= p.len() && uri[..p.len()].eq_ignore_ascii_case(p))
-        {
-            return Err(Fault::destination_unreachable(uri));
-        }
-        if self.registry.find(uri).is_none() {
-            return Err(Fault::destination_unreachable(uri));
+        let shells = match &self.shells {
+            Some(s) if winrs::serves(uri) => Some((s, caller.ok_or_else(Fault::access_denied)?)),
+            _ => None,
+        };
+        if shells.is_none() {
+            if uri.is_empty()
+                || NOT_YET_SERVED
+                    .iter()
+                    .any(|p| uri.len() >= p.len() && uri[..p.len()].eq_ignore_ascii_case(p))
+            {
+                return Err(Fault::destination_unreachable(uri));
+            }
+            if self.registry.find(uri).is_none() {
+                return Err(Fault::destination_unreachable(uri));
+            }
         }
         let settings = exchange.settings;
         let budget = operation_budget(&request, settings);
         let max_envelope = max_envelope(&request, settings);
+        if let Some((service, caller)) = shells {
+            if ![action::ENUMERATE, action::PULL, action::RELEASE].contains(&act) {
+                // Only a Receive needs to know how much room its envelope leaves for output.
+                let receive_overhead = if act != action::SHELL_RECEIVE {
+                    0
+                } else {
+                    render(
+                        &request,
+                        wsman_proto::shell::action::RECEIVE_RESPONSE,
+                        "",
+                        &wsman_proto::shell::ReceiveResponse::new(
+                            Vec::new(),
+                            Some((
+                                Some(String::new()),
+                                wsman_proto::shell::CommandStateValue::Done {
+                                    exit_code: Some(i64::from(i32::MIN)),
+                                },
+                            )),
+                        )
+                        .to_xml(),
+                    )
+                    .len()
+                };
+                let shell_budget = Budget {
+                    time: budget,
+                    max_envelope,
+                    receive_overhead,
+                };
+                let (response_action, body) = service
+                    .operate(&request, caller, exchange.address, shell_budget)
+                    .await?;
+                return finish(&request, response_action, "", &body, max_envelope);
+            }
+        }
         let (response_action, body, extra) = match act {
             action::GET => (
                 action::GET_RESPONSE,
@@ -106,7 +173,7 @@ impl Dispatcher {
                 (action::DELETE_RESPONSE, String::new(), String::new())
             }
             action::ENUMERATE => {
-                self.enumerate(&request, exchange, budget, max_envelope)
+                self.enumerate(&request, exchange, budget, max_envelope, shells)
                     .await?
             }
             action::PULL => self.pull(&request, settings, max_envelope)?,
@@ -117,14 +184,7 @@ impl Dispatcher {
             }
             other => return Err(Fault::action_not_supported(other)),
         };
-        let envelope = render(&request, response_action, &extra, &body);
-        if envelope.len() as u64 > max_envelope {
-            return Err(Fault::max_envelope_size_exceeded(
-                envelope.len(),
-                max_envelope,
-            ));
-        }
-        Ok(Reply::Envelope(envelope))
+        finish(&request, response_action, &extra, &body, max_envelope)
     }
 
     /// Run a provider operation on the blocking pool (config writes fsync), bounded by the
@@ -162,12 +222,26 @@ impl Dispatcher {
         exchange: Exchange<'_>,
         budget: Duration,
         max_envelope: u64,
+        shells: Option<(&ShellService, &Caller)>,
     ) -> Result<(&'static str, String, String), Fault> {
         let parsed = Enumerate::parse(request.body.as_ref())?;
-        if parsed.filter.is_some() {
-            return Err(Fault::filtering_not_supported());
-        }
-        let items = self.run_enumerate(request, exchange, budget).await?;
+        let items = match shells {
+            Some((service, caller)) => {
+                let filter = match &parsed.filter {
+                    Some(f) => Some(f.selector_set()?.ok_or_else(|| {
+                        Fault::filter_dialect_unavailable(f.dialect.as_deref().unwrap_or(""))
+                    })?),
+                    None => None,
+                };
+                service.enumerate(request, caller, filter)?
+            }
+            None => {
+                if parsed.filter.is_some() {
+                    return Err(Fault::filtering_not_supported());
+                }
+                self.run_enumerate(request, exchange, budget).await?
+            }
+        };
         let total = items.len();
         let mut rendered: VecDeque<String> = items
             .iter()
@@ -352,6 +426,24 @@ fn render_item(item: &Item, mode: EnumerationMode, address: &str) -> String {
         EnumerationMode::Epr => epr(),
         EnumerationMode::ObjectAndEpr => format!("<w:Item>{}{}</w:Item>", item.xml, epr()),
     }
+}
+
+/// The response envelope, refused when larger than the request's MaxEnvelopeSize.
+fn finish(
+    request: &Request,
+    response_action: &str,
+    extra: &str,
+    body: &str,
+    max_envelope: u64,
+) -> Result<Reply, Fault> {
+    let envelope = render(request, response_action, extra, body);
+    if envelope.len() as u64 > max_envelope {
+        return Err(Fault::max_envelope_size_exceeded(
+            envelope.len(),
+            max_envelope,
+        ));
+    }
+    Ok(Reply::Envelope(envelope))
 }
 
 /// A response envelope relating to `request`.

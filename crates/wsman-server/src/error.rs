@@ -17,7 +17,9 @@
 
 use hyper::StatusCode;
 use wsman_proto::charset::DecodeError;
+use wsman_proto::fault::SelectorProblem;
 use wsman_proto::{Fault, RequestError};
+use wsman_shell::ShellError;
 
 /// Why a request did not produce a normal answer.
 #[derive(Debug, thiserror::Error)]
@@ -111,10 +113,177 @@ impl From<DecodeError> for ServiceError {
     }
 }
 
+/// Windows' numeric codes for WinRS faults (reference §4.10, §5.3).
+pub mod winrs_code {
+    pub const QUOTA_MAX_SHELLS: u32 = 2150859173;
+    pub const QUOTA_MAX_OPERATIONS: u32 = 2150859174;
+    pub const QUOTA_MAX_SHELLUSERS: u32 = 2150859179;
+    pub const REMOTESHELLS_NOT_ALLOWED: u32 = 2150859180;
+    pub const SHELLCOMMAND_CLIENTID_NOT_VALID: u32 = 2150859220;
+    pub const SHELL_CLIENTID_NOT_VALID: u32 = 2150859221;
+    pub const SHELLCOMMAND_CLIENTID_RESOURCE_CONFLICT: u32 = 2150859222;
+    pub const SHELL_CLIENTID_RESOURCE_CONFLICT: u32 = 2150859223;
+    /// HRESULT 0x80070002: the file was not found.
+    pub const FILE_NOT_FOUND: u32 = 2147942402;
+    /// HRESULT 0x8007010B: the directory name is invalid.
+    pub const DIRECTORY_INVALID: u32 = 2147942667;
+}
+
+/// The Windows fault for a failed shell operation (each [`ShellError`] variant documents the
+/// fault it stands for). Sent with HTTP 500 like every fault.
+pub fn shell_fault(error: ShellError) -> Fault {
+    use winrs_code as c;
+    match &error {
+        ShellError::RemoteShellAccessDisabled => Fault::internal_error(
+            "The WS-Management service cannot process the request. The service is configured to not accept any remote shell requests. ",
+        )
+        .with_code(c::REMOTESHELLS_NOT_ALLOWED),
+        ShellError::TooManyShells { limit, .. } => Fault::quota_limit(
+            c::QUOTA_MAX_SHELLS,
+            format!("The WS-Management service cannot process the request. This user is allowed a maximum number of {limit} concurrent shells, which has been exceeded. Close existing shells or raise the quota for this user. "),
+        ),
+        ShellError::TooManyUsers { limit } => Fault::quota_limit(
+            c::QUOTA_MAX_SHELLUSERS,
+            format!("The WS-Management service cannot process the request. The maximum number of users concurrently performing remote operations on this system ({limit}) has been exceeded. Retry the request later or raise the quota. "),
+        ),
+        ShellError::TooManyOperations { limit, .. } => Fault::quota_limit(
+            c::QUOTA_MAX_OPERATIONS,
+            format!("The WS-Management service cannot process the request. This user is allowed a maximum number of {limit} concurrent operations, which has been exceeded. Close existing operations for this user, or raise the quota for this user. "),
+        ),
+        ShellError::RunAsNotPermitted { .. } => Fault::access_denied(),
+        ShellError::InvalidShellId { .. } => {
+            Fault::invalid_parameter(error.to_string()).with_code(c::SHELL_CLIENTID_NOT_VALID)
+        }
+        ShellError::ShellIdInUse { .. } => Fault::already_exists()
+            .with_code(c::SHELL_CLIENTID_RESOURCE_CONFLICT)
+            .with_message(error.to_string()),
+        ShellError::InvalidCommandId { .. } => Fault::invalid_parameter(error.to_string())
+            .with_code(c::SHELLCOMMAND_CLIENTID_NOT_VALID),
+        ShellError::CommandIdInUse { .. } => Fault::already_exists()
+            .with_code(c::SHELLCOMMAND_CLIENTID_RESOURCE_CONFLICT)
+            .with_message(error.to_string()),
+        ShellError::UnknownShell { shell_id } => Fault::invalid_selectors(
+            SelectorProblem::Unexpected,
+            format!("The request for the Windows Remote Shell with ShellId {shell_id} failed because the shell was not found on the server. Possible causes are: the specified ShellId is incorrect or the shell no longer exists on the server. Provide the correct ShellId or create a new shell and retry the operation. "),
+        ),
+        ShellError::UnknownCommand { .. } | ShellError::CommandAlreadyDone { .. } => {
+            Fault::invalid_selectors(
+                SelectorProblem::Unexpected,
+                "The Windows Remote Shell received a request to perform an operation on a command identifier that does not exist. Either the command has completed execution or the client specified an invalid command identifier. ",
+            )
+        }
+        ShellError::UnknownInputStream { .. }
+        | ShellError::UnknownOutputStream { .. }
+        | ShellError::InputAlreadyEnded { .. }
+        | ShellError::InvalidEnvironment { .. }
+        | ShellError::InvalidCommandLine { .. }
+        | ShellError::InvalidOption { .. } => Fault::invalid_parameter(format!("{error}. ")),
+        ShellError::WorkingDirectory { .. } => {
+            Fault::internal_error("The directory name is invalid. ").with_code(c::DIRECTORY_INVALID)
+        }
+        ShellError::CommandNotFound { .. } => {
+            Fault::internal_error("The system cannot find the file specified. ")
+                .with_code(c::FILE_NOT_FOUND)
+        }
+        _ => {
+            tracing::error!(%error, "shell operation failed");
+            Fault::internal_error(format!("{error}. "))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use wsman_proto::xml::Limits;
+
+    #[test]
+    fn shell_errors_map_to_the_windows_faults() {
+        let cases = [
+            (
+                ShellError::RemoteShellAccessDisabled,
+                "w:InternalError",
+                2150859180u32,
+            ),
+            (
+                ShellError::TooManyShells {
+                    user: "u".into(),
+                    limit: 1,
+                },
+                "w:QuotaLimit",
+                2150859173,
+            ),
+            (
+                ShellError::TooManyUsers { limit: 1 },
+                "w:QuotaLimit",
+                2150859179,
+            ),
+            (
+                ShellError::TooManyOperations {
+                    user: "u".into(),
+                    limit: 1,
+                },
+                "w:QuotaLimit",
+                2150859174,
+            ),
+            (
+                ShellError::UnknownShell {
+                    shell_id: "X".into(),
+                },
+                "w:InvalidSelectors",
+                2150858843,
+            ),
+            (
+                ShellError::UnknownCommand {
+                    shell_id: "X".into(),
+                    command_id: "Y".into(),
+                },
+                "w:InvalidSelectors",
+                2150858843,
+            ),
+            (
+                ShellError::CommandAlreadyDone {
+                    command_id: "Y".into(),
+                },
+                "w:InvalidSelectors",
+                2150858843,
+            ),
+            (
+                ShellError::InputAlreadyEnded {
+                    command_id: "Y".into(),
+                },
+                "w:InvalidParameter",
+                87,
+            ),
+            (
+                ShellError::RunAsNotPermitted {
+                    uid: 1,
+                    daemon_uid: 2,
+                },
+                "w:AccessDenied",
+                5,
+            ),
+            (
+                ShellError::CommandNotFound {
+                    program: "p".into(),
+                },
+                "w:InternalError",
+                2147942402,
+            ),
+        ];
+        for (error, subcode, code) in cases {
+            let text = error.to_string();
+            let fault = shell_fault(error);
+            assert_eq!(
+                fault.subcode.map(|s| s.qname()).as_deref(),
+                Some(subcode),
+                "{text}"
+            );
+            assert_eq!(fault.wsman_code, code, "{text}");
+            let (status, _) = ServiceError::fault(fault, None).status_and_fault();
+            assert_eq!(status.as_u16(), 500);
+        }
+    }
 
     #[test]
     fn http_only_errors_have_no_fault() {

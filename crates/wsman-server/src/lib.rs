@@ -21,7 +21,8 @@
 //! 8. body read: chunked bodies counted and cut at the limit (413); the whole read bounded by
 //!    Service/MaxPacketRetrievalTimeSeconds (408)
 //! 9. charset decode (UTF-8 / UTF-16, BOM first) -> envelope parse (bounded XML)
-//! 10. Identify (any authenticated user), else authorization (administrators only)
+//! 10. Identify (any authenticated user), else authorization (administrators only; the WinRS
+//!     shell resources are open to any identity with a Linux user, see [`winrs`])
 //! 11. dispatch on (Action, ResourceURI) ([`dispatch`]); responses over the request's
 //!     MaxEnvelopeSize become `w:EncodingLimit` faults
 //!
@@ -42,6 +43,7 @@ pub mod server;
 pub mod settings;
 pub mod system;
 pub mod tls;
+pub mod winrs;
 
 pub use auth::{CredentialVerifier, Principal};
 pub use error::ServiceError;

@@ -12,7 +12,9 @@
 //!    MaxPacketRetrievalTimeSeconds (408)
 //! 6. charset decode (BOM, then the charset parameter)
 //! 7. envelope parse (bounded XML; faults relate to the request MessageID)
-//! 8. Identify (any authenticated user), else authorization: administrators only
+//! 8. Identify (any authenticated user), else authorization: administrators only, except
+//!    the WinRS shell resources, open to any identity with a Linux user (shells run as it and
+//!    are private to their owner)
 //! 9. dispatch on (Action, ResourceURI)
 //!
 //! Nothing reaches the XML parser before step 4 has accepted the request (OMI's
@@ -178,7 +180,11 @@ async fn process(
         return Ok((Reply::Envelope(identify::response(&info)), encoding));
     }
     let relates_to = request.message_id.clone();
-    if !principal.is_administrator {
+    let shell_request = request
+        .resource_uri
+        .as_deref()
+        .is_some_and(crate::winrs::open_to_users);
+    if !principal.is_administrator && !shell_request {
         tracing::warn!(remote = %conn.remote, user = %principal, action = request.action.as_deref().unwrap_or(""), "access denied");
         return Err(ServiceError::fault(
             Fault::access_denied(),
@@ -193,9 +199,14 @@ async fn process(
         address: &address,
     };
     let request = Arc::new(request);
+    let caller = crate::winrs::Caller {
+        user: principal.identity.name.clone(),
+        linux_user: principal.identity.linux_user.clone(),
+        client_ip: Some(conn.remote.ip()),
+    };
     match shared
         .dispatcher
-        .dispatch(Arc::clone(&request), exchange)
+        .dispatch_as(Arc::clone(&request), exchange, Some(&caller))
         .await
     {
         Ok(reply) => Ok((reply, encoding)),

@@ -23,6 +23,7 @@ use crate::listener::{accept_loop, ConnectionCounter, ListenerRuntime};
 use crate::pipeline::Shared;
 use crate::settings::{ListenerConfig, ServiceSettings, Transport};
 use crate::tls;
+use crate::winrs::ShellService;
 
 /// One socket a configured listener wants, with everything that shapes how it serves.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -108,11 +109,16 @@ impl Server {
     /// Publish the settings and bind the configured listeners. Listeners that cannot be bound
     /// are logged and skipped (the others still serve).
     pub async fn start(parts: ServerParts) -> Arc<Self> {
+        let mut dispatcher = Dispatcher::new(parts.registry);
+        match ShellService::start(parts.settings.winrs.clone()) {
+            Ok(shells) => dispatcher = dispatcher.with_shells(shells),
+            Err(e) => tracing::error!(error = %e, "WinRS shells are not available"),
+        }
         let (settings_tx, settings_rx) = watch::channel(Arc::new(parts.settings));
         let shared = Arc::new(Shared {
             settings: settings_rx,
             verifier: parts.verifier,
-            dispatcher: Arc::new(Dispatcher::new(parts.registry)),
+            dispatcher: Arc::new(dispatcher),
         });
         let server = Arc::new(Self {
             config_dir: parts.config_dir,
@@ -143,11 +149,15 @@ impl Server {
 
     /// Apply new settings live.
     pub async fn apply(&self, settings: ServiceSettings) {
+        if let Some(shells) = self.shared.dispatcher.shells() {
+            shells.set_limits(settings.winrs.clone());
+        }
         self.settings_tx.send_replace(Arc::new(settings));
         self.reconcile().await;
     }
 
-    /// Stop every listener; connections finish their request in flight and close.
+    /// Stop every listener (connections finish their request in flight and close), then
+    /// end every shell and its processes.
     pub async fn shutdown(&self) {
         let mut running = self.running.lock().await;
         for (_, r) in running.drain() {
@@ -155,6 +165,14 @@ impl Server {
             let _ = r.task.await;
         }
         self.table.set(Vec::new());
+        if let Some(shells) = self.shared.dispatcher.shells() {
+            shells.manager().shutdown().await;
+        }
+    }
+
+    /// The WinRS shell subsystem, when it could be started.
+    pub fn shells(&self) -> Option<&crate::winrs::ShellService> {
+        self.shared.dispatcher.shells()
     }
 
     /// Wait until no connection is open, at most `limit`.

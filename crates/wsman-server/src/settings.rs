@@ -113,6 +113,8 @@ pub struct ServiceSettings {
     pub product_vendor: String,
     /// `[Identify]` ProductVersion (authenticated Identify).
     pub product_version: String,
+    /// `winrm/config/winrs` (and the per-user operation quota) as the shell engine's limits.
+    pub winrs: wsman_shell::ShellLimits,
 }
 
 impl Default for ServiceSettings {
@@ -133,6 +135,7 @@ impl Default for ServiceSettings {
             listeners: Vec::new(),
             product_vendor: "wsmand".to_owned(),
             product_version: "OS: 0.0.0 SP: 0.0 Stack: 3.0".to_owned(),
+            winrs: wsman_shell::ShellLimits::default(),
         }
     }
 }

@@ -1,0 +1,200 @@
+//! WinRS remote shell messages (reference §4), both directions, sans I/O.
+//!
+//! Every request body has a builder (client side) and a parser (server side); every response
+//! body has a renderer (server side) and a parser (client side), so each message round-trips.
+//! Bodies are rendered with the `rsp` prefix declared on their root element: the envelope
+//! writers of [`crate::request`] and [`crate::response`] do not declare it.
+//!
+//! * [`requests`]: `rsp:Shell` (Create), `rsp:CommandLine`, `rsp:Send`, `rsp:Receive`,
+//!   `rsp:Signal`, and the WinRS options of the OptionSet.
+//! * [`responses`]: CreateResponse (`x:ResourceCreated` + `rsp:Shell`), CommandResponse,
+//!   SendResponse, ReceiveResponse, SignalResponse, and the shell / command items of Get and
+//!   Enumerate.
+
+use std::time::Duration;
+
+use crate::envelope::OptionSet;
+use crate::fault::Fault;
+use crate::ns;
+use crate::xml::Element;
+
+pub mod requests;
+pub mod responses;
+
+pub use requests::{CommandLine, Receive, Send, SendStream, ShellCreate, Signal, WinrsOptions};
+pub use responses::{
+    CommandItem, CommandResponse, CommandStateValue, CreateResponse, ReceiveResponse,
+    ShellDescription, StreamChunk,
+};
+
+/// Resource URIs of the shell subsystem.
+pub mod uri {
+    /// The text command shell.
+    pub const CMD: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd";
+    /// Shell inventory: Enumerate the caller's shells, Get one by ShellId.
+    pub const SHELLS: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell";
+    /// Command inventory: Enumerate the commands of a shell (SelectorFilter on ShellId).
+    pub const COMMANDS: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command";
+    /// Prefix of PowerShell (PSRP) custom shells.
+    pub const POWERSHELL_PREFIX: &str = "http://schemas.microsoft.com/powershell/";
+}
+
+/// Response actions of the shell-specific operations.
+pub mod action {
+    pub const COMMAND_RESPONSE: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandResponse";
+    pub const SEND_RESPONSE: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SendResponse";
+    pub const RECEIVE_RESPONSE: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ReceiveResponse";
+    pub const SIGNAL_RESPONSE: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SignalResponse";
+}
+
+/// `rsp:Signal/rsp:Code` URIs.
+pub mod signal {
+    pub const CTRL_C: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/ctrl_c";
+    pub const CTRL_BREAK: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/ctrl_break";
+    pub const TERMINATE: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate";
+    /// PSRP pipeline stop as MS-PSRP spells it (sic) and PowerShell sends it.
+    pub const PSRP_CRTL_C: &str = "http://schemas.microsoft.com/powershell/signal/crtl_c";
+    /// PSRP pipeline stop as MS-WSMV spells it (pypsrp sends this).
+    pub const PSRP_CTRL_C: &str = "http://schemas.microsoft.com/powershell/signal/ctrl_c";
+}
+
+/// `rsp:CommandState@State` URIs.
+pub mod state {
+    pub const DONE: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done";
+    pub const RUNNING: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running";
+    pub const PENDING: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Pending";
+}
+
+/// WinRS option names (reference §2.4: the server must know all of these).
+pub mod option {
+    pub const NOPROFILE: &str = "WINRS_NOPROFILE";
+    pub const CODEPAGE: &str = "WINRS_CODEPAGE";
+    pub const CONSOLEMODE_STDIN: &str = "WINRS_CONSOLEMODE_STDIN";
+    pub const SKIP_CMD_SHELL: &str = "WINRS_SKIP_CMD_SHELL";
+    pub const KEEPALIVE: &str = "WSMAN_CMDSHELL_OPTION_KEEPALIVE";
+    pub const PROTOCOL_VERSION: &str = "protocolversion";
+    /// Every option a shell request may carry.
+    pub const KNOWN: &[&str] = &[
+        NOPROFILE,
+        CODEPAGE,
+        CONSOLEMODE_STDIN,
+        SKIP_CMD_SHELL,
+        KEEPALIVE,
+        PROTOCOL_VERSION,
+    ];
+}
+
+/// A `rsp:Signal` code, compared case-insensitively (pywinrm and pypsrp spell them
+/// differently, both work against Windows).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignalCode {
+    CtrlC,
+    CtrlBreak,
+    Terminate,
+    /// PSRP pipeline stop (`crtl_c` or `ctrl_c` under `powershell/signal/`).
+    PsrpStop,
+    /// Anything else, kept as sent.
+    Other(String),
+}
+
+impl SignalCode {
+    /// Classify a Code URI.
+    pub fn from_uri(code: &str) -> Self {
+        let code = code.trim();
+        let is = |u: &str| code.eq_ignore_ascii_case(u);
+        if is(signal::CTRL_C) {
+            Self::CtrlC
+        } else if is(signal::CTRL_BREAK) {
+            Self::CtrlBreak
+        } else if is(signal::TERMINATE) {
+            Self::Terminate
+        } else if is(signal::PSRP_CRTL_C) || is(signal::PSRP_CTRL_C) {
+            Self::PsrpStop
+        } else {
+            Self::Other(code.to_owned())
+        }
+    }
+
+    /// The URI sent for this code.
+    pub fn uri(&self) -> &str {
+        match self {
+            Self::CtrlC => signal::CTRL_C,
+            Self::CtrlBreak => signal::CTRL_BREAK,
+            Self::Terminate => signal::TERMINATE,
+            Self::PsrpStop => signal::PSRP_CRTL_C,
+            Self::Other(u) => u,
+        }
+    }
+}
+
+/// True when `uri` is a PowerShell (PSRP) custom shell resource.
+pub fn is_powershell_uri(uri: &str) -> bool {
+    let p = uri::POWERSHELL_PREFIX;
+    uri.len() >= p.len() && uri.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+}
+
+/// `P{d}DT{h}H{m}M{s}S`, the form of ShellRunTime and ShellInactivity.
+pub fn format_dhms(d: Duration) -> String {
+    let s = d.as_secs();
+    format!(
+        "P{}DT{}H{}M{}S",
+        s / 86_400,
+        (s % 86_400) / 3600,
+        (s % 3600) / 60,
+        s % 60
+    )
+}
+
+/// The `xmlns:rsp` declaration every rendered root element carries.
+pub(crate) fn rsp_decl() -> (&'static str, &'static str) {
+    ("xmlns:rsp", ns::SHELL)
+}
+
+pub(crate) fn is_rsp(e: &Element, name: &str) -> bool {
+    e.is(ns::SHELL, name)
+}
+
+/// The body's root element, which must be `rsp:<name>`.
+pub(crate) fn expect_body<'a>(body: Option<&'a Element>, name: &str) -> Result<&'a Element, Fault> {
+    match body {
+        Some(b) if is_rsp(b, name) => Ok(b),
+        _ => Err(Fault::schema_validation_error(format!(
+            "The SOAP XML in the message does not match the corresponding XML schema definition. The body must be rsp:{name}. "
+        ))),
+    }
+}
+
+/// Space-separated names (`stdout stderr`).
+pub(crate) fn words(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
+}
+
+/// Base64 as WinRS carries stream data; whitespace inside is ignored (line-wrapped input).
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .ok()
+}
+
+/// Standard padded base64.
+pub fn encode_base64(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// A boolean option as the client sent it (any case), faulting on a bad value.
+pub(crate) fn bool_option(set: &OptionSet, name: &str) -> Result<Option<bool>, Fault> {
+    set.get_bool(name)
+}

@@ -1,0 +1,402 @@
+//! WinRS remote shells over WS-Management: the `.../windows/shell/cmd` resource (Create,
+//! Delete, Get, Command, Send, Receive, Signal), the shell inventory `.../windows/shell`
+//! (Enumerate the caller's shells, Get one) and the command inventory
+//! `.../windows/shell/Command` (Enumerate with a ShellId SelectorFilter).
+//!
+//! One [`ShellManager`] serves the whole service, so shells outlive the TCP connection that
+//! created them. Shell operations are open to any authenticated identity that maps to a Linux
+//! user (the shell runs as that user); ownership is checked by the engine, which reports
+//! another user's shell as unknown. Every [`ShellError`] becomes its Windows fault in
+//! [`crate::error::shell_fault`].
+//!
+//! Receive is a long poll bounded by the operation budget (OperationTimeout capped by
+//! MaxTimeoutms). It runs inside the request's future, never in a detached task: if the client
+//! disconnects, the future is dropped before any output is taken (the engine takes output and
+//! returns in one step), so nothing is lost; a response lost after that is replayed through the
+//! Receive SequenceId.
+
+mod describe;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use wsman_proto::envelope::SelectorSet;
+use wsman_proto::fault::SelectorProblem;
+use wsman_proto::ns::action;
+use wsman_proto::shell::requests::{CommandLine, Receive, Send, ShellCreate, Signal, WinrsOptions};
+use wsman_proto::shell::responses::{self, CommandResponse, CreateResponse, ReceiveResponse};
+use wsman_proto::shell::{self, SignalCode};
+use wsman_proto::{Fault, Request};
+use wsman_providers::Item;
+use wsman_shell::{
+    CommandSpec, ReceiveOutcome, ReceiveRequest, ShellError, ShellLimits, ShellManager,
+    ShellOptions, ShellOwner, ShellSignal,
+};
+
+use crate::error::shell_fault;
+
+pub use describe::limits_from_config;
+
+/// Who is asking: the authenticated name (quotas and ownership), the Linux user it maps to
+/// (the account shells run as; none = no shells), and the client's address (audit, ClientIP).
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user: String,
+    pub linux_user: Option<String>,
+    pub client_ip: Option<IpAddr>,
+}
+
+/// Whether `uri` is served here (compared without case, as Windows does for these URIs).
+pub fn serves(uri: &str) -> bool {
+    [shell::uri::CMD, shell::uri::SHELLS, shell::uri::COMMANDS]
+        .iter()
+        .any(|u| u.eq_ignore_ascii_case(uri))
+}
+
+/// Whether non-administrators may send requests for `uri`: the shell resources (their owner
+/// is checked per shell) and PowerShell URIs (answered with a clean fault).
+pub fn open_to_users(uri: &str) -> bool {
+    serves(uri) || shell::is_powershell_uri(uri)
+}
+
+/// The shell subsystem of the service.
+#[derive(Debug, Clone)]
+pub struct ShellService {
+    manager: ShellManager,
+}
+
+/// Per-request limits the dispatcher computed.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// OperationTimeout capped by MaxTimeoutms.
+    pub time: Duration,
+    /// The request's MaxEnvelopeSize capped by the service's.
+    pub max_envelope: u64,
+    /// Size of the response envelope around an empty ReceiveResponse.
+    pub receive_overhead: usize,
+}
+
+impl ShellService {
+    /// Starts the engine (inside the Tokio runtime); it logs which mechanism enforces the
+    /// per-shell limits on this host.
+    pub fn start(limits: ShellLimits) -> Result<Self, ShellError> {
+        let manager = ShellManager::new(limits, "wsmand")?;
+        let report = manager.limit_report();
+        tracing::info!(
+            processes = %report.processes,
+            memory = %report.memory,
+            cgroups = report.cgroups,
+            switch_user = report.switch_user,
+            "WinRS shells ready"
+        );
+        Ok(Self { manager })
+    }
+
+    /// The engine (tests and diagnostics).
+    pub fn manager(&self) -> &ShellManager {
+        &self.manager
+    }
+
+    /// Apply changed `winrm/config/winrs` limits (quotas apply from now on).
+    pub fn set_limits(&self, limits: ShellLimits) {
+        if self.manager.limits() != limits {
+            self.manager.set_limits(limits);
+        }
+    }
+
+    /// Every operation but Enumerate. Returns the response Action and body.
+    pub async fn operate(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        address: &str,
+        budget: Budget,
+    ) -> Result<(&'static str, String), Fault> {
+        let uri = request.resource_uri.as_deref().unwrap_or("");
+        let act = request.action.as_deref().unwrap_or("");
+        let options = WinrsOptions::parse(&request.options)?;
+        let is_cmd = uri.eq_ignore_ascii_case(shell::uri::CMD);
+        match act {
+            action::CREATE if is_cmd => self.create(request, caller, address, &options).await,
+            action::DELETE if is_cmd => {
+                let id = shell_id(&request.selectors)?;
+                self.manager
+                    .delete_shell(&caller.user, &id)
+                    .await
+                    .map_err(shell_fault)?;
+                Ok((action::DELETE_RESPONSE, String::new()))
+            }
+            action::GET if is_cmd || uri.eq_ignore_ascii_case(shell::uri::SHELLS) => {
+                let id = shell_id(&request.selectors)?;
+                let info = self
+                    .manager
+                    .shell_info(&caller.user, &id)
+                    .map_err(shell_fault)?;
+                let limits = self.manager.limits();
+                Ok((
+                    action::GET_RESPONSE,
+                    describe::full(&info, request, &limits).to_xml(),
+                ))
+            }
+            action::SHELL_COMMAND if is_cmd => self.command(request, caller, &options).await,
+            action::SHELL_SEND if is_cmd => self.send(request, caller, budget).await,
+            action::SHELL_RECEIVE if is_cmd => self.receive(request, caller, budget).await,
+            action::SHELL_SIGNAL if is_cmd => self.signal(request, caller).await,
+            other => Err(Fault::action_not_supported(other)),
+        }
+    }
+
+    /// Enumerate items of the shell inventory or of a shell's commands.
+    pub fn enumerate(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        filter: Option<SelectorSet>,
+    ) -> Result<Vec<Item>, Fault> {
+        let uri = request.resource_uri.as_deref().unwrap_or("");
+        let limits = self.manager.limits();
+        if uri.eq_ignore_ascii_case(shell::uri::SHELLS) {
+            return Ok(self
+                .manager
+                .list_shells(&caller.user)
+                .iter()
+                .map(|info| Item {
+                    xml: describe::full(info, request, &limits).to_xml(),
+                    resource_uri: shell::uri::SHELLS.to_owned(),
+                    selectors: vec![("ShellId".to_owned(), info.shell_id.clone())],
+                })
+                .collect());
+        }
+        if uri.eq_ignore_ascii_case(shell::uri::COMMANDS) {
+            let id = filter
+                .as_ref()
+                .and_then(|f| f.get("ShellId").map(str::to_owned))
+                .ok_or_else(|| {
+                    Fault::invalid_parameter(
+                        "The WS-Management service cannot enumerate shell commands without a SelectorFilter naming the ShellId. ",
+                    )
+                    .with_code(ENUMERATE_SHELLCOMMANDS_FILTER_EXPECTED)
+                })?;
+            let info = self
+                .manager
+                .shell_info(&caller.user, &id)
+                .map_err(shell_fault)?;
+            return Ok(info
+                .commands
+                .iter()
+                .map(|c| Item {
+                    xml: describe::command_item(c).to_xml(),
+                    resource_uri: shell::uri::COMMANDS.to_owned(),
+                    selectors: vec![
+                        ("ShellId".to_owned(), info.shell_id.clone()),
+                        ("CommandId".to_owned(), c.command_id.clone()),
+                    ],
+                })
+                .collect());
+        }
+        Err(Fault::action_not_supported(action::ENUMERATE))
+    }
+
+    async fn create(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        address: &str,
+        options: &WinrsOptions,
+    ) -> Result<(&'static str, String), Fault> {
+        let body = ShellCreate::parse(request.body.as_ref())?;
+        let run_as = run_as_user(caller).await?;
+        let mut shell_options = ShellOptions::default();
+        shell_options.shell_id = body.shell_id.clone();
+        shell_options.name = body.name.clone();
+        shell_options.working_directory = body.working_directory.as_ref().map(Into::into);
+        shell_options.environment = body.environment.clone();
+        shell_options.no_profile = options.no_profile.unwrap_or(false);
+        shell_options.codepage = options.codepage;
+        shell_options.idle_timeout = body.idle_timeout;
+        shell_options.lifetime = body.lifetime;
+        shell_options.input_streams = body.input_streams.clone();
+        shell_options.output_streams = body.output_streams.clone();
+        let owner = ShellOwner::new(caller.user.clone(), run_as, caller.client_ip);
+        let info = self
+            .manager
+            .create_shell(owner, shell_options)
+            .await
+            .map_err(shell_fault)?;
+        let description = describe::created(&info, body.working_directory.as_deref());
+        Ok((
+            action::CREATE_RESPONSE,
+            CreateResponse::new(address, description).to_xml(),
+        ))
+    }
+
+    async fn command(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        options: &WinrsOptions,
+    ) -> Result<(&'static str, String), Fault> {
+        let id = shell_id(&request.selectors)?;
+        let line = CommandLine::parse(request.body.as_ref())?;
+        let mut spec = CommandSpec::new(line.command, line.arguments);
+        spec.command_id = line.command_id;
+        spec.skip_cmd_shell = options.skip_cmd_shell.unwrap_or(false);
+        spec.console_mode_stdin = options.console_mode_stdin.unwrap_or(false);
+        let command_id = self
+            .manager
+            .run_command(&caller.user, &id, spec)
+            .await
+            .map_err(shell_fault)?;
+        Ok((
+            shell::action::COMMAND_RESPONSE,
+            CommandResponse { command_id }.to_xml(),
+        ))
+    }
+
+    async fn send(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        budget: Budget,
+    ) -> Result<(&'static str, String), Fault> {
+        let id = shell_id(&request.selectors)?;
+        let send = Send::parse(request.body.as_ref())?;
+        let work = async {
+            for stream in &send.streams {
+                let command_id = stream.command_id.as_deref().ok_or_else(no_command_id)?;
+                self.manager
+                    .send(
+                        &caller.user,
+                        &id,
+                        command_id,
+                        &stream.name,
+                        &stream.data,
+                        stream.end,
+                    )
+                    .await
+                    .map_err(shell_fault)?;
+            }
+            Ok::<(), Fault>(())
+        };
+        // A child that does not read its stdin blocks Send; the client gets the timeout fault.
+        match tokio::time::timeout(budget.time, work).await {
+            Ok(result) => result?,
+            Err(_) => return Err(Fault::timed_out()),
+        }
+        Ok((shell::action::SEND_RESPONSE, responses::send_response()))
+    }
+
+    async fn receive(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        budget: Budget,
+    ) -> Result<(&'static str, String), Fault> {
+        let id = shell_id(&request.selectors)?;
+        let receive = Receive::parse(request.body.as_ref())?;
+        let command_id = receive.command_id.clone().ok_or_else(no_command_id)?;
+        let mut wanted = ReceiveRequest::new(receive.streams.clone(), budget.time);
+        wanted.sequence_id = receive.sequence_id;
+        wanted.max_bytes = receive_capacity(budget, &receive.streams, &command_id)?;
+        let outcome = self
+            .manager
+            .receive(&caller.user, &id, &command_id, &wanted)
+            .await
+            .map_err(shell_fault)?;
+        let output = match outcome {
+            ReceiveOutcome::Output(output) => output,
+            ReceiveOutcome::TimedOut => return Err(Fault::timed_out()),
+            _ => return Err(Fault::timed_out()),
+        };
+        let response: ReceiveResponse = describe::receive_response(&output, &command_id);
+        Ok((shell::action::RECEIVE_RESPONSE, response.to_xml()))
+    }
+
+    async fn signal(
+        &self,
+        request: &Request,
+        caller: &Caller,
+    ) -> Result<(&'static str, String), Fault> {
+        let id = shell_id(&request.selectors)?;
+        let signal = Signal::parse(request.body.as_ref())?;
+        let command_id = signal.command_id.as_deref().ok_or_else(no_command_id)?;
+        let code = match signal.code {
+            SignalCode::CtrlC => ShellSignal::CtrlC,
+            SignalCode::CtrlBreak => ShellSignal::CtrlBreak,
+            SignalCode::Terminate => ShellSignal::Terminate,
+            SignalCode::PsrpStop | SignalCode::Other(_) => {
+                return Err(Fault::invalid_parameter(format!(
+                    "The signal code {:?} is not supported by the cmd shell. ",
+                    signal.code.uri()
+                )))
+            }
+        };
+        self.manager
+            .signal(&caller.user, &id, command_id, code)
+            .await
+            .map_err(shell_fault)?;
+        Ok((shell::action::SIGNAL_RESPONSE, responses::signal_response()))
+    }
+}
+
+/// `ERROR_WSMAN_ENUMERATE_SHELLCOMAMNDS_FILTER_EXPECTED` (sic).
+const ENUMERATE_SHELLCOMMANDS_FILTER_EXPECTED: u32 = 2150859200;
+
+/// The ShellId selector; without it the request addresses no shell.
+fn shell_id(selectors: &SelectorSet) -> Result<String, Fault> {
+    selectors.get("ShellId").map(str::to_owned).ok_or_else(|| {
+        Fault::invalid_selectors(
+            SelectorProblem::Insufficient,
+            "The WS-Management service cannot process the request because the ShellId selector is missing. ",
+        )
+    })
+}
+
+/// A cmd shell has no shell-level streams: Windows' cmd plugin answers `InvalidParameter`/87.
+fn no_command_id() -> Fault {
+    Fault::invalid_parameter("The parameter is incorrect. ")
+}
+
+/// The Linux account the caller's shells run as (NSS lookup on the blocking pool).
+async fn run_as_user(caller: &Caller) -> Result<wsman_os::LinuxUser, Fault> {
+    let Some(name) = caller.linux_user.clone() else {
+        tracing::warn!(user = %caller.user, "shell refused: the identity maps to no Linux user");
+        return Err(Fault::access_denied());
+    };
+    let looked_up = tokio::task::spawn_blocking(move || wsman_os::lookup_user(&name)).await;
+    match looked_up {
+        Ok(Ok(Some(user))) => Ok(user),
+        Ok(Ok(None)) => {
+            tracing::warn!(user = %caller.user, "shell refused: the Linux user does not exist");
+            Err(Fault::access_denied())
+        }
+        Ok(Err(e)) => Err(Fault::internal_error(format!(
+            "The user account could not be looked up: {e}. "
+        ))),
+        Err(e) => Err(Fault::internal_error(format!(
+            "The user lookup failed: {e}. "
+        ))),
+    }
+}
+
+/// Stream bytes (before base64) that fit in one ReceiveResponse: what MaxEnvelopeSize leaves
+/// after the envelope and the stream markup, times 3/4 for base64.
+fn receive_capacity(budget: Budget, streams: &[String], command_id: &str) -> Result<usize, Fault> {
+    let names: Vec<&str> = if streams.is_empty() {
+        vec!["stdout", "stderr"]
+    } else {
+        streams.iter().map(String::as_str).collect()
+    };
+    // Per stream: a data chunk and an end marker, twice over for interleaving.
+    let markup: usize = names
+        .iter()
+        .map(|n| 4 * ReceiveResponse::stream_overhead(n, Some(command_id)))
+        .sum();
+    let overhead = budget.receive_overhead + markup + 64;
+    let space = usize::try_from(budget.max_envelope)
+        .unwrap_or(usize::MAX)
+        .checked_sub(overhead)
+        .filter(|s| *s >= 8)
+        .ok_or_else(|| Fault::max_envelope_size_exceeded(overhead, budget.max_envelope))?;
+    Ok(space / 4 * 3)
+}

@@ -1,0 +1,610 @@
+//! WinRS shells end to end over raw HTTP on 127.0.0.1: the lifecycle, the faults of every bad
+//! input, ownership, quotas, and a client that vanishes mid-command.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use wsman_proto::ns;
+use wsman_proto::shell::requests::{CommandLine, Receive, Send, SendStream, ShellCreate, Signal};
+use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse};
+use wsman_proto::shell::{self, CommandResponse, CreateResponse, ShellDescription, SignalCode};
+use wsman_proto::xml::{self, Element, Limits};
+
+const CMD: &str = shell::uri::CMD;
+const DELETE: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete";
+const ENUMERATE: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate";
+const COMMAND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command";
+const SEND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Send";
+const RECEIVE: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive";
+const SIGNAL: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal";
+/// A service account mapped to the unprivileged Linux user `wsmanuser` (when it exists).
+const SHELL_USER: &str = "shelluser";
+
+fn selector(shell_id: &str) -> String {
+    format!("<w:SelectorSet><w:Selector Name=\"ShellId\">{shell_id}</w:Selector></w:SelectorSet>")
+}
+
+fn timeout_header(seconds: u32) -> String {
+    format!("<w:OperationTimeout>PT{seconds}S</w:OperationTimeout>")
+}
+
+fn body_of(r: &Response) -> Element {
+    let doc =
+        xml::parse(&r.text(), &Limits::default()).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
+    doc.child(ns::SOAP, "Body").unwrap().clone()
+}
+
+/// The WSManFault code of a 500 answer.
+fn fault_code(r: &Response) -> String {
+    assert_eq!(r.status, 500, "{}", r.text());
+    let body = body_of(r);
+    body.child(ns::SOAP, "Fault")
+        .and_then(|f| f.child(ns::SOAP, "Detail"))
+        .and_then(|d| d.child(ns::WSMAN_FAULT, "WSManFault"))
+        .and_then(|w| w.attr("Code").map(str::to_owned))
+        .unwrap_or_else(|| panic!("no WSManFault: {}", r.text()))
+}
+
+fn account_exists(name: &str) -> bool {
+    wsman_os::lookup_user(name).ok().flatten().is_some()
+}
+
+fn add_account(svc: &TestService, name: &str, run_as: Option<&str>) {
+    let mut store = wsman_auth::AccountStore::load(svc.dir.path()).unwrap();
+    store
+        .add(name, PASSWORD, run_as.map(str::to_owned))
+        .unwrap();
+}
+
+/// A client of one shell user on one connection.
+struct ShellClient {
+    conn: Client,
+    auth: String,
+}
+
+impl ShellClient {
+    async fn new(svc: &TestService, user: &str) -> Self {
+        Self {
+            conn: svc.connect().await,
+            auth: basic(user, PASSWORD),
+        }
+    }
+
+    async fn call(&mut self, action: &str, uri: &str, headers: &str, body: &str) -> Response {
+        let auth = self.auth.clone();
+        self.conn
+            .post(Some(&auth), &[], &envelope(action, uri, headers, body))
+            .await
+    }
+
+    async fn create(&mut self, body: &ShellCreate) -> Response {
+        self.call(CREATE, CMD, "", &body.to_xml()).await
+    }
+
+    async fn open(&mut self) -> String {
+        let r = self.create(&ShellCreate::default()).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let created = CreateResponse::parse(&body_of(&r)).unwrap();
+        assert_eq!(created.selector_shell_id, created.shell.shell_id);
+        created.shell.shell_id
+    }
+
+    async fn command(&mut self, shell_id: &str, line: &str) -> Response {
+        let body = CommandLine::new(line, Vec::new()).to_xml();
+        self.call(COMMAND, CMD, &selector(shell_id), &body).await
+    }
+
+    async fn run(&mut self, shell_id: &str, line: &str) -> String {
+        let r = self.command(shell_id, line).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        CommandResponse::parse(&body_of(&r)).unwrap().command_id
+    }
+
+    async fn send(&mut self, shell_id: &str, command_id: &str, data: &[u8], end: bool) -> Response {
+        let body = Send::new(vec![SendStream::new(
+            "stdin",
+            Some(command_id),
+            data.to_vec(),
+            end,
+        )])
+        .to_xml();
+        self.call(SEND, CMD, &selector(shell_id), &body).await
+    }
+
+    async fn receive(&mut self, shell_id: &str, command_id: &str, seconds: u32) -> Response {
+        let body = Receive::new(Some(command_id), &["stdout", "stderr"]).to_xml();
+        let headers = format!("{}{}", selector(shell_id), timeout_header(seconds));
+        self.call(RECEIVE, CMD, &headers, &body).await
+    }
+
+    /// Receive until Done: (stdout, stderr, exit code). Timeouts are retried, as clients do.
+    async fn collect(&mut self, shell_id: &str, command_id: &str) -> (Vec<u8>, Vec<u8>, i64) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        for _ in 0..100 {
+            let r = self.receive(shell_id, command_id, 5).await;
+            if r.status == 500 && fault_code(&r) == "2150858793" {
+                continue;
+            }
+            assert_eq!(r.status, 200, "{}", r.text());
+            let parsed = ReceiveResponse::parse(&body_of(&r)).unwrap();
+            for s in parsed.streams {
+                assert_eq!(s.command_id.as_deref(), Some(command_id));
+                match s.name.as_str() {
+                    "stdout" => out.extend(s.data),
+                    "stderr" => err.extend(s.data),
+                    other => panic!("unrequested stream {other}"),
+                }
+            }
+            if let Some((_, CommandStateValue::Done { exit_code })) = parsed.state {
+                return (out, err, exit_code.unwrap());
+            }
+        }
+        panic!("command never finished")
+    }
+
+    async fn signal(&mut self, shell_id: &str, command_id: &str, code: SignalCode) -> Response {
+        let body = Signal::new(Some(command_id), code).to_xml();
+        self.call(SIGNAL, CMD, &selector(shell_id), &body).await
+    }
+
+    async fn delete(&mut self, shell_id: &str) -> Response {
+        self.call(DELETE, CMD, &selector(shell_id), "").await
+    }
+
+    async fn enumerate_shells(&mut self) -> Vec<ShellDescription> {
+        let body = "<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements></n:Enumerate>";
+        let r = self.call(ENUMERATE, shell::uri::SHELLS, "", body).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let body = body_of(&r);
+        let items = body
+            .child(ns::ENUMERATION, "EnumerateResponse")
+            .and_then(|e| e.child(ns::WSMAN, "Items"));
+        items
+            .map(|i| {
+                i.elements()
+                    .map(|s| ShellDescription::parse(s).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            continue;
+        }
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            if String::from_utf8_lossy(&cmdline).contains(marker) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_lifecycle() {
+    let svc = TestService::start("").await;
+    let mut c = ShellClient::new(&svc, USER).await;
+    let shell_id = c.open().await;
+
+    // stdout, stderr and the exit code
+    let id = c.run(&shell_id, "echo hello; echo oops >&2; exit 42").await;
+    let (out, err, code) = c.collect(&shell_id, &id).await;
+    assert_eq!(out, b"hello\n");
+    assert_eq!(err, b"oops\n");
+    assert_eq!(code, 42);
+    // the final Signal clients send after Done succeeds
+    let r = c.signal(&shell_id, &id, SignalCode::Terminate).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // stdin in two Sends, End in the second; UTF-8 both ways
+    let id = c.run(&shell_id, "cat").await;
+    let r = c.send(&shell_id, &id, "héllo ".as_bytes(), false).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = c.send(&shell_id, &id, "wörld".as_bytes(), true).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (out, _, code) = c.collect(&shell_id, &id).await;
+    assert_eq!(String::from_utf8(out).unwrap(), "héllo wörld");
+    assert_eq!(code, 0);
+    // Send after End
+    let r = c.send(&shell_id, &id, b"more", false).await;
+    assert_eq!(fault_code(&r), "87");
+    // Receive on a command whose Done was received
+    let r = c.receive(&shell_id, &id, 1).await;
+    assert_eq!(fault_code(&r), "2150858843");
+    let r = c.signal(&shell_id, &id, SignalCode::CtrlC).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // ctrl_c reaches the process group of a running command
+    let id = c
+        .run(
+            &shell_id,
+            "trap 'echo got-int; exit 7' INT; echo ready; while :; do sleep 0.1; done",
+        )
+        .await;
+    let r = c.receive(&shell_id, &id, 10).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = c.signal(&shell_id, &id, SignalCode::CtrlC).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (out, _, code) = c.collect(&shell_id, &id).await;
+    assert!(String::from_utf8_lossy(&out).contains("got-int"));
+    assert_eq!(code, 7);
+
+    // terminate a running command: its id is released
+    let id = c.run(&shell_id, "sleep 3007").await;
+    let r = c.signal(&shell_id, &id, SignalCode::Terminate).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = c.receive(&shell_id, &id, 1).await;
+    assert_eq!(fault_code(&r), "2150858843");
+
+    // Get on the shell resource and on the inventory
+    let r = c
+        .call(common::GET, shell::uri::SHELLS, &selector(&shell_id), "")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let d = ShellDescription::parse(&body_of(&r)).unwrap();
+    assert_eq!(d.shell_id, shell_id);
+    assert_eq!(d.owner, USER);
+    assert_eq!(d.client_ip, "127.0.0.1");
+
+    // Delete ends everything the shell started
+    let id = c.run(&shell_id, "sleep 3008 & sleep 3009").await;
+    let _ = id;
+    let r = c.delete(&shell_id).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(processes_with("sleep 3008"), 0);
+    assert_eq!(processes_with("sleep 3009"), 0);
+    let r = c.delete(&shell_id).await;
+    assert_eq!(fault_code(&r), "2150858843");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_ids_invalid_input_and_options() {
+    let svc = TestService::start("").await;
+    let mut c = ShellClient::new(&svc, USER).await;
+    let missing = "00000000-0000-4000-8000-000000000000";
+    // unknown ShellId: InvalidSelectors / 2150858843, HTTP 500
+    let r = c.command(missing, "true").await;
+    assert_eq!(fault_code(&r), "2150858843");
+    assert!(r.text().contains("w:InvalidSelectors"));
+    assert!(r.text().contains("faultDetail/UnexpectedSelectors"));
+    let shell_id = c.open().await;
+    // unknown CommandId
+    let r = c.receive(&shell_id, missing, 1).await;
+    assert_eq!(fault_code(&r), "2150858843");
+    let r = c.send(&shell_id, missing, b"x", true).await;
+    assert_eq!(fault_code(&r), "2150858843");
+    // no ShellId at all
+    let r = c
+        .call(COMMAND, CMD, "", &CommandLine::new("true", vec![]).to_xml())
+        .await;
+    assert_eq!(fault_code(&r), "2150858842");
+    // invalid base64
+    let id = c.run(&shell_id, "cat").await;
+    let bad = format!(
+        "<rsp:Send xmlns:rsp=\"{}\"><rsp:Stream Name=\"stdin\" CommandId=\"{id}\">%%%not base64</rsp:Stream></rsp:Send>",
+        ns::SHELL
+    );
+    let r = c.call(SEND, CMD, &selector(&shell_id), &bad).await;
+    assert_eq!(fault_code(&r), "2150858817");
+    // Receive without CommandId on a cmd shell: InvalidParameter / 87
+    let body = Receive::new(None, &["stdout"]).to_xml();
+    let r = c.call(RECEIVE, CMD, &selector(&shell_id), &body).await;
+    assert_eq!(fault_code(&r), "87");
+    // an IdleTimeOut that is a bare number
+    let bad = format!(
+        "<rsp:Shell xmlns:rsp=\"{}\"><rsp:IdleTimeOut>3600000</rsp:IdleTimeOut></rsp:Shell>",
+        ns::SHELL
+    );
+    let r = c.call(CREATE, CMD, "", &bad).await;
+    assert_eq!(fault_code(&r), "2150858817");
+    // options in any case (pypsrp's mustUnderstand OptionSet)
+    let options = "<w:OptionSet s:mustUnderstand=\"true\"><w:Option Name=\"winrs_noprofile\">True</w:Option><w:Option Name=\"WINRS_CODEPAGE\">65001</w:Option></w:OptionSet>";
+    let r = c
+        .call(CREATE, CMD, options, &ShellCreate::default().to_xml())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // a client-chosen ShellId is honoured; reusing it is AlreadyExists
+    let mut body = ShellCreate::default();
+    body.shell_id = Some("5a9a1b2c-0000-4000-8000-0000000000aa".to_owned());
+    let r = c.create(&body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let created = CreateResponse::parse(&body_of(&r)).unwrap();
+    assert_eq!(
+        created.shell.shell_id,
+        "5A9A1B2C-0000-4000-8000-0000000000AA"
+    );
+    let r = c.create(&body).await;
+    assert!(r.text().contains("w:AlreadyExists"), "{}", r.text());
+    // stdin larger than the envelope limit (500 KiB): 413 before the body is read
+    let huge = Send::new(vec![SendStream::new(
+        "stdin",
+        Some(&id),
+        vec![b'a'; 600 * 1024],
+        false,
+    )]);
+    let request = envelope(SEND, CMD, &selector(&shell_id), &huge.to_xml());
+    let head = format!(
+        "POST /wsman HTTP/1.1\r\nHost: h\r\nContent-Type: {SOAP}\r\nAuthorization: {}\r\nContent-Length: {}\r\n\r\n",
+        c.auth,
+        request.len()
+    );
+    c.conn.write_raw(head.as_bytes()).await;
+    let r = c.conn.read_response().await;
+    assert_eq!(r.status, 413);
+    // the shell and its command are unharmed
+    let mut again = ShellClient::new(&svc, USER).await;
+    let r = again.send(&shell_id, &id, b"ok", true).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (out, _, _) = again.collect(&shell_id, &id).await;
+    assert_eq!(out, b"ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receive_times_out_in_time_and_keeps_the_command() {
+    let svc = TestService::start_with(|port, _| {
+        format!(
+            "[Config]\nMaxTimeoutms = 2000\n[Config.Service]\nAllowUnencrypted = true\n\
+             [Config.Service.Auth]\nBasic = true\n\
+             [[Listener]]\nAddress = \"IP:127.0.0.1\"\nTransport = \"HTTP\"\nPort = {port}\n"
+        )
+    })
+    .await;
+    let mut c = ShellClient::new(&svc, USER).await;
+    let shell_id = c.open().await;
+    let id = c.run(&shell_id, "sleep 2; echo late").await;
+    let r = c.receive(&shell_id, &id, 1).await;
+    assert_eq!(fault_code(&r), "2150858793");
+    assert!(r.text().contains("w:TimedOut"));
+    // the command goes on and its output is not lost
+    let (out, _, code) = c.collect(&shell_id, &id).await;
+    assert_eq!(out, b"late\n");
+    assert_eq!(code, 0);
+    // MaxTimeoutms (2 s here) caps a larger OperationTimeout: the fault comes long before
+    // the 600 s the client asked for (the harness gives up after 30 s)
+    let id = c.run(&shell_id, "sleep 3010").await;
+    let r = c.receive(&shell_id, &id, 600).await;
+    assert_eq!(fault_code(&r), "2150858793");
+    let r = c.delete(&shell_id).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(processes_with("sleep 3010"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_larger_than_one_envelope_arrives_whole_in_bounded_responses() {
+    let svc = TestService::start("").await;
+    let mut c = ShellClient::new(&svc, USER).await;
+    let shell_id = c.open().await;
+    let id = c
+        .run(&shell_id, "head -c 1000000 /dev/zero | tr '\\0' x")
+        .await;
+    let (out, _, code) = c.collect(&shell_id, &id).await;
+    assert_eq!(out.len(), 1_000_000);
+    assert!(out.iter().all(|b| *b == b'x'));
+    assert_eq!(code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn powershell_uri_gets_a_clean_fault() {
+    let svc = TestService::start("").await;
+    let mut c = ShellClient::new(&svc, USER).await;
+    let r = c
+        .call(
+            CREATE,
+            "http://schemas.microsoft.com/powershell/Microsoft.PowerShell",
+            "",
+            &ShellCreate::default().to_xml(),
+        )
+        .await;
+    assert_eq!(fault_code(&r), "2150858770");
+    assert!(r.text().contains("a:DestinationUnreachable"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shells_are_private_to_their_owner() {
+    let svc = TestService::start("").await;
+    if !account_exists("wsmanuser") {
+        eprintln!("skipped: no Linux user wsmanuser");
+        return;
+    }
+    add_account(&svc, SHELL_USER, Some("wsmanuser"));
+    let mut admin = ShellClient::new(&svc, USER).await;
+    let mut user = ShellClient::new(&svc, SHELL_USER).await;
+    let admin_shell = admin.open().await;
+    // a non-administrator with a Linux user may open shells; they run as that user
+    let user_shell = user.open().await;
+    let id = user.run(&user_shell, "id -un; echo $HOME").await;
+    let (out, _, code) = user.collect(&user_shell, &id).await;
+    assert_eq!(code, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "wsmanuser\n/home/wsmanuser\n"
+    );
+    // Enumerate shows only the caller's shells
+    let mine: Vec<String> = user
+        .enumerate_shells()
+        .await
+        .into_iter()
+        .map(|d| d.shell_id)
+        .collect();
+    assert_eq!(mine, vec![user_shell.clone()]);
+    let theirs: Vec<String> = admin
+        .enumerate_shells()
+        .await
+        .into_iter()
+        .map(|d| d.shell_id)
+        .collect();
+    assert_eq!(theirs, vec![admin_shell.clone()]);
+    // another user's shell does not exist for them
+    let r = user.command(&admin_shell, "true").await;
+    assert_eq!(fault_code(&r), "2150858843");
+    let r = user.delete(&admin_shell).await;
+    assert_eq!(fault_code(&r), "2150858843");
+    // the command inventory of a shell, by SelectorFilter
+    let filter = format!(
+        "<n:Enumerate><w:OptimizeEnumeration/><w:Filter Dialect=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/SelectorFilter\">{}</w:Filter></n:Enumerate>",
+        selector(&user_shell)
+    );
+    let r = user
+        .call(ENUMERATE, shell::uri::COMMANDS, "", &filter)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains(&id), "{}", r.text());
+    // config stays administrators-only
+    let r = user.call(common::GET, CONFIG_URI, "", "").await;
+    assert_eq!(fault_code(&r), "5");
+    assert_eq!(user.delete(&user_shell).await.status, 200);
+    assert_eq!(admin.delete(&admin_shell).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identities_without_a_linux_user_get_access_denied() {
+    let svc = TestService::start("").await;
+    let mut c = ShellClient::new(&svc, PLAIN_USER).await;
+    let r = c.create(&ShellCreate::default()).await;
+    assert_eq!(fault_code(&r), "5");
+    assert!(r.text().contains("w:AccessDenied"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_shells_per_user_and_live_limit_changes() {
+    let svc = TestService::start_with(|port, _| {
+        format!(
+            "[Config.Service]\nAllowUnencrypted = true\n[Config.Service.Auth]\nBasic = true\n\
+             [Config.Winrs]\nMaxShellsPerUser = 2\n\
+             [[Listener]]\nAddress = \"IP:127.0.0.1\"\nTransport = \"HTTP\"\nPort = {port}\n"
+        )
+    })
+    .await;
+    let mut c = ShellClient::new(&svc, USER).await;
+    let a = c.open().await;
+    let _b = c.open().await;
+    let r = c.create(&ShellCreate::default()).await;
+    assert_eq!(fault_code(&r), "2150859173");
+    assert!(r.text().contains("w:QuotaLimit"));
+    // a freed slot can be used again
+    assert_eq!(c.delete(&a).await.status, 200);
+    let _c = c.open().await;
+    // AllowRemoteShellAccess=false applies live
+    let config = std::fs::read_to_string(svc.config_path()).unwrap().replace(
+        "MaxShellsPerUser = 2",
+        "MaxShellsPerUser = 5\nAllowRemoteShellAccess = false",
+    );
+    std::fs::write(svc.config_path(), config).unwrap();
+    assert!(svc.service.check_files().await.unwrap());
+    let r = c.create(&ShellCreate::default()).await;
+    assert_eq!(fault_code(&r), "2150859180");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_client_leaves_no_process_after_the_idle_timeout() {
+    let svc = TestService::start("").await;
+    let mut c = ShellClient::new(&svc, USER).await;
+    let mut body = ShellCreate::default();
+    body.idle_timeout = Some(Duration::from_secs(2));
+    let r = c.create(&body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let shell_id = CreateResponse::parse(&body_of(&r)).unwrap().shell.shell_id;
+    let id = c
+        .run(&shell_id, "sleep 3011 & sleep 3012; echo never")
+        .await;
+    // a Receive in flight, then the connection is gone
+    let request = envelope(
+        RECEIVE,
+        CMD,
+        &format!("{}{}", selector(&shell_id), timeout_header(3)),
+        &Receive::new(Some(&id), &["stdout", "stderr"]).to_xml(),
+    );
+    let auth = c.auth.clone();
+    c.conn
+        .send(
+            "POST",
+            "/wsman",
+            &[("Content-Type", SOAP.to_owned()), ("Authorization", auth)],
+            request.as_bytes(),
+        )
+        .await;
+    drop(c);
+    assert!(processes_with("sleep 3012") > 0);
+    // the reaper ends the shell after its IdleTimeOut; wait (bounded) for that
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut other = ShellClient::new(&svc, USER).await;
+    loop {
+        let r = other
+            .call(common::GET, shell::uri::SHELLS, &selector(&shell_id), "")
+            .await;
+        if r.status == 500 {
+            assert_eq!(fault_code(&r), "2150858843");
+            break;
+        }
+        assert!(Instant::now() < deadline, "shell never reaped");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while processes_with("sleep 3011") + processes_with("sleep 3012") > 0 {
+        assert!(Instant::now() < deadline, "processes left behind");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receive_cut_off_by_a_disconnect_loses_no_output() {
+    let svc = TestService::start("").await;
+    let mut c = ShellClient::new(&svc, USER).await;
+    let shell_id = c.open().await;
+    let id = c.run(&shell_id, "sleep 1; echo after-disconnect").await;
+    let request = envelope(
+        RECEIVE,
+        CMD,
+        &format!("{}{}", selector(&shell_id), timeout_header(20)),
+        &Receive::new(Some(&id), &["stdout", "stderr"]).to_xml(),
+    );
+    let auth = c.auth.clone();
+    c.conn
+        .send(
+            "POST",
+            "/wsman",
+            &[("Content-Type", SOAP.to_owned()), ("Authorization", auth)],
+            request.as_bytes(),
+        )
+        .await;
+    // The client goes away while its Receive waits for output.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(c);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut again = ShellClient::new(&svc, USER).await;
+    let (out, _, code) = again.collect(&shell_id, &id).await;
+    assert_eq!(out, b"after-disconnect\n");
+    assert_eq!(code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_concurrent_operations_per_user_is_a_quota_fault() {
+    let svc = TestService::start("MaxConcurrentOperationsPerUser = 2").await;
+    let mut c = ShellClient::new(&svc, USER).await;
+    let shell_id = c.open().await;
+    let _a = c.run(&shell_id, "sleep 3013").await;
+    let _b = c.run(&shell_id, "sleep 3013").await;
+    let r = c.command(&shell_id, "true").await;
+    assert_eq!(fault_code(&r), "2150859174");
+    assert!(r.text().contains("w:QuotaLimit"));
+    assert_eq!(c.delete(&shell_id).await.status, 200);
+    assert_eq!(processes_with("sleep 3013"), 0);
+    // the slots are free again
+    let shell_id = c.open().await;
+    let id = c.run(&shell_id, "true").await;
+    let (_, _, code) = c.collect(&shell_id, &id).await;
+    assert_eq!(code, 0);
+}
