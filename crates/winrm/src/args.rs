@@ -5,6 +5,9 @@
 
 use std::path::PathBuf;
 
+pub(crate) use wsman_client::cli::AuthChoice;
+use wsman_client::cli::{ConnectionSwitches, SwitchError};
+
 use crate::syntax::{self, parse_hash, parse_resource, usage, ResourceArg, UsageError};
 
 /// Output format (`-format:`).
@@ -25,13 +28,6 @@ pub(crate) enum ReturnType {
     ObjectEpr,
 }
 
-/// `-a:` values we implement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum AuthChoice {
-    None,
-    Basic,
-}
-
 /// `-transport:` of quickconfig.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum QuickTransport {
@@ -43,17 +39,9 @@ pub(crate) enum QuickTransport {
 /// Every switch, as given.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Switches {
-    pub(crate) remote: Option<String>,
-    pub(crate) username: Option<String>,
-    pub(crate) password: Option<String>,
-    pub(crate) auth: Option<AuthChoice>,
-    pub(crate) unencrypted: bool,
-    pub(crate) use_ssl: bool,
-    pub(crate) skip_ca_check: bool,
-    pub(crate) skip_cn_check: bool,
-    pub(crate) ca_file: Option<PathBuf>,
+    /// -r: -u: -p: -a: -unencrypted -usessl -skipCAcheck -skipCNcheck -cacert: -timeout:
+    pub(crate) connection: ConnectionSwitches,
     pub(crate) format: Format,
-    pub(crate) timeout_ms: Option<u64>,
     pub(crate) quiet: bool,
     pub(crate) force: bool,
     pub(crate) transport: QuickTransport,
@@ -86,63 +74,22 @@ pub(crate) struct Invocation {
 }
 
 fn value_of(name: &str, value: Option<&str>) -> Result<String, UsageError> {
-    match value {
-        Some(v) if !v.is_empty() => Ok(v.to_owned()),
-        _ => Err(usage(format!(
-            "the switch -{name} needs a value: -{name}:VALUE"
-        ))),
-    }
+    wsman_client::cli::required_value(name, value).map_err(switch_usage)
 }
 
 fn no_value(name: &str, value: Option<&str>) -> Result<(), UsageError> {
-    match value {
-        None => Ok(()),
-        Some(_) => Err(usage(format!("the switch -{name} takes no value"))),
-    }
+    wsman_client::cli::no_value(name, value).map_err(switch_usage)
+}
+
+fn switch_usage(e: SwitchError) -> UsageError {
+    usage(e.message)
 }
 
 fn apply_switch(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), UsageError> {
+    if s.connection.apply(name, value).map_err(switch_usage)? {
+        return Ok(());
+    }
     match name.to_ascii_lowercase().as_str() {
-        "r" | "remote" => s.remote = Some(value_of(name, value)?),
-        "u" | "username" => s.username = Some(value_of(name, value)?),
-        // An empty password is legitimate.
-        "p" | "password" => {
-            s.password = Some(
-                value
-                    .ok_or_else(|| usage("the switch -p needs a value: -p:PASSWORD"))?
-                    .to_owned(),
-            )
-        }
-        "a" | "auth" | "authentication" => {
-            let v = value_of(name, value)?;
-            s.auth = Some(match v.to_ascii_lowercase().as_str() {
-                "none" => AuthChoice::None,
-                "basic" => AuthChoice::Basic,
-                "default" | "negotiate" | "kerberos" | "credssp" | "digest" | "certificate" => {
-                    return Err(usage(format!(
-                        "-a:{v} is not supported by this winrm yet; use -a:Basic (with -u:) or -a:None"
-                    )))
-                }
-                _ => return Err(usage(format!("unknown authentication mechanism -a:{v}"))),
-            });
-        }
-        "unencrypted" => {
-            no_value(name, value)?;
-            s.unencrypted = true
-        }
-        "usessl" => {
-            no_value(name, value)?;
-            s.use_ssl = true
-        }
-        "skipcacheck" => {
-            no_value(name, value)?;
-            s.skip_ca_check = true
-        }
-        "skipcncheck" => {
-            no_value(name, value)?;
-            s.skip_cn_check = true
-        }
-        "cacert" | "cafile" => s.ca_file = Some(PathBuf::from(value_of(name, value)?)),
         "format" => {
             let v = value_of(name, value)?;
             s.format = match v.to_ascii_lowercase().as_str() {
@@ -155,15 +102,6 @@ fn apply_switch(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(),
                     )))
                 }
             };
-        }
-        "timeout" => {
-            let v = value_of(name, value)?;
-            let ms: u64 = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                usage(format!(
-                    "-timeout:{v} is not a positive number of milliseconds"
-                ))
-            })?;
-            s.timeout_ms = Some(ms);
         }
         "q" | "quiet" => {
             no_value(name, value)?;
@@ -352,16 +290,18 @@ fn check_switches(command: &Command, s: &Switches) -> Result<(), UsageError> {
             return Err(usage("winrm set needs a @{Key=\"value\"} table or -file:"));
         }
     }
-    if s.password.is_some() && s.username.is_none() {
+    if s.connection.password.is_some() && s.connection.username.is_none() {
         return Err(usage("-p: needs -u:"));
     }
-    if s.auth == Some(AuthChoice::None) && s.username.is_some() {
+    if s.connection.auth == Some(AuthChoice::None) && s.connection.username.is_some() {
         return Err(usage("-a:None cannot be combined with -u:"));
     }
-    if s.remote.is_none() && (s.username.is_some() || s.use_ssl || s.unencrypted) {
+    if s.connection.remote.is_none()
+        && (s.connection.username.is_some() || s.connection.use_ssl || s.connection.unencrypted)
+    {
         return Err(usage("-u:, -usessl and -unencrypted need -r:"));
     }
-    if matches!(command, Command::QuickConfig) && s.remote.is_some() {
+    if matches!(command, Command::QuickConfig) && s.connection.remote.is_some() {
         return Err(usage(
             "quickconfig configures this machine; it takes no -r:",
         ));
@@ -437,24 +377,30 @@ mod tests {
         );
         assert_eq!(h, &vec![("AllowUnencrypted".to_owned(), "true".to_owned())]);
         let s = &i.switches;
-        assert_eq!(s.remote.as_deref(), Some("https://h:5986"));
+        assert_eq!(s.connection.remote.as_deref(), Some("https://h:5986"));
         assert_eq!(
-            (s.username.as_deref(), s.password.as_deref()),
+            (
+                s.connection.username.as_deref(),
+                s.connection.password.as_deref()
+            ),
             (Some("admin"), Some("pw"))
         );
-        assert_eq!(s.auth, Some(AuthChoice::Basic));
-        assert!(s.skip_ca_check && s.skip_cn_check);
+        assert_eq!(s.connection.auth, Some(AuthChoice::Basic));
+        assert!(s.connection.skip_ca_check && s.connection.skip_cn_check);
         assert_eq!(s.format, Format::PrettyXml);
-        assert_eq!(s.timeout_ms, Some(3000));
+        assert_eq!(s.connection.timeout_ms, Some(3000));
     }
 
     #[test]
     fn remote_values_keep_colons() {
         let i = ok(&["id", "-r:[::1]:5985", "-a:none"]);
-        assert_eq!(i.switches.remote.as_deref(), Some("[::1]:5985"));
-        assert_eq!(i.switches.auth, Some(AuthChoice::None));
+        assert_eq!(i.switches.connection.remote.as_deref(), Some("[::1]:5985"));
+        assert_eq!(i.switches.connection.auth, Some(AuthChoice::None));
         let i = ok(&["id", "-r:http://h:1/wsman"]);
-        assert_eq!(i.switches.remote.as_deref(), Some("http://h:1/wsman"));
+        assert_eq!(
+            i.switches.connection.remote.as_deref(),
+            Some("http://h:1/wsman")
+        );
     }
 
     #[test]

@@ -2,13 +2,12 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
 
+use wsman_client::cli::CliError;
 use wsman_client::enumerate::dialect;
-use wsman_client::tls::TlsOptions;
 use wsman_client::{
-    Auth, BlockingClient, ClientOptions, Credentials, Endpoint, EnumerateOptions, EnumerationMode,
-    Filter, FilterBody, Resource, Scheme,
+    BlockingClient, ClientOptions, Endpoint, EnumerateOptions, EnumerationMode, Filter, FilterBody,
+    Resource, Scheme,
 };
 use wsman_config::{ConfigResource, ConfigStore, Transport};
 use wsman_proto::xml::Element;
@@ -62,34 +61,19 @@ fn instance_body(uri: &str, hash: &[(String, String)], s: &Switches) -> Result<S
 }
 
 fn client_options(s: &Switches) -> Result<ClientOptions, Failure> {
-    let mut o = ClientOptions::default();
-    o.auth = match (s.auth, &s.username) {
-        (Some(AuthChoice::None), _) => Auth::None,
-        (_, Some(user)) => {
-            let password = match &s.password {
-                Some(p) => p.clone(),
-                None => prompt::password_for(user)?,
-            };
-            Auth::Basic(Credentials::new(user.clone(), password))
-        }
-        (Some(AuthChoice::Basic), None) => return Err(usage("-a:Basic needs -u:USER").into()),
-        (None, None) => Auth::None,
-    };
-    o.allow_unencrypted = s.unencrypted;
-    let mut tls = TlsOptions::default();
-    tls.ca_file = s.ca_file.clone();
-    tls.skip_ca_check = s.skip_ca_check;
-    tls.skip_cn_check = s.skip_cn_check;
-    o.tls = tls;
-    if let Some(ms) = s.timeout_ms {
-        o.operation_timeout = Duration::from_millis(ms);
-    }
-    o.user_agent = concat!("wsmand-winrm/", env!("CARGO_PKG_VERSION")).to_owned();
-    Ok(o)
+    let user_agent = concat!("wsmand-winrm/", env!("CARGO_PKG_VERSION"));
+    s.connection
+        .client_options(user_agent, |user| {
+            prompt::password_for(user).map_err(|e| std::io::Error::other(e.to_string()))
+        })
+        .map_err(|e| match e {
+            CliError::Usage(u) => usage(u.message).into(),
+            other => Failure::operation(other.to_string()),
+        })
 }
 
 fn remote_client(s: &Switches, remote: &str) -> Result<BlockingClient, Failure> {
-    let endpoint = Endpoint::parse(remote, s.use_ssl)?;
+    let endpoint = Endpoint::parse(remote, s.connection.use_ssl)?;
     Ok(BlockingClient::new(endpoint, client_options(s)?)?)
 }
 
@@ -159,12 +143,11 @@ fn local_identify_client(dir: &Path, s: &Switches) -> Result<BlockingClient, Fai
     };
     let mut endpoint = Endpoint::new(scheme, &host, l.port);
     endpoint.path = format!("/{}", l.url_prefix.trim_matches('/'));
-    let mut o = client_options(&Switches {
-        username: None,
-        password: None,
-        auth: Some(AuthChoice::None),
-        ..s.clone()
-    })?;
+    let mut anonymous = s.clone();
+    anonymous.connection.username = None;
+    anonymous.connection.password = None;
+    anonymous.connection.auth = Some(AuthChoice::None);
+    let mut o = client_options(&anonymous)?;
     if scheme == Scheme::Https {
         // Trust the listener's own certificate; the name is 127.0.0.1, not the certificate's.
         let (crt, _) = wsman_config::certs::paths(&store.certs_dir(), &l.certificate_thumbprint);
@@ -185,7 +168,7 @@ pub(crate) fn run(inv: Invocation, out: &mut dyn Write) -> Result<(), Failure> {
     let dir = backend::config_dir(s.config_dir.as_deref());
     let format = s.format;
     let make_backend = || -> Result<Box<dyn Backend>, Failure> {
-        match &s.remote {
+        match &s.connection.remote {
             Some(r) => Ok(Box::new(Remote(remote_client(s, r)?))),
             None => Ok(Box::new(Local::open(&dir)?)),
         }
@@ -203,7 +186,7 @@ pub(crate) fn run(inv: Invocation, out: &mut dyn Write) -> Result<(), Failure> {
         },
         Command::QuickConfig => quickconfig::run(&dir, s, out)?,
         Command::Identify => {
-            let client = match &s.remote {
+            let client = match &s.connection.remote {
                 Some(r) => remote_client(s, r)?,
                 None => local_identify_client(&dir, s)?,
             };

@@ -8,9 +8,8 @@
 //! <text>
 //! ```
 
-use wsman_client::{ClientError, TlsFailure};
+use wsman_client::ClientError;
 
-use crate::render;
 use crate::syntax::UsageError;
 
 /// Exit status: success.
@@ -70,27 +69,7 @@ impl Failure {
     }
 }
 
-/// Windows prints Win32 codes as HRESULTs (0x8007xxxx).
-fn hresult(code: u32) -> u32 {
-    if code != 0 && code <= 0xFFFF {
-        0x8007_0000 | code
-    } else {
-        code
-    }
-}
-
-fn error_number(code: u32) -> String {
-    let h = hresult(code);
-    format!("Error number:  {} 0x{h:08X}", h as i32)
-}
-
-fn fault_block(message: &str) -> String {
-    format!("WSManFault\n    Message = {message}\n")
-}
-
-const CONNECT_MESSAGE: &str = "WinRM cannot complete the operation. Verify that the specified computer name is valid, \
-that the computer is accessible over the network, and that a firewall exception for the WinRM service is enabled \
-and allows access from this computer.";
+use wsman_client::cli::{error_number, fault_block};
 
 /// The text printed to stderr for a failure.
 pub(crate) fn describe(f: &Failure) -> String {
@@ -107,74 +86,8 @@ pub(crate) fn describe(f: &Failure) -> String {
     }
 }
 
-fn with_number(message: &str, code: Option<u32>) -> String {
-    match code {
-        Some(c) => format!("{}\n{}\n{message}\n", fault_block(message), error_number(c)),
-        None => format!("{}\n{message}\n", fault_block(message)),
-    }
-}
-
 fn describe_client(c: &ClientError) -> String {
-    match c {
-        ClientError::Fault {
-            wsman_code,
-            message,
-            detail,
-            ..
-        } => {
-            let block = match detail {
-                Some(d) => render::text(d),
-                None => fault_block(message),
-            };
-            match wsman_code {
-                Some(code) => format!("{block}\n{}\n{message}\n", error_number(*code)),
-                None => format!("{block}\n{message}\n"),
-            }
-        }
-        ClientError::Unauthorized { .. } => with_number(
-            "Access is denied. (The server refused the credentials: check -u:/-p:, and that \
-             Basic authentication is enabled on the server.)",
-            Some(5),
-        ),
-        ClientError::Http { status: 413 } => with_number(
-            "The WinRM client sent a request to the remote WS-Management service and was notified \
-             that the request size exceeded the configured MaxEnvelopeSize quota.",
-            Some(2150859025),
-        ),
-        ClientError::Http { status } => with_number(
-            &format!("The WinRM client received an HTTP status code of {status} from the remote WS-Management service."),
-            None,
-        ),
-        ClientError::Tls { message, kind } => {
-            let (what, code) = match kind {
-                TlsFailure::UnknownIssuer => (
-                    "The SSL certificate is signed by an unknown certificate authority \
-                     (use -skipCAcheck only for test hosts)",
-                    Some(0x8007_2F0D),
-                ),
-                TlsFailure::NameMismatch => (
-                    "The SSL certificate contains a common name (CN) that does not match the host name \
-                     (use -skipCNcheck only for test hosts)",
-                    Some(0x8007_2F06),
-                ),
-                TlsFailure::Expired => ("The SSL certificate is expired or not yet valid", Some(0x8007_2F05)),
-                _ => ("The TLS handshake failed", Some(0x8007_2F8F)),
-            };
-            with_number(
-                &format!("The server certificate on the destination computer has the following errors: {what}. ({message})"),
-                code,
-            )
-        }
-        ClientError::Io { target, source } => with_number(
-            &format!("{CONNECT_MESSAGE} ({target}: {source})"),
-            Some(2150858770),
-        ),
-        ClientError::Timeout { millis } => with_number(
-            &format!("The WS-Management service did not answer within {millis} ms. {CONNECT_MESSAGE}"),
-            Some(2150858793),
-        ),
-        other => with_number(&other.to_string(), None),
-    }
+    wsman_client::cli::describe_error(c)
 }
 
 #[cfg(test)]

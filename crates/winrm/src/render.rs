@@ -8,101 +8,13 @@ use wsman_proto::xml::{escape_attr, escape_text, Element, Node, XML_NS};
 
 use crate::args::Format;
 
-const INDENT: &str = "    ";
-
-fn is_nil(e: &Element) -> bool {
-    e.attr_ns(ns::XSI, "nil")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
-}
-
 fn has_element_children(e: &Element) -> bool {
     e.elements().next().is_some()
 }
 
-fn leaf_value(e: &Element) -> String {
-    if is_nil(e) {
-        "null".to_owned()
-    } else {
-        e.trimmed_text()
-    }
-}
-
-/// `[Source="GPO"]` and the like: the attribute Windows prints after a value.
-fn suffix(e: &Element) -> String {
-    match e.attr("Source") {
-        Some(s) => format!(" [Source=\"{s}\"]"),
-        None => String::new(),
-    }
-}
-
 /// Render one element (a response body, an enumeration item) as Windows text.
 pub(crate) fn text(e: &Element) -> String {
-    let mut out = String::new();
-    render_text(e, 0, &mut out);
-    out
-}
-
-fn render_text(e: &Element, depth: usize, out: &mut String) {
-    let pad = INDENT.repeat(depth);
-    if !has_element_children(e) {
-        let v = leaf_value(e);
-        if v.is_empty() {
-            let _ = writeln!(out, "{pad}{}{}", e.name, suffix(e));
-        } else {
-            let _ = writeln!(out, "{pad}{} = {v}{}", e.name, suffix(e));
-        }
-        return;
-    }
-    let _ = writeln!(out, "{pad}{}{}", e.name, suffix(e));
-    let children: Vec<&Element> = e.elements().collect();
-    let mut done = vec![false; children.len()];
-    let child_pad = INDENT.repeat(depth + 1);
-    for i in 0..children.len() {
-        if done[i] {
-            continue;
-        }
-        let c = children[i];
-        if has_element_children(c) {
-            render_text(c, depth + 1, out);
-            continue;
-        }
-        // Leaves with the same name are printed once, values joined (ListeningOn, selectors).
-        let same: Vec<usize> = (i..children.len())
-            .filter(|&j| {
-                !done[j]
-                    && !has_element_children(children[j])
-                    && children[j].name == c.name
-                    && children[j].ns == c.ns
-            })
-            .collect();
-        for &j in &same {
-            done[j] = true;
-        }
-        if c.name == "Selector" && c.attr("Name").is_some() {
-            let parts: Vec<String> = same
-                .iter()
-                .map(|&j| {
-                    let s = children[j];
-                    format!("{} = {}", s.attr("Name").unwrap_or(""), leaf_value(s))
-                })
-                .collect();
-            let _ = writeln!(out, "{child_pad}Selector: {}", parts.join(", "));
-        } else if same.len() == 1 {
-            render_text(c, depth + 1, out);
-        } else {
-            let values: Vec<String> = same
-                .iter()
-                .map(|&j| leaf_value(children[j]))
-                .filter(|v| !v.is_empty())
-                .collect();
-            let sfx = suffix(c);
-            if values.is_empty() {
-                let _ = writeln!(out, "{child_pad}{}{sfx}", c.name);
-            } else {
-                let _ = writeln!(out, "{child_pad}{} = {}{sfx}", c.name, values.join(", "));
-            }
-        }
-    }
+    wsman_client::cli::windows_text(e)
 }
 
 /// Render one element as XML with the prefixes it arrived with (generated ones where it had

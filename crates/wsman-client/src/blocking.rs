@@ -77,6 +77,25 @@ impl BlockingClient {
             .block_on(self.inner.invoke(resource, method, parameters))
     }
 
+    /// See [`crate::shell::run_command`]: one command in a shell of its own, to completion.
+    pub fn run_command(
+        &self,
+        command: &str,
+        arguments: &[String],
+        stdin: &[u8],
+        shell: &crate::shell::ShellOptions,
+        options: &crate::shell::CommandOptions,
+    ) -> Result<crate::shell::CommandOutput, ClientError> {
+        self.runtime.block_on(crate::shell::run_command(
+            &self.inner,
+            command,
+            arguments,
+            stdin,
+            shell,
+            options,
+        ))
+    }
+
     /// See [`Client::invoke_raw`].
     pub fn invoke_raw(
         &self,

@@ -159,9 +159,32 @@ impl Client {
         &self.endpoint
     }
 
+    /// The settings this client was made with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    /// Another client for the same endpoint, settings and `p:SessionId`, with its own
+    /// connection. Why: a Receive long poll holds a connection for up to the operation timeout,
+    /// and a Send or Signal must not queue behind it (Windows clients use several connections
+    /// for one shell too).
+    pub fn fork(&self) -> Result<Self, ClientError> {
+        let mut other = Self::new(self.endpoint.clone(), self.options.clone())?;
+        other.session_id = self.session_id.clone();
+        Ok(other)
+    }
+
     /// Close the kept connection (a new one is opened by the next request).
     pub async fn disconnect(&self) {
         self.transport.lock().await.disconnect();
+    }
+
+    /// The header every operation of this client starts from: To, Action, ResourceURI, a fresh
+    /// MessageID, the selectors and options of `resource`, OperationTimeout, MaxEnvelopeSize,
+    /// locale and SessionId. Adjust it and pass it to [`Client::send`] for messages without a
+    /// typed method.
+    pub fn request_header(&self, action: &str, resource: &Resource) -> RequestHeader {
+        self.header(action, resource)
     }
 
     fn header(&self, action: &str, resource: &Resource) -> RequestHeader {
@@ -203,6 +226,15 @@ impl Client {
         headers: Vec<(HeaderName, HeaderValue)>,
         relates_to: Option<&str>,
     ) -> Result<Option<Element>, ClientError> {
+        let reply = self.round_trip(xml, headers).await?;
+        response::interpret(&reply, relates_to)
+    }
+
+    async fn round_trip(
+        &self,
+        xml: String,
+        headers: Vec<(HeaderName, HeaderValue)>,
+    ) -> Result<crate::transport::HttpReply, ClientError> {
         let budget = self.options.operation_timeout + self.options.network_delay;
         let mut transport = self.transport.lock().await;
         let sent = tokio::time::timeout(budget, transport.post(Bytes::from(xml), &headers)).await;
@@ -217,7 +249,7 @@ impl Client {
             }
         };
         drop(transport);
-        response::interpret(&reply, relates_to)
+        Ok(reply)
     }
 
     /// Send any request built from `header` with `body` (serialised XML, may be empty) and
@@ -230,6 +262,22 @@ impl Client {
         let headers = self.authorization()?.into_iter().collect();
         self.exchange(envelope(header, body), headers, Some(&header.message_id))
             .await
+    }
+
+    /// Like [`Client::send`], but returns every element of `s:Body` (in order) rather than
+    /// only the first: a WinRS CreateResponse holds `x:ResourceCreated` and `rsp:Shell`.
+    pub async fn send_for_body(
+        &self,
+        header: &RequestHeader,
+        body: &str,
+    ) -> Result<Vec<Element>, ClientError> {
+        let headers = self.authorization()?.into_iter().collect();
+        let reply = self.round_trip(envelope(header, body), headers).await?;
+        let (first, mut rest) = response::interpret_all(&reply, Some(&header.message_id))?;
+        if let Some(first) = first {
+            rest.insert(0, first);
+        }
+        Ok(rest)
     }
 
     async fn operation(

@@ -13,6 +13,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! WinRS remote shells (open, run, send stdin, receive output as it comes, signal, close) are
+//! in [`shell`]; the pieces the `winrm` and `winrs` command lines share (connection switches,
+//! password prompt, Windows-style error text) in [`cli`].
+//!
 //! Every operation returns the parsed body element ([`wsman_proto::xml::Element`]) after
 //! checking that `wsa:RelatesTo` equals the request's MessageID. Responses are bounded
 //! ([`ClientOptions::max_response_bytes`]) and parsed with the protocol crate's XML limits.
@@ -20,11 +24,13 @@
 
 pub mod blocking;
 pub mod body;
+pub mod cli;
 mod client;
 pub mod endpoint;
 pub mod enumerate;
 mod error;
 mod response;
+pub mod shell;
 pub mod tls;
 mod transport;
 

@@ -12,6 +12,8 @@ pub(crate) struct Envelope {
     pub(crate) relates_to: Option<String>,
     /// The first element child of `s:Body`, if any.
     pub(crate) body: Option<Element>,
+    /// The element children of `s:Body` after the first (a WinRS CreateResponse has two).
+    pub(crate) rest: Vec<Element>,
 }
 
 /// Decode and parse a response envelope.
@@ -36,8 +38,14 @@ pub(crate) fn parse_envelope(
     let body = root
         .child(ns::SOAP, "Body")
         .ok_or_else(|| ClientError::protocol("the response envelope has no s:Body"))?;
-    let body = body.elements().next().cloned();
-    Ok(Envelope { relates_to, body })
+    let mut elements = body.elements().cloned();
+    let body = elements.next();
+    let rest = elements.collect();
+    Ok(Envelope {
+        relates_to,
+        body,
+        rest,
+    })
 }
 
 /// A fault from an `s:Fault` element.
@@ -116,6 +124,14 @@ pub(crate) fn interpret(
     reply: &crate::transport::HttpReply,
     expected_relates_to: Option<&str>,
 ) -> Result<Option<Element>, ClientError> {
+    interpret_all(reply, expected_relates_to).map(|(first, _)| first)
+}
+
+/// Like [`interpret`], also returning the body elements after the first.
+pub(crate) fn interpret_all(
+    reply: &crate::transport::HttpReply,
+    expected_relates_to: Option<&str>,
+) -> Result<(Option<Element>, Vec<Element>), ClientError> {
     let status = reply.status;
     if status == 401 {
         return Err(ClientError::Unauthorized {
@@ -125,7 +141,7 @@ pub(crate) fn interpret(
     let success = (200..300).contains(&status);
     if reply.body.is_empty() {
         return if success {
-            Ok(None)
+            Ok((None, Vec::new()))
         } else {
             Err(ClientError::Http { status })
         };
@@ -152,5 +168,5 @@ pub(crate) fn interpret(
             None => return Err(ClientError::protocol("the response has no RelatesTo")),
         }
     }
-    Ok(envelope.body)
+    Ok((envelope.body, envelope.rest))
 }

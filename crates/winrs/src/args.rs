@@ -1,0 +1,302 @@
+//! Command-line parsing in winrs.exe's shape: `winrs [-SWITCH[:VALUE]]... COMMAND [ARGS]...`.
+//!
+//! Switches come first; the first argument that is not a switch starts the command, and
+//! everything after it belongs to the command, even when it starts with `-`. `--` ends the
+//! switches explicitly. Switch names are case-insensitive, as on Windows. Only the `-` form is
+//! accepted (Windows also takes `/r:`), because on Linux `/bin/sh` is a command, not a switch.
+//! The connection switches are shared with `winrm` (wsman-client's `cli` module).
+
+use wsman_client::cli::{no_value, required_value, ConnectionSwitches, SwitchError};
+
+/// What the user typed wrong (exit code [`crate::failure::EXIT_USAGE`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct UsageError {
+    pub(crate) message: String,
+}
+
+pub(crate) fn usage(message: impl Into<String>) -> UsageError {
+    UsageError {
+        message: message.into(),
+    }
+}
+
+impl From<SwitchError> for UsageError {
+    fn from(e: SwitchError) -> Self {
+        usage(e.message)
+    }
+}
+
+/// The switches that shape the remote shell and command.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ShellSwitches {
+    /// `-d:` / `-directory:`.
+    pub(crate) directory: Option<String>,
+    /// `-env:KEY=VALUE`, in order.
+    pub(crate) environment: Vec<(String, String)>,
+    /// `-nop` / `-noprofile`.
+    pub(crate) no_profile: bool,
+    /// `-cp:` / `-codepage:`.
+    pub(crate) codepage: Option<u32>,
+    /// `-skipcmdshell`.
+    pub(crate) skip_cmd_shell: bool,
+    /// `-noe` / `-noecho`: stdin as a pipe rather than a console.
+    pub(crate) no_echo: bool,
+}
+
+/// A command line to run remotely.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Invocation {
+    pub(crate) connection: ConnectionSwitches,
+    pub(crate) shell: ShellSwitches,
+    pub(crate) command: String,
+    pub(crate) arguments: Vec<String>,
+}
+
+/// What to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Parsed {
+    Help,
+    Run(Box<Invocation>),
+}
+
+fn is_help_flag(a: &str) -> bool {
+    matches!(
+        a.to_ascii_lowercase().as_str(),
+        "-?" | "/?" | "-h" | "--help" | "-help"
+    )
+}
+
+fn apply_shell_switch(
+    s: &mut ShellSwitches,
+    name: &str,
+    value: Option<&str>,
+) -> Result<(), UsageError> {
+    match name.to_ascii_lowercase().as_str() {
+        "d" | "dir" | "directory" => s.directory = Some(required_value(name, value)?),
+        "env" | "environment" => {
+            let v = required_value(name, value)?;
+            let (key, val) = v
+                .split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| usage(format!("-{name}:{v} must have the form KEY=VALUE")))?;
+            s.environment.push((key.to_owned(), val.to_owned()));
+        }
+        "nop" | "noprofile" => {
+            no_value(name, value)?;
+            s.no_profile = true;
+        }
+        "cp" | "codepage" => {
+            let v = required_value(name, value)?;
+            let cp = v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| usage(format!("-{name}:{v} is not a code page number")))?;
+            s.codepage = Some(cp);
+        }
+        "skipcmdshell" => {
+            no_value(name, value)?;
+            s.skip_cmd_shell = true;
+        }
+        "noe" | "noecho" => {
+            no_value(name, value)?;
+            s.no_echo = true;
+        }
+        "ad" | "allowdelegate" | "comp" | "compression" => {
+            return Err(usage(format!(
+                "-{name} is not supported by this winrs (no credential delegation, no compression)"
+            )))
+        }
+        _ => return Err(usage(format!("unknown switch -{name} (see `winrs -?`)"))),
+    }
+    Ok(())
+}
+
+/// Parse the arguments after the program name.
+pub(crate) fn parse(args: Vec<String>) -> Result<Parsed, UsageError> {
+    let mut connection = ConnectionSwitches::default();
+    let mut shell = ShellSwitches::default();
+    let mut iter = args.into_iter();
+    let mut command = None;
+    while let Some(arg) = iter.next() {
+        if is_help_flag(&arg) {
+            return Ok(Parsed::Help);
+        }
+        if arg == "--" {
+            command = iter.next();
+            break;
+        }
+        match arg.strip_prefix('-') {
+            Some(rest) if !rest.is_empty() => {
+                let (name, value) = match rest.split_once(':') {
+                    Some((n, v)) => (n, Some(v)),
+                    None => (rest, None),
+                };
+                if !connection.apply(name, value)? {
+                    apply_shell_switch(&mut shell, name, value)?;
+                }
+            }
+            Some(_) => return Err(usage("a lone '-' is neither a switch nor a command")),
+            None => {
+                command = Some(arg);
+                break;
+            }
+        }
+    }
+    let Some(command) = command.filter(|c| !c.trim().is_empty()) else {
+        return Err(usage("no command given: winrs -r:HOST COMMAND [ARGS]"));
+    };
+    connection.check()?;
+    Ok(Parsed::Run(Box::new(Invocation {
+        connection,
+        shell,
+        command,
+        arguments: iter.collect(),
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wsman_client::cli::AuthChoice;
+
+    fn p(args: &[&str]) -> Result<Parsed, UsageError> {
+        parse(args.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    fn run(args: &[&str]) -> Invocation {
+        match p(args) {
+            Ok(Parsed::Run(i)) => *i,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn full_command_line() {
+        let i = run(&[
+            "-r:https://h:5986/wsman",
+            "-u:admin",
+            "-p:pw",
+            "-a:Basic",
+            "-usessl",
+            "-skipCAcheck",
+            "-SKIPCNCHECK",
+            "-directory:/tmp",
+            "-env:A=1",
+            "-environment:B=x=y",
+            "-noprofile",
+            "-codepage:65001",
+            "-skipcmdshell",
+            "-timeout:5000",
+            "ls",
+            "-l",
+            "/",
+        ]);
+        let c = &i.connection;
+        assert_eq!(c.remote.as_deref(), Some("https://h:5986/wsman"));
+        assert_eq!(
+            (c.username.as_deref(), c.password.as_deref()),
+            (Some("admin"), Some("pw"))
+        );
+        assert_eq!(c.auth, Some(AuthChoice::Basic));
+        assert!(c.use_ssl && c.skip_ca_check && c.skip_cn_check);
+        assert_eq!(c.timeout_ms, Some(5000));
+        let s = &i.shell;
+        assert_eq!(s.directory.as_deref(), Some("/tmp"));
+        assert_eq!(
+            s.environment,
+            vec![
+                ("A".to_owned(), "1".to_owned()),
+                ("B".to_owned(), "x=y".to_owned())
+            ]
+        );
+        assert!(s.no_profile && s.skip_cmd_shell);
+        assert_eq!(s.codepage, Some(65001));
+        assert_eq!(i.command, "ls");
+        assert_eq!(i.arguments, vec!["-l".to_owned(), "/".to_owned()]);
+    }
+
+    #[test]
+    fn windows_short_aliases() {
+        let i = run(&[
+            "-R:host", "-un", "-d:/x", "-nop", "-cp:437", "-noe", "-ssl", "-t:100", "cmd",
+        ]);
+        assert_eq!(i.connection.remote.as_deref(), Some("host"));
+        assert!(i.connection.unencrypted && i.connection.use_ssl);
+        assert_eq!(i.connection.timeout_ms, Some(100));
+        assert_eq!(i.shell.directory.as_deref(), Some("/x"));
+        assert!(i.shell.no_profile && i.shell.no_echo);
+        assert_eq!(i.shell.codepage, Some(437));
+    }
+
+    #[test]
+    fn command_starts_at_first_non_switch_and_keeps_everything_after() {
+        let i = run(&["-r:h", "/bin/sh", "-c", "echo -r:x -u:y"]);
+        assert_eq!(i.command, "/bin/sh");
+        assert_eq!(i.arguments, vec!["-c", "echo -r:x -u:y"]);
+        assert_eq!(i.connection.username, None);
+        let i = run(&["-r:h", "--", "-weird-program", "-?"]);
+        assert_eq!(i.command, "-weird-program");
+        assert_eq!(i.arguments, vec!["-?"]);
+        let i = run(&["-r:h", "echo hi; exit 3"]);
+        assert_eq!(i.command, "echo hi; exit 3");
+        assert!(i.arguments.is_empty());
+    }
+
+    #[test]
+    fn remote_values_keep_colons() {
+        assert_eq!(
+            run(&["-r:[::1]:5985", "x"]).connection.remote.as_deref(),
+            Some("[::1]:5985")
+        );
+        assert_eq!(
+            run(&["-r:http://h:1/wsman", "x"])
+                .connection
+                .remote
+                .as_deref(),
+            Some("http://h:1/wsman")
+        );
+    }
+
+    #[test]
+    fn help_forms() {
+        for h in ["-?", "/?", "-h", "--help", "-HELP"] {
+            assert_eq!(p(&[h]), Ok(Parsed::Help), "{h}");
+        }
+        assert_eq!(p(&["-r:h", "-?"]), Ok(Parsed::Help));
+    }
+
+    #[test]
+    fn empty_password_is_allowed() {
+        let i = run(&["-r:h", "-u:x", "-p:", "true"]);
+        assert_eq!(i.connection.password.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn usage_errors() {
+        for args in [
+            &[][..],
+            &["-r:h"][..],
+            &["-r:h", "--"][..],
+            &["-r:h", ""][..],
+            &["-bogus", "x"][..],
+            &["-r", "x"][..],
+            &["-r:h", "-env:noequals", "x"][..],
+            &["-r:h", "-env:=v", "x"][..],
+            &["-r:h", "-codepage:utf8", "x"][..],
+            &["-r:h", "-cp:0", "x"][..],
+            &["-r:h", "-noprofile:yes", "x"][..],
+            &["-r:h", "-d:", "x"][..],
+            &["-r:h", "-p:x", "x"][..],
+            &["-r:h", "-a:Kerberos", "-u:x", "x"][..],
+            &["-r:h", "-a:Basic", "x"][..],
+            &["-r:h", "-a:None", "-u:x", "x"][..],
+            &["-r:h", "-allowdelegate", "x"][..],
+            &["-r:h", "-timeout:soon", "x"][..],
+            &["-r:h", "-", "x"][..],
+        ] {
+            assert!(p(args).is_err(), "{args:?} accepted");
+        }
+    }
+}

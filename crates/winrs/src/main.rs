@@ -1,0 +1,90 @@
+//! `winrs`: run a command on a WinRM host (wsmand or Windows) with Windows' winrs syntax,
+//! connected to this terminal. See `winrs -?` (help.rs) for switches and exit codes.
+#![forbid(unsafe_code)]
+
+mod args;
+mod failure;
+mod help;
+mod session;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use wsman_client::cli::{AuthChoice, CliError};
+use wsman_client::{Client, ClientOptions, Endpoint};
+
+use args::{Invocation, Parsed};
+use failure::{describe, exit_status, Failure, EXIT_INTERRUPTED, EXIT_USAGE};
+use session::Ending;
+
+/// `-r:` when none is given, as on Windows.
+const DEFAULT_REMOTE: &str = "localhost";
+
+fn client_settings(inv: &Invocation) -> Result<(Endpoint, ClientOptions), Failure> {
+    let c = &inv.connection;
+    let wants_password =
+        c.username.is_some() && c.password.is_none() && c.auth != Some(AuthChoice::None);
+    if wants_password && !std::io::stdin().is_terminal() {
+        return Err(args::usage(
+            "-p: is required when stdin is not a terminal (stdin goes to the remote command)",
+        )
+        .into());
+    }
+    let user_agent = concat!("wsmand-winrs/", env!("CARGO_PKG_VERSION"));
+    let options = c
+        .client_options(user_agent, wsman_client::cli::read_password)
+        .map_err(|e| match e {
+            CliError::Usage(u) => Failure::Usage(u.into()),
+            other => Failure::local(other.to_string()),
+        })?;
+    let endpoint = c.endpoint(c.remote.as_deref().unwrap_or(DEFAULT_REMOTE))?;
+    Ok((endpoint, options))
+}
+
+fn run(inv: Invocation) -> Result<Ending, Failure> {
+    let (endpoint, options) = client_settings(&inv)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::local(format!("cannot start the runtime: {e}")))?;
+    let result = runtime.block_on(async {
+        let client = Client::new(endpoint, options)?;
+        session::run(&client, &inv.shell, &inv.command, &inv.arguments).await
+    });
+    // The stdin reader may be blocked in a read that never returns (a terminal nobody types
+    // into): do not wait for it.
+    runtime.shutdown_background();
+    result
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if argv.is_empty() {
+        eprint!("{}", help::HELP);
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let invocation = match args::parse(argv) {
+        Ok(Parsed::Help) => {
+            print!("{}", help::HELP);
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Run(i)) => *i,
+        Err(u) => {
+            eprint!("{}", describe(&Failure::Usage(u)));
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match run(invocation) {
+        Ok(Ending::Exited(code)) => ExitCode::from(exit_status(code)),
+        Ok(Ending::Interrupted) => ExitCode::from(EXIT_INTERRUPTED),
+        Ok(Ending::Stopped { signal }) => ExitCode::from(exit_status(128 + i64::from(signal))),
+        Err(f) => {
+            eprint!("{}", describe(&f));
+            ExitCode::from(f.exit_code())
+        }
+    }
+}

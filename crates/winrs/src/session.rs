@@ -1,0 +1,209 @@
+//! One winrs run: open the shell, start the command, then three activities until it ends:
+//! output to stdout/stderr (its own task, so a Receive is never cancelled half-way), stdin to
+//! the command (its own task: EOF becomes Send with End), and Ctrl-C to signals. Afterwards
+//! the command is terminated (Windows clients always send it) and the shell deleted.
+
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use wsman_client::shell::{
+    Command, CommandOptions, Output, Shell, ShellOptions, Signal, MAX_SEND_CHUNK,
+};
+use wsman_client::{Client, ClientError};
+
+use crate::args::ShellSwitches;
+use crate::failure::Failure;
+
+/// How the remote command ended, from winrs's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// It exited with this code.
+    Exited(i64),
+    /// The user pressed Ctrl-C twice; it was terminated.
+    Interrupted,
+    /// winrs got SIGTERM or SIGHUP (its terminal went away); the command was terminated.
+    Stopped {
+        /// The signal number.
+        signal: i32,
+    },
+}
+
+/// The local signals winrs acts on, installed before the shell exists: a Ctrl-C while the
+/// shell opens is then sent as ctrl_c once the command runs, and SIGTERM/SIGHUP no longer
+/// kill winrs without deleting its shell.
+pub(crate) struct LocalSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl LocalSignals {
+    fn install() -> Result<Self, Failure> {
+        let install = |kind: SignalKind| {
+            signal(kind).map_err(|e| Failure::local(format!("cannot handle signals: {e}")))
+        };
+        Ok(Self {
+            interrupt: install(SignalKind::interrupt())?,
+            terminate: install(SignalKind::terminate())?,
+            hangup: install(SignalKind::hangup())?,
+        })
+    }
+}
+
+/// The shell options for these switches.
+pub(crate) fn shell_options(s: &ShellSwitches) -> ShellOptions {
+    let mut o = ShellOptions::default();
+    o.working_directory = s.directory.clone();
+    o.environment = s.environment.clone();
+    o.no_profile = s.no_profile;
+    if s.codepage.is_some() {
+        o.codepage = s.codepage;
+    }
+    o
+}
+
+/// The command options for these switches.
+pub(crate) fn command_options(s: &ShellSwitches) -> CommandOptions {
+    let mut o = CommandOptions::default();
+    o.skip_cmd_shell = s.skip_cmd_shell;
+    o.console_mode_stdin = !s.no_echo;
+    o
+}
+
+/// Run `command arguments` in a new shell; the shell is deleted whatever happens.
+pub(crate) async fn run(
+    client: &Client,
+    switches: &ShellSwitches,
+    command: &str,
+    arguments: &[String],
+) -> Result<Ending, Failure> {
+    let mut signals = LocalSignals::install()?;
+    let shell = Shell::open(client, &shell_options(switches)).await?;
+    let outcome = run_in(&shell, switches, command, arguments, &mut signals).await;
+    let closed = shell.close().await;
+    let ending = outcome?;
+    // A failed Delete after the command finished does not change its result: the server
+    // reaps the shell after its idle timeout.
+    drop(closed);
+    Ok(ending)
+}
+
+async fn run_in(
+    shell: &Shell,
+    switches: &ShellSwitches,
+    command_line: &str,
+    arguments: &[String],
+    signals: &mut LocalSignals,
+) -> Result<Ending, Failure> {
+    let command = shell
+        .run(command_line, arguments, &command_options(switches))
+        .await?;
+    let stdin_task = tokio::spawn(forward_stdin(command.clone()));
+    let (events, mut received) = mpsc::channel(4);
+    let mut reader = command.output()?;
+    let output_task = tokio::spawn(async move {
+        loop {
+            let next = reader.next().await;
+            let last = !matches!(next, Ok(Some(Output::Data { .. })));
+            if events.send(next).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    let result = pump(&command, &mut received, signals).await;
+    stdin_task.abort();
+    output_task.abort();
+    // Windows clients end every command with terminate, also after Done: it releases the
+    // CommandId. It fails harmlessly when the command is already gone.
+    let _ = command.signal(Signal::Terminate).await;
+    result
+}
+
+type Event = Result<Option<Output>, ClientError>;
+
+/// Write output as it arrives and turn Ctrl-C into signals, until the command ends (or winrs
+/// is told to stop).
+async fn pump(
+    command: &Command,
+    received: &mut mpsc::Receiver<Event>,
+    signals: &mut LocalSignals,
+) -> Result<Ending, Failure> {
+    let mut stdout = tokio::io::stdout();
+    let mut stderr = tokio::io::stderr();
+    let mut pressed = 0u32;
+    loop {
+        tokio::select! {
+            event = received.recv() => match event {
+                Some(Ok(Some(Output::Data { stream, data }))) => {
+                    let result = if stream.eq_ignore_ascii_case("stderr") {
+                        write_all(&mut stderr, &data).await
+                    } else {
+                        write_all(&mut stdout, &data).await
+                    };
+                    result.map_err(|e| Failure::local(format!("cannot write the {stream} output: {e}")))?;
+                }
+                Some(Ok(Some(Output::Exited { exit_code }))) => return Ok(Ending::Exited(exit_code)),
+                // Kinds of output this winrs does not know: nothing to show.
+                Some(Ok(Some(_))) => {}
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(None)) | None => {
+                    return Err(ClientError::Protocol {
+                        reason: "the output ended without an exit code".to_owned(),
+                    }
+                    .into())
+                }
+            },
+            _ = signals.terminate.recv() => return Ok(Ending::Stopped { signal: 15 }),
+            _ = signals.hangup.recv() => return Ok(Ending::Stopped { signal: 1 }),
+            _ = signals.interrupt.recv() => {
+                pressed += 1;
+                if pressed == 1 {
+                    // Best effort: a failure here shows up in the output loop too.
+                    let _ = command.signal(Signal::CtrlC).await;
+                } else {
+                    eprintln!("winrs: terminating the remote command");
+                    return Ok(Ending::Interrupted);
+                }
+            }
+        }
+    }
+}
+
+async fn write_all<W: AsyncWrite + Unpin>(w: &mut W, data: &[u8]) -> std::io::Result<()> {
+    w.write_all(data).await?;
+    w.flush().await
+}
+
+/// `f:WSManFault/@Code` of `w:InvalidSelectors`: the command (or shell) is gone.
+const INVALID_SELECTORS: u32 = 2_150_858_843;
+
+/// Forward stdin as it is read (a terminal delivers it line by line), then End at EOF. Stops
+/// quietly when the command is gone. When a Send fails otherwise (typically `w:TimedOut`: the
+/// command did not read its stdin within the operation timeout, and the server may have taken
+/// part of the chunk), forwarding stops with a warning and the command's stdin is closed, so
+/// that it sees EOF instead of waiting forever.
+async fn forward_stdin(command: Command) {
+    let mut stdin = tokio::io::stdin();
+    let mut buffer = vec![0u8; MAX_SEND_CHUNK];
+    loop {
+        let sent = match stdin.read(&mut buffer).await {
+            Ok(0) | Err(_) => {
+                let _ = command.send(&[], true).await;
+                return;
+            }
+            Ok(n) => command.send(&buffer[..n], false).await,
+        };
+        match sent {
+            Ok(()) => {}
+            Err(ClientError::Fault {
+                wsman_code: Some(INVALID_SELECTORS),
+                ..
+            }) => return,
+            Err(e) => {
+                eprintln!("winrs: stdin forwarding stopped, closing the command's input: {e}");
+                let _ = command.send(&[], true).await;
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,534 @@
+#![allow(clippy::unwrap_used)]
+//! `winrs` end to end against the real wsmand (spawned by the wsman-test harness on a free
+//! loopback port, Basic over HTTP with AllowUnencrypted, the harness's service account).
+//! Needs `target/debug/wsmand` and `target/debug/winrs` (`cargo build -p wsmand -p winrs`).
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use wsman_test::{
+    binaries, free_port, process, ConfigDir, Daemon, Fixture, ListenerSpec, SERVICE_ACCOUNT,
+    SERVICE_PASSWORD,
+};
+
+/// No test may hang: a winrs that has not finished by then is killed and the test fails.
+const DEADLINE: Duration = Duration::from_secs(90);
+
+struct Finished {
+    status: ExitStatus,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+impl Finished {
+    fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code(),
+            String::from_utf8_lossy(&self.stdout),
+            String::from_utf8_lossy(&self.stderr)
+        )
+    }
+}
+
+fn winrs_command(fx: &Fixture, args: &[&str]) -> Command {
+    let mut command = Command::new(binaries::path("winrs"));
+    command
+        .arg(format!("-r:{}", fx.url()))
+        .arg("-unencrypted")
+        .arg(format!("-u:{SERVICE_ACCOUNT}"))
+        .arg(format!("-p:{SERVICE_PASSWORD}"))
+        .args(args);
+    command
+}
+
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buffer = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut buffer);
+        }
+        buffer
+    })
+}
+
+fn finish(mut child: Child) -> Finished {
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let status = process::wait_until(&mut child, DEADLINE);
+    let stdout = stdout.join().unwrap();
+    let stderr = stderr.join().unwrap();
+    match status {
+        Some(status) => Finished {
+            status,
+            stdout,
+            stderr,
+        },
+        None => panic!(
+            "winrs did not finish within {DEADLINE:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        ),
+    }
+}
+
+/// Run winrs with `stdin` (None: /dev/null) and collect everything.
+fn run(mut command: Command, stdin: Option<Vec<u8>>) -> Finished {
+    command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let feeder = stdin.map(|input| {
+        let mut pipe = child.stdin.take().unwrap();
+        thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        })
+    });
+    let done = finish(child);
+    if let Some(f) = feeder {
+        f.join().unwrap();
+    }
+    done
+}
+
+fn winrs(fx: &Fixture, args: &[&str]) -> Finished {
+    run(winrs_command(fx, args), None)
+}
+
+/// Lines of a child's stdout, delivered as they arrive, plus everything at the end.
+fn stdout_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let mut out = child.stdout.take().unwrap();
+    thread::spawn(move || {
+        let mut pending = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            pending.extend_from_slice(&buffer[..n]);
+            while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=i).collect();
+                let _ = tx.send(String::from_utf8_lossy(&line).trim_end().to_owned());
+            }
+        }
+    });
+    rx
+}
+
+fn wait_for_line(lines: &mpsc::Receiver<String>, wanted: &str) {
+    loop {
+        match lines.recv_timeout(DEADLINE) {
+            Ok(line) if line == wanted => return,
+            Ok(_) => {}
+            Err(e) => panic!("no line {wanted:?} from winrs: {e}"),
+        }
+    }
+}
+
+fn interrupt(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The exit status if `child` ends within `patience` (it is left running otherwise).
+fn exited_within(child: &mut Child, patience: Duration) -> Option<ExitStatus> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if start.elapsed() > patience {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(raw) = std::fs::read(entry.path().join("cmdline")) {
+            let line = String::from_utf8_lossy(&raw).replace('\0', " ");
+            if line.contains(marker) {
+                found.push(format!("{}: {line}", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+/// Wait (bounded) until no process carries `marker`; panic with the survivors otherwise.
+fn assert_no_process_left(marker: &str) {
+    for _ in 0..200 {
+        if processes_with(marker).is_empty() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    panic!("left over: {:?}", processes_with(marker));
+}
+
+#[test]
+fn exit_codes_pass_through() {
+    let fx = Fixture::http();
+    for code in [0, 1, 42, 255] {
+        let done = winrs(&fx, &[&format!("exit {code}")]);
+        assert_eq!(done.code(), code, "{}", done.describe());
+    }
+}
+
+#[test]
+fn stdout_and_stderr_stay_apart() {
+    let fx = Fixture::http();
+    let done = winrs(&fx, &["echo out; echo err >&2; echo out2"]);
+    assert_eq!(done.code(), 0, "{}", done.describe());
+    assert_eq!(done.stdout, b"out\nout2\n", "{}", done.describe());
+    assert_eq!(done.stderr, b"err\n", "{}", done.describe());
+}
+
+#[test]
+fn one_mebibyte_of_stdin_comes_back_unchanged() {
+    let fx = Fixture::http();
+    // Every byte value, in an order that is not periodic in 64 KiB chunks.
+    let input: Vec<u8> = (0..1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let done = run(winrs_command(&fx, &["cat"]), Some(input.clone()));
+    assert_eq!(done.code(), 0, "{}", String::from_utf8_lossy(&done.stderr));
+    assert_eq!(done.stdout.len(), input.len());
+    assert!(done.stdout == input, "the bytes differ");
+}
+
+#[test]
+fn utf8_in_arguments_environment_and_stdin() {
+    let fx = Fixture::http();
+    let text = "héllo wörld ✓ 日本語";
+    let done = winrs(&fx, &[&format!("printf '%s' '{text}'")]);
+    assert_eq!(
+        String::from_utf8_lossy(&done.stdout),
+        text,
+        "{}",
+        done.describe()
+    );
+    let done = winrs(&fx, &["-env:GREETING=grüße", "printf '%s' \"$GREETING\""]);
+    assert_eq!(
+        String::from_utf8_lossy(&done.stdout),
+        "grüße",
+        "{}",
+        done.describe()
+    );
+    let done = run(winrs_command(&fx, &["cat"]), Some(text.as_bytes().to_vec()));
+    assert_eq!(
+        String::from_utf8_lossy(&done.stdout),
+        text,
+        "{}",
+        done.describe()
+    );
+}
+
+#[test]
+fn directory_environment_and_skipcmdshell() {
+    let fx = Fixture::http();
+    let done = winrs(&fx, &["-d:/tmp", "-env:FOO=bar", "-nop", "pwd; echo $FOO"]);
+    assert_eq!(done.stdout, b"/tmp\nbar\n", "{}", done.describe());
+    // Executed directly: the arguments arrive as given, spaces included.
+    let done = winrs(&fx, &["-skipcmdshell", "printf", "%s|", "a b", "c"]);
+    assert_eq!(done.stdout, b"a b|c|", "{}", done.describe());
+}
+
+#[test]
+fn five_megabytes_of_output_and_a_silent_command_under_short_polls() {
+    let fx = Fixture::http();
+    let done = winrs(&fx, &["head -c 5000000 /dev/zero; echo tail >&2"]);
+    assert_eq!(done.code(), 0, "{}", String::from_utf8_lossy(&done.stderr));
+    assert_eq!(done.stdout.len(), 5_000_000);
+    assert!(done.stdout.iter().all(|b| *b == 0));
+    assert_eq!(done.stderr, b"tail\n");
+    // One-second long polls: three seconds of silence are several w:TimedOut answers, which
+    // winrs polls through.
+    let done = winrs(&fx, &["-timeout:1000", "sleep 3; echo late; exit 6"]);
+    assert_eq!(done.code(), 6, "{}", done.describe());
+    assert_eq!(done.stdout, b"late\n", "{}", done.describe());
+}
+
+#[test]
+fn ctrl_c_reaches_a_trap() {
+    let fx = Fixture::http();
+    let mut child = winrs_command(
+        &fx,
+        &["trap 'echo trapped; exit 7' INT; echo ready; while :; do sleep 1; done"],
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let lines = stdout_lines(&mut child);
+    wait_for_line(&lines, "ready");
+    interrupt(&child);
+    wait_for_line(&lines, "trapped");
+    let done = finish(child);
+    assert_eq!(done.code(), 7, "{}", done.describe());
+}
+
+#[test]
+fn repeated_ctrl_c_terminates_a_command_that_ignores_it() {
+    let fx = Fixture::http();
+    let marker = format!("marker-{}", std::process::id());
+    let script = format!("trap '' INT; echo ready; sleep 120 && echo {marker}");
+    let mut child = winrs_command(&fx, &[&script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stdout_lines(&mut child);
+    wait_for_line(&lines, "ready");
+    // Signals sent close together may be coalesced: keep pressing until winrs gives up.
+    let mut status = None;
+    for _ in 0..100 {
+        interrupt(&child);
+        status = exited_within(&mut child, Duration::from_millis(500));
+        if status.is_some() {
+            break;
+        }
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("winrs still running after repeated Ctrl-C");
+    };
+    assert_eq!(status.code(), Some(130));
+    // Terminated on the server too, not merely abandoned.
+    assert_no_process_left(&marker);
+}
+
+#[test]
+fn interactive_shell_answers_line_by_line() {
+    let fx = Fixture::http();
+    let mut child = winrs_command(&fx, &["/bin/sh"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let lines = stdout_lines(&mut child);
+    // The answer to the first line must arrive while stdin is still open.
+    stdin.write_all(b"echo first\n").unwrap();
+    wait_for_line(&lines, "first");
+    stdin.write_all(b"echo second; exit 5\n").unwrap();
+    wait_for_line(&lines, "second");
+    drop(stdin);
+    let done = finish(child);
+    assert_eq!(done.code(), 5, "{}", done.describe());
+}
+
+#[test]
+fn local_failures_have_their_own_exit_codes() {
+    let fx = Fixture::http();
+    // Wrong password: 251, printed as a WSManFault.
+    let done = run(
+        {
+            let mut c = Command::new(binaries::path("winrs"));
+            c.args([
+                &format!("-r:{}", fx.url()),
+                "-un",
+                &format!("-u:{SERVICE_ACCOUNT}"),
+                "-p:wrong",
+                "true",
+            ]);
+            c
+        },
+        None,
+    );
+    assert_eq!(done.code(), 251, "{}", done.describe());
+    assert!(String::from_utf8_lossy(&done.stderr).starts_with("WSManFault"));
+    // -u: without -p: when stdin is not a terminal (stdin belongs to the command): 250.
+    let mut c = Command::new(binaries::path("winrs"));
+    c.args([
+        &format!("-r:{}", fx.url()),
+        "-un",
+        &format!("-u:{SERVICE_ACCOUNT}"),
+        "true",
+    ]);
+    let done = run(c, Some(b"not a password\n".to_vec()));
+    assert_eq!(done.code(), 250, "{}", done.describe());
+    // Usage error: 250.
+    let done = winrs(&fx, &["-bogus", "true"]);
+    assert_eq!(done.code(), 250, "{}", done.describe());
+    // Nothing listening: 252.
+    let port = wsman_test::free_port();
+    let mut c = Command::new(binaries::path("winrs"));
+    c.args([
+        &format!("-r:http://127.0.0.1:{port}"),
+        "-un",
+        "-u:x",
+        "-p:y",
+        "true",
+    ]);
+    let done = run(c, None);
+    assert_eq!(done.code(), 252, "{}", done.describe());
+    assert!(String::from_utf8_lossy(&done.stderr).contains("Error number:  -2144108526 0x80338012"));
+}
+
+#[test]
+fn help_is_printed_for_the_question_mark() {
+    let mut c = Command::new(binaries::path("winrs"));
+    c.arg("-?");
+    let done = run(c, None);
+    assert_eq!(done.code(), 0);
+    let text = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        text.contains("EXIT STATUS") && text.contains("-skipcmdshell"),
+        "{text}"
+    );
+}
+
+/// Everything a child printed so far, collected by a thread.
+fn collect_output(child: &mut Child) -> Arc<Mutex<Vec<u8>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let mut out = child.stdout.take().unwrap();
+    thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buffer[..n]);
+        }
+    });
+    seen
+}
+
+fn wait_for_text(seen: &Arc<Mutex<Vec<u8>>>, wanted: &str) {
+    for _ in 0..(DEADLINE.as_millis() / 20) {
+        if String::from_utf8_lossy(&seen.lock().unwrap()).contains(wanted) {
+            return;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    panic!(
+        "no {wanted:?} in {:?}",
+        String::from_utf8_lossy(&seen.lock().unwrap())
+    );
+}
+
+/// On a terminal (util-linux `script` provides one): the password is asked without echo, and
+/// Ctrl-C typed on the terminal reaches the remote command's trap.
+#[test]
+fn terminal_password_prompt_and_ctrl_c() {
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        eprintln!("skipped: /usr/bin/script (util-linux) is not installed");
+        return;
+    }
+    let fx = Fixture::http();
+    let winrs = format!(
+        "{} -r:{} -un -u:{SERVICE_ACCOUNT} \"trap 'echo TRAPPED; exit 3' INT; echo ready; sleep 100\"",
+        binaries::path("winrs").display(),
+        fx.url()
+    );
+    let mut child = Command::new("/usr/bin/script")
+        .args(["-qec", &winrs, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut terminal = child.stdin.take().unwrap();
+    let seen = collect_output(&mut child);
+    wait_for_text(&seen, "Enter the password for 'svc-test': ");
+    terminal
+        .write_all(format!("{SERVICE_PASSWORD}\n").as_bytes())
+        .unwrap();
+    wait_for_text(&seen, "ready");
+    terminal.write_all(b"\x03").unwrap();
+    wait_for_text(&seen, "TRAPPED");
+    let status = process::wait_until(&mut child, DEADLINE).expect("winrs did not end");
+    drop(terminal);
+    let text = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    assert!(
+        !text.contains(SERVICE_PASSWORD),
+        "the password was echoed: {text}"
+    );
+    assert_eq!(status.code(), Some(3), "{text}");
+}
+
+#[test]
+fn https_with_the_servers_certificate_or_skipped_checks() {
+    let port = free_port();
+    let mut config = ConfigDir::new();
+    config.set("Config.Service", "AllowUnencrypted", "false");
+    let thumbprint = config.add_certificate();
+    config.listener(ListenerSpec::https(port, &thumbprint));
+    config.write();
+    config.add_service_account();
+    let _daemon = Daemon::start(&config, &[port]);
+    let base = |extra: &[&str]| {
+        let mut c = Command::new(binaries::path("winrs"));
+        c.arg(format!("-r:127.0.0.1:{port}"))
+            .arg("-usessl")
+            .arg(format!("-u:{SERVICE_ACCOUNT}"))
+            .arg(format!("-p:{SERVICE_PASSWORD}"))
+            .args(extra);
+        c
+    };
+    let done = run(
+        base(&["-skipCAcheck", "-skipCNcheck", "echo secure; exit 2"]),
+        None,
+    );
+    assert_eq!(done.code(), 2, "{}", done.describe());
+    assert_eq!(done.stdout, b"secure\n");
+    // Trusting the server's own certificate (issued for localhost and 127.0.0.1).
+    let cert = config.path().join(format!("certs/{thumbprint}.crt"));
+    let done = run(
+        base(&[&format!("-cacert:{}", cert.display()), "echo pinned"]),
+        None,
+    );
+    assert_eq!(done.stdout, b"pinned\n", "{}", done.describe());
+    // A self-signed certificate is not trusted by default: a connection failure (252).
+    let done = run(base(&["true"]), None);
+    assert_eq!(done.code(), 252, "{}", done.describe());
+    assert!(String::from_utf8_lossy(&done.stderr).contains("unknown certificate authority"));
+}
+
+#[test]
+fn sigterm_terminates_the_remote_command_and_deletes_the_shell() {
+    let fx = Fixture::http();
+    let marker = format!("sigterm-marker-{}", std::process::id());
+    let script = format!("echo ready; sleep 120 && echo {marker}");
+    let mut child = winrs_command(&fx, &[&script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stdout_lines(&mut child);
+    wait_for_line(&lines, "ready");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = process::wait_until(&mut child, DEADLINE).expect("winrs did not end");
+    assert_eq!(status.code(), Some(143));
+    assert_no_process_left(&marker);
+}

@@ -1,0 +1,563 @@
+//! Pieces the `winrm` and `winrs` command lines share: the connection switches (`-r:`, `-u:`,
+//! `-p:`, `-a:`, `-unencrypted`, `-usessl`, `-skipCAcheck`, `-skipCNcheck`, `-cacert:`,
+//! `-timeout:`), turning them into [`ClientOptions`], reading a password without echo, and
+//! printing errors the way Windows' tools do:
+//!
+//! ```text
+//! WSManFault
+//!     Message = <text>
+//!
+//! Error number:  -2144108526 0x80338012
+//! <text>
+//! ```
+
+use std::fmt::Write as _;
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nix::sys::termios::{self, LocalFlags, SetArg};
+use wsman_proto::ns;
+use wsman_proto::xml::Element;
+
+use crate::client::{Auth, ClientOptions};
+use crate::endpoint::Endpoint;
+use crate::error::{ClientError, TlsFailure};
+use crate::tls::TlsOptions;
+use crate::Credentials;
+
+/// A switch that is misspelt, lacks its value or contradicts another (a usage error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+#[non_exhaustive]
+pub struct SwitchError {
+    /// What is wrong, for the user.
+    pub message: String,
+}
+
+impl SwitchError {
+    /// A usage error with `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// `-a:` values implemented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthChoice {
+    /// No authentication (Identify only).
+    None,
+    /// HTTP Basic.
+    Basic,
+}
+
+/// The connection switches, as given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionSwitches {
+    /// `-r:` / `-remote:`.
+    pub remote: Option<String>,
+    /// `-u:` / `-username:`.
+    pub username: Option<String>,
+    /// `-p:` / `-password:` (may be empty).
+    pub password: Option<String>,
+    /// `-a:` / `-auth:` / `-authentication:`.
+    pub auth: Option<AuthChoice>,
+    /// `-unencrypted` (`-un`).
+    pub unencrypted: bool,
+    /// `-usessl` (`-ssl`).
+    pub use_ssl: bool,
+    /// `-skipCAcheck`.
+    pub skip_ca_check: bool,
+    /// `-skipCNcheck`.
+    pub skip_cn_check: bool,
+    /// `-cacert:` / `-cafile:`.
+    pub ca_file: Option<PathBuf>,
+    /// `-timeout:` in milliseconds.
+    pub timeout_ms: Option<u64>,
+}
+
+/// The value of `-name:VALUE`, required and non-empty.
+pub fn required_value(name: &str, value: Option<&str>) -> Result<String, SwitchError> {
+    match value {
+        Some(v) if !v.is_empty() => Ok(v.to_owned()),
+        _ => Err(SwitchError::new(format!(
+            "the switch -{name} needs a value: -{name}:VALUE"
+        ))),
+    }
+}
+
+/// Refuse a value on a flag switch.
+pub fn no_value(name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    match value {
+        None => Ok(()),
+        Some(_) => Err(SwitchError::new(format!(
+            "the switch -{name} takes no value"
+        ))),
+    }
+}
+
+impl ConnectionSwitches {
+    /// Apply `-name[:value]` when it is a connection switch (names case-insensitive, as on
+    /// Windows). `Ok(false)`: not a connection switch, the caller handles it.
+    pub fn apply(&mut self, name: &str, value: Option<&str>) -> Result<bool, SwitchError> {
+        match name.to_ascii_lowercase().as_str() {
+            "r" | "remote" => self.remote = Some(required_value(name, value)?),
+            "u" | "username" => self.username = Some(required_value(name, value)?),
+            // An empty password is legitimate.
+            "p" | "password" => {
+                let v = value
+                    .ok_or_else(|| SwitchError::new("the switch -p needs a value: -p:PASSWORD"))?;
+                self.password = Some(v.to_owned());
+            }
+            "a" | "auth" | "authentication" => {
+                let v = required_value(name, value)?;
+                self.auth = Some(match v.to_ascii_lowercase().as_str() {
+                    "none" => AuthChoice::None,
+                    "basic" => AuthChoice::Basic,
+                    "default" | "negotiate" | "kerberos" | "credssp" | "digest" | "certificate" => {
+                        return Err(SwitchError::new(format!(
+                            "-a:{v} is not supported yet; use -a:Basic (with -u:) or -a:None"
+                        )))
+                    }
+                    _ => {
+                        return Err(SwitchError::new(format!(
+                            "unknown authentication mechanism -a:{v}"
+                        )))
+                    }
+                });
+            }
+            "un" | "unencrypted" => {
+                no_value(name, value)?;
+                self.unencrypted = true;
+            }
+            "ssl" | "usessl" => {
+                no_value(name, value)?;
+                self.use_ssl = true;
+            }
+            "skipcacheck" => {
+                no_value(name, value)?;
+                self.skip_ca_check = true;
+            }
+            "skipcncheck" => {
+                no_value(name, value)?;
+                self.skip_cn_check = true;
+            }
+            "cacert" | "cafile" => self.ca_file = Some(PathBuf::from(required_value(name, value)?)),
+            "t" | "timeout" => {
+                let v = required_value(name, value)?;
+                let ms: u64 = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    SwitchError::new(format!(
+                        "-timeout:{v} is not a positive number of milliseconds"
+                    ))
+                })?;
+                self.timeout_ms = Some(ms);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The combinations both tools refuse.
+    pub fn check(&self) -> Result<(), SwitchError> {
+        if self.password.is_some() && self.username.is_none() {
+            return Err(SwitchError::new("-p: needs -u:"));
+        }
+        if self.auth == Some(AuthChoice::None) && self.username.is_some() {
+            return Err(SwitchError::new("-a:None cannot be combined with -u:"));
+        }
+        if self.auth == Some(AuthChoice::Basic) && self.username.is_none() {
+            return Err(SwitchError::new("-a:Basic needs -u:USER"));
+        }
+        Ok(())
+    }
+
+    /// The endpoint of `-r:` (with `-usessl`).
+    pub fn endpoint(&self, remote: &str) -> Result<Endpoint, ClientError> {
+        Endpoint::parse(remote, self.use_ssl)
+    }
+
+    /// Client settings for these switches. `password` is asked for a user given without
+    /// `-p:` (see [`read_password`]); `user_agent` names the tool.
+    pub fn client_options(
+        &self,
+        user_agent: &str,
+        password: impl FnOnce(&str) -> std::io::Result<String>,
+    ) -> Result<ClientOptions, CliError> {
+        let auth = match (self.auth, &self.username) {
+            (Some(AuthChoice::None), _) => Auth::None,
+            (_, Some(user)) => {
+                let password = match &self.password {
+                    Some(p) => p.clone(),
+                    None => password(user).map_err(|e| CliError::Password { source: e })?,
+                };
+                Auth::Basic(Credentials::new(user.clone(), password))
+            }
+            (Some(AuthChoice::Basic), None) => {
+                return Err(CliError::Usage(SwitchError::new("-a:Basic needs -u:USER")))
+            }
+            (None, None) => Auth::None,
+        };
+        let defaults = ClientOptions::default();
+        Ok(ClientOptions {
+            auth,
+            allow_unencrypted: self.unencrypted,
+            tls: TlsOptions {
+                ca_file: self.ca_file.clone(),
+                skip_ca_check: self.skip_ca_check,
+                skip_cn_check: self.skip_cn_check,
+            },
+            operation_timeout: self
+                .timeout_ms
+                .map_or(defaults.operation_timeout, Duration::from_millis),
+            user_agent: user_agent.to_owned(),
+            ..defaults
+        })
+    }
+}
+
+/// Why client settings could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// The switches are wrong.
+    #[error(transparent)]
+    Usage(#[from] SwitchError),
+    /// The password could not be read.
+    #[error("cannot read the password: {source}")]
+    Password {
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Longest password line accepted.
+const MAX_PASSWORD_LINE: usize = 4096;
+
+fn read_line() -> std::io::Result<String> {
+    let mut line = String::new();
+    let stdin = std::io::stdin();
+    let mut handle = stdin.lock().take(MAX_PASSWORD_LINE as u64 + 1);
+    handle.read_line(&mut line)?;
+    if line.len() > MAX_PASSWORD_LINE {
+        return Err(std::io::Error::other("the password line is too long"));
+    }
+    while line.ends_with(['\n', '\r']) {
+        line.pop();
+    }
+    Ok(line)
+}
+
+/// Echo off for the lifetime of the guard; restored on drop (also on errors).
+struct EchoOff {
+    saved: termios::Termios,
+}
+
+impl EchoOff {
+    fn new() -> Option<Self> {
+        let stdin = std::io::stdin();
+        let saved = termios::tcgetattr(&stdin).ok()?;
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        quiet.local_flags.insert(LocalFlags::ECHONL);
+        termios::tcsetattr(&stdin, SetArg::TCSANOW, &quiet).ok()?;
+        Some(Self { saved })
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        let _ = termios::tcsetattr(std::io::stdin(), SetArg::TCSANOW, &self.saved);
+    }
+}
+
+/// The password for `user`: asked on the terminal without echo when stdin is one, else one
+/// line of standard input (for scripts: `printf '%s\n' "$PW" | winrm ... -u:admin`).
+pub fn read_password(user: &str) -> std::io::Result<String> {
+    if std::io::stdin().is_terminal() {
+        eprint!("Enter the password for '{user}': ");
+        let _ = std::io::stderr().flush();
+        let guard = EchoOff::new();
+        let line = read_line();
+        if guard.is_none() {
+            eprintln!();
+        }
+        drop(guard);
+        line
+    } else {
+        read_line()
+    }
+}
+
+const INDENT: &str = "    ";
+
+fn is_nil(e: &Element) -> bool {
+    e.attr_ns(ns::XSI, "nil")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+fn has_element_children(e: &Element) -> bool {
+    e.elements().next().is_some()
+}
+
+fn leaf_value(e: &Element) -> String {
+    if is_nil(e) {
+        "null".to_owned()
+    } else {
+        e.trimmed_text()
+    }
+}
+
+/// `[Source="GPO"]` and the like: the attribute Windows prints after a value.
+fn suffix(e: &Element) -> String {
+    match e.attr("Source") {
+        Some(s) => format!(" [Source=\"{s}\"]"),
+        None => String::new(),
+    }
+}
+
+/// Render an element as Windows' text output: the element name as a header, children
+/// indented by four spaces, leaves as `Key = value`, repeated leaves joined by commas.
+pub fn windows_text(e: &Element) -> String {
+    let mut out = String::new();
+    render_text(e, 0, &mut out);
+    out
+}
+
+fn render_text(e: &Element, depth: usize, out: &mut String) {
+    let pad = INDENT.repeat(depth);
+    if !has_element_children(e) {
+        let v = leaf_value(e);
+        if v.is_empty() {
+            let _ = writeln!(out, "{pad}{}{}", e.name, suffix(e));
+        } else {
+            let _ = writeln!(out, "{pad}{} = {v}{}", e.name, suffix(e));
+        }
+        return;
+    }
+    let _ = writeln!(out, "{pad}{}{}", e.name, suffix(e));
+    let children: Vec<&Element> = e.elements().collect();
+    let mut done = vec![false; children.len()];
+    let child_pad = INDENT.repeat(depth + 1);
+    for i in 0..children.len() {
+        if done[i] {
+            continue;
+        }
+        let c = children[i];
+        if has_element_children(c) {
+            render_text(c, depth + 1, out);
+            continue;
+        }
+        // Leaves with the same name are printed once, values joined (ListeningOn, selectors).
+        let same: Vec<usize> = (i..children.len())
+            .filter(|&j| {
+                !done[j]
+                    && !has_element_children(children[j])
+                    && children[j].name == c.name
+                    && children[j].ns == c.ns
+            })
+            .collect();
+        for &j in &same {
+            done[j] = true;
+        }
+        if c.name == "Selector" && c.attr("Name").is_some() {
+            let parts: Vec<String> = same
+                .iter()
+                .map(|&j| {
+                    let s = children[j];
+                    format!("{} = {}", s.attr("Name").unwrap_or(""), leaf_value(s))
+                })
+                .collect();
+            let _ = writeln!(out, "{child_pad}Selector: {}", parts.join(", "));
+        } else if same.len() == 1 {
+            render_text(c, depth + 1, out);
+        } else {
+            let values: Vec<String> = same
+                .iter()
+                .map(|&j| leaf_value(children[j]))
+                .filter(|v| !v.is_empty())
+                .collect();
+            let sfx = suffix(c);
+            if values.is_empty() {
+                let _ = writeln!(out, "{child_pad}{}{sfx}", c.name);
+            } else {
+                let _ = writeln!(out, "{child_pad}{} = {}{sfx}", c.name, values.join(", "));
+            }
+        }
+    }
+}
+
+/// Windows prints Win32 codes as HRESULTs (0x8007xxxx).
+fn hresult(code: u32) -> u32 {
+    if code != 0 && code <= 0xFFFF {
+        0x8007_0000 | code
+    } else {
+        code
+    }
+}
+
+/// `Error number:  -2144108526 0x80338012`, as Windows prints a WSManFault code.
+pub fn error_number(code: u32) -> String {
+    let h = hresult(code);
+    format!("Error number:  {} 0x{h:08X}", h as i32)
+}
+
+/// `WSManFault\n    Message = TEXT\n`.
+pub fn fault_block(message: &str) -> String {
+    format!("WSManFault\n    Message = {message}\n")
+}
+
+/// A fault block, the error number when there is one, and the message again.
+pub fn with_number(message: &str, code: Option<u32>) -> String {
+    match code {
+        Some(c) => format!("{}\n{}\n{message}\n", fault_block(message), error_number(c)),
+        None => format!("{}\n{message}\n", fault_block(message)),
+    }
+}
+
+const CONNECT_MESSAGE: &str = "WinRM cannot complete the operation. Verify that the specified computer name is valid, \
+that the computer is accessible over the network, and that a firewall exception for the WinRM service is enabled \
+and allows access from this computer.";
+
+/// The text Windows' tools print to stderr for a failed operation.
+pub fn describe_error(c: &ClientError) -> String {
+    match c {
+        ClientError::Fault {
+            wsman_code,
+            message,
+            detail,
+            ..
+        } => {
+            let block = match detail {
+                Some(d) => windows_text(d),
+                None => fault_block(message),
+            };
+            match wsman_code {
+                Some(code) => format!("{block}\n{}\n{message}\n", error_number(*code)),
+                None => format!("{block}\n{message}\n"),
+            }
+        }
+        ClientError::Unauthorized { .. } => with_number(
+            "Access is denied. (The server refused the credentials: check -u:/-p:, and that \
+             Basic authentication is enabled on the server.)",
+            Some(5),
+        ),
+        ClientError::Http { status: 413 } => with_number(
+            "The WinRM client sent a request to the remote WS-Management service and was notified \
+             that the request size exceeded the configured MaxEnvelopeSize quota.",
+            Some(2150859025),
+        ),
+        ClientError::Http { status } => with_number(
+            &format!("The WinRM client received an HTTP status code of {status} from the remote WS-Management service."),
+            None,
+        ),
+        ClientError::Tls { message, kind } => {
+            let (what, code) = match kind {
+                TlsFailure::UnknownIssuer => (
+                    "The SSL certificate is signed by an unknown certificate authority \
+                     (use -skipCAcheck only for test hosts)",
+                    Some(0x8007_2F0D),
+                ),
+                TlsFailure::NameMismatch => (
+                    "The SSL certificate contains a common name (CN) that does not match the host name \
+                     (use -skipCNcheck only for test hosts)",
+                    Some(0x8007_2F06),
+                ),
+                TlsFailure::Expired => ("The SSL certificate is expired or not yet valid", Some(0x8007_2F05)),
+                _ => ("The TLS handshake failed", Some(0x8007_2F8F)),
+            };
+            with_number(
+                &format!("The server certificate on the destination computer has the following errors: {what}. ({message})"),
+                code,
+            )
+        }
+        ClientError::Io { target, source } => with_number(
+            &format!("{CONNECT_MESSAGE} ({target}: {source})"),
+            Some(2150858770),
+        ),
+        ClientError::Timeout { millis } => with_number(
+            &format!("The WS-Management service did not answer within {millis} ms. {CONNECT_MESSAGE}"),
+            Some(2150858793),
+        ),
+        other => with_number(&other.to_string(), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_numbers_like_windows() {
+        assert_eq!(
+            error_number(2150858770),
+            "Error number:  -2144108526 0x80338012"
+        );
+        assert_eq!(error_number(5), "Error number:  -2147024891 0x80070005");
+    }
+
+    #[test]
+    fn connection_switches_and_aliases() {
+        let mut s = ConnectionSwitches::default();
+        for (n, v) in [
+            ("R", Some("https://h:5986")),
+            ("username", Some("admin")),
+            ("p", Some("")),
+            ("a", Some("BASIC")),
+            ("un", None),
+            ("SkipCAcheck", None),
+            ("skipcncheck", None),
+            ("timeout", Some("3000")),
+        ] {
+            assert_eq!(s.apply(n, v), Ok(true), "{n}");
+        }
+        assert_eq!(s.apply("directory", Some("x")), Ok(false));
+        assert_eq!(s.remote.as_deref(), Some("https://h:5986"));
+        assert_eq!(s.password.as_deref(), Some(""));
+        assert_eq!(s.auth, Some(AuthChoice::Basic));
+        assert!(s.unencrypted && s.skip_ca_check && s.skip_cn_check);
+        assert_eq!(s.timeout_ms, Some(3000));
+        assert!(s.check().is_ok());
+        for (n, v) in [
+            ("r", None),
+            ("a", Some("kerberos")),
+            ("a", Some("x")),
+            ("usessl", Some("yes")),
+            ("timeout", Some("0")),
+        ] {
+            assert!(s.apply(n, v).is_err(), "{n}:{v:?}");
+        }
+        let lone_password = ConnectionSwitches {
+            password: Some("x".to_owned()),
+            ..ConnectionSwitches::default()
+        };
+        assert!(lone_password.check().is_err());
+    }
+
+    #[test]
+    fn client_options_never_prompt_when_the_password_is_given() {
+        let s = ConnectionSwitches {
+            username: Some("u".to_owned()),
+            password: Some("pw".to_owned()),
+            unencrypted: true,
+            ..ConnectionSwitches::default()
+        };
+        let o = s
+            .client_options("t/1", |_| panic!("prompted"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(o.allow_unencrypted);
+        assert!(matches!(o.auth, Auth::Basic(_)));
+        let asked = ConnectionSwitches {
+            username: Some("u".to_owned()),
+            ..ConnectionSwitches::default()
+        };
+        let o = asked
+            .client_options("t/1", |user| Ok(format!("{user}-secret")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(o.auth, Auth::Basic(_)));
+    }
+}

@@ -1,0 +1,128 @@
+#![allow(clippy::unwrap_used)]
+//! The shell API against the real wsmand (spawned by the wsman-test harness on a free loopback
+//! port; needs `target/debug/wsmand`).
+
+use std::time::Duration;
+
+use wsman_client::shell::{self, CommandOptions, Output, Shell, ShellOptions, Signal};
+use wsman_client::{
+    Auth, BlockingClient, Client, ClientError, ClientOptions, Credentials, Endpoint,
+};
+use wsman_test::{Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+
+fn options(timeout: Duration) -> ClientOptions {
+    let mut o = ClientOptions::default();
+    o.auth = Auth::Basic(Credentials::new(SERVICE_ACCOUNT, SERVICE_PASSWORD));
+    o.allow_unencrypted = true;
+    o.operation_timeout = timeout;
+    o
+}
+
+fn endpoint(fx: &Fixture) -> Endpoint {
+    Endpoint::parse(&fx.url(), false).unwrap()
+}
+
+#[test]
+fn blocking_run_command_collects_both_streams_and_the_exit_code() {
+    let fx = Fixture::http();
+    let client = BlockingClient::new(endpoint(&fx), options(Duration::from_secs(20))).unwrap();
+    let out = client
+        .run_command(
+            "read line; printf 'got %s' \"$line\"; printf err >&2; exit 3",
+            &[],
+            b"hello\n",
+            &ShellOptions::default(),
+            &CommandOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got hello");
+    assert_eq!(out.stderr, b"err");
+    assert_eq!(out.exit_code, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receive_polls_through_timeouts_and_signals_reach_the_command() {
+    let fx = Fixture::http();
+    // One-second long polls: a three-second silence means several w:TimedOut answers.
+    let client = Client::new(endpoint(&fx), options(Duration::from_secs(1))).unwrap();
+    let shell = Shell::open(&client, &ShellOptions::default())
+        .await
+        .unwrap();
+
+    let slow = shell
+        .run("sleep 3; echo late", &[], &CommandOptions::default())
+        .await
+        .unwrap();
+    let out = slow.collect().await.unwrap();
+    assert_eq!((out.stdout.as_slice(), out.exit_code), (&b"late\n"[..], 0));
+    slow.signal(Signal::Terminate).await.unwrap();
+
+    // A second command in the same shell, interrupted through a trap.
+    let trapped = shell
+        .run(
+            "trap 'echo trapped; exit 9' INT; echo ready; while :; do sleep 1; done",
+            &[],
+            &CommandOptions::default(),
+        )
+        .await
+        .unwrap();
+    let mut reader = trapped.output().unwrap();
+    let mut seen = Vec::new();
+    let mut signalled = false;
+    let exit = loop {
+        match reader.next().await.unwrap() {
+            Some(Output::Data { data, .. }) => {
+                seen.extend_from_slice(&data);
+                if !signalled && seen.ends_with(b"ready\n") {
+                    trapped.signal(Signal::CtrlC).await.unwrap();
+                    signalled = true;
+                }
+            }
+            Some(Output::Exited { exit_code }) => break exit_code,
+            Some(_) => {}
+            None => panic!("no exit code"),
+        }
+    };
+    assert_eq!(String::from_utf8_lossy(&seen), "ready\ntrapped\n");
+    assert_eq!(exit, 9);
+    // Signals after Done succeed (pywinrm and pypsrp send them).
+    trapped.signal(Signal::CtrlC).await.unwrap();
+    trapped.signal(Signal::Terminate).await.unwrap();
+
+    let again = shell.clone();
+    shell.close().await.unwrap();
+    // The shell is gone: the server says so with the Windows fault.
+    let err = again
+        .run("true", &[], &CommandOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Fault {
+                wsman_code: Some(2_150_858_843),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_command_with_large_input_and_output() {
+    let fx = Fixture::http();
+    let client = Client::new(endpoint(&fx), options(Duration::from_secs(20))).unwrap();
+    let input: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let out = shell::run_command(
+        &client,
+        "cat",
+        &[],
+        &input,
+        &ShellOptions::default(),
+        &CommandOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.exit_code, 0);
+    assert!(out.stdout == input, "{} bytes back", out.stdout.len());
+}
