@@ -31,6 +31,10 @@ use std::time::Duration;
 
 use crate::process::{signal_process, ProcessSignal};
 
+mod instances;
+
+pub use instances::StaleCleanup;
+
 /// How one kind of limit is enforced for a shell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -121,9 +125,13 @@ enum Layout {
 }
 
 /// What this host lets the daemon do with cgroups; detected once at start.
+/// [`CgroupSupport::instance_scope`] narrows it to one daemon instance (see
+/// `cgroup/instances.rs` for why).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CgroupSupport {
     layout: Layout,
+    /// The bases are one instance's own directories.
+    instance: bool,
 }
 
 impl CgroupSupport {
@@ -131,6 +139,7 @@ impl CgroupSupport {
     pub fn unavailable() -> Self {
         Self {
             layout: Layout::Unavailable,
+            instance: false,
         }
     }
 
@@ -143,7 +152,10 @@ impl CgroupSupport {
         let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let membership = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
         if let Some(layout) = detect_v2(&mounts, &membership, base_name) {
-            return Self { layout };
+            return Self {
+                layout,
+                instance: false,
+            };
         }
         let pids = v1_base(&mounts, &membership, "pids", base_name);
         let memory = v1_base(&mounts, &membership, "memory", base_name);
@@ -152,6 +164,7 @@ impl CgroupSupport {
         }
         Self {
             layout: Layout::V1 { pids, memory },
+            instance: false,
         }
     }
 

@@ -31,29 +31,35 @@
 //! itself leaves the session and escapes `kill_session`; only a cgroup
 //! (see [`crate::cgroup`]) catches those.
 
+//!
+//! The login environment ([`login_environment`]) and the daemon's own
+//! account live in `process/environment.rs`; signalling, `/proc` scans and
+//! exit codes in `process/signals.rs`. Everything is re-exported here.
+
+mod environment;
+mod signals;
+
+pub use environment::{daemon_is_root, daemon_uid, daemon_user, login_environment};
+pub use signals::{
+    all_processes, exit_code, kill_session, process_stat, signal_process, signal_process_group,
+    ProcessSignal, ProcessStat,
+};
+
 use std::ffi::CString;
 use std::fs;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 
 use nix::errno::Errno;
 
 use crate::cgroup::ShellCgroup;
-use crate::users::{lookup_user, LinuxUser};
+use crate::users::LinuxUser;
 
 /// Where `/bin/sh -c` lives: our stand-in for `cmd.exe /c`.
 pub const SHELL_INTERPRETER: &str = "/bin/sh";
-
-/// PATH for non-root users when `/etc/login.defs` has no `ENV_PATH`
-/// (the value Debian's login uses).
-const DEFAULT_USER_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games";
-/// PATH for root when `/etc/login.defs` has no `ENV_SUPATH`.
-const DEFAULT_ROOT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-/// PATH without a profile (WINRS_NOPROFILE): the system directories only.
-const NO_PROFILE_PATH: &str = "/usr/bin:/bin";
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -568,86 +574,6 @@ fn stage_pipe() -> Result<(OwnedFd, OwnedFd), ProcessError> {
     Ok(pair)
 }
 
-/// The environment a login gives `user`: HOME, USER, LOGNAME, SHELL and the
-/// PATH of `/etc/login.defs` (ENV_SUPATH for root, ENV_PATH otherwise).
-/// and the system locale of `/etc/default/locale` (as pam_env sets it).
-/// Without a profile (WINRS_NOPROFILE): HOME, USER, LOGNAME and a minimal
-/// PATH only. Profile scripts are never sourced.
-pub fn login_environment(user: &LinuxUser, no_profile: bool) -> Vec<(String, String)> {
-    let home = user.home.to_string_lossy().into_owned();
-    let mut environment = vec![
-        ("HOME".to_owned(), home),
-        ("USER".to_owned(), user.name.clone()),
-        ("LOGNAME".to_owned(), user.name.clone()),
-    ];
-    if no_profile {
-        environment.push(("PATH".to_owned(), NO_PROFILE_PATH.to_owned()));
-        return environment;
-    }
-    environment.push((
-        "SHELL".to_owned(),
-        user.shell.to_string_lossy().into_owned(),
-    ));
-    environment.push(("PATH".to_owned(), login_path(user.uid == 0)));
-    // What pam_env gives a login on Debian: the system locale.
-    let locale = fs::read_to_string("/etc/default/locale").unwrap_or_default();
-    for line in locale.lines() {
-        let Some((name, value)) = line.trim().split_once('=') else {
-            continue;
-        };
-        if (name == "LANG" || name == "LANGUAGE" || name.starts_with("LC_"))
-            && !name.contains(char::is_whitespace)
-        {
-            let value = value.trim_matches('"').to_owned();
-            environment.push((name.to_owned(), value));
-        }
-    }
-    environment
-}
-
-fn login_path(root: bool) -> String {
-    let key = if root { "ENV_SUPATH" } else { "ENV_PATH" };
-    let from_file = fs::read_to_string("/etc/login.defs").ok().and_then(|text| {
-        text.lines().find_map(|line| {
-            let mut words = line.split_whitespace();
-            (words.next() == Some(key))
-                .then(|| words.next())
-                .flatten()
-                .map(|value| value.strip_prefix("PATH=").unwrap_or(value).to_owned())
-        })
-    });
-    from_file.unwrap_or_else(|| {
-        if root {
-            DEFAULT_ROOT_PATH
-        } else {
-            DEFAULT_USER_PATH
-        }
-        .to_owned()
-    })
-}
-
-/// The account the daemon runs as (its effective uid).
-pub fn daemon_user() -> Result<LinuxUser, ProcessError> {
-    let uid = nix::unistd::geteuid();
-    let no_user = || ProcessError::NoDaemonUser { uid: uid.as_raw() };
-    let entry = nix::unistd::User::from_uid(uid)
-        .map_err(|_| no_user())?
-        .ok_or_else(no_user)?;
-    lookup_user(&entry.name)
-        .map_err(|_| no_user())?
-        .ok_or_else(no_user)
-}
-
-/// The daemon's effective uid.
-pub fn daemon_uid() -> u32 {
-    nix::unistd::geteuid().as_raw()
-}
-
-/// Whether the daemon can switch users (runs with effective uid 0).
-pub fn daemon_is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
 /// Checks that `run_as` may enter `directory`, by starting `/bin/sh -c :`
 /// there exactly as a command would start. Blocks until it exits.
 pub fn check_working_directory(run_as: RunAs<'_>, directory: &Path) -> Result<(), ProcessError> {
@@ -662,160 +588,11 @@ pub fn check_working_directory(run_as: RunAs<'_>, directory: &Path) -> Result<()
     Ok(())
 }
 
-/// Signals that WinRS asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ProcessSignal {
-    /// SIGINT (ctrl_c).
-    Interrupt,
-    /// SIGQUIT (ctrl_break).
-    Quit,
-    /// SIGTERM.
-    Terminate,
-    /// SIGKILL.
-    Kill,
-}
-
-impl ProcessSignal {
-    fn raw(self) -> libc::c_int {
-        match self {
-            Self::Interrupt => libc::SIGINT,
-            Self::Quit => libc::SIGQUIT,
-            Self::Terminate => libc::SIGTERM,
-            Self::Kill => libc::SIGKILL,
-        }
-    }
-}
-
-/// Sends `signal` to process group `pgid`. `Ok(false)` if the group no
-/// longer exists.
-pub fn signal_process_group(pgid: u32, signal: ProcessSignal) -> Result<bool, ProcessError> {
-    let Ok(pgid) = i32::try_from(pgid) else {
-        return Ok(false);
-    };
-    if pgid <= 1 {
-        return Ok(false);
-    }
-    // SAFETY: killpg has no memory-safety preconditions; pgid > 1 so this
-    // never addresses "every process" (pgid 0/-1 semantics).
-    let result = unsafe { libc::killpg(pgid, signal.raw()) };
-    if result == 0 {
-        return Ok(true);
-    }
-    match Errno::last() {
-        Errno::ESRCH => Ok(false),
-        errno => Err(io::Error::from(errno).into()),
-    }
-}
-
-/// Sends `signal` to one process. `Ok(false)` if it no longer exists.
-pub fn signal_process(pid: u32, signal: ProcessSignal) -> Result<bool, ProcessError> {
-    let Ok(pid) = i32::try_from(pid) else {
-        return Ok(false);
-    };
-    if pid <= 1 {
-        return Ok(false);
-    }
-    // SAFETY: kill has no memory-safety preconditions; pid > 1.
-    let result = unsafe { libc::kill(pid, signal.raw()) };
-    if result == 0 {
-        return Ok(true);
-    }
-    match Errno::last() {
-        Errno::ESRCH => Ok(false),
-        errno => Err(io::Error::from(errno).into()),
-    }
-}
-
-/// One line of `/proc/PID/stat`, the fields we use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ProcessStat {
-    /// Process id.
-    pub pid: u32,
-    /// State letter (`R`, `S`, `Z`...).
-    pub state: char,
-    /// Parent.
-    pub ppid: u32,
-    /// Process group.
-    pub pgrp: u32,
-    /// Session.
-    pub session: u32,
-}
-
-/// Reads `/proc/PID/stat`; `None` if the process is gone.
-pub fn process_stat(pid: u32) -> Option<ProcessStat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may contain anything.
-    let rest = &text[text.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    let pgrp = fields.next()?.parse().ok()?;
-    let session = fields.next()?.parse().ok()?;
-    Some(ProcessStat {
-        pid,
-        state,
-        ppid,
-        pgrp,
-        session,
-    })
-}
-
-/// Every live process (zombies excluded).
-pub fn all_processes() -> Vec<ProcessStat> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(process_stat)
-        .filter(|stat| stat.state != 'Z')
-        .collect()
-}
-
-/// Kills (SIGKILL) every process in session `sid` or process group `sid`,
-/// repeating until none is left (a process may fork while we look), up to
-/// `max_rounds` scans. Returns how many processes were signalled.
-pub fn kill_session(sid: u32, max_rounds: u32) -> usize {
-    if sid <= 1 {
-        return 0;
-    }
-    let mut signalled = 0;
-    for _ in 0..max_rounds {
-        let members: Vec<u32> = all_processes()
-            .into_iter()
-            .filter(|stat| stat.session == sid || stat.pgrp == sid)
-            .map(|stat| stat.pid)
-            .collect();
-        if members.is_empty() {
-            break;
-        }
-        for pid in members {
-            if matches!(signal_process(pid, ProcessSignal::Kill), Ok(true)) {
-                signalled += 1;
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    signalled
-}
-
-/// The WinRS exit code of a finished process: its exit status, or
-/// `128 + N` when signal N killed it (what a POSIX shell reports, so
-/// `kill -9` shows as 137 and Ctrl+C as 130).
-pub fn exit_code(status: ExitStatus) -> i32 {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => code,
-        (None, Some(signal)) => 128 + signal,
-        (None, None) => -1,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::users::lookup_user;
 
     fn root() -> LinuxUser {
         lookup_user("root").unwrap().unwrap()
@@ -932,46 +709,5 @@ mod tests {
             "{denied:?}"
         );
         allowed.unwrap();
-    }
-
-    #[test]
-    fn exit_codes_and_signals_map_like_a_shell() {
-        for (line, expected) in [("exit 0", 0), ("exit 42", 42), ("kill -9 $$", 137)] {
-            let status = Command::new("/bin/sh")
-                .arg("-c")
-                .arg(line)
-                .status()
-                .unwrap();
-            assert_eq!(exit_code(status), expected, "{line}");
-        }
-    }
-
-    #[test]
-    fn kill_session_ends_background_children() {
-        let request = SpawnRequest::new(
-            Program::ShellCommandLine {
-                line: "sleep 300 & sleep 300 & wait".into(),
-            },
-            RunAs::Daemon,
-            vec![("PATH".into(), "/usr/bin:/bin".into())],
-            "/".into(),
-        );
-        let mut child = PreparedCommand::new(request)
-            .unwrap()
-            .spawn_with(|mut command| command.spawn())
-            .unwrap();
-        let sid = child.id();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while all_processes().iter().filter(|p| p.session == sid).count() < 3 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "children never started"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        assert_eq!(process_stat(sid).unwrap().pgrp, sid);
-        assert!(kill_session(sid, 100) >= 3);
-        child.wait().unwrap();
-        assert!(all_processes().iter().all(|p| p.session != sid));
     }
 }

@@ -3,8 +3,6 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
-use tokio::process::ChildStdin;
 use tokio::task::AbortHandle;
 use tokio::time::timeout_at;
 
@@ -13,20 +11,14 @@ use wsman_os::process::{
 };
 
 use crate::error::ShellError;
+use crate::input::{write_input, Input, Queued};
 use crate::output::{pump, Output};
-use crate::types::{CommandInfo, CommandState, ReceiveOutcome, ReceiveOutput, ReceiveRequest};
+use crate::types::{
+    CommandInfo, CommandState, ReceiveOutcome, ReceiveOutput, ReceiveRequest, SendOutcome,
+};
 
 /// Scans of `/proc` when killing a session.
 const KILL_ROUNDS: u32 = 200;
-
-#[derive(Debug)]
-enum Stdin {
-    Open(ChildStdin),
-    /// The child closed its end: further input is discarded.
-    Closed,
-    /// The client sent End.
-    Ended,
-}
 
 #[derive(Debug, Default)]
 struct ReceiveState {
@@ -43,6 +35,15 @@ struct Retained {
     held: Vec<(usize, usize)>,
 }
 
+/// Per-command buffer sizes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Buffers {
+    /// Per output stream.
+    pub(crate) output_bytes: usize,
+    /// The stdin queue.
+    pub(crate) input_bytes: usize,
+}
+
 /// Called once when the command's process has exited and its pipes ended.
 pub(crate) type OnFinished = Box<dyn FnOnce(i32, Duration, u64) + Send>;
 
@@ -53,9 +54,17 @@ pub(crate) struct Command {
     pub(crate) pid: Option<u32>,
     started: Instant,
     output: Arc<Output>,
-    stdin: tokio::sync::Mutex<Stdin>,
+    input: Arc<Input>,
     receive: tokio::sync::Mutex<ReceiveState>,
-    tasks: Mutex<Vec<AbortHandle>>,
+    tasks: Mutex<Tasks>,
+}
+
+/// The command's background tasks, stopped by [`Command::finish`].
+#[derive(Debug, Default)]
+struct Tasks {
+    pumps: Vec<AbortHandle>,
+    writer: Option<AbortHandle>,
+    waiter: Option<AbortHandle>,
 }
 
 impl Command {
@@ -67,7 +76,7 @@ impl Command {
         command_line: String,
         request: SpawnRequest<'_>,
         declared_streams: [bool; 2],
-        buffer_bytes: usize,
+        buffers: Buffers,
         drain_grace: Duration,
         on_finished: OnFinished,
     ) -> Result<Arc<Self>, ShellError> {
@@ -79,8 +88,17 @@ impl Command {
         })?;
         let started = Instant::now();
         let pid = child.id();
-        let output = Arc::new(Output::new(declared_streams, buffer_bytes));
-        let stdin = child.stdin.take().map_or(Stdin::Closed, Stdin::Open);
+        let output = Arc::new(Output::new(declared_streams, buffers.output_bytes));
+        let mut tasks = Tasks::default();
+        let input = match child.stdin.take() {
+            Some(pipe) => {
+                let input = Arc::new(Input::new(buffers.input_bytes));
+                let writer = tokio::spawn(write_input(input.clone(), pipe));
+                tasks.writer = Some(writer.abort_handle());
+                input
+            }
+            None => Arc::new(Input::closed(buffers.input_bytes)),
+        };
         let mut pumps = Vec::new();
         if let Some(stdout) = child.stdout.take() {
             pumps.push(tokio::spawn(pump(output.clone(), 0, stdout, drain_grace)));
@@ -90,7 +108,7 @@ impl Command {
         if let Some(stderr) = child.stderr.take() {
             pumps.push(tokio::spawn(pump(output.clone(), 1, stderr, drain_grace)));
         }
-        let mut tasks: Vec<AbortHandle> = pumps.iter().map(|task| task.abort_handle()).collect();
+        tasks.pumps = pumps.iter().map(|task| task.abort_handle()).collect();
         let waiter_output = output.clone();
         let waiter = tokio::spawn(async move {
             let status = child.wait().await;
@@ -103,14 +121,14 @@ impl Command {
             waiter_output.end_all();
             on_finished(code, started.elapsed(), waiter_output.bytes_out());
         });
-        tasks.push(waiter.abort_handle());
+        tasks.waiter = Some(waiter.abort_handle());
         Ok(Arc::new(Self {
             id,
             command_line,
             pid,
             started,
             output,
-            stdin: tokio::sync::Mutex::new(stdin),
+            input,
             receive: tokio::sync::Mutex::new(ReceiveState::default()),
             tasks: Mutex::new(tasks),
         }))
@@ -128,6 +146,7 @@ impl Command {
             process_id: self.pid,
             bytes_out: self.output.bytes_out(),
             peak_buffered_bytes: self.output.peak_buffered(),
+            peak_input_queued_bytes: self.input.peak_queued(),
         }
     }
 
@@ -139,34 +158,23 @@ impl Command {
         self.started.elapsed()
     }
 
-    /// Writes `data` to stdin; `end` closes it. Waits while the child does
-    /// not read (the server bounds the wait with its OperationTimeout).
-    pub(crate) async fn send(&self, data: &[u8], end: bool) -> Result<(), ShellError> {
-        let mut stdin = self.stdin.lock().await;
-        match &mut *stdin {
-            Stdin::Ended => {
-                return Err(ShellError::InputAlreadyEnded {
-                    command_id: self.id.clone(),
-                })
-            }
-            Stdin::Closed => {}
-            Stdin::Open(pipe) => {
-                if !data.is_empty() {
-                    match pipe.write_all(data).await {
-                        Ok(()) => {}
-                        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
-                            *stdin = Stdin::Closed;
-                        }
-                        Err(source) => return Err(ShellError::Stdin { source }),
-                    }
-                }
-            }
+    /// Queues `data` for stdin whole, or refuses it whole when the input
+    /// queue stays full for `timeout` (see [`crate::input`]); `end`
+    /// closes stdin after the queued data.
+    pub(crate) async fn send(
+        &self,
+        data: &[u8],
+        end: bool,
+        timeout: Duration,
+    ) -> Result<SendOutcome, ShellError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        match self.input.send(data, end, deadline).await {
+            Queued::Accepted => Ok(SendOutcome::Accepted),
+            Queued::TimedOut => Ok(SendOutcome::TimedOut),
+            Queued::AlreadyEnded => Err(ShellError::InputAlreadyEnded {
+                command_id: self.id.clone(),
+            }),
         }
-        if end {
-            // Dropping the pipe closes it: the child reads EOF.
-            *stdin = Stdin::Ended;
-        }
-        Ok(())
     }
 
     /// The Receive long poll; see [`ReceiveRequest`] for the SequenceId
@@ -250,19 +258,16 @@ impl Command {
     }
 
     /// Waits up to `limit` for the main process to be reaped, then stops
-    /// the pumps (dropping the pipes).
+    /// the pumps and the stdin writer (dropping the pipes).
     pub(crate) async fn finish(&self, limit: Duration) {
         let _ = tokio::time::timeout(limit, self.output.wait_exit()).await;
         let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
-        // The waiter is last: let it record the exit first if it can.
-        let (waiter, pumps) = tasks
-            .split_last()
-            .map_or((None, &[][..]), |(w, p)| (Some(w), p));
-        for pump in pumps {
-            pump.abort();
+        for task in tasks.pumps.iter().chain(&tasks.writer) {
+            task.abort();
         }
         self.output.end_all();
-        if let Some(waiter) = waiter {
+        // Let the waiter record the exit first if it can.
+        if let Some(waiter) = tasks.waiter {
             if !self.has_exited() {
                 waiter.abort();
             }

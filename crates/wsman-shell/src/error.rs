@@ -165,6 +165,10 @@ pub enum ShellError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The daemon is shutting down: no shell or command starts.
+    /// Fault: `w:InternalError`.
+    #[error("the service is shutting down")]
+    ShuttingDown,
     /// The engine needs a Tokio runtime. Not a client error.
     #[error("the shell manager must be created inside a Tokio runtime")]
     NoRuntime,

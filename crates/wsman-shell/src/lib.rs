@@ -40,9 +40,21 @@
 //!   count against the buffer bound) until a Receive with another id
 //!   acknowledges it; the same id again replays it, `Done` included.
 //! * **Bounded output**: [`ShellLimits::output_buffer_bytes`] per command and
-//!   stream; when full the engine stops reading and the child blocks.
-//! * **Send** blocks while the child does not read its stdin (the server
-//!   bounds it with the OperationTimeout); input to a child that closed its
+//!   stream; when full the engine stops reading and the child blocks. This
+//!   holds for a declared stream the client never asks for too (e.g.
+//!   OutputStreams `stdout stderr` but every Receive names only stdout):
+//!   its buffer fills, the child blocks writing it, and each Receive still
+//!   answers [`ReceiveOutcome::TimedOut`] after its timeout (never hangs);
+//!   `Done` comes once the client receives that stream, or the command is
+//!   terminated or the shell deleted. Streams the shell did not declare are
+//!   read and discarded.
+//! * **Send** is all-or-nothing: its data is queued whole into the
+//!   command's bounded stdin queue ([`ShellLimits::input_buffer_bytes`]),
+//!   which a writer task drains into the pipe, or, when the queue stays full
+//!   for the request's timeout (the child does not read), refused whole with
+//!   [`SendOutcome::TimedOut`] before any byte of it is written, so a client
+//!   that retries neither loses nor duplicates input. `end` closes stdin
+//!   after everything queued before it. Input to a child that closed its
 //!   stdin is discarded; Send after `end` is [`ShellError::InputAlreadyEnded`].
 //! * **Exit codes**: the exit status; 128+N when signal N killed the
 //!   process (137 for SIGKILL, e.g. terminate or the memory limit's OOM
@@ -54,6 +66,15 @@
 //!   its cgroup when there is one (nothing escapes), otherwise every
 //!   process in its commands' sessions and process groups (a process that
 //!   calls `setsid` itself escapes; documented weakness of the fallback).
+//! * **A daemon that dies** without Delete (SIGKILL, crash): with cgroups,
+//!   each manager keeps its shells under a group of its own instance, and
+//!   the next manager on the same base ends the processes of instances
+//!   whose daemon is gone and removes their groups at start (logged with
+//!   counts); live daemons sharing the base are not touched. Without
+//!   cgroups nothing identifies those processes afterwards and they
+//!   survive (under systemd, `KillMode=control-group` ends them).
+//!   [`ShellManager::shutdown`] (SIGTERM) ends every shell and refuses new
+//!   ones ([`ShellError::ShuttingDown`]).
 //! * **Limits**: MaxProcessesPerShell and MaxMemoryPerShellMB by cgroup
 //!   (v2 if delegated, else v1), else rlimits: `RLIMIT_AS` per process (N
 //!   processes may use N times the limit) and `RLIMIT_NPROC`, which counts
@@ -74,6 +95,7 @@ mod audit;
 mod command;
 mod error;
 mod ids;
+mod input;
 mod manager;
 mod output;
 mod shell;
@@ -84,6 +106,6 @@ pub use error::ShellError;
 pub use manager::{LimitReport, ShellManager};
 pub use types::{
     CommandInfo, CommandSpec, CommandState, OutputChunk, ReceiveOutcome, ReceiveOutput,
-    ReceiveRequest, ShellInfo, ShellLimits, ShellOptions, ShellOwner, ShellSignal,
+    ReceiveRequest, SendOutcome, ShellInfo, ShellLimits, ShellOptions, ShellOwner, ShellSignal,
 };
 pub use wsman_os::cgroup::{CgroupSupport, LimitMechanism};

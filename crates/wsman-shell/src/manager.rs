@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -11,15 +12,19 @@ use wsman_os::process::{
     ResourceLimits, RunAs, SpawnRequest,
 };
 
+mod housekeeping;
+
+use housekeeping::{claim_cgroups, reap};
+
 use crate::audit;
-use crate::command::Command;
+use crate::command::{Buffers, Command};
 use crate::error::ShellError;
 use crate::ids::{canonical_id, new_id};
 use crate::output::STREAM_NAMES;
 use crate::shell::{lock, Busy, Shell, KILL_WAIT};
 use crate::types::{
-    CommandSpec, ReceiveOutcome, ReceiveRequest, ShellInfo, ShellLimits, ShellOptions, ShellOwner,
-    ShellSignal,
+    CommandSpec, ReceiveOutcome, ReceiveRequest, SendOutcome, ShellInfo, ShellLimits, ShellOptions,
+    ShellOwner, ShellSignal,
 };
 
 /// Which mechanisms enforce the per-shell limits on this host (for the
@@ -53,6 +58,8 @@ pub struct ShellManager {
 struct Inner {
     limits: RwLock<ShellLimits>,
     cgroups: CgroupSupport,
+    /// Set by [`ShellManager::shutdown`]: no new shell or command starts.
+    closing: AtomicBool,
     switch_user: bool,
     daemon_uid: u32,
     registry: Mutex<Registry>,
@@ -97,7 +104,8 @@ impl Drop for OperationSlot {
 
 impl ShellManager {
     /// A manager with `limits`; `cgroup_base_name` names the directory that
-    /// holds the shells' cgroups (e.g. `wsmand`). Detects cgroups now.
+    /// holds the shells' cgroups (e.g. `wsmand`). Detects cgroups now, then
+    /// does what [`ShellManager::with_cgroups`] does.
     pub fn new(limits: ShellLimits, cgroup_base_name: &str) -> Result<Self, ShellError> {
         let cgroups = CgroupSupport::detect(cgroup_base_name);
         Self::with_cgroups(limits, cgroups)
@@ -105,12 +113,25 @@ impl ShellManager {
 
     /// A manager with the given cgroup support (tests pass
     /// [`CgroupSupport::unavailable`] to exercise the fallback).
+    ///
+    /// With cgroups, it first ends the shells an earlier daemon instance
+    /// left behind (killed with SIGKILL, crashed): their groups under the
+    /// base are found, their processes killed, the groups removed, and the
+    /// count logged. Then it takes a group of its own for this instance
+    /// ([`CgroupSupport::instance_scope`]), so that a later instance can do
+    /// the same for it, while live daemons sharing the base are left alone.
+    /// Without cgroups, nothing identifies the processes of a dead daemon's
+    /// shells (they were reparented to init), so they survive it; under
+    /// systemd, the unit's `KillMode=control-group` (the default) ends them
+    /// when the daemon's process dies. Blocks briefly (cgroupfs).
     pub fn with_cgroups(limits: ShellLimits, cgroups: CgroupSupport) -> Result<Self, ShellError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ShellError::NoRuntime)?;
+        let cgroups = claim_cgroups(cgroups);
         let reap_interval = limits.reap_interval;
         let inner = Arc::new(Inner {
             limits: RwLock::new(limits),
             cgroups,
+            closing: AtomicBool::new(false),
             switch_user: daemon_is_root(),
             daemon_uid: wsman_os::process::daemon_uid(),
             registry: Mutex::new(Registry::default()),
@@ -168,6 +189,9 @@ impl ShellManager {
         options: ShellOptions,
     ) -> Result<ShellInfo, ShellError> {
         let limits = self.limits();
+        if self.inner.closing.load(Ordering::Acquire) {
+            return Err(ShellError::ShuttingDown);
+        }
         if !limits.allow_remote_shell_access {
             return Err(ShellError::RemoteShellAccessDisabled);
         }
@@ -227,6 +251,10 @@ impl ShellManager {
             .map_or(limits.idle_timeout, |asked| asked.min(limits.idle_timeout));
 
         let mut registry = lock(&self.inner.registry);
+        // Checked again under the lock that shutdown takes to list shells.
+        if self.inner.closing.load(Ordering::Acquire) {
+            return Err(ShellError::ShuttingDown);
+        }
         if registry.shells.contains_key(&id) {
             return Err(ShellError::ShellIdInUse { shell_id: id });
         }
@@ -364,6 +392,9 @@ impl ShellManager {
     ) -> Result<String, ShellError> {
         let shell = self.shell(user, shell_id)?;
         let _busy = Busy::new(&shell);
+        if self.inner.closing.load(Ordering::Acquire) {
+            return Err(ShellError::ShuttingDown);
+        }
         if spec.command.trim().is_empty() {
             return Err(ShellError::InvalidCommandLine {
                 reason: "the command is empty",
@@ -426,7 +457,10 @@ impl ShellManager {
             command_line.clone(),
             request,
             declared,
-            limits.output_buffer_bytes,
+            Buffers {
+                output_bytes: limits.output_buffer_bytes,
+                input_bytes: limits.input_buffer_bytes,
+            },
             limits.exit_drain_grace,
             on_finished,
         );
@@ -452,18 +486,27 @@ impl ShellManager {
             command.pid,
         );
         let mut commands = lock(&shell.commands);
-        if commands.contains_key(&id) {
-            // A concurrent Command with the same client-chosen id won.
+        let closing = self.inner.closing.load(Ordering::Acquire);
+        if commands.contains_key(&id) || closing {
+            // A concurrent Command with the same client-chosen id won, or
+            // shutdown began (and may already have closed this shell).
             drop(commands);
             let command = command.clone();
             tokio::task::spawn_blocking(move || command.kill_tree_blocking());
+            if closing {
+                return Err(ShellError::ShuttingDown);
+            }
             return Err(ShellError::CommandIdInUse { command_id: id });
         }
         commands.insert(id.clone(), command);
         Ok(id)
     }
 
-    /// Writes to a command's input stream (`rsp:Send`); `end` closes it.
+    /// Queues `data` for a command's input stream (`rsp:Send`) whole, or
+    /// refuses it whole ([`SendOutcome::TimedOut`]) when the input queue
+    /// stays full for `timeout`; `end` closes the stream after the queued
+    /// data. Cancel-safe: dropped before it returns, nothing was queued.
+    #[allow(clippy::too_many_arguments)]
     pub async fn send(
         &self,
         user: &str,
@@ -472,7 +515,8 @@ impl ShellManager {
         stream: &str,
         data: &[u8],
         end: bool,
-    ) -> Result<(), ShellError> {
+        timeout: Duration,
+    ) -> Result<SendOutcome, ShellError> {
         let shell = self.shell(user, shell_id)?;
         let _busy = Busy::new(&shell);
         if !shell.options.input_streams.iter().any(|s| s == stream) {
@@ -482,7 +526,7 @@ impl ShellManager {
         }
         let command = shell.command(command_id)?;
         let _slot = self.acquire_operation(user)?;
-        command.send(data, end).await
+        command.send(data, end, timeout).await
     }
 
     /// The Receive long poll: returns as soon as output or the final state
@@ -577,13 +621,22 @@ impl ShellManager {
         infos
     }
 
-    /// Deletes every shell (daemon shutdown).
+    /// Deletes every shell and kills its processes (daemon shutdown, e.g.
+    /// SIGTERM); from then on no shell or command starts
+    /// ([`ShellError::ShuttingDown`]), so a request still in flight cannot
+    /// leave a process behind. Removes this instance's cgroup directory.
     pub async fn shutdown(&self) {
+        self.inner.closing.store(true, Ordering::Release);
         let ids: Vec<String> = lock(&self.inner.registry).shells.keys().cloned().collect();
         for id in ids {
             if let Some(shell) = remove_shell(&self.inner, &id) {
                 shell.close("shutdown").await;
             }
+        }
+        let cgroups = self.inner.cgroups.clone();
+        let removed = tokio::task::spawn_blocking(move || cgroups.remove_instance_scope()).await;
+        if let Ok(Err(error)) = removed {
+            tracing::warn!(%error, "removing this instance's cgroup directory");
         }
     }
 }
@@ -632,44 +685,6 @@ fn normalize_options(mut options: ShellOptions) -> Result<ShellOptions, ShellErr
     Ok(options)
 }
 
-/// Ends shells idle longer than their IdleTimeOut or older than
-/// MaxShellRunTime. Stops when the manager is gone.
-async fn reap(inner: Weak<Inner>, interval: Duration) {
-    let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(10)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let Some(inner) = inner.upgrade() else {
-            return;
-        };
-        let max_run_time = inner
-            .limits
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .max_shell_run_time;
-        let expired: Vec<(String, &'static str)> = lock(&inner.registry)
-            .shells
-            .values()
-            .filter_map(|shell| {
-                let idle = *lock(&shell.in_flight) == 0
-                    && lock(&shell.last_activity).elapsed() >= shell.idle_timeout;
-                let too_old = max_run_time.is_some_and(|max| shell.created.elapsed() >= max);
-                match (idle, too_old) {
-                    (_, true) => Some((shell.id.clone(), "max shell run time")),
-                    (true, _) => Some((shell.id.clone(), "idle timeout")),
-                    _ => None,
-                }
-            })
-            .collect();
-        for (id, reason) in expired {
-            if let Some(shell) = remove_shell(&inner, &id) {
-                tracing::info!(shell_id = %id, reason, "reaping shell");
-                tokio::spawn(shell.close(reason));
-            }
-        }
-    }
-}
-
 impl Drop for Inner {
     fn drop(&mut self) {
         let registry = self
@@ -679,5 +694,6 @@ impl Drop for Inner {
         for (_, shell) in registry.shells.drain() {
             shell.kill_now();
         }
+        let _ = self.cgroups.remove_instance_scope();
     }
 }

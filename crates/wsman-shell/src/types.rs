@@ -35,6 +35,12 @@ pub struct ShellLimits {
     /// acknowledged bytes included). When full, the engine stops reading the
     /// pipe and the child blocks.
     pub output_buffer_bytes: usize,
+    /// Bytes of accepted stdin queued per command and not yet read by the
+    /// child. A Send that does not fit within its timeout is refused whole
+    /// ([`SendOutcome::TimedOut`]); a chunk larger than this is accepted
+    /// only into an empty queue. The server sets it to MaxEnvelopeSizekb
+    /// (no Send carries more), so one Send always fits an empty queue.
+    pub input_buffer_bytes: usize,
     /// After the command's process exits, how long a pipe may stay silent
     /// (held open by a background child) before its stream is ended.
     pub exit_drain_grace: Duration,
@@ -54,6 +60,7 @@ impl Default for ShellLimits {
             idle_timeout: Duration::from_millis(7_200_000),
             max_shell_run_time: None,
             output_buffer_bytes: 64 * 1024,
+            input_buffer_bytes: 500 * 1024,
             exit_drain_grace: Duration::from_secs(2),
             reap_interval: Duration::from_secs(1),
         }
@@ -228,6 +235,20 @@ pub enum ReceiveOutcome {
     TimedOut,
 }
 
+/// What a Send returns. A Send is all-or-nothing: its data was either
+/// queued whole for the command's stdin, or not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendOutcome {
+    /// Queued whole; it reaches stdin in order, before any later Send and
+    /// before `End`.
+    Accepted,
+    /// The input queue stayed full (the child does not read) for the whole
+    /// timeout: nothing of this Send was taken. The server answers
+    /// `w:TimedOut`; the client may send the same data again.
+    TimedOut,
+}
+
 /// `rsp:Signal/rsp:Code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -259,6 +280,9 @@ pub struct CommandInfo {
     /// The most bytes ever buffered for one of its streams (the bound under
     /// test: never above [`ShellLimits::output_buffer_bytes`]).
     pub peak_buffered_bytes: usize,
+    /// The most stdin bytes ever queued for it (never above
+    /// [`ShellLimits::input_buffer_bytes`] or one Send's size).
+    pub peak_input_queued_bytes: usize,
 }
 
 /// A shell as Create, Get and Enumerate show it.

@@ -49,6 +49,7 @@ async fn every_shell_and_command_is_audited_without_stdin() {
             "stdin",
             b"secret-input-1234\n",
             true,
+            SEND_TIMEOUT,
         )
         .await
         .unwrap();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use wsman_shell::{
-    CommandSpec, CommandState, ReceiveOutcome, ReceiveRequest, ShellError, ShellSignal,
+    CommandSpec, CommandState, ReceiveOutcome, ReceiveRequest, SendOutcome, ShellError, ShellSignal,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,6 +66,7 @@ async fn utf8_both_ways() {
             "stdin",
             text.as_bytes(),
             true,
+            SEND_TIMEOUT,
         )
         .await
         .unwrap();
@@ -102,7 +103,15 @@ async fn one_mebibyte_of_stdin_comes_back_through_cat() {
     for (index, chunk) in input.chunks(60_000).enumerate() {
         let last = (index + 1) * 60_000 >= input.len();
         manager
-            .send(&user_name, &shell.shell_id, &id, "stdin", chunk, last)
+            .send(
+                &user_name,
+                &shell.shell_id,
+                &id,
+                "stdin",
+                chunk,
+                last,
+                SEND_TIMEOUT,
+            )
             .await
             .unwrap();
     }
@@ -198,7 +207,15 @@ async fn silent_command_times_out_then_finishes() {
     assert_eq!(outcome, ReceiveOutcome::TimedOut);
     // Nothing was lost: the command is still there and finishes normally.
     manager
-        .send(user_name, &shell.shell_id, &id, "stdin", b"it\n", true)
+        .send(
+            user_name,
+            &shell.shell_id,
+            &id,
+            "stdin",
+            b"it\n",
+            true,
+            SEND_TIMEOUT,
+        )
         .await
         .unwrap();
     let (out, _, code) = collect(&manager, user_name, &shell.shell_id, &id).await;
@@ -328,7 +345,15 @@ async fn sequence_id_replays_a_lost_response() {
         .unwrap();
     assert_eq!(first, again);
     manager
-        .send("root", &shell.shell_id, &id, "stdin", b"\n", true)
+        .send(
+            "root",
+            &shell.shell_id,
+            &id,
+            "stdin",
+            b"\n",
+            true,
+            SEND_TIMEOUT,
+        )
         .await
         .unwrap();
     let mut data = Vec::new();
@@ -423,4 +448,111 @@ async fn background_child_holding_stdout_does_not_block_done() {
         .await
         .unwrap();
     assert_no_user_processes(&user).await;
+}
+
+/// A child that does not read stdin until a gate file exists. A Send that
+/// does not fit the bounded input queue in time is refused whole: nothing of
+/// it reaches the child. End is accepted even with the queue full and
+/// arrives after the queued data. The queue never holds more than its bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_is_queued_whole_or_refused_whole() {
+    let mut limits = limits();
+    limits.input_buffer_bytes = 100_000;
+    let manager = manager(limits);
+    let owner = owner("root", root_user());
+    let shell = shell(&manager, &owner).await;
+    let gate = std::env::temp_dir().join(format!(
+        "wsman-shell-gate-{}-{}",
+        std::process::id(),
+        shell.shell_id
+    ));
+    let command = format!(
+        "while [ ! -e '{}' ]; do sleep 0.05; done; cat",
+        gate.display()
+    );
+    let id = manager
+        .run_command("root", &shell.shell_id, line(&command))
+        .await
+        .unwrap();
+    let send = |data: Vec<u8>, end: bool, timeout: Duration| {
+        let (manager, shell_id, id) = (manager.clone(), shell.shell_id.clone(), id.clone());
+        async move {
+            manager
+                .send("root", &shell_id, &id, "stdin", &data, end, timeout)
+                .await
+        }
+    };
+    let chunk = |byte: u8| vec![byte; 60_000];
+    // Until one is refused: the pipe takes about 64 KiB, the queue 100 kB.
+    let mut accepted = Vec::new();
+    let mut refused = false;
+    for byte in b'a'..=b'h' {
+        match send(chunk(byte), false, Duration::from_millis(300)).await {
+            Ok(SendOutcome::Accepted) => accepted.extend(chunk(byte)),
+            Ok(SendOutcome::TimedOut) => {
+                refused = true;
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(refused, "the input queue never filled up");
+    let queued_peak = manager
+        .shell_info("root", &shell.shell_id)
+        .unwrap()
+        .commands[0]
+        .peak_input_queued_bytes;
+    assert!(queued_peak <= 100_000, "queued {queued_peak} bytes");
+    // End does not wait for room; it follows the queued data.
+    let ended = send(Vec::new(), true, Duration::from_millis(300)).await;
+    assert!(matches!(ended, Ok(SendOutcome::Accepted)), "{ended:?}");
+    let after_end = send(b"late".to_vec(), false, Duration::from_millis(300)).await;
+    assert!(
+        matches!(after_end, Err(ShellError::InputAlreadyEnded { .. })),
+        "{after_end:?}"
+    );
+    std::fs::write(&gate, b"").unwrap();
+    let (out, _, code) = collect(&manager, "root", &shell.shell_id, &id).await;
+    let _ = std::fs::remove_file(&gate);
+    assert_eq!(code, 0);
+    assert_eq!(out.len(), accepted.len(), "refused input reached the child");
+    assert!(out == accepted);
+    manager.delete_shell("root", &shell.shell_id).await.unwrap();
+}
+
+/// OutputStreams "stdout stderr" but the client only ever asks for stdout
+/// while the command floods stderr: the child blocks on its full stderr
+/// pipe, each Receive still times out (never hangs), memory stays bounded,
+/// and receiving stderr later finishes the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_stream_never_received_times_out_and_stays_bounded() {
+    let limits = limits();
+    let bound = limits.output_buffer_bytes;
+    let manager = manager(limits);
+    let owner = owner("root", root_user());
+    let shell = shell(&manager, &owner).await;
+    let id = manager
+        .run_command(
+            "root",
+            &shell.shell_id,
+            line("head -c 3000000 /dev/zero >&2; echo out-done"),
+        )
+        .await
+        .unwrap();
+    let stdout_only = ReceiveRequest::new(vec!["stdout".into()], Duration::from_millis(300));
+    for _ in 0..3 {
+        let outcome = manager
+            .receive("root", &shell.shell_id, &id, &stdout_only)
+            .await
+            .unwrap();
+        assert_eq!(outcome, ReceiveOutcome::TimedOut);
+    }
+    let info = manager.shell_info("root", &shell.shell_id).unwrap();
+    assert_eq!(info.commands[0].state, CommandState::Running);
+    assert!(info.commands[0].peak_buffered_bytes <= bound);
+    let (out, err, code) = collect(&manager, "root", &shell.shell_id, &id).await;
+    assert_eq!(out, b"out-done\n");
+    assert_eq!(err.len(), 3_000_000);
+    assert_eq!(code, 0);
+    manager.delete_shell("root", &shell.shell_id).await.unwrap();
 }

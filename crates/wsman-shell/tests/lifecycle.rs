@@ -490,7 +490,12 @@ async fn quotas_are_typed_errors() {
         .delete_shell("alice", &first.shell_id)
         .await
         .unwrap();
-    manager.shutdown().await;
+    for info in manager.list_all_shells() {
+        manager
+            .delete_shell(&info.owner, &info.shell_id)
+            .await
+            .unwrap();
+    }
     assert!(manager.list_all_shells().is_empty());
     let _bob_now = shell(&manager, &bob).await;
 
@@ -589,7 +594,7 @@ async fn ids_and_bad_requests() {
     );
 
     let error = manager
-        .send("root", &shell_id, &id, "stdout", b"x", false)
+        .send("root", &shell_id, &id, "stdout", b"x", false, SEND_TIMEOUT)
         .await
         .unwrap_err();
     assert!(
@@ -606,11 +611,11 @@ async fn ids_and_bad_requests() {
         "{error:?}"
     );
     manager
-        .send("root", &shell_id, &id, "stdin", b"x", true)
+        .send("root", &shell_id, &id, "stdin", b"x", true, SEND_TIMEOUT)
         .await
         .unwrap();
     let error = manager
-        .send("root", &shell_id, &id, "stdin", b"y", false)
+        .send("root", &shell_id, &id, "stdin", b"y", false, SEND_TIMEOUT)
         .await
         .unwrap_err();
     assert!(

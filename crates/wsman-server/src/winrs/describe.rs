@@ -22,6 +22,9 @@ pub fn limits_from_config(config: &Config) -> ShellLimits {
     limits.idle_timeout = Duration::from_millis(winrs.idle_timeout);
     limits.max_shell_run_time =
         (winrs.max_shell_run_time > 0).then(|| Duration::from_millis(winrs.max_shell_run_time));
+    // No Send carries more than one envelope: one Send always fits an empty stdin queue.
+    limits.input_buffer_bytes =
+        usize::try_from(config.max_envelope_size_bytes()).unwrap_or(usize::MAX);
     limits
 }
 

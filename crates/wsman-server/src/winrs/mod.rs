@@ -9,6 +9,14 @@
 //! another user's shell as unknown. Every [`ShellError`] becomes its Windows fault in
 //! [`crate::error::shell_fault`].
 //!
+//! Send is all-or-nothing: the engine queues its data whole into the command's bounded stdin
+//! queue (MaxEnvelopeSizekb), or, when the child does not read and the queue stays full for the
+//! operation budget, refuses it whole with `w:TimedOut` before any byte of it is written, so a
+//! client's retry neither loses nor duplicates input.
+//!
+//! A declared output stream the client never asks for fills its bounded buffer and then blocks
+//! the child; each Receive still answers `w:TimedOut` in time.
+//!
 //! Receive is a long poll bounded by the operation budget (OperationTimeout capped by
 //! MaxTimeoutms). It runs inside the request's future, never in a detached task: if the client
 //! disconnects, the future is dropped before any output is taken (the engine takes output and
@@ -29,8 +37,8 @@ use wsman_proto::shell::{self, SignalCode};
 use wsman_proto::{Fault, Request};
 use wsman_providers::Item;
 use wsman_shell::{
-    CommandSpec, ReceiveOutcome, ReceiveRequest, ShellError, ShellLimits, ShellManager,
-    ShellOptions, ShellOwner, ShellSignal,
+    CommandSpec, ReceiveOutcome, ReceiveRequest, SendOutcome, ShellError, ShellLimits,
+    ShellManager, ShellOptions, ShellOwner, ShellSignal,
 };
 
 use crate::error::shell_fault;
@@ -261,27 +269,40 @@ impl ShellService {
     ) -> Result<(&'static str, String), Fault> {
         let id = shell_id(&request.selectors)?;
         let send = Send::parse(request.body.as_ref())?;
-        let work = async {
-            for stream in &send.streams {
-                let command_id = stream.command_id.as_deref().ok_or_else(no_command_id)?;
-                self.manager
-                    .send(
-                        &caller.user,
-                        &id,
-                        command_id,
-                        &stream.name,
-                        &stream.data,
-                        stream.end,
-                    )
-                    .await
-                    .map_err(shell_fault)?;
+        // Each Send is all-or-nothing: the engine queues a chunk whole or refuses it whole
+        // (w:TimedOut) when the command's input queue stays full for the operation timeout, so a
+        // client that retries neither loses nor duplicates input. Streams of one Send that
+        // address the same command and stream are merged into one chunk, so the whole Send is
+        // taken or refused as one.
+        let mut targets: Vec<(String, String, Vec<u8>, bool)> = Vec::new();
+        for stream in &send.streams {
+            let command_id = stream.command_id.as_deref().ok_or_else(no_command_id)?;
+            match targets.last_mut() {
+                Some((id, name, data, end))
+                    if id.eq_ignore_ascii_case(command_id) && *name == stream.name && !*end =>
+                {
+                    data.extend_from_slice(&stream.data);
+                    *end = stream.end;
+                }
+                _ => targets.push((
+                    command_id.to_owned(),
+                    stream.name.clone(),
+                    stream.data.clone(),
+                    stream.end,
+                )),
             }
-            Ok::<(), Fault>(())
-        };
-        // A child that does not read its stdin blocks Send; the client gets the timeout fault.
-        match tokio::time::timeout(budget.time, work).await {
-            Ok(result) => result?,
-            Err(_) => return Err(Fault::timed_out()),
+        }
+        let deadline = tokio::time::Instant::now() + budget.time;
+        for (command_id, stream, data, end) in &targets {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let outcome = self
+                .manager
+                .send(&caller.user, &id, command_id, stream, data, *end, left)
+                .await
+                .map_err(shell_fault)?;
+            if outcome != SendOutcome::Accepted {
+                return Err(Fault::timed_out());
+            }
         }
         Ok((shell::action::SEND_RESPONSE, responses::send_response()))
     }

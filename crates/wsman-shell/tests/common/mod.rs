@@ -18,6 +18,9 @@ use wsman_shell::{
 /// test user is left" is not disturbed by a neighbour test.
 pub static USER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// How long a test's Send may wait for room in the stdin queue.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The cgroup directory the tests' shells live under.
 pub const CGROUP_BASE: &str = "wsman-shell-test";
 

@@ -1,0 +1,218 @@
+//! Signalling commands, scanning `/proc`, and exit codes.
+
+use std::fs;
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+
+use nix::errno::Errno;
+
+use super::ProcessError;
+
+/// Signals that WinRS asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProcessSignal {
+    /// SIGINT (ctrl_c).
+    Interrupt,
+    /// SIGQUIT (ctrl_break).
+    Quit,
+    /// SIGTERM.
+    Terminate,
+    /// SIGKILL.
+    Kill,
+}
+
+impl ProcessSignal {
+    fn raw(self) -> libc::c_int {
+        match self {
+            Self::Interrupt => libc::SIGINT,
+            Self::Quit => libc::SIGQUIT,
+            Self::Terminate => libc::SIGTERM,
+            Self::Kill => libc::SIGKILL,
+        }
+    }
+}
+
+/// Sends `signal` to process group `pgid`. `Ok(false)` if the group no
+/// longer exists.
+pub fn signal_process_group(pgid: u32, signal: ProcessSignal) -> Result<bool, ProcessError> {
+    let Ok(pgid) = i32::try_from(pgid) else {
+        return Ok(false);
+    };
+    if pgid <= 1 {
+        return Ok(false);
+    }
+    // SAFETY: killpg has no memory-safety preconditions; pgid > 1 so this
+    // never addresses "every process" (pgid 0/-1 semantics).
+    let result = unsafe { libc::killpg(pgid, signal.raw()) };
+    if result == 0 {
+        return Ok(true);
+    }
+    match Errno::last() {
+        Errno::ESRCH => Ok(false),
+        errno => Err(io::Error::from(errno).into()),
+    }
+}
+
+/// Sends `signal` to one process. `Ok(false)` if it no longer exists.
+pub fn signal_process(pid: u32, signal: ProcessSignal) -> Result<bool, ProcessError> {
+    let Ok(pid) = i32::try_from(pid) else {
+        return Ok(false);
+    };
+    if pid <= 1 {
+        return Ok(false);
+    }
+    // SAFETY: kill has no memory-safety preconditions; pid > 1.
+    let result = unsafe { libc::kill(pid, signal.raw()) };
+    if result == 0 {
+        return Ok(true);
+    }
+    match Errno::last() {
+        Errno::ESRCH => Ok(false),
+        errno => Err(io::Error::from(errno).into()),
+    }
+}
+
+/// One line of `/proc/PID/stat`, the fields we use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProcessStat {
+    /// Process id.
+    pub pid: u32,
+    /// State letter (`R`, `S`, `Z`...).
+    pub state: char,
+    /// Parent.
+    pub ppid: u32,
+    /// Process group.
+    pub pgrp: u32,
+    /// Session.
+    pub session: u32,
+    /// When it started, in clock ticks after boot: with the pid, identifies
+    /// a process even after its pid is reused.
+    pub start_time: u64,
+}
+
+/// Reads `/proc/PID/stat`; `None` if the process is gone.
+pub fn process_stat(pid: u32) -> Option<ProcessStat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain anything.
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    let session = fields.next()?.parse().ok()?;
+    // Skip tty_nr .. itrealvalue (fields 7 to 21) to starttime (22).
+    let start_time = fields.nth(15)?.parse().ok()?;
+    Some(ProcessStat {
+        pid,
+        state,
+        ppid,
+        pgrp,
+        session,
+        start_time,
+    })
+}
+
+/// Every live process (zombies excluded).
+pub fn all_processes() -> Vec<ProcessStat> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(process_stat)
+        .filter(|stat| stat.state != 'Z')
+        .collect()
+}
+
+/// Kills (SIGKILL) every process in session `sid` or process group `sid`,
+/// repeating until none is left (a process may fork while we look), up to
+/// `max_rounds` scans. Returns how many processes were signalled.
+pub fn kill_session(sid: u32, max_rounds: u32) -> usize {
+    if sid <= 1 {
+        return 0;
+    }
+    let mut signalled = 0;
+    for _ in 0..max_rounds {
+        let members: Vec<u32> = all_processes()
+            .into_iter()
+            .filter(|stat| stat.session == sid || stat.pgrp == sid)
+            .map(|stat| stat.pid)
+            .collect();
+        if members.is_empty() {
+            break;
+        }
+        for pid in members {
+            if matches!(signal_process(pid, ProcessSignal::Kill), Ok(true)) {
+                signalled += 1;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    signalled
+}
+
+/// The WinRS exit code of a finished process: its exit status, or
+/// `128 + N` when signal N killed it (what a POSIX shell reports, so
+/// `kill -9` shows as 137 and Ctrl+C as 130).
+pub fn exit_code(status: ExitStatus) -> i32 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => 128 + signal,
+        (None, None) => -1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::process::{PreparedCommand, Program, RunAs, SpawnRequest};
+    use std::process::Command;
+
+    #[test]
+    fn exit_codes_and_signals_map_like_a_shell() {
+        for (line, expected) in [("exit 0", 0), ("exit 42", 42), ("kill -9 $$", 137)] {
+            let status = Command::new("/bin/sh")
+                .arg("-c")
+                .arg(line)
+                .status()
+                .unwrap();
+            assert_eq!(exit_code(status), expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn kill_session_ends_background_children() {
+        let request = SpawnRequest::new(
+            Program::ShellCommandLine {
+                line: "sleep 300 & sleep 300 & wait".into(),
+            },
+            RunAs::Daemon,
+            vec![("PATH".into(), "/usr/bin:/bin".into())],
+            "/".into(),
+        );
+        let mut child = PreparedCommand::new(request)
+            .unwrap()
+            .spawn_with(|mut command| command.spawn())
+            .unwrap();
+        let sid = child.id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while all_processes().iter().filter(|p| p.session == sid).count() < 3 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "children never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let stat = process_stat(sid).unwrap();
+        assert_eq!(stat.pgrp, sid);
+        let own = process_stat(std::process::id()).unwrap();
+        assert!(stat.start_time >= own.start_time && own.start_time > 0);
+        assert!(kill_session(sid, 100) >= 3);
+        child.wait().unwrap();
+        assert!(all_processes().iter().all(|p| p.session != sid));
+    }
+}
