@@ -1,1 +1,59 @@
-//! placeholder
+//! Test harness for wsmand: everything the integration tests need to drive the real daemon and
+//! the real `winrm` CLI as an operator would, over loopback.
+//!
+//! What it owns:
+//! - [`Fixture`]: the usual setup in one value (config dir + service account + HTTP listener on
+//!   a free port + running daemon), with helpers to post requests and run `winrm -r:`;
+//! - [`binaries`]: locating the built `wsmand` and `winrm` executables;
+//! - [`ConfigDir`]: a temporary config dir in the shared layout (`config.toml`, `accounts.toml`
+//!   via `wsmand account add`, `certs/THUMB.{crt,key}`, `policy.d/`);
+//! - [`Daemon`]: a spawned `wsmand --config-dir DIR` with its stderr captured to a file,
+//!   waited for until its port accepts, killed when dropped (no leaked processes);
+//! - [`http`]: raw HTTP/1.1 over `TcpStream` (for inputs curl cannot produce: lying
+//!   Content-Length, stalled headers) and a curl wrapper;
+//! - [`soap`]: request envelopes and reading faults out of responses;
+//! - [`xmlnorm`]: an XML normaliser for golden comparisons;
+//! - [`process`]: running a command with a deadline, so no test can hang.
+//!
+//! What it refuses to do: talk to anything but 127.0.0.1, or assert on timing.
+#![forbid(unsafe_code)]
+
+pub mod binaries;
+mod config_dir;
+mod daemon;
+mod fixture;
+pub mod http;
+pub mod process;
+pub mod soap;
+pub mod xmlnorm;
+
+pub use config_dir::{ConfigDir, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+pub use daemon::Daemon;
+pub use fixture::Fixture;
+
+use std::net::TcpListener;
+
+/// A port that was free on 127.0.0.1 a moment ago: bind port 0, read the port, drop the socket.
+///
+/// There is a small window in which another process could take it; tests accept that.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local_addr").port()
+}
+
+/// The real PAM test user and password from `WSMAN_TEST_PAM_USER` / `WSMAN_TEST_PAM_PASSWORD`
+/// (set by `scripts/test.sh`), or `None` with the reason printed, so the caller can skip.
+pub fn pam_credentials() -> Option<(String, String)> {
+    match (
+        std::env::var("WSMAN_TEST_PAM_USER"),
+        std::env::var("WSMAN_TEST_PAM_PASSWORD"),
+    ) {
+        (Ok(user), Ok(password)) if !user.is_empty() => Some((user, password)),
+        _ => {
+            eprintln!(
+                "skipped: WSMAN_TEST_PAM_USER / WSMAN_TEST_PAM_PASSWORD not set (scripts/test.sh sets them when run as root)"
+            );
+            None
+        }
+    }
+}

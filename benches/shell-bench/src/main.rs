@@ -1,0 +1,431 @@
+//! WinRS shell benchmarks against a running wsmand, through the client library, each next to
+//! a local baseline measured in the same run (the ratio is what to compare across hosts):
+//!
+//! * (a) latency: Create + Command + Receive until Done + Delete of `true`, against a local
+//!   fork+exec of `true` (target: at most 3x);
+//! * (b) throughput: stdout of `head -c 1G /dev/zero` through Receive, against the same
+//!   command into a local pipe (target: at least 0.5x);
+//! * (c) memory: the daemon's VmRSS growth per idle shell with 1,000 shells open (target: at
+//!   most 64 KiB each beyond child processes; the shells run nothing, so there are none).
+//!
+//! Started by `benches/shell.sh`, which builds the daemon, configures and starts it. The
+//! password comes from the environment (`WSMAN_BENCH_PASSWORD`), never from argv.
+#![forbid(unsafe_code)]
+
+use std::io::Read;
+use std::process::{Command as LocalCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use wsman_client::shell::{CommandOptions, Output, Shell, ShellOptions, CMD_SHELL_URI};
+use wsman_client::{Auth, Client, ClientOptions, Credentials, Endpoint, Resource};
+
+/// Command-line switches (all have defaults except the endpoint, user and daemon pid).
+#[derive(Parser, Debug)]
+#[command(about = "WinRS shell benchmarks against a running wsmand")]
+struct Args {
+    /// The daemon's URL, e.g. http://127.0.0.1:5985/wsman.
+    #[arg(long)]
+    endpoint: String,
+    /// The account to authenticate as (Basic); its password is in WSMAN_BENCH_PASSWORD.
+    #[arg(long)]
+    user: String,
+    /// The daemon's process id, for its VmRSS in /proc (benchmark c).
+    #[arg(long)]
+    daemon_pid: u32,
+    /// Remote shells run for benchmark (a), after a few warm-up runs.
+    #[arg(long, default_value_t = 100)]
+    iterations: u32,
+    /// Local fork+execs of `true` for the baseline of (a).
+    #[arg(long, default_value_t = 1000)]
+    baseline_iterations: u32,
+    /// The `head -c` size for benchmark (b), as head reads it (1G = 2^30 bytes).
+    #[arg(long, default_value = "1G")]
+    bytes: String,
+    /// Idle shells opened for benchmark (c).
+    #[arg(long, default_value_t = 1000)]
+    shells: u32,
+}
+
+/// Targets from the issue, printed next to the figures.
+const LATENCY_TARGET_RATIO: f64 = 3.0;
+const THROUGHPUT_TARGET_RATIO: f64 = 0.5;
+const IDLE_SHELL_TARGET_KIB: f64 = 64.0;
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort_unstable();
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
+}
+
+fn mean(samples: &[Duration]) -> Duration {
+    let count = u32::try_from(samples.len()).unwrap_or(u32::MAX).max(1);
+    samples.iter().sum::<Duration>() / count
+}
+
+fn client(args: &Args, password: &str) -> anyhow::Result<Client> {
+    let endpoint = Endpoint::parse(&args.endpoint, false)?;
+    let mut options = ClientOptions::default();
+    options.auth = Auth::Basic(Credentials::new(args.user.clone(), password.to_owned()));
+    options.allow_unencrypted = true;
+    Ok(Client::new(endpoint, options)?)
+}
+
+/// Where the time of one remote run of `true` went.
+#[derive(Default, Clone, Copy)]
+struct Phases {
+    open: Duration,
+    run: Duration,
+    receive: Duration,
+    close: Duration,
+}
+
+impl Phases {
+    fn total(&self) -> Duration {
+        self.open + self.run + self.receive + self.close
+    }
+}
+
+/// One Create + Command + Receive-until-Done + Delete of `true`.
+async fn remote_true(client: &Client, skip_cmd_shell: bool) -> anyhow::Result<Phases> {
+    let mut command_options = CommandOptions::default();
+    command_options.skip_cmd_shell = skip_cmd_shell;
+    let started = Instant::now();
+    let shell = Shell::open(client, &ShellOptions::default()).await?;
+    let opened = Instant::now();
+    let command = shell.run("true", &[], &command_options).await?;
+    let ran = Instant::now();
+    let output = command.collect().await?;
+    let received = Instant::now();
+    shell.close().await?;
+    let closed = Instant::now();
+    if output.exit_code != 0 {
+        bail!("remote `true` exited with {}", output.exit_code);
+    }
+    Ok(Phases {
+        open: opened - started,
+        run: ran - opened,
+        receive: received - ran,
+        close: closed - received,
+    })
+}
+
+fn local_true() -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let status = LocalCommand::new("true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .context("running `true` locally")?;
+    let elapsed = started.elapsed();
+    if !status.success() {
+        bail!("local `true` failed: {status}");
+    }
+    Ok(elapsed)
+}
+
+/// Benchmark (a). Prints the figures; returns nothing, the verdicts are printed.
+async fn latency(args: &Args, client: &Client) -> anyhow::Result<()> {
+    println!("\n== (a) Create + Command + Receive until Done + Delete of `true`");
+    for _ in 0..args.baseline_iterations.min(50) {
+        local_true()?;
+    }
+    let mut local: Vec<Duration> = (0..args.baseline_iterations)
+        .map(|_| local_true())
+        .collect::<Result<_, _>>()?;
+    let local_median = median(&mut local);
+    let local_mean = mean(&local);
+
+    let mut rows = Vec::new();
+    for (label, skip_cmd_shell) in [
+        ("exec `true` (WINRS_SKIP_CMD_SHELL)", true),
+        ("/bin/sh -c true (default)", false),
+    ] {
+        for _ in 0..3 {
+            remote_true(client, skip_cmd_shell).await?;
+        }
+        let mut runs = Vec::new();
+        for _ in 0..args.iterations {
+            runs.push(remote_true(client, skip_cmd_shell).await?);
+        }
+        let mut totals: Vec<Duration> = runs.iter().map(Phases::total).collect();
+        let remote_median = median(&mut totals);
+        let phase = |pick: fn(&Phases) -> Duration| {
+            let mut values: Vec<Duration> = runs.iter().map(pick).collect();
+            millis(median(&mut values))
+        };
+        println!(
+            "  remote, {label}: {} runs, median {:.3} ms, mean {:.3} ms \
+             (median per phase: open {:.3}, command {:.3}, receive {:.3}, delete {:.3} ms)",
+            args.iterations,
+            millis(remote_median),
+            millis(mean(&totals)),
+            phase(|p| p.open),
+            phase(|p| p.run),
+            phase(|p| p.receive),
+            phase(|p| p.close),
+        );
+        rows.push((label, remote_median));
+    }
+    println!(
+        "  local fork+exec of `true`: {} runs, median {:.3} ms, mean {:.3} ms",
+        args.baseline_iterations,
+        millis(local_median),
+        millis(local_mean)
+    );
+    println!(
+        "  {:<38}{:>12}{:>12}{:>10}{:>10}  verdict",
+        "median", "remote ms", "local ms", "ratio", "target"
+    );
+    for (label, remote_median) in rows {
+        let ratio = remote_median.as_secs_f64() / local_median.as_secs_f64().max(1e-9);
+        println!(
+            "  {:<38}{:>12.3}{:>12.3}{:>10.1}{:>10}  {}",
+            label,
+            millis(remote_median),
+            millis(local_median),
+            ratio,
+            format!("<= {LATENCY_TARGET_RATIO}x"),
+            verdict(ratio <= LATENCY_TARGET_RATIO)
+        );
+    }
+    Ok(())
+}
+
+/// `head -c SIZE /dev/zero` into a local pipe, read in 64 KiB blocks: (bytes, time).
+fn local_head(size: &str) -> anyhow::Result<(u64, Duration)> {
+    let started = Instant::now();
+    let mut child = LocalCommand::new("head")
+        .args(["-c", size, "/dev/zero"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("running head locally")?;
+    let mut stdout = child.stdout.take().context("head has no stdout pipe")?;
+    let mut buffer = vec![0_u8; 64 * 1024];
+    let mut total = 0_u64;
+    loop {
+        let read = stdout.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        total += read as u64;
+    }
+    let status = child.wait()?;
+    let elapsed = started.elapsed();
+    if !status.success() {
+        bail!("local head failed: {status}");
+    }
+    Ok((total, elapsed))
+}
+
+/// The same through a shell: time from Command to the final state, output counted, not kept.
+async fn remote_head(client: &Client, size: &str) -> anyhow::Result<(u64, Duration, u64)> {
+    let shell = Shell::open(client, &ShellOptions::default()).await?;
+    let arguments = vec!["-c".to_owned(), size.to_owned(), "/dev/zero".to_owned()];
+    let started = Instant::now();
+    let command = shell
+        .run("head", &arguments, &CommandOptions::default())
+        .await?;
+    let mut reader = command.output()?;
+    let mut total = 0_u64;
+    let mut events = 0_u64;
+    let mut exit_code = None;
+    while let Some(event) = reader.next().await? {
+        match event {
+            Output::Data { data, .. } => {
+                total += data.len() as u64;
+                events += 1;
+            }
+            Output::Exited { exit_code: code } => exit_code = Some(code),
+            _ => {}
+        }
+    }
+    let elapsed = started.elapsed();
+    shell.close().await?;
+    if exit_code != Some(0) {
+        bail!("remote head ended with {exit_code:?}");
+    }
+    Ok((total, elapsed, events))
+}
+
+fn mib_per_second(bytes: u64, elapsed: Duration) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64().max(1e-9)
+}
+
+/// Benchmark (b).
+async fn throughput(args: &Args, client: &Client) -> anyhow::Result<()> {
+    println!(
+        "\n== (b) stdout throughput of `head -c {} /dev/zero`",
+        args.bytes
+    );
+    let (local_bytes, local_time) = local_head(&args.bytes)?;
+    let local_rate = mib_per_second(local_bytes, local_time);
+    println!(
+        "  local pipe: {local_bytes} bytes in {:.3} s = {local_rate:.1} MiB/s",
+        local_time.as_secs_f64()
+    );
+    let (remote_bytes, remote_time, events) = remote_head(client, &args.bytes).await?;
+    let remote_rate = mib_per_second(remote_bytes, remote_time);
+    println!(
+        "  through Receive: {remote_bytes} bytes in {:.3} s = {remote_rate:.1} MiB/s \
+         ({events} data parts, {:.1} KiB each on average)",
+        remote_time.as_secs_f64(),
+        remote_bytes as f64 / 1024.0 / events.max(1) as f64
+    );
+    if remote_bytes != local_bytes {
+        bail!("received {remote_bytes} bytes, the local run produced {local_bytes}");
+    }
+    let ratio = remote_rate / local_rate.max(1e-9);
+    println!(
+        "  {:<38}{:>12}{:>12}{:>10}{:>10}  verdict",
+        "", "remote MiB/s", "local MiB/s", "ratio", "target"
+    );
+    println!(
+        "  {:<38}{:>12.1}{:>12.1}{:>10.3}{:>10}  {}",
+        "throughput",
+        remote_rate,
+        local_rate,
+        ratio,
+        format!(">= {THROUGHPUT_TARGET_RATIO}x"),
+        verdict(ratio >= THROUGHPUT_TARGET_RATIO)
+    );
+    Ok(())
+}
+
+/// A field of `/proc/PID/status` in KiB (VmRSS, VmHWM).
+fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
+}
+
+/// The daemon's direct children (a shell without a command should have none).
+fn child_count(pid: u32) -> usize {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .map(|children| children.split_whitespace().count())
+        .sum()
+}
+
+/// Open files of the daemon (sockets included), to see that shell connections were closed.
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| dir.count())
+}
+
+/// Benchmark (c). Each shell is opened over its own connection (as `Shell::open` does) and
+/// the `Shell` is dropped right away, which closes that connection: what stays in the daemon
+/// is the idle shell itself. They are deleted at the end by id over one connection.
+async fn idle_shells(args: &Args, client: &Client) -> anyhow::Result<()> {
+    println!(
+        "\n== (c) daemon RSS per idle shell, {} shells that run nothing",
+        args.shells
+    );
+    let pid = args.daemon_pid;
+    // Warm up the paths a shell takes (first allocations, lazy statics, thread pool).
+    for _ in 0..5 {
+        Shell::open(client, &ShellOptions::default())
+            .await?
+            .close()
+            .await?;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before_kib = status_kib(pid, "VmRSS")?;
+    let before_fds = fd_count(pid);
+    let started = Instant::now();
+    let mut ids = Vec::with_capacity(args.shells as usize);
+    for _ in 0..args.shells {
+        let shell = Shell::open(client, &ShellOptions::default()).await?;
+        ids.push(shell.id().to_owned());
+    }
+    let open_time = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after_kib = status_kib(pid, "VmRSS")?;
+    let after_fds = fd_count(pid);
+    let children = child_count(pid);
+
+    let deleting = Instant::now();
+    let mut delete_failures = 0_u32;
+    for id in &ids {
+        let resource = Resource::new(CMD_SHELL_URI).with_selector("ShellId", id.clone());
+        if client.delete(&resource).await.is_err() {
+            delete_failures += 1;
+        }
+    }
+    let delete_time = deleting.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let deleted_kib = status_kib(pid, "VmRSS")?;
+
+    let per_shell_kib = after_kib.saturating_sub(before_kib) as f64 / f64::from(args.shells.max(1));
+    println!(
+        "  opened {} shells in {:.1} s ({:.1} ms each; each open is a new connection, so one \
+         password check)",
+        args.shells,
+        open_time.as_secs_f64(),
+        millis(open_time) / f64::from(args.shells.max(1))
+    );
+    println!(
+        "  daemon VmRSS: {before_kib} KiB before, {after_kib} KiB with the shells open, \
+         {deleted_kib} KiB after deleting them ({:.1} s, {delete_failures} failures)",
+        delete_time.as_secs_f64()
+    );
+    println!(
+        "  daemon children with the shells open: {children}; open fds {before_fds} before, \
+         {after_fds} with the shells open"
+    );
+    println!(
+        "  {:<38}{:>12}{:>12}{:>10}{:>10}  verdict",
+        "", "KiB/shell", "", "", "target"
+    );
+    println!(
+        "  {:<38}{:>12.1}{:>12}{:>10}{:>10}  {}",
+        "RSS growth per idle shell",
+        per_shell_kib,
+        "",
+        "",
+        format!("<= {IDLE_SHELL_TARGET_KIB}"),
+        verdict(per_shell_kib <= IDLE_SHELL_TARGET_KIB)
+    );
+    if delete_failures > 0 {
+        bail!("{delete_failures} shells could not be deleted");
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let password = std::env::var("WSMAN_BENCH_PASSWORD")
+        .context("WSMAN_BENCH_PASSWORD must hold the account's password")?;
+    let client = client(&args, &password)?;
+    client
+        .identify()
+        .await
+        .context("authenticated Identify failed (is wsmand up?)")?;
+    // Memory first, on a daemon that has only been warmed up: later benchmarks leave freed
+    // heap behind that new shells would reuse, which would flatter the figure.
+    idle_shells(&args, &client).await?;
+    latency(&args, &client).await?;
+    throughput(&args, &client).await?;
+    Ok(())
+}

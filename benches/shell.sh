@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Benchmark: WinRS shells through the client library (benches/shell-bench) against wsmand, each
+# figure next to a local baseline measured in the same run:
+#   (a) Create + Command + Receive until Done + Delete of `true` vs a local fork+exec of `true`
+#       (target <= 3x);
+#   (b) stdout throughput of `head -c 1G /dev/zero` through Receive vs into a local pipe
+#       (target >= 0.5x);
+#   (c) wsmand's RSS growth per idle shell with 1,000 shells open that run nothing (a shell
+#       exists without a command, so there are no child processes; target <= 64 KiB each).
+#
+#   benches/shell.sh
+#   BENCH_SHELLS=200 SHELL_BENCH_ARGS="--iterations 50 --bytes 256M" benches/shell.sh
+#
+# The daemon runs with the allocator settings of dist/wsmand.service (MALLOC_ARENA_MAX=2,
+# MALLOC_MMAP_THRESHOLD_=131072). Shells run as root (the service account's run-as user), so
+# this needs root. Not part of scripts/test.sh: figures depend on the machine; compare ratios.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+require_cargo
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "benches/shell.sh needs root: the bench account runs its shells as root" >&2
+    exit 1
+fi
+command -v python3 >/dev/null 2>&1 || ensure_packages python3
+
+ACCOUNT=shellbench
+PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+SHELLS="${BENCH_SHELLS:-1000}"
+
+step "building release binaries (wsmand, shell-bench)"
+cargo build --release -p wsmand -p shell-bench
+RELEASE="$ROOT/target/release"
+
+WORK="$(mktemp -d -t wsmand-shell-bench-XXXXXX)"
+WSMAND_PID=""
+cleanup() {
+    if [ -n "$WSMAND_PID" ] && kill -0 "$WSMAND_PID" 2>/dev/null; then
+        kill -TERM "$WSMAND_PID" 2>/dev/null || true
+        wait "$WSMAND_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_for_port() {
+    local port="$1" pid="$2" tries=0
+    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        kill -0 "$pid" 2>/dev/null || { echo "wsmand exited; its log:" >&2; cat "$WORK/wsmand.log" >&2 || true; exit 1; }
+        tries=$((tries + 1))
+        [ "$tries" -lt 300 ] || { echo "port $port never opened" >&2; exit 1; }
+        sleep 0.1
+    done
+}
+
+step "starting wsmand on loopback"
+CONFIG="$WORK/config"
+mkdir -p "$CONFIG"
+PORT="$(free_port)"
+# Limits raised so that one user may hold 1,000 idle shells for the whole run.
+cat >"$CONFIG/config.toml" <<TOML
+[Config.Service]
+AllowUnencrypted = true
+[Config.Service.Auth]
+Basic = true
+[Config.Winrs]
+MaxShellsPerUser = $((SHELLS + 100))
+MaxConcurrentUsers = 100
+IdleTimeout = 3600000
+[[Listener]]
+Address = "IP:127.0.0.1"
+Transport = "HTTP"
+Port = $PORT
+TOML
+printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" account add "$ACCOUNT" --password-stdin --run-as root >/dev/null
+# 1,000 shells plus their connections while they open: more descriptors than a shell's default.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \
+    "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
+WSMAND_PID=$!
+wait_for_port "$PORT" "$WSMAND_PID"
+echo "wsmand pid $WSMAND_PID on 127.0.0.1:$PORT (MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072)"
+
+step "benchmarks"
+# shellcheck disable=SC2086 # SHELL_BENCH_ARGS is a list of switches
+WSMAN_BENCH_PASSWORD="$PASSWORD" "$RELEASE/shell-bench" \
+    --endpoint "http://127.0.0.1:$PORT/wsman" --user "$ACCOUNT" --daemon-pid "$WSMAND_PID" \
+    --shells "$SHELLS" ${SHELL_BENCH_ARGS:-}
+
+step "stopping wsmand"
+kill -TERM "$WSMAND_PID"
+wait "$WSMAND_PID" || { echo "wsmand exited with status $?; its log is below" >&2; tail -20 "$WORK/wsmand.log" >&2; }
+WSMAND_PID=""

@@ -1,0 +1,35 @@
+//! Where the built executables are: the cargo target profile dir that holds the test binary.
+
+use std::path::PathBuf;
+
+/// The profile directory (`target/debug`): a test executable lives in `target/debug/deps/`, so
+/// it is the parent of the executable's parent.
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe.parent().expect("test executable has a parent dir");
+    match deps.parent() {
+        Some(profile) if deps.file_name().is_some_and(|n| n == "deps") => profile.to_path_buf(),
+        _ => deps.to_path_buf(),
+    }
+}
+
+/// The path of a workspace binary, with a message that says how to build it when absent.
+pub fn path(name: &str) -> PathBuf {
+    let candidate = profile_dir().join(name);
+    assert!(
+        candidate.is_file(),
+        "{} not found: run `cargo build --workspace --bins` first",
+        candidate.display()
+    );
+    candidate
+}
+
+/// `target/debug/wsmand`.
+pub fn wsmand() -> PathBuf {
+    path("wsmand")
+}
+
+/// `target/debug/winrm`.
+pub fn winrm() -> PathBuf {
+    path("winrm")
+}

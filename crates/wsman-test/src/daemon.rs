@@ -1,0 +1,141 @@
+//! A running `wsmand --config-dir DIR`, killed when dropped.
+
+use std::fs::File;
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::config_dir::ConfigDir;
+use crate::process::{self, Finished};
+
+/// How long a daemon may take to open its listeners. Generous: CI machines are slow.
+const START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A spawned daemon. Its stderr goes to a file so that a chatty daemon can never block on a
+/// full pipe, and so tests can read the log at any time.
+pub struct Daemon {
+    child: Child,
+    log_dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    /// Spawn `wsmand --config-dir DIR` and wait until every port in `ports` accepts TCP
+    /// connections. Panics (with the daemon's stderr) if it exits or does not open them in time.
+    pub fn start(config: &ConfigDir, ports: &[u16]) -> Self {
+        let mut daemon = Self::spawn(config);
+        for &port in ports {
+            daemon.wait_for_port(port);
+        }
+        daemon
+    }
+
+    /// Spawn without waiting for anything.
+    pub fn spawn(config: &ConfigDir) -> Self {
+        let log_dir = tempfile::Builder::new()
+            .prefix("wsmand-log-")
+            .tempdir()
+            .expect("create log dir");
+        let stderr = File::create(log_dir.path().join("stderr.log")).expect("create stderr log");
+        let stdout = File::create(log_dir.path().join("stdout.log")).expect("create stdout log");
+        let child = Command::new(crate::binaries::wsmand())
+            .arg("--config-dir")
+            .arg(config.path())
+            .env_remove("WSMAND_CONFIG_DIR")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("JOURNAL_STREAM")
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn wsmand");
+        Self { child, log_dir }
+    }
+
+    /// Run the daemon on `config` expecting it to exit by itself (e.g. a corrupted config).
+    pub fn run_to_exit(config: &ConfigDir, deadline: Duration) -> Finished {
+        let mut command = Command::new(crate::binaries::wsmand());
+        command
+            .arg("--config-dir")
+            .arg(config.path())
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("JOURNAL_STREAM");
+        process::run(&mut command, None, deadline)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Everything the daemon wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.stderr_path()).unwrap_or_default()
+    }
+
+    pub fn stderr_path(&self) -> PathBuf {
+        self.log_dir.path().join("stderr.log")
+    }
+
+    /// Wait until 127.0.0.1:`port` accepts a connection (bounded).
+    pub fn wait_for_port(&mut self, port: u16) {
+        self.wait_until(&format!("port {port} to accept"), || port_accepts(port));
+    }
+
+    /// Wait until 127.0.0.1:`port` refuses connections (a listener was removed), bounded.
+    pub fn wait_for_port_closed(&mut self, port: u16) {
+        self.wait_until(&format!("port {port} to close"), || !port_accepts(port));
+    }
+
+    /// Poll `condition` until it holds; panic with the daemon's stderr if the daemon exits or
+    /// the deadline passes.
+    pub fn wait_until(&mut self, what: &str, mut condition: impl FnMut() -> bool) {
+        let start = Instant::now();
+        loop {
+            if condition() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "wsmand exited ({status}) while waiting for {what}\n--- stderr ---\n{}",
+                    self.stderr()
+                );
+            }
+            if start.elapsed() > START_DEADLINE {
+                panic!(
+                    "timed out waiting for {what}\n--- wsmand stderr ---\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Stop the daemon (SIGKILL) and reap it.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+        if std::thread::panicking() {
+            eprintln!("--- wsmand stderr ---\n{}", self.stderr());
+        }
+    }
+}
+
+/// True when a TCP connection to 127.0.0.1:`port` succeeds.
+pub(crate) fn port_accepts(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}

@@ -1,0 +1,92 @@
+//! The usual test setup in one value: a config dir with the service account, an HTTP listener
+//! on a free loopback port, and the daemon running on it.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::config_dir::{ConfigDir, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use crate::daemon::Daemon;
+use crate::http::{self, Connection, Response};
+use crate::process::{self, Finished};
+use crate::{binaries, free_port, soap};
+
+/// A running daemon with its config dir. Field order matters: the daemon is dropped (killed)
+/// before its config dir is deleted.
+pub struct Fixture {
+    pub daemon: Daemon,
+    pub config: ConfigDir,
+    /// The HTTP listener's port.
+    pub port: u16,
+}
+
+impl Fixture {
+    /// HTTP listener with AllowUnencrypted + Basic, the service account, daemon started.
+    pub fn http() -> Self {
+        Self::http_with(|_| {})
+    }
+
+    /// Like [`Fixture::http`], letting `adjust` change the config before it is written.
+    pub fn http_with(adjust: impl FnOnce(&mut ConfigDir)) -> Self {
+        let port = free_port();
+        let mut config = ConfigDir::new();
+        config.listener(ListenerSpec::http(port));
+        adjust(&mut config);
+        config.write();
+        config.add_service_account();
+        let daemon = Daemon::start(&config, &[port]);
+        Self {
+            daemon,
+            config,
+            port,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT/wsman`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/wsman", self.port)
+    }
+
+    /// The service account's Authorization header value.
+    pub fn service_auth(&self) -> String {
+        http::basic_auth(SERVICE_ACCOUNT, SERVICE_PASSWORD)
+    }
+
+    /// POST `body` with the service account on a fresh connection.
+    pub fn post(&self, body: &str) -> Response {
+        http::post(self.port, Some(&self.service_auth()), body.as_bytes())
+    }
+
+    /// An authenticated Identify on a fresh connection.
+    pub fn identify(&self) -> Response {
+        self.post(&soap::identify())
+    }
+
+    /// A fresh kept-alive connection to the HTTP listener.
+    pub fn connect(&self) -> Connection {
+        Connection::open(self.port).expect("connect to wsmand")
+    }
+
+    /// `winrm ARGS -r:URL -u:svc -p:... -a:Basic -unencrypted`, bounded.
+    pub fn winrm_remote(&self, args: &[&str]) -> Finished {
+        let mut command = Command::new(binaries::winrm());
+        command
+            .args(args)
+            .arg(format!("-r:http://127.0.0.1:{}", self.port))
+            .arg(format!("-u:{SERVICE_ACCOUNT}"))
+            .arg(format!("-p:{SERVICE_PASSWORD}"))
+            .args(["-a:Basic", "-unencrypted"])
+            .env_remove("WSMAND_CONFIG_DIR");
+        process::run(&mut command, None, Duration::from_secs(60))
+    }
+
+    /// Asserts the daemon still answers an authenticated Identify with 200.
+    pub fn assert_still_serving(&mut self) {
+        assert!(
+            self.daemon.is_running(),
+            "wsmand exited\n{}",
+            self.daemon.stderr()
+        );
+        let response = self.identify();
+        assert_eq!(response.status, 200, "{}", response.describe());
+    }
+}

@@ -1,0 +1,503 @@
+//! Keeps ARCHITECTURE.md true and the dependency direction intact.
+//!
+//! Fails when a workspace member is missing from ARCHITECTURE.md's codemap, when the codemap
+//! names a crate directory that no longer exists, when a forbidden dependency appears, when
+//! `unsafe` code appears outside wsman-os, or when a member lacks a pinned rust-version.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/wsman-test is two levels below the root")
+        .to_path_buf()
+}
+
+fn cargo_metadata(with_deps: bool) -> Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = Command::new(cargo);
+    command
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .arg("--manifest-path")
+        .arg(workspace_root().join("Cargo.toml"));
+    if !with_deps {
+        command.arg("--no-deps");
+    }
+    let output = command.output().expect("run cargo metadata");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON")
+}
+
+struct Member {
+    name: String,
+    /// Directory relative to the workspace root, e.g. `crates/wsman-proto`.
+    dir: String,
+    rust_version: Option<String>,
+}
+
+fn members(metadata: &Value) -> Vec<Member> {
+    let root = workspace_root();
+    let ids: BTreeSet<&str> = metadata["workspace_members"]
+        .as_array()
+        .expect("workspace_members")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter(|p| p["id"].as_str().is_some_and(|id| ids.contains(id)))
+        .map(|p| {
+            let manifest = PathBuf::from(p["manifest_path"].as_str().expect("manifest_path"));
+            let dir = manifest
+                .parent()
+                .expect("manifest has a dir")
+                .strip_prefix(&root)
+                .expect("member lives under the root")
+                .to_string_lossy()
+                .into_owned();
+            Member {
+                name: p["name"].as_str().expect("name").to_owned(),
+                dir,
+                rust_version: p["rust_version"].as_str().map(str::to_owned),
+            }
+        })
+        .collect()
+}
+
+fn architecture_md() -> String {
+    std::fs::read_to_string(workspace_root().join("ARCHITECTURE.md"))
+        .expect("ARCHITECTURE.md exists at the workspace root")
+}
+
+#[test]
+fn every_member_is_in_the_codemap() {
+    let text = architecture_md();
+    let missing: Vec<String> = members(&cargo_metadata(false))
+        .into_iter()
+        .filter(|m| !text.contains(&format!("{}/", m.dir)))
+        .map(|m| format!("{} ({}/)", m.name, m.dir))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "workspace members missing from ARCHITECTURE.md's codemap: {missing:?}"
+    );
+}
+
+#[test]
+fn codemap_names_no_missing_directories() {
+    let root = workspace_root();
+    let text = architecture_md();
+    let mut stale = Vec::new();
+    for word in text.split(|c: char| c.is_whitespace() || "`|()[],".contains(c)) {
+        let word = word.trim_end_matches(['.', ':', ';']);
+        let is_path = [
+            "crates/", "benches/", "tests/", "fuzz/", "scripts/", "docs/", "dist/",
+        ]
+        .iter()
+        .any(|prefix| word.starts_with(prefix));
+        if is_path && !word.contains('*') && !root.join(word).exists() {
+            stale.push(word.to_owned());
+        }
+    }
+    stale.sort();
+    stale.dedup();
+    assert!(
+        stale.is_empty(),
+        "ARCHITECTURE.md names paths that do not exist: {stale:?}"
+    );
+}
+
+#[test]
+fn every_member_pins_rust_version() {
+    let unpinned: Vec<String> = members(&cargo_metadata(false))
+        .into_iter()
+        .filter(|m| m.rust_version.is_none())
+        .map(|m| m.name)
+        .collect();
+    assert!(
+        unpinned.is_empty(),
+        "members without rust-version: {unpinned:?}"
+    );
+}
+
+/// name -> names of its normal (non-dev, non-build) dependencies, for every package.
+fn normal_dependency_graph(metadata: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let names: BTreeMap<&str, &str> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().expect("id"),
+                p["name"].as_str().expect("name"),
+            )
+        })
+        .collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for node in metadata["resolve"]["nodes"]
+        .as_array()
+        .expect("resolve.nodes")
+    {
+        let name = names[node["id"].as_str().expect("node id")].to_owned();
+        let entry = graph.entry(name).or_default();
+        for dep in node["deps"].as_array().expect("deps") {
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .expect("dep_kinds")
+                .iter()
+                .any(|k| k["kind"].is_null());
+            if normal {
+                entry.insert(names[dep["pkg"].as_str().expect("pkg")].to_owned());
+            }
+        }
+    }
+    graph
+}
+
+fn transitive(graph: &BTreeMap<String, BTreeSet<String>>, start: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![start.to_owned()];
+    while let Some(name) = stack.pop() {
+        for dep in graph.get(&name).into_iter().flatten() {
+            if seen.insert(dep.clone()) {
+                stack.push(dep.clone());
+            }
+        }
+    }
+    seen
+}
+
+/// The workspace's own crates each member may depend on (normal dependencies).
+/// Mirrors ARCHITECTURE.md's "Dependency direction".
+const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
+    ("wsman-proto", &[]),
+    ("wsman-auth", &["wsman-proto"]),
+    ("wsman-config", &["wsman-proto"]),
+    ("wsman-os", &[]),
+    ("wsman-shell", &["wsman-os"]),
+    ("wsman-providers", &["wsman-proto", "wsman-config"]),
+    (
+        "wsman-server",
+        &[
+            "wsman-proto",
+            "wsman-auth",
+            "wsman-config",
+            "wsman-os",
+            "wsman-shell",
+            "wsman-providers",
+        ],
+    ),
+    ("wsman-client", &["wsman-proto", "wsman-auth"]),
+    ("winrm", &["wsman-client", "wsman-config", "wsman-proto"]),
+    ("winrs", &["wsman-client", "wsman-proto"]),
+    (
+        "wsmand",
+        &[
+            "wsman-server",
+            "wsman-config",
+            "wsman-auth",
+            "wsman-os",
+            "wsman-proto",
+        ],
+    ),
+    ("bare-responder", &[]),
+];
+
+#[test]
+fn dependency_direction_holds() {
+    let metadata = cargo_metadata(true);
+    let graph = normal_dependency_graph(&metadata);
+    let workspace: BTreeSet<String> = members(&metadata).into_iter().map(|m| m.name).collect();
+    let violations = dependency_violations(&graph, &workspace);
+    assert!(
+        violations.is_empty(),
+        "dependency rules broken:\n{}",
+        violations.join("\n")
+    );
+}
+
+/// Every broken dependency rule, as a sentence.
+fn dependency_violations(
+    graph: &BTreeMap<String, BTreeSet<String>>,
+    workspace: &BTreeSet<String>,
+) -> Vec<String> {
+    let mut violations = Vec::new();
+
+    // Pure leaves: no async runtime, no HTTP, no OS crate, anywhere below them; no libc or nix
+    // directly (libc arrives transitively through getrandom, which is fine: no sockets).
+    for leaf in ["wsman-proto", "wsman-auth", "wsman-config"] {
+        let below = transitive(graph, leaf);
+        for forbidden in [
+            "tokio",
+            "hyper",
+            "nix",
+            "wsman-os",
+            "wsman-server",
+            "wsman-providers",
+        ] {
+            if below.contains(forbidden) {
+                violations.push(format!("{leaf} depends (transitively) on {forbidden}"));
+            }
+        }
+        for forbidden in ["libc", "nix"] {
+            if graph.get(leaf).is_some_and(|d| d.contains(forbidden)) {
+                violations.push(format!("{leaf} depends directly on {forbidden}"));
+            }
+        }
+    }
+
+    // The shell engine knows nothing of HTTP or SOAP.
+    let below_shell = transitive(graph, "wsman-shell");
+    for forbidden in ["hyper", "wsman-proto", "wsman-server", "wsman-providers"] {
+        if below_shell.contains(forbidden) {
+            violations.push(format!("wsman-shell depends (transitively) on {forbidden}"));
+        }
+    }
+
+    // The client library must be usable without the server side.
+    let below_client = transitive(graph, "wsman-client");
+    for forbidden in ["wsman-server", "wsman-providers", "wsman-os", "wsman-shell"] {
+        if below_client.contains(forbidden) {
+            violations.push(format!(
+                "wsman-client depends (transitively) on {forbidden}"
+            ));
+        }
+    }
+
+    // Only the daemon and the test harness may depend on the server.
+    for (name, deps) in graph {
+        if deps.contains("wsman-server") && name != "wsmand" && name != "wsman-test" {
+            violations.push(format!("{name} depends on wsman-server"));
+        }
+    }
+
+    // Every member's internal dependencies are in its allow-list.
+    let allowed: BTreeMap<&str, &[&str]> = ALLOWED_INTERNAL.iter().copied().collect();
+    for member in workspace {
+        if member == "wsman-test" {
+            continue;
+        }
+        let Some(allowed_deps) = allowed.get(member.as_str()) else {
+            violations.push(format!(
+                "{member} is not in this test's ALLOWED_INTERNAL table: add it, with ARCHITECTURE.md"
+            ));
+            continue;
+        };
+        for dep in graph.get(member).into_iter().flatten() {
+            if workspace.contains(dep) && !allowed_deps.contains(&dep.as_str()) {
+                violations.push(format!("{member} -> {dep} is not an allowed direction"));
+            }
+        }
+    }
+    violations
+}
+
+#[test]
+fn dependency_rules_catch_violations() {
+    // The rules must be able to fail: a synthetic graph with three forbidden edges.
+    let edges = [
+        ("wsman-proto", "quick-xml"),
+        ("wsman-config", "wsman-proto"),
+        ("wsman-config", "tokio"),
+        ("wsman-client", "wsman-server"),
+        ("wsman-server", "hyper"),
+        ("winrm", "wsman-os"),
+    ];
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (from, to) in edges {
+        graph
+            .entry(from.to_owned())
+            .or_default()
+            .insert(to.to_owned());
+    }
+    let workspace: BTreeSet<String> = [
+        "wsman-proto",
+        "wsman-config",
+        "wsman-client",
+        "wsman-server",
+        "wsman-os",
+        "winrm",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let violations = dependency_violations(&graph, &workspace);
+    for expected in [
+        "wsman-config depends (transitively) on tokio",
+        "wsman-client depends (transitively) on wsman-server",
+        "wsman-client depends on wsman-server",
+        "winrm -> wsman-os is not an allowed direction",
+    ] {
+        assert!(
+            violations.iter().any(|v| v == expected),
+            "missing {expected:?} in {violations:?}"
+        );
+    }
+    assert!(!violations.iter().any(|v| v.starts_with("wsman-proto")));
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n == "target") {
+                continue;
+            }
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Lines that use the unsafe keyword as code (comments skipped).
+fn unsafe_uses(source: &str) -> Vec<(usize, String)> {
+    let keyword = "unsafe";
+    let patterns: Vec<String> = ["{", "fn ", "impl ", "trait ", "extern "]
+        .iter()
+        .map(|tail| format!("{keyword} {tail}"))
+        .collect();
+    source
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let code = line.split("//").next().unwrap_or("");
+            patterns.iter().any(|p| code.contains(p.as_str()))
+        })
+        .map(|(i, line)| (i + 1, line.trim().to_owned()))
+        .collect()
+}
+
+#[test]
+fn unsafe_code_only_in_wsman_os() {
+    let root = workspace_root();
+    let mut offenders = Vec::new();
+    for member in members(&cargo_metadata(false)) {
+        if member.name == "wsman-os" {
+            continue;
+        }
+        let mut files = Vec::new();
+        rust_files(&root.join(&member.dir), &mut files);
+        for file in files {
+            let source = std::fs::read_to_string(&file).unwrap_or_default();
+            for (line, text) in unsafe_uses(&source) {
+                offenders.push(format!("{}:{line}: {text}", file.display()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "unsafe code outside wsman-os:\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn every_crate_root_outside_wsman_os_forbids_unsafe() {
+    let root = workspace_root();
+    let mut missing = Vec::new();
+    for member in members(&cargo_metadata(false)) {
+        if member.name == "wsman-os" {
+            continue;
+        }
+        for crate_root in ["src/lib.rs", "src/main.rs"] {
+            let path = root.join(&member.dir).join(crate_root);
+            let Ok(source) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            if !source.contains("#![forbid(unsafe_code)]") {
+                missing.push(format!("{}/{crate_root}", member.dir));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "crate roots without #![forbid(unsafe_code)]: {missing:?}"
+    );
+}
+
+#[test]
+fn unsafe_detector_finds_unsafe_blocks() {
+    // The detector must be able to fail: feed it code built at run time.
+    let keyword = "unsafe";
+    let sample = format!("fn f() {{ {keyword} {{ g() }} }}\n// {keyword} {{ in a comment }}\n");
+    assert_eq!(unsafe_uses(&sample).len(), 1);
+}
+
+/// Files a clean clone builds and tests from.
+fn repository_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if [
+                "target",
+                ".git",
+                ".venv",
+                "corpus",
+                "artifacts",
+                "__pycache__",
+            ]
+            .contains(&name.as_str())
+            {
+                continue;
+            }
+            repository_files(&path, out);
+        } else if [".rs", ".py", ".sh", ".toml", ".md", ".lua", ".service"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+            || name == "run"
+        {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn nothing_reaches_outside_the_repository() {
+    // CI builds a clean clone: a test or build step that reads a sibling directory of the
+    // checkout (or a path of one particular machine) passes locally and fails there.
+    let root = workspace_root();
+    let sibling_shared = format!("../{}/", "shared");
+    let machine_root = format!("/{}/", "work");
+    let mut files = Vec::new();
+    repository_files(&root, &mut files);
+    let mut offenders = Vec::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for (number, line) in text.lines().enumerate() {
+            if line.contains(&sibling_shared) || line.contains(&machine_root) {
+                offenders.push(format!(
+                    "{}:{}: {}",
+                    file.strip_prefix(&root).unwrap_or(&file).display(),
+                    number + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "paths outside the repository (use the in-repo copies, e.g. crates/wsman-proto/tests/fixtures/windows):\n{}",
+        offenders.join("\n")
+    );
+}

@@ -1,0 +1,173 @@
+//! Slow clients and connection limits: the service sheds the misbehaving client and keeps
+//! serving everyone else.
+//!
+//! The deadlines here are hang guards, not timing assertions: each is the configured or
+//! documented timeout plus a generous margin.
+
+use std::time::Duration;
+
+use wsman_test::http::Connection;
+use wsman_test::{soap, Fixture};
+
+/// wsman-server's header read timeout (listener::HEADER_READ_TIMEOUT) is 30 s; allow margin.
+const HEADER_TIMEOUT_GUARD: Duration = Duration::from_secs(75);
+/// Service/MaxPacketRetrievalTimeSeconds set by these tests.
+const BODY_TIMEOUT_SECONDS: &str = "2";
+const BODY_TIMEOUT_GUARD: Duration = Duration::from_secs(40);
+
+#[test]
+fn stalled_headers_are_cut_off_and_others_are_served() {
+    let mut fixture = Fixture::http();
+    let mut slow = fixture.connect();
+    slow.send_raw(b"POST /wsman HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty")
+        .expect("send a partial head");
+    // Others are served while the slow client hangs on.
+    fixture.assert_still_serving();
+    assert!(
+        slow.closed_by_peer_within(HEADER_TIMEOUT_GUARD),
+        "a client that never finishes its headers must be disconnected"
+    );
+    fixture.assert_still_serving();
+}
+
+#[test]
+fn stalled_body_is_cut_off_and_others_are_served() {
+    let mut fixture = Fixture::http_with(|config| {
+        config.set(
+            "Config.Service",
+            "MaxPacketRetrievalTimeSeconds",
+            BODY_TIMEOUT_SECONDS,
+        );
+    });
+    let mut slow = fixture.connect();
+    slow.send_head(Some(&fixture.service_auth()), 4096, &[])
+        .expect("send head");
+    slow.send_raw(b"<s:Envelope")
+        .expect("send part of the body");
+    fixture.assert_still_serving();
+    // The server answers 408 and/or closes; either way the connection must end.
+    assert!(
+        slow.closed_by_peer_within(BODY_TIMEOUT_GUARD),
+        "a client that never finishes its body must be disconnected"
+    );
+    fixture.assert_still_serving();
+}
+
+#[test]
+fn stalled_body_without_credentials_is_cut_off_too() {
+    let mut fixture = Fixture::http_with(|config| {
+        config.set(
+            "Config.Service",
+            "MaxPacketRetrievalTimeSeconds",
+            BODY_TIMEOUT_SECONDS,
+        );
+    });
+    let mut slow = fixture.connect();
+    slow.send_head(None, 4096, &[]).expect("send head");
+    slow.send_raw(b"<s:Env").expect("send part of the body");
+    assert!(
+        slow.closed_by_peer_within(BODY_TIMEOUT_GUARD),
+        "draining an unauthenticated body must be bounded in time too"
+    );
+    fixture.assert_still_serving();
+}
+
+#[test]
+fn connections_over_max_connections_are_refused_cleanly() {
+    let limit = 3;
+    let mut fixture = Fixture::http_with(|config| {
+        config.set("Config.Service", "MaxConnections", &limit.to_string());
+    });
+    let auth = fixture.service_auth();
+    // Fill the limit with kept-alive, authenticated connections.
+    let mut open: Vec<Connection> = (0..limit)
+        .map(|_| {
+            let mut c = fixture.connect();
+            let r = c
+                .post(Some(&auth), soap::identify().as_bytes())
+                .expect("identify");
+            assert_eq!(r.status, 200, "{}", r.describe());
+            c
+        })
+        .collect();
+
+    // One more: refused with 503 or closed, never served and never hanging.
+    let mut extra = fixture.connect();
+    match extra.post(Some(&auth), soap::identify().as_bytes()) {
+        Ok(response) => assert_eq!(response.status, 503, "{}", response.describe()),
+        Err(error) => assert!(
+            error.kind() != std::io::ErrorKind::WouldBlock
+                && error.kind() != std::io::ErrorKind::TimedOut,
+            "the extra connection must be refused, not left hanging: {error}"
+        ),
+    }
+    drop(extra);
+
+    // The connections inside the limit are unaffected.
+    for connection in &mut open {
+        let r = connection
+            .post(Some(&auth), soap::identify().as_bytes())
+            .expect("a connection inside the limit keeps working");
+        assert_eq!(r.status, 200, "{}", r.describe());
+    }
+
+    // Closing one makes room again (the server notices the close asynchronously: poll).
+    drop(open.pop());
+    fixture.daemon.wait_until("a free connection slot", || {
+        let Ok(mut c) = Connection::open(fixture.port) else {
+            return false;
+        };
+        c.post(Some(&auth), soap::identify().as_bytes())
+            .is_ok_and(|r| r.status == 200)
+    });
+    assert!(fixture.daemon.is_running());
+}
+
+/// Peak resident memory of a process, from /proc/PID/status (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
+
+#[test]
+fn concurrent_failed_logins_do_not_exhaust_memory() {
+    // Each password check of a service account is a memory-hard hash (argon2id, ~19 MiB).
+    // Run without a bound on how many run at once, a burst of wrong passwords on many
+    // connections would allocate one such buffer per connection before any is refused.
+    const CONNECTIONS: usize = 24;
+    const PEAK_LIMIT_KIB: u64 = 256 * 1024;
+    let fixture = Fixture::http();
+    let wrong = wsman_test::http::basic_auth(wsman_test::SERVICE_ACCOUNT, "wrong-password");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(CONNECTIONS));
+    let workers: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let mut connection = fixture.connect();
+            let wrong = wrong.clone();
+            let barrier = std::sync::Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                connection
+                    .post(Some(&wrong), soap::identify().as_bytes())
+                    .map(|r| r.status)
+            })
+        })
+        .collect();
+    for worker in workers {
+        let status = worker.join().expect("worker thread");
+        assert!(
+            matches!(status, Ok(401)) || status.is_err(),
+            "a wrong password must not be accepted: {status:?}"
+        );
+    }
+    let peak = peak_rss_kib(fixture.daemon.pid());
+    assert!(
+        peak < PEAK_LIMIT_KIB,
+        "{CONNECTIONS} concurrent failed logins took wsmand to a peak RSS of {} MiB (limit {} MiB): password checks need a concurrency bound",
+        peak / 1024,
+        PEAK_LIMIT_KIB / 1024
+    );
+}

@@ -1,0 +1,42 @@
+//! Integration tests: the real `wsmand` on 127.0.0.1 free ports, driven by the real `winrm`
+//! CLI, curl, and raw HTTP for the inputs curl cannot produce. One test binary (the modules
+//! below), so the daemon and CLI are located once and tests run in parallel.
+//!
+//! Build the binaries first: `cargo build --workspace --bins` (scripts/test.sh does).
+
+mod auth;
+mod bad_input;
+mod config_file;
+mod limits;
+mod listeners;
+mod policy;
+mod winrm_cli;
+
+use wsman_test::http::Response;
+use wsman_test::soap::{self, FaultSummary};
+
+/// Asserts `response` is a SOAP fault with HTTP 500 and the given subcode (local name), and
+/// returns what it says.
+pub(crate) fn expect_fault(response: &Response, subcode: &str) -> FaultSummary {
+    assert_eq!(
+        response.status,
+        500,
+        "expected a fault with HTTP 500\n{}",
+        response.describe()
+    );
+    let fault = soap::fault(&response.text())
+        .unwrap_or_else(|| panic!("not a SOAP fault:\n{}", response.describe()));
+    assert_eq!(
+        fault.subcode.as_deref(),
+        Some(subcode),
+        "wrong fault subcode\n{}",
+        response.describe()
+    );
+    assert!(
+        fault.wsman_code.is_some(),
+        "fault without a WSManFault code\n{}",
+        response.describe()
+    );
+    assert!(!fault.reason.is_empty(), "fault without a message");
+    fault
+}

@@ -1,0 +1,300 @@
+//! The real `winrm` CLI against the real daemon (remote mode), and in local mode.
+
+use std::process::Command;
+use std::time::Duration;
+
+use wsman_test::process::{self, Finished};
+use wsman_test::{
+    binaries, free_port, soap, ConfigDir, Daemon, Fixture, ListenerSpec, SERVICE_ACCOUNT,
+    SERVICE_PASSWORD,
+};
+
+fn winrm(args: &[&str]) -> Finished {
+    let mut command = Command::new(binaries::winrm());
+    command.args(args).env_remove("WSMAND_CONFIG_DIR");
+    process::run(&mut command, None, Duration::from_secs(60))
+}
+
+fn has_line(output: &str, expected: &str) -> bool {
+    output.lines().any(|l| l.trim() == expected)
+}
+
+#[test]
+fn identify_over_http() {
+    let fixture = Fixture::http();
+    let finished = fixture.winrm_remote(&["identify"]);
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+    assert!(
+        finished.stdout.contains("IdentifyResponse"),
+        "{}",
+        finished.describe()
+    );
+    assert!(
+        has_line(
+            &finished.stdout,
+            "ProtocolVersion = http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
+        ),
+        "{}",
+        finished.describe()
+    );
+    let short = fixture.winrm_remote(&["id"]);
+    assert_eq!(short.code(), 0, "{}", short.describe());
+}
+
+#[test]
+fn get_config_shows_windows_names_and_defaults() {
+    let fixture = Fixture::http();
+    let finished = fixture.winrm_remote(&["get", "winrm/config"]);
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+    for line in [
+        "Config",
+        "MaxEnvelopeSizekb = 500",
+        "MaxTimeoutms = 60000",
+        "MaxBatchItems = 32000",
+        "AllowUnencrypted = true",
+        "Basic = true",
+    ] {
+        assert!(
+            has_line(&finished.stdout, line),
+            "missing {line:?}\n{}",
+            finished.describe()
+        );
+    }
+}
+
+#[test]
+fn get_format_xml_prints_the_document() {
+    let fixture = Fixture::http();
+    let finished = fixture.winrm_remote(&["get", "winrm/config", "-format:xml"]);
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+    assert_eq!(
+        soap::find_text(finished.stdout.trim(), "MaxEnvelopeSizekb").as_deref(),
+        Some("500"),
+        "{}",
+        finished.describe()
+    );
+}
+
+#[test]
+fn set_changes_the_stored_value_and_invalid_values_change_nothing() {
+    let fixture = Fixture::http();
+    let finished = fixture.winrm_remote(&["set", "winrm/config", "@{MaxTimeoutms=\"90000\"}"]);
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+    let finished = fixture.winrm_remote(&["get", "winrm/config"]);
+    assert!(
+        has_line(&finished.stdout, "MaxTimeoutms = 90000"),
+        "{}",
+        finished.describe()
+    );
+    let config_toml = fixture.config.path().join("config.toml");
+    let stored = std::fs::read_to_string(&config_toml).expect("config.toml");
+    assert!(stored.contains("90000"), "{stored}");
+
+    // Below the minimum of 500: refused, nothing written.
+    let finished = fixture.winrm_remote(&["set", "winrm/config", "@{MaxTimeoutms=\"12\"}"]);
+    assert_ne!(finished.code(), 0, "{}", finished.describe());
+    let after = std::fs::read_to_string(&config_toml).expect("config.toml");
+    assert_eq!(
+        stored, after,
+        "a refused Put must leave the stored configuration unchanged"
+    );
+
+    // Unknown setting: refused.
+    let finished = fixture.winrm_remote(&["set", "winrm/config/service", "@{NoSuchSetting=\"1\"}"]);
+    assert_ne!(finished.code(), 0, "{}", finished.describe());
+}
+
+#[test]
+fn enumerate_listeners() {
+    let fixture = Fixture::http();
+    let finished = fixture.winrm_remote(&["enumerate", "winrm/config/listener"]);
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+    assert!(
+        finished.stdout.contains("Listener"),
+        "{}",
+        finished.describe()
+    );
+    for line in [
+        "Address = IP:127.0.0.1".to_owned(),
+        "Transport = HTTP".to_owned(),
+        format!("Port = {}", fixture.port),
+        "URLPrefix = wsman".to_owned(),
+        "ListeningOn = 127.0.0.1".to_owned(),
+    ] {
+        assert!(
+            has_line(&finished.stdout, &line),
+            "missing {line:?}\n{}",
+            finished.describe()
+        );
+    }
+}
+
+#[test]
+fn wrong_password_fails() {
+    let fixture = Fixture::http();
+    let finished = winrm(&[
+        "identify",
+        &format!("-r:http://127.0.0.1:{}", fixture.port),
+        &format!("-u:{SERVICE_ACCOUNT}"),
+        "-p:wrong-password",
+        "-a:Basic",
+        "-unencrypted",
+    ]);
+    assert_ne!(finished.code(), 0, "{}", finished.describe());
+    assert!(!finished.stdout.contains("IdentifyResponse"));
+}
+
+#[test]
+fn https_with_skip_checks_and_without() {
+    let port = free_port();
+    let mut config = ConfigDir::new();
+    config.set("Config.Service", "AllowUnencrypted", "false");
+    let thumbprint = config.add_certificate();
+    config.listener(ListenerSpec::https(port, &thumbprint));
+    config.write();
+    config.add_service_account();
+    let _daemon = Daemon::start(&config, &[port]);
+    let url = format!("-r:https://127.0.0.1:{port}");
+    let user = format!("-u:{SERVICE_ACCOUNT}");
+    let password = format!("-p:{SERVICE_PASSWORD}");
+    let finished = winrm(&[
+        "identify",
+        &url,
+        &user,
+        &password,
+        "-a:Basic",
+        "-skipCAcheck",
+        "-skipCNcheck",
+    ]);
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+    assert!(
+        finished.stdout.contains("IdentifyResponse"),
+        "{}",
+        finished.describe()
+    );
+    let finished = winrm(&[
+        "get",
+        "winrm/config",
+        &url,
+        &user,
+        &password,
+        "-a:Basic",
+        "-skipCAcheck",
+        "-skipCNcheck",
+    ]);
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+    // A self-signed certificate is not trusted without -skipCAcheck.
+    let finished = winrm(&["identify", &url, &user, &password, "-a:Basic"]);
+    assert_ne!(finished.code(), 0, "{}", finished.describe());
+}
+
+#[test]
+fn local_mode_reads_and_writes_the_config_dir() {
+    let config = ConfigDir::new();
+    config.write();
+    let dir = config.path().to_string_lossy().into_owned();
+    let finished = winrm(&["get", "winrm/config", "--config-dir", &dir]);
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+    assert!(
+        has_line(&finished.stdout, "MaxEnvelopeSizekb = 500"),
+        "{}",
+        finished.describe()
+    );
+    let finished = winrm(&[
+        "set",
+        "winrm/config/service",
+        "@{MaxConnections=\"42\"}",
+        "--config-dir",
+        &dir,
+    ]);
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+    let finished = winrm(&["get", "winrm/config/service", "--config-dir", &dir]);
+    assert!(
+        has_line(&finished.stdout, "MaxConnections = 42"),
+        "{}",
+        finished.describe()
+    );
+}
+
+#[test]
+fn local_create_of_https_listener_generates_a_usable_certificate() {
+    let mut config = ConfigDir::new();
+    config.set("Config.Service", "AllowUnencrypted", "false");
+    config.write();
+    config.add_service_account();
+    let dir = config.path().to_string_lossy().into_owned();
+    let port = free_port();
+    let finished = winrm(&[
+        "create",
+        "winrm/config/Listener?Address=IP:127.0.0.1+Transport=HTTPS",
+        &format!("@{{Port=\"{port}\";Hostname=\"localhost\"}}"),
+        "--config-dir",
+        &dir,
+    ]);
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+    let enumerated = winrm(&["enumerate", "winrm/config/listener", "--config-dir", &dir]);
+    let thumbprint = enumerated
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("CertificateThumbprint = "))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no thumbprint listed\n{}", enumerated.describe()));
+    assert_eq!(thumbprint.len(), 40, "SHA-1 hex thumbprint: {thumbprint:?}");
+    assert_eq!(thumbprint, thumbprint.to_ascii_uppercase());
+    assert!(config
+        .path()
+        .join(format!("certs/{thumbprint}.crt"))
+        .is_file());
+    assert!(config
+        .path()
+        .join(format!("certs/{thumbprint}.key"))
+        .is_file());
+
+    let _daemon = Daemon::start(&config, &[port]);
+    let finished = winrm(&[
+        "identify",
+        &format!("-r:https://127.0.0.1:{port}"),
+        &format!("-u:{SERVICE_ACCOUNT}"),
+        &format!("-p:{SERVICE_PASSWORD}"),
+        "-a:Basic",
+        "-skipCAcheck",
+        "-skipCNcheck",
+    ]);
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+}
+
+#[test]
+fn quickconfig_https_in_a_config_dir() {
+    let config = ConfigDir::new();
+    let dir = config.path().to_string_lossy().into_owned();
+    let finished = winrm(&[
+        "quickconfig",
+        "-q",
+        "-transport:https",
+        "--config-dir",
+        &dir,
+    ]);
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+    let enumerated = winrm(&["enumerate", "winrm/config/listener", "--config-dir", &dir]);
+    assert!(
+        has_line(&enumerated.stdout, "Transport = HTTPS"),
+        "{}",
+        enumerated.describe()
+    );
+    assert!(
+        has_line(&enumerated.stdout, "Port = 5986"),
+        "{}",
+        enumerated.describe()
+    );
+    let service = winrm(&["get", "winrm/config/service", "--config-dir", &dir]);
+    assert!(
+        has_line(&service.stdout, "AllowUnencrypted = false"),
+        "quickconfig must keep plain-HTTP Basic off: {}",
+        service.describe()
+    );
+    assert!(
+        has_line(&service.stdout, "Basic = true"),
+        "{}",
+        service.describe()
+    );
+}

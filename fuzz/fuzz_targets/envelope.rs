@@ -1,0 +1,25 @@
+//! Arbitrary bytes through the whole request path of the wire crate: charset detection and
+//! decoding, then envelope parsing. The first byte picks the declared charset so that the
+//! UTF-16 paths are reached too. Any panic, hang or unbounded allocation is a bug.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use wsman_proto::xml::Limits;
+
+const DECLARED_CHARSETS: [Option<&str>; 5] = [
+    None,
+    Some("UTF-8"),
+    Some("utf-16"),
+    Some("UTF-16BE"),
+    Some("iso-8859-1"),
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let charset = DECLARED_CHARSETS[usize::from(selector) % DECLARED_CHARSETS.len()];
+    if let Ok((text, _encoding)) = wsman_proto::charset::decode(body, charset) {
+        let _ = wsman_proto::parse_request(&text, &Limits::default());
+    }
+});

@@ -1,0 +1,72 @@
+# Shared functions for scripts/start.sh, scripts/test.sh and benches/identify.sh. Sourced, not run.
+
+# Print a step header.
+step() {
+    printf '\n==> %s\n' "$*"
+}
+
+# Debian packages this project needs: libpam0g-dev (PAM headers for wsman-os), pkg-config,
+# curl (bad-input tests), wrk (benchmark), python3-venv (interop tests), a C compiler (ring).
+REQUIRED_PACKAGES=(libpam0g-dev pkg-config curl wrk python3-venv gcc libc6-dev)
+
+# Install the packages from $@ that are missing. Runs apt-get update once, only when something
+# is missing. Without root it prints the command to run instead and returns 1.
+ensure_packages() {
+    local missing=()
+    local package
+    for package in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$package")
+        fi
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return 0
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing Debian packages: ${missing[*]}" >&2
+        echo "run as root: apt-get install -y ${missing[*]}" >&2
+        return 1
+    fi
+    step "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# The PAM service file wsmand authenticates Linux accounts with.
+ensure_pam_service() {
+    if [ -e /etc/pam.d/wsmand ]; then
+        return 0
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "note: /etc/pam.d/wsmand is missing and this is not root; Linux-account logins will fail" >&2
+        return 0
+    fi
+    step "installing /etc/pam.d/wsmand"
+    printf '# PAM configuration for wsmand (WS-Management service)\n@include common-auth\n@include common-account\n' >/etc/pam.d/wsmand
+    chmod 0644 /etc/pam.d/wsmand
+}
+
+# cargo must be on PATH. `sudo` resets PATH to its secure_path, which usually lacks
+# ~/.cargo/bin: say so instead of failing later with "command not found".
+require_cargo() {
+    if command -v cargo >/dev/null 2>&1; then
+        return 0
+    fi
+    local home candidate
+    for home in "${SUDO_USER:+$(getent passwd "$SUDO_USER" | cut -d: -f6)}" "$HOME"; do
+        candidate="$home/.cargo/bin"
+        if [ -n "$home" ] && [ -x "$candidate/cargo" ]; then
+            echo "using cargo from $candidate (it was not on PATH)" >&2
+            export PATH="$candidate:$PATH"
+            # rustup's cargo finds its toolchains through RUSTUP_HOME (default ~/.rustup).
+            if [ -z "${RUSTUP_HOME:-}" ] && [ -d "$home/.rustup" ]; then
+                export RUSTUP_HOME="$home/.rustup"
+            fi
+            return 0
+        fi
+    done
+    echo "cargo not found: install the Rust toolchain (https://rustup.rs), or if you ran this" >&2
+    echo "with sudo, keep your PATH: sudo env PATH=\"\$PATH\" $0" >&2
+    return 1
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing, then runs every check and test.
+#
+#   scripts/test.sh
+#
+# As root (CI): installs missing Debian packages, creates the test Linux users `wsmantest`
+# (administrator: group wsmand-admins) and `wsmanuser` (not an administrator) with known
+# passwords, and /etc/pam.d/wsmand. Not as root: skips those steps with a message; the tests that
+# need them are skipped with a printed reason.
+# Then: rustfmt check, clippy -D warnings, build, cargo test, the pytest interop suite against
+# the real daemon, and a short fuzz smoke run. Setup and build failures stop the run; check and
+# test failures are recorded and the run goes on, so the summary lists every failing stage.
+# Exit status: 0 when every stage passed, non-zero otherwise.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+
+# The test users. The passwords are test fixtures for throwaway accounts on a test machine.
+ADMIN_USER=wsmantest
+ADMIN_PASSWORD='Wsman-Test-Pass1'
+PLAIN_USER=wsmanuser
+PLAIN_PASSWORD='Wsman-User-Pass1'
+ADMIN_GROUP=wsmand-admins
+FUZZ_SECONDS="${WSMAN_FUZZ_SECONDS:-20}"
+
+START_TIME=$(date +%s)
+SUMMARY=()
+FAILURES=0
+LOG_DIR="$(mktemp -d -t wsmand-test-logs-XXXXXX)"
+
+finish() {
+    local status=$?
+    local elapsed=$(( $(date +%s) - START_TIME ))
+    if [ "$FAILURES" -gt 0 ] && [ "$status" -eq 0 ]; then
+        status=1
+    fi
+    echo
+    echo "==================== summary ===================="
+    local line
+    for line in "${SUMMARY[@]}"; do
+        echo "  $line"
+    done
+    rm -rf "$LOG_DIR"
+    if [ "$status" -ne 0 ]; then
+        echo "tests FAILED ($FAILURES stage(s) failed) after ${elapsed}s"
+    else
+        echo "all tests passed in ${elapsed}s"
+    fi
+    exit "$status"
+}
+trap finish EXIT
+
+# stage NAME required|continue COMMAND...: run COMMAND in a subshell with errexit on, record its
+# result and duration. A failed "required" stage stops the run (later stages need it); a failed
+# "continue" stage is recorded and the run goes on, so one report shows every failure.
+stage() {
+    local name="$1" mode="$2"
+    shift 2
+    step "$name"
+    local begin status
+    begin=$(date +%s)
+    set +e
+    (set -e; "$@")
+    status=$?
+    set -e
+    local took=$(( $(date +%s) - begin ))
+    if [ "$status" -eq 0 ]; then
+        SUMMARY+=("ok      $name (${took}s)")
+        return 0
+    fi
+    SUMMARY+=("FAILED  $name (exit $status, ${took}s)")
+    FAILURES=$((FAILURES + 1))
+    if [ "$mode" = required ]; then
+        echo "stopping: later stages need \"$name\"" >&2
+        exit 1
+    fi
+}
+
+install_packages() {
+    if [ "$(id -u)" -eq 0 ]; then
+        ensure_packages "${REQUIRED_PACKAGES[@]}"
+    else
+        ensure_packages "${REQUIRED_PACKAGES[@]}" || {
+            echo "continuing without root: missing packages will make some stages fail" >&2
+        }
+    fi
+}
+
+create_test_users() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "not root: not creating $ADMIN_USER / $PLAIN_USER; PAM tests will be skipped"
+        return 0
+    fi
+    getent group "$ADMIN_GROUP" >/dev/null || groupadd --system "$ADMIN_GROUP"
+    id "$ADMIN_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$ADMIN_USER"
+    id "$PLAIN_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$PLAIN_USER"
+    usermod -aG "$ADMIN_GROUP" "$ADMIN_USER"
+    printf '%s:%s\n%s:%s\n' "$ADMIN_USER" "$ADMIN_PASSWORD" "$PLAIN_USER" "$PLAIN_PASSWORD" | chpasswd
+    ensure_pam_service
+    echo "test users ready: $ADMIN_USER (in $ADMIN_GROUP), $PLAIN_USER"
+}
+
+# The PAM tests read these; without root (no users) they skip with a printed reason.
+export_test_users() {
+    if [ "$(id -u)" -eq 0 ] && id "$ADMIN_USER" >/dev/null 2>&1 && id "$PLAIN_USER" >/dev/null 2>&1; then
+        export WSMAN_TEST_PAM_USER="$ADMIN_USER"
+        export WSMAN_TEST_PAM_PASSWORD="$ADMIN_PASSWORD"
+        export WSMAN_TEST_PAM_PLAIN_USER="$PLAIN_USER"
+        export WSMAN_TEST_PAM_PLAIN_PASSWORD="$PLAIN_PASSWORD"
+    fi
+}
+
+python_venv() {
+    if [ ! -x .venv/bin/python ]; then
+        python3 -m venv .venv
+    fi
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+        -r tests/interop/requirements.txt
+}
+
+run_cargo_test() {
+    cargo test --workspace --no-fail-fast 2>&1 | tee "$LOG_DIR/cargo-test.log"
+}
+
+run_pytest() {
+    local status=0
+    PYTHONDONTWRITEBYTECODE=1 .venv/bin/python -m pytest tests/interop -v -p no:cacheprovider 2>&1 \
+        | tee "$LOG_DIR/pytest.log" || status=$?
+    if [ "$status" -eq 5 ]; then
+        echo "pytest collected no tests: that is a failure" >&2
+    fi
+    return "$status"
+}
+
+fuzz_smoke() {
+    if ! command -v cargo-fuzz >/dev/null 2>&1; then
+        cargo install cargo-fuzz --locked
+    fi
+    local target
+    for target in envelope xml; do
+        echo "fuzz target $target: ${FUZZ_SECONDS}s"
+        # cargo-fuzz needs nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP lets stable accept them.
+        mkdir -p "fuzz/corpus/$target"
+        (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" "seeds/$target" -- \
+            -max_total_time="$FUZZ_SECONDS" -print_final_stats=1)
+    done
+}
+
+# Add the names of failed tests (lines of LOG matching the extended regex PATTERN, first group)
+# to the summary, under the stage just run.
+list_failed_tests() {
+    local pattern="$1" log="$2" name
+    [ -f "$log" ] || return 0
+    while IFS= read -r name; do
+        SUMMARY+=("          $name")
+    done < <(sed -nE "s#$pattern#\1#p" "$log" | sort -u)
+}
+
+require_cargo
+
+# Interop tests and integration tests need not see the developer's shell settings.
+unset WSMAND_CONFIG_DIR
+
+stage "install Debian packages" required install_packages
+stage "test users and PAM service" required create_test_users
+export_test_users
+stage "python venv (pypsrp, pywinrm, pytest)" required python_venv
+stage "cargo fmt --check" continue cargo fmt --all -- --check
+stage "cargo clippy -D warnings" continue cargo clippy --workspace --all-targets -- -D warnings
+stage "cargo build" required cargo build --workspace --bins
+stage "cargo test" continue run_cargo_test
+list_failed_tests '^test (.*) \.\.\. FAILED$' "$LOG_DIR/cargo-test.log"
+stage "pytest tests/interop" continue run_pytest
+list_failed_tests '^(tests/interop/[^ ]*) FAILED.*$' "$LOG_DIR/pytest.log"
+stage "fuzz smoke run" continue fuzz_smoke
