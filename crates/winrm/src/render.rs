@@ -242,7 +242,7 @@ mod windows_fixture {
     use wsman_proto::xml::{parse, Limits};
 
     /// `winrm get winrm/config` as Windows prints the recorded response
-    /// (shared/fixtures/windows/config/get-config.response.xml).
+    /// (crates/wsman-proto/tests/fixtures/windows/config/get-config.response.xml).
     const EXPECTED: &str = "\
 Config
     MaxEnvelopeSizekb = 500
@@ -300,7 +300,7 @@ Config
 
     fn body_of_fixture(rel: &str) -> Element {
         let path = format!(
-            "{}/../../../shared/fixtures/windows/{rel}",
+            "{}/../wsman-proto/tests/fixtures/windows/{rel}",
             env!("CARGO_MANIFEST_DIR")
         );
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));

@@ -414,7 +414,7 @@ fn canned(
 
 fn fixture(rel: &str) -> String {
     let path = format!(
-        "{}/../../../shared/fixtures/windows/{rel}",
+        "{}/../wsman-proto/tests/fixtures/windows/{rel}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))

@@ -1,5 +1,5 @@
 //! The client against a tiny in-test HTTP server on 127.0.0.1 that answers with recorded
-//! Windows responses (shared/fixtures/windows), adjusted only where a response must echo the
+//! Windows responses (crates/wsman-proto/tests/fixtures/windows), adjusted only where a response must echo the
 //! request (RelatesTo).
 
 use std::convert::Infallible;
@@ -130,7 +130,7 @@ async fn start(handler: Handler, tls: Option<tokio_rustls::TlsAcceptor>) -> Serv
 
 fn fixture(rel: &str) -> String {
     let path = format!(
-        "{}/../../../shared/fixtures/windows/{rel}",
+        "{}/../wsman-proto/tests/fixtures/windows/{rel}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -675,7 +675,7 @@ fn blocking_client_reconnects_after_an_idle_close() {
 #[test]
 fn every_recorded_windows_fault_parses() {
     let dir = format!(
-        "{}/../../../shared/fixtures/windows/faults",
+        "{}/../wsman-proto/tests/fixtures/windows/faults",
         env!("CARGO_MANIFEST_DIR")
     );
     let mut count = 0;

@@ -9,6 +9,7 @@ use wsman_proto::envelope::SelectorSet;
 use wsman_proto::ns;
 use wsman_proto::transfer::ns_matches;
 use wsman_proto::xml::{Element, Node, Writer};
+use wsman_proto::fault::SelectorProblem;
 use wsman_proto::Fault;
 
 use crate::listener::Listener;
@@ -180,6 +181,20 @@ pub fn body_from_values(uri: &str, values: &[(&str, &str)]) -> Option<Element> {
     Some(root)
 }
 
+/// The containers are singletons: a selector can only name an instance that does not exist.
+fn no_selectors(selectors: &SelectorSet) -> Result<(), Fault> {
+    match selectors.0.first() {
+        None => Ok(()),
+        Some(s) => Err(Fault::invalid_selectors(
+            SelectorProblem::Unexpected,
+            format!(
+                "The WS-Management service cannot process the request because the selector {:?} is not valid for this resource. ",
+                s.name
+            ),
+        )),
+    }
+}
+
 impl ConfigStore {
     /// Get: the body XML of a config resource. Listeners need Address and Transport.
     pub fn get(&self, uri: &str, selectors: &SelectorSet) -> Result<String, Fault> {
@@ -194,7 +209,10 @@ impl ConfigStore {
         listening_on: &dyn Fn(&Listener) -> Vec<String>,
     ) -> Result<String, Fault> {
         match lookup(uri)? {
-            ConfigResource::Container(c) => Ok(self.render_container(c)),
+            ConfigResource::Container(c) => {
+                no_selectors(selectors)?;
+                Ok(self.render_container(c))
+            }
             ConfigResource::Listener => self.get_listener(selectors, listening_on),
         }
     }
@@ -258,7 +276,10 @@ impl ConfigStore {
         listening_on: &dyn Fn(&Listener) -> Vec<String>,
     ) -> Result<String, Fault> {
         match lookup(uri)? {
-            ConfigResource::Container(c) => self.put_container(c, body),
+            ConfigResource::Container(c) => {
+                no_selectors(selectors)?;
+                self.put_container(c, body)
+            }
             ConfigResource::Listener => self.put_listener(selectors, body, listening_on),
         }
     }

@@ -5,7 +5,7 @@
 //! it in one place, and so that every other crate can keep
 //! `#![forbid(unsafe_code)]`. Inside this crate `unsafe` is confined to the
 //! PAM bindings (`pam::sys`, `pam::conversation`, `pam`), one `uname` call
-//! in `host`, and the fork-to-exec steps in `process`; modules that need
+//! in `host`, one `mallopt` call in `allocator`, and the fork-to-exec steps in `process`; modules that need
 //! none (`users`, `pam::error`, `cgroup`) forbid it. Every
 //! `unsafe` block carries a `// SAFETY:` comment (enforced by clippy's
 //! `undocumented_unsafe_blocks`, which CI runs with `-D warnings`).
@@ -18,6 +18,7 @@
 #![allow(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod allocator;
 pub mod cgroup;
 pub mod host;
 pub mod pam;

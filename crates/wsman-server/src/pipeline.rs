@@ -52,6 +52,18 @@ pub struct Shared {
     pub settings: watch::Receiver<Arc<ServiceSettings>>,
     pub verifier: Arc<CredentialVerifier>,
     pub dispatcher: Arc<Dispatcher>,
+    /// Bounds the password checks running at once. Each argon2id verification holds a 19 MiB
+    /// buffer and a blocking thread; without a bound, a flood of logins (right or wrong) grows
+    /// memory and threads without limit. Checks beyond the bound wait their turn.
+    pub password_checks: tokio::sync::Semaphore,
+}
+
+impl Shared {
+    /// One password check per core: more cannot run faster, only use more memory.
+    pub fn password_check_permits() -> tokio::sync::Semaphore {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::sync::Semaphore::new(cores)
+    }
 }
 
 /// State of one TCP (or TLS) connection.
@@ -280,6 +292,9 @@ async fn authenticate(
 /// Verify on the blocking pool (PAM blocks). The credentials (and with them the zeroizing
 /// password) are dropped on that thread; the error says why, never with a secret.
 async fn verify(shared: &Shared, credentials: Credentials) -> Result<Principal, String> {
+    let Ok(_permit) = shared.password_checks.acquire().await else {
+        return Err("the service is shutting down".to_owned());
+    };
     let verifier = Arc::clone(&shared.verifier);
     let job = tokio::task::spawn_blocking(move || verifier.verify_basic(&credentials));
     match job.await {

@@ -119,6 +119,7 @@ impl Server {
             settings: settings_rx,
             verifier: parts.verifier,
             dispatcher: Arc::new(dispatcher),
+            password_checks: Shared::password_check_permits(),
         });
         let server = Arc::new(Self {
             config_dir: parts.config_dir,

@@ -139,6 +139,9 @@ fn check_config(dir: &Path) -> anyhow::Result<()> {
 }
 
 fn run_daemon_blocking(dir: &Path) -> anyhow::Result<()> {
+    if !wsman_os::allocator::return_large_buffers_to_the_system() {
+        tracing::warn!("could not pin the allocator's mmap threshold: password checks may leave memory resident");
+    }
     ensure_config_dir(dir)?;
     let store = open_config(dir)?;
     let verifier = Arc::new(
