@@ -137,6 +137,17 @@ fn local_true() -> anyhow::Result<Duration> {
     Ok(elapsed)
 }
 
+/// What a new connection costs: (first authenticated request on it, a second one).
+async fn connection_cost(client: &Client) -> anyhow::Result<(Duration, Duration)> {
+    let fresh = client.fork()?;
+    let started = Instant::now();
+    fresh.identify().await?;
+    let first = started.elapsed();
+    let started = Instant::now();
+    fresh.identify().await?;
+    Ok((first, started.elapsed()))
+}
+
 /// Benchmark (a). Prints the figures; returns nothing, the verdicts are printed.
 async fn latency(args: &Args, client: &Client) -> anyhow::Result<()> {
     println!("\n== (a) Create + Command + Receive until Done + Delete of `true`");
@@ -180,6 +191,20 @@ async fn latency(args: &Args, client: &Client) -> anyhow::Result<()> {
         );
         rows.push((label, remote_median));
     }
+    let mut first = Vec::new();
+    let mut kept = Vec::new();
+    for _ in 0..10 {
+        let (new_connection, kept_connection) = connection_cost(client).await?;
+        first.push(new_connection);
+        kept.push(kept_connection);
+    }
+    println!(
+        "  authenticated Identify, median of 10: {:.3} ms as a new connection's first request \
+         (connect + password check), {:.3} ms on a kept connection; Shell::open and \
+         Command::output each open a new connection",
+        millis(median(&mut first)),
+        millis(median(&mut kept))
+    );
     println!(
         "  local fork+exec of `true`: {} runs, median {:.3} ms, mean {:.3} ms",
         args.baseline_iterations,
@@ -278,13 +303,23 @@ async fn throughput(args: &Args, client: &Client) -> anyhow::Result<()> {
         "  local pipe: {local_bytes} bytes in {:.3} s = {local_rate:.1} MiB/s",
         local_time.as_secs_f64()
     );
+    let daemon_cpu_before = cpu_seconds(args.daemon_pid)?;
+    let own_cpu_before = cpu_seconds(std::process::id())?;
     let (remote_bytes, remote_time, events) = remote_head(client, &args.bytes).await?;
+    let daemon_cpu = cpu_seconds(args.daemon_pid)? - daemon_cpu_before;
+    let own_cpu = cpu_seconds(std::process::id())? - own_cpu_before;
     let remote_rate = mib_per_second(remote_bytes, remote_time);
     println!(
         "  through Receive: {remote_bytes} bytes in {:.3} s = {remote_rate:.1} MiB/s \
          ({events} data parts, {:.1} KiB each on average)",
         remote_time.as_secs_f64(),
         remote_bytes as f64 / 1024.0 / events.max(1) as f64
+    );
+    println!(
+        "  CPU during the remote run: wsmand {daemon_cpu:.2} s (its children excluded), this \
+         client {own_cpu:.2} s, over {:.2} s of wall time on {} cores",
+        remote_time.as_secs_f64(),
+        std::thread::available_parallelism().map_or(1, usize::from)
     );
     if remote_bytes != local_bytes {
         bail!("received {remote_bytes} bytes, the local run produced {local_bytes}");
@@ -304,6 +339,21 @@ async fn throughput(args: &Args, client: &Client) -> anyhow::Result<()> {
         verdict(ratio >= THROUGHPUT_TARGET_RATIO)
     );
     Ok(())
+}
+
+/// User + system CPU time of a process so far (`/proc/PID/stat`, clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = text.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => Ok((user + system) as f64 / 100.0),
+        _ => bail!("unexpected /proc/{pid}/stat"),
+    }
 }
 
 /// A field of `/proc/PID/status` in KiB (VmRSS, VmHWM).

@@ -6,10 +6,10 @@
 //! another writer made on disk meanwhile are adopted first, see `sync_before_write`).
 
 use wsman_proto::envelope::SelectorSet;
+use wsman_proto::fault::SelectorProblem;
 use wsman_proto::ns;
 use wsman_proto::transfer::ns_matches;
 use wsman_proto::xml::{Element, Node, Writer};
-use wsman_proto::fault::SelectorProblem;
 use wsman_proto::Fault;
 
 use crate::listener::Listener;
