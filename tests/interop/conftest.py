@@ -14,6 +14,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,39 +108,88 @@ class Daemon:
     log: Path
     process: subprocess.Popen
 
+    def url(self, transport: str) -> str:
+        port = self.https_port if transport == "https" else self.http_port
+        return f"{transport}://127.0.0.1:{port}/wsman"
 
-@pytest.fixture(scope="module")
-def daemon():
+    def port(self, transport: str) -> int:
+        return self.https_port if transport == "https" else self.http_port
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the daemon's stderr, for failure messages."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError as error:
+            return f"(log unreadable: {error})"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A service account `wsmand account add` creates before the daemon starts."""
+
+    name: str
+    password: str
+    run_as: str | None
+
+
+def config_toml(http_port: int, https_port: int, thumbprint: str, winrs: dict[str, int]) -> str:
+    winrs_table = "".join(f"{key} = {value}\n" for key, value in winrs.items())
+    return (
+        "[Config.Service]\n"
+        "AllowUnencrypted = true\n"
+        "[Config.Service.Auth]\n"
+        "Basic = true\n"
+        + (f"[Config.Winrs]\n{winrs_table}" if winrs else "")
+        + "[[Listener]]\n"
+        'Address = "IP:127.0.0.1"\n'
+        'Transport = "HTTP"\n'
+        f"Port = {http_port}\n"
+        "[[Listener]]\n"
+        'Address = "IP:127.0.0.1"\n'
+        'Transport = "HTTPS"\n'
+        f"Port = {https_port}\n"
+        f'CertificateThumbprint = "{thumbprint}"\n'
+    )
+
+
+@contextmanager
+def running_daemon(
+    accounts: tuple[Account, ...],
+    winrs: dict[str, int] | None = None,
+    preexec: Callable[[], None] | None = None,
+):
+    """The real wsmand with an HTTP (AllowUnencrypted) and an HTTPS listener, Basic auth,
+    `accounts`, and `winrs` as the `[Config.Winrs]` table; stopped and removed afterwards.
+    `preexec` runs in the daemon's process before exec (e.g. a safety rlimit)."""
     wsmand = binary("wsmand")
     config_dir = Path(tempfile.mkdtemp(prefix="wsmand-interop-"))
     try:
         http_port, https_port = free_port(), free_port()
         thumbprint = write_certificate(config_dir)
         (config_dir / "config.toml").write_text(
-            "[Config.Service]\n"
-            "AllowUnencrypted = true\n"
-            "[Config.Service.Auth]\n"
-            "Basic = true\n"
-            "[[Listener]]\n"
-            'Address = "IP:127.0.0.1"\n'
-            'Transport = "HTTP"\n'
-            f"Port = {http_port}\n"
-            "[[Listener]]\n"
-            'Address = "IP:127.0.0.1"\n'
-            'Transport = "HTTPS"\n'
-            f"Port = {https_port}\n"
-            f'CertificateThumbprint = "{thumbprint}"\n'
+            config_toml(http_port, https_port, thumbprint, winrs or {})
         )
         env = dict(os.environ, WSMAND_CONFIG_DIR=str(config_dir))
-        subprocess.run(
-            [str(wsmand), "account", "add", SERVICE_ACCOUNT, "--password-stdin", "--run-as", "root"],
-            input=SERVICE_PASSWORD + "\n",
-            text=True,
-            env=env,
-            check=True,
-            timeout=60,
-            capture_output=True,
-        )
+        for account in accounts:
+            run_as = ["--run-as", account.run_as] if account.run_as else []
+            subprocess.run(
+                [
+                    str(wsmand),
+                    "--config-dir",
+                    str(config_dir),
+                    "account",
+                    "add",
+                    account.name,
+                    "--password-stdin",
+                    *run_as,
+                ],
+                input=account.password + "\n",
+                text=True,
+                env=env,
+                check=True,
+                timeout=60,
+                capture_output=True,
+            )
         log = config_dir.parent / (config_dir.name + ".stderr.log")
         env.pop("WSMAND_CONFIG_DIR")
         env.pop("NOTIFY_SOCKET", None)
@@ -149,19 +200,31 @@ def daemon():
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
                 env=env,
+                preexec_fn=preexec,
             )
         try:
             wait_for_port(process, http_port, log)
             wait_for_port(process, https_port, log)
             yield Daemon(http_port, https_port, config_dir, log, process)
         finally:
-            process.kill()
-            process.wait(timeout=30)
+            # SIGTERM: the daemon ends its shells and removes their cgroups; SIGKILL if it hangs.
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)
             if os.environ.get("WSMAN_INTEROP_SHOW_LOG"):
                 print(log.read_text())
             log.unlink(missing_ok=True)
     finally:
         shutil.rmtree(config_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    with running_daemon((Account(SERVICE_ACCOUNT, SERVICE_PASSWORD, "root"),)) as started:
+        yield started
 
 
 def pam_credentials():

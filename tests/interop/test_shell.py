@@ -3,227 +3,268 @@
 pywinrm: `Session.run_cmd` and `Protocol` step by step (open_shell, run_command,
 send_command_input, get_command_output with its timeout retries, cleanup_command,
 close_shell). pypsrp: `Client.execute_cmd` and `WinRS`/`Process` (stdin, signals).
-Every test checks that no process it started is left over.
+
+Every command runs as the non-root test user (see shell_support), reached both as its PAM
+login and through a service account with `--run-as`, over Basic/HTTPS and Basic/HTTP with
+AllowUnencrypted; commands print `id -u` to prove who they run as. After each test no process
+of the test user may be left (the autouse `no_leftover_processes`).
 """
 
 from __future__ import annotations
 
-import os
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from pypsrp.client import Client
 from pypsrp.exceptions import WSManFaultError
 from pypsrp.shell import Process, SignalCode, WinRS
-from pypsrp.wsman import WSMan
-from winrm import Session
-from winrm.protocol import Protocol
 
-from conftest import SERVICE_ACCOUNT, SERVICE_PASSWORD
+from conftest import running_daemon
+from shell_support import (  # noqa: F401 (no_leftover_processes: autouse fixture)
+    LOGINS,
+    RUN_AS_ACCOUNT,
+    TRANSPORTS,
+    Target,
+    login_for,
+    no_leftover_processes,
+    processes_of,
+    receive_until_done,
+    shell_user_entry,
+    wait_until,
+)
 
-TRANSPORTS = ["https", "http"]
-
-
-def url(daemon, transport: str) -> str:
-    port = daemon.https_port if transport == "https" else daemon.http_port
-    return f"{transport}://127.0.0.1:{port}/wsman"
-
-
-def session(daemon, transport: str) -> Session:
-    return Session(
-        url(daemon, transport),
-        auth=(SERVICE_ACCOUNT, SERVICE_PASSWORD),
-        transport="basic",
-        server_cert_validation="ignore",
-        message_encryption="never",
-        proxy=None,
-    )
+EXIT_CODES = [0, 1, 42, 255]
 
 
-def protocol(daemon, transport: str, operation_timeout: int = 20) -> Protocol:
-    return Protocol(
-        url(daemon, transport),
-        transport="basic",
-        username=SERVICE_ACCOUNT,
-        password=SERVICE_PASSWORD,
-        server_cert_validation="ignore",
-        message_encryption="never",
-        proxy=None,
-        operation_timeout_sec=operation_timeout,
-        read_timeout_sec=operation_timeout + 10,
-    )
+@pytest.fixture(scope="module")
+def uid() -> int:
+    return shell_user_entry().pw_uid
 
 
-def wsman(daemon, transport: str) -> WSMan:
-    common = dict(
-        auth="basic",
-        username=SERVICE_ACCOUNT,
-        password=SERVICE_PASSWORD,
-        no_proxy=True,
-        connection_timeout=10,
-        read_timeout=30,
-    )
-    if transport == "https":
-        return WSMan("127.0.0.1", port=daemon.https_port, ssl=True, cert_validation=False, **common)
-    return WSMan("127.0.0.1", port=daemon.http_port, ssl=False, encryption="never", **common)
+@pytest.fixture(scope="module")
+def user_daemon(uid):
+    with running_daemon((RUN_AS_ACCOUNT,)) as started:
+        yield started
 
 
-def processes_with(marker: str) -> int:
-    count = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if marker.encode() in f.read():
-                    count += 1
-        except OSError:
-            pass
-    return count
+@pytest.fixture(params=LOGINS)
+def login(request):
+    return login_for(request.param)
 
 
-def assert_gone(marker: str, within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while processes_with(marker) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert processes_with(marker) == 0, f"processes matching {marker!r} left over"
+@pytest.fixture(params=TRANSPORTS)
+def target(request, user_daemon, login) -> Target:
+    return Target(user_daemon, request.param, login)
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-@pytest.mark.parametrize("code", [0, 1, 42, 255])
-def test_pywinrm_run_cmd_exit_codes(daemon, transport, code):
-    r = session(daemon, transport).run_cmd(f"echo out; echo err >&2; exit {code}")
+def processes_running(uid: int, command_line: str) -> list[int]:
+    """The test user's processes whose command line is exactly `command_line`."""
+    return [pid for pid, text in processes_of(uid).items() if text.endswith(f" cmd={command_line}")]
+
+
+@pytest.mark.parametrize("code", EXIT_CODES)
+def test_pywinrm_run_cmd_exit_codes(target, uid, code):
+    r = target.session().run_cmd(f"id -u; echo err >&2; exit {code}")
     assert r.status_code == code
-    assert r.std_out == b"out\n"
+    assert r.std_out == f"{uid}\n".encode()
     assert r.std_err == b"err\n"
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-def test_pywinrm_utf8_both_ways(daemon, transport):
-    r = session(daemon, transport).run_cmd("printf", ["'%s\\n'", "'héllo wörld ✓'"])
+def test_pywinrm_stdout_and_stderr_are_separate(target, uid):
+    script = (
+        "id -u; i=0; while [ $i -lt 200 ]; do echo out$i; echo err$i >&2; i=$((i+1)); done; "
+        "head -c 100000 /dev/zero | tr '\\0' e >&2; echo last"
+    )
+    r = target.session().run_cmd(script)
     assert r.status_code == 0
-    assert r.std_out.decode("utf-8") == "héllo wörld ✓\n"
+    expected_out = f"{uid}\n" + "".join(f"out{i}\n" for i in range(200)) + "last\n"
+    expected_err = "".join(f"err{i}\n" for i in range(200)) + "e" * 100_000
+    assert r.std_out.decode() == expected_out
+    assert r.std_err.decode() == expected_err
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-def test_pywinrm_protocol_step_by_step_with_stdin(daemon, transport):
-    p = protocol(daemon, transport)
+def test_pywinrm_utf8_both_ways(target, uid):
+    text = "héllo wörld ✓ 日本"
+    r = target.session().run_cmd("id -u; printf", ["'%s\\n'", f"'{text}'"])
+    assert r.status_code == 0
+    assert r.std_out.decode("utf-8") == f"{uid}\n{text}\n"
+    p = target.protocol()
     shell_id = p.open_shell(codepage=65001)
     try:
-        command_id = p.run_command(shell_id, "wc", ["-c"])
+        command_id = p.run_command(shell_id, "cat")
+        p.send_command_input(shell_id, command_id, text.encode("utf-8"), end=True)
+        out, err, code = receive_until_done(p, shell_id, command_id)
+        assert (out.decode("utf-8"), err, code) == (text, b"", 0)
+    finally:
+        p.close_shell(shell_id)
+
+
+def test_pywinrm_protocol_step_by_step_with_stdin(target, uid):
+    p = target.protocol()
+    shell_id = p.open_shell(codepage=65001)
+    try:
+        command_id = p.run_command(shell_id, "id -u; wc -c")
         payload = b"x" * (1024 * 1024)
         chunk = 64 * 1024
         for i in range(0, len(payload), chunk):
             p.send_command_input(shell_id, command_id, payload[i : i + chunk], end=i + chunk >= len(payload))
         out, err, code = p.get_command_output(shell_id, command_id)
         assert code == 0
-        assert out.strip() == b"1048576"
+        assert out.split() == [str(uid).encode(), b"1048576"]
         p.cleanup_command(shell_id, command_id)
     finally:
         p.close_shell(shell_id)
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-def test_pywinrm_keeps_polling_through_timeout_faults(daemon, transport):
-    p = protocol(daemon, transport, operation_timeout=1)
+def test_pywinrm_keeps_polling_through_timeout_faults(target, uid):
+    p = target.protocol(operation_timeout=1)
     shell_id = p.open_shell()
     try:
-        command_id = p.run_command(shell_id, "sleep 3; echo done")
+        command_id = p.run_command(shell_id, "id -u; sleep 3; echo done")
         out, _, code = p.get_command_output(shell_id, command_id)
-        assert (out, code) == (b"done\n", 0)
+        assert (out, code) == (f"{uid}\ndone\n".encode(), 0)
         p.cleanup_command(shell_id, command_id)
     finally:
         p.close_shell(shell_id)
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-def test_large_output(daemon, transport):
-    r = session(daemon, transport).run_cmd("head -c 5000000 /dev/zero | tr '\\0' y")
+def test_large_output(target, uid):
+    r = target.session().run_cmd("id -u >&2; head -c 5000000 /dev/zero | tr '\\0' y")
     assert r.status_code == 0
+    assert r.std_err == f"{uid}\n".encode()
     assert len(r.std_out) == 5_000_000
     assert set(r.std_out) == {ord("y")}
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-def test_pypsrp_execute_cmd(daemon, transport):
-    with Client(
-        "127.0.0.1",
-        port=daemon.https_port if transport == "https" else daemon.http_port,
-        ssl=transport == "https",
-        auth="basic",
-        encryption="never" if transport == "http" else "auto",
-        username=SERVICE_ACCOUNT,
-        password=SERVICE_PASSWORD,
-        cert_validation=False,
-        no_proxy=True,
-    ) as client:
-        out, err, code = client.execute_cmd("echo hi; echo oops >&2; exit 3")
-    assert out == "hi\n"
-    assert err == "oops\n"
-    assert code == 3
+@pytest.mark.parametrize("code", EXIT_CODES)
+def test_pypsrp_execute_cmd_exit_codes(target, uid, code):
+    with target.client() as client:
+        out, err, rc = client.execute_cmd(f"id -u; echo oops >&2; exit {code}")
+    assert (out, err, rc) == (f"{uid}\n", "oops\n", code)
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-def test_pypsrp_process_stdin_ctrl_c_and_terminate(daemon, transport):
+def test_pypsrp_process_exit_codes(target, uid):
+    with target.wsman() as w, WinRS(w) as shell:
+        for code in EXIT_CODES:
+            process = Process(shell, f"id -u; echo e{code} >&2; exit {code}")
+            process.invoke()
+            assert (process.rc, process.stdout, process.stderr) == (code, f"{uid}\n".encode(), f"e{code}\n".encode())
+
+
+def test_pypsrp_process_stdin_ctrl_c_and_terminate(target, uid):
     marker = f"sleep 40{uuid.uuid4().int % 1000:03d}"
-    with wsman(daemon, transport) as w, WinRS(w) as shell:
+    with target.wsman() as w, WinRS(w) as shell:
         # stdin
-        process = Process(shell, "cat")
+        process = Process(shell, "id -u; cat")
         process.begin_invoke()
         process.send(b"from stdin", end=True)
         process.end_invoke()
-        assert process.stdout == b"from stdin"
+        assert process.stdout == f"{uid}\n".encode() + b"from stdin"
         assert process.rc == 0
         # ctrl_c reaches a trap in the shell
         process = Process(shell, "trap 'echo trapped; exit 9' INT; echo ready; while :; do sleep 0.1; done")
         process.begin_invoke()
-        # Receive once: "ready" means the trap is installed.
-        process.poll_invoke()
+        # Receive until "ready": the trap is installed.
+        deadline = time.monotonic() + 20
+        while b"ready" not in process.stdout and time.monotonic() < deadline:
+            process.poll_invoke()
         assert b"ready" in process.stdout
         process.signal(SignalCode.CTRL_C)
         process.end_invoke()
         assert b"trapped" in process.stdout
         assert process.rc == 9
-        # terminate a running process
+        # terminate a running process: it ran as the test user, and is gone afterwards
         process = Process(shell, marker)
         process.begin_invoke()
-        time.sleep(0.5)
-        assert processes_with(marker) > 0
+        assert wait_until(lambda: processes_running(uid, marker), 10), f"{marker} never ran as uid {uid}"
         process.signal(SignalCode.TERMINATE)
-        assert_gone(marker)
+        assert wait_until(lambda: not processes_running(uid, marker), 15), f"{marker} survived terminate"
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-def test_delete_kills_the_processes(daemon, transport):
+def test_delete_kills_the_processes(target, uid):
     marker = f"sleep 41{uuid.uuid4().int % 1000:03d}"
-    p = protocol(daemon, transport)
+    p = target.protocol()
     shell_id = p.open_shell()
     p.run_command(shell_id, f"{marker} & {marker}; wait")
-    deadline = time.monotonic() + 10
-    while processes_with(marker) < 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert processes_with(marker) >= 1
+    assert wait_until(lambda: len(processes_running(uid, marker)) == 2, 10), f"{marker} x2 never ran as uid {uid}"
     p.close_shell(shell_id)
-    assert_gone(marker)
+    assert wait_until(lambda: not processes_running(uid, marker), 15), f"{marker} survived Delete"
 
 
-def test_powershell_uri_is_a_clean_fault(daemon):
-    with wsman(daemon, "http") as w:
+def test_powershell_uri_is_a_clean_fault(user_daemon):
+    with Target(user_daemon, "http", login_for("run-as")).wsman() as w:
         with pytest.raises(WSManFaultError) as info:
-            w.create(
-                "http://schemas.microsoft.com/powershell/Microsoft.PowerShell",
-                None,
-            )
+            w.create("http://schemas.microsoft.com/powershell/Microsoft.PowerShell", None)
     assert info.value.code == 2150858770
 
 
-def test_twenty_concurrent_shells(daemon):
-    def one(i: int) -> tuple[int, bytes]:
-        r = session(daemon, "http").run_cmd(f"echo shell-{i}; exit {i}")
-        return r.status_code, r.std_out
+def test_twenty_concurrent_shells(target, uid):
+    """20 shells of the test user open at once, each running a command at the same time."""
+    count = 20
+    opened = threading.Barrier(count, timeout=60)
+    running = threading.Barrier(count + 1, timeout=60)
+    marker = f"sleep 2.{uuid.uuid4().int % 1000:03d}"
 
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        results = list(pool.map(one, range(20)))
-    assert results == [(i, f"shell-{i}\n".encode()) for i in range(20)]
+    def one(i: int) -> tuple[int, bytes]:
+        p = target.protocol()
+        shell_id = p.open_shell()
+        try:
+            opened.wait()
+            command_id = p.run_command(shell_id, f"id -u; {marker}; echo shell-{i}; exit {i}")
+            running.wait()
+            out, _, code = receive_until_done(p, shell_id, command_id)
+            return code, out
+        finally:
+            p.close_shell(shell_id)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [pool.submit(one, i) for i in range(count)]
+        running.wait()
+        # Each shell's command runs now, as the test user (bounded: the sleeps last 2 s).
+        concurrently = wait_until(lambda: len(processes_running(uid, marker)) == count, 10, step=0.02)
+        results = [f.result() for f in futures]
+    assert results == [(i, f"{uid}\nshell-{i}\n".encode()) for i in range(count)]
+    assert concurrently, f"never saw {count} commands of uid {uid} running at once"
+
+
+def cgroups_in_force(daemon) -> bool:
+    """Whether the daemon said it confines shells with cgroups (its startup log line)."""
+    return any("WinRS shells ready" in line and "cgroups=true" in line for line in daemon.log.read_text().splitlines())
+
+
+def test_delete_kills_processes_that_left_the_session(target, uid):
+    """Daemonized children (setsid, double fork, stdio detached) are still the shell's."""
+    if not cgroups_in_force(target.daemon):
+        pytest.xfail("without cgroups a process that calls setsid escapes Delete (documented fallback weakness)")
+    marker = f"sleep 42{uuid.uuid4().int % 1000:03d}"
+    p = target.protocol()
+    shell_id = p.open_shell()
+    try:
+        command_id = p.run_command(shell_id, f"(setsid {marker} </dev/null >/dev/null 2>&1 &); echo detached")
+        out, _, code = receive_until_done(p, shell_id, command_id)
+        assert (out, code) == (b"detached\n", 0)
+        assert wait_until(lambda: processes_running(uid, marker), 10), f"{marker} never ran as uid {uid}"
+    finally:
+        p.close_shell(shell_id)
+    assert wait_until(lambda: not processes_running(uid, marker), 15), f"{marker} survived Delete"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="daemon bug: after the command's process exits, a background child that keeps writing "
+    "to the inherited stdout postpones Done for as long as it writes (the exit drain grace is an "
+    "idle timeout per read, crates/wsman-shell/src/output.rs pump), while wsman-shell documents "
+    "that such a pipe is ended exit_drain_grace after the exit",
+)
+@pytest.mark.parametrize("transport", ["http"])
+def test_done_comes_while_a_background_child_keeps_writing(user_daemon, transport, uid):
+    p = Target(user_daemon, transport, login_for("run-as")).protocol()
+    shell_id = p.open_shell()
+    try:
+        command_id = p.run_command(shell_id, "(while :; do echo tick; sleep 0.5; done) & exit 3")
+        _, _, code = receive_until_done(p, shell_id, command_id, within=30)
+        assert code == 3
+    finally:
+        p.close_shell(shell_id)
