@@ -251,13 +251,6 @@ def test_delete_kills_processes_that_left_the_session(target, uid):
     assert wait_until(lambda: not processes_running(uid, marker), 15), f"{marker} survived Delete"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="daemon bug: after the command's process exits, a background child that keeps writing "
-    "to the inherited stdout postpones Done for as long as it writes (the exit drain grace is an "
-    "idle timeout per read, crates/wsman-shell/src/output.rs pump), while wsman-shell documents "
-    "that such a pipe is ended exit_drain_grace after the exit",
-)
 @pytest.mark.parametrize("transport", ["http"])
 def test_done_comes_while_a_background_child_keeps_writing(user_daemon, transport, uid):
     p = Target(user_daemon, transport, login_for("run-as")).protocol()

@@ -137,9 +137,10 @@ fn local_true() -> anyhow::Result<Duration> {
     Ok(elapsed)
 }
 
-/// What a new connection costs: (first authenticated request on it, a second one).
+/// What a new connection costs: (first authenticated request on it, a second one). A new
+/// `Client` has its own connection pool (forks share theirs), so its first request connects.
 async fn connection_cost(client: &Client) -> anyhow::Result<(Duration, Duration)> {
-    let fresh = client.fork()?;
+    let fresh = Client::new(client.endpoint().clone(), client.options().clone())?;
     let started = Instant::now();
     fresh.identify().await?;
     let first = started.elapsed();
@@ -200,8 +201,8 @@ async fn latency(args: &Args, client: &Client) -> anyhow::Result<()> {
     }
     println!(
         "  authenticated Identify, median of 10: {:.3} ms as a new connection's first request \
-         (connect + password check), {:.3} ms on a kept connection; Shell::open and \
-         Command::output each open a new connection",
+         (connect + password check), {:.3} ms on a kept connection; a shell's requests share \
+         the client's pool of kept connections",
         millis(median(&mut first)),
         millis(median(&mut kept))
     );
@@ -366,6 +367,18 @@ fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
         .with_context(|| format!("no {field} in /proc/{pid}/status"))
 }
 
+/// Kernel memory of the whole host that per-shell cgroups use: Slab + Percpu + PageTables (KiB).
+fn kernel_kib() -> anyhow::Result<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").context("reading /proc/meminfo")?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok(field("Slab") + field("Percpu") + field("PageTables"))
+}
+
 /// The daemon's direct children (a shell without a command should have none).
 fn child_count(pid: u32) -> usize {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -402,6 +415,7 @@ async fn idle_shells(args: &Args, client: &Client) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before_kib = status_kib(pid, "VmRSS")?;
     let before_fds = fd_count(pid);
+    let before_kernel_kib = kernel_kib()?;
     let started = Instant::now();
     let mut ids = Vec::with_capacity(args.shells as usize);
     for _ in 0..args.shells {
@@ -412,6 +426,7 @@ async fn idle_shells(args: &Args, client: &Client) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after_kib = status_kib(pid, "VmRSS")?;
     let after_fds = fd_count(pid);
+    let after_kernel_kib = kernel_kib()?;
     let children = child_count(pid);
 
     let deleting = Instant::now();
@@ -428,8 +443,7 @@ async fn idle_shells(args: &Args, client: &Client) -> anyhow::Result<()> {
 
     let per_shell_kib = after_kib.saturating_sub(before_kib) as f64 / f64::from(args.shells.max(1));
     println!(
-        "  opened {} shells in {:.1} s ({:.1} ms each; each open is a new connection, so one \
-         password check)",
+        "  opened {} shells in {:.1} s ({:.1} ms each, over the client's pooled connections)",
         args.shells,
         open_time.as_secs_f64(),
         millis(open_time) / f64::from(args.shells.max(1))
@@ -442,6 +456,12 @@ async fn idle_shells(args: &Args, client: &Client) -> anyhow::Result<()> {
     println!(
         "  daemon children with the shells open: {children}; open fds {before_fds} before, \
          {after_fds} with the shells open"
+    );
+    println!(
+        "  not in the daemon's RSS: host kernel memory (Slab + Percpu + PageTables, host-wide, \
+         other processes included) grew by {} KiB = {:.1} KiB per shell (each shell's cgroups)",
+        after_kernel_kib.saturating_sub(before_kernel_kib),
+        after_kernel_kib.saturating_sub(before_kernel_kib) as f64 / f64::from(args.shells.max(1))
     );
     println!(
         "  {:<38}{:>12}{:>12}{:>10}{:>10}  verdict",

@@ -1,10 +1,11 @@
-//! The asynchronous client: one endpoint, one kept connection, typed WS-Management operations.
+//! The asynchronous client: one endpoint, a small pool of kept connections, typed WS-Management
+//! operations.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::header::{HeaderName, HeaderValue};
-use tokio::sync::Mutex;
 use wsman_auth::Credentials;
 use wsman_proto::ns::{self, action};
 use wsman_proto::request::{envelope, RequestHeader};
@@ -98,13 +99,14 @@ impl Resource {
     }
 }
 
-/// A WS-Management client bound to one endpoint. Requests are serialised over one kept-alive
-/// connection, which is reopened when the server closes it.
+/// A WS-Management client bound to one endpoint. Each request takes an idle kept-alive
+/// connection from a pool shared with the client's forks ([`Client::fork`]), or opens one, and
+/// returns it after a complete reply; concurrent requests use different connections.
 pub struct Client {
     endpoint: Endpoint,
     options: ClientOptions,
     session_id: String,
-    transport: Mutex<Transport>,
+    transport: Arc<Transport>,
 }
 
 impl std::fmt::Debug for Client {
@@ -150,7 +152,7 @@ impl Client {
             endpoint,
             options,
             session_id: new_message_id(),
-            transport: Mutex::new(transport),
+            transport: Arc::new(transport),
         })
     }
 
@@ -164,19 +166,25 @@ impl Client {
         &self.options
     }
 
-    /// Another client for the same endpoint, settings and `p:SessionId`, with its own
-    /// connection. Why: a Receive long poll holds a connection for up to the operation timeout,
-    /// and a Send or Signal must not queue behind it (Windows clients use several connections
-    /// for one shell too).
+    /// Another client for the same endpoint, settings and `p:SessionId`, sharing this one's
+    /// pool of idle connections. Why share: a new connection's first request pays the server's
+    /// password check, so forks reuse whatever connection is idle; a request in flight still
+    /// has its connection to itself, so a Receive long poll never delays a Send or Signal
+    /// (Windows clients use several connections for one shell too). A client made with
+    /// [`Client::new`] has a pool of its own.
     pub fn fork(&self) -> Result<Self, ClientError> {
-        let mut other = Self::new(self.endpoint.clone(), self.options.clone())?;
-        other.session_id = self.session_id.clone();
-        Ok(other)
+        Ok(Self {
+            endpoint: self.endpoint.clone(),
+            options: self.options.clone(),
+            session_id: self.session_id.clone(),
+            transport: self.transport.clone(),
+        })
     }
 
-    /// Close the kept connection (a new one is opened by the next request).
+    /// Close the idle connections of the pool (shared with forks); requests in flight finish,
+    /// and later requests open new connections.
     pub async fn disconnect(&self) {
-        self.transport.lock().await.disconnect();
+        self.transport.disconnect();
     }
 
     /// The header every operation of this client starts from: To, Action, ResourceURI, a fresh
@@ -236,20 +244,15 @@ impl Client {
         headers: Vec<(HeaderName, HeaderValue)>,
     ) -> Result<crate::transport::HttpReply, ClientError> {
         let budget = self.options.operation_timeout + self.options.network_delay;
-        let mut transport = self.transport.lock().await;
-        let sent = tokio::time::timeout(budget, transport.post(Bytes::from(xml), &headers)).await;
-        let reply = match sent {
-            Ok(r) => r?,
-            Err(_) => {
-                // A half-read answer would desynchronise the connection.
-                transport.disconnect();
-                return Err(ClientError::Timeout {
-                    millis: budget.as_millis(),
-                });
-            }
-        };
-        drop(transport);
-        Ok(reply)
+        let sent = tokio::time::timeout(budget, self.transport.post(Bytes::from(xml), &headers));
+        match sent.await {
+            Ok(reply) => reply,
+            // The request's connection was dropped with the abandoned exchange: a half-read
+            // answer never goes back to the pool.
+            Err(_) => Err(ClientError::Timeout {
+                millis: budget.as_millis(),
+            }),
+        }
     }
 
     /// Send any request built from `header` with `body` (serialised XML, may be empty) and

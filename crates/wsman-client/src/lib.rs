@@ -1,5 +1,5 @@
-//! A WS-Management (WinRM) client: the messages Windows clients send, over one kept-alive
-//! HTTP/1.1 connection (plain or TLS), with typed operations and typed errors.
+//! A WS-Management (WinRM) client: the messages Windows clients send, over kept-alive HTTP/1.1
+//! connections (plain or TLS) from a small pool, with typed operations and typed errors.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), wsman_client::ClientError> {

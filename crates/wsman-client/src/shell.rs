@@ -22,9 +22,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Connections: a Receive is a long poll that holds its connection for up to the operation
-//! timeout, so each [`OutputReader`] has its own connection, stdin goes over another, and
-//! Create/Command/Signal/Delete over a third. All share one `p:SessionId`.
+//! Connections: a shell's requests go through forks of the client that opened it, which share
+//! its pool of idle kept-alive connections (see [`Client::fork`]). A Receive is a long poll
+//! that holds its connection for up to the operation timeout; a Send, Signal or Delete sent
+//! meanwhile takes another connection from the pool (or opens one), so it never waits behind
+//! the poll. When nothing runs concurrently, every request reuses one connection and the
+//! server checks the password once. All share one `p:SessionId`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -150,7 +153,9 @@ pub struct CommandOutput {
 struct ShellShared {
     /// Create, Command, Signal, Delete.
     control: Client,
-    /// Send (a Send can block while the remote command does not read its stdin).
+    /// Send. A fork of `control`: the same pool, but each request in flight has its own
+    /// connection, so a Send that blocks (the remote command does not read its stdin) delays
+    /// nothing else.
     input: Client,
     id: String,
     resource_uri: String,
@@ -208,8 +213,8 @@ fn created_shell_id(elements: Vec<Element>) -> Result<String, ClientError> {
 }
 
 impl Shell {
-    /// Create a shell on `client`'s endpoint (WS-Transfer Create). The shell uses its own
-    /// connections (see the module docs); `client` itself is not used afterwards.
+    /// Create a shell on `client`'s endpoint (WS-Transfer Create). The shell uses forks of
+    /// `client`, sharing its idle connections (see the module docs).
     pub async fn open(client: &Client, options: &ShellOptions) -> Result<Self, ClientError> {
         let control = client.fork()?;
         let mut resource = Resource::new(options.resource_uri.clone());
@@ -342,7 +347,8 @@ impl Command {
         shell.control.send(&header, &body).await.map(|_| ())
     }
 
-    /// A reader of the command's output streams, with its own connection.
+    /// A reader of the command's output streams. Each Receive takes a connection of its own
+    /// from the shared pool while it waits.
     pub fn output(&self) -> Result<OutputReader, ClientError> {
         Ok(OutputReader {
             client: self.shell.control.fork()?,

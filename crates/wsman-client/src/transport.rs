@@ -1,10 +1,20 @@
-//! One persistent HTTP/1.1 connection (plain TCP or TLS) with reconnect-on-close.
+//! The connections of one client and its forks: a small pool of idle kept-alive HTTP/1.1
+//! connections (plain TCP or TLS). A request takes an idle connection or opens one, and gives
+//! it back only after a complete reply was read; after an error, a timeout or a cancelled
+//! request the connection is dropped, so a half-read answer never reaches the next request.
 //!
-//! Why own the connection instead of a pooled HTTP client: connection-oriented authentication
-//! schemes (Negotiate, Kerberos, CredSSP) bind their context to one TCP connection, and WinRM
-//! servers expect a client to keep using it.
+//! Why a pool and not one connection per client: the server checks the password on a new
+//! connection's first request (argon2id, tens of milliseconds by design), so every connection
+//! opened is expensive; but a Receive long poll holds its connection for up to the operation
+//! timeout, and a Send or Signal meanwhile must use another one. With the pool, the forks a
+//! shell uses share the connections that are idle, and each request in flight has its own.
+//!
+//! Why own the connections instead of a generic pooled HTTP client: connection-oriented
+//! authentication schemes (Negotiate, Kerberos, CredSSP) bind their context to one TCP
+//! connection, and WinRM servers expect a client to keep using it.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -20,6 +30,11 @@ use crate::endpoint::{Endpoint, Scheme};
 use crate::error::ClientError;
 use crate::tls;
 
+/// Idle connections kept per pool; more are closed when their request completes. A shell in
+/// use needs about two (a Receive long poll plus Send/Signal); a few more cover concurrent
+/// commands without holding many sockets (and server-side connection state) open.
+pub(crate) const MAX_IDLE_CONNECTIONS: usize = 4;
+
 /// What came back: status, the headers the client looks at, and the (bounded) body.
 #[derive(Debug)]
 pub(crate) struct HttpReply {
@@ -32,6 +47,8 @@ pub(crate) struct HttpReply {
 struct Connection {
     sender: SendRequest<Full<Bytes>>,
     driver: JoinHandle<()>,
+    /// The pool generation it was opened in ([`Transport::disconnect`] starts a new one).
+    generation: u64,
 }
 
 impl Drop for Connection {
@@ -40,13 +57,15 @@ impl Drop for Connection {
     }
 }
 
-/// The connection owner.
+/// The pool of one client and its forks.
 pub(crate) struct Transport {
     endpoint: Endpoint,
     tls: Option<Arc<rustls::ClientConfig>>,
     user_agent: HeaderValue,
     max_response_bytes: usize,
-    connection: Option<Connection>,
+    /// Idle connections, most recently used last.
+    idle: Mutex<Vec<Connection>>,
+    generation: AtomicU64,
 }
 
 impl Transport {
@@ -69,13 +88,52 @@ impl Transport {
             tls,
             user_agent,
             max_response_bytes,
-            connection: None,
+            idle: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
         })
     }
 
-    /// Drop the current connection; the next request opens a new one.
-    pub(crate) fn disconnect(&mut self) {
-        self.connection = None;
+    /// Close every idle connection; requests in flight finish on theirs, which are then
+    /// closed too instead of going back to the pool.
+    pub(crate) fn disconnect(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let closed = std::mem::take(&mut *self.lock_idle());
+        drop(closed);
+    }
+
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The most recently used idle connection that is still open, if any.
+    async fn take_idle(&self) -> Option<Connection> {
+        if self.lock_idle().is_empty() {
+            return None;
+        }
+        // Give the connection tasks a chance to see a close the server sent while they were
+        // idle (keep-alive timeout): then we skip them instead of writing into them.
+        tokio::task::yield_now().await;
+        loop {
+            let mut connection = self.lock_idle().pop()?;
+            if connection.sender.is_closed() {
+                continue;
+            }
+            if connection.sender.ready().await.is_ok() {
+                return Some(connection);
+            }
+        }
+    }
+
+    /// Back to the pool after a complete reply, unless the pool is full or was emptied by
+    /// [`Transport::disconnect`] since the connection was opened.
+    fn give_back(&self, connection: Connection) {
+        if connection.generation != self.generation.load(Ordering::Acquire) {
+            return;
+        }
+        let mut idle = self.lock_idle();
+        if idle.len() < MAX_IDLE_CONNECTIONS {
+            idle.push(connection);
+        }
     }
 
     fn io_error(&self, source: std::io::Error) -> ClientError {
@@ -85,8 +143,8 @@ impl Transport {
         }
     }
 
-    async fn connect(&mut self) -> Result<(), ClientError> {
-        self.connection = None;
+    async fn connect(&self) -> Result<Connection, ClientError> {
+        let generation = self.generation.load(Ordering::Acquire);
         let tcp = TcpStream::connect((self.endpoint.host.as_str(), self.endpoint.port))
             .await
             .map_err(|e| self.io_error(e))?;
@@ -107,8 +165,11 @@ impl Transport {
             }
             _ => handshake(tcp).await.map_err(|e| self.hyper_error(e))?,
         };
-        self.connection = Some(Connection { sender, driver });
-        Ok(())
+        Ok(Connection {
+            sender,
+            driver,
+            generation,
+        })
     }
 
     fn tls_error(&self, e: std::io::Error) -> ClientError {
@@ -150,47 +211,39 @@ impl Transport {
             .map_err(|e| ClientError::configuration(format!("cannot build the HTTP request: {e}")))
     }
 
-    /// POST `body` to the endpoint on the kept connection, reconnecting once when the server
-    /// closed it before the request was written (idle keep-alive timeout).
+    /// POST `body` to the endpoint on an idle connection of the pool, or a new one. A kept
+    /// connection the server closed before the request was written (idle keep-alive timeout)
+    /// is discarded and the request sent on another; a new connection is tried once.
     pub(crate) async fn post(
-        &mut self,
+        &self,
         body: Bytes,
         headers: &[(HeaderName, HeaderValue)],
     ) -> Result<HttpReply, ClientError> {
         let mut request = self.request(&body, headers)?;
-        let mut attempts = 0;
-        let response = loop {
-            attempts += 1;
-            let mut fresh = false;
-            if self.connection.is_some() {
-                // Give the connection task a chance to see a close the server sent while we
-                // were idle (keep-alive timeout): then we reconnect instead of writing into it.
-                tokio::task::yield_now().await;
-            }
-            let usable = match self.connection.as_mut() {
-                Some(c) => !c.sender.is_closed() && c.sender.ready().await.is_ok(),
-                None => false,
+        // Each stale idle connection costs one attempt; then one fresh connection.
+        let mut attempts_left = MAX_IDLE_CONNECTIONS + 2;
+        let mut fresh_failed = false;
+        let (connection, response) = loop {
+            attempts_left -= 1;
+            let (mut connection, fresh) = match self.take_idle().await {
+                Some(connection) => (connection, false),
+                None => (self.connect().await?, true),
             };
-            if !usable {
-                self.connect().await?;
-                fresh = true;
-            }
-            let Some(conn) = self.connection.as_mut() else {
-                return Err(ClientError::protocol("no connection"));
-            };
-            match conn.sender.try_send_request(request).await {
-                Ok(r) => break r,
+            match connection.sender.try_send_request(request).await {
+                Ok(response) => break (connection, response),
                 Err(mut e) => {
                     let unsent = e.take_message();
                     let error = e.into_error();
-                    self.connection = None;
-                    // Retry once on a new connection when the request never left, or when a
-                    // kept connection was closed by the server without an answer (it closed
-                    // it idle, before our request arrived).
+                    drop(connection);
+                    // Send again when the request never left, or when a kept connection was
+                    // closed by the server without an answer (it closed it idle, before our
+                    // request arrived). After a new connection failed, one more try at most.
                     let idle_close = !fresh && error.is_incomplete_message();
+                    let may_retry = attempts_left > 0 && !(fresh && fresh_failed);
+                    fresh_failed |= fresh;
                     match unsent {
-                        Some(r) if attempts < 2 => request = r,
-                        None if attempts < 2 && idle_close => {
+                        Some(r) if may_retry => request = r,
+                        None if may_retry && idle_close => {
                             request = self.request(&body, headers)?
                         }
                         _ => return Err(self.hyper_error(error)),
@@ -218,7 +271,7 @@ impl Transport {
         let declared =
             header_text(hyper::header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.max_response_bytes as u64) {
-            self.connection = None;
+            // The body was not read: the connection is dropped, never reused.
             return Err(self.too_large());
         }
         let body = match Limited::new(response.into_body(), self.max_response_bytes)
@@ -227,15 +280,15 @@ impl Transport {
         {
             Ok(collected) => collected.to_bytes(),
             Err(e) => {
-                self.connection = None;
                 if e.is::<http_body_util::LengthLimitError>() {
                     return Err(self.too_large());
                 }
                 return Err(self.io_error(std::io::Error::other(e)));
             }
         };
-        if closes {
-            self.connection = None;
+        // Only now is the exchange complete and the connection clean for the next request.
+        if !closes {
+            self.give_back(connection);
         }
         Ok(HttpReply {
             status,

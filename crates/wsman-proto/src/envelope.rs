@@ -229,15 +229,28 @@ pub fn parse_request(text: &str, limits: &Limits) -> Result<Request, RequestErro
         ));
     }
     let mut req = Request::default();
-    let header = root.child(ns::SOAP, "Header");
+    // The tree is ours: header blocks and the body element are moved into the request, never
+    // copied. Only the first Header and the first Body count, as `Element::child` would find.
+    let mut header: Option<Element> = None;
+    let mut body: Option<Element> = None;
+    for node in root.children {
+        let xml::Node::Element(e) = node else {
+            continue;
+        };
+        if header.is_none() && e.is(ns::SOAP, "Header") {
+            header = Some(e);
+        } else if body.is_none() && e.is(ns::SOAP, "Body") {
+            body = Some(e);
+        }
+    }
     // Read MessageID first so that every later fault can relate to it.
-    if let Some(h) = header {
+    if let Some(h) = &header {
         if let Some(id) = h.child(ns::ADDRESSING, "MessageID") {
             req.message_id = Some(id.trimmed_text());
         }
     }
     let mid = req.message_id.clone();
-    let body = root.child(ns::SOAP, "Body").ok_or_else(|| {
+    let body = body.ok_or_else(|| {
         fault(
             Fault::invalid_message_information_header(
                 "The WS-Management service cannot process the request. The SOAP packet that WS-Management received did not contain a valid Body element. ",
@@ -245,12 +258,18 @@ pub fn parse_request(text: &str, limits: &Limits) -> Result<Request, RequestErro
             &mid,
         )
     })?;
-    req.body = body.elements().next().cloned();
+    req.body = body.children.into_iter().find_map(|n| match n {
+        xml::Node::Element(e) => Some(e),
+        xml::Node::Text(_) => None,
+    });
 
     if let Some(h) = header {
-        for e in h.elements() {
-            read_header(&mut req, e).map_err(|f| fault(f, &mid))?;
-            req.headers.push(e.clone());
+        for node in h.children {
+            let xml::Node::Element(e) = node else {
+                continue;
+            };
+            read_header(&mut req, &e).map_err(|f| fault(f, &mid))?;
+            req.headers.push(e);
         }
     }
 

@@ -73,6 +73,26 @@ pub fn envelope(header: &ResponseHeader<'_>, body: &str) -> String {
     out
 }
 
+/// Spare capacity a large body should be rendered with so that [`envelope_owned`] can wrap it
+/// in place (the envelope's start: namespaces and header, well under this).
+pub const ENVELOPE_HEADROOM: usize = 4096;
+
+/// [`envelope`] around a body the caller no longer needs, built in the body's own buffer when it
+/// has [`ENVELOPE_HEADROOM`] to spare: a large body (a ReceiveResponse full of output) is then
+/// moved once within its allocation instead of copied into a new one. Same text as
+/// [`envelope`].
+pub fn envelope_owned(header: &ResponseHeader<'_>, mut body: String) -> String {
+    const CLOSE: &str = "</s:Body></s:Envelope>";
+    let mut start = String::with_capacity(1024);
+    open_envelope(&mut start);
+    write_header(&mut start, header);
+    start.push_str("<s:Body>");
+    body.reserve(start.len() + CLOSE.len());
+    body.insert_str(0, &start);
+    body.push_str(CLOSE);
+    body
+}
+
 /// A fault envelope. `machine` is the host name the client addressed (`f:WSManFault/@Machine`).
 pub fn fault_envelope(
     fault: &Fault,

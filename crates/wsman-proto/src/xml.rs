@@ -241,7 +241,8 @@ pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
 /// Parse a complete document into its root element, within `limits`.
 pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
-    let mut stack: Vec<Element> = Vec::new();
+    // Envelopes nest a few levels deep: start with room for them.
+    let mut stack: Vec<Element> = Vec::with_capacity(8);
     let mut root: Option<Element> = None;
     let mut count = 0usize;
 
@@ -296,11 +297,8 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
             return Err(XmlError::NoRoot);
         }
         let ns = resolved_ns(resolved)?;
-        let local = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
-        let prefix = start
-            .name()
-            .prefix()
-            .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned());
+        let local = input_text(input, start.local_name().as_ref());
+        let prefix = start.name().prefix().map(|p| input_text(input, p.as_ref()));
         let mut element = Element {
             ns,
             name: local,
@@ -325,7 +323,7 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
             let (res, local) = reader.resolve_attribute(key);
             let ns = match res {
                 ResolveResult::Unbound => None,
-                ResolveResult::Bound(n) => Some(String::from_utf8_lossy(n.as_ref()).into_owned()),
+                ResolveResult::Bound(n) => Some(owned_text(n.as_ref())),
                 ResolveResult::Unknown(p) => {
                     if p == b"xml" {
                         Some(XML_NS.to_owned())
@@ -345,7 +343,7 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
                 .into_owned();
             element.attributes.push(Attribute {
                 ns,
-                name: String::from_utf8_lossy(local.as_ref()).into_owned(),
+                name: input_text(input, local.as_ref()),
                 value,
             });
         }
@@ -367,10 +365,34 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
 fn resolved_ns(res: ResolveResult<'_>) -> Result<Option<String>, XmlError> {
     match res {
         ResolveResult::Unbound => Ok(None),
-        ResolveResult::Bound(n) => Ok(Some(String::from_utf8_lossy(n.as_ref()).into_owned())),
+        ResolveResult::Bound(n) => Ok(Some(owned_text(n.as_ref()))),
         ResolveResult::Unknown(p) => Err(XmlError::UnboundPrefix {
             prefix: String::from_utf8_lossy(&p).into_owned(),
         }),
+    }
+}
+
+/// Names and namespace URIs as owned strings. They are slices of a `&str` cut at ASCII
+/// delimiters, so the strict (fast, vectorised) UTF-8 check always passes; the lossy
+/// conversion is kept only as the fallback it always was.
+fn owned_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// [`owned_text`] for a slice the reader borrowed from `input` (element and attribute names):
+/// found by its position, it is already known to be UTF-8 and needs no second validation.
+/// A slice from anywhere else takes the checked path.
+fn input_text(input: &str, bytes: &[u8]) -> String {
+    let offset = bytes.as_ptr().addr().wrapping_sub(input.as_ptr().addr());
+    match offset
+        .checked_add(bytes.len())
+        .and_then(|end| input.get(offset..end))
+    {
+        Some(text) => text.to_owned(),
+        None => owned_text(bytes),
     }
 }
 
@@ -409,39 +431,46 @@ fn attach(
 
 /// Escape character data for element content.
 pub fn escape_text(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains(['<', '>', '&']) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            c => out.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    escape_with(s, |b| match b {
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'&' => Some("&amp;"),
+        _ => None,
+    })
 }
 
 /// Escape an attribute value (double-quoted).
 pub fn escape_attr(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains(['<', '>', '&', '"', '\n', '\r', '\t']) {
+    escape_with(s, |b| match b {
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'&' => Some("&amp;"),
+        b'"' => Some("&quot;"),
+        b'\n' => Some("&#10;"),
+        b'\r' => Some("&#13;"),
+        b'\t' => Some("&#9;"),
+        _ => None,
+    })
+}
+
+/// Replaces the ASCII bytes `entity` maps, copying the runs between them whole. Scans bytes,
+/// not chars: every byte that needs escaping is ASCII, and ASCII bytes are always char
+/// boundaries in UTF-8, so slicing at them is sound.
+fn escape_with(s: &str, entity: impl Fn(u8) -> Option<&'static str>) -> std::borrow::Cow<'_, str> {
+    let bytes = s.as_bytes();
+    let Some(first) = bytes.iter().position(|&b| entity(b).is_some()) else {
         return std::borrow::Cow::Borrowed(s);
-    }
+    };
     let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c => out.push(c),
+    let mut copied = 0;
+    for (index, &byte) in bytes.iter().enumerate().skip(first) {
+        if let Some(replacement) = entity(byte) {
+            out.push_str(&s[copied..index]);
+            out.push_str(replacement);
+            copied = index + 1;
         }
     }
+    out.push_str(&s[copied..]);
     std::borrow::Cow::Owned(out)
 }
 

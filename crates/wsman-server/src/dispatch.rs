@@ -149,7 +149,7 @@ impl Dispatcher {
                 let (response_action, body) = service
                     .operate(&request, caller, exchange.address, shell_budget)
                     .await?;
-                return finish(&request, response_action, "", &body, max_envelope);
+                return finish_owned(&request, response_action, body, max_envelope);
             }
         }
         let (response_action, body, extra) = match act {
@@ -437,6 +437,35 @@ fn finish(
     max_envelope: u64,
 ) -> Result<Reply, Fault> {
     let envelope = render(request, response_action, extra, body);
+    if envelope.len() as u64 > max_envelope {
+        return Err(Fault::max_envelope_size_exceeded(
+            envelope.len(),
+            max_envelope,
+        ));
+    }
+    Ok(Reply::Envelope(envelope))
+}
+
+/// [`finish`] for a body the caller hands over: the envelope is built in the body's buffer
+/// (see [`response::envelope_owned`]), so large Receive output is not copied again.
+fn finish_owned(
+    request: &Request,
+    response_action: &str,
+    body: String,
+    max_envelope: u64,
+) -> Result<Reply, Fault> {
+    let id = new_message_id();
+    let envelope = response::envelope_owned(
+        &ResponseHeader {
+            action: response_action,
+            message_id: &id,
+            relates_to: request.message_id.as_deref(),
+            operation_id: request.operation_id.as_deref(),
+            sequence_id: request.sequence_id.as_deref(),
+            extra: "",
+        },
+        body,
+    );
     if envelope.len() as u64 > max_envelope {
         return Err(Fault::max_envelope_size_exceeded(
             envelope.len(),

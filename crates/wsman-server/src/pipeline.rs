@@ -75,6 +75,18 @@ pub struct Connection {
     pub path: Arc<str>,
     /// The credential verified on this connection, if any.
     pub auth: Mutex<Option<VerifiedConnection>>,
+    /// The last authenticated IdentifyResponse sent here, rendered and encoded. A client that
+    /// polls Identify on a kept-alive connection (load balancers, monitoring) then pays for the
+    /// parse of its request only, never again for the rendering of an answer that changes only
+    /// with the configuration.
+    identify: Mutex<Option<RenderedIdentify>>,
+}
+
+/// An encoded IdentifyResponse and what it was rendered from.
+struct RenderedIdentify {
+    settings: Arc<ServiceSettings>,
+    encoding: Encoding,
+    body: Bytes,
 }
 
 impl Connection {
@@ -90,12 +102,43 @@ impl Connection {
             transport,
             path,
             auth: Mutex::new(None),
+            identify: Mutex::new(None),
         }
     }
 
     fn auth(&self) -> std::sync::MutexGuard<'_, Option<VerifiedConnection>> {
         self.auth.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// The authenticated IdentifyResponse for `settings` in `encoding`: the one rendered
+    /// earlier on this connection when neither changed since (a new configuration is a new
+    /// `Arc`), else rendered now and kept.
+    fn identify_response(&self, settings: &Arc<ServiceSettings>, encoding: Encoding) -> Bytes {
+        let mut cached = self.identify.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(hit) = cached.as_ref() {
+            if hit.encoding == encoding && Arc::ptr_eq(&hit.settings, settings) {
+                return hit.body.clone();
+            }
+        }
+        let info = IdentifyInfo {
+            product_vendor: settings.product_vendor.clone(),
+            product_version: settings.product_version.clone(),
+            security_profiles: auth::security_profiles(settings),
+        };
+        let body = encode_body(identify::response(&info), encoding);
+        *cached = Some(RenderedIdentify {
+            settings: Arc::clone(settings),
+            encoding,
+            body: body.clone(),
+        });
+        body
+    }
+}
+
+/// What [`process`] produced: a dispatcher reply, or an envelope already encoded.
+enum Answer {
+    Reply(Reply, Encoding),
+    Encoded { body: Bytes, encoding: Encoding },
 }
 
 /// How to write an answer: the request's encoding and the facts faults carry.
@@ -115,7 +158,10 @@ pub async fn handle(
     let content_type = request.headers().get(CONTENT_TYPE).cloned();
     let host = request.headers().get(HOST).cloned();
     let response = match process(&shared, &conn, &settings, request).await {
-        Ok((reply, encoding)) => reply_response(reply, encoding),
+        Ok(Answer::Reply(reply, encoding)) => reply_response(reply, encoding),
+        Ok(Answer::Encoded { body, encoding }) => {
+            encoded_soap_response(StatusCode::OK, body, encoding)
+        }
         Err(e) => {
             let answer = AnswerContext {
                 encoding: encoding_hint(content_type.as_ref()),
@@ -130,9 +176,9 @@ pub async fn handle(
 async fn process(
     shared: &Shared,
     conn: &Connection,
-    settings: &ServiceSettings,
+    settings: &Arc<ServiceSettings>,
     request: hyper::Request<Incoming>,
-) -> Result<(Reply, Encoding), ServiceError> {
+) -> Result<Answer, ServiceError> {
     let (parts, incoming) = request.into_parts();
     // 1. method and path
     if parts.method != Method::POST {
@@ -165,7 +211,8 @@ async fn process(
                 if anonymous_path || wants_anonymous_identify(&parts.headers) =>
             {
                 let bytes = body::read_limited(incoming, limit, declared, timeout).await?;
-                return anonymous_identify(&bytes, content_type, settings, conn);
+                return anonymous_identify(&bytes, content_type, settings, conn)
+                    .map(|(reply, encoding)| Answer::Reply(reply, encoding));
             }
             Authenticated::AnonymousIdentify => {
                 tracing::warn!(remote = %conn.remote, user = "", "401: no credentials");
@@ -184,12 +231,8 @@ async fn process(
     let (request, encoding) = decode_and_parse(&bytes, content_type)?;
     // 8. Identify, then authorization
     if request.is_identify() {
-        let info = IdentifyInfo {
-            product_vendor: settings.product_vendor.clone(),
-            product_version: settings.product_version.clone(),
-            security_profiles: auth::security_profiles(settings),
-        };
-        return Ok((Reply::Envelope(identify::response(&info)), encoding));
+        let body = conn.identify_response(settings, encoding);
+        return Ok(Answer::Encoded { body, encoding });
     }
     let relates_to = request.message_id.clone();
     let shell_request = request
@@ -207,7 +250,7 @@ async fn process(
     let host = host_header(&parts.headers).unwrap_or_default();
     let address = format!("{}://{}{}", conn.transport.scheme(), host, conn.path);
     let exchange = Exchange {
-        settings,
+        settings: settings.as_ref(),
         address: &address,
     };
     let request = Arc::new(request);
@@ -221,7 +264,7 @@ async fn process(
         .dispatch_as(Arc::clone(&request), exchange, Some(&caller))
         .await
     {
-        Ok(reply) => Ok((reply, encoding)),
+        Ok(reply) => Ok(Answer::Reply(reply, encoding)),
         Err(fault) => Err(ServiceError::Fault {
             fault: Box::new(fault),
             relates_to,
@@ -327,9 +370,28 @@ fn anonymous_identify(
 }
 
 fn decode_and_parse(bytes: &[u8], content_type: &str) -> Result<(Request, Encoding), ServiceError> {
-    let (text, encoding) = charset::decode(bytes, charset::charset_param(content_type))?;
+    let charset = charset::charset_param(content_type);
+    // The common case, UTF-8 without a BOM, is parsed in place; everything else (and any
+    // invalid input, for its error) goes through `charset::decode`.
+    if plain_utf8(bytes, charset) {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            let request = wsman_proto::parse_request(text, &Limits::default())?;
+            return Ok((request, Encoding::Utf8));
+        }
+    }
+    let (text, encoding) = charset::decode(bytes, charset)?;
     let request = wsman_proto::parse_request(&text, &Limits::default())?;
     Ok((request, encoding))
+}
+
+/// True when `charset::decode` would read `bytes` as UTF-8 as they are: no byte-order mark,
+/// and no charset parameter or a UTF-8 one.
+fn plain_utf8(bytes: &[u8], charset: Option<&str>) -> bool {
+    let bom = bytes.starts_with(&[0xEF, 0xBB, 0xBF])
+        || bytes.starts_with(&[0xFF, 0xFE])
+        || bytes.starts_with(&[0xFE, 0xFF]);
+    !bom && charset
+        .is_none_or(|c| c.eq_ignore_ascii_case("utf-8") || c.eq_ignore_ascii_case("utf8"))
 }
 
 fn wants_anonymous_identify(headers: &HeaderMap) -> bool {
@@ -396,11 +458,24 @@ fn base_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     response
 }
 
-fn soap_response(status: StatusCode, xml: &str, encoding: Encoding) -> Response<Full<Bytes>> {
-    let body = match encoding {
-        Encoding::Utf8 => Bytes::copy_from_slice(xml.as_bytes()),
-        other => Bytes::from(charset::encode(xml, other)),
-    };
+/// The envelope as the bytes sent in `encoding`. UTF-8 goes out as rendered: the string's
+/// buffer becomes the body without a copy.
+fn encode_body(xml: String, encoding: Encoding) -> Bytes {
+    match encoding {
+        Encoding::Utf8 => Bytes::from(xml.into_bytes()),
+        other => Bytes::from(charset::encode(&xml, other)),
+    }
+}
+
+fn soap_response(status: StatusCode, xml: String, encoding: Encoding) -> Response<Full<Bytes>> {
+    encoded_soap_response(status, encode_body(xml, encoding), encoding)
+}
+
+fn encoded_soap_response(
+    status: StatusCode,
+    body: Bytes,
+    encoding: Encoding,
+) -> Response<Full<Bytes>> {
     let mut response = base_response(status, body);
     response.headers_mut().insert(
         CONTENT_TYPE,
@@ -411,7 +486,7 @@ fn soap_response(status: StatusCode, xml: &str, encoding: Encoding) -> Response<
 
 fn reply_response(reply: Reply, encoding: Encoding) -> Response<Full<Bytes>> {
     match reply {
-        Reply::Envelope(xml) => soap_response(StatusCode::OK, &xml, encoding),
+        Reply::Envelope(xml) => soap_response(StatusCode::OK, xml, encoding),
         Reply::NoContent => {
             let mut r = base_response(StatusCode::NO_CONTENT, Bytes::new());
             r.headers_mut().remove(CONTENT_LENGTH);
@@ -435,7 +510,7 @@ fn error_response(
                 relates_to.as_deref(),
                 &answer.machine,
             );
-            soap_response(status, &xml, answer.encoding)
+            soap_response(status, xml, answer.encoding)
         }
         _ => base_response(status, Bytes::new()),
     };
@@ -488,6 +563,80 @@ mod tests {
         assert_eq!(strip_port("[::1]:5985"), "::1");
         assert_eq!(strip_port("10.0.0.1:80"), "10.0.0.1");
         assert_eq!(strip_port("fe80::1"), "fe80::1");
+    }
+
+    fn test_connection() -> Connection {
+        let address = SocketAddr::from(([127, 0, 0, 1], 5985));
+        Connection::new(address, address, Transport::Http, Arc::from("/wsman"))
+    }
+
+    #[test]
+    fn identify_answer_is_reused_only_for_the_same_settings_and_encoding() {
+        let conn = test_connection();
+        let first = Arc::new(ServiceSettings {
+            product_vendor: "Vendor A".into(),
+            auth_basic: true,
+            ..ServiceSettings::default()
+        });
+        let a = conn.identify_response(&first, Encoding::Utf8);
+        let again = conn.identify_response(&first, Encoding::Utf8);
+        assert_eq!(
+            a.as_ptr(),
+            again.as_ptr(),
+            "same settings: the rendered answer"
+        );
+        let text = String::from_utf8(a.to_vec()).unwrap();
+        assert!(text.contains("<wsmid:ProductVendor>Vendor A</wsmid:ProductVendor>"));
+        assert!(text.contains("SecurityProfileName"));
+
+        let utf16 = conn.identify_response(&first, Encoding::Utf16Le);
+        assert_eq!(
+            utf16,
+            Bytes::from(charset::encode(&text, Encoding::Utf16Le)),
+            "another encoding: rendered again"
+        );
+
+        // A configuration change is a new snapshot, even with equal values.
+        let second = Arc::new(ServiceSettings {
+            product_vendor: "Vendor B".into(),
+            ..ServiceSettings::default()
+        });
+        let b =
+            String::from_utf8(conn.identify_response(&second, Encoding::Utf8).to_vec()).unwrap();
+        assert!(b.contains("<wsmid:ProductVendor>Vendor B</wsmid:ProductVendor>"));
+        assert!(!b.contains("SecurityProfileName"));
+    }
+
+    #[test]
+    fn utf8_is_parsed_in_place_and_everything_else_is_decoded() {
+        let identify = wsman_proto::identify::request();
+        let (request, encoding) =
+            decode_and_parse(identify.as_bytes(), "application/soap+xml;charset=UTF-8").unwrap();
+        assert!(request.is_identify());
+        assert_eq!(encoding, Encoding::Utf8);
+        let (request, encoding) =
+            decode_and_parse(identify.as_bytes(), "application/soap+xml").unwrap();
+        assert!(request.is_identify());
+        assert_eq!(encoding, Encoding::Utf8);
+
+        let mut with_bom = vec![0xEF, 0xBB, 0xBF];
+        with_bom.extend_from_slice(identify.as_bytes());
+        assert!(!plain_utf8(&with_bom, Some("utf-8")));
+        let (request, _) = decode_and_parse(&with_bom, "application/soap+xml").unwrap();
+        assert!(request.is_identify());
+
+        let utf16 = charset::encode(&identify, Encoding::Utf16Le);
+        assert!(!plain_utf8(&utf16, None));
+        let (request, encoding) =
+            decode_and_parse(&utf16, "application/soap+xml;charset=UTF-16").unwrap();
+        assert!(request.is_identify());
+        assert_eq!(encoding, Encoding::Utf16Le);
+
+        // Invalid UTF-8 still fails as charset::decode says.
+        let mut broken = identify.clone().into_bytes();
+        broken.insert(40, 0xFF);
+        assert!(decode_and_parse(&broken, "application/soap+xml;charset=UTF-8").is_err());
+        assert!(!plain_utf8(b"x", Some("iso-8859-1")));
     }
 
     #[test]

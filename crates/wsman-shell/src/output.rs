@@ -17,7 +17,20 @@ use tokio::sync::{watch, Notify};
 use crate::types::OutputChunk;
 
 /// Largest single read from a pipe.
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Moves the first `count` bytes of `pending` into a new vector: two slice copies (the
+/// deque's two halves), not a byte-at-a-time drain.
+fn take_front(pending: &mut VecDeque<u8>, count: usize) -> Vec<u8> {
+    let (front, back) = pending.as_slices();
+    let from_front = count.min(front.len());
+    let from_back = (count - from_front).min(back.len());
+    let mut data = Vec::with_capacity(from_front + from_back);
+    data.extend_from_slice(&front[..from_front]);
+    data.extend_from_slice(&back[..from_back]);
+    pending.drain(..data.len());
+    data
+}
 
 /// The two pipes a command has, in this order.
 pub(crate) const STREAM_NAMES: [&str; 2] = ["stdout", "stderr"];
@@ -186,6 +199,13 @@ impl Output {
         if !stream.declared {
             return;
         }
+        // Grow by doubling, but never past the bound: the allocation stays within
+        // `capacity` too, not only the bytes in it.
+        let needed = stream.pending.len() + data.len();
+        if needed > stream.pending.capacity() {
+            let target = (stream.pending.capacity() * 2).clamp(needed, self.capacity.max(needed));
+            stream.pending.reserve_exact(target - stream.pending.len());
+        }
         stream.pending.extend(data);
         stream.peak = stream.peak.max(stream.used());
         drop(state);
@@ -212,9 +232,14 @@ impl Output {
             };
             let count = stream.pending.len().min(budget);
             budget -= count;
-            let data: Vec<u8> = stream.pending.drain(..count).collect();
-            if stream.pending.is_empty() {
-                stream.pending.shrink_to(READ_CHUNK);
+            let data = take_front(&mut stream.pending, count);
+            // A stream in full flow keeps its allocation (at most `capacity`) between
+            // Receives instead of mapping fresh memory for each; one that went quiet or
+            // ended gives it back.
+            if stream.pending.is_empty() && (stream.eof || count < READ_CHUNK) {
+                stream
+                    .pending
+                    .shrink_to(if stream.eof { 0 } else { READ_CHUNK });
             }
             let end = stream.eof && stream.pending.is_empty() && !stream.end_reported;
             if end {
@@ -274,9 +299,17 @@ impl Output {
     }
 }
 
-/// Copies one pipe into buffer `index` while there is room. After the main
-/// process exits, a pipe silent for `grace` (a background child keeps it
-/// open) is treated as ended.
+/// After the main process exits, at most this much more is read from a pipe once the
+/// drain grace has passed: it covers whatever the process left in the pipe (64 KiB by
+/// default), while a background child that writes without pause cannot hold Done back.
+const FINAL_DRAIN_BYTES: usize = 1024 * 1024;
+
+/// Copies one pipe into buffer `index` while there is room.
+///
+/// After the main process exits, a background child may keep the pipe open. The pipe is
+/// treated as ended `grace` after the exit: until then reads wait; after it, only what is
+/// already in the pipe is taken (bounded by [`FINAL_DRAIN_BYTES`]), so nothing the main
+/// process wrote is lost even when a slow client kept the buffer full past the deadline.
 pub(crate) async fn pump<R>(
     output: std::sync::Arc<Output>,
     index: usize,
@@ -287,26 +320,103 @@ pub(crate) async fn pump<R>(
 {
     let mut exited = output.exited.subscribe();
     let mut buffer = vec![0u8; READ_CHUNK.min(output.capacity)];
+    let mut deadline: Option<tokio::time::Instant> = None;
+    let mut final_drain_left = FINAL_DRAIN_BYTES;
     loop {
         let room = output.wait_for_room(index).await;
         let want = room.min(buffer.len()).max(1);
+        if deadline.is_none() && *exited.borrow_and_update() {
+            deadline = Some(tokio::time::Instant::now() + grace);
+        }
         let read = pipe.read(&mut buffer[..want]);
-        let result = if *exited.borrow_and_update() {
-            match tokio::time::timeout(grace, read).await {
-                Ok(result) => result,
-                Err(_) => break,
+        let (result, past_deadline) = match deadline {
+            Some(d) if tokio::time::Instant::now() < d => {
+                match tokio::time::timeout_at(d, read).await {
+                    Ok(result) => (result, false),
+                    Err(_) => break,
+                }
             }
-        } else {
-            tokio::select! {
-                result = read => result,
+            Some(_) => {
+                if final_drain_left == 0 {
+                    break;
+                }
+                // A zero timeout still polls the read once: data already in the pipe is taken.
+                match tokio::time::timeout(Duration::ZERO, read).await {
+                    Ok(result) => (result, true),
+                    Err(_) => break,
+                }
+            }
+            None => tokio::select! {
+                result = read => (result, false),
                 // Cancel-safe: a read that did not complete took no data.
                 _ = exited.changed() => continue,
-            }
+            },
         };
         match result {
             Ok(0) | Err(_) => break,
-            Ok(count) => output.push(index, &buffer[..count]),
+            Ok(count) => {
+                if past_deadline {
+                    final_drain_left = final_drain_left.saturating_sub(count);
+                }
+                output.push(index, &buffer[..count]);
+            }
         }
     }
     output.finish_stream(index);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_front_copies_across_the_wrap_and_keeps_the_rest() {
+        // Fill, consume some, refill so that the contents wrap around the ring.
+        let mut pending: VecDeque<u8> = VecDeque::with_capacity(8);
+        pending.extend(b"abcdef");
+        assert_eq!(take_front(&mut pending, 4), b"abcd");
+        pending.extend(b"ghijk");
+        assert!(
+            !pending.as_slices().1.is_empty(),
+            "the contents should wrap"
+        );
+        assert_eq!(take_front(&mut pending, 5), b"efghi");
+        assert_eq!(pending.iter().copied().collect::<Vec<u8>>(), b"jk");
+        assert_eq!(take_front(&mut pending, 10), b"jk");
+        assert!(pending.is_empty());
+        assert_eq!(take_front(&mut pending, 3), b"");
+    }
+
+    #[test]
+    fn a_buffer_never_allocates_past_its_bound() {
+        let output = Output::new([true, false], 1000);
+        for _ in 0..10 {
+            output.push(0, &[7; 99]);
+        }
+        let state = output.lock();
+        let pending = &state.streams[0].pending;
+        assert_eq!(pending.len(), 990);
+        assert!(
+            pending.capacity() <= 1000,
+            "capacity {}",
+            pending.capacity()
+        );
+    }
+
+    #[test]
+    fn take_respects_the_byte_budget_and_holds_what_it_took() {
+        let output = Output::new([true, true], 1024);
+        output.push(0, b"0123456789");
+        output.push(1, b"errors");
+        let taken = output.take(&[0, 1], 12, true);
+        let data: Vec<(&str, &[u8])> = taken
+            .chunks
+            .iter()
+            .map(|c| (c.stream.as_str(), c.data.as_slice()))
+            .collect();
+        assert_eq!(data, [("stdout", &b"0123456789"[..]), ("stderr", b"er")]);
+        assert_eq!(taken.held, [(0, 10), (1, 2)]);
+        let rest = output.take(&[1], 100, false);
+        assert_eq!(rest.chunks[0].data, b"rors");
+    }
 }

@@ -131,33 +131,58 @@ impl Shell {
         let commands: Vec<Arc<Command>> = lock(&self.commands).drain().map(|(_, c)| c).collect();
         let shell = self.clone();
         let killer_commands = commands.clone();
-        let killed = tokio::task::spawn_blocking(move || {
-            if let Some(cgroup) = &shell.cgroup {
-                if let Err(error) = cgroup.kill_all(CGROUP_KILL_ROUNDS) {
-                    tracing::warn!(shell_id = %shell.id, %error, "killing the shell's cgroup");
+        let emptied = tokio::task::spawn_blocking(move || {
+            let emptied = match &shell.cgroup {
+                Some(cgroup) => match cgroup.kill_all(CGROUP_KILL_ROUNDS) {
+                    Ok(_) => true,
+                    Err(error) => {
+                        tracing::warn!(shell_id = %shell.id, %error, "killing the shell's cgroup");
+                        false
+                    }
+                },
+                None => false,
+            };
+            match (&shell.cgroup, emptied) {
+                // Empty: removed now, on this thread, instead of by a second blocking task.
+                (Some(cgroup), true) => shell.remove_cgroup(cgroup),
+                // Without a cgroup the sessions are all we know of.
+                _ => {
+                    for command in &killer_commands {
+                        command.kill_tree_blocking();
+                    }
                 }
             }
-            // Also without a cgroup, and for anything a cgroup could miss.
-            for command in &killer_commands {
-                command.kill_tree_blocking();
-            }
+            emptied
         })
         .await;
-        if killed.is_err() {
-            tracing::warn!(shell_id = %self.id, "the kill task failed");
+        match emptied {
+            // Every process the shell started joined its cgroup before exec, and the group
+            // is empty now. The session sweep (a scan of all of /proc, about a millisecond)
+            // is only for a process that moved itself out of the group, which takes root:
+            // it runs after the answer instead of delaying it.
+            Ok(true) => {
+                let sweep = commands.clone();
+                tokio::task::spawn_blocking(move || {
+                    for command in &sweep {
+                        command.kill_tree_blocking();
+                    }
+                });
+            }
+            Ok(false) => {}
+            Err(_) => tracing::warn!(shell_id = %self.id, "the kill task failed"),
         }
         for command in &commands {
             command.finish(KILL_WAIT).await;
         }
-        let shell = self.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            if let Some(cgroup) = &shell.cgroup {
-                if let Err(error) = cgroup.remove() {
-                    tracing::warn!(shell_id = %shell.id, %error, "removing the shell's cgroup");
+        if !matches!(emptied, Ok(true)) {
+            let shell = self.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(cgroup) = &shell.cgroup {
+                    shell.remove_cgroup(cgroup);
                 }
-            }
-        })
-        .await;
+            })
+            .await;
+        }
         audit::shell_ended(
             &self.owner.user_name,
             self.owner.client_ip,
@@ -165,6 +190,13 @@ impl Shell {
             reason,
             self.created.elapsed(),
         );
+    }
+
+    /// Removes the shell's cgroup directories (blocking), logging a failure.
+    fn remove_cgroup(&self, cgroup: &ShellCgroup) {
+        if let Err(error) = cgroup.remove() {
+            tracing::warn!(shell_id = %self.id, %error, "removing the shell's cgroup");
+        }
     }
 
     /// Best effort without a runtime (the manager is being dropped).

@@ -33,7 +33,11 @@ pub struct ShellLimits {
     pub max_shell_run_time: Option<Duration>,
     /// Bytes buffered per command and output stream (delivered-but-not-
     /// acknowledged bytes included). When full, the engine stops reading the
-    /// pipe and the child blocks.
+    /// pipe and the child blocks. The default is about what one Receive
+    /// can carry at the usual MaxEnvelopeSize (512000 bytes of envelope hold
+    /// ~375 KiB of output in base64), so one response can be filled while
+    /// the pipe is read on behind it; a buffer grows to this only while its
+    /// client falls behind the command.
     pub output_buffer_bytes: usize,
     /// Bytes of accepted stdin queued per command and not yet read by the
     /// child. A Send that does not fit within its timeout is refused whole
@@ -59,7 +63,7 @@ impl Default for ShellLimits {
             max_memory_per_shell_mb: 2_147_483_647,
             idle_timeout: Duration::from_millis(7_200_000),
             max_shell_run_time: None,
-            output_buffer_bytes: 64 * 1024,
+            output_buffer_bytes: 512 * 1024,
             input_buffer_bytes: 500 * 1024,
             exit_drain_grace: Duration::from_secs(2),
             reap_interval: Duration::from_secs(1),

@@ -450,6 +450,40 @@ async fn background_child_holding_stdout_does_not_block_done() {
     assert_no_user_processes(&user).await;
 }
 
+/// A background child that keeps writing to the inherited stdout must not hold Done back
+/// beyond the exit-drain grace (a per-read idle timeout would: every tick restarts it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_child_writing_steadily_does_not_block_done() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("background_child_writing_steadily");
+    let manager = manager(limits());
+    let shell = shell(&manager, &owner).await;
+    let user_name = &owner.user_name;
+    // Without the fix this command would never reach Done: the writer never stops.
+    let id = manager
+        .run_command(
+            user_name,
+            &shell.shell_id,
+            line("(while :; do echo tick; sleep 0.2; done) & echo main; exit 3"),
+        )
+        .await
+        .unwrap();
+    let collected = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        collect(&manager, user_name, &shell.shell_id, &id),
+    )
+    .await
+    .expect("Done must come while the background writer still writes");
+    let (out, _, code) = collected;
+    assert_eq!(code, 3);
+    assert!(out.windows(5).any(|w| w == b"main\n"), "{out:?}");
+    manager
+        .delete_shell(user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    assert_no_user_processes(&user).await;
+}
+
 /// A child that does not read stdin until a gate file exists. A Send that
 /// does not fit the bounded input queue in time is refused whole: nothing of
 /// it reaches the child. End is accepted even with the queue full and

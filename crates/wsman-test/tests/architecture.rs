@@ -212,6 +212,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
         ],
     ),
     ("bare-responder", &[]),
+    ("shell-bench", &["wsman-client"]),
 ];
 
 #[test]

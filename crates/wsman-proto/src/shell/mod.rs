@@ -181,11 +181,27 @@ pub(crate) fn words(text: &str) -> Vec<String> {
 
 /// Base64 as WinRS carries stream data; whitespace inside is ignored (line-wrapped input).
 pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    decode_base64_bytes(text.as_bytes())
+}
+
+/// [`decode_base64`] on the bytes of element text. Decodes the text as it is first (what every
+/// known client and server sends: one unbroken line) and only strips whitespace when that
+/// fails, so the common case makes no copy of the text.
+pub fn decode_base64_bytes(text: &[u8]) -> Option<Vec<u8>> {
     use base64::Engine as _;
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact.as_bytes())
-        .ok()
+    let engine = &base64::engine::general_purpose::STANDARD;
+    match engine.decode(text) {
+        Ok(data) => Some(data),
+        Err(_) if text.iter().any(u8::is_ascii_whitespace) => {
+            let compact: Vec<u8> = text
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            engine.decode(compact).ok()
+        }
+        Err(_) => None,
+    }
 }
 
 /// Standard padded base64.
@@ -194,7 +210,44 @@ pub fn encode_base64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
+/// Appends the standard padded base64 of `data` to `out` (no intermediate string: base64 needs
+/// no XML escaping, so stream data goes straight into the rendered document).
+pub fn encode_base64_into(data: &[u8], out: &mut String) {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode_string(data, out);
+}
+
+/// Length of the standard padded base64 of `len` bytes.
+pub fn encoded_base64_len(len: usize) -> usize {
+    len.div_ceil(3).saturating_mul(4)
+}
+
 /// A boolean option as the client sent it (any case), faulting on a bad value.
 pub(crate) fn bool_option(set: &OptionSet, name: &str) -> Result<Option<bool>, Fault> {
     set.get_bool(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_decodes_as_sent_and_with_whitespace_inside() {
+        assert_eq!(decode_base64("aGkNCg==").unwrap(), b"hi\r\n");
+        assert_eq!(decode_base64(" aGkN\r\n Cg==\n").unwrap(), b"hi\r\n");
+        assert_eq!(decode_base64("").unwrap(), b"");
+        assert!(decode_base64("aGk!").is_none());
+        assert!(decode_base64("aGk\u{a0}=").is_none());
+    }
+
+    #[test]
+    fn base64_into_appends_what_encode_returns() {
+        for len in 0..10 {
+            let data: Vec<u8> = (0..len).map(|i| (i * 37) as u8).collect();
+            let mut out = String::from("<x>");
+            encode_base64_into(&data, &mut out);
+            assert_eq!(out, format!("<x>{}", encode_base64(&data)));
+            assert_eq!(encode_base64(&data).len(), encoded_base64_len(len));
+        }
+    }
 }

@@ -2,11 +2,16 @@
 
 use std::time::Duration;
 
-use super::{decode_base64, encode_base64, format_dhms, is_rsp, rsp_decl, state, words};
+use std::fmt::Write as _;
+
+use super::{
+    decode_base64, decode_base64_bytes, encode_base64_into, encoded_base64_len, format_dhms,
+    is_rsp, rsp_decl, state, words,
+};
 use crate::duration;
 use crate::ns;
 use crate::transfer;
-use crate::xml::{Element, Writer};
+use crate::xml::{escape_attr, Element, Node, Writer};
 
 /// Why a response body could not be read (client side).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -374,9 +379,29 @@ impl ReceiveResponse {
     }
 
     /// The body. Empty streams are written with an explicit end tag, as Windows does.
+    ///
+    /// Rendered by hand into one string sized up front (with room for the envelope, see
+    /// [`crate::response::envelope_owned`]): the base64 of the stream data (which needs no XML
+    /// escaping) is encoded straight into it, so output bytes are not copied through
+    /// intermediate strings on their way to the wire.
     pub fn to_xml(&self) -> String {
-        let mut w = Writer::new();
-        w.start("rsp:ReceiveResponse", &[rsp_decl()]);
+        let markup: usize = self
+            .streams
+            .iter()
+            .map(|s| {
+                Self::stream_overhead(&s.name, s.command_id.as_deref())
+                    + encoded_base64_len(s.data.len())
+            })
+            .sum();
+        // Room for the envelope too, which is then built around the body in place.
+        let mut out = String::with_capacity(256 + markup + crate::response::ENVELOPE_HEADROOM);
+        let (decl_name, decl_value) = rsp_decl();
+        open_tag(&mut out, "rsp:ReceiveResponse", &[(decl_name, decl_value)]);
+        if self.streams.is_empty() && self.state.is_none() {
+            out.push_str("/>");
+            return out;
+        }
+        out.push('>');
         for s in &self.streams {
             let mut attrs = vec![("Name", s.name.as_str())];
             if let Some(c) = &s.command_id {
@@ -385,7 +410,10 @@ impl ReceiveResponse {
             if s.end {
                 attrs.push(("End", "true"));
             }
-            w.leaf("rsp:Stream", &attrs, &encode_base64(&s.data));
+            open_tag(&mut out, "rsp:Stream", &attrs);
+            out.push('>');
+            encode_base64_into(&s.data, &mut out);
+            out.push_str("</rsp:Stream>");
         }
         if let Some((command_id, st)) = &self.state {
             let (uri, exit) = match st {
@@ -399,25 +427,22 @@ impl ReceiveResponse {
                 attrs.push(("CommandId", c.as_str()));
             }
             attrs.push(("State", uri));
-            match exit {
-                Some(code) => {
-                    w.start("rsp:CommandState", &attrs);
-                    w.leaf("rsp:ExitCode", &[], &code.to_string());
-                    w.end();
-                }
-                None => {
-                    w.leaf("rsp:CommandState", &attrs, "");
-                }
+            open_tag(&mut out, "rsp:CommandState", &attrs);
+            out.push('>');
+            if let Some(code) = exit {
+                let _ = write!(out, "<rsp:ExitCode>{code}</rsp:ExitCode>");
             }
+            out.push_str("</rsp:CommandState>");
         }
-        w.finish()
+        out.push_str("</rsp:ReceiveResponse>");
+        out
     }
 
     pub fn parse(body: &Element) -> Result<Self, ResponseError> {
         let r = first(body, "ReceiveResponse")?;
         let mut out = Self::default();
         for s in r.children_named(ns::SHELL, "Stream") {
-            let data = decode_base64(&s.text()).ok_or_else(|| invalid("Stream", &s.text()))?;
+            let data = stream_data(s).ok_or_else(|| invalid("Stream", &s.text()))?;
             out.streams.push(StreamChunk {
                 name: s.attr("Name").unwrap_or_default().to_owned(),
                 command_id: s.attr("CommandId").map(str::to_owned),
@@ -449,6 +474,25 @@ impl ReceiveResponse {
             out.state = Some((cs.attr("CommandId").map(str::to_owned), value));
         }
         Ok(out)
+    }
+}
+
+/// `<qname attr="value" ...` (the tag left open), as [`crate::xml::Writer`] writes it.
+fn open_tag(out: &mut String, qname: &str, attrs: &[(&str, &str)]) {
+    out.push('<');
+    out.push_str(qname);
+    for (name, value) in attrs {
+        let _ = write!(out, " {name}=\"{}\"", escape_attr(value));
+    }
+}
+
+/// The decoded data of an `rsp:Stream`. The text of an element is almost always one node: it
+/// is decoded in place, without first being copied into a new string.
+fn stream_data(stream: &Element) -> Option<Vec<u8>> {
+    match stream.children.as_slice() {
+        [] => Some(Vec::new()),
+        [Node::Text(text)] => decode_base64_bytes(text.as_bytes()),
+        _ => decode_base64(&stream.text()),
     }
 }
 

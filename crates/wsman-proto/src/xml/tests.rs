@@ -174,3 +174,23 @@ mod props {
         }
     }
 }
+
+#[test]
+fn non_ascii_names_and_prefixes_are_kept_exactly() {
+    let e =
+        p(r#"<ñs:Élément xmlns:ñs="urn:ñ" ñs:clé="v" été="w"><ñs:enfant/></ñs:Élément>"#).unwrap();
+    assert!(e.is("urn:ñ", "Élément"));
+    assert_eq!(e.prefix.as_deref(), Some("ñs"));
+    assert_eq!(e.attr_ns("urn:ñ", "clé"), Some("v"));
+    assert_eq!(e.attr("été"), Some("w"));
+    assert!(e.child("urn:ñ", "enfant").is_some());
+}
+
+#[test]
+fn names_taken_from_the_input_match_input_text() {
+    let input = "<a:b xmlns:a=\"urn:x\"/>";
+    assert_eq!(input_text(input, &input.as_bytes()[1..2]), "a");
+    // A slice that is not part of the input is still converted.
+    assert_eq!(input_text(input, b"other"), "other");
+    assert_eq!(input_text(input, b"caf\xc3\xa9"), "café");
+}

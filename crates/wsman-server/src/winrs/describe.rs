@@ -84,12 +84,13 @@ pub(super) fn command_item(c: &CommandInfo) -> CommandItem {
 }
 
 /// Engine output as a ReceiveResponse: every chunk tagged with the CommandId, and the state
-/// (Running, or Done with the exit code exactly once).
-pub(super) fn receive_response(output: &ReceiveOutput, command_id: &str) -> ReceiveResponse {
+/// (Running, or Done with the exit code exactly once). Takes the output by value so that its
+/// data moves into the response instead of being copied.
+pub(super) fn receive_response(output: ReceiveOutput, command_id: &str) -> ReceiveResponse {
     let streams = output
         .chunks
-        .iter()
-        .map(|c| StreamChunk::new(&c.stream, Some(command_id), c.data.clone(), c.end))
+        .into_iter()
+        .map(|c| StreamChunk::new(&c.stream, Some(command_id), c.data, c.end))
         .collect();
     let state = match output.state {
         CommandState::Done { exit_code } => CommandStateValue::Done {

@@ -329,7 +329,7 @@ impl ShellService {
             ReceiveOutcome::TimedOut => return Err(Fault::timed_out()),
             _ => return Err(Fault::timed_out()),
         };
-        let response: ReceiveResponse = describe::receive_response(&output, &command_id);
+        let response: ReceiveResponse = describe::receive_response(output, &command_id);
         Ok((shell::action::RECEIVE_RESPONSE, response.to_xml()))
     }
 
