@@ -36,7 +36,7 @@ use std::time::Duration;
 use wsman_proto::ns::{self, action};
 use wsman_proto::shell::{
     CommandLine, CommandResponse, CommandStateValue, CreateResponse, Receive, ReceiveResponse,
-    Send, SendStream, ShellCreate, WinrsOptions,
+    Send, ShellCreate, StreamData, WinrsOptions,
 };
 use wsman_proto::xml::{Element, Node};
 
@@ -324,7 +324,7 @@ impl Command {
         }
         let last = chunks.len() - 1;
         for (i, chunk) in chunks.into_iter().enumerate() {
-            let stream = SendStream::new(
+            let stream = StreamData::new(
                 &shell.input_stream,
                 Some(&self.id),
                 chunk.to_vec(),

@@ -18,7 +18,7 @@ use wsman_client::{Client, ClientOptions, Endpoint, Scheme};
 use wsman_proto::response::{envelope, fault_envelope, ResponseHeader};
 use wsman_proto::shell::{
     CommandLine, CommandResponse, CommandStateValue, Receive, ReceiveResponse, Send as SendBody,
-    ShellCreate, SignalCode, StreamChunk,
+    ShellCreate, SignalCode, StreamData,
 };
 use wsman_proto::xml::Limits;
 use wsman_proto::{ns, Fault, Request};
@@ -117,7 +117,7 @@ fn recorded(name: &str, req: &Request) -> Answer {
     Answer::Reply(200, format!("{}{id}{}", &xml[..start], &xml[end..]))
 }
 
-fn receive(chunks: Vec<StreamChunk>, done: Option<i64>) -> String {
+fn receive(chunks: Vec<StreamData>, done: Option<i64>) -> String {
     let state = done.map(|code| {
         (
             Some(COMMAND_ID.to_owned()),
@@ -177,8 +177,8 @@ fn lifecycle_script(req: &Request, n: usize) -> Answer {
             wsman_proto::shell::action::RECEIVE_RESPONSE,
             &receive(
                 vec![
-                    StreamChunk::new("stdout", Some(COMMAND_ID), b"hi\n".to_vec(), false),
-                    StreamChunk::new("stderr", Some(COMMAND_ID), b"oops\n".to_vec(), false),
+                    StreamData::new("stdout", Some(COMMAND_ID), b"hi\n".to_vec(), false),
+                    StreamData::new("stderr", Some(COMMAND_ID), b"oops\n".to_vec(), false),
                 ],
                 None,
             ),
@@ -189,8 +189,8 @@ fn lifecycle_script(req: &Request, n: usize) -> Answer {
             wsman_proto::shell::action::RECEIVE_RESPONSE,
             &receive(
                 vec![
-                    StreamChunk::new("stdout", Some(COMMAND_ID), "ünï\n".into(), true),
-                    StreamChunk::new("stderr", Some(COMMAND_ID), Vec::new(), true),
+                    StreamData::new("stdout", Some(COMMAND_ID), "ünï\n".into(), true),
+                    StreamData::new("stderr", Some(COMMAND_ID), Vec::new(), true),
                 ],
                 Some(42),
             ),

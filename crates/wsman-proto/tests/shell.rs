@@ -14,8 +14,8 @@ use wsman_proto::response::{self, ResponseHeader};
 use wsman_proto::shell::responses::{self as resp, ResponseError};
 use wsman_proto::shell::{
     self, CommandItem, CommandLine, CommandResponse, CommandStateValue, CreateResponse, Receive,
-    ReceiveResponse, Send, SendStream, ShellCreate, ShellDescription, Signal, SignalCode,
-    StreamChunk, WinrsOptions,
+    ReceiveResponse, Send, ShellCreate, ShellDescription, Signal, SignalCode, StreamData,
+    WinrsOptions,
 };
 use wsman_proto::xml::{self, Element, Limits, Node};
 use wsman_proto::{parse_request, Request};
@@ -237,9 +237,9 @@ fn receive_responses_match_windows() {
     let id = Some("CF84C20A-0A35-43FA-AF78-0B4711DA5F30");
     let done = ReceiveResponse::new(
         vec![
-            StreamChunk::new("stdout", id, b"hi\r\n".to_vec(), false),
-            StreamChunk::new("stdout", id, Vec::new(), true),
-            StreamChunk::new("stderr", id, Vec::new(), true),
+            StreamData::new("stdout", id, b"hi\r\n".to_vec(), false),
+            StreamData::new("stdout", id, Vec::new(), true),
+            StreamData::new("stderr", id, Vec::new(), true),
         ],
         Some((
             id.map(str::to_owned),
@@ -254,8 +254,8 @@ fn receive_responses_match_windows() {
     let id = Some("D644AE56-61E5-4C1A-A135-E599B76B3035");
     let running = ReceiveResponse::new(
         vec![
-            StreamChunk::new("stdout", id, b"hi".to_vec(), false),
-            StreamChunk::new("stdout", id, b"\n".to_vec(), false),
+            StreamData::new("stdout", id, b"hi".to_vec(), false),
+            StreamData::new("stdout", id, b"\n".to_vec(), false),
         ],
         Some((id.map(str::to_owned), CommandStateValue::Running)),
     );
@@ -681,7 +681,7 @@ proptest! {
 
     #[test]
     fn send_round_trips(streams in proptest::collection::vec((word(), id(), proptest::collection::vec(any::<u8>(), 0..64), any::<bool>()), 1..4)) {
-        let s = Send::new(streams.into_iter().map(|(n, c, d, e)| SendStream::new(&n, c.as_deref(), d, e)).collect());
+        let s = Send::new(streams.into_iter().map(|(n, c, d, e)| StreamData::new(&n, c.as_deref(), d, e)).collect());
         prop_assert_eq!(Send::parse(Some(&reparse(&s.to_xml()))).unwrap(), s);
         prop_assert!(resp::is_send_response(&in_body(&resp::send_response())));
     }
@@ -699,7 +699,7 @@ proptest! {
         state in proptest::option::of((id(), 0u8..4, any::<i32>())),
     ) {
         let r = ReceiveResponse::new(
-            chunks.into_iter().map(|(n, c, d, e)| StreamChunk::new(&n, c.as_deref(), d, e)).collect(),
+            chunks.into_iter().map(|(n, c, d, e)| StreamData::new(&n, c.as_deref(), d, e)).collect(),
             state.map(|(c, k, code)| (c, match k {
                 0 => CommandStateValue::Pending,
                 1 => CommandStateValue::Running,

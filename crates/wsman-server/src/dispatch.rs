@@ -196,6 +196,25 @@ impl Dispatcher {
         budget: Duration,
         op: Op,
     ) -> Result<String, Fault> {
+        self.with_provider(request, exchange, budget, move |provider, ctx| {
+            run_op(provider, ctx, op)
+        })
+        .await
+    }
+
+    /// Find the provider of the request's ResourceURI and call `f` with it on the blocking
+    /// pool, bounded by the operation budget: every provider call goes through here.
+    async fn with_provider<T, F>(
+        self: &Arc<Self>,
+        request: &Arc<Request>,
+        exchange: Exchange<'_>,
+        budget: Duration,
+        f: F,
+    ) -> Result<T, Fault>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Provider, &Context<'_>) -> Result<T, Fault> + Send + 'static,
+    {
         let this = Arc::clone(self);
         let req = Arc::clone(request);
         let address = exchange.address.to_owned();
@@ -204,8 +223,7 @@ impl Dispatcher {
             let Some(provider) = this.registry.find(uri) else {
                 return Err(Fault::destination_unreachable(uri));
             };
-            let ctx = Context::new(&req, &address);
-            run_op(provider, &ctx, op)
+            f(provider, &Context::new(&req, &address))
         });
         match tokio::time::timeout(budget, job).await {
             Ok(Ok(result)) => result,
@@ -286,23 +304,10 @@ impl Dispatcher {
         exchange: Exchange<'_>,
         budget: Duration,
     ) -> Result<Vec<Item>, Fault> {
-        let this = Arc::clone(self);
-        let req = Arc::clone(request);
-        let address = exchange.address.to_owned();
-        let job = tokio::task::spawn_blocking(move || {
-            let uri = req.resource_uri.as_deref().unwrap_or("");
-            let Some(provider) = this.registry.find(uri) else {
-                return Err(Fault::destination_unreachable(uri));
-            };
-            provider.enumerate(&Context::new(&req, &address))
-        });
-        match tokio::time::timeout(budget, job).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(Fault::internal_error(format!(
-                "The provider failed while processing the request: {join}. "
-            ))),
-            Err(_) => Err(Fault::timed_out()),
-        }
+        self.with_provider(request, exchange, budget, |provider, ctx| {
+            provider.enumerate(ctx)
+        })
+        .await
     }
 
     fn pull(

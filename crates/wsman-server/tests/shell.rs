@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use wsman_proto::ns;
-use wsman_proto::shell::requests::{CommandLine, Receive, Send, SendStream, ShellCreate, Signal};
+use wsman_proto::shell::requests::{CommandLine, Receive, Send, ShellCreate, Signal};
 use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse};
+use wsman_proto::shell::StreamData;
 use wsman_proto::shell::{self, CommandResponse, CreateResponse, ShellDescription, SignalCode};
 use wsman_proto::xml::{self, Element, Limits};
 
@@ -104,7 +105,7 @@ impl ShellClient {
     }
 
     async fn send(&mut self, shell_id: &str, command_id: &str, data: &[u8], end: bool) -> Response {
-        let body = Send::new(vec![SendStream::new(
+        let body = Send::new(vec![StreamData::new(
             "stdin",
             Some(command_id),
             data.to_vec(),
@@ -329,7 +330,7 @@ async fn unknown_ids_invalid_input_and_options() {
     let r = c.create(&body).await;
     assert!(r.text().contains("w:AlreadyExists"), "{}", r.text());
     // stdin larger than the envelope limit (500 KiB): 413 before the body is read
-    let huge = Send::new(vec![SendStream::new(
+    let huge = Send::new(vec![StreamData::new(
         "stdin",
         Some(&id),
         vec![b'a'; 600 * 1024],

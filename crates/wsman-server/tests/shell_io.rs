@@ -10,8 +10,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use wsman_proto::ns;
-use wsman_proto::shell::requests::{CommandLine, Receive, Send, SendStream, ShellCreate};
+use wsman_proto::shell::requests::{CommandLine, Receive, Send, ShellCreate};
 use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse};
+use wsman_proto::shell::StreamData;
 use wsman_proto::shell::{self, CommandResponse, CreateResponse};
 use wsman_proto::xml::{self, Element, Limits};
 
@@ -86,7 +87,7 @@ impl Shell {
     }
 
     async fn send(&mut self, command_id: &str, data: &[u8], end: bool, seconds: u32) -> Response {
-        let stream = SendStream::new("stdin", Some(command_id), data.to_vec(), end);
+        let stream = StreamData::new("stdin", Some(command_id), data.to_vec(), end);
         let body = Send::new(vec![stream]).to_xml();
         self.call(SEND, seconds, &body).await
     }

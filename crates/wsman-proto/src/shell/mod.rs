@@ -21,10 +21,10 @@ use crate::xml::Element;
 pub mod requests;
 pub mod responses;
 
-pub use requests::{CommandLine, Receive, Send, SendStream, ShellCreate, Signal, WinrsOptions};
+pub use requests::{CommandLine, Receive, Send, ShellCreate, Signal, WinrsOptions};
 pub use responses::{
     CommandItem, CommandResponse, CommandStateValue, CreateResponse, ReceiveResponse,
-    ShellDescription, StreamChunk,
+    ShellDescription,
 };
 
 /// Resource URIs of the shell subsystem.
@@ -248,6 +248,29 @@ mod tests {
             encode_base64_into(&data, &mut out);
             assert_eq!(out, format!("<x>{}", encode_base64(&data)));
             assert_eq!(encode_base64(&data).len(), encoded_base64_len(len));
+        }
+    }
+}
+
+/// One `rsp:Stream`: a base64 chunk of a named stream, in a Send (input) or a ReceiveResponse
+/// (output); the wire element is the same both ways.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamData {
+    pub name: String,
+    /// Absent = a stream of the shell itself (PSRP), not of one command.
+    pub command_id: Option<String>,
+    pub data: Vec<u8>,
+    pub end: bool,
+}
+
+impl StreamData {
+    pub fn new(name: &str, command_id: Option<&str>, data: Vec<u8>, end: bool) -> Self {
+        Self {
+            name: name.to_owned(),
+            command_id: command_id.map(str::to_owned),
+            data,
+            end,
         }
     }
 }

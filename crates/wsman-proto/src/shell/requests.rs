@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{bool_option, decode_base64, encode_base64, expect_body, is_rsp, words};
+use super::{bool_option, decode_base64, encode_base64, expect_body, is_rsp, words, StreamData};
 use super::{rsp_decl, SignalCode};
 use crate::duration;
 use crate::envelope::OptionSet;
@@ -229,37 +229,15 @@ impl CommandLine {
     }
 }
 
-/// One `rsp:Send/rsp:Stream`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SendStream {
-    pub name: String,
-    /// Absent = input for the shell itself (PSRP).
-    pub command_id: Option<String>,
-    pub data: Vec<u8>,
-    pub end: bool,
-}
-
-impl SendStream {
-    pub fn new(name: &str, command_id: Option<&str>, data: Vec<u8>, end: bool) -> Self {
-        Self {
-            name: name.to_owned(),
-            command_id: command_id.map(str::to_owned),
-            data,
-            end,
-        }
-    }
-}
-
 /// The Send body.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Send {
-    pub streams: Vec<SendStream>,
+    pub streams: Vec<StreamData>,
 }
 
 impl Send {
-    pub fn new(streams: Vec<SendStream>) -> Self {
+    pub fn new(streams: Vec<StreamData>) -> Self {
         Self { streams }
     }
 
@@ -279,7 +257,7 @@ impl Send {
                     "The Windows Remote Shell cannot process the request. The stream data is not valid base64. ",
                 )
             })?;
-            out.streams.push(SendStream {
+            out.streams.push(StreamData {
                 name: name.trim().to_owned(),
                 command_id: s.attr("CommandId").map(|c| c.trim().to_owned()),
                 data,

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::{
     decode_base64, decode_base64_bytes, encode_base64_into, encoded_base64_len, format_dhms,
-    is_rsp, rsp_decl, state, words,
+    is_rsp, rsp_decl, state, words, StreamData,
 };
 use crate::duration;
 use crate::ns;
@@ -320,27 +320,6 @@ pub fn is_signal_response(body: &Element) -> bool {
     first(body, "SignalResponse").is_ok()
 }
 
-/// One `rsp:ReceiveResponse/rsp:Stream`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct StreamChunk {
-    pub name: String,
-    pub command_id: Option<String>,
-    pub data: Vec<u8>,
-    pub end: bool,
-}
-
-impl StreamChunk {
-    pub fn new(name: &str, command_id: Option<&str>, data: Vec<u8>, end: bool) -> Self {
-        Self {
-            name: name.to_owned(),
-            command_id: command_id.map(str::to_owned),
-            data,
-            end,
-        }
-    }
-}
-
 /// `rsp:CommandState`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -358,14 +337,14 @@ pub enum CommandStateValue {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReceiveResponse {
-    pub streams: Vec<StreamChunk>,
+    pub streams: Vec<StreamData>,
     /// `(CommandId, state)`; absent = Pending.
     pub state: Option<(Option<String>, CommandStateValue)>,
 }
 
 impl ReceiveResponse {
     pub fn new(
-        streams: Vec<StreamChunk>,
+        streams: Vec<StreamData>,
         state: Option<(Option<String>, CommandStateValue)>,
     ) -> Self {
         Self { streams, state }
@@ -443,7 +422,7 @@ impl ReceiveResponse {
         let mut out = Self::default();
         for s in r.children_named(ns::SHELL, "Stream") {
             let data = stream_data(s).ok_or_else(|| invalid("Stream", &s.text()))?;
-            out.streams.push(StreamChunk {
+            out.streams.push(StreamData {
                 name: s.attr("Name").unwrap_or_default().to_owned(),
                 command_id: s.attr("CommandId").map(str::to_owned),
                 data,

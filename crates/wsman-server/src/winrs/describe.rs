@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use wsman_config::Config;
-use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse, StreamChunk};
+use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse};
+use wsman_proto::shell::StreamData;
 use wsman_proto::shell::{self, CommandItem, ShellDescription};
 use wsman_proto::Request;
 use wsman_shell::{CommandInfo, CommandState, ReceiveOutput, ShellInfo, ShellLimits};
@@ -90,7 +91,7 @@ pub(super) fn receive_response(output: ReceiveOutput, command_id: &str) -> Recei
     let streams = output
         .chunks
         .into_iter()
-        .map(|c| StreamChunk::new(&c.stream, Some(command_id), c.data, c.end))
+        .map(|c| StreamData::new(&c.stream, Some(command_id), c.data, c.end))
         .collect();
     let state = match output.state {
         CommandState::Done { exit_code } => CommandStateValue::Done {
