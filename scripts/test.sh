@@ -160,6 +160,16 @@ list_failed_tests() {
     done < <(sed -nE "s#$pattern#\1#p" "$log" | sort -u)
 }
 
+# Add where each failed Rust test panicked and the first lines of its message, so that the
+# summary (often all that is kept of a CI log) says why, not only what.
+list_panics() {
+    local log="$1" line
+    [ -f "$log" ] || return 0
+    while IFS= read -r line; do
+        SUMMARY+=("            ${line:0:300}")
+    done < <(awk '/panicked at /{n=4} n>0{print; n--}' "$log" | head -n 40)
+}
+
 require_cargo
 
 # Interop tests and integration tests need not see the developer's shell settings.
@@ -174,6 +184,9 @@ stage "cargo clippy -D warnings" continue cargo clippy --workspace --all-targets
 stage "cargo build" required cargo build --workspace --bins
 stage "cargo test" continue run_cargo_test
 list_failed_tests '^test (.*) \.\.\. FAILED$' "$LOG_DIR/cargo-test.log"
+list_panics "$LOG_DIR/cargo-test.log"
 stage "pytest tests/interop" continue run_pytest
 list_failed_tests '^(tests/interop/[^ ]*) FAILED.*$' "$LOG_DIR/pytest.log"
+grep -E '^E   ' "$LOG_DIR/pytest.log" 2>/dev/null | head -n 20 | while IFS= read -r line; do echo "${line:0:300}"; done >"$LOG_DIR/pytest-errors" || true
+while IFS= read -r line; do SUMMARY+=("            $line"); done <"$LOG_DIR/pytest-errors"
 stage "fuzz smoke run" continue fuzz_smoke

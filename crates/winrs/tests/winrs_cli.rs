@@ -442,7 +442,7 @@ fn terminal_password_prompt_and_ctrl_c() {
     }
     let fx = Fixture::http();
     let winrs = format!(
-        "{} -r:{} -un -u:{SERVICE_ACCOUNT} \"trap 'echo TRAPPED; exit 3' INT; echo ready; sleep 100\"",
+        "{} -r:{} -un -u:{SERVICE_ACCOUNT} \"trap 'echo TRAPPED; exit 3' INT; echo ready; while :; do sleep 0.2; done\"",
         binaries::path("winrs").display(),
         fx.url()
     );

@@ -279,9 +279,11 @@ impl Drop for EchoOff {
 /// line of standard input (for scripts: `printf '%s\n' "$PW" | winrm ... -u:admin`).
 pub fn read_password(user: &str) -> std::io::Result<String> {
     if std::io::stdin().is_terminal() {
+        // Echo goes off before the prompt shows: whatever is typed once the prompt is visible
+        // (also by a fast typist or an `expect` script) must never be echoed.
+        let guard = EchoOff::new();
         eprint!("Enter the password for '{user}': ");
         let _ = std::io::stderr().flush();
-        let guard = EchoOff::new();
         let line = read_line();
         if guard.is_none() {
             eprintln!();
