@@ -34,7 +34,7 @@ SHELLS="${BENCH_SHELLS:-1000}"
 
 step "building release binaries (wsmand, shell-bench)"
 cargo build --release -p wsmand -p shell-bench
-RELEASE="$ROOT/target/release"
+RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 
 WORK="$(mktemp -d -t wsmand-shell-bench-XXXXXX)"
 WSMAND_PID=""

@@ -46,6 +46,12 @@ struct Args {
     /// Idle shells opened for benchmark (c).
     #[arg(long, default_value_t = 1000)]
     shells: u32,
+    /// Worker threads of the client's runtime (1: a single-threaded runtime).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Run only these benchmarks (letters, e.g. `ab`); all three by default.
+    #[arg(long, default_value = "abc")]
+    only: String,
 }
 
 /// Targets from the issue, printed next to the figures.
@@ -482,9 +488,24 @@ async fn idle_shells(args: &Args, client: &Client) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
+/// A multi-threaded runtime, as the `winrs` command runs its client: a Receive in flight and
+/// the decoding of the previous answer can then use both cores (`--threads 1`: one thread).
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let runtime = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     let password = std::env::var("WSMAN_BENCH_PASSWORD")
         .context("WSMAN_BENCH_PASSWORD must hold the account's password")?;
     let client = client(&args, &password)?;
@@ -494,8 +515,14 @@ async fn main() -> anyhow::Result<()> {
         .context("authenticated Identify failed (is wsmand up?)")?;
     // Memory first, on a daemon that has only been warmed up: later benchmarks leave freed
     // heap behind that new shells would reuse, which would flatter the figure.
-    idle_shells(&args, &client).await?;
-    latency(&args, &client).await?;
-    throughput(&args, &client).await?;
+    if args.only.contains('c') {
+        idle_shells(&args, &client).await?;
+    }
+    if args.only.contains('a') {
+        latency(&args, &client).await?;
+    }
+    if args.only.contains('b') {
+        throughput(&args, &client).await?;
+    }
     Ok(())
 }

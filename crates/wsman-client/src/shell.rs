@@ -35,8 +35,8 @@ use std::time::Duration;
 
 use wsman_proto::ns::{self, action};
 use wsman_proto::shell::{
-    CommandLine, CommandResponse, CommandStateValue, CreateResponse, Receive, ReceiveResponse,
-    Send, ShellCreate, StreamData, WinrsOptions,
+    read_receive_envelope, CommandLine, CommandResponse, CommandStateValue, CreateResponse,
+    Receive, ReceiveResponse, Send, ShellCreate, StreamData, WinrsOptions,
 };
 use wsman_proto::xml::{Element, Node};
 
@@ -348,15 +348,21 @@ impl Command {
     }
 
     /// A reader of the command's output streams. Each Receive takes a connection of its own
-    /// from the shared pool while it waits.
+    /// from the shared pool while it waits. Use one reader per command until it returns
+    /// `None`: while the command runs, a reader has the next Receive in flight (see
+    /// [`OutputReader`]), so output answered to a reader that is then dropped is not
+    /// delivered to a later one.
     pub fn output(&self) -> Result<OutputReader, ClientError> {
         Ok(OutputReader {
-            client: self.shell.control.fork()?,
-            shell: self.shell.clone(),
-            command_id: self.id.clone(),
+            exchange: Arc::new(ReceiveExchange {
+                client: self.shell.control.fork()?,
+                shell: self.shell.clone(),
+                command_id: self.id.clone(),
+            }),
             sequence_id: 0,
             pending: VecDeque::new(),
             finished: false,
+            ahead: None,
         })
     }
 
@@ -412,22 +418,169 @@ pub async fn run_command(
 /// The output of one command as a sequence of [`Output`] events, fetched by Receive long
 /// polls: `w:TimedOut` answers are polled through, and a Receive whose answer was lost is
 /// sent again with the same SequenceId so the server replays it (no output lost).
+///
+/// While a command is running, the next Receive is sent as soon as an answer has arrived and
+/// shows the command is not done, before that answer's stream data is decoded: the server
+/// prepares the next response while this side decodes the last one. Each exchange runs as a
+/// task of the current Tokio runtime; dropping the reader aborts the one in flight (the
+/// server gives output away only in an answer, so an aborted Receive loses nothing).
 pub struct OutputReader {
-    client: Client,
-    shell: Arc<ShellShared>,
-    command_id: String,
+    exchange: Arc<ReceiveExchange>,
     sequence_id: u64,
     pending: VecDeque<Output>,
     finished: bool,
+    /// The Receive already sent for `sequence_id`, if any.
+    ahead: Option<Ahead>,
 }
 
 impl std::fmt::Debug for OutputReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutputReader")
-            .field("command_id", &self.command_id)
+            .field("command_id", &self.exchange.command_id)
             .field("sequence_id", &self.sequence_id)
             .field("finished", &self.finished)
             .finish_non_exhaustive()
+    }
+}
+
+/// What every Receive of one reader needs.
+struct ReceiveExchange {
+    client: Client,
+    shell: Arc<ShellShared>,
+    command_id: String,
+}
+
+/// A decoded answer, and the Receive sent after it (when the command was not done).
+struct Fetched {
+    response: ReceiveResponse,
+    next: Option<Ahead>,
+}
+
+/// A Receive exchange running as a task; aborted when dropped, so that an abandoned reader
+/// leaves no request behind.
+struct Ahead(tokio::task::JoinHandle<Result<Fetched, ClientError>>);
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Ahead {
+    fn start(exchange: Arc<ReceiveExchange>, sequence_id: u64) -> Self {
+        Self(tokio::spawn(exchange.fetch(sequence_id)))
+    }
+
+    async fn wait(mut self) -> Result<Fetched, ClientError> {
+        match (&mut self.0).await {
+            Ok(result) => result,
+            Err(e) => Err(ClientError::protocol(format!(
+                "the Receive task failed: {e}"
+            ))),
+        }
+    }
+}
+
+/// Text that every answer reporting a command done contains (`rsp:CommandState@State`),
+/// looked for in the answer's last [`DONE_MARK_WINDOW`] bytes, where servers write the
+/// CommandState (after the streams). Without it there, the next Receive goes out before the
+/// answer is decoded. A wrong guess costs nothing but time: stream data containing the text
+/// means no early Receive; a server writing the state elsewhere means one Receive too many,
+/// which is aborted when the reader sees the command done.
+const DONE_MARK: &[u8] = b"CommandState/Done";
+const DONE_MARK_WINDOW: usize = 4096;
+
+/// Whether the answer may report the command done (see [`DONE_MARK`]).
+fn may_report_done(body: &[u8]) -> bool {
+    let tail = &body[body.len().saturating_sub(DONE_MARK_WINDOW)..];
+    tail.windows(DONE_MARK.len()).any(|w| w == DONE_MARK)
+}
+
+impl ReceiveExchange {
+    /// One Receive that produced an answer (looping over timeouts and lost answers), decoded.
+    /// Unless the answer may report the command done, the next Receive is started before the
+    /// decoding (see [`OutputReader`]).
+    async fn fetch(self: Arc<Self>, sequence_id: u64) -> Result<Fetched, ClientError> {
+        let (reply, message_id) = self.receive(sequence_id).await?;
+        let utf8 = reply
+            .content_type
+            .as_deref()
+            .and_then(wsman_proto::charset::charset_param)
+            .is_none_or(|c| c.eq_ignore_ascii_case("utf-8") || c.eq_ignore_ascii_case("utf8"));
+        let text = std::str::from_utf8(&reply.body)
+            .ok()
+            .filter(|text| utf8 && !text.starts_with('\u{feff}'));
+        let next = match text {
+            Some(_) if !may_report_done(&reply.body) => {
+                let next = Ahead::start(self.clone(), sequence_id + 1);
+                // Let the next request go out before this task decodes (single-threaded
+                // runtimes).
+                tokio::task::yield_now().await;
+                Some(next)
+            }
+            _ => None,
+        };
+        // One pass over the envelope, decoding the stream text in place; anything it does
+        // not recognise (or a RelatesTo that does not match) goes the general way, which
+        // reports errors.
+        let fast = text
+            .and_then(read_receive_envelope)
+            .filter(|envelope| envelope.relates_to.as_deref() == Some(message_id.as_str()));
+        let response = match fast {
+            Some(envelope) => envelope.response,
+            None => {
+                let body =
+                    crate::response::interpret(&reply, Some(&message_id))?.ok_or_else(|| {
+                        ClientError::protocol("the Receive response has an empty body")
+                    })?;
+                ReceiveResponse::parse(&body).map_err(protocol)?
+            }
+        };
+        Ok(Fetched { response, next })
+    }
+
+    /// Sends Receive `sequence_id` until a success reply arrives; returns it with the
+    /// request's MessageID.
+    async fn receive(
+        &self,
+        sequence_id: u64,
+    ) -> Result<(crate::transport::HttpReply, String), ClientError> {
+        let mut resends = 0;
+        loop {
+            let mut resource = self.shell.resource();
+            let mut winrs = WinrsOptions::default();
+            winrs.keepalive = Some(true);
+            resource.options = winrs.to_options();
+            let header = self.client.request_header(action::SHELL_RECEIVE, &resource);
+            let streams: Vec<&str> = self
+                .shell
+                .output_streams
+                .iter()
+                .map(String::as_str)
+                .collect();
+            let mut receive = Receive::new(Some(&self.command_id), &streams);
+            receive.sequence_id = Some(sequence_id);
+            let body = receive.to_xml();
+            let error = match self.client.send_raw(&header, &body).await {
+                Ok(reply) if (200..300).contains(&reply.status) && !reply.body.is_empty() => {
+                    return Ok((reply, header.message_id))
+                }
+                // Faults, HTTP errors, an empty answer: read the general way.
+                Ok(reply) => match crate::response::interpret(&reply, Some(&header.message_id)) {
+                    Err(e) => e,
+                    Ok(_) => ClientError::protocol("the Receive response has an empty body"),
+                },
+                Err(e) => e,
+            };
+            match error {
+                e if is_timed_out(&e) => resends = 0,
+                e if answer_lost(&e) && resends < MAX_RECEIVE_RESENDS => {
+                    resends += 1;
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(resends))).await;
+                }
+                e => return Err(e),
+            }
+        }
     }
 }
 
@@ -461,44 +614,20 @@ impl OutputReader {
         }
     }
 
-    /// One Receive exchange that produced an answer (looping over timeouts and lost answers).
+    /// One Receive exchange that produced an answer: the one already in flight, or a new one.
     async fn receive_once(&mut self) -> Result<(), ClientError> {
-        let mut resends = 0;
-        loop {
-            let mut resource = self.shell.resource();
-            let mut winrs = WinrsOptions::default();
-            winrs.keepalive = Some(true);
-            resource.options = winrs.to_options();
-            let header = self.client.request_header(action::SHELL_RECEIVE, &resource);
-            let streams: Vec<&str> = self
-                .shell
-                .output_streams
-                .iter()
-                .map(String::as_str)
-                .collect();
-            let mut receive = Receive::new(Some(&self.command_id), &streams);
-            receive.sequence_id = Some(self.sequence_id);
-            let body = receive.to_xml();
-            match self.client.send(&header, &body).await {
-                Ok(Some(answer)) => {
-                    let received = ReceiveResponse::parse(&answer).map_err(protocol)?;
-                    self.sequence_id += 1;
-                    self.absorb(received)?;
-                    return Ok(());
-                }
-                Ok(None) => {
-                    return Err(ClientError::protocol(
-                        "the Receive response has an empty body",
-                    ))
-                }
-                Err(e) if is_timed_out(&e) => resends = 0,
-                Err(e) if answer_lost(&e) && resends < MAX_RECEIVE_RESENDS => {
-                    resends += 1;
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(resends))).await;
-                }
-                Err(e) => return Err(e),
-            }
+        let ahead = match self.ahead.take() {
+            Some(ahead) => ahead,
+            None => Ahead::start(self.exchange.clone(), self.sequence_id),
+        };
+        let fetched = ahead.wait().await?;
+        self.sequence_id += 1;
+        self.ahead = fetched.next;
+        self.absorb(fetched.response)?;
+        if self.finished {
+            self.ahead = None;
         }
+        Ok(())
     }
 
     /// Queue the data and the final state of one ReceiveResponse (parts of other commands
@@ -506,7 +635,7 @@ impl OutputReader {
     fn absorb(&mut self, received: ReceiveResponse) -> Result<(), ClientError> {
         let ours = |id: &Option<String>| {
             id.as_deref()
-                .is_none_or(|id| id.eq_ignore_ascii_case(&self.command_id))
+                .is_none_or(|id| id.eq_ignore_ascii_case(&self.exchange.command_id))
         };
         for part in received.streams {
             if ours(&part.command_id) && !part.data.is_empty() {

@@ -126,3 +126,39 @@ async fn run_command_with_large_input_and_output() {
     assert_eq!(out.exit_code, 0);
     assert!(out.stdout == input, "{} bytes back", out.stdout.len());
 }
+
+/// Several MiB through the pipelined reader (the next Receive goes out before an answer is
+/// decoded) arrive whole and in order, on a single-threaded runtime too.
+async fn large_output_arrives_whole_and_in_order() {
+    let fx = Fixture::http();
+    let client = Client::new(endpoint(&fx), options(Duration::from_secs(20))).unwrap();
+    let shell = Shell::open(&client, &ShellOptions::default())
+        .await
+        .unwrap();
+    // 6 MiB of numbered lines (so order and loss both show), and a little stderr at the end.
+    let command = shell
+        .run(
+            "seq 1 800000; echo tail >&2",
+            &[],
+            &CommandOptions::default(),
+        )
+        .await
+        .unwrap();
+    let out = command.collect().await.unwrap();
+    let expected: String = (1..=800_000).map(|n| format!("{n}\n")).collect();
+    assert_eq!(out.stdout.len(), expected.len());
+    assert!(out.stdout == expected.as_bytes(), "stdout differs");
+    assert_eq!(out.stderr, b"tail\n");
+    assert_eq!(out.exit_code, 0);
+    shell.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_output_multi_threaded() {
+    large_output_arrives_whole_and_in_order().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn large_output_single_threaded() {
+    large_output_arrives_whole_and_in_order().await;
+}

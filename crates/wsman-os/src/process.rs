@@ -108,7 +108,7 @@ impl ResourceLimits {
 pub enum SetupStep {
     /// `setsid`.
     NewSession,
-    /// Writing to a cgroup's `cgroup.procs`.
+    /// Writing to a cgroup's `tasks` (v1) or `cgroup.procs` (v2).
     JoinCgroup,
     /// `setrlimit`.
     ResourceLimits,
@@ -572,6 +572,21 @@ fn stage_pipe() -> Result<(OwnedFd, OwnedFd), ProcessError> {
     // SAFETY: pipe2 succeeded, so both descriptors are open and ours alone.
     let pair = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     Ok(pair)
+}
+
+/// Grows a pipe's kernel buffer to at least `bytes` (`F_SETPIPE_SZ`; the kernel rounds up
+/// to a power of two pages), so that a command printing fast keeps writing while the daemon
+/// is busy with the data it read before. Returns the new size. Fails without harm (the pipe
+/// keeps its size) when the caller's pipe quota (`/proc/sys/fs/pipe-user-pages-*`) or
+/// `pipe-max-size` refuses it.
+pub fn grow_pipe(pipe: std::os::fd::BorrowedFd<'_>, bytes: usize) -> io::Result<usize> {
+    let size = i32::try_from(bytes).unwrap_or(i32::MAX);
+    let current = nix::fcntl::fcntl(pipe.as_raw_fd(), nix::fcntl::FcntlArg::F_GETPIPE_SZ)?;
+    if usize::try_from(current).unwrap_or(0) >= bytes {
+        return Ok(usize::try_from(current).unwrap_or(0));
+    }
+    let new = nix::fcntl::fcntl(pipe.as_raw_fd(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(size))?;
+    Ok(usize::try_from(new).unwrap_or(0))
 }
 
 /// Checks that `run_as` may enter `directory`, by starting `/bin/sh -c :`

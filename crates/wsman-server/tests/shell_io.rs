@@ -209,7 +209,8 @@ async fn a_declared_stream_never_received_blocks_the_child_not_the_client() {
     let svc = TestService::start_with(|port, _| config(port, "")).await;
     let mut shell = Shell::open(&svc).await;
     let id = shell
-        .run("head -c 2000000 /dev/zero >&2; echo out-done")
+        // More than the stream's buffer (1 MiB) and its grown pipe (1 MiB) hold together.
+        .run("head -c 8000000 /dev/zero >&2; echo out-done")
         .await;
     for _ in 0..3 {
         let started = Instant::now();
@@ -222,7 +223,7 @@ async fn a_declared_stream_never_received_blocks_the_child_not_the_client() {
     }
     let (out, err, code) = shell.collect(&id).await;
     assert_eq!(out, b"out-done\n");
-    assert_eq!(err.len(), 2_000_000);
+    assert_eq!(err.len(), 8_000_000);
     assert_eq!(code, 0);
 }
 

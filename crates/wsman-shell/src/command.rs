@@ -19,6 +19,10 @@ use crate::types::{
 
 /// Scans of `/proc` when killing a session.
 const KILL_ROUNDS: u32 = 200;
+/// Longest a Receive waits for a flowing stream to fill its response (see
+/// `Output::worth_waiting`): far below what a person notices, far above the time to read the
+/// next block from the pipe.
+const FILL_WAIT: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Default)]
 struct ReceiveState {
@@ -205,10 +209,21 @@ impl Command {
             });
         }
         let hold = request.sequence_id.is_some();
+        // While the command prints flat out, a response is allowed to fill up for at most
+        // this long (see `Output::worth_waiting`).
+        let mut fill_deadline: Option<tokio::time::Instant> = None;
         loop {
             let notified = self.output.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            if self.output.worth_waiting(streams, request.max_bytes.max(1)) {
+                let now = tokio::time::Instant::now();
+                let until = *fill_deadline.get_or_insert(now + FILL_WAIT);
+                if now < until && now < deadline {
+                    let _ = timeout_at(until.min(deadline), notified).await;
+                    continue;
+                }
+            }
             let taken = self.output.take(streams, request.max_bytes.max(1), hold);
             if taken.is_ready() {
                 let output = ReceiveOutput {

@@ -31,7 +31,10 @@
 //!   user is reported as unknown. Quotas count per authenticated name.
 //! * **Receive** returns as soon as output or the final state exists, else
 //!   [`ReceiveOutcome::TimedOut`] after the request's timeout (output is
-//!   kept). `Done` comes exactly once, after the process exited and its
+//!   kept). One exception: while a requested stream is in full flow (the
+//!   last read from its pipe filled the read buffer) and the response is not
+//!   full yet, it waits up to 5 ms for more, so that a command printing flat
+//!   out is answered in full responses rather than many small ones. `Done` comes exactly once, after the process exited and its
 //!   pipes ended, in the same response as (or after) `end` for every
 //!   requested stream. A pipe a background child keeps open is ended
 //!   [`ShellLimits::exit_drain_grace`] after the exit. A Receive after

@@ -8,28 +8,92 @@
 //! a full pipe) and the daemon's memory does not grow.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{watch, Notify};
 
 use crate::types::OutputChunk;
 
-/// Largest single read from a pipe.
+/// First read size from a pipe: enough for what most commands print at once.
 const READ_CHUNK: usize = 64 * 1024;
+/// Largest single read from a pipe, reached when reads keep coming back full (a command
+/// printing flat out): fewer, larger reads and wake-ups per byte.
+const MAX_READ_CHUNK: usize = 256 * 1024;
+/// The kernel pipe buffer a flowing stdout or stderr is grown to (from 64 KiB), so the
+/// command keeps writing while a Receive response is being built and sent.
+const FLOWING_PIPE_BYTES: usize = 1024 * 1024;
+/// Spent response buffers kept per command for the next Receives.
+const POOLED_BUFFERS: usize = 2;
 
-/// Moves the first `count` bytes of `pending` into a new vector: two slice copies (the
+/// Buffers of Receive data that the responses have finished with, reused for the next ones:
+/// a response carries a few hundred KiB, and fresh memory of that size would be mapped and
+/// page-faulted in again for every response.
+#[derive(Debug, Default)]
+struct BufferPool {
+    spare: Mutex<Vec<Vec<u8>>>,
+}
+
+impl BufferPool {
+    fn get(&self, capacity: usize) -> Vec<u8> {
+        let spare = self
+            .spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut data = spare.unwrap_or_default();
+        data.reserve_exact(capacity);
+        data
+    }
+}
+
+/// The owner of a pooled buffer inside [`Bytes`]: gives the buffer back when the last clone
+/// of the response data is dropped (or frees it when the command is gone).
+struct Pooled {
+    data: Vec<u8>,
+    pool: Weak<BufferPool>,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let Some(pool) = self.pool.upgrade() else {
+            return;
+        };
+        let mut spare = pool.spare.lock().unwrap_or_else(PoisonError::into_inner);
+        if spare.len() < POOLED_BUFFERS {
+            let mut data = std::mem::take(&mut self.data);
+            data.clear();
+            spare.push(data);
+        }
+    }
+}
+
+/// Moves the first `count` bytes of `pending` into a buffer of `pool`: two slice copies (the
 /// deque's two halves), not a byte-at-a-time drain.
-fn take_front(pending: &mut VecDeque<u8>, count: usize) -> Vec<u8> {
+fn take_front(pending: &mut VecDeque<u8>, count: usize, pool: &Arc<BufferPool>) -> Bytes {
     let (front, back) = pending.as_slices();
     let from_front = count.min(front.len());
     let from_back = (count - from_front).min(back.len());
-    let mut data = Vec::with_capacity(from_front + from_back);
+    if from_front + from_back == 0 {
+        return Bytes::new();
+    }
+    let mut data = pool.get(from_front + from_back);
     data.extend_from_slice(&front[..from_front]);
     data.extend_from_slice(&back[..from_back]);
     pending.drain(..data.len());
-    data
+    Bytes::from_owner(Pooled {
+        data,
+        pool: Arc::downgrade(pool),
+    })
 }
 
 /// The two pipes a command has, in this order.
@@ -44,6 +108,9 @@ pub(crate) struct StreamBuffer {
     /// Delivered, awaiting acknowledgement; still counts against capacity.
     held: usize,
     eof: bool,
+    /// The last read from the pipe filled the read buffer: more is very likely waiting in
+    /// the pipe right now (the command prints faster than it is read).
+    flowing: bool,
     end_reported: bool,
     peak: usize,
     produced: u64,
@@ -87,6 +154,7 @@ pub(crate) struct Output {
     space: Notify,
     capacity: usize,
     exited: watch::Sender<bool>,
+    pool: Arc<BufferPool>,
 }
 
 impl Output {
@@ -98,6 +166,7 @@ impl Output {
                 pending: VecDeque::new(),
                 held: 0,
                 eof: false,
+                flowing: false,
                 end_reported: false,
                 peak: 0,
                 produced: 0,
@@ -112,6 +181,7 @@ impl Output {
             space: Notify::new(),
             capacity: capacity.max(1),
             exited: watch::channel(false).0,
+            pool: Arc::default(),
         }
     }
 
@@ -180,7 +250,7 @@ impl Output {
                     return 0;
                 };
                 if !stream.declared {
-                    return READ_CHUNK;
+                    return MAX_READ_CHUNK;
                 }
                 if stream.used() < self.capacity {
                     return self.capacity - stream.used();
@@ -190,11 +260,13 @@ impl Output {
         }
     }
 
-    fn push(&self, index: usize, data: &[u8]) {
+    /// Appends what one read returned; `full`: the read filled its buffer.
+    fn push(&self, index: usize, data: &[u8], full: bool) {
         let mut state = self.lock();
         let Some(stream) = state.streams.get_mut(index) else {
             return;
         };
+        stream.flowing = full;
         stream.produced += data.len() as u64;
         if !stream.declared {
             return;
@@ -215,8 +287,35 @@ impl Output {
     fn finish_stream(&self, index: usize) {
         if let Some(stream) = self.lock().streams.get_mut(index) {
             stream.eof = true;
+            stream.flowing = false;
         }
         self.changed.notify_waiters();
+    }
+
+    /// Whether a Receive that could answer now with some output should rather wait a moment
+    /// for more: a requested stream is flowing (its last read filled the read buffer, so
+    /// the pipe holds more), less than `max_bytes` is buffered, and the buffer has room to
+    /// take more. Answering at once would send many small responses (each a round trip,
+    /// and an envelope) while a command prints flat out; a command that pauses, even for a
+    /// moment, is answered at once as before.
+    pub(crate) fn worth_waiting(&self, requested: &[usize], max_bytes: usize) -> bool {
+        let state = self.lock();
+        if state.exit_code.is_some() {
+            return false;
+        }
+        let mut pending = 0usize;
+        let mut flowing = false;
+        for &index in requested {
+            let Some(stream) = state.streams.get(index) else {
+                continue;
+            };
+            pending += stream.pending.len();
+            if stream.used() >= self.capacity || stream.eof {
+                return false;
+            }
+            flowing |= stream.flowing;
+        }
+        flowing && pending < max_bytes
     }
 
     /// Takes up to `max_bytes` from the requested streams (indices into
@@ -232,7 +331,7 @@ impl Output {
             };
             let count = stream.pending.len().min(budget);
             budget -= count;
-            let data = take_front(&mut stream.pending, count);
+            let data = take_front(&mut stream.pending, count, &self.pool);
             // A stream in full flow keeps its allocation (at most `capacity`) between
             // Receives instead of mapping fresh memory for each; one that went quiet or
             // ended gives it back.
@@ -271,7 +370,7 @@ impl Output {
                     stream.end_reported = true;
                     taken.chunks.push(OutputChunk {
                         stream: STREAM_NAMES[index].to_owned(),
-                        data: Vec::new(),
+                        data: Bytes::new(),
                         end: true,
                     });
                 }
@@ -310,16 +409,13 @@ const FINAL_DRAIN_BYTES: usize = 1024 * 1024;
 /// treated as ended `grace` after the exit: until then reads wait; after it, only what is
 /// already in the pipe is taken (bounded by [`FINAL_DRAIN_BYTES`]), so nothing the main
 /// process wrote is lost even when a slow client kept the buffer full past the deadline.
-pub(crate) async fn pump<R>(
-    output: std::sync::Arc<Output>,
-    index: usize,
-    mut pipe: R,
-    grace: Duration,
-) where
-    R: AsyncRead + Unpin,
+pub(crate) async fn pump<R>(output: Arc<Output>, index: usize, mut pipe: R, grace: Duration)
+where
+    R: AsyncRead + AsFd + Unpin,
 {
     let mut exited = output.exited.subscribe();
     let mut buffer = vec![0u8; READ_CHUNK.min(output.capacity)];
+    let mut flowing = false;
     let mut deadline: Option<tokio::time::Instant> = None;
     let mut final_drain_left = FINAL_DRAIN_BYTES;
     loop {
@@ -358,7 +454,14 @@ pub(crate) async fn pump<R>(
                 if past_deadline {
                     final_drain_left = final_drain_left.saturating_sub(count);
                 }
-                output.push(index, &buffer[..count]);
+                output.push(index, &buffer[..count], count == buffer.len());
+                // A read that filled the buffer: the command prints faster than it is read.
+                // Read in larger blocks from a larger pipe from now on (once).
+                if count == buffer.len() && !flowing {
+                    flowing = true;
+                    let _ = wsman_os::process::grow_pipe(pipe.as_fd(), FLOWING_PIPE_BYTES);
+                    buffer.resize(MAX_READ_CHUNK.min(output.capacity).max(buffer.len()), 0);
+                }
             }
         }
     }
@@ -372,26 +475,34 @@ mod tests {
     #[test]
     fn take_front_copies_across_the_wrap_and_keeps_the_rest() {
         // Fill, consume some, refill so that the contents wrap around the ring.
+        let pool = Arc::new(BufferPool::default());
         let mut pending: VecDeque<u8> = VecDeque::with_capacity(8);
         pending.extend(b"abcdef");
-        assert_eq!(take_front(&mut pending, 4), b"abcd");
+        assert_eq!(take_front(&mut pending, 4, &pool), &b"abcd"[..]);
         pending.extend(b"ghijk");
         assert!(
             !pending.as_slices().1.is_empty(),
             "the contents should wrap"
         );
-        assert_eq!(take_front(&mut pending, 5), b"efghi");
+        assert_eq!(take_front(&mut pending, 5, &pool), &b"efghi"[..]);
         assert_eq!(pending.iter().copied().collect::<Vec<u8>>(), b"jk");
-        assert_eq!(take_front(&mut pending, 10), b"jk");
+        assert_eq!(take_front(&mut pending, 10, &pool), &b"jk"[..]);
         assert!(pending.is_empty());
-        assert_eq!(take_front(&mut pending, 3), b"");
+        assert_eq!(take_front(&mut pending, 3, &pool), &b""[..]);
+        // Spent buffers go back to the pool (up to its bound) for the next responses.
+        let spare = pool
+            .spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        assert_eq!(spare, 1);
     }
 
     #[test]
     fn a_buffer_never_allocates_past_its_bound() {
         let output = Output::new([true, false], 1000);
         for _ in 0..10 {
-            output.push(0, &[7; 99]);
+            output.push(0, &[7; 99], false);
         }
         let state = output.lock();
         let pending = &state.streams[0].pending;
@@ -406,17 +517,17 @@ mod tests {
     #[test]
     fn take_respects_the_byte_budget_and_holds_what_it_took() {
         let output = Output::new([true, true], 1024);
-        output.push(0, b"0123456789");
-        output.push(1, b"errors");
+        output.push(0, b"0123456789", false);
+        output.push(1, b"errors", false);
         let taken = output.take(&[0, 1], 12, true);
         let data: Vec<(&str, &[u8])> = taken
             .chunks
             .iter()
-            .map(|c| (c.stream.as_str(), c.data.as_slice()))
+            .map(|c| (c.stream.as_str(), &c.data[..]))
             .collect();
         assert_eq!(data, [("stdout", &b"0123456789"[..]), ("stderr", b"er")]);
         assert_eq!(taken.held, [(0, 10), (1, 2)]);
         let rest = output.take(&[1], 100, false);
-        assert_eq!(rest.chunks[0].data, b"rors");
+        assert_eq!(rest.chunks[0].data, &b"rors"[..]);
     }
 }

@@ -33,11 +33,13 @@ pub struct ShellLimits {
     pub max_shell_run_time: Option<Duration>,
     /// Bytes buffered per command and output stream (delivered-but-not-
     /// acknowledged bytes included). When full, the engine stops reading the
-    /// pipe and the child blocks. The default is about what one Receive
-    /// can carry at the usual MaxEnvelopeSize (512000 bytes of envelope hold
-    /// ~375 KiB of output in base64), so one response can be filled while
-    /// the pipe is read on behind it; a buffer grows to this only while its
-    /// client falls behind the command.
+    /// pipe and the child blocks. The default is a little under three
+    /// Receives at the usual MaxEnvelopeSize (512000 bytes of envelope hold
+    /// ~375 KiB of output in base64): one response awaiting its
+    /// acknowledgement, the next one filling while it travels, and room to
+    /// go on reading, so a command printing flat out does not stall between
+    /// two Receives of a client that keeps up; a buffer grows to this only
+    /// while its client falls behind the command.
     pub output_buffer_bytes: usize,
     /// Bytes of accepted stdin queued per command and not yet read by the
     /// child. A Send that does not fit within its timeout is refused whole
@@ -63,7 +65,7 @@ impl Default for ShellLimits {
             max_memory_per_shell_mb: 2_147_483_647,
             idle_timeout: Duration::from_millis(7_200_000),
             max_shell_run_time: None,
-            output_buffer_bytes: 512 * 1024,
+            output_buffer_bytes: 1024 * 1024,
             input_buffer_bytes: 500 * 1024,
             exit_drain_grace: Duration::from_secs(2),
             reap_interval: Duration::from_secs(1),
@@ -197,8 +199,9 @@ impl ReceiveRequest {
 pub struct OutputChunk {
     /// Stream name (`stdout`, `stderr`).
     pub stream: String,
-    /// Raw bytes (possibly empty when only `end` is set).
-    pub data: Vec<u8>,
+    /// Raw bytes (possibly empty when only `end` is set). Shared, not copied, between the
+    /// response and the copy kept for a SequenceId replay.
+    pub data: bytes::Bytes,
     /// The stream has ended (`End="true"`); sent once per stream.
     pub end: bool,
 }

@@ -247,7 +247,7 @@ async fn ctrl_c_reaches_a_trap() {
     else {
         panic!("no output from the script");
     };
-    assert_eq!(first.chunks[0].data, b"ready\n");
+    assert_eq!(first.chunks[0].data, &b"ready\n"[..]);
     manager
         .signal(user_name, &shell.shell_id, &id, ShellSignal::CtrlC)
         .await
@@ -337,7 +337,7 @@ async fn sequence_id_replays_a_lost_response() {
     let ReceiveOutcome::Output(output) = &first else {
         panic!("{first:?}")
     };
-    assert_eq!(output.chunks[0].data, b"abc");
+    assert_eq!(output.chunks[0].data, &b"abc"[..]);
     // The response was "lost": the same SequenceId gets the same answer.
     let again = manager
         .receive("root", &shell.shell_id, &id, &request)

@@ -333,6 +333,15 @@ pub enum CommandStateValue {
     Other(String),
 }
 
+/// One `rsp:Stream` of a ReceiveResponse to render, borrowing its data.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamPart<'a> {
+    pub name: &'a str,
+    pub command_id: Option<&'a str>,
+    pub data: &'a [u8],
+    pub end: bool,
+}
+
 /// `rsp:ReceiveResponse`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -358,43 +367,62 @@ impl ReceiveResponse {
     }
 
     /// The body. Empty streams are written with an explicit end tag, as Windows does.
+    pub fn to_xml(&self) -> String {
+        let parts: Vec<StreamPart<'_>> = self
+            .streams
+            .iter()
+            .map(|s| StreamPart {
+                name: &s.name,
+                command_id: s.command_id.as_deref(),
+                data: &s.data,
+                end: s.end,
+            })
+            .collect();
+        let state = self
+            .state
+            .as_ref()
+            .map(|(command_id, st)| (command_id.as_deref(), st));
+        Self::render(&parts, state)
+    }
+
+    /// [`ReceiveResponse::to_xml`] from borrowed stream data (the server's output buffers),
+    /// with the same text.
     ///
     /// Rendered by hand into one string sized up front (with room for the envelope, see
     /// [`crate::response::envelope_owned`]): the base64 of the stream data (which needs no XML
     /// escaping) is encoded straight into it, so output bytes are not copied through
     /// intermediate strings on their way to the wire.
-    pub fn to_xml(&self) -> String {
-        let markup: usize = self
-            .streams
+    pub fn render(
+        streams: &[StreamPart<'_>],
+        state: Option<(Option<&str>, &CommandStateValue)>,
+    ) -> String {
+        let markup: usize = streams
             .iter()
-            .map(|s| {
-                Self::stream_overhead(&s.name, s.command_id.as_deref())
-                    + encoded_base64_len(s.data.len())
-            })
+            .map(|s| Self::stream_overhead(s.name, s.command_id) + encoded_base64_len(s.data.len()))
             .sum();
         // Room for the envelope too, which is then built around the body in place.
         let mut out = String::with_capacity(256 + markup + crate::response::ENVELOPE_HEADROOM);
         let (decl_name, decl_value) = rsp_decl();
         open_tag(&mut out, "rsp:ReceiveResponse", &[(decl_name, decl_value)]);
-        if self.streams.is_empty() && self.state.is_none() {
+        if streams.is_empty() && state.is_none() {
             out.push_str("/>");
             return out;
         }
         out.push('>');
-        for s in &self.streams {
-            let mut attrs = vec![("Name", s.name.as_str())];
-            if let Some(c) = &s.command_id {
-                attrs.push(("CommandId", c.as_str()));
+        for s in streams {
+            let mut attrs = vec![("Name", s.name)];
+            if let Some(c) = s.command_id {
+                attrs.push(("CommandId", c));
             }
             if s.end {
                 attrs.push(("End", "true"));
             }
             open_tag(&mut out, "rsp:Stream", &attrs);
             out.push('>');
-            encode_base64_into(&s.data, &mut out);
+            encode_base64_into(s.data, &mut out);
             out.push_str("</rsp:Stream>");
         }
-        if let Some((command_id, st)) = &self.state {
+        if let Some((command_id, st)) = state {
             let (uri, exit) = match st {
                 CommandStateValue::Pending => (state::PENDING, None),
                 CommandStateValue::Running => (state::RUNNING, None),
@@ -403,7 +431,7 @@ impl ReceiveResponse {
             };
             let mut attrs = Vec::new();
             if let Some(c) = command_id {
-                attrs.push(("CommandId", c.as_str()));
+                attrs.push(("CommandId", c));
             }
             attrs.push(("State", uri));
             open_tag(&mut out, "rsp:CommandState", &attrs);

@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use wsman_config::Config;
-use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse};
-use wsman_proto::shell::StreamData;
+use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse, StreamPart};
 use wsman_proto::shell::{self, CommandItem, ShellDescription};
 use wsman_proto::Request;
 use wsman_shell::{CommandInfo, CommandState, ReceiveOutput, ShellInfo, ShellLimits};
@@ -84,14 +83,18 @@ pub(super) fn command_item(c: &CommandInfo) -> CommandItem {
     CommandItem::new(&c.command_id, &c.command_line, state)
 }
 
-/// Engine output as a ReceiveResponse: every chunk tagged with the CommandId, and the state
-/// (Running, or Done with the exit code exactly once). Takes the output by value so that its
-/// data moves into the response instead of being copied.
-pub(super) fn receive_response(output: ReceiveOutput, command_id: &str) -> ReceiveResponse {
-    let streams = output
+/// Engine output as a ReceiveResponse body: every chunk tagged with the CommandId, and the
+/// state. Rendered straight from the engine's buffers (no copy of the data before base64).
+pub(super) fn receive_response(output: &ReceiveOutput, command_id: &str) -> String {
+    let streams: Vec<StreamPart<'_>> = output
         .chunks
-        .into_iter()
-        .map(|c| StreamData::new(&c.stream, Some(command_id), c.data, c.end))
+        .iter()
+        .map(|c| StreamPart {
+            name: &c.stream,
+            command_id: Some(command_id),
+            data: &c.data,
+            end: c.end,
+        })
         .collect();
     let state = match output.state {
         CommandState::Done { exit_code } => CommandStateValue::Done {
@@ -99,5 +102,5 @@ pub(super) fn receive_response(output: ReceiveOutput, command_id: &str) -> Recei
         },
         _ => CommandStateValue::Running,
     };
-    ReceiveResponse::new(streams, Some((Some(command_id.to_owned()), state)))
+    ReceiveResponse::render(&streams, Some((Some(command_id), &state)))
 }

@@ -329,8 +329,10 @@ impl ShellService {
             ReceiveOutcome::TimedOut => return Err(Fault::timed_out()),
             _ => return Err(Fault::timed_out()),
         };
-        let response: ReceiveResponse = describe::receive_response(output, &command_id);
-        Ok((shell::action::RECEIVE_RESPONSE, response.to_xml()))
+        Ok((
+            shell::action::RECEIVE_RESPONSE,
+            describe::receive_response(&output, &command_id),
+        ))
     }
 
     async fn signal(
