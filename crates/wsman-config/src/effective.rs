@@ -20,7 +20,11 @@ pub struct Config {
     pub winrs: WinrsConfig,
     /// The configured listeners (`winrm/config/listener`), enabled or not, in stored order.
     pub listeners: Vec<Listener>,
+    /// The client certificate mappings (`winrm/config/service/certmapping`), in stored order.
+    pub cert_mappings: Vec<crate::CertMapping>,
     pub identify: IdentifyConfig,
+    /// The `[Security]` extension (shell descriptor, failed-login throttle).
+    pub security: crate::security::SecurityConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -252,7 +256,9 @@ impl Config {
                 max_shells_per_user: num(C::Winrs, "MaxShellsPerUser"),
             },
             listeners: Vec::new(),
+            cert_mappings: Vec::new(),
             identify: IdentifyConfig::default(),
+            security: crate::security::SecurityConfig::default(),
         }
     }
 

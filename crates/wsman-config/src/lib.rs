@@ -7,6 +7,7 @@
 //! local `winrm` CLI call the same resource operations, so both print the same thing.
 #![forbid(unsafe_code)]
 
+pub mod certmapping;
 pub mod certs;
 mod effective;
 mod fsutil;
@@ -15,11 +16,14 @@ mod listener;
 mod listener_ops;
 mod resource;
 pub mod schema;
+pub mod sddl;
+mod security;
 mod store;
 mod toml_file;
 
 use std::path::PathBuf;
 
+pub use certmapping::{CertMapping, CERTMAPPING_URI};
 pub use effective::{
     CbtHardeningLevel, ClientAuth, ClientConfig, Config, DefaultPorts, IdentifyConfig, ServiceAuth,
     ServiceConfig, WinrsConfig, DEFAULT_PRODUCT_VENDOR,
@@ -29,6 +33,8 @@ pub use listener::{AddressError, Listener, ListenerAddress, Transport, DEFAULT_U
 pub use listener_ops::render_listener;
 pub use resource::{body_from_values, resource, ConfigResource, EnumItem, LISTENER_URI};
 pub use schema::{Container, SettingKey, Value};
+pub use sddl::{Access, SddlError, SecurityDescriptor, Sid};
+pub use security::{SecurityConfig, DEFAULT_FAILED_LOGIN_MAX_DELAY_MS, DEFAULT_SHELL_SDDL};
 pub use store::{ConfigStore, Source};
 
 /// Why the configuration could not be read or written. The daemon refuses to start with it, so

@@ -27,6 +27,9 @@ pub enum ConfigResource {
     /// `winrm/config/listener`: Enumerate, Get, Put, Create, Delete (selectors Address,
     /// Transport).
     Listener,
+    /// `winrm/config/service/certmapping`: Enumerate, Get, Put, Create, Delete (selectors
+    /// Issuer, Subject, URI).
+    CertMapping,
 }
 
 impl ConfigResource {
@@ -35,12 +38,22 @@ impl ConfigResource {
         match self {
             Self::Container(c) => c.resource_uri(),
             Self::Listener => LISTENER_URI,
+            Self::CertMapping => crate::CERTMAPPING_URI,
         }
     }
 
-    /// Only listeners are enumerable.
+    /// The root element of a representation (`Listener`, `CertMapping`, a container's name).
+    pub fn element_name(self) -> &'static str {
+        match self {
+            Self::Container(c) => c.element_name(),
+            Self::Listener => "Listener",
+            Self::CertMapping => "CertMapping",
+        }
+    }
+
+    /// Listeners and certificate mappings are enumerable.
     pub fn is_enumerable(self) -> bool {
-        matches!(self, Self::Listener)
+        matches!(self, Self::Listener | Self::CertMapping)
     }
 }
 
@@ -58,6 +71,9 @@ pub fn resource(uri: &str) -> Option<ConfigResource> {
     }
     if rest.eq_ignore_ascii_case("/listener") {
         return Some(ConfigResource::Listener);
+    }
+    if rest.eq_ignore_ascii_case("/service/certmapping") {
+        return Some(ConfigResource::CertMapping);
     }
     Container::ALL
         .into_iter()
@@ -167,10 +183,7 @@ fn collect_changes(
 /// resource's element in its namespace with one leaf per pair.
 pub fn body_from_values(uri: &str, values: &[(&str, &str)]) -> Option<Element> {
     let res = resource(uri)?;
-    let name = match res {
-        ConfigResource::Container(c) => c.element_name(),
-        ConfigResource::Listener => "Listener",
-    };
+    let name = res.element_name();
     let ns_uri = res.uri();
     let mut root = Element::new(Some(ns_uri), name);
     for (k, v) in values {
@@ -214,6 +227,7 @@ impl ConfigStore {
                 Ok(self.render_container(c))
             }
             ConfigResource::Listener => self.get_listener(selectors, listening_on),
+            ConfigResource::CertMapping => self.get_cert_mapping(selectors),
         }
     }
 
@@ -281,6 +295,7 @@ impl ConfigStore {
                 self.put_container(c, body)
             }
             ConfigResource::Listener => self.put_listener(selectors, body, listening_on),
+            ConfigResource::CertMapping => self.put_cert_mapping(selectors, body),
         }
     }
 
@@ -322,8 +337,9 @@ impl ConfigStore {
         Ok(self.render_container(c))
     }
 
-    /// Create a listener. HTTPS without a CertificateThumbprint gets a new self-signed
-    /// certificate for its Hostname (or `host_name`). Returns the new instance's selectors.
+    /// Create a listener or a certificate mapping. An HTTPS listener without a
+    /// CertificateThumbprint gets a new self-signed certificate for its Hostname (or
+    /// `host_name`). Returns the new instance's selectors.
     pub fn create(
         &mut self,
         uri: &str,
@@ -334,19 +350,21 @@ impl ConfigStore {
         match lookup(uri)? {
             ConfigResource::Container(_) => Err(Fault::action_not_supported(ns::action::CREATE)),
             ConfigResource::Listener => self.create_listener(selectors, body, host_name),
+            ConfigResource::CertMapping => self.create_cert_mapping(selectors, body),
         }
     }
 
-    /// Delete a listener.
+    /// Delete a listener or a certificate mapping.
     pub fn delete(&mut self, uri: &str, selectors: &SelectorSet) -> Result<(), Fault> {
         match lookup(uri)? {
             ConfigResource::Container(_) => Err(Fault::action_not_supported(ns::action::DELETE)),
             ConfigResource::Listener => self.delete_listener(selectors),
+            ConfigResource::CertMapping => self.delete_cert_mapping(selectors),
         }
     }
 
-    /// Enumerate: the listeners, each with its selectors. Other config resources are not
-    /// enumerable (ActionNotSupported, as Windows).
+    /// Enumerate: the listeners or the certificate mappings, each with its selectors. Other
+    /// config resources are not enumerable (ActionNotSupported, as Windows).
     pub fn enumerate(
         &self,
         uri: &str,
@@ -355,6 +373,7 @@ impl ConfigStore {
         match lookup(uri)? {
             ConfigResource::Container(_) => Err(Fault::action_not_supported(ns::action::ENUMERATE)),
             ConfigResource::Listener => Ok(self.enumerate_listeners(listening_on)),
+            ConfigResource::CertMapping => Ok(self.enumerate_cert_mappings()),
         }
     }
 }

@@ -46,6 +46,8 @@ pub enum ValueType {
     },
     /// `None` | `Relaxed` | `Strict`.
     CbtHardeningLevel,
+    /// A security descriptor in SDDL (see [`crate::sddl`]); stored as written.
+    Sddl,
 }
 
 /// A typed value. Text is `Cow` so that defaults can live in `static` tables.
@@ -210,7 +212,7 @@ static PORT_HTTPS: Setting = s("HTTPS", PORT, n(5986));
 
 static DEFAULT_PORTS_LAYOUT: [Entry; 2] = [Entry::Leaf(&PORT_HTTP), Entry::Leaf(&PORT_HTTPS)];
 
-static SERVICE_ROOT_SDDL: Setting = s("RootSDDL", ValueType::Text, t(DEFAULT_ROOT_SDDL));
+static SERVICE_ROOT_SDDL: Setting = s("RootSDDL", ValueType::Sddl, t(DEFAULT_ROOT_SDDL));
 static SERVICE_MAX_CONC_OPS: Setting = ro("MaxConcurrentOperations", uint(0), n(U32));
 static SERVICE_MAX_CONC_OPS_USER: Setting = s("MaxConcurrentOperationsPerUser", uint(0), n(1500));
 static SERVICE_ENUM_TIMEOUT: Setting = s("EnumerationTimeoutms", uint(0), n(240000));
@@ -455,6 +457,9 @@ impl ValueType {
             Self::Text => Ok(Value::Text(Cow::Owned(text.to_owned()))),
             Self::IpFilter { v6 } => crate::IpFilter::parse(trimmed, v6)
                 .map(|_| Value::Text(Cow::Owned(trimmed.to_owned()))),
+            Self::Sddl => crate::sddl::validate(trimmed)
+                .map(|()| Value::Text(Cow::Owned(trimmed.to_owned())))
+                .map_err(|e| e.to_string()),
             Self::CbtHardeningLevel => ["None", "Relaxed", "Strict"]
                 .into_iter()
                 .find(|l| l.eq_ignore_ascii_case(trimmed))
@@ -482,7 +487,7 @@ impl ValueType {
         match self {
             Self::Bool => "boolean",
             Self::Number { xsd, .. } => xsd,
-            Self::Text | Self::IpFilter { .. } => "string",
+            Self::Text | Self::IpFilter { .. } | Self::Sddl => "string",
             Self::CbtHardeningLevel => "CbtHardeningLevel",
         }
     }

@@ -156,6 +156,10 @@ pub(crate) fn build_effective(stored: &FileContent, policy: &Layer) -> Config {
         .iter()
         .map(|l| l.resolve(ports.http, ports.https))
         .collect();
+    config.cert_mappings = stored.cert_mappings.clone();
+    let mut security = stored.layer.security.clone();
+    security.overlay(&policy.security);
+    config.security = security.resolve();
     config.identify = IdentifyConfig {
         product_vendor: policy
             .product_vendor

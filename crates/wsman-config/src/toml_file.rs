@@ -13,6 +13,7 @@ use std::path::Path;
 
 use toml_edit::{ImDocument, Item, TableLike};
 
+use crate::certmapping::CertMapping;
 use crate::listener::{ListenerAddress, StoredListener, Transport};
 use crate::schema::{Container, Entry, SettingKey, Value, ValueType};
 use crate::ConfigError;
@@ -23,6 +24,8 @@ pub(crate) struct Layer {
     pub(crate) values: BTreeMap<SettingKey, Value>,
     pub(crate) product_vendor: Option<String>,
     pub(crate) product_version: Option<String>,
+    /// `[Security]`.
+    pub(crate) security: crate::security::SecurityLayer,
 }
 
 impl Layer {
@@ -35,6 +38,7 @@ impl Layer {
         if other.product_version.is_some() {
             self.product_version = other.product_version;
         }
+        self.security.overlay(&other.security);
     }
 }
 
@@ -43,6 +47,8 @@ impl Layer {
 pub(crate) struct FileContent {
     pub(crate) layer: Layer,
     pub(crate) listeners: Vec<StoredListener>,
+    /// `[[CertMapping]]`: winrm/config/service/certmapping.
+    pub(crate) cert_mappings: Vec<CertMapping>,
 }
 
 /// Which file is parsed: policy files may not hold listeners.
@@ -105,6 +111,27 @@ pub(crate) fn parse(path: &Path, text: &str, kind: FileKind) -> Result<FileConte
             "Listener" => {
                 return Err(ctx.err(span, "listeners cannot be set by policy files"));
             }
+            "CertMapping" if kind == FileKind::Stored => {
+                parse_cert_mappings(&ctx, item, span, &mut out.cert_mappings)?;
+            }
+            "CertMapping" => {
+                return Err(ctx.err(span, "certificate mappings cannot be set by policy files"));
+            }
+            "Security" => {
+                let table = item
+                    .as_table_like()
+                    .ok_or_else(|| ctx.err(span, "Security must be a table"))?;
+                for (key, item) in table.iter() {
+                    let span = key_span(table, key, item);
+                    let value = item.as_value().ok_or_else(|| {
+                        ctx.err(span.clone(), format!("Security.{key} must be a value"))
+                    })?;
+                    out.layer
+                        .security
+                        .set(key, value)
+                        .map_err(|reason| ctx.err(value.span().or(span), reason))?;
+                }
+            }
             "Identify" => {
                 let table = item
                     .as_table_like()
@@ -114,7 +141,9 @@ pub(crate) fn parse(path: &Path, text: &str, kind: FileKind) -> Result<FileConte
             other => {
                 return Err(ctx.err(
                     span,
-                    format!("unknown key {other:?} (expected Config, Listener or Identify)"),
+                    format!(
+                        "unknown key {other:?} (expected Config, Listener, CertMapping, Identify or Security)"
+                    ),
                 ))
             }
         }
@@ -344,6 +373,120 @@ fn parse_listener(
     Ok(l)
 }
 
+fn parse_cert_mappings(
+    ctx: &Ctx<'_>,
+    item: &Item,
+    span: Option<Range<usize>>,
+    out: &mut Vec<CertMapping>,
+) -> Result<(), ConfigError> {
+    let mut tables: Vec<(&dyn TableLike, Option<Range<usize>>)> = Vec::new();
+    if let Some(array) = item.as_array_of_tables() {
+        for t in array.iter() {
+            tables.push((t, t.span()));
+        }
+    } else if let Some(array) = item.as_value().and_then(|v| v.as_array()) {
+        for v in array.iter() {
+            let t = v
+                .as_inline_table()
+                .ok_or_else(|| ctx.err(v.span(), "each CertMapping must be a table"))?;
+            tables.push((t, t.span()));
+        }
+    } else {
+        return Err(ctx.err(
+            span,
+            "CertMapping must be an array of tables ([[CertMapping]])",
+        ));
+    }
+    for (table, table_span) in tables {
+        let m = parse_cert_mapping(ctx, table, table_span.clone())?;
+        if out
+            .iter()
+            .any(|o| o.same_keys(&m.issuer, &m.subject, &m.uri))
+        {
+            return Err(ctx.err(
+                table_span,
+                format!(
+                    "duplicate certificate mapping Issuer={} Subject={} URI={}",
+                    m.issuer, m.subject, m.uri
+                ),
+            ));
+        }
+        out.push(m);
+    }
+    Ok(())
+}
+
+fn parse_cert_mapping(
+    ctx: &Ctx<'_>,
+    table: &dyn TableLike,
+    table_span: Option<Range<usize>>,
+) -> Result<CertMapping, ConfigError> {
+    use crate::certmapping::{check_subject, check_uri, check_user_name};
+    let mut m = CertMapping::new("", "", "", "");
+    for (key, item) in table.iter() {
+        let span = key_span(table, key, item);
+        let value_span = item.span().or(span.clone());
+        let text = |what: &str| string_value(ctx, what, item, span.clone());
+        let checked = |r: Result<(), String>| r.map_err(|e| ctx.err(value_span.clone(), e));
+        match key {
+            "Issuer" => {
+                m.issuer = crate::certs::normalize_thumbprint(&text("CertMapping.Issuer")?);
+                if !crate::certs::is_valid_thumbprint(&m.issuer) {
+                    return Err(ctx.err(
+                        value_span,
+                        "CertMapping.Issuer is not a certificate thumbprint (40 hexadecimal digits)",
+                    ));
+                }
+            }
+            "Subject" => {
+                m.subject = text("CertMapping.Subject")?;
+                checked(check_subject(&m.subject))?;
+            }
+            "URI" => {
+                m.uri = text("CertMapping.URI")?;
+                checked(check_uri(&m.uri))?;
+            }
+            "UserName" => {
+                m.user_name = text("CertMapping.UserName")?;
+                checked(check_user_name(&m.user_name))?;
+            }
+            "Enabled" => {
+                let v = item
+                    .as_value()
+                    .ok_or_else(|| ctx.err(span.clone(), "CertMapping.Enabled must be a value"))
+                    .and_then(|v| {
+                        convert(ValueType::Bool, v).map_err(|r| {
+                            ctx.err(
+                                value_span.clone(),
+                                format!("invalid value for CertMapping.Enabled: {r}"),
+                            )
+                        })
+                    })?;
+                m.enabled = v.as_bool().unwrap_or(true);
+            }
+            other => {
+                return Err(ctx.err(
+                    span,
+                    format!(
+                        "unknown key {other:?} in [[CertMapping]] (passwords are never stored)"
+                    ),
+                ));
+            }
+        }
+    }
+    for (what, value) in [
+        ("Issuer", &m.issuer),
+        ("Subject", &m.subject),
+        ("URI", &m.uri),
+        ("UserName", &m.user_name),
+    ] {
+        if value.is_empty() {
+            return Err(ctx.err(table_span, format!("a CertMapping needs {what}")));
+        }
+    }
+    Ok(m)
+}
+
 /// A TOML basic string with the escapes TOML requires.
 fn toml_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -425,6 +568,18 @@ pub(crate) fn render(content: &FileContent) -> String {
             let _ = writeln!(out, "CertificateThumbprint = {}", toml_string(t));
         }
     }
+    for m in &content.cert_mappings {
+        let _ = write!(
+            out,
+            "\n[[CertMapping]]\nIssuer = {}\nSubject = {}\nURI = {}\nUserName = {}\nEnabled = {}\n",
+            toml_string(&m.issuer),
+            toml_string(&m.subject),
+            toml_string(&m.uri),
+            toml_string(&m.user_name),
+            m.enabled
+        );
+    }
+    content.layer.security.render(&mut out, toml_string);
     if content.layer.product_vendor.is_some() || content.layer.product_version.is_some() {
         out.push_str("\n[Identify]\n");
         if let Some(v) = &content.layer.product_vendor {

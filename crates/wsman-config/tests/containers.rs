@@ -300,6 +300,14 @@ fn every_setting_validates_and_applies_through_its_own_resource() {
             ValueType::Text => (vec![], Some("x-y".to_owned())),
             ValueType::IpFilter { .. } => (vec!["not-an-ip".to_owned()], Some(String::new())),
             ValueType::CbtHardeningLevel => (vec!["Medium".to_owned()], Some("none".to_owned())),
+            ValueType::Sddl => (
+                vec![
+                    "garbage".to_owned(),
+                    "O:NSG:BA".to_owned(),
+                    "D:NO_ACCESS_CONTROL".to_owned(),
+                ],
+                Some("O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;S-1-22-2-1000)".to_owned()),
+            ),
         };
         for v in bad {
             let f = put(&mut s, &v).unwrap_err();

@@ -36,6 +36,11 @@ fn text_for(ty: ValueType, seed: u64, s: &str) -> String {
         ValueType::CbtHardeningLevel => {
             ["none", "Relaxed", "STRICT"][(seed % 3) as usize].to_owned()
         }
+        ValueType::Sddl => [
+            wsman_config::schema::DEFAULT_ROOT_SDDL,
+            "O:NSG:BAD:P(A;;GA;;;BA)(D;;GX;;;S-1-22-2-1000)",
+        ][(seed % 2) as usize]
+            .to_owned(),
     }
 }
 

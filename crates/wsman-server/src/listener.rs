@@ -1,10 +1,13 @@
 //! Accepting connections: the connection-level guards, then hyper on each connection.
 //!
-//! Order per connection: (a) connection limit (Service/MaxConnections, counted across all
-//! listeners; an extra connection gets HTTP 503 and is closed, the others are unaffected),
-//! (b) TLS handshake bounded by [`TLS_HANDSHAKE_TIMEOUT`] on HTTPS listeners, (c) hyper's
-//! HTTP/1.1 with keep-alive and a header read timeout, then the request pipeline of
-//! [`crate::pipeline`]. Each connection owns its [`pipeline::Connection`] state.
+//! Order per connection: (a) address filter: a connection that arrived on a local address
+//! outside Service/IPv4Filter / IPv6Filter is closed at once, before one byte is read (and
+//! before any TLS handshake), logged at a bounded rate; (b) connection limit
+//! (Service/MaxConnections, counted across all listeners; an extra connection gets HTTP 503
+//! and is closed, the others are unaffected), (c) TLS handshake bounded by
+//! [`TLS_HANDSHAKE_TIMEOUT`] on HTTPS listeners, (d) hyper's HTTP/1.1 with keep-alive and a
+//! header read timeout, then the request pipeline of [`crate::pipeline`]. Each connection
+//! owns its [`pipeline::Connection`] state.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,6 +40,8 @@ const MAX_REFUSALS_IN_FLIGHT: usize = 64;
 pub struct ConnectionCounter {
     open: AtomicUsize,
     refusing: AtomicUsize,
+    /// Connections closed by the address filters, logged at a bounded rate.
+    filtered: crate::access::RefusalLog,
 }
 
 /// Held while a connection is open.
@@ -86,6 +91,10 @@ pub struct ListenerRuntime {
     pub transport: Transport,
     pub path: Arc<str>,
     pub tls: Option<TlsAcceptor>,
+    /// MsvAvChannelBindings of this listener's certificate (HTTPS), for Negotiate's CBT check.
+    pub channel_binding: Option<[u8; 16]>,
+    /// RFC 5929 application data of this listener's certificate (HTTPS), for Kerberos.
+    pub end_point_binding: Option<Arc<[u8]>>,
 }
 
 /// Accept until `stop` turns true; connections get the same signal to finish gracefully.
@@ -115,7 +124,22 @@ pub async fn accept_loop(
             }
         };
         let local = stream.local_addr().ok().or(local).unwrap_or(remote);
-        let limit = runtime.shared.settings.borrow().max_connections as usize;
+        let (admitted, limit) = {
+            let settings = runtime.shared.settings.borrow();
+            (
+                settings.access.admits_connection(local.ip()),
+                settings.max_connections as usize,
+            )
+        };
+        if !admitted {
+            runtime.counter.filtered.refused(
+                remote,
+                local,
+                "local address outside IPv4Filter/IPv6Filter",
+            );
+            drop(stream);
+            continue;
+        }
         let Some(permit) = runtime.counter.try_open(limit) else {
             tracing::warn!(remote = %remote, limit, "connection refused: MaxConnections reached");
             refuse(stream, &runtime);
@@ -170,10 +194,17 @@ async fn serve_stream(
 ) {
     let _ = stream.set_nodelay(true);
     match &runtime.tls {
-        None => serve_io(stream, remote, local, runtime, stop).await,
+        None => serve_io(stream, remote, local, runtime, stop, None).await,
         Some(acceptor) => {
             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => serve_io(tls, remote, local, runtime, stop).await,
+                Ok(Ok(tls)) => {
+                    let peer = tls.get_ref().1.peer_certificates().and_then(|chain| {
+                        crate::certauth::PeerCertificate::new(
+                            chain.iter().map(|c| c.clone().into_owned()).collect(),
+                        )
+                    });
+                    serve_io(tls, remote, local, runtime, stop, peer).await
+                }
                 Ok(Err(e)) => tracing::debug!(remote = %remote, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(remote = %remote, "TLS handshake timed out"),
             }
@@ -187,15 +218,16 @@ async fn serve_io<I>(
     local: SocketAddr,
     runtime: Arc<ListenerRuntime>,
     mut stop: watch::Receiver<bool>,
+    peer: Option<crate::certauth::PeerCertificate>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let conn_state = Arc::new(Connection::new(
-        remote,
-        local,
-        runtime.transport,
-        Arc::clone(&runtime.path),
-    ));
+    let conn_state = Arc::new(
+        Connection::new(remote, local, runtime.transport, Arc::clone(&runtime.path))
+            .with_peer_certificate(peer)
+            .with_channel_binding(runtime.channel_binding)
+            .with_end_point_binding(runtime.end_point_binding.clone()),
+    );
     let shared = Arc::clone(&runtime.shared);
     let service = service_fn(move |request| {
         pipeline::handle(Arc::clone(&shared), Arc::clone(&conn_state), request)

@@ -1,0 +1,174 @@
+//! The `[Security]` extension of `config.toml` (not part of winrm/config; `winrm` does not see
+//! it): the security descriptor of the shell resources and the failed-login throttle.
+//!
+//! ```toml
+//! [Security]
+//! ShellSDDL = "O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;BU)"   # who may use WinRS / PowerShell shells
+//! FailedLoginDelay = true                            # slow down password guessing
+//! FailedLoginMaxDelayms = 8000                       # cap of the delay per attempt
+//! ```
+//!
+//! Why a shell descriptor of its own: on Windows a plugin (PowerShell's `microsoft.powershell`)
+//! carries an `Sddl` that replaces RootSDDL for its resources; wsmand's shell resources are its
+//! plugin. See `docs/access-control.md`.
+
+use std::fmt::Write as _;
+
+/// Default `ShellSDDL`: Windows' `microsoft.powershell` plugin descriptor (BA, IU, RM) plus
+/// BUILTIN\Users, which every Linux user maps to: a Linux user may open a shell running as
+/// itself, as with an SSH login. Operators narrow it (e.g. to a group `S-1-22-2-<gid>`).
+pub const DEFAULT_SHELL_SDDL: &str =
+    "O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;IU)(A;;GA;;;RM)(A;;GA;;;BU)S:P(AU;FA;GA;;;WD)(AU;SA;GXGW;;;WD)";
+/// Default cap of the failed-login delay.
+pub const DEFAULT_FAILED_LOGIN_MAX_DELAY_MS: u64 = 8000;
+/// Highest accepted cap (ten minutes).
+const MAX_FAILED_LOGIN_MAX_DELAY_MS: u64 = 600_000;
+
+/// The effective `[Security]` values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SecurityConfig {
+    pub shell_sddl: String,
+    pub failed_login_delay: bool,
+    pub failed_login_max_delay_ms: u64,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            shell_sddl: DEFAULT_SHELL_SDDL.to_owned(),
+            failed_login_delay: true,
+            failed_login_max_delay_ms: DEFAULT_FAILED_LOGIN_MAX_DELAY_MS,
+        }
+    }
+}
+
+/// `[Security]` as one file sets it (unset keys are `None`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SecurityLayer {
+    pub(crate) shell_sddl: Option<String>,
+    pub(crate) failed_login_delay: Option<bool>,
+    pub(crate) failed_login_max_delay_ms: Option<u64>,
+}
+
+impl SecurityLayer {
+    /// Values of `other` win.
+    pub(crate) fn overlay(&mut self, other: &SecurityLayer) {
+        if other.shell_sddl.is_some() {
+            self.shell_sddl.clone_from(&other.shell_sddl);
+        }
+        if other.failed_login_delay.is_some() {
+            self.failed_login_delay = other.failed_login_delay;
+        }
+        if other.failed_login_max_delay_ms.is_some() {
+            self.failed_login_max_delay_ms = other.failed_login_max_delay_ms;
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Set one key from its TOML value; the error is the reason (the caller adds file/line).
+    pub(crate) fn set(&mut self, key: &str, value: &toml_edit::Value) -> Result<(), String> {
+        match key {
+            "ShellSDDL" => {
+                let text = value
+                    .as_str()
+                    .ok_or("Security.ShellSDDL must be a string")?;
+                crate::sddl::validate(text)
+                    .map_err(|e| format!("invalid Security.ShellSDDL: {e}"))?;
+                self.shell_sddl = Some(text.trim().to_owned());
+            }
+            "FailedLoginDelay" => {
+                self.failed_login_delay = Some(
+                    value
+                        .as_bool()
+                        .ok_or("Security.FailedLoginDelay must be true or false")?,
+                );
+            }
+            "FailedLoginMaxDelayms" => {
+                let v = value
+                    .as_integer()
+                    .and_then(|i| u64::try_from(i).ok())
+                    .filter(|v| *v <= MAX_FAILED_LOGIN_MAX_DELAY_MS)
+                    .ok_or_else(|| {
+                        format!(
+                            "Security.FailedLoginMaxDelayms must be an integer from 0 to {MAX_FAILED_LOGIN_MAX_DELAY_MS}"
+                        )
+                    })?;
+                self.failed_login_max_delay_ms = Some(v);
+            }
+            other => {
+                return Err(format!(
+                    "unknown key {other:?} in [Security] (expected ShellSDDL, FailedLoginDelay, FailedLoginMaxDelayms)"
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// The values over the defaults.
+    pub(crate) fn resolve(&self) -> SecurityConfig {
+        let d = SecurityConfig::default();
+        SecurityConfig {
+            shell_sddl: self.shell_sddl.clone().unwrap_or(d.shell_sddl),
+            failed_login_delay: self.failed_login_delay.unwrap_or(d.failed_login_delay),
+            failed_login_max_delay_ms: self
+                .failed_login_max_delay_ms
+                .unwrap_or(d.failed_login_max_delay_ms),
+        }
+    }
+
+    /// The `[Security]` table as written back to `config.toml` (empty when nothing is set).
+    pub(crate) fn render(&self, out: &mut String, quote: impl Fn(&str) -> String) {
+        if self.is_empty() {
+            return;
+        }
+        out.push_str("\n[Security]\n");
+        if let Some(v) = &self.shell_sddl {
+            let _ = writeln!(out, "ShellSDDL = {}", quote(v));
+        }
+        if let Some(v) = self.failed_login_delay {
+            let _ = writeln!(out, "FailedLoginDelay = {v}");
+        }
+        if let Some(v) = self.failed_login_max_delay_ms {
+            let _ = writeln!(out, "FailedLoginMaxDelayms = {v}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn value(text: &str) -> toml_edit::Value {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn keys_are_checked_and_resolved_over_defaults() {
+        let mut l = SecurityLayer::default();
+        assert_eq!(l.resolve(), SecurityConfig::default());
+        crate::sddl::validate(DEFAULT_SHELL_SDDL).unwrap();
+        l.set("FailedLoginDelay", &value("false")).unwrap();
+        l.set("FailedLoginMaxDelayms", &value("100")).unwrap();
+        l.set("ShellSDDL", &value("\"D:P(A;;GA;;;BA)\"")).unwrap();
+        let r = l.resolve();
+        assert!(!r.failed_login_delay);
+        assert_eq!(r.failed_login_max_delay_ms, 100);
+        assert_eq!(r.shell_sddl, "D:P(A;;GA;;;BA)");
+        assert!(l.set("ShellSDDL", &value("\"garbage\"")).is_err());
+        assert!(l.set("FailedLoginDelay", &value("1")).is_err());
+        assert!(l.set("FailedLoginMaxDelayms", &value("-1")).is_err());
+        assert!(l.set("FailedLoginMaxDelayms", &value("600001")).is_err());
+        assert!(l.set("Other", &value("1")).is_err());
+        let mut out = String::new();
+        l.render(&mut out, |s| format!("{s:?}"));
+        assert!(out.contains("[Security]\nShellSDDL = \"D:P(A;;GA;;;BA)\"\nFailedLoginDelay = false\nFailedLoginMaxDelayms = 100\n"), "{out}");
+        let mut top = SecurityLayer::default();
+        top.overlay(&l);
+        assert_eq!(top, l);
+    }
+}

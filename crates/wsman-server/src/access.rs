@@ -1,0 +1,342 @@
+//! The access policy: which connections are served (Service/IPv4Filter, IPv6Filter), which
+//! peers (Service/AllowRemoteAccess), and what an authenticated caller may do (RootSDDL, and
+//! the shell resources' own descriptor). The mapping from Linux users and groups to SIDs is
+//! here too; `docs/access-control.md` is its documentation.
+//!
+//! Why SIDs: RootSDDL is a Windows security descriptor, and operators bring descriptors from
+//! Windows. Every caller gets the SIDs a Windows network logon would have (Everyone,
+//! Authenticated Users, NETWORK), the built-in groups we can derive (Administrators for uid 0
+//! and `wsmand-admins`, Users for any Linux user), and Samba's Unix SIDs (`S-1-22-1-<uid>`,
+//! `S-1-22-2-<gid>`) so that ACEs can name Linux users and groups.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wsman_config::{Access, Config, IpFilter, SecurityDescriptor, Sid};
+use wsman_proto::ns::action;
+
+use crate::throttle::ThrottlePolicy;
+
+/// The policy snapshot the request path reads (part of [`crate::ServiceSettings`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccessPolicy {
+    /// Service/IPv4Filter: local IPv4 addresses connections may arrive on.
+    pub ipv4_filter: IpFilter,
+    /// Service/IPv6Filter.
+    pub ipv6_filter: IpFilter,
+    /// Service/AllowRemoteAccess: false serves loopback peers only.
+    pub allow_remote_access: bool,
+    /// Service/RootSDDL; `None` when the stored text does not parse (then nothing but
+    /// Identify is allowed, and the daemon logs why).
+    pub root_sddl: Option<Arc<SecurityDescriptor>>,
+    /// `[Security] ShellSDDL`: replaces RootSDDL for the WinRS and PowerShell resources.
+    pub shell_sddl: Option<Arc<SecurityDescriptor>>,
+    /// `[Security]` failed-login throttle.
+    pub throttle: ThrottlePolicy,
+}
+
+impl Default for AccessPolicy {
+    /// Windows' defaults.
+    fn default() -> Self {
+        Self {
+            ipv4_filter: IpFilter::Any,
+            ipv6_filter: IpFilter::Any,
+            allow_remote_access: true,
+            root_sddl: parse_sddl(wsman_config::schema::DEFAULT_ROOT_SDDL, "RootSDDL"),
+            shell_sddl: parse_sddl(wsman_config::DEFAULT_SHELL_SDDL, "ShellSDDL"),
+            throttle: ThrottlePolicy::default(),
+        }
+    }
+}
+
+fn parse_sddl(text: &str, what: &str) -> Option<Arc<SecurityDescriptor>> {
+    match SecurityDescriptor::parse(text) {
+        Ok(sd) => Some(Arc::new(sd)),
+        Err(error) => {
+            tracing::error!(%error, "{what} does not parse: every request but Identify is refused");
+            None
+        }
+    }
+}
+
+/// Why a request was refused by [`AccessPolicy::authorize`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denial {
+    /// AllowRemoteAccess=false and the peer is not on this host.
+    RemoteAccessDisabled,
+    /// The descriptor does not grant the access.
+    Descriptor,
+}
+
+impl AccessPolicy {
+    /// The policy of a configuration.
+    pub fn from_config(config: &Config) -> Self {
+        let service = &config.service;
+        let filter = |text: &str, v6: bool| {
+            IpFilter::parse(text, v6).unwrap_or_else(|error| {
+                tracing::error!(%error, "IP filter does not parse: no address is served");
+                IpFilter::List(Vec::new())
+            })
+        };
+        Self {
+            ipv4_filter: filter(&service.ipv4_filter, false),
+            ipv6_filter: filter(&service.ipv6_filter, true),
+            allow_remote_access: service.allow_remote_access,
+            root_sddl: parse_sddl(&service.root_sddl, "RootSDDL"),
+            shell_sddl: parse_sddl(&config.security.shell_sddl, "ShellSDDL"),
+            throttle: ThrottlePolicy {
+                enabled: config.security.failed_login_delay,
+                max_delay: Duration::from_millis(config.security.failed_login_max_delay_ms),
+            },
+        }
+    }
+
+    /// Whether a connection that arrived on local address `local` is served: IPv4Filter or
+    /// IPv6Filter (by family) must include it. On Windows the filters choose the addresses the
+    /// listeners use; checking each accepted connection is the same rule, applied live.
+    pub fn admits_connection(&self, local: IpAddr) -> bool {
+        match local.to_canonical() {
+            ip @ IpAddr::V4(_) => self.ipv4_filter.allows(ip),
+            ip @ IpAddr::V6(_) => self.ipv6_filter.allows(ip),
+        }
+    }
+
+    /// The access check of one request (Identify is not checked: any authenticated caller).
+    pub fn authorize(
+        &self,
+        remote: IpAddr,
+        sids: &[Sid],
+        resource_uri: Option<&str>,
+        action_uri: Option<&str>,
+    ) -> Result<(), Denial> {
+        if !self.allow_remote_access && !remote.to_canonical().is_loopback() {
+            return Err(Denial::RemoteAccessDisabled);
+        }
+        let shell = resource_uri.is_some_and(crate::winrs::open_to_users);
+        let descriptor = if shell {
+            &self.shell_sddl
+        } else {
+            &self.root_sddl
+        };
+        let access = access_for(action_uri.unwrap_or(""));
+        match descriptor {
+            Some(sd) if sd.allows(sids, access) => Ok(()),
+            _ => Err(Denial::Descriptor),
+        }
+    }
+}
+
+/// The right an operation needs, as `winrm configSDDL` names them: Read (Get, Enumerate and
+/// its Pull/Release, Subscribe), Write (Put, Create, Delete), Execute (everything else: Invoke,
+/// and the WinRS Command, Send, Receive, Signal).
+pub fn access_for(action_uri: &str) -> Access {
+    match action_uri {
+        action::GET | action::ENUMERATE | action::PULL | action::RELEASE => Access::Read,
+        a if a.starts_with(wsman_proto::ns::EVENTING) => Access::Read,
+        action::PUT | action::CREATE | action::DELETE => Access::Write,
+        _ => Access::Execute,
+    }
+}
+
+/// The SIDs every authenticated caller has: Everyone, Authenticated Users, NETWORK (WinRM
+/// logons are network logons), plus Administrators when `is_administrator`.
+pub fn base_sids(is_administrator: bool) -> Vec<Sid> {
+    let mut out = vec![Sid::everyone(), Sid::authenticated_users(), Sid::network()];
+    if is_administrator {
+        out.push(Sid::builtin_administrators());
+    }
+    out
+}
+
+/// The SIDs of a caller whose Linux user is `uid` with groups `gids` (primary included):
+/// [`base_sids`], BUILTIN\Users, `S-1-22-1-<uid>` and `S-1-22-2-<gid>` per group.
+/// (BUILTIN\Remote Management Users is not derived: ACEs name Linux groups by Unix SID.)
+pub fn linux_sids(uid: u32, gids: &[u32], is_administrator: bool) -> Vec<Sid> {
+    let mut out = base_sids(is_administrator);
+    out.push(Sid::builtin_users());
+    out.push(Sid::unix_user(uid));
+    for gid in gids {
+        let sid = Sid::unix_group(*gid);
+        if !out.contains(&sid) {
+            out.push(sid);
+        }
+    }
+    out
+}
+
+/// Resolve an authenticated identity once per connection: its Linux user (a service account
+/// counts as its run-as user), whether it is an administrator, and its SIDs. No Linux user, or
+/// one NSS does not know: not an administrator, base SIDs only.
+pub fn resolve_principal(
+    identity: wsman_auth::Identity,
+) -> Result<crate::Principal, wsman_os::UserError> {
+    let user = match &identity.linux_user {
+        Some(name) => wsman_os::lookup_user(name)?,
+        None => None,
+    };
+    let Some(user) = user else {
+        return Ok(crate::Principal::new(identity, false));
+    };
+    let is_administrator = wsman_os::is_administrator(&user)?;
+    let mut gids = vec![user.gid];
+    gids.extend(user.groups.iter().copied());
+    let sids = linux_sids(user.uid, &gids, is_administrator);
+    Ok(crate::Principal::new(identity, is_administrator).with_sids(sids))
+}
+
+/// Logs refused connections without letting a scan flood the log: at most
+/// [`RefusalLog::PER_MINUTE`] lines a minute, then one line with the number left out.
+#[derive(Debug, Default)]
+pub struct RefusalLog {
+    state: Mutex<RefusalState>,
+}
+
+#[derive(Debug, Default)]
+struct RefusalState {
+    window_start: Option<Instant>,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl RefusalLog {
+    pub const PER_MINUTE: u32 = 20;
+
+    /// Log one refused connection (or count it when over the rate).
+    pub fn refused(&self, remote: std::net::SocketAddr, local: std::net::SocketAddr, why: &str) {
+        let now = Instant::now();
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let expired = s
+            .window_start
+            .is_none_or(|start| now.duration_since(start) >= Duration::from_secs(60));
+        if expired {
+            if s.suppressed > 0 {
+                tracing::warn!(
+                    count = s.suppressed,
+                    "more connections were refused in the last minute (not logged one by one)"
+                );
+            }
+            *s = RefusalState {
+                window_start: Some(now),
+                logged: 0,
+                suppressed: 0,
+            };
+        }
+        if s.logged < Self::PER_MINUTE {
+            s.logged += 1;
+            tracing::warn!(remote = %remote, local = %local, "connection refused: {why}");
+        } else {
+            s.suppressed += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    }
+
+    #[test]
+    fn default_root_sddl_is_administrators_and_shells_are_users() {
+        let p = AccessPolicy::default();
+        let admin = linux_sids(0, &[0], true);
+        let user = linux_sids(1000, &[1000], false);
+        let service_account = base_sids(false);
+        let cfg = Some(wsman_proto::ns::CONFIG);
+        let cmd = Some(wsman_proto::shell::uri::CMD);
+        let lo = ip("127.0.0.1");
+        for a in [action::GET, action::PUT, action::ENUMERATE] {
+            assert_eq!(p.authorize(lo, &admin, cfg, Some(a)), Ok(()));
+            assert_eq!(
+                p.authorize(lo, &user, cfg, Some(a)),
+                Err(Denial::Descriptor)
+            );
+        }
+        for a in [action::CREATE, action::SHELL_COMMAND, action::DELETE] {
+            assert_eq!(p.authorize(lo, &user, cmd, Some(a)), Ok(()));
+            assert_eq!(p.authorize(lo, &admin, cmd, Some(a)), Ok(()));
+            assert_eq!(
+                p.authorize(lo, &service_account, cmd, Some(a)),
+                Err(Denial::Descriptor)
+            );
+        }
+    }
+
+    #[test]
+    fn groups_in_descriptors_and_remote_access() {
+        let mut p = AccessPolicy {
+            allow_remote_access: false,
+            ..AccessPolicy::default()
+        };
+        p.root_sddl = SecurityDescriptor::parse("O:NSG:BAD:P(A;;GR;;;S-1-22-2-2000)")
+            .ok()
+            .map(Arc::new);
+        let member = linux_sids(1000, &[1000, 2000], false);
+        let cfg = Some(wsman_proto::ns::CONFIG);
+        assert_eq!(
+            p.authorize(ip("127.0.0.1"), &member, cfg, Some(action::GET)),
+            Ok(())
+        );
+        assert_eq!(
+            p.authorize(ip("::1"), &member, cfg, Some(action::PUT)),
+            Err(Denial::Descriptor)
+        );
+        assert_eq!(
+            p.authorize(ip("10.1.2.3"), &member, cfg, Some(action::GET)),
+            Err(Denial::RemoteAccessDisabled)
+        );
+        p.root_sddl = None;
+        assert_eq!(
+            p.authorize(ip("127.0.0.1"), &member, cfg, Some(action::GET)),
+            Err(Denial::Descriptor)
+        );
+    }
+
+    #[test]
+    fn operations_map_to_rights() {
+        assert_eq!(access_for(action::GET), Access::Read);
+        assert_eq!(access_for(action::PULL), Access::Read);
+        assert_eq!(access_for(action::PUT), Access::Write);
+        assert_eq!(access_for(action::DELETE), Access::Write);
+        assert_eq!(access_for(action::SHELL_RECEIVE), Access::Execute);
+        assert_eq!(access_for("http://example/Invoke"), Access::Execute);
+    }
+
+    #[test]
+    fn filters_apply_to_the_local_address_by_family() {
+        let p = AccessPolicy {
+            ipv4_filter: IpFilter::parse("10.0.0.1-10.0.0.9", false).unwrap_or(IpFilter::Any),
+            ipv6_filter: IpFilter::List(Vec::new()),
+            ..AccessPolicy::default()
+        };
+        assert!(p.admits_connection(ip("10.0.0.5")));
+        assert!(p.admits_connection(ip("::ffff:10.0.0.5")));
+        assert!(!p.admits_connection(ip("127.0.0.1")));
+        assert!(!p.admits_connection(ip("::1")));
+    }
+
+    #[test]
+    fn refusals_are_logged_at_a_bounded_rate() {
+        let log = RefusalLog::default();
+        let a = std::net::SocketAddr::from(([10, 0, 0, 1], 1));
+        for _ in 0..(RefusalLog::PER_MINUTE + 30) {
+            log.refused(a, a, "test");
+        }
+        let state = log.state.lock().unwrap_or_else(|p| p.into_inner());
+        assert_eq!(state.logged, RefusalLog::PER_MINUTE);
+        assert_eq!(state.suppressed, 30);
+    }
+
+    #[test]
+    fn unix_sids_are_deduplicated() {
+        let s = linux_sids(5, &[7, 7, 8], false);
+        assert_eq!(s.iter().filter(|x| **x == Sid::unix_group(7)).count(), 1);
+        assert!(s.contains(&Sid::unix_user(5)) && s.contains(&Sid::builtin_users()));
+        assert!(!s.contains(&Sid::builtin_administrators()));
+    }
+}
