@@ -13,7 +13,12 @@
 //! name = "deploy"
 //! password_hash = "$argon2id$v=19$m=19456,t=2,p=1$..."
 //! run_as = "deploy"        # optional: the Linux user this account acts as
+//! nt_hash = "8846f7ea..."  # optional (`--ntlm`): hex MD4(UTF-16LE(password)) for NTLM
 //! ```
+//!
+//! NTLM cannot work from the argon2id hash: the server needs the NT hash itself, which is
+//! password-equivalent for NTLM. It is therefore stored only for accounts that opt in
+//! (`wsmand account add NAME --ntlm`), kept current by `passwd`, and dropped by `--no-ntlm`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -67,6 +72,8 @@ pub struct Account {
     /// The Linux user this account acts as, if any. Without one the account
     /// can authenticate but is never an administrator.
     pub run_as: Option<String>,
+    /// Whether the account may log in with NTLM (an NT hash is stored).
+    pub ntlm: bool,
 }
 
 /// Why an accounts operation failed.
@@ -206,6 +213,8 @@ struct StoredAccount {
     password_hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     run_as: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nt_hash: Option<String>,
 }
 
 /// Hashes stay out of debug output and logs: they are what an attacker
@@ -216,6 +225,7 @@ impl std::fmt::Debug for StoredAccount {
             .field("name", &self.name)
             .field("password_hash", &"<redacted>")
             .field("run_as", &self.run_as)
+            .field("nt_hash", &self.nt_hash.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -225,6 +235,7 @@ impl StoredAccount {
         Account {
             name: self.name.clone(),
             run_as: self.run_as.clone(),
+            ntlm: self.nt_hash.is_some(),
         }
     }
 }
@@ -297,6 +308,7 @@ impl AccountStore {
                 name: name.clone(),
                 password_hash: password_hash.to_string(),
                 run_as: run_as.clone(),
+                nt_hash: None,
             };
             accounts.push(added.clone());
             Ok(added.to_account())
@@ -328,7 +340,59 @@ impl AccountStore {
                     name: name.to_owned(),
                 })?;
             account.password_hash = password_hash.to_string();
+            if account.nt_hash.is_some() {
+                account.nt_hash = Some(nt_hash_hex(password));
+            }
             Ok(account.to_account())
+        })
+    }
+
+    /// Stores (or replaces) the NT hash of `password` for `name`, letting it log in with
+    /// NTLM. The caller passes the account's password (for `add --ntlm` and `passwd --ntlm`).
+    pub fn enable_ntlm(&mut self, name: &str, password: &str) -> Result<Account, AccountError> {
+        if password.is_empty() || password.len() > MAX_PASSWORD_LEN {
+            return Err(AccountError::InvalidPassword {
+                max: MAX_PASSWORD_LEN,
+            });
+        }
+        self.modify(|accounts| {
+            let account = accounts
+                .iter_mut()
+                .find(|account| account.name == name)
+                .ok_or_else(|| AccountError::NotFound {
+                    name: name.to_owned(),
+                })?;
+            account.nt_hash = Some(nt_hash_hex(password));
+            Ok(account.to_account())
+        })
+    }
+
+    /// Drops the NT hash: the account can no longer log in with NTLM.
+    pub fn disable_ntlm(&mut self, name: &str) -> Result<Account, AccountError> {
+        self.modify(|accounts| {
+            let account = accounts
+                .iter_mut()
+                .find(|account| account.name == name)
+                .ok_or_else(|| AccountError::NotFound {
+                    name: name.to_owned(),
+                })?;
+            account.nt_hash = None;
+            Ok(account.to_account())
+        })
+    }
+
+    /// The account a client's NTLM user name means (exact name first, then ASCII
+    /// case-insensitive, as Windows treats user names) and its NT hash, when it has one.
+    fn ntlm_account(&self, user: &str) -> Option<crate::ntlm::NtlmAccount> {
+        let stored = self.find(user).or_else(|| {
+            self.accounts
+                .iter()
+                .find(|a| a.name.eq_ignore_ascii_case(user))
+        })?;
+        let hash = crate::ntlm::NtHash::from_hex(stored.nt_hash.as_deref()?)?;
+        Some(crate::ntlm::NtlmAccount {
+            name: stored.name.clone(),
+            hash,
         })
     }
 
@@ -444,6 +508,26 @@ fn verify_password(phc: &str, password: &str) -> bool {
         .is_ok()
 }
 
+fn nt_hash_hex(password: &str) -> String {
+    crate::ntlm::nt_hash_of_password(password)
+        .to_hex()
+        .to_string()
+}
+
+/// NTLM looks users up here (the server reloads the store per handshake).
+impl crate::ntlm::NtHashLookup for AccountStore {
+    fn lookup(&self, user: &str) -> Option<crate::ntlm::NtlmAccount> {
+        self.ntlm_account(user)
+    }
+
+    fn all(&self) -> Vec<crate::ntlm::NtlmAccount> {
+        self.accounts
+            .iter()
+            .filter_map(|account| self.ntlm_account(&account.name))
+            .collect()
+    }
+}
+
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> AccountError + '_ {
     move |source| AccountError::Io {
         path: path.to_owned(),
@@ -502,6 +586,13 @@ fn read_accounts(path: &Path) -> Result<Vec<StoredAccount>, AccountError> {
             account.run_as.as_deref().map(validate_run_as)
         {
             return Err(invalid(problem));
+        }
+        if account
+            .nt_hash
+            .as_deref()
+            .is_some_and(|hex| crate::ntlm::NtHash::from_hex(hex).is_none())
+        {
+            return Err(invalid("nt_hash must be 32 hex digits"));
         }
         if PasswordHash::new(&account.password_hash).is_err() {
             return Err(AccountError::InvalidHash {

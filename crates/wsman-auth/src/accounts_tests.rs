@@ -269,6 +269,55 @@ fn list_never_exposes_hashes() {
 }
 
 #[test]
+fn ntlm_opt_in_is_kept_current_and_can_be_dropped() {
+    use crate::ntlm::{nt_hash_of_password, NtHashLookup};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = AccountStore::load(dir.path()).unwrap();
+    store.add("svc", "First-Pass-1", None).unwrap();
+    store.add("other", "Other-Pass-1", None).unwrap();
+    assert!(store.lookup("svc").is_none(), "no NT hash without --ntlm");
+    assert!(!store.get("svc").unwrap().ntlm);
+    store.enable_ntlm("svc", "First-Pass-1").unwrap();
+    let reloaded = AccountStore::load(dir.path()).unwrap();
+    assert!(reloaded.get("svc").unwrap().ntlm);
+    let found = reloaded.lookup("SVC").unwrap();
+    assert_eq!(found.name, "svc");
+    assert_eq!(found.hash, nt_hash_of_password("First-Pass-1"));
+    assert_eq!(reloaded.all().len(), 1);
+    // passwd keeps the NT hash current; it never adds one to an account without.
+    store.passwd("svc", "Second-Pass-2").unwrap();
+    store.passwd("other", "Other-Pass-2").unwrap();
+    let reloaded = AccountStore::load(dir.path()).unwrap();
+    assert_eq!(
+        reloaded.lookup("svc").unwrap().hash,
+        nt_hash_of_password("Second-Pass-2")
+    );
+    assert!(reloaded.lookup("other").is_none());
+    let text = fs::read_to_string(AccountStore::path_in(dir.path())).unwrap();
+    assert!(text.contains("nt_hash"));
+    assert_eq!(mode_of(&AccountStore::path_in(dir.path())), 0o600);
+    assert!(!format!("{reloaded:?}").contains(&*nt_hash_of_password("Second-Pass-2").to_hex()));
+    store.disable_ntlm("svc").unwrap();
+    assert!(AccountStore::load(dir.path())
+        .unwrap()
+        .lookup("svc")
+        .is_none());
+    assert!(store.enable_ntlm("missing", "pw").is_err());
+}
+
+#[test]
+fn malformed_nt_hash_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = AccountStore::load(dir.path()).unwrap();
+    store.add("svc", "pw", None).unwrap();
+    let path = AccountStore::path_in(dir.path());
+    let text = fs::read_to_string(&path).unwrap();
+    write_raw(dir.path(), &format!("{text}nt_hash = \"xyz\"\n"));
+    let error = AccountStore::load(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("nt_hash"), "{error}");
+}
+
+#[test]
 fn implausible_run_as_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = AccountStore::load(dir.path()).unwrap();

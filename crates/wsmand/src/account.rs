@@ -30,6 +30,10 @@ pub(crate) enum AccountCommand {
         /// Without it the account can only Identify.
         #[arg(long, value_name = "LINUXUSER")]
         run_as: Option<String>,
+        /// Also store the NT hash so the account can log in with Negotiate/NTLM (the hash is
+        /// password-equivalent for NTLM; it is kept in accounts.toml, mode 0600).
+        #[arg(long)]
+        ntlm: bool,
     },
     /// List service accounts and their run-as users.
     List,
@@ -45,6 +49,13 @@ pub(crate) enum AccountCommand {
         /// Read the password from standard input (required).
         #[arg(long)]
         password_stdin: bool,
+        /// Start storing the NT hash (NTLM logins). An account that has one keeps it current
+        /// without this flag.
+        #[arg(long, conflicts_with = "no_ntlm")]
+        ntlm: bool,
+        /// Drop the NT hash: the account can no longer log in with NTLM.
+        #[arg(long)]
+        no_ntlm: bool,
     },
 }
 
@@ -89,6 +100,7 @@ fn run_with(
             name,
             password_stdin,
             run_as,
+            ntlm,
         } => {
             wsman_auth::validate_account_name(&name)?;
             require_password_stdin(password_stdin)?;
@@ -98,7 +110,10 @@ fn run_with(
             let password = read_password(input)?;
             create_config_dir(config_dir)?;
             let mut store = AccountStore::load(config_dir)?;
-            let account = store.add(&name, &password, run_as)?;
+            let mut account = store.add(&name, &password, run_as)?;
+            if ntlm {
+                account = store.enable_ntlm(&name, &password)?;
+            }
             match &account.run_as {
                 Some(linux_user) => writeln!(
                     output,
@@ -111,6 +126,9 @@ fn run_with(
                      but is not an administrator).",
                     account.name
                 )?,
+            }
+            if account.ntlm {
+                writeln!(output, "NTLM logins are enabled for '{}'.", account.name)?;
             }
             if wsman_os::lookup_user(&account.name)
                 .ok()
@@ -138,10 +156,25 @@ fn run_with(
                 .max()
                 .unwrap_or(0)
                 .max("NAME".len());
-            writeln!(output, "{:<width$}  RUN-AS", "NAME")?;
+            let run_as_width = accounts
+                .iter()
+                .map(|account| account.run_as.as_deref().unwrap_or("-").len())
+                .max()
+                .unwrap_or(0)
+                .max("RUN-AS".len());
+            writeln!(
+                output,
+                "{:<width$}  {:<run_as_width$}  NTLM",
+                "NAME", "RUN-AS"
+            )?;
             for account in accounts {
                 let run_as = account.run_as.as_deref().unwrap_or("-");
-                writeln!(output, "{:<width$}  {run_as}", account.name)?;
+                let ntlm = if account.ntlm { "yes" } else { "no" };
+                writeln!(
+                    output,
+                    "{:<width$}  {run_as:<run_as_width$}  {ntlm}",
+                    account.name
+                )?;
             }
         }
         AccountCommand::Remove { name } => {
@@ -152,6 +185,8 @@ fn run_with(
         AccountCommand::Passwd {
             name,
             password_stdin,
+            ntlm,
+            no_ntlm,
         } => {
             require_password_stdin(password_stdin)?;
             let mut store = AccountStore::load(config_dir)?;
@@ -159,11 +194,17 @@ fn run_with(
                 bail!("service account '{name}' does not exist");
             }
             let password = read_password(input)?;
-            let account = store.passwd(&name, &password)?;
+            let mut account = store.passwd(&name, &password)?;
+            if ntlm {
+                account = store.enable_ntlm(&name, &password)?;
+            } else if no_ntlm {
+                account = store.disable_ntlm(&name)?;
+            }
             writeln!(
                 output,
-                "Changed the password of service account '{}'.",
-                account.name
+                "Changed the password of service account '{}' (NTLM logins {}).",
+                account.name,
+                if account.ntlm { "enabled" } else { "disabled" }
             )?;
         }
     }
@@ -283,7 +324,10 @@ mod tests {
             .is_some());
 
         let listed = run_text(&config, &["list"], "").unwrap();
-        assert_eq!(listed, "NAME    RUN-AS\ndeploy  root\nbare    -\n");
+        assert_eq!(
+            listed,
+            "NAME    RUN-AS  NTLM\ndeploy  root    no\nbare    -       no\n"
+        );
         assert!(!listed.contains("argon2"));
 
         let said = run_text(&config, &["passwd", "deploy", "--password-stdin"], "new\n").unwrap();
@@ -297,8 +341,48 @@ mod tests {
         assert!(run_text(&config, &["remove", "deploy"], "").is_err());
         assert_eq!(
             run_text(&config, &["list"], "").unwrap(),
-            "NAME  RUN-AS\nbare  -\n"
+            "NAME  RUN-AS  NTLM\nbare  -       no\n"
         );
+    }
+
+    #[test]
+    fn ntlm_opt_in_add_passwd_and_drop() {
+        use wsman_auth::ntlm::{nt_hash_of_password, NtHashLookup};
+        let dir = tempfile::tempdir().unwrap();
+        let said = run_text(
+            dir.path(),
+            &["add", "svc", "--password-stdin", "--ntlm"],
+            "pw1\n",
+        )
+        .unwrap();
+        assert!(said.contains("NTLM logins are enabled"), "{said}");
+        let hash = |dir: &Path| {
+            AccountStore::load(dir)
+                .unwrap()
+                .lookup("svc")
+                .map(|a| a.hash)
+        };
+        assert_eq!(hash(dir.path()), Some(nt_hash_of_password("pw1")));
+        assert!(!said.contains(&*nt_hash_of_password("pw1").to_hex()));
+        run_text(dir.path(), &["passwd", "svc", "--password-stdin"], "pw2\n").unwrap();
+        assert_eq!(hash(dir.path()), Some(nt_hash_of_password("pw2")));
+        let listed = run_text(dir.path(), &["list"], "").unwrap();
+        assert!(listed.contains("svc   -       yes"), "{listed}");
+        let said = run_text(
+            dir.path(),
+            &["passwd", "svc", "--password-stdin", "--no-ntlm"],
+            "pw3\n",
+        )
+        .unwrap();
+        assert!(said.contains("NTLM logins disabled"), "{said}");
+        assert_eq!(hash(dir.path()), None);
+        run_text(
+            dir.path(),
+            &["passwd", "svc", "--password-stdin", "--ntlm"],
+            "pw4\n",
+        )
+        .unwrap();
+        assert_eq!(hash(dir.path()), Some(nt_hash_of_password("pw4")));
     }
 
     #[test]

@@ -1,0 +1,229 @@
+#![allow(clippy::unwrap_used)]
+//! Negotiate (raw NTLM and SPNEGO) from the client library against the real wsmand (spawned by
+//! the wsman-test harness on a free loopback port; needs `target/debug/wsmand`): Identify, a
+//! config Get, a shell command with large output and stdin, all over a sealed connection, with
+//! a recording TCP proxy in between proving the bytes on the wire are not the plaintext.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use wsman_client::shell::{CommandOptions, ShellOptions};
+use wsman_client::{
+    Auth, BlockingClient, Client, ClientError, ClientOptions, Endpoint, NegotiateAuth, Resource,
+    TokenForm,
+};
+use wsman_test::{Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+
+const NTLM_USER: &str = "ntlmuser";
+const NTLM_PASSWORD: &str = "Ntlm-Test-Pass1";
+
+/// wsmand with Negotiate on and an NTLM-enabled account acting as root.
+fn fixture() -> Fixture {
+    let fx = Fixture::http_with(|c| {
+        c.set("Config.Service.Auth", "Negotiate", "true");
+    });
+    let mut command = fx.config.wsmand_command();
+    command
+        .args(["account", "add", NTLM_USER, "--password-stdin", "--ntlm"])
+        .args(["--run-as", "root"]);
+    let finished = wsman_test::process::run(
+        &mut command,
+        Some(&format!("{NTLM_PASSWORD}\n")),
+        Duration::from_secs(60),
+    );
+    assert!(finished.status.success(), "{}", finished.describe());
+    fx
+}
+
+fn options(form: TokenForm, password: &str) -> ClientOptions {
+    let mut o = ClientOptions::default();
+    o.auth = Auth::Negotiate(NegotiateAuth::new(NTLM_USER, password).with_form(form));
+    o.operation_timeout = Duration::from_secs(20);
+    o
+}
+
+/// A TCP proxy on 127.0.0.1 that forwards to `port` and records what the server sent.
+async fn spy_proxy(port: u16) -> (u16, Arc<Mutex<Vec<u8>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_port = listener.local_addr().unwrap().port();
+    let recorded = Arc::new(Mutex::new(Vec::new()));
+    let record = recorded.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            let record = record.clone();
+            tokio::spawn(async move {
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let upstream = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                });
+                let mut buffer = vec![0u8; 16 * 1024];
+                while let Ok(n) = server_read.read(&mut buffer).await {
+                    if n == 0 || client_write.write_all(&buffer[..n]).await.is_err() {
+                        break;
+                    }
+                    record.lock().unwrap().extend_from_slice(&buffer[..n]);
+                }
+                upstream.abort();
+            });
+        }
+    });
+    (proxy_port, recorded)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn sealed_identify_get_and_shell_in_both_forms() {
+    let fx = fixture();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for form in [TokenForm::RawNtlm, TokenForm::Spnego] {
+        let (proxy_port, recorded) = runtime.block_on(spy_proxy(fx.port));
+        let endpoint =
+            Endpoint::parse(&format!("http://127.0.0.1:{proxy_port}/wsman"), false).unwrap();
+        let client = BlockingClient::new(endpoint, options(form, NTLM_PASSWORD)).unwrap();
+        let identify = client.identify().unwrap();
+        assert_eq!(identify.name, "IdentifyResponse");
+        let config = client
+            .get(&Resource::new(
+                "http://schemas.microsoft.com/wbem/wsman/1/config",
+            ))
+            .unwrap();
+        assert_eq!(config.name, "Config");
+        // Large output (about 300 KB) and stdin through the sealed connection.
+        let out = client
+            .run_command(
+                "read line; echo \"marker-$line\"; head -c 300000 /dev/zero | tr '\\0' x",
+                &[],
+                b"from-stdin\n",
+                &ShellOptions::default(),
+                &CommandOptions::default(),
+            )
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.starts_with("marker-from-stdin\n"), "{form:?}");
+        assert_eq!(out.stdout.len(), "marker-from-stdin\n".len() + 300_000);
+        assert_eq!(out.exit_code, 0);
+        // The spy: what came over the wire never held the plaintext.
+        let wire = recorded.lock().unwrap();
+        assert!(contains(&wire, b"multipart/encrypted"), "{form:?}");
+        for plain in [
+            &b"IdentifyResponse"[..],
+            b"MaxEnvelopeSizekb",
+            b"ReceiveResponse",
+        ] {
+            assert!(!contains(&wire, plain), "{form:?}: plaintext on the wire");
+        }
+        // The output is base64 inside the envelope: its encoding must not be on the wire.
+        assert!(!contains(&wire, b"eHh4eHh4eHh4eHh4"), "{form:?}");
+    }
+}
+
+#[test]
+fn wrong_password_and_basic_user_are_refused() {
+    let fx = fixture();
+    let endpoint = Endpoint::parse(&fx.url(), false).unwrap();
+    for form in [TokenForm::RawNtlm, TokenForm::Spnego] {
+        let client = BlockingClient::new(endpoint.clone(), options(form, "wrong")).unwrap();
+        let err = client.identify().unwrap_err();
+        assert!(
+            matches!(err, ClientError::Unauthorized { .. }),
+            "{form:?}: {err:?}"
+        );
+    }
+    // An account without --ntlm cannot use Negotiate.
+    let mut o = ClientOptions::default();
+    o.auth = Auth::Negotiate(NegotiateAuth::new(SERVICE_ACCOUNT, SERVICE_PASSWORD));
+    let err = BlockingClient::new(endpoint, o)
+        .unwrap()
+        .identify()
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Unauthorized { .. }), "{err:?}");
+}
+
+#[test]
+fn concurrent_sealed_connections() {
+    let fx = fixture();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let endpoint = Endpoint::parse(&fx.url(), false).unwrap();
+    runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let form = if i % 2 == 0 {
+                TokenForm::RawNtlm
+            } else {
+                TokenForm::Spnego
+            };
+            let client = Client::new(endpoint.clone(), options(form, NTLM_PASSWORD)).unwrap();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..3 {
+                    client.identify().await.unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+}
+
+/// Over HTTPS nothing is sealed, but the context is bound to the TLS channel: with
+/// CbtHardeningLevel=Strict the server requires our tls-server-end-point binding.
+#[test]
+fn https_with_channel_binding_under_strict_hardening() {
+    use wsman_client::tls::TlsOptions;
+    use wsman_test::{free_port, ConfigDir, Daemon, ListenerSpec};
+
+    let port = free_port();
+    let mut config = ConfigDir::new();
+    config.set("Config.Service", "AllowUnencrypted", "false");
+    config.set("Config.Service.Auth", "Negotiate", "true");
+    config.set("Config.Service.Auth", "CbtHardeningLevel", "\"Strict\"");
+    let thumbprint = config.add_certificate();
+    config.listener(ListenerSpec::https(port, &thumbprint));
+    config.write();
+    let mut command = config.wsmand_command();
+    command
+        .args(["account", "add", NTLM_USER, "--password-stdin", "--ntlm"])
+        .args(["--run-as", "root"]);
+    let added = wsman_test::process::run(
+        &mut command,
+        Some(&format!("{NTLM_PASSWORD}\n")),
+        Duration::from_secs(60),
+    );
+    assert!(added.status.success(), "{}", added.describe());
+    let _daemon = Daemon::start(&config, &[port]);
+    let endpoint = Endpoint::parse(&format!("https://127.0.0.1:{port}/wsman"), false).unwrap();
+    let mut tls = TlsOptions::default();
+    tls.ca_file = Some(config.path().join(format!("certs/{thumbprint}.crt")));
+    for form in [TokenForm::RawNtlm, TokenForm::Spnego] {
+        let mut o = options(form, NTLM_PASSWORD);
+        o.tls = tls.clone();
+        let client = BlockingClient::new(endpoint.clone(), o.clone()).unwrap();
+        assert_eq!(client.identify().unwrap().name, "IdentifyResponse");
+        let config = client
+            .get(&Resource::new(
+                "http://schemas.microsoft.com/wbem/wsman/1/config",
+            ))
+            .unwrap();
+        assert_eq!(config.name, "Config");
+        // Without the binding a Strict server refuses.
+        let Auth::Negotiate(negotiate) = &mut o.auth else {
+            unreachable!()
+        };
+        negotiate.channel_binding = false;
+        let err = BlockingClient::new(endpoint.clone(), o)
+            .unwrap()
+            .identify()
+            .unwrap_err();
+        assert!(
+            matches!(err, ClientError::Unauthorized { .. }),
+            "{form:?}: {err:?}"
+        );
+    }
+}
