@@ -1,11 +1,14 @@
 //! The operating-system edge of wsmand: PAM, user and group lookup, host
-//! facts. This is the only crate in the workspace that may use `unsafe`.
+//! facts, processes. One of the two crates in the workspace that may use `unsafe`
+//! (the other is `wsman-gss`, the GSS-API binding, kept apart so the client library can use
+//! Kerberos without depending on this crate).
 //!
 //! Everything that crosses into C lives here so that reviewers find all of
 //! it in one place, and so that every other crate can keep
 //! `#![forbid(unsafe_code)]`. Inside this crate `unsafe` is confined to the
 //! PAM bindings (`pam::sys`, `pam::conversation`, `pam`), one `uname` call
-//! in `host`, one `mallopt` call in `allocator`, and the fork-to-exec steps in `process`; modules that need
+//! in `host`, one `mallopt` call in `allocator` and the fork-to-exec steps in `process`;
+//! modules that need
 //! none (`users`, `pam::error`, `cgroup`) forbid it. Every
 //! `unsafe` block carries a `// SAFETY:` comment (enforced by clippy's
 //! `undocumented_unsafe_blocks`, which CI runs with `-D warnings`).
@@ -13,8 +16,8 @@
 //! All functions here block (PAM may wait on a network directory, and NSS
 //! lookups may too), so async callers use `spawn_blocking`.
 
-// The workspace denies unsafe code; this crate is the one deliberate
-// exception because PAM and uname have no safe Rust interface.
+// The workspace denies unsafe code; this crate is one of the two deliberate
+// exceptions because PAM and uname have no safe Rust interface.
 #![allow(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 

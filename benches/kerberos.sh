@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Benchmark: Identify over a Kerberos-sealed keep-alive connection vs Basic over HTTPS, in the
+# same run, through the client library (benches/auth-bench, cases `kerberos-sealed-http` and
+# `basic-https`) against wsmand. Kerberos needs a realm: a throwaway MIT KDC on 127.0.0.1
+# (scripts/kdc.sh) whose keytab becomes wsmand's DIR/krb5.keytab; the client authenticates
+# from the realm's credential cache as wsmankrb@WSMAN.TEST, to HTTP/localhost. Reported: req/s
+# and p50 on 1 and N kept-alive connections after the handshake, and the handshake cost of a
+# new connection, each as the median of 3 runs with the ratio to Basic over HTTPS.
+#
+#   benches/kerberos.sh
+#   AUTH_BENCH_ARGS="--runs 5 --seconds 5 --connections 32" benches/kerberos.sh
+#
+# Needs krb5-kdc, krb5-admin-server and krb5-user (scripts/lib.sh installs them as root). Not
+# part of scripts/test.sh: figures depend on the machine; compare ratios.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+require_cargo
+command -v python3 >/dev/null 2>&1 || ensure_packages python3
+command -v openssl >/dev/null 2>&1 || ensure_packages openssl
+export PATH="$PATH:/usr/sbin:/sbin"
+command -v krb5kdc >/dev/null 2>&1 || ensure_packages krb5-kdc krb5-admin-server krb5-user
+
+ACCOUNT=kerbbench
+PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+
+step "building release binaries (wsmand, auth-bench)"
+cargo build --release -p wsmand -p auth-bench
+RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+
+WORK="$(mktemp -d -t wsmand-kerberos-bench-XXXXXX)"
+WSMAND_PID=""
+cleanup() {
+    if [ -n "$WSMAND_PID" ] && kill -0 "$WSMAND_PID" 2>/dev/null; then
+        kill -TERM "$WSMAND_PID" 2>/dev/null || true
+        wait "$WSMAND_PID" 2>/dev/null || true
+    fi
+    bash "$ROOT/scripts/kdc.sh" stop "$WORK/kdc" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_for_port() {
+    local port="$1" pid="$2" tries=0
+    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        kill -0 "$pid" 2>/dev/null || { echo "wsmand exited; its log:" >&2; cat "$WORK/wsmand.log" >&2 || true; exit 1; }
+        tries=$((tries + 1))
+        [ "$tries" -lt 300 ] || { echo "port $port never opened" >&2; exit 1; }
+        sleep 0.1
+    done
+}
+
+step "starting a throwaway realm (WSMAN.TEST on 127.0.0.1)"
+bash "$ROOT/scripts/kdc.sh" start "$WORK/kdc"
+# shellcheck disable=SC1091 # written by kdc.sh
+source "$WORK/kdc/env"
+
+step "configuring wsmand (HTTP + HTTPS listeners, a Basic account, the realm's keytab)"
+CONFIG="$WORK/config"
+mkdir -p "$CONFIG/certs"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+    -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
+    -addext "extendedKeyUsage=serverAuth" \
+    -keyout "$WORK/listener.key" -out "$WORK/listener.crt" 2>/dev/null
+THUMBPRINT="$(openssl x509 -in "$WORK/listener.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
+install -m 0644 "$WORK/listener.crt" "$CONFIG/certs/$THUMBPRINT.crt"
+install -m 0600 "$WORK/listener.key" "$CONFIG/certs/$THUMBPRINT.key"
+install -m 0600 "$WSMAN_KRB5_KEYTAB" "$CONFIG/krb5.keytab"
+HTTP_PORT="$(free_port)"
+HTTPS_PORT="$(free_port)"
+cat >"$CONFIG/config.toml" <<TOML
+[Config.Service]
+AllowUnencrypted = false
+[Config.Service.Auth]
+Basic = true
+Kerberos = true
+[[Listener]]
+Address = "IP:127.0.0.1"
+Transport = "HTTP"
+Port = $HTTP_PORT
+[[Listener]]
+Address = "IP:127.0.0.1"
+Transport = "HTTPS"
+Port = $HTTPS_PORT
+CertificateThumbprint = "$THUMBPRINT"
+TOML
+printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" account add "$ACCOUNT" \
+    --password-stdin >/dev/null
+
+step "starting wsmand on loopback"
+MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \
+    "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
+WSMAND_PID=$!
+wait_for_port "$HTTP_PORT" "$WSMAND_PID"
+wait_for_port "$HTTPS_PORT" "$WSMAND_PID"
+grep -q "Kerberos on" "$WORK/wsmand.log" || { echo "wsmand did not load the keytab:" >&2; cat "$WORK/wsmand.log" >&2; exit 1; }
+echo "wsmand pid $WSMAND_PID on 127.0.0.1:$HTTP_PORT (HTTP) and 127.0.0.1:$HTTPS_PORT (HTTPS)"
+
+step "benchmarks"
+# shellcheck disable=SC2086 # AUTH_BENCH_ARGS is a list of switches
+WSMAN_BENCH_PASSWORD="$PASSWORD" "$RELEASE/auth-bench" \
+    --http "http://127.0.0.1:$HTTP_PORT/wsman" --https "https://127.0.0.1:$HTTPS_PORT/wsman" \
+    --kerberos-http "http://localhost:$HTTP_PORT/wsman" \
+    --ca-file "$CONFIG/certs/$THUMBPRINT.crt" --user "$ACCOUNT" --daemon-pid "$WSMAND_PID" \
+    --only identify --cases basic-https,kerberos-sealed-http \
+    ${AUTH_BENCH_ARGS:-}
+
+step "stopping wsmand"
+kill -TERM "$WSMAND_PID"
+wait "$WSMAND_PID" || { echo "wsmand exited with status $?; its log is below" >&2; tail -20 "$WORK/wsmand.log" >&2; }
+WSMAND_PID=""

@@ -1,0 +1,280 @@
+//! The server side: one shared [`KerberosAcceptor`] (the keytab credential) and one
+//! [`KerberosContext`] per connection.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use libgssapi::context::{SecurityContext, ServerCtx};
+use libgssapi::credential::Cred;
+use libgssapi::oid::GSS_MECH_KRB5;
+
+use super::cfx::Sender;
+use super::ffi::{acquire_cred_from, Usage};
+use super::{check_token_len, require_confidentiality, unwrap_sealed, wrap_sealed, GssError};
+
+/// MIT's "channel bindings were supplied by both sides and matched" context flag (1.19+).
+const CHANNEL_BOUND_FLAG: u32 = libgssapi_sys::GSS_C_CHANNEL_BOUND_FLAG;
+
+/// Where the acceptor's keys and replay cache live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptorOptions {
+    /// A keytab holding exactly the service principals to serve (`HTTP/<fqdn>`,
+    /// `WSMAN/<fqdn>`): every key in it is accepted.
+    pub keytab: PathBuf,
+    /// The replay cache file (MIT `file2` format). `None`: libkrb5's default,
+    /// `$KRB5RCACHEDIR/krb5_<euid>.rcache2` or `/var/tmp/...`, which a hardened systemd unit
+    /// may not be able to write. Never disabled: it is what refuses a replayed AP-REQ on a
+    /// new connection.
+    pub replay_cache: Option<PathBuf>,
+}
+
+/// The acceptor credential, shared by every connection (cheap to clone, `Send + Sync`).
+#[derive(Clone)]
+pub struct KerberosAcceptor {
+    cred: Cred,
+    keytab: PathBuf,
+}
+
+impl fmt::Debug for KerberosAcceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KerberosAcceptor")
+            .field("keytab", &self.keytab)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KerberosAcceptor {
+    /// An acceptor for every principal in `keytab`, with the default replay cache.
+    pub fn from_keytab(keytab: &Path) -> Result<Self, GssError> {
+        Self::new(&AcceptorOptions {
+            keytab: keytab.to_owned(),
+            replay_cache: None,
+        })
+    }
+
+    /// An acceptor with explicit options. Fails when the keytab cannot be read or holds no
+    /// keys. Blocking (reads the keytab).
+    pub fn new(options: &AcceptorOptions) -> Result<Self, GssError> {
+        let keytab = path_text(&options.keytab)?;
+        let keytab_name = format!("FILE:{keytab}");
+        let rcache_name = match &options.replay_cache {
+            Some(path) => Some(format!("file2:{}", path_text(path)?)),
+            None => None,
+        };
+        let mut store = vec![("keytab", keytab_name.as_str())];
+        if let Some(name) = &rcache_name {
+            store.push(("rcache", name.as_str()));
+        }
+        let cred = acquire_cred_from(Usage::Accept, &store)?;
+        Ok(Self {
+            cred,
+            keytab: options.keytab.clone(),
+        })
+    }
+
+    /// The keytab this acceptor serves.
+    pub fn keytab(&self) -> &Path {
+        &self.keytab
+    }
+
+    /// A new context for one connection. `channel_bindings` is the RFC 5929 application data
+    /// (`tls-server-end-point:` + certificate hash) on HTTPS, `None` on HTTP. With bindings, a
+    /// client that sends different ones is refused; one that sends none is accepted and
+    /// reported as not [`Established::channel_bound`] (the caller decides by its hardening
+    /// level).
+    pub fn context(&self, channel_bindings: Option<Vec<u8>>) -> KerberosContext {
+        KerberosContext {
+            ctx: ServerCtx::new(Some(self.cred.clone())),
+            channel_bindings,
+            state: State::Authenticating,
+        }
+    }
+}
+
+/// What one call of [`KerberosContext::step`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptStep {
+    /// Send this token in a 401 (`WWW-Authenticate: <scheme> <token>`) and wait for the next.
+    Continue(Vec<u8>),
+    /// Authenticated; the context can now wrap and unwrap.
+    Complete(Established),
+}
+
+/// Who authenticated, and the token that proves the server to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Established {
+    /// The mutual-authentication token (AP-REP, or a SPNEGO NegTokenResp around it) for the
+    /// 200's `WWW-Authenticate`; `None` when the client asked for none.
+    pub token: Option<Vec<u8>>,
+    /// The client principal, `user@REALM`.
+    pub principal: String,
+    /// The local account libkrb5's `auth_to_local` rules map the principal to (by default
+    /// `user` for principals of the default realm); `None` when no rule applies.
+    pub local_name: Option<String>,
+    /// The service principal the ticket was for, e.g. `HTTP/host@REALM`.
+    pub service: String,
+    /// Whether the client's channel bindings were present and matched ours.
+    pub channel_bound: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Authenticating,
+    Established,
+    Failed,
+}
+
+/// One connection's server-side security context. `Send`, not `Sync`.
+pub struct KerberosContext {
+    ctx: ServerCtx,
+    channel_bindings: Option<Vec<u8>>,
+    state: State,
+}
+
+impl fmt::Debug for KerberosContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KerberosContext")
+            .field("state", &self.state)
+            .field("channel_bindings", &self.channel_bindings.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KerberosContext {
+    /// Feed one token from the client (`Authorization: Negotiate|Kerberos <token>`, decoded):
+    /// a raw Kerberos AP-REQ or a SPNEGO token. Any error makes the context unusable.
+    /// Blocking (keytab and replay cache I/O).
+    pub fn step(&mut self, token: &[u8]) -> Result<AcceptStep, GssError> {
+        if self.state != State::Authenticating {
+            return Err(GssError::State(
+                "the context has already authenticated or failed",
+            ));
+        }
+        let result = self.step_inner(token);
+        self.state = match &result {
+            Ok(AcceptStep::Continue(_)) => State::Authenticating,
+            Ok(AcceptStep::Complete(_)) => State::Established,
+            Err(_) => State::Failed,
+        };
+        result
+    }
+
+    fn step_inner(&mut self, token: &[u8]) -> Result<AcceptStep, GssError> {
+        check_token_len(token)?;
+        if token.is_empty() {
+            return Err(GssError::Rejected("empty token".into()));
+        }
+        let output = self
+            .ctx
+            .step(token, self.channel_bindings.as_deref())
+            .map_err(|e| GssError::Rejected(e.to_string()))?
+            .map(|buf| buf.to_vec());
+        if !self.ctx.is_complete() {
+            return Ok(AcceptStep::Continue(output.unwrap_or_default()));
+        }
+        let info = self
+            .ctx
+            .info()
+            .map_err(|e| GssError::Rejected(e.to_string()))?;
+        if info.mechanism != GSS_MECH_KRB5 {
+            return Err(GssError::InsufficientProtection(
+                "the mechanism is not Kerberos",
+            ));
+        }
+        require_confidentiality(info.flags)?;
+        let principal = display(&info.source_name)?;
+        let local_name = info
+            .source_name
+            .local_name(None)
+            .ok()
+            .and_then(|buf| String::from_utf8(buf.to_vec()).ok())
+            .filter(|name| !name.is_empty());
+        Ok(AcceptStep::Complete(Established {
+            token: output,
+            principal,
+            local_name,
+            service: display(&info.target_name)?,
+            channel_bound: info.flags.bits() & CHANNEL_BOUND_FLAG != 0,
+        }))
+    }
+
+    /// Whether [`KerberosContext::step`] has completed successfully.
+    pub fn is_established(&self) -> bool {
+        self.state == State::Established
+    }
+
+    /// Seal a response body: returns (wrap token header, ciphertext), the MS-WSMV
+    /// Length-Field payload and encrypted part.
+    pub fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), GssError> {
+        self.require_established()?;
+        let result = wrap_sealed(&mut self.ctx, plain);
+        self.poison_on_error(result)
+    }
+
+    /// Open a request body sealed by the client. Refuses anything but a sealed RFC 4121 wrap
+    /// token sent by the initiator, and (through MIT) bad checksums, replays and gaps.
+    pub fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, GssError> {
+        self.require_established()?;
+        let result = unwrap_sealed(&mut self.ctx, header, ciphertext, Sender::Initiator);
+        self.poison_on_error(result)
+    }
+
+    /// Seal `plain` as one whole `gss_wrap` token (header, ciphertext and trailer together),
+    /// the form CredSSP carries in `pubKeyAuth` and `authInfo`.
+    pub fn wrap_token(&mut self, plain: &[u8]) -> Result<Vec<u8>, GssError> {
+        self.require_established()?;
+        let result = self
+            .ctx
+            .wrap(true, plain)
+            .map(|buf| buf.to_vec())
+            .map_err(|e| GssError::Wrap(e.to_string()));
+        self.poison_on_error(result)
+    }
+
+    /// Open one whole `gss_wrap` token from the client (CredSSP's form). The same checks as
+    /// [`KerberosContext::unwrap`]: sealed, sent by the initiator, AES only, bounded.
+    pub fn unwrap_token(&mut self, token: &[u8]) -> Result<Vec<u8>, GssError> {
+        self.require_established()?;
+        let result = check_token_len(token)
+            .and_then(|()| {
+                super::cfx::check_sealed_wrap_header(token, Sender::Initiator)
+                    .map_err(GssError::NotSealed)
+            })
+            .and_then(|()| {
+                self.ctx
+                    .unwrap(token)
+                    .map(|buf| buf.to_vec())
+                    .map_err(|e| GssError::Unwrap(e.to_string()))
+            });
+        self.poison_on_error(result)
+    }
+
+    fn require_established(&self) -> Result<(), GssError> {
+        match self.state {
+            State::Established => Ok(()),
+            State::Authenticating => Err(GssError::State("the context is not established")),
+            State::Failed => Err(GssError::State("the context failed")),
+        }
+    }
+
+    fn poison_on_error<T>(&mut self, result: Result<T, GssError>) -> Result<T, GssError> {
+        if result.is_err() {
+            self.state = State::Failed;
+        }
+        result
+    }
+}
+
+/// A GSS name as text.
+fn display(name: &libgssapi::name::Name) -> Result<String, GssError> {
+    let buf = name
+        .display_name()
+        .map_err(|e| GssError::Rejected(e.to_string()))?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+fn path_text(path: &Path) -> Result<&str, GssError> {
+    path.to_str()
+        .ok_or(GssError::InvalidArgument("path is not valid UTF-8"))
+}

@@ -1,0 +1,653 @@
+//! Kerberos on a connection, under `Negotiate` (raw Kerberos or SPNEGO-wrapped) and under
+//! `Kerberos`: the acceptor loaded once at start, the routing of a first `Negotiate` token to
+//! this module or to NTLM ([`crate::negotiate`]), one `wsman-gss` context per connection
+//! stepped on the blocking pool, the principal-to-Linux-user mapping, and the MS-WSMV sealer
+//! over the established context.
+//!
+//! Inert unless configured: without `DIR/krb5.keytab` (or with `Service/Auth/Kerberos` false,
+//! read live) no Kerberos challenge is advertised and no Kerberos token is accepted.
+//!
+//! Files, all read once at start (a restart applies changes):
+//! - `DIR/krb5.keytab`: exactly the `HTTP/<fqdn>` and `WSMAN/<fqdn>` keys; mode 0600, owned by
+//!   the daemon's user or root (refused otherwise: Kerberos stays off, with the reason logged);
+//!   other principals are accepted too, so they are warned about.
+//! - `DIR/kerberos.toml` (optional): `Realms` (realms whose `user@REALM` maps to the Linux
+//!   user `user`, besides what krb5.conf's `auth_to_local` maps: by default the default
+//!   realm), `[PrincipalMap]` (explicit `"principal@REALM" = "linuxuser"`, winning over the
+//!   rules) and `ReplayCacheDir` (default `$STATE_DIRECTORY`, which systemd's
+//!   `StateDirectory=wsmand` sets, else `DIR/rcache`).
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hyper::header::HeaderValue;
+use wsman_auth::authorization::TokenScheme;
+use wsman_auth::negotiate_route::{route_initial_token, NegotiateMechanism};
+use wsman_auth::sealing::{MessageSealer, SealError, KERBEROS_PROTOCOL, SPNEGO_PROTOCOL};
+use wsman_auth::Identity;
+use wsman_gss::{AcceptStep, AcceptorOptions, KerberosAcceptor, KerberosContext};
+
+use crate::auth::Principal;
+use crate::negotiate::Leg;
+use crate::pipeline::{Connection, Shared};
+use crate::settings::{ServiceSettings, Transport};
+
+/// The keytab, under the config dir.
+pub const KEYTAB_FILE: &str = "krb5.keytab";
+/// The mapping and replay cache settings, under the config dir.
+pub const CONFIG_FILE: &str = "kerberos.toml";
+/// The replay cache file inside the replay cache directory.
+const REPLAY_CACHE_FILE: &str = "krb5_wsmand.rcache2";
+/// The services the keytab should hold (pywinrm asks for HTTP, pypsrp and Windows for WSMAN).
+const SERVED_SERVICES: [&str; 2] = ["HTTP", "WSMAN"];
+/// Largest `kerberos.toml` read.
+const MAX_CONFIG_LEN: u64 = 256 * 1024;
+
+/// `DIR/kerberos.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KerberosConfig {
+    /// Realms (upper case) whose single-component principals map to the same-named user.
+    pub realms: Vec<String>,
+    /// Explicit principal -> Linux user mappings.
+    pub principal_map: BTreeMap<String, String>,
+    /// Where the replay cache lives.
+    pub replay_cache_dir: Option<PathBuf>,
+}
+
+impl KerberosConfig {
+    /// Parse the file's text; the error says which key is wrong.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let table: toml::Table = text.parse().map_err(|e| format!("not TOML: {e}"))?;
+        let mut config = Self::default();
+        for (key, value) in &table {
+            match key.as_str() {
+                "Realms" => {
+                    let list = value.as_array().ok_or("Realms must be a list of strings")?;
+                    for realm in list {
+                        let realm = realm.as_str().ok_or("Realms must be a list of strings")?;
+                        if realm.is_empty() || realm.contains(['@', '/']) {
+                            return Err(format!("Realms: {realm:?} is not a realm name"));
+                        }
+                        config.realms.push(realm.to_ascii_uppercase());
+                    }
+                }
+                "ReplayCacheDir" => {
+                    let dir = value.as_str().ok_or("ReplayCacheDir must be a string")?;
+                    if !dir.starts_with('/') {
+                        return Err("ReplayCacheDir must be an absolute path".to_owned());
+                    }
+                    config.replay_cache_dir = Some(PathBuf::from(dir));
+                }
+                "PrincipalMap" => {
+                    let map = value
+                        .as_table()
+                        .ok_or("PrincipalMap must be a table of \"principal@REALM\" = \"user\"")?;
+                    for (principal, user) in map {
+                        let user = user.as_str().ok_or_else(|| {
+                            format!("PrincipalMap.{principal:?} must be a string")
+                        })?;
+                        if !principal.contains('@') {
+                            return Err(format!(
+                                "PrincipalMap: {principal:?} must be a full principal, name@REALM"
+                            ));
+                        }
+                        if !is_plain_user_name(user) {
+                            return Err(format!(
+                                "PrincipalMap.{principal:?}: {user:?} is not a Linux user name"
+                            ));
+                        }
+                        config
+                            .principal_map
+                            .insert(principal.clone(), user.to_owned());
+                    }
+                }
+                other => return Err(format!("unknown key {other:?}")),
+            }
+        }
+        Ok(config)
+    }
+
+    /// The Linux user `principal` maps to: the explicit map, then `user@REALM` for a listed
+    /// realm, then libkrb5's `auth_to_local` answer (`local_name`; by default `user` for the
+    /// default realm). `None`: no mapping, the login is refused.
+    pub fn map_principal(&self, principal: &str, local_name: Option<&str>) -> Option<String> {
+        if let Some(user) = self.principal_map.get(principal) {
+            return Some(user.clone());
+        }
+        if let Some((user, realm)) = principal.rsplit_once('@') {
+            let listed = self.realms.iter().any(|r| r.eq_ignore_ascii_case(realm));
+            if listed && is_plain_user_name(user) {
+                return Some(user.to_owned());
+            }
+        }
+        local_name
+            .filter(|name| is_plain_user_name(name))
+            .map(str::to_owned)
+    }
+}
+
+/// A Linux user name as a mapping target: no realm, instance, path or control characters.
+fn is_plain_user_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 256
+        && !name.starts_with('-')
+        && !name
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '@' | '/' | ':' | '\\'))
+}
+
+/// The acceptor and the mapping, shared by every connection.
+pub struct KerberosService {
+    acceptor: KerberosAcceptor,
+    config: KerberosConfig,
+}
+
+impl std::fmt::Debug for KerberosService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KerberosService")
+            .field("acceptor", &self.acceptor)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl KerberosService {
+    /// Load `DIR/krb5.keytab` and `DIR/kerberos.toml`. `None` when there is no keytab
+    /// (Kerberos is then off) or when anything is wrong (logged at error: Kerberos stays off,
+    /// the other schemes serve). Blocking (file I/O), called once at start.
+    pub fn load(config_dir: &Path) -> Option<Arc<Self>> {
+        let keytab_path = config_dir.join(KEYTAB_FILE);
+        if !keytab_path.exists() {
+            tracing::info!(keytab = %keytab_path.display(), "Kerberos off: no keytab");
+            return None;
+        }
+        match Self::try_load(config_dir, &keytab_path) {
+            Ok(service) => Some(Arc::new(service)),
+            Err(reason) => {
+                tracing::error!(keytab = %keytab_path.display(), %reason, "Kerberos off");
+                None
+            }
+        }
+    }
+
+    /// A fresh context without channel binding, for Kerberos inside CredSSP (whose
+    /// public-key binding plays that part).
+    pub(crate) fn unbound_context(&self) -> KerberosContext {
+        self.acceptor.context(None)
+    }
+
+    /// The Linux user for `principal`, by the same rules as the `Kerberos` scheme.
+    pub(crate) fn map_principal(
+        &self,
+        principal: &str,
+        local_name: Option<&str>,
+    ) -> Option<String> {
+        self.config.map_principal(principal, local_name)
+    }
+
+    fn try_load(config_dir: &Path, keytab_path: &Path) -> Result<Self, String> {
+        if !wsman_gss::AVAILABLE {
+            return Err("this build has no Kerberos (cargo feature `kerberos`)".to_owned());
+        }
+        let config = read_config(&config_dir.join(CONFIG_FILE))?;
+        let keytab =
+            wsman_auth::keytab::read_keytab_file(keytab_path, wsman_os::process::daemon_uid())
+                .map_err(|e| e.to_string())?;
+        for principal in keytab.unexpected_principals(&SERVED_SERVICES) {
+            tracing::warn!(keytab = %keytab_path.display(), %principal, "the keytab holds a key for another service: tickets for it are accepted too; keep only HTTP/<fqdn> and WSMAN/<fqdn>");
+        }
+        let served: Vec<String> = SERVED_SERVICES
+            .iter()
+            .flat_map(|service| {
+                keytab
+                    .hosts_for(service)
+                    .into_iter()
+                    .map(move |host| format!("{service}/{host}"))
+            })
+            .collect();
+        if served.is_empty() {
+            tracing::warn!(keytab = %keytab_path.display(), "the keytab holds neither HTTP/ nor WSMAN/ keys: WinRM clients will not find this service");
+        }
+        let rcache_dir = replay_cache_dir(config_dir, &config);
+        ensure_private_dir(&rcache_dir)?;
+        let replay_cache = rcache_dir.join(REPLAY_CACHE_FILE);
+        let acceptor = KerberosAcceptor::new(&AcceptorOptions {
+            keytab: keytab_path.to_owned(),
+            replay_cache: Some(replay_cache.clone()),
+        })
+        .map_err(|e| e.to_string())?;
+        tracing::info!(keytab = %keytab_path.display(), services = ?served, replay_cache = %replay_cache.display(), "Kerberos on");
+        Ok(Self { acceptor, config })
+    }
+}
+
+fn read_config(path: &Path) -> Result<KerberosConfig, String> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(KerberosConfig::default()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let mut text = String::new();
+    file.take(MAX_CONFIG_LEN)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    KerberosConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `ReplayCacheDir`, else `$STATE_DIRECTORY` (systemd), else `DIR/rcache`.
+fn replay_cache_dir(config_dir: &Path, config: &KerberosConfig) -> PathBuf {
+    if let Some(dir) = &config.replay_cache_dir {
+        return dir.clone();
+    }
+    match std::env::var_os("STATE_DIRECTORY") {
+        // systemd may list several directories, colon-separated: the first is ours.
+        Some(dirs) if !dirs.is_empty() => {
+            let dirs = dirs.to_string_lossy().into_owned();
+            PathBuf::from(dirs.split(':').next().unwrap_or(&dirs))
+        }
+        _ => config_dir.join("rcache"),
+    }
+}
+
+fn ensure_private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("replay cache directory {}: {e}", dir.display()))
+}
+
+/// Whether Kerberos may be used now: a keytab was loaded and Service/Auth/Kerberos (live).
+pub fn enabled(shared: &Shared, settings: &ServiceSettings) -> bool {
+    settings.auth_kerberos && shared.kerberos.is_some()
+}
+
+/// Which engine takes a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// This module; `initial` starts a new context.
+    Kerberos { initial: bool },
+    /// [`crate::negotiate`] (NTLM).
+    Ntlm,
+    /// Neither may: refuse, with this reason.
+    Refuse(&'static str),
+}
+
+/// Route a token. Kerberos off: everything goes to NTLM as before (or is refused when
+/// Negotiate is off too). The `Kerberos` scheme is Kerberos only. Under `Negotiate`, a first
+/// token goes by its form ([`route_initial_token`]); a continuation goes to whichever engine
+/// has a handshake under way on this connection.
+pub fn choose(
+    shared: &Shared,
+    conn: &Connection,
+    settings: &ServiceSettings,
+    scheme: TokenScheme,
+    token: &[u8],
+) -> Engine {
+    let kerberos = enabled(shared, settings);
+    let ntlm = crate::negotiate::enabled(settings);
+    let ntlm_or_refuse = |why| {
+        if ntlm {
+            Engine::Ntlm
+        } else {
+            Engine::Refuse(why)
+        }
+    };
+    match scheme {
+        TokenScheme::Kerberos if kerberos => Engine::Kerberos {
+            initial: !conn.negotiate().kerberos_handshake_pending(),
+        },
+        TokenScheme::Kerberos => {
+            Engine::Refuse("Kerberos is not enabled (no keytab, or Service/Auth/Kerberos is false)")
+        }
+        TokenScheme::Negotiate if kerberos => match route_initial_token(token) {
+            Some(route) if route.mechanism == NegotiateMechanism::Kerberos => {
+                Engine::Kerberos { initial: true }
+            }
+            Some(_) => ntlm_or_refuse("NTLM is not enabled (Service/Auth/Negotiate is false)"),
+            None if conn.negotiate().kerberos_handshake_pending() => {
+                Engine::Kerberos { initial: false }
+            }
+            None => ntlm_or_refuse("a Negotiate token that is neither NTLM nor Kerberos"),
+        },
+        _ => ntlm_or_refuse("Service/Auth/Negotiate is false"),
+    }
+}
+
+/// One Kerberos handshake leg for `token` on `conn`.
+pub async fn step(
+    shared: &Shared,
+    conn: &Connection,
+    settings: &ServiceSettings,
+    scheme: TokenScheme,
+    token: Vec<u8>,
+    initial: bool,
+) -> Leg {
+    let Some(service) = shared.kerberos.clone() else {
+        return Leg::Refused;
+    };
+    let context = {
+        let mut session = conn.negotiate();
+        if initial {
+            // A new Authorization header restarts authentication on this connection.
+            session.reset();
+            Some(service.acceptor.context(channel_bindings(conn, settings)))
+        } else {
+            session.take_kerberos_handshake()
+        }
+    };
+    let Some(mut context) = context else {
+        fail(
+            shared,
+            conn,
+            "",
+            "a Kerberos token that does not continue a handshake on this connection",
+        );
+        return Leg::Refused;
+    };
+    shared
+        .login_throttle
+        .delay_before_check(conn.remote.ip(), "Kerberos", &settings.access.throttle)
+        .await;
+    let job_service = Arc::clone(&service);
+    let job = tokio::task::spawn_blocking(move || {
+        let outcome = run_leg(&job_service, &mut context, &token);
+        (context, outcome)
+    });
+    let (context, outcome) = match job.await {
+        Ok(done) => done,
+        Err(error) => {
+            tracing::error!(remote = %conn.remote, %error, "Kerberos step panicked");
+            return Leg::Refused;
+        }
+    };
+    match outcome {
+        Ok(LegOutcome::Continue(out)) => {
+            conn.negotiate().set_kerberos_handshake(context);
+            match header(scheme, &out) {
+                Some(value) => Leg::Continue(value),
+                None => Leg::Refused,
+            }
+        }
+        Ok(LegOutcome::Complete {
+            principal,
+            kerberos_principal,
+            final_token,
+            channel_bound,
+        }) => {
+            let https = conn.transport == Transport::Https;
+            if https
+                && settings.cbt_hardening == wsman_auth::ntlm::CbtHardening::Strict
+                && !channel_bound
+            {
+                fail(
+                    shared,
+                    conn,
+                    &kerberos_principal,
+                    "no channel binding (Service/Auth/CbtHardeningLevel is Strict)",
+                );
+                return Leg::Refused;
+            }
+            shared.login_throttle.record_success(conn.remote.ip());
+            tracing::info!(remote = %conn.remote, user = %principal, principal = %kerberos_principal, scheme = scheme.name(), channel_bound, "authenticated (Kerberos)");
+            let principal = Arc::new(principal);
+            let label = match scheme {
+                TokenScheme::Kerberos => KERBEROS_PROTOCOL,
+                _ => SPNEGO_PROTOCOL,
+            };
+            conn.negotiate().establish(
+                Arc::clone(&principal),
+                Box::new(KerberosSealer {
+                    context,
+                    label: Cell::new(label),
+                }),
+            );
+            Leg::Authenticated {
+                principal,
+                final_header: final_token.as_deref().and_then(|t| header(scheme, t)),
+            }
+        }
+        Err(LegError::Refused { user, reason }) => {
+            fail(shared, conn, &user, &reason);
+            Leg::Refused
+        }
+        Err(LegError::Backend(reason)) => {
+            tracing::error!(remote = %conn.remote, scheme = "Kerberos", %reason, "401: Kerberos backend failure");
+            Leg::Refused
+        }
+    }
+}
+
+/// The RFC 5929 application data a client must bind to here (HTTPS, unless
+/// CbtHardeningLevel is None: then no binding is checked).
+fn channel_bindings(conn: &Connection, settings: &ServiceSettings) -> Option<Vec<u8>> {
+    if conn.transport != Transport::Https
+        || settings.cbt_hardening == wsman_auth::ntlm::CbtHardening::None
+    {
+        return None;
+    }
+    conn.end_point_binding.as_deref().map(<[u8]>::to_vec)
+}
+
+enum LegOutcome {
+    Continue(Vec<u8>),
+    Complete {
+        principal: Principal,
+        kerberos_principal: String,
+        final_token: Option<Vec<u8>>,
+        channel_bound: bool,
+    },
+}
+
+enum LegError {
+    Refused { user: String, reason: String },
+    Backend(String),
+}
+
+/// Blocking: the GSS step (keytab, replay cache) and the Linux user lookup (NSS).
+fn run_leg(
+    service: &KerberosService,
+    context: &mut KerberosContext,
+    token: &[u8],
+) -> Result<LegOutcome, LegError> {
+    let established = match context.step(token) {
+        Ok(AcceptStep::Continue(out)) => return Ok(LegOutcome::Continue(out)),
+        Ok(AcceptStep::Complete(established)) => established,
+        Err(error) => {
+            return Err(LegError::Refused {
+                user: String::new(),
+                reason: error.to_string(),
+            })
+        }
+    };
+    let refused = |reason: String| LegError::Refused {
+        user: established.principal.clone(),
+        reason,
+    };
+    let Some(user) = service
+        .config
+        .map_principal(&established.principal, established.local_name.as_deref())
+    else {
+        return Err(refused(format!(
+            "no Linux user for principal {} (not in the default realm or kerberos.toml Realms, no PrincipalMap entry)",
+            established.principal
+        )));
+    };
+    match wsman_os::lookup_user(&user) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return Err(refused(format!(
+                "principal {} maps to Linux user {user}, which does not exist",
+                established.principal
+            )))
+        }
+        Err(e) => return Err(LegError::Backend(format!("user lookup: {e}"))),
+    }
+    let principal = crate::access::resolve_principal(Identity::linux_user(user))
+        .map_err(|e| LegError::Backend(format!("user lookup: {e}")))?;
+    Ok(LegOutcome::Complete {
+        principal,
+        kerberos_principal: established.principal,
+        final_token: established.token,
+        channel_bound: established.channel_bound,
+    })
+}
+
+fn fail(shared: &Shared, conn: &Connection, user: &str, reason: &str) {
+    shared
+        .login_throttle
+        .record_failure(conn.remote.ip(), "Kerberos", user, reason);
+}
+
+fn header(scheme: TokenScheme, token: &[u8]) -> Option<HeaderValue> {
+    let value = if token.is_empty() {
+        scheme.name().to_owned()
+    } else {
+        format!("{} {}", scheme.name(), STANDARD.encode(token))
+    };
+    HeaderValue::from_str(&value).ok()
+}
+
+/// An established Kerberos context as an MS-WSMV sealer. Accepts bodies labelled SPNEGO or
+/// Kerberos (pywinrm says SPNEGO even for raw Kerberos) and answers with the label of the
+/// last body it accepted (first: the one matching the scheme the client authenticated with).
+struct KerberosSealer {
+    context: KerberosContext,
+    label: Cell<&'static str>,
+}
+
+impl MessageSealer for KerberosSealer {
+    fn protocol(&self) -> &str {
+        self.label.get()
+    }
+
+    fn accepts_protocol(&self, protocol: &str) -> bool {
+        for label in [SPNEGO_PROTOCOL, KERBEROS_PROTOCOL] {
+            if protocol.eq_ignore_ascii_case(label) {
+                self.label.set(label);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
+        self.context
+            .wrap(plain)
+            .map_err(|e| SealError::Wrap(e.to_string()))
+    }
+
+    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.context
+            .unwrap(header, ciphertext)
+            .map_err(|e| SealError::Unwrap(e.to_string()))
+    }
+}
+
+/// RFC 5929 `tls-server-end-point:` application data of the certificate `thumbprint` under
+/// `config_dir/certs` (the HTTPS listener's), `None` when it cannot be read.
+pub fn listener_end_point_binding(config_dir: &Path, thumbprint: &str) -> Option<Arc<[u8]>> {
+    let path = config_dir
+        .join("certs")
+        .join(format!("{}.crt", thumbprint.trim().to_ascii_uppercase()));
+    let pem = std::fs::read(path).ok()?;
+    let certificate = rustls_pemfile::certs(&mut std::io::BufReader::new(&pem[..]))
+        .next()?
+        .ok()?;
+    wsman_auth::channel_binding::tls_server_end_point(certificate.as_ref()).map(Arc::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_parses_and_maps() {
+        let config = KerberosConfig::parse(
+            "Realms = [\"corp.example.com\"]\nReplayCacheDir = \"/var/lib/wsmand\"\n\
+             [PrincipalMap]\n\"Administrator@CORP.EXAMPLE.COM\" = \"root\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.realms, vec!["CORP.EXAMPLE.COM"]);
+        assert_eq!(
+            config.map_principal("Administrator@CORP.EXAMPLE.COM", None),
+            Some("root".into())
+        );
+        assert_eq!(
+            config.map_principal("alice@CORP.EXAMPLE.COM", None),
+            Some("alice".into())
+        );
+        // Instance principals never map by rule.
+        assert_eq!(
+            config.map_principal("alice/admin@CORP.EXAMPLE.COM", None),
+            None
+        );
+        // Another realm: only through auth_to_local.
+        assert_eq!(config.map_principal("bob@OTHER.TEST", None), None);
+        assert_eq!(
+            config.map_principal("bob@OTHER.TEST", Some("bob")),
+            Some("bob".into())
+        );
+        assert_eq!(config.map_principal("bob@OTHER.TEST", Some("../x y")), None);
+    }
+
+    #[test]
+    fn config_errors_name_the_key() {
+        for (text, needle) in [
+            ("Realms = \"X\"", "Realms"),
+            ("ReplayCacheDir = \"relative\"", "absolute"),
+            ("[PrincipalMap]\nalice = \"alice\"", "full principal"),
+            ("[PrincipalMap]\n\"a@B\" = \"bad/user\"", "not a Linux user"),
+            ("Bogus = 1", "unknown key"),
+            ("[[", "not TOML"),
+        ] {
+            let error = KerberosConfig::parse(text).unwrap_err();
+            assert!(error.contains(needle), "{text:?}: {error}");
+        }
+        assert_eq!(
+            KerberosConfig::parse("").unwrap(),
+            KerberosConfig::default()
+        );
+    }
+
+    #[test]
+    fn kerberos_is_offered_only_with_the_switch_and_a_keytab() {
+        let mut settings = ServiceSettings {
+            auth_kerberos: true,
+            ..ServiceSettings::default()
+        };
+        assert!(!settings.kerberos_enabled());
+        assert!(crate::auth::security_profiles(&settings).is_empty());
+        assert!(settings
+            .challenge_config(Transport::Http)
+            .challenges()
+            .is_empty());
+        settings.kerberos_keytab = true;
+        assert!(crate::auth::security_profiles(&settings)
+            .contains(&wsman_proto::ns::secprofile::HTTP_SPNEGO_KERBEROS.to_owned()));
+        assert_eq!(
+            settings.challenge_config(Transport::Https).challenges(),
+            vec!["Negotiate", "Kerberos"]
+        );
+        settings.auth_kerberos = false;
+        assert!(!settings.kerberos_enabled());
+    }
+
+    #[test]
+    fn the_state_directory_holds_the_replay_cache_unless_configured() {
+        let config = KerberosConfig {
+            replay_cache_dir: Some(PathBuf::from("/srv/rc")),
+            ..KerberosConfig::default()
+        };
+        assert_eq!(
+            replay_cache_dir(Path::new("/etc/wsmand"), &config),
+            PathBuf::from("/srv/rc")
+        );
+    }
+}
