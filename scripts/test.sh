@@ -22,6 +22,11 @@ source "$ROOT/scripts/lib.sh"
 ADMIN_USER=wsmantest
 ADMIN_PASSWORD='Wsman-Test-Pass1'
 PLAIN_USER=wsmanuser
+# The Linux user the Kerberos test principal wsmankrb@WSMAN.TEST (scripts/kdc.sh) maps to.
+KRB_USER=wsmankrb
+# Its Linux password is the principal's (scripts/kdc.sh): CredSSP with Kerberos inside checks
+# the delegated password through PAM.
+KRB_PASSWORD='Wsman-Krb-Pass1'
 PLAIN_PASSWORD='Wsman-User-Pass1'
 ADMIN_GROUP=wsmand-admins
 FUZZ_SECONDS="${WSMAN_FUZZ_SECONDS:-20}"
@@ -97,8 +102,10 @@ create_test_users() {
     getent group "$ADMIN_GROUP" >/dev/null || groupadd --system "$ADMIN_GROUP"
     id "$ADMIN_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$ADMIN_USER"
     id "$PLAIN_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$PLAIN_USER"
+    id "$KRB_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$KRB_USER"
     usermod -aG "$ADMIN_GROUP" "$ADMIN_USER"
-    printf '%s:%s\n%s:%s\n' "$ADMIN_USER" "$ADMIN_PASSWORD" "$PLAIN_USER" "$PLAIN_PASSWORD" | chpasswd
+    printf '%s:%s\n%s:%s\n%s:%s\n' "$ADMIN_USER" "$ADMIN_PASSWORD" "$PLAIN_USER" "$PLAIN_PASSWORD" \
+        "$KRB_USER" "$KRB_PASSWORD" | chpasswd
     ensure_pam_service
     echo "test users ready: $ADMIN_USER (in $ADMIN_GROUP), $PLAIN_USER"
 }
@@ -110,6 +117,10 @@ export_test_users() {
         export WSMAN_TEST_PAM_PASSWORD="$ADMIN_PASSWORD"
         export WSMAN_TEST_PAM_PLAIN_USER="$PLAIN_USER"
         export WSMAN_TEST_PAM_PLAIN_PASSWORD="$PLAIN_PASSWORD"
+    fi
+    # As root the KDC packages were just installed: the Kerberos tests must run, not skip.
+    if [ "$(id -u)" -eq 0 ]; then
+        export WSMAN_TEST_REQUIRE_KDC=1
     fi
 }
 
@@ -141,7 +152,7 @@ fuzz_smoke() {
         cargo install cargo-fuzz --locked
     fi
     local target
-    for target in envelope xml; do
+    for target in envelope xml sealed_body sddl keytab client_cert_names ntlm auth_header tsrequest; do
         echo "fuzz target $target: ${FUZZ_SECONDS}s"
         # cargo-fuzz needs nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP lets stable accept them.
         mkdir -p "fuzz/corpus/$target"

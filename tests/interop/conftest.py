@@ -130,15 +130,26 @@ class Account:
     name: str
     password: str
     run_as: str | None
+    # `--ntlm`: also store the NT hash, for Negotiate/NTLM logins.
+    ntlm: bool = False
 
 
-def config_toml(http_port: int, https_port: int, thumbprint: str, winrs: dict[str, int]) -> str:
+def config_toml(
+    http_port: int,
+    https_port: int,
+    thumbprint: str,
+    winrs: dict[str, int],
+    allow_unencrypted: bool = True,
+    auth: dict[str, str] | None = None,
+) -> str:
     winrs_table = "".join(f"{key} = {value}\n" for key, value in winrs.items())
+    auth_lines = "".join(f'{key} = "{value}"\n' for key, value in (auth or {}).items())
     return (
         "[Config.Service]\n"
-        "AllowUnencrypted = true\n"
+        f"AllowUnencrypted = {'true' if allow_unencrypted else 'false'}\n"
         "[Config.Service.Auth]\n"
         "Basic = true\n"
+        + auth_lines
         + (f"[Config.Winrs]\n{winrs_table}" if winrs else "")
         + "[[Listener]]\n"
         'Address = "IP:127.0.0.1"\n'
@@ -157,18 +168,24 @@ def running_daemon(
     accounts: tuple[Account, ...],
     winrs: dict[str, int] | None = None,
     preexec: Callable[[], None] | None = None,
+    allow_unencrypted: bool = True,
+    auth: dict[str, str] | None = None,
+    prepare: Callable[[Path], None] | None = None,
 ):
     """The real wsmand with an HTTP (AllowUnencrypted) and an HTTPS listener, Basic auth,
     `accounts`, and `winrs` as the `[Config.Winrs]` table; stopped and removed afterwards.
-    `preexec` runs in the daemon's process before exec (e.g. a safety rlimit)."""
+    `preexec` runs in the daemon's process before exec (e.g. a safety rlimit); `prepare` gets
+    the config dir before the daemon starts (e.g. to install a Kerberos keytab)."""
     wsmand = binary("wsmand")
     config_dir = Path(tempfile.mkdtemp(prefix="wsmand-interop-"))
     try:
         http_port, https_port = free_port(), free_port()
         thumbprint = write_certificate(config_dir)
         (config_dir / "config.toml").write_text(
-            config_toml(http_port, https_port, thumbprint, winrs or {})
+            config_toml(http_port, https_port, thumbprint, winrs or {}, allow_unencrypted, auth)
         )
+        if prepare is not None:
+            prepare(config_dir)
         env = dict(os.environ, WSMAND_CONFIG_DIR=str(config_dir))
         for account in accounts:
             run_as = ["--run-as", account.run_as] if account.run_as else []
@@ -182,6 +199,7 @@ def running_daemon(
                     account.name,
                     "--password-stdin",
                     *run_as,
+                    *(["--ntlm"] if account.ntlm else []),
                 ],
                 input=account.password + "\n",
                 text=True,

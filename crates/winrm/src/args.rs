@@ -297,9 +297,14 @@ fn check_switches(command: &Command, s: &Switches) -> Result<(), UsageError> {
         return Err(usage("-a:None cannot be combined with -u:"));
     }
     if s.connection.remote.is_none()
-        && (s.connection.username.is_some() || s.connection.use_ssl || s.connection.unencrypted)
+        && (s.connection.username.is_some()
+            || s.connection.use_ssl
+            || s.connection.unencrypted
+            || s.connection.certificate.is_some())
     {
-        return Err(usage("-u:, -usessl and -unencrypted need -r:"));
+        return Err(usage(
+            "-u:, -usessl, -unencrypted and -certificate: need -r:",
+        ));
     }
     if matches!(command, Command::QuickConfig) && s.connection.remote.is_some() {
         return Err(usage(
@@ -451,7 +456,7 @@ mod tests {
             &["get", "winrm/config", "-r"][..],
             &["get", "winrm/config", "-format:json"][..],
             &["get", "winrm/config", "-timeout:abc"][..],
-            &["get", "winrm/config", "-a:Kerberos", "-r:h"][..],
+            &["get", "winrm/config", "-a:Digest", "-r:h"][..],
             &["set", "winrm/config"][..],
             &["set", "winrm/config", "notahash"][..],
             &["get", "winrm/config", "-u:x"][..],

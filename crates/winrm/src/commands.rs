@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use wsman_client::cli::CliError;
+use wsman_client::cli::{CliError, ClientSettings};
 use wsman_client::enumerate::dialect;
 use wsman_client::{
     BlockingClient, ClientOptions, Endpoint, EnumerateOptions, EnumerationMode, Filter, FilterBody,
@@ -12,7 +12,7 @@ use wsman_client::{
 use wsman_config::{ConfigResource, ConfigStore, Transport};
 use wsman_proto::xml::Element;
 
-use crate::args::{AuthChoice, Command, Invocation, ReturnType, Switches};
+use crate::args::{AuthChoice, Command, Invocation, QuickTransport, ReturnType, Switches};
 use crate::backend::{self, Backend, Local, Remote};
 use crate::failure::Failure;
 use crate::syntax::{usage, ResourceArg};
@@ -39,6 +39,11 @@ fn body_root(uri: &str) -> (&'static str, String, String) {
             "Listener".to_owned(),
             wsman_config::LISTENER_URI.to_owned(),
         ),
+        Some(ConfigResource::CertMapping) => (
+            "cfg",
+            "CertMapping".to_owned(),
+            wsman_config::CERTMAPPING_URI.to_owned(),
+        ),
         None => {
             let last = uri.rsplit('/').next().unwrap_or(uri).to_owned();
             ("p", last, uri.to_owned())
@@ -60,10 +65,30 @@ fn instance_body(uri: &str, hash: &[(String, String)], s: &Switches) -> Result<S
         .map_err(|e| usage(e.to_string()).into())
 }
 
+/// This machine's WinRM client settings (`winrm/config/client` in the config directory, as
+/// local mode reads it; Windows' defaults when there is no config.toml): remote commands obey
+/// AllowUnencrypted and TrustedHosts like Windows' winrm does.
+fn client_settings(s: &Switches) -> Result<ClientSettings, Failure> {
+    let dir = backend::config_dir(s.config_dir.as_deref());
+    let store = wsman_config::ConfigStore::open(&dir).map_err(|e| {
+        Failure::operation(format!(
+            "cannot read the WinRM client configuration in {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let client = &store.config().client;
+    let mut settings = ClientSettings::default();
+    settings.allow_unencrypted = client.allow_unencrypted;
+    settings.trusted_hosts = client.trusted_hosts.clone();
+    settings.certs_dir = Some(store.certs_dir());
+    Ok(settings)
+}
+
 fn client_options(s: &Switches) -> Result<ClientOptions, Failure> {
     let user_agent = concat!("wsmand-winrm/", env!("CARGO_PKG_VERSION"));
+    let settings = client_settings(s)?;
     s.connection
-        .client_options(user_agent, |user| {
+        .client_options(user_agent, &settings, |user| {
             prompt::password_for(user).map_err(|e| std::io::Error::other(e.to_string()))
         })
         .map_err(|e| match e {
@@ -73,7 +98,9 @@ fn client_options(s: &Switches) -> Result<ClientOptions, Failure> {
 }
 
 fn remote_client(s: &Switches, remote: &str) -> Result<BlockingClient, Failure> {
-    let endpoint = Endpoint::parse(remote, s.connection.use_ssl)?;
+    // -transport:https (the quickconfig switch) also selects HTTPS for a remote command.
+    let https = s.connection.use_ssl || s.transport == QuickTransport::Https;
+    let endpoint = Endpoint::parse(remote, https)?;
     Ok(BlockingClient::new(endpoint, client_options(s)?)?)
 }
 

@@ -71,16 +71,44 @@ const SWITCHES: &str = r#"SWITCHES
     -r:REMOTE             Remote endpoint: HOST, HOST:PORT, [IPv6]:PORT, or a URL
                           http(s)://HOST[:PORT][/PATH]. Default ports 5985 (HTTP)
                           and 5986 (HTTPS), default path /wsman.
-    -u:USER               User name for Basic authentication. Without -p: the
-                          password is asked for without echo on a terminal, or
-                          read as one line from standard input otherwise.
+    -u:USER               User name (USER, DOMAIN\USER or USER@DOMAIN). Without
+                          -p: the password is asked for without echo on a
+                          terminal, or read as one line from standard input.
     -p:PASSWORD           Password (visible to other local users in the process
                           list: prefer the prompt or standard input).
-    -a:Basic|None         Authentication. Basic is the default with -u:; None
-                          sends no credentials (only Identify works without).
-    -usessl               Use HTTPS for a REMOTE without a scheme.
-    -unencrypted          Allow Basic over plain HTTP: the password and all data
-                          travel in clear text. The server must allow it too.
+    -a:Negotiate|Kerberos|CredSSP|Basic|Certificate|None
+                          Authentication. Kerberos uses the caller's ticket cache
+                          (KRB5CCNAME; kinit first), or gets a ticket with -u:/-p:
+                          (user or user@REALM); the server's SPN is HTTP/HOST
+                          (-spn:WSMAN for WSMAN/HOST); TrustedHosts is not needed.
+                          Negotiate (NTLM; -a:Default is the
+                          same) is the default with -u:: over HTTP every message
+                          is encrypted with the session key, over HTTPS the login
+                          is bound to the TLS channel. Basic sends the password
+                          with every request. CredSSP logs in with NTLM inside
+                          TLS, then delegates the -u:/-p: password to the server
+                          (for a second hop); over HTTP every message is
+                          encrypted with that TLS session; the server must have
+                          Service/Auth/CredSSP=true. Certificate uses a TLS client
+                          certificate (HTTPS, -certificate:). None sends no
+                          credentials (only Identify works without).
+    -spn:HTTP|WSMAN       Service part of the server's Kerberos principal
+                          (-a:Kerberos; default HTTP).
+    -certificate:THUMBPRINT|FILE
+                          Client certificate for -a:Certificate: a thumbprint in
+                          the configuration directory's certs/ (THUMBPRINT.crt and
+                          .key) or a PEM file with certificate and key (or the
+                          key next to it as FILE.key).
+    -usessl               Use HTTPS for a REMOTE without a scheme (for a remote
+                          command, -transport:https does the same).
+    -unencrypted          Send messages unencrypted over plain HTTP (needed for
+                          Basic over HTTP: the password and all data travel in
+                          clear text). Needs Client/AllowUnencrypted=true here and
+                          Service/AllowUnencrypted=true on the server.
+                          Remote commands obey this machine's client settings
+                          (winrm/config/client in the configuration directory):
+                          over plain HTTP the host must be in Client/TrustedHosts
+                          (names, addresses, * wildcards, * for every host).
     -skipCAcheck          Do not check that a trusted CA issued the server
                           certificate. Dangerous: anyone in the path can pose as
                           the server. For test hosts only.
@@ -210,9 +238,13 @@ const REMOTING: &str = r#"REMOTING
          winrm identify -r:https://HOST:5986 -a:None
          winrm get winrm/config -r:https://HOST:5986 -u:NAME
 
+    Negotiate (the default with -u:) needs an account with NTLM enabled
+    (wsmand account add NAME --ntlm) and Service/Auth/Negotiate=true; over
+    plain HTTP the client must list the server in Client/TrustedHosts:
+         winrm set winrm/config/client @{TrustedHosts="HOST"}
     Basic authentication sends the password with every request: use HTTPS.
-    Over plain HTTP it needs Service/AllowUnencrypted=true on the server and
-    -unencrypted on the client.
+    Over plain HTTP it needs Service/AllowUnencrypted=true on the server, and
+    Client/AllowUnencrypted=true, TrustedHosts and -unencrypted on the client.
 "#;
 
 fn operation_help(op: &str) -> Option<String> {

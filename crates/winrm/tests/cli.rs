@@ -58,6 +58,18 @@ fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A config dir whose client settings allow unencrypted traffic to 127.0.0.1 (Windows' client
+/// refuses Basic over HTTP without Client/AllowUnencrypted and Client/TrustedHosts).
+fn client_tmp() -> tempfile::TempDir {
+    let d = tmp();
+    std::fs::write(
+        d.path().join("config.toml"),
+        "[Config.Client]\nAllowUnencrypted = true\nTrustedHosts = \"127.0.0.1\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    d
+}
+
 #[test]
 fn local_get_prints_the_windows_shape() {
     let d = tmp();
@@ -472,7 +484,7 @@ fn local_identify_uses_the_first_enabled_listener() {
 
 #[test]
 fn remote_password_from_stdin_and_401_exit_3() {
-    let d = tmp();
+    let d = client_tmp();
     let (port, rx) = canned(
         401,
         "WWW-Authenticate: Basic realm=\"WSMAN\"\r\n",
@@ -486,6 +498,7 @@ fn remote_password_from_stdin_and_401_exit_3() {
             "winrm/config",
             &format!("-r:http://127.0.0.1:{port}/wsman"),
             "-u:admin",
+            "-a:Basic",
             "-unencrypted",
         ],
         "pa ss\n",
@@ -508,7 +521,7 @@ fn remote_password_from_stdin_and_401_exit_3() {
 
 #[test]
 fn remote_fault_exit_1_and_windows_error_text() {
-    let d = tmp();
+    let d = client_tmp();
     let (port, rx) = canned(500, "", fixture("faults/fault.invalid-shellid.xml"), 1);
     let o = run(
         d.path(),
@@ -518,6 +531,7 @@ fn remote_fault_exit_1_and_windows_error_text() {
             &format!("-r:127.0.0.1:{port}"),
             "-u:admin",
             "-p:x",
+            "-a:Basic",
             "-unencrypted",
         ],
     );
@@ -544,7 +558,7 @@ fn remote_fault_exit_1_and_windows_error_text() {
 
 #[test]
 fn remote_set_sends_only_the_changed_leaves() {
-    let d = tmp();
+    let d = client_tmp();
     let (port, rx) = canned(500, "", fixture("faults/fault.schema-validation.xml"), 1);
     let o = run(
         d.path(),
@@ -555,6 +569,7 @@ fn remote_set_sends_only_the_changed_leaves() {
             &format!("-r:127.0.0.1:{port}"),
             "-u:a",
             "-p:b",
+            "-a:Basic",
             "-unencrypted",
         ],
     );

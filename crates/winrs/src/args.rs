@@ -133,7 +133,13 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Parsed, UsageError> {
                     Some((n, v)) => (n, Some(v)),
                     None => (rest, None),
                 };
-                if !connection.apply(name, value)? {
+                if name.eq_ignore_ascii_case("transport") {
+                    connection.use_ssl = match required_value(name, value)?.to_ascii_lowercase() {
+                        t if t == "https" => true,
+                        t if t == "http" => false,
+                        t => return Err(usage(format!("-transport:{t} must be http or https"))),
+                    };
+                } else if !connection.apply(name, value)? {
                     apply_shell_switch(&mut shell, name, value)?;
                 }
             }
@@ -289,14 +295,40 @@ mod tests {
             &["-r:h", "-noprofile:yes", "x"][..],
             &["-r:h", "-d:", "x"][..],
             &["-r:h", "-p:x", "x"][..],
-            &["-r:h", "-a:Kerberos", "-u:x", "x"][..],
+            &["-r:h", "-a:Digest", "-u:x", "x"][..],
             &["-r:h", "-a:Basic", "x"][..],
             &["-r:h", "-a:None", "-u:x", "x"][..],
             &["-r:h", "-allowdelegate", "x"][..],
             &["-r:h", "-timeout:soon", "x"][..],
             &["-r:h", "-", "x"][..],
+            &["-r:h", "-transport:ftp", "x"][..],
+            &["-r:h", "-a:Certificate", "x"][..],
+            &["-r:h", "-a:Certificate", "-certificate:c.pem", "-u:x", "x"][..],
+            &["-r:h", "-a:Negotiate", "x"][..],
         ] {
             assert!(p(args).is_err(), "{args:?} accepted");
         }
+    }
+
+    #[test]
+    fn transport_and_certificate_switches() {
+        let Parsed::Run(i) = p(&[
+            "-r:h",
+            "-transport:HTTPS",
+            "-a:Certificate",
+            "-certificate:c.pem",
+            "x",
+        ])
+        .unwrap() else {
+            panic!("not a run")
+        };
+        assert!(i.connection.use_ssl);
+        assert_eq!(i.connection.certificate.as_deref(), Some("c.pem"));
+        let Parsed::Run(i) = p(&["-r:h", "-usessl", "-transport:http", "-u:x", "x"]).unwrap()
+        else {
+            panic!("not a run")
+        };
+        assert!(!i.connection.use_ssl);
+        assert_eq!(i.connection.effective_auth(), AuthChoice::Negotiate);
     }
 }

@@ -29,18 +29,38 @@ CONNECTION
         The endpoint: HOST, HOST:PORT, [IPv6]:PORT, or http(s)://HOST[:PORT][/PATH].
         Default port 5985 (HTTP) or 5986 (HTTPS), path /wsman. Default: localhost.
     -u:USER | -username:USER
-        User name for Basic authentication.
+        User name: USER, DOMAIN\\USER or USER@DOMAIN.
     -p:PASSWORD | -password:PASSWORD
         Password. When -u: is given without -p:, winrs asks for it on the terminal
         without echo; when stdin is not a terminal, -p: is required (stdin belongs to
         the remote command).
-    -a:Basic | -a:None | -auth:...
-        Authentication mechanism. Basic is the default when -u: is given.
+    -a:Negotiate | -a:Kerberos | -a:CredSSP | -a:Basic | -a:Certificate | -a:None
+    | -auth:...
+        Authentication mechanism. Kerberos uses the caller's ticket cache (KRB5CCNAME;
+        kinit first), or gets a ticket with -u:/-p: (user or user@REALM), for the SPN
+        HTTP/HOST (-spn:WSMAN for WSMAN/HOST); it proves the server, so TrustedHosts is
+        not needed. Negotiate (NTLM, as Windows does without a domain)
+        is the default when -u: is given; -a:Default means the same. Over HTTP every
+        message is then encrypted with the session key, over HTTPS the login is bound
+        to the TLS channel. CredSSP logs in with NTLM inside TLS, then delegates the
+        -u:/-p: password to the server so the remote command can use it for a second
+        hop; over HTTP every message is encrypted with that TLS session (the server
+        needs Service/Auth/CredSSP=true). Basic sends the password with every request.
+        Certificate uses a TLS client certificate (HTTPS only, with -certificate:).
+    -spn:HTTP | -spn:WSMAN
+        The service part of the server's Kerberos principal (-a:Kerberos; default HTTP).
+    -certificate:THUMBPRINT | -certificate:FILE
+        The client certificate for -a:Certificate: a thumbprint of a certificate in the
+        configuration directory's certs/ (THUMBPRINT.crt and .key), or a PEM file with
+        the certificate and its key (or the key next to it as FILE.key).
     -un | -unencrypted
-        Allow Basic over plain HTTP (the password travels in clear text; the server
-        must allow it too: Service/AllowUnencrypted).
+        Send messages unencrypted over plain HTTP (needed for Basic over HTTP; the
+        password then travels in clear text). Needs Client/AllowUnencrypted=true on
+        this machine and Service/AllowUnencrypted=true on the server.
     -ssl | -usessl
         Use HTTPS for a HOST given without a scheme.
+    -transport:http|https
+        The same choice as a switch: -transport:https equals -usessl.
     -skipCAcheck
         Accept a server certificate no trusted CA vouches for (test hosts only).
     -skipCNcheck
@@ -50,6 +70,17 @@ CONNECTION
     -t:MS | -timeout:MS
         Operation timeout in milliseconds (default 60000): how long one Receive waits
         for output before asking again. Not a limit on the command's run time.
+
+CLIENT SETTINGS
+    Like Windows, winrs obeys this machine's WinRM client configuration
+    (winrm/config/client in $WSMAND_CONFIG_DIR, default /etc/wsmand; set it with
+    `winrm set winrm/config/client @{...}`):
+    TrustedHosts      Any authentication over plain HTTP but -a:Kerberos needs the host
+                      in this list (comma-separated names or addresses, * wildcards, *
+                      for all, <local> for names without a dot): without Kerberos, HTTP
+                      does not prove who the server is. Empty by default: use HTTPS, or
+                      add the host.
+    AllowUnencrypted  Must be true for -unencrypted (default false).
 
 SHELL
     -d:PATH | -directory:PATH
@@ -97,9 +128,14 @@ EXIT STATUS
 
 EXAMPLES
     winrs -r:https://server:5986 -u:alice uname -a
-    winrs -r:server -un -u:alice -p:secret 'ls -l /var/log | head'
-    tar cf - dir | winrs -r:server -un -u:alice -p:secret 'tar xf - -C /tmp'
-    winrs -r:server -un -u:alice /bin/sh          (interactive, line by line)
+    winrs -r:winhost -u:alice -p:secret whoami       (Negotiate, encrypted over HTTP;
+                                                      winhost in Client/TrustedHosts)
+    winrs -r:https://server:5986 -a:Certificate -certificate:alice.pem id
+    kinit alice@EXAMPLE.COM && winrs -r:server.example.com -a:Kerberos id
+    winrs -r:server -a:Basic -un -u:alice -p:secret 'ls -l /var/log | head'
+    winrs -r:https://server:5986 -a:CredSSP -u:alice -p:secret 'ssh other id'
+    tar cf - dir | winrs -r:server -u:alice -p:secret 'tar xf - -C /tmp'
+    winrs -r:server -u:alice /bin/sh              (interactive, line by line)
 ";
 
 #[cfg(test)]
@@ -113,6 +149,15 @@ mod tests {
             "-u:",
             "-p:",
             "-a:Basic",
+            "-a:Negotiate",
+            "-a:Kerberos",
+            "-a:CredSSP",
+            "-spn:",
+            "-a:Certificate",
+            "-certificate:",
+            "-transport:",
+            "TrustedHosts",
+            "AllowUnencrypted",
             "-unencrypted",
             "-usessl",
             "-skipCAcheck",

@@ -10,7 +10,7 @@ mod session;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use wsman_client::cli::{AuthChoice, CliError};
+use wsman_client::cli::{AuthChoice, CliError, ClientSettings};
 use wsman_client::{Client, ClientOptions, Endpoint};
 
 use args::{Invocation, Parsed};
@@ -31,14 +31,36 @@ fn client_settings(inv: &Invocation) -> Result<(Endpoint, ClientOptions), Failur
         .into());
     }
     let user_agent = concat!("wsmand-winrs/", env!("CARGO_PKG_VERSION"));
+    let settings = machine_client_settings()?;
     let options = c
-        .client_options(user_agent, wsman_client::cli::read_password)
+        .client_options(user_agent, &settings, wsman_client::cli::read_password)
         .map_err(|e| match e {
             CliError::Usage(u) => Failure::Usage(u.into()),
             other => Failure::local(other.to_string()),
         })?;
     let endpoint = c.endpoint(c.remote.as_deref().unwrap_or(DEFAULT_REMOTE))?;
     Ok((endpoint, options))
+}
+
+/// This machine's WinRM client settings (`winrm/config/client` in `WSMAND_CONFIG_DIR`, else
+/// `/etc/wsmand`, as `winrm` reads them; Windows' defaults when there is no config.toml).
+fn machine_client_settings() -> Result<ClientSettings, Failure> {
+    let dir = match std::env::var_os("WSMAND_CONFIG_DIR") {
+        Some(dir) if !dir.is_empty() => std::path::PathBuf::from(dir),
+        _ => std::path::PathBuf::from("/etc/wsmand"),
+    };
+    let store = wsman_config::ConfigStore::open(&dir).map_err(|e| {
+        Failure::local(format!(
+            "cannot read the WinRM client configuration in {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let client = &store.config().client;
+    let mut settings = ClientSettings::default();
+    settings.allow_unencrypted = client.allow_unencrypted;
+    settings.trusted_hosts = client.trusted_hosts.clone();
+    settings.certs_dir = Some(store.certs_dir());
+    Ok(settings)
 }
 
 fn run(inv: Invocation) -> Result<Ending, Failure> {

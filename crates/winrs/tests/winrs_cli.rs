@@ -38,10 +38,19 @@ impl Finished {
     }
 }
 
-fn winrs_command(fx: &Fixture, args: &[&str]) -> Command {
+/// The winrs binary with `fx`'s config dir as the machine's client configuration (the test
+/// defaults there allow unencrypted traffic to 127.0.0.1, as Windows' client requires).
+fn winrs_bin(fx: &Fixture) -> Command {
     let mut command = Command::new(binaries::path("winrs"));
+    command.env("WSMAND_CONFIG_DIR", fx.config.path());
+    command
+}
+
+fn winrs_command(fx: &Fixture, args: &[&str]) -> Command {
+    let mut command = winrs_bin(fx);
     command
         .arg(format!("-r:{}", fx.url()))
+        .arg("-a:Basic")
         .arg("-unencrypted")
         .arg(format!("-u:{SERVICE_ACCOUNT}"))
         .arg(format!("-p:{SERVICE_PASSWORD}"))
@@ -347,9 +356,10 @@ fn local_failures_have_their_own_exit_codes() {
     // Wrong password: 251, printed as a WSManFault.
     let done = run(
         {
-            let mut c = Command::new(binaries::path("winrs"));
+            let mut c = winrs_bin(&fx);
             c.args([
                 &format!("-r:{}", fx.url()),
+                "-a:Basic",
                 "-un",
                 &format!("-u:{SERVICE_ACCOUNT}"),
                 "-p:wrong",
@@ -362,7 +372,7 @@ fn local_failures_have_their_own_exit_codes() {
     assert_eq!(done.code(), 251, "{}", done.describe());
     assert!(String::from_utf8_lossy(&done.stderr).starts_with("WSManFault"));
     // -u: without -p: when stdin is not a terminal (stdin belongs to the command): 250.
-    let mut c = Command::new(binaries::path("winrs"));
+    let mut c = winrs_bin(&fx);
     c.args([
         &format!("-r:{}", fx.url()),
         "-un",
@@ -376,7 +386,7 @@ fn local_failures_have_their_own_exit_codes() {
     assert_eq!(done.code(), 250, "{}", done.describe());
     // Nothing listening: 252.
     let port = wsman_test::free_port();
-    let mut c = Command::new(binaries::path("winrs"));
+    let mut c = winrs_bin(&fx);
     c.args([
         &format!("-r:http://127.0.0.1:{port}"),
         "-un",
@@ -442,12 +452,13 @@ fn terminal_password_prompt_and_ctrl_c() {
     }
     let fx = Fixture::http();
     let winrs = format!(
-        "{} -r:{} -un -u:{SERVICE_ACCOUNT} \"trap 'echo TRAPPED; exit 3' INT; echo ready; while :; do sleep 0.2; done\"",
+        "{} -r:{} -a:Basic -un -u:{SERVICE_ACCOUNT} \"trap 'echo TRAPPED; exit 3' INT; echo ready; while :; do sleep 0.2; done\"",
         binaries::path("winrs").display(),
         fx.url()
     );
     let mut child = Command::new("/usr/bin/script")
         .args(["-qec", &winrs, "/dev/null"])
+        .env("WSMAND_CONFIG_DIR", fx.config.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -486,6 +497,7 @@ fn https_with_the_servers_certificate_or_skipped_checks() {
         let mut c = Command::new(binaries::path("winrs"));
         c.arg(format!("-r:127.0.0.1:{port}"))
             .arg("-usessl")
+            .arg("-a:Basic")
             .arg(format!("-u:{SERVICE_ACCOUNT}"))
             .arg(format!("-p:{SERVICE_PASSWORD}"))
             .args(extra);
@@ -531,4 +543,107 @@ fn sigterm_terminates_the_remote_command_and_deletes_the_shell() {
     let status = process::wait_until(&mut child, DEADLINE).expect("winrs did not end");
     assert_eq!(status.code(), Some(143));
     assert_no_process_left(&marker);
+}
+
+const NTLM_USER: &str = "ntlmuser";
+const NTLM_PASSWORD: &str = "Ntlm-Test-Pass1";
+
+/// wsmand with Negotiate on and an NTLM-enabled account acting as root.
+fn negotiate_fixture() -> Fixture {
+    let fx = Fixture::http_with(|c| {
+        c.set("Config.Service.Auth", "Negotiate", "true");
+    });
+    let mut command = fx.config.wsmand_command();
+    command.args([
+        "account",
+        "add",
+        NTLM_USER,
+        "--password-stdin",
+        "--ntlm",
+        "--run-as",
+        "root",
+    ]);
+    let added = process::run(&mut command, Some(&format!("{NTLM_PASSWORD}\n")), DEADLINE);
+    assert!(added.status.success(), "{}", added.describe());
+    fx
+}
+
+/// Windows' default: `-u:` without `-a:` is Negotiate, sealed over HTTP.
+#[test]
+fn negotiate_is_the_default_and_seals_over_http() {
+    let fx = negotiate_fixture();
+    let mut c = winrs_bin(&fx);
+    c.args([
+        &format!("-r:{}", fx.url()),
+        &format!("-u:{NTLM_USER}"),
+        &format!("-p:{NTLM_PASSWORD}"),
+        "read l; echo \"got $l\"; head -c 200000 /dev/zero | tr '\\0' y; exit 4",
+    ]);
+    let done = run(c, Some(b"sealed stdin\n".to_vec()));
+    assert_eq!(done.code(), 4, "{}", done.describe());
+    assert!(
+        done.stdout.starts_with(b"got sealed stdin\n"),
+        "{}",
+        done.describe()
+    );
+    assert_eq!(done.stdout.len(), "got sealed stdin\n".len() + 200_000);
+    // Explicit -a:Negotiate, and raw plaintext with -unencrypted (the server allows it).
+    for extra in [&["-a:Negotiate"][..], &["-a:Negotiate", "-unencrypted"][..]] {
+        let mut c = winrs_bin(&fx);
+        c.arg(format!("-r:{}", fx.url())).args(extra).args([
+            &format!("-u:{NTLM_USER}"),
+            &format!("-p:{NTLM_PASSWORD}"),
+            "echo ok",
+        ]);
+        let done = run(c, None);
+        assert_eq!(done.code(), 0, "{extra:?}: {}", done.describe());
+        assert_eq!(done.stdout, b"ok\n");
+    }
+    // A wrong password: access denied (251).
+    let mut c = winrs_bin(&fx);
+    c.args([
+        &format!("-r:{}", fx.url()),
+        &format!("-u:{NTLM_USER}"),
+        "-p:wrong",
+        "true",
+    ]);
+    let done = run(c, None);
+    assert_eq!(done.code(), 251, "{}", done.describe());
+}
+
+/// Like Windows: no authentication over HTTP to a host missing from Client/TrustedHosts, and
+/// no -unencrypted without Client/AllowUnencrypted.
+#[test]
+fn client_settings_are_honoured() {
+    let fx = negotiate_fixture();
+    let mut client = ConfigDir::new();
+    client.set("Config.Client", "TrustedHosts", "\"other.example\"");
+    client.set("Config.Client", "AllowUnencrypted", "false");
+    client.write();
+    let attempt = |extra: &[&str]| {
+        let mut c = Command::new(binaries::path("winrs"));
+        c.env("WSMAND_CONFIG_DIR", client.path())
+            .arg(format!("-r:{}", fx.url()))
+            .args(extra)
+            .args([
+                &format!("-u:{NTLM_USER}"),
+                &format!("-p:{NTLM_PASSWORD}"),
+                "echo ok",
+            ]);
+        run(c, None)
+    };
+    let done = attempt(&[]);
+    assert_ne!(done.code(), 0, "{}", done.describe());
+    assert!(
+        String::from_utf8_lossy(&done.stderr).contains("TrustedHosts"),
+        "{}",
+        done.describe()
+    );
+    let done = attempt(&["-a:Basic", "-unencrypted"]);
+    assert_ne!(done.code(), 0, "{}", done.describe());
+    assert!(
+        String::from_utf8_lossy(&done.stderr).contains("Unencrypted traffic is currently disabled"),
+        "{}",
+        done.describe()
+    );
 }

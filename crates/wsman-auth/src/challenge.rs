@@ -9,19 +9,36 @@
 /// clients ignore the realm.
 pub const BASIC_CHALLENGE: &str = "Basic realm=\"WSMAN\"";
 
+/// The `WWW-Authenticate` value for Negotiate (SPNEGO or raw NTLM): the bare scheme, as
+/// Windows sends it. Usable over HTTP without AllowUnencrypted: the traffic is sealed.
+pub const NEGOTIATE_CHALLENGE: &str = "Negotiate";
+
+/// The `WWW-Authenticate` value for CredSSP, last in Windows' order; usable over HTTP without
+/// AllowUnencrypted (the traffic is sealed by the CredSSP TLS session).
+pub const CREDSSP_CHALLENGE: &str = "CredSSP";
+
+/// The `WWW-Authenticate` value for Kerberos (raw Kerberos GSS tokens), as Windows sends it.
+pub const KERBEROS_CHALLENGE: &str = "Kerberos";
+
+/// The `WWW-Authenticate` value for client certificates: the profile URI itself, as Windows
+/// sends it on HTTPS listeners with `Service/Auth/Certificate` enabled.
+pub const CERTIFICATE_CHALLENGE: &str =
+    "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
+
 /// The schemes switched on in `winrm/config/service/auth` plus the facts
 /// about the listener that decide which of them may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ChallengeConfig {
     /// `Service/Auth/Basic`.
     pub basic: bool,
-    /// `Service/Auth/Negotiate` (not implemented yet: never advertised).
+    /// `Service/Auth/Negotiate` (NTLM, raw or SPNEGO-wrapped).
     pub negotiate: bool,
-    /// `Service/Auth/Kerberos` (not implemented yet: never advertised).
+    /// `Service/Auth/Kerberos` with a keytab: advertises `Negotiate` (Kerberos inside SPNEGO
+    /// or raw) and `Kerberos`.
     pub kerberos: bool,
     /// `Service/Auth/Certificate` (not implemented yet: never advertised).
     pub certificate: bool,
-    /// `Service/Auth/CredSSP` (not implemented yet: never advertised).
+    /// `Service/Auth/CredSSP`.
     pub credssp: bool,
     /// The request arrived on an HTTPS listener.
     pub https: bool,
@@ -44,13 +61,21 @@ impl ChallengeConfig {
     /// listener appear; today that is at most Basic.
     pub fn challenges(&self) -> Vec<&'static str> {
         let mut values = Vec::with_capacity(1);
-        // Negotiate: "Negotiate" once SPNEGO/NTLM is implemented.
-        // Kerberos: "Kerberos" once implemented.
-        // Certificate: CERTIFICATE_CHALLENGE, HTTPS only, once implemented.
+        if self.negotiate || self.kerberos {
+            values.push(NEGOTIATE_CHALLENGE);
+        }
+        if self.kerberos {
+            values.push(KERBEROS_CHALLENGE);
+        }
+        if self.certificate && self.https {
+            values.push(CERTIFICATE_CHALLENGE);
+        }
         if self.basic_allowed() {
             values.push(BASIC_CHALLENGE);
         }
-        // CredSSP: "CredSSP" once implemented.
+        if self.credssp {
+            values.push(CREDSSP_CHALLENGE);
+        }
         values
     }
 }
@@ -88,13 +113,68 @@ mod tests {
         let config = ChallengeConfig {
             basic: false,
             negotiate: true,
-            kerberos: true,
+            kerberos: false,
             certificate: true,
-            credssp: true,
+            credssp: false,
             https: true,
             allow_unencrypted: true,
         };
-        assert!(config.challenges().is_empty());
+        assert_eq!(
+            config.challenges(),
+            vec![NEGOTIATE_CHALLENGE, CERTIFICATE_CHALLENGE]
+        );
+        let with_credssp = ChallengeConfig {
+            credssp: true,
+            basic: true,
+            ..config
+        };
+        assert_eq!(
+            with_credssp.challenges(),
+            vec![
+                NEGOTIATE_CHALLENGE,
+                CERTIFICATE_CHALLENGE,
+                BASIC_CHALLENGE,
+                CREDSSP_CHALLENGE
+            ],
+            "Windows' order: CredSSP last"
+        );
         assert!(!config.basic_allowed());
+    }
+
+    #[test]
+    fn kerberos_advertises_negotiate_and_kerberos_in_windows_order() {
+        let mut config = ChallengeConfig {
+            kerberos: true,
+            basic: true,
+            https: true,
+            ..ChallengeConfig::default()
+        };
+        assert_eq!(
+            config.challenges(),
+            vec![NEGOTIATE_CHALLENGE, KERBEROS_CHALLENGE, BASIC_CHALLENGE]
+        );
+        config.negotiate = true;
+        assert_eq!(
+            config.challenges(),
+            vec![NEGOTIATE_CHALLENGE, KERBEROS_CHALLENGE, BASIC_CHALLENGE],
+            "Negotiate once, whichever engine it leads to"
+        );
+    }
+
+    #[test]
+    fn certificate_is_advertised_on_https_only() {
+        let mut config = ChallengeConfig {
+            certificate: true,
+            basic: true,
+            https: true,
+            ..ChallengeConfig::default()
+        };
+        assert_eq!(
+            config.challenges(),
+            vec![CERTIFICATE_CHALLENGE, BASIC_CHALLENGE]
+        );
+        config.https = false;
+        config.allow_unencrypted = true;
+        assert_eq!(config.challenges(), vec![BASIC_CHALLENGE]);
     }
 }

@@ -31,12 +31,25 @@
 
 pub mod accounts;
 pub mod authenticator;
+pub mod authorization;
 pub mod basic;
 pub mod challenge;
+pub mod channel_binding;
 pub mod connection;
+pub mod credssp;
+pub mod initiator;
+pub mod keytab;
+pub mod negotiate_route;
+pub mod ntlm;
+pub mod sealing;
 
 pub use accounts::{validate_account_name, Account, AccountError, AccountStore};
 pub use authenticator::{AuthError, Authenticator, Identity, IdentityKind, PasswordChecker};
 pub use basic::{bare_linux_name, parse_basic_authorization, BasicError, Credentials};
 pub use challenge::{ChallengeConfig, BASIC_CHALLENGE};
 pub use connection::ConnectionAuth;
+pub use initiator::{ClientCredentials, InitiatorError, NegotiateInitiator, TokenForm};
+pub use sealing::{
+    is_sealed_content_type, seal_body, unseal_body, MessageSealer, SealError, SealedBody,
+    UnsealedBody,
+};

@@ -23,6 +23,7 @@ use wsman_proto::xml::Element;
 use crate::client::{Auth, ClientOptions};
 use crate::endpoint::Endpoint;
 use crate::error::{ClientError, TlsFailure};
+use crate::negotiate::NegotiateAuth;
 use crate::tls::TlsOptions;
 use crate::Credentials;
 
@@ -52,6 +53,28 @@ pub enum AuthChoice {
     None,
     /// HTTP Basic.
     Basic,
+    /// Negotiate (NTLM inside SPNEGO; `-a:Default` means the same here: use `-a:Kerberos`
+    /// for Kerberos). Windows' default when `-u:` is given without `-a:`.
+    Negotiate,
+    /// A TLS client certificate (`-certificate:`), HTTPS only.
+    Certificate,
+    /// Kerberos: the caller's credential cache, or a ticket got with `-u:`/`-p:`.
+    Kerberos,
+    /// CredSSP: NTLM inside TLS, then `-u:`'s password is delegated to the server.
+    CredSsp,
+}
+
+/// The machine's WinRM client settings (`winrm/config/client`) that decide what a connection
+/// may do, as the tools read them from the configuration directory.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientSettings {
+    /// `Client/AllowUnencrypted`: required, with `-unencrypted`, for unencrypted traffic.
+    pub allow_unencrypted: bool,
+    /// `Client/TrustedHosts`: hosts this client authenticates to over plain HTTP.
+    pub trusted_hosts: String,
+    /// Where `-certificate:THUMBPRINT` is looked up (`DIR/certs`).
+    pub certs_dir: Option<PathBuf>,
 }
 
 /// The connection switches, as given.
@@ -78,6 +101,10 @@ pub struct ConnectionSwitches {
     pub ca_file: Option<PathBuf>,
     /// `-timeout:` in milliseconds.
     pub timeout_ms: Option<u64>,
+    /// `-certificate:`: a thumbprint (in the config dir's `certs/`) or a PEM file.
+    pub certificate: Option<String>,
+    /// `-spn:SERVICE`: the service part of the Kerberos SPN (`HTTP`, the default, or `WSMAN`).
+    pub spn: Option<String>,
 }
 
 /// The value of `-name:VALUE`, required and non-empty.
@@ -118,9 +145,14 @@ impl ConnectionSwitches {
                 self.auth = Some(match v.to_ascii_lowercase().as_str() {
                     "none" => AuthChoice::None,
                     "basic" => AuthChoice::Basic,
-                    "default" | "negotiate" | "kerberos" | "credssp" | "digest" | "certificate" => {
+                    "default" | "negotiate" => AuthChoice::Negotiate,
+                    "certificate" => AuthChoice::Certificate,
+                    "kerberos" => AuthChoice::Kerberos,
+                    "credssp" => AuthChoice::CredSsp,
+                    "digest" => {
                         return Err(SwitchError::new(format!(
-                            "-a:{v} is not supported yet; use -a:Basic (with -u:) or -a:None"
+                            "-a:{v} is not supported; use -a:Negotiate, -a:Kerberos, \
+                             -a:CredSSP, -a:Basic, -a:Certificate or -a:None"
                         )))
                     }
                     _ => {
@@ -147,6 +179,16 @@ impl ConnectionSwitches {
                 self.skip_cn_check = true;
             }
             "cacert" | "cafile" => self.ca_file = Some(PathBuf::from(required_value(name, value)?)),
+            "certificate" => self.certificate = Some(required_value(name, value)?),
+            "spn" => {
+                let v = required_value(name, value)?;
+                if !(v.eq_ignore_ascii_case("HTTP") || v.eq_ignore_ascii_case("WSMAN")) {
+                    return Err(SwitchError::new(format!(
+                        "-spn:{v}: the Kerberos service must be HTTP or WSMAN"
+                    )));
+                }
+                self.spn = Some(v.to_ascii_uppercase());
+            }
             "t" | "timeout" => {
                 let v = required_value(name, value)?;
                 let ms: u64 = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
@@ -172,7 +214,47 @@ impl ConnectionSwitches {
         if self.auth == Some(AuthChoice::Basic) && self.username.is_none() {
             return Err(SwitchError::new("-a:Basic needs -u:USER"));
         }
+        if self.auth == Some(AuthChoice::Negotiate) && self.username.is_none() {
+            return Err(SwitchError::new(
+                "-a:Negotiate needs -u:USER (this client has no logon session to use)",
+            ));
+        }
+        if self.auth == Some(AuthChoice::CredSsp) && self.username.is_none() {
+            return Err(SwitchError::new(
+                "-a:CredSSP needs -u:USER (the credentials to delegate)",
+            ));
+        }
+        if self.spn.is_some() && self.auth != Some(AuthChoice::Kerberos) {
+            return Err(SwitchError::new("-spn: can only be used with -a:Kerberos"));
+        }
+        let certificate = self.auth == Some(AuthChoice::Certificate);
+        if certificate && self.certificate.is_none() {
+            return Err(SwitchError::new(
+                "-a:Certificate needs -certificate:THUMBPRINT or -certificate:FILE.pem",
+            ));
+        }
+        if self.certificate.is_some() && self.auth.is_some_and(|a| a != AuthChoice::Certificate) {
+            return Err(SwitchError::new(
+                "-certificate: can only be used with -a:Certificate",
+            ));
+        }
+        if (certificate || self.certificate.is_some()) && self.username.is_some() {
+            return Err(SwitchError::new(
+                "-a:Certificate cannot be combined with -u:",
+            ));
+        }
         Ok(())
+    }
+
+    /// The scheme these switches select: `-a:` as given, else a client certificate when
+    /// `-certificate:` is given, else Negotiate with `-u:` (Windows' default), else none.
+    pub fn effective_auth(&self) -> AuthChoice {
+        match (self.auth, &self.certificate, &self.username) {
+            (Some(auth), _, _) => auth,
+            (None, Some(_), _) => AuthChoice::Certificate,
+            (None, None, Some(_)) => AuthChoice::Negotiate,
+            (None, None, None) => AuthChoice::None,
+        }
     }
 
     /// The endpoint of `-r:` (with `-usessl`).
@@ -180,36 +262,84 @@ impl ConnectionSwitches {
         Endpoint::parse(remote, self.use_ssl)
     }
 
-    /// Client settings for these switches. `password` is asked for a user given without
-    /// `-p:` (see [`read_password`]); `user_agent` names the tool.
+    /// Client settings for these switches under the machine's client `settings`. `password`
+    /// is asked for a user given without `-p:` (see [`read_password`]); `user_agent` names the
+    /// tool. Windows' rules: `-unencrypted` needs Client/AllowUnencrypted; Basic over HTTP needs
+    /// `-unencrypted`; any authentication over HTTP needs the host in Client/TrustedHosts
+    /// (checked when the client is made, see [`crate::Client::new`]).
     pub fn client_options(
         &self,
         user_agent: &str,
+        settings: &ClientSettings,
         password: impl FnOnce(&str) -> std::io::Result<String>,
     ) -> Result<ClientOptions, CliError> {
-        let auth = match (self.auth, &self.username) {
-            (Some(AuthChoice::None), _) => Auth::None,
-            (_, Some(user)) => {
-                let password = match &self.password {
-                    Some(p) => p.clone(),
-                    None => password(user).map_err(|e| CliError::Password { source: e })?,
+        self.check()?;
+        if self.unencrypted && !settings.allow_unencrypted {
+            return Err(CliError::Usage(SwitchError::new(
+                "The WinRM client cannot process the request. Unencrypted traffic is currently \
+                 disabled in the client configuration. Change the client configuration \
+                 (winrm set winrm/config/client @{AllowUnencrypted=\"true\"}) and try the \
+                 request again.",
+            )));
+        }
+        let mut tls = TlsOptions {
+            ca_file: self.ca_file.clone(),
+            skip_ca_check: self.skip_ca_check,
+            skip_cn_check: self.skip_cn_check,
+            ..TlsOptions::default()
+        };
+        let ask = |user: &str| match &self.password {
+            Some(p) => Ok(p.clone()),
+            None => password(user).map_err(|e| CliError::Password { source: e }),
+        };
+        let auth = match (self.effective_auth(), &self.username) {
+            (AuthChoice::None, _) => Auth::None,
+            (AuthChoice::Basic, Some(user)) => {
+                Auth::Basic(Credentials::new(user.clone(), ask(user)?))
+            }
+            (AuthChoice::Negotiate, Some(user)) => {
+                let mut negotiate = NegotiateAuth::new(user, &ask(user)?);
+                // -unencrypted with Negotiate over HTTP: authenticate, but send plaintext
+                // (the server must allow unencrypted traffic too).
+                negotiate.encrypt = !self.unencrypted;
+                Auth::Negotiate(negotiate)
+            }
+            (AuthChoice::CredSsp, Some(user)) => {
+                let mut credssp = crate::credssp::CredSspAuth::new(user, &ask(user)?);
+                credssp.encrypt = !self.unencrypted;
+                Auth::CredSsp(credssp)
+            }
+            (AuthChoice::Kerberos, user) => {
+                let mut kerberos = match user {
+                    Some(user) => crate::kerberos::KerberosAuth::with_password(user, &ask(user)?),
+                    None => crate::kerberos::KerberosAuth::from_ccache(),
                 };
-                Auth::Basic(Credentials::new(user.clone(), password))
+                if let Some(service) = &self.spn {
+                    kerberos = kerberos.with_service(service);
+                }
+                kerberos.encrypt = !self.unencrypted;
+                Auth::Kerberos(kerberos)
             }
-            (Some(AuthChoice::Basic), None) => {
-                return Err(CliError::Usage(SwitchError::new("-a:Basic needs -u:USER")))
+            (AuthChoice::Certificate, _) => {
+                let given = self.certificate.as_deref().unwrap_or_default();
+                let certs_dir = settings
+                    .certs_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("/etc/wsmand/certs"));
+                tls.client_certificate = Some(
+                    crate::tls::ClientCertificate::from_argument(given, &certs_dir)
+                        .map_err(|e| CliError::Usage(SwitchError::new(e.to_string())))?,
+                );
+                Auth::Certificate
             }
-            (None, None) => Auth::None,
+            (_, None) => return Err(CliError::Usage(SwitchError::new("this -a: needs -u:USER"))),
         };
         let defaults = ClientOptions::default();
         Ok(ClientOptions {
             auth,
-            allow_unencrypted: self.unencrypted,
-            tls: TlsOptions {
-                ca_file: self.ca_file.clone(),
-                skip_ca_check: self.skip_ca_check,
-                skip_cn_check: self.skip_cn_check,
-            },
+            allow_unencrypted: self.unencrypted && settings.allow_unencrypted,
+            trusted_hosts: Some(settings.trusted_hosts.clone()),
+            tls,
             operation_timeout: self
                 .timeout_ms
                 .map_or(defaults.operation_timeout, Duration::from_millis),
@@ -443,9 +573,25 @@ pub fn describe_error(c: &ClientError) -> String {
                 None => format!("{block}\n{message}\n"),
             }
         }
-        ClientError::Unauthorized { .. } => with_number(
-            "Access is denied. (The server refused the credentials: check -u:/-p:, and that \
-             Basic authentication is enabled on the server.)",
+        ClientError::Unauthorized { offered } => with_number(
+            &format!(
+                "Access is denied. (The server refused the credentials: check -u:/-p:, and \
+                 that the scheme chosen with -a: is enabled on the server; Negotiate needs an \
+                 account with NTLM enabled on wsmand. The server offers: {}.)",
+                if offered.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    offered
+                        .iter()
+                        .map(|o| o.split_whitespace().next().unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+            Some(5),
+        ),
+        ClientError::Authentication { reason } => with_number(
+            &format!("The WinRM client cannot complete the authentication: {reason}"),
             Some(5),
         ),
         ClientError::Http { status: 413 } => with_number(
@@ -490,76 +636,5 @@ pub fn describe_error(c: &ClientError) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_numbers_like_windows() {
-        assert_eq!(
-            error_number(2150858770),
-            "Error number:  -2144108526 0x80338012"
-        );
-        assert_eq!(error_number(5), "Error number:  -2147024891 0x80070005");
-    }
-
-    #[test]
-    fn connection_switches_and_aliases() {
-        let mut s = ConnectionSwitches::default();
-        for (n, v) in [
-            ("R", Some("https://h:5986")),
-            ("username", Some("admin")),
-            ("p", Some("")),
-            ("a", Some("BASIC")),
-            ("un", None),
-            ("SkipCAcheck", None),
-            ("skipcncheck", None),
-            ("timeout", Some("3000")),
-        ] {
-            assert_eq!(s.apply(n, v), Ok(true), "{n}");
-        }
-        assert_eq!(s.apply("directory", Some("x")), Ok(false));
-        assert_eq!(s.remote.as_deref(), Some("https://h:5986"));
-        assert_eq!(s.password.as_deref(), Some(""));
-        assert_eq!(s.auth, Some(AuthChoice::Basic));
-        assert!(s.unencrypted && s.skip_ca_check && s.skip_cn_check);
-        assert_eq!(s.timeout_ms, Some(3000));
-        assert!(s.check().is_ok());
-        for (n, v) in [
-            ("r", None),
-            ("a", Some("kerberos")),
-            ("a", Some("x")),
-            ("usessl", Some("yes")),
-            ("timeout", Some("0")),
-        ] {
-            assert!(s.apply(n, v).is_err(), "{n}:{v:?}");
-        }
-        let lone_password = ConnectionSwitches {
-            password: Some("x".to_owned()),
-            ..ConnectionSwitches::default()
-        };
-        assert!(lone_password.check().is_err());
-    }
-
-    #[test]
-    fn client_options_never_prompt_when_the_password_is_given() {
-        let s = ConnectionSwitches {
-            username: Some("u".to_owned()),
-            password: Some("pw".to_owned()),
-            unencrypted: true,
-            ..ConnectionSwitches::default()
-        };
-        let o = s
-            .client_options("t/1", |_| panic!("prompted"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(o.allow_unencrypted);
-        assert!(matches!(o.auth, Auth::Basic(_)));
-        let asked = ConnectionSwitches {
-            username: Some("u".to_owned()),
-            ..ConnectionSwitches::default()
-        };
-        let o = asked
-            .client_options("t/1", |user| Ok(format!("{user}-secret")))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(o.auth, Auth::Basic(_)));
-    }
-}
+#[path = "cli_tests.rs"]
+mod tests;

@@ -14,9 +14,10 @@ use wsman_proto::xml::Element;
 use crate::endpoint::{Endpoint, Scheme};
 use crate::enumerate::{self, EnumerateOptions};
 use crate::error::ClientError;
+use crate::negotiate::{self, NegotiateAuth};
 use crate::response;
 use crate::tls::{self, TlsOptions};
-use crate::transport::Transport;
+use crate::transport::{ConnectionAuth, Transport};
 
 /// How the client authenticates.
 #[derive(Clone, Debug, Default)]
@@ -28,7 +29,25 @@ pub enum Auth {
     /// HTTP Basic on every request. Sends the password in clear text unless the transport is
     /// HTTPS, so plain HTTP needs [`ClientOptions::allow_unencrypted`].
     Basic(Credentials),
+    /// `Negotiate` (NTLM, raw or inside SPNEGO), once per connection; over plain HTTP every
+    /// body is encrypted with the connection's key (MS-WSMV), over HTTPS the context is bound
+    /// to the TLS channel.
+    Negotiate(NegotiateAuth),
+    /// Kerberos, once per connection (mutual authentication: no TrustedHosts needed); over
+    /// plain HTTP every body is encrypted, over HTTPS the context is bound to the TLS channel.
+    Kerberos(crate::kerberos::KerberosAuth),
+    /// CredSSP, once per connection: NTLM inside a TLS session, then the password is delegated
+    /// to the server; over plain HTTP every body is encrypted with that TLS session.
+    CredSsp(crate::credssp::CredSspAuth),
+    /// A TLS client certificate (HTTPS only), announced with the
+    /// `.../secprofile/https/mutual` Authorization value; the certificate itself is given in
+    /// [`TlsOptions`].
+    Certificate,
 }
+
+/// The `Authorization` value that asks for client-certificate authentication.
+pub const CERTIFICATE_AUTHORIZATION: &str =
+    "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
 
 /// Client settings, with Windows' client defaults.
 #[derive(Clone, Debug)]
@@ -38,6 +57,11 @@ pub struct ClientOptions {
     pub auth: Auth,
     /// Allow Basic over plain HTTP (Windows' `Client/AllowUnencrypted`, `-unencrypted`).
     pub allow_unencrypted: bool,
+    /// Windows' `Client/TrustedHosts`: when set, any authentication over plain HTTP but
+    /// Kerberos needs the host on this list (Windows' rule: without Kerberos, HTTP does not
+    /// authenticate the server). `None` skips the check (library use); the command-line tools
+    /// pass the configured list.
+    pub trusted_hosts: Option<String>,
     /// Certificate checks for HTTPS.
     pub tls: TlsOptions,
     /// `w:OperationTimeout` sent with each request.
@@ -60,6 +84,7 @@ impl Default for ClientOptions {
         Self {
             auth: Auth::None,
             allow_unencrypted: false,
+            trusted_hosts: None,
             tls: TlsOptions::default(),
             operation_timeout: Duration::from_secs(60),
             network_delay: Duration::from_millis(5000),
@@ -69,6 +94,45 @@ impl Default for ClientOptions {
             user_agent: concat!("wsman-client/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
     }
+}
+
+/// Windows' client-side rules, checked before any connection is opened:
+/// * Basic over plain HTTP needs `allow_unencrypted` (Client/AllowUnencrypted plus
+///   `-unencrypted` in the tools);
+/// * any authentication over plain HTTP but Kerberos needs the host in TrustedHosts when a
+///   list is given (without TLS or Kerberos the server is not authenticated);
+/// * a client certificate needs HTTPS.
+fn check_policy(endpoint: &Endpoint, options: &ClientOptions) -> Result<(), ClientError> {
+    let http = endpoint.scheme == Scheme::Http;
+    match &options.auth {
+        Auth::Basic(_) if http && !options.allow_unencrypted => {
+            return Err(ClientError::configuration(
+                "Basic authentication over HTTP sends the password unencrypted; use HTTPS, or \
+                 allow unencrypted traffic explicitly (Client/AllowUnencrypted and -unencrypted)",
+            ));
+        }
+        Auth::Certificate if http => {
+            return Err(ClientError::configuration(
+                "certificate authentication needs HTTPS (-usessl or an https:// address)",
+            ));
+        }
+        _ => {}
+    }
+    // Windows' rule: TrustedHosts is for schemes that cannot authenticate the server;
+    // Kerberos does (mutual authentication).
+    let authenticates = !matches!(options.auth, Auth::None | Auth::Kerberos(_));
+    if let (true, true, Some(list)) = (http, authenticates, &options.trusted_hosts) {
+        if !negotiate::trusted_hosts_allows(list, &endpoint.host) {
+            return Err(ClientError::configuration(format!(
+                "The WinRM client cannot process the request. If the authentication scheme is \
+                 different from Kerberos, or if the client computer is not joined to a domain, \
+                 then HTTPS transport must be used or the destination machine must be added to \
+                 the TrustedHosts configuration setting ({} is not in Client/TrustedHosts).",
+                endpoint.host
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A resource instance: the resource URI plus selectors (instance keys) and options.
@@ -129,22 +193,21 @@ impl Client {
     /// A client for `endpoint`. Refuses Basic over plain HTTP unless `allow_unencrypted` is
     /// set, as Windows' client does; no connection is opened yet.
     pub fn new(endpoint: Endpoint, options: ClientOptions) -> Result<Self, ClientError> {
-        if endpoint.scheme == Scheme::Http
-            && matches!(options.auth, Auth::Basic(_))
-            && !options.allow_unencrypted
-        {
-            return Err(ClientError::configuration(
-                "Basic authentication over HTTP sends the password unencrypted; use HTTPS, or \
-                 allow unencrypted traffic explicitly (-unencrypted)",
-            ));
-        }
+        check_policy(&endpoint, &options)?;
         let tls = match endpoint.scheme {
             Scheme::Https => Some(tls::client_config(&options.tls)?),
             Scheme::Http => None,
         };
+        let connection_auth = match &options.auth {
+            Auth::Negotiate(negotiate) => ConnectionAuth::Negotiate(negotiate.clone()),
+            Auth::Kerberos(kerberos) => ConnectionAuth::Kerberos(kerberos.clone()),
+            Auth::CredSsp(credssp) => ConnectionAuth::CredSsp(credssp.clone()),
+            _ => ConnectionAuth::PerRequest,
+        };
         let transport = Transport::new(
             endpoint.clone(),
             tls,
+            connection_auth,
             &options.user_agent,
             options.max_response_bytes,
         )?;
@@ -213,7 +276,12 @@ impl Client {
 
     fn authorization(&self) -> Result<Option<(HeaderName, HeaderValue)>, ClientError> {
         match &self.options.auth {
-            Auth::None => Ok(None),
+            // Negotiate authenticates the connection, not the request (see the transport).
+            Auth::None | Auth::Negotiate(_) | Auth::Kerberos(_) | Auth::CredSsp(_) => Ok(None),
+            Auth::Certificate => Ok(Some((
+                hyper::header::AUTHORIZATION,
+                HeaderValue::from_static(CERTIFICATE_AUTHORIZATION),
+            ))),
             Auth::Basic(c) => {
                 let value = c.to_authorization_value();
                 let mut v = HeaderValue::from_str(&value).map_err(|_| {
@@ -267,6 +335,18 @@ impl Client {
             .await
     }
 
+    /// [`Client::send`] without reading the answer: the HTTP reply as the transport returned
+    /// it, for a caller with a faster reader of its own (the shell's Receive, see
+    /// `shell.rs`), which falls back to [`crate::response::interpret`].
+    pub(crate) async fn send_raw(
+        &self,
+        header: &RequestHeader,
+        body: &str,
+    ) -> Result<crate::transport::HttpReply, ClientError> {
+        let headers = self.authorization()?.into_iter().collect();
+        self.round_trip(envelope(header, body), headers).await
+    }
+
     /// Like [`Client::send`], but returns every element of `s:Body` (in order) rather than
     /// only the first: a WinRS CreateResponse holds `x:ResourceCreated` and `rsp:Shell`.
     pub async fn send_for_body(
@@ -301,9 +381,10 @@ impl Client {
     /// `WSMANIDENTIFY: unauthenticated`); with credentials it authenticates. Returns
     /// `wsmid:IdentifyResponse`.
     pub async fn identify(&self) -> Result<Element, ClientError> {
-        let headers = match self.authorization()? {
-            Some(a) => vec![a],
-            None => vec![(
+        let headers = match (self.authorization()?, &self.options.auth) {
+            (Some(a), _) => vec![a],
+            (None, Auth::Negotiate(_) | Auth::Kerberos(_) | Auth::CredSsp(_)) => Vec::new(),
+            (None, _) => vec![(
                 HeaderName::from_static("wsmanidentify"),
                 HeaderValue::from_static("unauthenticated"),
             )],

@@ -74,6 +74,13 @@ pub enum ClientError {
         /// Why it is refused.
         reason: String,
     },
+    /// The client-side authentication layer gave up (a malformed or unverifiable server
+    /// token, a handshake answered out of order); distinct from the server refusing (401).
+    #[error("authentication failed: {reason}")]
+    Authentication {
+        /// What went wrong, without secrets.
+        reason: String,
+    },
     /// The options given do not make a usable client (e.g. Basic over plain HTTP without
     /// allowing unencrypted traffic, or an unreadable CA file).
     #[error("{reason}")]

@@ -1,5 +1,6 @@
-//! TLS client configuration: trust the system roots or a given CA/certificate file, and the two
-//! checks `winrm.cmd` lets a user switch off (`-skipCAcheck`, `-skipCNcheck`).
+//! TLS client configuration: trust the system roots or a given CA/certificate file, the two
+//! checks `winrm.cmd` lets a user switch off (`-skipCAcheck`, `-skipCNcheck`), and the client
+//! certificate of `-a:Certificate -certificate:THUMB|PATH` ([`ClientCertificate`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +23,121 @@ pub struct TlsOptions {
     /// Accept a certificate issued for another host name. Dangerous: a certificate for any
     /// other host signed by a trusted CA is accepted.
     pub skip_cn_check: bool,
+    /// A certificate (and its key) to present when the server asks for one: the certificate
+    /// profile (`Authorization: http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual`).
+    pub client_certificate: Option<ClientCertificate>,
+}
+
+/// The `Authorization` value that selects client certificate authentication (the certificate
+/// profile); sent on every request over HTTPS together with [`TlsOptions::client_certificate`].
+pub const CERTIFICATE_AUTHORIZATION: &str =
+    "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
+
+/// A client certificate and its private key, both PEM files (they may be the same file).
+/// Read when the TLS configuration is built, so a missing or wrong file fails early.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientCertificate {
+    /// The certificate, optionally followed by its chain.
+    pub certificate: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl ClientCertificate {
+    /// Certificate and key in separate files.
+    pub fn from_files(certificate: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        Self {
+            certificate: certificate.into(),
+            key: key.into(),
+        }
+    }
+
+    /// `THUMB` in a certificate directory: `DIR/THUMB.crt` and `DIR/THUMB.key`, the layout of
+    /// wsmand's `certs/` directory.
+    pub fn from_directory(certs_dir: &Path, thumbprint: &str) -> Result<Self, ClientError> {
+        let thumb: String = thumbprint
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_uppercase();
+        if !is_thumbprint(&thumb) {
+            return Err(ClientError::configuration(format!(
+                "{thumbprint:?} is not a certificate thumbprint (40 hexadecimal digits)"
+            )));
+        }
+        let certificate = certs_dir.join(format!("{thumb}.crt"));
+        let key = certs_dir.join(format!("{thumb}.key"));
+        for path in [&certificate, &key] {
+            if !path.is_file() {
+                return Err(ClientError::configuration(format!(
+                    "no client certificate {thumb}: {} does not exist",
+                    path.display()
+                )));
+            }
+        }
+        Ok(Self { certificate, key })
+    }
+
+    /// What `-certificate:` names: a thumbprint (40 hex digits) found in `certs_dir`, else a
+    /// PEM file path. A PEM file holding a private key is used for both; otherwise the key
+    /// is looked for next to it, with the extension `.key`.
+    pub fn from_argument(argument: &str, certs_dir: &Path) -> Result<Self, ClientError> {
+        let compact: String = argument.chars().filter(|c| !c.is_whitespace()).collect();
+        if is_thumbprint(&compact) && !Path::new(argument).is_file() {
+            return Self::from_directory(certs_dir, &compact);
+        }
+        let certificate = PathBuf::from(argument);
+        let text = std::fs::read(&certificate).map_err(|e| {
+            ClientError::configuration(format!("cannot read {}: {e}", certificate.display()))
+        })?;
+        let has_key = matches!(
+            rustls_pemfile::private_key(&mut text.as_slice()),
+            Ok(Some(_))
+        );
+        let key = if has_key {
+            certificate.clone()
+        } else {
+            certificate.with_extension("key")
+        };
+        Ok(Self { certificate, key })
+    }
+
+    /// The chain and key, parsed.
+    fn load(
+        &self,
+    ) -> Result<
+        (
+            Vec<CertificateDer<'static>>,
+            rustls::pki_types::PrivateKeyDer<'static>,
+        ),
+        ClientError,
+    > {
+        let chain = read_pem_certs(&self.certificate)?;
+        if chain.is_empty() {
+            return Err(ClientError::configuration(format!(
+                "{} holds no PEM certificate",
+                self.certificate.display()
+            )));
+        }
+        let data = std::fs::read(&self.key).map_err(|e| {
+            ClientError::configuration(format!("cannot read {}: {e}", self.key.display()))
+        })?;
+        let key = rustls_pemfile::private_key(&mut data.as_slice())
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                ClientError::configuration(format!(
+                    "{} holds no PEM private key",
+                    self.key.display()
+                ))
+            })?;
+        Ok((chain, key))
+    }
+}
+
+fn is_thumbprint(text: &str) -> bool {
+    text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Bundles of system roots, by distribution (Debian/Ubuntu first).
@@ -43,16 +159,23 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, ClientEr
     } else {
         Some(Arc::new(load_roots(options.ca_file.as_deref())?))
     };
-    let config = if let (Some(roots), false) = (roots.as_ref(), options.skip_cn_check) {
-        builder
-            .with_root_certificates(roots.clone())
-            .with_no_client_auth()
+    let client_certificate = match &options.client_certificate {
+        Some(c) => Some(c.load()?),
+        None => None,
+    };
+    let builder = if let (Some(roots), false) = (roots.as_ref(), options.skip_cn_check) {
+        builder.with_root_certificates(roots.clone())
     } else {
         let verifier = danger::RelaxedVerifier::new(roots, options.skip_cn_check, provider)?;
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth()
+    };
+    let config = match client_certificate {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
+            ClientError::configuration(format!("the client certificate cannot be used: {e}"))
+        })?,
+        None => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))
 }
@@ -246,3 +369,7 @@ pub mod danger {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tls_tests.rs"]
+mod tests;

@@ -26,9 +26,16 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 
+use wsman_auth::initiator::NegotiateInitiator;
+use wsman_auth::sealing::{self, MessageSealer};
+
 use crate::endpoint::{Endpoint, Scheme};
 use crate::error::ClientError;
+use crate::negotiate::{self, NegotiateAuth};
 use crate::tls;
+
+/// The SOAP Content-Type of every plaintext request (and of the plaintext inside a sealed one).
+const SOAP_CONTENT_TYPE: &str = "application/soap+xml;charset=UTF-8";
 
 /// Idle connections kept per pool; more are closed when their request completes. A shell in
 /// use needs about two (a Receive long poll plus Send/Signal); a few more cover concurrent
@@ -49,6 +56,32 @@ struct Connection {
     driver: JoinHandle<()>,
     /// The pool generation it was opened in ([`Transport::disconnect`] starts a new one).
     generation: u64,
+    /// The server's certificate (DER) on a TLS connection: the channel binding source.
+    peer_certificate: Option<Vec<u8>>,
+    /// The connection's security context once a connection-oriented scheme completed.
+    security: Security,
+}
+
+/// What a connection-oriented scheme left on the connection.
+enum Security {
+    /// Nothing yet (or a per-request scheme such as Basic).
+    None,
+    /// Negotiate completed; the sealer is kept when bodies are encrypted (plain HTTP).
+    Negotiated(Option<Box<dyn MessageSealer>>),
+}
+
+/// How the connections of a pool authenticate.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum ConnectionAuth {
+    /// Per-request headers only (none, Basic, certificate): nothing to do per connection.
+    #[default]
+    PerRequest,
+    /// A Negotiate handshake on each new connection; bodies sealed over plain HTTP.
+    Negotiate(NegotiateAuth),
+    /// A Kerberos handshake on each new connection; bodies sealed over plain HTTP.
+    Kerberos(crate::kerberos::KerberosAuth),
+    /// A CredSSP handshake on each new connection; bodies sealed over plain HTTP.
+    CredSsp(crate::credssp::CredSspAuth),
 }
 
 impl Drop for Connection {
@@ -61,6 +94,7 @@ impl Drop for Connection {
 pub(crate) struct Transport {
     endpoint: Endpoint,
     tls: Option<Arc<rustls::ClientConfig>>,
+    auth: ConnectionAuth,
     user_agent: HeaderValue,
     max_response_bytes: usize,
     /// Idle connections, most recently used last.
@@ -72,6 +106,7 @@ impl Transport {
     pub(crate) fn new(
         endpoint: Endpoint,
         tls: Option<Arc<rustls::ClientConfig>>,
+        auth: ConnectionAuth,
         user_agent: &str,
         max_response_bytes: usize,
     ) -> Result<Self, ClientError> {
@@ -86,6 +121,7 @@ impl Transport {
         Ok(Self {
             endpoint,
             tls,
+            auth,
             user_agent,
             max_response_bytes,
             idle: Mutex::new(Vec::new()),
@@ -149,7 +185,7 @@ impl Transport {
             .await
             .map_err(|e| self.io_error(e))?;
         let _ = tcp.set_nodelay(true);
-        let (sender, driver) = match &self.tls {
+        let (sender, driver, peer_certificate) = match &self.tls {
             Some(config) if self.endpoint.scheme == Scheme::Https => {
                 let name = ServerName::try_from(self.endpoint.host.clone()).map_err(|_| {
                     ClientError::InvalidEndpoint {
@@ -161,14 +197,26 @@ impl Transport {
                     .connect(name, tcp)
                     .await
                     .map_err(|e| self.tls_error(e))?;
-                handshake(stream).await.map_err(|e| self.hyper_error(e))?
+                let peer_certificate = stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|chain| chain.first())
+                    .map(|certificate| certificate.to_vec());
+                let (sender, driver) = handshake(stream).await.map_err(|e| self.hyper_error(e))?;
+                (sender, driver, peer_certificate)
             }
-            _ => handshake(tcp).await.map_err(|e| self.hyper_error(e))?,
+            _ => {
+                let (sender, driver) = handshake(tcp).await.map_err(|e| self.hyper_error(e))?;
+                (sender, driver, None)
+            }
         };
         Ok(Connection {
             sender,
             driver,
             generation,
+            peer_certificate,
+            security: Security::None,
         })
     }
 
@@ -191,16 +239,14 @@ impl Transport {
 
     fn request(
         &self,
+        content_type: &str,
         body: &Bytes,
         headers: &[(HeaderName, HeaderValue)],
     ) -> Result<hyper::Request<Full<Bytes>>, ClientError> {
         let mut builder = hyper::Request::post(self.endpoint.path.as_str())
             .header(hyper::header::HOST, self.endpoint.authority())
             .header(hyper::header::CONNECTION, "Keep-Alive")
-            .header(
-                hyper::header::CONTENT_TYPE,
-                "application/soap+xml;charset=UTF-8",
-            )
+            .header(hyper::header::CONTENT_TYPE, content_type)
             .header(hyper::header::USER_AGENT, self.user_agent.clone())
             .header(hyper::header::CONTENT_LENGTH, body.len());
         for (name, value) in headers {
@@ -211,28 +257,75 @@ impl Transport {
             .map_err(|e| ClientError::configuration(format!("cannot build the HTTP request: {e}")))
     }
 
-    /// POST `body` to the endpoint on an idle connection of the pool, or a new one. A kept
-    /// connection the server closed before the request was written (idle keep-alive timeout)
-    /// is discarded and the request sent on another; a new connection is tried once.
+    /// POST `body` to the endpoint on an idle connection of the pool, or a new one (which
+    /// first runs the Negotiate handshake when that is the scheme). A kept connection the
+    /// server closed before the request was written (idle keep-alive timeout) is discarded and
+    /// the request sent on another; a new connection is tried once. On a sealed connection the
+    /// body is encrypted for that connection and the answer decrypted.
     pub(crate) async fn post(
         &self,
         body: Bytes,
         headers: &[(HeaderName, HeaderValue)],
     ) -> Result<HttpReply, ClientError> {
-        let mut request = self.request(&body, headers)?;
         // Each stale idle connection costs one attempt; then one fresh connection.
         let mut attempts_left = MAX_IDLE_CONNECTIONS + 2;
         let mut fresh_failed = false;
-        let (connection, response) = loop {
+        let mut reauthenticated = false;
+        loop {
             attempts_left -= 1;
             let (mut connection, fresh) = match self.take_idle().await {
                 Some(connection) => (connection, false),
                 None => (self.connect().await?, true),
             };
+            if let (ConnectionAuth::Negotiate(auth), Security::None) =
+                (&self.auth, &connection.security)
+            {
+                self.authenticate(&mut connection, auth).await?;
+                connection
+                    .sender
+                    .ready()
+                    .await
+                    .map_err(|e| self.hyper_error(e))?;
+            }
+            if let (ConnectionAuth::CredSsp(auth), Security::None) =
+                (&self.auth, &connection.security)
+            {
+                self.authenticate_credssp(&mut connection, auth).await?;
+                connection
+                    .sender
+                    .ready()
+                    .await
+                    .map_err(|e| self.hyper_error(e))?;
+            }
+            if let (ConnectionAuth::Kerberos(auth), Security::None) =
+                (&self.auth, &connection.security)
+            {
+                self.authenticate_kerberos(&mut connection, auth).await?;
+                connection
+                    .sender
+                    .ready()
+                    .await
+                    .map_err(|e| self.hyper_error(e))?;
+            }
+            // Sealed per attempt: each wrap consumes a sequence number of that connection.
+            let request = self.outgoing(&mut connection, &body, headers)?;
             match connection.sender.try_send_request(request).await {
-                Ok(response) => break (connection, response),
+                Ok(response) => {
+                    let (reply, reusable) = self.read_reply(response).await?;
+                    // A kept connection whose context the server dropped (it answers 401):
+                    // authenticate again on a new connection, once, as Windows' client does.
+                    let context_lost = reply.status == 401
+                        && !fresh
+                        && matches!(connection.security, Security::Negotiated(_));
+                    if context_lost && !reauthenticated {
+                        reauthenticated = true;
+                        drop(connection);
+                        continue;
+                    }
+                    return self.incoming(connection, reply, reusable);
+                }
                 Err(mut e) => {
-                    let unsent = e.take_message();
+                    let unsent = e.take_message().is_some();
                     let error = e.into_error();
                     drop(connection);
                     // Send again when the request never left, or when a kept connection was
@@ -241,16 +334,315 @@ impl Transport {
                     let idle_close = !fresh && error.is_incomplete_message();
                     let may_retry = attempts_left > 0 && !(fresh && fresh_failed);
                     fresh_failed |= fresh;
-                    match unsent {
-                        Some(r) if may_retry => request = r,
-                        None if may_retry && idle_close => {
-                            request = self.request(&body, headers)?
-                        }
-                        _ => return Err(self.hyper_error(error)),
+                    if !(may_retry && (unsent || idle_close)) {
+                        return Err(self.hyper_error(error));
                     }
                 }
             }
+        }
+    }
+
+    /// The request for `body` on `connection`: sealed when the connection seals.
+    fn outgoing(
+        &self,
+        connection: &mut Connection,
+        body: &Bytes,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Result<hyper::Request<Full<Bytes>>, ClientError> {
+        match &mut connection.security {
+            Security::Negotiated(Some(sealer)) => {
+                let sealed =
+                    sealing::seal_body(sealer.as_mut(), SOAP_CONTENT_TYPE, body).map_err(|e| {
+                        ClientError::protocol(format!("cannot encrypt the request: {e}"))
+                    })?;
+                self.request(&sealed.content_type, &Bytes::from(sealed.body), headers)
+            }
+            _ => self.request(SOAP_CONTENT_TYPE, body, headers),
+        }
+    }
+
+    /// The reply as the caller sees it (decrypted), and the connection back to the pool when
+    /// the exchange left it clean.
+    fn incoming(
+        &self,
+        mut connection: Connection,
+        mut reply: HttpReply,
+        reusable: bool,
+    ) -> Result<HttpReply, ClientError> {
+        if let Security::Negotiated(sealer) = &mut connection.security {
+            if reply.status == 401 {
+                // The server dropped the context: this connection cannot be used again.
+                return Ok(reply);
+            }
+            let sealed_reply = reply
+                .content_type
+                .as_deref()
+                .is_some_and(sealing::is_sealed_content_type);
+            match sealer {
+                Some(sealer) if sealed_reply => {
+                    let content_type = reply.content_type.as_deref().unwrap_or_default();
+                    let plain = sealing::unseal_body(
+                        sealer.as_mut(),
+                        content_type,
+                        &reply.body,
+                        self.max_response_bytes,
+                    )
+                    .map_err(|e| {
+                        ClientError::protocol(format!("cannot decrypt the response: {e}"))
+                    })?;
+                    reply.body = Bytes::from(plain.plain);
+                    reply.content_type = Some(plain.original_content_type);
+                }
+                Some(_) if !reply.body.is_empty() => {
+                    return Err(ClientError::protocol(
+                        "the server answered an encrypted request without encryption",
+                    ));
+                }
+                // An empty error answer (400: the server could not decrypt, 413, ...): the
+                // server drops the context then, so the connection is not used again.
+                Some(_) => return Ok(reply),
+                None if sealed_reply => {
+                    return Err(ClientError::protocol(
+                        "the server encrypted a response on a connection that does not seal",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        // Only now is the exchange complete and the connection clean for the next request.
+        if reusable {
+            self.give_back(connection);
+        }
+        Ok(reply)
+    }
+
+    /// The Negotiate handshake on a new connection: empty-body POSTs carrying the tokens
+    /// (encrypting clients cannot encrypt the real body before the context exists), two legs
+    /// for NTLM; SPNEGO's final token on the 200 is verified before anything else is sent.
+    async fn authenticate(
+        &self,
+        connection: &mut Connection,
+        auth: &NegotiateAuth,
+    ) -> Result<(), ClientError> {
+        let bindings = match (&connection.peer_certificate, auth.channel_binding) {
+            (Some(certificate), true) => {
+                wsman_auth::channel_binding::tls_server_end_point(certificate)
+            }
+            _ => None,
         };
+        let mut initiator =
+            NegotiateInitiator::new(&auth.credentials, auth.form, &self.endpoint.host, bindings)
+                .map_err(|e| ClientError::configuration(e.to_string()))?;
+        let first = initiator.initial_token().map_err(authentication_error)?;
+        let reply = self.handshake_leg(connection, &first).await?;
+        if reply.status != 401 {
+            return Err(unexpected_leg(reply.status));
+        }
+        let challenge = negotiate::challenge_token(&reply.www_authenticate).ok_or_else(|| {
+            ClientError::Unauthorized {
+                offered: reply.www_authenticate.clone(),
+            }
+        })?;
+        let authenticate = initiator.step(&challenge).map_err(authentication_error)?;
+        let reply = self.handshake_leg(connection, &authenticate).await?;
+        match reply.status {
+            200..=299 => {}
+            401 => {
+                return Err(ClientError::Unauthorized {
+                    offered: reply.www_authenticate,
+                })
+            }
+            status => return Err(unexpected_leg(status)),
+        }
+        let final_token = negotiate::challenge_token(&reply.www_authenticate);
+        let sealer = initiator
+            .complete(final_token.as_deref())
+            .map_err(authentication_error)?;
+        let seal = self.endpoint.scheme == Scheme::Http && auth.encrypt;
+        connection.security = Security::Negotiated(seal.then_some(sealer));
+        Ok(())
+    }
+
+    /// The Kerberos handshake on a new connection: empty-body POSTs carrying the tokens, one
+    /// leg usually (AP-REQ, then the AP-REP on the 200, which must prove the server), up to
+    /// three for SPNEGO's mechListMIC exchange.
+    async fn authenticate_kerberos(
+        &self,
+        connection: &mut Connection,
+        auth: &crate::kerberos::KerberosAuth,
+    ) -> Result<(), ClientError> {
+        use wsman_gss::InitStep;
+        const MAX_LEGS: usize = 4;
+        let bindings = match (&connection.peer_certificate, auth.channel_binding) {
+            (Some(certificate), true) => {
+                wsman_auth::channel_binding::tls_server_end_point(certificate)
+            }
+            _ => None,
+        };
+        let mut context = auth.context(&self.endpoint.host, bindings).await?;
+        let mut server_token: Option<Vec<u8>> = None;
+        for _ in 0..MAX_LEGS {
+            let job = tokio::task::spawn_blocking(move || {
+                let step = context.step(server_token.as_deref());
+                (context, step)
+            });
+            let (stepped, step) = job.await.map_err(|e| ClientError::Authentication {
+                reason: format!("the Kerberos step failed: {e}"),
+            })?;
+            context = stepped;
+            let token = match step.map_err(crate::kerberos::authentication_error)? {
+                InitStep::Continue(token) | InitStep::Complete { token: Some(token) } => token,
+                InitStep::Complete { token: None } => break,
+            };
+            let reply = self
+                .authorization_leg(connection, auth.authorization_value(&token), "Kerberos")
+                .await?;
+            server_token = auth.server_token(&reply.www_authenticate);
+            match reply.status {
+                200..=299 if context.is_established() => break,
+                200..=299 if server_token.is_none() => {
+                    return Err(ClientError::Authentication {
+                        reason: "the server accepted the Kerberos ticket without proving                                  itself (no mutual authentication token on the 200)"
+                            .to_owned(),
+                    })
+                }
+                200..=299 => {}
+                401 if server_token.is_some() && !context.is_established() => {}
+                401 => {
+                    return Err(ClientError::Unauthorized {
+                        offered: reply.www_authenticate,
+                    })
+                }
+                status => return Err(unexpected_leg(status)),
+            }
+        }
+        if !context.is_established() {
+            return Err(ClientError::Authentication {
+                reason: "the Kerberos handshake did not complete".to_owned(),
+            });
+        }
+        let seal = self.endpoint.scheme == Scheme::Http && auth.encrypt;
+        connection.security = Security::Negotiated(seal.then(|| auth.sealer(context)));
+        Ok(())
+    }
+
+    /// The CredSSP handshake on a new connection: empty-body POSTs carrying TLS records, a
+    /// 401 with one `WWW-Authenticate: CredSSP <token>` per leg, and the 200 after the
+    /// delegation; the TLS session then seals bodies over plain HTTP.
+    async fn authenticate_credssp(
+        &self,
+        connection: &mut Connection,
+        auth: &crate::credssp::CredSspAuth,
+    ) -> Result<(), ClientError> {
+        use wsman_auth::credssp::{CredSspClientError, CredSspInitiator};
+        const MAX_LEGS: usize = 8;
+        let credssp_error = |e: CredSspClientError| match e {
+            CredSspClientError::ServerError(_) => ClientError::Authentication {
+                reason: format!("CredSSP: {e} (wrong user name or password?)"),
+            },
+            other => ClientError::Authentication {
+                reason: format!("CredSSP: {other}"),
+            },
+        };
+        let mut initiator = CredSspInitiator::new(&auth.credentials, &self.endpoint.host)
+            .map_err(|e| ClientError::configuration(e.to_string()))?;
+        if !auth.public_key_binding {
+            initiator = initiator.without_public_key_binding();
+        }
+        let mut token = initiator.initial_token().map_err(credssp_error)?;
+        for _ in 0..MAX_LEGS {
+            let reply = self
+                .authorization_leg(
+                    connection,
+                    crate::credssp::authorization_value(&token),
+                    "CredSSP",
+                )
+                .await?;
+            match reply.status {
+                200..=299 if initiator.delegated() => {
+                    let sealer = initiator.complete().map_err(credssp_error)?;
+                    let seal = self.endpoint.scheme == Scheme::Http && auth.encrypt;
+                    connection.security = Security::Negotiated(seal.then_some(sealer));
+                    return Ok(());
+                }
+                // A leg carries exactly one challenge; the plain list means "refused".
+                401 if reply.www_authenticate.len() == 1 && !initiator.delegated() => {
+                    let Some(server) = crate::credssp::challenge_token(&reply.www_authenticate)
+                    else {
+                        return Err(ClientError::Unauthorized {
+                            offered: reply.www_authenticate,
+                        });
+                    };
+                    token = initiator.step(&server).map_err(credssp_error)?;
+                }
+                401 => {
+                    return Err(ClientError::Unauthorized {
+                        offered: reply.www_authenticate,
+                    })
+                }
+                status => return Err(unexpected_leg(status)),
+            }
+        }
+        Err(ClientError::Authentication {
+            reason: "the CredSSP handshake did not complete".to_owned(),
+        })
+    }
+
+    /// One handshake request (empty body, `Authorization: Negotiate <token>`) on `connection`;
+    /// the connection must stay open for the next leg.
+    async fn handshake_leg(
+        &self,
+        connection: &mut Connection,
+        token: &[u8],
+    ) -> Result<HttpReply, ClientError> {
+        self.authorization_leg(
+            connection,
+            negotiate::authorization_value(token),
+            "Negotiate",
+        )
+        .await
+    }
+
+    /// One handshake request with `authorization` as its header (empty body).
+    async fn authorization_leg(
+        &self,
+        connection: &mut Connection,
+        authorization: String,
+        scheme: &str,
+    ) -> Result<HttpReply, ClientError> {
+        let mut value = HeaderValue::from_str(&authorization).map_err(|_| {
+            ClientError::protocol(format!("the {scheme} token is not a header value"))
+        })?;
+        value.set_sensitive(true);
+        let headers = [(hyper::header::AUTHORIZATION, value)];
+        let request = self.request(SOAP_CONTENT_TYPE, &Bytes::new(), &headers)?;
+        // The previous leg's answer was read, but the connection task may not have seen the
+        // exchange end yet: wait until it takes the next request.
+        connection
+            .sender
+            .ready()
+            .await
+            .map_err(|e| self.hyper_error(e))?;
+        let response = connection
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| self.hyper_error(e))?;
+        let (reply, reusable) = self.read_reply(response).await?;
+        if !reusable && reply.status == 401 {
+            return Err(ClientError::protocol(format!(
+                "the server closed the connection in the middle of the {scheme} handshake"
+            )));
+        }
+        Ok(reply)
+    }
+
+    /// Status, headers and the bounded body of a response, and whether the connection may
+    /// carry another request.
+    async fn read_reply(
+        &self,
+        response: hyper::Response<hyper::body::Incoming>,
+    ) -> Result<(HttpReply, bool), ClientError> {
         let status = response.status().as_u16();
         let header_text = |name: HeaderName| {
             response
@@ -286,16 +678,13 @@ impl Transport {
                 return Err(self.io_error(std::io::Error::other(e)));
             }
         };
-        // Only now is the exchange complete and the connection clean for the next request.
-        if !closes {
-            self.give_back(connection);
-        }
-        Ok(HttpReply {
+        let reply = HttpReply {
             status,
             content_type,
             www_authenticate,
             body,
-        })
+        };
+        Ok((reply, !closes))
     }
 
     fn too_large(&self) -> ClientError {
@@ -303,6 +692,18 @@ impl Transport {
             "the response is larger than the {} bytes this client accepts",
             self.max_response_bytes
         ))
+    }
+}
+
+fn authentication_error(e: wsman_auth::initiator::InitiatorError) -> ClientError {
+    ClientError::Authentication {
+        reason: e.to_string(),
+    }
+}
+
+fn unexpected_leg(status: u16) -> ClientError {
+    ClientError::Authentication {
+        reason: format!("the server answered a Negotiate handshake request with HTTP {status}"),
     }
 }
 

@@ -27,17 +27,27 @@ use crate::settings::{ServiceSettings, Transport};
 pub struct Principal {
     /// Who proved the credentials (service account or Linux user).
     pub identity: Identity,
-    /// Windows' BA: the identity's Linux user is uid 0 or a member of `wsmand-admins`. Every
-    /// operation except Identify needs it.
+    /// Windows' BA: the identity's Linux user is uid 0 or a member of `wsmand-admins`.
     pub is_administrator: bool,
+    /// The SIDs RootSDDL is evaluated against (see [`crate::access`]).
+    pub sids: Arc<[wsman_config::Sid]>,
 }
 
 impl Principal {
+    /// A principal with the SIDs every authenticated caller has (plus BA for an
+    /// administrator); [`crate::access::resolve_principal`] adds the Linux user's.
     pub fn new(identity: Identity, is_administrator: bool) -> Self {
         Self {
             identity,
             is_administrator,
+            sids: crate::access::base_sids(is_administrator).into(),
         }
+    }
+
+    /// Builder-style SID setter.
+    pub fn with_sids(mut self, sids: Vec<wsman_config::Sid>) -> Self {
+        self.sids = sids.into();
+        self
     }
 }
 
@@ -102,23 +112,10 @@ impl CredentialVerifier {
     /// Checks Basic credentials and resolves the principal. Errors carry no secret.
     pub fn verify_basic(&self, credentials: &Credentials) -> Result<Principal, AuthError> {
         let identity = self.authenticator.authenticate(credentials)?;
-        let is_administrator = is_administrator(&identity).map_err(|error| AuthError::Backend {
+        crate::access::resolve_principal(identity).map_err(|error| AuthError::Backend {
             backend: "user lookup",
             detail: error.to_string(),
-        })?;
-        Ok(Principal::new(identity, is_administrator))
-    }
-}
-
-/// Whether `identity`'s Linux user is uid 0 or in `wsmand-admins`. No Linux user (a service
-/// account without run-as), or one NSS does not know: not an administrator.
-fn is_administrator(identity: &Identity) -> Result<bool, wsman_os::UserError> {
-    let Some(linux_user) = &identity.linux_user else {
-        return Ok(false);
-    };
-    match wsman_os::lookup_user(linux_user)? {
-        Some(user) => wsman_os::is_administrator(&user),
-        None => Ok(false),
+        })
     }
 }
 
@@ -158,6 +155,9 @@ pub enum Presented {
     Nothing,
     /// A Basic credential that may be used on this connection.
     Basic { credentials: Credentials },
+    /// The client certificate profile header, on HTTPS with Certificate auth enabled: the
+    /// TLS client certificate is checked by [`crate::certauth`].
+    Certificate,
     /// A scheme we do not accept here (or Basic where it is not allowed), with the user name
     /// when one was readable, for the log.
     Refused { user: Option<String>, why: String },
@@ -173,6 +173,9 @@ pub fn presented(
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Presented::Nothing;
     };
+    if crate::certauth::is_mutual_authorization(value.as_bytes()) {
+        return crate::certauth::presented(settings, transport);
+    }
     match parse_basic_authorization(value.as_bytes()) {
         Ok(credentials) if settings.challenge_config(transport).basic_allowed() => {
             Presented::Basic { credentials }
@@ -194,6 +197,13 @@ pub fn security_profiles(settings: &ServiceSettings) -> Vec<String> {
     if settings.auth_basic {
         out.push(wsman_proto::ns::secprofile::HTTP_BASIC.to_owned());
         out.push(wsman_proto::ns::secprofile::HTTPS_BASIC.to_owned());
+    }
+    if settings.auth_negotiate || settings.kerberos_enabled() {
+        out.push(wsman_proto::ns::secprofile::HTTP_SPNEGO_KERBEROS.to_owned());
+        out.push(wsman_proto::ns::secprofile::HTTPS_SPNEGO_KERBEROS.to_owned());
+    }
+    if settings.auth_certificate {
+        out.push(wsman_proto::ns::secprofile::HTTPS_MUTUAL.to_owned());
     }
     out
 }
@@ -314,12 +324,15 @@ mod tests {
         let principal = verify(&verifier, "admin-svc", "pw").unwrap();
         assert_eq!(principal.to_string(), "admin-svc (as root)");
         assert_eq!(
-            principal,
-            Principal::new(
-                Identity::service_account("admin-svc", Some("root".to_owned())),
-                true
-            )
+            principal.identity,
+            Identity::service_account("admin-svc", Some("root".to_owned()))
         );
+        assert!(principal.is_administrator);
+        // The run-as user's SIDs: BA, and root's Unix SID.
+        assert!(principal
+            .sids
+            .contains(&wsman_config::Sid::builtin_administrators()));
+        assert!(principal.sids.contains(&wsman_config::Sid::unix_user(0)));
         let principal = verify(&verifier, "plain-svc", "pw").unwrap();
         assert_eq!(principal.to_string(), "plain-svc");
         assert_eq!(
@@ -330,10 +343,9 @@ mod tests {
         assert!(!principal.is_administrator);
         let principal = verify(&verifier, r"HOST\root", "root-pw").unwrap();
         assert_eq!(principal.to_string(), "root");
-        assert_eq!(
-            principal,
-            Principal::new(Identity::linux_user("root"), true)
-        );
+        assert_eq!(principal.identity, Identity::linux_user("root"));
+        assert!(principal.is_administrator);
+        assert!(principal.sids.contains(&wsman_config::Sid::unix_group(0)));
         // A service account is checked only against accounts.toml, never the system.
         assert!(verify(&verifier, "admin-svc", "admin-svc-pw").is_none());
         assert!(verify(&verifier, "root", "wrong").is_none());
@@ -342,11 +354,14 @@ mod tests {
 
     #[test]
     fn administrator_rule_follows_the_linux_user() {
-        assert!(!is_administrator(&Identity::service_account("svc", None)).unwrap());
+        let resolve = |identity| crate::access::resolve_principal(identity).unwrap();
+        assert!(!resolve(Identity::service_account("svc", None)).is_administrator);
         assert!(
-            is_administrator(&Identity::service_account("svc", Some("root".to_owned()))).unwrap()
+            resolve(Identity::service_account("svc", Some("root".to_owned()))).is_administrator
         );
-        assert!(!is_administrator(&Identity::linux_user("wsmand-no-such-user-x9")).unwrap());
+        let unknown = resolve(Identity::linux_user("wsmand-no-such-user-x9"));
+        assert!(!unknown.is_administrator);
+        assert!(!unknown.sids.contains(&wsman_config::Sid::builtin_users()));
     }
 
     #[test]
@@ -364,5 +379,16 @@ mod tests {
     fn security_profiles_follow_basic() {
         assert_eq!(security_profiles(&settings(true, false)).len(), 2);
         assert!(security_profiles(&settings(false, true)).is_empty());
+        let negotiate = ServiceSettings {
+            auth_negotiate: true,
+            ..ServiceSettings::default()
+        };
+        assert_eq!(
+            security_profiles(&negotiate),
+            vec![
+                wsman_proto::ns::secprofile::HTTP_SPNEGO_KERBEROS.to_owned(),
+                wsman_proto::ns::secprofile::HTTPS_SPNEGO_KERBEROS.to_owned()
+            ]
+        );
     }
 }

@@ -4,7 +4,9 @@
 //! # Pipeline, in order
 //!
 //! Per connection ([`listener`]):
-//! 1. connection limit: Service/MaxConnections across all listeners; an extra connection is
+//! 1. address filter: a connection on a local address outside Service/IPv4Filter /
+//!    IPv6Filter is closed before one byte is read ([`access`], logged at a bounded rate);
+//!    connection limit: Service/MaxConnections across all listeners; an extra connection is
 //!    answered 503 and closed, the others are unaffected (logged at warn)
 //! 2. TLS handshake, bounded by [`listener::TLS_HANDSHAKE_TIMEOUT`] (HTTPS listeners)
 //! 3. HTTP/1.1 with keep-alive; request headers bounded in size and by
@@ -12,17 +14,21 @@
 //!
 //! Per request ([`pipeline`]):
 //! 4. method (POST, else 405) and path (`/` + URLPrefix or `/wsman-anon/identify`, else 404)
-//! 5. Content-Type `application/soap+xml` (else 415)
+//! 5. Content-Type `application/soap+xml` or `multipart/encrypted` (else 415)
 //! 6. size: Content-Length over MaxEnvelopeSizekb × 1024 is 413 before any body byte is read
 //! 7. authentication from the headers alone; refused requests have their body drained
 //!    (bounded, never parsed) and get 401 + one challenge per enabled scheme, connection kept.
 //!    Exception: `WSMANIDENTIFY: unauthenticated` without credentials, whose body is parsed
-//!    only to check that it is an Identify
+//!    only to check that it is an Identify. Negotiate/NTLM legs ([`negotiate`]) answer 401
+//!    with one `WWW-Authenticate: Negotiate <token>`; the completed context authenticates the
+//!    connection
 //! 8. body read: chunked bodies counted and cut at the limit (413); the whole read bounded by
-//!    Service/MaxPacketRetrievalTimeSeconds (408)
+//!    Service/MaxPacketRetrievalTimeSeconds (408); an encrypted body is unsealed (400 when it
+//!    cannot be); every answer to a sealed request is sealed
 //! 9. charset decode (UTF-8 / UTF-16, BOM first) -> envelope parse (bounded XML)
-//! 10. Identify (any authenticated user), else authorization (administrators only; the WinRS
-//!     shell resources are open to any identity with a Linux user, see [`winrs`])
+//! 10. Identify (any authenticated user), else authorization ([`access`]): AllowRemoteAccess,
+//!     then RootSDDL (the WinRS and PowerShell resources: `[Security] ShellSDDL`) evaluated on
+//!     the caller's SIDs; refused: `w:AccessDenied`, code 5, HTTP 500
 //! 11. dispatch on (Action, ResourceURI) ([`dispatch`]); responses over the request's
 //!     MaxEnvelopeSize become `w:EncodingLimit` faults
 //!
@@ -30,18 +36,25 @@
 //! a Content-Length (never chunked), and the request's charset.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod addresses;
 pub mod auth;
 pub mod body;
+pub mod certauth;
+pub mod credssp;
+pub mod credssp_kerberos;
 pub mod dispatch;
 pub mod enumeration;
 pub mod error;
+pub mod kerberos;
 pub mod listener;
 pub mod live;
+pub mod negotiate;
 pub mod pipeline;
 pub mod server;
 pub mod settings;
 pub mod system;
+pub mod throttle;
 pub mod tls;
 pub mod winrs;
 

@@ -2,19 +2,26 @@
 //! [`crate::listener`]), in this order:
 //!
 //! 1. method: POST only, else 405; path: `/` + URLPrefix (or `/wsman-anon/identify`), else 404
-//! 2. Content-Type: `application/soap+xml`, else 415
+//! 2. Content-Type: `application/soap+xml` or MS-WSMV `multipart/encrypted` (an empty
+//!    handshake-only POST may have none), else 415
 //! 3. size: a Content-Length over MaxEnvelopeSizekb × 1024 is 413 before any body byte is read
 //! 4. authentication, on headers only. Refused: the body is drained (bounded, never kept or
 //!    parsed) and the answer is 401 with one challenge per enabled scheme; the connection stays
 //!    open. The one exception is `WSMANIDENTIFY: unauthenticated` without credentials: its
-//!    body is read and parsed only to check that it is an Identify.
+//!    body is read and parsed only to check that it is an Identify. Negotiate/NTLM
+//!    ([`crate::negotiate`]): each leg is a 401 with one `WWW-Authenticate: Negotiate <token>`;
+//!    once complete, the connection is authenticated and later requests need no header.
 //! 5. body read, counted (chunked bodies are cut at the limit: 413) and bounded by
-//!    MaxPacketRetrievalTimeSeconds (408)
+//!    MaxPacketRetrievalTimeSeconds (408); an encrypted body is then unsealed with the
+//!    connection's context (400 and the context dropped when it cannot be), and a plaintext
+//!    body on an NTLM connection over HTTP without AllowUnencrypted is refused (500). The
+//!    answer to a sealed request is sealed, faults included.
 //! 6. charset decode (BOM, then the charset parameter)
 //! 7. envelope parse (bounded XML; faults relate to the request MessageID)
-//! 8. Identify (any authenticated user), else authorization: administrators only, except
-//!    the WinRS shell resources, open to any identity with a Linux user (shells run as it and
-//!    are private to their owner)
+//! 8. Identify (any authenticated user), else authorization ([`crate::access`]):
+//!    AllowRemoteAccess, then RootSDDL on the caller's SIDs (the WinRS and PowerShell resources:
+//!    `[Security] ShellSDDL`, by default open to any identity with a Linux user; shells run as
+//!    it and are private to their owner)
 //! 9. dispatch on (Action, ResourceURI)
 //!
 //! Nothing reaches the XML parser before step 4 has accepted the request (OMI's
@@ -56,6 +63,12 @@ pub struct Shared {
     /// buffer and a blocking thread; without a bound, a flood of logins (right or wrong) grows
     /// memory and threads without limit. Checks beyond the bound wait their turn.
     pub password_checks: tokio::sync::Semaphore,
+    /// Failed logins per remote address: logged, and repeated ones slowed down.
+    pub login_throttle: crate::throttle::LoginThrottle,
+    /// DIR: issuer certificates (`certs/`) and `accounts.toml` for certificate authentication.
+    pub config_dir: std::path::PathBuf,
+    /// The Kerberos acceptor, when `DIR/krb5.keytab` was loaded at start ([`crate::kerberos`]).
+    pub kerberos: Option<Arc<crate::kerberos::KerberosService>>,
 }
 
 impl Shared {
@@ -75,6 +88,14 @@ pub struct Connection {
     pub path: Arc<str>,
     /// The credential verified on this connection, if any.
     pub auth: Mutex<Option<VerifiedConnection>>,
+    /// The client certificate presented in the TLS handshake, if any (HTTPS).
+    pub peer_certificate: Option<crate::certauth::PeerCertificate>,
+    /// MsvAvChannelBindings a Negotiate client must send here (HTTPS: from our certificate).
+    pub channel_binding: Option<[u8; 16]>,
+    /// RFC 5929 channel binding application data a Kerberos client binds to (HTTPS).
+    pub end_point_binding: Option<Arc<[u8]>>,
+    /// The Negotiate/NTLM handshake and sealing context of this connection.
+    negotiate: Mutex<crate::negotiate::NegotiateSession>,
     /// The last authenticated IdentifyResponse sent here, rendered and encoded. A client that
     /// polls Identify on a kept-alive connection (load balancers, monitoring) then pays for the
     /// parse of its request only, never again for the rendering of an answer that changes only
@@ -102,8 +123,36 @@ impl Connection {
             transport,
             path,
             auth: Mutex::new(None),
+            peer_certificate: None,
+            channel_binding: None,
+            end_point_binding: None,
+            negotiate: Mutex::new(crate::negotiate::NegotiateSession::default()),
             identify: Mutex::new(None),
         }
+    }
+
+    /// Builder-style: the client certificate of the TLS handshake.
+    pub fn with_peer_certificate(mut self, peer: Option<crate::certauth::PeerCertificate>) -> Self {
+        self.peer_certificate = peer;
+        self
+    }
+
+    /// Builder-style: the channel binding expected from Negotiate clients.
+    pub fn with_channel_binding(mut self, channel_binding: Option<[u8; 16]>) -> Self {
+        self.channel_binding = channel_binding;
+        self
+    }
+
+    /// Builder-style: the channel binding expected from Kerberos clients.
+    pub fn with_end_point_binding(mut self, binding: Option<Arc<[u8]>>) -> Self {
+        self.end_point_binding = binding;
+        self
+    }
+
+    pub(crate) fn negotiate(
+        &self,
+    ) -> std::sync::MutexGuard<'_, crate::negotiate::NegotiateSession> {
+        self.negotiate.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn auth(&self) -> std::sync::MutexGuard<'_, Option<VerifiedConnection>> {
@@ -138,7 +187,21 @@ impl Connection {
 /// What [`process`] produced: a dispatcher reply, or an envelope already encoded.
 enum Answer {
     Reply(Reply, Encoding),
-    Encoded { body: Bytes, encoding: Encoding },
+    Encoded {
+        body: Bytes,
+        encoding: Encoding,
+    },
+    /// The 200 of a handshake-only request (Negotiate, `Content-Length: 0`).
+    Empty,
+}
+
+/// What the Negotiate stage adds to a response: the one challenge of a 401 leg, the final
+/// token of a 200, and whether the answer must be sealed (the request was).
+#[derive(Default)]
+struct Negotiated {
+    challenge: Option<HeaderValue>,
+    final_header: Option<HeaderValue>,
+    sealed: bool,
 }
 
 /// How to write an answer: the request's encoding and the facts faults carry.
@@ -157,11 +220,13 @@ pub async fn handle(
     // Kept for the error path only (a HeaderValue clone is a reference count).
     let content_type = request.headers().get(CONTENT_TYPE).cloned();
     let host = request.headers().get(HOST).cloned();
-    let response = match process(&shared, &conn, &settings, request).await {
+    let mut negotiated = Negotiated::default();
+    let response = match process(&shared, &conn, &settings, request, &mut negotiated).await {
         Ok(Answer::Reply(reply, encoding)) => reply_response(reply, encoding),
         Ok(Answer::Encoded { body, encoding }) => {
             encoded_soap_response(StatusCode::OK, body, encoding)
         }
+        Ok(Answer::Empty) => base_response(StatusCode::OK, Bytes::new()),
         Err(e) => {
             let answer = AnswerContext {
                 encoding: encoding_hint(content_type.as_ref()),
@@ -170,7 +235,113 @@ pub async fn handle(
             error_response(&e, &answer, &settings, conn.transport)
         }
     };
-    Ok(response)
+    Ok(finish_negotiated(response, negotiated, &conn).await)
+}
+
+/// Adds the Negotiate headers, and seals the body when the request was sealed (faults too).
+async fn finish_negotiated(
+    mut response: Response<Full<Bytes>>,
+    negotiated: Negotiated,
+    conn: &Connection,
+) -> Response<Full<Bytes>> {
+    let headers = response.headers_mut();
+    if let Some(challenge) = negotiated.challenge {
+        // A challenge leg carries exactly one WWW-Authenticate: the token.
+        headers.remove(hyper::header::WWW_AUTHENTICATE);
+        headers.insert(hyper::header::WWW_AUTHENTICATE, challenge);
+    }
+    if let Some(final_header) = negotiated.final_header {
+        headers.insert(hyper::header::WWW_AUTHENTICATE, final_header);
+    }
+    if !negotiated.sealed {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let plain = match http_body_util::BodyExt::collect(body).await {
+        Ok(collected) => collected.to_bytes(),
+        Err(never) => match never {},
+    };
+    if plain.is_empty() {
+        return Response::from_parts(parts, Full::new(plain));
+    }
+    let original_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/soap+xml;charset=UTF-8")
+        .to_owned();
+    let sealed = conn.negotiate().seal(&original_type, &plain);
+    match sealed.map(|sealed| (HeaderValue::from_str(&sealed.content_type), sealed.body)) {
+        Ok((Ok(content_type), body)) => {
+            parts.headers.insert(CONTENT_TYPE, content_type);
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+            Response::from_parts(parts, Full::new(Bytes::from(body)))
+        }
+        Ok((Err(_), _)) | Err(_) => {
+            tracing::error!(remote = %conn.remote, "sealing the response failed: closing the connection");
+            conn.negotiate().reset();
+            let mut failed = base_response(StatusCode::INTERNAL_SERVER_ERROR, Bytes::new());
+            failed
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            failed
+        }
+    }
+}
+
+/// A Negotiate/NTLM/Kerberos Authorization header, when Negotiate or Kerberos is enabled:
+/// its scheme and token.
+fn negotiate_token(
+    headers: &HeaderMap,
+    settings: &ServiceSettings,
+    shared: &Shared,
+) -> Option<(wsman_auth::authorization::TokenScheme, Vec<u8>)> {
+    use wsman_auth::authorization::{parse_authorization, Authorization, TokenScheme};
+    let value = headers.get(hyper::header::AUTHORIZATION)?;
+    if !crate::negotiate::enabled(settings)
+        && !crate::kerberos::enabled(shared, settings)
+        && !crate::credssp::enabled(settings)
+    {
+        return None;
+    }
+    match parse_authorization(value.as_bytes()) {
+        Ok(Authorization::Token {
+            scheme:
+                scheme @ (TokenScheme::Negotiate
+                | TokenScheme::Ntlm
+                | TokenScheme::Kerberos
+                | TokenScheme::CredSsp),
+            token,
+        }) => Some((scheme, token)),
+        _ => None,
+    }
+}
+
+/// One handshake leg, by the engine the token belongs to (NTLM or Kerberos).
+async fn handshake_leg(
+    shared: &Shared,
+    conn: &Connection,
+    settings: &ServiceSettings,
+    scheme: wsman_auth::authorization::TokenScheme,
+    token: Vec<u8>,
+) -> crate::negotiate::Leg {
+    use crate::kerberos::Engine;
+    if scheme == wsman_auth::authorization::TokenScheme::CredSsp {
+        return crate::credssp::step(shared, conn, settings, token).await;
+    }
+    match crate::kerberos::choose(shared, conn, settings, scheme, &token) {
+        Engine::Ntlm => crate::negotiate::step(shared, conn, settings, scheme, token).await,
+        Engine::Kerberos { initial } => {
+            crate::kerberos::step(shared, conn, settings, scheme, token, initial).await
+        }
+        Engine::Refuse(reason) => {
+            conn.negotiate().reset();
+            tracing::warn!(remote = %conn.remote, scheme = scheme.name(), reason, "401: authentication refused");
+            crate::negotiate::Leg::Refused
+        }
+    }
 }
 
 async fn process(
@@ -178,6 +349,7 @@ async fn process(
     conn: &Connection,
     settings: &Arc<ServiceSettings>,
     request: hyper::Request<Incoming>,
+    negotiated: &mut Negotiated,
 ) -> Result<Answer, ServiceError> {
     let (parts, incoming) = request.into_parts();
     // 1. method and path
@@ -195,7 +367,15 @@ async fn process(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !is_soap_media_type(content_type) {
+    let sealed_request = wsman_auth::sealing::is_sealed_content_type(content_type);
+    // Encrypting clients (pypsrp) open the security context with an empty POST that has no
+    // Content-Type at all; Windows accepts it.
+    let empty_without_type = content_type.is_empty()
+        && parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0");
+    if !is_soap_media_type(content_type) && !sealed_request && !empty_without_type {
         return Err(ServiceError::UnsupportedMediaType);
     }
     // 3. declared size
@@ -203,49 +383,119 @@ async fn process(
     let declared = body::check_content_length(&parts.headers, limit)?;
     let timeout = settings.body_read_timeout();
     // 4. authentication (headers only)
-    let principal = match cached_principal(&parts.headers, settings, conn) {
-        Some(p) => p,
-        None => match authenticate(shared, conn, &parts.headers, settings).await {
-            Authenticated::Yes(p) => p,
-            Authenticated::AnonymousIdentify
-                if anonymous_path || wants_anonymous_identify(&parts.headers) =>
-            {
-                let bytes = body::read_limited(incoming, limit, declared, timeout).await?;
-                return anonymous_identify(&bytes, content_type, settings, conn)
-                    .map(|(reply, encoding)| Answer::Reply(reply, encoding));
+    let mut via_negotiate = false;
+    let mut handshake_completed = false;
+    if let Some((scheme, token)) = negotiate_token(&parts.headers, settings, shared) {
+        match handshake_leg(shared, conn, settings, scheme, token).await {
+            crate::negotiate::Leg::Continue(challenge) => {
+                body::drain_limited(incoming, limit, timeout).await?;
+                negotiated.challenge = Some(challenge);
+                return Err(ServiceError::Unauthorized);
             }
-            Authenticated::AnonymousIdentify => {
-                tracing::warn!(remote = %conn.remote, user = "", "401: no credentials");
+            crate::negotiate::Leg::Authenticated { final_header, .. } => {
+                negotiated.final_header = final_header;
+                handshake_completed = true;
+            }
+            crate::negotiate::Leg::Refused => {
                 body::drain_limited(incoming, limit, timeout).await?;
                 return Err(ServiceError::Unauthorized);
             }
-            Authenticated::No => {
-                body::drain_limited(incoming, limit, timeout).await?;
-                return Err(ServiceError::Unauthorized);
-            }
+        }
+    } else if parts.headers.contains_key(hyper::header::AUTHORIZATION) {
+        // Any other Authorization header restarts authentication on this connection.
+        conn.negotiate().reset();
+    }
+    let negotiate_principal = if crate::negotiate::enabled(settings)
+        || crate::kerberos::enabled(shared, settings)
+        || crate::credssp::enabled(settings)
+    {
+        conn.negotiate().principal()
+    } else {
+        None
+    };
+    let principal = match negotiate_principal {
+        Some(p)
+            if handshake_completed || !parts.headers.contains_key(hyper::header::AUTHORIZATION) =>
+        {
+            via_negotiate = true;
+            p
+        }
+        _ => match cached_principal(&parts.headers, settings, conn) {
+            Some(p) => p,
+            None => match authenticate(shared, conn, &parts.headers, settings).await {
+                Authenticated::Yes(p) => p,
+                Authenticated::AnonymousIdentify
+                    if anonymous_path || wants_anonymous_identify(&parts.headers) =>
+                {
+                    let bytes = body::read_limited(incoming, limit, declared, timeout).await?;
+                    return anonymous_identify(&bytes, content_type, settings, conn)
+                        .map(|(reply, encoding)| Answer::Reply(reply, encoding));
+                }
+                Authenticated::AnonymousIdentify => {
+                    tracing::warn!(remote = %conn.remote, user = "", "401: no credentials");
+                    body::drain_limited(incoming, limit, timeout).await?;
+                    return Err(ServiceError::Unauthorized);
+                }
+                Authenticated::No => {
+                    body::drain_limited(incoming, limit, timeout).await?;
+                    return Err(ServiceError::Unauthorized);
+                }
+            },
         },
     };
-    // 5. body
+    if sealed_request && !via_negotiate {
+        // MS-WSMV 7.4: an encrypted body on a connection without a security context.
+        tracing::warn!(remote = %conn.remote, user = %principal, "401: encrypted body without a security context on this connection");
+        body::drain_limited(incoming, limit, timeout).await?;
+        return Err(ServiceError::Unauthorized);
+    }
+    // 5. body (an encrypted body is bounded like any other before it is buffered)
     let bytes = body::read_limited(incoming, limit, declared, timeout).await?;
+    if handshake_completed && bytes.is_empty() {
+        return Ok(Answer::Empty);
+    }
+    let unsealed;
+    let (bytes, content_type): (&[u8], &str) = if sealed_request {
+        let max_plain = usize::try_from(limit).unwrap_or(usize::MAX);
+        let result = conn.negotiate().unseal(content_type, &bytes, max_plain);
+        match result {
+            Ok(plain) => {
+                negotiated.sealed = true;
+                unsealed = plain;
+                (&unsealed.plain, &unsealed.original_content_type)
+            }
+            Err(error) => {
+                // The context cannot be trusted any more (Windows drops it too).
+                conn.negotiate().reset();
+                tracing::warn!(remote = %conn.remote, user = %principal, %error, "400: undecryptable encrypted body; security context dropped");
+                return Err(ServiceError::BadRequest {
+                    reason: error.to_string(),
+                });
+            }
+        }
+    } else {
+        if via_negotiate && conn.transport == Transport::Http && !settings.allow_unencrypted {
+            tracing::warn!(remote = %conn.remote, user = %principal, "500: unencrypted request on an NTLM connection over HTTP (Service/AllowUnencrypted is false)");
+            return Err(ServiceError::fault(
+                Fault::access_denied().with_message(
+                    "The WS-Management service does not accept unencrypted traffic on this \
+                     connection (Service/AllowUnencrypted is false): use message encryption. ",
+                ),
+                None,
+            ));
+        }
+        (&bytes, content_type)
+    };
     // 6-7. decode and parse
-    let (request, encoding) = decode_and_parse(&bytes, content_type)?;
+    let (request, encoding) = decode_and_parse(bytes, content_type)?;
     // 8. Identify, then authorization
     if request.is_identify() {
         let body = conn.identify_response(settings, encoding);
         return Ok(Answer::Encoded { body, encoding });
     }
+    crate::certauth::check_scope(conn, &principal, &request)?;
     let relates_to = request.message_id.clone();
-    let shell_request = request
-        .resource_uri
-        .as_deref()
-        .is_some_and(crate::winrs::open_to_users);
-    if !principal.is_administrator && !shell_request {
-        tracing::warn!(remote = %conn.remote, user = %principal, action = request.action.as_deref().unwrap_or(""), "access denied");
-        return Err(ServiceError::fault(
-            Fault::access_denied(),
-            relates_to.as_deref(),
-        ));
-    }
+    authorize(conn, settings, &principal, &request, relates_to.as_deref())?;
     // 9. dispatch
     let host = host_header(&parts.headers).unwrap_or_default();
     let address = format!("{}://{}{}", conn.transport.scheme(), host, conn.path);
@@ -303,6 +553,15 @@ async fn authenticate(
 ) -> Authenticated {
     match auth::presented(headers, settings, conn.transport) {
         Presented::Nothing => Authenticated::AnonymousIdentify,
+        Presented::Certificate => {
+            match crate::certauth::authenticate_request(shared, conn, settings).await {
+                Some(principal) => Authenticated::Yes(principal),
+                None => {
+                    *conn.auth() = None;
+                    Authenticated::No
+                }
+            }
+        }
         Presented::Refused { user, why } => {
             *conn.auth() = None;
             tracing::warn!(remote = %conn.remote, user = user.as_deref().unwrap_or(""), reason = %why, "401: authentication refused");
@@ -310,8 +569,13 @@ async fn authenticate(
         }
         Presented::Basic { credentials } => {
             let user = credentials.user.clone();
+            let throttle = &shared.login_throttle;
+            throttle
+                .delay_before_check(conn.remote, "Basic", &settings.access.throttle)
+                .await;
             match verify(shared, credentials).await {
                 Ok(principal) => {
+                    throttle.record_success(conn.remote);
                     tracing::info!(remote = %conn.remote, user = %principal, "authenticated (Basic)");
                     let principal = Arc::new(principal);
                     if let Some(value) = headers.get(hyper::header::AUTHORIZATION) {
@@ -324,12 +588,46 @@ async fn authenticate(
                 }
                 Err(reason) => {
                     *conn.auth() = None;
-                    tracing::warn!(remote = %conn.remote, user = %user, %reason, "401: authentication failed (Basic)");
+                    throttle.record_failure(conn.remote, "Basic", &user, &reason);
                     Authenticated::No
                 }
             }
         }
     }
+}
+
+/// Step 8, authorization (Identify never gets here): Service/AllowRemoteAccess, then the
+/// request's descriptor (RootSDDL, or the shell resources' own) against the caller's SIDs.
+/// Refusals are logged and answered as Windows answers: `w:AccessDenied`, HTTP 500.
+fn authorize(
+    conn: &Connection,
+    settings: &ServiceSettings,
+    principal: &Principal,
+    request: &Request,
+    relates_to: Option<&str>,
+) -> Result<(), ServiceError> {
+    let decision = settings.access.authorize(
+        conn.remote.ip(),
+        &principal.sids,
+        request.resource_uri.as_deref(),
+        request.action.as_deref(),
+    );
+    let fault = match decision {
+        Ok(()) => return Ok(()),
+        Err(crate::access::Denial::RemoteAccessDisabled) => Fault::access_denied()
+            .with_code(wsman_proto::fault::code::SERVICE_REMOTE_ACCESS_DISABLED)
+            .with_message("The WS-Management service does not accept remote requests (Service/AllowRemoteAccess is false). "),
+        Err(crate::access::Denial::Descriptor) => Fault::access_denied(),
+    };
+    tracing::warn!(
+        remote = %conn.remote,
+        user = %principal,
+        action = request.action.as_deref().unwrap_or(""),
+        resource_uri = request.resource_uri.as_deref().unwrap_or(""),
+        reason = ?decision,
+        "access denied"
+    );
+    Err(ServiceError::fault(fault, relates_to))
 }
 
 /// Verify on the blocking pool (PAM blocks). The credentials (and with them the zeroizing

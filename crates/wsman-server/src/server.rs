@@ -114,12 +114,19 @@ impl Server {
             Ok(shells) => dispatcher = dispatcher.with_shells(shells),
             Err(e) => tracing::error!(error = %e, "WinRS shells are not available"),
         }
-        let (settings_tx, settings_rx) = watch::channel(Arc::new(parts.settings));
+        // Blocking (reads the keytab), once at start.
+        let kerberos = crate::kerberos::KerberosService::load(&parts.config_dir);
+        let mut settings = parts.settings;
+        settings.kerberos_keytab = kerberos.is_some();
+        let (settings_tx, settings_rx) = watch::channel(Arc::new(settings));
         let shared = Arc::new(Shared {
             settings: settings_rx,
             verifier: parts.verifier,
             dispatcher: Arc::new(dispatcher),
             password_checks: Shared::password_check_permits(),
+            login_throttle: Default::default(),
+            config_dir: parts.config_dir.clone(),
+            kerberos,
         });
         let server = Arc::new(Self {
             config_dir: parts.config_dir,
@@ -149,7 +156,8 @@ impl Server {
     }
 
     /// Apply new settings live.
-    pub async fn apply(&self, settings: ServiceSettings) {
+    pub async fn apply(&self, mut settings: ServiceSettings) {
+        settings.kerberos_keytab = self.shared.kerberos.is_some();
         if let Some(shells) = self.shared.dispatcher.shells() {
             shells.set_limits(settings.winrs.clone());
         }
@@ -248,7 +256,13 @@ impl Server {
     fn bind(&self, binding: &Binding) -> Result<Running, BindError> {
         let tls = match binding.transport {
             Transport::Http => None,
-            Transport::Https => Some(tls::acceptor(&self.config_dir, &binding.thumbprint)?),
+            Transport::Https => Some(tls::acceptor_requesting_client_certificates(
+                &self.config_dir,
+                &binding.thumbprint,
+                Arc::new(crate::certauth::ClientCertificateRequest::new(
+                    self.shared.settings.clone(),
+                )),
+            )?),
         };
         let listener = bind_socket(binding.socket)?;
         let bound = listener.local_addr().map_err(BindError::Io)?;
@@ -258,6 +272,20 @@ impl Server {
             transport: binding.transport,
             path: Arc::from(binding.path.as_str()),
             tls,
+            channel_binding: match binding.transport {
+                Transport::Https => crate::negotiate::listener_channel_binding(
+                    &self.config_dir,
+                    &binding.thumbprint,
+                ),
+                Transport::Http => None,
+            },
+            end_point_binding: match binding.transport {
+                Transport::Https => crate::kerberos::listener_end_point_binding(
+                    &self.config_dir,
+                    &binding.thumbprint,
+                ),
+                Transport::Http => None,
+            },
         });
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, runtime, stop_rx));

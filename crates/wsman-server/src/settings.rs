@@ -103,6 +103,22 @@ pub struct ServiceSettings {
     pub enumeration_timeout_ms: u32,
     pub allow_unencrypted: bool,
     pub auth_basic: bool,
+    /// Service/Auth/Negotiate: NTLM (raw or SPNEGO) with message encryption.
+    pub auth_negotiate: bool,
+    /// Service/Auth/CbtHardeningLevel: channel binding for Negotiate over HTTPS.
+    pub cbt_hardening: wsman_auth::ntlm::CbtHardening,
+    /// Service/Auth/Kerberos (Windows' default: true).
+    pub auth_kerberos: bool,
+    /// A Kerberos keytab was loaded at start (set by the server, not the configuration):
+    /// Kerberos is used only when this and `auth_kerberos` are both true.
+    pub kerberos_keytab: bool,
+    /// Service/Auth/Certificate: client certificates requested on HTTPS and accepted.
+    pub auth_certificate: bool,
+    /// Service/Auth/CredSSP (Windows' default: false): delegated credentials, see
+    /// [`crate::credssp`].
+    pub auth_credssp: bool,
+    /// `winrm/config/service/certmapping`, in configuration order.
+    pub cert_mappings: Vec<wsman_config::CertMapping>,
     pub enable_compatibility_http_listener: bool,
     pub enable_compatibility_https_listener: bool,
     /// Service/CertificateThumbprint: the certificate of the HTTPS compatibility listener
@@ -115,6 +131,8 @@ pub struct ServiceSettings {
     pub product_version: String,
     /// `winrm/config/winrs` (and the per-user operation quota) as the shell engine's limits.
     pub winrs: wsman_shell::ShellLimits,
+    /// IP filters, AllowRemoteAccess, RootSDDL, the shell descriptor, the login throttle.
+    pub access: crate::access::AccessPolicy,
 }
 
 impl Default for ServiceSettings {
@@ -129,6 +147,15 @@ impl Default for ServiceSettings {
             enumeration_timeout_ms: 240_000,
             allow_unencrypted: false,
             auth_basic: false,
+            // On by default in the configuration (system.rs); off here so that settings built
+            // for tests advertise only what they switch on.
+            auth_negotiate: false,
+            cbt_hardening: wsman_auth::ntlm::CbtHardening::Relaxed,
+            auth_kerberos: false,
+            kerberos_keytab: false,
+            auth_certificate: false,
+            auth_credssp: false,
+            cert_mappings: Vec::new(),
             enable_compatibility_http_listener: false,
             enable_compatibility_https_listener: false,
             service_certificate_thumbprint: String::new(),
@@ -136,11 +163,17 @@ impl Default for ServiceSettings {
             product_vendor: "wsmand".to_owned(),
             product_version: "OS: 0.0.0 SP: 0.0 Stack: 3.0".to_owned(),
             winrs: wsman_shell::ShellLimits::default(),
+            access: crate::access::AccessPolicy::default(),
         }
     }
 }
 
 impl ServiceSettings {
+    /// Kerberos is usable: Service/Auth/Kerberos and a keytab loaded at start.
+    pub fn kerberos_enabled(&self) -> bool {
+        self.auth_kerberos && self.kerberos_keytab
+    }
+
     /// The request size limit in bytes (MaxEnvelopeSizekb × 1024).
     pub fn max_envelope_bytes(&self) -> u64 {
         u64::from(self.max_envelope_size_kb) * 1024
@@ -166,9 +199,12 @@ impl ServiceSettings {
     pub fn challenge_config(&self, transport: Transport) -> wsman_auth::ChallengeConfig {
         wsman_auth::ChallengeConfig {
             basic: self.auth_basic,
+            negotiate: self.auth_negotiate,
+            kerberos: self.kerberos_enabled(),
+            certificate: self.auth_certificate,
+            credssp: self.auth_credssp,
             https: transport == Transport::Https,
             allow_unencrypted: self.allow_unencrypted,
-            ..wsman_auth::ChallengeConfig::default()
         }
     }
 

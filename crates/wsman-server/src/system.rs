@@ -23,6 +23,17 @@ pub fn settings_from_config(config: &Config, default_product_version: &str) -> S
         enumeration_timeout_ms: service.enumeration_timeout_ms,
         allow_unencrypted: service.allow_unencrypted,
         auth_basic: service.auth.basic,
+        auth_negotiate: service.auth.negotiate,
+        cbt_hardening: match service.auth.cbt_hardening_level {
+            wsman_config::CbtHardeningLevel::None => wsman_auth::ntlm::CbtHardening::None,
+            wsman_config::CbtHardeningLevel::Strict => wsman_auth::ntlm::CbtHardening::Strict,
+            wsman_config::CbtHardeningLevel::Relaxed => wsman_auth::ntlm::CbtHardening::Relaxed,
+        },
+        auth_kerberos: service.auth.kerberos,
+        kerberos_keytab: false,
+        auth_certificate: service.auth.certificate,
+        auth_credssp: service.auth.credssp,
+        cert_mappings: config.cert_mappings.clone(),
         enable_compatibility_http_listener: service.enable_compatibility_http_listener,
         enable_compatibility_https_listener: service.enable_compatibility_https_listener,
         service_certificate_thumbprint: service.certificate_thumbprint.clone(),
@@ -49,6 +60,7 @@ pub fn settings_from_config(config: &Config, default_product_version: &str) -> S
             .clone()
             .unwrap_or_else(|| default_product_version.to_owned()),
         winrs: crate::winrs::limits_from_config(config),
+        access: crate::access::AccessPolicy::from_config(config),
     }
 }
 

@@ -31,6 +31,25 @@ pub enum TlsError {
 
 /// A TLS acceptor for the certificate `thumbprint` under `config_dir/certs`.
 pub fn acceptor(config_dir: &Path, thumbprint: &str) -> Result<TlsAcceptor, TlsError> {
+    build(config_dir, thumbprint, None)
+}
+
+/// Like [`acceptor`], and clients may present a certificate when `client_certificates` asks
+/// for one (see [`crate::certauth::ClientCertificateRequest`]: decided at each handshake, so
+/// switching Service/Auth/Certificate needs no new acceptor).
+pub fn acceptor_requesting_client_certificates(
+    config_dir: &Path,
+    thumbprint: &str,
+    client_certificates: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+) -> Result<TlsAcceptor, TlsError> {
+    build(config_dir, thumbprint, Some(client_certificates))
+}
+
+fn build(
+    config_dir: &Path,
+    thumbprint: &str,
+    client_certificates: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+) -> Result<TlsAcceptor, TlsError> {
     let thumbprint = thumbprint.trim();
     if thumbprint.is_empty() {
         return Err(TlsError::NoThumbprint);
@@ -65,7 +84,13 @@ pub fn acceptor(config_dir: &Path, thumbprint: &str) -> Result<TlsAcceptor, TlsE
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
+        .and_then(|b| {
+            match client_certificates {
+                Some(verifier) => b.with_client_cert_verifier(verifier),
+                None => b.with_no_client_auth(),
+            }
+            .with_single_cert(certs, key)
+        })
         .map_err(|source| TlsError::Rustls {
             thumbprint: name.clone(),
             source,

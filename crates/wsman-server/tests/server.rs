@@ -45,9 +45,10 @@ async fn unauthorized_gets_a_challenge_and_the_connection_stays_usable() {
     let mut c = svc.connect().await;
     let r = c.post(None, &[], &identify_body()).await;
     assert_eq!(r.status, 401);
+    // Service/Auth/Negotiate is on by default, as on Windows, and comes first.
     assert_eq!(
         r.headers_named("WWW-Authenticate"),
-        vec!["Basic realm=\"WSMAN\""]
+        vec!["Negotiate", "Basic realm=\"WSMAN\""]
     );
     assert_eq!(r.header("Content-Length"), Some("0"));
     // wrong password, same connection

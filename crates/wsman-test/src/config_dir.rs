@@ -58,7 +58,9 @@ pub struct ConfigDir {
 
 impl ConfigDir {
     /// An empty dir with the test defaults: Basic on, AllowUnencrypted on (loopback HTTP
-    /// tests need it), no listeners yet.
+    /// tests need it), no listeners yet. The client side too: the `winrm`/`winrs` tools read
+    /// `winrm/config/client` from the same directory, and like Windows they need
+    /// Client/AllowUnencrypted and the host in Client/TrustedHosts for HTTP.
     pub fn new() -> Self {
         let dir = tempfile::Builder::new()
             .prefix("wsmand-test-")
@@ -71,6 +73,8 @@ impl ConfigDir {
         };
         this.set("Config.Service", "AllowUnencrypted", "true");
         this.set("Config.Service.Auth", "Basic", "true");
+        this.set("Config.Client", "AllowUnencrypted", "true");
+        this.set("Config.Client", "TrustedHosts", "\"127.0.0.1,localhost\"");
         this
     }
 

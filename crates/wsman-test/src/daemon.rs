@@ -30,8 +30,22 @@ impl Daemon {
         daemon
     }
 
+    /// [`Daemon::start`] with extra environment variables for the daemon only (e.g. its own
+    /// `KRB5_CONFIG`), on top of the test process's environment.
+    pub fn start_with_env(config: &ConfigDir, ports: &[u16], env: &[(&str, &str)]) -> Self {
+        let mut daemon = Self::spawn_with_env(config, env);
+        for &port in ports {
+            daemon.wait_for_port(port);
+        }
+        daemon
+    }
+
     /// Spawn without waiting for anything.
     pub fn spawn(config: &ConfigDir) -> Self {
+        Self::spawn_with_env(config, &[])
+    }
+
+    fn spawn_with_env(config: &ConfigDir, env: &[(&str, &str)]) -> Self {
         let log_dir = tempfile::Builder::new()
             .prefix("wsmand-log-")
             .tempdir()
@@ -44,6 +58,7 @@ impl Daemon {
             .env_remove("WSMAND_CONFIG_DIR")
             .env_remove("NOTIFY_SOCKET")
             .env_remove("JOURNAL_STREAM")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)

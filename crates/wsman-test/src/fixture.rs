@@ -66,7 +66,8 @@ impl Fixture {
         Connection::open(self.port).expect("connect to wsmand")
     }
 
-    /// `winrm ARGS -r:URL -u:svc -p:... -a:Basic -unencrypted`, bounded.
+    /// `winrm ARGS -r:URL -u:svc -p:... -a:Basic -unencrypted`, bounded, with this fixture's
+    /// config dir as the client configuration (AllowUnencrypted, TrustedHosts).
     pub fn winrm_remote(&self, args: &[&str]) -> Finished {
         let mut command = Command::new(binaries::winrm());
         command
@@ -75,7 +76,7 @@ impl Fixture {
             .arg(format!("-u:{SERVICE_ACCOUNT}"))
             .arg(format!("-p:{SERVICE_PASSWORD}"))
             .args(["-a:Basic", "-unencrypted"])
-            .env_remove("WSMAND_CONFIG_DIR");
+            .env("WSMAND_CONFIG_DIR", self.config.path());
         process::run(&mut command, None, Duration::from_secs(60))
     }
 

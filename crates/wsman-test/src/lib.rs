@@ -14,15 +14,19 @@
 //! - [`soap`]: request envelopes and reading faults out of responses;
 //! - [`xmlnorm`]: an XML normaliser for golden comparisons;
 //! - [`process`]: running a command with a deadline, so no test can hang.
+//! - [`kdc`]: a throwaway MIT Kerberos realm on 127.0.0.1 (`scripts/kdc.sh`), stopped on drop.
+//! - [`client_certs`]: throwaway CAs and client certificates for the certificate profile.
 //!
 //! What it refuses to do: talk to anything but 127.0.0.1, or assert on timing.
 #![forbid(unsafe_code)]
 
 pub mod binaries;
+pub mod client_certs;
 mod config_dir;
 mod daemon;
 mod fixture;
 pub mod http;
+pub mod kdc;
 pub mod process;
 pub mod soap;
 pub mod xmlnorm;

@@ -4,11 +4,16 @@
 //!
 //! Build the binaries first: `cargo build --workspace --bins` (scripts/test.sh does).
 
+mod access;
 mod auth;
 mod bad_input;
+mod certificates;
+mod client_auth_cli;
 mod config_file;
+mod credssp_cli;
 mod limits;
 mod listeners;
+mod ntlm;
 mod policy;
 mod winrm_cli;
 

@@ -139,8 +139,11 @@ fn wrong_password_fails() {
         "-p:wrong-password",
         "-a:Basic",
         "-unencrypted",
+        "--config-dir",
+        &fixture.config.path().to_string_lossy(),
     ]);
-    assert_ne!(finished.code(), 0, "{}", finished.describe());
+    // Refused by the server (exit 3, access denied), not by the client's own checks.
+    assert_eq!(finished.code(), 3, "{}", finished.describe());
     assert!(!finished.stdout.contains("IdentifyResponse"));
 }
 
