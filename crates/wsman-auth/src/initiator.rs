@@ -13,18 +13,24 @@
 //! application data (see [`crate::channel_binding`]); its MD5 goes into the AUTHENTICATE message
 //! so a server with CbtHardeningLevel Strict accepts us and a relaying attacker is refused.
 //!
-//! sspi (pinned) does the NTLMv2 computation, the MIC, the key derivation and RC4 sealing; no
-//! sspi type leaves this module.
+//! sspi (pinned) does the NTLMv2 computation, the MIC and the session key; message sealing is
+//! ours ([`crate::ntlm::seal`]), keyed from the exported session key. No sspi type leaves
+//! this module.
 
 use std::fmt;
 
 use sspi::{
     AuthIdentity, AuthIdentityBuffers, BufferType, ClientRequestFlags, CredentialUse,
-    CredentialsBuffers, DataRepresentation, EncryptionFlags, Negotiate, NegotiateConfig, Ntlm,
-    SecurityBuffer, SecurityBufferRef, SecurityStatus, Sspi, SspiImpl, Username,
+    CredentialsBuffers, DataRepresentation, Negotiate, NegotiateConfig, Ntlm, SecurityBuffer,
+    SecurityStatus, Sspi, SspiImpl, Username,
 };
+#[cfg(test)]
+use sspi::{EncryptionFlags, SecurityBufferRef};
 use zeroize::Zeroizing;
 
+#[cfg(test)]
+use crate::ntlm::seal::SIGNATURE_LEN;
+use crate::ntlm::seal::{NtlmSeal, Role};
 use crate::sealing::{MessageSealer, SealError, SPNEGO_PROTOCOL};
 
 /// How the NTLM messages travel under the `Negotiate` scheme.
@@ -237,9 +243,30 @@ impl NegotiateInitiator {
     /// server's mechListMIC, which proves it knew the session key). Returns the sealer for
     /// this connection.
     pub fn complete(
-        mut self,
+        self,
         final_token: Option<&[u8]>,
     ) -> Result<Box<dyn MessageSealer>, InitiatorError> {
+        let context = self.finish(final_token)?;
+        let seal = client_seal(&context)?;
+        Ok(Box::new(NtlmClientSealer { seal }))
+    }
+
+    /// [`Self::complete`], also returning sspi's own sealer of the same context (the
+    /// reference the differential tests compare ours with).
+    #[cfg(test)]
+    pub(crate) fn complete_with_reference(
+        self,
+        final_token: Option<&[u8]>,
+    ) -> Result<(Box<dyn MessageSealer>, ReferenceSealer), InitiatorError> {
+        let context = self.finish(final_token)?;
+        let seal = client_seal(&context)?;
+        Ok((
+            Box::new(NtlmClientSealer { seal }),
+            Box::new(SspiReferenceSealer { context }),
+        ))
+    }
+
+    fn finish(mut self, final_token: Option<&[u8]>) -> Result<Context, InitiatorError> {
         if self.state != State::AwaitVerdict {
             return Err(InitiatorError::OutOfSequence);
         }
@@ -253,11 +280,7 @@ impl NegotiateInitiator {
             }
         }
         self.state = State::Done;
-        let context = match self.context {
-            Context::Ntlm(ntlm, _) => SealContext::Ntlm(ntlm),
-            Context::Spnego(negotiate, _) => SealContext::Spnego(negotiate),
-        };
-        Ok(Box::new(SspiSealer { context }))
+        Ok(self.context)
     }
 
     /// One InitializeSecurityContext call: returns the status and the output token.
@@ -355,45 +378,82 @@ fn rejected(err: sspi::Error) -> InitiatorError {
     InitiatorError::BadServerToken(err.description)
 }
 
-enum SealContext {
-    Ntlm(Box<Ntlm>),
-    Spnego(Box<Negotiate>),
+/// NTLM `GSS_Wrap`/`GSS_Unwrap` with our own sealing ([`crate::ntlm::seal`]), keyed from the
+/// completed sspi context's exported session key: the 16-byte NTLMSSP_MESSAGE_SIGNATURE as
+/// the token header and RC4-sealed data of the same length.
+struct NtlmClientSealer {
+    seal: NtlmSeal,
 }
 
-/// NTLM `GSS_Wrap`/`GSS_Unwrap` with the completed sspi context: the 16-byte
-/// NTLMSSP_MESSAGE_SIGNATURE as the token header and RC4-sealed data of the same length.
-struct SspiSealer {
-    context: SealContext,
+impl MessageSealer for NtlmClientSealer {
+    fn protocol(&self) -> &str {
+        SPNEGO_PROTOCOL
+    }
+
+    fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
+        let (signature, data) = self.seal.wrap(plain);
+        Ok((signature.to_vec(), data))
+    }
+
+    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.seal
+            .unwrap(header, ciphertext)
+            .map_err(|err| SealError::Unwrap(err.to_string()))
+    }
 }
 
-/// NTLM's signature size (MS-NLMP 2.2.2.9.1).
-const NTLM_SIGNATURE_LEN: usize = 16;
+/// The client's sealing state: seq 0 for raw NTLM, 1 under SPNEGO (the mechListMIC used 0
+/// and sspi restored the RC4 states afterwards).
+fn client_seal(context: &Context) -> Result<NtlmSeal, InitiatorError> {
+    let (keys, first_seq) = match context {
+        Context::Ntlm(ntlm, _) => (ntlm.query_context_session_key(), 0),
+        Context::Spnego(negotiate, _) => (negotiate.query_context_session_key(), 1),
+    };
+    let keys = keys.map_err(internal)?;
+    let key: &[u8] = keys.session_key.as_ref();
+    if key.len() != 16 {
+        return Err(InitiatorError::Internal(
+            "session key is not 16 bytes".into(),
+        ));
+    }
+    Ok(NtlmSeal::new(key, Role::Client, first_seq))
+}
 
-impl MessageSealer for SspiSealer {
+/// sspi's own sealer of a completed context, for the differential tests.
+#[cfg(test)]
+pub(crate) type ReferenceSealer = Box<dyn MessageSealer>;
+
+/// sspi's own sealing of the completed context: the reference the differential tests
+/// compare ours with.
+#[cfg(test)]
+struct SspiReferenceSealer {
+    context: Context,
+}
+
+#[cfg(test)]
+impl MessageSealer for SspiReferenceSealer {
     fn protocol(&self) -> &str {
         SPNEGO_PROTOCOL
     }
 
     fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
         match &mut self.context {
-            SealContext::Ntlm(ntlm) => sspi_wrap(ntlm.as_mut(), plain),
-            SealContext::Spnego(negotiate) => sspi_wrap(negotiate.as_mut(), plain),
+            Context::Ntlm(ntlm, _) => sspi_wrap(ntlm.as_mut(), plain),
+            Context::Spnego(negotiate, _) => sspi_wrap(negotiate.as_mut(), plain),
         }
     }
 
     fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-        if header.len() != NTLM_SIGNATURE_LEN {
-            return Err(SealError::Unwrap("NTLM signature must be 16 bytes".into()));
-        }
         match &mut self.context {
-            SealContext::Ntlm(ntlm) => sspi_unwrap(ntlm.as_mut(), header, ciphertext),
-            SealContext::Spnego(negotiate) => sspi_unwrap(negotiate.as_mut(), header, ciphertext),
+            Context::Ntlm(ntlm, _) => sspi_unwrap(ntlm.as_mut(), header, ciphertext),
+            Context::Spnego(negotiate, _) => sspi_unwrap(negotiate.as_mut(), header, ciphertext),
         }
     }
 }
 
+#[cfg(test)]
 fn sspi_wrap<S: Sspi>(context: &mut S, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
-    let mut signature = vec![0u8; NTLM_SIGNATURE_LEN];
+    let mut signature = vec![0u8; SIGNATURE_LEN];
     let mut data = plain.to_vec();
     context
         .encrypt_message(
@@ -407,6 +467,7 @@ fn sspi_wrap<S: Sspi>(context: &mut S, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>
     Ok((signature, data))
 }
 
+#[cfg(test)]
 fn sspi_unwrap<S: Sspi>(
     context: &mut S,
     header: &[u8],
@@ -421,8 +482,6 @@ fn sspi_unwrap<S: Sspi>(
     context
         .decrypt_message(&mut buffers)
         .map_err(|err| SealError::Unwrap(err.description))?;
-    // sspi decrypts into `data` in place: hand that buffer back rather than copying it (a
-    // Receive answer is hundreds of KiB).
     let plain_len = buffers[1].data().len();
     data.truncate(plain_len);
     Ok(data)

@@ -3,14 +3,18 @@
 use std::fmt;
 
 use sspi::{
-    AuthIdentity, BufferType, CredentialUse, DataRepresentation, EncryptionFlags, Negotiate,
-    NegotiateConfig, Ntlm, Secret, SecurityBuffer, SecurityBufferRef, SecurityStatus,
-    ServerRequestFlags, Sspi, SspiEx, SspiImpl, Username,
+    AuthIdentity, BufferType, CredentialUse, DataRepresentation, Negotiate, NegotiateConfig, Ntlm,
+    Secret, SecurityBuffer, SecurityStatus, ServerRequestFlags, Sspi, SspiEx, SspiImpl, Username,
 };
+#[cfg(test)]
+use sspi::{EncryptionFlags, SecurityBufferRef};
 
 use sspi::ntlm::NtlmConfig;
 
 use super::message::{self, MessageType};
+#[cfg(test)]
+use super::seal::SIGNATURE_LEN;
+use super::seal::{NtlmSeal, Role};
 use super::spnego::{self, TokenKind};
 use super::verify;
 use super::{ChannelBindingPolicy, NtHashLookup, NtlmError};
@@ -39,6 +43,9 @@ pub struct Completed {
     pub final_token: Option<Vec<u8>>,
     /// Seals and unseals MS-WSMV bodies on this connection.
     pub sealer: Box<dyn MessageSealer>,
+    /// sspi's sealing of the same context (tests compare ours with it).
+    #[cfg(test)]
+    pub(crate) reference: Option<Box<dyn MessageSealer>>,
 }
 
 impl fmt::Debug for Completed {
@@ -269,9 +276,7 @@ impl NegotiateAcceptor {
                     .map_err(|e| NtlmError::Rejected(e.to_string()))?;
                 ntlm.complete_auth_token(&mut [])
                     .map_err(|e| NtlmError::Rejected(e.to_string()))?;
-                ntlm.query_context_session_key()
-                    .map_err(|_| NtlmError::Rejected("no session key".to_owned()))?;
-                Ok(complete(verified, None, Context::Ntlm(ntlm, creds)))
+                complete(verified, None, Context::Ntlm(ntlm, creds))
             }
             (
                 State::InProgress {
@@ -313,15 +318,8 @@ impl NegotiateAcceptor {
                 let (status, output) = accept(negotiate.as_mut(), creds.as_mut(), token)?;
                 match (status, verified) {
                     (SecurityStatus::Ok, Some(verified)) => {
-                        negotiate
-                            .query_context_session_key()
-                            .map_err(|_| NtlmError::Rejected("no session key".to_owned()))?;
                         let final_token = (!output.is_empty()).then_some(output);
-                        Ok(complete(
-                            verified,
-                            final_token,
-                            Context::Spnego(negotiate, creds),
-                        ))
+                        complete(verified, final_token, Context::Spnego(negotiate, creds))
                     }
                     (SecurityStatus::Ok, None) => Err(NtlmError::Rejected(
                         "completed without a verified AUTHENTICATE".to_owned(),
@@ -418,14 +416,21 @@ impl NegotiateAcceptor {
     }
 }
 
-fn complete(verified: Verified, final_token: Option<Vec<u8>>, context: Context) -> AcceptStep {
-    AcceptStep::Complete(Box::new(Completed {
+fn complete(
+    verified: Verified,
+    final_token: Option<Vec<u8>>,
+    context: Context,
+) -> Result<AcceptStep, NtlmError> {
+    let seal = server_seal(&context)?;
+    Ok(AcceptStep::Complete(Box::new(Completed {
         account: verified.account,
         wire_user: verified.wire_user,
         wire_domain: verified.wire_domain,
         final_token,
-        sealer: Box::new(NtlmSealer { context }),
-    }))
+        sealer: Box::new(NtlmSealer { seal }),
+        #[cfg(test)]
+        reference: Some(Box::new(SspiReferenceSealer { context })),
+    })))
 }
 
 /// The NEGOTIATE/CHALLENGE pair once a NegTokenResp of ours carries the CHALLENGE (none when
@@ -487,37 +492,11 @@ where
     Ok((result.status, out.buffer))
 }
 
-/// NTLM sealing (RC4 + HMAC-MD5 signature, 16-byte header) through the completed context.
+/// NTLM sealing (RC4 + HMAC-MD5 signature, 16-byte header) with our own implementation
+/// ([`super::seal`]), keyed from the exported session key of the completed sspi context.
 struct NtlmSealer {
-    context: Context,
+    seal: NtlmSeal,
 }
-
-impl NtlmSealer {
-    fn sspi(&mut self) -> &mut dyn SealingContext {
-        match &mut self.context {
-            Context::Ntlm(ntlm, _) => ntlm.as_mut(),
-            Context::Spnego(negotiate, _) => negotiate.as_mut(),
-        }
-    }
-}
-
-/// The two sspi calls sealing needs, object-safe.
-trait SealingContext {
-    fn encrypt(&mut self, buffers: &mut [SecurityBufferRef<'_>]) -> sspi::Result<SecurityStatus>;
-    fn decrypt(&mut self, buffers: &mut [SecurityBufferRef<'_>]) -> sspi::Result<()>;
-}
-
-impl<T: Sspi> SealingContext for T {
-    fn encrypt(&mut self, buffers: &mut [SecurityBufferRef<'_>]) -> sspi::Result<SecurityStatus> {
-        self.encrypt_message(EncryptionFlags::empty(), buffers)
-    }
-    fn decrypt(&mut self, buffers: &mut [SecurityBufferRef<'_>]) -> sspi::Result<()> {
-        self.decrypt_message(buffers).map(|_| ())
-    }
-}
-
-/// Size of the NTLMSSP_MESSAGE_SIGNATURE.
-const SIGNATURE_LEN: usize = 16;
 
 impl MessageSealer for NtlmSealer {
     fn protocol(&self) -> &str {
@@ -525,31 +504,76 @@ impl MessageSealer for NtlmSealer {
     }
 
     fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
+        let (signature, data) = self.seal.wrap(plain);
+        Ok((signature.to_vec(), data))
+    }
+
+    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.seal
+            .unwrap(header, ciphertext)
+            .map_err(|e| SealError::Unwrap(e.to_string()))
+    }
+}
+
+/// The server's sealing state from the completed context: seq 0 for raw NTLM, 1 under SPNEGO
+/// (the mechListMIC used 0 and sspi restored the RC4 states afterwards).
+fn server_seal(context: &Context) -> Result<NtlmSeal, NtlmError> {
+    let (keys, first_seq) = match context {
+        Context::Ntlm(ntlm, _) => (ntlm.query_context_session_key(), 0),
+        Context::Spnego(negotiate, _) => (negotiate.query_context_session_key(), 1),
+    };
+    let keys = keys.map_err(|_| NtlmError::Rejected("no session key".to_owned()))?;
+    let key: &[u8] = keys.session_key.as_ref();
+    if key.len() != 16 {
+        return Err(NtlmError::Rejected(
+            "session key is not 16 bytes".to_owned(),
+        ));
+    }
+    Ok(NtlmSeal::new(key, Role::Server, first_seq))
+}
+
+/// sspi's own sealing of the same context: the reference the differential tests compare
+/// ours with.
+#[cfg(test)]
+pub(crate) struct SspiReferenceSealer {
+    context: Context,
+}
+
+#[cfg(test)]
+impl MessageSealer for SspiReferenceSealer {
+    fn protocol(&self) -> &str {
+        SPNEGO_PROTOCOL
+    }
+
+    fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
         let mut signature = vec![0u8; SIGNATURE_LEN];
         let mut data = plain.to_vec();
-        self.sspi()
-            .encrypt(&mut [
-                SecurityBufferRef::token_buf(&mut signature),
-                SecurityBufferRef::data_buf(&mut data),
-            ])
-            .map_err(|e| SealError::Wrap(e.to_string()))?;
+        let mut buffers = [
+            SecurityBufferRef::token_buf(&mut signature),
+            SecurityBufferRef::data_buf(&mut data),
+        ];
+        let result = match &mut self.context {
+            Context::Ntlm(ntlm, _) => ntlm.encrypt_message(EncryptionFlags::empty(), &mut buffers),
+            Context::Spnego(negotiate, _) => {
+                negotiate.encrypt_message(EncryptionFlags::empty(), &mut buffers)
+            }
+        };
+        result.map_err(|e| SealError::Wrap(e.to_string()))?;
         Ok((signature, data))
     }
 
     fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-        if header.len() != SIGNATURE_LEN {
-            return Err(SealError::Unwrap(
-                "NTLM signature must be 16 bytes".to_owned(),
-            ));
-        }
         let mut signature = header.to_vec();
         let mut data = ciphertext.to_vec();
-        self.sspi()
-            .decrypt(&mut [
-                SecurityBufferRef::token_buf(&mut signature),
-                SecurityBufferRef::data_buf(&mut data),
-            ])
-            .map_err(|e| SealError::Unwrap(e.to_string()))?;
+        let mut buffers = [
+            SecurityBufferRef::token_buf(&mut signature),
+            SecurityBufferRef::data_buf(&mut data),
+        ];
+        let result = match &mut self.context {
+            Context::Ntlm(ntlm, _) => ntlm.decrypt_message(&mut buffers).map(|_| ()),
+            Context::Spnego(negotiate, _) => negotiate.decrypt_message(&mut buffers).map(|_| ()),
+        };
+        result.map_err(|e| SealError::Unwrap(e.to_string()))?;
         Ok(data)
     }
 }

@@ -3,8 +3,10 @@
 //! key exchange), ending in a [`MessageSealer`](crate::sealing::MessageSealer) for MS-WSMV
 //! message encryption.
 //!
-//! sspi (pinned) builds the CHALLENGE, derives the keys, checks the NTLM and SPNEGO MICs and
-//! seals; it never appears outside this module. Around it we keep what it gets wrong or leaves
+//! sspi (pinned) builds the CHALLENGE, derives the session key and checks the NTLM and SPNEGO
+//! MICs; it never appears outside this module. Message sealing is ours ([`seal`], MS-NLMP
+//! 3.4.4), keyed from the exported session key: sspi's makes three or four temporary copies of every
+//! message, which showed in sealed streaming (docs/benchmarks.md). Around it we keep what it gets wrong or leaves
 //! out: our own bounded NTLM parser ([`message`]), our own NTProofStr check with the NT hash we
 //! looked up (sspi accepts any password when the client omits the MIC), a required MIC, no
 //! NTLMv1, anonymous or guest logon, channel bindings per CbtHardeningLevel, the SPNEGO
@@ -26,6 +28,7 @@ use zeroize::Zeroizing;
 
 pub(crate) mod der;
 pub mod message;
+pub(crate) mod seal;
 pub mod spnego;
 pub mod verify;
 

@@ -349,6 +349,8 @@ struct Craft<'a> {
     forge_mic: bool,
     channel_bindings: Option<[u8; 16]>,
     nt_response_override: Option<Vec<u8>>,
+    /// Leave NTLMSSP_NEGOTIATE_KEY_EXCH and NTLMSSP_NEGOTIATE_128 out of the flags.
+    weak_session: bool,
 }
 
 impl Default for Craft<'_> {
@@ -361,6 +363,7 @@ impl Default for Craft<'_> {
             forge_mic: false,
             channel_bindings: None,
             nt_response_override: None,
+            weak_session: false,
         }
     }
 }
@@ -418,7 +421,10 @@ fn craft_authenticate(negotiate: &[u8], challenge: &[u8], craft: &Craft<'_>) -> 
         offset += u32::from(len);
         payload.extend_from_slice(field);
     }
-    let flags = FLAG_UNICODE | message::FLAG_EXTENDED_SESSION_SECURITY | message::FLAG_KEY_EXCH;
+    let strong = message::FLAG_KEY_EXCH | message::FLAG_128;
+    let flags = FLAG_UNICODE
+        | message::FLAG_EXTENDED_SESSION_SECURITY
+        | if craft.weak_session { 0 } else { strong };
     out.extend_from_slice(&flags.to_le_bytes());
     out.extend_from_slice(&[10, 0, 0x63, 0x45, 0, 0, 0, 15]);
     out.extend_from_slice(&[0u8; 16]);
@@ -745,4 +751,25 @@ fn our_initiator_and_acceptor_interoperate_with_channel_binding() {
             "{form:?}"
         );
     }
+}
+
+/// Our sealer needs key exchange and 128-bit keys: a client without them is refused at the
+/// handshake (right password and MIC), not at its first sealed body.
+#[test]
+fn session_security_without_key_exchange_is_refused() {
+    let accounts = Accounts::one();
+    let mut server = acceptor();
+    let (negotiate, challenge) = challenged(&mut server, &accounts);
+    let authenticate = craft_authenticate(
+        &negotiate,
+        &challenge,
+        &Craft {
+            weak_session: true,
+            ..Craft::default()
+        },
+    );
+    assert!(matches!(
+        server.step(&authenticate, &accounts).unwrap_err(),
+        NtlmError::Unsupported(_)
+    ));
 }

@@ -9,7 +9,8 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::message::{
-    AuthenticateMessage, AV_FLAG_MIC_PRESENT, FLAG_ANONYMOUS, FLAG_KEY_EXCH, MIC_OFFSET,
+    AuthenticateMessage, AV_FLAG_MIC_PRESENT, FLAG_128, FLAG_ANONYMOUS,
+    FLAG_EXTENDED_SESSION_SECURITY, FLAG_KEY_EXCH, MIC_OFFSET,
 };
 use super::{CbtHardening, ChannelBindingPolicy, NtHash, NtlmError};
 
@@ -80,6 +81,15 @@ pub fn check_shape(message: &AuthenticateMessage) -> Result<(), NtlmError> {
     if !mic_flagged || !mic_nonzero {
         return Err(NtlmError::MicMissing);
     }
+    // Our sealer (`seal`) implements extended session security with key exchange and 128-bit
+    // keys, which every WinRM client negotiates; anything weaker is refused here, clearly,
+    // instead of failing later at the first sealed body.
+    let required = FLAG_EXTENDED_SESSION_SECURITY | FLAG_KEY_EXCH | FLAG_128;
+    if message.flags & required != required {
+        return Err(NtlmError::Unsupported(
+            "session security without extended session security, key exchange and 128-bit keys",
+        ));
+    }
     Ok(())
 }
 
@@ -148,7 +158,7 @@ pub struct Transcript<'a> {
     pub authenticate: &'a [u8],
 }
 
-/// RC4 in place (for the 16-byte session key only; the message sealing is sspi's).
+/// RC4 in place (for the 16-byte session key only; message sealing is in [`super::seal`]).
 pub(crate) fn rc4(key: &[u8], data: &mut [u8]) {
     let mut state: [u8; 256] = std::array::from_fn(|i| i as u8);
     let mut j = 0u8;

@@ -1,0 +1,210 @@
+//! NTLM message sealing (MS-NLMP 3.4.4, extended session security with KEY_EXCH, 128-bit):
+//! our own `GSS_Wrap`/`GSS_Unwrap` for MS-WSMV bodies, used after sspi completed the handshake.
+//!
+//! Per direction a SignKey and a SealKey are derived from the exported session key with the
+//! client-to-server or server-to-client magic constants; the RC4 state of a direction persists
+//! across messages. A message is signed with HMAC_MD5(SignKey, seq ‖ plaintext), the data is
+//! RC4-sealed first and the first 8 bytes of the HMAC are encrypted with the same stream
+//! afterwards; the 16-byte signature is version 1 ‖ checksum ‖ seq. Unsealing reverses that,
+//! checks the sequence number and compares the checksum in constant time.
+//!
+//! The only copy of a message is the output buffer (the HMAC reads the plaintext where it
+//! lies, RC4 runs in place on the output): no temporary copies.
+
+use md5::{Digest, Md5};
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
+
+use super::verify::hmac_md5;
+
+/// Size of the NTLMSSP_MESSAGE_SIGNATURE.
+pub(crate) const SIGNATURE_LEN: usize = 16;
+
+const CLIENT_SIGN_MAGIC: &[u8] = b"session key to client-to-server signing key magic constant\0";
+const SERVER_SIGN_MAGIC: &[u8] = b"session key to server-to-client signing key magic constant\0";
+const CLIENT_SEAL_MAGIC: &[u8] = b"session key to client-to-server sealing key magic constant\0";
+const SERVER_SEAL_MAGIC: &[u8] = b"session key to server-to-client sealing key magic constant\0";
+
+/// Which end of the connection we are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Client,
+    Server,
+}
+
+/// Why unsealing failed. Carries no key material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum UnsealError {
+    #[error("NTLM signature must be 16 bytes")]
+    SignatureLength,
+    #[error("unknown NTLM signature version")]
+    Version,
+    #[error("invalid incoming message sequence number")]
+    Sequence,
+    #[error("signature verification failed")]
+    Checksum,
+}
+
+/// RC4 keystream state; zeroed on drop.
+struct Rc4 {
+    state: [u8; 256],
+    i: u8,
+    j: u8,
+}
+
+impl Rc4 {
+    fn new(key: &[u8; 16]) -> Self {
+        let mut state: [u8; 256] = std::array::from_fn(|i| i as u8);
+        let mut j = 0u8;
+        for i in 0..256 {
+            j = j.wrapping_add(state[i]).wrapping_add(key[i % 16]);
+            state.swap(i, usize::from(j));
+        }
+        Self { state, i: 0, j: 0 }
+    }
+
+    /// XORs the keystream into `data` in place. The indices live in locals so the compiler
+    /// keeps them in registers instead of storing them back into `self` after every byte.
+    fn apply(&mut self, data: &mut [u8]) {
+        let state = &mut self.state;
+        let (mut i, mut j) = (self.i, self.j);
+        for byte in data.iter_mut() {
+            i = i.wrapping_add(1);
+            let si = state[usize::from(i)];
+            j = j.wrapping_add(si);
+            let sj = state[usize::from(j)];
+            state[usize::from(i)] = sj;
+            state[usize::from(j)] = si;
+            *byte ^= state[usize::from(si.wrapping_add(sj))];
+        }
+        self.i = i;
+        self.j = j;
+    }
+
+    /// `input XOR keystream`, appended to `out` (the output buffer is the only copy).
+    fn apply_into(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(input);
+        self.apply(&mut out[start..]);
+    }
+}
+
+impl Drop for Rc4 {
+    fn drop(&mut self) {
+        self.state.zeroize();
+        self.i = 0;
+        self.j = 0;
+    }
+}
+
+/// One direction's keys, keystream and sequence number.
+struct Direction {
+    sign_key: Zeroizing<[u8; 16]>,
+    rc4: Rc4,
+    seq: u32,
+}
+
+impl Direction {
+    fn new(session_key: &[u8], sign_magic: &[u8], seal_magic: &[u8], seq: u32) -> Self {
+        let sign_key = derive(session_key, sign_magic);
+        let seal_key = derive(session_key, seal_magic);
+        Self {
+            sign_key,
+            rc4: Rc4::new(&seal_key),
+            seq,
+        }
+    }
+
+    /// HMAC_MD5(SignKey, seq ‖ data), fed incrementally (no concatenated copy).
+    fn digest(&self, seq: u32, data: &[u8]) -> Zeroizing<[u8; 16]> {
+        hmac_md5(&*self.sign_key, &[&seq.to_le_bytes(), data])
+    }
+}
+
+fn derive(session_key: &[u8], magic: &[u8]) -> Zeroizing<[u8; 16]> {
+    let mut md5 = Md5::new();
+    md5.update(session_key);
+    md5.update(magic);
+    Zeroizing::new(md5.finalize().into())
+}
+
+/// Sealing state of one completed NTLM context.
+pub(crate) struct NtlmSeal {
+    send: Direction,
+    recv: Direction,
+}
+
+impl NtlmSeal {
+    /// From the exported session key. `first_seq` is 0 for raw NTLM; under SPNEGO the
+    /// mechListMIC used seq 0 in each direction (without advancing the keystream), so sealed
+    /// bodies start at 1 with fresh RC4 states.
+    pub(crate) fn new(session_key: &[u8], role: Role, first_seq: u32) -> Self {
+        let client = Direction::new(session_key, CLIENT_SIGN_MAGIC, CLIENT_SEAL_MAGIC, first_seq);
+        let server = Direction::new(session_key, SERVER_SIGN_MAGIC, SERVER_SEAL_MAGIC, first_seq);
+        match role {
+            Role::Client => Self {
+                send: client,
+                recv: server,
+            },
+            Role::Server => Self {
+                send: server,
+                recv: client,
+            },
+        }
+    }
+
+    /// Seals `plain`: returns the 16-byte signature and the ciphertext (same length).
+    pub(crate) fn wrap(&mut self, plain: &[u8]) -> ([u8; SIGNATURE_LEN], Vec<u8>) {
+        let send = &mut self.send;
+        let seq = send.seq;
+        send.seq = send.seq.wrapping_add(1);
+        let digest = send.digest(seq, plain);
+        let mut data = Vec::new();
+        send.rc4.apply_into(plain, &mut data);
+        let mut signature = [0u8; SIGNATURE_LEN];
+        signature[0..4].copy_from_slice(&1u32.to_le_bytes());
+        signature[4..12].copy_from_slice(&digest[0..8]);
+        send.rc4.apply(&mut signature[4..12]);
+        signature[12..16].copy_from_slice(&seq.to_le_bytes());
+        (signature, data)
+    }
+
+    /// Unseals `ciphertext` under `signature`: checks the version, the sequence number (replays
+    /// and reordering are refused) and the checksum.
+    pub(crate) fn unwrap(
+        &mut self,
+        signature: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, UnsealError> {
+        let signature: &[u8; SIGNATURE_LEN] = signature
+            .try_into()
+            .map_err(|_| UnsealError::SignatureLength)?;
+        if signature[0..4] != 1u32.to_le_bytes() {
+            return Err(UnsealError::Version);
+        }
+        let recv = &mut self.recv;
+        let mut seq_bytes = [0u8; 4];
+        seq_bytes.copy_from_slice(&signature[12..16]);
+        let seq = u32::from_le_bytes(seq_bytes);
+        if seq != recv.seq {
+            return Err(UnsealError::Sequence);
+        }
+        recv.seq = recv.seq.wrapping_add(1);
+        let mut plain = Vec::new();
+        recv.rc4.apply_into(ciphertext, &mut plain);
+        let mut checksum = Zeroizing::new([0u8; 8]);
+        checksum.copy_from_slice(&signature[4..12]);
+        recv.rc4.apply(checksum.as_mut());
+        let digest = recv.digest(seq, &plain);
+        if bool::from(digest[0..8].ct_eq(checksum.as_ref())) {
+            Ok(plain)
+        } else {
+            plain.zeroize();
+            Err(UnsealError::Checksum)
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "seal_tests.rs"]
+mod tests;
