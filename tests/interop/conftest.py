@@ -261,3 +261,18 @@ def credentials(request):
     if pam is None:
         pytest.skip("WSMAN_TEST_PAM_USER/WSMAN_TEST_PAM_PASSWORD not set (scripts/test.sh sets them as root)")
     return pam
+
+
+class DecryptSpy:
+    """Counts calls of a client's decrypt function (and still decrypts): proof that the
+    answers a test received were really sealed."""
+
+    def __init__(self, monkeypatch, owner, name):
+        self.calls = 0
+        original = getattr(owner, name)
+
+        def counting(*args, **kwargs):
+            self.calls += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counting)

@@ -22,7 +22,7 @@ from winrm import Session  # noqa: E402
 from winrm.exceptions import InvalidCredentialsError, WinRMError  # noqa: E402
 from winrm.protocol import Protocol  # noqa: E402
 
-from conftest import Account, running_daemon  # noqa: E402
+from conftest import Account, DecryptSpy, running_daemon  # noqa: E402
 from shell_support import TEST_USER, shell_user_entry  # noqa: E402
 
 CREDSSP_PASSWORD = "CredSSP-Interop-Pass-4!"
@@ -53,20 +53,6 @@ def no_kerberos_credentials(monkeypatch, tmp_path):
     would try Kerberos inside CredSSP, which wsmand does not accept yet."""
     monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path}/no-ccache")
     monkeypatch.setenv("KRB5_CONFIG", str(tmp_path / "no-krb5.conf"))
-
-
-class DecryptSpy:
-    """Counts calls of a client's decrypt function (and still decrypts)."""
-
-    def __init__(self, monkeypatch, owner, name):
-        self.calls = 0
-        original = getattr(owner, name)
-
-        def counting(*args, **kwargs):
-            self.calls += 1
-            return original(*args, **kwargs)
-
-        monkeypatch.setattr(owner, name, counting)
 
 
 @pytest.fixture

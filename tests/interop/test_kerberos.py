@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import running_daemon
+from conftest import DecryptSpy, running_daemon
 
 REPO = Path(__file__).resolve().parents[2]
 KDC_TOOLS = ("krb5kdc", "kdb5_util", "kadmin.local", "kinit")
@@ -98,20 +98,6 @@ def principal(realm) -> str:
 
 def url(daemon, transport: str) -> str:
     return f"{transport}://localhost:{daemon.port(transport)}/wsman"
-
-
-class DecryptSpy:
-    """Counts calls of a client's decrypt function (and still decrypts)."""
-
-    def __init__(self, monkeypatch, owner, name):
-        self.calls = 0
-        original = getattr(owner, name)
-
-        def counting(*args, **kwargs):
-            self.calls += 1
-            return original(*args, **kwargs)
-
-        monkeypatch.setattr(owner, name, counting)
 
 
 # ---- pywinrm (transport='kerberos': pykerberos, the caller's credential cache) ----

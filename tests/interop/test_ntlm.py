@@ -22,7 +22,7 @@ from winrm import Session
 from winrm.exceptions import InvalidCredentialsError, WSManFaultError
 from winrm.protocol import Protocol
 
-from conftest import Account, running_daemon
+from conftest import Account, DecryptSpy, running_daemon
 from shell_support import TEST_USER, shell_user_entry
 
 NTLM_PASSWORD = "Ntlm-Interop-Pass-9!"
@@ -57,20 +57,6 @@ def strict_daemon():
 
 
 # ---- spies on the clients' decrypt paths ----
-
-
-class DecryptSpy:
-    """Counts calls of a client's decrypt function (and still decrypts)."""
-
-    def __init__(self, monkeypatch, owner, name):
-        self.calls = 0
-        original = getattr(owner, name)
-
-        def counting(*args, **kwargs):
-            self.calls += 1
-            return original(*args, **kwargs)
-
-        monkeypatch.setattr(owner, name, counting)
 
 
 @pytest.fixture

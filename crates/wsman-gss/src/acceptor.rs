@@ -11,7 +11,9 @@ use libgssapi::oid::GSS_MECH_KRB5;
 
 use super::cfx::Sender;
 use super::ffi::{acquire_cred_from, Usage};
-use super::{check_token_len, require_confidentiality, unwrap_sealed, wrap_sealed, GssError};
+use super::{
+    check_token_len, require_confidentiality, unwrap_sealed, wrap_sealed, GssError, State,
+};
 
 /// MIT's "channel bindings were supplied by both sides and matched" context flag (1.19+).
 const CHANNEL_BOUND_FLAG: u32 = libgssapi_sys::GSS_C_CHANNEL_BOUND_FLAG;
@@ -118,13 +120,6 @@ pub struct Established {
     pub channel_bound: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Authenticating,
-    Established,
-    Failed,
-}
-
 /// One connection's server-side security context. `Send`, not `Sync`.
 pub struct KerberosContext {
     ctx: ServerCtx,
@@ -207,35 +202,35 @@ impl KerberosContext {
     /// Seal a response body: returns (wrap token header, ciphertext), the MS-WSMV
     /// Length-Field payload and encrypted part.
     pub fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), GssError> {
-        self.require_established()?;
+        self.state.require_established()?;
         let result = wrap_sealed(&mut self.ctx, plain);
-        self.poison_on_error(result)
+        self.state.poison_on_error(result)
     }
 
     /// Open a request body sealed by the client. Refuses anything but a sealed RFC 4121 wrap
     /// token sent by the initiator, and (through MIT) bad checksums, replays and gaps.
     pub fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, GssError> {
-        self.require_established()?;
+        self.state.require_established()?;
         let result = unwrap_sealed(&mut self.ctx, header, ciphertext, Sender::Initiator);
-        self.poison_on_error(result)
+        self.state.poison_on_error(result)
     }
 
     /// Seal `plain` as one whole `gss_wrap` token (header, ciphertext and trailer together),
     /// the form CredSSP carries in `pubKeyAuth` and `authInfo`.
     pub fn wrap_token(&mut self, plain: &[u8]) -> Result<Vec<u8>, GssError> {
-        self.require_established()?;
+        self.state.require_established()?;
         let result = self
             .ctx
             .wrap(true, plain)
             .map(|buf| buf.to_vec())
             .map_err(|e| GssError::Wrap(e.to_string()));
-        self.poison_on_error(result)
+        self.state.poison_on_error(result)
     }
 
     /// Open one whole `gss_wrap` token from the client (CredSSP's form). The same checks as
     /// [`KerberosContext::unwrap`]: sealed, sent by the initiator, AES only, bounded.
     pub fn unwrap_token(&mut self, token: &[u8]) -> Result<Vec<u8>, GssError> {
-        self.require_established()?;
+        self.state.require_established()?;
         let result = check_token_len(token)
             .and_then(|()| {
                 super::cfx::check_sealed_wrap_header(token, Sender::Initiator)
@@ -247,22 +242,7 @@ impl KerberosContext {
                     .map(|buf| buf.to_vec())
                     .map_err(|e| GssError::Unwrap(e.to_string()))
             });
-        self.poison_on_error(result)
-    }
-
-    fn require_established(&self) -> Result<(), GssError> {
-        match self.state {
-            State::Established => Ok(()),
-            State::Authenticating => Err(GssError::State("the context is not established")),
-            State::Failed => Err(GssError::State("the context failed")),
-        }
-    }
-
-    fn poison_on_error<T>(&mut self, result: Result<T, GssError>) -> Result<T, GssError> {
-        if result.is_err() {
-            self.state = State::Failed;
-        }
-        result
+        self.state.poison_on_error(result)
     }
 }
 

@@ -13,7 +13,9 @@ use libgssapi::oid::{
 
 use super::cfx::Sender;
 use super::ffi::{acquire_cred_from, Usage};
-use super::{check_token_len, require_confidentiality, unwrap_sealed, wrap_sealed, GssError};
+use super::{
+    check_token_len, require_confidentiality, unwrap_sealed, wrap_sealed, GssError, State,
+};
 
 /// Which token form the initiator sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,13 +146,6 @@ pub enum InitStep {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Authenticating,
-    Established,
-    Failed,
-}
-
 /// One connection's client-side security context. `Send`, not `Sync`.
 pub struct KerberosInitiatorContext {
     ctx: ClientCtx,
@@ -216,30 +211,15 @@ impl KerberosInitiatorContext {
 
     /// Seal a request body: returns (wrap token header, ciphertext).
     pub fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), GssError> {
-        self.require_established()?;
+        self.state.require_established()?;
         let result = wrap_sealed(&mut self.ctx, plain);
-        self.poison_on_error(result)
+        self.state.poison_on_error(result)
     }
 
     /// Open a response body sealed by the server (sealed tokens from the acceptor only).
     pub fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, GssError> {
-        self.require_established()?;
+        self.state.require_established()?;
         let result = unwrap_sealed(&mut self.ctx, header, ciphertext, Sender::Acceptor);
-        self.poison_on_error(result)
-    }
-
-    fn require_established(&self) -> Result<(), GssError> {
-        match self.state {
-            State::Established => Ok(()),
-            State::Authenticating => Err(GssError::State("the context is not established")),
-            State::Failed => Err(GssError::State("the context failed")),
-        }
-    }
-
-    fn poison_on_error<T>(&mut self, result: Result<T, GssError>) -> Result<T, GssError> {
-        if result.is_err() {
-            self.state = State::Failed;
-        }
-        result
+        self.state.poison_on_error(result)
     }
 }

@@ -120,6 +120,35 @@ pub enum GssError {
 }
 
 /// Refuse tokens above [`MAX_TOKEN_LEN`].
+/// Where one security context is in its life, the same for acceptor and initiator: only an
+/// established context seals, and any failure (handshake or message) poisons it for good.
+#[cfg(feature = "kerberos")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Authenticating,
+    Established,
+    Failed,
+}
+
+#[cfg(feature = "kerberos")]
+impl State {
+    fn require_established(self) -> Result<(), GssError> {
+        match self {
+            State::Established => Ok(()),
+            State::Authenticating => Err(GssError::State("the context is not established")),
+            State::Failed => Err(GssError::State("the context failed")),
+        }
+    }
+
+    /// Pass `result` through, marking the context failed when it is an error.
+    fn poison_on_error<T>(&mut self, result: Result<T, GssError>) -> Result<T, GssError> {
+        if result.is_err() {
+            *self = State::Failed;
+        }
+        result
+    }
+}
+
 #[cfg(feature = "kerberos")]
 fn check_token_len(token: &[u8]) -> Result<(), GssError> {
     if token.len() > MAX_TOKEN_LEN {
