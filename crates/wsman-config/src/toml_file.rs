@@ -255,13 +255,18 @@ fn parse_identify(
     Ok(())
 }
 
-fn parse_listeners(
+/// One table of a repeated entry, with its span for error messages.
+type SpannedTable<'a> = (&'a dyn TableLike, Option<Range<usize>>);
+
+/// The tables of a repeated entry `name`, written either as `[[name]]` or as an inline array
+/// of tables, each with its span for error messages.
+fn tables_of<'a>(
     ctx: &Ctx<'_>,
-    item: &Item,
+    item: &'a Item,
     span: Option<Range<usize>>,
-    out: &mut Vec<StoredListener>,
-) -> Result<(), ConfigError> {
-    let mut tables: Vec<(&dyn TableLike, Option<Range<usize>>)> = Vec::new();
+    name: &str,
+) -> Result<Vec<SpannedTable<'a>>, ConfigError> {
+    let mut tables: Vec<SpannedTable<'a>> = Vec::new();
     if let Some(array) = item.as_array_of_tables() {
         for t in array.iter() {
             tables.push((t, t.span()));
@@ -270,12 +275,25 @@ fn parse_listeners(
         for v in array.iter() {
             let t = v
                 .as_inline_table()
-                .ok_or_else(|| ctx.err(v.span(), "each Listener must be a table"))?;
+                .ok_or_else(|| ctx.err(v.span(), format!("each {name} must be a table")))?;
             tables.push((t, t.span()));
         }
     } else {
-        return Err(ctx.err(span, "Listener must be an array of tables ([[Listener]])"));
+        return Err(ctx.err(
+            span,
+            format!("{name} must be an array of tables ([[{name}]])"),
+        ));
     }
+    Ok(tables)
+}
+
+fn parse_listeners(
+    ctx: &Ctx<'_>,
+    item: &Item,
+    span: Option<Range<usize>>,
+    out: &mut Vec<StoredListener>,
+) -> Result<(), ConfigError> {
+    let tables = tables_of(ctx, item, span, "Listener")?;
     for (table, table_span) in tables {
         let l = parse_listener(ctx, table, table_span.clone())?;
         if out.iter().any(|o| o.same_keys(&l.address, l.transport)) {
@@ -379,24 +397,7 @@ fn parse_cert_mappings(
     span: Option<Range<usize>>,
     out: &mut Vec<CertMapping>,
 ) -> Result<(), ConfigError> {
-    let mut tables: Vec<(&dyn TableLike, Option<Range<usize>>)> = Vec::new();
-    if let Some(array) = item.as_array_of_tables() {
-        for t in array.iter() {
-            tables.push((t, t.span()));
-        }
-    } else if let Some(array) = item.as_value().and_then(|v| v.as_array()) {
-        for v in array.iter() {
-            let t = v
-                .as_inline_table()
-                .ok_or_else(|| ctx.err(v.span(), "each CertMapping must be a table"))?;
-            tables.push((t, t.span()));
-        }
-    } else {
-        return Err(ctx.err(
-            span,
-            "CertMapping must be an array of tables ([[CertMapping]])",
-        ));
-    }
+    let tables = tables_of(ctx, item, span, "CertMapping")?;
     for (table, table_span) in tables {
         let m = parse_cert_mapping(ctx, table, table_span.clone())?;
         if out
