@@ -178,7 +178,7 @@ list_panics() {
     [ -f "$log" ] || return 0
     while IFS= read -r line; do
         SUMMARY+=("            ${line:0:300}")
-    done < <(awk '/panicked at /{n=4} n>0{print; n--}' "$log" | head -n 40)
+    done < <(awk '/panicked at /{n=8} n>0{print; n--}' "$log" | head -n 40)
 }
 
 require_cargo

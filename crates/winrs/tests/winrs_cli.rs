@@ -451,8 +451,10 @@ fn terminal_password_prompt_and_ctrl_c() {
         return;
     }
     let fx = Fixture::http();
+    // `exec`: `script` runs this line with $SHELL (/bin/sh when unset, as under CI), and a
+    // shell that stayed as winrs' parent would itself die of the terminal's SIGINT.
     let winrs = format!(
-        "{} -r:{} -a:Basic -un -u:{SERVICE_ACCOUNT} \"trap 'echo TRAPPED; exit 3' INT; echo ready; while :; do sleep 0.2; done\"",
+        "exec {} -r:{} -a:Basic -un -u:{SERVICE_ACCOUNT} \"trap 'echo TRAPPED; exit 3' INT; echo ready; while :; do sleep 0.2; done\"",
         binaries::path("winrs").display(),
         fx.url()
     );
