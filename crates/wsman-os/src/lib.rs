@@ -7,7 +7,7 @@
 //! it in one place, and so that every other crate can keep
 //! `#![forbid(unsafe_code)]`. Inside this crate `unsafe` is confined to the
 //! PAM bindings (`pam::sys`, `pam::conversation`, `pam`), one `uname` call
-//! in `host`, one `mallopt` call in `allocator` and the fork-to-exec steps in `process`;
+//! in `host`, one `mallopt` call in `allocator` and the clone-to-exec steps in `process`;
 //! modules that need
 //! none (`users`, `pam::error`, `cgroup`) forbid it. Every
 //! `unsafe` block carries a `// SAFETY:` comment (enforced by clippy's

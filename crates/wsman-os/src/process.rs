@@ -1,62 +1,69 @@
 //! Starting WinRS commands as a Linux user, and ending them.
 //!
-//! [`PreparedCommand`] builds a `std::process::Command` whose child, between
-//! `fork` and `exec`, does what a login does before running a program, in
-//! this order (each step checked, the first failure aborts the spawn):
+//! [`PreparedCommand`] prepares a command whose child, between its creation
+//! and `execve`, does what a login does before running a program, in this
+//! order (each step checked, the first failure aborts the spawn):
 //!
-//! 1. `setsid`: its own session and process group (pgid = sid = pid), so a
+//! 1. stdin, stdout and stderr: pipes to the daemon, or `/dev/null`;
+//! 2. `setsid`: its own session and process group (pgid = sid = pid), so a
 //!    signal can reach the command and everything it started together;
-//! 2. joins the shell's cgroups (while still privileged: the cgroup files
+//! 3. joins the shell's cgroups (while still privileged: the cgroup files
 //!    were opened by the daemon);
-//! 3. resource limits (the rlimit fallback when there is no cgroup);
-//! 4. `setgroups`, `setgid`, `setuid` (when switching user), then verifies
+//! 4. resource limits (the rlimit fallback when there is no cgroup);
+//! 5. `setgroups`, `setgid`, `setuid` (when switching user), then verifies
 //!    real and effective ids and that uid 0 cannot be regained;
-//! 5. umask 022 (what a login gives), then `chdir` to the working
+//! 6. umask 022 (what a login gives), then `chdir` to the working
 //!    directory *as the user*, so a directory the user may not enter is
 //!    refused even though the daemon is root;
-//! 6. default dispositions for every signal and an empty signal mask (the
+//! 7. default dispositions for every signal and an empty signal mask (the
 //!    daemon's runtime ignores or blocks some; a child must not inherit that);
-//! 7. every inherited descriptor above stderr marked close-on-exec.
+//! 8. every inherited descriptor above stderr marked close-on-exec;
+//! 9. `execve`, searching PATH as `execvp` does.
+//!
+//! The child is not a `fork` of the daemon but a `vfork`-style clone that
+//! shares its memory until `execve` (see `process/spawn.rs` for why and for
+//! the rules its code follows). [`PreparedCommand::spawn`] returns once the
+//! child has exec'd, or the typed [`ProcessError`] of the step that failed
+//! (reported through a close-on-exec "stage" pipe), so a missing program or
+//! directory is an error of the spawn, not an exit code. The [`Child`] gives
+//! the pipes' daemon ends and a pidfd for an event loop to wait on.
 //!
 //! No PAM session is opened (no pam_limits, pam_systemd or session
 //! accounting): the environment of a login is rebuilt by
 //! [`login_environment`] instead.
 //!
-//! The caller spawns it with the runtime of its choice
-//! ([`PreparedCommand::spawn_with`]); a failing step is reported as a typed
-//! [`ProcessError`] through a one-byte "stage" pipe.
-//!
-//! Killing: [`signal_process_group`] for Ctrl+C, [`kill_session`] for a whole
-//! command tree when no cgroup tracks it. A process that calls `setsid`
-//! itself leaves the session and escapes `kill_session`; only a cgroup
+//! Killing: [`signal_process_group`] for Ctrl+C, [`kill_sessions`] for whole
+//! command trees when no cgroup tracks them. A process that calls `setsid`
+//! itself leaves the session and escapes `kill_sessions`; only a cgroup
 //! (see [`crate::cgroup`]) catches those.
-
 //!
 //! The login environment ([`login_environment`]) and the daemon's own
 //! account live in `process/environment.rs`; signalling, `/proc` scans and
-//! exit codes in `process/signals.rs`. Everything is re-exported here.
+//! exit codes in `process/signals.rs`; the clone and [`Child`] in
+//! `process/spawn.rs`. Everything is re-exported here.
 
 mod environment;
 mod signals;
+mod spawn;
 
 pub use environment::{daemon_is_root, daemon_uid, daemon_user, login_environment};
 pub use signals::{
-    all_processes, exit_code, kill_session, process_stat, signal_process, signal_process_group,
-    ProcessSignal, ProcessStat,
+    all_processes, exit_code, kill_session, kill_sessions, process_stat, signal_process,
+    signal_process_group, ProcessSignal, ProcessStat,
 };
+pub use spawn::{reap_orphans, Child};
 
 use std::ffi::CString;
 use std::fs;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use nix::errno::Errno;
 
 use crate::cgroup::ShellCgroup;
 use crate::users::LinuxUser;
+use spawn::stage;
 
 /// Where `/bin/sh -c` lives: our stand-in for `cmd.exe /c`.
 pub const SHELL_INTERPRETER: &str = "/bin/sh";
@@ -123,25 +130,26 @@ pub enum SetupStep {
     VerifyIds,
     /// Resetting signal dispositions and mask.
     Signals,
+    /// Placing the pipes (or `/dev/null`) on stdin, stdout and stderr.
+    Stdio,
 }
 
 impl SetupStep {
     fn from_code(code: u8) -> Option<Self> {
         Some(match code {
-            1 => Self::NewSession,
-            2 => Self::JoinCgroup,
-            3 => Self::ResourceLimits,
-            4 => Self::SupplementaryGroups,
-            5 => Self::GroupId,
-            6 => Self::UserId,
-            7 => Self::VerifyIds,
-            9 => Self::Signals,
+            stage::NEW_SESSION => Self::NewSession,
+            stage::JOIN_CGROUP => Self::JoinCgroup,
+            stage::RESOURCE_LIMITS => Self::ResourceLimits,
+            stage::SUPPLEMENTARY_GROUPS => Self::SupplementaryGroups,
+            stage::GROUP_ID => Self::GroupId,
+            stage::USER_ID => Self::UserId,
+            stage::VERIFY_IDS => Self::VerifyIds,
+            stage::SIGNALS => Self::Signals,
+            stage::STDIO => Self::Stdio,
             _ => return None,
         })
     }
 }
-
-const STAGE_CHDIR: u8 = 8;
 
 impl std::fmt::Display for SetupStep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -154,6 +162,7 @@ impl std::fmt::Display for SetupStep {
             Self::UserId => "setuid",
             Self::VerifyIds => "verifying the new ids",
             Self::Signals => "resetting signals",
+            Self::Stdio => "connecting stdin, stdout and stderr",
         };
         f.write_str(text)
     }
@@ -199,7 +208,7 @@ pub enum ProcessError {
         /// Which value.
         what: &'static str,
     },
-    /// `fork`, pipe creation or another system call in the daemon failed.
+    /// `clone`, pipe creation or another system call in the daemon failed.
     #[error("starting the command failed: {source}")]
     Io {
         /// The error.
@@ -267,72 +276,87 @@ impl<'a> SpawnRequest<'a> {
 /// A command ready to spawn; see the module docs for what the child does.
 #[derive(Debug)]
 pub struct PreparedCommand {
-    command: Command,
-    stage_read: OwnedFd,
-    /// Kept open until the spawn returns: the child writes to its copy.
-    stage_write: OwnedFd,
-    /// Kept open until the spawn returns: the child writes to its copies.
-    cgroup_files: Vec<fs::File>,
+    /// argv: the program as given, then the arguments.
+    args: Vec<CString>,
+    /// Where `execve` is tried, in order: the PATH search of `execvp`, done here so that the
+    /// child needs no allocation.
+    candidates: Vec<CString>,
+    /// The errno when `candidates` is empty.
+    no_candidate_errno: libc::c_int,
+    /// `NAME=value`, sorted by name, one per name (the last value given wins).
+    environment: Vec<CString>,
+    piped: bool,
+    /// Open for writing: the child joins each group by writing "0" to it.
+    cgroup_files: Vec<OwnedFd>,
+    limits: Vec<(libc::c_int, libc::rlimit)>,
+    switch: Option<IdSwitch>,
+    directory: CString,
     program_name: String,
     working_directory: PathBuf,
 }
 
+#[derive(Debug)]
+struct IdSwitch {
+    uid: u32,
+    gid: u32,
+    groups: Vec<u32>,
+}
+
+/// Where `execvp` searches when the environment has no PATH (glibc's default).
+const DEFAULT_SEARCH_PATH: &str = "/bin:/usr/bin";
+/// The longest file name `execvp` searches PATH for (NAME_MAX).
+const NAME_MAX: usize = 255;
+
 impl PreparedCommand {
-    /// Builds the command. Opens the cgroup files now, in the daemon, so the
-    /// child needs no allocation or path lookup to join.
+    /// Builds the command: every string the child needs, the PATH search, the cgroup files
+    /// (opened now, in the daemon, so the child needs no allocation or path lookup to join).
     pub fn new(request: SpawnRequest<'_>) -> Result<Self, ProcessError> {
-        let (program_name, mut command) = match &request.program {
+        let nul = |what: &'static str| move |_| ProcessError::NulByte { what };
+        let (program_name, args) = match &request.program {
             Program::ShellCommandLine { line } => {
-                if line.contains('\0') {
-                    return Err(ProcessError::NulByte {
-                        what: "command line",
-                    });
-                }
-                let mut command = Command::new(SHELL_INTERPRETER);
-                command.arg("-c").arg(line);
-                (SHELL_INTERPRETER.to_owned(), command)
+                let args = [SHELL_INTERPRETER, "-c", line.as_str()]
+                    .into_iter()
+                    .map(CString::new)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(nul("command line"))?;
+                (SHELL_INTERPRETER.to_owned(), args)
             }
             Program::Direct { program, args } => {
-                if program.contains('\0') || args.iter().any(|arg| arg.contains('\0')) {
-                    return Err(ProcessError::NulByte {
-                        what: "command or argument",
-                    });
-                }
-                let mut command = Command::new(program);
-                command.args(args);
-                (program.clone(), command)
+                let args = std::iter::once(program)
+                    .chain(args)
+                    .map(|arg| CString::new(arg.as_str()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(nul("command or argument"))?;
+                (program.clone(), args)
             }
         };
-        command.env_clear();
+        // As std's Command::env does: sorted by name, the last value of a name wins.
+        let mut by_name = std::collections::BTreeMap::new();
         for (name, value) in &request.environment {
             if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
                 return Err(ProcessError::NulByte {
                     what: "environment variable",
                 });
             }
-            command.env(name, value);
+            by_name.insert(name.as_str(), value.as_str());
         }
-        if request.piped {
-            command
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-        } else {
-            command
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-        }
-
+        let search_path = by_name.get("PATH").copied();
+        let environment = by_name
+            .iter()
+            .map(|(name, value)| CString::new(format!("{name}={value}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(nul("environment variable"))?;
+        let (candidates, no_candidate_errno) = exec_candidates(&program_name, search_path)?;
         let cgroup_files = match request.cgroup {
-            Some(cgroup) => cgroup.open_procs_files()?,
+            Some(cgroup) => cgroup
+                .open_procs_files()?
+                .into_iter()
+                .map(|file| spawn::above_stdio(OwnedFd::from(file)))
+                .collect::<io::Result<Vec<_>>>()?,
             None => Vec::new(),
         };
-        let (stage_read, stage_write) = stage_pipe()?;
         let directory = CString::new(request.working_directory.as_os_str().as_encoded_bytes())
-            .map_err(|_| ProcessError::NulByte {
-                what: "working directory",
-            })?;
+            .map_err(nul("working directory"))?;
         let switch = match request.run_as {
             RunAs::User(user) => Some(IdSwitch {
                 uid: user.uid,
@@ -341,203 +365,157 @@ impl PreparedCommand {
             }),
             RunAs::Daemon => None,
         };
-        let limits = ResourceLimits {
-            max_user_processes: request
-                .resource_limits
-                .max_user_processes
-                .map(|value| value.min(hard_limit(libc::RLIMIT_NPROC))),
-            max_address_space: request
-                .resource_limits
-                .max_address_space
-                .map(|value| value.min(hard_limit(libc::RLIMIT_AS))),
-        };
-        let child_setup = ChildSetup {
-            stage_fd: stage_write.as_raw_fd(),
-            cgroup_fds: cgroup_files.iter().map(AsRawFd::as_raw_fd).collect(),
+        let wanted = [
+            (
+                libc::RLIMIT_NPROC,
+                request.resource_limits.max_user_processes,
+            ),
+            (libc::RLIMIT_AS, request.resource_limits.max_address_space),
+        ];
+        let limits = wanted
+            .into_iter()
+            .filter_map(|(resource, value)| {
+                let value = value?.min(hard_limit(resource));
+                let limit = libc::rlimit {
+                    rlim_cur: value,
+                    rlim_max: value,
+                };
+                Some((libc::c_int::try_from(resource).ok()?, limit))
+            })
+            .collect();
+        Ok(Self {
+            args,
+            candidates,
+            no_candidate_errno,
+            environment,
+            piped: request.piped,
+            cgroup_files,
             limits,
             switch,
             directory,
-        };
-        // SAFETY: the closure runs in the forked child before exec. It calls
-        // only async-signal-safe system calls (setsid, write, setrlimit,
-        // setgroups, setgid, setuid, get*id, chdir, signal, sigprocmask,
-        // close_range) on data prepared and owned before the fork; it
-        // allocates nothing and takes no locks.
-        unsafe {
-            command.pre_exec(move || child_setup.run());
-        }
-        Ok(Self {
-            command,
-            stage_read,
-            stage_write,
-            cgroup_files,
             program_name,
             working_directory: request.working_directory,
         })
     }
 
-    /// Spawns through `spawn` (e.g. `|c| tokio::process::Command::from(c).spawn()`)
-    /// and turns a failure into the step that failed.
-    pub fn spawn_with<T>(
-        self,
-        spawn: impl FnOnce(Command) -> io::Result<T>,
-    ) -> Result<T, ProcessError> {
-        let Self {
-            command,
-            stage_read,
-            stage_write,
-            cgroup_files,
-            program_name,
-            working_directory,
-        } = self;
-        let result = spawn(command);
+    /// Starts the process (see the module docs for how) and turns a failed step into a typed
+    /// error. Returns once the child has called `execve` (so a missing program is an error
+    /// here, not an exit code).
+    pub fn spawn(self) -> Result<Child, ProcessError> {
+        let stdio = spawn::Stdio::new(self.piped)?;
+        let (stage_read, stage_write) = spawn::pipe()?;
+        let stage_write = spawn::above_stdio(stage_write)?;
+        let argv = null_terminated(&self.args);
+        let envp = null_terminated(&self.environment);
+        let mut script_argv = Vec::with_capacity(self.args.len() + 2);
+        script_argv.push(spawn::SCRIPT_INTERPRETER.as_ptr());
+        script_argv.push(std::ptr::null());
+        script_argv.extend(self.args.iter().skip(1).map(|arg| arg.as_ptr()));
+        script_argv.push(std::ptr::null());
+        let cgroup_fds: Vec<RawFd> = self.cgroup_files.iter().map(AsRawFd::as_raw_fd).collect();
+        let [stdin, stdout, stderr] = &stdio.child;
+        let mut plan = spawn::ChildPlan {
+            stdio: [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()],
+            stage_fd: stage_write.as_raw_fd(),
+            cgroup_fds: &cgroup_fds,
+            limits: &self.limits,
+            switch: self.switch.as_ref().map(|switch| spawn::IdPlan {
+                uid: switch.uid,
+                gid: switch.gid,
+                groups: &switch.groups,
+            }),
+            directory: &self.directory,
+            candidates: &self.candidates,
+            no_candidate_errno: self.no_candidate_errno,
+            argv: argv.as_ptr(),
+            envp: envp.as_ptr(),
+            script_argv: script_argv.as_mut_ptr(),
+        };
+        let started = spawn::clone_child(&mut plan);
         drop(stage_write);
-        drop(cgroup_files);
-        let error = match result {
-            Ok(child) => return Ok(child),
-            Err(error) => error,
-        };
-        let errno = Errno::from_raw(error.raw_os_error().unwrap_or(0));
-        let mut stage = [0u8; 1];
+        let spawn::Stdio { child, parent } = stdio;
+        drop(child);
+        let (pid, pidfd) = started?;
+        let mut report = [0u8; 5];
         let mut reader = fs::File::from(stage_read);
-        let stage_code = match reader.read(&mut stage) {
-            Ok(1) => Some(stage[0]),
-            _ => None,
+        let read = loop {
+            match reader.read(&mut report) {
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
         };
-        Err(match stage_code {
-            Some(STAGE_CHDIR) => ProcessError::WorkingDirectory {
-                path: working_directory,
+        let mut child = Child::new(pid, pidfd, parent);
+        let (step, errno) = match read {
+            Ok(0) => return Ok(child),
+            Ok(5) => {
+                let [step, errno @ ..] = report;
+                (step, Errno::from_raw(i32::from_ne_bytes(errno)))
+            }
+            Ok(_) => (0, Errno::EIO),
+            Err(error) => (0, Errno::from_raw(error.raw_os_error().unwrap_or(0))),
+        };
+        // The child exited: reap it now (it may take a moment to become a zombie).
+        let _ = child.wait();
+        Err(match step {
+            stage::CHDIR => ProcessError::WorkingDirectory {
+                path: self.working_directory,
                 errno,
             },
-            Some(code) => match SetupStep::from_code(code) {
+            stage::EXEC if errno == Errno::ENOENT => ProcessError::ProgramNotFound {
+                program: self.program_name,
+            },
+            stage::EXEC => ProcessError::Exec {
+                program: self.program_name,
+                errno,
+            },
+            code => match SetupStep::from_code(code) {
                 Some(step) => ProcessError::Setup { step, errno },
-                None => ProcessError::Io { source: error },
+                None => ProcessError::Io {
+                    source: io::Error::from(errno),
+                },
             },
-            None if errno == Errno::ENOENT => ProcessError::ProgramNotFound {
-                program: program_name,
-            },
-            None if error.raw_os_error().is_some() => ProcessError::Exec {
-                program: program_name,
-                errno,
-            },
-            None => ProcessError::Io { source: error },
         })
     }
 }
 
-/// The part of the setup that runs in the child; owns only plain data.
-struct ChildSetup {
-    stage_fd: RawFd,
-    cgroup_fds: Vec<RawFd>,
-    limits: ResourceLimits,
-    switch: Option<IdSwitch>,
-    directory: CString,
+/// Pointers to `strings`, then NULL: an argv or envp array (valid while `strings` lives).
+fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
+    strings
+        .iter()
+        .map(|string| string.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
 }
 
-struct IdSwitch {
-    uid: u32,
-    gid: u32,
-    groups: Vec<u32>,
-}
-
-impl ChildSetup {
-    /// Runs in the forked child. On failure writes the stage code to the
-    /// stage pipe and returns the errno, which std reports to the parent.
-    fn run(&self) -> io::Result<()> {
-        self.steps().map_err(|(stage, errno)| {
-            let byte = [stage];
-            // SAFETY: write(2) on a descriptor we own (inherited copy of the
-            // stage pipe) from a live stack buffer of length 1.
-            unsafe { libc::write(self.stage_fd, byte.as_ptr().cast(), 1) };
-            io::Error::from_raw_os_error(errno as i32)
+/// The paths `execvp(program)` would try with `search_path` as PATH, and the errno when
+/// there are none, as glibc does it: a name with a slash is used as is; otherwise each PATH
+/// entry in turn, an empty entry meaning the current directory.
+fn exec_candidates(
+    program: &str,
+    search_path: Option<&str>,
+) -> Result<(Vec<CString>, libc::c_int), ProcessError> {
+    let nul = |_| ProcessError::NulByte {
+        what: "command or argument",
+    };
+    if program.is_empty() {
+        return Ok((Vec::new(), libc::ENOENT));
+    }
+    if program.contains('/') {
+        return Ok((vec![CString::new(program).map_err(nul)?], libc::ENOENT));
+    }
+    if program.len() > NAME_MAX {
+        return Ok((Vec::new(), libc::ENAMETOOLONG));
+    }
+    let candidates = search_path
+        .unwrap_or(DEFAULT_SEARCH_PATH)
+        .split(':')
+        .map(|directory| match directory {
+            "" => CString::new(program),
+            directory => CString::new(format!("{directory}/{program}")),
         })
-    }
-
-    fn steps(&self) -> Result<(), (u8, Errno)> {
-        // SAFETY: setsid has no memory-safety preconditions.
-        check(1, unsafe { libc::setsid() })?;
-        for &fd in &self.cgroup_fds {
-            // "0" means the writing process.
-            // SAFETY: write(2) on a descriptor owned by the parent's
-            // PreparedCommand (open until the spawn returns) from a static.
-            let written = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
-            if written != 1 {
-                return Err((2, Errno::last()));
-            }
-        }
-        let limits = [
-            (libc::RLIMIT_NPROC, self.limits.max_user_processes),
-            (libc::RLIMIT_AS, self.limits.max_address_space),
-        ];
-        for (resource, value) in limits {
-            if let Some(value) = value {
-                let limit = libc::rlimit {
-                    rlim_cur: value,
-                    rlim_max: value,
-                };
-                // SAFETY: setrlimit reads the struct we pass by reference.
-                check(3, unsafe { libc::setrlimit(resource, &limit) })?;
-            }
-        }
-        if let Some(switch) = &self.switch {
-            // SAFETY: setgroups reads `len` gids from a live slice.
-            check(4, unsafe {
-                libc::setgroups(switch.groups.len(), switch.groups.as_ptr())
-            })?;
-            // SAFETY: setgid/setuid have no memory-safety preconditions.
-            check(5, unsafe { libc::setgid(switch.gid) })?;
-            // SAFETY: as above.
-            check(6, unsafe { libc::setuid(switch.uid) })?;
-            // SAFETY: the get*id calls cannot fail and touch no memory.
-            let ids = unsafe {
-                (
-                    libc::getuid(),
-                    libc::geteuid(),
-                    libc::getgid(),
-                    libc::getegid(),
-                )
-            };
-            if ids != (switch.uid, switch.uid, switch.gid, switch.gid) {
-                return Err((7, Errno::EPERM));
-            }
-            // SAFETY: as above; a successful setuid(0) here means the drop
-            // is reversible, which we refuse.
-            if switch.uid != 0 && unsafe { libc::setuid(0) } == 0 {
-                return Err((7, Errno::EPERM));
-            }
-        }
-        // The umask a login gives (login.defs UMASK), not the daemon's.
-        // SAFETY: umask has no preconditions and cannot fail.
-        unsafe { libc::umask(0o022) };
-        // SAFETY: chdir reads a NUL-terminated string owned by `self`.
-        check(STAGE_CHDIR, unsafe { libc::chdir(self.directory.as_ptr()) })?;
-        for signal in 1..=64 {
-            if signal == libc::SIGKILL || signal == libc::SIGSTOP {
-                continue;
-            }
-            // SAFETY: installing SIG_DFL has no preconditions; signals the
-            // libc reserves fail harmlessly with EINVAL.
-            unsafe { libc::signal(signal, libc::SIG_DFL) };
-        }
-        // SAFETY: sigemptyset initialises the set we then pass by reference.
-        let result = unsafe {
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut())
-        };
-        check(9, result)?;
-        // SAFETY: close_range with CLOEXEC only sets flags; ENOSYS on old
-        // kernels is ignored (std and tokio open everything CLOEXEC anyway).
-        unsafe {
-            libc::syscall(
-                libc::SYS_close_range,
-                3u32,
-                u32::MAX,
-                libc::CLOSE_RANGE_CLOEXEC,
-            )
-        };
-        Ok(())
-    }
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(nul)?;
+    Ok((candidates, libc::ENOENT))
 }
 
 /// The current hard limit of `resource` (a child may only lower it).
@@ -552,26 +530,6 @@ fn hard_limit(resource: libc::__rlimit_resource_t) -> u64 {
     } else {
         libc::RLIM_INFINITY
     }
-}
-
-fn check(stage: u8, result: libc::c_int) -> Result<(), (u8, Errno)> {
-    if result == -1 {
-        Err((stage, Errno::last()))
-    } else {
-        Ok(())
-    }
-}
-
-fn stage_pipe() -> Result<(OwnedFd, OwnedFd), ProcessError> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: pipe2 writes two descriptors into the array we pass.
-    let result = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
-    if result == -1 {
-        return Err(io::Error::last_os_error().into());
-    }
-    // SAFETY: pipe2 succeeded, so both descriptors are open and ours alone.
-    let pair = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    Ok(pair)
 }
 
 /// Grows a pipe's kernel buffer to at least `bytes` (`F_SETPIPE_SZ`; the kernel rounds up
@@ -598,8 +556,7 @@ pub fn check_working_directory(run_as: RunAs<'_>, directory: &Path) -> Result<()
     };
     let mut request = SpawnRequest::new(program, run_as, Vec::new(), directory.to_owned());
     request.piped = false;
-    let mut child = PreparedCommand::new(request)?.spawn_with(|mut command| command.spawn())?;
-    child.wait()?;
+    PreparedCommand::new(request)?.spawn()?.wait()?;
     Ok(())
 }
 
@@ -613,6 +570,36 @@ mod tests {
         lookup_user("root").unwrap().unwrap()
     }
 
+    /// Closes stdin, reads stdout and stderr to the end, reaps: (status, stdout, stderr).
+    pub(crate) fn finish(mut child: Child) -> (std::process::ExitStatus, String, String) {
+        drop(child.stdin.take());
+        let read = |pipe: Option<OwnedFd>| {
+            let mut text = String::new();
+            if let Some(pipe) = pipe {
+                fs::File::from(pipe).read_to_string(&mut text).unwrap();
+            }
+            text
+        };
+        let stderr = child.stderr.take();
+        let stderr = std::thread::spawn(move || read(stderr));
+        let stdout = read(child.stdout.take());
+        let status = child.wait().unwrap();
+        (status, stdout, stderr.join().unwrap())
+    }
+
+    fn path_only() -> Vec<(String, String)> {
+        vec![("PATH".into(), "/usr/bin:/bin".into())]
+    }
+
+    fn start(program: Program, environment: Vec<(String, String)>) -> Result<Child, ProcessError> {
+        let request = SpawnRequest::new(program, RunAs::Daemon, environment, "/".into());
+        PreparedCommand::new(request).unwrap().spawn()
+    }
+
+    fn shell_line(line: &str) -> Program {
+        Program::ShellCommandLine { line: line.into() }
+    }
+
     #[test]
     fn runs_shell_command_line_with_clean_environment() {
         let user = root();
@@ -622,12 +609,8 @@ mod tests {
             line: "echo \"$EXTRA|$HOME|$USER|$(pwd)\"; env | wc -l".to_owned(),
         };
         let request = SpawnRequest::new(program, RunAs::Daemon, environment, "/tmp".into());
-        let child = PreparedCommand::new(request)
-            .unwrap()
-            .spawn_with(|mut command| command.spawn())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        let text = String::from_utf8(output.stdout).unwrap();
+        let child = PreparedCommand::new(request).unwrap().spawn().unwrap();
+        let (_, text, _) = finish(child);
         let mut lines = text.lines();
         assert_eq!(lines.next().unwrap(), "x y|/root|root|/tmp");
         // HOME USER LOGNAME SHELL PATH EXTRA + PWD (sh sets it)
@@ -645,10 +628,7 @@ mod tests {
             Vec::new(),
             "/nonexistent-wsman-dir".into(),
         );
-        let error = PreparedCommand::new(request)
-            .unwrap()
-            .spawn_with(|mut command| command.spawn())
-            .unwrap_err();
+        let error = PreparedCommand::new(request).unwrap().spawn().unwrap_err();
         assert!(
             matches!(
                 error,
@@ -668,10 +648,7 @@ mod tests {
             vec![("PATH".into(), "/usr/bin:/bin".into())],
             "/".into(),
         );
-        let error = PreparedCommand::new(request)
-            .unwrap()
-            .spawn_with(|mut command| command.spawn())
-            .unwrap_err();
+        let error = PreparedCommand::new(request).unwrap().spawn().unwrap_err();
         assert!(
             matches!(error, ProcessError::ProgramNotFound { .. }),
             "{error:?}"
@@ -693,12 +670,8 @@ mod tests {
         };
         let environment = vec![("PATH".into(), "/usr/bin:/bin".into())];
         let request = SpawnRequest::new(program, RunAs::User(&nobody), environment, "/".into());
-        let child = PreparedCommand::new(request)
-            .unwrap()
-            .spawn_with(|mut command| command.spawn())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        let text = String::from_utf8(output.stdout).unwrap();
+        let child = PreparedCommand::new(request).unwrap().spawn().unwrap();
+        let (_, text, _) = finish(child);
         let groups: Vec<String> = nobody.groups.iter().map(u32::to_string).collect();
         let expected = format!("{}\n{}\n{}\n", nobody.uid, nobody.gid, groups.join(" "));
         assert_eq!(text, expected);
@@ -724,5 +697,162 @@ mod tests {
             "{denied:?}"
         );
         allowed.unwrap();
+    }
+    #[test]
+    fn exit_codes_pipes_and_stderr() {
+        for (line, expected) in [("exit 0", 0), ("exit 42", 42), ("kill -9 $$", 137)] {
+            let (status, _, _) = finish(start(shell_line(line), path_only()).unwrap());
+            assert_eq!(exit_code(status), expected, "{line}");
+        }
+        let mut child = start(shell_line("cat; echo oops >&2; exit 3"), path_only()).unwrap();
+        let stdin = child.stdin.take().unwrap();
+        std::io::Write::write_all(&mut fs::File::from(stdin), b"through the pipe\n").unwrap();
+        let (status, stdout, stderr) = finish(child);
+        assert_eq!(
+            (exit_code(status), stdout.as_str(), stderr.as_str()),
+            (3, "through the pipe\n", "oops\n")
+        );
+        // Not piped: /dev/null on all three, and no pipe ends for the daemon.
+        let mut request =
+            SpawnRequest::new(shell_line("cat"), RunAs::Daemon, path_only(), "/".into());
+        request.piped = false;
+        let mut child = PreparedCommand::new(request).unwrap().spawn().unwrap();
+        assert!(child.stdin.is_none() && child.stdout.is_none() && child.stderr.is_none());
+        assert!(child.pidfd().is_some(), "this kernel gives pidfds");
+        assert_eq!(exit_code(child.wait().unwrap()), 0);
+    }
+
+    /// PATH search as `execvp` does it: missing directories skipped, a file without `#!`
+    /// run by /bin/sh, a file without execute permission refused with EACCES.
+    #[test]
+    fn direct_exec_searches_path_like_execvp() {
+        let dir = std::env::temp_dir().join(format!("wsman-os-exec-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("wsman-script");
+        fs::write(&script, "echo \"from script: $1 $2\"\n").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let plain = dir.join("wsman-not-executable");
+        fs::write(&plain, "echo never\n").unwrap();
+        let search = format!("/nonexistent-wsman-dir:{}", dir.display());
+        let environment = vec![("PATH".to_owned(), search)];
+        let direct = |program: &str| Program::Direct {
+            program: program.to_owned(),
+            args: vec!["a b".to_owned(), "c".to_owned()],
+        };
+        let found = start(direct("wsman-script"), environment.clone()).map(finish);
+        let by_path = start(direct(&script.display().to_string()), Vec::new()).map(finish);
+        let denied = start(direct("wsman-not-executable"), environment.clone());
+        let missing = start(direct("wsman-no-such-program"), environment);
+        fs::remove_dir_all(&dir).unwrap();
+        let (status, stdout, _) = found.unwrap();
+        assert_eq!(
+            (exit_code(status), stdout.as_str()),
+            (0, "from script: a b c\n")
+        );
+        let (_, stdout, _) = by_path.unwrap();
+        assert_eq!(stdout, "from script: a b c\n");
+        assert!(
+            matches!(
+                denied,
+                Err(ProcessError::Exec {
+                    errno: Errno::EACCES,
+                    ..
+                })
+            ),
+            "{denied:?}"
+        );
+        assert!(
+            matches!(missing, Err(ProcessError::ProgramNotFound { .. })),
+            "{missing:?}"
+        );
+        // glibc's default search path when the environment has none.
+        let (_, stdout, _) = finish(
+            start(
+                Program::Direct {
+                    program: "echo".into(),
+                    args: vec!["default path".into()],
+                },
+                Vec::new(),
+            )
+            .unwrap(),
+        );
+        assert_eq!(stdout, "default path\n");
+    }
+
+    /// The child starts with default signal dispositions, an empty mask (the daemon ignores
+    /// SIGPIPE, and its spawning thread blocks everything around the clone), and none of the
+    /// daemon's descriptors beyond 0-2, close-on-exec or not.
+    #[test]
+    fn child_inherits_no_signal_state_and_no_descriptors() {
+        // SAFETY: dup of stderr gives a new descriptor without close-on-exec.
+        let leaked = unsafe { libc::dup(2) };
+        assert!(leaked > 2);
+        let direct = |program: &str, args: &[&str]| Program::Direct {
+            program: program.to_owned(),
+            args: args.iter().map(|arg| (*arg).to_owned()).collect(),
+        };
+        // The programs read their own status: run directly, not through sh (whose own mask
+        // changes while it starts a command).
+        let status_lines = direct("grep", &["-E", "^Sig(Blk|Ign)", "/proc/self/status"]);
+        let (_, signals, _) = finish(start(status_lines, path_only()).unwrap());
+        let fd = format!("/proc/self/fd/{leaked}");
+        let (status, _, _) = finish(start(direct("test", &["-e", &fd]), path_only()).unwrap());
+        let (control, _, _) =
+            finish(start(direct("test", &["-e", "/proc/self/fd/2"]), path_only()).unwrap());
+        // SAFETY: closes the descriptor duplicated above.
+        unsafe { libc::close(leaked) };
+        assert_eq!(
+            signals,
+            "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+        );
+        assert_eq!(
+            (exit_code(status), exit_code(control)),
+            (1, 0),
+            "descriptor {leaked} inherited"
+        );
+    }
+
+    /// Several threads spawning at once each get their own child stack and plan.
+    #[test]
+    fn concurrent_spawns() {
+        let threads: Vec<_> = (0..6)
+            .map(|thread| {
+                std::thread::spawn(move || {
+                    for round in 0..20 {
+                        let line = format!("echo {thread}.{round}");
+                        let (status, stdout, _) =
+                            finish(start(shell_line(&line), path_only()).unwrap());
+                        assert_eq!(
+                            (exit_code(status), stdout),
+                            (0, format!("{line}\n")[5..].to_owned())
+                        );
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+    }
+
+    /// A child dropped while it runs is reaped by a later spawn, not left a zombie.
+    #[test]
+    fn dropped_child_is_reaped_later() {
+        let child = start(shell_line("sleep 0.5"), path_only()).unwrap();
+        let pid = child.id();
+        drop(child);
+        // Still running when dropped: nothing could reap it then.
+        assert!(process_stat(pid).is_some_and(|stat| stat.state != 'Z'));
+        // Once it has exited it is a zombie, until a spawn (here or in a test running beside
+        // this one) reaps it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while process_stat(pid).is_some_and(|stat| stat.state != 'Z') {
+            assert!(std::time::Instant::now() < deadline, "sleep never ended");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let (status, _, _) = finish(start(shell_line("exit 0"), path_only()).unwrap());
+        assert!(status.success());
+        assert_eq!(process_stat(pid), None);
     }
 }

@@ -6,8 +6,12 @@ use std::time::{Duration, Instant};
 use tokio::task::AbortHandle;
 use tokio::time::timeout_at;
 
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::net::unix::pipe;
 use wsman_os::process::{
-    exit_code, kill_session, signal_process_group, PreparedCommand, ProcessSignal, SpawnRequest,
+    exit_code, kill_sessions, signal_process_group, Child, PreparedCommand, ProcessSignal,
+    SpawnRequest,
 };
 
 use crate::error::ShellError;
@@ -23,6 +27,9 @@ const KILL_ROUNDS: u32 = 200;
 /// `Output::worth_waiting`): far below what a person notices, far above the time to read the
 /// next block from the pipe.
 const FILL_WAIT: Duration = Duration::from_millis(5);
+/// Longest a Receive that found only the ends of streams waits for the process's exit, to
+/// answer with both (see [`Command::receive`]).
+const EXIT_WAIT: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Default)]
 struct ReceiveState {
@@ -84,17 +91,38 @@ impl Command {
         drain_grace: Duration,
         on_finished: OnFinished,
     ) -> Result<Arc<Self>, ShellError> {
-        let prepared = PreparedCommand::new(request)?;
-        let mut child = prepared.spawn_with(|command| {
-            let mut command = tokio::process::Command::from(command);
-            command.kill_on_drop(false);
-            command.spawn()
-        })?;
+        let mut child = PreparedCommand::new(request)?.spawn()?;
         let started = Instant::now();
-        let pid = child.id();
+        let pid = Some(child.id());
         let output = Arc::new(Output::new(declared_streams, buffers.output_bytes));
         let mut tasks = Tasks::default();
-        let input = match child.stdin.take() {
+        let stdin = child
+            .stdin
+            .take()
+            .map(pipe::Sender::from_owned_fd)
+            .transpose();
+        let stdout = child
+            .stdout
+            .take()
+            .map(pipe::Receiver::from_owned_fd)
+            .transpose();
+        let stderr = child
+            .stderr
+            .take()
+            .map(pipe::Receiver::from_owned_fd)
+            .transpose();
+        let (stdin, stdout, stderr) = match (stdin, stdout, stderr) {
+            (Ok(stdin), Ok(stdout), Ok(stderr)) => (stdin, stdout, stderr),
+            (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
+                // Not registered with the runtime: the command cannot be served. It has just
+                // exec'd, alone in its process group; dropped, it is reaped later.
+                let _ = signal_process_group(child.id(), ProcessSignal::Kill);
+                return Err(ShellError::from(wsman_os::process::ProcessError::from(
+                    error,
+                )));
+            }
+        };
+        let input = match stdin {
             Some(pipe) => {
                 let input = Arc::new(Input::new(buffers.input_bytes));
                 let writer = tokio::spawn(write_input(input.clone(), pipe));
@@ -104,18 +132,18 @@ impl Command {
             None => Arc::new(Input::closed(buffers.input_bytes)),
         };
         let mut pumps = Vec::new();
-        if let Some(stdout) = child.stdout.take() {
+        if let Some(stdout) = stdout {
             pumps.push(tokio::spawn(pump(output.clone(), 0, stdout, drain_grace)));
         } else {
             output.end_all();
         }
-        if let Some(stderr) = child.stderr.take() {
+        if let Some(stderr) = stderr {
             pumps.push(tokio::spawn(pump(output.clone(), 1, stderr, drain_grace)));
         }
         tasks.pumps = pumps.iter().map(|task| task.abort_handle()).collect();
         let waiter_output = output.clone();
         let waiter = tokio::spawn(async move {
-            let status = child.wait().await;
+            let status = wait_for_exit(child).await;
             let code = status.map(exit_code).unwrap_or(-1);
             waiter_output.set_exit(code);
             for pump in pumps {
@@ -212,6 +240,8 @@ impl Command {
         // While the command prints flat out, a response is allowed to fill up for at most
         // this long (see `Output::worth_waiting`).
         let mut fill_deadline: Option<tokio::time::Instant> = None;
+        // How long a Receive that found only the ends of streams waits for the exit.
+        let mut exit_deadline: Option<tokio::time::Instant> = None;
         loop {
             let notified = self.output.changed.notified();
             tokio::pin!(notified);
@@ -221,6 +251,20 @@ impl Command {
                 let until = *fill_deadline.get_or_insert(now + FILL_WAIT);
                 if now < until && now < deadline {
                     let _ = timeout_at(until.min(deadline), notified).await;
+                    continue;
+                }
+            }
+            if self.output.only_ends_pending(streams) {
+                // The pipes closed without output, which is what a process does as it exits:
+                // wait a moment for the exit, so that one response carries the ends and the
+                // final state (as Windows answers a command that printed nothing) instead of
+                // a response per event, each a round trip. A process that closed its output
+                // and runs on is answered after EXIT_WAIT. Nothing is taken before the wait,
+                // so a Receive dropped meanwhile loses nothing.
+                let now = tokio::time::Instant::now();
+                let until = *exit_deadline.get_or_insert((now + EXIT_WAIT).min(deadline));
+                if now < until {
+                    let _ = timeout_at(until, notified).await;
                     continue;
                 }
             }
@@ -267,9 +311,7 @@ impl Command {
     /// Kills the command's session and process group (blocking scan of
     /// /proc, so run on a blocking thread).
     pub(crate) fn kill_tree_blocking(&self) {
-        if let Some(pid) = self.pid {
-            kill_session(pid, KILL_ROUNDS);
-        }
+        kill_trees_blocking(std::slice::from_ref(self));
     }
 
     /// Waits up to `limit` for the main process to be reaped, then stops
@@ -287,5 +329,38 @@ impl Command {
                 waiter.abort();
             }
         }
+    }
+}
+
+/// Kills the sessions of `commands` with one scan of /proc per round (blocking, so run on a
+/// blocking thread).
+pub(crate) fn kill_trees_blocking<C: std::borrow::Borrow<Command>>(commands: &[C]) {
+    let sids: Vec<u32> = commands
+        .iter()
+        .filter_map(|command| command.borrow().pid)
+        .collect();
+    if !sids.is_empty() {
+        kill_sessions(&sids, KILL_ROUNDS);
+    }
+}
+
+/// Waits for the child to exit and reaps it: woken by its pidfd where the kernel has them,
+/// else on a blocking thread.
+async fn wait_for_exit(mut child: Child) -> std::io::Result<std::process::ExitStatus> {
+    let Some(pidfd) = child.take_pidfd() else {
+        return tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap_or_else(|error| Err(std::io::Error::other(error)));
+    };
+    // tokio deprecated the safe constructor because a generic `AsRawFd` may change or close
+    // its descriptor while registered (its `unsafe` replacement states that contract). An
+    // `OwnedFd` owned by the `AsyncFd` cannot: the contract holds without `unsafe` here.
+    #[allow(deprecated)]
+    let pidfd = AsyncFd::with_interest(pidfd, Interest::READABLE)?;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        pidfd.readable().await?.clear_ready();
     }
 }

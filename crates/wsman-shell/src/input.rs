@@ -15,7 +15,6 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::io::AsyncWriteExt;
-use tokio::process::ChildStdin;
 use tokio::sync::Notify;
 use tokio::time::{timeout_at, Instant};
 
@@ -129,7 +128,10 @@ impl Input {
 /// Drains `input` into the child's stdin in order; closes the pipe after
 /// End once everything before it is written. A pipe the child closed
 /// (EPIPE) ends the task and discards further input.
-pub(crate) async fn write_input(input: std::sync::Arc<Input>, mut pipe: ChildStdin) {
+pub(crate) async fn write_input<W>(input: std::sync::Arc<Input>, mut pipe: W)
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
     loop {
         let arrived = input.arrived.notified();
         tokio::pin!(arrived);

@@ -291,6 +291,8 @@ impl ShellManager {
             resource_limits,
             commands: Mutex::new(HashMap::new()),
         });
+        // Taken before the shell is registered, so that no Command can have started in it.
+        let info = shell.fresh_info();
         registry.users.entry(user).or_default().shells += 1;
         registry.shells.insert(id.clone(), shell.clone());
         drop(registry);
@@ -305,7 +307,7 @@ impl ShellManager {
             &shell.id,
             &limits_text,
         );
-        Ok(shell.info())
+        Ok(info)
     }
 
     fn run_as<'a>(&self, owner: &'a ShellOwner) -> RunAs<'a> {

@@ -292,6 +292,28 @@ impl Output {
         self.changed.notify_waiters();
     }
 
+    /// Whether all a Receive would find now is the end of some requested streams: no data
+    /// on any of them, the process not known to have exited. Their pipes closing is what a
+    /// process does as it exits, so the Receive waits a moment for the exit (see
+    /// `Command::receive`); checked before taking, so that nothing is taken while it waits.
+    pub(crate) fn only_ends_pending(&self, requested: &[usize]) -> bool {
+        let state = self.lock();
+        if state.exit_code.is_some() {
+            return false;
+        }
+        let mut ends = false;
+        for &index in requested {
+            let Some(stream) = state.streams.get(index) else {
+                continue;
+            };
+            if !stream.pending.is_empty() {
+                return false;
+            }
+            ends |= stream.eof && !stream.end_reported;
+        }
+        ends
+    }
+
     /// Whether a Receive that could answer now with some output should rather wait a moment
     /// for more: a requested stream is flowing (its last read filled the read buffer, so
     /// the pipe holds more), less than `max_bytes` is buffered, and the buffer has room to

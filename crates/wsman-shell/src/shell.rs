@@ -9,7 +9,7 @@ use wsman_os::cgroup::ShellCgroup;
 use wsman_os::process::{all_processes, ResourceLimits};
 
 use crate::audit;
-use crate::command::Command;
+use crate::command::{kill_trees_blocking, Command};
 use crate::error::ShellError;
 use crate::ids::canonical_id;
 use crate::output::STREAM_NAMES;
@@ -83,10 +83,21 @@ impl Shell {
     }
 
     pub(crate) fn info(&self) -> ShellInfo {
+        self.describe(true)
+    }
+
+    /// The info of a shell that has not started a command yet (Create): no process, so no
+    /// process count to read and no limit that could have been hit.
+    pub(crate) fn fresh_info(&self) -> ShellInfo {
+        self.describe(false)
+    }
+
+    fn describe(&self, started: bool) -> ShellInfo {
         let commands: Vec<_> = lock(&self.commands).values().map(|c| c.info()).collect();
-        let process_count = match &self.cgroup {
-            Some(cgroup) => cgroup.process_ids().len(),
-            None => {
+        let process_count = match (&self.cgroup, started) {
+            (_, false) => 0,
+            (Some(cgroup), true) => cgroup.process_ids().len(),
+            (None, true) => {
                 let sessions: Vec<u32> = commands.iter().filter_map(|c| c.process_id).collect();
                 all_processes()
                     .iter()
@@ -113,14 +124,15 @@ impl Shell {
             codepage: self.options.codepage,
             process_count,
             memory_used: self.cgroup.as_ref().and_then(ShellCgroup::memory_used),
-            process_limit_hits: self
-                .cgroup
-                .as_ref()
-                .map_or(0, ShellCgroup::process_limit_hits),
-            memory_limit_hit: self
-                .cgroup
-                .as_ref()
-                .is_some_and(ShellCgroup::memory_limit_hit),
+            process_limit_hits: match &self.cgroup {
+                Some(cgroup) if started => cgroup.process_limit_hits(),
+                _ => 0,
+            },
+            memory_limit_hit: started
+                && self
+                    .cgroup
+                    .as_ref()
+                    .is_some_and(ShellCgroup::memory_limit_hit),
             commands,
         }
     }
@@ -146,28 +158,22 @@ impl Shell {
                 // Empty: removed now, on this thread, instead of by a second blocking task.
                 (Some(cgroup), true) => shell.remove_cgroup(cgroup),
                 // Without a cgroup the sessions are all we know of.
-                _ => {
-                    for command in &killer_commands {
-                        command.kill_tree_blocking();
-                    }
-                }
+                _ => kill_trees_blocking(&killer_commands),
             }
             emptied
         })
         .await;
         match emptied {
             // Every process the shell started joined its cgroup before exec, and the group
-            // is empty now. The session sweep (a scan of all of /proc, about a millisecond)
-            // is only for a process that moved itself out of the group, which takes root:
-            // it runs after the answer instead of delaying it.
-            Ok(true) => {
+            // is empty now. The session sweep (one scan of /proc for all the shell's
+            // commands) is only for a process that moved itself out of the group, which
+            // takes root or a group the user may write to: it runs after the answer instead
+            // of delaying it.
+            Ok(true) if !commands.is_empty() => {
                 let sweep = commands.clone();
-                tokio::task::spawn_blocking(move || {
-                    for command in &sweep {
-                        command.kill_tree_blocking();
-                    }
-                });
+                tokio::task::spawn_blocking(move || kill_trees_blocking(&sweep));
             }
+            Ok(true) => {}
             Ok(false) => {}
             Err(_) => tracing::warn!(shell_id = %self.id, "the kill task failed"),
         }
@@ -204,9 +210,8 @@ impl Shell {
         if let Some(cgroup) = &self.cgroup {
             let _ = cgroup.kill_all(50);
         }
-        for command in lock(&self.commands).values() {
-            command.kill_tree_blocking();
-        }
+        let commands: Vec<Arc<Command>> = lock(&self.commands).values().cloned().collect();
+        kill_trees_blocking(&commands);
         if let Some(cgroup) = &self.cgroup {
             let _ = cgroup.remove();
         }

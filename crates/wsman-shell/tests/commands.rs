@@ -590,3 +590,63 @@ async fn a_declared_stream_never_received_times_out_and_stays_bounded() {
     assert_eq!(code, 0);
     manager.delete_shell("root", &shell.shell_id).await.unwrap();
 }
+
+/// A command that closes its stdout and stderr and runs on: the ends of the streams are
+/// answered long before its exit (a Receive that finds only ends waits a moment for the exit,
+/// not for as long as the process lives); the final state comes after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_ends_are_not_held_until_the_exit() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("stream_ends_are_not_held_until_the_exit");
+    let manager = manager(limits());
+    let shell = shell(&manager, &owner).await;
+    let user_name = &owner.user_name;
+    let id = manager
+        .run_command(user_name, &shell.shell_id, line("exec >&- 2>&-; sleep 3"))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let request = ReceiveRequest::new(
+        vec!["stdout".into(), "stderr".into()],
+        Duration::from_secs(30),
+    );
+    let mut ended = Vec::new();
+    while ended.len() < 2 {
+        let ReceiveOutcome::Output(output) = manager
+            .receive(user_name, &shell.shell_id, &id, &request)
+            .await
+            .unwrap()
+        else {
+            panic!("the ends never came");
+        };
+        assert_eq!(output.state, CommandState::Running);
+        ended.extend(
+            output
+                .chunks
+                .iter()
+                .filter(|c| c.end)
+                .map(|c| c.stream.clone()),
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "the ends waited for the exit: {:?}",
+        started.elapsed()
+    );
+    ended.sort();
+    assert_eq!(ended, ["stderr", "stdout"]);
+    let ReceiveOutcome::Output(last) = manager
+        .receive(user_name, &shell.shell_id, &id, &request)
+        .await
+        .unwrap()
+    else {
+        panic!("no final state");
+    };
+    assert_eq!(last.state, CommandState::Done { exit_code: 0 });
+    assert!(last.chunks.iter().all(|c| c.data.is_empty() && !c.end));
+    manager
+        .delete_shell(user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    assert_no_user_processes(&user).await;
+}

@@ -127,20 +127,30 @@ pub fn all_processes() -> Vec<ProcessStat> {
         .collect()
 }
 
-/// Kills (SIGKILL) every process in session `sid` or process group `sid`,
-/// repeating until none is left (a process may fork while we look), up to
-/// `max_rounds` scans. Returns how many processes were signalled.
+/// Kills (SIGKILL) every process in session `sid` or process group `sid`; see
+/// [`kill_sessions`].
 pub fn kill_session(sid: u32, max_rounds: u32) -> usize {
-    if sid <= 1 {
+    kill_sessions(&[sid], max_rounds)
+}
+
+/// Kills (SIGKILL) every process in one of the sessions `sids` (a command's session id is its
+/// pid), repeating until none is left (a process may fork while we look), up to `max_rounds`
+/// scans 5 ms apart. Returns how many processes were signalled.
+///
+/// A scan asks the kernel for the session of every pid in `/proc` (`getsid`, one system call
+/// that reads no file) and reads `/proc/PID/stat` only for the members, to leave zombies out
+/// (a zombie cannot be killed and is not ours to reap). Reading every `stat` instead cost
+/// about a millisecond of CPU per scan with 75 processes on the host. A process group lies
+/// inside one session (`setpgid` refuses to cross sessions), so the members of process group
+/// `sid` are members of session `sid` too.
+pub fn kill_sessions(sids: &[u32], max_rounds: u32) -> usize {
+    let sids: Vec<u32> = sids.iter().copied().filter(|&sid| sid > 1).collect();
+    if sids.is_empty() {
         return 0;
     }
     let mut signalled = 0;
     for _ in 0..max_rounds {
-        let members: Vec<u32> = all_processes()
-            .into_iter()
-            .filter(|stat| stat.session == sid || stat.pgrp == sid)
-            .map(|stat| stat.pid)
-            .collect();
+        let members = session_members(&sids);
         if members.is_empty() {
             break;
         }
@@ -152,6 +162,28 @@ pub fn kill_session(sid: u32, max_rounds: u32) -> usize {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     signalled
+}
+
+/// The live (not zombie) processes in one of the sessions `sids`.
+fn session_members(sids: &[u32]) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| session_of(pid).is_some_and(|sid| sids.contains(&sid)))
+        .filter(|&pid| {
+            process_stat(pid).is_some_and(|stat| stat.state != 'Z' && sids.contains(&stat.session))
+        })
+        .collect()
+}
+
+/// `getsid(pid)`; `None` once the process is gone.
+fn session_of(pid: u32) -> Option<u32> {
+    let pid = libc::pid_t::try_from(pid).ok()?;
+    // SAFETY: getsid takes a pid and touches no memory.
+    let sid = unsafe { libc::getsid(pid) };
+    u32::try_from(sid).ok()
 }
 
 /// The WinRS exit code of a finished process: its exit status, or
@@ -194,10 +226,7 @@ mod tests {
             vec![("PATH".into(), "/usr/bin:/bin".into())],
             "/".into(),
         );
-        let mut child = PreparedCommand::new(request)
-            .unwrap()
-            .spawn_with(|mut command| command.spawn())
-            .unwrap();
+        let mut child = PreparedCommand::new(request).unwrap().spawn().unwrap();
         let sid = child.id();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while all_processes().iter().filter(|p| p.session == sid).count() < 3 {
@@ -214,5 +243,47 @@ mod tests {
         assert!(kill_session(sid, 100) >= 3);
         child.wait().unwrap();
         assert!(all_processes().iter().all(|p| p.session != sid));
+    }
+
+    /// One scan for several sessions; a zombie in a session does not keep the scans going.
+    #[test]
+    fn kill_sessions_ends_several_sessions_at_once() {
+        let start = |line: &str| {
+            let request = SpawnRequest::new(
+                Program::ShellCommandLine { line: line.into() },
+                RunAs::Daemon,
+                vec![("PATH".into(), "/usr/bin:/bin".into())],
+                "/".into(),
+            );
+            PreparedCommand::new(request).unwrap().spawn().unwrap()
+        };
+        // The second leaves a zombie: `sleep` never reaps the subshell that exited.
+        let mut children = [
+            start("sleep 300 & sleep 300 & wait"),
+            start("(exit 0) & exec sleep 301"),
+        ];
+        let sids: Vec<u32> = children.iter().map(|child| child.id()).collect();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let count = || {
+            all_processes()
+                .iter()
+                .filter(|p| sids.contains(&p.session))
+                .count()
+        };
+        while count() < 4 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "children never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let started = std::time::Instant::now();
+        assert!(kill_sessions(&sids, 100) >= 4);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        for child in &mut children {
+            assert_eq!(exit_code(child.wait().unwrap()), 137);
+        }
+        assert_eq!(count(), 0);
+        assert_eq!(kill_sessions(&[0, 1], 100), 0);
     }
 }

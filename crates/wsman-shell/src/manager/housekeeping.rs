@@ -10,7 +10,7 @@ use super::{remove_shell, Inner};
 use crate::shell::lock;
 
 /// Ends shells idle longer than their IdleTimeOut or older than
-/// MaxShellRunTime. Stops when the manager is gone.
+/// MaxShellRunTime, and reaps abandoned children. Stops when the manager is gone.
 pub(super) async fn reap(inner: Weak<Inner>, interval: Duration) {
     let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(10)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -19,6 +19,8 @@ pub(super) async fn reap(inner: Weak<Inner>, interval: Duration) {
         let Some(inner) = inner.upgrade() else {
             return;
         };
+        // Commands whose waiter was given up (see `Command::finish`) are reaped here too.
+        wsman_os::process::reap_orphans();
         let max_run_time = inner
             .limits
             .read()
