@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use wsman_proto::ns::{self, action};
 use wsman_proto::shell::{
-    read_receive_envelope, CommandLine, CommandResponse, CommandStateValue, CreateResponse,
+    read_receive_envelope_bytes, CommandLine, CommandResponse, CommandStateValue, CreateResponse,
     Receive, ReceiveResponse, Send, ShellCreate, StreamData, WinrsOptions,
 };
 use wsman_proto::xml::{Element, Node};
@@ -488,6 +488,8 @@ impl Ahead {
 /// means no early Receive; a server writing the state elsewhere means one Receive too many,
 /// which is aborted when the reader sees the command done.
 const DONE_MARK: &[u8] = b"CommandState/Done";
+/// The UTF-8 byte order mark, which the general path reads.
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 const DONE_MARK_WINDOW: usize = 4096;
 
 /// Whether the answer may report the command done (see [`DONE_MARK`]).
@@ -507,24 +509,23 @@ impl ReceiveExchange {
             .as_deref()
             .and_then(wsman_proto::charset::charset_param)
             .is_none_or(|c| c.eq_ignore_ascii_case("utf-8") || c.eq_ignore_ascii_case("utf8"));
-        let text = std::str::from_utf8(&reply.body)
-            .ok()
-            .filter(|text| utf8 && !text.starts_with('\u{feff}'));
-        let next = match text {
-            Some(_) if !may_report_done(&reply.body) => {
-                let next = Ahead::start(self.clone(), sequence_id + 1);
-                // Let the next request go out before this task decodes (single-threaded
-                // runtimes).
-                tokio::task::yield_now().await;
-                Some(next)
-            }
-            _ => None,
+        // UTF-8 without a byte order mark: the one-pass reader may read it (it checks the
+        // UTF-8 as it goes).
+        let plain = utf8 && !reply.body.starts_with(UTF8_BOM);
+        let next = if plain && !may_report_done(&reply.body) {
+            let next = Ahead::start(self.clone(), sequence_id + 1);
+            // Let the next request go out before this task decodes (single-threaded runtimes).
+            tokio::task::yield_now().await;
+            Some(next)
+        } else {
+            None
         };
         // One pass over the envelope, decoding the stream text in place; anything it does
         // not recognise (or a RelatesTo that does not match) goes the general way, which
         // reports errors.
-        let fast = text
-            .and_then(read_receive_envelope)
+        let fast = plain
+            .then(|| read_receive_envelope_bytes(&reply.body))
+            .flatten()
             .filter(|envelope| envelope.relates_to.as_deref() == Some(message_id.as_str()));
         let response = match fast {
             Some(envelope) => envelope.response,

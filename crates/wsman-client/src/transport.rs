@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper_util::rt::TokioIo;
@@ -100,6 +100,69 @@ pub(crate) struct Transport {
     /// Idle connections, most recently used last.
     idle: Mutex<Vec<Connection>>,
     generation: AtomicU64,
+    /// Buffers of large reply bodies, used again for the next ones.
+    bodies: Arc<BodyPool>,
+}
+
+/// Bodies declared at least this large are read into a pooled buffer; smaller ones into a
+/// buffer of their own size.
+const POOLED_BODY_MIN: usize = 64 * 1024;
+/// Free buffers kept per pool: a Receive answer being decoded while the next one arrives,
+/// and one spare.
+const POOLED_BODIES: usize = 3;
+/// Larger buffers are freed rather than kept, so the pool holds at most a few MiB.
+const POOLED_BODY_MAX: usize = 2 * 1024 * 1024;
+
+/// Reply bodies of streaming output (a Receive answer is up to MaxEnvelopeSize, 500 KB by
+/// default, one after another) read into buffers used before instead of fresh ones: a fresh
+/// large buffer is new pages, which the kernel faults in, zeroes and charges to the memory
+/// cgroup on every answer, and that was the largest cost on the client's side.
+#[derive(Default)]
+struct BodyPool {
+    free: Mutex<Vec<Vec<u8>>>,
+}
+
+impl BodyPool {
+    /// An empty buffer with room for `capacity` bytes.
+    fn take(&self, capacity: usize) -> Vec<u8> {
+        let reused = self
+            .free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut buffer = reused.unwrap_or_default();
+        buffer.reserve(capacity);
+        buffer
+    }
+
+    fn give_back(&self, mut buffer: Vec<u8>) {
+        if buffer.capacity() > POOLED_BODY_MAX {
+            return;
+        }
+        buffer.clear();
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        if free.len() < POOLED_BODIES {
+            free.push(buffer);
+        }
+    }
+}
+
+/// A reply body's buffer, returned to its pool when the last [`Bytes`] over it is dropped.
+struct PooledBody {
+    buffer: Vec<u8>,
+    pool: Arc<BodyPool>,
+}
+
+impl AsRef<[u8]> for PooledBody {
+    fn as_ref(&self) -> &[u8] {
+        &self.buffer
+    }
+}
+
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        self.pool.give_back(std::mem::take(&mut self.buffer));
+    }
 }
 
 impl Transport {
@@ -126,6 +189,7 @@ impl Transport {
             max_response_bytes,
             idle: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
+            bodies: Arc::default(),
         })
     }
 
@@ -666,18 +730,7 @@ impl Transport {
             // The body was not read: the connection is dropped, never reused.
             return Err(self.too_large());
         }
-        let body = match Limited::new(response.into_body(), self.max_response_bytes)
-            .collect()
-            .await
-        {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) => {
-                if e.is::<http_body_util::LengthLimitError>() {
-                    return Err(self.too_large());
-                }
-                return Err(self.io_error(std::io::Error::other(e)));
-            }
-        };
+        let body = self.read_body(response.into_body(), declared).await?;
         let reply = HttpReply {
             status,
             content_type,
@@ -685,6 +738,53 @@ impl Transport {
             body,
         };
         Ok((reply, !closes))
+    }
+
+    /// The body, at most `max_response_bytes`. Each frame is copied out as it arrives and
+    /// then dropped, so that hyper can read the next one into the same read buffer; a large
+    /// declared body goes into a pooled buffer (see [`BodyPool`]).
+    async fn read_body(
+        &self,
+        mut body: hyper::body::Incoming,
+        declared: Option<u64>,
+    ) -> Result<Bytes, ClientError> {
+        let declared = declared.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        let pooled = declared >= POOLED_BODY_MIN;
+        let mut buffer = if pooled {
+            self.bodies.take(declared)
+        } else {
+            Vec::with_capacity(declared)
+        };
+        let mut result = Ok(());
+        while let Some(frame) = body.frame().await {
+            let data = match frame {
+                Ok(frame) => match frame.into_data() {
+                    Ok(data) => data,
+                    Err(_) => continue, // trailers carry nothing we use
+                },
+                Err(e) => {
+                    result = Err(self.io_error(std::io::Error::other(e)));
+                    break;
+                }
+            };
+            if buffer.len() + data.len() > self.max_response_bytes {
+                result = Err(self.too_large());
+                break;
+            }
+            buffer.extend_from_slice(&data);
+        }
+        match (result, pooled) {
+            (Err(e), true) => {
+                self.bodies.give_back(buffer);
+                Err(e)
+            }
+            (Err(e), false) => Err(e),
+            (Ok(()), true) => Ok(Bytes::from_owner(PooledBody {
+                buffer,
+                pool: Arc::clone(&self.bodies),
+            })),
+            (Ok(()), false) => Ok(Bytes::from(buffer)),
+        }
     }
 
     fn too_large(&self) -> ClientError {
@@ -720,4 +820,52 @@ where
         let _ = connection.await;
     });
     Ok((sender, driver))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pooled(pool: &Arc<BodyPool>, bytes: &[u8]) -> Bytes {
+        let mut buffer = pool.take(POOLED_BODY_MIN);
+        buffer.extend_from_slice(bytes);
+        Bytes::from_owner(PooledBody {
+            buffer,
+            pool: Arc::clone(pool),
+        })
+    }
+
+    fn kept(pool: &BodyPool) -> Vec<usize> {
+        let free = pool.free.lock().unwrap_or_else(PoisonError::into_inner);
+        free.iter().map(Vec::capacity).collect()
+    }
+
+    #[test]
+    fn a_body_buffer_comes_back_when_its_last_reference_is_dropped() {
+        let pool = Arc::new(BodyPool::default());
+        let body = pooled(&pool, b"reply");
+        let slice = body.slice(1..3);
+        drop(body);
+        assert!(kept(&pool).is_empty(), "still referenced by the slice");
+        assert_eq!(&slice[..], b"ep");
+        drop(slice);
+        assert_eq!(kept(&pool).len(), 1);
+        // The next body reuses it, empty.
+        let again = pool.take(10);
+        assert!(again.is_empty() && again.capacity() >= POOLED_BODY_MIN);
+        assert!(kept(&pool).is_empty());
+    }
+
+    #[test]
+    fn the_pool_keeps_few_buffers_and_no_huge_ones() {
+        let pool = Arc::new(BodyPool::default());
+        let bodies: Vec<Bytes> = (0..3 * POOLED_BODIES)
+            .map(|_| pooled(&pool, b"x"))
+            .collect();
+        drop(bodies);
+        assert_eq!(kept(&pool).len(), POOLED_BODIES);
+        let pool = Arc::new(BodyPool::default());
+        pool.give_back(Vec::with_capacity(POOLED_BODY_MAX + 1));
+        assert!(kept(&pool).is_empty());
+    }
 }

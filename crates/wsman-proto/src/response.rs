@@ -77,19 +77,30 @@ pub fn envelope(header: &ResponseHeader<'_>, body: &str) -> String {
 /// in place (the envelope's start: namespaces and header, well under this).
 pub const ENVELOPE_HEADROOM: usize = 4096;
 
+/// The start of an [`envelope`], up to and including `<s:Body>`: a large body (a
+/// ReceiveResponse full of output) is then written after it into the same buffer and closed
+/// with [`ENVELOPE_END`], with no copy of the body. Start + body + end is [`envelope`]'s text
+/// for a non-empty body.
+pub fn envelope_start(header: &ResponseHeader<'_>) -> String {
+    let mut out = String::with_capacity(1024);
+    open_envelope(&mut out);
+    write_header(&mut out, header);
+    out.push_str("<s:Body>");
+    out
+}
+
+/// What closes an [`envelope_start`] and its body.
+pub const ENVELOPE_END: &str = "</s:Body></s:Envelope>";
+
 /// [`envelope`] around a body the caller no longer needs, built in the body's own buffer when it
 /// has [`ENVELOPE_HEADROOM`] to spare: a large body (a ReceiveResponse full of output) is then
 /// moved once within its allocation instead of copied into a new one. Same text as
 /// [`envelope`].
 pub fn envelope_owned(header: &ResponseHeader<'_>, mut body: String) -> String {
-    const CLOSE: &str = "</s:Body></s:Envelope>";
-    let mut start = String::with_capacity(1024);
-    open_envelope(&mut start);
-    write_header(&mut start, header);
-    start.push_str("<s:Body>");
-    body.reserve(start.len() + CLOSE.len());
+    let start = envelope_start(header);
+    body.reserve(start.len() + ENVELOPE_END.len());
     body.insert_str(0, &start);
-    body.push_str(CLOSE);
+    body.push_str(ENVELOPE_END);
     body
 }
 
@@ -166,4 +177,29 @@ pub fn fault_envelope(
 /// Format a GUID-like id as Windows does for response MessageIDs: `uuid:` + upper case.
 pub fn message_id_from(uuid_text: &str) -> String {
     format!("uuid:{}", uuid_text.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The three ways to build a response envelope write the same text.
+    #[test]
+    fn start_body_end_is_the_envelope() {
+        let header = ResponseHeader {
+            action: "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ReceiveResponse",
+            message_id: "uuid:1",
+            relates_to: Some("uuid:<2>"),
+            operation_id: Some("uuid:3"),
+            sequence_id: Some("4"),
+            extra: "",
+        };
+        let body = "<rsp:ReceiveResponse/>";
+        let whole = envelope(&header, body);
+        let mut built = envelope_start(&header);
+        built.push_str(body);
+        built.push_str(ENVELOPE_END);
+        assert_eq!(built, whole);
+        assert_eq!(envelope_owned(&header, body.to_owned()), whole);
+    }
 }

@@ -146,6 +146,19 @@ impl Dispatcher {
                     max_envelope,
                     receive_overhead,
                 };
+                if ShellService::is_receive(&request) {
+                    // Output is rendered after the envelope's start, in one buffer.
+                    let id = new_message_id();
+                    let start = response::envelope_start(&response_header(
+                        &request,
+                        wsman_proto::shell::action::RECEIVE_RESPONSE,
+                        &id,
+                    ));
+                    let envelope = service
+                        .receive_envelope(&request, caller, shell_budget, &start)
+                        .await?;
+                    return checked_envelope(envelope, max_envelope);
+                }
                 let (response_action, body) = service
                     .operate(&request, caller, exchange.address, shell_budget)
                     .await?;
@@ -460,17 +473,28 @@ fn finish_owned(
     max_envelope: u64,
 ) -> Result<Reply, Fault> {
     let id = new_message_id();
-    let envelope = response::envelope_owned(
-        &ResponseHeader {
-            action: response_action,
-            message_id: &id,
-            relates_to: request.message_id.as_deref(),
-            operation_id: request.operation_id.as_deref(),
-            sequence_id: request.sequence_id.as_deref(),
-            extra: "",
-        },
-        body,
-    );
+    let envelope = response::envelope_owned(&response_header(request, response_action, &id), body);
+    checked_envelope(envelope, max_envelope)
+}
+
+/// The header of the response to `request` (no extra header blocks).
+fn response_header<'a>(
+    request: &'a Request,
+    response_action: &'a str,
+    message_id: &'a str,
+) -> ResponseHeader<'a> {
+    ResponseHeader {
+        action: response_action,
+        message_id,
+        relates_to: request.message_id.as_deref(),
+        operation_id: request.operation_id.as_deref(),
+        sequence_id: request.sequence_id.as_deref(),
+        extra: "",
+    }
+}
+
+/// The envelope as the reply, unless it is larger than the client accepts.
+fn checked_envelope(envelope: String, max_envelope: u64) -> Result<Reply, Fault> {
     if envelope.len() as u64 > max_envelope {
         return Err(Fault::max_envelope_size_exceeded(
             envelope.len(),

@@ -40,6 +40,7 @@ pub mod access;
 pub mod addresses;
 pub mod auth;
 pub mod body;
+pub mod buffers;
 pub mod certauth;
 pub mod credssp;
 pub mod credssp_kerberos;

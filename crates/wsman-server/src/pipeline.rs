@@ -757,10 +757,11 @@ fn base_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
 }
 
 /// The envelope as the bytes sent in `encoding`. UTF-8 goes out as rendered: the string's
-/// buffer becomes the body without a copy.
+/// buffer becomes the body without a copy (and a large one is used again, see
+/// [`crate::buffers`]).
 fn encode_body(xml: String, encoding: Encoding) -> Bytes {
     match encoding {
-        Encoding::Utf8 => Bytes::from(xml.into_bytes()),
+        Encoding::Utf8 => crate::buffers::into_body(xml.into_bytes()),
         other => Bytes::from(charset::encode(&xml, other)),
     }
 }

@@ -22,7 +22,7 @@ pub mod receive_fast;
 pub mod requests;
 pub mod responses;
 
-pub use receive_fast::{read_receive_envelope, ReceiveEnvelope};
+pub use receive_fast::{read_receive_envelope, read_receive_envelope_bytes, ReceiveEnvelope};
 pub use requests::{CommandLine, Receive, Send, ShellCreate, Signal, WinrsOptions};
 pub use responses::{
     CommandItem, CommandResponse, CommandStateValue, CreateResponse, ReceiveResponse,

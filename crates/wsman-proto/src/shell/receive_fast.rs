@@ -47,8 +47,24 @@ enum Place {
 /// Reads a SOAP envelope whose body is an `rsp:ReceiveResponse`; `None` for anything else
 /// (see the module docs).
 pub fn read_receive_envelope(input: &str) -> Option<ReceiveEnvelope> {
+    read(input.as_bytes(), true)
+}
+
+/// [`read_receive_envelope`] of UTF-8 bytes not yet checked: `None` unless they are UTF-8.
+/// The check skips the base64 text of the streams, nearly all of a large answer: the base64
+/// decoder accepts nothing but ASCII there, so checking it again would only cost time.
+pub fn read_receive_envelope_bytes(input: &[u8]) -> Option<ReceiveEnvelope> {
+    read(input, false)
+}
+
+/// The reader of both; `utf8`: `input` is known to be UTF-8.
+fn read(input: &[u8], utf8: bool) -> Option<ReceiveEnvelope> {
     let limits = Limits::default();
-    let mut reader = NsReader::from_str(input);
+    // Without quick-xml's `encoding` feature a reader of bytes reads them as UTF-8, exactly
+    // as a reader of a `str` does, and checks every piece of text it unescapes.
+    let mut reader = NsReader::from_reader(input);
+    // Where the part of `input` not yet checked for UTF-8 starts.
+    let mut unchecked = if utf8 { input.len() } else { 0 };
     reader.config_mut().trim_text(false);
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Place> = Vec::with_capacity(8);
@@ -80,6 +96,31 @@ pub fn read_receive_envelope(input: &str) -> Option<ReceiveEnvelope> {
                     }
                     return None;
                 };
+                if place == Place::Stream {
+                    // Text in one piece only: split text (a comment inside) is decoded as a
+                    // whole by the general path.
+                    if stream_text_seen {
+                        return None;
+                    }
+                    stream_text_seen = true;
+                    let stream = response.as_mut()?.streams.last_mut()?;
+                    // Base64 as it lies: it has nothing to unescape, and what decodes is ASCII.
+                    // Text that does not decode (a character reference, say) is unescaped first.
+                    if let Some(at) = span_in(input, &t) {
+                        if decode_base64_append(&t, &mut stream.data) {
+                            if at.start >= unchecked {
+                                std::str::from_utf8(&input[unchecked..at.start]).ok()?;
+                                unchecked = at.end;
+                            }
+                            continue;
+                        }
+                    }
+                    let text = t.unescape().ok()?;
+                    if !decode_base64_append(text.as_bytes(), &mut stream.data) {
+                        return None;
+                    }
+                    continue;
+                }
                 // Unescaped everywhere, as the tree parser does (a bad reference anywhere
                 // refuses the document).
                 let text = t.unescape().ok()?;
@@ -88,18 +129,6 @@ pub fn read_receive_envelope(input: &str) -> Option<ReceiveEnvelope> {
                 }
                 match place {
                     Place::RelatesTo => relates_to.get_or_insert_with(String::new).push_str(&text),
-                    Place::Stream => {
-                        // Text in one piece only: split text (a comment inside) is decoded
-                        // as a whole by the general path.
-                        if stream_text_seen {
-                            return None;
-                        }
-                        stream_text_seen = true;
-                        let stream = response.as_mut()?.streams.last_mut()?;
-                        if !decode_base64_append(text.as_bytes(), &mut stream.data) {
-                            return None;
-                        }
-                    }
                     Place::ExitCode => exit_text.push_str(&text),
                     // Whitespace between elements; the tree parser keeps it as text nodes that
                     // the ReceiveResponse reader ignores.
@@ -185,10 +214,20 @@ pub fn read_receive_envelope(input: &str) -> Option<ReceiveEnvelope> {
     if !stack.is_empty() || !seen_root {
         return None;
     }
+    if unchecked < input.len() {
+        std::str::from_utf8(&input[unchecked..]).ok()?;
+    }
     Some(ReceiveEnvelope {
         relates_to: relates_to.map(|r| r.trim().to_owned()),
         response: response?,
     })
+}
+
+/// Where `part` (a slice the reader borrowed from `input`) lies in `input`.
+fn span_in(input: &[u8], part: &[u8]) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(input.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= input.len()).then_some(start..end)
 }
 
 /// Every attribute of every element is checked as the tree parser checks it: well-formed, not
@@ -330,6 +369,7 @@ mod tests {
             let fast = read_receive_envelope(&text).unwrap();
             assert_eq!(fast.relates_to.as_deref(), Some("uuid:REQ"));
             assert_eq!(fast.response, by_tree(&text));
+            assert_eq!(read_receive_envelope_bytes(text.as_bytes()), Some(fast));
         }
     }
 
@@ -367,10 +407,63 @@ mod tests {
             );
             let at = (0..=cut.min(good.len())).rev().find(|i| good.is_char_boundary(*i)).unwrap_or(0);
             let text = format!("{}{junk}{}", &good[..at], &good[at..]);
-            if let Some(fast) = read_receive_envelope(&text) {
+            let fast = read_receive_envelope(&text);
+            proptest::prop_assert_eq!(&read_receive_envelope_bytes(text.as_bytes()), &fast);
+            if let Some(fast) = fast {
                 proptest::prop_assert_eq!(fast.response, by_tree(&text));
             }
         }
+    }
+
+    /// Bytes that are not UTF-8 anywhere outside the base64 refuse the document; the base64
+    /// itself is checked by its decoder. Base64 written with a character reference still
+    /// decodes.
+    #[test]
+    fn bytes_are_read_only_when_they_are_utf8() {
+        let good = wrap(
+            &ReceiveResponse::new(
+                vec![
+                    StreamData::new("stdout", Some("C"), b"hello".to_vec(), false),
+                    StreamData::new("stderr", Some("C"), b"oops".to_vec(), true),
+                ],
+                Some((Some("C".to_owned()), CommandStateValue::Running)),
+            )
+            .to_xml(),
+        );
+        let with_comment = good.replace("</rsp:Stream>", "</rsp:Stream><!--\u{e9}-->");
+        let fast = read_receive_envelope_bytes(with_comment.as_bytes()).unwrap();
+        assert_eq!(fast.response.streams[0].data, b"hello");
+        assert_eq!(fast.response.streams[1].data, b"oops");
+        for marker in [
+            "</rsp:Stream>",
+            "<rsp:CommandState",
+            "</s:Envelope>",
+            "<a:RelatesTo>",
+        ] {
+            let at = with_comment.find(marker).unwrap();
+            for bad in [&b"\xe9"[..], b"\xff", b"\xc3"] {
+                let mut bytes = with_comment.as_bytes().to_vec();
+                let comment = bytes[..at].windows(4).rposition(|w| w == b"<!--");
+                // Inside a comment just before the marker (or, before the first, in front of
+                // the marker itself).
+                let place = comment.map_or(at, |c| c + 4);
+                bytes.splice(place..place, bad.iter().copied());
+                assert!(std::str::from_utf8(&bytes).is_err());
+                assert_eq!(
+                    read_receive_envelope_bytes(&bytes),
+                    None,
+                    "{marker} {bad:?}"
+                );
+            }
+        }
+        let mut in_base64 = good.as_bytes().to_vec();
+        let at = good.find("aGVsbG8=").unwrap();
+        in_base64[at + 2] = 0xe9;
+        assert_eq!(read_receive_envelope_bytes(&in_base64), None);
+        let reference = good.replace("aGVsbG8=", "aGVs&#98;G8=");
+        let fast = read_receive_envelope_bytes(reference.as_bytes()).unwrap();
+        assert_eq!(fast.response.streams[0].data, b"hello");
+        assert_eq!(fast.response, by_tree(&reference));
     }
 
     #[test]

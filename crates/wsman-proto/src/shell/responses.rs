@@ -396,12 +396,23 @@ impl ReceiveResponse {
         streams: &[StreamPart<'_>],
         state: Option<(Option<&str>, &CommandStateValue)>,
     ) -> String {
+        Self::render_into(streams, state, String::new())
+    }
+
+    /// [`Self::render`] appended to `out`: a server streaming output passes a buffer it used
+    /// before (so that a large response does not need fresh memory) that already holds the
+    /// envelope's start (see [`crate::response::envelope_start`]).
+    pub fn render_into(
+        streams: &[StreamPart<'_>],
+        state: Option<(Option<&str>, &CommandStateValue)>,
+        mut out: String,
+    ) -> String {
         let markup: usize = streams
             .iter()
             .map(|s| Self::stream_overhead(s.name, s.command_id) + encoded_base64_len(s.data.len()))
             .sum();
         // Room for the envelope too, which is then built around the body in place.
-        let mut out = String::with_capacity(256 + markup + crate::response::ENVELOPE_HEADROOM);
+        out.reserve(256 + markup + crate::response::ENVELOPE_HEADROOM);
         let (decl_name, decl_value) = rsp_decl();
         open_tag(&mut out, "rsp:ReceiveResponse", &[(decl_name, decl_value)]);
         if streams.is_empty() && state.is_none() {

@@ -83,9 +83,11 @@ pub(super) fn command_item(c: &CommandInfo) -> CommandItem {
     CommandItem::new(&c.command_id, &c.command_line, state)
 }
 
-/// Engine output as a ReceiveResponse body: every chunk tagged with the CommandId, and the
-/// state. Rendered straight from the engine's buffers (no copy of the data before base64).
-pub(super) fn receive_response(output: &ReceiveOutput, command_id: &str) -> String {
+/// Engine output as a ReceiveResponse body after `start` (an envelope's start, or nothing):
+/// every chunk tagged with the CommandId, and the state. Rendered straight from the engine's
+/// buffers (no copy of the data before base64), into a buffer used before when there is one
+/// (see [`crate::buffers`]).
+pub(super) fn receive_response(output: &ReceiveOutput, command_id: &str, start: &str) -> String {
     let streams: Vec<StreamPart<'_>> = output
         .chunks
         .iter()
@@ -102,5 +104,7 @@ pub(super) fn receive_response(output: &ReceiveOutput, command_id: &str) -> Stri
         },
         _ => CommandStateValue::Running,
     };
-    ReceiveResponse::render(&streams, Some((Some(command_id), &state)))
+    let mut out = crate::buffers::take();
+    out.push_str(start);
+    ReceiveResponse::render_into(&streams, Some((Some(command_id), &state)), out)
 }

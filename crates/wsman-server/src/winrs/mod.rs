@@ -148,10 +148,40 @@ impl ShellService {
             }
             action::SHELL_COMMAND if is_cmd => self.command(request, caller, &options).await,
             action::SHELL_SEND if is_cmd => self.send(request, caller, budget).await,
-            action::SHELL_RECEIVE if is_cmd => self.receive(request, caller, budget).await,
+            action::SHELL_RECEIVE if is_cmd => Ok((
+                shell::action::RECEIVE_RESPONSE,
+                self.receive(request, caller, budget, "").await?,
+            )),
             action::SHELL_SIGNAL if is_cmd => self.signal(request, caller).await,
             other => Err(Fault::action_not_supported(other)),
         }
+    }
+
+    /// Whether `request` is a Receive of the cmd shell, which [`Self::receive_envelope`]
+    /// answers.
+    pub fn is_receive(request: &Request) -> bool {
+        request.action.as_deref() == Some(action::SHELL_RECEIVE)
+            && request
+                .resource_uri
+                .as_deref()
+                .is_some_and(|uri| uri.eq_ignore_ascii_case(shell::uri::CMD))
+    }
+
+    /// [`Self::operate`] for a Receive ([`Self::is_receive`]), answered with its whole
+    /// envelope: `start` ([`wsman_proto::response::envelope_start`]) goes first into the
+    /// buffer the output is rendered into, so the output is not moved again to make room for
+    /// the envelope around it.
+    pub async fn receive_envelope(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        budget: Budget,
+        start: &str,
+    ) -> Result<String, Fault> {
+        WinrsOptions::parse(&request.options)?;
+        let mut envelope = self.receive(request, caller, budget, start).await?;
+        envelope.push_str(wsman_proto::response::ENVELOPE_END);
+        Ok(envelope)
     }
 
     /// Enumerate items of the shell inventory or of a shell's commands.
@@ -307,12 +337,14 @@ impl ShellService {
         Ok((shell::action::SEND_RESPONSE, responses::send_response()))
     }
 
+    /// The ReceiveResponse after `start` (see [`Self::receive_envelope`]).
     async fn receive(
         &self,
         request: &Request,
         caller: &Caller,
         budget: Budget,
-    ) -> Result<(&'static str, String), Fault> {
+        start: &str,
+    ) -> Result<String, Fault> {
         let id = shell_id(&request.selectors)?;
         let receive = Receive::parse(request.body.as_ref())?;
         let command_id = receive.command_id.clone().ok_or_else(no_command_id)?;
@@ -329,10 +361,7 @@ impl ShellService {
             ReceiveOutcome::TimedOut => return Err(Fault::timed_out()),
             _ => return Err(Fault::timed_out()),
         };
-        Ok((
-            shell::action::RECEIVE_RESPONSE,
-            describe::receive_response(&output, &command_id),
-        ))
+        Ok(describe::receive_response(&output, &command_id, start))
     }
 
     async fn signal(
