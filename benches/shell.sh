@@ -10,10 +10,13 @@
 #
 #   benches/shell.sh
 #   BENCH_SHELLS=200 SHELL_BENCH_ARGS="--iterations 50 --bytes 256M" benches/shell.sh
+#   BENCH_RUN_AS=nobody SHELL_BENCH_ARGS="--only a" benches/shell.sh
 #
 # The daemon runs with the allocator settings of dist/wsmand.service (MALLOC_ARENA_MAX=2,
-# MALLOC_MMAP_THRESHOLD_=131072). Shells run as root (the service account's run-as user), so
-# this needs root. Not part of scripts/test.sh: figures depend on the machine; compare ratios.
+# MALLOC_MMAP_THRESHOLD_=131072). Shells run as root (the service account's run-as user) unless
+# BENCH_RUN_AS names another existing account (the daemon then switches ids for every command,
+# as for any user but root); the daemon needs root either way. Not part of scripts/test.sh:
+# figures depend on the machine; compare ratios.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,12 +26,17 @@ source "$ROOT/scripts/lib.sh"
 require_cargo
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "benches/shell.sh needs root: the bench account runs its shells as root" >&2
+    echo "benches/shell.sh needs root: the daemon starts the shells as root or as BENCH_RUN_AS" >&2
     exit 1
 fi
 command -v python3 >/dev/null 2>&1 || ensure_packages python3
 
 ACCOUNT=shellbench
+RUN_AS="${BENCH_RUN_AS:-root}"
+if ! id -u "$RUN_AS" >/dev/null 2>&1; then
+    echo "BENCH_RUN_AS=$RUN_AS: no such user" >&2
+    exit 1
+fi
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 SHELLS="${BENCH_SHELLS:-1000}"
 
@@ -80,14 +88,14 @@ Address = "IP:127.0.0.1"
 Transport = "HTTP"
 Port = $PORT
 TOML
-printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" account add "$ACCOUNT" --password-stdin --run-as root >/dev/null
+printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" account add "$ACCOUNT" --password-stdin --run-as "$RUN_AS" >/dev/null
 # 1,000 shells plus their connections while they open: more descriptors than a shell's default.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \
     "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
 WSMAND_PID=$!
 wait_for_port "$PORT" "$WSMAND_PID"
-echo "wsmand pid $WSMAND_PID on 127.0.0.1:$PORT (MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072)"
+echo "wsmand pid $WSMAND_PID on 127.0.0.1:$PORT (MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072), shells run as $RUN_AS"
 
 step "benchmarks"
 # shellcheck disable=SC2086 # SHELL_BENCH_ARGS is a list of switches

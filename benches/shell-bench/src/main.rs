@@ -176,18 +176,22 @@ async fn latency(args: &Args, client: &Client) -> anyhow::Result<()> {
             remote_true(client, skip_cmd_shell).await?;
         }
         let mut runs = Vec::new();
+        let cpu_before = cpu_with_children(args.daemon_pid)?;
         for _ in 0..args.iterations {
             runs.push(remote_true(client, skip_cmd_shell).await?);
         }
+        let cpu_after = cpu_with_children(args.daemon_pid)?;
         let mut totals: Vec<Duration> = runs.iter().map(Phases::total).collect();
         let remote_median = median(&mut totals);
         let phase = |pick: fn(&Phases) -> Duration| {
             let mut values: Vec<Duration> = runs.iter().map(pick).collect();
             millis(median(&mut values))
         };
+        let per_run = |seconds: f64| seconds * 1000.0 / f64::from(args.iterations.max(1));
         println!(
             "  remote, {label}: {} runs, median {:.3} ms, mean {:.3} ms \
-             (median per phase: open {:.3}, command {:.3}, receive {:.3}, delete {:.3} ms)",
+             (median per phase: open {:.3}, command {:.3}, receive {:.3}, delete {:.3} ms); \
+             CPU per run: wsmand {:.3} ms, its commands {:.3} ms",
             args.iterations,
             millis(remote_median),
             millis(mean(&totals)),
@@ -195,6 +199,8 @@ async fn latency(args: &Args, client: &Client) -> anyhow::Result<()> {
             phase(|p| p.run),
             phase(|p| p.receive),
             phase(|p| p.close),
+            per_run(cpu_after.0 - cpu_before.0),
+            per_run(cpu_after.1 - cpu_before.1),
         );
         rows.push((label, remote_median));
     }
@@ -350,15 +356,24 @@ async fn throughput(args: &Args, client: &Client) -> anyhow::Result<()> {
 
 /// User + system CPU time of a process so far (`/proc/PID/stat`, clock ticks of 1/100 s).
 fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    Ok(cpu_with_children(pid)?.0)
+}
+
+/// CPU seconds (user + system) of a process, and of its children that it reaped (a shell's
+/// commands, for wsmand): from `/proc/PID/stat`, in clock ticks of 10 ms.
+fn cpu_with_children(pid: u32) -> anyhow::Result<(f64, f64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("reading /proc/{pid}/stat"))?;
     // The fields after the command name, which is in parentheses and may hold spaces.
     let rest = text.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    // utime, stime, cutime and cstime are fields 14 to 17 of the line, 12 to 15 after the name.
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
-    match (ticks(11), ticks(12)) {
-        (Some(user), Some(system)) => Ok((user + system) as f64 / 100.0),
+    match (ticks(11), ticks(12), ticks(13), ticks(14)) {
+        (Some(user), Some(system), Some(children_user), Some(children_system)) => Ok((
+            (user + system) as f64 / 100.0,
+            (children_user + children_system) as f64 / 100.0,
+        )),
         _ => bail!("unexpected /proc/{pid}/stat"),
     }
 }
