@@ -43,6 +43,10 @@ struct Args {
     /// The `head -c` size for benchmark (b), as head reads it (1G = 2^30 bytes).
     #[arg(long, default_value = "1G")]
     bytes: String,
+    /// Runs of benchmark (b), local and remote alternating; the ratio is of the medians (one
+    /// run of either side is at the mercy of the moment's load).
+    #[arg(long, default_value_t = 3)]
+    throughput_runs: u32,
     /// Idle shells opened for benchmark (c).
     #[arg(long, default_value_t = 1000)]
     shells: u32,
@@ -307,40 +311,45 @@ fn mib_per_second(bytes: u64, elapsed: Duration) -> f64 {
 /// Benchmark (b).
 async fn throughput(args: &Args, client: &Client) -> anyhow::Result<()> {
     println!(
-        "\n== (b) stdout throughput of `head -c {} /dev/zero`",
-        args.bytes
+        "\n== (b) stdout throughput of `head -c {} /dev/zero`, {} local and {} remote runs \
+         alternating (medians)",
+        args.bytes, args.throughput_runs, args.throughput_runs
     );
-    let (local_bytes, local_time) = local_head(&args.bytes)?;
-    let local_rate = mib_per_second(local_bytes, local_time);
-    println!(
-        "  local pipe: {local_bytes} bytes in {:.3} s = {local_rate:.1} MiB/s",
-        local_time.as_secs_f64()
-    );
-    let daemon_cpu_before = cpu_seconds(args.daemon_pid)?;
-    let own_cpu_before = cpu_seconds(std::process::id())?;
-    let (remote_bytes, remote_time, events) = remote_head(client, &args.bytes).await?;
-    let daemon_cpu = cpu_seconds(args.daemon_pid)? - daemon_cpu_before;
-    let own_cpu = cpu_seconds(std::process::id())? - own_cpu_before;
-    let remote_rate = mib_per_second(remote_bytes, remote_time);
-    println!(
-        "  through Receive: {remote_bytes} bytes in {:.3} s = {remote_rate:.1} MiB/s \
-         ({events} data parts, {:.1} KiB each on average)",
-        remote_time.as_secs_f64(),
-        remote_bytes as f64 / 1024.0 / events.max(1) as f64
-    );
-    println!(
-        "  CPU during the remote run: wsmand {daemon_cpu:.2} s (its children excluded), this \
-         client {own_cpu:.2} s, over {:.2} s of wall time on {} cores",
-        remote_time.as_secs_f64(),
-        std::thread::available_parallelism().map_or(1, usize::from)
-    );
-    if remote_bytes != local_bytes {
-        bail!("received {remote_bytes} bytes, the local run produced {local_bytes}");
+    let mut local_rates = Vec::new();
+    let mut remote_rates = Vec::new();
+    for run in 1..=args.throughput_runs.max(1) {
+        let (local_bytes, local_time) = local_head(&args.bytes)?;
+        let local_rate = mib_per_second(local_bytes, local_time);
+        println!(
+            "  run {run}, local pipe: {local_bytes} bytes in {:.3} s = {local_rate:.1} MiB/s",
+            local_time.as_secs_f64()
+        );
+        let daemon_cpu_before = cpu_seconds(args.daemon_pid)?;
+        let own_cpu_before = cpu_seconds(std::process::id())?;
+        let (remote_bytes, remote_time, events) = remote_head(client, &args.bytes).await?;
+        let daemon_cpu = cpu_seconds(args.daemon_pid)? - daemon_cpu_before;
+        let own_cpu = cpu_seconds(std::process::id())? - own_cpu_before;
+        let remote_rate = mib_per_second(remote_bytes, remote_time);
+        println!(
+            "  run {run}, through Receive: {remote_bytes} bytes in {:.3} s = {remote_rate:.1} \
+             MiB/s ({events} data parts, {:.1} KiB each on average); CPU: wsmand {daemon_cpu:.2} \
+             s (its children excluded), this client {own_cpu:.2} s, on {} cores",
+            remote_time.as_secs_f64(),
+            remote_bytes as f64 / 1024.0 / events.max(1) as f64,
+            std::thread::available_parallelism().map_or(1, usize::from)
+        );
+        if remote_bytes != local_bytes {
+            bail!("received {remote_bytes} bytes, the local run produced {local_bytes}");
+        }
+        local_rates.push(local_rate);
+        remote_rates.push(remote_rate);
     }
+    let local_rate = median_f64(&mut local_rates);
+    let remote_rate = median_f64(&mut remote_rates);
     let ratio = remote_rate / local_rate.max(1e-9);
     println!(
         "  {:<38}{:>12}{:>12}{:>10}{:>10}  verdict",
-        "", "remote MiB/s", "local MiB/s", "ratio", "target"
+        "median", "remote MiB/s", "local MiB/s", "ratio", "target"
     );
     println!(
         "  {:<38}{:>12.1}{:>12.1}{:>10.3}{:>10}  {}",
@@ -352,6 +361,12 @@ async fn throughput(args: &Args, client: &Client) -> anyhow::Result<()> {
         verdict(ratio >= THROUGHPUT_TARGET_RATIO)
     );
     Ok(())
+}
+
+/// The median of `values` (the upper one of the middle two for an even count).
+fn median_f64(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// User + system CPU time of a process so far (`/proc/PID/stat`, clock ticks of 1/100 s).
