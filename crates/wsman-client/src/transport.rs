@@ -25,6 +25,7 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
+use wsman_buffers::BufferPool;
 
 use wsman_auth::initiator::NegotiateInitiator;
 use wsman_auth::sealing::{self, MessageSealer};
@@ -100,8 +101,10 @@ pub(crate) struct Transport {
     /// Idle connections, most recently used last.
     idle: Mutex<Vec<Connection>>,
     generation: AtomicU64,
-    /// Buffers of large reply bodies, used again for the next ones.
-    bodies: Arc<BodyPool>,
+    /// Buffers of large reply bodies (a Receive answer is up to MaxEnvelopeSize, 500 KB by
+    /// default, one after another), used again for the next ones: fresh ones were the
+    /// largest cost on the client's side (see [`wsman_buffers`]).
+    bodies: Arc<BufferPool>,
 }
 
 /// Bodies declared at least this large are read into a pooled buffer; smaller ones into a
@@ -113,56 +116,9 @@ const POOLED_BODIES: usize = 3;
 /// Larger buffers are freed rather than kept, so the pool holds at most a few MiB.
 const POOLED_BODY_MAX: usize = 2 * 1024 * 1024;
 
-/// Reply bodies of streaming output (a Receive answer is up to MaxEnvelopeSize, 500 KB by
-/// default, one after another) read into buffers used before instead of fresh ones: a fresh
-/// large buffer is new pages, which the kernel faults in, zeroes and charges to the memory
-/// cgroup on every answer, and that was the largest cost on the client's side.
-#[derive(Default)]
-struct BodyPool {
-    free: Mutex<Vec<Vec<u8>>>,
-}
-
-impl BodyPool {
-    /// An empty buffer with room for `capacity` bytes.
-    fn take(&self, capacity: usize) -> Vec<u8> {
-        let reused = self
-            .free
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let mut buffer = reused.unwrap_or_default();
-        buffer.reserve(capacity);
-        buffer
-    }
-
-    fn give_back(&self, mut buffer: Vec<u8>) {
-        if buffer.capacity() > POOLED_BODY_MAX {
-            return;
-        }
-        buffer.clear();
-        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-        if free.len() < POOLED_BODIES {
-            free.push(buffer);
-        }
-    }
-}
-
-/// A reply body's buffer, returned to its pool when the last [`Bytes`] over it is dropped.
-struct PooledBody {
-    buffer: Vec<u8>,
-    pool: Arc<BodyPool>,
-}
-
-impl AsRef<[u8]> for PooledBody {
-    fn as_ref(&self) -> &[u8] {
-        &self.buffer
-    }
-}
-
-impl Drop for PooledBody {
-    fn drop(&mut self) {
-        self.pool.give_back(std::mem::take(&mut self.buffer));
-    }
+/// The pool of reply bodies: [`POOLED_BODIES`] buffers of at most [`POOLED_BODY_MAX`] bytes.
+fn body_pool() -> Arc<BufferPool> {
+    Arc::new(BufferPool::new(POOLED_BODIES, 0, POOLED_BODY_MAX))
 }
 
 impl Transport {
@@ -189,7 +145,7 @@ impl Transport {
             max_response_bytes,
             idle: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
-            bodies: Arc::default(),
+            bodies: body_pool(),
         })
     }
 
@@ -742,7 +698,7 @@ impl Transport {
 
     /// The body, at most `max_response_bytes`. Each frame is copied out as it arrives and
     /// then dropped, so that hyper can read the next one into the same read buffer; a large
-    /// declared body goes into a pooled buffer (see [`BodyPool`]).
+    /// declared body goes into a pooled buffer (see [`Transport::bodies`]).
     async fn read_body(
         &self,
         mut body: hyper::body::Incoming,
@@ -779,10 +735,7 @@ impl Transport {
                 Err(e)
             }
             (Err(e), false) => Err(e),
-            (Ok(()), true) => Ok(Bytes::from_owner(PooledBody {
-                buffer,
-                pool: Arc::clone(&self.bodies),
-            })),
+            (Ok(()), true) => Ok(self.bodies.lend(buffer)),
             (Ok(()), false) => Ok(Bytes::from(buffer)),
         }
     }
@@ -826,23 +779,19 @@ where
 mod tests {
     use super::*;
 
-    fn pooled(pool: &Arc<BodyPool>, bytes: &[u8]) -> Bytes {
+    fn pooled(pool: &Arc<BufferPool>, bytes: &[u8]) -> Bytes {
         let mut buffer = pool.take(POOLED_BODY_MIN);
         buffer.extend_from_slice(bytes);
-        Bytes::from_owner(PooledBody {
-            buffer,
-            pool: Arc::clone(pool),
-        })
+        pool.lend(buffer)
     }
 
-    fn kept(pool: &BodyPool) -> Vec<usize> {
-        let free = pool.free.lock().unwrap_or_else(PoisonError::into_inner);
-        free.iter().map(Vec::capacity).collect()
+    fn kept(pool: &BufferPool) -> Vec<usize> {
+        pool.free_capacities()
     }
 
     #[test]
     fn a_body_buffer_comes_back_when_its_last_reference_is_dropped() {
-        let pool = Arc::new(BodyPool::default());
+        let pool = body_pool();
         let body = pooled(&pool, b"reply");
         let slice = body.slice(1..3);
         drop(body);
@@ -858,13 +807,13 @@ mod tests {
 
     #[test]
     fn the_pool_keeps_few_buffers_and_no_huge_ones() {
-        let pool = Arc::new(BodyPool::default());
+        let pool = body_pool();
         let bodies: Vec<Bytes> = (0..3 * POOLED_BODIES)
             .map(|_| pooled(&pool, b"x"))
             .collect();
         drop(bodies);
         assert_eq!(kept(&pool).len(), POOLED_BODIES);
-        let pool = Arc::new(BodyPool::default());
+        let pool = body_pool();
         pool.give_back(Vec::with_capacity(POOLED_BODY_MAX + 1));
         assert!(kept(&pool).is_empty());
     }

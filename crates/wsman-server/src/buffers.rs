@@ -6,12 +6,13 @@
 //! kernel faults in, zeroes, charges to the memory cgroup and unmaps again. Responses are
 //! rendered into a buffer [`take`]n from here instead, and [`into_body`] makes the HTTP body
 //! whose last reference (hyper drops it once written) gives the buffer back. The pool is
-//! small and bounded: at most [`KEPT`] buffers of at most [`MAX_KEPT`] bytes each are kept;
+//! small and bounded: at most `KEPT` buffers of at most `MAX_KEPT` bytes each are kept;
 //! anything beyond is freed as before.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, LazyLock};
 
 use bytes::Bytes;
+use wsman_buffers::BufferPool;
 
 /// Buffers smaller than this are not worth keeping (ordinary responses are a few KB).
 const MIN_KEPT: usize = 64 * 1024;
@@ -21,49 +22,19 @@ const MAX_KEPT: usize = 2 * 1024 * 1024;
 /// streams at once.
 const KEPT: usize = 4;
 
-static FREE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+static POOL: LazyLock<Arc<BufferPool>> =
+    LazyLock::new(|| Arc::new(BufferPool::new(KEPT, MIN_KEPT, MAX_KEPT)));
 
 /// An empty string, with the capacity of a buffer given back earlier when there is one.
 pub fn take() -> String {
-    let reused = FREE.lock().unwrap_or_else(PoisonError::into_inner).pop();
     // An empty vector is valid UTF-8.
-    String::from_utf8(reused.unwrap_or_default()).unwrap_or_default()
-}
-
-/// Keep `buffer` for a later [`take`] if it is of a size worth keeping and there is room.
-fn give_back(mut buffer: Vec<u8>) {
-    if !(MIN_KEPT..=MAX_KEPT).contains(&buffer.capacity()) {
-        return;
-    }
-    buffer.clear();
-    let mut free = FREE.lock().unwrap_or_else(PoisonError::into_inner);
-    if free.len() < KEPT {
-        free.push(buffer);
-    }
+    String::from_utf8(POOL.take(0)).unwrap_or_default()
 }
 
 /// The bytes of a response as an HTTP body. A large buffer goes back to the pool when the
 /// body's last reference is dropped; a small one is simply owned by the body.
 pub fn into_body(buffer: Vec<u8>) -> Bytes {
-    if buffer.capacity() < MIN_KEPT {
-        return Bytes::from(buffer);
-    }
-    Bytes::from_owner(Pooled(buffer))
-}
-
-/// A buffer on loan to a [`Bytes`].
-struct Pooled(Vec<u8>);
-
-impl AsRef<[u8]> for Pooled {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl Drop for Pooled {
-    fn drop(&mut self) {
-        give_back(std::mem::take(&mut self.0));
-    }
+    POOL.lend(buffer)
 }
 
 #[cfg(test)]
@@ -82,10 +53,8 @@ mod tests {
         drop(body);
         drop(copy);
         // Other tests may take buffers concurrently: look for ours among the kept ones.
-        let kept = FREE.lock().unwrap_or_else(PoisonError::into_inner);
-        assert!(kept
-            .iter()
-            .any(|b| b.capacity() == capacity && b.is_empty()));
+        let kept = POOL.free_capacities();
+        assert!(kept.contains(&capacity));
         assert!(kept.len() <= KEPT);
     }
 
@@ -94,10 +63,8 @@ mod tests {
         for size in [1024, 4 * 1024 * 1024] {
             let body = into_body(Vec::with_capacity(size));
             drop(body);
-            let kept = FREE.lock().unwrap_or_else(PoisonError::into_inner);
-            assert!(kept
-                .iter()
-                .all(|b| (MIN_KEPT..=MAX_KEPT).contains(&b.capacity())));
+            let kept = POOL.free_capacities();
+            assert!(kept.iter().all(|c| (MIN_KEPT..=MAX_KEPT).contains(c)));
         }
     }
 
@@ -107,6 +74,6 @@ mod tests {
             .map(|_| into_body(Vec::with_capacity(128 * 1024)))
             .collect();
         drop(bodies);
-        assert!(FREE.lock().unwrap_or_else(PoisonError::into_inner).len() <= KEPT);
+        assert!(POOL.free_capacities().len() <= KEPT);
     }
 }

@@ -9,12 +9,13 @@
 
 use std::collections::VecDeque;
 use std::os::fd::AsFd;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{watch, Notify};
+use wsman_buffers::BufferPool;
 
 use crate::types::OutputChunk;
 
@@ -29,52 +30,11 @@ const FLOWING_PIPE_BYTES: usize = 1024 * 1024;
 /// Spent response buffers kept per command for the next Receives.
 const POOLED_BUFFERS: usize = 2;
 
-/// Buffers of Receive data that the responses have finished with, reused for the next ones:
-/// a response carries a few hundred KiB, and fresh memory of that size would be mapped and
-/// page-faulted in again for every response.
-#[derive(Debug, Default)]
-struct BufferPool {
-    spare: Mutex<Vec<Vec<u8>>>,
-}
-
-impl BufferPool {
-    fn get(&self, capacity: usize) -> Vec<u8> {
-        let spare = self
-            .spare
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let mut data = spare.unwrap_or_default();
-        data.reserve_exact(capacity);
-        data
-    }
-}
-
-/// The owner of a pooled buffer inside [`Bytes`]: gives the buffer back when the last clone
-/// of the response data is dropped (or frees it when the command is gone).
-struct Pooled {
-    data: Vec<u8>,
-    pool: Weak<BufferPool>,
-}
-
-impl AsRef<[u8]> for Pooled {
-    fn as_ref(&self) -> &[u8] {
-        &self.data
-    }
-}
-
-impl Drop for Pooled {
-    fn drop(&mut self) {
-        let Some(pool) = self.pool.upgrade() else {
-            return;
-        };
-        let mut spare = pool.spare.lock().unwrap_or_else(PoisonError::into_inner);
-        if spare.len() < POOLED_BUFFERS {
-            let mut data = std::mem::take(&mut self.data);
-            data.clear();
-            spare.push(data);
-        }
-    }
+/// The pool of Receive data buffers (see [`wsman_buffers`]): a response carries a few
+/// hundred KiB, and fresh memory of that size would be mapped and page-faulted in again for
+/// every response. Buffers lent out for a command that is gone are freed.
+fn data_pool() -> Arc<BufferPool> {
+    Arc::new(BufferPool::new(POOLED_BUFFERS, 0, usize::MAX))
 }
 
 /// Moves the first `count` bytes of `pending` into a buffer of `pool`: two slice copies (the
@@ -86,14 +46,11 @@ fn take_front(pending: &mut VecDeque<u8>, count: usize, pool: &Arc<BufferPool>) 
     if from_front + from_back == 0 {
         return Bytes::new();
     }
-    let mut data = pool.get(from_front + from_back);
+    let mut data = pool.take(from_front + from_back);
     data.extend_from_slice(&front[..from_front]);
     data.extend_from_slice(&back[..from_back]);
     pending.drain(..data.len());
-    Bytes::from_owner(Pooled {
-        data,
-        pool: Arc::downgrade(pool),
-    })
+    pool.lend(data)
 }
 
 /// The two pipes a command has, in this order.
@@ -181,7 +138,7 @@ impl Output {
             space: Notify::new(),
             capacity: capacity.max(1),
             exited: watch::channel(false).0,
-            pool: Arc::default(),
+            pool: data_pool(),
         }
     }
 
@@ -497,7 +454,7 @@ mod tests {
     #[test]
     fn take_front_copies_across_the_wrap_and_keeps_the_rest() {
         // Fill, consume some, refill so that the contents wrap around the ring.
-        let pool = Arc::new(BufferPool::default());
+        let pool = data_pool();
         let mut pending: VecDeque<u8> = VecDeque::with_capacity(8);
         pending.extend(b"abcdef");
         assert_eq!(take_front(&mut pending, 4, &pool), &b"abcd"[..]);
@@ -512,12 +469,7 @@ mod tests {
         assert!(pending.is_empty());
         assert_eq!(take_front(&mut pending, 3, &pool), &b""[..]);
         // Spent buffers go back to the pool (up to its bound) for the next responses.
-        let spare = pool
-            .spare
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len();
-        assert_eq!(spare, 1);
+        assert_eq!(pool.free_capacities().len(), 1);
     }
 
     #[test]

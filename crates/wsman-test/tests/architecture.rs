@@ -202,7 +202,8 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-config", &["wsman-proto"]),
     ("wsman-os", &[]),
     ("wsman-gss", &[]),
-    ("wsman-shell", &["wsman-os"]),
+    ("wsman-buffers", &[]),
+    ("wsman-shell", &["wsman-os", "wsman-buffers"]),
     ("wsman-providers", &["wsman-proto", "wsman-config"]),
     (
         "wsman-server",
@@ -214,9 +215,13 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-gss",
             "wsman-shell",
             "wsman-providers",
+            "wsman-buffers",
         ],
     ),
-    ("wsman-client", &["wsman-proto", "wsman-auth", "wsman-gss"]),
+    (
+        "wsman-client",
+        &["wsman-proto", "wsman-auth", "wsman-gss", "wsman-buffers"],
+    ),
     ("winrm", &["wsman-client", "wsman-config", "wsman-proto"]),
     ("winrs", &["wsman-client", "wsman-config", "wsman-proto"]),
     (
