@@ -39,20 +39,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_for_port() {
-    local port="$1" pid="$2" tries=0
-    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-        kill -0 "$pid" 2>/dev/null || { echo "process $pid exited; see $WORK" >&2; cat "$WORK"/*.log >&2 || true; exit 1; }
-        tries=$((tries + 1))
-        [ "$tries" -lt 300 ] || { echo "port $port never opened" >&2; exit 1; }
-        sleep 0.1
-    done
-}
-
 step "starting bare-responder and wsmand on loopback"
 "$RELEASE/bare-responder" >"$WORK/bare.out" 2>"$WORK/bare.log" &
 BARE_PID=$!
@@ -81,8 +67,8 @@ printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" accoun
 "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
 WSMAND_PID=$!
 PIDS+=("$WSMAND_PID")
-wait_for_port "$WSMAND_PORT" "$WSMAND_PID"
-wait_for_port "$BARE_PORT" "$BARE_PID"
+wait_for_port "$WSMAND_PORT" "$WSMAND_PID" "$WORK"/*.log
+wait_for_port "$BARE_PORT" "$BARE_PID" "$WORK"/*.log
 
 rss_kb() {
     awk '/^VmRSS:/ {print $2}' "/proc/$1/status"

@@ -55,20 +55,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_for_port() {
-    local port="$1" pid="$2" tries=0
-    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-        kill -0 "$pid" 2>/dev/null || { echo "wsmand exited; its log:" >&2; cat "$WORK/wsmand.log" >&2 || true; exit 1; }
-        tries=$((tries + 1))
-        [ "$tries" -lt 300 ] || { echo "port $port never opened" >&2; exit 1; }
-        sleep 0.1
-    done
-}
-
 step "starting wsmand on loopback"
 CONFIG="$WORK/config"
 mkdir -p "$CONFIG"
@@ -94,7 +80,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \
     "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
 WSMAND_PID=$!
-wait_for_port "$PORT" "$WSMAND_PID"
+wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand.log"
 echo "wsmand pid $WSMAND_PID on 127.0.0.1:$PORT (MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072), shells run as $RUN_AS"
 
 step "benchmarks"

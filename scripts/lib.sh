@@ -1,8 +1,27 @@
-# Shared functions for scripts/start.sh, scripts/test.sh and benches/identify.sh. Sourced, not run.
+# Shared functions for scripts/start.sh, scripts/test.sh and the scripts in benches/. Sourced, not run.
 
 # Print a step header.
 step() {
     printf '\n==> %s\n' "$*"
+}
+
+# A free TCP port on 127.0.0.1 (the kernel's pick, released at once).
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Wait until 127.0.0.1:PORT accepts connections. Exits the script, printing LOG files, when
+# PID (the server meant to listen there) exits first or after 30 s.
+#   wait_for_port PORT PID LOG...
+wait_for_port() {
+    local port="$1" pid="$2" tries=0
+    shift 2
+    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        kill -0 "$pid" 2>/dev/null || { echo "process $pid exited; its log:" >&2; cat "$@" >&2 || true; exit 1; }
+        tries=$((tries + 1))
+        [ "$tries" -lt 300 ] || { echo "port $port never opened" >&2; exit 1; }
+        sleep 0.1
+    done
 }
 
 # Debian packages this project needs: libpam0g-dev (PAM headers for wsman-os), pkg-config,
