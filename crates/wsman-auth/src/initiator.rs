@@ -31,7 +31,9 @@ use zeroize::Zeroizing;
 #[cfg(test)]
 use crate::ntlm::seal::SIGNATURE_LEN;
 use crate::ntlm::seal::{NtlmSeal, Role};
-use crate::sealing::{MessageSealer, SealError, SPNEGO_PROTOCOL};
+use crate::sealing::MessageSealer;
+#[cfg(test)]
+use crate::sealing::{SealError, SPNEGO_PROTOCOL};
 
 /// How the NTLM messages travel under the `Negotiate` scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,7 +250,7 @@ impl NegotiateInitiator {
     ) -> Result<Box<dyn MessageSealer>, InitiatorError> {
         let context = self.finish(final_token)?;
         let seal = client_seal(&context)?;
-        Ok(Box::new(NtlmClientSealer { seal }))
+        Ok(Box::new(seal))
     }
 
     /// [`Self::complete`], also returning sspi's own sealer of the same context (the
@@ -260,10 +262,7 @@ impl NegotiateInitiator {
     ) -> Result<(Box<dyn MessageSealer>, ReferenceSealer), InitiatorError> {
         let context = self.finish(final_token)?;
         let seal = client_seal(&context)?;
-        Ok((
-            Box::new(NtlmClientSealer { seal }),
-            Box::new(SspiReferenceSealer { context }),
-        ))
+        Ok((Box::new(seal), Box::new(SspiReferenceSealer { context })))
     }
 
     fn finish(mut self, final_token: Option<&[u8]>) -> Result<Context, InitiatorError> {
@@ -376,30 +375,6 @@ fn internal(err: sspi::Error) -> InitiatorError {
 
 fn rejected(err: sspi::Error) -> InitiatorError {
     InitiatorError::BadServerToken(err.description)
-}
-
-/// NTLM `GSS_Wrap`/`GSS_Unwrap` with our own sealing ([`crate::ntlm::seal`]), keyed from the
-/// completed sspi context's exported session key: the 16-byte NTLMSSP_MESSAGE_SIGNATURE as
-/// the token header and RC4-sealed data of the same length.
-struct NtlmClientSealer {
-    seal: NtlmSeal,
-}
-
-impl MessageSealer for NtlmClientSealer {
-    fn protocol(&self) -> &str {
-        SPNEGO_PROTOCOL
-    }
-
-    fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
-        let (signature, data) = self.seal.wrap(plain);
-        Ok((signature.to_vec(), data))
-    }
-
-    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-        self.seal
-            .unwrap(header, ciphertext)
-            .map_err(|err| SealError::Unwrap(err.to_string()))
-    }
 }
 
 /// The client's sealing state: seq 0 for raw NTLM, 1 under SPNEGO (the mechListMIC used 0

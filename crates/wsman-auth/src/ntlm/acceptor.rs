@@ -18,7 +18,9 @@ use super::seal::{NtlmSeal, Role};
 use super::spnego::{self, TokenKind};
 use super::verify;
 use super::{ChannelBindingPolicy, NtHashLookup, NtlmError};
-use crate::sealing::{MessageSealer, SealError, SPNEGO_PROTOCOL};
+use crate::sealing::MessageSealer;
+#[cfg(test)]
+use crate::sealing::{SealError, SPNEGO_PROTOCOL};
 
 /// Domain forms a local-account client sends besides the host name (see the module doc).
 const LOCAL_DOMAINS: &[&str] = &[".", "WORKGROUP"];
@@ -427,7 +429,7 @@ fn complete(
         wire_user: verified.wire_user,
         wire_domain: verified.wire_domain,
         final_token,
-        sealer: Box::new(NtlmSealer { seal }),
+        sealer: Box::new(seal),
         #[cfg(test)]
         reference: Some(Box::new(SspiReferenceSealer { context })),
     })))
@@ -490,29 +492,6 @@ where
         .map_err(|e| NtlmError::Rejected(e.to_string()))?;
     let [out] = output;
     Ok((result.status, out.buffer))
-}
-
-/// NTLM sealing (RC4 + HMAC-MD5 signature, 16-byte header) with our own implementation
-/// ([`super::seal`]), keyed from the exported session key of the completed sspi context.
-struct NtlmSealer {
-    seal: NtlmSeal,
-}
-
-impl MessageSealer for NtlmSealer {
-    fn protocol(&self) -> &str {
-        SPNEGO_PROTOCOL
-    }
-
-    fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
-        let (signature, data) = self.seal.wrap(plain);
-        Ok((signature.to_vec(), data))
-    }
-
-    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-        self.seal
-            .unwrap(header, ciphertext)
-            .map_err(|e| SealError::Unwrap(e.to_string()))
-    }
 }
 
 /// The server's sealing state from the completed context: seq 0 for raw NTLM, 1 under SPNEGO

@@ -16,6 +16,7 @@ use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::verify::hmac_md5;
+use crate::sealing::{MessageSealer, SealError, SPNEGO_PROTOCOL};
 
 /// Size of the NTLMSSP_MESSAGE_SIGNATURE.
 pub(crate) const SIGNATURE_LEN: usize = 16;
@@ -132,6 +133,23 @@ fn derive(session_key: &[u8], magic: &[u8]) -> Zeroizing<[u8; 16]> {
 pub(crate) struct NtlmSeal {
     send: Direction,
     recv: Direction,
+}
+
+/// NTLM sealing as the MS-WSMV framing uses it, for the server and the client alike (the
+/// role chose the keys). The protocol label is always SPNEGO's: Windows' label for NTLM too.
+impl MessageSealer for NtlmSeal {
+    fn protocol(&self) -> &str {
+        SPNEGO_PROTOCOL
+    }
+
+    fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
+        let (signature, data) = NtlmSeal::wrap(self, plain);
+        Ok((signature.to_vec(), data))
+    }
+
+    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
+        NtlmSeal::unwrap(self, header, ciphertext).map_err(|e| SealError::Unwrap(e.to_string()))
+    }
 }
 
 impl NtlmSeal {
