@@ -4,9 +4,9 @@
 //! Why: streaming output moves one Receive response after another, each a few hundred KiB.
 //! A fresh buffer that large is new pages every time, which the kernel faults in, zeroes,
 //! charges to the memory cgroup and unmaps again; that was the largest single cost of the
-//! shell engine, the daemon's responses and the client's bodies alike. Each of them keeps a
-//! pool of its own (the bounds differ), and memory stays bounded: at most `kept` free buffers
-//! of at most `max_capacity` bytes each.
+//! shell engine's output and the client's bodies alike. Each of them keeps a pool of its own
+//! (the bounds differ), and memory stays bounded: at most `kept` free buffers of at most
+//! `max_capacity` bytes each.
 
 #![forbid(unsafe_code)]
 

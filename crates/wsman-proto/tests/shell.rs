@@ -751,3 +751,39 @@ proptest! {
         prop_assert_eq!(CommandItem::parse(&reparse(&item.to_xml())).unwrap(), item);
     }
 }
+
+proptest! {
+    /// A server holding output already as base64 writes the text between the pieces of
+    /// `render_around`: the result is exactly what `render` produces from the bytes.
+    #[test]
+    fn markup_around_encoded_text_equals_the_rendered_response(
+        outputs in proptest::collection::vec(
+            (proptest::collection::vec(any::<u8>(), 0..200), any::<bool>()),
+            0..3,
+        ),
+        done in proptest::option::of(any::<i32>()),
+    ) {
+        use wsman_proto::shell::{StreamHead, StreamPart};
+        let names = ["stdout", "stderr", "pr"];
+        let parts: Vec<StreamPart<'_>> = outputs
+            .iter()
+            .zip(names)
+            .map(|((data, end), name)| StreamPart { name, command_id: Some("C1"), data, end: *end })
+            .collect();
+        let heads: Vec<StreamHead<'_>> = parts
+            .iter()
+            .map(|p| StreamHead { name: p.name, command_id: p.command_id, end: p.end })
+            .collect();
+        let state = done.map(|code| CommandStateValue::Done { exit_code: Some(i64::from(code)) });
+        let state = state.as_ref().map(|s| (Some("C1"), s));
+        let pieces = ReceiveResponse::render_around(&heads, state, "start".to_owned());
+        prop_assert_eq!(pieces.len(), parts.len() + 1);
+        let mut joined = pieces[0].clone();
+        for (part, piece) in parts.iter().zip(&pieces[1..]) {
+            joined.push_str(&wsman_proto::shell::encode_base64(part.data));
+            joined.push_str(piece);
+        }
+        let rendered = ReceiveResponse::render_into(&parts, state, "start".to_owned());
+        prop_assert_eq!(joined, rendered);
+    }
+}

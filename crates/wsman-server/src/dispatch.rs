@@ -33,6 +33,10 @@ const NOT_YET_SERVED: &[&str] = &[
 pub enum Reply {
     /// A response envelope (XML, not yet encoded).
     Envelope(String),
+    /// A response envelope in UTF-8, in pieces to be written in order: a Receive response
+    /// around output the shell engine already holds as base64 text (see
+    /// [`crate::response_body`]).
+    Pieces(Vec<bytes::Bytes>),
     /// HTTP 204 with no body (`.../wsman/End`).
     NoContent,
 }
@@ -154,10 +158,14 @@ impl Dispatcher {
                         wsman_proto::shell::action::RECEIVE_RESPONSE,
                         &id,
                     ));
-                    let envelope = service
+                    let pieces = service
                         .receive_envelope(&request, caller, shell_budget, &start)
                         .await?;
-                    return checked_envelope(envelope, max_envelope);
+                    let length: usize = pieces.iter().map(bytes::Bytes::len).sum();
+                    if length as u64 > max_envelope {
+                        return Err(Fault::max_envelope_size_exceeded(length, max_envelope));
+                    }
+                    return Ok(Reply::Pieces(pieces));
                 }
                 let (response_action, body) = service
                     .operate(&request, caller, exchange.address, shell_budget)

@@ -31,8 +31,8 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use crate::response_body::ResponseBody;
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::{Method, Response, StatusCode};
@@ -215,7 +215,7 @@ pub async fn handle(
     shared: Arc<Shared>,
     conn: Arc<Connection>,
     request: hyper::Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<ResponseBody>, Infallible> {
     let settings = Arc::clone(&shared.settings.borrow());
     // Kept for the error path only (a HeaderValue clone is a reference count).
     let content_type = request.headers().get(CONTENT_TYPE).cloned();
@@ -240,10 +240,10 @@ pub async fn handle(
 
 /// Adds the Negotiate headers, and seals the body when the request was sealed (faults too).
 async fn finish_negotiated(
-    mut response: Response<Full<Bytes>>,
+    mut response: Response<ResponseBody>,
     negotiated: Negotiated,
     conn: &Connection,
-) -> Response<Full<Bytes>> {
+) -> Response<ResponseBody> {
     let headers = response.headers_mut();
     if let Some(challenge) = negotiated.challenge {
         // A challenge leg carries exactly one WWW-Authenticate: the token.
@@ -262,7 +262,7 @@ async fn finish_negotiated(
         Err(never) => match never {},
     };
     if plain.is_empty() {
-        return Response::from_parts(parts, Full::new(plain));
+        return Response::from_parts(parts, ResponseBody::new(plain));
     }
     let original_type = parts
         .headers
@@ -277,7 +277,7 @@ async fn finish_negotiated(
             parts
                 .headers
                 .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-            Response::from_parts(parts, Full::new(Bytes::from(body)))
+            Response::from_parts(parts, ResponseBody::new(Bytes::from(body)))
         }
         Ok((Err(_), _)) | Err(_) => {
             tracing::error!(remote = %conn.remote, "sealing the response failed: closing the connection");
@@ -746,9 +746,13 @@ fn encoding_hint(content_type: Option<&HeaderValue>) -> Encoding {
     }
 }
 
-fn base_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+fn base_response(status: StatusCode, body: Bytes) -> Response<ResponseBody> {
+    response_with(status, ResponseBody::new(body))
+}
+
+fn response_with(status: StatusCode, body: ResponseBody) -> Response<ResponseBody> {
     let length = body.len();
-    let mut response = Response::new(Full::new(body));
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(hyper::header::SERVER, HeaderValue::from_static("wsmand"));
@@ -757,16 +761,15 @@ fn base_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
 }
 
 /// The envelope as the bytes sent in `encoding`. UTF-8 goes out as rendered: the string's
-/// buffer becomes the body without a copy (and a large one is used again, see
-/// [`crate::buffers`]).
+/// buffer becomes the body without a copy.
 fn encode_body(xml: String, encoding: Encoding) -> Bytes {
     match encoding {
-        Encoding::Utf8 => crate::buffers::into_body(xml.into_bytes()),
+        Encoding::Utf8 => Bytes::from(xml.into_bytes()),
         other => Bytes::from(charset::encode(&xml, other)),
     }
 }
 
-fn soap_response(status: StatusCode, xml: String, encoding: Encoding) -> Response<Full<Bytes>> {
+fn soap_response(status: StatusCode, xml: String, encoding: Encoding) -> Response<ResponseBody> {
     encoded_soap_response(status, encode_body(xml, encoding), encoding)
 }
 
@@ -774,7 +777,7 @@ fn encoded_soap_response(
     status: StatusCode,
     body: Bytes,
     encoding: Encoding,
-) -> Response<Full<Bytes>> {
+) -> Response<ResponseBody> {
     let mut response = base_response(status, body);
     response.headers_mut().insert(
         CONTENT_TYPE,
@@ -783,9 +786,25 @@ fn encoded_soap_response(
     response
 }
 
-fn reply_response(reply: Reply, encoding: Encoding) -> Response<Full<Bytes>> {
+fn reply_response(reply: Reply, encoding: Encoding) -> Response<ResponseBody> {
     match reply {
         Reply::Envelope(xml) => soap_response(StatusCode::OK, xml, encoding),
+        Reply::Pieces(pieces) => match encoding {
+            Encoding::Utf8 => {
+                let mut response = response_with(StatusCode::OK, ResponseBody::pieces(pieces));
+                response.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static(encoding.content_type()),
+                );
+                response
+            }
+            // Pieces are UTF-8 (markup and base64); re-encoded whole for a UTF-16 client.
+            other => soap_response(
+                StatusCode::OK,
+                String::from_utf8_lossy(&pieces.concat()).into_owned(),
+                other,
+            ),
+        },
         Reply::NoContent => {
             let mut r = base_response(StatusCode::NO_CONTENT, Bytes::new());
             r.headers_mut().remove(CONTENT_LENGTH);
@@ -799,7 +818,7 @@ fn error_response(
     answer: &AnswerContext,
     settings: &ServiceSettings,
     transport: Transport,
-) -> Response<Full<Bytes>> {
+) -> Response<ResponseBody> {
     let (status, fault) = error.status_and_fault();
     let mut response = match (fault, error) {
         (Some(fault), ServiceError::Fault { relates_to, .. }) => {

@@ -95,6 +95,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod base64_queue;
 mod command;
 mod error;
 mod ids;

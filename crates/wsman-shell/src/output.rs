@@ -7,16 +7,15 @@
 //! room left, so a client that stops receiving stops the child (it blocks on
 //! a full pipe) and the daemon's memory does not grow.
 
-use std::collections::VecDeque;
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{watch, Notify};
 use wsman_buffers::BufferPool;
 
+use crate::base64_queue::Base64Queue;
 use crate::types::OutputChunk;
 
 /// First read size from a pipe: enough for what most commands print at once.
@@ -27,30 +26,17 @@ const MAX_READ_CHUNK: usize = 256 * 1024;
 /// The kernel pipe buffer a flowing stdout or stderr is grown to (from 64 KiB), so the
 /// command keeps writing while a Receive response is being built and sent.
 const FLOWING_PIPE_BYTES: usize = 1024 * 1024;
-/// Spent response buffers kept per command for the next Receives.
-const POOLED_BUFFERS: usize = 2;
+/// Free text buffers kept per command for the output still to come: one being filled, one
+/// or two in a response on the wire or kept for its replay (see [`crate::base64_queue`]).
+const POOLED_BUFFERS: usize = 4;
+/// Text buffers smaller than this are not pooled.
+const POOLED_MIN: usize = 64 * 1024;
 
-/// The pool of Receive data buffers (see [`wsman_buffers`]): a response carries a few
-/// hundred KiB, and fresh memory of that size would be mapped and page-faulted in again for
-/// every response. Buffers lent out for a command that is gone are freed.
-fn data_pool() -> Arc<BufferPool> {
-    Arc::new(BufferPool::new(POOLED_BUFFERS, 0, usize::MAX))
-}
-
-/// Moves the first `count` bytes of `pending` into a buffer of `pool`: two slice copies (the
-/// deque's two halves), not a byte-at-a-time drain.
-fn take_front(pending: &mut VecDeque<u8>, count: usize, pool: &Arc<BufferPool>) -> Bytes {
-    let (front, back) = pending.as_slices();
-    let from_front = count.min(front.len());
-    let from_back = (count - from_front).min(back.len());
-    if from_front + from_back == 0 {
-        return Bytes::new();
-    }
-    let mut data = pool.take(from_front + from_back);
-    data.extend_from_slice(&front[..from_front]);
-    data.extend_from_slice(&back[..from_back]);
-    pending.drain(..data.len());
-    pool.lend(data)
+/// The pool of one command's text buffers (see [`wsman_buffers`]): a flowing stream fills
+/// one of a few hundred KiB after another, and fresh memory of that size would be mapped and
+/// page-faulted in again for every one. Buffers lent out for a command that is gone are freed.
+fn text_pool() -> Arc<BufferPool> {
+    Arc::new(BufferPool::new(POOLED_BUFFERS, POOLED_MIN, usize::MAX))
 }
 
 /// The two pipes a command has, in this order.
@@ -61,7 +47,8 @@ pub(crate) struct StreamBuffer {
     /// The shell declared this stream; undeclared streams are read and
     /// discarded so they cannot block the child.
     declared: bool,
-    pending: VecDeque<u8>,
+    /// Received from the pipe, not yet taken, as base64 text.
+    pending: Base64Queue,
     /// Delivered, awaiting acknowledgement; still counts against capacity.
     held: usize,
     eof: bool,
@@ -120,7 +107,7 @@ impl Output {
             .iter()
             .map(|&declared| StreamBuffer {
                 declared,
-                pending: VecDeque::new(),
+                pending: Base64Queue::default(),
                 held: 0,
                 eof: false,
                 flowing: false,
@@ -138,7 +125,7 @@ impl Output {
             space: Notify::new(),
             capacity: capacity.max(1),
             exited: watch::channel(false).0,
-            pool: data_pool(),
+            pool: text_pool(),
         }
     }
 
@@ -228,14 +215,7 @@ impl Output {
         if !stream.declared {
             return;
         }
-        // Grow by doubling, but never past the bound: the allocation stays within
-        // `capacity` too, not only the bytes in it.
-        let needed = stream.pending.len() + data.len();
-        if needed > stream.pending.capacity() {
-            let target = (stream.pending.capacity() * 2).clamp(needed, self.capacity.max(needed));
-            stream.pending.reserve_exact(target - stream.pending.len());
-        }
-        stream.pending.extend(data);
+        stream.pending.push(data, &self.pool);
         stream.peak = stream.peak.max(stream.used());
         drop(state);
         self.changed.notify_waiters();
@@ -308,16 +288,12 @@ impl Output {
             let Some(stream) = state.streams.get_mut(index) else {
                 continue;
             };
-            let count = stream.pending.len().min(budget);
+            let text = stream.pending.take(budget, &self.pool);
+            let count = text.len;
             budget -= count;
-            let data = take_front(&mut stream.pending, count, &self.pool);
-            // A stream in full flow keeps its allocation (at most `capacity`) between
-            // Receives instead of mapping fresh memory for each; one that went quiet or
-            // ended gives it back.
+            // A stream that went quiet or ended gives its text buffer back.
             if stream.pending.is_empty() && (stream.eof || count < READ_CHUNK) {
-                stream
-                    .pending
-                    .shrink_to(if stream.eof { 0 } else { READ_CHUNK });
+                stream.pending.release_memory();
             }
             let end = stream.eof && stream.pending.is_empty() && !stream.end_reported;
             if end {
@@ -330,7 +306,8 @@ impl Output {
             if count > 0 || end {
                 taken.chunks.push(OutputChunk {
                     stream: STREAM_NAMES[index].to_owned(),
-                    data,
+                    base64: text.pieces,
+                    len: count,
                     end,
                 });
             }
@@ -349,12 +326,13 @@ impl Output {
                     stream.end_reported = true;
                     taken.chunks.push(OutputChunk {
                         stream: STREAM_NAMES[index].to_owned(),
-                        data: Bytes::new(),
+                        base64: Vec::new(),
+                        len: 0,
                         end: true,
                     });
                 }
                 // Output of streams the client never asked for is dropped.
-                stream.pending = VecDeque::new();
+                stream.pending = Base64Queue::default();
             }
         }
         drop(state);
@@ -452,40 +430,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn take_front_copies_across_the_wrap_and_keeps_the_rest() {
-        // Fill, consume some, refill so that the contents wrap around the ring.
-        let pool = data_pool();
-        let mut pending: VecDeque<u8> = VecDeque::with_capacity(8);
-        pending.extend(b"abcdef");
-        assert_eq!(take_front(&mut pending, 4, &pool), &b"abcd"[..]);
-        pending.extend(b"ghijk");
-        assert!(
-            !pending.as_slices().1.is_empty(),
-            "the contents should wrap"
-        );
-        assert_eq!(take_front(&mut pending, 5, &pool), &b"efghi"[..]);
-        assert_eq!(pending.iter().copied().collect::<Vec<u8>>(), b"jk");
-        assert_eq!(take_front(&mut pending, 10, &pool), &b"jk"[..]);
-        assert!(pending.is_empty());
-        assert_eq!(take_front(&mut pending, 3, &pool), &b""[..]);
-        // Spent buffers go back to the pool (up to its bound) for the next responses.
-        assert_eq!(pool.free_capacities().len(), 1);
-    }
-
-    #[test]
-    fn a_buffer_never_allocates_past_its_bound() {
+    fn a_quiet_stream_keeps_no_text_buffer() {
         let output = Output::new([true, false], 1000);
         for _ in 0..10 {
             output.push(0, &[7; 99], false);
         }
-        let state = output.lock();
-        let pending = &state.streams[0].pending;
-        assert_eq!(pending.len(), 990);
-        assert!(
-            pending.capacity() <= 1000,
-            "capacity {}",
-            pending.capacity()
-        );
+        assert_eq!(output.lock().streams[0].pending.len(), 990);
+        let taken = output.take(&[0], 2000, false);
+        assert_eq!(taken.chunks[0].len, 990);
+        assert_eq!(taken.chunks[0].decoded(), vec![7; 990]);
+        assert!(output.lock().streams[0].pending.is_empty());
     }
 
     #[test]
@@ -493,15 +447,22 @@ mod tests {
         let output = Output::new([true, true], 1024);
         output.push(0, b"0123456789", false);
         output.push(1, b"errors", false);
-        let taken = output.take(&[0, 1], 12, true);
-        let data: Vec<(&str, &[u8])> = taken
+        let taken = output.take(&[0, 1], 13, true);
+        let data: Vec<(&str, Vec<u8>)> = taken
             .chunks
             .iter()
-            .map(|c| (c.stream.as_str(), &c.data[..]))
+            .map(|c| (c.stream.as_str(), c.decoded()))
             .collect();
-        assert_eq!(data, [("stdout", &b"0123456789"[..]), ("stderr", b"er")]);
-        assert_eq!(taken.held, [(0, 10), (1, 2)]);
+        // Less than a whole stream is taken in whole 3-byte groups: "err", not "er".
+        assert_eq!(
+            data,
+            [
+                ("stdout", b"0123456789".to_vec()),
+                ("stderr", b"err".to_vec())
+            ]
+        );
+        assert_eq!(taken.held, [(0, 10), (1, 3)]);
         let rest = output.take(&[1], 100, false);
-        assert_eq!(rest.chunks[0].data, &b"rors"[..]);
+        assert_eq!(rest.chunks[0].decoded(), b"ors");
     }
 }

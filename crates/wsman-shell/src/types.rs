@@ -199,11 +199,25 @@ impl ReceiveRequest {
 pub struct OutputChunk {
     /// Stream name (`stdout`, `stderr`).
     pub stream: String,
-    /// Raw bytes (possibly empty when only `end` is set). Shared, not copied, between the
-    /// response and the copy kept for a SequenceId replay.
-    pub data: bytes::Bytes,
+    /// The bytes as standard padded base64, in pieces to be written one after another: their
+    /// concatenation is one valid base64 string (empty when only `end` is set). Shared, not
+    /// copied, between the response and the copy kept for a SequenceId replay.
+    pub base64: Vec<bytes::Bytes>,
+    /// How many bytes the text encodes.
+    pub len: usize,
     /// The stream has ended (`End="true"`); sent once per stream.
     pub end: bool,
+}
+
+impl OutputChunk {
+    /// The bytes themselves (decoded from [`Self::base64`]).
+    pub fn decoded(&self) -> Vec<u8> {
+        let text: Vec<u8> = self.base64.concat();
+        // The engine only ever stores text it encoded itself.
+        base64_simd::STANDARD
+            .decode_to_vec(&text)
+            .expect("the engine's own base64")
+    }
 }
 
 /// `rsp:CommandState`.

@@ -247,7 +247,7 @@ async fn ctrl_c_reaches_a_trap() {
     else {
         panic!("no output from the script");
     };
-    assert_eq!(first.chunks[0].data, &b"ready\n"[..]);
+    assert_eq!(first.chunks[0].decoded(), b"ready\n");
     manager
         .signal(user_name, &shell.shell_id, &id, ShellSignal::CtrlC)
         .await
@@ -337,7 +337,7 @@ async fn sequence_id_replays_a_lost_response() {
     let ReceiveOutcome::Output(output) = &first else {
         panic!("{first:?}")
     };
-    assert_eq!(output.chunks[0].data, &b"abc"[..]);
+    assert_eq!(output.chunks[0].decoded(), b"abc");
     // The response was "lost": the same SequenceId gets the same answer.
     let again = manager
         .receive("root", &shell.shell_id, &id, &request)
@@ -368,7 +368,7 @@ async fn sequence_id_replays_a_lost_response() {
             continue;
         };
         for chunk in &output.chunks {
-            data.extend(&chunk.data);
+            data.extend(chunk.decoded());
         }
         if let CommandState::Done { exit_code } = output.state {
             assert_eq!(exit_code, 0);
@@ -643,7 +643,7 @@ async fn stream_ends_are_not_held_until_the_exit() {
         panic!("no final state");
     };
     assert_eq!(last.state, CommandState::Done { exit_code: 0 });
-    assert!(last.chunks.iter().all(|c| c.data.is_empty() && !c.end));
+    assert!(last.chunks.iter().all(|c| c.len == 0 && !c.end));
     manager
         .delete_shell(user_name, &shell.shell_id)
         .await

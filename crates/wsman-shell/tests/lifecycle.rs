@@ -209,9 +209,9 @@ async fn max_processes_per_shell_stops_a_fork_bomb() {
         {
             for chunk in output.chunks {
                 if chunk.stream == "stderr" {
-                    stderr.extend(chunk.data);
+                    stderr.extend(chunk.decoded());
                 } else {
-                    stdout.extend(chunk.data);
+                    stdout.extend(chunk.decoded());
                 }
             }
             if matches!(output.state, CommandState::Done { .. }) {

@@ -215,7 +215,6 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-gss",
             "wsman-shell",
             "wsman-providers",
-            "wsman-buffers",
         ],
     ),
     (

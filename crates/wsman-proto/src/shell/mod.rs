@@ -26,7 +26,7 @@ pub use receive_fast::{read_receive_envelope, read_receive_envelope_bytes, Recei
 pub use requests::{CommandLine, Receive, Send, ShellCreate, Signal, WinrsOptions};
 pub use responses::{
     CommandItem, CommandResponse, CommandStateValue, CreateResponse, ReceiveResponse,
-    ShellDescription, StreamPart,
+    ShellDescription, StreamHead, StreamPart,
 };
 
 /// Resource URIs of the shell subsystem.

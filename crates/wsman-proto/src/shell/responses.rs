@@ -342,6 +342,24 @@ pub struct StreamPart<'a> {
     pub end: bool,
 }
 
+impl StreamPart<'_> {
+    fn head(&self) -> StreamHead<'_> {
+        StreamHead {
+            name: self.name,
+            command_id: self.command_id,
+            end: self.end,
+        }
+    }
+}
+
+/// The attributes of one `rsp:Stream`, for [`ReceiveResponse::render_around`].
+#[derive(Clone, Copy, Debug)]
+pub struct StreamHead<'a> {
+    pub name: &'a str,
+    pub command_id: Option<&'a str>,
+    pub end: bool,
+}
+
 /// `rsp:ReceiveResponse`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -413,6 +431,40 @@ impl ReceiveResponse {
             .sum();
         // Room for the envelope too, which is then built around the body in place.
         out.reserve(256 + markup + crate::response::ENVELOPE_HEADROOM);
+        let heads: Vec<StreamHead<'_>> = streams.iter().map(StreamPart::head).collect();
+        Self::render_with(&heads, state, out, |index, out| {
+            encode_base64_into(streams[index].data, out);
+        })
+    }
+
+    /// The response as the markup around its streams' base64 text, which the caller writes
+    /// in between: piece 0, the text of stream 0, piece 1, ..., the text of the last stream,
+    /// the last piece (always `streams.len() + 1` pieces). `out` goes first, as in
+    /// [`Self::render_into`]. For a server that holds output already encoded: the text goes
+    /// to the wire as it is, without being copied into the response.
+    pub fn render_around(
+        streams: &[StreamHead<'_>],
+        state: Option<(Option<&str>, &CommandStateValue)>,
+        mut out: String,
+    ) -> Vec<String> {
+        out.reserve(256 + streams.len() * 96);
+        let mut pieces = Vec::with_capacity(streams.len() + 1);
+        let last = Self::render_with(streams, state, out, |_, out| {
+            let capacity = out.capacity() - out.len();
+            pieces.push(std::mem::replace(out, String::with_capacity(capacity)));
+        });
+        pieces.push(last);
+        pieces
+    }
+
+    /// The response after `out`, with `text(index, out)` writing the content of stream
+    /// `index`.
+    fn render_with(
+        streams: &[StreamHead<'_>],
+        state: Option<(Option<&str>, &CommandStateValue)>,
+        mut out: String,
+        mut text: impl FnMut(usize, &mut String),
+    ) -> String {
         let (decl_name, decl_value) = rsp_decl();
         open_tag(&mut out, "rsp:ReceiveResponse", &[(decl_name, decl_value)]);
         if streams.is_empty() && state.is_none() {
@@ -420,7 +472,7 @@ impl ReceiveResponse {
             return out;
         }
         out.push('>');
-        for s in streams {
+        for (index, s) in streams.iter().enumerate() {
             let mut attrs = vec![("Name", s.name)];
             if let Some(c) = s.command_id {
                 attrs.push(("CommandId", c));
@@ -430,7 +482,7 @@ impl ReceiveResponse {
             }
             open_tag(&mut out, "rsp:Stream", &attrs);
             out.push('>');
-            encode_base64_into(s.data, &mut out);
+            text(index, &mut out);
             out.push_str("</rsp:Stream>");
         }
         if let Some((command_id, st)) = state {

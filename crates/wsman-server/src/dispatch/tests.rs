@@ -65,6 +65,7 @@ fn exchange(settings: &ServiceSettings) -> Exchange<'_> {
 async fn run(d: &Arc<Dispatcher>, req: Arc<Request>, s: &ServiceSettings) -> Result<String, Fault> {
     match d.dispatch(req, exchange(s)).await? {
         Reply::Envelope(x) => Ok(x),
+        Reply::Pieces(pieces) => Ok(String::from_utf8(pieces.concat()).expect("UTF-8 pieces")),
         Reply::NoContent => Ok(String::new()),
     }
 }

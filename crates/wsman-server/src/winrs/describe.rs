@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use wsman_config::Config;
-use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse, StreamPart};
+use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse, StreamHead};
 use wsman_proto::shell::{self, CommandItem, ShellDescription};
 use wsman_proto::Request;
 use wsman_shell::{CommandInfo, CommandState, ReceiveOutput, ShellInfo, ShellLimits};
@@ -83,18 +84,22 @@ pub(super) fn command_item(c: &CommandInfo) -> CommandItem {
     CommandItem::new(&c.command_id, &c.command_line, state)
 }
 
-/// Engine output as a ReceiveResponse body after `start` (an envelope's start, or nothing):
-/// every chunk tagged with the CommandId, and the state. Rendered straight from the engine's
-/// buffers (no copy of the data before base64), into a buffer used before when there is one
-/// (see [`crate::buffers`]).
-pub(super) fn receive_response(output: &ReceiveOutput, command_id: &str, start: &str) -> String {
-    let streams: Vec<StreamPart<'_>> = output
+/// Engine output as a ReceiveResponse body between `start` (an envelope's start, or nothing)
+/// and `end`, in pieces to write in order: every chunk tagged with the CommandId, and the
+/// state. The engine's base64 text pieces are shared, not copied (see
+/// [`crate::response_body`]).
+pub(super) fn receive_pieces(
+    output: &ReceiveOutput,
+    command_id: &str,
+    start: &str,
+    end: &str,
+) -> Vec<Bytes> {
+    let heads: Vec<StreamHead<'_>> = output
         .chunks
         .iter()
-        .map(|c| StreamPart {
+        .map(|c| StreamHead {
             name: &c.stream,
             command_id: Some(command_id),
-            data: &c.data,
             end: c.end,
         })
         .collect();
@@ -104,7 +109,25 @@ pub(super) fn receive_response(output: &ReceiveOutput, command_id: &str, start: 
         },
         _ => CommandStateValue::Running,
     };
-    let mut out = crate::buffers::take();
-    out.push_str(start);
-    ReceiveResponse::render_into(&streams, Some((Some(command_id), &state)), out)
+    let mut markup =
+        ReceiveResponse::render_around(&heads, Some((Some(command_id), &state)), start.to_owned());
+    if let Some(last) = markup.last_mut() {
+        last.push_str(end);
+    }
+    let mut markup = markup.into_iter().map(Bytes::from);
+    let mut pieces = Vec::with_capacity(
+        2 * output.chunks.len() + 1 + output.chunks.iter().map(|c| c.base64.len()).sum::<usize>(),
+    );
+    for chunk in &output.chunks {
+        pieces.extend(markup.next());
+        pieces.extend(chunk.base64.iter().cloned());
+    }
+    pieces.extend(markup);
+    pieces
+}
+
+/// [`receive_pieces`] as one string (the body alone).
+pub(super) fn receive_response(output: &ReceiveOutput, command_id: &str) -> String {
+    // Markup and base64 are UTF-8: the lossy conversion never replaces anything.
+    String::from_utf8_lossy(&receive_pieces(output, command_id, "", "").concat()).into_owned()
 }

@@ -148,10 +148,13 @@ impl ShellService {
             }
             action::SHELL_COMMAND if is_cmd => self.command(request, caller, &options).await,
             action::SHELL_SEND if is_cmd => self.send(request, caller, budget).await,
-            action::SHELL_RECEIVE if is_cmd => Ok((
-                shell::action::RECEIVE_RESPONSE,
-                self.receive(request, caller, budget, "").await?,
-            )),
+            action::SHELL_RECEIVE if is_cmd => {
+                let (output, command_id) = self.receive(request, caller, budget).await?;
+                Ok((
+                    shell::action::RECEIVE_RESPONSE,
+                    describe::receive_response(&output, &command_id),
+                ))
+            }
             action::SHELL_SIGNAL if is_cmd => self.signal(request, caller).await,
             other => Err(Fault::action_not_supported(other)),
         }
@@ -168,20 +171,24 @@ impl ShellService {
     }
 
     /// [`Self::operate`] for a Receive ([`Self::is_receive`]), answered with its whole
-    /// envelope: `start` ([`wsman_proto::response::envelope_start`]) goes first into the
-    /// buffer the output is rendered into, so the output is not moved again to make room for
-    /// the envelope around it.
+    /// envelope, `start` ([`wsman_proto::response::envelope_start`]) first, in pieces to be
+    /// written in order: the markup, and between it the engine's base64 text as it is, not
+    /// copied into one buffer.
     pub async fn receive_envelope(
         &self,
         request: &Request,
         caller: &Caller,
         budget: Budget,
         start: &str,
-    ) -> Result<String, Fault> {
+    ) -> Result<Vec<bytes::Bytes>, Fault> {
         WinrsOptions::parse(&request.options)?;
-        let mut envelope = self.receive(request, caller, budget, start).await?;
-        envelope.push_str(wsman_proto::response::ENVELOPE_END);
-        Ok(envelope)
+        let (output, command_id) = self.receive(request, caller, budget).await?;
+        Ok(describe::receive_pieces(
+            &output,
+            &command_id,
+            start,
+            wsman_proto::response::ENVELOPE_END,
+        ))
     }
 
     /// Enumerate items of the shell inventory or of a shell's commands.
@@ -337,14 +344,13 @@ impl ShellService {
         Ok((shell::action::SEND_RESPONSE, responses::send_response()))
     }
 
-    /// The ReceiveResponse after `start` (see [`Self::receive_envelope`]).
+    /// The engine's answer to a Receive, and its CommandId.
     async fn receive(
         &self,
         request: &Request,
         caller: &Caller,
         budget: Budget,
-        start: &str,
-    ) -> Result<String, Fault> {
+    ) -> Result<(wsman_shell::ReceiveOutput, String), Fault> {
         let id = shell_id(&request.selectors)?;
         let receive = Receive::parse(request.body.as_ref())?;
         let command_id = receive.command_id.clone().ok_or_else(no_command_id)?;
@@ -361,7 +367,7 @@ impl ShellService {
             ReceiveOutcome::TimedOut => return Err(Fault::timed_out()),
             _ => return Err(Fault::timed_out()),
         };
-        Ok(describe::receive_response(&output, &command_id, start))
+        Ok((output, command_id))
     }
 
     async fn signal(

@@ -98,8 +98,8 @@ pub async fn collect(
             ReceiveOutcome::Output(output) => {
                 for chunk in output.chunks {
                     match chunk.stream.as_str() {
-                        "stdout" => stdout.extend(chunk.data),
-                        "stderr" => stderr.extend(chunk.data),
+                        "stdout" => stdout.extend(chunk.decoded()),
+                        "stderr" => stderr.extend(chunk.decoded()),
                         other => panic!("unrequested stream {other}"),
                     }
                     if chunk.end {
