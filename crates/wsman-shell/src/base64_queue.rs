@@ -245,4 +245,32 @@ mod tests {
             "text buffers go back to the pool"
         );
     }
+
+    proptest::proptest! {
+        /// Any interleaving of pushes and takes of any sizes: every take is valid base64 of
+        /// at most its budget, and the bytes come out exactly as they went in.
+        #[test]
+        fn bytes_come_out_as_they_went_in(
+            steps in proptest::collection::vec(
+                (proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000), 0usize..5000),
+                1..40,
+            ),
+        ) {
+            let pool = pool();
+            let mut queue = Base64Queue::default();
+            let (mut sent, mut received) = (Vec::new(), Vec::new());
+            for (data, budget) in steps {
+                queue.push(&data, &pool);
+                sent.extend_from_slice(&data);
+                let taken = queue.take(budget, &pool);
+                proptest::prop_assert!(taken.len <= budget);
+                let bytes = decode(&taken);
+                proptest::prop_assert_eq!(bytes.len(), taken.len);
+                received.extend(bytes);
+                proptest::prop_assert_eq!(queue.len(), sent.len() - received.len());
+            }
+            received.extend(decode(&queue.take(usize::MAX, &pool)));
+            proptest::prop_assert_eq!(received, sent);
+        }
+    }
 }
