@@ -162,12 +162,17 @@ async fn connection_cost(client: &Client) -> anyhow::Result<(Duration, Duration)
 /// Benchmark (a). Prints the figures; returns nothing, the verdicts are printed.
 async fn latency(args: &Args, client: &Client) -> anyhow::Result<()> {
     println!("\n== (a) Create + Command + Receive until Done + Delete of `true`");
-    for _ in 0..args.baseline_iterations.min(50) {
-        local_true()?;
-    }
-    let mut local: Vec<Duration> = (0..args.baseline_iterations)
-        .map(|_| local_true())
-        .collect::<Result<_, _>>()?;
+    // Blocking work on a thread of the blocking pool, not on a runtime worker.
+    let iterations = args.baseline_iterations;
+    let mut local: Vec<Duration> = tokio::task::spawn_blocking(move || {
+        for _ in 0..iterations.min(50) {
+            local_true()?;
+        }
+        (0..iterations)
+            .map(|_| local_true())
+            .collect::<anyhow::Result<Vec<Duration>>>()
+    })
+    .await??;
     let local_median = median(&mut local);
     let local_mean = mean(&local);
 
@@ -318,7 +323,9 @@ async fn throughput(args: &Args, client: &Client) -> anyhow::Result<()> {
     let mut local_rates = Vec::new();
     let mut remote_rates = Vec::new();
     for run in 1..=args.throughput_runs.max(1) {
-        let (local_bytes, local_time) = local_head(&args.bytes)?;
+        let size = args.bytes.clone();
+        let (local_bytes, local_time) =
+            tokio::task::spawn_blocking(move || local_head(&size)).await??;
         let local_rate = mib_per_second(local_bytes, local_time);
         println!(
             "  run {run}, local pipe: {local_bytes} bytes in {:.3} s = {local_rate:.1} MiB/s",
