@@ -50,7 +50,8 @@ struct Args {
     /// Idle shells opened for benchmark (c).
     #[arg(long, default_value_t = 1000)]
     shells: u32,
-    /// Worker threads of the client's runtime (1: a single-threaded runtime).
+    /// Worker threads of the client's runtime (1: a single-threaded runtime). With more than
+    /// one, (a) is measured again at the end on a single-threaded runtime.
     #[arg(long, default_value_t = 2)]
     threads: usize,
     /// Run only these benchmarks (letters, e.g. `ab`); all three by default.
@@ -159,9 +160,12 @@ async fn connection_cost(client: &Client) -> anyhow::Result<(Duration, Duration)
     Ok((first, started.elapsed()))
 }
 
-/// Benchmark (a). Prints the figures; returns nothing, the verdicts are printed.
-async fn latency(args: &Args, client: &Client) -> anyhow::Result<()> {
-    println!("\n== (a) Create + Command + Receive until Done + Delete of `true`");
+/// Benchmark (a). Prints the figures; returns nothing, the verdicts are printed. `runtime`
+/// names the client's runtime in the heading.
+async fn latency(args: &Args, client: &Client, runtime: &str) -> anyhow::Result<()> {
+    println!(
+        "\n== (a) Create + Command + Receive until Done + Delete of `true`, client on {runtime}"
+    );
     // Blocking work on a thread of the blocking pool, not on a runtime worker.
     let iterations = args.baseline_iterations;
     let mut local: Vec<Duration> = tokio::task::spawn_blocking(move || {
@@ -542,13 +546,38 @@ fn main() -> anyhow::Result<()> {
     // The benchmarks run as a task on the runtime's workers, as in any program built on the
     // library, not in `block_on` on this thread: there each output event would be handed
     // from a worker to this thread, a wake-up and a context switch per Receive answer.
-    runtime.block_on(async { tokio::spawn(run(args)).await? })
+    let args = runtime.block_on(async { tokio::spawn(run(args)).await? })?;
+    // (a) is a strictly sequential exchange of requests, which a program would as well run
+    // on a single thread; measured that way too (after everything else, so that (c) still
+    // sees a fresh daemon), and reported next to the multi-threaded figure.
+    if args.only.contains('a') && args.threads > 1 {
+        let single = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        single.block_on(async {
+            let client = client(&args, &password()?)?;
+            client.identify().await?;
+            latency(&args, &client, "a current-thread runtime").await
+        })?;
+    }
+    Ok(())
 }
 
-async fn run(args: Args) -> anyhow::Result<()> {
-    let password = std::env::var("WSMAN_BENCH_PASSWORD")
-        .context("WSMAN_BENCH_PASSWORD must hold the account's password")?;
-    let client = client(&args, &password)?;
+fn password() -> anyhow::Result<String> {
+    std::env::var("WSMAN_BENCH_PASSWORD")
+        .context("WSMAN_BENCH_PASSWORD must hold the account's password")
+}
+
+fn runtime_name(threads: usize) -> String {
+    if threads <= 1 {
+        "a current-thread runtime".to_owned()
+    } else {
+        format!("{threads} worker threads")
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<Args> {
+    let client = client(&args, &password()?)?;
     client
         .identify()
         .await
@@ -559,10 +588,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         idle_shells(&args, &client).await?;
     }
     if args.only.contains('a') {
-        latency(&args, &client).await?;
+        latency(&args, &client, &runtime_name(args.threads)).await?;
     }
     if args.only.contains('b') {
         throughput(&args, &client).await?;
     }
-    Ok(())
+    Ok(args)
 }
