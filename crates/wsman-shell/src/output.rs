@@ -411,7 +411,9 @@ where
                 if past_deadline {
                     final_drain_left = final_drain_left.saturating_sub(count);
                 }
-                output.push(index, &buffer[..count], count == buffer.len());
+                // Everything asked for came back, even when the room left in the buffer
+                // asked for less than a whole block: the pipe may hold more.
+                output.push(index, &buffer[..count], count == want);
                 // A read that filled the buffer: the command prints faster than it is read.
                 // Read in larger blocks from a larger pipe from now on (once).
                 if count == buffer.len() && !flowing {
