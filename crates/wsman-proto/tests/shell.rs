@@ -776,14 +776,14 @@ proptest! {
             .collect();
         let state = done.map(|code| CommandStateValue::Done { exit_code: Some(i64::from(code)) });
         let state = state.as_ref().map(|s| (Some("C1"), s));
-        let pieces = ReceiveResponse::render_around(&heads, state, "start".to_owned());
+        let pieces = ReceiveResponse::render_around(&heads, state, String::new());
         prop_assert_eq!(pieces.len(), parts.len() + 1);
         let mut joined = pieces[0].clone();
         for (part, piece) in parts.iter().zip(&pieces[1..]) {
             joined.push_str(&wsman_proto::shell::encode_base64(part.data));
             joined.push_str(piece);
         }
-        let rendered = ReceiveResponse::render_into(&parts, state, "start".to_owned());
+        let rendered = ReceiveResponse::render(&parts, state);
         prop_assert_eq!(joined, rendered);
     }
 }

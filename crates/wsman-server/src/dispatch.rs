@@ -151,7 +151,7 @@ impl Dispatcher {
                     receive_overhead,
                 };
                 if ShellService::is_receive(&request) {
-                    // Output is rendered after the envelope's start, in one buffer.
+                    // The envelope's start, then the output as the engine holds it (pieces).
                     let id = new_message_id();
                     let start = response::envelope_start(&response_header(
                         &request,
@@ -161,10 +161,7 @@ impl Dispatcher {
                     let pieces = service
                         .receive_envelope(&request, caller, shell_budget, &start)
                         .await?;
-                    let length: usize = pieces.iter().map(bytes::Bytes::len).sum();
-                    if length as u64 > max_envelope {
-                        return Err(Fault::max_envelope_size_exceeded(length, max_envelope));
-                    }
+                    within_envelope(pieces.iter().map(bytes::Bytes::len).sum(), max_envelope)?;
                     return Ok(Reply::Pieces(pieces));
                 }
                 let (response_action, body) = service
@@ -463,17 +460,12 @@ fn finish(
     max_envelope: u64,
 ) -> Result<Reply, Fault> {
     let envelope = render(request, response_action, extra, body);
-    if envelope.len() as u64 > max_envelope {
-        return Err(Fault::max_envelope_size_exceeded(
-            envelope.len(),
-            max_envelope,
-        ));
-    }
+    within_envelope(envelope.len(), max_envelope)?;
     Ok(Reply::Envelope(envelope))
 }
 
 /// [`finish`] for a body the caller hands over: the envelope is built in the body's buffer
-/// (see [`response::envelope_owned`]), so large Receive output is not copied again.
+/// (see [`response::envelope_owned`]), so the body is not copied again.
 fn finish_owned(
     request: &Request,
     response_action: &str,
@@ -482,7 +474,8 @@ fn finish_owned(
 ) -> Result<Reply, Fault> {
     let id = new_message_id();
     let envelope = response::envelope_owned(&response_header(request, response_action, &id), body);
-    checked_envelope(envelope, max_envelope)
+    within_envelope(envelope.len(), max_envelope)?;
+    Ok(Reply::Envelope(envelope))
 }
 
 /// The header of the response to `request` (no extra header blocks).
@@ -501,15 +494,12 @@ fn response_header<'a>(
     }
 }
 
-/// The envelope as the reply, unless it is larger than the client accepts.
-fn checked_envelope(envelope: String, max_envelope: u64) -> Result<Reply, Fault> {
-    if envelope.len() as u64 > max_envelope {
-        return Err(Fault::max_envelope_size_exceeded(
-            envelope.len(),
-            max_envelope,
-        ));
+/// Refuses a response envelope of `length` bytes that is larger than the client accepts.
+fn within_envelope(length: usize, max_envelope: u64) -> Result<(), Fault> {
+    if length as u64 > max_envelope {
+        return Err(Fault::max_envelope_size_exceeded(length, max_envelope));
     }
-    Ok(Reply::Envelope(envelope))
+    Ok(())
 }
 
 /// A response envelope relating to `request`.

@@ -262,7 +262,7 @@ async fn finish_negotiated(
         Err(never) => match never {},
     };
     if plain.is_empty() {
-        return Response::from_parts(parts, ResponseBody::new(plain));
+        return Response::from_parts(parts, plain.into());
     }
     let original_type = parts
         .headers
@@ -277,7 +277,7 @@ async fn finish_negotiated(
             parts
                 .headers
                 .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-            Response::from_parts(parts, ResponseBody::new(Bytes::from(body)))
+            Response::from_parts(parts, Bytes::from(body).into())
         }
         Ok((Err(_), _)) | Err(_) => {
             tracing::error!(remote = %conn.remote, "sealing the response failed: closing the connection");
@@ -746,11 +746,8 @@ fn encoding_hint(content_type: Option<&HeaderValue>) -> Encoding {
     }
 }
 
-fn base_response(status: StatusCode, body: Bytes) -> Response<ResponseBody> {
-    response_with(status, ResponseBody::new(body))
-}
-
-fn response_with(status: StatusCode, body: ResponseBody) -> Response<ResponseBody> {
+fn base_response(status: StatusCode, body: impl Into<ResponseBody>) -> Response<ResponseBody> {
+    let body = body.into();
     let length = body.len();
     let mut response = Response::new(body);
     *response.status_mut() = status;
@@ -775,7 +772,7 @@ fn soap_response(status: StatusCode, xml: String, encoding: Encoding) -> Respons
 
 fn encoded_soap_response(
     status: StatusCode,
-    body: Bytes,
+    body: impl Into<ResponseBody>,
     encoding: Encoding,
 ) -> Response<ResponseBody> {
     let mut response = base_response(status, body);
@@ -791,12 +788,7 @@ fn reply_response(reply: Reply, encoding: Encoding) -> Response<ResponseBody> {
         Reply::Envelope(xml) => soap_response(StatusCode::OK, xml, encoding),
         Reply::Pieces(pieces) => match encoding {
             Encoding::Utf8 => {
-                let mut response = response_with(StatusCode::OK, ResponseBody::pieces(pieces));
-                response.headers_mut().insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static(encoding.content_type()),
-                );
-                response
+                encoded_soap_response(StatusCode::OK, ResponseBody::pieces(pieces), encoding)
             }
             // Pieces are UTF-8 (markup and base64); re-encoded whole for a UTF-16 client.
             other => soap_response(

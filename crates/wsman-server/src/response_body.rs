@@ -45,6 +45,12 @@ impl ResponseBody {
     }
 }
 
+impl From<Bytes> for ResponseBody {
+    fn from(bytes: Bytes) -> Self {
+        Self::new(bytes)
+    }
+}
+
 impl Body for ResponseBody {
     type Data = Bytes;
     type Error = Infallible;

@@ -403,8 +403,7 @@ impl ReceiveResponse {
         Self::render(&parts, state)
     }
 
-    /// [`ReceiveResponse::to_xml`] from borrowed stream data (the server's output buffers),
-    /// with the same text.
+    /// [`ReceiveResponse::to_xml`] from borrowed stream data, with the same text.
     ///
     /// Rendered by hand into one string sized up front (with room for the envelope, see
     /// [`crate::response::envelope_owned`]): the base64 of the stream data (which needs no XML
@@ -414,23 +413,12 @@ impl ReceiveResponse {
         streams: &[StreamPart<'_>],
         state: Option<(Option<&str>, &CommandStateValue)>,
     ) -> String {
-        Self::render_into(streams, state, String::new())
-    }
-
-    /// [`Self::render`] appended to `out`: a server streaming output passes a buffer it used
-    /// before (so that a large response does not need fresh memory) that already holds the
-    /// envelope's start (see [`crate::response::envelope_start`]).
-    pub fn render_into(
-        streams: &[StreamPart<'_>],
-        state: Option<(Option<&str>, &CommandStateValue)>,
-        mut out: String,
-    ) -> String {
         let markup: usize = streams
             .iter()
             .map(|s| Self::stream_overhead(s.name, s.command_id) + encoded_base64_len(s.data.len()))
             .sum();
         // Room for the envelope too, which is then built around the body in place.
-        out.reserve(256 + markup + crate::response::ENVELOPE_HEADROOM);
+        let out = String::with_capacity(256 + markup + crate::response::ENVELOPE_HEADROOM);
         let heads: Vec<StreamHead<'_>> = streams.iter().map(StreamPart::head).collect();
         Self::render_with(&heads, state, out, |index, out| {
             encode_base64_into(streams[index].data, out);
@@ -439,8 +427,8 @@ impl ReceiveResponse {
 
     /// The response as the markup around its streams' base64 text, which the caller writes
     /// in between: piece 0, the text of stream 0, piece 1, ..., the text of the last stream,
-    /// the last piece (always `streams.len() + 1` pieces). `out` goes first, as in
-    /// [`Self::render_into`]. For a server that holds output already encoded: the text goes
+    /// the last piece (always `streams.len() + 1` pieces). `out` (an envelope's start, see
+    /// [`crate::response::envelope_start`]) goes first. For a server that holds output already encoded: the text goes
     /// to the wire as it is, without being copied into the response.
     pub fn render_around(
         streams: &[StreamHead<'_>],

@@ -125,9 +125,3 @@ pub(super) fn receive_pieces(
     pieces.extend(markup);
     pieces
 }
-
-/// [`receive_pieces`] as one string (the body alone).
-pub(super) fn receive_response(output: &ReceiveOutput, command_id: &str) -> String {
-    // Markup and base64 are UTF-8: the lossy conversion never replaces anything.
-    String::from_utf8_lossy(&receive_pieces(output, command_id, "", "").concat()).into_owned()
-}

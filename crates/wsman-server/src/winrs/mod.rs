@@ -112,7 +112,8 @@ impl ShellService {
         }
     }
 
-    /// Every operation but Enumerate. Returns the response Action and body.
+    /// Every operation but Enumerate and Receive ([`Self::receive_envelope`]). Returns the
+    /// response Action and body.
     pub async fn operate(
         &self,
         request: &Request,
@@ -148,13 +149,6 @@ impl ShellService {
             }
             action::SHELL_COMMAND if is_cmd => self.command(request, caller, &options).await,
             action::SHELL_SEND if is_cmd => self.send(request, caller, budget).await,
-            action::SHELL_RECEIVE if is_cmd => {
-                let (output, command_id) = self.receive(request, caller, budget).await?;
-                Ok((
-                    shell::action::RECEIVE_RESPONSE,
-                    describe::receive_response(&output, &command_id),
-                ))
-            }
             action::SHELL_SIGNAL if is_cmd => self.signal(request, caller).await,
             other => Err(Fault::action_not_supported(other)),
         }
@@ -170,7 +164,7 @@ impl ShellService {
                 .is_some_and(|uri| uri.eq_ignore_ascii_case(shell::uri::CMD))
     }
 
-    /// [`Self::operate`] for a Receive ([`Self::is_receive`]), answered with its whole
+    /// A Receive ([`Self::is_receive`]), answered with its whole
     /// envelope, `start` ([`wsman_proto::response::envelope_start`]) first, in pieces to be
     /// written in order: the markup, and between it the engine's base64 text as it is, not
     /// copied into one buffer.
