@@ -23,6 +23,8 @@ use wsman_buffers::BufferPool;
 const SEGMENT_TEXT: usize = 512 * 1024;
 /// Smallest text buffer: a command printing a line now and then does not hold large ones.
 const SMALL_TEXT: usize = 4 * 1024;
+/// Text of one write from which a pooled segment buffer is taken rather than a small one.
+const SEGMENT_FROM: usize = 16 * 1024;
 
 /// Base64 length of `len` bytes that are whole groups.
 const fn text_len(len: usize) -> usize {
@@ -93,7 +95,7 @@ impl Base64Queue {
         let needed = text_len(data.len());
         if self.tail.capacity() - self.tail.len() < needed {
             self.seal_tail(pool);
-            self.tail = if needed >= SMALL_TEXT * 4 {
+            self.tail = if needed >= SEGMENT_FROM {
                 pool.take(needed.max(SEGMENT_TEXT))
             } else {
                 Vec::with_capacity(needed.max(SMALL_TEXT))
@@ -110,7 +112,8 @@ impl Base64Queue {
         }
     }
 
-    /// Takes up to `budget` bytes, oldest first. Less than everything is taken in whole
+    /// Takes up to `budget` bytes, oldest first. Taking everything leaves no text buffer
+    /// behind (the tail goes out with the rest). Less than everything is taken in whole
     /// groups (so at most 2 bytes under the budget); everything, when it fits, with the
     /// final partial group padded.
     pub(crate) fn take(&mut self, budget: usize, pool: &Arc<BufferPool>) -> TakenText {
@@ -149,14 +152,6 @@ impl Base64Queue {
         taken.len = groups * 3;
         self.len -= taken.len;
         taken
-    }
-
-    /// Frees the tail buffer once nothing is queued (the stream went quiet or ended).
-    pub(crate) fn release_memory(&mut self) {
-        if self.len == 0 {
-            self.ready = VecDeque::new();
-            self.tail = Vec::new();
-        }
     }
 }
 
@@ -239,7 +234,6 @@ mod tests {
         all.extend(decode(&rest));
         assert!(all.iter().all(|&b| b == 0xA5));
         drop((taken, rest));
-        queue.release_memory();
         assert!(
             !pool.free_capacities().is_empty(),
             "text buffers go back to the pool"

@@ -291,10 +291,6 @@ impl Output {
             let text = stream.pending.take(budget, &self.pool);
             let count = text.len;
             budget -= count;
-            // A stream that went quiet or ended gives its text buffer back.
-            if stream.pending.is_empty() && (stream.eof || count < READ_CHUNK) {
-                stream.pending.release_memory();
-            }
             let end = stream.eof && stream.pending.is_empty() && !stream.end_reported;
             if end {
                 stream.end_reported = true;
