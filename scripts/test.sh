@@ -7,7 +7,7 @@
 # (administrator: group wsmand-admins) and `wsmanuser` (not an administrator) with known
 # passwords, and /etc/pam.d/wsmand. Not as root: skips those steps with a message; the tests that
 # need them are skipped with a printed reason.
-# Then: rustfmt check, clippy -D warnings, build, cargo test, the pytest interop suite against
+# Then: rustfmt check, clippy -D warnings, rustdoc -D warnings, build, cargo test, the pytest interop suite against
 # the real daemon, and a short fuzz smoke run. Setup and build failures stop the run; check and
 # test failures are recorded and the run goes on, so the summary lists every failing stage.
 # Exit status: 0 when every stage passed, non-zero otherwise.
@@ -192,6 +192,7 @@ export_test_users
 stage "python venv (pypsrp, pywinrm, pytest)" required python_venv
 stage "cargo fmt --check" continue cargo fmt --all -- --check
 stage "cargo clippy -D warnings" continue cargo clippy --workspace --all-targets -- -D warnings
+stage "cargo doc -D warnings" continue env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 stage "cargo build" required cargo build --workspace --bins
 stage "cargo test" continue run_cargo_test
 list_failed_tests '^test (.*) \.\.\. FAILED$' "$LOG_DIR/cargo-test.log"

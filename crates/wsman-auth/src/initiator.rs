@@ -14,7 +14,7 @@
 //! so a server with CbtHardeningLevel Strict accepts us and a relaying attacker is refused.
 //!
 //! sspi (pinned) does the NTLMv2 computation, the MIC and the session key; message sealing is
-//! ours ([`crate::ntlm::seal`]), keyed from the exported session key. No sspi type leaves
+//! ours (`ntlm::seal`), keyed from the exported session key. No sspi type leaves
 //! this module.
 
 use std::fmt;

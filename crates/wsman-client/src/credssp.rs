@@ -1,6 +1,6 @@
 //! Client-side settings and wire helpers for CredSSP: the user's password is delegated to the
 //! server (what `-a:CredSSP` is for: the remote commands can reach a second hop with it). The
-//! handshake runs in [`crate::transport`] because it is bound to one TCP connection; the TLS
+//! handshake runs in the private `transport` module because it is bound to one TCP connection; the TLS
 //! session inside it, the inner NTLM, the public-key binding and the sealing are
 //! `wsman_auth::credssp`'s.
 

@@ -2,7 +2,7 @@
 //! ticket got with a user name and password, kept in memory), which service principal
 //! (`HTTP/<host>` by default, as pywinrm; `WSMAN/<host>` as Windows and pypsrp), and the
 //! MS-WSMV sealer over the established `wsman-gss` context. The handshake itself runs in
-//! [`crate::transport`] because it is bound to one TCP connection.
+//! the private `transport` module because it is bound to one TCP connection.
 //!
 //! Under Kerberos the server proves itself (mutual authentication), so Windows' TrustedHosts
 //! rule for plain HTTP does not apply.

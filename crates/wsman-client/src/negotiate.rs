@@ -1,7 +1,7 @@
 //! Client-side policy and wire helpers for `Negotiate` (NTLM) authentication: which token form
 //! to send, the `WWW-Authenticate` token parsing, Windows' TrustedHosts rule, and the channel
-//! binding of an HTTPS connection. The handshake itself runs in [`crate::transport`] because it
-//! is bound to one TCP connection.
+//! binding of an HTTPS connection. The handshake itself runs in the private `transport` module because
+//! it is bound to one TCP connection.
 
 use base64::Engine as _;
 use wsman_auth::initiator::{ClientCredentials, TokenForm};

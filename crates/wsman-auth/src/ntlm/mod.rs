@@ -4,7 +4,7 @@
 //! message encryption.
 //!
 //! sspi (pinned) builds the CHALLENGE, derives the session key and checks the NTLM and SPNEGO
-//! MICs; it never appears outside this module. Message sealing is ours ([`seal`], MS-NLMP
+//! MICs; it never appears outside this module. Message sealing is ours (`seal`, MS-NLMP
 //! 3.4.4), keyed from the exported session key: sspi's makes three or four temporary copies of every
 //! message, which showed in sealed streaming (docs/benchmarks.md). Around it we keep what it gets wrong or leaves
 //! out: our own bounded NTLM parser ([`message`]), our own NTProofStr check with the NT hash we
