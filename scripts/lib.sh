@@ -28,9 +28,10 @@ wait_for_port() {
 # curl (bad-input tests), wrk (benchmark), python3-venv (interop tests), a C compiler (ring),
 # the MIT KDC and tools for the throwaway test realm (scripts/kdc.sh), libkrb5-dev + libclang-dev
 # to build wsman-gss's `kerberos` feature (libgssapi-sys runs bindgen), and python3-dev for the
-# interop tests' Kerberos clients (pykerberos, gssapi build against libkrb5-dev).
+# interop tests' Kerberos clients (pykerberos, gssapi build against libkrb5-dev), and debootstrap
+# for the root file system the systemd tests boot in (scripts/sysroot.sh).
 REQUIRED_PACKAGES=(libpam0g-dev pkg-config curl wrk python3-venv python3-dev gcc libc6-dev
-    krb5-kdc krb5-admin-server krb5-user libkrb5-dev libclang-dev)
+    krb5-kdc krb5-admin-server krb5-user libkrb5-dev libclang-dev debootstrap)
 
 # Install the packages from $@ that are missing. Runs apt-get update once, only when something
 # is missing. Without root it prints the command to run instead and returns 1.

@@ -121,7 +121,18 @@ export_test_users() {
     # As root the KDC packages were just installed: the Kerberos tests must run, not skip.
     if [ "$(id -u)" -eq 0 ]; then
         export WSMAN_TEST_REQUIRE_KDC=1
+        export WSMAN_TEST_REQUIRE_SYSTEMD=1
     fi
+}
+
+# The root file system the systemd tests boot a real systemd in (scripts/sysroot.sh), made once
+# and cached. As root the tests that need it must run, not skip (export_test_users).
+systemd_root() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "not root: the systemd tests will be skipped"
+        return 0
+    fi
+    bash scripts/sysroot.sh
 }
 
 python_venv() {
@@ -190,6 +201,7 @@ stage "install Debian packages" required install_packages
 stage "test users and PAM service" required create_test_users
 export_test_users
 stage "python venv (pypsrp, pywinrm, pytest)" required python_venv
+stage "systemd test root (debootstrap, cached)" continue systemd_root
 stage "cargo fmt --check" continue cargo fmt --all -- --check
 stage "cargo clippy -D warnings" continue cargo clippy --workspace --all-targets -- -D warnings
 stage "cargo doc -D warnings" continue env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet

@@ -16,6 +16,8 @@
 //! - [`process`]: running a command with a deadline, so no test can hang.
 //! - [`kdc`]: a throwaway MIT Kerberos realm on 127.0.0.1 (`scripts/kdc.sh`), stopped on drop.
 //! - [`client_certs`]: throwaway CAs and client certificates for the certificate profile.
+//! - [`systemd`]: a real systemd booted as PID 1 of its own namespaces inside the cached
+//!   debootstrap root (`scripts/sysroot.sh`), for service and journal tests; killed on drop.
 //!
 //! What it refuses to do: talk to anything but 127.0.0.1, or assert on timing.
 #![forbid(unsafe_code)]
@@ -29,6 +31,7 @@ pub mod http;
 pub mod kdc;
 pub mod process;
 pub mod soap;
+pub mod systemd;
 pub mod xmlnorm;
 
 pub use config_dir::{ConfigDir, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD};

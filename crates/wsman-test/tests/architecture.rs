@@ -203,6 +203,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-os", &[]),
     ("wsman-gss", &[]),
     ("wsman-buffers", &[]),
+    ("wsman-systemd", &[]),
     ("wsman-shell", &["wsman-os", "wsman-buffers"]),
     ("wsman-providers", &["wsman-proto", "wsman-config"]),
     (
