@@ -163,7 +163,8 @@ fuzz_smoke() {
         cargo install cargo-fuzz --locked
     fi
     local target
-    for target in envelope xml sealed_body sddl keytab client_cert_names ntlm auth_header tsrequest; do
+    for target in envelope xml sealed_body sddl keytab client_cert_names ntlm auth_header tsrequest \
+        event_query journal_export; do
         echo "fuzz target $target: ${FUZZ_SECONDS}s"
         # cargo-fuzz needs nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP lets stable accept them.
         mkdir -p "fuzz/corpus/$target"

@@ -204,6 +204,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-gss", &[]),
     ("wsman-buffers", &[]),
     ("wsman-systemd", &[]),
+    ("wsman-events", &["wsman-proto"]),
     ("wsman-shell", &["wsman-os", "wsman-buffers"]),
     ("wsman-providers", &["wsman-proto", "wsman-config"]),
     (
@@ -261,7 +262,7 @@ fn dependency_violations(
 
     // Pure leaves: no async runtime, no HTTP, no OS crate, anywhere below them; no libc or nix
     // directly (libc arrives transitively through getrandom, which is fine: no sockets).
-    for leaf in ["wsman-proto", "wsman-auth", "wsman-config"] {
+    for leaf in ["wsman-proto", "wsman-auth", "wsman-config", "wsman-events"] {
         let below = transitive(graph, leaf);
         for forbidden in [
             "tokio",

@@ -1,0 +1,275 @@
+//! The Windows event (the `Event` element of `http://schemas.microsoft.com/win/2004/08/events/event`):
+//! one model, one tree, one renderer.
+//!
+//! The tree ([`Event::tree`]) is what XPath queries are evaluated on and what the XML is written
+//! from, so a query and the delivered XML can never disagree about a value.
+
+use std::fmt::Write as _;
+
+use wsman_proto::xml::{Attribute, Element, Node};
+
+use crate::guid::Guid;
+use crate::time::Timestamp;
+
+/// The event schema's namespace.
+pub const EVENT_NS: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
+
+/// `Keywords` of events from classic event logs (`0x80000000000000`, "Classic"): what Windows
+/// puts on events that carry no manifest keywords.
+pub const CLASSIC_KEYWORDS: u64 = 0x0080_0000_0000_0000;
+
+/// Event levels with Windows' values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    LogAlways = 0,
+    Critical = 1,
+    Error = 2,
+    Warning = 3,
+    Information = 4,
+    Verbose = 5,
+}
+
+impl Level {
+    /// The number in `System/Level`.
+    pub fn value(self) -> u8 {
+        self as u8
+    }
+
+    /// The name `RenderingInfo/Level` shows.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Level::LogAlways => "Log Always",
+            Level::Critical => "Critical",
+            Level::Error => "Error",
+            Level::Warning => "Warning",
+            Level::Information => "Information",
+            Level::Verbose => "Verbose",
+        }
+    }
+}
+
+/// `System/Provider`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Provider {
+    pub name: String,
+    pub guid: Guid,
+}
+
+impl Provider {
+    /// A provider with the name-derived GUID ([`Guid::for_provider_name`]).
+    pub fn named(name: &str) -> Provider {
+        Provider {
+            name: name.to_owned(),
+            guid: Guid::for_provider_name(name),
+        }
+    }
+}
+
+/// One event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub provider: Provider,
+    pub event_id: u32,
+    pub level: Level,
+    pub keywords: u64,
+    pub time_created: Timestamp,
+    pub record_id: u64,
+    pub activity_id: Option<Guid>,
+    pub process_id: u32,
+    pub thread_id: u32,
+    pub channel: String,
+    pub computer: String,
+    /// `Security/@UserID`, a SID string.
+    pub user_sid: Option<String>,
+    /// `EventData/Data` elements in order: name and value.
+    pub data: Vec<(String, String)>,
+    /// The rendered message, for `RenderingInfo` (RenderedText).
+    pub message: String,
+}
+
+/// What `ContentFormat` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentFormat {
+    /// `System` and `EventData` only (`Raw`, Windows' "Events").
+    Raw,
+    /// Also `RenderingInfo` with the message and the names of level, channel and provider.
+    RenderedText,
+}
+
+impl Event {
+    /// The event as an element tree, the way Windows' `EvtRender` lays it out.
+    pub fn tree(&self, format: ContentFormat) -> Element {
+        let mut system = element("System");
+        push(
+            &mut system,
+            with_attrs(
+                element("Provider"),
+                &[
+                    ("Name", self.provider.name.clone()),
+                    ("Guid", self.provider.guid.to_string()),
+                ],
+            ),
+        );
+        push(&mut system, leaf("EventID", self.event_id.to_string()));
+        push(&mut system, leaf("Version", "0".to_owned()));
+        push(&mut system, leaf("Level", self.level.value().to_string()));
+        push(&mut system, leaf("Task", "0".to_owned()));
+        push(&mut system, leaf("Opcode", "0".to_owned()));
+        push(
+            &mut system,
+            leaf("Keywords", format!("0x{:x}", self.keywords)),
+        );
+        push(
+            &mut system,
+            with_attrs(
+                element("TimeCreated"),
+                &[("SystemTime", self.time_created.to_system_time())],
+            ),
+        );
+        push(
+            &mut system,
+            leaf("EventRecordID", self.record_id.to_string()),
+        );
+        let correlation = match &self.activity_id {
+            Some(id) => with_attrs(element("Correlation"), &[("ActivityID", id.to_string())]),
+            None => element("Correlation"),
+        };
+        push(&mut system, correlation);
+        push(
+            &mut system,
+            with_attrs(
+                element("Execution"),
+                &[
+                    ("ProcessID", self.process_id.to_string()),
+                    ("ThreadID", self.thread_id.to_string()),
+                ],
+            ),
+        );
+        push(&mut system, leaf("Channel", self.channel.clone()));
+        push(&mut system, leaf("Computer", self.computer.clone()));
+        let security = match &self.user_sid {
+            Some(sid) => with_attrs(element("Security"), &[("UserID", sid.clone())]),
+            None => element("Security"),
+        };
+        push(&mut system, security);
+
+        let mut data = element("EventData");
+        for (name, value) in &self.data {
+            let mut item = with_attrs(element("Data"), &[("Name", name.clone())]);
+            if !value.is_empty() {
+                item.children.push(Node::Text(value.clone()));
+            }
+            push(&mut data, item);
+        }
+
+        let mut event = element("Event");
+        push(&mut event, system);
+        push(&mut event, data);
+        if format == ContentFormat::RenderedText {
+            let mut rendering =
+                with_attrs(element("RenderingInfo"), &[("Culture", "en-US".to_owned())]);
+            push(&mut rendering, leaf("Message", self.message.clone()));
+            push(
+                &mut rendering,
+                leaf("Level", self.level.display_name().to_owned()),
+            );
+            push(&mut rendering, leaf("Task", String::new()));
+            push(&mut rendering, leaf("Opcode", "Info".to_owned()));
+            push(&mut rendering, leaf("Channel", self.channel.clone()));
+            push(&mut rendering, leaf("Provider", self.provider.name.clone()));
+            let mut keywords = element("Keywords");
+            if self.keywords == CLASSIC_KEYWORDS {
+                push(&mut keywords, leaf("Keyword", "Classic".to_owned()));
+            }
+            push(&mut rendering, keywords);
+            push(&mut event, rendering);
+        }
+        event
+    }
+
+    /// The event's XML as Windows writes it: the default namespace on `Event`, attribute values
+    /// in single quotes, no whitespace between elements. Characters XML 1.0 cannot carry
+    /// (control characters from a journal message) become U+FFFD.
+    pub fn to_xml(&self, format: ContentFormat) -> String {
+        let tree = self.tree(format);
+        let mut out = String::with_capacity(1024);
+        write_event_element(&tree, &mut out, true);
+        out
+    }
+}
+
+fn element(name: &str) -> Element {
+    Element::new(Some(EVENT_NS), name)
+}
+
+fn leaf(name: &str, text: String) -> Element {
+    let mut e = element(name);
+    if !text.is_empty() {
+        e.children.push(Node::Text(text));
+    }
+    e
+}
+
+fn with_attrs(mut e: Element, attrs: &[(&str, String)]) -> Element {
+    for (name, value) in attrs {
+        e.attributes.push(Attribute {
+            ns: None,
+            name: (*name).to_owned(),
+            value: value.clone(),
+        });
+    }
+    e
+}
+
+fn push(parent: &mut Element, child: Element) {
+    parent.children.push(Node::Element(child));
+}
+
+fn write_event_element(e: &Element, out: &mut String, root: bool) {
+    out.push('<');
+    out.push_str(&e.name);
+    if root {
+        let _ = write!(out, " xmlns='{EVENT_NS}'");
+    }
+    for a in &e.attributes {
+        let _ = write!(out, " {}='", a.name);
+        escape_into(&a.value, out, true);
+        out.push('\'');
+    }
+    if e.children.is_empty() {
+        out.push_str("/>");
+        return;
+    }
+    out.push('>');
+    for child in &e.children {
+        match child {
+            Node::Element(c) => write_event_element(c, out, false),
+            Node::Text(t) => escape_into(t, out, false),
+        }
+    }
+    let _ = write!(out, "</{}>", e.name);
+}
+
+/// XML-escape `text`; characters XML 1.0 forbids are replaced by U+FFFD.
+pub(crate) fn escape_into(text: &str, out: &mut String, in_attribute: bool) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\'' if in_attribute => out.push_str("&apos;"),
+            '"' if in_attribute => out.push_str("&quot;"),
+            '\t' | '\n' | '\r' if in_attribute => {
+                let _ = write!(out, "&#x{:X};", c as u32);
+            }
+            '\t' | '\n' | '\r' => out.push(c),
+            c if is_xml_char(c) => out.push(c),
+            _ => out.push('\u{FFFD}'),
+        }
+    }
+}
+
+/// XML 1.0's `Char` production (surrogates cannot occur in a `char`).
+pub(crate) fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FFFD}' | '\u{10000}'..)
+}

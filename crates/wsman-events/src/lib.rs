@@ -1,0 +1,30 @@
+//! The eventing core, sans I/O: what both event roles of wsmand share (the host as an event
+//! source, and the collector of Windows Event Forwarding).
+//!
+//! - [`event`]: the Windows event model, its element tree and its XML as Windows writes it;
+//! - [`journal`]: the journal's export format read incrementally and bounded, and the mapping
+//!   of a journal entry to a Windows event (provider, level, channel, record id, user SID);
+//! - [`xpath`] and [`query`]: the XPath subset and the `QueryList` of event subscriptions,
+//!   bounded, evaluated on the event's tree with "now" passed in;
+//! - [`bookmark`]: `BookmarkList`, whose positions only move forward;
+//! - [`guid`] and [`time`]: GUIDs (with ETW's name-based provider GUID) and event times.
+//!
+//! No sockets, no files, no clock: the daemon reads the journal and the network, this crate
+//! decides what the bytes mean.
+#![forbid(unsafe_code)]
+
+pub mod bookmark;
+pub mod event;
+pub mod guid;
+pub mod journal;
+pub mod query;
+pub mod time;
+pub mod xpath;
+
+pub use bookmark::BookmarkList;
+pub use event::{ContentFormat, Event, Level, Provider};
+pub use guid::Guid;
+pub use journal::{ExportLimits, ExportReader, JournalEntry, Mapping};
+pub use query::QueryList;
+pub use time::Timestamp;
+pub use xpath::{QueryError, XPath};

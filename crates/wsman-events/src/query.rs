@@ -1,0 +1,146 @@
+//! The `QueryList` of an event subscription (`w:Filter` with the dialect
+//! `http://schemas.microsoft.com/win/2004/08/events/eventquery`), or one XPath over one log.
+//!
+//! ```xml
+//! <QueryList>
+//!   <Query Id="0" Path="Application">
+//!     <Select Path="Application">*</Select>
+//!     <Select Path="System">*[System[(Level=1 or Level=2)]]</Select>
+//!     <Suppress Path="Application">*[System[Level=4]]</Suppress>
+//!   </Query>
+//! </QueryList>
+//! ```
+//!
+//! An event of log L is selected when, in some `Query`, a `Select` for L matches it and no
+//! `Suppress` for L does (a `Select`/`Suppress` without `Path` applies to its `Query`'s `Path`).
+//! Log names compare without case, as Windows does.
+
+use std::collections::BTreeSet;
+
+use wsman_proto::xml::{self, Element};
+
+use crate::time::Timestamp;
+use crate::xpath::{QueryError, XPath};
+
+/// Most `Select`/`Suppress` elements in one QueryList.
+pub const MAX_SELECTS: usize = 256;
+
+/// The dialect URI of a QueryList filter.
+pub const EVENT_QUERY_DIALECT: &str = "http://schemas.microsoft.com/win/2004/08/events/eventquery";
+
+#[derive(Clone, Debug, PartialEq)]
+struct Clause {
+    path: String,
+    xpath: XPath,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Query {
+    selects: Vec<Clause>,
+    suppresses: Vec<Clause>,
+}
+
+/// A parsed QueryList.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryList {
+    queries: Vec<Query>,
+}
+
+impl QueryList {
+    /// One XPath over one log (`wevtutil qe LOG /q:XPATH`).
+    pub fn single(path: &str, xpath: &str) -> Result<QueryList, QueryError> {
+        Ok(QueryList {
+            queries: vec![Query {
+                selects: vec![Clause {
+                    path: path.to_owned(),
+                    xpath: XPath::parse(xpath)?,
+                }],
+                suppresses: Vec::new(),
+            }],
+        })
+    }
+
+    /// Parse QueryList XML text.
+    pub fn parse(text: &str) -> Result<QueryList, QueryError> {
+        let limits = xml::Limits::default();
+        let root = xml::parse(text, &limits).map_err(|e| QueryError {
+            position: 0,
+            reason: format!("the QueryList is not XML: {e}"),
+        })?;
+        QueryList::from_element(&root)
+    }
+
+    /// The QueryList from its element (as found inside `w:Filter`).
+    pub fn from_element(root: &Element) -> Result<QueryList, QueryError> {
+        let refuse = |reason: String| QueryError {
+            position: 0,
+            reason,
+        };
+        if root.name != "QueryList" {
+            return Err(refuse(format!("expected QueryList, found {}", root.name)));
+        }
+        let mut queries = Vec::new();
+        let mut clauses = 0usize;
+        for query in root.elements() {
+            if query.name != "Query" {
+                return Err(refuse(format!("unexpected {} in QueryList", query.name)));
+            }
+            let default_path = query.attr("Path").unwrap_or("");
+            let mut parsed = Query {
+                selects: Vec::new(),
+                suppresses: Vec::new(),
+            };
+            for clause in query.elements() {
+                clauses += 1;
+                if clauses > MAX_SELECTS {
+                    return Err(refuse(format!(
+                        "more than {MAX_SELECTS} Select/Suppress elements"
+                    )));
+                }
+                let path = clause.attr("Path").unwrap_or(default_path);
+                if path.is_empty() {
+                    return Err(refuse(format!("{} without a Path", clause.name)));
+                }
+                let parsed_clause = Clause {
+                    path: path.to_owned(),
+                    xpath: XPath::parse(clause.trimmed_text().as_str())?,
+                };
+                match clause.name.as_str() {
+                    "Select" => parsed.selects.push(parsed_clause),
+                    "Suppress" => parsed.suppresses.push(parsed_clause),
+                    other => return Err(refuse(format!("unexpected {other} in Query"))),
+                }
+            }
+            queries.push(parsed);
+        }
+        if queries.is_empty() {
+            return Err(refuse("a QueryList without a Query".to_owned()));
+        }
+        Ok(QueryList { queries })
+    }
+
+    /// The logs this QueryList selects from (what a source has to read).
+    pub fn channels(&self) -> BTreeSet<String> {
+        self.queries
+            .iter()
+            .flat_map(|q| q.selects.iter().map(|s| s.path.clone()))
+            .collect()
+    }
+
+    /// Whether `event` (the `Event` element) of log `channel` is selected at time `now`.
+    pub fn matches(&self, channel: &str, event: &Element, now: Timestamp) -> bool {
+        self.queries.iter().any(|query| {
+            let applies = |clause: &&Clause| clause.path.eq_ignore_ascii_case(channel);
+            query
+                .selects
+                .iter()
+                .filter(applies)
+                .any(|s| s.xpath.matches(event, now))
+                && !query
+                    .suppresses
+                    .iter()
+                    .filter(applies)
+                    .any(|s| s.xpath.matches(event, now))
+        })
+    }
+}
