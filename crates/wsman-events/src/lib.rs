@@ -7,6 +7,9 @@
 //! - [`xpath`] and [`query`]: the XPath subset and the `QueryList` of event subscriptions,
 //!   bounded, evaluated on the event's tree with "now" passed in;
 //! - [`bookmark`]: `BookmarkList`, whose positions only move forward;
+//! - [`subscribe`]: the `e:Subscribe` request typed and checked, with its refusals;
+//! - [`delivery`]: `Events`, `Heartbeat`, `SubscriptionEnd` and `Ack` messages, UTF-8 or
+//!   UTF-16LE with a byte-order mark;
 //! - [`guid`] and [`time`]: GUIDs (with ETW's name-based provider GUID) and event times.
 //!
 //! No sockets, no files, no clock: the daemon reads the journal and the network, this crate
@@ -14,10 +17,12 @@
 #![forbid(unsafe_code)]
 
 pub mod bookmark;
+pub mod delivery;
 pub mod event;
 pub mod guid;
 pub mod journal;
 pub mod query;
+pub mod subscribe;
 pub mod time;
 pub mod xpath;
 
@@ -26,5 +31,6 @@ pub use event::{ContentFormat, Event, Level, Provider};
 pub use guid::Guid;
 pub use journal::{ExportLimits, ExportReader, JournalEntry, Mapping};
 pub use query::QueryList;
+pub use subscribe::{parse_subscribe, DeliveryMode, SubscribeError, SubscribeRequest};
 pub use time::Timestamp;
 pub use xpath::{QueryError, XPath};
