@@ -8,6 +8,8 @@
 //!   bounded, evaluated on the event's tree with "now" passed in;
 //! - [`bookmark`]: `BookmarkList`, whose positions only move forward;
 //! - [`subscribe`]: the `e:Subscribe` request typed and checked, with its refusals;
+//! - [`batch`]: when a batch or a heartbeat is due, one message in flight, nothing lost or
+//!   reordered on failure, a bounded queue;
 //! - [`delivery`]: `Events`, `Heartbeat`, `SubscriptionEnd` and `Ack` messages, UTF-8 or
 //!   UTF-16LE with a byte-order mark;
 //! - [`guid`] and [`time`]: GUIDs (with ETW's name-based provider GUID) and event times.
@@ -16,6 +18,7 @@
 //! decides what the bytes mean.
 #![forbid(unsafe_code)]
 
+pub mod batch;
 pub mod bookmark;
 pub mod delivery;
 pub mod event;
