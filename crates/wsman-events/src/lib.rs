@@ -32,7 +32,7 @@ pub mod xpath;
 pub use bookmark::BookmarkList;
 pub use event::{ContentFormat, Event, Level, Provider};
 pub use guid::Guid;
-pub use journal::{ExportLimits, ExportReader, JournalEntry, Mapping};
+pub use journal::{ExportError, ExportLimits, ExportReader, JournalEntry, Mapping};
 pub use query::QueryList;
 pub use subscribe::{parse_subscribe, DeliveryMode, SubscribeError, SubscribeRequest};
 pub use time::Timestamp;

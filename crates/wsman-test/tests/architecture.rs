@@ -205,6 +205,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-buffers", &[]),
     ("wsman-systemd", &[]),
     ("wsman-events", &["wsman-proto"]),
+    ("wsman-journal", &["wsman-events"]),
     ("wsman-shell", &["wsman-os", "wsman-buffers"]),
     ("wsman-providers", &["wsman-proto", "wsman-config"]),
     (
