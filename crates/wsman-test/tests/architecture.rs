@@ -226,6 +226,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ),
     ("winrm", &["wsman-client", "wsman-config", "wsman-proto"]),
     ("winrs", &["wsman-client", "wsman-config", "wsman-proto"]),
+    ("wevtutil", &["wsman-events", "wsman-journal"]),
     (
         "wsmand",
         &[
