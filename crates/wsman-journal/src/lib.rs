@@ -8,7 +8,11 @@
 //! A reader is one `journalctl` child, killed when the reader is dropped. It reads the host's
 //! journal, or a journal directory (`--directory`: another root's journal, or a copy), forward
 //! from the start, from after a cursor, or newest first, and optionally keeps following.
+//! [`feed`] builds on it: the selected Windows events after a position, for pulls, pushes and
+//! forwarding.
 #![forbid(unsafe_code)]
+
+pub mod feed;
 
 use std::path::PathBuf;
 use std::process::Stdio;

@@ -1,0 +1,165 @@
+//! Selected events from a position in the journal: what a pull, a push batch and a forwarder
+//! each need.
+//!
+//! A [`Feed`] reads journal entries after its position, maps each to a Windows event, keeps the
+//! ones its selection wants, and moves its position past every entry it read, wanted or not, so
+//! the next read starts where this one stopped. The position is a journal cursor, which
+//! survives restarts of the reader (and of wsmand, when the caller stores it).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use wsman_events::journal::LINUX_JOURNAL;
+use wsman_events::{ContentFormat, ExportLimits, JournalEntry, Mapping, QueryList, Timestamp};
+
+use crate::{Error, Journal, Query, Reader, Start};
+
+/// Where a feed stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Position {
+    /// Before the oldest entry (`ReadExistingEvents`, the `earliest` bookmark).
+    Oldest,
+    /// After the entry with this cursor.
+    After(String),
+}
+
+/// Which events a feed selects.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    /// `None`: every event of every log in `logs`.
+    pub query: Option<QueryList>,
+    /// The logs the reader may see (the Security log only for administrators).
+    pub logs: Vec<String>,
+    pub format: ContentFormat,
+    pub mapping: Mapping,
+}
+
+impl Selection {
+    /// Whether the event of `entry` is selected, and in which log.
+    fn select(&self, entry: &JournalEntry, now: Timestamp) -> Option<SelectedEvent> {
+        let event = self.mapping.event(entry);
+        let readable = |log: &str| self.logs.iter().any(|l| l.eq_ignore_ascii_case(log));
+        let log = [event.channel.as_str(), LINUX_JOURNAL]
+            .into_iter()
+            .find(|log| readable(log))?;
+        if let Some(query) = &self.query {
+            let tree = event.tree(ContentFormat::Raw);
+            let in_some_log = [event.channel.as_str(), LINUX_JOURNAL]
+                .into_iter()
+                .filter(|log| readable(log))
+                .any(|log| query.matches(log, &tree, now));
+            if !in_some_log {
+                return None;
+            }
+        }
+        Some(SelectedEvent {
+            xml: event.to_xml(self.format),
+            channel: log.to_owned(),
+            record_id: event.record_id,
+        })
+    }
+}
+
+/// One selected event, ready to deliver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SelectedEvent {
+    pub xml: String,
+    pub channel: String,
+    pub record_id: u64,
+}
+
+/// A reader of selected events from a position.
+#[derive(Clone, Debug)]
+pub struct Feed {
+    pub journal: Journal,
+    pub program: std::path::PathBuf,
+    pub position: Position,
+    pub selection: Selection,
+}
+
+impl Feed {
+    /// The position right after the newest entry now in the journal: where a subscription that
+    /// does not read existing events starts.
+    pub async fn end_position(journal: &Journal) -> Result<Position, Error> {
+        let query = Query {
+            journal: journal.clone(),
+            start: Start::NewestFirst,
+            ..Query::system()
+        };
+        let mut reader = Reader::spawn(&query, ExportLimits::default())?;
+        let newest = reader.next().await?;
+        Ok(match newest.as_ref().and_then(|e| e.get("__CURSOR")) {
+            Some(cursor) => Position::After(cursor.to_owned()),
+            None => Position::Oldest,
+        })
+    }
+
+    /// Up to `max_items` selected events after the position, reading at most `max_entries`
+    /// journal entries; when none is selected and `wait` is given, waits up to that long for new
+    /// entries. The position moves past every entry read.
+    pub async fn next_batch(
+        &mut self,
+        max_items: usize,
+        max_entries: usize,
+        wait: Option<Duration>,
+    ) -> Result<Vec<SelectedEvent>, Error> {
+        let mut selected = self.read(max_items, max_entries, false).await?;
+        if selected.is_empty() {
+            if let Some(wait) = wait {
+                // A wait that ends without an event is an empty batch, not an error.
+                let waited =
+                    tokio::time::timeout(wait, self.read(max_items, max_entries, true)).await;
+                if let Ok(result) = waited {
+                    selected = result?;
+                }
+            }
+        }
+        Ok(selected)
+    }
+
+    async fn read(
+        &mut self,
+        max_items: usize,
+        max_entries: usize,
+        follow: bool,
+    ) -> Result<Vec<SelectedEvent>, Error> {
+        let query = Query {
+            journal: self.journal.clone(),
+            start: match &self.position {
+                Position::Oldest => Start::Oldest,
+                Position::After(cursor) => Start::AfterCursor(cursor.clone()),
+            },
+            follow,
+            matches: Vec::new(),
+            program: self.program.clone(),
+        };
+        let mut reader = Reader::spawn(&query, ExportLimits::default())?;
+        let mut selected = Vec::new();
+        let mut read = 0usize;
+        while selected.len() < max_items.max(1) && read < max_entries.max(1) {
+            let Some(entry) = reader.next().await? else {
+                break;
+            };
+            read += 1;
+            if let Some(cursor) = entry.get("__CURSOR") {
+                self.position = Position::After(cursor.to_owned());
+            }
+            if let Some(event) = self.selection.select(&entry, now()) {
+                selected.push(event);
+                if follow {
+                    // A waiting read answers as soon as something is there.
+                    break;
+                }
+            }
+        }
+        Ok(selected)
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_unix_micros(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+            .unwrap_or(0),
+    )
+}

@@ -1,0 +1,111 @@
+//! Feeds against a real journal: selected events after a position, the position moving past
+//! what was read, the Security log only where allowed, and waiting for new entries.
+
+use std::time::Duration;
+
+use wsman_events::{ContentFormat, Mapping, QueryList};
+use wsman_journal::feed::{Feed, Position, Selection};
+use wsman_journal::Journal;
+use wsman_test::systemd::BootedSystemd;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn sync(systemd: &BootedSystemd, tag: &str, count: usize) {
+    for _ in 0..100 {
+        systemd.exec_ok(&["journalctl", "--sync"]);
+        let seen = systemd.exec_ok(&["journalctl", "-t", tag, "-o", "cat", "--no-pager"]);
+        if seen.stdout.lines().count() >= count {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{count} lines tagged {tag} never reached the journal");
+}
+
+fn selection(query: &str, logs: &[&str]) -> Selection {
+    Selection {
+        query: Some(QueryList::parse(query).expect("the query parses")),
+        logs: logs.iter().map(|l| (*l).to_owned()).collect(),
+        format: ContentFormat::Raw,
+        mapping: Mapping {
+            computer: "linux.example.test".to_owned(),
+            ..Mapping::default()
+        },
+    }
+}
+
+#[test]
+fn feeds_select_after_their_position_and_wait_for_more() {
+    let Some(systemd) = BootedSystemd::boot() else {
+        return;
+    };
+    let journal = Journal::Directory(systemd.root().join("var/log/journal"));
+    runtime().block_on(async {
+        let start = Feed::end_position(&journal).await.expect("the journal's end");
+        assert!(matches!(start, Position::After(_)), "the boot logged something");
+
+        systemd.exec_ok(&["logger", "-t", "wsman-feed", "-p", "user.err", "app error one"]);
+        systemd.exec_ok(&["logger", "-t", "wsman-feed", "-p", "user.info", "app info"]);
+        systemd.exec_ok(&["logger", "-t", "sshd", "-p", "authpriv.err", "sshd error"]);
+        systemd.exec_ok(&["logger", "-t", "wsman-feed", "-p", "user.err", "app error two"]);
+        sync(&systemd, "wsman-feed", 3);
+
+        let errors = r#"<QueryList><Query Id="0"><Select Path="Application">*[System[Level=2]]</Select><Select Path="Security">*[System[Level=2]]</Select></Query></QueryList>"#;
+        // Not an administrator: Application only, so the sshd line stays out.
+        let mut feed = Feed {
+            journal: journal.clone(),
+            program: "journalctl".into(),
+            position: start.clone(),
+            selection: selection(errors, &["Application"]),
+        };
+        let first = feed.next_batch(1, 10_000, None).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert!(first[0].xml.contains("app error one"));
+        assert_eq!(first[0].channel, "Application");
+        let saved = feed.position.clone();
+        let rest = feed.next_batch(10, 10_000, None).await.unwrap();
+        let texts: Vec<bool> = rest.iter().map(|e| e.xml.contains("app error two")).collect();
+        assert_eq!(texts, [true], "only the second app error: info and sshd are not selected");
+        assert!(feed.next_batch(10, 10_000, None).await.unwrap().is_empty());
+
+        // A new feed from the saved position continues exactly there.
+        let mut again = Feed {
+            position: saved,
+            ..feed.clone()
+        };
+        let resumed = again.next_batch(10, 10_000, None).await.unwrap();
+        assert_eq!(resumed.len(), 1);
+        assert_eq!(resumed[0].record_id, rest[0].record_id);
+
+        // An administrator's feed from the same start sees the Security line too.
+        let mut admin = Feed {
+            position: start,
+            selection: selection(errors, &["Application", "Security", "System"]),
+            ..feed.clone()
+        };
+        let all = admin.next_batch(10, 10_000, None).await.unwrap();
+        let channels: Vec<&str> = all.iter().map(|e| e.channel.as_str()).collect();
+        assert_eq!(channels, ["Application", "Security", "Application"]);
+
+        // Waiting: nothing now, then a line logged while the feed waits.
+        let logger = {
+            let mut command = systemd.command(&["logger", "-t", "wsman-feed", "-p", "user.err", "late error"]);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(500));
+                command.status().expect("logger runs")
+            })
+        };
+        let late = feed.next_batch(10, 10_000, Some(Duration::from_secs(20))).await.unwrap();
+        assert!(logger.join().unwrap().success());
+        assert_eq!(late.len(), 1);
+        assert!(late[0].xml.contains("late error"));
+        // And a wait with nothing to come ends empty at its deadline.
+        let none = feed.next_batch(10, 10_000, Some(Duration::from_millis(300))).await.unwrap();
+        assert!(none.is_empty());
+    });
+}
