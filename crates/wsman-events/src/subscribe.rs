@@ -123,6 +123,8 @@ pub struct SubscribeRequest {
     pub send_bookmarks: bool,
     pub content_format: ContentFormat,
     pub read_existing_events: bool,
+    /// `IgnoreChannelError`: logs the source does not have are skipped instead of refused.
+    pub ignore_channel_error: bool,
     /// The `SubscriptionName` option, for logs and status.
     pub name: Option<String>,
 }
@@ -300,6 +302,12 @@ pub fn parse_subscribe_element(
         .get_bool("ReadExistingEvents")
         .map_err(|_| invalid("ReadExistingEvents", ""))?
         .unwrap_or(false);
+    // Windows sends it as a nil option: present means set.
+    let ignore_channel_error = options.get("IgnoreChannelError").is_some_and(|o| {
+        o.value
+            .as_deref()
+            .is_none_or(|v| !v.eq_ignore_ascii_case("false"))
+    });
     let name = options
         .get("SubscriptionName")
         .and_then(|o| o.value.clone());
@@ -321,6 +329,7 @@ pub fn parse_subscribe_element(
         send_bookmarks,
         content_format,
         read_existing_events,
+        ignore_channel_error,
         name,
     })
 }

@@ -88,6 +88,10 @@ fn a_wef_subscription_is_typed() {
     assert!(request.send_bookmarks);
     assert_eq!(request.content_format, ContentFormat::RenderedText);
     assert!(request.read_existing_events);
+    assert!(
+        request.ignore_channel_error,
+        "a nil IgnoreChannelError option sets it"
+    );
     assert_eq!(request.name.as_deref(), Some("Test"));
 }
 
@@ -110,6 +114,7 @@ fn pull_needs_no_notify_to_and_earliest_is_a_start() {
     );
     assert_eq!(request.content_format, ContentFormat::Raw);
     assert!(!request.read_existing_events);
+    assert!(!request.ignore_channel_error);
 }
 
 #[test]

@@ -20,6 +20,13 @@ pub enum Position {
     Oldest,
     /// After the entry with this cursor.
     After(String),
+    /// After the entry with this record id (the journal's sequence number): where a
+    /// subscriber's bookmark points. Found by reading on from the oldest entry; `scanned` is
+    /// how far that search has got, so a long journal is searched across several reads.
+    AfterRecord {
+        record: u64,
+        scanned: Option<String>,
+    },
 }
 
 /// Which events a feed selects.
@@ -125,8 +132,12 @@ impl Feed {
         let query = Query {
             journal: self.journal.clone(),
             start: match &self.position {
-                Position::Oldest => Start::Oldest,
-                Position::After(cursor) => Start::AfterCursor(cursor.clone()),
+                Position::Oldest | Position::AfterRecord { scanned: None, .. } => Start::Oldest,
+                Position::After(cursor)
+                | Position::AfterRecord {
+                    scanned: Some(cursor),
+                    ..
+                } => Start::AfterCursor(cursor.clone()),
             },
             follow,
             matches: Vec::new(),
@@ -140,8 +151,17 @@ impl Feed {
                 break;
             };
             read += 1;
-            if let Some(cursor) = entry.get("__CURSOR") {
-                self.position = Position::After(cursor.to_owned());
+            let cursor = entry.get("__CURSOR").map(str::to_owned);
+            if let Position::AfterRecord { record, scanned } = &mut self.position {
+                if entry.seqnum().is_some_and(|n| n <= *record) {
+                    if cursor.is_some() {
+                        *scanned = cursor;
+                    }
+                    continue;
+                }
+            }
+            if let Some(cursor) = cursor {
+                self.position = Position::After(cursor);
             }
             if let Some(event) = self.selection.select(&entry, now()) {
                 selected.push(event);

@@ -206,6 +206,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-systemd", &[]),
     ("wsman-events", &["wsman-proto"]),
     ("wsman-journal", &["wsman-events"]),
+    ("wsman-eventsource", &["wsman-events", "wsman-journal"]),
     ("wsman-shell", &["wsman-os", "wsman-buffers"]),
     ("wsman-providers", &["wsman-proto", "wsman-config"]),
     (

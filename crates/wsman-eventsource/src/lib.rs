@@ -1,0 +1,369 @@
+//! The host as a WS-Eventing event source (collector-initiated subscriptions): the journal's
+//! Windows event logs, subscribed to, pulled from, and unsubscribed from.
+//!
+//! Subscriptions are owned by the user who made them (only that user may pull or end them),
+//! bounded in number per user and in total, and ended by the source when they expire. What a
+//! subscriber may read follows Windows: the Security log, and `Linux/Journal` which holds every
+//! entry, are for administrators; others read Application and System. Every read goes through
+//! one [`Feed`] per subscription, whose journal cursor moves past what was delivered, so a pull
+//! never delivers an event twice nor skips one.
+//!
+//! The server routes the protocol to this engine; this crate knows no envelopes beyond the
+//! eventing core's typed requests.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use wsman_events::journal::{APPLICATION, LINUX_JOURNAL, SECURITY, SYSTEM};
+use wsman_events::subscribe::{Expires, StartAt};
+use wsman_events::{BookmarkList, DeliveryMode, Mapping, SubscribeRequest, Timestamp};
+use wsman_journal::feed::{Feed, Position, SelectedEvent, Selection};
+use wsman_journal::Journal;
+
+/// The logs this source has.
+pub const LOGS: [&str; 4] = [APPLICATION, LINUX_JOURNAL, SECURITY, SYSTEM];
+
+/// Bounds of the source (`winrm/config/service` settings in the daemon).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Subscriptions alive at once, all users together.
+    pub max_total: usize,
+    /// Subscriptions alive at once per user.
+    pub max_per_user: usize,
+    /// Most events one pull returns, whatever the subscriber asks.
+    pub max_pull_items: usize,
+    /// Most journal entries one pull reads looking for selected events.
+    pub max_pull_scan: usize,
+    /// Lifetime of a subscription that asks for none, and the most one may ask for.
+    pub max_lifetime: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_total: 100,
+            max_per_user: 10,
+            max_pull_items: 1000,
+            max_pull_scan: 100_000,
+            max_lifetime: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Who asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The Linux user the request runs as (subscriptions are counted and owned per user).
+    pub user: String,
+    pub administrator: bool,
+}
+
+/// Why the source refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    /// `w:AccessDenied`: a log the caller may not read, or another user's subscription.
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    /// `w:QuotaLimit`: too many subscriptions.
+    #[error("{0}")]
+    TooManySubscriptions(String),
+    /// `e:DeliveryModeRequestedUnavailable`: this source does not deliver that way yet.
+    #[error("delivery mode {0} is not available from this source")]
+    DeliveryModeUnavailable(&'static str),
+    /// `w:InvalidParameter`-style refusal of a log this source does not have.
+    #[error("the channel {0:?} could not be found")]
+    UnknownChannel(String),
+    /// `e:InvalidExpirationTime`: an expiry already past.
+    #[error("the subscription would already have expired")]
+    AlreadyExpired,
+    /// `n:InvalidEnumerationContext` / `e:UnableToRenew`: no such (live) subscription.
+    #[error("no such subscription")]
+    UnknownSubscription,
+    /// `e:UnableToRenew`: Windows does not renew subscriptions; neither does this source.
+    #[error("subscriptions cannot be renewed; subscribe again")]
+    UnableToRenew,
+    /// The journal could not be read.
+    #[error(transparent)]
+    Journal(#[from] wsman_journal::Error),
+}
+
+/// What a successful Subscribe answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscribed {
+    pub id: String,
+    pub expires: Timestamp,
+}
+
+/// What one pull delivers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pulled {
+    pub events: Vec<SelectedEvent>,
+    /// The bookmark after these events, when the subscriber asked for bookmarks.
+    pub bookmark: Option<BookmarkList>,
+}
+
+struct Subscription {
+    owner: String,
+    expires: Timestamp,
+    send_bookmarks: bool,
+    bookmark: BookmarkList,
+    /// Held while a pull reads, so two pulls of one subscription never interleave.
+    feed: Arc<Mutex<Feed>>,
+}
+
+/// The event source.
+pub struct EventSource {
+    journal: Journal,
+    program: PathBuf,
+    mapping: Mapping,
+    limits: Limits,
+    subscriptions: std::sync::Mutex<HashMap<String, Subscription>>,
+}
+
+impl EventSource {
+    pub fn new(journal: Journal, mapping: Mapping, limits: Limits) -> EventSource {
+        EventSource {
+            journal,
+            program: PathBuf::from("journalctl"),
+            mapping,
+            limits,
+            subscriptions: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Read the journal with another journalctl (tests, or a non-default install).
+    pub fn with_program(mut self, program: PathBuf) -> EventSource {
+        self.program = program;
+        self
+    }
+
+    /// Live subscriptions, all users.
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Subscribe `caller` with `request`, under the id `id` (the server makes it unique).
+    pub async fn subscribe(
+        &self,
+        caller: &Caller,
+        request: &SubscribeRequest,
+        id: String,
+        now: Timestamp,
+    ) -> Result<Subscribed, SourceError> {
+        if request.mode != DeliveryMode::Pull {
+            return Err(SourceError::DeliveryModeUnavailable(request.mode.uri()));
+        }
+        let readable: Vec<String> = if caller.administrator {
+            LOGS.iter().map(|l| (*l).to_owned()).collect()
+        } else {
+            vec![APPLICATION.to_owned(), SYSTEM.to_owned()]
+        };
+        if let Some(query) = &request.filter {
+            for channel in query.channels() {
+                let known = LOGS.iter().any(|l| l.eq_ignore_ascii_case(&channel));
+                if !known {
+                    if request.ignore_channel_error {
+                        continue;
+                    }
+                    return Err(SourceError::UnknownChannel(channel));
+                }
+                if !readable.iter().any(|l| l.eq_ignore_ascii_case(&channel)) {
+                    return Err(SourceError::AccessDenied(format!(
+                        "the {channel} log is readable by administrators only"
+                    )));
+                }
+            }
+        }
+        let expires = match request.expires {
+            None => add(now, self.limits.max_lifetime),
+            Some(Expires::After(d)) => add(now, d.min(self.limits.max_lifetime)),
+            Some(Expires::At(at)) => at.min(add(now, self.limits.max_lifetime)),
+        };
+        if expires <= now {
+            return Err(SourceError::AlreadyExpired);
+        }
+        self.expire(now);
+        {
+            let subscriptions = self.lock();
+            if subscriptions.len() >= self.limits.max_total {
+                return Err(SourceError::TooManySubscriptions(format!(
+                    "the source has its maximum of {} subscriptions",
+                    self.limits.max_total
+                )));
+            }
+            let mine = subscriptions
+                .values()
+                .filter(|s| s.owner == caller.user)
+                .count();
+            if mine >= self.limits.max_per_user {
+                return Err(SourceError::TooManySubscriptions(format!(
+                    "{} has its maximum of {} subscriptions",
+                    caller.user, self.limits.max_per_user
+                )));
+            }
+        }
+        let position = match &request.start_at {
+            Some(StartAt::Earliest) => Position::Oldest,
+            // After the bookmark: from the lowest position it names, so no log misses an
+            // event (a log further on may see some again: at least once).
+            Some(StartAt::After(list)) => match list.positions().map(|(_, r)| r).min() {
+                Some(record) => Position::AfterRecord {
+                    record,
+                    scanned: None,
+                },
+                None => Position::Oldest,
+            },
+            None if request.read_existing_events => Position::Oldest,
+            None => Feed::end_position(&self.journal).await?,
+        };
+        let mut bookmark = BookmarkList::new();
+        if let Some(StartAt::After(list)) = &request.start_at {
+            bookmark.merge(list);
+        }
+        let feed = Feed {
+            journal: self.journal.clone(),
+            program: self.program.clone(),
+            position,
+            selection: Selection {
+                query: request.filter.clone(),
+                logs: readable,
+                format: request.content_format,
+                mapping: self.mapping.clone(),
+            },
+        };
+        let mut subscriptions = self.lock();
+        // Checked again: another subscribe may have taken the last place meanwhile.
+        if subscriptions.len() >= self.limits.max_total
+            || subscriptions
+                .values()
+                .filter(|s| s.owner == caller.user)
+                .count()
+                >= self.limits.max_per_user
+        {
+            return Err(SourceError::TooManySubscriptions(
+                "the subscription limit was reached".to_owned(),
+            ));
+        }
+        subscriptions.insert(
+            id.clone(),
+            Subscription {
+                owner: caller.user.clone(),
+                expires,
+                send_bookmarks: request.send_bookmarks,
+                bookmark,
+                feed: Arc::new(Mutex::new(feed)),
+            },
+        );
+        tracing::info!(subscription = %id, user = %caller.user, "event subscription created");
+        Ok(Subscribed { id, expires })
+    }
+
+    /// Up to `max_elements` events of the subscription; waits up to `wait` when none is there.
+    pub async fn pull(
+        &self,
+        caller: &Caller,
+        id: &str,
+        max_elements: usize,
+        wait: Duration,
+        now: Timestamp,
+    ) -> Result<Pulled, SourceError> {
+        self.expire(now);
+        let feed = {
+            let subscriptions = self.lock();
+            let subscription = self.owned(&subscriptions, caller, id)?;
+            subscription.feed.clone()
+        };
+        let events = {
+            let mut feed = feed.lock().await;
+            feed.next_batch(
+                max_elements.clamp(1, self.limits.max_pull_items),
+                self.limits.max_pull_scan,
+                Some(wait),
+            )
+            .await?
+        };
+        let mut subscriptions = self.lock();
+        let Some(subscription) = subscriptions.get_mut(id) else {
+            // Ended while this pull read: what was read is still delivered.
+            return Ok(Pulled {
+                events,
+                bookmark: None,
+            });
+        };
+        for event in &events {
+            subscription
+                .bookmark
+                .advance(&event.channel, event.record_id);
+        }
+        let bookmark = subscription
+            .send_bookmarks
+            .then(|| subscription.bookmark.clone());
+        Ok(Pulled { events, bookmark })
+    }
+
+    /// End the caller's subscription.
+    pub fn unsubscribe(&self, caller: &Caller, id: &str) -> Result<(), SourceError> {
+        let mut subscriptions = self.lock();
+        self.owned(&subscriptions, caller, id)?;
+        subscriptions.remove(id);
+        tracing::info!(subscription = %id, user = %caller.user, "event subscription ended");
+        Ok(())
+    }
+
+    /// Renew: refused as Windows refuses it (MS-WSMV: subscribers subscribe again).
+    pub fn renew(&self, caller: &Caller, id: &str) -> Result<(), SourceError> {
+        let subscriptions = self.lock();
+        self.owned(&subscriptions, caller, id)?;
+        Err(SourceError::UnableToRenew)
+    }
+
+    /// End every subscription past its expiry; returns their ids.
+    pub fn expire(&self, now: Timestamp) -> Vec<String> {
+        let mut subscriptions = self.lock();
+        let expired: Vec<String> = subscriptions
+            .iter()
+            .filter(|(_, s)| s.expires <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &expired {
+            subscriptions.remove(id);
+            tracing::info!(subscription = %id, "event subscription expired");
+        }
+        expired
+    }
+
+    fn owned<'a>(
+        &self,
+        subscriptions: &'a HashMap<String, Subscription>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<&'a Subscription, SourceError> {
+        let subscription = subscriptions
+            .get(id)
+            .ok_or(SourceError::UnknownSubscription)?;
+        if subscription.owner != caller.user {
+            return Err(SourceError::AccessDenied(
+                "the subscription belongs to another user".to_owned(),
+            ));
+        }
+        Ok(subscription)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Subscription>> {
+        // A panic while holding the lock leaves a map that is still consistent (every change is
+        // one insert or remove), so the poison is ignored.
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn add(at: Timestamp, d: Duration) -> Timestamp {
+    let micros = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+    Timestamp::from_unix_micros(at.unix_micros().saturating_add(micros))
+}
