@@ -207,6 +207,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-events", &["wsman-proto"]),
     ("wsman-journal", &["wsman-events"]),
     ("wsman-eventsource", &["wsman-events", "wsman-journal"]),
+    ("wsman-collector", &["wsman-events"]),
     ("wsman-shell", &["wsman-os", "wsman-buffers"]),
     ("wsman-providers", &["wsman-proto", "wsman-config"]),
     (

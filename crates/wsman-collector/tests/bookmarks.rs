@@ -1,0 +1,128 @@
+//! The bookmark store on a real SQLite file: positions never move backwards under any order of
+//! batches, survive reopening, and stay right under concurrent writers on two connections.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use wsman_collector::bookmarks::BookmarkStore;
+use wsman_events::{BookmarkList, Timestamp};
+
+fn list(positions: &[(&str, u64)]) -> BookmarkList {
+    let mut list = BookmarkList::new();
+    for (channel, record) in positions {
+        list.advance(channel, *record);
+    }
+    list
+}
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_unix_micros(seconds * 1_000_000)
+}
+
+#[test]
+fn merges_forward_only_and_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bookmarks.sqlite");
+    {
+        let store = BookmarkStore::open(&path).unwrap();
+        assert_eq!(store.load("host-a", "sub").unwrap(), None);
+        store
+            .merge(
+                "host-a",
+                "sub",
+                &list(&[("Security", 10), ("System", 5)]),
+                at(1),
+            )
+            .unwrap();
+        // A replayed, older batch does not move anything back.
+        let stored = store
+            .merge(
+                "host-a",
+                "sub",
+                &list(&[("Security", 7), ("Application", 3)]),
+                at(2),
+            )
+            .unwrap();
+        assert_eq!(stored.position("Security"), Some(10));
+        assert_eq!(stored.position("System"), Some(5));
+        assert_eq!(stored.position("Application"), Some(3));
+        store.heartbeat("host-a", "sub", at(3)).unwrap();
+        store
+            .merge("host-b", "sub", &list(&[("System", 1)]), at(4))
+            .unwrap();
+    }
+    let store = BookmarkStore::open(&path).unwrap();
+    let reopened = store.load("host-a", "sub").unwrap().unwrap();
+    assert_eq!(reopened.position("Security"), Some(10));
+    assert_eq!(store.load("host-a", "other").unwrap(), None);
+    let clients = store.clients("sub").unwrap();
+    assert_eq!(clients.len(), 2);
+    assert_eq!(clients[0].client, "host-a");
+    assert_eq!(clients[0].last_event, Some(at(2)));
+    assert_eq!(clients[0].last_heartbeat, Some(at(3)));
+    assert_eq!(clients[1].last_heartbeat, None);
+    assert!(store.forget("host-a", "sub").unwrap());
+    assert_eq!(store.load("host-a", "sub").unwrap(), None);
+    assert!(!store.forget("host-a", "sub").unwrap());
+}
+
+#[test]
+fn concurrent_writers_on_two_connections_keep_the_maximum() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bookmarks.sqlite");
+    let stores = [
+        Arc::new(BookmarkStore::open(&path).unwrap()),
+        Arc::new(BookmarkStore::open(&path).unwrap()),
+    ];
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let store = stores[(t % 2) as usize].clone();
+            std::thread::spawn(move || {
+                for i in 0..50u64 {
+                    // Interleaved, out-of-order positions from every thread.
+                    let record = (i * 8 + t) * 7 % 400;
+                    store
+                        .merge("host", "sub", &list(&[("System", record)]), at(1))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let expected = (0..8u64)
+        .flat_map(|t| (0..50u64).map(move |i| (i * 8 + t) * 7 % 400))
+        .max()
+        .unwrap();
+    let stored = stores[0].load("host", "sub").unwrap().unwrap();
+    assert_eq!(stored.position("System"), Some(expected));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    #[test]
+    fn any_order_of_batches_ends_at_the_maximum(
+        batches in prop::collection::vec(
+            prop::collection::vec((prop::sample::select(vec!["Application", "Security", "System"]), 0u64..1000), 1..4),
+            1..20,
+        )
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BookmarkStore::open(&dir.path().join("b.sqlite")).unwrap();
+        let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
+        for batch in &batches {
+            let positions: Vec<(&str, u64)> = batch.clone();
+            store.merge("h", "s", &list(&positions), at(1)).unwrap();
+            for (channel, record) in positions {
+                let e = expected.entry(channel).or_insert(record);
+                *e = (*e).max(record);
+            }
+        }
+        let stored = store.load("h", "s").unwrap().unwrap();
+        for (channel, record) in expected {
+            prop_assert_eq!(stored.position(channel), Some(record));
+        }
+    }
+}
