@@ -124,12 +124,21 @@ impl NegotiateSession {
         original_content_type: &str,
         plain: &[u8],
     ) -> Result<SealedBody, SealError> {
+        self.seal_parts(original_content_type, &[plain])
+    }
+
+    /// Encrypt a response body given as the pieces it was rendered in, without joining them.
+    pub fn seal_parts(
+        &mut self,
+        original_content_type: &str,
+        parts: &[&[u8]],
+    ) -> Result<SealedBody, SealError> {
         let Some(established) = self.established.as_mut() else {
             return Err(SealError::Wrap(
                 "no security context on this connection".to_owned(),
             ));
         };
-        sealing::seal_body(established.sealer.as_mut(), original_content_type, plain)
+        sealing::seal_body_parts(established.sealer.as_mut(), original_content_type, parts)
     }
 }
 

@@ -257,20 +257,19 @@ async fn finish_negotiated(
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let plain = match http_body_util::BodyExt::collect(body).await {
-        Ok(collected) => collected.to_bytes(),
-        Err(never) => match never {},
-    };
-    if plain.is_empty() {
-        return Response::from_parts(parts, plain.into());
+    if body.is_empty() {
+        return Response::from_parts(parts, body);
     }
+    // Sealed from the pieces it was rendered in: the sealed body is the only copy.
+    let pieces = body.into_pieces();
+    let plain: Vec<&[u8]> = pieces.iter().map(|piece| &piece[..]).collect();
     let original_type = parts
         .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/soap+xml;charset=UTF-8")
         .to_owned();
-    let sealed = conn.negotiate().seal(&original_type, &plain);
+    let sealed = conn.negotiate().seal_parts(&original_type, &plain);
     match sealed.map(|sealed| (HeaderValue::from_str(&sealed.content_type), sealed.body)) {
         Ok((Ok(content_type), body)) => {
             parts.headers.insert(CONTENT_TYPE, content_type);
