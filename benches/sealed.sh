@@ -168,6 +168,8 @@ WSMAND_PID=$!
 wait_for_port "$HTTP_PORT" "$WSMAND_PID" "$WORK/wsmand.log"
 wait_for_port "$HTTPS_PORT" "$WSMAND_PID" "$WORK/wsmand.log"
 echo "wsmand pid $WSMAND_PID on 127.0.0.1:$HTTP_PORT (HTTP) and 127.0.0.1:$HTTPS_PORT (HTTPS)"
+sleep 1
+echo "wsmand idle: $(grep VmRSS /proc/"$WSMAND_PID"/status | tr -s ' \t' ' '), $(grep Threads /proc/"$WSMAND_PID"/status | tr -s ' \t' ' ')"
 
 HTTP_URL="http://127.0.0.1:$HTTP_PORT/wsman"
 HTTPS_URL="https://127.0.0.1:$HTTPS_PORT/wsman"
@@ -219,6 +221,8 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 step "results ($BYTES bytes, $(nproc) cores)"
 python3 benches/sealed.py summary "$RESULTS"
+
+echo "wsmand after the runs: $(grep -E 'VmRSS' /proc/"$WSMAND_PID"/status | tr -s ' \t' ' '), $(grep VmHWM /proc/"$WSMAND_PID"/status | tr -s ' \t' ' ')"
 
 step "stopping wsmand and sshd"
 kill -TERM "$WSMAND_PID"

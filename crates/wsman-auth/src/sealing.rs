@@ -221,6 +221,20 @@ pub fn seal_body_parts(
     original_content_type: &str,
     parts: &[&[u8]],
 ) -> Result<SealedBody, SealError> {
+    let mut body = Vec::new();
+    let content_type = seal_body_parts_into(sealer, original_content_type, parts, &mut body)?;
+    Ok(SealedBody { content_type, body })
+}
+
+/// [`seal_body_parts`] into `body` (cleared first; e.g. a pooled buffer, so that a stream of
+/// large responses costs no fresh memory); returns the Content-Type to send with it.
+pub fn seal_body_parts_into(
+    sealer: &mut dyn MessageSealer,
+    original_content_type: &str,
+    parts: &[&[u8]],
+    body: &mut Vec<u8>,
+) -> Result<String, SealError> {
+    body.clear();
     let original = normalise_original_type(original_content_type)?;
     let protocol = sealer.protocol().to_owned();
     if !is_safe_header_text(&protocol) || protocol.is_empty() {
@@ -235,7 +249,7 @@ pub fn seal_body_parts(
         joined = parts.concat();
         joined.chunks(chunk_len).map(|chunk| vec![chunk]).collect()
     };
-    let mut body = Vec::with_capacity(total + chunks.len() * 320);
+    body.reserve(total + chunks.len() * 320);
     for chunk in &chunks {
         let chunk_total: usize = chunk.iter().map(|part| part.len()).sum();
         body.extend_from_slice(b"--");
@@ -249,7 +263,7 @@ pub fn seal_body_parts(
         body.extend_from_slice(b"\r\n--");
         body.extend_from_slice(ENCRYPTED_BOUNDARY.as_bytes());
         body.extend_from_slice(b"\r\n\tContent-Type: application/octet-stream\r\n");
-        sealer.wrap_parts_into(chunk, &mut body)?;
+        sealer.wrap_parts_into(chunk, body)?;
     }
     body.extend_from_slice(b"--");
     body.extend_from_slice(ENCRYPTED_BOUNDARY.as_bytes());
@@ -260,10 +274,9 @@ pub fn seal_body_parts(
     } else {
         MULTIPART_ENCRYPTED
     };
-    Ok(SealedBody {
-        content_type: format!("{media};protocol=\"{protocol}\";boundary=\"{ENCRYPTED_BOUNDARY}\""),
-        body,
-    })
+    Ok(format!(
+        "{media};protocol=\"{protocol}\";boundary=\"{ENCRYPTED_BOUNDARY}\""
+    ))
 }
 
 /// Parse and unwrap one sealed body. `max_plain` bounds the declared plaintext (the caller's

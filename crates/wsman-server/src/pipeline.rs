@@ -270,13 +270,13 @@ async fn finish_negotiated(
         .unwrap_or("application/soap+xml;charset=UTF-8")
         .to_owned();
     let sealed = conn.negotiate().seal_parts(&original_type, &plain);
-    match sealed.map(|sealed| (HeaderValue::from_str(&sealed.content_type), sealed.body)) {
+    match sealed.map(|(content_type, body)| (HeaderValue::from_str(&content_type), body)) {
         Ok((Ok(content_type), body)) => {
             parts.headers.insert(CONTENT_TYPE, content_type);
             parts
                 .headers
                 .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-            Response::from_parts(parts, Bytes::from(body).into())
+            Response::from_parts(parts, body.into())
         }
         Ok((Err(_), _)) | Err(_) => {
             tracing::error!(remote = %conn.remote, "sealing the response failed: closing the connection");
