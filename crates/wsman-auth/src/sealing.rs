@@ -15,6 +15,8 @@
 //! `multipart/x-multi-encrypted` form (MS-WSMV 2.2.9.1.2). Groups of that form are delimited by
 //! walking their TLS records, never by searching for the boundary inside ciphertext.
 
+use zeroize::Zeroize;
+
 /// The only boundary WinRM uses.
 pub const ENCRYPTED_BOUNDARY: &str = "Encrypted Boundary";
 /// Protocol label of a context negotiated under `Negotiate` (SPNEGO, NTLM or Kerberos).
@@ -63,6 +65,52 @@ pub trait MessageSealer: Send {
     fn max_chunk_len(&self) -> Option<usize> {
         None
     }
+
+    /// Wraps the concatenation of `parts` as one message and appends the MS-WSMV data part
+    /// to `out`: the 4-byte little-endian header length, the header, the ciphertext. Only
+    /// called with at most [`MessageSealer::max_chunk_len`] bytes in all. The default joins
+    /// the parts and calls [`MessageSealer::wrap`]; a context that can encrypt where the
+    /// bytes land (NTLM) overrides it so that the body is the only copy.
+    fn wrap_parts_into(&mut self, parts: &[&[u8]], out: &mut Vec<u8>) -> Result<(), SealError> {
+        let joined;
+        let plain: &[u8] = match parts {
+            [] => &[],
+            [one] => one,
+            _ => {
+                joined = parts.concat();
+                &joined
+            }
+        };
+        let (token_header, ciphertext) = self.wrap(plain)?;
+        push_token_header(out, &token_header)?;
+        out.extend_from_slice(&ciphertext);
+        Ok(())
+    }
+
+    /// [`MessageSealer::unwrap`], appending the plaintext to `out` (e.g. a pooled buffer).
+    /// On failure `out` holds what it held before. The default copies the result of
+    /// [`MessageSealer::unwrap`]; NTLM decrypts where the bytes land.
+    fn unwrap_into(
+        &mut self,
+        header: &[u8],
+        ciphertext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), SealError> {
+        let plain = self.unwrap(header, ciphertext)?;
+        out.extend_from_slice(&plain);
+        Ok(())
+    }
+}
+
+/// Appends the 4-byte little-endian length of `token_header` and the header itself.
+pub(crate) fn push_token_header(out: &mut Vec<u8>, token_header: &[u8]) -> Result<(), SealError> {
+    let header_len = u32::try_from(token_header.len())
+        .ok()
+        .filter(|len| (*len as usize) <= MAX_TOKEN_HEADER_LEN)
+        .ok_or(SealError::Wrap("token header too long".to_owned()))?;
+    out.extend_from_slice(&header_len.to_le_bytes());
+    out.extend_from_slice(token_header);
+    Ok(())
 }
 
 /// Why a body could not be sealed or unsealed. Every variant is a reason to answer 400 (server)
@@ -162,24 +210,48 @@ pub fn seal_body(
     original_content_type: &str,
     plain: &[u8],
 ) -> Result<SealedBody, SealError> {
+    seal_body_parts(sealer, original_content_type, &[plain])
+}
+
+/// [`seal_body`] of the concatenation of `parts` (e.g. the frames of a response body as they
+/// were rendered), without joining them first: a sealer that encrypts in place copies each
+/// byte once, into the sealed body.
+pub fn seal_body_parts(
+    sealer: &mut dyn MessageSealer,
+    original_content_type: &str,
+    parts: &[&[u8]],
+) -> Result<SealedBody, SealError> {
+    let mut body = Vec::new();
+    let content_type = seal_body_parts_into(sealer, original_content_type, parts, &mut body)?;
+    Ok(SealedBody { content_type, body })
+}
+
+/// [`seal_body_parts`] into `body` (cleared first; e.g. a pooled buffer, so that a stream of
+/// large responses costs no fresh memory); returns the Content-Type to send with it.
+pub fn seal_body_parts_into(
+    sealer: &mut dyn MessageSealer,
+    original_content_type: &str,
+    parts: &[&[u8]],
+    body: &mut Vec<u8>,
+) -> Result<String, SealError> {
+    body.clear();
     let original = normalise_original_type(original_content_type)?;
     let protocol = sealer.protocol().to_owned();
     if !is_safe_header_text(&protocol) || protocol.is_empty() {
         return Err(SealError::InvalidContentType);
     }
+    let total: usize = parts.iter().map(|part| part.len()).sum();
     let chunk_len = sealer.max_chunk_len().unwrap_or(usize::MAX).max(1);
-    let chunks: Vec<&[u8]> = if plain.len() <= chunk_len {
-        vec![plain]
+    let joined;
+    let chunks: Vec<Vec<&[u8]>> = if total <= chunk_len {
+        vec![parts.to_vec()]
     } else {
-        plain.chunks(chunk_len).collect()
+        joined = parts.concat();
+        joined.chunks(chunk_len).map(|chunk| vec![chunk]).collect()
     };
-    let mut body = Vec::with_capacity(plain.len() + chunks.len() * 320);
+    body.reserve(total + chunks.len() * 320);
     for chunk in &chunks {
-        let (token_header, ciphertext) = sealer.wrap(chunk)?;
-        let header_len = u32::try_from(token_header.len())
-            .ok()
-            .filter(|len| (*len as usize) <= MAX_TOKEN_HEADER_LEN)
-            .ok_or(SealError::Wrap("token header too long".to_owned()))?;
+        let chunk_total: usize = chunk.iter().map(|part| part.len()).sum();
         body.extend_from_slice(b"--");
         body.extend_from_slice(ENCRYPTED_BOUNDARY.as_bytes());
         body.extend_from_slice(b"\r\n\tContent-Type: ");
@@ -187,13 +259,11 @@ pub fn seal_body(
         body.extend_from_slice(b"\r\n\tOriginalContent: type=");
         body.extend_from_slice(original.as_bytes());
         body.extend_from_slice(b";Length=");
-        body.extend_from_slice(chunk.len().to_string().as_bytes());
+        body.extend_from_slice(chunk_total.to_string().as_bytes());
         body.extend_from_slice(b"\r\n--");
         body.extend_from_slice(ENCRYPTED_BOUNDARY.as_bytes());
         body.extend_from_slice(b"\r\n\tContent-Type: application/octet-stream\r\n");
-        body.extend_from_slice(&header_len.to_le_bytes());
-        body.extend_from_slice(&token_header);
-        body.extend_from_slice(&ciphertext);
+        sealer.wrap_parts_into(chunk, body)?;
     }
     body.extend_from_slice(b"--");
     body.extend_from_slice(ENCRYPTED_BOUNDARY.as_bytes());
@@ -204,10 +274,9 @@ pub fn seal_body(
     } else {
         MULTIPART_ENCRYPTED
     };
-    Ok(SealedBody {
-        content_type: format!("{media};protocol=\"{protocol}\";boundary=\"{ENCRYPTED_BOUNDARY}\""),
-        body,
-    })
+    Ok(format!(
+        "{media};protocol=\"{protocol}\";boundary=\"{ENCRYPTED_BOUNDARY}\""
+    ))
 }
 
 /// Parse and unwrap one sealed body. `max_plain` bounds the declared plaintext (the caller's
@@ -218,6 +287,34 @@ pub fn unseal_body(
     body: &[u8],
     max_plain: usize,
 ) -> Result<UnsealedBody, SealError> {
+    let mut plain = Vec::new();
+    let labels = unseal_body_into(sealer, content_type, body, max_plain, &mut plain)?;
+    Ok(UnsealedBody {
+        protocol: labels.protocol,
+        original_content_type: labels.original_content_type,
+        plain,
+    })
+}
+
+/// The labels of an unsealed body, for [`unseal_body_into`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsealedLabels {
+    /// The protocol label the peer used.
+    pub protocol: String,
+    /// The `OriginalContent` type without `type=` and `Length=`.
+    pub original_content_type: String,
+}
+
+/// [`unseal_body`] into `plain` (cleared first; e.g. a pooled buffer the caller reuses), so
+/// that the decrypted message is the only copy. On failure `plain` is empty.
+pub fn unseal_body_into(
+    sealer: &mut dyn MessageSealer,
+    content_type: &str,
+    body: &[u8],
+    max_plain: usize,
+    plain: &mut Vec<u8>,
+) -> Result<UnsealedLabels, SealError> {
+    plain.clear();
     let groups = parse_sealed_groups(content_type, body, max_plain)?;
     let first = groups
         .first()
@@ -228,25 +325,27 @@ pub fn unseal_body(
             found: truncated(first.protocol),
         });
     }
-    let mut plain = Vec::new();
+    plain.reserve(groups.iter().map(|parts| parts.declared_length).sum());
     for parts in &groups {
-        let chunk = sealer.unwrap(parts.token_header, parts.ciphertext)?;
-        if chunk.len() != parts.declared_length {
-            return Err(SealError::LengthMismatch {
+        let start = plain.len();
+        let unwrapped = sealer.unwrap_into(parts.token_header, parts.ciphertext, plain);
+        let actual = plain.len() - start;
+        let result = match unwrapped {
+            Ok(()) if actual != parts.declared_length => Err(SealError::LengthMismatch {
                 declared: parts.declared_length,
-                actual: chunk.len(),
-            });
-        }
-        if plain.is_empty() {
-            plain = chunk;
-        } else {
-            plain.extend_from_slice(&chunk);
+                actual,
+            }),
+            other => other,
+        };
+        if let Err(e) = result {
+            plain.zeroize();
+            plain.clear();
+            return Err(e);
         }
     }
-    Ok(UnsealedBody {
+    Ok(UnsealedLabels {
         protocol: first.protocol.to_owned(),
         original_content_type: first.original_content_type.to_owned(),
-        plain,
     })
 }
 

@@ -333,3 +333,56 @@ proptest! {
         let _ = unseal(CONTENT_TYPE, &prefixed, 300);
     }
 }
+
+/// A body given as parts is sealed exactly as the same bytes given whole, for a context that
+/// takes any length (one group) and one that takes 16 KiB per wrap (several groups, parts
+/// crossing their edges).
+#[test]
+fn sealing_parts_equals_sealing_the_joined_body() {
+    struct Chunked(XorSealer);
+    impl MessageSealer for Chunked {
+        fn protocol(&self) -> &str {
+            CREDSSP_PROTOCOL
+        }
+        fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
+            self.0.wrap(plain)
+        }
+        fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
+            self.0.unwrap(header, ciphertext)
+        }
+        fn max_chunk_len(&self) -> Option<usize> {
+            Some(16 * 1024)
+        }
+    }
+    const SOAP: &str = "application/soap+xml;charset=UTF-8";
+    let plain: Vec<u8> = (0..50_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    for cuts in [
+        vec![],
+        vec![0],
+        vec![1, 2],
+        vec![16 * 1024 - 1, 16 * 1024 + 1, 40_000],
+    ] {
+        let mut parts = Vec::new();
+        let mut from = 0;
+        for &cut in &cuts {
+            parts.push(&plain[from..cut]);
+            from = cut;
+        }
+        parts.push(&plain[from..]);
+        for len in [0usize, 10, 50_000] {
+            let parts: Vec<&[u8]> = parts
+                .iter()
+                .map(|p| {
+                    let start = (p.as_ptr() as usize - plain.as_ptr() as usize).min(len);
+                    &plain[start..(start + p.len()).min(len)]
+                })
+                .collect();
+            let whole = seal_body(&mut XorSealer::new(), SOAP, &plain[..len]).unwrap();
+            let pieces = seal_body_parts(&mut XorSealer::new(), SOAP, &parts).unwrap();
+            assert_eq!(whole, pieces, "cuts {cuts:?}, {len} bytes");
+            let whole = seal_body(&mut Chunked(XorSealer::new()), SOAP, &plain[..len]).unwrap();
+            let pieces = seal_body_parts(&mut Chunked(XorSealer::new()), SOAP, &parts).unwrap();
+            assert_eq!(whole, pieces, "chunked, cuts {cuts:?}, {len} bytes");
+        }
+    }
+}

@@ -401,17 +401,29 @@ impl Transport {
             match sealer {
                 Some(sealer) if sealed_reply => {
                     let content_type = reply.content_type.as_deref().unwrap_or_default();
-                    let plain = sealing::unseal_body(
+                    // Decrypted into a pooled buffer, like a large plain reply is read into
+                    // one: a Receive answer costs no fresh memory either way.
+                    let mut plain = if reply.body.len() >= POOLED_BODY_MIN {
+                        self.bodies.take(reply.body.len())
+                    } else {
+                        Vec::new()
+                    };
+                    let labels = sealing::unseal_body_into(
                         sealer.as_mut(),
                         content_type,
                         &reply.body,
                         self.max_response_bytes,
+                        &mut plain,
                     )
                     .map_err(|e| {
                         ClientError::protocol(format!("cannot decrypt the response: {e}"))
                     })?;
-                    reply.body = Bytes::from(plain.plain);
-                    reply.content_type = Some(plain.original_content_type);
+                    reply.body = if plain.len() >= POOLED_BODY_MIN {
+                        self.bodies.lend(plain)
+                    } else {
+                        Bytes::from(plain)
+                    };
+                    reply.content_type = Some(labels.original_content_type);
                 }
                 Some(_) if !reply.body.is_empty() => {
                     return Err(ClientError::protocol(

@@ -8,15 +8,17 @@
 //! handshake cannot be continued: a replayed AUTHENTICATE finds no CHALLENGE to answer.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use bytes::Bytes;
 use hyper::header::HeaderValue;
 use wsman_auth::authorization::TokenScheme;
 use wsman_auth::ntlm::{AcceptStep, ChannelBindingPolicy, NegotiateAcceptor, NtlmError};
 use wsman_auth::sealing::{self, MessageSealer, SealError, SealedBody, UnsealedBody};
 use wsman_auth::{AccountStore, Identity};
+use wsman_buffers::BufferPool;
 
 use crate::auth::Principal;
 use crate::pipeline::{Connection, Shared};
@@ -131,6 +133,39 @@ impl NegotiateSession {
         };
         sealing::seal_body(established.sealer.as_mut(), original_content_type, plain)
     }
+
+    /// Encrypt a response body given as the pieces it was rendered in, without joining them,
+    /// into a buffer of [`sealed_bodies`]: the Content-Type and the body to send.
+    pub fn seal_parts(
+        &mut self,
+        original_content_type: &str,
+        parts: &[&[u8]],
+    ) -> Result<(String, Bytes), SealError> {
+        let Some(established) = self.established.as_mut() else {
+            return Err(SealError::Wrap(
+                "no security context on this connection".to_owned(),
+            ));
+        };
+        let pool = sealed_bodies();
+        let total: usize = parts.iter().map(|part| part.len()).sum();
+        let mut body = pool.take(total + 512);
+        let content_type = sealing::seal_body_parts_into(
+            established.sealer.as_mut(),
+            original_content_type,
+            parts,
+            &mut body,
+        )?;
+        Ok((content_type, pool.lend(body)))
+    }
+}
+
+/// Sealed response bodies are one Receive answer of up to MaxEnvelopeSize after another while
+/// output streams: fresh memory that large is page faults and zeroing every time (under the
+/// service's `MALLOC_MMAP_THRESHOLD_` each one is its own mapping), so they come from a pool
+/// and go back to it once hyper has written them. Bounded: 4 free buffers of 64 KiB to 2 MiB.
+fn sealed_bodies() -> &'static Arc<BufferPool> {
+    static POOL: OnceLock<Arc<BufferPool>> = OnceLock::new();
+    POOL.get_or_init(|| Arc::new(BufferPool::new(4, 64 * 1024, 2 * 1024 * 1024)))
 }
 
 /// The result of one handshake leg, for the pipeline.

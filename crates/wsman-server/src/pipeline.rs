@@ -257,27 +257,26 @@ async fn finish_negotiated(
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let plain = match http_body_util::BodyExt::collect(body).await {
-        Ok(collected) => collected.to_bytes(),
-        Err(never) => match never {},
-    };
-    if plain.is_empty() {
-        return Response::from_parts(parts, plain.into());
+    if body.is_empty() {
+        return Response::from_parts(parts, body);
     }
+    // Sealed from the pieces it was rendered in: the sealed body is the only copy.
+    let pieces = body.into_pieces();
+    let plain: Vec<&[u8]> = pieces.iter().map(|piece| &piece[..]).collect();
     let original_type = parts
         .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/soap+xml;charset=UTF-8")
         .to_owned();
-    let sealed = conn.negotiate().seal(&original_type, &plain);
-    match sealed.map(|sealed| (HeaderValue::from_str(&sealed.content_type), sealed.body)) {
+    let sealed = conn.negotiate().seal_parts(&original_type, &plain);
+    match sealed.map(|(content_type, body)| (HeaderValue::from_str(&content_type), body)) {
         Ok((Ok(content_type), body)) => {
             parts.headers.insert(CONTENT_TYPE, content_type);
             parts
                 .headers
                 .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-            Response::from_parts(parts, Bytes::from(body).into())
+            Response::from_parts(parts, body.into())
         }
         Ok((Err(_), _)) | Err(_) => {
             tracing::error!(remote = %conn.remote, "sealing the response failed: closing the connection");

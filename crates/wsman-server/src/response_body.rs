@@ -43,6 +43,12 @@ impl ResponseBody {
     pub fn is_empty(&self) -> bool {
         self.remaining == 0
     }
+
+    /// The pieces not yet handed to the connection, in order (e.g. to seal them where they
+    /// lie instead of joining them first).
+    pub fn into_pieces(self) -> Vec<Bytes> {
+        self.pieces.into()
+    }
 }
 
 impl From<Bytes> for ResponseBody {

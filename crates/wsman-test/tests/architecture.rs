@@ -218,6 +218,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-config",
             "wsman-os",
             "wsman-gss",
+            "wsman-buffers",
             "wsman-shell",
             "wsman-providers",
         ],

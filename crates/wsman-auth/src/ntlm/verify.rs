@@ -14,7 +14,7 @@ use super::message::{
 };
 use super::{CbtHardening, ChannelBindingPolicy, NtHash, NtlmError};
 
-type HmacMd5 = Hmac<Md5>;
+pub(crate) type HmacMd5 = Hmac<Md5>;
 
 /// NT hash of a password: MD4(UTF-16LE(password)) (MS-NLMP 3.3.1).
 pub fn nt_hash_of_password(password: &str) -> NtHash {

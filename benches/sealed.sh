@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Benchmark: 200 MB of stdout (`head -c 200000000 /dev/zero`) through wsmand as a user runs it,
+# against OpenSSH to the same machine in the same run. Cases (every one that can be set up):
+#   winrs-ntlm-http     our winrs, default Negotiate over HTTP: NTLM, MS-WSMV sealed
+#   pywinrm-ntlm-http   pywinrm transport='ntlm' (sealed) reading the same output
+#   winrs-ntlm-https    our winrs, Negotiate over HTTPS (TLS, no MS-WSMV sealing)
+#   winrs-basic-http    our winrs, Basic over HTTP, unencrypted (-un)
+#   winrs-kerberos-http our winrs, -a:Kerberos over HTTP, sealed (a throwaway realm, scripts/kdc.sh)
+#   winrs-credssp-http  our winrs, -a:CredSSP over HTTP, sealed by the CredSSP TLS session
+#   ssh                 OpenSSH's client to a throwaway sshd on 127.0.0.1 (the baseline)
+# Each case runs SEALED_RUNS times (default 3), the cases interleaved; printed per case: median
+# MB/s (10^6 bytes), the ratio to ssh's median, and the CPU seconds per GiB of wsmand and of the
+# client (with its children), medians. Every run checks that exactly the bytes asked for arrived.
+#
+#   benches/sealed.sh
+#   SEALED_BYTES=50000000 SEALED_RUNS=5 SEALED_CASES="ssh winrs-ntlm-http" benches/sealed.sh
+#   SEALED_BIN_DIR=/path/to/old/release benches/sealed.sh   (wsmand and winrs from there, no build)
+#
+# Needs root (the shells of the NTLM account run as root, sshd logs root in with a throwaway
+# key, Debian packages are installed when missing: openssh-server, the KDC packages). sshd runs
+# with a throwaway host key on a free loopback port and is stopped at the end, as is everything
+# else the script starts. The daemon runs with the allocator settings of dist/wsmand.service.
+# Not part of scripts/test.sh: figures depend on the machine; compare ratios.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+require_cargo
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "benches/sealed.sh needs root: the bench account runs its shells as root" >&2
+    exit 1
+fi
+export PATH="$PATH:/usr/sbin:/sbin"
+command -v python3 >/dev/null 2>&1 || ensure_packages python3 python3-venv
+command -v openssl >/dev/null 2>&1 || ensure_packages openssl
+[ -x /usr/sbin/sshd ] || ensure_packages openssh-server openssh-client
+command -v krb5kdc >/dev/null 2>&1 || ensure_packages krb5-kdc krb5-admin-server krb5-user
+
+BYTES="${SEALED_BYTES:-200000000}"
+RUNS="${SEALED_RUNS:-3}"
+CASES="${SEALED_CASES:-ssh winrs-ntlm-http pywinrm-ntlm-http winrs-ntlm-https winrs-basic-http winrs-kerberos-http winrs-credssp-http}"
+COMMAND="head -c $BYTES /dev/zero"
+ACCOUNT=sealbench
+PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+
+if [ -n "${SEALED_BIN_DIR:-}" ]; then
+    # Binaries built elsewhere (e.g. an older build to compare with).
+    RELEASE="$SEALED_BIN_DIR"
+else
+    step "building release binaries (wsmand, winrs)"
+    cargo build --release -p wsmand -p winrs
+    RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+fi
+if [[ " $CASES " == *" pywinrm-"* ]] && ! .venv/bin/python -c 'import winrm' 2>/dev/null; then
+    step "python venv with pywinrm (tests/interop/requirements.txt)"
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+fi
+
+WORK="$(mktemp -d -t wsmand-sealed-bench-XXXXXX)"
+WSMAND_PID=""
+SSHD_PID=""
+cleanup() {
+    local pid
+    for pid in "$WSMAND_PID" "$SSHD_PID"; do
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
+    bash "$ROOT/scripts/kdc.sh" stop "$WORK/kdc" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+step "starting a throwaway sshd on loopback"
+mkdir -p "$WORK/ssh" /run/sshd
+chmod 0700 "$WORK/ssh"
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/client_key"
+install -m 0600 "$WORK/ssh/client_key.pub" "$WORK/ssh/authorized_keys"
+SSH_PORT="$(free_port)"
+cat >"$WORK/ssh/sshd_config" <<CONF
+ListenAddress 127.0.0.1
+Port $SSH_PORT
+HostKey $WORK/ssh/host_key
+PidFile none
+AuthorizedKeysFile $WORK/ssh/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+# The throwaway files live under /tmp, which is world-writable.
+StrictModes no
+CONF
+/usr/sbin/sshd -D -e -f "$WORK/ssh/sshd_config" 2>"$WORK/sshd.log" &
+SSHD_PID=$!
+wait_for_port "$SSH_PORT" "$SSHD_PID" "$WORK/sshd.log"
+SSH=(ssh -q -T -p "$SSH_PORT" -i "$WORK/ssh/client_key" -o BatchMode=yes
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1)
+echo "sshd pid $SSHD_PID on 127.0.0.1:$SSH_PORT ($("${SSH[@]}" true 2>&1 && ssh -V 2>&1))"
+
+KERBEROS=""
+if [[ " $CASES " == *" winrs-kerberos-http "* ]]; then
+    step "starting a throwaway realm (WSMAN.TEST on 127.0.0.1)"
+    if bash "$ROOT/scripts/kdc.sh" start "$WORK/kdc"; then
+        KERBEROS=1
+    else
+        echo "no realm: the Kerberos case is left out" >&2
+    fi
+fi
+
+step "configuring wsmand (HTTP + HTTPS listeners, an NTLM-enabled account, CredSSP, Kerberos)"
+CONFIG="$WORK/config"
+mkdir -p "$CONFIG/certs"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+    -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
+    -addext "extendedKeyUsage=serverAuth" \
+    -keyout "$WORK/listener.key" -out "$WORK/listener.crt" 2>/dev/null
+THUMBPRINT="$(openssl x509 -in "$WORK/listener.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
+install -m 0644 "$WORK/listener.crt" "$CONFIG/certs/$THUMBPRINT.crt"
+install -m 0600 "$WORK/listener.key" "$CONFIG/certs/$THUMBPRINT.key"
+KERBEROS_SETTING=false
+if [ -n "$KERBEROS" ]; then
+    # shellcheck disable=SC1091 # written by kdc.sh
+    source "$WORK/kdc/env"
+    install -m 0600 "$WSMAN_KRB5_KEYTAB" "$CONFIG/krb5.keytab"
+    # The test principal's shells run as root, as the NTLM account's do.
+    printf '[PrincipalMap]\n"%s@%s" = "root"\n' "$WSMAN_KRB5_USER" "$WSMAN_KRB5_REALM" >"$CONFIG/kerberos.toml"
+    KERBEROS_SETTING=true
+fi
+HTTP_PORT="$(free_port)"
+HTTPS_PORT="$(free_port)"
+# AllowUnencrypted so that Basic over HTTP is allowed; a client that seals is answered sealed.
+# The client section is read by winrs (WSMAND_CONFIG_DIR): HTTP to 127.0.0.1 is trusted.
+cat >"$CONFIG/config.toml" <<TOML
+[Config.Service]
+AllowUnencrypted = true
+[Config.Service.Auth]
+Basic = true
+Negotiate = true
+Kerberos = $KERBEROS_SETTING
+CredSSP = true
+[Config.Client]
+AllowUnencrypted = true
+TrustedHosts = "127.0.0.1"
+[[Listener]]
+Address = "IP:127.0.0.1"
+Transport = "HTTP"
+Port = $HTTP_PORT
+[[Listener]]
+Address = "IP:127.0.0.1"
+Transport = "HTTPS"
+Port = $HTTPS_PORT
+CertificateThumbprint = "$THUMBPRINT"
+TOML
+printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" account add "$ACCOUNT" \
+    --password-stdin --ntlm --run-as root >/dev/null
+
+step "starting wsmand on loopback"
+MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \
+    "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
+WSMAND_PID=$!
+wait_for_port "$HTTP_PORT" "$WSMAND_PID" "$WORK/wsmand.log"
+wait_for_port "$HTTPS_PORT" "$WSMAND_PID" "$WORK/wsmand.log"
+echo "wsmand pid $WSMAND_PID on 127.0.0.1:$HTTP_PORT (HTTP) and 127.0.0.1:$HTTPS_PORT (HTTPS)"
+sleep 1
+echo "wsmand idle: $(grep VmRSS /proc/"$WSMAND_PID"/status | tr -s ' \t' ' '), $(grep Threads /proc/"$WSMAND_PID"/status | tr -s ' \t' ' ')"
+
+HTTP_URL="http://127.0.0.1:$HTTP_PORT/wsman"
+HTTPS_URL="https://127.0.0.1:$HTTPS_PORT/wsman"
+WINRS=(env WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/winrs")
+# Sets ARGV to the command line of case $1.
+case_argv() {
+    case "$1" in
+    ssh) ARGV=("${SSH[@]}" "$COMMAND") ;;
+    winrs-ntlm-http) ARGV=("${WINRS[@]}" "-r:$HTTP_URL" "-u:$ACCOUNT" "-p:$PASSWORD" "$COMMAND") ;;
+    winrs-ntlm-https)
+        ARGV=("${WINRS[@]}" "-r:$HTTPS_URL" "-cacert:$CONFIG/certs/$THUMBPRINT.crt"
+            "-u:$ACCOUNT" "-p:$PASSWORD" "$COMMAND")
+        ;;
+    winrs-basic-http) ARGV=("${WINRS[@]}" "-r:$HTTP_URL" -a:Basic -un "-u:$ACCOUNT" "-p:$PASSWORD" "$COMMAND") ;;
+    winrs-kerberos-http) ARGV=("${WINRS[@]}" "-r:http://localhost:$HTTP_PORT/wsman" -a:Kerberos "$COMMAND") ;;
+    winrs-credssp-http) ARGV=("${WINRS[@]}" "-r:$HTTP_URL" -a:CredSSP "-u:$ACCOUNT" "-p:$PASSWORD" "$COMMAND") ;;
+    pywinrm-ntlm-http)
+        ARGV=(.venv/bin/python benches/sealed.py pywinrm --url "$HTTP_URL" --user "$ACCOUNT"
+            --password "$PASSWORD" --command "$COMMAND")
+        ;;
+    *)
+        echo "unknown case $1" >&2
+        return 1
+        ;;
+    esac
+}
+
+step "benchmarks: $BYTES bytes of stdout, $RUNS runs per case, cases interleaved"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+RESULTS="$WORK/results"
+: >"$RESULTS"
+for _ in $(seq "$RUNS"); do
+    for name in $CASES; do
+        if [ "$name" = winrs-kerberos-http ] && [ -z "$KERBEROS" ]; then
+            continue
+        fi
+        case_argv "$name"
+        if line="$(python3 benches/sealed.py measure --bytes "$BYTES" --daemon-pid \
+            "$([ "$name" = ssh ] && echo 0 || echo "$WSMAND_PID")" -- "${ARGV[@]}")"; then
+            echo "$name: $line"
+            printf '%s\n' "$line" | python3 -c 'import json,sys; r=json.load(sys.stdin); r["case"]=sys.argv[1]; print(json.dumps(r))' "$name" >>"$RESULTS"
+        else
+            echo "$name: failed (wsmand and sshd logs below)" >&2
+            tail -5 "$WORK/wsmand.log" "$WORK/sshd.log" >&2
+        fi
+    done
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+step "results ($BYTES bytes, $(nproc) cores)"
+python3 benches/sealed.py summary "$RESULTS"
+
+echo "wsmand after the runs: $(grep -E 'VmRSS' /proc/"$WSMAND_PID"/status | tr -s ' \t' ' '), $(grep VmHWM /proc/"$WSMAND_PID"/status | tr -s ' \t' ' ')"
+
+step "stopping wsmand and sshd"
+kill -TERM "$WSMAND_PID"
+wait "$WSMAND_PID" || { echo "wsmand exited with status $?; its log is below" >&2; tail -20 "$WORK/wsmand.log" >&2; }
+WSMAND_PID=""
