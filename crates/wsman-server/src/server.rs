@@ -125,6 +125,7 @@ impl Server {
             dispatcher: Arc::new(dispatcher),
             password_checks: Shared::password_check_permits(),
             login_throttle: Default::default(),
+            refusal_log: Default::default(),
             config_dir: parts.config_dir.clone(),
             kerberos,
         });
