@@ -217,7 +217,7 @@ impl ConfigStore {
         listening_on: &dyn Fn(&Listener) -> Vec<String>,
     ) -> Result<String, Fault> {
         let (address, transport) = listener_keys(selectors)?;
-        self.sync_before_write().map_err(unreadable_fault)?;
+        let _writers = self.sync_before_write().map_err(unreadable_fault)?;
         let body = check_body_root(body, "Listener", LISTENER_URI)?;
         let changes = parse_listener_body(body, &address, transport)?;
         let mut next = self.stored.clone();
@@ -257,7 +257,7 @@ impl ConfigStore {
         host_name: &str,
     ) -> Result<Vec<(String, String)>, Fault> {
         let (address, transport) = listener_keys(selectors)?;
-        self.sync_before_write().map_err(unreadable_fault)?;
+        let _writers = self.sync_before_write().map_err(unreadable_fault)?;
         if self
             .stored
             .listeners
@@ -305,7 +305,7 @@ impl ConfigStore {
 
     pub(crate) fn delete_listener(&mut self, selectors: &SelectorSet) -> Result<(), Fault> {
         let (address, transport) = listener_keys(selectors)?;
-        self.sync_before_write().map_err(unreadable_fault)?;
+        let _writers = self.sync_before_write().map_err(unreadable_fault)?;
         let mut next = self.stored.clone();
         let before = next.listeners.len();
         next.listeners.retain(|l| !l.same_keys(&address, transport));
