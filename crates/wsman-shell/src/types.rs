@@ -279,7 +279,8 @@ pub enum ShellSignal {
     /// `.../signal/ctrl_break`: SIGQUIT to the command's process group.
     CtrlBreak,
     /// `.../signal/terminate`: SIGKILL to the command's session and
-    /// process group; the CommandId is released.
+    /// process group and their descendants (`setsid` ones too); the
+    /// CommandId is released.
     Terminate,
 }
 
