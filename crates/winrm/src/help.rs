@@ -60,6 +60,8 @@ EXIT STATUS
     2   usage error (bad command line, contradictory or unsupported options)
     3   authentication failure (the server answered HTTP 401)
     4   connection, TLS or HTTP error
+    5   the client configuration refuses the request (unencrypted traffic
+        not allowed, host not in TrustedHosts, unreadable CA file)
 
 SEE ALSO
     winrm help switches, winrm help uris, winrm help config, wsmand(8)
@@ -315,6 +317,7 @@ mod tests {
             "2   usage error",
             "3   authentication failure",
             "4   connection",
+            "5   the client configuration refuses",
         ] {
             assert!(o.contains(code), "{code}");
         }

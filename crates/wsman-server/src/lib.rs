@@ -10,8 +10,8 @@
 //!    answered 503 and closed (over HTTPS after a TLS handshake), the others are unaffected
 //!    (logged at warn, at a bounded rate per address: [`throttle::RefusalRateLog`])
 //! 2. TLS handshake, bounded by [`listener::TLS_HANDSHAKE_TIMEOUT`] (HTTPS listeners)
-//! 3. HTTP/1.1 with keep-alive; request headers bounded in size and by
-//!    [`listener::HEADER_READ_TIMEOUT`]
+//! 3. HTTP/1.1 with keep-alive; request headers bounded in size (64 KiB; more than 100
+//!    header lines is 431, hyper's bound) and by [`listener::HEADER_READ_TIMEOUT`]
 //!
 //! Per request ([`pipeline`]):
 //! 4. method (POST, else 405) and path (`/` + URLPrefix or `/wsman-anon/identify`, else 404)

@@ -244,3 +244,20 @@ fn https_over_max_connections_gets_the_same_503() {
     let outcome = outcome.expect("curl ran");
     assert_eq!(outcome.response.status, 503, "{outcome:?}");
 }
+
+#[test]
+fn more_than_100_request_headers_is_431() {
+    let mut fixture = Fixture::http();
+    let names: Vec<String> = (0..100).map(|i| format!("X-Filler-{i}")).collect();
+    let extra: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "x")).collect();
+    let mut connection = fixture.connect();
+    let response = connection
+        .post_with(
+            Some(&fixture.service_auth()),
+            soap::identify().as_bytes(),
+            &extra,
+        )
+        .expect("response");
+    assert_eq!(response.status, 431, "{}", response.describe());
+    fixture.assert_still_serving();
+}
