@@ -208,7 +208,9 @@ const CONFIG: &str = r#"CONFIGURATION
     Winrs (winrm/config/winrs)
         AllowRemoteShellAccess, IdleTimeout, MaxConcurrentUsers,
         MaxShellRunTime, MaxProcessesPerShell, MaxMemoryPerShellMB,
-        MaxShellsPerUser.
+        MaxShellsPerUser. MaxShellsPerUser and MaxConcurrentUsers count
+        Linux users: a service account run as a Linux user shares its
+        quota.
     Listener (winrm/config/listener?Address=ADDRESS+Transport=TRANSPORT)
         Address                *, IP:a.b.c.d or IP:a.b.c.d-e.f.g.h
         Transport              HTTP or HTTPS
