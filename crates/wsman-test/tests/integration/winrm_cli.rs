@@ -382,3 +382,63 @@ fn concurrent_remote_writers_keep_every_change() {
     let fixture = Fixture::http();
     concurrent_writers_keep_every_change(&fixture, 1, |_| true);
 }
+
+#[test]
+fn deleting_a_listener_deletes_its_generated_certificate_and_warns_when_none_is_left() {
+    let mut config = ConfigDir::new();
+    // An operator's own certificate, used by a second listener: never deleted.
+    let own = config.add_certificate();
+    config.listener(ListenerSpec::https(free_port(), &own));
+    config.write();
+    let dir = config.path().to_string_lossy().into_owned();
+    let certs = config.path().join("certs");
+    let listener = "winrm/config/Listener?Address=IP:127.0.0.2+Transport=HTTPS";
+    let listed_certificates = || {
+        let mut names: Vec<String> = std::fs::read_dir(&certs)
+            .expect("certs dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".crt") || n.ends_with(".key"))
+            .collect();
+        names.sort();
+        names
+    };
+    let only_own = listed_certificates();
+    for _ in 0..2 {
+        let port = free_port().to_string();
+        let finished = winrm(&[
+            "create",
+            listener,
+            &format!("@{{Port=\"{port}\";Hostname=\"localhost\"}}"),
+            "--config-dir",
+            &dir,
+        ]);
+        assert_eq!(finished.code(), 0, "{}", finished.describe());
+        assert_eq!(listed_certificates().len(), only_own.len() + 2);
+        let finished = winrm(&["delete", listener, "--config-dir", &dir]);
+        assert_eq!(finished.code(), 0, "{}", finished.describe());
+        assert!(!finished.stderr.contains("no listener is left"));
+        // Re-creating leaves no old certificate behind.
+        assert_eq!(
+            listed_certificates(),
+            only_own,
+            "generated certificate left behind"
+        );
+    }
+    let finished = winrm(&[
+        "delete",
+        "winrm/config/Listener?Address=IP:127.0.0.1+Transport=HTTPS",
+        "--config-dir",
+        &dir,
+    ]);
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+    assert!(
+        finished.stderr.contains("no listener is left"),
+        "{}",
+        finished.describe()
+    );
+    assert_eq!(
+        listed_certificates(),
+        only_own,
+        "an operator's certificate is kept"
+    );
+}
