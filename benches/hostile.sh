@@ -7,6 +7,7 @@
 #
 #   benches/hostile.sh                       # 20 s per phase
 #   BENCH_SECONDS=60 HOSTILE_CLIENTS=20 benches/hostile.sh
+#   WSMAND_BIN=/path/to/wsmand benches/hostile.sh   # that binary instead of a release build
 #
 # Not part of scripts/test.sh: figures depend on the machine; the ratios are what to compare.
 set -euo pipefail
@@ -23,9 +24,14 @@ ACCOUNT=bench
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 command -v python3 >/dev/null 2>&1 || ensure_packages python3
 
-step "building the release daemon"
-cargo build --release -p wsmand
-RELEASE="$ROOT/target/release"
+if [ -n "${WSMAND_BIN:-}" ]; then
+    # A daemon built elsewhere (another profile, an older commit to compare against).
+    WSMAND="$WSMAND_BIN"
+else
+    step "building the release daemon"
+    cargo build --release -p wsmand
+    WSMAND="$ROOT/target/release/wsmand"
+fi
 
 WORK="$(mktemp -d -t wsmand-hostile-XXXXXX)"
 PIDS=()
@@ -52,8 +58,8 @@ Address = "IP:127.0.0.1"
 Transport = "HTTP"
 Port = $PORT
 TOML
-printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" account add "$ACCOUNT" --password-stdin >/dev/null
-"$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
+printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$WSMAND" account add "$ACCOUNT" --password-stdin >/dev/null
+"$WSMAND" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
 WSMAND_PID=$!
 PIDS+=("$WSMAND_PID")
 wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand.log"

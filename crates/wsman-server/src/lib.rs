@@ -21,7 +21,8 @@
 //!    requests have their body drained (bounded, never parsed) and get 401 + one challenge per
 //!    enabled scheme, connection kept. Exception: `WSMANIDENTIFY: unauthenticated` without
 //!    credentials, whose body, at most [`pipeline::ANONYMOUS_BODY_LIMIT`] (16 KiB, else 413),
-//!    is parsed only to check that it is an Identify. Negotiate/NTLM legs ([`negotiate`]) answer 401
+//!    is parsed only to check that it is an Identify. Requests without credentials are paced
+//!    per address ([`throttle::UnauthenticatedPacing`]). Negotiate/NTLM legs ([`negotiate`]) answer 401
 //!    with one `WWW-Authenticate: Negotiate <token>`; the completed context authenticates the
 //!    connection
 //! 8. body read: chunked bodies counted and cut at the limit (413); the whole read bounded by

@@ -78,6 +78,8 @@ pub struct Shared {
     /// Refusals of unauthenticated requests and connections: logged per address at a
     /// bounded rate.
     pub refusal_log: crate::throttle::RefusalRateLog,
+    /// Unauthenticated requests (no credentials at all) paced per address.
+    pub unauthenticated_pacing: crate::throttle::UnauthenticatedPacing,
     /// DIR: issuer certificates (`certs/`) and `accounts.toml` for certificate authentication.
     pub config_dir: std::path::PathBuf,
     /// The Kerberos acceptor, when `DIR/krb5.keytab` was loaded at start ([`crate::kerberos`]).
@@ -458,6 +460,7 @@ async fn process(
                 Authenticated::AnonymousIdentify
                     if anonymous_path || wants_anonymous_identify(&parts.headers) =>
                 {
+                    pace_unauthenticated(shared, conn).await;
                     let small = limit.min(ANONYMOUS_BODY_LIMIT);
                     if declared.is_some_and(|length| length > small) {
                         if shared.refusal_log.admit(conn.remote) {
@@ -470,6 +473,7 @@ async fn process(
                         .map(|(reply, encoding)| Answer::Reply(reply, encoding));
                 }
                 Authenticated::AnonymousIdentify => {
+                    pace_unauthenticated(shared, conn).await;
                     if shared.refusal_log.admit(conn.remote) {
                         tracing::warn!(remote = %conn.remote, user = "", "401: no credentials");
                     }
@@ -568,6 +572,15 @@ async fn process(
             fault: Box::new(fault),
             relates_to,
         }),
+    }
+}
+
+/// Holds a request without credentials when its address sends too many
+/// ([`crate::throttle::UnauthenticatedPacing`]).
+async fn pace_unauthenticated(shared: &Shared, conn: &Connection) {
+    let wait = shared.unauthenticated_pacing.delay(conn.remote);
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
     }
 }
 

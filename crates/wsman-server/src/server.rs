@@ -126,6 +126,7 @@ impl Server {
             password_checks: Shared::password_check_permits(),
             login_throttle: Default::default(),
             refusal_log: Default::default(),
+            unauthenticated_pacing: Default::default(),
             config_dir: parts.config_dir.clone(),
             kerberos,
         });

@@ -307,6 +307,69 @@ impl RefusalWindow {
     }
 }
 
+/// Paces unauthenticated requests per address (IPv6 per /64): a burst of
+/// [`UnauthenticatedPacing::BURST`] goes through at once, refilled at
+/// [`UnauthenticatedPacing::PER_SECOND`] a second; beyond, each request waits
+/// [`UnauthenticatedPacing::DELAY`] before it is answered. A request without credentials costs
+/// the client nothing to repeat; answered as fast as the daemon can, twenty such clients on a
+/// kept-alive connection each turn the daemon into their load generator and take CPU from the
+/// authenticated clients. A wait costs the daemon nothing and bounds that client. Legitimate
+/// clients send one unauthenticated request per connection at most (the first leg of a
+/// challenge, an anonymous Identify from a monitor) and never notice.
+#[derive(Debug, Default)]
+pub struct UnauthenticatedPacing {
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl UnauthenticatedPacing {
+    pub const BURST: f64 = 20.0;
+    pub const PER_SECOND: f64 = 20.0;
+    pub const DELAY: Duration = Duration::from_millis(100);
+
+    /// How long to hold this unauthenticated request from `remote` before answering it.
+    pub fn delay(&self, remote: SocketAddr) -> Duration {
+        self.delay_at(remote, Instant::now())
+    }
+
+    fn delay_at(&self, remote: SocketAddr, now: Instant) -> Duration {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let address = key(remote.ip());
+        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&address) {
+            // Full buckets are forgotten first (their addresses are idle or paced already).
+            buckets.retain(|_, b| b.refilled(now) < Self::BURST);
+            if buckets.len() >= MAX_TRACKED {
+                return Self::DELAY;
+            }
+        }
+        let bucket = buckets.entry(address).or_insert(Bucket {
+            tokens: Self::BURST,
+            at: now,
+        });
+        bucket.tokens = bucket.refilled(now);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Duration::ZERO
+        } else {
+            Self::DELAY
+        }
+    }
+}
+
+impl Bucket {
+    fn refilled(&self, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        (self.tokens + elapsed * UnauthenticatedPacing::PER_SECOND)
+            .min(UnauthenticatedPacing::BURST)
+    }
+}
+
 /// Expired entries go first; if none, the one with the oldest failure.
 fn evict(entries: &mut HashMap<IpAddr, Entry>, now: Instant) {
     entries.retain(|_, e| now.duration_since(e.last_failure) < FORGET_AFTER);
@@ -434,5 +497,25 @@ mod tests {
         let window = log.state.lock().unwrap();
         assert_eq!(window.per_address.len(), MAX_TRACKED);
         assert_eq!(window.untracked, 100);
+    }
+
+    #[test]
+    fn unauthenticated_requests_are_paced_per_address_after_a_burst() {
+        let pacing = UnauthenticatedPacing::default();
+        let start = Instant::now();
+        let a = peer("10.0.0.1");
+        let burst = UnauthenticatedPacing::BURST as usize;
+        for _ in 0..burst {
+            assert_eq!(pacing.delay_at(a, start), Duration::ZERO);
+        }
+        assert_eq!(pacing.delay_at(a, start), UnauthenticatedPacing::DELAY);
+        // Another address is not slowed down by this one.
+        assert_eq!(pacing.delay_at(peer("10.0.0.2"), start), Duration::ZERO);
+        // A second later the bucket is full again.
+        let later = start + Duration::from_secs(1);
+        for _ in 0..burst {
+            assert_eq!(pacing.delay_at(a, later), Duration::ZERO);
+        }
+        assert_eq!(pacing.delay_at(a, later), UnauthenticatedPacing::DELAY);
     }
 }
