@@ -184,6 +184,24 @@ fn local_identify_client(dir: &Path, s: &Switches) -> Result<BlockingClient, Fai
     Ok(BlockingClient::new(endpoint, o)?)
 }
 
+/// Deleting the last listener leaves a daemon no client can reach (Windows allows it too):
+/// say so on stderr. A remote daemon that stopped answering after the delete is told apart by
+/// the failed enumeration, and said so too.
+fn warn_if_no_listener_is_left(backend: &mut dyn Backend) {
+    let listeners = Resource::new(wsman_config::LISTENER_URI.to_owned());
+    match backend.enumerate(&listeners, &EnumerateOptions::default()) {
+        Ok(items) if items.is_empty() => eprintln!(
+            "Warning: no listener is left: the WS-Management service cannot be reached remotely \
+             until one is created (locally: winrm create winrm/config/Listener?... --config-dir)."
+        ),
+        Ok(_) => {}
+        Err(_) => eprintln!(
+            "Warning: the service could not be asked for its remaining listeners; if this was the \
+             last one, it cannot be reached remotely until one is created locally."
+        ),
+    }
+}
+
 fn print(out: &mut dyn Write, text: &str) {
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
@@ -235,7 +253,13 @@ pub(crate) fn run(inv: Invocation, out: &mut dyn Write) -> Result<(), Failure> {
             let e = make_backend()?.create(&resource(r), &body)?;
             print(out, &render::render(&e, format));
         }
-        Command::Delete(r) => make_backend()?.delete(&resource(r))?,
+        Command::Delete(r) => {
+            let mut backend = make_backend()?;
+            backend.delete(&resource(r))?;
+            if wsman_config::resource(&r.uri) == Some(wsman_config::ConfigResource::Listener) {
+                warn_if_no_listener_is_left(backend.as_mut());
+            }
+        }
         Command::Enumerate(r) => {
             let o = enumerate_options(s)?;
             let items: Vec<Element> = make_backend()?.enumerate(&resource(r), &o)?;

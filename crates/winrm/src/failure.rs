@@ -22,6 +22,10 @@ pub(crate) const EXIT_USAGE: u8 = 2;
 pub(crate) const EXIT_AUTH: u8 = 3;
 /// Exit status: connection, TLS or HTTP error.
 pub(crate) const EXIT_CONNECTION: u8 = 4;
+/// Exit status: the client configuration refuses the request (unencrypted traffic not
+/// allowed, a host not in TrustedHosts, an unreadable CA file): the command line is right, the
+/// machine's client settings say no.
+pub(crate) const EXIT_CONFIGURATION: u8 = 5;
 
 /// Everything that can go wrong in one invocation.
 #[derive(Debug, thiserror::Error)]
@@ -60,9 +64,8 @@ impl Failure {
             Self::Client(c) => match c.as_ref() {
                 ClientError::Fault { .. } => EXIT_FAULT,
                 ClientError::Unauthorized { .. } => EXIT_AUTH,
-                ClientError::InvalidEndpoint { .. } | ClientError::Configuration { .. } => {
-                    EXIT_USAGE
-                }
+                ClientError::InvalidEndpoint { .. } => EXIT_USAGE,
+                ClientError::Configuration { .. } => EXIT_CONFIGURATION,
                 _ => EXIT_CONNECTION,
             },
         }
@@ -172,6 +175,13 @@ mod tests {
             EXIT_USAGE
         );
         assert_eq!(Failure::operation("x").exit_code(), EXIT_FAULT);
+        assert_eq!(
+            Failure::from(ClientError::Configuration {
+                reason: "unencrypted traffic is not allowed".into()
+            })
+            .exit_code(),
+            EXIT_CONFIGURATION
+        );
         assert_eq!(
             Failure::LocalFault {
                 fault: wsman_proto::Fault::access_denied()

@@ -60,6 +60,8 @@ EXIT STATUS
     2   usage error (bad command line, contradictory or unsupported options)
     3   authentication failure (the server answered HTTP 401)
     4   connection, TLS or HTTP error
+    5   the client configuration refuses the request (unencrypted traffic
+        not allowed, host not in TrustedHosts, unreadable CA file)
 
 SEE ALSO
     winrm help switches, winrm help uris, winrm help config, wsmand(8)
@@ -206,7 +208,9 @@ const CONFIG: &str = r#"CONFIGURATION
     Winrs (winrm/config/winrs)
         AllowRemoteShellAccess, IdleTimeout, MaxConcurrentUsers,
         MaxShellRunTime, MaxProcessesPerShell, MaxMemoryPerShellMB,
-        MaxShellsPerUser.
+        MaxShellsPerUser. MaxShellsPerUser and MaxConcurrentUsers count
+        Linux users: a service account run as a Linux user shares its
+        quota.
     Listener (winrm/config/listener?Address=ADDRESS+Transport=TRANSPORT)
         Address                *, IP:a.b.c.d or IP:a.b.c.d-e.f.g.h
         Transport              HTTP or HTTPS
@@ -315,6 +319,7 @@ mod tests {
             "2   usage error",
             "3   authentication failure",
             "4   connection",
+            "5   the client configuration refuses",
         ] {
             assert!(o.contains(code), "{code}");
         }

@@ -7,6 +7,7 @@
 //! - 2: usage error
 //! - 3: authentication failure (HTTP 401)
 //! - 4: connection, TLS or HTTP error
+//! - 5: the client configuration refuses the request (e.g. unencrypted traffic)
 #![forbid(unsafe_code)]
 
 mod args;

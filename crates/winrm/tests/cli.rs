@@ -343,13 +343,6 @@ fn usage_errors_exit_2() {
         &["set", "winrm/config", "@{a=\"1\""][..],
         &["get", "winrm/config", "-r:http://h:99999"][..],
         &["help", "nosuchtopic"][..],
-        &[
-            "get",
-            "winrm/config",
-            "-r:http://127.0.0.1:9",
-            "-u:x",
-            "-p:y",
-        ][..],
     ] {
         let o = run(d.path(), args);
         assert_eq!(code(&o), 2, "{args:?}: {}", err(&o));
@@ -357,6 +350,26 @@ fn usage_errors_exit_2() {
     }
     let o = Command::new(BIN).output().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn client_configuration_refusals_exit_5() {
+    // Basic over plain HTTP while the client configuration (this empty config dir: the
+    // defaults) does not allow unencrypted traffic: the command line is right, the machine's
+    // client settings refuse, before any connection is made.
+    let d = tmp();
+    let o = run(
+        d.path(),
+        &[
+            "get",
+            "winrm/config",
+            "-r:http://127.0.0.1:9",
+            "-u:x",
+            "-p:y",
+        ],
+    );
+    assert_eq!(code(&o), 5, "{}", err(&o));
+    assert!(!err(&o).is_empty());
 }
 
 #[test]

@@ -381,14 +381,29 @@ impl AccountStore {
         })
     }
 
-    /// The account a client's NTLM user name means (exact name first, then ASCII
-    /// case-insensitive, as Windows treats user names) and its NT hash, when it has one.
-    fn ntlm_account(&self, user: &str) -> Option<crate::ntlm::NtlmAccount> {
-        let stored = self.find(user).or_else(|| {
-            self.accounts
+    /// The stored name of the account a client's user name means, under every scheme (Basic,
+    /// NTLM, CredSSP): the exact name first, else the one account whose name differs only in
+    /// ASCII case, as Windows treats user names. Two accounts that differ only in case are
+    /// reached by their exact names alone.
+    pub fn login_name(&self, user: &str) -> Option<&str> {
+        self.find_login(user).map(|account| account.name.as_str())
+    }
+
+    fn find_login(&self, user: &str) -> Option<&StoredAccount> {
+        self.find(user).or_else(|| {
+            let mut folded = self
+                .accounts
                 .iter()
-                .find(|a| a.name.eq_ignore_ascii_case(user))
-        })?;
+                .filter(|a| a.name.eq_ignore_ascii_case(user));
+            let only = folded.next()?;
+            folded.next().is_none().then_some(only)
+        })
+    }
+
+    /// The account a client's NTLM user name means ([`Self::login_name`]) and its NT hash,
+    /// when it has one.
+    fn ntlm_account(&self, user: &str) -> Option<crate::ntlm::NtlmAccount> {
+        let stored = self.find_login(user)?;
         let hash = crate::ntlm::NtHash::from_hex(stored.nt_hash.as_deref()?)?;
         Some(crate::ntlm::NtlmAccount {
             name: stored.name.clone(),

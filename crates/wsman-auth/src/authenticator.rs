@@ -99,7 +99,10 @@ impl Identity {
 ///
 /// The client's `DOMAIN\` or `@realm` qualifier is dropped before lookup
 /// (there are no domains yet, so `HOST\alice`, `.\alice` and `alice` are
-/// the same local account, as on a stand-alone Windows host).
+/// the same local account, as on a stand-alone Windows host). Service
+/// account names match case-insensitively, as under NTLM
+/// ([`AccountStore::login_name`]); Linux user names go to PAM as sent
+/// (Linux names are case-sensitive).
 ///
 /// The accounts file is re-read on every call: it is small, a call happens
 /// once per TCP connection and costs an argon2 or PAM check anyway, and
@@ -125,7 +128,7 @@ impl Authenticator {
         let name = credentials.bare_user();
         let password = credentials.password.as_str();
         let store = AccountStore::load(&self.config_dir)?;
-        if store.contains(name) {
+        if let Some(name) = store.login_name(name) {
             return match store.verify(name, password) {
                 Some(account) => Ok(Identity::service_account(account.name, account.run_as)),
                 None => Err(AuthError::Rejected {

@@ -113,3 +113,23 @@ fn unusable_accounts_file_fails_closed() {
     ));
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn service_account_names_match_case_insensitively_as_under_ntlm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = AccountStore::load(dir.path()).unwrap();
+    store.add("svc", "svc-pw", Some("bob".into())).unwrap();
+    let (auth, calls) = authenticator(dir.path());
+    for user in ["SVC", r"HOST\Svc", "sVc@EXAMPLE.COM"] {
+        let identity = auth
+            .authenticate(&Credentials::new(user, "svc-pw"))
+            .unwrap_or_else(|e| panic!("{user}: {e}"));
+        assert_eq!(identity.name, "svc", "{user}");
+        assert_eq!(identity.kind, IdentityKind::ServiceAccount);
+    }
+    // Never handed to PAM, right or wrong password.
+    assert!(auth
+        .authenticate(&Credentials::new("SVC", "wrong"))
+        .is_err());
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}

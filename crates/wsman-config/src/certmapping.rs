@@ -343,7 +343,7 @@ impl ConfigStore {
         body: Option<&Element>,
     ) -> Result<String, Fault> {
         let (issuer, subject, uri) = mapping_keys(selectors)?;
-        self.sync_before_write().map_err(unreadable_fault)?;
+        let _writers = self.sync_before_write().map_err(unreadable_fault)?;
         let body = check_body_root(body, "CertMapping", CERTMAPPING_URI)?;
         let changes = parse_body(body, (&issuer, &subject, &uri))?;
         let mut next = self.stored.clone();
@@ -370,7 +370,7 @@ impl ConfigStore {
         body: Option<&Element>,
     ) -> Result<Vec<(String, String)>, Fault> {
         let (issuer, subject, uri) = mapping_keys(selectors)?;
-        self.sync_before_write().map_err(unreadable_fault)?;
+        let _writers = self.sync_before_write().map_err(unreadable_fault)?;
         if self
             .stored
             .cert_mappings
@@ -404,7 +404,7 @@ impl ConfigStore {
 
     pub(crate) fn delete_cert_mapping(&mut self, selectors: &SelectorSet) -> Result<(), Fault> {
         let (issuer, subject, uri) = mapping_keys(selectors)?;
-        self.sync_before_write().map_err(unreadable_fault)?;
+        let _writers = self.sync_before_write().map_err(unreadable_fault)?;
         let mut next = self.stored.clone();
         let before = next.cert_mappings.len();
         next.cert_mappings

@@ -127,7 +127,29 @@ pub fn generate_self_signed(certs_dir: &Path, hostname: &str) -> Result<String, 
     write_atomic(&key_path, key_pair.serialize_pem().as_bytes(), 0o600)
         .map_err(io_err(&key_path))?;
     write_atomic(&crt_path, cert.pem().as_bytes(), 0o644).map_err(io_err(&crt_path))?;
+    let marker = generated_marker(certs_dir, &thumbprint);
+    write_atomic(&marker, b"", 0o644).map_err(io_err(&marker))?;
     Ok(thumbprint)
+}
+
+/// `certs/THUMB.generated`: present when wsmand generated the certificate for a listener, so
+/// that deleting the listener may delete it too (an operator's own certificate is never
+/// deleted).
+fn generated_marker(certs_dir: &Path, thumbprint: &str) -> PathBuf {
+    certs_dir.join(format!("{}.generated", normalize_thumbprint(thumbprint)))
+}
+
+/// Deletes a certificate wsmand generated (its `.crt`, `.key` and marker); leaves any other
+/// alone. True when files were deleted.
+pub fn remove_generated(certs_dir: &Path, thumbprint: &str) -> bool {
+    let marker = generated_marker(certs_dir, thumbprint);
+    if !marker.exists() {
+        return false;
+    }
+    let (crt, key) = paths(certs_dir, thumbprint);
+    let _ = fs::remove_file(&key);
+    let _ = fs::remove_file(&crt);
+    fs::remove_file(&marker).is_ok()
 }
 
 fn current_year() -> i32 {

@@ -217,7 +217,7 @@ impl ConfigStore {
         listening_on: &dyn Fn(&Listener) -> Vec<String>,
     ) -> Result<String, Fault> {
         let (address, transport) = listener_keys(selectors)?;
-        self.sync_before_write().map_err(unreadable_fault)?;
+        let _writers = self.sync_before_write().map_err(unreadable_fault)?;
         let body = check_body_root(body, "Listener", LISTENER_URI)?;
         let changes = parse_listener_body(body, &address, transport)?;
         let mut next = self.stored.clone();
@@ -257,7 +257,7 @@ impl ConfigStore {
         host_name: &str,
     ) -> Result<Vec<(String, String)>, Fault> {
         let (address, transport) = listener_keys(selectors)?;
-        self.sync_before_write().map_err(unreadable_fault)?;
+        let _writers = self.sync_before_write().map_err(unreadable_fault)?;
         if self
             .stored
             .listeners
@@ -305,14 +305,34 @@ impl ConfigStore {
 
     pub(crate) fn delete_listener(&mut self, selectors: &SelectorSet) -> Result<(), Fault> {
         let (address, transport) = listener_keys(selectors)?;
-        self.sync_before_write().map_err(unreadable_fault)?;
+        let _writers = self.sync_before_write().map_err(unreadable_fault)?;
         let mut next = self.stored.clone();
         let before = next.listeners.len();
+        let removed: Vec<String> = next
+            .listeners
+            .iter()
+            .filter(|l| l.same_keys(&address, transport))
+            .filter_map(|l| l.certificate_thumbprint.clone())
+            .collect();
         next.listeners.retain(|l| !l.same_keys(&address, transport));
         if next.listeners.len() == before {
             return Err(no_such_listener(&address, transport));
         }
-        self.commit(next).map_err(save_fault)
+        let still_used = |thumb: &str| {
+            next.listeners.iter().any(|l| {
+                l.certificate_thumbprint.as_deref().is_some_and(|t| {
+                    certs::normalize_thumbprint(t) == certs::normalize_thumbprint(thumb)
+                })
+            })
+        };
+        let orphaned: Vec<String> = removed.into_iter().filter(|t| !still_used(t)).collect();
+        self.commit(next).map_err(save_fault)?;
+        // The certificate wsmand generated for this listener goes with it; re-creating the
+        // listener generates a new one.
+        for thumbprint in orphaned {
+            certs::remove_generated(&self.certs_dir(), &thumbprint);
+        }
+        Ok(())
     }
 
     pub(crate) fn enumerate_listeners(

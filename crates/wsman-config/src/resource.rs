@@ -300,7 +300,7 @@ impl ConfigStore {
     }
 
     fn put_container(&mut self, c: Container, body: Option<&Element>) -> Result<String, Fault> {
-        self.sync_before_write().map_err(unreadable_fault)?;
+        let _writers = self.sync_before_write().map_err(unreadable_fault)?;
         let body = check_body_root(body, c.element_name(), c.resource_uri())?;
         let mut changes = Vec::new();
         collect_changes(c, body, &mut changes)?;

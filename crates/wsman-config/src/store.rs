@@ -174,6 +174,39 @@ pub(crate) fn build_effective(stored: &FileContent, policy: &Layer) -> Config {
     config
 }
 
+/// The lock every writer of the configuration directory holds from reading the current files
+/// to renaming the new `config.toml` into place: the daemon (remote `winrm set`) and every
+/// local `winrm --config-dir` alike. Without it, two writers each read the same file, each
+/// add their change, and the second rename drops the first change. An advisory `flock` on
+/// `DIR/.config.lock` (never deleted: a lock file that is replaced is no lock), released when
+/// dropped or when the process dies.
+#[derive(Debug)]
+pub(crate) struct WriteLock {
+    _file: fs::File,
+}
+
+/// The writers' lock file, inside the configuration directory.
+pub(crate) const WRITE_LOCK_FILE: &str = ".config.lock";
+
+impl WriteLock {
+    /// Block until this process is the only writer of `dir` (created if missing).
+    pub(crate) fn acquire(dir: &Path) -> Result<Self, ConfigError> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let path = dir.join(WRITE_LOCK_FILE);
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        file.lock().map_err(io_err(&path))?;
+        Ok(Self { _file: file })
+    }
+}
+
 impl ConfigStore {
     /// Read `dir/config.toml` (absent: defaults) and `dir/policy.d/*.toml`. The directory
     /// need not exist yet; it is created on the first write.
@@ -252,13 +285,17 @@ impl ConfigStore {
         key.setting().map(|s| (s.default.clone(), Source::Default))
     }
 
-    /// Before a write: adopt what another writer (the local `winrm` CLI, an editor) put on
-    /// disk since we read it, so our write applies on top of it instead of undoing it. A file
-    /// that no longer parses is not overwritten: the write is refused and names the problem.
-    pub(crate) fn sync_before_write(&mut self) -> Result<(), ConfigError> {
+    /// Before a write: take the writers' lock ([`WriteLock`]), then adopt what another writer
+    /// (the local `winrm` CLI, the daemon, an editor) put on disk since we read it, so our
+    /// write applies on top of it instead of undoing it. A file that no longer parses is not
+    /// overwritten: the write is refused and names the problem. The caller holds the returned
+    /// lock until its [`Self::commit`] is done.
+    #[must_use = "the lock must be held until the write is committed"]
+    pub(crate) fn sync_before_write(&mut self) -> Result<WriteLock, ConfigError> {
+        let lock = WriteLock::acquire(&self.dir)?;
         let now = fingerprint(&self.dir)?;
         if now == self.fingerprint {
-            return Ok(());
+            return Ok(lock);
         }
         let (stored, policy) = load(&self.dir)?;
         self.stored = stored;
@@ -266,7 +303,7 @@ impl ConfigStore {
         self.fingerprint = now;
         self.failed_fingerprint = None;
         self.refresh();
-        Ok(())
+        Ok(lock)
     }
 
     fn refresh(&mut self) {

@@ -20,8 +20,13 @@ pub struct Limits {
     pub max_depth: usize,
     /// Maximum number of elements in the document.
     pub max_elements: usize,
-    /// Maximum number of attributes on one element.
+    /// Maximum number of attributes on one element, namespace declarations included: a
+    /// declaration costs the parser as much as any other attribute.
     pub max_attributes: usize,
+    /// Maximum number of namespace declarations in scope at once. Every element and
+    /// attribute name is resolved by scanning the declarations in scope, so this bound is
+    /// what keeps parsing linear in the input.
+    pub max_namespaces_in_scope: usize,
 }
 
 impl Default for Limits {
@@ -30,6 +35,7 @@ impl Default for Limits {
             max_depth: 64,
             max_elements: 200_000,
             max_attributes: 64,
+            max_namespaces_in_scope: 128,
         }
     }
 }
@@ -56,6 +62,13 @@ pub enum XmlError {
     /// More attributes on one element than [`Limits::max_attributes`].
     #[error("more than {limit} attributes on one element")]
     TooManyAttributes { limit: usize },
+    /// More namespace declarations in scope than [`Limits::max_namespaces_in_scope`].
+    #[error("more than {limit} namespace declarations in scope")]
+    TooManyNamespaces { limit: usize },
+    /// A character XML 1.0 forbids (a control character other than tab, line feed and
+    /// carriage return, or U+FFFE/U+FFFF), raw or as a character reference.
+    #[error("character U+{code:04X} is not allowed in XML 1.0")]
+    ForbiddenCharacter { code: u32 },
     /// No root element, or content after it.
     #[error("document has no single root element")]
     NoRoot,
@@ -241,8 +254,12 @@ pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
 /// Parse a complete document into its root element, within `limits`.
 pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
+    check_chars(input)?;
     // Envelopes nest a few levels deep: start with room for them.
     let mut stack: Vec<Element> = Vec::with_capacity(8);
+    // Namespace declarations made by each open element, to know how many are in scope.
+    let mut declared: Vec<usize> = Vec::with_capacity(8);
+    let mut in_scope = 0usize;
     let mut root: Option<Element> = None;
     let mut count = 0usize;
 
@@ -261,6 +278,7 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
             Event::Start(s) => (s, false),
             Event::Empty(s) => (s, true),
             Event::End(_) => {
+                in_scope -= declared.pop().unwrap_or(0);
                 let done = stack.pop().ok_or(XmlError::NoRoot)?;
                 attach(&mut stack, &mut root, done)?;
                 continue;
@@ -270,6 +288,9 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
                     position,
                     reason: e.to_string(),
                 })?;
+                if let std::borrow::Cow::Owned(unescaped) = &text {
+                    check_chars(unescaped)?;
+                }
                 push_text(&mut stack, &text)?;
                 continue;
             }
@@ -296,6 +317,32 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
         if root.is_some() {
             return Err(XmlError::NoRoot);
         }
+        // The reader has recorded this element's declarations already (one linear pass);
+        // bound them before anything scans them: resolving a name costs one look at each
+        // declaration in scope, and the duplicate check below costs the square of the
+        // attributes on the element.
+        let mut attribute_count = 0usize;
+        let mut declarations = 0usize;
+        for attr in start.attributes().with_checks(false) {
+            let attr = attr.map_err(|e| XmlError::Malformed {
+                position,
+                reason: e.to_string(),
+            })?;
+            attribute_count += 1;
+            if attribute_count > limits.max_attributes {
+                return Err(XmlError::TooManyAttributes {
+                    limit: limits.max_attributes,
+                });
+            }
+            if attr.key.as_namespace_binding().is_some() {
+                declarations += 1;
+            }
+        }
+        if in_scope + declarations > limits.max_namespaces_in_scope {
+            return Err(XmlError::TooManyNamespaces {
+                limit: limits.max_namespaces_in_scope,
+            });
+        }
         let ns = resolved_ns(resolved)?;
         let local = input_text(input, start.local_name().as_ref());
         let prefix = start.name().prefix().map(|p| input_text(input, p.as_ref()));
@@ -315,11 +362,6 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
             if key.as_namespace_binding().is_some() {
                 continue;
             }
-            if element.attributes.len() >= limits.max_attributes {
-                return Err(XmlError::TooManyAttributes {
-                    limit: limits.max_attributes,
-                });
-            }
             let (res, local) = reader.resolve_attribute(key);
             let ns = match res {
                 ResolveResult::Unbound => None,
@@ -334,13 +376,14 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
                     }
                 }
             };
-            let value = attr
-                .unescape_value()
-                .map_err(|e| XmlError::Malformed {
-                    position,
-                    reason: e.to_string(),
-                })?
-                .into_owned();
+            let value = attr.unescape_value().map_err(|e| XmlError::Malformed {
+                position,
+                reason: e.to_string(),
+            })?;
+            if let std::borrow::Cow::Owned(unescaped) = &value {
+                check_chars(unescaped)?;
+            }
+            let value = value.into_owned();
             element.attributes.push(Attribute {
                 ns,
                 name: input_text(input, local.as_ref()),
@@ -350,6 +393,8 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
         if empty {
             attach(&mut stack, &mut root, element)?;
         } else {
+            in_scope += declarations;
+            declared.push(declarations);
             stack.push(element);
         }
     }
@@ -360,6 +405,29 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
         });
     }
     root.ok_or(XmlError::NoRoot)
+}
+
+/// Refuse the characters XML 1.0 (production 2, `Char`) does not allow: C0 controls other
+/// than tab, line feed and carriage return, and U+FFFE/U+FFFF (`&str` rules out surrogates).
+/// One pass over the bytes; the common case is a byte compare per byte.
+fn check_chars(text: &str) -> Result<(), XmlError> {
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let forbidden = match b {
+            b'\t' | b'\n' | b'\r' => false,
+            0..0x20 => true,
+            // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
+            0xEF => {
+                bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
+            }
+            _ => false,
+        };
+        if forbidden {
+            let code = text[i..].chars().next().map_or(u32::from(b), u32::from);
+            return Err(XmlError::ForbiddenCharacter { code });
+        }
+    }
+    Ok(())
 }
 
 fn resolved_ns(res: ResolveResult<'_>) -> Result<Option<String>, XmlError> {

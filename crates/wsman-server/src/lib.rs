@@ -7,25 +7,29 @@
 //! 1. address filter: a connection on a local address outside Service/IPv4Filter /
 //!    IPv6Filter is closed before one byte is read ([`access`], logged at a bounded rate);
 //!    connection limit: Service/MaxConnections across all listeners; an extra connection is
-//!    answered 503 and closed, the others are unaffected (logged at warn)
+//!    answered 503 and closed (over HTTPS after a TLS handshake), the others are unaffected
+//!    (logged at warn, at a bounded rate per address: [`throttle::RefusalRateLog`])
 //! 2. TLS handshake, bounded by [`listener::TLS_HANDSHAKE_TIMEOUT`] (HTTPS listeners)
-//! 3. HTTP/1.1 with keep-alive; request headers bounded in size and by
-//!    [`listener::HEADER_READ_TIMEOUT`]
+//! 3. HTTP/1.1 with keep-alive; request headers bounded in size (64 KiB; more than 100
+//!    header lines is 431, hyper's bound) and by [`listener::HEADER_READ_TIMEOUT`]
 //!
 //! Per request ([`pipeline`]):
 //! 4. method (POST, else 405) and path (`/` + URLPrefix or `/wsman-anon/identify`, else 404)
 //! 5. Content-Type `application/soap+xml` or `multipart/encrypted` (else 415)
 //! 6. size: Content-Length over MaxEnvelopeSizekb × 1024 is 413 before any body byte is read
-//! 7. authentication from the headers alone; refused requests have their body drained
-//!    (bounded, never parsed) and get 401 + one challenge per enabled scheme, connection kept.
-//!    Exception: `WSMANIDENTIFY: unauthenticated` without credentials, whose body is parsed
-//!    only to check that it is an Identify. Negotiate/NTLM legs ([`negotiate`]) answer 401
+//! 7. authentication from the headers alone (a repeated Authorization header is 400); refused
+//!    requests have their body drained (bounded, never parsed) and get 401 + one challenge per
+//!    enabled scheme, connection kept. Exception: `WSMANIDENTIFY: unauthenticated` without
+//!    credentials, whose body, at most [`pipeline::ANONYMOUS_BODY_LIMIT`] (16 KiB, else 413),
+//!    is parsed only to check that it is an Identify. Requests without credentials are paced
+//!    per address ([`throttle::UnauthenticatedPacing`]). Negotiate/NTLM legs ([`negotiate`]) answer 401
 //!    with one `WWW-Authenticate: Negotiate <token>`; the completed context authenticates the
 //!    connection
 //! 8. body read: chunked bodies counted and cut at the limit (413); the whole read bounded by
 //!    Service/MaxPacketRetrievalTimeSeconds (408); an encrypted body is unsealed (400 when it
 //!    cannot be); every answer to a sealed request is sealed
-//! 9. charset decode (UTF-8 / UTF-16, BOM first) -> envelope parse (bounded XML)
+//! 9. charset decode (UTF-8 / UTF-16, BOM first) -> envelope parse (bounded XML, linear in
+//!    the input; bodies over 64 KiB are parsed on the blocking pool)
 //! 10. Identify (any authenticated user), else authorization ([`access`]): AllowRemoteAccess,
 //!     then RootSDDL (the WinRS and PowerShell resources: `[Security] ShellSDDL`) evaluated on
 //!     the caller's SIDs; refused: `w:AccessDenied`, code 5, HTTP 500

@@ -3,8 +3,8 @@
 //! Order per connection: (a) address filter: a connection that arrived on a local address
 //! outside Service/IPv4Filter / IPv6Filter is closed at once, before one byte is read (and
 //! before any TLS handshake), logged at a bounded rate; (b) connection limit
-//! (Service/MaxConnections, counted across all listeners; an extra connection gets HTTP 503
-//! and is closed, the others are unaffected), (c) TLS handshake bounded by
+//! (Service/MaxConnections, counted across all listeners; an extra connection gets HTTP 503,
+//! over HTTPS inside a TLS session, and is closed, the others are unaffected), (c) TLS handshake bounded by
 //! [`TLS_HANDSHAKE_TIMEOUT`] on HTTPS listeners, (d) hyper's HTTP/1.1 with keep-alive and a
 //! header read timeout, then the request pipeline of [`crate::pipeline`]. Each connection
 //! owns its [`pipeline::Connection`] state.
@@ -32,8 +32,18 @@ pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound on the connection's read buffer, and so on the size of the request headers.
 const MAX_HEADER_BUFFER: usize = 64 * 1024;
-/// Most refused connections being answered with 503 at once; beyond, they are just closed.
-const MAX_REFUSALS_IN_FLIGHT: usize = 64;
+/// Most refused connections being answered with 503 at once (each waits up to
+/// [`REFUSAL_READ_WAIT`] for the request, and over TLS first does a handshake). Beyond, an
+/// HTTP connection still gets the 503, written at once without reading the request (the
+/// client may then see a reset instead if its request arrives after the close); an HTTPS one
+/// is closed, as there is no TLS session to answer in.
+const MAX_REFUSALS_IN_FLIGHT: usize = 512;
+/// How long a refusal waits for the request before answering, so that closing does not
+/// reset the connection before the client has read the 503.
+const REFUSAL_READ_WAIT: Duration = Duration::from_millis(500);
+/// Longest time a refusal may take in all, TLS handshake included.
+const REFUSAL_DEADLINE: Duration = Duration::from_secs(3);
+const RESPONSE_503: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nServer: wsmand\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 /// Counts open connections across all listeners.
 #[derive(Default)]
@@ -141,7 +151,9 @@ pub async fn accept_loop(
             continue;
         }
         let Some(permit) = runtime.counter.try_open(limit) else {
-            tracing::warn!(remote = %remote, limit, "connection refused: MaxConnections reached");
+            if runtime.shared.refusal_log.admit(remote) {
+                tracing::warn!(remote = %remote, limit, "connection refused: MaxConnections reached");
+            }
             refuse(stream, &runtime);
             continue;
         };
@@ -155,33 +167,42 @@ pub async fn accept_loop(
     tracing::debug!(address = ?local, "listener stopped");
 }
 
-/// Answer 503 and close, without holding a connection slot. TLS listeners are closed
-/// without an answer (a handshake for a refusal would cost more than the refusal saves).
+/// Answer 503 and close, without holding a connection slot: over HTTP as over HTTPS (after
+/// a handshake bounded by [`REFUSAL_DEADLINE`]), so every client learns why it was turned
+/// away and can retry later. Refusals in flight are bounded by [`MAX_REFUSALS_IN_FLIGHT`].
 fn refuse(stream: TcpStream, runtime: &Arc<ListenerRuntime>) {
-    if runtime.tls.is_some() {
-        return;
-    }
     let counter = Arc::clone(&runtime.counter);
     if counter.refusing.fetch_add(1, Ordering::AcqRel) >= MAX_REFUSALS_IN_FLIGHT {
         counter.refusing.fetch_sub(1, Ordering::AcqRel);
+        if runtime.tls.is_none() {
+            // A 73-byte answer fits any socket buffer: written without waiting.
+            let _ = stream.try_write(RESPONSE_503);
+        }
         return;
     }
+    let tls = runtime.tls.clone();
     tokio::spawn(async move {
-        let _ = tokio::time::timeout(Duration::from_secs(2), write_503(stream)).await;
+        let _ = tokio::time::timeout(REFUSAL_DEADLINE, async move {
+            match tls {
+                None => write_503(stream).await,
+                Some(acceptor) => {
+                    if let Ok(tls) = acceptor.accept(stream).await {
+                        write_503(tls).await;
+                    }
+                }
+            }
+        })
+        .await;
         counter.refusing.fetch_sub(1, Ordering::AcqRel);
     });
 }
 
-async fn write_503(mut stream: TcpStream) {
+async fn write_503<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
     // Read what the client sent first (bounded), so closing does not reset the connection
     // before the client sees the answer.
     let mut buf = [0u8; 4096];
-    let _ = tokio::time::timeout(Duration::from_millis(500), stream.read(&mut buf)).await;
-    let _ = stream
-        .write_all(
-            b"HTTP/1.1 503 Service Unavailable\r\nServer: wsmand\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        )
-        .await;
+    let _ = tokio::time::timeout(REFUSAL_READ_WAIT, stream.read(&mut buf)).await;
+    let _ = stream.write_all(RESPONSE_503).await;
     let _ = stream.shutdown().await;
 }
 

@@ -78,6 +78,9 @@ impl LiveService {
         tokio::spawn(async move {
             while let Some(config) = written.recv().await {
                 tracing::info!("configuration changed by a remote request: applying");
+                if config.listeners.is_empty() {
+                    tracing::warn!("no listener is left: the service cannot be reached remotely until one is created locally (winrm create ... --config-dir)");
+                }
                 applier.apply(settings_from_config(&config, &version)).await;
             }
         });

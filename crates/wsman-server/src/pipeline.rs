@@ -5,10 +5,11 @@
 //! 2. Content-Type: `application/soap+xml` or MS-WSMV `multipart/encrypted` (an empty
 //!    handshake-only POST may have none), else 415
 //! 3. size: a Content-Length over MaxEnvelopeSizekb × 1024 is 413 before any body byte is read
-//! 4. authentication, on headers only. Refused: the body is drained (bounded, never kept or
-//!    parsed) and the answer is 401 with one challenge per enabled scheme; the connection stays
-//!    open. The one exception is `WSMANIDENTIFY: unauthenticated` without credentials: its
-//!    body is read and parsed only to check that it is an Identify. Negotiate/NTLM
+//! 4. authentication, on headers only (a repeated Authorization header is 400). Refused: the
+//!    body is drained (bounded, never kept or parsed) and the answer is 401 with one challenge
+//!    per enabled scheme; the connection stays open. The one exception is `WSMANIDENTIFY:
+//!    unauthenticated` without credentials: its body, at most [`ANONYMOUS_BODY_LIMIT`], is
+//!    read and parsed only to check that it is an Identify. Negotiate/NTLM
 //!    ([`crate::negotiate`]): each leg is a 401 with one `WWW-Authenticate: Negotiate <token>`;
 //!    once complete, the connection is authenticated and later requests need no header.
 //! 5. body read, counted (chunked bodies are cut at the limit: 413) and bounded by
@@ -17,7 +18,8 @@
 //!    body on an NTLM connection over HTTP without AllowUnencrypted is refused (500). The
 //!    answer to a sealed request is sealed, faults included.
 //! 6. charset decode (BOM, then the charset parameter)
-//! 7. envelope parse (bounded XML; faults relate to the request MessageID)
+//! 7. envelope parse (bounded XML; faults relate to the request MessageID); bodies over
+//!    64 KiB are parsed on the blocking pool, not on the async workers
 //! 8. Identify (any authenticated user), else authorization ([`crate::access`]):
 //!    AllowRemoteAccess, then RootSDDL on the caller's SIDs (the WinRS and PowerShell resources:
 //!    `[Security] ShellSDDL`, by default open to any identity with a Linux user; shells run as
@@ -53,6 +55,14 @@ use crate::settings::{ServiceSettings, Transport};
 pub const ANONYMOUS_IDENTIFY_PATH: &str = "/wsman-anon/identify";
 /// ProductVersion of an unauthenticated Identify (Windows zeroes the OS part).
 pub const ANONYMOUS_PRODUCT_VERSION: &str = "OS: 0.0.0 SP: 0.0 Stack: 3.0";
+/// The largest body an unauthenticated Identify may send. An anonymous Identify is a few
+/// hundred bytes (Windows' own is under 1 KiB); anything an unauthenticated client sends is
+/// buffered and parsed before anyone is known, so it is kept this small. Larger: 413.
+pub const ANONYMOUS_BODY_LIMIT: u64 = 16 * 1024;
+/// Bodies up to this size are parsed on the async worker; larger ones on the blocking pool,
+/// so that a few large envelopes (up to MaxEnvelopeSizekb, authenticated only) cannot hold
+/// the workers that serve every other connection.
+const PARSE_INLINE_LIMIT: usize = 64 * 1024;
 
 /// State shared by every connection of the service.
 pub struct Shared {
@@ -65,6 +75,11 @@ pub struct Shared {
     pub password_checks: tokio::sync::Semaphore,
     /// Failed logins per remote address: logged, and repeated ones slowed down.
     pub login_throttle: crate::throttle::LoginThrottle,
+    /// Refusals of unauthenticated requests and connections: logged per address at a
+    /// bounded rate.
+    pub refusal_log: crate::throttle::RefusalRateLog,
+    /// Unauthenticated requests (no credentials at all) paced per address.
+    pub unauthenticated_pacing: crate::throttle::UnauthenticatedPacing,
     /// DIR: issuer certificates (`certs/`) and `accounts.toml` for certificate authentication.
     pub config_dir: std::path::PathBuf,
     /// The Kerberos acceptor, when `DIR/krb5.keytab` was loaded at start ([`crate::kerberos`]).
@@ -337,7 +352,9 @@ async fn handshake_leg(
         }
         Engine::Refuse(reason) => {
             conn.negotiate().reset();
-            tracing::warn!(remote = %conn.remote, scheme = scheme.name(), reason, "401: authentication refused");
+            if shared.refusal_log.admit(conn.remote) {
+                tracing::warn!(remote = %conn.remote, scheme = scheme.name(), reason, "401: authentication refused");
+            }
             crate::negotiate::Leg::Refused
         }
     }
@@ -359,6 +376,22 @@ async fn process(
     let anonymous_path = path == ANONYMOUS_IDENTIFY_PATH;
     if path != &*conn.path && !anonymous_path {
         return Err(ServiceError::NotFound);
+    }
+    // A second Authorization header is ambiguous: we would read the first, a proxy or log
+    // reader might read the last and see another identity.
+    if parts
+        .headers
+        .get_all(hyper::header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        if shared.refusal_log.admit(conn.remote) {
+            tracing::warn!(remote = %conn.remote, "400: repeated Authorization header");
+        }
+        return Err(ServiceError::BadRequest {
+            reason: "more than one Authorization header".to_owned(),
+        });
     }
     // 2. media type
     let content_type = parts
@@ -426,12 +459,23 @@ async fn process(
                 Authenticated::AnonymousIdentify
                     if anonymous_path || wants_anonymous_identify(&parts.headers) =>
                 {
-                    let bytes = body::read_limited(incoming, limit, declared, timeout).await?;
-                    return anonymous_identify(&bytes, content_type, settings, conn)
+                    pace_unauthenticated(shared, conn).await;
+                    let small = limit.min(ANONYMOUS_BODY_LIMIT);
+                    if declared.is_some_and(|length| length > small) {
+                        if shared.refusal_log.admit(conn.remote) {
+                            tracing::warn!(remote = %conn.remote, user = "", limit = small, "413: unauthenticated Identify body over the anonymous limit");
+                        }
+                        return Err(ServiceError::PayloadTooLarge { limit: small });
+                    }
+                    let bytes = body::read_limited(incoming, small, declared, timeout).await?;
+                    return anonymous_identify(shared, &bytes, content_type, settings, conn)
                         .map(|(reply, encoding)| Answer::Reply(reply, encoding));
                 }
                 Authenticated::AnonymousIdentify => {
-                    tracing::warn!(remote = %conn.remote, user = "", "401: no credentials");
+                    pace_unauthenticated(shared, conn).await;
+                    if shared.refusal_log.admit(conn.remote) {
+                        tracing::warn!(remote = %conn.remote, user = "", "401: no credentials");
+                    }
                     body::drain_limited(incoming, limit, timeout).await?;
                     return Err(ServiceError::Unauthorized);
                 }
@@ -486,7 +530,16 @@ async fn process(
         (&bytes, content_type)
     };
     // 6-7. decode and parse
-    let (request, encoding) = decode_and_parse(bytes, content_type)?;
+    let (request, encoding) = if bytes.len() <= PARSE_INLINE_LIMIT {
+        decode_and_parse(bytes, content_type)?
+    } else {
+        let (bytes, content_type) = (bytes.to_vec(), content_type.to_owned());
+        tokio::task::spawn_blocking(move || decode_and_parse(&bytes, &content_type))
+            .await
+            .map_err(|e| ServiceError::BadRequest {
+                reason: format!("the request could not be parsed: {e}"),
+            })??
+    };
     // 8. Identify, then authorization
     if request.is_identify() {
         let body = conn.identify_response(settings, encoding);
@@ -518,6 +571,15 @@ async fn process(
             fault: Box::new(fault),
             relates_to,
         }),
+    }
+}
+
+/// Holds a request without credentials when its address sends too many
+/// ([`crate::throttle::UnauthenticatedPacing`]).
+async fn pace_unauthenticated(shared: &Shared, conn: &Connection) {
+    let wait = shared.unauthenticated_pacing.delay(conn.remote);
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
     }
 }
 
@@ -563,7 +625,11 @@ async fn authenticate(
         }
         Presented::Refused { user, why } => {
             *conn.auth() = None;
-            tracing::warn!(remote = %conn.remote, user = user.as_deref().unwrap_or(""), reason = %why, "401: authentication refused");
+            // Refused on the headers alone (no password checked): as cheap for a client to
+            // repeat as no credentials at all, so rate-limited like it.
+            if shared.refusal_log.admit(conn.remote) {
+                tracing::warn!(remote = %conn.remote, user = user.as_deref().unwrap_or(""), reason = %why, "401: authentication refused");
+            }
             Authenticated::No
         }
         Presented::Basic { credentials } => {
@@ -644,6 +710,7 @@ async fn verify(shared: &Shared, credentials: Credentials) -> Result<Principal, 
 }
 
 fn anonymous_identify(
+    shared: &Shared,
     bytes: &[u8],
     content_type: &str,
     settings: &ServiceSettings,
@@ -660,7 +727,9 @@ fn anonymous_identify(
             Ok((Reply::Envelope(identify::response(&info)), encoding))
         }
         _ => {
-            tracing::warn!(remote = %conn.remote, user = "", "401: unauthenticated request that is not an Identify");
+            if shared.refusal_log.admit(conn.remote) {
+                tracing::warn!(remote = %conn.remote, user = "", "401: unauthenticated request that is not an Identify");
+            }
             Err(ServiceError::Unauthorized)
         }
     }

@@ -125,6 +125,8 @@ impl Server {
             dispatcher: Arc::new(dispatcher),
             password_checks: Shared::password_check_permits(),
             login_throttle: Default::default(),
+            refusal_log: Default::default(),
+            unauthenticated_pacing: Default::default(),
             config_dir: parts.config_dir.clone(),
             kerberos,
         });

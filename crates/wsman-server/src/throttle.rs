@@ -206,6 +206,170 @@ impl LoginThrottle {
     }
 }
 
+/// Logs the refusals an unauthenticated client can cause at no cost to itself (no
+/// credentials, not an Identify, a repeated Authorization header, MaxConnections) without
+/// letting one client flood the log: at most [`RefusalRateLog::PER_ADDRESS_PER_MINUTE`] lines
+/// per address (IPv6 per /64) and [`RefusalRateLog::TOTAL_PER_MINUTE`] in all, a minute;
+/// what is left out is counted and reported by one summary line per address when the next
+/// minute's first refusal arrives. Without a bound, a kept-alive client writes tens of
+/// thousands of lines a second and journald's own rate limit then drops the failed-login and
+/// audit lines that matter. Failed logins themselves are not rate-limited here: they are
+/// slowed down by [`LoginThrottle`] instead.
+#[derive(Debug, Default)]
+pub struct RefusalRateLog {
+    state: Mutex<RefusalWindow>,
+}
+
+#[derive(Debug, Default)]
+struct RefusalWindow {
+    started: Option<Instant>,
+    logged: u32,
+    per_address: HashMap<IpAddr, AddressCount>,
+    /// Refusals from addresses beyond [`MAX_TRACKED`] in this window, not logged.
+    untracked: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct AddressCount {
+    logged: u32,
+    suppressed: u64,
+}
+
+impl RefusalRateLog {
+    pub const PER_ADDRESS_PER_MINUTE: u32 = 10;
+    pub const TOTAL_PER_MINUTE: u32 = 200;
+    /// Summary lines written at most when a window closes; the rest are added up in one.
+    pub const SUMMARY_LINES: usize = 20;
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    /// Whether a refusal for `remote` may be logged now (the caller then logs it with its
+    /// own fields); when not, it is counted for the summary.
+    pub fn admit(&self, remote: SocketAddr) -> bool {
+        self.admit_at(remote, Instant::now())
+    }
+
+    fn admit_at(&self, remote: SocketAddr, now: Instant) -> bool {
+        let mut window = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if window
+            .started
+            .is_none_or(|start| now.duration_since(start) >= Self::WINDOW)
+        {
+            window.summarise();
+            *window = RefusalWindow {
+                started: Some(now),
+                ..RefusalWindow::default()
+            };
+        }
+        let total_full = window.logged >= Self::TOTAL_PER_MINUTE;
+        let tracked = window.per_address.len();
+        let address = key(remote.ip());
+        let Some(count) = (match window.per_address.get_mut(&address) {
+            Some(count) => Some(count),
+            None if tracked < MAX_TRACKED => Some(window.per_address.entry(address).or_default()),
+            None => None,
+        }) else {
+            window.untracked += 1;
+            return false;
+        };
+        if total_full || count.logged >= Self::PER_ADDRESS_PER_MINUTE {
+            count.suppressed += 1;
+            return false;
+        }
+        count.logged += 1;
+        window.logged += 1;
+        true
+    }
+}
+
+impl RefusalWindow {
+    /// The summary of a closing window: one line per address that had lines left out (the
+    /// busiest first, at most [`RefusalRateLog::SUMMARY_LINES`]), the rest in one line.
+    fn summarise(&self) {
+        let mut left_out: Vec<(IpAddr, u64)> = self
+            .per_address
+            .iter()
+            .filter(|(_, c)| c.suppressed > 0)
+            .map(|(ip, c)| (*ip, c.suppressed))
+            .collect();
+        left_out.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        let rest: u64 = left_out
+            .iter()
+            .skip(RefusalRateLog::SUMMARY_LINES)
+            .map(|(_, n)| n)
+            .sum::<u64>()
+            + self.untracked;
+        for (address, count) in left_out.iter().take(RefusalRateLog::SUMMARY_LINES) {
+            tracing::warn!(remote = %address, count, "more requests or connections from this address were refused in the last minute (not logged one by one)");
+        }
+        if rest > 0 {
+            tracing::warn!(count = rest, "more requests or connections from other addresses were refused in the last minute (not logged one by one)");
+        }
+    }
+}
+
+/// Paces unauthenticated requests per address (IPv6 per /64): a burst of
+/// [`UnauthenticatedPacing::BURST`] goes through at once, refilled at
+/// [`UnauthenticatedPacing::PER_SECOND`] a second; beyond, each request waits
+/// [`UnauthenticatedPacing::DELAY`] before it is answered. A request without credentials costs
+/// the client nothing to repeat; answered as fast as the daemon can, twenty such clients on a
+/// kept-alive connection each turn the daemon into their load generator and take CPU from the
+/// authenticated clients. A wait costs the daemon nothing and bounds that client. Legitimate
+/// clients send one unauthenticated request per connection at most (the first leg of a
+/// challenge, an anonymous Identify from a monitor) and never notice.
+#[derive(Debug, Default)]
+pub struct UnauthenticatedPacing {
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl UnauthenticatedPacing {
+    pub const BURST: f64 = 20.0;
+    pub const PER_SECOND: f64 = 20.0;
+    pub const DELAY: Duration = Duration::from_millis(100);
+
+    /// How long to hold this unauthenticated request from `remote` before answering it.
+    pub fn delay(&self, remote: SocketAddr) -> Duration {
+        self.delay_at(remote, Instant::now())
+    }
+
+    fn delay_at(&self, remote: SocketAddr, now: Instant) -> Duration {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let address = key(remote.ip());
+        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&address) {
+            // Full buckets are forgotten first (their addresses are idle or paced already).
+            buckets.retain(|_, b| b.refilled(now) < Self::BURST);
+            if buckets.len() >= MAX_TRACKED {
+                return Self::DELAY;
+            }
+        }
+        let bucket = buckets.entry(address).or_insert(Bucket {
+            tokens: Self::BURST,
+            at: now,
+        });
+        bucket.tokens = bucket.refilled(now);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Duration::ZERO
+        } else {
+            Self::DELAY
+        }
+    }
+}
+
+impl Bucket {
+    fn refilled(&self, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        (self.tokens + elapsed * UnauthenticatedPacing::PER_SECOND)
+            .min(UnauthenticatedPacing::BURST)
+    }
+}
+
 /// Expired entries go first; if none, the one with the oldest failure.
 fn evict(entries: &mut HashMap<IpAddr, Entry>, now: Instant) {
     entries.retain(|_, e| now.duration_since(e.last_failure) < FORGET_AFTER);
@@ -297,5 +461,61 @@ mod tests {
         // The newest is kept, the oldest went.
         assert_eq!(t.failures(IpAddr::V4((MAX_TRACKED as u32 + 99).into())), 1);
         assert_eq!(t.failures(IpAddr::V4(0.into())), 0);
+    }
+
+    #[test]
+    fn refusals_are_logged_per_address_at_a_bounded_rate() {
+        let log = RefusalRateLog::default();
+        let start = Instant::now();
+        let a = peer("10.0.0.1");
+        let b = peer("10.0.0.2");
+        let logged = |remote, n: u32| (0..n).filter(|_| log.admit_at(remote, start)).count() as u32;
+        assert_eq!(logged(a, 1000), RefusalRateLog::PER_ADDRESS_PER_MINUTE);
+        // Another address still gets its own lines: one client cannot silence the others.
+        assert_eq!(logged(b, 5), 5);
+        {
+            let window = log.state.lock().unwrap();
+            assert_eq!(window.per_address[&key(a.ip())].suppressed, 990);
+        }
+        // A new minute starts over (and summarises the last one).
+        let later = start + Duration::from_secs(61);
+        assert!(log.admit_at(a, later));
+        let window = log.state.lock().unwrap();
+        assert_eq!(window.per_address[&key(a.ip())].suppressed, 0);
+    }
+
+    #[test]
+    fn refusal_lines_are_bounded_in_all_and_memory_is_bounded() {
+        let log = RefusalRateLog::default();
+        let now = Instant::now();
+        let mut lines = 0;
+        for i in 0..(MAX_TRACKED as u32 + 100) {
+            let remote = SocketAddr::from((std::net::Ipv4Addr::from(0x0a00_0000 + i), 1));
+            lines += u32::from(log.admit_at(remote, now));
+        }
+        assert_eq!(lines, RefusalRateLog::TOTAL_PER_MINUTE);
+        let window = log.state.lock().unwrap();
+        assert_eq!(window.per_address.len(), MAX_TRACKED);
+        assert_eq!(window.untracked, 100);
+    }
+
+    #[test]
+    fn unauthenticated_requests_are_paced_per_address_after_a_burst() {
+        let pacing = UnauthenticatedPacing::default();
+        let start = Instant::now();
+        let a = peer("10.0.0.1");
+        let burst = UnauthenticatedPacing::BURST as usize;
+        for _ in 0..burst {
+            assert_eq!(pacing.delay_at(a, start), Duration::ZERO);
+        }
+        assert_eq!(pacing.delay_at(a, start), UnauthenticatedPacing::DELAY);
+        // Another address is not slowed down by this one.
+        assert_eq!(pacing.delay_at(peer("10.0.0.2"), start), Duration::ZERO);
+        // A second later the bucket is full again.
+        let later = start + Duration::from_secs(1);
+        for _ in 0..burst {
+            assert_eq!(pacing.delay_at(a, later), Duration::ZERO);
+        }
+        assert_eq!(pacing.delay_at(a, later), UnauthenticatedPacing::DELAY);
     }
 }

@@ -63,12 +63,16 @@
 //!   process (137 for SIGKILL, e.g. terminate or the memory limit's OOM
 //!   kill; 130 for an untrapped Ctrl+C), as POSIX shells report it.
 //! * **Signals**: ctrl_c = SIGINT and ctrl_break = SIGQUIT to the command's
-//!   process group; terminate = SIGKILL to its session and process group,
-//!   then the CommandId is released. All succeed on a finished command.
+//!   process group; terminate = SIGKILL to its session and process group
+//!   and to every descendant of theirs, also one that started a session of
+//!   its own (`setsid`), then the CommandId is released. A descendant whose
+//!   parent died before the terminate was adopted by init and is ended by
+//!   Delete (the cgroup). All succeed on a finished command.
 //! * **Delete / reaping** kill every process of the shell: all members of
 //!   its cgroup when there is one (nothing escapes), otherwise every
-//!   process in its commands' sessions and process groups (a process that
-//!   calls `setsid` itself escapes; documented weakness of the fallback).
+//!   process in its commands' sessions and process groups and their
+//!   descendants (a process that calls `setsid` and whose parent has died
+//!   escapes; documented weakness of the fallback).
 //! * **A daemon that dies** without Delete (SIGKILL, crash): with cgroups,
 //!   each manager keeps its shells under a group of its own instance, and
 //!   the next manager on the same base ends the processes of instances

@@ -68,7 +68,8 @@ struct Inner {
 #[derive(Debug, Default)]
 struct Registry {
     shells: HashMap<String, Arc<Shell>>,
-    /// Per authenticated user name.
+    /// Shells per Linux user name, operations per authenticated user name (the same name
+    /// for a Linux account; a service account's operations are its own).
     users: HashMap<String, Usage>,
 }
 
@@ -258,7 +259,9 @@ impl ShellManager {
         if registry.shells.contains_key(&id) {
             return Err(ShellError::ShellIdInUse { shell_id: id });
         }
-        let user = owner.user_name.clone();
+        // Shells count per Linux user (MaxShellsPerUser bounds a user's resources; a service
+        // account run as that user shares its quota); operations per authenticated name.
+        let user = owner.run_as.name.clone();
         let current = registry.users.get(&user).map_or(0, |usage| usage.shells);
         let users_with_shells = registry.users.values().filter(|u| u.shells > 0).count();
         if current == 0
@@ -646,7 +649,7 @@ impl ShellManager {
 fn remove_shell(inner: &Inner, shell_id: &str) -> Option<Arc<Shell>> {
     let mut registry = lock(&inner.registry);
     let shell = registry.shells.remove(shell_id)?;
-    let user = &shell.owner.user_name;
+    let user = &shell.owner.run_as.name;
     if let Some(usage) = registry.users.get_mut(user) {
         usage.shells = usage.shells.saturating_sub(1);
         if usage.shells == 0 && usage.operations == 0 {

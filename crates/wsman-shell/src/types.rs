@@ -14,9 +14,10 @@ use wsman_os::LinuxUser;
 pub struct ShellLimits {
     /// `Winrs/AllowRemoteShellAccess`.
     pub allow_remote_shell_access: bool,
-    /// `Winrs/MaxShellsPerUser` (0 = unlimited).
+    /// `Winrs/MaxShellsPerUser` (0 = unlimited), counted per Linux user: a service account
+    /// run as a Linux user shares that user's quota (the limit bounds the user's resources).
     pub max_shells_per_user: u32,
-    /// `Winrs/MaxConcurrentUsers` (0 = unlimited).
+    /// `Winrs/MaxConcurrentUsers` (0 = unlimited): Linux users with shells.
     pub max_concurrent_users: u32,
     /// `Service/MaxConcurrentOperationsPerUser` (0 = unlimited): running
     /// commands plus engine calls in flight.
@@ -279,7 +280,8 @@ pub enum ShellSignal {
     /// `.../signal/ctrl_break`: SIGQUIT to the command's process group.
     CtrlBreak,
     /// `.../signal/terminate`: SIGKILL to the command's session and
-    /// process group; the CommandId is released.
+    /// process group and their descendants (`setsid` ones too); the
+    /// CommandId is released.
     Terminate,
 }
 

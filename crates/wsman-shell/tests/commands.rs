@@ -316,6 +316,51 @@ async fn terminate_kills_the_command_and_releases_its_id() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminate_kills_descendants_in_their_own_session() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("terminate_setsid");
+    let manager = manager(limits());
+    let shell = shell(&manager, &owner).await;
+    let user_name = &owner.user_name;
+    let id = manager
+        .run_command(
+            user_name,
+            &shell.shell_id,
+            line("setsid sleep 1004 & sleep 1005"),
+        )
+        .await
+        .unwrap();
+    let info = manager.shell_info(user_name, &shell.shell_id).unwrap();
+    let pid = info.commands[0].process_id.unwrap();
+    // The child that left the command's session, found by its parent.
+    let escaped = || -> Vec<u32> {
+        wsman_os::process::all_processes()
+            .into_iter()
+            .filter(|p| p.ppid == pid && p.session != pid)
+            .map(|p| p.pid)
+            .collect()
+    };
+    wait_until("the setsid child runs", || !escaped().is_empty()).await;
+    let outside = escaped()[0];
+    manager
+        .signal(user_name, &shell.shell_id, &id, ShellSignal::Terminate)
+        .await
+        .unwrap();
+    // Terminate alone, before any Delete, ends it (the kernel may need a moment to reap).
+    wait_until("the setsid child is gone", || {
+        !wsman_os::process::all_processes()
+            .iter()
+            .any(|p| p.pid == outside)
+    })
+    .await;
+    manager
+        .delete_shell(user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequence_id_replays_a_lost_response() {
     let manager = manager(limits());
     let owner = owner("root", root_user());

@@ -397,6 +397,30 @@ async fn max_shell_run_time_ends_busy_shells_too() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_shells_per_user_counts_per_linux_user() {
+    // A service account run as a Linux user and that user itself share one quota: the limit
+    // is about the Linux user's resources, not about how it authenticated.
+    let mut limits = limits();
+    limits.max_shells_per_user = 2;
+    let manager = manager(limits);
+    let service_account = owner("svc", root_user());
+    let linux_user = owner("root", root_user());
+    let _first = shell(&manager, &service_account).await;
+    let _second = shell(&manager, &linux_user).await;
+    for who in [&service_account, &linux_user] {
+        let error = manager
+            .create_shell(who.clone(), options())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ShellError::TooManyShells { limit: 2, .. }),
+            "{}: {error:?}",
+            who.user_name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quotas_are_typed_errors() {
     let mut limits = limits();
     limits.max_shells_per_user = 2;
@@ -404,7 +428,11 @@ async fn quotas_are_typed_errors() {
     limits.max_concurrent_operations_per_user = 2;
     let manager = manager(limits.clone());
     let alice = owner("alice", root_user());
-    let bob = owner("bob", root_user());
+    // Another Linux user (shells count per Linux user); never runs anything here.
+    let mut bob_linux = root_user();
+    bob_linux.name = "bob-linux".into();
+    bob_linux.uid = 65534;
+    let bob = owner("bob", bob_linux);
     let first = shell(&manager, &alice).await;
     let _second = shell(&manager, &alice).await;
     let error = manager

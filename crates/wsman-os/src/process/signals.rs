@@ -134,8 +134,16 @@ pub fn kill_session(sid: u32, max_rounds: u32) -> usize {
 }
 
 /// Kills (SIGKILL) every process in one of the sessions `sids` (a command's session id is its
-/// pid), repeating until none is left (a process may fork while we look), up to `max_rounds`
-/// scans 5 ms apart. Returns how many processes were signalled.
+/// pid) and every descendant of those processes, repeating until none is left (a process may
+/// fork while we look), up to `max_rounds` scans 5 ms apart. Returns how many processes were
+/// signalled.
+///
+/// Descendants count because a command may start processes in a session of their own
+/// (`setsid sleep 1004 &`): they are still its children, found by their parent pid. The scan
+/// starts from session members only, never from the pid `sid` itself, which the kernel may
+/// have given to an unrelated process once the command was reaped. A descendant whose own
+/// parent died before the scan has been adopted by init and is found no more: the shell's
+/// cgroup ends it when the shell is deleted.
 ///
 /// A scan asks the kernel for the session of every pid in `/proc` (`getsid`, one system call
 /// that reads no file) and reads `/proc/PID/stat` only for the members, to leave zombies out
@@ -164,18 +172,43 @@ pub fn kill_sessions(sids: &[u32], max_rounds: u32) -> usize {
     signalled
 }
 
-/// The live (not zombie) processes in one of the sessions `sids`.
+/// The live (not zombie) processes in one of the sessions `sids`, and their descendants.
 fn session_members(sids: &[u32]) -> Vec<u32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
-    entries
+    let pids: Vec<u32> = entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .collect();
+    let mut members: Vec<u32> = pids
+        .iter()
+        .copied()
         .filter(|&pid| session_of(pid).is_some_and(|sid| sids.contains(&sid)))
         .filter(|&pid| {
             process_stat(pid).is_some_and(|stat| stat.state != 'Z' && sids.contains(&stat.session))
         })
-        .collect()
+        .collect();
+    if members.is_empty() {
+        return members;
+    }
+    // Processes outside the sessions, by parent: only they can be descendants that left.
+    let mut children: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+    for pid in pids {
+        if members.contains(&pid) {
+            continue;
+        }
+        if let Some(stat) = process_stat(pid).filter(|stat| stat.state != 'Z') {
+            children.entry(stat.ppid).or_default().push(pid);
+        }
+    }
+    let mut next = 0;
+    while next < members.len() {
+        if let Some(found) = children.remove(&members[next]) {
+            members.extend(found);
+        }
+        next += 1;
+    }
+    members
 }
 
 /// `getsid(pid)`; `None` once the process is gone.
@@ -285,5 +318,46 @@ mod tests {
         }
         assert_eq!(count(), 0);
         assert_eq!(kill_sessions(&[0, 1], 100), 0);
+    }
+
+    /// A child that started a session of its own is still the command's: killed with it.
+    #[test]
+    fn kill_session_ends_descendants_in_their_own_session() {
+        let request = SpawnRequest::new(
+            Program::ShellCommandLine {
+                line: "setsid sleep 1004 & exec sleep 1005".into(),
+            },
+            RunAs::Daemon,
+            vec![("PATH".into(), "/usr/bin:/bin".into())],
+            "/".into(),
+        );
+        let mut child = PreparedCommand::new(request).unwrap().spawn().unwrap();
+        let sid = child.id();
+        let escaped = || {
+            all_processes()
+                .into_iter()
+                .filter(|p| p.ppid == sid && p.session != sid)
+                .collect::<Vec<_>>()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while escaped().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the setsid child never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let outside = escaped()[0].pid;
+        assert!(kill_session(sid, 100) >= 2);
+        child.wait().unwrap();
+        // Killed; its parent is gone, so init reaps it: wait for that, bounded.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while process_stat(outside).is_some_and(|p| p.state != 'Z' && p.start_time > 0) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the child in its own session survived the kill"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 }

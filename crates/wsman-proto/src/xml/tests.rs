@@ -194,3 +194,74 @@ fn names_taken_from_the_input_match_input_text() {
     assert_eq!(input_text(input, b"other"), "other");
     assert_eq!(input_text(input, b"caf\xc3\xa9"), "café");
 }
+
+#[test]
+fn namespace_declarations_count_as_attributes() {
+    let decls: String = (0..100).map(|i| format!(" xmlns:a{i}=\"{i}\"")).collect();
+    assert!(matches!(
+        p(&format!("<e{decls}/>")),
+        Err(XmlError::TooManyAttributes { limit: 64 })
+    ));
+    let decls: String = (0..64).map(|i| format!(" xmlns:a{i}=\"{i}\"")).collect();
+    assert!(p(&format!("<e{decls}/>")).is_ok());
+}
+
+#[test]
+fn namespace_declarations_in_scope_are_bounded() {
+    // Three open elements of 50 declarations each: 150 in scope, over the 128 allowed.
+    let level = |l: usize| -> String {
+        let decls: String = (0..50).map(|i| format!(" xmlns:l{l}n{i}=\"u\"")).collect();
+        format!("<e{decls}>")
+    };
+    let doc = format!("{}{}{}", level(0), level(1), level(2)) + &"</e>".repeat(3);
+    assert!(matches!(
+        p(&doc),
+        Err(XmlError::TooManyNamespaces { limit: 128 })
+    ));
+    // Siblings do not add up: each one's declarations leave scope with it.
+    let siblings = format!("<r>{}</r>", format!("{}</e>", level(0)).repeat(10));
+    assert!(p(&siblings).is_ok());
+}
+
+#[test]
+fn the_issue_repro_is_refused_in_linear_time() {
+    // 25,000 declarations on one element (half a megabyte): refused after one pass. Cost
+    // is checked by counting, never timing: the refusal happens before any name lookup.
+    let decls: String = (0..25_000)
+        .map(|i| format!(" xmlns:a{i}=\"{i}\""))
+        .collect();
+    let doc = format!(
+        "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Header><e{decls}/></s:Header><s:Body/></s:Envelope>"
+    );
+    assert!(matches!(
+        p(&doc),
+        Err(XmlError::TooManyAttributes { limit: 64 })
+    ));
+}
+
+#[test]
+fn characters_xml_forbids_are_refused() {
+    for doc in [
+        "<a>x\u{0}y</a>",
+        "<a>a&#1;b</a>",
+        "<a>a&#x1F;b</a>",
+        "<a v=\"&#0;\"/>",
+        "<a v=\"\u{1}\"/>",
+        "<a>\u{FFFE}</a>",
+        "<a>&#xFFFF;</a>",
+        "<a\u{7}/>",
+    ] {
+        // `&#0;` the reader refuses itself (Malformed); the rest are ours.
+        assert!(
+            matches!(
+                p(doc),
+                Err(XmlError::ForbiddenCharacter { .. } | XmlError::Malformed { .. })
+            ),
+            "{doc:?}: {:?}",
+            p(doc)
+        );
+    }
+    let ok =
+        p("<a v=\"&#9;&#10;&#13;\">\t\r\n&#x20;&#xD7FF;&#xE000;&#xFFFD;&#x10000;</a>").unwrap();
+    assert_eq!(ok.attr("v"), Some("\t\n\r"));
+}

@@ -11,6 +11,7 @@ mod certificates;
 mod client_auth_cli;
 mod config_file;
 mod credssp_cli;
+mod hostile;
 mod limits;
 mod listeners;
 mod ntlm;

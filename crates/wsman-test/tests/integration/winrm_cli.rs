@@ -301,3 +301,144 @@ fn quickconfig_https_in_a_config_dir() {
         service.describe()
     );
 }
+
+/// Ten settings of three containers, each set by its own writer in the concurrency tests.
+const CONCURRENT_KEYS: [(&str, &str); 10] = [
+    ("winrm/config", "MaxTimeoutms"),
+    ("winrm/config", "MaxBatchItems"),
+    ("winrm/config/service", "MaxConcurrentOperationsPerUser"),
+    ("winrm/config/service", "EnumerationTimeoutms"),
+    ("winrm/config/service", "MaxConnections"),
+    ("winrm/config/service", "MaxPacketRetrievalTimeSeconds"),
+    ("winrm/config/winrs", "MaxConcurrentUsers"),
+    ("winrm/config/winrs", "MaxProcessesPerShell"),
+    ("winrm/config/winrs", "MaxMemoryPerShellMB"),
+    ("winrm/config/winrs", "MaxShellsPerUser"),
+];
+
+/// Runs one writer per key at once, `rounds` sets each (the last value is `600 + rounds - 1`),
+/// writer `i` remote through `fixture` when `remote(i)`, else local on its config dir; then
+/// checks that every key holds its writer's last value and that every run exited 0.
+fn concurrent_writers_keep_every_change(
+    fixture: &Fixture,
+    rounds: u32,
+    remote: impl Fn(usize) -> bool,
+) {
+    let dir = fixture.config.path().to_string_lossy().into_owned();
+    std::thread::scope(|scope| {
+        let writers: Vec<_> = CONCURRENT_KEYS
+            .iter()
+            .enumerate()
+            .map(|(i, (path, key))| {
+                let dir = dir.clone();
+                let remote = remote(i);
+                scope.spawn(move || {
+                    for round in 0..rounds {
+                        let value = format!("@{{{key}=\"{}\"}}", 600 + round);
+                        let finished = if remote {
+                            fixture.winrm_remote(&["set", path, &value])
+                        } else {
+                            winrm(&["set", path, &value, "--config-dir", &dir])
+                        };
+                        assert_eq!(finished.code(), 0, "{key}: {}", finished.describe());
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().expect("writer thread");
+        }
+    });
+    let finished = winrm(&["get", "winrm/config", "--config-dir", &dir]);
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+    let lost: Vec<&str> = CONCURRENT_KEYS
+        .iter()
+        .map(|(_, key)| *key)
+        .filter(|key| !has_line(&finished.stdout, &format!("{key} = {}", 600 + rounds - 1)))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "changes lost by concurrent writers: {lost:?}\n{}",
+        finished.describe()
+    );
+}
+
+#[test]
+fn concurrent_local_writers_keep_every_change() {
+    let fixture = Fixture::http();
+    concurrent_writers_keep_every_change(&fixture, 3, |_| false);
+}
+
+#[test]
+fn concurrent_local_and_remote_writers_keep_every_change() {
+    // Half through the daemon, half through the config dir at the same time: the daemon and
+    // the CLI take the same lock.
+    let fixture = Fixture::http();
+    concurrent_writers_keep_every_change(&fixture, 3, |i| i % 2 == 1);
+}
+
+#[test]
+fn concurrent_remote_writers_keep_every_change() {
+    let fixture = Fixture::http();
+    concurrent_writers_keep_every_change(&fixture, 1, |_| true);
+}
+
+#[test]
+fn deleting_a_listener_deletes_its_generated_certificate_and_warns_when_none_is_left() {
+    let mut config = ConfigDir::new();
+    // An operator's own certificate, used by a second listener: never deleted.
+    let own = config.add_certificate();
+    config.listener(ListenerSpec::https(free_port(), &own));
+    config.write();
+    let dir = config.path().to_string_lossy().into_owned();
+    let certs = config.path().join("certs");
+    let listener = "winrm/config/Listener?Address=IP:127.0.0.2+Transport=HTTPS";
+    let listed_certificates = || {
+        let mut names: Vec<String> = std::fs::read_dir(&certs)
+            .expect("certs dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".crt") || n.ends_with(".key"))
+            .collect();
+        names.sort();
+        names
+    };
+    let only_own = listed_certificates();
+    for _ in 0..2 {
+        let port = free_port().to_string();
+        let finished = winrm(&[
+            "create",
+            listener,
+            &format!("@{{Port=\"{port}\";Hostname=\"localhost\"}}"),
+            "--config-dir",
+            &dir,
+        ]);
+        assert_eq!(finished.code(), 0, "{}", finished.describe());
+        assert_eq!(listed_certificates().len(), only_own.len() + 2);
+        let finished = winrm(&["delete", listener, "--config-dir", &dir]);
+        assert_eq!(finished.code(), 0, "{}", finished.describe());
+        assert!(!finished.stderr.contains("no listener is left"));
+        // Re-creating leaves no old certificate behind.
+        assert_eq!(
+            listed_certificates(),
+            only_own,
+            "generated certificate left behind"
+        );
+    }
+    let finished = winrm(&[
+        "delete",
+        "winrm/config/Listener?Address=IP:127.0.0.1+Transport=HTTPS",
+        "--config-dir",
+        &dir,
+    ]);
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+    assert!(
+        finished.stderr.contains("no listener is left"),
+        "{}",
+        finished.describe()
+    );
+    assert_eq!(
+        listed_certificates(),
+        only_own,
+        "an operator's certificate is kept"
+    );
+}
