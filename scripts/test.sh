@@ -152,7 +152,7 @@ fuzz_smoke() {
         cargo install cargo-fuzz --locked
     fi
     local target
-    for target in envelope xml sealed_body sddl keytab client_cert_names ntlm auth_header tsrequest; do
+    for target in envelope xml sealed_body sddl keytab client_cert_names ntlm auth_header tsrequest wql; do
         echo "fuzz target $target: ${FUZZ_SECONDS}s"
         # cargo-fuzz needs nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP lets stable accept them.
         mkdir -p "fuzz/corpus/$target"

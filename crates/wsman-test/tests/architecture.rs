@@ -231,6 +231,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-auth",
             "wsman-os",
             "wsman-proto",
+            "wsman-providers",
         ],
     ),
     ("bare-responder", &[]),

@@ -1,6 +1,9 @@
+use std::collections::VecDeque;
+
 use wsman_proto::envelope::SelectorSet;
+use wsman_proto::ns::action;
 use wsman_proto::xml::Limits;
-use wsman_providers::Created;
+use wsman_providers::{Body, Context, Created, Filter, Item, Provider, Registry};
 
 use super::*;
 
@@ -11,8 +14,10 @@ impl Provider for TestProvider {
     fn handles(&self, uri: &str) -> bool {
         uri == "urn:test"
     }
-    fn get(&self, _ctx: &Context<'_>) -> Result<String, Fault> {
-        Ok("<t:Thing xmlns:t=\"urn:test\">1</t:Thing>".to_owned())
+    fn get(&self, _ctx: &Context<'_>) -> Result<Body, Fault> {
+        Ok(Body::Xml(
+            "<t:Thing xmlns:t=\"urn:test\">1</t:Thing>".to_owned(),
+        ))
     }
     fn create(&self, ctx: &Context<'_>) -> Result<Created, Fault> {
         Ok(Created {
@@ -20,9 +25,9 @@ impl Provider for TestProvider {
             selectors: vec![("Name".to_owned(), "n1".to_owned())],
         })
     }
-    fn enumerate(&self, _ctx: &Context<'_>) -> Result<Vec<Item>, Fault> {
+    fn enumerate(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Result<Vec<Item>, Fault> {
         Ok((0..3)
-            .map(|i| Item {
+            .map(|i| Item::Xml {
                 xml: format!(
                     "<t:Thing xmlns:t=\"urn:test\">{i}{}</t:Thing>",
                     "x".repeat(60)
@@ -36,7 +41,7 @@ impl Provider for TestProvider {
 
 fn dispatcher() -> Arc<Dispatcher> {
     let mut r = Registry::new();
-    r.register(Box::new(TestProvider));
+    r.register("urn:test", TestProvider);
     Arc::new(Dispatcher::new(r))
 }
 
@@ -250,12 +255,12 @@ async fn oversized_response_is_an_encoding_limit_fault() {
         fn handles(&self, uri: &str) -> bool {
             uri == "urn:big"
         }
-        fn get(&self, _ctx: &Context<'_>) -> Result<String, Fault> {
-            Ok(format!("<b>{}</b>", "y".repeat(4096)))
+        fn get(&self, _ctx: &Context<'_>) -> Result<Body, Fault> {
+            Ok(Body::Xml(format!("<b>{}</b>", "y".repeat(4096))))
         }
     }
     let mut r = Registry::new();
-    r.register(Box::new(Big));
+    r.register("urn:big", Big);
     let d = Arc::new(Dispatcher::new(r));
     let f = run(&d, request(action::GET, "urn:big", "", ""), &s)
         .await

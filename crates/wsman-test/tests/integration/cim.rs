@@ -1,0 +1,275 @@
+//! CIM/WMI classes over the wire: values checked against the Linux source they come from
+//! (a process this test starts, /proc/meminfo), never against literals; WQL filters,
+//! `SELECT a,b` fragments, paging, and the faults of bad class URIs, selectors and filters.
+
+use std::process::{Child, Command};
+
+use wsman_proto::ns::action;
+use wsman_proto::xml::{self, Element, Limits};
+use wsman_test::Fixture;
+use wsman_test::soap;
+
+use super::expect_fault;
+
+const WMI: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/";
+const WQL: &str = "http://schemas.microsoft.com/wbem/wsman/1/WQL";
+
+/// A process of this test, killed and reaped on drop.
+struct Sleeper(Child);
+
+impl Sleeper {
+    fn start() -> Self {
+        Self(
+            Command::new("sleep")
+                .arg("300")
+                .spawn()
+                .expect("start sleep"),
+        )
+    }
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn enumerate_body(filter: Option<(&str, &str)>, extra: &str) -> String {
+    let filter = filter.map_or(String::new(), |(dialect, text)| {
+        format!(
+            "<w:Filter Dialect=\"{dialect}\">{}</w:Filter>",
+            xml::escape_text(text)
+        )
+    });
+    format!(
+        "<n:Enumerate xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
+         <w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements>{extra}{filter}</n:Enumerate>"
+    )
+}
+
+fn parse(text: &str) -> Element {
+    xml::parse(text, &Limits::default()).expect("response is XML")
+}
+
+/// The elements named `name` anywhere under `e`.
+fn all<'a>(e: &'a Element, name: &str, out: &mut Vec<&'a Element>) {
+    for c in e.elements() {
+        if c.name == name {
+            out.push(c);
+        }
+        all(c, name, out);
+    }
+}
+
+fn text_of(e: &Element, name: &str) -> Option<String> {
+    let mut found = Vec::new();
+    all(e, name, &mut found);
+    found.first().map(|e| e.trimmed_text())
+}
+
+/// `/proc/<pid>/status` field in kB.
+fn status_kb(pid: u32, key: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    s.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("field")
+}
+
+/// Field `n` (1-based) of `/proc/<pid>/stat`.
+fn stat_field(pid: u32, n: usize) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let rest = &s[s.rfind(')').expect(")") + 1..];
+    rest.split_whitespace()
+        .nth(n - 3)
+        .and_then(|v| v.parse().ok())
+        .expect("field")
+}
+
+#[test]
+fn win32_process_get_and_wql_match_proc() {
+    let f = Fixture::http();
+    let child = Sleeper::start();
+    let pid = child.pid();
+    let uri = format!("{WMI}Win32_Process");
+    let r = f.post(&soap::get(&uri, &[("Handle", &pid.to_string())]));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = parse(&r.text());
+    assert_eq!(text_of(&body, "ProcessId"), Some(pid.to_string()));
+    assert_eq!(text_of(&body, "Handle"), Some(pid.to_string()));
+    assert_eq!(
+        text_of(&body, "ParentProcessId"),
+        Some(std::process::id().to_string())
+    );
+    assert_eq!(text_of(&body, "CommandLine").as_deref(), Some("sleep 300"));
+    assert_eq!(text_of(&body, "Name").as_deref(), Some("sleep"));
+    // A sleeping process: its memory and CPU time do not move between the two reads.
+    assert_eq!(
+        text_of(&body, "WorkingSetSize"),
+        Some((status_kb(pid, "VmRSS") * 1024).to_string())
+    );
+    assert_eq!(
+        text_of(&body, "VirtualSize"),
+        Some(stat_field(pid, 23).to_string())
+    );
+    assert_eq!(
+        text_of(&body, "KernelModeTime"),
+        Some((stat_field(pid, 15) * 100_000).to_string())
+    );
+    assert!(r.text().contains("xsi:type=\"p:Win32_Process_Type\""));
+
+    // WQL: exactly this process, in either quote style and any case.
+    for query in [
+        format!("SELECT * FROM Win32_Process WHERE ProcessId = {pid}"),
+        format!("select * from win32_process where handle = \"{pid}\" and name like 'sl%'"),
+    ] {
+        let r = f.post(&soap::request(
+            action::ENUMERATE,
+            &format!("{WMI}*"),
+            &[],
+            &enumerate_body(Some((WQL, &query)), ""),
+        ));
+        assert_eq!(r.status, 200, "{query}\n{}", r.describe());
+        let body = parse(&r.text());
+        let mut items = Vec::new();
+        all(&body, "Win32_Process", &mut items);
+        assert_eq!(items.len(), 1, "{query}\n{}", r.text());
+        assert_eq!(text_of(items[0], "ProcessId"), Some(pid.to_string()));
+        assert!(r.text().contains("EndOfSequence"));
+    }
+
+    // SELECT a,b: w:XmlFragment items with those properties only.
+    let query = format!("SELECT Name, ParentProcessId FROM Win32_Process WHERE Handle = '{pid}'");
+    let r = f.post(&soap::request(
+        action::ENUMERATE,
+        &uri,
+        &[],
+        &enumerate_body(Some((WQL, &query)), ""),
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = parse(&r.text());
+    let mut fragments = Vec::new();
+    all(&body, "XmlFragment", &mut fragments);
+    assert_eq!(fragments.len(), 1, "{}", r.text());
+    assert_eq!(text_of(fragments[0], "Name").as_deref(), Some("sleep"));
+    assert_eq!(
+        text_of(fragments[0], "ParentProcessId"),
+        Some(std::process::id().to_string())
+    );
+    assert_eq!(text_of(fragments[0], "CommandLine"), None);
+}
+
+#[test]
+fn win32_process_enumerates_in_pages_with_eprs() {
+    let f = Fixture::http();
+    let child = Sleeper::start();
+    let uri = format!("{WMI}Win32_Process");
+    // No optimization: every item comes through Pull, two at a time, as EPRs.
+    let body = "<n:Enumerate xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
+         <w:EnumerationMode>EnumerateEPR</w:EnumerationMode></n:Enumerate>";
+    let r = f.post(&soap::request(action::ENUMERATE, &uri, &[], body));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let mut context = text_of(&parse(&r.text()), "EnumerationContext").expect("context");
+    let mut handles = Vec::new();
+    for _ in 0..100_000 {
+        let pull = format!(
+            "<n:Pull xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\">\
+             <n:EnumerationContext>{context}</n:EnumerationContext><n:MaxElements>2</n:MaxElements></n:Pull>"
+        );
+        let r = f.post(&soap::request(action::PULL, &uri, &[], &pull));
+        assert_eq!(r.status, 200, "{}", r.describe());
+        let body = parse(&r.text());
+        let mut selectors = Vec::new();
+        all(&body, "Selector", &mut selectors);
+        assert!(selectors.len() <= 2);
+        handles.extend(selectors.iter().map(|s| s.trimmed_text()));
+        if r.text().contains("EndOfSequence") {
+            break;
+        }
+        context = text_of(&body, "EnumerationContext").expect("context");
+    }
+    assert!(handles.contains(&child.pid().to_string()), "{handles:?}");
+    assert!(handles.contains(&std::process::id().to_string()));
+}
+
+#[test]
+fn win32_operating_system_matches_meminfo() {
+    let f = Fixture::http();
+    let r = f.post(&soap::request(
+        action::ENUMERATE,
+        &format!("{WMI}Win32_OperatingSystem"),
+        &[],
+        &enumerate_body(None, ""),
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = parse(&r.text());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("meminfo");
+    let kb = |k: &str| {
+        meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}:")))
+            .and_then(|v| v.split_whitespace().next().map(str::to_owned))
+    };
+    assert_eq!(text_of(&body, "TotalVisibleMemorySize"), kb("MemTotal"));
+    assert_eq!(text_of(&body, "SizeStoredInPagingFiles"), kb("SwapTotal"));
+    assert_eq!(text_of(&body, "OSType").as_deref(), Some("36"));
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    assert_eq!(text_of(&body, "CSName").as_deref(), Some(hostname.trim()));
+    // Get by its key, as the EPR names it.
+    let name = text_of(&body, "Name").expect("Name");
+    let r = f.post(&soap::get(
+        &format!("{WMI}Win32_OperatingSystem"),
+        &[("Name", &name)],
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+}
+
+#[test]
+fn bad_classes_selectors_and_filters_get_their_faults() {
+    let f = Fixture::http();
+    let process = format!("{WMI}Win32_Process");
+    let r = f.post(&soap::get(
+        &format!("{WMI}Win32_NoSuchClass"),
+        &[("Name", "x")],
+    ));
+    expect_fault(&r, "DestinationUnreachable");
+    let r = f.post(&soap::get(&process, &[("Name", "x")]));
+    expect_fault(&r, "InvalidSelectors");
+    let r = f.post(&soap::get(&process, &[]));
+    expect_fault(&r, "InvalidSelectors");
+    // No such process: u32::MAX is above any pid_max.
+    let r = f.post(&soap::get(&process, &[("Handle", "4294967295")]));
+    expect_fault(&r, "InvalidSelectors");
+    let enumerate = |uri: &str, filter: Option<(&str, &str)>| {
+        f.post(&soap::request(
+            action::ENUMERATE,
+            uri,
+            &[],
+            &enumerate_body(filter, ""),
+        ))
+    };
+    expect_fault(&enumerate(&format!("{WMI}*"), None), "UnsupportedFeature");
+    expect_fault(
+        &enumerate(&process, Some((WQL, "SELECT * FROM Win32_Process WHERE"))),
+        "CannotProcessFilter",
+    );
+    expect_fault(
+        &enumerate(&process, Some((WQL, "SELECT * FROM Win32_Processa"))),
+        "CannotProcessFilter",
+    );
+    expect_fault(
+        &enumerate(&process, Some((WQL, "SELECT Nope FROM Win32_Process"))),
+        "CannotProcessFilter",
+    );
+    expect_fault(
+        &enumerate(&process, Some(("urn:no-such-dialect", "x"))),
+        "FilterDialectRequestedUnavailable",
+    );
+    f.identify();
+}
