@@ -9,6 +9,7 @@
 pub mod os;
 pub mod process;
 pub mod procfs;
+pub mod system;
 
 use wsman_proto::cim::Instance;
 use wsman_proto::envelope::SelectorValue;
@@ -63,7 +64,14 @@ impl CimProvider {
     /// Every class implemented.
     pub fn new() -> Self {
         Self {
-            classes: vec![Box::new(os::OperatingSystem), Box::new(process::Process)],
+            classes: vec![
+                Box::new(os::OperatingSystem),
+                Box::new(process::Process),
+                Box::new(system::ComputerSystem),
+                Box::new(system::Processor),
+                Box::new(system::PageFileUsage),
+                Box::new(system::UtcTime),
+            ],
         }
     }
 

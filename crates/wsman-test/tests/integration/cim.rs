@@ -6,8 +6,8 @@ use std::process::{Child, Command};
 
 use wsman_proto::ns::action;
 use wsman_proto::xml::{self, Element, Limits};
-use wsman_test::Fixture;
 use wsman_test::soap;
+use wsman_test::Fixture;
 
 use super::expect_fault;
 
@@ -272,4 +272,126 @@ fn bad_classes_selectors_and_filters_get_their_faults() {
         "FilterDialectRequestedUnavailable",
     );
     f.identify();
+}
+
+#[test]
+fn winrm_cli_enumerates_and_gets_through_windows_aliases() {
+    let f = Fixture::http();
+    let child = Sleeper::start();
+    let pid = child.pid();
+    let filter = format!("-filter:SELECT * FROM Win32_Process WHERE ProcessId = {pid}");
+    let out = f.winrm_remote(&["enumerate", "wmi/root/cimv2/*", &filter]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert!(
+        out.stdout.contains(&format!("ProcessId = {pid}")),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(
+        out.stdout.lines().filter(|l| *l == "Win32_Process").count(),
+        1,
+        "{}",
+        out.describe()
+    );
+    let out = f.winrm_remote(&["get", &format!("wmicimv2/Win32_Process?Handle={pid}")]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert!(
+        out.stdout.contains("CommandLine = sleep 300"),
+        "{}",
+        out.describe()
+    );
+    let out = f.winrm_remote(&["enumerate", "wmicimv2/Win32_OperatingSystem"]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert!(out.stdout.contains("OSType = 36"), "{}", out.describe());
+}
+
+/// Enumerate every instance of `class` (optimized, one response).
+fn enumerate_all(f: &Fixture, class: &str) -> Element {
+    let r = f.post(&soap::request(
+        action::ENUMERATE,
+        &format!("{WMI}{class}"),
+        &[],
+        &enumerate_body(None, ""),
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    parse(&r.text())
+}
+
+#[test]
+fn computer_system_processor_page_files_and_clock_match_their_sources() {
+    let f = Fixture::http();
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("cpuinfo");
+    let logical = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("meminfo");
+    let mem_total_kb: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("MemTotal");
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+
+    let body = enumerate_all(&f, "Win32_ComputerSystem");
+    assert_eq!(text_of(&body, "Name").as_deref(), Some(hostname.trim()));
+    assert_eq!(
+        text_of(&body, "NumberOfLogicalProcessors"),
+        Some(logical.to_string())
+    );
+    assert_eq!(
+        text_of(&body, "TotalPhysicalMemory"),
+        Some((mem_total_kb * 1024).to_string())
+    );
+
+    // Logical processors summed over the packages are the processors of /proc/cpuinfo.
+    let body = enumerate_all(&f, "Win32_Processor");
+    let mut counts = Vec::new();
+    all(&body, "NumberOfLogicalProcessors", &mut counts);
+    let sum: usize = counts
+        .iter()
+        .map(|c| c.trimmed_text().parse::<usize>().expect("number"))
+        .sum();
+    assert_eq!(sum, logical);
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_owned());
+    assert_eq!(text_of(&body, "Name"), model);
+
+    // One instance per swap area, sizes in MB.
+    let swaps = std::fs::read_to_string("/proc/swaps").expect("swaps");
+    let body = enumerate_all(&f, "Win32_PageFileUsage");
+    let mut items = Vec::new();
+    all(&body, "Win32_PageFileUsage", &mut items);
+    assert_eq!(items.len(), swaps.lines().skip(1).count());
+    for (item, line) in items.iter().zip(swaps.lines().skip(1)) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(text_of(item, "Name").as_deref(), Some(fields[0]));
+        let size_kb: u64 = fields[2].parse().expect("size");
+        assert_eq!(
+            text_of(item, "AllocatedBaseSize"),
+            Some((size_kb / 1024).to_string())
+        );
+    }
+
+    // The clock: the year read before and after the request brackets the answer.
+    let year = || {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64;
+        wsman_proto::cim::CimDateTime::utc(secs * 1_000_000).to_xs()[..4]
+            .parse::<u32>()
+            .expect("year")
+    };
+    let before = year();
+    let body = enumerate_all(&f, "Win32_UTCTime");
+    let after = year();
+    let answered: u32 = text_of(&body, "Year")
+        .and_then(|y| y.parse().ok())
+        .expect("Year");
+    assert!((before..=after).contains(&answered));
+    let r = f.post(&soap::get(&format!("{WMI}Win32_UTCTime"), &[]));
+    assert_eq!(r.status, 200, "{}", r.describe());
 }
