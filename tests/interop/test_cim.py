@@ -105,3 +105,22 @@ def test_enumerate_and_pull_every_process(daemon, sleeper):
             context = body.findtext(f".//{{{ENUMERATION}}}EnumerationContext")
     assert str(sleeper.pid) in handles
     assert str(os.getpid()) in handles
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_invoke_get_owner(daemon, sleeper, transport):
+    """WSMan.invoke with the class URI + method as the action, as PowerShell's CIM cmdlets do."""
+    import pwd
+
+    uri = WMI + "Win32_Process"
+    selectors = SelectorSet()
+    selectors.add_option("Handle", str(sleeper.pid))
+    body = ET.Element(f"{{{PROCESS_NS}}}GetOwner_INPUT")
+    with make_wsman(daemon, transport, SERVICE_ACCOUNT, SERVICE_PASSWORD) as wsman:
+        response = wsman.invoke(uri + "/GetOwner", uri, body, selector_set=selectors)
+    output = response.find(f".//{{{PROCESS_NS}}}GetOwner_OUTPUT")
+    assert output is not None, ET.tostring(response)
+    assert output.findtext(f"{{{PROCESS_NS}}}ReturnValue") == "0"
+    with open(f"/proc/{sleeper.pid}/status", encoding="utf-8") as status:
+        uid = next(int(line.split()[1]) for line in status if line.startswith("Uid:"))
+    assert output.findtext(f"{{{PROCESS_NS}}}User") == pwd.getpwuid(uid).pw_name

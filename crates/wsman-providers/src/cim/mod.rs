@@ -39,6 +39,17 @@ pub trait Class: Send + Sync + 'static {
             .find(|i| i.matches_selectors(keys.iter().copied()))
             .ok_or_else(not_found)
     }
+    /// Run `method` (on the instance `keys` name, or on the class when they are empty; the
+    /// input is the request body, `<Method>_INPUT`). Answers the `<Method>_OUTPUT` instance,
+    /// whose ReturnValue says whether the method succeeded: a failing method is not a fault.
+    fn invoke(
+        &self,
+        ctx: &Context<'_>,
+        _keys: &[(&str, &str)],
+        _method: &str,
+    ) -> Result<Instance, Fault> {
+        Err(crate::not_supported(ctx))
+    }
 }
 
 /// The instance addressed does not exist: WinRM's WMI plugin answers `w:InvalidSelectors`.
@@ -117,6 +128,22 @@ fn key_selectors<'a>(
     ctx: &'a Context<'_>,
     class: &dyn Class,
 ) -> Result<Vec<(&'a str, &'a str)>, Fault> {
+    let out = given_keys(ctx, class)?;
+    if out.len() < class.keys().len() {
+        return Err(Fault::invalid_selectors(
+            SelectorProblem::Insufficient,
+            format!("The selectors do not name every key of {}. ", class.name()),
+        ));
+    }
+    Ok(out)
+}
+
+/// The selectors given, each checked to be a key of the class (a method of the class itself
+/// takes none).
+fn given_keys<'a>(
+    ctx: &'a Context<'_>,
+    class: &dyn Class,
+) -> Result<Vec<(&'a str, &'a str)>, Fault> {
     let mut out = Vec::new();
     for s in &ctx.request.selectors.0 {
         if s.name.eq_ignore_ascii_case(CIM_NAMESPACE_SELECTOR) {
@@ -144,12 +171,6 @@ fn key_selectors<'a>(
         };
         out.push((s.name.as_str(), value.as_str()));
     }
-    if out.len() < class.keys().len() {
-        return Err(Fault::invalid_selectors(
-            SelectorProblem::Insufficient,
-            format!("The selectors do not name every key of {}. ", class.name()),
-        ));
-    }
     Ok(out)
 }
 
@@ -164,6 +185,14 @@ impl Provider for CimProvider {
         };
         let keys = key_selectors(ctx, class)?;
         class.get(ctx, &keys).map(Body::Instance)
+    }
+
+    fn invoke(&self, ctx: &Context<'_>, method: &str) -> Result<Body, Fault> {
+        let Some(class) = self.addressed(ctx)? else {
+            return Err(Fault::destination_unreachable(ctx.resource_uri()));
+        };
+        let keys = given_keys(ctx, class)?;
+        class.invoke(ctx, &keys, method).map(Body::Instance)
     }
 
     fn enumerate(&self, ctx: &Context<'_>, filter: Option<&Filter>) -> Result<Vec<Item>, Fault> {

@@ -193,11 +193,57 @@ impl Class for Process {
     }
 
     fn get(&self, _ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
-        let pid = keys
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("Handle"))
-            .and_then(|(_, v)| v.trim().parse::<u32>().ok());
-        pid.and_then(|pid| instance(pid, &Host::read()))
+        handle(keys)
+            .and_then(|pid| instance(pid, &Host::read()))
             .ok_or_else(super::not_found)
     }
+
+    fn invoke(
+        &self,
+        ctx: &Context<'_>,
+        keys: &[(&str, &str)],
+        method: &str,
+    ) -> Result<Instance, Fault> {
+        if !method.eq_ignore_ascii_case("GetOwner") {
+            return Err(crate::not_supported(ctx));
+        }
+        let pid = handle(keys).ok_or_else(super::not_found)?;
+        let status =
+            procfs::read_text(format!("/proc/{pid}/status")).map_err(|_| super::not_found())?;
+        let output = Instance::new("GetOwner_OUTPUT", self.namespace());
+        // Real uid: the first of the four on the Uid line.
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u32>().ok());
+        Ok(match uid {
+            // A local account: Windows names the computer as its domain.
+            Some(uid) => output
+                .with("Domain", procfs::host_name())
+                .with("ReturnValue", 0u32)
+                .with("User", user_name(uid)),
+            // Windows' "unknown failure".
+            None => output.with("ReturnValue", 8u32),
+        })
+    }
+}
+
+/// The pid of the Handle key.
+fn handle(keys: &[(&str, &str)]) -> Option<u32> {
+    keys.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Handle"))
+        .and_then(|(_, v)| v.trim().parse::<u32>().ok())
+}
+
+/// The name of user `uid` from /etc/passwd (accounts only NSS knows are shown by number).
+fn user_name(uid: u32) -> String {
+    let passwd = procfs::read_text("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+        })
+        .unwrap_or_else(|| uid.to_string())
 }

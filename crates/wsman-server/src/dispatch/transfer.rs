@@ -64,13 +64,13 @@ impl TransferEngine {
         match &request.operation.action {
             Action::Get => {
                 let body = self.call_provider(call, Op::Get).await?.into_body()?;
-                finish(
-                    request,
-                    action::GET_RESPONSE,
-                    "",
-                    &render_body(request, body, None),
-                    max,
-                )
+                let (header, body) = match (&request.fragment_transfer, body) {
+                    (Some(fragment), Body::Instance(instance)) => {
+                        fragment_of(&instance, &fragment.trimmed_text())?
+                    }
+                    (_, body) => (String::new(), render_body(request, body, None)),
+                };
+                finish(request, action::GET_RESPONSE, &header, &body, max)
             }
             Action::Put => {
                 let body = self.call_provider(call, Op::Put).await?.into_body()?;
@@ -272,6 +272,44 @@ fn item_passes(item: &Item, filter: Option<&Filter>) -> bool {
         // Dialects added later are evaluated here too.
         _ => true,
     }
+}
+
+/// Fragment transfer (DSP0226 7.7) of an instance: `Name`, `p:Name` or `Name/text()` selects
+/// one property; the answer is a `w:XmlFragment` with the property element (or its text alone
+/// for `text()`), and the response repeats the `w:FragmentTransfer` header.
+fn fragment_of(instance: &Instance, expression: &str) -> Result<(String, String), Fault> {
+    let (path, text_only) = match expression.strip_suffix("/text()") {
+        Some(p) => (p, true),
+        None => (expression, false),
+    };
+    let name = path.rsplit_once(':').map_or(path, |(_, n)| n);
+    if instance.get(name).is_none() {
+        return Err(Fault::invalid_representation(
+            "InvalidFragment",
+            format!(
+                "The fragment {expression:?} names no property of {}. ",
+                instance.class
+            ),
+        ));
+    }
+    let fragment = instance.to_fragment(&[name.to_owned()]);
+    let body = if text_only {
+        let value = instance
+            .get(name)
+            .map(wsman_proto::cim::Value::to_text)
+            .unwrap_or_default();
+        format!(
+            "<w:XmlFragment>{}</w:XmlFragment>",
+            wsman_proto::xml::escape_text(&value)
+        )
+    } else {
+        fragment
+    };
+    let header = format!(
+        "<w:FragmentTransfer s:mustUnderstand=\"true\">{}</w:FragmentTransfer>",
+        wsman_proto::xml::escape_text(expression)
+    );
+    Ok((header, body))
 }
 
 /// The URI an instance is addressed by in answers to `request`: the DMTF class URI when the

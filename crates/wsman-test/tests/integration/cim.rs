@@ -395,3 +395,86 @@ fn computer_system_processor_page_files_and_clock_match_their_sources() {
     let r = f.post(&soap::get(&format!("{WMI}Win32_UTCTime"), &[]));
     assert_eq!(r.status, 200, "{}", r.describe());
 }
+
+#[test]
+fn win32_process_get_owner_names_the_owner_of_the_process() {
+    let f = Fixture::http();
+    let child = Sleeper::start();
+    let pid = child.pid();
+    let uri = format!("{WMI}Win32_Process");
+    let r = f.post(&soap::request(
+        &format!("{uri}/GetOwner"),
+        &uri,
+        &[("Handle", &pid.to_string())],
+        &format!("<p:GetOwner_INPUT xmlns:p=\"{uri}\"/>"),
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let text = r.text();
+    assert!(
+        text.contains(&format!("<a:Action>{uri}/GetOwnerResponse</a:Action>")),
+        "{text}"
+    );
+    let body = parse(&text);
+    assert_eq!(text_of(&body, "ReturnValue").as_deref(), Some("0"));
+    // The owner as the system's own tool names it.
+    let owner = Command::new("ps")
+        .args(["-o", "user=", "-p", &pid.to_string()])
+        .output()
+        .expect("ps");
+    let owner = String::from_utf8_lossy(&owner.stdout).trim().to_owned();
+    assert_eq!(text_of(&body, "User"), Some(owner));
+    // An unknown method of the class.
+    let r = f.post(&soap::request(
+        &format!("{uri}/NoSuchMethod"),
+        &uri,
+        &[("Handle", &pid.to_string())],
+        "",
+    ));
+    expect_fault(&r, "ActionNotSupported");
+    // The same through the CLI.
+    let out = f.winrm_remote(&[
+        "invoke",
+        "GetOwner",
+        &format!("wmicimv2/Win32_Process?Handle={pid}"),
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert!(out.stdout.contains("ReturnValue = 0"), "{}", out.describe());
+}
+
+#[test]
+fn fragment_transfer_gets_one_property() {
+    let f = Fixture::http();
+    let child = Sleeper::start();
+    let pid = child.pid();
+    let uri = format!("{WMI}Win32_Process");
+    let get = |expression: &str| {
+        let xml = soap::get(&uri, &[("Handle", &pid.to_string())]).replace(
+            "</s:Header>",
+            &format!(
+                "<w:FragmentTransfer s:mustUnderstand=\"true\">{expression}</w:FragmentTransfer></s:Header>"
+            ),
+        );
+        f.post(&xml)
+    };
+    let r = get("CommandLine");
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = parse(&r.text());
+    let mut fragments = Vec::new();
+    all(&body, "XmlFragment", &mut fragments);
+    assert_eq!(fragments.len(), 1, "{}", r.text());
+    assert_eq!(
+        text_of(fragments[0], "CommandLine").as_deref(),
+        Some("sleep 300")
+    );
+    assert_eq!(text_of(fragments[0], "Name"), None);
+    let r = get("p:ProcessId/text()");
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let mut fragments = Vec::new();
+    let body = parse(&r.text());
+    all(&body, "XmlFragment", &mut fragments);
+    assert_eq!(
+        fragments.first().map(|f| f.trimmed_text()),
+        Some(pid.to_string())
+    );
+    expect_fault(&get("NoSuchProperty"), "InvalidRepresentation");
+}
