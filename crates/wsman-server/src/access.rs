@@ -149,6 +149,8 @@ pub fn access_for(action: &Action) -> Access {
     match action {
         Action::Get | Action::Enumerate | Action::Pull | Action::Release => Access::Read,
         Action::Subscribe | Action::Renew | Action::GetStatus | Action::Unsubscribe => Access::Read,
+        // Any other WS-Eventing action too, as before the actions were typed.
+        Action::Other(a) if a.starts_with(wsman_proto::ns::EVENTING) => Access::Read,
         Action::Put | Action::Create | Action::Delete => Access::Write,
         _ => Access::Execute,
     }

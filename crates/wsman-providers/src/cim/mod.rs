@@ -7,6 +7,7 @@
 //! are the server's.
 
 pub mod os;
+pub mod perf;
 pub mod process;
 pub mod procfs;
 pub mod system;
@@ -82,6 +83,7 @@ impl CimProvider {
                 Box::new(system::Processor),
                 Box::new(system::PageFileUsage),
                 Box::new(system::UtcTime),
+                Box::new(perf::PerfOsProcessor),
             ],
         }
     }

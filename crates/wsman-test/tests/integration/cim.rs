@@ -478,3 +478,64 @@ fn fragment_transfer_gets_one_property() {
     );
     expect_fault(&get("NoSuchProperty"), "InvalidRepresentation");
 }
+
+/// (name, idle + iowait ticks, user + nice ticks) of every `cpu` line of /proc/stat.
+fn proc_stat_cpus() -> Vec<(String, u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").expect("stat");
+    stat.lines()
+        .filter(|l| l.starts_with("cpu"))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let n = |i: usize| f[i].parse::<u64>().expect("ticks");
+            let name = match &f[0][3..] {
+                "" => "_Total".to_owned(),
+                i => i.to_owned(),
+            };
+            (name, n(4) + n(5), n(1) + n(2))
+        })
+        .collect()
+}
+
+/// Now as a FILETIME (100 ns since 1601).
+fn filetime_now() -> u64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock");
+    116_444_736_000_000_000 + (d.as_nanos() / 100) as u64
+}
+
+#[test]
+fn perf_raw_processor_counters_are_proc_stat_in_100ns() {
+    let f = Fixture::http();
+    let before = proc_stat_cpus();
+    let t0 = filetime_now();
+    let body = enumerate_all(&f, "Win32_PerfRawData_PerfOS_Processor");
+    let t1 = filetime_now();
+    let after = proc_stat_cpus();
+    let processors = (before.len() - 1) as u64;
+    let mut items = Vec::new();
+    all(&body, "Win32_PerfRawData_PerfOS_Processor", &mut items);
+    assert_eq!(items.len(), before.len());
+    for item in items {
+        let name = text_of(item, "Name").expect("Name");
+        let num = |p: &str| -> u64 {
+            text_of(item, p)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{p}"))
+        };
+        let i = before.iter().position(|c| c.0 == name).expect("a cpu line");
+        // _Total is the average of the processors; ticks are 100,000 units of 100 ns.
+        let divisor = if name == "_Total" { processors } else { 1 };
+        let range = |lo: u64, hi: u64| lo * 100_000 / divisor..=hi * 100_000 / divisor;
+        assert!(
+            range(before[i].1, after[i].1).contains(&num("PercentProcessorTime")),
+            "{name}"
+        );
+        assert!(
+            range(before[i].2, after[i].2).contains(&num("PercentUserTime")),
+            "{name}"
+        );
+        assert!((t0..=t1).contains(&num("Timestamp_Sys100NS")));
+        assert_eq!(num("Frequency_Sys100NS"), 10_000_000);
+    }
+}
