@@ -291,6 +291,27 @@ mod tests {
     }
 
     #[test]
+    fn a_resource_descriptor_replaces_root_sddl_but_not_shell_sddl() {
+        let p = AccessPolicy::default();
+        let user = linux_sids(1000, &[1000], false);
+        let lo = ip("127.0.0.1");
+        let wmi = Some("http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Process");
+        let users_read = SecurityDescriptor::parse("O:NSG:BAD:P(A;;GR;;;BU)").ok();
+        let get = op(wmi, action::GET);
+        assert_eq!(p.authorize(lo, &user, &get, None), Err(Denial::Descriptor));
+        assert_eq!(p.authorize(lo, &user, &get, users_read.as_ref()), Ok(()));
+        assert_eq!(
+            p.authorize(lo, &user, &op(wmi, action::PUT), users_read.as_ref()),
+            Err(Denial::Descriptor)
+        );
+        // The shell resources keep ShellSDDL whatever a provider says.
+        let nobody = SecurityDescriptor::parse("O:NSG:BAD:P(A;;GA;;;S-1-5-18)").ok();
+        assert!(nobody.is_some());
+        let cmd = op(Some(wsman_proto::shell::uri::CMD), action::CREATE);
+        assert_eq!(p.authorize(lo, &user, &cmd, nobody.as_ref()), Ok(()));
+    }
+
+    #[test]
     fn groups_in_descriptors_and_remote_access() {
         let mut p = AccessPolicy {
             allow_remote_access: false,

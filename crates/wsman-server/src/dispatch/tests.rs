@@ -284,3 +284,99 @@ fn budgets_are_capped() {
     assert_eq!(max_envelope(&r, &s), 512_000);
     let _ = SelectorSet::default();
 }
+
+/// An asynchronous provider: answers after `delay`, in the request's future.
+struct Later {
+    delay: Duration,
+}
+
+impl wsman_providers::AsyncProvider for Later {
+    fn call<'a>(
+        &'a self,
+        ctx: Context<'a>,
+        call: wsman_providers::Call<'a>,
+    ) -> wsman_providers::AnswerFuture<'a> {
+        Box::pin(async move {
+            tokio::time::sleep(self.delay).await;
+            match call {
+                wsman_providers::Call::Get => {
+                    Ok(wsman_providers::Answer::Body(Body::Xml(format!(
+                        "<t:Later xmlns:t=\"urn:later\">{}</t:Later>",
+                        ctx.resource_uri()
+                    ))))
+                }
+                _ => Err(wsman_providers::not_supported(&ctx)),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn async_providers_are_awaited_within_the_operation_timeout() {
+    let s = ServiceSettings::default();
+    let mut r = Registry::new();
+    r.register_async(
+        "urn:later/quick",
+        Later {
+            delay: Duration::ZERO,
+        },
+    );
+    r.register_async(
+        "urn:later/slow",
+        Later {
+            delay: Duration::from_secs(30),
+        },
+    );
+    let d = Arc::new(Dispatcher::new(r));
+    let out = run(&d, request(action::GET, "urn:later/quick", "", ""), &s).await;
+    assert!(out.unwrap_or_else(|f| panic!("{f}")).contains("<t:Later"));
+    let out = run(&d, request(action::DELETE, "urn:later/quick", "", ""), &s).await;
+    assert_eq!(
+        out.err().as_ref().map(subcode).as_deref(),
+        Some("a:ActionNotSupported")
+    );
+    let timeout = "<w:OperationTimeout>PT0.200S</w:OperationTimeout>";
+    let out = run(&d, request(action::GET, "urn:later/slow", timeout, ""), &s).await;
+    assert_eq!(
+        out.err().as_ref().map(subcode).as_deref(),
+        Some("w:TimedOut")
+    );
+}
+
+/// Answers every request it is routed with an empty envelope of the given action.
+struct Eventing;
+
+impl Engine for Eventing {
+    fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
+        Box::pin(async move {
+            finish(
+                call.request,
+                "urn:routed-to-eventing",
+                "",
+                "",
+                call.max_envelope,
+            )
+        })
+    }
+}
+
+#[tokio::test]
+async fn eventing_actions_go_to_the_eventing_engine_when_there_is_one() {
+    let s = ServiceSettings::default();
+    let subscribe = "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe";
+    let out = run(&dispatcher(), request(subscribe, "urn:test", "", ""), &s).await;
+    assert_eq!(
+        out.err().as_ref().map(subcode).as_deref(),
+        Some("a:ActionNotSupported")
+    );
+    let mut r = Registry::new();
+    r.register("urn:test", TestProvider);
+    let d = Arc::new(Dispatcher::new(r).with_eventing(Box::new(Eventing)));
+    let out = run(&d, request(subscribe, "urn:test", "", ""), &s).await;
+    assert!(out
+        .unwrap_or_else(|f| panic!("{f}"))
+        .contains("urn:routed-to-eventing"));
+    // Other actions still go to the resource's engine.
+    let out = run(&d, request(action::GET, "urn:test", "", ""), &s).await;
+    assert!(out.unwrap_or_else(|f| panic!("{f}")).contains("<t:Thing"));
+}
