@@ -152,6 +152,8 @@ pub struct Request {
     pub headers: Vec<Element>,
     /// The first element child of `s:Body` (None for an empty body).
     pub body: Option<Element>,
+    /// Action and ResourceURI, classified once here: the server routes on this.
+    pub operation: crate::operation::Operation,
 }
 
 impl Request {
@@ -273,6 +275,11 @@ pub fn parse_request(text: &str, limits: &Limits) -> Result<Request, RequestErro
         }
     }
 
+    req.operation = crate::operation::Operation::parse(
+        req.action.as_deref(),
+        req.resource_uri.as_deref(),
+        &req.selectors,
+    );
     if req.is_identify() {
         return Ok(req);
     }

@@ -456,6 +456,18 @@ impl Fault {
         )
     }
 
+    /// `n:CannotProcessFilter`: a filter that does not parse, uses a construct we do not
+    /// evaluate, or names a class that does not exist (Windows' WMI plugin, code 2150858778).
+    pub fn cannot_process_filter(message: impl Into<String>) -> Self {
+        Self::new(
+            FaultCode::Sender,
+            sub(Family::Enumeration, "CannotProcessFilter"),
+            None,
+            code::ENUMERATE_CANNOT_PROCESS_FILTER,
+            message,
+        )
+    }
+
     pub fn filtering_not_supported() -> Self {
         Self::new(
             FaultCode::Sender,

@@ -11,17 +11,21 @@
 #![forbid(unsafe_code)]
 
 pub mod charset;
+pub mod cim;
 pub mod duration;
 pub mod enumeration;
 pub mod envelope;
 pub mod fault;
 pub mod identify;
 pub mod ns;
+pub mod operation;
 pub mod request;
 pub mod response;
 pub mod shell;
 pub mod transfer;
+pub mod wql;
 pub mod xml;
 
 pub use envelope::{parse_request, Request, RequestError};
 pub use fault::Fault;
+pub use operation::{Action, Operation, Resource};

@@ -12,7 +12,7 @@ use wsman_proto::envelope::SelectorSet;
 use wsman_proto::xml::Element;
 use wsman_proto::{ns, Fault};
 
-use crate::{Context, Created, Item, Provider};
+use crate::{Body, Context, Created, Filter, Item, Provider};
 
 /// The config tree operations, by resource URI. Implemented over `wsman_config`'s store.
 pub trait ConfigBackend: Send + Sync + 'static {
@@ -70,16 +70,20 @@ impl<B: ConfigBackend> Provider for ConfigProvider<B> {
         is_config_uri(resource_uri)
     }
 
-    fn get(&self, ctx: &Context<'_>) -> Result<String, Fault> {
-        self.backend.get(ctx.resource_uri(), &ctx.request.selectors)
+    fn get(&self, ctx: &Context<'_>) -> Result<Body, Fault> {
+        self.backend
+            .get(ctx.resource_uri(), &ctx.request.selectors)
+            .map(Body::Xml)
     }
 
-    fn put(&self, ctx: &Context<'_>) -> Result<String, Fault> {
-        self.backend.put(
-            ctx.resource_uri(),
-            &ctx.request.selectors,
-            ctx.request.body.as_ref(),
-        )
+    fn put(&self, ctx: &Context<'_>) -> Result<Body, Fault> {
+        self.backend
+            .put(
+                ctx.resource_uri(),
+                &ctx.request.selectors,
+                ctx.request.body.as_ref(),
+            )
+            .map(Body::Xml)
     }
 
     fn create(&self, ctx: &Context<'_>) -> Result<Created, Fault> {
@@ -99,13 +103,13 @@ impl<B: ConfigBackend> Provider for ConfigProvider<B> {
             .delete(ctx.resource_uri(), &ctx.request.selectors)
     }
 
-    fn enumerate(&self, ctx: &Context<'_>) -> Result<Vec<Item>, Fault> {
+    fn enumerate(&self, ctx: &Context<'_>, _filter: Option<&Filter>) -> Result<Vec<Item>, Fault> {
         let uri = ctx.resource_uri();
         Ok(self
             .backend
             .enumerate(uri)?
             .into_iter()
-            .map(|instance| Item {
+            .map(|instance| Item::Xml {
                 xml: instance.xml,
                 resource_uri: uri.to_owned(),
                 selectors: instance.selectors,

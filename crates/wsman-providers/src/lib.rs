@@ -1,32 +1,77 @@
-//! Resource providers: the handlers behind (Action, ResourceURI) dispatch.
+//! Resource providers: what answers WS-Transfer, WS-Enumeration and Invoke for a set of
+//! resource URIs.
 //!
-//! A provider serves a set of resource URIs with the WS-Transfer and WS-Enumeration operations.
-//! It receives the parsed request and returns body XML (or a typed [`Fault`]); it knows nothing
-//! of HTTP, authentication or envelopes, which the server owns. Providers are synchronous: the
-//! server runs the ones that block (writes with fsync) on the blocking pool.
+//! A provider receives the parsed request and the caller ([`Context`]) and returns a typed
+//! result or a typed [`Fault`]; it knows nothing of HTTP, authentication or envelopes, which
+//! the server owns. Instances of CIM/WMI classes are returned as the one instance model
+//! ([`wsman_proto::cim::Instance`]), so selectors, filters, fragments, EPR modes and paging are
+//! done once by the server's transfer engine, not by each class. A provider is either
+//! synchronous ([`Provider`], run on the blocking pool: config writes fsync, /proc reads) or
+//! asynchronous ([`AsyncProvider`], awaited in the request: D-Bus calls).
+//!
+//! The [`Registry`] maps URI prefixes to providers; the daemon binary builds it.
 #![forbid(unsafe_code)]
 
+pub mod cim;
 pub mod config;
 
-use wsman_proto::{Fault, Request};
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 
-/// What a provider gets besides the request.
+use wsman_config::{SecurityDescriptor, Sid};
+use wsman_proto::cim::Instance;
+use wsman_proto::envelope::SelectorSet;
+use wsman_proto::{Fault, Operation, Request};
+
+/// Who is asking: the authenticated name, the Linux user it maps to (processes run as it;
+/// none = nothing runs), its SIDs and whether it is an administrator, and its address.
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// The authenticated name (quotas and ownership).
+    pub user: String,
+    pub linux_user: Option<String>,
+    pub sids: Arc<[Sid]>,
+    /// Windows' BA: uid 0 or a member of `wsmand-admins`.
+    pub is_administrator: bool,
+    pub client_ip: Option<IpAddr>,
+}
+
+/// What a provider gets besides its own state.
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct Context<'a> {
     pub request: &'a Request,
     /// The URL the client addressed (`scheme://host[:port]/path`), for EPR addresses.
     pub address: &'a str,
+    /// The authenticated caller; `None` only in tests of providers that need none.
+    pub caller: Option<&'a Caller>,
 }
 
 impl<'a> Context<'a> {
     pub fn new(request: &'a Request, address: &'a str) -> Self {
-        Self { request, address }
+        Self {
+            request,
+            address,
+            caller: None,
+        }
+    }
+
+    /// Builder: the authenticated caller.
+    pub fn with_caller(mut self, caller: Option<&'a Caller>) -> Self {
+        self.caller = caller;
+        self
     }
 
     /// The request's ResourceURI (empty when absent).
     pub fn resource_uri(&self) -> &'a str {
         self.request.resource_uri.as_deref().unwrap_or("")
+    }
+
+    /// The typed operation (action and what the ResourceURI addresses).
+    pub fn operation(&self) -> &'a Operation {
+        &self.request.operation
     }
 }
 
@@ -37,50 +82,204 @@ pub struct Created {
     pub selectors: Vec<(String, String)>,
 }
 
-/// One enumerated instance: its XML and the selectors that address it (for EPR modes).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Item {
-    pub xml: String,
-    pub resource_uri: String,
-    pub selectors: Vec<(String, String)>,
+/// The answer of Get, Put or Invoke: XML the provider wrote itself (configuration, shells),
+/// or an instance the server renders.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    Xml(String),
+    Instance(Instance),
 }
 
-/// A resource provider. Every operation defaults to `a:ActionNotSupported`.
-pub trait Provider: Send + Sync + 'static {
-    /// Whether this provider serves `resource_uri` (exact URI as sent by the client).
-    fn handles(&self, resource_uri: &str) -> bool;
+/// One enumerated item: XML with the selectors that address it (for EPR modes), or an
+/// instance (its keys are its selectors).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    Xml {
+        xml: String,
+        resource_uri: String,
+        selectors: Vec<(String, String)>,
+    },
+    Instance(Instance),
+}
 
-    fn get(&self, ctx: &Context<'_>) -> Result<String, Fault> {
-        Err(Fault::action_not_supported(action_of(ctx)))
+/// An Enumerate filter, compiled once by the server from the request's `w:Filter`.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Filter {
+    /// `SelectorFilter`: key values an item must have.
+    Selector(SelectorSet),
+    /// A WQL or CQL query (`SELECT ... FROM Class WHERE ...`).
+    Query(wsman_proto::wql::Query),
+}
+
+impl Filter {
+    /// The class a query names, when the filter is a query.
+    pub fn query_class(&self) -> Option<&str> {
+        match self {
+            Self::Query(q) => Some(&q.class),
+            Self::Selector(_) => None,
+        }
+    }
+}
+
+/// One call into a provider (the typed form of what [`Provider`]'s methods take).
+#[derive(Clone, Copy, Debug)]
+pub enum Call<'a> {
+    Get,
+    Put,
+    Create,
+    Delete,
+    Enumerate(Option<&'a Filter>),
+    Invoke(&'a str),
+}
+
+/// What a [`Call`] returns.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    Body(Body),
+    Created(Created),
+    Deleted,
+    Items(Vec<Item>),
+}
+
+/// A synchronous resource provider. Every operation defaults to `a:ActionNotSupported`.
+pub trait Provider: Send + Sync + 'static {
+    /// Whether this provider serves `resource_uri`, among the URIs under its registered
+    /// prefix (default: all of them).
+    fn handles(&self, _resource_uri: &str) -> bool {
+        true
+    }
+
+    /// The descriptor that decides access to `operation`'s resource instead of RootSDDL
+    /// (`None`: RootSDDL).
+    fn security(&self, _operation: &Operation) -> Option<Arc<SecurityDescriptor>> {
+        None
+    }
+
+    /// Whether Enumerate takes a filter. When false, a filtered Enumerate is refused with
+    /// `w:FilteringNotSupported` before the provider is called.
+    fn filtering(&self) -> bool {
+        false
+    }
+
+    fn get(&self, ctx: &Context<'_>) -> Result<Body, Fault> {
+        Err(not_supported(ctx))
     }
 
     /// Returns the PutResponse body (Windows returns the whole updated container).
-    fn put(&self, ctx: &Context<'_>) -> Result<String, Fault> {
-        Err(Fault::action_not_supported(action_of(ctx)))
+    fn put(&self, ctx: &Context<'_>) -> Result<Body, Fault> {
+        Err(not_supported(ctx))
     }
 
     fn create(&self, ctx: &Context<'_>) -> Result<Created, Fault> {
-        Err(Fault::action_not_supported(action_of(ctx)))
+        Err(not_supported(ctx))
     }
 
     fn delete(&self, ctx: &Context<'_>) -> Result<(), Fault> {
-        Err(Fault::action_not_supported(action_of(ctx)))
+        Err(not_supported(ctx))
     }
 
-    /// All instances matching the request (the server pages them).
-    fn enumerate(&self, ctx: &Context<'_>) -> Result<Vec<Item>, Fault> {
-        Err(Fault::action_not_supported(action_of(ctx)))
+    /// The instances matching the request (the server pages them). Instance items are
+    /// filtered again by the server, so a provider may use `filter` only to narrow its work.
+    fn enumerate(&self, ctx: &Context<'_>, _filter: Option<&Filter>) -> Result<Vec<Item>, Fault> {
+        Err(not_supported(ctx))
+    }
+
+    /// Run `method` of the addressed class or instance. Its input is the request body
+    /// (`<Method>_INPUT`); the answer is `<Method>_OUTPUT`. A method that fails answers its
+    /// non-zero ReturnValue, not a fault.
+    fn invoke(&self, ctx: &Context<'_>, _method: &str) -> Result<Body, Fault> {
+        Err(not_supported(ctx))
+    }
+
+    /// Dispatch a typed call to the methods above.
+    fn call(&self, ctx: &Context<'_>, call: Call<'_>) -> Result<Answer, Fault> {
+        Ok(match call {
+            Call::Get => Answer::Body(self.get(ctx)?),
+            Call::Put => Answer::Body(self.put(ctx)?),
+            Call::Create => Answer::Created(self.create(ctx)?),
+            Call::Delete => {
+                self.delete(ctx)?;
+                Answer::Deleted
+            }
+            Call::Enumerate(filter) => Answer::Items(self.enumerate(ctx, filter)?),
+            Call::Invoke(method) => Answer::Body(self.invoke(ctx, method)?),
+        })
     }
 }
 
-fn action_of<'a>(ctx: &Context<'a>) -> &'a str {
-    ctx.request.action.as_deref().unwrap_or("")
+/// A boxed future of a provider answer.
+pub type AnswerFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, Fault>> + Send + 'a>>;
+
+/// An asynchronous provider (D-Bus, the network): awaited in the request's future, bounded by
+/// the operation budget like a synchronous one, never on the blocking pool.
+pub trait AsyncProvider: Send + Sync + 'static {
+    fn handles(&self, _resource_uri: &str) -> bool {
+        true
+    }
+
+    fn security(&self, _operation: &Operation) -> Option<Arc<SecurityDescriptor>> {
+        None
+    }
+
+    fn filtering(&self) -> bool {
+        false
+    }
+
+    fn call<'a>(&'a self, ctx: Context<'a>, call: Call<'a>) -> AnswerFuture<'a>;
 }
 
-/// The providers of a server, looked up by ResourceURI.
-#[derive(Default)]
+/// `a:ActionNotSupported` for the request's action.
+pub fn not_supported(ctx: &Context<'_>) -> Fault {
+    Fault::action_not_supported(ctx.request.action.as_deref().unwrap_or(""))
+}
+
+/// A registered provider of either kind.
+#[derive(Clone)]
+pub enum Served {
+    Blocking(Arc<dyn Provider>),
+    Async(Arc<dyn AsyncProvider>),
+}
+
+impl Served {
+    fn handles(&self, uri: &str) -> bool {
+        match self {
+            Self::Blocking(p) => p.handles(uri),
+            Self::Async(p) => p.handles(uri),
+        }
+    }
+
+    /// See [`Provider::security`].
+    pub fn security(&self, operation: &Operation) -> Option<Arc<SecurityDescriptor>> {
+        match self {
+            Self::Blocking(p) => p.security(operation),
+            Self::Async(p) => p.security(operation),
+        }
+    }
+
+    /// See [`Provider::filtering`].
+    pub fn filtering(&self) -> bool {
+        match self {
+            Self::Blocking(p) => p.filtering(),
+            Self::Async(p) => p.filtering(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Served {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Blocking(_) => "Served::Blocking",
+            Self::Async(_) => "Served::Async",
+        })
+    }
+}
+
+/// The providers of a server, keyed by resource URI prefix (compared without case, as WinRM
+/// compares resource URIs). The longest prefix whose provider handles the URI wins.
+#[derive(Default, Clone)]
 pub struct Registry {
-    providers: Vec<Box<dyn Provider>>,
+    entries: Vec<(String, Served)>,
 }
 
 impl Registry {
@@ -88,16 +287,33 @@ impl Registry {
         Self::default()
     }
 
-    pub fn register(&mut self, provider: Box<dyn Provider>) {
-        self.providers.push(provider);
+    /// Serve the URIs starting with `prefix` with `provider`.
+    pub fn register(&mut self, prefix: &str, provider: impl Provider) {
+        self.insert(prefix, Served::Blocking(Arc::new(provider)));
+    }
+
+    /// Serve the URIs starting with `prefix` with an asynchronous provider.
+    pub fn register_async(&mut self, prefix: &str, provider: impl AsyncProvider) {
+        self.insert(prefix, Served::Async(Arc::new(provider)));
+    }
+
+    fn insert(&mut self, prefix: &str, served: Served) {
+        self.entries.push((prefix.to_owned(), served));
+        // Longest first, so that lookup takes the most specific prefix.
+        self.entries
+            .sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
     }
 
     /// The provider serving `resource_uri`, if any.
-    pub fn find(&self, resource_uri: &str) -> Option<&dyn Provider> {
-        self.providers
+    pub fn find(&self, resource_uri: &str) -> Option<&Served> {
+        self.entries
             .iter()
-            .find(|p| p.handles(resource_uri))
-            .map(|p| p.as_ref())
+            .filter(|(p, _)| {
+                resource_uri.len() >= p.len()
+                    && resource_uri.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+            })
+            .map(|(_, s)| s)
+            .find(|s| s.handles(resource_uri))
     }
 }
 
@@ -105,30 +321,44 @@ impl Registry {
 mod tests {
     use super::*;
 
-    struct Fixed;
+    struct Fixed(&'static str);
 
     impl Provider for Fixed {
         fn handles(&self, uri: &str) -> bool {
-            uri == "urn:fixed"
+            !uri.ends_with("/refused")
         }
-        fn get(&self, _ctx: &Context<'_>) -> Result<String, Fault> {
-            Ok("<x/>".to_owned())
+        fn get(&self, _ctx: &Context<'_>) -> Result<Body, Fault> {
+            Ok(Body::Xml(self.0.to_owned()))
+        }
+    }
+
+    fn get(r: &Registry, uri: &str) -> Option<Body> {
+        let req = Request::default();
+        let ctx = Context::new(&req, "http://h/wsman");
+        match r.find(uri)? {
+            Served::Blocking(p) => match p.call(&ctx, Call::Get) {
+                Ok(Answer::Body(b)) => Some(b),
+                _ => None,
+            },
+            Served::Async(_) => None,
         }
     }
 
     #[test]
-    fn lookup_and_default_refusals() {
+    fn longest_prefix_wins_and_default_refusals() {
         let mut r = Registry::new();
-        r.register(Box::new(Fixed));
+        r.register("urn:a", Fixed("<short/>"));
+        r.register("urn:a/b", Fixed("<long/>"));
         assert!(r.find("urn:other").is_none());
-        let p = r.find("urn:fixed");
-        assert!(p.is_some());
+        assert_eq!(get(&r, "URN:A/x"), Some(Body::Xml("<short/>".into())));
+        assert_eq!(get(&r, "urn:a/b/c"), Some(Body::Xml("<long/>".into())));
+        // The longer prefix's provider declines: the shorter one is asked.
+        assert_eq!(get(&r, "urn:a/b/refused"), None);
         let req = Request::default();
         let ctx = Context::new(&req, "http://h/wsman");
-        if let Some(p) = p {
-            assert_eq!(p.get(&ctx).ok().as_deref(), Some("<x/>"));
-            assert!(p.delete(&ctx).is_err());
-            assert!(p.enumerate(&ctx).is_err());
-        }
+        let p = Fixed("<x/>");
+        assert!(p.delete(&ctx).is_err());
+        assert!(p.enumerate(&ctx, None).is_err());
+        assert!(p.invoke(&ctx, "M").is_err());
     }
 }

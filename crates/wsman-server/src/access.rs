@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wsman_config::{Access, Config, IpFilter, SecurityDescriptor, Sid};
-use wsman_proto::ns::action;
+use wsman_proto::operation::{Action, Operation, Resource, ShellResource};
 
 use crate::throttle::ThrottlePolicy;
 
@@ -104,38 +104,54 @@ impl AccessPolicy {
     }
 
     /// The access check of one request (Identify is not checked: any authenticated caller).
+    /// `resource_sd` is the descriptor the resource's provider names instead of RootSDDL.
     pub fn authorize(
         &self,
         remote: IpAddr,
         sids: &[Sid],
-        resource_uri: Option<&str>,
-        action_uri: Option<&str>,
+        operation: &Operation,
+        resource_sd: Option<&SecurityDescriptor>,
     ) -> Result<(), Denial> {
         if !self.allow_remote_access && !remote.to_canonical().is_loopback() {
             return Err(Denial::RemoteAccessDisabled);
         }
-        let shell = resource_uri.is_some_and(crate::winrs::open_to_users);
-        let descriptor = if shell {
-            &self.shell_sddl
+        let descriptor = if open_to_users(&operation.resource) {
+            self.shell_sddl.as_deref()
         } else {
-            &self.root_sddl
+            resource_sd.or(self.root_sddl.as_deref())
         };
-        let access = access_for(action_uri.unwrap_or(""));
         match descriptor {
-            Some(sd) if sd.allows(sids, access) => Ok(()),
+            Some(sd) if sd.allows(sids, access_for(&operation.action)) => Ok(()),
             _ => Err(Denial::Descriptor),
         }
     }
 }
 
+/// Whether non-administrators may send requests for `resource`: the shell resources (their
+/// owner is checked per shell) and PowerShell URIs (answered with a clean fault). They are
+/// checked against ShellSDDL.
+fn open_to_users(resource: &Resource) -> bool {
+    matches!(
+        resource,
+        Resource::Shell(
+            ShellResource::Cmd
+                | ShellResource::Shells
+                | ShellResource::Commands
+                | ShellResource::PowerShell
+        )
+    )
+}
+
 /// The right an operation needs, as `winrm configSDDL` names them: Read (Get, Enumerate and
 /// its Pull/Release, Subscribe), Write (Put, Create, Delete), Execute (everything else: Invoke,
 /// and the WinRS Command, Send, Receive, Signal).
-pub fn access_for(action_uri: &str) -> Access {
-    match action_uri {
-        action::GET | action::ENUMERATE | action::PULL | action::RELEASE => Access::Read,
-        a if a.starts_with(wsman_proto::ns::EVENTING) => Access::Read,
-        action::PUT | action::CREATE | action::DELETE => Access::Write,
+pub fn access_for(action: &Action) -> Access {
+    match action {
+        Action::Get | Action::Enumerate | Action::Pull | Action::Release => Access::Read,
+        Action::Subscribe | Action::Renew | Action::GetStatus | Action::Unsubscribe => Access::Read,
+        // Any other WS-Eventing action too, as before the actions were typed.
+        Action::Other(a) if a.starts_with(wsman_proto::ns::EVENTING) => Access::Read,
+        Action::Put | Action::Create | Action::Delete => Access::Write,
         _ => Access::Execute,
     }
 }
@@ -241,6 +257,13 @@ mod tests {
             .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
     }
 
+    use wsman_proto::ns::action;
+
+    /// The typed operation of `action` on `uri`, as the envelope parser makes it.
+    fn op(uri: Option<&str>, action: &str) -> Operation {
+        Operation::parse(Some(action), uri, &Default::default())
+    }
+
     #[test]
     fn default_root_sddl_is_administrators_and_shells_are_users() {
         let p = AccessPolicy::default();
@@ -251,20 +274,41 @@ mod tests {
         let cmd = Some(wsman_proto::shell::uri::CMD);
         let lo = ip("127.0.0.1");
         for a in [action::GET, action::PUT, action::ENUMERATE] {
-            assert_eq!(p.authorize(lo, &admin, cfg, Some(a)), Ok(()));
+            assert_eq!(p.authorize(lo, &admin, &op(cfg, a), None), Ok(()));
             assert_eq!(
-                p.authorize(lo, &user, cfg, Some(a)),
+                p.authorize(lo, &user, &op(cfg, a), None),
                 Err(Denial::Descriptor)
             );
         }
         for a in [action::CREATE, action::SHELL_COMMAND, action::DELETE] {
-            assert_eq!(p.authorize(lo, &user, cmd, Some(a)), Ok(()));
-            assert_eq!(p.authorize(lo, &admin, cmd, Some(a)), Ok(()));
+            assert_eq!(p.authorize(lo, &user, &op(cmd, a), None), Ok(()));
+            assert_eq!(p.authorize(lo, &admin, &op(cmd, a), None), Ok(()));
             assert_eq!(
-                p.authorize(lo, &service_account, cmd, Some(a)),
+                p.authorize(lo, &service_account, &op(cmd, a), None),
                 Err(Denial::Descriptor)
             );
         }
+    }
+
+    #[test]
+    fn a_resource_descriptor_replaces_root_sddl_but_not_shell_sddl() {
+        let p = AccessPolicy::default();
+        let user = linux_sids(1000, &[1000], false);
+        let lo = ip("127.0.0.1");
+        let wmi = Some("http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Process");
+        let users_read = SecurityDescriptor::parse("O:NSG:BAD:P(A;;GR;;;BU)").ok();
+        let get = op(wmi, action::GET);
+        assert_eq!(p.authorize(lo, &user, &get, None), Err(Denial::Descriptor));
+        assert_eq!(p.authorize(lo, &user, &get, users_read.as_ref()), Ok(()));
+        assert_eq!(
+            p.authorize(lo, &user, &op(wmi, action::PUT), users_read.as_ref()),
+            Err(Denial::Descriptor)
+        );
+        // The shell resources keep ShellSDDL whatever a provider says.
+        let nobody = SecurityDescriptor::parse("O:NSG:BAD:P(A;;GA;;;S-1-5-18)").ok();
+        assert!(nobody.is_some());
+        let cmd = op(Some(wsman_proto::shell::uri::CMD), action::CREATE);
+        assert_eq!(p.authorize(lo, &user, &cmd, nobody.as_ref()), Ok(()));
     }
 
     #[test]
@@ -279,32 +323,37 @@ mod tests {
         let member = linux_sids(1000, &[1000, 2000], false);
         let cfg = Some(wsman_proto::ns::CONFIG);
         assert_eq!(
-            p.authorize(ip("127.0.0.1"), &member, cfg, Some(action::GET)),
+            p.authorize(ip("127.0.0.1"), &member, &op(cfg, action::GET), None),
             Ok(())
         );
         assert_eq!(
-            p.authorize(ip("::1"), &member, cfg, Some(action::PUT)),
+            p.authorize(ip("::1"), &member, &op(cfg, action::PUT), None),
             Err(Denial::Descriptor)
         );
         assert_eq!(
-            p.authorize(ip("10.1.2.3"), &member, cfg, Some(action::GET)),
+            p.authorize(ip("10.1.2.3"), &member, &op(cfg, action::GET), None),
             Err(Denial::RemoteAccessDisabled)
         );
         p.root_sddl = None;
         assert_eq!(
-            p.authorize(ip("127.0.0.1"), &member, cfg, Some(action::GET)),
+            p.authorize(ip("127.0.0.1"), &member, &op(cfg, action::GET), None),
             Err(Denial::Descriptor)
         );
     }
 
     #[test]
     fn operations_map_to_rights() {
-        assert_eq!(access_for(action::GET), Access::Read);
-        assert_eq!(access_for(action::PULL), Access::Read);
-        assert_eq!(access_for(action::PUT), Access::Write);
-        assert_eq!(access_for(action::DELETE), Access::Write);
-        assert_eq!(access_for(action::SHELL_RECEIVE), Access::Execute);
-        assert_eq!(access_for("http://example/Invoke"), Access::Execute);
+        let right = |a: &str| access_for(&op(Some("http://example"), a).action);
+        assert_eq!(right(action::GET), Access::Read);
+        assert_eq!(right(action::PULL), Access::Read);
+        assert_eq!(right(action::PUT), Access::Write);
+        assert_eq!(right(action::DELETE), Access::Write);
+        assert_eq!(right(action::SHELL_RECEIVE), Access::Execute);
+        assert_eq!(right("http://example/Invoke"), Access::Execute);
+        assert_eq!(
+            right("http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe"),
+            Access::Read
+        );
     }
 
     #[test]

@@ -1,32 +1,31 @@
-//! Dispatch of an authenticated, authorized request on (Action, ResourceURI).
+//! The router: one authenticated, authorized request goes, on its typed operation
+//! ([`wsman_proto::Operation`]: Action and what its ResourceURI addresses), to exactly one
+//! [`Engine`].
 //!
-//! Identify and authorization are decided earlier (in the pipeline); this module routes the
-//! WS-Transfer and WS-Enumeration operations to a provider, keeps enumeration contexts, caps
-//! OperationTimeout at MaxTimeoutms, and refuses responses larger than the request's
-//! MaxEnvelopeSize.
+//! Identify and authorization are decided earlier (in the pipeline). Engines: WS-Transfer,
+//! WS-Enumeration and Invoke over the providers of the [`Registry`]
+//! ([`transfer::TransferEngine`]), the WinRS shells ([`crate::winrs::ShellEngine`]), and a
+//! place for the eventing engine. This module owns only what every engine shares: the
+//! operation budget (OperationTimeout capped at MaxTimeoutms), the request's MaxEnvelopeSize,
+//! and envelope rendering; each engine sizes its own responses within that envelope, and
+//! enumeration contexts are paged in one place ([`paging`]).
 
-use std::collections::VecDeque;
+pub mod paging;
+pub mod transfer;
+
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use wsman_proto::enumeration::{self, Enumerate, EnumerationMode, Pull};
-use wsman_proto::ns::action;
+use wsman_proto::operation::{Action, Resource, ShellResource};
 use wsman_proto::response::{self, ResponseHeader};
-use wsman_proto::{transfer, Fault, Request};
-use wsman_providers::{Context, Item, Provider, Registry};
+use wsman_proto::{Fault, Request};
+use wsman_providers::{Caller, Registry};
 
 use crate::enumeration::EnumerationStore;
 use crate::settings::ServiceSettings;
-use crate::winrs::{self, Budget, Caller, ShellService};
-
-/// Resource URI prefixes of subsystems that exist on Windows but not here (PowerShell/PSRP
-/// plugins; shell URIs other than those [`winrs`] serves, or all of them when the dispatcher
-/// has no shells): answered with a clean DestinationUnreachable rather than anything that
-/// could hang a client.
-const NOT_YET_SERVED: &[&str] = &[
-    "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
-    "http://schemas.microsoft.com/powershell/",
-];
+use crate::winrs::{ShellEngine, ShellService};
 
 /// The answer of a dispatched request.
 #[derive(Debug, PartialEq, Eq)]
@@ -49,37 +48,80 @@ pub struct Exchange<'a> {
     pub address: &'a str,
 }
 
-/// Routes requests to providers and owns the enumeration contexts.
+/// One request as an engine receives it, with the limits the router computed.
+#[derive(Clone, Copy, Debug)]
+pub struct Call<'a> {
+    pub request: &'a Arc<Request>,
+    pub exchange: Exchange<'a>,
+    /// The authenticated caller (absent only in tests of the router).
+    pub caller: Option<&'a Caller>,
+    /// OperationTimeout capped by MaxTimeoutms.
+    pub budget: Duration,
+    /// The request's MaxEnvelopeSize capped by the service's.
+    pub max_envelope: u64,
+}
+
+/// A boxed engine answer.
+pub type ReplyFuture<'a> = Pin<Box<dyn Future<Output = Result<Reply, Fault>> + Send + 'a>>;
+
+/// What the router hands a request to. An engine answers every action of the resources it is
+/// routed (`a:ActionNotSupported` for the ones it does not serve) and keeps its response
+/// within `call.max_envelope`.
+pub trait Engine: Send + Sync {
+    fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a>;
+}
+
+/// Routes requests to engines; owns the enumeration contexts they share.
 pub struct Dispatcher {
-    registry: Registry,
-    enumerations: EnumerationStore,
+    transfer: transfer::TransferEngine,
     /// WinRS shells; without them the shell URIs are refused like any unserved resource.
-    shells: Option<ShellService>,
+    shells: Option<ShellEngine>,
+    /// WS-Eventing (Subscribe, Renew, GetStatus, Unsubscribe) when served; without it those
+    /// actions go to the resource's engine, which refuses them.
+    eventing: Option<Box<dyn Engine>>,
+    enumerations: Arc<EnumerationStore>,
 }
 
 impl Dispatcher {
     pub fn new(registry: Registry) -> Self {
+        let enumerations = Arc::new(EnumerationStore::new());
         Self {
-            registry,
-            enumerations: EnumerationStore::new(),
+            transfer: transfer::TransferEngine::new(registry, Arc::clone(&enumerations)),
             shells: None,
+            eventing: None,
+            enumerations,
         }
     }
 
     /// Serve the WinRS shell resources with `shells`.
     pub fn with_shells(mut self, shells: ShellService) -> Self {
-        self.shells = Some(shells);
+        self.shells = Some(ShellEngine::new(shells, Arc::clone(&self.enumerations)));
+        self
+    }
+
+    /// Serve WS-Eventing with `engine`.
+    pub fn with_eventing(mut self, engine: Box<dyn Engine>) -> Self {
+        self.eventing = Some(engine);
         self
     }
 
     /// The shell subsystem, when served.
     pub fn shells(&self) -> Option<&ShellService> {
-        self.shells.as_ref()
+        self.shells.as_ref().map(ShellEngine::service)
     }
 
     /// Live enumeration contexts (diagnostics, tests).
     pub fn enumeration_contexts(&self) -> usize {
         self.enumerations.len()
+    }
+
+    /// The descriptor that decides access to `request` instead of RootSDDL, when its
+    /// resource's provider has one.
+    pub fn security_descriptor(
+        &self,
+        request: &Request,
+    ) -> Option<Arc<wsman_config::SecurityDescriptor>> {
+        self.transfer.security_descriptor(request)
     }
 
     /// Dispatch one request without a caller (shell resources are then refused).
@@ -98,319 +140,49 @@ impl Dispatcher {
         exchange: Exchange<'_>,
         caller: Option<&Caller>,
     ) -> Result<Reply, Fault> {
-        let act = request.action.as_deref().unwrap_or("");
-        if act == action::END {
+        let op = &request.operation;
+        if op.action == Action::End {
             return Ok(Reply::NoContent);
         }
+        let engine = self.route(&request, caller)?;
+        let call = Call {
+            request: &request,
+            exchange,
+            caller,
+            budget: operation_budget(&request, exchange.settings),
+            max_envelope: max_envelope(&request, exchange.settings),
+        };
+        engine.handle(call).await
+    }
+
+    /// The one place that decides which engine answers (Action, ResourceURI).
+    fn route(&self, request: &Request, caller: Option<&Caller>) -> Result<&dyn Engine, Fault> {
+        let op = &request.operation;
         let uri = request.resource_uri.as_deref().unwrap_or("");
-        let shells = match &self.shells {
-            Some(s) if winrs::serves(uri) => Some((s, caller.ok_or_else(Fault::access_denied)?)),
-            _ => None,
-        };
-        if shells.is_none() {
-            if uri.is_empty()
-                || NOT_YET_SERVED
-                    .iter()
-                    .any(|p| uri.len() >= p.len() && uri[..p.len()].eq_ignore_ascii_case(p))
-            {
-                return Err(Fault::destination_unreachable(uri));
-            }
-            if self.registry.find(uri).is_none() {
-                return Err(Fault::destination_unreachable(uri));
+        if let Some(eventing) = &self.eventing {
+            if matches!(
+                op.action,
+                Action::Subscribe | Action::Renew | Action::GetStatus | Action::Unsubscribe
+            ) {
+                return Ok(eventing.as_ref());
             }
         }
-        let settings = exchange.settings;
-        let budget = operation_budget(&request, settings);
-        let max_envelope = max_envelope(&request, settings);
-        if let Some((service, caller)) = shells {
-            if ![action::ENUMERATE, action::PULL, action::RELEASE].contains(&act) {
-                // Only a Receive needs to know how much room its envelope leaves for output.
-                let receive_overhead = if act != action::SHELL_RECEIVE {
-                    0
-                } else {
-                    render(
-                        &request,
-                        wsman_proto::shell::action::RECEIVE_RESPONSE,
-                        "",
-                        &wsman_proto::shell::ReceiveResponse::new(
-                            Vec::new(),
-                            Some((
-                                Some(String::new()),
-                                wsman_proto::shell::CommandStateValue::Done {
-                                    exit_code: Some(i64::from(i32::MIN)),
-                                },
-                            )),
-                        )
-                        .to_xml(),
-                    )
-                    .len()
-                };
-                let shell_budget = Budget {
-                    time: budget,
-                    max_envelope,
-                    receive_overhead,
-                };
-                if ShellService::is_receive(&request) {
-                    // The envelope's start, then the output as the engine holds it (pieces).
-                    let id = new_message_id();
-                    let start = response::envelope_start(&response_header(
-                        &request,
-                        wsman_proto::shell::action::RECEIVE_RESPONSE,
-                        &id,
-                    ));
-                    let pieces = service
-                        .receive_envelope(&request, caller, shell_budget, &start)
-                        .await?;
-                    within_envelope(pieces.iter().map(bytes::Bytes::len).sum(), max_envelope)?;
-                    return Ok(Reply::Pieces(pieces));
+        match &op.resource {
+            Resource::Absent => Err(Fault::destination_unreachable(uri)),
+            Resource::Shell(ShellResource::Unserved | ShellResource::PowerShell) => {
+                Err(Fault::destination_unreachable(uri))
+            }
+            Resource::Shell(_) => match &self.shells {
+                Some(shells) => {
+                    caller.ok_or_else(Fault::access_denied)?;
+                    Ok(shells)
                 }
-                let (response_action, body) = service
-                    .operate(&request, caller, exchange.address, shell_budget)
-                    .await?;
-                return finish_owned(&request, response_action, body, max_envelope);
-            }
-        }
-        let (response_action, body, extra) = match act {
-            action::GET => (
-                action::GET_RESPONSE,
-                self.run(&request, exchange, budget, Op::Get).await?,
-                String::new(),
-            ),
-            action::PUT => (
-                action::PUT_RESPONSE,
-                self.run(&request, exchange, budget, Op::Put).await?,
-                String::new(),
-            ),
-            action::CREATE => (
-                action::CREATE_RESPONSE,
-                self.run(&request, exchange, budget, Op::Create).await?,
-                String::new(),
-            ),
-            action::DELETE => {
-                self.run(&request, exchange, budget, Op::Delete).await?;
-                (action::DELETE_RESPONSE, String::new(), String::new())
-            }
-            action::ENUMERATE => {
-                self.enumerate(&request, exchange, budget, max_envelope, shells)
-                    .await?
-            }
-            action::PULL => self.pull(&request, settings, max_envelope)?,
-            action::RELEASE => {
-                self.enumerations
-                    .release(&enumeration::parse_release(request.body.as_ref())?)?;
-                (action::RELEASE_RESPONSE, String::new(), String::new())
-            }
-            other => return Err(Fault::action_not_supported(other)),
-        };
-        finish(&request, response_action, &extra, &body, max_envelope)
-    }
-
-    /// Run a provider operation on the blocking pool (config writes fsync), bounded by the
-    /// operation budget.
-    async fn run(
-        self: &Arc<Self>,
-        request: &Arc<Request>,
-        exchange: Exchange<'_>,
-        budget: Duration,
-        op: Op,
-    ) -> Result<String, Fault> {
-        self.with_provider(request, exchange, budget, move |provider, ctx| {
-            run_op(provider, ctx, op)
-        })
-        .await
-    }
-
-    /// Find the provider of the request's ResourceURI and call `f` with it on the blocking
-    /// pool, bounded by the operation budget: every provider call goes through here.
-    async fn with_provider<T, F>(
-        self: &Arc<Self>,
-        request: &Arc<Request>,
-        exchange: Exchange<'_>,
-        budget: Duration,
-        f: F,
-    ) -> Result<T, Fault>
-    where
-        T: Send + 'static,
-        F: FnOnce(&dyn Provider, &Context<'_>) -> Result<T, Fault> + Send + 'static,
-    {
-        let this = Arc::clone(self);
-        let req = Arc::clone(request);
-        let address = exchange.address.to_owned();
-        let job = tokio::task::spawn_blocking(move || {
-            let uri = req.resource_uri.as_deref().unwrap_or("");
-            let Some(provider) = this.registry.find(uri) else {
-                return Err(Fault::destination_unreachable(uri));
-            };
-            f(provider, &Context::new(&req, &address))
-        });
-        match tokio::time::timeout(budget, job).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(Fault::internal_error(format!(
-                "The provider failed while processing the request: {join}. "
-            ))),
-            Err(_) => Err(Fault::timed_out()),
+                None => Err(Fault::destination_unreachable(uri)),
+            },
+            _ if self.transfer.serves(uri) => Ok(&self.transfer),
+            _ => Err(Fault::destination_unreachable(uri)),
         }
     }
-
-    async fn enumerate(
-        self: &Arc<Self>,
-        request: &Arc<Request>,
-        exchange: Exchange<'_>,
-        budget: Duration,
-        max_envelope: u64,
-        shells: Option<(&ShellService, &Caller)>,
-    ) -> Result<(&'static str, String, String), Fault> {
-        let parsed = Enumerate::parse(request.body.as_ref())?;
-        let items = match shells {
-            Some((service, caller)) => {
-                let filter = match &parsed.filter {
-                    Some(f) => Some(f.selector_set()?.ok_or_else(|| {
-                        Fault::filter_dialect_unavailable(f.dialect.as_deref().unwrap_or(""))
-                    })?),
-                    None => None,
-                };
-                service.enumerate(request, caller, filter)?
-            }
-            None => {
-                if parsed.filter.is_some() {
-                    return Err(Fault::filtering_not_supported());
-                }
-                self.run_enumerate(request, exchange, budget).await?
-            }
-        };
-        let total = items.len();
-        let mut rendered: VecDeque<String> = items
-            .iter()
-            .map(|i| render_item(i, parsed.mode, exchange.address))
-            .collect();
-        let extra = count_header(request, total);
-        let settings = exchange.settings;
-        let now = Instant::now();
-        if !parsed.optimize {
-            let id = self
-                .enumerations
-                .insert(rendered, total, now, settings.enumeration_timeout());
-            let body = enumeration::enumerate_response(Some(&id), None, false);
-            return Ok((action::ENUMERATE_RESPONSE, body, extra));
-        }
-        let max_items = batch_limit(parsed.max_elements.unwrap_or(1), settings);
-        let overhead = render(
-            request,
-            action::ENUMERATE_RESPONSE,
-            &extra,
-            &enumeration::enumerate_response(Some(CONTEXT_PLACEHOLDER), Some(&[]), true),
-        )
-        .len()
-            + ITEMS_WRAPPER;
-        let space = item_space(max_envelope, overhead)?;
-        let batch = crate::enumeration::take_fitting(&mut rendered, max_items, space)
-            .map_err(|len| Fault::max_envelope_size_exceeded(len + overhead, max_envelope))?;
-        let body = if rendered.is_empty() {
-            enumeration::enumerate_response(None, Some(&batch), true)
-        } else {
-            let id = self
-                .enumerations
-                .insert(rendered, total, now, settings.enumeration_timeout());
-            enumeration::enumerate_response(Some(&id), Some(&batch), false)
-        };
-        Ok((action::ENUMERATE_RESPONSE, body, extra))
-    }
-
-    async fn run_enumerate(
-        self: &Arc<Self>,
-        request: &Arc<Request>,
-        exchange: Exchange<'_>,
-        budget: Duration,
-    ) -> Result<Vec<Item>, Fault> {
-        self.with_provider(request, exchange, budget, |provider, ctx| {
-            provider.enumerate(ctx)
-        })
-        .await
-    }
-
-    fn pull(
-        &self,
-        request: &Request,
-        settings: &ServiceSettings,
-        max_envelope: u64,
-    ) -> Result<(&'static str, String, String), Fault> {
-        let parsed = Pull::parse(request.body.as_ref())?;
-        let max_items = batch_limit(parsed.max_elements.unwrap_or(1), settings);
-        // Sized with an unknown count; the real count is at most as long as "nil" markup.
-        let extra = if request.request_total_items_count_estimate {
-            enumeration::total_items_header(None)
-        } else {
-            String::new()
-        };
-        let overhead = render(
-            request,
-            action::PULL_RESPONSE,
-            &extra,
-            &enumeration::pull_response(Some(&parsed.context), &[], false),
-        )
-        .len()
-            + "<n:EndOfSequence/>".len();
-        let mut space = item_space(max_envelope, overhead)?;
-        if let Some(chars) = parsed.max_characters {
-            space = space.min(chars as usize);
-        }
-        let batch = self.enumerations.pull(
-            &parsed.context,
-            Instant::now(),
-            settings.enumeration_timeout(),
-            max_items,
-            space,
-        )?;
-        let body = enumeration::pull_response(Some(&parsed.context), &batch.items, batch.end);
-        let extra = count_header(request, batch.total);
-        Ok((action::PULL_RESPONSE, body, extra))
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Op {
-    Get,
-    Put,
-    Create,
-    Delete,
-}
-
-fn run_op(provider: &dyn Provider, ctx: &Context<'_>, op: Op) -> Result<String, Fault> {
-    match op {
-        Op::Get => provider.get(ctx),
-        Op::Put => provider.put(ctx),
-        Op::Create => {
-            let created = provider.create(ctx)?;
-            let selectors: Vec<(&str, &str)> = created
-                .selectors
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
-            Ok(transfer::resource_created(
-                ctx.address,
-                &created.resource_uri,
-                &selectors,
-            ))
-        }
-        Op::Delete => provider.delete(ctx).map(|()| String::new()),
-    }
-}
-
-/// A stand-in as long as a real context id, to size the envelope before one is created.
-const CONTEXT_PLACEHOLDER: &str = "uuid:00000000-0000-0000-0000-000000000000";
-/// `<w:Items></w:Items>`: present only when there are items.
-const ITEMS_WRAPPER: usize = "<w:Items></w:Items>".len();
-
-fn item_space(max_envelope: u64, overhead: usize) -> Result<usize, Fault> {
-    usize::try_from(max_envelope)
-        .ok()
-        .and_then(|m| m.checked_sub(overhead))
-        .ok_or_else(|| Fault::max_envelope_size_exceeded(overhead, max_envelope))
-}
-
-/// Batch size = min(MaxElements, MaxBatchItems), at least one.
-fn batch_limit(max_elements: u32, settings: &ServiceSettings) -> usize {
-    max_elements.min(settings.max_batch_items).max(1) as usize
 }
 
 /// OperationTimeout, or MaxTimeoutms when absent or larger.
@@ -427,32 +199,8 @@ pub fn max_envelope(request: &Request, settings: &ServiceSettings) -> u64 {
         .map_or(service, |m| m.min(service))
 }
 
-fn count_header(request: &Request, total: usize) -> String {
-    if request.request_total_items_count_estimate {
-        enumeration::total_items_header(Some(total))
-    } else {
-        String::new()
-    }
-}
-
-fn render_item(item: &Item, mode: EnumerationMode, address: &str) -> String {
-    let epr = || {
-        let selectors: Vec<(&str, &str)> = item
-            .selectors
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        enumeration::epr_item(address, &item.resource_uri, &selectors)
-    };
-    match mode {
-        EnumerationMode::Object => item.xml.clone(),
-        EnumerationMode::Epr => epr(),
-        EnumerationMode::ObjectAndEpr => format!("<w:Item>{}{}</w:Item>", item.xml, epr()),
-    }
-}
-
 /// The response envelope, refused when larger than the request's MaxEnvelopeSize.
-fn finish(
+pub(crate) fn finish(
     request: &Request,
     response_action: &str,
     extra: &str,
@@ -466,7 +214,7 @@ fn finish(
 
 /// [`finish`] for a body the caller hands over: the envelope is built in the body's buffer
 /// (see [`response::envelope_owned`]), so the body is not copied again.
-fn finish_owned(
+pub(crate) fn finish_owned(
     request: &Request,
     response_action: &str,
     body: String,
@@ -479,7 +227,7 @@ fn finish_owned(
 }
 
 /// The header of the response to `request` (no extra header blocks).
-fn response_header<'a>(
+pub(crate) fn response_header<'a>(
     request: &'a Request,
     response_action: &'a str,
     message_id: &'a str,
@@ -495,7 +243,7 @@ fn response_header<'a>(
 }
 
 /// Refuses a response envelope of `length` bytes that is larger than the client accepts.
-fn within_envelope(length: usize, max_envelope: u64) -> Result<(), Fault> {
+pub(crate) fn within_envelope(length: usize, max_envelope: u64) -> Result<(), Fault> {
     if length as u64 > max_envelope {
         return Err(Fault::max_envelope_size_exceeded(length, max_envelope));
     }

@@ -34,9 +34,11 @@ pub struct LiveService {
 }
 
 impl LiveService {
-    /// Build the providers over `store` and start the server with its configuration.
-    /// `host_name` names self-signed certificates of HTTPS listeners created remotely.
+    /// Add the configuration provider over `store` to `registry` (the daemon's other
+    /// providers) and start the server with its configuration. `host_name` names self-signed
+    /// certificates of HTTPS listeners created remotely.
     pub async fn start(
+        mut registry: Registry,
         store: ConfigStore,
         verifier: Arc<CredentialVerifier>,
         default_product_version: String,
@@ -62,8 +64,7 @@ impl LiveService {
             }),
             host_name,
         );
-        let mut registry = Registry::new();
-        registry.register(Box::new(ConfigProvider::new(backend)));
+        registry.register(wsman_proto::ns::CONFIG, ConfigProvider::new(backend));
         let server = Server::start(ServerParts {
             config_dir,
             settings,

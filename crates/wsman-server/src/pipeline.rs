@@ -547,7 +547,15 @@ async fn process(
     }
     crate::certauth::check_scope(conn, &principal, &request)?;
     let relates_to = request.message_id.clone();
-    authorize(conn, settings, &principal, &request, relates_to.as_deref())?;
+    let resource_sd = shared.dispatcher.security_descriptor(&request);
+    authorize(
+        conn,
+        settings,
+        &principal,
+        &request,
+        resource_sd.as_deref(),
+        relates_to.as_deref(),
+    )?;
     // 9. dispatch
     let host = host_header(&parts.headers).unwrap_or_default();
     let address = format!("{}://{}{}", conn.transport.scheme(), host, conn.path);
@@ -559,6 +567,8 @@ async fn process(
     let caller = crate::winrs::Caller {
         user: principal.identity.name.clone(),
         linux_user: principal.identity.linux_user.clone(),
+        sids: Arc::clone(&principal.sids),
+        is_administrator: principal.is_administrator,
         client_ip: Some(conn.remote.ip()),
     };
     match shared
@@ -669,13 +679,14 @@ fn authorize(
     settings: &ServiceSettings,
     principal: &Principal,
     request: &Request,
+    resource_sd: Option<&wsman_config::SecurityDescriptor>,
     relates_to: Option<&str>,
 ) -> Result<(), ServiceError> {
     let decision = settings.access.authorize(
         conn.remote.ip(),
         &principal.sids,
-        request.resource_uri.as_deref(),
-        request.action.as_deref(),
+        &request.operation,
+        resource_sd,
     );
     let fault = match decision {
         Ok(()) => return Ok(()),

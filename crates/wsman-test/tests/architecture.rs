@@ -238,6 +238,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-auth",
             "wsman-os",
             "wsman-proto",
+            "wsman-providers",
         ],
     ),
     ("bare-responder", &[]),

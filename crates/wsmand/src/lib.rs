@@ -177,6 +177,20 @@ fn async_worker_threads(configured: Option<&str>, cores: usize) -> usize {
     }
 }
 
+/// The resource providers this daemon serves besides its configuration tree (which the
+/// live service adds over its own store), keyed by resource URI prefix.
+fn providers() -> wsman_providers::Registry {
+    use wsman_proto::operation::{CIM_PREFIX, WMI_PREFIX};
+    let mut registry = wsman_providers::Registry::new();
+    registry.register(WMI_PREFIX, wsman_providers::cim::CimProvider::new());
+    registry.register(CIM_PREFIX, wsman_providers::cim::CimProvider::new());
+    registry.register(
+        wsman_proto::operation::CIM_ALL,
+        wsman_providers::cim::CimProvider::new(),
+    );
+    registry
+}
+
 /// Serve until SIGTERM or SIGINT; SIGHUP re-reads the configuration.
 pub async fn run_daemon(
     store: ConfigStore,
@@ -189,6 +203,7 @@ pub async fn run_daemon(
     let host_name = wsman_os::host_name().unwrap_or_else(|_| "localhost".to_owned());
     tracing::info!(config_dir = %store.dir().display(), "starting");
     let service = LiveService::start(
+        providers(),
         store,
         verifier,
         wsman_server::default_product_version(),

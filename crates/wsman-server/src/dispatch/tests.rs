@@ -1,6 +1,9 @@
+use std::collections::VecDeque;
+
 use wsman_proto::envelope::SelectorSet;
+use wsman_proto::ns::action;
 use wsman_proto::xml::Limits;
-use wsman_providers::Created;
+use wsman_providers::{Body, Context, Created, Filter, Item, Provider, Registry};
 
 use super::*;
 
@@ -11,8 +14,10 @@ impl Provider for TestProvider {
     fn handles(&self, uri: &str) -> bool {
         uri == "urn:test"
     }
-    fn get(&self, _ctx: &Context<'_>) -> Result<String, Fault> {
-        Ok("<t:Thing xmlns:t=\"urn:test\">1</t:Thing>".to_owned())
+    fn get(&self, _ctx: &Context<'_>) -> Result<Body, Fault> {
+        Ok(Body::Xml(
+            "<t:Thing xmlns:t=\"urn:test\">1</t:Thing>".to_owned(),
+        ))
     }
     fn create(&self, ctx: &Context<'_>) -> Result<Created, Fault> {
         Ok(Created {
@@ -20,9 +25,9 @@ impl Provider for TestProvider {
             selectors: vec![("Name".to_owned(), "n1".to_owned())],
         })
     }
-    fn enumerate(&self, _ctx: &Context<'_>) -> Result<Vec<Item>, Fault> {
+    fn enumerate(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Result<Vec<Item>, Fault> {
         Ok((0..3)
-            .map(|i| Item {
+            .map(|i| Item::Xml {
                 xml: format!(
                     "<t:Thing xmlns:t=\"urn:test\">{i}{}</t:Thing>",
                     "x".repeat(60)
@@ -36,7 +41,7 @@ impl Provider for TestProvider {
 
 fn dispatcher() -> Arc<Dispatcher> {
     let mut r = Registry::new();
-    r.register(Box::new(TestProvider));
+    r.register("urn:test", TestProvider);
     Arc::new(Dispatcher::new(r))
 }
 
@@ -250,12 +255,12 @@ async fn oversized_response_is_an_encoding_limit_fault() {
         fn handles(&self, uri: &str) -> bool {
             uri == "urn:big"
         }
-        fn get(&self, _ctx: &Context<'_>) -> Result<String, Fault> {
-            Ok(format!("<b>{}</b>", "y".repeat(4096)))
+        fn get(&self, _ctx: &Context<'_>) -> Result<Body, Fault> {
+            Ok(Body::Xml(format!("<b>{}</b>", "y".repeat(4096))))
         }
     }
     let mut r = Registry::new();
-    r.register(Box::new(Big));
+    r.register("urn:big", Big);
     let d = Arc::new(Dispatcher::new(r));
     let f = run(&d, request(action::GET, "urn:big", "", ""), &s)
         .await
@@ -278,4 +283,100 @@ fn budgets_are_capped() {
     r.max_envelope_size = Some(10_000_000);
     assert_eq!(max_envelope(&r, &s), 512_000);
     let _ = SelectorSet::default();
+}
+
+/// An asynchronous provider: answers after `delay`, in the request's future.
+struct Later {
+    delay: Duration,
+}
+
+impl wsman_providers::AsyncProvider for Later {
+    fn call<'a>(
+        &'a self,
+        ctx: Context<'a>,
+        call: wsman_providers::Call<'a>,
+    ) -> wsman_providers::AnswerFuture<'a> {
+        Box::pin(async move {
+            tokio::time::sleep(self.delay).await;
+            match call {
+                wsman_providers::Call::Get => {
+                    Ok(wsman_providers::Answer::Body(Body::Xml(format!(
+                        "<t:Later xmlns:t=\"urn:later\">{}</t:Later>",
+                        ctx.resource_uri()
+                    ))))
+                }
+                _ => Err(wsman_providers::not_supported(&ctx)),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn async_providers_are_awaited_within_the_operation_timeout() {
+    let s = ServiceSettings::default();
+    let mut r = Registry::new();
+    r.register_async(
+        "urn:later/quick",
+        Later {
+            delay: Duration::ZERO,
+        },
+    );
+    r.register_async(
+        "urn:later/slow",
+        Later {
+            delay: Duration::from_secs(30),
+        },
+    );
+    let d = Arc::new(Dispatcher::new(r));
+    let out = run(&d, request(action::GET, "urn:later/quick", "", ""), &s).await;
+    assert!(out.unwrap_or_else(|f| panic!("{f}")).contains("<t:Later"));
+    let out = run(&d, request(action::DELETE, "urn:later/quick", "", ""), &s).await;
+    assert_eq!(
+        out.err().as_ref().map(subcode).as_deref(),
+        Some("a:ActionNotSupported")
+    );
+    let timeout = "<w:OperationTimeout>PT0.200S</w:OperationTimeout>";
+    let out = run(&d, request(action::GET, "urn:later/slow", timeout, ""), &s).await;
+    assert_eq!(
+        out.err().as_ref().map(subcode).as_deref(),
+        Some("w:TimedOut")
+    );
+}
+
+/// Answers every request it is routed with an empty envelope of the given action.
+struct Eventing;
+
+impl Engine for Eventing {
+    fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
+        Box::pin(async move {
+            finish(
+                call.request,
+                "urn:routed-to-eventing",
+                "",
+                "",
+                call.max_envelope,
+            )
+        })
+    }
+}
+
+#[tokio::test]
+async fn eventing_actions_go_to_the_eventing_engine_when_there_is_one() {
+    let s = ServiceSettings::default();
+    let subscribe = "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe";
+    let out = run(&dispatcher(), request(subscribe, "urn:test", "", ""), &s).await;
+    assert_eq!(
+        out.err().as_ref().map(subcode).as_deref(),
+        Some("a:ActionNotSupported")
+    );
+    let mut r = Registry::new();
+    r.register("urn:test", TestProvider);
+    let d = Arc::new(Dispatcher::new(r).with_eventing(Box::new(Eventing)));
+    let out = run(&d, request(subscribe, "urn:test", "", ""), &s).await;
+    assert!(out
+        .unwrap_or_else(|f| panic!("{f}"))
+        .contains("urn:routed-to-eventing"));
+    // Other actions still go to the resource's engine.
+    let out = run(&d, request(action::GET, "urn:test", "", ""), &s).await;
+    assert!(out.unwrap_or_else(|f| panic!("{f}")).contains("<t:Thing"));
 }

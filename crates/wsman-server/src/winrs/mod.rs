@@ -24,8 +24,8 @@
 //! Receive SequenceId.
 
 mod describe;
+mod engine;
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use wsman_proto::envelope::SelectorSet;
@@ -47,25 +47,9 @@ pub use describe::limits_from_config;
 
 /// Who is asking: the authenticated name (quotas and ownership), the Linux user it maps to
 /// (the account shells run as; none = no shells), and the client's address (audit, ClientIP).
-#[derive(Clone, Debug)]
-pub struct Caller {
-    pub user: String,
-    pub linux_user: Option<String>,
-    pub client_ip: Option<IpAddr>,
-}
+pub use wsman_providers::Caller;
 
-/// Whether `uri` is served here (compared without case, as Windows does for these URIs).
-pub fn serves(uri: &str) -> bool {
-    [shell::uri::CMD, shell::uri::SHELLS, shell::uri::COMMANDS]
-        .iter()
-        .any(|u| u.eq_ignore_ascii_case(uri))
-}
-
-/// Whether non-administrators may send requests for `uri`: the shell resources (their owner
-/// is checked per shell) and PowerShell URIs (answered with a clean fault).
-pub fn open_to_users(uri: &str) -> bool {
-    serves(uri) || shell::is_powershell_uri(uri)
-}
+pub use engine::ShellEngine;
 
 /// The shell subsystem of the service.
 #[derive(Debug, Clone)]
@@ -73,7 +57,7 @@ pub struct ShellService {
     manager: ShellManager,
 }
 
-/// Per-request limits the dispatcher computed.
+/// Per-request limits of a shell operation.
 #[derive(Clone, Copy, Debug)]
 pub struct Budget {
     /// OperationTimeout capped by MaxTimeoutms.
@@ -199,7 +183,7 @@ impl ShellService {
                 .manager
                 .list_shells(&caller.user)
                 .iter()
-                .map(|info| Item {
+                .map(|info| Item::Xml {
                     xml: describe::full(info, request, &limits).to_xml(),
                     resource_uri: shell::uri::SHELLS.to_owned(),
                     selectors: vec![("ShellId".to_owned(), info.shell_id.clone())],
@@ -223,7 +207,7 @@ impl ShellService {
             return Ok(info
                 .commands
                 .iter()
-                .map(|c| Item {
+                .map(|c| Item::Xml {
                     xml: describe::command_item(c).to_xml(),
                     resource_uri: shell::uri::COMMANDS.to_owned(),
                     selectors: vec![

@@ -8,6 +8,7 @@ mod access;
 mod auth;
 mod bad_input;
 mod certificates;
+mod cim;
 mod client_auth_cli;
 mod config_file;
 mod credssp_cli;

@@ -1,0 +1,828 @@
+//! WQL (and CQL, whose simple `SELECT` is the same language) as WinRM's WMI plugin accepts it in
+//! an Enumerate filter: a bounded parser and an evaluator over [`crate::cim::Instance`].
+//!
+//! The subset: `SELECT * | p1, p2 FROM Class [WHERE cond]`; conditions with `=`, `!=`, `<>`,
+//! `<`, `<=`, `>`, `>=` between a property and a literal (either side), `LIKE` with `%`, `_`
+//! and `[...]` classes, `IS [NOT] NULL`, `AND`, `OR`, `NOT`, parentheses; literals are strings
+//! in either quote style (a doubled quote or a backslash escapes one), integers, reals, `TRUE`,
+//! `FALSE`, `NULL`; CIM datetimes are string literals compared as instants. Keywords and
+//! strings compare without case, as WMI does. Anything else (ASSOCIATORS OF, REFERENCES OF,
+//! ISA, functions) is refused, never guessed at.
+//!
+//! Bounded: the text, the number of tokens and the nesting depth are capped, so no input makes
+//! the parser recurse deeply or allocate without limit; `LIKE` matching is a linear-space
+//! dynamic program, never backtracking.
+
+use std::cmp::Ordering;
+
+use crate::cim::{Instance, Value};
+use crate::fault::Fault;
+
+/// Longest query text accepted (bytes).
+pub const MAX_QUERY_LEN: usize = 8192;
+/// Most tokens in one query.
+const MAX_TOKENS: usize = 1024;
+/// Deepest nesting of parentheses and NOT.
+const MAX_DEPTH: usize = 32;
+
+/// The dialect URIs of WQL and CQL.
+pub mod dialect {
+    pub const WQL: &str = "http://schemas.microsoft.com/wbem/wsman/1/WQL";
+    pub const CQL: &str = "http://schemas.dmtf.org/wbem/cql/1/dsp0202.pdf";
+}
+
+/// A parsed query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Query {
+    /// `None` for `SELECT *`.
+    pub properties: Option<Vec<String>>,
+    pub class: String,
+    pub condition: Option<Condition>,
+}
+
+/// A comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompareOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// A literal of the query.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Literal {
+    Text(String),
+    Integer(i128),
+    Real(f64),
+    Bool(bool),
+    Null,
+}
+
+/// A WHERE condition.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Condition {
+    And(Box<Condition>, Box<Condition>),
+    Or(Box<Condition>, Box<Condition>),
+    Not(Box<Condition>),
+    Compare {
+        property: String,
+        op: CompareOp,
+        literal: Literal,
+    },
+    IsNull {
+        property: String,
+        negated: bool,
+    },
+    Like {
+        property: String,
+        pattern: String,
+        negated: bool,
+    },
+}
+
+/// Why a query was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct QueryError(String);
+
+impl From<QueryError> for Fault {
+    fn from(e: QueryError) -> Self {
+        Fault::cannot_process_filter(format!(
+            "The data source could not process the filter: {}. ",
+            e.0
+        ))
+    }
+}
+
+fn err<T>(message: impl Into<String>) -> Result<T, QueryError> {
+    Err(QueryError(message.into()))
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Token {
+    Word(String),
+    Text(String),
+    Number(String),
+    Symbol(&'static str),
+}
+
+fn tokenize(text: &str) -> Result<Vec<Token>, QueryError> {
+    if text.len() > MAX_QUERY_LEN {
+        return err(format!("the query is longer than {MAX_QUERY_LEN} bytes"));
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if out.len() >= MAX_TOKENS {
+            return err("the query has too many tokens");
+        }
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            out.push(Token::Word(chars[start..i].iter().collect()));
+            continue;
+        }
+        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
+            let start = i;
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric()
+                    || chars[i] == '.'
+                    || ((chars[i] == '-' || chars[i] == '+') && matches!(chars[i - 1], 'e' | 'E')))
+            {
+                i += 1;
+            }
+            out.push(Token::Number(chars[start..i].iter().collect()));
+            continue;
+        }
+        if c == '\'' || c == '"' {
+            let quote = c;
+            let mut s = String::new();
+            i += 1;
+            loop {
+                match chars.get(i) {
+                    None => return err("a string literal is not closed"),
+                    Some('\\') if chars.get(i + 1).is_some() => {
+                        s.push(chars[i + 1]);
+                        i += 2;
+                    }
+                    Some(&q) if q == quote => {
+                        if chars.get(i + 1) == Some(&quote) {
+                            s.push(quote);
+                            i += 2;
+                        } else {
+                            i += 1;
+                            break;
+                        }
+                    }
+                    Some(&ch) => {
+                        s.push(ch);
+                        i += 1;
+                    }
+                }
+            }
+            out.push(Token::Text(s));
+            continue;
+        }
+        let two: String = chars[i..chars.len().min(i + 2)].iter().collect();
+        let symbol = match two.as_str() {
+            "<=" => Some("<="),
+            ">=" => Some(">="),
+            "<>" => Some("<>"),
+            "!=" => Some("!="),
+            _ => None,
+        };
+        if let Some(s) = symbol {
+            out.push(Token::Symbol(s));
+            i += 2;
+            continue;
+        }
+        let one = match c {
+            '=' => "=",
+            '<' => "<",
+            '>' => ">",
+            '(' => "(",
+            ')' => ")",
+            ',' => ",",
+            '*' => "*",
+            '-' => "-",
+            _ => return err(format!("unexpected character {c:?}")),
+        };
+        out.push(Token::Symbol(one));
+        i += 1;
+    }
+    Ok(out)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+    depth: usize,
+}
+
+const RESERVED: &[&str] = &[
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "AND",
+    "OR",
+    "NOT",
+    "IS",
+    "NULL",
+    "LIKE",
+    "TRUE",
+    "FALSE",
+    "ISA",
+    "ASSOCIATORS",
+    "REFERENCES",
+    "OF",
+];
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let t = self.tokens.get(self.pos).cloned();
+        self.pos += 1;
+        t
+    }
+
+    fn keyword(&mut self, k: &str) -> bool {
+        match self.peek() {
+            Some(Token::Word(w)) if w.eq_ignore_ascii_case(k) => {
+                self.pos += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn expect_keyword(&mut self, k: &str) -> Result<(), QueryError> {
+        if self.keyword(k) {
+            Ok(())
+        } else {
+            err(format!("{k} expected"))
+        }
+    }
+
+    fn symbol(&mut self, s: &str) -> bool {
+        if matches!(self.peek(), Some(Token::Symbol(x)) if *x == s) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn identifier(&mut self) -> Result<String, QueryError> {
+        match self.next() {
+            Some(Token::Word(w)) if !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&w)) => Ok(w),
+            Some(Token::Word(w)) => err(format!("{w} is not supported here")),
+            _ => err("a name expected"),
+        }
+    }
+
+    fn query(&mut self) -> Result<Query, QueryError> {
+        if !self.keyword("SELECT") {
+            return err("only SELECT queries are supported");
+        }
+        let properties = if self.symbol("*") {
+            None
+        } else {
+            let mut list = vec![self.identifier()?];
+            while self.symbol(",") {
+                list.push(self.identifier()?);
+            }
+            Some(list)
+        };
+        self.expect_keyword("FROM")?;
+        let class = self.identifier()?;
+        let condition = if self.keyword("WHERE") {
+            Some(self.or()?)
+        } else {
+            None
+        };
+        if let Some(t) = self.peek() {
+            return err(format!("unexpected {t:?} after the query"));
+        }
+        Ok(Query {
+            properties,
+            class,
+            condition,
+        })
+    }
+
+    fn nested<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, QueryError>,
+    ) -> Result<T, QueryError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return err("the condition is nested too deeply");
+        }
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
+    fn or(&mut self) -> Result<Condition, QueryError> {
+        let mut left = self.and()?;
+        while self.keyword("OR") {
+            let right = self.and()?;
+            left = Condition::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Condition, QueryError> {
+        let mut left = self.not()?;
+        while self.keyword("AND") {
+            let right = self.not()?;
+            left = Condition::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn not(&mut self) -> Result<Condition, QueryError> {
+        if self.keyword("NOT") {
+            return self.nested(|p| Ok(Condition::Not(Box::new(p.not()?))));
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Condition, QueryError> {
+        if self.symbol("(") {
+            let inner = self.nested(Self::or)?;
+            if !self.symbol(")") {
+                return err(") expected");
+            }
+            return Ok(inner);
+        }
+        // literal op property
+        if let Some(literal) = self.literal()? {
+            let op = self.compare_op()?;
+            let property = self.identifier()?;
+            return Ok(compare(property, flip(op), literal));
+        }
+        let property = self.identifier()?;
+        if self.keyword("IS") {
+            let negated = self.keyword("NOT");
+            self.expect_keyword("NULL")?;
+            return Ok(Condition::IsNull { property, negated });
+        }
+        let negated = self.keyword("NOT");
+        if self.keyword("LIKE") {
+            return match self.next() {
+                Some(Token::Text(pattern)) => Ok(Condition::Like {
+                    property,
+                    pattern,
+                    negated,
+                }),
+                _ => err("LIKE needs a string pattern"),
+            };
+        }
+        if negated {
+            return err("LIKE expected after NOT");
+        }
+        let op = self.compare_op()?;
+        match self.literal()? {
+            Some(literal) => Ok(compare(property, op, literal)),
+            None => err("a literal expected (comparing two properties is not supported)"),
+        }
+    }
+
+    fn compare_op(&mut self) -> Result<CompareOp, QueryError> {
+        Ok(match self.next() {
+            Some(Token::Symbol("=")) => CompareOp::Eq,
+            Some(Token::Symbol("!=")) | Some(Token::Symbol("<>")) => CompareOp::Ne,
+            Some(Token::Symbol("<")) => CompareOp::Lt,
+            Some(Token::Symbol("<=")) => CompareOp::Le,
+            Some(Token::Symbol(">")) => CompareOp::Gt,
+            Some(Token::Symbol(">=")) => CompareOp::Ge,
+            _ => return err("a comparison operator expected"),
+        })
+    }
+
+    /// A literal at the cursor, consumed; `None` (nothing consumed) when there is none.
+    fn literal(&mut self) -> Result<Option<Literal>, QueryError> {
+        let start = self.pos;
+        let negative = self.symbol("-");
+        let lit = match self.peek().cloned() {
+            Some(Token::Text(s)) if !negative => Literal::Text(s),
+            Some(Token::Number(n)) => number(&n, negative)?,
+            Some(Token::Word(w)) if !negative && w.eq_ignore_ascii_case("TRUE") => {
+                Literal::Bool(true)
+            }
+            Some(Token::Word(w)) if !negative && w.eq_ignore_ascii_case("FALSE") => {
+                Literal::Bool(false)
+            }
+            Some(Token::Word(w)) if !negative && w.eq_ignore_ascii_case("NULL") => Literal::Null,
+            _ => {
+                self.pos = start;
+                if negative {
+                    return err("a number expected after -");
+                }
+                return Ok(None);
+            }
+        };
+        self.pos += 1;
+        Ok(Some(lit))
+    }
+}
+
+fn number(text: &str, negative: bool) -> Result<Literal, QueryError> {
+    let signed = if negative {
+        format!("-{text}")
+    } else {
+        text.to_owned()
+    };
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        return match i128::from_str_radix(hex, 16) {
+            Ok(v) => Ok(Literal::Integer(if negative { -v } else { v })),
+            Err(_) => err(format!("{text} is not a number")),
+        };
+    }
+    if let Ok(v) = signed.parse::<i128>() {
+        return Ok(Literal::Integer(v));
+    }
+    match signed.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(Literal::Real(v)),
+        _ => err(format!("{text} is not a number")),
+    }
+}
+
+/// `a op b` written as `b op' a`.
+fn flip(op: CompareOp) -> CompareOp {
+    match op {
+        CompareOp::Lt => CompareOp::Gt,
+        CompareOp::Le => CompareOp::Ge,
+        CompareOp::Gt => CompareOp::Lt,
+        CompareOp::Ge => CompareOp::Le,
+        other => other,
+    }
+}
+
+/// `p = NULL` and `p <> NULL` mean IS [NOT] NULL, as in WMI.
+fn compare(property: String, op: CompareOp, literal: Literal) -> Condition {
+    match (op, &literal) {
+        (CompareOp::Eq, Literal::Null) => Condition::IsNull {
+            property,
+            negated: false,
+        },
+        (CompareOp::Ne, Literal::Null) => Condition::IsNull {
+            property,
+            negated: true,
+        },
+        _ => Condition::Compare {
+            property,
+            op,
+            literal,
+        },
+    }
+}
+
+/// Parse a WQL or CQL query.
+pub fn parse(text: &str) -> Result<Query, QueryError> {
+    let tokens = tokenize(text)?;
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
+    p.query()
+}
+
+impl Query {
+    /// Whether `instance` satisfies the WHERE clause (true without one). A comparison with a
+    /// NULL or missing property is unknown, and unknown is not a match (SQL's three values).
+    pub fn matches(&self, instance: &Instance) -> bool {
+        self.condition
+            .as_ref()
+            .is_none_or(|c| c.eval(instance) == Some(true))
+    }
+
+    /// Every property name the query uses (SELECT list and WHERE), for checking them against
+    /// the class.
+    pub fn property_names(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .properties
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        if let Some(c) = &self.condition {
+            c.collect_names(&mut out);
+        }
+        out
+    }
+}
+
+impl Condition {
+    fn eval(&self, instance: &Instance) -> Option<bool> {
+        match self {
+            Self::And(a, b) => match (a.eval(instance), b.eval(instance)) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            },
+            Self::Or(a, b) => match (a.eval(instance), b.eval(instance)) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            },
+            Self::Not(a) => a.eval(instance).map(|v| !v),
+            Self::IsNull { property, negated } => {
+                let null = matches!(instance.get(property), None | Some(Value::Null));
+                Some(null != *negated)
+            }
+            Self::Compare {
+                property,
+                op,
+                literal,
+            } => {
+                let value = instance.get(property)?;
+                let ordering = value.compare(&literal_value(literal)?)?;
+                Some(match op {
+                    CompareOp::Eq => ordering == Ordering::Equal,
+                    CompareOp::Ne => ordering != Ordering::Equal,
+                    CompareOp::Lt => ordering == Ordering::Less,
+                    CompareOp::Le => ordering != Ordering::Greater,
+                    CompareOp::Gt => ordering == Ordering::Greater,
+                    CompareOp::Ge => ordering != Ordering::Less,
+                })
+            }
+            Self::Like {
+                property,
+                pattern,
+                negated,
+            } => match instance.get(property)? {
+                Value::Null | Value::Array(_) => None,
+                v => Some(like(&v.to_text(), pattern) != *negated),
+            },
+        }
+    }
+
+    fn collect_names<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Self::And(a, b) | Self::Or(a, b) => {
+                a.collect_names(out);
+                b.collect_names(out);
+            }
+            Self::Not(a) => a.collect_names(out),
+            Self::Compare { property, .. }
+            | Self::IsNull { property, .. }
+            | Self::Like { property, .. } => out.push(property),
+        }
+    }
+}
+
+fn literal_value(l: &Literal) -> Option<Value> {
+    Some(match l {
+        Literal::Text(s) => Value::Text(s.clone()),
+        Literal::Integer(i) => match i64::try_from(*i) {
+            Ok(v) => Value::Signed(v),
+            Err(_) => Value::Unsigned(u64::try_from(*i).ok()?),
+        },
+        Literal::Real(r) => Value::Real(*r),
+        Literal::Bool(b) => Value::Bool(*b),
+        Literal::Null => return None,
+    })
+}
+
+/// One element of a LIKE pattern.
+#[derive(Debug)]
+enum Piece {
+    Any,
+    One,
+    Char(char),
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
+}
+
+fn pieces(pattern: &str) -> Vec<Piece> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '%' => out.push(Piece::Any),
+            '_' => out.push(Piece::One),
+            '[' => {
+                let close = chars[i + 1..].iter().position(|&c| c == ']');
+                match close {
+                    Some(len) if len > 0 => {
+                        let body = &chars[i + 1..i + 1 + len];
+                        let (negated, body) = match body.first() {
+                            Some('^') => (true, &body[1..]),
+                            _ => (false, body),
+                        };
+                        let mut ranges = Vec::new();
+                        let mut j = 0;
+                        while j < body.len() {
+                            if j + 2 < body.len() && body[j + 1] == '-' {
+                                ranges.push((lower(body[j]), lower(body[j + 2])));
+                                j += 3;
+                            } else {
+                                ranges.push((lower(body[j]), lower(body[j])));
+                                j += 1;
+                            }
+                        }
+                        out.push(Piece::Class { negated, ranges });
+                        i += len + 1;
+                    }
+                    _ => out.push(Piece::Char('[')),
+                }
+            }
+            c => out.push(Piece::Char(lower(c))),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn lower(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
+}
+
+/// `text LIKE pattern`, without case. Linear space, time |text| × |pattern|.
+pub fn like(text: &str, pattern: &str) -> bool {
+    let pattern = pieces(pattern);
+    let text: Vec<char> = text.chars().map(lower).collect();
+    // row[j]: the first i text chars match the first j pattern pieces.
+    let mut row = vec![false; pattern.len() + 1];
+    row[0] = true;
+    for j in 0..pattern.len() {
+        row[j + 1] = row[j] && matches!(pattern[j], Piece::Any);
+    }
+    for &c in &text {
+        let mut next = vec![false; pattern.len() + 1];
+        for (j, piece) in pattern.iter().enumerate() {
+            next[j + 1] = match piece {
+                Piece::Any => next[j] || row[j + 1],
+                Piece::One => row[j],
+                Piece::Char(p) => row[j] && *p == c,
+                Piece::Class { negated, ranges } => {
+                    row[j] && (ranges.iter().any(|(a, b)| (*a..=*b).contains(&c)) != *negated)
+                }
+            };
+        }
+        row = next;
+    }
+    row[pattern.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cim::CimDateTime;
+    use proptest::prelude::*;
+
+    fn process() -> Instance {
+        Instance::new("Win32_Process", "root/cimv2")
+            .with_key("Handle", "1100")
+            .with("Name", "conhost.exe")
+            .with("ProcessId", 1100u32)
+            .with("WorkingSetSize", 2_244_608u64)
+            .with("ExecutablePath", Value::Null)
+            .with(
+                "CreationDate",
+                CimDateTime::parse("2013-04-29T13:09:06.102138-07:00")
+                    .unwrap_or(CimDateTime::utc(0)),
+            )
+    }
+
+    fn hit(q: &str) -> bool {
+        match parse(q) {
+            Ok(q) => q.matches(&process()),
+            Err(e) => panic!("{q}: {e}"),
+        }
+    }
+
+    #[test]
+    fn the_subset_parses_and_evaluates() {
+        assert!(hit("SELECT * FROM Win32_Process"));
+        assert!(hit(
+            "select * from win32_process where name = 'CONHOST.EXE'"
+        ));
+        assert!(hit(
+            "SELECT * FROM Win32_Process WHERE Name=\"conhost.exe\""
+        ));
+        assert!(hit(
+            "SELECT * FROM Win32_Process WHERE ProcessId > 1000 AND ProcessId <= 1100"
+        ));
+        assert!(hit("SELECT * FROM Win32_Process WHERE 1000 < ProcessId"));
+        assert!(!hit("SELECT * FROM Win32_Process WHERE ProcessId <> 1100"));
+        assert!(hit(
+            "SELECT * FROM Win32_Process WHERE ProcessId != 1 OR Name = 'x'"
+        ));
+        assert!(hit("SELECT * FROM Win32_Process WHERE NOT (Name = 'x')"));
+        assert!(hit(
+            "SELECT * FROM Win32_Process WHERE Name LIKE 'con%.ex_'"
+        ));
+        assert!(hit(
+            "SELECT * FROM Win32_Process WHERE Name LIKE '[a-c]onhost%'"
+        ));
+        assert!(hit(
+            "SELECT * FROM Win32_Process WHERE Name NOT LIKE '[^c]%'"
+        ));
+        assert!(hit(
+            "SELECT * FROM Win32_Process WHERE ExecutablePath IS NULL"
+        ));
+        assert!(hit("SELECT * FROM Win32_Process WHERE Name IS NOT NULL"));
+        assert!(hit(
+            "SELECT * FROM Win32_Process WHERE ExecutablePath = NULL"
+        ));
+        // NULL compares as unknown: neither = nor <> matches it.
+        assert!(!hit(
+            "SELECT * FROM Win32_Process WHERE ExecutablePath = 'x'"
+        ));
+        assert!(!hit(
+            "SELECT * FROM Win32_Process WHERE ExecutablePath <> 'x'"
+        ));
+        assert!(hit(
+            "SELECT * FROM Win32_Process WHERE CreationDate > '20130101000000.000000+000'"
+        ));
+        assert!(hit(
+            "SELECT * FROM Win32_Process WHERE Name = 'it''s' OR Handle = '1100'"
+        ));
+        assert!(hit(
+            "SELECT * FROM Win32_Process WHERE WorkingSetSize = 2.244608e6"
+        ));
+        let q = parse("SELECT Name, Handle FROM Win32_Process").ok();
+        assert_eq!(
+            q.and_then(|q| q.properties),
+            Some(vec!["Name".to_owned(), "Handle".to_owned()])
+        );
+    }
+
+    #[test]
+    fn what_is_not_supported_is_refused() {
+        for q in [
+            "",
+            "DELETE FROM x",
+            "SELECT FROM Win32_Process",
+            "SELECT * FROM",
+            "SELECT * FROM Win32_Process WHERE",
+            "SELECT * FROM Win32_Process WHERE Name = Caption",
+            "SELECT * FROM Win32_Process WHERE Name = 'x",
+            "SELECT * FROM Win32_Process WHERE (Name = 'x'",
+            "ASSOCIATORS OF {Win32_Service.Name='x'}",
+            "SELECT * FROM Win32_Process WHERE __CLASS ISA 'x'",
+            "SELECT * FROM Win32_Process extra",
+            "SELECT * FROM Win32_Process WHERE Name LIKE 3",
+        ] {
+            assert!(parse(q).is_err(), "{q}");
+        }
+        let deep = format!(
+            "SELECT * FROM C WHERE {}A = 1{}",
+            "(".repeat(100),
+            ")".repeat(100)
+        );
+        assert!(parse(&deep).is_err());
+        let nots = format!("SELECT * FROM C WHERE {} A = 1", "NOT ".repeat(100));
+        assert!(parse(&nots).is_err());
+        assert!(parse(&"a ".repeat(5000)).is_err());
+    }
+
+    #[test]
+    fn like_classes_and_wildcards() {
+        assert!(like("abc", "a%"));
+        assert!(like("ABC", "a_c"));
+        assert!(like("", "%"));
+        assert!(!like("", "_"));
+        assert!(like("b1", "[a-c][0-9]"));
+        assert!(!like("d1", "[a-c][0-9]"));
+        assert!(like("[x", "[x"));
+        assert!(like("aaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "%a%a%a%a%a%a%a%b"));
+    }
+
+    /// A naive backtracking LIKE, the reference the dynamic program is checked against.
+    fn like_naive(t: &[char], p: &[char]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some('%') => (0..=t.len()).any(|i| like_naive(&t[i..], &p[1..])),
+            Some('_') => !t.is_empty() && like_naive(&t[1..], &p[1..]),
+            Some(c) => t.first() == Some(c) && like_naive(&t[1..], &p[1..]),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(s in ".{0,200}") {
+            let _ = parse(&s);
+        }
+
+        #[test]
+        fn like_agrees_with_backtracking(t in "[ab]{0,8}", p in "[ab%_]{0,6}") {
+            let tc: Vec<char> = t.chars().collect();
+            let pc: Vec<char> = p.chars().collect();
+            prop_assert_eq!(like(&t, &p), like_naive(&tc, &pc));
+        }
+
+        #[test]
+        fn generated_queries_parse(
+            prop in "[A-Za-z][A-Za-z0-9_]{0,10}",
+            n in any::<i64>(),
+            s in "[a-z ']{0,10}",
+        ) {
+            let quoted = s.replace('\'', "''");
+            let q = format!("SELECT * FROM C WHERE {prop}_ > {n} OR {prop}_ = '{quoted}'");
+            let parsed = parse(&q);
+            prop_assert!(parsed.is_ok(), "{}: {:?}", q, parsed);
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! CIM/WMI classes read live from the host, behind one provider.
+//!
+//! Each class ([`Class`]) only produces instances of the one instance model from its Linux
+//! source; the provider resolves the class from the resource URI (or the query of a `*`
+//! URI), checks selectors against the class keys, and checks a query's property names
+//! against the class, so those rules are written once. Filtering, rendering, EPRs and paging
+//! are the server's.
+
+pub mod os;
+pub mod perf;
+pub mod process;
+pub mod procfs;
+pub mod system;
+
+use wsman_proto::cim::Instance;
+use wsman_proto::envelope::SelectorValue;
+use wsman_proto::fault::SelectorProblem;
+use wsman_proto::operation::{ClassRef, Resource, CIM_NAMESPACE_SELECTOR};
+use wsman_proto::Fault;
+
+use crate::{Body, Context, Filter, Item, Provider};
+
+/// One class: its schema (name, keys, properties) and its instances.
+pub trait Class: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn namespace(&self) -> &'static str {
+        "root/cimv2"
+    }
+    /// Key property names (the selectors of Get).
+    fn keys(&self) -> &'static [&'static str];
+    /// Every property name of the class, keys included.
+    fn properties(&self) -> &'static [&'static str];
+    /// The instances; `filter` may narrow the work (the server filters again).
+    fn instances(&self, ctx: &Context<'_>, filter: Option<&Filter>)
+        -> Result<Vec<Instance>, Fault>;
+    /// The instance with these key values (checked against [`Class::keys`] already).
+    fn get(&self, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
+        self.instances(ctx, None)?
+            .into_iter()
+            .find(|i| i.matches_selectors(keys.iter().copied()))
+            .ok_or_else(not_found)
+    }
+    /// Run `method` (on the instance `keys` name, or on the class when they are empty; the
+    /// input is the request body, `<Method>_INPUT`). Answers the `<Method>_OUTPUT` instance,
+    /// whose ReturnValue says whether the method succeeded: a failing method is not a fault.
+    fn invoke(
+        &self,
+        ctx: &Context<'_>,
+        _keys: &[(&str, &str)],
+        _method: &str,
+    ) -> Result<Instance, Fault> {
+        Err(crate::not_supported(ctx))
+    }
+}
+
+/// The instance addressed does not exist: WinRM's WMI plugin answers `w:InvalidSelectors`.
+fn not_found() -> Fault {
+    Fault::invalid_selectors(
+        SelectorProblem::InvalidValue,
+        "The WS-Management service cannot process the request because the request contained invalid selectors for the resource. ",
+    )
+}
+
+/// The WMI and DMTF CIM classes of this host.
+pub struct CimProvider {
+    classes: Vec<Box<dyn Class>>,
+}
+
+impl Default for CimProvider {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CimProvider {
+    /// Every class implemented.
+    pub fn new() -> Self {
+        Self {
+            classes: vec![
+                Box::new(os::OperatingSystem),
+                Box::new(process::Process),
+                Box::new(system::ComputerSystem),
+                Box::new(system::Processor),
+                Box::new(system::PageFileUsage),
+                Box::new(system::UtcTime),
+                Box::new(perf::PerfOsProcessor),
+            ],
+        }
+    }
+
+    fn find(&self, namespace: &str, class: &str) -> Option<&dyn Class> {
+        self.classes
+            .iter()
+            .find(|c| {
+                c.name().eq_ignore_ascii_case(class)
+                    && c.namespace().eq_ignore_ascii_case(namespace)
+            })
+            .map(|c| c.as_ref())
+    }
+
+    /// The class the request addresses by URI (`None` for `*`).
+    fn addressed(&self, ctx: &Context<'_>) -> Result<Option<&dyn Class>, Fault> {
+        let uri = ctx.resource_uri();
+        let (namespace, class) = match &ctx.operation().resource {
+            Resource::Wmi { namespace, class } | Resource::Cim { namespace, class } => {
+                (namespace.as_str(), class)
+            }
+            Resource::CimAll => return Ok(None),
+            _ => return Err(Fault::destination_unreachable(uri)),
+        };
+        match class {
+            ClassRef::All => Ok(None),
+            ClassRef::Named(name) => self
+                .find(namespace, name)
+                .map(Some)
+                .ok_or_else(|| Fault::destination_unreachable(uri)),
+        }
+    }
+
+    fn namespace_of<'a>(ctx: &Context<'a>) -> &'a str {
+        match &ctx.operation().resource {
+            Resource::Wmi { namespace, .. } | Resource::Cim { namespace, .. } => namespace,
+            _ => "root/cimv2",
+        }
+    }
+}
+
+/// Every selector must be a key of the class and every key must be given.
+fn key_selectors<'a>(
+    ctx: &'a Context<'_>,
+    class: &dyn Class,
+) -> Result<Vec<(&'a str, &'a str)>, Fault> {
+    let out = given_keys(ctx, class)?;
+    if out.len() < class.keys().len() {
+        return Err(Fault::invalid_selectors(
+            SelectorProblem::Insufficient,
+            format!("The selectors do not name every key of {}. ", class.name()),
+        ));
+    }
+    Ok(out)
+}
+
+/// The selectors given, each checked to be a key of the class (a method of the class itself
+/// takes none).
+fn given_keys<'a>(
+    ctx: &'a Context<'_>,
+    class: &dyn Class,
+) -> Result<Vec<(&'a str, &'a str)>, Fault> {
+    let mut out = Vec::new();
+    for s in &ctx.request.selectors.0 {
+        if s.name.eq_ignore_ascii_case(CIM_NAMESPACE_SELECTOR) {
+            continue;
+        }
+        if !class.keys().iter().any(|k| k.eq_ignore_ascii_case(&s.name)) {
+            return Err(Fault::invalid_selectors(
+                SelectorProblem::Unexpected,
+                format!(
+                    "The selector {:?} is not a key of {}. ",
+                    s.name,
+                    class.name()
+                ),
+            ));
+        }
+        let SelectorValue::Text(value) = &s.value else {
+            return Err(Fault::invalid_selectors(
+                SelectorProblem::TypeMismatch,
+                format!(
+                    "The selector {:?} of {} is not a reference. ",
+                    s.name,
+                    class.name()
+                ),
+            ));
+        };
+        out.push((s.name.as_str(), value.as_str()));
+    }
+    Ok(out)
+}
+
+impl Provider for CimProvider {
+    fn filtering(&self) -> bool {
+        true
+    }
+
+    fn get(&self, ctx: &Context<'_>) -> Result<Body, Fault> {
+        let Some(class) = self.addressed(ctx)? else {
+            return Err(Fault::destination_unreachable(ctx.resource_uri()));
+        };
+        let keys = key_selectors(ctx, class)?;
+        class.get(ctx, &keys).map(Body::Instance)
+    }
+
+    fn invoke(&self, ctx: &Context<'_>, method: &str) -> Result<Body, Fault> {
+        let Some(class) = self.addressed(ctx)? else {
+            return Err(Fault::destination_unreachable(ctx.resource_uri()));
+        };
+        let keys = given_keys(ctx, class)?;
+        class.invoke(ctx, &keys, method).map(Body::Instance)
+    }
+
+    fn enumerate(&self, ctx: &Context<'_>, filter: Option<&Filter>) -> Result<Vec<Item>, Fault> {
+        let addressed = self.addressed(ctx)?;
+        let class = match (addressed, filter) {
+            (_, Some(Filter::Query(q))) => {
+                let namespace = Self::namespace_of(ctx);
+                let class = self.find(namespace, &q.class).ok_or_else(|| {
+                    Fault::cannot_process_filter(
+                        "The specified class does not exist in the given namespace. ",
+                    )
+                })?;
+                if let Some(unknown) = q
+                    .property_names()
+                    .into_iter()
+                    .find(|p| !class.properties().iter().any(|c| c.eq_ignore_ascii_case(p)))
+                {
+                    return Err(Fault::cannot_process_filter(format!(
+                        "The property {unknown:?} is not a property of {}. ",
+                        class.name()
+                    )));
+                }
+                class
+            }
+            (Some(class), _) => class,
+            (None, _) => return Err(Fault::unsupported_feature(
+                "FilteringRequired",
+                "The resource URI names every class (*): Enumerate needs a WQL filter naming one. ",
+            )),
+        };
+        Ok(class
+            .instances(ctx, filter)?
+            .into_iter()
+            .map(Item::Instance)
+            .collect())
+    }
+}

@@ -1,0 +1,115 @@
+//! Win32_OperatingSystem from /proc, /etc/os-release and the kernel's identity.
+
+use wsman_proto::cim::{CimDateTime, Instance};
+use wsman_proto::Fault;
+
+use super::procfs;
+use super::Class;
+use crate::{Context, Filter};
+
+/// `Win32_OperatingSystem`: one instance, keyed by Name. Memory sizes are in KB, as
+/// Windows reports them; OSType 36 is LINUX in CIM_OperatingSystem's value map.
+pub struct OperatingSystem;
+
+const PROPERTIES: &[&str] = &[
+    "BootDevice",
+    "BuildNumber",
+    "Caption",
+    "CreationClassName",
+    "CSCreationClassName",
+    "CSName",
+    "FreePhysicalMemory",
+    "FreeSpaceInPagingFiles",
+    "FreeVirtualMemory",
+    "LastBootUpTime",
+    "LocalDateTime",
+    "Manufacturer",
+    "Name",
+    "NumberOfProcesses",
+    "OSArchitecture",
+    "OSType",
+    "SizeStoredInPagingFiles",
+    "Status",
+    "TotalVirtualMemorySize",
+    "TotalVisibleMemorySize",
+    "Version",
+];
+
+/// OSType value of CIM_OperatingSystem for Linux.
+pub const OS_TYPE_LINUX: u16 = 36;
+
+fn os_release(key: &str) -> Option<String> {
+    let text = procfs::read_text("/etc/os-release")
+        .or_else(|_| procfs::read_text("/usr/lib/os-release"))
+        .ok()?;
+    text.lines().find_map(|l| {
+        let v = l.strip_prefix(key)?.strip_prefix('=')?;
+        Some(v.trim_matches('"').to_owned())
+    })
+}
+
+impl Class for OperatingSystem {
+    fn name(&self) -> &'static str {
+        "Win32_OperatingSystem"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["Name"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        PROPERTIES
+    }
+
+    fn instances(
+        &self,
+        _ctx: &Context<'_>,
+        _filter: Option<&Filter>,
+    ) -> Result<Vec<Instance>, Fault> {
+        let meminfo = procfs::read_text("/proc/meminfo")
+            .map_err(|e| Fault::internal_error(format!("/proc/meminfo: {e}. ")))?;
+        let kb = |k| procfs::field(&meminfo, k);
+        let (total, available) = (kb("MemTotal"), kb("MemAvailable"));
+        let (swap_total, swap_free) = (kb("SwapTotal"), kb("SwapFree"));
+        let caption = os_release("PRETTY_NAME").unwrap_or_else(|| "Linux".to_owned());
+        let release = procfs::read_text("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
+        let boot = procfs::boot_time().map(|s| CimDateTime::utc(s as i64 * 1_000_000));
+        let arch = match std::env::consts::ARCH {
+            "x86_64" | "aarch64" | "powerpc64" | "s390x" | "riscv64" => "64-bit",
+            _ => "32-bit",
+        };
+        let instance = Instance::new(self.name(), self.namespace())
+            .with("BootDevice", Option::<String>::None)
+            .with("BuildNumber", release.clone())
+            .with("Caption", caption.clone())
+            .with("CreationClassName", self.name())
+            .with("CSCreationClassName", "Win32_ComputerSystem")
+            .with("CSName", procfs::host_name())
+            .with("FreePhysicalMemory", available)
+            .with("FreeSpaceInPagingFiles", swap_free)
+            .with(
+                "FreeVirtualMemory",
+                available.zip(swap_free).map(|(a, b)| a + b),
+            )
+            .with("LastBootUpTime", boot)
+            .with("LocalDateTime", CimDateTime::utc(now))
+            .with("Manufacturer", os_release("NAME"))
+            // Windows' Name is "Caption|WindowsDirectory|boot partition"; the same shape here.
+            .with_key("Name", format!("{caption}|/|/"))
+            .with("NumberOfProcesses", procfs::pids().len() as u64)
+            .with("OSArchitecture", arch)
+            .with("OSType", OS_TYPE_LINUX)
+            .with("SizeStoredInPagingFiles", swap_total)
+            .with("Status", "OK")
+            .with(
+                "TotalVirtualMemorySize",
+                total.zip(swap_total).map(|(a, b)| a + b),
+            )
+            .with("TotalVisibleMemorySize", total)
+            .with("Version", release);
+        Ok(vec![instance.sorted()])
+    }
+}

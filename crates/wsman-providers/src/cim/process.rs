@@ -1,0 +1,249 @@
+//! Win32_Process from /proc: one instance per process, keyed by Handle (the pid as text).
+//! Times are in 100 ns units and sizes in bytes, except where Windows reports KB
+//! (PeakWorkingSetSize, PageFileUsage, PeakPageFileUsage), as in WMI.
+
+use wsman_proto::cim::{CimDateTime, Instance, Value};
+use wsman_proto::Fault;
+
+use super::procfs::{self, Stat, USER_HZ};
+use super::Class;
+use crate::{Context, Filter};
+
+/// `Win32_Process`.
+pub struct Process;
+
+const PROPERTIES: &[&str] = &[
+    "Caption",
+    "CommandLine",
+    "CreationClassName",
+    "CreationDate",
+    "CSCreationClassName",
+    "CSName",
+    "Description",
+    "ExecutablePath",
+    "ExecutionState",
+    "Handle",
+    "HandleCount",
+    "InstallDate",
+    "KernelModeTime",
+    "Name",
+    "OSCreationClassName",
+    "OSName",
+    "PageFaults",
+    "PageFileUsage",
+    "ParentProcessId",
+    "PeakPageFileUsage",
+    "PeakVirtualSize",
+    "PeakWorkingSetSize",
+    "Priority",
+    "PrivatePageCount",
+    "ProcessId",
+    "SessionId",
+    "Status",
+    "TerminationDate",
+    "ThreadCount",
+    "UserModeTime",
+    "VirtualSize",
+    "WindowsVersion",
+    "WorkingSetSize",
+];
+
+/// 100 ns units per clock tick.
+const HUNDRED_NS_PER_TICK: u64 = 10_000_000 / USER_HZ;
+
+/// What every process instance shares: read once per enumeration.
+struct Host {
+    name: String,
+    os_name: String,
+    version: String,
+    boot_time: Option<u64>,
+}
+
+impl Host {
+    fn read() -> Self {
+        Self {
+            name: procfs::host_name(),
+            os_name: "Linux".to_owned(),
+            version: procfs::read_text("/proc/sys/kernel/osrelease")
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default(),
+            boot_time: procfs::boot_time(),
+        }
+    }
+}
+
+/// The instance of process `pid`, or `None` when it is gone (or never was).
+fn instance(pid: u32, host: &Host) -> Option<Instance> {
+    let stat = Stat::read(pid)?;
+    let status = procfs::read_text(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = |k| procfs::field(&status, k);
+    let cmdline = procfs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    // Readable for the daemon's own processes, or all of them as root.
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| !p.ends_with(" (deleted)"));
+    let name = exe
+        .as_deref()
+        .and_then(|p| p.rsplit('/').next())
+        .map_or_else(|| stat.comm.clone(), str::to_owned);
+    let handles = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()
+        .map(|d| d.count() as u64);
+    let creation = host.boot_time.map(|boot| {
+        let micros = boot as i64 * 1_000_000 + (stat.get(22) * 1_000_000 / USER_HZ) as i64;
+        CimDateTime::utc(micros)
+    });
+    let command_line = (!args.is_empty()).then(|| args.join(" "));
+    let instance = Instance::new("Win32_Process", "root/cimv2")
+        .with("Caption", name.clone())
+        .with("CommandLine", command_line)
+        .with("CreationClassName", "Win32_Process")
+        .with("CreationDate", creation)
+        .with("CSCreationClassName", "Win32_ComputerSystem")
+        .with("CSName", host.name.clone())
+        .with("Description", name.clone())
+        .with("ExecutablePath", exe)
+        .with("ExecutionState", Value::Null)
+        .with_key("Handle", pid.to_string())
+        .with("HandleCount", handles)
+        .with("InstallDate", Value::Null)
+        .with("KernelModeTime", stat.get(15) * HUNDRED_NS_PER_TICK)
+        .with("Name", name)
+        .with("OSCreationClassName", "Win32_OperatingSystem")
+        .with("OSName", host.os_name.clone())
+        .with("PageFaults", stat.get(12))
+        .with("PageFileUsage", kb("VmSwap"))
+        .with("ParentProcessId", stat.get(4))
+        .with("PeakPageFileUsage", kb("VmSwap"))
+        .with("PeakVirtualSize", kb("VmPeak").map(|k| k * 1024))
+        .with("PeakWorkingSetSize", kb("VmHWM"))
+        .with("Priority", stat.signed(18))
+        .with("PrivatePageCount", kb("RssAnon").map(|k| k * 1024))
+        .with("ProcessId", pid)
+        .with("SessionId", stat.get(6))
+        .with("Status", Value::Null)
+        .with("TerminationDate", Value::Null)
+        .with("ThreadCount", stat.get(20))
+        .with("UserModeTime", stat.get(14) * HUNDRED_NS_PER_TICK)
+        .with("VirtualSize", stat.get(23))
+        .with("WindowsVersion", host.version.clone())
+        .with("WorkingSetSize", kb("VmRSS").map_or(0, |k| k * 1024));
+    Some(instance)
+}
+
+/// The pids a filter names by key (`Handle = 'n'` or `ProcessId = n` at the top of an AND
+/// chain), so that such a query reads one process, not all of them.
+fn pinned_pid(filter: Option<&Filter>) -> Option<u32> {
+    use wsman_proto::wql::{CompareOp, Condition, Literal};
+    fn find(c: &Condition) -> Option<u32> {
+        match c {
+            Condition::And(a, b) => find(a).or_else(|| find(b)),
+            Condition::Compare {
+                property,
+                op: CompareOp::Eq,
+                literal,
+            } if property.eq_ignore_ascii_case("Handle")
+                || property.eq_ignore_ascii_case("ProcessId") =>
+            {
+                match literal {
+                    Literal::Text(t) => t.trim().parse().ok(),
+                    Literal::Integer(i) => u32::try_from(*i).ok(),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+    match filter? {
+        Filter::Query(q) => find(q.condition.as_ref()?),
+        Filter::Selector(s) => s.get("Handle")?.trim().parse().ok(),
+    }
+}
+
+impl Class for Process {
+    fn name(&self) -> &'static str {
+        "Win32_Process"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["Handle"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        PROPERTIES
+    }
+
+    fn instances(
+        &self,
+        _ctx: &Context<'_>,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Instance>, Fault> {
+        let host = Host::read();
+        if let Some(pid) = pinned_pid(filter) {
+            return Ok(instance(pid, &host).into_iter().collect());
+        }
+        Ok(procfs::pids()
+            .into_iter()
+            .filter_map(|pid| instance(pid, &host))
+            .collect())
+    }
+
+    fn get(&self, _ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
+        handle(keys)
+            .and_then(|pid| instance(pid, &Host::read()))
+            .ok_or_else(super::not_found)
+    }
+
+    fn invoke(
+        &self,
+        ctx: &Context<'_>,
+        keys: &[(&str, &str)],
+        method: &str,
+    ) -> Result<Instance, Fault> {
+        if !method.eq_ignore_ascii_case("GetOwner") {
+            return Err(crate::not_supported(ctx));
+        }
+        let pid = handle(keys).ok_or_else(super::not_found)?;
+        let status =
+            procfs::read_text(format!("/proc/{pid}/status")).map_err(|_| super::not_found())?;
+        let output = Instance::new("GetOwner_OUTPUT", self.namespace());
+        // Real uid: the first of the four on the Uid line.
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u32>().ok());
+        Ok(match uid {
+            // A local account: Windows names the computer as its domain.
+            Some(uid) => output
+                .with("Domain", procfs::host_name())
+                .with("ReturnValue", 0u32)
+                .with("User", user_name(uid)),
+            // Windows' "unknown failure".
+            None => output.with("ReturnValue", 8u32),
+        })
+    }
+}
+
+/// The pid of the Handle key.
+fn handle(keys: &[(&str, &str)]) -> Option<u32> {
+    keys.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Handle"))
+        .and_then(|(_, v)| v.trim().parse::<u32>().ok())
+}
+
+/// The name of user `uid` from /etc/passwd (accounts only NSS knows are shown by number).
+fn user_name(uid: u32) -> String {
+    let passwd = procfs::read_text("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+        })
+        .unwrap_or_else(|| uid.to_string())
+}

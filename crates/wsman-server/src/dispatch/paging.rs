@@ -1,0 +1,144 @@
+//! Enumeration paging, written once for every engine: the EnumerateResponse of items already
+//! rendered in the requested mode (all under a context, or with OptimizeEnumeration the first
+//! batch in the response), then Pull batches that fit MaxEnvelopeSize and MaxElements, and
+//! Release.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use wsman_proto::enumeration::{self, Enumerate, Pull};
+use wsman_proto::ns::action;
+use wsman_proto::{Fault, Request};
+
+use super::{finish, render, Call, Reply};
+use crate::enumeration::EnumerationStore;
+use crate::settings::ServiceSettings;
+
+/// A stand-in as long as a real context id, to size the envelope before one is created.
+const CONTEXT_PLACEHOLDER: &str = "uuid:00000000-0000-0000-0000-000000000000";
+/// `<w:Items></w:Items>`: present only when there are items.
+const ITEMS_WRAPPER: usize = "<w:Items></w:Items>".len();
+
+/// Answer an Enumerate whose items are `rendered`.
+pub fn enumerate_response(
+    store: &EnumerationStore,
+    call: Call<'_>,
+    parsed: &Enumerate,
+    mut rendered: VecDeque<String>,
+) -> Result<Reply, Fault> {
+    let request = call.request;
+    let settings = call.exchange.settings;
+    let total = rendered.len();
+    let extra = count_header(request, total);
+    let now = Instant::now();
+    if !parsed.optimize {
+        let id = store.insert(rendered, total, now, settings.enumeration_timeout());
+        let body = enumeration::enumerate_response(Some(&id), None, false);
+        return finish(
+            request,
+            action::ENUMERATE_RESPONSE,
+            &extra,
+            &body,
+            call.max_envelope,
+        );
+    }
+    let max_items = batch_limit(parsed.max_elements.unwrap_or(1), settings);
+    let overhead = render(
+        request,
+        action::ENUMERATE_RESPONSE,
+        &extra,
+        &enumeration::enumerate_response(Some(CONTEXT_PLACEHOLDER), Some(&[]), true),
+    )
+    .len()
+        + ITEMS_WRAPPER;
+    let space = item_space(call.max_envelope, overhead)?;
+    let batch = crate::enumeration::take_fitting(&mut rendered, max_items, space)
+        .map_err(|len| Fault::max_envelope_size_exceeded(len + overhead, call.max_envelope))?;
+    let body = if rendered.is_empty() {
+        enumeration::enumerate_response(None, Some(&batch), true)
+    } else {
+        let id = store.insert(rendered, total, now, settings.enumeration_timeout());
+        enumeration::enumerate_response(Some(&id), Some(&batch), false)
+    };
+    finish(
+        request,
+        action::ENUMERATE_RESPONSE,
+        &extra,
+        &body,
+        call.max_envelope,
+    )
+}
+
+/// Answer a Pull from the context it names.
+pub fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fault> {
+    let request = call.request;
+    let settings = call.exchange.settings;
+    let parsed = Pull::parse(request.body.as_ref())?;
+    let max_items = batch_limit(parsed.max_elements.unwrap_or(1), settings);
+    // Sized with an unknown count; the real count is at most as long as "nil" markup.
+    let extra = if request.request_total_items_count_estimate {
+        enumeration::total_items_header(None)
+    } else {
+        String::new()
+    };
+    let overhead = render(
+        request,
+        action::PULL_RESPONSE,
+        &extra,
+        &enumeration::pull_response(Some(&parsed.context), &[], false),
+    )
+    .len()
+        + "<n:EndOfSequence/>".len();
+    let mut space = item_space(call.max_envelope, overhead)?;
+    if let Some(chars) = parsed.max_characters {
+        space = space.min(chars as usize);
+    }
+    let batch = store.pull(
+        &parsed.context,
+        Instant::now(),
+        settings.enumeration_timeout(),
+        max_items,
+        space,
+    )?;
+    let body = enumeration::pull_response(Some(&parsed.context), &batch.items, batch.end);
+    let extra = count_header(request, batch.total);
+    finish(
+        request,
+        action::PULL_RESPONSE,
+        &extra,
+        &body,
+        call.max_envelope,
+    )
+}
+
+/// Answer a Release of the context it names.
+pub fn release(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fault> {
+    store.release(&enumeration::parse_release(call.request.body.as_ref())?)?;
+    finish(
+        call.request,
+        action::RELEASE_RESPONSE,
+        "",
+        "",
+        call.max_envelope,
+    )
+}
+
+fn item_space(max_envelope: u64, overhead: usize) -> Result<usize, Fault> {
+    usize::try_from(max_envelope)
+        .ok()
+        .and_then(|m| m.checked_sub(overhead))
+        .ok_or_else(|| Fault::max_envelope_size_exceeded(overhead, max_envelope))
+}
+
+/// Batch size = min(MaxElements, MaxBatchItems), at least one.
+fn batch_limit(max_elements: u32, settings: &ServiceSettings) -> usize {
+    max_elements.min(settings.max_batch_items).max(1) as usize
+}
+
+fn count_header(request: &Request, total: usize) -> String {
+    if request.request_total_items_count_estimate {
+        enumeration::total_items_header(Some(total))
+    } else {
+        String::new()
+    }
+}

@@ -1,0 +1,383 @@
+//! The transfer engine: WS-Transfer (Get, Put, Create, Delete), WS-Enumeration and Invoke over
+//! the providers of the [`Registry`].
+//!
+//! Providers return typed answers; this engine does the rest once for all of them: filters
+//! compiled from `w:Filter` and applied to instances, the instance XML, EPRs from keys, and
+//! paging. Synchronous providers run on the blocking pool and asynchronous ones in the
+//! request's future, both bounded by the operation budget.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use wsman_proto::cim::Instance;
+use wsman_proto::enumeration::{self, Enumerate, EnumerationMode};
+use wsman_proto::ns::action;
+use wsman_proto::operation::{Action, Resource, CIM_PREFIX};
+use wsman_proto::{transfer, wql, Fault, Request};
+use wsman_providers::{
+    Answer, Body, Call as ProviderCall, Context, Filter, Item, Registry, Served,
+};
+
+use super::{finish, finish_owned, paging, Call, Engine, ReplyFuture};
+use crate::enumeration::EnumerationStore;
+
+/// WS-Transfer, WS-Enumeration and Invoke over providers.
+pub struct TransferEngine {
+    registry: Registry,
+    enumerations: Arc<EnumerationStore>,
+}
+
+impl TransferEngine {
+    pub fn new(registry: Registry, enumerations: Arc<EnumerationStore>) -> Self {
+        Self {
+            registry,
+            enumerations,
+        }
+    }
+
+    /// Whether a provider serves `resource_uri`.
+    pub fn serves(&self, resource_uri: &str) -> bool {
+        self.registry.find(resource_uri).is_some()
+    }
+
+    /// The provider's descriptor for the request, when it has one.
+    pub fn security_descriptor(
+        &self,
+        request: &Request,
+    ) -> Option<Arc<wsman_config::SecurityDescriptor>> {
+        self.registry
+            .find(request.resource_uri.as_deref().unwrap_or(""))?
+            .security(&request.operation)
+    }
+
+    fn provider(&self, request: &Request) -> Result<Served, Fault> {
+        let uri = request.resource_uri.as_deref().unwrap_or("");
+        self.registry
+            .find(uri)
+            .cloned()
+            .ok_or_else(|| Fault::destination_unreachable(uri))
+    }
+
+    async fn serve(&self, call: Call<'_>) -> Result<super::Reply, Fault> {
+        let request = call.request;
+        let max = call.max_envelope;
+        match &request.operation.action {
+            Action::Get => {
+                let body = self.call_provider(call, Op::Get).await?.into_body()?;
+                let (header, body) = match (&request.fragment_transfer, body) {
+                    (Some(fragment), Body::Instance(instance)) => {
+                        fragment_of(&instance, &fragment.trimmed_text())?
+                    }
+                    (_, body) => (String::new(), render_body(request, body, None)),
+                };
+                finish(request, action::GET_RESPONSE, &header, &body, max)
+            }
+            Action::Put => {
+                let body = self.call_provider(call, Op::Put).await?.into_body()?;
+                finish(
+                    request,
+                    action::PUT_RESPONSE,
+                    "",
+                    &render_body(request, body, None),
+                    max,
+                )
+            }
+            Action::Create => {
+                let Answer::Created(created) = self.call_provider(call, Op::Create).await? else {
+                    return Err(unexpected());
+                };
+                let selectors: Vec<(&str, &str)> = created
+                    .selectors
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                let body = transfer::resource_created(
+                    call.exchange.address,
+                    &created.resource_uri,
+                    &selectors,
+                );
+                finish(request, action::CREATE_RESPONSE, "", &body, max)
+            }
+            Action::Delete => {
+                self.call_provider(call, Op::Delete).await?;
+                finish(request, action::DELETE_RESPONSE, "", "", max)
+            }
+            Action::Invoke(method) => {
+                let body = self
+                    .call_provider(call, Op::Invoke(method.clone()))
+                    .await?
+                    .into_body()?;
+                let output = format!("{method}_OUTPUT");
+                let response_action =
+                    format!("{}Response", request.action.as_deref().unwrap_or(""));
+                finish_owned(
+                    request,
+                    &response_action,
+                    render_body(request, body, Some(&output)),
+                    max,
+                )
+            }
+            Action::Enumerate => self.enumerate(call).await,
+            Action::Pull => paging::pull(&self.enumerations, call),
+            Action::Release => paging::release(&self.enumerations, call),
+            _ => Err(Fault::action_not_supported(
+                request.action.as_deref().unwrap_or(""),
+            )),
+        }
+    }
+
+    async fn enumerate(&self, call: Call<'_>) -> Result<super::Reply, Fault> {
+        let request = call.request;
+        let parsed = Enumerate::parse(request.body.as_ref())?;
+        let served = self.provider(request)?;
+        let filter = match &parsed.filter {
+            None => None,
+            Some(_) if !served.filtering() => return Err(Fault::filtering_not_supported()),
+            Some(f) => Some(compile_filter(f)?),
+        };
+        let Answer::Items(items) = self
+            .call_provider(call, Op::Enumerate(filter.clone()))
+            .await?
+        else {
+            return Err(unexpected());
+        };
+        let rendered: VecDeque<String> = items
+            .iter()
+            .filter(|item| item_passes(item, filter.as_ref()))
+            .map(|item| {
+                render_item(
+                    request,
+                    item,
+                    parsed.mode,
+                    call.exchange.address,
+                    selected(filter.as_ref()),
+                )
+            })
+            .collect();
+        paging::enumerate_response(&self.enumerations, call, &parsed, rendered)
+    }
+
+    /// Every provider call goes through here: the blocking pool for synchronous providers,
+    /// the request's future for asynchronous ones, both bounded by the operation budget.
+    async fn call_provider(&self, call: Call<'_>, op: Op) -> Result<Answer, Fault> {
+        let served = self.provider(call.request)?;
+        let address = call.exchange.address;
+        match served {
+            Served::Blocking(provider) => {
+                let request = Arc::clone(call.request);
+                let address = address.to_owned();
+                let caller = call.caller.cloned();
+                let job = tokio::task::spawn_blocking(move || {
+                    let ctx = Context::new(&request, &address).with_caller(caller.as_ref());
+                    provider.call(&ctx, op.as_call())
+                });
+                match tokio::time::timeout(call.budget, job).await {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(join)) => Err(Fault::internal_error(format!(
+                        "The provider failed while processing the request: {join}. "
+                    ))),
+                    Err(_) => Err(Fault::timed_out()),
+                }
+            }
+            Served::Async(provider) => {
+                let ctx = Context::new(call.request, address).with_caller(call.caller);
+                tokio::time::timeout(call.budget, provider.call(ctx, op.as_call()))
+                    .await
+                    .unwrap_or_else(|_| Err(Fault::timed_out()))
+            }
+        }
+    }
+}
+
+impl Engine for TransferEngine {
+    fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
+        Box::pin(self.serve(call))
+    }
+}
+
+/// A provider call with owned arguments (it may cross to the blocking pool).
+#[derive(Clone, Debug)]
+enum Op {
+    Get,
+    Put,
+    Create,
+    Delete,
+    Enumerate(Option<Filter>),
+    Invoke(String),
+}
+
+impl Op {
+    fn as_call(&self) -> ProviderCall<'_> {
+        match self {
+            Self::Get => ProviderCall::Get,
+            Self::Put => ProviderCall::Put,
+            Self::Create => ProviderCall::Create,
+            Self::Delete => ProviderCall::Delete,
+            Self::Enumerate(f) => ProviderCall::Enumerate(f.as_ref()),
+            Self::Invoke(m) => ProviderCall::Invoke(m),
+        }
+    }
+}
+
+trait IntoBody {
+    fn into_body(self) -> Result<Body, Fault>;
+}
+
+impl IntoBody for Answer {
+    fn into_body(self) -> Result<Body, Fault> {
+        match self {
+            Answer::Body(b) => Ok(b),
+            _ => Err(unexpected()),
+        }
+    }
+}
+
+fn unexpected() -> Fault {
+    Fault::internal_error("The provider answered a different operation than the one asked. ")
+}
+
+/// The typed filter of a `w:Filter`: an unknown dialect is `w:FilterDialectRequestedUnavailable`.
+/// WQL and CQL are parsed here (`n:CannotProcessFilter` when they do not parse); a filter
+/// without a dialect is WQL, as WinRM reads it.
+pub fn compile_filter(filter: &enumeration::Filter) -> Result<Filter, Fault> {
+    if let Some(selectors) = filter.selector_set()? {
+        return Ok(Filter::Selector(selectors));
+    }
+    let dialect = filter.dialect.as_deref().unwrap_or(wql::dialect::WQL);
+    if dialect.eq_ignore_ascii_case(wql::dialect::WQL)
+        || dialect.eq_ignore_ascii_case(wql::dialect::CQL)
+    {
+        let text = filter.element.trimmed_text();
+        return Ok(Filter::Query(wql::parse(&text)?));
+    }
+    Err(Fault::filter_dialect_unavailable(dialect))
+}
+
+/// Whether an item passes the filter: instances are checked here for every class; XML items
+/// were filtered by their provider.
+fn item_passes(item: &Item, filter: Option<&Filter>) -> bool {
+    let (Item::Instance(instance), Some(filter)) = (item, filter) else {
+        return true;
+    };
+    match filter {
+        Filter::Selector(set) => {
+            instance.matches_selectors(set.0.iter().filter_map(|s| match &s.value {
+                wsman_proto::envelope::SelectorValue::Text(t) => {
+                    Some((s.name.as_str(), t.as_str()))
+                }
+                wsman_proto::envelope::SelectorValue::Epr(_) => None,
+            }))
+        }
+        Filter::Query(query) => query.matches(instance),
+        // Dialects added later are evaluated here too.
+        _ => true,
+    }
+}
+
+/// Fragment transfer (DSP0226 7.7) of an instance: `Name`, `p:Name` or `Name/text()` selects
+/// one property; the answer is a `w:XmlFragment` with the property element (or its text alone
+/// for `text()`), and the response repeats the `w:FragmentTransfer` header.
+fn fragment_of(instance: &Instance, expression: &str) -> Result<(String, String), Fault> {
+    let (path, text_only) = match expression.strip_suffix("/text()") {
+        Some(p) => (p, true),
+        None => (expression, false),
+    };
+    let name = path.rsplit_once(':').map_or(path, |(_, n)| n);
+    if instance.get(name).is_none() {
+        return Err(Fault::invalid_representation(
+            "InvalidFragment",
+            format!(
+                "The fragment {expression:?} names no property of {}. ",
+                instance.class
+            ),
+        ));
+    }
+    let fragment = instance.to_fragment(&[name.to_owned()]);
+    let body = if text_only {
+        let value = instance
+            .get(name)
+            .map(wsman_proto::cim::Value::to_text)
+            .unwrap_or_default();
+        format!(
+            "<w:XmlFragment>{}</w:XmlFragment>",
+            wsman_proto::xml::escape_text(&value)
+        )
+    } else {
+        fragment
+    };
+    let header = format!(
+        "<w:FragmentTransfer s:mustUnderstand=\"true\">{}</w:FragmentTransfer>",
+        wsman_proto::xml::escape_text(expression)
+    );
+    Ok((header, body))
+}
+
+/// The URI an instance is addressed by in answers to `request`: the DMTF class URI when the
+/// client used one, else the WMI URI of its class.
+fn instance_uri(request: &Request, instance: &Instance) -> String {
+    match &request.operation.resource {
+        Resource::Cim { .. } | Resource::CimAll => format!("{CIM_PREFIX}{}", instance.class),
+        _ => instance.resource_uri(),
+    }
+}
+
+fn render_body(request: &Request, body: Body, element: Option<&str>) -> String {
+    match body {
+        Body::Xml(xml) => xml,
+        Body::Instance(instance) => {
+            let uri = match element {
+                // A method's output is in the namespace of the class it was invoked on.
+                Some(_) => request.resource_uri.clone().unwrap_or_default(),
+                None => instance_uri(request, &instance),
+            };
+            instance.render(&uri, element.unwrap_or(&instance.class), None)
+        }
+    }
+}
+
+/// The properties of `SELECT a,b` (items are then `w:XmlFragment`s); `None` for `*`.
+fn selected(filter: Option<&Filter>) -> Option<&[String]> {
+    match filter {
+        Some(Filter::Query(q)) => q.properties.as_deref(),
+        _ => None,
+    }
+}
+
+/// One item in the requested mode; `only` turns instances into `w:XmlFragment`s of those
+/// properties.
+pub(crate) fn render_item(
+    request: &Request,
+    item: &Item,
+    mode: EnumerationMode,
+    address: &str,
+    only: Option<&[String]>,
+) -> String {
+    let (xml, uri, selectors) = match item {
+        Item::Xml {
+            xml,
+            resource_uri,
+            selectors,
+        } => (xml.clone(), resource_uri.clone(), selectors.clone()),
+        Item::Instance(instance) => {
+            let uri = instance_uri(request, instance);
+            let xml = match (mode, only) {
+                (EnumerationMode::Epr, _) => String::new(),
+                (_, Some(properties)) => instance.to_fragment(properties),
+                (_, None) => instance.to_xml(&uri),
+            };
+            (xml, uri, instance.selectors())
+        }
+    };
+    let epr = || {
+        let selectors: Vec<(&str, &str)> = selectors
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        enumeration::epr_item(address, &uri, &selectors)
+    };
+    match mode {
+        EnumerationMode::Object => xml,
+        EnumerationMode::Epr => epr(),
+        EnumerationMode::ObjectAndEpr => format!("<w:Item>{xml}{}</w:Item>", epr()),
+    }
+}

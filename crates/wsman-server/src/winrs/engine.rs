@@ -1,0 +1,127 @@
+//! The WinRS engine behind the router: every action on the shell resources, with its own
+//! envelope sizing (a Receive fills what MaxEnvelopeSize leaves around its markup).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use wsman_proto::enumeration::Enumerate;
+use wsman_proto::operation::Action;
+use wsman_proto::shell::{self, CommandStateValue, ReceiveResponse};
+use wsman_proto::{response, Fault, Request};
+
+use super::{Budget, ShellService};
+use crate::dispatch::{self, paging, Call, Engine, Reply, ReplyFuture};
+use crate::enumeration::EnumerationStore;
+
+/// The shell resources as one engine.
+pub struct ShellEngine {
+    service: ShellService,
+    enumerations: Arc<EnumerationStore>,
+}
+
+impl ShellEngine {
+    pub fn new(service: ShellService, enumerations: Arc<EnumerationStore>) -> Self {
+        Self {
+            service,
+            enumerations,
+        }
+    }
+
+    pub fn service(&self) -> &ShellService {
+        &self.service
+    }
+
+    async fn serve(&self, call: Call<'_>) -> Result<Reply, Fault> {
+        let request = call.request;
+        // The router only sends requests with a caller here.
+        let caller = call.caller.ok_or_else(Fault::access_denied)?;
+        match &request.operation.action {
+            Action::Enumerate => {
+                let parsed = Enumerate::parse(request.body.as_ref())?;
+                let filter = match &parsed.filter {
+                    Some(f) => Some(f.selector_set()?.ok_or_else(|| {
+                        Fault::filter_dialect_unavailable(f.dialect.as_deref().unwrap_or(""))
+                    })?),
+                    None => None,
+                };
+                let items = self.service.enumerate(request, caller, filter)?;
+                let rendered: VecDeque<String> = items
+                    .iter()
+                    .map(|i| {
+                        dispatch::transfer::render_item(
+                            request,
+                            i,
+                            parsed.mode,
+                            call.exchange.address,
+                            None,
+                        )
+                    })
+                    .collect();
+                paging::enumerate_response(&self.enumerations, call, &parsed, rendered)
+            }
+            Action::Pull => paging::pull(&self.enumerations, call),
+            Action::Release => paging::release(&self.enumerations, call),
+            Action::Receive if ShellService::is_receive(request) => {
+                let budget = self.budget(call, receive_overhead(request));
+                // The envelope's start, then the output as the engine holds it (pieces).
+                let id = dispatch::new_message_id();
+                let start = response::envelope_start(&dispatch::response_header(
+                    request,
+                    shell::action::RECEIVE_RESPONSE,
+                    &id,
+                ));
+                let pieces = self
+                    .service
+                    .receive_envelope(request, caller, budget, &start)
+                    .await?;
+                dispatch::within_envelope(
+                    pieces.iter().map(bytes::Bytes::len).sum(),
+                    call.max_envelope,
+                )?;
+                Ok(Reply::Pieces(pieces))
+            }
+            _ => {
+                let (response_action, body) = self
+                    .service
+                    .operate(request, caller, call.exchange.address, self.budget(call, 0))
+                    .await?;
+                dispatch::finish_owned(request, response_action, body, call.max_envelope)
+            }
+        }
+    }
+
+    fn budget(&self, call: Call<'_>, receive_overhead: usize) -> Budget {
+        Budget {
+            time: call.budget,
+            max_envelope: call.max_envelope,
+            receive_overhead,
+        }
+    }
+}
+
+/// The size of the response envelope around an empty ReceiveResponse with the longest
+/// CommandState a Receive can carry: what a Receive's output may not use.
+fn receive_overhead(request: &Request) -> usize {
+    dispatch::render(
+        request,
+        shell::action::RECEIVE_RESPONSE,
+        "",
+        &ReceiveResponse::new(
+            Vec::new(),
+            Some((
+                Some(String::new()),
+                CommandStateValue::Done {
+                    exit_code: Some(i64::from(i32::MIN)),
+                },
+            )),
+        )
+        .to_xml(),
+    )
+    .len()
+}
+
+impl Engine for ShellEngine {
+    fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
+        Box::pin(self.serve(call))
+    }
+}

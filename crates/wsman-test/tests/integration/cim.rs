@@ -1,0 +1,541 @@
+//! CIM/WMI classes over the wire: values checked against the Linux source they come from
+//! (a process this test starts, /proc/meminfo), never against literals; WQL filters,
+//! `SELECT a,b` fragments, paging, and the faults of bad class URIs, selectors and filters.
+
+use std::process::{Child, Command};
+
+use wsman_proto::ns::action;
+use wsman_proto::xml::{self, Element, Limits};
+use wsman_test::soap;
+use wsman_test::Fixture;
+
+use super::expect_fault;
+
+const WMI: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/";
+const WQL: &str = "http://schemas.microsoft.com/wbem/wsman/1/WQL";
+
+/// A process of this test, killed and reaped on drop.
+struct Sleeper(Child);
+
+impl Sleeper {
+    fn start() -> Self {
+        Self(
+            Command::new("sleep")
+                .arg("300")
+                .spawn()
+                .expect("start sleep"),
+        )
+    }
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn enumerate_body(filter: Option<(&str, &str)>, extra: &str) -> String {
+    let filter = filter.map_or(String::new(), |(dialect, text)| {
+        format!(
+            "<w:Filter Dialect=\"{dialect}\">{}</w:Filter>",
+            xml::escape_text(text)
+        )
+    });
+    format!(
+        "<n:Enumerate xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
+         <w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements>{extra}{filter}</n:Enumerate>"
+    )
+}
+
+fn parse(text: &str) -> Element {
+    xml::parse(text, &Limits::default()).expect("response is XML")
+}
+
+/// The elements named `name` anywhere under `e`.
+fn all<'a>(e: &'a Element, name: &str, out: &mut Vec<&'a Element>) {
+    for c in e.elements() {
+        if c.name == name {
+            out.push(c);
+        }
+        all(c, name, out);
+    }
+}
+
+fn text_of(e: &Element, name: &str) -> Option<String> {
+    let mut found = Vec::new();
+    all(e, name, &mut found);
+    found.first().map(|e| e.trimmed_text())
+}
+
+/// `/proc/<pid>/status` field in kB.
+fn status_kb(pid: u32, key: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    s.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("field")
+}
+
+/// Field `n` (1-based) of `/proc/<pid>/stat`.
+fn stat_field(pid: u32, n: usize) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let rest = &s[s.rfind(')').expect(")") + 1..];
+    rest.split_whitespace()
+        .nth(n - 3)
+        .and_then(|v| v.parse().ok())
+        .expect("field")
+}
+
+#[test]
+fn win32_process_get_and_wql_match_proc() {
+    let f = Fixture::http();
+    let child = Sleeper::start();
+    let pid = child.pid();
+    let uri = format!("{WMI}Win32_Process");
+    let r = f.post(&soap::get(&uri, &[("Handle", &pid.to_string())]));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = parse(&r.text());
+    assert_eq!(text_of(&body, "ProcessId"), Some(pid.to_string()));
+    assert_eq!(text_of(&body, "Handle"), Some(pid.to_string()));
+    assert_eq!(
+        text_of(&body, "ParentProcessId"),
+        Some(std::process::id().to_string())
+    );
+    assert_eq!(text_of(&body, "CommandLine").as_deref(), Some("sleep 300"));
+    assert_eq!(text_of(&body, "Name").as_deref(), Some("sleep"));
+    // A sleeping process: its memory and CPU time do not move between the two reads.
+    assert_eq!(
+        text_of(&body, "WorkingSetSize"),
+        Some((status_kb(pid, "VmRSS") * 1024).to_string())
+    );
+    assert_eq!(
+        text_of(&body, "VirtualSize"),
+        Some(stat_field(pid, 23).to_string())
+    );
+    assert_eq!(
+        text_of(&body, "KernelModeTime"),
+        Some((stat_field(pid, 15) * 100_000).to_string())
+    );
+    assert!(r.text().contains("xsi:type=\"p:Win32_Process_Type\""));
+
+    // WQL: exactly this process, in either quote style and any case.
+    for query in [
+        format!("SELECT * FROM Win32_Process WHERE ProcessId = {pid}"),
+        format!("select * from win32_process where handle = \"{pid}\" and name like 'sl%'"),
+    ] {
+        let r = f.post(&soap::request(
+            action::ENUMERATE,
+            &format!("{WMI}*"),
+            &[],
+            &enumerate_body(Some((WQL, &query)), ""),
+        ));
+        assert_eq!(r.status, 200, "{query}\n{}", r.describe());
+        let body = parse(&r.text());
+        let mut items = Vec::new();
+        all(&body, "Win32_Process", &mut items);
+        assert_eq!(items.len(), 1, "{query}\n{}", r.text());
+        assert_eq!(text_of(items[0], "ProcessId"), Some(pid.to_string()));
+        assert!(r.text().contains("EndOfSequence"));
+    }
+
+    // SELECT a,b: w:XmlFragment items with those properties only.
+    let query = format!("SELECT Name, ParentProcessId FROM Win32_Process WHERE Handle = '{pid}'");
+    let r = f.post(&soap::request(
+        action::ENUMERATE,
+        &uri,
+        &[],
+        &enumerate_body(Some((WQL, &query)), ""),
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = parse(&r.text());
+    let mut fragments = Vec::new();
+    all(&body, "XmlFragment", &mut fragments);
+    assert_eq!(fragments.len(), 1, "{}", r.text());
+    assert_eq!(text_of(fragments[0], "Name").as_deref(), Some("sleep"));
+    assert_eq!(
+        text_of(fragments[0], "ParentProcessId"),
+        Some(std::process::id().to_string())
+    );
+    assert_eq!(text_of(fragments[0], "CommandLine"), None);
+}
+
+#[test]
+fn win32_process_enumerates_in_pages_with_eprs() {
+    let f = Fixture::http();
+    let child = Sleeper::start();
+    let uri = format!("{WMI}Win32_Process");
+    // No optimization: every item comes through Pull, two at a time, as EPRs.
+    let body = "<n:Enumerate xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
+         <w:EnumerationMode>EnumerateEPR</w:EnumerationMode></n:Enumerate>";
+    let r = f.post(&soap::request(action::ENUMERATE, &uri, &[], body));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let mut context = text_of(&parse(&r.text()), "EnumerationContext").expect("context");
+    let mut handles = Vec::new();
+    for _ in 0..100_000 {
+        let pull = format!(
+            "<n:Pull xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\">\
+             <n:EnumerationContext>{context}</n:EnumerationContext><n:MaxElements>2</n:MaxElements></n:Pull>"
+        );
+        let r = f.post(&soap::request(action::PULL, &uri, &[], &pull));
+        assert_eq!(r.status, 200, "{}", r.describe());
+        let body = parse(&r.text());
+        let mut selectors = Vec::new();
+        all(&body, "Selector", &mut selectors);
+        assert!(selectors.len() <= 2);
+        handles.extend(selectors.iter().map(|s| s.trimmed_text()));
+        if r.text().contains("EndOfSequence") {
+            break;
+        }
+        context = text_of(&body, "EnumerationContext").expect("context");
+    }
+    assert!(handles.contains(&child.pid().to_string()), "{handles:?}");
+    assert!(handles.contains(&std::process::id().to_string()));
+}
+
+#[test]
+fn win32_operating_system_matches_meminfo() {
+    let f = Fixture::http();
+    let r = f.post(&soap::request(
+        action::ENUMERATE,
+        &format!("{WMI}Win32_OperatingSystem"),
+        &[],
+        &enumerate_body(None, ""),
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = parse(&r.text());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("meminfo");
+    let kb = |k: &str| {
+        meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}:")))
+            .and_then(|v| v.split_whitespace().next().map(str::to_owned))
+    };
+    assert_eq!(text_of(&body, "TotalVisibleMemorySize"), kb("MemTotal"));
+    assert_eq!(text_of(&body, "SizeStoredInPagingFiles"), kb("SwapTotal"));
+    assert_eq!(text_of(&body, "OSType").as_deref(), Some("36"));
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    assert_eq!(text_of(&body, "CSName").as_deref(), Some(hostname.trim()));
+    // Get by its key, as the EPR names it.
+    let name = text_of(&body, "Name").expect("Name");
+    let r = f.post(&soap::get(
+        &format!("{WMI}Win32_OperatingSystem"),
+        &[("Name", &name)],
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+}
+
+#[test]
+fn bad_classes_selectors_and_filters_get_their_faults() {
+    let f = Fixture::http();
+    let process = format!("{WMI}Win32_Process");
+    let r = f.post(&soap::get(
+        &format!("{WMI}Win32_NoSuchClass"),
+        &[("Name", "x")],
+    ));
+    expect_fault(&r, "DestinationUnreachable");
+    let r = f.post(&soap::get(&process, &[("Name", "x")]));
+    expect_fault(&r, "InvalidSelectors");
+    let r = f.post(&soap::get(&process, &[]));
+    expect_fault(&r, "InvalidSelectors");
+    // No such process: u32::MAX is above any pid_max.
+    let r = f.post(&soap::get(&process, &[("Handle", "4294967295")]));
+    expect_fault(&r, "InvalidSelectors");
+    let enumerate = |uri: &str, filter: Option<(&str, &str)>| {
+        f.post(&soap::request(
+            action::ENUMERATE,
+            uri,
+            &[],
+            &enumerate_body(filter, ""),
+        ))
+    };
+    expect_fault(&enumerate(&format!("{WMI}*"), None), "UnsupportedFeature");
+    expect_fault(
+        &enumerate(&process, Some((WQL, "SELECT * FROM Win32_Process WHERE"))),
+        "CannotProcessFilter",
+    );
+    expect_fault(
+        &enumerate(&process, Some((WQL, "SELECT * FROM Win32_Processa"))),
+        "CannotProcessFilter",
+    );
+    expect_fault(
+        &enumerate(&process, Some((WQL, "SELECT Nope FROM Win32_Process"))),
+        "CannotProcessFilter",
+    );
+    expect_fault(
+        &enumerate(&process, Some(("urn:no-such-dialect", "x"))),
+        "FilterDialectRequestedUnavailable",
+    );
+    f.identify();
+}
+
+#[test]
+fn winrm_cli_enumerates_and_gets_through_windows_aliases() {
+    let f = Fixture::http();
+    let child = Sleeper::start();
+    let pid = child.pid();
+    let filter = format!("-filter:SELECT * FROM Win32_Process WHERE ProcessId = {pid}");
+    let out = f.winrm_remote(&["enumerate", "wmi/root/cimv2/*", &filter]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert!(
+        out.stdout.contains(&format!("ProcessId = {pid}")),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(
+        out.stdout.lines().filter(|l| *l == "Win32_Process").count(),
+        1,
+        "{}",
+        out.describe()
+    );
+    let out = f.winrm_remote(&["get", &format!("wmicimv2/Win32_Process?Handle={pid}")]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert!(
+        out.stdout.contains("CommandLine = sleep 300"),
+        "{}",
+        out.describe()
+    );
+    let out = f.winrm_remote(&["enumerate", "wmicimv2/Win32_OperatingSystem"]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert!(out.stdout.contains("OSType = 36"), "{}", out.describe());
+}
+
+/// Enumerate every instance of `class` (optimized, one response).
+fn enumerate_all(f: &Fixture, class: &str) -> Element {
+    let r = f.post(&soap::request(
+        action::ENUMERATE,
+        &format!("{WMI}{class}"),
+        &[],
+        &enumerate_body(None, ""),
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    parse(&r.text())
+}
+
+#[test]
+fn computer_system_processor_page_files_and_clock_match_their_sources() {
+    let f = Fixture::http();
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("cpuinfo");
+    let logical = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("meminfo");
+    let mem_total_kb: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("MemTotal");
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+
+    let body = enumerate_all(&f, "Win32_ComputerSystem");
+    assert_eq!(text_of(&body, "Name").as_deref(), Some(hostname.trim()));
+    assert_eq!(
+        text_of(&body, "NumberOfLogicalProcessors"),
+        Some(logical.to_string())
+    );
+    assert_eq!(
+        text_of(&body, "TotalPhysicalMemory"),
+        Some((mem_total_kb * 1024).to_string())
+    );
+
+    // Logical processors summed over the packages are the processors of /proc/cpuinfo.
+    let body = enumerate_all(&f, "Win32_Processor");
+    let mut counts = Vec::new();
+    all(&body, "NumberOfLogicalProcessors", &mut counts);
+    let sum: usize = counts
+        .iter()
+        .map(|c| c.trimmed_text().parse::<usize>().expect("number"))
+        .sum();
+    assert_eq!(sum, logical);
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_owned());
+    assert_eq!(text_of(&body, "Name"), model);
+
+    // One instance per swap area, sizes in MB.
+    let swaps = std::fs::read_to_string("/proc/swaps").expect("swaps");
+    let body = enumerate_all(&f, "Win32_PageFileUsage");
+    let mut items = Vec::new();
+    all(&body, "Win32_PageFileUsage", &mut items);
+    assert_eq!(items.len(), swaps.lines().skip(1).count());
+    for (item, line) in items.iter().zip(swaps.lines().skip(1)) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(text_of(item, "Name").as_deref(), Some(fields[0]));
+        let size_kb: u64 = fields[2].parse().expect("size");
+        assert_eq!(
+            text_of(item, "AllocatedBaseSize"),
+            Some((size_kb / 1024).to_string())
+        );
+    }
+
+    // The clock: the year read before and after the request brackets the answer.
+    let year = || {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64;
+        wsman_proto::cim::CimDateTime::utc(secs * 1_000_000).to_xs()[..4]
+            .parse::<u32>()
+            .expect("year")
+    };
+    let before = year();
+    let body = enumerate_all(&f, "Win32_UTCTime");
+    let after = year();
+    let answered: u32 = text_of(&body, "Year")
+        .and_then(|y| y.parse().ok())
+        .expect("Year");
+    assert!((before..=after).contains(&answered));
+    let r = f.post(&soap::get(&format!("{WMI}Win32_UTCTime"), &[]));
+    assert_eq!(r.status, 200, "{}", r.describe());
+}
+
+#[test]
+fn win32_process_get_owner_names_the_owner_of_the_process() {
+    let f = Fixture::http();
+    let child = Sleeper::start();
+    let pid = child.pid();
+    let uri = format!("{WMI}Win32_Process");
+    let r = f.post(&soap::request(
+        &format!("{uri}/GetOwner"),
+        &uri,
+        &[("Handle", &pid.to_string())],
+        &format!("<p:GetOwner_INPUT xmlns:p=\"{uri}\"/>"),
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let text = r.text();
+    assert!(
+        text.contains(&format!("<a:Action>{uri}/GetOwnerResponse</a:Action>")),
+        "{text}"
+    );
+    let body = parse(&text);
+    assert_eq!(text_of(&body, "ReturnValue").as_deref(), Some("0"));
+    // The owner as the system's own tool names it.
+    let owner = Command::new("ps")
+        .args(["-o", "user=", "-p", &pid.to_string()])
+        .output()
+        .expect("ps");
+    let owner = String::from_utf8_lossy(&owner.stdout).trim().to_owned();
+    assert_eq!(text_of(&body, "User"), Some(owner));
+    // An unknown method of the class.
+    let r = f.post(&soap::request(
+        &format!("{uri}/NoSuchMethod"),
+        &uri,
+        &[("Handle", &pid.to_string())],
+        "",
+    ));
+    expect_fault(&r, "ActionNotSupported");
+    // The same through the CLI.
+    let out = f.winrm_remote(&[
+        "invoke",
+        "GetOwner",
+        &format!("wmicimv2/Win32_Process?Handle={pid}"),
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert!(out.stdout.contains("ReturnValue = 0"), "{}", out.describe());
+}
+
+#[test]
+fn fragment_transfer_gets_one_property() {
+    let f = Fixture::http();
+    let child = Sleeper::start();
+    let pid = child.pid();
+    let uri = format!("{WMI}Win32_Process");
+    let get = |expression: &str| {
+        let xml = soap::get(&uri, &[("Handle", &pid.to_string())]).replace(
+            "</s:Header>",
+            &format!(
+                "<w:FragmentTransfer s:mustUnderstand=\"true\">{expression}</w:FragmentTransfer></s:Header>"
+            ),
+        );
+        f.post(&xml)
+    };
+    let r = get("CommandLine");
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = parse(&r.text());
+    let mut fragments = Vec::new();
+    all(&body, "XmlFragment", &mut fragments);
+    assert_eq!(fragments.len(), 1, "{}", r.text());
+    assert_eq!(
+        text_of(fragments[0], "CommandLine").as_deref(),
+        Some("sleep 300")
+    );
+    assert_eq!(text_of(fragments[0], "Name"), None);
+    let r = get("p:ProcessId/text()");
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let mut fragments = Vec::new();
+    let body = parse(&r.text());
+    all(&body, "XmlFragment", &mut fragments);
+    assert_eq!(
+        fragments.first().map(|f| f.trimmed_text()),
+        Some(pid.to_string())
+    );
+    expect_fault(&get("NoSuchProperty"), "InvalidRepresentation");
+}
+
+/// (name, idle + iowait ticks, user + nice ticks) of every `cpu` line of /proc/stat.
+fn proc_stat_cpus() -> Vec<(String, u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").expect("stat");
+    stat.lines()
+        .filter(|l| l.starts_with("cpu"))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let n = |i: usize| f[i].parse::<u64>().expect("ticks");
+            let name = match &f[0][3..] {
+                "" => "_Total".to_owned(),
+                i => i.to_owned(),
+            };
+            (name, n(4) + n(5), n(1) + n(2))
+        })
+        .collect()
+}
+
+/// Now as a FILETIME (100 ns since 1601).
+fn filetime_now() -> u64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock");
+    116_444_736_000_000_000 + (d.as_nanos() / 100) as u64
+}
+
+#[test]
+fn perf_raw_processor_counters_are_proc_stat_in_100ns() {
+    let f = Fixture::http();
+    let before = proc_stat_cpus();
+    let t0 = filetime_now();
+    let body = enumerate_all(&f, "Win32_PerfRawData_PerfOS_Processor");
+    let t1 = filetime_now();
+    let after = proc_stat_cpus();
+    let processors = (before.len() - 1) as u64;
+    let mut items = Vec::new();
+    all(&body, "Win32_PerfRawData_PerfOS_Processor", &mut items);
+    assert_eq!(items.len(), before.len());
+    for item in items {
+        let name = text_of(item, "Name").expect("Name");
+        let num = |p: &str| -> u64 {
+            text_of(item, p)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{p}"))
+        };
+        let i = before.iter().position(|c| c.0 == name).expect("a cpu line");
+        // _Total is the average of the processors; ticks are 100,000 units of 100 ns.
+        let divisor = if name == "_Total" { processors } else { 1 };
+        let range = |lo: u64, hi: u64| lo * 100_000 / divisor..=hi * 100_000 / divisor;
+        assert!(
+            range(before[i].1, after[i].1).contains(&num("PercentProcessorTime")),
+            "{name}"
+        );
+        assert!(
+            range(before[i].2, after[i].2).contains(&num("PercentUserTime")),
+            "{name}"
+        );
+        assert!((t0..=t1).contains(&num("Timestamp_Sys100NS")));
+        assert_eq!(num("Frequency_Sys100NS"), 10_000_000);
+    }
+}

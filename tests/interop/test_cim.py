@@ -1,0 +1,126 @@
+"""pypsrp's WSMan class (from PyPI, unchanged) reading WMI classes from the real wsmand: Enumerate
+with a WQL filter, Pull, and Get by selector, each value checked against /proc for a process this
+test starts.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+from pypsrp.wsman import NAMESPACES, SelectorSet, WSMan
+
+from conftest import SERVICE_ACCOUNT, SERVICE_PASSWORD
+from test_pypsrp import TRANSPORTS, make_wsman
+
+WMI = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/"
+WQL = "http://schemas.microsoft.com/wbem/wsman/1/WQL"
+ENUMERATION = "http://schemas.xmlsoap.org/ws/2004/09/enumeration"
+WSMAN = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
+PROCESS_NS = WMI + "Win32_Process"
+
+
+@pytest.fixture
+def sleeper():
+    child = subprocess.Popen(["sleep", "300"])
+    try:
+        yield child
+    finally:
+        child.kill()
+        child.wait()
+
+
+def wql_enumerate(query: str) -> ET.Element:
+    body = ET.Element(f"{{{ENUMERATION}}}Enumerate")
+    ET.SubElement(body, f"{{{WSMAN}}}OptimizeEnumeration")
+    ET.SubElement(body, f"{{{WSMAN}}}MaxElements").text = "100"
+    f = ET.SubElement(body, f"{{{WSMAN}}}Filter", Dialect=WQL)
+    f.text = query
+    return body
+
+
+def proc_status_kb(pid: int, key: str) -> int:
+    with open(f"/proc/{pid}/status", encoding="utf-8") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"{key} not in /proc/{pid}/status")
+
+
+def instances(body: ET.Element) -> list[ET.Element]:
+    return body.findall(f".//{{{PROCESS_NS}}}Win32_Process")
+
+
+def field(instance: ET.Element, name: str) -> str | None:
+    return instance.findtext(f"{{{PROCESS_NS}}}{name}")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_enumerate_win32_process_with_wql(daemon, sleeper, transport):
+    pid = sleeper.pid
+    with make_wsman(daemon, transport, SERVICE_ACCOUNT, SERVICE_PASSWORD) as wsman:
+        body = wsman.enumerate(
+            WMI + "*",
+            wql_enumerate(f"SELECT * FROM Win32_Process WHERE ProcessId = {pid}"),
+        )
+    found = instances(body)
+    assert len(found) == 1, ET.tostring(body)
+    process = found[0]
+    assert field(process, "Handle") == str(pid)
+    assert field(process, "ParentProcessId") == str(os.getpid())
+    assert field(process, "CommandLine") == "sleep 300"
+    assert field(process, "WorkingSetSize") == str(proc_status_kb(pid, "VmRSS") * 1024)
+    assert body.find(f".//{{{WSMAN}}}EndOfSequence") is not None
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_get_win32_process_by_handle(daemon, sleeper, transport):
+    pid = sleeper.pid
+    selectors = SelectorSet()
+    selectors.add_option("Handle", str(pid))
+    with make_wsman(daemon, transport, SERVICE_ACCOUNT, SERVICE_PASSWORD) as wsman:
+        body = wsman.get(WMI + "Win32_Process", selector_set=selectors)
+    process = body.find(f"{{{PROCESS_NS}}}Win32_Process")
+    assert process is not None, ET.tostring(body)
+    assert field(process, "ProcessId") == str(pid)
+    assert field(process, "Name") == "sleep"
+
+
+def test_enumerate_and_pull_every_process(daemon, sleeper):
+    """Without OptimizeEnumeration every item comes through Pull, in pages."""
+    with make_wsman(daemon, "http", SERVICE_ACCOUNT, SERVICE_PASSWORD) as wsman:
+        body = wsman.enumerate(WMI + "Win32_Process")
+        context = body.findtext("wsen:EnumerateResponse/wsen:EnumerationContext", namespaces=NAMESPACES)
+        handles = []
+        for _ in range(100000):
+            pull = ET.Element(f"{{{ENUMERATION}}}Pull")
+            ET.SubElement(pull, f"{{{ENUMERATION}}}EnumerationContext").text = context
+            ET.SubElement(pull, f"{{{ENUMERATION}}}MaxElements").text = "20"
+            body = wsman.pull(WMI + "Win32_Process", pull)
+            handles += [field(p, "Handle") for p in instances(body)]
+            if body.find(f".//{{{ENUMERATION}}}EndOfSequence") is not None:
+                break
+            context = body.findtext(f".//{{{ENUMERATION}}}EnumerationContext")
+    assert str(sleeper.pid) in handles
+    assert str(os.getpid()) in handles
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_invoke_get_owner(daemon, sleeper, transport):
+    """WSMan.invoke with the class URI + method as the action, as PowerShell's CIM cmdlets do."""
+    import pwd
+
+    uri = WMI + "Win32_Process"
+    selectors = SelectorSet()
+    selectors.add_option("Handle", str(sleeper.pid))
+    body = ET.Element(f"{{{PROCESS_NS}}}GetOwner_INPUT")
+    with make_wsman(daemon, transport, SERVICE_ACCOUNT, SERVICE_PASSWORD) as wsman:
+        response = wsman.invoke(uri + "/GetOwner", uri, body, selector_set=selectors)
+    output = response.find(f".//{{{PROCESS_NS}}}GetOwner_OUTPUT")
+    assert output is not None, ET.tostring(response)
+    assert output.findtext(f"{{{PROCESS_NS}}}ReturnValue") == "0"
+    with open(f"/proc/{sleeper.pid}/status", encoding="utf-8") as status:
+        uid = next(int(line.split()[1]) for line in status if line.startswith("Uid:"))
+    assert output.findtext(f"{{{PROCESS_NS}}}User") == pwd.getpwuid(uid).pw_name
