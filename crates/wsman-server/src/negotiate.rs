@@ -135,7 +135,7 @@ impl NegotiateSession {
     }
 
     /// Encrypt a response body given as the pieces it was rendered in, without joining them,
-    /// into a buffer of [`sealed_bodies`]: the Content-Type and the body to send.
+    /// into a buffer of `sealed_bodies`: the Content-Type and the body to send.
     pub fn seal_parts(
         &mut self,
         original_content_type: &str,

@@ -11,7 +11,7 @@ const MAX_FILE: u64 = 256 * 1024;
 /// at 100 for user space on every architecture Linux still supports.
 pub const USER_HZ: u64 = 100;
 
-/// A /proc file as bytes, at most [`MAX_FILE`] of them.
+/// A /proc file as bytes, at most `MAX_FILE` of them.
 pub fn read(path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     std::fs::File::open(path)?
