@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Name of the accounts file inside the configuration directory.
 pub const ACCOUNTS_FILE_NAME: &str = "accounts.toml";
@@ -214,8 +214,28 @@ struct StoredAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     run_as: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    nt_hash: Option<String>,
+    nt_hash: Option<NtHashHex>,
 }
+
+/// An NT hash as `accounts.toml` stores it (32 hex digits). It is as good as the password to
+/// NTLM (pass-the-hash), so its memory is wiped when it is dropped, like `ntlm::NtHash`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+struct NtHashHex(String);
+
+impl NtHashHex {
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for NtHashHex {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for NtHashHex {}
 
 /// Hashes stay out of debug output and logs: they are what an attacker
 /// would brute-force offline.
@@ -404,7 +424,7 @@ impl AccountStore {
     /// when it has one.
     fn ntlm_account(&self, user: &str) -> Option<crate::ntlm::NtlmAccount> {
         let stored = self.find_login(user)?;
-        let hash = crate::ntlm::NtHash::from_hex(stored.nt_hash.as_deref()?)?;
+        let hash = crate::ntlm::NtHash::from_hex(stored.nt_hash.as_ref()?.as_str())?;
         Some(crate::ntlm::NtlmAccount {
             name: stored.name.clone(),
             hash,
@@ -523,10 +543,12 @@ fn verify_password(phc: &str, password: &str) -> bool {
         .is_ok()
 }
 
-fn nt_hash_hex(password: &str) -> String {
-    crate::ntlm::nt_hash_of_password(password)
-        .to_hex()
-        .to_string()
+fn nt_hash_hex(password: &str) -> NtHashHex {
+    NtHashHex(
+        crate::ntlm::nt_hash_of_password(password)
+            .to_hex()
+            .to_string(),
+    )
 }
 
 /// NTLM looks users up here (the server reloads the store per handshake).
@@ -556,18 +578,20 @@ fn read_accounts(path: &Path) -> Result<Vec<StoredAccount>, AccountError> {
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(error) => return Err(io_error(path)(error)),
     };
-    let mode = file
-        .metadata()
-        .map_err(io_error(path))?
-        .permissions()
-        .mode();
+    let metadata = file.metadata().map_err(io_error(path))?;
+    let mode = metadata.permissions().mode();
     if mode & 0o077 != 0 {
         return Err(AccountError::InsecurePermissions {
             path: path.to_owned(),
             mode: mode & 0o7777,
         });
     }
-    let mut text = String::new();
+    // The file holds NT hashes: its text is wiped when dropped, like the hashes themselves. The
+    // buffer is sized up front so reading does not reallocate and leave unwiped copies behind.
+    let expected = metadata.len().min(MAX_ACCOUNTS_FILE_LEN) + 1;
+    let mut text = Zeroizing::new(String::with_capacity(
+        usize::try_from(expected).unwrap_or(0),
+    ));
     file.take(MAX_ACCOUNTS_FILE_LEN + 1)
         .read_to_string(&mut text)
         .map_err(io_error(path))?;
@@ -604,8 +628,8 @@ fn read_accounts(path: &Path) -> Result<Vec<StoredAccount>, AccountError> {
         }
         if account
             .nt_hash
-            .as_deref()
-            .is_some_and(|hex| crate::ntlm::NtHash::from_hex(hex).is_none())
+            .as_ref()
+            .is_some_and(|hex| crate::ntlm::NtHash::from_hex(hex.as_str()).is_none())
         {
             return Err(invalid("nt_hash must be 32 hex digits"));
         }

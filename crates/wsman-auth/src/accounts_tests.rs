@@ -347,3 +347,20 @@ proptest::proptest! {
         }
     }
 }
+
+/// NT hashes are as good as passwords to NTLM: the stored form must wipe itself when dropped,
+/// as `ntlm::NtHash` does (this does not compile if the field goes back to a plain `String`).
+#[test]
+fn stored_nt_hashes_wipe_themselves_on_drop() {
+    fn wipes_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+    let account = StoredAccount {
+        name: "svc".to_owned(),
+        password_hash: String::new(),
+        run_as: None,
+        nt_hash: Some(nt_hash_hex("Secret-1")),
+    };
+    let stored = account.nt_hash.as_ref().unwrap();
+    wipes_on_drop(stored);
+    assert_eq!(stored.as_str().len(), 32);
+    assert!(!format!("{account:?}").contains(stored.as_str()));
+}
