@@ -11,7 +11,7 @@ mod args;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use args::{Command, Format, QueryEvents, UsageError};
 use wsman_events::journal::{APPLICATION, LINUX_JOURNAL, SECURITY, SYSTEM};
@@ -192,12 +192,7 @@ fn query_events(request: &QueryEvents) -> Result<(), String> {
         computer: host_name(),
         ..Mapping::default()
     };
-    let now = Timestamp::from_unix_micros(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-            .unwrap_or(0),
-    );
+    let now = Timestamp::from_system_time(SystemTime::now());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()

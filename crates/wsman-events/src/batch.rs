@@ -127,7 +127,7 @@ impl Scheduler {
         }
         if let Some(oldest) = self.queue.front() {
             let (count, fits_all) = self.batch_size();
-            let waited = elapsed(oldest.queued, now);
+            let waited = now.saturating_duration_since(oldest.queued);
             if count >= self.settings.max_items || !fits_all || waited >= self.settings.max_latency
             {
                 self.in_flight = count;
@@ -135,7 +135,7 @@ impl Scheduler {
             }
         }
         if let Some(heartbeat) = self.settings.heartbeat {
-            if elapsed(self.last_sent, now) >= heartbeat {
+            if now.saturating_duration_since(self.last_sent) >= heartbeat {
                 self.heartbeat_in_flight = true;
                 return Some(Due::Heartbeat);
             }
@@ -152,8 +152,11 @@ impl Scheduler {
         let batch = self
             .queue
             .front()
-            .map(|oldest| add(oldest.queued, self.settings.max_latency));
-        let heartbeat = self.settings.heartbeat.map(|h| add(self.last_sent, h));
+            .map(|oldest| oldest.queued.saturating_add(self.settings.max_latency));
+        let heartbeat = self
+            .settings
+            .heartbeat
+            .map(|h| self.last_sent.saturating_add(h));
         match (batch, heartbeat) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -191,14 +194,4 @@ impl Scheduler {
         }
         (count, count == self.queue.len())
     }
-}
-
-fn elapsed(from: Timestamp, to: Timestamp) -> Duration {
-    let micros = to.unix_micros().saturating_sub(from.unix_micros()).max(0);
-    Duration::from_micros(micros as u64)
-}
-
-fn add(at: Timestamp, d: Duration) -> Timestamp {
-    let micros = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
-    Timestamp::from_unix_micros(at.unix_micros().saturating_add(micros))
 }

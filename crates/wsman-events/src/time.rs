@@ -16,6 +16,28 @@ impl Timestamp {
         self.micros
     }
 
+    /// The timestamp of a `SystemTime` the caller read (this crate reads no clock); times
+    /// before 1970 or past the range clamp to its ends.
+    pub fn from_system_time(time: std::time::SystemTime) -> Timestamp {
+        let micros = match time.duration_since(std::time::UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_micros()).unwrap_or(i64::MAX),
+            Err(before) => i64::try_from(before.duration().as_micros()).map_or(i64::MIN, |m| -m),
+        };
+        Timestamp::from_unix_micros(micros)
+    }
+
+    /// `d` later, saturating.
+    pub fn saturating_add(self, d: std::time::Duration) -> Timestamp {
+        let micros = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+        Timestamp::from_unix_micros(self.micros.saturating_add(micros))
+    }
+
+    /// How long after `earlier` this is (zero when it is not after it).
+    pub fn saturating_duration_since(self, earlier: Timestamp) -> std::time::Duration {
+        let micros = self.micros.saturating_sub(earlier.micros).max(0);
+        std::time::Duration::from_micros(micros.unsigned_abs())
+    }
+
     /// `2026-11-23T04:12:02.1234560Z`: 100 ns resolution as Windows writes it; the journal's
     /// microseconds leave the seventh digit 0.
     pub fn to_system_time(self) -> String {

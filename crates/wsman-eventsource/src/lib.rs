@@ -180,9 +180,9 @@ impl EventSource {
             }
         }
         let expires = match request.expires {
-            None => add(now, self.limits.max_lifetime),
-            Some(Expires::After(d)) => add(now, d.min(self.limits.max_lifetime)),
-            Some(Expires::At(at)) => at.min(add(now, self.limits.max_lifetime)),
+            None => now.saturating_add(self.limits.max_lifetime),
+            Some(Expires::After(d)) => now.saturating_add(d.min(self.limits.max_lifetime)),
+            Some(Expires::At(at)) => at.min(now.saturating_add(self.limits.max_lifetime)),
         };
         if expires <= now {
             return Err(SourceError::AlreadyExpired);
@@ -361,9 +361,4 @@ impl EventSource {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
-
-fn add(at: Timestamp, d: Duration) -> Timestamp {
-    let micros = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
-    Timestamp::from_unix_micros(at.unix_micros().saturating_add(micros))
 }

@@ -20,11 +20,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn now() -> Timestamp {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_micros();
-    Timestamp::from_unix_micros(i64::try_from(micros).expect("fits"))
+    Timestamp::from_system_time(std::time::SystemTime::now())
 }
 
 fn request(filter: Option<&str>) -> SubscribeRequest {

@@ -6,7 +6,7 @@
 //! the next read starts where this one stopped. The position is a journal cursor, which
 //! survives restarts of the reader (and of wsmand, when the caller stores it).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use wsman_events::journal::LINUX_JOURNAL;
 use wsman_events::{ContentFormat, ExportLimits, JournalEntry, Mapping, QueryList, Timestamp};
@@ -163,7 +163,10 @@ impl Feed {
             if let Some(cursor) = cursor {
                 self.position = Position::After(cursor);
             }
-            if let Some(event) = self.selection.select(&entry, now()) {
+            if let Some(event) = self
+                .selection
+                .select(&entry, Timestamp::from_system_time(SystemTime::now()))
+            {
                 selected.push(event);
                 if follow {
                     // A waiting read answers as soon as something is there.
@@ -173,13 +176,4 @@ impl Feed {
         }
         Ok(selected)
     }
-}
-
-fn now() -> Timestamp {
-    Timestamp::from_unix_micros(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-            .unwrap_or(0),
-    )
 }
