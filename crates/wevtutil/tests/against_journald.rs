@@ -36,14 +36,9 @@ fn queries_the_journal_as_windows_logs() {
     );
     systemd.exec_ok(&["systemctl", "daemon-reload"]);
     systemd.exec_ok(&["systemctl", "start", "wsman-wevt.service"]);
-    for _ in 0..100 {
-        systemd.exec_ok(&["journalctl", "--sync"]);
-        let seen = systemd.exec_ok(&["journalctl", "-t", "wsman-wevt", "-o", "cat", "--no-pager"]);
-        if seen.stdout.contains("service says hi") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    systemd.journal_until(&["-t", "wsman-wevt", "-o", "cat"], |out| {
+        out.contains("service says hi")
+    });
     let dir = systemd.root().join("var/log/journal");
     let dir = dir.to_str().unwrap();
     let journal = format!("/j:{dir}");

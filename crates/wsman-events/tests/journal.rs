@@ -21,27 +21,9 @@ fn real_journal_entries_map_to_windows_events() {
     systemd.exec_ok(&["systemctl", "daemon-reload"]);
     systemd.exec_ok(&["systemctl", "start", "wsman-journal-probe.service"]);
     // journald may still be writing: ask until all four lines are there.
-    let mut exported = String::new();
-    for _ in 0..100 {
-        systemd.exec_ok(&["journalctl", "--sync"]);
-        let out = systemd.exec_ok(&[
-            "journalctl",
-            "-t",
-            "wsman-journal-probe",
-            "-o",
-            "export",
-            "--no-pager",
-        ]);
-        if out.stdout.matches("MESSAGE=probe").count() == 4 {
-            exported = out.stdout;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(
-        !exported.is_empty(),
-        "the unit's four lines reached the journal"
-    );
+    let exported = systemd.journal_until(&["-t", "wsman-journal-probe", "-o", "export"], |out| {
+        out.matches("MESSAGE=probe").count() == 4
+    });
     let json = systemd.exec_ok(&[
         "journalctl",
         "-t",

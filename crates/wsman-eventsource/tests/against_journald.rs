@@ -65,15 +65,7 @@ fn log(systemd: &BootedSystemd, tag: &str, priority: &str, message: &str) {
 }
 
 fn sync(systemd: &BootedSystemd, marker: &str) {
-    for _ in 0..100 {
-        systemd.exec_ok(&["journalctl", "--sync"]);
-        let seen = systemd.exec_ok(&["journalctl", "-o", "cat", "--no-pager", "-n", "50"]);
-        if seen.stdout.contains(marker) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{marker:?} never reached the journal");
+    systemd.journal_until(&["-o", "cat", "-n", "50"], |out| out.contains(marker));
 }
 
 const ERRORS: &str = r#"<QueryList><Query Id="0"><Select Path="Application">*[System[Level=2]]</Select><Select Path="Security">*[System[Level=2]]</Select></Query></QueryList>"#;

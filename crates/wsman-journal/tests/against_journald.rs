@@ -21,15 +21,10 @@ fn log(systemd: &BootedSystemd, tag: &str, message: &str) {
 
 /// The booted system's journal directory as the host sees it, once the tag's lines are there.
 fn journal_dir(systemd: &BootedSystemd, tag: &str, count: usize) -> PathBuf {
-    for _ in 0..100 {
-        systemd.exec_ok(&["journalctl", "--sync"]);
-        let seen = systemd.exec_ok(&["journalctl", "-t", tag, "-o", "cat", "--no-pager"]);
-        if seen.stdout.lines().count() >= count {
-            return systemd.root().join("var/log/journal");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the {count} lines tagged {tag} never reached the journal");
+    systemd.journal_until(&["-t", tag, "-o", "cat"], |out| {
+        out.lines().count() >= count
+    });
+    systemd.root().join("var/log/journal")
 }
 
 fn query(dir: &Path, tag: &str, start: Start, follow: bool) -> Query {

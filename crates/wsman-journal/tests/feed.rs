@@ -16,15 +16,9 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn sync(systemd: &BootedSystemd, tag: &str, count: usize) {
-    for _ in 0..100 {
-        systemd.exec_ok(&["journalctl", "--sync"]);
-        let seen = systemd.exec_ok(&["journalctl", "-t", tag, "-o", "cat", "--no-pager"]);
-        if seen.stdout.lines().count() >= count {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{count} lines tagged {tag} never reached the journal");
+    systemd.journal_until(&["-t", tag, "-o", "cat"], |out| {
+        out.lines().count() >= count
+    });
 }
 
 fn selection(query: &str, logs: &[&str]) -> Selection {

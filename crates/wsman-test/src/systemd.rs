@@ -150,6 +150,28 @@ impl BootedSystemd {
             .to_owned()
     }
 
+    /// Run `journalctl ARGS --no-pager` inside, after a `journalctl --sync`, until `done` holds
+    /// for what it printed (journald writes asynchronously); returns that output. Panics when it
+    /// does not within 10 s.
+    pub fn journal_until(&self, args: &[&str], done: impl Fn(&str) -> bool) -> String {
+        let started = Instant::now();
+        let mut argv = vec!["journalctl"];
+        argv.extend_from_slice(args);
+        argv.push("--no-pager");
+        loop {
+            self.exec_ok(&["journalctl", "--sync"]);
+            let printed = self.exec_ok(&argv).stdout;
+            if done(&printed) {
+                return printed;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{argv:?} never printed what the test waits for; last output:\n{printed}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// What the console printed so far (systemd's own boot messages), for failure messages.
     pub fn console(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("console.log")).unwrap_or_default()
