@@ -209,7 +209,10 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-eventsource", &["wsman-events", "wsman-journal"]),
     ("wsman-collector", &["wsman-events"]),
     ("wsman-shell", &["wsman-os", "wsman-buffers"]),
-    ("wsman-providers", &["wsman-proto", "wsman-config"]),
+    (
+        "wsman-providers",
+        &["wsman-proto", "wsman-config", "wsman-systemd"],
+    ),
     (
         "wsman-server",
         &[

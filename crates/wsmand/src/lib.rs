@@ -178,16 +178,16 @@ fn async_worker_threads(configured: Option<&str>, cores: usize) -> usize {
 }
 
 /// The resource providers this daemon serves besides its configuration tree (which the
-/// live service adds over its own store), keyed by resource URI prefix.
+/// live service adds over its own store), keyed by resource URI prefix. Called on the runtime:
+/// `Win32_Service` reaches systemd through it (the system bus, or `DBUS_SYSTEM_BUS_ADDRESS`).
 fn providers() -> wsman_providers::Registry {
-    use wsman_proto::operation::{CIM_PREFIX, WMI_PREFIX};
+    use wsman_proto::operation::{CIM_ALL, CIM_PREFIX, WMI_PREFIX};
+    use wsman_providers::cim::{service::ServiceManager, CimProvider};
+    let services = ServiceManager::new(tokio::runtime::Handle::current(), None);
     let mut registry = wsman_providers::Registry::new();
-    registry.register(WMI_PREFIX, wsman_providers::cim::CimProvider::new());
-    registry.register(CIM_PREFIX, wsman_providers::cim::CimProvider::new());
-    registry.register(
-        wsman_proto::operation::CIM_ALL,
-        wsman_providers::cim::CimProvider::new(),
-    );
+    for prefix in [WMI_PREFIX, CIM_PREFIX, CIM_ALL] {
+        registry.register(prefix, CimProvider::new().with_services(services.clone()));
+    }
     registry
 }
 

@@ -10,6 +10,7 @@ pub mod os;
 pub mod perf;
 pub mod process;
 pub mod procfs;
+pub mod service;
 pub mod system;
 
 use wsman_proto::cim::Instance;
@@ -86,6 +87,12 @@ impl CimProvider {
                 Box::new(perf::PerfOsProcessor),
             ],
         }
+    }
+
+    /// Builder: serve `Win32_Service` through this host's service manager.
+    pub fn with_services(mut self, manager: std::sync::Arc<service::ServiceManager>) -> Self {
+        self.classes.push(Box::new(service::Service::new(manager)));
+        self
     }
 
     fn find(&self, namespace: &str, class: &str) -> Option<&dyn Class> {

@@ -17,6 +17,7 @@ mod limits;
 mod listeners;
 mod ntlm;
 mod policy;
+mod service;
 mod winrm_cli;
 
 use wsman_test::http::Response;

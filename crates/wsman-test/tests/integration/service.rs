@@ -1,0 +1,269 @@
+//! `Win32_Service` against a real systemd booted as PID 1 of its own namespaces (see
+//! `wsman_test::systemd`): every value checked against what `systemctl` inside that system
+//! says, and every method's effect seen by `systemctl` too.
+
+use wsman_proto::ns::action;
+use wsman_test::http::{self, Response};
+use wsman_test::systemd::BootedSystemd;
+use wsman_test::{
+    free_port, soap, ConfigDir, Daemon, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD,
+};
+
+use super::expect_fault;
+
+const URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service";
+const WQL: &str = "http://schemas.microsoft.com/wbem/wsman/1/WQL";
+const PROBE: &str = "[Unit]\nDescription=wsmand probe service\n\n[Service]\nUser=nobody\n\
+                     ExecStart=/bin/sleep 1000\n\n[Install]\nWantedBy=multi-user.target\n";
+/// A service account that is not an administrator (its shells run as nobody).
+const PLAIN: &str = "plainsvc";
+const PLAIN_PASSWORD: &str = "Plain-Svc-Pass1";
+
+struct Host {
+    daemon: Daemon,
+    _config: ConfigDir,
+    port: u16,
+}
+
+impl Host {
+    fn start(bus_address: &str) -> Host {
+        let port = free_port();
+        let mut config = ConfigDir::new();
+        config.listener(ListenerSpec::http(port));
+        // Every user passes RootSDDL, so the refusal seen is the method's own.
+        config.set(
+            "Config.Service",
+            "RootSDDL",
+            "\"O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;BU)\"",
+        );
+        config.write();
+        config.add_service_account();
+        config.add_account(PLAIN, PLAIN_PASSWORD, Some("nobody"));
+        let daemon = Daemon::start_with_env(
+            &config,
+            &[port],
+            &[("DBUS_SYSTEM_BUS_ADDRESS", bus_address)],
+        );
+        Host {
+            daemon,
+            _config: config,
+            port,
+        }
+    }
+
+    fn post_as(&self, user: &str, password: &str, body: &str) -> Response {
+        http::post(
+            self.port,
+            Some(&http::basic_auth(user, password)),
+            body.as_bytes(),
+        )
+    }
+
+    fn post(&self, body: &str) -> Response {
+        self.post_as(SERVICE_ACCOUNT, SERVICE_PASSWORD, body)
+    }
+
+    fn get(&self, name: &str) -> Response {
+        self.post(&soap::get(URI, &[("Name", name)]))
+    }
+
+    fn invoke_as(&self, user: (&str, &str), method: &str, name: &str, input: &str) -> Response {
+        let body = format!("<p:{method}_INPUT xmlns:p=\"{URI}\">{input}</p:{method}_INPUT>");
+        let request = soap::request(&format!("{URI}/{method}"), URI, &[("Name", name)], &body);
+        self.post_as(user.0, user.1, &request)
+    }
+
+    /// The ReturnValue of a method called as the administrator.
+    fn invoke(&self, method: &str, name: &str, input: &str) -> String {
+        let r = self.invoke_as((SERVICE_ACCOUNT, SERVICE_PASSWORD), method, name, input);
+        return_value(&r)
+    }
+}
+
+fn return_value(r: &Response) -> String {
+    assert_eq!(r.status, 200, "{}", r.describe());
+    soap::find_text(&r.text(), "ReturnValue").unwrap_or_else(|| panic!("{}", r.describe()))
+}
+
+fn property(r: &Response, name: &str) -> String {
+    assert_eq!(r.status, 200, "{}", r.describe());
+    soap::find_text(&r.text(), name).unwrap_or_else(|| panic!("no {name} in\n{}", r.describe()))
+}
+
+#[test]
+fn win32_service_reads_and_controls_systemd_units() {
+    let Some(systemd) = BootedSystemd::boot() else {
+        return;
+    };
+    systemd.write_file("/lib/systemd/system/wsman-probe.service", PROBE);
+    systemd.exec_ok(&["systemctl", "daemon-reload"]);
+    let host = Host::start(&systemd.bus_address());
+
+    // Get: a running unit of the booted system, its values as systemctl shows them.
+    let r = host.get("dbus");
+    assert_eq!(property(&r, "Name"), "dbus");
+    assert_eq!(property(&r, "State"), "Running");
+    assert_eq!(property(&r, "Started"), "true");
+    assert_eq!(
+        property(&r, "ProcessId"),
+        systemd.unit_property("dbus.service", "MainPID")
+    );
+    assert_eq!(
+        property(&r, "DisplayName"),
+        systemd.unit_property("dbus.service", "Description")
+    );
+
+    // The probe: installed, not enabled, stopped, running as nobody.
+    let r = host.get("wsman-probe");
+    assert_eq!(property(&r, "State"), "Stopped");
+    assert_eq!(property(&r, "StartMode"), "Manual");
+    assert_eq!(property(&r, "StartName"), "nobody");
+    assert_eq!(property(&r, "PathName"), "/bin/sleep 1000");
+    assert_eq!(property(&r, "ProcessId"), "0");
+
+    // Enumerate with WQL: every unit file systemctl lists (templates and aliases aside) is an
+    // instance, with the state systemctl gives it.
+    let query = "SELECT Name, State FROM Win32_Service";
+    let enumerate = format!(
+        "<n:Enumerate xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
+         <w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements>\
+         <w:Filter Dialect=\"{WQL}\">{query}</w:Filter></n:Enumerate>"
+    );
+    let r = host.post(&soap::request(action::ENUMERATE, URI, &[], &enumerate));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let text = r.text();
+    assert!(text.contains("EndOfSequence"), "{text}");
+    let listed = systemd.exec_ok(&[
+        "systemctl",
+        "list-unit-files",
+        "--type=service",
+        "--no-legend",
+        "--no-pager",
+    ]);
+    let mut checked = 0;
+    for line in listed.stdout.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(unit), Some(state)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if unit.contains("@.") || state == "alias" {
+            continue;
+        }
+        let name = unit.trim_end_matches(".service");
+        assert!(
+            text.contains(&format!("<Name>{name}</Name>")),
+            "{name} missing from the enumeration\n{text}"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked > 5,
+        "only {checked} units listed: {}",
+        listed.describe()
+    );
+
+    // A caller who is not an administrator: access denied as a ReturnValue, nothing started.
+    let r = host.invoke_as((PLAIN, PLAIN_PASSWORD), "StartService", "wsman-probe", "");
+    assert_eq!(return_value(&r), "2");
+    assert_eq!(
+        systemd.unit_property("wsman-probe.service", "ActiveState"),
+        "inactive"
+    );
+
+    // Start: systemd runs it; starting again is "already running".
+    assert_eq!(host.invoke("StartService", "wsman-probe", ""), "0");
+    assert_eq!(
+        systemd.unit_property("wsman-probe.service", "ActiveState"),
+        "active"
+    );
+    let r = host.get("wsman-probe");
+    assert_eq!(property(&r, "State"), "Running");
+    assert_eq!(
+        property(&r, "ProcessId"),
+        systemd.unit_property("wsman-probe.service", "MainPID")
+    );
+    assert_eq!(host.invoke("StartService", "wsman-probe", ""), "10");
+
+    // Start modes: Automatic enables, Disabled masks, Manual disables (and unmasks).
+    let mode = |m: &str| format!("<p:StartMode>{m}</p:StartMode>");
+    assert_eq!(
+        host.invoke("ChangeStartMode", "wsman-probe", &mode("Automatic")),
+        "0"
+    );
+    assert_eq!(
+        systemd.unit_property("wsman-probe.service", "UnitFileState"),
+        "enabled"
+    );
+    assert_eq!(property(&host.get("wsman-probe"), "StartMode"), "Auto");
+    assert_eq!(
+        host.invoke("ChangeStartMode", "wsman-probe", &mode("Disabled")),
+        "0"
+    );
+    assert_eq!(
+        systemd.unit_property("wsman-probe.service", "UnitFileState"),
+        "masked"
+    );
+    assert_eq!(
+        host.invoke("ChangeStartMode", "wsman-probe", &mode("Manual")),
+        "0"
+    );
+    assert_eq!(
+        systemd.unit_property("wsman-probe.service", "UnitFileState"),
+        "disabled"
+    );
+    // A driver's start mode: Windows' "invalid parameter" return value.
+    assert_eq!(
+        host.invoke("ChangeStartMode", "wsman-probe", &mode("Boot")),
+        "21"
+    );
+    // Not a start mode, or none: a fault.
+    let r = host.invoke_as(
+        (SERVICE_ACCOUNT, SERVICE_PASSWORD),
+        "ChangeStartMode",
+        "wsman-probe",
+        &mode("Sometimes"),
+    );
+    expect_fault(&r, "InvalidParameter");
+    let r = host.invoke_as(
+        (SERVICE_ACCOUNT, SERVICE_PASSWORD),
+        "ChangeStartMode",
+        "wsman-probe",
+        "",
+    );
+    expect_fault(&r, "InvalidParameter");
+
+    // Stop: systemd stops it; stopping again cannot be done.
+    assert_eq!(host.invoke("StopService", "wsman-probe", ""), "0");
+    assert_eq!(
+        systemd.unit_property("wsman-probe.service", "ActiveState"),
+        "inactive"
+    );
+    assert_eq!(host.invoke("StopService", "wsman-probe", ""), "5");
+
+    // Names that are no service: the instance does not exist.
+    for name in ["no-such-unit", "../../etc/passwd", "getty@"] {
+        expect_fault(&host.get(name), "InvalidSelectors");
+    }
+    let r = host.invoke_as(
+        (SERVICE_ACCOUNT, SERVICE_PASSWORD),
+        "StartService",
+        "no-such-unit",
+        "",
+    );
+    expect_fault(&r, "InvalidSelectors");
+    drop(host.daemon);
+}
+
+#[test]
+fn win32_service_without_systemd_is_a_fault_and_other_classes_still_answer() {
+    let host = Host::start("unix:path=/nonexistent/wsmand-test-bus");
+    let r = host.get("ssh");
+    let fault = expect_fault(&r, "InternalError");
+    assert!(fault.reason.contains("systemd"), "{}", r.describe());
+    let r = host.post(&soap::get(
+        "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Process",
+        &[("Handle", &std::process::id().to_string())],
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+}
