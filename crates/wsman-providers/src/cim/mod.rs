@@ -6,6 +6,7 @@
 //! against the class, so those rules are written once. Filtering, rendering, EPRs and paging
 //! are the server's.
 
+pub mod disk;
 pub mod os;
 pub mod perf;
 pub mod process;
@@ -85,6 +86,8 @@ impl CimProvider {
                 Box::new(system::PageFileUsage),
                 Box::new(system::UtcTime),
                 Box::new(perf::PerfOsProcessor),
+                Box::new(disk::LogicalDisk),
+                Box::new(disk::Volume),
             ],
         }
     }

@@ -539,3 +539,86 @@ fn perf_raw_processor_counters_are_proc_stat_in_100ns() {
         assert_eq!(num("Frequency_Sys100NS"), 10_000_000);
     }
 }
+
+/// `df -B1 --output=fstype,size,avail MOUNT`: df reads statvfs as the provider does.
+fn df(mount: &str) -> (String, u64, u64) {
+    let out = Command::new("df")
+        .args(["-B1", "--output=fstype,size,avail", mount])
+        .output()
+        .expect("run df");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut fields = text.lines().nth(1).expect("a df line").split_whitespace();
+    let fs_type = fields.next().expect("type").to_owned();
+    let size = fields.next().and_then(|v| v.parse().ok()).expect("size");
+    let avail = fields.next().and_then(|v| v.parse().ok()).expect("avail");
+    (fs_type, size, avail)
+}
+
+#[test]
+fn logical_disks_and_volumes_match_statvfs_of_their_mounts() {
+    let f = Fixture::http();
+    let (fs_type, size, avail_before) = df("/");
+    let disks = enumerate_all(&f, "Win32_LogicalDisk");
+    let (_, _, avail_after) = df("/");
+    let mut items = Vec::new();
+    all(&disks, "Win32_LogicalDisk", &mut items);
+    let root = items
+        .iter()
+        .find(|i| text_of(i, "DeviceID").as_deref() == Some("/"))
+        .unwrap_or_else(|| panic!("no / among the disks\n{}", disks.to_xml()));
+    assert_eq!(text_of(root, "FileSystem"), Some(fs_type));
+    assert_eq!(text_of(root, "Size"), Some(size.to_string()));
+    assert_eq!(text_of(root, "DriveType").as_deref(), Some("3"));
+    // Free space moves with every write on the machine: it must lie between the two reads
+    // around the request, widened by what moved meanwhile.
+    let free: u64 = text_of(root, "FreeSpace")
+        .and_then(|v| v.parse().ok())
+        .expect("FreeSpace");
+    let low = avail_before.min(avail_after);
+    let high = avail_before.max(avail_after);
+    let slack = (high - low).max(64 << 20);
+    assert!(
+        free + slack >= low && free <= high + slack,
+        "FreeSpace {free} vs df {avail_before}..{avail_after}"
+    );
+    // Pseudo file systems are no drives.
+    for pseudo in ["/proc", "/sys", "/dev/shm"] {
+        assert!(
+            !items
+                .iter()
+                .any(|i| text_of(i, "DeviceID").as_deref() == Some(pseudo)),
+            "{pseudo} listed as a disk"
+        );
+    }
+
+    // WQL by key reads the one drive; a volume of the same mount has the same capacity.
+    let r = f.post(&soap::request(
+        action::ENUMERATE,
+        &format!("{WMI}*"),
+        &[],
+        &enumerate_body(
+            Some((
+                WQL,
+                "SELECT DeviceID, Size FROM Win32_LogicalDisk WHERE DeviceID = '/'",
+            )),
+            "",
+        ),
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = parse(&r.text());
+    let mut fragments = Vec::new();
+    all(&body, "XmlFragment", &mut fragments);
+    assert_eq!(fragments.len(), 1, "{}", r.text());
+    assert_eq!(text_of(fragments[0], "Size"), Some(size.to_string()));
+
+    let volumes = enumerate_all(&f, "Win32_Volume");
+    let mut items = Vec::new();
+    all(&volumes, "Win32_Volume", &mut items);
+    let root = items
+        .iter()
+        .find(|i| text_of(i, "Name").as_deref() == Some("/"))
+        .unwrap_or_else(|| panic!("no / among the volumes\n{}", volumes.to_xml()));
+    assert_eq!(text_of(root, "Capacity"), Some(size.to_string()));
+    assert_eq!(text_of(root, "BootVolume").as_deref(), Some("true"));
+    assert!(text_of(root, "DeviceID").is_some_and(|d| !d.is_empty()));
+}

@@ -1,0 +1,463 @@
+//! `Win32_LogicalDisk` and `Win32_Volume`: the file systems a Windows tool would see as drives
+//! and volumes, from the mount table and `statvfs`.
+//!
+//! Which mounts count: those of file systems on a device (not marked `nodev` in
+//! /proc/filesystems) and network or layered ones (NFS, CIFS, overlay, ZFS), each device once
+//! (bind mounts and subvolume mounts of an already listed device are left out, as Windows lists
+//! a volume once). Pseudo file systems (proc, sysfs, tmpfs, cgroup, ...) are no drives.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use wsman_proto::cim::{Instance, Value};
+use wsman_proto::Fault;
+
+use super::{procfs, Class};
+use crate::{Context, Filter};
+
+/// File systems without a block device that still hold a user's files: network shares, and the
+/// layered and pooled roots of containers and ZFS hosts.
+const WITHOUT_DEVICE: &[&str] = &[
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "9p",
+    "virtiofs",
+    "overlay",
+    "zfs",
+    "fuse.sshfs",
+    "ceph",
+    "glusterfs",
+];
+
+/// Network file systems: Windows' "Network Connection" drive type.
+const NETWORK: &[&str] = &[
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "fuse.sshfs",
+    "ceph",
+    "glusterfs",
+];
+
+/// One line of /proc/self/mountinfo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    /// `major:minor` of the file system's device.
+    pub device: String,
+    pub mount_point: String,
+    pub fs_type: String,
+    /// The mount source (`/dev/vda1`, `server:/export`).
+    pub source: String,
+    pub read_only: bool,
+}
+
+/// Undo mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
+fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            let digits = field.get(i + 1..i + 4).unwrap_or("");
+            if digits.len() == 3 && digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+                if let Ok(b) = u8::from_str_radix(digits, 8) {
+                    out.push(b);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The mounts of a mountinfo text, in mount order; malformed lines are skipped.
+pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
+    text.lines()
+        .filter_map(|line| {
+            let (before, after) = line.split_once(" - ")?;
+            let mut left = before.split(' ');
+            let device = left.nth(2)?.to_owned();
+            let mount_point = unescape(left.nth(1)?);
+            let options = left.next()?;
+            let mut right = after.split(' ');
+            let fs_type = right.next()?.to_owned();
+            let source = unescape(right.next()?);
+            Some(Mount {
+                device,
+                mount_point,
+                fs_type,
+                source,
+                read_only: options.split(',').any(|o| o == "ro"),
+            })
+        })
+        .collect()
+}
+
+/// File system types the kernel marks `nodev` (no block device behind them).
+fn nodev_types(filesystems: &str) -> HashSet<String> {
+    filesystems
+        .lines()
+        .filter_map(|l| l.strip_prefix("nodev"))
+        .map(|t| t.trim().to_owned())
+        .collect()
+}
+
+/// The mounts that are drives, each device once (the first mount of it, which is the one
+/// mounted first: `/` before a bind mount of one of its directories).
+pub fn drives(mounts: Vec<Mount>, nodev: &HashSet<String>) -> Vec<Mount> {
+    let mut seen = HashSet::new();
+    mounts
+        .into_iter()
+        .filter(|m| !nodev.contains(&m.fs_type) || WITHOUT_DEVICE.contains(&m.fs_type.as_str()))
+        .filter(|m| seen.insert(m.device.clone()))
+        .collect()
+}
+
+fn host_drives() -> Vec<Mount> {
+    let mountinfo = procfs::read_text("/proc/self/mountinfo").unwrap_or_default();
+    let filesystems = procfs::read_text("/proc/filesystems").unwrap_or_default();
+    drives(parse_mountinfo(&mountinfo), &nodev_types(&filesystems))
+}
+
+/// Sizes of a mounted file system, in bytes; `None` when it cannot be asked (a hung network
+/// share answers an error, not a hang: statvfs of an unreachable NFS mount with `soft`).
+struct Space {
+    size: u64,
+    /// Free space an ordinary user can use (what `df` shows as available).
+    free: u64,
+    block_size: u64,
+    name_max: u64,
+}
+
+fn space(mount_point: &str) -> Option<Space> {
+    let s = nix::sys::statvfs::statvfs(Path::new(mount_point)).ok()?;
+    let fragment = s.fragment_size();
+    Some(Space {
+        size: s.blocks().saturating_mul(fragment),
+        free: s.blocks_available().saturating_mul(fragment),
+        block_size: s.block_size(),
+        name_max: s.name_max(),
+    })
+}
+
+/// The name under /dev/disk/by-label or by-uuid that points at `source`, if any.
+fn disk_link(kind: &str, source: &str) -> Option<String> {
+    let target = std::fs::canonicalize(source).ok()?;
+    std::fs::read_dir(format!("/dev/disk/{kind}"))
+        .ok()?
+        .filter_map(Result::ok)
+        .find(|e| std::fs::canonicalize(e.path()).ok().as_deref() == Some(target.as_path()))
+        .map(|e| unescape_udev(&e.file_name().to_string_lossy()))
+}
+
+/// udev writes special characters of labels as `\xNN`.
+fn unescape_udev(name: &str) -> String {
+    let mut out = Vec::new();
+    let bytes = name.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && bytes.get(i + 1) == Some(&b'x') {
+            if let Some(b) = name
+                .get(i + 2..i + 4)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn is_network(m: &Mount) -> bool {
+    NETWORK.contains(&m.fs_type.as_str())
+}
+
+/// Windows' DriveType: 4 network drive, 3 local disk.
+fn drive_type(m: &Mount) -> u32 {
+    if is_network(m) {
+        4
+    } else {
+        3
+    }
+}
+
+/// Windows' Access: 1 readable, 3 read/write.
+fn access(m: &Mount) -> u16 {
+    if m.read_only {
+        1
+    } else {
+        3
+    }
+}
+
+fn size_values(space: Option<&Space>) -> [Value; 4] {
+    match space {
+        Some(s) => [
+            Value::from(s.size),
+            Value::from(s.free),
+            Value::from(s.block_size),
+            Value::from(s.name_max),
+        ],
+        None => [Value::Null, Value::Null, Value::Null, Value::Null],
+    }
+}
+
+/// `Win32_LogicalDisk`, keyed by DeviceID: the mount point (Windows' drive letter).
+pub struct LogicalDisk;
+
+const DISK_PROPERTIES: &[&str] = &[
+    "Access",
+    "BlockSize",
+    "Caption",
+    "Compressed",
+    "CreationClassName",
+    "Description",
+    "DeviceID",
+    "DriveType",
+    "FileSystem",
+    "FreeSpace",
+    "MaximumComponentLength",
+    "MediaType",
+    "Name",
+    "ProviderName",
+    "Size",
+    "SystemCreationClassName",
+    "SystemName",
+    "VolumeName",
+    "VolumeSerialNumber",
+];
+
+fn logical_disk(m: &Mount, host: &str) -> Instance {
+    let space = space(&m.mount_point);
+    let [size, free, block_size, name_max] = size_values(space.as_ref());
+    let network = is_network(m);
+    let local = |v: Option<String>| if network { Value::Null } else { v.into() };
+    Instance::new("Win32_LogicalDisk", "root/cimv2")
+        .with("Access", access(m))
+        .with("BlockSize", block_size)
+        .with("Caption", m.mount_point.clone())
+        .with("Compressed", false)
+        .with("CreationClassName", "Win32_LogicalDisk")
+        .with(
+            "Description",
+            if network {
+                "Network Connection"
+            } else {
+                "Local Fixed Disk"
+            },
+        )
+        .with_key("DeviceID", m.mount_point.clone())
+        .with("DriveType", drive_type(m))
+        .with("FileSystem", m.fs_type.clone())
+        .with("FreeSpace", free)
+        .with("MaximumComponentLength", name_max)
+        // 12: fixed hard disk media.
+        .with(
+            "MediaType",
+            if network { Value::Null } else { 12u32.into() },
+        )
+        .with("Name", m.mount_point.clone())
+        .with(
+            "ProviderName",
+            if network {
+                Value::Text(m.source.clone())
+            } else {
+                Value::Null
+            },
+        )
+        .with("Size", size)
+        .with("SystemCreationClassName", "Win32_ComputerSystem")
+        .with("SystemName", host.to_owned())
+        .with(
+            "VolumeName",
+            local(Some(disk_link("by-label", &m.source).unwrap_or_default())),
+        )
+        .with("VolumeSerialNumber", local(disk_link("by-uuid", &m.source)))
+}
+
+/// The drive of a `DeviceID = '...'` filter or selector, so one mount is read.
+fn pinned(filter: Option<&Filter>, key: &str) -> Option<String> {
+    use wsman_proto::wql::{CompareOp, Condition, Literal};
+    fn find(c: &Condition, key: &str) -> Option<String> {
+        match c {
+            Condition::Compare {
+                property,
+                op: CompareOp::Eq,
+                literal: Literal::Text(v),
+            } if property.eq_ignore_ascii_case(key) => Some(v.clone()),
+            Condition::And(a, b) => find(a, key).or_else(|| find(b, key)),
+            _ => None,
+        }
+    }
+    match filter? {
+        Filter::Query(q) => find(q.condition.as_ref()?, key),
+        Filter::Selector(s) => s.get(key).map(str::to_owned),
+    }
+}
+
+impl Class for LogicalDisk {
+    fn name(&self) -> &'static str {
+        "Win32_LogicalDisk"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["DeviceID"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        DISK_PROPERTIES
+    }
+
+    fn instances(
+        &self,
+        _ctx: &Context<'_>,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Instance>, Fault> {
+        let host = procfs::host_name();
+        let only = pinned(filter, "DeviceID");
+        Ok(host_drives()
+            .iter()
+            .filter(|m| only.as_deref().is_none_or(|d| d == m.mount_point))
+            .map(|m| logical_disk(m, &host))
+            .collect())
+    }
+}
+
+/// `Win32_Volume`, keyed by DeviceID: `\\?\Volume{UUID}\` for a file system with a GUID, else
+/// its source device; Name is the mount point.
+pub struct Volume;
+
+const VOLUME_PROPERTIES: &[&str] = &[
+    "Access",
+    "Automount",
+    "BlockSize",
+    "BootVolume",
+    "Capacity",
+    "Caption",
+    "CreationClassName",
+    "DeviceID",
+    "DriveLetter",
+    "DriveType",
+    "FileSystem",
+    "FreeSpace",
+    "Label",
+    "MaximumFileNameLength",
+    "Name",
+    "SerialNumber",
+    "SystemCreationClassName",
+    "SystemName",
+    "SystemVolume",
+];
+
+/// A GUID as Windows writes it in volume names (36 characters, hex and dashes).
+fn is_guid(text: &str) -> bool {
+    text.len() == 36
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+fn volume(m: &Mount, host: &str) -> Instance {
+    let space = space(&m.mount_point);
+    let [size, free, block_size, name_max] = size_values(space.as_ref());
+    let uuid = (!is_network(m))
+        .then(|| disk_link("by-uuid", &m.source))
+        .flatten();
+    let device_id = match &uuid {
+        Some(u) if is_guid(u) => format!("\\\\?\\Volume{{{u}}}\\"),
+        _ => m.source.clone(),
+    };
+    let label = (!is_network(m))
+        .then(|| disk_link("by-label", &m.source))
+        .flatten();
+    Instance::new("Win32_Volume", "root/cimv2")
+        .with("Access", access(m))
+        .with("Automount", true)
+        .with("BlockSize", block_size)
+        // Windows' boot volume holds the system (here `/`); its system volume holds what the
+        // firmware starts (here `/boot` or `/boot/efi`).
+        .with("BootVolume", m.mount_point == "/")
+        .with("Capacity", size)
+        .with("Caption", m.mount_point.clone())
+        .with("CreationClassName", "Win32_Volume")
+        .with_key("DeviceID", device_id)
+        .with("DriveLetter", Value::Null)
+        .with("DriveType", drive_type(m))
+        .with("FileSystem", m.fs_type.clone())
+        .with("FreeSpace", free)
+        .with("Label", label)
+        .with("MaximumFileNameLength", name_max)
+        .with("Name", m.mount_point.clone())
+        .with("SerialNumber", Value::Null)
+        .with("SystemCreationClassName", "Win32_ComputerSystem")
+        .with("SystemName", host.to_owned())
+        .with(
+            "SystemVolume",
+            m.mount_point == "/boot" || m.mount_point == "/boot/efi",
+        )
+}
+
+impl Class for Volume {
+    fn name(&self) -> &'static str {
+        "Win32_Volume"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["DeviceID"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        VOLUME_PROPERTIES
+    }
+
+    fn instances(
+        &self,
+        _ctx: &Context<'_>,
+        _filter: Option<&Filter>,
+    ) -> Result<Vec<Instance>, Fault> {
+        let host = procfs::host_name();
+        Ok(host_drives().iter().map(|m| volume(m, &host)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+22 27 0:21 / /proc rw,relatime - proc proc rw
+27 1 254:0 / / rw,relatime - ext4 /dev/vda rw
+28 27 0:23 / /dev/shm rw,relatime - tmpfs tmpfs rw
+29 27 254:16 / /srv/my\\040data ro,relatime - xfs /dev/vdb ro
+30 27 254:0 /var/lib/x /mnt/bind rw,relatime - ext4 /dev/vda rw
+31 27 0:50 / /mnt/share rw,relatime - nfs4 server:/export rw
+garbage line
+";
+
+    #[test]
+    fn drives_are_device_and_network_mounts_once_each() {
+        let nodev = nodev_types("nodev\tproc\nnodev\ttmpfs\n\text4\n\txfs\nnodev\tnfs4\n");
+        let drives = drives(parse_mountinfo(MOUNTINFO), &nodev);
+        let points: Vec<_> = drives.iter().map(|m| m.mount_point.as_str()).collect();
+        assert_eq!(points, ["/", "/srv/my data", "/mnt/share"]);
+        assert!(drives[1].read_only);
+        assert_eq!(drives[1].source, "/dev/vdb");
+        assert_eq!(drive_type(&drives[2]), 4);
+        assert_eq!(access(&drives[0]), 3);
+    }
+
+    #[test]
+    fn escapes_and_guids() {
+        assert_eq!(unescape("a\\040b\\134c\\0"), "a b\\c\\0");
+        assert_eq!(unescape_udev("my\\x20disk"), "my disk");
+        assert!(is_guid("0f3c5a1e-3b7e-4c1d-9b51-2a1c2e3d4f5a"));
+        assert!(!is_guid("1234-ABCD"));
+    }
+}
