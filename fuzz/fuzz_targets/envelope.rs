@@ -1,5 +1,6 @@
 //! Arbitrary bytes through the whole request path of the wire crate: charset detection and
-//! decoding, then envelope parsing. The first byte picks the declared charset so that the
+//! decoding, then envelope parsing, then the Enumerate body and its filter (the selector and
+//! association filters are read from the tree here). The first byte picks the declared charset so that the
 //! UTF-16 paths are reached too. Any panic, hang or unbounded allocation is a bug.
 #![no_main]
 
@@ -20,6 +21,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let charset = DECLARED_CHARSETS[usize::from(selector) % DECLARED_CHARSETS.len()];
     if let Ok((text, _encoding)) = wsman_proto::charset::decode(body, charset) {
-        let _ = wsman_proto::parse_request(&text, &Limits::default());
+        if let Ok(request) = wsman_proto::parse_request(&text, &Limits::default()) {
+            if let Ok(enumerate) = wsman_proto::enumeration::Enumerate::parse(request.body.as_ref())
+            {
+                if let Some(filter) = enumerate.filter {
+                    let _ = filter.selector_set();
+                    let _ = filter.association();
+                }
+            }
+        }
     }
 });

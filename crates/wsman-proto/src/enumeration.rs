@@ -30,9 +30,116 @@ pub mod dialect {
     pub const WQL: &str = "http://schemas.microsoft.com/wbem/wsman/1/WQL";
     pub const SELECTOR: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/SelectorFilter";
     pub const SELECTOR_MS: &str = "http://schemas.microsoft.com/wbem/wsman/1/wsman/SelectorFilter";
+    /// DSP0227's association filter (AssociatedInstances, AssociationInstances).
+    pub const ASSOCIATION: &str =
+        "http://schemas.dmtf.org/wbem/wsman/1/cimbinding/associationFilter";
+}
+
+/// Which side of an association a filter asks for (DSP0227 8.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssociationKind {
+    /// The instances associated with the object (WMI's ASSOCIATORS OF).
+    Associated,
+    /// The association instances that refer to the object (WMI's REFERENCES OF).
+    Association,
+}
+
+/// The object an association filter starts from: its class URI and key selectors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub resource_uri: String,
+    pub selectors: Vec<(String, String)>,
+}
+
+/// A parsed association filter. For `Association`, `result_class` names the association
+/// class (DSP0227 calls it ResultClassName there) and `association_class`/`result_role` are
+/// unused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssociationFilter {
+    pub kind: AssociationKind,
+    pub object: ObjectRef,
+    pub association_class: Option<String>,
+    pub role: Option<String>,
+    pub result_class: Option<String>,
+    pub result_role: Option<String>,
 }
 
 impl Filter {
+    /// The association filter of an `associationFilter` dialect, or `None` for another
+    /// dialect. A malformed one is `w:CannotProcessFilter`, naming what is wrong.
+    pub fn association(&self) -> Result<Option<AssociationFilter>, Fault> {
+        let d = self.dialect.as_deref().unwrap_or("");
+        if !d.eq_ignore_ascii_case(dialect::ASSOCIATION) {
+            return Ok(None);
+        }
+        let bad =
+            |what: &str| Fault::cannot_process_filter(format!("The association filter {what}. "));
+        let mut found = self
+            .element
+            .elements()
+            .filter(|e| e.ns.as_deref() == Some(ns::CIM_BINDING));
+        let body = found
+            .next()
+            .ok_or_else(|| bad("has no AssociatedInstances or AssociationInstances element"))?;
+        if found.next().is_some() {
+            return Err(bad("has more than one element"));
+        }
+        let kind = match body.name.as_str() {
+            "AssociatedInstances" => AssociationKind::Associated,
+            "AssociationInstances" => AssociationKind::Association,
+            _ => {
+                return Err(bad(
+                    "has neither AssociatedInstances nor AssociationInstances",
+                ))
+            }
+        };
+        let text = |name: &str| {
+            body.child(ns::CIM_BINDING, name)
+                .map(Element::trimmed_text)
+                .filter(|t| !t.is_empty())
+        };
+        let object = body
+            .child(ns::CIM_BINDING, "Object")
+            .ok_or_else(|| bad("names no Object"))?;
+        let parameters = object
+            .child(ns::ADDRESSING, "ReferenceParameters")
+            .ok_or_else(|| bad("Object has no ReferenceParameters"))?;
+        let resource_uri = parameters
+            .child(ns::WSMAN, "ResourceURI")
+            .map(Element::trimmed_text)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| bad("Object has no ResourceURI"))?;
+        let selectors = match parameters.child(ns::WSMAN, "SelectorSet") {
+            Some(set) => SelectorSet::from_element(set)
+                .map_err(|_| bad("Object has an invalid SelectorSet"))?
+                .0
+                .into_iter()
+                .map(|s| match s.value {
+                    crate::envelope::SelectorValue::Text(t) => Ok((s.name, t)),
+                    crate::envelope::SelectorValue::Epr(_) => {
+                        Err(bad("Object has a reference as a key"))
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        let (association_class, result_role) = match kind {
+            AssociationKind::Associated => (text("AssociationClassName"), text("ResultRole")),
+            AssociationKind::Association => (None, None),
+        };
+        Ok(Some(AssociationFilter {
+            kind,
+            object: ObjectRef {
+                resource_uri,
+                selectors,
+            },
+            association_class,
+            role: text("Role"),
+            result_class: text("ResultClassName"),
+            result_role,
+        }))
+    }
+
     /// The SelectorSet of a SelectorFilter (either spelling of the dialect URI).
     pub fn selector_set(&self) -> Result<Option<SelectorSet>, Fault> {
         let d = self.dialect.as_deref().unwrap_or("");
@@ -237,4 +344,77 @@ pub fn epr_item(address: &str, resource_uri: &str, selectors: &[(&str, &str)]) -
     }
     out.push_str("</w:SelectorSet></a:ReferenceParameters></a:EndpointReference>");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn association_filter(inner: &str) -> Result<Option<AssociationFilter>, Fault> {
+        let xml = format!(
+            "<w:Filter xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\" \
+             xmlns:b=\"http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd\" \
+             xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
+             Dialect=\"{}\">{inner}</w:Filter>",
+            dialect::ASSOCIATION
+        );
+        let element = crate::xml::parse(&xml, &crate::xml::Limits::default()).unwrap();
+        Filter {
+            dialect: Some(dialect::ASSOCIATION.to_owned()),
+            element,
+        }
+        .association()
+    }
+
+    const OBJECT: &str = "<b:Object><a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address>\
+        <a:ReferenceParameters><w:ResourceURI>http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service</w:ResourceURI>\
+        <w:SelectorSet><w:Selector Name=\"Name\">ssh</w:Selector></w:SelectorSet></a:ReferenceParameters></b:Object>";
+
+    #[test]
+    fn association_filters_read_both_kinds_and_refuse_malformed_ones() {
+        let f = association_filter(&format!(
+            "<b:AssociatedInstances>{OBJECT}<b:AssociationClassName>Win32_DependentService</b:AssociationClassName>\
+             <b:Role>Dependent</b:Role><b:ResultClassName>Win32_Service</b:ResultClassName>\
+             <b:ResultRole>Antecedent</b:ResultRole></b:AssociatedInstances>"
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(f.kind, AssociationKind::Associated);
+        assert_eq!(f.object.selectors, [("Name".to_owned(), "ssh".to_owned())]);
+        assert!(f.object.resource_uri.ends_with("/Win32_Service"));
+        assert_eq!(
+            f.association_class.as_deref(),
+            Some("Win32_DependentService")
+        );
+        assert_eq!(f.role.as_deref(), Some("Dependent"));
+        assert_eq!(f.result_role.as_deref(), Some("Antecedent"));
+        let f = association_filter(&format!(
+            "<b:AssociationInstances>{OBJECT}<b:ResultClassName>Win32_DependentService</b:ResultClassName></b:AssociationInstances>"
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(f.kind, AssociationKind::Association);
+        assert_eq!(f.result_class.as_deref(), Some("Win32_DependentService"));
+        let two = format!(
+            "<b:AssociatedInstances>{OBJECT}</b:AssociatedInstances><b:AssociatedInstances/>"
+        );
+        for bad in [
+            "",
+            "<b:AssociatedInstances/>",
+            "<b:Other/>",
+            "<b:AssociatedInstances><b:Object/></b:AssociatedInstances>",
+            &two,
+        ] {
+            let fault = association_filter(bad).unwrap_err();
+            assert!(
+                fault.to_string().contains("association filter"),
+                "{bad}: {fault}"
+            );
+        }
+        let other = Filter {
+            dialect: Some(dialect::WQL.to_owned()),
+            element: Element::new(None, "Filter"),
+        };
+        assert_eq!(other.association().unwrap(), None);
+    }
 }

@@ -110,14 +110,44 @@ pub enum Filter {
     Selector(SelectorSet),
     /// A WQL or CQL query (`SELECT ... FROM Class WHERE ...`).
     Query(wsman_proto::wql::Query),
+    /// DSP0227's association filter: the instances associated with an object, or the
+    /// association instances that refer to it. The provider answers it whole.
+    Association(wsman_proto::enumeration::AssociationFilter),
 }
 
 impl Filter {
+    /// The value a filter pins `key` to: a selector of that name, or `key = literal` at the
+    /// top of a query's AND chain. Classes use it to read one instance instead of all; the
+    /// server still applies the whole filter.
+    pub fn pinned(&self, key: &str) -> Option<String> {
+        use wsman_proto::wql::{CompareOp, Condition, Literal};
+        fn find(c: &Condition, key: &str) -> Option<String> {
+            match c {
+                Condition::And(a, b) => find(a, key).or_else(|| find(b, key)),
+                Condition::Compare {
+                    property,
+                    op: CompareOp::Eq,
+                    literal,
+                } if property.eq_ignore_ascii_case(key) => match literal {
+                    Literal::Text(t) => Some(t.clone()),
+                    Literal::Integer(i) => Some(i.to_string()),
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        match self {
+            Self::Query(q) => find(q.condition.as_ref()?, key),
+            Self::Selector(s) => s.get(key).map(str::to_owned),
+            Self::Association(_) => None,
+        }
+    }
+
     /// The class a query names, when the filter is a query.
     pub fn query_class(&self) -> Option<&str> {
         match self {
             Self::Query(q) => Some(&q.class),
-            Self::Selector(_) => None,
+            Self::Selector(_) | Self::Association(_) => None,
         }
     }
 }

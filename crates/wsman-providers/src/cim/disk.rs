@@ -285,26 +285,6 @@ fn logical_disk(m: &Mount, host: &str) -> Instance {
         .with("VolumeSerialNumber", local(disk_link("by-uuid", &m.source)))
 }
 
-/// The drive of a `DeviceID = '...'` filter or selector, so one mount is read.
-fn pinned(filter: Option<&Filter>, key: &str) -> Option<String> {
-    use wsman_proto::wql::{CompareOp, Condition, Literal};
-    fn find(c: &Condition, key: &str) -> Option<String> {
-        match c {
-            Condition::Compare {
-                property,
-                op: CompareOp::Eq,
-                literal: Literal::Text(v),
-            } if property.eq_ignore_ascii_case(key) => Some(v.clone()),
-            Condition::And(a, b) => find(a, key).or_else(|| find(b, key)),
-            _ => None,
-        }
-    }
-    match filter? {
-        Filter::Query(q) => find(q.condition.as_ref()?, key),
-        Filter::Selector(s) => s.get(key).map(str::to_owned),
-    }
-}
-
 impl Class for LogicalDisk {
     fn name(&self) -> &'static str {
         "Win32_LogicalDisk"
@@ -322,7 +302,7 @@ impl Class for LogicalDisk {
         filter: Option<&Filter>,
     ) -> Result<Vec<Instance>, Fault> {
         let host = procfs::host_name();
-        let only = pinned(filter, "DeviceID");
+        let only = filter.and_then(|f| f.pinned("DeviceID"));
         Ok(host_drives()
             .iter()
             .filter(|m| only.as_deref().is_none_or(|d| d == m.mount_point))

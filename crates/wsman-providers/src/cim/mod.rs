@@ -14,8 +14,9 @@ pub mod procfs;
 pub mod service;
 pub mod system;
 
-use wsman_proto::cim::Instance;
-use wsman_proto::envelope::SelectorValue;
+use wsman_proto::cim::{Instance, Reference, Value};
+use wsman_proto::enumeration::{AssociationFilter, AssociationKind};
+use wsman_proto::envelope::{SelectorSet, SelectorValue};
 use wsman_proto::fault::SelectorProblem;
 use wsman_proto::operation::{ClassRef, Resource, CIM_NAMESPACE_SELECTOR};
 use wsman_proto::Fault;
@@ -32,6 +33,11 @@ pub trait Class: Send + Sync + 'static {
     fn keys(&self) -> &'static [&'static str];
     /// Every property name of the class, keys included.
     fn properties(&self) -> &'static [&'static str];
+    /// The reference properties that make this class an association (`Antecedent`,
+    /// `Dependent`); empty for an ordinary class.
+    fn references(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// The instances; `filter` may narrow the work (the server filters again).
     fn instances(&self, ctx: &Context<'_>, filter: Option<&Filter>)
         -> Result<Vec<Instance>, Fault>;
@@ -94,7 +100,10 @@ impl CimProvider {
 
     /// Builder: serve `Win32_Service` through this host's service manager.
     pub fn with_services(mut self, manager: std::sync::Arc<service::ServiceManager>) -> Self {
-        self.classes.push(Box::new(service::Service::new(manager)));
+        self.classes
+            .push(Box::new(service::Service::new(manager.clone())));
+        self.classes
+            .push(Box::new(service::DependentService::new(manager)));
         self
     }
 
@@ -133,6 +142,132 @@ impl CimProvider {
             _ => "root/cimv2",
         }
     }
+}
+
+impl CimProvider {
+    /// DSP0227's association traversal, written once for every association class: the
+    /// association instances whose reference (in `Role`, or any) is the object, and for
+    /// AssociatedInstances the instances their other references (in `ResultRole`) point at.
+    fn associations(
+        &self,
+        ctx: &Context<'_>,
+        filter: &AssociationFilter,
+    ) -> Result<Vec<Instance>, Fault> {
+        let object_class = self.class_of(&filter.object.resource_uri).ok_or_else(|| {
+            Fault::cannot_process_filter(format!(
+                "The association filter's object names no class served here: {}. ",
+                filter.object.resource_uri
+            ))
+        })?;
+        let object_keys: Vec<(&str, &str)> = filter
+            .object
+            .selectors
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .filter(|(n, _)| !n.eq_ignore_ascii_case(CIM_NAMESPACE_SELECTOR))
+            .collect();
+        // The object must exist, as WMI checks before it traverses.
+        let object = object_class.get(ctx, &object_keys)?;
+        let wanted_association = match filter.kind {
+            AssociationKind::Associated => filter.association_class.as_deref(),
+            AssociationKind::Association => filter.result_class.as_deref(),
+        };
+        let refers_to_object = |value: Option<&Value>| match value {
+            Some(Value::Reference(r)) => same_instance(r, &object),
+            _ => false,
+        };
+        let mut out: Vec<Instance> = Vec::new();
+        for association in self.classes.iter().filter(|c| !c.references().is_empty()) {
+            if wanted_association.is_some_and(|w| !w.eq_ignore_ascii_case(association.name())) {
+                continue;
+            }
+            let roles: Vec<&str> = association
+                .references()
+                .iter()
+                .copied()
+                .filter(|r| {
+                    filter
+                        .role
+                        .as_deref()
+                        .is_none_or(|w| w.eq_ignore_ascii_case(r))
+                })
+                .collect();
+            for instance in association.instances(ctx, None)? {
+                let Some(matched) = roles.iter().find(|r| refers_to_object(instance.get(r))) else {
+                    continue;
+                };
+                if filter.kind == AssociationKind::Association {
+                    out.push(instance);
+                    continue;
+                }
+                for result_role in association.references() {
+                    if result_role.eq_ignore_ascii_case(matched)
+                        || filter
+                            .result_role
+                            .as_deref()
+                            .is_some_and(|w| !w.eq_ignore_ascii_case(result_role))
+                    {
+                        continue;
+                    }
+                    let Some(Value::Reference(target)) = instance.get(result_role) else {
+                        continue;
+                    };
+                    let Some(class) = self.class_of(&target.resource_uri) else {
+                        continue;
+                    };
+                    if filter
+                        .result_class
+                        .as_deref()
+                        .is_some_and(|w| !w.eq_ignore_ascii_case(class.name()))
+                    {
+                        continue;
+                    }
+                    let keys: Vec<(&str, &str)> = target
+                        .selectors
+                        .iter()
+                        .map(|(n, v)| (n.as_str(), v.as_str()))
+                        .collect();
+                    // A reference to an instance that went away meanwhile is left out.
+                    let Ok(found) = class.get(ctx, &keys) else {
+                        continue;
+                    };
+                    if !out.iter().any(|o| o == &found) {
+                        out.push(found);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The class a WMI or DMTF class URI names.
+    fn class_of(&self, uri: &str) -> Option<&dyn Class> {
+        match Resource::classify(uri, &SelectorSet::default()) {
+            Resource::Wmi {
+                namespace,
+                class: ClassRef::Named(name),
+            }
+            | Resource::Cim {
+                namespace,
+                class: ClassRef::Named(name),
+            } => self.find(&namespace, &name),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a reference names `instance`: the same class (by the last segment of its URI) and
+/// the same key values, compared without case as WMI compares them.
+fn same_instance(reference: &Reference, instance: &Instance) -> bool {
+    let class = reference.resource_uri.rsplit('/').next().unwrap_or("");
+    class.eq_ignore_ascii_case(&instance.class)
+        && instance.keys.len() == reference.selectors.len()
+        && instance.matches_selectors(
+            reference
+                .selectors
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str())),
+        )
 }
 
 /// Every selector must be a key of the class and every key must be given.
@@ -208,6 +343,11 @@ impl Provider for CimProvider {
     }
 
     fn enumerate(&self, ctx: &Context<'_>, filter: Option<&Filter>) -> Result<Vec<Item>, Fault> {
+        if let Some(Filter::Association(association)) = filter {
+            return self
+                .associations(ctx, association)
+                .map(|found| found.into_iter().map(Item::Instance).collect());
+        }
         let addressed = self.addressed(ctx)?;
         let class = match (addressed, filter) {
             (_, Some(Filter::Query(q))) => {

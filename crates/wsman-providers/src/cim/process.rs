@@ -137,33 +137,16 @@ fn instance(pid: u32, host: &Host) -> Option<Instance> {
     Some(instance)
 }
 
-/// The pids a filter names by key (`Handle = 'n'` or `ProcessId = n` at the top of an AND
-/// chain), so that such a query reads one process, not all of them.
+/// The pid a filter names by key (`Handle = 'n'` or `ProcessId = n`), so that such a query
+/// reads one process, not all of them.
 fn pinned_pid(filter: Option<&Filter>) -> Option<u32> {
-    use wsman_proto::wql::{CompareOp, Condition, Literal};
-    fn find(c: &Condition) -> Option<u32> {
-        match c {
-            Condition::And(a, b) => find(a).or_else(|| find(b)),
-            Condition::Compare {
-                property,
-                op: CompareOp::Eq,
-                literal,
-            } if property.eq_ignore_ascii_case("Handle")
-                || property.eq_ignore_ascii_case("ProcessId") =>
-            {
-                match literal {
-                    Literal::Text(t) => t.trim().parse().ok(),
-                    Literal::Integer(i) => u32::try_from(*i).ok(),
-                    _ => None,
-                }
-            }
-            _ => None,
-        }
-    }
-    match filter? {
-        Filter::Query(q) => find(q.condition.as_ref()?),
-        Filter::Selector(s) => s.get("Handle")?.trim().parse().ok(),
-    }
+    let filter = filter?;
+    filter
+        .pinned("Handle")
+        .or_else(|| filter.pinned("ProcessId"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 impl Class for Process {

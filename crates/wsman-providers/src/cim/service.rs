@@ -12,7 +12,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wsman_proto::cim::{Instance, MethodInput, Value};
+use wsman_proto::cim::{Instance, MethodInput, Reference, Value};
 use wsman_proto::Fault;
 use wsman_systemd::{Enablement, Error, ServiceUnit, Systemd, UnitName};
 
@@ -241,26 +241,9 @@ fn unit_name(keys: &[(&str, &str)]) -> Result<UnitName, Fault> {
         .ok_or_else(super::not_found)
 }
 
-/// The Name a WQL `WHERE Name = '...'` or a selector filter pins, so one unit is read instead
-/// of every unit.
+/// The unit a `Name = '...'` filter pins, so one unit is read instead of every unit.
 fn pinned_name(filter: Option<&Filter>) -> Option<UnitName> {
-    use wsman_proto::wql::{CompareOp, Condition, Literal};
-    fn find(c: &Condition) -> Option<String> {
-        match c {
-            Condition::Compare {
-                property,
-                op: CompareOp::Eq,
-                literal: Literal::Text(v),
-            } if property.eq_ignore_ascii_case("Name") => Some(v.clone()),
-            Condition::And(a, b) => find(a).or_else(|| find(b)),
-            _ => None,
-        }
-    }
-    let name = match filter? {
-        Filter::Query(q) => find(q.condition.as_ref()?)?,
-        Filter::Selector(s) => s.get("Name")?.trim().to_owned(),
-    };
-    UnitName::service(&name).ok()
+    UnitName::service(filter?.pinned("Name")?.trim()).ok()
 }
 
 impl Class for Service {
@@ -384,6 +367,86 @@ impl Class for Service {
             }
         }
         Ok(output(code))
+    }
+}
+
+/// `Win32_DependentService`: one association per `Requires=` or `Wants=` between two
+/// services. Antecedent is the service needed, Dependent the one that needs it, as on Windows.
+pub struct DependentService {
+    manager: Arc<ServiceManager>,
+}
+
+impl DependentService {
+    pub fn new(manager: Arc<ServiceManager>) -> Self {
+        Self { manager }
+    }
+}
+
+/// A reference to the `Win32_Service` of unit `id` (`x.service`).
+fn service_reference(id: &str) -> Reference {
+    Reference {
+        resource_uri: wsman_proto::cim::class_uri("root/cimv2", "Win32_Service"),
+        selectors: vec![(
+            "Name".to_owned(),
+            id.strip_suffix(".service").unwrap_or(id).to_owned(),
+        )],
+    }
+}
+
+/// The dependencies of `unit` on other services: (needed unit, TypeOfDependency). Requires is
+/// Windows' 3 ("service must be started"), Wants is 1 ("other": wanted, not needed); units of
+/// other types (sockets, targets) are no services and are left out.
+fn dependencies(unit: &ServiceUnit) -> Vec<(&str, u16)> {
+    let mut out: Vec<(&str, u16)> = Vec::new();
+    let listed = unit
+        .requires
+        .iter()
+        .map(|r| (r, 3u16))
+        .chain(unit.wants.iter().map(|w| (w, 1u16)));
+    for (needed, kind) in listed {
+        let is_service = UnitName::service(needed)
+            .is_ok_and(|n| n.as_str() == needed.as_str() && !n.is_template());
+        if is_service && needed != &unit.id && !out.iter().any(|(n, _)| n == needed) {
+            out.push((needed, kind));
+        }
+    }
+    out
+}
+
+impl Class for DependentService {
+    fn name(&self) -> &'static str {
+        "Win32_DependentService"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["Antecedent", "Dependent"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["Antecedent", "Dependent", "TypeOfDependency"]
+    }
+    fn references(&self) -> &'static [&'static str] {
+        &["Antecedent", "Dependent"]
+    }
+
+    fn instances(
+        &self,
+        _ctx: &Context<'_>,
+        _filter: Option<&Filter>,
+    ) -> Result<Vec<Instance>, Fault> {
+        let units = self
+            .manager
+            .run(|s| async move { s.services().await })
+            .map_err(|e| unavailable(&e))?;
+        Ok(units
+            .iter()
+            .flat_map(|unit| {
+                dependencies(unit).into_iter().map(|(needed, kind)| {
+                    Instance::new("Win32_DependentService", "root/cimv2")
+                        .with_key("Antecedent", service_reference(needed))
+                        .with_key("Dependent", service_reference(&unit.id))
+                        .with("TypeOfDependency", kind)
+                })
+            })
+            .collect())
     }
 }
 

@@ -243,6 +243,9 @@ pub fn compile_filter(filter: &enumeration::Filter) -> Result<Filter, Fault> {
     if let Some(selectors) = filter.selector_set()? {
         return Ok(Filter::Selector(selectors));
     }
+    if let Some(association) = filter.association()? {
+        return Ok(Filter::Association(association));
+    }
     let dialect = filter.dialect.as_deref().unwrap_or(wql::dialect::WQL);
     if dialect.eq_ignore_ascii_case(wql::dialect::WQL)
         || dialect.eq_ignore_ascii_case(wql::dialect::CQL)

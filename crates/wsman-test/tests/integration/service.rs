@@ -13,8 +13,13 @@ use super::expect_fault;
 
 const URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service";
 const WQL: &str = "http://schemas.microsoft.com/wbem/wsman/1/WQL";
-const PROBE: &str = "[Unit]\nDescription=wsmand probe service\n\n[Service]\nUser=nobody\n\
+const PROBE: &str = "[Unit]\nDescription=wsmand probe service\nRequires=wsman-helper.service\n\
+                     Wants=dbus.service\n\n[Service]\nUser=nobody\n\
                      ExecStart=/bin/sleep 1000\n\n[Install]\nWantedBy=multi-user.target\n";
+const HELPER: &str = "[Unit]\nDescription=wsmand helper\n\n[Service]\nType=oneshot\n\
+                      ExecStart=/bin/true\nRemainAfterExit=yes\n";
+const ASSOCIATION_FILTER: &str =
+    "http://schemas.dmtf.org/wbem/wsman/1/cimbinding/associationFilter";
 /// A service account that is not an administrator (its shells run as nobody).
 const PLAIN: &str = "plainsvc";
 const PLAIN_PASSWORD: &str = "Plain-Svc-Pass1";
@@ -73,11 +78,51 @@ impl Host {
         self.post_as(user.0, user.1, &request)
     }
 
+    /// The items of an association Enumerate (one response), as text.
+    fn associated(&self, name: &str, kind: &str, extra: &str) -> String {
+        let r = self.post(&association_request(name, kind, extra));
+        assert_eq!(r.status, 200, "{}", r.describe());
+        let text = r.text();
+        assert!(text.contains("EndOfSequence"), "{text}");
+        text
+    }
+
     /// The ReturnValue of a method called as the administrator.
     fn invoke(&self, method: &str, name: &str, input: &str) -> String {
         let r = self.invoke_as((SERVICE_ACCOUNT, SERVICE_PASSWORD), method, name, input);
         return_value(&r)
     }
+}
+
+/// An Enumerate of `cimv2/*` with an association filter from the Win32_Service `name`.
+fn association_request(name: &str, kind: &str, extra: &str) -> String {
+    let body = format!(
+        "<n:Enumerate xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\" \
+         xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
+         xmlns:b=\"http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd\">\
+         <w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements>\
+         <w:Filter Dialect=\"{ASSOCIATION_FILTER}\"><b:{kind}><b:Object>\
+         <a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address>\
+         <a:ReferenceParameters><w:ResourceURI>{URI}</w:ResourceURI><w:SelectorSet>\
+         <w:Selector Name=\"Name\">{name}</w:Selector></w:SelectorSet></a:ReferenceParameters>\
+         </b:Object>{extra}</b:{kind}></w:Filter></n:Enumerate>"
+    );
+    let all = URI.replace("Win32_Service", "*");
+    soap::request(action::ENUMERATE, &all, &[], &body)
+}
+
+/// The Name of every `class` item of a response.
+fn names_of(response: &str, class: &str) -> Vec<String> {
+    response
+        .split(&format!("<p:{class} "))
+        .skip(1)
+        .filter_map(|item| {
+            let start = item.find("<p:Name>")? + "<p:Name>".len();
+            let end = item[start..].find("</p:Name>")?;
+            Some(item[start..start + end].to_owned())
+        })
+        .collect()
 }
 
 fn return_value(r: &Response) -> String {
@@ -96,6 +141,7 @@ fn win32_service_reads_and_controls_systemd_units() {
         return;
     };
     systemd.write_file("/lib/systemd/system/wsman-probe.service", PROBE);
+    systemd.write_file("/etc/systemd/system/wsman-helper.service", HELPER);
     systemd.exec_ok(&["systemctl", "daemon-reload"]);
     let host = Host::start(&systemd.bus_address());
 
@@ -240,6 +286,62 @@ fn win32_service_reads_and_controls_systemd_units() {
         "inactive"
     );
     assert_eq!(host.invoke("StopService", "wsman-probe", ""), "5");
+
+    // Win32_DependentService: the probe's Requires= and Wants= services as systemd lists them.
+    let mut needed: Vec<String> = ["Requires", "Wants"]
+        .iter()
+        .flat_map(|p| {
+            systemd
+                .unit_property("wsman-probe.service", p)
+                .split_whitespace()
+                .filter(|u| u.ends_with(".service"))
+                .map(|u| u.trim_end_matches(".service").to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    needed.sort();
+    assert_eq!(needed, ["dbus", "wsman-helper"]);
+    let associated = host.associated("wsman-probe", "AssociatedInstances", "<b:AssociationClassName>Win32_DependentService</b:AssociationClassName><b:Role>Dependent</b:Role><b:ResultRole>Antecedent</b:ResultRole>");
+    let mut names = names_of(&associated, "Win32_Service");
+    names.sort();
+    assert_eq!(names, needed, "{associated}");
+    // The other way: the helper is needed by the probe.
+    let dependents = host.associated(
+        "wsman-helper",
+        "AssociatedInstances",
+        "<b:Role>Antecedent</b:Role>",
+    );
+    assert_eq!(
+        names_of(&dependents, "Win32_Service"),
+        ["wsman-probe"],
+        "{dependents}"
+    );
+    // The association instances themselves, with the kind of dependency.
+    let references = host.associated(
+        "wsman-probe",
+        "AssociationInstances",
+        "<b:ResultClassName>Win32_DependentService</b:ResultClassName><b:Role>Dependent</b:Role>",
+    );
+    assert_eq!(
+        references.matches("<p:Win32_DependentService").count(),
+        2,
+        "{references}"
+    );
+    assert!(
+        references.contains("<p:TypeOfDependency>3</p:TypeOfDependency>"),
+        "{references}"
+    );
+    assert!(
+        references.contains("<p:TypeOfDependency>1</p:TypeOfDependency>"),
+        "{references}"
+    );
+    // An object that does not exist.
+    let r = host.post(&association_request(
+        "no-such-unit",
+        "AssociatedInstances",
+        "",
+    ));
+    expect_fault(&r, "InvalidSelectors");
 
     // Names that are no service: the instance does not exist.
     for name in ["no-such-unit", "../../etc/passwd", "getty@"] {
