@@ -7,6 +7,7 @@
 //! are the server's.
 
 pub mod disk;
+pub mod network;
 pub mod os;
 pub mod perf;
 pub mod process;
@@ -94,6 +95,9 @@ impl CimProvider {
                 Box::new(perf::PerfOsProcessor),
                 Box::new(disk::LogicalDisk),
                 Box::new(disk::Volume),
+                Box::new(network::NetworkAdapter),
+                Box::new(network::NetworkAdapterConfiguration),
+                Box::new(network::Ip4RouteTable),
             ],
         }
     }

@@ -622,3 +622,122 @@ fn logical_disks_and_volumes_match_statvfs_of_their_mounts() {
     assert_eq!(text_of(root, "BootVolume").as_deref(), Some("true"));
     assert!(text_of(root, "DeviceID").is_some_and(|d| !d.is_empty()));
 }
+
+/// `ip -j ARGS` as JSON: iproute2 reads the kernel over netlink, the provider through sysfs,
+/// getifaddrs and /proc/net/route.
+fn ip_json(args: &[&str]) -> Vec<serde_json::Value> {
+    let out = Command::new("ip")
+        .arg("-j")
+        .args(args)
+        .output()
+        .expect("run ip");
+    assert!(out.status.success(), "ip {args:?} failed");
+    serde_json::from_slice(&out.stdout).expect("ip prints JSON")
+}
+
+/// The texts of every `name` element under `e` (array properties repeat their element).
+fn texts_of(e: &Element, name: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    all(e, name, &mut found);
+    found.iter().map(|e| e.trimmed_text()).collect()
+}
+
+/// The item of `class` whose `key` is `value`.
+fn item_with<'a>(body: &'a Element, class: &str, key: &str, value: &str) -> &'a Element {
+    let mut items = Vec::new();
+    all(body, class, &mut items);
+    items
+        .into_iter()
+        .find(|i| text_of(i, key).as_deref() == Some(value))
+        .unwrap_or_else(|| panic!("no {class} with {key} = {value}\n{}", body.to_xml()))
+}
+
+#[test]
+fn network_adapters_configurations_and_routes_match_ip() {
+    let f = Fixture::http();
+    let links = ip_json(&["link"]);
+    let adapters = enumerate_all(&f, "Win32_NetworkAdapter");
+    let mut items = Vec::new();
+    all(&adapters, "Win32_NetworkAdapter", &mut items);
+    assert_eq!(items.len(), links.len(), "{}", adapters.to_xml());
+    for link in &links {
+        let index = link["ifindex"].as_u64().expect("ifindex").to_string();
+        let item = item_with(&adapters, "Win32_NetworkAdapter", "DeviceID", &index);
+        assert_eq!(text_of(item, "Name").as_deref(), link["ifname"].as_str());
+        let up = link["flags"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f == "UP"));
+        assert_eq!(text_of(item, "NetEnabled"), Some(up.to_string()));
+        if let Some(mac) = link["address"].as_str() {
+            assert_eq!(text_of(item, "MACAddress"), Some(mac.to_ascii_uppercase()));
+        }
+    }
+
+    let addresses = ip_json(&["addr"]);
+    let configurations = enumerate_all(&f, "Win32_NetworkAdapterConfiguration");
+    for link in &addresses {
+        let index = link["ifindex"].as_u64().expect("ifindex").to_string();
+        let item = item_with(
+            &configurations,
+            "Win32_NetworkAdapterConfiguration",
+            "Index",
+            &index,
+        );
+        let mut expected: Vec<String> = link["addr_info"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i["local"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // An adapter without addresses has a nil IPAddress, as on Windows.
+        let mut served: Vec<String> = texts_of(item, "IPAddress")
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
+        expected.sort();
+        served.sort();
+        assert_eq!(served, expected, "addresses of interface {index}");
+        assert_eq!(
+            text_of(item, "IPEnabled"),
+            Some((!expected.is_empty()).to_string())
+        );
+    }
+
+    let routes = ip_json(&["-4", "route", "show", "table", "main"]);
+    let table = enumerate_all(&f, "Win32_IP4RouteTable");
+    let index_of = |dev: &str| {
+        links
+            .iter()
+            .find(|l| l["ifname"] == dev)
+            .and_then(|l| l["ifindex"].as_u64())
+            .expect("the route's device")
+            .to_string()
+    };
+    let mut route_items = Vec::new();
+    all(&table, "Win32_IP4RouteTable", &mut route_items);
+    let mut checked = 0;
+    for route in routes.iter().filter(|r| r.get("type").is_none()) {
+        let dst = route["dst"].as_str().expect("dst");
+        let (destination, prefix) = match dst {
+            "default" => ("0.0.0.0".to_owned(), 0u32),
+            other => match other.split_once('/') {
+                Some((d, p)) => (d.to_owned(), p.parse().expect("prefix")),
+                None => (other.to_owned(), 32),
+            },
+        };
+        let mask = std::net::Ipv4Addr::from(u32::MAX.checked_shl(32 - prefix).unwrap_or(0));
+        let next_hop = route["gateway"].as_str().unwrap_or("0.0.0.0");
+        let interface = index_of(route["dev"].as_str().expect("dev"));
+        let found = route_items.iter().any(|i| {
+            text_of(i, "Destination").as_deref() == Some(destination.as_str())
+                && text_of(i, "Mask") == Some(mask.to_string())
+                && text_of(i, "NextHop").as_deref() == Some(next_hop)
+                && text_of(i, "InterfaceIndex") == Some(interface.clone())
+        });
+        assert!(found, "route {route} missing\n{}", table.to_xml());
+        checked += 1;
+    }
+    assert_eq!(checked, route_items.len(), "{}", table.to_xml());
+}
