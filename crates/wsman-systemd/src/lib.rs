@@ -99,6 +99,13 @@ pub enum Enablement {
     Masked,
 }
 
+/// What [`Systemd::power`] does to the system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PowerAction {
+    Reboot,
+    PowerOff,
+}
+
 /// One command line of `ExecStart=`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExecCommand {
@@ -286,6 +293,21 @@ impl Systemd {
     /// Restart the unit and wait until its job has finished.
     pub async fn restart(&self, name: &UnitName, deadline: Duration) -> Result<(), Error> {
         self.run_job(name, "restart", deadline).await
+    }
+
+    /// Queue a reboot or power-off of the whole system, as `systemctl reboot|poweroff` do
+    /// (the target's job, irreversibly: nothing queued later cancels it). Returns once systemd
+    /// accepted the job; the system then goes down on its own.
+    pub async fn power(&self, action: PowerAction) -> Result<(), Error> {
+        let (target, operation) = match action {
+            PowerAction::Reboot => ("reboot.target", "reboot"),
+            PowerAction::PowerOff => ("poweroff.target", "poweroff"),
+        };
+        self.manager
+            .start_unit(target, "replace-irreversibly")
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, operation, target.to_owned(), "StartUnit"))
     }
 
     /// Set how the unit starts, as `systemctl enable|disable|mask` do, then reload systemd so

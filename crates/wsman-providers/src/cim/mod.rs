@@ -86,7 +86,7 @@ impl CimProvider {
     pub fn new() -> Self {
         Self {
             classes: vec![
-                Box::new(os::OperatingSystem),
+                Box::new(os::OperatingSystem::default()),
                 Box::new(process::Process),
                 Box::new(system::ComputerSystem),
                 Box::new(system::Processor),
@@ -102,8 +102,12 @@ impl CimProvider {
         }
     }
 
-    /// Builder: serve `Win32_Service` through this host's service manager.
+    /// Builder: serve `Win32_Service`, `Win32_DependentService` and Win32_OperatingSystem's
+    /// Reboot and Shutdown through this host's service manager.
     pub fn with_services(mut self, manager: std::sync::Arc<service::ServiceManager>) -> Self {
+        self.classes.retain(|c| c.name() != "Win32_OperatingSystem");
+        self.classes
+            .push(Box::new(os::OperatingSystem::with_power(manager.clone())));
         self.classes
             .push(Box::new(service::Service::new(manager.clone())));
         self.classes

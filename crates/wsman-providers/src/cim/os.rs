@@ -1,15 +1,33 @@
 //! Win32_OperatingSystem from /proc, /etc/os-release and the kernel's identity.
 
-use wsman_proto::cim::{CimDateTime, Instance};
+use std::sync::Arc;
+
+use wsman_proto::cim::{CimDateTime, Instance, MethodInput};
 use wsman_proto::Fault;
+use wsman_systemd::{Error, PowerAction};
+
+use super::service::{unavailable, ServiceManager};
 
 use super::procfs;
 use super::Class;
 use crate::{Context, Filter};
 
 /// `Win32_OperatingSystem`: one instance, keyed by Name. Memory sizes are in KB, as
-/// Windows reports them; OSType 36 is LINUX in CIM_OperatingSystem's value map.
-pub struct OperatingSystem;
+/// Windows reports them; OSType 36 is LINUX in CIM_OperatingSystem's value map. Its Reboot and
+/// Shutdown methods go to systemd when the class has the host's service manager.
+#[derive(Default)]
+pub struct OperatingSystem {
+    power: Option<Arc<ServiceManager>>,
+}
+
+impl OperatingSystem {
+    /// The class with Reboot and Shutdown through `manager`.
+    pub fn with_power(manager: Arc<ServiceManager>) -> Self {
+        Self {
+            power: Some(manager),
+        }
+    }
+}
 
 const PROPERTIES: &[&str] = &[
     "BootDevice",
@@ -57,6 +75,57 @@ impl Class for OperatingSystem {
     }
     fn properties(&self) -> &'static [&'static str] {
         PROPERTIES
+    }
+
+    /// Reboot and Shutdown: the whole system, for administrators only (others get
+    /// ReturnValue 2); 0 once systemd accepted the job, as Windows answers before it goes down.
+    fn invoke(
+        &self,
+        ctx: &Context<'_>,
+        keys: &[(&str, &str)],
+        method: &str,
+    ) -> Result<Instance, Fault> {
+        let (method, action) = match method.to_ascii_lowercase().as_str() {
+            "reboot" => ("Reboot", PowerAction::Reboot),
+            "shutdown" => ("Shutdown", PowerAction::PowerOff),
+            _ => return Err(crate::not_supported(ctx)),
+        };
+        MethodInput::read(ctx.request.body.as_ref(), method)?;
+        if !keys.is_empty() {
+            self.get(ctx, keys)?;
+        }
+        let output = |code: u32| {
+            Instance::new(format!("{method}_OUTPUT"), self.namespace()).with("ReturnValue", code)
+        };
+        let user = ctx.caller.map_or("", |c| c.user.as_str());
+        if !ctx.caller.is_some_and(|c| c.is_administrator) {
+            tracing::info!(
+                user,
+                method,
+                "Win32_OperatingSystem: refused, not an administrator"
+            );
+            return Ok(output(2));
+        }
+        let Some(power) = &self.power else {
+            // 1: not supported (no service manager to ask).
+            return Ok(output(1));
+        };
+        match power.power(action) {
+            Ok(()) => {
+                tracing::warn!(
+                    user,
+                    method,
+                    "Win32_OperatingSystem: the system is going down"
+                );
+                Ok(output(0))
+            }
+            Err(Error::AccessDenied { .. }) => Ok(output(2)),
+            Err(error @ (Error::Connect { .. } | Error::Bus { .. })) => Err(unavailable(&error)),
+            Err(error) => {
+                tracing::warn!(user, method, %error, "Win32_OperatingSystem");
+                Ok(output(8))
+            }
+        }
     }
 
     fn instances(

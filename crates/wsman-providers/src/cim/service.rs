@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use wsman_proto::cim::{Instance, MethodInput, Reference, Value};
 use wsman_proto::Fault;
-use wsman_systemd::{Enablement, Error, ServiceUnit, Systemd, UnitName};
+use wsman_systemd::{Enablement, Error, PowerAction, ServiceUnit, Systemd, UnitName};
 
 use super::{procfs, Class};
 use crate::{Context, Filter};
@@ -71,6 +71,11 @@ impl ServiceManager {
             *self.connection.lock().unwrap_or_else(|p| p.into_inner()) = None;
         }
         result
+    }
+
+    /// Ask systemd to reboot or power off the system (see [`Systemd::power`]).
+    pub fn power(&self, action: PowerAction) -> Result<(), Error> {
+        self.run(|s| async move { s.power(action).await })
     }
 
     fn connected(&self) -> Result<Systemd, Error> {
@@ -225,8 +230,8 @@ fn instance(unit: &ServiceUnit, system_name: &str) -> Instance {
 }
 
 /// systemd unreachable or failing: the request cannot be served, and the client should know why.
-fn unavailable(error: &Error) -> Fault {
-    tracing::warn!(%error, "Win32_Service: systemd");
+pub(super) fn unavailable(error: &Error) -> Fault {
+    tracing::warn!(%error, "systemd's service manager");
     Fault::internal_error(format!(
         "The service manager (systemd) cannot answer: {error}. "
     ))

@@ -369,3 +369,42 @@ fn win32_service_without_systemd_is_a_fault_and_other_classes_still_answer() {
     ));
     assert_eq!(r.status, 200, "{}", r.describe());
 }
+
+#[test]
+fn win32_operating_system_reboot_goes_through_systemd_for_administrators_only() {
+    let Some(systemd) = BootedSystemd::boot() else {
+        return;
+    };
+    let host = Host::start(&systemd.bus_address());
+    let os = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_OperatingSystem";
+    let reboot = |user: &str, password: &str| {
+        let body = format!("<p:Reboot_INPUT xmlns:p=\"{os}\"/>");
+        let r = host.post_as(
+            user,
+            password,
+            &soap::request(&format!("{os}/Reboot"), os, &[], &body),
+        );
+        return_value(&r)
+    };
+    // Not an administrator: refused, and the system keeps running.
+    assert_eq!(reboot(PLAIN, PLAIN_PASSWORD), "2");
+    let state = systemd.exec(&["systemctl", "is-system-running"]);
+    assert!(
+        ["running", "degraded"].contains(&state.stdout.trim()),
+        "{}",
+        state.describe()
+    );
+    // The administrator: systemd takes the reboot job and the booted system goes down (its
+    // PID 1 ends, as a container's init does on reboot).
+    assert_eq!(reboot(SERVICE_ACCOUNT, SERVICE_PASSWORD), "0");
+    let proc_entry = std::path::PathBuf::from(format!("/proc/{}", systemd.pid()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while proc_entry.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the booted systemd did not go down after Reboot\n{}",
+            systemd.console()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
