@@ -10,6 +10,7 @@ pub mod disk;
 pub mod network;
 pub mod os;
 pub mod perf;
+pub mod perf_process;
 pub mod process;
 pub mod procfs;
 pub mod service;
@@ -93,6 +94,10 @@ impl CimProvider {
                 Box::new(system::PageFileUsage),
                 Box::new(system::UtcTime),
                 Box::new(perf::PerfOsProcessor),
+                Box::new(perf::PerfOsSystem),
+                Box::new(perf_process::PerfProcProcess),
+                Box::new(perf::PerfOsMemory),
+                Box::new(perf::PerfTcpipNetworkInterface),
                 Box::new(disk::LogicalDisk),
                 Box::new(disk::Volume),
                 Box::new(network::NetworkAdapter),

@@ -1,5 +1,6 @@
-//! Win32_PerfRawData_PerfOS_Processor: the raw CPU time counters of /proc/stat in Windows'
-//! units, so that a monitoring tool's arithmetic on two samples gives the true CPU use.
+//! The performance counter classes: raw counters (`Win32_PerfRawData_*`) in Windows' units,
+//! so that a monitoring tool's arithmetic on two samples gives the true rate, and the
+//! formatted memory counters, which need no second sample.
 //!
 //! Every time counter is in 100 ns; `Timestamp_Sys100NS` is the sample time as a FILETIME
 //! (100 ns since 1601-01-01) and `Frequency_Sys100NS` is 10,000,000, as on Windows.
@@ -32,6 +33,27 @@ struct CpuTimes {
     iowait: u64,
     irq: u64,
     softirq: u64,
+}
+
+/// Now as a FILETIME (100 ns since 1601-01-01): the Timestamp_Sys100NS of every sample.
+pub(super) fn filetime_now() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| (d.as_nanos() / 100) as u64);
+    FILETIME_UNIX_EPOCH + now
+}
+
+/// A time in seconds since the Unix epoch as a FILETIME.
+pub(super) fn filetime_of_unix(seconds: u64) -> u64 {
+    FILETIME_UNIX_EPOCH + seconds * 10_000_000
+}
+
+/// The value of `key` in /proc/stat (`ctxt`, `procs_running`).
+fn stat_value(stat: &str, key: &str) -> Option<u64> {
+    stat.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok())?
+    })
 }
 
 fn cpu_lines(stat: &str) -> Vec<CpuTimes> {
@@ -85,10 +107,7 @@ impl Class for PerfOsProcessor {
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let stat = procfs::read_text("/proc/stat")
             .map_err(|e| Fault::internal_error(format!("/proc/stat: {e}. ")))?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| (d.as_nanos() / 100) as u64);
-        let timestamp = FILETIME_UNIX_EPOCH + now;
+        let timestamp = filetime_now();
         let lines = cpu_lines(&stat);
         let processors = lines.iter().filter(|c| c.name != "_Total").count().max(1) as u64;
         let mut out: Vec<Instance> = lines
@@ -122,6 +141,184 @@ impl Class for PerfOsProcessor {
     }
 }
 
+/// `Win32_PerfRawData_PerfOS_System`: one instance (no keys). SystemUpTime is an elapsed-time
+/// counter as on Windows: the boot time as a FILETIME, read against Timestamp_Object with
+/// Frequency_Object.
+pub struct PerfOsSystem;
+
+impl Class for PerfOsSystem {
+    fn name(&self) -> &'static str {
+        "Win32_PerfRawData_PerfOS_System"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &[
+            "ContextSwitchesPersec",
+            "Frequency_Object",
+            "Frequency_Sys100NS",
+            "Processes",
+            "ProcessorQueueLength",
+            "SystemUpTime",
+            "Threads",
+            "Timestamp_Object",
+            "Timestamp_Sys100NS",
+        ]
+    }
+
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let stat = procfs::read_text("/proc/stat")
+            .map_err(|e| Fault::internal_error(format!("/proc/stat: {e}. ")))?;
+        let timestamp = filetime_now();
+        // The fourth field of /proc/loadavg: runnable / all scheduling entities (threads).
+        let threads = procfs::read_text("/proc/loadavg").ok().and_then(|l| {
+            l.split_whitespace()
+                .nth(3)?
+                .split_once('/')?
+                .1
+                .parse::<u64>()
+                .ok()
+        });
+        Ok(vec![Instance::new(self.name(), self.namespace())
+            .with("ContextSwitchesPersec", stat_value(&stat, "ctxt"))
+            .with("Frequency_Object", 10_000_000u64)
+            .with("Frequency_Sys100NS", 10_000_000u64)
+            .with("Processes", procfs::pids().len() as u64)
+            .with("ProcessorQueueLength", stat_value(&stat, "procs_running"))
+            .with("SystemUpTime", procfs::boot_time().map(filetime_of_unix))
+            .with("Threads", threads)
+            .with("Timestamp_Object", timestamp)
+            .with("Timestamp_Sys100NS", timestamp)])
+    }
+}
+
+/// `Win32_PerfFormattedData_PerfOS_Memory`: one instance (no keys) of the memory counters that
+/// need no second sample, from /proc/meminfo (bytes, KB and MB as their names say).
+pub struct PerfOsMemory;
+
+impl Class for PerfOsMemory {
+    fn name(&self) -> &'static str {
+        "Win32_PerfFormattedData_PerfOS_Memory"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &[
+            "AvailableBytes",
+            "AvailableKBytes",
+            "AvailableMBytes",
+            "CacheBytes",
+            "CommitLimit",
+            "CommittedBytes",
+            "PercentCommittedBytesInUse",
+        ]
+    }
+
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let meminfo = procfs::read_text("/proc/meminfo")
+            .map_err(|e| Fault::internal_error(format!("/proc/meminfo: {e}. ")))?;
+        let kb = |key| procfs::field(&meminfo, key);
+        let available = kb("MemAvailable");
+        let (committed, limit) = (kb("Committed_AS"), kb("CommitLimit"));
+        // Linux overcommits: Committed_AS may pass CommitLimit; Windows' percentage cannot.
+        let percent = match (committed, limit) {
+            (Some(c), Some(l)) if l > 0 => Some((c.saturating_mul(100) / l).min(100)),
+            _ => None,
+        };
+        Ok(vec![Instance::new(self.name(), self.namespace())
+            .with("AvailableBytes", available.map(|k| k * 1024))
+            .with("AvailableKBytes", available)
+            .with("AvailableMBytes", available.map(|k| k / 1024))
+            .with("CacheBytes", kb("Cached").map(|k| k * 1024))
+            .with("CommitLimit", limit.map(|k| k * 1024))
+            .with("CommittedBytes", committed.map(|k| k * 1024))
+            .with("PercentCommittedBytesInUse", percent)])
+    }
+}
+
+/// `Win32_PerfRawData_Tcpip_NetworkInterface`, keyed by Name (the interface name): the byte,
+/// packet, error and discard counters of every interface but loopback (Windows leaves its
+/// loopback out of this class too), from /sys/class/net/<if>/statistics.
+pub struct PerfTcpipNetworkInterface;
+
+impl Class for PerfTcpipNetworkInterface {
+    fn name(&self) -> &'static str {
+        "Win32_PerfRawData_Tcpip_NetworkInterface"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["Name"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &[
+            "BytesReceivedPersec",
+            "BytesSentPersec",
+            "BytesTotalPersec",
+            "CurrentBandwidth",
+            "Frequency_Sys100NS",
+            "Name",
+            "PacketsOutboundDiscarded",
+            "PacketsOutboundErrors",
+            "PacketsPersec",
+            "PacketsReceivedDiscarded",
+            "PacketsReceivedErrors",
+            "PacketsReceivedPersec",
+            "PacketsSentPersec",
+            "Timestamp_Sys100NS",
+        ]
+    }
+
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let timestamp = filetime_now();
+        let Ok(dir) = std::fs::read_dir("/sys/class/net") else {
+            return Ok(Vec::new());
+        };
+        let mut names: Vec<String> = dir
+            .filter_map(|e| e.ok()?.file_name().to_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        Ok(names
+            .into_iter()
+            .filter(|name| {
+                // ARPHRD_LOOPBACK
+                procfs::read_text(format!("/sys/class/net/{name}/type"))
+                    .is_ok_and(|t| t.trim() != "772")
+            })
+            .map(|name| {
+                let counter = |file: &str| {
+                    procfs::read_text(format!("/sys/class/net/{name}/statistics/{file}"))
+                        .ok()
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .unwrap_or(0)
+                };
+                let (rx_bytes, tx_bytes) = (counter("rx_bytes"), counter("tx_bytes"));
+                let (rx_packets, tx_packets) = (counter("rx_packets"), counter("tx_packets"));
+                let bandwidth = procfs::read_text(format!("/sys/class/net/{name}/speed"))
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i64>().ok())
+                    .and_then(|s| u64::try_from(s).ok())
+                    .map(|mbps| mbps * 1_000_000);
+                Instance::new(self.name(), self.namespace())
+                    .with("BytesReceivedPersec", rx_bytes)
+                    .with("BytesSentPersec", tx_bytes)
+                    .with("BytesTotalPersec", rx_bytes.wrapping_add(tx_bytes))
+                    .with("CurrentBandwidth", bandwidth)
+                    .with("Frequency_Sys100NS", 10_000_000u64)
+                    .with_key("Name", name.clone())
+                    .with("PacketsOutboundDiscarded", counter("tx_dropped"))
+                    .with("PacketsOutboundErrors", counter("tx_errors"))
+                    .with("PacketsPersec", rx_packets.wrapping_add(tx_packets))
+                    .with("PacketsReceivedDiscarded", counter("rx_dropped"))
+                    .with("PacketsReceivedErrors", counter("rx_errors"))
+                    .with("PacketsReceivedPersec", rx_packets)
+                    .with("PacketsSentPersec", tx_packets)
+                    .with("Timestamp_Sys100NS", timestamp)
+            })
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +329,14 @@ mod tests {
         let names: Vec<&str> = lines.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["_Total", "0"]);
         assert_eq!(lines[0].idle + lines[0].iowait, 102);
+    }
+
+    #[test]
+    fn stat_values_by_key() {
+        let stat = "cpu  1 2 3\nctxt 42\nprocs_running 3\n";
+        assert_eq!(stat_value(stat, "ctxt"), Some(42));
+        assert_eq!(stat_value(stat, "procs_running"), Some(3));
+        assert_eq!(stat_value(stat, "missing"), None);
+        assert_eq!(filetime_of_unix(0), FILETIME_UNIX_EPOCH);
     }
 }

@@ -741,3 +741,133 @@ fn network_adapters_configurations_and_routes_match_ip() {
     }
     assert_eq!(checked, route_items.len(), "{}", table.to_xml());
 }
+
+/// The value of `key` in /proc/stat.
+fn proc_stat(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/stat")
+        .expect("/proc/stat")
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key} "))?.trim().parse().ok())
+        .expect("the key")
+}
+
+fn number(e: &Element, name: &str) -> u64 {
+    text_of(e, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} of\n{}", e.to_xml()))
+}
+
+#[test]
+fn performance_counters_match_proc_and_sysfs() {
+    let f = Fixture::http();
+    let child = Sleeper::start();
+    let pid = child.pid();
+
+    // One process's raw counters, in Windows' units.
+    let processes = enumerate_all(&f, "Win32_PerfRawData_PerfProc_Process");
+    let item = item_with(
+        &processes,
+        "Win32_PerfRawData_PerfProc_Process",
+        "IDProcess",
+        &pid.to_string(),
+    );
+    assert!(text_of(item, "Name").is_some_and(|n| n == "sleep" || n.starts_with("sleep#")));
+    assert_eq!(
+        number(item, "CreatingProcessID"),
+        u64::from(std::process::id())
+    );
+    assert_eq!(number(item, "ThreadCount"), stat_field(pid, 20));
+    assert_eq!(
+        number(item, "PercentProcessorTime"),
+        (stat_field(pid, 14) + stat_field(pid, 15)) * 100_000
+    );
+    assert_eq!(number(item, "VirtualBytes"), stat_field(pid, 23));
+    assert_eq!(number(item, "WorkingSet"), status_kb(pid, "VmRSS") * 1024);
+    let boot = proc_stat("btime");
+    assert_eq!(
+        number(item, "ElapsedTime"),
+        116_444_736_000_000_000 + boot * 10_000_000 + stat_field(pid, 22) * 100_000
+    );
+    let names = texts_of(&processes, "Name");
+    assert!(names.iter().any(|n| n == "_Total") && names.iter().any(|n| n == "Idle"));
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "instance names are keys");
+
+    // Context switches: between the two reads around the request.
+    let before = proc_stat("ctxt");
+    let system = enumerate_all(&f, "Win32_PerfRawData_PerfOS_System");
+    let after = proc_stat("ctxt");
+    let switches = number(&system, "ContextSwitchesPersec");
+    assert!(
+        (before..=after).contains(&switches),
+        "{before} <= {switches} <= {after}"
+    );
+    assert_eq!(
+        number(&system, "SystemUpTime"),
+        116_444_736_000_000_000 + boot * 10_000_000
+    );
+
+    // Memory: the commit limit does not move; what is available lies between two reads.
+    let meminfo_kb = |key: &str| {
+        let text = std::fs::read_to_string("/proc/meminfo").expect("meminfo");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}:")))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .expect("meminfo key")
+    };
+    let available_before = meminfo_kb("MemAvailable");
+    let memory = enumerate_all(&f, "Win32_PerfFormattedData_PerfOS_Memory");
+    let available_after = meminfo_kb("MemAvailable");
+    assert_eq!(
+        number(&memory, "CommitLimit"),
+        meminfo_kb("CommitLimit") * 1024
+    );
+    let available = number(&memory, "AvailableKBytes");
+    let slack = available_before.abs_diff(available_after) + 64 * 1024;
+    assert!(
+        available + slack >= available_before.min(available_after)
+            && available <= available_before.max(available_after) + slack,
+        "AvailableKBytes {available} vs {available_before}..{available_after}"
+    );
+    assert_eq!(number(&memory, "AvailableMBytes"), available / 1024);
+
+    // Network interfaces: every one but loopback, received bytes between two reads.
+    let rx = |name: &str| -> u64 {
+        std::fs::read_to_string(format!("/sys/class/net/{name}/statistics/rx_bytes"))
+            .expect("rx_bytes")
+            .trim()
+            .parse()
+            .expect("a number")
+    };
+    let links = ip_json(&["link"]);
+    let wanted: Vec<&str> = links
+        .iter()
+        .filter(|l| l["link_type"] != "loopback")
+        .filter_map(|l| l["ifname"].as_str())
+        .collect();
+    let before: Vec<u64> = wanted.iter().map(|n| rx(n)).collect();
+    let interfaces = enumerate_all(&f, "Win32_PerfRawData_Tcpip_NetworkInterface");
+    let after: Vec<u64> = wanted.iter().map(|n| rx(n)).collect();
+    let mut items = Vec::new();
+    all(
+        &interfaces,
+        "Win32_PerfRawData_Tcpip_NetworkInterface",
+        &mut items,
+    );
+    assert_eq!(items.len(), wanted.len(), "{}", interfaces.to_xml());
+    for (i, name) in wanted.iter().enumerate() {
+        let item = item_with(
+            &interfaces,
+            "Win32_PerfRawData_Tcpip_NetworkInterface",
+            "Name",
+            name,
+        );
+        let received = number(item, "BytesReceivedPersec");
+        assert!(
+            (before[i]..=after[i]).contains(&received),
+            "{name}: {received}"
+        );
+    }
+}
