@@ -187,6 +187,9 @@ impl Class for Process {
         keys: &[(&str, &str)],
         method: &str,
     ) -> Result<Instance, Fault> {
+        if method.eq_ignore_ascii_case("Terminate") {
+            return terminate(ctx, keys);
+        }
         if !method.eq_ignore_ascii_case("GetOwner") {
             return Err(crate::not_supported(ctx));
         }
@@ -208,6 +211,57 @@ impl Class for Process {
             // Windows' "unknown failure".
             None => output.with("ReturnValue", 8u32),
         })
+    }
+}
+
+/// The real uid of process `pid` (the first of the four on the Uid line of its status).
+fn owner(pid: u32) -> Option<u32> {
+    procfs::read_text(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// `Terminate`: the process ends at once (SIGKILL, as TerminateProcess ends a Windows
+/// process). A caller may end the processes of its own Linux user; an administrator any but
+/// PID 1 and the daemon itself. Others get ReturnValue 2. The process is held by a pidfd from
+/// before its owner is read until the signal, so a pid reused meanwhile is never hit.
+fn terminate(ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
+    use rustix::process::{pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
+    wsman_proto::cim::MethodInput::read(ctx.request.body.as_ref(), "Terminate")?;
+    let pid = handle(keys).ok_or_else(super::not_found)?;
+    let output =
+        |code: u32| Instance::new("Terminate_OUTPUT", "root/cimv2").with("ReturnValue", code);
+    let target = i32::try_from(pid).ok().and_then(Pid::from_raw);
+    let Some(pidfd) = target.and_then(|p| pidfd_open(p, PidfdFlags::empty()).ok()) else {
+        return Err(super::not_found());
+    };
+    let Some(uid) = owner(pid) else {
+        return Err(super::not_found());
+    };
+    let caller = ctx.caller;
+    let user = caller.map_or("", |c| c.user.as_str());
+    let own = caller
+        .and_then(|c| c.linux_user.as_deref())
+        .is_some_and(|linux| linux == user_name(uid));
+    let administrator = caller.is_some_and(|c| c.is_administrator);
+    let protected = pid == 1 || pid == std::process::id();
+    if protected || !(own || administrator) {
+        tracing::info!(user, pid, "Win32_Process.Terminate: refused");
+        return Ok(output(2));
+    }
+    match pidfd_send_signal(&pidfd, Signal::KILL) {
+        Ok(()) => {
+            tracing::info!(user, pid, "Win32_Process.Terminate");
+            Ok(output(0))
+        }
+        // ESRCH: it ended on its own meanwhile.
+        Err(rustix::io::Errno::SRCH) => Err(super::not_found()),
+        Err(error) => {
+            tracing::warn!(user, pid, %error, "Win32_Process.Terminate");
+            Ok(output(8))
+        }
     }
 }
 

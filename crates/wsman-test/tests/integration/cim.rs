@@ -871,3 +871,98 @@ fn performance_counters_match_proc_and_sysfs() {
         );
     }
 }
+
+/// Whether process `pid` still runs (a zombie waiting for its parent has ended).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
+}
+
+#[test]
+fn win32_process_terminate_ends_own_processes_and_refuses_others() {
+    use std::os::unix::process::CommandExt as _;
+    const PLAIN: &str = "plainsvc";
+    const PLAIN_PASSWORD: &str = "Plain-Svc-Pass1";
+    let f = Fixture::http_with(|c| {
+        // Every user passes RootSDDL, so the refusal seen is the method's own.
+        c.set(
+            "Config.Service",
+            "RootSDDL",
+            "\"O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;BU)\"",
+        );
+    });
+    f.config.add_account(PLAIN, PLAIN_PASSWORD, Some("nobody"));
+    let uri = format!("{WMI}Win32_Process");
+    let terminate = |pid: u32, user: &str, password: &str| {
+        let body = format!(
+            "<p:Terminate_INPUT xmlns:p=\"{uri}\"><p:Reason>0</p:Reason></p:Terminate_INPUT>"
+        );
+        let request = soap::request(
+            &format!("{uri}/Terminate"),
+            &uri,
+            &[("Handle", &pid.to_string())],
+            &body,
+        );
+        wsman_test::http::post(
+            f.port,
+            Some(&wsman_test::http::basic_auth(user, password)),
+            request.as_bytes(),
+        )
+    };
+    let return_value = |r: &wsman_test::http::Response| {
+        assert_eq!(r.status, 200, "{}", r.describe());
+        text_of(&parse(&r.text()), "ReturnValue").expect("ReturnValue")
+    };
+
+    // A process of root: the account that runs as nobody may not end it.
+    let mut roots = Sleeper::start();
+    let r = terminate(roots.pid(), PLAIN, PLAIN_PASSWORD);
+    assert_eq!(return_value(&r), "2");
+    assert!(running(roots.pid()));
+    // A process of nobody: that account ends it.
+    let mut nobodys = Sleeper(
+        Command::new("sleep")
+            .arg("300")
+            .uid(65534)
+            .gid(65534)
+            .spawn()
+            .expect("start sleep as nobody"),
+    );
+    let r = terminate(nobodys.pid(), PLAIN, PLAIN_PASSWORD);
+    assert_eq!(return_value(&r), "0");
+    let status = nobodys.0.wait().expect("wait");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    // The administrator ends root's process.
+    let r = terminate(
+        roots.pid(),
+        wsman_test::SERVICE_ACCOUNT,
+        wsman_test::SERVICE_PASSWORD,
+    );
+    assert_eq!(return_value(&r), "0");
+    let status = roots.0.wait().expect("wait");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    // Not even the administrator ends PID 1 or the daemon; a process that is gone is no
+    // instance.
+    for protected in [1, f.daemon.pid()] {
+        let r = terminate(
+            protected,
+            wsman_test::SERVICE_ACCOUNT,
+            wsman_test::SERVICE_PASSWORD,
+        );
+        assert_eq!(return_value(&r), "2", "pid {protected}");
+    }
+    let r = terminate(
+        roots.pid(),
+        wsman_test::SERVICE_ACCOUNT,
+        wsman_test::SERVICE_PASSWORD,
+    );
+    expect_fault(&r, "InvalidSelectors");
+}
