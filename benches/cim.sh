@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Benchmark: Enumerate every Win32_Process through our client (`winrm enumerate
+# wmicimv2/Win32_Process`, Basic over HTTP on loopback, every Pull until EndOfSequence) on a host
+# with CIM_BENCH_PROCESSES extra processes (default 5,000 sleeping `sleep`s), against
+# `ps -eo pid,ppid,user,rss,vsz,etime,args` in the same run. Each side runs CIM_BENCH_RUNS
+# times (default 3), interleaved; printed: the median wall time of each, the speed ratio
+# (ps time / winrm time; goal >= 0.5), Win32_Process items per second end to end, and
+# wsmand's peak RSS during the runs.
+#
+#   benches/cim.sh
+#   CIM_BENCH_PROCESSES=20000 CIM_BENCH_RUNS=5 benches/cim.sh
+#
+# Needs root (it starts the extra processes and a daemon whose account reads every process).
+# Not part of scripts/test.sh: figures depend on the machine; compare ratios.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+require_cargo
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "benches/cim.sh needs root: it starts thousands of processes and reads all of them" >&2
+    exit 1
+fi
+command -v python3 >/dev/null 2>&1 || ensure_packages python3
+
+PROCESSES="${CIM_BENCH_PROCESSES:-5000}"
+RUNS="${CIM_BENCH_RUNS:-3}"
+ACCOUNT=cimbench
+PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+
+step "building release binaries (wsmand, winrm)"
+cargo build --release -p wsmand -p winrm
+RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+
+WORK="$(mktemp -d -t wsmand-cim-bench-XXXXXX)"
+WSMAND_PID=""
+SLEEPERS_PID=""
+cleanup() {
+    if [ -n "$SLEEPERS_PID" ]; then
+        kill -TERM -- "-$SLEEPERS_PID" 2>/dev/null || true
+        wait "$SLEEPERS_PID" 2>/dev/null || true
+    fi
+    if [ -n "$WSMAND_PID" ] && kill -0 "$WSMAND_PID" 2>/dev/null; then
+        kill -TERM "$WSMAND_PID" 2>/dev/null || true
+        wait "$WSMAND_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+CONFIG="$WORK/config"
+mkdir -p "$CONFIG"
+PORT="$(free_port)"
+cat >"$CONFIG/config.toml" <<TOML
+[Config.Client]
+AllowUnencrypted = true
+TrustedHosts = "127.0.0.1"
+[Config.Service]
+AllowUnencrypted = true
+[Config.Service.Auth]
+Basic = true
+[[Listener]]
+Address = "IP:127.0.0.1"
+Transport = "HTTP"
+Port = $PORT
+TOML
+printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" account add "$ACCOUNT" --password-stdin >/dev/null
+MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
+WSMAND_PID=$!
+wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand.log"
+
+step "starting $PROCESSES extra processes"
+# One process group, so cleanup ends every one of them.
+setsid bash -c "for _ in \$(seq 1 $PROCESSES); do sleep 3600 & done; wait" </dev/null >/dev/null 2>&1 &
+SLEEPERS_PID=$!
+for _ in $(seq 1 600); do
+    [ "$(pgrep -c -g "$SLEEPERS_PID" sleep || true)" -ge "$PROCESSES" ] && break
+    sleep 0.1
+done
+TOTAL="$(ls -d /proc/[0-9]* | wc -l)"
+echo "processes on the host: $TOTAL"
+
+enumerate() {
+    WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/winrm" enumerate wmicimv2/Win32_Process \
+        "-r:http://127.0.0.1:$PORT" "-u:$ACCOUNT" "-p:$PASSWORD" -a:Basic -unencrypted
+}
+# Sanity: every process arrives.
+ITEMS="$(enumerate | grep -c '^Win32_Process$' || true)"
+if [ "$ITEMS" -lt "$PROCESSES" ]; then
+    echo "sanity check failed: $ITEMS Win32_Process items, at least $PROCESSES expected" >&2
+    enumerate | head -20 >&2
+    exit 1
+fi
+
+seconds() {
+    # seconds COMMAND...: wall time of one run, output discarded
+    local start end
+    start="$(date +%s.%N)"
+    "$@" >/dev/null
+    end="$(date +%s.%N)"
+    python3 -c "print($end - $start)"
+}
+
+PS_TIMES=()
+WINRM_TIMES=()
+step "$RUNS runs each, interleaved"
+for run in $(seq 1 "$RUNS"); do
+    ps_time="$(seconds ps -eo pid,ppid,user,rss,vsz,etime,args)"
+    winrm_time="$(seconds enumerate)"
+    echo "  run $run: ps ${ps_time}s, winrm enumerate ${winrm_time}s"
+    PS_TIMES+=("$ps_time")
+    WINRM_TIMES+=("$winrm_time")
+done
+PEAK_RSS_KB="$(awk '/^VmHWM:/ {print $2}' "/proc/$WSMAND_PID/status")"
+
+step "results"
+python3 - "$ITEMS" "$PEAK_RSS_KB" "${PS_TIMES[*]}" "${WINRM_TIMES[*]}" <<'PY'
+import statistics, sys
+items, peak_kb = int(sys.argv[1]), int(sys.argv[2])
+ps = statistics.median(float(x) for x in sys.argv[3].split())
+winrm = statistics.median(float(x) for x in sys.argv[4].split())
+ratio = ps / winrm
+print(f"Win32_Process items per enumeration : {items}")
+print(f"ps -eo ... median                   : {ps * 1000:.0f} ms")
+print(f"winrm enumerate median              : {winrm * 1000:.0f} ms ({items / winrm:.0f} items/s end to end)")
+print(f"speed ratio (ps time / winrm time)  : {ratio:.2f}  goal >= 0.5: {'met' if ratio >= 0.5 else 'MISSED'}")
+print(f"wsmand peak RSS                     : {peak_kb / 1024:.1f} MB")
+PY
