@@ -16,7 +16,7 @@ use wsman_config::{Config, ConfigError, ConfigStore, Listener};
 use wsman_providers::config::{ConfigProvider, StoreBackend};
 use wsman_providers::Registry;
 
-use crate::auth::CredentialVerifier;
+use crate::auth::basic::CredentialVerifier;
 use crate::server::{ListenerTable, Server, ServerParts};
 use crate::settings::Transport;
 use crate::system::settings_from_config;

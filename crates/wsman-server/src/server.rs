@@ -17,10 +17,11 @@ use tokio::task::JoinHandle;
 use wsman_providers::Registry;
 
 use crate::addresses;
-use crate::auth::CredentialVerifier;
+use crate::auth::basic::CredentialVerifier;
+use crate::auth::services::AuthServices;
+use crate::connection::Shared;
 use crate::dispatch::Dispatcher;
 use crate::listener::{accept_loop, ConnectionCounter, ListenerRuntime};
-use crate::pipeline::Shared;
 use crate::settings::{ListenerConfig, ServiceSettings, Transport};
 use crate::tls;
 use crate::winrs::ShellService;
@@ -115,20 +116,18 @@ impl Server {
             Err(e) => tracing::error!(error = %e, "WinRS shells are not available"),
         }
         // Blocking (reads the keytab), once at start.
-        let kerberos = crate::kerberos::KerberosService::load(&parts.config_dir);
+        let kerberos = crate::auth::kerberos::KerberosService::load(&parts.config_dir);
         let mut settings = parts.settings;
         settings.kerberos_keytab = kerberos.is_some();
         let (settings_tx, settings_rx) = watch::channel(Arc::new(settings));
         let shared = Arc::new(Shared {
             settings: settings_rx,
-            verifier: parts.verifier,
             dispatcher: Arc::new(dispatcher),
-            password_checks: Shared::password_check_permits(),
-            login_throttle: Default::default(),
-            refusal_log: Default::default(),
-            unauthenticated_pacing: Default::default(),
-            config_dir: parts.config_dir.clone(),
-            kerberos,
+            auth: Arc::new(AuthServices::new(
+                parts.config_dir.clone(),
+                parts.verifier,
+                kerberos,
+            )),
         });
         let server = Arc::new(Self {
             config_dir: parts.config_dir,
@@ -159,7 +158,7 @@ impl Server {
 
     /// Apply new settings live.
     pub async fn apply(&self, mut settings: ServiceSettings) {
-        settings.kerberos_keytab = self.shared.kerberos.is_some();
+        settings.kerberos_keytab = self.shared.auth.kerberos().is_some();
         if let Some(shells) = self.shared.dispatcher.shells() {
             shells.set_limits(settings.winrs.clone());
         }
@@ -261,7 +260,7 @@ impl Server {
             Transport::Https => Some(tls::acceptor_requesting_client_certificates(
                 &self.config_dir,
                 &binding.thumbprint,
-                Arc::new(crate::certauth::ClientCertificateRequest::new(
+                Arc::new(crate::auth::certificate::ClientCertificateRequest::new(
                     self.shared.settings.clone(),
                 )),
             )?),
@@ -275,14 +274,14 @@ impl Server {
             path: Arc::from(binding.path.as_str()),
             tls,
             channel_binding: match binding.transport {
-                Transport::Https => crate::negotiate::listener_channel_binding(
+                Transport::Https => crate::auth::ntlm::listener_channel_binding(
                     &self.config_dir,
                     &binding.thumbprint,
                 ),
                 Transport::Http => None,
             },
             end_point_binding: match binding.transport {
-                Transport::Https => crate::kerberos::listener_end_point_binding(
+                Transport::Https => crate::auth::kerberos::listener_end_point_binding(
                     &self.config_dir,
                     &binding.thumbprint,
                 ),
