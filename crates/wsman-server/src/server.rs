@@ -156,14 +156,21 @@ impl Server {
         self.counter.open_connections()
     }
 
-    /// Apply new settings live.
-    pub async fn apply(&self, mut settings: ServiceSettings) {
+    /// Apply new settings live: [`Self::publish`], then reconcile the listeners.
+    pub async fn apply(&self, settings: ServiceSettings) {
+        self.publish(settings);
+        self.reconcile().await;
+    }
+
+    /// Publish new settings: every request that starts from now on sees them (mappings,
+    /// authentication switches, limits). Synchronous, so that the answer to a remote write
+    /// leaves only after its change applies; listeners follow in [`Self::reconcile`].
+    pub fn publish(&self, mut settings: ServiceSettings) {
         settings.kerberos_keytab = self.shared.auth.kerberos().is_some();
         if let Some(shells) = self.shared.dispatcher.shells() {
             shells.set_limits(settings.winrs.clone());
         }
         self.settings_tx.send_replace(Arc::new(settings));
-        self.reconcile().await;
     }
 
     /// Stop every listener (connections finish their request in flight and close), then
@@ -180,6 +187,11 @@ impl Server {
         }
     }
 
+    /// The router every request is dispatched through.
+    pub fn dispatcher(&self) -> &Arc<Dispatcher> {
+        &self.shared.dispatcher
+    }
+
     /// The WinRS shell subsystem, when it could be started.
     pub fn shells(&self) -> Option<&crate::winrs::ShellService> {
         self.shared.dispatcher.shells()
@@ -193,7 +205,8 @@ impl Server {
         }
     }
 
-    async fn reconcile(&self) {
+    /// Bind the listeners the settings in force want and stop the others.
+    pub async fn reconcile(&self) {
         let settings = self.settings();
         let wanted = self.wanted_bindings(&settings);
         let mut running = self.running.lock().await;
