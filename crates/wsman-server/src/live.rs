@@ -3,7 +3,8 @@
 //!
 //! Changes come from three places and take the same path ([`Server::apply`]): the files
 //! changed on disk (checked every second, a few `stat` calls), SIGHUP (forwarded by the daemon
-//! as a reload request), and remote Put/Create/Delete through the config provider, whose
+//! as a reload request; it also reads the Kerberos keytab and `kerberos.toml` again:
+//! [`Server::reload_kerberos`]), and remote Put/Create/Delete through the config provider, whose
 //! change is published before its answer is sent (the next request sees it; listeners are
 //! reconciled right after). A reload that fails is logged and the configuration in force is
 //! kept.
@@ -145,6 +146,7 @@ impl LiveService {
                 _ = tick.tick() => self.reload_logged(false).await,
                 Some(()) = reload_requests.recv() => {
                     notify("RELOADING=1");
+                    self.server.reload_kerberos().await;
                     self.reload_logged(true).await;
                     notify("READY=1");
                 }

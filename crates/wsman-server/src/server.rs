@@ -187,6 +187,31 @@ impl Server {
         }
     }
 
+    /// Read `DIR/krb5.keytab` and `DIR/kerberos.toml` again (SIGHUP): new handshakes use
+    /// what they say; handshakes under way and established contexts keep theirs. A file
+    /// that is wrong is refused with the reason logged and the acceptor in force is kept.
+    pub async fn reload_kerberos(&self) {
+        let config_dir = self.config_dir.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            crate::auth::kerberos::KerberosService::read(&config_dir)
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("reading the Kerberos files failed: {e}")));
+        match read {
+            Ok(kerberos) => {
+                let on = kerberos.is_some();
+                self.shared.auth.set_kerberos(kerberos);
+                // Kerberos' challenges and security profiles follow the keytab.
+                self.publish((*self.settings()).clone());
+                tracing::info!(kerberos = on, "Kerberos configuration reloaded");
+            }
+            Err(reason) => {
+                let keytab = self.config_dir.join(crate::auth::kerberos::KEYTAB_FILE);
+                tracing::error!(keytab = %keytab.display(), %reason, "Kerberos configuration not reloaded; keeping the one in force");
+            }
+        }
+    }
+
     /// The router every request is dispatched through.
     pub fn dispatcher(&self) -> &Arc<Dispatcher> {
         &self.shared.dispatcher

@@ -7,7 +7,8 @@
 //! Inert unless configured: without `DIR/krb5.keytab` (or with `Service/Auth/Kerberos` false,
 //! read live) no Kerberos challenge is advertised and no Kerberos token is accepted.
 //!
-//! Files, all read once at start (a restart applies changes):
+//! Files, read at start and again on SIGHUP (a new file that is wrong is refused with the
+//! reason logged, and the acceptor in force kept; a removed keytab turns Kerberos off):
 //! - `DIR/krb5.keytab`: exactly the `HTTP/<fqdn>` and `WSMAN/<fqdn>` keys; mode 0600, owned by
 //!   the daemon's user or root (refused otherwise: Kerberos stays off, with the reason logged);
 //!   other principals are accepted too, so they are warned about.
@@ -155,18 +156,26 @@ impl KerberosService {
     /// (Kerberos is then off) or when anything is wrong (logged at error: Kerberos stays off,
     /// the other schemes serve). Blocking (file I/O), called once at start.
     pub fn load(config_dir: &Path) -> Option<Arc<Self>> {
-        let keytab_path = config_dir.join(KEYTAB_FILE);
-        if !keytab_path.exists() {
-            tracing::info!(keytab = %keytab_path.display(), "Kerberos off: no keytab");
-            return None;
-        }
-        match Self::try_load(config_dir, &keytab_path) {
-            Ok(service) => Some(Arc::new(service)),
+        match Self::read(config_dir) {
+            Ok(service) => service,
             Err(reason) => {
-                tracing::error!(keytab = %keytab_path.display(), %reason, "Kerberos off");
+                let keytab = config_dir.join(KEYTAB_FILE);
+                tracing::error!(keytab = %keytab.display(), %reason, "Kerberos off");
                 None
             }
         }
+    }
+
+    /// Read both files again (SIGHUP): `Ok(None)` when there is no keytab (Kerberos off),
+    /// `Err` with the reason when either file is wrong (the caller keeps the acceptor in
+    /// force). Blocking (file I/O).
+    pub fn read(config_dir: &Path) -> Result<Option<Arc<Self>>, String> {
+        let keytab_path = config_dir.join(KEYTAB_FILE);
+        if !keytab_path.exists() {
+            tracing::info!(keytab = %keytab_path.display(), "Kerberos off: no keytab");
+            return Ok(None);
+        }
+        Self::try_load(config_dir, &keytab_path).map(|service| Some(Arc::new(service)))
     }
 
     /// A fresh context without channel binding, for Kerberos inside CredSSP (whose
