@@ -19,7 +19,7 @@ use wsman_auth::Credentials;
 
 use super::accounts::AccountCache;
 use super::kerberos::KerberosService;
-use super::{Completed, Handshake, Mechanism, Proof, Refusal, RefusalKind, Step};
+use super::{Completed, Detail, Handshake, Mechanism, Proof, Refusal, RefusalKind, Step};
 use crate::settings::ServiceSettings;
 
 /// Whether CredSSP may be used (Service/Auth/CredSSP, read live).
@@ -114,7 +114,9 @@ impl Handshake for CredSspHandshake {
                     proof: Proof::DelegatedPassword(credentials),
                     sealer: done.sealer,
                     final_token: None,
-                    detail: format!("inner {}", acceptor.inner_mechanism()),
+                    detail: Detail::CredSsp {
+                        inner: acceptor.inner_mechanism(),
+                    },
                 })
             }
             Err(refusal) => {

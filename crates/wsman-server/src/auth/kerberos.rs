@@ -29,7 +29,7 @@ use wsman_auth::Identity;
 use wsman_gss::{AcceptStep, AcceptorOptions, KerberosAcceptor, KerberosContext};
 
 use super::accounts::AccountCache;
-use super::{Channel, Completed, Handshake, Mechanism, Proof, Refusal, RefusalKind, Step};
+use super::{Channel, Completed, Detail, Handshake, Mechanism, Proof, Refusal, RefusalKind, Step};
 use crate::settings::{ServiceSettings, Transport};
 
 /// The keytab, under the config dir.
@@ -375,10 +375,10 @@ impl Handshake for KerberosHandshake {
                 label: Cell::new(self.label),
             }),
             final_token: established.token,
-            detail: format!(
-                "principal {}, channel bound: {}",
-                established.principal, established.channel_bound
-            ),
+            detail: Detail::Kerberos {
+                principal: established.principal,
+                channel_bound: established.channel_bound,
+            },
         })
     }
 }

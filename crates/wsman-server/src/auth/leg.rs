@@ -16,7 +16,7 @@ use super::kerberos::KerberosHandshake;
 use super::ntlm::NtlmHandshake;
 use super::services::AuthServices;
 use super::state::AuthState;
-use super::{Channel, Handshake, Mechanism, Principal, Proof, RefusalKind, Step};
+use super::{Channel, Detail, Handshake, Mechanism, Principal, Proof, RefusalKind, Step};
 use crate::settings::ServiceSettings;
 
 /// The result of one handshake leg, for the pipeline.
@@ -257,12 +257,21 @@ pub async fn run(
         }
     };
     services.login_throttle.record_success(remote.ip());
-    let label = match mechanism {
-        Mechanism::Ntlm => "authenticated (NTLM)",
-        Mechanism::Kerberos => "authenticated (Kerberos)",
-        Mechanism::CredSsp => "authenticated (CredSSP, credentials delegated)",
-    };
-    tracing::info!(remote = %remote, user = %principal, scheme = scheme.name(), detail = %done.detail, "{label}");
+    let scheme_name = scheme.name();
+    match &done.detail {
+        Detail::Ntlm { client_user } => {
+            tracing::info!(remote = %remote, user = %principal, client_user = %client_user, scheme = scheme_name, "authenticated (NTLM)");
+        }
+        Detail::Kerberos {
+            principal: kerberos_principal,
+            channel_bound,
+        } => {
+            tracing::info!(remote = %remote, user = %principal, principal = %kerberos_principal, scheme = scheme_name, channel_bound, "authenticated (Kerberos)");
+        }
+        Detail::CredSsp { inner } => {
+            tracing::info!(remote = %remote, user = %principal, scheme = scheme_name, inner, "authenticated (CredSSP, credentials delegated)");
+        }
+    }
     let principal = Arc::new(principal);
     *lock(state) = AuthState::Established {
         principal: Arc::clone(&principal),

@@ -140,8 +140,21 @@ pub struct Completed {
     pub sealer: Box<dyn MessageSealer>,
     /// The token the final 200 carries (Kerberos' mutual authentication), if any.
     pub final_token: Option<Vec<u8>>,
-    /// What the success log line adds (the name the client sent, the Kerberos principal).
-    pub detail: String,
+    /// What the success log line adds to the principal.
+    pub detail: Detail,
+}
+
+/// What a scheme's success log line says besides the principal.
+pub enum Detail {
+    /// The user name as the client sent it (`DOMAIN\user`).
+    Ntlm { client_user: String },
+    /// The Kerberos principal and whether the context is bound to the TLS channel.
+    Kerberos {
+        principal: String,
+        channel_bound: bool,
+    },
+    /// The mechanism inside CredSSP (NTLM or Kerberos).
+    CredSsp { inner: &'static str },
 }
 
 /// Who a finished handshake proved.

@@ -11,7 +11,7 @@ use wsman_auth::ntlm::{AcceptStep, ChannelBindingPolicy, NegotiateAcceptor, Ntlm
 use wsman_auth::{AccountStore, Identity};
 
 use super::accounts::AccountCache;
-use super::{Channel, Completed, Handshake, Mechanism, Proof, Refusal, RefusalKind, Step};
+use super::{Channel, Completed, Detail, Handshake, Mechanism, Proof, Refusal, RefusalKind, Step};
 use crate::settings::{ServiceSettings, Transport};
 
 /// Whether Negotiate may be used here at all (Service/Auth/Negotiate, read live).
@@ -87,7 +87,7 @@ impl Handshake for NtlmHandshake {
             proof: Proof::Principal(principal),
             sealer: done.sealer,
             final_token: done.final_token,
-            detail: format!("client user {wire}"),
+            detail: Detail::Ntlm { client_user: wire },
         })
     }
 }
