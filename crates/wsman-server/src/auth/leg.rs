@@ -153,8 +153,7 @@ pub async fn run(
 ) -> Leg {
     let remote = channel.remote;
     let pending = lock(state).pending();
-    let (mut handshake, initial) = match route(services, pending, channel, settings, scheme, &token)
-    {
+    let (handshake, initial) = match route(services, pending, channel, settings, scheme, &token) {
         Route::Start(handshake) => {
             // A new Authorization header restarts authentication on this connection.
             lock(state).reset();
@@ -184,6 +183,26 @@ pub async fn run(
             return Leg::Refused;
         }
     };
+    drive(
+        services, state, channel, settings, scheme, handshake, initial, token,
+    )
+    .await
+}
+
+/// The leg of `handshake` (new when `initial`, else taken from the connection's state) for
+/// `token`: everything after routing.
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    services: &AuthServices,
+    state: &Mutex<AuthState>,
+    channel: &Channel,
+    settings: &ServiceSettings,
+    scheme: TokenScheme,
+    mut handshake: Box<dyn Handshake>,
+    initial: bool,
+    token: Vec<u8>,
+) -> Leg {
+    let remote = channel.remote;
     let mechanism = handshake.mechanism();
     if !initial || handshake.first_leg_proves() {
         services
@@ -291,4 +310,287 @@ fn header(scheme: TokenScheme, token: &[u8]) -> Option<HeaderValue> {
         format!("{} {}", scheme.name(), STANDARD.encode(token))
     };
     HeaderValue::from_str(&value).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::net::SocketAddr;
+
+    use wsman_auth::sealing::{MessageSealer, SealError};
+    use wsman_auth::{AuthError, Identity, PasswordChecker};
+
+    use super::super::accounts::AccountCache;
+    use super::super::basic::CredentialVerifier;
+    use super::super::{Completed, Refusal};
+    use super::*;
+    use crate::settings::Transport;
+
+    /// The tokens a scripted handshake was given.
+    type Seen = Arc<Mutex<Vec<Vec<u8>>>>;
+
+    /// A handshake that answers its legs from a script (the engines' own tests are against
+    /// real peers; this is the skeleton's).
+    struct Scripted {
+        mechanism: Mechanism,
+        steps: VecDeque<Step>,
+        tokens: Seen,
+    }
+
+    impl Handshake for Scripted {
+        fn mechanism(&self) -> Mechanism {
+            self.mechanism
+        }
+
+        fn attempted_user(&self) -> Option<String> {
+            Some("scripted-user".to_owned())
+        }
+
+        fn step(&mut self, token: &[u8], _accounts: &AccountCache) -> Step {
+            self.tokens.lock().unwrap().push(token.to_vec());
+            self.steps.pop_front().expect("a scripted step")
+        }
+    }
+
+    struct Plain;
+
+    impl MessageSealer for Plain {
+        fn protocol(&self) -> &str {
+            "application/HTTP-SPNEGO-session-encrypted"
+        }
+
+        fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
+            Ok((vec![0; 16], plain.to_vec()))
+        }
+
+        fn unwrap(&mut self, _header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
+            Ok(ciphertext.to_vec())
+        }
+    }
+
+    struct Nobody;
+
+    impl PasswordChecker for Nobody {
+        fn check(&self, _user: &str, _password: &str) -> Result<(), AuthError> {
+            Err(AuthError::Rejected {
+                reason: "nobody logs in".to_owned(),
+            })
+        }
+    }
+
+    fn services(dir: &std::path::Path) -> AuthServices {
+        let verifier = Arc::new(CredentialVerifier::with_system(dir, Box::new(Nobody)));
+        AuthServices::new(dir.to_owned(), verifier, None)
+    }
+
+    fn channel() -> Channel {
+        Channel {
+            remote: SocketAddr::from(([127, 0, 0, 1], 40000)),
+            transport: Transport::Http,
+            channel_binding: None,
+            end_point_binding: None,
+        }
+    }
+
+    fn completed(user: &str) -> Step {
+        Step::Complete(Completed {
+            proof: Proof::Principal(Principal::new(Identity::linux_user(user), false)),
+            sealer: Box::new(Plain),
+            final_token: Some(Vec::new()),
+            detail: Detail::Kerberos {
+                principal: format!("{user}@TEST"),
+                channel_bound: false,
+            },
+        })
+    }
+
+    fn scripted(steps: Vec<Step>) -> (Box<dyn Handshake>, Seen) {
+        let tokens = Arc::new(Mutex::new(Vec::new()));
+        let handshake = Scripted {
+            mechanism: Mechanism::Kerberos,
+            steps: steps.into(),
+            tokens: Arc::clone(&tokens),
+        };
+        (Box::new(handshake), tokens)
+    }
+
+    #[tokio::test]
+    async fn a_continued_handshake_is_kept_and_its_completion_authenticates() {
+        let dir = tempfile::tempdir().unwrap();
+        let services = services(dir.path());
+        let state = Mutex::new(AuthState::default());
+        let settings = ServiceSettings::default();
+        let (handshake, tokens) = scripted(vec![Step::Continue(vec![1, 2, 3]), completed("alice")]);
+
+        let first = drive(
+            &services,
+            &state,
+            &channel(),
+            &settings,
+            TokenScheme::Negotiate,
+            handshake,
+            true,
+            vec![9],
+        )
+        .await;
+        let Leg::Continue(challenge) = first else {
+            panic!("the first leg continues")
+        };
+        assert_eq!(challenge, "Negotiate AQID");
+        assert_eq!(
+            *tokens.lock().unwrap(),
+            vec![vec![9]],
+            "the token reached the step"
+        );
+        assert_eq!(lock(&state).pending(), Some(Mechanism::Kerberos));
+
+        // The next leg takes the handshake from the state, never another engine's.
+        assert!(lock(&state).take_handshake(Mechanism::Ntlm).is_none());
+        assert_eq!(lock(&state).pending(), None, "a mismatched token drops it");
+        let (handshake, _) = scripted(vec![Step::Continue(vec![1]), completed("alice")]);
+        *lock(&state) = AuthState::Handshake(handshake);
+        let pending = lock(&state).take_handshake(Mechanism::Kerberos).unwrap();
+        let leg = drive(
+            &services,
+            &state,
+            &channel(),
+            &settings,
+            TokenScheme::Kerberos,
+            pending,
+            false,
+            vec![8],
+        )
+        .await;
+        assert!(matches!(leg, Leg::Continue(_)));
+        let pending = lock(&state).take_handshake(Mechanism::Kerberos).unwrap();
+        let leg = drive(
+            &services,
+            &state,
+            &channel(),
+            &settings,
+            TokenScheme::Kerberos,
+            pending,
+            false,
+            vec![7],
+        )
+        .await;
+        let Leg::Authenticated {
+            principal,
+            final_header,
+        } = leg
+        else {
+            panic!("the last leg authenticates")
+        };
+        assert_eq!(principal.to_string(), "alice");
+        // An empty final token is the bare scheme name.
+        assert_eq!(final_header.unwrap(), "Kerberos");
+        assert_eq!(
+            lock(&state).context_principal().map(|p| p.to_string()),
+            Some("alice".to_owned())
+        );
+        assert!(lock(&state)
+            .seal_parts("application/soap+xml", &[b"x"])
+            .is_ok());
+    }
+
+    #[tokio::test]
+    async fn refusals_are_counted_by_kind_and_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let services = services(dir.path());
+        let state = Mutex::new(AuthState::default());
+        let settings = ServiceSettings::default();
+        let ip = channel().remote.ip();
+
+        let (handshake, _) = scripted(vec![Step::Refused(Refusal::new(
+            "",
+            "bad proof",
+            RefusalKind::Credentials,
+        ))]);
+        let leg = drive(
+            &services,
+            &state,
+            &channel(),
+            &settings,
+            TokenScheme::Kerberos,
+            handshake,
+            true,
+            vec![1],
+        )
+        .await;
+        assert!(matches!(leg, Leg::Refused));
+        assert_eq!(services.login_throttle.failures(ip), 1);
+        assert_eq!(lock(&state).pending(), None);
+
+        // Malformed input is logged, not counted; a reply token still goes back in a 401.
+        let refusal = Refusal {
+            reply: Some(vec![0xAB]),
+            ..Refusal::new("x", "truncated", RefusalKind::Protocol)
+        };
+        let (handshake, _) = scripted(vec![Step::Refused(refusal)]);
+        let leg = drive(
+            &services,
+            &state,
+            &channel(),
+            &settings,
+            TokenScheme::CredSsp,
+            handshake,
+            true,
+            vec![1],
+        )
+        .await;
+        let Leg::Continue(reply) = leg else {
+            panic!("the reply token is sent")
+        };
+        assert_eq!(reply, "CredSSP qw==");
+        assert_eq!(services.login_throttle.failures(ip), 1);
+        assert!(lock(&state).context_principal().is_none());
+
+        // A password delegated to us is checked like Basic: refused here, and counted.
+        let (handshake, _) = scripted(vec![Step::Complete(Completed {
+            proof: Proof::DelegatedPassword(wsman_auth::Credentials::new("bob", "pw")),
+            sealer: Box::new(Plain),
+            final_token: None,
+            detail: Detail::CredSsp { inner: "NTLM" },
+        })]);
+        let leg = drive(
+            &services,
+            &state,
+            &channel(),
+            &settings,
+            TokenScheme::CredSsp,
+            handshake,
+            true,
+            vec![1],
+        )
+        .await;
+        assert!(matches!(leg, Leg::Refused));
+        assert_eq!(services.login_throttle.failures(ip), 2);
+        assert!(lock(&state).context_principal().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_continuation_without_a_handshake_under_way_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let services = services(dir.path());
+        let state = Mutex::new(AuthState::default());
+        let settings = ServiceSettings {
+            auth_negotiate: true,
+            ..ServiceSettings::default()
+        };
+        // An NTLM AUTHENTICATE message (type 3) on a connection that sent no NEGOTIATE.
+        let mut authenticate = b"NTLMSSP\0".to_vec();
+        authenticate.extend_from_slice(&3u32.to_le_bytes());
+        authenticate.resize(64, 0);
+        let leg = run(
+            &services,
+            &state,
+            &channel(),
+            &settings,
+            TokenScheme::Ntlm,
+            authenticate,
+        )
+        .await;
+        assert!(matches!(leg, Leg::Refused));
+        assert_eq!(services.login_throttle.failures(channel().remote.ip()), 1);
+    }
 }
