@@ -125,9 +125,19 @@ impl Authenticator {
     /// Verifies `credentials`. Blocking: argon2 takes tens of milliseconds
     /// and PAM may take longer, so async callers use `spawn_blocking`.
     pub fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
+        let store = AccountStore::load(&self.config_dir)?;
+        self.authenticate_in(&store, credentials)
+    }
+
+    /// [`Self::authenticate`] against a store the caller already holds (a daemon keeps one
+    /// parsed store while the file is unchanged instead of reading it per check).
+    pub fn authenticate_in(
+        &self,
+        store: &AccountStore,
+        credentials: &Credentials,
+    ) -> Result<Identity, AuthError> {
         let name = credentials.bare_user();
         let password = credentials.password.as_str();
-        let store = AccountStore::load(&self.config_dir)?;
         if let Some(name) = store.login_name(name) {
             return match store.verify(name, password) {
                 Some(account) => Ok(Identity::service_account(account.name, account.run_as)),

@@ -1,11 +1,15 @@
 //! Client-side settings and wire helpers for CredSSP: the user's password is delegated to the
 //! server (what `-a:CredSSP` is for: the remote commands can reach a second hop with it). The
-//! handshake runs in the private `transport` module because it is bound to one TCP connection; the TLS
-//! session inside it, the inner NTLM, the public-key binding and the sealing are
-//! `wsman_auth::credssp`'s.
+//! handshake is an `Initiator` whose legs the private `transport` module runs on the one TCP
+//! connection it is bound to; the TLS session inside it, the inner NTLM, the public-key binding
+//! and the sealing are `wsman_auth::credssp`'s.
 
 use base64::Engine as _;
+use wsman_auth::credssp::{CredSspClientError, CredSspInitiator};
 use wsman_auth::initiator::ClientCredentials;
+
+use crate::error::ClientError;
+use crate::initiator::{refused, unexpected_leg, Initiator, LegAnswer, Next};
 
 /// Longest base64 token accepted from a `WWW-Authenticate: CredSSP` header (a TLS server
 /// flight with an RSA certificate is under 2 KiB).
@@ -70,6 +74,80 @@ pub(crate) fn challenge_token(values: &[String]) -> Option<Vec<u8>> {
             }
             base64::engine::general_purpose::STANDARD.decode(token).ok()
         })
+}
+
+/// One CredSSP handshake: TLS records in `CredSSP` legs, a 401 with one
+/// `WWW-Authenticate: CredSSP <token>` per leg, and the 200 after the delegation; the TLS
+/// session then seals bodies.
+pub(crate) struct CredSspHandshake {
+    /// `None` once completed.
+    initiator: Option<CredSspInitiator>,
+}
+
+impl CredSspHandshake {
+    /// A handshake with `host` delegating `auth`'s credentials.
+    pub(crate) fn new(auth: &CredSspAuth, host: &str) -> Result<Self, ClientError> {
+        let mut initiator = CredSspInitiator::new(&auth.credentials, host)
+            .map_err(|e| ClientError::configuration(e.to_string()))?;
+        if !auth.public_key_binding {
+            initiator = initiator.without_public_key_binding();
+        }
+        Ok(Self {
+            initiator: Some(initiator),
+        })
+    }
+
+    fn initiator(&mut self) -> Result<&mut CredSspInitiator, ClientError> {
+        self.initiator
+            .as_mut()
+            .ok_or_else(|| ClientError::protocol("the CredSSP handshake already completed"))
+    }
+}
+
+fn credssp_error(e: CredSspClientError) -> ClientError {
+    match e {
+        CredSspClientError::ServerError(_) => ClientError::Authentication {
+            reason: format!("CredSSP: {e} (wrong user name or password?)"),
+        },
+        other => ClientError::Authentication {
+            reason: format!("CredSSP: {other}"),
+        },
+    }
+}
+
+impl Initiator for CredSspHandshake {
+    fn scheme(&self) -> &'static str {
+        "CredSSP"
+    }
+
+    fn step(&mut self, answer: Option<&LegAnswer>) -> Result<Next, ClientError> {
+        let Some(answer) = answer else {
+            let token = self.initiator()?.initial_token().map_err(credssp_error)?;
+            return Ok(Next::Send(authorization_value(&token)));
+        };
+        match answer.status {
+            200..=299 if self.initiator()?.delegated() => {
+                let sealer = self
+                    .initiator
+                    .take()
+                    .ok_or_else(|| {
+                        ClientError::protocol("the CredSSP handshake already completed")
+                    })?
+                    .complete()
+                    .map_err(credssp_error)?;
+                Ok(Next::Established(sealer))
+            }
+            // A leg carries exactly one challenge; the plain list means "refused".
+            401 if answer.www_authenticate.len() == 1 && !self.initiator()?.delegated() => {
+                let server =
+                    challenge_token(&answer.www_authenticate).ok_or_else(|| refused(answer))?;
+                let token = self.initiator()?.step(&server).map_err(credssp_error)?;
+                Ok(Next::Send(authorization_value(&token)))
+            }
+            401 => Err(refused(answer)),
+            status => Err(unexpected_leg(status)),
+        }
+    }
 }
 
 #[cfg(test)]

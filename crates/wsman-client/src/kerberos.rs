@@ -1,8 +1,9 @@
 //! Client-side Kerberos (`-a:Kerberos`): whose tickets (the caller's credential cache, or a
 //! ticket got with a user name and password, kept in memory), which service principal
 //! (`HTTP/<host>` by default, as pywinrm; `WSMAN/<host>` as Windows and pypsrp), and the
-//! MS-WSMV sealer over the established `wsman-gss` context. The handshake itself runs in
-//! the private `transport` module because it is bound to one TCP connection.
+//! MS-WSMV sealer over the established `wsman-gss` context, and the handshake as an
+//! `Initiator` (the private `transport` module runs its legs on the one TCP connection it
+//! is bound to).
 //!
 //! Under Kerberos the server proves itself (mutual authentication), so Windows' TrustedHosts
 //! rule for plain HTTP does not apply.
@@ -15,6 +16,7 @@ use wsman_gss::{InitiatorMechanism, KerberosInitiator, KerberosInitiatorContext}
 use zeroize::Zeroizing;
 
 use crate::error::ClientError;
+use crate::initiator::{refused, unexpected_leg, Initiator, LegAnswer, Next};
 
 /// Longest base64 token accepted from a `WWW-Authenticate` header (an AP-REP is ~200 bytes).
 const MAX_TOKEN_BASE64: usize = 64 * 1024;
@@ -193,6 +195,93 @@ impl KerberosAuth {
 pub(crate) fn authentication_error(e: wsman_gss::GssError) -> ClientError {
     ClientError::Authentication {
         reason: e.to_string(),
+    }
+}
+
+/// One Kerberos handshake: the AP-REQ, then the AP-REP on the 200, which must prove the
+/// server; SPNEGO may take more legs for its mechListMIC exchange.
+pub(crate) struct KerberosHandshake {
+    auth: KerberosAuth,
+    /// `None` once handed to the sealer.
+    context: Option<KerberosInitiatorContext>,
+}
+
+impl KerberosHandshake {
+    /// A new context for one connection to `host`, bound to `channel_bindings` (HTTPS).
+    pub(crate) async fn new(
+        auth: &KerberosAuth,
+        host: &str,
+        channel_bindings: Option<Vec<u8>>,
+    ) -> Result<Self, ClientError> {
+        let context = auth.context(host, channel_bindings).await?;
+        Ok(Self {
+            auth: auth.clone(),
+            context: Some(context),
+        })
+    }
+
+    fn context(&mut self) -> Result<&mut KerberosInitiatorContext, ClientError> {
+        self.context
+            .as_mut()
+            .ok_or_else(|| ClientError::protocol("the Kerberos context was already used"))
+    }
+
+    fn is_established(&self) -> bool {
+        self.context.as_ref().is_some_and(|c| c.is_established())
+    }
+
+    /// Step the context with the server's token; a token to send, or established.
+    fn advance(&mut self, server_token: Option<&[u8]>) -> Result<Next, ClientError> {
+        use wsman_gss::InitStep;
+        match self
+            .context()?
+            .step(server_token)
+            .map_err(authentication_error)?
+        {
+            InitStep::Continue(token) | InitStep::Complete { token: Some(token) } => {
+                Ok(Next::Send(self.auth.authorization_value(&token)))
+            }
+            InitStep::Complete { token: None } => self.established(),
+        }
+    }
+
+    fn established(&mut self) -> Result<Next, ClientError> {
+        match self.context.take() {
+            Some(context) if context.is_established() => {
+                Ok(Next::Established(self.auth.sealer(context)))
+            }
+            _ => Err(ClientError::Authentication {
+                reason: "the Kerberos handshake did not complete".to_owned(),
+            }),
+        }
+    }
+}
+
+impl Initiator for KerberosHandshake {
+    fn scheme(&self) -> &'static str {
+        "Kerberos"
+    }
+
+    /// Blocking: the GSS steps.
+    fn step(&mut self, answer: Option<&LegAnswer>) -> Result<Next, ClientError> {
+        let Some(answer) = answer else {
+            return self.advance(None);
+        };
+        let server_token = self.auth.server_token(&answer.www_authenticate);
+        match answer.status {
+            200..=299 if self.is_established() => self.established(),
+            200..=299 if server_token.is_none() => Err(ClientError::Authentication {
+                reason: "the server accepted the Kerberos ticket without proving itself (no \
+                         mutual authentication token on the 200)"
+                    .to_owned(),
+            }),
+            200..=299 => self.advance(server_token.as_deref()),
+            401 if server_token.is_some() && !self.is_established() => {
+                self.advance(server_token.as_deref())
+            }
+            401 => Err(refused(answer)),
+            status => Err(unexpected_leg(status)),
+        }
     }
 }
 

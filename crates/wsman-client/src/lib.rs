@@ -30,6 +30,7 @@ pub mod credssp;
 pub mod endpoint;
 pub mod enumerate;
 mod error;
+mod initiator;
 pub mod kerberos;
 pub mod negotiate;
 mod response;

@@ -1,10 +1,13 @@
 //! Client-side policy and wire helpers for `Negotiate` (NTLM) authentication: which token form
 //! to send, the `WWW-Authenticate` token parsing, Windows' TrustedHosts rule, and the channel
-//! binding of an HTTPS connection. The handshake itself runs in the private `transport` module because
-//! it is bound to one TCP connection.
+//! binding of an HTTPS connection, and the handshake as an `Initiator` (the private
+//! `transport` module runs its legs on the one TCP connection it is bound to).
 
 use base64::Engine as _;
-use wsman_auth::initiator::{ClientCredentials, TokenForm};
+use wsman_auth::initiator::{ClientCredentials, NegotiateInitiator, TokenForm};
+
+use crate::error::ClientError;
+use crate::initiator::{refused, unexpected_leg, Initiator, LegAnswer, Next};
 
 /// Longest base64 token accepted from a `WWW-Authenticate` header (NTLM CHALLENGE messages and
 /// SPNEGO answers are a few hundred bytes).
@@ -88,6 +91,86 @@ pub fn trusted_hosts_allows(list: &str, host: &str) -> bool {
             }
             wildcard_match(&entry.to_ascii_lowercase(), &host.to_ascii_lowercase())
         })
+}
+
+/// One NTLM handshake: NEGOTIATE, then AUTHENTICATE in answer to the 401's CHALLENGE;
+/// SPNEGO's final token on the 200 is verified before the context counts as established.
+pub(crate) struct NtlmHandshake {
+    /// `None` once completed.
+    initiator: Option<NegotiateInitiator>,
+    /// Legs sent so far.
+    sent: u8,
+}
+
+impl NtlmHandshake {
+    /// A handshake with `host`, bound to `channel_bindings` (HTTPS).
+    pub(crate) fn new(
+        auth: &NegotiateAuth,
+        host: &str,
+        channel_bindings: Option<Vec<u8>>,
+    ) -> Result<Self, ClientError> {
+        let initiator =
+            NegotiateInitiator::new(&auth.credentials, auth.form, host, channel_bindings)
+                .map_err(|e| ClientError::configuration(e.to_string()))?;
+        Ok(Self {
+            initiator: Some(initiator),
+            sent: 0,
+        })
+    }
+
+    fn initiator(&mut self) -> Result<&mut NegotiateInitiator, ClientError> {
+        self.initiator
+            .as_mut()
+            .ok_or_else(|| ClientError::protocol("the Negotiate handshake already completed"))
+    }
+}
+
+fn initiator_error(e: wsman_auth::initiator::InitiatorError) -> ClientError {
+    ClientError::Authentication {
+        reason: e.to_string(),
+    }
+}
+
+impl Initiator for NtlmHandshake {
+    fn scheme(&self) -> &'static str {
+        "Negotiate"
+    }
+
+    fn step(&mut self, answer: Option<&LegAnswer>) -> Result<Next, ClientError> {
+        let token = match (self.sent, answer) {
+            (0, _) => self.initiator()?.initial_token().map_err(initiator_error)?,
+            (1, Some(answer)) => {
+                if answer.status != 401 {
+                    return Err(unexpected_leg(answer.status));
+                }
+                let challenge =
+                    challenge_token(&answer.www_authenticate).ok_or_else(|| refused(answer))?;
+                self.initiator()?
+                    .step(&challenge)
+                    .map_err(initiator_error)?
+            }
+            (_, Some(answer)) => {
+                match answer.status {
+                    200..=299 => {}
+                    401 => return Err(refused(answer)),
+                    status => return Err(unexpected_leg(status)),
+                }
+                let final_token = challenge_token(&answer.www_authenticate);
+                let sealer = self
+                    .initiator
+                    .take()
+                    .ok_or_else(|| {
+                        ClientError::protocol("the Negotiate handshake already completed")
+                    })?
+                    .complete(final_token.as_deref())
+                    .map_err(initiator_error)?;
+                return Ok(Next::Established(sealer));
+            }
+            (_, None) => return Err(ClientError::protocol("a Negotiate leg without an answer")),
+        };
+        self.sent += 1;
+        Ok(Next::Send(authorization_value(&token)))
+    }
 }
 
 /// `*` matches any run of characters (including none); everything else literally.

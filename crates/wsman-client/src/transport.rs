@@ -27,12 +27,14 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use wsman_buffers::BufferPool;
 
-use wsman_auth::initiator::NegotiateInitiator;
 use wsman_auth::sealing::{self, MessageSealer};
 
+use crate::credssp::CredSspHandshake;
 use crate::endpoint::{Endpoint, Scheme};
 use crate::error::ClientError;
-use crate::negotiate::{self, NegotiateAuth};
+use crate::initiator::{Initiator, LegAnswer, Next};
+use crate::kerberos::KerberosHandshake;
+use crate::negotiate::{NegotiateAuth, NtlmHandshake};
 use crate::tls;
 
 /// The SOAP Content-Type of every plaintext request (and of the plaintext inside a sealed one).
@@ -297,35 +299,8 @@ impl Transport {
                 Some(connection) => (connection, false),
                 None => (self.connect().await?, true),
             };
-            if let (ConnectionAuth::Negotiate(auth), Security::None) =
-                (&self.auth, &connection.security)
-            {
-                self.authenticate(&mut connection, auth).await?;
-                connection
-                    .sender
-                    .ready()
-                    .await
-                    .map_err(|e| self.hyper_error(e))?;
-            }
-            if let (ConnectionAuth::CredSsp(auth), Security::None) =
-                (&self.auth, &connection.security)
-            {
-                self.authenticate_credssp(&mut connection, auth).await?;
-                connection
-                    .sender
-                    .ready()
-                    .await
-                    .map_err(|e| self.hyper_error(e))?;
-            }
-            if let (ConnectionAuth::Kerberos(auth), Security::None) =
-                (&self.auth, &connection.security)
-            {
-                self.authenticate_kerberos(&mut connection, auth).await?;
-                connection
-                    .sender
-                    .ready()
-                    .await
-                    .map_err(|e| self.hyper_error(e))?;
+            if matches!(connection.security, Security::None) {
+                self.authenticate(&mut connection).await?;
             }
             // Sealed per attempt: each wrap consumes a sequence number of that connection.
             let request = self.outgoing(&mut connection, &body, headers)?;
@@ -448,191 +423,72 @@ impl Transport {
         Ok(reply)
     }
 
-    /// The Negotiate handshake on a new connection: empty-body POSTs carrying the tokens
-    /// (encrypting clients cannot encrypt the real body before the context exists), two legs
-    /// for NTLM; SPNEGO's final token on the 200 is verified before anything else is sent.
-    async fn authenticate(
-        &self,
-        connection: &mut Connection,
-        auth: &NegotiateAuth,
-    ) -> Result<(), ClientError> {
-        let bindings = match (&connection.peer_certificate, auth.channel_binding) {
+    /// The handshake of a connection-oriented scheme on a new connection: empty-body POSTs
+    /// carrying the tokens (encrypting clients cannot encrypt the real body before the
+    /// context exists), stepped by the scheme's [`Initiator`] until it is established. Does
+    /// nothing for per-request schemes.
+    async fn authenticate(&self, connection: &mut Connection) -> Result<(), ClientError> {
+        const MAX_LEGS: usize = 8;
+        let bindings = |wanted: bool| match (&connection.peer_certificate, wanted) {
             (Some(certificate), true) => {
                 wsman_auth::channel_binding::tls_server_end_point(certificate)
             }
             _ => None,
         };
-        let mut initiator =
-            NegotiateInitiator::new(&auth.credentials, auth.form, &self.endpoint.host, bindings)
-                .map_err(|e| ClientError::configuration(e.to_string()))?;
-        let first = initiator.initial_token().map_err(authentication_error)?;
-        let reply = self.handshake_leg(connection, &first).await?;
-        if reply.status != 401 {
-            return Err(unexpected_leg(reply.status));
-        }
-        let challenge = negotiate::challenge_token(&reply.www_authenticate).ok_or_else(|| {
-            ClientError::Unauthorized {
-                offered: reply.www_authenticate.clone(),
+        let host = &self.endpoint.host;
+        let (mut initiator, encrypt): (Box<dyn Initiator>, bool) = match &self.auth {
+            ConnectionAuth::PerRequest => return Ok(()),
+            ConnectionAuth::Negotiate(auth) => (
+                Box::new(NtlmHandshake::new(
+                    auth,
+                    host,
+                    bindings(auth.channel_binding),
+                )?),
+                auth.encrypt,
+            ),
+            ConnectionAuth::Kerberos(auth) => (
+                Box::new(KerberosHandshake::new(auth, host, bindings(auth.channel_binding)).await?),
+                auth.encrypt,
+            ),
+            ConnectionAuth::CredSsp(auth) => {
+                (Box::new(CredSspHandshake::new(auth, host)?), auth.encrypt)
             }
-        })?;
-        let authenticate = initiator.step(&challenge).map_err(authentication_error)?;
-        let reply = self.handshake_leg(connection, &authenticate).await?;
-        match reply.status {
-            200..=299 => {}
-            401 => {
-                return Err(ClientError::Unauthorized {
-                    offered: reply.www_authenticate,
-                })
-            }
-            status => return Err(unexpected_leg(status)),
-        }
-        let final_token = negotiate::challenge_token(&reply.www_authenticate);
-        let sealer = initiator
-            .complete(final_token.as_deref())
-            .map_err(authentication_error)?;
-        let seal = self.endpoint.scheme == Scheme::Http && auth.encrypt;
-        connection.security = Security::Negotiated(seal.then_some(sealer));
-        Ok(())
-    }
-
-    /// The Kerberos handshake on a new connection: empty-body POSTs carrying the tokens, one
-    /// leg usually (AP-REQ, then the AP-REP on the 200, which must prove the server), up to
-    /// three for SPNEGO's mechListMIC exchange.
-    async fn authenticate_kerberos(
-        &self,
-        connection: &mut Connection,
-        auth: &crate::kerberos::KerberosAuth,
-    ) -> Result<(), ClientError> {
-        use wsman_gss::InitStep;
-        const MAX_LEGS: usize = 4;
-        let bindings = match (&connection.peer_certificate, auth.channel_binding) {
-            (Some(certificate), true) => {
-                wsman_auth::channel_binding::tls_server_end_point(certificate)
-            }
-            _ => None,
         };
-        let mut context = auth.context(&self.endpoint.host, bindings).await?;
-        let mut server_token: Option<Vec<u8>> = None;
+        let scheme = initiator.scheme();
+        let mut answer: Option<LegAnswer> = None;
         for _ in 0..MAX_LEGS {
             let job = tokio::task::spawn_blocking(move || {
-                let step = context.step(server_token.as_deref());
-                (context, step)
+                let next = initiator.step(answer.as_ref());
+                (initiator, next)
             });
-            let (stepped, step) = job.await.map_err(|e| ClientError::Authentication {
-                reason: format!("the Kerberos step failed: {e}"),
+            let (stepped, next) = job.await.map_err(|e| ClientError::Authentication {
+                reason: format!("the {scheme} step failed: {e}"),
             })?;
-            context = stepped;
-            let token = match step.map_err(crate::kerberos::authentication_error)? {
-                InitStep::Continue(token) | InitStep::Complete { token: Some(token) } => token,
-                InitStep::Complete { token: None } => break,
-            };
-            let reply = self
-                .authorization_leg(connection, auth.authorization_value(&token), "Kerberos")
-                .await?;
-            server_token = auth.server_token(&reply.www_authenticate);
-            match reply.status {
-                200..=299 if context.is_established() => break,
-                200..=299 if server_token.is_none() => {
-                    return Err(ClientError::Authentication {
-                        reason: "the server accepted the Kerberos ticket without proving                                  itself (no mutual authentication token on the 200)"
-                            .to_owned(),
-                    })
+            initiator = stepped;
+            match next? {
+                Next::Send(authorization) => {
+                    let reply = self
+                        .authorization_leg(connection, authorization, scheme)
+                        .await?;
+                    answer = Some(LegAnswer {
+                        status: reply.status,
+                        www_authenticate: reply.www_authenticate,
+                    });
                 }
-                200..=299 => {}
-                401 if server_token.is_some() && !context.is_established() => {}
-                401 => {
-                    return Err(ClientError::Unauthorized {
-                        offered: reply.www_authenticate,
-                    })
-                }
-                status => return Err(unexpected_leg(status)),
-            }
-        }
-        if !context.is_established() {
-            return Err(ClientError::Authentication {
-                reason: "the Kerberos handshake did not complete".to_owned(),
-            });
-        }
-        let seal = self.endpoint.scheme == Scheme::Http && auth.encrypt;
-        connection.security = Security::Negotiated(seal.then(|| auth.sealer(context)));
-        Ok(())
-    }
-
-    /// The CredSSP handshake on a new connection: empty-body POSTs carrying TLS records, a
-    /// 401 with one `WWW-Authenticate: CredSSP <token>` per leg, and the 200 after the
-    /// delegation; the TLS session then seals bodies over plain HTTP.
-    async fn authenticate_credssp(
-        &self,
-        connection: &mut Connection,
-        auth: &crate::credssp::CredSspAuth,
-    ) -> Result<(), ClientError> {
-        use wsman_auth::credssp::{CredSspClientError, CredSspInitiator};
-        const MAX_LEGS: usize = 8;
-        let credssp_error = |e: CredSspClientError| match e {
-            CredSspClientError::ServerError(_) => ClientError::Authentication {
-                reason: format!("CredSSP: {e} (wrong user name or password?)"),
-            },
-            other => ClientError::Authentication {
-                reason: format!("CredSSP: {other}"),
-            },
-        };
-        let mut initiator = CredSspInitiator::new(&auth.credentials, &self.endpoint.host)
-            .map_err(|e| ClientError::configuration(e.to_string()))?;
-        if !auth.public_key_binding {
-            initiator = initiator.without_public_key_binding();
-        }
-        let mut token = initiator.initial_token().map_err(credssp_error)?;
-        for _ in 0..MAX_LEGS {
-            let reply = self
-                .authorization_leg(
-                    connection,
-                    crate::credssp::authorization_value(&token),
-                    "CredSSP",
-                )
-                .await?;
-            match reply.status {
-                200..=299 if initiator.delegated() => {
-                    let sealer = initiator.complete().map_err(credssp_error)?;
-                    let seal = self.endpoint.scheme == Scheme::Http && auth.encrypt;
+                Next::Established(sealer) => {
+                    let seal = self.endpoint.scheme == Scheme::Http && encrypt;
                     connection.security = Security::Negotiated(seal.then_some(sealer));
-                    return Ok(());
+                    return connection
+                        .sender
+                        .ready()
+                        .await
+                        .map_err(|e| self.hyper_error(e));
                 }
-                // A leg carries exactly one challenge; the plain list means "refused".
-                401 if reply.www_authenticate.len() == 1 && !initiator.delegated() => {
-                    let Some(server) = crate::credssp::challenge_token(&reply.www_authenticate)
-                    else {
-                        return Err(ClientError::Unauthorized {
-                            offered: reply.www_authenticate,
-                        });
-                    };
-                    token = initiator.step(&server).map_err(credssp_error)?;
-                }
-                401 => {
-                    return Err(ClientError::Unauthorized {
-                        offered: reply.www_authenticate,
-                    })
-                }
-                status => return Err(unexpected_leg(status)),
             }
         }
         Err(ClientError::Authentication {
-            reason: "the CredSSP handshake did not complete".to_owned(),
+            reason: format!("the {scheme} handshake did not complete"),
         })
-    }
-
-    /// One handshake request (empty body, `Authorization: Negotiate <token>`) on `connection`;
-    /// the connection must stay open for the next leg.
-    async fn handshake_leg(
-        &self,
-        connection: &mut Connection,
-        token: &[u8],
-    ) -> Result<HttpReply, ClientError> {
-        self.authorization_leg(
-            connection,
-            negotiate::authorization_value(token),
-            "Negotiate",
-        )
-        .await
     }
 
     /// One handshake request with `authorization` as its header (empty body).
@@ -757,18 +613,6 @@ impl Transport {
             "the response is larger than the {} bytes this client accepts",
             self.max_response_bytes
         ))
-    }
-}
-
-fn authentication_error(e: wsman_auth::initiator::InitiatorError) -> ClientError {
-    ClientError::Authentication {
-        reason: e.to_string(),
-    }
-}
-
-fn unexpected_leg(status: u16) -> ClientError {
-    ClientError::Authentication {
-        reason: format!("the server answered a Negotiate handshake request with HTTP {status}"),
     }
 }
 

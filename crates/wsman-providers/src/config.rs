@@ -154,10 +154,11 @@ impl StoreBackend {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Hands the new configuration on while the store is still locked, so that two writes
+    /// are applied in the order they were made.
     fn changed(&self, store: MutexGuard<'_, ConfigStore>) {
-        let snapshot = store.snapshot();
+        (self.on_change)(store.snapshot());
         drop(store);
-        (self.on_change)(snapshot);
     }
 }
 

@@ -1,60 +1,74 @@
-//! The WS-Management service: listeners, the guard pipeline, dispatch, and the one module
-//! mapping every error to an HTTP status and SOAP fault.
+//! The WS-Management service: listeners, the guard pipeline, authentication, dispatch, and
+//! the one module mapping every error to an HTTP status and SOAP fault.
 //!
-//! # Pipeline, in order
+//! # The guard order
+//!
+//! This is the one statement of what runs before authentication and in which order
+//! (ARCHITECTURE.md points here). Every request passes these guards in this order; a guard
+//! that refuses answers at once and the later ones never run.
 //!
 //! Per connection ([`listener`]):
 //! 1. address filter: a connection on a local address outside Service/IPv4Filter /
 //!    IPv6Filter is closed before one byte is read ([`access`], logged at a bounded rate);
 //!    connection limit: Service/MaxConnections across all listeners; an extra connection is
-//!    answered 503 and closed (over HTTPS after a TLS handshake), the others are unaffected
-//!    (logged at warn, at a bounded rate per address: [`throttle::RefusalRateLog`])
+//!    answered 503 and closed (over HTTPS after a TLS handshake bounded at 3 s), the others
+//!    are unaffected (logged at warn, at a bounded rate per address:
+//!    [`throttle::RefusalRateLog`])
 //! 2. TLS handshake, bounded by [`listener::TLS_HANDSHAKE_TIMEOUT`] (HTTPS listeners)
 //! 3. HTTP/1.1 with keep-alive; request headers bounded in size (64 KiB; more than 100
 //!    header lines is 431, hyper's bound) and by [`listener::HEADER_READ_TIMEOUT`]
 //!
 //! Per request ([`pipeline`]):
 //! 4. method (POST, else 405) and path (`/` + URLPrefix or `/wsman-anon/identify`, else 404)
-//! 5. Content-Type `application/soap+xml` or `multipart/encrypted` (else 415)
+//! 5. Content-Type `application/soap+xml`, or an MS-WSMV sealed body (`multipart/encrypted`,
+//!    `multipart/x-multi-encrypted`); an empty handshake-only POST may have none; else 415
 //! 6. size: Content-Length over MaxEnvelopeSizekb × 1024 is 413 before any body byte is read
-//! 7. authentication from the headers alone (a repeated Authorization header is 400); refused
-//!    requests have their body drained (bounded, never parsed) and get 401 + one challenge per
-//!    enabled scheme, connection kept. Exception: `WSMANIDENTIFY: unauthenticated` without
-//!    credentials, whose body, at most [`pipeline::ANONYMOUS_BODY_LIMIT`] (16 KiB, else 413),
-//!    is parsed only to check that it is an Identify. Requests without credentials are paced
-//!    per address ([`throttle::UnauthenticatedPacing`]). Negotiate/NTLM legs ([`negotiate`]) answer 401
-//!    with one `WWW-Authenticate: Negotiate <token>`; the completed context authenticates the
-//!    connection
+//! 7. authentication from the headers alone ([`auth::gate`]; a repeated Authorization header
+//!    is 400): Basic, Negotiate/NTLM, Kerberos, CredSSP, and on HTTPS a client certificate;
+//!    HTTP only with AllowUnencrypted or message encryption. Refused requests have their body
+//!    drained (bounded, never parsed) and get 401 + one challenge per enabled scheme,
+//!    connection kept. Exception: `WSMANIDENTIFY: unauthenticated` without credentials, whose
+//!    body, at most [`pipeline::ANONYMOUS_BODY_LIMIT`] (16 KiB, else 413), is parsed only to
+//!    check that it is an Identify. Requests without credentials are paced per address
+//!    ([`throttle::UnauthenticatedPacing`]). Handshake legs ([`auth::leg`]) answer 401 with
+//!    one `WWW-Authenticate: <scheme> <token>`; the completed handshake authenticates the
+//!    connection (later requests carry no Authorization); Kerberos' 200 carries the
+//!    mutual-authentication token
 //! 8. body read: chunked bodies counted and cut at the limit (413); the whole read bounded by
-//!    Service/MaxPacketRetrievalTimeSeconds (408); an encrypted body is unsealed (400 when it
-//!    cannot be); every answer to a sealed request is sealed
+//!    Service/MaxPacketRetrievalTimeSeconds (408); an encrypted body is unsealed with the
+//!    connection's context (400 and the context dropped when it cannot be); a plaintext body
+//!    on an NTLM connection over HTTP without AllowUnencrypted is refused (500, as Windows);
+//!    every answer to a sealed request is sealed, faults included
 //! 9. charset decode (UTF-8 / UTF-16, BOM first) -> envelope parse (bounded XML, linear in
 //!    the input; bodies over 64 KiB are parsed on the blocking pool)
-//! 10. Identify (any authenticated user), else authorization ([`access`]): AllowRemoteAccess,
-//!     then RootSDDL (the WinRS and PowerShell resources: `[Security] ShellSDDL`) evaluated on
-//!     the caller's SIDs; refused: `w:AccessDenied`, code 5, HTTP 500
+//! 10. Identify (any authenticated user), else authorization ([`access`]): AllowRemoteAccess
+//!     (or a loopback peer), then RootSDDL (the WinRS and PowerShell resources: `[Security]
+//!     ShellSDDL`; a resource whose provider names a descriptor: that one) evaluated on the
+//!     caller's SIDs; refused: `w:AccessDenied`, code 5, HTTP 500
 //! 11. dispatch on (Action, ResourceURI) ([`dispatch`]); responses over the request's
 //!     MaxEnvelopeSize become `w:EncodingLimit` faults
 //!
-//! Every error becomes its status and fault in [`error`]. Responses carry `Server: wsmand`,
-//! a Content-Length (never chunked), and the request's charset.
+//! Nothing reaches the XML parser before guard 7 has accepted the request (OMI's
+//! CVE-2021-38647 executed unauthenticated bodies).
+//!
+//! Every error becomes its status and fault in [`error`], and its response in [`response`].
+//! Responses carry `Server: wsmand`, a Content-Length (never chunked), and the request's
+//! charset.
 #![forbid(unsafe_code)]
 
 pub mod access;
 pub mod addresses;
 pub mod auth;
 pub mod body;
-pub mod certauth;
-pub mod credssp;
-pub mod credssp_kerberos;
+pub mod connection;
 pub mod dispatch;
 pub mod enumeration;
 pub mod error;
-pub mod kerberos;
+pub mod identify;
 pub mod listener;
 pub mod live;
-pub mod negotiate;
 pub mod pipeline;
+pub mod response;
 pub mod response_body;
 pub mod server;
 pub mod settings;
@@ -63,7 +77,8 @@ pub mod throttle;
 pub mod tls;
 pub mod winrs;
 
-pub use auth::{CredentialVerifier, Principal};
+pub use auth::basic::CredentialVerifier;
+pub use auth::Principal;
 pub use error::ServiceError;
 pub use live::LiveService;
 pub use server::{ListenerTable, Server, ServerParts};

@@ -7,7 +7,7 @@
 //! over HTTPS inside a TLS session, and is closed, the others are unaffected), (c) TLS handshake bounded by
 //! [`TLS_HANDSHAKE_TIMEOUT`] on HTTPS listeners, (d) hyper's HTTP/1.1 with keep-alive and a
 //! header read timeout, then the request pipeline of [`crate::pipeline`]. Each connection
-//! owns its [`pipeline::Connection`] state.
+//! owns its [`Connection`] state.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,7 +22,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use crate::pipeline::{self, Connection, Shared};
+use crate::connection::{Connection, Shared};
+use crate::pipeline;
 use crate::settings::Transport;
 
 /// Longest time a client may take to finish the TLS handshake.
@@ -151,7 +152,7 @@ pub async fn accept_loop(
             continue;
         }
         let Some(permit) = runtime.counter.try_open(limit) else {
-            if runtime.shared.refusal_log.admit(remote) {
+            if runtime.shared.auth.refusal_log.admit(remote) {
                 tracing::warn!(remote = %remote, limit, "connection refused: MaxConnections reached");
             }
             refuse(stream, &runtime);
@@ -220,7 +221,7 @@ async fn serve_stream(
             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => {
                     let peer = tls.get_ref().1.peer_certificates().and_then(|chain| {
-                        crate::certauth::PeerCertificate::new(
+                        crate::auth::certificate::PeerCertificate::new(
                             chain.iter().map(|c| c.clone().into_owned()).collect(),
                         )
                     });
@@ -239,7 +240,7 @@ async fn serve_io<I>(
     local: SocketAddr,
     runtime: Arc<ListenerRuntime>,
     mut stop: watch::Receiver<bool>,
-    peer: Option<crate::certauth::PeerCertificate>,
+    peer: Option<crate::auth::certificate::PeerCertificate>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

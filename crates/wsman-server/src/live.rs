@@ -3,12 +3,15 @@
 //!
 //! Changes come from three places and take the same path ([`Server::apply`]): the files
 //! changed on disk (checked every second, a few `stat` calls), SIGHUP (forwarded by the daemon
-//! as a reload request), and remote Put/Create/Delete through the config provider. A reload
-//! that fails is logged and the configuration in force is kept.
+//! as a reload request; it also reads the Kerberos keytab and `kerberos.toml` again:
+//! [`Server::reload_kerberos`]), and remote Put/Create/Delete through the config provider, whose
+//! change is published before its answer is sent (the next request sees it; listeners are
+//! reconciled right after). A reload that fails is logged and the configuration in force is
+//! kept.
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -16,7 +19,7 @@ use wsman_config::{Config, ConfigError, ConfigStore, Listener};
 use wsman_providers::config::{ConfigProvider, StoreBackend};
 use wsman_providers::Registry;
 
-use crate::auth::CredentialVerifier;
+use crate::auth::basic::CredentialVerifier;
 use crate::server::{ListenerTable, Server, ServerParts};
 use crate::settings::Transport;
 use crate::system::settings_from_config;
@@ -50,6 +53,10 @@ impl LiveService {
         let table = Arc::new(ListenerTable::default());
         let (written_tx, mut written) = mpsc::unbounded_channel::<Arc<Config>>();
         let listening_table = Arc::clone(&table);
+        // The server does not exist yet when its config provider is made.
+        let server_cell: Arc<OnceLock<Weak<Server>>> = Arc::new(OnceLock::new());
+        let publish_to = Arc::clone(&server_cell);
+        let publish_version = default_product_version.clone();
         let backend = StoreBackend::new(
             Arc::clone(&store),
             Arc::new(move |l: &Listener| {
@@ -60,6 +67,11 @@ impl LiveService {
                 listening_table.listening_on(&l.address.to_string(), transport)
             }),
             Arc::new(move |config: Arc<Config>| {
+                // Published here, before the write's answer is sent; the listeners (which
+                // bind sockets) are reconciled by the task below.
+                if let Some(server) = publish_to.get().and_then(Weak::upgrade) {
+                    server.publish(settings_from_config(&config, &publish_version));
+                }
                 let _ = written_tx.send(config);
             }),
             host_name,
@@ -73,7 +85,10 @@ impl LiveService {
             listener_table: table,
         })
         .await;
-        // Remote writes apply at once, whether or not `run` drives the file checks.
+        let _ = server_cell.set(Arc::downgrade(&server));
+        // Remote writes are published before their answer (above); their listeners are
+        // reconciled here, whether or not `run` drives the file checks.
+        // (Published again here: a write answered before `server_cell` was set is not lost.)
         let applier = Arc::clone(&server);
         let version = default_product_version.clone();
         tokio::spawn(async move {
@@ -131,6 +146,7 @@ impl LiveService {
                 _ = tick.tick() => self.reload_logged(false).await,
                 Some(()) = reload_requests.recv() => {
                     notify("RELOADING=1");
+                    self.server.reload_kerberos().await;
                     self.reload_logged(true).await;
                     notify("READY=1");
                 }
@@ -151,5 +167,107 @@ impl LiveService {
                 tracing::error!(error = %e, "configuration not reloaded; keeping the one in force")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use wsman_auth::{AuthError, PasswordChecker};
+    use wsman_proto::xml::Limits;
+
+    use super::*;
+    use crate::dispatch::Exchange;
+
+    struct NoSystemUsers;
+
+    impl PasswordChecker for NoSystemUsers {
+        fn check(&self, _user: &str, _password: &str) -> Result<(), AuthError> {
+            Err(AuthError::Rejected {
+                reason: "no system users here".to_owned(),
+            })
+        }
+    }
+
+    /// A CA certificate installed as `DIR/certs/THUMB.crt`: its thumbprint.
+    fn install_issuer(dir: &std::path::Path) -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = params.self_signed(&key).unwrap();
+        let thumbprint = wsman_config::certs::thumbprint_of_der(ca.der());
+        let certs = dir.join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        std::fs::write(certs.join(format!("{thumbprint}.crt")), ca.pem()).unwrap();
+        thumbprint
+    }
+
+    fn create_mapping(issuer: &str) -> Arc<wsman_proto::Request> {
+        let xml = format!(
+            "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" \
+             xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
+             xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><s:Header>\
+             <a:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/Create</a:Action>\
+             <a:MessageID>uuid:1</a:MessageID>\
+             <w:ResourceURI>{uri}</w:ResourceURI><w:SelectorSet>\
+             <w:Selector Name=\"Issuer\">{issuer}</w:Selector>\
+             <w:Selector Name=\"Subject\">*@example</w:Selector>\
+             <w:Selector Name=\"URI\">*</w:Selector></w:SelectorSet></s:Header><s:Body>\
+             <cfg:CertMapping xmlns:cfg=\"{uri}\"><cfg:UserName>root</cfg:UserName>\
+             <cfg:Enabled>true</cfg:Enabled></cfg:CertMapping></s:Body></s:Envelope>",
+            uri = wsman_config::CERTMAPPING_URI
+        );
+        Arc::new(wsman_proto::parse_request(&xml, &Limits::default()).unwrap())
+    }
+
+    /// The answer to a remote write leaves only once the next request sees the change: a
+    /// certificate mapping created remotely authenticates the very next request, even when
+    /// every async worker is busy (here the only one is held while the Create runs).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_remote_write_applies_before_its_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let issuer = install_issuer(dir.path());
+        let store = ConfigStore::open(dir.path()).unwrap();
+        let verifier = Arc::new(CredentialVerifier::with_system(
+            dir.path(),
+            Box::new(NoSystemUsers),
+        ));
+        let service = LiveService::start(
+            Registry::new(),
+            store,
+            verifier,
+            "OS: test".to_owned(),
+            "host".to_owned(),
+        )
+        .await;
+        assert!(service.server().settings().cert_mappings.is_empty());
+
+        // Hold the one worker: whatever the write hands to another task waits.
+        let (held_tx, held) = mpsc::channel();
+        let holder = tokio::spawn(async move {
+            held_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(1500));
+        });
+        held.recv().unwrap();
+        let settings = service.server().settings();
+        let exchange = Exchange {
+            settings: &settings,
+            address: "http://host:5985/wsman",
+        };
+        let created = service
+            .server()
+            .dispatcher()
+            .dispatch(create_mapping(&issuer), exchange)
+            .await;
+        assert!(created.is_ok(), "{:?}", created.err());
+        let mappings = service.server().settings().cert_mappings.clone();
+        assert_eq!(
+            mappings.len(),
+            1,
+            "the Create was answered before its mapping applied"
+        );
+        assert_eq!(mappings[0].issuer, issuer);
+        holder.await.unwrap();
     }
 }

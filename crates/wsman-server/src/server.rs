@@ -17,10 +17,11 @@ use tokio::task::JoinHandle;
 use wsman_providers::Registry;
 
 use crate::addresses;
-use crate::auth::CredentialVerifier;
+use crate::auth::basic::CredentialVerifier;
+use crate::auth::services::AuthServices;
+use crate::connection::Shared;
 use crate::dispatch::Dispatcher;
 use crate::listener::{accept_loop, ConnectionCounter, ListenerRuntime};
-use crate::pipeline::Shared;
 use crate::settings::{ListenerConfig, ServiceSettings, Transport};
 use crate::tls;
 use crate::winrs::ShellService;
@@ -115,20 +116,18 @@ impl Server {
             Err(e) => tracing::error!(error = %e, "WinRS shells are not available"),
         }
         // Blocking (reads the keytab), once at start.
-        let kerberos = crate::kerberos::KerberosService::load(&parts.config_dir);
+        let kerberos = crate::auth::kerberos::KerberosService::load(&parts.config_dir);
         let mut settings = parts.settings;
         settings.kerberos_keytab = kerberos.is_some();
         let (settings_tx, settings_rx) = watch::channel(Arc::new(settings));
         let shared = Arc::new(Shared {
             settings: settings_rx,
-            verifier: parts.verifier,
             dispatcher: Arc::new(dispatcher),
-            password_checks: Shared::password_check_permits(),
-            login_throttle: Default::default(),
-            refusal_log: Default::default(),
-            unauthenticated_pacing: Default::default(),
-            config_dir: parts.config_dir.clone(),
-            kerberos,
+            auth: Arc::new(AuthServices::new(
+                parts.config_dir.clone(),
+                parts.verifier,
+                kerberos,
+            )),
         });
         let server = Arc::new(Self {
             config_dir: parts.config_dir,
@@ -157,14 +156,21 @@ impl Server {
         self.counter.open_connections()
     }
 
-    /// Apply new settings live.
-    pub async fn apply(&self, mut settings: ServiceSettings) {
-        settings.kerberos_keytab = self.shared.kerberos.is_some();
+    /// Apply new settings live: [`Self::publish`], then reconcile the listeners.
+    pub async fn apply(&self, settings: ServiceSettings) {
+        self.publish(settings);
+        self.reconcile().await;
+    }
+
+    /// Publish new settings: every request that starts from now on sees them (mappings,
+    /// authentication switches, limits). Synchronous, so that the answer to a remote write
+    /// leaves only after its change applies; listeners follow in [`Self::reconcile`].
+    pub fn publish(&self, mut settings: ServiceSettings) {
+        settings.kerberos_keytab = self.shared.auth.kerberos().is_some();
         if let Some(shells) = self.shared.dispatcher.shells() {
             shells.set_limits(settings.winrs.clone());
         }
         self.settings_tx.send_replace(Arc::new(settings));
-        self.reconcile().await;
     }
 
     /// Stop every listener (connections finish their request in flight and close), then
@@ -181,6 +187,36 @@ impl Server {
         }
     }
 
+    /// Read `DIR/krb5.keytab` and `DIR/kerberos.toml` again (SIGHUP): new handshakes use
+    /// what they say; handshakes under way and established contexts keep theirs. A file
+    /// that is wrong is refused with the reason logged and the acceptor in force is kept.
+    pub async fn reload_kerberos(&self) {
+        let config_dir = self.config_dir.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            crate::auth::kerberos::KerberosService::read(&config_dir)
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("reading the Kerberos files failed: {e}")));
+        match read {
+            Ok(kerberos) => {
+                let on = kerberos.is_some();
+                self.shared.auth.set_kerberos(kerberos);
+                // Kerberos' challenges and security profiles follow the keytab.
+                self.publish((*self.settings()).clone());
+                tracing::info!(kerberos = on, "Kerberos configuration reloaded");
+            }
+            Err(reason) => {
+                let keytab = self.config_dir.join(crate::auth::kerberos::KEYTAB_FILE);
+                tracing::error!(keytab = %keytab.display(), %reason, "Kerberos configuration not reloaded; keeping the one in force");
+            }
+        }
+    }
+
+    /// The router every request is dispatched through.
+    pub fn dispatcher(&self) -> &Arc<Dispatcher> {
+        &self.shared.dispatcher
+    }
+
     /// The WinRS shell subsystem, when it could be started.
     pub fn shells(&self) -> Option<&crate::winrs::ShellService> {
         self.shared.dispatcher.shells()
@@ -194,7 +230,8 @@ impl Server {
         }
     }
 
-    async fn reconcile(&self) {
+    /// Bind the listeners the settings in force want and stop the others.
+    pub async fn reconcile(&self) {
         let settings = self.settings();
         let wanted = self.wanted_bindings(&settings);
         let mut running = self.running.lock().await;
@@ -261,7 +298,7 @@ impl Server {
             Transport::Https => Some(tls::acceptor_requesting_client_certificates(
                 &self.config_dir,
                 &binding.thumbprint,
-                Arc::new(crate::certauth::ClientCertificateRequest::new(
+                Arc::new(crate::auth::certificate::ClientCertificateRequest::new(
                     self.shared.settings.clone(),
                 )),
             )?),
@@ -275,14 +312,14 @@ impl Server {
             path: Arc::from(binding.path.as_str()),
             tls,
             channel_binding: match binding.transport {
-                Transport::Https => crate::negotiate::listener_channel_binding(
+                Transport::Https => crate::auth::ntlm::listener_channel_binding(
                     &self.config_dir,
                     &binding.thumbprint,
                 ),
                 Transport::Http => None,
             },
             end_point_binding: match binding.transport {
-                Transport::Https => crate::kerberos::listener_end_point_binding(
+                Transport::Https => crate::auth::kerberos::listener_end_point_binding(
                     &self.config_dir,
                     &binding.thumbprint,
                 ),

@@ -115,7 +115,7 @@ pub struct ServiceSettings {
     /// Service/Auth/Certificate: client certificates requested on HTTPS and accepted.
     pub auth_certificate: bool,
     /// Service/Auth/CredSSP (Windows' default: false): delegated credentials, see
-    /// [`crate::credssp`].
+    /// [`crate::auth::credssp`].
     pub auth_credssp: bool,
     /// `winrm/config/service/certmapping`, in configuration order.
     pub cert_mappings: Vec<wsman_config::CertMapping>,

@@ -35,7 +35,7 @@ pub fn acceptor(config_dir: &Path, thumbprint: &str) -> Result<TlsAcceptor, TlsE
 }
 
 /// Like [`acceptor`], and clients may present a certificate when `client_certificates` asks
-/// for one (see [`crate::certauth::ClientCertificateRequest`]: decided at each handshake, so
+/// for one (see [`crate::auth::certificate::ClientCertificateRequest`]: decided at each handshake, so
 /// switching Service/Auth/Certificate needs no new acceptor).
 pub fn acceptor_requesting_client_certificates(
     config_dir: &Path,

@@ -1,8 +1,9 @@
 //! `winrm` and `winrs` with `-a:Kerberos` against the real wsmand and a real MIT KDC
 //! (`scripts/kdc.sh`): the caller's credential cache (KRB5CCNAME) and `-u:`/`-p:`, over sealed
 //! HTTP without TrustedHosts (Kerberos proves the server) and over HTTPS; the shell runs as
-//! the mapped Linux user; a wrong password fails. Skipped (printed) without the KDC tools,
-//! unless `WSMAN_TEST_REQUIRE_KDC=1`.
+//! the mapped Linux user; a wrong password fails; the keytab and `kerberos.toml` are read
+//! again on SIGHUP (a bad new file is refused and the one in force kept). Skipped (printed)
+//! without the KDC tools, unless `WSMAN_TEST_REQUIRE_KDC=1`.
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
@@ -14,7 +15,7 @@ use wsman_test::{binaries, free_port, ConfigDir, Daemon, ListenerSpec};
 
 struct Setup {
     kdc: Kdc,
-    _daemon: Daemon,
+    daemon: Daemon,
     config: ConfigDir,
     http_port: u16,
     https_port: u16,
@@ -22,6 +23,12 @@ struct Setup {
 }
 
 fn setup() -> Option<Setup> {
+    setup_with(true)
+}
+
+/// The realm, and a daemon on HTTP and HTTPS listeners, with the realm's keytab installed as
+/// `DIR/krb5.keytab` when `keytab`.
+fn setup_with(keytab: bool) -> Option<Setup> {
     let kdc = Kdc::start()?;
     let http_port = free_port();
     let https_port = free_port();
@@ -31,11 +38,8 @@ fn setup() -> Option<Setup> {
     let thumbprint = config.add_certificate();
     config.listener(ListenerSpec::https(https_port, &thumbprint));
     config.write();
-    let keytab = config.path().join("krb5.keytab");
-    std::fs::copy(kdc.keytab(), &keytab).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&keytab, std::fs::Permissions::from_mode(0o600)).unwrap();
+    if keytab {
+        install_keytab(&kdc, &config);
     }
     // The daemon reads the realm's krb5.conf (KRB5_CONFIG) from its environment.
     let daemon = {
@@ -56,12 +60,19 @@ fn setup() -> Option<Setup> {
     };
     Some(Setup {
         kdc,
-        _daemon: daemon,
+        daemon,
         config,
         http_port,
         https_port,
         thumbprint,
     })
+}
+
+fn install_keytab(kdc: &Kdc, config: &ConfigDir) {
+    use std::os::unix::fs::PermissionsExt;
+    let keytab = config.path().join("krb5.keytab");
+    std::fs::copy(kdc.keytab(), &keytab).unwrap();
+    std::fs::set_permissions(&keytab, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 impl Setup {
@@ -156,4 +167,86 @@ fn winrm_identify_and_winrs_with_kerberos() {
     ]);
     let finished = s.run(winrs);
     assert!(!finished.status.success(), "{}", finished.describe());
+}
+
+impl Setup {
+    /// `winrm identify -a:Kerberos` over sealed HTTP from the credential cache.
+    fn identify(&self) -> Finished {
+        let mut winrm = self.tool("winrm");
+        winrm.args([
+            "identify",
+            &format!("-r:http://localhost:{}", self.http_port),
+            "-a:Kerberos",
+        ]);
+        self.run(winrm)
+    }
+
+    /// SIGHUP, then wait until the daemon has handled its `n`th reload request.
+    fn reload(&mut self, n: usize) {
+        let pid = self.daemon.pid().to_string();
+        let sent = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -HUP {pid}");
+        let daemon_log = self.daemon.stderr_path();
+        self.daemon.wait_until(&format!("reload {n}"), || {
+            let log = std::fs::read_to_string(&daemon_log).unwrap_or_default();
+            log.matches("reload requested: configuration unchanged")
+                .count()
+                >= n
+        });
+    }
+
+    /// How often the daemon logged a Kerberos login as `user`.
+    fn logins_as(&self, user: &str) -> usize {
+        let log = self.daemon.stderr();
+        log.lines()
+            .filter(|line| line.contains("authenticated (Kerberos)"))
+            .filter(|line| {
+                line.contains(&format!("user={user} ")) || line.ends_with(&format!("user={user}"))
+            })
+            .count()
+    }
+}
+
+#[test]
+fn the_keytab_and_the_mapping_are_read_again_on_sighup() {
+    let Some(mut s) = setup_with(false) else {
+        return;
+    };
+    // No keytab at start: Kerberos is off.
+    let finished = s.identify();
+    assert!(!finished.status.success(), "{}", finished.describe());
+
+    // The keytab installed and SIGHUP: a new handshake uses it.
+    install_keytab(&s.kdc, &s.config);
+    s.reload(1);
+    let finished = s.identify();
+    assert!(finished.status.success(), "{}", finished.describe());
+    assert_eq!(s.logins_as(s.kdc.user()), 1, "{}", s.daemon.stderr());
+
+    // A new principal map and SIGHUP: the principal now logs in as root.
+    let principal = format!("{}@{}", s.kdc.user(), s.kdc.realm());
+    let mapping = s.config.path().join("kerberos.toml");
+    std::fs::write(
+        &mapping,
+        format!("[PrincipalMap]\n\"{principal}\" = \"root\"\n"),
+    )
+    .unwrap();
+    s.reload(2);
+    let finished = s.identify();
+    assert!(finished.status.success(), "{}", finished.describe());
+    assert_eq!(s.logins_as("root"), 1, "{}", s.daemon.stderr());
+
+    // A bad new file is refused with a log line; the configuration in force stays.
+    std::fs::write(&mapping, "PrincipalMap = 3\n").unwrap();
+    s.reload(3);
+    assert!(
+        s.daemon
+            .stderr()
+            .contains("Kerberos configuration not reloaded"),
+        "{}",
+        s.daemon.stderr()
+    );
+    let finished = s.identify();
+    assert!(finished.status.success(), "{}", finished.describe());
+    assert_eq!(s.logins_as("root"), 2, "{}", s.daemon.stderr());
 }

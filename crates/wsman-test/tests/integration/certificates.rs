@@ -71,18 +71,10 @@ impl CertService {
         curl_post(&self.url(), None, SOAP_TYPE, body.as_bytes(), &extra)
     }
 
-    /// A remote config change is applied just after its response: poll an Identify with
-    /// `files` until it gets `status` (bounded), and return the last answer.
-    fn settle(&self, files: &ClientFiles, status: u16) -> CurlOutcome {
-        let mut last = self.post(Some(files), true, &soap::identify());
-        for _ in 0..150 {
-            if last.response.status == status {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            last = self.post(Some(files), true, &soap::identify());
-        }
-        last
+    /// An Identify with `files`. Right after a remote config change it needs no wait: the
+    /// change applied before the change's response was sent.
+    fn identify(&self, files: &ClientFiles) -> CurlOutcome {
+        self.post(Some(files), true, &soap::identify())
     }
 
     fn expect_401(&self, files: Option<&ClientFiles>, header: bool, log_says: &str) {
@@ -244,7 +236,7 @@ fn mapped_certificate_runs_a_shell_as_the_mapped_user() {
 
     // A mapping created remotely applies without a restart.
     service.map(&ca, "*@example", true);
-    let identify = service.settle(&alice, 200);
+    let identify = service.identify(&alice);
     assert_eq!(
         identify.response.status,
         200,
@@ -346,7 +338,7 @@ fn mapped_certificate_runs_a_shell_as_the_mapped_user() {
         .fixture
         .winrm_remote(&["delete", &mapping_uri(&ca, "*@example")]);
     assert_eq!(deleted.code(), 0, "{}", deleted.describe());
-    assert_eq!(service.settle(&alice, 401).response.status, 401);
+    assert_eq!(service.identify(&alice).response.status, 401);
     service.expect_401(Some(&alice), true, "");
 }
 
@@ -392,7 +384,7 @@ fn every_refusal_is_a_401_with_a_log_line() {
         dir.path(),
         "disabled",
     );
-    let settled = service.settle(&good, 200);
+    let settled = service.identify(&good);
     assert_eq!(
         settled.response.status,
         200,
@@ -434,7 +426,7 @@ fn every_refusal_is_a_401_with_a_log_line() {
         "@{Certificate=\"false\"}",
     ]);
     assert_eq!(set.code(), 0, "{}", set.describe());
-    let off = service.settle(&good, 401);
+    let off = service.identify(&good);
     assert_eq!(off.response.status, 401, "{}", off.response.describe());
     assert!(!off
         .response
@@ -490,7 +482,7 @@ fn a_mapping_uri_limits_what_the_certificate_may_do() {
     ]);
     assert_eq!(created.code(), 0, "{}", created.describe());
     let ops = client(&ca, &ClientSpec::new("ops@example"), dir.path(), "ops");
-    let identify = service.settle(&ops, 200);
+    let identify = service.identify(&ops);
     assert_eq!(
         identify.response.status,
         200,
@@ -518,7 +510,7 @@ fn a_mapping_uri_limits_what_the_certificate_may_do() {
     ]);
     assert_eq!(created.code(), 0, "{}", created.describe());
     let all = client(&ca, &ClientSpec::new("all@example"), dir.path(), "all");
-    assert_eq!(service.settle(&all, 200).response.status, 200);
+    assert_eq!(service.identify(&all).response.status, 200);
     let config = service.post(Some(&all), true, &soap::get(soap::CONFIG_URI, &[]));
     assert_eq!(
         config.response.status,

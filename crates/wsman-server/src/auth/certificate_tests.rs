@@ -82,7 +82,8 @@ fn run(
     chain: &[CertificateDer<'static>],
     mappings: &[CertMapping],
 ) -> Result<(Principal, Vec<String>), CertAuthError> {
-    authenticate(dir, chain, mappings, UnixTime::now())
+    let accounts = AccountStore::load(dir).unwrap();
+    authenticate(dir, &accounts, chain, mappings, UnixTime::now())
 }
 
 #[test]
@@ -101,18 +102,9 @@ fn header_is_refused_over_http_or_when_disabled() {
         auth_certificate: true,
         ..ServiceSettings::default()
     };
-    assert!(matches!(
-        presented(&on, Transport::Https),
-        Presented::Certificate
-    ));
-    assert!(matches!(
-        presented(&on, Transport::Http),
-        Presented::Refused { .. }
-    ));
-    assert!(matches!(
-        presented(&ServiceSettings::default(), Transport::Https),
-        Presented::Refused { .. }
-    ));
+    assert_eq!(unusable(&on, Transport::Https), None);
+    assert!(unusable(&on, Transport::Http).is_some());
+    assert!(unusable(&ServiceSettings::default(), Transport::Https).is_some());
 }
 
 #[test]

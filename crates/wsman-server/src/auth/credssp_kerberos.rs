@@ -1,7 +1,7 @@
 //! Kerberos inside CredSSP: the server's GSS acceptor (`DIR/krb5.keytab`) behind
 //! `wsman-auth`'s [`InnerKerberos`], so that Linux (PAM) users can delegate their password.
 //! The principal maps to a Linux user exactly as for the `Kerberos` scheme; the CredSSP
-//! acceptor then requires the delegated user to be that user, and [`crate::credssp`] checks
+//! acceptor then requires the delegated user to be that user, and [`super::credssp`] checks
 //! the delegated password through PAM before the connection is authenticated.
 //!
 //! No channel binding here: the CredSSP public-key binding ties the context to the inner TLS
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use wsman_auth::credssp::{InnerKerberos, InnerKerberosStep};
 use wsman_gss::{AcceptStep, KerberosContext};
 
-use crate::kerberos::KerberosService;
+use super::kerberos::KerberosService;
 
 /// One CredSSP handshake's Kerberos context.
 pub struct CredSspKerberos {

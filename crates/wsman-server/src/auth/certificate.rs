@@ -23,6 +23,7 @@
 //! a request outside it is refused with AccessDenied. When one certificate matches mappings
 //! for different users, the first matching mapping in configuration order decides the user.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -38,9 +39,9 @@ use wsman_proto::{Fault, Request};
 
 pub use wsman_config::certmapping::certificate_names;
 
-use crate::auth::{Presented, Principal};
+use super::services::AuthServices;
+use super::Principal;
 use crate::error::ServiceError;
-use crate::pipeline::{Connection, Shared};
 use crate::settings::{ServiceSettings, Transport};
 
 /// The Authorization value (and WWW-Authenticate challenge) of the client certificate profile.
@@ -62,21 +63,15 @@ pub fn is_mutual_authorization(value: &[u8]) -> bool {
         .eq_ignore_ascii_case(MUTUAL_PROFILE.as_bytes())
 }
 
-/// What [`crate::auth::presented`] makes of the certificate profile header on this listener.
-pub fn presented(settings: &ServiceSettings, transport: Transport) -> Presented {
+/// Why the certificate profile header cannot be used on this listener, if it cannot.
+pub fn unusable(settings: &ServiceSettings, transport: Transport) -> Option<&'static str> {
     if transport != Transport::Https {
-        return Presented::Refused {
-            user: None,
-            why: "client certificates are only accepted over HTTPS".to_owned(),
-        };
+        return Some("client certificates are only accepted over HTTPS");
     }
     if !settings.auth_certificate {
-        return Presented::Refused {
-            user: None,
-            why: "certificate authentication is disabled (Service/Auth/Certificate)".to_owned(),
-        };
+        return Some("certificate authentication is disabled (Service/Auth/Certificate)");
     }
-    Presented::Certificate
+    None
 }
 
 /// The rustls side: request a certificate when certificate authentication is enabled, accept
@@ -257,6 +252,7 @@ pub enum CertAuthError {
 /// principal and the URI patterns it was mapped for.
 pub fn authenticate(
     config_dir: &Path,
+    accounts: &AccountStore,
     chain: &[CertificateDer<'_>],
     mappings: &[CertMapping],
     now: UnixTime,
@@ -309,7 +305,7 @@ pub fn authenticate(
         .filter(|m| m.user_name == user)
         .map(|m| m.uri.clone())
         .collect();
-    let identity = resolve_user(config_dir, &user)?;
+    let identity = resolve_user(accounts, &user)?;
     let principal =
         crate::access::resolve_principal(identity).map_err(|e| CertAuthError::Backend {
             backend: "user lookup",
@@ -346,12 +342,8 @@ fn verify_issued_by(
 }
 
 /// A service account named `user` (acting as its run-as user), else a Linux user.
-fn resolve_user(config_dir: &Path, user: &str) -> Result<Identity, CertAuthError> {
-    let store = AccountStore::load(config_dir).map_err(|e| CertAuthError::Backend {
-        backend: "accounts",
-        detail: e.to_string(),
-    })?;
-    if let Some(account) = store.get(user) {
+fn resolve_user(accounts: &AccountStore, user: &str) -> Result<Identity, CertAuthError> {
+    if let Some(account) = accounts.get(user) {
         return Ok(Identity::service_account(account.name, account.run_as));
     }
     match wsman_os::lookup_user(user) {
@@ -366,35 +358,40 @@ fn resolve_user(config_dir: &Path, user: &str) -> Result<Identity, CertAuthError
     }
 }
 
-/// Authenticate a request that carries the certificate profile header on `conn`: the cached
-/// result when the mappings did not change, else [`authenticate`] on the blocking pool, after
-/// the failed-login throttle's wait. Every refusal is counted there and logged at warn with the
-/// remote address, the certificate's first name and the reason.
+/// Authenticate a request that carries the certificate profile header from `remote`, whose
+/// TLS handshake presented `peer`: the cached result when the mappings did not change, else
+/// [`authenticate`] on the blocking pool, after the failed-login throttle's wait. Every
+/// refusal is counted there and logged at warn with the remote address, the certificate's
+/// first name and the reason.
 pub async fn authenticate_request(
-    shared: &Shared,
-    conn: &Connection,
+    services: &AuthServices,
+    remote: SocketAddr,
+    peer: Option<&PeerCertificate>,
     settings: &ServiceSettings,
 ) -> Option<Arc<Principal>> {
-    let throttle = &shared.login_throttle;
-    let Some(peer) = conn.peer_certificate.as_ref() else {
+    let throttle = &services.login_throttle;
+    let Some(peer) = peer else {
         let reason = CertAuthError::NoCertificate.to_string();
-        throttle.record_failure(conn.remote, SCHEME, "", &reason);
+        throttle.record_failure(remote, SCHEME, "", &reason);
         return None;
     };
     if let Some(principal) = peer.cached(&settings.cert_mappings) {
         return Some(principal);
     }
     throttle
-        .delay_before_check(conn.remote, SCHEME, &settings.access.throttle)
+        .delay_before_check(remote, SCHEME, &settings.access.throttle)
         .await;
-    let Ok(_permit) = shared.password_checks.acquire().await else {
-        return None;
-    };
-    let config_dir = shared.config_dir.clone();
+    let _permit = services.check_permit().await?;
+    let config_dir = services.config_dir.clone();
+    let accounts = Arc::clone(&services.accounts);
     let chain = peer.chain.clone();
     let mappings = settings.cert_mappings.clone();
     let job = tokio::task::spawn_blocking(move || {
-        authenticate(&config_dir, &chain, &mappings, UnixTime::now())
+        let accounts = accounts.current().map_err(|e| CertAuthError::Backend {
+            backend: "accounts",
+            detail: e.to_string(),
+        })?;
+        authenticate(&config_dir, &accounts, &chain, &mappings, UnixTime::now())
     });
     let result = match job.await {
         Ok(result) => result,
@@ -405,8 +402,8 @@ pub async fn authenticate_request(
     };
     match result {
         Ok((principal, uris)) => {
-            throttle.record_success(conn.remote);
-            tracing::info!(remote = %conn.remote, user = %principal, "authenticated (Certificate)");
+            throttle.record_success(remote);
+            tracing::info!(remote = %remote, user = %principal, "authenticated (Certificate)");
             let principal = Arc::new(principal);
             *peer.verified() = Some(Verified {
                 mappings: settings.cert_mappings.clone(),
@@ -420,7 +417,7 @@ pub async fn authenticate_request(
             // The certificate's first name stands for the user in the log.
             let names = certificate_names(peer.chain.first().map_or(&[][..], |c| c.as_ref()));
             let user = names.first().map_or("", String::as_str);
-            throttle.record_failure(conn.remote, SCHEME, user, &reason.to_string());
+            throttle.record_failure(remote, SCHEME, user, &reason.to_string());
             None
         }
     }
@@ -429,17 +426,18 @@ pub async fn authenticate_request(
 /// After the parse: a principal proved by a certificate may only use the resource URIs its
 /// mappings name (AccessDenied otherwise, as for any other authorization refusal).
 pub fn check_scope(
-    conn: &Connection,
+    remote: SocketAddr,
+    peer: Option<&PeerCertificate>,
     principal: &Arc<Principal>,
     request: &Request,
 ) -> Result<(), ServiceError> {
-    let Some(peer) = conn.peer_certificate.as_ref() else {
+    let Some(peer) = peer else {
         return Ok(());
     };
     if peer.allows(principal, request.resource_uri.as_deref()) {
         return Ok(());
     }
-    tracing::warn!(remote = %conn.remote, user = %principal, resource_uri = request.resource_uri.as_deref().unwrap_or(""), "access denied: outside the certificate mapping's URI");
+    tracing::warn!(remote = %remote, user = %principal, resource_uri = request.resource_uri.as_deref().unwrap_or(""), "access denied: outside the certificate mapping's URI");
     Err(ServiceError::fault(
         Fault::access_denied(),
         request.message_id.as_deref(),
@@ -447,5 +445,5 @@ pub fn check_scope(
 }
 
 #[cfg(test)]
-#[path = "certauth_tests.rs"]
+#[path = "certificate_tests.rs"]
 mod tests;

@@ -1,13 +1,14 @@
 //! Kerberos on a connection, under `Negotiate` (raw Kerberos or SPNEGO-wrapped) and under
-//! `Kerberos`: the acceptor loaded once at start, the routing of a first `Negotiate` token to
-//! this module or to NTLM ([`crate::negotiate`]), one `wsman-gss` context per connection
-//! stepped on the blocking pool, the principal-to-Linux-user mapping, and the MS-WSMV sealer
-//! over the established context.
+//! `Kerberos`: the acceptor loaded at start, one `wsman-gss` context per connection as a
+//! [`Handshake`] (stepped on the blocking pool by [`super::leg`], which also routes a first
+//! `Negotiate` token here or to NTLM), the principal-to-Linux-user mapping, and the MS-WSMV
+//! sealer over the established context.
 //!
 //! Inert unless configured: without `DIR/krb5.keytab` (or with `Service/Auth/Kerberos` false,
 //! read live) no Kerberos challenge is advertised and no Kerberos token is accepted.
 //!
-//! Files, all read once at start (a restart applies changes):
+//! Files, read at start and again on SIGHUP (a new file that is wrong is refused with the
+//! reason logged, and the acceptor in force kept; a removed keytab turns Kerberos off):
 //! - `DIR/krb5.keytab`: exactly the `HTTP/<fqdn>` and `WSMAN/<fqdn>` keys; mode 0600, owned by
 //!   the daemon's user or root (refused otherwise: Kerberos stays off, with the reason logged);
 //!   other principals are accepted too, so they are warned about.
@@ -22,18 +23,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use hyper::header::HeaderValue;
 use wsman_auth::authorization::TokenScheme;
-use wsman_auth::negotiate_route::{route_initial_token, NegotiateMechanism};
 use wsman_auth::sealing::{MessageSealer, SealError, KERBEROS_PROTOCOL, SPNEGO_PROTOCOL};
 use wsman_auth::Identity;
 use wsman_gss::{AcceptStep, AcceptorOptions, KerberosAcceptor, KerberosContext};
 
-use crate::auth::Principal;
-use crate::negotiate::Leg;
-use crate::pipeline::{Connection, Shared};
+use super::accounts::AccountCache;
+use super::{Channel, Completed, Detail, Handshake, Mechanism, Proof, Refusal, RefusalKind, Step};
 use crate::settings::{ServiceSettings, Transport};
 
 /// The keytab, under the config dir.
@@ -160,18 +156,26 @@ impl KerberosService {
     /// (Kerberos is then off) or when anything is wrong (logged at error: Kerberos stays off,
     /// the other schemes serve). Blocking (file I/O), called once at start.
     pub fn load(config_dir: &Path) -> Option<Arc<Self>> {
-        let keytab_path = config_dir.join(KEYTAB_FILE);
-        if !keytab_path.exists() {
-            tracing::info!(keytab = %keytab_path.display(), "Kerberos off: no keytab");
-            return None;
-        }
-        match Self::try_load(config_dir, &keytab_path) {
-            Ok(service) => Some(Arc::new(service)),
+        match Self::read(config_dir) {
+            Ok(service) => service,
             Err(reason) => {
-                tracing::error!(keytab = %keytab_path.display(), %reason, "Kerberos off");
+                let keytab = config_dir.join(KEYTAB_FILE);
+                tracing::error!(keytab = %keytab.display(), %reason, "Kerberos off");
                 None
             }
         }
+    }
+
+    /// Read both files again (SIGHUP): `Ok(None)` when there is no keytab (Kerberos off),
+    /// `Err` with the reason when either file is wrong (the caller keeps the acceptor in
+    /// force). Blocking (file I/O).
+    pub fn read(config_dir: &Path) -> Result<Option<Arc<Self>>, String> {
+        let keytab_path = config_dir.join(KEYTAB_FILE);
+        if !keytab_path.exists() {
+            tracing::info!(keytab = %keytab_path.display(), "Kerberos off: no keytab");
+            return Ok(None);
+        }
+        Self::try_load(config_dir, &keytab_path).map(|service| Some(Arc::new(service)))
     }
 
     /// A fresh context without channel binding, for Kerberos inside CredSSP (whose
@@ -263,255 +267,120 @@ fn ensure_private_dir(dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("replay cache directory {}: {e}", dir.display()))
 }
 
-/// Whether Kerberos may be used now: a keytab was loaded and Service/Auth/Kerberos (live).
-pub fn enabled(shared: &Shared, settings: &ServiceSettings) -> bool {
-    settings.auth_kerberos && shared.kerberos.is_some()
+/// One Kerberos handshake (multi-leg SPNEGO possible), under `Negotiate` or `Kerberos`.
+pub struct KerberosHandshake {
+    service: Arc<KerberosService>,
+    context: Option<KerberosContext>,
+    /// The sealing label of the scheme the client authenticates with.
+    label: &'static str,
+    /// HTTPS with CbtHardeningLevel Strict: a context without channel binding is refused.
+    binding_required: bool,
 }
 
-/// Which engine takes a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// This module; `initial` starts a new context.
-    Kerberos { initial: bool },
-    /// [`crate::negotiate`] (NTLM).
-    Ntlm,
-    /// Neither may: refuse, with this reason.
-    Refuse(&'static str),
-}
-
-/// Route a token. Kerberos off: everything goes to NTLM as before (or is refused when
-/// Negotiate is off too). The `Kerberos` scheme is Kerberos only. Under `Negotiate`, a first
-/// token goes by its form ([`route_initial_token`]); a continuation goes to whichever engine
-/// has a handshake under way on this connection.
-pub fn choose(
-    shared: &Shared,
-    conn: &Connection,
-    settings: &ServiceSettings,
-    scheme: TokenScheme,
-    token: &[u8],
-) -> Engine {
-    let kerberos = enabled(shared, settings);
-    let ntlm = crate::negotiate::enabled(settings);
-    let ntlm_or_refuse = |why| {
-        if ntlm {
-            Engine::Ntlm
-        } else {
-            Engine::Refuse(why)
-        }
-    };
-    match scheme {
-        TokenScheme::Kerberos if kerberos => Engine::Kerberos {
-            initial: !conn.negotiate().kerberos_handshake_pending(),
-        },
-        TokenScheme::Kerberos => {
-            Engine::Refuse("Kerberos is not enabled (no keytab, or Service/Auth/Kerberos is false)")
-        }
-        TokenScheme::Negotiate if kerberos => match route_initial_token(token) {
-            Some(route) if route.mechanism == NegotiateMechanism::Kerberos => {
-                Engine::Kerberos { initial: true }
-            }
-            Some(_) => ntlm_or_refuse("NTLM is not enabled (Service/Auth/Negotiate is false)"),
-            None if conn.negotiate().kerberos_handshake_pending() => {
-                Engine::Kerberos { initial: false }
-            }
-            None => ntlm_or_refuse("a Negotiate token that is neither NTLM nor Kerberos"),
-        },
-        _ => ntlm_or_refuse("Service/Auth/Negotiate is false"),
-    }
-}
-
-/// One Kerberos handshake leg for `token` on `conn`.
-pub async fn step(
-    shared: &Shared,
-    conn: &Connection,
-    settings: &ServiceSettings,
-    scheme: TokenScheme,
-    token: Vec<u8>,
-    initial: bool,
-) -> Leg {
-    let Some(service) = shared.kerberos.clone() else {
-        return Leg::Refused;
-    };
-    let context = {
-        let mut session = conn.negotiate();
-        if initial {
-            // A new Authorization header restarts authentication on this connection.
-            session.reset();
-            Some(service.acceptor.context(channel_bindings(conn, settings)))
-        } else {
-            session.take_kerberos_handshake()
-        }
-    };
-    let Some(mut context) = context else {
-        fail(
-            shared,
-            conn,
-            "",
-            "a Kerberos token that does not continue a handshake on this connection",
-        );
-        return Leg::Refused;
-    };
-    shared
-        .login_throttle
-        .delay_before_check(conn.remote.ip(), "Kerberos", &settings.access.throttle)
-        .await;
-    let job_service = Arc::clone(&service);
-    let job = tokio::task::spawn_blocking(move || {
-        let outcome = run_leg(&job_service, &mut context, &token);
-        (context, outcome)
-    });
-    let (context, outcome) = match job.await {
-        Ok(done) => done,
-        Err(error) => {
-            tracing::error!(remote = %conn.remote, %error, "Kerberos step panicked");
-            return Leg::Refused;
-        }
-    };
-    match outcome {
-        Ok(LegOutcome::Continue(out)) => {
-            conn.negotiate().set_kerberos_handshake(context);
-            match header(scheme, &out) {
-                Some(value) => Leg::Continue(value),
-                None => Leg::Refused,
-            }
-        }
-        Ok(LegOutcome::Complete {
-            principal,
-            kerberos_principal,
-            final_token,
-            channel_bound,
-        }) => {
-            let https = conn.transport == Transport::Https;
-            if https
-                && settings.cbt_hardening == wsman_auth::ntlm::CbtHardening::Strict
-                && !channel_bound
-            {
-                fail(
-                    shared,
-                    conn,
-                    &kerberos_principal,
-                    "no channel binding (Service/Auth/CbtHardeningLevel is Strict)",
-                );
-                return Leg::Refused;
-            }
-            shared.login_throttle.record_success(conn.remote.ip());
-            tracing::info!(remote = %conn.remote, user = %principal, principal = %kerberos_principal, scheme = scheme.name(), channel_bound, "authenticated (Kerberos)");
-            let principal = Arc::new(principal);
-            let label = match scheme {
+impl KerberosHandshake {
+    /// A new context on `channel`, bound to the listener's certificate over HTTPS (unless
+    /// CbtHardeningLevel is None: then no binding is checked).
+    pub fn new(
+        service: Arc<KerberosService>,
+        channel: &Channel,
+        settings: &ServiceSettings,
+        scheme: TokenScheme,
+    ) -> Self {
+        let https = channel.transport == Transport::Https;
+        let bindings = (https && settings.cbt_hardening != wsman_auth::ntlm::CbtHardening::None)
+            .then(|| channel.end_point_binding.as_deref().map(<[u8]>::to_vec))
+            .flatten();
+        let context = service.acceptor.context(bindings);
+        Self {
+            service,
+            context: Some(context),
+            label: match scheme {
                 TokenScheme::Kerberos => KERBEROS_PROTOCOL,
                 _ => SPNEGO_PROTOCOL,
-            };
-            conn.negotiate().establish(
-                Arc::clone(&principal),
-                Box::new(KerberosSealer {
-                    context,
-                    label: Cell::new(label),
-                }),
-            );
-            Leg::Authenticated {
-                principal,
-                final_header: final_token.as_deref().and_then(|t| header(scheme, t)),
+            },
+            binding_required: https
+                && settings.cbt_hardening == wsman_auth::ntlm::CbtHardening::Strict,
+        }
+    }
+}
+
+impl Handshake for KerberosHandshake {
+    fn mechanism(&self) -> Mechanism {
+        Mechanism::Kerberos
+    }
+
+    fn first_leg_proves(&self) -> bool {
+        true
+    }
+
+    /// Blocking: the GSS step (keytab, replay cache) and the Linux user lookup (NSS).
+    fn step(&mut self, token: &[u8], _accounts: &AccountCache) -> Step {
+        let Some(context) = self.context.as_mut() else {
+            return Step::Refused(Refusal::backend("the Kerberos context is gone"));
+        };
+        let established = match context.step(token) {
+            Ok(AcceptStep::Continue(out)) => return Step::Continue(out),
+            Ok(AcceptStep::Complete(established)) => established,
+            Err(error) => {
+                return Step::Refused(Refusal::new(
+                    "",
+                    error.to_string(),
+                    RefusalKind::Credentials,
+                ))
             }
+        };
+        let refused = |reason: String| {
+            Step::Refused(Refusal::new(
+                established.principal.clone(),
+                reason,
+                RefusalKind::Credentials,
+            ))
+        };
+        if self.binding_required && !established.channel_bound {
+            return refused(
+                "no channel binding (Service/Auth/CbtHardeningLevel is Strict)".to_owned(),
+            );
         }
-        Err(LegError::Refused { user, reason }) => {
-            fail(shared, conn, &user, &reason);
-            Leg::Refused
-        }
-        Err(LegError::Backend(reason)) => {
-            tracing::error!(remote = %conn.remote, scheme = "Kerberos", %reason, "401: Kerberos backend failure");
-            Leg::Refused
-        }
-    }
-}
-
-/// The RFC 5929 application data a client must bind to here (HTTPS, unless
-/// CbtHardeningLevel is None: then no binding is checked).
-fn channel_bindings(conn: &Connection, settings: &ServiceSettings) -> Option<Vec<u8>> {
-    if conn.transport != Transport::Https
-        || settings.cbt_hardening == wsman_auth::ntlm::CbtHardening::None
-    {
-        return None;
-    }
-    conn.end_point_binding.as_deref().map(<[u8]>::to_vec)
-}
-
-enum LegOutcome {
-    Continue(Vec<u8>),
-    Complete {
-        principal: Principal,
-        kerberos_principal: String,
-        final_token: Option<Vec<u8>>,
-        channel_bound: bool,
-    },
-}
-
-enum LegError {
-    Refused { user: String, reason: String },
-    Backend(String),
-}
-
-/// Blocking: the GSS step (keytab, replay cache) and the Linux user lookup (NSS).
-fn run_leg(
-    service: &KerberosService,
-    context: &mut KerberosContext,
-    token: &[u8],
-) -> Result<LegOutcome, LegError> {
-    let established = match context.step(token) {
-        Ok(AcceptStep::Continue(out)) => return Ok(LegOutcome::Continue(out)),
-        Ok(AcceptStep::Complete(established)) => established,
-        Err(error) => {
-            return Err(LegError::Refused {
-                user: String::new(),
-                reason: error.to_string(),
-            })
-        }
-    };
-    let refused = |reason: String| LegError::Refused {
-        user: established.principal.clone(),
-        reason,
-    };
-    let Some(user) = service
-        .config
-        .map_principal(&established.principal, established.local_name.as_deref())
-    else {
-        return Err(refused(format!(
-            "no Linux user for principal {} (not in the default realm or kerberos.toml Realms, no PrincipalMap entry)",
-            established.principal
-        )));
-    };
-    match wsman_os::lookup_user(&user) {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            return Err(refused(format!(
-                "principal {} maps to Linux user {user}, which does not exist",
+        let Some(user) = self
+            .service
+            .config
+            .map_principal(&established.principal, established.local_name.as_deref())
+        else {
+            return refused(format!(
+                "no Linux user for principal {} (not in the default realm or kerberos.toml Realms, no PrincipalMap entry)",
                 established.principal
-            )))
+            ));
+        };
+        match wsman_os::lookup_user(&user) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return refused(format!(
+                    "principal {} maps to Linux user {user}, which does not exist",
+                    established.principal
+                ))
+            }
+            Err(e) => return Step::Refused(Refusal::backend(format!("user lookup: {e}"))),
         }
-        Err(e) => return Err(LegError::Backend(format!("user lookup: {e}"))),
+        let principal = match crate::access::resolve_principal(Identity::linux_user(user)) {
+            Ok(principal) => principal,
+            Err(e) => return Step::Refused(Refusal::backend(format!("user lookup: {e}"))),
+        };
+        let Some(context) = self.context.take() else {
+            return Step::Refused(Refusal::backend("the Kerberos context is gone"));
+        };
+        Step::Complete(Completed {
+            proof: Proof::Principal(principal),
+            sealer: Box::new(KerberosSealer {
+                context,
+                label: Cell::new(self.label),
+            }),
+            final_token: established.token,
+            detail: Detail::Kerberos {
+                principal: established.principal,
+                channel_bound: established.channel_bound,
+            },
+        })
     }
-    let principal = crate::access::resolve_principal(Identity::linux_user(user))
-        .map_err(|e| LegError::Backend(format!("user lookup: {e}")))?;
-    Ok(LegOutcome::Complete {
-        principal,
-        kerberos_principal: established.principal,
-        final_token: established.token,
-        channel_bound: established.channel_bound,
-    })
-}
-
-fn fail(shared: &Shared, conn: &Connection, user: &str, reason: &str) {
-    shared
-        .login_throttle
-        .record_failure(conn.remote.ip(), "Kerberos", user, reason);
-}
-
-fn header(scheme: TokenScheme, token: &[u8]) -> Option<HeaderValue> {
-    let value = if token.is_empty() {
-        scheme.name().to_owned()
-    } else {
-        format!("{} {}", scheme.name(), STANDARD.encode(token))
-    };
-    HeaderValue::from_str(&value).ok()
 }
 
 /// An established Kerberos context as an MS-WSMV sealer. Accepts bodies labelled SPNEGO or
