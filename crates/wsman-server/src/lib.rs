@@ -50,6 +50,7 @@ pub mod credssp_kerberos;
 pub mod dispatch;
 pub mod enumeration;
 pub mod error;
+pub mod eventing;
 pub mod kerberos;
 pub mod listener;
 pub mod live;

@@ -221,6 +221,8 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-buffers",
             "wsman-shell",
             "wsman-providers",
+            "wsman-events",
+            "wsman-eventsource",
         ],
     ),
     (
@@ -239,6 +241,9 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-os",
             "wsman-proto",
             "wsman-providers",
+            "wsman-events",
+            "wsman-journal",
+            "wsman-eventsource",
         ],
     ),
     ("bare-responder", &[]),
