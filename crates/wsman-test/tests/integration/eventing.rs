@@ -4,14 +4,14 @@
 //! (curl), ownership between two Linux users, the Security log for administrators only, and
 //! every refusal of the bad-input list with its fault.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wsman_proto::eventing::EVENT_LOG_URI;
 use wsman_proto::ns::action;
 use wsman_proto::xml::{self, Element, Limits};
 use wsman_test::http::{self, Response};
 use wsman_test::journal::JournalDir;
-use wsman_test::{free_port, soap, ConfigDir, Daemon, ListenerSpec};
+use wsman_test::{binaries, free_port, process, soap, ConfigDir, Daemon, ListenerSpec};
 use wsman_test::{SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use crate::expect_fault;
@@ -462,4 +462,75 @@ fn subscribe_and_pull_over_https() {
         "<e:Unsubscribe/>",
     ));
     assert_eq!(ended.status, 200, "{}", ended.describe());
+}
+
+#[test]
+fn winrm_events_over_sealed_ntlm() {
+    const NTLM_USER: &str = "events-ntlm";
+    const NTLM_PASSWORD: &str = "Events-Ntlm-Pass-4!";
+    // AllowUnencrypted=false on the service: over HTTP only sealed NTLM gets through.
+    let Some(source) = source(|config| {
+        config.set("Config.Service", "AllowUnencrypted", "false");
+    }) else {
+        return;
+    };
+    let mut add = source._config.wsmand_command();
+    add.args([
+        "account",
+        "add",
+        NTLM_USER,
+        "--password-stdin",
+        "--ntlm",
+        "--run-as",
+        "root",
+    ]);
+    let added = process::run(
+        &mut add,
+        Some(&format!("{NTLM_PASSWORD}\n")),
+        Duration::from_secs(60),
+    );
+    assert!(added.status.success(), "{}", added.describe());
+    let winrm = |args: &[&str]| {
+        let mut command = std::process::Command::new(binaries::winrm());
+        command
+            .args(args)
+            .arg(format!("-r:http://127.0.0.1:{}", source.port))
+            .arg(format!("-u:{NTLM_USER}"))
+            .arg(format!("-p:{NTLM_PASSWORD}"))
+            .arg("-a:Negotiate")
+            .env("WSMAND_CONFIG_DIR", source._config.path());
+        process::run(&mut command, None, Duration::from_secs(90))
+    };
+    let listed = winrm(&[
+        "events",
+        "Application",
+        "-filter:*[System[Level<=3]]",
+        "-existing",
+        "-batches:5",
+        "-maxElements:1",
+    ]);
+    assert!(listed.status.success(), "{}", listed.describe());
+    let lines: Vec<&str> = listed.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", listed.stdout);
+    assert!(lines[0].starts_with("1 ") && lines[0].contains("Level=2 billing: payment failed"));
+    assert!(lines[1].starts_with("4 ") && lines[1].contains("Level=3 inventory: stock low"));
+    assert!(
+        lines[2].starts_with("Bookmark: <BookmarkList>") && lines[2].contains("RecordId=\"4\""),
+        "{}",
+        lines[2]
+    );
+    // It unsubscribed: a second run may subscribe again at once, and the daemon logged the end.
+    assert!(source.daemon.stderr().contains("event subscription ended"));
+    let xml = winrm(&["events", "Application", "-existing", "-format:xml"]);
+    assert!(xml.status.success(), "{}", xml.describe());
+    assert!(xml.stdout.contains("EventRecordID>1</"), "{}", xml.stdout);
+
+    // A bad query comes back as the server's fault, exit status 1.
+    let refused = winrm(&[
+        "events",
+        "Application",
+        "-filter:*[System[Level=",
+        "-existing",
+    ]);
+    assert_eq!(refused.status.code(), Some(1), "{}", refused.describe());
 }
