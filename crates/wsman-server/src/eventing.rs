@@ -301,7 +301,7 @@ fn source_fault(error: SourceError, unknown: Unknown) -> Fault {
 }
 
 /// How long expired subscriptions may linger before the server's timer ends them.
-pub const EXPIRY_INTERVAL: Duration = Duration::from_secs(5);
+pub const EXPIRY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// End expired subscriptions every [`EXPIRY_INTERVAL`] until the source is dropped elsewhere.
 pub fn spawn_expiry(source: &Arc<EventSource>) -> tokio::task::JoinHandle<()> {

@@ -465,6 +465,24 @@ fn subscribe_and_pull_over_https() {
 }
 
 #[test]
+fn the_server_ends_expired_subscriptions_on_its_own() {
+    let Some(mut source) = source(|_| {}) else {
+        return;
+    };
+    let (_, context) = subscribed(&source.post(&subscribe_request(
+        APPLICATION,
+        "<e:Expires>PT1S</e:Expires>",
+    )));
+    // Nobody pulls: the server's timer ends it.
+    let stderr = source.daemon.stderr_path();
+    source.daemon.wait_until("the subscription to expire", || {
+        std::fs::read_to_string(&stderr).is_ok_and(|log| log.contains("event subscription expired"))
+    });
+    let gone = source.post(&pull_request(&context, 1, None));
+    expect_fault(&gone, "InvalidEnumerationContext");
+}
+
+#[test]
 fn winrm_events_over_sealed_ntlm() {
     const NTLM_USER: &str = "events-ntlm";
     const NTLM_PASSWORD: &str = "Events-Ntlm-Pass-4!";
