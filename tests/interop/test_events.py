@@ -1,4 +1,5 @@
-"""WS-Eventing on the event logs through real clients, over NTLM with message encryption.
+"""WS-Eventing on the event logs through real clients, over NTLM and Kerberos with message
+encryption.
 
 The test writes a journal of its own (export-format text turned into journal files by Debian's
 `systemd-journal-remote`), starts wsmand on it, and subscribes in Pull mode with pypsrp's `WSMan`
@@ -259,4 +260,59 @@ def test_pywinrm_send_message_subscribes_pulls_and_unsubscribes_over_sealed_ntlm
             envelope(UNSUBSCRIBE, "<e:Unsubscribe/>", f"<e:Identifier>{identifier}</e:Identifier>")
         )
     assert gone.value.code == 2150858789 or "InvalidMessage" in str(gone.value)
+    assert spy.calls >= 3, "the answers were not sealed"
+
+
+# ---- Kerberos (the throwaway realm of test_kerberos.py), as a user who is not an administrator ----
+
+from test_kerberos import realm  # noqa: E402,F401  (the module-scoped realm fixture)
+
+
+@pytest.fixture(scope="module")
+def kerberos_daemon(realm, journal):  # noqa: F811
+    def prepare(config_dir: Path) -> None:
+        target = config_dir / "krb5.keytab"
+        shutil.copyfile(realm["WSMAN_KRB5_KEYTAB"], target)
+        os.chmod(target, 0o600)
+        # Users may read the event logs (Application and System; Security stays for administrators).
+        with open(config_dir / "config.toml", "a") as config:
+            config.write('[Security]\nEventLogSDDL = "O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;BU)"\n')
+
+    with running_daemon(
+        (),
+        allow_unencrypted=False,
+        prepare=prepare,
+        env_extra={"WSMAND_JOURNAL_DIRECTORY": str(journal)},
+    ) as started:
+        yield started
+
+
+def test_pypsrp_over_sealed_kerberos_as_a_user(kerberos_daemon, realm, expected, monkeypatch):  # noqa: F811
+    import pypsrp.encryption
+
+    spy = DecryptSpy(monkeypatch, pypsrp.encryption.WinRMEncryption, "unwrap_message")
+    wsman = WSMan(
+        "localhost",
+        port=kerberos_daemon.http_port,
+        ssl=False,
+        auth="kerberos",
+        encryption="always",
+        # pypsrp's own default SPN would be host/localhost; Windows and wsmand use WSMAN/.
+        negotiate_service="WSMAN",
+        operation_timeout=20,
+    )
+    with wsman:
+        response = wsman.invoke(SUBSCRIBE, EVENT_LOG, subscribe_element())
+        context = response.findtext(".//e:SubscribeResponse/n:EnumerationContext", namespaces=NS)
+        body = wsman.invoke(PULL, EVENT_LOG, pull_element(context, len(expected)))
+        assert events_of(body) == expected
+        # The Security log is for administrators.
+        security = subscribe_element()
+        security.find(".//Select").set("Path", "Security")
+        with pytest.raises(PypsrpFault) as denied:
+            wsman.invoke(SUBSCRIBE, EVENT_LOG, security)
+        assert denied.value.code == 5 or "AccessDenied" in str(denied.value)
+        release = ET.Element(f"{{{NS['n']}}}Release")
+        ET.SubElement(release, f"{{{NS['n']}}}EnumerationContext").text = context
+        wsman.invoke(RELEASE, EVENT_LOG, release)
     assert spy.calls >= 3, "the answers were not sealed"
