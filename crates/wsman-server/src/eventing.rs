@@ -284,9 +284,10 @@ fn source_fault(error: SourceError, unknown: Unknown) -> Fault {
             }
         },
         SourceError::UnableToRenew => Fault::unable_to_renew(),
-        SourceError::EventTooLarge(size) => {
-            Fault::max_envelope_size_exceeded(size, size.saturating_sub(1) as u64)
-        }
+        // Only a pull reports it, and the pull maps it with its own envelope size.
+        SourceError::EventTooLarge(size) => Fault::internal_error(format!(
+            "An event of {size} bytes does not fit the response. "
+        )),
         SourceError::Journal(error) => {
             tracing::error!(%error, "the journal could not be read");
             Fault::internal_error("The event log could not be read. ")
