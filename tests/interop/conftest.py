@@ -171,11 +171,13 @@ def running_daemon(
     allow_unencrypted: bool = True,
     auth: dict[str, str] | None = None,
     prepare: Callable[[Path], None] | None = None,
+    env_extra: dict[str, str] | None = None,
 ):
     """The real wsmand with an HTTP (AllowUnencrypted) and an HTTPS listener, Basic auth,
     `accounts`, and `winrs` as the `[Config.Winrs]` table; stopped and removed afterwards.
     `preexec` runs in the daemon's process before exec (e.g. a safety rlimit); `prepare` gets
-    the config dir before the daemon starts (e.g. to install a Kerberos keytab)."""
+    the config dir before the daemon starts (e.g. to install a Kerberos keytab); `env_extra`
+    is added to the daemon's environment (e.g. WSMAND_JOURNAL_DIRECTORY)."""
     wsmand = binary("wsmand")
     config_dir = Path(tempfile.mkdtemp(prefix="wsmand-interop-"))
     try:
@@ -211,6 +213,7 @@ def running_daemon(
         log = config_dir.parent / (config_dir.name + ".stderr.log")
         env.pop("WSMAND_CONFIG_DIR")
         env.pop("NOTIFY_SOCKET", None)
+        env.update(env_extra or {})
         with open(log, "wb") as stderr:
             process = subprocess.Popen(
                 [str(wsmand), "--config-dir", str(config_dir)],

@@ -50,6 +50,12 @@ pub(crate) struct Switches {
     pub(crate) dialect: Option<String>,
     pub(crate) return_type: ReturnType,
     pub(crate) config_dir: Option<PathBuf>,
+    /// `events`: start with the events already in the log (`-existing`).
+    pub(crate) existing: bool,
+    /// `events`: how many pulls (`-batches:N`, default 1).
+    pub(crate) batches: Option<u32>,
+    /// `events`: most events per pull (`-maxElements:N`, default 50).
+    pub(crate) max_elements: Option<u32>,
 }
 
 /// What to do.
@@ -64,6 +70,8 @@ pub(crate) enum Command {
     Delete(ResourceArg),
     Identify,
     Invoke(String, ResourceArg, Vec<(String, String)>),
+    /// Subscribe to a remote event log in Pull mode, pull, unsubscribe.
+    Events(String),
 }
 
 /// A parsed command line.
@@ -136,6 +144,23 @@ fn apply_switch(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(),
             };
         }
         "config-dir" | "configdir" => s.config_dir = Some(PathBuf::from(value_of(name, value)?)),
+        "existing" => {
+            no_value(name, value)?;
+            s.existing = true
+        }
+        "batches" | "maxelements" => {
+            let v = value_of(name, value)?;
+            let n = v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| usage(format!("-{name}:{v} must be a number from 1 to 10000")))?;
+            if name.eq_ignore_ascii_case("batches") {
+                s.batches = Some(n);
+            } else {
+                s.max_elements = Some(n);
+            }
+        }
         _ => {
             return Err(usage(format!(
                 "unknown switch -{name} (see `winrm help switches`)"
@@ -215,6 +240,7 @@ fn build_command(positional: Vec<String>, help: bool) -> Result<Command, UsageEr
         "delete" | "d" => "delete",
         "identify" | "id" => "identify",
         "invoke" | "i" => "invoke",
+        "events" => "events",
         _ => {
             return Err(usage(format!(
                 "unknown operation {op:?} (see `winrm help`)"
@@ -238,6 +264,10 @@ fn build_command(positional: Vec<String>, help: bool) -> Result<Command, UsageEr
         "get" => Command::Get(need_resource()?),
         "enumerate" => Command::Enumerate(need_resource()?),
         "delete" => Command::Delete(need_resource()?),
+        "events" => Command::Events(
+            rest.next()
+                .ok_or_else(|| usage("winrm events needs a log name (Application, System, ...)"))?,
+        ),
         "set" => {
             let r = need_resource()?;
             Command::Set(r, optional_hash(rest.next())?)
@@ -309,6 +339,18 @@ fn check_switches(command: &Command, s: &Switches) -> Result<(), UsageError> {
     if matches!(command, Command::QuickConfig) && s.connection.remote.is_some() {
         return Err(usage(
             "quickconfig configures this machine; it takes no -r:",
+        ));
+    }
+    if matches!(command, Command::Events(_)) && s.connection.remote.is_none() {
+        return Err(usage(
+            "winrm events reads a remote host's event log: it needs -r:",
+        ));
+    }
+    if !matches!(command, Command::Events(_))
+        && (s.existing || s.batches.is_some() || s.max_elements.is_some())
+    {
+        return Err(usage(
+            "-existing, -batches: and -maxElements: belong to winrm events",
         ));
     }
     if s.dialect.is_some() && s.filter.is_none() {
@@ -436,6 +478,26 @@ mod tests {
     }
 
     #[test]
+    fn events_and_its_switches() {
+        let i = ok(&[
+            "events",
+            "Application",
+            "-r:h",
+            "-filter:*[System[Level=2]]",
+            "-existing",
+            "-batches:3",
+            "-maxElements:10",
+        ]);
+        assert_eq!(i.command, Command::Events("Application".to_owned()));
+        assert!(i.switches.existing);
+        assert_eq!(
+            (i.switches.batches, i.switches.max_elements),
+            (Some(3), Some(10))
+        );
+        assert_eq!(i.switches.filter.as_deref(), Some("*[System[Level=2]]"));
+    }
+
+    #[test]
     fn config_dir_forms() {
         for args in [
             &["get", "winrm/config", "--config-dir", "/tmp/x"][..],
@@ -466,6 +528,10 @@ mod tests {
             &["e", "winrm/config/listener", "-dialect:wql"][..],
             &["invoke", "Bad<Name", "wmi/x"][..],
             &["get", "winrm/config", "-usessl:yes", "-r:h"][..],
+            &["events", "Application"][..],
+            &["events", "-r:h"][..],
+            &["events", "System", "-r:h", "-batches:0"][..],
+            &["get", "winrm/config", "-existing"][..],
         ] {
             assert!(p(args).is_err(), "{args:?} accepted");
         }

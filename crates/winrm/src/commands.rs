@@ -202,6 +202,51 @@ fn warn_if_no_listener_is_left(backend: &mut dyn Backend) {
     }
 }
 
+/// `winrm events LOG`: subscribe in Pull mode to LOG with `-filter:` (an event XPath, `*` when
+/// absent), pull `-batches:` times (stopping at the first empty pull), print each event and the
+/// bookmark after the last, and unsubscribe, also when a pull failed.
+fn events(
+    client: &BlockingClient,
+    log: &str,
+    s: &Switches,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let options = wsman_client::SubscribeOptions {
+        query: wsman_client::events::query_list(log, s.filter.as_deref().unwrap_or("*")),
+        read_existing: s.existing,
+        expires: Some(std::time::Duration::from_secs(600)),
+        send_bookmarks: true,
+    };
+    let subscription = client.subscribe_pull(&options)?;
+    let mut pulled = Ok(None);
+    for _ in 0..s.batches.unwrap_or(1) {
+        match client.pull_events(
+            &subscription,
+            s.max_elements.unwrap_or(50),
+            std::time::Duration::from_secs(5),
+        ) {
+            Ok(Some(batch)) => {
+                for event in &batch.events {
+                    print(out, &render::render_event(event, s.format));
+                }
+                pulled = Ok(batch.bookmark.or(pulled.unwrap_or(None)));
+            }
+            Ok(None) => break,
+            Err(e) => {
+                pulled = Err(e);
+                break;
+            }
+        }
+    }
+    let ended = client.unsubscribe(&subscription);
+    let bookmark = pulled?;
+    ended?;
+    if let (Some(bookmark), crate::args::Format::Text) = (bookmark, s.format) {
+        print(out, &format!("Bookmark: {bookmark}\n"));
+    }
+    Ok(())
+}
+
 fn print(out: &mut dyn Write, text: &str) {
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
@@ -264,6 +309,14 @@ pub(crate) fn run(inv: Invocation, out: &mut dyn Write) -> Result<(), Failure> {
             let o = enumerate_options(s)?;
             let items: Vec<Element> = make_backend()?.enumerate(&resource(r), &o)?;
             print(out, &render::render_items(&items, format));
+        }
+        Command::Events(log) => {
+            let remote = s
+                .connection
+                .remote
+                .as_deref()
+                .ok_or_else(|| Failure::from(usage("winrm events needs -r:")))?;
+            events(&remote_client(s, remote)?, log, s, out)?;
         }
         Command::Invoke(method, r, hash) => {
             let body = match &s.file {

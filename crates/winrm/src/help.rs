@@ -30,6 +30,10 @@ OPERATIONS
         Delete an instance (WS-Transfer Delete).
     invoke | i METHOD RESOURCE_URI [@{PARAMETER="VALUE";...} | -file:FILE]
         Call a method of a resource (action RESOURCE_URI/METHOD).
+    events LOG -r:REMOTE [-filter:XPATH] [-existing] [-batches:N] [-maxElements:N]
+        Subscribe to a remote event log (Application, System, Security, ...) in
+        Pull mode (WS-Eventing), pull N batches, print the events and the
+        bookmark, and unsubscribe.
     identify | id [-r:REMOTE] [-a:None]
         Ask a WS-Management service who it is (Identify). Without -r: the
         first enabled listener of this machine's configuration is asked.
@@ -44,6 +48,7 @@ EXAMPLES
     winrm delete winrm/config/Listener?Address=*+Transport=HTTP
     winrm identify -r:https://srv.example.com:5986 -a:None
     winrm get winrm/config -r:srv.example.com -usessl -u:admin
+    winrm events System -r:srv.example.com -u:admin -filter:"*[System[(Level=1 or Level=2)]]" -existing
 
     In a Unix shell the double quotes of @{Key="value"} are removed by the shell;
     winrm accepts the unquoted form, and values with spaces or ';' need quoting
@@ -123,10 +128,14 @@ const SWITCHES: &str = r#"SWITCHES
                           Output format (default text).
     -timeout:MS           Operation timeout in milliseconds (default 60000).
     -file:FILE            Take the request body from FILE (set, create, invoke).
-    -filter:TEXT          Enumeration filter. -dialect: names its language:
+    -filter:TEXT          Enumeration filter (winrm events: the event XPath).
+                          -dialect: names its language:
     -dialect:DIALECT      wql (default when -filter: is given), selector,
                           association, or a dialect URI. The selector filter
                           takes KEY=VALUE+KEY2=VALUE2.
+    -existing, -batches:N, -maxElements:N
+                          winrm events: read existing events, how many pulls,
+                          most events per pull.
     -returnType:object|epr|objectepr
                           Enumerate objects, endpoint references, or both.
     -q                    quickconfig: do not ask for confirmation.
@@ -259,6 +268,7 @@ fn operation_help(op: &str) -> Option<String> {
         "create" | "c" => ("winrm create RESOURCE_URI?KEY=VALUE+... [@{KEY=\"VALUE\";...} | -file:FILE] [SWITCHES]", "Creates an instance and prints its reference. Example:\n    winrm create winrm/config/Listener?Address=*+Transport=HTTPS @{Hostname=\"srv.example.com\"}"),
         "delete" | "d" => ("winrm delete RESOURCE_URI?KEY=VALUE+... [SWITCHES]", "Deletes an instance. Example:\n    winrm delete winrm/config/Listener?Address=*+Transport=HTTP"),
         "invoke" | "i" => ("winrm invoke METHOD RESOURCE_URI [@{PARAMETER=\"VALUE\";...} | -file:FILE] [SWITCHES]", "Calls METHOD with the action RESOURCE_URI/METHOD and a METHOD_INPUT body. Example:\n    winrm invoke StartService wmicimv2/Win32_Service?Name=spooler -r:srv -u:admin"),
+        "events" => ("winrm events LOG -r:REMOTE [-filter:XPATH] [-existing] [-batches:N] [-maxElements:N] [SWITCHES]", "Subscribes to the event log LOG of REMOTE in Pull mode with the event query\nXPATH (`*`, all events, when absent), pulls up to N batches (1 by default; a\npull that finds nothing within 5 seconds ends early) of at most maxElements\nevents each (50 by default), prints the events (text: record id, time, level,\nprovider, message; -format:xml the Event XML) and, in text, the bookmark after\nthe last, then unsubscribes. -existing starts with the events already in the\nlog; else only events logged after the subscription come. Example:\n    winrm events Application -r:srv -u:admin -filter:\"*[System[Level=2]]\" -existing -batches:3"),
         "identify" | "id" => ("winrm identify [-r:REMOTE] [-a:None] [SWITCHES]", "Shows the service's protocol version, vendor and product version. With -a:None\n(or without -u:) the unauthenticated form is used."),
         "quickconfig" | "qc" => ("winrm quickconfig [-q] [-transport:http|https] [-force] [--config-dir DIR]", "Makes this machine ready for remote management:\n  - creates the configuration directory if needed,\n  - creates a listener on all addresses for the transport (HTTPS gets a new\n    self-signed certificate) on Service/DefaultPorts,\n  - enables Service/Auth/Basic (the authentication scheme wsmand offers),\n  - enables and starts the wsmand systemd unit when systemd runs.\nAsks before changing anything unless -q or -force. Running it again changes\nnothing."),
         _ => return None,
@@ -302,6 +312,7 @@ mod tests {
             "get",
             "set",
             "enumerate",
+            "events",
             "create",
             "delete",
             "invoke",

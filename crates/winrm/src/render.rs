@@ -343,3 +343,40 @@ Config
         );
     }
 }
+
+/// One event of `winrm events`: in text, a line of its record id, time, level, provider and
+/// message (what `wevtutil qe /f:text` shows first); in XML, the event element itself.
+pub(crate) fn render_event(e: &Element, format: Format) -> String {
+    if format != Format::Text {
+        return render(e, format);
+    }
+    let system = e.elements().find(|c| c.name == "System");
+    let field = |name: &str| {
+        system
+            .and_then(|s| s.elements().find(|c| c.name == name))
+            .map(Element::trimmed_text)
+            .unwrap_or_default()
+    };
+    let attr = |name: &str, attribute: &str| {
+        system
+            .and_then(|s| s.elements().find(|c| c.name == name))
+            .and_then(|c| c.attr(attribute))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // The journal's MESSAGE travels in EventData (RenderingInfo has it too, when rendered).
+    let message = e
+        .elements()
+        .find(|c| c.name == "EventData")
+        .and_then(|d| d.elements().find(|c| c.attr("Name") == Some("MESSAGE")))
+        .map(Element::trimmed_text)
+        .unwrap_or_default();
+    format!(
+        "{} {} Level={} {}: {}\n",
+        field("EventRecordID"),
+        attr("TimeCreated", "SystemTime"),
+        field("Level"),
+        attr("Provider", "Name"),
+        message
+    )
+}

@@ -31,6 +31,33 @@ impl BlockingClient {
         &self.inner
     }
 
+    /// See [`Client::subscribe_pull`].
+    pub fn subscribe_pull(
+        &self,
+        options: &crate::events::SubscribeOptions,
+    ) -> Result<crate::events::PullSubscription, ClientError> {
+        self.runtime.block_on(self.inner.subscribe_pull(options))
+    }
+
+    /// See [`Client::pull_events`].
+    pub fn pull_events(
+        &self,
+        subscription: &crate::events::PullSubscription,
+        max_elements: u32,
+        max_time: std::time::Duration,
+    ) -> Result<Option<crate::events::EventBatch>, ClientError> {
+        self.runtime
+            .block_on(self.inner.pull_events(subscription, max_elements, max_time))
+    }
+
+    /// See [`Client::unsubscribe`].
+    pub fn unsubscribe(
+        &self,
+        subscription: &crate::events::PullSubscription,
+    ) -> Result<(), ClientError> {
+        self.runtime.block_on(self.inner.unsubscribe(subscription))
+    }
+
     /// See [`Client::identify`].
     pub fn identify(&self) -> Result<Element, ClientError> {
         self.runtime.block_on(self.inner.identify())

@@ -83,6 +83,10 @@ pub struct ServiceConfig {
     pub enable_compatibility_https_listener: bool,
     pub certificate_thumbprint: String,
     pub allow_remote_access: bool,
+    /// Event subscriptions alive at once, all users (wsmand's own setting).
+    pub max_subscriptions: u32,
+    /// Event subscriptions alive at once per user (wsmand's own setting).
+    pub max_subscriptions_per_user: u32,
 }
 
 impl ServiceConfig {
@@ -245,6 +249,8 @@ impl Config {
                 ),
                 certificate_thumbprint: text(C::Service, "CertificateThumbprint"),
                 allow_remote_access: flag(C::Service, "AllowRemoteAccess"),
+                max_subscriptions: u32_(C::Service, "MaxSubscriptions"),
+                max_subscriptions_per_user: u32_(C::Service, "MaxSubscriptionsPerUser"),
             },
             winrs: WinrsConfig {
                 allow_remote_shell_access: flag(C::Winrs, "AllowRemoteShellAccess"),

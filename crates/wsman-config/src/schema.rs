@@ -230,8 +230,12 @@ static SERVICE_COMPAT_HTTPS: Setting = s(
 );
 static SERVICE_CERT_THUMBPRINT: Setting = s("CertificateThumbprint", ValueType::Text, t(""));
 static SERVICE_ALLOW_REMOTE: Setting = s("AllowRemoteAccess", ValueType::Bool, b(true));
+// Not in Windows' schema (Windows has no bound on event subscriptions): wsmand's bounds of the
+// event source, named in Windows' style (docs/events.md).
+static SERVICE_MAX_SUBSCRIPTIONS: Setting = s("MaxSubscriptions", uint(1), n(100));
+static SERVICE_MAX_SUBSCRIPTIONS_USER: Setting = s("MaxSubscriptionsPerUser", uint(1), n(10));
 
-static SERVICE_LAYOUT: [Entry; 15] = [
+static SERVICE_LAYOUT: [Entry; 17] = [
     Entry::Leaf(&SERVICE_ROOT_SDDL),
     Entry::Leaf(&SERVICE_MAX_CONC_OPS),
     Entry::Leaf(&SERVICE_MAX_CONC_OPS_USER),
@@ -247,6 +251,8 @@ static SERVICE_LAYOUT: [Entry; 15] = [
     Entry::Leaf(&SERVICE_COMPAT_HTTPS),
     Entry::Leaf(&SERVICE_CERT_THUMBPRINT),
     Entry::Leaf(&SERVICE_ALLOW_REMOTE),
+    Entry::Leaf(&SERVICE_MAX_SUBSCRIPTIONS),
+    Entry::Leaf(&SERVICE_MAX_SUBSCRIPTIONS_USER),
 ];
 
 static SERVICE_AUTH_BASIC: Setting = s("Basic", ValueType::Bool, b(false));
@@ -514,7 +520,8 @@ mod tests {
     #[test]
     fn setting_count_and_order_match_windows() {
         let names: Vec<&str> = all_settings().iter().map(|(_, s)| s.name).collect();
-        assert_eq!(names.len(), 4 + 3 + 6 + 2 + 1 + 7 + 6 + 2 + 6 + 7);
+        // Windows' settings, plus Service's MaxSubscriptions and MaxSubscriptionsPerUser (ours).
+        assert_eq!(names.len(), 4 + 3 + 6 + 2 + 1 + 7 + 6 + 2 + 6 + 7 + 2);
         assert_eq!(
             &names[..5],
             &[

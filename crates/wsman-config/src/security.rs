@@ -1,9 +1,11 @@
 //! The `[Security]` extension of `config.toml` (not part of winrm/config; `winrm` does not see
-//! it): the security descriptor of the shell resources and the failed-login throttle.
+//! it): the security descriptors of the shell resources and of the event logs, and the
+//! failed-login throttle.
 //!
 //! ```toml
 //! [Security]
 //! ShellSDDL = "O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;BU)"   # who may use WinRS / PowerShell shells
+//! EventLogSDDL = "O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;BU)" # who may subscribe to the event logs
 //! FailedLoginDelay = true                            # slow down password guessing
 //! FailedLoginMaxDelayms = 8000                       # cap of the delay per attempt
 //! ```
@@ -29,6 +31,8 @@ const MAX_FAILED_LOGIN_MAX_DELAY_MS: u64 = 600_000;
 #[non_exhaustive]
 pub struct SecurityConfig {
     pub shell_sddl: String,
+    /// Who may subscribe to the event logs; `None`: RootSDDL decides, as for other resources.
+    pub event_log_sddl: Option<String>,
     pub failed_login_delay: bool,
     pub failed_login_max_delay_ms: u64,
 }
@@ -37,6 +41,7 @@ impl Default for SecurityConfig {
     fn default() -> Self {
         Self {
             shell_sddl: DEFAULT_SHELL_SDDL.to_owned(),
+            event_log_sddl: None,
             failed_login_delay: true,
             failed_login_max_delay_ms: DEFAULT_FAILED_LOGIN_MAX_DELAY_MS,
         }
@@ -47,6 +52,7 @@ impl Default for SecurityConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct SecurityLayer {
     pub(crate) shell_sddl: Option<String>,
+    pub(crate) event_log_sddl: Option<String>,
     pub(crate) failed_login_delay: Option<bool>,
     pub(crate) failed_login_max_delay_ms: Option<u64>,
 }
@@ -56,6 +62,9 @@ impl SecurityLayer {
     pub(crate) fn overlay(&mut self, other: &SecurityLayer) {
         if other.shell_sddl.is_some() {
             self.shell_sddl.clone_from(&other.shell_sddl);
+        }
+        if other.event_log_sddl.is_some() {
+            self.event_log_sddl.clone_from(&other.event_log_sddl);
         }
         if other.failed_login_delay.is_some() {
             self.failed_login_delay = other.failed_login_delay;
@@ -80,6 +89,14 @@ impl SecurityLayer {
                     .map_err(|e| format!("invalid Security.ShellSDDL: {e}"))?;
                 self.shell_sddl = Some(text.trim().to_owned());
             }
+            "EventLogSDDL" => {
+                let text = value
+                    .as_str()
+                    .ok_or("Security.EventLogSDDL must be a string")?;
+                crate::sddl::validate(text)
+                    .map_err(|e| format!("invalid Security.EventLogSDDL: {e}"))?;
+                self.event_log_sddl = Some(text.trim().to_owned());
+            }
             "FailedLoginDelay" => {
                 self.failed_login_delay = Some(
                     value
@@ -101,7 +118,7 @@ impl SecurityLayer {
             }
             other => {
                 return Err(format!(
-                    "unknown key {other:?} in [Security] (expected ShellSDDL, FailedLoginDelay, FailedLoginMaxDelayms)"
+                    "unknown key {other:?} in [Security] (expected ShellSDDL, EventLogSDDL, FailedLoginDelay, FailedLoginMaxDelayms)"
                 ))
             }
         }
@@ -113,6 +130,7 @@ impl SecurityLayer {
         let d = SecurityConfig::default();
         SecurityConfig {
             shell_sddl: self.shell_sddl.clone().unwrap_or(d.shell_sddl),
+            event_log_sddl: self.event_log_sddl.clone(),
             failed_login_delay: self.failed_login_delay.unwrap_or(d.failed_login_delay),
             failed_login_max_delay_ms: self
                 .failed_login_max_delay_ms
@@ -128,6 +146,9 @@ impl SecurityLayer {
         out.push_str("\n[Security]\n");
         if let Some(v) = &self.shell_sddl {
             let _ = writeln!(out, "ShellSDDL = {}", quote(v));
+        }
+        if let Some(v) = &self.event_log_sddl {
+            let _ = writeln!(out, "EventLogSDDL = {}", quote(v));
         }
         if let Some(v) = self.failed_login_delay {
             let _ = writeln!(out, "FailedLoginDelay = {v}");

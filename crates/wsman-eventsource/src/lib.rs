@@ -12,7 +12,7 @@
 //! eventing core's typed requests.
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,6 +81,10 @@ pub enum SourceError {
     /// `e:InvalidExpirationTime`: an expiry already past.
     #[error("the subscription would already have expired")]
     AlreadyExpired,
+    /// `w:EncodingLimit`: the next event alone is larger than the pull may carry; it stays
+    /// first in line for a pull that allows more.
+    #[error("the next event takes {0} bytes, more than the pull allows")]
+    EventTooLarge(usize),
     /// `n:InvalidEnumerationContext` / `e:UnableToRenew`: no such (live) subscription.
     #[error("no such subscription")]
     UnknownSubscription,
@@ -113,7 +117,14 @@ struct Subscription {
     send_bookmarks: bool,
     bookmark: BookmarkList,
     /// Held while a pull reads, so two pulls of one subscription never interleave.
-    feed: Arc<Mutex<Feed>>,
+    feed: Arc<Mutex<Reading>>,
+}
+
+/// A subscription's reader and the events it read that a pull could not carry yet (they go
+/// first next time, so a small envelope never loses an event).
+struct Reading {
+    feed: Feed,
+    pending: VecDeque<SelectedEvent>,
 }
 
 /// The event source.
@@ -256,7 +267,10 @@ impl EventSource {
                 expires,
                 send_bookmarks: request.send_bookmarks,
                 bookmark,
-                feed: Arc::new(Mutex::new(feed)),
+                feed: Arc::new(Mutex::new(Reading {
+                    feed,
+                    pending: VecDeque::new(),
+                })),
             },
         );
         tracing::info!(subscription = %id, user = %caller.user, "event subscription created");
@@ -272,20 +286,61 @@ impl EventSource {
         wait: Duration,
         now: Timestamp,
     ) -> Result<Pulled, SourceError> {
+        self.pull_within(caller, id, max_elements, usize::MAX, wait, now)
+            .await
+    }
+
+    /// [`EventSource::pull`] whose events' XML together takes at most `max_bytes` (what the
+    /// response envelope has room for). Events read but not carried are delivered first by
+    /// the next pull; an event larger than `max_bytes` on its own is refused with
+    /// [`SourceError::EventTooLarge`] and stays first in line.
+    pub async fn pull_within(
+        &self,
+        caller: &Caller,
+        id: &str,
+        max_elements: usize,
+        max_bytes: usize,
+        wait: Duration,
+        now: Timestamp,
+    ) -> Result<Pulled, SourceError> {
         self.expire(now);
-        let feed = {
+        let reading = {
             let subscriptions = self.lock();
             let subscription = self.owned(&subscriptions, caller, id)?;
             subscription.feed.clone()
         };
+        let max_elements = max_elements.clamp(1, self.limits.max_pull_items);
         let events = {
-            let mut feed = feed.lock().await;
-            feed.next_batch(
-                max_elements.clamp(1, self.limits.max_pull_items),
-                self.limits.max_pull_scan,
-                Some(wait),
-            )
-            .await?
+            let mut reading = reading.lock().await;
+            let Reading { feed, pending } = &mut *reading;
+            if pending.len() < max_elements {
+                // Wait for new entries only when nothing is waiting to be delivered.
+                let wait = pending.is_empty().then_some(wait);
+                let read = feed
+                    .next_batch(
+                        max_elements - pending.len(),
+                        self.limits.max_pull_scan,
+                        wait,
+                    )
+                    .await?;
+                pending.extend(read);
+            }
+            let mut events = Vec::new();
+            let mut bytes = 0usize;
+            while events.len() < max_elements {
+                let Some(next) = pending.front() else {
+                    break;
+                };
+                if bytes.saturating_add(next.xml.len()) > max_bytes {
+                    if events.is_empty() {
+                        return Err(SourceError::EventTooLarge(next.xml.len()));
+                    }
+                    break;
+                }
+                bytes += next.xml.len();
+                events.extend(pending.pop_front());
+            }
+            events
         };
         let mut subscriptions = self.lock();
         let Some(subscription) = subscriptions.get_mut(id) else {
@@ -313,6 +368,18 @@ impl EventSource {
         subscriptions.remove(id);
         tracing::info!(subscription = %id, user = %caller.user, "event subscription ended");
         Ok(())
+    }
+
+    /// When the caller's subscription expires (GetStatus).
+    pub fn expires(
+        &self,
+        caller: &Caller,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Timestamp, SourceError> {
+        self.expire(now);
+        let subscriptions = self.lock();
+        Ok(self.owned(&subscriptions, caller, id)?.expires)
     }
 
     /// Renew: refused as Windows refuses it (MS-WSMV: subscribers subscribe again).

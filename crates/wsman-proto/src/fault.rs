@@ -96,6 +96,15 @@ pub mod code {
     pub const ENUMERATE_CANNOT_PROCESS_FILTER: u32 = 2150858778;
     pub const INVALID_ENUMERATION_CONTEXT: u32 = 2150858779;
     pub const ENUMERATE_TIMED_OUT: u32 = 2150858780;
+    pub const EVENTING_DELIVERY_MODE_REQUESTED_UNAVAILABLE: u32 = 2150858782;
+    pub const EVENTING_INVALID_EXPIRATION_TIME: u32 = 2150858783;
+    pub const EVENTING_FILTERING_REQUESTED_UNAVAILABLE: u32 = 2150858786;
+    pub const EVENTING_SOURCE_UNABLE_TO_PROCESS: u32 = 2150858787;
+    pub const EVENTING_UNABLE_TO_RENEW: u32 = 2150858788;
+    pub const EVENTING_INVALID_MESSAGE: u32 = 2150858789;
+    pub const INVALID_BOOKMARK: u32 = 2150858808;
+    /// ERROR_EVT_CHANNEL_NOT_FOUND (winerror.h): an event log that does not exist.
+    pub const EVT_CHANNEL_NOT_FOUND: u32 = 15007;
     pub const OPERATION_TIMED_OUT: u32 = 2150858793;
     pub const CHARACTER_SET: u32 = 2150858828;
     pub const CONCURRENCY: u32 = 2150858802;
@@ -520,6 +529,96 @@ impl Fault {
             Some("InvalidValue"),
             code::CONFIG_READONLY_PROPERTY,
             format!("The WS-Management service cannot change the read-only setting {setting}. "),
+        )
+    }
+
+    /// `e:DeliveryModeRequestedUnavailable`: a Subscribe delivery mode this source does not serve.
+    pub fn delivery_mode_unavailable(mode: &str) -> Self {
+        Self::new(
+            FaultCode::Sender,
+            sub(Family::Eventing, "DeliveryModeRequestedUnavailable"),
+            None,
+            code::EVENTING_DELIVERY_MODE_REQUESTED_UNAVAILABLE,
+            format!("The event source does not support the delivery mode {mode:?}. "),
+        )
+    }
+
+    /// `e:FilteringRequestedUnavailable`: a Subscribe filter dialect other than the event
+    /// query (MS-WSMV 3.1.4.1.30.5).
+    pub fn filtering_requested_unavailable(dialect: &str) -> Self {
+        Self::new(
+            FaultCode::Sender,
+            sub(Family::Eventing, "FilteringRequestedUnavailable"),
+            None,
+            code::EVENTING_FILTERING_REQUESTED_UNAVAILABLE,
+            format!("The filter dialect {dialect:?} is not supported for event subscriptions. "),
+        )
+    }
+
+    /// `w:CannotProcessFilter`: an event query outside the subset the source evaluates.
+    pub fn event_filter_unprocessable(message: impl Into<String>) -> Self {
+        Self::new(
+            FaultCode::Sender,
+            sub(Family::Wsman, "CannotProcessFilter"),
+            None,
+            code::ENUMERATE_CANNOT_PROCESS_FILTER,
+            message,
+        )
+    }
+
+    /// `e:InvalidExpirationTime`: an `e:Expires` that is malformed or already past.
+    pub fn invalid_expiration_time(message: impl Into<String>) -> Self {
+        Self::new(
+            FaultCode::Sender,
+            sub(Family::Eventing, "InvalidExpirationTime"),
+            None,
+            code::EVENTING_INVALID_EXPIRATION_TIME,
+            message,
+        )
+    }
+
+    /// `e:EventSourceUnableToProcess` with the cause's own code (an unknown event log:
+    /// [`code::EVT_CHANNEL_NOT_FOUND`]).
+    pub fn event_source_unable_to_process(wsman_code: u32, message: impl Into<String>) -> Self {
+        Self::new(
+            FaultCode::Receiver,
+            sub(Family::Eventing, "EventSourceUnableToProcess"),
+            None,
+            wsman_code,
+            message,
+        )
+    }
+
+    /// `e:UnableToRenew`: Windows renews no subscription (MS-WSMV); subscribers subscribe again.
+    pub fn unable_to_renew() -> Self {
+        Self::new(
+            FaultCode::Receiver,
+            sub(Family::Eventing, "UnableToRenew"),
+            None,
+            code::EVENTING_UNABLE_TO_RENEW,
+            "The subscription cannot be renewed. Subscribe again. ",
+        )
+    }
+
+    /// `e:InvalidMessage`: an eventing request that is malformed or names no live subscription.
+    pub fn eventing_invalid_message(message: impl Into<String>) -> Self {
+        Self::new(
+            FaultCode::Sender,
+            sub(Family::Eventing, "InvalidMessage"),
+            None,
+            code::EVENTING_INVALID_MESSAGE,
+            message,
+        )
+    }
+
+    /// `w:InvalidBookmark`, detail `Invalid`: a Subscribe bookmark that cannot be read.
+    pub fn invalid_bookmark(message: impl Into<String>) -> Self {
+        Self::new(
+            FaultCode::Sender,
+            sub(Family::Wsman, "InvalidBookmark"),
+            Some("Invalid"),
+            code::INVALID_BOOKMARK,
+            message,
         )
     }
 

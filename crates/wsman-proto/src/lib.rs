@@ -15,6 +15,7 @@ pub mod cim;
 pub mod duration;
 pub mod enumeration;
 pub mod envelope;
+pub mod eventing;
 pub mod fault;
 pub mod identify;
 pub mod ns;

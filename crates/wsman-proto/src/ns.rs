@@ -65,6 +65,13 @@ pub mod action {
     pub const SHELL_SIGNAL: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal";
     /// Robust-connection end (answered with HTTP 204 and no envelope).
     pub const END: &str = "http://schemas.microsoft.com/wbem/wsman/1/wsman/End";
+    pub const SUBSCRIBE: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe";
+    pub const SUBSCRIBE_RESPONSE: &str =
+        "http://schemas.xmlsoap.org/ws/2004/08/eventing/SubscribeResponse";
+    pub const RENEW: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/Renew";
+    pub const UNSUBSCRIBE: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/Unsubscribe";
+    pub const UNSUBSCRIBE_RESPONSE: &str =
+        "http://schemas.xmlsoap.org/ws/2004/08/eventing/UnsubscribeResponse";
 
     pub const FAULT_WSMAN: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault";
     pub const FAULT_ADDRESSING: &str = "http://schemas.xmlsoap.org/ws/2004/08/addressing/fault";

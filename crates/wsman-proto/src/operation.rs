@@ -171,6 +171,9 @@ pub enum Resource {
     CimAll,
     /// `http://schemas.dmtf.org/wbem/cim-xml/2/cim-schema/2/<Class or *>`: class metadata.
     ClassMetadata(ClassRef),
+    /// `http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog`: the event logs, served by
+    /// the eventing engine (Subscribe, and Pull/Release on a subscription's context).
+    EventLog,
     /// Anything else (the configuration tree among others): looked up by URI prefix.
     Other,
 }
@@ -214,6 +217,9 @@ impl Resource {
             if uri.eq_ignore_ascii_case(u) {
                 return Self::Shell(r);
             }
+        }
+        if uri.eq_ignore_ascii_case(crate::eventing::EVENT_LOG_URI) {
+            return Self::EventLog;
         }
         if shell::is_powershell_uri(uri) {
             return Self::Shell(ShellResource::PowerShell);
@@ -346,6 +352,20 @@ mod tests {
         assert_eq!(
             Operation::parse(None, None, &SelectorSet::default()).action,
             Action::Absent
+        );
+    }
+
+    #[test]
+    fn the_event_log_resource_without_case() {
+        let o = op(
+            "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe",
+            "http://schemas.microsoft.com/wbem/wsman/1/windows/eventlog",
+        );
+        assert_eq!(o.action, Action::Subscribe);
+        assert_eq!(o.resource, Resource::EventLog);
+        assert_eq!(
+            op(act::PULL, crate::eventing::EVENT_LOG_URI).resource,
+            Resource::EventLog
         );
     }
 

@@ -23,6 +23,9 @@ pub struct RequestHeader {
     pub max_envelope_size: Option<u64>,
     pub locale: Option<String>,
     pub session_id: Option<String>,
+    /// `e:Identifier`: the reference parameter of a subscription manager's endpoint
+    /// reference, sent as a header by Renew, GetStatus and Unsubscribe.
+    pub subscription_identifier: Option<String>,
 }
 
 impl RequestHeader {
@@ -38,6 +41,7 @@ impl RequestHeader {
             max_envelope_size: Some(512_000),
             locale: Some("en-US".to_owned()),
             session_id: None,
+            subscription_identifier: None,
         }
     }
 }
@@ -91,6 +95,9 @@ pub fn envelope(h: &RequestHeader, body: &str) -> String {
             "<p:SessionId s:mustUnderstand=\"false\">{}</p:SessionId>",
             escape_text(s)
         );
+    }
+    if let Some(id) = &h.subscription_identifier {
+        let _ = write!(out, "<e:Identifier>{}</e:Identifier>", escape_text(id));
     }
     if let Some(t) = h.operation_timeout {
         let _ = write!(

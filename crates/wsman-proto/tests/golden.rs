@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use wsman_proto::enumeration::{self, Enumerate, Pull};
+use wsman_proto::eventing;
 use wsman_proto::fault::{Fault, SelectorProblem};
 use wsman_proto::identify::{self, IdentifyInfo};
 use wsman_proto::ns::{self, action};
@@ -242,6 +243,9 @@ fn our_messages() -> Vec<(&'static str, String, &'static str)> {
         ("pull.response.last", response::envelope(&header(action::PULL_RESPONSE), &enumeration::pull_response(Some("uuid:00000000-0000-4000-8000-00000000000E"), &[], true)), "fixtures/windows/enumerate/pull-wmi-win32_process.response.xml"),
         ("release.request", request::envelope(&request(action::RELEASE, &listener), "<n:Release><n:EnumerationContext>uuid:00000000-0000-4000-8000-00000000000E</n:EnumerationContext></n:Release>"), "reference §3.6"),
         ("release.response", response::envelope(&header(action::RELEASE_RESPONSE), ""), "reference §3.6"),
+        ("subscribe.response.pull", response::envelope(&header(action::SUBSCRIBE_RESPONSE), &eventing::subscribe_response(&eventing::Subscribed { manager_address: "http://host:5985/wsman", identifier: "uuid:00000000-0000-4000-8000-00000000000E", expires: "2026-11-23T08:00:00.000Z", enumeration_context: Some("uuid:00000000-0000-4000-8000-00000000000E") })), "reference §3.8 SubscribeResponse"),
+        ("pull.response.events", response::envelope(&ResponseHeader { extra: &eventing::bookmark_header("<BookmarkList><Bookmark Channel='Application' RecordId='42' IsCurrent='true'/></BookmarkList>"), ..header(action::PULL_RESPONSE) }, &enumeration::pull_response(Some("uuid:00000000-0000-4000-8000-00000000000E"), &["<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><EventRecordID>42</EventRecordID></System></Event>".to_owned()], false)), "reference §3.8 (Pull mode, w:Bookmark as on deliveries)"),
+        ("unsubscribe.response", response::envelope(&header(action::UNSUBSCRIBE_RESPONSE), ""), "reference §3.8 (empty response)"),
     ];
     let faults: Vec<(&'static str, Fault)> = vec![
         ("fault.access-denied", Fault::access_denied()),
@@ -284,6 +288,27 @@ fn our_messages() -> Vec<(&'static str, String, &'static str)> {
         (
             "fault.max-envelope-size-exceeded",
             Fault::max_envelope_size_exceeded(200000, 153600),
+        ),
+        ("fault.unable-to-renew", Fault::unable_to_renew()),
+        (
+            "fault.filtering-requested-unavailable",
+            Fault::filtering_requested_unavailable("urn:nope"),
+        ),
+        (
+            "fault.delivery-mode-unavailable",
+            Fault::delivery_mode_unavailable("urn:nope"),
+        ),
+        (
+            "fault.invalid-expiration-time",
+            Fault::invalid_expiration_time("The expiration time is in the past. "),
+        ),
+        (
+            "fault.eventing-invalid-message",
+            Fault::eventing_invalid_message("The subscription does not exist. "),
+        ),
+        (
+            "fault.event-filter-unprocessable",
+            Fault::event_filter_unprocessable("The event query cannot be processed. "),
         ),
     ];
     for (name, f) in faults {

@@ -33,6 +33,8 @@ pub struct AccessPolicy {
     pub root_sddl: Option<Arc<SecurityDescriptor>>,
     /// `[Security] ShellSDDL`: replaces RootSDDL for the WinRS and PowerShell resources.
     pub shell_sddl: Option<Arc<SecurityDescriptor>>,
+    /// `[Security] EventLogSDDL`: replaces RootSDDL for the event logs when set.
+    pub event_log_sddl: Option<Arc<SecurityDescriptor>>,
     /// `[Security]` failed-login throttle.
     pub throttle: ThrottlePolicy,
 }
@@ -46,6 +48,7 @@ impl Default for AccessPolicy {
             allow_remote_access: true,
             root_sddl: parse_sddl(wsman_config::schema::DEFAULT_ROOT_SDDL, "RootSDDL"),
             shell_sddl: parse_sddl(wsman_config::DEFAULT_SHELL_SDDL, "ShellSDDL"),
+            event_log_sddl: None,
             throttle: ThrottlePolicy::default(),
         }
     }
@@ -86,6 +89,14 @@ impl AccessPolicy {
             allow_remote_access: service.allow_remote_access,
             root_sddl: parse_sddl(&service.root_sddl, "RootSDDL"),
             shell_sddl: parse_sddl(&config.security.shell_sddl, "ShellSDDL"),
+            // A descriptor that does not parse denies (like a broken RootSDDL), never opens.
+            event_log_sddl: config.security.event_log_sddl.as_deref().map(|text| {
+                parse_sddl(text, "EventLogSDDL").unwrap_or_else(|| {
+                    Arc::new(
+                        SecurityDescriptor::parse("O:NSG:BAD:P").expect("an empty DACL parses"),
+                    )
+                })
+            }),
             throttle: ThrottlePolicy {
                 enabled: config.security.failed_login_delay,
                 max_delay: Duration::from_millis(config.security.failed_login_max_delay_ms),
@@ -117,6 +128,8 @@ impl AccessPolicy {
         }
         let descriptor = if open_to_users(&operation.resource) {
             self.shell_sddl.as_deref()
+        } else if let (Resource::EventLog, Some(sd)) = (&operation.resource, &self.event_log_sddl) {
+            Some(sd.as_ref())
         } else {
             resource_sd.or(self.root_sddl.as_deref())
         };
@@ -309,6 +322,30 @@ mod tests {
         assert!(nobody.is_some());
         let cmd = op(Some(wsman_proto::shell::uri::CMD), action::CREATE);
         assert_eq!(p.authorize(lo, &user, &cmd, nobody.as_ref()), Ok(()));
+    }
+
+    #[test]
+    fn the_event_logs_follow_root_sddl_unless_event_log_sddl_is_set() {
+        let mut p = AccessPolicy::default();
+        let user = linux_sids(1000, &[1000], false);
+        let admin = linux_sids(0, &[0], true);
+        let lo = ip("127.0.0.1");
+        let subscribe = op(
+            Some(wsman_proto::eventing::EVENT_LOG_URI),
+            "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe",
+        );
+        assert_eq!(
+            p.authorize(lo, &user, &subscribe, None),
+            Err(Denial::Descriptor)
+        );
+        assert_eq!(p.authorize(lo, &admin, &subscribe, None), Ok(()));
+        p.event_log_sddl = SecurityDescriptor::parse("O:NSG:BAD:P(A;;GR;;;BU)")
+            .ok()
+            .map(Arc::new);
+        assert_eq!(p.authorize(lo, &user, &subscribe, None), Ok(()));
+        // Only the event logs: other resources still follow RootSDDL.
+        let cfg = op(Some(wsman_proto::ns::CONFIG), action::GET);
+        assert_eq!(p.authorize(lo, &user, &cfg, None), Err(Denial::Descriptor));
     }
 
     #[test]

@@ -169,6 +169,10 @@ impl Dispatcher {
         }
         match &op.resource {
             Resource::Absent => Err(Fault::destination_unreachable(uri)),
+            Resource::EventLog => match &self.eventing {
+                Some(eventing) => Ok(eventing.as_ref()),
+                None => Err(Fault::destination_unreachable(uri)),
+            },
             Resource::Shell(ShellResource::Unserved | ShellResource::PowerShell) => {
                 Err(Fault::destination_unreachable(uri))
             }

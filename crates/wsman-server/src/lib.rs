@@ -64,6 +64,7 @@ pub mod connection;
 pub mod dispatch;
 pub mod enumeration;
 pub mod error;
+pub mod eventing;
 pub mod identify;
 pub mod listener;
 pub mod live;

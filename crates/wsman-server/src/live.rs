@@ -41,11 +41,31 @@ impl LiveService {
     /// providers) and start the server with its configuration. `host_name` names self-signed
     /// certificates of HTTPS listeners created remotely.
     pub async fn start(
+        registry: Registry,
+        store: ConfigStore,
+        verifier: Arc<CredentialVerifier>,
+        default_product_version: String,
+        host_name: String,
+    ) -> Self {
+        Self::start_with_eventing(
+            registry,
+            store,
+            verifier,
+            default_product_version,
+            host_name,
+            None,
+        )
+        .await
+    }
+
+    /// [`LiveService::start`] serving WS-Eventing on the event logs with `eventing`.
+    pub async fn start_with_eventing(
         mut registry: Registry,
         store: ConfigStore,
         verifier: Arc<CredentialVerifier>,
         default_product_version: String,
         host_name: String,
+        eventing: Option<Box<dyn crate::dispatch::Engine>>,
     ) -> Self {
         let config_dir: PathBuf = store.dir().to_owned();
         let settings = settings_from_config(store.config(), &default_product_version);
@@ -83,6 +103,7 @@ impl LiveService {
             verifier,
             registry,
             listener_table: table,
+            eventing,
         })
         .await;
         let _ = server_cell.set(Arc::downgrade(&server));

@@ -94,6 +94,8 @@ pub struct ServerParts {
     pub registry: Registry,
     /// Shared with the config provider, which reports ListeningOn from it.
     pub listener_table: Arc<ListenerTable>,
+    /// WS-Eventing on the event logs, when served.
+    pub eventing: Option<Box<dyn crate::dispatch::Engine>>,
 }
 
 /// The running service.
@@ -111,6 +113,9 @@ impl Server {
     /// are logged and skipped (the others still serve).
     pub async fn start(parts: ServerParts) -> Arc<Self> {
         let mut dispatcher = Dispatcher::new(parts.registry);
+        if let Some(eventing) = parts.eventing {
+            dispatcher = dispatcher.with_eventing(eventing);
+        }
         match ShellService::start(parts.settings.winrs.clone()) {
             Ok(shells) => dispatcher = dispatcher.with_shells(shells),
             Err(e) => tracing::error!(error = %e, "WinRS shells are not available"),

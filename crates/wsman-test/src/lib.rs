@@ -16,6 +16,8 @@
 //! - [`process`]: running a command with a deadline, so no test can hang.
 //! - [`kdc`]: a throwaway MIT Kerberos realm on 127.0.0.1 (`scripts/kdc.sh`), stopped on drop.
 //! - [`client_certs`]: throwaway CAs and client certificates for the certificate profile.
+//! - [`journal`]: journal directories made from export-format text by
+//!   `systemd-journal-remote`, for deterministic event tests;
 //! - [`systemd`]: a real systemd booted as PID 1 of its own namespaces inside the cached
 //!   debootstrap root (`scripts/sysroot.sh`), for service and journal tests; killed on drop.
 //!
@@ -28,6 +30,7 @@ mod config_dir;
 mod daemon;
 mod fixture;
 pub mod http;
+pub mod journal;
 pub mod kdc;
 pub mod process;
 pub mod soap;

@@ -224,6 +224,8 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-buffers",
             "wsman-shell",
             "wsman-providers",
+            "wsman-events",
+            "wsman-eventsource",
         ],
     ),
     (
@@ -242,6 +244,9 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-os",
             "wsman-proto",
             "wsman-providers",
+            "wsman-events",
+            "wsman-journal",
+            "wsman-eventsource",
         ],
     ),
     ("bare-responder", &[]),

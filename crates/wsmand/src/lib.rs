@@ -30,6 +30,10 @@ struct Cli {
     /// Directory holding config.toml, policy.d/, accounts.toml and certs/.
     #[arg(long, env = "WSMAND_CONFIG_DIR", default_value = DEFAULT_CONFIG_DIR, global = true)]
     config_dir: PathBuf,
+    /// The journal the event logs are read from: a directory of journal files (as
+    /// `journalctl --directory` reads); the host's journal when absent.
+    #[arg(long, env = "WSMAND_JOURNAL_DIRECTORY", global = true)]
+    journal_directory: Option<PathBuf>,
     /// Log filter (e.g. `info`, `debug`, `wsman_server=trace`); RUST_LOG wins when set.
     #[arg(long, global = true)]
     log_level: Option<String>,
@@ -56,7 +60,10 @@ pub fn main_entry() -> ExitCode {
         Some(Command::CheckConfig) => report(check_config(&cli.config_dir)),
         None => {
             init_logging(cli.log_level.as_deref());
-            report(run_daemon_blocking(&cli.config_dir))
+            report(run_daemon_blocking(
+                &cli.config_dir,
+                cli.journal_directory.as_deref(),
+            ))
         }
     }
 }
@@ -138,7 +145,7 @@ fn check_config(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_daemon_blocking(dir: &Path) -> anyhow::Result<()> {
+fn run_daemon_blocking(dir: &Path, journal_directory: Option<&Path>) -> anyhow::Result<()> {
     if !wsman_os::allocator::return_large_buffers_to_the_system() {
         tracing::warn!("could not pin the allocator's mmap threshold: password checks may leave memory resident");
     }
@@ -158,7 +165,11 @@ fn run_daemon_blocking(dir: &Path) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run_daemon(store, verifier))
+    let journal = match journal_directory {
+        Some(directory) => wsman_journal::Journal::Directory(directory.to_owned()),
+        None => wsman_journal::Journal::System,
+    };
+    runtime.block_on(run_daemon(store, verifier, journal))
 }
 
 /// Async worker threads: one fewer than the cores, at least one; `TOKIO_WORKER_THREADS`
@@ -191,10 +202,32 @@ fn providers() -> wsman_providers::Registry {
     registry
 }
 
+/// The host as an event source over `journal`, bounded by Service/MaxSubscriptions and
+/// MaxSubscriptionsPerUser (read at start), with `Computer` = `host_name`.
+fn event_source(
+    config: &wsman_config::Config,
+    journal: wsman_journal::Journal,
+    host_name: &str,
+) -> Arc<wsman_eventsource::EventSource> {
+    let limits = wsman_eventsource::Limits {
+        max_total: config.service.max_subscriptions as usize,
+        max_per_user: config.service.max_subscriptions_per_user as usize,
+        ..wsman_eventsource::Limits::default()
+    };
+    let mapping = wsman_events::Mapping {
+        computer: host_name.to_owned(),
+        ..wsman_events::Mapping::default()
+    };
+    Arc::new(wsman_eventsource::EventSource::new(
+        journal, mapping, limits,
+    ))
+}
+
 /// Serve until SIGTERM or SIGINT; SIGHUP re-reads the configuration.
 pub async fn run_daemon(
     store: ConfigStore,
     verifier: Arc<CredentialVerifier>,
+    journal: wsman_journal::Journal,
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
@@ -202,12 +235,18 @@ pub async fn run_daemon(
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let host_name = wsman_os::host_name().unwrap_or_else(|_| "localhost".to_owned());
     tracing::info!(config_dir = %store.dir().display(), "starting");
-    let service = LiveService::start(
+    let events = event_source(store.config(), journal, &host_name);
+    // Subscriptions end when they expire even if nobody pulls; the task stops with the source.
+    let _expiry = wsman_server::eventing::spawn_expiry(&events);
+    let service = LiveService::start_with_eventing(
         providers(),
         store,
         verifier,
         wsman_server::default_product_version(),
         host_name,
+        Some(Box::new(wsman_server::eventing::EventingEngine::new(
+            events,
+        ))),
     )
     .await;
     for (address, transport, socket) in service.server().listener_table().sockets() {

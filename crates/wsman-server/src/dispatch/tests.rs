@@ -380,3 +380,25 @@ async fn eventing_actions_go_to_the_eventing_engine_when_there_is_one() {
     let out = run(&d, request(action::GET, "urn:test", "", ""), &s).await;
     assert!(out.unwrap_or_else(|f| panic!("{f}")).contains("<t:Thing"));
 }
+
+#[tokio::test]
+async fn every_action_on_the_event_logs_goes_to_the_eventing_engine() {
+    let s = ServiceSettings::default();
+    let log = wsman_proto::eventing::EVENT_LOG_URI;
+    let pull = "<n:Pull><n:EnumerationContext>uuid:X</n:EnumerationContext></n:Pull>";
+    // Without an eventing engine the event logs are not served.
+    let out = run(&dispatcher(), request(action::PULL, log, "", pull), &s).await;
+    assert_eq!(
+        out.err().as_ref().map(subcode).as_deref(),
+        Some("a:DestinationUnreachable")
+    );
+    let d = Arc::new(Dispatcher::new(Registry::new()).with_eventing(Box::new(Eventing)));
+    for act in [action::PULL, action::RELEASE, action::GET] {
+        let out = run(&d, request(act, log, "", pull), &s).await;
+        assert!(
+            out.unwrap_or_else(|f| panic!("{act}: {f}"))
+                .contains("urn:routed-to-eventing"),
+            "{act}"
+        );
+    }
+}

@@ -12,6 +12,7 @@ mod cim;
 mod client_auth_cli;
 mod config_file;
 mod credssp_cli;
+mod eventing;
 mod hostile;
 mod limits;
 mod listeners;

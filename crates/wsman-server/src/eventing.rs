@@ -1,0 +1,320 @@
+//! The eventing engine: WS-Eventing on the event logs
+//! (`http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog`), served by the host's
+//! [`EventSource`].
+//!
+//! Subscribe (Pull delivery) answers the subscription manager's endpoint reference, whose
+//! `e:Identifier` names the subscription in Renew, GetStatus and Unsubscribe, and an
+//! EnumerationContext (the same identifier) that `n:Pull` reads events with and `n:Release`
+//! ends. Every refusal of the eventing core and of the source becomes its fault here, in one
+//! place ([`subscribe_fault`], [`source_fault`]). Subscriptions belong to the Linux user the
+//! request runs as.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use wsman_events::{parse_subscribe, SubscribeError, Timestamp};
+use wsman_eventsource::{Caller as SourceCaller, EventSource, SourceError};
+use wsman_proto::enumeration::{self, Pull};
+use wsman_proto::fault::code;
+use wsman_proto::ns::action;
+use wsman_proto::operation::{Action, Resource};
+use wsman_proto::{eventing, Fault};
+use wsman_providers::Caller;
+
+use crate::dispatch::{self, Call, Engine, ReplyFuture};
+
+/// Room kept in a PullResponse for the envelope, its headers and the bookmark; the events get
+/// the rest of the request's MaxEnvelopeSize.
+const PULL_ENVELOPE_RESERVE: u64 = 4096;
+/// Events a Pull returns when it does not say (WS-Enumeration's default is 1).
+const DEFAULT_PULL_ELEMENTS: u32 = 1;
+
+/// The router's engine for the event logs.
+pub struct EventingEngine {
+    source: Arc<EventSource>,
+}
+
+impl EventingEngine {
+    pub fn new(source: Arc<EventSource>) -> Self {
+        Self { source }
+    }
+
+    async fn answer(&self, call: Call<'_>) -> Result<dispatch::Reply, Fault> {
+        let request = call.request.as_ref();
+        let op = &request.operation;
+        if op.resource != Resource::EventLog {
+            let uri = request.resource_uri.as_deref().unwrap_or("");
+            return Err(Fault::destination_unreachable(uri));
+        }
+        let caller = source_caller(call.caller.ok_or_else(Fault::access_denied)?);
+        let now = Timestamp::from_system_time(SystemTime::now());
+        match &op.action {
+            Action::Subscribe => self.subscribe(call, &caller, now).await,
+            Action::Pull => self.pull(call, &caller, now).await,
+            Action::Release => {
+                let context = enumeration::parse_release(request.body.as_ref())?;
+                self.source
+                    .unsubscribe(&caller, &context)
+                    .map_err(|e| source_fault(e, Unknown::Context))?;
+                dispatch::finish(request, action::RELEASE_RESPONSE, "", "", call.max_envelope)
+            }
+            Action::Unsubscribe => {
+                let id = identifier(request)?;
+                self.source
+                    .unsubscribe(&caller, &id)
+                    .map_err(|e| source_fault(e, Unknown::Subscription))?;
+                dispatch::finish(
+                    request,
+                    action::UNSUBSCRIBE_RESPONSE,
+                    "",
+                    "",
+                    call.max_envelope,
+                )
+            }
+            Action::Renew => {
+                let id = identifier(request)?;
+                Err(match self.source.renew(&caller, &id) {
+                    Err(SourceError::AccessDenied(reason)) => {
+                        tracing::warn!(user = %caller.user, %reason, "eventing request refused");
+                        Fault::access_denied()
+                    }
+                    // Unknown, ended or alive: Windows renews none.
+                    _ => Fault::unable_to_renew(),
+                })
+            }
+            Action::GetStatus => {
+                let id = identifier(request)?;
+                let expires = self
+                    .source
+                    .expires(&caller, &id, now)
+                    .map_err(|e| source_fault(e, Unknown::Subscription))?;
+                let body = format!(
+                    "<e:GetStatusResponse><e:Expires>{}</e:Expires></e:GetStatusResponse>",
+                    expires.to_system_time()
+                );
+                dispatch::finish(
+                    request,
+                    "http://schemas.xmlsoap.org/ws/2004/08/eventing/GetStatusResponse",
+                    "",
+                    &body,
+                    call.max_envelope,
+                )
+            }
+            other => Err(Fault::action_not_supported(
+                request.action.as_deref().unwrap_or(match other {
+                    Action::Absent => "",
+                    _ => "unknown",
+                }),
+            )),
+        }
+    }
+
+    async fn subscribe(
+        &self,
+        call: Call<'_>,
+        caller: &SourceCaller,
+        now: Timestamp,
+    ) -> Result<dispatch::Reply, Fault> {
+        let request = call.request.as_ref();
+        let subscribe = parse_subscribe(request).map_err(|e| {
+            tracing::info!(user = %caller.user, error = %e, "Subscribe refused");
+            subscribe_fault(e)
+        })?;
+        let id = dispatch::new_message_id();
+        let subscribed = self
+            .source
+            .subscribe(caller, &subscribe, id, now)
+            .await
+            .map_err(|e| source_fault(e, Unknown::Subscription))?;
+        let expires = subscribed.expires.to_system_time();
+        let body = eventing::subscribe_response(&eventing::Subscribed {
+            manager_address: call.exchange.address,
+            identifier: &subscribed.id,
+            expires: &expires,
+            enumeration_context: Some(&subscribed.id),
+        });
+        let reply = dispatch::finish(
+            request,
+            action::SUBSCRIBE_RESPONSE,
+            "",
+            &body,
+            call.max_envelope,
+        );
+        if reply.is_err() {
+            // Nobody will learn this subscription's identifier: do not keep it.
+            let _ = self.source.unsubscribe(caller, &subscribed.id);
+        }
+        reply
+    }
+
+    async fn pull(
+        &self,
+        call: Call<'_>,
+        caller: &SourceCaller,
+        now: Timestamp,
+    ) -> Result<dispatch::Reply, Fault> {
+        let request = call.request.as_ref();
+        let pull = Pull::parse(request.body.as_ref())?;
+        let max_elements = pull.max_elements.unwrap_or(DEFAULT_PULL_ELEMENTS);
+        let wait = pull.max_time.unwrap_or(call.budget).min(call.budget);
+        let room = call.max_envelope.saturating_sub(PULL_ENVELOPE_RESERVE);
+        let pulled = self
+            .source
+            .pull_within(
+                caller,
+                &pull.context,
+                max_elements as usize,
+                usize::try_from(room).unwrap_or(usize::MAX),
+                wait,
+                now,
+            )
+            .await
+            .map_err(|e| match e {
+                SourceError::EventTooLarge(size) => {
+                    Fault::max_envelope_size_exceeded(size, call.max_envelope)
+                }
+                e => source_fault(e, Unknown::Context),
+            })?;
+        if pulled.events.is_empty() {
+            return Err(Fault::enumeration_timed_out());
+        }
+        let extra = pulled
+            .bookmark
+            .map(|b| eventing::bookmark_header(&b.to_xml()))
+            .unwrap_or_default();
+        let items: Vec<String> = pulled.events.into_iter().map(|e| e.xml).collect();
+        let body = enumeration::pull_response(Some(&pull.context), &items, false);
+        dispatch::finish(
+            request,
+            action::PULL_RESPONSE,
+            &extra,
+            &body,
+            call.max_envelope,
+        )
+    }
+}
+
+impl Engine for EventingEngine {
+    fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
+        Box::pin(self.answer(call))
+    }
+}
+
+/// Who the event source sees: the Linux user the request runs as (subscriptions are owned and
+/// counted per Linux user), and whether that caller is an administrator.
+fn source_caller(caller: &Caller) -> SourceCaller {
+    SourceCaller {
+        user: caller
+            .linux_user
+            .clone()
+            .unwrap_or_else(|| caller.user.clone()),
+        administrator: caller.is_administrator,
+    }
+}
+
+/// The subscription a Renew, GetStatus or Unsubscribe names.
+fn identifier(request: &wsman_proto::Request) -> Result<String, Fault> {
+    eventing::identifier(request).ok_or_else(|| {
+        Fault::eventing_invalid_message(
+            "The request names no subscription: the e:Identifier header is missing. ",
+        )
+    })
+}
+
+/// How an unknown subscription was named, which decides its fault.
+#[derive(Clone, Copy)]
+enum Unknown {
+    /// By its EnumerationContext (Pull, Release): `n:InvalidEnumerationContext`.
+    Context,
+    /// By its identifier (Unsubscribe, GetStatus): `e:InvalidMessage`.
+    Subscription,
+}
+
+/// The fault of each refusal of a Subscribe by the eventing core.
+pub fn subscribe_fault(error: SubscribeError) -> Fault {
+    match error {
+        SubscribeError::NotSubscribe => {
+            Fault::eventing_invalid_message("The body of the request is not an e:Subscribe. ")
+        }
+        SubscribeError::DeliveryModeUnavailable(mode) => Fault::delivery_mode_unavailable(&mode),
+        SubscribeError::FilterDialectUnavailable(dialect) => {
+            Fault::filtering_requested_unavailable(&dialect)
+        }
+        SubscribeError::CannotProcessFilter(e) => Fault::event_filter_unprocessable(format!(
+            "The event query cannot be processed: {} (at byte {}). ",
+            e.reason, e.position
+        )),
+        SubscribeError::InvalidExpirationTime(text) => {
+            Fault::invalid_expiration_time(format!("The expiration time {text:?} is not valid. "))
+        }
+        SubscribeError::InvalidBookmark(e) => {
+            Fault::invalid_bookmark(format!("The bookmark is not valid: {e}. "))
+        }
+        SubscribeError::InvalidValue { element, value } => {
+            Fault::invalid_parameter(format!("The value {value:?} of {element} is not valid. "))
+        }
+        SubscribeError::NotifyToMissing(mode) => Fault::eventing_invalid_message(format!(
+            "The delivery mode {mode} needs an e:NotifyTo. "
+        )),
+    }
+}
+
+/// The fault of each refusal of the event source.
+fn source_fault(error: SourceError, unknown: Unknown) -> Fault {
+    match error {
+        SourceError::AccessDenied(reason) => {
+            tracing::warn!(%reason, "eventing request refused");
+            Fault::access_denied()
+        }
+        SourceError::TooManySubscriptions(message) => {
+            Fault::quota_limit(code::QUOTA_LIMIT, format!("{message}. "))
+        }
+        SourceError::DeliveryModeUnavailable(mode) => Fault::delivery_mode_unavailable(mode),
+        SourceError::UnknownChannel(channel) => Fault::event_source_unable_to_process(
+            code::EVT_CHANNEL_NOT_FOUND,
+            format!("The specified channel {channel:?} could not be found. "),
+        ),
+        SourceError::AlreadyExpired => {
+            Fault::invalid_expiration_time("The subscription would already have expired. ")
+        }
+        SourceError::UnknownSubscription => match unknown {
+            Unknown::Context => Fault::invalid_enumeration_context(),
+            Unknown::Subscription => {
+                Fault::eventing_invalid_message("The subscription does not exist or has ended. ")
+            }
+        },
+        SourceError::UnableToRenew => Fault::unable_to_renew(),
+        // Only a pull reports it, and the pull maps it with its own envelope size.
+        SourceError::EventTooLarge(size) => Fault::internal_error(format!(
+            "An event of {size} bytes does not fit the response. "
+        )),
+        SourceError::Journal(error) => {
+            tracing::error!(%error, "the journal could not be read");
+            Fault::internal_error("The event log could not be read. ")
+        }
+        // A refusal added to the source later: refused, and logged so it gets its own fault.
+        #[allow(unreachable_patterns)]
+        other => {
+            tracing::error!(error = %other, "unexpected event source refusal");
+            Fault::internal_error("The event source could not process the request. ")
+        }
+    }
+}
+
+/// How long expired subscriptions may linger before the server's timer ends them.
+pub const EXPIRY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// End expired subscriptions every [`EXPIRY_INTERVAL`] until the source is dropped elsewhere.
+pub fn spawn_expiry(source: &Arc<EventSource>) -> tokio::task::JoinHandle<()> {
+    let weak = Arc::downgrade(source);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
+        loop {
+            tick.tick().await;
+            let Some(source) = weak.upgrade() else {
+                return;
+            };
+            source.expire(Timestamp::from_system_time(SystemTime::now()));
+        }
+    })
+}

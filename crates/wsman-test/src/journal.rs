@@ -1,0 +1,90 @@
+//! Deterministic journals for the event tests: export-format text turned into journal files by
+//! Debian's `systemd-journal-remote`, read back by the daemon with `journalctl --directory`.
+//!
+//! Without the tool, [`JournalDir::from_export`] prints why and returns `None` so the caller
+//! can skip; `WSMAN_TEST_REQUIRE_SYSTEMD=1` (set by `scripts/test.sh` as root, where the
+//! package is installed) makes that a failure instead.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::process;
+
+/// Where Debian installs the tool.
+const JOURNAL_REMOTE: &str = "/lib/systemd/systemd-journal-remote";
+
+/// A journal directory holding the entries of one export text; deleted when dropped.
+#[derive(Debug)]
+pub struct JournalDir {
+    dir: tempfile::TempDir,
+}
+
+/// One journal entry as `FIELD=value` pairs (values without newlines), in the export order.
+pub type Entry<'a> = &'a [(&'a str, &'a str)];
+
+impl JournalDir {
+    /// The journal of `entries`, each given `__REALTIME_TIMESTAMP` (one millisecond apart from
+    /// `first_usec`), `__MONOTONIC_TIMESTAMP` and a fixed `_BOOT_ID`; their sequence numbers
+    /// (the events' EventRecordID) are 1, 2, 3, ... in order.
+    pub fn from_entries(first_usec: u64, entries: &[Entry<'_>]) -> Option<JournalDir> {
+        let mut export = String::new();
+        for (i, fields) in entries.iter().enumerate() {
+            let i = i as u64;
+            export.push_str(&format!(
+                "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID=5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50\n",
+                first_usec + i * 1000,
+                1_000_000 + i * 1000
+            ));
+            for (name, value) in fields.iter() {
+                assert!(!value.contains('\n'), "export values here are single lines");
+                export.push_str(&format!("{name}={value}\n"));
+            }
+            export.push('\n');
+        }
+        Self::from_export(&export)
+    }
+
+    /// The journal of an export-format text.
+    pub fn from_export(export: &str) -> Option<JournalDir> {
+        if !Path::new(JOURNAL_REMOTE).exists() {
+            let reason =
+                format!("{JOURNAL_REMOTE} not found (Debian package systemd-journal-remote)");
+            if std::env::var_os("WSMAN_TEST_REQUIRE_SYSTEMD").is_some_and(|v| v == "1") {
+                panic!("WSMAN_TEST_REQUIRE_SYSTEMD=1 but {reason}");
+            }
+            eprintln!("skipped: {reason}");
+            return None;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("wsman-journal-")
+            .tempdir()
+            .expect("create a journal directory");
+        let input = dir.path().join("entries.export");
+        std::fs::write(&input, export).expect("write the export text");
+        let output = dir.path().join("journal");
+        std::fs::create_dir(&output).expect("create the journal's directory");
+        let finished = process::run(
+            Command::new(JOURNAL_REMOTE)
+                .arg(format!(
+                    "--output={}",
+                    output.join("fixture.journal").display()
+                ))
+                .arg("--compress=no")
+                .arg(&input),
+            None,
+            Duration::from_secs(60),
+        );
+        assert!(
+            finished.status.success(),
+            "systemd-journal-remote failed: {}",
+            finished.describe()
+        );
+        Some(JournalDir { dir })
+    }
+
+    /// The directory to hand `journalctl --directory` (and `wsmand --journal-directory`).
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("journal")
+    }
+}
