@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod certmapping;
+mod certmapping_ops;
 pub mod certs;
 mod effective;
 mod fsutil;
@@ -24,6 +25,7 @@ mod toml_file;
 use std::path::PathBuf;
 
 pub use certmapping::{CertMapping, CERTMAPPING_URI};
+pub use certmapping_ops::render_cert_mapping;
 pub use effective::{
     CbtHardeningLevel, ClientAuth, ClientConfig, Config, DefaultPorts, IdentifyConfig, ServiceAuth,
     ServiceConfig, WinrsConfig, DEFAULT_PRODUCT_VENDOR,

@@ -209,6 +209,22 @@ impl StoredListener {
     }
 }
 
+/// Checked where a URLPrefix enters: it becomes a URL path segment.
+pub(crate) fn check_url_prefix(prefix: &str) -> Result<(), String> {
+    let ok = !prefix.is_empty()
+        && prefix.len() <= 255
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "URLPrefix {prefix:?} must be a non-empty URL path segment (letters, digits, - _ . ~)"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -358,7 +358,7 @@ fn parse_listener(
             "Hostname" => l.hostname = Some(text("Listener.Hostname")?),
             "URLPrefix" => {
                 let p = text("Listener.URLPrefix")?;
-                crate::listener_ops::check_url_prefix(&p)
+                crate::listener::check_url_prefix(&p)
                     .map_err(|r| ctx.err(value_span.clone(), r))?;
                 l.url_prefix = Some(p);
             }

@@ -16,6 +16,7 @@ pub mod duration;
 pub mod enumeration;
 pub mod envelope;
 pub mod fault;
+pub mod headers;
 pub mod identify;
 pub mod ns;
 pub mod operation;

@@ -5,7 +5,7 @@
 //! resource URI strings. Comparison follows Windows: action URIs exactly, resource URIs
 //! without case (WinRM treats them so).
 
-use crate::envelope::SelectorSet;
+use crate::headers::SelectorSet;
 use crate::ns::{self, action as act};
 use crate::shell;
 
@@ -382,9 +382,9 @@ mod tests {
             }
         );
         let mut sel = SelectorSet::default();
-        sel.0.push(crate::envelope::Selector {
+        sel.0.push(crate::headers::Selector {
             name: "__CIMNamespace".into(),
-            value: crate::envelope::SelectorValue::Text("root/cimv2".into()),
+            value: crate::headers::SelectorValue::Text("root/cimv2".into()),
         });
         assert_eq!(
             Operation::parse(
