@@ -75,7 +75,8 @@ impl ListenerAddress {
     }
 }
 
-/// The `Transport` key.
+/// The `Transport` key, HTTP or HTTPS: the one transport type of the workspace (the server's
+/// listeners use it too).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Transport {
     Http,
@@ -104,10 +105,19 @@ impl fmt::Display for Transport {
 }
 
 impl Transport {
+    /// The spelling used in the config tree and in listener selectors.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Http => "HTTP",
             Self::Https => "HTTPS",
+        }
+    }
+
+    /// The URL scheme.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
         }
     }
 }
