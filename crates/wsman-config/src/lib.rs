@@ -7,6 +7,7 @@
 //! local `winrm` CLI call the same resource operations, so both print the same thing.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod certmapping;
 mod certmapping_ops;
 pub mod certs;

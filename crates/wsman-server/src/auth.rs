@@ -104,8 +104,10 @@ impl CredentialVerifier {
 
     /// Service accounts under `config_dir`, everyone else through `system` (tests use fakes).
     pub fn with_system(config_dir: impl Into<PathBuf>, system: Box<dyn PasswordChecker>) -> Self {
+        let config_dir: PathBuf = config_dir.into();
+        let accounts = wsman_config::accounts::AccountsFile::in_dir(&config_dir);
         Self {
-            authenticator: Authenticator::new(config_dir, system),
+            authenticator: Authenticator::new(Arc::new(accounts), system),
         }
     }
 
@@ -213,7 +215,6 @@ mod tests {
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
     use hyper::header::HeaderValue;
-    use wsman_auth::AccountStore;
 
     use super::*;
 
@@ -313,7 +314,7 @@ mod tests {
     #[test]
     fn verifier_checks_accounts_then_the_system_and_resolves_administrators() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = AccountStore::load(dir.path()).unwrap();
+        let mut store = wsman_config::accounts::load(dir.path()).unwrap();
         store.add("admin-svc", "pw", Some("root".into())).unwrap();
         store.add("plain-svc", "pw", None).unwrap();
         store

@@ -32,7 +32,7 @@ use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use tokio::sync::watch;
-use wsman_auth::{AccountStore, Identity};
+use wsman_auth::Identity;
 use wsman_config::CertMapping;
 use wsman_proto::{Fault, Request};
 
@@ -347,7 +347,7 @@ fn verify_issued_by(
 
 /// A service account named `user` (acting as its run-as user), else a Linux user.
 fn resolve_user(config_dir: &Path, user: &str) -> Result<Identity, CertAuthError> {
-    let store = AccountStore::load(config_dir).map_err(|e| CertAuthError::Backend {
+    let store = wsman_config::accounts::load(config_dir).map_err(|e| CertAuthError::Backend {
         backend: "accounts",
         detail: e.to_string(),
     })?;

@@ -145,7 +145,7 @@ fn service_accounts_act_as_their_run_as_user() {
     let dir = tempfile::tempdir().unwrap();
     let ca = ca("Test CA");
     install(dir.path(), &ca);
-    let mut store = AccountStore::load(dir.path()).unwrap();
+    let mut store = wsman_config::accounts::load(dir.path()).unwrap();
     store.add("svc", "pw", Some("nobody".into())).unwrap();
     let chain = [client(&ca, &ALICE)];
     let (principal, _) = run(dir.path(), &chain, &[mapping(&ca, "*", "svc")]).unwrap();

@@ -18,7 +18,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use hyper::header::HeaderValue;
 use wsman_auth::credssp::{AcceptorCertificate, CredSspAcceptor, CredSspError, CredSspStep};
-use wsman_auth::{AccountStore, Credentials};
+use wsman_auth::Credentials;
 
 use crate::negotiate::Leg;
 use crate::pipeline::{Connection, Shared};
@@ -107,7 +107,7 @@ pub async fn step(
                 }
             }
         };
-        let store = AccountStore::load(&config_dir).map_err(|e| e.to_string())?;
+        let store = wsman_config::accounts::load(&config_dir).map_err(|e| e.to_string())?;
         let outcome = acceptor.step(&token, &store);
         Ok::<_, String>((acceptor, outcome))
     });

@@ -17,7 +17,7 @@ use hyper::header::HeaderValue;
 use wsman_auth::authorization::TokenScheme;
 use wsman_auth::ntlm::{AcceptStep, ChannelBindingPolicy, NegotiateAcceptor, NtlmError};
 use wsman_auth::sealing::{self, MessageSealer, SealError, SealedBody, UnsealedBody};
-use wsman_auth::{AccountStore, Identity};
+use wsman_auth::Identity;
 use wsman_buffers::BufferPool;
 
 use crate::auth::Principal;
@@ -301,7 +301,8 @@ fn run_leg(
     token: &[u8],
     config_dir: &Path,
 ) -> Result<LegOutcome, LegError> {
-    let store = AccountStore::load(config_dir).map_err(|e| LegError::Backend(e.to_string()))?;
+    let store =
+        wsman_config::accounts::load(config_dir).map_err(|e| LegError::Backend(e.to_string()))?;
     match acceptor.step(token, &store).map_err(LegError::Ntlm)? {
         AcceptStep::Continue(out) => Ok(LegOutcome::Continue(out)),
         AcceptStep::Complete(done) => {
@@ -339,7 +340,7 @@ fn explain(error: &NtlmError, config_dir: &Path) -> String {
     let NtlmError::UnknownUser { user } = error else {
         return error.to_string();
     };
-    let service_account = AccountStore::load(config_dir)
+    let service_account = wsman_config::accounts::load(config_dir)
         .ok()
         .and_then(|store| store.get(user));
     if service_account.is_some() {

@@ -204,7 +204,7 @@ fn transitive(graph: &BTreeMap<String, BTreeSet<String>>, start: &str) -> BTreeS
 const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-proto", &[]),
     ("wsman-auth", &["wsman-proto"]),
-    ("wsman-config", &["wsman-proto"]),
+    ("wsman-config", &["wsman-proto", "wsman-auth"]),
     ("wsman-os", &[]),
     ("wsman-gss", &[]),
     ("wsman-buffers", &[]),
