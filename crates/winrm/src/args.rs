@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-pub(crate) use wsman_client::cli::AuthChoice;
-use wsman_client::cli::{ConnectionSwitches, SwitchError};
+pub(crate) use wsman_cli::AuthChoice;
+use wsman_cli::{ConnectionSwitches, SwitchError};
 
 use crate::syntax::{self, parse_hash, parse_resource, usage, ResourceArg, UsageError};
 
@@ -74,11 +74,11 @@ pub(crate) struct Invocation {
 }
 
 fn value_of(name: &str, value: Option<&str>) -> Result<String, UsageError> {
-    wsman_client::cli::required_value(name, value).map_err(switch_usage)
+    wsman_cli::required_value(name, value).map_err(switch_usage)
 }
 
 fn no_value(name: &str, value: Option<&str>) -> Result<(), UsageError> {
-    wsman_client::cli::no_value(name, value).map_err(switch_usage)
+    wsman_cli::no_value(name, value).map_err(switch_usage)
 }
 
 fn switch_usage(e: SwitchError) -> UsageError {

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use wsman_client::cli::{CliError, ClientSettings};
+use wsman_cli::{CliError, ClientSettings};
 use wsman_client::enumerate::dialect;
 use wsman_client::{
     BlockingClient, ClientOptions, Endpoint, EnumerateOptions, EnumerationMode, Filter, FilterBody,

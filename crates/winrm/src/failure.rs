@@ -72,7 +72,7 @@ impl Failure {
     }
 }
 
-use wsman_client::cli::{error_number, fault_block};
+use wsman_cli::{error_number, fault_block};
 
 /// The text printed to stderr for a failure.
 pub(crate) fn describe(f: &Failure) -> String {
@@ -90,7 +90,7 @@ pub(crate) fn describe(f: &Failure) -> String {
 }
 
 fn describe_client(c: &ClientError) -> String {
-    wsman_client::cli::describe_error(c)
+    wsman_cli::describe_error(c)
 }
 
 #[cfg(test)]

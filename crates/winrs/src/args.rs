@@ -6,7 +6,7 @@
 //! accepted (Windows also takes `/r:`), because on Linux `/bin/sh` is a command, not a switch.
 //! The connection switches are shared with `winrm` (wsman-client's `cli` module).
 
-use wsman_client::cli::{no_value, required_value, ConnectionSwitches, SwitchError};
+use wsman_cli::{no_value, required_value, ConnectionSwitches, SwitchError};
 
 /// What the user typed wrong (exit code [`crate::failure::EXIT_USAGE`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -165,7 +165,7 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Parsed, UsageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wsman_client::cli::AuthChoice;
+    use wsman_cli::AuthChoice;
 
     fn p(args: &[&str]) -> Result<Parsed, UsageError> {
         parse(args.iter().map(|s| (*s).to_owned()).collect())

@@ -69,7 +69,7 @@ impl Failure {
 pub(crate) fn describe(f: &Failure) -> String {
     match f {
         Failure::Usage(u) => format!("winrs: {u}\nRun `winrs -?` for the syntax.\n"),
-        Failure::Client(c) => wsman_client::cli::describe_error(c),
+        Failure::Client(c) => wsman_cli::describe_error(c),
         Failure::Local { message } => format!("winrs: {message}\n"),
     }
 }

@@ -10,7 +10,7 @@ mod session;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use wsman_client::cli::{AuthChoice, CliError, ClientSettings};
+use wsman_cli::{AuthChoice, CliError, ClientSettings};
 use wsman_client::{Client, ClientOptions, Endpoint};
 
 use args::{Invocation, Parsed};
@@ -33,7 +33,7 @@ fn client_settings(inv: &Invocation) -> Result<(Endpoint, ClientOptions), Failur
     let user_agent = concat!("wsmand-winrs/", env!("CARGO_PKG_VERSION"));
     let settings = machine_client_settings()?;
     let options = c
-        .client_options(user_agent, &settings, wsman_client::cli::read_password)
+        .client_options(user_agent, &settings, wsman_cli::read_password)
         .map_err(|e| match e {
             CliError::Usage(u) => Failure::Usage(u.into()),
             other => Failure::local(other.to_string()),

@@ -232,8 +232,15 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
         "wsman-client",
         &["wsman-proto", "wsman-auth", "wsman-gss", "wsman-buffers"],
     ),
-    ("winrm", &["wsman-client", "wsman-config", "wsman-proto"]),
-    ("winrs", &["wsman-client", "wsman-config", "wsman-proto"]),
+    ("wsman-cli", &["wsman-client", "wsman-proto"]),
+    (
+        "winrm",
+        &["wsman-cli", "wsman-client", "wsman-config", "wsman-proto"],
+    ),
+    (
+        "winrs",
+        &["wsman-cli", "wsman-client", "wsman-config", "wsman-proto"],
+    ),
     ("wevtutil", &["wsman-events", "wsman-journal"]),
     (
         "wsmand",
