@@ -1,11 +1,13 @@
 //! `winrs`: run a command on a WinRM host (wsmand or Windows) with Windows' winrs syntax,
-//! connected to this terminal. See `winrs -?` (help.rs) for switches and exit codes.
+//! connected to this terminal. See `winrs -?` (help.rs, over the
+//! table in switches.rs) for switches and exit codes; `winrs --generate man` writes winrs(1).
 #![forbid(unsafe_code)]
 
 mod args;
 mod failure;
 mod help;
 mod session;
+mod switches;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -86,12 +88,16 @@ fn main() -> ExitCode {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     if argv.is_empty() {
-        eprint!("{}", help::HELP);
+        eprint!("{}", help::help());
         return ExitCode::from(EXIT_USAGE);
     }
     let invocation = match args::parse(argv) {
         Ok(Parsed::Help) => {
-            print!("{}", help::HELP);
+            print!("{}", help::help());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Man) => {
+            print!("{}", help::man_page());
             return ExitCode::SUCCESS;
         }
         Ok(Parsed::Run(i)) => *i,

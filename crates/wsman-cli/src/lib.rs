@@ -14,6 +14,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod switches;
+
 use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
