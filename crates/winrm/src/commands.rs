@@ -229,6 +229,7 @@ pub(crate) fn run(inv: Invocation, out: &mut dyn Write) -> Result<(), Failure> {
                 .into())
             }
         },
+        Command::Man => print(out, &help::man_page()),
         Command::QuickConfig => quickconfig::run(&dir, s, out)?,
         Command::Identify => {
             let client = match &s.connection.remote {

@@ -74,6 +74,33 @@ pub fn help_text(rows: &[SwitchDoc]) -> String {
     out
 }
 
+/// Help text for rows in two columns, as `winrm help switches` prints them: the heading at four
+/// spaces, the description from `column` on, starting beside a heading short enough to leave a
+/// space, else under it.
+pub fn help_columns(rows: &[SwitchDoc], column: usize) -> String {
+    let mut out = String::new();
+    let pad = " ".repeat(column);
+    for row in rows {
+        let mut doc = row.doc.lines();
+        let heading: Vec<&str> = row.synopsis.lines().collect();
+        match heading.as_slice() {
+            [one] if 4 + one.len() < column => {
+                let first = doc.next().unwrap_or_default();
+                out.push_str(&format!("    {one:<width$}{first}\n", width = column - 4));
+            }
+            lines => {
+                for line in lines {
+                    out.push_str(&format!("    {line}\n"));
+                }
+            }
+        }
+        for line in doc {
+            out.push_str(&format!("{pad}{line}\n"));
+        }
+    }
+    out
+}
+
 /// A man page: `.TH`, NAME, SYNOPSIS, then sections of text and of switches, in order.
 pub struct ManPage<'a> {
     pub name: &'a str,
