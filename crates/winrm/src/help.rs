@@ -349,7 +349,12 @@ mod tests {
             );
         }
         assert!(page.starts_with(".TH WINRM 1 "));
-        for section in [".SH NAME", ".SH SYNOPSIS", ".SH SWITCHES", ".SH EXIT STATUS"] {
+        for section in [
+            ".SH NAME",
+            ".SH SYNOPSIS",
+            ".SH SWITCHES",
+            ".SH EXIT STATUS",
+        ] {
             assert!(page.contains(section), "man page lacks {section}");
         }
     }

@@ -637,6 +637,38 @@ pub fn describe_error(c: &ClientError) -> String {
     }
 }
 
+/// What kind of failure a client error is. Both commands decide their exit code on this, each
+/// with its own numbers (winrs keeps clear of the codes remote commands return).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The server answered with a WS-Management fault.
+    Fault,
+    /// The server's answer is not valid WS-Management.
+    Protocol,
+    /// The server refused the credentials (HTTP 401).
+    Unauthorized,
+    /// The endpoint given on the command line is wrong.
+    InvalidEndpoint,
+    /// This machine's client settings refuse the request (unencrypted traffic, TrustedHosts,
+    /// an unreadable CA file).
+    Configuration,
+    /// Network, TLS, HTTP or no answer in time.
+    Connection,
+}
+
+/// The kind of `error`.
+pub fn failure_kind(error: &ClientError) -> FailureKind {
+    match error {
+        ClientError::Fault { .. } => FailureKind::Fault,
+        ClientError::Protocol { .. } => FailureKind::Protocol,
+        ClientError::Unauthorized { .. } => FailureKind::Unauthorized,
+        ClientError::InvalidEndpoint { .. } => FailureKind::InvalidEndpoint,
+        ClientError::Configuration { .. } => FailureKind::Configuration,
+        _ => FailureKind::Connection,
+    }
+}
+
 #[cfg(test)]
 #[path = "lib_tests.rs"]
 mod tests;
