@@ -107,51 +107,75 @@ pub fn pattern_matches(pattern: &str, text: &str) -> bool {
     p.eq_ignore_ascii_case(t)
 }
 
-fn check_text(what: &str, text: &str) -> Result<(), String> {
+/// Why a mapping's Subject, URI or UserName is refused (the Display is the reason a fault or a
+/// config error shows).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MappingValueError {
+    #[error("{what} must not be empty")]
+    Empty { what: &'static str },
+    #[error("{what} is longer than {max} characters")]
+    TooLong { what: &'static str, max: usize },
+    #[error("{what} must not contain control characters")]
+    ControlCharacters { what: &'static str },
+    #[error("Subject may contain one \"*\", as its first or last character")]
+    SubjectWildcard,
+    #[error("URI may contain one \"*\", as its last character")]
+    UriWildcard,
+    #[error("URI must not contain white space or \"?\"")]
+    UriCharacters,
+    #[error("UserName must not contain white space, \":\" or \"/\"")]
+    UserNameCharacters,
+}
+
+fn check_text(what: &'static str, text: &str) -> Result<(), MappingValueError> {
     if text.is_empty() {
-        return Err(format!("{what} must not be empty"));
+        return Err(MappingValueError::Empty { what });
     }
     if text.len() > MAX_TEXT {
-        return Err(format!("{what} is longer than {MAX_TEXT} characters"));
+        return Err(MappingValueError::TooLong {
+            what,
+            max: MAX_TEXT,
+        });
     }
     if text.chars().any(char::is_control) {
-        return Err(format!("{what} must not contain control characters"));
+        return Err(MappingValueError::ControlCharacters { what });
     }
     Ok(())
 }
 
 /// MS-WSMV: at least one character, at most one `*`, first or last.
-pub fn check_subject(subject: &str) -> Result<(), String> {
+pub fn check_subject(subject: &str) -> Result<(), MappingValueError> {
     check_text("Subject", subject)?;
     let stars = subject.matches('*').count();
     let placed = subject.starts_with('*') || subject.ends_with('*');
     if stars > 1 || (stars == 1 && !placed) {
-        return Err("Subject may contain one \"*\", as its first or last character".to_owned());
+        return Err(MappingValueError::SubjectWildcard);
     }
     Ok(())
 }
 
 /// MS-WSMV: at least one character, at most one `*` as the last one, no white space, no `?`.
-pub fn check_uri(uri: &str) -> Result<(), String> {
+pub fn check_uri(uri: &str) -> Result<(), MappingValueError> {
     check_text("URI", uri)?;
     let stars = uri.matches('*').count();
     if stars > 1 || (stars == 1 && !uri.ends_with('*')) {
-        return Err("URI may contain one \"*\", as its last character".to_owned());
+        return Err(MappingValueError::UriWildcard);
     }
     if uri.chars().any(|c| c.is_whitespace() || c == '?') {
-        return Err("URI must not contain white space or \"?\"".to_owned());
+        return Err(MappingValueError::UriCharacters);
     }
     Ok(())
 }
 
 /// A Linux user or service account name: no white space, `:` or control characters.
-pub fn check_user_name(name: &str) -> Result<(), String> {
+pub fn check_user_name(name: &str) -> Result<(), MappingValueError> {
     check_text("UserName", name)?;
     if name
         .chars()
         .any(|c| c.is_whitespace() || c == ':' || c == '/')
     {
-        return Err("UserName must not contain white space, \":\" or \"/\"".to_owned());
+        return Err(MappingValueError::UserNameCharacters);
     }
     Ok(())
 }

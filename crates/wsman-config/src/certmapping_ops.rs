@@ -36,7 +36,7 @@ pub fn render_cert_mapping(m: &CertMapping) -> String {
     w.finish()
 }
 
-fn selector_fault(message: String) -> Fault {
+fn selector_fault(message: impl std::fmt::Display) -> Fault {
     Fault::invalid_selectors(SelectorProblem::InvalidValue, format!("{message}. "))
 }
 
@@ -109,7 +109,7 @@ fn parse_body(body: &Element, keys: (&str, &str, &str)) -> Result<MappingChanges
                 Err(invalid_value(
                     &what,
                     &text,
-                    &format!("the {key} key cannot be changed"),
+                    format!("the {key} key cannot be changed"),
                 ))
             }
         };

@@ -31,11 +31,11 @@ pub use effective::{
     CbtHardeningLevel, ClientAuth, ClientConfig, Config, DefaultPorts, IdentifyConfig, ServiceAuth,
     ServiceConfig, WinrsConfig, DEFAULT_PRODUCT_VENDOR,
 };
-pub use ip_filter::IpFilter;
+pub use ip_filter::{IpFilter, IpFilterError};
 pub use listener::{AddressError, Listener, ListenerAddress, Transport, DEFAULT_URL_PREFIX};
 pub use listener_ops::render_listener;
 pub use resource::{body_from_values, resource, ConfigResource, EnumItem, LISTENER_URI};
-pub use schema::{Container, SettingKey, Value};
+pub use schema::{Container, SettingKey, Value, ValueError};
 pub use sddl::{Access, SddlError, SecurityDescriptor, Sid};
 pub use security::{SecurityConfig, DEFAULT_FAILED_LOGIN_MAX_DELAY_MS, DEFAULT_SHELL_SDDL};
 pub use store::{ConfigStore, Source};

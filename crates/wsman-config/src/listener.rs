@@ -219,8 +219,15 @@ impl StoredListener {
     }
 }
 
+/// A URLPrefix that is not one URL path segment.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("URLPrefix {prefix:?} must be a non-empty URL path segment (letters, digits, - _ . ~)")]
+pub(crate) struct UrlPrefixError {
+    pub(crate) prefix: String,
+}
+
 /// Checked where a URLPrefix enters: it becomes a URL path segment.
-pub(crate) fn check_url_prefix(prefix: &str) -> Result<(), String> {
+pub(crate) fn check_url_prefix(prefix: &str) -> Result<(), UrlPrefixError> {
     let ok = !prefix.is_empty()
         && prefix.len() <= 255
         && prefix
@@ -229,9 +236,9 @@ pub(crate) fn check_url_prefix(prefix: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "URLPrefix {prefix:?} must be a non-empty URL path segment (letters, digits, - _ . ~)"
-        ))
+        Err(UrlPrefixError {
+            prefix: prefix.to_owned(),
+        })
     }
 }
 

@@ -46,9 +46,9 @@ fn parse_listener_body(
         let text = leaf_text(child, &what)?;
         match name.as_str() {
             "address" => {
-                let a: ListenerAddress = text.parse().map_err(|e: crate::AddressError| {
-                    invalid_value(&what, &text, &e.to_string())
-                })?;
+                let a: ListenerAddress = text
+                    .parse()
+                    .map_err(|e: crate::AddressError| invalid_value(&what, &text, e))?;
                 if a != *address {
                     return Err(invalid_value(
                         &what,
