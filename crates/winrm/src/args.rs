@@ -3,65 +3,20 @@
 //! Parsed by hand because `-r:VALUE` switches and `@{Key="value"}` tables do not fit an
 //! argument-parser derive. Switch names are case-insensitive, as on Windows.
 
-use std::path::PathBuf;
+use wsman_cli::switches::find;
+pub(crate) use wsman_cli::AuthChoice;
 
-pub(crate) use wsman_client::cli::AuthChoice;
-use wsman_client::cli::{ConnectionSwitches, SwitchError};
+use crate::switches::SWITCHES;
+pub(crate) use crate::switches::{Format, QuickTransport, ReturnType, Switches};
 
 use crate::syntax::{self, parse_hash, parse_resource, usage, ResourceArg, UsageError};
-
-/// Output format (`-format:`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Format {
-    #[default]
-    Text,
-    Xml,
-    PrettyXml,
-}
-
-/// `-returnType:` of enumerate.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum ReturnType {
-    #[default]
-    Object,
-    Epr,
-    ObjectEpr,
-}
-
-/// `-transport:` of quickconfig.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum QuickTransport {
-    #[default]
-    Http,
-    Https,
-}
-
-/// Every switch, as given.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Switches {
-    /// -r: -u: -p: -a: -unencrypted -usessl -skipCAcheck -skipCNcheck -cacert: -timeout:
-    pub(crate) connection: ConnectionSwitches,
-    pub(crate) format: Format,
-    pub(crate) quiet: bool,
-    pub(crate) force: bool,
-    pub(crate) transport: QuickTransport,
-    pub(crate) file: Option<PathBuf>,
-    pub(crate) filter: Option<String>,
-    pub(crate) dialect: Option<String>,
-    pub(crate) return_type: ReturnType,
-    pub(crate) config_dir: Option<PathBuf>,
-    /// `events`: start with the events already in the log (`-existing`).
-    pub(crate) existing: bool,
-    /// `events`: how many pulls (`-batches:N`, default 1).
-    pub(crate) batches: Option<u32>,
-    /// `events`: most events per pull (`-maxElements:N`, default 50).
-    pub(crate) max_elements: Option<u32>,
-}
 
 /// What to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Command {
     Help(Option<String>),
+    /// `--generate man`: print winrm(1).
+    Man,
     QuickConfig,
     Get(ResourceArg),
     Set(ResourceArg, Vec<(String, String)>),
@@ -81,100 +36,19 @@ pub(crate) struct Invocation {
     pub(crate) switches: Switches,
 }
 
-fn value_of(name: &str, value: Option<&str>) -> Result<String, UsageError> {
-    wsman_client::cli::required_value(name, value).map_err(switch_usage)
-}
-
-fn no_value(name: &str, value: Option<&str>) -> Result<(), UsageError> {
-    wsman_client::cli::no_value(name, value).map_err(switch_usage)
-}
-
-fn switch_usage(e: SwitchError) -> UsageError {
-    usage(e.message)
-}
-
+/// Applies `-NAME[:VALUE]` through its row of [`crate::switches::SWITCHES`].
 fn apply_switch(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), UsageError> {
-    if s.connection.apply(name, value).map_err(switch_usage)? {
-        return Ok(());
-    }
-    match name.to_ascii_lowercase().as_str() {
-        "format" => {
-            let v = value_of(name, value)?;
-            s.format = match v.to_ascii_lowercase().as_str() {
-                "text" => Format::Text,
-                "xml" => Format::Xml,
-                "#pretty" | "pretty" => Format::PrettyXml,
-                _ => {
-                    return Err(usage(format!(
-                        "unknown format -format:{v} (text, xml, #pretty)"
-                    )))
-                }
-            };
-        }
-        "q" | "quiet" => {
-            no_value(name, value)?;
-            s.quiet = true
-        }
-        "force" => {
-            no_value(name, value)?;
-            s.force = true
-        }
-        "transport" => {
-            let v = value_of(name, value)?;
-            s.transport = match v.to_ascii_lowercase().as_str() {
-                "http" => QuickTransport::Http,
-                "https" => QuickTransport::Https,
-                _ => return Err(usage(format!("-transport:{v} must be http or https"))),
-            };
-        }
-        "file" => s.file = Some(PathBuf::from(value_of(name, value)?)),
-        "filter" => s.filter = Some(value_of(name, value)?),
-        "dialect" => s.dialect = Some(value_of(name, value)?),
-        "returntype" => {
-            let v = value_of(name, value)?;
-            s.return_type = match v.to_ascii_lowercase().as_str() {
-                "object" => ReturnType::Object,
-                "epr" => ReturnType::Epr,
-                "objectepr" => ReturnType::ObjectEpr,
-                _ => {
-                    return Err(usage(format!(
-                        "-returnType:{v} must be object, epr or objectepr"
-                    )))
-                }
-            };
-        }
-        "config-dir" | "configdir" => s.config_dir = Some(PathBuf::from(value_of(name, value)?)),
-        "existing" => {
-            no_value(name, value)?;
-            s.existing = true
-        }
-        "batches" | "maxelements" => {
-            let v = value_of(name, value)?;
-            let n = v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=10_000).contains(n))
-                .ok_or_else(|| usage(format!("-{name}:{v} must be a number from 1 to 10000")))?;
-            if name.eq_ignore_ascii_case("batches") {
-                s.batches = Some(n);
-            } else {
-                s.max_elements = Some(n);
-            }
-        }
-        _ => {
-            return Err(usage(format!(
-                "unknown switch -{name} (see `winrm help switches`)"
-            )))
-        }
-    }
-    Ok(())
+    let switch = find(&[SWITCHES], name).ok_or_else(|| {
+        usage(format!(
+            "unknown switch -{name} (see `winrm help switches`)"
+        ))
+    })?;
+    (switch.apply)(s, name, value).map_err(|e| usage(e.message))
 }
 
-fn is_help_flag(a: &str) -> bool {
-    matches!(
-        a.to_ascii_lowercase().as_str(),
-        "-?" | "/?" | "-h" | "--help" | "-help"
-    )
+/// `/?` is help as on Windows; the `-` forms are a row of the table.
+fn is_slash_help(a: &str) -> bool {
+    a == "/?"
 }
 
 /// Parse the arguments after the program name.
@@ -185,8 +59,19 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Invocation, UsageError> {
     let mut help = false;
     let mut iter = args.into_iter();
     while let Some(arg) = iter.next() {
-        if is_help_flag(&arg) {
+        if is_slash_help(&arg) {
             help = true;
+        } else if arg == "--generate" && iter.len() == 1 {
+            let what = iter.next().unwrap_or_default();
+            if what != "man" {
+                return Err(usage(format!(
+                    "--generate {what}: only `--generate man` is known"
+                )));
+            }
+            return Ok(Invocation {
+                command: Command::Man,
+                switches,
+            });
         } else if let Some(rest) = arg.strip_prefix("--") {
             // GNU-style long options: --config-dir DIR, --config-dir=DIR.
             let (name, value) = match rest.split_once('=') {
@@ -213,7 +98,7 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Invocation, UsageError> {
             positional.push(arg);
         }
     }
-    let command = build_command(positional, help)?;
+    let command = build_command(positional, help || switches.help)?;
     check_switches(&command, &switches)?;
     Ok(Invocation { command, switches })
 }
@@ -362,6 +247,7 @@ fn check_switches(command: &Command, s: &Switches) -> Result<(), UsageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn p(args: &[&str]) -> Result<Invocation, UsageError> {
         parse(args.iter().map(|s| (*s).to_owned()).collect())

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use wsman_client::cli::{CliError, ClientSettings};
+use wsman_cli::{CliError, ClientSettings};
 use wsman_client::enumerate::dialect;
 use wsman_client::{
     BlockingClient, ClientOptions, Endpoint, EnumerateOptions, EnumerationMode, Filter, FilterBody,
@@ -274,6 +274,7 @@ pub(crate) fn run(inv: Invocation, out: &mut dyn Write) -> Result<(), Failure> {
                 .into())
             }
         },
+        Command::Man => print(out, &help::man_page()),
         Command::QuickConfig => quickconfig::run(&dir, s, out)?,
         Command::Identify => {
             let client = match &s.connection.remote {

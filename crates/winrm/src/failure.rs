@@ -61,18 +61,18 @@ impl Failure {
         match self {
             Self::Usage(_) => EXIT_USAGE,
             Self::LocalFault { .. } | Self::Operation { .. } => EXIT_FAULT,
-            Self::Client(c) => match c.as_ref() {
-                ClientError::Fault { .. } => EXIT_FAULT,
-                ClientError::Unauthorized { .. } => EXIT_AUTH,
-                ClientError::InvalidEndpoint { .. } => EXIT_USAGE,
-                ClientError::Configuration { .. } => EXIT_CONFIGURATION,
+            Self::Client(c) => match failure_kind(c) {
+                FailureKind::Fault => EXIT_FAULT,
+                FailureKind::Unauthorized => EXIT_AUTH,
+                FailureKind::InvalidEndpoint => EXIT_USAGE,
+                FailureKind::Configuration => EXIT_CONFIGURATION,
                 _ => EXIT_CONNECTION,
             },
         }
     }
 }
 
-use wsman_client::cli::{error_number, fault_block};
+use wsman_cli::{error_number, failure_kind, fault_block, FailureKind};
 
 /// The text printed to stderr for a failure.
 pub(crate) fn describe(f: &Failure) -> String {
@@ -90,7 +90,7 @@ pub(crate) fn describe(f: &Failure) -> String {
 }
 
 fn describe_client(c: &ClientError) -> String {
-    wsman_client::cli::describe_error(c)
+    wsman_cli::describe_error(c)
 }
 
 #[cfg(test)]

@@ -1,4 +1,8 @@
-//! `winrm help [TOPIC]`, `winrm -?`, `winrm OPERATION -?`.
+//! `winrm help [TOPIC]`, `winrm -?`, `winrm OPERATION -?`, and `winrm --generate man`.
+
+use wsman_cli::switches::{docs, help_columns, ManPage, ManSection};
+
+use crate::switches::SWITCHES;
 
 const OVERVIEW: &str = r#"NAME
     winrm - Windows Remote Management command line for wsmand and Windows hosts
@@ -72,78 +76,13 @@ SEE ALSO
     winrm help switches, winrm help uris, winrm help config, wsmand(8)
 "#;
 
-const SWITCHES: &str = r#"SWITCHES
-    Switch names are case-insensitive; values follow a colon.
-
-    -r:REMOTE             Remote endpoint: HOST, HOST:PORT, [IPv6]:PORT, or a URL
-                          http(s)://HOST[:PORT][/PATH]. Default ports 5985 (HTTP)
-                          and 5986 (HTTPS), default path /wsman.
-    -u:USER               User name (USER, DOMAIN\USER or USER@DOMAIN). Without
-                          -p: the password is asked for without echo on a
-                          terminal, or read as one line from standard input.
-    -p:PASSWORD           Password (visible to other local users in the process
-                          list: prefer the prompt or standard input).
-    -a:Negotiate|Kerberos|CredSSP|Basic|Certificate|None
-                          Authentication. Kerberos uses the caller's ticket cache
-                          (KRB5CCNAME; kinit first), or gets a ticket with -u:/-p:
-                          (user or user@REALM); the server's SPN is HTTP/HOST
-                          (-spn:WSMAN for WSMAN/HOST); TrustedHosts is not needed.
-                          Negotiate (NTLM; -a:Default is the
-                          same) is the default with -u:: over HTTP every message
-                          is encrypted with the session key, over HTTPS the login
-                          is bound to the TLS channel. Basic sends the password
-                          with every request. CredSSP logs in with NTLM inside
-                          TLS, then delegates the -u:/-p: password to the server
-                          (for a second hop); over HTTP every message is
-                          encrypted with that TLS session; the server must have
-                          Service/Auth/CredSSP=true. Certificate uses a TLS client
-                          certificate (HTTPS, -certificate:). None sends no
-                          credentials (only Identify works without).
-    -spn:HTTP|WSMAN       Service part of the server's Kerberos principal
-                          (-a:Kerberos; default HTTP).
-    -certificate:THUMBPRINT|FILE
-                          Client certificate for -a:Certificate: a thumbprint in
-                          the configuration directory's certs/ (THUMBPRINT.crt and
-                          .key) or a PEM file with certificate and key (or the
-                          key next to it as FILE.key).
-    -usessl               Use HTTPS for a REMOTE without a scheme (for a remote
-                          command, -transport:https does the same).
-    -unencrypted          Send messages unencrypted over plain HTTP (needed for
-                          Basic over HTTP: the password and all data travel in
-                          clear text). Needs Client/AllowUnencrypted=true here and
-                          Service/AllowUnencrypted=true on the server.
-                          Remote commands obey this machine's client settings
-                          (winrm/config/client in the configuration directory):
-                          over plain HTTP the host must be in Client/TrustedHosts
-                          (names, addresses, * wildcards, * for every host).
-    -skipCAcheck          Do not check that a trusted CA issued the server
-                          certificate. Dangerous: anyone in the path can pose as
-                          the server. For test hosts only.
-    -skipCNcheck          Do not check that the certificate names the host.
-                          Dangerous, as above.
-    -cacert:FILE          Trust the PEM certificates in FILE (a CA, or the
-                          server's self-signed certificate) instead of the
-                          system's roots.
-    -format:text|xml|#pretty
-                          Output format (default text).
-    -timeout:MS           Operation timeout in milliseconds (default 60000).
-    -file:FILE            Take the request body from FILE (set, create, invoke).
-    -filter:TEXT          Enumeration filter (winrm events: the event XPath).
-                          -dialect: names its language:
-    -dialect:DIALECT      wql (default when -filter: is given), selector,
-                          association, or a dialect URI. The selector filter
-                          takes KEY=VALUE+KEY2=VALUE2.
-    -existing, -batches:N, -maxElements:N
-                          winrm events: read existing events, how many pulls,
-                          most events per pull.
-    -returnType:object|epr|objectepr
-                          Enumerate objects, endpoint references, or both.
-    -q                    quickconfig: do not ask for confirmation.
-    -transport:http|https quickconfig: transport of the listener (default http).
-    -force                quickconfig: do not ask, same as -q.
-    --config-dir DIR      Local configuration directory.
-    -?                    Help.
-"#;
+/// `winrm help switches`: the table of [`crate::switches`] in two columns.
+fn switches_help() -> String {
+    format!(
+        "SWITCHES\n    Switch names are case-insensitive; values follow a colon.\n\n{}",
+        help_columns(&docs(SWITCHES), 26)
+    )
+}
 
 const URIS: &str = r#"RESOURCE URIS
     A resource URI names a resource class; the instance is chosen by selectors
@@ -275,9 +214,60 @@ fn operation_help(op: &str) -> Option<String> {
     };
     let description: Vec<String> = text.lines().map(|l| format!("    {l}")).collect();
     Some(format!(
-        "SYNOPSIS\n    {synopsis}\n\nDESCRIPTION\n{}\n\n{SWITCHES}",
-        description.join("\n")
+        "SYNOPSIS\n    {synopsis}\n\nDESCRIPTION\n{}\n\n{}",
+        description.join("\n"),
+        switches_help()
     ))
+}
+
+/// `winrm(1)` in roff: the overview's sections, then the switches from the same table as
+/// `winrm help switches`, then the remoting notes.
+pub(crate) fn man_page() -> String {
+    let mut sections = Vec::new();
+    let mut synopsis = "";
+    for (title, body) in text_sections(OVERVIEW) {
+        match title {
+            "NAME" => {}
+            "SYNOPSIS" => synopsis = body,
+            _ => sections.push(ManSection::Text { title, body }),
+        }
+    }
+    let see_also = sections.pop();
+    sections.push(ManSection::Switches {
+        title: "SWITCHES",
+        rows: docs(SWITCHES),
+    });
+    for (title, body) in text_sections(REMOTING) {
+        sections.push(ManSection::Text { title, body });
+    }
+    sections.extend(see_also);
+    ManPage {
+        name: "winrm",
+        section: 1,
+        summary: "Windows Remote Management command line for wsmand and Windows hosts",
+        synopsis,
+        sections,
+    }
+    .to_roff()
+}
+
+/// The sections of a help text: each title line (not indented) with the indented lines under
+/// it, up to the next title.
+fn text_sections(text: &'static str) -> Vec<(&'static str, &'static str)> {
+    let mut sections = Vec::new();
+    let mut rest = text;
+    while let Some(end) = rest.find('\n') {
+        let title = &rest[..end];
+        let body_start = end + 1;
+        let body_end = rest[body_start..]
+            .match_indices('\n')
+            .map(|(i, _)| body_start + i + 1)
+            .find(|&i| rest[i..].chars().next().is_some_and(|c| !c.is_whitespace()))
+            .unwrap_or(rest.len());
+        sections.push((title, rest[body_start..body_end].trim_end_matches('\n')));
+        rest = &rest[body_end..];
+    }
+    sections
 }
 
 /// The help text for a topic (None: the overview); None when the topic is unknown.
@@ -290,7 +280,7 @@ pub(crate) fn topic(name: Option<&str>) -> Option<String> {
         "config" => Some(CONFIG.to_owned()),
         "uris" | "uri" => Some(URIS.to_owned()),
         "aliases" | "alias" => Some(ALIASES_TEXT.to_owned()),
-        "switches" | "auth" | "input" => Some(SWITCHES.to_owned()),
+        "switches" | "auth" | "input" => Some(switches_help()),
         "remoting" => Some(REMOTING.to_owned()),
         "exitcodes" => Some(OVERVIEW.to_owned()),
         other => operation_help(other),
@@ -333,6 +323,46 @@ mod tests {
             "5   the client configuration refuses",
         ] {
             assert!(o.contains(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn man_page_and_help_list_the_same_switches() {
+        let help = switches_help();
+        // A heading is a line at four spaces starting with `-`, up to column 26 when its
+        // description starts beside it.
+        let in_help: Vec<String> = help
+            .lines()
+            .filter_map(|line| line.strip_prefix("    "))
+            .filter(|rest| rest.starts_with('-'))
+            .map(|rest| match rest.get(..22) {
+                Some(head) if rest.len() > 22 && head.ends_with(' ') => head.trim_end().to_owned(),
+                _ => rest.trim_end().to_owned(),
+            })
+            .collect();
+        let page = man_page();
+        assert_eq!(
+            in_help,
+            wsman_cli::switches::man_switch_headings(&page),
+            "{page}"
+        );
+        for row in SWITCHES {
+            assert!(
+                row.names.iter().any(|n| help
+                    .to_ascii_lowercase()
+                    .contains(&format!("-{}", n.to_ascii_lowercase()))),
+                "help lacks {:?}",
+                row.names
+            );
+        }
+        assert!(page.starts_with(".TH WINRM 1 "));
+        for section in [
+            ".SH NAME",
+            ".SH SYNOPSIS",
+            ".SH SWITCHES",
+            ".SH EXIT STATUS",
+        ] {
+            assert!(page.contains(section), "man page lacks {section}");
         }
     }
 }

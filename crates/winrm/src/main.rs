@@ -1,5 +1,5 @@
 //! `winrm`: Windows Remote Management command line with winrm.cmd's syntax, for wsmand and
-//! Windows hosts. See `winrm help`.
+//! Windows hosts. See `winrm help`; `winrm --generate man` writes winrm(1).
 //!
 //! Exit codes (also in `winrm help`):
 //! - 0: success
@@ -18,6 +18,7 @@ mod help;
 mod prompt;
 mod quickconfig;
 mod render;
+mod switches;
 mod syntax;
 
 use std::process::ExitCode;

@@ -5,6 +5,6 @@ use crate::failure::Failure;
 
 /// The password for `user`.
 pub(crate) fn password_for(user: &str) -> Result<String, Failure> {
-    wsman_client::cli::read_password(user)
+    wsman_cli::read_password(user)
         .map_err(|e| Failure::operation(format!("cannot read the password: {e}")))
 }

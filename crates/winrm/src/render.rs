@@ -14,7 +14,7 @@ fn has_element_children(e: &Element) -> bool {
 
 /// Render one element (a response body, an enumeration item) as Windows text.
 pub(crate) fn text(e: &Element) -> String {
-    wsman_client::cli::windows_text(e)
+    wsman_cli::windows_text(e)
 }
 
 /// Render one element as XML with the prefixes it arrived with (generated ones where it had

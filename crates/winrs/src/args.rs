@@ -4,9 +4,14 @@
 //! everything after it belongs to the command, even when it starts with `-`. `--` ends the
 //! switches explicitly. Switch names are case-insensitive, as on Windows. Only the `-` form is
 //! accepted (Windows also takes `/r:`), because on Linux `/bin/sh` is a command, not a switch.
-//! The connection switches are shared with `winrm` (wsman-client's `cli` module).
+//! The switches are the rows of [`crate::switches`]; the connection switches behave as in
+//! `winrm` (wsman-cli).
 
-use wsman_client::cli::{no_value, required_value, ConnectionSwitches, SwitchError};
+use wsman_cli::switches::find;
+use wsman_cli::{ConnectionSwitches, SwitchError};
+
+pub(crate) use crate::switches::ShellSwitches;
+use crate::switches::{Parsing, CONNECTION, SHELL};
 
 /// What the user typed wrong (exit code [`crate::failure::EXIT_USAGE`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,23 +32,6 @@ impl From<SwitchError> for UsageError {
     }
 }
 
-/// The switches that shape the remote shell and command.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ShellSwitches {
-    /// `-d:` / `-directory:`.
-    pub(crate) directory: Option<String>,
-    /// `-env:KEY=VALUE`, in order.
-    pub(crate) environment: Vec<(String, String)>,
-    /// `-nop` / `-noprofile`.
-    pub(crate) no_profile: bool,
-    /// `-cp:` / `-codepage:`.
-    pub(crate) codepage: Option<u32>,
-    /// `-skipcmdshell`.
-    pub(crate) skip_cmd_shell: bool,
-    /// `-noe` / `-noecho`: stdin as a pipe rather than a console.
-    pub(crate) no_echo: bool,
-}
-
 /// A command line to run remotely.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Invocation {
@@ -57,70 +45,34 @@ pub(crate) struct Invocation {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Parsed {
     Help,
+    /// `--generate man`: print winrs(1).
+    Man,
     Run(Box<Invocation>),
 }
 
-fn is_help_flag(a: &str) -> bool {
-    matches!(
-        a.to_ascii_lowercase().as_str(),
-        "-?" | "/?" | "-h" | "--help" | "-help"
-    )
+/// `/?` is help as on Windows (the one `/` form: a lone `/?` is no Linux path); the `-`
+/// forms are a row of the SHELL table.
+fn is_slash_help(a: &str) -> bool {
+    a == "/?"
 }
 
-fn apply_shell_switch(
-    s: &mut ShellSwitches,
-    name: &str,
-    value: Option<&str>,
-) -> Result<(), UsageError> {
-    match name.to_ascii_lowercase().as_str() {
-        "d" | "dir" | "directory" => s.directory = Some(required_value(name, value)?),
-        "env" | "environment" => {
-            let v = required_value(name, value)?;
-            let (key, val) = v
-                .split_once('=')
-                .filter(|(k, _)| !k.is_empty())
-                .ok_or_else(|| usage(format!("-{name}:{v} must have the form KEY=VALUE")))?;
-            s.environment.push((key.to_owned(), val.to_owned()));
-        }
-        "nop" | "noprofile" => {
-            no_value(name, value)?;
-            s.no_profile = true;
-        }
-        "cp" | "codepage" => {
-            let v = required_value(name, value)?;
-            let cp = v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| usage(format!("-{name}:{v} is not a code page number")))?;
-            s.codepage = Some(cp);
-        }
-        "skipcmdshell" => {
-            no_value(name, value)?;
-            s.skip_cmd_shell = true;
-        }
-        "noe" | "noecho" => {
-            no_value(name, value)?;
-            s.no_echo = true;
-        }
-        "ad" | "allowdelegate" | "comp" | "compression" => {
-            return Err(usage(format!(
-                "-{name} is not supported by this winrs (no credential delegation, no compression)"
-            )))
-        }
-        _ => return Err(usage(format!("unknown switch -{name} (see `winrs -?`)"))),
-    }
-    Ok(())
-}
-
-/// Parse the arguments after the program name.
+/// Parse the arguments after the program name: `--generate man`, or switches (each a row of
+/// [`crate::switches`]) and then the command.
 pub(crate) fn parse(args: Vec<String>) -> Result<Parsed, UsageError> {
-    let mut connection = ConnectionSwitches::default();
-    let mut shell = ShellSwitches::default();
+    if args.len() == 2 && args[0] == "--generate" {
+        return match args[1].as_str() {
+            "man" => Ok(Parsed::Man),
+            other => Err(usage(format!(
+                "--generate {other}: only `--generate man` is known"
+            ))),
+        };
+    }
+    let tables = [CONNECTION, SHELL];
+    let mut state = Parsing::default();
     let mut iter = args.into_iter();
     let mut command = None;
     while let Some(arg) = iter.next() {
-        if is_help_flag(&arg) {
+        if is_slash_help(&arg) {
             return Ok(Parsed::Help);
         }
         if arg == "--" {
@@ -133,14 +85,11 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Parsed, UsageError> {
                     Some((n, v)) => (n, Some(v)),
                     None => (rest, None),
                 };
-                if name.eq_ignore_ascii_case("transport") {
-                    connection.use_ssl = match required_value(name, value)?.to_ascii_lowercase() {
-                        t if t == "https" => true,
-                        t if t == "http" => false,
-                        t => return Err(usage(format!("-transport:{t} must be http or https"))),
-                    };
-                } else if !connection.apply(name, value)? {
-                    apply_shell_switch(&mut shell, name, value)?;
+                let switch = find(&tables, name)
+                    .ok_or_else(|| usage(format!("unknown switch -{name} (see `winrs -?`)")))?;
+                (switch.apply)(&mut state, name, value)?;
+                if state.help {
+                    return Ok(Parsed::Help);
                 }
             }
             Some(_) => return Err(usage("a lone '-' is neither a switch nor a command")),
@@ -153,10 +102,10 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Parsed, UsageError> {
     let Some(command) = command.filter(|c| !c.trim().is_empty()) else {
         return Err(usage("no command given: winrs -r:HOST COMMAND [ARGS]"));
     };
-    connection.check()?;
+    state.connection.check()?;
     Ok(Parsed::Run(Box::new(Invocation {
-        connection,
-        shell,
+        connection: state.connection,
+        shell: state.shell,
         command,
         arguments: iter.collect(),
     })))
@@ -165,7 +114,7 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Parsed, UsageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wsman_client::cli::AuthChoice;
+    use wsman_cli::AuthChoice;
 
     fn p(args: &[&str]) -> Result<Parsed, UsageError> {
         parse(args.iter().map(|s| (*s).to_owned()).collect())

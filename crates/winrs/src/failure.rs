@@ -1,9 +1,10 @@
 //! Why winrs failed locally, the exit code for each reason, and how it is printed (WS-Management
-//! errors as Windows' tools print them, through wsman-client's `cli` module).
+//! errors as Windows' tools print them, through wsman-cli).
 //!
 //! Exit codes are chosen not to collide with what remote commands commonly return (0-2, 126,
 //! 127, 128+N for signals, 255): a script can tell "the command failed" from "winrs failed".
 
+use wsman_cli::{failure_kind, FailureKind};
 use wsman_client::ClientError;
 
 use crate::args::UsageError;
@@ -53,12 +54,10 @@ impl Failure {
         match self {
             Self::Usage(_) => EXIT_USAGE,
             Self::Local { .. } => EXIT_LOCAL,
-            Self::Client(c) => match c.as_ref() {
-                ClientError::Fault { .. } | ClientError::Protocol { .. } => EXIT_FAULT,
-                ClientError::Unauthorized { .. } => EXIT_AUTH,
-                ClientError::InvalidEndpoint { .. } | ClientError::Configuration { .. } => {
-                    EXIT_USAGE
-                }
+            Self::Client(c) => match failure_kind(c) {
+                FailureKind::Fault | FailureKind::Protocol => EXIT_FAULT,
+                FailureKind::Unauthorized => EXIT_AUTH,
+                FailureKind::InvalidEndpoint | FailureKind::Configuration => EXIT_USAGE,
                 _ => EXIT_CONNECTION,
             },
         }
@@ -69,7 +68,7 @@ impl Failure {
 pub(crate) fn describe(f: &Failure) -> String {
     match f {
         Failure::Usage(u) => format!("winrs: {u}\nRun `winrs -?` for the syntax.\n"),
-        Failure::Client(c) => wsman_client::cli::describe_error(c),
+        Failure::Client(c) => wsman_cli::describe_error(c),
         Failure::Local { message } => format!("winrs: {message}\n"),
     }
 }

@@ -1,16 +1,18 @@
 //! `winrs`: run a command on a WinRM host (wsmand or Windows) with Windows' winrs syntax,
-//! connected to this terminal. See `winrs -?` (help.rs) for switches and exit codes.
+//! connected to this terminal. See `winrs -?` (help.rs, over the
+//! table in switches.rs) for switches and exit codes; `winrs --generate man` writes winrs(1).
 #![forbid(unsafe_code)]
 
 mod args;
 mod failure;
 mod help;
 mod session;
+mod switches;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use wsman_client::cli::{AuthChoice, CliError, ClientSettings};
+use wsman_cli::{AuthChoice, CliError, ClientSettings};
 use wsman_client::{Client, ClientOptions, Endpoint};
 
 use args::{Invocation, Parsed};
@@ -33,7 +35,7 @@ fn client_settings(inv: &Invocation) -> Result<(Endpoint, ClientOptions), Failur
     let user_agent = concat!("wsmand-winrs/", env!("CARGO_PKG_VERSION"));
     let settings = machine_client_settings()?;
     let options = c
-        .client_options(user_agent, &settings, wsman_client::cli::read_password)
+        .client_options(user_agent, &settings, wsman_cli::read_password)
         .map_err(|e| match e {
             CliError::Usage(u) => Failure::Usage(u.into()),
             other => Failure::local(other.to_string()),
@@ -86,12 +88,16 @@ fn main() -> ExitCode {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     if argv.is_empty() {
-        eprint!("{}", help::HELP);
+        eprint!("{}", help::help());
         return ExitCode::from(EXIT_USAGE);
     }
     let invocation = match args::parse(argv) {
         Ok(Parsed::Help) => {
-            print!("{}", help::HELP);
+            print!("{}", help::help());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Man) => {
+            print!("{}", help::man_page());
             return ExitCode::SUCCESS;
         }
         Ok(Parsed::Run(i)) => *i,

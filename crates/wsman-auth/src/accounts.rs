@@ -19,11 +19,15 @@
 //! NTLM cannot work from the argon2id hash: the server needs the NT hash itself, which is
 //! password-equivalent for NTLM. It is therefore stored only for accounts that opt in
 //! (`wsmand account add NAME --ntlm`), kept current by `passwd`, and dropped by `--no-ntlm`.
+//!
+//! This module is the accounts as data: the file's text parsed and checked, hashing and
+//! verification, and each change applied to the text. Reading and replacing the file (its
+//! mode, its size bound, the writers' lock, the atomic write) is I/O, done behind
+//! [`AccountFile`] by `wsman_config::accounts`, so this crate stays pure.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -187,15 +191,35 @@ pub enum AccountError {
     },
 }
 
+/// Where an [`AccountStore`]'s accounts are kept: `DIR/accounts.toml` behind the file I/O of
+/// `wsman_config::accounts`. The text it hands over holds password hashes and NT hashes, so it
+/// comes and goes as [`Zeroizing`] strings.
+pub trait AccountFile: std::fmt::Debug + Send + Sync {
+    /// The file, for messages.
+    fn path(&self) -> &Path;
+
+    /// The file's text, `None` when there is no file (no accounts yet). Refuses a file that
+    /// group or others may read or write, and one larger than [`MAX_ACCOUNTS_FILE_LEN`].
+    fn read(&self) -> Result<Option<Zeroizing<String>>, AccountError>;
+
+    /// Under the writers' lock: reads the text again, hands it to `change`, and replaces the
+    /// file (mode 0600, atomically) with what `change` returns.
+    fn update(&self, change: AccountsChange<'_>) -> Result<(), AccountError>;
+}
+
+/// One change to the accounts' text: the text as read (`None`: no file) to the text to write.
+pub type AccountsChange<'a> =
+    Box<dyn FnOnce(Option<Zeroizing<String>>) -> Result<Zeroizing<String>, AccountError> + 'a>;
+
 /// The accounts in `DIR/accounts.toml`, as loaded.
 ///
-/// `load` takes a snapshot; `add`, `remove` and `passwd` lock the file,
+/// `open` takes a snapshot; `add`, `remove` and `passwd` lock the file,
 /// re-read it, apply the change, write it atomically and update the
 /// snapshot, so two concurrent `wsmand account` commands cannot lose each
 /// other's changes.
 #[derive(Debug)]
 pub struct AccountStore {
-    path: PathBuf,
+    file: Arc<dyn AccountFile>,
     accounts: Vec<StoredAccount>,
 }
 
@@ -266,17 +290,17 @@ impl AccountStore {
         config_dir.join(ACCOUNTS_FILE_NAME)
     }
 
-    /// Loads `config_dir/accounts.toml`. A missing file is an empty store
-    /// (no service accounts yet); an unsafe or malformed one is an error.
-    pub fn load(config_dir: &Path) -> Result<Self, AccountError> {
-        let path = Self::path_in(config_dir);
-        let accounts = read_accounts(&path)?;
-        Ok(Self { path, accounts })
+    /// Reads the accounts from `file`. A missing file is an empty store (no service accounts
+    /// yet); an unsafe or malformed one is an error.
+    pub fn open(file: Arc<dyn AccountFile>) -> Result<Self, AccountError> {
+        let text = file.read()?;
+        let accounts = parse_accounts(file.path(), text.as_deref().map(String::as_str))?;
+        Ok(Self { file, accounts })
     }
 
     /// The file this store reads and writes.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// Whether `name` is a service account.
@@ -440,10 +464,18 @@ impl AccountStore {
         &mut self,
         change: impl FnOnce(&mut Vec<StoredAccount>) -> Result<T, AccountError>,
     ) -> Result<T, AccountError> {
-        let _lock = lock_accounts_file(&self.path)?;
-        let mut accounts = read_accounts(&self.path)?;
-        let result = change(&mut accounts)?;
-        write_accounts(&self.path, &accounts)?;
+        let path = self.file.path().to_owned();
+        let mut outcome = None;
+        self.file.update(Box::new(|text| {
+            let mut accounts = parse_accounts(&path, text.as_deref().map(String::as_str))?;
+            let result = change(&mut accounts)?;
+            let text = encode_accounts(&accounts)?;
+            outcome = Some((result, accounts));
+            Ok(text)
+        }))?;
+        let (result, accounts) = outcome.ok_or_else(|| AccountError::Encode {
+            message: "the accounts file was not updated".to_owned(),
+        })?;
         self.accounts = accounts;
         Ok(result)
     }
@@ -565,43 +597,13 @@ impl crate::ntlm::NtHashLookup for AccountStore {
     }
 }
 
-fn io_error(path: &Path) -> impl FnOnce(io::Error) -> AccountError + '_ {
-    move |source| AccountError::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-fn read_accounts(path: &Path) -> Result<Vec<StoredAccount>, AccountError> {
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(io_error(path)(error)),
+/// The accounts in the file's text (`None`: no file), each entry checked: names, duplicates,
+/// run-as users, NT hashes and password hashes.
+fn parse_accounts(path: &Path, text: Option<&str>) -> Result<Vec<StoredAccount>, AccountError> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
     };
-    let metadata = file.metadata().map_err(io_error(path))?;
-    let mode = metadata.permissions().mode();
-    if mode & 0o077 != 0 {
-        return Err(AccountError::InsecurePermissions {
-            path: path.to_owned(),
-            mode: mode & 0o7777,
-        });
-    }
-    // The file holds NT hashes: its text is wiped when dropped, like the hashes themselves. The
-    // buffer is sized up front so reading does not reallocate and leave unwiped copies behind.
-    let expected = metadata.len().min(MAX_ACCOUNTS_FILE_LEN) + 1;
-    let mut text = Zeroizing::new(String::with_capacity(
-        usize::try_from(expected).unwrap_or(0),
-    ));
-    file.take(MAX_ACCOUNTS_FILE_LEN + 1)
-        .read_to_string(&mut text)
-        .map_err(io_error(path))?;
-    if text.len() as u64 > MAX_ACCOUNTS_FILE_LEN {
-        return Err(AccountError::TooLarge {
-            path: path.to_owned(),
-            max: MAX_ACCOUNTS_FILE_LEN,
-        });
-    }
-    let parsed: AccountsFile = toml::from_str(&text).map_err(|source| AccountError::Parse {
+    let parsed: AccountsFile = toml::from_str(text).map_err(|source| AccountError::Parse {
         path: path.to_owned(),
         source,
     })?;
@@ -643,61 +645,16 @@ fn read_accounts(path: &Path) -> Result<Vec<StoredAccount>, AccountError> {
     Ok(parsed.accounts)
 }
 
-/// Takes an exclusive lock on `accounts.toml.lock` next to the file. A
-/// separate lock file is used because the data file itself is replaced by
-/// rename on every write.
-fn lock_accounts_file(path: &Path) -> Result<File, AccountError> {
-    let lock_path = path.with_extension("toml.lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&lock_path)
-        .map_err(io_error(&lock_path))?;
-    lock.lock().map_err(io_error(&lock_path))?;
-    Ok(lock)
-}
-
-/// temp file (0600, same directory) + fsync + rename + fsync of the
-/// directory: readers see the old file or the new one, never a mix, and
-/// the change survives a crash once this returns.
-fn write_accounts(path: &Path, accounts: &[StoredAccount]) -> Result<(), AccountError> {
+/// The file's new text. It holds the hashes, so it is wiped when dropped.
+fn encode_accounts(accounts: &[StoredAccount]) -> Result<Zeroizing<String>, AccountError> {
     let file = AccountsFile {
         accounts: accounts.to_vec(),
     };
-    let text = Zeroizing::new(
-        toml::to_string(&file).map_err(|error| AccountError::Encode {
+    toml::to_string(&file)
+        .map(Zeroizing::new)
+        .map_err(|error| AccountError::Encode {
             message: error.to_string(),
-        })?,
-    );
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let temp_path = directory.join(format!(".{ACCOUNTS_FILE_NAME}.tmp-{}", std::process::id()));
-    let result = write_new_file(&temp_path, text.as_bytes())
-        .and_then(|()| fs::rename(&temp_path, path))
-        .and_then(|()| File::open(directory)?.sync_all());
-    if result.is_err() {
-        let _ = fs::remove_file(&temp_path);
-    }
-    result.map_err(io_error(path))
-}
-
-fn write_new_file(path: &Path, contents: &[u8]) -> io::Result<()> {
-    // A stale temp file from a crashed run would make create_new fail.
-    match fs::remove_file(path) {
-        Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
-        _ => {}
-    }
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
+        })
 }
 
 #[cfg(test)]

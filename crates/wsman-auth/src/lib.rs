@@ -43,7 +43,9 @@ pub mod negotiate_route;
 pub mod ntlm;
 pub mod sealing;
 
-pub use accounts::{validate_account_name, Account, AccountError, AccountStore};
+pub use accounts::{
+    validate_account_name, Account, AccountError, AccountFile, AccountStore, AccountsChange,
+};
 pub use authenticator::{AuthError, Authenticator, Identity, IdentityKind, PasswordChecker};
 pub use basic::{bare_linux_name, parse_basic_authorization, BasicError, Credentials};
 pub use challenge::{ChallengeConfig, BASIC_CHALLENGE};

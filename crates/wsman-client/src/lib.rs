@@ -14,8 +14,8 @@
 //! ```
 //!
 //! WinRS remote shells (open, run, send stdin, receive output as it comes, signal, close) are
-//! in [`shell`]; the pieces the `winrm` and `winrs` command lines share (connection switches,
-//! password prompt, Windows-style error text) in [`cli`].
+//! in [`shell`]. What the `winrm` and `winrs` command lines share (connection switches, password
+//! prompt, Windows-style error text) is the `wsman-cli` crate, which builds on this one.
 //!
 //! Every operation returns the parsed body element ([`wsman_proto::xml::Element`]) after
 //! checking that `wsa:RelatesTo` equals the request's MessageID. Responses are bounded
@@ -24,7 +24,6 @@
 
 pub mod blocking;
 pub mod body;
-pub mod cli;
 mod client;
 pub mod credssp;
 pub mod endpoint;

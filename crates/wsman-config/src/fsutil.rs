@@ -25,6 +25,11 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| {
+        // A stale temp file from a crashed run with the same pid would make create_new fail.
+        match fs::remove_file(&tmp) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)

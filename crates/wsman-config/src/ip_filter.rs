@@ -3,6 +3,18 @@
 
 use std::net::IpAddr;
 
+/// Why a filter does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IpFilterError {
+    /// A list item is not an address of the filter's family.
+    #[error("{text:?} is not an {family} address")]
+    NotAnAddress { text: String, family: &'static str },
+    /// A `first-last` range whose first address is after its last.
+    #[error("range {range:?} is reversed")]
+    Reversed { range: String },
+}
+
 /// A parsed filter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IpFilter {
@@ -13,19 +25,20 @@ pub enum IpFilter {
 
 impl IpFilter {
     /// Parse a filter for one family (`v6` selects which).
-    pub fn parse(text: &str, v6: bool) -> Result<Self, String> {
+    pub fn parse(text: &str, v6: bool) -> Result<Self, IpFilterError> {
         let t = text.trim();
         if t == "*" {
             return Ok(Self::Any);
         }
         let family = if v6 { "IPv6" } else { "IPv4" };
-        let addr = |s: &str| -> Result<IpAddr, String> {
-            let ip: IpAddr = s
-                .trim()
-                .parse()
-                .map_err(|_| format!("{s:?} is not an {family} address"))?;
+        let not_an_address = |s: &str| IpFilterError::NotAnAddress {
+            text: s.to_owned(),
+            family,
+        };
+        let addr = |s: &str| -> Result<IpAddr, IpFilterError> {
+            let ip: IpAddr = s.trim().parse().map_err(|_| not_an_address(s))?;
             if ip.is_ipv6() != v6 {
-                return Err(format!("{s:?} is not an {family} address"));
+                return Err(not_an_address(s));
             }
             Ok(ip)
         };
@@ -39,7 +52,9 @@ impl IpFilter {
                 }
             };
             if first > last {
-                return Err(format!("range {part:?} is reversed"));
+                return Err(IpFilterError::Reversed {
+                    range: part.to_owned(),
+                });
             }
             out.push((first, last));
         }

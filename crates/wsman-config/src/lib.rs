@@ -7,7 +7,9 @@
 //! local `winrm` CLI call the same resource operations, so both print the same thing.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod certmapping;
+mod certmapping_ops;
 pub mod certs;
 mod effective;
 mod fsutil;
@@ -24,15 +26,16 @@ mod toml_file;
 use std::path::PathBuf;
 
 pub use certmapping::{CertMapping, CERTMAPPING_URI};
+pub use certmapping_ops::render_cert_mapping;
 pub use effective::{
     CbtHardeningLevel, ClientAuth, ClientConfig, Config, DefaultPorts, IdentifyConfig, ServiceAuth,
     ServiceConfig, WinrsConfig, DEFAULT_PRODUCT_VENDOR,
 };
-pub use ip_filter::IpFilter;
+pub use ip_filter::{IpFilter, IpFilterError};
 pub use listener::{AddressError, Listener, ListenerAddress, Transport, DEFAULT_URL_PREFIX};
 pub use listener_ops::render_listener;
 pub use resource::{body_from_values, resource, ConfigResource, EnumItem, LISTENER_URI};
-pub use schema::{Container, SettingKey, Value};
+pub use schema::{Container, SettingKey, Value, ValueError};
 pub use sddl::{Access, SddlError, SecurityDescriptor, Sid};
 pub use security::{SecurityConfig, DEFAULT_FAILED_LOGIN_MAX_DELAY_MS, DEFAULT_SHELL_SDDL};
 pub use store::{ConfigStore, Source};

@@ -75,7 +75,8 @@ impl ListenerAddress {
     }
 }
 
-/// The `Transport` key.
+/// The `Transport` key, HTTP or HTTPS: the one transport type of the workspace (the server's
+/// listeners use it too).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Transport {
     Http,
@@ -104,10 +105,19 @@ impl fmt::Display for Transport {
 }
 
 impl Transport {
+    /// The spelling used in the config tree and in listener selectors.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Http => "HTTP",
             Self::Https => "HTTPS",
+        }
+    }
+
+    /// The URL scheme.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
         }
     }
 }
@@ -206,6 +216,29 @@ impl StoredListener {
 
     pub(crate) fn same_keys(&self, address: &ListenerAddress, transport: Transport) -> bool {
         self.address == *address && self.transport == transport
+    }
+}
+
+/// A URLPrefix that is not one URL path segment.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("URLPrefix {prefix:?} must be a non-empty URL path segment (letters, digits, - _ . ~)")]
+pub(crate) struct UrlPrefixError {
+    pub(crate) prefix: String,
+}
+
+/// Checked where a URLPrefix enters: it becomes a URL path segment.
+pub(crate) fn check_url_prefix(prefix: &str) -> Result<(), UrlPrefixError> {
+    let ok = !prefix.is_empty()
+        && prefix.len() <= 255
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
+    if ok {
+        Ok(())
+    } else {
+        Err(UrlPrefixError {
+            prefix: prefix.to_owned(),
+        })
     }
 }
 

@@ -7,29 +7,13 @@ use wsman_proto::xml::{Element, Writer};
 use wsman_proto::Fault;
 
 use crate::certs;
-use crate::listener::{Listener, ListenerAddress, StoredListener, Transport};
+use crate::listener::{check_url_prefix, Listener, ListenerAddress, StoredListener, Transport};
 use crate::resource::{
     check_body_root, invalid_value, is_config_ns, leaf_text, save_fault, unknown_element,
     unreadable_fault, EnumItem, LISTENER_URI,
 };
 use crate::schema::ValueType;
 use crate::store::ConfigStore;
-
-/// Checked where a URLPrefix enters: it becomes a URL path segment.
-pub(crate) fn check_url_prefix(prefix: &str) -> Result<(), String> {
-    let ok = !prefix.is_empty()
-        && prefix.len() <= 255
-        && prefix
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "URLPrefix {prefix:?} must be a non-empty URL path segment (letters, digits, - _ . ~)"
-        ))
-    }
-}
 
 fn cert_not_found(thumbprint: &str) -> Fault {
     Fault::invalid_parameter(format!(
@@ -62,9 +46,9 @@ fn parse_listener_body(
         let text = leaf_text(child, &what)?;
         match name.as_str() {
             "address" => {
-                let a: ListenerAddress = text.parse().map_err(|e: crate::AddressError| {
-                    invalid_value(&what, &text, &e.to_string())
-                })?;
+                let a: ListenerAddress = text
+                    .parse()
+                    .map_err(|e: crate::AddressError| invalid_value(&what, &text, e))?;
                 if a != *address {
                     return Err(invalid_value(
                         &what,

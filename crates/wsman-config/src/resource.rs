@@ -92,7 +92,7 @@ fn lookup(uri: &str) -> Result<ConfigResource, Fault> {
     resource(uri).ok_or_else(|| Fault::destination_unreachable(uri))
 }
 
-pub(crate) fn invalid_value(what: &str, text: &str, reason: &str) -> Fault {
+pub(crate) fn invalid_value(what: &str, text: &str, reason: impl std::fmt::Display) -> Fault {
     Fault::schema_validation_error(format!(
         "The WS-Management service cannot process the request because the value {text:?} is not valid for the setting {what}: {reason}. "
     ))

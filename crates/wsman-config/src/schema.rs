@@ -435,11 +435,47 @@ pub fn all_settings() -> Vec<(Container, &'static Setting)> {
     out
 }
 
+/// Why a value is not valid for its setting: a short reason, to which the caller adds the
+/// setting's name and the value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueError {
+    #[error("expected true or false")]
+    NotABoolean,
+    #[error("expected an {xsd}")]
+    NotANumber { xsd: &'static str },
+    #[error("out of range for {xsd}")]
+    OutOfRange { xsd: &'static str },
+    #[error("must be an {xsd} between {min} and {max}")]
+    NotBetween {
+        xsd: &'static str,
+        min: u64,
+        max: u64,
+    },
+    #[error("must not be negative")]
+    Negative,
+    /// A range check asked of a setting that is not a number.
+    #[error("not a number setting")]
+    NotANumberSetting,
+    #[error("expected None, Relaxed or Strict")]
+    NotAHardeningLevel,
+    /// A TOML value of another type than the setting's.
+    #[error("expected a {expected}, found a {found}")]
+    WrongType {
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error(transparent)]
+    IpFilter(#[from] crate::ip_filter::IpFilterError),
+    #[error(transparent)]
+    Sddl(#[from] crate::sddl::SddlError),
+}
+
 impl ValueType {
     /// Parse text as a client writes it. Booleans in any case; numbers as decimal digits;
     /// `CbtHardeningLevel` in any case, stored in Windows' spelling. The error is a short
     /// reason, the caller adds the setting name and value.
-    pub fn parse(self, text: &str) -> Result<Value, String> {
+    pub fn parse(self, text: &str) -> Result<Value, ValueError> {
         let trimmed = text.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n'));
         match self {
             Self::Bool => {
@@ -448,43 +484,42 @@ impl ValueType {
                 } else if trimmed.eq_ignore_ascii_case("false") {
                     Ok(Value::Bool(false))
                 } else {
-                    Err("expected true or false".to_owned())
+                    Err(ValueError::NotABoolean)
                 }
             }
             Self::Number { xsd, .. } => {
                 if trimmed.is_empty() || !trimmed.bytes().all(|c| c.is_ascii_digit()) {
-                    return Err(format!("expected an {xsd}"));
+                    return Err(ValueError::NotANumber { xsd });
                 }
                 let v: u64 = trimmed
                     .parse()
-                    .map_err(|_| format!("out of range for {xsd}"))?;
+                    .map_err(|_| ValueError::OutOfRange { xsd })?;
                 self.check_number(v).map(Value::Number)
             }
             Self::Text => Ok(Value::Text(Cow::Owned(text.to_owned()))),
-            Self::IpFilter { v6 } => crate::IpFilter::parse(trimmed, v6)
-                .map(|_| Value::Text(Cow::Owned(trimmed.to_owned()))),
-            Self::Sddl => crate::sddl::validate(trimmed)
-                .map(|()| Value::Text(Cow::Owned(trimmed.to_owned())))
-                .map_err(|e| e.to_string()),
+            Self::IpFilter { v6 } => Ok(crate::IpFilter::parse(trimmed, v6)
+                .map(|_| Value::Text(Cow::Owned(trimmed.to_owned())))?),
+            Self::Sddl => Ok(crate::sddl::validate(trimmed)
+                .map(|()| Value::Text(Cow::Owned(trimmed.to_owned())))?),
             Self::CbtHardeningLevel => ["None", "Relaxed", "Strict"]
                 .into_iter()
                 .find(|l| l.eq_ignore_ascii_case(trimmed))
                 .map(|l| Value::Text(Cow::Borrowed(l)))
-                .ok_or_else(|| "expected None, Relaxed or Strict".to_owned()),
+                .ok_or(ValueError::NotAHardeningLevel),
         }
     }
 
     /// Range check for a number (also used for TOML integers).
-    pub fn check_number(self, v: u64) -> Result<u64, String> {
+    pub fn check_number(self, v: u64) -> Result<u64, ValueError> {
         match self {
             Self::Number { xsd, min, max } => {
                 if v < min || v > max {
-                    Err(format!("must be an {xsd} between {min} and {max}"))
+                    Err(ValueError::NotBetween { xsd, min, max })
                 } else {
                     Ok(v)
                 }
             }
-            _ => Err("not a number setting".to_owned()),
+            _ => Err(ValueError::NotANumberSetting),
         }
     }
 
@@ -502,6 +537,33 @@ impl ValueType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn value_errors_keep_their_texts() {
+        let number = ValueType::Number {
+            xsd: "unsignedInt",
+            min: 1,
+            max: 10,
+        };
+        for (error, text) in [
+            (ValueType::Bool.parse("x"), "expected true or false"),
+            (number.parse("-1"), "expected an unsignedInt"),
+            (
+                number.parse("11"),
+                "must be an unsignedInt between 1 and 10",
+            ),
+            (
+                ValueType::CbtHardeningLevel.parse("x"),
+                "expected None, Relaxed or Strict",
+            ),
+            (
+                ValueType::IpFilter { v6: false }.parse("::1"),
+                "\"::1\" is not an IPv4 address",
+            ),
+        ] {
+            assert_eq!(error.map_err(|e| e.to_string()), Err(text.to_owned()));
+        }
+    }
 
     #[test]
     fn every_default_satisfies_its_own_type() {

@@ -37,6 +37,25 @@ pub struct SecurityConfig {
     pub failed_login_max_delay_ms: u64,
 }
 
+/// Why a `[Security]` key of config.toml is refused (the caller adds file and line).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum SecurityValueError {
+    #[error("Security.ShellSDDL must be a string")]
+    ShellSddlNotText,
+    #[error("invalid Security.ShellSDDL: {0}")]
+    ShellSddl(crate::sddl::SddlError),
+    #[error("Security.EventLogSDDL must be a string")]
+    EventLogSddlNotText,
+    #[error("invalid Security.EventLogSDDL: {0}")]
+    EventLogSddl(crate::sddl::SddlError),
+    #[error("Security.FailedLoginDelay must be true or false")]
+    FailedLoginDelayNotBoolean,
+    #[error("Security.FailedLoginMaxDelayms must be an integer from 0 to {MAX_FAILED_LOGIN_MAX_DELAY_MS}")]
+    FailedLoginMaxDelayOutOfRange,
+    #[error("unknown key {key:?} in [Security] (expected ShellSDDL, EventLogSDDL, FailedLoginDelay, FailedLoginMaxDelayms)")]
+    UnknownKey { key: String },
+}
+
 impl Default for SecurityConfig {
     fn default() -> Self {
         Self {
@@ -79,29 +98,29 @@ impl SecurityLayer {
     }
 
     /// Set one key from its TOML value; the error is the reason (the caller adds file/line).
-    pub(crate) fn set(&mut self, key: &str, value: &toml_edit::Value) -> Result<(), String> {
+    pub(crate) fn set(
+        &mut self,
+        key: &str,
+        value: &toml_edit::Value,
+    ) -> Result<(), SecurityValueError> {
         match key {
             "ShellSDDL" => {
-                let text = value
-                    .as_str()
-                    .ok_or("Security.ShellSDDL must be a string")?;
-                crate::sddl::validate(text)
-                    .map_err(|e| format!("invalid Security.ShellSDDL: {e}"))?;
+                let text = value.as_str().ok_or(SecurityValueError::ShellSddlNotText)?;
+                crate::sddl::validate(text).map_err(SecurityValueError::ShellSddl)?;
                 self.shell_sddl = Some(text.trim().to_owned());
             }
             "EventLogSDDL" => {
                 let text = value
                     .as_str()
-                    .ok_or("Security.EventLogSDDL must be a string")?;
-                crate::sddl::validate(text)
-                    .map_err(|e| format!("invalid Security.EventLogSDDL: {e}"))?;
+                    .ok_or(SecurityValueError::EventLogSddlNotText)?;
+                crate::sddl::validate(text).map_err(SecurityValueError::EventLogSddl)?;
                 self.event_log_sddl = Some(text.trim().to_owned());
             }
             "FailedLoginDelay" => {
                 self.failed_login_delay = Some(
                     value
                         .as_bool()
-                        .ok_or("Security.FailedLoginDelay must be true or false")?,
+                        .ok_or(SecurityValueError::FailedLoginDelayNotBoolean)?,
                 );
             }
             "FailedLoginMaxDelayms" => {
@@ -109,17 +128,13 @@ impl SecurityLayer {
                     .as_integer()
                     .and_then(|i| u64::try_from(i).ok())
                     .filter(|v| *v <= MAX_FAILED_LOGIN_MAX_DELAY_MS)
-                    .ok_or_else(|| {
-                        format!(
-                            "Security.FailedLoginMaxDelayms must be an integer from 0 to {MAX_FAILED_LOGIN_MAX_DELAY_MS}"
-                        )
-                    })?;
+                    .ok_or(SecurityValueError::FailedLoginMaxDelayOutOfRange)?;
                 self.failed_login_max_delay_ms = Some(v);
             }
             other => {
-                return Err(format!(
-                    "unknown key {other:?} in [Security] (expected ShellSDDL, EventLogSDDL, FailedLoginDelay, FailedLoginMaxDelayms)"
-                ))
+                return Err(SecurityValueError::UnknownKey {
+                    key: other.to_owned(),
+                })
             }
         }
         Ok(())

@@ -13,9 +13,9 @@ use std::path::Path;
 
 use toml_edit::{ImDocument, Item, TableLike};
 
-use crate::certmapping::CertMapping;
+use crate::certmapping::{CertMapping, MappingValueError};
 use crate::listener::{ListenerAddress, StoredListener, Transport};
-use crate::schema::{Container, Entry, SettingKey, Value, ValueType};
+use crate::schema::{Container, Entry, SettingKey, Value, ValueError, ValueType};
 use crate::ConfigError;
 
 /// One layer of values (the stored file, or the merged policy files).
@@ -64,7 +64,7 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn err(&self, span: Option<Range<usize>>, message: impl Into<String>) -> ConfigError {
+    fn err(&self, span: Option<Range<usize>>, message: impl std::fmt::Display) -> ConfigError {
         let line = span
             .map(|s| {
                 let end = s.start.min(self.text.len());
@@ -78,7 +78,7 @@ impl Ctx<'_> {
         ConfigError::Parse {
             path: self.path.to_owned(),
             line,
-            message: message.into(),
+            message: message.to_string(),
         }
     }
 }
@@ -196,21 +196,20 @@ fn walk_container(
 }
 
 /// A TOML value as a setting value: native TOML types, or a string in the XML spelling.
-fn convert(ty: ValueType, value: &toml_edit::Value) -> Result<Value, String> {
+fn convert(ty: ValueType, value: &toml_edit::Value) -> Result<Value, ValueError> {
     use toml_edit::Value as T;
     match (ty, value) {
         (ValueType::Bool, T::Boolean(b)) => Ok(Value::Bool(*b.value())),
         (ValueType::Number { .. }, T::Integer(i)) => {
-            let v = u64::try_from(*i.value()).map_err(|_| "must not be negative".to_owned())?;
+            let v = u64::try_from(*i.value()).map_err(|_| ValueError::Negative)?;
             ty.check_number(v).map(Value::Number)
         }
         (ValueType::Text, T::String(s)) => Ok(Value::Text(Cow::Owned(s.value().clone()))),
         (_, T::String(s)) if ty != ValueType::Text => ty.parse(s.value()),
-        (_, other) => Err(format!(
-            "expected a {}, found a {}",
-            ty.xsd_name(),
-            other.type_name()
-        )),
+        (_, other) => Err(ValueError::WrongType {
+            expected: ty.xsd_name(),
+            found: other.type_name(),
+        }),
     }
 }
 
@@ -358,7 +357,7 @@ fn parse_listener(
             "Hostname" => l.hostname = Some(text("Listener.Hostname")?),
             "URLPrefix" => {
                 let p = text("Listener.URLPrefix")?;
-                crate::listener_ops::check_url_prefix(&p)
+                crate::listener::check_url_prefix(&p)
                     .map_err(|r| ctx.err(value_span.clone(), r))?;
                 l.url_prefix = Some(p);
             }
@@ -428,7 +427,8 @@ fn parse_cert_mapping(
         let span = key_span(table, key, item);
         let value_span = item.span().or(span.clone());
         let text = |what: &str| string_value(ctx, what, item, span.clone());
-        let checked = |r: Result<(), String>| r.map_err(|e| ctx.err(value_span.clone(), e));
+        let checked =
+            |r: Result<(), MappingValueError>| r.map_err(|e| ctx.err(value_span.clone(), e));
         match key {
             "Issuer" => {
                 m.issuer = crate::certs::normalize_thumbprint(&text("CertMapping.Issuer")?);

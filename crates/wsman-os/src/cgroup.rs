@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::Duration;
 
-use crate::process::{signal_process, ProcessSignal};
+use crate::signal::{signal_process, ProcessSignal};
 
 mod instances;
 

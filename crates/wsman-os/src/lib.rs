@@ -7,7 +7,8 @@
 //! it in one place, and so that every other crate can keep
 //! `#![forbid(unsafe_code)]`. Inside this crate `unsafe` is confined to the
 //! PAM bindings (`pam::sys`, `pam::conversation`, `pam`), one `uname` call
-//! in `host`, one `mallopt` call in `allocator` and the clone-to-exec steps in `process`;
+//! in `host`, one `mallopt` call in `allocator`, the clone-to-exec steps in `process` and
+//! `kill`/`killpg`/`getsid` in `signal`;
 //! modules that need
 //! none (`users`, `pam::error`, `cgroup`) forbid it. Every
 //! `unsafe` block carries a `// SAFETY:` comment (enforced by clippy's
@@ -26,6 +27,7 @@ pub mod cgroup;
 pub mod host;
 pub mod pam;
 pub mod process;
+pub mod signal;
 pub mod users;
 
 pub use host::{host_name, identify_product_version, kernel_release, HostError};

@@ -39,18 +39,17 @@
 //!
 //! The login environment ([`login_environment`]) and the daemon's own
 //! account live in `process/environment.rs`; signalling, `/proc` scans and
-//! exit codes in `process/signals.rs`; the clone and [`Child`] in
+//! exit codes in `signal.rs`; the clone and [`Child`] in
 //! `process/spawn.rs`. Everything is re-exported here.
 
 mod environment;
-mod signals;
 mod spawn;
 
-pub use environment::{daemon_is_root, daemon_uid, daemon_user, login_environment};
-pub use signals::{
+pub use crate::signal::{
     all_processes, exit_code, kill_session, kill_sessions, process_stat, signal_process,
     signal_process_group, ProcessSignal, ProcessStat,
 };
+pub use environment::{daemon_is_root, daemon_uid, daemon_user, login_environment};
 pub use spawn::{reap_orphans, Child};
 
 use std::ffi::CString;

@@ -274,7 +274,7 @@ impl Value {
             (DateTime(a), Text(b)) => CimDateTime::parse(b).and_then(|b| a.compare(&b)),
             (Text(a), DateTime(b)) => CimDateTime::parse(a).and_then(|a| a.compare(b)),
             (Bool(a), Text(t)) | (Text(t), Bool(a)) => {
-                let b = crate::envelope::parse_bool(t)?;
+                let b = crate::headers::parse_bool(t)?;
                 let o = a.cmp(&b);
                 Some(if matches!(self, Text(_)) {
                     o.reverse()

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::duration;
-use crate::envelope::SelectorSet;
 use crate::fault::Fault;
+use crate::headers::SelectorSet;
 use crate::ns;
 use crate::xml::{escape_text, Element};
 

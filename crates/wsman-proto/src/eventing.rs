@@ -12,8 +12,7 @@ use crate::ns;
 use crate::xml::escape_text;
 use crate::Request;
 
-/// The resource of Windows' event logs (MS-WSMV 3.1.4.1.30).
-pub const EVENT_LOG_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog";
+pub use crate::ns::EVENT_LOG_URI;
 
 /// What a SubscribeResponse tells the subscriber.
 #[derive(Clone, Copy, Debug)]

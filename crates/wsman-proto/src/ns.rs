@@ -12,6 +12,8 @@ pub const MS_WSMAN: &str = "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd"
 pub const TRANSFER: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer";
 pub const ENUMERATION: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration";
 pub const EVENTING: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing";
+/// The resource of Windows' event logs (MS-WSMV 3.1.4.1.30).
+pub const EVENT_LOG_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog";
 pub const CIM_BINDING: &str = "http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd";
 pub const SHELL: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell";
 pub const CONFIG: &str = "http://schemas.microsoft.com/wbem/wsman/1/config";

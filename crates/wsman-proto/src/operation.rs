@@ -5,7 +5,7 @@
 //! resource URI strings. Comparison follows Windows: action URIs exactly, resource URIs
 //! without case (WinRM treats them so).
 
-use crate::envelope::SelectorSet;
+use crate::headers::SelectorSet;
 use crate::ns::{self, action as act};
 use crate::shell;
 
@@ -218,7 +218,7 @@ impl Resource {
                 return Self::Shell(r);
             }
         }
-        if uri.eq_ignore_ascii_case(crate::eventing::EVENT_LOG_URI) {
+        if uri.eq_ignore_ascii_case(crate::ns::EVENT_LOG_URI) {
             return Self::EventLog;
         }
         if shell::is_powershell_uri(uri) {
@@ -364,7 +364,7 @@ mod tests {
         assert_eq!(o.action, Action::Subscribe);
         assert_eq!(o.resource, Resource::EventLog);
         assert_eq!(
-            op(act::PULL, crate::eventing::EVENT_LOG_URI).resource,
+            op(act::PULL, crate::ns::EVENT_LOG_URI).resource,
             Resource::EventLog
         );
     }
@@ -402,9 +402,9 @@ mod tests {
             }
         );
         let mut sel = SelectorSet::default();
-        sel.0.push(crate::envelope::Selector {
+        sel.0.push(crate::headers::Selector {
             name: "__CIMNamespace".into(),
-            value: crate::envelope::SelectorValue::Text("root/cimv2".into()),
+            value: crate::headers::SelectorValue::Text("root/cimv2".into()),
         });
         assert_eq!(
             Operation::parse(

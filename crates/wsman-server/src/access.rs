@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use wsman_config::{Access, Config, IpFilter, SecurityDescriptor, Sid};
 use wsman_proto::operation::{Action, Operation, Resource, ShellResource};
 
+pub use crate::principal::{base_sids, linux_sids};
 use crate::throttle::ThrottlePolicy;
 
 /// The policy snapshot the request path reads (part of [`crate::ServiceSettings`]).
@@ -169,50 +170,24 @@ pub fn access_for(action: &Action) -> Access {
     }
 }
 
-/// The SIDs every authenticated caller has: Everyone, Authenticated Users, NETWORK (WinRM
-/// logons are network logons), plus Administrators when `is_administrator`.
-pub fn base_sids(is_administrator: bool) -> Vec<Sid> {
-    let mut out = vec![Sid::everyone(), Sid::authenticated_users(), Sid::network()];
-    if is_administrator {
-        out.push(Sid::builtin_administrators());
-    }
-    out
-}
-
-/// The SIDs of a caller whose Linux user is `uid` with groups `gids` (primary included):
-/// [`base_sids`], BUILTIN\Users, `S-1-22-1-<uid>` and `S-1-22-2-<gid>` per group.
-/// (BUILTIN\Remote Management Users is not derived: ACEs name Linux groups by Unix SID.)
-pub fn linux_sids(uid: u32, gids: &[u32], is_administrator: bool) -> Vec<Sid> {
-    let mut out = base_sids(is_administrator);
-    out.push(Sid::builtin_users());
-    out.push(Sid::unix_user(uid));
-    for gid in gids {
-        let sid = Sid::unix_group(*gid);
-        if !out.contains(&sid) {
-            out.push(sid);
-        }
-    }
-    out
-}
-
 /// Resolve an authenticated identity once per connection: its Linux user (a service account
 /// counts as its run-as user), whether it is an administrator, and its SIDs. No Linux user, or
 /// one NSS does not know: not an administrator, base SIDs only.
 pub fn resolve_principal(
     identity: wsman_auth::Identity,
-) -> Result<crate::Principal, wsman_os::UserError> {
+) -> Result<crate::principal::Principal, wsman_os::UserError> {
     let user = match &identity.linux_user {
         Some(name) => wsman_os::lookup_user(name)?,
         None => None,
     };
     let Some(user) = user else {
-        return Ok(crate::Principal::new(identity, false));
+        return Ok(crate::principal::Principal::new(identity, false));
     };
     let is_administrator = wsman_os::is_administrator(&user)?;
     let mut gids = vec![user.gid];
     gids.extend(user.groups.iter().copied());
     let sids = linux_sids(user.uid, &gids, is_administrator);
-    Ok(crate::Principal::new(identity, is_administrator).with_sids(sids))
+    Ok(crate::principal::Principal::new(identity, is_administrator).with_sids(sids))
 }
 
 /// Logs refused connections without letting a scan flood the log: at most

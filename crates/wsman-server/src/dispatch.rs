@@ -4,13 +4,14 @@
 //!
 //! Identify and authorization are decided earlier (in the pipeline). Engines: WS-Transfer,
 //! WS-Enumeration and Invoke over the providers of the [`Registry`]
-//! ([`transfer::TransferEngine`]), the WinRS shells ([`crate::winrs::ShellEngine`]), and a
+//! ([`transfer::TransferEngine`]), the WinRS shells ([`shells::ShellEngine`]), and a
 //! place for the eventing engine. This module owns only what every engine shares: the
 //! operation budget (OperationTimeout capped at MaxTimeoutms), the request's MaxEnvelopeSize,
 //! and envelope rendering; each engine sizes its own responses within that envelope, and
 //! enumeration contexts are paged in one place ([`paging`]).
 
 pub mod paging;
+pub mod shells;
 pub mod transfer;
 
 use std::future::Future;
@@ -25,7 +26,8 @@ use wsman_providers::{Caller, Registry};
 
 use crate::enumeration::EnumerationStore;
 use crate::settings::ServiceSettings;
-use crate::winrs::{ShellEngine, ShellService};
+use crate::winrs::ShellService;
+use shells::ShellEngine;
 
 /// The answer of a dispatched request.
 #[derive(Debug, PartialEq, Eq)]

@@ -69,6 +69,7 @@ pub mod identify;
 pub mod listener;
 pub mod live;
 pub mod pipeline;
+pub mod principal;
 pub mod response;
 pub mod response_body;
 pub mod server;

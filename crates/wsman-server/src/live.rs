@@ -21,7 +21,6 @@ use wsman_providers::Registry;
 
 use crate::auth::basic::CredentialVerifier;
 use crate::server::{ListenerTable, Server, ServerParts};
-use crate::settings::Transport;
 use crate::system::settings_from_config;
 
 /// How often the config files are checked for changes.
@@ -80,11 +79,7 @@ impl LiveService {
         let backend = StoreBackend::new(
             Arc::clone(&store),
             Arc::new(move |l: &Listener| {
-                let transport = match l.transport {
-                    wsman_config::Transport::Http => Transport::Http,
-                    wsman_config::Transport::Https => Transport::Https,
-                };
-                listening_table.listening_on(&l.address.to_string(), transport)
+                listening_table.listening_on(&l.address.to_string(), l.transport)
             }),
             Arc::new(move |config: Arc<Config>| {
                 // Published here, before the write's answer is sent; the listeners (which

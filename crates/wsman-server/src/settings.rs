@@ -6,41 +6,8 @@
 
 use std::time::Duration;
 
-/// HTTP or HTTPS.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Transport {
-    Http,
-    Https,
-}
-
-impl Transport {
-    /// The spelling used in the config tree and in listener selectors.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Http => "HTTP",
-            Self::Https => "HTTPS",
-        }
-    }
-
-    /// The URL scheme.
-    pub fn scheme(self) -> &'static str {
-        match self {
-            Self::Http => "http",
-            Self::Https => "https",
-        }
-    }
-
-    /// Parse `HTTP`/`HTTPS` in any case.
-    pub fn parse(text: &str) -> Option<Self> {
-        if text.eq_ignore_ascii_case("HTTP") {
-            Some(Self::Http)
-        } else if text.eq_ignore_ascii_case("HTTPS") {
-            Some(Self::Https)
-        } else {
-            None
-        }
-    }
-}
+/// HTTP or HTTPS: the config tree's own, so a listener needs no translation on its way in.
+pub use wsman_config::Transport;
 
 /// One `winrm/config/listener` entry, as configured.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use wsman_config::Config;
 
-use crate::settings::{ListenerConfig, ServiceSettings, Transport};
+use crate::settings::{ListenerConfig, ServiceSettings};
 
 /// `OS: <kernel release> SP: 0.0 Stack: 3.0`, the default authenticated ProductVersion.
 pub fn default_product_version() -> String {
@@ -42,10 +42,7 @@ pub fn settings_from_config(config: &Config, default_product_version: &str) -> S
             .iter()
             .map(|l| ListenerConfig {
                 address: l.address.to_string(),
-                transport: match l.transport {
-                    wsman_config::Transport::Http => Transport::Http,
-                    wsman_config::Transport::Https => Transport::Https,
-                },
+                transport: l.transport,
                 port: l.port,
                 hostname: l.hostname.clone(),
                 enabled: l.enabled,

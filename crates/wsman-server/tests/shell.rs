@@ -54,7 +54,7 @@ fn account_exists(name: &str) -> bool {
 }
 
 fn add_account(svc: &TestService, name: &str, run_as: Option<&str>) {
-    let mut store = wsman_auth::AccountStore::load(svc.dir.path()).unwrap();
+    let mut store = wsman_config::accounts::load(svc.dir.path()).unwrap();
     store
         .add(name, PASSWORD, run_as.map(str::to_owned))
         .unwrap();

@@ -13,7 +13,6 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use wsman_auth::accounts::MAX_PASSWORD_LEN;
-use wsman_auth::AccountStore;
 use zeroize::Zeroizing;
 
 /// `wsmand account` subcommands.
@@ -109,7 +108,7 @@ fn run_with(
             }
             let password = read_password(input)?;
             create_config_dir(config_dir)?;
-            let mut store = AccountStore::load(config_dir)?;
+            let mut store = wsman_config::accounts::load(config_dir)?;
             let mut account = store.add(&name, &password, run_as)?;
             if ntlm {
                 account = store.enable_ntlm(&name, &password)?;
@@ -144,7 +143,7 @@ fn run_with(
             }
         }
         AccountCommand::List => {
-            let store = AccountStore::load(config_dir)?;
+            let store = wsman_config::accounts::load(config_dir)?;
             let accounts = store.list();
             if accounts.is_empty() {
                 writeln!(output, "No service accounts in {}.", store.path().display())?;
@@ -178,7 +177,7 @@ fn run_with(
             }
         }
         AccountCommand::Remove { name } => {
-            let mut store = AccountStore::load(config_dir)?;
+            let mut store = wsman_config::accounts::load(config_dir)?;
             let account = store.remove(&name)?;
             writeln!(output, "Removed service account '{}'.", account.name)?;
         }
@@ -189,7 +188,7 @@ fn run_with(
             no_ntlm,
         } => {
             require_password_stdin(password_stdin)?;
-            let mut store = AccountStore::load(config_dir)?;
+            let mut store = wsman_config::accounts::load(config_dir)?;
             if !store.contains(&name) {
                 bail!("service account '{name}' does not exist");
             }
@@ -314,11 +313,11 @@ mod tests {
         .unwrap();
         assert!(said.contains("Added service account 'deploy'"), "{said}");
         assert!(said.contains("'root'"), "{said}");
-        let store = AccountStore::load(&config).unwrap();
+        let store = wsman_config::accounts::load(&config).unwrap();
         assert!(store.verify("deploy", "s3cret:with:colons").is_some());
 
         run_text(&config, &["add", "bare", "--password-stdin"], "pw\r\n").unwrap();
-        assert!(AccountStore::load(&config)
+        assert!(wsman_config::accounts::load(&config)
             .unwrap()
             .verify("bare", "pw")
             .is_some());
@@ -332,7 +331,7 @@ mod tests {
 
         let said = run_text(&config, &["passwd", "deploy", "--password-stdin"], "new\n").unwrap();
         assert!(said.contains("Changed the password"), "{said}");
-        let store = AccountStore::load(&config).unwrap();
+        let store = wsman_config::accounts::load(&config).unwrap();
         assert!(store.verify("deploy", "s3cret:with:colons").is_none());
         assert!(store.verify("deploy", "new").is_some());
 
@@ -357,7 +356,7 @@ mod tests {
         .unwrap();
         assert!(said.contains("NTLM logins are enabled"), "{said}");
         let hash = |dir: &Path| {
-            AccountStore::load(dir)
+            wsman_config::accounts::load(dir)
                 .unwrap()
                 .lookup("svc")
                 .map(|a| a.hash)
@@ -407,7 +406,10 @@ mod tests {
         }
         let long = "x".repeat(MAX_PASSWORD_LEN + 1);
         assert!(run_text(dir.path(), &["add", "svc", "--password-stdin"], &long).is_err());
-        assert!(AccountStore::load(dir.path()).unwrap().list().is_empty());
+        assert!(wsman_config::accounts::load(dir.path())
+            .unwrap()
+            .list()
+            .is_empty());
         let error = run_text(dir.path(), &["passwd", "svc", "--password-stdin"], "pw").unwrap_err();
         assert!(error.to_string().contains("does not exist"), "{error}");
     }
@@ -434,6 +436,9 @@ mod tests {
             error.to_string().contains("invalid account name"),
             "{error}"
         );
-        assert!(AccountStore::load(dir.path()).unwrap().list().is_empty());
+        assert!(wsman_config::accounts::load(dir.path())
+            .unwrap()
+            .list()
+            .is_empty());
     }
 }

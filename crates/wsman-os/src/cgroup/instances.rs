@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{file_error, write_value, CgroupError, CgroupSupport, Layout, ShellCgroup, Version};
-use crate::process::process_stat;
+use crate::signal::process_stat;
 
 /// Prefix of an instance directory's name.
 const INSTANCE_PREFIX: &str = "instance-";

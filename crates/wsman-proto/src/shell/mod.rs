@@ -13,8 +13,8 @@
 
 use std::time::Duration;
 
-use crate::envelope::OptionSet;
 use crate::fault::Fault;
+use crate::headers::OptionSet;
 use crate::ns;
 use crate::xml::Element;
 

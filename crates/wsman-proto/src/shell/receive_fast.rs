@@ -269,7 +269,7 @@ fn stream_start(start: &BytesStart<'_>) -> Option<StreamData> {
         match attr.key.local_name().as_ref() {
             b"Name" => stream.name = value.into_owned(),
             b"CommandId" => stream.command_id = Some(value.into_owned()),
-            b"End" => stream.end = crate::envelope::parse_bool(&value).unwrap_or(false),
+            b"End" => stream.end = crate::headers::parse_bool(&value).unwrap_or(false),
             _ => {}
         }
     }

@@ -5,8 +5,8 @@ use std::time::Duration;
 use super::{bool_option, decode_base64, encode_base64, expect_body, is_rsp, words, StreamData};
 use super::{rsp_decl, SignalCode};
 use crate::duration;
-use crate::envelope::OptionSet;
 use crate::fault::Fault;
+use crate::headers::OptionSet;
 use crate::ns;
 use crate::xml::{Element, Writer};
 
@@ -250,7 +250,7 @@ impl Send {
             let name = s.attr("Name").ok_or_else(|| schema_error("Stream"))?;
             let end = match s.attr("End") {
                 None => false,
-                Some(v) => crate::envelope::parse_bool(v).ok_or_else(|| schema_error("End"))?,
+                Some(v) => crate::headers::parse_bool(v).ok_or_else(|| schema_error("End"))?,
             };
             let data = decode_base64(&s.text()).ok_or_else(|| {
                 Fault::schema_validation_error(

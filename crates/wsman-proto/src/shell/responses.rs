@@ -507,7 +507,7 @@ impl ReceiveResponse {
                 data,
                 end: s
                     .attr("End")
-                    .and_then(crate::envelope::parse_bool)
+                    .and_then(crate::headers::parse_bool)
                     .unwrap_or(false),
             });
         }

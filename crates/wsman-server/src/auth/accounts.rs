@@ -80,7 +80,7 @@ impl AccountCache {
                 return Ok(Arc::clone(&cached.store));
             }
         }
-        let store = Arc::new(AccountStore::load(&self.config_dir)?);
+        let store = Arc::new(wsman_config::accounts::load(&self.config_dir)?);
         let settled = stamp.and_then(|(stamp, modified)| {
             let age = modified.and_then(|m| SystemTime::now().duration_since(m).ok());
             age.is_some_and(|age| age >= SETTLED_AFTER).then_some(stamp)
@@ -100,7 +100,7 @@ mod tests {
     #[test]
     fn a_settled_file_is_parsed_once_and_a_replaced_one_again() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = AccountStore::load(dir.path()).unwrap();
+        let mut store = wsman_config::accounts::load(dir.path()).unwrap();
         store.add("svc-a", "pw", None).unwrap();
         let path = AccountStore::path_in(dir.path());
         let old = SystemTime::now() - Duration::from_secs(60);

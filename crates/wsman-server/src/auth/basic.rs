@@ -56,7 +56,10 @@ impl CredentialVerifier {
         let config_dir = config_dir.into();
         Self {
             accounts: Arc::new(AccountCache::new(config_dir.clone())),
-            authenticator: Authenticator::new(config_dir, system),
+            authenticator: Authenticator::new(
+                Arc::new(wsman_config::accounts::AccountsFile::in_dir(&config_dir)),
+                system,
+            ),
         }
     }
 
@@ -107,7 +110,7 @@ impl VerifiedConnection {
 
 #[cfg(test)]
 mod tests {
-    use wsman_auth::{AccountStore, Identity};
+    use wsman_auth::Identity;
 
     use super::*;
 
@@ -147,7 +150,7 @@ mod tests {
     #[test]
     fn verifier_checks_accounts_then_the_system_and_resolves_administrators() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = AccountStore::load(dir.path()).unwrap();
+        let mut store = wsman_config::accounts::load(dir.path()).unwrap();
         store.add("admin-svc", "pw", Some("root".into())).unwrap();
         store.add("plain-svc", "pw", None).unwrap();
         store

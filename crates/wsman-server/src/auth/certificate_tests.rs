@@ -82,7 +82,7 @@ fn run(
     chain: &[CertificateDer<'static>],
     mappings: &[CertMapping],
 ) -> Result<(Principal, Vec<String>), CertAuthError> {
-    let accounts = AccountStore::load(dir).unwrap();
+    let accounts = wsman_config::accounts::load(dir).unwrap();
     authenticate(dir, &accounts, chain, mappings, UnixTime::now())
 }
 
@@ -137,7 +137,7 @@ fn service_accounts_act_as_their_run_as_user() {
     let dir = tempfile::tempdir().unwrap();
     let ca = ca("Test CA");
     install(dir.path(), &ca);
-    let mut store = AccountStore::load(dir.path()).unwrap();
+    let mut store = wsman_config::accounts::load(dir.path()).unwrap();
     store.add("svc", "pw", Some("nobody".into())).unwrap();
     let chain = [client(&ca, &ALICE)];
     let (principal, _) = run(dir.path(), &chain, &[mapping(&ca, "*", "svc")]).unwrap();

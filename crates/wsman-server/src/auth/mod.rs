@@ -19,13 +19,13 @@
 //! requests on the same connection compare their Authorization value with the verified one in
 //! constant time. Any different Authorization value restarts authentication (reference §1.4).
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use wsman_auth::sealing::MessageSealer;
-use wsman_auth::{Credentials, Identity, IdentityKind};
+use wsman_auth::Credentials;
 
+pub use crate::principal::Principal;
 use crate::settings::{ServiceSettings, Transport};
 
 pub mod accounts;
@@ -39,48 +39,6 @@ pub mod leg;
 pub mod ntlm;
 pub mod services;
 pub mod state;
-
-/// The authenticated user of a connection, resolved once (admin check included).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Principal {
-    /// Who proved the credentials (service account or Linux user).
-    pub identity: Identity,
-    /// Windows' BA: the identity's Linux user is uid 0 or a member of `wsmand-admins`.
-    pub is_administrator: bool,
-    /// The SIDs RootSDDL is evaluated against (see [`crate::access`]).
-    pub sids: Arc<[wsman_config::Sid]>,
-}
-
-impl Principal {
-    /// A principal with the SIDs every authenticated caller has (plus BA for an
-    /// administrator); [`crate::access::resolve_principal`] adds the Linux user's.
-    pub fn new(identity: Identity, is_administrator: bool) -> Self {
-        Self {
-            identity,
-            is_administrator,
-            sids: crate::access::base_sids(is_administrator).into(),
-        }
-    }
-
-    /// Builder-style SID setter.
-    pub fn with_sids(mut self, sids: Vec<wsman_config::Sid>) -> Self {
-        self.sids = sids.into();
-        self
-    }
-}
-
-/// The name logs show: the account, and for a service account its run-as user.
-impl fmt::Display for Principal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.identity.kind, &self.identity.linux_user) {
-            (IdentityKind::ServiceAccount, Some(linux_user)) => {
-                write!(f, "{} (as {linux_user})", self.identity.name)
-            }
-            _ => f.write_str(&self.identity.name),
-        }
-    }
-}
 
 /// What a handshake may know of its connection.
 #[derive(Clone, Debug)]

@@ -24,7 +24,6 @@
 //! Receive SequenceId.
 
 mod describe;
-mod engine;
 
 use std::time::Duration;
 
@@ -48,8 +47,6 @@ pub use describe::limits_from_config;
 /// Who is asking: the authenticated name (quotas and ownership), the Linux user it maps to
 /// (the account shells run as; none = no shells), and the client's address (audit, ClientIP).
 pub use wsman_providers::Caller;
-
-pub use engine::ShellEngine;
 
 /// The shell subsystem of the service.
 #[derive(Debug, Clone)]

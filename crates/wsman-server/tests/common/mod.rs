@@ -110,7 +110,7 @@ impl TestService {
 }
 
 fn add_account(dir: &Path, name: &str, run_as: Option<&str>) {
-    let mut store = wsman_auth::AccountStore::load(dir).unwrap_or_else(|e| panic!("{e}"));
+    let mut store = wsman_config::accounts::load(dir).unwrap_or_else(|e| panic!("{e}"));
     store
         .add(name, PASSWORD, run_as.map(str::to_owned))
         .unwrap_or_else(|e| panic!("{e}"));

@@ -9,9 +9,9 @@ use wsman_proto::operation::Action;
 use wsman_proto::shell::{self, CommandStateValue, ReceiveResponse};
 use wsman_proto::{response, Fault, Request};
 
-use super::{Budget, ShellService};
 use crate::dispatch::{self, paging, Call, Engine, Reply, ReplyFuture};
 use crate::enumeration::EnumerationStore;
+use crate::winrs::{Budget, ShellService};
 
 /// The shell resources as one engine.
 pub struct ShellEngine {

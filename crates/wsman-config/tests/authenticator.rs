@@ -1,7 +1,15 @@
+//! The Basic verifier over the real `accounts.toml`: service accounts checked only there,
+//! everyone else handed to the system checker.
+
+#![allow(clippy::unwrap_used)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::*;
+use wsman_auth::{
+    AccountStore, AuthError, Authenticator, Credentials, Identity, IdentityKind, PasswordChecker,
+};
+use wsman_config::accounts::{load, AccountsFile};
 
 /// A fake system: `alice` / `alice-pw` is the only valid Linux login.
 struct FakeSystem {
@@ -26,7 +34,10 @@ fn authenticator(dir: &std::path::Path) -> (Authenticator, Arc<AtomicUsize>) {
     let system = FakeSystem {
         calls: Arc::clone(&calls),
     };
-    (Authenticator::new(dir, Box::new(system)), calls)
+    (
+        Authenticator::new(Arc::new(AccountsFile::in_dir(dir)), Box::new(system)),
+        calls,
+    )
 }
 
 #[test]
@@ -48,7 +59,7 @@ fn linux_user_goes_to_system_checker() {
 #[test]
 fn service_account_is_checked_only_in_store() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = AccountStore::load(dir.path()).unwrap();
+    let mut store = load(dir.path()).unwrap();
     store.add("alice", "store-pw", Some("bob".into())).unwrap();
     store.add("bare", "bare-pw", None).unwrap();
     let (auth, calls) = authenticator(dir.path());
@@ -81,10 +92,7 @@ fn accounts_added_later_are_seen_without_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (auth, _) = authenticator(dir.path());
     assert!(auth.authenticate(&Credentials::new("svc", "pw")).is_err());
-    AccountStore::load(dir.path())
-        .unwrap()
-        .add("svc", "pw", None)
-        .unwrap();
+    load(dir.path()).unwrap().add("svc", "pw", None).unwrap();
     assert!(auth.authenticate(&Credentials::new("svc", "pw")).is_ok());
 }
 
@@ -117,7 +125,7 @@ fn unusable_accounts_file_fails_closed() {
 #[test]
 fn service_account_names_match_case_insensitively_as_under_ntlm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = AccountStore::load(dir.path()).unwrap();
+    let mut store = load(dir.path()).unwrap();
     store.add("svc", "svc-pw", Some("bob".into())).unwrap();
     let (auth, calls) = authenticator(dir.path());
     for user in ["SVC", r"HOST\Svc", "sVc@EXAMPLE.COM"] {

@@ -1,4 +1,8 @@
-//! Signalling commands, scanning `/proc`, and exit codes.
+//! Signalling processes, process groups and sessions, scanning `/proc`, and exit codes.
+//!
+//! Below both [`crate::process`], which starts what these signal (and re-exports them), and
+//! [`crate::cgroup`], which kills what is left in a shell's group: neither imports the other
+//! for it.
 
 use std::fs;
 use std::io;
@@ -6,8 +10,6 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
 use nix::errno::Errno;
-
-use super::ProcessError;
 
 /// Signals that WinRS asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +38,7 @@ impl ProcessSignal {
 
 /// Sends `signal` to process group `pgid`. `Ok(false)` if the group no
 /// longer exists.
-pub fn signal_process_group(pgid: u32, signal: ProcessSignal) -> Result<bool, ProcessError> {
+pub fn signal_process_group(pgid: u32, signal: ProcessSignal) -> io::Result<bool> {
     let Ok(pgid) = i32::try_from(pgid) else {
         return Ok(false);
     };
@@ -51,12 +53,12 @@ pub fn signal_process_group(pgid: u32, signal: ProcessSignal) -> Result<bool, Pr
     }
     match Errno::last() {
         Errno::ESRCH => Ok(false),
-        errno => Err(io::Error::from(errno).into()),
+        errno => Err(io::Error::from(errno)),
     }
 }
 
 /// Sends `signal` to one process. `Ok(false)` if it no longer exists.
-pub fn signal_process(pid: u32, signal: ProcessSignal) -> Result<bool, ProcessError> {
+pub fn signal_process(pid: u32, signal: ProcessSignal) -> io::Result<bool> {
     let Ok(pid) = i32::try_from(pid) else {
         return Ok(false);
     };
@@ -70,7 +72,7 @@ pub fn signal_process(pid: u32, signal: ProcessSignal) -> Result<bool, ProcessEr
     }
     match Errno::last() {
         Errno::ESRCH => Ok(false),
-        errno => Err(io::Error::from(errno).into()),
+        errno => Err(io::Error::from(errno)),
     }
 }
 

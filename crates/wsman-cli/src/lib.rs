@@ -1,4 +1,5 @@
-//! Pieces the `winrm` and `winrs` command lines share: the connection switches (`-r:`, `-u:`,
+//! What the `winrm` and `winrs` command lines share, kept out of the client library (which
+//! knows no terminal): the connection switches (`-r:`, `-u:`,
 //! `-p:`, `-a:`, `-unencrypted`, `-usessl`, `-skipCAcheck`, `-skipCNcheck`, `-cacert:`,
 //! `-timeout:`), turning them into [`ClientOptions`], reading a password without echo, and
 //! printing errors the way Windows' tools do:
@@ -11,6 +12,10 @@
 //! <text>
 //! ```
 
+#![forbid(unsafe_code)]
+
+pub mod switches;
+
 use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -20,12 +25,9 @@ use nix::sys::termios::{self, LocalFlags, SetArg};
 use wsman_proto::ns;
 use wsman_proto::xml::Element;
 
-use crate::client::{Auth, ClientOptions};
-use crate::endpoint::Endpoint;
-use crate::error::{ClientError, TlsFailure};
-use crate::negotiate::NegotiateAuth;
-use crate::tls::TlsOptions;
-use crate::Credentials;
+use wsman_client::negotiate::NegotiateAuth;
+use wsman_client::tls::TlsOptions;
+use wsman_client::{Auth, ClientError, ClientOptions, Credentials, Endpoint, TlsFailure};
 
 /// A switch that is misspelt, lacks its value or contradicts another (a usage error).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -258,6 +260,8 @@ impl ConnectionSwitches {
     }
 
     /// The endpoint of `-r:` (with `-usessl`).
+    // The client library's own error, passed on as every client call returns it.
+    #[allow(clippy::result_large_err)]
     pub fn endpoint(&self, remote: &str) -> Result<Endpoint, ClientError> {
         Endpoint::parse(remote, self.use_ssl)
     }
@@ -266,7 +270,7 @@ impl ConnectionSwitches {
     /// is asked for a user given without `-p:` (see [`read_password`]); `user_agent` names the
     /// tool. Windows' rules: `-unencrypted` needs Client/AllowUnencrypted; Basic over HTTP needs
     /// `-unencrypted`; any authentication over HTTP needs the host in Client/TrustedHosts
-    /// (checked when the client is made, see [`crate::Client::new`]).
+    /// (checked when the client is made, see [`wsman_client::Client::new`]).
     pub fn client_options(
         &self,
         user_agent: &str,
@@ -282,12 +286,10 @@ impl ConnectionSwitches {
                  request again.",
             )));
         }
-        let mut tls = TlsOptions {
-            ca_file: self.ca_file.clone(),
-            skip_ca_check: self.skip_ca_check,
-            skip_cn_check: self.skip_cn_check,
-            ..TlsOptions::default()
-        };
+        let mut tls = TlsOptions::default();
+        tls.ca_file = self.ca_file.clone();
+        tls.skip_ca_check = self.skip_ca_check;
+        tls.skip_cn_check = self.skip_cn_check;
         let ask = |user: &str| match &self.password {
             Some(p) => Ok(p.clone()),
             None => password(user).map_err(|e| CliError::Password { source: e }),
@@ -305,14 +307,16 @@ impl ConnectionSwitches {
                 Auth::Negotiate(negotiate)
             }
             (AuthChoice::CredSsp, Some(user)) => {
-                let mut credssp = crate::credssp::CredSspAuth::new(user, &ask(user)?);
+                let mut credssp = wsman_client::credssp::CredSspAuth::new(user, &ask(user)?);
                 credssp.encrypt = !self.unencrypted;
                 Auth::CredSsp(credssp)
             }
             (AuthChoice::Kerberos, user) => {
                 let mut kerberos = match user {
-                    Some(user) => crate::kerberos::KerberosAuth::with_password(user, &ask(user)?),
-                    None => crate::kerberos::KerberosAuth::from_ccache(),
+                    Some(user) => {
+                        wsman_client::kerberos::KerberosAuth::with_password(user, &ask(user)?)
+                    }
+                    None => wsman_client::kerberos::KerberosAuth::from_ccache(),
                 };
                 if let Some(service) = &self.spn {
                     kerberos = kerberos.with_service(service);
@@ -327,25 +331,23 @@ impl ConnectionSwitches {
                     .clone()
                     .unwrap_or_else(|| PathBuf::from("/etc/wsmand/certs"));
                 tls.client_certificate = Some(
-                    crate::tls::ClientCertificate::from_argument(given, &certs_dir)
+                    wsman_client::tls::ClientCertificate::from_argument(given, &certs_dir)
                         .map_err(|e| CliError::Usage(SwitchError::new(e.to_string())))?,
                 );
                 Auth::Certificate
             }
             (_, None) => return Err(CliError::Usage(SwitchError::new("this -a: needs -u:USER"))),
         };
-        let defaults = ClientOptions::default();
-        Ok(ClientOptions {
-            auth,
-            allow_unencrypted: self.unencrypted && settings.allow_unencrypted,
-            trusted_hosts: Some(settings.trusted_hosts.clone()),
-            tls,
-            operation_timeout: self
-                .timeout_ms
-                .map_or(defaults.operation_timeout, Duration::from_millis),
-            user_agent: user_agent.to_owned(),
-            ..defaults
-        })
+        let mut options = ClientOptions::default();
+        options.auth = auth;
+        options.allow_unencrypted = self.unencrypted && settings.allow_unencrypted;
+        options.trusted_hosts = Some(settings.trusted_hosts.clone());
+        options.tls = tls;
+        if let Some(millis) = self.timeout_ms {
+            options.operation_timeout = Duration::from_millis(millis);
+        }
+        options.user_agent = user_agent.to_owned();
+        Ok(options)
     }
 }
 
@@ -635,6 +637,38 @@ pub fn describe_error(c: &ClientError) -> String {
     }
 }
 
+/// What kind of failure a client error is. Both commands decide their exit code on this, each
+/// with its own numbers (winrs keeps clear of the codes remote commands return).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The server answered with a WS-Management fault.
+    Fault,
+    /// The server's answer is not valid WS-Management.
+    Protocol,
+    /// The server refused the credentials (HTTP 401).
+    Unauthorized,
+    /// The endpoint given on the command line is wrong.
+    InvalidEndpoint,
+    /// This machine's client settings refuse the request (unencrypted traffic, TrustedHosts,
+    /// an unreadable CA file).
+    Configuration,
+    /// Network, TLS, HTTP or no answer in time.
+    Connection,
+}
+
+/// The kind of `error`.
+pub fn failure_kind(error: &ClientError) -> FailureKind {
+    match error {
+        ClientError::Fault { .. } => FailureKind::Fault,
+        ClientError::Protocol { .. } => FailureKind::Protocol,
+        ClientError::Unauthorized { .. } => FailureKind::Unauthorized,
+        ClientError::InvalidEndpoint { .. } => FailureKind::InvalidEndpoint,
+        ClientError::Configuration { .. } => FailureKind::Configuration,
+        _ => FailureKind::Connection,
+    }
+}
+
 #[cfg(test)]
-#[path = "cli_tests.rs"]
+#[path = "lib_tests.rs"]
 mod tests;

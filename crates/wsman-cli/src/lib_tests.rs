@@ -162,3 +162,19 @@ fn credssp_switch_needs_a_user_and_delegates_its_password() {
         .apply("a", Some("digest"))
         .is_err());
 }
+
+#[test]
+fn client_errors_have_one_kind_each() {
+    assert_eq!(
+        failure_kind(&ClientError::Unauthorized { offered: vec![] }),
+        FailureKind::Unauthorized
+    );
+    assert_eq!(
+        failure_kind(&ClientError::Timeout { millis: 1 }),
+        FailureKind::Connection
+    );
+    assert_eq!(
+        failure_kind(&ClientError::Http { status: 503 }),
+        FailureKind::Connection
+    );
+}

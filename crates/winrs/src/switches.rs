@@ -1,0 +1,268 @@
+//! winrs's switches, one row each: the parser (`args`), `-?` and the man page (`help`) all
+//! read these tables. The connection switches behave as in `winrm` (wsman-cli's
+//! `ConnectionSwitches`); their descriptions here are winrs's.
+
+use wsman_cli::switches::Switch;
+use wsman_cli::{no_value, required_value, ConnectionSwitches, SwitchError};
+
+/// The switches that shape the remote shell and command.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ShellSwitches {
+    /// `-d:` / `-directory:`.
+    pub(crate) directory: Option<String>,
+    /// `-env:KEY=VALUE`, in order.
+    pub(crate) environment: Vec<(String, String)>,
+    /// `-nop` / `-noprofile`.
+    pub(crate) no_profile: bool,
+    /// `-cp:` / `-codepage:`.
+    pub(crate) codepage: Option<u32>,
+    /// `-skipcmdshell`.
+    pub(crate) skip_cmd_shell: bool,
+    /// `-noe` / `-noecho`: stdin as a pipe rather than a console.
+    pub(crate) no_echo: bool,
+}
+
+/// What the switches are parsed into.
+#[derive(Debug, Default)]
+pub(crate) struct Parsing {
+    pub(crate) connection: ConnectionSwitches,
+    pub(crate) shell: ShellSwitches,
+    /// `-?` was given.
+    pub(crate) help: bool,
+}
+
+/// A shared connection switch, applied by wsman-cli.
+fn connection(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    if s.connection.apply(name, value)? {
+        Ok(())
+    } else {
+        Err(SwitchError::new(format!(
+            "unknown switch -{name} (see `winrs -?`)"
+        )))
+    }
+}
+
+/// `-transport:http|https`: the same choice as `-usessl`.
+fn transport(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    s.connection.use_ssl = match required_value(name, value)?.to_ascii_lowercase() {
+        t if t == "https" => true,
+        t if t == "http" => false,
+        t => {
+            return Err(SwitchError::new(format!(
+                "-transport:{t} must be http or https"
+            )))
+        }
+    };
+    Ok(())
+}
+
+fn directory(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    s.shell.directory = Some(required_value(name, value)?);
+    Ok(())
+}
+
+fn environment(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    let v = required_value(name, value)?;
+    let (key, val) = v
+        .split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| SwitchError::new(format!("-{name}:{v} must have the form KEY=VALUE")))?;
+    s.shell.environment.push((key.to_owned(), val.to_owned()));
+    Ok(())
+}
+
+fn no_profile(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    no_value(name, value)?;
+    s.shell.no_profile = true;
+    Ok(())
+}
+
+fn codepage(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    let v = required_value(name, value)?;
+    let cp = v
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| SwitchError::new(format!("-{name}:{v} is not a code page number")))?;
+    s.shell.codepage = Some(cp);
+    Ok(())
+}
+
+fn skip_cmd_shell(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    no_value(name, value)?;
+    s.shell.skip_cmd_shell = true;
+    Ok(())
+}
+
+fn no_echo(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    no_value(name, value)?;
+    s.shell.no_echo = true;
+    Ok(())
+}
+
+fn not_supported(_: &mut Parsing, name: &str, _: Option<&str>) -> Result<(), SwitchError> {
+    Err(SwitchError::new(format!(
+        "-{name} is not supported by this winrs (no credential delegation, no compression)"
+    )))
+}
+
+fn help(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    no_value(name, value)?;
+    s.help = true;
+    Ok(())
+}
+
+/// The CONNECTION section.
+pub(crate) const CONNECTION: &[Switch<Parsing>] = &[
+    Switch {
+        names: &["r", "remote"],
+        synopsis: r#"-r:HOST | -remote:HOST"#,
+        doc: r#"The endpoint: HOST, HOST:PORT, [IPv6]:PORT, or http(s)://HOST[:PORT][/PATH].
+Default port 5985 (HTTP) or 5986 (HTTPS), path /wsman. Default: localhost."#,
+        apply: connection,
+    },
+    Switch {
+        names: &["u", "username"],
+        synopsis: r#"-u:USER | -username:USER"#,
+        doc: r#"User name: USER, DOMAIN\USER or USER@DOMAIN."#,
+        apply: connection,
+    },
+    Switch {
+        names: &["p", "password"],
+        synopsis: r#"-p:PASSWORD | -password:PASSWORD"#,
+        doc: r#"Password. When -u: is given without -p:, winrs asks for it on the terminal
+without echo; when stdin is not a terminal, -p: is required (stdin belongs to
+the remote command)."#,
+        apply: connection,
+    },
+    Switch {
+        names: &["a", "auth", "authentication"],
+        synopsis: r#"-a:Negotiate | -a:Kerberos | -a:CredSSP | -a:Basic | -a:Certificate | -a:None
+| -auth:..."#,
+        doc: r#"Authentication mechanism. Kerberos uses the caller's ticket cache (KRB5CCNAME;
+kinit first), or gets a ticket with -u:/-p: (user or user@REALM), for the SPN
+HTTP/HOST (-spn:WSMAN for WSMAN/HOST); it proves the server, so TrustedHosts is
+not needed. Negotiate (NTLM, as Windows does without a domain)
+is the default when -u: is given; -a:Default means the same. Over HTTP every
+message is then encrypted with the session key, over HTTPS the login is bound
+to the TLS channel. CredSSP logs in with NTLM inside TLS, then delegates the
+-u:/-p: password to the server so the remote command can use it for a second
+hop; over HTTP every message is encrypted with that TLS session (the server
+needs Service/Auth/CredSSP=true). Basic sends the password with every request.
+Certificate uses a TLS client certificate (HTTPS only, with -certificate:)."#,
+        apply: connection,
+    },
+    Switch {
+        names: &["spn"],
+        synopsis: r#"-spn:HTTP | -spn:WSMAN"#,
+        doc: r#"The service part of the server's Kerberos principal (-a:Kerberos; default HTTP)."#,
+        apply: connection,
+    },
+    Switch {
+        names: &["certificate"],
+        synopsis: r#"-certificate:THUMBPRINT | -certificate:FILE"#,
+        doc: r#"The client certificate for -a:Certificate: a thumbprint of a certificate in the
+configuration directory's certs/ (THUMBPRINT.crt and .key), or a PEM file with
+the certificate and its key (or the key next to it as FILE.key)."#,
+        apply: connection,
+    },
+    Switch {
+        names: &["un", "unencrypted"],
+        synopsis: r#"-un | -unencrypted"#,
+        doc: r#"Send messages unencrypted over plain HTTP (needed for Basic over HTTP; the
+password then travels in clear text). Needs Client/AllowUnencrypted=true on
+this machine and Service/AllowUnencrypted=true on the server."#,
+        apply: connection,
+    },
+    Switch {
+        names: &["ssl", "usessl"],
+        synopsis: r#"-ssl | -usessl"#,
+        doc: r#"Use HTTPS for a HOST given without a scheme."#,
+        apply: connection,
+    },
+    Switch {
+        names: &["transport"],
+        synopsis: r#"-transport:http|https"#,
+        doc: r#"The same choice as a switch: -transport:https equals -usessl."#,
+        apply: transport,
+    },
+    Switch {
+        names: &["skipcacheck"],
+        synopsis: r#"-skipCAcheck"#,
+        doc: r#"Accept a server certificate no trusted CA vouches for (test hosts only)."#,
+        apply: connection,
+    },
+    Switch {
+        names: &["skipcncheck"],
+        synopsis: r#"-skipCNcheck"#,
+        doc: r#"Accept a server certificate issued for another host name (test hosts only)."#,
+        apply: connection,
+    },
+    Switch {
+        names: &["cacert", "cafile"],
+        synopsis: r#"-cacert:FILE"#,
+        doc: r#"Trust the PEM certificates in FILE (e.g. the server's self-signed certificate)."#,
+        apply: connection,
+    },
+    Switch {
+        names: &["t", "timeout"],
+        synopsis: r#"-t:MS | -timeout:MS"#,
+        doc: r#"Operation timeout in milliseconds (default 60000): how long one Receive waits
+for output before asking again. Not a limit on the command's run time."#,
+        apply: connection,
+    },
+];
+
+/// The SHELL section.
+pub(crate) const SHELL: &[Switch<Parsing>] = &[
+    Switch {
+        names: &["d", "dir", "directory"],
+        synopsis: r#"-d:PATH | -directory:PATH"#,
+        doc: r#"Working directory of the command (default: the user's home directory)."#,
+        apply: directory,
+    },
+    Switch {
+        names: &["env", "environment"],
+        synopsis: r#"-env:KEY=VALUE | -environment:KEY=VALUE"#,
+        doc: r#"Set an environment variable for the command; repeat for several."#,
+        apply: environment,
+    },
+    Switch {
+        names: &["nop", "noprofile"],
+        synopsis: r#"-nop | -noprofile"#,
+        doc: r#"Do not load the user's profile (WINRS_NOPROFILE)."#,
+        apply: no_profile,
+    },
+    Switch {
+        names: &["cp", "codepage"],
+        synopsis: r#"-cp:N | -codepage:N"#,
+        doc: r#"Code page of the stream bytes (WINRS_CODEPAGE). Default 65001 (UTF-8); winrs
+never transcodes, bytes pass unchanged both ways."#,
+        apply: codepage,
+    },
+    Switch {
+        names: &["skipcmdshell"],
+        synopsis: r#"-skipcmdshell"#,
+        doc: r#"Run COMMAND directly instead of through the shell interpreter
+(WINRS_SKIP_CMD_SHELL)."#,
+        apply: skip_cmd_shell,
+    },
+    Switch {
+        names: &["noe", "noecho"],
+        synopsis: r#"-noe | -noecho"#,
+        doc: r#"Send stdin as a pipe rather than a console (WINRS_CONSOLEMODE_STDIN=FALSE)."#,
+        apply: no_echo,
+    },
+    Switch {
+        names: &["ad", "allowdelegate", "comp", "compression"],
+        synopsis: r#"-ad | -allowdelegate | -comp | -compression"#,
+        doc: r#"Refused: this winrs delegates no credentials and compresses nothing."#,
+        apply: not_supported,
+    },
+    Switch {
+        names: &["?", "h", "help", "-help"],
+        synopsis: r#"-? | -h | --help"#,
+        doc: r#"This help."#,
+        apply: help,
+    },
+];

@@ -1,0 +1,254 @@
+//! A command's table of switches, from which its parser, its `-?` text and its man page all
+//! come, so the three cannot disagree.
+//!
+//! Each binary keeps one table per help section ([`Switch`] rows over the state it parses
+//! into); this module finds the row a typed switch names, and writes the rows as help text
+//! (a heading line, the description indented under it) or as roff (`.TP` entries).
+
+use crate::SwitchError;
+
+/// One switch: its names, how help shows it, what it means, and what it does.
+pub struct Switch<T> {
+    /// Every name it answers to, without the `-`, compared without case (as on Windows).
+    pub names: &'static [&'static str],
+    /// The heading help shows, e.g. `-r:HOST | -remote:HOST` (several lines allowed).
+    pub synopsis: &'static str,
+    /// The description, lines as help prints them (the renderer indents them).
+    pub doc: &'static str,
+    /// Applies `-NAME[:VALUE]` (the name as typed) to the state being parsed.
+    pub apply: fn(&mut T, &str, Option<&str>) -> Result<(), SwitchError>,
+}
+
+impl<T> Switch<T> {
+    /// Whether `name` (as typed, without `-`) is one of this switch's names.
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n.eq_ignore_ascii_case(name))
+    }
+}
+
+/// The row of `tables` that `name` names, if any.
+pub fn find<'t, T>(tables: &[&'t [Switch<T>]], name: &str) -> Option<&'t Switch<T>> {
+    tables
+        .iter()
+        .flat_map(|table| table.iter())
+        .find(|switch| switch.answers_to(name))
+}
+
+/// What help and the man page need of a row, whatever state its table parses into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SwitchDoc {
+    pub synopsis: &'static str,
+    pub doc: &'static str,
+}
+
+/// The documentation of a table's rows, in order.
+pub fn docs<T>(table: &[Switch<T>]) -> Vec<SwitchDoc> {
+    table
+        .iter()
+        .map(|s| SwitchDoc {
+            synopsis: s.synopsis,
+            doc: s.doc,
+        })
+        .collect()
+}
+
+/// Help text for rows: each heading line indented by four spaces, the description by eight.
+pub fn help_text(rows: &[SwitchDoc]) -> String {
+    let mut out = String::new();
+    for row in rows {
+        for line in row.synopsis.lines() {
+            out.push_str("    ");
+            out.push_str(line);
+            out.push('\n');
+        }
+        for line in row.doc.lines() {
+            if line.is_empty() {
+                out.push('\n');
+            } else {
+                out.push_str("        ");
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// Help text for rows in two columns, as `winrm help switches` prints them: the heading at four
+/// spaces, the description from `column` on, starting beside a heading short enough to leave a
+/// space, else under it.
+pub fn help_columns(rows: &[SwitchDoc], column: usize) -> String {
+    let mut out = String::new();
+    let pad = " ".repeat(column);
+    for row in rows {
+        let mut doc = row.doc.lines();
+        let heading: Vec<&str> = row.synopsis.lines().collect();
+        match heading.as_slice() {
+            [one] if 4 + one.len() < column => {
+                let first = doc.next().unwrap_or_default();
+                out.push_str(&format!("    {one:<width$}{first}\n", width = column - 4));
+            }
+            lines => {
+                for line in lines {
+                    out.push_str(&format!("    {line}\n"));
+                }
+            }
+        }
+        for line in doc {
+            out.push_str(&format!("{pad}{line}\n"));
+        }
+    }
+    out
+}
+
+/// A man page: `.TH`, NAME, SYNOPSIS, then sections of text and of switches, in order.
+pub struct ManPage<'a> {
+    pub name: &'a str,
+    /// 1 for commands, 8 for daemons.
+    pub section: u8,
+    /// The one line after the name in NAME.
+    pub summary: &'a str,
+    pub synopsis: &'a str,
+    pub sections: Vec<ManSection<'a>>,
+}
+
+/// A section of a man page.
+pub enum ManSection<'a> {
+    /// Preformatted text (kept as help prints it: line for line, no filling).
+    Text { title: &'a str, body: &'a str },
+    /// Switches as `.TP` entries.
+    Switches {
+        title: &'a str,
+        rows: Vec<SwitchDoc>,
+    },
+}
+
+/// Escapes text for roff: backslashes, hyphens (so `-r:` stays a minus for copy and paste),
+/// and a leading `.` or `'` that roff would read as a request.
+pub fn roff_escape(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with('.') || escaped.starts_with('\'') {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
+}
+
+impl ManPage<'_> {
+    /// The page as roff (man macros).
+    pub fn to_roff(&self) -> String {
+        let mut out = format!(
+            ".TH {} {} \"\" \"wsmand\" \"wsmand manual\"\n",
+            self.name.to_ascii_uppercase(),
+            self.section
+        );
+        out.push_str(".SH NAME\n");
+        out.push_str(&format!(
+            "{} \\- {}\n",
+            roff_escape(self.name),
+            roff_escape(self.summary)
+        ));
+        out.push_str(".SH SYNOPSIS\n.nf\n");
+        for line in self.synopsis.lines() {
+            out.push_str(&roff_escape(line.trim()));
+            out.push('\n');
+        }
+        out.push_str(".fi\n");
+        for section in &self.sections {
+            match section {
+                ManSection::Text { title, body } => {
+                    out.push_str(&format!(".SH {}\n.nf\n", roff_escape(title)));
+                    for line in body.lines() {
+                        out.push_str(&roff_escape(line.strip_prefix("    ").unwrap_or(line)));
+                        out.push('\n');
+                    }
+                    out.push_str(".fi\n");
+                }
+                ManSection::Switches { title, rows } => {
+                    out.push_str(&format!(".SH {}\n", roff_escape(title)));
+                    for row in rows {
+                        out.push_str(".TP\n");
+                        let heading: Vec<String> = row
+                            .synopsis
+                            .lines()
+                            .map(|l| roff_escape(l.trim()))
+                            .collect();
+                        // Quoted: `.B` takes at most six words.
+                        out.push_str(&format!(".B \"{}\"\n", heading.join(" ")));
+                        out.push_str(".nf\n");
+                        for line in row.doc.lines() {
+                            out.push_str(&roff_escape(line));
+                            out.push('\n');
+                        }
+                        out.push_str(".fi\n");
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The headings of the switches a man page lists, unescaped: what a test compares with help.
+pub fn man_switch_headings(roff: &str) -> Vec<String> {
+    roff.lines()
+        .filter_map(|line| line.strip_prefix(".B \""))
+        .map(|line| {
+            line.trim_end_matches('"')
+                .replace("\\-", "-")
+                .replace("\\e", "\\")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Flags {
+        quiet: bool,
+    }
+
+    const TABLE: &[Switch<Flags>] = &[Switch {
+        names: &["q", "quiet"],
+        synopsis: "-q | -quiet",
+        doc: "Say less.\n.and start a line with a dot",
+        apply: |flags, _, _| {
+            flags.quiet = true;
+            Ok(())
+        },
+    }];
+
+    #[test]
+    fn rows_are_found_without_case_and_applied() {
+        let mut flags = Flags { quiet: false };
+        assert!(find(&[TABLE], "loud").is_none());
+        let row = find(&[TABLE], "QUIET").expect("-QUIET is -quiet");
+        (row.apply)(&mut flags, "QUIET", None).expect("a flag applies");
+        assert!(flags.quiet);
+    }
+
+    #[test]
+    fn help_and_roff_show_the_same_rows() {
+        let rows = docs(TABLE);
+        let help = help_text(&rows);
+        assert_eq!(
+            help,
+            "    -q | -quiet\n        Say less.\n        .and start a line with a dot\n"
+        );
+        let page = ManPage {
+            name: "demo",
+            section: 1,
+            summary: "a demo",
+            synopsis: "demo [-q]",
+            sections: vec![ManSection::Switches {
+                title: "OPTIONS",
+                rows,
+            }],
+        };
+        let roff = page.to_roff();
+        assert!(roff.starts_with(".TH DEMO 1 "), "{roff}");
+        assert!(roff.contains("\\&.and start"), "{roff}");
+        assert_eq!(man_switch_headings(&roff), vec!["-q | -quiet".to_owned()]);
+    }
+}

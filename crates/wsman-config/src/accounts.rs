@@ -1,0 +1,108 @@
+//! `DIR/accounts.toml` on disk, for the service accounts of `wsman_auth::AccountStore`: the
+//! file is read only when it is safe (mode 0600 or stricter, at most
+//! [`MAX_ACCOUNTS_FILE_LEN`] bytes) into a buffer that is wiped when dropped, and every change
+//! is made under a writers' lock (`accounts.toml.lock`, a separate file because the data file
+//! is replaced by rename) with the same atomic write as `config.toml`.
+//!
+//! The accounts themselves (parsing, checks, hashing) are `wsman_auth`'s, which stays pure;
+//! this module is only their file.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read as _};
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use wsman_auth::accounts::{AccountsChange, MAX_ACCOUNTS_FILE_LEN};
+use wsman_auth::{AccountError, AccountFile, AccountStore};
+use zeroize::Zeroizing;
+
+use crate::fsutil::write_atomic;
+
+/// The service accounts of `config_dir` (`config_dir/accounts.toml`). A missing file is an
+/// empty store; an unsafe or malformed one is an error.
+pub fn load(config_dir: &Path) -> Result<AccountStore, AccountError> {
+    AccountStore::open(Arc::new(AccountsFile::in_dir(config_dir)))
+}
+
+/// `accounts.toml` of one config directory.
+#[derive(Debug, Clone)]
+pub struct AccountsFile {
+    path: PathBuf,
+}
+
+impl AccountsFile {
+    /// The accounts file of `config_dir`.
+    pub fn in_dir(config_dir: &Path) -> Self {
+        Self {
+            path: AccountStore::path_in(config_dir),
+        }
+    }
+
+    /// Takes the exclusive writers' lock, held until the returned file is dropped.
+    fn lock(&self) -> Result<File, AccountError> {
+        let lock_path = self.path.with_extension("toml.lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(io_error(&lock_path))?;
+        lock.lock().map_err(io_error(&lock_path))?;
+        Ok(lock)
+    }
+}
+
+impl AccountFile for AccountsFile {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read(&self) -> Result<Option<Zeroizing<String>>, AccountError> {
+        let path = &self.path;
+        let file = match File::open(path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(io_error(path)(error)),
+        };
+        let metadata = file.metadata().map_err(io_error(path))?;
+        let mode = metadata.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(AccountError::InsecurePermissions {
+                path: path.to_owned(),
+                mode: mode & 0o7777,
+            });
+        }
+        // The file holds NT hashes: its text is wiped when dropped, like the hashes themselves.
+        // The buffer is sized up front so reading does not reallocate and leave unwiped copies
+        // behind.
+        let expected = metadata.len().min(MAX_ACCOUNTS_FILE_LEN) + 1;
+        let mut text = Zeroizing::new(String::with_capacity(
+            usize::try_from(expected).unwrap_or(0),
+        ));
+        file.take(MAX_ACCOUNTS_FILE_LEN + 1)
+            .read_to_string(&mut text)
+            .map_err(io_error(path))?;
+        if text.len() as u64 > MAX_ACCOUNTS_FILE_LEN {
+            return Err(AccountError::TooLarge {
+                path: path.to_owned(),
+                max: MAX_ACCOUNTS_FILE_LEN,
+            });
+        }
+        Ok(Some(text))
+    }
+
+    fn update(&self, change: AccountsChange<'_>) -> Result<(), AccountError> {
+        let _lock = self.lock()?;
+        let text = change(self.read()?)?;
+        write_atomic(&self.path, text.as_bytes(), 0o600).map_err(io_error(&self.path))
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> AccountError + '_ {
+    move |source| AccountError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
