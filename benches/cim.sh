@@ -10,7 +10,8 @@
 #   benches/cim.sh
 #   CIM_BENCH_PROCESSES=20000 CIM_BENCH_RUNS=5 benches/cim.sh
 #
-# Needs root (it starts the extra processes and a daemon whose account reads every process).
+# Needs root (it starts the extra processes, and the bench account runs as root so that it is an
+# administrator and reads every process).
 # Not part of scripts/test.sh: figures depend on the machine; compare ratios.
 set -euo pipefail
 
@@ -67,7 +68,7 @@ Address = "IP:127.0.0.1"
 Transport = "HTTP"
 Port = $PORT
 TOML
-printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" account add "$ACCOUNT" --password-stdin >/dev/null
+printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" account add "$ACCOUNT" --password-stdin --run-as root >/dev/null
 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
 WSMAND_PID=$!
 wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand.log"

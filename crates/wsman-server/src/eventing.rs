@@ -6,7 +6,7 @@
 //! `e:Identifier` names the subscription in Renew, GetStatus and Unsubscribe, and an
 //! EnumerationContext (the same identifier) that `n:Pull` reads events with and `n:Release`
 //! ends. Every refusal of the eventing core and of the source becomes its fault here, in one
-//! place ([`subscribe_fault`], [`source_fault`]). Subscriptions belong to the Linux user the
+//! place (`subscribe_fault`, `source_fault`). Subscriptions belong to the Linux user the
 //! request runs as.
 
 use std::sync::Arc;

@@ -240,7 +240,7 @@ impl Class for PerfOsMemory {
 
 /// `Win32_PerfRawData_Tcpip_NetworkInterface`, keyed by Name (the interface name): the byte,
 /// packet, error and discard counters of every interface but loopback (Windows leaves its
-/// loopback out of this class too), from /sys/class/net/<if>/statistics.
+/// loopback out of this class too), from `/sys/class/net/<if>/statistics`.
 pub struct PerfTcpipNetworkInterface;
 
 impl Class for PerfTcpipNetworkInterface {
