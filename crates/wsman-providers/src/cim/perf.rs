@@ -11,15 +11,13 @@
 use wsman_proto::cim::Instance;
 use wsman_proto::Fault;
 
-use super::procfs::{self, USER_HZ};
+use super::procfs::{self, HUNDRED_NS_PER_TICK};
 use super::Class;
 use crate::{Context, Filter};
 
 /// `Win32_PerfRawData_PerfOS_Processor`, keyed by Name (`0`, `1`, ..., `_Total`).
 pub struct PerfOsProcessor;
 
-/// 100 ns units per clock tick.
-const HUNDRED_NS_PER_TICK: u64 = 10_000_000 / USER_HZ;
 /// 100 ns intervals from 1601-01-01 (FILETIME's epoch) to 1970-01-01.
 const FILETIME_UNIX_EPOCH: u64 = 116_444_736_000_000_000;
 

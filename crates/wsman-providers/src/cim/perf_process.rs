@@ -12,12 +12,9 @@ use wsman_proto::cim::{Instance, Value};
 use wsman_proto::Fault;
 
 use super::perf::{filetime_now, filetime_of_unix};
-use super::procfs::{self, Stat, USER_HZ};
+use super::procfs::{self, Stat, HUNDRED_NS_PER_TICK};
 use super::Class;
 use crate::{Context, Filter};
-
-/// 100 ns units per clock tick.
-const HUNDRED_NS_PER_TICK: u64 = 10_000_000 / USER_HZ;
 
 const PROPERTIES: &[&str] = &[
     "CreatingProcessID",

@@ -5,7 +5,7 @@
 use wsman_proto::cim::{CimDateTime, Instance, Value};
 use wsman_proto::Fault;
 
-use super::procfs::{self, Stat, USER_HZ};
+use super::procfs::{self, Stat, HUNDRED_NS_PER_TICK, USER_HZ};
 use super::Class;
 use crate::{Context, Filter};
 
@@ -47,9 +47,6 @@ const PROPERTIES: &[&str] = &[
     "WindowsVersion",
     "WorkingSetSize",
 ];
-
-/// 100 ns units per clock tick.
-const HUNDRED_NS_PER_TICK: u64 = 10_000_000 / USER_HZ;
 
 /// What every process instance shares: read once per enumeration.
 struct Host {

@@ -11,6 +11,9 @@ const MAX_FILE: u64 = 256 * 1024;
 /// at 100 for user space on every architecture Linux still supports.
 pub const USER_HZ: u64 = 100;
 
+/// 100 ns units (Windows' time unit) per clock tick.
+pub const HUNDRED_NS_PER_TICK: u64 = 10_000_000 / USER_HZ;
+
 /// A /proc file as bytes, at most `MAX_FILE` of them.
 pub fn read(path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
