@@ -201,7 +201,7 @@ impl Server {
             crate::auth::kerberos::KerberosService::read(&config_dir)
         })
         .await
-        .unwrap_or_else(|e| Err(format!("reading the Kerberos files failed: {e}")));
+        .unwrap_or_else(|e| Err(e.into()));
         match read {
             Ok(kerberos) => {
                 let on = kerberos.is_some();

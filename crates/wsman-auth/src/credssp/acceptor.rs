@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::tls::{self, AcceptorCertificate, TlsError, TlsSealer};
 use super::ts_request::{DecodeError, PasswordCredentials, TsRequest, STATUS_LOGON_FAILURE};
 use crate::ntlm::{AcceptStep, ChannelBindingPolicy, NegotiateAcceptor, NtHashLookup, NtlmError};
-use crate::sealing::MessageSealer;
+use crate::sealing::{MessageSealer, SealError};
 
 /// Size of the NTLM signature that precedes the sealed data inside CredSSP.
 const NTLM_SIGNATURE_LEN: usize = 16;
@@ -25,7 +25,7 @@ const CLIENT_TO_SERVER: &[u8] = b"CredSSP Client-To-Server Binding Hash\0";
 const SERVER_TO_CLIENT: &[u8] = b"CredSSP Server-To-Client Binding Hash\0";
 
 /// Why a CredSSP handshake was refused. No variant carries a password or key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CredSspError {
     #[error(transparent)]
@@ -37,7 +37,7 @@ pub enum CredSspError {
     #[error("Kerberos inside CredSSP needs Kerberos on the server (a keytab); otherwise use NTLM (an account with an NT hash)")]
     KerberosInside,
     #[error("inner Kerberos: {0}")]
-    Kerberos(String),
+    Kerberos(#[source] InnerKerberosError),
     #[error("out of order: {0}")]
     OutOfOrder(&'static str),
     #[error("the client skipped the public-key binding (no pubKeyAuth)")]
@@ -46,8 +46,12 @@ pub enum CredSspError {
     MissingNonce(u32),
     #[error("public-key binding does not match this TLS session")]
     PublicKeyMismatch,
-    #[error("pubKeyAuth or authInfo could not be decrypted: {0}")]
-    Unseal(String),
+    #[error("pubKeyAuth or authInfo could not be sealed or opened with NTLM: {0}")]
+    Unseal(#[from] SealError),
+    #[error("pubKeyAuth or authInfo could not be sealed or opened with Kerberos: {0}")]
+    KerberosUnseal(#[source] InnerKerberosError),
+    #[error("pubKeyAuth or authInfo is shorter than an NTLM signature")]
+    ShorterThanSignature,
     #[error("the CredSSP version changed mid-handshake ({first} then {now})")]
     VersionChanged { first: u32, now: u32 },
     #[error("delegated user '{delegated}' is not the authenticated account '{account}'")]
@@ -63,6 +67,8 @@ impl CredSspError {
             Self::Inner(inner) => inner.is_credential_failure(),
             Self::PublicKeyMismatch
             | Self::Unseal(_)
+            | Self::KerberosUnseal(_)
+            | Self::ShorterThanSignature
             | Self::UserMismatch { .. }
             | Self::Kerberos(_) => true,
             _ => false,
@@ -118,13 +124,17 @@ impl fmt::Debug for CredSspCompleted {
 /// with the system GSS library). Tokens are raw Kerberos or SPNEGO-wrapped; wrap tokens are
 /// whole `gss_wrap` tokens, as CredSSP carries them. Calls may block (keytab, replay cache).
 pub trait InnerKerberos: Send {
-    /// One negoToken from the client. The error text is logged: no secrets.
-    fn step(&mut self, token: &[u8]) -> Result<InnerKerberosStep, String>;
+    /// One negoToken from the client. The error is logged: no secrets.
+    fn step(&mut self, token: &[u8]) -> Result<InnerKerberosStep, InnerKerberosError>;
     /// Seal `plain` (the server's pubKeyAuth).
-    fn wrap(&mut self, plain: &[u8]) -> Result<Vec<u8>, String>;
+    fn wrap(&mut self, plain: &[u8]) -> Result<Vec<u8>, InnerKerberosError>;
     /// Open a sealed token from the client (pubKeyAuth, authInfo).
-    fn unwrap(&mut self, token: &[u8]) -> Result<Vec<u8>, String>;
+    fn unwrap(&mut self, token: &[u8]) -> Result<Vec<u8>, InnerKerberosError>;
 }
+
+/// The implementer's own typed error, boxed: this crate stays free of the GSS library's types
+/// while the cause chain still reaches the log.
+pub type InnerKerberosError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What one [`InnerKerberos::step`] produced.
 #[derive(Debug)]
@@ -434,15 +444,13 @@ impl CredSspAcceptor {
                 .kerberos
                 .as_mut()
                 .ok_or(CredSspError::OutOfOrder("no inner context"))?;
-            return kerberos.wrap(plain).map_err(CredSspError::Unseal);
+            return kerberos.wrap(plain).map_err(CredSspError::KerberosUnseal);
         }
         let sealer = self
             .inner_sealer
             .as_mut()
             .ok_or(CredSspError::OutOfOrder("no inner context"))?;
-        let (signature, data) = sealer
-            .wrap(plain)
-            .map_err(|e| CredSspError::Unseal(e.to_string()))?;
+        let (signature, data) = sealer.wrap(plain)?;
         let mut sealed = signature;
         sealed.extend_from_slice(&data);
         Ok(sealed)
@@ -454,19 +462,19 @@ impl CredSspAcceptor {
                 .kerberos
                 .as_mut()
                 .ok_or(CredSspError::OutOfOrder("no inner context"))?;
-            return kerberos.unwrap(sealed).map_err(CredSspError::Unseal);
+            return kerberos
+                .unwrap(sealed)
+                .map_err(CredSspError::KerberosUnseal);
         }
         let sealer = self
             .inner_sealer
             .as_mut()
             .ok_or(CredSspError::OutOfOrder("no inner context"))?;
         if sealed.len() < NTLM_SIGNATURE_LEN {
-            return Err(CredSspError::Unseal("shorter than a signature".to_owned()));
+            return Err(CredSspError::ShorterThanSignature);
         }
         let (signature, data) = sealed.split_at(NTLM_SIGNATURE_LEN);
-        sealer
-            .unwrap(signature, data)
-            .map_err(|e| CredSspError::Unseal(e.to_string()))
+        Ok(sealer.unwrap(signature, data)?)
     }
 
     fn send(&mut self, reply: &TsRequest) -> Result<Vec<u8>, CredSspError> {

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::tls::{self, TlsError, TlsSealer};
 use super::ts_request::{PasswordCredentials, TsRequest};
 use crate::initiator::{ClientCredentials, InitiatorError, NegotiateInitiator, TokenForm};
-use crate::sealing::MessageSealer;
+use crate::sealing::{MessageSealer, SealError};
 
 const CLIENT_TO_SERVER: &[u8] = b"CredSSP Client-To-Server Binding Hash\0";
 const SERVER_TO_CLIENT: &[u8] = b"CredSSP Server-To-Client Binding Hash\0";
@@ -37,8 +37,10 @@ pub enum CredSspClientError {
     PublicKeyMismatch,
     #[error("server message out of order: {0}")]
     OutOfOrder(&'static str),
-    #[error("pubKeyAuth could not be unwrapped: {0}")]
-    Unseal(String),
+    #[error("pubKeyAuth could not be sealed or unwrapped: {0}")]
+    Unseal(#[from] SealError),
+    #[error("the server's pubKeyAuth is shorter than an NTLM signature")]
+    ShorterThanSignature,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,12 +280,10 @@ impl CredSspInitiator {
             .as_mut()
             .ok_or(CredSspClientError::OutOfOrder("no inner context"))?;
         if sealed.len() < NTLM_SIGNATURE_LEN {
-            return Err(CredSspClientError::Unseal("too short".to_owned()));
+            return Err(CredSspClientError::ShorterThanSignature);
         }
         let (signature, data) = sealed.split_at(NTLM_SIGNATURE_LEN);
-        sealer
-            .unwrap(signature, data)
-            .map_err(|e| CredSspClientError::Unseal(e.to_string()))
+        Ok(sealer.unwrap(signature, data)?)
     }
 }
 
@@ -299,9 +299,7 @@ fn server_request(plain: &[u8]) -> Result<TsRequest, CredSspClientError> {
 }
 
 fn wrap(sealer: &mut dyn MessageSealer, plain: &[u8]) -> Result<Vec<u8>, CredSspClientError> {
-    let (mut signature, data) = sealer
-        .wrap(plain)
-        .map_err(|e| CredSspClientError::Unseal(e.to_string()))?;
+    let (mut signature, data) = sealer.wrap(plain)?;
     signature.extend_from_slice(&data);
     Ok(signature)
 }

@@ -11,8 +11,8 @@ pub mod tls;
 pub mod ts_request;
 
 pub use acceptor::{
-    CredSspAcceptor, CredSspCompleted, CredSspError, CredSspStep, InnerKerberos, InnerKerberosStep,
-    Refusal,
+    CredSspAcceptor, CredSspCompleted, CredSspError, CredSspStep, InnerKerberos,
+    InnerKerberosError, InnerKerberosStep, Refusal,
 };
 pub use initiator::{CredSspClientError, CredSspInitiator};
 pub use tls::{AcceptorCertificate, TlsError, TlsSealer};

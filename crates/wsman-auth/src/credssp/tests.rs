@@ -162,7 +162,10 @@ fn wrong_password_is_refused_with_an_error_code() {
 fn skipped_public_key_binding_is_refused() {
     let (result, _) = exchange(client("svc", PASSWORD).without_public_key_binding());
     let refusal = result.unwrap_err();
-    assert_eq!(refusal.error, CredSspError::MissingPublicKeyBinding);
+    assert!(matches!(
+        refusal.error,
+        CredSspError::MissingPublicKeyBinding
+    ));
     // Version 6 defines errorCode: the client is told.
     assert!(refusal.reply.is_some());
 }

@@ -240,11 +240,23 @@ pub enum CertAuthError {
         "the certificate maps to {user:?}, which is neither a service account nor a Linux user"
     )]
     UnknownUser { user: String },
-    #[error("{backend}: {detail}")]
-    Backend {
-        backend: &'static str,
-        detail: String,
-    },
+    #[error("accounts: {0}")]
+    Accounts(#[from] wsman_auth::AccountError),
+    #[error("user lookup: {0}")]
+    UserLookup(#[from] wsman_os::UserError),
+    #[error("the certificate check stopped: {0}")]
+    Stopped(#[from] tokio::task::JoinError),
+}
+
+/// Why one mapped issuer did not verify the end entity.
+#[derive(Debug, thiserror::Error)]
+enum IssuerError {
+    #[error(transparent)]
+    Load(#[from] wsman_config::certs::CertError),
+    #[error("not a usable trust anchor: {0}")]
+    Anchor(#[source] webpki::Error),
+    #[error("{0}")]
+    Verify(#[source] webpki::Error),
 }
 
 /// Match `chain` against `mappings` and resolve the principal (blocking: reads the issuer
@@ -306,11 +318,7 @@ pub fn authenticate(
         .map(|m| m.uri.clone())
         .collect();
     let identity = resolve_user(accounts, &user)?;
-    let principal =
-        crate::access::resolve_principal(identity).map_err(|e| CertAuthError::Backend {
-            backend: "user lookup",
-            detail: e.to_string(),
-        })?;
+    let principal = crate::access::resolve_principal(identity)?;
     Ok((principal, uris))
 }
 
@@ -322,11 +330,11 @@ fn verify_issued_by(
     thumbprint: &str,
     algorithms: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm],
     now: UnixTime,
-) -> Result<(), String> {
-    let der =
-        wsman_config::certmapping::load_issuer(certs_dir, thumbprint).map_err(|e| e.to_string())?;
-    let der = CertificateDer::from(der);
-    let anchor = webpki::anchor_from_trusted_cert(&der).map_err(|e| e.to_string())?;
+) -> Result<(), IssuerError> {
+    let der = CertificateDer::from(wsman_config::certmapping::load_issuer(
+        certs_dir, thumbprint,
+    )?);
+    let anchor = webpki::anchor_from_trusted_cert(&der).map_err(IssuerError::Anchor)?;
     end_entity
         .verify_for_usage(
             algorithms,
@@ -338,7 +346,7 @@ fn verify_issued_by(
             None,
         )
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(IssuerError::Verify)
 }
 
 /// A service account named `user` (acting as its run-as user), else a Linux user.
@@ -351,10 +359,7 @@ fn resolve_user(accounts: &AccountStore, user: &str) -> Result<Identity, CertAut
         Ok(None) => Err(CertAuthError::UnknownUser {
             user: user.to_owned(),
         }),
-        Err(e) => Err(CertAuthError::Backend {
-            backend: "user lookup",
-            detail: e.to_string(),
-        }),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -387,19 +392,10 @@ pub async fn authenticate_request(
     let chain = peer.chain.clone();
     let mappings = settings.cert_mappings.clone();
     let job = tokio::task::spawn_blocking(move || {
-        let accounts = accounts.current().map_err(|e| CertAuthError::Backend {
-            backend: "accounts",
-            detail: e.to_string(),
-        })?;
+        let accounts = accounts.current()?;
         authenticate(&config_dir, &accounts, &chain, &mappings, UnixTime::now())
     });
-    let result = match job.await {
-        Ok(result) => result,
-        Err(e) => Err(CertAuthError::Backend {
-            backend: "certificate check",
-            detail: e.to_string(),
-        }),
-    };
+    let result = job.await.unwrap_or_else(|e| Err(e.into()));
     match result {
         Ok((principal, uris)) => {
             throttle.record_success(remote);

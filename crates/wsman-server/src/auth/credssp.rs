@@ -14,7 +14,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use wsman_auth::credssp::{AcceptorCertificate, CredSspAcceptor, CredSspError, CredSspStep};
+use wsman_auth::credssp::{
+    AcceptorCertificate, CredSspAcceptor, CredSspError, CredSspStep, TlsError,
+};
 use wsman_auth::Credentials;
 
 use super::accounts::AccountCache;
@@ -27,17 +29,28 @@ pub fn enabled(settings: &ServiceSettings) -> bool {
     settings.auth_credssp
 }
 
+/// Why this process cannot run a CredSSP acceptor at all (our side, not the client's).
+#[derive(Debug, thiserror::Error)]
+enum SetupError {
+    #[error("CredSSP's inner TLS certificate could not be made: {0}")]
+    Certificate(#[source] TlsError),
+    #[error("CredSSP acceptor: {0}")]
+    Acceptor(#[from] CredSspError),
+}
+
 /// The inner TLS certificate, generated once per process on first use (an RSA key).
-fn certificate() -> Result<&'static AcceptorCertificate, String> {
-    static CERTIFICATE: OnceLock<Result<AcceptorCertificate, String>> = OnceLock::new();
+fn certificate() -> Result<&'static AcceptorCertificate, SetupError> {
+    static CERTIFICATE: OnceLock<Result<AcceptorCertificate, TlsError>> = OnceLock::new();
     CERTIFICATE
-        .get_or_init(|| {
-            let host = wsman_os::host_name().unwrap_or_default();
-            let short = host.split('.').next().unwrap_or("").to_ascii_uppercase();
-            AcceptorCertificate::generate(&short).map_err(|e| e.to_string())
-        })
+        .get_or_init(|| AcceptorCertificate::generate(&short_host_name()))
         .as_ref()
-        .map_err(Clone::clone)
+        .map_err(|error| SetupError::Certificate(error.clone()))
+}
+
+/// The NetBIOS-style host name CredSSP's certificate and NTLM target info carry.
+fn short_host_name() -> String {
+    let host = wsman_os::host_name().unwrap_or_default();
+    host.split('.').next().unwrap_or("").to_ascii_uppercase()
 }
 
 /// One CredSSP handshake. The acceptor is made on the first leg, on the blocking pool (the
@@ -61,22 +74,17 @@ impl CredSspHandshake {
         CredSspAcceptor::is_initial_token(token)
     }
 
-    fn acceptor(&mut self) -> Result<&mut CredSspAcceptor, String> {
-        if self.acceptor.is_none() {
-            let certificate = certificate()?;
-            let host = wsman_os::host_name().unwrap_or_default();
-            let short = host.split('.').next().unwrap_or("").to_ascii_uppercase();
-            let acceptor = CredSspAcceptor::new(certificate, &short).map_err(|e| e.to_string())?;
-            self.acceptor = Some(match self.kerberos.clone() {
-                Some(service) => acceptor.with_kerberos(Box::new(
-                    super::credssp_kerberos::CredSspKerberos::new(service),
-                )),
-                None => acceptor,
-            });
+    fn acceptor(&mut self) -> Result<&mut CredSspAcceptor, SetupError> {
+        if let Some(ref mut acceptor) = self.acceptor {
+            return Ok(acceptor);
         }
-        self.acceptor
-            .as_mut()
-            .ok_or_else(|| "no CredSSP acceptor".to_owned())
+        let acceptor = CredSspAcceptor::new(certificate()?, &short_host_name())?;
+        Ok(self.acceptor.insert(match self.kerberos.clone() {
+            Some(service) => acceptor.with_kerberos(Box::new(
+                super::credssp_kerberos::CredSspKerberos::new(service),
+            )),
+            None => acceptor,
+        }))
     }
 }
 
@@ -99,7 +107,7 @@ impl Handshake for CredSspHandshake {
         };
         let acceptor = match self.acceptor() {
             Ok(acceptor) => acceptor,
-            Err(reason) => return Step::Refused(Refusal::backend(reason)),
+            Err(error) => return Step::Refused(Refusal::backend(error.to_string())),
         };
         match acceptor.step(token, &*store) {
             Ok(CredSspStep::Continue(out)) => Step::Continue(out),

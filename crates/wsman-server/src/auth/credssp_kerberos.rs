@@ -9,10 +9,24 @@
 
 use std::sync::Arc;
 
-use wsman_auth::credssp::{InnerKerberos, InnerKerberosStep};
-use wsman_gss::{AcceptStep, KerberosContext};
+use wsman_auth::credssp::{InnerKerberos, InnerKerberosError, InnerKerberosStep};
+use wsman_gss::{AcceptStep, GssError, KerberosContext};
+use wsman_os::UserError;
 
 use super::kerberos::KerberosService;
+
+/// Why Kerberos inside CredSSP failed; logged, never carries a key.
+#[derive(Debug, thiserror::Error)]
+pub enum CredSspKerberosError {
+    #[error(transparent)]
+    Gss(#[from] GssError),
+    #[error("no Linux user for principal {principal}")]
+    Unmapped { principal: String },
+    #[error("principal {principal} maps to Linux user {user}, which does not exist")]
+    NoSuchUser { principal: String, user: String },
+    #[error("user lookup: {0}")]
+    Lookup(#[from] UserError),
+}
 
 /// One CredSSP handshake's Kerberos context.
 pub struct CredSspKerberos {
@@ -28,8 +42,22 @@ impl CredSspKerberos {
 }
 
 impl InnerKerberos for CredSspKerberos {
-    fn step(&mut self, token: &[u8]) -> Result<InnerKerberosStep, String> {
-        let established = match self.context.step(token).map_err(|e| e.to_string())? {
+    fn step(&mut self, token: &[u8]) -> Result<InnerKerberosStep, InnerKerberosError> {
+        Ok(self.accept(token)?)
+    }
+
+    fn wrap(&mut self, plain: &[u8]) -> Result<Vec<u8>, InnerKerberosError> {
+        Ok(self.context.wrap_token(plain)?)
+    }
+
+    fn unwrap(&mut self, token: &[u8]) -> Result<Vec<u8>, InnerKerberosError> {
+        Ok(self.context.unwrap_token(token)?)
+    }
+}
+
+impl CredSspKerberos {
+    fn accept(&mut self, token: &[u8]) -> Result<InnerKerberosStep, CredSspKerberosError> {
+        let established = match self.context.step(token)? {
             AcceptStep::Continue(out) => return Ok(InnerKerberosStep::Continue(out)),
             AcceptStep::Complete(established) => established,
         };
@@ -37,28 +65,19 @@ impl InnerKerberos for CredSspKerberos {
         let user = self
             .service
             .map_principal(principal, established.local_name.as_deref())
-            .ok_or_else(|| format!("no Linux user for principal {principal}"))?;
-        match wsman_os::lookup_user(&user) {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                return Err(format!(
-                    "principal {principal} maps to Linux user {user}, which does not exist"
-                ))
-            }
-            Err(e) => return Err(format!("user lookup: {e}")),
+            .ok_or_else(|| CredSspKerberosError::Unmapped {
+                principal: principal.to_string(),
+            })?;
+        if wsman_os::lookup_user(&user)?.is_none() {
+            return Err(CredSspKerberosError::NoSuchUser {
+                principal: principal.to_string(),
+                user,
+            });
         }
         tracing::debug!(%principal, %user, "Kerberos inside CredSSP authenticated");
         Ok(InnerKerberosStep::Complete {
             account: user,
             final_token: established.token,
         })
-    }
-
-    fn wrap(&mut self, plain: &[u8]) -> Result<Vec<u8>, String> {
-        self.context.wrap_token(plain).map_err(|e| e.to_string())
-    }
-
-    fn unwrap(&mut self, token: &[u8]) -> Result<Vec<u8>, String> {
-        self.context.unwrap_token(token).map_err(|e| e.to_string())
     }
 }

@@ -233,7 +233,7 @@ async fn first_check(
                     return Some(Some(principal));
                 }
                 Err(reason) => {
-                    throttle.record_failure(conn.remote, "Basic", &user, &reason);
+                    throttle.record_failure(conn.remote, "Basic", &user, &reason.to_string());
                     None
                 }
             }

@@ -43,6 +43,59 @@ const SERVED_SERVICES: [&str; 2] = ["HTTP", "WSMAN"];
 /// Largest `kerberos.toml` read.
 const MAX_CONFIG_LEN: u64 = 256 * 1024;
 
+/// Why `kerberos.toml` was refused: each variant names the key that is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum KerberosConfigError {
+    #[error("not TOML: {0}")]
+    NotToml(#[from] toml::de::Error),
+    #[error("Realms must be a list of strings")]
+    RealmsNotStrings,
+    #[error("Realms: {0:?} is not a realm name")]
+    NotARealm(String),
+    #[error("ReplayCacheDir must be a string")]
+    ReplayCacheDirNotString,
+    #[error("ReplayCacheDir must be an absolute path")]
+    ReplayCacheDirRelative,
+    #[error("PrincipalMap must be a table of \"principal@REALM\" = \"user\"")]
+    PrincipalMapNotTable,
+    #[error("PrincipalMap.{0:?} must be a string")]
+    MappedUserNotString(String),
+    #[error("PrincipalMap: {0:?} must be a full principal, name@REALM")]
+    NotAFullPrincipal(String),
+    #[error("PrincipalMap.{principal:?}: {user:?} is not a Linux user name")]
+    NotAUserName { principal: String, user: String },
+    #[error("unknown key {0:?}")]
+    UnknownKey(String),
+}
+
+/// Why Kerberos could not be turned on, or its files not reloaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KerberosLoadError {
+    #[error("this build has no Kerberos (cargo feature `kerberos`)")]
+    NotBuilt,
+    #[error("{}: {source}", path.display())]
+    ReadConfig {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Config {
+        path: PathBuf,
+        source: KerberosConfigError,
+    },
+    #[error(transparent)]
+    Keytab(#[from] wsman_auth::keytab::KeytabFileError),
+    #[error("replay cache directory {}: {source}", path.display())]
+    ReplayCacheDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Acceptor(#[from] wsman_gss::GssError),
+    #[error("reading the Kerberos files stopped: {0}")]
+    Stopped(#[from] tokio::task::JoinError),
+}
+
 /// `DIR/kerberos.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KerberosConfig {
@@ -56,52 +109,57 @@ pub struct KerberosConfig {
 
 impl KerberosConfig {
     /// Parse the file's text; the error says which key is wrong.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let table: toml::Table = text.parse().map_err(|e| format!("not TOML: {e}"))?;
+    pub fn parse(text: &str) -> Result<Self, KerberosConfigError> {
+        let table: toml::Table = text.parse()?;
         let mut config = Self::default();
         for (key, value) in &table {
             match key.as_str() {
                 "Realms" => {
-                    let list = value.as_array().ok_or("Realms must be a list of strings")?;
+                    let list = value
+                        .as_array()
+                        .ok_or(KerberosConfigError::RealmsNotStrings)?;
                     for realm in list {
-                        let realm = realm.as_str().ok_or("Realms must be a list of strings")?;
+                        let realm = realm
+                            .as_str()
+                            .ok_or(KerberosConfigError::RealmsNotStrings)?;
                         if realm.is_empty() || realm.contains(['@', '/']) {
-                            return Err(format!("Realms: {realm:?} is not a realm name"));
+                            return Err(KerberosConfigError::NotARealm(realm.to_owned()));
                         }
                         config.realms.push(realm.to_ascii_uppercase());
                     }
                 }
                 "ReplayCacheDir" => {
-                    let dir = value.as_str().ok_or("ReplayCacheDir must be a string")?;
+                    let dir = value
+                        .as_str()
+                        .ok_or(KerberosConfigError::ReplayCacheDirNotString)?;
                     if !dir.starts_with('/') {
-                        return Err("ReplayCacheDir must be an absolute path".to_owned());
+                        return Err(KerberosConfigError::ReplayCacheDirRelative);
                     }
                     config.replay_cache_dir = Some(PathBuf::from(dir));
                 }
                 "PrincipalMap" => {
                     let map = value
                         .as_table()
-                        .ok_or("PrincipalMap must be a table of \"principal@REALM\" = \"user\"")?;
+                        .ok_or(KerberosConfigError::PrincipalMapNotTable)?;
                     for (principal, user) in map {
                         let user = user.as_str().ok_or_else(|| {
-                            format!("PrincipalMap.{principal:?} must be a string")
+                            KerberosConfigError::MappedUserNotString(principal.clone())
                         })?;
                         if !principal.contains('@') {
-                            return Err(format!(
-                                "PrincipalMap: {principal:?} must be a full principal, name@REALM"
-                            ));
+                            return Err(KerberosConfigError::NotAFullPrincipal(principal.clone()));
                         }
                         if !is_plain_user_name(user) {
-                            return Err(format!(
-                                "PrincipalMap.{principal:?}: {user:?} is not a Linux user name"
-                            ));
+                            return Err(KerberosConfigError::NotAUserName {
+                                principal: principal.clone(),
+                                user: user.to_owned(),
+                            });
                         }
                         config
                             .principal_map
                             .insert(principal.clone(), user.to_owned());
                     }
                 }
-                other => return Err(format!("unknown key {other:?}")),
+                other => return Err(KerberosConfigError::UnknownKey(other.to_owned())),
             }
         }
         Ok(config)
@@ -169,7 +227,7 @@ impl KerberosService {
     /// Read both files again (SIGHUP): `Ok(None)` when there is no keytab (Kerberos off),
     /// `Err` with the reason when either file is wrong (the caller keeps the acceptor in
     /// force). Blocking (file I/O).
-    pub fn read(config_dir: &Path) -> Result<Option<Arc<Self>>, String> {
+    pub fn read(config_dir: &Path) -> Result<Option<Arc<Self>>, KerberosLoadError> {
         let keytab_path = config_dir.join(KEYTAB_FILE);
         if !keytab_path.exists() {
             tracing::info!(keytab = %keytab_path.display(), "Kerberos off: no keytab");
@@ -193,14 +251,13 @@ impl KerberosService {
         self.config.map_principal(principal, local_name)
     }
 
-    fn try_load(config_dir: &Path, keytab_path: &Path) -> Result<Self, String> {
+    fn try_load(config_dir: &Path, keytab_path: &Path) -> Result<Self, KerberosLoadError> {
         if !wsman_gss::AVAILABLE {
-            return Err("this build has no Kerberos (cargo feature `kerberos`)".to_owned());
+            return Err(KerberosLoadError::NotBuilt);
         }
         let config = read_config(&config_dir.join(CONFIG_FILE))?;
         let keytab =
-            wsman_auth::keytab::read_keytab_file(keytab_path, wsman_os::process::daemon_uid())
-                .map_err(|e| e.to_string())?;
+            wsman_auth::keytab::read_keytab_file(keytab_path, wsman_os::process::daemon_uid())?;
         for principal in keytab.unexpected_principals(&SERVED_SERVICES) {
             tracing::warn!(keytab = %keytab_path.display(), %principal, "the keytab holds a key for another service: tickets for it are accepted too; keep only HTTP/<fqdn> and WSMAN/<fqdn>");
         }
@@ -222,25 +279,31 @@ impl KerberosService {
         let acceptor = KerberosAcceptor::new(&AcceptorOptions {
             keytab: keytab_path.to_owned(),
             replay_cache: Some(replay_cache.clone()),
-        })
-        .map_err(|e| e.to_string())?;
+        })?;
         tracing::info!(keytab = %keytab_path.display(), services = ?served, replay_cache = %replay_cache.display(), "Kerberos on");
         Ok(Self { acceptor, config })
     }
 }
 
-fn read_config(path: &Path) -> Result<KerberosConfig, String> {
+fn read_config(path: &Path) -> Result<KerberosConfig, KerberosLoadError> {
     use std::io::Read;
+    let read_error = |source| KerberosLoadError::ReadConfig {
+        path: path.to_owned(),
+        source,
+    };
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(KerberosConfig::default()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(e) => return Err(read_error(e)),
     };
     let mut text = String::new();
     file.take(MAX_CONFIG_LEN)
         .read_to_string(&mut text)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    KerberosConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(read_error)?;
+    KerberosConfig::parse(&text).map_err(|source| KerberosLoadError::Config {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// `ReplayCacheDir`, else `$STATE_DIRECTORY` (systemd), else `DIR/rcache`.
@@ -258,13 +321,16 @@ fn replay_cache_dir(config_dir: &Path, config: &KerberosConfig) -> PathBuf {
     }
 }
 
-fn ensure_private_dir(dir: &Path) -> Result<(), String> {
+fn ensure_private_dir(dir: &Path) -> Result<(), KerberosLoadError> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| format!("replay cache directory {}: {e}", dir.display()))
+        .map_err(|source| KerberosLoadError::ReplayCacheDir {
+            path: dir.to_owned(),
+            source,
+        })
 }
 
 /// One Kerberos handshake (multi-leg SPNEGO possible), under `Negotiate` or `Kerberos`.
@@ -476,7 +542,7 @@ mod tests {
             ("Bogus = 1", "unknown key"),
             ("[[", "not TOML"),
         ] {
-            let error = KerberosConfig::parse(text).unwrap_err();
+            let error = KerberosConfig::parse(text).unwrap_err().to_string();
             assert!(error.contains(needle), "{text:?}: {error}");
         }
         assert_eq!(

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::{Semaphore, SemaphorePermit};
-use wsman_auth::Credentials;
+use wsman_auth::{AuthError, Credentials};
 
 use super::accounts::AccountCache;
 use super::basic::CredentialVerifier;
@@ -86,15 +86,26 @@ impl AuthServices {
     /// pool (PAM blocks), one bounded turn at a time. The credentials (and with them the
     /// zeroizing password) are dropped on that thread; the error says why, never with a
     /// secret.
-    pub async fn check_password(&self, credentials: Credentials) -> Result<Principal, String> {
+    pub async fn check_password(
+        &self,
+        credentials: Credentials,
+    ) -> Result<Principal, PasswordCheckError> {
         let Some(_permit) = self.check_permit().await else {
-            return Err("the service is shutting down".to_owned());
+            return Err(PasswordCheckError::ShuttingDown);
         };
         let verifier = Arc::clone(&self.verifier);
         let job = tokio::task::spawn_blocking(move || verifier.verify_basic(&credentials));
-        match job.await {
-            Ok(result) => result.map_err(|e| e.to_string()),
-            Err(e) => Err(format!("credential check panicked: {e}")),
-        }
+        Ok(job.await??)
     }
+}
+
+/// Why [`AuthServices::check_password`] did not yield a principal. Never carries the password.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordCheckError {
+    #[error("the service is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Refused(#[from] AuthError),
+    #[error("the credential check stopped: {0}")]
+    Stopped(#[from] tokio::task::JoinError),
 }
