@@ -189,6 +189,13 @@ fn new_message_id() -> String {
     )
 }
 
+/// What a subscriber answered to [`Client::deliver`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryReply {
+    /// The Action of the answer's envelope (`None`: an empty 2xx).
+    pub action: Option<String>,
+}
+
 impl Client {
     /// A client for `endpoint`. Refuses Basic over plain HTTP unless `allow_unencrypted` is
     /// set, as Windows' client does; no connection is opened yet.
@@ -345,6 +352,33 @@ impl Client {
     ) -> Result<crate::transport::HttpReply, ClientError> {
         let headers = self.authorization()?.into_iter().collect();
         self.round_trip(envelope(header, body), headers).await
+    }
+
+    /// POST an event delivery (an `Events` batch, a `Heartbeat`, a `SubscriptionEnd`) that the
+    /// caller built and encoded as `content_type` says, and return what the subscriber
+    /// answered: the Action of its envelope, which must relate to `message_id` (an `Ack`), or
+    /// nothing for an empty 2xx (unacknowledged Push). A fault or an error status is an error.
+    pub async fn deliver(
+        &self,
+        body: Vec<u8>,
+        content_type: &str,
+        message_id: &str,
+    ) -> Result<DeliveryReply, ClientError> {
+        let headers: Vec<_> = self.authorization()?.into_iter().collect();
+        let budget = self.options.operation_timeout + self.options.network_delay;
+        let sent = self
+            .transport
+            .post_as(Bytes::from(body), content_type, &headers);
+        let reply =
+            tokio::time::timeout(budget, sent)
+                .await
+                .map_err(|_| ClientError::Timeout {
+                    millis: budget.as_millis(),
+                })??;
+        let envelope = response::interpret_envelope(&reply, Some(message_id))?;
+        Ok(DeliveryReply {
+            action: envelope.and_then(|e| e.action),
+        })
     }
 
     /// Like [`Client::send`], but returns every element of `s:Body` (in order) rather than

@@ -39,7 +39,7 @@ pub mod tls;
 mod transport;
 
 pub use blocking::BlockingClient;
-pub use client::{Auth, Client, ClientOptions, Resource, CERTIFICATE_AUTHORIZATION};
+pub use client::{Auth, Client, ClientOptions, DeliveryReply, Resource, CERTIFICATE_AUTHORIZATION};
 pub use credssp::CredSspAuth;
 pub use endpoint::{Endpoint, Scheme};
 pub use enumerate::{EnumerateOptions, Filter, FilterBody};

@@ -9,6 +9,7 @@ use crate::error::ClientError;
 /// A parsed response envelope.
 #[derive(Debug)]
 pub(crate) struct Envelope {
+    pub(crate) action: Option<String>,
     pub(crate) relates_to: Option<String>,
     /// The first element child of `s:Body`, if any.
     pub(crate) body: Option<Element>,
@@ -35,6 +36,9 @@ pub(crate) fn parse_envelope(
     let relates_to = header
         .and_then(|h| h.child(ns::ADDRESSING, "RelatesTo"))
         .map(Element::trimmed_text);
+    let action = header
+        .and_then(|h| h.child(ns::ADDRESSING, "Action"))
+        .map(Element::trimmed_text);
     let body = root
         .child(ns::SOAP, "Body")
         .ok_or_else(|| ClientError::protocol("the response envelope has no s:Body"))?;
@@ -42,6 +46,7 @@ pub(crate) fn parse_envelope(
     let body = elements.next();
     let rest = elements.collect();
     Ok(Envelope {
+        action,
         relates_to,
         body,
         rest,
@@ -132,6 +137,16 @@ pub(crate) fn interpret_all(
     reply: &crate::transport::HttpReply,
     expected_relates_to: Option<&str>,
 ) -> Result<(Option<Element>, Vec<Element>), ClientError> {
+    Ok(interpret_envelope(reply, expected_relates_to)?
+        .map(|envelope| (envelope.body, envelope.rest))
+        .unwrap_or_default())
+}
+
+/// The reply's envelope (`None`: an empty 2xx), or the error it stands for.
+pub(crate) fn interpret_envelope(
+    reply: &crate::transport::HttpReply,
+    expected_relates_to: Option<&str>,
+) -> Result<Option<Envelope>, ClientError> {
     let status = reply.status;
     if status == 401 {
         return Err(ClientError::Unauthorized {
@@ -141,7 +156,7 @@ pub(crate) fn interpret_all(
     let success = (200..300).contains(&status);
     if reply.body.is_empty() {
         return if success {
-            Ok((None, Vec::new()))
+            Ok(None)
         } else {
             Err(ClientError::Http { status })
         };
@@ -168,5 +183,5 @@ pub(crate) fn interpret_all(
             None => return Err(ClientError::protocol("the response has no RelatesTo")),
         }
     }
-    Ok((envelope.body, envelope.rest))
+    Ok(Some(envelope))
 }

@@ -289,6 +289,17 @@ impl Transport {
         body: Bytes,
         headers: &[(HeaderName, HeaderValue)],
     ) -> Result<HttpReply, ClientError> {
+        self.post_as(body, SOAP_CONTENT_TYPE, headers).await
+    }
+
+    /// [`Transport::post`] of a body already encoded as `content_type` says (an event
+    /// delivery in UTF-16, for one); sealed, that is the content type inside.
+    pub(crate) async fn post_as(
+        &self,
+        body: Bytes,
+        content_type: &str,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Result<HttpReply, ClientError> {
         // Each stale idle connection costs one attempt; then one fresh connection.
         let mut attempts_left = MAX_IDLE_CONNECTIONS + 2;
         let mut fresh_failed = false;
@@ -303,7 +314,7 @@ impl Transport {
                 self.authenticate(&mut connection).await?;
             }
             // Sealed per attempt: each wrap consumes a sequence number of that connection.
-            let request = self.outgoing(&mut connection, &body, headers)?;
+            let request = self.outgoing(&mut connection, content_type, &body, headers)?;
             match connection.sender.try_send_request(request).await {
                 Ok(response) => {
                     let (reply, reusable) = self.read_reply(response).await?;
@@ -341,18 +352,19 @@ impl Transport {
     fn outgoing(
         &self,
         connection: &mut Connection,
+        content_type: &str,
         body: &Bytes,
         headers: &[(HeaderName, HeaderValue)],
     ) -> Result<hyper::Request<Full<Bytes>>, ClientError> {
         match &mut connection.security {
             Security::Negotiated(Some(sealer)) => {
                 let sealed =
-                    sealing::seal_body(sealer.as_mut(), SOAP_CONTENT_TYPE, body).map_err(|e| {
+                    sealing::seal_body(sealer.as_mut(), content_type, body).map_err(|e| {
                         ClientError::protocol(format!("cannot encrypt the request: {e}"))
                     })?;
                 self.request(&sealed.content_type, &Bytes::from(sealed.body), headers)
             }
-            _ => self.request(SOAP_CONTENT_TYPE, body, headers),
+            _ => self.request(content_type, body, headers),
         }
     }
 

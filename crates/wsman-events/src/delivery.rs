@@ -80,11 +80,12 @@ pub struct DeliveryHeaders<'a> {
 /// A batch of events (each one's XML) as an `Events` message.
 pub fn events_envelope(
     headers: &DeliveryHeaders<'_>,
-    events: &[String],
+    events: &[impl AsRef<str>],
     embedding: Embedding,
 ) -> String {
     let mut body = String::from("<s:Body><w:Events>");
     for event in events {
+        let event = event.as_ref();
         let _ = write!(body, "<w:Event Action=\"{EVENT_ACTION}\">");
         match embedding {
             Embedding::Cdata => {

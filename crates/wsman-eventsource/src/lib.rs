@@ -12,12 +12,14 @@
 //! eventing core's typed requests.
 #![forbid(unsafe_code)]
 
+pub mod push;
+
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 use wsman_events::journal::{APPLICATION, LINUX_JOURNAL, SECURITY, SYSTEM};
 use wsman_events::subscribe::{Expires, StartAt};
 use wsman_events::{BookmarkList, DeliveryMode, Mapping, SubscribeRequest, Timestamp};
@@ -75,6 +77,9 @@ pub enum SourceError {
     /// `e:DeliveryModeRequestedUnavailable`: this source does not deliver that way yet.
     #[error("delivery mode {0} is not available from this source")]
     DeliveryModeUnavailable(&'static str),
+    /// `w:UnsupportedFeature`: the subscriber's address or authentication cannot be used.
+    #[error("the subscriber cannot be reached as asked: {0}")]
+    Subscriber(#[source] push::DeliveryError),
     /// `w:InvalidParameter`-style refusal of a log this source does not have.
     #[error("the channel {0:?} could not be found")]
     UnknownChannel(String),
@@ -116,8 +121,15 @@ struct Subscription {
     expires: Timestamp,
     send_bookmarks: bool,
     bookmark: BookmarkList,
-    /// Held while a pull reads, so two pulls of one subscription never interleave.
-    feed: Arc<Mutex<Reading>>,
+    delivery: Delivery,
+}
+
+/// How a subscription's events leave.
+enum Delivery {
+    /// The subscriber pulls. Held while a pull reads, so two pulls never interleave.
+    Pull(Arc<Mutex<Reading>>),
+    /// A task pushes ([`push`]); it stops when this sender is dropped with the subscription.
+    Push(#[allow(dead_code)] watch::Sender<()>),
 }
 
 /// A subscription's reader and the events it read that a pull could not carry yet (they go
@@ -133,7 +145,9 @@ pub struct EventSource {
     program: PathBuf,
     mapping: Mapping,
     limits: Limits,
-    subscriptions: std::sync::Mutex<HashMap<String, Subscription>>,
+    /// Shared with the push tasks, which advance their subscription's bookmark.
+    subscriptions: Arc<std::sync::Mutex<HashMap<String, Subscription>>>,
+    connector: Option<Arc<dyn push::Connector>>,
 }
 
 impl EventSource {
@@ -143,8 +157,16 @@ impl EventSource {
             program: PathBuf::from("journalctl"),
             mapping,
             limits,
-            subscriptions: std::sync::Mutex::new(HashMap::new()),
+            subscriptions: Arc::new(std::sync::Mutex::new(HashMap::new())),
+            connector: None,
         }
+    }
+
+    /// Deliver push subscriptions (`Events`, `PushWithAck`, `Push`) through `connector`;
+    /// without one only Pull is offered.
+    pub fn with_connector(mut self, connector: Arc<dyn push::Connector>) -> EventSource {
+        self.connector = Some(connector);
+        self
     }
 
     /// Read the journal with another journalctl (tests, or a non-default install).
@@ -166,9 +188,18 @@ impl EventSource {
         id: String,
         now: Timestamp,
     ) -> Result<Subscribed, SourceError> {
-        if request.mode != DeliveryMode::Pull {
-            return Err(SourceError::DeliveryModeUnavailable(request.mode.uri()));
-        }
+        let push = request.mode != DeliveryMode::Pull;
+        let connector = match (&self.connector, push) {
+            (_, false) => None,
+            (None, true) => return Err(SourceError::DeliveryModeUnavailable(request.mode.uri())),
+            // The source would send requests wherever NotifyTo points: administrators only.
+            (Some(_), true) if !caller.administrator => {
+                return Err(SourceError::AccessDenied(
+                    "push delivery is for administrators; others pull".to_owned(),
+                ))
+            }
+            (Some(connector), true) => Some(connector),
+        };
         let readable: Vec<String> = if caller.administrator {
             LOGS.iter().map(|l| (*l).to_owned()).collect()
         } else {
@@ -247,6 +278,15 @@ impl EventSource {
                 mapping: self.mapping.clone(),
             },
         };
+        let delivery = match connector {
+            None => Delivery::Pull(Arc::new(Mutex::new(Reading {
+                feed,
+                pending: VecDeque::new(),
+            }))),
+            Some(connector) => {
+                self.start_push(connector.as_ref(), request, &id, feed, &bookmark)?
+            }
+        };
         let mut subscriptions = self.lock();
         // Checked again: another subscribe may have taken the last place meanwhile.
         if subscriptions.len() >= self.limits.max_total
@@ -267,14 +307,69 @@ impl EventSource {
                 expires,
                 send_bookmarks: request.send_bookmarks,
                 bookmark,
-                feed: Arc::new(Mutex::new(Reading {
-                    feed,
-                    pending: VecDeque::new(),
-                })),
+                delivery,
             },
         );
         tracing::info!(subscription = %id, user = %caller.user, "event subscription created");
         Ok(Subscribed { id, expires })
+    }
+
+    /// Open the subscriber and start the task that pushes to it. The task ends when the
+    /// returned sender is dropped (the subscription removed), or ends the subscription itself
+    /// when deliveries fail.
+    fn start_push(
+        &self,
+        connector: &dyn push::Connector,
+        request: &SubscribeRequest,
+        id: &str,
+        feed: Feed,
+        bookmark: &BookmarkList,
+    ) -> Result<Delivery, SourceError> {
+        let Some(mut plan) = push::Plan::of(request, id, &self.mapping.computer) else {
+            return Err(SourceError::DeliveryModeUnavailable(request.mode.uri()));
+        };
+        plan.bookmark = bookmark.clone();
+        let subscriber = connector
+            .connect(&plan.notify_to, &request.authentication)
+            .map_err(SourceError::Subscriber)?;
+        let end_to = match &plan.end_to {
+            Some(end_to) => match connector.connect(end_to, &request.authentication) {
+                Ok(end_to) => Some(end_to),
+                Err(error) => {
+                    tracing::info!(subscription = %id, %error, "EndTo cannot be reached: no SubscriptionEnd will be sent");
+                    None
+                }
+            },
+            None => None,
+        };
+        let (ended_sender, ended) = watch::channel(());
+        let advance = Arc::downgrade(&self.subscriptions);
+        let end = Arc::downgrade(&self.subscriptions);
+        let (advance_id, end_id) = (id.to_owned(), id.to_owned());
+        let link = push::Link {
+            ended,
+            delivered: Box::new(move |events| {
+                let Some(subscriptions) = advance.upgrade() else {
+                    return;
+                };
+                let mut subscriptions = subscriptions.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(subscription) = subscriptions.get_mut(&advance_id) {
+                    for event in events {
+                        subscription
+                            .bookmark
+                            .advance(&event.channel, event.record_id);
+                    }
+                }
+            }),
+            end: Box::new(move || {
+                if let Some(subscriptions) = end.upgrade() {
+                    let mut subscriptions = subscriptions.lock().unwrap_or_else(|p| p.into_inner());
+                    subscriptions.remove(&end_id);
+                }
+            }),
+        };
+        tokio::spawn(push::run(plan, feed, subscriber, end_to, link));
+        Ok(Delivery::Push(ended_sender))
     }
 
     /// Up to `max_elements` events of the subscription; waits up to `wait` when none is there.
@@ -306,8 +401,11 @@ impl EventSource {
         self.expire(now);
         let reading = {
             let subscriptions = self.lock();
-            let subscription = self.owned(&subscriptions, caller, id)?;
-            subscription.feed.clone()
+            match &self.owned(&subscriptions, caller, id)?.delivery {
+                Delivery::Pull(reading) => reading.clone(),
+                // Its events are pushed: there is no enumeration to pull from.
+                Delivery::Push(_) => return Err(SourceError::UnknownSubscription),
+            }
         };
         let max_elements = max_elements.clamp(1, self.limits.max_pull_items);
         let events = {

@@ -131,7 +131,9 @@ impl EventingEngine {
             manager_address: call.exchange.address,
             identifier: &subscribed.id,
             expires: &expires,
-            enumeration_context: Some(&subscribed.id),
+            // Pushed subscriptions have nothing to pull.
+            enumeration_context: (subscribe.mode == wsman_events::DeliveryMode::Pull)
+                .then_some(subscribed.id.as_str()),
         });
         let reply = dispatch::finish(
             request,
@@ -270,6 +272,10 @@ fn source_fault(error: SourceError, unknown: Unknown) -> Fault {
             Fault::quota_limit(code::QUOTA_LIMIT, format!("{message}. "))
         }
         SourceError::DeliveryModeUnavailable(mode) => Fault::delivery_mode_unavailable(mode),
+        SourceError::Subscriber(error) => {
+            tracing::info!(%error, "Subscribe refused: the subscriber cannot be delivered to");
+            Fault::unsupported_feature("AuthorizationMode", format!("{error}. "))
+        }
         SourceError::UnknownChannel(channel) => Fault::event_source_unable_to_process(
             code::EVT_CHANNEL_NOT_FOUND,
             format!("The specified channel {channel:?} could not be found. "),

@@ -259,6 +259,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-events",
             "wsman-journal",
             "wsman-eventsource",
+            "wsman-client",
         ],
     ),
     ("bare-responder", &[]),

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod account;
+mod delivery;
 mod notify;
 
 use std::fs::DirBuilder;
@@ -218,9 +219,10 @@ fn event_source(
         computer: host_name.to_owned(),
         ..wsman_events::Mapping::default()
     };
-    Arc::new(wsman_eventsource::EventSource::new(
-        journal, mapping, limits,
-    ))
+    Arc::new(
+        wsman_eventsource::EventSource::new(journal, mapping, limits)
+            .with_connector(Arc::new(delivery::HttpConnector)),
+    )
 }
 
 /// Serve until SIGTERM or SIGINT; SIGHUP re-reads the configuration.

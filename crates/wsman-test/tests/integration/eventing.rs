@@ -19,9 +19,9 @@ use crate::expect_fault;
 const USER: &str = "event-reader";
 const USER_PASSWORD: &str = "Event-Reader-Pass-7!";
 const PULL_MODE: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull";
-const EARLIEST: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/bookmark/earliest";
-const EVENT_NS: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
-const APPLICATION: &str =
+pub(crate) const EARLIEST: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/bookmark/earliest";
+pub(crate) const EVENT_NS: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
+pub(crate) const APPLICATION: &str =
     r#"<QueryList><Query Id="0"><Select Path="Application">*</Select></Query></QueryList>"#;
 
 /// The journal of these tests: record ids 1 to 5 in this order.
@@ -73,7 +73,7 @@ fn journal() -> Option<JournalDir> {
 }
 
 /// Field order matters: the daemon is killed before its config dir and journal are deleted.
-struct Source {
+pub(crate) struct Source {
     daemon: Daemon,
     _config: ConfigDir,
     port: u16,
@@ -83,7 +83,7 @@ struct Source {
 
 /// The daemon over the test journal: Basic on HTTP (and HTTPS when asked), the root service
 /// account, and a second account running as `nobody`; the event logs open to users.
-fn source(adjust: impl FnOnce(&mut ConfigDir)) -> Option<Source> {
+pub(crate) fn source(adjust: impl FnOnce(&mut ConfigDir)) -> Option<Source> {
     source_with(false, adjust)
 }
 
@@ -136,11 +136,11 @@ impl Source {
         )
     }
 
-    fn post(&self, body: &str) -> Response {
+    pub(crate) fn post(&self, body: &str) -> Response {
         self.post_as(SERVICE_ACCOUNT, SERVICE_PASSWORD, body)
     }
 
-    fn post_user(&self, body: &str) -> Response {
+    pub(crate) fn post_user(&self, body: &str) -> Response {
         self.post_as(USER, USER_PASSWORD, body)
     }
 }
@@ -179,7 +179,7 @@ fn pull_request(context: &str, max_elements: u32, max_envelope: Option<u64>) -> 
 }
 
 /// A request to the subscription manager: its `e:Identifier` reference parameter as a header.
-fn manager_request(action: &str, identifier: &str, body: &str) -> String {
+pub(crate) fn manager_request(action: &str, identifier: &str, body: &str) -> String {
     with_header(
         &soap::request(action, EVENT_LOG_URI, &[], body),
         &format!("<e:Identifier>{identifier}</e:Identifier>"),
@@ -190,7 +190,7 @@ fn with_header(envelope: &str, header: &str) -> String {
     envelope.replacen("</s:Header>", &format!("{header}</s:Header>"), 1)
 }
 
-fn parsed(response: &Response) -> Element {
+pub(crate) fn parsed(response: &Response) -> Element {
     assert_eq!(response.status, 200, "{}", response.describe());
     xml::parse(&response.text(), &Limits::default()).expect("a well-formed response")
 }

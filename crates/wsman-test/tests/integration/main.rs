@@ -18,6 +18,7 @@ mod limits;
 mod listeners;
 mod ntlm;
 mod policy;
+mod push;
 mod service;
 mod winrm_cli;
 

@@ -1,0 +1,399 @@
+//! Push delivery (`Events`, `PushWithAck`, `Push`): one task per subscription reads the
+//! subscription's feed into the eventing core's [`Scheduler`], and sends what it says is due to
+//! the subscriber's `NotifyTo` through a [`Subscriber`] the daemon opens (this crate does no
+//! network I/O).
+//!
+//! At least once and in order: a batch leaves the queue, and the bookmark moves past it, only
+//! when the subscriber acknowledged it (`Push` has no acknowledgement: a 2xx answer is taken as
+//! delivery). A failed send is retried as the subscription's `ConnectionRetry` says; when the
+//! retries are spent the subscription ends with `SubscriptionEnd` (DeliveryFailure) to `EndTo`.
+//! Memory is bounded: the feed is read only while the queue has room.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use wsman_events::batch::{Due, Pending, Scheduler, Settings};
+use wsman_events::delivery::{self, DeliveryHeaders, Embedding, EndStatus, ACK_ACTION};
+use wsman_events::subscribe::{AuthenticationProfile, EndpointReference, EnvelopePolicy};
+use wsman_events::{BookmarkList, DeliveryMode, SubscribeRequest, Timestamp};
+use wsman_journal::feed::Feed;
+
+/// Why a delivery failed: the daemon's own typed error, boxed.
+pub type DeliveryError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What [`Subscriber::send`] returns: the Action of the subscriber's answer (`None`: an empty
+/// 2xx).
+pub type DeliveryFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<String>, DeliveryError>> + Send + 'a>>;
+
+/// A connection to one subscriber address.
+pub trait Subscriber: Send + Sync {
+    /// POST one delivery message, encoded as `content_type` says.
+    fn send<'a>(
+        &'a self,
+        body: Vec<u8>,
+        content_type: &'static str,
+        message_id: &'a str,
+    ) -> DeliveryFuture<'a>;
+}
+
+/// Opens [`Subscriber`]s: the daemon's HTTP client. Refusing an address or an authentication
+/// profile refuses the Subscribe.
+pub trait Connector: Send + Sync {
+    fn connect(
+        &self,
+        to: &EndpointReference,
+        authentication: &[AuthenticationProfile],
+    ) -> Result<Box<dyn Subscriber>, DeliveryError>;
+}
+
+/// Room kept in each message for the headers (reference parameters and a bookmark included).
+const HEADER_ROOM: usize = 16 * 1024;
+/// `MaxEnvelopeSize` of a delivery when the subscription names none (Windows' 512000).
+const DEFAULT_ENVELOPE: u64 = 512_000;
+/// `MaxElements` of an `Events` subscription that names none.
+const DEFAULT_BATCH_ITEMS: usize = 100;
+/// `MaxTime` of an `Events` subscription that names none: deliver promptly.
+const DEFAULT_LATENCY: Duration = Duration::from_secs(1);
+/// `ConnectionRetry` of a subscription that names none.
+const DEFAULT_RETRY: (u32, Duration) = (3, Duration::from_secs(10));
+/// Events and bytes read ahead of delivery at most.
+const MAX_QUEUED: usize = 1000;
+const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
+/// Journal entries one read scans at most.
+const MAX_SCAN: usize = 10_000;
+/// Events read from the journal at once.
+const READ_ITEMS: usize = 256;
+/// `w:OperationTimeout` of a delivery.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest one wait for new journal entries, so due heartbeats and batches are never late by
+/// more than this.
+const MAX_WAIT: Duration = Duration::from_secs(1);
+
+/// Everything the task needs from the Subscribe.
+pub(crate) struct Plan {
+    pub id: String,
+    pub mode: DeliveryMode,
+    pub settings: Settings,
+    pub retry: (u32, Duration),
+    pub policy: EnvelopePolicy,
+    pub utf16: bool,
+    pub embedding: Embedding,
+    pub notify_to: EndpointReference,
+    pub end_to: Option<EndpointReference>,
+    pub machine_id: String,
+    pub max_envelope: u64,
+    pub send_bookmarks: bool,
+    pub bookmark: BookmarkList,
+}
+
+impl Plan {
+    /// The plan of a push `request`; `None` for Pull or without `NotifyTo`.
+    pub(crate) fn of(request: &SubscribeRequest, id: &str, machine_id: &str) -> Option<Plan> {
+        let notify_to = request.notify_to.clone()?;
+        let acknowledged_batches = request.mode == DeliveryMode::Events;
+        if request.mode == DeliveryMode::Pull {
+            return None;
+        }
+        let max_envelope = request
+            .max_envelope_size
+            .map_or(DEFAULT_ENVELOPE, |(size, _)| size);
+        let room = usize::try_from(max_envelope)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(HEADER_ROOM);
+        // UTF-16 takes at most twice the bytes of UTF-8 for any text.
+        let max_batch_bytes = if request.utf16 { room / 2 } else { room }.max(1);
+        let (max_items, max_latency) = if acknowledged_batches {
+            (
+                request
+                    .max_elements
+                    .map_or(DEFAULT_BATCH_ITEMS, |n| n as usize)
+                    .clamp(1, MAX_QUEUED),
+                request.max_time.unwrap_or(DEFAULT_LATENCY),
+            )
+        } else {
+            (1, Duration::ZERO)
+        };
+        Some(Plan {
+            id: id.to_owned(),
+            mode: request.mode,
+            settings: Settings {
+                max_items,
+                max_latency,
+                heartbeat: request.heartbeats,
+                max_batch_bytes,
+                max_queued: MAX_QUEUED,
+                max_queued_bytes: MAX_QUEUED_BYTES,
+            },
+            retry: request.connection_retry.unwrap_or(DEFAULT_RETRY),
+            policy: request
+                .max_envelope_size
+                .map_or(EnvelopePolicy::Skip, |(_, policy)| policy),
+            utf16: request.utf16,
+            embedding: Embedding::Cdata,
+            notify_to,
+            end_to: request.end_to.clone(),
+            machine_id: machine_id.to_owned(),
+            max_envelope,
+            send_bookmarks: request.send_bookmarks,
+            bookmark: BookmarkList::new(),
+        })
+    }
+}
+
+/// Told the events a subscriber acknowledged, in order.
+pub(crate) type OnDelivered = Box<dyn Fn(&[Pending]) + Send + Sync>;
+
+/// Where the task reports delivered events (the subscription's bookmark) and learns that the
+/// subscription ended (unsubscribed, expired, source dropped): the sender side is dropped.
+pub(crate) struct Link {
+    pub ended: watch::Receiver<()>,
+    pub delivered: OnDelivered,
+    /// Ends the subscription from the task's side (delivery failure).
+    pub end: Box<dyn Fn() + Send + Sync>,
+}
+
+/// Why the task stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Stopped {
+    /// The subscription ended on the source's side.
+    Ended,
+    /// Deliveries failed past `ConnectionRetry`, or an event did not fit and the policy
+    /// cancels.
+    DeliveryFailure,
+}
+
+/// Run the delivery of one subscription until it ends.
+pub(crate) async fn run(
+    mut plan: Plan,
+    mut feed: Feed,
+    subscriber: Box<dyn Subscriber>,
+    end_to: Option<Box<dyn Subscriber>>,
+    mut link: Link,
+) -> Stopped {
+    let mut scheduler = Scheduler::new(plan.settings, now());
+    // Events read but not yet taken by the scheduler (it was full): they go first.
+    let mut backlog: VecDeque<Pending> = VecDeque::new();
+    let mut sequence = 0u64;
+    let stopped = 'delivery: loop {
+        if link.ended.has_changed().is_err() {
+            break Stopped::Ended;
+        }
+        if backlog.is_empty() && scheduler.queued() < MAX_QUEUED {
+            // Wait for the journal only until the next batch or heartbeat is due.
+            let at = now();
+            let wait = scheduler
+                .next_deadline()
+                .map_or(MAX_WAIT, |d| d.saturating_duration_since(at).min(MAX_WAIT));
+            let want = (MAX_QUEUED - scheduler.queued()).min(READ_ITEMS);
+            let read = tokio::select! {
+                read = feed.next_batch(want, MAX_SCAN, Some(wait)) => read,
+                _ = link.ended.changed() => break Stopped::Ended,
+            };
+            match read {
+                Ok(events) => backlog.extend(events.into_iter().map(|event| Pending {
+                    xml: event.xml,
+                    channel: event.channel,
+                    record_id: event.record_id,
+                    queued: now(),
+                })),
+                Err(error) => {
+                    tracing::error!(subscription = %plan.id, %error, "the journal could not be read; trying again");
+                    tokio::select! {
+                        _ = tokio::time::sleep(MAX_WAIT) => {}
+                        _ = link.ended.changed() => break Stopped::Ended,
+                    }
+                }
+            }
+        }
+        while let Some(front) = backlog.front() {
+            let size = front.xml.len();
+            if size > plan.settings.max_batch_bytes {
+                backlog.pop_front();
+                if plan.policy == EnvelopePolicy::CancelSubscription {
+                    tracing::warn!(subscription = %plan.id, size, "an event does not fit one delivery: the subscription is cancelled, as it asked");
+                    break 'delivery Stopped::DeliveryFailure;
+                }
+                tracing::warn!(subscription = %plan.id, size, "an event does not fit one delivery: skipped");
+                continue;
+            }
+            if !scheduler.has_room(size) {
+                break;
+            }
+            if let Some(event) = backlog.pop_front() {
+                if let Err(error) = scheduler.push(event) {
+                    // has_room said yes and the size was checked: not reached.
+                    tracing::error!(subscription = %plan.id, %error, "event not queued");
+                }
+            }
+        }
+        while let Some(due) = scheduler.poll(now()) {
+            sequence += 1;
+            match deliver(&plan, subscriber.as_ref(), &due, sequence, &mut link).await {
+                Delivery::Taken(bookmark) => {
+                    let delivered = scheduler.acked(now());
+                    if !delivered.is_empty() {
+                        plan.bookmark = bookmark;
+                        (link.delivered)(&delivered);
+                        tracing::debug!(subscription = %plan.id, events = delivered.len(), "events delivered");
+                    }
+                }
+                Delivery::Failed => {
+                    scheduler.failed();
+                    break 'delivery Stopped::DeliveryFailure;
+                }
+                Delivery::Ended => break 'delivery Stopped::Ended,
+            }
+        }
+        if !backlog.is_empty() {
+            // The scheduler is full and nothing is due yet: wait for the batch's deadline.
+            let now = now();
+            let wait = scheduler
+                .next_deadline()
+                .map_or(MAX_WAIT, |d| d.saturating_duration_since(now).min(MAX_WAIT));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = link.ended.changed() => break Stopped::Ended,
+            }
+        }
+    };
+    if stopped == Stopped::DeliveryFailure {
+        tracing::warn!(subscription = %plan.id, address = %plan.notify_to.address, "event delivery failed: the subscription ends");
+        (link.end)();
+        if let (Some(end_to), Some(address)) = (end_to, plan.end_to.as_ref()) {
+            send_subscription_end(&plan, end_to.as_ref(), address, sequence + 1).await;
+        }
+    }
+    stopped
+}
+
+/// How one due message went.
+enum Delivery {
+    /// Acknowledged (or, for `Push`, answered 2xx); the bookmark after its events.
+    Taken(BookmarkList),
+    /// Not taken after every retry.
+    Failed,
+    /// The subscription ended meanwhile.
+    Ended,
+}
+
+async fn deliver(
+    plan: &Plan,
+    subscriber: &dyn Subscriber,
+    due: &Due,
+    sequence: u64,
+    link: &mut Link,
+) -> Delivery {
+    let message_id = new_message_id();
+    let events: &[Pending] = match due {
+        Due::Batch(events) => events,
+        Due::Heartbeat => &[],
+    };
+    let mut bookmark = plan.bookmark.clone();
+    for event in events {
+        bookmark.advance(&event.channel, event.record_id);
+    }
+    let headers = DeliveryHeaders {
+        to: &plan.notify_to,
+        message_id: &message_id,
+        operation_id: &message_id,
+        sequence_id: sequence,
+        machine_id: &plan.machine_id,
+        max_envelope_size: plan.max_envelope,
+        operation_timeout: OPERATION_TIMEOUT,
+        bookmark: plan.send_bookmarks.then_some(&bookmark),
+        ack_requested: plan.mode != DeliveryMode::Push,
+    };
+    let xml = match due {
+        Due::Batch(_) => {
+            let xmls: Vec<&str> = events.iter().map(|e| e.xml.as_str()).collect();
+            delivery::events_envelope(&headers, &xmls, plan.embedding)
+        }
+        Due::Heartbeat => delivery::heartbeat_envelope(&headers),
+    };
+    let (body, content_type) = delivery::encode(&xml, plan.utf16);
+    tokio::select! {
+        sent = send_with_retry(plan, subscriber, body, content_type, &message_id) => {
+            if sent { Delivery::Taken(bookmark) } else { Delivery::Failed }
+        }
+        _ = link.ended.changed() => Delivery::Ended,
+    }
+}
+
+async fn send_subscription_end(
+    plan: &Plan,
+    end_to: &dyn Subscriber,
+    address: &EndpointReference,
+    sequence: u64,
+) {
+    let message_id = new_message_id();
+    let manager = delivery::endpoint(&plan.notify_to.address, Vec::new());
+    let headers = DeliveryHeaders {
+        to: address,
+        message_id: &message_id,
+        operation_id: &message_id,
+        sequence_id: sequence,
+        machine_id: &plan.machine_id,
+        max_envelope_size: plan.max_envelope,
+        operation_timeout: OPERATION_TIMEOUT,
+        bookmark: None,
+        ack_requested: false,
+    };
+    let xml = delivery::subscription_end_envelope(
+        &headers,
+        &manager,
+        EndStatus::DeliveryFailure,
+        "The events could not be delivered.",
+    );
+    let (body, content_type) = delivery::encode(&xml, plan.utf16);
+    if let Err(error) = end_to.send(body, content_type, &message_id).await {
+        tracing::info!(subscription = %plan.id, %error, "SubscriptionEnd not delivered");
+    }
+}
+
+/// One message, sent again as `ConnectionRetry` says; whether the subscriber took it.
+async fn send_with_retry(
+    plan: &Plan,
+    subscriber: &dyn Subscriber,
+    body: Vec<u8>,
+    content_type: &'static str,
+    message_id: &str,
+) -> bool {
+    let (retries, interval) = plan.retry;
+    for attempt in 0..=retries {
+        if attempt > 0 {
+            tokio::time::sleep(interval).await;
+        }
+        match subscriber
+            .send(body.clone(), content_type, message_id)
+            .await
+        {
+            Ok(answer) => {
+                let acknowledged = answer.as_deref() == Some(ACK_ACTION);
+                if plan.mode == DeliveryMode::Push || acknowledged {
+                    return true;
+                }
+                tracing::info!(subscription = %plan.id, answer = ?answer, attempt, "the subscriber did not acknowledge the delivery");
+            }
+            Err(error) => {
+                tracing::info!(subscription = %plan.id, %error, attempt, "event delivery failed");
+            }
+        }
+    }
+    false
+}
+
+/// The wall clock as the eventing core counts time.
+fn now() -> Timestamp {
+    Timestamp::from_system_time(std::time::SystemTime::now())
+}
+
+fn new_message_id() -> String {
+    format!(
+        "uuid:{}",
+        uuid::Uuid::new_v4().to_string().to_ascii_uppercase()
+    )
+}
