@@ -264,7 +264,32 @@ fn subscribe_pull_in_order_with_bookmarks_then_unsubscribe() {
     let Some(source) = source(|_| {}) else {
         return;
     };
-    let (identifier, context) = subscribed(&source.post(&subscribe_request(APPLICATION, "")));
+    let (identifier, context) = subscribed(&source.post(&subscribe_request(
+        APPLICATION,
+        "<e:Expires>PT1H</e:Expires>",
+    )));
+
+    // GetStatus answers the expiry the subscription got: an hour from now, give or take the
+    // time this test took so far.
+    let status = parsed(&source.post(&manager_request(
+        "http://schemas.xmlsoap.org/ws/2004/08/eventing/GetStatus",
+        &identifier,
+        "<e:GetStatus/>",
+    )));
+    let expires = status
+        .child(wsman_proto::ns::SOAP, "Body")
+        .and_then(|b| b.child(wsman_proto::ns::EVENTING, "GetStatusResponse"))
+        .and_then(|r| r.child(wsman_proto::ns::EVENTING, "Expires"))
+        .map(|e| e.trimmed_text())
+        .expect("GetStatusResponse/Expires");
+    let expires = wsman_events::Timestamp::parse_system_time(&expires)
+        .unwrap_or_else(|| panic!("an xs:dateTime, not {expires:?}"));
+    let in_an_hour =
+        wsman_events::Timestamp::from_system_time(SystemTime::now() + Duration::from_secs(3600));
+    let slack = expires
+        .saturating_duration_since(in_an_hour)
+        .max(in_an_hour.saturating_duration_since(expires));
+    assert!(slack < Duration::from_secs(120), "Expires {expires:?}");
 
     let (first, bookmark) = pulled(&source.post(&pull_request(&context, 2, None)));
     assert_eq!(
