@@ -7,6 +7,7 @@
 
 mod account;
 mod delivery;
+mod event_log;
 mod notify;
 
 use std::fs::DirBuilder;
@@ -192,13 +193,20 @@ fn async_worker_threads(configured: Option<&str>, cores: usize) -> usize {
 /// The resource providers this daemon serves besides its configuration tree (which the
 /// live service adds over its own store), keyed by resource URI prefix. Called on the runtime:
 /// `Win32_Service` reaches systemd through it (the system bus, or `DBUS_SYSTEM_BUS_ADDRESS`).
-fn providers() -> wsman_providers::Registry {
+fn providers(
+    event_log: Arc<dyn wsman_providers::cim::ntlogevent::EventLog>,
+) -> wsman_providers::Registry {
     use wsman_proto::operation::{CIM_ALL, CIM_PREFIX, WMI_PREFIX};
     use wsman_providers::cim::{service::ServiceManager, CimProvider};
     let services = ServiceManager::new(tokio::runtime::Handle::current(), None);
     let mut registry = wsman_providers::Registry::new();
     for prefix in [WMI_PREFIX, CIM_PREFIX, CIM_ALL] {
-        registry.register(prefix, CimProvider::new().with_services(services.clone()));
+        registry.register(
+            prefix,
+            CimProvider::new()
+                .with_services(services.clone())
+                .with_event_log(event_log.clone()),
+        );
     }
     registry
 }
@@ -237,11 +245,19 @@ pub async fn run_daemon(
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let host_name = wsman_os::host_name().unwrap_or_else(|_| "localhost".to_owned());
     tracing::info!(config_dir = %store.dir().display(), "starting");
+    let event_log = Arc::new(event_log::JournalEventLog::new(
+        journal.clone(),
+        wsman_events::Mapping {
+            computer: host_name.clone(),
+            ..wsman_events::Mapping::default()
+        },
+        tokio::runtime::Handle::current(),
+    ));
     let events = event_source(store.config(), journal, &host_name);
     // Subscriptions end when they expire even if nobody pulls; the task stops with the source.
     let _expiry = wsman_server::eventing::spawn_expiry(&events);
     let service = LiveService::start_with_eventing(
-        providers(),
+        providers(event_log),
         store,
         verifier,
         wsman_server::default_product_version(),

@@ -8,6 +8,7 @@
 
 pub mod disk;
 pub mod network;
+pub mod ntlogevent;
 pub mod os;
 pub mod perf;
 pub mod perf_process;
@@ -105,6 +106,13 @@ impl CimProvider {
                 Box::new(network::Ip4RouteTable),
             ],
         }
+    }
+
+    /// Builder: serve `Win32_NTLogEvent` from the host's event logs.
+    pub fn with_event_log(mut self, log: std::sync::Arc<dyn ntlogevent::EventLog>) -> Self {
+        self.classes
+            .push(Box::new(ntlogevent::NtLogEvent::new(log)));
+        self
     }
 
     /// Builder: serve `Win32_Service`, `Win32_DependentService` and Win32_OperatingSystem's
