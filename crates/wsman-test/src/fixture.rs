@@ -27,13 +27,18 @@ impl Fixture {
 
     /// Like [`Fixture::http`], letting `adjust` change the config before it is written.
     pub fn http_with(adjust: impl FnOnce(&mut ConfigDir)) -> Self {
+        Self::http_with_env(adjust, &[])
+    }
+
+    /// Like [`Fixture::http_with`], the daemon started with `env` set (`TZ`, ...).
+    pub fn http_with_env(adjust: impl FnOnce(&mut ConfigDir), env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let mut config = ConfigDir::new();
         config.listener(ListenerSpec::http(port));
         adjust(&mut config);
         config.write();
         config.add_service_account();
-        let daemon = Daemon::start(&config, &[port]);
+        let daemon = Daemon::start_with_env(&config, &[port], env);
         Self {
             daemon,
             config,

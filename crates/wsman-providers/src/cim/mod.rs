@@ -94,6 +94,7 @@ impl CimProvider {
                 Box::new(system::Processor),
                 Box::new(system::PageFileUsage),
                 Box::new(system::UtcTime),
+                Box::new(system::LocalTime),
                 Box::new(perf::PerfOsProcessor),
                 Box::new(perf::PerfOsSystem),
                 Box::new(perf_process::PerfProcProcess),

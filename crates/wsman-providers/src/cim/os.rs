@@ -36,6 +36,7 @@ const PROPERTIES: &[&str] = &[
     "CreationClassName",
     "CSCreationClassName",
     "CSName",
+    "CurrentTimeZone",
     "FreePhysicalMemory",
     "FreeSpaceInPagingFiles",
     "FreeVirtualMemory",
@@ -164,7 +165,17 @@ impl Class for OperatingSystem {
                 available.zip(swap_free).map(|(a, b)| a + b),
             )
             .with("LastBootUpTime", boot)
-            .with("LocalDateTime", CimDateTime::utc(now))
+            .with(
+                "CurrentTimeZone",
+                i64::from(super::system::local_offset_minutes(now)),
+            )
+            .with(
+                "LocalDateTime",
+                CimDateTime::Instant {
+                    micros: now,
+                    offset_minutes: super::system::local_offset_minutes(now),
+                },
+            )
             .with("Manufacturer", os_release("NAME"))
             // Windows' Name is "Caption|WindowsDirectory|boot partition"; the same shape here.
             .with_key("Name", format!("{caption}|/|/"))

@@ -286,6 +286,39 @@ impl Class for UtcTime {
     }
 }
 
+/// Win32_LocalTime: the clock in the host's time zone (`TZ`, else `/etc/localtime`).
+pub struct LocalTime;
+
+impl Class for LocalTime {
+    fn name(&self) -> &'static str {
+        "Win32_LocalTime"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        UtcTime.properties()
+    }
+
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
+        let local = now + i64::from(local_offset_minutes(now)) * 60_000_000;
+        Ok(vec![utc_time(self.name(), self.namespace(), local)])
+    }
+}
+
+/// Minutes the host's time zone is ahead of UTC at the instant `micros` after the epoch (0
+/// when the zone cannot be read: the host then keeps UTC, as the C library would).
+pub fn local_offset_minutes(micros: i64) -> i16 {
+    let zone = jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC);
+    jiff::Timestamp::from_microsecond(micros).map_or(0, |at| {
+        // Offsets stay within ±26 hours, which i16 minutes hold.
+        i16::try_from(zone.to_offset(at).seconds() / 60).unwrap_or(0)
+    })
+}
+
 /// The Win32_UTCTime instance of the instant `micros` after the epoch.
 fn utc_time(class: &str, namespace: &str, micros: i64) -> Instance {
     // "YYYY-MM-DDTHH:MM:SS.ffffffZ"

@@ -966,3 +966,56 @@ fn win32_process_terminate_ends_own_processes_and_refuses_others() {
     );
     expect_fault(&r, "InvalidSelectors");
 }
+
+/// `date` in the zone `tz`, formatted by `format`.
+fn date_in(tz: &str, format: &str) -> String {
+    let out = std::process::Command::new("date")
+        .env("TZ", tz)
+        .arg(format)
+        .output()
+        .expect("run date");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn local_time_and_the_time_zone_follow_the_hosts_zone() {
+    // A zone without daylight saving and with a half-hour offset, so neither the date of the
+    // test nor a whole-hour shortcut can pass by chance.
+    const ZONE: &str = "Asia/Kolkata";
+    if !std::path::Path::new("/usr/share/zoneinfo/Asia/Kolkata").exists() {
+        assert!(
+            std::env::var_os("WSMAN_TEST_REQUIRE_SYSTEMD").is_none(),
+            "tzdata is required"
+        );
+        eprintln!("skipped: no zoneinfo database (Debian's tzdata)");
+        return;
+    }
+    let f = Fixture::http_with_env(|_| {}, &[("TZ", ZONE)]);
+    let offset = date_in(ZONE, "+%z"); // +0530
+    let sign = if offset.starts_with('-') { -1 } else { 1 };
+    let minutes: i64 = sign
+        * (offset[1..3].parse::<i64>().expect("hours") * 60
+            + offset[3..5].parse::<i64>().expect("minutes"));
+
+    let os = enumerate_all(&f, "Win32_OperatingSystem");
+    assert_eq!(text_of(&os, "CurrentTimeZone"), Some(minutes.to_string()));
+    // LocalDateTime is a cim:Datetime inside the property, in the zone's offset.
+    let mut local = Vec::new();
+    all(&os, "LocalDateTime", &mut local);
+    let local = local.first().expect("LocalDateTime").to_xml();
+    let suffix = format!("{}:{}<", &offset[..3], &offset[3..5]);
+    assert!(local.contains(&suffix), "{local} in {suffix}");
+
+    // The clock's fields are the zone's wall clock: read `date` before and after, and the
+    // answer is one of the two (a minute may turn meanwhile).
+    let before = date_in(ZONE, "+%Y %-m %-d %-H %-M");
+    let body = enumerate_all(&f, "Win32_LocalTime");
+    let after = date_in(ZONE, "+%Y %-m %-d %-H %-M");
+    let fields = ["Year", "Month", "Day", "Hour", "Minute"]
+        .map(|name| text_of(&body, name).unwrap_or_default())
+        .join(" ");
+    assert!(
+        fields == before || fields == after,
+        "Win32_LocalTime {fields:?}, date said {before:?} then {after:?}"
+    );
+}
