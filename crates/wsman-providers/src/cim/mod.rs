@@ -99,6 +99,7 @@ impl CimProvider {
                 Box::new(perf::PerfOsSystem),
                 Box::new(perf_process::PerfProcProcess),
                 Box::new(perf::PerfOsMemory),
+                Box::new(perf::PerfFormattedOsProcessor::default()),
                 Box::new(perf::PerfTcpipNetworkInterface),
                 Box::new(disk::LogicalDisk),
                 Box::new(disk::Volume),

@@ -1,6 +1,7 @@
 //! The performance counter classes: raw counters (`Win32_PerfRawData_*`) in Windows' units,
 //! so that a monitoring tool's arithmetic on two samples gives the true rate, and the
-//! formatted memory counters, which need no second sample.
+//! formatted counters: memory, which needs no second sample, and processor percentages over the
+//! time since the previous query.
 //!
 //! Every time counter is in 100 ns; `Timestamp_Sys100NS` is the sample time as a FILETIME
 //! (100 ns since 1601-01-01) and `Frequency_Sys100NS` is 10,000,000, as on Windows.
@@ -233,6 +234,110 @@ impl Class for PerfOsMemory {
             .with("CommitLimit", limit.map(|k| k * 1024))
             .with("CommittedBytes", committed.map(|k| k * 1024))
             .with("PercentCommittedBytesInUse", percent)])
+    }
+}
+
+/// `Win32_PerfFormattedData_PerfOS_Processor`, keyed by Name: percentages over the time since
+/// the previous query of this class (WMI's formatted classes also compute from the previous
+/// sample). When there is none, or it is older than [`FORMATTED_MAX_AGE`] or too recent to
+/// mean anything, two samples [`FORMATTED_WINDOW`] apart are taken.
+#[derive(Default)]
+pub struct PerfFormattedOsProcessor {
+    previous: std::sync::Mutex<Option<(std::time::Instant, Vec<CpuTimes>)>>,
+}
+
+/// The sampling window when no recent previous sample exists.
+const FORMATTED_WINDOW: std::time::Duration = std::time::Duration::from_millis(250);
+/// The oldest previous sample still used.
+const FORMATTED_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl CpuTimes {
+    fn busy(&self) -> u64 {
+        self.user + self.nice + self.system + self.irq + self.softirq
+    }
+    fn total(&self) -> u64 {
+        self.busy() + self.idle + self.iowait
+    }
+}
+
+fn read_cpu_lines() -> Result<Vec<CpuTimes>, Fault> {
+    let stat = procfs::read_text("/proc/stat")
+        .map_err(|e| Fault::internal_error(format!("/proc/stat: {e}. ")))?;
+    Ok(cpu_lines(&stat))
+}
+
+impl Class for PerfFormattedOsProcessor {
+    fn name(&self) -> &'static str {
+        "Win32_PerfFormattedData_PerfOS_Processor"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["Name"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &[
+            "Name",
+            "PercentIdleTime",
+            "PercentInterruptTime",
+            "PercentPrivilegedTime",
+            "PercentProcessorTime",
+            "PercentUserTime",
+        ]
+    }
+
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let previous = {
+            let mut slot = self.previous.lock().unwrap_or_else(|p| p.into_inner());
+            slot.take().filter(|(at, _)| {
+                let age = at.elapsed();
+                age >= FORMATTED_WINDOW / 4 && age <= FORMATTED_MAX_AGE
+            })
+        };
+        let before = match previous {
+            Some((_, sample)) => sample,
+            None => {
+                let sample = read_cpu_lines()?;
+                // Providers run on the blocking pool: a short sleep holds no async worker.
+                std::thread::sleep(FORMATTED_WINDOW);
+                sample
+            }
+        };
+        let now = read_cpu_lines()?;
+        let mut out: Vec<Instance> = now
+            .iter()
+            .filter_map(|after| {
+                let before = before.iter().find(|b| b.name == after.name)?;
+                let total = after.total().saturating_sub(before.total()).max(1);
+                let percent = |a: u64, b: u64| (a.saturating_sub(b) * 100 / total).min(100);
+                Some(
+                    Instance::new(self.name(), self.namespace())
+                        .with_key("Name", after.name.clone())
+                        .with(
+                            "PercentIdleTime",
+                            percent(after.idle + after.iowait, before.idle + before.iowait),
+                        )
+                        .with(
+                            "PercentInterruptTime",
+                            percent(after.irq + after.softirq, before.irq + before.softirq),
+                        )
+                        .with(
+                            "PercentPrivilegedTime",
+                            percent(after.system, before.system),
+                        )
+                        .with("PercentProcessorTime", percent(after.busy(), before.busy()))
+                        .with(
+                            "PercentUserTime",
+                            percent(after.user + after.nice, before.user + before.nice),
+                        ),
+                )
+            })
+            .collect();
+        *self.previous.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((std::time::Instant::now(), now));
+        // Windows lists the processors first and _Total last.
+        if !out.is_empty() {
+            out.rotate_left(1);
+        }
+        Ok(out)
     }
 }
 

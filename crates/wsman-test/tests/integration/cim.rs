@@ -1019,3 +1019,54 @@ fn local_time_and_the_time_zone_follow_the_hosts_zone() {
         "Win32_LocalTime {fields:?}, date said {before:?} then {after:?}"
     );
 }
+
+#[test]
+fn formatted_processor_percentages_see_a_busy_processor() {
+    const CLASS: &str = "Win32_PerfFormattedData_PerfOS_Processor";
+    let f = Fixture::http();
+    // Processor 0 kept busy by a loop pinned to it: whatever else runs, it is never idle.
+    let busy = Sleeper(
+        std::process::Command::new("taskset")
+            .args(["-c", "0", "sh", "-c", "while :; do :; done"])
+            .spawn()
+            .expect("run taskset"),
+    );
+    // The first query samples on its own; the second counts from the first.
+    for _ in 0..2 {
+        let body = enumerate_all(&f, CLASS);
+        let mut items = Vec::new();
+        all(&body, CLASS, &mut items);
+        let logical = std::fs::read_to_string("/proc/stat")
+            .expect("/proc/stat")
+            .lines()
+            .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+            .count();
+        assert_eq!(items.len(), logical + 1, "each processor and _Total");
+        assert_eq!(
+            text_of(items[items.len() - 1], "Name").as_deref(),
+            Some("_Total")
+        );
+        for item in &items {
+            let percent = |name| number(item, name);
+            let (busy, idle) = (percent("PercentProcessorTime"), percent("PercentIdleTime"));
+            assert!(busy <= 100 && idle <= 100);
+            // Each is truncated on its own: together 98 to 100.
+            assert!((98..=100).contains(&(busy + idle)), "{}", item.to_xml());
+            assert!(
+                percent("PercentUserTime")
+                    + percent("PercentPrivilegedTime")
+                    + percent("PercentInterruptTime")
+                    <= busy,
+                "{}",
+                item.to_xml()
+            );
+        }
+        let zero = item_with(&body, CLASS, "Name", "0");
+        assert!(
+            number(zero, "PercentProcessorTime") >= 80,
+            "processor 0 runs a busy loop: {}",
+            zero.to_xml()
+        );
+    }
+    drop(busy);
+}
