@@ -311,6 +311,195 @@ impl Class for LogicalDisk {
     }
 }
 
+/// The I/O counters of a block device (`/sys/dev/block/MAJ:MIN/stat`), for the rates of the
+/// formatted disk counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct IoCounters {
+    reads: u64,
+    read_sectors: u64,
+    writes: u64,
+    written_sectors: u64,
+    in_flight: u64,
+    busy_ms: u64,
+}
+
+fn io_counters(device: &str) -> Option<IoCounters> {
+    let text = procfs::read_text(format!("/sys/dev/block/{device}/stat")).ok()?;
+    let n: Vec<u64> = text
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    (n.len() >= 10).then(|| IoCounters {
+        reads: n[0],
+        read_sectors: n[2],
+        writes: n[4],
+        written_sectors: n[6],
+        in_flight: n[8],
+        busy_ms: n[9],
+    })
+}
+
+/// What a drive's device did per second between two samples.
+struct Rates {
+    read_bytes: u64,
+    write_bytes: u64,
+    reads: u64,
+    writes: u64,
+    busy_percent: u64,
+    /// Requests in flight at the second sample.
+    queue: u64,
+}
+
+/// One sample of every drive: mount point, device, its counters.
+type DiskSample = Vec<(String, String, Option<IoCounters>)>;
+
+fn disk_sample(drives: &[Mount]) -> DiskSample {
+    drives
+        .iter()
+        .map(|m| {
+            (
+                m.mount_point.clone(),
+                m.device.clone(),
+                io_counters(&m.device),
+            )
+        })
+        .collect()
+}
+
+/// `Win32_PerfFormattedData_PerfDisk_LogicalDisk`, keyed by Name (the drive's mount point, as
+/// Win32_LogicalDisk's DeviceID, and `_Total`): free space now, and I/O rates of the drive's
+/// block device over the time since the previous query (two samples 250 ms apart without
+/// one), as WMI's formatted classes compute from the previous sample. A drive without a block
+/// device of its own (network, overlay) has nil rates.
+#[derive(Default)]
+pub struct PerfFormattedLogicalDisk {
+    previous: std::sync::Mutex<Option<(std::time::Instant, DiskSample)>>,
+}
+
+const PERF_DISK_PROPERTIES: &[&str] = &[
+    "CurrentDiskQueueLength",
+    "DiskBytesPersec",
+    "DiskReadBytesPersec",
+    "DiskReadsPersec",
+    "DiskTransfersPersec",
+    "DiskWriteBytesPersec",
+    "DiskWritesPersec",
+    "FreeMegabytes",
+    "Name",
+    "PercentDiskTime",
+    "PercentFreeSpace",
+];
+
+/// Bytes in a sector of the block layer's counters, whatever the device's own sector size.
+const STAT_SECTOR: u64 = 512;
+
+impl Class for PerfFormattedLogicalDisk {
+    fn name(&self) -> &'static str {
+        "Win32_PerfFormattedData_PerfDisk_LogicalDisk"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["Name"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        PERF_DISK_PROPERTIES
+    }
+
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let drives = host_drives();
+        let previous = {
+            let mut slot = self.previous.lock().unwrap_or_else(|p| p.into_inner());
+            slot.take().filter(|(at, _)| {
+                let age = at.elapsed();
+                age >= super::perf::FORMATTED_WINDOW / 4 && age <= super::perf::FORMATTED_MAX_AGE
+            })
+        };
+        let (started, before) = match previous {
+            Some(sample) => sample,
+            None => {
+                let sample = (std::time::Instant::now(), disk_sample(&drives));
+                // Providers run on the blocking pool: a short sleep holds no async worker.
+                std::thread::sleep(super::perf::FORMATTED_WINDOW);
+                sample
+            }
+        };
+        let after = disk_sample(&drives);
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let per_second = |delta: u64| delta.saturating_mul(1000) / elapsed_ms;
+        let (mut total_size, mut total_free) = (0u64, 0u64);
+        let mut out = Vec::new();
+        for (mount_point, device, counters) in &after {
+            let space = space(mount_point);
+            if let Some(space) = &space {
+                total_size += space.size;
+                total_free += space.free;
+            }
+            let previous = before
+                .iter()
+                .find(|(m, d, _)| m == mount_point && d == device)
+                .and_then(|(_, _, c)| *c);
+            let rates = counters.zip(previous).map(|(now, then)| {
+                let delta = |f: fn(&IoCounters) -> u64| f(&now).saturating_sub(f(&then));
+                Rates {
+                    read_bytes: per_second(delta(|c| c.read_sectors) * STAT_SECTOR),
+                    write_bytes: per_second(delta(|c| c.written_sectors) * STAT_SECTOR),
+                    reads: per_second(delta(|c| c.reads)),
+                    writes: per_second(delta(|c| c.writes)),
+                    busy_percent: (delta(|c| c.busy_ms) * 100 / elapsed_ms).min(100),
+                    queue: now.in_flight,
+                }
+            });
+            let rate = |pick: fn(&Rates) -> u64| rates.as_ref().map(pick);
+            out.push(
+                Instance::new(self.name(), self.namespace())
+                    .with("CurrentDiskQueueLength", rate(|r| r.queue))
+                    .with("DiskBytesPersec", rate(|r| r.read_bytes + r.write_bytes))
+                    .with("DiskReadBytesPersec", rate(|r| r.read_bytes))
+                    .with("DiskReadsPersec", rate(|r| r.reads))
+                    .with("DiskTransfersPersec", rate(|r| r.reads + r.writes))
+                    .with("DiskWriteBytesPersec", rate(|r| r.write_bytes))
+                    .with("DiskWritesPersec", rate(|r| r.writes))
+                    .with(
+                        "FreeMegabytes",
+                        space.as_ref().map(|s| s.free / (1024 * 1024)),
+                    )
+                    .with_key("Name", mount_point.clone())
+                    .with("PercentDiskTime", rate(|r| r.busy_percent))
+                    .with(
+                        "PercentFreeSpace",
+                        space
+                            .as_ref()
+                            .filter(|s| s.size > 0)
+                            .map(|s| s.free * 100 / s.size),
+                    ),
+            );
+        }
+        *self.previous.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((std::time::Instant::now(), after));
+        // Space over every drive; the rates of _Total are left nil rather than double-counting
+        // drives that share a device.
+        out.push(
+            Instance::new(self.name(), self.namespace())
+                .with("CurrentDiskQueueLength", Value::Null)
+                .with("DiskBytesPersec", Value::Null)
+                .with("DiskReadBytesPersec", Value::Null)
+                .with("DiskReadsPersec", Value::Null)
+                .with("DiskTransfersPersec", Value::Null)
+                .with("DiskWriteBytesPersec", Value::Null)
+                .with("DiskWritesPersec", Value::Null)
+                .with("FreeMegabytes", total_free / (1024 * 1024))
+                .with_key("Name", "_Total")
+                .with("PercentDiskTime", Value::Null)
+                .with(
+                    "PercentFreeSpace",
+                    (total_size > 0).then(|| total_free * 100 / total_size),
+                ),
+        );
+        Ok(out)
+    }
+}
+
 /// `Win32_Volume`, keyed by DeviceID: `\\?\Volume{UUID}\` for a file system with a GUID, else
 /// its source device; Name is the mount point.
 pub struct Volume;

@@ -103,6 +103,7 @@ impl CimProvider {
                 Box::new(perf::PerfTcpipNetworkInterface),
                 Box::new(disk::LogicalDisk),
                 Box::new(disk::Volume),
+                Box::new(disk::PerfFormattedLogicalDisk::default()),
                 Box::new(network::NetworkAdapter),
                 Box::new(network::NetworkAdapterConfiguration),
                 Box::new(network::Ip4RouteTable),

@@ -247,9 +247,9 @@ pub struct PerfFormattedOsProcessor {
 }
 
 /// The sampling window when no recent previous sample exists.
-const FORMATTED_WINDOW: std::time::Duration = std::time::Duration::from_millis(250);
+pub(super) const FORMATTED_WINDOW: std::time::Duration = std::time::Duration::from_millis(250);
 /// The oldest previous sample still used.
-const FORMATTED_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(10);
+pub(super) const FORMATTED_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl CpuTimes {
     fn busy(&self) -> u64 {

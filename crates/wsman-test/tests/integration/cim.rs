@@ -1070,3 +1070,71 @@ fn formatted_processor_percentages_see_a_busy_processor() {
     }
     drop(busy);
 }
+
+#[test]
+fn formatted_logical_disk_counters_see_free_space_and_writes() {
+    const CLASS: &str = "Win32_PerfFormattedData_PerfDisk_LogicalDisk";
+    let f = Fixture::http();
+    let dir = tempfile::tempdir_in("/var/tmp").expect("a directory on a disk");
+    let target = Command::new("df")
+        .args(["--output=target"])
+        .arg(dir.path())
+        .output()
+        .expect("run df");
+    let mount = String::from_utf8_lossy(&target.stdout)
+        .lines()
+        .nth(1)
+        .expect("a mount point")
+        .trim()
+        .to_owned();
+
+    let (_, size, avail_before) = df(&mount);
+    let first = enumerate_all(&f, CLASS);
+    let (_, _, avail_after) = df(&mount);
+    let drive = item_with(&first, CLASS, "Name", &mount);
+    let free_mb = number(drive, "FreeMegabytes");
+    let mib = 1024 * 1024;
+    let (low, high) = (avail_before.min(avail_after), avail_before.max(avail_after));
+    assert!(
+        (low / mib..=high / mib).contains(&free_mb),
+        "FreeMegabytes {free_mb} vs df {low}..{high}"
+    );
+    assert_eq!(
+        number(drive, "PercentFreeSpace"),
+        free_mb * mib * 100 / size,
+        "within a MiB of df: {}",
+        drive.to_xml()
+    );
+    let mut items = Vec::new();
+    all(&first, CLASS, &mut items);
+    assert_eq!(
+        text_of(items[items.len() - 1], "Name").as_deref(),
+        Some("_Total")
+    );
+
+    // 16 MiB written past the page cache between two queries: the second counts them.
+    let written = Command::new("dd")
+        .args([
+            "if=/dev/zero",
+            "bs=1M",
+            "count=16",
+            "oflag=direct",
+            "status=none",
+        ])
+        .arg(format!("of={}", dir.path().join("data").display()))
+        .status()
+        .expect("run dd");
+    assert!(written.success());
+    let second = enumerate_all(&f, CLASS);
+    let drive = item_with(&second, CLASS, "Name", &mount);
+    match text_of(drive, "DiskWriteBytesPersec").filter(|v| !v.is_empty()) {
+        Some(rate) => {
+            let rate: u64 = rate.parse().expect("a number");
+            assert!(rate > 0, "16 MiB were written: {}", drive.to_xml());
+            assert!(number(drive, "DiskWritesPersec") > 0);
+            assert!(number(drive, "PercentDiskTime") <= 100);
+        }
+        // A drive without a block device of its own (overlay, network) has no rates.
+        None => eprintln!("{mount}: no block device statistics; rates not checked"),
+    }
+}
