@@ -246,8 +246,14 @@ impl Pull {
                     (ns::ENUMERATION, "MaxTime") => {
                         out.max_time = duration::parse(&e.trimmed_text())
                     }
+                    // python-dracclient writes WS-Management's MaxElements inside Pull (as in
+                    // Enumerate), and iDRACs honour it: so does this side. Pull's own wins.
                     (ns::ENUMERATION, "MaxElements") => {
                         out.max_elements = Some(parse_u32(e, "MaxElements")?)
+                    }
+                    (ns::WSMAN, "MaxElements") => {
+                        let value = parse_u32(e, "MaxElements")?;
+                        out.max_elements.get_or_insert(value);
                     }
                     (ns::ENUMERATION, "MaxCharacters") => {
                         out.max_characters = Some(parse_u32(e, "MaxCharacters")?)

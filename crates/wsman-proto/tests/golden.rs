@@ -367,4 +367,27 @@ fn parsed_bodies_of_our_requests() {
     let r = parse_request(&text, &Limits::default()).unwrap();
     let p = Pull::parse(r.body.as_ref()).unwrap();
     assert_eq!((p.context.as_str(), p.max_elements), ("uuid:X", Some(3)));
+    // python-dracclient's Pull: WS-Management's MaxElements; Pull's own wins when both are there.
+    for (body, expected) in [
+        ("<w:MaxElements>20</w:MaxElements>", Some(20)),
+        (
+            "<w:MaxElements>20</w:MaxElements><n:MaxElements>4</n:MaxElements>",
+            Some(4),
+        ),
+        (
+            "<n:MaxElements>4</n:MaxElements><w:MaxElements>20</w:MaxElements>",
+            Some(4),
+        ),
+    ] {
+        let text = request::envelope(
+            &request(action::PULL, "urn:r"),
+            &format!("<n:Pull><n:EnumerationContext>uuid:X</n:EnumerationContext>{body}</n:Pull>"),
+        );
+        let r = parse_request(&text, &Limits::default()).unwrap();
+        assert_eq!(
+            Pull::parse(r.body.as_ref()).unwrap().max_elements,
+            expected,
+            "{body}"
+        );
+    }
 }

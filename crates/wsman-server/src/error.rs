@@ -8,7 +8,7 @@
 //! | method other than POST                  | 405    | none |
 //! | body not received in time               | 408    | none |
 //! | body over MaxEnvelopeSizekb             | 413    | none |
-//! | Content-Type not SOAP                   | 415    | none |
+//! | Content-Type present and not SOAP       | 415    | none |
 //! | over MaxConnections                     | 503    | none |
 //! | every SOAP fault (Sender and Receiver)  | 500    | fault envelope |
 //!

@@ -21,7 +21,8 @@
 //! Per request ([`pipeline`]):
 //! 4. method (POST, else 405) and path (`/` + URLPrefix or `/wsman-anon/identify`, else 404)
 //! 5. Content-Type `application/soap+xml`, or an MS-WSMV sealed body (`multipart/encrypted`,
-//!    `multipart/x-multi-encrypted`); an empty handshake-only POST may have none; else 415
+//!    `multipart/x-multi-encrypted`), or none at all (read as SOAP: pypsrp's empty handshake
+//!    POST and every python-dracclient request have none); another type is 415
 //! 6. size: Content-Length over MaxEnvelopeSizekb × 1024 is 413 before any body byte is read
 //! 7. authentication from the headers alone ([`auth::gate`]; a repeated Authorization header
 //!    is 400): Basic, Negotiate/NTLM, Kerberos, CredSSP, and on HTTPS a client certificate;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderMap, CONTENT_TYPE, HOST};
 use hyper::{Method, Response, StatusCode};
 use wsman_proto::charset::{self, Encoding};
 use wsman_proto::identify::{self, IdentifyInfo};
@@ -128,14 +128,11 @@ async fn process(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let sealed_request = wsman_auth::sealing::is_sealed_content_type(content_type);
-    // Encrypting clients (pypsrp) open the security context with an empty POST that has no
-    // Content-Type at all; Windows accepts it.
-    let empty_without_type = content_type.is_empty()
-        && parts
-            .headers
-            .get(CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() == b"0");
-    if !is_soap_media_type(content_type) && !sealed_request && !empty_without_type {
+    // No Content-Type at all is taken as SOAP (its charset then comes from a byte-order mark
+    // or the XML declaration, else UTF-8): encrypting clients (pypsrp) open the security
+    // context with an empty POST that has none, which Windows accepts, and python-dracclient
+    // sends every request without one, which iDRACs accept. A wrong type stays refused.
+    if !content_type.is_empty() && !is_soap_media_type(content_type) && !sealed_request {
         return Err(ServiceError::UnsupportedMediaType);
     }
     // 3. declared size

@@ -240,6 +240,27 @@ fn doctype_and_entities_are_refused() {
 }
 
 #[test]
+fn a_request_without_content_type_is_read_as_soap() {
+    // python-dracclient sends every request without a Content-Type (iDRACs accept that).
+    let fixture = Fixture::http();
+    let body = soap::identify();
+    let mut connection = fixture.connect();
+    let request = format!(
+        "POST /wsman HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\nContent-Length: {}\r\n\r\n{body}",
+        wsman_test::http::basic_auth(SERVICE_ACCOUNT, SERVICE_PASSWORD),
+        body.len()
+    );
+    connection.send_raw(request.as_bytes()).expect("send");
+    let response = connection.read_response().expect("response");
+    assert_eq!(response.status, 200, "{}", response.describe());
+    assert!(
+        response.text().contains("IdentifyResponse"),
+        "{}",
+        response.describe()
+    );
+}
+
+#[test]
 fn wrong_content_type_and_method_are_refused() {
     let mut fixture = Fixture::http();
     let outcome = curl_post(
