@@ -239,8 +239,8 @@ impl Class for PerfOsMemory {
 
 /// `Win32_PerfFormattedData_PerfOS_Processor`, keyed by Name: percentages over the time since
 /// the previous query of this class (WMI's formatted classes also compute from the previous
-/// sample). When there is none, or it is older than [`FORMATTED_MAX_AGE`] or too recent to
-/// mean anything, two samples [`FORMATTED_WINDOW`] apart are taken.
+/// sample). When there is none, or it is older than 10 s or too recent to
+/// mean anything, two samples 250 ms apart are taken.
 #[derive(Default)]
 pub struct PerfFormattedOsProcessor {
     previous: std::sync::Mutex<Option<(std::time::Instant, Vec<CpuTimes>)>>,
