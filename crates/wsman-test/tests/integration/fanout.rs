@@ -293,3 +293,76 @@ fn progress_is_shown_on_a_terminal() {
     );
     // Without a terminal (the other tests' pipes) there is none: checked there.
 }
+
+/// winrm with the first daemon's config dir as the client configuration and `-r:REMOTE`.
+fn winrm(hosts: &Hosts, remote: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(binaries::winrm());
+    command
+        .env("WSMAND_CONFIG_DIR", hosts.fleet[0].config.path())
+        .args(args)
+        .arg(format!("-r:{remote}"))
+        .args(["-a:Basic", "-unencrypted"])
+        .arg(format!("-u:{SERVICE_ACCOUNT}"))
+        .arg(format!("-p:{SERVICE_PASSWORD}"));
+    command
+}
+
+#[test]
+fn winrm_reads_from_many_hosts_each_answer_under_its_host() {
+    let hosts = Hosts::new(3);
+    // Each daemon's listener is on its own port: the answer shows which host gave it. (No
+    // silent host: winrm has no per-host deadline but each request's own.)
+    let mut list: Vec<String> = hosts.fleet.iter().map(Fixture::url).collect();
+    list.push(hosts.dead.clone());
+    let done = run(winrm(
+        &hosts,
+        &list.join(","),
+        &["enumerate", "winrm/config/listener"],
+    ));
+    assert_eq!(done.code(), 6, "{}", done.describe());
+    for fixture in &hosts.fleet {
+        let line = format!("{}:     Port = {}", fixture.url(), fixture.port);
+        assert!(
+            done.stdout.lines().any(|l| l == line),
+            "{line}\n{}",
+            done.describe()
+        );
+        // Only this host's port under its name.
+        let ports: Vec<&str> = done
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with(&format!("{}: ", fixture.url())) && l.contains("Port = "))
+            .collect();
+        assert_eq!(ports, vec![line.as_str()], "{}", done.describe());
+    }
+    let prefix = format!("{}: error: ", hosts.dead);
+    assert!(
+        done.stderr.lines().any(|l| l.starts_with(&prefix)),
+        "{}",
+        done.describe()
+    );
+    assert!(
+        done.stderr
+            .contains("winrm: 4 hosts: 3 succeeded, 1 failed"),
+        "{}",
+        done.describe()
+    );
+    let all_up = format!("{},{}", hosts.fleet[0].url(), hosts.fleet[1].url());
+    let done = run(winrm(&hosts, &all_up, &["identify"]));
+    assert_eq!(done.code(), 0, "{}", done.describe());
+    let gone = format!("{},{}", hosts.dead, hosts.fleet[0].url());
+    let done = run(winrm(&hosts, &hosts.dead, &["identify"]));
+    assert_eq!(done.code(), 4, "one host: as before\n{}", done.describe());
+    let done = run(winrm(
+        &hosts,
+        &format!("{},{}", hosts.dead, hosts.dead.replace("wsman", "x")),
+        &["identify"],
+    ));
+    assert_eq!(done.code(), 7, "{}", done.describe());
+    let done = run(winrm(
+        &hosts,
+        &gone,
+        &["set", "winrm/config", "@{MaxEnvelopeSizekb=\"600\"}"],
+    ));
+    assert_eq!(done.code(), 2, "set takes one host\n{}", done.describe());
+}
