@@ -263,6 +263,37 @@ pub(crate) fn run(inv: Invocation, out: &mut dyn Write) -> Result<(), Failure> {
             None => Ok(Box::new(Local::open(&dir)?)),
         }
     };
+    // -r: of several hosts: the read operations fan out; the others take one host.
+    let help = matches!(inv.command, Command::Help(_) | Command::Man);
+    if let Some(hosts) = (!help)
+        .then(|| crate::fanout::hosts(s))
+        .transpose()?
+        .flatten()
+    {
+        let operation = match &inv.command {
+            Command::Identify => crate::fanout::Operation::Identify,
+            Command::Get(r) => crate::fanout::Operation::Get(resource(r)),
+            Command::Enumerate(r) => {
+                crate::fanout::Operation::Enumerate(resource(r), enumerate_options(s)?)
+            }
+            Command::Invoke(method, r, hash) => {
+                let body = match &s.file {
+                    Some(f) => read_file(f)?,
+                    None => wsman_client::body::invoke_body(&r.uri, method, hash)
+                        .map_err(|e| Failure::from(usage(e.to_string())))?,
+                };
+                crate::fanout::Operation::Invoke(resource(r), method.clone(), body)
+            }
+            _ => {
+                return Err(usage(
+                    "-r: of several hosts works with identify, get, enumerate and invoke; \
+                     this command takes one host",
+                )
+                .into())
+            }
+        };
+        return crate::fanout::run(s, hosts, client_options(s)?, operation, out);
+    }
     match &inv.command {
         Command::Help(topic) => match help::topic(topic.as_deref()) {
             Some(text) => print(out, &text),

@@ -26,6 +26,10 @@ pub(crate) const EXIT_CONNECTION: u8 = 4;
 /// allowed, a host not in TrustedHosts, an unreadable CA file): the command line is right, the
 /// machine's client settings say no.
 pub(crate) const EXIT_CONFIGURATION: u8 = 5;
+/// Exit status with `-r:` of several hosts: some failed.
+pub(crate) const EXIT_SOME_HOSTS_FAILED: u8 = 6;
+/// Exit status with `-r:` of several hosts: every host failed.
+pub(crate) const EXIT_ALL_HOSTS_FAILED: u8 = 7;
 
 /// Everything that can go wrong in one invocation.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +45,10 @@ pub(crate) enum Failure {
     /// A local operation failed outside WS-Management (file I/O, systemctl).
     #[error("{message}")]
     Operation { message: String },
+    /// Hosts of a run on several failed; each was reported with its host, and the summary
+    /// printed.
+    #[error("{failed} of {total} hosts failed")]
+    Hosts { failed: usize, total: usize },
 }
 
 impl From<ClientError> for Failure {
@@ -61,6 +69,8 @@ impl Failure {
         match self {
             Self::Usage(_) => EXIT_USAGE,
             Self::LocalFault { .. } | Self::Operation { .. } => EXIT_FAULT,
+            Self::Hosts { failed, total } if failed >= total => EXIT_ALL_HOSTS_FAILED,
+            Self::Hosts { .. } => EXIT_SOME_HOSTS_FAILED,
             Self::Client(c) => match failure_kind(c) {
                 FailureKind::Fault => EXIT_FAULT,
                 FailureKind::Unauthorized => EXIT_AUTH,
@@ -85,6 +95,8 @@ pub(crate) fn describe(f: &Failure) -> String {
             fault.message.trim_end()
         ),
         Failure::Operation { message } => format!("Error: {message}\n"),
+        // Already said, host by host and in the summary.
+        Failure::Hosts { .. } => String::new(),
         Failure::Client(c) => describe_client(c),
     }
 }

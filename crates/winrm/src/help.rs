@@ -71,6 +71,9 @@ EXIT STATUS
     4   connection, TLS or HTTP error
     5   the client configuration refuses the request (unencrypted traffic
         not allowed, host not in TrustedHosts, unreadable CA file)
+    With -r: of several hosts (identify, get, enumerate, invoke): 0 when every
+    host succeeded, 6 when some failed, 7 when all failed; each failure is
+    printed as "HOST: error: ..." and a summary line ends stderr.
 
 SEE ALSO
     winrm help switches, winrm help uris, winrm help config, wsmand(8)

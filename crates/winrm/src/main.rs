@@ -8,12 +8,14 @@
 //! - 3: authentication failure (HTTP 401)
 //! - 4: connection, TLS or HTTP error
 //! - 5: the client configuration refuses the request (e.g. unencrypted traffic)
+//! - 6, 7: with `-r:` of several hosts, some or all of them failed
 #![forbid(unsafe_code)]
 
 mod args;
 mod backend;
 mod commands;
 mod failure;
+mod fanout;
 mod help;
 mod prompt;
 mod quickconfig;

@@ -53,6 +53,8 @@ pub(crate) struct Switches {
     pub(crate) batches: Option<u32>,
     /// `events`: most events per pull (`-maxElements:N`, default 50).
     pub(crate) max_elements: Option<u32>,
+    /// `-parallel:N`: hosts at once when `-r:` names several.
+    pub(crate) parallel: Option<usize>,
     /// `-?`, `-h`, `--help`.
     pub(crate) help: bool,
 }
@@ -169,6 +171,17 @@ fn max_elements(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(),
     Ok(())
 }
 
+fn parallel(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    let v = required_value(name, value)?;
+    let n = v
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=1024).contains(n))
+        .ok_or_else(|| SwitchError::new(format!("-{name}:{v} must be a number from 1 to 1024")))?;
+    s.parallel = Some(n);
+    Ok(())
+}
+
 fn help(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
     no_value(name, value)?;
     s.help = true;
@@ -182,8 +195,19 @@ pub(crate) const SWITCHES: &[Switch<Switches>] = &[
         synopsis: r#"-r:REMOTE"#,
         doc: r#"Remote endpoint: HOST, HOST:PORT, [IPv6]:PORT, or a URL
 http(s)://HOST[:PORT][/PATH]. Default ports 5985 (HTTP)
-and 5986 (HTTPS), default path /wsman."#,
+and 5986 (HTTPS), default path /wsman. identify, get,
+enumerate and invoke also take several hosts: a comma
+list, @FILE (one per line, # comments) or a group of
+groups.toml in the configuration directory; each
+output line is then prefixed with "HOST: "."#,
         apply: connection,
+    },
+    Switch {
+        names: &["parallel"],
+        synopsis: r#"-parallel:N"#,
+        doc: r#"Hosts worked on at once when -r: names several
+(default 16)."#,
+        apply: parallel,
     },
     Switch {
         names: &["u", "username"],

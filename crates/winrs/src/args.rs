@@ -10,8 +10,8 @@
 use wsman_cli::switches::find;
 use wsman_cli::{ConnectionSwitches, SwitchError};
 
-pub(crate) use crate::switches::ShellSwitches;
-use crate::switches::{Parsing, CONNECTION, SHELL};
+pub(crate) use crate::switches::{FanOutSwitches, ShellSwitches};
+use crate::switches::{Parsing, CONNECTION, FAN_OUT, SHELL};
 
 /// What the user typed wrong (exit code [`crate::failure::EXIT_USAGE`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +37,7 @@ impl From<SwitchError> for UsageError {
 pub(crate) struct Invocation {
     pub(crate) connection: ConnectionSwitches,
     pub(crate) shell: ShellSwitches,
+    pub(crate) fan_out: FanOutSwitches,
     pub(crate) command: String,
     pub(crate) arguments: Vec<String>,
 }
@@ -67,7 +68,7 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Parsed, UsageError> {
             ))),
         };
     }
-    let tables = [CONNECTION, SHELL];
+    let tables = [CONNECTION, FAN_OUT, SHELL];
     let mut state = Parsing::default();
     let mut iter = args.into_iter();
     let mut command = None;
@@ -106,6 +107,7 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Parsed, UsageError> {
     Ok(Parsed::Run(Box::new(Invocation {
         connection: state.connection,
         shell: state.shell,
+        fan_out: state.fan_out,
         command,
         arguments: iter.collect(),
     })))

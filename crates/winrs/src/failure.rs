@@ -20,6 +20,10 @@ pub(crate) const EXIT_CONNECTION: u8 = 252;
 pub(crate) const EXIT_FAULT: u8 = 253;
 /// A local error: reading stdin or the password, writing stdout or stderr.
 pub(crate) const EXIT_LOCAL: u8 = 254;
+/// With several hosts: some failed (an error, or an exit code other than 0), some succeeded.
+pub(crate) const EXIT_SOME_FAILED: u8 = 248;
+/// With several hosts: every host failed.
+pub(crate) const EXIT_ALL_FAILED: u8 = 249;
 /// The user pressed Ctrl-C twice: the remote command was terminated (as a shell reports a
 /// command killed by SIGINT).
 pub(crate) const EXIT_INTERRUPTED: u8 = 130;
@@ -119,6 +123,8 @@ mod tests {
         );
         assert_eq!(Failure::local("x").exit_code(), EXIT_LOCAL);
         let codes = [
+            EXIT_SOME_FAILED,
+            EXIT_ALL_FAILED,
             EXIT_USAGE,
             EXIT_AUTH,
             EXIT_CONNECTION,

@@ -4,7 +4,7 @@
 
 use wsman_cli::switches::{docs, help_text, ManPage, ManSection, SwitchDoc};
 
-use crate::switches::{CONNECTION, SHELL};
+use crate::switches::{CONNECTION, FAN_OUT, SHELL};
 
 /// The first line of help, and the man page's NAME.
 const SUMMARY: &str = "run a command on a remote host over WinRM (WS-Management)";
@@ -37,6 +37,16 @@ const CLIENT_SETTINGS: &str = r#"    Like Windows, winrs obeys this machine's Wi
                       add the host.
     AllowUnencrypted  Must be true for -unencrypted (default false).
 "#;
+const MANY_HOSTS: &str = r#"    When -r: names several hosts, COMMAND runs on each in a shell of its own, at
+    most -parallel: hosts at once, with the same switches and credentials; stdin is
+    not forwarded (each command gets end of input). Each host's result is written
+    when it is done, in the order they finish (see -output:), a host that failed
+    with "HOST: error: ..." and a non-zero exit code with "HOST: exit code N" on
+    stderr, and at the end one summary line on stderr. On a terminal, stderr shows
+    a progress line (done, failed, running, elapsed); not when stderr is a file or
+    a pipe. One unreachable or slow host does not hold up the others: it fails
+    after the time of -connecttimeout: or of -hosttimeout:.
+"#;
 const CTRL_C: &str = r#"    The first Ctrl-C sends ctrl_c to the command (SIGINT to its process group on
     wsmand); the command decides what to do, and its exit code is reported as usual
     (130 when SIGINT ended it). A second Ctrl-C terminates the command and ends winrs
@@ -54,6 +64,9 @@ const EXIT_STATUS: &str = r#"    0-255   The remote command's exit code. A code 
     253     The server answered with a WS-Management fault (remote shells not allowed,
             quota exceeded, ...) or with a message that is not valid WS-Management.
     254     Local I/O error (reading stdin or the password, writing output).
+    With several hosts: 0 when every host ran the command and it exited with 0;
+    248     some hosts failed (an error, or an exit code other than 0);
+    249     every host failed.
     Errors are printed to stderr the way Windows' tools print them:
         WSManFault
             Message = ...
@@ -70,6 +83,8 @@ const EXAMPLES: &str = r#"    winrs -r:https://server:5986 -u:alice uname -a
     winrs -r:https://server:5986 -a:CredSSP -u:alice -p:secret 'ssh other id'
     tar cf - dir | winrs -r:server -u:alice -p:secret 'tar xf - -C /tmp'
     winrs -r:server -u:alice /bin/sh              (interactive, line by line)
+    winrs -r:@hosts.txt -u:alice -parallel:50 uptime
+    winrs -r:web,db1 -u:alice -output:json 'df -h /' | jq -r .stdout
 "#;
 
 /// One section of help and of the man page.
@@ -85,6 +100,8 @@ fn parts() -> Vec<Part> {
         Part::Switches("CONNECTION", docs(CONNECTION)),
         Part::Text("CLIENT SETTINGS", CLIENT_SETTINGS),
         Part::Switches("SHELL", docs(SHELL)),
+        Part::Switches("MANY HOSTS", docs(FAN_OUT)),
+        Part::Text("RUNNING ON MANY HOSTS", MANY_HOSTS),
         Part::Text("CTRL-C", CTRL_C),
         Part::Text("EXIT STATUS", EXIT_STATUS),
         Part::Text("EXAMPLES", EXAMPLES),
@@ -164,6 +181,12 @@ mod tests {
             "253",
             "254",
             "130",
+            "-parallel:",
+            "-output:json",
+            "-connecttimeout:",
+            "-hosttimeout:",
+            "248",
+            "249",
         ] {
             assert!(help.contains(needle), "help lacks {needle}");
         }
@@ -194,7 +217,7 @@ mod tests {
         // ...is a `.TP` heading of the man page, and the other way round.
         assert_eq!(in_help, man_switch_headings(&page), "{page}");
         // Every name the parser answers to is on both.
-        for row in CONNECTION.iter().chain(SHELL) {
+        for row in CONNECTION.iter().chain(FAN_OUT).chain(SHELL) {
             assert!(
                 row.names.iter().any(|n| help
                     .to_ascii_lowercase()

@@ -5,6 +5,7 @@
 
 mod args;
 mod failure;
+mod fanout;
 mod help;
 mod session;
 mod switches;
@@ -12,8 +13,9 @@ mod switches;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use wsman_cli::targets::{self, Remote};
 use wsman_cli::{AuthChoice, CliError, ClientSettings};
-use wsman_client::{Client, ClientOptions, Endpoint};
+use wsman_client::{Client, ClientOptions};
 
 use args::{Invocation, Parsed};
 use failure::{describe, exit_status, Failure, EXIT_INTERRUPTED, EXIT_USAGE};
@@ -22,7 +24,7 @@ use session::Ending;
 /// `-r:` when none is given, as on Windows.
 const DEFAULT_REMOTE: &str = "localhost";
 
-fn client_settings(inv: &Invocation) -> Result<(Endpoint, ClientOptions), Failure> {
+fn client_options(inv: &Invocation) -> Result<ClientOptions, Failure> {
     let c = &inv.connection;
     let wants_password =
         c.username.is_some() && c.password.is_none() && c.auth != Some(AuthChoice::None);
@@ -34,23 +36,26 @@ fn client_settings(inv: &Invocation) -> Result<(Endpoint, ClientOptions), Failur
     }
     let user_agent = concat!("wsmand-winrs/", env!("CARGO_PKG_VERSION"));
     let settings = machine_client_settings()?;
-    let options = c
-        .client_options(user_agent, &settings, wsman_cli::read_password)
+    c.client_options(user_agent, &settings, wsman_cli::read_password)
         .map_err(|e| match e {
             CliError::Usage(u) => Failure::Usage(u.into()),
             other => Failure::local(other.to_string()),
-        })?;
-    let endpoint = c.endpoint(c.remote.as_deref().unwrap_or(DEFAULT_REMOTE))?;
-    Ok((endpoint, options))
+        })
 }
 
-/// This machine's WinRM client settings (`winrm/config/client` in `WSMAND_CONFIG_DIR`, else
-/// `/etc/wsmand`, as `winrm` reads them; Windows' defaults when there is no config.toml).
-fn machine_client_settings() -> Result<ClientSettings, Failure> {
-    let dir = match std::env::var_os("WSMAND_CONFIG_DIR") {
+/// The machine's configuration directory: `WSMAND_CONFIG_DIR`, else `/etc/wsmand`, as
+/// `winrm` reads it.
+fn config_dir() -> std::path::PathBuf {
+    match std::env::var_os("WSMAND_CONFIG_DIR") {
         Some(dir) if !dir.is_empty() => std::path::PathBuf::from(dir),
         _ => std::path::PathBuf::from("/etc/wsmand"),
-    };
+    }
+}
+
+/// This machine's WinRM client settings (`winrm/config/client` in the configuration
+/// directory, as `winrm` reads them; Windows' defaults when there is no config.toml).
+fn machine_client_settings() -> Result<ClientSettings, Failure> {
+    let dir = config_dir();
     let store = wsman_config::ConfigStore::open(&dir).map_err(|e| {
         Failure::local(format!(
             "cannot read the WinRM client configuration in {}: {e}",
@@ -65,16 +70,52 @@ fn machine_client_settings() -> Result<ClientSettings, Failure> {
     Ok(settings)
 }
 
-fn run(inv: Invocation) -> Result<Ending, Failure> {
-    let (endpoint, options) = client_settings(&inv)?;
+/// The hosts of a fan-out run, or `None` for the one host of a plain run (`-r:HOST` without
+/// `-output:`, exactly as before fan-out existed).
+fn fan_out_hosts(inv: &Invocation) -> Result<Option<Vec<String>>, Failure> {
+    let remote = inv.connection.remote.as_deref().unwrap_or(DEFAULT_REMOTE);
+    let groups = targets::read_groups(&config_dir()).map_err(args::UsageError::from)?;
+    Ok(
+        match targets::resolve(remote, &groups).map_err(args::UsageError::from)? {
+            Remote::Many(hosts) => Some(hosts),
+            Remote::Single(host) => inv.fan_out.output.map(|_| vec![host]),
+            _ => None,
+        },
+    )
+}
+
+/// How a run ended: one command's ending, or the exit code of a fan-out.
+enum Finish {
+    One(Ending),
+    Many(u8),
+}
+
+fn run(inv: Invocation) -> Result<Finish, Failure> {
+    let hosts = fan_out_hosts(&inv)?;
+    let options = client_options(&inv)?;
+    let endpoint = match &hosts {
+        Some(_) => None,
+        None => Some(
+            inv.connection
+                .endpoint(inv.connection.remote.as_deref().unwrap_or(DEFAULT_REMOTE))?,
+        ),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Failure::local(format!("cannot start the runtime: {e}")))?;
     let result = runtime.block_on(async {
-        let client = Client::new(endpoint, options)?;
-        session::run(&client, &inv.shell, &inv.command, &inv.arguments).await
+        match (hosts, endpoint) {
+            (Some(hosts), _) => fanout::run(&inv, hosts, options).await.map(Finish::Many),
+            (None, Some(endpoint)) => {
+                let client = Client::new(endpoint, options)?;
+                session::run(&client, &inv.shell, &inv.command, &inv.arguments)
+                    .await
+                    .map(Finish::One)
+            }
+            (None, None) => Err(Failure::local("no host to run on")),
+        }
     });
     // The stdin reader may be blocked in a read that never returns (a terminal nobody types
     // into): do not wait for it.
@@ -107,9 +148,12 @@ fn main() -> ExitCode {
         }
     };
     match run(invocation) {
-        Ok(Ending::Exited(code)) => ExitCode::from(exit_status(code)),
-        Ok(Ending::Interrupted) => ExitCode::from(EXIT_INTERRUPTED),
-        Ok(Ending::Stopped { signal }) => ExitCode::from(exit_status(128 + i64::from(signal))),
+        Ok(Finish::Many(code)) => ExitCode::from(code),
+        Ok(Finish::One(Ending::Exited(code))) => ExitCode::from(exit_status(code)),
+        Ok(Finish::One(Ending::Interrupted)) => ExitCode::from(EXIT_INTERRUPTED),
+        Ok(Finish::One(Ending::Stopped { signal })) => {
+            ExitCode::from(exit_status(128 + i64::from(signal)))
+        }
         Err(f) => {
             eprint!("{}", describe(&f));
             ExitCode::from(f.exit_code())

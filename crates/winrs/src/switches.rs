@@ -22,11 +22,35 @@ pub(crate) struct ShellSwitches {
     pub(crate) no_echo: bool,
 }
 
+/// How results are written when `-r:` names several hosts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum OutputForm {
+    /// Each output line prefixed by its host's name.
+    #[default]
+    Text,
+    /// One JSON object per host and line.
+    Json,
+}
+
+/// The switches of a run on several hosts (`-r:` a list, a file or a group).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FanOutSwitches {
+    /// `-parallel:N`.
+    pub(crate) parallel: Option<usize>,
+    /// `-output:text|json`; `Some` also asks for the fan-out form with one host.
+    pub(crate) output: Option<OutputForm>,
+    /// `-connecttimeout:MS`.
+    pub(crate) connect_timeout_ms: Option<u64>,
+    /// `-hosttimeout:MS`.
+    pub(crate) host_timeout_ms: Option<u64>,
+}
+
 /// What the switches are parsed into.
 #[derive(Debug, Default)]
 pub(crate) struct Parsing {
     pub(crate) connection: ConnectionSwitches,
     pub(crate) shell: ShellSwitches,
+    pub(crate) fan_out: FanOutSwitches,
     /// `-?` was given.
     pub(crate) help: bool,
 }
@@ -100,6 +124,43 @@ fn no_echo(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), Switc
     Ok(())
 }
 
+fn positive(name: &str, value: Option<&str>, what: &str) -> Result<u64, SwitchError> {
+    let v = required_value(name, value)?;
+    v.parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| SwitchError::new(format!("-{name}:{v} is not a positive {what}")))
+}
+
+fn parallel(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    let n = positive(name, value, "number of hosts")?;
+    s.fan_out.parallel = Some(usize::try_from(n).unwrap_or(usize::MAX).min(1024));
+    Ok(())
+}
+
+fn output(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    s.fan_out.output = Some(match required_value(name, value)?.to_ascii_lowercase() {
+        v if v == "text" => OutputForm::Text,
+        v if v == "json" => OutputForm::Json,
+        v => {
+            return Err(SwitchError::new(format!(
+                "-{name}:{v} must be text or json"
+            )))
+        }
+    });
+    Ok(())
+}
+
+fn connect_timeout(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    s.fan_out.connect_timeout_ms = Some(positive(name, value, "number of milliseconds")?);
+    Ok(())
+}
+
+fn host_timeout(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    s.fan_out.host_timeout_ms = Some(positive(name, value, "number of milliseconds")?);
+    Ok(())
+}
+
 fn not_supported(_: &mut Parsing, name: &str, _: Option<&str>) -> Result<(), SwitchError> {
     Err(SwitchError::new(format!(
         "-{name} is not supported by this winrs (no credential delegation, no compression)"
@@ -118,7 +179,10 @@ pub(crate) const CONNECTION: &[Switch<Parsing>] = &[
         names: &["r", "remote"],
         synopsis: r#"-r:HOST | -remote:HOST"#,
         doc: r#"The endpoint: HOST, HOST:PORT, [IPv6]:PORT, or http(s)://HOST[:PORT][/PATH].
-Default port 5985 (HTTP) or 5986 (HTTPS), path /wsman. Default: localhost."#,
+Default port 5985 (HTTP) or 5986 (HTTPS), path /wsman. Default: localhost.
+Several hosts (see MANY HOSTS): a comma list (-r:h1,h2), @FILE (one host or
+URL per line, # comments and blank lines ignored), or a group of the
+[groups] table in groups.toml of the configuration directory."#,
         apply: connection,
     },
     Switch {
@@ -210,6 +274,40 @@ this machine and Service/AllowUnencrypted=true on the server."#,
         doc: r#"Operation timeout in milliseconds (default 60000): how long one Receive waits
 for output before asking again. Not a limit on the command's run time."#,
         apply: connection,
+    },
+];
+
+/// The MANY HOSTS section: switches of a run on several hosts.
+pub(crate) const FAN_OUT: &[Switch<Parsing>] = &[
+    Switch {
+        names: &["parallel"],
+        synopsis: r#"-parallel:N"#,
+        doc: r#"Hosts worked on at once when -r: names several (default 16, at most 1024)."#,
+        apply: parallel,
+    },
+    Switch {
+        names: &["output"],
+        synopsis: r#"-output:text | -output:json"#,
+        doc: r#"How each host's result is written. text (the default): every line of the
+host's stdout (stderr) on stdout (stderr), prefixed with "HOST: ". json: one
+object per host per line on stdout, with host, exit_code, stdout, stderr, error,
+duration_ms and truncated. Either is written when the host is done; with -r: of
+one host, -output: gives the same form."#,
+        apply: output,
+    },
+    Switch {
+        names: &["connecttimeout"],
+        synopsis: r#"-connecttimeout:MS"#,
+        doc: r#"Per host: how long to wait for a connection (default 10000)."#,
+        apply: connect_timeout,
+    },
+    Switch {
+        names: &["hosttimeout"],
+        synopsis: r#"-hosttimeout:MS"#,
+        doc: r#"Per host: how long it may take from connecting to its result (default: no
+limit but each request's own). A host out of time has its command terminated
+and its shell deleted, and counts as failed."#,
+        apply: host_timeout,
     },
 ];
 

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod switches;
+pub mod targets;
 
 use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Read, Write};

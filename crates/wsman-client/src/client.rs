@@ -69,6 +69,9 @@ pub struct ClientOptions {
     /// Time allowed on top of the operation timeout before giving up on an answer
     /// (Windows' `Client/NetworkDelayms`, default 5000 ms).
     pub network_delay: Duration,
+    /// Longest wait for a new connection (TCP, TLS and HTTP handshakes); `None` (the default):
+    /// the operating system's limit. Fan-out sets it so one unreachable host fails fast.
+    pub connect_timeout: Option<Duration>,
     /// `w:MaxEnvelopeSize` sent with each request (Windows clients send 512000).
     pub max_envelope_size: u64,
     /// Largest response body read from the wire; larger answers are refused.
@@ -88,6 +91,7 @@ impl Default for ClientOptions {
             tls: TlsOptions::default(),
             operation_timeout: Duration::from_secs(60),
             network_delay: Duration::from_millis(5000),
+            connect_timeout: None,
             max_envelope_size: 512_000,
             max_response_bytes: 8 * 1024 * 1024,
             locale: "en-US".to_owned(),
@@ -217,6 +221,7 @@ impl Client {
             connection_auth,
             &options.user_agent,
             options.max_response_bytes,
+            options.connect_timeout,
         )?;
         Ok(Self {
             endpoint,

@@ -14,7 +14,8 @@
 //! ```
 //!
 //! WinRS remote shells (open, run, send stdin, receive output as it comes, signal, close) are
-//! in [`shell`]. What the `winrm` and `winrs` command lines share (connection switches, password
+//! in [`shell`]; the same operations on many hosts at once, results as each host finishes,
+//! in [`fanout`]. What the `winrm` and `winrs` command lines share (connection switches, password
 //! prompt, Windows-style error text) is the `wsman-cli` crate, which builds on this one.
 //!
 //! Every operation returns the parsed body element ([`wsman_proto::xml::Element`]) after
@@ -30,6 +31,7 @@ pub mod endpoint;
 pub mod enumerate;
 mod error;
 pub mod events;
+pub mod fanout;
 mod initiator;
 pub mod kerberos;
 pub mod negotiate;

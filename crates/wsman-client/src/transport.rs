@@ -15,6 +15,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -100,6 +101,9 @@ pub(crate) struct Transport {
     auth: ConnectionAuth,
     user_agent: HeaderValue,
     max_response_bytes: usize,
+    /// Longest wait for a new connection (TCP connect, TLS and HTTP handshakes); `None`: the
+    /// operating system's own limit.
+    connect_timeout: Option<Duration>,
     /// Idle connections, most recently used last.
     idle: Mutex<Vec<Connection>>,
     generation: AtomicU64,
@@ -130,6 +134,7 @@ impl Transport {
         auth: ConnectionAuth,
         user_agent: &str,
         max_response_bytes: usize,
+        connect_timeout: Option<Duration>,
     ) -> Result<Self, ClientError> {
         let user_agent = HeaderValue::from_str(user_agent).map_err(|_| {
             ClientError::configuration("the User-Agent is not a valid header value")
@@ -145,6 +150,7 @@ impl Transport {
             auth,
             user_agent,
             max_response_bytes,
+            connect_timeout,
             idle: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
             bodies: body_pool(),
@@ -201,7 +207,22 @@ impl Transport {
         }
     }
 
+    /// A new connection, within the connect timeout when one is set: an unreachable host
+    /// fails after that time rather than the system's (minutes for a silent one).
     async fn connect(&self) -> Result<Connection, ClientError> {
+        let Some(limit) = self.connect_timeout else {
+            return self.connect_unbounded().await;
+        };
+        match tokio::time::timeout(limit, self.connect_unbounded()).await {
+            Ok(connected) => connected,
+            Err(_) => Err(self.io_error(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no connection within {} ms", limit.as_millis()),
+            ))),
+        }
+    }
+
+    async fn connect_unbounded(&self) -> Result<Connection, ClientError> {
         let generation = self.generation.load(Ordering::Acquire);
         let tcp = TcpStream::connect((self.endpoint.host.as_str(), self.endpoint.port))
             .await

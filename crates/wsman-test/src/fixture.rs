@@ -46,6 +46,37 @@ impl Fixture {
         }
     }
 
+    /// `count` fixtures like [`Fixture::http`], started at once: one `wsmand account add` (an
+    /// argon2id hash, the slow part of a start) whose `accounts.toml` every config dir gets a
+    /// copy of, then every daemon spawned before any is waited for. For fan-out tests.
+    pub fn fleet(count: usize) -> Vec<Self> {
+        let template = ConfigDir::new();
+        template.write();
+        template.add_service_account();
+        let accounts = std::fs::read_to_string(template.path().join("accounts.toml"))
+            .expect("read the template accounts.toml");
+        let mut started = Vec::with_capacity(count);
+        for _ in 0..count {
+            let port = free_port();
+            let mut config = ConfigDir::new();
+            config.listener(ListenerSpec::http(port));
+            config.write();
+            let path = config.write_raw("accounts.toml", &accounts);
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .expect("chmod 0600 accounts.toml");
+            let daemon = Daemon::spawn(&config);
+            started.push(Self {
+                daemon,
+                config,
+                port,
+            });
+        }
+        for fixture in &mut started {
+            fixture.daemon.wait_for_port(fixture.port);
+        }
+        started
+    }
+
     /// `http://127.0.0.1:PORT/wsman`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}/wsman", self.port)

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Benchmark: `true` on 20 hosts at once, as an operator runs it, against parallel-ssh (pssh) to
+# the same number of sshd in the same run. Everything is on loopback:
+#   winrs-https        winrs -r:@hosts.txt with Negotiate (NTLM) over HTTPS: TLS, the login
+#                      bound to the channel (winrs's default scheme with -u:), 20 wsmand daemons
+#   winrs-http-sealed  the same daemons over HTTP, every message MS-WSMV sealed with the NTLM key
+#   pssh               parallel-ssh -h hosts (Debian pssh) with a throwaway key, 20 sshd
+# Both tools get the same parallelism (FANOUT_PARALLEL, default 20: every host at once), and
+# every host is a separate server process on its own port. Each case runs FANOUT_RUNS times
+# (default 5), the cases interleaved; printed per case: the median wall time, and the ratio of
+# each winrs case to pssh's median (goal: at most 0.2). Every run must succeed on every host
+# (exit code 0 from both tools), or the script fails.
+#
+#   benches/fanout.sh
+#   FANOUT_HOSTS=50 FANOUT_RUNS=9 benches/fanout.sh
+#   FANOUT_BIN_DIR=/path/to/release benches/fanout.sh   (wsmand and winrs from there, no build)
+#
+# Needs root (the bench account's shells and the ssh logins are root's; pssh and openssh-server
+# are installed when missing). Every daemon is stopped at the end. Not part of scripts/test.sh.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "benches/fanout.sh needs root: the bench account runs its shells as root" >&2
+    exit 1
+fi
+export PATH="$PATH:/usr/sbin:/sbin"
+command -v python3 >/dev/null 2>&1 || ensure_packages python3
+command -v openssl >/dev/null 2>&1 || ensure_packages openssl
+[ -x /usr/sbin/sshd ] || ensure_packages openssh-server openssh-client
+command -v parallel-ssh >/dev/null 2>&1 || ensure_packages pssh
+
+HOSTS="${FANOUT_HOSTS:-20}"
+RUNS="${FANOUT_RUNS:-5}"
+PARALLEL="${FANOUT_PARALLEL:-20}"
+ACCOUNT=fanbench
+PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+
+if [ -n "${FANOUT_BIN_DIR:-}" ]; then
+    RELEASE="$FANOUT_BIN_DIR"
+else
+    require_cargo
+    step "building release binaries (wsmand, winrs)"
+    cargo build --release -p wsmand -p winrs
+    RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+fi
+
+WORK="$(mktemp -d -t wsmand-fanout-bench-XXXXXX)"
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+step "starting $HOSTS throwaway sshd on loopback"
+mkdir -p "$WORK/ssh" /run/sshd
+chmod 0700 "$WORK/ssh"
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/client_key"
+install -m 0600 "$WORK/ssh/client_key.pub" "$WORK/ssh/authorized_keys"
+: >"$WORK/ssh-hosts.txt"
+SSH_PORTS=()
+for i in $(seq "$HOSTS"); do
+    port="$(free_port)"
+    cat >"$WORK/ssh/sshd_config.$i" <<CONF
+ListenAddress 127.0.0.1
+Port $port
+HostKey $WORK/ssh/host_key
+PidFile none
+AuthorizedKeysFile $WORK/ssh/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+# The throwaway files live under /tmp, which is world-writable.
+StrictModes no
+CONF
+    /usr/sbin/sshd -D -e -f "$WORK/ssh/sshd_config.$i" 2>"$WORK/sshd.$i.log" &
+    PIDS+=($!)
+    SSH_PORTS+=("$port:$!")
+    echo "root@127.0.0.1:$port" >>"$WORK/ssh-hosts.txt"
+done
+for entry in "${SSH_PORTS[@]}"; do
+    wait_for_port "${entry%%:*}" "${entry##*:}" "$WORK"/sshd.*.log
+done
+PSSH=(parallel-ssh -h "$WORK/ssh-hosts.txt" -p "$PARALLEL" -t 60
+    -x "-q -i $WORK/ssh/client_key -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null")
+echo "$(ssh -V 2>&1), $(parallel-ssh --version 2>&1 | head -1 || true)"
+
+step "starting $HOSTS wsmand daemons on loopback (HTTP and HTTPS listener each)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+    -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
+    -addext "extendedKeyUsage=serverAuth" \
+    -keyout "$WORK/listener.key" -out "$WORK/listener.crt" 2>/dev/null
+THUMBPRINT="$(openssl x509 -in "$WORK/listener.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
+# The account is made once (an argon2id hash and the NT hash) and copied to every daemon.
+TEMPLATE="$WORK/template"
+mkdir -p "$TEMPLATE"
+printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$TEMPLATE" "$RELEASE/wsmand" account add "$ACCOUNT" \
+    --password-stdin --ntlm --run-as root >/dev/null
+: >"$WORK/https-hosts.txt"
+: >"$WORK/http-hosts.txt"
+WS_PORTS=()
+for i in $(seq "$HOSTS"); do
+    config="$WORK/config.$i"
+    mkdir -p "$config/certs"
+    install -m 0644 "$WORK/listener.crt" "$config/certs/$THUMBPRINT.crt"
+    install -m 0600 "$WORK/listener.key" "$config/certs/$THUMBPRINT.key"
+    install -m 0600 "$TEMPLATE/accounts.toml" "$config/accounts.toml"
+    http="$(free_port)"
+    https="$(free_port)"
+    cat >"$config/config.toml" <<TOML
+[Config.Service.Auth]
+Negotiate = true
+[Config.Client]
+TrustedHosts = "127.0.0.1"
+[[Listener]]
+Address = "IP:127.0.0.1"
+Transport = "HTTP"
+Port = $http
+[[Listener]]
+Address = "IP:127.0.0.1"
+Transport = "HTTPS"
+Port = $https
+CertificateThumbprint = "$THUMBPRINT"
+TOML
+    MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \
+        "$RELEASE/wsmand" --config-dir "$config" 2>"$WORK/wsmand.$i.log" &
+    PIDS+=($!)
+    WS_PORTS+=("$http:$!" "$https:$!")
+    echo "http://127.0.0.1:$http/wsman" >>"$WORK/http-hosts.txt"
+    echo "https://127.0.0.1:$https/wsman" >>"$WORK/https-hosts.txt"
+done
+for entry in "${WS_PORTS[@]}"; do
+    wait_for_port "${entry%%:*}" "${entry##*:}" "$WORK"/wsmand.*.log
+done
+# The client settings winrs reads (TrustedHosts for HTTP) come from the first daemon's dir.
+WINRS=(env WSMAND_CONFIG_DIR="$WORK/config.1" "$RELEASE/winrs" "-parallel:$PARALLEL"
+    "-u:$ACCOUNT" "-p:$PASSWORD")
+
+case_argv() {
+    case "$1" in
+    pssh) ARGV=("${PSSH[@]}" true) ;;
+    winrs-https) ARGV=("${WINRS[@]}" "-r:@$WORK/https-hosts.txt" "-cacert:$WORK/listener.crt" true) ;;
+    winrs-http-sealed) ARGV=("${WINRS[@]}" "-r:@$WORK/http-hosts.txt" true) ;;
+    esac
+}
+
+# Wall time of one run in seconds; fails the script when the command does.
+timed() {
+    local start end
+    start="$(date +%s%N)"
+    if ! "$@" >"$WORK/out" 2>"$WORK/err" </dev/null; then
+        echo "failed: $*" >&2
+        cat "$WORK/out" "$WORK/err" >&2
+        exit 1
+    fi
+    end="$(date +%s%N)"
+    python3 -c "print(f'{($end - $start) / 1e9:.3f}')"
+}
+
+step "check: every host runs the command, once each"
+# Each wsmand command prints its daemon's pid ($PPID): 20 distinct pids, one per host.
+pids="$("${WINRS[@]}" "-r:@$WORK/https-hosts.txt" "-cacert:$WORK/listener.crt" -output:json \
+    'echo $PPID' 2>/dev/null | python3 -c 'import json,sys; print(len({json.loads(l)["stdout"] for l in sys.stdin if json.loads(l)["exit_code"] == 0}))')"
+ssh_ok="$("${PSSH[@]}" -i 'echo ran' 2>/dev/null | grep -c '^ran$' || true)"
+echo "winrs: $pids distinct daemons answered; pssh: $ssh_ok hosts printed the line"
+if [ "$pids" != "$HOSTS" ] || [ "$ssh_ok" != "$HOSTS" ]; then
+    echo "not every host ran the command" >&2
+    exit 1
+fi
+SSH_ONE=(ssh -q -p "${SSH_PORTS[0]%%:*}" -i "$WORK/ssh/client_key" -o BatchMode=yes
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1 true)
+WINRS_ONE=("${WINRS[@]}" "-r:$(head -1 "$WORK/https-hosts.txt")" "-cacert:$WORK/listener.crt" true)
+echo "one host, for scale: ssh $(timed "${SSH_ONE[@]}") s, winrs (HTTPS) $(timed "${WINRS_ONE[@]}") s"
+
+CASES="pssh winrs-https winrs-http-sealed"
+step "warm-up: each case once (not counted)"
+for name in $CASES; do
+    case_argv "$name"
+    echo "$name: $(timed "${ARGV[@]}") s"
+done
+
+step "benchmarks: \`true\` on $HOSTS hosts, parallelism $PARALLEL, $RUNS runs per case, interleaved"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+: >"$WORK/results"
+for _ in $(seq "$RUNS"); do
+    for name in $CASES; do
+        case_argv "$name"
+        seconds="$(timed "${ARGV[@]}")"
+        echo "$name $seconds" >>"$WORK/results"
+        echo "$name: $seconds s"
+    done
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+step "results ($HOSTS hosts, $(nproc) cores; median wall time of $RUNS runs)"
+python3 - "$WORK/results" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    name, seconds = line.split()
+    runs.setdefault(name, []).append(float(seconds))
+medians = {name: statistics.median(values) for name, values in runs.items()}
+base = medians["pssh"]
+for name, median in medians.items():
+    spread = f"{min(runs[name]):.3f}-{max(runs[name]):.3f}"
+    ratio = "" if name == "pssh" else f"  ratio to pssh {median / base:.3f}"
+    print(f"{name:18} {median:.3f} s (range {spread}){ratio}")
+PY

@@ -1,0 +1,278 @@
+//! winrs on several hosts (`-r:` a list, `@FILE` or a group): the command on every host
+//! through the client library's fan-out, each host's result written when it is done (lines
+//! prefixed with the host, or one JSON object per host), a progress line while waiting when
+//! stderr is a terminal, a summary line, and the exit code of the whole run.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::time::Instant;
+use wsman_client::fanout::{self, FanOutOptions, HostOutput, HostResult, Progress, Target};
+use wsman_client::{ClientError, ClientOptions};
+
+use crate::args::Invocation;
+use crate::failure::{Failure, EXIT_ALL_FAILED, EXIT_INTERRUPTED, EXIT_SOME_FAILED};
+use crate::session::{command_options, shell_options};
+use crate::switches::OutputForm;
+
+/// How often the progress line is redrawn.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+/// Every host of `hosts` as a target with the same switches and `options`; an address that
+/// does not parse is a usage error before anything runs.
+fn targets(
+    inv: &Invocation,
+    hosts: Vec<String>,
+    options: &ClientOptions,
+) -> Result<Vec<Target>, Failure> {
+    hosts
+        .into_iter()
+        .map(|host| {
+            let endpoint = inv.connection.endpoint(&host)?;
+            Ok(Target::new(host, endpoint, options.clone()))
+        })
+        .collect()
+}
+
+fn fan_out_options(inv: &Invocation) -> FanOutOptions {
+    let s = &inv.fan_out;
+    let mut o = FanOutOptions::default();
+    if let Some(n) = s.parallel {
+        o.parallel = n;
+    }
+    if let Some(ms) = s.connect_timeout_ms {
+        o.connect_timeout = Duration::from_millis(ms);
+    }
+    o.host_timeout = s.host_timeout_ms.map(Duration::from_millis);
+    o
+}
+
+/// Counts for the summary line.
+#[derive(Default)]
+struct Tally {
+    succeeded: usize,
+    errors: usize,
+    nonzero: usize,
+}
+
+impl Tally {
+    fn failed(&self) -> usize {
+        self.errors + self.nonzero
+    }
+
+    fn exit_code(&self) -> u8 {
+        match (self.succeeded, self.failed()) {
+            (_, 0) => 0,
+            (0, _) => EXIT_ALL_FAILED,
+            _ => EXIT_SOME_FAILED,
+        }
+    }
+}
+
+/// The progress line on stderr, when stderr is a terminal.
+struct ProgressLine {
+    shown: bool,
+    enabled: bool,
+}
+
+impl ProgressLine {
+    fn draw(&mut self, progress: Progress, start: Instant) {
+        if !self.enabled {
+            return;
+        }
+        let line = format!(
+            "\r\x1b[Kwinrs: {}/{} done, {} failed, {} running, {:.1} s",
+            progress.done,
+            progress.total,
+            progress.failed,
+            progress.running,
+            start.elapsed().as_secs_f64()
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(line.as_bytes());
+        let _ = err.flush();
+        self.shown = true;
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(b"\r\x1b[K");
+            let _ = err.flush();
+            self.shown = false;
+        }
+    }
+}
+
+/// Run the invocation's command on `hosts`; the exit code of the run.
+pub(crate) async fn run(
+    inv: &Invocation,
+    hosts: Vec<String>,
+    options: ClientOptions,
+) -> Result<u8, Failure> {
+    let targets = targets(inv, hosts, &options)?;
+    let form = inv.fan_out.output.unwrap_or_default();
+    let mut interrupt = signal(SignalKind::interrupt())
+        .map_err(|e| Failure::local(format!("cannot handle signals: {e}")))?;
+    let start = Instant::now();
+    let total = targets.len();
+    let mut results = fanout::run_command(
+        targets,
+        &inv.command,
+        &inv.arguments,
+        &shell_options(&inv.shell),
+        &command_options(&inv.shell),
+        &fan_out_options(inv),
+    );
+    let mut progress = ProgressLine {
+        shown: false,
+        enabled: std::io::stderr().is_terminal(),
+    };
+    let mut ticks = tokio::time::interval(PROGRESS_EVERY);
+    let mut tally = Tally::default();
+    let interrupted = loop {
+        tokio::select! {
+            next = results.next() => match next {
+                Some(host) => {
+                    progress.clear();
+                    match &host.outcome {
+                        Ok(out) if out.exit_code == 0 => tally.succeeded += 1,
+                        Ok(_) => tally.nonzero += 1,
+                        Err(_) => tally.errors += 1,
+                    }
+                    write_result(&host, form)?;
+                    progress.draw(results.progress(), start);
+                }
+                None => break false,
+            },
+            _ = ticks.tick() => progress.draw(results.progress(), start),
+            _ = interrupt.recv() => break true,
+        }
+    };
+    progress.clear();
+    let left = total - tally.succeeded - tally.failed();
+    // Dropping the fan-out stops the hosts still running; their shells end with the
+    // server's idle timeout.
+    drop(results);
+    eprintln!(
+        "winrs: {total} hosts: {} succeeded, {} failed ({} with an error, {} with an exit code other than 0){}, {:.2} s",
+        tally.succeeded,
+        tally.failed(),
+        tally.errors,
+        tally.nonzero,
+        if interrupted { format!(", {left} interrupted") } else { String::new() },
+        start.elapsed().as_secs_f64()
+    );
+    Ok(if interrupted {
+        EXIT_INTERRUPTED
+    } else {
+        tally.exit_code()
+    })
+}
+
+/// One line of an error: the client error's text without line breaks.
+fn one_line(e: &ClientError) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn write_result(host: &HostResult<HostOutput>, form: OutputForm) -> Result<(), Failure> {
+    let written = match form {
+        OutputForm::Text => write_text(host),
+        OutputForm::Json => write_json(host),
+    };
+    written.map_err(|e| Failure::local(format!("cannot write the output: {e}")))
+}
+
+/// `bytes` as lines, each prefixed with `name: ` (a last line without a newline gets one).
+fn prefixed(name: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(line);
+        if !line.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+fn write_text(host: &HostResult<HostOutput>) -> std::io::Result<()> {
+    let name = host.name.as_str();
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    match &host.outcome {
+        Ok(out) => {
+            stdout.write_all(&prefixed(name, &out.stdout))?;
+            stdout.flush()?;
+            stderr.write_all(&prefixed(name, &out.stderr))?;
+            if out.truncated {
+                writeln!(stderr, "{name}: (output truncated)")?;
+            }
+            if out.exit_code != 0 {
+                writeln!(stderr, "{name}: exit code {}", out.exit_code)?;
+            }
+        }
+        Err(e) => writeln!(stderr, "{name}: error: {}", one_line(e))?,
+    }
+    stderr.flush()
+}
+
+fn write_json(host: &HostResult<HostOutput>) -> std::io::Result<()> {
+    let (exit_code, stdout, stderr, error, truncated) = match &host.outcome {
+        Ok(out) => (
+            Some(out.exit_code),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            None,
+            out.truncated,
+        ),
+        Err(e) => (None, String::new(), String::new(), Some(one_line(e)), false),
+    };
+    let object = serde_json::json!({
+        "host": host.name,
+        "exit_code": exit_code,
+        "stdout": stdout,
+        "stderr": stderr,
+        "error": error,
+        "duration_ms": u64::try_from(host.duration.as_millis()).unwrap_or(u64::MAX),
+        "truncated": truncated,
+    });
+    let mut line = object.to_string();
+    line.push('\n');
+    let mut out = std::io::stdout().lock();
+    out.write_all(line.as_bytes())?;
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_is_prefixed_and_ends() {
+        assert_eq!(prefixed("h", b""), b"");
+        assert_eq!(prefixed("h", b"a\nb\n"), b"h: a\nh: b\n");
+        assert_eq!(prefixed("h", b"a\n\nlast"), b"h: a\nh: \nh: last\n");
+    }
+
+    #[test]
+    fn exit_codes_tell_some_from_all() {
+        let t = |succeeded, errors, nonzero| {
+            Tally {
+                succeeded,
+                errors,
+                nonzero,
+            }
+            .exit_code()
+        };
+        assert_eq!(t(3, 0, 0), 0);
+        assert_eq!(t(2, 1, 0), EXIT_SOME_FAILED);
+        assert_eq!(t(2, 0, 1), EXIT_SOME_FAILED);
+        assert_eq!(t(0, 1, 1), EXIT_ALL_FAILED);
+    }
+}

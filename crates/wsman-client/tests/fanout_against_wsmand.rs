@@ -1,0 +1,141 @@
+#![allow(clippy::unwrap_used)]
+//! The fan-out API against real daemons (the wsman-test harness on free loopback ports; needs
+//! `target/debug/wsmand`), a port nothing listens on and a host that accepts connections and
+//! never answers: every host gets its own result, the silent one within its deadline, while
+//! the others finish without waiting for it.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use wsman_client::fanout::{self, FanOutOptions, Target};
+use wsman_client::shell::{CommandOptions, ShellOptions};
+use wsman_client::{Auth, ClientError, ClientOptions, Credentials, Endpoint};
+use wsman_test::{free_port, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+
+fn options() -> ClientOptions {
+    let mut o = ClientOptions::default();
+    o.auth = Auth::Basic(Credentials::new(SERVICE_ACCOUNT, SERVICE_PASSWORD));
+    o.allow_unencrypted = true;
+    o
+}
+
+fn target(url: &str) -> Target {
+    Target::new(url, Endpoint::parse(url, false).unwrap(), options())
+}
+
+/// Accepts connections and never answers; they stay open until the test process ends.
+fn silent_host() -> String {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    format!("http://127.0.0.1:{port}/wsman")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_host_gets_its_own_result_and_a_silent_one_its_deadline() {
+    let fleet = Fixture::fleet(4);
+    let dead = format!("http://127.0.0.1:{}/wsman", free_port());
+    let silent = silent_host();
+    // The silent host first, with one host at a time less than the list: it holds a slot
+    // while all the others run through the remaining ones.
+    let mut targets = vec![target(&silent), target(&dead)];
+    targets.extend(fleet.iter().map(|f| target(&f.url())));
+    let mut o = FanOutOptions::default();
+    o.parallel = 2;
+    o.host_timeout = Some(Duration::from_secs(3));
+    let mut results = fanout::run_command(
+        targets,
+        "echo $PPID; echo err >&2; exit 4",
+        &[],
+        &ShellOptions::default(),
+        &CommandOptions::default(),
+        &o,
+    );
+    let mut order = Vec::new();
+    let mut by_name = BTreeMap::new();
+    while let Some(host) = results.next().await {
+        order.push(host.name.clone());
+        by_name.insert(host.name.clone(), host);
+    }
+    let progress = results.progress();
+    assert_eq!(
+        (
+            progress.total,
+            progress.done,
+            progress.failed,
+            progress.running
+        ),
+        (6, 6, 2, 0)
+    );
+    assert_eq!(order.last(), Some(&silent), "{order:?}");
+    for fixture in &fleet {
+        let host = &by_name[&fixture.url()];
+        let out = host.outcome.as_ref().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{}\n", fixture.daemon.pid())
+        );
+        assert_eq!(out.stderr, b"err\n");
+        assert_eq!(out.exit_code, 4);
+        assert!(!out.truncated);
+    }
+    assert!(
+        matches!(by_name[&dead].outcome, Err(ClientError::Io { .. })),
+        "{:?}",
+        by_name[&dead].outcome
+    );
+    let timed_out = &by_name[&silent];
+    assert!(
+        matches!(
+            timed_out.outcome,
+            Err(ClientError::Timeout { millis: 3000 })
+        ),
+        "{:?}",
+        timed_out.outcome
+    );
+    assert!(timed_out.duration >= Duration::from_secs(3));
+    assert_eq!(by_name[&silent].index, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_is_bounded_per_host_and_any_operation_fans_out() {
+    let fleet = Fixture::fleet(2);
+    let targets: Vec<Target> = fleet.iter().map(|f| target(&f.url())).collect();
+    let mut o = FanOutOptions::default();
+    o.max_output_bytes = 1000;
+    let mut results = fanout::run_command(
+        targets.clone(),
+        "head -c 5000 /dev/zero",
+        &[],
+        &ShellOptions::default(),
+        &CommandOptions::default(),
+        &o,
+    );
+    let mut seen = 0;
+    while let Some(host) = results.next().await {
+        let out = host.outcome.unwrap();
+        assert_eq!(
+            (out.stdout.len(), out.truncated, out.exit_code),
+            (1000, true, 0)
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 2);
+
+    // The generic form: Identify on every host.
+    let mut identified =
+        fanout::fan_out(targets, &FanOutOptions::default(), |client, _| async move {
+            client.identify().await.map(|e| e.name.clone())
+        });
+    let mut names = Vec::new();
+    while let Some(host) = identified.next().await {
+        names.push(host.outcome.unwrap());
+    }
+    assert_eq!(names, vec!["IdentifyResponse", "IdentifyResponse"]);
+}
