@@ -68,6 +68,7 @@ pub mod eventing;
 pub mod identify;
 pub mod listener;
 pub mod live;
+pub mod metrics;
 pub mod pipeline;
 pub mod principal;
 pub mod response;

@@ -37,6 +37,13 @@ struct Cli {
     /// Log filter (e.g. `info`, `debug`, `wsman_server=trace`); RUST_LOG wins when set.
     #[arg(long, global = true)]
     log_level: Option<String>,
+    /// Serve Prometheus metrics at http://ADDRESS/metrics (e.g. 127.0.0.1:9101); wins over
+    /// `[Metrics] Address` of config.toml. Off unless one of them is set.
+    #[arg(long, env = "WSMAND_METRICS_ADDRESS", value_name = "ADDRESS")]
+    metrics_address: Option<std::net::SocketAddr>,
+    /// Accept a metrics address other hosts can reach (the endpoint has no authentication).
+    #[arg(long)]
+    metrics_allow_remote: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -60,9 +67,14 @@ pub fn main_entry() -> ExitCode {
         Some(Command::CheckConfig) => report(check_config(&cli.config_dir)),
         None => {
             init_logging(cli.log_level.as_deref());
+            let metrics = MetricsSwitches {
+                address: cli.metrics_address,
+                allow_remote: cli.metrics_allow_remote,
+            };
             report(run_daemon_blocking(
                 &cli.config_dir,
                 cli.journal_directory.as_deref(),
+                metrics,
             ))
         }
     }
@@ -145,7 +157,26 @@ fn check_config(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_daemon_blocking(dir: &Path, journal_directory: Option<&Path>) -> anyhow::Result<()> {
+/// The metrics switches of the command line, which win over `[Metrics]` of config.toml.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MetricsSwitches {
+    pub address: Option<std::net::SocketAddr>,
+    pub allow_remote: bool,
+}
+
+impl MetricsSwitches {
+    /// Where to serve metrics, if anywhere, and whether a remote address is allowed.
+    fn resolve(self, config: &wsman_config::MetricsConfig) -> Option<(std::net::SocketAddr, bool)> {
+        let address = self.address.or(config.address)?;
+        Some((address, self.allow_remote || config.allow_remote))
+    }
+}
+
+fn run_daemon_blocking(
+    dir: &Path,
+    journal_directory: Option<&Path>,
+    metrics: MetricsSwitches,
+) -> anyhow::Result<()> {
     if !wsman_os::allocator::return_large_buffers_to_the_system() {
         tracing::warn!("could not pin the allocator's mmap threshold: password checks may leave memory resident");
     }
@@ -169,7 +200,7 @@ fn run_daemon_blocking(dir: &Path, journal_directory: Option<&Path>) -> anyhow::
         Some(directory) => wsman_journal::Journal::Directory(directory.to_owned()),
         None => wsman_journal::Journal::System,
     };
-    runtime.block_on(run_daemon(store, verifier, journal))
+    runtime.block_on(run_daemon(store, verifier, journal, metrics))
 }
 
 /// Async worker threads: one fewer than the cores, at least one; `TOKIO_WORKER_THREADS`
@@ -228,6 +259,7 @@ pub async fn run_daemon(
     store: ConfigStore,
     verifier: Arc<CredentialVerifier>,
     journal: wsman_journal::Journal,
+    metrics: MetricsSwitches,
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
@@ -236,6 +268,15 @@ pub async fn run_daemon(
     let host_name = wsman_os::host_name().unwrap_or_else(|_| "localhost".to_owned());
     tracing::info!(config_dir = %store.dir().display(), "starting");
     let events = event_source(store.config(), journal, &host_name);
+    // Bound before the service starts, so a wrong address stops the daemon at once.
+    let metrics_listener = match metrics.resolve(&store.config().metrics) {
+        Some((address, allow_remote)) => Some(
+            wsman_server::metrics::endpoint::bind(address, allow_remote)
+                .await
+                .context("metrics endpoint")?,
+        ),
+        None => None,
+    };
     // Subscriptions end when they expire even if nobody pulls; the task stops with the source.
     let _expiry = wsman_server::eventing::spawn_expiry(&events);
     let service = LiveService::start_with_eventing(
@@ -249,6 +290,13 @@ pub async fn run_daemon(
         ))),
     )
     .await;
+    let _metrics_task = metrics_listener.map(|listener| {
+        if let Ok(address) = listener.local_addr() {
+            tracing::info!(%address, "metrics endpoint ready");
+        }
+        let server = Arc::clone(service.server());
+        wsman_server::metrics::endpoint::spawn(listener, Arc::new(move || server.metrics_text()))
+    });
     for (address, transport, socket) in service.server().listener_table().sockets() {
         tracing::info!(%address, transport = transport.as_str(), %socket, "listener ready");
     }

@@ -402,7 +402,7 @@ pub async fn authenticate_request(
     };
     match result {
         Ok((principal, uris)) => {
-            throttle.record_success(remote);
+            throttle.record_success(remote, SCHEME);
             tracing::info!(remote = %remote, user = %principal, "authenticated (Certificate)");
             let principal = Arc::new(principal);
             *peer.verified() = Some(Verified {

@@ -16,6 +16,7 @@ mod eventing;
 mod hostile;
 mod limits;
 mod listeners;
+mod metrics;
 mod ntlm;
 mod policy;
 mod service;
