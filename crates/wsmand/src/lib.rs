@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod account;
+mod audit_file;
 mod notify;
 
 use std::fs::DirBuilder;
@@ -44,6 +45,11 @@ struct Cli {
     /// Accept a metrics address other hosts can reach (the endpoint has no authentication).
     #[arg(long)]
     metrics_allow_remote: bool,
+    /// Also append the audit records (shell and command start and end) to FILE as JSON
+    /// lines; for hosts without a journal (under systemd they are in the journal:
+    /// `journalctl WSMAN_AUDIT=1`).
+    #[arg(long, env = "WSMAND_AUDIT_FILE", value_name = "FILE")]
+    audit_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -66,7 +72,9 @@ pub fn main_entry() -> ExitCode {
         Some(Command::Account { command }) => report(account::run(command, &cli.config_dir)),
         Some(Command::CheckConfig) => report(check_config(&cli.config_dir)),
         None => {
-            init_logging(cli.log_level.as_deref());
+            if let Err(e) = init_logging(cli.log_level.as_deref(), cli.audit_file.as_deref()) {
+                return report(Err(e));
+            }
             let metrics = MetricsSwitches {
                 address: cli.metrics_address,
                 allow_remote: cli.metrics_allow_remote,
@@ -90,28 +98,48 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-/// Logs go to journald under systemd (JOURNAL_STREAM is set), else to stderr.
-fn init_logging(level: Option<&str>) {
+/// Logs go to journald under systemd (JOURNAL_STREAM is set), else to stderr, filtered by
+/// `level`. The audit records of the shell engine ([`wsman_server::AUDIT_TARGET`]) are
+/// written whatever the level: to the journal with their fields prefixed `WSMAN_` (match
+/// fields: `journalctl WSMAN_AUDIT=1 WSMAN_USER=alice`), and to `audit_file` as JSON lines
+/// when one is given.
+fn init_logging(level: Option<&str>, audit_file: Option<&Path>) -> anyhow::Result<()> {
+    use tracing_subscriber::filter::{filter_fn, FilterExt};
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level.unwrap_or("info")))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
+    use tracing_subscriber::{EnvFilter, Layer};
+    let filter = || {
+        EnvFilter::try_from_default_env()
+            .or_else(|_| EnvFilter::try_new(level.unwrap_or("info")))
+            .unwrap_or_else(|_| EnvFilter::new("info"))
+    };
+    let is_audit = |meta: &tracing::Metadata<'_>| meta.target() == wsman_server::AUDIT_TARGET;
+    let audit_file = audit_file
+        .map(|path| {
+            audit_file::AuditFile::open(path)
+                .with_context(|| format!("cannot open the audit file {}", path.display()))
+        })
+        .transpose()?;
+    let registry = tracing_subscriber::registry().with(audit_file);
     if std::env::var_os("JOURNAL_STREAM").is_some() {
-        if let Ok(journald) = tracing_journald::layer() {
-            let _ = registry.with(journald).try_init();
-            return;
+        if let (Ok(general), Ok(audit)) = (tracing_journald::layer(), tracing_journald::layer()) {
+            let audit = audit.with_field_prefix(Some("WSMAN".to_owned()));
+            let _ = registry
+                .with(general.with_filter(filter().and(filter_fn(move |meta| !is_audit(meta)))))
+                .with(audit.with_filter(filter_fn(is_audit)))
+                .try_init();
+            return Ok(());
         }
     }
     let _ = registry
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_filter(filter().or(filter_fn(is_audit))),
         )
         .try_init();
+    Ok(())
 }
 
 /// Create DIR (0755) when missing: a fresh install starts with no configuration.
