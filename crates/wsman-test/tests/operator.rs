@@ -6,6 +6,11 @@
 //! - the audit records of a real `winrs` command in that system's journal, selected with
 //!   `journalctl WSMAN_AUDIT=1` and checked field by field in journalctl's JSON output.
 //!
+//! - the Debian package of `scripts/deb.sh` (from the debug binaries, stripped) installed
+//!   with `dpkg -i` in that system: the unit starts, the `wsmand-admins` group exists, the man
+//!   pages and completions are in place, wsmand answers Identify; `dpkg -r` leaves the
+//!   configuration, `dpkg -P` removes it, and the group stays.
+//!
 //! Skipped with a printed reason where the machine cannot boot systemd; `scripts/test.sh` as
 //! root sets `WSMAN_TEST_REQUIRE_SYSTEMD=1` so CI runs them.
 
@@ -148,4 +153,117 @@ fn audit_records_are_journal_fields() {
         .filter(|l| l.contains("\"WSMAN_AUDIT\""))
         .count();
     assert_eq!(audit_lines, records.len(), "{all}");
+}
+
+#[test]
+fn the_package_installs_serves_and_purges() {
+    let Some(systemd) = BootedSystemd::boot() else {
+        return;
+    };
+    let started = Instant::now();
+    let out = tempfile::tempdir().expect("a directory for the package");
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut build = Command::new("bash");
+    build
+        .arg(repo.join("scripts/deb.sh"))
+        .args(["--no-build", "--no-compress", "--output"])
+        .arg(out.path())
+        .current_dir(&repo);
+    let built = process::run(&mut build, None, Duration::from_secs(300));
+    assert_eq!(built.code(), 0, "{}", built.describe());
+    let deb = std::path::PathBuf::from(built.stdout.trim());
+    let inside = systemd.root().join("tmp/wsmand.deb");
+    std::fs::copy(&deb, &inside).unwrap_or_else(|e| panic!("copy {}: {e}", deb.display()));
+    systemd.exec_ok(&["dpkg", "-i", "/tmp/wsmand.deb"]);
+
+    // Installed: group, unit enabled and running (no listener yet), pages and completions.
+    systemd.exec_ok(&["getent", "group", "wsmand-admins"]);
+    assert_eq!(
+        systemd.unit_property("wsmand.service", "UnitFileState"),
+        "enabled"
+    );
+    for path in [
+        "/usr/bin/wsmand",
+        "/usr/bin/winrm",
+        "/usr/bin/winrs",
+        "/usr/bin/wevtutil",
+        "/etc/pam.d/wsmand",
+        "/usr/share/man/man8/wsmand.8.gz",
+        "/usr/share/man/man1/winrm.1.gz",
+        "/usr/share/man/man1/winrs.1.gz",
+        "/usr/share/bash-completion/completions/winrm",
+        "/usr/share/zsh/vendor-completions/_winrs",
+        "/usr/share/fish/vendor_completions.d/wsmand.fish",
+    ] {
+        systemd.exec_ok(&["test", "-s", path]);
+    }
+    let man = systemd.exec_ok(&["sh", "-c", "zcat /usr/share/man/man8/wsmand.8.gz"]);
+    assert!(man.stdout.contains(".TH wsmand 8"), "{}", man.describe());
+    assert!(
+        man.stdout.contains("metrics\\-address"),
+        "{}",
+        man.describe()
+    );
+    let file = systemd.exec_ok(&["sh", "-c", "LC_ALL=C od -An -c -N4 /usr/bin/wsmand"]);
+    assert!(file.stdout.contains("E   L   F"), "{}", file.describe());
+
+    // Configured and restarted, it answers Identify on the host's loopback.
+    let port = free_port();
+    configure(&systemd, "/usr/bin/wsmand", port);
+    systemd.exec_ok(&["systemctl", "restart", "wsmand.service"]);
+    start_and_wait(&systemd, "wsmand.service", port);
+    let client = ConfigDir::new();
+    client.write();
+    let mut identify = Command::new(binaries::winrm());
+    identify
+        .args([
+            "identify",
+            &format!("-r:http://127.0.0.1:{port}/wsman"),
+            &format!("-u:{ACCOUNT}"),
+            &format!("-p:{PASSWORD}"),
+            "-a:Basic",
+            "-unencrypted",
+        ])
+        .env("WSMAND_CONFIG_DIR", client.path());
+    let answered = process::run(&mut identify, None, Duration::from_secs(60));
+    assert_eq!(answered.code(), 0, "{}", answered.describe());
+    assert!(
+        answered.stdout.contains("IdentifyResponse"),
+        "{}",
+        answered.describe()
+    );
+    assert_eq!(
+        systemd.unit_property("wsmand.service", "ActiveState"),
+        "active"
+    );
+
+    // Removed: binaries and unit gone, configuration and group kept.
+    systemd.exec_ok(&["dpkg", "-r", "wsmand"]);
+    assert_eq!(
+        systemd.unit_property("wsmand.service", "ActiveState"),
+        "inactive"
+    );
+    for gone in ["/usr/bin/wsmand", "/lib/systemd/system/wsmand.service"] {
+        assert!(
+            !systemd.exec(&["test", "-e", gone]).status.success(),
+            "{gone} left after remove"
+        );
+    }
+    for kept in [
+        "/etc/wsmand/config.toml",
+        "/etc/wsmand/accounts.toml",
+        "/etc/pam.d/wsmand",
+    ] {
+        systemd.exec_ok(&["test", "-e", kept]);
+    }
+    // Purged: configuration gone, the group (an administrator's) kept.
+    systemd.exec_ok(&["dpkg", "-P", "wsmand"]);
+    for gone in ["/etc/wsmand", "/etc/pam.d/wsmand", "/var/lib/wsmand"] {
+        assert!(
+            !systemd.exec(&["test", "-e", gone]).status.success(),
+            "{gone} left after purge"
+        );
+    }
+    systemd.exec_ok(&["getent", "group", "wsmand-admins"]);
+    eprintln!("package test took {:?}", started.elapsed());
 }

@@ -50,8 +50,47 @@ struct Cli {
     /// `journalctl WSMAN_AUDIT=1`).
     #[arg(long, env = "WSMAND_AUDIT_FILE", value_name = "FILE")]
     audit_file: Option<PathBuf>,
+    /// Print wsmand(8) in roff, or a completion script for a shell, and exit (packaging).
+    #[arg(long, value_enum, value_name = "WHAT", hide = true)]
+    generate: Option<Generate>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// What `--generate` prints: written from this command line's own definition, so the man
+/// page and the completions say what `--help` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Generate {
+    Man,
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// The text `--generate what` prints.
+fn generated(what: Generate) -> anyhow::Result<Vec<u8>> {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let mut out = Vec::new();
+    match what {
+        Generate::Man => {
+            // Section 8: a system administration daemon.
+            clap_mangen::Man::new(command)
+                .section("8")
+                .render(&mut out)
+                .context("cannot render the man page")?;
+        }
+        Generate::Bash => {
+            clap_complete::generate(clap_complete::Shell::Bash, &mut command, "wsmand", &mut out)
+        }
+        Generate::Zsh => {
+            clap_complete::generate(clap_complete::Shell::Zsh, &mut command, "wsmand", &mut out)
+        }
+        Generate::Fish => {
+            clap_complete::generate(clap_complete::Shell::Fish, &mut command, "wsmand", &mut out)
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -68,6 +107,14 @@ enum Command {
 /// Process entry point: parse arguments, run, map errors to an exit code.
 pub fn main_entry() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(what) = cli.generate {
+        return report(generated(what).and_then(|text| {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&text)
+                .context("cannot write to stdout")
+        }));
+    }
     match cli.command {
         Some(Command::Account { command }) => report(account::run(command, &cli.config_dir)),
         Some(Command::CheckConfig) => report(check_config(&cli.config_dir)),
@@ -390,6 +437,40 @@ mod tests {
         assert_eq!(mode, 0o755);
         // an empty directory is a valid configuration with no listener
         assert!(check_config(&dir).is_ok());
+    }
+
+    #[test]
+    fn man_page_and_completions_come_from_the_command_line() {
+        use clap::CommandFactory;
+        let man =
+            String::from_utf8(generated(Generate::Man).unwrap_or_default()).unwrap_or_default();
+        assert!(
+            man.starts_with(".ie") || man.contains(".TH wsmand 8"),
+            "{man}"
+        );
+        assert!(man.contains(".TH wsmand 8"), "{man}");
+        // Every visible long option of --help is in the man page and every completion script.
+        let command = Cli::command();
+        let longs: Vec<String> = command
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .collect();
+        assert!(longs.contains(&"metrics-address".to_owned()), "{longs:?}");
+        for shell in [Generate::Bash, Generate::Zsh, Generate::Fish] {
+            let script =
+                String::from_utf8(generated(shell).unwrap_or_default()).unwrap_or_default();
+            for long in &longs {
+                assert!(script.contains(long.as_str()), "{shell:?} lacks --{long}");
+            }
+            assert!(script.contains("check-config"), "{shell:?}");
+        }
+        for long in &longs {
+            assert!(
+                man.contains(&long.replace('-', "\\-")),
+                "man page lacks --{long}"
+            );
+        }
     }
 
     #[test]
