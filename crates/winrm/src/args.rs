@@ -17,6 +17,8 @@ pub(crate) enum Command {
     Help(Option<String>),
     /// `--generate man`: print winrm(1).
     Man,
+    /// `--generate bash|zsh|fish`: print a completion script.
+    Completion(wsman_cli::switches::CompletionShell),
     QuickConfig,
     Get(ResourceArg),
     Set(ResourceArg, Vec<(String, String)>),
@@ -63,15 +65,19 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Invocation, UsageError> {
             help = true;
         } else if arg == "--generate" && iter.len() == 1 {
             let what = iter.next().unwrap_or_default();
-            if what != "man" {
-                return Err(usage(format!(
-                    "--generate {what}: only `--generate man` is known"
-                )));
-            }
-            return Ok(Invocation {
-                command: Command::Man,
-                switches,
-            });
+            let command = match (
+                what.as_str(),
+                wsman_cli::switches::CompletionShell::parse(&what),
+            ) {
+                ("man", _) => Command::Man,
+                (_, Some(shell)) => Command::Completion(shell),
+                _ => {
+                    return Err(usage(format!(
+                        "--generate {what}: one of man, bash, zsh, fish"
+                    )))
+                }
+            };
+            return Ok(Invocation { command, switches });
         } else if let Some(rest) = arg.strip_prefix("--") {
             // GNU-style long options: --config-dir DIR, --config-dir=DIR.
             let (name, value) = match rest.split_once('=') {

@@ -306,6 +306,7 @@ pub(crate) fn run(inv: Invocation, out: &mut dyn Write) -> Result<(), Failure> {
             }
         },
         Command::Man => print(out, &help::man_page()),
+        Command::Completion(shell) => print(out, &help::completion(*shell)),
         Command::QuickConfig => quickconfig::run(&dir, s, out)?,
         Command::Identify => {
             let client = match &s.connection.remote {

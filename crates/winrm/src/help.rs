@@ -223,6 +223,27 @@ fn operation_help(op: &str) -> Option<String> {
     ))
 }
 
+/// The operations a completion offers first.
+const OPERATIONS: &[&str] = &[
+    "quickconfig",
+    "get",
+    "set",
+    "enumerate",
+    "create",
+    "delete",
+    "identify",
+    "invoke",
+    "events",
+    "help",
+];
+
+/// A completion script for `shell`: the operations and the switches of the same table as
+/// `winrm help switches`.
+pub(crate) fn completion(shell: wsman_cli::switches::CompletionShell) -> String {
+    let words = wsman_cli::switches::completion_words(SWITCHES);
+    wsman_cli::switches::completion_script(shell, "winrm", OPERATIONS, &words)
+}
+
 /// `winrm(1)` in roff: the overview's sections, then the switches from the same table as
 /// `winrm help switches`, then the remoting notes.
 pub(crate) fn man_page() -> String {

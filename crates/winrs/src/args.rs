@@ -48,6 +48,8 @@ pub(crate) enum Parsed {
     Help,
     /// `--generate man`: print winrs(1).
     Man,
+    /// `--generate bash|zsh|fish`: print a completion script.
+    Completion(wsman_cli::switches::CompletionShell),
     Run(Box<Invocation>),
 }
 
@@ -63,9 +65,12 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Parsed, UsageError> {
     if args.len() == 2 && args[0] == "--generate" {
         return match args[1].as_str() {
             "man" => Ok(Parsed::Man),
-            other => Err(usage(format!(
-                "--generate {other}: only `--generate man` is known"
-            ))),
+            other => match wsman_cli::switches::CompletionShell::parse(other) {
+                Some(shell) => Ok(Parsed::Completion(shell)),
+                None => Err(usage(format!(
+                    "--generate {other}: one of man, bash, zsh, fish"
+                ))),
+            },
         };
     }
     let tables = [CONNECTION, FAN_OUT, SHELL];

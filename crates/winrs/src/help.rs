@@ -120,6 +120,14 @@ pub(crate) fn help() -> String {
     format!("winrs - {SUMMARY}\n\n{}", sections.join("\n"))
 }
 
+/// A completion script for `shell`, from the same switch tables as [`help`].
+pub(crate) fn completion(shell: wsman_cli::switches::CompletionShell) -> String {
+    use wsman_cli::switches::{completion_script, completion_words};
+    let mut words = completion_words(crate::switches::CONNECTION);
+    words.extend(completion_words(crate::switches::SHELL));
+    completion_script(shell, "winrs", &[], &words)
+}
+
 /// `winrs(1)` in roff, from the same parts as [`help`].
 pub(crate) fn man_page() -> String {
     let sections = parts()

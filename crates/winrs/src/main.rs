@@ -141,6 +141,10 @@ fn main() -> ExitCode {
             print!("{}", help::man_page());
             return ExitCode::SUCCESS;
         }
+        Ok(Parsed::Completion(shell)) => {
+            print!("{}", help::completion(shell));
+            return ExitCode::SUCCESS;
+        }
         Ok(Parsed::Run(i)) => *i,
         Err(u) => {
             eprint!("{}", describe(&Failure::Usage(u)));

@@ -5,6 +5,8 @@
 //! into); this module finds the row a typed switch names, and writes the rows as help text
 //! (a heading line, the description indented under it) or as roff (`.TP` entries).
 
+use std::fmt::Write as _;
+
 use crate::SwitchError;
 
 /// One switch: its names, how help shows it, what it means, and what it does.
@@ -250,5 +252,174 @@ mod tests {
         assert!(roff.starts_with(".TH DEMO 1 "), "{roff}");
         assert!(roff.contains("\\&.and start"), "{roff}");
         assert_eq!(man_switch_headings(&roff), vec!["-q | -quiet".to_owned()]);
+    }
+}
+
+/// A shell a completion script is written for (`--generate bash|zsh|fish`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl CompletionShell {
+    /// `bash`, `zsh` or `fish`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "bash" => Some(Self::Bash),
+            "zsh" => Some(Self::Zsh),
+            "fish" => Some(Self::Fish),
+            _ => None,
+        }
+    }
+}
+
+/// What a table's rows complete to: `-NAME:` for a switch whose synopsis shows it taking a
+/// value (`-r:HOST`), `-NAME` for the others; every name of every row.
+pub fn completion_words<T>(table: &[Switch<T>]) -> Vec<String> {
+    let mut words = Vec::new();
+    for switch in table {
+        // The synopsis may show the value on one name only (`-a:METHOD | -auth | ...`).
+        let valued = switch
+            .names
+            .iter()
+            .any(|name| switch.synopsis.contains(&format!("-{name}:")));
+        // Only names a shell takes literally (`-?` would be a glob pattern).
+        for name in switch
+            .names
+            .iter()
+            .filter(|name| name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        {
+            words.push(format!("-{name}{}", if valued { ":" } else { "" }));
+        }
+    }
+    words
+}
+
+/// Words in single quotes, for a shell's array.
+fn quoted(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| format!("'{w}'"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A completion script for `program` offering `operations` (its first words, e.g. `get`)
+/// and `switches` ([`completion_words`]); a switch ending in `:` is completed without the
+/// space after it, so its value can follow.
+pub fn completion_script(
+    shell: CompletionShell,
+    program: &str,
+    operations: &[&str],
+    switches: &[String],
+) -> String {
+    let function = format!("_{}", program.replace('-', "_"));
+    let plain: Vec<&str> = operations
+        .iter()
+        .copied()
+        .chain(
+            switches
+                .iter()
+                .map(String::as_str)
+                .filter(|w| !w.ends_with(':')),
+        )
+        .collect();
+    let valued: Vec<&str> = switches
+        .iter()
+        .map(String::as_str)
+        .filter(|w| w.ends_with(':'))
+        .collect();
+    match shell {
+        CompletionShell::Bash => format!(
+            "# bash completion for {program}, written by `{program} --generate bash`\n\
+             {function}() {{\n\
+             \x20   local cur=\"${{COMP_WORDS[COMP_CWORD]}}\"\n\
+             \x20   COMPREPLY=($(compgen -W \"{words}\" -- \"$cur\"))\n\
+             \x20   if [[ ${{#COMPREPLY[@]}} -eq 1 && ${{COMPREPLY[0]}} == *: ]]; then\n\
+             \x20       compopt -o nospace\n\
+             \x20   fi\n\
+             }}\n\
+             complete -F {function} {program}\n",
+            words = [plain.as_slice(), valued.as_slice()].concat().join(" "),
+        ),
+        CompletionShell::Zsh => format!(
+            "#compdef {program}\n\
+             # zsh completion for {program}, written by `{program} --generate zsh`\n\
+             local -a plain valued\n\
+             plain=({})\n\
+             valued=({})\n\
+             compadd -- $plain\n\
+             compadd -S '' -- $valued\n",
+            quoted(&plain),
+            quoted(&valued),
+        ),
+        CompletionShell::Fish => {
+            let mut out = format!(
+                "# fish completion for {program}, written by `{program} --generate fish`\n\
+                 complete -c {program} -f\n"
+            );
+            for word in plain.iter().chain(valued.iter()) {
+                let _ = writeln!(out, "complete -c {program} -f -a '{word}'");
+            }
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod completion_tests {
+    use super::*;
+
+    fn ignore(_: &mut (), _: &str, _: Option<&str>) -> Result<(), SwitchError> {
+        Ok(())
+    }
+
+    const TABLE: &[Switch<()>] = &[
+        Switch {
+            names: &["r", "remote"],
+            synopsis: "-r:HOST | -remote:HOST",
+            doc: "the host",
+            apply: ignore,
+        },
+        Switch {
+            names: &["a", "auth"],
+            synopsis: "-a:METHOD",
+            doc: "the scheme",
+            apply: ignore,
+        },
+        Switch {
+            names: &["un", "unencrypted"],
+            synopsis: "-un | -unencrypted",
+            doc: "no encryption",
+            apply: ignore,
+        },
+    ];
+
+    #[test]
+    fn valued_switches_complete_with_their_colon() {
+        assert_eq!(
+            completion_words(TABLE),
+            ["-r:", "-remote:", "-a:", "-auth:", "-un", "-unencrypted"]
+        );
+    }
+
+    #[test]
+    fn every_shell_offers_every_word() {
+        let words = completion_words(TABLE);
+        for shell in ["bash", "zsh", "fish"] {
+            let shell = CompletionShell::parse(shell).unwrap_or_else(|| panic!("{shell}"));
+            let script = completion_script(shell, "tool", &["get"], &words);
+            for word in words.iter().map(String::as_str).chain(["get"]) {
+                assert!(script.contains(word), "{shell:?} lacks {word}:\n{script}");
+            }
+        }
+        let zsh = completion_script(CompletionShell::Zsh, "tool", &["get"], &words);
+        assert!(
+            zsh.contains("valued=('-r:' '-remote:' '-a:' '-auth:')"),
+            "{zsh}"
+        );
+        assert!(CompletionShell::parse("tcsh").is_none());
     }
 }

@@ -25,6 +25,8 @@ pub struct Config {
     pub identify: IdentifyConfig,
     /// The `[Security]` extension (shell descriptor, failed-login throttle).
     pub security: crate::security::SecurityConfig,
+    /// The `[Metrics]` extension (the metrics endpoint's address).
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -265,6 +267,7 @@ impl Config {
             cert_mappings: Vec::new(),
             identify: IdentifyConfig::default(),
             security: crate::security::SecurityConfig::default(),
+            metrics: crate::metrics::MetricsConfig::default(),
         }
     }
 

@@ -16,6 +16,7 @@ mod fsutil;
 mod ip_filter;
 mod listener;
 mod listener_ops;
+mod metrics;
 mod resource;
 pub mod schema;
 pub mod sddl;
@@ -34,6 +35,7 @@ pub use effective::{
 pub use ip_filter::{IpFilter, IpFilterError};
 pub use listener::{AddressError, Listener, ListenerAddress, Transport, DEFAULT_URL_PREFIX};
 pub use listener_ops::render_listener;
+pub use metrics::MetricsConfig;
 pub use resource::{body_from_values, resource, ConfigResource, EnumItem, LISTENER_URI};
 pub use schema::{Container, SettingKey, Value, ValueError};
 pub use sddl::{Access, SddlError, SecurityDescriptor, Sid};

@@ -160,6 +160,9 @@ pub(crate) fn build_effective(stored: &FileContent, policy: &Layer) -> Config {
     let mut security = stored.layer.security.clone();
     security.overlay(&policy.security);
     config.security = security.resolve();
+    let mut metrics = stored.layer.metrics.clone();
+    metrics.overlay(&policy.metrics);
+    config.metrics = metrics.resolve();
     config.identify = IdentifyConfig {
         product_vendor: policy
             .product_vendor

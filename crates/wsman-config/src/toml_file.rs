@@ -26,6 +26,8 @@ pub(crate) struct Layer {
     pub(crate) product_version: Option<String>,
     /// `[Security]`.
     pub(crate) security: crate::security::SecurityLayer,
+    /// `[Metrics]`.
+    pub(crate) metrics: crate::metrics::MetricsLayer,
 }
 
 impl Layer {
@@ -39,6 +41,7 @@ impl Layer {
             self.product_version = other.product_version;
         }
         self.security.overlay(&other.security);
+        self.metrics.overlay(&other.metrics);
     }
 }
 
@@ -132,6 +135,21 @@ pub(crate) fn parse(path: &Path, text: &str, kind: FileKind) -> Result<FileConte
                         .map_err(|reason| ctx.err(value.span().or(span), reason))?;
                 }
             }
+            "Metrics" => {
+                let table = item
+                    .as_table_like()
+                    .ok_or_else(|| ctx.err(span, "Metrics must be a table"))?;
+                for (key, item) in table.iter() {
+                    let span = key_span(table, key, item);
+                    let value = item.as_value().ok_or_else(|| {
+                        ctx.err(span.clone(), format!("Metrics.{key} must be a value"))
+                    })?;
+                    out.layer
+                        .metrics
+                        .set(key, value)
+                        .map_err(|reason| ctx.err(value.span().or(span), reason))?;
+                }
+            }
             "Identify" => {
                 let table = item
                     .as_table_like()
@@ -142,7 +160,7 @@ pub(crate) fn parse(path: &Path, text: &str, kind: FileKind) -> Result<FileConte
                 return Err(ctx.err(
                     span,
                     format!(
-                        "unknown key {other:?} (expected Config, Listener, CertMapping, Identify or Security)"
+                        "unknown key {other:?} (expected Config, Listener, CertMapping, Identify, Security or Metrics)"
                     ),
                 ))
             }
@@ -581,6 +599,7 @@ pub(crate) fn render(content: &FileContent) -> String {
         );
     }
     content.layer.security.render(&mut out, toml_string);
+    content.layer.metrics.render(&mut out);
     if content.layer.product_vendor.is_some() || content.layer.product_version.is_some() {
         out.push_str("\n[Identify]\n");
         if let Some(v) = &content.layer.product_vendor {

@@ -20,6 +20,8 @@ pub struct Shared {
     pub dispatcher: Arc<Dispatcher>,
     /// What authentication needs: verifier, permits, throttle, Kerberos, accounts.
     pub auth: Arc<AuthServices>,
+    /// What the pipeline counts for the metrics endpoint.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// State of one TCP (or TLS) connection.

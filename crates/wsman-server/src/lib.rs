@@ -69,6 +69,7 @@ pub mod eventing;
 pub mod identify;
 pub mod listener;
 pub mod live;
+pub mod metrics;
 pub mod pipeline;
 pub mod principal;
 pub mod response;
@@ -87,3 +88,5 @@ pub use live::LiveService;
 pub use server::{ListenerTable, Server, ServerParts};
 pub use settings::{ListenerConfig, ServiceSettings, Transport};
 pub use system::{default_product_version, settings_from_config};
+/// The tracing target of the shell engine's audit records (the daemon routes them).
+pub use wsman_shell::AUDIT_TARGET;

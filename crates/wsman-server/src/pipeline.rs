@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::{Method, Response, StatusCode};
 use wsman_proto::charset::{self, Encoding};
 use wsman_proto::identify::{self, IdentifyInfo};
@@ -66,7 +66,18 @@ pub async fn handle(
     let content_type = request.headers().get(CONTENT_TYPE).cloned();
     let host = request.headers().get(HOST).cloned();
     let mut negotiated = Negotiated::default();
-    let response = match process(&shared, &conn, &settings, request, &mut negotiated).await {
+    let started = std::time::Instant::now();
+    let mut action = crate::metrics::UNPARSED;
+    let response = match process(
+        &shared,
+        &conn,
+        &settings,
+        request,
+        &mut negotiated,
+        &mut action,
+    )
+    .await
+    {
         Ok(Answer::Reply(reply, encoding)) => reply_response(reply, encoding),
         Ok(Answer::Encoded { body, encoding }) => {
             encoded_soap_response(StatusCode::OK, body, encoding)
@@ -80,12 +91,20 @@ pub async fn handle(
             error_response(&e, &answer, &settings, conn.transport)
         }
     };
-    Ok(finish_negotiated(
-        response,
-        negotiated,
-        conn.remote,
-        &conn.auth,
-    ))
+    let response = finish_negotiated(response, negotiated, conn.remote, &conn.auth);
+    let body_bytes = response
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    shared.metrics.record_request(
+        action,
+        response.status().as_u16(),
+        started.elapsed(),
+        body_bytes,
+    );
+    Ok(response)
 }
 
 async fn process(
@@ -94,6 +113,7 @@ async fn process(
     settings: &Arc<ServiceSettings>,
     request: hyper::Request<Incoming>,
     negotiated: &mut Negotiated,
+    action: &mut &'static str,
 ) -> Result<Answer, ServiceError> {
     let (parts, incoming) = request.into_parts();
     // 1. method and path
@@ -176,6 +196,7 @@ async fn process(
                 return Err(ServiceError::PayloadTooLarge { limit: small });
             }
             let bytes = body::read_limited(incoming, small, declared, timeout).await?;
+            *action = crate::metrics::IDENTIFY;
             return anonymous_identify(shared, &bytes, content_type, settings, conn)
                 .map(|(reply, encoding)| Answer::Reply(reply, encoding));
         }
@@ -243,6 +264,11 @@ async fn process(
             })??
     };
     // 8. Identify, then authorization
+    *action = if request.is_identify() {
+        crate::metrics::IDENTIFY
+    } else {
+        crate::metrics::action_label(&request.operation.action)
+    };
     if request.is_identify() {
         let body = conn.identify.response(settings, encoding);
         return Ok(Answer::Encoded { body, encoding });

@@ -133,6 +133,7 @@ impl Server {
                 parts.verifier,
                 kerberos,
             )),
+            metrics: Arc::new(crate::metrics::Metrics::default()),
         });
         let server = Arc::new(Self {
             config_dir: parts.config_dir,
@@ -215,6 +216,30 @@ impl Server {
                 tracing::error!(keytab = %keytab.display(), %reason, "Kerberos configuration not reloaded; keeping the one in force");
             }
         }
+    }
+
+    /// The metrics text ([`crate::metrics`]): what the pipeline recorded and the gauges as
+    /// they are now.
+    pub fn metrics_text(&self) -> String {
+        let settings = self.settings();
+        let throttle = self
+            .shared
+            .auth
+            .login_throttle
+            .state(&settings.access.throttle);
+        let (shells, commands) = self
+            .shells()
+            .map_or((0, 0), |shells| shells.manager().census());
+        let gauges = crate::metrics::Gauges {
+            open_connections: self.open_connections(),
+            shells,
+            commands,
+            enumeration_contexts: self.shared.dispatcher.enumeration_contexts(),
+            failed_login_addresses: throttle.addresses,
+            delayed_login_addresses: throttle.delayed,
+            authentications: self.shared.auth.login_throttle.results(),
+        };
+        self.shared.metrics.render(&gauges)
     }
 
     /// The router every request is dispatched through.

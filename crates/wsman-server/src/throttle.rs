@@ -115,11 +115,52 @@ struct Entries {
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
     entries: Mutex<Entries>,
+    /// Checks by (scheme, result), for the metrics endpoint. Schemes are names from our own
+    /// code, so the map stays small.
+    results: Mutex<std::collections::BTreeMap<(String, &'static str), u64>>,
+}
+
+/// The throttle as it is now ([`LoginThrottle::state`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThrottleState {
+    /// Addresses (IPv6 per /64) with recent failures.
+    pub addresses: usize,
+    /// Of those, the ones whose next check waits.
+    pub delayed: usize,
 }
 
 impl LoginThrottle {
     fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn count_result(&self, scheme: &str, result: &'static str) {
+        let mut results = self.results.lock().unwrap_or_else(|p| p.into_inner());
+        *results.entry((scheme.to_owned(), result)).or_insert(0) += 1;
+    }
+
+    /// Credential checks so far: ((scheme, `success` or `failure`), count).
+    pub fn results(&self) -> Vec<((String, &'static str), u64)> {
+        let results = self.results.lock().unwrap_or_else(|p| p.into_inner());
+        results.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    /// The addresses with recent failures, and how many of them `policy` delays now.
+    pub fn state(&self, policy: &ThrottlePolicy) -> ThrottleState {
+        let now = Instant::now();
+        let entries = self.entries();
+        let recent = entries
+            .map
+            .values()
+            .filter(|e| now.duration_since(e.last_failure) < FORGET_AFTER);
+        let mut state = ThrottleState::default();
+        for entry in recent {
+            state.addresses += 1;
+            if !policy.delay_after(entry.failures).is_zero() {
+                state.delayed += 1;
+            }
+        }
+        state
     }
 
     /// Recent failures counted for `ip`.
@@ -168,6 +209,7 @@ impl LoginThrottle {
         let remote = remote.into();
         let ip = remote.ip();
         let now = Instant::now();
+        self.count_result(scheme, "failure");
         let failures = {
             let mut entries = self.entries();
             let k = key(ip);
@@ -200,8 +242,9 @@ impl LoginThrottle {
         failures
     }
 
-    /// A successful login from `remote` clears the failures of its address.
-    pub fn record_success(&self, remote: impl Into<Peer>) {
+    /// A successful login from `remote` with `scheme` clears the failures of its address.
+    pub fn record_success(&self, remote: impl Into<Peer>, scheme: &str) {
+        self.count_result(scheme, "success");
         self.entries().map.remove(&key(remote.into().ip()));
     }
 }
@@ -437,7 +480,7 @@ mod tests {
         assert_eq!(t.record_failure(ip("10.0.0.1"), "NTLM", "u", "bad"), 6);
         assert_eq!(t.failures(ip("10.0.0.2")), 0);
         assert_eq!(t.failures(ip("::ffff:10.0.0.1")), 6, "mapped IPv4 is IPv4");
-        t.record_success(peer("10.0.0.1"));
+        t.record_success(peer("10.0.0.1"), "Basic");
         assert_eq!(t.failures(ip("10.0.0.1")), 0);
         // One /64 is one client.
         t.record_failure(peer("2001:db8::1"), "Basic", "u", "bad");

@@ -1,6 +1,12 @@
 //! The audit trail: one structured record when a shell or command starts
 //! and one when it ends, under the tracing target `wsman::audit`. Never
 //! stdin contents, never secrets (the engine does not see any).
+//!
+//! Every record carries `audit = 1` and a message: the daemon writes these
+//! records to the journal with its fields prefixed `WSMAN_` (so
+//! `journalctl WSMAN_AUDIT=1` selects them, and `WSMAN_USER`,
+//! `WSMAN_COMMAND_LINE`, `WSMAN_EXIT_CODE`, ... are match fields), or as JSON
+//! lines to a file.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -21,12 +27,14 @@ pub(crate) fn shell_created(
 ) {
     tracing::info!(
         target: AUDIT_TARGET,
+        audit = 1,
         event = "shell_created",
         user,
         run_as,
         remote_address = %address(client_ip),
         shell_id,
         limits,
+        "shell created"
     );
 }
 
@@ -39,12 +47,14 @@ pub(crate) fn shell_ended(
 ) {
     tracing::info!(
         target: AUDIT_TARGET,
+        audit = 1,
         event = "shell_ended",
         user,
         remote_address = %address(client_ip),
         shell_id,
         reason,
         duration_ms = duration.as_millis() as u64,
+        "shell ended"
     );
 }
 
@@ -58,6 +68,7 @@ pub(crate) fn command_started(
 ) {
     tracing::info!(
         target: AUDIT_TARGET,
+        audit = 1,
         event = "command_started",
         user,
         remote_address = %address(client_ip),
@@ -65,6 +76,7 @@ pub(crate) fn command_started(
         command_id,
         command_line,
         pid,
+        "command started"
     );
 }
 
@@ -81,6 +93,7 @@ pub(crate) fn command_ended(
 ) {
     tracing::info!(
         target: AUDIT_TARGET,
+        audit = 1,
         event = "command_ended",
         user,
         remote_address = %address(client_ip),
@@ -90,6 +103,7 @@ pub(crate) fn command_ended(
         exit_code,
         duration_ms = duration.as_millis() as u64,
         bytes_out,
+        "command ended"
     );
 }
 
@@ -102,11 +116,13 @@ pub(crate) fn command_failed(
 ) {
     tracing::info!(
         target: AUDIT_TARGET,
+        audit = 1,
         event = "command_failed",
         user,
         remote_address = %address(client_ip),
         shell_id,
         command_line,
         error = %error,
+        "command failed to start"
     );
 }

@@ -609,6 +609,18 @@ impl ShellManager {
         self.collect(|shell| shell.owner.user_name == user)
     }
 
+    /// How many shells are open and how many commands they hold, without reading any
+    /// process state (for the metrics endpoint, scraped often).
+    pub fn census(&self) -> (usize, usize) {
+        let registry = lock(&self.inner.registry);
+        let commands = registry
+            .shells
+            .values()
+            .map(|shell| lock(&shell.commands).len())
+            .sum();
+        (registry.shells.len(), commands)
+    }
+
     /// Every shell (Enumerate by an administrator), oldest first.
     pub fn list_all_shells(&self) -> Vec<ShellInfo> {
         self.collect(|_| true)

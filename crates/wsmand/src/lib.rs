@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod account;
+mod audit_file;
 mod delivery;
 mod event_log;
 mod notify;
@@ -39,8 +40,59 @@ struct Cli {
     /// Log filter (e.g. `info`, `debug`, `wsman_server=trace`); RUST_LOG wins when set.
     #[arg(long, global = true)]
     log_level: Option<String>,
+    /// Serve Prometheus metrics at http://ADDRESS/metrics (e.g. 127.0.0.1:9101); wins over
+    /// `[Metrics] Address` of config.toml. Off unless one of them is set.
+    #[arg(long, env = "WSMAND_METRICS_ADDRESS", value_name = "ADDRESS")]
+    metrics_address: Option<std::net::SocketAddr>,
+    /// Accept a metrics address other hosts can reach (the endpoint has no authentication).
+    #[arg(long)]
+    metrics_allow_remote: bool,
+    /// Also append the audit records (shell and command start and end) to FILE as JSON
+    /// lines; for hosts without a journal (under systemd they are in the journal:
+    /// `journalctl WSMAN_AUDIT=1`).
+    #[arg(long, env = "WSMAND_AUDIT_FILE", value_name = "FILE")]
+    audit_file: Option<PathBuf>,
+    /// Print wsmand(8) in roff, or a completion script for a shell, and exit (packaging).
+    #[arg(long, value_enum, value_name = "WHAT", hide = true)]
+    generate: Option<Generate>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// What `--generate` prints: written from this command line's own definition, so the man
+/// page and the completions say what `--help` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Generate {
+    Man,
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// The text `--generate what` prints.
+fn generated(what: Generate) -> anyhow::Result<Vec<u8>> {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let mut out = Vec::new();
+    match what {
+        Generate::Man => {
+            // Section 8: a system administration daemon.
+            clap_mangen::Man::new(command)
+                .section("8")
+                .render(&mut out)
+                .context("cannot render the man page")?;
+        }
+        Generate::Bash => {
+            clap_complete::generate(clap_complete::Shell::Bash, &mut command, "wsmand", &mut out)
+        }
+        Generate::Zsh => {
+            clap_complete::generate(clap_complete::Shell::Zsh, &mut command, "wsmand", &mut out)
+        }
+        Generate::Fish => {
+            clap_complete::generate(clap_complete::Shell::Fish, &mut command, "wsmand", &mut out)
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -57,14 +109,29 @@ enum Command {
 /// Process entry point: parse arguments, run, map errors to an exit code.
 pub fn main_entry() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(what) = cli.generate {
+        return report(generated(what).and_then(|text| {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&text)
+                .context("cannot write to stdout")
+        }));
+    }
     match cli.command {
         Some(Command::Account { command }) => report(account::run(command, &cli.config_dir)),
         Some(Command::CheckConfig) => report(check_config(&cli.config_dir)),
         None => {
-            init_logging(cli.log_level.as_deref());
+            if let Err(e) = init_logging(cli.log_level.as_deref(), cli.audit_file.as_deref()) {
+                return report(Err(e));
+            }
+            let metrics = MetricsSwitches {
+                address: cli.metrics_address,
+                allow_remote: cli.metrics_allow_remote,
+            };
             report(run_daemon_blocking(
                 &cli.config_dir,
                 cli.journal_directory.as_deref(),
+                metrics,
             ))
         }
     }
@@ -80,28 +147,48 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-/// Logs go to journald under systemd (JOURNAL_STREAM is set), else to stderr.
-fn init_logging(level: Option<&str>) {
+/// Logs go to journald under systemd (JOURNAL_STREAM is set), else to stderr, filtered by
+/// `level`. The audit records of the shell engine ([`wsman_server::AUDIT_TARGET`]) are
+/// written whatever the level: to the journal with their fields prefixed `WSMAN_` (match
+/// fields: `journalctl WSMAN_AUDIT=1 WSMAN_USER=alice`), and to `audit_file` as JSON lines
+/// when one is given.
+fn init_logging(level: Option<&str>, audit_file: Option<&Path>) -> anyhow::Result<()> {
+    use tracing_subscriber::filter::{filter_fn, FilterExt};
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level.unwrap_or("info")))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
+    use tracing_subscriber::{EnvFilter, Layer};
+    let filter = || {
+        EnvFilter::try_from_default_env()
+            .or_else(|_| EnvFilter::try_new(level.unwrap_or("info")))
+            .unwrap_or_else(|_| EnvFilter::new("info"))
+    };
+    let is_audit = |meta: &tracing::Metadata<'_>| meta.target() == wsman_server::AUDIT_TARGET;
+    let audit_file = audit_file
+        .map(|path| {
+            audit_file::AuditFile::open(path)
+                .with_context(|| format!("cannot open the audit file {}", path.display()))
+        })
+        .transpose()?;
+    let registry = tracing_subscriber::registry().with(audit_file);
     if std::env::var_os("JOURNAL_STREAM").is_some() {
-        if let Ok(journald) = tracing_journald::layer() {
-            let _ = registry.with(journald).try_init();
-            return;
+        if let (Ok(general), Ok(audit)) = (tracing_journald::layer(), tracing_journald::layer()) {
+            let audit = audit.with_field_prefix(Some("WSMAN".to_owned()));
+            let _ = registry
+                .with(general.with_filter(filter().and(filter_fn(move |meta| !is_audit(meta)))))
+                .with(audit.with_filter(filter_fn(is_audit)))
+                .try_init();
+            return Ok(());
         }
     }
     let _ = registry
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_filter(filter().or(filter_fn(is_audit))),
         )
         .try_init();
+    Ok(())
 }
 
 /// Create DIR (0755) when missing: a fresh install starts with no configuration.
@@ -147,7 +234,26 @@ fn check_config(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_daemon_blocking(dir: &Path, journal_directory: Option<&Path>) -> anyhow::Result<()> {
+/// The metrics switches of the command line, which win over `[Metrics]` of config.toml.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MetricsSwitches {
+    pub address: Option<std::net::SocketAddr>,
+    pub allow_remote: bool,
+}
+
+impl MetricsSwitches {
+    /// Where to serve metrics, if anywhere, and whether a remote address is allowed.
+    fn resolve(self, config: &wsman_config::MetricsConfig) -> Option<(std::net::SocketAddr, bool)> {
+        let address = self.address.or(config.address)?;
+        Some((address, self.allow_remote || config.allow_remote))
+    }
+}
+
+fn run_daemon_blocking(
+    dir: &Path,
+    journal_directory: Option<&Path>,
+    metrics: MetricsSwitches,
+) -> anyhow::Result<()> {
     if !wsman_os::allocator::return_large_buffers_to_the_system() {
         tracing::warn!("could not pin the allocator's mmap threshold: password checks may leave memory resident");
     }
@@ -171,7 +277,7 @@ fn run_daemon_blocking(dir: &Path, journal_directory: Option<&Path>) -> anyhow::
         Some(directory) => wsman_journal::Journal::Directory(directory.to_owned()),
         None => wsman_journal::Journal::System,
     };
-    runtime.block_on(run_daemon(store, verifier, journal))
+    runtime.block_on(run_daemon(store, verifier, journal, metrics))
 }
 
 /// Async worker threads: one fewer than the cores, at least one; `TOKIO_WORKER_THREADS`
@@ -238,6 +344,7 @@ pub async fn run_daemon(
     store: ConfigStore,
     verifier: Arc<CredentialVerifier>,
     journal: wsman_journal::Journal,
+    metrics: MetricsSwitches,
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
@@ -254,6 +361,15 @@ pub async fn run_daemon(
         tokio::runtime::Handle::current(),
     ));
     let events = event_source(store.config(), journal, &host_name);
+    // Bound before the service starts, so a wrong address stops the daemon at once.
+    let metrics_listener = match metrics.resolve(&store.config().metrics) {
+        Some((address, allow_remote)) => Some(
+            wsman_server::metrics::endpoint::bind(address, allow_remote)
+                .await
+                .context("metrics endpoint")?,
+        ),
+        None => None,
+    };
     // Subscriptions end when they expire even if nobody pulls; the task stops with the source.
     let _expiry = wsman_server::eventing::spawn_expiry(&events);
     let service = LiveService::start_with_eventing(
@@ -267,6 +383,13 @@ pub async fn run_daemon(
         ))),
     )
     .await;
+    let _metrics_task = metrics_listener.map(|listener| {
+        if let Ok(address) = listener.local_addr() {
+            tracing::info!(%address, "metrics endpoint ready");
+        }
+        let server = Arc::clone(service.server());
+        wsman_server::metrics::endpoint::spawn(listener, Arc::new(move || server.metrics_text()))
+    });
     for (address, transport, socket) in service.server().listener_table().sockets() {
         tracing::info!(%address, transport = transport.as_str(), %socket, "listener ready");
     }
@@ -332,6 +455,40 @@ mod tests {
         assert_eq!(mode, 0o755);
         // an empty directory is a valid configuration with no listener
         assert!(check_config(&dir).is_ok());
+    }
+
+    #[test]
+    fn man_page_and_completions_come_from_the_command_line() {
+        use clap::CommandFactory;
+        let man =
+            String::from_utf8(generated(Generate::Man).unwrap_or_default()).unwrap_or_default();
+        assert!(
+            man.starts_with(".ie") || man.contains(".TH wsmand 8"),
+            "{man}"
+        );
+        assert!(man.contains(".TH wsmand 8"), "{man}");
+        // Every visible long option of --help is in the man page and every completion script.
+        let command = Cli::command();
+        let longs: Vec<String> = command
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .collect();
+        assert!(longs.contains(&"metrics-address".to_owned()), "{longs:?}");
+        for shell in [Generate::Bash, Generate::Zsh, Generate::Fish] {
+            let script =
+                String::from_utf8(generated(shell).unwrap_or_default()).unwrap_or_default();
+            for long in &longs {
+                assert!(script.contains(long.as_str()), "{shell:?} lacks --{long}");
+            }
+            assert!(script.contains("check-config"), "{shell:?}");
+        }
+        for long in &longs {
+            assert!(
+                man.contains(&long.replace('-', "\\-")),
+                "man page lacks --{long}"
+            );
+        }
     }
 
     #[test]

@@ -398,7 +398,7 @@ pub async fn authenticate_request(
     let result = job.await.unwrap_or_else(|e| Err(e.into()));
     match result {
         Ok((principal, uris)) => {
-            throttle.record_success(remote);
+            throttle.record_success(remote, SCHEME);
             tracing::info!(remote = %remote, user = %principal, "authenticated (Certificate)");
             let principal = Arc::new(principal);
             *peer.verified() = Some(Verified {

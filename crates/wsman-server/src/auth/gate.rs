@@ -221,7 +221,7 @@ async fn first_check(
                 .await;
             match services.check_password(credentials).await {
                 Ok(principal) => {
-                    throttle.record_success(conn.remote);
+                    throttle.record_success(conn.remote, "Basic");
                     tracing::info!(remote = %conn.remote, user = %principal, "authenticated (Basic)");
                     let principal = Arc::new(principal);
                     if let Some(value) = headers.get(AUTHORIZATION) {

@@ -275,7 +275,9 @@ async fn drive(
             }
         }
     };
-    services.login_throttle.record_success(remote.ip());
+    services
+        .login_throttle
+        .record_success(remote.ip(), mechanism.scheme());
     let scheme_name = scheme.name();
     match &done.detail {
         Detail::Ntlm { client_user } => {

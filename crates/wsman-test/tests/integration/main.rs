@@ -5,6 +5,7 @@
 //! Build the binaries first: `cargo build --workspace --bins` (scripts/test.sh does).
 
 mod access;
+mod audit;
 mod auth;
 mod bad_input;
 mod certificates;
@@ -17,6 +18,7 @@ mod fanout;
 mod hostile;
 mod limits;
 mod listeners;
+mod metrics;
 mod ntlm;
 mod policy;
 mod push;
