@@ -4,12 +4,14 @@
 
 use wsman_cli::switches::{docs, help_text, ManPage, ManSection, SwitchDoc};
 
-use crate::switches::{CONNECTION, SHELL};
+use crate::switches::{CONNECTION, DETACHED, SHELL};
 
 /// The first line of help, and the man page's NAME.
 const SUMMARY: &str = "run a command on a remote host over WinRM (WS-Management)";
 
 const USAGE: &str = r#"    winrs -r:HOST|URL [-SWITCH[:VALUE]]... COMMAND [ARGS]...
+    winrs -r:HOST|URL [-SWITCH[:VALUE]]... -detach [-idletimeout:MS] COMMAND [ARGS]...
+    winrs -r:HOST|URL [-SWITCH[:VALUE]]... -attach:SHELLID | -list
 "#;
 const DESCRIPTION: &str = r#"    Opens a remote shell on HOST (a wsmand server or Windows), runs COMMAND in it and
     connects it to this terminal: the remote standard output and standard error are
@@ -70,6 +72,9 @@ const EXAMPLES: &str = r#"    winrs -r:https://server:5986 -u:alice uname -a
     winrs -r:https://server:5986 -a:CredSSP -u:alice -p:secret 'ssh other id'
     tar cf - dir | winrs -r:server -u:alice -p:secret 'tar xf - -C /tmp'
     winrs -r:server -u:alice /bin/sh              (interactive, line by line)
+    id=$(winrs -r:server -u:alice -p:secret -detach 'make -C /src 2>&1')
+    winrs -r:server -u:alice -p:secret -list
+    winrs -r:server -u:alice -p:secret -attach:$id  (from any host, as alice)
 "#;
 
 /// One section of help and of the man page.
@@ -85,6 +90,7 @@ fn parts() -> Vec<Part> {
         Part::Switches("CONNECTION", docs(CONNECTION)),
         Part::Text("CLIENT SETTINGS", CLIENT_SETTINGS),
         Part::Switches("SHELL", docs(SHELL)),
+        Part::Switches("DETACHED SHELLS", docs(DETACHED)),
         Part::Text("CTRL-C", CTRL_C),
         Part::Text("EXIT STATUS", EXIT_STATUS),
         Part::Text("EXAMPLES", EXAMPLES),

@@ -74,7 +74,17 @@ fn run(inv: Invocation) -> Result<Ending, Failure> {
         .map_err(|e| Failure::local(format!("cannot start the runtime: {e}")))?;
     let result = runtime.block_on(async {
         let client = Client::new(endpoint, options)?;
-        session::run(&client, &inv.shell, &inv.command, &inv.arguments).await
+        let d = &inv.detached;
+        if d.list {
+            session::list(&client).await
+        } else if let Some(shell_id) = &d.attach {
+            session::attach(&client, shell_id).await
+        } else if d.detach {
+            let idle = d.idle_timeout_ms.map(std::time::Duration::from_millis);
+            session::detach(&client, &inv.shell, &inv.command, &inv.arguments, idle).await
+        } else {
+            session::run(&client, &inv.shell, &inv.command, &inv.arguments).await
+        }
     });
     // The stdin reader may be blocked in a read that never returns (a terminal nobody types
     // into): do not wait for it.
