@@ -1,5 +1,5 @@
 //! Arbitrary bytes through the whole request path of the wire crate: charset detection and
-//! decoding, then envelope parsing, then the Enumerate body and its filter (the selector and
+//! decoding, then envelope parsing, then the Enumerate body and its filter and the WinRS Disconnect, Reconnect and Connect bodies (the selector and
 //! association filters are read from the tree here). The first byte picks the declared charset so that the
 //! UTF-16 paths are reached too. Any panic, hang or unbounded allocation is a bug.
 #![no_main]
@@ -29,6 +29,10 @@ fuzz_target!(|data: &[u8]| {
                     let _ = filter.association();
                 }
             }
+            let body = request.body.as_ref();
+            let _ = wsman_proto::shell::Disconnect::parse(body);
+            let _ = wsman_proto::shell::Reconnect::parse(body);
+            let _ = wsman_proto::shell::Connect::parse(body);
         }
     }
 });

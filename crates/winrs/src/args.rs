@@ -10,8 +10,8 @@
 use wsman_cli::switches::find;
 use wsman_cli::{ConnectionSwitches, SwitchError};
 
-pub(crate) use crate::switches::{FanOutSwitches, ShellSwitches};
-use crate::switches::{Parsing, CONNECTION, FAN_OUT, SHELL};
+pub(crate) use crate::switches::{DetachSwitches, FanOutSwitches, ShellSwitches};
+use crate::switches::{Parsing, CONNECTION, DETACHED, FAN_OUT, SHELL};
 
 /// What the user typed wrong (exit code [`crate::failure::EXIT_USAGE`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,6 +38,8 @@ pub(crate) struct Invocation {
     pub(crate) connection: ConnectionSwitches,
     pub(crate) shell: ShellSwitches,
     pub(crate) fan_out: FanOutSwitches,
+    pub(crate) detached: DetachSwitches,
+    /// Empty with -attach and -list.
     pub(crate) command: String,
     pub(crate) arguments: Vec<String>,
 }
@@ -73,7 +75,7 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Parsed, UsageError> {
             },
         };
     }
-    let tables = [CONNECTION, FAN_OUT, SHELL];
+    let tables = [CONNECTION, FAN_OUT, SHELL, DETACHED];
     let mut state = Parsing::default();
     let mut iter = args.into_iter();
     let mut command = None;
@@ -105,14 +107,30 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Parsed, UsageError> {
             }
         }
     }
-    let Some(command) = command.filter(|c| !c.trim().is_empty()) else {
-        return Err(usage("no command given: winrs -r:HOST COMMAND [ARGS]"));
+    let d = &state.detached;
+    let without_command = d.attach.is_some() || d.list;
+    if usize::from(d.detach) + usize::from(d.attach.is_some()) + usize::from(d.list) > 1 {
+        return Err(usage("-detach, -attach: and -list exclude each other"));
+    }
+    if d.idle_timeout_ms.is_some() && !d.detach {
+        return Err(usage("-idletimeout: goes with -detach"));
+    }
+    let command = match command.filter(|c| !c.trim().is_empty()) {
+        Some(c) if without_command => {
+            return Err(usage(format!(
+                "-attach: and -list take no command (got {c:?})"
+            )))
+        }
+        Some(c) => c,
+        None if without_command => String::new(),
+        None => return Err(usage("no command given: winrs -r:HOST COMMAND [ARGS]")),
     };
     state.connection.check()?;
     Ok(Parsed::Run(Box::new(Invocation {
         connection: state.connection,
         shell: state.shell,
         fan_out: state.fan_out,
+        detached: state.detached,
         command,
         arguments: iter.collect(),
     })))

@@ -4,12 +4,14 @@
 
 use wsman_cli::switches::{docs, help_text, ManPage, ManSection, SwitchDoc};
 
-use crate::switches::{CONNECTION, FAN_OUT, SHELL};
+use crate::switches::{CONNECTION, DETACHED, FAN_OUT, SHELL};
 
 /// The first line of help, and the man page's NAME.
 const SUMMARY: &str = "run a command on a remote host over WinRM (WS-Management)";
 
 const USAGE: &str = r#"    winrs -r:HOST|URL [-SWITCH[:VALUE]]... COMMAND [ARGS]...
+    winrs -r:HOST|URL [-SWITCH[:VALUE]]... -detach [-idletimeout:MS] COMMAND [ARGS]...
+    winrs -r:HOST|URL [-SWITCH[:VALUE]]... -attach:SHELLID | -list
 "#;
 const DESCRIPTION: &str = r#"    Opens a remote shell on HOST (a wsmand server or Windows), runs COMMAND in it and
     connects it to this terminal: the remote standard output and standard error are
@@ -85,6 +87,9 @@ const EXAMPLES: &str = r#"    winrs -r:https://server:5986 -u:alice uname -a
     winrs -r:server -u:alice /bin/sh              (interactive, line by line)
     winrs -r:@hosts.txt -u:alice -parallel:50 uptime
     winrs -r:web,db1 -u:alice -output:json 'df -h /' | jq -r .stdout
+    id=$(winrs -r:server -u:alice -p:secret -detach 'make -C /src 2>&1')
+    winrs -r:server -u:alice -p:secret -list
+    winrs -r:server -u:alice -p:secret -attach:$id  (from any host, as alice)
 "#;
 
 /// One section of help and of the man page.
@@ -102,6 +107,7 @@ fn parts() -> Vec<Part> {
         Part::Switches("SHELL", docs(SHELL)),
         Part::Switches("MANY HOSTS", docs(FAN_OUT)),
         Part::Text("RUNNING ON MANY HOSTS", MANY_HOSTS),
+        Part::Switches("DETACHED SHELLS", docs(DETACHED)),
         Part::Text("CTRL-C", CTRL_C),
         Part::Text("EXIT STATUS", EXIT_STATUS),
         Part::Text("EXAMPLES", EXAMPLES),

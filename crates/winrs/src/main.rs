@@ -107,12 +107,26 @@ fn run(inv: Invocation) -> Result<Finish, Failure> {
         .map_err(|e| Failure::local(format!("cannot start the runtime: {e}")))?;
     let result = runtime.block_on(async {
         match (hosts, endpoint) {
+            (Some(_), _)
+                if inv.detached.list || inv.detached.detach || inv.detached.attach.is_some() =>
+            {
+                Err(Failure::local("-detach, -attach: and -list take one host"))
+            }
             (Some(hosts), _) => fanout::run(&inv, hosts, options).await.map(Finish::Many),
             (None, Some(endpoint)) => {
                 let client = Client::new(endpoint, options)?;
-                session::run(&client, &inv.shell, &inv.command, &inv.arguments)
-                    .await
-                    .map(Finish::One)
+                let d = &inv.detached;
+                let ending = if d.list {
+                    session::list(&client).await
+                } else if let Some(shell_id) = &d.attach {
+                    session::attach(&client, shell_id).await
+                } else if d.detach {
+                    let idle = d.idle_timeout_ms.map(std::time::Duration::from_millis);
+                    session::detach(&client, &inv.shell, &inv.command, &inv.arguments, idle).await
+                } else {
+                    session::run(&client, &inv.shell, &inv.command, &inv.arguments).await
+                };
+                ending.map(Finish::One)
             }
             (None, None) => Err(Failure::local("no host to run on")),
         }

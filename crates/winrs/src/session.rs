@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use wsman_client::shell::{
-    Command, CommandOptions, Output, Shell, ShellOptions, Signal, MAX_SEND_CHUNK,
+    list_shells, Command, CommandOptions, Output, Shell, ShellOptions, Signal, MAX_SEND_CHUNK,
 };
 use wsman_client::{Client, ClientError};
 
@@ -86,6 +86,106 @@ pub(crate) async fn run(
     // reaps the shell after its idle timeout.
     drop(closed);
     Ok(ending)
+}
+
+/// `-detach`: start the command with its stdin closed, print the ShellId, disconnect. The
+/// shell is deleted only when starting the command fails.
+pub(crate) async fn detach(
+    client: &Client,
+    switches: &ShellSwitches,
+    command_line: &str,
+    arguments: &[String],
+    idle_timeout: Option<std::time::Duration>,
+) -> Result<Ending, Failure> {
+    let shell = Shell::open(client, &shell_options(switches)).await?;
+    let started = async {
+        let command = shell
+            .run(command_line, arguments, &command_options(switches))
+            .await?;
+        // Nobody will type into a detached command: it sees end of input at once.
+        command.send(&[], true).await?;
+        shell.disconnect(idle_timeout).await
+    }
+    .await;
+    if let Err(e) = started {
+        let _ = shell.close().await;
+        return Err(e.into());
+    }
+    let mut stdout = tokio::io::stdout();
+    write_all(&mut stdout, format!("{}\n", shell.id()).as_bytes())
+        .await
+        .map_err(|e| Failure::local(format!("cannot write the ShellId: {e}")))?;
+    Ok(Ending::Exited(0))
+}
+
+/// `-attach:SHELLID`: Connect, then stream the shell's command like a run; at its end the
+/// command is terminated and the shell deleted. SIGTERM/SIGHUP disconnect again instead.
+pub(crate) async fn attach(client: &Client, shell_id: &str) -> Result<Ending, Failure> {
+    let mut signals = LocalSignals::install()?;
+    let shell = Shell::connect(client, shell_id).await?;
+    let commands = shell.commands().await?;
+    // The command winrs started there (a shell of -detach has one); a Done one still has
+    // output and its exit code to deliver.
+    let Some(item) = commands.first() else {
+        let _ = shell.close().await;
+        return Err(Failure::local(format!(
+            "shell {shell_id} has no command to attach to"
+        )));
+    };
+    let command = shell.command(&item.command_id);
+    let (events, mut received) = mpsc::channel(4);
+    let mut reader = command.output()?;
+    let output_task = tokio::spawn(async move {
+        loop {
+            let next = reader.next().await;
+            let last = !matches!(next, Ok(Some(Output::Data { .. })));
+            if events.send(next).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    let result = pump(&command, &mut received, &mut signals).await;
+    output_task.abort();
+    if let Ok(Ending::Stopped { .. }) = result {
+        // Leave it running, disconnected, for a later -attach.
+        shell.disconnect(None).await?;
+        return result;
+    }
+    let _ = command.signal(Signal::Terminate).await;
+    let _ = shell.close().await;
+    result
+}
+
+/// `-list`: the caller's shells, one line each, then one indented line per command.
+pub(crate) async fn list(client: &Client) -> Result<Ending, Failure> {
+    let mut text = String::new();
+    for described in list_shells(client).await? {
+        let state = described.state.as_deref().unwrap_or("Connected");
+        text.push_str(&format!(
+            "{}  {:<12}  {}\n",
+            described.shell_id,
+            state,
+            run_time(described.shell_run_time)
+        ));
+        let shell = Shell::connectionless(client, &described.shell_id)?;
+        for command in shell.commands().await? {
+            text.push_str(&format!(
+                "    {}  {:<8}  {}\n",
+                command.command_id, command.state, command.command_line
+            ));
+        }
+    }
+    let mut stdout = tokio::io::stdout();
+    write_all(&mut stdout, text.as_bytes())
+        .await
+        .map_err(|e| Failure::local(format!("cannot write the list: {e}")))?;
+    Ok(Ending::Exited(0))
+}
+
+/// A run time as `1h02m03s`.
+fn run_time(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    format!("{}h{:02}m{:02}s", s / 3600, (s % 3600) / 60, s % 60)
 }
 
 async fn run_in(

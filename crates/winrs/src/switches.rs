@@ -45,12 +45,26 @@ pub(crate) struct FanOutSwitches {
     pub(crate) host_timeout_ms: Option<u64>,
 }
 
+/// The switches of shells that outlive winrs (Disconnect / Connect).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct DetachSwitches {
+    /// `-detach`: start the command, print the ShellId, disconnect and exit.
+    pub(crate) detach: bool,
+    /// `-attach:SHELLID`: connect to a disconnected shell and stream its command.
+    pub(crate) attach: Option<String>,
+    /// `-list`: the caller's shells and their state.
+    pub(crate) list: bool,
+    /// `-idletimeout:MS`: how long the server keeps the detached shell.
+    pub(crate) idle_timeout_ms: Option<u64>,
+}
+
 /// What the switches are parsed into.
 #[derive(Debug, Default)]
 pub(crate) struct Parsing {
     pub(crate) connection: ConnectionSwitches,
     pub(crate) shell: ShellSwitches,
     pub(crate) fan_out: FanOutSwitches,
+    pub(crate) detached: DetachSwitches,
     /// `-?` was given.
     pub(crate) help: bool,
 }
@@ -362,5 +376,74 @@ never transcodes, bytes pass unchanged both ways."#,
         synopsis: r#"-? | -h | --help"#,
         doc: r#"This help."#,
         apply: help,
+    },
+];
+
+fn detach(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    no_value(name, value)?;
+    s.detached.detach = true;
+    Ok(())
+}
+
+fn attach(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    let id = required_value(name, value)?;
+    if id.len() != 36 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+        return Err(SwitchError::new(format!(
+            "-{name}:{id} is not a ShellId (a GUID, as -detach and -list print it)"
+        )));
+    }
+    s.detached.attach = Some(id);
+    Ok(())
+}
+
+fn list(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    no_value(name, value)?;
+    s.detached.list = true;
+    Ok(())
+}
+
+fn idle_timeout(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    let v = required_value(name, value)?;
+    let ms =
+        v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            SwitchError::new(format!("-{name}:{v} is not a number of milliseconds"))
+        })?;
+    s.detached.idle_timeout_ms = Some(ms);
+    Ok(())
+}
+
+/// The DETACHED SHELLS section.
+pub(crate) const DETACHED: &[Switch<Parsing>] = &[
+    Switch {
+        names: &["detach"],
+        synopsis: r#"-detach"#,
+        doc: r#"Start COMMAND with its stdin closed, print the shell's ShellId, disconnect
+from the shell (WinRS Disconnect) and exit 0. The command runs on; its output is
+kept on the server (when that buffer is full the command waits) until
+-attach:SHELLID or the shell's idle timeout, which ends it."#,
+        apply: detach,
+    },
+    Switch {
+        names: &["idletimeout"],
+        synopsis: r#"-idletimeout:MS"#,
+        doc: r#"With -detach: how long the server keeps the disconnected shell, in
+milliseconds (capped by the server's Winrs/IdleTimeout; default: that cap)."#,
+        apply: idle_timeout,
+    },
+    Switch {
+        names: &["attach"],
+        synopsis: r#"-attach:SHELLID"#,
+        doc: r#"Connect to a disconnected shell of yours (WinRS Connect, from any host), write
+the output its command produced meanwhile and since, in order, then delete the
+shell and exit with the command's exit code. No COMMAND is given. SIGTERM or
+SIGHUP disconnect again instead of terminating the command."#,
+        apply: attach,
+    },
+    Switch {
+        names: &["list"],
+        synopsis: r#"-list"#,
+        doc: r#"List your shells on the host: ShellId, State (Connected or Disconnected),
+run time, and each command's state and command line. No COMMAND is given."#,
+        apply: list,
     },
 ];

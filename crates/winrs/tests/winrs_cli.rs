@@ -649,3 +649,47 @@ fn client_settings_are_honoured() {
         done.describe()
     );
 }
+
+#[test]
+fn detach_list_and_attach_from_another_winrs() {
+    let fx = Fixture::http();
+    let detached = winrs(
+        &fx,
+        &[
+            "-detach",
+            "-idletimeout:60000",
+            "for i in $(seq 1 20); do echo part$i; sleep 0.05; done; exit 4",
+        ],
+    );
+    assert_eq!(detached.code(), 0, "{}", detached.describe());
+    let shell_id = String::from_utf8(detached.stdout.clone()).unwrap();
+    let shell_id = shell_id.trim();
+    assert_eq!(shell_id.len(), 36, "{}", detached.describe());
+    let listed = winrs(&fx, &["-list"]);
+    assert_eq!(listed.code(), 0, "{}", listed.describe());
+    let text = String::from_utf8_lossy(&listed.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(shell_id))
+        .unwrap_or_else(|| panic!("{}", listed.describe()));
+    assert!(line.contains("Disconnected"), "{line}");
+    assert!(text.contains("seq 1 20"), "{text}");
+    // Output printed while nobody was attached arrives whole and in order.
+    thread::sleep(Duration::from_secs(2));
+    let attached = winrs(&fx, &[&format!("-attach:{shell_id}")]);
+    let expected: String = (1..=20).map(|i| format!("part{i}\n")).collect();
+    assert_eq!(
+        String::from_utf8_lossy(&attached.stdout),
+        expected,
+        "{}",
+        attached.describe()
+    );
+    assert_eq!(attached.code(), 4, "{}", attached.describe());
+    // -attach deleted the shell.
+    let listed = winrs(&fx, &["-list"]);
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains(shell_id));
+    let usage = winrs(&fx, &["-attach:not-a-guid"]);
+    assert_eq!(usage.code(), 250, "{}", usage.describe());
+    let usage = winrs(&fx, &["-list", "true"]);
+    assert_eq!(usage.code(), 250, "{}", usage.describe());
+}

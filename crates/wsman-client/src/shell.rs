@@ -35,8 +35,9 @@ use std::time::Duration;
 
 use wsman_proto::ns::{self, action};
 use wsman_proto::shell::{
-    read_receive_envelope_bytes, CommandLine, CommandResponse, CommandStateValue, CreateResponse,
-    Receive, ReceiveResponse, Send, ShellCreate, StreamData, WinrsOptions,
+    read_receive_envelope_bytes, CommandItem, CommandLine, CommandResponse, CommandStateValue,
+    Connect, ConnectResponse, CreateResponse, Disconnect, Receive, ReceiveResponse, Reconnect,
+    Send, ShellCreate, ShellDescription, StreamData, WinrsOptions,
 };
 use wsman_proto::xml::{Element, Node};
 
@@ -288,6 +289,148 @@ impl Shell {
     pub async fn close(self) -> Result<(), ClientError> {
         self.shared.control.delete(&self.shared.resource()).await
     }
+
+    /// Disconnect (MS-WSMV 3.1.4.15): the shell and its commands stay on the server, their
+    /// output kept there, until a [`Shell::reconnect`] or [`Shell::connect`] from this or
+    /// another client, or until `idle_timeout` (the server caps it; `None` keeps the shell's
+    /// own) ends the shell. Stop reading output before: a Receive in flight on a disconnected
+    /// shell fails.
+    pub async fn disconnect(&self, idle_timeout: Option<Duration>) -> Result<(), ClientError> {
+        let shared = &self.shared;
+        let header = shared
+            .control
+            .request_header(action::SHELL_DISCONNECT, &shared.resource());
+        shared
+            .control
+            .send(&header, &Disconnect::new(idle_timeout).to_xml())
+            .await
+            .map(|_| ())
+    }
+
+    /// Reconnect (MS-WSMV 3.1.4.16) to a disconnected shell this client knows: its id and
+    /// streams. A new client without that knowledge uses [`Shell::connect`].
+    pub async fn reconnect(
+        client: &Client,
+        shell_id: &str,
+        options: &ShellOptions,
+    ) -> Result<Self, ClientError> {
+        let shell = Self::attached(
+            client,
+            shell_id,
+            &options.resource_uri,
+            options.input_streams.clone(),
+            options.output_streams.clone(),
+        )?;
+        let header = shell
+            .shared
+            .control
+            .request_header(action::SHELL_RECONNECT, &shell.shared.resource());
+        shell
+            .shared
+            .control
+            .send(&header, &Reconnect::default().to_xml())
+            .await?;
+        Ok(shell)
+    }
+
+    /// Connect (MS-WSMV 3.1.4.17) to a disconnected shell of the cmd resource by its id, from
+    /// a client that knows nothing else of it: the server answers with the shell's streams.
+    pub async fn connect(client: &Client, shell_id: &str) -> Result<Self, ClientError> {
+        let control = client.fork()?;
+        let resource = Resource::new(CMD_SHELL_URI).with_selector("ShellId", shell_id);
+        let header = control.request_header(action::SHELL_CONNECT, &resource);
+        let body = control
+            .send(&header, &Connect::default().to_xml())
+            .await?
+            .ok_or_else(|| ClientError::protocol("the Connect response has an empty body"))?;
+        let connected = ConnectResponse::parse(&body).map_err(protocol)?;
+        Self::attached(
+            client,
+            shell_id,
+            CMD_SHELL_URI,
+            connected.input_streams,
+            connected.output_streams,
+        )
+    }
+
+    /// A handle on a shell of the cmd resource by its id, without a request: for reading its
+    /// inventory ([`Shell::commands`]) whatever its state.
+    pub fn connectionless(client: &Client, shell_id: &str) -> Result<Self, ClientError> {
+        Self::attached(
+            client,
+            shell_id,
+            CMD_SHELL_URI,
+            vec!["stdin".to_owned()],
+            vec!["stdout".to_owned(), "stderr".to_owned()],
+        )
+    }
+
+    fn attached(
+        client: &Client,
+        shell_id: &str,
+        resource_uri: &str,
+        input_streams: Vec<String>,
+        output_streams: Vec<String>,
+    ) -> Result<Self, ClientError> {
+        let control = client.fork()?;
+        let input = control.fork()?;
+        Ok(Self {
+            shared: Arc::new(ShellShared {
+                control,
+                input,
+                id: shell_id.to_owned(),
+                resource_uri: resource_uri.to_owned(),
+                input_stream: input_streams
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "stdin".to_owned()),
+                output_streams,
+            }),
+        })
+    }
+
+    /// The commands of this shell (Enumerate of `.../windows/shell/Command` with a
+    /// SelectorFilter on the ShellId), oldest first as the server lists them.
+    pub async fn commands(&self) -> Result<Vec<CommandItem>, ClientError> {
+        let options = crate::enumerate::EnumerateOptions {
+            filter: Some(crate::enumerate::Filter {
+                dialect: crate::enumerate::dialect::SELECTOR.to_owned(),
+                body: crate::enumerate::FilterBody::Selectors(vec![(
+                    "ShellId".to_owned(),
+                    self.shared.id.clone(),
+                )]),
+            }),
+            ..crate::enumerate::EnumerateOptions::default()
+        };
+        let resource = Resource::new(wsman_proto::shell::uri::COMMANDS);
+        let items = self.shared.control.enumerate(&resource, &options).await?;
+        items
+            .iter()
+            .map(|item| CommandItem::parse(item).map_err(protocol))
+            .collect()
+    }
+
+    /// A command of this shell by its id (one started by an earlier client, found through
+    /// [`Shell::commands`]), to read its output or signal it.
+    pub fn command(&self, command_id: &str) -> Command {
+        Command {
+            shell: self.shared.clone(),
+            id: command_id.to_owned(),
+        }
+    }
+}
+
+/// The caller's shells on the server (Enumerate of `.../windows/shell`), each with its
+/// `State` (`Connected` or `Disconnected`).
+pub async fn list_shells(client: &Client) -> Result<Vec<ShellDescription>, ClientError> {
+    let resource = Resource::new(wsman_proto::shell::uri::SHELLS);
+    let items = client
+        .enumerate(&resource, &crate::enumerate::EnumerateOptions::default())
+        .await?;
+    items
+        .iter()
+        .map(|item| ShellDescription::parse(item).map_err(protocol))
+        .collect()
 }
 
 /// A command running in a shell. Cloning shares it (e.g. one task sends stdin while another

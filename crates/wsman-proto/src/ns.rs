@@ -65,6 +65,12 @@ pub mod action {
     pub const SHELL_RECEIVE: &str =
         "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive";
     pub const SHELL_SIGNAL: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal";
+    pub const SHELL_DISCONNECT: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Disconnect";
+    pub const SHELL_RECONNECT: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Reconnect";
+    pub const SHELL_CONNECT: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Connect";
     /// Robust-connection end (answered with HTTP 204 and no envelope).
     pub const END: &str = "http://schemas.microsoft.com/wbem/wsman/1/wsman/End";
     pub const SUBSCRIBE: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe";

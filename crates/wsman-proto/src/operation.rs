@@ -30,6 +30,10 @@ pub enum Action {
     Send,
     Receive,
     Signal,
+    /// WinRS Disconnect, Reconnect, Connect (a shell outliving its client's connection).
+    Disconnect,
+    Reconnect,
+    Connect,
     /// Robust-connection end (HTTP 204).
     End,
     /// A custom action on the addressed class: `<ResourceURI>/<Method>`, or OMI's
@@ -62,6 +66,9 @@ impl Action {
             act::SHELL_SEND => return Self::Send,
             act::SHELL_RECEIVE => return Self::Receive,
             act::SHELL_SIGNAL => return Self::Signal,
+            act::SHELL_DISCONNECT => return Self::Disconnect,
+            act::SHELL_RECONNECT => return Self::Reconnect,
+            act::SHELL_CONNECT => return Self::Connect,
             act::END => return Self::End,
             _ => {}
         }

@@ -222,6 +222,11 @@ fn our_messages() -> Vec<(&'static str, String, &'static str)> {
         ("Address".into(), "*".into()),
         ("Transport".into(), "HTTP".into()),
     ];
+    let mut shell_sel = request(action::SHELL_DISCONNECT, wsman_proto::shell::uri::CMD);
+    shell_sel.selectors = vec![(
+        "ShellId".into(),
+        "B6631D8E-65A0-49F2-9053-A1B156C95777".into(),
+    )];
     let mut msgs = vec![
         ("identify.request", identify::request(), "DSP0226 §11; compare fixtures/windows/identify/identify.request.xml"),
         ("identify.response", identify::response(&IdentifyInfo { product_vendor: "wsmand".into(), product_version: "OS: 6.1.0 SP: 0.0 Stack: 3.0".into(), security_profiles: vec![ns::secprofile::HTTP_BASIC.into(), ns::secprofile::HTTPS_BASIC.into()] }), "reference §8 (authenticated form)"),
@@ -238,6 +243,12 @@ fn our_messages() -> Vec<(&'static str, String, &'static str)> {
         ("enumerate.request", request::envelope(&request(action::ENUMERATE, &listener), "<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements></n:Enumerate>"), "fixtures/windows/enumerate/enumerate-shells.request.xml"),
         ("enumerate.response.optimized", response::envelope(&header(action::ENUMERATE_RESPONSE), &enumeration::enumerate_response(None, Some(&["<cfg:Listener xmlns:cfg=\"http://schemas.microsoft.com/wbem/wsman/1/config/listener\"><cfg:Address>*</cfg:Address></cfg:Listener>".to_owned()]), true)), "fixtures/windows/enumerate/enumerate-shells.response.xml"),
         ("enumerate.response", response::envelope(&header(action::ENUMERATE_RESPONSE), &enumeration::enumerate_response(Some("uuid:00000000-0000-4000-8000-00000000000E"), None, false)), "reference §3.6"),
+        ("shell-disconnect.request", request::envelope(&shell_sel, &wsman_proto::shell::Disconnect::new(Some(std::time::Duration::from_secs(3600))).to_xml()), "fixtures/windows/shell/psrp-disconnect.request.xml (cmd resource URI, with IdleTimeOut)"),
+        ("shell-disconnect.response", response::envelope(&header(wsman_proto::shell::action::DISCONNECT_RESPONSE), ""), "fixtures/windows/shell/psrp-disconnect.response.xml"),
+        ("shell-reconnect.request", request::envelope(&with_action(&shell_sel, action::SHELL_RECONNECT), &wsman_proto::shell::Reconnect::default().to_xml()), "fixtures/windows/shell/psrp-reconnect.request.xml (cmd resource URI)"),
+        ("shell-reconnect.response", response::envelope(&header(wsman_proto::shell::action::RECONNECT_RESPONSE), ""), "fixtures/windows/shell/psrp-reconnect.response.xml"),
+        ("shell-connect.request", request::envelope(&with_action(&shell_sel, action::SHELL_CONNECT), &wsman_proto::shell::Connect::default().to_xml()), "fixtures/windows/shell/psrp-connect.request.xml (cmd resource URI, no PSRP connectXml)"),
+        ("shell-connect.response", response::envelope(&header(wsman_proto::shell::action::CONNECT_RESPONSE), &wsman_proto::shell::ConnectResponse::new(vec!["stdin".into()], vec!["stdout".into(), "stderr".into()]).to_xml()), "fixtures/windows/shell/psrp-connect.response.xml (cmd streams, no PSRP connectResponseXml)"),
         ("pull.request", request::envelope(&request(action::PULL, &listener), "<n:Pull><n:EnumerationContext>uuid:00000000-0000-4000-8000-00000000000E</n:EnumerationContext><n:MaxElements>20</n:MaxElements></n:Pull>"), "reference §3.6"),
         ("pull.response", response::envelope(&header(action::PULL_RESPONSE), &enumeration::pull_response(Some("uuid:00000000-0000-4000-8000-00000000000E"), &["<cfg:Listener xmlns:cfg=\"http://schemas.microsoft.com/wbem/wsman/1/config/listener\"/>".to_owned()], false)), "fixtures/windows/enumerate/pull-wmi-win32_process.response.xml"),
         ("pull.response.last", response::envelope(&header(action::PULL_RESPONSE), &enumeration::pull_response(Some("uuid:00000000-0000-4000-8000-00000000000E"), &[], true)), "fixtures/windows/enumerate/pull-wmi-win32_process.response.xml"),

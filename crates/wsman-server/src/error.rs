@@ -123,6 +123,10 @@ pub mod winrs_code {
     pub const SHELL_CLIENTID_NOT_VALID: u32 = 2150859221;
     pub const SHELLCOMMAND_CLIENTID_RESOURCE_CONFLICT: u32 = 2150859222;
     pub const SHELL_CLIENTID_RESOURCE_CONFLICT: u32 = 2150859223;
+    /// ERROR_WINRS_SHELL_DISCONNECTED.
+    pub const SHELL_DISCONNECTED: u32 = 2150859204;
+    /// ERROR_WINRS_SHELL_CONNECTED_TO_DIFFERENT_CLIENT.
+    pub const SHELL_CONNECTED_TO_DIFFERENT_CLIENT: u32 = 2150859213;
     /// HRESULT 0x80070002: the file was not found.
     pub const FILE_NOT_FOUND: u32 = 2147942402;
     /// HRESULT 0x8007010B: the directory name is invalid.
@@ -181,6 +185,15 @@ pub fn shell_fault(error: ShellError) -> Fault {
         ShellError::WorkingDirectory { .. } => {
             Fault::internal_error("The directory name is invalid. ").with_code(c::DIRECTORY_INVALID)
         }
+        ShellError::ShellDisconnected { shell_id } => Fault::internal_error(format!(
+            "The WinRS shell {shell_id} is disconnected. Reconnect or connect to it before sending it other requests. "
+        ))
+        .with_code(c::SHELL_DISCONNECTED),
+        ShellError::ShellConnected { shell_id } => Fault::internal_error(format!(
+            "The WinRS shell {shell_id} is connected to a different client. "
+        ))
+        .with_code(c::SHELL_CONNECTED_TO_DIFFERENT_CLIENT),
+        ShellError::NotShellOwner { .. } => Fault::access_denied(),
         ShellError::CommandNotFound { .. } => {
             Fault::internal_error("The system cannot find the file specified. ")
                 .with_code(c::FILE_NOT_FOUND)
@@ -212,6 +225,27 @@ mod tests {
                 },
                 "w:QuotaLimit",
                 2150859173,
+            ),
+            (
+                ShellError::ShellDisconnected {
+                    shell_id: "X".into(),
+                },
+                "w:InternalError",
+                2150859204,
+            ),
+            (
+                ShellError::ShellConnected {
+                    shell_id: "X".into(),
+                },
+                "w:InternalError",
+                2150859213,
+            ),
+            (
+                ShellError::NotShellOwner {
+                    shell_id: "X".into(),
+                },
+                "w:AccessDenied",
+                5,
             ),
             (
                 ShellError::TooManyUsers { limit: 1 },

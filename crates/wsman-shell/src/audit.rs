@@ -126,3 +126,25 @@ pub(crate) fn command_failed(
         "command failed to start"
     );
 }
+
+/// A shell left by its client (Disconnect), kept for `idle_timeout`.
+pub(crate) fn shell_disconnected(user: &str, shell_id: &str, idle_timeout: Duration) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        event = "shell_disconnected",
+        user,
+        shell_id,
+        idle_timeout_ms = idle_timeout.as_millis() as u64,
+    );
+}
+
+/// A disconnected shell taken up again (Reconnect or Connect).
+pub(crate) fn shell_reconnected(user: &str, client_ip: Option<IpAddr>, shell_id: &str) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        event = "shell_reconnected",
+        user,
+        remote_address = %address(client_ip),
+        shell_id,
+    );
+}

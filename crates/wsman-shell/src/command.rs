@@ -67,6 +67,9 @@ pub(crate) struct Command {
     output: Arc<Output>,
     input: Arc<Input>,
     receive: tokio::sync::Mutex<ReceiveState>,
+    /// Set by Reconnect/Connect: the next Receive replays the retained response whatever
+    /// its SequenceId (a new client starts its ids again).
+    resumed: std::sync::atomic::AtomicBool,
     tasks: Mutex<Tasks>,
 }
 
@@ -162,8 +165,15 @@ impl Command {
             output,
             input,
             receive: tokio::sync::Mutex::new(ReceiveState::default()),
+            resumed: std::sync::atomic::AtomicBool::new(false),
             tasks: Mutex::new(tasks),
         }))
+    }
+
+    /// A client reconnected: see the `resumed` field.
+    pub(crate) fn resume(&self) {
+        self.resumed
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     pub(crate) fn info(&self) -> CommandInfo {
@@ -220,6 +230,26 @@ impl Command {
         let Ok(mut state) = timeout_at(deadline, self.receive.lock()).await else {
             return Ok(ReceiveOutcome::TimedOut);
         };
+        if self
+            .resumed
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            if let Some(retained) = state.retained.as_mut() {
+                if let Some(sequence_id) = request.sequence_id {
+                    retained.sequence_id = sequence_id;
+                    retained.output.sequence_id = Some(sequence_id);
+                    return Ok(ReceiveOutcome::Output(retained.output.clone()));
+                }
+                if let Some(retained) = state.retained.take() {
+                    self.output.release(&retained.held);
+                    state.done_delivered =
+                        matches!(retained.output.state, CommandState::Done { .. });
+                    let mut output = retained.output;
+                    output.sequence_id = None;
+                    return Ok(ReceiveOutcome::Output(output));
+                }
+            }
+        }
         if let Some(retained) = state.retained.take() {
             if request.sequence_id == Some(retained.sequence_id) {
                 let output = retained.output.clone();

@@ -165,6 +165,28 @@ pub enum ShellError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The shell is disconnected: only Get, Enumerate, Delete, Reconnect and Connect reach
+    /// it (also a second Disconnect). Fault: `w:InternalError`, code 2150859204
+    /// (ERROR_WINRS_SHELL_DISCONNECTED).
+    #[error("shell {shell_id} is disconnected")]
+    ShellDisconnected {
+        /// The shell.
+        shell_id: String,
+    },
+    /// Connect to a connected shell, or Reconnect to one that another client session holds.
+    /// Fault: `w:InternalError`, code 2150859213
+    /// (ERROR_WINRS_SHELL_CONNECTED_TO_DIFFERENT_CLIENT).
+    #[error("shell {shell_id} is connected to another client")]
+    ShellConnected {
+        /// The shell.
+        shell_id: String,
+    },
+    /// Disconnect, Reconnect or Connect of another user's shell. Fault: `w:AccessDenied`.
+    #[error("shell {shell_id} belongs to another user")]
+    NotShellOwner {
+        /// The shell.
+        shell_id: String,
+    },
     /// The daemon is shutting down: no shell or command starts.
     /// Fault: `w:InternalError`.
     #[error("the service is shutting down")]

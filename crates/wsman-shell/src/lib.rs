@@ -12,6 +12,7 @@
 //! | Receive | [`ShellManager::receive`] ([`ReceiveOutcome::TimedOut`] -> `w:TimedOut`) |
 //! | Signal | [`ShellManager::signal`] |
 //! | Delete | [`ShellManager::delete_shell`] |
+//! | Disconnect / Reconnect / Connect | [`ShellManager::disconnect`], [`ShellManager::reconnect`], [`ShellManager::connect`] |
 //! | Get / Enumerate | [`ShellManager::shell_info`], [`ShellManager::list_shells`], [`ShellManager::list_all_shells`] |
 //!
 //! Processes run as the shell owner's Linux account (see
@@ -22,6 +23,29 @@
 //!
 //! Shells do not belong to a connection: they live until Delete, the idle
 //! reaper (IdleTimeout without a request) or MaxShellRunTime.
+//!
+//! # Disconnected shells
+//!
+//! * **Disconnect** marks a shell disconnected; its commands run on and their
+//!   output is kept within the same per-stream bounds as ever (when a buffer
+//!   is full the engine stops reading that pipe and the command blocks:
+//!   nothing is lost, memory stays bounded; `BufferMode` Drop is refused).
+//!   Its IdleTimeOut (capped like Create's) replaces the shell's while it is
+//!   disconnected, counted from the Disconnect; expiry ends the shell and
+//!   kills its processes like Delete.
+//! * While disconnected, Command, Send, Receive and Signal are
+//!   [`ShellError::ShellDisconnected`]; Get, Enumerate, Delete, Reconnect
+//!   and Connect work. Disconnect twice is `ShellDisconnected` too.
+//! * **Reconnect** and **Connect** make it connected again, for the owner
+//!   only ([`ShellError::NotShellOwner`] for anyone else). On a connected
+//!   shell, Connect and a Reconnect from another client session are
+//!   [`ShellError::ShellConnected`]; a Reconnect from the session that holds it
+//!   is a no-op (MS-WSMV 3.1.4.16).
+//! * After a Reconnect or Connect, the first Receive of each command
+//!   replays the response the last client had not acknowledged (whatever
+//!   SequenceId it carries), so a new client that starts its SequenceIds
+//!   again loses nothing; if the previous client had in fact read that
+//!   response, it is delivered twice (at least once, never lost).
 //!
 //! # Semantics the server can rely on
 //!
@@ -115,5 +139,6 @@ pub use manager::{LimitReport, ShellManager};
 pub use types::{
     CommandInfo, CommandSpec, CommandState, OutputChunk, ReceiveOutcome, ReceiveOutput,
     ReceiveRequest, SendOutcome, ShellInfo, ShellLimits, ShellOptions, ShellOwner, ShellSignal,
+    ShellState,
 };
 pub use wsman_os::cgroup::{CgroupSupport, LimitMechanism};

@@ -21,7 +21,7 @@ use crate::command::{Buffers, Command};
 use crate::error::ShellError;
 use crate::ids::{canonical_id, new_id};
 use crate::output::STREAM_NAMES;
-use crate::shell::{lock, Busy, Shell, KILL_WAIT};
+use crate::shell::{lock, Attachment, Busy, Shell, KILL_WAIT};
 use crate::types::{
     CommandSpec, ReceiveOutcome, ReceiveRequest, SendOutcome, ShellInfo, ShellLimits, ShellOptions,
     ShellOwner, ShellSignal,
@@ -279,6 +279,7 @@ impl ShellManager {
             });
         }
         let (cgroup, resource_limits) = self.shell_limits(&id, &limits);
+        let client_session = options.client_session.clone();
         let shell = Arc::new(Shell {
             id: id.clone(),
             owner,
@@ -293,6 +294,10 @@ impl ShellManager {
             cgroup,
             resource_limits,
             commands: Mutex::new(HashMap::new()),
+            attachment: Mutex::new(Attachment {
+                client_session,
+                disconnected: None,
+            }),
         });
         // Taken before the shell is registered, so that no Command can have started in it.
         let info = shell.fresh_info();
@@ -396,6 +401,7 @@ impl ShellManager {
         spec: CommandSpec,
     ) -> Result<String, ShellError> {
         let shell = self.shell(user, shell_id)?;
+        shell.ensure_connected()?;
         let _busy = Busy::new(&shell);
         if self.inner.closing.load(Ordering::Acquire) {
             return Err(ShellError::ShuttingDown);
@@ -523,6 +529,7 @@ impl ShellManager {
         timeout: Duration,
     ) -> Result<SendOutcome, ShellError> {
         let shell = self.shell(user, shell_id)?;
+        shell.ensure_connected()?;
         let _busy = Busy::new(&shell);
         if !shell.options.input_streams.iter().any(|s| s == stream) {
             return Err(ShellError::UnknownInputStream {
@@ -544,6 +551,7 @@ impl ShellManager {
         request: &ReceiveRequest,
     ) -> Result<ReceiveOutcome, ShellError> {
         let shell = self.shell(user, shell_id)?;
+        shell.ensure_connected()?;
         let _busy = Busy::new(&shell);
         let command = shell.command(command_id)?;
         let streams = shell.output_indices(&request.streams)?;
@@ -561,6 +569,7 @@ impl ShellManager {
         signal: ShellSignal,
     ) -> Result<(), ShellError> {
         let shell = self.shell(user, shell_id)?;
+        shell.ensure_connected()?;
         let _busy = Busy::new(&shell);
         let command = shell.command(command_id)?;
         match signal {
@@ -592,6 +601,97 @@ impl ShellManager {
         }
         shell.close("deleted").await;
         Ok(())
+    }
+
+    /// A shell for Disconnect, Reconnect and Connect: another user's is
+    /// [`ShellError::NotShellOwner`] (Windows answers access denied there), not unknown.
+    fn owned_shell(&self, user: &str, shell_id: &str) -> Result<Arc<Shell>, ShellError> {
+        let unknown = || ShellError::UnknownShell {
+            shell_id: shell_id.to_owned(),
+        };
+        let id = canonical_id(shell_id).ok_or_else(unknown)?;
+        let shell = lock(&self.inner.registry)
+            .shells
+            .get(&id)
+            .cloned()
+            .ok_or_else(unknown)?;
+        if shell.owner.user_name != user {
+            return Err(ShellError::NotShellOwner { shell_id: id });
+        }
+        Ok(shell)
+    }
+
+    /// Disconnect (MS-WSMV 3.1.4.15): the shell stays with its commands running and their
+    /// output kept within its bounds; `idle_timeout` (capped by
+    /// [`ShellLimits::idle_timeout`]; default the shell's own) ends it unless a Reconnect or
+    /// Connect comes first. Disconnecting a disconnected shell is
+    /// [`ShellError::ShellDisconnected`].
+    pub fn disconnect(
+        &self,
+        user: &str,
+        shell_id: &str,
+        idle_timeout: Option<Duration>,
+    ) -> Result<(), ShellError> {
+        let shell = self.owned_shell(user, shell_id)?;
+        let cap = self.limits().idle_timeout;
+        let timeout = idle_timeout.map_or(shell.idle_timeout, |asked| asked.min(cap));
+        let mut attachment = lock(&shell.attachment);
+        if attachment.disconnected.is_some() {
+            return Err(ShellError::ShellDisconnected {
+                shell_id: shell.id.clone(),
+            });
+        }
+        attachment.disconnected = Some((timeout, Instant::now()));
+        attachment.client_session = None;
+        drop(attachment);
+        audit::shell_disconnected(&shell.owner.user_name, &shell.id, timeout);
+        Ok(())
+    }
+
+    /// Reconnect (MS-WSMV 3.1.4.16) by the client session `client_session`: a disconnected
+    /// shell is connected again; a connected one is left as it is when this session holds it,
+    /// else [`ShellError::ShellConnected`].
+    pub fn reconnect(
+        &self,
+        user: &str,
+        shell_id: &str,
+        client_session: Option<&str>,
+    ) -> Result<(), ShellError> {
+        let shell = self.owned_shell(user, shell_id)?;
+        let mut attachment = lock(&shell.attachment);
+        if attachment.disconnected.is_none() {
+            let same =
+                client_session.is_some() && attachment.client_session.as_deref() == client_session;
+            return match same {
+                true => Ok(()),
+                false => Err(ShellError::ShellConnected {
+                    shell_id: shell.id.clone(),
+                }),
+            };
+        }
+        attach(&shell, &mut attachment, client_session);
+        Ok(())
+    }
+
+    /// Connect (MS-WSMV 3.1.4.17) from a client with no state of the shell: a disconnected
+    /// shell is connected to `client_session` and described; a connected one is
+    /// [`ShellError::ShellConnected`].
+    pub fn connect(
+        &self,
+        user: &str,
+        shell_id: &str,
+        client_session: Option<&str>,
+    ) -> Result<ShellInfo, ShellError> {
+        let shell = self.owned_shell(user, shell_id)?;
+        let mut attachment = lock(&shell.attachment);
+        if attachment.disconnected.is_none() {
+            return Err(ShellError::ShellConnected {
+                shell_id: shell.id.clone(),
+            });
+        }
+        attach(&shell, &mut attachment, client_session);
+        drop(attachment);
+        Ok(shell.info())
     }
 
     /// Takes a shell out of the registry; false if someone else did first.
@@ -656,6 +756,18 @@ impl ShellManager {
             tracing::warn!(%error, "removing this instance's cgroup directory");
         }
     }
+}
+
+/// Connects a disconnected shell to `client_session`; its idle time counts from now, and each
+/// command's next Receive replays what the previous client had not acknowledged.
+fn attach(shell: &Shell, attachment: &mut Attachment, client_session: Option<&str>) {
+    attachment.disconnected = None;
+    attachment.client_session = client_session.map(str::to_owned);
+    shell.touch();
+    for command in lock(&shell.commands).values() {
+        command.resume();
+    }
+    audit::shell_reconnected(&shell.owner.user_name, shell.owner.client_ip, &shell.id);
 }
 
 fn remove_shell(inner: &Inner, shell_id: &str) -> Option<Arc<Shell>> {

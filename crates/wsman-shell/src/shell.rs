@@ -13,7 +13,7 @@ use crate::command::{kill_trees_blocking, Command};
 use crate::error::ShellError;
 use crate::ids::canonical_id;
 use crate::output::STREAM_NAMES;
-use crate::types::{ShellInfo, ShellOptions, ShellOwner};
+use crate::types::{ShellInfo, ShellOptions, ShellOwner, ShellState};
 
 /// How long Delete and terminate wait for killed processes to be reaped.
 pub(crate) const KILL_WAIT: Duration = Duration::from_secs(10);
@@ -37,6 +37,16 @@ pub(crate) struct Shell {
     pub(crate) cgroup: Option<ShellCgroup>,
     pub(crate) resource_limits: ResourceLimits,
     pub(crate) commands: Mutex<HashMap<String, Arc<Command>>>,
+    pub(crate) attachment: Mutex<Attachment>,
+}
+
+/// Who the shell is attached to: the client session, or nobody since a Disconnect.
+#[derive(Debug, Default)]
+pub(crate) struct Attachment {
+    /// The `p:SessionId` of the client that created, reconnected or connected it.
+    pub(crate) client_session: Option<String>,
+    /// Set by Disconnect: the idle timeout that applies now, and since when.
+    pub(crate) disconnected: Option<(Duration, Instant)>,
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -46,6 +56,29 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shell {
     pub(crate) fn touch(&self) {
         *lock(&self.last_activity) = Instant::now();
+    }
+
+    /// Refuses an operation that needs a client attached (Command, Send, Receive, Signal).
+    pub(crate) fn ensure_connected(&self) -> Result<(), ShellError> {
+        if lock(&self.attachment).disconnected.is_some() {
+            return Err(ShellError::ShellDisconnected {
+                shell_id: self.id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The idle timeout in force and the instant it counts from: the Disconnect's while
+    /// disconnected (requests in flight do not keep a disconnected shell alive), else the
+    /// shell's own from its last request (`None` while a request runs).
+    pub(crate) fn idle_deadline(&self) -> Option<(Duration, Instant)> {
+        if let Some(disconnected) = lock(&self.attachment).disconnected {
+            return Some(disconnected);
+        }
+        if *lock(&self.in_flight) > 0 {
+            return None;
+        }
+        Some((self.idle_timeout, *lock(&self.last_activity)))
     }
 
     pub(crate) fn command(&self, command_id: &str) -> Result<Arc<Command>, ShellError> {
@@ -105,14 +138,21 @@ impl Shell {
                     .count()
             }
         };
+        let attachment = lock(&self.attachment);
+        let (state, idle_timeout) = match attachment.disconnected {
+            Some((timeout, _)) => (ShellState::Disconnected, timeout),
+            None => (ShellState::Connected, self.idle_timeout),
+        };
+        drop(attachment);
         ShellInfo {
+            state,
             shell_id: self.id.clone(),
             name: self.options.name.clone(),
             owner: self.owner.user_name.clone(),
             run_as_user: self.owner.run_as.name.clone(),
             client_ip: self.owner.client_ip,
             created_at: self.created_at,
-            idle_timeout: self.idle_timeout,
+            idle_timeout,
             lifetime: self.options.lifetime,
             run_time: self.created.elapsed(),
             inactivity: lock(&self.last_activity).elapsed(),

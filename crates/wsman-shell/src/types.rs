@@ -124,6 +124,9 @@ pub struct ShellOptions {
     pub input_streams: Vec<String>,
     /// `rsp:OutputStreams`; default `stdout stderr`.
     pub output_streams: Vec<String>,
+    /// The client's `p:SessionId`: a Reconnect from the same client session to a shell that is
+    /// still connected is a no-op, as MS-WSMV asks; from another session it is refused.
+    pub client_session: Option<String>,
 }
 
 /// `rsp:CommandLine` and Command options.
@@ -355,4 +358,27 @@ pub struct ShellInfo {
     pub memory_limit_hit: bool,
     /// Its commands.
     pub commands: Vec<CommandInfo>,
+    /// Connected, or disconnected and waiting for a Reconnect or Connect.
+    pub state: ShellState,
+}
+
+/// Whether a client is attached to a shell (`rsp:State`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShellState {
+    /// A client uses it (the state after Create, Reconnect and Connect).
+    Connected,
+    /// Disconnected: its commands run on and their output is kept within the shell's bounds
+    /// until a Reconnect or Connect, or until the disconnected shell's idle timeout ends it.
+    Disconnected,
+}
+
+impl ShellState {
+    /// `Connected` / `Disconnected`, as `rsp:State` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connected => "Connected",
+            Self::Disconnected => "Disconnected",
+        }
+    }
 }

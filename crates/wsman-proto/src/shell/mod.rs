@@ -10,6 +10,8 @@
 //! * [`responses`]: CreateResponse (`x:ResourceCreated` + `rsp:Shell`), CommandResponse,
 //!   SendResponse, ReceiveResponse, SignalResponse, and the shell / command items of Get and
 //!   Enumerate.
+//! * [`reconnect`]: Disconnect, Reconnect and Connect (a shell that outlives its client's
+//!   connection), and ConnectResponse.
 
 use std::time::Duration;
 
@@ -19,10 +21,12 @@ use crate::ns;
 use crate::xml::Element;
 
 pub mod receive_fast;
+pub mod reconnect;
 pub mod requests;
 pub mod responses;
 
 pub use receive_fast::{read_receive_envelope, read_receive_envelope_bytes, ReceiveEnvelope};
+pub use reconnect::{BufferMode, Connect, ConnectResponse, Disconnect, Reconnect};
 pub use requests::{CommandLine, Receive, Send, ShellCreate, Signal, WinrsOptions};
 pub use responses::{
     CommandItem, CommandResponse, CommandStateValue, CreateResponse, ReceiveResponse,
@@ -51,6 +55,12 @@ pub mod action {
         "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ReceiveResponse";
     pub const SIGNAL_RESPONSE: &str =
         "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SignalResponse";
+    pub const DISCONNECT_RESPONSE: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/DisconnectResponse";
+    pub const RECONNECT_RESPONSE: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ReconnectResponse";
+    pub const CONNECT_RESPONSE: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ConnectResponse";
 }
 
 /// `rsp:Signal/rsp:Code` URIs.

@@ -67,7 +67,7 @@ pub(super) fn full(info: &ShellInfo, request: &Request, limits: &ShellLimits) ->
     d.profile_loaded = Some(!info.no_profile);
     d.encoding = Some("UTF8".to_owned());
     d.buffer_mode = Some("Block".to_owned());
-    d.state = Some("Connected".to_owned());
+    d.state = Some(info.state.as_str().to_owned());
     d.memory_used = info
         .memory_used
         .map(|bytes| format!("{}MB", bytes / (1024 * 1024)));

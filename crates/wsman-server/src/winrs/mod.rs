@@ -17,6 +17,10 @@
 //! A declared output stream the client never asks for fills its bounded buffer and then blocks
 //! the child; each Receive still answers `w:TimedOut` in time.
 //!
+//! Disconnect, Reconnect and Connect (MS-WSMV 3.1.4.15-17) act on the cmd shell as the
+//! engine documents (see `wsman_shell`'s "Disconnected shells"); the client session is the
+//! request's `p:SessionId`. Enumerate and Get report each shell's `rsp:State`.
+//!
 //! Receive is a long poll bounded by the operation budget (OperationTimeout capped by
 //! MaxTimeoutms). It runs inside the request's future, never in a detached task: if the client
 //! disconnects, the future is dropped before any output is taken (the engine takes output and
@@ -32,7 +36,8 @@ use wsman_proto::fault::SelectorProblem;
 use wsman_proto::ns::action;
 use wsman_proto::shell::requests::{CommandLine, Receive, Send, ShellCreate, Signal, WinrsOptions};
 use wsman_proto::shell::responses::{self, CommandResponse, CreateResponse, ReceiveResponse};
-use wsman_proto::shell::{self, SignalCode};
+use wsman_proto::shell::SignalCode;
+use wsman_proto::shell::{self, BufferMode, Connect, ConnectResponse, Disconnect, Reconnect};
 use wsman_proto::{Fault, Request};
 use wsman_providers::Item;
 use wsman_shell::{
@@ -131,6 +136,39 @@ impl ShellService {
             action::SHELL_COMMAND if is_cmd => self.command(request, caller, &options).await,
             action::SHELL_SEND if is_cmd => self.send(request, caller, budget).await,
             action::SHELL_SIGNAL if is_cmd => self.signal(request, caller).await,
+            action::SHELL_DISCONNECT if is_cmd => {
+                let id = shell_id(&request.selectors)?;
+                let body = Disconnect::parse(request.body.as_ref())?;
+                if body.buffer_mode == Some(BufferMode::Drop) {
+                    return Err(Fault::invalid_parameter(
+                        "BufferMode Drop is not supported: a disconnected shell keeps its output and its commands wait while the buffer is full. ",
+                    ));
+                }
+                self.manager
+                    .disconnect(&caller.user, &id, body.idle_timeout)
+                    .map_err(shell_fault)?;
+                Ok((shell::action::DISCONNECT_RESPONSE, String::new()))
+            }
+            action::SHELL_RECONNECT if is_cmd => {
+                let id = shell_id(&request.selectors)?;
+                Reconnect::parse(request.body.as_ref())?;
+                self.manager
+                    .reconnect(&caller.user, &id, request.session_id.as_deref())
+                    .map_err(shell_fault)?;
+                Ok((shell::action::RECONNECT_RESPONSE, String::new()))
+            }
+            action::SHELL_CONNECT if is_cmd => {
+                let id = shell_id(&request.selectors)?;
+                Connect::parse(request.body.as_ref())?;
+                let info = self
+                    .manager
+                    .connect(&caller.user, &id, request.session_id.as_deref())
+                    .map_err(shell_fault)?;
+                Ok((
+                    shell::action::CONNECT_RESPONSE,
+                    ConnectResponse::new(info.input_streams, info.output_streams).to_xml(),
+                ))
+            }
             other => Err(Fault::action_not_supported(other)),
         }
     }
@@ -237,6 +275,7 @@ impl ShellService {
         shell_options.lifetime = body.lifetime;
         shell_options.input_streams = body.input_streams.clone();
         shell_options.output_streams = body.output_streams.clone();
+        shell_options.client_session = request.session_id.clone();
         let owner = ShellOwner::new(caller.user.clone(), run_as, caller.client_ip);
         let info = self
             .manager

@@ -30,8 +30,9 @@ pub(super) async fn reap(inner: Weak<Inner>, interval: Duration) {
             .shells
             .values()
             .filter_map(|shell| {
-                let idle = *lock(&shell.in_flight) == 0
-                    && lock(&shell.last_activity).elapsed() >= shell.idle_timeout;
+                let idle = shell
+                    .idle_deadline()
+                    .is_some_and(|(timeout, since)| since.elapsed() >= timeout);
                 let too_old = max_run_time.is_some_and(|max| shell.created.elapsed() >= max);
                 match (idle, too_old) {
                     (_, true) => Some((shell.id.clone(), "max shell run time")),
