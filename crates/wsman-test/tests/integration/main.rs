@@ -13,6 +13,7 @@ mod client_auth_cli;
 mod config_file;
 mod credssp_cli;
 mod eventing;
+mod hardware;
 mod hostile;
 mod limits;
 mod listeners;
