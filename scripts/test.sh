@@ -118,10 +118,12 @@ export_test_users() {
         export WSMAN_TEST_PAM_PLAIN_USER="$PLAIN_USER"
         export WSMAN_TEST_PAM_PLAIN_PASSWORD="$PLAIN_PASSWORD"
     fi
-    # As root the KDC packages were just installed: the Kerberos tests must run, not skip.
+    # As root the KDC and OpenIPMI packages were just installed: the Kerberos and BMC tests must
+    # run, not skip.
     if [ "$(id -u)" -eq 0 ]; then
         export WSMAN_TEST_REQUIRE_KDC=1
         export WSMAN_TEST_REQUIRE_SYSTEMD=1
+        export WSMAN_TEST_REQUIRE_IPMI=1
     fi
 }
 

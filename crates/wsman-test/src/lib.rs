@@ -18,6 +18,8 @@
 //! - [`client_certs`]: throwaway CAs and client certificates for the certificate profile.
 //! - [`journal`]: journal directories made from export-format text by
 //!   `systemd-journal-remote`, for deterministic event tests;
+//! - [`ipmi`]: a real BMC, OpenIPMI's `ipmi_sim` on a free 127.0.0.1 UDP port with sensors
+//!   and a SEL, and `ipmitool` against it; killed on drop.
 //! - [`systemd`]: a real systemd booted as PID 1 of its own namespaces inside the cached
 //!   debootstrap root (`scripts/sysroot.sh`), for service and journal tests; killed on drop.
 //!
@@ -30,6 +32,7 @@ mod config_dir;
 mod daemon;
 mod fixture;
 pub mod http;
+pub mod ipmi;
 pub mod journal;
 pub mod kdc;
 pub mod process;

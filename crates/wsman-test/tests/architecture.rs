@@ -209,6 +209,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-gss", &[]),
     ("wsman-buffers", &[]),
     ("wsman-systemd", &[]),
+    ("wsman-ipmi", &[]),
     ("wsman-events", &["wsman-proto"]),
     ("wsman-journal", &["wsman-events"]),
     ("wsman-eventsource", &["wsman-events", "wsman-journal"]),
@@ -216,7 +217,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-shell", &["wsman-os", "wsman-buffers"]),
     (
         "wsman-providers",
-        &["wsman-proto", "wsman-config", "wsman-systemd"],
+        &["wsman-proto", "wsman-config", "wsman-systemd", "wsman-ipmi"],
     ),
     (
         "wsman-server",
@@ -256,6 +257,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-os",
             "wsman-proto",
             "wsman-providers",
+            "wsman-ipmi",
             "wsman-events",
             "wsman-journal",
             "wsman-eventsource",

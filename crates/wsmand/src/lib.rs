@@ -298,23 +298,44 @@ fn async_worker_threads(configured: Option<&str>, cores: usize) -> usize {
 
 /// The resource providers this daemon serves besides its configuration tree (which the
 /// live service adds over its own store), keyed by resource URI prefix. Called on the runtime:
-/// `Win32_Service` reaches systemd through it (the system bus, or `DBUS_SYSTEM_BUS_ADDRESS`).
+/// `Win32_Service` reaches systemd through it (the system bus, or `DBUS_SYSTEM_BUS_ADDRESS`);
+/// root/hardware reads the BMC `config_dir/bmc.toml` names (or `/dev/ipmi0`);
+/// `Win32_NTLogEvent` reads `event_log`.
 fn providers(
+    config_dir: &std::path::Path,
     event_log: Arc<dyn wsman_providers::cim::ntlogevent::EventLog>,
 ) -> wsman_providers::Registry {
     use wsman_proto::operation::{CIM_ALL, CIM_PREFIX, WMI_PREFIX};
-    use wsman_providers::cim::{service::ServiceManager, CimProvider};
+    use wsman_providers::cim::{hardware::Hardware, service::ServiceManager, CimProvider};
     let services = ServiceManager::new(tokio::runtime::Handle::current(), None);
+    let hardware = Hardware::new(bmc(config_dir));
     let mut registry = wsman_providers::Registry::new();
     for prefix in [WMI_PREFIX, CIM_PREFIX, CIM_ALL] {
         registry.register(
             prefix,
             CimProvider::new()
                 .with_services(services.clone())
-                .with_event_log(event_log.clone()),
+                .with_event_log(event_log.clone())
+                .with_hardware(hardware.clone()),
         );
     }
     registry
+}
+
+/// The BMC of `bmc.toml` or `/dev/ipmi0`; a refused file is logged and leaves the host
+/// without one, as a refused keytab leaves it without Kerberos.
+fn bmc(config_dir: &std::path::Path) -> Option<wsman_ipmi::Bmc> {
+    match wsman_ipmi::BmcConfig::load(config_dir) {
+        Ok(Some(config)) => {
+            tracing::info!(target = ?config.target, "BMC");
+            Some(wsman_ipmi::Bmc::new(config))
+        }
+        Ok(None) => None,
+        Err(reason) => {
+            tracing::error!(%reason, "BMC off");
+            None
+        }
+    }
 }
 
 /// The host as an event source over `journal`, bounded by Service/MaxSubscriptions and
@@ -373,7 +394,7 @@ pub async fn run_daemon(
     // Subscriptions end when they expire even if nobody pulls; the task stops with the source.
     let _expiry = wsman_server::eventing::spawn_expiry(&events);
     let service = LiveService::start_with_eventing(
-        providers(event_log),
+        providers(store.dir(), event_log),
         store,
         verifier,
         wsman_server::default_product_version(),

@@ -7,6 +7,7 @@
 //! are the server's.
 
 pub mod disk;
+pub mod hardware;
 pub mod network;
 pub mod ntlogevent;
 pub mod os;
@@ -86,7 +87,7 @@ impl Default for CimProvider {
 impl CimProvider {
     /// Every class implemented.
     pub fn new() -> Self {
-        Self {
+        let mut provider = Self {
             classes: vec![
                 Box::new(os::OperatingSystem::default()),
                 Box::new(process::Process),
@@ -108,7 +109,27 @@ impl CimProvider {
                 Box::new(network::NetworkAdapterConfiguration),
                 Box::new(network::Ip4RouteTable),
             ],
-        }
+        };
+        provider.add_hardware(hardware::Hardware::none());
+        provider
+    }
+
+    /// Builder: read root/hardware's IPMI sensors and SEL from this BMC.
+    pub fn with_hardware(mut self, hardware: std::sync::Arc<hardware::Hardware>) -> Self {
+        self.classes
+            .retain(|c| !c.namespace().eq_ignore_ascii_case(hardware::NAMESPACE));
+        self.add_hardware(hardware);
+        self
+    }
+
+    fn add_hardware(&mut self, hardware: std::sync::Arc<hardware::Hardware>) {
+        self.classes.extend([
+            Box::new(hardware::Sensor::new(hardware.clone())) as Box<dyn Class>,
+            Box::new(hardware::NumericSensor::new(hardware.clone())),
+            Box::new(hardware::RecordLog::new(hardware.clone())),
+            Box::new(hardware::LogRecord::new(hardware.clone())),
+            Box::new(hardware::LogManagesRecord::new(hardware)),
+        ]);
     }
 
     /// Builder: serve `Win32_NTLogEvent` from the host's event logs.

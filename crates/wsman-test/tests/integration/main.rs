@@ -15,6 +15,7 @@ mod config_file;
 mod credssp_cli;
 mod eventing;
 mod fanout;
+mod hardware;
 mod hostile;
 mod limits;
 mod listeners;

@@ -1,0 +1,209 @@
+//! `DIR/bmc.toml`: which BMC to read. The file holds a password when the BMC is on the
+//! network, so it is read only when no one but its owner can read it (mode 0600), as the
+//! keytab is.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+/// The file's name in the config dir.
+pub const FILE_NAME: &str = "bmc.toml";
+/// The local BMC's device (the kernel's `ipmi_devintf`).
+pub const LOCAL_DEVICE: &str = "/dev/ipmi0";
+/// Longest wait for one answer of the BMC unless `timeout_ms` says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The file is a few lines; anything longer is not ours.
+const MAX_FILE_BYTES: u64 = 16 * 1024;
+
+/// Where the BMC is.
+#[derive(Clone)]
+pub enum Target {
+    /// The local BMC through the kernel's IPMI device.
+    Local(PathBuf),
+    /// A BMC on the network, over RMCP+ (IPMI 2.0 "lanplus").
+    Lan {
+        /// `host:port` (port 623 when the file gives none).
+        address: String,
+        user: String,
+        password: Zeroizing<String>,
+    },
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Local(path) => write!(f, "Local({})", path.display()),
+            // Never the password.
+            Target::Lan { address, user, .. } => write!(f, "Lan({user}@{address})"),
+        }
+    }
+}
+
+/// The BMC to read and how long to wait for each of its answers.
+#[derive(Clone, Debug)]
+pub struct BmcConfig {
+    pub target: Target,
+    pub timeout: Duration,
+}
+
+/// Why `bmc.toml` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} has mode {mode:04o}: it holds a password and must not be accessible to group or others (chmod 0600)")]
+    Mode { path: PathBuf, mode: u32 },
+    #[error("{path} is larger than {MAX_FILE_BYTES} bytes")]
+    TooLarge { path: PathBuf },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    device: Option<PathBuf>,
+    address: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    timeout_ms: Option<u64>,
+}
+
+impl BmcConfig {
+    /// The BMC of the config dir `dir`: `bmc.toml` when it exists, else the local BMC when
+    /// `/dev/ipmi0` exists, else none (`Ok(None)`: a host without a BMC).
+    pub fn load(dir: &Path) -> Result<Option<Self>, ConfigError> {
+        let path = dir.join(FILE_NAME);
+        match std::fs::metadata(&path) {
+            Ok(_) => Self::read(&path).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Path::new(LOCAL_DEVICE).exists().then(|| Self {
+                    target: Target::Local(PathBuf::from(LOCAL_DEVICE)),
+                    timeout: DEFAULT_TIMEOUT,
+                }))
+            }
+            Err(source) => Err(ConfigError::Io { path, source }),
+        }
+    }
+
+    /// Read and check one `bmc.toml`.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let io = |source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(ConfigError::Mode {
+                path: path.to_owned(),
+                mode,
+            });
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: path.to_owned(),
+            });
+        }
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
+        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// The settings of the file's text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let file: File = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+        let timeout = match file.timeout_ms {
+            None => DEFAULT_TIMEOUT,
+            Some(ms @ 1..=60_000) => Duration::from_millis(ms),
+            Some(ms) => return Err(format!("timeout_ms {ms} is outside 1..=60000")),
+        };
+        let target = match (file.device, file.address) {
+            (Some(_), Some(_)) => return Err("give either device or address, not both".into()),
+            (Some(device), None) => {
+                if file.user.is_some() || file.password.is_some() {
+                    return Err("user and password belong to a network BMC (address)".into());
+                }
+                Target::Local(device)
+            }
+            (None, Some(address)) => {
+                let address = if address
+                    .rsplit_once(':')
+                    .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+                {
+                    address
+                } else {
+                    format!("{address}:623")
+                };
+                Target::Lan {
+                    address,
+                    user: file.user.ok_or("a network BMC needs user")?,
+                    password: Zeroizing::new(file.password.ok_or("a network BMC needs password")?),
+                }
+            }
+            (None, None) => Target::Local(PathBuf::from(LOCAL_DEVICE)),
+        };
+        Ok(Self { target, timeout })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_bmc_with_default_port() {
+        let c = BmcConfig::parse("address = \"10.0.0.5\"\nuser = \"admin\"\npassword = \"pw\"\n")
+            .expect("valid");
+        match c.target {
+            Target::Lan { address, user, .. } => {
+                assert_eq!(address, "10.0.0.5:623");
+                assert_eq!(user, "admin");
+            }
+            Target::Local(_) => panic!("expected a network BMC"),
+        }
+        assert_eq!(c.timeout, DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn refuses_contradictions_and_unknown_keys() {
+        for bad in [
+            "device = \"/dev/ipmi0\"\naddress = \"h:623\"\n",
+            "address = \"h\"\nuser = \"u\"\n",
+            "device = \"/dev/ipmi0\"\nuser = \"u\"\n",
+            "timeout_ms = 0\n",
+            "colour = \"blue\"\n",
+        ] {
+            assert!(BmcConfig::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_password_is_not_in_debug_output() {
+        let c = BmcConfig::parse("address = \"h:1\"\nuser = \"u\"\npassword = \"s3cret\"\n")
+            .expect("valid");
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_file_readable_by_others_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(&path, "address = \"h\"\nuser = \"u\"\npassword = \"p\"\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert!(matches!(
+            BmcConfig::load(dir.path()),
+            Err(ConfigError::Mode { mode: 0o644, .. })
+        ));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert!(BmcConfig::load(dir.path()).expect("valid").is_some());
+    }
+}

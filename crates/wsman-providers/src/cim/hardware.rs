@@ -1,0 +1,641 @@
+//! root/hardware from the BMC (`wsman-ipmi`): CIM_NumericSensor and CIM_Sensor (IPMI
+//! threshold and discrete sensors), CIM_RecordLog with ClearLog and CIM_LogRecord (the SEL),
+//! and the association CIM_LogManagesRecord between them.
+//!
+//! Values follow DMTF's value maps (DSP1009 Sensors, DSP1010 Record Log): a reading is
+//! `CurrentReading * 10^UnitModifier` in `BaseUnits`, so a 1.20 V sensor is 120 with
+//! UnitModifier -2, exactly as the SDR's conversion gives it. A host without a BMC has no
+//! instances of these classes; a BMC that fails is logged once per failure streak.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use wsman_ipmi::{Bmc, Numeric, SensorKind};
+use wsman_proto::cim::{class_uri, CimDateTime, Instance, MethodInput, Reference, Value};
+use wsman_proto::Fault;
+
+use super::{procfs, Class};
+use crate::{Context, Filter};
+
+pub(super) const NAMESPACE: &str = "root/hardware";
+const SYSTEM_CLASS: &str = "CIM_ComputerSystem";
+const SEL_INSTANCE_ID: &str = "IPMI:SEL";
+const SEL_NAME: &str = "IPMI SEL";
+
+/// CIM_Log.ClearLog's return values (DSP1010).
+mod return_value {
+    pub(super) const COMPLETED: u32 = 0;
+    /// Windows' access denied, as every refused method answers here.
+    pub(super) const ACCESS_DENIED: u32 = 2;
+    pub(super) const FAILED: u32 = 4;
+}
+
+/// The BMC these classes read (`None`: the host has none), shared by the classes.
+pub struct Hardware {
+    bmc: Option<Bmc>,
+    failing: AtomicBool,
+}
+
+impl Hardware {
+    /// The classes over `bmc`; `None` is logged once here, as the host having no BMC.
+    pub fn new(bmc: Option<Bmc>) -> Arc<Self> {
+        if bmc.is_none() {
+            tracing::info!(
+                "no BMC (no bmc.toml, no /dev/ipmi0): the IPMI sensors and SEL are empty"
+            );
+        }
+        Arc::new(Self {
+            bmc,
+            failing: AtomicBool::new(false),
+        })
+    }
+
+    /// No BMC, silently (the classes exist and are empty until a BMC is given).
+    pub fn none() -> Arc<Self> {
+        Arc::new(Self {
+            bmc: None,
+            failing: AtomicBool::new(false),
+        })
+    }
+
+    /// Run `op` on the BMC; `Ok(None)` without a BMC. A failure is logged when it starts a
+    /// streak, not on every request.
+    fn read<T>(
+        &self,
+        op: impl FnOnce(&Bmc) -> Result<T, wsman_ipmi::Error>,
+    ) -> Result<Option<T>, wsman_ipmi::Error> {
+        let Some(bmc) = &self.bmc else {
+            return Ok(None);
+        };
+        match op(bmc) {
+            Ok(v) => {
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("the BMC answers again");
+                }
+                Ok(Some(v))
+            }
+            Err(e) => {
+                if !self.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "BMC read failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn sensors(&self) -> Vec<wsman_ipmi::Sensor> {
+        self.read(Bmc::sensors).ok().flatten().unwrap_or_default()
+    }
+
+    /// The SEL, or a fault when the BMC is there but does not answer.
+    fn sel(&self) -> Result<Option<wsman_ipmi::Sel>, Fault> {
+        self.read(Bmc::sel)
+            .map_err(|e| Fault::internal_error(format!("The BMC did not answer: {e}. ")))
+    }
+}
+
+/// DSP1009's SensorType of an IPMI sensor type (IPMI 2.0 table 42-3); `1` (Other) carries
+/// the IPMI type in OtherSensorTypeDescription.
+fn sensor_type(ipmi: u8) -> u16 {
+    match ipmi {
+        0x01 => 2,  // Temperature
+        0x02 => 3,  // Voltage
+        0x03 => 4,  // Current
+        0x04 => 5,  // Fan: Tachometer
+        0x05 => 16, // Physical Security: Intrusion
+        0x14 => 7,  // Button/Switch: Switch
+        0x25 => 11, // Entity Presence: Presence
+        _ => 1,
+    }
+}
+
+/// CIM_NumericSensor.BaseUnits of an IPMI base unit (IPMI 2.0 table 43-15), with the power
+/// of ten a scaled IPMI unit (millisecond, kilobyte, ...) adds to UnitModifier.
+fn base_units(ipmi: u8, percentage: bool) -> (u16, i32) {
+    if percentage {
+        return (65, 0);
+    }
+    match ipmi {
+        0 => (0, 0),
+        // Degrees C .. Hz keep their order, one further in CIM.
+        1..=19 => (u16::from(ipmi) + 1, 0),
+        20 => (21, -6),                      // microsecond: Seconds
+        21 => (21, -3),                      // millisecond
+        22..=31 => (u16::from(ipmi) - 1, 0), // second .. cubic feet
+        32 => (31, -3),                      // mm: Meters
+        33 => (31, -2),                      // cm
+        34..=50 => (u16::from(ipmi) - 3, 0), // m .. henry
+        51 => (47, -3),                      // millihenry: Henries
+        52 => (48, 0),                       // farad
+        53 => (48, -6),                      // microfarad
+        54..=58 => (u16::from(ipmi) - 5, 0), // ohms .. PPM
+        60..=66 => (u16::from(ipmi) - 6, 0), // decibels .. bits
+        67 => (60, 3),
+        68 => (60, 6),
+        69 => (60, 9),
+        70 => (61, 0), // bytes
+        71 => (61, 3),
+        72 => (61, 6),
+        73 => (61, 9),
+        74..=76 => (u16::from(ipmi) - 12, 0), // word, dword, qword
+        _ => (1, 0),
+    }
+}
+
+/// DSP1009's state of a threshold sensor and its HealthState, from the comparison bits.
+fn threshold_state(n: &Numeric) -> (&'static str, u16) {
+    let Some(status) = n.status.filter(|_| n.reading.is_some()) else {
+        return ("Unknown", 0);
+    };
+    let bit = |b: u8| status & (1 << b) != 0;
+    match () {
+        _ if bit(5) => ("Upper Fatal", 30),
+        _ if bit(2) => ("Lower Fatal", 30),
+        _ if bit(4) => ("Upper Critical", 25),
+        _ if bit(1) => ("Lower Critical", 25),
+        _ if bit(3) => ("Upper Non-Critical", 10),
+        _ if bit(0) => ("Lower Non-Critical", 10),
+        _ => ("Normal", 5),
+    }
+}
+
+const THRESHOLD_STATES: &[&str] = &[
+    "Unknown",
+    "Normal",
+    "Upper Non-Critical",
+    "Upper Critical",
+    "Upper Fatal",
+    "Lower Non-Critical",
+    "Lower Critical",
+    "Lower Fatal",
+];
+
+const SENSOR_PROPERTIES: &[&str] = &[
+    "Caption",
+    "CreationClassName",
+    "CurrentState",
+    "DeviceID",
+    "ElementName",
+    "EnabledState",
+    "HealthState",
+    "Name",
+    "OtherSensorTypeDescription",
+    "PossibleStates",
+    "SensorType",
+    "SystemCreationClassName",
+    "SystemName",
+];
+
+const NUMERIC_PROPERTIES: &[&str] = &[
+    "BaseUnits",
+    "Caption",
+    "CreationClassName",
+    "CurrentReading",
+    "CurrentState",
+    "DeviceID",
+    "ElementName",
+    "EnabledState",
+    "HealthState",
+    "IsLinear",
+    "LowerThresholdCritical",
+    "LowerThresholdFatal",
+    "LowerThresholdNonCritical",
+    "MaxReadable",
+    "MinReadable",
+    "Name",
+    "NominalReading",
+    "OtherSensorTypeDescription",
+    "PossibleStates",
+    "RateUnits",
+    "SensorType",
+    "SystemCreationClassName",
+    "SystemName",
+    "UnitModifier",
+    "UpperThresholdCritical",
+    "UpperThresholdFatal",
+    "UpperThresholdNonCritical",
+];
+
+const SENSOR_KEYS: &[&str] = &[
+    "CreationClassName",
+    "DeviceID",
+    "SystemCreationClassName",
+    "SystemName",
+];
+
+/// The DeviceID of an IPMI sensor: owner, LUN and number, its key in the SDR.
+fn device_id(s: &wsman_ipmi::Sensor) -> String {
+    format!("IPMI:{:02X}.{}.{}", s.owner, s.lun, s.number)
+}
+
+/// One IPMI sensor as CIM_NumericSensor (threshold sensors) or CIM_Sensor (discrete ones).
+fn sensor_instance(s: &wsman_ipmi::Sensor, system: &str) -> Instance {
+    let class = match s.kind {
+        SensorKind::Threshold(_) => "CIM_NumericSensor",
+        SensorKind::Discrete { .. } => "CIM_Sensor",
+    };
+    let cim_type = sensor_type(s.sensor_type);
+    let other = (cim_type == 1).then(|| format!("IPMI sensor type 0x{:02X}", s.sensor_type));
+    let base = Instance::new(class, NAMESPACE)
+        .with("Caption", s.name.clone())
+        .with_key("CreationClassName", class)
+        .with_key("DeviceID", device_id(s))
+        .with("ElementName", s.name.clone())
+        .with("EnabledState", 2u16)
+        .with("Name", s.name.clone())
+        .with("OtherSensorTypeDescription", other)
+        .with("SensorType", cim_type)
+        .with_key("SystemCreationClassName", SYSTEM_CLASS)
+        .with_key("SystemName", system);
+    match &s.kind {
+        SensorKind::Discrete { states } => {
+            // A discrete sensor's states are offsets of its event/reading type; which are
+            // asserted is all that can be said without the type's table.
+            let (state, health) = match states {
+                None => ("Unknown".to_owned(), 0u16),
+                Some(bits) => {
+                    let asserted: Vec<String> = (0..15)
+                        .filter(|b| bits & (1 << b) != 0)
+                        .map(|b| b.to_string())
+                        .collect();
+                    (format!("Asserted: {}", asserted.join(",")), 5)
+                }
+            };
+            base.with("CurrentState", state)
+                .with("HealthState", health)
+                .with("PossibleStates", Value::Null)
+        }
+        SensorKind::Threshold(n) => {
+            let (state, health) = threshold_state(n);
+            let (units, scale) = base_units(n.base_unit, n.percentage);
+            let t = &n.thresholds;
+            base.with("BaseUnits", units)
+                .with("CurrentReading", n.reading)
+                .with("CurrentState", state)
+                .with("HealthState", health)
+                .with("IsLinear", n.linear)
+                .with("LowerThresholdCritical", t.lower_critical)
+                .with("LowerThresholdFatal", t.lower_non_recoverable)
+                .with("LowerThresholdNonCritical", t.lower_non_critical)
+                .with("MaxReadable", n.max_readable)
+                .with("MinReadable", n.min_readable)
+                .with("NominalReading", n.nominal)
+                .with("PossibleStates", THRESHOLD_STATES.to_vec())
+                .with("RateUnits", u16::from(n.rate_unit))
+                .with("UnitModifier", n.exponent + scale)
+                .with("UpperThresholdCritical", t.upper_critical)
+                .with("UpperThresholdFatal", t.upper_non_recoverable)
+                .with("UpperThresholdNonCritical", t.upper_non_critical)
+        }
+    }
+}
+
+/// `CIM_Sensor`: every sensor, the numeric ones (CIM_NumericSensor instances) included, as a
+/// base class enumerates its subclasses.
+pub struct Sensor {
+    hardware: Arc<Hardware>,
+}
+
+impl Sensor {
+    pub fn new(hardware: Arc<Hardware>) -> Self {
+        Self { hardware }
+    }
+}
+
+impl Class for Sensor {
+    fn name(&self) -> &'static str {
+        "CIM_Sensor"
+    }
+    fn namespace(&self) -> &'static str {
+        NAMESPACE
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        SENSOR_KEYS
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        SENSOR_PROPERTIES
+    }
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let system = procfs::host_name();
+        Ok(self
+            .hardware
+            .sensors()
+            .iter()
+            .map(|s| sensor_instance(s, &system))
+            .collect())
+    }
+}
+
+/// `CIM_NumericSensor`: the threshold sensors.
+pub struct NumericSensor {
+    hardware: Arc<Hardware>,
+}
+
+impl NumericSensor {
+    pub fn new(hardware: Arc<Hardware>) -> Self {
+        Self { hardware }
+    }
+}
+
+impl Class for NumericSensor {
+    fn name(&self) -> &'static str {
+        "CIM_NumericSensor"
+    }
+    fn namespace(&self) -> &'static str {
+        NAMESPACE
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        SENSOR_KEYS
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        NUMERIC_PROPERTIES
+    }
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let system = procfs::host_name();
+        Ok(self
+            .hardware
+            .sensors()
+            .iter()
+            .filter(|s| matches!(s.kind, SensorKind::Threshold(_)))
+            .map(|s| sensor_instance(s, &system))
+            .collect())
+    }
+}
+
+fn record_log_reference() -> Reference {
+    Reference {
+        resource_uri: class_uri(NAMESPACE, "CIM_RecordLog"),
+        selectors: vec![("InstanceID".to_owned(), SEL_INSTANCE_ID.to_owned())],
+    }
+}
+
+fn log_record_keys(record_id: u16) -> Vec<(String, String)> {
+    vec![
+        ("CreationClassName".to_owned(), "CIM_LogRecord".to_owned()),
+        (
+            "LogCreationClassName".to_owned(),
+            "CIM_RecordLog".to_owned(),
+        ),
+        ("LogName".to_owned(), SEL_NAME.to_owned()),
+        ("RecordID".to_owned(), record_id.to_string()),
+    ]
+}
+
+/// `CIM_RecordLog`: the SEL, one instance, with ClearLog.
+pub struct RecordLog {
+    hardware: Arc<Hardware>,
+}
+
+impl RecordLog {
+    pub fn new(hardware: Arc<Hardware>) -> Self {
+        Self { hardware }
+    }
+}
+
+impl Class for RecordLog {
+    fn name(&self) -> &'static str {
+        "CIM_RecordLog"
+    }
+    fn namespace(&self) -> &'static str {
+        NAMESPACE
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["InstanceID"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &[
+            "Caption",
+            "CurrentNumberOfRecords",
+            "ElementName",
+            "EnabledState",
+            "HealthState",
+            "InstanceID",
+            "LogState",
+            "MaxNumberOfRecords",
+            "Name",
+            "OverwritePolicy",
+        ]
+    }
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let info = self
+            .hardware
+            .read(Bmc::sel_info)
+            .map_err(|e| Fault::internal_error(format!("The BMC did not answer: {e}. ")))?;
+        Ok(info
+            .into_iter()
+            .map(|info| {
+                Instance::new(self.name(), NAMESPACE)
+                    .with("Caption", SEL_NAME)
+                    .with("CurrentNumberOfRecords", u64::from(info.entries))
+                    .with("ElementName", SEL_NAME)
+                    .with("EnabledState", 2u16)
+                    // A full SEL drops new events: degraded.
+                    .with("HealthState", if info.overflow { 10u16 } else { 5 })
+                    .with_key("InstanceID", SEL_INSTANCE_ID)
+                    // 2: Normal.
+                    .with("LogState", 2u16)
+                    // Each SEL record takes 16 bytes of the repository.
+                    .with(
+                        "MaxNumberOfRecords",
+                        u64::from(info.entries) + u64::from(info.bytes_free) / 16,
+                    )
+                    .with("Name", SEL_NAME)
+                    // 7: Never Overwrites (a full SEL keeps its records and drops new ones).
+                    .with("OverwritePolicy", 7u16)
+            })
+            .collect())
+    }
+
+    fn invoke(
+        &self,
+        ctx: &Context<'_>,
+        keys: &[(&str, &str)],
+        method: &str,
+    ) -> Result<Instance, Fault> {
+        if !method.eq_ignore_ascii_case("ClearLog") {
+            return Err(crate::not_supported(ctx));
+        }
+        MethodInput::read(ctx.request.body.as_ref(), "ClearLog")?;
+        self.get(ctx, keys)?;
+        let output =
+            |code: u32| Instance::new("ClearLog_OUTPUT", NAMESPACE).with("ReturnValue", code);
+        if !ctx.caller.is_some_and(|c| c.is_administrator) {
+            tracing::info!(
+                user = ctx.caller.map_or("", |c| c.user.as_str()),
+                "CIM_RecordLog.ClearLog: refused, not an administrator"
+            );
+            return Ok(output(return_value::ACCESS_DENIED));
+        }
+        match self.hardware.read(Bmc::clear_sel) {
+            Ok(_) => {
+                tracing::info!(
+                    user = ctx.caller.map_or("", |c| c.user.as_str()),
+                    "CIM_RecordLog.ClearLog: the SEL was cleared"
+                );
+                Ok(output(return_value::COMPLETED))
+            }
+            Err(_) => Ok(output(return_value::FAILED)),
+        }
+    }
+}
+
+/// `CIM_LogRecord`: the SEL's entries, oldest first. RecordData is the record's 16 bytes in
+/// hexadecimal, as the BMC keeps them.
+pub struct LogRecord {
+    hardware: Arc<Hardware>,
+}
+
+impl LogRecord {
+    pub fn new(hardware: Arc<Hardware>) -> Self {
+        Self { hardware }
+    }
+}
+
+impl Class for LogRecord {
+    fn name(&self) -> &'static str {
+        "CIM_LogRecord"
+    }
+    fn namespace(&self) -> &'static str {
+        NAMESPACE
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &[
+            "CreationClassName",
+            "LogCreationClassName",
+            "LogName",
+            "RecordID",
+        ]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &[
+            "Caption",
+            "CreationClassName",
+            "Description",
+            "ElementName",
+            "LogCreationClassName",
+            "LogName",
+            "MessageTimestamp",
+            "RecordData",
+            "RecordFormat",
+            "RecordID",
+        ]
+    }
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let Some(sel) = self.hardware.sel()? else {
+            return Ok(Vec::new());
+        };
+        Ok(sel
+            .entries
+            .iter()
+            .map(|e| {
+                let hex: String = e.raw.iter().map(|b| format!("{b:02X}")).collect();
+                // IPMI timestamps up to 0x20000000 count from the BMC's start, not the epoch.
+                let timestamp = e
+                    .timestamp
+                    .filter(|t| *t > 0x2000_0000)
+                    .map(|t| CimDateTime::utc(i64::from(t) * 1_000_000));
+                let mut i = Instance::new(self.name(), NAMESPACE)
+                    .with("Caption", e.description.clone())
+                    .with("Description", e.description.clone())
+                    .with("ElementName", format!("SEL record {}", e.record_id))
+                    .with("MessageTimestamp", timestamp)
+                    .with("RecordData", hex)
+                    .with("RecordFormat", "IPMI SEL record, 16 bytes in hexadecimal");
+                for (name, value) in log_record_keys(e.record_id) {
+                    i = i.with_key(name, value);
+                }
+                i
+            })
+            .collect())
+    }
+}
+
+/// `CIM_LogManagesRecord`: the SEL (Antecedent) and each of its records (Dependent).
+pub struct LogManagesRecord {
+    hardware: Arc<Hardware>,
+}
+
+impl LogManagesRecord {
+    pub fn new(hardware: Arc<Hardware>) -> Self {
+        Self { hardware }
+    }
+}
+
+impl Class for LogManagesRecord {
+    fn name(&self) -> &'static str {
+        "CIM_LogManagesRecord"
+    }
+    fn namespace(&self) -> &'static str {
+        NAMESPACE
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["Antecedent", "Dependent"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["Antecedent", "Dependent"]
+    }
+    fn references(&self) -> &'static [&'static str] {
+        &["Antecedent", "Dependent"]
+    }
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let Some(sel) = self.hardware.sel()? else {
+            return Ok(Vec::new());
+        };
+        Ok(sel
+            .entries
+            .iter()
+            .map(|e| {
+                Instance::new(self.name(), NAMESPACE)
+                    .with_key("Antecedent", record_log_reference())
+                    .with_key(
+                        "Dependent",
+                        Reference {
+                            resource_uri: class_uri(NAMESPACE, "CIM_LogRecord"),
+                            selectors: log_record_keys(e.record_id),
+                        },
+                    )
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_units_follow_the_cim_value_map() {
+        assert_eq!(base_units(1, false), (2, 0)); // degrees C
+        assert_eq!(base_units(4, false), (5, 0)); // volts
+        assert_eq!(base_units(18, false), (19, 0)); // RPM
+        assert_eq!(base_units(19, false), (20, 0)); // Hz
+        assert_eq!(base_units(22, false), (21, 0)); // seconds
+        assert_eq!(base_units(21, false), (21, -3)); // milliseconds
+        assert_eq!(base_units(34, false), (31, 0)); // meters
+        assert_eq!(base_units(50, false), (47, 0)); // henries
+        assert_eq!(base_units(54, false), (49, 0)); // ohms
+        assert_eq!(base_units(58, false), (53, 0)); // PPM
+        assert_eq!(base_units(66, false), (60, 0)); // bits
+        assert_eq!(base_units(72, false), (61, 6)); // megabytes
+        assert_eq!(base_units(76, false), (64, 0)); // quadwords
+        assert_eq!(base_units(6, true), (65, 0)); // percentage
+    }
+
+    #[test]
+    fn states_and_health_from_the_comparison_bits() {
+        let mut n = Numeric {
+            reading: Some(1),
+            status: Some(0),
+            ..Numeric::default()
+        };
+        assert_eq!(threshold_state(&n), ("Normal", 5));
+        n.status = Some(0b001000);
+        assert_eq!(threshold_state(&n), ("Upper Non-Critical", 10));
+        n.status = Some(0b011000);
+        assert_eq!(threshold_state(&n), ("Upper Critical", 25));
+        n.status = Some(0b000111);
+        assert_eq!(threshold_state(&n), ("Lower Fatal", 30));
+        n.reading = None;
+        assert_eq!(threshold_state(&n), ("Unknown", 0));
+    }
+}
