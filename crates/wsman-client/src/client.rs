@@ -323,8 +323,24 @@ impl Client {
         xml: String,
         headers: Vec<(HeaderName, HeaderValue)>,
     ) -> Result<crate::transport::HttpReply, ClientError> {
+        self.round_trip_as(
+            Bytes::from(xml),
+            crate::transport::SOAP_CONTENT_TYPE,
+            headers,
+        )
+        .await
+    }
+
+    /// [`Client::round_trip`] of a body already encoded as `content_type` says.
+    async fn round_trip_as(
+        &self,
+        body: Bytes,
+        content_type: &str,
+        headers: Vec<(HeaderName, HeaderValue)>,
+    ) -> Result<crate::transport::HttpReply, ClientError> {
         let budget = self.options.operation_timeout + self.options.network_delay;
-        let sent = tokio::time::timeout(budget, self.transport.post(Bytes::from(xml), &headers));
+        let sent =
+            tokio::time::timeout(budget, self.transport.post_as(body, content_type, &headers));
         match sent.await {
             Ok(reply) => reply,
             // The request's connection was dropped with the abandoned exchange: a half-read
@@ -369,17 +385,10 @@ impl Client {
         content_type: &str,
         message_id: &str,
     ) -> Result<DeliveryReply, ClientError> {
-        let headers: Vec<_> = self.authorization()?.into_iter().collect();
-        let budget = self.options.operation_timeout + self.options.network_delay;
-        let sent = self
-            .transport
-            .post_as(Bytes::from(body), content_type, &headers);
-        let reply =
-            tokio::time::timeout(budget, sent)
-                .await
-                .map_err(|_| ClientError::Timeout {
-                    millis: budget.as_millis(),
-                })??;
+        let headers = self.authorization()?.into_iter().collect();
+        let reply = self
+            .round_trip_as(Bytes::from(body), content_type, headers)
+            .await?;
         let envelope = response::interpret_envelope(&reply, Some(message_id))?;
         Ok(DeliveryReply {
             action: envelope.and_then(|e| e.action),

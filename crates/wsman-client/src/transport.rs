@@ -39,7 +39,7 @@ use crate::negotiate::{NegotiateAuth, NtlmHandshake};
 use crate::tls;
 
 /// The SOAP Content-Type of every plaintext request (and of the plaintext inside a sealed one).
-const SOAP_CONTENT_TYPE: &str = "application/soap+xml;charset=UTF-8";
+pub(crate) const SOAP_CONTENT_TYPE: &str = "application/soap+xml;charset=UTF-8";
 
 /// Idle connections kept per pool; more are closed when their request completes. A shell in
 /// use needs about two (a Receive long poll plus Send/Signal); a few more cover concurrent
@@ -300,21 +300,12 @@ impl Transport {
             .map_err(|e| ClientError::configuration(format!("cannot build the HTTP request: {e}")))
     }
 
-    /// POST `body` to the endpoint on an idle connection of the pool, or a new one (which
-    /// first runs the Negotiate handshake when that is the scheme). A kept connection the
-    /// server closed before the request was written (idle keep-alive timeout) is discarded and
-    /// the request sent on another; a new connection is tried once. On a sealed connection the
-    /// body is encrypted for that connection and the answer decrypted.
-    pub(crate) async fn post(
-        &self,
-        body: Bytes,
-        headers: &[(HeaderName, HeaderValue)],
-    ) -> Result<HttpReply, ClientError> {
-        self.post_as(body, SOAP_CONTENT_TYPE, headers).await
-    }
-
-    /// [`Transport::post`] of a body already encoded as `content_type` says (an event
-    /// delivery in UTF-16, for one); sealed, that is the content type inside.
+    /// POST `body`, encoded as `content_type` says (SOAP, or an event delivery in UTF-16), to
+    /// the endpoint on an idle connection of the pool, or a new one (which first runs the
+    /// Negotiate handshake when that is the scheme). A kept connection the server closed before
+    /// the request was written (idle keep-alive timeout) is discarded and the request sent on
+    /// another; a new connection is tried once. On a sealed connection the body is encrypted
+    /// for that connection (`content_type` is then the type inside) and the answer decrypted.
     pub(crate) async fn post_as(
         &self,
         body: Bytes,

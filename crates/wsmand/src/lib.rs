@@ -339,20 +339,16 @@ fn bmc(config_dir: &std::path::Path) -> Option<wsman_ipmi::Bmc> {
 }
 
 /// The host as an event source over `journal`, bounded by Service/MaxSubscriptions and
-/// MaxSubscriptionsPerUser (read at start), with `Computer` = `host_name`.
+/// MaxSubscriptionsPerUser (read at start), its events mapped by `mapping`.
 fn event_source(
     config: &wsman_config::Config,
     journal: wsman_journal::Journal,
-    host_name: &str,
+    mapping: wsman_events::Mapping,
 ) -> Arc<wsman_eventsource::EventSource> {
     let limits = wsman_eventsource::Limits {
         max_total: config.service.max_subscriptions as usize,
         max_per_user: config.service.max_subscriptions_per_user as usize,
         ..wsman_eventsource::Limits::default()
-    };
-    let mapping = wsman_events::Mapping {
-        computer: host_name.to_owned(),
-        ..wsman_events::Mapping::default()
     };
     Arc::new(
         wsman_eventsource::EventSource::new(journal, mapping, limits)
@@ -373,15 +369,17 @@ pub async fn run_daemon(
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let host_name = wsman_os::host_name().unwrap_or_else(|_| "localhost".to_owned());
     tracing::info!(config_dir = %store.dir().display(), "starting");
+    // One mapping for the event source and Win32_NTLogEvent, so both show an entry alike.
+    let mapping = wsman_events::Mapping {
+        computer: host_name.clone(),
+        ..wsman_events::Mapping::default()
+    };
     let event_log = Arc::new(event_log::JournalEventLog::new(
         journal.clone(),
-        wsman_events::Mapping {
-            computer: host_name.clone(),
-            ..wsman_events::Mapping::default()
-        },
+        mapping.clone(),
         tokio::runtime::Handle::current(),
     ));
-    let events = event_source(store.config(), journal, &host_name);
+    let events = event_source(store.config(), journal, mapping);
     // Bound before the service starts, so a wrong address stops the daemon at once.
     let metrics_listener = match metrics.resolve(&store.config().metrics) {
         Some((address, allow_remote)) => Some(
