@@ -373,7 +373,7 @@ fn disk_sample(drives: &[Mount]) -> DiskSample {
 /// device of its own (network, overlay) has nil rates.
 #[derive(Default)]
 pub struct PerfFormattedLogicalDisk {
-    previous: std::sync::Mutex<Option<(std::time::Instant, DiskSample)>>,
+    previous: super::perf::PreviousSample<DiskSample>,
 }
 
 const PERF_DISK_PROPERTIES: &[&str] = &[
@@ -406,22 +406,7 @@ impl Class for PerfFormattedLogicalDisk {
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let drives = host_drives();
-        let previous = {
-            let mut slot = self.previous.lock().unwrap_or_else(|p| p.into_inner());
-            slot.take().filter(|(at, _)| {
-                let age = at.elapsed();
-                age >= super::perf::FORMATTED_WINDOW / 4 && age <= super::perf::FORMATTED_MAX_AGE
-            })
-        };
-        let (started, before) = match previous {
-            Some(sample) => sample,
-            None => {
-                let sample = (std::time::Instant::now(), disk_sample(&drives));
-                // Providers run on the blocking pool: a short sleep holds no async worker.
-                std::thread::sleep(super::perf::FORMATTED_WINDOW);
-                sample
-            }
-        };
+        let (started, before) = self.previous.take_or_sample(|| Ok(disk_sample(&drives)))?;
         let after = disk_sample(&drives);
         let elapsed_ms = u64::try_from(started.elapsed().as_millis())
             .unwrap_or(u64::MAX)
@@ -475,8 +460,7 @@ impl Class for PerfFormattedLogicalDisk {
                     ),
             );
         }
-        *self.previous.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((std::time::Instant::now(), after));
+        self.previous.keep(after);
         // Space over every drive; the rates of _Total are left nil rather than double-counting
         // drives that share a device.
         out.push(

@@ -243,13 +243,63 @@ impl Class for PerfOsMemory {
 /// mean anything, two samples 250 ms apart are taken.
 #[derive(Default)]
 pub struct PerfFormattedOsProcessor {
-    previous: std::sync::Mutex<Option<(std::time::Instant, Vec<CpuTimes>)>>,
+    previous: PreviousSample<Vec<CpuTimes>>,
 }
 
 /// The sampling window when no recent previous sample exists.
-pub(super) const FORMATTED_WINDOW: std::time::Duration = std::time::Duration::from_millis(250);
+const FORMATTED_WINDOW: std::time::Duration = std::time::Duration::from_millis(250);
 /// The oldest previous sample still used.
-pub(super) const FORMATTED_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(10);
+const FORMATTED_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The sample a formatted class computes its next answer from: the one its previous query
+/// kept (at least a quarter of [`FORMATTED_WINDOW`] old), or, without one younger than
+/// [`FORMATTED_MAX_AGE`], a fresh one [`FORMATTED_WINDOW`] before now.
+pub(super) struct PreviousSample<T>(std::sync::Mutex<Option<(std::time::Instant, T)>>);
+
+impl<T> Default for PreviousSample<T> {
+    fn default() -> Self {
+        Self(std::sync::Mutex::new(None))
+    }
+}
+
+impl<T> PreviousSample<T> {
+    /// The sample to count from and when it was taken; `read` takes a fresh one.
+    pub(super) fn take_or_sample(
+        &self,
+        read: impl FnOnce() -> Result<T, Fault>,
+    ) -> Result<(std::time::Instant, T), Fault> {
+        let previous = self
+            .slot()
+            .take()
+            .filter(|(at, _)| at.elapsed() <= FORMATTED_MAX_AGE);
+        match previous {
+            Some((at, sample)) => {
+                // Too recent to mean anything yet: wait until it does, rather than drop what
+                // happened since (a quick second query must still see it).
+                let shortest = FORMATTED_WINDOW / 4;
+                if let Some(wait) = shortest.checked_sub(at.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+                Ok((at, sample))
+            }
+            None => {
+                let sample = (std::time::Instant::now(), read()?);
+                // Providers run on the blocking pool: a short sleep holds no async worker.
+                std::thread::sleep(FORMATTED_WINDOW);
+                Ok(sample)
+            }
+        }
+    }
+
+    /// Keep `sample`, taken now, for the next query.
+    pub(super) fn keep(&self, sample: T) {
+        *self.slot() = Some((std::time::Instant::now(), sample));
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<(std::time::Instant, T)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 impl CpuTimes {
     fn busy(&self) -> u64 {
@@ -285,22 +335,7 @@ impl Class for PerfFormattedOsProcessor {
     }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        let previous = {
-            let mut slot = self.previous.lock().unwrap_or_else(|p| p.into_inner());
-            slot.take().filter(|(at, _)| {
-                let age = at.elapsed();
-                age >= FORMATTED_WINDOW / 4 && age <= FORMATTED_MAX_AGE
-            })
-        };
-        let before = match previous {
-            Some((_, sample)) => sample,
-            None => {
-                let sample = read_cpu_lines()?;
-                // Providers run on the blocking pool: a short sleep holds no async worker.
-                std::thread::sleep(FORMATTED_WINDOW);
-                sample
-            }
-        };
+        let (_, before) = self.previous.take_or_sample(read_cpu_lines)?;
         let now = read_cpu_lines()?;
         let mut out: Vec<Instance> = now
             .iter()
@@ -331,8 +366,7 @@ impl Class for PerfFormattedOsProcessor {
                 )
             })
             .collect();
-        *self.previous.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((std::time::Instant::now(), now));
+        self.previous.keep(now);
         // Windows lists the processors first and _Total last.
         if !out.is_empty() {
             out.rotate_left(1);
