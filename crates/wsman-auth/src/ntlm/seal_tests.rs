@@ -151,6 +151,31 @@ fn a_tampered_byte_is_refused() {
     }
 }
 
+/// The two-thread unseal refuses a flipped byte in any of its pipeline blocks (first, middle,
+/// last, the short tail) and leaves the output as it was, with what it decrypted wiped.
+#[test]
+fn a_tampered_byte_in_a_large_message_is_refused() {
+    let len = 5 * PIPELINE_BLOCK + 123;
+    assert!(len >= PARALLEL_MIN);
+    let plain = message(len, 9);
+    for position in [0, PIPELINE_BLOCK - 1, 2 * PIPELINE_BLOCK + 5, len - 1] {
+        let mut s = handshake(TokenForm::Spnego);
+        let (sig, mut ct) = s.server.wrap(&plain).unwrap();
+        ct[position] ^= 0x01;
+        let mut out = b"kept".to_vec();
+        let refused = s.client.unwrap_into(&sig, &ct, &mut out);
+        assert!(refused.is_err(), "flipped byte {position} accepted");
+        assert_eq!(out, b"kept");
+    }
+    // Untampered, the same path gives the plaintext after what was in the buffer.
+    let mut s = handshake(TokenForm::Spnego);
+    let (sig, ct) = s.server.wrap(&plain).unwrap();
+    let mut out = b"kept".to_vec();
+    s.client.unwrap_into(&sig, &ct, &mut out).unwrap();
+    assert_eq!(&out[..4], b"kept");
+    assert_eq!(out[4..], plain[..]);
+}
+
 #[test]
 fn replayed_and_reordered_messages_are_refused() {
     for form in [TokenForm::RawNtlm, TokenForm::Spnego] {
@@ -275,7 +300,15 @@ impl OldDirection {
 /// Sizes around every boundary of the new code: the 8-byte words, the fused blocks.
 fn edge_sizes() -> Vec<usize> {
     let mut sizes: Vec<usize> = (0..=70).collect();
-    for base in [BLOCK, 2 * BLOCK, 64 * 1024] {
+    // The fused blocks, the threshold of the two-thread path and its pipeline blocks.
+    for base in [
+        BLOCK,
+        2 * BLOCK,
+        64 * 1024,
+        PARALLEL_MIN,
+        3 * PIPELINE_BLOCK,
+        PARALLEL_MIN + PIPELINE_BLOCK,
+    ] {
         sizes.extend([
             base - 9,
             base - 8,
