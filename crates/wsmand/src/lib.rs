@@ -299,7 +299,8 @@ fn async_worker_threads(configured: Option<&str>, cores: usize) -> usize {
 /// The resource providers this daemon serves besides its configuration tree (which the
 /// live service adds over its own store), keyed by resource URI prefix. Called on the runtime:
 /// `Win32_Service` reaches systemd through it (the system bus, or `DBUS_SYSTEM_BUS_ADDRESS`);
-/// root/hardware reads the BMC `config_dir/bmc.toml` names (or `/dev/ipmi0`);
+/// root/hardware reads the BMC `config_dir/bmc.toml` names (or `/dev/ipmi0`) and the sysfs
+/// `config_dir/hardware.toml` names (or `/sys`);
 /// `Win32_NTLogEvent` reads `event_log`.
 fn providers(
     config_dir: &std::path::Path,
@@ -308,7 +309,12 @@ fn providers(
     use wsman_proto::operation::{CIM_ALL, CIM_PREFIX, WMI_PREFIX};
     use wsman_providers::cim::{hardware::Hardware, service::ServiceManager, CimProvider};
     let services = ServiceManager::new(tokio::runtime::Handle::current(), None);
-    let hardware = Hardware::new(bmc(config_dir));
+    let sysfs_root =
+        wsman_providers::cim::hardware::sysfs_root(config_dir).unwrap_or_else(|reason| {
+            tracing::error!(%reason, "hardware.toml refused, reading /sys");
+            std::path::PathBuf::from(wsman_providers::cim::hardware::SYSFS)
+        });
+    let hardware = Hardware::new(bmc(config_dir), sysfs_root);
     let mut registry = wsman_providers::Registry::new();
     for prefix in [WMI_PREFIX, CIM_PREFIX, CIM_ALL] {
         registry.register(

@@ -1,12 +1,14 @@
 //! root/hardware from the BMC (`wsman-ipmi`): CIM_NumericSensor and CIM_Sensor (IPMI
 //! threshold and discrete sensors), CIM_RecordLog with ClearLog and CIM_LogRecord (the SEL),
-//! and the association CIM_LogManagesRecord between them.
+//! and the association CIM_LogManagesRecord between them; beside the IPMI sensors, the
+//! kernel's hwmon inputs and thermal zones (`sysfs`) as CIM_NumericSensor.
 //!
 //! Values follow DMTF's value maps (DSP1009 Sensors, DSP1010 Record Log): a reading is
 //! `CurrentReading * 10^UnitModifier` in `BaseUnits`, so a 1.20 V sensor is 120 with
 //! UnitModifier -2, exactly as the SDR's conversion gives it. A host without a BMC has no
 //! instances of these classes; a BMC that fails is logged once per failure streak.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -14,11 +16,12 @@ use wsman_ipmi::{Bmc, Numeric, SensorKind};
 use wsman_proto::cim::{class_uri, CimDateTime, Instance, MethodInput, Reference, Value};
 use wsman_proto::Fault;
 
+use super::sysfs::{self, SysfsSensor};
 use super::{procfs, Class};
 use crate::{Context, Filter};
 
 pub(super) const NAMESPACE: &str = "root/hardware";
-const SYSTEM_CLASS: &str = "CIM_ComputerSystem";
+pub(super) const SYSTEM_CLASS: &str = "CIM_ComputerSystem";
 const SEL_INSTANCE_ID: &str = "IPMI:SEL";
 const SEL_NAME: &str = "IPMI SEL";
 
@@ -30,15 +33,60 @@ mod return_value {
     pub(super) const FAILED: u32 = 4;
 }
 
-/// The BMC these classes read (`None`: the host has none), shared by the classes.
+/// The live sysfs, where hwmon, thermal zones and DMI are read unless told otherwise.
+pub const SYSFS: &str = "/sys";
+
+/// `DIR/hardware.toml`: where the kernel's hardware view is (`sysfs_root = "/sys"`, the
+/// default). Only tests and containers with a bind-mounted host sysfs need it.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HardwareFile {
+    sysfs_root: PathBuf,
+}
+
+/// Longest `hardware.toml` read.
+const MAX_HARDWARE_FILE: u64 = 4096;
+
+/// The sysfs root `config_dir/hardware.toml` names, `/sys` without the file. A file that
+/// cannot be read or parsed, or a root that is not an absolute directory, is an error (the
+/// daemon logs it and uses `/sys`).
+pub fn sysfs_root(config_dir: &Path) -> Result<PathBuf, String> {
+    let path = config_dir.join("hardware.toml");
+    let text = match std::fs::metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(PathBuf::from(SYSFS)),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Ok(meta) if meta.len() > MAX_HARDWARE_FILE => {
+            return Err(format!(
+                "{} is larger than {MAX_HARDWARE_FILE} bytes",
+                path.display()
+            ))
+        }
+        Ok(_) => std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+    };
+    let file: HardwareFile =
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !file.sysfs_root.is_absolute() || !file.sysfs_root.is_dir() {
+        return Err(format!(
+            "{}: sysfs_root {} is not an absolute path to a directory",
+            path.display(),
+            file.sysfs_root.display()
+        ));
+    }
+    Ok(file.sysfs_root)
+}
+
+/// The BMC these classes read (`None`: the host has none) and the sysfs root of the kernel's
+/// sensors and DMI, shared by the classes.
 pub struct Hardware {
     bmc: Option<Bmc>,
+    sysfs_root: PathBuf,
     failing: AtomicBool,
 }
 
 impl Hardware {
-    /// The classes over `bmc`; `None` is logged once here, as the host having no BMC.
-    pub fn new(bmc: Option<Bmc>) -> Arc<Self> {
+    /// The classes over `bmc` and the sysfs at `sysfs_root` (`/sys` but in tests); `None` is
+    /// logged once here, as the host having no BMC.
+    pub fn new(bmc: Option<Bmc>, sysfs_root: PathBuf) -> Arc<Self> {
         if bmc.is_none() {
             tracing::info!(
                 "no BMC (no bmc.toml, no /dev/ipmi0): the IPMI sensors and SEL are empty"
@@ -46,16 +94,30 @@ impl Hardware {
         }
         Arc::new(Self {
             bmc,
+            sysfs_root,
             failing: AtomicBool::new(false),
         })
     }
 
-    /// No BMC, silently (the classes exist and are empty until a BMC is given).
+    /// No BMC, silently, and the live sysfs (the BMC's classes are empty until one is given).
     pub fn none() -> Arc<Self> {
         Arc::new(Self {
             bmc: None,
+            sysfs_root: PathBuf::from(SYSFS),
             failing: AtomicBool::new(false),
         })
+    }
+
+    /// The sysfs root the hwmon, thermal and DMI readers use.
+    pub fn sysfs_root(&self) -> &Path {
+        &self.sysfs_root
+    }
+
+    /// The kernel's sensors: hwmon inputs, then thermal zones.
+    pub(super) fn sysfs_sensors(&self) -> Vec<SysfsSensor> {
+        let mut sensors = sysfs::hwmon_sensors(&self.sysfs_root);
+        sensors.extend(sysfs::thermal_zones(&self.sysfs_root));
+        sensors
     }
 
     /// Run `op` on the BMC; `Ok(None)` without a BMC. A failure is logged when it starts a
@@ -216,7 +278,7 @@ const NUMERIC_PROPERTIES: &[&str] = &[
     "UpperThresholdNonCritical",
 ];
 
-const SENSOR_KEYS: &[&str] = &[
+pub(super) const SENSOR_KEYS: &[&str] = &[
     "CreationClassName",
     "DeviceID",
     "SystemCreationClassName",
@@ -290,6 +352,83 @@ fn sensor_instance(s: &wsman_ipmi::Sensor, system: &str) -> Instance {
     }
 }
 
+/// DSP1009's state of a sysfs sensor from its reading against its thresholds (the kernel's
+/// alarm bits are not uniform across drivers; the comparison is): above an upper threshold
+/// or below a lower one.
+fn sysfs_state(s: &SysfsSensor) -> (&'static str, u16) {
+    let Some(r) = s.reading else {
+        return ("Unknown", 0);
+    };
+    let t = &s.thresholds;
+    let above = |limit: Option<i64>| limit.is_some_and(|l| r > l);
+    let below = |limit: Option<i64>| limit.is_some_and(|l| r < l);
+    match () {
+        _ if above(t.upper_fatal) => ("Upper Fatal", 30),
+        _ if above(t.upper_critical) => ("Upper Critical", 25),
+        _ if below(t.lower_critical) => ("Lower Critical", 25),
+        _ if above(t.upper_non_critical) => ("Upper Non-Critical", 10),
+        _ if below(t.lower_non_critical) => ("Lower Non-Critical", 10),
+        _ => ("Normal", 5),
+    }
+}
+
+/// One hwmon input or thermal zone as CIM_NumericSensor: CurrentReading and the thresholds
+/// are sysfs' integers as they are, with the UnitModifier of sysfs' unit (millidegrees: -3).
+pub(super) fn sysfs_sensor_instance(s: &SysfsSensor, system: &str) -> Instance {
+    let class = "CIM_NumericSensor";
+    let (units, modifier) = s.quantity.units();
+    let (state, health) = sysfs_state(s);
+    let t = &s.thresholds;
+    Instance::new(class, NAMESPACE)
+        .with("BaseUnits", units)
+        .with("Caption", s.name.clone())
+        .with_key("CreationClassName", class)
+        .with("CurrentReading", s.reading)
+        .with("CurrentState", state)
+        .with_key("DeviceID", s.device_id.clone())
+        .with("ElementName", s.name.clone())
+        .with("EnabledState", 2u16)
+        .with("HealthState", health)
+        .with("IsLinear", true)
+        .with("LowerThresholdCritical", t.lower_critical)
+        .with("LowerThresholdFatal", Value::Null)
+        .with("LowerThresholdNonCritical", t.lower_non_critical)
+        .with("MaxReadable", Value::Null)
+        .with("MinReadable", Value::Null)
+        .with("Name", s.name.clone())
+        .with("NominalReading", Value::Null)
+        .with("OtherSensorTypeDescription", Value::Null)
+        .with("PossibleStates", THRESHOLD_STATES.to_vec())
+        // 0: no rate (a reading, not a reading per unit of time).
+        .with("RateUnits", 0u16)
+        .with("SensorType", s.quantity.sensor_type())
+        .with_key("SystemCreationClassName", SYSTEM_CLASS)
+        .with_key("SystemName", system)
+        .with("UnitModifier", modifier)
+        .with("UpperThresholdCritical", t.upper_critical)
+        .with("UpperThresholdFatal", t.upper_fatal)
+        .with("UpperThresholdNonCritical", t.upper_non_critical)
+}
+
+/// Every sensor of the host: the BMC's (threshold ones only when `numeric_only`), then the
+/// kernel's.
+pub(super) fn all_sensors(hardware: &Hardware, numeric_only: bool) -> Vec<Instance> {
+    let system = procfs::host_name();
+    let mut out: Vec<Instance> = hardware
+        .sensors()
+        .iter()
+        .filter(|s| !numeric_only || matches!(s.kind, SensorKind::Threshold(_)))
+        .map(|s| sensor_instance(s, &system))
+        .collect();
+    out.extend(
+        hardware
+            .sysfs_sensors()
+            .iter()
+            .map(|s| sysfs_sensor_instance(s, &system)),
+    );
+    out
+}
+
 /// `CIM_Sensor`: every sensor, the numeric ones (CIM_NumericSensor instances) included, as a
 /// base class enumerates its subclasses.
 pub struct Sensor {
@@ -316,17 +455,11 @@ impl Class for Sensor {
         SENSOR_PROPERTIES
     }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        let system = procfs::host_name();
-        Ok(self
-            .hardware
-            .sensors()
-            .iter()
-            .map(|s| sensor_instance(s, &system))
-            .collect())
+        Ok(all_sensors(&self.hardware, false))
     }
 }
 
-/// `CIM_NumericSensor`: the threshold sensors.
+/// `CIM_NumericSensor`: the BMC's threshold sensors, the hwmon inputs and the thermal zones.
 pub struct NumericSensor {
     hardware: Arc<Hardware>,
 }
@@ -351,14 +484,7 @@ impl Class for NumericSensor {
         NUMERIC_PROPERTIES
     }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        let system = procfs::host_name();
-        Ok(self
-            .hardware
-            .sensors()
-            .iter()
-            .filter(|s| matches!(s.kind, SensorKind::Threshold(_)))
-            .map(|s| sensor_instance(s, &system))
-            .collect())
+        Ok(all_sensors(&self.hardware, true))
     }
 }
 

@@ -13,9 +13,11 @@ pub mod ntlogevent;
 pub mod os;
 pub mod perf;
 pub mod perf_process;
+pub mod platform;
 pub mod process;
 pub mod procfs;
 pub mod service;
+pub mod sysfs;
 pub mod system;
 
 use wsman_proto::cim::{Instance, Reference, Value};
@@ -114,10 +116,13 @@ impl CimProvider {
         provider
     }
 
-    /// Builder: read root/hardware's IPMI sensors and SEL from this BMC.
+    /// Builder: read root/hardware's IPMI sensors and SEL from this BMC, and the kernel's
+    /// sensors and DMI (Win32_SystemEnclosure too) from its sysfs root.
     pub fn with_hardware(mut self, hardware: std::sync::Arc<hardware::Hardware>) -> Self {
-        self.classes
-            .retain(|c| !c.namespace().eq_ignore_ascii_case(hardware::NAMESPACE));
+        self.classes.retain(|c| {
+            !c.namespace().eq_ignore_ascii_case(hardware::NAMESPACE)
+                && c.name() != "Win32_SystemEnclosure"
+        });
         self.add_hardware(hardware);
         self
     }
@@ -128,7 +133,13 @@ impl CimProvider {
             Box::new(hardware::NumericSensor::new(hardware.clone())),
             Box::new(hardware::RecordLog::new(hardware.clone())),
             Box::new(hardware::LogRecord::new(hardware.clone())),
-            Box::new(hardware::LogManagesRecord::new(hardware)),
+            Box::new(hardware::LogManagesRecord::new(hardware.clone())),
+            Box::new(platform::SystemEnclosure::new(hardware.clone())),
+            Box::new(platform::Chassis::new(hardware.clone())),
+            Box::new(platform::ComputerSystem::new(hardware.clone())),
+            Box::new(platform::Processor),
+            Box::new(platform::SystemDevice::new(hardware.clone())),
+            Box::new(platform::AssociatedSensor::new(hardware)),
         ]);
     }
 

@@ -4,13 +4,16 @@
 //! effect (or its absence) is seen by ipmitool too.
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use wsman_proto::ns::action;
 use wsman_proto::xml::{self, Element, Limits};
 use wsman_test::http::{self, Response};
 use wsman_test::ipmi::{IpmiSim, SEL_EVENTS};
 use wsman_test::{
-    free_port, soap, ConfigDir, Daemon, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD,
+    binaries, free_port, process, soap, ConfigDir, Daemon, ListenerSpec, SERVICE_ACCOUNT,
+    SERVICE_PASSWORD,
 };
 
 use super::expect_fault;
@@ -25,13 +28,23 @@ const PLAIN_PASSWORD: &str = "Plain-Bmc-Pass1";
 
 struct Host {
     daemon: Daemon,
-    _config: ConfigDir,
+    config: ConfigDir,
     port: u16,
 }
 
 impl Host {
     /// wsmand with `bmc.toml` (mode 0600 unless `mode` says otherwise) when given.
     fn start(bmc_toml: Option<&str>, mode: u32) -> Host {
+        Host::start_with(bmc_toml, mode, None)
+    }
+
+    /// wsmand reading hwmon, thermal zones and DMI from the recorded sysfs tree.
+    fn with_recorded_sysfs() -> Host {
+        let root = sysfs_fixture();
+        Host::start_with(None, 0o600, Some(&root))
+    }
+
+    fn start_with(bmc_toml: Option<&str>, mode: u32, sysfs: Option<&Path>) -> Host {
         let port = free_port();
         let mut config = ConfigDir::new();
         config.listener(ListenerSpec::http(port));
@@ -49,10 +62,16 @@ impl Host {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
                 .expect("chmod bmc.toml");
         }
+        if let Some(root) = sysfs {
+            config.write_raw(
+                "hardware.toml",
+                &format!("sysfs_root = \"{}\"\n", root.display()),
+            );
+        }
         let daemon = Daemon::start(&config, &[port]);
         Host {
             daemon,
-            _config: config,
+            config,
             port,
         }
     }
@@ -368,30 +387,20 @@ fn sel_records_match_ipmitool_and_clear_log_needs_an_administrator() {
         })
         .collect();
     assert_eq!(got, ids);
+    // Every record's 16 bytes as the BMC gives them to ipmitool, in one `sel writeraw` (one
+    // lanplus session instead of one per record): each starts with its record id.
+    let raw = tempfile::tempdir().expect("tempdir");
+    let raw_file = raw.path().join("sel.raw");
+    sim.ipmitool(&["sel", "writeraw", raw_file.to_str().expect("UTF-8 path")]);
+    let bytes = std::fs::read(&raw_file).expect("the raw SEL");
+    assert_eq!(bytes.len(), 16 * ids.len(), "{bytes:02X?}");
     for (record, id) in records.iter().zip(&ids) {
-        // The record's bytes as the BMC gives them to ipmitool's raw Get SEL Entry.
-        let [lo, hi] = id.to_le_bytes();
-        let raw = sim.ipmitool(&[
-            "raw",
-            "0x0a",
-            "0x43",
-            "0x00",
-            "0x00",
-            &format!("0x{lo:02x}"),
-            &format!("0x{hi:02x}"),
-            "0x00",
-            "0xff",
-        ]);
-        let bytes: Vec<String> = raw
-            .split_whitespace()
-            .skip(2)
-            .map(str::to_uppercase)
-            .collect();
-        assert_eq!(
-            prop(record, "RecordData"),
-            Some(bytes.concat()),
-            "record {id}"
-        );
+        let entry = bytes
+            .chunks(16)
+            .find(|c| u16::from_le_bytes([c[0], c[1]]) == *id)
+            .unwrap_or_else(|| panic!("record {id} not in ipmitool's raw SEL"));
+        let hex: String = entry.iter().map(|b| format!("{b:02X}")).collect();
+        assert_eq!(prop(record, "RecordData"), Some(hex), "record {id}");
         assert_eq!(prop(record, "LogName").as_deref(), Some("IPMI SEL"));
     }
 
@@ -499,4 +508,362 @@ fn a_bmc_that_does_not_answer_times_out() {
         body,
     ));
     expect_fault(&r, "InternalError");
+}
+
+/// The sysfs tree recorded from real machines (node_exporter's fixture, see its README).
+fn sysfs_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../wsman-providers/tests/fixtures/sysfs")
+        .canonicalize()
+        .expect("the sysfs fixture")
+}
+
+fn read_trimmed(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+/// One hwmon input as the fixture's files give it: (directory, channel, label, reading).
+struct FixtureInput {
+    dir: PathBuf,
+    channel: String,
+    label: Option<String>,
+    reading: String,
+}
+
+/// Every `<temp|in|fan|power|curr><n>_input` of every chip of the fixture, found by walking
+/// the tree here: a chip's files are in its hwmon directory, or in `device/` when only that
+/// has a `name`.
+fn fixture_inputs(root: &Path) -> Vec<FixtureInput> {
+    let mut out = Vec::new();
+    for chip in std::fs::read_dir(root.join("class/hwmon")).expect("class/hwmon") {
+        let hwmon = chip.expect("entry").path();
+        let Some(dir) = [hwmon.clone(), hwmon.join("device")]
+            .into_iter()
+            .find(|d| d.join("name").exists())
+        else {
+            continue;
+        };
+        for file in std::fs::read_dir(&dir).expect("chip dir") {
+            let name = file
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            let Some(channel) = name.strip_suffix("_input") else {
+                continue;
+            };
+            let prefix = channel.trim_end_matches(|c: char| c.is_ascii_digit());
+            if prefix.len() == channel.len()
+                || !["temp", "in", "fan", "power", "curr"].contains(&prefix)
+            {
+                continue;
+            }
+            out.push(FixtureInput {
+                dir: dir.clone(),
+                channel: channel.to_owned(),
+                label: read_trimmed(&dir.join(format!("{channel}_label"))),
+                reading: read_trimmed(&dir.join(&name)).expect("an input value"),
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn hwmon_and_thermal_sensors_match_the_recorded_sysfs() {
+    let root = sysfs_fixture();
+    let host = Host::with_recorded_sysfs();
+    let numeric = host.enumerate(&format!("{DMTF}CIM_NumericSensor"), &[], "");
+    let inputs = fixture_inputs(&root);
+    let zones: Vec<PathBuf> = std::fs::read_dir(root.join("class/thermal"))
+        .expect("class/thermal")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("thermal_zone"))
+        })
+        .collect();
+    assert!(inputs.len() >= 10, "{}", inputs.len());
+    assert_eq!(numeric.len(), inputs.len() + zones.len());
+
+    // DeviceIDs are distinct (several chips have the same labels) and none is an IPMI one.
+    let mut ids: Vec<String> = numeric
+        .iter()
+        .map(|i| prop(i, "DeviceID").expect("DeviceID"))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), numeric.len());
+    assert!(ids.iter().all(|id| !id.starts_with("IPMI:")));
+
+    for input in &inputs {
+        let chip = read_trimmed(&input.dir.join("name")).expect("name");
+        let suffix = format!(":{chip}:{}", input.channel);
+        let item = numeric
+            .iter()
+            .find(|i| {
+                prop(i, "DeviceID").is_some_and(|id| {
+                    id.ends_with(&suffix)
+                        && prop(i, "CurrentReading").as_deref() == Some(input.reading.as_str())
+                })
+            })
+            .unwrap_or_else(|| panic!("no sensor for {}/{}", input.dir.display(), input.channel));
+        let expected_name = input
+            .label
+            .clone()
+            .unwrap_or_else(|| format!("{chip} {}", input.channel));
+        assert_eq!(prop(item, "ElementName"), Some(expected_name));
+        // Units: millidegrees, millivolts, RPM, as the kernel's hwmon ABI defines them.
+        let (units, modifier, sensor_type) =
+            match input.channel.trim_end_matches(|c: char| c.is_ascii_digit()) {
+                "temp" => ("2", "-3", "2"),
+                "in" => ("5", "-3", "3"),
+                "fan" => ("19", "0", "5"),
+                "power" => ("7", "-6", "13"),
+                "curr" => ("6", "-3", "4"),
+                other => panic!("{other}"),
+            };
+        assert_eq!(prop(item, "BaseUnits").as_deref(), Some(units));
+        assert_eq!(prop(item, "UnitModifier").as_deref(), Some(modifier));
+        assert_eq!(prop(item, "SensorType").as_deref(), Some(sensor_type));
+        for (file, property) in [
+            ("max", "UpperThresholdNonCritical"),
+            ("min", "LowerThresholdNonCritical"),
+        ] {
+            assert_eq!(
+                prop(item, property),
+                read_trimmed(&input.dir.join(format!("{}_{file}", input.channel))),
+                "{} {property}",
+                input.channel
+            );
+        }
+        if input.channel.starts_with("temp") {
+            assert_eq!(
+                prop(item, "UpperThresholdCritical"),
+                read_trimmed(&input.dir.join(format!("{}_crit", input.channel)))
+            );
+        }
+        assert_eq!(
+            prop(item, "SystemCreationClassName").as_deref(),
+            Some("CIM_ComputerSystem")
+        );
+    }
+    for zone in &zones {
+        let name = zone
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let item = numeric
+            .iter()
+            .find(|i| prop(i, "DeviceID").as_deref() == Some(&format!("thermal:{name}")))
+            .unwrap_or_else(|| panic!("no sensor for {name}"));
+        assert_eq!(
+            prop(item, "CurrentReading"),
+            read_trimmed(&zone.join("temp"))
+        );
+        let kind = read_trimmed(&zone.join("type")).expect("type");
+        assert!(prop(item, "ElementName").is_some_and(|n| n.starts_with(&kind)));
+    }
+    // CIM_Sensor, the base class, has them all too.
+    let all = host.enumerate(&format!("{DMTF}CIM_Sensor"), &[], "");
+    assert_eq!(all.len(), numeric.len());
+}
+
+#[test]
+fn enclosure_chassis_and_system_come_from_dmi_with_serials_for_administrators_only() {
+    let root = sysfs_fixture();
+    let dmi = |name: &str| read_trimmed(&root.join("class/dmi/id").join(name));
+    let host = Host::with_recorded_sysfs();
+    let enclosure = host.enumerate(
+        "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_SystemEnclosure",
+        &[],
+        "",
+    );
+    assert_eq!(enclosure.len(), 1);
+    let e = &enclosure[0];
+    assert_eq!(prop(e, "ChassisTypes"), dmi("chassis_type"));
+    assert_eq!(prop(e, "Manufacturer"), dmi("chassis_vendor"));
+    assert_eq!(prop(e, "SMBIOSAssetTag"), dmi("chassis_asset_tag"));
+    assert_eq!(prop(e, "SerialNumber"), dmi("chassis_serial"));
+    assert!(prop(e, "SerialNumber").is_some());
+
+    let chassis = host.enumerate(&format!("{DMTF}CIM_Chassis"), &[], "");
+    assert_eq!(chassis.len(), 1);
+    assert_eq!(prop(&chassis[0], "Manufacturer"), dmi("chassis_vendor"));
+    assert_eq!(prop(&chassis[0], "SerialNumber"), dmi("chassis_serial"));
+
+    let system = host.enumerate(&format!("{DMTF}CIM_ComputerSystem"), &[], "");
+    assert_eq!(system.len(), 1);
+    let uuid = dmi("product_uuid").expect("uuid");
+    let hostname = read_trimmed(Path::new("/proc/sys/kernel/hostname")).expect("hostname");
+    assert_eq!(prop(&system[0], "Name"), Some(hostname));
+
+    // A user who is not an administrator sees no serial number and no UUID.
+    let body = "<n:Enumerate xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
+                xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
+                <w:OptimizeEnumeration/><w:MaxElements>100</w:MaxElements></n:Enumerate>";
+    for class in ["CIM_Chassis", "CIM_ComputerSystem"] {
+        let r = host.post_as(
+            PLAIN,
+            PLAIN_PASSWORD,
+            &soap::request(action::ENUMERATE, &format!("{DMTF}{class}"), &[], body),
+        );
+        assert_eq!(r.status, 200, "{}", r.describe());
+        let text = r.text();
+        assert!(!text.contains(&uuid), "{text}");
+        assert!(
+            !text.contains(&dmi("chassis_serial").expect("serial")),
+            "{text}"
+        );
+    }
+    let r = host.post(&soap::request(
+        action::ENUMERATE,
+        &format!("{DMTF}CIM_ComputerSystem"),
+        &[],
+        body,
+    ));
+    assert!(r.text().contains(&uuid), "{}", r.describe());
+}
+
+/// `winrm enumerate URI -dialect:association -filter:XML` as the service account.
+fn winrm_association(host: &Host, filter: &str) -> process::Finished {
+    let mut command = std::process::Command::new(binaries::winrm());
+    command
+        .args([
+            "enumerate",
+            &format!("{WMI_HARDWARE}*"),
+            "-dialect:association",
+        ])
+        .arg(format!("-filter:{filter}"))
+        .arg(format!("-r:http://127.0.0.1:{}", host.port))
+        .arg(format!("-u:{SERVICE_ACCOUNT}"))
+        .arg(format!("-p:{SERVICE_PASSWORD}"))
+        .args(["-a:Basic", "-unencrypted"])
+        .env("WSMAND_CONFIG_DIR", host.config.path());
+    process::run(&mut command, None, Duration::from_secs(60))
+}
+
+#[test]
+fn system_device_and_associated_sensor_through_the_association_filter() {
+    let root = sysfs_fixture();
+    let host = Host::with_recorded_sysfs();
+    let hostname = read_trimmed(Path::new("/proc/sys/kernel/hostname")).expect("hostname");
+    let filter = format!(
+        "<b:AssociatedInstances xmlns:b=\"http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd\" \
+         xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><b:Object>\
+         <a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address>\
+         <a:ReferenceParameters><w:ResourceURI>{WMI_HARDWARE}CIM_ComputerSystem</w:ResourceURI>\
+         <w:SelectorSet><w:Selector Name=\"CreationClassName\">CIM_ComputerSystem</w:Selector>\
+         <w:Selector Name=\"Name\">{hostname}</w:Selector></w:SelectorSet>\
+         </a:ReferenceParameters></b:Object>\
+         <b:AssociationClassName>CIM_SystemDevice</b:AssociationClassName>\
+         <b:ResultClassName>CIM_NumericSensor</b:ResultClassName>\
+         </b:AssociatedInstances>"
+    );
+    let out = winrm_association(&host, &filter);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    let sensors = out
+        .stdout
+        .lines()
+        .filter(|l| *l == "CIM_NumericSensor")
+        .count();
+    let zones = std::fs::read_dir(root.join("class/thermal"))
+        .expect("thermal")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("thermal_zone"))
+        })
+        .count();
+    assert_eq!(
+        sensors,
+        fixture_inputs(&root).len() + zones,
+        "{}",
+        out.stdout
+    );
+
+    // The processors of /proc/cpuinfo are the system's devices too.
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("cpuinfo");
+    let mut packages: Vec<&str> = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("physical id"))
+        .filter_map(|l| l.split(':').nth(1))
+        .map(str::trim)
+        .collect();
+    packages.sort();
+    packages.dedup();
+    let expected_packages = packages.len().max(1);
+    let processors = host.enumerate(&format!("{DMTF}CIM_Processor"), &[], "");
+    assert_eq!(processors.len(), expected_packages);
+    let devices = filter.replace(
+        "<b:ResultClassName>CIM_NumericSensor</b:ResultClassName>",
+        "<b:ResultClassName>CIM_Processor</b:ResultClassName>",
+    );
+    let out = winrm_association(&host, &devices);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert_eq!(
+        out.stdout.lines().filter(|l| *l == "CIM_Processor").count(),
+        expected_packages,
+        "{}",
+        out.stdout
+    );
+
+    // The processor's sensors: the coretemp chip of package 0 (coretemp.0's inputs) and, on a
+    // host of one package, every processor sensor, through CIM_AssociatedSensor.
+    let device_id = prop(&processors[0], "DeviceID").expect("DeviceID");
+    let sensors_of = format!(
+        "<b:AssociatedInstances xmlns:b=\"http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd\" \
+         xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><b:Object>\
+         <a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address>\
+         <a:ReferenceParameters><w:ResourceURI>{WMI_HARDWARE}CIM_Processor</w:ResourceURI>\
+         <w:SelectorSet><w:Selector Name=\"CreationClassName\">CIM_Processor</w:Selector>\
+         <w:Selector Name=\"DeviceID\">{device_id}</w:Selector>\
+         <w:Selector Name=\"SystemCreationClassName\">CIM_ComputerSystem</w:Selector>\
+         <w:Selector Name=\"SystemName\">{hostname}</w:Selector></w:SelectorSet>\
+         </a:ReferenceParameters></b:Object>\
+         <b:AssociationClassName>CIM_AssociatedSensor</b:AssociationClassName>\
+         </b:AssociatedInstances>"
+    );
+    let out = winrm_association(&host, &sensors_of);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    let coretemp0 = std::fs::read_dir(root.join("class/hwmon/hwmon0"))
+        .expect("hwmon0")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with("_input"))
+        })
+        .count();
+    let found = out
+        .stdout
+        .lines()
+        .filter(|l| *l == "CIM_NumericSensor")
+        .count();
+    assert!(found >= coretemp0, "{found} < {coretemp0}\n{}", out.stdout);
+}
+
+#[test]
+fn the_live_sysfs_of_this_host_answers_cleanly() {
+    // This machine has no hwmon, thermal or DMI; the live root gives empty answers, not faults.
+    if ["/sys/class/hwmon", "/sys/class/thermal"]
+        .iter()
+        .any(|d| std::fs::read_dir(d).is_ok_and(|mut e| e.next().is_some()))
+    {
+        eprintln!("skipped: this host has hwmon or thermal devices");
+        return;
+    }
+    let host = Host::start(None, 0o600);
+    if Path::new("/dev/ipmi0").exists() {
+        eprintln!("skipped: this host has a local BMC");
+        return;
+    }
+    assert!(host
+        .enumerate(&format!("{DMTF}CIM_NumericSensor"), &[], "")
+        .is_empty());
+    let chassis = host.enumerate(&format!("{DMTF}CIM_Chassis"), &[], "");
+    let has_dmi = Path::new("/sys/class/dmi/id/chassis_type").exists();
+    assert_eq!(chassis.len(), usize::from(has_dmi));
 }

@@ -1,0 +1,465 @@
+//! The machine as root/hardware and WMI describe it from DMI and /proc: Win32_SystemEnclosure
+//! (root/cimv2), CIM_Chassis, CIM_ComputerSystem and CIM_Processor (root/hardware), and the
+//! associations CIM_SystemDevice (the system and its sensors and processors) and
+//! CIM_AssociatedSensor (a sensor and the processor it measures).
+//!
+//! DMI comes from `class/dmi/id` under the sysfs root of [`Hardware`]. The kernel makes the
+//! serial numbers and the UUID readable by root only, so they are served to administrators
+//! only and are nil for everyone else, whatever the daemon itself can read.
+
+use std::sync::Arc;
+
+use wsman_proto::cim::{class_uri, Instance, Reference, Value};
+use wsman_proto::Fault;
+
+use super::hardware::{self, Hardware, NAMESPACE, SENSOR_KEYS, SYSTEM_CLASS};
+use super::sysfs::{self, SysfsSensor};
+use super::{procfs, system, Class};
+use crate::{Context, Filter};
+
+/// The one enclosure's Tag, as Windows names its first.
+const ENCLOSURE_TAG: &str = "System Enclosure 0";
+/// The one chassis' Tag.
+const CHASSIS_TAG: &str = "System Chassis";
+
+fn is_administrator(ctx: &Context<'_>) -> bool {
+    ctx.caller.is_some_and(|c| c.is_administrator)
+}
+
+/// A DMI attribute that only root may read in sysfs: nil unless the caller is an
+/// administrator.
+fn privileged_dmi(ctx: &Context<'_>, hardware: &Hardware, name: &str) -> Option<String> {
+    is_administrator(ctx)
+        .then(|| sysfs::dmi(hardware.sysfs_root(), name))
+        .flatten()
+}
+
+/// SMBIOS' chassis type (`chassis_type`, the kernel drops the lock bit).
+fn chassis_type(hardware: &Hardware) -> Option<u16> {
+    sysfs::dmi(hardware.sysfs_root(), "chassis_type")?
+        .parse()
+        .ok()
+}
+
+/// CIM_Chassis.ChassisPackageType of an SMBIOS chassis type: the same numbers up to 27
+/// (CIM's "SMBIOS Reserved" 23 is SMBIOS' rack mount chassis), SMBIOS' 2 (Unknown) is CIM's
+/// 0, and later SMBIOS types are 1 (Other).
+fn package_type(smbios: u16) -> u16 {
+    match smbios {
+        2 => 0,
+        1 | 3..=27 => smbios,
+        _ => 1,
+    }
+}
+
+/// `Win32_SystemEnclosure`: the machine's chassis from DMI, one instance keyed by Tag.
+pub struct SystemEnclosure {
+    hardware: Arc<Hardware>,
+}
+
+impl SystemEnclosure {
+    pub fn new(hardware: Arc<Hardware>) -> Self {
+        Self { hardware }
+    }
+}
+
+impl Class for SystemEnclosure {
+    fn name(&self) -> &'static str {
+        "Win32_SystemEnclosure"
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["Tag"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &[
+            "Caption",
+            "ChassisTypes",
+            "CreationClassName",
+            "Description",
+            "Manufacturer",
+            "Name",
+            "SerialNumber",
+            "SMBIOSAssetTag",
+            "Tag",
+            "Version",
+        ]
+    }
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let root = self.hardware.sysfs_root();
+        // Without DMI (a VM without it, a container) there is no enclosure to describe.
+        let Some(types) = chassis_type(&self.hardware) else {
+            return Ok(Vec::new());
+        };
+        Ok(vec![Instance::new(self.name(), self.namespace())
+            .with("Caption", "System Enclosure")
+            .with("ChassisTypes", vec![types])
+            .with("CreationClassName", self.name())
+            .with("Description", "System Enclosure")
+            .with("Manufacturer", sysfs::dmi(root, "chassis_vendor"))
+            .with("Name", "System Enclosure")
+            .with(
+                "SerialNumber",
+                privileged_dmi(ctx, &self.hardware, "chassis_serial"),
+            )
+            .with("SMBIOSAssetTag", sysfs::dmi(root, "chassis_asset_tag"))
+            .with_key("Tag", ENCLOSURE_TAG)
+            .with("Version", sysfs::dmi(root, "chassis_version"))])
+    }
+}
+
+/// `CIM_Chassis`: the same chassis in DMTF's terms (DSP1011), keyed by CreationClassName and
+/// Tag.
+pub struct Chassis {
+    hardware: Arc<Hardware>,
+}
+
+impl Chassis {
+    pub fn new(hardware: Arc<Hardware>) -> Self {
+        Self { hardware }
+    }
+}
+
+impl Class for Chassis {
+    fn name(&self) -> &'static str {
+        "CIM_Chassis"
+    }
+    fn namespace(&self) -> &'static str {
+        NAMESPACE
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["CreationClassName", "Tag"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &[
+            "Caption",
+            "ChassisPackageType",
+            "ChassisTypeDescription",
+            "CreationClassName",
+            "ElementName",
+            "Manufacturer",
+            "Name",
+            "PackageType",
+            "SerialNumber",
+            "Tag",
+            "Version",
+        ]
+    }
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let root = self.hardware.sysfs_root();
+        let Some(smbios) = chassis_type(&self.hardware) else {
+            return Ok(Vec::new());
+        };
+        let package = package_type(smbios);
+        let description = (package == 1).then(|| format!("SMBIOS chassis type {smbios}"));
+        Ok(vec![Instance::new(self.name(), NAMESPACE)
+            .with("Caption", CHASSIS_TAG)
+            .with("ChassisPackageType", package)
+            .with("ChassisTypeDescription", description)
+            .with_key("CreationClassName", self.name())
+            .with("ElementName", CHASSIS_TAG)
+            .with("Manufacturer", sysfs::dmi(root, "chassis_vendor"))
+            .with("Name", CHASSIS_TAG)
+            // 3: Chassis/Frame.
+            .with("PackageType", 3u16)
+            .with(
+                "SerialNumber",
+                privileged_dmi(ctx, &self.hardware, "chassis_serial"),
+            )
+            .with_key("Tag", CHASSIS_TAG)
+            .with("Version", sysfs::dmi(root, "chassis_version"))])
+    }
+}
+
+/// `CIM_ComputerSystem` (root/hardware): the host, keyed by its name, which every sensor's
+/// SystemName refers to.
+pub struct ComputerSystem {
+    hardware: Arc<Hardware>,
+}
+
+impl ComputerSystem {
+    pub fn new(hardware: Arc<Hardware>) -> Self {
+        Self { hardware }
+    }
+}
+
+fn system_reference() -> Reference {
+    Reference {
+        resource_uri: class_uri(NAMESPACE, SYSTEM_CLASS),
+        selectors: vec![
+            ("CreationClassName".to_owned(), SYSTEM_CLASS.to_owned()),
+            ("Name".to_owned(), procfs::host_name()),
+        ],
+    }
+}
+
+impl Class for ComputerSystem {
+    fn name(&self) -> &'static str {
+        SYSTEM_CLASS
+    }
+    fn namespace(&self) -> &'static str {
+        NAMESPACE
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["CreationClassName", "Name"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &[
+            "Caption",
+            "CreationClassName",
+            "Dedicated",
+            "ElementName",
+            "EnabledState",
+            "IdentifyingDescriptions",
+            "Name",
+            "NameFormat",
+            "OtherIdentifyingInfo",
+        ]
+    }
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let root = self.hardware.sysfs_root();
+        let name = procfs::host_name();
+        // DSP1052's identifying pairs: the SMBIOS UUID (root-only), the model, the serial
+        // number (root-only), those the caller may see and the host has.
+        let model = match (
+            sysfs::dmi(root, "sys_vendor"),
+            sysfs::dmi(root, "product_name"),
+        ) {
+            (Some(v), Some(p)) => Some(format!("{v} {p}")),
+            (v, p) => v.or(p),
+        };
+        let pairs = [
+            (
+                "CIM:GUID",
+                privileged_dmi(ctx, &self.hardware, "product_uuid"),
+            ),
+            ("CIM:Model", model),
+            (
+                "CIM:Tag",
+                privileged_dmi(ctx, &self.hardware, "product_serial"),
+            ),
+        ];
+        let (descriptions, values): (Vec<&str>, Vec<String>) =
+            pairs.into_iter().filter_map(|(d, v)| Some((d, v?))).unzip();
+        Ok(vec![Instance::new(SYSTEM_CLASS, NAMESPACE)
+            .with("Caption", name.clone())
+            .with_key("CreationClassName", SYSTEM_CLASS)
+            // 0: Not Dedicated (a general-purpose host).
+            .with("Dedicated", vec![0u16])
+            .with("ElementName", name.clone())
+            .with("EnabledState", 2u16)
+            .with("IdentifyingDescriptions", descriptions)
+            .with_key("Name", name)
+            .with("NameFormat", "Other")
+            .with("OtherIdentifyingInfo", values)])
+    }
+}
+
+/// `CIM_Processor` (root/hardware): the processor packages Win32_Processor serves, in DMTF's
+/// terms; keyed as every logical device of the system.
+pub struct Processor;
+
+impl Class for Processor {
+    fn name(&self) -> &'static str {
+        "CIM_Processor"
+    }
+    fn namespace(&self) -> &'static str {
+        NAMESPACE
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        SENSOR_KEYS
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &[
+            "AddressWidth",
+            "Caption",
+            "CPUStatus",
+            "CreationClassName",
+            "CurrentClockSpeed",
+            "DataWidth",
+            "DeviceID",
+            "ElementName",
+            "EnabledState",
+            "Family",
+            "MaxClockSpeed",
+            "Name",
+            "NumberOfEnabledCores",
+            "SystemCreationClassName",
+            "SystemName",
+        ]
+    }
+    fn instances(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Instance>, Fault> {
+        let system = procfs::host_name();
+        let copy = |from: &Instance, name: &str| from.get(name).cloned().unwrap_or(Value::Null);
+        Ok(system::Processor
+            .instances(ctx, filter)?
+            .iter()
+            .map(|w| {
+                Instance::new(self.name(), NAMESPACE)
+                    .with("AddressWidth", copy(w, "AddressWidth"))
+                    .with("Caption", copy(w, "Name"))
+                    // 1: CPU Enabled.
+                    .with("CPUStatus", 1u16)
+                    .with_key("CreationClassName", self.name())
+                    .with("CurrentClockSpeed", copy(w, "CurrentClockSpeed"))
+                    .with("DataWidth", copy(w, "DataWidth"))
+                    .with_key("DeviceID", copy(w, "DeviceID"))
+                    .with("ElementName", copy(w, "Name"))
+                    .with("EnabledState", 2u16)
+                    // 2: Unknown; the family code is in SMBIOS type 4, not in /proc/cpuinfo.
+                    .with("Family", 2u16)
+                    .with("MaxClockSpeed", copy(w, "MaxClockSpeed"))
+                    .with("Name", copy(w, "Name"))
+                    .with("NumberOfEnabledCores", copy(w, "NumberOfCores"))
+                    .with_key("SystemCreationClassName", SYSTEM_CLASS)
+                    .with_key("SystemName", system.clone())
+            })
+            .collect())
+    }
+}
+
+fn reference_to(instance: &Instance) -> Reference {
+    Reference {
+        resource_uri: class_uri(NAMESPACE, &instance.class),
+        selectors: instance.selectors(),
+    }
+}
+
+/// `CIM_SystemDevice`: the computer system (GroupComponent) and each of its sensors and
+/// processors (PartComponent).
+pub struct SystemDevice {
+    hardware: Arc<Hardware>,
+}
+
+impl SystemDevice {
+    pub fn new(hardware: Arc<Hardware>) -> Self {
+        Self { hardware }
+    }
+}
+
+impl Class for SystemDevice {
+    fn name(&self) -> &'static str {
+        "CIM_SystemDevice"
+    }
+    fn namespace(&self) -> &'static str {
+        NAMESPACE
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["GroupComponent", "PartComponent"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["GroupComponent", "PartComponent"]
+    }
+    fn references(&self) -> &'static [&'static str] {
+        &["GroupComponent", "PartComponent"]
+    }
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let system = system_reference();
+        let mut parts = hardware::all_sensors(&self.hardware, false);
+        parts.extend(Processor.instances(ctx, None)?);
+        Ok(parts
+            .iter()
+            .map(|part| {
+                Instance::new(self.name(), NAMESPACE)
+                    .with_key("GroupComponent", system.clone())
+                    .with_key("PartComponent", reference_to(part))
+            })
+            .collect())
+    }
+}
+
+/// The processor package a kernel sensor measures, where the driver says: Intel's and AMD's
+/// on-die sensors (`coretemp.N` is package N) and the thermal zones of the processor package.
+/// On a host of one package every processor sensor is that package's.
+fn measured_package(sensor: &SysfsSensor, packages: &[String]) -> Option<String> {
+    const PROCESSOR_CHIPS: &[&str] = &["coretemp", "k10temp", "zenpower", "cpu_thermal"];
+    const PROCESSOR_ZONES: &[&str] = &["x86_pkg_temp", "cpu-thermal", "cpu_thermal"];
+    let by_chip =
+        sensor.device_id.starts_with("hwmon:") && PROCESSOR_CHIPS.contains(&&*sensor.chip);
+    let by_zone =
+        sensor.device_id.starts_with("thermal:") && PROCESSOR_ZONES.contains(&&*sensor.chip);
+    if !by_chip && !by_zone {
+        return None;
+    }
+    let numbered = sensor
+        .device
+        .rsplit_once("coretemp.")
+        .and_then(|(_, n)| n.parse::<u32>().ok())
+        .map(|n| format!("CPU{n}"));
+    match numbered {
+        Some(id) => packages.contains(&id).then_some(id),
+        None if packages.len() == 1 => packages.first().cloned(),
+        None => None,
+    }
+}
+
+/// `CIM_AssociatedSensor`: a kernel sensor (Antecedent) and the CIM_Processor it measures
+/// (Dependent), for the sensors whose driver says what they measure.
+pub struct AssociatedSensor {
+    hardware: Arc<Hardware>,
+}
+
+impl AssociatedSensor {
+    pub fn new(hardware: Arc<Hardware>) -> Self {
+        Self { hardware }
+    }
+}
+
+impl Class for AssociatedSensor {
+    fn name(&self) -> &'static str {
+        "CIM_AssociatedSensor"
+    }
+    fn namespace(&self) -> &'static str {
+        NAMESPACE
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["Antecedent", "Dependent"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["Antecedent", "Dependent"]
+    }
+    fn references(&self) -> &'static [&'static str] {
+        &["Antecedent", "Dependent"]
+    }
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let processors = Processor.instances(ctx, None)?;
+        let packages: Vec<String> = processors
+            .iter()
+            .filter_map(|p| p.get("DeviceID").map(Value::to_text))
+            .collect();
+        let system = procfs::host_name();
+        Ok(self
+            .hardware
+            .sysfs_sensors()
+            .iter()
+            .filter_map(|s| {
+                let package = measured_package(s, &packages)?;
+                let processor = processors
+                    .iter()
+                    .find(|p| p.get("DeviceID").map(Value::to_text).as_deref() == Some(&package))?;
+                let sensor = hardware::sysfs_sensor_instance(s, &system);
+                Some(
+                    Instance::new(self.name(), NAMESPACE)
+                        .with_key("Antecedent", reference_to(&sensor))
+                        .with_key("Dependent", reference_to(processor)),
+                )
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smbios_chassis_types_become_cim_package_types() {
+        assert_eq!(package_type(2), 0);
+        assert_eq!(package_type(3), 3);
+        assert_eq!(package_type(23), 23);
+        assert_eq!(package_type(35), 1);
+    }
+}
