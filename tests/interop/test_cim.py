@@ -124,3 +124,54 @@ def test_invoke_get_owner(daemon, sleeper, transport):
     with open(f"/proc/{sleeper.pid}/status", encoding="utf-8") as status:
         uid = next(int(line.split()[1]) for line in status if line.startswith("Uid:"))
     assert output.findtext(f"{{{PROCESS_NS}}}User") == pwd.getpwuid(uid).pw_name
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory every user may write to (pytest's own tmp_path is root's alone)."""
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="wsman-interop-create-")
+    os.chmod(path, 0o777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_invoke_create_runs_as_the_caller(daemon, credentials, shared_dir, transport):
+    """Win32_Process.Create through WSMan.invoke: the process really runs, as the Linux user
+    the credentials map to, in CurrentDirectory, and is left running."""
+    import pwd
+    import signal
+    import time
+
+    user, password = credentials
+    linux_user = "root" if user == SERVICE_ACCOUNT else user
+    uri = WMI + "Win32_Process"
+    body = ET.Element(f"{{{PROCESS_NS}}}Create_INPUT")
+    ET.SubElement(body, f"{{{PROCESS_NS}}}CommandLine").text = "echo $$ > written; exec sleep 304"
+    ET.SubElement(body, f"{{{PROCESS_NS}}}CurrentDirectory").text = shared_dir
+    with make_wsman(daemon, transport, user, password) as wsman:
+        response = wsman.invoke(uri + "/Create", uri, body)
+    output = response.find(f".//{{{PROCESS_NS}}}Create_OUTPUT")
+    assert output is not None, ET.tostring(response)
+    assert output.findtext(f"{{{PROCESS_NS}}}ReturnValue") == "0", ET.tostring(response)
+    pid = int(output.findtext(f"{{{PROCESS_NS}}}ProcessId"))
+    try:
+        written = os.path.join(shared_dir, "written")
+        deadline = time.monotonic() + 30
+        while not (os.path.exists(written) and open(written, encoding="utf-8").read().endswith("\n")):
+            assert time.monotonic() < deadline, "the created process wrote nothing"
+            time.sleep(0.02)
+        assert int(open(written, encoding="utf-8").read()) == pid
+        account = pwd.getpwnam(linux_user)
+        assert os.stat(written).st_uid == account.pw_uid
+        with open(f"/proc/{pid}/status", encoding="utf-8") as status:
+            uid = next(int(line.split()[1]) for line in status if line.startswith("Uid:"))
+        assert uid == account.pw_uid
+        assert os.readlink(f"/proc/{pid}/cwd") == shared_dir
+    finally:
+        os.kill(pid, signal.SIGKILL)

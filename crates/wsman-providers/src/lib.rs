@@ -47,6 +47,45 @@ pub struct Context<'a> {
     pub address: &'a str,
     /// The authenticated caller; `None` only in tests of providers that need none.
     pub caller: Option<&'a Caller>,
+    /// Starts processes for methods that run programs (`Win32_Process.Create`); `None` where
+    /// the daemon serves no shells.
+    pub launcher: Option<&'a dyn Launcher>,
+}
+
+/// Starts a program for a method, through the spawn, user switch and limits of the daemon's
+/// WinRS shells, so that a method that runs programs is no way around them. The server
+/// supplies it (the shell engine); providers do not spawn processes themselves.
+pub trait Launcher: Send + Sync + std::fmt::Debug {
+    /// Runs `/bin/sh -c command_line` as the caller's Linux user in `working_directory` (the
+    /// user's home when `None`), detached: it outlives the request and is reaped by the
+    /// daemon. Blocks until the program has started; answers its process id.
+    fn launch(
+        &self,
+        caller: &Caller,
+        command_line: &str,
+        working_directory: Option<&std::path::Path>,
+    ) -> Result<u32, LaunchError>;
+}
+
+/// Why [`Launcher::launch`] did not start the program.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LaunchError {
+    /// The caller maps to no Linux user, or may not enter the working directory.
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    /// The daemon cannot run programs as that user (it is not root).
+    #[error("insufficient privilege: {0}")]
+    InsufficientPrivilege(String),
+    /// The working directory does not exist or is not a directory.
+    #[error("path not found: {0}")]
+    PathNotFound(String),
+    /// The command line cannot be run (empty, or a NUL byte).
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+    /// Anything else (the service is shutting down, a system call failed).
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl<'a> Context<'a> {
@@ -55,7 +94,14 @@ impl<'a> Context<'a> {
             request,
             address,
             caller: None,
+            launcher: None,
         }
+    }
+
+    /// Builder: the process launcher (see [`Launcher`]).
+    pub fn with_launcher(mut self, launcher: Option<&'a dyn Launcher>) -> Self {
+        self.launcher = launcher;
+        self
     }
 
     /// Builder: the authenticated caller.

@@ -97,6 +97,7 @@ impl Dispatcher {
 
     /// Serve the WinRS shell resources with `shells`.
     pub fn with_shells(mut self, shells: ShellService) -> Self {
+        self.transfer.set_launcher(Arc::new(shells.clone()));
         self.shells = Some(ShellEngine::new(shells, Arc::clone(&self.enumerations)));
         self
     }

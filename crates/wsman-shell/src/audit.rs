@@ -148,3 +148,66 @@ pub(crate) fn shell_reconnected(user: &str, client_ip: Option<IpAddr>, shell_id:
         shell_id,
     );
 }
+
+/// A process started outside any shell (Win32_Process Create).
+pub(crate) fn process_launched(
+    user: &str,
+    client_ip: Option<IpAddr>,
+    command_line: &str,
+    working_directory: &str,
+    pid: u32,
+) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        audit = 1,
+        event = "process_launched",
+        user,
+        remote_address = %address(client_ip),
+        command_line,
+        working_directory,
+        pid,
+        "process launched"
+    );
+}
+
+/// A launched process could not start.
+pub(crate) fn process_launch_failed(
+    user: &str,
+    client_ip: Option<IpAddr>,
+    command_line: &str,
+    error: &dyn std::fmt::Display,
+) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        audit = 1,
+        event = "process_launch_failed",
+        user,
+        remote_address = %address(client_ip),
+        command_line,
+        error = %error,
+        "process failed to start"
+    );
+}
+
+/// A launched process exited (and was reaped).
+pub(crate) fn process_ended(
+    user: &str,
+    client_ip: Option<IpAddr>,
+    command_line: &str,
+    pid: u32,
+    exit_code: i32,
+    duration: Duration,
+) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        audit = 1,
+        event = "process_ended",
+        user,
+        remote_address = %address(client_ip),
+        command_line,
+        pid,
+        exit_code,
+        duration_ms = duration.as_millis() as u64,
+        "process ended"
+    );
+}

@@ -376,7 +376,7 @@ pub(crate) fn kill_trees_blocking<C: std::borrow::Borrow<Command>>(commands: &[C
 
 /// Waits for the child to exit and reaps it: woken by its pidfd where the kernel has them,
 /// else on a blocking thread.
-async fn wait_for_exit(mut child: Child) -> std::io::Result<std::process::ExitStatus> {
+pub(crate) async fn wait_for_exit(mut child: Child) -> std::io::Result<std::process::ExitStatus> {
     let Some(pidfd) = child.take_pidfd() else {
         return tokio::task::spawn_blocking(move || child.wait())
             .await

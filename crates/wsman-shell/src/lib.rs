@@ -135,7 +135,7 @@ mod types;
 
 pub use audit::AUDIT_TARGET;
 pub use error::ShellError;
-pub use manager::{LimitReport, ShellManager};
+pub use manager::{Launched, LimitReport, ShellManager};
 pub use types::{
     CommandInfo, CommandSpec, CommandState, OutputChunk, ReceiveOutcome, ReceiveOutput,
     ReceiveRequest, SendOutcome, ShellInfo, ShellLimits, ShellOptions, ShellOwner, ShellSignal,

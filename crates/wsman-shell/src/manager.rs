@@ -13,8 +13,10 @@ use wsman_os::process::{
 };
 
 mod housekeeping;
+mod launch;
 
 use housekeeping::{claim_cgroups, reap};
+pub use launch::Launched;
 
 use crate::audit;
 use crate::command::{Buffers, Command};
@@ -63,6 +65,11 @@ struct Inner {
     switch_user: bool,
     daemon_uid: u32,
     registry: Mutex<Registry>,
+    /// Where launched processes are waited for ([`ShellManager::launch`]).
+    runtime: tokio::runtime::Handle,
+    /// The cgroups of launched processes whose first process has exited while others of
+    /// the group still run: removed by the reaper once empty.
+    launched_groups: Mutex<Vec<ShellCgroup>>,
 }
 
 #[derive(Debug, Default)]
@@ -136,6 +143,8 @@ impl ShellManager {
             switch_user: daemon_is_root(),
             daemon_uid: wsman_os::process::daemon_uid(),
             registry: Mutex::new(Registry::default()),
+            runtime: runtime.clone(),
+            launched_groups: Mutex::new(Vec::new()),
         });
         let report = Self::report_of(&inner);
         tracing::info!(
@@ -232,21 +241,12 @@ impl ShellManager {
             None if owner.run_as.home.is_dir() => owner.run_as.home.clone(),
             None => PathBuf::from("/"),
         };
-        let mut environment = login_environment(&owner.run_as, options.no_profile);
-        for (name, value) in &options.environment {
-            environment.retain(|(existing, _)| existing != name);
-            environment.push((name.clone(), value.clone()));
-        }
-        // WinRS text is UTF-8 (code page 65001, our default): without a
-        // locale, programs would print non-ASCII as '?'.
-        let utf8 = matches!(options.codepage, None | Some(65001));
-        if utf8
-            && !environment
-                .iter()
-                .any(|(name, _)| name == "LANG" || name == "LC_ALL")
-        {
-            environment.push(("LANG".to_owned(), "C.UTF-8".to_owned()));
-        }
+        let environment = process_environment(
+            &owner.run_as,
+            options.no_profile,
+            &options.environment,
+            options.codepage,
+        );
         let idle_timeout = options
             .idle_timeout
             .map_or(limits.idle_timeout, |asked| asked.min(limits.idle_timeout));
@@ -768,6 +768,32 @@ fn attach(shell: &Shell, attachment: &mut Attachment, client_session: Option<&st
         command.resume();
     }
     audit::shell_reconnected(&shell.owner.user_name, shell.owner.client_ip, &shell.id);
+}
+
+/// The environment every process the manager starts gets: the user's login environment,
+/// then the client's variables, and a UTF-8 locale when the code page is UTF-8 (WinRS text is
+/// UTF-8, code page 65001, our default: without a locale, programs would print non-ASCII as
+/// '?').
+fn process_environment(
+    run_as: &wsman_os::LinuxUser,
+    no_profile: bool,
+    extra: &[(String, String)],
+    codepage: Option<u32>,
+) -> Vec<(String, String)> {
+    let mut environment = login_environment(run_as, no_profile);
+    for (name, value) in extra {
+        environment.retain(|(existing, _)| existing != name);
+        environment.push((name.clone(), value.clone()));
+    }
+    let utf8 = matches!(codepage, None | Some(65001));
+    if utf8
+        && !environment
+            .iter()
+            .any(|(name, _)| name == "LANG" || name == "LC_ALL")
+    {
+        environment.push(("LANG".to_owned(), "C.UTF-8".to_owned()));
+    }
+    environment
 }
 
 fn remove_shell(inner: &Inner, shell_id: &str) -> Option<Arc<Shell>> {

@@ -306,7 +306,7 @@ fn providers(
     config_dir: &std::path::Path,
     event_log: Arc<dyn wsman_providers::cim::ntlogevent::EventLog>,
 ) -> wsman_providers::Registry {
-    use wsman_proto::operation::{CIM_ALL, CIM_PREFIX, WMI_PREFIX};
+    use wsman_proto::operation::{CIM_ALL, CIM_PREFIX, CLASS_METADATA_PREFIX, WMI_PREFIX};
     use wsman_providers::cim::{hardware::Hardware, service::ServiceManager, CimProvider};
     let services = ServiceManager::new(tokio::runtime::Handle::current(), None);
     let sysfs_root =
@@ -316,7 +316,7 @@ fn providers(
         });
     let hardware = Hardware::new(bmc(config_dir), sysfs_root);
     let mut registry = wsman_providers::Registry::new();
-    for prefix in [WMI_PREFIX, CIM_PREFIX, CIM_ALL] {
+    for prefix in [WMI_PREFIX, CIM_PREFIX, CIM_ALL, CLASS_METADATA_PREFIX] {
         registry.register(
             prefix,
             CimProvider::new()

@@ -6,6 +6,7 @@
 //! against the class, so those rules are written once. Filtering, rendering, EPRs and paging
 //! are the server's.
 
+mod declarations;
 pub mod disk;
 pub mod hardware;
 pub mod network;
@@ -16,6 +17,7 @@ pub mod perf_process;
 pub mod platform;
 pub mod process;
 pub mod procfs;
+pub mod schema;
 pub mod service;
 pub mod sysfs;
 pub mod system;
@@ -24,7 +26,7 @@ use wsman_proto::cim::{Instance, Reference, Value};
 use wsman_proto::enumeration::{AssociationFilter, AssociationKind};
 use wsman_proto::envelope::{SelectorSet, SelectorValue};
 use wsman_proto::fault::SelectorProblem;
-use wsman_proto::operation::{ClassRef, Resource, CIM_NAMESPACE_SELECTOR};
+use wsman_proto::operation::{ClassRef, Resource, CIM_NAMESPACE_SELECTOR, CLASS_METADATA_PREFIX};
 use wsman_proto::Fault;
 
 use crate::{Body, Context, Filter, Item, Provider};
@@ -53,6 +55,17 @@ pub trait Class: Send + Sync + 'static {
             .into_iter()
             .find(|i| i.matches_selectors(keys.iter().copied()))
             .ok_or_else(not_found)
+    }
+    /// The types of the properties and the methods, for the class declaration (class
+    /// metadata): by default the one `declarations.rs` holds for this class.
+    fn declaration(&self) -> Option<&'static schema::Declaration> {
+        declarations::DECLARATIONS
+            .iter()
+            .find(|(namespace, class, _)| {
+                class.eq_ignore_ascii_case(self.name())
+                    && namespace.eq_ignore_ascii_case(self.namespace())
+            })
+            .map(|(_, _, declaration)| declaration)
     }
     /// Run `method` (on the instance `keys` name, or on the class when they are empty; the
     /// input is the request body, `<Method>_INPUT`). Answers the `<Method>_OUTPUT` instance,
@@ -248,7 +261,18 @@ impl CimProvider {
                         .is_none_or(|w| w.eq_ignore_ascii_case(r))
                 })
                 .collect();
-            for instance in association.instances(ctx, None)? {
+            // An association whose source cannot answer (no systemd for
+            // Win32_DependentService) fails the request only when the filter names it; else
+            // it cannot refer to the object, which exists, and is left out.
+            let instances = match association.instances(ctx, None) {
+                Ok(instances) => instances,
+                Err(fault) if wanted_association.is_some() => return Err(fault),
+                Err(fault) => {
+                    tracing::debug!(class = association.name(), ?fault, "association left out");
+                    continue;
+                }
+            };
+            for instance in instances {
                 let Some(matched) = roles.iter().find(|r| refers_to_object(instance.get(r))) else {
                     continue;
                 };
@@ -377,12 +401,115 @@ fn given_keys<'a>(
     Ok(out)
 }
 
+/// The class-metadata resource (Get-CimClass): `.../cim-xml/2/cim-schema/2/<Class>`, or `*`
+/// with a `ClassName` selector, in the `__cimnamespace` selector's namespace (default
+/// root/cimv2).
+impl CimProvider {
+    /// The namespace and the selectors other than it, checked: only `ClassName` besides.
+    fn metadata_selectors<'a>(ctx: &'a Context<'_>) -> Result<(String, Option<&'a str>), Fault> {
+        let mut namespace = "root/cimv2".to_owned();
+        let mut class_name = None;
+        for s in &ctx.request.selectors.0 {
+            let SelectorValue::Text(value) = &s.value else {
+                return Err(Fault::invalid_selectors(
+                    SelectorProblem::TypeMismatch,
+                    format!("The selector {:?} is not a reference. ", s.name),
+                ));
+            };
+            if s.name.eq_ignore_ascii_case(CIM_NAMESPACE_SELECTOR) {
+                namespace = value.replace('\\', "/").to_ascii_lowercase();
+            } else if s.name.eq_ignore_ascii_case("ClassName") {
+                class_name = Some(value.as_str());
+            } else {
+                return Err(Fault::invalid_selectors(
+                    SelectorProblem::Unexpected,
+                    format!(
+                        "The selector {:?} is not one of the class metadata (__cimnamespace, ClassName). ",
+                        s.name
+                    ),
+                ));
+            }
+        }
+        Ok((namespace, class_name))
+    }
+
+    /// The declaration of `class` as a CIM-XML `CLASS` element, or why there is none.
+    fn class_declaration(class: &dyn Class) -> Result<String, Fault> {
+        let declaration = class.declaration().ok_or_else(|| {
+            Fault::destination_unreachable(&format!(
+                "{CLASS_METADATA_PREFIX}{} (no declaration of this class)",
+                class.name()
+            ))
+        })?;
+        Ok(schema::render_class(
+            class.name(),
+            class.keys(),
+            !class.references().is_empty(),
+            declaration,
+        ))
+    }
+
+    fn get_metadata(&self, ctx: &Context<'_>, class: &ClassRef) -> Result<Body, Fault> {
+        let (namespace, selected) = Self::metadata_selectors(ctx)?;
+        let found = match (class, selected) {
+            (ClassRef::Named(name), _) => self
+                .find(&namespace, name)
+                .ok_or_else(|| Fault::destination_unreachable(ctx.resource_uri()))?,
+            (ClassRef::All, Some(name)) => self.find(&namespace, name).ok_or_else(not_found)?,
+            (ClassRef::All, None) => {
+                return Err(Fault::invalid_selectors(
+                    SelectorProblem::Insufficient,
+                    "The class metadata URI with * needs a ClassName selector. ",
+                ))
+            }
+        };
+        Self::class_declaration(found).map(Body::Xml)
+    }
+
+    /// Every class of the namespace (Get-CimClass without a name).
+    fn enumerate_metadata(
+        &self,
+        ctx: &Context<'_>,
+        class: &ClassRef,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Item>, Fault> {
+        if filter.is_some() {
+            return Err(Fault::cannot_process_filter(
+                "The class metadata is enumerated without a filter. ",
+            ));
+        }
+        let (namespace, selected) = Self::metadata_selectors(ctx)?;
+        let wanted = match class {
+            ClassRef::Named(name) => Some(name.as_str()),
+            ClassRef::All => selected,
+        };
+        let mut items = Vec::new();
+        for class in self.classes.iter().filter(|c| {
+            c.namespace().eq_ignore_ascii_case(&namespace)
+                && wanted.is_none_or(|w| w.eq_ignore_ascii_case(c.name()))
+        }) {
+            let Ok(xml) = Self::class_declaration(class.as_ref()) else {
+                continue;
+            };
+            items.push(Item::Xml {
+                xml,
+                resource_uri: format!("{CLASS_METADATA_PREFIX}{}", class.name()),
+                selectors: vec![(CIM_NAMESPACE_SELECTOR.to_owned(), namespace.clone())],
+            });
+        }
+        Ok(items)
+    }
+}
+
 impl Provider for CimProvider {
     fn filtering(&self) -> bool {
         true
     }
 
     fn get(&self, ctx: &Context<'_>) -> Result<Body, Fault> {
+        if let Resource::ClassMetadata(class) = &ctx.operation().resource {
+            return self.get_metadata(ctx, class);
+        }
         let Some(class) = self.addressed(ctx)? else {
             return Err(Fault::destination_unreachable(ctx.resource_uri()));
         };
@@ -399,6 +526,9 @@ impl Provider for CimProvider {
     }
 
     fn enumerate(&self, ctx: &Context<'_>, filter: Option<&Filter>) -> Result<Vec<Item>, Fault> {
+        if let Resource::ClassMetadata(class) = &ctx.operation().resource {
+            return self.enumerate_metadata(ctx, class, filter);
+        }
         if let Some(Filter::Association(association)) = filter {
             return self
                 .associations(ctx, association)
@@ -436,5 +566,158 @@ impl Provider for CimProvider {
             .into_iter()
             .map(Item::Instance)
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::schema::CimType;
+    use super::*;
+
+    /// Every class this crate builds without a BMC or an event log, and the systemd ones (the
+    /// manager connects only on first use).
+    fn classes() -> Vec<Box<dyn Class>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let manager = service::ServiceManager::new(runtime.handle().clone(), None);
+        let mut classes = CimProvider::new().classes;
+        classes.push(Box::new(service::Service::new(manager.clone())));
+        classes.push(Box::new(service::DependentService::new(manager)));
+        classes
+    }
+
+    #[test]
+    fn every_declared_type_is_a_cim_type() {
+        for (namespace, class, declaration) in declarations::DECLARATIONS {
+            let methods = declaration
+                .methods
+                .iter()
+                .flat_map(|m| m.inputs.iter().chain(m.outputs));
+            for (name, type_name) in declaration.properties.iter().chain(methods) {
+                assert!(
+                    CimType::parse(type_name).is_some(),
+                    "{namespace}/{class}.{name}: {type_name:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_class_declares_exactly_its_properties() {
+        for class in classes() {
+            let declaration = class
+                .declaration()
+                .unwrap_or_else(|| panic!("{} has no declaration", class.name()));
+            let mut declared: Vec<&str> = declaration.properties.iter().map(|p| p.0).collect();
+            let mut listed = class.properties().to_vec();
+            declared.sort_unstable();
+            listed.sort_unstable();
+            assert_eq!(declared, listed, "{}", class.name());
+            for key in class.keys() {
+                assert!(declared.contains(key), "{}: key {key}", class.name());
+            }
+            for reference in class.references() {
+                let (_, type_name) = declaration
+                    .properties
+                    .iter()
+                    .find(|(n, _)| n == reference)
+                    .unwrap();
+                assert!(
+                    matches!(CimType::parse(type_name), Some(CimType::Reference(_))),
+                    "{}.{reference} is no reference",
+                    class.name()
+                );
+            }
+        }
+    }
+
+    /// The instances this host gives (from /proc, /sys, the clock) fit their declarations.
+    #[test]
+    fn instances_of_this_host_fit_their_declarations() {
+        let request = wsman_proto::Request::default();
+        let ctx = Context::new(&request, "http://127.0.0.1/wsman");
+        let mut checked = 0;
+        for class in CimProvider::new().classes {
+            let declaration = class.declaration().unwrap();
+            let Ok(instances) = class.instances(&ctx, None) else {
+                continue;
+            };
+            for instance in instances.iter().take(50) {
+                for (name, value) in &instance.properties {
+                    let (_, type_name) = declaration
+                        .properties
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .unwrap_or_else(|| panic!("{}.{name} undeclared", class.name()));
+                    let cim_type = CimType::parse(type_name).unwrap();
+                    assert!(
+                        cim_type.admits(value),
+                        "{}.{name} = {value:?} is no {type_name}",
+                        class.name()
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100, "only {checked} values checked");
+    }
+
+    #[test]
+    fn class_declaration_renders_keys_arrays_references_and_methods() {
+        let declaration = schema::Declaration {
+            superclass: Some("CIM_Base"),
+            properties: &[
+                ("Name", "string"),
+                ("Addresses", "string[]"),
+                ("Owner", "ref:CIM_Owner"),
+            ],
+            methods: &[schema::Method {
+                name: "Run",
+                is_static: true,
+                inputs: &[("Line", "string")],
+                outputs: &[("Id", "uint32")],
+            }],
+        };
+        let xml = schema::render_class("X_Thing", &["name"], true, &declaration);
+        let parsed = wsman_proto::xml::parse(&xml, &wsman_proto::xml::Limits::default()).unwrap();
+        let tags: Vec<(&str, Option<&str>)> = parsed
+            .elements()
+            .map(|e| {
+                let name = e
+                    .attributes
+                    .iter()
+                    .find(|a| a.name == "NAME")
+                    .map(|a| a.value.as_str());
+                (e.name.as_str(), name)
+            })
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                ("QUALIFIER", Some("Association")),
+                ("PROPERTY", Some("Name")),
+                ("PROPERTY.ARRAY", Some("Addresses")),
+                ("PROPERTY.REFERENCE", Some("Owner")),
+                ("METHOD", Some("Run")),
+            ]
+        );
+        assert!(xml.contains("<PROPERTY NAME=\"Name\" TYPE=\"string\"><QUALIFIER NAME=\"key\""));
+        assert!(xml.contains("REFERENCECLASS=\"CIM_Owner\""));
+        assert!(xml.contains("<PARAMETER NAME=\"Id\" TYPE=\"uint32\"><QUALIFIER NAME=\"Out\""));
+    }
+
+    #[test]
+    fn types_admit_only_their_values() {
+        let uint8 = CimType::parse("uint8").unwrap();
+        assert!(uint8.admits(&Value::Unsigned(255)) && !uint8.admits(&Value::Unsigned(256)));
+        let sint16 = CimType::parse("sint16").unwrap();
+        assert!(sint16.admits(&Value::Signed(-32768)) && !sint16.admits(&Value::Signed(32768)));
+        assert!(!sint16.admits(&Value::Text("1".into())));
+        let array = CimType::parse("string[]").unwrap();
+        assert!(array.admits(&Value::Array(vec![Value::Text("a".into())])));
+        assert!(!array.admits(&Value::Text("a".into())));
+        assert!(CimType::parse("uint128").is_none() && CimType::parse("ref:").is_none());
     }
 }

@@ -120,7 +120,10 @@ fn instance(pid: u32, host: &Host) -> Option<Instance> {
         .with("PeakPageFileUsage", kb("VmSwap"))
         .with("PeakVirtualSize", kb("VmPeak").map(|k| k * 1024))
         .with("PeakWorkingSetSize", kb("VmHWM"))
-        .with("Priority", stat.signed(18))
+        .with(
+            "Priority",
+            windows_priority(stat.signed(18), stat.signed(19)),
+        )
         .with("PrivatePageCount", kb("RssAnon").map(|k| k * 1024))
         .with("ProcessId", pid)
         .with("SessionId", stat.get(6))
@@ -132,6 +135,22 @@ fn instance(pid: u32, host: &Host) -> Option<Instance> {
         .with("WindowsVersion", host.version.clone())
         .with("WorkingSetSize", kb("VmRSS").map_or(0, |k| k * 1024));
     Some(instance)
+}
+
+/// Windows' base priority (0..31, higher runs first) for the kernel's `priority` and `nice`
+/// fields of `/proc/<pid>/stat`: the base of the Windows priority class each nice range
+/// stands for (idle 4, below normal 6, normal 8, above normal 10, high 13), and real time 24
+/// for the real-time policies (whose kernel priority is negative). The kernel's own numbers
+/// run the other way (lower first) and go below zero, which Windows' uint32 cannot carry.
+fn windows_priority(priority: i64, nice: i64) -> u32 {
+    match (priority, nice) {
+        (p, _) if p < 0 => 24,
+        (_, n) if n <= -10 => 13,
+        (_, n) if n < 0 => 10,
+        (_, 0) => 8,
+        (_, n) if n < 15 => 6,
+        _ => 4,
+    }
 }
 
 /// The pid a filter names by key (`Handle = 'n'` or `ProcessId = n`), so that such a query
@@ -186,6 +205,9 @@ impl Class for Process {
     ) -> Result<Instance, Fault> {
         if method.eq_ignore_ascii_case("Terminate") {
             return terminate(ctx, keys);
+        }
+        if method.eq_ignore_ascii_case("Create") {
+            return create(ctx);
         }
         if !method.eq_ignore_ascii_case("GetOwner") {
             return Err(crate::not_supported(ctx));
@@ -258,6 +280,61 @@ fn terminate(ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault
         Err(error) => {
             tracing::warn!(user, pid, %error, "Win32_Process.Terminate");
             Ok(output(8))
+        }
+    }
+}
+
+/// Windows' Win32_Process.Create return values.
+mod create_return {
+    pub(super) const SUCCESS: u32 = 0;
+    pub(super) const ACCESS_DENIED: u32 = 2;
+    pub(super) const INSUFFICIENT_PRIVILEGE: u32 = 3;
+    pub(super) const UNKNOWN_FAILURE: u32 = 8;
+    pub(super) const PATH_NOT_FOUND: u32 = 9;
+    pub(super) const INVALID_PARAMETER: u32 = 21;
+}
+
+/// `Create` (a static method: no selectors): `/bin/sh -c CommandLine` as the caller's Linux
+/// user, in `CurrentDirectory` (the user's home when absent), started by the daemon's
+/// [`crate::Launcher`] with the spawn and limits of a WinRS command and left running.
+/// `ProcessStartupInformation` is not used (there is no window to place). A missing
+/// CommandLine is `w:InvalidParameter`; a process that cannot start is a non-zero
+/// ReturnValue, as on Windows.
+fn create(ctx: &Context<'_>) -> Result<Instance, Fault> {
+    use crate::LaunchError;
+    use create_return::*;
+    let input = wsman_proto::cim::MethodInput::read(ctx.request.body.as_ref(), "Create")?;
+    let command_line = input.required("Create", "CommandLine")?;
+    let directory = input.text("CurrentDirectory").map(std::path::Path::new);
+    // Windows writes ProcessId before ReturnValue, nil when nothing started.
+    let output = |code: u32| {
+        Instance::new("Create_OUTPUT", "root/cimv2")
+            .with("ProcessId", Value::Null)
+            .with("ReturnValue", code)
+    };
+    let Some(caller) = ctx.caller else {
+        return Ok(output(ACCESS_DENIED));
+    };
+    let Some(launcher) = ctx.launcher else {
+        tracing::warn!(user = %caller.user, "Win32_Process.Create: this daemon starts no processes (no shell engine)");
+        return Ok(output(UNKNOWN_FAILURE));
+    };
+    match launcher.launch(caller, command_line, directory) {
+        Ok(pid) => {
+            tracing::info!(user = %caller.user, pid, "Win32_Process.Create");
+            Ok(Instance::new("Create_OUTPUT", "root/cimv2")
+                .with("ProcessId", pid)
+                .with("ReturnValue", SUCCESS))
+        }
+        Err(error) => {
+            tracing::info!(user = %caller.user, %error, "Win32_Process.Create: refused or failed");
+            Ok(output(match error {
+                LaunchError::AccessDenied(_) => ACCESS_DENIED,
+                LaunchError::InsufficientPrivilege(_) => INSUFFICIENT_PRIVILEGE,
+                LaunchError::PathNotFound(_) => PATH_NOT_FOUND,
+                LaunchError::InvalidParameter(_) => INVALID_PARAMETER,
+                _ => UNKNOWN_FAILURE,
+            }))
         }
     }
 }

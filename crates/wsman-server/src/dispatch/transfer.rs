@@ -15,7 +15,7 @@ use wsman_proto::ns::action;
 use wsman_proto::operation::{Action, Resource, CIM_PREFIX};
 use wsman_proto::{transfer, wql, Fault, Request};
 use wsman_providers::{
-    Answer, Body, Call as ProviderCall, Context, Filter, Item, Registry, Served,
+    Answer, Body, Call as ProviderCall, Context, Filter, Item, Launcher, Registry, Served,
 };
 
 use super::{finish, finish_owned, paging, Call, Engine, ReplyFuture};
@@ -25,6 +25,8 @@ use crate::enumeration::EnumerationStore;
 pub struct TransferEngine {
     registry: Registry,
     enumerations: Arc<EnumerationStore>,
+    /// How methods start programs (the shell engine's spawn); `None`: they cannot.
+    launcher: Option<Arc<dyn Launcher>>,
 }
 
 impl TransferEngine {
@@ -32,7 +34,13 @@ impl TransferEngine {
         Self {
             registry,
             enumerations,
+            launcher: None,
         }
+    }
+
+    /// Let methods start programs through `launcher`.
+    pub fn set_launcher(&mut self, launcher: Arc<dyn Launcher>) {
+        self.launcher = Some(launcher);
     }
 
     /// Whether a provider serves `resource_uri`.
@@ -167,8 +175,11 @@ impl TransferEngine {
                 let request = Arc::clone(call.request);
                 let address = address.to_owned();
                 let caller = call.caller.cloned();
+                let launcher = self.launcher.clone();
                 let job = tokio::task::spawn_blocking(move || {
-                    let ctx = Context::new(&request, &address).with_caller(caller.as_ref());
+                    let ctx = Context::new(&request, &address)
+                        .with_caller(caller.as_ref())
+                        .with_launcher(launcher.as_deref());
                     provider.call(&ctx, op.as_call())
                 });
                 match tokio::time::timeout(call.budget, job).await {
@@ -180,7 +191,9 @@ impl TransferEngine {
                 }
             }
             Served::Async(provider) => {
-                let ctx = Context::new(call.request, address).with_caller(call.caller);
+                let ctx = Context::new(call.request, address)
+                    .with_caller(call.caller)
+                    .with_launcher(self.launcher.as_deref());
                 tokio::time::timeout(call.budget, provider.call(ctx, op.as_call()))
                     .await
                     .unwrap_or_else(|_| Err(Fault::timed_out()))

@@ -28,6 +28,7 @@
 //! Receive SequenceId.
 
 mod describe;
+mod launch;
 
 use std::time::Duration;
 

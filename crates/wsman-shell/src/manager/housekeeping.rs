@@ -21,6 +21,7 @@ pub(super) async fn reap(inner: Weak<Inner>, interval: Duration) {
         };
         // Commands whose waiter was given up (see `Command::finish`) are reaped here too.
         wsman_os::process::reap_orphans();
+        super::launch::remove_empty_launch_groups(&inner);
         let max_run_time = inner
             .limits
             .read()

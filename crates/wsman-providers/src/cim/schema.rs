@@ -1,0 +1,207 @@
+//! Class declarations: each class's properties with their CIM types, its keys and its methods
+//! with their parameters, rendered as the CIM-XML `CLASS` element (DSP0201) that Windows
+//! answers for the class-metadata URIs (`.../cim-xml/2/cim-schema/2/<Class>`, or `*` with a
+//! `ClassName` selector), which PowerShell's Get-CimClass and WMI clients that type the values
+//! they read ask for.
+//!
+//! Why declared by hand next to each class and not taken from its instances: a property that
+//! is nil on this host still has a type, and Windows' widths (`uint32` ProcessId, `uint64`
+//! VirtualSize) are not in the values. A test checks every instance against its declaration.
+
+use wsman_proto::cim::Value;
+use wsman_proto::xml::escape_attr;
+
+/// A property's (or parameter's) type as a short text: a CIM-XML type name (`string`,
+/// `uint32`, `datetime`, `boolean`, `sint64`, `real64`, ...), with `[]` after it for an
+/// array, or `ref:<Class>` for a reference.
+pub type TypeName = &'static str;
+
+/// One method: its name, its parameters (`In` ones first, then `Out` ones) and whether it is
+/// called on the class (static, no selectors) rather than on an instance. The return value is
+/// Windows' `uint32` ReturnValue for every method served.
+#[derive(Clone, Copy, Debug)]
+pub struct Method {
+    pub name: &'static str,
+    pub is_static: bool,
+    pub inputs: &'static [(&'static str, TypeName)],
+    pub outputs: &'static [(&'static str, TypeName)],
+}
+
+/// A class's declaration: the types of the properties [`super::Class::properties`] lists
+/// and its methods.
+#[derive(Clone, Copy, Debug)]
+pub struct Declaration {
+    /// The class it derives from on Windows (`CIM_Process` for `Win32_Process`), if any.
+    pub superclass: Option<&'static str>,
+    /// `(name, type)` for every property.
+    pub properties: &'static [(&'static str, TypeName)],
+    pub methods: &'static [Method],
+}
+
+/// The CIM-XML type names (DSP0201's `CIMType`).
+const SCALARS: &[&str] = &[
+    "boolean", "string", "char16", "uint8", "sint8", "uint16", "sint16", "uint32", "sint32",
+    "uint64", "sint64", "datetime", "real32", "real64",
+];
+
+/// A parsed [`TypeName`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CimType {
+    Scalar(&'static str),
+    Array(&'static str),
+    Reference(&'static str),
+}
+
+impl CimType {
+    /// `None` for a name that is no CIM type (a typo in a declaration: a test catches it).
+    pub fn parse(name: TypeName) -> Option<Self> {
+        if let Some(class) = name.strip_prefix("ref:") {
+            return (!class.is_empty()).then_some(Self::Reference(class));
+        }
+        let (base, array) = match name.strip_suffix("[]") {
+            Some(base) => (base, true),
+            None => (name, false),
+        };
+        let base = SCALARS.iter().copied().find(|s| *s == base)?;
+        Some(if array {
+            Self::Array(base)
+        } else {
+            Self::Scalar(base)
+        })
+    }
+
+    /// Whether `value` is a value of this type (nil is a value of every type).
+    pub fn admits(&self, value: &Value) -> bool {
+        match (self, value) {
+            (_, Value::Null) => true,
+            (Self::Reference(_), Value::Reference(_)) => true,
+            (Self::Array(base), Value::Array(items)) => {
+                items.iter().all(|item| Self::Scalar(base).admits(item))
+            }
+            (Self::Scalar(base), value) => scalar_admits(base, value),
+            _ => false,
+        }
+    }
+}
+
+fn scalar_admits(base: &str, value: &Value) -> bool {
+    let in_range = |bits: u32, signed: bool| match value {
+        Value::Unsigned(v) if signed => bits == 64 || *v < (1u64 << (bits - 1)),
+        Value::Unsigned(v) => bits == 64 || *v < (1u64 << bits),
+        Value::Signed(v) if signed => {
+            bits == 64 || (*v >= -(1i64 << (bits - 1)) && *v < (1i64 << (bits - 1)))
+        }
+        Value::Signed(v) => *v >= 0 && (bits == 64 || *v < (1i64 << bits)),
+        _ => false,
+    };
+    match base {
+        "boolean" => matches!(value, Value::Bool(_)),
+        "string" | "char16" => matches!(value, Value::Text(_)),
+        "datetime" => matches!(value, Value::DateTime(_)),
+        "real32" | "real64" => matches!(
+            value,
+            Value::Real(_) | Value::Unsigned(_) | Value::Signed(_)
+        ),
+        _ => {
+            let signed = base.starts_with('s');
+            base[4..]
+                .parse::<u32>()
+                .is_ok_and(|bits| in_range(bits, signed))
+        }
+    }
+}
+
+/// The `CLASS` element of `name` (DSP0201): a `PROPERTY`, `PROPERTY.ARRAY` or
+/// `PROPERTY.REFERENCE` per property with the `key` qualifier on keys, and a `METHOD` per
+/// method with its `PARAMETER`s qualified `In` or `Out`; an association class carries the
+/// `Association` qualifier.
+pub fn render_class(
+    name: &str,
+    keys: &[&str],
+    association: bool,
+    declaration: &Declaration,
+) -> String {
+    let mut out = String::with_capacity(256 + 64 * declaration.properties.len());
+    out.push_str("<CLASS NAME=\"");
+    out.push_str(&escape_attr(name));
+    out.push('"');
+    if let Some(superclass) = declaration.superclass {
+        out.push_str(" SUPERCLASS=\"");
+        out.push_str(&escape_attr(superclass));
+        out.push('"');
+    }
+    out.push('>');
+    if association {
+        push_flag(&mut out, "Association");
+    }
+    for (property, type_name) in declaration.properties {
+        let is_key = keys.iter().any(|k| k.eq_ignore_ascii_case(property));
+        push_typed(&mut out, "PROPERTY", property, type_name, |out| {
+            if is_key {
+                push_flag(out, "key");
+            }
+        });
+    }
+    for method in declaration.methods {
+        out.push_str("<METHOD NAME=\"");
+        out.push_str(&escape_attr(method.name));
+        out.push_str("\" TYPE=\"uint32\">");
+        if method.is_static {
+            push_flag(&mut out, "Static");
+        }
+        for (direction, parameters) in [("In", method.inputs), ("Out", method.outputs)] {
+            for (parameter, type_name) in parameters {
+                push_typed(&mut out, "PARAMETER", parameter, type_name, |out| {
+                    push_flag(out, direction)
+                });
+            }
+        }
+        out.push_str("</METHOD>");
+    }
+    out.push_str("</CLASS>");
+    out
+}
+
+/// A boolean qualifier set to true.
+fn push_flag(out: &mut String, qualifier: &str) {
+    out.push_str("<QUALIFIER NAME=\"");
+    out.push_str(qualifier);
+    out.push_str("\" TYPE=\"boolean\"><VALUE>true</VALUE></QUALIFIER>");
+}
+
+/// A `PROPERTY`/`PARAMETER` element (or its `.ARRAY` / `.REFERENCE` form) with its
+/// qualifiers. No CLASSORIGIN: Windows sends it only when IncludeClassOrigin is asked for,
+/// and the inherited origins are not kept here.
+fn push_typed(
+    out: &mut String,
+    element: &str,
+    name: &str,
+    type_name: TypeName,
+    qualifiers: impl FnOnce(&mut String),
+) {
+    // Declarations are checked by a test; an unparsable one renders as a string.
+    let cim_type = CimType::parse(type_name).unwrap_or(CimType::Scalar("string"));
+    let (tag, type_attribute) = match (cim_type, element) {
+        (CimType::Scalar(t), _) => (element.to_owned(), format!(" TYPE=\"{t}\"")),
+        (CimType::Array(t), _) => (format!("{element}.ARRAY"), format!(" TYPE=\"{t}\"")),
+        (CimType::Reference(class), "PARAMETER") => (
+            "PARAMETER.REFERENCE".to_owned(),
+            format!(" REFERENCECLASS=\"{}\"", escape_attr(class)),
+        ),
+        (CimType::Reference(class), _) => (
+            format!("{element}.REFERENCE"),
+            format!(" REFERENCECLASS=\"{}\"", escape_attr(class)),
+        ),
+    };
+    out.push('<');
+    out.push_str(&tag);
+    out.push_str(" NAME=\"");
+    out.push_str(&escape_attr(name));
+    out.push('"');
+    out.push_str(&type_attribute);
+    out.push('>');
+    qualifiers(out);
+    out.push_str("</");
+    out.push_str(&tag);
+    out.push('>');
+}

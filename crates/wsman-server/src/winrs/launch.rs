@@ -1,0 +1,52 @@
+//! The shell engine as the providers' [`Launcher`]: `Win32_Process.Create` starts its program
+//! exactly as a WinRS command starts (see `wsman_shell::ShellManager::launch`).
+
+use std::path::Path;
+
+use wsman_providers::{Caller, LaunchError, Launcher};
+use wsman_shell::{ShellError, ShellOwner};
+
+use super::ShellService;
+
+impl Launcher for ShellService {
+    fn launch(
+        &self,
+        caller: &Caller,
+        command_line: &str,
+        working_directory: Option<&Path>,
+    ) -> Result<u32, LaunchError> {
+        let Some(name) = caller.linux_user.as_deref() else {
+            tracing::warn!(user = %caller.user, "process refused: the identity maps to no Linux user");
+            return Err(LaunchError::AccessDenied(
+                "the identity maps to no Linux user".to_owned(),
+            ));
+        };
+        let run_as = match wsman_os::lookup_user(name) {
+            Ok(Some(user)) => user,
+            Ok(None) => {
+                tracing::warn!(user = %caller.user, "process refused: the Linux user does not exist");
+                return Err(LaunchError::AccessDenied(
+                    "the Linux user does not exist".to_owned(),
+                ));
+            }
+            Err(error) => return Err(LaunchError::Failed(error.to_string())),
+        };
+        let owner = ShellOwner::new(caller.user.clone(), run_as, caller.client_ip);
+        self.manager()
+            .launch(&owner, command_line, working_directory)
+            .map(|launched| launched.pid)
+            .map_err(launch_error)
+    }
+}
+
+/// Windows' meaning of each reason a program did not start.
+fn launch_error(error: ShellError) -> LaunchError {
+    let text = error.to_string();
+    match error {
+        ShellError::RunAsNotPermitted { .. } => LaunchError::InsufficientPrivilege(text),
+        ShellError::InvalidCommandLine { .. } => LaunchError::InvalidParameter(text),
+        // Missing, not a directory, or not enterable by the user: Windows' "path not found".
+        ShellError::WorkingDirectory { .. } => LaunchError::PathNotFound(text),
+        _ => LaunchError::Failed(text),
+    }
+}

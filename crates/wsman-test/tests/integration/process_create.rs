@@ -1,0 +1,320 @@
+//! `Win32_Process.Create` over the wire: the program runs as the caller's Linux user (ids
+//! checked in `/proc` against `id`), in its CurrentDirectory, detached (stdio on `/dev/null`,
+//! alive after the answer), is reaped by the daemon when it ends, and leaves audit records;
+//! a bad directory is ReturnValue 9, a missing CommandLine `w:InvalidParameter`, and nothing
+//! runs for a request that is not authenticated.
+
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use wsman_proto::xml::{self, Element, Limits};
+use wsman_test::http::{self, Response};
+use wsman_test::{soap, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+
+use super::expect_fault;
+
+const PROCESS: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Process";
+const PLAIN: &str = "plaincreate";
+const PLAIN_PASSWORD: &str = "Plain-Create-Pass1";
+
+fn create_body(command_line: Option<&str>, directory: Option<&str>) -> String {
+    let parameter = |name: &str, value: Option<&str>| {
+        value.map_or(String::new(), |v| {
+            format!("<p:{name}>{}</p:{name}>", xml::escape_text(v))
+        })
+    };
+    format!(
+        "<p:Create_INPUT xmlns:p=\"{PROCESS}\">{}{}</p:Create_INPUT>",
+        parameter("CommandLine", command_line),
+        parameter("CurrentDirectory", directory)
+    )
+}
+
+fn create(
+    f: &Fixture,
+    auth: Option<(&str, &str)>,
+    command_line: Option<&str>,
+    directory: Option<&str>,
+) -> Response {
+    let request = soap::request(
+        &format!("{PROCESS}/Create"),
+        PROCESS,
+        &[],
+        &create_body(command_line, directory),
+    );
+    let header = auth.map(|(user, password)| http::basic_auth(user, password));
+    http::post(f.port, header.as_deref(), request.as_bytes())
+}
+
+fn text_of(e: &Element, name: &str) -> Option<String> {
+    e.elements().find_map(|c| {
+        if c.name == name {
+            Some(c.trimmed_text())
+        } else {
+            text_of(c, name)
+        }
+    })
+}
+
+/// (ReturnValue, ProcessId) of a Create_OUTPUT.
+fn output(r: &Response) -> (String, Option<u32>) {
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let text = r.text();
+    assert!(
+        text.contains(&format!("<a:Action>{PROCESS}/CreateResponse</a:Action>")),
+        "{text}"
+    );
+    let body = xml::parse(&text, &Limits::default()).expect("XML");
+    let code = text_of(&body, "ReturnValue").expect("ReturnValue");
+    let pid = text_of(&body, "ProcessId").and_then(|p| p.trim().parse().ok());
+    (code, pid)
+}
+
+/// `id OPTION USER` from the system's own tool.
+fn id(option: &str, user: &str) -> u32 {
+    let out = Command::new("id")
+        .args([option, user])
+        .output()
+        .expect("id");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a number from id")
+}
+
+/// The real uid and gid of `pid` (the first fields of Uid: and Gid:).
+fn ids_of(pid: u32) -> (u32, u32) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let first = |key: &str| -> u32 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .expect("id field")
+    };
+    (first("Uid:"), first("Gid:"))
+}
+
+fn field(pid: u32, key: &str) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|v| v.trim().to_owned())
+}
+
+/// Waits (bounded) until `condition` holds; panics naming `what` otherwise.
+fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A directory anyone may write to, removed on drop.
+struct SharedDir(PathBuf);
+
+impl SharedDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("wsman-create-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        Self(dir)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn text(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for SharedDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Checks a created process: it runs `sleep SECONDS` as `user` in `dir` with its stdio on
+/// `/dev/null`, a child of the daemon, and the file its shell wrote there is the user's. Then
+/// ends it and checks that the daemon reaps it.
+fn check_created(f: &Fixture, pid: u32, user: &str, dir: &SharedDir, seconds: &str) {
+    wait_for("the shell to exec sleep", || {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c == format!("sleep\0{seconds}\0").as_bytes())
+    });
+    assert_eq!(ids_of(pid), (id("-u", user), id("-g", user)), "pid {pid}");
+    assert_eq!(
+        field(pid, "PPid:").as_deref(),
+        Some(f.daemon.pid().to_string().as_str())
+    );
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).expect("cwd");
+    assert_eq!(cwd, dir.path());
+    for fd in 0..3 {
+        let target = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).expect("fd");
+        assert_eq!(target, Path::new("/dev/null"), "fd {fd}");
+    }
+    let written = dir.path().join("written");
+    wait_for("the file the command writes", || written.exists());
+    let meta = std::fs::metadata(&written).expect("stat");
+    assert_eq!((meta.uid(), meta.gid()), (id("-u", user), id("-g", user)));
+    // The shell wrote its own pid: the process Create answered.
+    wait_for("the pid in the file", || {
+        std::fs::read_to_string(&written).is_ok_and(|t| t.ends_with('\n'))
+    });
+    assert_eq!(
+        std::fs::read_to_string(&written).expect("read").trim(),
+        pid.to_string()
+    );
+    // Ended from outside, the daemon (its parent) reaps it: no zombie stays.
+    let killed = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    wait_for("the daemon to reap the process", || {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    });
+}
+
+#[test]
+fn create_runs_the_command_as_the_caller_detached_and_reaped() {
+    let audit = tempfile::NamedTempFile::new().expect("audit file");
+    let audit_path = audit.path().display().to_string();
+    let f = Fixture::http_with_env(
+        |c| {
+            // Every user passes RootSDDL: what a plain user gets is the method's own answer.
+            c.set(
+                "Config.Service",
+                "RootSDDL",
+                "\"O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;BU)\"",
+            );
+        },
+        &[("WSMAND_AUDIT_FILE", &audit_path)],
+    );
+    f.config.add_account(PLAIN, PLAIN_PASSWORD, Some("nobody"));
+    let admin = Some((SERVICE_ACCOUNT, SERVICE_PASSWORD));
+
+    // The administrator's account runs as root.
+    let dir = SharedDir::new("root");
+    let line = "echo $$ > written; exec sleep 301";
+    let (code, pid) = output(&create(&f, admin, Some(line), Some(&dir.text())));
+    assert_eq!(code, "0");
+    let pid = pid.expect("ProcessId");
+    check_created(&f, pid, "root", &dir, "301");
+
+    // A plain account runs as its own Linux user.
+    let dir = SharedDir::new("nobody");
+    let line = "echo $$ > written; exec sleep 302";
+    let plain = Some((PLAIN, PLAIN_PASSWORD));
+    let (code, pid) = output(&create(&f, plain, Some(line), Some(&dir.text())));
+    assert_eq!(code, "0");
+    check_created(&f, pid.expect("ProcessId"), "nobody", &dir, "302");
+
+    // A command that ends by itself is reaped too, and both ends are audited.
+    let dir = SharedDir::new("short");
+    let (code, pid) = output(&create(
+        &f,
+        admin,
+        Some("echo $$ > written; exit 3"),
+        Some(&dir.text()),
+    ));
+    assert_eq!(code, "0");
+    let pid = pid.expect("ProcessId");
+    wait_for("the short command to be reaped", || {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    });
+    let read = || std::fs::read_to_string(audit.path()).unwrap_or_default();
+    wait_for("the process_ended record", || {
+        read()
+            .lines()
+            .any(|l| l.contains("process_ended") && l.contains(&format!("\"pid\":{pid}")))
+    });
+    let ended: serde_json::Value = read()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["event"] == "process_ended" && r["pid"] == pid)
+        .expect("process_ended record");
+    assert_eq!(ended["exit_code"], 3);
+    assert_eq!(ended["user"], SERVICE_ACCOUNT);
+    assert_eq!(ended["command_line"], "echo $$ > written; exit 3");
+    let launched = read()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["event"] == "process_launched")
+        .count();
+    assert_eq!(launched, 3, "{}", read());
+}
+
+#[test]
+fn create_answers_bad_directories_and_parameters_and_runs_nothing_unauthenticated() {
+    let f = Fixture::http();
+    let admin = Some((SERVICE_ACCOUNT, SERVICE_PASSWORD));
+    let dir = SharedDir::new("refusals");
+    let marker = |name: &str| format!("touch {}", dir.path().join(name).display());
+
+    // A directory that does not exist, or a relative one: 9 (path not found), nothing runs.
+    let missing = dir.path().join("no-such-directory").display().to_string();
+    for directory in [missing.as_str(), "relative/dir"] {
+        let (code, pid) = output(&create(
+            &f,
+            admin,
+            Some(&marker("never-bad-dir")),
+            Some(directory),
+        ));
+        assert_eq!((code.as_str(), pid), ("9", None), "{directory}");
+    }
+    // No CommandLine: the fault, not a ReturnValue.
+    let r = create(&f, admin, None, Some(&dir.text()));
+    expect_fault(&r, "InvalidParameter");
+    // An empty one: 21 (invalid parameter).
+    let (code, pid) = output(&create(&f, admin, Some("  "), None));
+    assert_eq!((code.as_str(), pid), ("21", None));
+    // Without credentials, or with wrong ones: 401 and nothing runs.
+    let r = create(&f, None, Some(&marker("never-anonymous")), None);
+    assert_eq!(r.status, 401, "{}", r.describe());
+    let r = create(
+        &f,
+        Some((SERVICE_ACCOUNT, "wrong-password")),
+        Some(&marker("never-wrong-password")),
+        None,
+    );
+    assert_eq!(r.status, 401, "{}", r.describe());
+    // A Create after them runs; once its file exists, the refused ones would have too.
+    let (code, _) = output(&create(&f, admin, Some(&marker("ran")), None));
+    assert_eq!(code, "0");
+    wait_for("the accepted command's file", || {
+        dir.path().join("ran").exists()
+    });
+    for never in ["never-bad-dir", "never-anonymous", "never-wrong-password"] {
+        assert!(!dir.path().join(never).exists(), "{never} ran");
+    }
+}
+
+#[test]
+fn winrm_cli_invokes_create() {
+    let f = Fixture::http();
+    let dir = SharedDir::new("cli");
+    let line = "echo $$ > written; exec sleep 303";
+    let out = f.winrm_remote(&[
+        "invoke",
+        "Create",
+        "wmicimv2/Win32_Process",
+        &format!(
+            "@{{CommandLine=\"{line}\";CurrentDirectory=\"{}\"}}",
+            dir.text()
+        ),
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert!(out.stdout.contains("ReturnValue = 0"), "{}", out.describe());
+    let pid: u32 = out
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ProcessId = "))
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no ProcessId\n{}", out.describe()));
+    check_created(&f, pid, "root", &dir, "303");
+}
