@@ -263,6 +263,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-journal",
             "wsman-eventsource",
             "wsman-client",
+            "wsman-collector",
         ],
     ),
     ("bare-responder", &[]),

@@ -11,6 +11,7 @@ mod bad_input;
 mod certificates;
 mod cim;
 mod client_auth_cli;
+mod collector;
 mod config_file;
 mod credssp_cli;
 mod eventing;
