@@ -1,10 +1,21 @@
 //! The Windows Event Collector side of wsmand: what a collector of Windows Event Forwarding
 //! must never lose.
 //!
-//! [`bookmarks`]: where each forwarder has got to in each subscription, per log, stored durably
-//! (SQLite, synchronous writes) and merged so that a position never moves backwards, whatever
-//! order batches arrive in. A collector acknowledges a batch only after its bookmark is stored,
-//! so a restart resumes exactly there.
+//! - [`subscriptions`]: source-initiated subscriptions, one TOML file each, with a stable
+//!   identifier and a version that changes with their content;
+//! - [`manager`]: the subscription manager's Enumerate answer (each subscription's Subscribe,
+//!   with the forwarder's bookmark);
+//! - [`ingest`]: a delivery (Events, Heartbeat, SubscriptionEnd) read and checked, the
+//!   `Computer` of each event against who the sender proved to be;
+//! - [`output`]: the file output, on disk before the acknowledgement;
+//! - [`bookmarks`]: where each forwarder has got to in each subscription, per log, stored
+//!   durably (SQLite, synchronous writes) and merged so that a position never moves backwards,
+//!   whatever order batches arrive in. A collector acknowledges a batch only after its outputs
+//!   and its bookmark are stored, so a restart resumes exactly there.
 #![forbid(unsafe_code)]
 
 pub mod bookmarks;
+pub mod ingest;
+pub mod manager;
+pub mod output;
+pub mod subscriptions;

@@ -12,6 +12,7 @@
 //!   reordered on failure, a bounded queue;
 //! - [`delivery`]: `Events`, `Heartbeat`, `SubscriptionEnd` and `Ack` messages, UTF-8 or
 //!   UTF-16LE with a byte-order mark;
+//! - [`sldc`]: the SLDC (ECMA-321) bodies of Windows' forwarders, decompressed within a bound;
 //! - [`guid`] and [`time`]: GUIDs (with ETW's name-based provider GUID) and event times.
 //!
 //! No sockets, no files, no clock: the daemon reads the journal and the network, this crate
@@ -25,6 +26,7 @@ pub mod event;
 pub mod guid;
 pub mod journal;
 pub mod query;
+pub mod sldc;
 pub mod subscribe;
 pub mod time;
 pub mod xpath;

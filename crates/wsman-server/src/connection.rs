@@ -22,6 +22,8 @@ pub struct Shared {
     pub auth: Arc<AuthServices>,
     /// What the pipeline counts for the metrics endpoint.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The Windows Event Collector, when the daemon serves one.
+    pub collector: std::sync::OnceLock<Arc<crate::collector::CollectorService>>,
 }
 
 /// State of one TCP (or TLS) connection.

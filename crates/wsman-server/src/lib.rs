@@ -49,6 +49,10 @@
 //! 11. dispatch on (Action, ResourceURI) ([`dispatch`]); responses over the request's
 //!     MaxEnvelopeSize become `w:EncodingLimit` faults
 //!
+//! The collector's paths (`/wsman/SubscriptionManager/WEC` and a subscription's own URIs,
+//! `/wsman/subscriptions/<identifier>/...`) pass guards 4 to 9 like `/wsman` (an SLDC body
+//! decompressed, bounded, before guard 9); then [`collector`] answers them instead of 10-11.
+//!
 //! Nothing reaches the XML parser before guard 7 has accepted the request (OMI's
 //! CVE-2021-38647 executed unauthenticated bodies).
 //!
@@ -61,6 +65,7 @@ pub mod access;
 pub mod addresses;
 pub mod auth;
 pub mod body;
+pub mod collector;
 pub mod connection;
 pub mod dispatch;
 pub mod enumeration;

@@ -53,11 +53,13 @@ impl LiveService {
             default_product_version,
             host_name,
             None,
+            None,
         )
         .await
     }
 
-    /// [`LiveService::start`] serving WS-Eventing on the event logs with `eventing`.
+    /// [`LiveService::start`] serving WS-Eventing on the event logs with `eventing`, and the
+    /// Windows Event Collector with `collector`.
     pub async fn start_with_eventing(
         mut registry: Registry,
         store: ConfigStore,
@@ -65,6 +67,7 @@ impl LiveService {
         default_product_version: String,
         host_name: String,
         eventing: Option<Box<dyn crate::dispatch::Engine>>,
+        collector: Option<Arc<crate::collector::CollectorService>>,
     ) -> Self {
         let config_dir: PathBuf = store.dir().to_owned();
         let settings = settings_from_config(store.config(), &default_product_version);
@@ -99,6 +102,7 @@ impl LiveService {
             registry,
             listener_table: table,
             eventing,
+            collector,
         })
         .await;
         let _ = server_cell.set(Arc::downgrade(&server));
@@ -163,6 +167,7 @@ impl LiveService {
                 Some(()) = reload_requests.recv() => {
                     notify("RELOADING=1");
                     self.server.reload_kerberos().await;
+                    self.server.reload_collector().await;
                     self.reload_logged(true).await;
                     notify("READY=1");
                 }

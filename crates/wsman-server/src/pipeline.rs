@@ -13,6 +13,7 @@ use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::{Method, Response, StatusCode};
+use wsman_events::sldc;
 use wsman_proto::charset::{self, Encoding};
 use wsman_proto::identify::{self, IdentifyInfo};
 use wsman_proto::xml::Limits;
@@ -122,7 +123,12 @@ async fn process(
     }
     let path = parts.uri.path();
     let anonymous_path = path == ANONYMOUS_IDENTIFY_PATH;
-    if path != &*conn.path && !anonymous_path {
+    // The collector's subscription manager and delivery paths pass the same guards.
+    let collector = shared.collector.get().and_then(|c| {
+        c.route(&conn.path, path)
+            .map(|route| (Arc::clone(c), route))
+    });
+    if path != &*conn.path && !anonymous_path && collector.is_none() {
         return Err(ServiceError::NotFound);
     }
     // A second Authorization header is ambiguous: we would read the first, a proxy or log
@@ -252,6 +258,29 @@ async fn process(
         }
         (&bytes, content_type)
     };
+    // Windows forwarders compress deliveries (`Content-Encoding: SLDC`), and label some
+    // bodies SLDC that are plain XML; decompressed within the same size limit.
+    let decompressed;
+    let bytes: &[u8] = if collector.is_some()
+        && is_sldc(&parts.headers)
+        && !sldc::looks_uncompressed(bytes)
+    {
+        let max_plain = usize::try_from(limit).unwrap_or(usize::MAX);
+        match sldc::decompress(bytes, max_plain) {
+            Ok(plain) => {
+                decompressed = plain;
+                &decompressed
+            }
+            Err(error) => {
+                tracing::warn!(remote = %conn.remote, user = %principal, %error, "400: undecodable SLDC body");
+                return Err(ServiceError::BadRequest {
+                    reason: error.to_string(),
+                });
+            }
+        }
+    } else {
+        bytes
+    };
     // 6-7. decode and parse
     let (request, encoding) = if bytes.len() <= PARSE_INLINE_LIMIT {
         decode_and_parse(bytes, content_type)?
@@ -263,6 +292,20 @@ async fn process(
                 reason: format!("the request could not be parsed: {e}"),
             })??
     };
+    if let Some((collector, route)) = collector {
+        *action = crate::metrics::action_label(&request.operation.action);
+        let proof = crate::collector::Proof::of(
+            &principal,
+            conn.peer_certificate.as_ref(),
+            conn.transport == Transport::Https,
+        );
+        let host = host_header(&parts.headers).unwrap_or_default();
+        let base = format!("{}://{}{}", conn.transport.scheme(), host, conn.path);
+        let reply = collector
+            .handle(route, proof, &principal, request, base)
+            .await?;
+        return Ok(Answer::Reply(reply, encoding));
+    }
     // 8. Identify, then authorization
     *action = if request.is_identify() {
         crate::metrics::IDENTIFY
@@ -410,6 +453,14 @@ fn plain_utf8(bytes: &[u8], charset: Option<&str>) -> bool {
         || bytes.starts_with(&[0xFE, 0xFF]);
     !bom && charset
         .is_none_or(|c| c.eq_ignore_ascii_case("utf-8") || c.eq_ignore_ascii_case("utf8"))
+}
+
+/// `Content-Encoding: SLDC` (compared without case).
+fn is_sldc(headers: &HeaderMap) -> bool {
+    headers
+        .get(hyper::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("SLDC"))
 }
 
 fn wants_anonymous_identify(headers: &HeaderMap) -> bool {

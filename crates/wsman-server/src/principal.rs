@@ -20,6 +20,9 @@ pub struct Principal {
     pub is_administrator: bool,
     /// The SIDs RootSDDL is evaluated against (see [`crate::access`]).
     pub sids: Arc<[wsman_config::Sid]>,
+    /// The Kerberos principal the client proved (`WEB01$@EXAMPLE.COM`), when it authenticated
+    /// with Kerberos: the collector checks the `Computer` of a forwarder's events against it.
+    pub kerberos_principal: Option<String>,
 }
 
 impl Principal {
@@ -30,6 +33,7 @@ impl Principal {
             identity,
             is_administrator,
             sids: base_sids(is_administrator).into(),
+            kerberos_principal: None,
         }
     }
 

@@ -96,6 +96,8 @@ pub struct ServerParts {
     pub listener_table: Arc<ListenerTable>,
     /// WS-Eventing on the event logs, when served.
     pub eventing: Option<Box<dyn crate::dispatch::Engine>>,
+    /// The Windows Event Collector, when served (in place before the first listener binds).
+    pub collector: Option<Arc<crate::collector::CollectorService>>,
 }
 
 /// The running service.
@@ -134,6 +136,10 @@ impl Server {
                 kerberos,
             )),
             metrics: Arc::new(crate::metrics::Metrics::default()),
+            collector: parts
+                .collector
+                .map(std::sync::OnceLock::from)
+                .unwrap_or_default(),
         });
         let server = Arc::new(Self {
             config_dir: parts.config_dir,
@@ -190,6 +196,14 @@ impl Server {
         self.table.set(Vec::new());
         if let Some(shells) = self.shared.dispatcher.shells() {
             shells.manager().shutdown().await;
+        }
+    }
+
+    /// Read the collector's subscriptions again and reopen its output files (SIGHUP).
+    pub async fn reload_collector(&self) {
+        if let Some(collector) = self.shared.collector.get() {
+            let collector = Arc::clone(collector);
+            let _ = tokio::task::spawn_blocking(move || collector.reload()).await;
         }
     }
 

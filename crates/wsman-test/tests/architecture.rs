@@ -213,7 +213,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-events", &["wsman-proto"]),
     ("wsman-journal", &["wsman-events"]),
     ("wsman-eventsource", &["wsman-events", "wsman-journal"]),
-    ("wsman-collector", &["wsman-events"]),
+    ("wsman-collector", &["wsman-events", "wsman-proto"]),
     ("wsman-shell", &["wsman-os", "wsman-buffers"]),
     (
         "wsman-providers",
@@ -232,6 +232,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-providers",
             "wsman-events",
             "wsman-eventsource",
+            "wsman-collector",
         ],
     ),
     (
@@ -262,6 +263,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-journal",
             "wsman-eventsource",
             "wsman-client",
+            "wsman-collector",
         ],
     ),
     ("bare-responder", &[]),

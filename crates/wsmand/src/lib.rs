@@ -10,6 +10,7 @@ mod audit_file;
 mod delivery;
 mod event_log;
 mod notify;
+mod wec;
 
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
@@ -25,6 +26,8 @@ use wsman_server::{CredentialVerifier, LiveService};
 
 /// Default configuration directory.
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/wsmand";
+/// Default bookmark database of the collector.
+pub const DEFAULT_WEC_DATABASE: &str = "/var/lib/wsmand/wec.sqlite";
 
 /// WS-Management (WinRM) service for Linux.
 #[derive(Debug, Parser)]
@@ -52,6 +55,10 @@ struct Cli {
     /// `journalctl WSMAN_AUDIT=1`).
     #[arg(long, env = "WSMAND_AUDIT_FILE", value_name = "FILE")]
     audit_file: Option<PathBuf>,
+    /// The collector's bookmark database (SQLite): where each forwarder has got to. The
+    /// collector is served when DIR/subscriptions exists.
+    #[arg(long, env = "WSMAND_WEC_DATABASE", value_name = "FILE", default_value = DEFAULT_WEC_DATABASE, global = true)]
+    wec_database: PathBuf,
     /// Print wsmand(8) in roff, or a completion script for a shell, and exit (packaging).
     #[arg(long, value_enum, value_name = "WHAT", hide = true)]
     generate: Option<Generate>,
@@ -104,6 +111,12 @@ enum Command {
     },
     /// Check the configuration and exit (non-zero when it is unusable).
     CheckConfig,
+    /// The Windows Event Collector: its subscriptions (DIR/subscriptions/*.toml) and the
+    /// forwarders that deliver to them.
+    Wec {
+        #[command(subcommand)]
+        command: wec::WecCommand,
+    },
 }
 
 /// Process entry point: parse arguments, run, map errors to an exit code.
@@ -120,6 +133,9 @@ pub fn main_entry() -> ExitCode {
     match cli.command {
         Some(Command::Account { command }) => report(account::run(command, &cli.config_dir)),
         Some(Command::CheckConfig) => report(check_config(&cli.config_dir)),
+        Some(Command::Wec { command }) => {
+            report(wec::run(command, &cli.config_dir, &cli.wec_database))
+        }
         None => {
             if let Err(e) = init_logging(cli.log_level.as_deref(), cli.audit_file.as_deref()) {
                 return report(Err(e));
@@ -132,6 +148,7 @@ pub fn main_entry() -> ExitCode {
                 &cli.config_dir,
                 cli.journal_directory.as_deref(),
                 metrics,
+                &cli.wec_database,
             ))
         }
     }
@@ -253,6 +270,7 @@ fn run_daemon_blocking(
     dir: &Path,
     journal_directory: Option<&Path>,
     metrics: MetricsSwitches,
+    wec_database: &Path,
 ) -> anyhow::Result<()> {
     if !wsman_os::allocator::return_large_buffers_to_the_system() {
         tracing::warn!("could not pin the allocator's mmap threshold: password checks may leave memory resident");
@@ -277,7 +295,7 @@ fn run_daemon_blocking(
         Some(directory) => wsman_journal::Journal::Directory(directory.to_owned()),
         None => wsman_journal::Journal::System,
     };
-    runtime.block_on(run_daemon(store, verifier, journal, metrics))
+    runtime.block_on(run_daemon(store, verifier, journal, metrics, wec_database))
 }
 
 /// Async worker threads: one fewer than the cores, at least one; `TOKIO_WORKER_THREADS`
@@ -368,6 +386,7 @@ pub async fn run_daemon(
     verifier: Arc<CredentialVerifier>,
     journal: wsman_journal::Journal,
     metrics: MetricsSwitches,
+    wec_database: &Path,
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
@@ -375,6 +394,7 @@ pub async fn run_daemon(
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let host_name = wsman_os::host_name().unwrap_or_else(|_| "localhost".to_owned());
     tracing::info!(config_dir = %store.dir().display(), "starting");
+    let config_dir = store.dir().to_owned();
     // One mapping for the event source and Win32_NTLogEvent, so both show an entry alike.
     let mapping = wsman_events::Mapping {
         computer: host_name.clone(),
@@ -397,6 +417,25 @@ pub async fn run_daemon(
     };
     // Subscriptions end when they expire even if nobody pulls; the task stops with the source.
     let _expiry = wsman_server::eventing::spawn_expiry(&events);
+    // The collector, when DIR/subscriptions exists (a host that collects nothing keeps no
+    // database).
+    let collector = if config_dir.join("subscriptions").is_dir() {
+        let database = wec_database.to_owned();
+        let opened = tokio::task::spawn_blocking(move || {
+            wsman_server::collector::CollectorService::open(&config_dir, &database)
+        })
+        .await
+        .context("collector start")?;
+        match opened {
+            Ok(collector) => Some(Arc::new(collector)),
+            Err(e) => anyhow::bail!(
+                "the collector's bookmark database {}: {e}",
+                wec_database.display()
+            ),
+        }
+    } else {
+        None
+    };
     let service = LiveService::start_with_eventing(
         providers(store.dir(), event_log),
         store,
@@ -406,6 +445,7 @@ pub async fn run_daemon(
         Some(Box::new(wsman_server::eventing::EventingEngine::new(
             events,
         ))),
+        collector,
     )
     .await;
     let _metrics_task = metrics_listener.map(|listener| {

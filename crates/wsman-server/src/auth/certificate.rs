@@ -209,6 +209,25 @@ impl PeerCertificate {
         (v.mappings == mappings).then(|| Arc::clone(&v.principal))
     }
 
+    /// The certificate's names and the issuers of the mappings that match them, when this
+    /// certificate is what proved `principal`: the collector checks the `Computer` of a
+    /// forwarder's events against the names, and tells it to use those issuers.
+    pub fn proof_of(&self, principal: &Arc<Principal>) -> Option<(Vec<String>, Vec<String>)> {
+        let verified = self.verified();
+        let v = verified
+            .as_ref()
+            .filter(|v| Arc::ptr_eq(&v.principal, principal))?;
+        let names = certificate_names(self.chain.first().map_or(&[][..], |c| c.as_ref()));
+        let mut issuers: Vec<String> = v
+            .mappings
+            .iter()
+            .filter(|m| m.enabled && m.subject_matches(names.iter().map(String::as_str)))
+            .map(|m| m.issuer.clone())
+            .collect();
+        issuers.dedup();
+        Some((names, issuers))
+    }
+
     /// Whether `principal`, when it is the one this certificate proved, may use
     /// `resource_uri` (requests without a resource URI, such as Identify, always may).
     fn allows(&self, principal: &Arc<Principal>, resource_uri: Option<&str>) -> bool {

@@ -428,7 +428,10 @@ impl Handshake for KerberosHandshake {
             Err(e) => return Step::Refused(Refusal::backend(format!("user lookup: {e}"))),
         }
         let principal = match crate::access::resolve_principal(Identity::linux_user(user)) {
-            Ok(principal) => principal,
+            Ok(mut principal) => {
+                principal.kerberos_principal = Some(established.principal.clone());
+                principal
+            }
             Err(e) => return Step::Refused(Refusal::backend(format!("user lookup: {e}"))),
         };
         let Some(context) = self.context.take() else {

@@ -12,6 +12,7 @@ mod certificates;
 mod cim;
 mod class_metadata;
 mod client_auth_cli;
+mod collector;
 mod config_file;
 mod credssp_cli;
 mod eventing;

@@ -1,0 +1,344 @@
+//! A forwarder's delivery read and checked: `Events`, `Heartbeat` or `SubscriptionEnd`, the
+//! subscription version it names (`e:Identifier`), its bookmark, and each event parsed
+//! (bounded; the XML parser refuses what XML 1.0 cannot carry), its `Computer` checked against
+//! who the sender proved to be.
+//!
+//! Why the whole batch is refused for one bad or forged event: the forwarder resends a batch
+//! as a whole, so accepting part of it would either lose the rest or store it twice; a
+//! refused batch stays with the forwarder and is logged here.
+
+use wsman_events::delivery::{EVENTS_ACTION, HEARTBEAT_ACTION, SUBSCRIPTION_END_ACTION};
+use wsman_events::BookmarkList;
+use wsman_proto::xml::{self, Element, Node};
+use wsman_proto::{ns, Request};
+
+/// The event namespace.
+pub const EVENT_NS: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
+/// Most events in one delivery.
+pub const MAX_EVENTS: usize = 10_000;
+
+/// What a delivery is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryKind {
+    Events,
+    Heartbeat,
+    SubscriptionEnd,
+}
+
+/// One event as received: its XML (one line, as the forwarder wrote it when it came as
+/// CDATA) and what the collector reads of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceivedEvent {
+    pub xml: String,
+    pub tree: Element,
+    pub computer: String,
+    pub channel: String,
+    pub record_id: Option<u64>,
+}
+
+/// A delivery, read.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub kind: DeliveryKind,
+    pub message_id: String,
+    /// The subscription version the forwarder holds (`e:Identifier`).
+    pub version: String,
+    pub bookmark: Option<BookmarkList>,
+    pub events: Vec<ReceivedEvent>,
+}
+
+/// Why a delivery was refused (HTTP 400 with a fault).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("not a delivery: action {0:?}")]
+    NotADelivery(String),
+    #[error("the delivery has no a:MessageID")]
+    NoMessageId,
+    #[error("the delivery has no e:Identifier (the subscription version)")]
+    NoIdentifier,
+    #[error("bad bookmark: {0}")]
+    BadBookmark(String),
+    #[error("the body is not w:Events")]
+    NoEvents,
+    #[error("more than {MAX_EVENTS} events in one delivery")]
+    TooManyEvents,
+    #[error("event {index}: {reason}")]
+    BadEvent { index: usize, reason: String },
+    #[error("event {index} claims Computer {computer:?}, but the sender is {sender}")]
+    Forged {
+        index: usize,
+        computer: String,
+        sender: String,
+    },
+}
+
+/// Read `request` as a delivery.
+pub fn read_delivery(request: &Request) -> Result<Delivery, DeliveryError> {
+    let action = request.action.as_deref().unwrap_or("");
+    let kind = match action {
+        EVENTS_ACTION => DeliveryKind::Events,
+        HEARTBEAT_ACTION => DeliveryKind::Heartbeat,
+        SUBSCRIPTION_END_ACTION => DeliveryKind::SubscriptionEnd,
+        other => return Err(DeliveryError::NotADelivery(other.to_owned())),
+    };
+    let message_id = request
+        .message_id
+        .clone()
+        .filter(|m| !m.is_empty())
+        .ok_or(DeliveryError::NoMessageId)?;
+    let version = request
+        .headers
+        .iter()
+        .find(|h| h.is(ns::EVENTING, "Identifier"))
+        .map(Element::trimmed_text)
+        .filter(|v| !v.is_empty())
+        .ok_or(DeliveryError::NoIdentifier)?;
+    let bookmark = match request.headers.iter().find(|h| h.is(ns::WSMAN, "Bookmark")) {
+        None => None,
+        Some(header) => match header.elements().next() {
+            Some(list) => Some(
+                BookmarkList::from_element(list)
+                    .map_err(|e| DeliveryError::BadBookmark(e.to_string()))?,
+            ),
+            None => None,
+        },
+    };
+    let mut events = Vec::new();
+    if kind == DeliveryKind::Events {
+        let body = request
+            .body
+            .as_ref()
+            .filter(|b| b.is(ns::WSMAN, "Events"))
+            .ok_or(DeliveryError::NoEvents)?;
+        for (index, event) in body
+            .elements()
+            .filter(|e| e.is(ns::WSMAN, "Event"))
+            .enumerate()
+        {
+            if index >= MAX_EVENTS {
+                return Err(DeliveryError::TooManyEvents);
+            }
+            events.push(
+                read_event(event).map_err(|reason| DeliveryError::BadEvent { index, reason })?,
+            );
+        }
+    }
+    Ok(Delivery {
+        kind,
+        message_id,
+        version,
+        bookmark,
+        events,
+    })
+}
+
+fn read_event(wrapper: &Element) -> Result<ReceivedEvent, String> {
+    let (tree, xml) = match wrapper.elements().next() {
+        Some(element) => (element.clone(), event_xml(element)),
+        None => {
+            // CDATA (or escaped text): parse what it holds, bounded like any input.
+            let text = wrapper.text();
+            let text = text.trim();
+            if text.is_empty() {
+                return Err("an empty w:Event".to_owned());
+            }
+            let mut limits = xml::Limits::default();
+            limits.max_depth = 32;
+            limits.max_elements = 10_000;
+            let tree = xml::parse(text, &limits).map_err(|e| format!("not XML: {e}"))?;
+            (tree, text.replace('\r', "&#xD;").replace('\n', "&#xA;"))
+        }
+    };
+    if tree.name != "Event" {
+        return Err(format!("the root element is {}, not Event", tree.name));
+    }
+    let system = tree
+        .elements()
+        .find(|e| e.name == "System")
+        .ok_or("no System element")?;
+    let field = |name: &str| {
+        system
+            .elements()
+            .find(|e| e.name == name)
+            .map(Element::trimmed_text)
+    };
+    let computer = field("Computer")
+        .filter(|c| !c.is_empty())
+        .ok_or("no System/Computer")?;
+    let channel = field("Channel").unwrap_or_default();
+    let record_id = field("EventRecordID").and_then(|r| r.parse().ok());
+    Ok(ReceivedEvent {
+        xml,
+        tree,
+        computer,
+        channel,
+        record_id,
+    })
+}
+
+/// The event element as Windows writes it: its namespace as the default one, no prefixes
+/// (when every element shares it; else the generic serialisation), on one line.
+pub fn event_xml(event: &Element) -> String {
+    fn same_ns(e: &Element, ns: Option<&str>) -> bool {
+        e.ns.as_deref() == ns
+            && e.attributes.iter().all(|a| a.ns.is_none())
+            && e.elements().all(|c| same_ns(c, ns))
+    }
+    fn write(e: &Element, out: &mut String) {
+        out.push('<');
+        out.push_str(&e.name);
+        for a in &e.attributes {
+            out.push(' ');
+            out.push_str(&a.name);
+            out.push_str("='");
+            out.push_str(&line_safe(&xml::escape_attr(&a.value)));
+            out.push('\'');
+        }
+        if e.children.is_empty() {
+            out.push_str("/>");
+            return;
+        }
+        out.push('>');
+        for child in &e.children {
+            match child {
+                Node::Element(c) => write(c, out),
+                Node::Text(t) => out.push_str(&line_safe(&xml::escape_text(t))),
+            }
+        }
+        out.push_str("</");
+        out.push_str(&e.name);
+        out.push('>');
+    }
+    if !same_ns(event, event.ns.as_deref()) {
+        return line_safe(&event.to_xml());
+    }
+    let mut out = String::new();
+    let mut root = event.clone();
+    if let Some(ns) = &event.ns {
+        root.attributes.insert(
+            0,
+            xml::Attribute {
+                ns: None,
+                name: "xmlns".to_owned(),
+                value: ns.clone(),
+            },
+        );
+    }
+    write(&root, &mut out);
+    out
+}
+
+fn line_safe(text: &str) -> String {
+    text.replace('\r', "&#xD;").replace('\n', "&#xA;")
+}
+
+/// Who sent a delivery, as authentication proved it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sender {
+    /// A Kerberos principal (`WIN10$@EXAMPLE.COM`, `host/win10.example.com@EXAMPLE.COM`).
+    Kerberos(String),
+    /// The names of a client certificate (subject CN and DNS names).
+    Certificate(Vec<String>),
+    /// A Basic account (a service account or Linux user), named after the host it forwards for.
+    Account(String),
+}
+
+impl Sender {
+    /// The name the collector knows the forwarder by (bookmarks, `{client}`, allow lists).
+    pub fn client_name(&self) -> String {
+        match self {
+            Sender::Kerberos(principal) => principal.clone(),
+            Sender::Certificate(names) => names.first().cloned().unwrap_or_default(),
+            Sender::Account(name) => name.clone(),
+        }
+    }
+
+    /// Whether an event naming `computer` may come from this sender:
+    /// - a machine principal `NAME$@REALM`: `NAME` is the first label of the Computer;
+    /// - a service principal `service/FQDN@REALM`: FQDN is the Computer (or its first label
+    ///   is, when the Computer is a short name);
+    /// - a certificate: one of its names is the Computer (the same rule as a service
+    ///   principal's host);
+    /// - another principal or a Basic account: its name (before `@`) is the Computer or its
+    ///   first label.
+    ///
+    /// Case never matters (DNS and NetBIOS names are case-insensitive).
+    pub fn may_send_for(&self, computer: &str) -> bool {
+        let computer = computer.trim().trim_end_matches('.');
+        let first_label = computer.split('.').next().unwrap_or(computer);
+        let host_matches = |host: &str| {
+            let host = host.trim_end_matches('.');
+            host.eq_ignore_ascii_case(computer)
+                || (!computer.contains('.')
+                    && host
+                        .split('.')
+                        .next()
+                        .is_some_and(|h| h.eq_ignore_ascii_case(computer)))
+        };
+        let name_matches = |name: &str| {
+            name.eq_ignore_ascii_case(computer) || name.eq_ignore_ascii_case(first_label)
+        };
+        if computer.is_empty() {
+            return false;
+        }
+        match self {
+            Sender::Kerberos(principal) => {
+                let name = principal
+                    .rsplit_once('@')
+                    .map_or(principal.as_str(), |(n, _)| n);
+                if let Some(machine) = name.strip_suffix('$') {
+                    return machine.eq_ignore_ascii_case(first_label);
+                }
+                if let Some((_, host)) = name.split_once('/') {
+                    return host_matches(host);
+                }
+                name_matches(name)
+            }
+            Sender::Certificate(names) => names.iter().any(|n| host_matches(n)),
+            Sender::Account(name) => name_matches(name),
+        }
+    }
+}
+
+/// Refuse `delivery` unless every event's Computer is one `sender` may send for.
+pub fn check_computers(delivery: &Delivery, sender: &Sender) -> Result<(), DeliveryError> {
+    for (index, event) in delivery.events.iter().enumerate() {
+        if !sender.may_send_for(&event.computer) {
+            return Err(DeliveryError::Forged {
+                index,
+                computer: event.computer.clone(),
+                sender: sender.client_name(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The events of `delivery` the store has not yet taken: those with a record id past the
+/// stored position of their channel (a resent or replayed batch is not written twice).
+/// Events without a record id are always new.
+pub fn unseen<'a>(delivery: &'a Delivery, stored: Option<&BookmarkList>) -> Vec<&'a ReceivedEvent> {
+    delivery
+        .events
+        .iter()
+        .filter(|event| match (stored, event.record_id) {
+            (Some(stored), Some(record)) => stored
+                .position(&event.channel)
+                .is_none_or(|position| record > position),
+            _ => true,
+        })
+        .collect()
+}
+
+/// The positions the events of a batch reach, merged with the forwarder's own bookmark.
+pub fn reached(delivery: &Delivery) -> BookmarkList {
+    let mut list = delivery.bookmark.clone().unwrap_or_default();
+    for event in &delivery.events {
+        if let Some(record) = event.record_id {
+            if !event.channel.is_empty() {
+                list.advance(&event.channel, record);
+            }
+        }
+    }
+    list
+}

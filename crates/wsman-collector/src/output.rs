@@ -1,0 +1,226 @@
+//! The file output: each subscription's events appended to a file per forwarder, as Raw XML
+//! or JSON lines, and on disk (`fsync`) before the batch is acknowledged.
+//!
+//! Why keep files open: a forwarder sends a batch every few seconds, and opening, writing and
+//! closing each time costs more than the write. Open files are bounded ([`MAX_OPEN_FILES`]; the
+//! least recently used is closed), and [`FileOutputs::reopen`] (SIGHUP) closes them all so a
+//! rotated file is created anew.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde_json::{Map, Value};
+use wsman_proto::xml::{Element, Node};
+
+use crate::ingest::ReceivedEvent;
+use crate::subscriptions::{OutputConfig, OutputFormat, Subscription};
+
+/// Most files held open at once.
+pub const MAX_OPEN_FILES: usize = 512;
+
+/// Why an output did not take a batch (the forwarder is told 503 and resends).
+#[derive(Debug, thiserror::Error)]
+#[error("file output {path}: {source}")]
+pub struct OutputError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+struct OpenFile {
+    file: File,
+    last_used: u64,
+}
+
+/// Every file output of the collector, with the files it holds open.
+#[derive(Default)]
+pub struct FileOutputs {
+    open: Mutex<(HashMap<PathBuf, OpenFile>, u64)>,
+}
+
+/// `{client}` with every character outside `A-Z a-z 0-9 . _ -` replaced by `_` (a Kerberos
+/// principal's `$`, `@` and `/`), and never `.` or `..` alone.
+pub fn client_path_part(client: &str) -> String {
+    let part: String = client
+        .chars()
+        .take(128)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if part.is_empty() || part.chars().all(|c| c == '.') {
+        return "_".repeat(part.len().max(1));
+    }
+    part
+}
+
+/// The file of `template` for this client and subscription.
+pub fn expand(template: &str, client: &str, subscription: &str) -> PathBuf {
+    PathBuf::from(
+        template
+            .replace("{client}", &client_path_part(client))
+            .replace("{subscription}", subscription),
+    )
+}
+
+impl FileOutputs {
+    pub fn new() -> FileOutputs {
+        FileOutputs::default()
+    }
+
+    /// Close every open file: the next write opens (creates) it again.
+    pub fn reopen(&self) {
+        self.lock().0.clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (HashMap<PathBuf, OpenFile>, u64)> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Append `events` of `client` to every output of `subscription`, and return only when
+    /// each file has them on disk. `received` is the time written into JSON records.
+    pub fn write(
+        &self,
+        subscription: &Subscription,
+        client: &str,
+        events: &[&ReceivedEvent],
+        received: &str,
+    ) -> Result<(), OutputError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        for output in &subscription.outputs {
+            let OutputConfig::File { path, format } = output;
+            let path = expand(path, client, &subscription.name);
+            let mut text = String::with_capacity(events.len() * 1024);
+            for event in events {
+                match format {
+                    OutputFormat::Raw => text.push_str(&event.xml),
+                    OutputFormat::Json => {
+                        let record = json_record(event, client, &subscription.name, received);
+                        text.push_str(&record.to_string());
+                    }
+                }
+                text.push('\n');
+            }
+            self.append(&path, text.as_bytes())
+                .map_err(|source| OutputError {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    fn append(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let mut guard = self.lock();
+        let (open, clock) = &mut *guard;
+        *clock += 1;
+        let now = *clock;
+        if !open.contains_key(path) {
+            if open.len() >= MAX_OPEN_FILES {
+                if let Some(oldest) = open
+                    .iter()
+                    .min_by_key(|(_, f)| f.last_used)
+                    .map(|(p, _)| p.clone())
+                {
+                    open.remove(&oldest);
+                }
+            }
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let file = OpenOptions::new().create(true).append(true).open(path)?;
+            open.insert(
+                path.to_owned(),
+                OpenFile {
+                    file,
+                    last_used: now,
+                },
+            );
+        }
+        let entry = open
+            .get_mut(path)
+            .ok_or_else(|| std::io::Error::other("file not open"))?;
+        entry.last_used = now;
+        let result = entry
+            .file
+            .write_all(bytes)
+            .and_then(|()| entry.file.sync_data());
+        if result.is_err() {
+            // A failed write may have left part of the batch: the resend appends it whole.
+            // Close the file so the next attempt starts on a fresh handle.
+            open.remove(path);
+        }
+        result
+    }
+}
+
+/// One event as a JSON object: who sent it, when it arrived, and the event's tree.
+pub fn json_record(
+    event: &ReceivedEvent,
+    client: &str,
+    subscription: &str,
+    received: &str,
+) -> Value {
+    let mut record = Map::new();
+    record.insert("client".into(), Value::String(client.to_owned()));
+    record.insert(
+        "subscription".into(),
+        Value::String(subscription.to_owned()),
+    );
+    record.insert("received".into(), Value::String(received.to_owned()));
+    record.insert("computer".into(), Value::String(event.computer.clone()));
+    record.insert("channel".into(), Value::String(event.channel.clone()));
+    if let Some(record_id) = event.record_id {
+        record.insert("record_id".into(), Value::from(record_id));
+    }
+    record.insert("event".into(), element_json(&event.tree));
+    Value::Object(record)
+}
+
+/// An element as JSON: attributes as `@name`, child elements by name (an array when one
+/// repeats), `Data` elements of `EventData` by their `Name`, text as `#text` (or the value
+/// itself when there is nothing else).
+fn element_json(element: &Element) -> Value {
+    let text = element.trimmed_text();
+    if element.attributes.is_empty() && element.elements().next().is_none() {
+        return Value::String(text);
+    }
+    let mut object = Map::new();
+    for attribute in &element.attributes {
+        object.insert(
+            format!("@{}", attribute.name),
+            Value::String(attribute.value.clone()),
+        );
+    }
+    for child in element.children.iter().filter_map(|n| match n {
+        Node::Element(e) => Some(e),
+        Node::Text(_) => None,
+    }) {
+        let (key, value) = match (child.name.as_str(), child.attr("Name")) {
+            ("Data", Some(name)) => (name.to_owned(), Value::String(child.text())),
+            _ => (child.name.clone(), element_json(child)),
+        };
+        match object.get_mut(&key) {
+            Some(Value::Array(values)) => values.push(value),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, value]);
+            }
+            None => {
+                object.insert(key, value);
+            }
+        }
+    }
+    if !text.is_empty() {
+        object.insert("#text".into(), Value::String(text));
+    }
+    Value::Object(object)
+}

@@ -1,0 +1,447 @@
+//! Subscriptions from TOML, the subscription manager's answer (a golden fixture, and read back
+//! by the event source's own Subscribe reader), deliveries written by the push side's message
+//! builder and read here, the Computer check, and the file output read back from disk.
+
+use std::path::Path;
+use std::time::Duration;
+
+use wsman_collector::ingest::{self, DeliveryError, DeliveryKind, Sender};
+use wsman_collector::manager::{self, DeliveryAuth, Offer};
+use wsman_collector::output::{self, FileOutputs};
+use wsman_collector::subscriptions::{self, OutputConfig, OutputFormat};
+use wsman_events::delivery::{self, DeliveryHeaders, Embedding};
+use wsman_events::{parse_subscribe, BookmarkList, ContentFormat, DeliveryMode};
+use wsman_proto::{parse_request, xml};
+
+const QUERY: &str = r#"<QueryList><Query Id="0"><Select Path="Security">*[System[(EventID=4624)]]</Select><Select Path="Application">*</Select></Query></QueryList>"#;
+
+fn subscription_text(extra: &str) -> String {
+    format!("query = '{QUERY}'\nmax_items = 50\nmax_latency_seconds = 10\nheartbeat_seconds = 60\ncontent_format = \"RenderedText\"\n{extra}\n[[outputs]]\ntype = \"file\"\npath = \"/var/log/wec/{{subscription}}/{{client}}.log\"\nformat = \"json\"\n")
+}
+
+#[test]
+fn subscriptions_are_read_typed_and_versioned() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("security.toml"), subscription_text("")).unwrap();
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "query = 'not a query list'\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+    let set = subscriptions::load_dir(dir.path());
+    assert_eq!(set.subscriptions.len(), 1, "{:?}", set.errors);
+    assert_eq!(set.errors.len(), 1);
+    assert!(set.errors[0].to_string().contains("broken.toml"));
+    let security = &set.subscriptions[0];
+    assert_eq!(security.name, "security");
+    assert!(security.enabled);
+    assert_eq!(security.uris, vec![subscriptions::DEFAULT_URI.to_owned()]);
+    assert_eq!(security.max_items, Some(50));
+    assert_eq!(security.max_latency, Duration::from_secs(10));
+    assert_eq!(security.content_format, ContentFormat::RenderedText);
+    assert_eq!(
+        security.outputs,
+        vec![OutputConfig::File {
+            path: "/var/log/wec/{subscription}/{client}.log".to_owned(),
+            format: OutputFormat::Json
+        }]
+    );
+    // The version follows the content; the identifier only the name; both are GUIDs.
+    let same = subscriptions::load_dir(dir.path());
+    assert_eq!(same.subscriptions[0].version, security.version);
+    std::fs::write(
+        dir.path().join("security.toml"),
+        subscription_text("read_existing_events = true"),
+    )
+    .unwrap();
+    let changed = subscriptions::load_dir(dir.path());
+    assert_ne!(changed.subscriptions[0].version, security.version);
+    assert_eq!(changed.subscriptions[0].identifier, security.identifier);
+    for guid in [&security.version, &security.identifier] {
+        assert_eq!(uuid_shape(guid), Some(()), "{guid}");
+    }
+    // Disabling keeps the file valid and the version (forwarders see no change but the offer).
+    subscriptions::set_enabled(&dir.path().join("security.toml"), false).unwrap();
+    let disabled = subscriptions::load_dir(dir.path());
+    assert!(!disabled.subscriptions[0].enabled);
+    assert_eq!(
+        disabled.subscriptions[0].version,
+        changed.subscriptions[0].version
+    );
+}
+
+fn uuid_shape(text: &str) -> Option<()> {
+    let groups: Vec<&str> = text.split('-').collect();
+    let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    (lengths == [8, 4, 4, 4, 12]
+        && text
+            .chars()
+            .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_lowercase()))
+    .then_some(())
+}
+
+#[test]
+fn bad_subscription_files_are_refused_with_their_reason() {
+    let cases = [
+        ("a.toml", "name = 'b'\nquery = '<QueryList/>'\n", "differs"),
+        ("a.toml", "query = '<QueryList/>'\nunknown = 1\n", "unknown"),
+        ("a.toml", "query = '<QueryList/>'\ncontent_format = 'Xml'\n", "content_format"),
+        ("a.toml", "query = '<QueryList/>'\nmax_items = 0\n", "max_items"),
+        (
+            "a.toml",
+            "query = '<QueryList/>'\n[[outputs]]\ntype = 'file'\npath = 'relative'\nformat = 'raw'\n",
+            "absolute",
+        ),
+        (
+            "a.toml",
+            "query = '<QueryList/>'\n[[outputs]]\ntype = 'file'\npath = '/x/../y'\nformat = 'raw'\n",
+            "..",
+        ),
+        (".hidden.toml", "query = '<QueryList/>'\n", "not a subscription name"),
+    ];
+    for (file, text, reason) in cases {
+        let text = text.replace("<QueryList/>", QUERY);
+        let text = text.as_str();
+        let error = subscriptions::parse(Path::new(file), text)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(reason), "{text}: {error}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, vec![b'#'; subscriptions::MAX_FILE_BYTES as usize + 1]).unwrap();
+    assert!(matches!(
+        subscriptions::load_file(&big),
+        Err(subscriptions::SubscriptionError::TooLarge(_))
+    ));
+}
+
+fn security() -> subscriptions::Subscription {
+    subscriptions::parse(
+        Path::new("/etc/wsmand/subscriptions/security.toml"),
+        &subscription_text(""),
+    )
+    .expect("the subscription parses")
+}
+
+#[test]
+fn the_enumerate_answer_matches_its_golden_file_and_reads_back_as_a_subscribe() {
+    let subscription = security();
+    let mut bookmark = BookmarkList::new();
+    bookmark.advance("Security", 4711);
+    let auth = DeliveryAuth::Kerberos;
+    let item = manager::subscription_item(
+        &subscription,
+        &Offer {
+            base: "http://collector.example.com:5985/wsman",
+            auth: &auth,
+            bookmark: Some(&bookmark),
+            message_id: "uuid:00000000-0000-0000-0000-000000000001",
+            operation_id: "uuid:00000000-0000-0000-0000-000000000002",
+        },
+    );
+    let body = manager::enumerate_response_body(std::slice::from_ref(&item));
+    let golden = include_str!("fixtures/enumerate-response-body.xml").trim();
+    assert_eq!(
+        body,
+        golden
+            .replace("VERSION", &subscription.version)
+            .replace("IDENTIFIER", &subscription.identifier)
+    );
+
+    // The embedded envelope is a Subscribe the event source's reader accepts, with what the
+    // subscription says.
+    let root = xml::parse(&item, &xml::Limits::default()).unwrap();
+    let envelope = root.elements().nth(1).unwrap().to_xml();
+    let request = parse_request(&envelope, &xml::Limits::default()).unwrap();
+    let subscribe = parse_subscribe(&request).unwrap();
+    assert_eq!(subscribe.mode, DeliveryMode::Events);
+    assert_eq!(subscribe.heartbeats, Some(Duration::from_secs(60)));
+    assert_eq!(subscribe.max_time, Some(Duration::from_secs(10)));
+    assert_eq!(subscribe.max_elements, Some(50));
+    assert!(subscribe.utf16 && subscribe.send_bookmarks);
+    assert_eq!(subscribe.content_format, ContentFormat::RenderedText);
+    assert_eq!(subscribe.name.as_deref(), Some("security"));
+    let notify = subscribe.notify_to.unwrap();
+    assert_eq!(
+        notify.address,
+        format!(
+            "http://collector.example.com:5985/wsman/subscriptions/{}/1",
+            subscription.identifier
+        )
+    );
+    assert_eq!(
+        notify.reference_parameters[0].trimmed_text(),
+        subscription.version
+    );
+    assert_eq!(
+        subscribe.authentication[0].profile,
+        "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/spnego-kerberos"
+    );
+    match subscribe.start_at {
+        Some(wsman_events::subscribe::StartAt::After(list)) => {
+            assert_eq!(list.position("Security"), Some(4711))
+        }
+        other => panic!("bookmark not carried: {other:?}"),
+    }
+
+    // A certificate forwarder is told the issuers.
+    let auth = DeliveryAuth::Certificate {
+        issuers: vec!["4ab167dfcbbda8d6225889b05937112062ea1152".to_owned()],
+    };
+    let item = manager::subscription_item(
+        &subscription,
+        &Offer {
+            base: "https://collector.example.com:5986/wsman",
+            auth: &auth,
+            bookmark: None,
+            message_id: "uuid:1",
+            operation_id: "uuid:2",
+        },
+    );
+    let root = xml::parse(&item, &xml::Limits::default()).unwrap();
+    let request = parse_request(
+        &root.elements().nth(1).unwrap().to_xml(),
+        &xml::Limits::default(),
+    )
+    .unwrap();
+    let subscribe = parse_subscribe(&request).unwrap();
+    assert_eq!(
+        subscribe.authentication[0].issuer_thumbprints,
+        vec!["4AB167DFCBBDA8D6225889B05937112062EA1152".to_owned()]
+    );
+}
+
+const EVENT: &str = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='sshd'/><EventID>4624</EventID><EventRecordID>RECORD</EventRecordID><Channel>Security</Channel><Computer>COMPUTER</Computer></System><EventData><Data Name='user'>alice</Data></EventData></Event>";
+
+fn event(record: u64, computer: &str) -> String {
+    EVENT
+        .replace("RECORD", &record.to_string())
+        .replace("COMPUTER", computer)
+}
+
+fn delivery_text(events: &[String], embedding: Embedding, identifier: Option<&str>) -> String {
+    let mut parameters = Vec::new();
+    if let Some(identifier) = identifier {
+        let mut element = xml::Element::new(
+            Some("http://schemas.xmlsoap.org/ws/2004/08/eventing"),
+            "Identifier",
+        );
+        element
+            .children
+            .push(xml::Node::Text(identifier.to_owned()));
+        parameters.push(element);
+    }
+    let to = delivery::endpoint("http://collector/wsman/subscriptions/X/1", parameters);
+    let mut bookmark = BookmarkList::new();
+    bookmark.advance("Security", 99);
+    let headers = DeliveryHeaders {
+        to: &to,
+        message_id: "uuid:6C1E1F3A-0000-0000-0000-000000000001",
+        operation_id: "uuid:6C1E1F3A-0000-0000-0000-000000000002",
+        sequence_id: 1,
+        machine_id: "web01.example.com",
+        max_envelope_size: 512_000,
+        operation_timeout: Duration::from_secs(60),
+        bookmark: Some(&bookmark),
+        ack_requested: true,
+    };
+    delivery::events_envelope(&headers, events, embedding)
+}
+
+#[test]
+fn deliveries_are_read_in_both_embeddings() {
+    let events = vec![event(7, "web01.example.com"), event(8, "web01.example.com")];
+    for embedding in [Embedding::Cdata, Embedding::Element] {
+        let text = delivery_text(&events, embedding, Some("VERSION-1"));
+        let request = parse_request(&text, &xml::Limits::default()).unwrap();
+        let delivery = ingest::read_delivery(&request).unwrap();
+        assert_eq!(delivery.kind, DeliveryKind::Events);
+        assert_eq!(delivery.version, "VERSION-1");
+        assert_eq!(
+            delivery.bookmark.as_ref().unwrap().position("Security"),
+            Some(99)
+        );
+        assert_eq!(delivery.events.len(), 2);
+        assert_eq!(delivery.events[1].record_id, Some(8));
+        assert_eq!(delivery.events[0].channel, "Security");
+        // The XML written out is the event as sent.
+        assert_eq!(delivery.events[0].xml, events[0]);
+        let reached = ingest::reached(&delivery);
+        assert_eq!(reached.position("Security"), Some(99));
+    }
+    // A missing Identifier (the version reference parameter) is refused.
+    let text = delivery_text(&events, Embedding::Cdata, None);
+    let request = parse_request(&text, &xml::Limits::default()).unwrap();
+    assert_eq!(
+        ingest::read_delivery(&request).unwrap_err(),
+        DeliveryError::NoIdentifier
+    );
+    // So is an event that is not an Event, or has no Computer.
+    for bad in ["<Other/>", "<Event><System/></Event>", "not xml <"] {
+        let text = delivery_text(&[bad.to_owned()], Embedding::Cdata, Some("V"));
+        let request = parse_request(&text, &xml::Limits::default()).unwrap();
+        assert!(matches!(
+            ingest::read_delivery(&request),
+            Err(DeliveryError::BadEvent { index: 0, .. })
+        ));
+    }
+}
+
+#[test]
+fn the_computer_must_be_the_sender() {
+    let cases: &[(Sender, &str, bool)] = &[
+        (
+            Sender::Kerberos("WEB01$@EXAMPLE.COM".into()),
+            "web01.example.com",
+            true,
+        ),
+        (Sender::Kerberos("WEB01$@EXAMPLE.COM".into()), "WEB01", true),
+        (
+            Sender::Kerberos("WEB01$@EXAMPLE.COM".into()),
+            "web02.example.com",
+            false,
+        ),
+        (
+            Sender::Kerberos("host/web01.example.com@EXAMPLE.COM".into()),
+            "web01.example.com",
+            true,
+        ),
+        (
+            Sender::Kerberos("host/web01.example.com@EXAMPLE.COM".into()),
+            "web01",
+            true,
+        ),
+        (
+            Sender::Kerberos("host/web01.example.com@EXAMPLE.COM".into()),
+            "web01.other.com",
+            false,
+        ),
+        (
+            Sender::Certificate(vec!["web01.example.com".into()]),
+            "web01.example.com",
+            true,
+        ),
+        (
+            Sender::Certificate(vec!["web01.example.com".into()]),
+            "db01.example.com",
+            false,
+        ),
+        (Sender::Account("web01".into()), "web01.example.com", true),
+        (Sender::Account("web01".into()), "web011.example.com", false),
+        (Sender::Account("web01".into()), "", false),
+    ];
+    for (sender, computer, allowed) in cases {
+        assert_eq!(
+            sender.may_send_for(computer),
+            *allowed,
+            "{sender:?} for {computer:?}"
+        );
+    }
+    let text = delivery_text(
+        &[event(1, "web01.example.com"), event(2, "dc01.example.com")],
+        Embedding::Cdata,
+        Some("V"),
+    );
+    let delivery =
+        ingest::read_delivery(&parse_request(&text, &xml::Limits::default()).unwrap()).unwrap();
+    let error = ingest::check_computers(&delivery, &Sender::Account("web01".into())).unwrap_err();
+    assert!(
+        matches!(error, DeliveryError::Forged { index: 1, .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_file_output_writes_each_new_event_once_and_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut subscription = security();
+    let raw = dir.path().join("{subscription}/{client}.xml");
+    let json = dir.path().join("{subscription}/{client}.json");
+    subscription.outputs = vec![
+        OutputConfig::File {
+            path: raw.to_str().unwrap().to_owned(),
+            format: OutputFormat::Raw,
+        },
+        OutputConfig::File {
+            path: json.to_str().unwrap().to_owned(),
+            format: OutputFormat::Json,
+        },
+    ];
+    let outputs = FileOutputs::new();
+    let first = delivery_text(
+        &[event(1, "web01"), event(2, "web01")],
+        Embedding::Cdata,
+        Some("V"),
+    );
+    let first =
+        ingest::read_delivery(&parse_request(&first, &xml::Limits::default()).unwrap()).unwrap();
+    let fresh = ingest::unseen(&first, None);
+    outputs
+        .write(
+            &subscription,
+            "WEB01$@EXAMPLE.COM",
+            &fresh,
+            "2026-11-23T10:00:00Z",
+        )
+        .unwrap();
+    // A resend of event 2 with event 3, after the store reached 2: only 3 is new.
+    let mut stored = BookmarkList::new();
+    stored.advance("Security", 2);
+    let second = delivery_text(
+        &[event(2, "web01"), event(3, "web01")],
+        Embedding::Cdata,
+        Some("V"),
+    );
+    let second =
+        ingest::read_delivery(&parse_request(&second, &xml::Limits::default()).unwrap()).unwrap();
+    let fresh = ingest::unseen(&second, Some(&stored));
+    assert_eq!(fresh.len(), 1);
+    outputs.reopen();
+    outputs
+        .write(
+            &subscription,
+            "WEB01$@EXAMPLE.COM",
+            &fresh,
+            "2026-11-23T10:00:01Z",
+        )
+        .unwrap();
+
+    let file = dir.path().join("security").join(format!(
+        "{}.xml",
+        output::client_path_part("WEB01$@EXAMPLE.COM")
+    ));
+    assert!(file.ends_with("security/WEB01__EXAMPLE.COM.xml"));
+    let lines: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        lines,
+        vec![event(1, "web01"), event(2, "web01"), event(3, "web01")]
+    );
+    let json_text =
+        std::fs::read_to_string(dir.path().join("security/WEB01__EXAMPLE.COM.json")).unwrap();
+    let records: Vec<serde_json::Value> = json_text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3);
+    assert_eq!(records[2]["record_id"], 3);
+    assert_eq!(records[2]["event"]["System"]["EventID"], "4624");
+    assert_eq!(records[2]["event"]["EventData"]["user"], "alice");
+    assert_eq!(records[0]["client"], "WEB01$@EXAMPLE.COM");
+}
+
+#[test]
+fn client_names_cannot_leave_the_output_directory() {
+    for name in ["..", ".", "../../etc/passwd", "a/b", ""] {
+        let part = output::client_path_part(name);
+        assert!(
+            !part.contains('/') && part != ".." && part != "." && !part.is_empty(),
+            "{name}: {part}"
+        );
+    }
+}

@@ -1,0 +1,345 @@
+//! SLDC (ECMA-321, Streaming Lossless Data Compression): the `Content-Encoding: SLDC` of
+//! Windows' event forwarders, decompressed within a bound.
+//!
+//! Why our own: no maintained crate does it, and the decoder reads bytes from the network, so
+//! it must stop at a limit instead of growing: every output byte is counted against it.
+//!
+//! The stream is a sequence of bit-aligned symbols, most significant bit first. Nine 1-bits
+//! and a 4-bit code are a control symbol (Flush, Scheme 1, Scheme 2, File Mark, End of Record,
+//! Reset 1, Reset 2, End Marker). In Scheme 1 a `0` and eight bits are a literal byte, and a
+//! `1` is a copy pointer: a match count (2 to 271, in a prefix code) and a 10-bit absolute
+//! position in the 1,024-byte history buffer every output byte passes through. In Scheme 2
+//! each byte stands for itself, except 0xFF, which is followed by a `0` so that it cannot
+//! start a control symbol.
+//!
+//! Windows labels some bodies SLDC that are not compressed (openwec's `doc/protocol.md`
+//! records it); [`looks_uncompressed`] recognises an XML body (a byte-order mark or `<`),
+//! which no SLDC stream can start with, since one begins with a control symbol (0xFF).
+
+/// Size of the history buffer, and so the reach of a copy pointer.
+pub const HISTORY: usize = 1024;
+/// Longest match a copy pointer can carry.
+pub const MAX_MATCH: usize = 271;
+
+const CONTROL_PREFIX: u32 = 0x1FF;
+const FLUSH: u32 = 0;
+const SCHEME_1: u32 = 1;
+const SCHEME_2: u32 = 2;
+const FILE_MARK: u32 = 3;
+const END_OF_RECORD: u32 = 4;
+const RESET_1: u32 = 5;
+const RESET_2: u32 = 6;
+const END_MARKER: u32 = 15;
+
+/// Why a body could not be decompressed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SldcError {
+    #[error("SLDC stream ends inside a symbol at bit {0}")]
+    Truncated(usize),
+    #[error("unknown SLDC control code {code} at bit {at}")]
+    UnknownControl { code: u32, at: usize },
+    #[error("SLDC data before any Scheme or Reset control symbol at bit {0}")]
+    NoScheme(usize),
+    #[error("SLDC output larger than {0} bytes")]
+    TooLarge(usize),
+}
+
+struct Bits<'a> {
+    bytes: &'a [u8],
+    position: usize,
+}
+
+impl Bits<'_> {
+    fn remaining(&self) -> usize {
+        self.bytes.len() * 8 - self.position
+    }
+
+    fn peek(&self, count: usize) -> Option<u32> {
+        if count > self.remaining() {
+            return None;
+        }
+        let mut value = 0u32;
+        for i in 0..count {
+            let at = self.position + i;
+            let bit = (self.bytes[at / 8] >> (7 - at % 8)) & 1;
+            value = (value << 1) | u32::from(bit);
+        }
+        Some(value)
+    }
+
+    fn read(&mut self, count: usize) -> Result<u32, SldcError> {
+        let value = self
+            .peek(count)
+            .ok_or(SldcError::Truncated(self.position))?;
+        self.position += count;
+        Ok(value)
+    }
+
+    /// Skips the 0-bits that pad after a Flush or End of Record.
+    fn skip_padding(&mut self) {
+        while self.peek(1) == Some(0) {
+            self.position += 1;
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    None,
+    Compressed,
+    Stored,
+}
+
+struct History {
+    buffer: [u8; HISTORY],
+    next: usize,
+}
+
+impl History {
+    fn reset(&mut self) {
+        self.buffer = [0; HISTORY];
+        self.next = 0;
+    }
+
+    fn push(&mut self, byte: u8, out: &mut Vec<u8>, limit: usize) -> Result<(), SldcError> {
+        if out.len() >= limit {
+            return Err(SldcError::TooLarge(limit));
+        }
+        out.push(byte);
+        self.buffer[self.next] = byte;
+        self.next = (self.next + 1) % HISTORY;
+        Ok(())
+    }
+}
+
+/// Decompress `input`, producing at most `limit` bytes.
+pub fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, SldcError> {
+    let mut bits = Bits {
+        bytes: input,
+        position: 0,
+    };
+    let mut history = History {
+        buffer: [0; HISTORY],
+        next: 0,
+    };
+    let mut out = Vec::with_capacity(input.len().saturating_mul(2).min(limit));
+    let mut scheme = Scheme::None;
+    loop {
+        let remaining = bits.remaining();
+        if remaining == 0 {
+            break;
+        }
+        if remaining < 9 {
+            // Padding to the last byte boundary; anything else is a cut symbol.
+            if bits.peek(remaining) == Some(0) {
+                break;
+            }
+            return Err(SldcError::Truncated(bits.position));
+        }
+        let at = bits.position;
+        if bits.peek(9) == Some(CONTROL_PREFIX) {
+            bits.position += 9;
+            let code = bits.read(4)?;
+            match code {
+                FLUSH | FILE_MARK | END_OF_RECORD => bits.skip_padding(),
+                SCHEME_1 => scheme = Scheme::Compressed,
+                SCHEME_2 => scheme = Scheme::Stored,
+                RESET_1 => {
+                    history.reset();
+                    scheme = Scheme::Compressed;
+                }
+                RESET_2 => {
+                    history.reset();
+                    scheme = Scheme::Stored;
+                }
+                END_MARKER => break,
+                _ => return Err(SldcError::UnknownControl { code, at }),
+            }
+            continue;
+        }
+        match scheme {
+            Scheme::None => return Err(SldcError::NoScheme(at)),
+            Scheme::Stored => {
+                let byte = bits.read(8)?;
+                if byte == 0xFF {
+                    // The 0 that keeps a stored 0xFF from reading as a control symbol (a 1
+                    // here was taken as one above).
+                    bits.read(1)?;
+                }
+                history.push(byte as u8, &mut out, limit)?;
+            }
+            Scheme::Compressed => {
+                if bits.read(1)? == 0 {
+                    let byte = bits.read(8)?;
+                    history.push(byte as u8, &mut out, limit)?;
+                    continue;
+                }
+                let count = read_match_count(&mut bits)?;
+                let mut from = bits.read(10)? as usize;
+                for _ in 0..count {
+                    let byte = history.buffer[from];
+                    history.push(byte, &mut out, limit)?;
+                    from = (from + 1) % HISTORY;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The match count of a copy pointer: `0x` 2–3, `10xx` 4–7, `110xxx` 8–15, `1110xxxx`
+/// 16–31, `1111xxxxxxxx` 32–271 (a larger value would be nine 1-bits, a control symbol).
+fn read_match_count(bits: &mut Bits<'_>) -> Result<usize, SldcError> {
+    let mut ones = 0;
+    while ones < 4 && bits.read(1)? == 1 {
+        ones += 1;
+    }
+    let width = if ones == 4 { 8 } else { ones + 1 };
+    let base = 2usize << ones;
+    Ok(base + bits.read(width)? as usize)
+}
+
+struct BitWriter {
+    bytes: Vec<u8>,
+    used: u32,
+}
+
+impl BitWriter {
+    fn write(&mut self, value: u32, count: u32) {
+        for i in (0..count).rev() {
+            if self.used.is_multiple_of(8) {
+                self.bytes.push(0);
+            }
+            let bit = ((value >> i) & 1) as u8;
+            if let Some(last) = self.bytes.last_mut() {
+                *last |= bit << (7 - self.used % 8);
+            }
+            self.used += 1;
+        }
+    }
+
+    fn control(&mut self, code: u32) {
+        self.write((CONTROL_PREFIX << 4) | code, 13);
+    }
+}
+
+fn write_match_count(out: &mut BitWriter, count: usize) {
+    let count = count as u32;
+    match count {
+        2..=3 => out.write(count - 2, 2),
+        4..=7 => out.write(0b10 << 2 | (count - 4), 4),
+        8..=15 => out.write(0b110 << 3 | (count - 8), 6),
+        16..=31 => out.write(0b1110 << 4 | (count - 16), 8),
+        _ => out.write(0b1111 << 8 | (count - 32), 12),
+    }
+}
+
+/// Compress `input` (Scheme 1, greedy matches through a hash chain), ending with an End
+/// Marker. For the tests' forwarder and the benchmark: a collector only decompresses.
+pub fn compress(input: &[u8]) -> Vec<u8> {
+    const CANDIDATES: usize = 32;
+    let mut out = BitWriter {
+        bytes: Vec::with_capacity(input.len() / 2 + 8),
+        used: 0,
+    };
+    out.control(RESET_1);
+    // head[key]: the last position whose two bytes hash to key; previous[p]: the one before.
+    let mut head = vec![usize::MAX; 1 << 16];
+    let mut previous = vec![usize::MAX; input.len()];
+    let key = |p: usize| (usize::from(input[p]) << 8) | usize::from(input[p + 1]);
+    let insert = |p: usize, head: &mut [usize], previous: &mut [usize]| {
+        if p + 1 < input.len() {
+            previous[p] = head[key(p)];
+            head[key(p)] = p;
+        }
+    };
+    let mut position = 0;
+    while position < input.len() {
+        let mut best = (0usize, 0usize);
+        if position + 1 < input.len() {
+            let mut candidate = head[key(position)];
+            let mut tried = 0;
+            while candidate != usize::MAX && position - candidate <= HISTORY && tried < CANDIDATES {
+                let longest = (input.len() - position).min(MAX_MATCH);
+                let length = (0..longest)
+                    .take_while(|&i| input[candidate + i] == input[position + i])
+                    .count();
+                if length > best.0 {
+                    best = (length, candidate);
+                }
+                candidate = previous[candidate];
+                tried += 1;
+            }
+        }
+        if best.0 >= 2 {
+            out.write(1, 1);
+            write_match_count(&mut out, best.0);
+            out.write((best.1 % HISTORY) as u32, 10);
+            for p in position..position + best.0 {
+                insert(p, &mut head, &mut previous);
+            }
+            position += best.0;
+        } else {
+            out.write(u32::from(input[position]), 9);
+            insert(position, &mut head, &mut previous);
+            position += 1;
+        }
+    }
+    out.control(END_MARKER);
+    out.bytes
+}
+
+/// `input` in Scheme 2 (every byte as itself): what a compressor emits for data that does not
+/// compress; the tests decode it too.
+pub fn store(input: &[u8]) -> Vec<u8> {
+    let mut out = BitWriter {
+        bytes: Vec::with_capacity(input.len() + 8),
+        used: 0,
+    };
+    out.control(RESET_2);
+    for &byte in input {
+        out.write(u32::from(byte), 8);
+        if byte == 0xFF {
+            out.write(0, 1);
+        }
+    }
+    out.control(END_MARKER);
+    out.bytes
+}
+
+/// Whether a body labelled SLDC is in fact plain XML: a byte-order mark or `<` after
+/// optional whitespace. An SLDC stream starts with a control symbol, whose first byte is 0xFF
+/// followed by a byte of which the top bit is 1 — which a UTF-16LE byte-order mark (FF FE)
+/// also is, so the marks are checked first.
+pub fn looks_uncompressed(body: &[u8]) -> bool {
+    if body.starts_with(&[0xEF, 0xBB, 0xBF])
+        || body.starts_with(&[0xFF, 0xFE])
+        || body.starts_with(&[0xFE, 0xFF])
+    {
+        return true;
+    }
+    body.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'<')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn match_counts_round_trip_through_the_prefix_code() {
+        for count in 2..=MAX_MATCH {
+            let mut out = BitWriter {
+                bytes: Vec::new(),
+                used: 0,
+            };
+            write_match_count(&mut out, count);
+            let mut bits = Bits {
+                bytes: &out.bytes,
+                position: 0,
+            };
+            assert_eq!(read_match_count(&mut bits).unwrap(), count);
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! The Windows Event Collector on the WinRM listeners: the subscription manager
+//! (`/wsman/SubscriptionManager/WEC`, or a subscription's own `uris`) and the delivery
+//! endpoints (`/wsman/subscriptions/<identifier>/...`), over `wsman-collector`.
+//!
+//! These paths pass the same guards as `/wsman` (size, authentication, body read and
+//! unsealing); then, instead of RootSDDL, each subscription's own allow list decides (a
+//! forwarder is a machine, not an administrator). A delivery is acknowledged only after every
+//! output of its subscription has the new events on disk and the forwarder's bookmark is
+//! stored; an output that fails is answered 503, and the forwarder resends the batch.
+//!
+//! The whole of a delivery (read the stored bookmark, write the events it has not seen, store
+//! the new bookmark) runs under one lock, on the blocking pool: two copies of a batch sent on
+//! two connections cannot both be written.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use wsman_collector::bookmarks::BookmarkStore;
+use wsman_collector::ingest::{self, DeliveryKind, Sender};
+use wsman_collector::manager::{self, DeliveryAuth, Offer};
+use wsman_collector::output::FileOutputs;
+use wsman_collector::subscriptions::{self, SubscriptionSet};
+use wsman_events::Timestamp;
+use wsman_proto::{ns, Fault, Request};
+
+use crate::auth::Principal;
+use crate::dispatch::{self, Reply};
+use crate::error::ServiceError;
+
+/// The resource URI a forwarder enumerates.
+pub const SUBSCRIPTION_RESOURCE: &str =
+    "http://schemas.microsoft.com/wbem/wsman/1/SubscriptionManager/Subscription";
+
+/// Which collector endpoint a path is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// A subscription manager URI.
+    Manager(String),
+    /// The delivery endpoint of the subscription with this identifier.
+    Delivery(String),
+}
+
+/// The collector: subscriptions, the bookmark store and the outputs.
+pub struct CollectorService {
+    subscriptions_dir: PathBuf,
+    subscriptions: RwLock<Arc<SubscriptionSet>>,
+    store: BookmarkStore,
+    outputs: FileOutputs,
+    deliveries: Mutex<()>,
+}
+
+impl std::fmt::Debug for CollectorService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CollectorService")
+            .field("subscriptions_dir", &self.subscriptions_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who a request's credentials proved, as the collector sees it.
+pub struct Proof {
+    pub sender: Sender,
+    pub auth: DeliveryAuth,
+}
+
+impl Proof {
+    /// From the principal and, on HTTPS, the certificate that may have proved it.
+    pub fn of(
+        principal: &Arc<Principal>,
+        certificate: Option<&crate::auth::certificate::PeerCertificate>,
+        https: bool,
+    ) -> Proof {
+        if let Some((names, issuers)) = certificate.and_then(|c| c.proof_of(principal)) {
+            return Proof {
+                sender: Sender::Certificate(names),
+                auth: DeliveryAuth::Certificate { issuers },
+            };
+        }
+        if let Some(kerberos) = &principal.kerberos_principal {
+            return Proof {
+                sender: Sender::Kerberos(kerberos.clone()),
+                auth: DeliveryAuth::Kerberos,
+            };
+        }
+        Proof {
+            sender: Sender::Account(principal.identity.name.clone()),
+            auth: DeliveryAuth::Basic { https },
+        }
+    }
+}
+
+impl CollectorService {
+    /// Subscriptions from `DIR/subscriptions`, bookmarks in the SQLite file `database`.
+    pub fn open(config_dir: &Path, database: &Path) -> Result<CollectorService, String> {
+        if let Some(parent) = database.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        let store = BookmarkStore::open(database).map_err(|e| e.to_string())?;
+        let service = CollectorService {
+            subscriptions_dir: config_dir.join("subscriptions"),
+            subscriptions: RwLock::new(Arc::new(SubscriptionSet::default())),
+            store,
+            outputs: FileOutputs::new(),
+            deliveries: Mutex::new(()),
+        };
+        service.reload();
+        Ok(service)
+    }
+
+    /// Read the subscriptions again and reopen the output files (SIGHUP).
+    pub fn reload(&self) {
+        let set = subscriptions::load_dir(&self.subscriptions_dir);
+        for error in &set.errors {
+            tracing::error!(%error, "subscription not loaded");
+        }
+        tracing::info!(
+            subscriptions = set.subscriptions.len(),
+            enabled = set.subscriptions.iter().filter(|s| s.enabled).count(),
+            "collector subscriptions loaded"
+        );
+        *self
+            .subscriptions
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
+        self.outputs.reopen();
+    }
+
+    fn current(&self) -> Arc<SubscriptionSet> {
+        Arc::clone(&self.subscriptions.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The collector endpoint `path` is under the listener's `prefix` (`/wsman`), if any.
+    pub fn route(&self, prefix: &str, path: &str) -> Option<Route> {
+        if let Some(rest) = path
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix("/subscriptions/"))
+        {
+            let identifier = rest.split('/').next().unwrap_or("");
+            return (!identifier.is_empty()).then(|| Route::Delivery(identifier.to_owned()));
+        }
+        let set = self.current();
+        if path.eq_ignore_ascii_case(subscriptions::DEFAULT_URI)
+            || set
+                .subscriptions
+                .iter()
+                .any(|s| s.uris.iter().any(|u| u.eq_ignore_ascii_case(path)))
+        {
+            return Some(Route::Manager(path.to_owned()));
+        }
+        None
+    }
+
+    /// Answer one request on a collector endpoint.
+    pub async fn handle(
+        self: &Arc<Self>,
+        route: Route,
+        proof: Proof,
+        principal: &Arc<Principal>,
+        request: Request,
+        base: String,
+    ) -> Result<Reply, ServiceError> {
+        match route {
+            Route::Manager(uri) => self.enumerate(&uri, &proof, principal, &request, &base),
+            Route::Delivery(identifier) => {
+                let this = Arc::clone(self);
+                let principal = Arc::clone(principal);
+                tokio::task::spawn_blocking(move || {
+                    this.deliver(&identifier, &proof, &principal, &request)
+                })
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "collector delivery task failed");
+                    ServiceError::Unavailable
+                })?
+            }
+        }
+    }
+
+    fn allowed(
+        &self,
+        subscription: &subscriptions::Subscription,
+        proof: &Proof,
+        principal: &Principal,
+    ) -> bool {
+        let client = proof.sender.client_name();
+        subscription.allows(&client, |group| {
+            principal
+                .identity
+                .linux_user
+                .as_deref()
+                .and_then(|user| wsman_os::lookup_user(user).ok().flatten())
+                .is_some_and(|user| wsman_os::is_member_of_group(&user, group).unwrap_or(false))
+        })
+    }
+
+    fn enumerate(
+        &self,
+        uri: &str,
+        proof: &Proof,
+        principal: &Principal,
+        request: &Request,
+        base: &str,
+    ) -> Result<Reply, ServiceError> {
+        let relates_to = request.message_id.as_deref();
+        if request.action.as_deref() != Some(ns::action::ENUMERATE)
+            || !request
+                .resource_uri
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(SUBSCRIPTION_RESOURCE))
+        {
+            tracing::warn!(user = %principal, action = request.action.as_deref().unwrap_or(""), "collector: only Enumerate of the subscriptions is served at the subscription manager");
+            return Err(ServiceError::fault(
+                Fault::action_not_supported(request.action.as_deref().unwrap_or("")),
+                relates_to,
+            ));
+        }
+        let client = proof.sender.client_name();
+        let set = self.current();
+        let mut items = Vec::new();
+        for subscription in set.subscriptions.iter().filter(|s| {
+            s.enabled
+                && (s.uris.iter().any(|u| u.eq_ignore_ascii_case(uri)))
+                && self.allowed(s, proof, principal)
+        }) {
+            let bookmark = self.store.load(&client, &subscription.name).map_err(|e| {
+                tracing::error!(error = %e, "collector: bookmark store");
+                ServiceError::Unavailable
+            })?;
+            let message_id = dispatch::new_message_id();
+            let operation_id = dispatch::new_message_id();
+            items.push(manager::subscription_item(
+                subscription,
+                &Offer {
+                    base,
+                    auth: &proof.auth,
+                    bookmark: bookmark.as_ref(),
+                    message_id: &message_id,
+                    operation_id: &operation_id,
+                },
+            ));
+        }
+        tracing::info!(client = %client, subscriptions = items.len(), "collector: subscriptions enumerated");
+        let body = manager::enumerate_response_body(&items);
+        Ok(Reply::Envelope(dispatch::render(
+            request,
+            ns::action::ENUMERATE_RESPONSE,
+            "",
+            &body,
+        )))
+    }
+
+    fn deliver(
+        &self,
+        identifier: &str,
+        proof: &Proof,
+        principal: &Principal,
+        request: &Request,
+    ) -> Result<Reply, ServiceError> {
+        let client = proof.sender.client_name();
+        let refuse = |reason: String| {
+            tracing::warn!(client = %client, subscription = identifier, %reason, "collector: delivery refused (400)");
+            ServiceError::BadRequest { reason }
+        };
+        let delivery = ingest::read_delivery(request).map_err(|e| refuse(e.to_string()))?;
+        let set = self.current();
+        let Some(subscription) = set.by_identifier(identifier).filter(|s| s.enabled) else {
+            return Err(refuse(format!("no enabled subscription {identifier}")));
+        };
+        if !delivery.version.eq_ignore_ascii_case(&subscription.version) {
+            return Err(refuse(format!(
+                "subscription {} is at version {}, the delivery names {} (the forwarder subscribes again at its next refresh)",
+                subscription.name, subscription.version, delivery.version
+            )));
+        }
+        if !self.allowed(subscription, proof, principal) {
+            tracing::warn!(client = %client, subscription = %subscription.name, "collector: forwarder not allowed by the subscription");
+            return Err(ServiceError::fault(
+                Fault::access_denied(),
+                request.message_id.as_deref(),
+            ));
+        }
+        ingest::check_computers(&delivery, &proof.sender).map_err(|e| refuse(e.to_string()))?;
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        let unavailable = |what: String| {
+            tracing::error!(client = %client, subscription = %subscription.name, error = %what, "collector: batch not stored (503: the forwarder resends)");
+            ServiceError::Unavailable
+        };
+        match delivery.kind {
+            DeliveryKind::Heartbeat => {
+                self.store
+                    .heartbeat(&client, &subscription.name, now)
+                    .map_err(|e| unavailable(e.to_string()))?;
+            }
+            DeliveryKind::SubscriptionEnd => {
+                tracing::info!(client = %client, subscription = %subscription.name, "collector: the forwarder ended its subscription");
+            }
+            DeliveryKind::Events => {
+                let _one_at_a_time = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+                let stored = self
+                    .store
+                    .load(&client, &subscription.name)
+                    .map_err(|e| unavailable(e.to_string()))?;
+                let fresh = ingest::unseen(&delivery, stored.as_ref());
+                self.outputs
+                    .write(subscription, &client, &fresh, &now.to_system_time())
+                    .map_err(|e| unavailable(e.to_string()))?;
+                self.store
+                    .merge(
+                        &client,
+                        &subscription.name,
+                        &ingest::reached(&delivery),
+                        now,
+                    )
+                    .map_err(|e| unavailable(e.to_string()))?;
+                tracing::debug!(client = %client, subscription = %subscription.name, events = delivery.events.len(), new = fresh.len(), "collector: batch stored");
+            }
+        }
+        let ack =
+            wsman_events::delivery::ack_envelope(&delivery.message_id, &dispatch::new_message_id());
+        Ok(Reply::Envelope(ack))
+    }
+}

@@ -1,0 +1,365 @@
+//! The Windows Event Collector: the real daemon on loopback, and a forwarder that is a real
+//! HTTP client (raw sockets, Basic) sending what a Windows forwarder sends: an Enumerate of
+//! the subscription manager, then Events batches built by the push side's message builder,
+//! in UTF-16, compressed with SLDC, to the NotifyTo address the Enumerate answer gave.
+//!
+//! Invariants: every event sent reaches the file exactly once and in order, across resends, a
+//! replayed old batch and a collector killed between batches; a batch naming another Computer
+//! is refused whole; bad input (bad SLDC, malformed, a missing Identifier, control characters,
+//! `]]>`, oversized) gets its status and the collector keeps serving.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use wsman_events::delivery::{self, DeliveryHeaders, Embedding};
+use wsman_events::{sldc, BookmarkList};
+use wsman_proto::xml::{self, Element, Limits};
+use wsman_test::http::basic_auth;
+use wsman_test::{Daemon, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+
+const SUBSCRIPTION_NS: &str = "http://schemas.microsoft.com/wbem/wsman/1/subscription";
+const ENUMERATE: &str = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:n="http://schemas.xmlsoap.org/ws/2004/09/enumeration" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header><a:To>http://127.0.0.1/wsman/SubscriptionManager/WEC</a:To><w:ResourceURI s:mustUnderstand="true">http://schemas.microsoft.com/wbem/wsman/1/SubscriptionManager/Subscription</w:ResourceURI><a:ReplyTo><a:Address s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo><a:Action s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate</a:Action><w:MaxEnvelopeSize s:mustUnderstand="true">512000</w:MaxEnvelopeSize><a:MessageID>uuid:2E6B2E9C-1111-4A4B-9C1D-000000000001</a:MessageID><w:OperationTimeout>PT60.000S</w:OperationTimeout></s:Header><s:Body><n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements></n:Enumerate></s:Body></s:Envelope>"#;
+
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+}
+
+/// One POST on a fresh connection.
+fn post(port: u16, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Answer {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        basic_auth(SERVICE_ACCOUNT, SERVICE_PASSWORD),
+        body.len()
+    );
+    if !headers.iter().any(|(n, _)| *n == "Content-Type") {
+        head.push_str("Content-Type: application/soap+xml;charset=UTF-8\r\n");
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("write head");
+    let _ = stream.write_all(body);
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("status line");
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut length = 0usize;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).expect("header") == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).expect("body");
+    Answer { status, body }
+}
+
+fn text(body: &[u8]) -> String {
+    wsman_proto::charset::decode(body, None)
+        .map(|(t, _)| t)
+        .unwrap_or_default()
+}
+
+fn event(record: u64, computer: &str, data: &str) -> String {
+    format!("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='forwarder-test'/><EventID>4624</EventID><Level>4</Level><TimeCreated SystemTime='2026-11-23T10:00:00.0000000Z'/><EventRecordID>{record}</EventRecordID><Channel>Security</Channel><Computer>{computer}</Computer></System><EventData><Data Name='n'>{data}</Data></EventData></Event>")
+}
+
+/// What the Enumerate answer told the forwarder: delivery path and version.
+struct Offer {
+    path: String,
+    version: String,
+    bookmark: Option<u64>,
+}
+
+fn enumerate(port: u16) -> Offer {
+    let answer = post(
+        port,
+        "/wsman/SubscriptionManager/WEC",
+        ENUMERATE.as_bytes(),
+        &[],
+    );
+    let body = text(&answer.body);
+    assert_eq!(answer.status, 200, "{body}");
+    let root = xml::parse(&body, &Limits::default()).expect("XML");
+    let response = root
+        .elements()
+        .nth(1)
+        .and_then(|b| b.elements().next())
+        .expect("EnumerateResponse");
+    let context = response
+        .elements()
+        .find(|e| e.name == "EnumerationContext")
+        .expect("context");
+    assert!(context.text().is_empty(), "the context must be empty");
+    assert!(response.elements().any(|e| e.name == "EndOfSequence"));
+    let items = response
+        .elements()
+        .find(|e| e.name == "Items")
+        .expect("Items");
+    let subscriptions: Vec<&Element> = items
+        .elements()
+        .filter(|e| e.is(SUBSCRIPTION_NS, "Subscription"))
+        .collect();
+    assert_eq!(subscriptions.len(), 1);
+    let version = subscriptions[0]
+        .elements()
+        .next()
+        .expect("Version")
+        .trimmed_text();
+    let envelope = subscriptions[0]
+        .elements()
+        .nth(1)
+        .expect("Envelope")
+        .to_xml();
+    let request = wsman_proto::parse_request(&envelope, &Limits::default()).expect("Subscribe");
+    let subscribe = wsman_events::parse_subscribe(&request).expect("a valid Subscribe");
+    let notify = subscribe.notify_to.expect("NotifyTo");
+    assert_eq!(
+        version.strip_prefix("uuid:"),
+        Some(notify.reference_parameters[0].trimmed_text().as_str())
+    );
+    let path = notify
+        .address
+        .split_once("127.0.0.1")
+        .map(|(_, rest)| {
+            rest.split_once('/')
+                .map(|(_, p)| format!("/{p}"))
+                .unwrap_or_default()
+        })
+        .expect("address on our listener");
+    let bookmark = match subscribe.start_at {
+        Some(wsman_events::subscribe::StartAt::After(list)) => list.position("Security"),
+        _ => None,
+    };
+    Offer {
+        path,
+        version: version.trim_start_matches("uuid:").to_owned(),
+        bookmark,
+    }
+}
+
+/// A delivery as the push side writes it, UTF-16, SLDC-compressed.
+fn batch(offer: &Offer, message: u64, events: &[String], identifier: bool) -> Vec<u8> {
+    let mut parameters = Vec::new();
+    if identifier {
+        let mut element = Element::new(
+            Some("http://schemas.xmlsoap.org/ws/2004/08/eventing"),
+            "Identifier",
+        );
+        element
+            .children
+            .push(xml::Node::Text(offer.version.clone()));
+        parameters.push(element);
+    }
+    let to = delivery::endpoint(&offer.path, parameters);
+    let mut bookmark = BookmarkList::new();
+    if let Some(last) = events
+        .iter()
+        .filter_map(|e| {
+            e.split("<EventRecordID>")
+                .nth(1)?
+                .split('<')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+    {
+        bookmark.advance("Security", last);
+    }
+    let message_id = format!("uuid:0B0B0B0B-0000-0000-0000-{message:012}");
+    let headers = DeliveryHeaders {
+        to: &to,
+        message_id: &message_id,
+        operation_id: &message_id,
+        sequence_id: 1,
+        machine_id: SERVICE_ACCOUNT,
+        max_envelope_size: 512_000,
+        operation_timeout: Duration::from_secs(60),
+        bookmark: Some(&bookmark),
+        ack_requested: true,
+    };
+    let xml = delivery::events_envelope(&headers, events, Embedding::Cdata);
+    let (bytes, _) = delivery::encode(&xml, true);
+    sldc::compress(&bytes)
+}
+
+fn deliver(port: u16, offer: &Offer, body: &[u8]) -> Answer {
+    post(
+        port,
+        &offer.path,
+        body,
+        &[
+            ("Content-Type", "application/soap+xml;charset=UTF-16"),
+            ("Content-Encoding", "SLDC"),
+        ],
+    )
+}
+
+fn acknowledged(answer: &Answer, message: u64) {
+    let body = text(&answer.body);
+    assert_eq!(answer.status, 200, "{body}");
+    assert!(
+        body.contains("http://schemas.dmtf.org/wbem/wsman/1/wsman/Ack"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("0B0B0B0B-0000-0000-0000-{message:012}")),
+        "RelatesTo: {body}"
+    );
+}
+
+#[test]
+fn forwarded_events_reach_the_file_exactly_once_in_order() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let output = state.path().join("out");
+    let database = state.path().join("wec.sqlite");
+    let subscription = format!(
+        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{subscription}}/{{client}}.xml\"\nformat = \"raw\"\n",
+        output.display()
+    );
+    let env = [(
+        "WSMAND_WEC_DATABASE",
+        database.to_str().expect("utf-8 path"),
+    )];
+    let mut fixture = Fixture::http_with_env(
+        |config| {
+            config.write_raw("subscriptions/wef.toml", &subscription);
+        },
+        &env,
+    );
+    let port = fixture.port;
+    let offer = enumerate(port);
+    assert_eq!(offer.bookmark, None);
+    let events: Vec<String> = (1..=30)
+        .map(|r| event(r, SERVICE_ACCOUNT, &format!("e{r}")))
+        .collect();
+
+    // Batches of 10; the second is sent twice (a lost Ack).
+    acknowledged(
+        &deliver(port, &offer, &batch(&offer, 1, &events[0..10], true)),
+        1,
+    );
+    acknowledged(
+        &deliver(port, &offer, &batch(&offer, 2, &events[10..20], true)),
+        2,
+    );
+    acknowledged(
+        &deliver(port, &offer, &batch(&offer, 2, &events[10..20], true)),
+        2,
+    );
+
+    // Killed between batches; restarted, it offers the forwarder its stored bookmark.
+    fixture.daemon.stop();
+    fixture.daemon = Daemon::start_with_env(&fixture.config, &[port], &env);
+    let offer = enumerate(port);
+    assert_eq!(offer.bookmark, Some(20));
+    acknowledged(
+        &deliver(port, &offer, &batch(&offer, 3, &events[20..30], true)),
+        3,
+    );
+    // A replayed old batch is acknowledged, not written again, and does not move the bookmark.
+    acknowledged(
+        &deliver(port, &offer, &batch(&offer, 1, &events[0..10], true)),
+        1,
+    );
+    assert_eq!(enumerate(port).bookmark, Some(30));
+
+    // Forging: an event of another computer refuses the whole batch.
+    let forged = vec![
+        event(31, SERVICE_ACCOUNT, "ok"),
+        event(32, "dc01.example.com", "forged"),
+    ];
+    assert_eq!(
+        deliver(port, &offer, &batch(&offer, 4, &forged, true)).status,
+        400
+    );
+
+    // Bad input, each answered and logged; the collector keeps serving.
+    let bad_sldc = [0xFF, 0xF0, 0x12, 0x34, 0x56];
+    assert_eq!(deliver(port, &offer, &bad_sldc).status, 400);
+    assert_eq!(
+        deliver(port, &offer, &batch(&offer, 5, &events[0..1], false)).status,
+        400,
+        "missing Identifier"
+    );
+    let malformed = sldc::compress(b"<s:Envelope><s:Body>");
+    assert_eq!(deliver(port, &offer, &malformed).status, 400);
+    let control = vec![event(33, SERVICE_ACCOUNT, "bell\u{7}")];
+    assert_eq!(
+        deliver(port, &offer, &batch(&offer, 6, &control, true)).status,
+        400
+    );
+    let cdata_end = vec![format!("{}]]>x", event(34, SERVICE_ACCOUNT, "a"))];
+    assert_eq!(
+        deliver(port, &offer, &batch(&offer, 7, &cdata_end, true)).status,
+        400
+    );
+    // A body that decompresses past the envelope limit.
+    let huge = sldc::compress(&vec![b' '; 2 * 1024 * 1024]);
+    assert_eq!(deliver(port, &offer, &huge).status, 400);
+    // Plain XML labelled SLDC (as Windows sometimes sends) is accepted.
+    let plain = {
+        let compressed = batch(&offer, 8, &events[0..0], true);
+        sldc::decompress(&compressed, 1 << 20).expect("our own stream")
+    };
+    let answer = post(
+        port,
+        &offer.path,
+        &plain,
+        &[
+            ("Content-Type", "application/soap+xml;charset=UTF-16"),
+            ("Content-Encoding", "SLDC"),
+        ],
+    );
+    acknowledged(&answer, 8);
+
+    let file = output.join("wef").join(format!("{SERVICE_ACCOUNT}.xml"));
+    let written: Vec<String> = std::fs::read_to_string(&file)
+        .expect("the output file")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(written, events, "every event exactly once, in order");
+    assert!(fixture.daemon.is_running());
+    let log = fixture.daemon.stderr();
+    assert!(
+        log.contains("claims Computer"),
+        "the forged batch is logged"
+    );
+    assert!(!log.contains(SERVICE_PASSWORD));
+
+    // The CLI sees the subscription and the forwarder.
+    let cli = std::process::Command::new(wsman_test::binaries::wsmand())
+        .arg("--config-dir")
+        .arg(fixture.config.path())
+        .arg("--wec-database")
+        .arg(&database)
+        .args(["wec", "clients", "wef"])
+        .output()
+        .expect("wsmand wec clients");
+    let out = String::from_utf8_lossy(&cli.stdout);
+    assert!(cli.status.success(), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(SERVICE_ACCOUNT) && l.ends_with("active")),
+        "{out}"
+    );
+}
