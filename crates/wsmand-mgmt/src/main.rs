@@ -1,6 +1,7 @@
 //! `wsmand-mgmt`: the management service's process. It reads everything it needs while it
 //! still may (settings, manager users, certificate, host passwords), binds its port, then
 //! drops to an unprivileged user before it serves a single connection.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
