@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-BINARIES="wsmand winrm winrs wevtutil"
+BINARIES="wsmand winrm winrs wevtutil wsmand-mgmt"
 if [ "$BUILD" = 1 ]; then
     args=(build --bins)
     [ "$PROFILE" = release ] && args+=(--release)
@@ -66,6 +66,12 @@ sed -e 's#/usr/local/bin/wsmand#/usr/bin/wsmand#g' \
     -e 's#^\# Install: .*#\# Installed by the wsmand package.#' \
     dist/wsmand.service >"$STAGE/lib/systemd/system/wsmand.service"
 chmod 0644 "$STAGE/lib/systemd/system/wsmand.service"
+# The management service is installed disabled (WMSVC's Startup Type Manual): postinst
+# neither enables nor starts it.
+sed -e 's#/usr/local/bin/wsmand-mgmt#/usr/bin/wsmand-mgmt#g' \
+    -e 's#^Documentation=.*#Documentation=file:///usr/share/doc/wsmand/management-service.md#' \
+    dist/wsmand-mgmt.service >"$STAGE/lib/systemd/system/wsmand-mgmt.service"
+chmod 0644 "$STAGE/lib/systemd/system/wsmand-mgmt.service"
 install -m 0644 dist/wsmand.pam "$STAGE/etc/pam.d/wsmand"
 
 # Man pages and completions come from the binaries themselves.
@@ -79,6 +85,7 @@ for b in wsmand winrm winrs; do
     "$STAGE/usr/bin/$b" --generate fish >"$STAGE/usr/share/fish/vendor_completions.d/$b.fish"
 done
 install -m 0644 README.md "$STAGE/usr/share/doc/wsmand/README.md"
+install -m 0644 docs/management-service.md "$STAGE/usr/share/doc/wsmand/management-service.md"
 cat >"$STAGE/usr/share/doc/wsmand/copyright" <<COPYRIGHT
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: wsmand
@@ -123,10 +130,10 @@ cat >"$STAGE/DEBIAN/prerm" <<'SCRIPT'
 set -e
 if [ -d /run/systemd/system ]; then
     case "$1" in
-        remove|deconfigure) systemctl stop wsmand.service || true ;;
+        remove|deconfigure) systemctl stop wsmand.service wsmand-mgmt.service || true ;;
     esac
     if [ "$1" = remove ]; then
-        systemctl disable wsmand.service || true
+        systemctl disable wsmand.service wsmand-mgmt.service || true
     fi
 fi
 SCRIPT

@@ -39,6 +39,12 @@ impl AccountsFile {
         }
     }
 
+    /// An accounts file of the same form at another path (the management service's manager
+    /// users).
+    pub fn at(path: PathBuf) -> Self {
+        Self { path }
+    }
+
     /// Takes the exclusive writers' lock, held until the returned file is dropped.
     fn lock(&self) -> Result<File, AccountError> {
         let lock_path = self.path.with_extension("toml.lock");

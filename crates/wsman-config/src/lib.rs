@@ -17,6 +17,7 @@ mod ip_filter;
 mod listener;
 mod listener_ops;
 mod metrics;
+pub mod mgmt;
 mod resource;
 pub mod schema;
 pub mod sddl;

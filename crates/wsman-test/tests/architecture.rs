@@ -250,6 +250,10 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ),
     ("wevtutil", &["wsman-events", "wsman-journal"]),
     (
+        "wsmand-mgmt",
+        &["wsman-client", "wsman-config", "wsman-auth", "wsman-proto"],
+    ),
+    (
         "wsmand",
         &[
             "wsman-server",

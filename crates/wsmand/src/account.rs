@@ -210,7 +210,7 @@ fn run_with(
     Ok(())
 }
 
-fn require_password_stdin(password_stdin: bool) -> anyhow::Result<()> {
+pub(crate) fn require_password_stdin(password_stdin: bool) -> anyhow::Result<()> {
     if !password_stdin {
         bail!(
             "pass --password-stdin and write the password to standard input \
@@ -232,7 +232,7 @@ fn require_linux_user(linux_user: &str) -> anyhow::Result<()> {
 /// Reads the whole of `input` as the password, dropping one trailing
 /// newline (`\n` or `\r\n`). The buffer is sized up front so it never
 /// reallocates (which would leave an unwiped copy behind).
-fn read_password(input: &mut dyn BufRead) -> anyhow::Result<Zeroizing<String>> {
+pub(crate) fn read_password(input: &mut dyn BufRead) -> anyhow::Result<Zeroizing<String>> {
     // Room for the longest password, a CRLF, and one byte to detect overflow.
     let limit = MAX_PASSWORD_LEN + 3;
     let mut bytes = Zeroizing::new(Vec::with_capacity(limit));
@@ -266,7 +266,7 @@ fn read_password(input: &mut dyn BufRead) -> anyhow::Result<Zeroizing<String>> {
 
 /// Creates the configuration directory (owner-only) if it is missing, so
 /// that `account add` works on a fresh host.
-fn create_config_dir(config_dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn create_config_dir(config_dir: &Path) -> anyhow::Result<()> {
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)

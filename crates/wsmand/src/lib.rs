@@ -9,6 +9,7 @@ mod account;
 mod audit_file;
 mod delivery;
 mod event_log;
+mod mgmt;
 mod notify;
 mod wec;
 
@@ -109,6 +110,12 @@ enum Command {
         #[command(subcommand)]
         command: account::AccountCommand,
     },
+    /// The management service on port 8172 (wsmand-mgmt): settings with WMSVC's names,
+    /// startup type, start/stop, manager users (DIR/mgmt.toml, DIR/mgmt-users.toml).
+    Mgmt {
+        #[command(subcommand)]
+        command: mgmt::MgmtCommand,
+    },
     /// Check the configuration and exit (non-zero when it is unusable).
     CheckConfig,
     /// The Windows Event Collector: its subscriptions (DIR/subscriptions/*.toml) and the
@@ -132,6 +139,7 @@ pub fn main_entry() -> ExitCode {
     }
     match cli.command {
         Some(Command::Account { command }) => report(account::run(command, &cli.config_dir)),
+        Some(Command::Mgmt { command }) => report(mgmt::run(command, &cli.config_dir)),
         Some(Command::CheckConfig) => report(check_config(&cli.config_dir)),
         Some(Command::Wec { command }) => {
             report(wec::run(command, &cli.config_dir, &cli.wec_database))

@@ -1,0 +1,709 @@
+//! The management service's settings (`DIR/mgmt.toml`) and its manager users
+//! (`DIR/mgmt-users.toml`), with the meaning IIS' Web Management Service (WMSVC) gives them.
+//!
+//! Both the service (`wsmand-mgmt`) and `wsmand mgmt get|set` read this one definition, so the
+//! names the help prints are the names the file holds. WMSVC is configured only while it is
+//! stopped; [`is_running`] tells whether a service holds the directory's run lock
+//! (`DIR/.mgmt.lock`), which `wsmand mgmt set` checks before it writes.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::net::IpAddr;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use wsman_auth::{AccountError, AccountStore};
+
+use crate::accounts::AccountsFile;
+use crate::fsutil::write_atomic;
+
+/// The settings file inside the config directory.
+pub const SETTINGS_FILE_NAME: &str = "mgmt.toml";
+/// The manager users' file (argon2id hashes, mode 0600).
+pub const USERS_FILE_NAME: &str = "mgmt-users.toml";
+/// Held (an exclusive `flock`) by a running service for its whole life.
+pub const RUN_LOCK_FILE_NAME: &str = ".mgmt.lock";
+/// WMSVC's port.
+pub const DEFAULT_PORT: u16 = 8172;
+/// Largest settings file read: it is small text; a bound keeps a mistaken path harmless.
+const MAX_SETTINGS_FILE_LEN: u64 = 256 * 1024;
+/// Most hosts the console manages from one file.
+pub const MAX_HOSTS: usize = 1000;
+
+/// Which credentials the login form accepts (WMSVC's "Identity Credentials").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Credentials {
+    /// "Windows credentials only": Linux accounts through PAM.
+    #[serde(rename = "os")]
+    Os,
+    /// "Windows credentials or IIS Manager credentials": PAM, or a manager user.
+    #[serde(rename = "os+manager")]
+    OsOrManager,
+}
+
+/// What happens to a client no restriction names (WMSVC's "Access for unspecified clients").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientAccess {
+    /// Accepted.
+    Allow,
+    /// Refused when the TCP connection is accepted.
+    Deny,
+}
+
+/// Where each request is logged (WMSVC's "Enable logging").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RequestLog {
+    /// No request log (logins, denials and actions are still logged).
+    #[serde(rename = "off")]
+    Off,
+    /// The service's log: the journal under systemd, else stderr.
+    #[serde(rename = "journal")]
+    Journal,
+}
+
+/// One managed host (only hosts named here are ever contacted: no server-side request forgery).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ManagedHost {
+    /// The name the console shows and its URLs use (`/hosts/NAME`).
+    pub name: String,
+    /// The WinRM endpoint, e.g. `https://server:5986/wsman`.
+    pub url: String,
+    /// The account the console authenticates as on that host (Basic over HTTPS, or over HTTP
+    /// with `AllowUnencrypted`).
+    pub username: String,
+    /// A file (mode 0600) holding that account's password.
+    pub password_file: PathBuf,
+    /// Basic over plain HTTP (Windows' Client/AllowUnencrypted).
+    #[serde(default)]
+    pub allow_unencrypted: bool,
+    /// Skip the certificate's CA check (`-skipCAcheck`), for self-signed lab hosts.
+    #[serde(default)]
+    pub skip_ca_check: bool,
+}
+
+/// `DIR/mgmt.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct MgmtSettings {
+    /// WMSVC `EnableRemoteManagement`: off = the service listens on loopback only.
+    pub enable_remote_management: bool,
+    /// WMSVC `Port`.
+    pub port: u16,
+    /// WMSVC `IPAddress`: `*` (all unassigned) or addresses to bind.
+    pub bind_addresses: Vec<String>,
+    /// WMSVC `SslCertificateHash`: `auto` (self-signed, generated) or `FILE.pem` paths in
+    /// `CertificateFile` and `KeyFile`.
+    pub certificate: String,
+    /// The PEM certificate chain when `Certificate` is `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_file: Option<PathBuf>,
+    /// The PEM private key when `Certificate` is `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    /// WMSVC `RequiresWindowsCredentials`: `os` (1) or `os+manager` (0).
+    pub credentials: Credentials,
+    /// WMSVC `RemoteRestrictions`, "Access for unspecified clients".
+    pub unspecified_clients: ClientAccess,
+    /// WMSVC `RemoteRestrictions`, Allow entries: addresses or `ADDR/BITS`, IPv4 or IPv6.
+    pub allowed_clients: Vec<String>,
+    /// WMSVC `RemoteRestrictions`, Deny entries (a deny entry wins over an allow entry).
+    pub denied_clients: Vec<String>,
+    /// WMSVC `EnableLogging` (the journal stands for `LoggingDirectory`).
+    pub request_log: RequestLog,
+    /// Minutes without a request after which a console session ends.
+    pub session_idle_minutes: u32,
+    /// Hours after login after which a console session ends whatever its use.
+    pub session_lifetime_hours: u32,
+    /// The hosts the console manages.
+    #[serde(default, rename = "Host", skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<ManagedHost>,
+}
+
+impl Default for MgmtSettings {
+    fn default() -> Self {
+        Self {
+            enable_remote_management: false,
+            port: DEFAULT_PORT,
+            bind_addresses: vec!["*".to_owned()],
+            certificate: "auto".to_owned(),
+            certificate_file: None,
+            key_file: None,
+            credentials: Credentials::Os,
+            unspecified_clients: ClientAccess::Allow,
+            allowed_clients: Vec::new(),
+            denied_clients: Vec::new(),
+            request_log: RequestLog::Journal,
+            session_idle_minutes: 15,
+            session_lifetime_hours: 8,
+            hosts: Vec::new(),
+        }
+    }
+}
+
+/// One setting as `wsmand mgmt get|set` shows it: our name, WMSVC's name, what it means.
+#[derive(Clone, Copy, Debug)]
+pub struct SettingHelp {
+    /// The key in `mgmt.toml` and on the command line.
+    pub name: &'static str,
+    /// Where WMSVC keeps the same setting (`HKLM\SOFTWARE\Microsoft\WebManagement\Server`).
+    pub windows_name: &'static str,
+    /// What it does here.
+    pub meaning: &'static str,
+}
+
+/// Every scalar setting, in the order `get` prints them. Hosts are edited in the file.
+pub const SETTINGS: &[SettingHelp] = &[
+    SettingHelp {
+        name: "EnableRemoteManagement",
+        windows_name: "EnableRemoteManagement",
+        meaning: "true: listen on BindAddresses; false: loopback only",
+    },
+    SettingHelp {
+        name: "Port",
+        windows_name: "Port",
+        meaning: "TCP port (HTTPS only)",
+    },
+    SettingHelp {
+        name: "BindAddresses",
+        windows_name: "IPAddress",
+        meaning: "comma list of addresses, * = all",
+    },
+    SettingHelp {
+        name: "Certificate",
+        windows_name: "SslCertificateHash",
+        meaning: "auto (self-signed for host name and addresses) or file",
+    },
+    SettingHelp {
+        name: "CertificateFile",
+        windows_name: "SslCertificateHash",
+        meaning: "PEM certificate chain when Certificate = file",
+    },
+    SettingHelp {
+        name: "KeyFile",
+        windows_name: "SslCertificateHash",
+        meaning: "PEM private key (mode 0600) when Certificate = file",
+    },
+    SettingHelp {
+        name: "Credentials",
+        windows_name: "RequiresWindowsCredentials",
+        meaning: "os (Windows credentials only) or os+manager (or manager users)",
+    },
+    SettingHelp {
+        name: "UnspecifiedClients",
+        windows_name: "RemoteRestrictions (access for unspecified clients)",
+        meaning: "Allow or Deny, for clients no entry names",
+    },
+    SettingHelp {
+        name: "AllowedClients",
+        windows_name: "RemoteRestrictions (Allow entries)",
+        meaning: "comma list of addresses or ADDR/BITS, IPv4 and IPv6",
+    },
+    SettingHelp {
+        name: "DeniedClients",
+        windows_name: "RemoteRestrictions (Deny entries)",
+        meaning: "comma list of addresses or ADDR/BITS; Deny wins",
+    },
+    SettingHelp {
+        name: "RequestLog",
+        windows_name: "EnableLogging, LoggingDirectory",
+        meaning: "journal or off",
+    },
+    SettingHelp {
+        name: "SessionIdleMinutes",
+        windows_name: "-",
+        meaning: "console session idle timeout",
+    },
+    SettingHelp {
+        name: "SessionLifetimeHours",
+        windows_name: "-",
+        meaning: "console session absolute timeout",
+    },
+];
+
+/// Why the settings could not be read, changed or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MgmtError {
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The file is not the expected TOML.
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+    /// A value is not valid for its setting.
+    #[error("{name}: {message}")]
+    Invalid {
+        /// The setting.
+        name: String,
+        /// Why.
+        message: String,
+    },
+}
+
+fn invalid(name: &str, message: impl Into<String>) -> MgmtError {
+    MgmtError::Invalid {
+        name: name.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// An address range of the client restrictions: `ADDR` or `ADDR/BITS`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientNet {
+    address: IpAddr,
+    prefix: u8,
+}
+
+impl ClientNet {
+    /// Parses `ADDR` or `ADDR/BITS`, IPv4 or IPv6.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((a, b)) => (a, Some(b)),
+            None => (text, None),
+        };
+        let address: IpAddr = address
+            .parse()
+            .map_err(|_| format!("{text:?} is not an address or ADDR/BITS"))?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(bits) => bits
+                .parse::<u8>()
+                .ok()
+                .filter(|b| *b <= max)
+                .ok_or_else(|| format!("{text:?}: the prefix length must be 0..={max}"))?,
+        };
+        Ok(Self { address, prefix })
+    }
+
+    /// True when `ip` is inside this range (IPv4-mapped IPv6 clients count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.address, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The client restrictions, parsed once: checked on every accepted TCP connection.
+#[derive(Clone, Debug)]
+pub struct ClientRules {
+    allowed: Vec<ClientNet>,
+    denied: Vec<ClientNet>,
+    unspecified: ClientAccess,
+}
+
+/// The answer for one client address, with the rule that decided (for the log line).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientDecision {
+    /// Accepted, by this rule.
+    Allowed(String),
+    /// Refused, by this rule.
+    Denied(String),
+}
+
+impl ClientRules {
+    /// The rules of `settings` (already validated by [`MgmtSettings::validate`]).
+    pub fn from_settings(settings: &MgmtSettings) -> Result<Self, MgmtError> {
+        let parse = |name: &str, list: &[String]| {
+            list.iter()
+                .map(|s| ClientNet::parse(s).map_err(|m| invalid(name, m)))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(Self {
+            allowed: parse("AllowedClients", &settings.allowed_clients)?,
+            denied: parse("DeniedClients", &settings.denied_clients)?,
+            unspecified: settings.unspecified_clients,
+        })
+    }
+
+    /// Deny entries first (a deny wins), then allow entries, then the unspecified-clients rule.
+    pub fn decide(&self, ip: IpAddr) -> ClientDecision {
+        if let Some(net) = self.denied.iter().find(|n| n.contains(ip)) {
+            return ClientDecision::Denied(format!("DeniedClients {}/{}", net.address, net.prefix));
+        }
+        if let Some(net) = self.allowed.iter().find(|n| n.contains(ip)) {
+            return ClientDecision::Allowed(format!(
+                "AllowedClients {}/{}",
+                net.address, net.prefix
+            ));
+        }
+        match self.unspecified {
+            ClientAccess::Allow => ClientDecision::Allowed("UnspecifiedClients Allow".to_owned()),
+            ClientAccess::Deny => ClientDecision::Denied("UnspecifiedClients Deny".to_owned()),
+        }
+    }
+}
+
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn parse_bool(name: &str, value: &str) -> Result<bool, MgmtError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(invalid(name, "expected true or false")),
+    }
+}
+
+fn parse_positive(name: &str, value: &str) -> Result<u32, MgmtError> {
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|v| (1..=10_000).contains(v))
+        .ok_or_else(|| invalid(name, "expected a whole number from 1 to 10000"))
+}
+
+impl MgmtSettings {
+    /// Path of the settings file in `config_dir`.
+    pub fn path_in(config_dir: &Path) -> PathBuf {
+        config_dir.join(SETTINGS_FILE_NAME)
+    }
+
+    /// Reads `DIR/mgmt.toml`; a missing file means the defaults (WMSVC as installed).
+    pub fn load(config_dir: &Path) -> Result<Self, MgmtError> {
+        let path = Self::path_in(config_dir);
+        let text = match read_bounded(&path, MAX_SETTINGS_FILE_LEN) {
+            Ok(Some(text)) => text,
+            Ok(None) => return Ok(Self::default()),
+            Err(source) => return Err(MgmtError::Io { path, source }),
+        };
+        Self::parse(&path, &text)
+    }
+
+    /// Parses and validates the file's text.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, MgmtError> {
+        let settings: Self = toml::from_str(text).map_err(|e| MgmtError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every value (addresses, restrictions, certificate files, hosts).
+    pub fn validate(&self) -> Result<(), MgmtError> {
+        if self.port == 0 {
+            return Err(invalid("Port", "must be 1..=65535"));
+        }
+        if self.bind_addresses.is_empty() {
+            return Err(invalid("BindAddresses", "give * or at least one address"));
+        }
+        for address in &self.bind_addresses {
+            if address != "*" && address.parse::<IpAddr>().is_err() {
+                return Err(invalid(
+                    "BindAddresses",
+                    format!("{address:?} is not an address"),
+                ));
+            }
+        }
+        match self.certificate.as_str() {
+            "auto" => {}
+            "file" => {
+                if self.certificate_file.is_none() || self.key_file.is_none() {
+                    return Err(invalid(
+                        "Certificate",
+                        "file needs CertificateFile and KeyFile",
+                    ));
+                }
+            }
+            _ => return Err(invalid("Certificate", "expected auto or file")),
+        }
+        ClientRules::from_settings(self)?;
+        if !(1..=10_000).contains(&self.session_idle_minutes) {
+            return Err(invalid("SessionIdleMinutes", "expected 1..=10000"));
+        }
+        if !(1..=10_000).contains(&self.session_lifetime_hours) {
+            return Err(invalid("SessionLifetimeHours", "expected 1..=10000"));
+        }
+        if self.hosts.len() > MAX_HOSTS {
+            return Err(invalid("Host", format!("at most {MAX_HOSTS} hosts")));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for host in &self.hosts {
+            let name_ok = !host.name.is_empty()
+                && host.name.len() <= 64
+                && host
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !name_ok {
+                return Err(invalid(
+                    "Host.Name",
+                    format!("{:?}: 1 to 64 letters, digits, '-', '_' or '.'", host.name),
+                ));
+            }
+            if !names.insert(host.name.as_str()) {
+                return Err(invalid(
+                    "Host.Name",
+                    format!("{:?} appears twice", host.name),
+                ));
+            }
+            if !(host.url.starts_with("http://") || host.url.starts_with("https://")) {
+                return Err(invalid(
+                    "Host.Url",
+                    format!("{:?}: expected http:// or https://", host.url),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The value of one scalar setting as `get` prints it.
+    pub fn get(&self, name: &str) -> Option<String> {
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map_or(String::new(), |p| p.display().to_string())
+        };
+        Some(match name {
+            "EnableRemoteManagement" => self.enable_remote_management.to_string(),
+            "Port" => self.port.to_string(),
+            "BindAddresses" => self.bind_addresses.join(","),
+            "Certificate" => self.certificate.clone(),
+            "CertificateFile" => path(&self.certificate_file),
+            "KeyFile" => path(&self.key_file),
+            "Credentials" => match self.credentials {
+                Credentials::Os => "os".to_owned(),
+                Credentials::OsOrManager => "os+manager".to_owned(),
+            },
+            "UnspecifiedClients" => format!("{:?}", self.unspecified_clients),
+            "AllowedClients" => self.allowed_clients.join(","),
+            "DeniedClients" => self.denied_clients.join(","),
+            "RequestLog" => match self.request_log {
+                RequestLog::Off => "off".to_owned(),
+                RequestLog::Journal => "journal".to_owned(),
+            },
+            "SessionIdleMinutes" => self.session_idle_minutes.to_string(),
+            "SessionLifetimeHours" => self.session_lifetime_hours.to_string(),
+            _ => return None,
+        })
+    }
+
+    /// Sets one scalar setting from its command-line text, then validates the whole.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), MgmtError> {
+        let optional_path = |v: &str| (!v.is_empty()).then(|| PathBuf::from(v));
+        match name {
+            "EnableRemoteManagement" => self.enable_remote_management = parse_bool(name, value)?,
+            "Port" => {
+                self.port = value
+                    .parse()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| invalid(name, "expected 1..=65535"))?;
+            }
+            "BindAddresses" => self.bind_addresses = split_list(value),
+            "Certificate" => self.certificate = value.to_owned(),
+            "CertificateFile" => self.certificate_file = optional_path(value),
+            "KeyFile" => self.key_file = optional_path(value),
+            "Credentials" => {
+                self.credentials = match value {
+                    "os" => Credentials::Os,
+                    "os+manager" => Credentials::OsOrManager,
+                    _ => return Err(invalid(name, "expected os or os+manager")),
+                }
+            }
+            "UnspecifiedClients" => {
+                self.unspecified_clients = match value.to_ascii_lowercase().as_str() {
+                    "allow" => ClientAccess::Allow,
+                    "deny" => ClientAccess::Deny,
+                    _ => return Err(invalid(name, "expected Allow or Deny")),
+                }
+            }
+            "AllowedClients" => self.allowed_clients = split_list(value),
+            "DeniedClients" => self.denied_clients = split_list(value),
+            "RequestLog" => {
+                self.request_log = match value {
+                    "journal" => RequestLog::Journal,
+                    "off" => RequestLog::Off,
+                    _ => return Err(invalid(name, "expected journal or off")),
+                }
+            }
+            "SessionIdleMinutes" => self.session_idle_minutes = parse_positive(name, value)?,
+            "SessionLifetimeHours" => self.session_lifetime_hours = parse_positive(name, value)?,
+            _ => {
+                let known: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+                return Err(invalid(
+                    name,
+                    format!("no such setting; known: {}", known.join(", ")),
+                ));
+            }
+        }
+        self.validate()
+    }
+
+    /// Writes `DIR/mgmt.toml` atomically (mode 0644: it holds no secret; host passwords live
+    /// in their own 0600 files).
+    pub fn save(&self, config_dir: &Path) -> Result<(), MgmtError> {
+        self.validate()?;
+        let path = Self::path_in(config_dir);
+        let text = toml::to_string_pretty(self).map_err(|e| MgmtError::Parse {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        write_atomic(&path, text.as_bytes(), 0o644).map_err(|source| MgmtError::Io { path, source })
+    }
+}
+
+/// The text of `path` when it exists, refused past `max` bytes.
+fn read_bounded(path: &Path, max: u64) -> io::Result<Option<String>> {
+    use std::io::Read as _;
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let mut text = String::new();
+    file.take(max + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes"),
+        ));
+    }
+    Ok(Some(text))
+}
+
+/// The run lock of `config_dir`, taken by the service at start and held until it exits.
+/// `Ok(None)`: another process holds it (a service already runs on this directory).
+pub fn take_run_lock(config_dir: &Path) -> io::Result<Option<File>> {
+    let path = config_dir.join(RUN_LOCK_FILE_NAME);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(error)) => Err(error),
+    }
+}
+
+/// True while a service runs on `config_dir` (holds its run lock).
+pub fn is_running(config_dir: &Path) -> io::Result<bool> {
+    let path = config_dir.join(RUN_LOCK_FILE_NAME);
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(error) => return Err(error),
+    };
+    match file.try_lock_shared() {
+        Ok(()) => Ok(false),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+        Err(std::fs::TryLockError::Error(error)) => Err(error),
+    }
+}
+
+/// The manager users of `config_dir` (`DIR/mgmt-users.toml`, mode 0600): the same argon2id
+/// store and file handling as the service accounts, in a file of their own, since a manager
+/// user is no WinRM account.
+pub fn manager_users(config_dir: &Path) -> Result<AccountStore, AccountError> {
+    AccountStore::open(Arc::new(AccountsFile::at(config_dir.join(USERS_FILE_NAME))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_wmsvc_as_installed() {
+        let s = MgmtSettings::default();
+        assert!(!s.enable_remote_management);
+        assert_eq!(s.port, 8172);
+        assert_eq!(s.credentials, Credentials::Os);
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn settings_round_trip_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = MgmtSettings::default();
+        s.set("Port", "9443").unwrap();
+        s.set("DeniedClients", "10.0.0.0/8, ::1").unwrap();
+        s.set("Credentials", "os+manager").unwrap();
+        s.save(dir.path()).unwrap();
+        assert_eq!(MgmtSettings::load(dir.path()).unwrap(), s);
+        assert!(s.set("Port", "0").is_err());
+        assert!(s.set("DeniedClients", "10.0.0.0/33").is_err());
+        assert!(s.set("Nope", "1").is_err());
+    }
+
+    #[test]
+    fn deny_wins_then_allow_then_unspecified() {
+        let mut s = MgmtSettings::default();
+        s.set("AllowedClients", "10.0.0.0/8,fd00::/8").unwrap();
+        s.set("DeniedClients", "10.1.0.0/16").unwrap();
+        s.set("UnspecifiedClients", "Deny").unwrap();
+        let rules = ClientRules::from_settings(&s).unwrap();
+        let ip = |t: &str| t.parse::<IpAddr>().unwrap();
+        assert!(matches!(
+            rules.decide(ip("10.2.3.4")),
+            ClientDecision::Allowed(_)
+        ));
+        assert!(matches!(
+            rules.decide(ip("10.1.3.4")),
+            ClientDecision::Denied(_)
+        ));
+        assert!(matches!(
+            rules.decide(ip("::ffff:10.1.3.4")),
+            ClientDecision::Denied(_)
+        ));
+        assert!(matches!(
+            rules.decide(ip("fd12::1")),
+            ClientDecision::Allowed(_)
+        ));
+        assert!(matches!(
+            rules.decide(ip("192.0.2.1")),
+            ClientDecision::Denied(_)
+        ));
+        assert!(ClientNet::parse("0.0.0.0/0")
+            .unwrap()
+            .contains(ip("8.8.8.8")));
+    }
+
+    #[test]
+    fn the_run_lock_shows_a_running_service() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!is_running(dir.path()).unwrap());
+        let lock = take_run_lock(dir.path()).unwrap().expect("free");
+        assert!(is_running(dir.path()).unwrap());
+        drop(lock);
+        assert!(!is_running(dir.path()).unwrap());
+    }
+}

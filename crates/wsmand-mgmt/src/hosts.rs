@@ -1,0 +1,371 @@
+//! The managed hosts, reached only through `wsman-client` (the local host too): one client per
+//! host of the admin's configuration, and what the console shows of each host, read from
+//! Identify and the CIM classes with a deadline per host. Everything a host returns is
+//! untrusted text: it is only ever rendered through the autoescaping templates or JSON.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use serde::Serialize;
+use wsman_client::{
+    Auth, Client, ClientOptions, Credentials, Element, Endpoint, EnumerateOptions, Resource,
+};
+use wsman_config::mgmt::ManagedHost;
+
+use crate::route::ServiceAction;
+
+/// WMI's root/cimv2 as a resource URI prefix.
+const CIMV2: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/";
+/// How long one host may take for one page (connect, every call).
+pub const HOST_DEADLINE: Duration = Duration::from_secs(8);
+/// Most instances read from one enumeration (services, processes).
+const MAX_ITEMS: usize = 20_000;
+/// Largest password file read.
+const MAX_PASSWORD_FILE: u64 = 1024;
+
+/// One configured host and its client.
+pub struct Host {
+    /// The admin's entry.
+    pub config: ManagedHost,
+    client: Client,
+}
+
+/// The hosts, by name.
+pub struct Fleet {
+    hosts: BTreeMap<String, Host>,
+}
+
+fn read_password(host: &ManagedHost) -> anyhow::Result<String> {
+    let path = &host.password_file;
+    let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+    let mode = file.metadata()?.permissions().mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "{}: mode {:04o}: a password file must be 0600",
+            path.display(),
+            mode & 0o7777
+        );
+    }
+    let mut text = String::new();
+    file.take(MAX_PASSWORD_FILE).read_to_string(&mut text)?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+impl Fleet {
+    /// A client per configured host (passwords read now, while the files are readable).
+    pub fn new(hosts: &[ManagedHost]) -> anyhow::Result<Self> {
+        let mut out = BTreeMap::new();
+        for host in hosts {
+            let endpoint = Endpoint::parse(&host.url, false)
+                .with_context(|| format!("host {}: {}", host.name, host.url))?;
+            let mut options = ClientOptions::default();
+            options.auth = Auth::Basic(Credentials::new(&host.username, read_password(host)?));
+            options.allow_unencrypted = host.allow_unencrypted;
+            options.tls.skip_ca_check = host.skip_ca_check;
+            options.connect_timeout = Some(Duration::from_secs(3));
+            options.operation_timeout = Duration::from_secs(6);
+            options.network_delay = Duration::from_secs(1);
+            let client =
+                Client::new(endpoint, options).with_context(|| format!("host {}", host.name))?;
+            out.insert(
+                host.name.clone(),
+                Host {
+                    config: host.clone(),
+                    client,
+                },
+            );
+        }
+        Ok(Self { hosts: out })
+    }
+
+    /// The host called `name` in the configuration (the only hosts ever contacted).
+    pub fn get(&self, name: &str) -> Option<&Host> {
+        self.hosts.get(name)
+    }
+
+    /// Every host, in name order.
+    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+        self.hosts.values()
+    }
+}
+
+/// A property's text: the child element of that name (any namespace), or the text of its
+/// `cim:Datetime` child; `None` when absent, nil or empty.
+pub fn property(instance: &Element, name: &str) -> Option<String> {
+    let element = instance.child_ignore_case(name)?;
+    let text = match element.elements().next() {
+        Some(inner) => inner.trimmed_text(),
+        None => element.trimmed_text(),
+    };
+    (!text.is_empty()).then_some(text)
+}
+
+fn micros(text: &str) -> Option<i64> {
+    match wsman_proto::cim::CimDateTime::parse(text)? {
+        wsman_proto::cim::CimDateTime::Instant { micros, .. } => Some(micros),
+        wsman_proto::cim::CimDateTime::Interval { .. } => None,
+    }
+}
+
+/// What the fleet page shows of one host.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HostSummary {
+    /// The configured name.
+    pub name: String,
+    /// The configured endpoint.
+    pub url: String,
+    /// Identify answered.
+    pub reachable: bool,
+    /// Why something could not be read.
+    pub error: Option<String>,
+    /// Identify's ProductVendor.
+    pub product_vendor: Option<String>,
+    /// Identify's ProductVersion.
+    pub product_version: Option<String>,
+    /// Win32_OperatingSystem.Caption.
+    pub os: Option<String>,
+    /// Win32_OperatingSystem.Version.
+    pub os_version: Option<String>,
+    /// LocalDateTime minus LastBootUpTime, in seconds.
+    pub uptime_seconds: Option<u64>,
+    /// Win32_Processor.LoadPercentage (the first processor).
+    pub load_percentage: Option<u32>,
+    /// Services in error, or set to start automatically but stopped.
+    pub failed_services: Option<Vec<String>>,
+}
+
+/// One service row.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceRow {
+    /// Name (the key).
+    pub name: String,
+    /// DisplayName.
+    pub display_name: String,
+    /// State (Running, Stopped, ...).
+    pub state: String,
+    /// StartMode (Auto, Manual, Disabled).
+    pub start_mode: String,
+    /// Status (OK, Error, ...).
+    pub status: String,
+}
+
+/// One process row.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProcessRow {
+    /// ProcessId (the Handle key).
+    pub pid: u32,
+    /// Name.
+    pub name: String,
+    /// WorkingSetSize in bytes.
+    pub working_set: u64,
+    /// CommandLine.
+    pub command_line: String,
+}
+
+/// What an action did.
+#[derive(Clone, Debug, Serialize)]
+pub struct ActionResult {
+    /// The WMI method's ReturnValue (0: done).
+    pub return_value: Option<u32>,
+    /// A transport or protocol failure.
+    pub error: Option<String>,
+    /// The `winrm` command that does the same.
+    pub command: String,
+}
+
+fn class(name: &str) -> Resource {
+    Resource::new(format!("{CIMV2}{name}"))
+}
+
+fn enumerate_options() -> EnumerateOptions {
+    let mut options = EnumerateOptions::default();
+    options.max_items = MAX_ITEMS;
+    options
+}
+
+async fn bounded<T>(
+    future: impl std::future::Future<Output = Result<T, wsman_client::ClientError>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(HOST_DEADLINE, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!("no answer within {} s", HOST_DEADLINE.as_secs())),
+    }
+}
+
+fn is_failed(row: &ServiceRow) -> bool {
+    row.status == "Error" || (row.start_mode == "Auto" && row.state == "Stopped")
+}
+
+impl Host {
+    /// The endpoint as configured.
+    pub fn url(&self) -> &str {
+        &self.config.url
+    }
+
+    /// The `winrm` switches that reach this host as the console does.
+    pub fn switches(&self) -> String {
+        let mut out = format!("-r:{} -u:{}", self.config.url, self.config.username);
+        if self.config.allow_unencrypted {
+            out.push_str(" -a:Basic -unencrypted");
+        }
+        if self.config.skip_ca_check {
+            out.push_str(" -skipCAcheck");
+        }
+        out
+    }
+
+    /// Identify, the operating system, the load and the failed services, each bounded in time.
+    pub async fn summary(&self) -> HostSummary {
+        let mut out = HostSummary {
+            name: self.config.name.clone(),
+            url: self.config.url.clone(),
+            ..HostSummary::default()
+        };
+        match bounded(self.client.identify()).await {
+            Ok(identify) => {
+                out.reachable = true;
+                out.product_vendor = property(&identify, "ProductVendor");
+                out.product_version = property(&identify, "ProductVersion");
+            }
+            Err(error) => {
+                out.error = Some(error);
+                return out;
+            }
+        }
+        let (os_class, cpu_class, options) = (
+            class("Win32_OperatingSystem"),
+            class("Win32_Processor"),
+            enumerate_options(),
+        );
+        let os = self.client.enumerate(&os_class, &options);
+        let cpu = self.client.enumerate(&cpu_class, &options);
+        let services = self.services();
+        let (os, cpu, services) = tokio::join!(bounded(os), bounded(cpu), services);
+        let mut errors = Vec::new();
+        match os {
+            Ok(items) => {
+                if let Some(os) = items.first() {
+                    out.os = property(os, "Caption");
+                    out.os_version = property(os, "Version");
+                    let boot = property(os, "LastBootUpTime").and_then(|t| micros(&t));
+                    let now = property(os, "LocalDateTime").and_then(|t| micros(&t));
+                    if let (Some(boot), Some(now)) = (boot, now) {
+                        out.uptime_seconds = u64::try_from((now - boot) / 1_000_000).ok();
+                    }
+                }
+            }
+            Err(error) => errors.push(format!("Win32_OperatingSystem: {error}")),
+        }
+        match cpu {
+            Ok(items) => {
+                out.load_percentage = items
+                    .first()
+                    .and_then(|p| property(p, "LoadPercentage"))
+                    .and_then(|t| t.parse().ok());
+            }
+            Err(error) => errors.push(format!("Win32_Processor: {error}")),
+        }
+        match services {
+            Ok(rows) => {
+                out.failed_services = Some(
+                    rows.into_iter()
+                        .filter(is_failed)
+                        .map(|row| row.name)
+                        .collect(),
+                );
+            }
+            Err(error) => errors.push(format!("Win32_Service: {error}")),
+        }
+        if !errors.is_empty() {
+            out.error = Some(errors.join("; "));
+        }
+        out
+    }
+
+    /// Every service, by name.
+    pub async fn services(&self) -> Result<Vec<ServiceRow>, String> {
+        let items = bounded(
+            self.client
+                .enumerate(&class("Win32_Service"), &enumerate_options()),
+        )
+        .await?;
+        let text = |item: &Element, name: &str| property(item, name).unwrap_or_default();
+        let mut rows: Vec<ServiceRow> = items
+            .iter()
+            .map(|item| ServiceRow {
+                name: text(item, "Name"),
+                display_name: text(item, "DisplayName"),
+                state: text(item, "State"),
+                start_mode: text(item, "StartMode"),
+                status: text(item, "Status"),
+            })
+            .collect();
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(rows)
+    }
+
+    /// Every process, largest working set first.
+    pub async fn processes(&self) -> Result<Vec<ProcessRow>, String> {
+        let items = bounded(
+            self.client
+                .enumerate(&class("Win32_Process"), &enumerate_options()),
+        )
+        .await?;
+        let mut rows: Vec<ProcessRow> = items
+            .iter()
+            .filter_map(|item| {
+                Some(ProcessRow {
+                    pid: property(item, "ProcessId")?.parse().ok()?,
+                    name: property(item, "Name").unwrap_or_default(),
+                    working_set: property(item, "WorkingSetSize")
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or(0),
+                    command_line: property(item, "CommandLine").unwrap_or_default(),
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| b.working_set.cmp(&a.working_set).then(a.pid.cmp(&b.pid)));
+        Ok(rows)
+    }
+
+    /// The `winrm` command that runs `method` on the instance `class?key=value` of this host.
+    pub fn invoke_command(&self, method: &str, class: &str, key: &str, value: &str) -> String {
+        format!(
+            "winrm invoke {method} wmicimv2/{class}?{key}={value} {} @{{}}",
+            self.switches()
+        )
+    }
+
+    async fn invoke(&self, class_name: &str, key: &str, value: &str, method: &str) -> ActionResult {
+        let command = self.invoke_command(method, class_name, key, value);
+        let resource = class(class_name).with_selector(key, value);
+        match bounded(self.client.invoke(&resource, method, &[])).await {
+            Ok(output) => ActionResult {
+                return_value: property(&output, "ReturnValue").and_then(|t| t.parse().ok()),
+                error: None,
+                command,
+            },
+            Err(error) => ActionResult {
+                return_value: None,
+                error: Some(error),
+                command,
+            },
+        }
+    }
+
+    /// Starts or stops a service (`Win32_Service.StartService` / `StopService`).
+    pub async fn service_action(&self, service: &str, action: ServiceAction) -> ActionResult {
+        self.invoke("Win32_Service", "Name", service, action.method())
+            .await
+    }
+
+    /// Ends a process (`Win32_Process.Terminate`).
+    pub async fn terminate(&self, pid: u32) -> ActionResult {
+        self.invoke("Win32_Process", "Handle", &pid.to_string(), "Terminate")
+            .await
+    }
+}

@@ -1,0 +1,634 @@
+//! One request, from its head to its answer: the route, the session, the CSRF token and the
+//! Origin on every change, the login with its backoff, the page or its JSON, and the security
+//! headers every answer carries. Connections reach this only after the address rules and TLS
+//! (`server`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde::Serialize;
+
+use crate::form::{Form, MAX_FORM_BYTES};
+use crate::hosts::{ActionResult, HostSummary};
+use crate::login::{Login, LoginOutcome};
+use crate::pages::{self, Viewer};
+use crate::route::{self, Route, RouteError};
+use crate::sessions::{tokens_equal, Session, Sessions};
+
+/// The session cookie. `__Host-`: the browser keeps it only if Secure, host-only, Path=/.
+pub const SESSION_COOKIE: &str = "__Host-wsmand-session";
+/// The pre-login cookie holding the login form's CSRF token.
+pub const LOGIN_COOKIE: &str = "__Host-wsmand-login";
+/// How long a request body may take to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest Cookie header looked at.
+const MAX_COOKIE_BYTES: usize = 4096;
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// What every request handler shares.
+pub struct AppState {
+    /// Console sessions.
+    pub sessions: Sessions,
+    /// Login checks and their backoff.
+    pub login: Login,
+    /// The configured hosts.
+    pub fleet: crate::hosts::Fleet,
+    /// Log every request (`RequestLog = journal`).
+    pub request_log: bool,
+}
+
+type Answer = Response<Full<Bytes>>;
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| v.len() <= MAX_COOKIE_BYTES)
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+fn set_cookie(name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
+    let age = max_age.map_or(String::new(), |a| format!("; Max-Age={a}"));
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict{age}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"))
+}
+
+fn with_headers(mut response: Answer, cacheable: bool) -> Answer {
+    let h = response.headers_mut();
+    h.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if cacheable {
+            "public, max-age=3600"
+        } else {
+            "no-store"
+        }),
+    );
+    response
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Answer {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn html(status: StatusCode, markup: maud::Markup) -> Answer {
+    respond(status, "text/html; charset=utf-8", markup.into_string())
+}
+
+fn json(status: StatusCode, value: &impl Serialize) -> Answer {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    respond(status, "application/json", body)
+}
+
+fn redirect(to: &'static str) -> Answer {
+    let mut response = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", "");
+    response
+        .headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static(to));
+    response
+}
+
+/// An error answer in the form the client asked for.
+fn error(json_wanted: bool, status: StatusCode, message: &str) -> Answer {
+    if json_wanted {
+        json(status, &serde_json::json!({ "error": message }))
+    } else {
+        html(
+            status,
+            pages::message(status.canonical_reason().unwrap_or("Error"), message),
+        )
+    }
+}
+
+/// True when the request's Origin, if any, is this service (`https://` + its Host header).
+fn origin_matches(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        // Browsers send Origin on every POST; a client without one (a script) still needs
+        // the session's CSRF token.
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (origin.to_str().ok(), host) {
+        (Some(origin), Some(host)) => origin == format!("https://{host}"),
+        _ => false,
+    }
+}
+
+async fn read_form(
+    body: Incoming,
+    headers: &HeaderMap,
+) -> Result<Form, (StatusCode, &'static str)> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_FORM_BYTES as u64) {
+        return Err((StatusCode::PAYLOAD_TOO_LARGE, "the body is too large"));
+    }
+    let collected =
+        tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_FORM_BYTES).collect())
+            .await
+            .map_err(|_| {
+                (
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the body did not arrive in time",
+                )
+            })?
+            .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "the body is too large"))?;
+    Form::parse(&collected.to_bytes())
+        .map_err(|_| (StatusCode::BAD_REQUEST, "the form is malformed"))
+}
+
+/// Serves one request; never panics on input, always answers with the security headers.
+pub async fn serve(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Result<Answer, std::convert::Infallible> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    let (answer, user) = dispatch(&state, peer, request).await;
+    let cacheable = answer.status() == StatusCode::OK && target == "/assets/style.css";
+    let answer = with_headers(answer, cacheable);
+    if state.request_log {
+        let path: String = target.chars().take(200).collect();
+        tracing::info!(
+            client = %peer.ip(),
+            %method,
+            path = %path,
+            status = answer.status().as_u16(),
+            user = user.as_deref().unwrap_or("-"),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+    }
+    Ok(answer)
+}
+
+async fn dispatch(
+    state: &AppState,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> (Answer, Option<String>) {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let json_wanted = wants_json(headers);
+    if headers.contains_key(header::AUTHORIZATION) {
+        tracing::warn!(client = %peer.ip(), "refused an Authorization header: the console logs in by form only");
+        return (
+            error(
+                json_wanted,
+                StatusCode::BAD_REQUEST,
+                "HTTP authentication is not accepted here; log in with the form",
+            ),
+            None,
+        );
+    }
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let route = match route::parse(target) {
+        Ok(route) => route,
+        Err(RouteError::TooLong) => {
+            return (
+                error(
+                    json_wanted,
+                    StatusCode::URI_TOO_LONG,
+                    "the path is too long",
+                ),
+                None,
+            )
+        }
+        Err(RouteError::NotFound) => {
+            return (
+                error(json_wanted, StatusCode::NOT_FOUND, "no such page"),
+                None,
+            )
+        }
+    };
+    let method = parts.method.clone();
+    match (&method, &route) {
+        (&Method::GET, Route::Stylesheet) => {
+            return (
+                respond(StatusCode::OK, "text/css; charset=utf-8", pages::STYLESHEET),
+                None,
+            )
+        }
+        (&Method::GET, Route::Login) => {
+            return (login_page(json_wanted, None, StatusCode::OK), None)
+        }
+        (&Method::POST, Route::Login) => {
+            return (
+                login(state, peer, &parts.headers, body, json_wanted).await,
+                None,
+            )
+        }
+        _ => {}
+    }
+    let session_id = cookie(headers, SESSION_COOKIE);
+    let session = session_id
+        .as_deref()
+        .and_then(|id| state.sessions.touch(id));
+    let Some(session) = session else {
+        return match (&method, json_wanted) {
+            (&Method::GET, false) => (redirect("/login"), None),
+            _ => (
+                error(json_wanted, StatusCode::UNAUTHORIZED, "log in first"),
+                None,
+            ),
+        };
+    };
+    let user = Some(session.user.clone());
+    let viewer = Viewer {
+        user: &session.user,
+        csrf: &session.csrf,
+    };
+    let answer = match (&method, route) {
+        (&Method::GET, Route::Root) => redirect("/fleet"),
+        (&Method::GET, Route::Fleet) => {
+            let summaries = fleet(state).await;
+            if json_wanted {
+                json(StatusCode::OK, &serde_json::json!({ "hosts": summaries }))
+            } else {
+                html(StatusCode::OK, pages::fleet(&viewer, &summaries))
+            }
+        }
+        (&Method::GET, Route::HostOverview(name)) => match state.fleet.get(&name) {
+            None => error(
+                json_wanted,
+                StatusCode::NOT_FOUND,
+                "no such host in the configuration",
+            ),
+            Some(host) => {
+                let summary = host.summary().await;
+                if json_wanted {
+                    json(StatusCode::OK, &summary)
+                } else {
+                    html(
+                        StatusCode::OK,
+                        pages::overview(&viewer, &summary, &host.switches()),
+                    )
+                }
+            }
+        },
+        (&Method::GET, Route::Services(name)) => match state.fleet.get(&name) {
+            None => error(
+                json_wanted,
+                StatusCode::NOT_FOUND,
+                "no such host in the configuration",
+            ),
+            Some(host) => {
+                let rows = host.services().await;
+                if json_wanted {
+                    list_json(&rows, "services")
+                } else {
+                    html(
+                        StatusCode::OK,
+                        pages::services(&viewer, &name, &host.switches(), &rows),
+                    )
+                }
+            }
+        },
+        (&Method::GET, Route::Processes(name)) => match state.fleet.get(&name) {
+            None => error(
+                json_wanted,
+                StatusCode::NOT_FOUND,
+                "no such host in the configuration",
+            ),
+            Some(host) => {
+                let rows = host.processes().await;
+                if json_wanted {
+                    list_json(&rows, "processes")
+                } else {
+                    html(
+                        StatusCode::OK,
+                        pages::processes(&viewer, &name, &host.switches(), &rows),
+                    )
+                }
+            }
+        },
+        (
+            &Method::POST,
+            route @ (Route::Logout | Route::ServiceAction(..) | Route::Terminate(..)),
+        ) => {
+            change(
+                state,
+                peer,
+                &session,
+                session_id.as_deref().unwrap_or(""),
+                &parts.headers,
+                body,
+                route,
+                json_wanted,
+            )
+            .await
+        }
+        _ => error(
+            json_wanted,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed here",
+        ),
+    };
+    (answer, user)
+}
+
+fn list_json<T: Serialize>(rows: &Result<Vec<T>, String>, key: &str) -> Answer {
+    match rows {
+        Ok(rows) => json(StatusCode::OK, &serde_json::json!({ key: rows })),
+        Err(message) => json(
+            StatusCode::BAD_GATEWAY,
+            &serde_json::json!({ "error": message }),
+        ),
+    }
+}
+
+/// Every host's summary, fetched concurrently (each bounded by the per-host deadline).
+async fn fleet(state: &AppState) -> Vec<HostSummary> {
+    join_all(state.fleet.hosts().map(|host| host.summary()).collect()).await
+}
+
+/// Polls every future together on this task and returns their outputs in order.
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+fn login_page(json_wanted: bool, failure: Option<&str>, status: StatusCode) -> Answer {
+    let token = crate::sessions::random_token();
+    let mut answer = if json_wanted {
+        json(
+            status,
+            &serde_json::json!({ "login_token": token, "error": failure }),
+        )
+    } else {
+        html(status, pages::login(failure, &token))
+    };
+    answer.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(LOGIN_COOKIE, &token, Some(600)),
+    );
+    answer
+}
+
+async fn login(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Incoming,
+    json_wanted: bool,
+) -> Answer {
+    if !origin_matches(headers) {
+        tracing::warn!(client = %peer.ip(), "login refused: cross-origin request");
+        return error(
+            json_wanted,
+            StatusCode::FORBIDDEN,
+            "cross-origin request refused",
+        );
+    }
+    let form = match read_form(body, headers).await {
+        Ok(form) => form,
+        Err((status, message)) => return error(json_wanted, status, message),
+    };
+    let expected = cookie(headers, LOGIN_COOKIE);
+    let sent = form.get("csrf");
+    if !matches!((expected.as_deref(), sent), (Some(a), Some(b)) if tokens_equal(a, b)) {
+        tracing::warn!(client = %peer.ip(), "login refused: missing or wrong login token");
+        return error(
+            json_wanted,
+            StatusCode::FORBIDDEN,
+            "the login form expired; load it again",
+        );
+    }
+    let (Some(user), Some(password)) = (form.get("user"), form.get("password")) else {
+        return error(
+            json_wanted,
+            StatusCode::BAD_REQUEST,
+            "user and password are required",
+        );
+    };
+    match state.login.check(peer.ip(), user, password).await {
+        LoginOutcome::Wait(wait) => {
+            tracing::warn!(audit = 1, client = %peer.ip(), user, wait_s = wait.as_secs(), "login refused: backoff after failed logins");
+            let mut answer = error(
+                json_wanted,
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed logins; wait and try again",
+            );
+            answer.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(wait.as_secs().max(1)),
+            );
+            answer
+        }
+        LoginOutcome::Refused => {
+            tracing::warn!(audit = 1, client = %peer.ip(), user, "login failed");
+            login_page(
+                json_wanted,
+                Some("The user name or password is incorrect."),
+                StatusCode::UNAUTHORIZED,
+            )
+        }
+        LoginOutcome::Accepted(kind) => {
+            let previous = cookie(headers, SESSION_COOKIE);
+            let id = state.sessions.create(user, kind, previous.as_deref());
+            tracing::info!(audit = 1, client = %peer.ip(), user, kind, "login");
+            let mut answer = if json_wanted {
+                let csrf = state
+                    .sessions
+                    .touch(&id)
+                    .map(|s| s.csrf)
+                    .unwrap_or_default();
+                json(
+                    StatusCode::OK,
+                    &serde_json::json!({ "user": user, "csrf": csrf }),
+                )
+            } else {
+                redirect("/fleet")
+            };
+            let h = answer.headers_mut();
+            h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &id, None));
+            h.append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", Some(0)));
+            answer
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn change(
+    state: &AppState,
+    peer: SocketAddr,
+    session: &Session,
+    session_id: &str,
+    headers: &HeaderMap,
+    body: Incoming,
+    route: Route,
+    json_wanted: bool,
+) -> Answer {
+    if !origin_matches(headers) {
+        tracing::warn!(audit = 1, client = %peer.ip(), user = %session.user, "change refused: cross-origin request");
+        return error(
+            json_wanted,
+            StatusCode::FORBIDDEN,
+            "cross-origin request refused",
+        );
+    }
+    let form = match read_form(body, headers).await {
+        Ok(form) => form,
+        Err((status, message)) => return error(json_wanted, status, message),
+    };
+    let sent = form.get("csrf").map(str::to_owned).or_else(|| {
+        headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    });
+    if !sent.is_some_and(|token| tokens_equal(&token, &session.csrf)) {
+        tracing::warn!(audit = 1, client = %peer.ip(), user = %session.user, "change refused: missing or wrong CSRF token");
+        return error(
+            json_wanted,
+            StatusCode::FORBIDDEN,
+            "missing or wrong CSRF token",
+        );
+    }
+    let viewer = Viewer {
+        user: &session.user,
+        csrf: &session.csrf,
+    };
+    let (host_name, what, back, result): (String, String, String, ActionResult) = match route {
+        Route::Logout => {
+            state.sessions.remove(session_id);
+            tracing::info!(audit = 1, client = %peer.ip(), user = %session.user, "logout");
+            let mut answer = if json_wanted {
+                json(StatusCode::OK, &serde_json::json!({ "logged_out": true }))
+            } else {
+                redirect("/login")
+            };
+            answer
+                .headers_mut()
+                .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0)));
+            return answer;
+        }
+        Route::ServiceAction(name, service, action) => {
+            let Some(host) = state.fleet.get(&name) else {
+                return error(
+                    json_wanted,
+                    StatusCode::NOT_FOUND,
+                    "no such host in the configuration",
+                );
+            };
+            let result = host.service_action(&service, action).await;
+            (
+                name.clone(),
+                format!("{} {service}", action.method()),
+                format!("/hosts/{name}/services"),
+                result,
+            )
+        }
+        Route::Terminate(name, pid) => {
+            let Some(host) = state.fleet.get(&name) else {
+                return error(
+                    json_wanted,
+                    StatusCode::NOT_FOUND,
+                    "no such host in the configuration",
+                );
+            };
+            let result = host.terminate(pid).await;
+            (
+                name.clone(),
+                format!("Terminate {pid}"),
+                format!("/hosts/{name}/processes"),
+                result,
+            )
+        }
+        _ => {
+            return error(
+                json_wanted,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed here",
+            )
+        }
+    };
+    tracing::info!(
+        audit = 1,
+        client = %peer.ip(),
+        user = %session.user,
+        host = %host_name,
+        action = %what,
+        return_value = ?result.return_value,
+        error = result.error.as_deref().unwrap_or(""),
+        "action"
+    );
+    let status = if result.error.is_some() {
+        StatusCode::BAD_GATEWAY
+    } else {
+        StatusCode::OK
+    };
+    if json_wanted {
+        json(status, &result)
+    } else {
+        html(
+            status,
+            pages::action(&viewer, &host_name, &what, &back, &result),
+        )
+    }
+}

@@ -1,0 +1,22 @@
+//! The management service (`wsmand-mgmt`, port 8172): the Linux analogue of IIS' Web
+//! Management Service, and a web console that manages wsmand and Windows hosts alike over
+//! WS-Management, reaching every host (the local one too) only through `wsman-client`.
+//!
+//! A request passes, in order: the client address rules when the TCP connection is accepted
+//! (`server`), the connection cap, TLS 1.2/1.3, the bounded request head, the route
+//! (`route`), the session (`sessions`), for a change the Origin and the CSRF token and the
+//! bounded form (`form`), then the page or action over the configured hosts (`hosts`),
+//! rendered by autoescaping templates (`pages`) or as JSON. Logins go through `login`, with
+//! `backoff` per address and per user. Settings are `wsman_config::mgmt`'s.
+#![forbid(unsafe_code)]
+
+pub mod backoff;
+pub mod form;
+pub mod hosts;
+pub mod http;
+pub mod login;
+pub mod pages;
+pub mod route;
+pub mod server;
+pub mod sessions;
+pub mod tls;

@@ -1,0 +1,121 @@
+//! `wsmand-mgmt`: the management service's process. It reads everything it needs while it
+//! still may (settings, manager users, certificate, host passwords), binds its port, then
+//! drops to an unprivileged user before it serves a single connection.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use wsman_config::mgmt::{self, ClientRules, MgmtSettings, RequestLog};
+use wsmand_mgmt::http::AppState;
+use wsmand_mgmt::{hosts, login, server, sessions, tls};
+
+/// The wsmand management service (HTTPS, port 8172 by default). Settings: DIR/mgmt.toml,
+/// changed with `wsmand mgmt set` while the service is stopped.
+#[derive(Debug, Parser)]
+#[command(name = "wsmand-mgmt", version)]
+struct Cli {
+    /// Directory holding mgmt.toml, mgmt-users.toml and mgmt-certs/.
+    #[arg(long, env = "WSMAND_CONFIG_DIR", default_value = "/etc/wsmand")]
+    config_dir: PathBuf,
+    /// The unprivileged user the service serves as, once started (when started as root).
+    #[arg(long, default_value = "nobody")]
+    run_as: String,
+}
+
+fn init_logging() {
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WSMAND_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let journald = std::env::var_os("JOURNAL_STREAM")
+        .is_some()
+        .then(tracing_journald::layer)
+        .and_then(Result::ok);
+    let registry = tracing_subscriber::registry().with(filter);
+    match journald {
+        Some(layer) => registry.with(layer).init(),
+        None => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .init(),
+    }
+}
+
+/// Becomes `user` (its groups, group and user id) when running as root; a no-op otherwise.
+fn drop_privileges(user: &str) -> anyhow::Result<()> {
+    use nix::unistd::{setgid, setgroups, setuid, Uid, User};
+    if !Uid::effective().is_root() {
+        return Ok(());
+    }
+    let account = User::from_name(user)?.with_context(|| format!("no user {user:?} to run as"))?;
+    anyhow::ensure!(
+        !account.uid.is_root(),
+        "--run-as must name an unprivileged user"
+    );
+    setgroups(&[account.gid])?;
+    setgid(account.gid)?;
+    setuid(account.uid)?;
+    anyhow::ensure!(
+        nix::unistd::setuid(Uid::from_raw(0)).is_err(),
+        "root could be regained"
+    );
+    tracing::info!(
+        user,
+        uid = account.uid.as_raw(),
+        "serving as an unprivileged user"
+    );
+    Ok(())
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let Some(_run_lock) = mgmt::take_run_lock(&cli.config_dir)
+        .with_context(|| format!("lock {}", cli.config_dir.display()))?
+    else {
+        anyhow::bail!(
+            "a management service already runs on {}",
+            cli.config_dir.display()
+        );
+    };
+    let settings = MgmtSettings::load(&cli.config_dir)?;
+    let rules = ClientRules::from_settings(&settings)?;
+    let managers = mgmt::manager_users(&cli.config_dir)?;
+    let certificate = tls::load(&settings, &cli.config_dir)?;
+    println!(
+        "certificate {} SHA-256 fingerprint {}",
+        certificate.source.display(),
+        certificate.fingerprint
+    );
+    tracing::info!(fingerprint = %certificate.fingerprint, source = %certificate.source.display(), "certificate");
+    let fleet = hosts::Fleet::new(&settings.hosts)?;
+    let listeners = server::bind(&settings)?;
+    drop_privileges(&cli.run_as)?;
+    let state = Arc::new(AppState {
+        sessions: sessions::Sessions::new(
+            Duration::from_secs(u64::from(settings.session_idle_minutes) * 60),
+            Duration::from_secs(u64::from(settings.session_lifetime_hours) * 3600),
+        ),
+        login: login::Login::new(settings.credentials, managers),
+        fleet,
+        request_log: settings.request_log == RequestLog::Journal,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(server::run(listeners, certificate.config, rules, state))
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("wsmand-mgmt: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

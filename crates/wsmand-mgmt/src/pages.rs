@@ -1,0 +1,248 @@
+//! The console's HTML, rendered on the server by maud, which escapes every interpolated value:
+//! what a host returns is text, never markup. No inline script or style (the
+//! Content-Security-Policy allows neither); the one stylesheet is embedded in the binary.
+
+use maud::{html, Markup, DOCTYPE};
+
+use crate::hosts::{ActionResult, HostSummary, ProcessRow, ServiceRow};
+
+/// The stylesheet served at `/assets/style.css`.
+pub const STYLESHEET: &str = include_str!("../assets/style.css");
+
+/// Who is logged in, and the token their forms carry.
+pub struct Viewer<'a> {
+    /// The user name.
+    pub user: &'a str,
+    /// The session's CSRF token.
+    pub csrf: &'a str,
+}
+
+fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — wsmand management" }
+                link rel="stylesheet" href="/assets/style.css";
+            }
+            body {
+                header {
+                    a.brand href="/fleet" { "wsmand management" }
+                    @if let Some(viewer) = viewer {
+                        form.logout method="post" action="/logout" {
+                            span { (viewer.user) }
+                            input type="hidden" name="csrf" value=(viewer.csrf);
+                            button type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// The login form; `login_token` is the pre-login CSRF token (also in a cookie).
+pub fn login(error: Option<&str>, login_token: &str) -> Markup {
+    layout(
+        "Log in",
+        None,
+        html! {
+            h1 { "Log in" }
+            @if let Some(error) = error { p.error { (error) } }
+            form.login method="post" action="/login" {
+                input type="hidden" name="csrf" value=(login_token);
+                label { "User name" input type="text" name="user" autocomplete="username" required; }
+                label { "Password" input type="password" name="password" autocomplete="current-password" required; }
+                button type="submit" { "Log in" }
+            }
+        },
+    )
+}
+
+fn uptime(seconds: Option<u64>) -> String {
+    match seconds {
+        None => "—".to_owned(),
+        Some(s) => format!(
+            "{}d {:02}:{:02}",
+            s / 86_400,
+            s % 86_400 / 3600,
+            s % 3600 / 60
+        ),
+    }
+}
+
+fn text(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or("—")
+}
+
+/// Every configured host.
+pub fn fleet(viewer: &Viewer<'_>, hosts: &[HostSummary]) -> Markup {
+    layout(
+        "Fleet",
+        Some(viewer),
+        html! {
+            h1 { "Fleet" }
+            table.fleet {
+                thead { tr { th { "Host" } th { "Reachable" } th { "Operating system" } th { "Uptime" } th { "Load" } th { "Failed services" } th { "Notes" } } }
+                tbody {
+                    @for host in hosts {
+                        tr {
+                            td { a href={ "/hosts/" (host.name) } { (host.name) } }
+                            td { @if host.reachable { "yes" } @else { "no" } }
+                            td { (text(&host.os)) " " (text(&host.os_version)) }
+                            td { (uptime(host.uptime_seconds)) }
+                            td { @match host.load_percentage { Some(l) => { (l) "%" }, None => "—" } }
+                            td { @match &host.failed_services { Some(list) if list.is_empty() => "none", Some(list) => (list.join(", ")), None => "—" } }
+                            td.note { (text(&host.error)) }
+                        }
+                    }
+                }
+            }
+            p.command { "Same from a shell: " code { "winrm identify -r:URL" } ", " code { "winrm enumerate wmicimv2/Win32_OperatingSystem -r:URL" } }
+        },
+    )
+}
+
+fn host_nav(name: &str) -> Markup {
+    html! {
+        nav {
+            a href={ "/hosts/" (name) } { "Overview" }
+            a href={ "/hosts/" (name) "/services" } { "Services" }
+            a href={ "/hosts/" (name) "/processes" } { "Processes" }
+        }
+    }
+}
+
+/// One host's overview.
+pub fn overview(viewer: &Viewer<'_>, host: &HostSummary, switches: &str) -> Markup {
+    layout(
+        &host.name,
+        Some(viewer),
+        html! {
+            h1 { (host.name) }
+            (host_nav(&host.name))
+            dl {
+                dt { "Endpoint" } dd { (host.url) }
+                dt { "Reachable" } dd { @if host.reachable { "yes" } @else { "no" } }
+                dt { "Product" } dd { (text(&host.product_vendor)) " " (text(&host.product_version)) }
+                dt { "Operating system" } dd { (text(&host.os)) " " (text(&host.os_version)) }
+                dt { "Uptime" } dd { (uptime(host.uptime_seconds)) }
+                dt { "Load" } dd { @match host.load_percentage { Some(l) => { (l) "%" }, None => "—" } }
+                dt { "Notes" } dd { (text(&host.error)) }
+            }
+            p.command { "Same from a shell: " code { "winrm identify " (switches) } }
+        },
+    )
+}
+
+/// The services of a host, each with start and stop.
+pub fn services(
+    viewer: &Viewer<'_>,
+    host: &str,
+    switches: &str,
+    rows: &Result<Vec<ServiceRow>, String>,
+) -> Markup {
+    layout(
+        &format!("{host}: services"),
+        Some(viewer),
+        html! {
+            h1 { (host) ": services" }
+            (host_nav(host))
+            p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_Service " (switches) } }
+            @match rows {
+                Err(error) => p.error { (error) },
+                Ok(rows) => table {
+                    thead { tr { th { "Name" } th { "Display name" } th { "State" } th { "Start mode" } th { "Status" } th { "Action" } } }
+                    tbody {
+                        @for row in rows {
+                            tr {
+                                td { (row.name) } td { (row.display_name) } td { (row.state) } td { (row.start_mode) } td { (row.status) }
+                                td {
+                                    @let action = if row.state == "Running" { "stop" } else { "start" };
+                                    form method="post" action={ "/hosts/" (host) "/services/" (row.name) "/" (action) } {
+                                        input type="hidden" name="csrf" value=(viewer.csrf);
+                                        button type="submit" { (action) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                },
+            }
+        },
+    )
+}
+
+fn bytes(n: u64) -> String {
+    format!("{:.1} MiB", n as f64 / 1_048_576.0)
+}
+
+/// The processes of a host, largest first, each with terminate.
+pub fn processes(
+    viewer: &Viewer<'_>,
+    host: &str,
+    switches: &str,
+    rows: &Result<Vec<ProcessRow>, String>,
+) -> Markup {
+    layout(
+        &format!("{host}: processes"),
+        Some(viewer),
+        html! {
+            h1 { (host) ": processes" }
+            (host_nav(host))
+            p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_Process " (switches) } }
+            @match rows {
+                Err(error) => p.error { (error) },
+                Ok(rows) => table {
+                    thead { tr { th { "PID" } th { "Name" } th { "Working set" } th { "Command line" } th { "Action" } } }
+                    tbody {
+                        @for row in rows {
+                            tr {
+                                td { (row.pid) } td { (row.name) } td { (bytes(row.working_set)) } td.cmd { (row.command_line) }
+                                td {
+                                    form method="post" action={ "/hosts/" (host) "/processes/" (row.pid) "/terminate" } {
+                                        input type="hidden" name="csrf" value=(viewer.csrf);
+                                        button type="submit" { "terminate" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                },
+            }
+        },
+    )
+}
+
+/// What an action did, with the command that does the same.
+pub fn action(
+    viewer: &Viewer<'_>,
+    host: &str,
+    what: &str,
+    back: &str,
+    result: &ActionResult,
+) -> Markup {
+    layout(
+        what,
+        Some(viewer),
+        html! {
+            h1 { (host) ": " (what) }
+            @match (&result.error, result.return_value) {
+                (Some(error), _) => p.error { (error) },
+                (None, Some(0)) => p.ok { "Done (ReturnValue 0)." },
+                (None, Some(code)) => p.error { "The host answered ReturnValue " (code) "." },
+                (None, None) => p.error { "The host answered without a ReturnValue." },
+            }
+            p.command { "Same from a shell: " code { (result.command) } }
+            p { a href=(back) { "Back" } }
+        },
+    )
+}
+
+/// A plain message page (errors, refusals).
+pub fn message(title: &str, text: &str) -> Markup {
+    layout(title, None, html! { h1 { (title) } p { (text) } })
+}

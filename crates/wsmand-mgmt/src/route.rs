@@ -1,0 +1,171 @@
+//! Request paths to typed routes. Nothing from a path reaches a host except through a
+//! [`Route`]'s checked fields: host names are looked up in the admin's configuration, service
+//! names and process ids are checked here. Untrusted input: fuzzed and property-tested.
+
+/// Longest request target accepted (path and query); longer ones are answered 414.
+pub const MAX_TARGET_BYTES: usize = 1024;
+/// Longest path segment (a host name, a service name).
+const MAX_SEGMENT_BYTES: usize = 128;
+
+/// An action on a service (`POST .../services/NAME/start`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceAction {
+    /// `Win32_Service.StartService`.
+    Start,
+    /// `Win32_Service.StopService`.
+    Stop,
+}
+
+impl ServiceAction {
+    /// The WMI method name.
+    pub fn method(self) -> &'static str {
+        match self {
+            Self::Start => "StartService",
+            Self::Stop => "StopService",
+        }
+    }
+}
+
+/// Every page and action of the console.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /`: to the fleet (or the login page).
+    Root,
+    /// `GET /login` and `POST /login`.
+    Login,
+    /// `POST /logout`.
+    Logout,
+    /// `GET /fleet`.
+    Fleet,
+    /// `GET /hosts/NAME`.
+    HostOverview(String),
+    /// `GET /hosts/NAME/services`.
+    Services(String),
+    /// `POST /hosts/NAME/services/SERVICE/start|stop`.
+    ServiceAction(String, String, ServiceAction),
+    /// `GET /hosts/NAME/processes`.
+    Processes(String),
+    /// `POST /hosts/NAME/processes/PID/terminate`.
+    Terminate(String, u32),
+    /// `GET /assets/style.css`.
+    Stylesheet,
+}
+
+/// Why a target was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteError {
+    /// Longer than [`MAX_TARGET_BYTES`]: 414.
+    TooLong,
+    /// No such page: 404.
+    NotFound,
+}
+
+/// A segment made only of characters that need no escaping anywhere (URLs, HTML, WQL,
+/// systemd unit names): letters, digits, `-`, `_`, `.`, `@`, `:`; never `.` or `..` alone.
+fn segment(text: &str) -> Option<String> {
+    let ok = !text.is_empty()
+        && text.len() <= MAX_SEGMENT_BYTES
+        && text != "."
+        && text != ".."
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@:".contains(&b));
+    ok.then(|| text.to_owned())
+}
+
+/// Parses a request target (`/hosts/a/services?x=1`: the query is ignored).
+pub fn parse(target: &str) -> Result<Route, RouteError> {
+    if target.len() > MAX_TARGET_BYTES {
+        return Err(RouteError::TooLong);
+    }
+    let path = target.split_once('?').map_or(target, |(path, _)| path);
+    let rest = path.strip_prefix('/').ok_or(RouteError::NotFound)?;
+    let parts: Vec<&str> = if rest.is_empty() {
+        Vec::new()
+    } else {
+        rest.split('/').collect()
+    };
+    if parts.len() > 6 {
+        return Err(RouteError::NotFound);
+    }
+    let host = |text: &str| segment(text).ok_or(RouteError::NotFound);
+    Ok(match parts.as_slice() {
+        [] => Route::Root,
+        ["login"] => Route::Login,
+        ["logout"] => Route::Logout,
+        ["fleet"] => Route::Fleet,
+        ["assets", "style.css"] => Route::Stylesheet,
+        ["hosts", name] => Route::HostOverview(host(name)?),
+        ["hosts", name, "services"] => Route::Services(host(name)?),
+        ["hosts", name, "processes"] => Route::Processes(host(name)?),
+        ["hosts", name, "services", service, action] => {
+            let action = match *action {
+                "start" => ServiceAction::Start,
+                "stop" => ServiceAction::Stop,
+                _ => return Err(RouteError::NotFound),
+            };
+            Route::ServiceAction(host(name)?, host(service)?, action)
+        }
+        ["hosts", name, "processes", pid, "terminate"] => {
+            let pid = pid
+                .parse::<u32>()
+                .ok()
+                .filter(|p| *p > 0 && !pid.starts_with('+'))
+                .ok_or(RouteError::NotFound)?;
+            Route::Terminate(host(name)?, pid)
+        }
+        _ => return Err(RouteError::NotFound),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(parse("/"), Ok(Route::Root));
+        assert_eq!(parse("/fleet?x=1"), Ok(Route::Fleet));
+        assert_eq!(
+            parse("/hosts/web1/services/cron.service/stop"),
+            Ok(Route::ServiceAction(
+                "web1".into(),
+                "cron.service".into(),
+                ServiceAction::Stop
+            ))
+        );
+        assert_eq!(
+            parse("/hosts/web1/processes/42/terminate"),
+            Ok(Route::Terminate("web1".into(), 42))
+        );
+        for bad in [
+            "",
+            "fleet",
+            "/hosts/../services",
+            "/hosts/a%2Fb",
+            "/hosts/a b",
+            "/hosts/x/processes/0/terminate",
+            "/hosts/x/processes/+1/terminate",
+            "/hosts/x/services/y/restart-all",
+        ] {
+            assert_eq!(parse(bad), Err(RouteError::NotFound), "{bad}");
+        }
+        assert_eq!(parse(&"/a".repeat(600)), Err(RouteError::TooLong));
+    }
+
+    proptest! {
+        #[test]
+        fn any_target_parses_or_fails_cleanly(target in "\\PC{0,1200}") {
+            let _ = parse(&target);
+        }
+
+        #[test]
+        fn host_names_from_routes_are_safe(target in "/hosts/[ -~]{0,40}(/services)?") {
+            if let Ok(Route::HostOverview(name) | Route::Services(name)) = parse(&target) {
+                prop_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.@:".contains(&b)));
+                prop_assert!(name != ".." && name != ".");
+            }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Listeners and the connection pipeline: the client address rules when the TCP connection
+//! is accepted (a denied client never reaches TLS), a cap on open connections, the TLS
+//! handshake within a deadline, then HTTP/1.1 with bounded heads and read timeouts.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use wsman_config::mgmt::{ClientDecision, ClientRules, MgmtSettings};
+
+use crate::http::{self, AppState};
+
+/// Most connections open at once; more are closed when accepted.
+const MAX_CONNECTIONS: usize = 256;
+/// The TLS handshake's deadline.
+const TLS_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request head (request line and headers) buffered.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Most header lines in one request.
+const MAX_HEADERS: usize = 64;
+
+/// Where the service listens: loopback only unless EnableRemoteManagement; `*` is every
+/// IPv4 and IPv6 address.
+pub fn listen_addresses(settings: &MgmtSettings) -> Vec<SocketAddr> {
+    let port = settings.port;
+    if !settings.enable_remote_management {
+        return vec![
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
+        ];
+    }
+    let mut out = Vec::new();
+    for address in &settings.bind_addresses {
+        if address == "*" {
+            out.push(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
+            out.push(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port));
+        } else if let Ok(ip) = address.parse::<IpAddr>() {
+            out.push(SocketAddr::new(ip, port));
+        }
+    }
+    out
+}
+
+fn bind_one(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let domain = socket2::Domain::for_address(address);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    if address.is_ipv6() {
+        // `[::]` beside `0.0.0.0` on the same port: each family on its own socket.
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(128)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Binds every listen address. An IPv6 address that cannot be bound (IPv6 off on this host)
+/// is logged and skipped; anything else is an error.
+pub fn bind(settings: &MgmtSettings) -> anyhow::Result<Vec<std::net::TcpListener>> {
+    let mut listeners = Vec::new();
+    for address in listen_addresses(settings) {
+        match bind_one(address) {
+            Ok(listener) => listeners.push(listener),
+            Err(error)
+                if address.is_ipv6() && error.kind() == std::io::ErrorKind::AddrNotAvailable =>
+            {
+                tracing::warn!(%address, %error, "IPv6 address not bound");
+            }
+            Err(error) => return Err(error).with_context(|| format!("bind {address}")),
+        }
+    }
+    anyhow::ensure!(!listeners.is_empty(), "no address could be bound");
+    Ok(listeners)
+}
+
+/// Serves `listeners` until the process ends.
+pub async fn run(
+    listeners: Vec<std::net::TcpListener>,
+    tls: Arc<rustls::ServerConfig>,
+    rules: ClientRules,
+    state: Arc<AppState>,
+) -> anyhow::Result<()> {
+    let acceptor = TlsAcceptor::from(tls);
+    let rules = Arc::new(rules);
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut tasks = tokio::task::JoinSet::new();
+    for listener in listeners {
+        let listener = TcpListener::from_std(listener)?;
+        tracing::info!(address = %listener.local_addr()?, "listening (HTTPS)");
+        tasks.spawn(accept_loop(
+            listener,
+            acceptor.clone(),
+            Arc::clone(&rules),
+            Arc::clone(&permits),
+            Arc::clone(&state),
+        ));
+    }
+    while let Some(result) = tasks.join_next().await {
+        result??;
+    }
+    Ok(())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    rules: Arc<ClientRules>,
+    permits: Arc<Semaphore>,
+    state: Arc<AppState>,
+) -> anyhow::Result<()> {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if let ClientDecision::Denied(rule) = rules.decide(peer.ip()) {
+            tracing::warn!(audit = 1, client = %peer.ip(), rule = %rule, "connection refused before TLS");
+            drop(stream);
+            continue;
+        }
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            tracing::warn!(client = %peer.ip(), "connection refused: {MAX_CONNECTIONS} connections open");
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let _permit = permit;
+            let tls = match tokio::time::timeout(TLS_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(error)) => {
+                    tracing::debug!(client = %peer.ip(), %error, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(client = %peer.ip(), "TLS handshake timed out");
+                    return;
+                }
+            };
+            let service = service_fn(move |request| http::serve(Arc::clone(&state), peer, request));
+            let result = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEAD_TIMEOUT)
+                .max_buf_size(MAX_HEAD_BYTES)
+                .max_headers(MAX_HEADERS)
+                .serve_connection(TokioIo::new(tls), service)
+                .await;
+            if let Err(error) = result {
+                tracing::debug!(client = %peer.ip(), %error, "connection ended with an error");
+            }
+        });
+    }
+}

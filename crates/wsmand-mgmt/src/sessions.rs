@@ -1,0 +1,146 @@
+//! Console sessions: 256-bit random ids (from the OS's CSPRNG), a fresh id at every login (an
+//! id presented before login never becomes a session: no fixation), idle and absolute
+//! timeouts, a CSRF token per session, and a bound on how many exist.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rand::RngCore as _;
+use subtle::ConstantTimeEq as _;
+
+/// Most live sessions; the oldest is dropped to make room.
+const MAX_SESSIONS: usize = 10_000;
+
+/// 32 random bytes as 64 hex digits.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Constant-time comparison of two tokens.
+pub fn tokens_equal(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// A logged-in user.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// The user name as logged in.
+    pub user: String,
+    /// `manager` or `os`.
+    pub kind: &'static str,
+    /// The token every change must carry (form field `csrf` or header `X-CSRF-Token`).
+    pub csrf: String,
+    created: Instant,
+    last_seen: Instant,
+}
+
+/// All sessions of the service.
+pub struct Sessions {
+    map: Mutex<HashMap<String, Session>>,
+    idle: Duration,
+    lifetime: Duration,
+}
+
+impl Sessions {
+    /// Sessions that end after `idle` without a request, or `lifetime` after login.
+    pub fn new(idle: Duration, lifetime: Duration) -> Self {
+        Self {
+            map: Mutex::new(HashMap::new()),
+            idle,
+            lifetime,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A new session for `user`; `previous` (the id the browser sent, if any) is ended, so
+    /// the id changes at every login. Returns the new id.
+    pub fn create(&self, user: &str, kind: &'static str, previous: Option<&str>) -> String {
+        let now = Instant::now();
+        let id = random_token();
+        let mut map = self.lock();
+        if let Some(previous) = previous {
+            map.remove(previous);
+        }
+        let (idle, lifetime) = (self.idle, self.lifetime);
+        map.retain(|_, s| !expired(s, now, idle, lifetime));
+        if map.len() >= MAX_SESSIONS {
+            if let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, s)| s.created)
+                .map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(
+            id.clone(),
+            Session {
+                user: user.to_owned(),
+                kind,
+                csrf: random_token(),
+                created: now,
+                last_seen: now,
+            },
+        );
+        id
+    }
+
+    /// The live session with this id (its idle clock restarted), `None` when unknown or
+    /// expired (an expired one is removed).
+    pub fn touch(&self, id: &str) -> Option<Session> {
+        let now = Instant::now();
+        let mut map = self.lock();
+        let session = map.get_mut(id)?;
+        if expired(session, now, self.idle, self.lifetime) {
+            map.remove(id);
+            return None;
+        }
+        session.last_seen = now;
+        Some(session.clone())
+    }
+
+    /// Ends a session (logout).
+    pub fn remove(&self, id: &str) -> Option<Session> {
+        self.lock().remove(id)
+    }
+}
+
+fn expired(session: &Session, now: Instant, idle: Duration, lifetime: Duration) -> bool {
+    now.duration_since(session.last_seen) >= idle || now.duration_since(session.created) >= lifetime
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_256_bit_and_rotate() {
+        let sessions = Sessions::new(Duration::from_secs(60), Duration::from_secs(600));
+        let first = sessions.create("a", "manager", None);
+        assert_eq!(first.len(), 64);
+        let second = sessions.create("a", "manager", Some(&first));
+        assert_ne!(first, second);
+        assert!(sessions.touch(&first).is_none());
+        assert!(sessions.touch(&second).is_some());
+        assert!(sessions.remove(&second).is_some());
+        assert!(sessions.touch(&second).is_none());
+    }
+
+    #[test]
+    fn timeouts_end_sessions() {
+        let idle = Sessions::new(Duration::ZERO, Duration::from_secs(600));
+        let id = idle.create("a", "manager", None);
+        assert!(idle.touch(&id).is_none());
+        let absolute = Sessions::new(Duration::from_secs(600), Duration::ZERO);
+        let id = absolute.create("a", "manager", None);
+        assert!(absolute.touch(&id).is_none());
+    }
+}

@@ -1,0 +1,211 @@
+//! The service's certificate: `auto` (WMSVC's self-signed one: generated for the host name and
+//! its addresses, kept in `DIR/mgmt-certs/`, renewed when it has under 30 days left or the
+//! names changed) or PEM files; and the rustls server configuration (TLS 1.2 and 1.3 only).
+
+use std::fs::{self, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context as _};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::{Digest as _, Sha256};
+use wsman_config::mgmt::MgmtSettings;
+
+/// Validity of a generated certificate.
+const AUTO_VALIDITY_DAYS: i64 = 365;
+/// A generated certificate with fewer days left is replaced at start.
+const RENEW_BEFORE_DAYS: i64 = 30;
+/// Largest PEM file read.
+const MAX_PEM_BYTES: u64 = 1024 * 1024;
+
+/// The certificate the service presents, and its SHA-256 fingerprint for the log.
+pub struct ServiceCertificate {
+    /// The TLS configuration.
+    pub config: Arc<rustls::ServerConfig>,
+    /// SHA-256 of the leaf certificate, colon-separated hex (as browsers show it).
+    pub fingerprint: String,
+    /// Where the certificate came from.
+    pub source: PathBuf,
+}
+
+/// Days since 1970-01-01 to a civil date (proleptic Gregorian; H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i32, u8, u8) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+    (year, month, day)
+}
+
+fn today() -> i64 {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    i64::try_from(secs / 86_400).unwrap_or(0)
+}
+
+/// The names a generated certificate covers: the host name, `localhost`, the loopback
+/// addresses and every explicit bind address.
+pub fn certificate_names(settings: &MgmtSettings) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Ok(host) = nix::unistd::gethostname() {
+        if let Some(host) = host.to_str().filter(|h| !h.is_empty()) {
+            names.push(host.to_owned());
+        }
+    }
+    names.extend([
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ]);
+    for address in &settings.bind_addresses {
+        if address != "*" && !names.contains(address) {
+            names.push(address.clone());
+        }
+    }
+    names
+}
+
+fn read_pem(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PEM_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_PEM_BYTES {
+        bail!("{}: larger than {MAX_PEM_BYTES} bytes", path.display());
+    }
+    Ok(bytes)
+}
+
+fn write_file(path: &Path, data: &[u8], mode: u32) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let _ = fs::remove_file(&tmp);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .with_context(|| format!("create {}", tmp.display()))?;
+    file.write_all(data)?;
+    file.sync_all()?;
+    fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
+    Ok(())
+}
+
+/// The generated certificate's files in `config_dir`, made or renewed as needed.
+fn auto_certificate(config_dir: &Path, names: &[String]) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let dir = config_dir.join("mgmt-certs");
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("create {}", dir.display()))?;
+    let (cert, key, stamp) = (
+        dir.join("auto.crt"),
+        dir.join("auto.key"),
+        dir.join("auto.renew"),
+    );
+    // The stamp: the day the certificate expires, then the names it covers.
+    let wanted_names = names.join(",");
+    let current = fs::read_to_string(&stamp).ok().and_then(|text| {
+        let (day, covered) = text.trim().split_once(' ')?;
+        Some((day.parse::<i64>().ok()?, covered.to_owned()))
+    });
+    let fresh = current.is_some_and(|(expires, covered)| {
+        expires - today() > RENEW_BEFORE_DAYS && covered == wanted_names
+    }) && cert.is_file()
+        && key.is_file();
+    if fresh {
+        return Ok((cert, key));
+    }
+    let mut params = rcgen::CertificateParams::new(names.to_vec())?;
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        names.first().cloned().unwrap_or_default(),
+    );
+    let (y, m, d) = civil_from_days(today() - 1);
+    params.not_before = rcgen::date_time_ymd(y, m, d);
+    let expires = today() + AUTO_VALIDITY_DAYS;
+    let (y, m, d) = civil_from_days(expires);
+    params.not_after = rcgen::date_time_ymd(y, m, d);
+    let key_pair = rcgen::KeyPair::generate()?;
+    let generated = params.self_signed(&key_pair)?;
+    write_file(&key, key_pair.serialize_pem().as_bytes(), 0o600)?;
+    write_file(&cert, generated.pem().as_bytes(), 0o644)?;
+    write_file(
+        &stamp,
+        format!("{expires} {wanted_names}\n").as_bytes(),
+        0o644,
+    )?;
+    tracing::info!(names = %wanted_names, "generated the management service's self-signed certificate");
+    Ok((cert, key))
+}
+
+/// The certificate the settings name (generating `auto`'s), as a rustls configuration.
+pub fn load(settings: &MgmtSettings, config_dir: &Path) -> anyhow::Result<ServiceCertificate> {
+    let (cert_path, key_path) = match settings.certificate.as_str() {
+        "file" => match (&settings.certificate_file, &settings.key_file) {
+            (Some(cert), Some(key)) => (cert.clone(), key.clone()),
+            _ => bail!("Certificate = file needs CertificateFile and KeyFile"),
+        },
+        _ => auto_certificate(config_dir, &certificate_names(settings))?,
+    };
+    let key_mode = fs::metadata(&key_path)
+        .with_context(|| format!("stat {}", key_path.display()))?
+        .permissions()
+        .mode();
+    if key_mode & 0o077 != 0 {
+        bail!(
+            "{}: mode {:04o} lets other users read the private key; run `chmod 600` on it",
+            key_path.display(),
+            key_mode & 0o7777
+        );
+    }
+    let cert_pem = read_pem(&cert_path)?;
+    let chain: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("read {}", cert_path.display()))?;
+    let Some(leaf) = chain.first() else {
+        bail!("{}: no certificate", cert_path.display());
+    };
+    let fingerprint = Sha256::digest(leaf.as_ref())
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    let key_pem = zeroize::Zeroizing::new(read_pem(&key_path)?);
+    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .with_context(|| format!("read {}", key_path.display()))?
+        .with_context(|| format!("{}: no private key", key_path.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(ServiceCertificate {
+        config: Arc::new(config),
+        fingerprint,
+        source: cert_path,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_415), (2025, 11, 23));
+    }
+}

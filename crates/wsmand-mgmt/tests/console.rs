@@ -1,0 +1,613 @@
+//! The management service as a browser or script meets it: the real `wsmand-mgmt` on a
+//! loopback port with its generated certificate, two real `wsmand` daemons as its hosts,
+//! curl as the client. Every value checked comes from the OS (`uname`, `/etc/os-release`,
+//! `/proc`) or from a process the test started, never from the service itself.
+
+use std::fs::File;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wsman_test::{free_port, ConfigDir, Daemon, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+
+const MANAGER: &str = "console-admin";
+const MANAGER_PASSWORD: &str = "Mgr-Pass-4-Console!";
+
+/// A running `wsmand-mgmt`, killed when dropped.
+struct Service {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+    _daemons: Vec<(ConfigDir, Daemon)>,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wsmand_cli(dir: &Path) -> Command {
+    let mut command = Command::new(wsman_test::binaries::wsmand());
+    command.env("WSMAND_CONFIG_DIR", dir);
+    command
+}
+
+fn start_daemon() -> (ConfigDir, Daemon, u16) {
+    let port = free_port();
+    let mut config = ConfigDir::new();
+    config.listener(ListenerSpec::http(port)).write();
+    config.add_service_account();
+    let daemon = Daemon::start(&config, &[port]);
+    (config, daemon, port)
+}
+
+impl Service {
+    /// The service with `hosts` wsmand daemons and `extra` lines in mgmt.toml.
+    fn start(hosts: usize, extra: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let port = free_port();
+        let mut toml = format!(
+            "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\nCertificate = \"auto\"\n\
+             Credentials = \"os+manager\"\nUnspecifiedClients = \"Allow\"\nAllowedClients = []\n\
+             RequestLog = \"journal\"\nSessionIdleMinutes = 15\nSessionLifetimeHours = 8\n{extra}\n"
+        );
+        if !extra.contains("DeniedClients") {
+            toml.push_str("DeniedClients = []\n");
+        }
+        let password_file = dir.path().join("host-password");
+        std::fs::write(&password_file, SERVICE_PASSWORD).expect("write password");
+        std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod");
+        let mut daemons = Vec::new();
+        for index in 0..hosts {
+            let (config, daemon, daemon_port) = start_daemon();
+            toml.push_str(&format!(
+                "\n[[Host]]\nName = \"host{index}\"\nUrl = \"http://127.0.0.1:{daemon_port}/wsman\"\n\
+                 Username = \"{SERVICE_ACCOUNT}\"\nPasswordFile = \"{}\"\nAllowUnencrypted = true\n",
+                password_file.display()
+            ));
+            daemons.push((config, daemon));
+        }
+        std::fs::write(dir.path().join("mgmt.toml"), toml).expect("write mgmt.toml");
+        let finished = wsman_test::process::run(
+            wsmand_cli(dir.path()).args(["mgmt", "user", "add", MANAGER, "--password-stdin"]),
+            Some(&format!("{MANAGER_PASSWORD}\n")),
+            Duration::from_secs(60),
+        );
+        assert!(
+            finished.status.success(),
+            "mgmt user add: {}",
+            finished.describe()
+        );
+        let log = File::create(dir.path().join("service.log")).expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_wsmand-mgmt"))
+            .arg("--config-dir")
+            .arg(dir.path())
+            .env_remove("JOURNAL_STREAM")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn wsmand-mgmt");
+        let mut service = Self {
+            child,
+            port,
+            dir,
+            _daemons: daemons,
+        };
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = service.child.try_wait() {
+                panic!("wsmand-mgmt exited ({status}): {}", service.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no listener: {}",
+                service.log()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        service
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("service.log")).unwrap_or_default()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// curl with `args`, returning the status, the headers (lower-case names) and the body.
+    fn curl(&self, args: &[&str]) -> Reply {
+        let output = Command::new("curl")
+            .args(["-sS", "-k", "-i", "--max-time", "60"])
+            .args(args)
+            .output()
+            .expect("run curl");
+        assert!(
+            output.status.success(),
+            "curl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Reply::parse(&String::from_utf8_lossy(&output.stdout))
+    }
+
+    /// Logs in as the manager through the JSON form flow; returns (session id, csrf).
+    fn login(&self, user: &str, password: &str, previous: Option<&str>) -> (Reply, Option<String>) {
+        let form = self.curl(&["-H", "Accept: application/json", &self.url("/login")]);
+        let login_token = form.cookie("__Host-wsmand-login").expect("login cookie");
+        let mut cookie = format!("__Host-wsmand-login={login_token}");
+        if let Some(previous) = previous {
+            cookie.push_str(&format!("; __Host-wsmand-session={previous}"));
+        }
+        let reply = self.curl(&[
+            "-H",
+            "Accept: application/json",
+            "-H",
+            &format!("Cookie: {cookie}"),
+            "--data-urlencode",
+            &format!("user={user}"),
+            "--data-urlencode",
+            &format!("password={password}"),
+            "--data-urlencode",
+            &format!("csrf={login_token}"),
+            &self.url("/login"),
+        ]);
+        let session = reply
+            .cookie("__Host-wsmand-session")
+            .filter(|v| !v.is_empty());
+        (reply, session)
+    }
+
+    fn manager_session(&self) -> (String, String) {
+        let (reply, session) = self.login(MANAGER, MANAGER_PASSWORD, None);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let csrf = reply.json()["csrf"].as_str().expect("csrf").to_owned();
+        (session.expect("session cookie"), csrf)
+    }
+
+    fn get_json(&self, session: &str, path: &str) -> Reply {
+        self.curl(&[
+            "-H",
+            "Accept: application/json",
+            "-H",
+            &format!("Cookie: __Host-wsmand-session={session}"),
+            &self.url(path),
+        ])
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn parse(text: &str) -> Self {
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("status line");
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        Self {
+            status,
+            headers,
+            body: body.to_owned(),
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn set_cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .map(|(_, v)| v.as_str())
+            .find(|v| v.starts_with(&format!("{name}=")))
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        let line = self.set_cookie(name)?;
+        let value = line.split(';').next()?.split_once('=')?.1;
+        Some(value.to_owned())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+fn assert_cookie_flags(line: &str) {
+    for flag in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(
+            line.split("; ").any(|f| f == flag),
+            "{flag} missing: {line}"
+        );
+    }
+    assert!(
+        !line.contains("Domain"),
+        "a __Host- cookie has no Domain: {line}"
+    );
+}
+
+fn os_release_pretty_name() -> String {
+    let text = std::fs::read_to_string("/etc/os-release").expect("/etc/os-release");
+    text.lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_owned())
+        .expect("PRETTY_NAME")
+}
+
+#[test]
+fn fleet_json_matches_what_the_os_reports() {
+    let service = Service::start(2, "");
+    let (session, _) = service.manager_session();
+    let reply = service.get_json(&session, "/fleet");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let hosts = reply.json()["hosts"].as_array().expect("hosts").clone();
+    assert_eq!(hosts.len(), 2);
+    let kernel = Command::new("uname").arg("-r").output().expect("uname");
+    let kernel = String::from_utf8_lossy(&kernel.stdout).trim().to_owned();
+    let uptime_now: f64 = std::fs::read_to_string("/proc/uptime")
+        .expect("/proc/uptime")
+        .split_whitespace()
+        .next()
+        .and_then(|t| t.parse().ok())
+        .expect("uptime");
+    for host in &hosts {
+        assert_eq!(host["reachable"], true, "{host}");
+        assert_eq!(
+            host["os"].as_str(),
+            Some(os_release_pretty_name().as_str()),
+            "{host}"
+        );
+        assert_eq!(host["os_version"].as_str(), Some(kernel.as_str()), "{host}");
+        let uptime = host["uptime_seconds"].as_u64().expect("uptime_seconds") as f64;
+        assert!(
+            (uptime - uptime_now).abs() < 300.0,
+            "uptime {uptime} vs /proc/uptime {uptime_now}"
+        );
+    }
+    // The same URL as HTML names both hosts, with the command that does the same.
+    let page = service.curl(&[
+        "-H",
+        &format!("Cookie: __Host-wsmand-session={session}"),
+        &service.url("/fleet"),
+    ]);
+    assert_eq!(page.status, 200);
+    assert!(page
+        .header("content-type")
+        .unwrap_or("")
+        .starts_with("text/html"));
+    assert!(page.body.contains("host0") && page.body.contains("host1"));
+    assert!(page.body.contains("winrm identify"));
+    // A process this test started is in the host's process list, with its OS pid and name.
+    let mut sleeper = Command::new("sleep").arg("300").spawn().expect("sleep");
+    let reply = service.get_json(&session, "/hosts/host0/processes");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let listed = reply.json()["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .any(|p| p["pid"].as_u64() == Some(u64::from(sleeper.id())) && p["name"] == "sleep");
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert!(listed, "pid {} not listed", sleeper.id());
+    // A host not in the configuration is never contacted.
+    assert_eq!(
+        service
+            .get_json(&session, "/hosts/127.0.0.1/processes")
+            .status,
+        404
+    );
+}
+
+#[test]
+fn security_headers_and_cookie_flags() {
+    let service = Service::start(0, "");
+    let form = service.curl(&[&service.url("/login")]);
+    assert_eq!(form.status, 200);
+    assert_cookie_flags(
+        form.set_cookie("__Host-wsmand-login")
+            .expect("login cookie"),
+    );
+    let csp = form.header("content-security-policy").expect("CSP");
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(form
+        .header("strict-transport-security")
+        .is_some_and(|v| v.contains("max-age=")));
+    assert_eq!(form.header("x-frame-options"), Some("DENY"));
+    assert_eq!(form.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(form.header("referrer-policy"), Some("no-referrer"));
+    assert!(!form.body.contains("<script"), "no script at all");
+    let (reply, session) = service.login(MANAGER, MANAGER_PASSWORD, None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_cookie_flags(
+        reply
+            .set_cookie("__Host-wsmand-session")
+            .expect("session cookie"),
+    );
+    let session = session.expect("session");
+    assert_eq!(session.len(), 64, "256 bits as hex");
+    let page = service.get_json(&session, "/fleet");
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    // No HTTP authentication scheme is offered or accepted on this port.
+    let basic = service.curl(&[
+        "-u",
+        &format!("{MANAGER}:{MANAGER_PASSWORD}"),
+        &service.url("/fleet"),
+    ]);
+    assert_eq!(basic.status, 400);
+    assert!(basic.header("www-authenticate").is_none());
+    assert!(form.header("www-authenticate").is_none());
+    // Plain HTTP is not spoken.
+    let plain = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            &format!("http://127.0.0.1:{}/login", service.port),
+        ])
+        .output()
+        .expect("curl");
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("<form"));
+    // Limits: a long path, a large body.
+    let long = service.curl(&[&service.url(&format!("/{}", "a".repeat(2000)))]);
+    assert_eq!(long.status, 414);
+    let big = "x".repeat(10_000);
+    let large = service.curl(&["--data", &format!("user={big}"), &service.url("/login")]);
+    assert_eq!(large.status, 413);
+}
+
+#[test]
+fn csrf_and_origin_are_checked_on_every_change() {
+    let service = Service::start(1, "");
+    let (session, csrf) = service.manager_session();
+    let mut sleeper = Command::new("sleep").arg("300").spawn().expect("sleep");
+    let path = format!("/hosts/host0/processes/{}/terminate", sleeper.id());
+    let cookie = format!("Cookie: __Host-wsmand-session={session}");
+    let origin = format!("Origin: https://127.0.0.1:{}", service.port);
+    let post = |extra: &[&str]| {
+        let mut args = vec![
+            "-H",
+            "Accept: application/json",
+            "-H",
+            &cookie,
+            "-X",
+            "POST",
+        ];
+        args.extend_from_slice(extra);
+        let url = service.url(&path);
+        args.push(&url);
+        service.curl(&args)
+    };
+    assert_eq!(post(&["-H", &origin]).status, 403, "no CSRF token");
+    assert_eq!(
+        post(&["-H", &origin, "--data", "csrf=00"]).status,
+        403,
+        "wrong CSRF token"
+    );
+    let token = format!("csrf={csrf}");
+    assert_eq!(
+        post(&["-H", "Origin: https://evil.example", "--data", &token]).status,
+        403,
+        "foreign Origin"
+    );
+    assert!(
+        sleeper.try_wait().expect("try_wait").is_none(),
+        "refused changes changed nothing"
+    );
+    let done = post(&["-H", &origin, "--data", &token]);
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.json()["return_value"], 0);
+    assert!(done.json()["command"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("winrm invoke Terminate")));
+    let status = sleeper.wait().expect("wait");
+    assert!(
+        status.code().is_none() || status.code() != Some(0),
+        "terminated: {status}"
+    );
+    let log = service.log();
+    assert!(
+        log.contains("missing or wrong CSRF token") && log.contains("cross-origin"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_denied_address_is_refused_before_tls() {
+    let service = Service::start(0, "DeniedClients = [\"127.0.0.2\"]");
+    // A TLS record (the start of a ClientHello): a TLS server answers it with an alert.
+    let hello = [0x16u8, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00];
+    let exchange = |source: &str| -> usize {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        let from: SocketAddr = format!("{source}:0").parse().expect("addr");
+        socket.bind(&from.into()).expect("bind source");
+        let to: SocketAddr = format!("127.0.0.1:{}", service.port).parse().expect("addr");
+        socket.connect(&to.into()).expect("connect");
+        let mut stream: TcpStream = socket.into();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let _ = stream.write_all(&hello);
+        let mut buffer = [0u8; 64];
+        stream.read(&mut buffer).unwrap_or(0)
+    };
+    assert!(exchange("127.0.0.1") > 0, "an allowed client reaches TLS");
+    assert_eq!(exchange("127.0.0.2"), 0, "a denied client gets no TLS byte");
+    let curl = Command::new("curl")
+        .args([
+            "-sS",
+            "-k",
+            "--interface",
+            "127.0.0.2",
+            "--max-time",
+            "20",
+            &service.url("/login"),
+        ])
+        .output()
+        .expect("curl");
+    assert!(!curl.status.success());
+    let log = service.log();
+    assert!(
+        log.contains("connection refused before TLS") && log.contains("127.0.0.2"),
+        "{log}"
+    );
+}
+
+#[test]
+fn unknown_user_and_wrong_password_get_the_same_answer() {
+    let service = Service::start(0, "");
+    let (wrong, s1) = service.login(MANAGER, "not-the-password", None);
+    let (unknown, s2) = service.login("nobody-such-user", "not-the-password", None);
+    assert_eq!((s1, s2), (None, None));
+    assert_eq!(wrong.status, 401);
+    assert_eq!(unknown.status, wrong.status);
+    let without_token = |r: &Reply| {
+        let mut v = r.json();
+        v["login_token"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(without_token(&wrong), without_token(&unknown));
+    let log = service.log();
+    assert!(log.contains("login failed"), "{log}");
+    assert!(
+        !log.contains("not-the-password"),
+        "a password reached the log"
+    );
+}
+
+#[test]
+fn login_rotates_the_session_and_logout_ends_it() {
+    let service = Service::start(0, "");
+    let (first, _) = service.manager_session();
+    let (reply, second) = service.login(MANAGER, MANAGER_PASSWORD, Some(&first));
+    assert_eq!(reply.status, 200);
+    let second = second.expect("second session");
+    assert_ne!(first, second, "a login gives a new id");
+    assert_eq!(
+        service.get_json(&first, "/fleet").status,
+        401,
+        "the old id is dead"
+    );
+    assert_eq!(service.get_json(&second, "/fleet").status, 200);
+    // An id the client made up is never adopted.
+    let forged = "ab".repeat(32);
+    let (_, third) = service.login(MANAGER, MANAGER_PASSWORD, Some(&forged));
+    assert_ne!(third.as_deref(), Some(forged.as_str()));
+    assert_eq!(service.get_json(&forged, "/fleet").status, 401);
+    let csrf = service.get_json(&second, "/fleet");
+    assert_eq!(csrf.status, 200);
+    let (session, token) = service.manager_session();
+    let out = service.curl(&[
+        "-H",
+        "Accept: application/json",
+        "-H",
+        &format!("Cookie: __Host-wsmand-session={session}"),
+        "--data",
+        &format!("csrf={token}"),
+        &service.url("/logout"),
+    ]);
+    assert_eq!(out.status, 200, "{}", out.body);
+    assert_eq!(
+        service.get_json(&session, "/fleet").status,
+        401,
+        "logged out"
+    );
+}
+
+#[test]
+fn failed_logins_back_off_per_user() {
+    let service = Service::start(0, "");
+    // Three failures are free; the fourth starts a wait, during which even the right
+    // password is not checked.
+    for _ in 0..4 {
+        let (reply, _) = service.login(MANAGER, "wrong", None);
+        assert_eq!(reply.status, 401);
+    }
+    let (reply, session) = service.login(MANAGER, MANAGER_PASSWORD, None);
+    assert_eq!(reply.status, 429, "{}", reply.body);
+    assert!(reply.header("retry-after").is_some());
+    assert!(session.is_none());
+}
+
+#[test]
+fn the_service_serves_unprivileged_and_is_configured_only_while_stopped() {
+    let mut service = Service::start(0, "");
+    if nix_is_root() {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", service.child.id()))
+            .expect("status");
+        let uid_line = status.lines().find(|l| l.starts_with("Uid:")).expect("Uid");
+        assert!(
+            uid_line.split_whitespace().skip(1).all(|uid| uid != "0"),
+            "{uid_line}"
+        );
+    }
+    let refused = wsman_test::process::run(
+        wsmand_cli(service.dir.path()).args(["mgmt", "set", "Port", "9443"]),
+        None,
+        Duration::from_secs(30),
+    );
+    assert!(!refused.status.success());
+    assert!(
+        refused.stderr.contains("--restart"),
+        "{}",
+        refused.describe()
+    );
+    let _ = service.child.kill();
+    let _ = service.child.wait();
+    let set = wsman_test::process::run(
+        wsmand_cli(service.dir.path()).args(["mgmt", "set", "Port", "9443"]),
+        None,
+        Duration::from_secs(30),
+    );
+    assert!(set.status.success(), "{}", set.describe());
+    let get = wsman_test::process::run(
+        wsmand_cli(service.dir.path()).args(["mgmt", "get", "Port"]),
+        None,
+        Duration::from_secs(30),
+    );
+    assert_eq!(get.stdout.trim(), "9443");
+    let mode = std::fs::metadata(service.dir.path().join("mgmt-users.toml"))
+        .expect("users")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
