@@ -2,8 +2,8 @@
 //! (`class/thermal`) and the DMI identity (`class/dmi/id`), all under a root given by the
 //! caller (`/sys` live), so tests can point them at a tree recorded from a real machine.
 //!
-//! Every read is bounded: at most [`MAX_CHIPS`] chips or zones, [`MAX_ENTRIES`] attributes of
-//! one directory, and [`MAX_VALUE`] bytes of one attribute. Attributes that cannot be read
+//! Every read is bounded: at most 256 (`MAX_CHIPS`) chips or zones, 4,096 (`MAX_ENTRIES`) attributes of
+//! one directory, and 4 KiB (`MAX_VALUE`) bytes of one attribute. Attributes that cannot be read
 //! (absent, root-only, a driver returning an error) are left out rather than failing the list.
 
 use std::collections::BTreeMap;
