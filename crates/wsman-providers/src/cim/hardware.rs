@@ -113,6 +113,11 @@ impl Hardware {
         &self.sysfs_root
     }
 
+    /// The SMBIOS table under the sysfs root, decoded (empty without one).
+    pub(super) fn smbios(&self) -> super::smbios::Smbios {
+        super::smbios::read(&self.sysfs_root)
+    }
+
     /// The kernel's sensors: hwmon inputs, then thermal zones.
     pub(super) fn sysfs_sensors(&self) -> Vec<SysfsSensor> {
         let mut sensors = sysfs::hwmon_sensors(&self.sysfs_root);

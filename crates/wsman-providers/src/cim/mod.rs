@@ -19,6 +19,7 @@ pub mod process;
 pub mod procfs;
 pub mod schema;
 pub mod service;
+pub mod smbios;
 pub mod sysfs;
 pub mod system;
 
@@ -150,7 +151,8 @@ impl CimProvider {
             Box::new(platform::SystemEnclosure::new(hardware.clone())),
             Box::new(platform::Chassis::new(hardware.clone())),
             Box::new(platform::ComputerSystem::new(hardware.clone())),
-            Box::new(platform::Processor),
+            Box::new(platform::Processor::new(hardware.clone())),
+            Box::new(platform::PhysicalMemory::new(hardware.clone())),
             Box::new(platform::SystemDevice::new(hardware.clone())),
             Box::new(platform::AssociatedSensor::new(hardware)),
         ]);
