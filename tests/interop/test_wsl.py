@@ -183,7 +183,8 @@ def free_udp_port() -> int:
 def ipmitool(port: int, *args: str) -> str:
     return subprocess.run(
         ["ipmitool", "-I", "lanplus", "-H", "127.0.0.1", "-p", str(port), "-U", BMC_USER, "-P", BMC_PASSWORD,
-         "-N", "2", "-R", "3", *args],
+         # -C 3: without it ipmitool first asks for cipher suites, which ipmi_sim never answers (~9 s).
+         "-N", "2", "-R", "3", "-C", "3", *args],
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout
 
