@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use wsman_ipmi::{Bmc, Numeric, SensorKind};
-use wsman_proto::cim::{class_uri, CimDateTime, Instance, MethodInput, Reference, Value};
+use wsman_proto::cim::{CimDateTime, Instance, MethodInput, Value};
 use wsman_proto::Fault;
 
 use super::sysfs::{self, SysfsSensor};
-use super::{procfs, Class};
+use super::{procfs, reference_to, Class};
 use crate::{Context, Filter};
 
 pub(super) const NAMESPACE: &str = "root/hardware";
@@ -150,7 +150,8 @@ impl Hardware {
         }
     }
 
-    fn sensors(&self) -> Vec<wsman_ipmi::Sensor> {
+    /// The BMC's sensors, one SDR walk; none without a BMC or when it does not answer.
+    pub(super) fn sensors(&self) -> Vec<wsman_ipmi::Sensor> {
         self.read(Bmc::sensors).ok().flatten().unwrap_or_default()
     }
 
@@ -296,7 +297,7 @@ fn device_id(s: &wsman_ipmi::Sensor) -> String {
 }
 
 /// One IPMI sensor as CIM_NumericSensor (threshold sensors) or CIM_Sensor (discrete ones).
-fn sensor_instance(s: &wsman_ipmi::Sensor, system: &str) -> Instance {
+pub(super) fn sensor_instance(s: &wsman_ipmi::Sensor, system: &str) -> Instance {
     let class = match s.kind {
         SensorKind::Threshold(_) => "CIM_NumericSensor",
         SensorKind::Discrete { .. } => "CIM_Sensor",
@@ -493,23 +494,18 @@ impl Class for NumericSensor {
     }
 }
 
-fn record_log_reference() -> Reference {
-    Reference {
-        resource_uri: class_uri(NAMESPACE, "CIM_RecordLog"),
-        selectors: vec![("InstanceID".to_owned(), SEL_INSTANCE_ID.to_owned())],
-    }
+/// The SEL's CIM_RecordLog with only its key, for references to it.
+fn record_log_key() -> Instance {
+    Instance::new("CIM_RecordLog", NAMESPACE).with_key("InstanceID", SEL_INSTANCE_ID)
 }
 
-fn log_record_keys(record_id: u16) -> Vec<(String, String)> {
-    vec![
-        ("CreationClassName".to_owned(), "CIM_LogRecord".to_owned()),
-        (
-            "LogCreationClassName".to_owned(),
-            "CIM_RecordLog".to_owned(),
-        ),
-        ("LogName".to_owned(), SEL_NAME.to_owned()),
-        ("RecordID".to_owned(), record_id.to_string()),
-    ]
+/// A SEL record's CIM_LogRecord with only its keys, which the full instance starts from.
+fn log_record_key(record_id: u16) -> Instance {
+    Instance::new("CIM_LogRecord", NAMESPACE)
+        .with_key("CreationClassName", "CIM_LogRecord")
+        .with_key("LogCreationClassName", "CIM_RecordLog")
+        .with_key("LogName", SEL_NAME)
+        .with_key("RecordID", record_id.to_string())
 }
 
 /// `CIM_RecordLog`: the SEL, one instance, with ClearLog.
@@ -665,17 +661,13 @@ impl Class for LogRecord {
                     .timestamp
                     .filter(|t| *t > 0x2000_0000)
                     .map(|t| CimDateTime::utc(i64::from(t) * 1_000_000));
-                let mut i = Instance::new(self.name(), NAMESPACE)
+                log_record_key(e.record_id)
                     .with("Caption", e.description.clone())
                     .with("Description", e.description.clone())
                     .with("ElementName", format!("SEL record {}", e.record_id))
                     .with("MessageTimestamp", timestamp)
                     .with("RecordData", hex)
-                    .with("RecordFormat", "IPMI SEL record, 16 bytes in hexadecimal");
-                for (name, value) in log_record_keys(e.record_id) {
-                    i = i.with_key(name, value);
-                }
-                i
+                    .with("RecordFormat", "IPMI SEL record, 16 bytes in hexadecimal")
             })
             .collect())
     }
@@ -717,14 +709,8 @@ impl Class for LogManagesRecord {
             .iter()
             .map(|e| {
                 Instance::new(self.name(), NAMESPACE)
-                    .with_key("Antecedent", record_log_reference())
-                    .with_key(
-                        "Dependent",
-                        Reference {
-                            resource_uri: class_uri(NAMESPACE, "CIM_LogRecord"),
-                            selectors: log_record_keys(e.record_id),
-                        },
-                    )
+                    .with_key("Antecedent", reference_to(&record_log_key()))
+                    .with_key("Dependent", reference_to(&log_record_key(e.record_id)))
             })
             .collect())
     }

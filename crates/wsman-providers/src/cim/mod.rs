@@ -23,6 +23,8 @@ pub mod smbios;
 pub mod sysfs;
 pub mod system;
 
+use std::collections::HashMap;
+
 use wsman_proto::cim::{Instance, Reference, Value};
 use wsman_proto::enumeration::{AssociationFilter, AssociationKind};
 use wsman_proto::envelope::{SelectorSet, SelectorValue};
@@ -78,6 +80,15 @@ pub trait Class: Send + Sync + 'static {
         _method: &str,
     ) -> Result<Instance, Fault> {
         Err(crate::not_supported(ctx))
+    }
+}
+
+/// The reference (EPR) of an instance: its class's URI in its namespace and its key values,
+/// as an association's reference properties hold it.
+pub(crate) fn reference_to(instance: &Instance) -> Reference {
+    Reference {
+        resource_uri: instance.resource_uri(),
+        selectors: instance.selectors(),
     }
 }
 
@@ -248,6 +259,10 @@ impl CimProvider {
             _ => false,
         };
         let mut out: Vec<Instance> = Vec::new();
+        // The instances of each class a reference points at, read once for all the
+        // references (a sensor walk of the BMC per target would be one SDR walk per sensor);
+        // `None` when the class could not answer.
+        let mut targets: HashMap<&'static str, Option<Vec<Instance>>> = HashMap::new();
         for association in self.classes.iter().filter(|c| !c.references().is_empty()) {
             if wanted_association.is_some_and(|w| !w.eq_ignore_ascii_case(association.name())) {
                 continue;
@@ -304,17 +319,19 @@ impl CimProvider {
                     {
                         continue;
                     }
-                    let keys: Vec<(&str, &str)> = target
-                        .selectors
-                        .iter()
-                        .map(|(n, v)| (n.as_str(), v.as_str()))
-                        .collect();
+                    let candidates = targets
+                        .entry(class.name())
+                        .or_insert_with(|| class.instances(ctx, None).ok());
                     // A reference to an instance that went away meanwhile is left out.
-                    let Ok(found) = class.get(ctx, &keys) else {
+                    let Some(found) = candidates
+                        .iter()
+                        .flatten()
+                        .find(|i| same_instance(target, i))
+                    else {
                         continue;
                     };
-                    if !out.iter().any(|o| o == &found) {
-                        out.push(found);
+                    if !out.iter().any(|o| o == found) {
+                        out.push(found.clone());
                     }
                 }
             }

@@ -17,7 +17,7 @@ use wsman_proto::Fault;
 use super::hardware::{self, Hardware, NAMESPACE, SENSOR_KEYS, SYSTEM_CLASS};
 use super::smbios::{MemoryDevice, ProcessorSocket};
 use super::sysfs::{self, SysfsSensor};
-use super::{procfs, system, Class};
+use super::{procfs, reference_to, system, Class};
 use crate::{Context, Filter};
 
 /// The one enclosure's Tag, as Windows names its first.
@@ -346,13 +346,6 @@ impl Class for Processor {
     }
 }
 
-fn reference_to(instance: &Instance) -> Reference {
-    Reference {
-        resource_uri: class_uri(NAMESPACE, &instance.class),
-        selectors: instance.selectors(),
-    }
-}
-
 /// `CIM_PhysicalMemory` (root/hardware): the memory modules of SMBIOS type 17, empty sockets
 /// left out, keyed by CreationClassName and a Tag numbering them in table order as Windows'
 /// Win32_PhysicalMemory does (`Physical Memory 0`; the locators are not unique on every board).
@@ -542,8 +535,30 @@ fn measured_package(sensor: &SysfsSensor, packages: &[String]) -> Option<String>
     }
 }
 
-/// `CIM_AssociatedSensor`: a kernel sensor (Antecedent) and the CIM_Processor it measures
-/// (Dependent), for the sensors whose driver says what they measure.
+/// IPMI's entity 3 (Processor, IPMI 2.0 table 43-13): the entity instance of a sensor of a
+/// processor.
+fn processor_entity(sensor: &wsman_ipmi::Sensor) -> Option<u8> {
+    (sensor.entity_id == 0x03).then_some(sensor.entity_instance)
+}
+
+/// The processor entity instances of the BMC's sensors, in order: the n-th is package n, as
+/// BMCs number their processors in socket order (from 0 or from 1, so by rank, not value).
+fn bmc_package_numbers(sensors: &[wsman_ipmi::Sensor]) -> Vec<u8> {
+    let mut instances: Vec<u8> = sensors.iter().filter_map(processor_entity).collect();
+    instances.sort_unstable();
+    instances.dedup();
+    instances
+}
+
+/// The DeviceID of package `n`, when the host has it.
+fn package_id(n: usize, packages: &[String]) -> Option<String> {
+    let id = format!("CPU{n}");
+    packages.contains(&id).then_some(id)
+}
+
+/// `CIM_AssociatedSensor`: a sensor (Antecedent) and the CIM_Processor it measures
+/// (Dependent): the BMC's sensors of a processor entity, and the kernel's sensors whose driver
+/// says what they measure.
 pub struct AssociatedSensor {
     hardware: Arc<Hardware>,
 }
@@ -577,16 +592,29 @@ impl Class for AssociatedSensor {
             .filter_map(|p| p.get("DeviceID").map(Value::to_text))
             .collect();
         let system = procfs::host_name();
-        Ok(self
-            .hardware
-            .sysfs_sensors()
-            .iter()
-            .filter_map(|s| {
-                let package = measured_package(s, &packages)?;
+        let bmc_sensors = self.hardware.sensors();
+        let instances = bmc_package_numbers(&bmc_sensors);
+        let ipmi = bmc_sensors.iter().filter_map(|s| {
+            let package = instances
+                .iter()
+                .position(|i| Some(*i) == processor_entity(s))?;
+            Some((
+                package_id(package, &packages)?,
+                hardware::sensor_instance(s, &system),
+            ))
+        });
+        let kernel = self.hardware.sysfs_sensors().into_iter().filter_map(|s| {
+            Some((
+                measured_package(&s, &packages)?,
+                hardware::sysfs_sensor_instance(&s, &system),
+            ))
+        });
+        Ok(ipmi
+            .chain(kernel)
+            .filter_map(|(package, sensor)| {
                 let processor = processors
                     .iter()
                     .find(|p| p.get("DeviceID").map(Value::to_text).as_deref() == Some(&package))?;
-                let sensor = hardware::sysfs_sensor_instance(s, &system);
                 Some(
                     Instance::new(self.name(), NAMESPACE)
                         .with_key("Antecedent", reference_to(&sensor))

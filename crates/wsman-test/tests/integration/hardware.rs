@@ -1059,3 +1059,107 @@ fn physical_memory_and_processor_family_match_dmidecode() {
         .count();
     assert_eq!(memory_parts, modules.len());
 }
+
+/// The names of the instances an AssociatedInstances filter from `object` (a class and its
+/// keys) through `association` reaches, sorted.
+fn associated_names(
+    host: &Host,
+    class: &str,
+    keys: &[(&str, &str)],
+    association: &str,
+) -> Vec<String> {
+    let selectors: String = keys
+        .iter()
+        .map(|(n, v)| {
+            format!(
+                "<w:Selector Name=\"{n}\">{}</w:Selector>",
+                xml::escape_text(v)
+            )
+        })
+        .collect();
+    let filter = format!(
+        "<w:Filter Dialect=\"{ASSOCIATION_FILTER}\"><b:AssociatedInstances><b:Object>\
+         <a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address>\
+         <a:ReferenceParameters><w:ResourceURI>{WMI_HARDWARE}{class}</w:ResourceURI>\
+         <w:SelectorSet>{selectors}</w:SelectorSet></a:ReferenceParameters></b:Object>\
+         <b:AssociationClassName>{association}</b:AssociationClassName>\
+         </b:AssociatedInstances></w:Filter>"
+    );
+    let mut names: Vec<String> = host
+        .enumerate(&format!("{WMI_HARDWARE}*"), &[], &filter)
+        .iter()
+        .filter(|i| i.name == "CIM_NumericSensor" || i.name == "CIM_Sensor")
+        .filter_map(|i| prop(i, "Name"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn ipmi_sensors_are_devices_of_the_system_and_of_their_processor() {
+    let Some(sim) = IpmiSim::start() else {
+        return;
+    };
+    // An empty sysfs root: the BMC's sensors are the only ones.
+    let sysfs = tempfile::tempdir().expect("tempdir");
+    let host = Host::start_with(Some(&sim.bmc_toml()), 0o600, Some(sysfs.path()));
+    let hostname = read_trimmed(Path::new("/proc/sys/kernel/hostname")).expect("hostname");
+
+    // Every sensor ipmitool lists is a device of the system.
+    let mut all: Vec<String> = sensor_lines(&sim)
+        .into_iter()
+        .map(|f| f[0].clone())
+        .collect();
+    all.sort();
+    assert!(all.len() >= 4, "{all:?}");
+    let system_keys = [
+        ("CreationClassName", "CIM_ComputerSystem"),
+        ("Name", hostname.as_str()),
+    ];
+    assert_eq!(
+        associated_names(
+            &host,
+            "CIM_ComputerSystem",
+            &system_keys,
+            "CIM_SystemDevice"
+        ),
+        all
+    );
+
+    // The sensors of processor entities (ipmitool's entity column 3.n) measure package 0 on a
+    // host of one package (the simulator has one processor entity).
+    let mut of_processor: Vec<String> = sim
+        .ipmitool(&["sdr", "elist"])
+        .lines()
+        .map(|l| {
+            l.split('|')
+                .map(|f| f.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .filter(|f| f.len() >= 4 && f[3].starts_with("3."))
+        .map(|f| f[0].clone())
+        .collect();
+    of_processor.sort();
+    assert!(!of_processor.is_empty());
+    let processors = host.enumerate(&format!("{DMTF}CIM_Processor"), &[], "");
+    let cpu0 = processors
+        .iter()
+        .find(|p| prop(p, "DeviceID").as_deref() == Some("CPU0"))
+        .expect("CPU0");
+    let device_id = prop(cpu0, "DeviceID").expect("DeviceID");
+    let processor_keys = [
+        ("CreationClassName", "CIM_Processor"),
+        ("DeviceID", device_id.as_str()),
+        ("SystemCreationClassName", "CIM_ComputerSystem"),
+        ("SystemName", hostname.as_str()),
+    ];
+    assert_eq!(
+        associated_names(
+            &host,
+            "CIM_Processor",
+            &processor_keys,
+            "CIM_AssociatedSensor"
+        ),
+        of_processor
+    );
+}
