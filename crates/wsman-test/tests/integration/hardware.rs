@@ -1163,3 +1163,60 @@ fn ipmi_sensors_are_devices_of_the_system_and_of_their_processor() {
         of_processor
     );
 }
+
+#[test]
+fn thermal_trip_points_are_the_zones_thresholds() {
+    // A thermal zone as the kernel lays it out, written here: two passive trips (throttling
+    // starts at the lower), a hot and a critical one, an active (fan) trip that is no
+    // threshold, and a trip whose temperature cannot be read.
+    let sysfs = tempfile::tempdir().expect("tempdir");
+    let zone = sysfs.path().join("class/thermal/thermal_zone0");
+    std::fs::create_dir_all(&zone).expect("zone dir");
+    let trips = [
+        ("passive", Some("91000")),
+        ("passive", Some("87500")),
+        ("hot", Some("99000")),
+        ("critical", Some("105000")),
+        ("active", Some("60000")),
+        ("critical", None),
+    ];
+    let mut files = vec![
+        ("type".to_owned(), "x86_pkg_temp\n".to_owned()),
+        ("temp".to_owned(), "93000\n".to_owned()),
+    ];
+    for (n, (kind, temp)) in trips.iter().enumerate() {
+        files.push((format!("trip_point_{n}_type"), format!("{kind}\n")));
+        if let Some(temp) = temp {
+            files.push((format!("trip_point_{n}_temp"), format!("{temp}\n")));
+        }
+    }
+    for (name, text) in &files {
+        std::fs::write(zone.join(name), text).expect("write a zone attribute");
+    }
+    let host = Host::start_with(None, 0o600, Some(sysfs.path()));
+    let sensors = host.enumerate(&format!("{DMTF}CIM_NumericSensor"), &[], "");
+    assert_eq!(sensors.len(), 1, "{sensors:?}");
+    let s = &sensors[0];
+    // The thresholds are the lowest temperature of each kind the test wrote, read back from
+    // the files.
+    let lowest = |kind: &str| {
+        (0..trips.len())
+            .filter(|n| {
+                read_trimmed(&zone.join(format!("trip_point_{n}_type"))).as_deref() == Some(kind)
+            })
+            .filter_map(|n| read_trimmed(&zone.join(format!("trip_point_{n}_temp"))))
+            .min_by_key(|t| t.parse::<i64>().expect("a number"))
+    };
+    assert_eq!(prop(s, "UpperThresholdNonCritical"), lowest("passive"));
+    assert_eq!(prop(s, "UpperThresholdCritical"), lowest("hot"));
+    assert_eq!(prop(s, "UpperThresholdFatal"), lowest("critical"));
+    assert_eq!(prop(s, "CurrentReading"), read_trimmed(&zone.join("temp")));
+    assert_eq!(prop(s, "LowerThresholdNonCritical"), None);
+    assert_eq!(prop(s, "LowerThresholdCritical"), None);
+    assert_eq!(prop(s, "UnitModifier").as_deref(), Some("-3"));
+    // Past the lower passive trip, below the hot one.
+    assert_eq!(
+        prop(s, "CurrentState").as_deref(),
+        Some("Upper Non-Critical")
+    );
+}
