@@ -28,8 +28,6 @@ const SEL_NAME: &str = "IPMI SEL";
 /// CIM_Log.ClearLog's return values (DSP1010).
 mod return_value {
     pub(super) const COMPLETED: u32 = 0;
-    /// Windows' access denied, as every refused method answers here.
-    pub(super) const ACCESS_DENIED: u32 = 2;
     pub(super) const FAILED: u32 = 4;
 }
 
@@ -584,14 +582,9 @@ impl Class for RecordLog {
         }
         MethodInput::read(ctx.request.body.as_ref(), "ClearLog")?;
         self.get(ctx, keys)?;
-        let output =
-            |code: u32| Instance::new("ClearLog_OUTPUT", NAMESPACE).with("ReturnValue", code);
-        if !ctx.caller.is_some_and(|c| c.is_administrator) {
-            tracing::info!(
-                user = ctx.caller.map_or("", |c| c.user.as_str()),
-                "CIM_RecordLog.ClearLog: refused, not an administrator"
-            );
-            return Ok(output(return_value::ACCESS_DENIED));
+        let output = |code: u32| super::method_output(self, "ClearLog", code);
+        if let Some(refused) = super::refuse_unless_administrator(ctx, self, "ClearLog") {
+            return Ok(refused);
         }
         match self.hardware.read(Bmc::clear_sel) {
             Ok(_) => {

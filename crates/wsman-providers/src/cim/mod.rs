@@ -92,6 +92,40 @@ pub(crate) fn reference_to(instance: &Instance) -> Reference {
     }
 }
 
+/// Windows' ReturnValue of a method the caller may not run (access denied), the same in every
+/// class's value map.
+pub(crate) const ACCESS_DENIED: u32 = 2;
+
+/// Whether the authenticated caller is an administrator (methods that change the host, serial
+/// numbers the kernel shows root only).
+pub(crate) fn is_administrator(ctx: &Context<'_>) -> bool {
+    ctx.caller.is_some_and(|c| c.is_administrator)
+}
+
+/// A method's answer: `<Method>_OUTPUT` in the class's namespace with its ReturnValue.
+pub(crate) fn method_output(class: &dyn Class, method: &str, code: u32) -> Instance {
+    Instance::new(format!("{method}_OUTPUT"), class.namespace()).with("ReturnValue", code)
+}
+
+/// The gate of a method only administrators may run: `None` for an administrator, else the
+/// refusal to answer (ReturnValue 2, as Windows answers, not a fault), logged with who asked.
+pub(crate) fn refuse_unless_administrator(
+    ctx: &Context<'_>,
+    class: &dyn Class,
+    method: &str,
+) -> Option<Instance> {
+    if is_administrator(ctx) {
+        return None;
+    }
+    tracing::info!(
+        user = ctx.caller.map_or("", |c| c.user.as_str()),
+        class = class.name(),
+        method,
+        "method refused: not an administrator"
+    );
+    Some(method_output(class, method, ACCESS_DENIED))
+}
+
 /// The instance addressed does not exist: WinRM's WMI plugin answers `w:InvalidSelectors`.
 fn not_found() -> Fault {
     Fault::invalid_selectors(

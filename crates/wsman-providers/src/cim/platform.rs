@@ -17,17 +17,13 @@ use wsman_proto::Fault;
 use super::hardware::{self, Hardware, NAMESPACE, SENSOR_KEYS, SYSTEM_CLASS};
 use super::smbios::{MemoryDevice, ProcessorSocket};
 use super::sysfs::{self, SysfsSensor};
-use super::{procfs, reference_to, system, Class};
+use super::{is_administrator, procfs, reference_to, system, Class};
 use crate::{Context, Filter};
 
 /// The one enclosure's Tag, as Windows names its first.
 const ENCLOSURE_TAG: &str = "System Enclosure 0";
 /// The one chassis' Tag.
 const CHASSIS_TAG: &str = "System Chassis";
-
-fn is_administrator(ctx: &Context<'_>) -> bool {
-    ctx.caller.is_some_and(|c| c.is_administrator)
-}
 
 /// A DMI attribute that only root may read in sysfs: nil unless the caller is an
 /// administrator.
