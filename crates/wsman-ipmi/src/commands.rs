@@ -202,8 +202,42 @@ impl IpmiCommand for GetSdrPart {
 
 /// A whole record (header and body, as read in parts) parsed by ipmi-rs; `None`: a record
 /// it cannot parse, skipped.
+///
+/// The record comes from the BMC, and ipmi-rs 0.6 indexes past short sensor records and
+/// panics on a reserved ID-string modifier (found by the property tests and the `bmc` fuzz
+/// target): the shapes it cannot take are refused here first, and any other panic of its
+/// parser is caught and the record skipped, so a hostile BMC cannot end the request.
 pub fn parse_sdr(record: &[u8]) -> Option<Record> {
-    Record::parse(record).ok()
+    if !sensor_record_fits(record) {
+        return None;
+    }
+    std::panic::catch_unwind(|| Record::parse(record).ok()).unwrap_or_else(|_| {
+        tracing::warn!(
+            length = record.len(),
+            "an SDR record the IPMI library could not parse was skipped"
+        );
+        None
+    })
+}
+
+/// The sensor fields common to full and compact records (key, entity, capabilities, type,
+/// masks, units): 18 bytes of the body.
+const SENSOR_COMMON: usize = 18;
+
+/// Whether a full (type 1) or compact (type 2) sensor record is long enough for every fixed
+/// field ipmi-rs reads, and a compact one's ID-string modifier is one it accepts; other
+/// record types pass.
+fn sensor_record_fits(record: &[u8]) -> bool {
+    let (Some(kind), Some(body)) = (record.get(3), record.get(5..)) else {
+        return true;
+    };
+    match kind {
+        // Linearization .. OEM byte, then the ID string's type/length byte.
+        0x01 => body.len() > SENSOR_COMMON + 24,
+        // Sharing .. OEM byte, then the type/length byte; modifier bits 0b1x are reserved.
+        0x02 => body.len() > SENSOR_COMMON + 8 && body[SENSOR_COMMON] & 0x20 == 0,
+        _ => true,
+    }
 }
 
 /// Get SEL Entry (IPMI 2.0 31.5) of a whole record: the next record's id and this one.
