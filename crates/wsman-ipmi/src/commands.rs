@@ -331,6 +331,38 @@ mod tests {
     }
 
     #[test]
+    fn sensor_records_that_would_panic_ipmi_rs_are_skipped() {
+        // The sensor key (owner 0x20, LUN 0, number 1), entity, capabilities, type and masks
+        // of a sensor record: its first 18 body bytes, as a hostile BMC might send them.
+        let common = [
+            0x20, 0, 1, 3, 1, 0x7F, 0x68, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+        ];
+        let record = |kind: u8, tail: &[u8]| {
+            let mut data = vec![1, 0, 0x51, kind, (common.len() + tail.len()) as u8];
+            data.extend(common);
+            data.extend(tail);
+            data
+        };
+        // A compact record that ends right before its ID string's type/length byte.
+        assert!(parse_sdr(&record(0x02, &[0; 8])).is_none());
+        // A compact record with the reserved ID-string modifier 0b10.
+        let mut reserved = [0u8; 9];
+        reserved[0] = 0x20;
+        assert!(parse_sdr(&record(0x02, &reserved)).is_none());
+        // A full record as short as the first check of ipmi-rs lets through.
+        assert!(parse_sdr(
+            &[1, 0, 0x51, 0x01, 15]
+                .iter()
+                .chain(&[0; 15])
+                .copied()
+                .collect::<Vec<_>>()
+        )
+        .is_none());
+        // A full record cut right before its ID string's type/length byte.
+        assert!(parse_sdr(&record(0x01, &[0; 24])).is_none());
+    }
+
+    #[test]
     fn thresholds_follow_the_readable_mask() {
         let t = parse_thresholds(&[0b0011_1000, 1, 2, 3, 80, 90, 95]).expect("complete");
         assert_eq!(t.0, [None, None, None, Some(80), Some(90), Some(95)]);
