@@ -10,7 +10,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use wsman_ipmi::{Bmc, Numeric, SensorKind};
 use wsman_proto::cim::{CimDateTime, Instance, MethodInput, Value};
@@ -79,7 +80,20 @@ pub struct Hardware {
     bmc: Option<Bmc>,
     sysfs_root: PathBuf,
     failing: AtomicBool,
+    /// The last SDR walk and the request it was made for, so that the classes one request
+    /// reads (an association and the sensors its references point at) share one walk.
+    walk: Mutex<Option<SensorWalk>>,
 }
+
+/// One SDR walk with its readings, for the request of `message_id`.
+struct SensorWalk {
+    message_id: String,
+    at: Instant,
+    sensors: Vec<wsman_ipmi::Sensor>,
+}
+
+/// Longest a walk is reused, even by a request that repeats a MessageID: readings stay live.
+const WALK_REUSE: Duration = Duration::from_secs(2);
 
 impl Hardware {
     /// The classes over `bmc` and the sysfs at `sysfs_root` (`/sys` but in tests); `None` is
@@ -94,6 +108,7 @@ impl Hardware {
             bmc,
             sysfs_root,
             failing: AtomicBool::new(false),
+            walk: Mutex::new(None),
         })
     }
 
@@ -103,6 +118,7 @@ impl Hardware {
             bmc: None,
             sysfs_root: PathBuf::from(SYSFS),
             failing: AtomicBool::new(false),
+            walk: Mutex::new(None),
         })
     }
 
@@ -148,9 +164,27 @@ impl Hardware {
         }
     }
 
-    /// The BMC's sensors, one SDR walk; none without a BMC or when it does not answer.
-    pub(super) fn sensors(&self) -> Vec<wsman_ipmi::Sensor> {
-        self.read(Bmc::sensors).ok().flatten().unwrap_or_default()
+    /// The BMC's sensors, one SDR walk per request (by its MessageID, within
+    /// [`WALK_REUSE`]); none without a BMC or when it does not answer.
+    pub(super) fn sensors(&self, ctx: &Context<'_>) -> Vec<wsman_ipmi::Sensor> {
+        let message_id = ctx.request.message_id.as_deref();
+        let lock = || self.walk.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(walk) = lock()
+            .as_ref()
+            .filter(|w| Some(w.message_id.as_str()) == message_id && w.at.elapsed() < WALK_REUSE)
+        {
+            return walk.sensors.clone();
+        }
+        // The walk itself runs unlocked: it may take seconds, and other requests walk too.
+        let sensors = self.read(Bmc::sensors).ok().flatten().unwrap_or_default();
+        if let Some(message_id) = message_id {
+            *lock() = Some(SensorWalk {
+                message_id: message_id.to_owned(),
+                at: Instant::now(),
+                sensors: sensors.clone(),
+            });
+        }
+        sensors
     }
 
     /// The SEL, or a fault when the BMC is there but does not answer.
@@ -416,10 +450,14 @@ pub(super) fn sysfs_sensor_instance(s: &SysfsSensor, system: &str) -> Instance {
 
 /// Every sensor of the host: the BMC's (threshold ones only when `numeric_only`), then the
 /// kernel's.
-pub(super) fn all_sensors(hardware: &Hardware, numeric_only: bool) -> Vec<Instance> {
+pub(super) fn all_sensors(
+    ctx: &Context<'_>,
+    hardware: &Hardware,
+    numeric_only: bool,
+) -> Vec<Instance> {
     let system = procfs::host_name();
     let mut out: Vec<Instance> = hardware
-        .sensors()
+        .sensors(ctx)
         .iter()
         .filter(|s| !numeric_only || matches!(s.kind, SensorKind::Threshold(_)))
         .map(|s| sensor_instance(s, &system))
@@ -458,8 +496,8 @@ impl Class for Sensor {
     fn properties(&self) -> &'static [&'static str] {
         SENSOR_PROPERTIES
     }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        Ok(all_sensors(&self.hardware, false))
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        Ok(all_sensors(ctx, &self.hardware, false))
     }
 }
 
@@ -487,8 +525,8 @@ impl Class for NumericSensor {
     fn properties(&self) -> &'static [&'static str] {
         NUMERIC_PROPERTIES
     }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        Ok(all_sensors(&self.hardware, true))
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        Ok(all_sensors(ctx, &self.hardware, true))
     }
 }
 

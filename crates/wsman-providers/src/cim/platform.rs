@@ -492,7 +492,7 @@ impl Class for SystemDevice {
     }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let system = system_reference();
-        let mut parts = hardware::all_sensors(&self.hardware, false);
+        let mut parts = hardware::all_sensors(ctx, &self.hardware, false);
         parts.extend(Processor::new(self.hardware.clone()).instances(ctx, None)?);
         parts.extend(PhysicalMemory::new(self.hardware.clone()).instances(ctx, None)?);
         Ok(parts
@@ -588,7 +588,7 @@ impl Class for AssociatedSensor {
             .filter_map(|p| p.get("DeviceID").map(Value::to_text))
             .collect();
         let system = procfs::host_name();
-        let bmc_sensors = self.hardware.sensors();
+        let bmc_sensors = self.hardware.sensors(ctx);
         let instances = bmc_package_numbers(&bmc_sensors);
         let ipmi = bmc_sensors.iter().filter_map(|s| {
             let package = instances
