@@ -9,6 +9,7 @@ use hyper::header::{HeaderName, HeaderValue};
 use wsman_auth::Credentials;
 use wsman_proto::ns::{self, action};
 use wsman_proto::request::{envelope, RequestHeader};
+use wsman_proto::response::new_message_id;
 use wsman_proto::xml::Element;
 
 use crate::endpoint::{Endpoint, Scheme};
@@ -184,13 +185,6 @@ impl std::fmt::Debug for Client {
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
-}
-
-fn new_message_id() -> String {
-    format!(
-        "uuid:{}",
-        uuid::Uuid::new_v4().to_string().to_ascii_uppercase()
-    )
 }
 
 /// What a subscriber answered to [`Client::deliver`].
