@@ -55,11 +55,14 @@ impl Service {
         let port = free_port();
         let mut toml = format!(
             "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\nCertificate = \"auto\"\n\
-             Credentials = \"os+manager\"\nUnspecifiedClients = \"Allow\"\nAllowedClients = []\n\
+             UnspecifiedClients = \"Allow\"\nAllowedClients = []\n\
              RequestLog = \"journal\"\nSessionIdleMinutes = 15\nSessionLifetimeHours = 8\n{extra}\n"
         );
         if !extra.contains("DeniedClients") {
             toml.push_str("DeniedClients = []\n");
+        }
+        if !extra.contains("Credentials") {
+            toml.push_str("Credentials = \"os+manager\"\n");
         }
         let password_file = dir.path().join("host-password");
         std::fs::write(&password_file, SERVICE_PASSWORD).expect("write password");
@@ -610,4 +613,118 @@ fn nix_is_root() -> bool {
                 .map(|l| l.split_whitespace().nth(1) == Some("0"))
         })
         .unwrap_or(false)
+}
+
+/// The pid, the uids of `/proc/PID/status` and the command line of every child of `parent`.
+fn children_of(parent: u32) -> Vec<(u32, Vec<String>, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        if field("PPid:").first().map(String::as_str) == Some(&parent.to_string()) {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            out.push((pid, field("Uid:"), cmdline));
+        }
+    }
+    out
+}
+
+/// True while `pid` exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// The groups `id -nG USER` names (the OS's answer, not the service's).
+fn os_groups(user: &str) -> Vec<String> {
+    let output = Command::new("id").args(["-nG", user]).output().expect("id");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn os_logins_go_through_the_privileged_pam_helper() {
+    let (Ok(admin), Ok(admin_password), Ok(plain), Ok(plain_password)) = (
+        std::env::var("WSMAN_TEST_PAM_USER"),
+        std::env::var("WSMAN_TEST_PAM_PASSWORD"),
+        std::env::var("WSMAN_TEST_PAM_PLAIN_USER"),
+        std::env::var("WSMAN_TEST_PAM_PLAIN_PASSWORD"),
+    ) else {
+        eprintln!("skipped: set WSMAN_TEST_PAM_USER/_PASSWORD and _PLAIN_USER/_PASSWORD");
+        return;
+    };
+    if !nix_is_root() {
+        eprintln!("skipped: the PAM helper keeps root only when the service starts as root");
+        return;
+    }
+    assert!(os_groups(&admin).iter().any(|g| g == "wsmand-admins"));
+    assert!(!os_groups(&plain).iter().any(|g| g == "wsmand-admins"));
+    let mut service = Service::start(1, "Credentials = \"os\"\nOsLoginGroup = \"wsmand-admins\"");
+    // A member of the login group logs in with the password PAM knows, and may use the console.
+    let (reply, session) = service.login(&admin, &admin_password, None);
+    assert_eq!(reply.status, 200, "{} {}", reply.body, service.log());
+    let session = session.expect("session");
+    assert_eq!(service.get_json(&session, "/fleet").status, 200);
+    // A wrong password, an account outside the group and an unknown user: one answer.
+    let (wrong, s1) = service.login(&admin, &format!("{admin_password}-wrong"), None);
+    let (outsider, s2) = service.login(&plain, &plain_password, None);
+    let (unknown, s3) = service.login("wsmand-no-such-user-x7", &admin_password, None);
+    assert_eq!((s1, s2, s3), (None, None, None));
+    let without_token = |r: &Reply| {
+        let mut v = r.json();
+        v["login_token"] = serde_json::Value::Null;
+        (r.status, v)
+    };
+    assert_eq!(without_token(&wrong).0, 401);
+    assert_eq!(without_token(&wrong), without_token(&outsider));
+    assert_eq!(without_token(&wrong), without_token(&unknown));
+    // Manager users are not accepted with Credentials = os.
+    let (manager, _) = service.login(MANAGER, MANAGER_PASSWORD, None);
+    assert_eq!(manager.status, 401);
+    // The serving process is unprivileged; its one child, the helper, is root.
+    let service_pid = service.child.id();
+    let status = std::fs::read_to_string(format!("/proc/{service_pid}/status")).expect("status");
+    let uids = status.lines().find(|l| l.starts_with("Uid:")).expect("Uid");
+    assert!(uids.split_whitespace().skip(1).all(|u| u != "0"), "{uids}");
+    let children = children_of(service_pid);
+    assert_eq!(children.len(), 1, "{children:?}");
+    let (helper, helper_uids, cmdline) = &children[0];
+    assert!(cmdline.contains("pam-helper"), "{cmdline}");
+    assert!(helper_uids.iter().all(|u| u == "0"), "{helper_uids:?}");
+    let log = service.log();
+    for secret in [&admin_password, &plain_password] {
+        assert!(!log.contains(secret.as_str()), "a password reached the log");
+    }
+    assert!(log.contains("not in the login group"), "{log}");
+    // Killing the serving process ends the helper.
+    let _ = service.child.kill();
+    let _ = service.child.wait();
+    let start = Instant::now();
+    while alive(*helper) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the PAM helper {helper} outlived the service"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
