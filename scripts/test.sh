@@ -104,6 +104,10 @@ create_test_users() {
     id "$PLAIN_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$PLAIN_USER"
     id "$KRB_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$KRB_USER"
     usermod -aG "$ADMIN_GROUP" "$ADMIN_USER"
+    # The management service's own user (the package creates it; the console tests run the
+    # service as root, which then serves as this user).
+    getent passwd wsmand-mgmt >/dev/null || useradd --system --user-group --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin wsmand-mgmt
     printf '%s:%s\n%s:%s\n%s:%s\n' "$ADMIN_USER" "$ADMIN_PASSWORD" "$PLAIN_USER" "$PLAIN_PASSWORD" \
         "$KRB_USER" "$KRB_PASSWORD" | chpasswd
     ensure_pam_service

@@ -22,8 +22,9 @@ struct Cli {
     /// Directory holding mgmt.toml, mgmt-users.toml and mgmt-certs/.
     #[arg(long, env = "WSMAND_CONFIG_DIR", default_value = "/etc/wsmand")]
     config_dir: PathBuf,
-    /// The unprivileged user the service serves as, once started (when started as root).
-    #[arg(long, default_value = "nobody")]
+    /// The unprivileged user the service serves as, once started (when started as root): its
+    /// own system user, which the package creates, so nothing else runs with its identity.
+    #[arg(long, default_value = "wsmand-mgmt")]
     run_as: String,
     #[command(subcommand)]
     helper: Option<Helper>,
@@ -129,6 +130,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         login: login::Login::new(settings.credentials, managers, Some(os_accounts)),
         fleet,
         request_log: settings.request_log == RequestLog::Journal,
+        audit: wsmand_mgmt::audit::AuditTrail::default(),
     });
     runtime.block_on(server::run(listeners, certificate.config, rules, state))
 }
