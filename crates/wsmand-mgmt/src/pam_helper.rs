@@ -188,40 +188,56 @@ async fn read_verdict(
     }
 }
 
-/// The serving process's end: one check at a time over the socket.
+/// The serving process's end: one check at a time over the socket. An exchange, once its
+/// request is written, always runs to its answer on a task of its own (a login request that
+/// goes away must not leave an answer for the next one to read); an exchange that fails or
+/// times out after writing closes the socket for good, so answers never pair with the wrong
+/// request (OS logins are refused from then on, and the helper exits).
 pub struct HelperClient {
-    stream: tokio::sync::Mutex<tokio::net::UnixStream>,
+    stream: std::sync::Arc<tokio::sync::Mutex<Option<tokio::net::UnixStream>>>,
 }
+
+type HelperError = Box<dyn std::error::Error + Send + Sync>;
 
 impl HelperClient {
     /// Wraps the service's end of the socket pair (inside the tokio runtime).
     pub fn new(stream: UnixStream) -> io::Result<Self> {
         stream.set_nonblocking(true)?;
         Ok(Self {
-            stream: tokio::sync::Mutex::new(tokio::net::UnixStream::from_std(stream)?),
+            stream: std::sync::Arc::new(tokio::sync::Mutex::new(Some(
+                tokio::net::UnixStream::from_std(stream)?,
+            ))),
         })
     }
 
     /// Asks the helper; a name or password it would not read is refused here, after the same
     /// floor the helper keeps. An error means the helper is gone or broke the protocol.
-    pub async fn check(
-        &self,
-        user: &str,
-        password: &str,
-    ) -> Result<Verdict, Box<dyn std::error::Error + Send + Sync>> {
+    pub async fn check(&self, user: &str, password: &str) -> Result<Verdict, HelperError> {
         use tokio::io::AsyncWriteExt as _;
         let Ok(frame) = encode_request(user, password) else {
             tokio::time::sleep(REFUSAL_FLOOR).await;
             return Ok(Verdict::Refused);
         };
-        let exchange = async {
-            let mut stream = self.stream.lock().await;
-            stream.write_all(&frame).await?;
-            read_verdict(&mut stream).await
-        };
-        tokio::time::timeout(ANSWER_TIMEOUT, exchange)
+        let shared = std::sync::Arc::clone(&self.stream);
+        let exchange = tokio::spawn(async move {
+            let mut guard = tokio::time::timeout(ANSWER_TIMEOUT, shared.lock())
+                .await
+                .map_err(|_| "the PAM helper is busy")?;
+            let stream = guard.as_mut().ok_or("the PAM helper's socket is closed")?;
+            let answer = tokio::time::timeout(ANSWER_TIMEOUT, async {
+                stream.write_all(&frame).await?;
+                read_verdict(stream).await
+            })
             .await
-            .map_err(|_| "the PAM helper did not answer in time")?
+            .unwrap_or_else(|_| Err("the PAM helper did not answer in time".into()));
+            if answer.is_err() {
+                *guard = None;
+            }
+            answer
+        });
+        exchange
+            .await
+            .map_err(|e| -> HelperError { e.to_string().into() })?
     }
 }
 
