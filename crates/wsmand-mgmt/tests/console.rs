@@ -1027,3 +1027,106 @@ fn without_colours(text: &str) -> String {
     }
     out
 }
+
+/// The helper process alone, its stdin one end of a socket pair this test holds.
+fn helper_process() -> (Child, std::os::unix::net::UnixStream) {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    let child = Command::new(env!("CARGO_BIN_EXE_wsmand-mgmt"))
+        .args([
+            "pam-helper",
+            "--pam-service",
+            "wsmand",
+            "--login-group",
+            "wsmand-admins",
+        ])
+        .env_remove("JOURNAL_STREAM")
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the helper");
+    ours.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    (child, ours)
+}
+
+#[test]
+fn the_pam_helper_answers_only_its_protocol() {
+    let (Ok(admin), Ok(admin_password)) = (
+        std::env::var("WSMAN_TEST_PAM_USER"),
+        std::env::var("WSMAN_TEST_PAM_PASSWORD"),
+    ) else {
+        eprintln!("skipped: set WSMAN_TEST_PAM_USER and WSMAN_TEST_PAM_PASSWORD");
+        return;
+    };
+    if !nix_is_root() {
+        eprintln!("skipped: only root's helper can check another user's password");
+        return;
+    }
+    let uid: u32 = {
+        let out = Command::new("id")
+            .args(["-u", &admin])
+            .output()
+            .expect("id");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("uid")
+    };
+    let request = |user: &str, password: &str| {
+        let mut frame = vec![user.len() as u8];
+        frame.extend_from_slice(&(password.len() as u16).to_be_bytes());
+        frame.extend_from_slice(user.as_bytes());
+        frame.extend_from_slice(password.as_bytes());
+        frame
+    };
+    // Accepted: 1, then the uid the OS gives the user.
+    let (mut child, mut socket) = helper_process();
+    socket
+        .write_all(&request(&admin, &admin_password))
+        .expect("write");
+    let mut answer = [0u8; 5];
+    socket.read_exact(&mut answer).expect("answer");
+    assert_eq!(answer[0], 1);
+    assert_eq!(
+        u32::from_be_bytes([answer[1], answer[2], answer[3], answer[4]]),
+        uid
+    );
+    let mut count = [0u8; 1];
+    socket.read_exact(&mut count).expect("count");
+    let mut groups = vec![0u8; usize::from(count[0]) * 4];
+    socket.read_exact(&mut groups).expect("groups");
+    // Refused: one byte 0, for a wrong password and an unknown user alike.
+    for (user, password) in [
+        (admin.as_str(), "not-the-password"),
+        ("wsmand-no-such-user-x7", admin_password.as_str()),
+    ] {
+        socket.write_all(&request(user, password)).expect("write");
+        let mut refused = [9u8; 1];
+        socket.read_exact(&mut refused).expect("answer");
+        assert_eq!(refused, [0]);
+    }
+    // The socket closing ends it cleanly.
+    drop(socket);
+    assert!(child.wait().expect("wait").success());
+    // A frame outside the protocol (an empty user name) ends it without an answer.
+    let (mut child, mut socket) = helper_process();
+    socket.write_all(&[0, 0, 1, b'x']).expect("write");
+    let mut rest = Vec::new();
+    let _ = socket.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{rest:?}");
+    let status = child.wait().expect("wait");
+    assert!(!status.success());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    assert!(stderr.contains("bad request"), "{stderr}");
+    assert!(
+        !stderr.contains(&admin_password),
+        "a password reached the log"
+    );
+}
