@@ -600,7 +600,16 @@ impl MgmtSettings {
             }
             "SessionIdleMinutes" => self.session_idle_minutes = parse_positive(name, value)?,
             "SessionLifetimeHours" => self.session_lifetime_hours = parse_positive(name, value)?,
+            "PamService" if value.is_empty() || !is_plain_name(value) => {
+                return Err(invalid(name, "letters, digits, '-', '_' or '.'"));
+            }
             "PamService" => self.pam_service = value.to_owned(),
+            "OsLoginGroup" if !is_plain_name(value) => {
+                return Err(invalid(
+                    name,
+                    "letters, digits, '-', '_' or '.'; empty: nobody",
+                ));
+            }
             "OsLoginGroup" => self.os_login_group = value.to_owned(),
             _ => {
                 let known: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
@@ -709,6 +718,33 @@ mod tests {
         assert!(s.set("Port", "0").is_err());
         assert!(s.set("DeniedClients", "10.0.0.0/33").is_err());
         assert!(s.set("Nope", "1").is_err());
+    }
+
+    #[test]
+    fn os_login_settings_default_to_the_admin_group_and_stay_plain_names() {
+        let mut s = MgmtSettings::default();
+        assert_eq!(s.get("PamService").as_deref(), Some("wsmand"));
+        assert_eq!(s.get("OsLoginGroup").as_deref(), Some("wsmand-admins"));
+        // A file from before these settings existed reads with the defaults.
+        let old = "EnableRemoteManagement = false\nPort = 8172\nBindAddresses = [\"*\"]\n\
+                   Certificate = \"auto\"\nCredentials = \"os\"\nUnspecifiedClients = \"Allow\"\n\
+                   AllowedClients = []\nDeniedClients = []\nRequestLog = \"journal\"\n\
+                   SessionIdleMinutes = 15\nSessionLifetimeHours = 8\n";
+        let parsed = MgmtSettings::parse(Path::new("mgmt.toml"), old).unwrap();
+        assert_eq!(parsed.os_login_group, "wsmand-admins");
+        s.set("OsLoginGroup", "").unwrap();
+        assert_eq!(s.get("OsLoginGroup").as_deref(), Some(""));
+        for bad in ["../etc", "a b", "-x", "a/b"] {
+            assert!(s.set("OsLoginGroup", bad).is_err(), "{bad}");
+            assert!(s.set("PamService", bad).is_err(), "{bad}");
+        }
+        assert!(s.set("PamService", "").is_err());
+        assert_eq!(
+            s.get("OsLoginGroup").as_deref(),
+            Some(""),
+            "unchanged by refusals"
+        );
+        assert_eq!(s.get("PamService").as_deref(), Some("wsmand"));
     }
 
     #[test]
