@@ -254,7 +254,13 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wevtutil", &["wsman-events", "wsman-journal"]),
     (
         "wsmand-mgmt",
-        &["wsman-client", "wsman-config", "wsman-auth", "wsman-proto"],
+        &[
+            "wsman-client",
+            "wsman-config",
+            "wsman-auth",
+            "wsman-proto",
+            "wsman-os",
+        ],
     ),
     (
         "wsmand",
