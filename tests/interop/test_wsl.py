@@ -66,22 +66,6 @@ def run_wsl(daemon, *args: str) -> ET.Element:
         return ET.fromstring(text)
 
 
-@pytest.fixture(scope="module")
-def daemon():
-    with running_daemon((Account(SERVICE_ACCOUNT, SERVICE_PASSWORD, "root"),)) as started:
-        yield started
-
-
-@pytest.fixture
-def sleeper():
-    child = subprocess.Popen(["sleep", "300"])
-    try:
-        yield child
-    finally:
-        child.kill()
-        child.wait()
-
-
 def field(instance: ET.Element, name: str) -> str | None:
     return instance.findtext(f"{{{PROCESS_NS}}}{name}")
 

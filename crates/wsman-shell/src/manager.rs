@@ -644,7 +644,12 @@ impl ShellManager {
         attachment.disconnected = Some((timeout, Instant::now()));
         attachment.client_session = None;
         drop(attachment);
-        audit::shell_disconnected(&shell.owner.user_name, &shell.id, timeout);
+        audit::shell_disconnected(
+            &shell.owner.user_name,
+            shell.owner.client_ip,
+            &shell.id,
+            timeout,
+        );
         Ok(())
     }
 
