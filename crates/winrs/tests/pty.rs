@@ -25,6 +25,12 @@ impl Tmux {
     /// A detached session of `columns` x `rows` running `winrs ARGS` against `fx`; the pane
     /// stays after winrs exits so its exit status can be read.
     fn winrs(fx: &Fixture, columns: u16, rows: u16, args: &[&str]) -> Self {
+        Self::winrs_then(fx, columns, rows, args, "")
+    }
+
+    /// [`Tmux::winrs`], the pane's shell running `after` once winrs has exited (`$WINRS_PID`
+    /// is not set: winrs runs in the foreground).
+    fn winrs_then(fx: &Fixture, columns: u16, rows: u16, args: &[&str], after: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let tmux = Self {
             socket: dir.path().join("tmux.sock"),
@@ -63,11 +69,14 @@ impl Tmux {
             &config,
             "--",
         ];
-        let script = command
+        let mut script = command
             .iter()
             .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
             .collect::<Vec<_>>()
             .join(" ");
+        if !after.is_empty() {
+            script = format!("{script}; {after}");
+        }
         new_session.push(&script);
         tmux.run(&new_session);
         tmux
@@ -295,4 +304,64 @@ fn pty_without_a_terminal_is_a_usage_error() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn the_local_terminal_mode_comes_back_after_the_run_and_after_sigterm() {
+    let fx = Fixture::http();
+    let dir = tempfile::tempdir().unwrap();
+    let report = |name: &str| dir.path().join(name).display().to_string();
+    // The pane's own mode before winrs, as stty reports it.
+    let mut expected = None;
+    for (name, remote, stop) in [
+        ("ended", "echo ran", false),
+        ("stopped", "echo ran; sleep 600", true),
+    ] {
+        let file = report(name);
+        let tmux = Tmux::winrs_then(
+            &fx,
+            80,
+            24,
+            &["-pty", remote],
+            &format!("stty -g > {file}.after"),
+        );
+        tmux.wait_for("the command", |s| s.contains("ran"));
+        if expected.is_none() {
+            // A second pane of the same server, never touched by winrs: the mode to expect.
+            tmux.run(&[
+                "split-window",
+                "-d",
+                &format!("stty -g > {}; sleep 600", report("fresh")),
+            ]);
+            let start = Instant::now();
+            while std::fs::metadata(report("fresh")).map_or(true, |m| m.len() == 0) {
+                assert!(start.elapsed() < DEADLINE);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            expected = Some(std::fs::read_to_string(report("fresh")).unwrap());
+        }
+        if stop {
+            // winrs is the pane's foreground process: SIGTERM it, as a logout would.
+            let pid = tmux.format("#{pane_pid}");
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default();
+            for child in children.split_whitespace() {
+                Command::new("kill")
+                    .args(["-TERM", child])
+                    .status()
+                    .unwrap();
+            }
+        }
+        let start = Instant::now();
+        let after = format!("{file}.after");
+        while std::fs::metadata(&after).map_or(true, |m| m.len() == 0) {
+            assert!(start.elapsed() < DEADLINE, "{}", tmux.screen());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(
+            std::fs::read_to_string(&after).unwrap(),
+            *expected.as_ref().unwrap(),
+            "{name}: the terminal's mode after winrs"
+        );
+    }
 }
