@@ -97,8 +97,14 @@ impl Tmux {
         String::from_utf8(output.stdout).unwrap()
     }
 
-    /// The pane's text as the terminal shows it.
+    /// The pane's text, its scrolled-off history first (a line written while tmux sets the
+    /// window up may scroll off the visible part).
     fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-J", "-S", "-"])
+    }
+
+    /// The visible part of the pane only: what a full-screen program drew.
+    fn visible(&self) -> String {
         self.run(&["capture-pane", "-p", "-J"])
     }
 
@@ -115,9 +121,18 @@ impl Tmux {
 
     /// Waits until the screen satisfies `predicate`; the screen then.
     fn wait_for(&self, what: &str, predicate: impl Fn(&str) -> bool) -> String {
+        self.wait_for_in(what, Self::screen, predicate)
+    }
+
+    fn wait_for_in(
+        &self,
+        what: &str,
+        capture: fn(&Self) -> String,
+        predicate: impl Fn(&str) -> bool,
+    ) -> String {
         let start = Instant::now();
         loop {
-            let screen = self.screen();
+            let screen = capture(self);
             if predicate(&screen) {
                 return screen;
             }
@@ -129,10 +144,23 @@ impl Tmux {
         }
     }
 
-    /// Waits for winrs to exit; its exit status.
+    /// Waits for winrs to exit; its exit status (128 + N when a signal N ended it).
     fn exit_status(&self) -> i32 {
         let start = Instant::now();
-        while self.format("#{pane_dead}") != "1" {
+        loop {
+            let ended = self.format("#{pane_dead} #{pane_dead_status} #{pane_dead_signal}");
+            let mut fields = ended.split_whitespace();
+            if fields.next() == Some("1") {
+                match (fields.next().map(str::parse::<i32>), fields.next()) {
+                    (Some(Ok(status)), _) => return status,
+                    (_, Some(signal)) => panic!(
+                        "winrs was killed by signal {signal}; the screen:\n{}",
+                        self.screen()
+                    ),
+                    // The pane is dead, its status not yet recorded.
+                    _ => {}
+                }
+            }
             assert!(
                 start.elapsed() < DEADLINE,
                 "winrs never exited; the screen:\n{}",
@@ -140,7 +168,6 @@ impl Tmux {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        self.format("#{pane_dead_status}").parse().unwrap()
     }
 
     fn keys(&self, keys: &[&str]) {
@@ -222,7 +249,7 @@ fn a_full_screen_program_and_a_silent_prompt_work() {
     let tmux = Tmux::winrs(&fx, 80, 24, &["-pty", &vi]);
     // vi fills the window: the file's lines at the top, `~` for the rows past its end, down
     // to the last lines of the pane.
-    let screen = tmux.wait_for("vi's screen", |s| {
+    let screen = tmux.wait_for_in("vi's screen", Tmux::visible, |s| {
         s.starts_with("first line of the file\nsecond line\n~")
     });
     let rows: usize = tmux.format("#{pane_height}").parse().unwrap();

@@ -83,11 +83,11 @@ async fn a_terminal_shell_runs_commands_on_a_pseudo_terminal() {
         "the same user switch as pipes"
     );
     assert_eq!(lines[5], "all-three");
-    assert_eq!(
-        open_masters(),
-        before,
-        "the master is closed with the command"
-    );
+    // Closed as the command ends: by the waiter and the stdin writer, just after Done.
+    wait_until("the master closed with the command", || {
+        open_masters() == before
+    })
+    .await;
     assert_no_user_processes(&user).await;
 }
 
