@@ -65,7 +65,7 @@ async fn a_terminal_shell_runs_commands_on_a_pseudo_terminal() {
         &owner,
         terminal_options(37, 113),
         "tty; stty size; echo \"term=$TERM\"; echo to-stderr >&2; id -u; \
-         test -t 0 && test -t 1 && test -t 2 && echo all-three",
+         test -t 0 && test -t 1 && test -t 2 && echo all-three; stat -c %U:%a \"$(tty)\"",
     )
     .await;
     assert_eq!(code, 0, "{out}");
@@ -83,6 +83,8 @@ async fn a_terminal_shell_runs_commands_on_a_pseudo_terminal() {
         "the same user switch as pipes"
     );
     assert_eq!(lines[5], "all-three");
+    // The terminal belongs to the user it runs as, as a login gives it (stat on the host).
+    assert_eq!(lines[6], format!("{}:620", user.name));
     // Closed as the command ends: by the waiter and the stdin writer, just after Done.
     wait_until("the master closed with the command", || {
         open_masters() == before
