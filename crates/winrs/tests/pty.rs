@@ -14,6 +14,9 @@ use wsman_test::{binaries, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 /// No wait of a test is longer than this.
 const DEADLINE: Duration = Duration::from_secs(60);
 
+/// What the pane's shell prints before winrs's exit status.
+const EXIT_STATUS_PREFIX: &str = "winrs-exit-status=";
+
 /// A tmux server of its own (own socket in a temporary directory), killed on drop with
 /// everything running in it.
 struct Tmux {
@@ -74,6 +77,10 @@ impl Tmux {
             .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
             .collect::<Vec<_>>()
             .join(" ");
+        // The pane's shell reports winrs's exit status on the screen. tmux's own record of a
+        // dead pane (`#{pane_dead_status}`) is not used: its server sometimes leaves the
+        // exited process unreaped, and the pane never reads as dead.
+        script = format!("{script}; printf '\\n{EXIT_STATUS_PREFIX}%d\\n' $?");
         if !after.is_empty() {
             script = format!("{script}; {after}");
         }
@@ -144,30 +151,15 @@ impl Tmux {
         }
     }
 
-    /// Waits for winrs to exit; its exit status (128 + N when a signal N ended it).
+    /// Waits for winrs to exit; its exit status (128 + N when a signal N ended it), as the
+    /// pane's shell reported it.
     fn exit_status(&self) -> i32 {
-        let start = Instant::now();
-        loop {
-            let ended = self.format("#{pane_dead} #{pane_dead_status} #{pane_dead_signal}");
-            let mut fields = ended.split_whitespace();
-            if fields.next() == Some("1") {
-                match (fields.next().map(str::parse::<i32>), fields.next()) {
-                    (Some(Ok(status)), _) => return status,
-                    (_, Some(signal)) => panic!(
-                        "winrs was killed by signal {signal}; the screen:\n{}",
-                        self.screen()
-                    ),
-                    // The pane is dead, its status not yet recorded.
-                    _ => {}
-                }
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "winrs never exited; the screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let screen = self.wait_for("winrs to exit", |s| s.contains(EXIT_STATUS_PREFIX));
+        let (_, rest) = screen.split_once(EXIT_STATUS_PREFIX).unwrap();
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits
+            .parse()
+            .unwrap_or_else(|_| panic!("no exit status after the marker; the screen:\n{screen}"))
     }
 
     fn keys(&self, keys: &[&str]) {
