@@ -22,6 +22,8 @@ const EXIT_STATUS_PREFIX: &str = "winrs-exit-status=";
 struct Tmux {
     dir: tempfile::TempDir,
     socket: PathBuf,
+    /// The server's pid, read while it answers: killed on drop even if it stopped answering.
+    server_pid: Option<u32>,
 }
 
 impl Tmux {
@@ -35,9 +37,10 @@ impl Tmux {
     /// is not set: winrs runs in the foreground).
     fn winrs_then(fx: &Fixture, columns: u16, rows: u16, args: &[&str], after: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let tmux = Self {
+        let mut tmux = Self {
             socket: dir.path().join("tmux.sock"),
             dir,
+            server_pid: None,
         };
         let mut command = vec![
             binaries::path("winrs").display().to_string(),
@@ -86,6 +89,7 @@ impl Tmux {
         }
         new_session.push(&script);
         tmux.run(&new_session);
+        tmux.server_pid = Some(tmux.format("#{pid}").parse().unwrap());
         tmux
     }
 
@@ -176,6 +180,20 @@ impl Drop for Tmux {
             .arg(&self.socket)
             .arg("kill-server")
             .status();
+        // A server that stopped answering (seen: one that no longer reaps its panes) ignores
+        // kill-server; no test leaves it behind.
+        // The pid is checked to still be this server (its command line names the socket).
+        let socket = self.socket.display().to_string();
+        let still_ours = |pid: &u32| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|line| String::from_utf8_lossy(&line).contains(&socket))
+        };
+        if let Some(pid) = self.server_pid.filter(still_ours) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
     }
 }
 
