@@ -133,7 +133,7 @@ BARE_ADDRESS="$(sed -n 's/^listening on //p' "$WORK/bare.out")"
 step "Enumerate+Pull through the client library: $RUNS runs each, interleaved"
 WSMAN_BENCH_PASSWORD="$PASSWORD" "$RELEASE/enum-bench" \
     --endpoint "http://127.0.0.1:$PORT/wsman" --baseline "http://$BARE_ADDRESS/wsman" \
-    --user "$ACCOUNT" --resource "$URI" --expect "$INSTANCES" --runs "$RUNS"
+    --user "$ACCOUNT" --resource "$URI" --expect "$INSTANCES" --runs "$RUNS" --raw --item "$CLASS"
 
 seconds() {
     local start end
