@@ -118,6 +118,10 @@ cat >"$STAGE/DEBIAN/postinst" <<'SCRIPT'
 set -e
 if [ "$1" = configure ]; then
     getent group wsmand-admins >/dev/null || groupadd --system wsmand-admins
+    # The management service's own unprivileged user (it serves as this, never as root).
+    getent passwd wsmand-mgmt >/dev/null || useradd --system --user-group --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin --comment "wsmand management service" \
+        wsmand-mgmt
     if [ -d /run/systemd/system ]; then
         systemctl daemon-reload
         systemctl enable wsmand.service
@@ -146,7 +150,8 @@ case "$1" in
         ;;
     purge)
         # The configuration (listeners, accounts, certificates) and the Kerberos replay cache.
-        # The wsmand-admins group stays: its members were added by an administrator.
+        # The wsmand-admins group stays: its members were added by an administrator. The
+        # wsmand-mgmt system user stays too (files it may own outlive the package).
         rm -rf /etc/wsmand /var/lib/wsmand
         if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
         ;;

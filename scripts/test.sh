@@ -104,6 +104,10 @@ create_test_users() {
     id "$PLAIN_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$PLAIN_USER"
     id "$KRB_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$KRB_USER"
     usermod -aG "$ADMIN_GROUP" "$ADMIN_USER"
+    # The management service's own user (the package creates it; the console tests run the
+    # service as root, which then serves as this user).
+    getent passwd wsmand-mgmt >/dev/null || useradd --system --user-group --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin wsmand-mgmt
     printf '%s:%s\n%s:%s\n%s:%s\n' "$ADMIN_USER" "$ADMIN_PASSWORD" "$PLAIN_USER" "$PLAIN_PASSWORD" \
         "$KRB_USER" "$KRB_PASSWORD" | chpasswd
     ensure_pam_service
@@ -166,7 +170,7 @@ fuzz_smoke() {
     fi
     local target
     for target in envelope xml sealed_body sddl keytab client_cert_names ntlm auth_header tsrequest \
-        wql event_query journal_export subscribe sldc mgmt_http; do
+        wql event_query journal_export subscribe sldc mgmt_http mgmt_pam_helper smbios bmc; do
         echo "fuzz target $target: ${FUZZ_SECONDS}s"
         # cargo-fuzz needs nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP lets stable accept them.
         mkdir -p "fuzz/corpus/$target"

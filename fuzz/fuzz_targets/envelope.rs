@@ -1,5 +1,5 @@
 //! Arbitrary bytes through the whole request path of the wire crate: charset detection and
-//! decoding, then envelope parsing, then the Enumerate body and its filter and the WinRS Disconnect, Reconnect and Connect bodies (the selector and
+//! decoding, then envelope parsing, then the Enumerate body and its filter the WinRS Disconnect, Reconnect, Connect and Signal bodies (the window-size extension too) and the WinRS options (the terminal ones too) (the selector and
 //! association filters are read from the tree here). The first byte picks the declared charset so that the
 //! UTF-16 paths are reached too. Any panic, hang or unbounded allocation is a bug.
 #![no_main]
@@ -33,6 +33,8 @@ fuzz_target!(|data: &[u8]| {
             let _ = wsman_proto::shell::Disconnect::parse(body);
             let _ = wsman_proto::shell::Reconnect::parse(body);
             let _ = wsman_proto::shell::Connect::parse(body);
+            let _ = wsman_proto::shell::Signal::parse(body);
+            let _ = wsman_proto::shell::WinrsOptions::parse(&request.options);
         }
     }
 });

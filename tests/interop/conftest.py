@@ -248,6 +248,17 @@ def daemon():
         yield started
 
 
+@pytest.fixture
+def sleeper():
+    """A `sleep 300` child of the test: a process whose pid, owner and command line the test knows."""
+    child = subprocess.Popen(["sleep", "300"])
+    try:
+        yield child
+    finally:
+        child.kill()
+        child.wait()
+
+
 def pam_credentials():
     user = os.environ.get("WSMAN_TEST_PAM_USER")
     password = os.environ.get("WSMAN_TEST_PAM_PASSWORD")

@@ -22,16 +22,6 @@ WSMAN = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
 PROCESS_NS = WMI + "Win32_Process"
 
 
-@pytest.fixture
-def sleeper():
-    child = subprocess.Popen(["sleep", "300"])
-    try:
-        yield child
-    finally:
-        child.kill()
-        child.wait()
-
-
 def wql_enumerate(query: str) -> ET.Element:
     body = ET.Element(f"{{{ENUMERATION}}}Enumerate")
     ET.SubElement(body, f"{{{WSMAN}}}OptimizeEnumeration")

@@ -19,16 +19,6 @@ WMI = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/"
 PROCESS = WMI + "Win32_Process"
 
 
-@pytest.fixture
-def sleeper():
-    child = subprocess.Popen(["sleep", "300"])
-    try:
-        yield child
-    finally:
-        child.kill()
-        child.wait()
-
-
 def client(daemon) -> wsman.Client:
     # dracclient does not verify certificates (its own TODO); the daemon's is self-signed.
     return wsman.Client(

@@ -9,6 +9,7 @@ mod fanout;
 mod help;
 mod session;
 mod switches;
+mod terminal;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -112,6 +113,7 @@ fn run(inv: Invocation) -> Result<Finish, Failure> {
             {
                 Err(Failure::local("-detach, -attach: and -list take one host"))
             }
+            (Some(_), _) if inv.shell.pty => Err(Failure::local("-pty takes one host")),
             (Some(hosts), _) => fanout::run(&inv, hosts, options).await.map(Finish::Many),
             (None, Some(endpoint)) => {
                 let client = Client::new(endpoint, options)?;

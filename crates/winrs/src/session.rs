@@ -78,8 +78,23 @@ pub(crate) async fn run(
     arguments: &[String],
 ) -> Result<Ending, Failure> {
     let mut signals = LocalSignals::install()?;
-    let shell = Shell::open(client, &shell_options(switches)).await?;
-    let outcome = run_in(&shell, switches, command, arguments, &mut signals).await;
+    let mut options = shell_options(switches);
+    if switches.pty {
+        options.terminal = Some(crate::terminal::describe_local()?);
+    }
+    let shell = Shell::open(client, &options).await?;
+    let outcome = {
+        // Raw only while the command runs: the password prompt of -u: and the shell's
+        // creation see the terminal as the user left it; dropped on every way out.
+        let raw = match switches.pty {
+            true => Some(crate::terminal::RawMode::enter()),
+            false => None,
+        };
+        match raw.transpose() {
+            Ok(_raw) => run_in(&shell, switches, command, arguments, &mut signals).await,
+            Err(e) => Err(e),
+        }
+    };
     let closed = shell.close().await;
     let ending = outcome?;
     // A failed Delete after the command finished does not change its result: the server
@@ -199,6 +214,9 @@ async fn run_in(
         .run(command_line, arguments, &command_options(switches))
         .await?;
     let stdin_task = tokio::spawn(forward_stdin(command.clone()));
+    let resize_task = switches
+        .pty
+        .then(|| tokio::spawn(follow_window_size(command.clone())));
     let (events, mut received) = mpsc::channel(4);
     let mut reader = command.output()?;
     let output_task = tokio::spawn(async move {
@@ -213,6 +231,9 @@ async fn run_in(
     let result = pump(&command, &mut received, signals).await;
     stdin_task.abort();
     output_task.abort();
+    if let Some(task) = resize_task {
+        task.abort();
+    }
     // Windows clients end every command with terminate, also after Done: it releases the
     // CommandId. It fails harmlessly when the command is already gone.
     let _ = command.signal(Signal::Terminate).await;
@@ -272,6 +293,18 @@ async fn pump(
 async fn write_all<W: AsyncWrite + Unpin>(w: &mut W, data: &[u8]) -> std::io::Result<()> {
     w.write_all(data).await?;
     w.flush().await
+}
+
+/// `-pty`: every change of the local window (SIGWINCH) is sent as wsmand's resize signal.
+/// A failed resize is not worth ending the run for (a host without the extension faults).
+async fn follow_window_size(command: Command) {
+    let Ok(mut changes) = signal(SignalKind::window_change()) else {
+        return;
+    };
+    while changes.recv().await.is_some() {
+        let (rows, columns) = crate::terminal::window_size();
+        let _ = command.resize(rows, columns).await;
+    }
 }
 
 /// `f:WSManFault/@Code` of `w:InvalidSelectors`: the command (or shell) is gone.

@@ -20,6 +20,8 @@ pub(crate) struct ShellSwitches {
     pub(crate) skip_cmd_shell: bool,
     /// `-noe` / `-noecho`: stdin as a pipe rather than a console.
     pub(crate) no_echo: bool,
+    /// `-pty`: run the command on a remote pseudo-terminal like this one (wsmand's extension).
+    pub(crate) pty: bool,
 }
 
 /// How results are written when `-r:` names several hosts.
@@ -135,6 +137,12 @@ fn skip_cmd_shell(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<()
 fn no_echo(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
     no_value(name, value)?;
     s.shell.no_echo = true;
+    Ok(())
+}
+
+fn pty(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    no_value(name, value)?;
+    s.shell.pty = true;
     Ok(())
 }
 
@@ -364,6 +372,17 @@ never transcodes, bytes pass unchanged both ways."#,
         synopsis: r#"-noe | -noecho"#,
         doc: r#"Send stdin as a pipe rather than a console (WINRS_CONSOLEMODE_STDIN=FALSE)."#,
         apply: no_echo,
+    },
+    Switch {
+        names: &["pty"],
+        synopsis: r#"-pty"#,
+        doc: r#"Run COMMAND on a pseudo-terminal on the host (wsmand's extension; other hosts
+give pipes), of this terminal's type ($TERM) and window size, for full-screen
+programs and password prompts. This terminal is in raw mode meanwhile: keys go
+to the remote terminal as typed (Ctrl+C interrupts the remote job), window
+changes follow. Needs a terminal on stdin and stdout; output all arrives on
+stdout."#,
+        apply: pty,
     },
     Switch {
         names: &["ad", "allowdelegate", "comp", "compression"],

@@ -9,6 +9,7 @@ use hyper::header::{HeaderName, HeaderValue};
 use wsman_auth::Credentials;
 use wsman_proto::ns::{self, action};
 use wsman_proto::request::{envelope, RequestHeader};
+use wsman_proto::response::new_message_id;
 use wsman_proto::xml::Element;
 
 use crate::endpoint::{Endpoint, Scheme};
@@ -184,13 +185,6 @@ impl std::fmt::Debug for Client {
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
-}
-
-fn new_message_id() -> String {
-    format!(
-        "uuid:{}",
-        uuid::Uuid::new_v4().to_string().to_ascii_uppercase()
-    )
 }
 
 /// What a subscriber answered to [`Client::deliver`].
@@ -501,6 +495,52 @@ impl Client {
         let action = format!("{}/{}", resource.uri.trim_end_matches('/'), method);
         let out = self.operation(&action, resource, body).await?;
         Self::required(out, "Invoke")
+    }
+
+    /// The first `limit` items of an enumeration (Enumerate, then Pull while fewer have come),
+    /// releasing the enumeration when more remain: a page that shows the newest N records of
+    /// a large log reads N, not the log.
+    pub async fn enumerate_first(
+        &self,
+        resource: &Resource,
+        options: &EnumerateOptions,
+        limit: usize,
+    ) -> Result<Vec<Element>, ClientError> {
+        let mut options = options.clone();
+        options.max_elements = options
+            .max_elements
+            .min(u32::try_from(limit.max(1)).unwrap_or(u32::MAX));
+        let body = enumerate::enumerate_body(&options);
+        let first = self.operation(action::ENUMERATE, resource, &body).await?;
+        let first = Self::required(first, "Enumerate")?;
+        let mut page = enumerate::read_enumerate_response(first)?;
+        let mut items = std::mem::take(&mut page.items);
+        let mut pulls = 0usize;
+        while let Some(context) = page.context.take().filter(|_| !page.end) {
+            pulls += 1;
+            if items.len() >= limit || pulls > enumerate::MAX_PULLS {
+                let _ = self
+                    .operation(
+                        action::RELEASE,
+                        resource,
+                        &enumerate::release_body(&context),
+                    )
+                    .await;
+                break;
+            }
+            let body = self
+                .operation(
+                    action::PULL,
+                    resource,
+                    &enumerate::pull_body(&context, &options),
+                )
+                .await?;
+            let body = Self::required(body, "Pull")?;
+            page = enumerate::read_pull_response(body)?;
+            items.append(&mut page.items);
+        }
+        items.truncate(limit);
+        Ok(items)
     }
 
     /// Enumerate with OptimizeEnumeration, then Pull until EndOfSequence. Returns the items in

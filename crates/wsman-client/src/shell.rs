@@ -44,6 +44,8 @@ use wsman_proto::xml::{Element, Node};
 use crate::client::{Client, Resource};
 use crate::error::ClientError;
 
+/// Whether a `TERM` value is one [`Terminal::term`] may carry (a terminfo name).
+pub use wsman_proto::shell::is_terminal_type;
 pub use wsman_proto::shell::SignalCode as Signal;
 
 /// The resource URI of the text command shell (cmd.exe on Windows, `/bin/sh -c` on wsmand).
@@ -82,6 +84,34 @@ pub struct ShellOptions {
     pub input_streams: Vec<String>,
     /// `rsp:OutputStreams` (default `stdout stderr`).
     pub output_streams: Vec<String>,
+    /// wsmand's terminal extension: run the shell's commands on a pseudo-terminal of this
+    /// type and size (their output then all arrives on `stdout`; resize with
+    /// [`Command::resize`]). Sent without MustComply: a server that does not know it
+    /// (Windows) gives pipes.
+    pub terminal: Option<Terminal>,
+}
+
+/// The terminal a shell's commands run on (wsmand's extension).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Terminal {
+    /// `TERM` (a terminfo name such as `xterm-256color`).
+    pub term: String,
+    /// Rows of the window.
+    pub rows: u16,
+    /// Columns of the window.
+    pub columns: u16,
+}
+
+impl Terminal {
+    /// A terminal of type `term`, `rows` by `columns`.
+    pub fn new(term: impl Into<String>, rows: u16, columns: u16) -> Self {
+        Self {
+            term: term.into(),
+            rows,
+            columns,
+        }
+    }
 }
 
 impl Default for ShellOptions {
@@ -95,6 +125,7 @@ impl Default for ShellOptions {
             idle_timeout: None,
             input_streams: vec!["stdin".to_owned()],
             output_streams: vec!["stdout".to_owned(), "stderr".to_owned()],
+            terminal: None,
         }
     }
 }
@@ -222,6 +253,17 @@ impl Shell {
         let mut winrs = WinrsOptions::default();
         winrs.no_profile = Some(options.no_profile);
         winrs.codepage = options.codepage;
+        winrs.terminal =
+            options
+                .terminal
+                .as_ref()
+                .map(|terminal| wsman_proto::shell::TerminalRequest {
+                    term: terminal.term.clone(),
+                    size: wsman_proto::shell::TerminalSize {
+                        rows: terminal.rows,
+                        columns: terminal.columns,
+                    },
+                });
         resource.options = winrs.to_options();
         let mut create = ShellCreate::default();
         create.input_streams = options.input_streams.clone();
@@ -487,6 +529,21 @@ impl Command {
             .control
             .request_header(action::SHELL_SIGNAL, &shell.resource());
         let body = wsman_proto::shell::Signal::new(Some(&self.id), signal).to_xml();
+        shell.control.send(&header, &body).await.map(|_| ())
+    }
+
+    /// Tell the command's terminal its new window size (wsmand's resize signal; a shell
+    /// opened with [`ShellOptions::terminal`]). Zero rows or columns are sent as one.
+    pub async fn resize(&self, rows: u16, columns: u16) -> Result<(), ClientError> {
+        let shell = &self.shell;
+        let header = shell
+            .control
+            .request_header(action::SHELL_SIGNAL, &shell.resource());
+        let size = wsman_proto::shell::TerminalSize {
+            rows: rows.max(1),
+            columns: columns.max(1),
+        };
+        let body = wsman_proto::shell::Signal::window_size(&self.id, size).to_xml();
         shell.control.send(&header, &body).await.map(|_| ())
     }
 

@@ -162,3 +162,48 @@ async fn large_output_multi_threaded() {
 async fn large_output_single_threaded() {
     large_output_arrives_whole_and_in_order().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_shell_gets_its_size_and_resizes() {
+    let fx = Fixture::http();
+    let client = Client::new(endpoint(&fx), options(Duration::from_secs(5))).unwrap();
+    let mut shell_options = ShellOptions::default();
+    shell_options.terminal = Some(shell::Terminal::new("vt100", 33, 97));
+    let shell = Shell::open(&client, &shell_options).await.unwrap();
+    let command = shell
+        .run(
+            "echo \"$TERM $(stty size)\"; read line; stty size",
+            &[],
+            &CommandOptions::default(),
+        )
+        .await
+        .unwrap();
+    let mut reader = command.output().unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("vt100 33 97\r\n") {
+        match reader.next().await.unwrap() {
+            Some(Output::Data { data, .. }) => seen.extend(data),
+            other => panic!("{other:?} before the first size: {seen:?}"),
+        }
+    }
+    command.resize(52, 181).await.unwrap();
+    command.send(b"\n", false).await.unwrap();
+    let code = loop {
+        match reader.next().await.unwrap() {
+            Some(Output::Data { stream, data }) => {
+                assert_eq!(stream, "stdout", "a terminal has one stream");
+                seen.extend(data);
+            }
+            Some(Output::Exited { exit_code }) => break exit_code,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(code, 0);
+    // stty reads the size the resize set from the kernel.
+    assert!(
+        String::from_utf8_lossy(&seen).ends_with("52 181\r\n"),
+        "{seen:?}"
+    );
+    command.signal(Signal::Terminate).await.unwrap();
+    shell.close().await.unwrap();
+}

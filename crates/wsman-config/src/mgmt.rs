@@ -117,6 +117,13 @@ pub struct MgmtSettings {
     pub session_idle_minutes: u32,
     /// Hours after login after which a console session ends whatever its use.
     pub session_lifetime_hours: u32,
+    /// The PAM service OS-credential logins are checked under (`/etc/pam.d/NAME`).
+    #[serde(default = "default_pam_service")]
+    pub pam_service: String,
+    /// The Linux group whose members may log in with OS credentials; empty: no OS user may
+    /// (deny by default: PAM accepting a password is not enough).
+    #[serde(default = "default_os_login_group")]
+    pub os_login_group: String,
     /// The hosts the console manages.
     #[serde(default, rename = "Host", skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<ManagedHost>,
@@ -138,9 +145,29 @@ impl Default for MgmtSettings {
             request_log: RequestLog::Journal,
             session_idle_minutes: 15,
             session_lifetime_hours: 8,
+            pam_service: default_pam_service(),
+            os_login_group: default_os_login_group(),
             hosts: Vec::new(),
         }
     }
+}
+
+fn default_pam_service() -> String {
+    "wsmand".to_owned()
+}
+
+fn default_os_login_group() -> String {
+    "wsmand-admins".to_owned()
+}
+
+/// A PAM service or group name: what `/etc/pam.d` and `/etc/group` can hold, nothing a path
+/// or a shell could read otherwise.
+fn is_plain_name(text: &str) -> bool {
+    text.len() <= 64
+        && !text.starts_with(['-', '.'])
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 /// One setting as `wsmand mgmt get|set` shows it: our name, WMSVC's name, what it means.
@@ -220,6 +247,16 @@ pub const SETTINGS: &[SettingHelp] = &[
         name: "SessionLifetimeHours",
         windows_name: "-",
         meaning: "console session absolute timeout",
+    },
+    SettingHelp {
+        name: "PamService",
+        windows_name: "-",
+        meaning: "PAM service for OS-credential logins (/etc/pam.d/NAME)",
+    },
+    SettingHelp {
+        name: "OsLoginGroup",
+        windows_name: "-",
+        meaning: "Linux group whose members may log in with OS credentials; empty: none",
     },
 ];
 
@@ -451,6 +488,12 @@ impl MgmtSettings {
         if !(1..=10_000).contains(&self.session_lifetime_hours) {
             return Err(invalid("SessionLifetimeHours", "expected 1..=10000"));
         }
+        if self.pam_service.is_empty() || !is_plain_name(&self.pam_service) {
+            return Err(invalid("PamService", "letters, digits, '-', '_' or '.'"));
+        }
+        if !is_plain_name(&self.os_login_group) {
+            return Err(invalid("OsLoginGroup", "letters, digits, '-', '_' or '.'"));
+        }
         if self.hosts.len() > MAX_HOSTS {
             return Err(invalid("Host", format!("at most {MAX_HOSTS} hosts")));
         }
@@ -510,6 +553,8 @@ impl MgmtSettings {
             },
             "SessionIdleMinutes" => self.session_idle_minutes.to_string(),
             "SessionLifetimeHours" => self.session_lifetime_hours.to_string(),
+            "PamService" => self.pam_service.clone(),
+            "OsLoginGroup" => self.os_login_group.clone(),
             _ => return None,
         })
     }
@@ -555,6 +600,17 @@ impl MgmtSettings {
             }
             "SessionIdleMinutes" => self.session_idle_minutes = parse_positive(name, value)?,
             "SessionLifetimeHours" => self.session_lifetime_hours = parse_positive(name, value)?,
+            "PamService" if value.is_empty() || !is_plain_name(value) => {
+                return Err(invalid(name, "letters, digits, '-', '_' or '.'"));
+            }
+            "PamService" => self.pam_service = value.to_owned(),
+            "OsLoginGroup" if !is_plain_name(value) => {
+                return Err(invalid(
+                    name,
+                    "letters, digits, '-', '_' or '.'; empty: nobody",
+                ));
+            }
+            "OsLoginGroup" => self.os_login_group = value.to_owned(),
             _ => {
                 let known: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
                 return Err(invalid(
@@ -662,6 +718,33 @@ mod tests {
         assert!(s.set("Port", "0").is_err());
         assert!(s.set("DeniedClients", "10.0.0.0/33").is_err());
         assert!(s.set("Nope", "1").is_err());
+    }
+
+    #[test]
+    fn os_login_settings_default_to_the_admin_group_and_stay_plain_names() {
+        let mut s = MgmtSettings::default();
+        assert_eq!(s.get("PamService").as_deref(), Some("wsmand"));
+        assert_eq!(s.get("OsLoginGroup").as_deref(), Some("wsmand-admins"));
+        // A file from before these settings existed reads with the defaults.
+        let old = "EnableRemoteManagement = false\nPort = 8172\nBindAddresses = [\"*\"]\n\
+                   Certificate = \"auto\"\nCredentials = \"os\"\nUnspecifiedClients = \"Allow\"\n\
+                   AllowedClients = []\nDeniedClients = []\nRequestLog = \"journal\"\n\
+                   SessionIdleMinutes = 15\nSessionLifetimeHours = 8\n";
+        let parsed = MgmtSettings::parse(Path::new("mgmt.toml"), old).unwrap();
+        assert_eq!(parsed.os_login_group, "wsmand-admins");
+        s.set("OsLoginGroup", "").unwrap();
+        assert_eq!(s.get("OsLoginGroup").as_deref(), Some(""));
+        for bad in ["../etc", "a b", "-x", "a/b"] {
+            assert!(s.set("OsLoginGroup", bad).is_err(), "{bad}");
+            assert!(s.set("PamService", bad).is_err(), "{bad}");
+        }
+        assert!(s.set("PamService", "").is_err());
+        assert_eq!(
+            s.get("OsLoginGroup").as_deref(),
+            Some(""),
+            "unchanged by refusals"
+        );
+        assert_eq!(s.get("PamService").as_deref(), Some("wsmand"));
     }
 
     #[test]

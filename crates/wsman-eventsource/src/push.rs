@@ -20,6 +20,7 @@ use wsman_events::delivery::{self, DeliveryHeaders, Embedding, EndStatus, ACK_AC
 use wsman_events::subscribe::{AuthenticationProfile, EndpointReference, EnvelopePolicy};
 use wsman_events::{BookmarkList, DeliveryMode, SubscribeRequest, Timestamp};
 use wsman_journal::feed::Feed;
+use wsman_proto::response::new_message_id;
 
 /// Why a delivery failed: the daemon's own typed error, boxed.
 pub type DeliveryError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -389,11 +390,4 @@ async fn send_with_retry(
 /// The wall clock as the eventing core counts time.
 fn now() -> Timestamp {
     Timestamp::from_system_time(std::time::SystemTime::now())
-}
-
-fn new_message_id() -> String {
-    format!(
-        "uuid:{}",
-        uuid::Uuid::new_v4().to_string().to_ascii_uppercase()
-    )
 }

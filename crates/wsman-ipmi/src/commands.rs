@@ -202,8 +202,42 @@ impl IpmiCommand for GetSdrPart {
 
 /// A whole record (header and body, as read in parts) parsed by ipmi-rs; `None`: a record
 /// it cannot parse, skipped.
+///
+/// The record comes from the BMC, and ipmi-rs 0.6 indexes past short sensor records and
+/// panics on a reserved ID-string modifier (found by the property tests and the `bmc` fuzz
+/// target): the shapes it cannot take are refused here first, and any other panic of its
+/// parser is caught and the record skipped, so a hostile BMC cannot end the request.
 pub fn parse_sdr(record: &[u8]) -> Option<Record> {
-    Record::parse(record).ok()
+    if !sensor_record_fits(record) {
+        return None;
+    }
+    std::panic::catch_unwind(|| Record::parse(record).ok()).unwrap_or_else(|_| {
+        tracing::warn!(
+            length = record.len(),
+            "an SDR record the IPMI library could not parse was skipped"
+        );
+        None
+    })
+}
+
+/// The sensor fields common to full and compact records (key, entity, capabilities, type,
+/// masks, units): 18 bytes of the body.
+const SENSOR_COMMON: usize = 18;
+
+/// Whether a full (type 1) or compact (type 2) sensor record is long enough for every fixed
+/// field ipmi-rs reads, and a compact one's ID-string modifier is one it accepts; other
+/// record types pass.
+fn sensor_record_fits(record: &[u8]) -> bool {
+    let (Some(kind), Some(body)) = (record.get(3), record.get(5..)) else {
+        return true;
+    };
+    match kind {
+        // Linearization .. OEM byte, then the ID string's type/length byte.
+        0x01 => body.len() > SENSOR_COMMON + 24,
+        // Sharing .. OEM byte, then the type/length byte; modifier bits 0b1x are reserved.
+        0x02 => body.len() > SENSOR_COMMON + 8 && body[SENSOR_COMMON] & 0x20 == 0,
+        _ => true,
+    }
 }
 
 /// Get SEL Entry (IPMI 2.0 31.5) of a whole record: the next record's id and this one.
@@ -294,6 +328,38 @@ mod tests {
         // Longer or shorter than the header says: not a record.
         data.push(0);
         assert!(parse_sdr(&data).is_none());
+    }
+
+    #[test]
+    fn sensor_records_that_would_panic_ipmi_rs_are_skipped() {
+        // The sensor key (owner 0x20, LUN 0, number 1), entity, capabilities, type and masks
+        // of a sensor record: its first 18 body bytes, as a hostile BMC might send them.
+        let common = [
+            0x20, 0, 1, 3, 1, 0x7F, 0x68, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+        ];
+        let record = |kind: u8, tail: &[u8]| {
+            let mut data = vec![1, 0, 0x51, kind, (common.len() + tail.len()) as u8];
+            data.extend(common);
+            data.extend(tail);
+            data
+        };
+        // A compact record that ends right before its ID string's type/length byte.
+        assert!(parse_sdr(&record(0x02, &[0; 8])).is_none());
+        // A compact record with the reserved ID-string modifier 0b10.
+        let mut reserved = [0u8; 9];
+        reserved[0] = 0x20;
+        assert!(parse_sdr(&record(0x02, &reserved)).is_none());
+        // A full record as short as the first check of ipmi-rs lets through.
+        assert!(parse_sdr(
+            &[1, 0, 0x51, 0x01, 15]
+                .iter()
+                .chain(&[0; 15])
+                .copied()
+                .collect::<Vec<_>>()
+        )
+        .is_none());
+        // A full record cut right before its ID string's type/length byte.
+        assert!(parse_sdr(&record(0x01, &[0; 24])).is_none());
     }
 
     #[test]

@@ -185,8 +185,8 @@ impl Sensor {
         )
     }
 
-    /// Fill in the reading and thresholds the BMC answered.
-    pub(crate) fn apply(
+    /// Fill in the reading and thresholds the BMC answered (public for the fuzz target).
+    pub fn apply(
         &mut self,
         contents: &RecordContents,
         reading: Option<&RawReading>,

@@ -8,7 +8,7 @@
 //! `#![forbid(unsafe_code)]`. Inside this crate `unsafe` is confined to the
 //! PAM bindings (`pam::sys`, `pam::conversation`, `pam`), one `uname` call
 //! in `host`, one `mallopt` call in `allocator`, the clone-to-exec steps in `process` and
-//! `kill`/`killpg`/`getsid` in `signal`;
+//! `kill`/`killpg`/`getsid` in `signal`, the pseudo-terminal ioctls in `terminal`;
 //! modules that need
 //! none (`users`, `pam::error`, `cgroup`) forbid it. Every
 //! `unsafe` block carries a `// SAFETY:` comment (enforced by clippy's
@@ -28,6 +28,7 @@ pub mod host;
 pub mod pam;
 pub mod process;
 pub mod signal;
+pub mod terminal;
 pub mod users;
 
 pub use host::{host_name, identify_product_version, kernel_release, HostError};

@@ -4,9 +4,11 @@
 //! and `execve`, does what a login does before running a program, in this
 //! order (each step checked, the first failure aborts the spawn):
 //!
-//! 1. stdin, stdout and stderr: pipes to the daemon, or `/dev/null`;
+//! 1. stdin, stdout and stderr: pipes to the daemon, `/dev/null`, or the
+//!    peer of a new pseudo-terminal (owned by the user, its window set);
 //! 2. `setsid`: its own session and process group (pgid = sid = pid), so a
-//!    signal can reach the command and everything it started together;
+//!    signal can reach the command and everything it started together; on a
+//!    pseudo-terminal, `TIOCSCTTY` makes it the session's controlling terminal;
 //! 3. joins the shell's cgroups (while still privileged: the cgroup files
 //!    were opened by the daemon);
 //! 4. resource limits (the rlimit fallback when there is no cgroup);
@@ -61,6 +63,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 
 use crate::cgroup::ShellCgroup;
+pub use crate::terminal::WindowSize;
 use crate::users::LinuxUser;
 use spawn::stage;
 
@@ -131,6 +134,8 @@ pub enum SetupStep {
     Signals,
     /// Placing the pipes (or `/dev/null`) on stdin, stdout and stderr.
     Stdio,
+    /// Taking the pseudo-terminal as the session's controlling terminal (`TIOCSCTTY`).
+    ControllingTerminal,
 }
 
 impl SetupStep {
@@ -145,6 +150,7 @@ impl SetupStep {
             stage::VERIFY_IDS => Self::VerifyIds,
             stage::SIGNALS => Self::Signals,
             stage::STDIO => Self::Stdio,
+            stage::CONTROLLING_TERMINAL => Self::ControllingTerminal,
             _ => return None,
         })
     }
@@ -162,6 +168,7 @@ impl std::fmt::Display for SetupStep {
             Self::VerifyIds => "verifying the new ids",
             Self::Signals => "resetting signals",
             Self::Stdio => "connecting stdin, stdout and stderr",
+            Self::ControllingTerminal => "taking the pseudo-terminal as controlling terminal",
         };
         f.write_str(text)
     }
@@ -250,6 +257,10 @@ pub struct SpawnRequest<'a> {
     pub resource_limits: ResourceLimits,
     /// Pipes for stdin/stdout/stderr (true), or /dev/null (false).
     pub piped: bool,
+    /// Run on a new pseudo-terminal of this size instead (stdin, stdout and stderr its
+    /// peer, which becomes the controlling terminal; `piped` is then ignored): the
+    /// [`Child`]'s `terminal` is its master.
+    pub terminal: Option<WindowSize>,
 }
 
 impl<'a> SpawnRequest<'a> {
@@ -268,6 +279,7 @@ impl<'a> SpawnRequest<'a> {
             cgroup: None,
             resource_limits: ResourceLimits::default(),
             piped: true,
+            terminal: None,
         }
     }
 }
@@ -285,6 +297,7 @@ pub struct PreparedCommand {
     /// `NAME=value`, sorted by name, one per name (the last value given wins).
     environment: Vec<CString>,
     piped: bool,
+    terminal: Option<WindowSize>,
     /// Open for writing: the child joins each group by writing "0" to it.
     cgroup_files: Vec<OwnedFd>,
     limits: Vec<(libc::c_int, libc::rlimit)>,
@@ -388,6 +401,7 @@ impl PreparedCommand {
             no_candidate_errno,
             environment,
             piped: request.piped,
+            terminal: request.terminal,
             cgroup_files,
             limits,
             switch,
@@ -401,7 +415,13 @@ impl PreparedCommand {
     /// error. Returns once the child has called `execve` (so a missing program is an error
     /// here, not an exit code).
     pub fn spawn(self) -> Result<Child, ProcessError> {
-        let stdio = spawn::Stdio::new(self.piped)?;
+        let stdio = match self.terminal {
+            Some(size) => spawn::Stdio::terminal(
+                size,
+                self.switch.as_ref().map(|switch| (switch.uid, switch.gid)),
+            )?,
+            None => spawn::Stdio::new(self.piped)?,
+        };
         let (stage_read, stage_write) = spawn::pipe()?;
         let stage_write = spawn::above_stdio(stage_write)?;
         let argv = null_terminated(&self.args);
@@ -416,6 +436,7 @@ impl PreparedCommand {
         let mut plan = spawn::ChildPlan {
             stdio: [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()],
             stage_fd: stage_write.as_raw_fd(),
+            controlling_terminal: self.terminal.is_some(),
             cgroup_fds: &cgroup_fds,
             limits: &self.limits,
             switch: self.switch.as_ref().map(|switch| spawn::IdPlan {
@@ -432,7 +453,11 @@ impl PreparedCommand {
         };
         let started = spawn::clone_child(&mut plan);
         drop(stage_write);
-        let spawn::Stdio { child, parent } = stdio;
+        let spawn::Stdio {
+            child,
+            parent,
+            terminal,
+        } = stdio;
         drop(child);
         let (pid, pidfd) = started?;
         let mut report = [0u8; 5];
@@ -443,7 +468,7 @@ impl PreparedCommand {
                 other => break other,
             }
         };
-        let mut child = Child::new(pid, pidfd, parent);
+        let mut child = Child::new(pid, pidfd, parent, terminal);
         let (step, errno) = match read {
             Ok(0) => return Ok(child),
             Ok(5) => {

@@ -20,6 +20,10 @@ pub const CONFIG: &str = "http://schemas.microsoft.com/wbem/wsman/1/config";
 pub const IDENTITY: &str = "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd";
 pub const WSMAN_FAULT: &str = "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault";
 pub const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+/// wsmand's own extensions of WinRS (Linux only, off unless a client asks): the terminal
+/// window element of the resize signal. A URN, because the project owns no schema host; the
+/// option names of the same extensions start with `WSMAND_`.
+pub const WSMAND_SHELL: &str = "urn:wsmand:shell";
 pub const XML: &str = crate::xml::XML_NS;
 
 /// The anonymous reply address: the only `wsa:ReplyTo` WinRM accepts.

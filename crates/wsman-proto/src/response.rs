@@ -179,6 +179,12 @@ pub fn message_id_from(uuid_text: &str) -> String {
     format!("uuid:{}", uuid_text.to_ascii_uppercase())
 }
 
+/// A fresh random MessageID in the form Windows peers send (`uuid:` + upper-case GUID), for every
+/// request, response and event message this project originates.
+pub fn new_message_id() -> String {
+    message_id_from(&uuid::Uuid::new_v4().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

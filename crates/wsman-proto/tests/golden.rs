@@ -227,6 +227,21 @@ fn our_messages() -> Vec<(&'static str, String, &'static str)> {
         "ShellId".into(),
         "B6631D8E-65A0-49F2-9053-A1B156C95777".into(),
     )];
+    let mut terminal_create = request(action::CREATE, wsman_proto::shell::uri::CMD);
+    let mut winrs = wsman_proto::shell::WinrsOptions::default();
+    winrs.no_profile = Some(false);
+    winrs.codepage = Some(65001);
+    winrs.terminal = Some(wsman_proto::shell::TerminalRequest {
+        term: "xterm-256color".into(),
+        size: wsman_proto::shell::TerminalSize {
+            rows: 40,
+            columns: 120,
+        },
+    });
+    terminal_create.options = winrs.to_options();
+    let mut terminal_body = wsman_proto::shell::ShellCreate::default();
+    terminal_body.input_streams = vec!["stdin".into()];
+    terminal_body.output_streams = vec!["stdout".into(), "stderr".into()];
     let mut msgs = vec![
         ("identify.request", identify::request(), "DSP0226 §11; compare fixtures/windows/identify/identify.request.xml"),
         ("identify.response", identify::response(&IdentifyInfo { product_vendor: "wsmand".into(), product_version: "OS: 6.1.0 SP: 0.0 Stack: 3.0".into(), security_profiles: vec![ns::secprofile::HTTP_BASIC.into(), ns::secprofile::HTTPS_BASIC.into()] }), "reference §8 (authenticated form)"),
@@ -249,6 +264,8 @@ fn our_messages() -> Vec<(&'static str, String, &'static str)> {
         ("shell-reconnect.response", response::envelope(&header(wsman_proto::shell::action::RECONNECT_RESPONSE), ""), "fixtures/windows/shell/psrp-reconnect.response.xml"),
         ("shell-connect.request", request::envelope(&with_action(&shell_sel, action::SHELL_CONNECT), &wsman_proto::shell::Connect::default().to_xml()), "fixtures/windows/shell/psrp-connect.request.xml (cmd resource URI, no PSRP connectXml)"),
         ("shell-connect.response", response::envelope(&header(wsman_proto::shell::action::CONNECT_RESPONSE), &wsman_proto::shell::ConnectResponse::new(vec!["stdin".into()], vec!["stdout".into(), "stderr".into()]).to_xml()), "fixtures/windows/shell/psrp-connect.response.xml (cmd streams, no PSRP connectResponseXml)"),
+        ("shell-create.terminal.request", request::envelope(&terminal_create, &terminal_body.to_xml()), "fixtures/windows/shell/shell-create.request.xml with wsmand's WSMAND_PTY options (docs/interactive-shells.md)"),
+        ("shell-signal.window-size.request", request::envelope(&with_action(&shell_sel, action::SHELL_SIGNAL), &wsman_proto::shell::Signal::window_size("0D7E5C11-0000-4000-8000-00000000000C", wsman_proto::shell::TerminalSize { rows: 50, columns: 160 }).to_xml()), "reference §4.6 with wsmand's window-size code (docs/interactive-shells.md)"),
         ("pull.request", request::envelope(&request(action::PULL, &listener), "<n:Pull><n:EnumerationContext>uuid:00000000-0000-4000-8000-00000000000E</n:EnumerationContext><n:MaxElements>20</n:MaxElements></n:Pull>"), "reference §3.6"),
         ("pull.response", response::envelope(&header(action::PULL_RESPONSE), &enumeration::pull_response(Some("uuid:00000000-0000-4000-8000-00000000000E"), &["<cfg:Listener xmlns:cfg=\"http://schemas.microsoft.com/wbem/wsman/1/config/listener\"/>".to_owned()], false)), "fixtures/windows/enumerate/pull-wmi-win32_process.response.xml"),
         ("pull.response.last", response::envelope(&header(action::PULL_RESPONSE), &enumeration::pull_response(Some("uuid:00000000-0000-4000-8000-00000000000E"), &[], true)), "fixtures/windows/enumerate/pull-wmi-win32_process.response.xml"),

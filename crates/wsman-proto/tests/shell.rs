@@ -682,6 +682,120 @@ fn options_in_any_case() {
 }
 
 #[test]
+fn terminal_options_parse_with_defaults_and_bounds() {
+    // Absent or FALSE: pipes.
+    assert_eq!(WinrsOptions::parse(&options(&[])).unwrap().terminal, None);
+    let off = options(&[
+        ("WSMAND_PTY", "FALSE", false),
+        ("WSMAND_PTY_ROWS", "9", false),
+    ]);
+    assert_eq!(WinrsOptions::parse(&off).unwrap().terminal, None);
+    let on = options(&[
+        ("wsmand_pty", "true", false),
+        ("WSMAND_PTY_TERM", " screen-256color ", false),
+        ("WSMAND_PTY_COLUMNS", "132", false),
+        ("WSMAND_PTY_ROWS", "43", false),
+    ]);
+    let terminal = WinrsOptions::parse(&on).unwrap().terminal.unwrap();
+    assert_eq!(terminal.term, "screen-256color");
+    assert_eq!((terminal.size.rows, terminal.size.columns), (43, 132));
+    let bare = WinrsOptions::parse(&options(&[("WSMAND_PTY", "TRUE", true)]))
+        .unwrap()
+        .terminal
+        .unwrap();
+    assert_eq!(bare.term, shell::DEFAULT_TERM);
+    assert_eq!((bare.size.rows, bare.size.columns), (24, 80));
+    for (name, value) in [
+        ("WSMAND_PTY_TERM", "../../tmp/evil"),
+        ("WSMAND_PTY_TERM", ""),
+        ("WSMAND_PTY_TERM", &"x".repeat(65)),
+        ("WSMAND_PTY_COLUMNS", "0"),
+        ("WSMAND_PTY_COLUMNS", "65536"),
+        ("WSMAND_PTY_ROWS", "-1"),
+        ("WSMAND_PTY_ROWS", "twenty"),
+    ] {
+        let set = options(&[("WSMAND_PTY", "TRUE", false), (name, value, false)]);
+        let fault = WinrsOptions::parse(&set).unwrap_err();
+        assert_eq!(
+            fault.wsman_code,
+            code::OPTIONS_INVALID_VALUE,
+            "{name}={value}"
+        );
+    }
+    // What a client writes parses back.
+    let mut ours = WinrsOptions::default();
+    ours.terminal = Some(terminal.clone());
+    let written = ours.to_options();
+    let pairs: Vec<(&str, &str, bool)> = written
+        .iter()
+        .map(|(n, v, m)| (n.as_str(), v.as_str(), *m))
+        .collect();
+    assert!(written.iter().all(|(_, _, must_comply)| !must_comply));
+    assert_eq!(
+        WinrsOptions::parse(&options(&pairs)).unwrap().terminal,
+        Some(terminal)
+    );
+}
+
+#[test]
+fn the_window_size_signal_carries_its_size() {
+    let parsed = Signal::parse(Some(&body(&format!(
+        "<rsp:Signal {RSP} CommandId=\"C\"><rsp:Code>{}</rsp:Code>\
+         <l:WindowSize xmlns:l=\"urn:wsmand:shell\" Rows=\" 50\" Columns=\"160\"/></rsp:Signal>",
+        shell::signal::WINDOW_SIZE
+    ))))
+    .unwrap();
+    assert_eq!(parsed.code, SignalCode::WindowSize);
+    let size = parsed.window_size.unwrap();
+    assert_eq!((size.rows, size.columns), (50, 160));
+    // Without the element, or with a size that is no window: a schema error.
+    for extra in [
+        "",
+        "<l:WindowSize xmlns:l=\"urn:wsmand:shell\" Rows=\"50\"/>",
+        "<l:WindowSize xmlns:l=\"urn:wsmand:shell\" Rows=\"0\" Columns=\"1\"/>",
+        "<l:WindowSize xmlns:l=\"urn:wsmand:shell\" Rows=\"70000\" Columns=\"1\"/>",
+        "<WindowSize Rows=\"5\" Columns=\"5\"/>",
+    ] {
+        let fault = Signal::parse(Some(&body(&format!(
+            "<rsp:Signal {RSP} CommandId=\"C\"><rsp:Code>{}</rsp:Code>{extra}</rsp:Signal>",
+            shell::signal::WINDOW_SIZE
+        ))))
+        .unwrap_err();
+        assert_eq!(fault.wsman_code, code::SCHEMA_VALIDATION_ERROR, "{extra}");
+    }
+}
+
+proptest! {
+    /// Any window survives build -> parse; any option text either parses within the bounds
+    /// or is refused with InvalidValue (never a panic).
+    #[test]
+    fn terminal_sizes_round_trip_and_option_text_is_bounded(
+        rows in 1u16..,
+        columns in 1u16..,
+        term in ".{0,80}",
+        dimension in ".{0,12}",
+    ) {
+        let size = shell::TerminalSize { rows, columns };
+        let signal = Signal::window_size("C", size);
+        let parsed = Signal::parse(Some(&body(&signal.to_xml()))).unwrap();
+        prop_assert_eq!(parsed.window_size, Some(size));
+        let set = options(&[
+            ("WSMAND_PTY", "TRUE", false),
+            ("WSMAND_PTY_TERM", &term, false),
+            ("WSMAND_PTY_ROWS", &dimension, false),
+        ]);
+        match WinrsOptions::parse(&set) {
+            Ok(o) => {
+                let t = o.terminal.unwrap();
+                prop_assert!(shell::is_terminal_type(&t.term));
+                prop_assert!(t.size.rows >= 1);
+            }
+            Err(f) => prop_assert_eq!(f.wsman_code, code::OPTIONS_INVALID_VALUE),
+        }
+    }
+}
+
+#[test]
 fn signal_codes_any_case_and_psrp_spellings() {
     for (uri, code) in [
         (shell::signal::TERMINATE, SignalCode::Terminate),
@@ -696,6 +810,7 @@ fn signal_codes_any_case_and_psrp_spellings() {
         (shell::signal::CTRL_BREAK, SignalCode::CtrlBreak),
         (shell::signal::PSRP_CRTL_C, SignalCode::PsrpStop),
         (shell::signal::PSRP_CTRL_C, SignalCode::PsrpStop),
+        (shell::signal::WINDOW_SIZE, SignalCode::WindowSize),
     ] {
         assert_eq!(SignalCode::from_uri(&format!(" {uri}\n")), code, "{uri}");
     }

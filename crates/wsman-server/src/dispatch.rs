@@ -273,10 +273,7 @@ pub fn render(request: &Request, response_action: &str, extra: &str, body: &str)
     )
 }
 
-/// A fresh response MessageID: `uuid:` + upper-case GUID.
-pub fn new_message_id() -> String {
-    response::message_id_from(&uuid::Uuid::new_v4().to_string())
-}
+pub use wsman_proto::response::new_message_id;
 
 #[cfg(test)]
 mod tests;

@@ -18,6 +18,21 @@ fn address(client_ip: Option<IpAddr>) -> String {
     client_ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string())
 }
 
+/// One audit record: the marker, the event name, the user and the client's address that every
+/// record carries, then the event's own fields and its message.
+macro_rules! record {
+    ($event:literal, $user:expr, $client_ip:expr, $($fields:tt)+) => {
+        tracing::info!(
+            target: AUDIT_TARGET,
+            audit = 1,
+            event = $event,
+            user = $user,
+            remote_address = %address($client_ip),
+            $($fields)+
+        )
+    };
+}
+
 pub(crate) fn shell_created(
     user: &str,
     run_as: &str,
@@ -25,13 +40,11 @@ pub(crate) fn shell_created(
     shell_id: &str,
     limits: &str,
 ) {
-    tracing::info!(
-        target: AUDIT_TARGET,
-        audit = 1,
-        event = "shell_created",
+    record!(
+        "shell_created",
         user,
+        client_ip,
         run_as,
-        remote_address = %address(client_ip),
         shell_id,
         limits,
         "shell created"
@@ -45,12 +58,10 @@ pub(crate) fn shell_ended(
     reason: &str,
     duration: Duration,
 ) {
-    tracing::info!(
-        target: AUDIT_TARGET,
-        audit = 1,
-        event = "shell_ended",
+    record!(
+        "shell_ended",
         user,
-        remote_address = %address(client_ip),
+        client_ip,
         shell_id,
         reason,
         duration_ms = duration.as_millis() as u64,
@@ -66,12 +77,10 @@ pub(crate) fn command_started(
     command_line: &str,
     pid: Option<u32>,
 ) {
-    tracing::info!(
-        target: AUDIT_TARGET,
-        audit = 1,
-        event = "command_started",
+    record!(
+        "command_started",
         user,
-        remote_address = %address(client_ip),
+        client_ip,
         shell_id,
         command_id,
         command_line,
@@ -91,12 +100,10 @@ pub(crate) fn command_ended(
     duration: Duration,
     bytes_out: u64,
 ) {
-    tracing::info!(
-        target: AUDIT_TARGET,
-        audit = 1,
-        event = "command_ended",
+    record!(
+        "command_ended",
         user,
-        remote_address = %address(client_ip),
+        client_ip,
         shell_id,
         command_id,
         command_line,
@@ -114,12 +121,10 @@ pub(crate) fn command_failed(
     command_line: &str,
     error: &dyn std::fmt::Display,
 ) {
-    tracing::info!(
-        target: AUDIT_TARGET,
-        audit = 1,
-        event = "command_failed",
+    record!(
+        "command_failed",
         user,
-        remote_address = %address(client_ip),
+        client_ip,
         shell_id,
         command_line,
         error = %error,
@@ -127,25 +132,32 @@ pub(crate) fn command_failed(
     );
 }
 
-/// A shell left by its client (Disconnect), kept for `idle_timeout`.
-pub(crate) fn shell_disconnected(user: &str, shell_id: &str, idle_timeout: Duration) {
-    tracing::info!(
-        target: AUDIT_TARGET,
-        event = "shell_disconnected",
+/// A shell left by its client (Disconnect), kept for `idle_timeout`. The address is the one the
+/// shell was created from.
+pub(crate) fn shell_disconnected(
+    user: &str,
+    client_ip: Option<IpAddr>,
+    shell_id: &str,
+    idle_timeout: Duration,
+) {
+    record!(
+        "shell_disconnected",
         user,
+        client_ip,
         shell_id,
         idle_timeout_ms = idle_timeout.as_millis() as u64,
+        "shell disconnected"
     );
 }
 
 /// A disconnected shell taken up again (Reconnect or Connect).
 pub(crate) fn shell_reconnected(user: &str, client_ip: Option<IpAddr>, shell_id: &str) {
-    tracing::info!(
-        target: AUDIT_TARGET,
-        event = "shell_reconnected",
+    record!(
+        "shell_reconnected",
         user,
-        remote_address = %address(client_ip),
+        client_ip,
         shell_id,
+        "shell reconnected"
     );
 }
 
@@ -157,12 +169,10 @@ pub(crate) fn process_launched(
     working_directory: &str,
     pid: u32,
 ) {
-    tracing::info!(
-        target: AUDIT_TARGET,
-        audit = 1,
-        event = "process_launched",
+    record!(
+        "process_launched",
         user,
-        remote_address = %address(client_ip),
+        client_ip,
         command_line,
         working_directory,
         pid,
@@ -177,12 +187,10 @@ pub(crate) fn process_launch_failed(
     command_line: &str,
     error: &dyn std::fmt::Display,
 ) {
-    tracing::info!(
-        target: AUDIT_TARGET,
-        audit = 1,
-        event = "process_launch_failed",
+    record!(
+        "process_launch_failed",
         user,
-        remote_address = %address(client_ip),
+        client_ip,
         command_line,
         error = %error,
         "process failed to start"
@@ -198,12 +206,10 @@ pub(crate) fn process_ended(
     exit_code: i32,
     duration: Duration,
 ) {
-    tracing::info!(
-        target: AUDIT_TARGET,
-        audit = 1,
-        event = "process_ended",
+    record!(
+        "process_ended",
         user,
-        remote_address = %address(client_ip),
+        client_ip,
         command_line,
         pid,
         exit_code,

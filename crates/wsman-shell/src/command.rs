@@ -17,6 +17,7 @@ use wsman_os::process::{
 use crate::error::ShellError;
 use crate::input::{write_input, Input, Queued};
 use crate::output::{pump, Output};
+use crate::terminal::{MasterIo, TerminalControl, END_OF_INPUT};
 use crate::types::{
     CommandInfo, CommandState, ReceiveOutcome, ReceiveOutput, ReceiveRequest, SendOutcome,
 };
@@ -71,6 +72,9 @@ pub(crate) struct Command {
     /// its SequenceId (a new client starts its ids again).
     resumed: std::sync::atomic::AtomicBool,
     tasks: Mutex<Tasks>,
+    /// On a pseudo-terminal: the command's hold on its master, let go when the process has
+    /// exited and its output ended.
+    terminal: Arc<Mutex<Option<TerminalControl>>>,
 }
 
 /// The command's background tasks, stopped by [`Command::finish`].
@@ -95,6 +99,18 @@ impl Command {
         on_finished: OnFinished,
     ) -> Result<Arc<Self>, ShellError> {
         let mut child = PreparedCommand::new(request)?.spawn()?;
+        if let Some(master) = child.terminal.take() {
+            return Self::start_on_terminal(
+                id,
+                command_line,
+                child,
+                master,
+                declared_streams,
+                buffers,
+                drain_grace,
+                on_finished,
+            );
+        }
         let started = Instant::now();
         let pid = Some(child.id());
         let output = Arc::new(Output::new(declared_streams, buffers.output_bytes));
@@ -128,7 +144,7 @@ impl Command {
         let input = match stdin {
             Some(pipe) => {
                 let input = Arc::new(Input::new(buffers.input_bytes));
-                let writer = tokio::spawn(write_input(input.clone(), pipe));
+                let writer = tokio::spawn(write_input(input.clone(), pipe, &[]));
                 tasks.writer = Some(writer.abort_handle());
                 input
             }
@@ -167,7 +183,94 @@ impl Command {
             receive: tokio::sync::Mutex::new(ReceiveState::default()),
             resumed: std::sync::atomic::AtomicBool::new(false),
             tasks: Mutex::new(tasks),
+            terminal: Arc::new(Mutex::new(None)),
         }))
+    }
+
+    /// [`Command::start`] for a child on a pseudo-terminal: one output stream (stdout; the
+    /// terminal merges stderr into it, so stderr ends at once), stdin written to the master,
+    /// and a third descriptor of the master for resizes and interrupts. Every descriptor of
+    /// the master is closed once the process has exited and the output ended.
+    #[allow(clippy::too_many_arguments)]
+    fn start_on_terminal(
+        id: String,
+        command_line: String,
+        child: Child,
+        master: std::os::fd::OwnedFd,
+        declared_streams: [bool; 2],
+        buffers: Buffers,
+        drain_grace: Duration,
+        on_finished: OnFinished,
+    ) -> Result<Arc<Self>, ShellError> {
+        let started = Instant::now();
+        let pid = child.id();
+        let registered = (|| {
+            let writer = MasterIo::new(master.try_clone()?)?;
+            let control = TerminalControl::new(master.try_clone()?);
+            Ok::<_, std::io::Error>((MasterIo::new(master)?, writer, control))
+        })();
+        let (reader, writer, control) = match registered {
+            Ok(parts) => parts,
+            Err(error) => {
+                let _ = signal_process_group(pid, ProcessSignal::Kill);
+                return Err(ShellError::from(wsman_os::process::ProcessError::from(
+                    error,
+                )));
+            }
+        };
+        let output = Arc::new(Output::new(declared_streams, buffers.output_bytes));
+        output.finish_stream(1);
+        let input = Arc::new(Input::new(buffers.input_bytes));
+        let writer = tokio::spawn(write_input(input.clone(), writer, END_OF_INPUT));
+        let pump_task = tokio::spawn(pump(output.clone(), 0, reader, drain_grace));
+        let tasks = Tasks {
+            pumps: vec![pump_task.abort_handle()],
+            writer: Some(writer.abort_handle()),
+            waiter: None,
+        };
+        let terminal = Arc::new(Mutex::new(Some(control)));
+        let waiter_output = output.clone();
+        let waiter_input = input.clone();
+        let waiter_terminal = terminal.clone();
+        let waiter = tokio::spawn(async move {
+            let status = wait_for_exit(child).await;
+            let code = status.map(exit_code).unwrap_or(-1);
+            waiter_output.set_exit(code);
+            let _ = pump_task.await;
+            waiter_output.end_all();
+            // The master's last descriptors: the writer's and the command's own.
+            waiter_input.hang_up();
+            waiter_terminal
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            on_finished(code, started.elapsed(), waiter_output.bytes_out());
+        });
+        let tasks = Tasks {
+            waiter: Some(waiter.abort_handle()),
+            ..tasks
+        };
+        Ok(Arc::new(Self {
+            id,
+            command_line,
+            pid: Some(pid),
+            started,
+            output,
+            input,
+            receive: tokio::sync::Mutex::new(ReceiveState::default()),
+            resumed: std::sync::atomic::AtomicBool::new(false),
+            tasks: Mutex::new(tasks),
+            terminal,
+        }))
+    }
+
+    /// Sets the window size of the command's terminal; `Ok(false)` when it has none (it runs
+    /// on pipes, or has exited).
+    pub(crate) fn resize(&self, size: wsman_os::terminal::WindowSize) -> std::io::Result<bool> {
+        match &*self.terminal.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(control) => control.resize(size).map(|()| true),
+            None => Ok(false),
+        }
     }
 
     /// A client reconnected: see the `resumed` field.
@@ -326,10 +429,27 @@ impl Command {
         }
     }
 
-    /// Sends `signal` to the command's process group (nothing if it ended).
+    /// Sends `signal` to the command's process group (nothing if it ended). On a terminal,
+    /// Ctrl+C and Ctrl+Break are typed as the terminal's interrupt and quit characters (see
+    /// [`TerminalControl::interrupt`]), so they reach its foreground job as a key would.
     pub(crate) fn signal_group(&self, signal: ProcessSignal) {
         if self.has_exited() {
             return;
+        }
+        let typed = match &*self.terminal.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(control) if signal == ProcessSignal::Interrupt => Some(control.interrupt()),
+            Some(control) if signal == ProcessSignal::Quit => Some(control.quit()),
+            _ => None,
+        };
+        match typed {
+            Some(None) => return,
+            Some(Some(group)) => {
+                if let Err(error) = signal_process_group(group, signal) {
+                    tracing::warn!(command_id = %self.id, %error, "signalling the foreground job failed");
+                }
+                return;
+            }
+            None => {}
         }
         if let Some(pid) = self.pid {
             if let Err(error) = signal_process_group(pid, signal) {

@@ -114,6 +114,14 @@ impl Input {
         }
     }
 
+    /// The command's terminal is gone (its process exited): the writer lets go of its
+    /// descriptor, and queued and future input is discarded.
+    pub(crate) fn hang_up(&self) {
+        self.lock().ended = true;
+        self.close();
+        self.arrived.notify_one();
+    }
+
     /// Marks the pipe gone: queued and future input is discarded.
     fn close(&self) {
         let mut state = self.lock();
@@ -125,11 +133,14 @@ impl Input {
     }
 }
 
-/// Drains `input` into the child's stdin in order; closes the pipe after
-/// End once everything before it is written. A pipe the child closed
-/// (EPIPE) ends the task and discards further input.
-pub(crate) async fn write_input<W>(input: std::sync::Arc<Input>, mut pipe: W)
-where
+/// Drains `input` into the child's stdin in order; after End, once everything before it is
+/// written, writes `end_of_input` (a terminal's EOF character; nothing for a pipe) and closes
+/// its descriptor. A pipe the child closed (EPIPE) ends the task and discards further input.
+pub(crate) async fn write_input<W>(
+    input: std::sync::Arc<Input>,
+    mut pipe: W,
+    end_of_input: &'static [u8],
+) where
     W: tokio::io::AsyncWrite + Unpin,
 {
     loop {
@@ -158,6 +169,10 @@ where
         state.queued = state.queued.saturating_sub(chunk.len());
         drop(state);
         input.space.notify_waiters();
+    }
+    let hung_up = input.lock().closed;
+    if !end_of_input.is_empty() && !hung_up {
+        let _ = pipe.write_all(end_of_input).await;
     }
     // Dropping the pipe closes it: the child reads EOF.
     drop(pipe);

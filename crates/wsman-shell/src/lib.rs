@@ -131,6 +131,7 @@ mod input;
 mod manager;
 mod output;
 mod shell;
+mod terminal;
 mod types;
 
 pub use audit::AUDIT_TARGET;
@@ -139,6 +140,6 @@ pub use manager::{Launched, LimitReport, ShellManager};
 pub use types::{
     CommandInfo, CommandSpec, CommandState, OutputChunk, ReceiveOutcome, ReceiveOutput,
     ReceiveRequest, SendOutcome, ShellInfo, ShellLimits, ShellOptions, ShellOwner, ShellSignal,
-    ShellState,
+    ShellState, TerminalOptions, WindowSize,
 };
 pub use wsman_os::cgroup::{CgroupSupport, LimitMechanism};

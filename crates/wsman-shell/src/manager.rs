@@ -241,12 +241,16 @@ impl ShellManager {
             None if owner.run_as.home.is_dir() => owner.run_as.home.clone(),
             None => PathBuf::from("/"),
         };
-        let environment = process_environment(
+        let mut environment = process_environment(
             &owner.run_as,
             options.no_profile,
             &options.environment,
             options.codepage,
         );
+        if let Some(terminal) = &options.terminal {
+            environment.retain(|(name, _)| name != "TERM");
+            environment.push(("TERM".to_owned(), terminal.term.clone()));
+        }
         let idle_timeout = options
             .idle_timeout
             .map_or(limits.idle_timeout, |asked| asked.min(limits.idle_timeout));
@@ -280,6 +284,7 @@ impl ShellManager {
         }
         let (cgroup, resource_limits) = self.shell_limits(&id, &limits);
         let client_session = options.client_session.clone();
+        let window = options.terminal.as_ref().map(|terminal| terminal.window);
         let shell = Arc::new(Shell {
             id: id.clone(),
             owner,
@@ -298,6 +303,7 @@ impl ShellManager {
                 client_session,
                 disconnected: None,
             }),
+            window: Mutex::new(window),
         });
         // Taken before the shell is registered, so that no Command can have started in it.
         let info = shell.fresh_info();
@@ -440,6 +446,7 @@ impl ShellManager {
         );
         request.cgroup = shell.cgroup.as_ref();
         request.resource_limits = shell.resource_limits;
+        request.terminal = *lock(&shell.window);
         let declared =
             STREAM_NAMES.map(|name| shell.options.output_streams.iter().any(|s| s == name));
         let limits = self.limits();
@@ -575,6 +582,17 @@ impl ShellManager {
         match signal {
             ShellSignal::CtrlC => command.signal_group(ProcessSignal::Interrupt),
             ShellSignal::CtrlBreak => command.signal_group(ProcessSignal::Quit),
+            ShellSignal::WindowSize(size) => {
+                let Some(window) = &mut *lock(&shell.window) else {
+                    return Err(ShellError::InvalidOption {
+                        reason: "the shell has no terminal to resize",
+                    });
+                };
+                *window = size;
+                if let Err(error) = command.resize(size) {
+                    tracing::warn!(command_id = %command.id, %error, "resizing the terminal failed");
+                }
+            }
             ShellSignal::Terminate => {
                 lock(&shell.commands).remove(&command.id);
                 let killer = command.clone();
@@ -644,7 +662,12 @@ impl ShellManager {
         attachment.disconnected = Some((timeout, Instant::now()));
         attachment.client_session = None;
         drop(attachment);
-        audit::shell_disconnected(&shell.owner.user_name, &shell.id, timeout);
+        audit::shell_disconnected(
+            &shell.owner.user_name,
+            shell.owner.client_ip,
+            &shell.id,
+            timeout,
+        );
         Ok(())
     }
 
@@ -830,6 +853,9 @@ fn normalize_options(mut options: ShellOptions) -> Result<ShellOptions, ShellErr
             return Err(ShellError::InvalidEnvironment { name: name.clone() });
         }
     }
+    if let Some(terminal) = &options.terminal {
+        check_terminal(terminal)?;
+    }
     if let Some(directory) = &options.working_directory {
         if !directory.is_absolute() {
             return Err(ShellError::WorkingDirectory {
@@ -838,6 +864,31 @@ fn normalize_options(mut options: ShellOptions) -> Result<ShellOptions, ShellErr
         }
     }
     Ok(options)
+}
+
+/// The longest `TERM` accepted (terminfo names are short; ncurses allows 128 bytes of path).
+const MAX_TERM_BYTES: usize = 64;
+
+/// A terminal type is a terminfo name (letters, digits, `-`, `.`, `+`, `_`), never a path, and
+/// a window has at least one row and column.
+fn check_terminal(terminal: &crate::types::TerminalOptions) -> Result<(), ShellError> {
+    let term = &terminal.term;
+    let name_ok = !term.is_empty()
+        && term.len() <= MAX_TERM_BYTES
+        && term
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.+_".contains(&b));
+    if !name_ok {
+        return Err(ShellError::InvalidOption {
+            reason: "the terminal type must be a terminfo name",
+        });
+    }
+    if terminal.window.rows == 0 || terminal.window.columns == 0 {
+        return Err(ShellError::InvalidOption {
+            reason: "the terminal window must have at least one row and one column",
+        });
+    }
+    Ok(())
 }
 
 impl Drop for Inner {

@@ -221,7 +221,7 @@ impl Output {
         self.changed.notify_waiters();
     }
 
-    fn finish_stream(&self, index: usize) {
+    pub(crate) fn finish_stream(&self, index: usize) {
         if let Some(stream) = self.lock().streams.get_mut(index) {
             stream.eof = true;
             stream.flowing = false;

@@ -38,6 +38,9 @@ pub(crate) struct Shell {
     pub(crate) resource_limits: ResourceLimits,
     pub(crate) commands: Mutex<HashMap<String, Arc<Command>>>,
     pub(crate) attachment: Mutex<Attachment>,
+    /// The window size of the client's terminal, for a shell whose commands run on a
+    /// pseudo-terminal: the size at Create, then the last resize.
+    pub(crate) window: Mutex<Option<crate::types::WindowSize>>,
 }
 
 /// Who the shell is attached to: the client session, or nobody since a Disconnect.

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+pub use wsman_os::terminal::WindowSize;
 use wsman_os::LinuxUser;
 
 /// Limits from `winrm/config/winrs` and `winrm/config/service`, plus the
@@ -127,6 +128,30 @@ pub struct ShellOptions {
     /// The client's `p:SessionId`: a Reconnect from the same client session to a shell that is
     /// still connected is a no-op, as MS-WSMV asks; from another session it is refused.
     pub client_session: Option<String>,
+    /// Run each command on a pseudo-terminal (a Linux extension the client asks for; without
+    /// it commands get pipes).
+    pub terminal: Option<TerminalOptions>,
+}
+
+/// A shell whose commands run on a pseudo-terminal: what the client's terminal is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TerminalOptions {
+    /// `TERM` for the commands (the client's terminal type, e.g. `xterm-256color`).
+    pub term: String,
+    /// The window size at Create; a resize signal changes it for the running command and
+    /// every later one.
+    pub window: WindowSize,
+}
+
+impl TerminalOptions {
+    /// A terminal of type `term` and size `window`.
+    pub fn new(term: impl Into<String>, window: WindowSize) -> Self {
+        Self {
+            term: term.into(),
+            window,
+        }
+    }
 }
 
 /// `rsp:CommandLine` and Command options.
@@ -286,6 +311,9 @@ pub enum ShellSignal {
     /// process group and their descendants (`setsid` ones too); the
     /// CommandId is released.
     Terminate,
+    /// The client's terminal changed size (a Linux extension): the command's pseudo-terminal
+    /// gets it (its foreground job gets SIGWINCH), and so do later commands of the shell.
+    WindowSize(WindowSize),
 }
 
 /// A command as Get/Enumerate show it.

@@ -212,7 +212,10 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-ipmi", &[]),
     ("wsman-events", &["wsman-proto"]),
     ("wsman-journal", &["wsman-events"]),
-    ("wsman-eventsource", &["wsman-events", "wsman-journal"]),
+    (
+        "wsman-eventsource",
+        &["wsman-events", "wsman-journal", "wsman-proto"],
+    ),
     ("wsman-collector", &["wsman-events", "wsman-proto"]),
     ("wsman-shell", &["wsman-os", "wsman-buffers"]),
     (
@@ -251,7 +254,13 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wevtutil", &["wsman-events", "wsman-journal"]),
     (
         "wsmand-mgmt",
-        &["wsman-client", "wsman-config", "wsman-auth", "wsman-proto"],
+        &[
+            "wsman-client",
+            "wsman-config",
+            "wsman-auth",
+            "wsman-proto",
+            "wsman-os",
+        ],
     ),
     (
         "wsmand",

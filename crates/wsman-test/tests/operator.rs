@@ -207,6 +207,36 @@ fn the_package_installs_serves_and_purges() {
     let file = systemd.exec_ok(&["sh", "-c", "LC_ALL=C od -An -c -N4 /usr/bin/wsmand"]);
     assert!(file.stdout.contains("E   L   F"), "{}", file.describe());
 
+    // The management service: installed disabled, run as its own system user, made at install.
+    let account = systemd.exec_ok(&["getent", "passwd", "wsmand-mgmt"]);
+    assert!(
+        account.stdout.trim_end().ends_with(":/usr/sbin/nologin"),
+        "{}",
+        account.describe()
+    );
+    assert_eq!(
+        systemd.unit_property("wsmand-mgmt.service", "UnitFileState"),
+        "disabled"
+    );
+    let mgmt_port = free_port();
+    let mgmt_dir = systemd.root().join("etc/wsmand");
+    std::fs::create_dir_all(&mgmt_dir).expect("/etc/wsmand");
+    std::fs::write(
+        mgmt_dir.join("mgmt.toml"),
+        format!(
+            "EnableRemoteManagement = false\nPort = {mgmt_port}\nBindAddresses = [\"*\"]\n\
+             Certificate = \"auto\"\nCredentials = \"os\"\nUnspecifiedClients = \"Allow\"\n\
+             AllowedClients = []\nDeniedClients = []\nRequestLog = \"journal\"\n\
+             SessionIdleMinutes = 15\nSessionLifetimeHours = 8\n"
+        ),
+    )
+    .expect("write mgmt.toml");
+    start_and_wait(&systemd, "wsmand-mgmt.service", mgmt_port);
+    let main_pid = systemd.unit_property("wsmand-mgmt.service", "MainPID");
+    let owner = systemd.exec_ok(&["stat", "-c", "%U", &format!("/proc/{main_pid}")]);
+    assert_eq!(owner.stdout.trim(), "wsmand-mgmt", "{}", owner.describe());
+    systemd.exec_ok(&["systemctl", "stop", "wsmand-mgmt.service"]);
+
     // Configured and restarted, it answers Identify on the host's loopback.
     let port = free_port();
     configure(&systemd, "/usr/bin/wsmand", port);

@@ -23,6 +23,14 @@ const CIMV2: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/";
 pub const HOST_DEADLINE: Duration = Duration::from_secs(8);
 /// Most instances read from one enumeration (services, processes).
 const MAX_ITEMS: usize = 20_000;
+/// The `winrm/config` resource.
+const CONFIG_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config";
+/// Most event log records the events page reads (the newest).
+pub const MAX_EVENTS: usize = 100;
+/// Deepest `winrm/config` nesting shown.
+const MAX_CONFIG_DEPTH: usize = 8;
+/// Most `winrm/config` settings shown.
+const MAX_CONFIG_ROWS: usize = 2000;
 /// Largest password file read.
 const MAX_PASSWORD_FILE: u64 = 1024;
 
@@ -163,6 +171,40 @@ pub struct ProcessRow {
     pub working_set: u64,
     /// CommandLine.
     pub command_line: String,
+}
+
+/// One `winrm/config` setting.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfigRow {
+    /// Its path below `Config`, e.g. `Service/Auth/Basic`.
+    pub path: String,
+    /// Its value as the host sent it.
+    pub value: String,
+    /// The `Source` attribute (`GPO`: set by policy), if any.
+    pub source: Option<String>,
+    /// Set by policy (`Source="GPO"`): the host refuses to change it.
+    pub locked: bool,
+}
+
+/// One event log record (`Win32_NTLogEvent`).
+#[derive(Clone, Debug, Serialize)]
+pub struct EventRow {
+    /// Logfile (Application, System, Security, ...).
+    pub logfile: String,
+    /// RecordNumber.
+    pub record_number: u64,
+    /// TimeGenerated as the host sent it.
+    pub time_generated: String,
+    /// SourceName.
+    pub source: String,
+    /// Type (Error, Warning, Information, ...).
+    pub event_type: String,
+    /// EventCode.
+    pub event_code: String,
+    /// Message.
+    pub message: String,
+    #[serde(skip)]
+    micros: i64,
 }
 
 /// What an action did.
@@ -332,18 +374,36 @@ impl Host {
         Ok(rows)
     }
 
-    /// The `winrm` command that runs `method` on the instance `class?key=value` of this host.
-    pub fn invoke_command(&self, method: &str, class: &str, key: &str, value: &str) -> String {
+    /// The `winrm` command that runs `method` with `parameters` on the instance
+    /// `class?key=value` of this host.
+    pub fn invoke_command(
+        &self,
+        method: &str,
+        class: &str,
+        (key, value): (&str, &str),
+        parameters: &[(String, String)],
+    ) -> String {
+        let parameters: Vec<String> = parameters
+            .iter()
+            .map(|(name, value)| format!("{name}=\"{value}\""))
+            .collect();
         format!(
-            "winrm invoke {method} wmicimv2/{class}?{key}={value} {} @{{}}",
-            self.switches()
+            "winrm invoke {method} wmicimv2/{class}?{key}={value} {} @{{{}}}",
+            self.switches(),
+            parameters.join(";")
         )
     }
 
-    async fn invoke(&self, class_name: &str, key: &str, value: &str, method: &str) -> ActionResult {
-        let command = self.invoke_command(method, class_name, key, value);
+    async fn invoke(
+        &self,
+        class_name: &str,
+        (key, value): (&str, &str),
+        method: &str,
+        parameters: &[(String, String)],
+    ) -> ActionResult {
+        let command = self.invoke_command(method, class_name, (key, value), parameters);
         let resource = class(class_name).with_selector(key, value);
-        match bounded(self.client.invoke(&resource, method, &[])).await {
+        match bounded(self.client.invoke(&resource, method, parameters)).await {
             Ok(output) => ActionResult {
                 return_value: property(&output, "ReturnValue").and_then(|t| t.parse().ok()),
                 error: None,
@@ -357,15 +417,185 @@ impl Host {
         }
     }
 
-    /// Starts or stops a service (`Win32_Service.StartService` / `StopService`).
+    /// Starts, stops, restarts, enables or disables a service through `Win32_Service`'s
+    /// methods (restart: `StopService`, then `StartService` unless the stop failed; a service
+    /// that was not running, ReturnValue 5, is started all the same).
     pub async fn service_action(&self, service: &str, action: ServiceAction) -> ActionResult {
-        self.invoke("Win32_Service", "Name", service, action.method())
-            .await
+        let key = ("Name", service);
+        let start_mode = |mode: &str| vec![("StartMode".to_owned(), mode.to_owned())];
+        match action {
+            ServiceAction::Start => self.invoke("Win32_Service", key, "StartService", &[]).await,
+            ServiceAction::Stop => self.invoke("Win32_Service", key, "StopService", &[]).await,
+            ServiceAction::Enable => {
+                self.invoke(
+                    "Win32_Service",
+                    key,
+                    "ChangeStartMode",
+                    &start_mode("Automatic"),
+                )
+                .await
+            }
+            ServiceAction::Disable => {
+                self.invoke(
+                    "Win32_Service",
+                    key,
+                    "ChangeStartMode",
+                    &start_mode("Disabled"),
+                )
+                .await
+            }
+            ServiceAction::Restart => {
+                let stop = self.invoke("Win32_Service", key, "StopService", &[]).await;
+                if stop.error.is_some() || !matches!(stop.return_value, Some(0 | 5)) {
+                    return stop;
+                }
+                let start = self.invoke("Win32_Service", key, "StartService", &[]).await;
+                ActionResult {
+                    command: format!("{}; {}", stop.command, start.command),
+                    ..start
+                }
+            }
+        }
     }
 
     /// Ends a process (`Win32_Process.Terminate`).
     pub async fn terminate(&self, pid: u32) -> ActionResult {
-        self.invoke("Win32_Process", "Handle", &pid.to_string(), "Terminate")
-            .await
+        self.invoke(
+            "Win32_Process",
+            ("Handle", &pid.to_string()),
+            "Terminate",
+            &[],
+        )
+        .await
+    }
+
+    /// The `winrm/config` tree, flattened to one row per setting in document order.
+    pub async fn config(&self) -> Result<Vec<ConfigRow>, String> {
+        let config = bounded(self.client.get(&Resource::new(CONFIG_URI))).await?;
+        let mut rows = Vec::new();
+        flatten_config(&config, "", 0, &mut rows);
+        Ok(rows)
+    }
+
+    /// The newest [`MAX_EVENTS`] event log records, newest first.
+    pub async fn events(&self) -> Result<Vec<EventRow>, String> {
+        let items = bounded(self.client.enumerate_first(
+            &class("Win32_NTLogEvent"),
+            &enumerate_options(),
+            MAX_EVENTS,
+        ))
+        .await?;
+        let text = |item: &Element, name: &str| property(item, name).unwrap_or_default();
+        let mut rows: Vec<EventRow> = items
+            .iter()
+            .map(|item| {
+                let time_generated = text(item, "TimeGenerated");
+                EventRow {
+                    logfile: text(item, "Logfile"),
+                    record_number: text(item, "RecordNumber").parse().unwrap_or(0),
+                    micros: micros(&time_generated).unwrap_or(i64::MIN),
+                    time_generated,
+                    source: text(item, "SourceName"),
+                    event_type: text(item, "Type"),
+                    event_code: text(item, "EventCode"),
+                    message: text(item, "Message"),
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            b.micros
+                .cmp(&a.micros)
+                .then(b.record_number.cmp(&a.record_number))
+        });
+        Ok(rows)
+    }
+}
+
+/// Appends `element`'s leaves under `prefix` (bounded in depth and count).
+fn flatten_config(element: &Element, prefix: &str, depth: usize, rows: &mut Vec<ConfigRow>) {
+    for child in element.elements() {
+        if rows.len() >= MAX_CONFIG_ROWS {
+            return;
+        }
+        let path = if prefix.is_empty() {
+            child.name.clone()
+        } else {
+            format!("{prefix}/{}", child.name)
+        };
+        if child.elements().next().is_some() && depth < MAX_CONFIG_DEPTH {
+            flatten_config(child, &path, depth + 1, rows);
+        } else {
+            let source = child.attr("Source").map(str::to_owned);
+            rows.push(ConfigRow {
+                path,
+                value: child.trimmed_text(),
+                locked: source.as_deref() == Some("GPO"),
+                source,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `winrm/config` Get answered by a real Windows host (recorded; provenance in the
+    /// fixtures' README).
+    const WINDOWS_CONFIG: &str =
+        include_str!("../../wsman-proto/tests/fixtures/windows/config/get-config.response.xml");
+
+    fn find<'a>(element: &'a Element, name: &str) -> Option<&'a Element> {
+        if element.name == name {
+            return Some(element);
+        }
+        element.elements().find_map(|child| find(child, name))
+    }
+
+    /// The leaves of the raw text, scanned without the XML parser: `<cfg:NAME>VALUE</cfg:NAME>`
+    /// and `<cfg:NAME/>`, in order.
+    fn leaves_in_text(text: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("<cfg:") {
+            rest = &rest[start + 5..];
+            let end = rest.find('>').expect("tag end");
+            let tag = &rest[..end];
+            let name = tag.split([' ', '/']).next().unwrap_or("").to_owned();
+            if tag.ends_with('/') {
+                out.push((name, String::new()));
+                continue;
+            }
+            let after = &rest[end + 1..];
+            let value_end = after.find('<').expect("next tag");
+            if after[value_end..].starts_with(&format!("</cfg:{name}>")) {
+                out.push((name, after[..value_end].to_owned()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_recorded_windows_config_flattens_to_its_leaves() {
+        let envelope =
+            wsman_proto::xml::parse(WINDOWS_CONFIG, &wsman_proto::xml::Limits::default())
+                .expect("the recorded answer parses");
+        let config = find(&envelope, "Config").expect("cfg:Config");
+        let mut rows = Vec::new();
+        flatten_config(config, "", 0, &mut rows);
+        let expected = leaves_in_text(WINDOWS_CONFIG);
+        assert!(expected.len() > 20, "{expected:?}");
+        let got: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| {
+                let leaf = r.path.rsplit('/').next().unwrap_or("").to_owned();
+                (leaf, r.value.clone())
+            })
+            .collect();
+        assert_eq!(got, expected);
+        assert!(rows.iter().all(|r| !r.locked && r.source.is_none()));
+        assert!(rows
+            .iter()
+            .any(|r| r.path == "Client/DefaultPorts/HTTPS" && r.value == "5986"));
     }
 }

@@ -41,6 +41,8 @@ pub struct AppState {
     pub fleet: crate::hosts::Fleet,
     /// Log every request (`RequestLog = journal`).
     pub request_log: bool,
+    /// Logins, refusals and actions (also logged).
+    pub audit: crate::audit::AuditTrail,
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -218,7 +220,12 @@ async fn dispatch(
     let headers = &parts.headers;
     let json_wanted = wants_json(headers);
     if headers.contains_key(header::AUTHORIZATION) {
-        tracing::warn!(client = %peer.ip(), "refused an Authorization header: the console logs in by form only");
+        state.audit.record(
+            peer.ip(),
+            "",
+            "refused",
+            "an Authorization header: the console logs in by form only",
+        );
         return (
             error(
                 json_wanted,
@@ -295,60 +302,22 @@ async fn dispatch(
                 html(StatusCode::OK, pages::fleet(&viewer, &summaries))
             }
         }
-        (&Method::GET, Route::HostOverview(name)) => match state.fleet.get(&name) {
-            None => error(
-                json_wanted,
-                StatusCode::NOT_FOUND,
-                "no such host in the configuration",
-            ),
-            Some(host) => {
-                let summary = host.summary().await;
-                if json_wanted {
-                    json(StatusCode::OK, &summary)
-                } else {
-                    html(
-                        StatusCode::OK,
-                        pages::overview(&viewer, &summary, &host.switches()),
-                    )
-                }
+        (&Method::GET, Route::Audit) => {
+            let records = state.audit.newest(crate::audit::MAX_RECORDS);
+            if json_wanted {
+                json(StatusCode::OK, &serde_json::json!({ "audit": records }))
+            } else {
+                html(StatusCode::OK, pages::audit(&viewer, &records))
             }
-        },
-        (&Method::GET, Route::Services(name)) => match state.fleet.get(&name) {
-            None => error(
-                json_wanted,
-                StatusCode::NOT_FOUND,
-                "no such host in the configuration",
-            ),
-            Some(host) => {
-                let rows = host.services().await;
-                if json_wanted {
-                    list_json(&rows, "services")
-                } else {
-                    html(
-                        StatusCode::OK,
-                        pages::services(&viewer, &name, &host.switches(), &rows),
-                    )
-                }
-            }
-        },
-        (&Method::GET, Route::Processes(name)) => match state.fleet.get(&name) {
-            None => error(
-                json_wanted,
-                StatusCode::NOT_FOUND,
-                "no such host in the configuration",
-            ),
-            Some(host) => {
-                let rows = host.processes().await;
-                if json_wanted {
-                    list_json(&rows, "processes")
-                } else {
-                    html(
-                        StatusCode::OK,
-                        pages::processes(&viewer, &name, &host.switches(), &rows),
-                    )
-                }
-            }
-        },
+        }
+        (
+            &Method::GET,
+            route @ (Route::HostOverview(_)
+            | Route::Services(_)
+            | Route::Processes(_)
+            | Route::Config(_)
+            | Route::Events(_)),
+        ) => host_page(state, &viewer, route, json_wanted).await,
         (
             &Method::POST,
             route @ (Route::Logout | Route::ServiceAction(..) | Route::Terminate(..)),
@@ -374,13 +343,79 @@ async fn dispatch(
     (answer, user)
 }
 
-fn list_json<T: Serialize>(rows: &Result<Vec<T>, String>, key: &str) -> Answer {
-    match rows {
-        Ok(rows) => json(StatusCode::OK, &serde_json::json!({ key: rows })),
-        Err(message) => json(
-            StatusCode::BAD_GATEWAY,
-            &serde_json::json!({ "error": message }),
-        ),
+/// A page about one configured host: the host looked up once (a name not in the
+/// configuration is never contacted), its data read, then answered as JSON or HTML.
+async fn host_page(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    route: Route,
+    json_wanted: bool,
+) -> Answer {
+    let name = match &route {
+        Route::HostOverview(name)
+        | Route::Services(name)
+        | Route::Processes(name)
+        | Route::Config(name)
+        | Route::Events(name) => name.clone(),
+        _ => return error(json_wanted, StatusCode::NOT_FOUND, "no such page"),
+    };
+    let Some(host) = state.fleet.get(&name) else {
+        return error(
+            json_wanted,
+            StatusCode::NOT_FOUND,
+            "no such host in the configuration",
+        );
+    };
+    let switches = host.switches();
+    /// JSON `{key: rows}` (502 with the error when the host failed), or the page.
+    fn list<T: Serialize>(
+        json_wanted: bool,
+        key: &str,
+        rows: &Result<Vec<T>, String>,
+        page: impl FnOnce() -> maud::Markup,
+    ) -> Answer {
+        match (json_wanted, rows) {
+            (true, Ok(rows)) => json(StatusCode::OK, &serde_json::json!({ key: rows })),
+            (true, Err(message)) => json(
+                StatusCode::BAD_GATEWAY,
+                &serde_json::json!({ "error": message }),
+            ),
+            (false, _) => html(StatusCode::OK, page()),
+        }
+    }
+    match route {
+        Route::Services(_) => {
+            let rows = host.services().await;
+            list(json_wanted, "services", &rows, || {
+                pages::services(viewer, &name, &switches, &rows)
+            })
+        }
+        Route::Processes(_) => {
+            let rows = host.processes().await;
+            list(json_wanted, "processes", &rows, || {
+                pages::processes(viewer, &name, &switches, &rows)
+            })
+        }
+        Route::Config(_) => {
+            let rows = host.config().await;
+            list(json_wanted, "config", &rows, || {
+                pages::config(viewer, &name, &switches, &rows)
+            })
+        }
+        Route::Events(_) => {
+            let rows = host.events().await;
+            list(json_wanted, "events", &rows, || {
+                pages::events(viewer, &name, &switches, &rows)
+            })
+        }
+        _ => {
+            let summary = host.summary().await;
+            if json_wanted {
+                json(StatusCode::OK, &summary)
+            } else {
+                html(StatusCode::OK, pages::overview(viewer, &summary, &switches))
+            }
+        }
     }
 }
 
@@ -438,7 +473,9 @@ async fn login(
     json_wanted: bool,
 ) -> Answer {
     if !origin_matches(headers) {
-        tracing::warn!(client = %peer.ip(), "login refused: cross-origin request");
+        state
+            .audit
+            .record(peer.ip(), "", "refused", "login: cross-origin request");
         return error(
             json_wanted,
             StatusCode::FORBIDDEN,
@@ -452,7 +489,12 @@ async fn login(
     let expected = cookie(headers, LOGIN_COOKIE);
     let sent = form.get("csrf");
     if !matches!((expected.as_deref(), sent), (Some(a), Some(b)) if tokens_equal(a, b)) {
-        tracing::warn!(client = %peer.ip(), "login refused: missing or wrong login token");
+        state.audit.record(
+            peer.ip(),
+            "",
+            "refused",
+            "login: missing or wrong login token",
+        );
         return error(
             json_wanted,
             StatusCode::FORBIDDEN,
@@ -468,7 +510,15 @@ async fn login(
     };
     match state.login.check(peer.ip(), user, password).await {
         LoginOutcome::Wait(wait) => {
-            tracing::warn!(audit = 1, client = %peer.ip(), user, wait_s = wait.as_secs(), "login refused: backoff after failed logins");
+            state.audit.record(
+                peer.ip(),
+                user,
+                "login backoff",
+                &format!(
+                    "refused unchecked: wait {} s after failed logins",
+                    wait.as_secs()
+                ),
+            );
             let mut answer = error(
                 json_wanted,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -481,7 +531,9 @@ async fn login(
             answer
         }
         LoginOutcome::Refused => {
-            tracing::warn!(audit = 1, client = %peer.ip(), user, "login failed");
+            state
+                .audit
+                .record(peer.ip(), user, "login failed", "wrong name or password");
             login_page(
                 json_wanted,
                 Some("The user name or password is incorrect."),
@@ -491,7 +543,9 @@ async fn login(
         LoginOutcome::Accepted(kind) => {
             let previous = cookie(headers, SESSION_COOKIE);
             let id = state.sessions.create(user, kind, previous.as_deref());
-            tracing::info!(audit = 1, client = %peer.ip(), user, kind, "login");
+            state
+                .audit
+                .record(peer.ip(), user, "login", &format!("{kind} user"));
             let mut answer = if json_wanted {
                 let csrf = state
                     .sessions
@@ -525,7 +579,12 @@ async fn change(
     json_wanted: bool,
 ) -> Answer {
     if !origin_matches(headers) {
-        tracing::warn!(audit = 1, client = %peer.ip(), user = %session.user, "change refused: cross-origin request");
+        state.audit.record(
+            peer.ip(),
+            &session.user,
+            "refused",
+            "change: cross-origin request",
+        );
         return error(
             json_wanted,
             StatusCode::FORBIDDEN,
@@ -543,7 +602,12 @@ async fn change(
             .map(str::to_owned)
     });
     if !sent.is_some_and(|token| tokens_equal(&token, &session.csrf)) {
-        tracing::warn!(audit = 1, client = %peer.ip(), user = %session.user, "change refused: missing or wrong CSRF token");
+        state.audit.record(
+            peer.ip(),
+            &session.user,
+            "refused",
+            "change: missing or wrong CSRF token",
+        );
         return error(
             json_wanted,
             StatusCode::FORBIDDEN,
@@ -557,7 +621,7 @@ async fn change(
     let (host_name, what, back, result): (String, String, String, ActionResult) = match route {
         Route::Logout => {
             state.sessions.remove(session_id);
-            tracing::info!(audit = 1, client = %peer.ip(), user = %session.user, "logout");
+            state.audit.record(peer.ip(), &session.user, "logout", "");
             let mut answer = if json_wanted {
                 json(StatusCode::OK, &serde_json::json!({ "logged_out": true }))
             } else {
@@ -579,7 +643,7 @@ async fn change(
             let result = host.service_action(&service, action).await;
             (
                 name.clone(),
-                format!("{} {service}", action.method()),
+                format!("{} {service}", action.name()),
                 format!("/hosts/{name}/services"),
                 result,
             )
@@ -608,15 +672,16 @@ async fn change(
             )
         }
     };
-    tracing::info!(
-        audit = 1,
-        client = %peer.ip(),
-        user = %session.user,
-        host = %host_name,
-        action = %what,
-        return_value = ?result.return_value,
-        error = result.error.as_deref().unwrap_or(""),
-        "action"
+    let outcome = match (&result.error, result.return_value) {
+        (Some(error), _) => format!("error: {error}"),
+        (None, Some(code)) => format!("ReturnValue {code}"),
+        (None, None) => "no ReturnValue".to_owned(),
+    };
+    state.audit.record(
+        peer.ip(),
+        &session.user,
+        "action",
+        &format!("{host_name}: {what}: {outcome}"),
     );
     let status = if result.error.is_some() {
         StatusCode::BAD_GATEWAY

@@ -7,15 +7,17 @@
 //! (`route`), the session (`sessions`), for a change the Origin and the CSRF token and the
 //! bounded form (`form`), then the page or action over the configured hosts (`hosts`),
 //! rendered by autoescaping templates (`pages`) or as JSON. Logins go through `login`, with
-//! `backoff` per address and per user. Settings are `wsman_config::mgmt`'s.
+//! `backoff` per address and per user, and OS accounts through the privileged `pam_helper`. Settings are `wsman_config::mgmt`'s.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod backoff;
 pub mod form;
 pub mod hosts;
 pub mod http;
 pub mod login;
 pub mod pages;
+pub mod pam_helper;
 pub mod route;
 pub mod server;
 pub mod sessions;

@@ -1,7 +1,8 @@
 //! Checking a login: the backoff first (an address or user still waiting is not checked at
 //! all), then the manager users (argon2id; an unknown name is verified against a dummy hash,
 //! so it costs the same work and gets the same answer as a wrong password), then the OS
-//! accounts. The hashing runs on the blocking pool, off the connection tasks.
+//! accounts through the privileged PAM helper (`pam_helper`), which also decides the login
+//! group. The hashing runs on the blocking pool, off the connection tasks.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use wsman_auth::AccountStore;
 use wsman_config::mgmt::Credentials;
 
 use crate::backoff::Backoff;
+use crate::pam_helper::{HelperClient, Verdict};
 
 /// What a login attempt gets.
 #[derive(Debug, PartialEq, Eq)]
@@ -27,15 +29,22 @@ pub enum LoginOutcome {
 pub struct Login {
     credentials: Credentials,
     managers: Arc<AccountStore>,
+    os_accounts: Option<HelperClient>,
     backoff: Backoff,
 }
 
 impl Login {
-    /// Checks against `managers` when `credentials` allows manager users.
-    pub fn new(credentials: Credentials, managers: AccountStore) -> Self {
+    /// Checks against `managers` when `credentials` allows manager users, and OS accounts
+    /// through the PAM helper (none: every OS login is refused).
+    pub fn new(
+        credentials: Credentials,
+        managers: AccountStore,
+        os_accounts: Option<HelperClient>,
+    ) -> Self {
         Self {
             credentials,
             managers: Arc::new(managers),
+            os_accounts,
             backoff: Backoff::default(),
         }
     }
@@ -56,14 +65,10 @@ impl Login {
             tokio::task::spawn_blocking(move || managers.verify(&name, &secret).is_some())
                 .await
                 .unwrap_or(false);
-        let accepted = match self.credentials {
-            Credentials::OsOrManager if manager => Some("manager"),
-            // OS accounts need the privileged PAM helper (docs/management-service.md: not
-            // built yet); until it exists they are refused with the same answer.
-            _ => {
-                tracing::debug!(user, "OS credentials are not checked yet: no PAM helper");
-                None
-            }
+        let accepted = if self.credentials == Credentials::OsOrManager && manager {
+            Some("manager")
+        } else {
+            self.os_account(user, password).await
         };
         match accepted {
             Some(kind) => {
@@ -73,6 +78,25 @@ impl Login {
             None => {
                 self.backoff.failed(address, user);
                 LoginOutcome::Refused
+            }
+        }
+    }
+
+    /// `Some("os")` when the PAM helper accepts the user (password, account, login group).
+    async fn os_account(&self, user: &str, password: &str) -> Option<&'static str> {
+        let Some(helper) = &self.os_accounts else {
+            tracing::warn!(user, "OS login refused: the PAM helper is not running");
+            return None;
+        };
+        match helper.check(user, password).await {
+            Ok(Verdict::Accepted { uid, .. }) => {
+                tracing::debug!(user, uid, "the PAM helper accepted an OS login");
+                Some("os")
+            }
+            Ok(Verdict::Refused) => None,
+            Err(error) => {
+                tracing::error!(user, %error, "the PAM helper failed; OS logins are refused");
+                None
             }
         }
     }

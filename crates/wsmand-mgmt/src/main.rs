@@ -1,6 +1,7 @@
 //! `wsmand-mgmt`: the management service's process. It reads everything it needs while it
 //! still may (settings, manager users, certificate, host passwords), binds its port, then
-//! drops to an unprivileged user before it serves a single connection.
+//! drops to an unprivileged user before it serves a single connection. Before dropping, it
+//! starts the privileged PAM helper (`pam-helper`, the same executable) on a socket pair.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use wsman_config::mgmt::{self, ClientRules, MgmtSettings, RequestLog};
 use wsmand_mgmt::http::AppState;
-use wsmand_mgmt::{hosts, login, server, sessions, tls};
+use wsmand_mgmt::{hosts, login, pam_helper, server, sessions, tls};
 
 /// The wsmand management service (HTTPS, port 8172 by default). Settings: DIR/mgmt.toml,
 /// changed with `wsmand mgmt set` while the service is stopped.
@@ -21,9 +22,27 @@ struct Cli {
     /// Directory holding mgmt.toml, mgmt-users.toml and mgmt-certs/.
     #[arg(long, env = "WSMAND_CONFIG_DIR", default_value = "/etc/wsmand")]
     config_dir: PathBuf,
-    /// The unprivileged user the service serves as, once started (when started as root).
-    #[arg(long, default_value = "nobody")]
+    /// The unprivileged user the service serves as, once started (when started as root): its
+    /// own system user, which the package creates, so nothing else runs with its identity.
+    #[arg(long, default_value = "wsmand-mgmt")]
     run_as: String,
+    #[command(subcommand)]
+    helper: Option<Helper>,
+}
+
+/// The privileged helper the service starts for itself; not for interactive use.
+#[derive(Debug, clap::Subcommand)]
+enum Helper {
+    /// Answer password checks on stdin (a socket from the service) until it closes.
+    #[command(hide = true)]
+    PamHelper {
+        /// The PAM service (`/etc/pam.d/NAME`).
+        #[arg(long)]
+        pam_service: String,
+        /// Only members of this group are accepted; empty: nobody.
+        #[arg(long)]
+        login_group: String,
+    },
 }
 
 fn init_logging() {
@@ -89,28 +108,55 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     );
     tracing::info!(fingerprint = %certificate.fingerprint, source = %certificate.source.display(), "certificate");
     let fleet = hosts::Fleet::new(&settings.hosts)?;
+    let (helper, helper_socket) =
+        pam_helper::spawn(&settings.pam_service, &settings.os_login_group)
+            .context("start the PAM helper")?;
+    tracing::info!(pid = helper.id(), "started the PAM helper");
     let listeners = server::bind(&settings)?;
     drop_privileges(&cli.run_as)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let _context = runtime.enter();
+    let os_accounts = pam_helper::HelperClient::new(helper_socket)?;
+    // The helper is reaped by whoever inherits it; it exits when this process's socket closes.
+    drop(helper);
     let state = Arc::new(AppState {
         sessions: sessions::Sessions::new(
             Duration::from_secs(u64::from(settings.session_idle_minutes) * 60),
             Duration::from_secs(u64::from(settings.session_lifetime_hours) * 3600),
         ),
-        login: login::Login::new(settings.credentials, managers),
+        login: login::Login::new(settings.credentials, managers, Some(os_accounts)),
         fleet,
         request_log: settings.request_log == RequestLog::Journal,
+        audit: wsmand_mgmt::audit::AuditTrail::default(),
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
     runtime.block_on(server::run(listeners, certificate.config, rules, state))
+}
+
+/// The helper's process: its stdin is the socket from the service.
+fn run_helper(pam_service: &str, login_group: &str) -> anyhow::Result<()> {
+    use std::os::fd::AsFd as _;
+    let socket = std::io::stdin().as_fd().try_clone_to_owned()?;
+    pam_helper::serve(
+        std::os::unix::net::UnixStream::from(socket),
+        pam_service,
+        login_group,
+    )
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging();
-    match run(cli) {
+    let result = match cli.helper {
+        Some(Helper::PamHelper {
+            pam_service,
+            login_group,
+        }) => run_helper(&pam_service, &login_group),
+        None => run(cli),
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error:#}");

@@ -4,7 +4,9 @@
 
 use maud::{html, Markup, DOCTYPE};
 
-use crate::hosts::{ActionResult, HostSummary, ProcessRow, ServiceRow};
+use crate::audit::AuditRecord;
+use crate::hosts::{ActionResult, ConfigRow, EventRow, HostSummary, ProcessRow, ServiceRow};
+use crate::route::ServiceAction;
 
 /// The stylesheet served at `/assets/style.css`.
 pub const STYLESHEET: &str = include_str!("../assets/style.css");
@@ -30,6 +32,9 @@ fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup {
             body {
                 header {
                     a.brand href="/fleet" { "wsmand management" }
+                    @if viewer.is_some() {
+                        a href="/audit" { "Audit" }
+                    }
                     @if let Some(viewer) = viewer {
                         form.logout method="post" action="/logout" {
                             span { (viewer.user) }
@@ -112,6 +117,8 @@ fn host_nav(name: &str) -> Markup {
             a href={ "/hosts/" (name) } { "Overview" }
             a href={ "/hosts/" (name) "/services" } { "Services" }
             a href={ "/hosts/" (name) "/processes" } { "Processes" }
+            a href={ "/hosts/" (name) "/events" } { "Events" }
+            a href={ "/hosts/" (name) "/config" } { "Configuration" }
         }
     }
 }
@@ -160,17 +167,124 @@ pub fn services(
                         @for row in rows {
                             tr {
                                 td { (row.name) } td { (row.display_name) } td { (row.state) } td { (row.start_mode) } td { (row.status) }
-                                td {
-                                    @let action = if row.state == "Running" { "stop" } else { "start" };
-                                    form method="post" action={ "/hosts/" (host) "/services/" (row.name) "/" (action) } {
-                                        input type="hidden" name="csrf" value=(viewer.csrf);
-                                        button type="submit" { (action) }
+                                td.actions {
+                                    @for action in service_actions(row) {
+                                        form method="post" action={ "/hosts/" (host) "/services/" (row.name) "/" (action.name()) } {
+                                            input type="hidden" name="csrf" value=(viewer.csrf);
+                                            button type="submit" { (action.name()) }
+                                        }
                                     }
                                 }
                             }
                         }
                     }
                 },
+            }
+            p.command {
+                "Each action from a shell: " code { "winrm invoke StartService|StopService wmicimv2/Win32_Service?Name=NAME " (switches) " @{}" }
+                ", " code { "winrm invoke ChangeStartMode wmicimv2/Win32_Service?Name=NAME " (switches) " @{StartMode=\"Automatic\"}" }
+            }
+        },
+    )
+}
+
+/// The actions a service row offers: start or stop and restart by its state, enable or
+/// disable by its start mode.
+fn service_actions(row: &ServiceRow) -> Vec<ServiceAction> {
+    let mut out = if row.state == "Running" {
+        vec![ServiceAction::Stop, ServiceAction::Restart]
+    } else {
+        vec![ServiceAction::Start]
+    };
+    out.push(
+        if row.start_mode == "Disabled" || row.start_mode == "Manual" {
+            ServiceAction::Enable
+        } else {
+            ServiceAction::Disable
+        },
+    );
+    out
+}
+
+/// The `winrm/config` tree of a host; values set by policy are marked locked.
+pub fn config(
+    viewer: &Viewer<'_>,
+    host: &str,
+    switches: &str,
+    rows: &Result<Vec<ConfigRow>, String>,
+) -> Markup {
+    layout(
+        &format!("{host}: configuration"),
+        Some(viewer),
+        html! {
+            h1 { (host) ": winrm/config" }
+            (host_nav(host))
+            p.command { "Same from a shell: " code { "winrm get winrm/config " (switches) } }
+            @match rows {
+                Err(error) => p.error { (error) },
+                Ok(rows) => table {
+                    thead { tr { th { "Setting" } th { "Value" } th { "Source" } } }
+                    tbody {
+                        @for row in rows {
+                            tr {
+                                td { (row.path) } td { (row.value) }
+                                td { @if row.locked { span.locked { "locked by policy (GPO)" } } @else { (row.source.as_deref().unwrap_or("")) } }
+                            }
+                        }
+                    }
+                },
+            }
+        },
+    )
+}
+
+/// The newest event log records of a host, newest first.
+pub fn events(
+    viewer: &Viewer<'_>,
+    host: &str,
+    switches: &str,
+    rows: &Result<Vec<EventRow>, String>,
+) -> Markup {
+    layout(
+        &format!("{host}: events"),
+        Some(viewer),
+        html! {
+            h1 { (host) ": events" }
+            (host_nav(host))
+            p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_NTLogEvent " (switches) } " (the console shows the newest " (crate::hosts::MAX_EVENTS) ")" }
+            @match rows {
+                Err(error) => p.error { (error) },
+                Ok(rows) => table {
+                    thead { tr { th { "Time" } th { "Log" } th { "Record" } th { "Source" } th { "Type" } th { "Code" } th { "Message" } } }
+                    tbody {
+                        @for row in rows {
+                            tr {
+                                td { (row.time_generated) } td { (row.logfile) } td { (row.record_number) }
+                                td { (row.source) } td { (row.event_type) } td { (row.event_code) } td.cmd { (row.message) }
+                            }
+                        }
+                    }
+                },
+            }
+        },
+    )
+}
+
+/// The console's own audit trail, newest first.
+pub fn audit(viewer: &Viewer<'_>, records: &[AuditRecord]) -> Markup {
+    layout(
+        "Audit",
+        Some(viewer),
+        html! {
+            h1 { "Audit trail" }
+            p.command { "The same records in the journal: " code { "journalctl -u wsmand-mgmt.service AUDIT=1" } }
+            table {
+                thead { tr { th { "Time" } th { "Client" } th { "User" } th { "Event" } th { "Detail" } } }
+                tbody {
+                    @for record in records {
+                        tr { td { (record.time) } td { (record.client) } td { (record.user) } td { (record.event) } td.cmd { (record.detail) } }
+                    }
+                }
             }
         },
     )

@@ -14,15 +14,36 @@ pub enum ServiceAction {
     Start,
     /// `Win32_Service.StopService`.
     Stop,
+    /// `StopService`, then `StartService` (WMI has no restart method).
+    Restart,
+    /// `Win32_Service.ChangeStartMode` to `Automatic` (start at boot).
+    Enable,
+    /// `Win32_Service.ChangeStartMode` to `Disabled`.
+    Disable,
 }
 
 impl ServiceAction {
-    /// The WMI method name.
-    pub fn method(self) -> &'static str {
+    /// The word in the URL and on the button.
+    pub fn name(self) -> &'static str {
         match self {
-            Self::Start => "StartService",
-            Self::Stop => "StopService",
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::Restart => "restart",
+            Self::Enable => "enable",
+            Self::Disable => "disable",
         }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Start,
+            Self::Stop,
+            Self::Restart,
+            Self::Enable,
+            Self::Disable,
+        ]
+        .into_iter()
+        .find(|a| a.name() == text)
     }
 }
 
@@ -41,12 +62,18 @@ pub enum Route {
     HostOverview(String),
     /// `GET /hosts/NAME/services`.
     Services(String),
-    /// `POST /hosts/NAME/services/SERVICE/start|stop`.
+    /// `POST /hosts/NAME/services/SERVICE/start|stop|restart|enable|disable`.
     ServiceAction(String, String, ServiceAction),
     /// `GET /hosts/NAME/processes`.
     Processes(String),
     /// `POST /hosts/NAME/processes/PID/terminate`.
     Terminate(String, u32),
+    /// `GET /hosts/NAME/config`: the `winrm/config` tree.
+    Config(String),
+    /// `GET /hosts/NAME/events`: the newest event log records.
+    Events(String),
+    /// `GET /audit`: the console's own audit trail.
+    Audit,
     /// `GET /assets/style.css`.
     Stylesheet,
 }
@@ -94,16 +121,15 @@ pub fn parse(target: &str) -> Result<Route, RouteError> {
         ["login"] => Route::Login,
         ["logout"] => Route::Logout,
         ["fleet"] => Route::Fleet,
+        ["audit"] => Route::Audit,
         ["assets", "style.css"] => Route::Stylesheet,
         ["hosts", name] => Route::HostOverview(host(name)?),
         ["hosts", name, "services"] => Route::Services(host(name)?),
         ["hosts", name, "processes"] => Route::Processes(host(name)?),
+        ["hosts", name, "config"] => Route::Config(host(name)?),
+        ["hosts", name, "events"] => Route::Events(host(name)?),
         ["hosts", name, "services", service, action] => {
-            let action = match *action {
-                "start" => ServiceAction::Start,
-                "stop" => ServiceAction::Stop,
-                _ => return Err(RouteError::NotFound),
-            };
+            let action = ServiceAction::parse(action).ok_or(RouteError::NotFound)?;
             Route::ServiceAction(host(name)?, host(service)?, action)
         }
         ["hosts", name, "processes", pid, "terminate"] => {
@@ -135,6 +161,19 @@ mod tests {
                 ServiceAction::Stop
             ))
         );
+        assert_eq!(
+            parse("/hosts/web1/services/cron.service/disable"),
+            Ok(Route::ServiceAction(
+                "web1".into(),
+                "cron.service".into(),
+                ServiceAction::Disable
+            ))
+        );
+        assert_eq!(
+            parse("/hosts/web1/config"),
+            Ok(Route::Config("web1".into()))
+        );
+        assert_eq!(parse("/audit"), Ok(Route::Audit));
         assert_eq!(
             parse("/hosts/web1/processes/42/terminate"),
             Ok(Route::Terminate("web1".into(), 42))

@@ -127,7 +127,12 @@ async fn accept_loop(
             }
         };
         if let ClientDecision::Denied(rule) = rules.decide(peer.ip()) {
-            tracing::warn!(audit = 1, client = %peer.ip(), rule = %rule, "connection refused before TLS");
+            state.audit.record(
+                peer.ip(),
+                "",
+                "refused",
+                &format!("connection refused before TLS by rule {rule}"),
+            );
             drop(stream);
             continue;
         }

@@ -31,18 +31,16 @@ pub struct ServiceCertificate {
     pub source: PathBuf,
 }
 
-/// Days since 1970-01-01 to a civil date (proleptic Gregorian; H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i32, u8, u8) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-    (year, month, day)
+/// Days since 1970-01-01 to the civil date in UTC (jiff's calendar, not our own arithmetic).
+fn civil_from_days(days: i64) -> anyhow::Result<(i32, u8, u8)> {
+    let date = jiff::Timestamp::from_second(days.saturating_mul(86_400))?
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    Ok((
+        i32::from(date.year()),
+        u8::try_from(date.month())?,
+        u8::try_from(date.day())?,
+    ))
 }
 
 fn today() -> i64 {
@@ -131,10 +129,10 @@ fn auto_certificate(config_dir: &Path, names: &[String]) -> anyhow::Result<(Path
         rcgen::DnType::CommonName,
         names.first().cloned().unwrap_or_default(),
     );
-    let (y, m, d) = civil_from_days(today() - 1);
+    let (y, m, d) = civil_from_days(today() - 1)?;
     params.not_before = rcgen::date_time_ymd(y, m, d);
     let expires = today() + AUTO_VALIDITY_DAYS;
-    let (y, m, d) = civil_from_days(expires);
+    let (y, m, d) = civil_from_days(expires)?;
     params.not_after = rcgen::date_time_ymd(y, m, d);
     let key_pair = rcgen::KeyPair::generate()?;
     let generated = params.self_signed(&key_pair)?;
@@ -202,10 +200,25 @@ pub fn load(settings: &MgmtSettings, config_dir: &Path) -> anyhow::Result<Servic
 mod tests {
     use super::*;
 
+    /// Compared with coreutils' `date`, an independent calendar.
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(20_415), (2025, 11, 23));
+    fn civil_dates_agree_with_date() {
+        for days in [0i64, 11_016, 20_415, 24_837, -1] {
+            let output = std::process::Command::new("date")
+                .args(["-u", "-d", &format!("@{}", days * 86_400), "+%Y %m %d"])
+                .output()
+                .expect("date");
+            let text = String::from_utf8_lossy(&output.stdout);
+            let fields: Vec<i64> = text
+                .split_whitespace()
+                .map(|f| f.parse().expect("number"))
+                .collect();
+            let (y, m, d) = civil_from_days(days).unwrap();
+            assert_eq!(
+                vec![i64::from(y), i64::from(m), i64::from(d)],
+                fields,
+                "{days}"
+            );
+        }
     }
 }

@@ -21,7 +21,7 @@ struct Service {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
-    _daemons: Vec<(ConfigDir, Daemon)>,
+    daemons: Vec<(ConfigDir, Daemon, u16)>,
 }
 
 impl Drop for Service {
@@ -37,29 +37,42 @@ fn wsmand_cli(dir: &Path) -> Command {
     command
 }
 
-fn start_daemon() -> (ConfigDir, Daemon, u16) {
+/// How a test's daemons are set up: a change to each config dir, and environment variables.
+type DaemonSetup<'a> = (&'a dyn Fn(&mut ConfigDir), &'a [(&'a str, &'a str)]);
+
+fn start_daemon(setup: DaemonSetup<'_>) -> (ConfigDir, Daemon, u16) {
     let port = free_port();
     let mut config = ConfigDir::new();
-    config.listener(ListenerSpec::http(port)).write();
+    config.listener(ListenerSpec::http(port));
+    (setup.0)(&mut config);
+    config.write();
     config.add_service_account();
-    let daemon = Daemon::start(&config, &[port]);
+    let daemon = Daemon::start_with_env(&config, &[port], setup.1);
     (config, daemon, port)
 }
 
 impl Service {
     /// The service with `hosts` wsmand daemons and `extra` lines in mgmt.toml.
     fn start(hosts: usize, extra: &str) -> Self {
+        Self::start_with(hosts, extra, (&|_| {}, &[]))
+    }
+
+    /// The same, each daemon set up by `setup`.
+    fn start_with(hosts: usize, extra: &str, setup: DaemonSetup<'_>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod");
         let port = free_port();
         let mut toml = format!(
             "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\nCertificate = \"auto\"\n\
-             Credentials = \"os+manager\"\nUnspecifiedClients = \"Allow\"\nAllowedClients = []\n\
+             UnspecifiedClients = \"Allow\"\nAllowedClients = []\n\
              RequestLog = \"journal\"\nSessionIdleMinutes = 15\nSessionLifetimeHours = 8\n{extra}\n"
         );
         if !extra.contains("DeniedClients") {
             toml.push_str("DeniedClients = []\n");
+        }
+        if !extra.contains("Credentials") {
+            toml.push_str("Credentials = \"os+manager\"\n");
         }
         let password_file = dir.path().join("host-password");
         std::fs::write(&password_file, SERVICE_PASSWORD).expect("write password");
@@ -67,13 +80,13 @@ impl Service {
             .expect("chmod");
         let mut daemons = Vec::new();
         for index in 0..hosts {
-            let (config, daemon, daemon_port) = start_daemon();
+            let (config, daemon, daemon_port) = start_daemon(setup);
             toml.push_str(&format!(
                 "\n[[Host]]\nName = \"host{index}\"\nUrl = \"http://127.0.0.1:{daemon_port}/wsman\"\n\
                  Username = \"{SERVICE_ACCOUNT}\"\nPasswordFile = \"{}\"\nAllowUnencrypted = true\n",
                 password_file.display()
             ));
-            daemons.push((config, daemon));
+            daemons.push((config, daemon, daemon_port));
         }
         std::fs::write(dir.path().join("mgmt.toml"), toml).expect("write mgmt.toml");
         let finished = wsman_test::process::run(
@@ -100,7 +113,7 @@ impl Service {
             child,
             port,
             dir,
-            _daemons: daemons,
+            daemons,
         };
         let start = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -564,9 +577,20 @@ fn the_service_serves_unprivileged_and_is_configured_only_while_stopped() {
         let status = std::fs::read_to_string(format!("/proc/{}/status", service.child.id()))
             .expect("status");
         let uid_line = status.lines().find(|l| l.starts_with("Uid:")).expect("Uid");
+        // By default it serves as its own system user, whose uid the OS reports.
+        let own = Command::new("id")
+            .args(["-u", "wsmand-mgmt"])
+            .output()
+            .expect("id");
         assert!(
-            uid_line.split_whitespace().skip(1).all(|uid| uid != "0"),
-            "{uid_line}"
+            own.status.success(),
+            "no wsmand-mgmt user (scripts/test.sh creates it)"
+        );
+        let own = String::from_utf8_lossy(&own.stdout).trim().to_owned();
+        assert_ne!(own, "0");
+        assert!(
+            uid_line.split_whitespace().skip(1).all(|uid| uid == own),
+            "{uid_line} (wsmand-mgmt is {own})"
         );
     }
     let refused = wsman_test::process::run(
@@ -610,4 +634,499 @@ fn nix_is_root() -> bool {
                 .map(|l| l.split_whitespace().nth(1) == Some("0"))
         })
         .unwrap_or(false)
+}
+
+/// The pid, the uids of `/proc/PID/status` and the command line of every child of `parent`.
+fn children_of(parent: u32) -> Vec<(u32, Vec<String>, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        if field("PPid:").first().map(String::as_str) == Some(&parent.to_string()) {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            out.push((pid, field("Uid:"), cmdline));
+        }
+    }
+    out
+}
+
+/// True while `pid` exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// The groups `id -nG USER` names (the OS's answer, not the service's).
+fn os_groups(user: &str) -> Vec<String> {
+    let output = Command::new("id").args(["-nG", user]).output().expect("id");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn os_logins_go_through_the_privileged_pam_helper() {
+    let (Ok(admin), Ok(admin_password), Ok(plain), Ok(plain_password)) = (
+        std::env::var("WSMAN_TEST_PAM_USER"),
+        std::env::var("WSMAN_TEST_PAM_PASSWORD"),
+        std::env::var("WSMAN_TEST_PAM_PLAIN_USER"),
+        std::env::var("WSMAN_TEST_PAM_PLAIN_PASSWORD"),
+    ) else {
+        eprintln!("skipped: set WSMAN_TEST_PAM_USER/_PASSWORD and _PLAIN_USER/_PASSWORD");
+        return;
+    };
+    if !nix_is_root() {
+        eprintln!("skipped: the PAM helper keeps root only when the service starts as root");
+        return;
+    }
+    assert!(os_groups(&admin).iter().any(|g| g == "wsmand-admins"));
+    assert!(!os_groups(&plain).iter().any(|g| g == "wsmand-admins"));
+    let mut service = Service::start(1, "Credentials = \"os\"\nOsLoginGroup = \"wsmand-admins\"");
+    // A member of the login group logs in with the password PAM knows, and may use the console.
+    let (reply, session) = service.login(&admin, &admin_password, None);
+    assert_eq!(reply.status, 200, "{} {}", reply.body, service.log());
+    let session = session.expect("session");
+    assert_eq!(service.get_json(&session, "/fleet").status, 200);
+    // A wrong password, an account outside the group and an unknown user: one answer.
+    let (wrong, s1) = service.login(&admin, &format!("{admin_password}-wrong"), None);
+    let (outsider, s2) = service.login(&plain, &plain_password, None);
+    let (unknown, s3) = service.login("wsmand-no-such-user-x7", &admin_password, None);
+    assert_eq!((s1, s2, s3), (None, None, None));
+    let without_token = |r: &Reply| {
+        let mut v = r.json();
+        v["login_token"] = serde_json::Value::Null;
+        (r.status, v)
+    };
+    assert_eq!(without_token(&wrong).0, 401);
+    assert_eq!(without_token(&wrong), without_token(&outsider));
+    assert_eq!(without_token(&wrong), without_token(&unknown));
+    // Manager users are not accepted with Credentials = os.
+    let (manager, _) = service.login(MANAGER, MANAGER_PASSWORD, None);
+    assert_eq!(manager.status, 401);
+    // The serving process is unprivileged; its one child, the helper, is root.
+    let service_pid = service.child.id();
+    let status = std::fs::read_to_string(format!("/proc/{service_pid}/status")).expect("status");
+    let uids = status.lines().find(|l| l.starts_with("Uid:")).expect("Uid");
+    assert!(uids.split_whitespace().skip(1).all(|u| u != "0"), "{uids}");
+    let children = children_of(service_pid);
+    assert_eq!(children.len(), 1, "{children:?}");
+    let (helper, helper_uids, cmdline) = &children[0];
+    assert!(cmdline.contains("pam-helper"), "{cmdline}");
+    assert!(helper_uids.iter().all(|u| u == "0"), "{helper_uids:?}");
+    let log = service.log();
+    for secret in [&admin_password, &plain_password] {
+        assert!(!log.contains(secret.as_str()), "a password reached the log");
+    }
+    assert!(log.contains("not in the login group"), "{log}");
+    // Killing the serving process ends the helper.
+    let _ = service.child.kill();
+    let _ = service.child.wait();
+    let start = Instant::now();
+    while alive(*helper) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the PAM helper {helper} outlived the service"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Our `winrm` CLI against daemon `index` of `service`, as the console reaches it.
+fn winrm_cli(service: &Service, index: usize, args: &[&str]) -> wsman_test::process::Finished {
+    let client = ConfigDir::new();
+    client.write();
+    let port = service.daemons[index].2;
+    let mut command = Command::new(wsman_test::binaries::winrm());
+    command
+        .args(args)
+        .args([
+            &format!("-r:http://127.0.0.1:{port}/wsman"),
+            &format!("-u:{SERVICE_ACCOUNT}"),
+            &format!("-p:{SERVICE_PASSWORD}"),
+            "-a:Basic",
+            "-unencrypted",
+        ])
+        .env("WSMAND_CONFIG_DIR", client.path());
+    wsman_test::process::run(&mut command, None, Duration::from_secs(60))
+}
+
+/// `winrm get winrm/config` text as (path below Config, value, locked) per `Name = value` line.
+fn parse_winrm_config(text: &str) -> Vec<(String, String, bool)> {
+    let mut stack: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let depth = (line.len() - line.trim_start().len()) / 4;
+        let line = line.trim();
+        stack.truncate(depth);
+        match line.split_once(" = ") {
+            Some((name, value)) => {
+                let locked = value.ends_with("[Source=\"GPO\"]");
+                let value = value.trim_end_matches("[Source=\"GPO\"]").trim_end();
+                let path: Vec<&str> = stack
+                    .iter()
+                    .skip(1)
+                    .map(String::as_str)
+                    .chain([name])
+                    .collect();
+                out.push((path.join("/"), value.to_owned(), locked));
+            }
+            None => stack.push(line.to_owned()),
+        }
+    }
+    out
+}
+
+#[test]
+fn the_config_page_matches_the_winrm_cli_and_shows_policy_locks() {
+    let service = Service::start_with(
+        1,
+        "",
+        (
+            &|config: &mut ConfigDir| {
+                config.write_policy("50-console", "[Config]\nMaxTimeoutms = 120000\n");
+            },
+            &[],
+        ),
+    );
+    let (session, _) = service.manager_session();
+    let reply = service.get_json(&session, "/hosts/host0/config");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let rows = reply.json()["config"].as_array().expect("config").clone();
+    let cli = winrm_cli(&service, 0, &["get", "winrm/config"]);
+    assert_eq!(cli.code(), 0, "{}", cli.describe());
+    let expected = parse_winrm_config(&cli.stdout);
+    assert!(expected.len() >= 10, "{}", cli.stdout);
+    let mut compared = 0;
+    for (path, value, locked) in &expected {
+        if value == "null" {
+            continue;
+        }
+        let row = rows
+            .iter()
+            .find(|r| r["path"].as_str() == Some(path.as_str()))
+            .unwrap_or_else(|| panic!("{path} missing from the page: {rows:?}"));
+        assert_eq!(row["value"].as_str(), Some(value.as_str()), "{path}");
+        assert_eq!(row["locked"].as_bool(), Some(*locked), "{path}");
+        compared += 1;
+    }
+    assert!(compared >= 10);
+    // The policy file's value is what the host reports, locked.
+    let pinned = rows
+        .iter()
+        .find(|r| r["path"] == "MaxTimeoutms")
+        .expect("MaxTimeoutms");
+    assert_eq!(pinned["value"], "120000");
+    assert_eq!(pinned["locked"], true);
+    let page = service.curl(&[
+        "-H",
+        &format!("Cookie: __Host-wsmand-session={session}"),
+        &service.url("/hosts/host0/config"),
+    ]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("winrm get winrm/config"));
+    assert!(page.body.contains("locked by policy"));
+}
+
+#[test]
+fn the_events_page_shows_the_newest_records_first_and_bounded() {
+    let messages: Vec<String> = (0..130)
+        .map(|n| format!("console event <b>{n}</b>"))
+        .collect();
+    let entries: Vec<Vec<(&str, &str)>> = messages
+        .iter()
+        .map(|m| {
+            vec![
+                ("SYSLOG_IDENTIFIER", "console-test"),
+                ("PRIORITY", "4"),
+                ("MESSAGE", m.as_str()),
+                ("_PID", "4242"),
+                ("_UID", "0"),
+            ]
+        })
+        .collect();
+    let refs: Vec<&[(&str, &str)]> = entries.iter().map(Vec::as_slice).collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let Some(journal) = wsman_test::journal::JournalDir::from_entries(now - 60_000_000, &refs)
+    else {
+        return;
+    };
+    let directory = journal.path().to_str().expect("UTF-8").to_owned();
+    let env = [("WSMAND_JOURNAL_DIRECTORY", directory.as_str())];
+    let service = Service::start_with(
+        1,
+        "",
+        (
+            &|config: &mut ConfigDir| {
+                config.set(
+                    "Security",
+                    "EventLogSDDL",
+                    "\"O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;BU)\"",
+                );
+            },
+            &env,
+        ),
+    );
+    let (session, _) = service.manager_session();
+    let reply = service.get_json(&session, "/hosts/host0/events");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let events = reply.json()["events"].as_array().expect("events").clone();
+    let shown: Vec<&str> = events
+        .iter()
+        .map(|e| e["message"].as_str().expect("message"))
+        .collect();
+    // The newest 100 of what the test wrote, newest first.
+    let newest: Vec<&str> = messages
+        .iter()
+        .rev()
+        .take(100)
+        .map(String::as_str)
+        .collect();
+    assert_eq!(shown, newest);
+    assert_eq!(events[0]["source"], "console-test");
+    assert_eq!(events[0]["event_type"], "Warning");
+    // Host text is escaped in the page, never markup.
+    let page = service.curl(&[
+        "-H",
+        &format!("Cookie: __Host-wsmand-session={session}"),
+        &service.url("/hosts/host0/events"),
+    ]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("console event &lt;b&gt;129&lt;/b&gt;"));
+    assert!(!page.body.contains("<b>129</b>"));
+    assert!(page
+        .body
+        .contains("winrm enumerate wmicimv2/Win32_NTLogEvent"));
+    drop(service);
+    drop(journal);
+}
+
+#[test]
+fn service_actions_answer_as_the_winrm_cli_does_and_are_audited() {
+    let service = Service::start(1, "");
+    let (session, csrf) = service.manager_session();
+    let cookie = format!("Cookie: __Host-wsmand-session={session}");
+    let origin = format!("Origin: https://127.0.0.1:{}", service.port);
+    let token = format!("csrf={csrf}");
+    let unit = "wsmand-console-no-such.service";
+    for (action, method, parameters) in [
+        ("restart", "StopService", "@{}"),
+        ("disable", "ChangeStartMode", "@{StartMode=\"Disabled\"}"),
+        ("enable", "ChangeStartMode", "@{StartMode=\"Automatic\"}"),
+    ] {
+        let reply = service.curl(&[
+            "-H",
+            "Accept: application/json",
+            "-H",
+            &cookie,
+            "-H",
+            &origin,
+            "--data",
+            &token,
+            &service.url(&format!("/hosts/host0/services/{unit}/{action}")),
+        ]);
+        let answer = reply.json();
+        let command = answer["command"].as_str().expect("command");
+        assert!(
+            command.starts_with(&format!(
+                "winrm invoke {method} wmicimv2/Win32_Service?Name={unit}"
+            )),
+            "{command}"
+        );
+        assert!(command.ends_with(parameters), "{command}");
+        // The CLI, given the same method, gets the same outcome from the same host.
+        let cli = winrm_cli(
+            &service,
+            0,
+            &[
+                "invoke",
+                method,
+                &format!("wmicimv2/Win32_Service?Name={unit}"),
+                parameters,
+            ],
+        );
+        match answer["return_value"].as_u64() {
+            Some(code) => {
+                assert_eq!(reply.status, 200, "{}", reply.body);
+                assert!(
+                    cli.stdout.contains(&format!("ReturnValue = {code}")),
+                    "{}",
+                    cli.describe()
+                );
+            }
+            None => {
+                assert_eq!(reply.status, 502, "{}", reply.body);
+                assert_ne!(cli.code(), 0, "{}", cli.describe());
+            }
+        }
+    }
+    // The audit trail shows this session's login and actions, newest first.
+    let audit = service.get_json(&session, "/audit");
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    let records = audit.json()["audit"].as_array().expect("audit").clone();
+    let events: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["event"].as_str().unwrap_or(""),
+                r["user"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            ("action", MANAGER),
+            ("action", MANAGER),
+            ("action", MANAGER),
+            ("login", MANAGER)
+        ]
+    );
+    assert!(records[0]["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("enable") && d.contains(unit)));
+    assert!(records.iter().all(|r| r["client"] == "127.0.0.1"));
+    let log = without_colours(&service.log());
+    assert_eq!(log.matches("audit=1").count(), 4, "{log}");
+}
+
+/// `text` without the terminal colour sequences (`ESC [ ... m`) of the log.
+fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The helper process alone, its stdin one end of a socket pair this test holds.
+fn helper_process() -> (Child, std::os::unix::net::UnixStream) {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    let child = Command::new(env!("CARGO_BIN_EXE_wsmand-mgmt"))
+        .args([
+            "pam-helper",
+            "--pam-service",
+            "wsmand",
+            "--login-group",
+            "wsmand-admins",
+        ])
+        .env_remove("JOURNAL_STREAM")
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the helper");
+    ours.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    (child, ours)
+}
+
+#[test]
+fn the_pam_helper_answers_only_its_protocol() {
+    let (Ok(admin), Ok(admin_password)) = (
+        std::env::var("WSMAN_TEST_PAM_USER"),
+        std::env::var("WSMAN_TEST_PAM_PASSWORD"),
+    ) else {
+        eprintln!("skipped: set WSMAN_TEST_PAM_USER and WSMAN_TEST_PAM_PASSWORD");
+        return;
+    };
+    if !nix_is_root() {
+        eprintln!("skipped: only root's helper can check another user's password");
+        return;
+    }
+    let uid: u32 = {
+        let out = Command::new("id")
+            .args(["-u", &admin])
+            .output()
+            .expect("id");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("uid")
+    };
+    let request = |user: &str, password: &str| {
+        let mut frame = vec![user.len() as u8];
+        frame.extend_from_slice(&(password.len() as u16).to_be_bytes());
+        frame.extend_from_slice(user.as_bytes());
+        frame.extend_from_slice(password.as_bytes());
+        frame
+    };
+    // Accepted: 1, then the uid the OS gives the user.
+    let (mut child, mut socket) = helper_process();
+    socket
+        .write_all(&request(&admin, &admin_password))
+        .expect("write");
+    let mut answer = [0u8; 5];
+    socket.read_exact(&mut answer).expect("answer");
+    assert_eq!(answer[0], 1);
+    assert_eq!(
+        u32::from_be_bytes([answer[1], answer[2], answer[3], answer[4]]),
+        uid
+    );
+    let mut count = [0u8; 1];
+    socket.read_exact(&mut count).expect("count");
+    let mut groups = vec![0u8; usize::from(count[0]) * 4];
+    socket.read_exact(&mut groups).expect("groups");
+    // Refused: one byte 0, for a wrong password and an unknown user alike.
+    for (user, password) in [
+        (admin.as_str(), "not-the-password"),
+        ("wsmand-no-such-user-x7", admin_password.as_str()),
+    ] {
+        socket.write_all(&request(user, password)).expect("write");
+        let mut refused = [9u8; 1];
+        socket.read_exact(&mut refused).expect("answer");
+        assert_eq!(refused, [0]);
+    }
+    // The socket closing ends it cleanly.
+    drop(socket);
+    assert!(child.wait().expect("wait").success());
+    // A frame outside the protocol (an empty user name) ends it without an answer.
+    let (mut child, mut socket) = helper_process();
+    socket.write_all(&[0, 0, 1, b'x']).expect("write");
+    let mut rest = Vec::new();
+    let _ = socket.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{rest:?}");
+    let status = child.wait().expect("wait");
+    assert!(!status.success());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    assert!(stderr.contains("bad request"), "{stderr}");
+    assert!(
+        !stderr.contains(&admin_password),
+        "a password reached the log"
+    );
 }

@@ -51,6 +51,7 @@ pub(super) mod stage {
     pub(in super::super) const SIGNALS: u8 = 9;
     pub(in super::super) const EXEC: u8 = 10;
     pub(in super::super) const STDIO: u8 = 11;
+    pub(in super::super) const CONTROLLING_TERMINAL: u8 = 12;
 }
 
 /// What `execvp` runs a file with when the kernel does not recognise its format (no `#!`).
@@ -74,6 +75,8 @@ pub(super) struct ChildPlan<'a> {
     pub(super) stdio: [RawFd; 3],
     /// The write end of the stage pipe (close-on-exec).
     pub(super) stage_fd: RawFd,
+    /// stdin is a terminal's peer: make it the new session's controlling terminal.
+    pub(super) controlling_terminal: bool,
     /// `tasks` (v1) / `cgroup.procs` (v2) of each of the shell's groups, open for writing.
     pub(super) cgroup_fds: &'a [RawFd],
     /// `(resource, limit)` pairs to set.
@@ -251,6 +254,21 @@ mod raw {
         checked(unsafe { libc::syscall(libc::SYS_setsid) })
     }
 
+    /// `ioctl(fd, TIOCSCTTY, 0)`: the terminal on `fd` becomes the controlling terminal of
+    /// this session (whose leader the caller is), its process group the foreground one.
+    pub(super) fn take_controlling_terminal(fd: c_int) -> Result {
+        // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal it from another
+        // session).
+        checked(unsafe {
+            libc::syscall(
+                libc::SYS_ioctl,
+                fd as c_long,
+                libc::TIOCSCTTY as c_long,
+                0 as c_long,
+            )
+        })
+    }
+
     pub(super) fn write(fd: c_int, data: &[u8]) -> Result {
         // SAFETY: the kernel reads `data.len()` bytes from a live slice.
         checked(unsafe { libc::syscall(libc::SYS_write, fd as c_long, data.as_ptr(), data.len()) })
@@ -420,6 +438,9 @@ fn run_child(plan: &ChildPlan<'_>) -> Result<std::convert::Infallible, (u8, c_in
         raw::dup3(source, target).map_err(fail(stage::STDIO))?;
     }
     raw::setsid().map_err(fail(stage::NEW_SESSION))?;
+    if plan.controlling_terminal {
+        raw::take_controlling_terminal(0).map_err(fail(stage::CONTROLLING_TERMINAL))?;
+    }
     for &fd in plan.cgroup_fds {
         // "0" means the writing task: the child, whose only thread this is.
         if raw::write(fd, b"0").map_err(fail(stage::JOIN_CGROUP))? != 1 {
@@ -506,10 +527,18 @@ pub struct Child {
     pub stdout: Option<OwnedFd>,
     /// The read end of the child's stderr, if piped.
     pub stderr: Option<OwnedFd>,
+    /// The master of the child's pseudo-terminal, when it runs on one (stdin, stdout and
+    /// stderr are then all its peer): non-blocking, close-on-exec.
+    pub terminal: Option<OwnedFd>,
 }
 
 impl Child {
-    pub(super) fn new(pid: u32, pidfd: Option<OwnedFd>, stdio: [Option<OwnedFd>; 3]) -> Self {
+    pub(super) fn new(
+        pid: u32,
+        pidfd: Option<OwnedFd>,
+        stdio: [Option<OwnedFd>; 3],
+        terminal: Option<OwnedFd>,
+    ) -> Self {
         let [stdin, stdout, stderr] = stdio;
         Self {
             pid,
@@ -518,6 +547,7 @@ impl Child {
             stdin,
             stdout,
             stderr,
+            terminal,
         }
     }
 
@@ -633,6 +663,8 @@ pub(super) struct Stdio {
     /// Kept open until the spawn returns: the child dups them onto 0, 1 and 2.
     pub(super) child: [OwnedFd; 3],
     pub(super) parent: [Option<OwnedFd>; 3],
+    /// The pseudo-terminal's master, when the child's stdio is its peer.
+    pub(super) terminal: Option<OwnedFd>,
 }
 
 impl Stdio {
@@ -647,6 +679,7 @@ impl Stdio {
             return Ok(Self {
                 child: [null.try_clone()?, null.try_clone()?, null],
                 parent: [None, None, None],
+                terminal: None,
             });
         }
         let (stdin_read, stdin_write) = pipe()?;
@@ -659,6 +692,25 @@ impl Stdio {
                 above_stdio(stderr_write)?,
             ],
             parent: [Some(stdin_write), Some(stdout_read), Some(stderr_read)],
+            terminal: None,
+        })
+    }
+
+    /// A new pseudo-terminal of `size`: its peer on all three, given to `owner` (uid, gid)
+    /// when the child switches user.
+    pub(super) fn terminal(
+        size: crate::terminal::WindowSize,
+        owner: Option<(u32, u32)>,
+    ) -> io::Result<Self> {
+        let (master, peer) = crate::terminal::open_pseudo_terminal(size)?;
+        if let Some((uid, gid)) = owner {
+            crate::terminal::give_terminal_to(peer.as_fd(), uid, gid)?;
+        }
+        let peer = above_stdio(peer)?;
+        Ok(Self {
+            child: [peer.try_clone()?, peer.try_clone()?, peer],
+            parent: [None, None, None],
+            terminal: Some(above_stdio(master)?),
         })
     }
 }

@@ -75,6 +75,9 @@ pub mod signal {
     pub const PSRP_CRTL_C: &str = "http://schemas.microsoft.com/powershell/signal/crtl_c";
     /// PSRP pipeline stop as MS-WSMV spells it (pypsrp sends this).
     pub const PSRP_CTRL_C: &str = "http://schemas.microsoft.com/powershell/signal/ctrl_c";
+    /// wsmand's extension: the client's terminal changed size; the body carries
+    /// `<l:WindowSize Rows=".." Columns=".."/>` in [`crate::ns::WSMAND_SHELL`].
+    pub const WINDOW_SIZE: &str = "urn:wsmand:shell:signal:window-size";
 }
 
 /// `rsp:CommandState@State` URIs.
@@ -95,6 +98,14 @@ pub mod option {
     pub const SKIP_CMD_SHELL: &str = "WINRS_SKIP_CMD_SHELL";
     pub const KEEPALIVE: &str = "WSMAN_CMDSHELL_OPTION_KEEPALIVE";
     pub const PROTOCOL_VERSION: &str = "protocolversion";
+    /// wsmand's extension (Create): TRUE runs the shell's commands on a pseudo-terminal.
+    pub const PTY: &str = "WSMAND_PTY";
+    /// With [`PTY`]: the terminal type (`TERM`); default [`super::DEFAULT_TERM`].
+    pub const PTY_TERM: &str = "WSMAND_PTY_TERM";
+    /// With [`PTY`]: the window's columns; default 80.
+    pub const PTY_COLUMNS: &str = "WSMAND_PTY_COLUMNS";
+    /// With [`PTY`]: the window's rows; default 24.
+    pub const PTY_ROWS: &str = "WSMAND_PTY_ROWS";
     /// Every option a shell request may carry.
     pub const KNOWN: &[&str] = &[
         NOPROFILE,
@@ -103,7 +114,56 @@ pub mod option {
         SKIP_CMD_SHELL,
         KEEPALIVE,
         PROTOCOL_VERSION,
+        PTY,
+        PTY_TERM,
+        PTY_COLUMNS,
+        PTY_ROWS,
     ];
+}
+
+/// `TERM` of a terminal shell whose client named none.
+pub const DEFAULT_TERM: &str = "xterm";
+/// The longest terminal type accepted (terminfo names are short).
+pub const MAX_TERM_LEN: usize = 64;
+
+/// A terminal window: rows and columns, each at least 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TerminalSize {
+    pub rows: u16,
+    pub columns: u16,
+}
+
+impl Default for TerminalSize {
+    /// What a terminal without a window reports: 24 rows of 80 columns.
+    fn default() -> Self {
+        Self {
+            rows: 24,
+            columns: 80,
+        }
+    }
+}
+
+/// The terminal a client asks for at Create ([`option::PTY`] and its companions).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TerminalRequest {
+    /// `TERM`: a terminfo name (letters, digits, `-`, `.`, `+`, `_`; at most
+    /// [`MAX_TERM_LEN`]).
+    pub term: String,
+    pub size: TerminalSize,
+}
+
+/// A terminal type is a terminfo name, never a path.
+pub fn is_terminal_type(term: &str) -> bool {
+    !term.is_empty()
+        && term.len() <= MAX_TERM_LEN
+        && term
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.+_".contains(&b))
+}
+
+/// One dimension of a window: an integer from 1 to 65535.
+pub(crate) fn parse_dimension(text: &str) -> Option<u16> {
+    text.trim().parse::<u16>().ok().filter(|value| *value > 0)
 }
 
 /// A `rsp:Signal` code, compared case-insensitively (pywinrm and pypsrp spell them
@@ -115,6 +175,9 @@ pub enum SignalCode {
     Terminate,
     /// PSRP pipeline stop (`crtl_c` or `ctrl_c` under `powershell/signal/`).
     PsrpStop,
+    /// wsmand's resize of a terminal shell's window ([`signal::WINDOW_SIZE`]); the size is in
+    /// the `window_size` of [`Signal`].
+    WindowSize,
     /// Anything else, kept as sent.
     Other(String),
 }
@@ -132,6 +195,8 @@ impl SignalCode {
             Self::Terminate
         } else if is(signal::PSRP_CRTL_C) || is(signal::PSRP_CTRL_C) {
             Self::PsrpStop
+        } else if is(signal::WINDOW_SIZE) {
+            Self::WindowSize
         } else {
             Self::Other(code.to_owned())
         }
@@ -144,6 +209,7 @@ impl SignalCode {
             Self::CtrlBreak => signal::CTRL_BREAK,
             Self::Terminate => signal::TERMINATE,
             Self::PsrpStop => signal::PSRP_CRTL_C,
+            Self::WindowSize => signal::WINDOW_SIZE,
             Self::Other(u) => u,
         }
     }

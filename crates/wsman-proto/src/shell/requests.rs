@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use super::{bool_option, decode_base64, encode_base64, expect_body, is_rsp, words, StreamData};
-use super::{rsp_decl, SignalCode};
+use super::{
+    is_terminal_type, parse_dimension, rsp_decl, SignalCode, TerminalRequest, TerminalSize,
+};
 use crate::duration;
 use crate::fault::Fault;
 use crate::headers::OptionSet;
@@ -19,6 +21,10 @@ pub struct WinrsOptions {
     pub console_mode_stdin: Option<bool>,
     pub skip_cmd_shell: Option<bool>,
     pub keepalive: Option<bool>,
+    /// wsmand's extension: run the shell's commands on a pseudo-terminal (`WSMAND_PTY`
+    /// TRUE, with `WSMAND_PTY_TERM`, `WSMAND_PTY_COLUMNS`, `WSMAND_PTY_ROWS`). Sent without
+    /// MustComply, so a server that does not know it (Windows) gives pipes.
+    pub terminal: Option<TerminalRequest>,
 }
 
 impl WinrsOptions {
@@ -43,6 +49,7 @@ impl WinrsOptions {
             console_mode_stdin: bool_option(set, super::option::CONSOLEMODE_STDIN)?,
             skip_cmd_shell: bool_option(set, super::option::SKIP_CMD_SHELL)?,
             keepalive: bool_option(set, super::option::KEEPALIVE)?,
+            terminal: terminal_options(set)?,
         })
     }
 
@@ -67,8 +74,43 @@ impl WinrsOptions {
         if let Some(v) = self.keepalive {
             push(super::option::KEEPALIVE, b(v));
         }
+        if let Some(terminal) = &self.terminal {
+            push(super::option::PTY, b(true));
+            push(super::option::PTY_TERM, terminal.term.clone());
+            push(
+                super::option::PTY_COLUMNS,
+                terminal.size.columns.to_string(),
+            );
+            push(super::option::PTY_ROWS, terminal.size.rows.to_string());
+        }
         out
     }
+}
+
+/// The terminal options: `None` unless `WSMAND_PTY` is TRUE; a bad type or size is
+/// `w:InvalidOptions`/`InvalidValue` naming the option.
+fn terminal_options(set: &OptionSet) -> Result<Option<TerminalRequest>, Fault> {
+    if bool_option(set, super::option::PTY)? != Some(true) {
+        return Ok(None);
+    }
+    let value = |name: &str| set.get(name).and_then(|o| o.value.as_deref());
+    let term = match value(super::option::PTY_TERM) {
+        None => super::DEFAULT_TERM.to_owned(),
+        Some(term) if is_terminal_type(term.trim()) => term.trim().to_owned(),
+        Some(_) => return Err(Fault::invalid_options_value(super::option::PTY_TERM)),
+    };
+    let dimension = |name: &str, default: u16| match value(name) {
+        None => Ok(default),
+        Some(text) => parse_dimension(text).ok_or_else(|| Fault::invalid_options_value(name)),
+    };
+    let defaults = TerminalSize::default();
+    Ok(Some(TerminalRequest {
+        term,
+        size: TerminalSize {
+            columns: dimension(super::option::PTY_COLUMNS, defaults.columns)?,
+            rows: dimension(super::option::PTY_ROWS, defaults.rows)?,
+        },
+    }))
 }
 
 fn schema_error(element: &str) -> Fault {
@@ -349,6 +391,9 @@ pub struct Signal {
     /// Absent = the shell itself.
     pub command_id: Option<String>,
     pub code: SignalCode,
+    /// With [`SignalCode::WindowSize`]: the new window (`l:WindowSize` in
+    /// [`ns::WSMAND_SHELL`], a sibling of `rsp:Code`).
+    pub window_size: Option<TerminalSize>,
 }
 
 impl Signal {
@@ -356,6 +401,16 @@ impl Signal {
         Self {
             command_id: command_id.map(str::to_owned),
             code,
+            window_size: None,
+        }
+    }
+
+    /// wsmand's resize signal for a command on a terminal.
+    pub fn window_size(command_id: &str, size: TerminalSize) -> Self {
+        Self {
+            command_id: Some(command_id.to_owned()),
+            code: SignalCode::WindowSize,
+            window_size: Some(size),
         }
     }
 
@@ -364,9 +419,29 @@ impl Signal {
         let code = signal
             .child(ns::SHELL, "Code")
             .ok_or_else(|| schema_error("Code"))?;
+        let code = SignalCode::from_uri(&code.text());
+        let window_size = match signal.child(ns::WSMAND_SHELL, "WindowSize") {
+            None => None,
+            Some(window) => {
+                let dimension = |name: &str| {
+                    window
+                        .attr(name)
+                        .and_then(parse_dimension)
+                        .ok_or_else(|| schema_error("WindowSize"))
+                };
+                Some(TerminalSize {
+                    rows: dimension("Rows")?,
+                    columns: dimension("Columns")?,
+                })
+            }
+        };
+        if code == SignalCode::WindowSize && window_size.is_none() {
+            return Err(schema_error("WindowSize"));
+        }
         Ok(Self {
             command_id: signal.attr("CommandId").map(|c| c.trim().to_owned()),
-            code: SignalCode::from_uri(&code.text()),
+            code,
+            window_size,
         })
     }
 
@@ -379,6 +454,18 @@ impl Signal {
         }
         w.start("rsp:Signal", &attrs);
         w.leaf("rsp:Code", &[], self.code.uri());
+        if let Some(size) = self.window_size {
+            let (rows, columns) = (size.rows.to_string(), size.columns.to_string());
+            w.leaf(
+                "l:WindowSize",
+                &[
+                    ("xmlns:l", ns::WSMAND_SHELL),
+                    ("Rows", &rows),
+                    ("Columns", &columns),
+                ],
+                "",
+            );
+        }
         w.finish()
     }
 }

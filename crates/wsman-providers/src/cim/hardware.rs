@@ -10,14 +10,15 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use wsman_ipmi::{Bmc, Numeric, SensorKind};
-use wsman_proto::cim::{class_uri, CimDateTime, Instance, MethodInput, Reference, Value};
+use wsman_proto::cim::{CimDateTime, Instance, MethodInput, Value};
 use wsman_proto::Fault;
 
 use super::sysfs::{self, SysfsSensor};
-use super::{procfs, Class};
+use super::{procfs, reference_to, Class};
 use crate::{Context, Filter};
 
 pub(super) const NAMESPACE: &str = "root/hardware";
@@ -28,8 +29,6 @@ const SEL_NAME: &str = "IPMI SEL";
 /// CIM_Log.ClearLog's return values (DSP1010).
 mod return_value {
     pub(super) const COMPLETED: u32 = 0;
-    /// Windows' access denied, as every refused method answers here.
-    pub(super) const ACCESS_DENIED: u32 = 2;
     pub(super) const FAILED: u32 = 4;
 }
 
@@ -81,7 +80,20 @@ pub struct Hardware {
     bmc: Option<Bmc>,
     sysfs_root: PathBuf,
     failing: AtomicBool,
+    /// The last SDR walk and the request it was made for, so that the classes one request
+    /// reads (an association and the sensors its references point at) share one walk.
+    walk: Mutex<Option<SensorWalk>>,
 }
+
+/// One SDR walk with its readings, for the request of `message_id`.
+struct SensorWalk {
+    message_id: String,
+    at: Instant,
+    sensors: Vec<wsman_ipmi::Sensor>,
+}
+
+/// Longest a walk is reused, even by a request that repeats a MessageID: readings stay live.
+const WALK_REUSE: Duration = Duration::from_secs(2);
 
 impl Hardware {
     /// The classes over `bmc` and the sysfs at `sysfs_root` (`/sys` but in tests); `None` is
@@ -96,6 +108,7 @@ impl Hardware {
             bmc,
             sysfs_root,
             failing: AtomicBool::new(false),
+            walk: Mutex::new(None),
         })
     }
 
@@ -105,12 +118,18 @@ impl Hardware {
             bmc: None,
             sysfs_root: PathBuf::from(SYSFS),
             failing: AtomicBool::new(false),
+            walk: Mutex::new(None),
         })
     }
 
     /// The sysfs root the hwmon, thermal and DMI readers use.
     pub fn sysfs_root(&self) -> &Path {
         &self.sysfs_root
+    }
+
+    /// The SMBIOS table under the sysfs root, decoded (empty without one).
+    pub(super) fn smbios(&self) -> super::smbios::Smbios {
+        super::smbios::read(&self.sysfs_root)
     }
 
     /// The kernel's sensors: hwmon inputs, then thermal zones.
@@ -145,8 +164,27 @@ impl Hardware {
         }
     }
 
-    fn sensors(&self) -> Vec<wsman_ipmi::Sensor> {
-        self.read(Bmc::sensors).ok().flatten().unwrap_or_default()
+    /// The BMC's sensors, one SDR walk per request (by its MessageID, within
+    /// [`WALK_REUSE`]); none without a BMC or when it does not answer.
+    pub(super) fn sensors(&self, ctx: &Context<'_>) -> Vec<wsman_ipmi::Sensor> {
+        let message_id = ctx.request.message_id.as_deref();
+        let lock = || self.walk.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(walk) = lock()
+            .as_ref()
+            .filter(|w| Some(w.message_id.as_str()) == message_id && w.at.elapsed() < WALK_REUSE)
+        {
+            return walk.sensors.clone();
+        }
+        // The walk itself runs unlocked: it may take seconds, and other requests walk too.
+        let sensors = self.read(Bmc::sensors).ok().flatten().unwrap_or_default();
+        if let Some(message_id) = message_id {
+            *lock() = Some(SensorWalk {
+                message_id: message_id.to_owned(),
+                at: Instant::now(),
+                sensors: sensors.clone(),
+            });
+        }
+        sensors
     }
 
     /// The SEL, or a fault when the BMC is there but does not answer.
@@ -291,7 +329,7 @@ fn device_id(s: &wsman_ipmi::Sensor) -> String {
 }
 
 /// One IPMI sensor as CIM_NumericSensor (threshold sensors) or CIM_Sensor (discrete ones).
-fn sensor_instance(s: &wsman_ipmi::Sensor, system: &str) -> Instance {
+pub(super) fn sensor_instance(s: &wsman_ipmi::Sensor, system: &str) -> Instance {
     let class = match s.kind {
         SensorKind::Threshold(_) => "CIM_NumericSensor",
         SensorKind::Discrete { .. } => "CIM_Sensor",
@@ -412,10 +450,14 @@ pub(super) fn sysfs_sensor_instance(s: &SysfsSensor, system: &str) -> Instance {
 
 /// Every sensor of the host: the BMC's (threshold ones only when `numeric_only`), then the
 /// kernel's.
-pub(super) fn all_sensors(hardware: &Hardware, numeric_only: bool) -> Vec<Instance> {
+pub(super) fn all_sensors(
+    ctx: &Context<'_>,
+    hardware: &Hardware,
+    numeric_only: bool,
+) -> Vec<Instance> {
     let system = procfs::host_name();
     let mut out: Vec<Instance> = hardware
-        .sensors()
+        .sensors(ctx)
         .iter()
         .filter(|s| !numeric_only || matches!(s.kind, SensorKind::Threshold(_)))
         .map(|s| sensor_instance(s, &system))
@@ -454,8 +496,8 @@ impl Class for Sensor {
     fn properties(&self) -> &'static [&'static str] {
         SENSOR_PROPERTIES
     }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        Ok(all_sensors(&self.hardware, false))
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        Ok(all_sensors(ctx, &self.hardware, false))
     }
 }
 
@@ -483,28 +525,23 @@ impl Class for NumericSensor {
     fn properties(&self) -> &'static [&'static str] {
         NUMERIC_PROPERTIES
     }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        Ok(all_sensors(&self.hardware, true))
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        Ok(all_sensors(ctx, &self.hardware, true))
     }
 }
 
-fn record_log_reference() -> Reference {
-    Reference {
-        resource_uri: class_uri(NAMESPACE, "CIM_RecordLog"),
-        selectors: vec![("InstanceID".to_owned(), SEL_INSTANCE_ID.to_owned())],
-    }
+/// The SEL's CIM_RecordLog with only its key, for references to it.
+fn record_log_key() -> Instance {
+    Instance::new("CIM_RecordLog", NAMESPACE).with_key("InstanceID", SEL_INSTANCE_ID)
 }
 
-fn log_record_keys(record_id: u16) -> Vec<(String, String)> {
-    vec![
-        ("CreationClassName".to_owned(), "CIM_LogRecord".to_owned()),
-        (
-            "LogCreationClassName".to_owned(),
-            "CIM_RecordLog".to_owned(),
-        ),
-        ("LogName".to_owned(), SEL_NAME.to_owned()),
-        ("RecordID".to_owned(), record_id.to_string()),
-    ]
+/// A SEL record's CIM_LogRecord with only its keys, which the full instance starts from.
+fn log_record_key(record_id: u16) -> Instance {
+    Instance::new("CIM_LogRecord", NAMESPACE)
+        .with_key("CreationClassName", "CIM_LogRecord")
+        .with_key("LogCreationClassName", "CIM_RecordLog")
+        .with_key("LogName", SEL_NAME)
+        .with_key("RecordID", record_id.to_string())
 }
 
 /// `CIM_RecordLog`: the SEL, one instance, with ClearLog.
@@ -583,14 +620,9 @@ impl Class for RecordLog {
         }
         MethodInput::read(ctx.request.body.as_ref(), "ClearLog")?;
         self.get(ctx, keys)?;
-        let output =
-            |code: u32| Instance::new("ClearLog_OUTPUT", NAMESPACE).with("ReturnValue", code);
-        if !ctx.caller.is_some_and(|c| c.is_administrator) {
-            tracing::info!(
-                user = ctx.caller.map_or("", |c| c.user.as_str()),
-                "CIM_RecordLog.ClearLog: refused, not an administrator"
-            );
-            return Ok(output(return_value::ACCESS_DENIED));
+        let output = |code: u32| super::method_output(self, "ClearLog", code);
+        if let Some(refused) = super::refuse_unless_administrator(ctx, self, "ClearLog") {
+            return Ok(refused);
         }
         match self.hardware.read(Bmc::clear_sel) {
             Ok(_) => {
@@ -660,17 +692,13 @@ impl Class for LogRecord {
                     .timestamp
                     .filter(|t| *t > 0x2000_0000)
                     .map(|t| CimDateTime::utc(i64::from(t) * 1_000_000));
-                let mut i = Instance::new(self.name(), NAMESPACE)
+                log_record_key(e.record_id)
                     .with("Caption", e.description.clone())
                     .with("Description", e.description.clone())
                     .with("ElementName", format!("SEL record {}", e.record_id))
                     .with("MessageTimestamp", timestamp)
                     .with("RecordData", hex)
-                    .with("RecordFormat", "IPMI SEL record, 16 bytes in hexadecimal");
-                for (name, value) in log_record_keys(e.record_id) {
-                    i = i.with_key(name, value);
-                }
-                i
+                    .with("RecordFormat", "IPMI SEL record, 16 bytes in hexadecimal")
             })
             .collect())
     }
@@ -712,14 +740,8 @@ impl Class for LogManagesRecord {
             .iter()
             .map(|e| {
                 Instance::new(self.name(), NAMESPACE)
-                    .with_key("Antecedent", record_log_reference())
-                    .with_key(
-                        "Dependent",
-                        Reference {
-                            resource_uri: class_uri(NAMESPACE, "CIM_LogRecord"),
-                            selectors: log_record_keys(e.record_id),
-                        },
-                    )
+                    .with_key("Antecedent", reference_to(&record_log_key()))
+                    .with_key("Dependent", reference_to(&log_record_key(e.record_id)))
             })
             .collect())
     }

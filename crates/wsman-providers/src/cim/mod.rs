@@ -19,10 +19,13 @@ pub mod process;
 pub mod procfs;
 pub mod schema;
 pub mod service;
+pub mod smbios;
 #[cfg(feature = "bench-synthetic")]
 pub mod synthetic;
 pub mod sysfs;
 pub mod system;
+
+use std::collections::HashMap;
 
 use wsman_proto::cim::{Instance, Reference, Value};
 use wsman_proto::enumeration::{AssociationFilter, AssociationKind};
@@ -89,6 +92,49 @@ pub trait Class: Send + Sync + 'static {
     ) -> Result<Instance, Fault> {
         Err(crate::not_supported(ctx))
     }
+}
+
+/// The reference (EPR) of an instance: its class's URI in its namespace and its key values,
+/// as an association's reference properties hold it.
+pub(crate) fn reference_to(instance: &Instance) -> Reference {
+    Reference {
+        resource_uri: instance.resource_uri(),
+        selectors: instance.selectors(),
+    }
+}
+
+/// Windows' ReturnValue of a method the caller may not run (access denied), the same in every
+/// class's value map.
+pub(crate) const ACCESS_DENIED: u32 = 2;
+
+/// Whether the authenticated caller is an administrator (methods that change the host, serial
+/// numbers the kernel shows root only).
+pub(crate) fn is_administrator(ctx: &Context<'_>) -> bool {
+    ctx.caller.is_some_and(|c| c.is_administrator)
+}
+
+/// A method's answer: `<Method>_OUTPUT` in the class's namespace with its ReturnValue.
+pub(crate) fn method_output(class: &dyn Class, method: &str, code: u32) -> Instance {
+    Instance::new(format!("{method}_OUTPUT"), class.namespace()).with("ReturnValue", code)
+}
+
+/// The gate of a method only administrators may run: `None` for an administrator, else the
+/// refusal to answer (ReturnValue 2, as Windows answers, not a fault), logged with who asked.
+pub(crate) fn refuse_unless_administrator(
+    ctx: &Context<'_>,
+    class: &dyn Class,
+    method: &str,
+) -> Option<Instance> {
+    if is_administrator(ctx) {
+        return None;
+    }
+    tracing::info!(
+        user = ctx.caller.map_or("", |c| c.user.as_str()),
+        class = class.name(),
+        method,
+        "method refused: not an administrator"
+    );
+    Some(method_output(class, method, ACCESS_DENIED))
 }
 
 /// The instance addressed does not exist: WinRM's WMI plugin answers `w:InvalidSelectors`.
@@ -161,7 +207,8 @@ impl CimProvider {
             Box::new(platform::SystemEnclosure::new(hardware.clone())),
             Box::new(platform::Chassis::new(hardware.clone())),
             Box::new(platform::ComputerSystem::new(hardware.clone())),
-            Box::new(platform::Processor),
+            Box::new(platform::Processor::new(hardware.clone())),
+            Box::new(platform::PhysicalMemory::new(hardware.clone())),
             Box::new(platform::SystemDevice::new(hardware.clone())),
             Box::new(platform::AssociatedSensor::new(hardware)),
         ]);
@@ -265,6 +312,10 @@ impl CimProvider {
             _ => false,
         };
         let mut out: Vec<Instance> = Vec::new();
+        // The instances of each class a reference points at, read once for all the
+        // references (a sensor walk of the BMC per target would be one SDR walk per sensor);
+        // `None` when the class could not answer.
+        let mut targets: HashMap<&'static str, Option<Vec<Instance>>> = HashMap::new();
         for association in self.classes.iter().filter(|c| !c.references().is_empty()) {
             if wanted_association.is_some_and(|w| !w.eq_ignore_ascii_case(association.name())) {
                 continue;
@@ -321,17 +372,19 @@ impl CimProvider {
                     {
                         continue;
                     }
-                    let keys: Vec<(&str, &str)> = target
-                        .selectors
-                        .iter()
-                        .map(|(n, v)| (n.as_str(), v.as_str()))
-                        .collect();
+                    let candidates = targets
+                        .entry(class.name())
+                        .or_insert_with(|| class.instances(ctx, None).ok());
                     // A reference to an instance that went away meanwhile is left out.
-                    let Ok(found) = class.get(ctx, &keys) else {
+                    let Some(found) = candidates
+                        .iter()
+                        .flatten()
+                        .find(|i| same_instance(target, i))
+                    else {
                         continue;
                     };
-                    if !out.iter().any(|o| o == &found) {
-                        out.push(found);
+                    if !out.iter().any(|o| o == found) {
+                        out.push(found.clone());
                     }
                 }
             }

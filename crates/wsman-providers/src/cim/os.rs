@@ -95,17 +95,10 @@ impl Class for OperatingSystem {
         if !keys.is_empty() {
             self.get(ctx, keys)?;
         }
-        let output = |code: u32| {
-            Instance::new(format!("{method}_OUTPUT"), self.namespace()).with("ReturnValue", code)
-        };
+        let output = |code: u32| super::method_output(self, method, code);
         let user = ctx.caller.map_or("", |c| c.user.as_str());
-        if !ctx.caller.is_some_and(|c| c.is_administrator) {
-            tracing::info!(
-                user,
-                method,
-                "Win32_OperatingSystem: refused, not an administrator"
-            );
-            return Ok(output(2));
+        if let Some(refused) = super::refuse_unless_administrator(ctx, self, method) {
+            return Ok(refused);
         }
         let Some(power) = &self.power else {
             // 1: not supported (no service manager to ask).
@@ -120,7 +113,7 @@ impl Class for OperatingSystem {
                 );
                 Ok(output(0))
             }
-            Err(Error::AccessDenied { .. }) => Ok(output(2)),
+            Err(Error::AccessDenied { .. }) => Ok(output(super::ACCESS_DENIED)),
             Err(error @ (Error::Connect { .. } | Error::Bus { .. })) => Err(unavailable(&error)),
             Err(error) => {
                 tracing::warn!(user, method, %error, "Win32_OperatingSystem");

@@ -1,9 +1,11 @@
-//! The machine as root/hardware and WMI describe it from DMI and /proc: Win32_SystemEnclosure
-//! (root/cimv2), CIM_Chassis, CIM_ComputerSystem and CIM_Processor (root/hardware), and the
-//! associations CIM_SystemDevice (the system and its sensors and processors) and
-//! CIM_AssociatedSensor (a sensor and the processor it measures).
+//! The machine as root/hardware and WMI describe it from DMI, SMBIOS and /proc:
+//! Win32_SystemEnclosure (root/cimv2), CIM_Chassis, CIM_ComputerSystem, CIM_Processor and
+//! CIM_PhysicalMemory (root/hardware), and the associations CIM_SystemDevice (the system and
+//! its sensors, processors and memory) and CIM_AssociatedSensor (a sensor and the processor it
+//! measures).
 //!
-//! DMI comes from `class/dmi/id` under the sysfs root of [`Hardware`]. The kernel makes the
+//! DMI comes from `class/dmi/id` and the SMBIOS table from `firmware/dmi/tables` under the
+//! sysfs root of [`Hardware`]. The kernel makes the
 //! serial numbers and the UUID readable by root only, so they are served to administrators
 //! only and are nil for everyone else, whatever the daemon itself can read.
 
@@ -13,18 +15,15 @@ use wsman_proto::cim::{class_uri, Instance, Reference, Value};
 use wsman_proto::Fault;
 
 use super::hardware::{self, Hardware, NAMESPACE, SENSOR_KEYS, SYSTEM_CLASS};
+use super::smbios::{MemoryDevice, ProcessorSocket};
 use super::sysfs::{self, SysfsSensor};
-use super::{procfs, system, Class};
+use super::{is_administrator, procfs, reference_to, system, Class};
 use crate::{Context, Filter};
 
 /// The one enclosure's Tag, as Windows names its first.
 const ENCLOSURE_TAG: &str = "System Enclosure 0";
 /// The one chassis' Tag.
 const CHASSIS_TAG: &str = "System Chassis";
-
-fn is_administrator(ctx: &Context<'_>) -> bool {
-    ctx.caller.is_some_and(|c| c.is_administrator)
-}
 
 /// A DMI attribute that only root may read in sysfs: nil unless the caller is an
 /// administrator.
@@ -255,8 +254,26 @@ impl Class for ComputerSystem {
 }
 
 /// `CIM_Processor` (root/hardware): the processor packages Win32_Processor serves, in DMTF's
-/// terms; keyed as every logical device of the system.
-pub struct Processor;
+/// terms; keyed as every logical device of the system. Family is SMBIOS type 4's.
+pub struct Processor {
+    hardware: Arc<Hardware>,
+}
+
+impl Processor {
+    pub fn new(hardware: Arc<Hardware>) -> Self {
+        Self { hardware }
+    }
+}
+
+/// The SMBIOS family of the package `CPU<n>`: the n-th populated socket in table order, as the
+/// firmware numbers its packages; 2 (Unknown) without a table or such a socket.
+fn processor_family(device_id: &str, sockets: &[ProcessorSocket]) -> u16 {
+    device_id
+        .strip_prefix("CPU")
+        .and_then(|n| n.parse::<usize>().ok())
+        .and_then(|n| sockets.iter().filter(|s| s.populated).nth(n))
+        .map_or(2, |s| s.family)
+}
 
 impl Class for Processor {
     fn name(&self) -> &'static str {
@@ -293,6 +310,7 @@ impl Class for Processor {
         filter: Option<&Filter>,
     ) -> Result<Vec<Instance>, Fault> {
         let system = procfs::host_name();
+        let sockets = self.hardware.smbios().processors;
         let copy = |from: &Instance, name: &str| from.get(name).cloned().unwrap_or(Value::Null);
         Ok(system::Processor
             .instances(ctx, filter)?
@@ -309,8 +327,11 @@ impl Class for Processor {
                     .with_key("DeviceID", copy(w, "DeviceID"))
                     .with("ElementName", copy(w, "Name"))
                     .with("EnabledState", 2u16)
-                    // 2: Unknown; the family code is in SMBIOS type 4, not in /proc/cpuinfo.
-                    .with("Family", 2u16)
+                    // CIM's value map of Family is SMBIOS' processor family.
+                    .with(
+                        "Family",
+                        processor_family(&copy(w, "DeviceID").to_text(), &sockets),
+                    )
                     .with("MaxClockSpeed", copy(w, "MaxClockSpeed"))
                     .with("Name", copy(w, "Name"))
                     .with("NumberOfEnabledCores", copy(w, "NumberOfCores"))
@@ -321,15 +342,128 @@ impl Class for Processor {
     }
 }
 
-fn reference_to(instance: &Instance) -> Reference {
-    Reference {
-        resource_uri: class_uri(NAMESPACE, &instance.class),
-        selectors: instance.selectors(),
+/// `CIM_PhysicalMemory` (root/hardware): the memory modules of SMBIOS type 17, empty sockets
+/// left out, keyed by CreationClassName and a Tag numbering them in table order as Windows'
+/// Win32_PhysicalMemory does (`Physical Memory 0`; the locators are not unique on every board).
+pub struct PhysicalMemory {
+    hardware: Arc<Hardware>,
+}
+
+impl PhysicalMemory {
+    pub fn new(hardware: Arc<Hardware>) -> Self {
+        Self { hardware }
     }
 }
 
-/// `CIM_SystemDevice`: the computer system (GroupComponent) and each of its sensors and
-/// processors (PartComponent).
+/// CIM_PhysicalMemory.MemoryType of SMBIOS' memory type: CIM's map is SMBIOS' with Unknown
+/// and Other swapped, the asynchronous types shifted past CIM's own (Synchronous DRAM, Cache
+/// DRAM, EDO), and from DDR3 on the same numbers.
+fn memory_type(smbios: u8) -> u16 {
+    match smbios {
+        1 => 1,
+        3 => 2,
+        4..=0x13 => u16::from(smbios) + 2,
+        // DDR2 FB-DIMM: FB-DIMM.
+        0x14 => 23,
+        0x18..=0x23 => u16::from(smbios),
+        _ => 0,
+    }
+}
+
+/// CIM_Chip.FormFactor of SMBIOS' form factor (DIMM 9 is CIM's 8, SODIMM 13 its 12).
+fn form_factor(smbios: u8) -> u16 {
+    match smbios {
+        1 | 5 | 0x0B | 0x10 => 1, // Other, Chip, Row of chips, Die: Other
+        3 => 7,                   // SIMM
+        4 => 2,                   // SIP
+        6 => 3,                   // DIP
+        7 => 4,                   // ZIP
+        8 => 6,                   // Proprietary Card: Proprietary
+        9 | 0x0F => 8,            // DIMM, FB-DIMM: DIMM
+        0x0A => 9,                // TSOP
+        0x0C => 11,               // RIMM
+        0x0D => 12,               // SODIMM
+        0x0E => 13,               // SRIMM
+        _ => 0,
+    }
+}
+
+fn memory_instance(ctx: &Context<'_>, index: usize, m: &MemoryDevice) -> Instance {
+    const CLASS: &str = "CIM_PhysicalMemory";
+    let tag = format!("Physical Memory {index}");
+    Instance::new(CLASS, NAMESPACE)
+        .with("BankLabel", m.bank_locator.clone())
+        .with("Capacity", m.size_bytes)
+        .with("Caption", "Physical Memory")
+        .with("ConfiguredMemoryClockSpeed", m.configured_speed)
+        .with_key("CreationClassName", CLASS)
+        .with("DataWidth", m.data_width)
+        .with("DeviceLocator", m.locator.clone())
+        .with("ElementName", tag.clone())
+        .with("FormFactor", form_factor(m.form_factor))
+        .with("Manufacturer", m.manufacturer.clone())
+        .with("MaxMemorySpeed", m.speed)
+        .with("MemoryType", memory_type(m.memory_type))
+        .with("Name", "Physical Memory")
+        .with("PartNumber", m.part_number.clone())
+        // As the other serial numbers: the table is root-only in sysfs.
+        .with(
+            "SerialNumber",
+            is_administrator(ctx)
+                .then(|| m.serial_number.clone())
+                .flatten(),
+        )
+        .with("Speed", m.speed)
+        .with_key("Tag", tag)
+        .with("TotalWidth", m.total_width)
+}
+
+impl Class for PhysicalMemory {
+    fn name(&self) -> &'static str {
+        "CIM_PhysicalMemory"
+    }
+    fn namespace(&self) -> &'static str {
+        NAMESPACE
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["CreationClassName", "Tag"]
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &[
+            "BankLabel",
+            "Capacity",
+            "Caption",
+            "ConfiguredMemoryClockSpeed",
+            "CreationClassName",
+            "DataWidth",
+            "DeviceLocator",
+            "ElementName",
+            "FormFactor",
+            "Manufacturer",
+            "MaxMemorySpeed",
+            "MemoryType",
+            "Name",
+            "PartNumber",
+            "SerialNumber",
+            "Speed",
+            "Tag",
+            "TotalWidth",
+        ]
+    }
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        Ok(self
+            .hardware
+            .smbios()
+            .memory
+            .iter()
+            .enumerate()
+            .map(|(i, m)| memory_instance(ctx, i, m))
+            .collect())
+    }
+}
+
+/// `CIM_SystemDevice`: the computer system (GroupComponent) and each of its sensors,
+/// processors and memory modules (PartComponent).
 pub struct SystemDevice {
     hardware: Arc<Hardware>,
 }
@@ -358,8 +492,9 @@ impl Class for SystemDevice {
     }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let system = system_reference();
-        let mut parts = hardware::all_sensors(&self.hardware, false);
-        parts.extend(Processor.instances(ctx, None)?);
+        let mut parts = hardware::all_sensors(ctx, &self.hardware, false);
+        parts.extend(Processor::new(self.hardware.clone()).instances(ctx, None)?);
+        parts.extend(PhysicalMemory::new(self.hardware.clone()).instances(ctx, None)?);
         Ok(parts
             .iter()
             .map(|part| {
@@ -396,8 +531,30 @@ fn measured_package(sensor: &SysfsSensor, packages: &[String]) -> Option<String>
     }
 }
 
-/// `CIM_AssociatedSensor`: a kernel sensor (Antecedent) and the CIM_Processor it measures
-/// (Dependent), for the sensors whose driver says what they measure.
+/// IPMI's entity 3 (Processor, IPMI 2.0 table 43-13): the entity instance of a sensor of a
+/// processor.
+fn processor_entity(sensor: &wsman_ipmi::Sensor) -> Option<u8> {
+    (sensor.entity_id == 0x03).then_some(sensor.entity_instance)
+}
+
+/// The processor entity instances of the BMC's sensors, in order: the n-th is package n, as
+/// BMCs number their processors in socket order (from 0 or from 1, so by rank, not value).
+fn bmc_package_numbers(sensors: &[wsman_ipmi::Sensor]) -> Vec<u8> {
+    let mut instances: Vec<u8> = sensors.iter().filter_map(processor_entity).collect();
+    instances.sort_unstable();
+    instances.dedup();
+    instances
+}
+
+/// The DeviceID of package `n`, when the host has it.
+fn package_id(n: usize, packages: &[String]) -> Option<String> {
+    let id = format!("CPU{n}");
+    packages.contains(&id).then_some(id)
+}
+
+/// `CIM_AssociatedSensor`: a sensor (Antecedent) and the CIM_Processor it measures
+/// (Dependent): the BMC's sensors of a processor entity, and the kernel's sensors whose driver
+/// says what they measure.
 pub struct AssociatedSensor {
     hardware: Arc<Hardware>,
 }
@@ -425,22 +582,35 @@ impl Class for AssociatedSensor {
         &["Antecedent", "Dependent"]
     }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        let processors = Processor.instances(ctx, None)?;
+        let processors = Processor::new(self.hardware.clone()).instances(ctx, None)?;
         let packages: Vec<String> = processors
             .iter()
             .filter_map(|p| p.get("DeviceID").map(Value::to_text))
             .collect();
         let system = procfs::host_name();
-        Ok(self
-            .hardware
-            .sysfs_sensors()
-            .iter()
-            .filter_map(|s| {
-                let package = measured_package(s, &packages)?;
+        let bmc_sensors = self.hardware.sensors(ctx);
+        let instances = bmc_package_numbers(&bmc_sensors);
+        let ipmi = bmc_sensors.iter().filter_map(|s| {
+            let package = instances
+                .iter()
+                .position(|i| Some(*i) == processor_entity(s))?;
+            Some((
+                package_id(package, &packages)?,
+                hardware::sensor_instance(s, &system),
+            ))
+        });
+        let kernel = self.hardware.sysfs_sensors().into_iter().filter_map(|s| {
+            Some((
+                measured_package(&s, &packages)?,
+                hardware::sysfs_sensor_instance(&s, &system),
+            ))
+        });
+        Ok(ipmi
+            .chain(kernel)
+            .filter_map(|(package, sensor)| {
                 let processor = processors
                     .iter()
                     .find(|p| p.get("DeviceID").map(Value::to_text).as_deref() == Some(&package))?;
-                let sensor = hardware::sysfs_sensor_instance(s, &system);
                 Some(
                     Instance::new(self.name(), NAMESPACE)
                         .with_key("Antecedent", reference_to(&sensor))
@@ -461,5 +631,32 @@ mod tests {
         assert_eq!(package_type(3), 3);
         assert_eq!(package_type(23), 23);
         assert_eq!(package_type(35), 1);
+    }
+
+    #[test]
+    fn smbios_memory_types_become_cim_memory_types() {
+        assert_eq!(memory_type(0x02), 0); // Unknown
+        assert_eq!(memory_type(0x03), 2); // DRAM
+        assert_eq!(memory_type(0x0F), 17); // SDRAM
+        assert_eq!(memory_type(0x12), 20); // DDR
+        assert_eq!(memory_type(0x13), 21); // DDR2
+        assert_eq!(memory_type(0x18), 24); // DDR3
+        assert_eq!(memory_type(0x1A), 26); // DDR4
+        assert_eq!(memory_type(0x22), 34); // DDR5
+    }
+
+    #[test]
+    fn the_nth_populated_socket_is_package_n() {
+        let socket = |family, populated| ProcessorSocket {
+            handle: 0,
+            socket: None,
+            family,
+            populated,
+        };
+        let sockets = [socket(179, true), socket(2, false), socket(107, true)];
+        assert_eq!(processor_family("CPU0", &sockets), 179);
+        assert_eq!(processor_family("CPU1", &sockets), 107);
+        assert_eq!(processor_family("CPU2", &sockets), 2);
+        assert_eq!(processor_family("bogus", &sockets), 2);
     }
 }

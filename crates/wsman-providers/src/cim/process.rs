@@ -225,7 +225,7 @@ impl Class for Process {
         method: &str,
     ) -> Result<Instance, Fault> {
         if method.eq_ignore_ascii_case("Terminate") {
-            return terminate(ctx, keys);
+            return terminate(self, ctx, keys);
         }
         if method.eq_ignore_ascii_case("Create") {
             return create(ctx);
@@ -267,12 +267,11 @@ fn owner(pid: u32) -> Option<u32> {
 /// process). A caller may end the processes of its own Linux user; an administrator any but
 /// PID 1 and the daemon itself. Others get ReturnValue 2. The process is held by a pidfd from
 /// before its owner is read until the signal, so a pid reused meanwhile is never hit.
-fn terminate(ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
+fn terminate(class: &Process, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
     use rustix::process::{pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
     wsman_proto::cim::MethodInput::read(ctx.request.body.as_ref(), "Terminate")?;
     let pid = handle(keys).ok_or_else(super::not_found)?;
-    let output =
-        |code: u32| Instance::new("Terminate_OUTPUT", "root/cimv2").with("ReturnValue", code);
+    let output = |code: u32| super::method_output(class, "Terminate", code);
     let target = i32::try_from(pid).ok().and_then(Pid::from_raw);
     let Some(pidfd) = target.and_then(|p| pidfd_open(p, PidfdFlags::empty()).ok()) else {
         return Err(super::not_found());
@@ -285,11 +284,10 @@ fn terminate(ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault
     let own = caller
         .and_then(|c| c.linux_user.as_deref())
         .is_some_and(|linux| linux == user_name(uid));
-    let administrator = caller.is_some_and(|c| c.is_administrator);
     let protected = pid == 1 || pid == std::process::id();
-    if protected || !(own || administrator) {
+    if protected || !(own || super::is_administrator(ctx)) {
         tracing::info!(user, pid, "Win32_Process.Terminate: refused");
-        return Ok(output(2));
+        return Ok(output(super::ACCESS_DENIED));
     }
     match pidfd_send_signal(&pidfd, Signal::KILL) {
         Ok(()) => {
@@ -308,7 +306,7 @@ fn terminate(ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault
 /// Windows' Win32_Process.Create return values.
 mod create_return {
     pub(super) const SUCCESS: u32 = 0;
-    pub(super) const ACCESS_DENIED: u32 = 2;
+    pub(super) use super::super::ACCESS_DENIED;
     pub(super) const INSUFFICIENT_PRIVILEGE: u32 = 3;
     pub(super) const UNKNOWN_FAILURE: u32 = 8;
     pub(super) const PATH_NOT_FOUND: u32 = 9;

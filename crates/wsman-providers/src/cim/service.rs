@@ -28,7 +28,7 @@ const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 mod return_value {
     pub(super) const SUCCESS: u32 = 0;
     pub(super) const NOT_SUPPORTED: u32 = 1;
-    pub(super) const ACCESS_DENIED: u32 = 2;
+    pub(super) use super::super::ACCESS_DENIED;
     pub(super) const CANNOT_ACCEPT_CONTROL: u32 = 5;
     pub(super) const REQUEST_TIMEOUT: u32 = 7;
     pub(super) const UNKNOWN_FAILURE: u32 = 8;
@@ -310,16 +310,9 @@ impl Class for Service {
             _ => None,
         };
         let current = self.get(ctx, keys)?;
-        let output = |code: u32| {
-            Instance::new(format!("{method}_OUTPUT"), self.namespace()).with("ReturnValue", code)
-        };
-        if !ctx.caller.is_some_and(|c| c.is_administrator) {
-            tracing::info!(
-                user = ctx.caller.map_or("", |c| c.user.as_str()),
-                method,
-                "Win32_Service: refused, not an administrator"
-            );
-            return Ok(output(return_value::ACCESS_DENIED));
+        let output = |code: u32| super::method_output(self, method, code);
+        if let Some(refused) = super::refuse_unless_administrator(ctx, self, method) {
+            return Ok(refused);
         }
         let name = unit_name(keys)?;
         let running = matches!(current.get("State"), Some(Value::Text(s)) if s == "Running");

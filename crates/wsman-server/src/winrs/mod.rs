@@ -43,7 +43,7 @@ use wsman_proto::{Fault, Request};
 use wsman_providers::Item;
 use wsman_shell::{
     CommandSpec, ReceiveOutcome, ReceiveRequest, SendOutcome, ShellError, ShellLimits,
-    ShellManager, ShellOptions, ShellOwner, ShellSignal,
+    ShellManager, ShellOptions, ShellOwner, ShellSignal, TerminalOptions, WindowSize,
 };
 
 use crate::error::shell_fault;
@@ -277,6 +277,12 @@ impl ShellService {
         shell_options.input_streams = body.input_streams.clone();
         shell_options.output_streams = body.output_streams.clone();
         shell_options.client_session = request.session_id.clone();
+        shell_options.terminal = options.terminal.as_ref().map(|terminal| {
+            TerminalOptions::new(
+                terminal.term.clone(),
+                WindowSize::new(terminal.size.rows, terminal.size.columns),
+            )
+        });
         let owner = ShellOwner::new(caller.user.clone(), run_as, caller.client_ip);
         let info = self
             .manager
@@ -397,6 +403,11 @@ impl ShellService {
             SignalCode::CtrlC => ShellSignal::CtrlC,
             SignalCode::CtrlBreak => ShellSignal::CtrlBreak,
             SignalCode::Terminate => ShellSignal::Terminate,
+            // Parsing made sure the size is there.
+            SignalCode::WindowSize => match signal.window_size {
+                Some(size) => ShellSignal::WindowSize(WindowSize::new(size.rows, size.columns)),
+                None => return Err(Fault::invalid_parameter("The parameter is incorrect. ")),
+            },
             SignalCode::PsrpStop | SignalCode::Other(_) => {
                 return Err(Fault::invalid_parameter(format!(
                     "The signal code {:?} is not supported by the cmd shell. ",

@@ -866,4 +866,357 @@ fn the_live_sysfs_of_this_host_answers_cleanly() {
     let chassis = host.enumerate(&format!("{DMTF}CIM_Chassis"), &[], "");
     let has_dmi = Path::new("/sys/class/dmi/id/chassis_type").exists();
     assert_eq!(chassis.len(), usize::from(has_dmi));
+    // Without an SMBIOS table: no memory modules, and processors of family 2 (Unknown).
+    if Path::new("/sys/firmware/dmi/tables/DMI").exists() {
+        eprintln!("skipped the SMBIOS part: this host has a table");
+        return;
+    }
+    assert!(host
+        .enumerate(&format!("{DMTF}CIM_PhysicalMemory"), &[], "")
+        .is_empty());
+    let processors = host.enumerate(&format!("{DMTF}CIM_Processor"), &[], "");
+    assert!(!processors.is_empty());
+    assert!(processors
+        .iter()
+        .all(|p| prop(p, "Family").as_deref() == Some("2")));
+}
+
+/// The recorded SMBIOS table as `dmidecode --dump-bin` writes one (the entry point with the
+/// table's address set to 32, where the table follows), for `dmidecode --from-dump`.
+fn dmidecode_dump(root: &Path, dir: &Path) -> PathBuf {
+    let tables = root.join("firmware/dmi/tables");
+    let mut entry = std::fs::read(tables.join("smbios_entry_point")).expect("entry point");
+    assert!(entry.starts_with(b"_SM3_"), "{entry:02X?}");
+    entry[0x10..0x18].copy_from_slice(&32u64.to_le_bytes());
+    entry[5] = 0;
+    let sum = entry[..usize::from(entry[6])]
+        .iter()
+        .fold(0u8, |a, b| a.wrapping_add(*b));
+    entry[5] = 0u8.wrapping_sub(sum);
+    entry.resize(32, 0);
+    entry.extend(std::fs::read(tables.join("DMI")).expect("DMI"));
+    let path = dir.join("dmi.dump");
+    std::fs::write(&path, entry).expect("write the dump");
+    path
+}
+
+/// dmidecode's records of `kind` in `dump`: each record's `Key: Value` lines.
+fn dmidecode_records(dump: &Path, kind: &str) -> Vec<Vec<(String, String)>> {
+    let out = std::process::Command::new("dmidecode")
+        .arg("--from-dump")
+        .arg(dump)
+        .args(["-t", kind])
+        .output()
+        .expect("dmidecode (Debian's dmidecode package)");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .split("\nHandle ")
+        .skip(1)
+        .map(|record| {
+            record
+                .lines()
+                .filter_map(|l| l.strip_prefix('\t')?.split_once(": "))
+                .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+fn field(record: &[(String, String)], key: &str) -> Option<String> {
+    record
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .filter(|v| !matches!(v.as_str(), "Unknown" | "Not Specified" | "None"))
+}
+
+/// A dmidecode quantity (`8 GB`, `2400 MT/s`, `64 bits`) in its base unit.
+fn quantity(text: &str) -> String {
+    let (number, unit) = text.split_once(' ').expect("number and unit");
+    let number: u64 = number.parse().expect("number");
+    let scale = match unit {
+        "kB" => 1 << 10,
+        "MB" => 1 << 20,
+        "GB" => 1 << 30,
+        "TB" => 1 << 40,
+        _ => 1,
+    };
+    (number * scale).to_string()
+}
+
+#[test]
+fn physical_memory_and_processor_family_match_dmidecode() {
+    let root = sysfs_fixture();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dump = dmidecode_dump(&root, dir.path());
+    let modules: Vec<_> = dmidecode_records(&dump, "17")
+        .into_iter()
+        .filter(|r| field(r, "Size").is_some_and(|s| s != "No Module Installed"))
+        .collect();
+    assert!(!modules.is_empty());
+    let host = Host::with_recorded_sysfs();
+    let memory = host.enumerate(&format!("{DMTF}CIM_PhysicalMemory"), &[], "");
+    assert_eq!(memory.len(), modules.len());
+    // CIM's names of the codes (DSP0134 and CIM_PhysicalMemory's value maps), as dmidecode
+    // names SMBIOS' codes.
+    let memory_type = |name: &str| match name {
+        "DDR3" => "24",
+        "DDR4" => "26",
+        "LPDDR4" => "30",
+        "DDR5" => "34",
+        other => panic!("memory type {other} not in the test's table"),
+    };
+    let form_factor = |name: &str| match name {
+        "DIMM" => "8",
+        "SODIMM" => "12",
+        other => panic!("form factor {other} not in the test's table"),
+    };
+    for (i, (item, module)) in memory.iter().zip(&modules).enumerate() {
+        let want = |key: &str| field(module, key);
+        assert_eq!(prop(item, "Tag"), Some(format!("Physical Memory {i}")));
+        assert_eq!(
+            prop(item, "Capacity"),
+            want("Size").as_deref().map(quantity)
+        );
+        assert_eq!(prop(item, "DeviceLocator"), want("Locator"));
+        assert_eq!(prop(item, "BankLabel"), want("Bank Locator"));
+        assert_eq!(prop(item, "Manufacturer"), want("Manufacturer"));
+        assert_eq!(prop(item, "PartNumber"), want("Part Number"));
+        assert_eq!(prop(item, "SerialNumber"), want("Serial Number"));
+        assert_eq!(prop(item, "Speed"), want("Speed").as_deref().map(quantity));
+        assert_eq!(
+            prop(item, "ConfiguredMemoryClockSpeed"),
+            want("Configured Memory Speed").as_deref().map(quantity)
+        );
+        assert_eq!(
+            prop(item, "TotalWidth"),
+            want("Total Width").as_deref().map(quantity)
+        );
+        assert_eq!(
+            prop(item, "DataWidth"),
+            want("Data Width").as_deref().map(quantity)
+        );
+        assert_eq!(
+            prop(item, "MemoryType").as_deref(),
+            want("Type").as_deref().map(memory_type)
+        );
+        assert_eq!(
+            prop(item, "FormFactor").as_deref(),
+            want("Form Factor").as_deref().map(form_factor)
+        );
+    }
+    // The serial numbers are an administrator's only, as the other serials.
+    let body = "<n:Enumerate xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
+                xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
+                <w:OptimizeEnumeration/><w:MaxElements>100</w:MaxElements></n:Enumerate>";
+    let r = host.post_as(
+        PLAIN,
+        PLAIN_PASSWORD,
+        &soap::request(
+            action::ENUMERATE,
+            &format!("{DMTF}CIM_PhysicalMemory"),
+            &[],
+            body,
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let envelope = xml::parse(&r.text(), &Limits::default()).expect("XML");
+    let mut plain = Vec::new();
+    find_all(&envelope, "CIM_PhysicalMemory", &mut plain);
+    assert_eq!(plain.len(), modules.len());
+    assert!(plain.iter().all(|m| prop(m, "SerialNumber").is_none()));
+
+    // CIM_Processor CPU0's Family is the first populated socket's (SMBIOS' codes, as dmidecode
+    // names them).
+    let sockets = dmidecode_records(&dump, "4");
+    let first = sockets
+        .iter()
+        .find(|r| field(r, "Status").is_some_and(|s| s.starts_with("Populated")))
+        .expect("a populated socket");
+    let family = match field(first, "Family").as_deref() {
+        Some("Zen") => "107",
+        Some("Xeon") => "179",
+        Some("Core i7") => "198",
+        other => panic!("family {other:?} not in the test's table"),
+    };
+    let processors = host.enumerate(&format!("{DMTF}CIM_Processor"), &[], "");
+    let cpu0 = processors
+        .iter()
+        .find(|p| prop(p, "DeviceID").as_deref() == Some("CPU0"))
+        .expect("CPU0");
+    assert_eq!(prop(cpu0, "Family").as_deref(), Some(family));
+
+    // Every module is a part of the system.
+    let parts = host.enumerate(&format!("{DMTF}CIM_SystemDevice"), &[], "");
+    let memory_parts = parts
+        .iter()
+        .filter(|p| {
+            let mut uris = Vec::new();
+            find_all(p, "ResourceURI", &mut uris);
+            uris.iter()
+                .any(|u| u.text().ends_with("/CIM_PhysicalMemory"))
+        })
+        .count();
+    assert_eq!(memory_parts, modules.len());
+}
+
+/// The names of the instances an AssociatedInstances filter from `object` (a class and its
+/// keys) through `association` reaches, sorted.
+fn associated_names(
+    host: &Host,
+    class: &str,
+    keys: &[(&str, &str)],
+    association: &str,
+) -> Vec<String> {
+    let selectors: String = keys
+        .iter()
+        .map(|(n, v)| {
+            format!(
+                "<w:Selector Name=\"{n}\">{}</w:Selector>",
+                xml::escape_text(v)
+            )
+        })
+        .collect();
+    let filter = format!(
+        "<w:Filter Dialect=\"{ASSOCIATION_FILTER}\"><b:AssociatedInstances><b:Object>\
+         <a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address>\
+         <a:ReferenceParameters><w:ResourceURI>{WMI_HARDWARE}{class}</w:ResourceURI>\
+         <w:SelectorSet>{selectors}</w:SelectorSet></a:ReferenceParameters></b:Object>\
+         <b:AssociationClassName>{association}</b:AssociationClassName>\
+         </b:AssociatedInstances></w:Filter>"
+    );
+    let mut names: Vec<String> = host
+        .enumerate(&format!("{WMI_HARDWARE}*"), &[], &filter)
+        .iter()
+        .filter(|i| i.name == "CIM_NumericSensor" || i.name == "CIM_Sensor")
+        .filter_map(|i| prop(i, "Name"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn ipmi_sensors_are_devices_of_the_system_and_of_their_processor() {
+    let Some(sim) = IpmiSim::start() else {
+        return;
+    };
+    // An empty sysfs root: the BMC's sensors are the only ones.
+    let sysfs = tempfile::tempdir().expect("tempdir");
+    let host = Host::start_with(Some(&sim.bmc_toml()), 0o600, Some(sysfs.path()));
+    let hostname = read_trimmed(Path::new("/proc/sys/kernel/hostname")).expect("hostname");
+
+    // Every sensor ipmitool lists is a device of the system.
+    let mut all: Vec<String> = sensor_lines(&sim)
+        .into_iter()
+        .map(|f| f[0].clone())
+        .collect();
+    all.sort();
+    assert!(all.len() >= 4, "{all:?}");
+    let system_keys = [
+        ("CreationClassName", "CIM_ComputerSystem"),
+        ("Name", hostname.as_str()),
+    ];
+    assert_eq!(
+        associated_names(
+            &host,
+            "CIM_ComputerSystem",
+            &system_keys,
+            "CIM_SystemDevice"
+        ),
+        all
+    );
+
+    // The sensors of processor entities (ipmitool's entity column 3.n) measure package 0 on a
+    // host of one package (the simulator has one processor entity).
+    let mut of_processor: Vec<String> = sim
+        .ipmitool(&["sdr", "elist"])
+        .lines()
+        .map(|l| {
+            l.split('|')
+                .map(|f| f.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .filter(|f| f.len() >= 4 && f[3].starts_with("3."))
+        .map(|f| f[0].clone())
+        .collect();
+    of_processor.sort();
+    assert!(!of_processor.is_empty());
+    let processors = host.enumerate(&format!("{DMTF}CIM_Processor"), &[], "");
+    let cpu0 = processors
+        .iter()
+        .find(|p| prop(p, "DeviceID").as_deref() == Some("CPU0"))
+        .expect("CPU0");
+    let device_id = prop(cpu0, "DeviceID").expect("DeviceID");
+    let processor_keys = [
+        ("CreationClassName", "CIM_Processor"),
+        ("DeviceID", device_id.as_str()),
+        ("SystemCreationClassName", "CIM_ComputerSystem"),
+        ("SystemName", hostname.as_str()),
+    ];
+    assert_eq!(
+        associated_names(
+            &host,
+            "CIM_Processor",
+            &processor_keys,
+            "CIM_AssociatedSensor"
+        ),
+        of_processor
+    );
+}
+
+#[test]
+fn thermal_trip_points_are_the_zones_thresholds() {
+    // A thermal zone as the kernel lays it out, written here: two passive trips (throttling
+    // starts at the lower), a hot and a critical one, an active (fan) trip that is no
+    // threshold, and a trip whose temperature cannot be read.
+    let sysfs = tempfile::tempdir().expect("tempdir");
+    let zone = sysfs.path().join("class/thermal/thermal_zone0");
+    std::fs::create_dir_all(&zone).expect("zone dir");
+    let trips = [
+        ("passive", Some("91000")),
+        ("passive", Some("87500")),
+        ("hot", Some("99000")),
+        ("critical", Some("105000")),
+        ("active", Some("60000")),
+        ("critical", None),
+    ];
+    let mut files = vec![
+        ("type".to_owned(), "x86_pkg_temp\n".to_owned()),
+        ("temp".to_owned(), "93000\n".to_owned()),
+    ];
+    for (n, (kind, temp)) in trips.iter().enumerate() {
+        files.push((format!("trip_point_{n}_type"), format!("{kind}\n")));
+        if let Some(temp) = temp {
+            files.push((format!("trip_point_{n}_temp"), format!("{temp}\n")));
+        }
+    }
+    for (name, text) in &files {
+        std::fs::write(zone.join(name), text).expect("write a zone attribute");
+    }
+    let host = Host::start_with(None, 0o600, Some(sysfs.path()));
+    let sensors = host.enumerate(&format!("{DMTF}CIM_NumericSensor"), &[], "");
+    assert_eq!(sensors.len(), 1, "{sensors:?}");
+    let s = &sensors[0];
+    // The thresholds are the lowest temperature of each kind the test wrote, read back from
+    // the files.
+    let lowest = |kind: &str| {
+        (0..trips.len())
+            .filter(|n| {
+                read_trimmed(&zone.join(format!("trip_point_{n}_type"))).as_deref() == Some(kind)
+            })
+            .filter_map(|n| read_trimmed(&zone.join(format!("trip_point_{n}_temp"))))
+            .min_by_key(|t| t.parse::<i64>().expect("a number"))
+    };
+    assert_eq!(prop(s, "UpperThresholdNonCritical"), lowest("passive"));
+    assert_eq!(prop(s, "UpperThresholdCritical"), lowest("hot"));
+    assert_eq!(prop(s, "UpperThresholdFatal"), lowest("critical"));
+    assert_eq!(prop(s, "CurrentReading"), read_trimmed(&zone.join("temp")));
+    assert_eq!(prop(s, "LowerThresholdNonCritical"), None);
+    assert_eq!(prop(s, "LowerThresholdCritical"), None);
+    assert_eq!(prop(s, "UnitModifier").as_deref(), Some("-3"));
+    // Past the lower passive trip, below the hot one.
+    assert_eq!(
+        prop(s, "CurrentState").as_deref(),
+        Some("Upper Non-Critical")
+    );
 }

@@ -1,0 +1,288 @@
+#![allow(clippy::unwrap_used)]
+//! Commands on a pseudo-terminal (the Linux extension a client asks for at Create): the
+//! terminal is real (`tty`, `stty` and the kernel say so), resizes and Ctrl+C reach it, and
+//! nothing of it is left when the command ends.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use wsman_shell::{
+    ShellError, ShellManager, ShellOptions, ShellOwner, ShellSignal, TerminalOptions, WindowSize,
+};
+
+fn terminal_options(rows: u16, columns: u16) -> ShellOptions {
+    let mut options = options();
+    options.terminal = Some(TerminalOptions::new(
+        "xterm-256color",
+        WindowSize::new(rows, columns),
+    ));
+    options
+}
+
+/// Descriptors of this process open on the pseudo-terminal multiplexer (masters), read from
+/// the kernel's own table.
+fn open_masters() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().contains("ptmx"))
+        .count()
+}
+
+async fn run_in(
+    manager: &ShellManager,
+    owner: &ShellOwner,
+    options: ShellOptions,
+    command: &str,
+) -> (String, String, i32) {
+    let shell = manager.create_shell(owner.clone(), options).await.unwrap();
+    let id = manager
+        .run_command(&owner.user_name, &shell.shell_id, line(command))
+        .await
+        .unwrap();
+    let (out, err, code) = collect(manager, &owner.user_name, &shell.shell_id, &id).await;
+    manager
+        .delete_shell(&owner.user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+        code,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_shell_runs_commands_on_a_pseudo_terminal() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("a_terminal_shell_runs_commands_on_a_pseudo_terminal");
+    let manager = manager(limits());
+    let before = open_masters();
+    let (out, err, code) = run_in(
+        &manager,
+        &owner,
+        terminal_options(37, 113),
+        "tty; stty size; echo \"term=$TERM\"; echo to-stderr >&2; id -u; \
+         test -t 0 && test -t 1 && test -t 2 && echo all-three; stat -c %U:%a \"$(tty)\"",
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    // A terminal turns \n into \r\n (ONLCR): the output is what a terminal shows.
+    let lines: Vec<&str> = out.split("\r\n").collect();
+    assert!(lines[0].starts_with("/dev/pts/"), "{out:?}");
+    assert_eq!(lines[1], "37 113");
+    assert_eq!(lines[2], "term=xterm-256color");
+    // stderr is the terminal too: merged into stdout, the stderr stream stays empty.
+    assert_eq!(lines[3], "to-stderr");
+    assert_eq!(err, "");
+    assert_eq!(
+        lines[4],
+        user.uid.to_string(),
+        "the same user switch as pipes"
+    );
+    assert_eq!(lines[5], "all-three");
+    // The terminal belongs to the user it runs as, as a login gives it (stat on the host).
+    assert_eq!(lines[6], format!("{}:620", user.name));
+    // Closed as the command ends: by the waiter and the stdin writer, just after Done.
+    wait_until("the master closed with the command", || {
+        open_masters() == before
+    })
+    .await;
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shell_without_the_option_keeps_pipes() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("a_shell_without_the_option_keeps_pipes");
+    let manager = manager(limits());
+    let (out, _, code) = run_in(&manager, &owner, options(), "tty; echo \"term=$TERM\"").await;
+    assert_eq!(code, 0);
+    assert!(out.starts_with("not a tty\n"), "{out:?}");
+    assert!(!out.contains("xterm-256color"));
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resize_reaches_the_running_command_and_later_ones() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("a_resize_reaches_the_running_command_and_later_ones");
+    let manager = manager(limits());
+    let name = &owner.user_name;
+    let shell = manager
+        .create_shell(owner.clone(), terminal_options(24, 80))
+        .await
+        .unwrap();
+    // The shell traps SIGWINCH, which the kernel sends the foreground job on a size change.
+    let id = manager
+        .run_command(
+            name,
+            &shell.shell_id,
+            line("trap 'echo winch' WINCH; stty size; read line; stty size"),
+        )
+        .await
+        .unwrap();
+    // The first size is printed before the resize is sent.
+    let mut seen = String::new();
+    let request = wsman_shell::ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(5));
+    while !seen.contains("24 80\r\n") {
+        if let wsman_shell::ReceiveOutcome::Output(output) = manager
+            .receive(name, &shell.shell_id, &id, &request)
+            .await
+            .unwrap()
+        {
+            for chunk in output.chunks {
+                seen.push_str(&String::from_utf8(chunk.decoded()).unwrap());
+            }
+        }
+    }
+    manager
+        .signal(
+            name,
+            &shell.shell_id,
+            &id,
+            ShellSignal::WindowSize(WindowSize::new(50, 160)),
+        )
+        .await
+        .unwrap();
+    manager
+        .send(
+            name,
+            &shell.shell_id,
+            &id,
+            "stdin",
+            b"go\n",
+            false,
+            SEND_TIMEOUT,
+        )
+        .await
+        .unwrap();
+    let (out, _, code) = collect(&manager, name, &shell.shell_id, &id).await;
+    assert_eq!(code, 0);
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("winch"), "{out:?}");
+    assert!(out.ends_with("50 160\r\n"), "{out:?}");
+    // A later command starts with the new size.
+    let next = manager
+        .run_command(name, &shell.shell_id, line("stty size"))
+        .await
+        .unwrap();
+    let (out, _, _) = collect(&manager, name, &shell.shell_id, &next).await;
+    assert_eq!(String::from_utf8(out).unwrap(), "50 160\r\n");
+    manager.delete_shell(name, &shell.shell_id).await.unwrap();
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_is_the_terminals_interrupt() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("ctrl_c_is_the_terminals_interrupt");
+    let manager = manager(limits());
+    let name = &owner.user_name;
+    let shell = manager
+        .create_shell(owner.clone(), terminal_options(24, 80))
+        .await
+        .unwrap();
+    let id = manager
+        .run_command(
+            name,
+            &shell.shell_id,
+            line("trap 'echo interrupted; exit 3' INT; echo ready; while :; do sleep 0.1; done"),
+        )
+        .await
+        .unwrap();
+    let request = wsman_shell::ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(5));
+    let mut seen = String::new();
+    while !seen.contains("ready") {
+        if let wsman_shell::ReceiveOutcome::Output(output) = manager
+            .receive(name, &shell.shell_id, &id, &request)
+            .await
+            .unwrap()
+        {
+            for chunk in output.chunks {
+                seen.push_str(&String::from_utf8(chunk.decoded()).unwrap());
+            }
+        }
+    }
+    manager
+        .signal(name, &shell.shell_id, &id, ShellSignal::CtrlC)
+        .await
+        .unwrap();
+    let (out, _, code) = collect(&manager, name, &shell.shell_id, &id).await;
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("interrupted"), "{out:?}");
+    assert_eq!(code, 3);
+    manager.delete_shell(name, &shell.shell_id).await.unwrap();
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_of_input_is_the_terminals_eof() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("end_of_input_is_the_terminals_eof");
+    let manager = manager(limits());
+    let name = &owner.user_name;
+    let shell = manager
+        .create_shell(owner.clone(), terminal_options(24, 80))
+        .await
+        .unwrap();
+    let id = manager
+        .run_command(name, &shell.shell_id, line("wc -l"))
+        .await
+        .unwrap();
+    manager
+        .send(
+            name,
+            &shell.shell_id,
+            &id,
+            "stdin",
+            b"a\nb\n",
+            true,
+            SEND_TIMEOUT,
+        )
+        .await
+        .unwrap();
+    let (out, _, code) = collect(&manager, name, &shell.shell_id, &id).await;
+    assert_eq!(code, 0);
+    // The terminal echoes the input (ECHO is on); the last line is wc's count of the lines before the EOF.
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(out.trim_end().rsplit("\r\n").next(), Some("2"), "{out:?}");
+    manager.delete_shell(name, &shell.shell_id).await.unwrap();
+    assert_no_user_processes(&user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_terminal_options_and_resizes_are_refused() {
+    let (owner, _) = user_or_root("bad_terminal_options_and_resizes_are_refused");
+    let manager = manager(limits());
+    for (term, rows, columns) in [("../../etc/x", 24, 80), ("", 24, 80), ("xterm", 0, 80)] {
+        let mut options = options();
+        options.terminal = Some(TerminalOptions::new(term, WindowSize::new(rows, columns)));
+        let refused = manager.create_shell(owner.clone(), options).await;
+        assert!(
+            matches!(refused, Err(ShellError::InvalidOption { .. })),
+            "{term:?} {rows}x{columns}: {refused:?}"
+        );
+    }
+    // A shell on pipes has no terminal to resize.
+    let shell = shell(&manager, &owner).await;
+    let id = manager
+        .run_command(&owner.user_name, &shell.shell_id, line("true"))
+        .await
+        .unwrap();
+    let refused = manager
+        .signal(
+            &owner.user_name,
+            &shell.shell_id,
+            &id,
+            ShellSignal::WindowSize(WindowSize::new(10, 10)),
+        )
+        .await;
+    assert!(matches!(refused, Err(ShellError::InvalidOption { .. })));
+    manager
+        .delete_shell(&owner.user_name, &shell.shell_id)
+        .await
+        .unwrap();
+}
