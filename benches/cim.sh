@@ -5,10 +5,12 @@
 # `ps -eo pid,ppid,user,rss,vsz,etime,args` in the same run. Each side runs CIM_BENCH_RUNS
 # times (default 3), interleaved; printed: the median wall time of each, the speed ratio
 # (ps time / winrm time; goal >= 0.5), Win32_Process items per second end to end, and
-# wsmand's peak RSS during the runs.
+# wsmand's peak RSS during the runs. Also printed: the CPU time of each side (ps; winrm plus
+# wsmand's share of the run), a ratio that a loaded machine disturbs less than wall time.
 #
 #   benches/cim.sh
 #   CIM_BENCH_PROCESSES=20000 CIM_BENCH_RUNS=5 benches/cim.sh
+#   CIM_BENCH_FEATURES=wsmand/bench-synthetic benches/cim.sh   # reuse cim-synthetic.sh's build
 #
 # Needs root (it starts the extra processes, and the bench account runs as root so that it is an
 # administrator and reads every process).
@@ -33,7 +35,8 @@ ACCOUNT=cimbench
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
 step "building release binaries (wsmand, winrm)"
-cargo build --release -p wsmand -p winrm
+# shellcheck disable=SC2086 # the feature list is one word or none
+cargo build --release -p wsmand -p winrm ${CIM_BENCH_FEATURES:+--features "$CIM_BENCH_FEATURES"}
 RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 
 WORK="$(mktemp -d -t wsmand-cim-bench-XXXXXX)"
@@ -97,36 +100,53 @@ if [ "$ITEMS" -lt "$PROCESSES" ]; then
 fi
 
 seconds() {
-    # seconds COMMAND...: wall time of one run, output discarded
-    local start end
-    start="$(date +%s.%N)"
-    "$@" >/dev/null
-    end="$(date +%s.%N)"
-    python3 -c "print($end - $start)"
+    # seconds COMMAND...: "wall cpu" of one run (cpu: its user + system time), output discarded
+    python3 -c '
+import resource, subprocess, sys, time
+start = time.monotonic()
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
+wall = time.monotonic() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(wall, usage.ru_utime + usage.ru_stime)
+' "$@"
+}
+daemon_cpu() {
+    # wsmand's user + system time so far, in seconds
+    awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$WSMAND_PID/stat"
 }
 
 PS_TIMES=()
 WINRM_TIMES=()
+PS_CPU=()
+WINRM_CPU=()
 step "$RUNS runs each, interleaved"
 for run in $(seq 1 "$RUNS"); do
-    ps_time="$(seconds ps -eo pid,ppid,user,rss,vsz,etime,args)"
-    winrm_time="$(seconds enumerate)"
-    echo "  run $run: ps ${ps_time}s, winrm enumerate ${winrm_time}s"
+    read -r ps_time ps_cpu < <(seconds ps -eo pid,ppid,user,rss,vsz,etime,args)
+    daemon_before="$(daemon_cpu)"
+    read -r winrm_time winrm_cpu < <(WSMAND_CONFIG_DIR="$CONFIG" seconds "$RELEASE/winrm" enumerate wmicimv2/Win32_Process \
+        "-r:http://127.0.0.1:$PORT" "-u:$ACCOUNT" "-p:$PASSWORD" -a:Basic -unencrypted)
+    daemon="$(python3 -c "print($(daemon_cpu) - $daemon_before)")"
+    echo "  run $run: ps ${ps_time}s (cpu ${ps_cpu}s), winrm enumerate ${winrm_time}s (cpu: winrm ${winrm_cpu}s, wsmand ${daemon}s)"
     PS_TIMES+=("$ps_time")
     WINRM_TIMES+=("$winrm_time")
+    PS_CPU+=("$ps_cpu")
+    WINRM_CPU+=("$(python3 -c "print($winrm_cpu + $daemon)")")
 done
 PEAK_RSS_KB="$(awk '/^VmHWM:/ {print $2}' "/proc/$WSMAND_PID/status")"
 
 step "results"
-python3 - "$ITEMS" "$PEAK_RSS_KB" "${PS_TIMES[*]}" "${WINRM_TIMES[*]}" <<'PY'
+python3 - "$ITEMS" "$PEAK_RSS_KB" "${PS_TIMES[*]}" "${WINRM_TIMES[*]}" "${PS_CPU[*]}" "${WINRM_CPU[*]}" <<'PY'
 import statistics, sys
 items, peak_kb = int(sys.argv[1]), int(sys.argv[2])
 ps = statistics.median(float(x) for x in sys.argv[3].split())
 winrm = statistics.median(float(x) for x in sys.argv[4].split())
+ps_cpu = statistics.median(float(x) for x in sys.argv[5].split())
+winrm_cpu = statistics.median(float(x) for x in sys.argv[6].split())
 ratio = ps / winrm
 print(f"Win32_Process items per enumeration : {items}")
 print(f"ps -eo ... median                   : {ps * 1000:.0f} ms")
 print(f"winrm enumerate median              : {winrm * 1000:.0f} ms ({items / winrm:.0f} items/s end to end)")
 print(f"speed ratio (ps time / winrm time)  : {ratio:.2f}  goal >= 0.5: {'met' if ratio >= 0.5 else 'MISSED'}")
+print(f"cpu: ps / (winrm + wsmand) medians  : {ps_cpu * 1000:.0f} ms / {winrm_cpu * 1000:.0f} ms = {ps_cpu / winrm_cpu:.2f}")
 print(f"wsmand peak RSS                     : {peak_kb / 1024:.1f} MB")
 PY

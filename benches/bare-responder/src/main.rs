@@ -6,12 +6,21 @@
 //! the whole request body, keep the connection alive, answer with a Content-Length) and nothing
 //! else.
 //!
-//! Usage: `bare-responder [PORT]` (default 0: a free port). It binds 127.0.0.1 only and prints
-//! `listening on 127.0.0.1:PORT` on stdout once it accepts connections.
+//! `benches/cim-synthetic.sh` runs it with `--replay DIR`: it then answers an Enumerate with
+//! the first recorded response of DIR and each later request with the next one (the Pull
+//! responses wsmand gave for the same enumeration, recorded in the same run), the request's
+//! MessageID put in as RelatesTo. The client loop then parses the very bytes it parses from
+//! wsmand, and the ratio is wsmand's cost over pure transport.
+//!
+//! Usage: `bare-responder [PORT] [--replay DIR]` (default port 0: a free port). It binds
+//! 127.0.0.1 only and prints `listening on 127.0.0.1:PORT` on stdout once it accepts
+//! connections.
 #![forbid(unsafe_code)]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -28,27 +37,133 @@ const BODY: &[u8] = b"<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envel
 async fn respond(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     // Read the body like a real service would; a failed read still gets the fixed answer.
     let _ = request.into_body().collect().await;
-    let mut response = Response::new(Full::new(Bytes::from_static(BODY)));
+    Ok(soap(Bytes::from_static(BODY)))
+}
+
+fn soap(body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/soap+xml;charset=UTF-8"),
     );
-    Ok(response)
+    response
 }
 
-fn parse_port() -> Result<u16, String> {
-    match std::env::args().nth(1) {
-        None => Ok(0),
-        Some(arg) => arg
-            .parse::<u16>()
-            .map_err(|_| format!("bare-responder: invalid port {arg:?}")),
+/// One recorded response, split around the text of its RelatesTo.
+struct Recorded {
+    before: Bytes,
+    after: Bytes,
+}
+
+/// The recorded responses of one enumeration, served in order.
+struct Replay {
+    responses: Vec<Recorded>,
+    next: AtomicUsize,
+}
+
+/// The text of the first `<...MessageID>` or `<...RelatesTo>` element: `(start, end)`.
+fn element_text(xml: &[u8], local_name: &[u8]) -> Option<(usize, usize)> {
+    let mut open = Vec::with_capacity(local_name.len() + 1);
+    open.extend_from_slice(local_name);
+    open.push(b'>');
+    let start = xml.windows(open.len()).position(|w| w == open.as_slice())? + open.len();
+    let end = start + xml[start..].iter().position(|b| *b == b'<')?;
+    Some((start, end))
+}
+
+impl Replay {
+    fn load(dir: &str) -> Result<Self, String> {
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| format!("bare-responder: cannot read {dir}: {e}"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+            .collect();
+        paths.sort();
+        let mut responses = Vec::new();
+        for path in paths {
+            let xml = std::fs::read(&path)
+                .map_err(|e| format!("bare-responder: cannot read {}: {e}", path.display()))?;
+            let (start, end) = element_text(&xml, b"RelatesTo")
+                .ok_or_else(|| format!("bare-responder: {} has no RelatesTo", path.display()))?;
+            let xml = Bytes::from(xml);
+            responses.push(Recorded {
+                before: xml.slice(..start),
+                after: xml.slice(end..),
+            });
+        }
+        if responses.is_empty() {
+            return Err(format!("bare-responder: no *.xml responses in {dir}"));
+        }
+        Ok(Self {
+            responses,
+            next: AtomicUsize::new(0),
+        })
     }
+
+    async fn respond(
+        &self,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, Infallible> {
+        let body = request
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        // An Enumerate starts the sequence again; anything else takes the next response.
+        let index = if body
+            .windows(b"enumeration/Enumerate<".len())
+            .any(|w| w == b"enumeration/Enumerate<")
+        {
+            self.next.store(1, Ordering::Relaxed);
+            0
+        } else {
+            self.next.fetch_add(1, Ordering::Relaxed)
+        };
+        let recorded = &self.responses[index.min(self.responses.len() - 1)];
+        let message_id = element_text(&body, b"MessageID").map_or(&[][..], |(s, e)| &body[s..e]);
+        let mut out =
+            Vec::with_capacity(recorded.before.len() + message_id.len() + recorded.after.len());
+        out.extend_from_slice(&recorded.before);
+        out.extend_from_slice(message_id);
+        out.extend_from_slice(&recorded.after);
+        Ok(soap(Bytes::from(out)))
+    }
+}
+
+struct Args {
+    port: u16,
+    replay: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        port: 0,
+        replay: None,
+    };
+    let mut argv = std::env::args().skip(1);
+    while let Some(arg) = argv.next() {
+        if arg == "--replay" {
+            args.replay = Some(
+                argv.next()
+                    .ok_or("bare-responder: --replay needs a directory")?,
+            );
+        } else {
+            args.port = arg
+                .parse::<u16>()
+                .map_err(|_| format!("bare-responder: invalid port {arg:?}"))?;
+        }
+    }
+    Ok(args)
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let port = match parse_port() {
-        Ok(port) => port,
+    let (port, replay) = match parse_args().and_then(|a| {
+        let replay = a.replay.as_deref().map(Replay::load).transpose()?;
+        Ok((a.port, replay.map(Arc::new)))
+    }) {
+        Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("{message}");
             return std::process::ExitCode::from(2);
@@ -77,11 +192,25 @@ async fn main() -> std::process::ExitCode {
             }
         };
         let _ = stream.set_nodelay(true);
+        let replay = replay.clone();
         tokio::spawn(async move {
-            let _ = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service_fn(respond))
-                .await;
+            let mut builder = http1::Builder::new();
+            builder.keep_alive(true);
+            let io = TokioIo::new(stream);
+            let _ = match replay {
+                Some(replay) => {
+                    builder
+                        .serve_connection(
+                            io,
+                            service_fn(move |r| {
+                                let replay = replay.clone();
+                                async move { replay.respond(r).await }
+                            }),
+                        )
+                        .await
+                }
+                None => builder.serve_connection(io, service_fn(respond)).await,
+            };
         });
     }
 }

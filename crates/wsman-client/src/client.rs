@@ -513,7 +513,7 @@ impl Client {
         let body = enumerate::enumerate_body(&options);
         let first = self.operation(action::ENUMERATE, resource, &body).await?;
         let first = Self::required(first, "Enumerate")?;
-        let mut page = enumerate::read_enumerate_response(&first)?;
+        let mut page = enumerate::read_enumerate_response(first)?;
         let mut items = std::mem::take(&mut page.items);
         let mut pulls = 0usize;
         while let Some(context) = page.context.take().filter(|_| !page.end) {
@@ -536,7 +536,7 @@ impl Client {
                 )
                 .await?;
             let body = Self::required(body, "Pull")?;
-            page = enumerate::read_pull_response(&body)?;
+            page = enumerate::read_pull_response(body)?;
             items.append(&mut page.items);
         }
         items.truncate(limit);
@@ -553,7 +553,7 @@ impl Client {
         let body = enumerate::enumerate_body(options);
         let first = self.operation(action::ENUMERATE, resource, &body).await?;
         let first = Self::required(first, "Enumerate")?;
-        let mut page = enumerate::read_enumerate_response(&first)?;
+        let mut page = enumerate::read_enumerate_response(first)?;
         let mut items = std::mem::take(&mut page.items);
         let mut pulls = 0usize;
         while let Some(context) = page.context.take().filter(|_| !page.end) {
@@ -580,7 +580,7 @@ impl Client {
                 )
                 .await?;
             let body = Self::required(body, "Pull")?;
-            page = enumerate::read_pull_response(&body)?;
+            page = enumerate::read_pull_response(body)?;
             items.append(&mut page.items);
         }
         if items.len() > options.max_items {

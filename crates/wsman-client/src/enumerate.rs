@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use wsman_proto::enumeration::EnumerationMode;
 use wsman_proto::ns;
-use wsman_proto::xml::{escape_attr, escape_text, Element};
+use wsman_proto::xml::{escape_attr, escape_text, Element, Node};
 
 use crate::error::ClientError;
 
@@ -140,14 +140,29 @@ pub(crate) struct Page {
     pub(crate) end: bool,
 }
 
-fn page(body: &Element, items_ns: &str) -> Page {
+/// The page of a response body, its items moved out of the body (a page holds up to
+/// MaxEnvelopeSize of them: copying them would double the client's work).
+fn page(body: &mut Element, items_ns: &str) -> Page {
     let context = body
         .child(ns::ENUMERATION, "EnumerationContext")
         .map(Element::trimmed_text)
         .filter(|c| !c.is_empty());
     let items = body
-        .child(items_ns, "Items")
-        .map(|i| i.elements().cloned().collect())
+        .children
+        .iter_mut()
+        .find_map(|n| match n {
+            Node::Element(e) if e.is(items_ns, "Items") => Some(e),
+            _ => None,
+        })
+        .map(|i| {
+            std::mem::take(&mut i.children)
+                .into_iter()
+                .filter_map(|n| match n {
+                    Node::Element(e) => Some(e),
+                    Node::Text(_) => None,
+                })
+                .collect()
+        })
         .unwrap_or_default();
     // Accept EndOfSequence in either namespace: servers differ.
     let end = body.child(ns::WSMAN, "EndOfSequence").is_some()
@@ -159,29 +174,29 @@ fn page(body: &Element, items_ns: &str) -> Page {
     }
 }
 
-pub(crate) fn read_enumerate_response(body: &Element) -> Result<Page, ClientError> {
+pub(crate) fn read_enumerate_response(mut body: Element) -> Result<Page, ClientError> {
     if !body.is(ns::ENUMERATION, "EnumerateResponse") {
         return Err(ClientError::protocol(format!(
             "expected n:EnumerateResponse, got {}",
             body.name
         )));
     }
-    let mut p = page(body, ns::WSMAN);
+    let mut p = page(&mut body, ns::WSMAN);
     if p.items.is_empty() {
         // A non-optimizing server may still answer with n:Items.
-        p.items = page(body, ns::ENUMERATION).items;
+        p.items = page(&mut body, ns::ENUMERATION).items;
     }
     Ok(p)
 }
 
-pub(crate) fn read_pull_response(body: &Element) -> Result<Page, ClientError> {
+pub(crate) fn read_pull_response(mut body: Element) -> Result<Page, ClientError> {
     if !body.is(ns::ENUMERATION, "PullResponse") {
         return Err(ClientError::protocol(format!(
             "expected n:PullResponse, got {}",
             body.name
         )));
     }
-    let mut p = page(body, ns::ENUMERATION);
+    let mut p = page(&mut body, ns::ENUMERATION);
     if p.context.is_none() {
         // No context means nothing more to pull.
         p.end = true;
@@ -235,12 +250,12 @@ mod tests {
         let e = el(&format!(
             "<n:EnumerateResponse xmlns:n=\"{n}\" xmlns:w=\"{w}\"><n:EnumerationContext></n:EnumerationContext><w:Items><a/><b/></w:Items><w:EndOfSequence/></n:EnumerateResponse>"
         ));
-        let p = read_enumerate_response(&e).unwrap_or_else(|e| panic!("{e}"));
+        let p = read_enumerate_response(e).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((p.items.len(), p.end, p.context), (2, true, None));
         let e = el(&format!(
             "<n:PullResponse xmlns:n=\"{n}\"><n:EnumerationContext>uuid:1</n:EnumerationContext><n:Items><a/></n:Items></n:PullResponse>"
         ));
-        let p = read_pull_response(&e).unwrap_or_else(|e| panic!("{e}"));
+        let p = read_pull_response(e).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             (p.items.len(), p.end, p.context.as_deref()),
             (1, false, Some("uuid:1"))
@@ -248,7 +263,7 @@ mod tests {
         let e = el(&format!(
             "<n:PullResponse xmlns:n=\"{n}\"><n:Items/></n:PullResponse>"
         ));
-        assert!(read_pull_response(&e).unwrap_or_else(|e| panic!("{e}")).end);
-        assert!(read_pull_response(&el("<x/>")).is_err());
+        assert!(read_pull_response(e).unwrap_or_else(|e| panic!("{e}")).end);
+        assert!(read_pull_response(el("<x/>")).is_err());
     }
 }

@@ -176,41 +176,73 @@ pub fn class_uri(namespace: &str, class: &str) -> String {
     format!("{WMI_PREFIX}{namespace}/{class}")
 }
 
-/// One property element; arrays are the element repeated, as Windows writes them.
+/// One property element; arrays are the element repeated, as Windows writes them. Written
+/// straight into `out` (no string per tag or value): an enumeration renders tens of
+/// properties for each of thousands of instances.
 fn render_property(out: &mut String, prefix: &str, name: &str, value: &Value) {
-    let tag = if prefix.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{prefix}:{name}")
+    let open = |out: &mut String| {
+        out.push('<');
+        push_tag(out, prefix, name);
+    };
+    let close = |out: &mut String| {
+        out.push_str("</");
+        push_tag(out, prefix, name);
+        out.push('>');
     };
     match value {
         Value::Null => {
-            let _ = write!(out, "<{tag} xsi:nil=\"true\"/>");
+            open(out);
+            out.push_str(" xsi:nil=\"true\"/>");
         }
         Value::Array(items) => {
             if items.is_empty() {
-                let _ = write!(out, "<{tag} xsi:nil=\"true\"/>");
+                open(out);
+                out.push_str(" xsi:nil=\"true\"/>");
             }
             for item in items {
                 render_property(out, prefix, name, item);
             }
         }
         Value::DateTime(d) => {
-            let (element, text) = match d {
-                CimDateTime::Instant { .. } => ("Datetime", d.to_xs()),
-                CimDateTime::Interval { .. } => ("Interval", d.to_xs()),
+            let element = match d {
+                CimDateTime::Instant { .. } => "Datetime",
+                CimDateTime::Interval { .. } => "Interval",
             };
-            let _ = write!(out, "<{tag}><cim:{element}>{text}</cim:{element}></{tag}>");
+            open(out);
+            let _ = write!(out, "><cim:{element}>{}</cim:{element}>", d.to_xs());
+            close(out);
         }
         Value::Reference(r) => {
-            let _ = write!(out, "<{tag}>");
+            open(out);
+            out.push('>');
             out.push_str(&reference_body(r));
-            let _ = write!(out, "</{tag}>");
+            close(out);
         }
         scalar => {
-            let _ = write!(out, "<{tag}>{}</{tag}>", escape_text(&scalar.to_text()));
+            open(out);
+            out.push('>');
+            match scalar {
+                Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                Value::Signed(v) => {
+                    let _ = write!(out, "{v}");
+                }
+                Value::Unsigned(v) => {
+                    let _ = write!(out, "{v}");
+                }
+                Value::Text(t) => out.push_str(&escape_text(t)),
+                other => out.push_str(&escape_text(&other.to_text())),
+            }
+            close(out);
         }
     }
+}
+
+fn push_tag(out: &mut String, prefix: &str, name: &str) {
+    if !prefix.is_empty() {
+        out.push_str(prefix);
+        out.push(':');
+    }
+    out.push_str(name);
 }
 
 /// The content of a reference property: address, ResourceURI and SelectorSet.

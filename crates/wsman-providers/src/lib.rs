@@ -210,12 +210,57 @@ pub enum Call<'a> {
 }
 
 /// What a [`Call`] returns.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub enum Answer {
     Body(Body),
     Created(Created),
     Deleted,
     Items(Vec<Item>),
+    /// Items made as the client pulls them (see [`ItemSource`]).
+    Stream(ItemStream),
+}
+
+/// Items made one at a time, as the server pages them: an enumeration of thousands of
+/// instances then holds one page in memory, not all of them rendered, and a source that
+/// reads the host (a process) reads it when its page is sent. Every item the source yields is
+/// filtered again by the server, like [`Provider::enumerate`]'s.
+pub trait ItemSource: Send {
+    /// The next item; `None` at the end (and after it).
+    fn next_item(&mut self) -> Option<Item>;
+    /// How many items the whole enumeration has, as far as known when it starts (for
+    /// `w:TotalItemsCountEstimate`).
+    fn estimate(&self) -> usize;
+}
+
+/// An [`ItemSource`] in an [`Answer`].
+pub struct ItemStream(pub Box<dyn ItemSource>);
+
+impl std::fmt::Debug for ItemStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ItemStream(estimate {})", self.0.estimate())
+    }
+}
+
+/// The [`ItemSource`] of an iterator whose length is known up front (pids listed once, a
+/// number of synthetic instances).
+pub struct CountedItems<I> {
+    items: I,
+    estimate: usize,
+}
+
+impl<I: Iterator<Item = Item> + Send> CountedItems<I> {
+    pub fn new(items: I, estimate: usize) -> Self {
+        Self { items, estimate }
+    }
+}
+
+impl<I: Iterator<Item = Item> + Send> ItemSource for CountedItems<I> {
+    fn next_item(&mut self) -> Option<Item> {
+        self.items.next()
+    }
+    fn estimate(&self) -> usize {
+        self.estimate
+    }
 }
 
 /// A synchronous resource provider. Every operation defaults to `a:ActionNotSupported`.
@@ -261,6 +306,17 @@ pub trait Provider: Send + Sync + 'static {
         Err(not_supported(ctx))
     }
 
+    /// Like [`Provider::enumerate`], but the items are made as the client pulls them; `None`
+    /// (the default): this request is answered by [`Provider::enumerate`]. For enumerations
+    /// too large to hold whole (every process of a host).
+    fn enumerate_lazily(
+        &self,
+        _ctx: &Context<'_>,
+        _filter: Option<&Filter>,
+    ) -> Result<Option<Box<dyn ItemSource>>, Fault> {
+        Ok(None)
+    }
+
     /// Run `method` of the addressed class or instance. Its input is the request body
     /// (`<Method>_INPUT`); the answer is `<Method>_OUTPUT`. A method that fails answers its
     /// non-zero ReturnValue, not a fault.
@@ -278,7 +334,10 @@ pub trait Provider: Send + Sync + 'static {
                 self.delete(ctx)?;
                 Answer::Deleted
             }
-            Call::Enumerate(filter) => Answer::Items(self.enumerate(ctx, filter)?),
+            Call::Enumerate(filter) => match self.enumerate_lazily(ctx, filter)? {
+                Some(source) => Answer::Stream(ItemStream(source)),
+                None => Answer::Items(self.enumerate(ctx, filter)?),
+            },
             Call::Invoke(method) => Answer::Body(self.invoke(ctx, method)?),
         })
     }

@@ -1,21 +1,150 @@
 //! Server-side enumeration contexts (WS-Enumeration, reference §3.6).
 //!
-//! Items are rendered once, at Enumerate time, in the requested mode (object, EPR, or both) and
-//! kept under an opaque `uuid:` context until the last batch, Release, or
-//! Service/EnumerationTimeoutms of idleness. The store is bounded: when full, the least
-//! recently used context is dropped.
+//! A context holds what is left to send: items rendered at Enumerate time in the requested
+//! mode (object, EPR, or both), or a provider's [`ItemSource`] whose items are made, filtered
+//! and rendered as they are pulled, so that an enumeration of every process holds one page,
+//! not 50,000 rendered instances. After each batch of a lazy context the next one is made
+//! ahead on the blocking pool while the client reads this one (at most one batch ahead, the
+//! size of the last), so reading the host overlaps the client's parsing instead of adding to
+//! it. Contexts live under an opaque `uuid:` id until the last
+//! batch, Release, or Service/EnumerationTimeoutms of idleness. The store is bounded: when
+//! full, the least recently used context is dropped.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use wsman_proto::Fault;
+use wsman_providers::{Item, ItemSource};
 
 /// Most contexts kept at once; beyond this the least recently used one is evicted.
 const MAX_CONTEXTS: usize = 1024;
 
+/// Renders one item of a lazy enumeration; `None`: the filter leaves it out.
+pub type Render = Box<dyn FnMut(Item) -> Option<String> + Send>;
+
+/// Items made as they are pulled: the provider's source and how the request renders them.
+pub struct LazyItems {
+    source: Box<dyn ItemSource>,
+    render: Render,
+    /// Items rendered but not sent yet: made ahead, or one that did not fit the last batch.
+    ready: VecDeque<String>,
+    ready_bytes: usize,
+}
+
+impl LazyItems {
+    pub fn new(source: Box<dyn ItemSource>, render: Render) -> Self {
+        Self {
+            source,
+            render,
+            ready: VecDeque::new(),
+            ready_bytes: 0,
+        }
+    }
+
+    /// Render the next item the filter keeps into `ready`; false at the end.
+    fn make_one(&mut self) -> bool {
+        while let Some(item) = self.source.next_item() {
+            if let Some(rendered) = (self.render)(item) {
+                self.ready_bytes += rendered.len();
+                self.ready.push_back(rendered);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Make items ahead until `max_items` or `budget` bytes are ready (one batch), plus one
+    /// to know whether that batch is the last.
+    fn make_ahead(&mut self, max_items: usize, budget: usize) {
+        while self.ready.len() <= max_items && self.ready_bytes <= budget {
+            if !self.make_one() {
+                break;
+            }
+        }
+    }
+}
+
+/// What a context has left to send.
+pub enum Pending {
+    /// Rendered at Enumerate.
+    Rendered(VecDeque<String>),
+    /// Made and rendered as pulled.
+    Lazy(LazyItems),
+}
+
+impl Pending {
+    /// Whether any item is left (a lazy source makes and renders the next one to know).
+    pub fn is_empty(&mut self) -> bool {
+        self.peek_len().is_none()
+    }
+
+    /// Whether taking a batch makes items: the caller runs it where blocking is allowed.
+    pub fn is_lazy(&self) -> bool {
+        matches!(self, Self::Lazy(_))
+    }
+
+    fn peek_len(&mut self) -> Option<usize> {
+        match self {
+            Self::Rendered(items) => items.front().map(String::len),
+            Self::Lazy(lazy) => {
+                if lazy.ready.is_empty() && !lazy.make_one() {
+                    return None;
+                }
+                lazy.ready.front().map(String::len)
+            }
+        }
+    }
+
+    fn pop(&mut self) -> Option<String> {
+        self.peek_len()?;
+        match self {
+            Self::Rendered(items) => items.pop_front(),
+            Self::Lazy(lazy) => {
+                let item = lazy.ready.pop_front()?;
+                lazy.ready_bytes -= item.len();
+                Some(item)
+            }
+        }
+    }
+}
+
+/// A context's items in the store: ready, or being made ahead on the blocking pool.
+pub enum Slot {
+    Ready(Pending),
+    MakingAhead(tokio::task::JoinHandle<Pending>),
+}
+
+impl Slot {
+    /// A slot for `pending`, its next batch (`next`: `max_items`, `budget`) made ahead when
+    /// it is lazy and a runtime is at hand.
+    fn ahead(pending: Pending, next: Option<(usize, usize)>) -> Self {
+        match (pending, next, tokio::runtime::Handle::try_current()) {
+            (Pending::Lazy(mut lazy), Some((max_items, budget)), Ok(runtime)) => {
+                Self::MakingAhead(runtime.spawn_blocking(move || {
+                    lazy.make_ahead(max_items, budget);
+                    Pending::Lazy(lazy)
+                }))
+            }
+            (pending, _, _) => Self::Ready(pending),
+        }
+    }
+
+    /// The items, once made.
+    pub async fn ready(self) -> Result<Pending, Fault> {
+        match self {
+            Self::Ready(pending) => Ok(pending),
+            Self::MakingAhead(job) => job.await.map_err(|join| {
+                Fault::internal_error(format!(
+                    "The provider failed while making the next items: {join}. "
+                ))
+            }),
+        }
+    }
+}
+
 struct Entry {
-    items: VecDeque<String>,
+    items: Slot,
     /// Items in the whole enumeration (for `w:TotalItemsCountEstimate`).
     total: usize,
     last_used: Instant,
@@ -37,31 +166,81 @@ pub struct Batch {
     pub total: usize,
 }
 
+/// A context taken out of the store for one Pull (see [`EnumerationStore::check_out`]),
+/// with its items (`T`: a [`Slot`]) or without them, while they are used.
+pub struct CheckedOut<T = Slot> {
+    pub id: String,
+    pub items: T,
+    pub total: usize,
+}
+
+impl CheckedOut {
+    /// The context without its items, and the items.
+    pub fn split(self) -> (CheckedOut<()>, Slot) {
+        (
+            CheckedOut {
+                id: self.id,
+                items: (),
+                total: self.total,
+            },
+            self.items,
+        )
+    }
+}
+
 /// Take up to `max_items` items whose total length fits `budget` bytes. At least one item is
 /// taken when any remain; if even the first does not fit, the caller gets `Err(its length)`.
 pub fn take_fitting(
-    items: &mut VecDeque<String>,
+    items: &mut Pending,
     max_items: usize,
     budget: usize,
 ) -> Result<Vec<String>, usize> {
     let mut out = Vec::new();
     let mut used = 0usize;
     while out.len() < max_items.max(1) {
-        let Some(next) = items.front() else { break };
-        if used + next.len() > budget {
+        let Some(next) = items.peek_len() else { break };
+        if used + next > budget {
             if out.is_empty() {
-                return Err(next.len());
+                return Err(next);
             }
             break;
         }
-        used += next.len();
-        if let Some(item) = items.pop_front() {
+        used += next;
+        if let Some(item) = items.pop() {
             out.push(item);
         }
     }
     Ok(out)
 }
 
+/// A batch taken by [`take_batch`]: what is left, the items (or the length of a first item
+/// that does not fit), and whether nothing is left.
+pub type Taken = (Pending, Result<Vec<String>, usize>, bool);
+
+/// [`take_fitting`], then whether anything is left, where blocking is allowed: a lazy source
+/// reads the host (/proc) as it makes items (the one after the batch too, to know whether
+/// the batch is the last), so its batch is made on the blocking pool, never on the async
+/// workers.
+pub async fn take_batch(
+    mut items: Pending,
+    max_items: usize,
+    budget: usize,
+) -> Result<Taken, Fault> {
+    let lazy = items.is_lazy();
+    let take = move || {
+        let batch = take_fitting(&mut items, max_items, budget);
+        let end = items.is_empty();
+        (items, batch, end)
+    };
+    if !lazy {
+        return Ok(take());
+    }
+    tokio::task::spawn_blocking(take).await.map_err(|join| {
+        Fault::internal_error(format!(
+            "The provider failed while making the next items: {join}. "
+        ))
+    })
+}
 impl EnumerationStore {
     pub fn new() -> Self {
         Self::default()
@@ -73,20 +252,33 @@ impl EnumerationStore {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Keep `items` under a new context and return its id.
+    /// Keep `items` under a new context and return its id; `next` (`max_items`, `budget`):
+    /// the batch to make ahead for the first Pull of a lazy context.
     pub fn insert(
         &self,
-        items: VecDeque<String>,
+        items: Pending,
         total: usize,
         now: Instant,
         idle_timeout: Duration,
+        next: Option<(usize, usize)>,
     ) -> String {
         let id = format!(
             "uuid:{}",
             uuid::Uuid::new_v4().to_string().to_ascii_uppercase()
         );
+        self.keep(
+            id.clone(),
+            Slot::ahead(items, next),
+            total,
+            now,
+            idle_timeout,
+        );
+        id
+    }
+
+    fn keep(&self, id: String, items: Slot, total: usize, now: Instant, idle: Duration) {
         let mut map = self.lock();
-        map.retain(|_, e| now.saturating_duration_since(e.last_used) <= idle_timeout);
+        map.retain(|_, e| now.saturating_duration_since(e.last_used) <= idle);
         if map.len() >= MAX_CONTEXTS {
             if let Some(oldest) = map
                 .iter()
@@ -97,19 +289,57 @@ impl EnumerationStore {
             }
         }
         map.insert(
-            id.clone(),
+            id,
             Entry {
                 items,
                 total,
                 last_used: now,
             },
         );
-        id
+    }
+
+    /// Take a context out of the store while its next batch is made (outside the store's
+    /// lock: a lazy batch reads the host). Meanwhile a second Pull of the same context is
+    /// answered `n:InvalidEnumerationContext`, as for any context that is not live. Unknown
+    /// or expired: `n:InvalidEnumerationContext`.
+    pub fn check_out(
+        &self,
+        context: &str,
+        now: Instant,
+        idle_timeout: Duration,
+    ) -> Result<CheckedOut, Fault> {
+        let mut map = self.lock();
+        match map.remove(context) {
+            Some(e) if now.saturating_duration_since(e.last_used) <= idle_timeout => {
+                Ok(CheckedOut {
+                    id: context.to_owned(),
+                    items: e.items,
+                    total: e.total,
+                })
+            }
+            _ => Err(Fault::invalid_enumeration_context()),
+        }
+    }
+
+    /// Put a context back after a batch, unless nothing is left (`next` is `None`); a lazy
+    /// one makes its next batch (`next`: `max_items`, `budget`) ahead.
+    pub fn check_in(
+        &self,
+        out: CheckedOut<()>,
+        pending: Pending,
+        next: Option<(usize, usize)>,
+        now: Instant,
+        idle_timeout: Duration,
+    ) {
+        if next.is_some() {
+            let slot = Slot::ahead(pending, next);
+            self.keep(out.id, slot, out.total, now, idle_timeout);
+        }
     }
 
     /// The next batch of a context. Unknown or expired: `n:InvalidEnumerationContext`.
     /// `budget` bounds the total item bytes (the envelope must fit MaxEnvelopeSize).
-    pub fn pull(
+    pub async fn pull(
         &self,
         context: &str,
         now: Instant,
@@ -117,23 +347,12 @@ impl EnumerationStore {
         max_items: usize,
         budget: usize,
     ) -> Result<Batch, Fault> {
-        let mut map = self.lock();
-        let entry = match map.get_mut(context) {
-            Some(e) if now.saturating_duration_since(e.last_used) <= idle_timeout => e,
-            Some(_) => {
-                map.remove(context);
-                return Err(Fault::invalid_enumeration_context());
-            }
-            None => return Err(Fault::invalid_enumeration_context()),
-        };
-        entry.last_used = now;
-        let items = take_fitting(&mut entry.items, max_items, budget)
-            .map_err(|len| Fault::max_envelope_size_exceeded(len, budget as u64))?;
-        let end = entry.items.is_empty();
-        let total = entry.total;
-        if end {
-            map.remove(context);
-        }
+        let (out, slot) = self.check_out(context, now, idle_timeout)?.split();
+        let (pending, batch, end) = take_batch(slot.ready().await?, max_items, budget).await?;
+        let total = out.total;
+        let next = (!end).then_some((max_items, budget));
+        self.check_in(out, pending, next, now, idle_timeout);
+        let items = batch.map_err(|len| Fault::max_envelope_size_exceeded(len, budget as u64))?;
         Ok(Batch { items, end, total })
     }
 
@@ -158,9 +377,18 @@ impl EnumerationStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wsman_proto::cim::Instance;
+    use wsman_providers::CountedItems;
 
-    fn items(n: usize) -> VecDeque<String> {
-        (0..n).map(|i| format!("<i>{i}</i>")).collect()
+    fn items(n: usize) -> Pending {
+        Pending::Rendered((0..n).map(|i| format!("<i>{i}</i>")).collect())
+    }
+
+    fn left(p: &Pending) -> usize {
+        match p {
+            Pending::Rendered(q) => q.len(),
+            Pending::Lazy(_) => usize::MAX,
+        }
     }
 
     #[test]
@@ -170,38 +398,53 @@ mod tests {
         // each item is 8 bytes: a 20-byte budget fits two
         assert_eq!(take_fitting(&mut q, 10, 20).map(|v| v.len()), Ok(2));
         assert_eq!(take_fitting(&mut q, 10, 3), Err(8));
-        assert_eq!(q.len(), 1);
+        assert_eq!(left(&q), 1);
     }
 
-    #[test]
-    fn pull_to_the_end_then_context_is_gone() {
+    #[tokio::test]
+    async fn pull_to_the_end_then_context_is_gone() {
         let store = EnumerationStore::new();
         let now = Instant::now();
         let t = Duration::from_secs(60);
-        let id = store.insert(items(3), 3, now, t);
-        let b = store.pull(&id, now, t, 2, 10_000);
+        let id = store.insert(items(3), 3, now, t, None);
+        let b = store.pull(&id, now, t, 2, 10_000).await;
         assert_eq!(
             b.as_ref().map(|b| (b.items.len(), b.end)).ok(),
             Some((2, false))
         );
-        let b = store.pull(&id, now, t, 2, 10_000);
+        let b = store.pull(&id, now, t, 2, 10_000).await;
         assert_eq!(
             b.as_ref().map(|b| (b.items.len(), b.end)).ok(),
             Some((1, true))
         );
-        assert!(store.pull(&id, now, t, 2, 10_000).is_err());
+        assert!(store.pull(&id, now, t, 2, 10_000).await.is_err());
     }
 
-    #[test]
-    fn idle_contexts_expire_and_release_works() {
+    #[tokio::test]
+    async fn an_item_too_large_keeps_the_context() {
+        let store = EnumerationStore::new();
+        let now = Instant::now();
+        let t = Duration::from_secs(60);
+        let id = store.insert(items(2), 2, now, t, None);
+        assert!(store.pull(&id, now, t, 2, 3).await.is_err());
+        let b = store.pull(&id, now, t, 5, 10_000).await;
+        assert_eq!(
+            b.map(|b| (b.items, b.end)).ok(),
+            Some((vec!["<i>0</i>".to_owned(), "<i>1</i>".to_owned()], true))
+        );
+    }
+
+    #[tokio::test]
+    async fn idle_contexts_expire_and_release_works() {
         let store = EnumerationStore::new();
         let now = Instant::now();
         let t = Duration::from_millis(10);
-        let id = store.insert(items(3), 3, now, t);
+        let id = store.insert(items(3), 3, now, t, None);
         assert!(store
             .pull(&id, now + Duration::from_secs(1), t, 1, 10_000)
+            .await
             .is_err());
-        let id = store.insert(items(3), 3, now, t);
+        let id = store.insert(items(3), 3, now, t, None);
         assert!(store.release(&id).is_ok());
         assert!(store.release(&id).is_err());
     }
@@ -211,8 +454,67 @@ mod tests {
         let store = EnumerationStore::new();
         let now = Instant::now();
         for _ in 0..MAX_CONTEXTS + 10 {
-            store.insert(items(1), 1, now, Duration::from_secs(60));
+            store.insert(items(1), 1, now, Duration::from_secs(60), None);
         }
         assert_eq!(store.len(), MAX_CONTEXTS);
+    }
+
+    /// A lazy source is read only as far as each batch needs (and one batch ahead), its
+    /// filtered items are skipped, and the last batch says so.
+    #[tokio::test]
+    async fn lazy_items_are_made_as_pulled() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let made = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&made);
+        let source = CountedItems::new(
+            (0..10u32).map(move |i| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Item::Instance(Instance::new("T", "root/cimv2").with_key("Id", i))
+            }),
+            10,
+        );
+        // Odd ids are filtered out; even ones render as <i>ID</i>.
+        let render: Render = Box::new(|item| match item {
+            Item::Instance(i) => {
+                let id = i.get("Id").map(|v| v.to_text()).unwrap_or_default();
+                (id.parse::<u32>().ok()? % 2 == 0).then(|| format!("<i>{id}</i>"))
+            }
+            Item::Xml { .. } => None,
+        });
+        let store = EnumerationStore::new();
+        let now = Instant::now();
+        let t = Duration::from_secs(60);
+        let id = store.insert(
+            Pending::Lazy(LazyItems::new(Box::new(source), render)),
+            10,
+            now,
+            t,
+            None,
+        );
+        assert_eq!(made.load(Ordering::SeqCst), 0, "nothing made at Enumerate");
+        let b = store.pull(&id, now, t, 2, 10_000).await.ok();
+        assert_eq!(
+            b.map(|b| (b.items, b.end)),
+            Some((vec!["<i>0</i>".to_owned(), "<i>2</i>".to_owned()], false))
+        );
+        // 0..=2, then 3 (filtered) and 4 (ahead, kept for the next batch); the next batch
+        // (two kept items and one more) may be being made ahead, never the whole source.
+        let so_far = made.load(Ordering::SeqCst);
+        assert!((5..=9).contains(&so_far), "{so_far} items made");
+        let b = store.pull(&id, now, t, 10, 10_000).await.ok();
+        assert_eq!(
+            b.map(|b| (b.items, b.end, b.total)),
+            Some((
+                vec![
+                    "<i>4</i>".to_owned(),
+                    "<i>6</i>".to_owned(),
+                    "<i>8</i>".to_owned()
+                ],
+                true,
+                10
+            ))
+        );
+        assert!(store.is_empty());
     }
 }

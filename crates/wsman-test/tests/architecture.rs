@@ -282,6 +282,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("bare-responder", &[]),
     ("shell-bench", &["wsman-client"]),
     ("auth-bench", &["wsman-client"]),
+    ("enum-bench", &["wsman-client"]),
 ];
 
 #[test]

@@ -343,15 +343,24 @@ fn providers(
     let hardware = Hardware::new(bmc(config_dir), sysfs_root);
     let mut registry = wsman_providers::Registry::new();
     for prefix in [WMI_PREFIX, CIM_PREFIX, CIM_ALL, CLASS_METADATA_PREFIX] {
-        registry.register(
-            prefix,
-            CimProvider::new()
-                .with_services(services.clone())
-                .with_event_log(event_log.clone())
-                .with_hardware(hardware.clone()),
-        );
+        let cim = CimProvider::new()
+            .with_services(services.clone())
+            .with_event_log(event_log.clone())
+            .with_hardware(hardware.clone());
+        #[cfg(feature = "bench-synthetic")]
+        let cim = cim.with_synthetic(synthetic_count());
+        registry.register(prefix, cim);
     }
     registry
+}
+
+/// Instances of the benchmark class: `WSMAND_BENCH_SYNTHETIC_INSTANCES`, default 100,000.
+#[cfg(feature = "bench-synthetic")]
+fn synthetic_count() -> u32 {
+    std::env::var("WSMAND_BENCH_SYNTHETIC_INSTANCES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000)
 }
 
 /// The BMC of `bmc.toml` or `/dev/ipmi0`; a refused file is logged and leaves the host

@@ -20,6 +20,8 @@ pub mod procfs;
 pub mod schema;
 pub mod service;
 pub mod smbios;
+#[cfg(feature = "bench-synthetic")]
+pub mod synthetic;
 pub mod sysfs;
 pub mod system;
 
@@ -32,7 +34,7 @@ use wsman_proto::fault::SelectorProblem;
 use wsman_proto::operation::{ClassRef, Resource, CIM_NAMESPACE_SELECTOR, CLASS_METADATA_PREFIX};
 use wsman_proto::Fault;
 
-use crate::{Body, Context, Filter, Item, Provider};
+use crate::{Body, Context, Filter, Item, ItemSource, Provider};
 
 /// One class: its schema (name, keys, properties) and its instances.
 pub trait Class: Send + Sync + 'static {
@@ -52,6 +54,15 @@ pub trait Class: Send + Sync + 'static {
     /// The instances; `filter` may narrow the work (the server filters again).
     fn instances(&self, ctx: &Context<'_>, filter: Option<&Filter>)
         -> Result<Vec<Instance>, Fault>;
+    /// The instances made one at a time as the client pulls them, for classes with many
+    /// (`None`, the default: [`Class::instances`] answers). Each item is an instance.
+    fn instances_lazily(
+        &self,
+        _ctx: &Context<'_>,
+        _filter: Option<&Filter>,
+    ) -> Option<Box<dyn ItemSource>> {
+        None
+    }
     /// The instance with these key values (checked against [`Class::keys`] already).
     fn get(&self, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
         self.instances(ctx, None)?
@@ -201,6 +212,14 @@ impl CimProvider {
             Box::new(platform::SystemDevice::new(hardware.clone())),
             Box::new(platform::AssociatedSensor::new(hardware)),
         ]);
+    }
+
+    /// Builder: serve the benchmark class `Wsman_BenchSynthetic` with `count` instances.
+    #[cfg(feature = "bench-synthetic")]
+    pub fn with_synthetic(mut self, count: u32) -> Self {
+        self.classes
+            .push(Box::new(synthetic::Synthetic::new(count)));
+        self
     }
 
     /// Builder: serve `Win32_NTLogEvent` from the host's event logs.
@@ -587,8 +606,40 @@ impl Provider for CimProvider {
                 .associations(ctx, association)
                 .map(|found| found.into_iter().map(Item::Instance).collect());
         }
+        let class = self.enumerated_class(ctx, filter)?;
+        Ok(class
+            .instances(ctx, filter)?
+            .into_iter()
+            .map(Item::Instance)
+            .collect())
+    }
+
+    fn enumerate_lazily(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<&Filter>,
+    ) -> Result<Option<Box<dyn ItemSource>>, Fault> {
+        if matches!(ctx.operation().resource, Resource::ClassMetadata(_))
+            || matches!(filter, Some(Filter::Association(_)))
+        {
+            return Ok(None);
+        }
+        Ok(self
+            .enumerated_class(ctx, filter)?
+            .instances_lazily(ctx, filter))
+    }
+}
+
+impl CimProvider {
+    /// The class an Enumerate of instances reads: the one a query names (its properties
+    /// checked), or the one the URI names.
+    fn enumerated_class(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<&Filter>,
+    ) -> Result<&dyn Class, Fault> {
         let addressed = self.addressed(ctx)?;
-        let class = match (addressed, filter) {
+        Ok(match (addressed, filter) {
             (_, Some(Filter::Query(q))) => {
                 let namespace = Self::namespace_of(ctx);
                 let class = self.find(namespace, &q.class).ok_or_else(|| {
@@ -613,12 +664,7 @@ impl Provider for CimProvider {
                 "FilteringRequired",
                 "The resource URI names every class (*): Enumerate needs a WQL filter naming one. ",
             )),
-        };
-        Ok(class
-            .instances(ctx, filter)?
-            .into_iter()
-            .map(Item::Instance)
-            .collect())
+        })
     }
 }
 
@@ -638,6 +684,8 @@ mod tests {
         let mut classes = CimProvider::new().classes;
         classes.push(Box::new(service::Service::new(manager.clone())));
         classes.push(Box::new(service::DependentService::new(manager)));
+        #[cfg(feature = "bench-synthetic")]
+        classes.push(Box::new(synthetic::Synthetic::new(3)));
         classes
     }
 

@@ -7,7 +7,7 @@ use wsman_proto::Fault;
 
 use super::procfs::{self, Stat, HUNDRED_NS_PER_TICK, USER_HZ};
 use super::Class;
-use crate::{Context, Filter};
+use crate::{Context, CountedItems, Filter, Item, ItemSource};
 
 /// `Win32_Process`.
 pub struct Process;
@@ -189,6 +189,27 @@ impl Class for Process {
             .into_iter()
             .filter_map(|pid| instance(pid, &host))
             .collect())
+    }
+
+    /// Every process, each read from /proc when its page is sent: the pids are listed once,
+    /// at Enumerate, so a Pull never sends a process twice; one that ended meanwhile is left
+    /// out, one started meanwhile is not in this enumeration. A filter pinning one pid reads
+    /// that one at once instead.
+    fn instances_lazily(
+        &self,
+        _ctx: &Context<'_>,
+        filter: Option<&Filter>,
+    ) -> Option<Box<dyn ItemSource>> {
+        if pinned_pid(filter).is_some() {
+            return None;
+        }
+        let host = Host::read();
+        let pids = procfs::pids();
+        let count = pids.len();
+        let instances = pids
+            .into_iter()
+            .filter_map(move |pid| instance(pid, &host).map(Item::Instance));
+        Some(Box::new(CountedItems::new(instances, count)))
     }
 
     fn get(&self, _ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {

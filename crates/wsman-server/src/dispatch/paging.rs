@@ -1,9 +1,8 @@
-//! Enumeration paging, written once for every engine: the EnumerateResponse of items already
-//! rendered in the requested mode (all under a context, or with OptimizeEnumeration the first
-//! batch in the response), then Pull batches that fit MaxEnvelopeSize and MaxElements, and
-//! Release.
+//! Enumeration paging, written once for every engine: the EnumerateResponse of items rendered
+//! in the requested mode, or made and rendered as they are pulled (all under a context, or
+//! with OptimizeEnumeration the first batch in the response), then Pull batches that fit
+//! MaxEnvelopeSize and MaxElements, and Release.
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
 use wsman_proto::enumeration::{self, Enumerate, Pull};
@@ -11,7 +10,7 @@ use wsman_proto::ns::action;
 use wsman_proto::{Fault, Request};
 
 use super::{finish, render, Call, Reply};
-use crate::enumeration::EnumerationStore;
+use crate::enumeration::{take_batch, EnumerationStore, Pending};
 use crate::settings::ServiceSettings;
 
 /// A stand-in as long as a real context id, to size the envelope before one is created.
@@ -19,20 +18,20 @@ const CONTEXT_PLACEHOLDER: &str = "uuid:00000000-0000-0000-0000-000000000000";
 /// `<w:Items></w:Items>`: present only when there are items.
 const ITEMS_WRAPPER: usize = "<w:Items></w:Items>".len();
 
-/// Answer an Enumerate whose items are `rendered`.
-pub fn enumerate_response(
+/// Answer an Enumerate whose items are `pending` (`total` of them, as far as known).
+pub async fn enumerate_response(
     store: &EnumerationStore,
     call: Call<'_>,
     parsed: &Enumerate,
-    mut rendered: VecDeque<String>,
+    pending: Pending,
+    total: usize,
 ) -> Result<Reply, Fault> {
     let request = call.request;
     let settings = call.exchange.settings;
-    let total = rendered.len();
     let extra = count_header(request, total);
     let now = Instant::now();
     if !parsed.optimize {
-        let id = store.insert(rendered, total, now, settings.enumeration_timeout());
+        let id = store.insert(pending, total, now, settings.enumeration_timeout(), None);
         let body = enumeration::enumerate_response(Some(&id), None, false);
         return finish(
             request,
@@ -52,12 +51,15 @@ pub fn enumerate_response(
     .len()
         + ITEMS_WRAPPER;
     let space = item_space(call.max_envelope, overhead)?;
-    let batch = crate::enumeration::take_fitting(&mut rendered, max_items, space)
+    let (rest, batch, end) = take_batch(pending, max_items, space).await?;
+    let batch = batch
         .map_err(|len| Fault::max_envelope_size_exceeded(len + overhead, call.max_envelope))?;
-    let body = if rendered.is_empty() {
+    let body = if end {
         enumeration::enumerate_response(None, Some(&batch), true)
     } else {
-        let id = store.insert(rendered, total, now, settings.enumeration_timeout());
+        // The first Pull's batch is made ahead about this size.
+        let next = Some((max_items, space));
+        let id = store.insert(rest, total, now, settings.enumeration_timeout(), next);
         enumeration::enumerate_response(Some(&id), Some(&batch), false)
     };
     finish(
@@ -70,7 +72,7 @@ pub fn enumerate_response(
 }
 
 /// Answer a Pull from the context it names.
-pub fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fault> {
+pub async fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fault> {
     let request = call.request;
     let settings = call.exchange.settings;
     let parsed = Pull::parse(request.body.as_ref())?;
@@ -93,13 +95,15 @@ pub fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fault> {
     if let Some(chars) = parsed.max_characters {
         space = space.min(chars as usize);
     }
-    let batch = store.pull(
-        &parsed.context,
-        Instant::now(),
-        settings.enumeration_timeout(),
-        max_items,
-        space,
-    )?;
+    let batch = store
+        .pull(
+            &parsed.context,
+            Instant::now(),
+            settings.enumeration_timeout(),
+            max_items,
+            space,
+        )
+        .await?;
     let body = enumeration::pull_response(Some(&parsed.context), &batch.items, batch.end);
     let extra = count_header(request, batch.total);
     finish(

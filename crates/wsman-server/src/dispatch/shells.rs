@@ -10,7 +10,7 @@ use wsman_proto::shell::{self, CommandStateValue, ReceiveResponse};
 use wsman_proto::{response, Fault, Request};
 
 use crate::dispatch::{self, paging, Call, Engine, Reply, ReplyFuture};
-use crate::enumeration::EnumerationStore;
+use crate::enumeration::{EnumerationStore, Pending};
 use crate::winrs::{Budget, ShellService};
 
 /// The shell resources as one engine.
@@ -57,9 +57,17 @@ impl ShellEngine {
                         )
                     })
                     .collect();
-                paging::enumerate_response(&self.enumerations, call, &parsed, rendered)
+                let total = rendered.len();
+                paging::enumerate_response(
+                    &self.enumerations,
+                    call,
+                    &parsed,
+                    Pending::Rendered(rendered),
+                    total,
+                )
+                .await
             }
-            Action::Pull => paging::pull(&self.enumerations, call),
+            Action::Pull => paging::pull(&self.enumerations, call).await,
             Action::Release => paging::release(&self.enumerations, call),
             Action::Receive if ShellService::is_receive(request) => {
                 let budget = self.budget(call, receive_overhead(request));

@@ -1,5 +1,3 @@
-use std::collections::VecDeque;
-
 use wsman_proto::envelope::SelectorSet;
 use wsman_proto::ns::action;
 use wsman_proto::xml::Limits;
@@ -236,7 +234,7 @@ async fn batches_shrink_to_fit_the_envelope() {
     let out = out.unwrap_or_else(|f| panic!("{f}"));
     // 8192 is plenty for three ~100-byte items: all in one batch
     assert_eq!(out.matches("<t:Thing").count(), 3);
-    let mut q: VecDeque<String> = (0..5).map(|_| "x".repeat(100)).collect();
+    let mut q = crate::enumeration::Pending::Rendered((0..5).map(|_| "x".repeat(100)).collect());
     assert_eq!(
         crate::enumeration::take_fitting(&mut q, 10, 250).map(|v| v.len()),
         Ok(2)

@@ -19,7 +19,7 @@ use wsman_providers::{
 };
 
 use super::{finish, finish_owned, paging, Call, Engine, ReplyFuture};
-use crate::enumeration::EnumerationStore;
+use crate::enumeration::{EnumerationStore, LazyItems, Pending};
 
 /// WS-Transfer, WS-Enumeration and Invoke over providers.
 pub struct TransferEngine {
@@ -126,7 +126,7 @@ impl TransferEngine {
                 )
             }
             Action::Enumerate => self.enumerate(call).await,
-            Action::Pull => paging::pull(&self.enumerations, call),
+            Action::Pull => paging::pull(&self.enumerations, call).await,
             Action::Release => paging::release(&self.enumerations, call),
             _ => Err(Fault::action_not_supported(
                 request.action.as_deref().unwrap_or(""),
@@ -143,11 +143,33 @@ impl TransferEngine {
             Some(_) if !served.filtering() => return Err(Fault::filtering_not_supported()),
             Some(f) => Some(compile_filter(f)?),
         };
-        let Answer::Items(items) = self
+        let items = match self
             .call_provider(call, Op::Enumerate(filter.clone()))
             .await?
-        else {
-            return Err(unexpected());
+        {
+            Answer::Items(items) => items,
+            Answer::Stream(stream) => {
+                // Filtered and rendered as pulled, with what the request asked for.
+                let total = stream.0.estimate();
+                let request = Arc::clone(request);
+                let address = call.exchange.address.to_owned();
+                let mode = parsed.mode;
+                let render = move |item: Item| {
+                    item_passes(&item, filter.as_ref()).then(|| {
+                        render_item(&request, &item, mode, &address, selected(filter.as_ref()))
+                    })
+                };
+                let pending = Pending::Lazy(LazyItems::new(stream.0, Box::new(render)));
+                return paging::enumerate_response(
+                    &self.enumerations,
+                    call,
+                    &parsed,
+                    pending,
+                    total,
+                )
+                .await;
+            }
+            _ => return Err(unexpected()),
         };
         let rendered: VecDeque<String> = items
             .iter()
@@ -162,7 +184,15 @@ impl TransferEngine {
                 )
             })
             .collect();
-        paging::enumerate_response(&self.enumerations, call, &parsed, rendered)
+        let total = rendered.len();
+        paging::enumerate_response(
+            &self.enumerations,
+            call,
+            &parsed,
+            Pending::Rendered(rendered),
+            total,
+        )
+        .await
     }
 
     /// Every provider call goes through here: the blocking pool for synchronous providers,

@@ -198,6 +198,88 @@ fn win32_process_enumerates_in_pages_with_eprs() {
     assert!(handles.contains(&std::process::id().to_string()));
 }
 
+/// Win32_Process lists the pids once, at Enumerate, and reads each process when its page is
+/// sent: over a process set that changes between Pulls, no process comes twice, the ones that
+/// ended before their page are left out, the ones started after Enumerate are not in this
+/// enumeration, and the sequence still ends.
+#[test]
+fn win32_process_pulls_over_a_changing_process_set() {
+    let f = Fixture::http();
+    let uri = format!("{WMI}Win32_Process");
+    let mut before: Vec<Sleeper> = (0..30).map(|_| Sleeper::start()).collect();
+    // Five per batch, in the Enumerate response too.
+    let body = "<n:Enumerate xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
+         <w:OptimizeEnumeration/><w:MaxElements>5</w:MaxElements></n:Enumerate>";
+    let r = f.post(&soap::request(action::ENUMERATE, &uri, &[], body));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let first = parse(&r.text());
+    let handles_of = |body: &Element| {
+        let mut items = Vec::new();
+        all(body, "Win32_Process", &mut items);
+        items
+            .iter()
+            .filter_map(|i| text_of(i, "Handle"))
+            .collect::<Vec<String>>()
+    };
+    let mut handles = handles_of(&first);
+    assert_eq!(handles.len(), 5, "{}", r.text());
+    let mut context = text_of(&first, "EnumerationContext").expect("context");
+    // Between the Enumerate and the first Pull: the sleepers not sent yet end (and are
+    // reaped), and new ones start.
+    let unsent: Vec<Sleeper> = before
+        .drain(..)
+        .filter(|s| !handles.contains(&s.pid().to_string()))
+        .collect();
+    let ended: Vec<String> = unsent.iter().map(|s| s.pid().to_string()).collect();
+    drop(unsent);
+    for pid in &ended {
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
+    let after: Vec<Sleeper> = (0..10).map(|_| Sleeper::start()).collect();
+    let mut ended_sequence = false;
+    for _ in 0..100_000 {
+        let pull = format!(
+            "<n:Pull xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\">\
+             <n:EnumerationContext>{context}</n:EnumerationContext><n:MaxElements>5</n:MaxElements></n:Pull>"
+        );
+        let r = f.post(&soap::request(action::PULL, &uri, &[], &pull));
+        assert_eq!(r.status, 200, "{}", r.describe());
+        let body = parse(&r.text());
+        let page = handles_of(&body);
+        assert!(page.len() <= 5, "{page:?}");
+        handles.extend(page);
+        if r.text().contains("EndOfSequence") {
+            ended_sequence = true;
+            break;
+        }
+        context = text_of(&body, "EnumerationContext").expect("context");
+    }
+    assert!(ended_sequence, "no EndOfSequence");
+    let mut unique = handles.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        handles.len(),
+        "a process came twice: {handles:?}"
+    );
+    assert!(handles.contains(&std::process::id().to_string()));
+    for pid in &ended {
+        assert!(
+            !handles.contains(pid),
+            "{pid} ended before its page: {handles:?}"
+        );
+    }
+    for s in &after {
+        let pid = s.pid().to_string();
+        assert!(
+            !handles.contains(&pid),
+            "{pid} started after Enumerate: {handles:?}"
+        );
+    }
+}
+
 #[test]
 fn win32_operating_system_matches_meminfo() {
     let f = Fixture::http();
