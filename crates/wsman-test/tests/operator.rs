@@ -58,9 +58,9 @@ fn start_and_wait(systemd: &BootedSystemd, unit: &str, port: u16) {
     }
 }
 
-/// The host's `winrs` (Basic over HTTP, its client settings in a temporary dir) running
-/// `command` on 127.0.0.1:`port`.
-fn winrs(port: u16, command: &str) -> Finished {
+/// The host's `winrs` (Basic over HTTP, its client settings in a temporary dir) against
+/// 127.0.0.1:`port`, with `args` (switches, then the command) after the connection's.
+fn winrs(port: u16, args: &[&str]) -> Finished {
     let client = ConfigDir::new();
     client.write();
     let mut winrs = Command::new(binaries::path("winrs"));
@@ -71,8 +71,8 @@ fn winrs(port: u16, command: &str) -> Finished {
             &format!("-p:{PASSWORD}"),
             "-a:Basic",
             "-unencrypted",
-            command,
         ])
+        .args(args)
         .env("WSMAND_CONFIG_DIR", client.path());
     process::run(&mut winrs, None, Duration::from_secs(60))
 }
@@ -95,12 +95,18 @@ fn audit_records_are_journal_fields() {
     systemd.exec_ok(&["systemctl", "daemon-reload"]);
     start_and_wait(&systemd, "wsmand.service", port);
 
-    let finished = winrs(port, "echo audited; exit 3");
+    let finished = winrs(port, &["echo audited; exit 3"]);
     assert_eq!(finished.code(), 3, "{}", finished.describe());
     assert_eq!(finished.stdout.trim(), "audited", "{}", finished.describe());
+    // A detached shell, taken up again: its disconnect and reconnect are audited too.
+    let detached = winrs(port, &["-detach", "echo later"]);
+    assert_eq!(detached.code(), 0, "{}", detached.describe());
+    let shell_id = detached.stdout.trim().to_owned();
+    let attached = winrs(port, &[&format!("-attach:{shell_id}")]);
+    assert_eq!(attached.stdout.trim(), "later", "{}", attached.describe());
 
     let printed = systemd.journal_until(&["WSMAN_AUDIT=1", "-o", "json"], |text| {
-        text.contains("shell_ended")
+        text.matches("shell_ended").count() == 2 && text.contains("shell_reconnected")
     });
     let records: Vec<serde_json::Value> = printed
         .lines()
@@ -117,6 +123,8 @@ fn audit_records_are_journal_fields() {
         "command_started",
         "command_ended",
         "shell_ended",
+        "shell_disconnected",
+        "shell_reconnected",
     ] {
         let record = event(name);
         assert_eq!(record["WSMAN_AUDIT"], "1", "{record}");
@@ -138,6 +146,13 @@ fn audit_records_are_journal_fields() {
     );
     assert_eq!(ended["WSMAN_SHELL_ID"], started["WSMAN_SHELL_ID"]);
     assert_eq!(ended["WSMAN_COMMAND_ID"], started["WSMAN_COMMAND_ID"]);
+    for name in ["shell_disconnected", "shell_reconnected"] {
+        assert_eq!(
+            event(name)["WSMAN_SHELL_ID"],
+            shell_id.as_str(),
+            "{printed}"
+        );
+    }
     // A match on a field selects exactly the records that have it.
     let by_exit = systemd.journal_until(
         &["WSMAN_AUDIT=1", "WSMAN_EXIT_CODE=3", "-o", "json"],
