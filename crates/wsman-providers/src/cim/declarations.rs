@@ -5,6 +5,20 @@
 
 use super::schema::{Declaration, Method};
 
+/// Win32_CurrentTime's properties, which Win32_UTCTime and Win32_LocalTime add nothing to.
+const CURRENT_TIME_PROPERTIES: &[(&str, &str)] = &[
+    ("Day", "uint32"),
+    ("DayOfWeek", "uint32"),
+    ("Hour", "uint32"),
+    ("Milliseconds", "uint32"),
+    ("Minute", "uint32"),
+    ("Month", "uint32"),
+    ("Quarter", "uint32"),
+    ("Second", "uint32"),
+    ("WeekInMonth", "uint32"),
+    ("Year", "uint32"),
+];
+
 /// `(namespace, class, declaration)`.
 pub(super) const DECLARATIONS: &[(&str, &str, Declaration)] = &[
     (
@@ -185,18 +199,7 @@ pub(super) const DECLARATIONS: &[(&str, &str, Declaration)] = &[
         "Win32_UTCTime",
         Declaration {
             superclass: Some("Win32_CurrentTime"),
-            properties: &[
-                ("Day", "uint32"),
-                ("DayOfWeek", "uint32"),
-                ("Hour", "uint32"),
-                ("Milliseconds", "uint32"),
-                ("Minute", "uint32"),
-                ("Month", "uint32"),
-                ("Quarter", "uint32"),
-                ("Second", "uint32"),
-                ("WeekInMonth", "uint32"),
-                ("Year", "uint32"),
-            ],
+            properties: CURRENT_TIME_PROPERTIES,
             methods: &[],
         },
     ),
@@ -205,18 +208,7 @@ pub(super) const DECLARATIONS: &[(&str, &str, Declaration)] = &[
         "Win32_LocalTime",
         Declaration {
             superclass: Some("Win32_CurrentTime"),
-            properties: &[
-                ("Day", "uint32"),
-                ("DayOfWeek", "uint32"),
-                ("Hour", "uint32"),
-                ("Milliseconds", "uint32"),
-                ("Minute", "uint32"),
-                ("Month", "uint32"),
-                ("Quarter", "uint32"),
-                ("Second", "uint32"),
-                ("WeekInMonth", "uint32"),
-                ("Year", "uint32"),
-            ],
+            properties: CURRENT_TIME_PROPERTIES,
             methods: &[],
         },
     ),
