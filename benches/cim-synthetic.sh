@@ -50,26 +50,8 @@ cleanup() {
 trap cleanup EXIT
 
 CONFIG="$WORK/config"
-mkdir -p "$CONFIG"
-PORT="$(free_port)"
-cat >"$CONFIG/config.toml" <<TOML
-[Config.Client]
-AllowUnencrypted = true
-TrustedHosts = "127.0.0.1"
-[Config.Service]
-AllowUnencrypted = true
-[Config.Service.Auth]
-Basic = true
-[[Listener]]
-Address = "IP:127.0.0.1"
-Transport = "HTTP"
-Port = $PORT
-TOML
-printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" account add "$ACCOUNT" --password-stdin --run-as "$(id -un)" >/dev/null
-WSMAND_BENCH_SYNTHETIC_INSTANCES="$INSTANCES" MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \
-    "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
-WSMAND_PID=$!
-wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand.log"
+start_basic_wsmand "$RELEASE" "$CONFIG" "$ACCOUNT" "$PASSWORD" "$(id -un)" "$WORK/wsmand.log" \
+    WSMAND_BENCH_SYNTHETIC_INSTANCES="$INSTANCES" MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 echo "wsmand pid $WSMAND_PID on 127.0.0.1:$PORT, $INSTANCES instances of $CLASS"
 
 enumerate() {

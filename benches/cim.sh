@@ -56,25 +56,8 @@ cleanup() {
 trap cleanup EXIT
 
 CONFIG="$WORK/config"
-mkdir -p "$CONFIG"
-PORT="$(free_port)"
-cat >"$CONFIG/config.toml" <<TOML
-[Config.Client]
-AllowUnencrypted = true
-TrustedHosts = "127.0.0.1"
-[Config.Service]
-AllowUnencrypted = true
-[Config.Service.Auth]
-Basic = true
-[[Listener]]
-Address = "IP:127.0.0.1"
-Transport = "HTTP"
-Port = $PORT
-TOML
-printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" account add "$ACCOUNT" --password-stdin --run-as root >/dev/null
-MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
-WSMAND_PID=$!
-wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand.log"
+start_basic_wsmand "$RELEASE" "$CONFIG" "$ACCOUNT" "$PASSWORD" root "$WORK/wsmand.log" \
+    MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 
 step "starting $PROCESSES extra processes"
 # One process group, so cleanup ends every one of them.

@@ -52,25 +52,7 @@ trap cleanup EXIT
 
 step "starting wsmand on loopback"
 CONFIG="$WORK/config"
-mkdir -p "$CONFIG"
-PORT="$(free_port)"
-cat >"$CONFIG/config.toml" <<TOML
-[Config.Service]
-AllowUnencrypted = true
-[Config.Service.Auth]
-Basic = true
-[Config.Client]
-AllowUnencrypted = true
-TrustedHosts = "127.0.0.1,localhost"
-[[Listener]]
-Address = "IP:127.0.0.1"
-Transport = "HTTP"
-Port = $PORT
-TOML
-printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$BIN/wsmand" account add "$ACCOUNT" --password-stdin --run-as root >/dev/null
-"$BIN/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
-WSMAND_PID=$!
-wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand.log"
+start_basic_wsmand "$BIN" "$CONFIG" "$ACCOUNT" "$PASSWORD" root "$WORK/wsmand.log"
 
 # One winrs run under script(1); $1 is "-pty" or "", the rest the remote command.
 winrs_on_terminal() {

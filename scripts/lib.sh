@@ -24,6 +24,36 @@ wait_for_port() {
     done
 }
 
+# Start BIN/wsmand for a benchmark: CONFIG gets a config with Basic over HTTP on a free
+# 127.0.0.1 port (and a client section that allows it) and the service account ACCOUNT with
+# PASSWORD, running as RUN_AS; wsmand's stderr goes to LOG. Further arguments are NAME=VALUE
+# settings added to wsmand's environment. Sets PORT and WSMAND_PID; returns once it listens.
+#   start_basic_wsmand BIN CONFIG ACCOUNT PASSWORD RUN_AS LOG [NAME=VALUE...]
+start_basic_wsmand() {
+    local bin="$1" config="$2" account="$3" password="$4" run_as="$5" log="$6"
+    shift 6
+    mkdir -p "$config"
+    PORT="$(free_port)"
+    cat >"$config/config.toml" <<TOML
+[Config.Client]
+AllowUnencrypted = true
+TrustedHosts = "127.0.0.1,localhost"
+[Config.Service]
+AllowUnencrypted = true
+[Config.Service.Auth]
+Basic = true
+[[Listener]]
+Address = "IP:127.0.0.1"
+Transport = "HTTP"
+Port = $PORT
+TOML
+    printf '%s\n' "$password" | WSMAND_CONFIG_DIR="$config" "$bin/wsmand" account add "$account" \
+        --password-stdin --run-as "$run_as" >/dev/null
+    env "$@" "$bin/wsmand" --config-dir "$config" 2>"$log" &
+    WSMAND_PID=$!
+    wait_for_port "$PORT" "$WSMAND_PID" "$log"
+}
+
 # Debian packages this project needs: libpam0g-dev (PAM headers for wsman-os), pkg-config,
 # curl (bad-input tests), wrk (benchmark), python3-venv (interop tests), a C compiler (ring),
 # the MIT KDC and tools for the throwaway test realm (scripts/kdc.sh), libkrb5-dev + libclang-dev
