@@ -164,6 +164,18 @@ run_pytest() {
     return "$status"
 }
 
+# The console in Debian's chromium (crates/wsmand-mgmt/tests/browser.rs driving
+# tests/browser/console.mjs): playwright-core from the npm registry at the lockfile's version,
+# without its install scripts (they would download a browser).
+browser_tests() {
+    # Debian's nodejs comes without npm (a separate package); a NodeSource nodejs brings its own
+    # and conflicts with Debian's npm, so npm is installed only when the command is missing.
+    command -v npm >/dev/null 2>&1 || ensure_packages npm
+    (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund)
+    WSMAN_TEST_BROWSER=1 cargo test -p wsmand-mgmt --test browser -- --nocapture 2>&1 \
+        | tee "$LOG_DIR/browser.log"
+}
+
 fuzz_smoke() {
     if ! command -v cargo-fuzz >/dev/null 2>&1; then
         cargo install cargo-fuzz --locked
@@ -220,4 +232,6 @@ stage "pytest tests/interop" continue run_pytest
 list_failed_tests '^(tests/interop/[^ ]*) FAILED.*$' "$LOG_DIR/pytest.log"
 grep -E '^E   ' "$LOG_DIR/pytest.log" 2>/dev/null | head -n 20 | while IFS= read -r line; do echo "${line:0:300}"; done >"$LOG_DIR/pytest-errors" || true
 while IFS= read -r line; do SUMMARY+=("            $line"); done <"$LOG_DIR/pytest-errors"
+stage "browser (chromium + playwright-core)" continue browser_tests
+list_panics "$LOG_DIR/browser.log"
 stage "fuzz smoke run" continue fuzz_smoke

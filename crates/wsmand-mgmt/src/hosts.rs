@@ -158,6 +158,8 @@ pub struct ServiceRow {
     pub start_mode: String,
     /// Status (OK, Error, ...).
     pub status: String,
+    /// ExitCode (the Win32 exit code; 0 when it stopped cleanly or never ran).
+    pub exit_code: u32,
 }
 
 /// One process row.
@@ -238,8 +240,18 @@ async fn bounded<T>(
     }
 }
 
+/// Windows' ERROR_SERVICE_NEVER_STARTED: a trigger-start service nothing has triggered yet.
+const NEVER_STARTED: u32 = 1077;
+
+/// Failed: the host says so (Status Error), or an automatic service stopped with an error.
+/// An automatic service stopped with exit code 0 (or never started) ended normally or was
+/// skipped by its start condition (an enabled oneshot, a trigger-start service on Windows).
 fn is_failed(row: &ServiceRow) -> bool {
-    row.status == "Error" || (row.start_mode == "Auto" && row.state == "Stopped")
+    row.status == "Error"
+        || (row.start_mode == "Auto"
+            && row.state == "Stopped"
+            && row.exit_code != 0
+            && row.exit_code != NEVER_STARTED)
 }
 
 impl Host {
@@ -344,6 +356,7 @@ impl Host {
                 state: text(item, "State"),
                 start_mode: text(item, "StartMode"),
                 status: text(item, "Status"),
+                exit_code: text(item, "ExitCode").parse().unwrap_or(0),
             })
             .collect();
         rows.sort_by(|a, b| a.name.cmp(&b.name));

@@ -149,6 +149,14 @@ fn origin_matches(headers: &HeaderMap) -> bool {
         // the session's CSRF token.
         return true;
     };
+    if origin.as_bytes() == b"null" {
+        // `Referrer-Policy: no-referrer` makes browsers send `Origin: null` on this service's
+        // own form posts. `Sec-Fetch-Site`, which only the browser sets, then says whether the
+        // post came from this origin (a sandboxed or foreign page sends `null` too).
+        return headers
+            .get("sec-fetch-site")
+            .is_some_and(|site| site.as_bytes() == b"same-origin");
+    }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     match (origin.to_str().ok(), host) {
         (Some(origin), Some(host)) => origin == format!("https://{host}"),
@@ -194,7 +202,8 @@ pub async fn serve(
         .path_and_query()
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     let (answer, user) = dispatch(&state, peer, request).await;
-    let cacheable = answer.status() == StatusCode::OK && target == "/assets/style.css";
+    let cacheable = (answer.status() == StatusCode::OK && target == "/assets/style.css")
+        || (answer.status() == StatusCode::NO_CONTENT && target == "/favicon.ico");
     let answer = with_headers(answer, cacheable);
     if state.request_log {
         let path: String = target.chars().take(200).collect();
@@ -262,6 +271,9 @@ async fn dispatch(
                 respond(StatusCode::OK, "text/css; charset=utf-8", pages::STYLESHEET),
                 None,
             )
+        }
+        (&Method::GET, Route::Favicon) => {
+            return (respond(StatusCode::NO_CONTENT, "image/x-icon", ""), None)
         }
         (&Method::GET, Route::Login) => {
             return (login_page(json_wanted, None, StatusCode::OK), None)
@@ -695,5 +707,50 @@ async fn change(
             status,
             pages::action(&viewer, &host_name, &what, &back, &result),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn origin_is_this_service_or_a_same_origin_null() {
+        let host = ("host", "127.0.0.1:8172");
+        assert!(origin_matches(&headers(&[host])));
+        assert!(origin_matches(&headers(&[
+            host,
+            ("origin", "https://127.0.0.1:8172")
+        ])));
+        assert!(!origin_matches(&headers(&[
+            host,
+            ("origin", "https://evil.example")
+        ])));
+        assert!(!origin_matches(&headers(&[
+            host,
+            ("origin", "http://127.0.0.1:8172")
+        ])));
+        // `null`: only with the browser's own word that the post is same-origin.
+        assert!(origin_matches(&headers(&[
+            host,
+            ("origin", "null"),
+            ("sec-fetch-site", "same-origin")
+        ])));
+        for site in ["cross-site", "same-site", "none"] {
+            assert!(!origin_matches(&headers(&[
+                host,
+                ("origin", "null"),
+                ("sec-fetch-site", site)
+            ])));
+        }
+        assert!(!origin_matches(&headers(&[host, ("origin", "null")])));
     }
 }

@@ -76,6 +76,9 @@ pub enum Route {
     Audit,
     /// `GET /assets/style.css`.
     Stylesheet,
+    /// `GET /favicon.ico`, which browsers ask for on their own: answered 204 (no icon) rather
+    /// than 404, which a browser reports as an error on every page.
+    Favicon,
 }
 
 /// Why a target was refused.
@@ -123,6 +126,7 @@ pub fn parse(target: &str) -> Result<Route, RouteError> {
         ["fleet"] => Route::Fleet,
         ["audit"] => Route::Audit,
         ["assets", "style.css"] => Route::Stylesheet,
+        ["favicon.ico"] => Route::Favicon,
         ["hosts", name] => Route::HostOverview(host(name)?),
         ["hosts", name, "services"] => Route::Services(host(name)?),
         ["hosts", name, "processes"] => Route::Processes(host(name)?),
@@ -153,6 +157,7 @@ mod tests {
     fn routes() {
         assert_eq!(parse("/"), Ok(Route::Root));
         assert_eq!(parse("/fleet?x=1"), Ok(Route::Fleet));
+        assert_eq!(parse("/favicon.ico"), Ok(Route::Favicon));
         assert_eq!(
             parse("/hosts/web1/services/cron.service/stop"),
             Ok(Route::ServiceAction(

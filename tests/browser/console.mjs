@@ -1,0 +1,215 @@
+// The management console in Debian's chromium, driven by playwright-core (no browser download).
+//
+// Started by crates/wsmand-mgmt/tests/browser.rs, which starts the console, its hosts, a booted
+// systemd and a process to terminate, and passes them in the environment. What the pages are
+// compared with comes from that harness, never from the console: it answers "ASK ..." lines
+// written here to stdout on our stdin (`systemctl is-active` inside the booted system, whether
+// its child process has exited).
+//
+// The run fails on any console error or page error (Content-Security-Policy violations
+// included), any failed request and any answer >= 400 the pages get, besides each check below.
+
+import { chromium } from 'playwright-core';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set (run through the cargo test)`);
+  return value;
+};
+const CONSOLE = env('CONSOLE_URL');
+const DENIED = env('DENIED_URL');
+const ARTIFACTS = env('ARTIFACTS');
+const LOCAL = env('LOCAL_HOST');
+const SYSTEMD = env('SYSTEMD_HOST');
+const UNIT = env('UNIT');
+// Win32_Service names a unit as Windows names a service: without the `.service` suffix.
+const SERVICE = UNIT.replace(/\.service$/, '');
+const VICTIM = env('VICTIM_PID');
+const STEP_TIMEOUT = 60_000;
+
+const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+async function ask(question) {
+  process.stdout.write(`ASK ${question}\n`);
+  const { value, done } = await answers.next();
+  if (done) throw new Error(`no answer to ${question}`);
+  return value;
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+  console.log(`ok: ${message}`);
+}
+
+/// Ask until the answer is `wanted` (the harness's view of a change the page asked for).
+async function askUntil(question, wanted, deadlineMs = 30_000) {
+  const start = Date.now();
+  let last;
+  while (Date.now() - start < deadlineMs) {
+    last = await ask(question);
+    if (last === wanted) return last;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return last;
+}
+
+const problems = [];
+function watch(page, label) {
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') {
+      problems.push(`${label}: console ${message.type()}: ${message.text()}`);
+    }
+  });
+  page.on('pageerror', (error) => problems.push(`${label}: page error: ${error.message}`));
+  page.on('requestfailed', (request) =>
+    problems.push(`${label}: request failed: ${request.url()} ${request.failure()?.errorText}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400) {
+      problems.push(`${label}: ${response.status()} for ${response.url()}`);
+    }
+  });
+}
+
+let shot = 0;
+async function screenshot(page, name) {
+  shot += 1;
+  const path = join(ARTIFACTS, `${String(shot).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  console.log(`screenshot ${path}`);
+}
+
+/// The text of each cell of the table row whose first cell is exactly `first`.
+async function rowCells(page, first) {
+  const row = page.locator('tbody tr').filter({
+    has: page.locator('td:first-child', { hasText: new RegExp(`^${first.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }),
+  });
+  const count = await row.count();
+  if (count !== 1) return { row, cells: null };
+  return { row, cells: (await row.locator('td').allInnerTexts()).map((t) => t.trim()) };
+}
+
+async function clickAndWait(page, locator) {
+  await Promise.all([page.waitForNavigation({ timeout: STEP_TIMEOUT }), locator.click()]);
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+let failed = false;
+try {
+  // A fresh context is a fresh profile: no cookies, no cache. The certificate is the console's
+  // self-signed one.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  context.setDefaultTimeout(STEP_TIMEOUT);
+  const page = await context.newPage();
+  watch(page, 'console');
+
+  // Log in through the form.
+  await page.goto(`${CONSOLE}/login`);
+  await screenshot(page, 'login');
+  await page.fill('input[name=user]', env('MANAGER_USER'));
+  await page.fill('input[name=password]', env('MANAGER_PASSWORD'));
+  await clickAndWait(page, page.locator('form.login button[type=submit]'));
+  check(new URL(page.url()).pathname === '/fleet', `logged in, at ${page.url()}`);
+
+  // The fleet: both hosts reachable, with the operating system the OS reports.
+  const expectedOs = `${env('EXPECT_OS')} ${env('EXPECT_KERNEL')}`;
+  for (const host of [LOCAL, SYSTEMD]) {
+    const { cells } = await rowCells(page, host);
+    check(cells !== null, `fleet lists ${host} once`);
+    check(cells[1] === 'yes', `${host} reachable (${cells[1]}; note: ${cells[6]})`);
+    check(cells[2] === expectedOs, `${host} OS "${cells[2]}" is "${expectedOs}"`);
+  }
+  // The systemd host's failed services are the units systemctl lists as failed.
+  const failedUnits = await ask('failed-units');
+  const { cells: systemdCells } = await rowCells(page, SYSTEMD);
+  const expectedFailed = failedUnits === '' ? 'none' : failedUnits.split(' ').join(', ');
+  check(systemdCells[5] === expectedFailed, `${SYSTEMD} failed services "${systemdCells[5]}" are systemctl's "${expectedFailed}"`);
+  await screenshot(page, 'fleet');
+
+  // The systemd host: overview, then services.
+  await clickAndWait(page, page.locator(`a[href="/hosts/${SYSTEMD}"]`).first());
+  await screenshot(page, 'overview');
+  await clickAndWait(page, page.locator('nav a', { hasText: 'Services' }));
+  await screenshot(page, 'services');
+  check(await ask(`is-active ${UNIT}`) === 'active', `${UNIT} active before the stop`);
+  let { row, cells } = await rowCells(page, SERVICE);
+  check(cells !== null, `services page lists ${SERVICE} (listed: ${(await page.locator('tbody tr td:first-child').allInnerTexts()).slice(0, 40).join(' ')})`);
+  check(cells[2] === 'Running', `${UNIT} shown Running (${cells[2]})`);
+
+  // Stop it, and see systemd stop it.
+  await clickAndWait(page, row.locator('button', { hasText: /^stop$/ }));
+  check(await page.locator('p.ok').count() === 1, `stop answered: ${await page.locator('main').innerText()}`);
+  await screenshot(page, 'service-stopped');
+  const stopped = await askUntil(`is-active ${UNIT}`, 'inactive');
+  check(stopped === 'inactive', `systemctl is-active ${UNIT} says ${stopped} after stop`);
+
+  // Back on the services page it is shown stopped; start it, and see systemd start it.
+  await clickAndWait(page, page.locator('a', { hasText: 'Back' }));
+  ({ row, cells } = await rowCells(page, SERVICE));
+  check(cells !== null && cells[2] === 'Stopped', `${UNIT} shown Stopped (${cells && cells[2]})`);
+  await clickAndWait(page, row.locator('button', { hasText: /^start$/ }));
+  check(await page.locator('p.ok').count() === 1, `start answered: ${await page.locator('main').innerText()}`);
+  const started = await askUntil(`is-active ${UNIT}`, 'active');
+  check(started === 'active', `systemctl is-active ${UNIT} says ${started} after start`);
+  await screenshot(page, 'service-started');
+
+  // The other pages of the systemd host render without errors.
+  for (const [label, name] of [['Events', 'events'], ['Configuration', 'config']]) {
+    await page.goto(`${CONSOLE}/hosts/${SYSTEMD}`);
+    await clickAndWait(page, page.locator('nav a', { hasText: label }));
+    check((await page.locator('h1').innerText()).startsWith(SYSTEMD), `${name} page of ${SYSTEMD}`);
+    await screenshot(page, name);
+  }
+
+  // Processes of the local host: terminate the test's process, which the harness reaps.
+  await page.goto(`${CONSOLE}/hosts/${LOCAL}/processes`);
+  ({ row, cells } = await rowCells(page, VICTIM));
+  check(cells !== null && cells[1] === 'sleep', `processes page lists pid ${VICTIM} as sleep`);
+  await screenshot(page, 'processes');
+  await clickAndWait(page, row.locator('button', { hasText: 'terminate' }));
+  check(await page.locator('p.ok').count() === 1, `terminate answered: ${await page.locator('main').innerText()}`);
+  await screenshot(page, 'process-terminated');
+  const gone = await ask('victim-exited');
+  check(gone.startsWith('exited'), `the test's process ${VICTIM}: ${gone}`);
+
+  // The audit trail shows the actions.
+  await clickAndWait(page, page.locator('header a', { hasText: 'Audit' }));
+  const audit = await page.locator('tbody').innerText();
+  check(audit.includes(SERVICE) && audit.includes(VICTIM), 'audit page shows the service and the process actions');
+  await screenshot(page, 'audit');
+
+  // Log out: back to the login form, and the old session no longer opens the fleet.
+  await clickAndWait(page, page.locator('form.logout button'));
+  check(new URL(page.url()).pathname === '/login', `logged out, at ${page.url()}`);
+  await page.goto(`${CONSOLE}/fleet`);
+  check(new URL(page.url()).pathname === '/login', 'the fleet needs a new login after logout');
+  await screenshot(page, 'logged-out');
+
+  // A console that denies 127.0.0.1 closes the connection before TLS: the navigation fails.
+  // Its page is not watched: the failed request is the expected outcome.
+  const refused = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
+  let navigation = null;
+  try {
+    await refused.goto(`${DENIED}/login`, { timeout: STEP_TIMEOUT });
+  } catch (error) {
+    navigation = error.message;
+  }
+  check(navigation !== null && /ERR_CONNECTION_(RESET|CLOSED|REFUSED)|ERR_EMPTY_RESPONSE|ERR_SSL_PROTOCOL_ERROR/.test(navigation),
+    `the denying console refused the browser: ${navigation && navigation.split('\n')[0]}`);
+} catch (error) {
+  failed = true;
+  console.log(`FAILED: ${error.stack || error}`);
+} finally {
+  await browser.close();
+}
+if (problems.length > 0) {
+  failed = true;
+  for (const problem of problems) console.log(`FAILED: ${problem}`);
+}
+console.log(failed ? 'browser run FAILED' : `browser run passed; screenshots in ${ARTIFACTS}`);
+process.exit(failed ? 1 : 0);
