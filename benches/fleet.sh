@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Benchmark: time to a rendered fleet page of the management console with 50 hosts, against
+# the same console with one host in the same run, and the console's RSS.
+#
+#   benches/fleet.sh
+#   FLEET_HOSTS=50 FLEET_RUNS=9 benches/fleet.sh
+#   FLEET_BIN_DIR=/path/to/release benches/fleet.sh   (wsmand and wsmand-mgmt from there, no build)
+#
+# FLEET_HOSTS (default 50) wsmand daemons on loopback ports (Basic over HTTP, a service account),
+# two consoles (`wsmand-mgmt`, HTTPS on free loopback ports): "fleet" with every daemon as a
+# host, "baseline" with the first daemon only. Debian's chromium (driven by
+# tests/browser/fleet-bench.mjs) logs in to both and loads /fleet FLEET_RUNS times (default 7),
+# interleaved, each load timed to the `load` event; the page is server-rendered, so that is the
+# complete table. Printed: the median per console, the ratio fleet/baseline, the goal (fleet
+# page under 1 s), and each console's RSS (VmRSS) idle after start and after the loads.
+# Needs root (the consoles drop to the wsmand-mgmt user, which scripts/test.sh creates), and
+# `npm ci --ignore-scripts` in tests/browser. Every process is stopped at the end. Not part of
+# scripts/test.sh.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "benches/fleet.sh needs root: the console starts as root and drops to wsmand-mgmt" >&2
+    exit 1
+fi
+getent passwd wsmand-mgmt >/dev/null || useradd --system --user-group --no-create-home \
+    --home-dir /nonexistent --shell /usr/sbin/nologin wsmand-mgmt
+[ -x /usr/bin/chromium ] || ensure_packages chromium
+[ -f tests/browser/node_modules/playwright-core/package.json ] \
+    || (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund)
+
+HOSTS="${FLEET_HOSTS:-50}"
+RUNS="${FLEET_RUNS:-7}"
+ACCOUNT=fleetbench
+PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+MANAGER=bench-admin
+MANAGER_PASSWORD="Mgr-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+
+if [ -n "${FLEET_BIN_DIR:-}" ]; then
+    BIN="$FLEET_BIN_DIR"
+else
+    require_cargo
+    step "building release binaries (wsmand, wsmand-mgmt)"
+    cargo build --release -p wsmand -p wsmand-mgmt
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+fi
+
+WORK="$(mktemp -d -t wsmand-fleet-bench-XXXXXX)"
+chmod 0755 "$WORK"
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+step "starting $HOSTS wsmand daemons on loopback"
+DAEMON_PORTS=()
+for i in $(seq "$HOSTS"); do
+    start_basic_wsmand "$BIN" "$WORK/host$i" "$ACCOUNT" "$PASSWORD" root "$WORK/host$i.log"
+    PIDS+=("$WSMAND_PID")
+    DAEMON_PORTS+=("$PORT")
+done
+printf '%s' "$PASSWORD" >"$WORK/host-password"
+chmod 0600 "$WORK/host-password"
+
+# start_console NAME HOST_COUNT: a console with the first HOST_COUNT daemons; sets CONSOLE_PORT
+# and CONSOLE_PID.
+start_console() {
+    local name="$1" count="$2" dir="$WORK/$1" i
+    mkdir -p "$dir"
+    chmod 0755 "$dir"
+    CONSOLE_PORT="$(free_port)"
+    cat >"$dir/mgmt.toml" <<TOML
+EnableRemoteManagement = false
+Port = $CONSOLE_PORT
+BindAddresses = ["*"]
+Certificate = "auto"
+Credentials = "os+manager"
+UnspecifiedClients = "Allow"
+AllowedClients = []
+DeniedClients = []
+RequestLog = "off"
+SessionIdleMinutes = 15
+SessionLifetimeHours = 8
+TOML
+    for i in $(seq "$count"); do
+        cat >>"$dir/mgmt.toml" <<TOML
+
+[[Host]]
+Name = "host$i"
+Url = "http://127.0.0.1:${DAEMON_PORTS[$((i - 1))]}/wsman"
+Username = "$ACCOUNT"
+PasswordFile = "$WORK/host-password"
+AllowUnencrypted = true
+TOML
+    done
+    printf '%s\n' "$MANAGER_PASSWORD" | WSMAND_CONFIG_DIR="$dir" "$BIN/wsmand" mgmt user add \
+        "$MANAGER" --password-stdin >/dev/null
+    env -u JOURNAL_STREAM "$BIN/wsmand-mgmt" --config-dir "$dir" 2>"$dir/console.log" &
+    CONSOLE_PID=$!
+    PIDS+=("$CONSOLE_PID")
+    wait_for_port "$CONSOLE_PORT" "$CONSOLE_PID" "$dir/console.log"
+}
+
+rss_kb() {
+    awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
+}
+
+step "starting the consoles (fleet: $HOSTS hosts, baseline: 1 host)"
+start_console fleet "$HOSTS"
+FLEET_PORT="$CONSOLE_PORT" FLEET_PID="$CONSOLE_PID"
+start_console baseline 1
+BASE_PORT="$CONSOLE_PORT" BASE_PID="$CONSOLE_PID"
+sleep 1
+FLEET_IDLE="$(rss_kb "$FLEET_PID")" BASE_IDLE="$(rss_kb "$BASE_PID")"
+
+step "loading /fleet $RUNS times per console in chromium"
+RESULT="$WORK/result.txt"
+(cd tests/browser && MANAGER_USER="$MANAGER" MANAGER_PASSWORD="$MANAGER_PASSWORD" \
+    node fleet-bench.mjs "$RUNS" "baseline=https://127.0.0.1:$BASE_PORT" \
+    "fleet=https://127.0.0.1:$FLEET_PORT") | tee "$RESULT"
+FLEET_AFTER="$(rss_kb "$FLEET_PID")" BASE_AFTER="$(rss_kb "$BASE_PID")"
+
+median() { sed -nE "s/^$1 .*median_ms=([0-9.]+).*/\1/p" "$RESULT"; }
+FLEET_MS="$(median fleet)" BASE_MS="$(median baseline)"
+step "results"
+printf 'fleet page, %s hosts:  median %s ms\n' "$HOSTS" "$FLEET_MS"
+printf 'fleet page, 1 host:    median %s ms\n' "$BASE_MS"
+awk -v f="$FLEET_MS" -v b="$BASE_MS" 'BEGIN { printf "ratio %s hosts / 1 host: %.2f\n", '"$HOSTS"', f / b }'
+awk -v f="$FLEET_MS" 'BEGIN { printf "goal: %s hosts under 1000 ms: %s\n", '"$HOSTS"', (f < 1000 ? "met" : "NOT met") }'
+printf 'console RSS, %s hosts: idle %s kB, after the loads %s kB\n' "$HOSTS" "$FLEET_IDLE" "$FLEET_AFTER"
+printf 'console RSS, 1 host:   idle %s kB, after the loads %s kB\n' "$BASE_IDLE" "$BASE_AFTER"
