@@ -374,6 +374,66 @@ fn dependency_violations(
     violations
 }
 
+/// The allowed edges that ARCHITECTURE.md's "Dependency direction" does not name: for each
+/// crate with allowed dependencies, the text after "`crate` ->" (up to the next such entry or
+/// the end of its bullet) must name each of them in backticks, so the map cannot fall behind
+/// the table. "everything above" stands for the whole list.
+fn undocumented_edges(architecture: &str, allowed: &[(&str, &[&str])]) -> Vec<String> {
+    let section = architecture
+        .split_once("## Dependency direction")
+        .map(|(_, rest)| rest.split("\n## ").next().unwrap_or(rest))
+        .unwrap_or("");
+    let mut missing = Vec::new();
+    for (krate, deps) in allowed {
+        if deps.is_empty() {
+            continue;
+        }
+        let marker = format!("`{krate}` ->");
+        let Some(start) = section.find(&marker) else {
+            missing.push(format!("{krate}: no \"{marker}\" entry"));
+            continue;
+        };
+        let rest = &section[start + marker.len()..];
+        let bullet_end = rest.find("\n- ").unwrap_or(rest.len());
+        let next_entry = rest.find("` ->").unwrap_or(rest.len());
+        let span = &rest[..bullet_end.min(next_entry)];
+        if span.contains("everything above") {
+            continue;
+        }
+        for dep in *deps {
+            if !span.contains(&format!("`{dep}`")) {
+                missing.push(format!("{krate} -> {dep}"));
+            }
+        }
+    }
+    missing
+}
+
+#[test]
+fn architecture_md_names_every_allowed_dependency() {
+    let missing = undocumented_edges(&architecture_md(), ALLOWED_INTERNAL);
+    assert!(
+        missing.is_empty(),
+        "allowed dependencies missing from ARCHITECTURE.md's \"Dependency direction\": {missing:?}"
+    );
+}
+
+#[test]
+fn undocumented_edges_are_found() {
+    let doc = "## Dependency direction\n\n- `a` -> `b`; `c` -> `b`.\n- `d` -> everything above.\n## Next\n- `e` -> `f`.\n";
+    let allowed: &[(&str, &[&str])] = &[
+        ("a", &["b", "c"]),
+        ("c", &["b"]),
+        ("d", &["a", "b"]),
+        ("e", &["f"]),
+        ("g", &[]),
+    ];
+    assert_eq!(
+        undocumented_edges(doc, allowed),
+        vec!["a -> c".to_owned(), "e: no \"`e` ->\" entry".to_owned()]
+    );
+}
+
 #[test]
 fn dependency_rules_catch_violations() {
     // The rules must be able to fail: a synthetic graph with three forbidden edges.

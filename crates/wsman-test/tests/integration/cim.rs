@@ -18,13 +18,27 @@ const WQL: &str = "http://schemas.microsoft.com/wbem/wsman/1/WQL";
 struct Sleeper(Child);
 
 impl Sleeper {
+    /// Started and settled: returns once `sleep` is asleep in its timer (state `S`), so its
+    /// CPU ticks and resident set no longer move while the dynamic loader runs and the test's
+    /// reads of /proc agree with the server's.
     fn start() -> Self {
-        Self(
+        let sleeper = Self(
             Command::new("sleep")
                 .arg("300")
                 .spawn()
                 .expect("start sleep"),
-        )
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let stat = format!("/proc/{}/stat", sleeper.pid());
+        while std::fs::read_to_string(&stat)
+            .ok()
+            .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('S')))
+            != Some(true)
+        {
+            assert!(std::time::Instant::now() < deadline, "sleep did not settle");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        sleeper
     }
     fn pid(&self) -> u32 {
         self.0.id()
