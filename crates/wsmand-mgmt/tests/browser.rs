@@ -177,6 +177,16 @@ fn kernel_release() -> String {
 }
 
 /// Answer one question of the browser script (a line after `ASK `) on its stdin.
+/// A child process killed and reaped when dropped, so a failing test leaves none behind.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn answer(question: &str, systemd: &BootedSystemd, victim: &mut Child, to: &mut ChildStdin) {
     let reply = if let Some(unit) = question.strip_prefix("is-active ") {
         systemd
@@ -237,10 +247,12 @@ fn the_console_in_chromium() {
         start_host(&[("DBUS_SYSTEM_BUS_ADDRESS", bus.as_str())]);
     let console = Console::start(&[("local", local_port), ("systemd", systemd_port)], "");
     let denying = Console::start(&[("local", local_port)], "DeniedClients = [\"127.0.0.1\"]");
-    let mut victim = Command::new("sleep")
-        .arg("100000")
-        .spawn()
-        .expect("start the process to terminate");
+    let mut victim = Reaped(
+        Command::new("sleep")
+            .arg("100000")
+            .spawn()
+            .expect("start the process to terminate"),
+    );
 
     let artifacts = repo_root().join("target/browser-artifacts");
     std::fs::create_dir_all(&artifacts).expect("create the artefacts directory");
@@ -260,7 +272,7 @@ fn the_console_in_chromium() {
         .env("EXPECT_OS", os_release_pretty_name())
         .env("EXPECT_KERNEL", kernel_release())
         .env("UNIT", UNIT)
-        .env("VICTIM_PID", victim.id().to_string())
+        .env("VICTIM_PID", victim.0.id().to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -284,15 +296,14 @@ fn the_console_in_chromium() {
     for line in from_node.lines() {
         let line = line.expect("read the browser script's output");
         match line.strip_prefix("ASK ") {
-            Some(question) => answer(question, &systemd, &mut victim, &mut to_node),
+            Some(question) => answer(question, &systemd, &mut victim.0, &mut to_node),
             None => println!("{line}"),
         }
     }
     drop(to_node);
     let status = node.wait().expect("wait for node");
     let _ = watchdog.join();
-    let _ = victim.kill();
-    let _ = victim.wait();
+    drop(victim);
     assert!(
         status.success(),
         "the browser run failed ({status}); console log:\n{}",
