@@ -12,6 +12,7 @@
 import { chromium } from 'playwright-core';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -27,6 +28,8 @@ const UNIT = env('UNIT');
 // Win32_Service names a unit as Windows names a service: without the `.service` suffix.
 const SERVICE = UNIT.replace(/\.service$/, '');
 const VICTIM = env('VICTIM_PID');
+const WINDOWS = env('WINDOWS_HOST');
+const FIXTURES = env('WINDOWS_FIXTURES');
 const STEP_TIMEOUT = 60_000;
 
 const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -177,6 +180,37 @@ try {
   await screenshot(page, 'process-terminated');
   const gone = await ask('victim-exited');
   check(gone.startsWith('exited'), `the test's process ${VICTIM}: ${gone}`);
+
+  // A Windows host answering with recorded Windows responses: reachable, its processes and
+  // its winrm/config as the recordings have them (read here from the same files).
+  await page.goto(`${CONSOLE}/fleet`);
+  ({ cells } = await rowCells(page, WINDOWS));
+  check(cells !== null && cells[1] === 'yes', `${WINDOWS} reachable (${cells && cells[1]}; note: ${cells && cells[6]})`);
+  const recordedProcesses = ['enumerate/enumerate-wmi-win32_process.response.xml', 'enumerate/pull-wmi-win32_process.response.xml']
+    .flatMap((file) => readFileSync(join(FIXTURES, file), 'utf8').split('<p:Win32_Process ').slice(1))
+    .map((item) => `${/<p:Handle>([^<]*)</.exec(item)[1]} ${/<p:Name>([^<]*)</.exec(item)[1]}`)
+    .sort();
+  await page.goto(`${CONSOLE}/hosts/${WINDOWS}/processes`);
+  const shownProcesses = [];
+  for (const tr of await page.locator('tbody tr').all()) {
+    const [pid, name] = await tr.locator('td').allInnerTexts();
+    shownProcesses.push(`${pid.trim()} ${name.trim()}`);
+  }
+  shownProcesses.sort();
+  check(recordedProcesses.length > 0 && JSON.stringify(shownProcesses) === JSON.stringify(recordedProcesses),
+    `${WINDOWS} processes are the recording's ${recordedProcesses.length} (${shownProcesses.join(', ')})`);
+  await screenshot(page, 'windows-processes');
+  const recordedConfig = readFileSync(join(FIXTURES, 'config/get-config.response.xml'), 'utf8');
+  const envelope = /<cfg:MaxEnvelopeSizekb>([^<]*)</.exec(recordedConfig)[1];
+  await page.goto(`${CONSOLE}/hosts/${WINDOWS}/config`);
+  const configRows = await page.locator('tbody tr').all();
+  let shownEnvelope = null;
+  for (const tr of configRows) {
+    const [path, value] = await tr.locator('td').allInnerTexts();
+    if (path.trim().endsWith('MaxEnvelopeSizekb')) shownEnvelope = value.trim();
+  }
+  check(shownEnvelope === envelope, `${WINDOWS} MaxEnvelopeSizekb ${shownEnvelope} is the recording's ${envelope}`);
+  await screenshot(page, 'windows-config');
 
   // The audit trail shows the actions.
   await clickAndWait(page, page.locator('header a', { hasText: 'Audit' }));

@@ -1,8 +1,9 @@
 //! The console in a real browser: Debian's `chromium`, driven by `playwright-core` from
 //! `tests/browser/` (`console.mjs`), against the real `wsmand-mgmt` with its PAM helper and a
 //! manager user, two real `wsmand` daemons as its fleet (one managing the units of a real
-//! systemd booted in its own namespaces), a `sleep` this test starts to be terminated, and a
-//! second console that denies 127.0.0.1.
+//! systemd booted in its own namespaces), a third host answering with recorded Windows responses
+//! (`windows-replay.mjs`), a `sleep` this test starts to be terminated, and a second console
+//! that denies 127.0.0.1.
 //!
 //! The browser script asks this harness, over its stdin and stdout, for what it compares the
 //! pages with: `systemctl is-active` run inside the booted system, and whether the test's own
@@ -176,6 +177,28 @@ fn kernel_release() -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
+/// `tests/browser/windows-replay.mjs`: a host answering with recorded Windows responses; its
+/// port. It ends when the returned child (its stdin) is dropped.
+fn start_windows_replay(fixtures: &Path) -> (Reaped, u16) {
+    let mut child = Command::new("node")
+        .arg(repo_root().join("tests/browser/windows-replay.mjs"))
+        .arg(fixtures)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run the Windows replay");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("read the replay's port");
+    let port = first
+        .trim()
+        .strip_prefix("listening ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("the replay printed {first:?}"));
+    (Reaped(child), port)
+}
+
 /// Answer one question of the browser script (a line after `ASK `) on its stdin.
 /// A child process killed and reaped when dropped, so a failing test leaves none behind.
 struct Reaped(Child);
@@ -245,7 +268,16 @@ fn the_console_in_chromium() {
     let (_local_config, _local, local_port) = start_host(&[]);
     let (_systemd_config, _managing, systemd_port) =
         start_host(&[("DBUS_SYSTEM_BUS_ADDRESS", bus.as_str())]);
-    let console = Console::start(&[("local", local_port), ("systemd", systemd_port)], "");
+    let fixtures = repo_root().join("crates/wsman-proto/tests/fixtures/windows");
+    let (_windows, windows_port) = start_windows_replay(&fixtures);
+    let console = Console::start(
+        &[
+            ("local", local_port),
+            ("systemd", systemd_port),
+            ("windows", windows_port),
+        ],
+        "",
+    );
     let denying = Console::start(&[("local", local_port)], "DeniedClients = [\"127.0.0.1\"]");
     let mut victim = Reaped(
         Command::new("sleep")
@@ -255,6 +287,8 @@ fn the_console_in_chromium() {
     );
 
     let artifacts = repo_root().join("target/browser-artifacts");
+    // Only this run's screenshots.
+    let _ = std::fs::remove_dir_all(&artifacts);
     std::fs::create_dir_all(&artifacts).expect("create the artefacts directory");
     let artifacts = artifacts.canonicalize().expect("artefacts path");
     eprintln!("screenshots: {}", artifacts.display());
@@ -269,6 +303,8 @@ fn the_console_in_chromium() {
         .env("ARTIFACTS", &artifacts)
         .env("LOCAL_HOST", "local")
         .env("SYSTEMD_HOST", "systemd")
+        .env("WINDOWS_HOST", "windows")
+        .env("WINDOWS_FIXTURES", &fixtures)
         .env("EXPECT_OS", os_release_pretty_name())
         .env("EXPECT_KERNEL", kernel_release())
         .env("UNIT", UNIT)

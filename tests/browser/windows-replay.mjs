@@ -1,0 +1,72 @@
+// A Windows host for the browser test, answering with recorded Windows WinRM responses
+// (crates/wsman-proto/tests/fixtures/windows/, each with its provenance in that README).
+//
+//   node windows-replay.mjs FIXTURES_DIR
+//
+// Listens on a free 127.0.0.1 port (printed as `listening PORT`) and answers POST /wsman:
+// Identify with the Windows Server 2008 R2 answer, an Enumerate of Win32_Process and its Pull
+// with the 2008 R2 recording, a Get of winrm/config with the recorded config, and anything else
+// with Windows' recorded fault for an unknown class (HTTP 500). The answer's RelatesTo is the
+// request's MessageID. Credentials are not checked: this is a recording, not a server.
+
+import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = process.argv[2];
+const load = (path) => readFileSync(join(dir, path), 'utf8');
+const recorded = {
+  identify: load('identify/identify.response.anonymous.server2008r2.xml'),
+  enumerate: load('enumerate/enumerate-wmi-win32_process.response.xml'),
+  pull: load('enumerate/pull-wmi-win32_process.response.xml'),
+  config: load('config/get-config.response.xml'),
+  fault: load('faults/fault.enumerate-class-not-found.xml'),
+};
+const MAX_BODY = 512 * 1024;
+
+function choose(body) {
+  if (body.includes('wsmanidentity.xsd') && body.includes(':Identify')) return [200, recorded.identify];
+  if (body.includes('enumeration/Enumerate<') && body.includes('/Win32_Process<')) return [200, recorded.enumerate];
+  if (body.includes('enumeration/Pull<')) return [200, recorded.pull];
+  if (body.includes('transfer/Get<') && body.includes('/config<')) return [200, recorded.config];
+  return [500, recorded.fault];
+}
+
+function withRelatesTo(xml, body) {
+  const id = /<[A-Za-z0-9]*:?MessageID[^>]*>([^<]*)</.exec(body);
+  return id ? xml.replace(/(<[A-Za-z0-9]*:?RelatesTo[^>]*>)[^<]*/, `$1${id[1]}`) : xml;
+}
+
+const server = createServer((request, response) => {
+  const chunks = [];
+  let size = 0;
+  request.on('data', (chunk) => {
+    size += chunk.length;
+    if (size > MAX_BODY) {
+      response.writeHead(413).end();
+      request.destroy();
+      return;
+    }
+    chunks.push(chunk);
+  });
+  request.on('end', () => {
+    if (request.method !== 'POST' || request.url !== '/wsman') {
+      response.writeHead(404).end();
+      return;
+    }
+    const body = Buffer.concat(chunks).toString('utf8');
+    const [status, xml] = choose(body);
+    const out = Buffer.from(withRelatesTo(xml, body), 'utf8');
+    response.writeHead(status, {
+      'Content-Type': 'application/soap+xml;charset=UTF-8',
+      'Content-Length': out.length,
+    });
+    response.end(out);
+  });
+});
+server.listen(0, '127.0.0.1', () => {
+  console.log(`listening ${server.address().port}`);
+});
+// Ends with its parent: the test closes our stdin.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
