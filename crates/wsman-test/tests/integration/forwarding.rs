@@ -5,8 +5,9 @@
 //! Entries logged in the namespace with `logger` (a unique tag) must reach the collector's file
 //! in order, with the record ids journald gave them (read back with `journalctl -o export`),
 //! gap-free, across a collector killed mid-stream and restarted, and a forwarder restarted
-//! mid-stream. The first event is Windows' EventID 111, sent once (the collector has a bookmark
-//! afterwards).
+//! mid-stream, and a journal vacuumed past the forwarder's cursor while it was stopped (the
+//! lost records are named by an event of their own). The first event is Windows' EventID 111,
+//! sent once (the collector has a bookmark afterwards).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -21,6 +22,17 @@ fn journal_records(systemd: &BootedSystemd, tag: &str, count: usize) -> Vec<u64>
     let export = systemd.journal_until(&["-t", tag, "-o", "export"], |out| {
         out.lines().filter(|l| l.starts_with("__CURSOR=")).count() >= count
     });
+    seqnums(&export)
+}
+
+/// The sequence numbers of every entry `journalctl ARGS` prints.
+fn journal_records_of(systemd: &BootedSystemd, args: &[&str]) -> Vec<u64> {
+    let mut argv = vec!["-o", "export"];
+    argv.extend_from_slice(args);
+    seqnums(&systemd.journal_until(&argv, |out| out.contains("__CURSOR=")))
+}
+
+fn seqnums(export: &str) -> Vec<u64> {
     let seqnums: Vec<u64> = export
         .lines()
         .filter_map(|l| l.strip_prefix("__SEQNUM="))
@@ -171,17 +183,63 @@ fn journal_events_reach_the_collector_in_order_across_restarts_of_either_side() 
         || logs(&forwarder, &collector),
     );
 
-    let expected = journal_records(&systemd, &tag, 26);
+    let mut expected = journal_records(&systemd, &tag, 26);
     assert_eq!(expected.len(), 26, "journald kept every entry");
+
+    // Fault 3: with the forwarder stopped, the journal is vacuumed past its cursor: every
+    // entry it held goes. After the restart, the first event names the records lost.
+    forwarder.stop();
+    log_entries(&systemd, &tag, 26..28);
+    std::thread::sleep(Duration::from_millis(1100));
+    systemd.exec_ok(&["journalctl", "--rotate", "--vacuum-time=1s"]);
+    log_entries(&systemd, &tag, 28..32);
+    let after_vacuum = journal_records(&systemd, &tag, 4);
+    assert_eq!(
+        after_vacuum.len(),
+        4,
+        "the vacuum removed the earlier entries"
+    );
+    forwarder = Daemon::start_with_env(&forwarder_config, &[forwarder_port], &forwarder_env);
+    wait_for(
+        "the entries logged after the vacuum",
+        || collected(&file, &tag).len() >= 30,
+        || logs(&forwarder, &collector),
+    );
+    let oldest = journal_records_of(&systemd, &[])[0];
+    let delivered_before = *expected.last().expect("entries");
+    expected.extend(after_vacuum);
+
     // Duplicates are at most one batch (4) per fault; the collector writes each record once.
     let at_collector = collected(&file, &tag);
     let mut unique = at_collector.clone();
     unique.dedup();
     assert!(
-        at_collector.len() - unique.len() <= 2 * 4,
+        at_collector.len() - unique.len() <= 3 * 4,
         "{at_collector:?}"
     );
-    assert_eq!(unique, expected, "gap-free and in journal order");
+    assert_eq!(
+        unique, expected,
+        "in journal order, gap-free but for the vacuumed entries"
+    );
+    let written_now = std::fs::read_to_string(&file).expect("the output file");
+    let lost: Vec<&str> = written_now
+        .lines()
+        .filter(|l| l.contains("wsmand-forwarder") && l.contains("<EventID>112</EventID>"))
+        .collect();
+    assert_eq!(lost.len(), 1, "{written_now}");
+    assert!(
+        lost[0].contains(&format!(
+            "<Data Name='FirstLostRecordId'>{}</Data>",
+            delivered_before + 1
+        )) && lost[0].contains(&format!(
+            "<Data Name='LastLostRecordId'>{}</Data>",
+            oldest - 1
+        )),
+        "records {} to {}: {}",
+        delivered_before + 1,
+        oldest - 1,
+        lost[0]
+    );
 
     let written = std::fs::read_to_string(&file).expect("the output file");
     let bookmark_events = written
