@@ -266,3 +266,151 @@ fn journal_events_reach_the_collector_in_order_across_restarts_of_either_side() 
     assert!(!forwarder_log.contains(SERVICE_PASSWORD));
     assert!(forwarder.is_running() && collector.daemon.is_running());
 }
+
+/// What the hostile collector saw.
+#[derive(Default)]
+struct Seen {
+    enumerations: usize,
+    /// Each delivery's body, decoded.
+    deliveries: Vec<String>,
+}
+
+/// A collector that answers the forwarder's Enumerates, one after the other, with: not XML, an
+/// answer whose items are all bad (no Version, Pull mode), an answer larger than the forwarder
+/// reads (5 MiB), then a valid subscription with an option nobody knows; it takes deliveries
+/// with an Ack.
+fn hostile_collector(seen: std::sync::Arc<std::sync::Mutex<Seen>>) -> u16 {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().expect("address").port();
+    let item = |mode: &str, version: &str| {
+        format!(
+            "<m:Subscription xmlns:m=\"http://schemas.microsoft.com/wbem/wsman/1/subscription\">{version}<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:e=\"http://schemas.xmlsoap.org/ws/2004/08/eventing\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><s:Header><a:Action>http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe</a:Action><a:MessageID>uuid:00000000-0000-0000-0000-000000000009</a:MessageID><a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To><w:ResourceURI>http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog</w:ResourceURI><w:OptionSet><w:Option Name=\"SubscriptionName\">hostile</w:Option><w:Option Name=\"Frobnicate\">yes</w:Option></w:OptionSet></s:Header><s:Body><e:Subscribe><e:Delivery Mode=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/{mode}\"><w:Heartbeats>PT1.000S</w:Heartbeats><e:NotifyTo><a:Address>http://127.0.0.1:{port}/deliveries</a:Address><a:ReferenceProperties><e:Identifier>V1</e:Identifier></a:ReferenceProperties><c:Policy xmlns:c=\"http://schemas.xmlsoap.org/ws/2002/12/policy\" xmlns:auth=\"http://schemas.microsoft.com/wbem/wsman/1/authentication\"><c:ExactlyOne><c:All><auth:Authentication Profile=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic\"/></c:All></c:ExactlyOne></c:Policy></e:NotifyTo><w:MaxTime>PT1.000S</w:MaxTime></e:Delivery><w:Filter Dialect=\"http://schemas.microsoft.com/win/2004/08/events/eventquery\"><QueryList><Query Id=\"0\"><Select Path=\"Application\">*</Select></Query></QueryList></w:Filter></e:Subscribe></s:Body></s:Envelope></m:Subscription>"
+        )
+    };
+    let good = item("Events", "<m:Version>uuid:V1</m:Version>");
+    let bad = format!(
+        "{}{}",
+        item("Events", ""),
+        item("Pull", "<m:Version>uuid:V2</m:Version>")
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let seen = seen.clone();
+            let (good, bad) = (good.clone(), bad.clone());
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().expect("clone");
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+                    let mut length = 0usize;
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':') {
+                            if name.eq_ignore_ascii_case("content-length") {
+                                length = value.trim().parse().unwrap_or(0);
+                            }
+                        }
+                    }
+                    let mut body = vec![0; length.min(1 << 20)];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let text = wsman_proto::charset::decode(&body, None)
+                        .map(|(t, _)| t)
+                        .unwrap_or_default();
+                    let message_id = text
+                        .split("MessageID>")
+                        .nth(1)
+                        .and_then(|r| r.split('<').next())
+                        .unwrap_or("")
+                        .to_owned();
+                    let answer = if path.ends_with("/deliveries") {
+                        seen.lock().expect("lock").deliveries.push(text);
+                        wsman_events::delivery::ack_envelope(
+                            &message_id,
+                            "uuid:00000000-0000-0000-0000-00000000000a",
+                        )
+                    } else {
+                        let n = {
+                            let mut seen = seen.lock().expect("lock");
+                            seen.enumerations += 1;
+                            seen.enumerations
+                        };
+                        let items = match n {
+                            1 => "not XML at all".to_owned(),
+                            2 => bad.clone(),
+                            3 => format!("<!--{}-->", "x".repeat(5 << 20)),
+                            _ => good.clone(),
+                        };
+                        if n == 1 {
+                            items
+                        } else {
+                            format!("<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><s:Header><a:Action>http://schemas.xmlsoap.org/ws/2004/09/enumeration/EnumerateResponse</a:Action><a:MessageID>uuid:00000000-0000-0000-0000-00000000000b</a:MessageID><a:RelatesTo>{message_id}</a:RelatesTo></s:Header><s:Body><n:EnumerateResponse><n:EnumerationContext/><w:Items>{items}</w:Items><w:EndOfSequence/></n:EnumerateResponse></s:Body></s:Envelope>")
+                        }
+                    };
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
+                        answer.len()
+                    );
+                    if writer.write_all(head.as_bytes()).is_err()
+                        || writer.write_all(answer.as_bytes()).is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn bad_answers_from_a_collector_are_logged_and_the_forwarder_keeps_going() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    let collector_port = hostile_collector(seen.clone());
+    let state = tempfile::tempdir().expect("tempdir");
+    let journal = state.path().join("journal");
+    std::fs::create_dir(&journal).expect("an empty journal directory");
+    let password = state.path().join("password");
+    std::fs::write(&password, "secret-of-the-forwarder\n").expect("password file");
+    let port = free_port();
+    let mut config = ConfigDir::new();
+    config.listener(ListenerSpec::http(port));
+    config.write();
+    config.write_raw(
+        "forwarding.toml",
+        &format!(
+            "computer = \"linux01.example.test\"\nstate_directory = \"{}\"\n[[collector]]\nserver = \"Server=http://127.0.0.1:{collector_port}/wsman/SubscriptionManager/WEC,Refresh=1\"\nauthentication = \"basic\"\nusername = \"linux01\"\npassword_file = \"{}\"\nallow_unencrypted = true\n",
+            state.path().join("cursors").display(),
+            password.display()
+        ),
+    );
+    let env = [("WSMAND_JOURNAL_DIRECTORY", journal.to_str().expect("utf-8"))];
+    let mut forwarder = Daemon::start_with_env(&config, &[port], &env);
+    wait_for(
+        "a delivery of the valid subscription",
+        || !seen.lock().expect("lock").deliveries.is_empty(),
+        || forwarder.stderr(),
+    );
+    let first = seen.lock().expect("lock").deliveries[0].clone();
+    assert!(first.contains("<EventID>111</EventID>"), "{first}");
+    assert!(
+        first.contains("<Computer>linux01.example.test</Computer>"),
+        "{first}"
+    );
+    assert!(first.contains("V1"), "the Identifier echoed: {first}");
+    let log = forwarder.stderr();
+    assert!(log.contains("cannot be enumerated"), "{log}");
+    assert!(log.contains("was refused"), "{log}");
+    assert!(!log.contains("secret-of-the-forwarder"));
+    assert!(forwarder.is_running());
+    assert!(seen.lock().expect("lock").enumerations >= 4);
+}
