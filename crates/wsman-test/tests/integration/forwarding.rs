@@ -414,3 +414,67 @@ fn bad_answers_from_a_collector_are_logged_and_the_forwarder_keeps_going() {
     assert!(forwarder.is_running());
     assert!(seen.lock().expect("lock").enumerations >= 4);
 }
+
+#[test]
+fn basic_over_https_reaches_a_collector_whose_certificate_the_forwarder_trusts() {
+    let Some(systemd) = BootedSystemd::boot() else {
+        return;
+    };
+    let journal = systemd.root().join("var/log/journal");
+    let state = tempfile::tempdir().expect("tempdir");
+    let output = state.path().join("out");
+    let database = state.path().join("wec.sqlite");
+    let tag = format!("wef-tls-{}", std::process::id());
+    let subscription = format!(
+        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select></Query></QueryList>'\nmax_latency_seconds = 1\nread_existing_events = true\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n",
+        output.display()
+    );
+    let https_port = free_port();
+    let mut thumbprint = String::new();
+    let collector_env = [(
+        "WSMAND_WEC_DATABASE",
+        database.to_str().expect("utf-8 path"),
+    )];
+    let mut collector = Fixture::http_with_env(
+        |config| {
+            thumbprint = config.add_certificate();
+            config.listener(ListenerSpec::https(https_port, &thumbprint));
+            config.write_raw("subscriptions/linux.toml", &subscription);
+        },
+        &collector_env,
+    );
+    collector.daemon.wait_for_port(https_port);
+    let collector_certificate = collector
+        .config
+        .path()
+        .join(format!("certs/{thumbprint}.crt"));
+    log_entries(&systemd, &tag, 0..5);
+    let expected = journal_records(&systemd, &tag, 5);
+
+    let port = free_port();
+    let mut config = ConfigDir::new();
+    config.listener(ListenerSpec::http(port));
+    config.write();
+    let password = state.path().join("password");
+    std::fs::write(&password, format!("{SERVICE_PASSWORD}\n")).expect("password file");
+    config.write_raw(
+        "forwarding.toml",
+        &format!(
+            "computer = \"{SERVICE_ACCOUNT}.forwarder.test\"\nstate_directory = \"{}\"\n[[collector]]\nserver = \"Server=https://127.0.0.1:{https_port}/wsman/SubscriptionManager/WEC,Refresh=2\"\nauthentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\nca_file = \"{}\"\n",
+            state.path().join("cursors").display(),
+            password.display(),
+            collector_certificate.display()
+        ),
+    );
+    let env = [("WSMAND_JOURNAL_DIRECTORY", journal.to_str().expect("utf-8"))];
+    let forwarder = Daemon::start_with_env(&config, &[port], &env);
+    let file = output.join(format!("{SERVICE_ACCOUNT}.xml"));
+    wait_for(
+        "the entries at the collector over HTTPS",
+        || collected(&file, &tag).len() >= 5,
+        || format!("{}\n{}", forwarder.stderr(), collector.daemon.stderr()),
+    );
+    assert_eq!(collected(&file, &tag), expected);
+    let offered = collector.daemon.stderr();
+    assert!(!offered.contains(SERVICE_PASSWORD));
+}
