@@ -478,3 +478,97 @@ fn basic_over_https_reaches_a_collector_whose_certificate_the_forwarder_trusts()
     let offered = collector.daemon.stderr();
     assert!(!offered.contains(SERVICE_PASSWORD));
 }
+
+#[test]
+fn a_client_certificate_from_the_issuer_the_collector_names_is_used_and_another_is_not() {
+    use wsman_test::client_certs::{ClientSpec, TestCa};
+    let Some(systemd) = BootedSystemd::boot() else {
+        return;
+    };
+    let journal = systemd.root().join("var/log/journal");
+    let state = tempfile::tempdir().expect("tempdir");
+    let output = state.path().join("out");
+    let database = state.path().join("wec.sqlite");
+    let tag = format!("wef-cert-{}", std::process::id());
+    let host = "linux01.forwarder.test";
+    let ca = TestCa::new("forwarders CA");
+    let files = ca.issue(
+        &ClientSpec::new(host),
+        &state.path().join("client"),
+        "linux01",
+    );
+    let subscription = format!(
+        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select></Query></QueryList>'\nmax_latency_seconds = 1\nread_existing_events = true\n[[outputs]]\ntype = \"file\"\npath = \"{}/forwarded.xml\"\nformat = \"raw\"\n",
+        output.display()
+    );
+    let https_port = free_port();
+    let mut thumbprint = String::new();
+    let collector_env = [(
+        "WSMAND_WEC_DATABASE",
+        database.to_str().expect("utf-8 path"),
+    )];
+    let mut collector = Fixture::http_with_env(
+        |config| {
+            thumbprint = config.add_certificate();
+            config.listener(ListenerSpec::https(https_port, &thumbprint));
+            config.set("Config.Service.Auth", "Certificate", "true");
+            ca.install(config);
+            config.write_raw("subscriptions/linux.toml", &subscription);
+        },
+        &collector_env,
+    );
+    collector.daemon.wait_for_port(https_port);
+    let mapped = collector.winrm_remote(&[
+        "create",
+        &format!(
+            "winrm/config/service/certmapping?Issuer={}+Subject={host}+URI=*",
+            ca.thumbprint
+        ),
+        "@{UserName=\"wsmanuser\";Enabled=\"true\"}",
+    ]);
+    assert_eq!(mapped.code(), 0, "{}", mapped.describe());
+    let collector_certificate = collector
+        .config
+        .path()
+        .join(format!("certs/{thumbprint}.crt"));
+    log_entries(&systemd, &tag, 0..5);
+    let expected = journal_records(&systemd, &tag, 5);
+
+    let port = free_port();
+    let mut config = ConfigDir::new();
+    config.listener(ListenerSpec::http(port));
+    config.write();
+    let forwarding = |issuer: &str| {
+        format!(
+            "computer = \"{host}\"\nstate_directory = \"{}\"\n[[collector]]\nserver = \"Server=https://127.0.0.1:{https_port}/wsman/SubscriptionManager/WEC,Refresh=1,IssuerCA={issuer}\"\nauthentication = \"certificate\"\ncertificate = \"{}\"\nkey = \"{}\"\nca_file = \"{}\"\n",
+            state.path().join("cursors").display(),
+            files.certificate.display(),
+            files.key.display(),
+            collector_certificate.display()
+        )
+    };
+    let env = [("WSMAND_JOURNAL_DIRECTORY", journal.to_str().expect("utf-8"))];
+
+    // IssuerCA names a CA the collector does not list for our certificate: not delivered.
+    config.write_raw("forwarding.toml", &forwarding(&"0".repeat(40)));
+    let mut forwarder = Daemon::start_with_env(&config, &[port], &env);
+    let log = forwarder.stderr_path();
+    forwarder.wait_until("the policy refusal in the log", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("accepts none of our authentication")
+    });
+    forwarder.stop();
+    let file = output.join("forwarded.xml");
+    assert!(collected(&file, &tag).is_empty());
+
+    // The CA that issued our certificate, as the collector's mapping names it.
+    config.write_raw("forwarding.toml", &forwarding(&ca.thumbprint));
+    let forwarder = Daemon::start_with_env(&config, &[port], &env);
+    wait_for(
+        "the entries at the collector with the client certificate",
+        || collected(&file, &tag).len() >= 5,
+        || format!("{}\n{}", forwarder.stderr(), collector.daemon.stderr()),
+    );
+    assert_eq!(collected(&file, &tag), expected);
+}
