@@ -59,15 +59,31 @@ pub struct Forwarder {
 pub struct Forwarding {
     /// The offered version it runs.
     pub version: String,
-    _stop: watch::Sender<()>,
+    stop: Option<watch::Sender<()>>,
     finished: Arc<AtomicBool>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
+
+/// Longest wait for a stopped task to end (it ends at its next await; a delivery in flight is
+/// abandoned, and resent by the next task from the cursor).
+const STOP_WAIT: Duration = Duration::from_secs(10);
 
 impl Forwarding {
     /// False once deliveries failed past `ConnectionRetry`: started again at the next refresh,
     /// from the bookmark.
     pub fn is_running(&self) -> bool {
         !self.finished.load(Ordering::SeqCst)
+    }
+
+    /// Stop the task and wait until it has ended, so that a new task for the same subscription
+    /// is its cursor file's only writer.
+    pub async fn stop(mut self) {
+        self.stop.take();
+        if let Some(task) = self.task.take() {
+            if tokio::time::timeout(STOP_WAIT, task).await.is_err() {
+                tracing::warn!(version = %self.version, "a forwarded subscription did not stop in time");
+            }
+        }
     }
 }
 
@@ -190,7 +206,7 @@ impl Forwarder {
         };
         let task_flag = finished.clone();
         let task_key = key.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let stopped = push::run(plan, feed, subscriber, end_to, link).await;
             tracing::info!(subscription = %task_key, ?stopped, "forwarded subscription stopped");
             task_flag.store(true, Ordering::SeqCst);
@@ -198,8 +214,9 @@ impl Forwarder {
         tracing::info!(subscription = %key, %collector, version = %offer.version, start = ?after, "forwarded subscription started");
         Ok(Forwarding {
             version: offer.version.clone(),
-            _stop: stop,
+            stop: Some(stop),
             finished,
+            task: Some(task),
         })
     }
 

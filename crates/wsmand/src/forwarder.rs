@@ -353,13 +353,17 @@ async fn refresh_loop(
                 }
                 let offered: HashMap<String, _> =
                     offers.into_iter().map(|o| (o.key(), o)).collect();
-                running.retain(|key, forwarding| {
-                    let keep = offered.contains_key(key);
-                    if !keep {
+                let withdrawn: Vec<String> = running
+                    .keys()
+                    .filter(|key| !offered.contains_key(*key))
+                    .cloned()
+                    .collect();
+                for key in withdrawn {
+                    if let Some(forwarding) = running.remove(&key) {
                         tracing::info!(collector = %collector.server, subscription = %key, version = %forwarding.version, "subscription withdrawn by the collector: stopped");
+                        forwarding.stop().await;
                     }
-                    keep
-                });
+                }
                 for (key, offer) in &offered {
                     let current = running
                         .get(key)
@@ -367,9 +371,11 @@ async fn refresh_loop(
                     if current {
                         continue;
                     }
-                    // A changed or stopped subscription: the old task ends before the new one
-                    // reads, so the cursor file has one writer.
-                    running.remove(key);
+                    // A changed or stopped subscription: the old task has ended before the new
+                    // one reads the cursor, so the cursor file has one writer.
+                    if let Some(old) = running.remove(key) {
+                        old.stop().await;
+                    }
                     match forwarder.start(&collector.server, offer, &connector).await {
                         Ok(forwarding) => {
                             running.insert(key.clone(), forwarding);

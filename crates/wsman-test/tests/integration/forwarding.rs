@@ -416,7 +416,7 @@ fn bad_answers_from_a_collector_are_logged_and_the_forwarder_keeps_going() {
 }
 
 #[test]
-fn basic_over_https_reaches_a_collector_whose_certificate_the_forwarder_trusts() {
+fn basic_over_https_reaches_a_collector_and_follows_its_subscription_changes() {
     let Some(systemd) = BootedSystemd::boot() else {
         return;
     };
@@ -475,8 +475,62 @@ fn basic_over_https_reaches_a_collector_whose_certificate_the_forwarder_trusts()
         || format!("{}\n{}", forwarder.stderr(), collector.daemon.stderr()),
     );
     assert_eq!(collected(&file, &tag), expected);
+
+    // A changed subscription (new Version after the collector's reload) is restarted from the
+    // collector's bookmark: nothing twice, nothing skipped.
+    let started = |forwarder: &Daemon| {
+        forwarder
+            .stderr()
+            .matches("forwarded subscription started")
+            .count()
+    };
+    assert_eq!(started(&forwarder), 1);
+    collector.config.write_raw(
+        "subscriptions/linux.toml",
+        &subscription.replace("max_latency_seconds = 1", "max_latency_seconds = 2"),
+    );
+    hang_up(&collector.daemon);
+    wait_for(
+        "the changed subscription restarted",
+        || started(&forwarder) == 2,
+        || forwarder.stderr(),
+    );
+    log_entries(&systemd, &tag, 5..8);
+    let expected = journal_records(&systemd, &tag, 8);
+    wait_for(
+        "the entries after the change",
+        || collected(&file, &tag).len() >= 8,
+        || format!("{}\n{}", forwarder.stderr(), collector.daemon.stderr()),
+    );
+    assert_eq!(collected(&file, &tag), expected);
+
+    // Withdrawn (disabled at the collector): stopped at the next refresh.
+    collector.config.write_raw(
+        "subscriptions/linux.toml",
+        &format!("enabled = false\n{subscription}"),
+    );
+    hang_up(&collector.daemon);
+    wait_for(
+        "the withdrawn subscription stopped",
+        || {
+            forwarder
+                .stderr()
+                .contains("subscription withdrawn by the collector")
+        },
+        || forwarder.stderr(),
+    );
     let offered = collector.daemon.stderr();
     assert!(!offered.contains(SERVICE_PASSWORD));
+    assert!(!forwarder.stderr().contains(SERVICE_PASSWORD));
+}
+
+/// SIGHUP: the collector reads its subscriptions again.
+fn hang_up(daemon: &Daemon) {
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &daemon.pid().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(status.success());
 }
 
 #[test]
