@@ -299,7 +299,8 @@ impl Connector for CollectorConnector {
     }
 }
 
-/// Start one task per collector; they end when the returned handles are dropped (aborted).
+/// Start one task per collector; they run until the daemon stops (`forwarding.toml` is read at
+/// start only).
 pub(crate) fn spawn(
     config: ForwardingConfig,
     journal: wsman_journal::Journal,
