@@ -73,6 +73,9 @@ pub(crate) enum CollectorAuth {
         certificate: PathBuf,
         key: PathBuf,
     },
+    /// SPNEGO Kerberos with the process's credentials: the credential cache (`KRB5CCNAME`), or
+    /// with MIT libkrb5 the host keytab named by `KRB5_CLIENT_KTNAME`.
+    Kerberos,
 }
 
 /// One collector of `forwarding.toml`.
@@ -172,10 +175,8 @@ fn collector(file: CollectorFile) -> anyhow::Result<CollectorConfig> {
             }
             CollectorAuth::Certificate { certificate, key }
         }
-        "kerberos" => bail!(
-            "authentication = \"kerberos\" is not available for forwarding yet; use \"certificate\" or \"basic\""
-        ),
-        other => bail!("unknown authentication {other:?} (basic or certificate)"),
+        "kerberos" => CollectorAuth::Kerberos,
+        other => bail!("unknown authentication {other:?} (basic, certificate or kerberos)"),
     };
     Ok(CollectorConfig {
         server,
@@ -244,6 +245,12 @@ fn client_options(config: &CollectorConfig) -> anyhow::Result<ClientOptions> {
             let password = password.trim_end_matches(['\r', '\n']);
             options.auth = Auth::Basic(Credentials::new(user.clone(), password));
         }
+        CollectorAuth::Kerberos => {
+            options.auth = Auth::Kerberos(
+                wsman_client::KerberosAuth::from_ccache()
+                    .with_scheme(wsman_client::KerberosScheme::Negotiate),
+            );
+        }
         CollectorAuth::Certificate { certificate, key } => {
             options.auth = Auth::Certificate;
             options.tls.client_certificate = Some(ClientCertificate::from_files(certificate, key));
@@ -275,6 +282,7 @@ impl Connector for CollectorConnector {
     ) -> Result<Box<dyn Subscriber>, DeliveryError> {
         let ours = match &self.options.auth {
             Auth::Certificate => "client certificate",
+            Auth::Kerberos(_) => "Kerberos",
             _ => "Basic",
         };
         let accepted = authentication.is_empty()
@@ -288,6 +296,7 @@ impl Connector for CollectorConnector {
                                     .any(|t| t.eq_ignore_ascii_case(ours))
                             }))
                 }
+                Auth::Kerberos(_) => p.profile.ends_with("/spnego-kerberos"),
                 _ => p.profile == PROFILE_BASIC_HTTPS || p.profile == PROFILE_BASIC_HTTP,
             });
         if !accepted {

@@ -626,3 +626,76 @@ fn a_client_certificate_from_the_issuer_the_collector_names_is_used_and_another_
     );
     assert_eq!(collected(&file, &tag), expected);
 }
+
+#[test]
+fn kerberos_from_the_credential_cache_reaches_a_collector_over_sealed_http() {
+    let Some(kdc) = wsman_test::kdc::Kdc::start() else {
+        return;
+    };
+    let Some(systemd) = BootedSystemd::boot() else {
+        return;
+    };
+    let journal = systemd.root().join("var/log/journal");
+    let state = tempfile::tempdir().expect("tempdir");
+    let output = state.path().join("out");
+    let database = state.path().join("wec.sqlite");
+    let tag = format!("wef-krb-{}", std::process::id());
+    // The test principal's name is the Computer's first label (the collector's rule for a
+    // principal that is neither a machine nor a service).
+    let computer = format!("{}.forwarder.test", kdc.user());
+    let subscription = format!(
+        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select></Query></QueryList>'\nmax_latency_seconds = 1\nread_existing_events = true\n[[outputs]]\ntype = \"file\"\npath = \"{}/forwarded.xml\"\nformat = \"raw\"\n",
+        output.display()
+    );
+    let mut collector_env: Vec<(&str, &str)> = kdc
+        .env()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    collector_env.push((
+        "WSMAND_WEC_DATABASE",
+        database.to_str().expect("utf-8 path"),
+    ));
+    let collector = Fixture::http_with_env(
+        |config| {
+            use std::os::unix::fs::PermissionsExt;
+            config.set("Config.Service", "AllowUnencrypted", "false");
+            let keytab = config.path().join("krb5.keytab");
+            std::fs::copy(kdc.keytab(), &keytab).expect("the realm's keytab");
+            std::fs::set_permissions(&keytab, std::fs::Permissions::from_mode(0o600))
+                .expect("keytab mode");
+            config.write_raw("subscriptions/linux.toml", &subscription);
+        },
+        &collector_env,
+    );
+    log_entries(&systemd, &tag, 0..5);
+    let expected = journal_records(&systemd, &tag, 5);
+
+    let port = free_port();
+    let mut config = ConfigDir::new();
+    config.listener(ListenerSpec::http(port));
+    config.write();
+    config.write_raw(
+        "forwarding.toml",
+        &format!(
+            "computer = \"{computer}\"\nstate_directory = \"{}\"\n[[collector]]\nserver = \"Server=http://{}:{}/wsman/SubscriptionManager/WEC,Refresh=1\"\nauthentication = \"kerberos\"\n",
+            state.path().join("cursors").display(),
+            kdc.host(),
+            collector.port
+        ),
+    );
+    let mut env = collector_env.clone();
+    env.retain(|(k, _)| *k != "WSMAND_WEC_DATABASE");
+    env.push(("WSMAND_JOURNAL_DIRECTORY", journal.to_str().expect("utf-8")));
+    let forwarder = Daemon::start_with_env(&config, &[port], &env);
+    let file = output.join("forwarded.xml");
+    wait_for(
+        "the entries at the collector with Kerberos",
+        || collected(&file, &tag).len() >= 5,
+        || format!("{}\n{}", forwarder.stderr(), collector.daemon.stderr()),
+    );
+    assert_eq!(collected(&file, &tag), expected);
+    assert!(std::fs::read_to_string(&file)
+        .unwrap_or_default()
+        .contains(&format!("<Computer>{computer}</Computer>")));
+}
