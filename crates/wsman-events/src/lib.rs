@@ -10,6 +10,8 @@
 //! - [`subscribe`]: the `e:Subscribe` request typed and checked, with its refusals;
 //! - [`batch`]: when a batch or a heartbeat is due, one message in flight, nothing lost or
 //!   reordered on failure, a bounded queue;
+//! - [`offer`]: a collector's subscription manager's offers to a forwarder (`m:Subscription`
+//!   items), read bounded;
 //! - [`delivery`]: `Events`, `Heartbeat`, `SubscriptionEnd` and `Ack` messages, UTF-8 or
 //!   UTF-16LE with a byte-order mark;
 //! - [`sldc`]: the SLDC (ECMA-321) bodies of Windows' forwarders, decompressed within a bound;
@@ -25,6 +27,7 @@ pub mod delivery;
 pub mod event;
 pub mod guid;
 pub mod journal;
+pub mod offer;
 pub mod query;
 pub mod sldc;
 pub mod subscribe;

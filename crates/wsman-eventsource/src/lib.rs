@@ -12,6 +12,7 @@
 //! eventing core's typed requests.
 #![forbid(unsafe_code)]
 
+pub mod forward;
 pub mod push;
 
 use std::collections::{HashMap, VecDeque};
@@ -354,7 +355,7 @@ impl EventSource {
                 };
                 let mut subscriptions = subscriptions.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(subscription) = subscriptions.get_mut(&advance_id) {
-                    for event in events {
+                    for event in events.iter().filter(|e| !e.channel.is_empty()) {
                         subscription
                             .bookmark
                             .advance(&event.channel, event.record_id);

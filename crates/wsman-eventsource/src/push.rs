@@ -89,6 +89,9 @@ pub(crate) struct Plan {
     pub max_envelope: u64,
     pub send_bookmarks: bool,
     pub bookmark: BookmarkList,
+    /// Events delivered before any from the feed (a forwarder's EventID 111 and lost-range
+    /// notices); those with an empty channel move no bookmark.
+    pub preamble: Vec<Pending>,
 }
 
 impl Plan {
@@ -141,6 +144,7 @@ impl Plan {
             max_envelope,
             send_bookmarks: request.send_bookmarks,
             bookmark: BookmarkList::new(),
+            preamble: Vec::new(),
         })
     }
 }
@@ -177,7 +181,7 @@ pub(crate) async fn run(
 ) -> Stopped {
     let mut scheduler = Scheduler::new(plan.settings, now());
     // Events read but not yet taken by the scheduler (it was full): they go first.
-    let mut backlog: VecDeque<Pending> = VecDeque::new();
+    let mut backlog: VecDeque<Pending> = std::mem::take(&mut plan.preamble).into();
     let mut sequence = 0u64;
     let stopped = 'delivery: loop {
         if link.ended.has_changed().is_err() {
@@ -294,7 +298,7 @@ async fn deliver(
         Due::Heartbeat => &[],
     };
     let mut bookmark = plan.bookmark.clone();
-    for event in events {
+    for event in events.iter().filter(|e| !e.channel.is_empty()) {
         bookmark.advance(&event.channel, event.record_id);
     }
     let headers = DeliveryHeaders {

@@ -26,6 +26,9 @@ pub struct RequestHeader {
     /// `e:Identifier`: the reference parameter of a subscription manager's endpoint
     /// reference, sent as a header by Renew, GetStatus and Unsubscribe.
     pub subscription_identifier: Option<String>,
+    /// `m:MachineID`: the sender's FQDN, as Windows event forwarders send it with their
+    /// Enumerate of a subscription manager and with their deliveries.
+    pub machine_id: Option<String>,
 }
 
 impl RequestHeader {
@@ -42,6 +45,7 @@ impl RequestHeader {
             locale: Some("en-US".to_owned()),
             session_id: None,
             subscription_identifier: None,
+            machine_id: None,
         }
     }
 }
@@ -98,6 +102,13 @@ pub fn envelope(h: &RequestHeader, body: &str) -> String {
     }
     if let Some(id) = &h.subscription_identifier {
         let _ = write!(out, "<e:Identifier>{}</e:Identifier>", escape_text(id));
+    }
+    if let Some(machine) = &h.machine_id {
+        let _ = write!(
+            out,
+            "<m:MachineID xmlns:m=\"http://schemas.microsoft.com/wbem/wsman/1/machineid\" s:mustUnderstand=\"false\">{}</m:MachineID>",
+            escape_text(machine)
+        );
     }
     if let Some(t) = h.operation_timeout {
         let _ = write!(

@@ -40,8 +40,15 @@ impl Connector for HttpConnector {
     }
 }
 
-struct HttpSubscriber {
+/// One subscriber address over a `wsman-client` connection pool.
+pub(crate) struct HttpSubscriber {
     client: Client,
+}
+
+impl HttpSubscriber {
+    pub(crate) fn new(client: Client) -> HttpSubscriber {
+        HttpSubscriber { client }
+    }
 }
 
 impl Subscriber for HttpSubscriber {

@@ -9,6 +9,7 @@ mod account;
 mod audit_file;
 mod delivery;
 mod event_log;
+mod forwarder;
 mod mgmt;
 mod notify;
 mod wec;
@@ -251,6 +252,13 @@ fn check_config(dir: &Path) -> anyhow::Result<()> {
     if problems > 0 {
         anyhow::bail!("{problems} listener(s) cannot start");
     }
+    if let Some(forwarding) = forwarder::load(dir)? {
+        println!(
+            "{}: forwarding to {} collector(s)",
+            dir.join(forwarder::FILE).display(),
+            forwarding.collectors.len()
+        );
+    }
     println!(
         "{}: configuration OK ({} listener(s) active)",
         dir.display(),
@@ -422,6 +430,11 @@ pub async fn run_daemon(
         mapping.clone(),
         tokio::runtime::Handle::current(),
     ));
+    // Forwarding to collectors (forwarding.toml): a file that does not check stops the start.
+    let _forwarding = match forwarder::load(&config_dir)? {
+        Some(config) => forwarder::spawn(config, journal.clone(), mapping.clone())?,
+        None => Vec::new(),
+    };
     let events = event_source(store.config(), journal, mapping);
     // Bound before the service starts, so a wrong address stops the daemon at once.
     let metrics_listener = match metrics.resolve(&store.config().metrics) {

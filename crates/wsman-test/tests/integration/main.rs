@@ -17,6 +17,7 @@ mod config_file;
 mod credssp_cli;
 mod eventing;
 mod fanout;
+mod forwarding;
 mod hardware;
 mod hostile;
 mod limits;

@@ -1,0 +1,298 @@
+//! The host as a Windows Event Forwarding source (source-initiated subscriptions): a
+//! subscription a collector offered ([`Offer`]) runs as a push `Events` subscription through
+//! the same task as a collector-initiated one ([`crate::push`]), with a durable cursor.
+//!
+//! Where it starts: after the collector's bookmark, else after our own saved one, else at the
+//! oldest entry when the collector asks for existing events, else at the end of the journal.
+//! Started without the collector's bookmark, the first event is Windows' EventID 111
+//! `SubscriptionBookmarkEvent`, so the collector learns of the forwarder at once. When the
+//! journal no longer holds the entries right after the start (vacuumed, rotated away), an
+//! event naming the lost record ids goes first: Windows is silent there; we are not.
+//!
+//! At least once, in order: the cursor (a `BookmarkList` per collector and subscription) is
+//! written only after the collector acknowledged the batch, to a new file that is fsynced and
+//! renamed over the old one, with the directory fsynced, so a crash leaves the old cursor or
+//! the new one, and a restart resends at most the batch in flight.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use wsman_events::batch::Pending;
+use wsman_events::offer::Offer;
+use wsman_events::subscribe::StartAt;
+use wsman_events::{BookmarkList, ExportLimits, Guid, Mapping, Timestamp};
+use wsman_journal::feed::{Feed, Position, Selection};
+use wsman_journal::{Journal, Query, Reader, Start};
+use wsman_proto::xml::escape_text;
+
+use crate::push::{self, Connector, Link};
+use crate::{SourceError, LOGS};
+
+/// Largest cursor file read back (a list of four logs takes a few hundred bytes).
+const MAX_CURSOR_FILE: u64 = 64 * 1024;
+/// Provider of Windows' subscription bookmark event (EventID 111).
+const FORWARDER_PROVIDER: &str = "Microsoft-Windows-EventForwarder";
+/// Provider of our own notices (entries lost before they were forwarded).
+pub const NOTICE_PROVIDER: &str = "wsmand-forwarder";
+/// EventID of the lost-entries notice.
+pub const LOST_EVENT_ID: u32 = 112;
+
+/// Starts forwarded subscriptions over one journal.
+#[derive(Clone, Debug)]
+pub struct Forwarder {
+    pub journal: Journal,
+    pub program: PathBuf,
+    /// `Computer` of every event and the `MachineID` of every delivery: the configured FQDN.
+    pub mapping: Mapping,
+    /// Where the cursors are kept (the daemon's state directory).
+    pub state_directory: PathBuf,
+    /// Longest wait between two tries of a delivery, whatever `ConnectionRetry` says.
+    pub max_retry_interval: Option<Duration>,
+}
+
+/// A running forwarded subscription; dropping it stops its task.
+#[derive(Debug)]
+pub struct Forwarding {
+    /// The offered version it runs.
+    pub version: String,
+    stop: Option<watch::Sender<()>>,
+    finished: Arc<AtomicBool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Longest wait for a stopped task to end (it ends at its next await; a delivery in flight is
+/// abandoned, and resent by the next task from the cursor).
+const STOP_WAIT: Duration = Duration::from_secs(10);
+
+impl Forwarding {
+    /// False once deliveries failed past `ConnectionRetry`: started again at the next refresh,
+    /// from the bookmark.
+    pub fn is_running(&self) -> bool {
+        !self.finished.load(Ordering::SeqCst)
+    }
+
+    /// Stop the task and wait until it has ended, so that a new task for the same subscription
+    /// is its cursor file's only writer.
+    pub async fn stop(mut self) {
+        self.stop.take();
+        if let Some(task) = self.task.take() {
+            if tokio::time::timeout(STOP_WAIT, task).await.is_err() {
+                tracing::warn!(version = %self.version, "a forwarded subscription did not stop in time");
+            }
+        }
+    }
+}
+
+impl Forwarder {
+    /// The cursor file of `subscription_key` at `collector`.
+    pub fn cursor_file(&self, collector: &str, subscription_key: &str) -> PathBuf {
+        let name = Guid::for_provider_name(&format!("{collector}\n{subscription_key}")).to_string();
+        self.state_directory
+            .join(format!("{}.bookmark", name.trim_matches(['{', '}'])))
+    }
+
+    /// Start delivering `offer` of `collector` through `connector`.
+    pub async fn start(
+        &self,
+        collector: &str,
+        offer: &Offer,
+        connector: &dyn Connector,
+    ) -> Result<Forwarding, SourceError> {
+        let request = &offer.subscribe;
+        let key = offer.key();
+        let file = self.cursor_file(collector, &key);
+        let collector_bookmark = match &request.start_at {
+            Some(StartAt::After(list)) if list.positions().next().is_some() => Some(list.clone()),
+            _ => None,
+        };
+        let saved = match read_cursor(&file) {
+            Ok(saved) => saved,
+            Err(error) => {
+                tracing::warn!(file = %file.display(), %error, "the forwarding cursor cannot be read; starting without it");
+                None
+            }
+        };
+        let resume = collector_bookmark.clone().or(saved);
+        // One feed in record order: every entry up to the largest position was delivered.
+        let after = resume
+            .as_ref()
+            .and_then(|list| list.positions().map(|(_, r)| r).max());
+        let position = match after {
+            Some(record) => Position::AfterRecord {
+                record,
+                scanned: None,
+            },
+            None if request.read_existing_events || request.start_at == Some(StartAt::Earliest) => {
+                Position::Oldest
+            }
+            None => Feed::end_position(&self.journal).await?,
+        };
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        let mut preamble = Vec::new();
+        if collector_bookmark.is_none() {
+            preamble.push(pending(bookmark_event(&self.mapping.computer, now), now));
+        }
+        if let Some(record) = after {
+            if let Some(oldest) = self.oldest_record().await? {
+                if oldest > record.saturating_add(1) {
+                    let (first, last) = (record + 1, oldest - 1);
+                    tracing::warn!(subscription = %key, first, last, "journal entries were removed before they were forwarded");
+                    preamble.push(pending(
+                        lost_event(&self.mapping.computer, first, last, now),
+                        now,
+                    ));
+                }
+            }
+        }
+        let logs: Vec<String> = LOGS.iter().map(|l| (*l).to_owned()).collect();
+        if let Some(query) = &request.filter {
+            for channel in query.channels() {
+                if !logs.iter().any(|l| l.eq_ignore_ascii_case(&channel))
+                    && !request.ignore_channel_error
+                {
+                    return Err(SourceError::UnknownChannel(channel));
+                }
+            }
+        }
+        let feed = Feed {
+            journal: self.journal.clone(),
+            program: self.program.clone(),
+            position,
+            selection: Selection {
+                query: request.filter.clone(),
+                logs,
+                format: request.content_format,
+                mapping: self.mapping.clone(),
+            },
+        };
+        let Some(mut plan) = push::Plan::of(request, &key, &self.mapping.computer) else {
+            return Err(SourceError::DeliveryModeUnavailable(request.mode.uri()));
+        };
+        let start_list = resume.unwrap_or_default();
+        plan.bookmark = start_list.clone();
+        plan.preamble = preamble;
+        if let Some(cap) = self.max_retry_interval {
+            plan.retry.1 = plan.retry.1.min(cap);
+        }
+        let subscriber = connector
+            .connect(&plan.notify_to, &request.authentication)
+            .map_err(SourceError::Subscriber)?;
+        let end_to = match &plan.end_to {
+            Some(end_to) => connector.connect(end_to, &request.authentication).ok(),
+            None => None,
+        };
+        let (stop, ended) = watch::channel(());
+        let finished = Arc::new(AtomicBool::new(false));
+        let cursor = Mutex::new(start_list);
+        let (saving_key, end_flag) = (key.clone(), finished.clone());
+        let link = Link {
+            ended,
+            delivered: Box::new(move |events: &[Pending]| {
+                let mut list = cursor.lock().unwrap_or_else(|p| p.into_inner());
+                for event in events.iter().filter(|e| !e.channel.is_empty()) {
+                    list.advance(&event.channel, event.record_id);
+                }
+                // Written before the task goes on to the next batch: the cursor on disk is
+                // never behind what the collector acknowledged by more than this batch.
+                if let Err(error) = write_cursor(&file, &list) {
+                    tracing::error!(subscription = %saving_key, file = %file.display(), %error, "the forwarding cursor was not saved; a restart resends from the previous one");
+                }
+            }),
+            end: Box::new(move || end_flag.store(true, Ordering::SeqCst)),
+        };
+        let task_flag = finished.clone();
+        let task_key = key.clone();
+        let task = tokio::spawn(async move {
+            let stopped = push::run(plan, feed, subscriber, end_to, link).await;
+            tracing::info!(subscription = %task_key, ?stopped, "forwarded subscription stopped");
+            task_flag.store(true, Ordering::SeqCst);
+        });
+        tracing::info!(subscription = %key, %collector, version = %offer.version, start = ?after, "forwarded subscription started");
+        Ok(Forwarding {
+            version: offer.version.clone(),
+            stop: Some(stop),
+            finished,
+            task: Some(task),
+        })
+    }
+
+    /// The record id (sequence number) of the oldest entry still in the journal.
+    async fn oldest_record(&self) -> Result<Option<u64>, SourceError> {
+        let query = Query {
+            journal: self.journal.clone(),
+            start: Start::Oldest,
+            program: self.program.clone(),
+            ..Query::system()
+        };
+        let mut reader = Reader::spawn(&query, ExportLimits::default())?;
+        Ok(reader.next().await?.and_then(|entry| entry.seqnum()))
+    }
+}
+
+fn pending(xml: String, now: Timestamp) -> Pending {
+    Pending {
+        xml,
+        channel: String::new(),
+        record_id: 0,
+        queued: now,
+    }
+}
+
+/// Windows' EventID 111, as a forwarder sends it first to a collector that has no bookmark
+/// for it (the shape recorded in openwec's `doc/protocol.md`).
+pub fn bookmark_event(computer: &str, now: Timestamp) -> String {
+    format!(
+        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
+         <Provider Name='{FORWARDER_PROVIDER}'/><EventID>111</EventID>\
+         <TimeCreated SystemTime='{}'/><Computer>{}</Computer></System>\
+         <SubscriptionBookmarkEvent><SubscriptionId></SubscriptionId></SubscriptionBookmarkEvent></Event>",
+        now.to_system_time(),
+        escape_text(computer)
+    )
+}
+
+/// Our notice that journal records `first..=last` were gone before they were forwarded.
+pub fn lost_event(computer: &str, first: u64, last: u64, now: Timestamp) -> String {
+    format!(
+        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
+         <Provider Name='{NOTICE_PROVIDER}'/><EventID>{LOST_EVENT_ID}</EventID><Level>3</Level>\
+         <TimeCreated SystemTime='{}'/><Channel>Linux/Journal</Channel><Computer>{}</Computer></System>\
+         <EventData><Data Name='FirstLostRecordId'>{first}</Data><Data Name='LastLostRecordId'>{last}</Data>\
+         <Data Name='Message'>The journal no longer holds records {first} to {last}: they were removed before they were forwarded.</Data></EventData></Event>",
+        now.to_system_time(),
+        escape_text(computer)
+    )
+}
+
+/// The saved cursor, if any.
+pub fn read_cursor(file: &Path) -> std::io::Result<Option<BookmarkList>> {
+    let opened = match std::fs::File::open(file) {
+        Ok(opened) => opened,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(opened, MAX_CURSOR_FILE), &mut text)?;
+    BookmarkList::parse(&text)
+        .map(Some)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
+}
+
+/// Replace the cursor durably: a new file, fsynced, renamed over the old, the directory
+/// fsynced.
+pub fn write_cursor(file: &Path, list: &BookmarkList) -> std::io::Result<()> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let temporary = file.with_extension("bookmark.new");
+    {
+        let mut out = std::fs::File::create(&temporary)?;
+        out.write_all(list.to_xml().as_bytes())?;
+        out.sync_all()?;
+    }
+    std::fs::rename(&temporary, file)?;
+    std::fs::File::open(dir)?.sync_all()
+}

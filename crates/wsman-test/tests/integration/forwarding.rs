@@ -1,0 +1,701 @@
+//! Windows Event Forwarding from a Linux host: a real wsmand as the forwarder, reading the
+//! journal of a real systemd booted in its own namespaces, and a real wsmand as the collector
+//! (a subscription file, the file output) on loopback, Basic with a service account.
+//!
+//! Entries logged in the namespace with `logger` (a unique tag) must reach the collector's file
+//! in order, with the record ids journald gave them (read back with `journalctl -o export`),
+//! gap-free, across a collector killed mid-stream and restarted, and a forwarder restarted
+//! mid-stream, and a journal vacuumed past the forwarder's cursor while it was stopped (the
+//! lost records are named by an event of their own). The first event is Windows' EventID 111,
+//! sent once (the collector has a bookmark afterwards).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use wsman_test::systemd::BootedSystemd;
+use wsman_test::{free_port, ConfigDir, Daemon, Fixture, ListenerSpec};
+use wsman_test::{SERVICE_ACCOUNT, SERVICE_PASSWORD};
+
+/// The journal's sequence numbers of the entries tagged `tag`, in order: `__SEQNUM` where
+/// journalctl prints it, else the `i=` (hex) part of the cursor, which is the same number.
+fn journal_records(systemd: &BootedSystemd, tag: &str, count: usize) -> Vec<u64> {
+    let export = systemd.journal_until(&["-t", tag, "-o", "export"], |out| {
+        out.lines().filter(|l| l.starts_with("__CURSOR=")).count() >= count
+    });
+    seqnums(&export)
+}
+
+/// The sequence numbers of every entry `journalctl ARGS` prints.
+fn journal_records_of(systemd: &BootedSystemd, args: &[&str]) -> Vec<u64> {
+    let mut argv = vec!["-o", "export"];
+    argv.extend_from_slice(args);
+    seqnums(&systemd.journal_until(&argv, |out| out.contains("__CURSOR=")))
+}
+
+fn seqnums(export: &str) -> Vec<u64> {
+    let seqnums: Vec<u64> = export
+        .lines()
+        .filter_map(|l| l.strip_prefix("__SEQNUM="))
+        .map(|n| n.parse().expect("a sequence number"))
+        .collect();
+    if !seqnums.is_empty() {
+        return seqnums;
+    }
+    export
+        .lines()
+        .filter_map(|l| l.strip_prefix("__CURSOR="))
+        .filter_map(|c| c.split(';').find_map(|p| p.strip_prefix("i=")))
+        .map(|hex| u64::from_str_radix(hex, 16).expect("a hex sequence number"))
+        .collect()
+}
+
+/// EventRecordIDs of the events of `provider` in the collector's raw file, in file order.
+fn collected(file: &Path, provider: &str) -> Vec<u64> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            l.contains(&format!("Name='{provider}'")) || l.contains(&format!("Name=\"{provider}\""))
+        })
+        .filter_map(|l| {
+            l.split("<EventRecordID>")
+                .nth(1)?
+                .split('<')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool, log: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn log_entries(systemd: &BootedSystemd, tag: &str, range: std::ops::Range<usize>) {
+    for n in range {
+        systemd.exec_ok(&[
+            "logger",
+            "-t",
+            tag,
+            "-p",
+            "user.warning",
+            &format!("forwarded entry {n}"),
+        ]);
+    }
+}
+
+#[test]
+fn journal_events_reach_the_collector_in_order_across_restarts_of_either_side() {
+    let Some(systemd) = BootedSystemd::boot() else {
+        return;
+    };
+    let journal = systemd.root().join("var/log/journal");
+    let state = tempfile::tempdir().expect("tempdir");
+    let output = state.path().join("out");
+    let database = state.path().join("wec.sqlite");
+    let tag = format!("wef-{}", std::process::id());
+
+    // The collector: one subscription selecting the tag, delivered in batches of at most 4.
+    let subscription = format!(
+        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select></Query></QueryList>'\nmax_items = 4\nmax_latency_seconds = 1\nheartbeat_seconds = 60\nread_existing_events = true\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n",
+        output.display()
+    );
+    let collector_env = [(
+        "WSMAND_WEC_DATABASE",
+        database.to_str().expect("utf-8 path"),
+    )];
+    let mut collector = Fixture::http_with_env(
+        |config| {
+            config.write_raw("subscriptions/linux.toml", &subscription);
+        },
+        &collector_env,
+    );
+    let file = output.join(format!("{SERVICE_ACCOUNT}.xml"));
+
+    // Entries logged before the forwarder starts: the subscription reads existing events.
+    log_entries(&systemd, &tag, 0..6);
+    journal_records(&systemd, &tag, 6);
+
+    // The forwarder.
+    let forwarder_port = free_port();
+    let mut forwarder_config = ConfigDir::new();
+    forwarder_config.listener(ListenerSpec::http(forwarder_port));
+    forwarder_config.write();
+    let password = state.path().join("password");
+    std::fs::write(&password, format!("{SERVICE_PASSWORD}\n")).expect("password file");
+    forwarder_config.write_raw(
+        "forwarding.toml",
+        &format!(
+            "computer = \"{SERVICE_ACCOUNT}.forwarder.test\"\nstate_directory = \"{}\"\nmax_retry_interval_seconds = 1\n\n[[collector]]\nserver = \"Server=http://127.0.0.1:{}/wsman/SubscriptionManager/WEC,Refresh=2\"\nauthentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\nallow_unencrypted = true\n",
+            state.path().join("cursors").display(),
+            collector.port,
+            password.display()
+        ),
+    );
+    let forwarder_env = [(
+        "WSMAND_JOURNAL_DIRECTORY",
+        journal.to_str().expect("utf-8 path"),
+    )];
+    let mut forwarder =
+        Daemon::start_with_env(&forwarder_config, &[forwarder_port], &forwarder_env);
+    let logs = |forwarder: &Daemon, collector: &Fixture| {
+        format!(
+            "file:\n{}\nforwarder:\n{}\ncollector:\n{}",
+            std::fs::read_to_string(&file).unwrap_or_default(),
+            forwarder.stderr(),
+            collector.daemon.stderr()
+        )
+    };
+    wait_for(
+        "the existing entries at the collector",
+        || collected(&file, &tag).len() >= 6,
+        || logs(&forwarder, &collector),
+    );
+
+    // Fault 1: the collector is killed mid-stream and comes back.
+    log_entries(&systemd, &tag, 6..10);
+    collector.daemon.stop();
+    log_entries(&systemd, &tag, 10..16);
+    collector.daemon = Daemon::start_with_env(&collector.config, &[collector.port], &collector_env);
+    wait_for(
+        "the entries logged while the collector was down",
+        || collected(&file, &tag).len() >= 16,
+        || logs(&forwarder, &collector),
+    );
+
+    // Fault 2: the forwarder is restarted mid-stream; it resumes from its cursor.
+    log_entries(&systemd, &tag, 16..20);
+    forwarder.stop();
+    log_entries(&systemd, &tag, 20..26);
+    forwarder = Daemon::start_with_env(&forwarder_config, &[forwarder_port], &forwarder_env);
+    wait_for(
+        "the entries logged while the forwarder was down",
+        || collected(&file, &tag).len() >= 26,
+        || logs(&forwarder, &collector),
+    );
+
+    let mut expected = journal_records(&systemd, &tag, 26);
+    assert_eq!(expected.len(), 26, "journald kept every entry");
+
+    // Fault 3: with the forwarder stopped, the journal is vacuumed past its cursor: every
+    // entry it held goes. After the restart, the first event names the records lost.
+    forwarder.stop();
+    log_entries(&systemd, &tag, 26..28);
+    std::thread::sleep(Duration::from_millis(1100));
+    systemd.exec_ok(&["journalctl", "--rotate", "--vacuum-time=1s"]);
+    log_entries(&systemd, &tag, 28..32);
+    let after_vacuum = journal_records(&systemd, &tag, 4);
+    assert_eq!(
+        after_vacuum.len(),
+        4,
+        "the vacuum removed the earlier entries"
+    );
+    forwarder = Daemon::start_with_env(&forwarder_config, &[forwarder_port], &forwarder_env);
+    wait_for(
+        "the entries logged after the vacuum",
+        || collected(&file, &tag).len() >= 30,
+        || logs(&forwarder, &collector),
+    );
+    let oldest = journal_records_of(&systemd, &[])[0];
+    let delivered_before = *expected.last().expect("entries");
+    expected.extend(after_vacuum);
+
+    // Duplicates are at most one batch (4) per fault; the collector writes each record once.
+    let at_collector = collected(&file, &tag);
+    let mut unique = at_collector.clone();
+    unique.dedup();
+    assert!(
+        at_collector.len() - unique.len() <= 3 * 4,
+        "{at_collector:?}"
+    );
+    assert_eq!(
+        unique, expected,
+        "in journal order, gap-free but for the vacuumed entries"
+    );
+    let written_now = std::fs::read_to_string(&file).expect("the output file");
+    let lost: Vec<&str> = written_now
+        .lines()
+        .filter(|l| l.contains("wsmand-forwarder") && l.contains("<EventID>112</EventID>"))
+        .collect();
+    assert_eq!(lost.len(), 1, "{written_now}");
+    assert!(
+        lost[0].contains(&format!(
+            "<Data Name='FirstLostRecordId'>{}</Data>",
+            delivered_before + 1
+        )) && lost[0].contains(&format!(
+            "<Data Name='LastLostRecordId'>{}</Data>",
+            oldest - 1
+        )),
+        "records {} to {}: {}",
+        delivered_before + 1,
+        oldest - 1,
+        lost[0]
+    );
+
+    let written = std::fs::read_to_string(&file).expect("the output file");
+    let bookmark_events = written
+        .lines()
+        .filter(|l| {
+            l.contains("Microsoft-Windows-EventForwarder") && l.contains("<EventID>111</EventID>")
+        })
+        .count();
+    assert_eq!(
+        bookmark_events, 1,
+        "EventID 111 once, before the first event:\n{written}"
+    );
+    assert!(
+        written
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("SubscriptionBookmarkEvent")),
+        "{written}"
+    );
+    assert!(written.contains(&format!(
+        "<Computer>{SERVICE_ACCOUNT}.forwarder.test</Computer>"
+    )));
+    let forwarder_log = forwarder.stderr();
+    assert!(!forwarder_log.contains(SERVICE_PASSWORD));
+    assert!(forwarder.is_running() && collector.daemon.is_running());
+}
+
+/// What the hostile collector saw.
+#[derive(Default)]
+struct Seen {
+    enumerations: usize,
+    /// Each delivery's body, decoded.
+    deliveries: Vec<String>,
+}
+
+/// A collector that answers the forwarder's Enumerates, one after the other, with: not XML, an
+/// answer whose items are all bad (no Version, Pull mode), an answer larger than the forwarder
+/// reads (5 MiB), then a valid subscription with an option nobody knows; it takes deliveries
+/// with an Ack.
+fn hostile_collector(seen: std::sync::Arc<std::sync::Mutex<Seen>>) -> u16 {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().expect("address").port();
+    let item = |mode: &str, version: &str| {
+        format!(
+            "<m:Subscription xmlns:m=\"http://schemas.microsoft.com/wbem/wsman/1/subscription\">{version}<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:e=\"http://schemas.xmlsoap.org/ws/2004/08/eventing\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><s:Header><a:Action>http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe</a:Action><a:MessageID>uuid:00000000-0000-0000-0000-000000000009</a:MessageID><a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To><w:ResourceURI>http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog</w:ResourceURI><w:OptionSet><w:Option Name=\"SubscriptionName\">hostile</w:Option><w:Option Name=\"Frobnicate\">yes</w:Option></w:OptionSet></s:Header><s:Body><e:Subscribe><e:Delivery Mode=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/{mode}\"><w:Heartbeats>PT1.000S</w:Heartbeats><e:NotifyTo><a:Address>http://127.0.0.1:{port}/deliveries</a:Address><a:ReferenceProperties><e:Identifier>V1</e:Identifier></a:ReferenceProperties><c:Policy xmlns:c=\"http://schemas.xmlsoap.org/ws/2002/12/policy\" xmlns:auth=\"http://schemas.microsoft.com/wbem/wsman/1/authentication\"><c:ExactlyOne><c:All><auth:Authentication Profile=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic\"/></c:All></c:ExactlyOne></c:Policy></e:NotifyTo><w:MaxTime>PT1.000S</w:MaxTime></e:Delivery><w:Filter Dialect=\"http://schemas.microsoft.com/win/2004/08/events/eventquery\"><QueryList><Query Id=\"0\"><Select Path=\"Application\">*</Select></Query></QueryList></w:Filter></e:Subscribe></s:Body></s:Envelope></m:Subscription>"
+        )
+    };
+    let good = item("Events", "<m:Version>uuid:V1</m:Version>");
+    let bad = format!(
+        "{}{}",
+        item("Events", ""),
+        item("Pull", "<m:Version>uuid:V2</m:Version>")
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let seen = seen.clone();
+            let (good, bad) = (good.clone(), bad.clone());
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().expect("clone");
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+                    let mut length = 0usize;
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':') {
+                            if name.eq_ignore_ascii_case("content-length") {
+                                length = value.trim().parse().unwrap_or(0);
+                            }
+                        }
+                    }
+                    let mut body = vec![0; length.min(1 << 20)];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let text = wsman_proto::charset::decode(&body, None)
+                        .map(|(t, _)| t)
+                        .unwrap_or_default();
+                    let message_id = text
+                        .split("MessageID>")
+                        .nth(1)
+                        .and_then(|r| r.split('<').next())
+                        .unwrap_or("")
+                        .to_owned();
+                    let answer = if path.ends_with("/deliveries") {
+                        seen.lock().expect("lock").deliveries.push(text);
+                        wsman_events::delivery::ack_envelope(
+                            &message_id,
+                            "uuid:00000000-0000-0000-0000-00000000000a",
+                        )
+                    } else {
+                        let n = {
+                            let mut seen = seen.lock().expect("lock");
+                            seen.enumerations += 1;
+                            seen.enumerations
+                        };
+                        let items = match n {
+                            1 => "not XML at all".to_owned(),
+                            2 => bad.clone(),
+                            3 => format!("<!--{}-->", "x".repeat(5 << 20)),
+                            _ => good.clone(),
+                        };
+                        if n == 1 {
+                            items
+                        } else {
+                            format!("<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><s:Header><a:Action>http://schemas.xmlsoap.org/ws/2004/09/enumeration/EnumerateResponse</a:Action><a:MessageID>uuid:00000000-0000-0000-0000-00000000000b</a:MessageID><a:RelatesTo>{message_id}</a:RelatesTo></s:Header><s:Body><n:EnumerateResponse><n:EnumerationContext/><w:Items>{items}</w:Items><w:EndOfSequence/></n:EnumerateResponse></s:Body></s:Envelope>")
+                        }
+                    };
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
+                        answer.len()
+                    );
+                    if writer.write_all(head.as_bytes()).is_err()
+                        || writer.write_all(answer.as_bytes()).is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn bad_answers_from_a_collector_are_logged_and_the_forwarder_keeps_going() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    let collector_port = hostile_collector(seen.clone());
+    let state = tempfile::tempdir().expect("tempdir");
+    let journal = state.path().join("journal");
+    std::fs::create_dir(&journal).expect("an empty journal directory");
+    let password = state.path().join("password");
+    std::fs::write(&password, "secret-of-the-forwarder\n").expect("password file");
+    let port = free_port();
+    let mut config = ConfigDir::new();
+    config.listener(ListenerSpec::http(port));
+    config.write();
+    config.write_raw(
+        "forwarding.toml",
+        &format!(
+            "computer = \"linux01.example.test\"\nstate_directory = \"{}\"\n[[collector]]\nserver = \"Server=http://127.0.0.1:{collector_port}/wsman/SubscriptionManager/WEC,Refresh=1\"\nauthentication = \"basic\"\nusername = \"linux01\"\npassword_file = \"{}\"\nallow_unencrypted = true\n",
+            state.path().join("cursors").display(),
+            password.display()
+        ),
+    );
+    let env = [("WSMAND_JOURNAL_DIRECTORY", journal.to_str().expect("utf-8"))];
+    let mut forwarder = Daemon::start_with_env(&config, &[port], &env);
+    wait_for(
+        "a delivery of the valid subscription",
+        || !seen.lock().expect("lock").deliveries.is_empty(),
+        || forwarder.stderr(),
+    );
+    let first = seen.lock().expect("lock").deliveries[0].clone();
+    assert!(first.contains("<EventID>111</EventID>"), "{first}");
+    assert!(
+        first.contains("<Computer>linux01.example.test</Computer>"),
+        "{first}"
+    );
+    assert!(first.contains("V1"), "the Identifier echoed: {first}");
+    let log = forwarder.stderr();
+    assert!(log.contains("cannot be enumerated"), "{log}");
+    assert!(log.contains("was refused"), "{log}");
+    assert!(!log.contains("secret-of-the-forwarder"));
+    assert!(forwarder.is_running());
+    assert!(seen.lock().expect("lock").enumerations >= 4);
+}
+
+#[test]
+fn basic_over_https_reaches_a_collector_and_follows_its_subscription_changes() {
+    let Some(systemd) = BootedSystemd::boot() else {
+        return;
+    };
+    let journal = systemd.root().join("var/log/journal");
+    let state = tempfile::tempdir().expect("tempdir");
+    let output = state.path().join("out");
+    let database = state.path().join("wec.sqlite");
+    let tag = format!("wef-tls-{}", std::process::id());
+    let subscription = format!(
+        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select></Query></QueryList>'\nmax_latency_seconds = 1\nread_existing_events = true\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n",
+        output.display()
+    );
+    let https_port = free_port();
+    let mut thumbprint = String::new();
+    let collector_env = [(
+        "WSMAND_WEC_DATABASE",
+        database.to_str().expect("utf-8 path"),
+    )];
+    let mut collector = Fixture::http_with_env(
+        |config| {
+            thumbprint = config.add_certificate();
+            config.listener(ListenerSpec::https(https_port, &thumbprint));
+            config.write_raw("subscriptions/linux.toml", &subscription);
+        },
+        &collector_env,
+    );
+    collector.daemon.wait_for_port(https_port);
+    let collector_certificate = collector
+        .config
+        .path()
+        .join(format!("certs/{thumbprint}.crt"));
+    log_entries(&systemd, &tag, 0..5);
+    let expected = journal_records(&systemd, &tag, 5);
+
+    let port = free_port();
+    let mut config = ConfigDir::new();
+    config.listener(ListenerSpec::http(port));
+    config.write();
+    let password = state.path().join("password");
+    std::fs::write(&password, format!("{SERVICE_PASSWORD}\n")).expect("password file");
+    config.write_raw(
+        "forwarding.toml",
+        &format!(
+            "computer = \"{SERVICE_ACCOUNT}.forwarder.test\"\nstate_directory = \"{}\"\n[[collector]]\nserver = \"Server=https://127.0.0.1:{https_port}/wsman/SubscriptionManager/WEC,Refresh=2\"\nauthentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\nca_file = \"{}\"\n",
+            state.path().join("cursors").display(),
+            password.display(),
+            collector_certificate.display()
+        ),
+    );
+    let env = [("WSMAND_JOURNAL_DIRECTORY", journal.to_str().expect("utf-8"))];
+    let forwarder = Daemon::start_with_env(&config, &[port], &env);
+    let file = output.join(format!("{SERVICE_ACCOUNT}.xml"));
+    wait_for(
+        "the entries at the collector over HTTPS",
+        || collected(&file, &tag).len() >= 5,
+        || format!("{}\n{}", forwarder.stderr(), collector.daemon.stderr()),
+    );
+    assert_eq!(collected(&file, &tag), expected);
+
+    // A changed subscription (new Version after the collector's reload) is restarted from the
+    // collector's bookmark: nothing twice, nothing skipped.
+    let started = |forwarder: &Daemon| {
+        forwarder
+            .stderr()
+            .matches("forwarded subscription started")
+            .count()
+    };
+    assert_eq!(started(&forwarder), 1);
+    collector.config.write_raw(
+        "subscriptions/linux.toml",
+        &subscription.replace("max_latency_seconds = 1", "max_latency_seconds = 2"),
+    );
+    hang_up(&collector.daemon);
+    wait_for(
+        "the changed subscription restarted",
+        || started(&forwarder) == 2,
+        || forwarder.stderr(),
+    );
+    log_entries(&systemd, &tag, 5..8);
+    let expected = journal_records(&systemd, &tag, 8);
+    wait_for(
+        "the entries after the change",
+        || collected(&file, &tag).len() >= 8,
+        || format!("{}\n{}", forwarder.stderr(), collector.daemon.stderr()),
+    );
+    assert_eq!(collected(&file, &tag), expected);
+
+    // Withdrawn (disabled at the collector): stopped at the next refresh.
+    collector.config.write_raw(
+        "subscriptions/linux.toml",
+        &format!("enabled = false\n{subscription}"),
+    );
+    hang_up(&collector.daemon);
+    wait_for(
+        "the withdrawn subscription stopped",
+        || {
+            forwarder
+                .stderr()
+                .contains("subscription withdrawn by the collector")
+        },
+        || forwarder.stderr(),
+    );
+    let offered = collector.daemon.stderr();
+    assert!(!offered.contains(SERVICE_PASSWORD));
+    assert!(!forwarder.stderr().contains(SERVICE_PASSWORD));
+}
+
+/// SIGHUP: the collector reads its subscriptions again.
+fn hang_up(daemon: &Daemon) {
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &daemon.pid().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(status.success());
+}
+
+#[test]
+fn a_client_certificate_from_the_issuer_the_collector_names_is_used_and_another_is_not() {
+    use wsman_test::client_certs::{ClientSpec, TestCa};
+    let Some(systemd) = BootedSystemd::boot() else {
+        return;
+    };
+    let journal = systemd.root().join("var/log/journal");
+    let state = tempfile::tempdir().expect("tempdir");
+    let output = state.path().join("out");
+    let database = state.path().join("wec.sqlite");
+    let tag = format!("wef-cert-{}", std::process::id());
+    let host = "linux01.forwarder.test";
+    let ca = TestCa::new("forwarders CA");
+    let files = ca.issue(
+        &ClientSpec::new(host),
+        &state.path().join("client"),
+        "linux01",
+    );
+    let subscription = format!(
+        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select></Query></QueryList>'\nmax_latency_seconds = 1\nread_existing_events = true\n[[outputs]]\ntype = \"file\"\npath = \"{}/forwarded.xml\"\nformat = \"raw\"\n",
+        output.display()
+    );
+    let https_port = free_port();
+    let mut thumbprint = String::new();
+    let collector_env = [(
+        "WSMAND_WEC_DATABASE",
+        database.to_str().expect("utf-8 path"),
+    )];
+    let mut collector = Fixture::http_with_env(
+        |config| {
+            thumbprint = config.add_certificate();
+            config.listener(ListenerSpec::https(https_port, &thumbprint));
+            config.set("Config.Service.Auth", "Certificate", "true");
+            ca.install(config);
+            config.write_raw("subscriptions/linux.toml", &subscription);
+        },
+        &collector_env,
+    );
+    collector.daemon.wait_for_port(https_port);
+    let mapped = collector.winrm_remote(&[
+        "create",
+        &format!(
+            "winrm/config/service/certmapping?Issuer={}+Subject={host}+URI=*",
+            ca.thumbprint
+        ),
+        "@{UserName=\"wsmanuser\";Enabled=\"true\"}",
+    ]);
+    assert_eq!(mapped.code(), 0, "{}", mapped.describe());
+    let collector_certificate = collector
+        .config
+        .path()
+        .join(format!("certs/{thumbprint}.crt"));
+    log_entries(&systemd, &tag, 0..5);
+    let expected = journal_records(&systemd, &tag, 5);
+
+    let port = free_port();
+    let mut config = ConfigDir::new();
+    config.listener(ListenerSpec::http(port));
+    config.write();
+    let forwarding = |issuer: &str| {
+        format!(
+            "computer = \"{host}\"\nstate_directory = \"{}\"\n[[collector]]\nserver = \"Server=https://127.0.0.1:{https_port}/wsman/SubscriptionManager/WEC,Refresh=1,IssuerCA={issuer}\"\nauthentication = \"certificate\"\ncertificate = \"{}\"\nkey = \"{}\"\nca_file = \"{}\"\n",
+            state.path().join("cursors").display(),
+            files.certificate.display(),
+            files.key.display(),
+            collector_certificate.display()
+        )
+    };
+    let env = [("WSMAND_JOURNAL_DIRECTORY", journal.to_str().expect("utf-8"))];
+
+    // IssuerCA names a CA the collector does not list for our certificate: not delivered.
+    config.write_raw("forwarding.toml", &forwarding(&"0".repeat(40)));
+    let mut forwarder = Daemon::start_with_env(&config, &[port], &env);
+    let log = forwarder.stderr_path();
+    forwarder.wait_until("the policy refusal in the log", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("accepts none of our authentication")
+    });
+    forwarder.stop();
+    let file = output.join("forwarded.xml");
+    assert!(collected(&file, &tag).is_empty());
+
+    // The CA that issued our certificate, as the collector's mapping names it.
+    config.write_raw("forwarding.toml", &forwarding(&ca.thumbprint));
+    let forwarder = Daemon::start_with_env(&config, &[port], &env);
+    wait_for(
+        "the entries at the collector with the client certificate",
+        || collected(&file, &tag).len() >= 5,
+        || format!("{}\n{}", forwarder.stderr(), collector.daemon.stderr()),
+    );
+    assert_eq!(collected(&file, &tag), expected);
+}
+
+#[test]
+fn kerberos_from_the_credential_cache_reaches_a_collector_over_sealed_http() {
+    let Some(kdc) = wsman_test::kdc::Kdc::start() else {
+        return;
+    };
+    let Some(systemd) = BootedSystemd::boot() else {
+        return;
+    };
+    let journal = systemd.root().join("var/log/journal");
+    let state = tempfile::tempdir().expect("tempdir");
+    let output = state.path().join("out");
+    let database = state.path().join("wec.sqlite");
+    let tag = format!("wef-krb-{}", std::process::id());
+    // The test principal's name is the Computer's first label (the collector's rule for a
+    // principal that is neither a machine nor a service).
+    let computer = format!("{}.forwarder.test", kdc.user());
+    let subscription = format!(
+        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select></Query></QueryList>'\nmax_latency_seconds = 1\nread_existing_events = true\n[[outputs]]\ntype = \"file\"\npath = \"{}/forwarded.xml\"\nformat = \"raw\"\n",
+        output.display()
+    );
+    let mut collector_env: Vec<(&str, &str)> = kdc
+        .env()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    collector_env.push((
+        "WSMAND_WEC_DATABASE",
+        database.to_str().expect("utf-8 path"),
+    ));
+    let collector = Fixture::http_with_env(
+        |config| {
+            use std::os::unix::fs::PermissionsExt;
+            config.set("Config.Service", "AllowUnencrypted", "false");
+            let keytab = config.path().join("krb5.keytab");
+            std::fs::copy(kdc.keytab(), &keytab).expect("the realm's keytab");
+            std::fs::set_permissions(&keytab, std::fs::Permissions::from_mode(0o600))
+                .expect("keytab mode");
+            config.write_raw("subscriptions/linux.toml", &subscription);
+        },
+        &collector_env,
+    );
+    log_entries(&systemd, &tag, 0..5);
+    let expected = journal_records(&systemd, &tag, 5);
+
+    let port = free_port();
+    let mut config = ConfigDir::new();
+    config.listener(ListenerSpec::http(port));
+    config.write();
+    config.write_raw(
+        "forwarding.toml",
+        &format!(
+            "computer = \"{computer}\"\nstate_directory = \"{}\"\n[[collector]]\nserver = \"Server=http://{}:{}/wsman/SubscriptionManager/WEC,Refresh=1\"\nauthentication = \"kerberos\"\n",
+            state.path().join("cursors").display(),
+            kdc.host(),
+            collector.port
+        ),
+    );
+    let mut env = collector_env.clone();
+    env.retain(|(k, _)| *k != "WSMAND_WEC_DATABASE");
+    env.push(("WSMAND_JOURNAL_DIRECTORY", journal.to_str().expect("utf-8")));
+    let forwarder = Daemon::start_with_env(&config, &[port], &env);
+    let file = output.join("forwarded.xml");
+    wait_for(
+        "the entries at the collector with Kerberos",
+        || collected(&file, &tag).len() >= 5,
+        || format!("{}\n{}", forwarder.stderr(), collector.daemon.stderr()),
+    );
+    assert_eq!(collected(&file, &tag), expected);
+    assert!(std::fs::read_to_string(&file)
+        .unwrap_or_default()
+        .contains(&format!("<Computer>{computer}</Computer>")));
+}

@@ -1,0 +1,463 @@
+//! Windows Event Forwarding from this host (source-initiated subscriptions): `forwarding.toml`
+//! names the collectors as the Group Policy value does, and for each one a task enumerates its
+//! subscription manager every Refresh and starts, restarts (new Version) and stops the
+//! subscriptions it offers. Each runs as a push `Events` subscription
+//! ([`wsman_eventsource::forward`]) delivering over `wsman-client`, authenticated to the
+//! collector as configured. Off when the file is absent.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use wsman_client::tls::ClientCertificate;
+use wsman_client::{Auth, Client, ClientOptions, Credentials, Endpoint, Resource, Scheme};
+use wsman_events::offer::{parse_enumerate_response, SUBSCRIPTION_RESOURCE};
+use wsman_events::subscribe::{AuthenticationProfile, EndpointReference};
+use wsman_eventsource::forward::{Forwarder, Forwarding};
+use wsman_eventsource::push::{Connector, DeliveryError, Subscriber};
+use wsman_proto::ns::action;
+
+use crate::delivery::HttpSubscriber;
+
+/// The file, in the config dir.
+pub(crate) const FILE: &str = "forwarding.toml";
+/// Default directory of the forwarding cursors.
+const DEFAULT_STATE_DIRECTORY: &str = "/var/lib/wsmand/forwarding";
+/// Largest answer read from a subscription manager.
+const MAX_ENUMERATE_RESPONSE: usize = 4 * 1024 * 1024;
+/// Largest `forwarding.toml` and password file read.
+const MAX_FILE: u64 = 256 * 1024;
+/// Windows' default Refresh of the policy value, in seconds.
+const DEFAULT_REFRESH: u64 = 60;
+
+const PROFILE_MUTUAL: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
+const PROFILE_BASIC_HTTPS: &str =
+    "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/basic";
+const PROFILE_BASIC_HTTP: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    computer: Option<String>,
+    state_directory: Option<PathBuf>,
+    max_retry_interval_seconds: Option<u64>,
+    #[serde(default)]
+    collector: Vec<CollectorFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CollectorFile {
+    server: String,
+    authentication: String,
+    username: Option<String>,
+    password_file: Option<PathBuf>,
+    certificate: Option<PathBuf>,
+    key: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    allow_unencrypted: bool,
+}
+
+/// How the forwarder authenticates to a collector.
+#[derive(Clone, Debug)]
+pub(crate) enum CollectorAuth {
+    Basic {
+        user: String,
+        password_file: PathBuf,
+    },
+    Certificate {
+        certificate: PathBuf,
+        key: PathBuf,
+    },
+    /// SPNEGO Kerberos with the process's credentials: the credential cache (`KRB5CCNAME`), or
+    /// with MIT libkrb5 the host keytab named by `KRB5_CLIENT_KTNAME`.
+    Kerberos,
+}
+
+/// One collector of `forwarding.toml`.
+#[derive(Clone, Debug)]
+pub(crate) struct CollectorConfig {
+    /// The subscription manager's URL (`Server=`).
+    pub server: String,
+    pub refresh: Duration,
+    /// `IssuerCA=`: SHA-1 thumbprint (lower-case hex) of the CA of our client certificate.
+    pub issuer_ca: Option<String>,
+    pub auth: CollectorAuth,
+    pub ca_file: Option<PathBuf>,
+    pub allow_unencrypted: bool,
+}
+
+/// `forwarding.toml`, checked.
+#[derive(Clone, Debug)]
+pub(crate) struct ForwardingConfig {
+    pub computer: Option<String>,
+    pub state_directory: PathBuf,
+    pub max_retry_interval: Option<Duration>,
+    pub collectors: Vec<CollectorConfig>,
+}
+
+/// `DIR/forwarding.toml`, `None` when absent (forwarding off).
+pub(crate) fn load(config_dir: &Path) -> anyhow::Result<Option<ForwardingConfig>> {
+    let path = config_dir.join(FILE);
+    let text = match read_bounded(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    parse(&text)
+        .with_context(|| format!("{} refused", path.display()))
+        .map(Some)
+}
+
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    let file = std::fs::File::open(path)?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_FILE), &mut text)?;
+    Ok(text)
+}
+
+/// The checked configuration of `text`.
+pub(crate) fn parse(text: &str) -> anyhow::Result<ForwardingConfig> {
+    let file: FileConfig = toml::from_str(text)?;
+    if file.collector.is_empty() {
+        bail!("no [[collector]]: name at least one subscription manager");
+    }
+    if let Some(computer) = &file.computer {
+        if computer.is_empty() || computer.len() > 255 || computer.contains(char::is_whitespace) {
+            bail!("computer {computer:?} is not a host name");
+        }
+    }
+    let collectors = file
+        .collector
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| collector(c).with_context(|| format!("[[collector]] number {}", i + 1)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(ForwardingConfig {
+        computer: file.computer,
+        state_directory: file
+            .state_directory
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIRECTORY)),
+        max_retry_interval: file
+            .max_retry_interval_seconds
+            .map(|s| Duration::from_secs(s.max(1))),
+        collectors,
+    })
+}
+
+fn collector(file: CollectorFile) -> anyhow::Result<CollectorConfig> {
+    let (server, refresh, issuer_ca) = parse_policy_value(&file.server)?;
+    let endpoint = Endpoint::parse(&server, false).context("Server")?;
+    let https = endpoint.scheme == Scheme::Https;
+    let auth = match file.authentication.to_ascii_lowercase().as_str() {
+        "basic" => {
+            let (Some(user), Some(password_file)) = (file.username, file.password_file) else {
+                bail!("authentication = \"basic\" needs username and password_file");
+            };
+            if !https && !file.allow_unencrypted {
+                bail!("Basic over http:// sends the password in clear: use an https:// Server (or allow_unencrypted = true on a trusted network)");
+            }
+            CollectorAuth::Basic {
+                user,
+                password_file,
+            }
+        }
+        "certificate" => {
+            let (Some(certificate), Some(key)) = (file.certificate, file.key) else {
+                bail!("authentication = \"certificate\" needs certificate and key (PEM files)");
+            };
+            if !https {
+                bail!("a client certificate needs an https:// Server");
+            }
+            CollectorAuth::Certificate { certificate, key }
+        }
+        "kerberos" => CollectorAuth::Kerberos,
+        other => bail!("unknown authentication {other:?} (basic, certificate or kerberos)"),
+    };
+    Ok(CollectorConfig {
+        server,
+        refresh,
+        issuer_ca,
+        auth,
+        ca_file: file.ca_file,
+        allow_unencrypted: file.allow_unencrypted,
+    })
+}
+
+/// `Server=URL,Refresh=SECONDS,IssuerCA=THUMBPRINT`, as the Group Policy value writes it (a
+/// bare URL is taken as `Server=`).
+pub(crate) fn parse_policy_value(
+    value: &str,
+) -> anyhow::Result<(String, Duration, Option<String>)> {
+    let mut server = None;
+    let mut refresh = DEFAULT_REFRESH;
+    let mut issuer = None;
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, setting) = part.split_once('=').unwrap_or(("Server", part));
+        match name.trim().to_ascii_lowercase().as_str() {
+            "server" => server = Some(setting.trim().to_owned()),
+            "refresh" => {
+                refresh = setting
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| (1..=86_400).contains(s))
+                    .with_context(|| {
+                        format!("Refresh={setting} is not a number of seconds from 1 to 86400")
+                    })?;
+            }
+            "issuerca" => {
+                let thumbprint: String = setting
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                if thumbprint.len() != 40 || !thumbprint.chars().all(|c| c.is_ascii_hexdigit()) {
+                    bail!("IssuerCA={setting} is not a SHA-1 thumbprint (40 hex digits)");
+                }
+                issuer = Some(thumbprint);
+            }
+            other => bail!("unknown setting {other:?} in {value:?} (Server, Refresh, IssuerCA)"),
+        }
+    }
+    let server = server.with_context(|| format!("no Server= in {value:?}"))?;
+    Ok((server, Duration::from_secs(refresh), issuer))
+}
+
+/// The client options of a collector (the password read now, never logged).
+fn client_options(config: &CollectorConfig) -> anyhow::Result<ClientOptions> {
+    let mut options = ClientOptions::default();
+    options.max_response_bytes = MAX_ENUMERATE_RESPONSE;
+    options.allow_unencrypted = config.allow_unencrypted;
+    options.connect_timeout = Some(Duration::from_secs(30));
+    options.tls.ca_file = config.ca_file.clone();
+    match &config.auth {
+        CollectorAuth::Basic {
+            user,
+            password_file,
+        } => {
+            let password = read_bounded(password_file)
+                .with_context(|| format!("cannot read {}", password_file.display()))?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            options.auth = Auth::Basic(Credentials::new(user.clone(), password));
+        }
+        CollectorAuth::Kerberos => {
+            options.auth = Auth::Kerberos(
+                wsman_client::KerberosAuth::from_ccache()
+                    .with_scheme(wsman_client::KerberosScheme::Negotiate),
+            );
+        }
+        CollectorAuth::Certificate { certificate, key } => {
+            options.auth = Auth::Certificate;
+            options.tls.client_certificate = Some(ClientCertificate::from_files(certificate, key));
+        }
+    }
+    Ok(options)
+}
+
+/// Opens the collector's delivery addresses with the configured authentication, when the
+/// subscription's policy accepts it.
+struct CollectorConnector {
+    options: ClientOptions,
+    issuer_ca: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ConnectError {
+    #[error("the collector's policy accepts none of our authentication ({0})")]
+    Policy(String),
+    #[error(transparent)]
+    Client(#[from] wsman_client::ClientError),
+}
+
+impl Connector for CollectorConnector {
+    fn connect(
+        &self,
+        to: &EndpointReference,
+        authentication: &[AuthenticationProfile],
+    ) -> Result<Box<dyn Subscriber>, DeliveryError> {
+        let ours = match &self.options.auth {
+            Auth::Certificate => "client certificate",
+            Auth::Kerberos(_) => "Kerberos",
+            _ => "Basic",
+        };
+        let accepted = authentication.is_empty()
+            || authentication.iter().any(|p| match &self.options.auth {
+                Auth::Certificate => {
+                    p.profile == PROFILE_MUTUAL
+                        && (p.issuer_thumbprints.is_empty()
+                            || self.issuer_ca.as_ref().is_some_and(|ours| {
+                                p.issuer_thumbprints
+                                    .iter()
+                                    .any(|t| t.eq_ignore_ascii_case(ours))
+                            }))
+                }
+                Auth::Kerberos(_) => p.profile.ends_with("/spnego-kerberos"),
+                _ => p.profile == PROFILE_BASIC_HTTPS || p.profile == PROFILE_BASIC_HTTP,
+            });
+        if !accepted {
+            return Err(ConnectError::Policy(ours.to_owned()).into());
+        }
+        let endpoint = Endpoint::parse(&to.address, false).map_err(ConnectError::from)?;
+        let client = Client::new(endpoint, self.options.clone()).map_err(ConnectError::from)?;
+        Ok(Box::new(HttpSubscriber::new(client)))
+    }
+}
+
+/// Start one task per collector; they run until the daemon stops (`forwarding.toml` is read at
+/// start only).
+pub(crate) fn spawn(
+    config: ForwardingConfig,
+    journal: wsman_journal::Journal,
+    mut mapping: wsman_events::Mapping,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    if let Some(computer) = &config.computer {
+        mapping.computer = computer.clone();
+    }
+    let forwarder = Arc::new(Forwarder {
+        journal,
+        program: PathBuf::from("journalctl"),
+        mapping,
+        state_directory: config.state_directory.clone(),
+        max_retry_interval: config.max_retry_interval,
+    });
+    let mut tasks = Vec::new();
+    for collector in config.collectors {
+        let options = client_options(&collector)?;
+        let endpoint = Endpoint::parse(&collector.server, false)?;
+        let client = Client::new(endpoint, options.clone())?;
+        let connector = CollectorConnector {
+            options,
+            issuer_ca: collector.issuer_ca.clone(),
+        };
+        tasks.push(tokio::spawn(refresh_loop(
+            forwarder.clone(),
+            collector,
+            client,
+            connector,
+        )));
+    }
+    Ok(tasks)
+}
+
+/// Every Refresh: enumerate, then start what is new or changed or stopped, and stop what is
+/// no longer offered. A collector that cannot be reached keeps what runs (its deliveries
+/// retry on their own) and is asked again at the next Refresh.
+async fn refresh_loop(
+    forwarder: Arc<Forwarder>,
+    collector: CollectorConfig,
+    client: Client,
+    connector: CollectorConnector,
+) {
+    let mut running: HashMap<String, Forwarding> = HashMap::new();
+    loop {
+        match enumerate(&client, &forwarder.mapping.computer).await {
+            Ok(body) => {
+                let (offers, errors) = parse_enumerate_response(&body);
+                for error in errors {
+                    tracing::warn!(collector = %collector.server, %error, "a subscription offered by the collector was refused");
+                }
+                let offered: HashMap<String, _> =
+                    offers.into_iter().map(|o| (o.key(), o)).collect();
+                let withdrawn: Vec<String> = running
+                    .keys()
+                    .filter(|key| !offered.contains_key(*key))
+                    .cloned()
+                    .collect();
+                for key in withdrawn {
+                    if let Some(forwarding) = running.remove(&key) {
+                        tracing::info!(collector = %collector.server, subscription = %key, version = %forwarding.version, "subscription withdrawn by the collector: stopped");
+                        forwarding.stop().await;
+                    }
+                }
+                for (key, offer) in &offered {
+                    let current = running
+                        .get(key)
+                        .is_some_and(|f| f.version == offer.version && f.is_running());
+                    if current {
+                        continue;
+                    }
+                    // A changed or stopped subscription: the old task has ended before the new
+                    // one reads the cursor, so the cursor file has one writer.
+                    if let Some(old) = running.remove(key) {
+                        old.stop().await;
+                    }
+                    match forwarder.start(&collector.server, offer, &connector).await {
+                        Ok(forwarding) => {
+                            running.insert(key.clone(), forwarding);
+                        }
+                        Err(error) => {
+                            tracing::warn!(collector = %collector.server, subscription = %key, %error, "the offered subscription cannot be forwarded");
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(collector = %collector.server, error = %format!("{error:#}"), "the collector's subscription manager cannot be enumerated; trying again at the next refresh");
+            }
+        }
+        tokio::time::sleep(collector.refresh).await;
+    }
+}
+
+async fn enumerate(client: &Client, machine_id: &str) -> anyhow::Result<wsman_proto::xml::Element> {
+    let mut header =
+        client.request_header(action::ENUMERATE, &Resource::new(SUBSCRIPTION_RESOURCE));
+    header.machine_id = Some(machine_id.to_owned());
+    let body = wsman_client::enumerate::enumerate_body(&wsman_client::EnumerateOptions::default());
+    client
+        .send(&header, &body)
+        .await?
+        .context("the Enumerate response has an empty body")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_value_is_read_as_group_policy_writes_it() {
+        let (server, refresh, issuer) = parse_policy_value(
+            "Server=https://wec.example.com:5986/wsman/SubscriptionManager/WEC,Refresh=120,IssuerCA=AB 12 ab12ab12ab12ab12ab12ab12ab12ab12ab12",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            server,
+            "https://wec.example.com:5986/wsman/SubscriptionManager/WEC"
+        );
+        assert_eq!(refresh, Duration::from_secs(120));
+        assert_eq!(
+            issuer.as_deref(),
+            Some("ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12")
+        );
+        let (_, refresh, issuer) = parse_policy_value("https://wec/wsman/SubscriptionManager/WEC")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (refresh, issuer),
+            (Duration::from_secs(DEFAULT_REFRESH), None)
+        );
+    }
+
+    #[test]
+    fn bad_configurations_are_refused_with_the_reason() {
+        let refused = |text: &str| match parse(text) {
+            Ok(config) => panic!("accepted: {config:?}"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(refused("").contains("no [[collector]]"));
+        assert!(refused("[[collector]]\nserver = \"Server=https://c/wsman,Refresh=0\"\nauthentication = \"basic\"\nusername = \"u\"\npassword_file = \"/p\"").contains("Refresh=0"));
+        assert!(refused("[[collector]]\nserver = \"Server=https://c/wsman,IssuerCA=xyz\"\nauthentication = \"certificate\"\ncertificate = \"/c\"\nkey = \"/k\"").contains("IssuerCA"));
+        assert!(refused("[[collector]]\nserver = \"Server=http://c/wsman\"\nauthentication = \"basic\"\nusername = \"u\"\npassword_file = \"/p\"").contains("clear"));
+        assert!(refused("[[collector]]\nserver = \"Server=http://c/wsman\"\nauthentication = \"certificate\"\ncertificate = \"/c\"\nkey = \"/k\"").contains("https"));
+        assert!(refused("[[collector]]\nserver = \"Server=https://c/wsman,Colour=red\"\nauthentication = \"basic\"\nusername = \"u\"\npassword_file = \"/p\"").contains("unknown setting"));
+        assert!(refused(
+            "[[collector]]\nserver = \"Server=https://c/wsman\"\nauthentication = \"ntlm\""
+        )
+        .contains("unknown authentication"));
+        assert!(refused("colour = 1").contains("colour"));
+    }
+}
