@@ -312,6 +312,12 @@ impl CollectorService {
                         now,
                     )
                     .map_err(|e| unavailable(e.to_string()))?;
+                let already_stored = delivery.events.len() - fresh.len();
+                if already_stored > 0 {
+                    // A resent or replayed batch: worth seeing, since a forwarder that keeps
+                    // resending what was stored has lost its acknowledgements or its cursor.
+                    tracing::info!(client = %client, subscription = %subscription.name, already_stored, new = fresh.len(), "collector: events already stored were not written again");
+                }
                 tracing::debug!(client = %client, subscription = %subscription.name, events = delivery.events.len(), new = fresh.len(), "collector: batch stored");
             }
         }
