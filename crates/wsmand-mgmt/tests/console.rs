@@ -1236,26 +1236,32 @@ mod terminal {
             .expect("send");
     }
 
-    /// Reads output until a line satisfies `wanted`; returns that line.
+    /// Reads output until a line satisfies `wanted`; returns that line. `seen` keeps the
+    /// unfinished last line between calls (each line is looked at once: output can be large).
     pub(crate) async fn read_line_until(
         ws: &mut Ws,
         seen: &mut String,
         wanted: impl Fn(&str) -> bool,
     ) -> String {
         let deadline = Instant::now() + WAIT;
+        let mut lines_seen = 0usize;
         loop {
+            // Complete lines (and the unfinished one: a prompt has no line end).
+            let end = seen.rfind(['\r', '\n']).map_or(0, |at| at + 1);
             if let Some(line) = seen.split(['\r', '\n']).map(str::trim).find(|l| wanted(l)) {
                 let line = line.to_owned();
                 seen.clear();
                 return line;
             }
+            lines_seen += seen[..end].matches(['\r', '\n']).count();
+            seen.drain(..end);
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, ws.next()).await {
                 Ok(Some(Ok(Message::Binary(bytes)))) => {
                     seen.push_str(&String::from_utf8_lossy(&bytes))
                 }
                 Ok(Some(Ok(_))) => {}
-                other => panic!("no such line in {seen:?}: {other:?}"),
+                other => panic!("no such line in {lines_seen} lines and {seen:?}: {other:?}"),
             }
         }
     }
@@ -1511,4 +1517,105 @@ fn an_oversized_frame_closes_the_terminal_with_1009_and_a_log_line() {
         assert!(Instant::now() < deadline, "{}", service.log());
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The console process's resident set in KiB, from the OS (`/proc/PID/status`).
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS")
+}
+
+/// The benchmark of `benches/console-terminal.sh` (ignored: figures, no assertion on time):
+/// (a) the console's RSS idle and with 20 open terminals; (b) the time to print
+/// BENCH_TERMINAL_MB MiB through the console's terminal against the same command on the same
+/// kind of pseudo-terminal read directly with wsman-client (the baseline, same run).
+#[test]
+#[ignore = "benchmark: run by benches/console-terminal.sh"]
+fn bench_console_terminal() {
+    use futures_util::SinkExt as _;
+    let megabytes: usize = std::env::var("BENCH_TERMINAL_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let service = Service::start(1, "");
+    let pid = service.child.id();
+    let daemon_port = service.daemons[0].2;
+    // Settle, then the idle figure.
+    std::thread::sleep(Duration::from_millis(500));
+    let idle = rss_kib(pid);
+    let command = format!(
+        "head -c {} /dev/zero | base64 -w 76; echo END$((40+2))",
+        megabytes << 20
+    );
+    terminal::runtime().block_on(async {
+        let mut terminals = Vec::new();
+        for _ in 0..20 {
+            let (mut ws, _, _) = terminal::open(&service, "host0").await;
+            let mut seen = String::new();
+            terminal::type_text(&mut ws, "echo READY$((1+1))\r").await;
+            terminal::read_line_until(&mut ws, &mut seen, |l| l == "READY2").await;
+            terminals.push(ws);
+        }
+        let open20 = rss_kib(pid);
+        println!(
+            "BENCH rss_idle_kib={idle} rss_20_terminals_kib={open20} ratio={:.2} per_terminal_kib={}",
+            open20 as f64 / idle as f64,
+            open20.saturating_sub(idle) / 20
+        );
+        for mut ws in terminals.drain(..) {
+            let _ = ws.close(None).await;
+        }
+        // (b) through the console.
+        let (mut ws, _, _) = terminal::open(&service, "host0").await;
+        let mut seen = String::new();
+        let started = Instant::now();
+        terminal::type_text(&mut ws, &format!("{command}\r")).await;
+        terminal::read_line_until(&mut ws, &mut seen, |l| l == "END42").await;
+        let console = started.elapsed();
+        // The baseline: the same command on a pseudo-terminal, read with wsman-client.
+        let mut options = wsman_client::ClientOptions::default();
+        options.auth = wsman_client::Auth::Basic(wsman_client::Credentials::new(
+            SERVICE_ACCOUNT,
+            SERVICE_PASSWORD,
+        ));
+        options.allow_unencrypted = true;
+        let endpoint = wsman_client::Endpoint::parse(
+            &format!("http://127.0.0.1:{daemon_port}/wsman"),
+            false,
+        )
+        .expect("endpoint");
+        let client = wsman_client::Client::new(endpoint, options).expect("client");
+        let mut shell_options = wsman_client::shell::ShellOptions::default();
+        shell_options.terminal = Some(wsman_client::shell::Terminal::new(
+            "xterm-256color",
+            24,
+            80,
+        ));
+        let shell = wsman_client::shell::Shell::open(&client, &shell_options)
+            .await
+            .expect("shell");
+        let started = Instant::now();
+        let run = shell
+            .run(
+                &command,
+                &[],
+                &wsman_client::shell::CommandOptions::default(),
+            )
+            .await
+            .expect("command");
+        let output = run.collect().await.expect("output");
+        let direct = started.elapsed();
+        assert!(String::from_utf8_lossy(&output.stdout).contains("END42"));
+        let _ = shell.close().await;
+        println!(
+            "BENCH output_mib={megabytes} console_s={:.3} direct_s={:.3} ratio={:.2}",
+            console.as_secs_f64(),
+            direct.as_secs_f64(),
+            console.as_secs_f64() / direct.as_secs_f64()
+        );
+    });
 }
