@@ -1536,7 +1536,6 @@ fn rss_kib(pid: u32) -> u64 {
 #[test]
 #[ignore = "benchmark: run by benches/console-terminal.sh"]
 fn bench_console_terminal() {
-    use futures_util::SinkExt as _;
     let megabytes: usize = std::env::var("BENCH_TERMINAL_MB")
         .ok()
         .and_then(|v| v.parse().ok())
