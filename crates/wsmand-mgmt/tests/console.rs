@@ -66,8 +66,11 @@ impl Service {
         let mut toml = format!(
             "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\nCertificate = \"auto\"\n\
              UnspecifiedClients = \"Allow\"\nAllowedClients = []\n\
-             RequestLog = \"journal\"\nSessionIdleMinutes = 15\nSessionLifetimeHours = 8\n{extra}\n"
+             RequestLog = \"journal\"\nSessionLifetimeHours = 8\n{extra}\n"
         );
+        if !extra.contains("SessionIdleMinutes") {
+            toml.push_str("SessionIdleMinutes = 15\n");
+        }
         if !extra.contains("DeniedClients") {
             toml.push_str("DeniedClients = []\n");
         }
@@ -1131,6 +1134,9 @@ fn the_pam_helper_answers_only_its_protocol() {
     );
 }
 
+/// How long a terminal's socket may take to be closed by the service.
+const WAIT_CLOSE: Duration = Duration::from_secs(30);
+
 /// The terminal page's WebSocket, from a real WebSocket client (tokio-tungstenite) over TLS
 /// that trusts the service's generated certificate.
 mod terminal {
@@ -1296,9 +1302,9 @@ mod terminal {
     }
 
     /// The close frame's code, after any output or text frames.
-    pub(crate) async fn close_code(ws: &mut Ws) -> Option<CloseCode> {
+    pub(crate) async fn close_code(ws: &mut Ws, within: Duration) -> Option<CloseCode> {
         loop {
-            match tokio::time::timeout(WAIT, ws.next())
+            match tokio::time::timeout(within, ws.next())
                 .await
                 .expect("closed in time")
             {
@@ -1478,7 +1484,7 @@ fn closing_the_socket_or_logging_out_ends_the_shell() {
         ]);
         assert_eq!(out.status, 200, "{}", out.body);
         assert_eq!(
-            terminal::close_code(&mut ws).await,
+            terminal::close_code(&mut ws, WAIT_CLOSE).await,
             Some(tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Policy)
         );
         terminal::wait_for_process(&second, false);
@@ -1508,7 +1514,7 @@ fn an_oversized_frame_closes_the_terminal_with_1009_and_a_log_line() {
         .expect("send");
         // RFC 6455's 1009: "a message that is too big for it to process".
         assert_eq!(
-            terminal::close_code(&mut ws).await,
+            terminal::close_code(&mut ws, WAIT_CLOSE).await,
             Some(tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::from(1009))
         );
     });
@@ -1617,4 +1623,31 @@ fn bench_console_terminal() {
             console.as_secs_f64() / direct.as_secs_f64()
         );
     });
+}
+
+#[test]
+fn an_idle_session_expiring_ends_its_terminal() {
+    // The shortest idle timeout the settings allow; the terminal is opened and then left alone.
+    let service = Service::start(1, "SessionIdleMinutes = 1");
+    let marker = format!("sleep 7{}4", service.port);
+    terminal::runtime().block_on(async {
+        let (mut ws, session, _) = terminal::open(&service, "host0").await;
+        terminal::type_text(&mut ws, &format!("{marker}\r")).await;
+        terminal::wait_for_process(&marker, true);
+        // The socket is closed as a policy end once the session has expired ...
+        let code = terminal::close_code(&mut ws, Duration::from_secs(150)).await;
+        assert_eq!(
+            code,
+            Some(tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Policy)
+        );
+        // ... and the shell's processes are gone.
+        terminal::wait_for_process(&marker, false);
+        assert_eq!(service.get_json(&session, "/fleet").status, 401);
+    });
+    let (admin, _) = service.manager_session();
+    let closed = terminal::audited(&service, &admin, "terminal closed");
+    assert!(
+        closed.iter().any(|d| d.contains("the session expired")),
+        "{closed:?}"
+    );
 }
