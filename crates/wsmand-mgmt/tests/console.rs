@@ -1,7 +1,8 @@
 //! The management service as a browser or script meets it: the real `wsmand-mgmt` on a
 //! loopback port with its generated certificate, two real `wsmand` daemons as its hosts,
-//! curl as the client. Every value checked comes from the OS (`uname`, `/etc/os-release`,
-//! `/proc`) or from a process the test started, never from the service itself.
+//! curl as the client (tokio-tungstenite for the terminal's WebSocket). Every value checked
+//! comes from the OS (`uname`, `/etc/os-release`, `/proc`) or from a process the test started,
+//! never from the service itself.
 
 use std::fs::File;
 use std::io::{Read as _, Write as _};
@@ -1335,7 +1336,11 @@ fn the_terminal_runs_a_login_shell_on_a_pseudo_terminal() {
     let service = Service::start(1, "");
     let marker = format!("sleep 7{}1", service.port);
     terminal::runtime().block_on(async {
-        let (mut ws, session, _) = terminal::open(&service, "host0").await;
+        let (mut ws, session, csrf) = terminal::open(&service, "host0").await;
+        // The upgrade is in the request log, without its query (the CSRF token).
+        let log = without_colours(&service.log());
+        assert!(log.contains("path=/hosts/host0/terminal/ws "), "{log}");
+        assert!(!log.contains(&csrf), "{log}");
         let mut seen = String::new();
         // The shell computes what was typed: 42 is in no byte sent.
         terminal::type_text(&mut ws, "echo $((6*7))\r").await;
