@@ -1,6 +1,7 @@
 //! One request, from its head to its answer: the route, the session, the CSRF token and the
 //! Origin on every change, the login with its backoff, the page or its JSON, and the security
-//! headers every answer carries. Connections reach this only after the address rules and TLS
+//! headers every answer carries; the terminal's WebSocket upgrade (session, Origin, CSRF token,
+//! then the relay in `terminal`). Connections reach this only after the address rules and TLS
 //! (`server`).
 
 use std::net::SocketAddr;
