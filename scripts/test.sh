@@ -7,7 +7,8 @@
 # (administrator: group wsmand-admins) and `wsmanuser` (not an administrator) with known
 # passwords, and /etc/pam.d/wsmand. Not as root: skips those steps with a message; the tests that
 # need them are skipped with a printed reason.
-# Then: rustfmt check, clippy -D warnings, rustdoc -D warnings, build, cargo test, the pytest interop suite against
+# Then: rustfmt check, clippy -D warnings, rustdoc -D warnings, the console's embedded browser
+# assets against a fresh npm build (scripts/web-assets.sh check), build, cargo test, the pytest interop suite against
 # the real daemon, and a short fuzz smoke run. Setup and build failures stop the run; check and
 # test failures are recorded and the run goes on, so the summary lists every failing stage.
 # Exit status: 0 when every stage passed, non-zero otherwise.
@@ -85,10 +86,15 @@ stage() {
 }
 
 install_packages() {
+    # npm builds the console's browser assets. Debian's nodejs comes without it; a nodejs that
+    # brings its own npm (NodeSource's) conflicts with Debian's npm package, so it is added
+    # only when the command is missing.
+    local extra=()
+    command -v npm >/dev/null 2>&1 || extra+=(npm)
     if [ "$(id -u)" -eq 0 ]; then
-        ensure_packages "${REQUIRED_PACKAGES[@]}"
+        ensure_packages "${REQUIRED_PACKAGES[@]}" "${extra[@]}"
     else
-        ensure_packages "${REQUIRED_PACKAGES[@]}" || {
+        ensure_packages "${REQUIRED_PACKAGES[@]}" "${extra[@]}" || {
             echo "continuing without root: missing packages will make some stages fail" >&2
         }
     fi
@@ -168,9 +174,7 @@ run_pytest() {
 # tests/browser/console.mjs): playwright-core from the npm registry at the lockfile's version,
 # without its install scripts (they would download a browser).
 browser_tests() {
-    # Debian's nodejs comes without npm (a separate package); a NodeSource nodejs brings its own
-    # and conflicts with Debian's npm, so npm is installed only when the command is missing.
-    command -v npm >/dev/null 2>&1 || ensure_packages npm
+    # npm itself comes from install_packages (Debian's, when the command is missing).
     (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund)
     WSMAN_TEST_BROWSER=1 cargo test -p wsmand-mgmt --test browser -- --nocapture 2>&1 \
         | tee "$LOG_DIR/browser.log"
@@ -182,7 +186,7 @@ fuzz_smoke() {
     fi
     local target
     for target in envelope xml sealed_body sddl keytab client_cert_names ntlm auth_header tsrequest \
-        wql event_query journal_export subscribe offer sldc mgmt_http mgmt_pam_helper smbios bmc; do
+        wql event_query journal_export subscribe offer sldc mgmt_http mgmt_pam_helper mgmt_terminal smbios bmc; do
         echo "fuzz target $target: ${FUZZ_SECONDS}s"
         # cargo-fuzz needs nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP lets stable accept them.
         mkdir -p "fuzz/corpus/$target"
@@ -224,6 +228,7 @@ stage "systemd test root (debootstrap, cached)" continue systemd_root
 stage "cargo fmt --check" continue cargo fmt --all -- --check
 stage "cargo clippy -D warnings" continue cargo clippy --workspace --all-targets -- -D warnings
 stage "cargo doc -D warnings" continue env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+stage "console assets match a fresh npm build" continue scripts/web-assets.sh check
 stage "cargo build" required cargo build --workspace --bins
 stage "cargo test" continue run_cargo_test
 list_failed_tests '^test (.*) \.\.\. FAILED$' "$LOG_DIR/cargo-test.log"

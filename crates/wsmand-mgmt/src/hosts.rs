@@ -15,7 +15,10 @@ use wsman_client::{
 };
 use wsman_config::mgmt::ManagedHost;
 
+use wsman_client::shell::{Command, CommandOptions, Shell, ShellOptions, Terminal};
+
 use crate::route::ServiceAction;
+use crate::terminal_proto::WindowSize;
 
 /// WMI's root/cimv2 as a resource URI prefix.
 const CIMV2: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/";
@@ -33,6 +36,21 @@ const MAX_CONFIG_DEPTH: usize = 8;
 const MAX_CONFIG_ROWS: usize = 2000;
 /// Largest password file read.
 const MAX_PASSWORD_FILE: u64 = 1024;
+
+/// `TERM` of a terminal page's shell: what xterm.js emulates.
+const TERMINAL_TYPE: &str = "xterm-256color";
+
+/// A terminal's shell and the command running in it.
+pub struct OpenTerminal {
+    /// The WinRS shell (deleted when the terminal ends).
+    pub shell: Shell,
+    /// Its one command, the interactive shell.
+    pub command: Command,
+    /// On a pseudo-terminal (a wsmand host), or on pipes.
+    pub pty: bool,
+    /// The `winrs` command that opens the same.
+    pub command_line: String,
+}
 
 /// One configured host and its client.
 pub struct Host {
@@ -467,6 +485,44 @@ impl Host {
                     command: format!("{}; {}", stop.command, start.command),
                     ..start
                 }
+            }
+        }
+    }
+
+    /// Opens a terminal's shell on this host as its configured account: on a wsmand host
+    /// (Identify's ProductVendor) a login `bash` on a pseudo-terminal of `size`, elsewhere
+    /// (Windows) `cmd.exe` on pipes. The shell is deleted again if its command cannot start.
+    pub async fn open_terminal(&self, size: WindowSize) -> Result<OpenTerminal, String> {
+        let identify = bounded(self.client.identify()).await?;
+        let wsmand = property(&identify, "ProductVendor").as_deref() == Some("wsmand");
+        let mut options = ShellOptions::default();
+        if wsmand {
+            options.terminal = Some(Terminal::new(TERMINAL_TYPE, size.rows, size.cols));
+        }
+        let shell = bounded(Shell::open(&self.client, &options)).await?;
+        let (program, arguments): (&str, &[&str]) = if wsmand {
+            ("bash", &["-l"])
+        } else {
+            ("cmd.exe", &[])
+        };
+        let arguments: Vec<String> = arguments.iter().map(|a| (*a).to_owned()).collect();
+        match bounded(shell.run(program, &arguments, &CommandOptions::default())).await {
+            Ok(command) => Ok(OpenTerminal {
+                shell,
+                command,
+                pty: wsmand,
+                command_line: format!(
+                    "winrs {}{} {program} {}",
+                    self.switches(),
+                    if wsmand { " -pty" } else { "" },
+                    arguments.join(" ")
+                )
+                .trim_end()
+                .to_owned(),
+            }),
+            Err(error) => {
+                let _ = tokio::time::timeout(HOST_DEADLINE, shell.close()).await;
+                Err(error)
             }
         }
     }

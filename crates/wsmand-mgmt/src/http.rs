@@ -1,6 +1,7 @@
 //! One request, from its head to its answer: the route, the session, the CSRF token and the
 //! Origin on every change, the login with its backoff, the page or its JSON, and the security
-//! headers every answer carries. Connections reach this only after the address rules and TLS
+//! headers every answer carries; the terminal's WebSocket upgrade (session, Origin, CSRF token,
+//! then the relay in `terminal`). Connections reach this only after the address rules and TLS
 //! (`server`).
 
 use std::net::SocketAddr;
@@ -33,8 +34,8 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-ac
 
 /// What every request handler shares.
 pub struct AppState {
-    /// Console sessions.
-    pub sessions: Sessions,
+    /// Console sessions (shared with the terminals, which end with their session).
+    pub sessions: Arc<Sessions>,
     /// Login checks and their backoff.
     pub login: Login,
     /// The configured hosts.
@@ -42,7 +43,9 @@ pub struct AppState {
     /// Log every request (`RequestLog = journal`).
     pub request_log: bool,
     /// Logins, refusals and actions (also logged).
-    pub audit: crate::audit::AuditTrail,
+    pub audit: Arc<crate::audit::AuditTrail>,
+    /// The open terminals, by session and host.
+    pub terminals: Arc<crate::terminal::Terminals>,
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -80,10 +83,13 @@ fn with_headers(mut response: Answer, cacheable: bool) -> Answer {
         header::STRICT_TRANSPORT_SECURITY,
         HeaderValue::from_static("max-age=31536000"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    // A page with its own policy (the terminal's) keeps it.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -202,11 +208,18 @@ pub async fn serve(
         .path_and_query()
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     let (answer, user) = dispatch(&state, peer, request).await;
-    let cacheable = (answer.status() == StatusCode::OK && target == "/assets/style.css")
+    let cacheable = (answer.status() == StatusCode::OK && target.starts_with("/assets/"))
         || (answer.status() == StatusCode::NO_CONTENT && target == "/favicon.ico");
     let answer = with_headers(answer, cacheable);
     if state.request_log {
-        let path: String = target.chars().take(200).collect();
+        // Without the query: the terminal's upgrade carries its CSRF token there.
+        let path: String = target
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect();
         tracing::info!(
             client = %peer.ip(),
             %method,
@@ -225,7 +238,9 @@ async fn dispatch(
     peer: SocketAddr,
     request: Request<Incoming>,
 ) -> (Answer, Option<String>) {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    // Taken out before `parts` is borrowed; used only by the terminal's WebSocket.
+    let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     let headers = &parts.headers;
     let json_wanted = wants_json(headers);
     if headers.contains_key(header::AUTHORIZATION) {
@@ -275,6 +290,26 @@ async fn dispatch(
         (&Method::GET, Route::Favicon) => {
             return (respond(StatusCode::NO_CONTENT, "image/x-icon", ""), None)
         }
+        (&Method::GET, Route::TerminalScript) => {
+            return (
+                respond(
+                    StatusCode::OK,
+                    "text/javascript; charset=utf-8",
+                    Bytes::from_static(pages::TERMINAL_SCRIPT),
+                ),
+                None,
+            )
+        }
+        (&Method::GET, Route::TerminalStylesheet) => {
+            return (
+                respond(
+                    StatusCode::OK,
+                    "text/css; charset=utf-8",
+                    Bytes::from_static(pages::TERMINAL_STYLESHEET),
+                ),
+                None,
+            )
+        }
         (&Method::GET, Route::Login) => {
             return (login_page(json_wanted, None, StatusCode::OK), None)
         }
@@ -291,6 +326,15 @@ async fn dispatch(
         .as_deref()
         .and_then(|id| state.sessions.touch(id));
     let Some(session) = session else {
+        if matches!(route, Route::TerminalSocket(_)) {
+            state
+                .audit
+                .record(peer.ip(), "", "refused", "terminal: no session");
+            return (
+                error(json_wanted, StatusCode::UNAUTHORIZED, "log in first"),
+                None,
+            );
+        }
         return match (&method, json_wanted) {
             (&Method::GET, false) => (redirect("/login"), None),
             _ => (
@@ -330,6 +374,18 @@ async fn dispatch(
             | Route::Config(_)
             | Route::Events(_)),
         ) => host_page(state, &viewer, route, json_wanted).await,
+        (&Method::GET, Route::Terminal(name)) => terminal_page(state, &viewer, &name, json_wanted),
+        (&Method::GET, Route::TerminalSocket(name)) => {
+            let socket = TerminalSocket {
+                peer,
+                session: &session,
+                session_id: session_id.as_deref().unwrap_or(""),
+                headers: &parts.headers,
+                query: parts.uri.query().unwrap_or(""),
+                host_name: name,
+            };
+            open_terminal(state, socket, on_upgrade).await
+        }
         (
             &Method::POST,
             route @ (Route::Logout | Route::ServiceAction(..) | Route::Terminate(..)),
@@ -632,8 +688,16 @@ async fn change(
     };
     let (host_name, what, back, result): (String, String, String, ActionResult) = match route {
         Route::Logout => {
+            let terminals = state.terminals.end_session(session_id);
             state.sessions.remove(session_id);
-            state.audit.record(peer.ip(), &session.user, "logout", "");
+            let detail = if terminals > 0 {
+                format!("{terminals} terminal(s) ended")
+            } else {
+                String::new()
+            };
+            state
+                .audit
+                .record(peer.ip(), &session.user, "logout", &detail);
             let mut answer = if json_wanted {
                 json(StatusCode::OK, &serde_json::json!({ "logged_out": true }))
             } else {
@@ -708,6 +772,220 @@ async fn change(
             pages::action(&viewer, &host_name, &what, &back, &result),
         )
     }
+}
+
+/// The terminal page: xterm.js (from `/assets/terminal.js`) connected to the host's socket.
+/// Its Content-Security-Policy adds what xterm.js needs and nothing inline for scripts:
+/// `connect-src 'self'` for the socket, its `<style>` elements by this answer's nonce (set by
+/// terminal.js), and style attributes.
+fn terminal_page(state: &AppState, viewer: &Viewer<'_>, name: &str, json_wanted: bool) -> Answer {
+    let Some(host) = state.fleet.get(name) else {
+        return error(
+            json_wanted,
+            StatusCode::NOT_FOUND,
+            "no such host in the configuration",
+        );
+    };
+    let socket = format!("/hosts/{name}/terminal/ws");
+    if json_wanted {
+        return json(
+            StatusCode::OK,
+            &serde_json::json!({ "host": name, "socket": socket }),
+        );
+    }
+    let nonce = crate::sessions::random_token();
+    let mut answer = html(
+        StatusCode::OK,
+        pages::terminal(viewer, name, &socket, &nonce, &host.switches()),
+    );
+    let policy = format!(
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+         style-src-elem 'self' 'nonce-{nonce}'; style-src-attr 'unsafe-inline'; img-src 'self'; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        answer
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    answer
+}
+
+/// One WebSocket upgrade request to a host's terminal.
+struct TerminalSocket<'a> {
+    peer: SocketAddr,
+    session: &'a Session,
+    session_id: &'a str,
+    headers: &'a HeaderMap,
+    query: &'a str,
+    host_name: String,
+}
+
+/// Whether header `name` lists `token` (comma-separated, any case).
+fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// The terminal's WebSocket upgrade: the session (checked by the caller), the Origin (required
+/// and equal to this service's), the CSRF token in the query, a well-formed handshake, a
+/// configured host and a free terminal slot; then the shell is opened on the host and the
+/// answer is 101 with the relay running on the upgraded connection. Each refusal is audited.
+async fn open_terminal(
+    state: &AppState,
+    socket: TerminalSocket<'_>,
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Answer {
+    let TerminalSocket {
+        peer,
+        session,
+        session_id,
+        headers,
+        query,
+        host_name,
+    } = socket;
+    let refuse = |status: StatusCode, why: &str| {
+        state.audit.record(
+            peer.ip(),
+            &session.user,
+            "refused",
+            &format!("terminal {host_name}: {why}"),
+        );
+        error(false, status, why)
+    };
+    if !headers.contains_key(header::ORIGIN) || !origin_matches(headers) {
+        return refuse(StatusCode::FORBIDDEN, "cross-origin or missing Origin");
+    }
+    let open = match crate::terminal_proto::parse_query(query) {
+        Ok(open) => open,
+        Err(error) => return refuse(StatusCode::BAD_REQUEST, &format!("query: {error}")),
+    };
+    if !open
+        .csrf
+        .as_deref()
+        .is_some_and(|token| tokens_equal(token, &session.csrf))
+    {
+        return refuse(StatusCode::FORBIDDEN, "missing or wrong CSRF token");
+    }
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .filter(|k| !k.is_empty() && k.len() <= 64);
+    let version_13 = headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v.as_bytes() == b"13");
+    let (Some(key), true, true, Some(on_upgrade)) = (
+        key,
+        header_has_token(headers, header::UPGRADE, "websocket"),
+        header_has_token(headers, header::CONNECTION, "upgrade"),
+        on_upgrade,
+    ) else {
+        return refuse(StatusCode::BAD_REQUEST, "not a WebSocket upgrade");
+    };
+    if !version_13 {
+        let mut answer = refuse(StatusCode::UPGRADE_REQUIRED, "WebSocket version 13 only");
+        answer.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        return answer;
+    }
+    let Some(host) = state.fleet.get(&host_name) else {
+        return refuse(StatusCode::NOT_FOUND, "no such host in the configuration");
+    };
+    let slot = match state.terminals.reserve(session_id, &host_name) {
+        Ok(slot) => slot,
+        Err(crate::terminal::Refusal::AlreadyOpen) => {
+            return refuse(
+                StatusCode::CONFLICT,
+                "this session already has a terminal on this host",
+            )
+        }
+        Err(crate::terminal::Refusal::TooMany) => {
+            return refuse(StatusCode::TOO_MANY_REQUESTS, "too many terminals open")
+        }
+    };
+    let opened = match host.open_terminal(open.size).await {
+        Ok(opened) => opened,
+        Err(error) => {
+            state.audit.record(
+                peer.ip(),
+                &session.user,
+                "terminal failed",
+                &format!("{host_name}: {error}"),
+            );
+            return error_answer_bad_gateway(&error);
+        }
+    };
+    state.audit.record(
+        peer.ip(),
+        &session.user,
+        "terminal opened",
+        &format!(
+            "{host_name}: {} ({})",
+            if opened.pty {
+                "pseudo-terminal"
+            } else {
+                "pipes"
+            },
+            opened.command_line
+        ),
+    );
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let context = crate::terminal::TerminalContext {
+        host: host_name,
+        user: session.user.clone(),
+        client: peer.ip(),
+        session_id: session_id.to_owned(),
+    };
+    let (sessions, audit) = (Arc::clone(&state.sessions), Arc::clone(&state.audit));
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                crate::terminal::run(
+                    upgraded,
+                    slot,
+                    opened.shell,
+                    opened.command,
+                    context,
+                    sessions,
+                    audit,
+                )
+                .await;
+            }
+            Err(error) => {
+                let _ =
+                    tokio::time::timeout(crate::hosts::HOST_DEADLINE, opened.shell.close()).await;
+                drop(slot);
+                audit.record(
+                    context.client,
+                    &context.user,
+                    "terminal closed",
+                    &format!("{}: 0 s: the upgrade failed: {error}", context.host),
+                );
+            }
+        }
+    });
+    let mut answer = respond(
+        StatusCode::SWITCHING_PROTOCOLS,
+        "text/plain; charset=utf-8",
+        "",
+    );
+    let h = answer.headers_mut();
+    h.remove(header::CONTENT_TYPE);
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(value) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, value);
+    }
+    answer
+}
+
+fn error_answer_bad_gateway(message: &str) -> Answer {
+    error(false, StatusCode::BAD_GATEWAY, message)
 }
 
 #[cfg(test)]

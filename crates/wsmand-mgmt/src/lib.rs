@@ -21,4 +21,6 @@ pub mod pam_helper;
 pub mod route;
 pub mod server;
 pub mod sessions;
+pub mod terminal;
+pub mod terminal_proto;
 pub mod tls;

@@ -123,14 +123,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     // The helper is reaped by whoever inherits it; it exits when this process's socket closes.
     drop(helper);
     let state = Arc::new(AppState {
-        sessions: sessions::Sessions::new(
+        sessions: Arc::new(sessions::Sessions::new(
             Duration::from_secs(u64::from(settings.session_idle_minutes) * 60),
             Duration::from_secs(u64::from(settings.session_lifetime_hours) * 3600),
-        ),
+        )),
         login: login::Login::new(settings.credentials, managers, Some(os_accounts)),
         fleet,
         request_log: settings.request_log == RequestLog::Journal,
-        audit: wsmand_mgmt::audit::AuditTrail::default(),
+        audit: Arc::default(),
+        terminals: Arc::default(),
     });
     runtime.block_on(server::run(listeners, certificate.config, rules, state))
 }

@@ -10,6 +10,11 @@ use crate::route::ServiceAction;
 
 /// The stylesheet served at `/assets/style.css`.
 pub const STYLESHEET: &str = include_str!("../assets/style.css");
+/// xterm.js and terminal.js, bundled from `web/` by `scripts/web-assets.sh` (served at
+/// `/assets/terminal.js`; no Node at run time).
+pub const TERMINAL_SCRIPT: &[u8] = include_bytes!("../assets/terminal.js");
+/// xterm.js' stylesheet and the terminal box, bundled likewise (`/assets/terminal.css`).
+pub const TERMINAL_STYLESHEET: &[u8] = include_bytes!("../assets/terminal.css");
 
 /// Who is logged in, and the token their forms carry.
 pub struct Viewer<'a> {
@@ -20,6 +25,11 @@ pub struct Viewer<'a> {
 }
 
 fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup {
+    layout_with(title, viewer, html! {}, body)
+}
+
+/// [`layout`] with more elements in the head (a page's own stylesheet).
+fn layout_with(title: &str, viewer: Option<&Viewer<'_>>, head: Markup, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -28,6 +38,7 @@ fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — wsmand management" }
                 link rel="stylesheet" href="/assets/style.css";
+                (head)
             }
             body {
                 header {
@@ -119,8 +130,37 @@ fn host_nav(name: &str) -> Markup {
             a href={ "/hosts/" (name) "/processes" } { "Processes" }
             a href={ "/hosts/" (name) "/events" } { "Events" }
             a href={ "/hosts/" (name) "/config" } { "Configuration" }
+            a href={ "/hosts/" (name) "/terminal" } { "Terminal" }
         }
     }
+}
+
+/// A host's terminal: the box xterm.js draws in, with what `/assets/terminal.js` needs in
+/// data attributes (the socket's path, the session's CSRF token, the nonce its `<style>`
+/// elements carry). No inline script.
+pub fn terminal(
+    viewer: &Viewer<'_>,
+    name: &str,
+    socket: &str,
+    style_nonce: &str,
+    switches: &str,
+) -> Markup {
+    layout_with(
+        &format!("{name}: terminal"),
+        Some(viewer),
+        html! { link rel="stylesheet" href="/assets/terminal.css"; },
+        html! {
+            h1 { (name) ": terminal" }
+            (host_nav(name))
+            p #terminal-status .note { "connecting…" }
+            div #terminal data-socket=(socket) data-csrf=(viewer.csrf) data-style-nonce=(style_nonce) {}
+            p.command {
+                "Same from a shell: " code { "winrs " (switches) " -pty bash -l" }
+                " (a wsmand host; on Windows " code { "winrs " (switches) " cmd.exe" } ")"
+            }
+            script src="/assets/terminal.js" {}
+        },
+    )
 }
 
 /// One host's overview.

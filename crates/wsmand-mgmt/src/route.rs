@@ -79,6 +79,14 @@ pub enum Route {
     /// `GET /favicon.ico`, which browsers ask for on their own: answered 204 (no icon) rather
     /// than 404, which a browser reports as an error on every page.
     Favicon,
+    /// `GET /hosts/NAME/terminal`: the terminal page.
+    Terminal(String),
+    /// `GET /hosts/NAME/terminal/ws`: the terminal's WebSocket.
+    TerminalSocket(String),
+    /// `GET /assets/terminal.js`: xterm.js and the page's script, bundled.
+    TerminalScript,
+    /// `GET /assets/terminal.css`: xterm.js' stylesheet.
+    TerminalStylesheet,
 }
 
 /// Why a target was refused.
@@ -127,6 +135,10 @@ pub fn parse(target: &str) -> Result<Route, RouteError> {
         ["audit"] => Route::Audit,
         ["assets", "style.css"] => Route::Stylesheet,
         ["favicon.ico"] => Route::Favicon,
+        ["assets", "terminal.js"] => Route::TerminalScript,
+        ["assets", "terminal.css"] => Route::TerminalStylesheet,
+        ["hosts", name, "terminal"] => Route::Terminal(host(name)?),
+        ["hosts", name, "terminal", "ws"] => Route::TerminalSocket(host(name)?),
         ["hosts", name] => Route::HostOverview(host(name)?),
         ["hosts", name, "services"] => Route::Services(host(name)?),
         ["hosts", name, "processes"] => Route::Processes(host(name)?),
@@ -179,6 +191,11 @@ mod tests {
             Ok(Route::Config("web1".into()))
         );
         assert_eq!(parse("/audit"), Ok(Route::Audit));
+        assert_eq!(
+            parse("/hosts/web1/terminal/ws?csrf=x"),
+            Ok(Route::TerminalSocket("web1".into()))
+        );
+        assert_eq!(parse("/assets/terminal.js"), Ok(Route::TerminalScript));
         assert_eq!(
             parse("/hosts/web1/processes/42/terminate"),
             Ok(Route::Terminate("web1".into(), 42))

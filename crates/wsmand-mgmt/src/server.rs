@@ -162,6 +162,8 @@ async fn accept_loop(
                 .max_buf_size(MAX_HEAD_BYTES)
                 .max_headers(MAX_HEADERS)
                 .serve_connection(TokioIo::new(tls), service)
+                // The terminal's WebSocket takes the connection over after its 101.
+                .with_upgrades()
                 .await;
             if let Err(error) = result {
                 tracing::debug!(client = %peer.ip(), %error, "connection ended with an error");

@@ -107,6 +107,15 @@ impl Sessions {
         Some(session.clone())
     }
 
+    /// Whether the session with this id is live, without restarting its idle clock (an
+    /// open terminal checks this to end with its session).
+    pub fn is_live(&self, id: &str) -> bool {
+        let now = Instant::now();
+        self.lock()
+            .get(id)
+            .is_some_and(|s| !expired(s, now, self.idle, self.lifetime))
+    }
+
     /// Ends a session (logout).
     pub fn remove(&self, id: &str) -> Option<Session> {
         self.lock().remove(id)
@@ -130,7 +139,10 @@ mod tests {
         assert_ne!(first, second);
         assert!(sessions.touch(&first).is_none());
         assert!(sessions.touch(&second).is_some());
+        assert!(sessions.is_live(&second));
+        assert!(!sessions.is_live(&first));
         assert!(sessions.remove(&second).is_some());
+        assert!(!sessions.is_live(&second));
         assert!(sessions.touch(&second).is_none());
     }
 

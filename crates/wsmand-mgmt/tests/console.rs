@@ -1,7 +1,8 @@
 //! The management service as a browser or script meets it: the real `wsmand-mgmt` on a
 //! loopback port with its generated certificate, two real `wsmand` daemons as its hosts,
-//! curl as the client. Every value checked comes from the OS (`uname`, `/etc/os-release`,
-//! `/proc`) or from a process the test started, never from the service itself.
+//! curl as the client (tokio-tungstenite for the terminal's WebSocket). Every value checked
+//! comes from the OS (`uname`, `/etc/os-release`, `/proc`) or from a process the test started,
+//! never from the service itself.
 
 use std::fs::File;
 use std::io::{Read as _, Write as _};
@@ -66,8 +67,11 @@ impl Service {
         let mut toml = format!(
             "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\nCertificate = \"auto\"\n\
              UnspecifiedClients = \"Allow\"\nAllowedClients = []\n\
-             RequestLog = \"journal\"\nSessionIdleMinutes = 15\nSessionLifetimeHours = 8\n{extra}\n"
+             RequestLog = \"journal\"\nSessionLifetimeHours = 8\n{extra}\n"
         );
+        if !extra.contains("SessionIdleMinutes") {
+            toml.push_str("SessionIdleMinutes = 15\n");
+        }
         if !extra.contains("DeniedClients") {
             toml.push_str("DeniedClients = []\n");
         }
@@ -1156,5 +1160,527 @@ fn the_pam_helper_answers_only_its_protocol() {
     assert!(
         !stderr.contains(&admin_password),
         "a password reached the log"
+    );
+}
+
+/// How long a terminal's socket may take to be closed by the service.
+const WAIT_CLOSE: Duration = Duration::from_secs(30);
+
+/// The terminal page's WebSocket, from a real WebSocket client (tokio-tungstenite) over TLS
+/// that trusts the service's generated certificate.
+mod terminal {
+    use super::*;
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use std::sync::Arc;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+    type Ws =
+        tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
+    /// How long output or a process's end may take to show (a busy test machine).
+    const WAIT: Duration = Duration::from_secs(30);
+
+    pub(crate) fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    /// Opens `/hosts/HOST/terminal/ws?QUERY` with the given cookie and Origin; the refusal's
+    /// HTTP status as the error.
+    pub(crate) async fn connect(
+        service: &Service,
+        host: &str,
+        session: Option<&str>,
+        origin: Option<&str>,
+        query: &str,
+    ) -> Result<Ws, u16> {
+        let url = format!(
+            "wss://127.0.0.1:{}/hosts/{host}/terminal/ws{query}",
+            service.port
+        );
+        let mut request = url.into_client_request().expect("request");
+        if let Some(session) = session {
+            request.headers_mut().insert(
+                "cookie",
+                format!("__Host-wsmand-session={session}")
+                    .parse()
+                    .expect("cookie header"),
+            );
+        }
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("origin", origin.parse().expect("origin header"));
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        let pem = std::fs::read(service.dir.path().join("mgmt-certs/auto.crt")).expect("cert");
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            roots
+                .add(cert.expect("PEM"))
+                .expect("trust the service's certificate");
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", service.port))
+            .await
+            .expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .expect("TLS");
+        match tokio_tungstenite::client_async(request, tls).await {
+            Ok((ws, response)) => {
+                assert_eq!(response.status().as_u16(), 101);
+                Ok(ws)
+            }
+            Err(WsError::Http(response)) => Err(response.status().as_u16()),
+            Err(error) => panic!("upgrade failed: {error}"),
+        }
+    }
+
+    /// A logged-in terminal on `host`: (socket, session, csrf).
+    pub(crate) async fn open(service: &Service, host: &str) -> (Ws, String, String) {
+        let (session, csrf) = service.manager_session();
+        let origin = format!("https://127.0.0.1:{}", service.port);
+        let ws = connect(
+            service,
+            host,
+            Some(&session),
+            Some(&origin),
+            &format!("?csrf={csrf}&rows=24&cols=80"),
+        )
+        .await
+        .unwrap_or_else(|status| panic!("refused with {status}: {}", service.log()));
+        (ws, session, csrf)
+    }
+
+    /// Types `text` (one binary frame).
+    pub(crate) async fn type_text(ws: &mut Ws, text: &str) {
+        ws.send(Message::Binary(text.as_bytes().to_vec().into()))
+            .await
+            .expect("send");
+    }
+
+    /// Reads output until a line satisfies `wanted`; returns that line. `seen` keeps the
+    /// unfinished last line between calls (each line is looked at once: output can be large).
+    pub(crate) async fn read_line_until(
+        ws: &mut Ws,
+        seen: &mut String,
+        wanted: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + WAIT;
+        let mut lines_seen = 0usize;
+        loop {
+            // Complete lines (and the unfinished one: a prompt has no line end).
+            let end = seen.rfind(['\r', '\n']).map_or(0, |at| at + 1);
+            if let Some(line) = seen.split(['\r', '\n']).map(str::trim).find(|l| wanted(l)) {
+                let line = line.to_owned();
+                seen.clear();
+                return line;
+            }
+            lines_seen += seen[..end].matches(['\r', '\n']).count();
+            seen.drain(..end);
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, ws.next()).await {
+                Ok(Some(Ok(Message::Binary(bytes)))) => {
+                    seen.push_str(&String::from_utf8_lossy(&bytes))
+                }
+                Ok(Some(Ok(_))) => {}
+                other => panic!("no such line in {lines_seen} lines and {seen:?}: {other:?}"),
+            }
+        }
+    }
+
+    /// The pids of processes whose command line is exactly `command` (pgrep, from /proc).
+    pub(crate) fn pids_of(command: &str) -> Vec<u32> {
+        let output = Command::new("pgrep")
+            .args(["-f", "-x", command])
+            .output()
+            .expect("pgrep");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    /// Waits until `pids_of(command)` is non-empty (`true`) or empty (`false`).
+    pub(crate) fn wait_for_process(command: &str, present: bool) -> Vec<u32> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let pids = pids_of(command);
+            if pids.is_empty() != present {
+                return pids;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{command}: still {}",
+                if present { "absent" } else { "running" }
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The close frame's code, after any output or text frames.
+    pub(crate) async fn close_code(ws: &mut Ws, within: Duration) -> Option<CloseCode> {
+        loop {
+            match tokio::time::timeout(within, ws.next())
+                .await
+                .expect("closed in time")
+            {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    /// The audit records whose event is `event`, as `detail` strings.
+    pub(crate) fn audited(service: &Service, session: &str, event: &str) -> Vec<String> {
+        let audit = service.get_json(session, "/audit");
+        assert_eq!(audit.status, 200, "{}", audit.body);
+        audit.json()["audit"]
+            .as_array()
+            .expect("audit")
+            .iter()
+            .filter(|r| r["event"] == event)
+            .map(|r| r["detail"].as_str().unwrap_or("").to_owned())
+            .collect()
+    }
+}
+
+#[test]
+fn the_terminal_runs_a_login_shell_on_a_pseudo_terminal() {
+    use futures_util::SinkExt as _;
+    let service = Service::start(1, "");
+    let marker = format!("sleep 7{}1", service.port);
+    terminal::runtime().block_on(async {
+        let (mut ws, session, csrf) = terminal::open(&service, "host0").await;
+        // The upgrade is in the request log, without its query (the CSRF token).
+        let log = without_colours(&service.log());
+        assert!(log.contains("path=/hosts/host0/terminal/ws "), "{log}");
+        assert!(!log.contains(&csrf), "{log}");
+        let mut seen = String::new();
+        // The shell computes what was typed: 42 is in no byte sent.
+        terminal::type_text(&mut ws, "echo $((6*7))\r").await;
+        terminal::read_line_until(&mut ws, &mut seen, |l| l == "42").await;
+        terminal::type_text(&mut ws, "tty\r").await;
+        let tty = terminal::read_line_until(&mut ws, &mut seen, |l| {
+            l.strip_prefix("/dev/pts/")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .await;
+        // The OS agrees: a command started at that prompt has the terminal as its stdin.
+        terminal::type_text(&mut ws, &format!("{marker}\r")).await;
+        let pids = terminal::wait_for_process(&marker, true);
+        let stdin = std::fs::read_link(format!("/proc/{}/fd/0", pids[0])).expect("fd 0");
+        assert_eq!(stdin, std::path::PathBuf::from(&tty));
+        // Ctrl+C reaches the foreground job through the terminal's line discipline.
+        terminal::type_text(&mut ws, "\u{3}").await;
+        terminal::wait_for_process(&marker, false);
+        // A resize is what the terminal reports afterwards.
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(
+            r#"{"resize":[33,101]}"#.into(),
+        ))
+        .await
+        .expect("resize");
+        terminal::type_text(&mut ws, "stty size\r").await;
+        terminal::read_line_until(&mut ws, &mut seen, |l| l == "33 101").await;
+        let opened = terminal::audited(&service, &session, "terminal opened");
+        assert!(
+            opened
+                .iter()
+                .any(|d| d.starts_with("host0: pseudo-terminal")),
+            "{opened:?}"
+        );
+    });
+}
+
+#[test]
+fn terminal_upgrades_without_session_origin_or_token_are_refused_and_audited() {
+    let service = Service::start(1, "");
+    let (session, csrf) = service.manager_session();
+    let origin = format!("https://127.0.0.1:{}", service.port);
+    let good_query = format!("?csrf={csrf}");
+    terminal::runtime().block_on(async {
+        let attempts: [(Option<&str>, Option<&str>, &str, u16); 5] = [
+            (None, Some(&origin), &good_query, 401),
+            (
+                Some(&session),
+                Some("https://evil.example"),
+                &good_query,
+                403,
+            ),
+            (Some(&session), None, &good_query, 403),
+            (Some(&session), Some(&origin), "", 403),
+            (Some(&session), Some(&origin), "?csrf=00ff", 403),
+        ];
+        for (cookie, origin, query, status) in attempts {
+            let result = terminal::connect(&service, "host0", cookie, origin, query).await;
+            assert_eq!(
+                result.err(),
+                Some(status),
+                "cookie {cookie:?} origin {origin:?} query {query:?}"
+            );
+        }
+    });
+    let refused = terminal::audited(&service, &session, "refused");
+    let terminal_refusals: Vec<&String> = refused
+        .iter()
+        .filter(|d| d.starts_with("terminal"))
+        .collect();
+    assert_eq!(terminal_refusals.len(), 5, "{refused:?}");
+    for why in ["no session", "cross-origin", "missing or wrong CSRF token"] {
+        assert!(
+            terminal_refusals.iter().any(|d| d.contains(why)),
+            "{why}: {refused:?}"
+        );
+    }
+    // No shell was opened for any of them.
+    assert!(terminal::audited(&service, &session, "terminal opened").is_empty());
+    // The page loads its script and stylesheet from the service, as built into the binary
+    // from the files in the source tree.
+    let page = service.curl(&[
+        "-H",
+        &format!("Cookie: __Host-wsmand-session={session}"),
+        &service.url("/hosts/host0/terminal"),
+    ]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(r#"<script src="/assets/terminal.js">"#));
+    let policy = page.header("content-security-policy").expect("CSP");
+    assert!(policy.contains("script-src 'self';"), "{policy}");
+    assert!(!policy.contains("unsafe-eval"), "{policy}");
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    for (name, content_type) in [
+        ("terminal.js", "text/javascript; charset=utf-8"),
+        ("terminal.css", "text/css; charset=utf-8"),
+    ] {
+        let file = std::fs::read_to_string(assets.join(name)).expect("asset");
+        let reply = service.curl(&[&service.url(&format!("/assets/{name}"))]);
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.header("content-type"), Some(content_type));
+        assert_eq!(reply.header("cache-control"), Some("public, max-age=3600"));
+        assert_eq!(reply.body, file, "{name}");
+    }
+}
+
+#[test]
+fn closing_the_socket_or_logging_out_ends_the_shell() {
+    let service = Service::start(1, "");
+    let first = format!("sleep 7{}2", service.port);
+    let second = format!("sleep 7{}3", service.port);
+    terminal::runtime().block_on(async {
+        // The browser closes the socket: the shell and its processes end.
+        let (mut ws, session, csrf) = terminal::open(&service, "host0").await;
+        terminal::type_text(&mut ws, &format!("{first}\r")).await;
+        terminal::wait_for_process(&first, true);
+        ws.close(None).await.expect("close");
+        drop(ws);
+        terminal::wait_for_process(&first, false);
+        // Logout: the session's shell ends and its socket is closed as a policy end.
+        let origin = format!("https://127.0.0.1:{}", service.port);
+        let mut ws = loop {
+            match terminal::connect(
+                &service,
+                "host0",
+                Some(&session),
+                Some(&origin),
+                &format!("?csrf={csrf}"),
+            )
+            .await
+            {
+                Ok(ws) => break ws,
+                // The closed terminal's slot is freed once its shell is deleted.
+                Err(409) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(status) => panic!("refused with {status}"),
+            }
+        };
+        terminal::type_text(&mut ws, &format!("{second}\r")).await;
+        terminal::wait_for_process(&second, true);
+        let out = service.curl(&[
+            "-H",
+            "Accept: application/json",
+            "-H",
+            &format!("Cookie: __Host-wsmand-session={session}"),
+            "--data",
+            &format!("csrf={csrf}"),
+            &service.url("/logout"),
+        ]);
+        assert_eq!(out.status, 200, "{}", out.body);
+        assert_eq!(
+            terminal::close_code(&mut ws, WAIT_CLOSE).await,
+            Some(tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Policy)
+        );
+        terminal::wait_for_process(&second, false);
+    });
+    let (admin, _) = service.manager_session();
+    let closed = terminal::audited(&service, &admin, "terminal closed");
+    assert!(
+        closed
+            .iter()
+            .any(|d| d.contains("the browser closed the socket")),
+        "{closed:?}"
+    );
+    assert!(closed.iter().any(|d| d.contains("logout")), "{closed:?}");
+}
+
+#[test]
+fn an_oversized_frame_closes_the_terminal_with_1009_and_a_log_line() {
+    use futures_util::SinkExt as _;
+    let service = Service::start(1, "");
+    terminal::runtime().block_on(async {
+        let (mut ws, _, _) = terminal::open(&service, "host0").await;
+        let frame = vec![b'x'; wsmand_mgmt::terminal_proto::MAX_INPUT_FRAME + 1];
+        ws.send(tokio_tungstenite::tungstenite::Message::Binary(
+            frame.into(),
+        ))
+        .await
+        .expect("send");
+        // RFC 6455's 1009: "a message that is too big for it to process".
+        assert_eq!(
+            terminal::close_code(&mut ws, WAIT_CLOSE).await,
+            Some(tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::from(1009))
+        );
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !service.log().contains("terminal socket closed with 1009") {
+        assert!(Instant::now() < deadline, "{}", service.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The console process's resident set in KiB, from the OS (`/proc/PID/status`).
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS")
+}
+
+/// The benchmark of `benches/console-terminal.sh` (ignored: figures, no assertion on time):
+/// (a) the console's RSS idle and with 20 open terminals; (b) the time to print
+/// BENCH_TERMINAL_MB MiB through the console's terminal against the same command on the same
+/// kind of pseudo-terminal read directly with wsman-client (the baseline, same run).
+#[test]
+#[ignore = "benchmark: run by benches/console-terminal.sh"]
+fn bench_console_terminal() {
+    let megabytes: usize = std::env::var("BENCH_TERMINAL_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let service = Service::start(1, "");
+    let pid = service.child.id();
+    let daemon_port = service.daemons[0].2;
+    // Settle, then the idle figure.
+    std::thread::sleep(Duration::from_millis(500));
+    let idle = rss_kib(pid);
+    let command = format!(
+        "head -c {} /dev/zero | base64 -w 76; echo END$((40+2))",
+        megabytes << 20
+    );
+    terminal::runtime().block_on(async {
+        let mut terminals = Vec::new();
+        for _ in 0..20 {
+            let (mut ws, _, _) = terminal::open(&service, "host0").await;
+            let mut seen = String::new();
+            terminal::type_text(&mut ws, "echo READY$((1+1))\r").await;
+            terminal::read_line_until(&mut ws, &mut seen, |l| l == "READY2").await;
+            terminals.push(ws);
+        }
+        let open20 = rss_kib(pid);
+        println!(
+            "BENCH rss_idle_kib={idle} rss_20_terminals_kib={open20} ratio={:.2} per_terminal_kib={}",
+            open20 as f64 / idle as f64,
+            open20.saturating_sub(idle) / 20
+        );
+        for mut ws in terminals.drain(..) {
+            let _ = ws.close(None).await;
+        }
+        // (b) through the console.
+        let (mut ws, _, _) = terminal::open(&service, "host0").await;
+        let mut seen = String::new();
+        let started = Instant::now();
+        terminal::type_text(&mut ws, &format!("{command}\r")).await;
+        terminal::read_line_until(&mut ws, &mut seen, |l| l == "END42").await;
+        let console = started.elapsed();
+        // The baseline: the same command on a pseudo-terminal, read with wsman-client.
+        let mut options = wsman_client::ClientOptions::default();
+        options.auth = wsman_client::Auth::Basic(wsman_client::Credentials::new(
+            SERVICE_ACCOUNT,
+            SERVICE_PASSWORD,
+        ));
+        options.allow_unencrypted = true;
+        let endpoint = wsman_client::Endpoint::parse(
+            &format!("http://127.0.0.1:{daemon_port}/wsman"),
+            false,
+        )
+        .expect("endpoint");
+        let client = wsman_client::Client::new(endpoint, options).expect("client");
+        let mut shell_options = wsman_client::shell::ShellOptions::default();
+        shell_options.terminal = Some(wsman_client::shell::Terminal::new(
+            "xterm-256color",
+            24,
+            80,
+        ));
+        let shell = wsman_client::shell::Shell::open(&client, &shell_options)
+            .await
+            .expect("shell");
+        let started = Instant::now();
+        let run = shell
+            .run(
+                &command,
+                &[],
+                &wsman_client::shell::CommandOptions::default(),
+            )
+            .await
+            .expect("command");
+        let output = run.collect().await.expect("output");
+        let direct = started.elapsed();
+        assert!(String::from_utf8_lossy(&output.stdout).contains("END42"));
+        let _ = shell.close().await;
+        println!(
+            "BENCH output_mib={megabytes} console_s={:.3} direct_s={:.3} ratio={:.2}",
+            console.as_secs_f64(),
+            direct.as_secs_f64(),
+            console.as_secs_f64() / direct.as_secs_f64()
+        );
+    });
+}
+
+#[test]
+fn an_idle_session_expiring_ends_its_terminal() {
+    // The shortest idle timeout the settings allow; the terminal is opened and then left alone.
+    let service = Service::start(1, "SessionIdleMinutes = 1");
+    let marker = format!("sleep 7{}4", service.port);
+    terminal::runtime().block_on(async {
+        let (mut ws, session, _) = terminal::open(&service, "host0").await;
+        terminal::type_text(&mut ws, &format!("{marker}\r")).await;
+        terminal::wait_for_process(&marker, true);
+        // The socket is closed as a policy end once the session has expired ...
+        let code = terminal::close_code(&mut ws, Duration::from_secs(150)).await;
+        assert_eq!(
+            code,
+            Some(tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Policy)
+        );
+        // ... and the shell's processes are gone.
+        terminal::wait_for_process(&marker, false);
+        assert_eq!(service.get_json(&session, "/fleet").status, 401);
+    });
+    let (admin, _) = service.manager_session();
+    let closed = terminal::audited(&service, &admin, "terminal closed");
+    assert!(
+        closed.iter().any(|d| d.contains("the session expired")),
+        "{closed:?}"
     );
 }
