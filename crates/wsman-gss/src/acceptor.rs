@@ -5,15 +5,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use libgssapi::context::{SecurityContext, ServerCtx};
-use libgssapi::credential::Cred;
-use libgssapi::oid::GSS_MECH_KRB5;
-
 use super::cfx::Sender;
-use super::ffi::{acquire_cred_from, Usage};
-use super::{
-    check_token_len, require_confidentiality, unwrap_sealed, wrap_sealed, GssError, State,
-};
+use super::ffi::{acquire_cred_from, Credential, GssContext, Usage};
+use super::session::{self, Protection};
+use super::{check_token_len, require_confidentiality, GssError, State};
 
 /// MIT's "channel bindings were supplied by both sides and matched" context flag (1.19+).
 const CHANNEL_BOUND_FLAG: u32 = libgssapi_sys::GSS_C_CHANNEL_BOUND_FLAG;
@@ -34,7 +29,7 @@ pub struct AcceptorOptions {
 /// The acceptor credential, shared by every connection (cheap to clone, `Send + Sync`).
 #[derive(Clone)]
 pub struct KerberosAcceptor {
-    cred: Cred,
+    cred: Credential,
     keytab: PathBuf,
 }
 
@@ -87,9 +82,12 @@ impl KerberosAcceptor {
     /// level).
     pub fn context(&self, channel_bindings: Option<Vec<u8>>) -> KerberosContext {
         KerberosContext {
-            ctx: ServerCtx::new(Some(self.cred.clone())),
+            ctx: GssContext::new(),
+            cred: self.cred.clone(),
             channel_bindings,
             state: State::Authenticating,
+            protection: Protection::Mit,
+            spnego: false,
         }
     }
 }
@@ -122,9 +120,13 @@ pub struct Established {
 
 /// One connection's server-side security context. `Send`, not `Sync`.
 pub struct KerberosContext {
-    ctx: ServerCtx,
+    ctx: GssContext,
+    cred: Credential,
     channel_bindings: Option<Vec<u8>>,
     state: State,
+    protection: Protection,
+    /// Whether the handshake is SPNEGO-wrapped (decided by the first token).
+    spnego: bool,
 }
 
 impl fmt::Debug for KerberosContext {
@@ -160,37 +162,31 @@ impl KerberosContext {
         if token.is_empty() {
             return Err(GssError::Rejected("empty token".into()));
         }
-        let output = self
-            .ctx
-            .step(token, self.channel_bindings.as_deref())
-            .map_err(|e| GssError::Rejected(e.to_string()))?
-            .map(|buf| buf.to_vec());
-        if !self.ctx.is_complete() {
-            return Ok(AcceptStep::Continue(output.unwrap_or_default()));
+        if !self.ctx.is_live() {
+            self.spnego = session::is_spnego_token(token);
         }
-        let info = self
+        let step = self
             .ctx
-            .info()
-            .map_err(|e| GssError::Rejected(e.to_string()))?;
-        if info.mechanism != GSS_MECH_KRB5 {
+            .accept(&self.cred, token, self.channel_bindings.as_deref())
+            .map_err(GssError::Rejected)?;
+        if !step.complete {
+            return Ok(AcceptStep::Continue(step.token));
+        }
+        let info = self.ctx.info()?;
+        if !info.is_krb5 {
             return Err(GssError::InsufficientProtection(
                 "the mechanism is not Kerberos",
             ));
         }
-        require_confidentiality(info.flags)?;
-        let principal = display(&info.source_name)?;
-        let local_name = info
-            .source_name
-            .local_name(None)
-            .ok()
-            .and_then(|buf| String::from_utf8(buf.to_vec()).ok())
-            .filter(|name| !name.is_empty());
+        require_confidentiality(step.flags)?;
+        self.protection =
+            session::choose_protection(&mut self.ctx, Sender::Acceptor, step.flags, self.spnego)?;
         Ok(AcceptStep::Complete(Established {
-            token: output,
-            principal,
-            local_name,
-            service: display(&info.target_name)?,
-            channel_bound: info.flags.bits() & CHANNEL_BOUND_FLAG != 0,
+            token: (!step.token.is_empty()).then_some(step.token),
+            principal: info.source,
+            local_name: info.local_name,
+            service: info.target,
+            channel_bound: step.flags & CHANNEL_BOUND_FLAG != 0,
         }))
     }
 
@@ -199,11 +195,17 @@ impl KerberosContext {
         self.state == State::Established
     }
 
+    /// Whether messages are sealed by our own RFC 4121 code (AES-SHA1 keys) rather than
+    /// MIT's; for logs and tests.
+    pub fn seals_natively(&self) -> bool {
+        self.protection.is_own()
+    }
+
     /// Seal a response body: returns (wrap token header, ciphertext), the MS-WSMV
     /// Length-Field payload and encrypted part.
     pub fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), GssError> {
         self.state.require_established()?;
-        let result = wrap_sealed(&mut self.ctx, plain);
+        let result = session::wrap_sealed(&mut self.ctx, &mut self.protection, plain);
         self.state.poison_on_error(result)
     }
 
@@ -211,7 +213,13 @@ impl KerberosContext {
     /// token sent by the initiator, and (through MIT) bad checksums, replays and gaps.
     pub fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, GssError> {
         self.state.require_established()?;
-        let result = unwrap_sealed(&mut self.ctx, header, ciphertext, Sender::Initiator);
+        let result = session::unwrap_sealed(
+            &mut self.ctx,
+            &mut self.protection,
+            header,
+            ciphertext,
+            Sender::Initiator,
+        );
         self.state.poison_on_error(result)
     }
 
@@ -219,11 +227,7 @@ impl KerberosContext {
     /// the form CredSSP carries in `pubKeyAuth` and `authInfo`.
     pub fn wrap_token(&mut self, plain: &[u8]) -> Result<Vec<u8>, GssError> {
         self.state.require_established()?;
-        let result = self
-            .ctx
-            .wrap(true, plain)
-            .map(|buf| buf.to_vec())
-            .map_err(|e| GssError::Wrap(e.to_string()));
+        let result = session::wrap_token(&mut self.ctx, &mut self.protection, plain);
         self.state.poison_on_error(result)
     }
 
@@ -231,27 +235,14 @@ impl KerberosContext {
     /// [`KerberosContext::unwrap`]: sealed, sent by the initiator, AES only, bounded.
     pub fn unwrap_token(&mut self, token: &[u8]) -> Result<Vec<u8>, GssError> {
         self.state.require_established()?;
-        let result = check_token_len(token)
-            .and_then(|()| {
-                super::cfx::check_sealed_wrap_header(token, Sender::Initiator)
-                    .map_err(GssError::NotSealed)
-            })
-            .and_then(|()| {
-                self.ctx
-                    .unwrap(token)
-                    .map(|buf| buf.to_vec())
-                    .map_err(|e| GssError::Unwrap(e.to_string()))
-            });
+        let result = session::unwrap_token(
+            &mut self.ctx,
+            &mut self.protection,
+            token,
+            Sender::Initiator,
+        );
         self.state.poison_on_error(result)
     }
-}
-
-/// A GSS name as text.
-fn display(name: &libgssapi::name::Name) -> Result<String, GssError> {
-    let buf = name
-        .display_name()
-        .map_err(|e| GssError::Rejected(e.to_string()))?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 fn path_text(path: &Path) -> Result<&str, GssError> {

@@ -4,18 +4,14 @@
 
 use std::fmt;
 
-use libgssapi::context::{ClientCtx, CtxFlags, SecurityContext};
-use libgssapi::credential::{Cred, CredUsage};
-use libgssapi::name::Name;
-use libgssapi::oid::{
-    GSS_MECH_KRB5, GSS_MECH_SPNEGO, GSS_NT_HOSTBASED_SERVICE, GSS_NT_KRB5_PRINCIPAL,
-};
+use libgssapi_sys as sys;
 
 use super::cfx::Sender;
-use super::ffi::{acquire_cred_from, Usage};
-use super::{
-    check_token_len, require_confidentiality, unwrap_sealed, wrap_sealed, GssError, State,
+use super::ffi::{
+    acquire_cred_from, acquire_cred_with_password, Credential, GssContext, GssName, Mech, Usage,
 };
+use super::session::{self, Protection};
+use super::{check_token_len, require_confidentiality, GssError, State};
 
 /// Which token form the initiator sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +26,7 @@ pub enum InitiatorMechanism {
 #[derive(Clone)]
 pub struct KerberosInitiator {
     /// `None`: the default credential cache (`KRB5CCNAME`).
-    cred: Option<Cred>,
+    cred: Option<Credential>,
     /// Host-based service name, `HTTP@host`.
     target: String,
     mechanism: InitiatorMechanism,
@@ -73,20 +69,13 @@ impl KerberosInitiator {
         host: &str,
         mechanism: InitiatorMechanism,
     ) -> Result<Self, GssError> {
-        let name = Name::new(principal.as_bytes(), Some(GSS_NT_KRB5_PRINCIPAL)).map_err(|e| {
-            GssError::Name {
-                name: principal.to_owned(),
-                detail: e.to_string(),
-            }
-        })?;
-        let cred =
-            Cred::acquire_with_password(Some(&name), password, None, CredUsage::Initiate, None)
-                .map_err(|e| GssError::Credential(e.to_string()))?;
+        let name = GssName::principal(principal)?;
+        let cred = acquire_cred_with_password(&name, password)?;
         Self::build(Some(cred), service, host, mechanism)
     }
 
     fn build(
-        cred: Option<Cred>,
+        cred: Option<Credential>,
         service: &str,
         host: &str,
         mechanism: InitiatorMechanism,
@@ -110,26 +99,19 @@ impl KerberosInitiator {
         &self,
         channel_bindings: Option<Vec<u8>>,
     ) -> Result<KerberosInitiatorContext, GssError> {
-        let target =
-            Name::new(self.target.as_bytes(), Some(GSS_NT_HOSTBASED_SERVICE)).map_err(|e| {
-                GssError::Name {
-                    name: self.target.clone(),
-                    detail: e.to_string(),
-                }
-            })?;
+        let target = GssName::host_service(&self.target)?;
         let mech = match self.mechanism {
-            InitiatorMechanism::Kerberos => GSS_MECH_KRB5,
-            InitiatorMechanism::Spnego => GSS_MECH_SPNEGO,
+            InitiatorMechanism::Kerberos => Mech::Krb5,
+            InitiatorMechanism::Spnego => Mech::Spnego,
         };
-        let flags = CtxFlags::GSS_C_MUTUAL_FLAG
-            | CtxFlags::GSS_C_REPLAY_FLAG
-            | CtxFlags::GSS_C_SEQUENCE_FLAG
-            | CtxFlags::GSS_C_CONF_FLAG
-            | CtxFlags::GSS_C_INTEG_FLAG;
         Ok(KerberosInitiatorContext {
-            ctx: ClientCtx::new(self.cred.clone(), target, flags, Some(mech)),
+            ctx: GssContext::new(),
+            cred: self.cred.clone(),
+            target,
+            mech,
             channel_bindings,
             state: State::Authenticating,
+            protection: Protection::Mit,
         })
     }
 }
@@ -148,10 +130,22 @@ pub enum InitStep {
 
 /// One connection's client-side security context. `Send`, not `Sync`.
 pub struct KerberosInitiatorContext {
-    ctx: ClientCtx,
+    ctx: GssContext,
+    cred: Option<Credential>,
+    target: GssName,
+    mech: Mech,
     channel_bindings: Option<Vec<u8>>,
     state: State,
+    protection: Protection,
 }
+
+/// What the initiator asks for: mutual authentication, replay and sequence detection,
+/// confidentiality and integrity.
+const REQUESTED_FLAGS: u32 = sys::GSS_C_MUTUAL_FLAG
+    | sys::GSS_C_REPLAY_FLAG
+    | sys::GSS_C_SEQUENCE_FLAG
+    | sys::GSS_C_CONF_FLAG
+    | sys::GSS_C_INTEG_FLAG;
 
 impl fmt::Debug for KerberosInitiatorContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -183,25 +177,35 @@ impl KerberosInitiatorContext {
         if let Some(token) = server_token {
             check_token_len(token)?;
         }
-        let output = self
+        let step = self
             .ctx
-            .step(server_token, self.channel_bindings.as_deref())
-            .map_err(|e| GssError::Rejected(e.to_string()))?
-            .map(|buf| buf.to_vec());
-        if !self.ctx.is_complete() {
-            return Ok(InitStep::Continue(output.unwrap_or_default()));
+            .init(
+                self.cred.as_ref(),
+                &self.target,
+                self.mech,
+                REQUESTED_FLAGS,
+                self.channel_bindings.as_deref(),
+                server_token,
+            )
+            .map_err(GssError::Rejected)?;
+        if !step.complete {
+            return Ok(InitStep::Continue(step.token));
         }
-        let flags = self
-            .ctx
-            .flags()
-            .map_err(|e| GssError::Rejected(e.to_string()))?;
-        if !flags.contains(CtxFlags::GSS_C_MUTUAL_FLAG) {
+        if step.flags & sys::GSS_C_MUTUAL_FLAG == 0 {
             return Err(GssError::InsufficientProtection(
                 "the server did not authenticate itself (no mutual authentication)",
             ));
         }
-        require_confidentiality(flags)?;
-        Ok(InitStep::Complete { token: output })
+        require_confidentiality(step.flags)?;
+        self.protection = session::choose_protection(
+            &mut self.ctx,
+            Sender::Initiator,
+            step.flags,
+            self.mech == Mech::Spnego,
+        )?;
+        Ok(InitStep::Complete {
+            token: (!step.token.is_empty()).then_some(step.token),
+        })
     }
 
     /// Whether [`KerberosInitiatorContext::step`] has completed successfully.
@@ -209,17 +213,29 @@ impl KerberosInitiatorContext {
         self.state == State::Established
     }
 
+    /// Whether messages are sealed by our own RFC 4121 code (AES-SHA1 keys) rather than
+    /// MIT's; for logs and tests.
+    pub fn seals_natively(&self) -> bool {
+        self.protection.is_own()
+    }
+
     /// Seal a request body: returns (wrap token header, ciphertext).
     pub fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), GssError> {
         self.state.require_established()?;
-        let result = wrap_sealed(&mut self.ctx, plain);
+        let result = session::wrap_sealed(&mut self.ctx, &mut self.protection, plain);
         self.state.poison_on_error(result)
     }
 
     /// Open a response body sealed by the server (sealed tokens from the acceptor only).
     pub fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, GssError> {
         self.state.require_established()?;
-        let result = unwrap_sealed(&mut self.ctx, header, ciphertext, Sender::Acceptor);
+        let result = session::unwrap_sealed(
+            &mut self.ctx,
+            &mut self.protection,
+            header,
+            ciphertext,
+            Sender::Acceptor,
+        );
         self.state.poison_on_error(result)
     }
 }
