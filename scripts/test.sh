@@ -170,7 +170,7 @@ fuzz_smoke() {
     fi
     local target
     for target in envelope xml sealed_body sddl keytab client_cert_names ntlm auth_header tsrequest \
-        wql event_query journal_export subscribe sldc mgmt_http mgmt_pam_helper smbios bmc; do
+        wql event_query journal_export subscribe sldc mgmt_http mgmt_pam_helper smbios bmc flat_page; do
         echo "fuzz target $target: ${FUZZ_SECONDS}s"
         # cargo-fuzz needs nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP lets stable accept them.
         mkdir -p "fuzz/corpus/$target"
