@@ -12,7 +12,7 @@ use wsman_client::{
 use wsman_config::{ConfigResource, ConfigStore, Transport};
 use wsman_proto::xml::Element;
 
-use crate::args::{AuthChoice, Command, Invocation, QuickTransport, ReturnType, Switches};
+use crate::args::{AuthChoice, Command, Format, Invocation, QuickTransport, ReturnType, Switches};
 use crate::backend::{self, Backend, Local, Remote};
 use crate::failure::Failure;
 use crate::syntax::{usage, ResourceArg};
@@ -337,6 +337,11 @@ pub(crate) fn run(inv: Invocation, out: &mut dyn Write) -> Result<(), Failure> {
             if wsman_config::resource(&r.uri) == Some(wsman_config::ConfigResource::Listener) {
                 warn_if_no_listener_is_left(backend.as_mut());
             }
+        }
+        Command::Enumerate(r) if format == Format::Text => {
+            let o = enumerate_options(s)?;
+            let text = make_backend()?.enumerate_text(&resource(r), &o)?;
+            print(out, &text);
         }
         Command::Enumerate(r) => {
             let o = enumerate_options(s)?;

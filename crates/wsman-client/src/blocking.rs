@@ -93,6 +93,17 @@ impl BlockingClient {
             .block_on(self.inner.enumerate(resource, options))
     }
 
+    /// See [`Client::enumerate_each`].
+    pub fn enumerate_each(
+        &self,
+        resource: &Resource,
+        options: &EnumerateOptions,
+        each: impl FnMut(crate::EnumeratedItem<'_>),
+    ) -> Result<usize, ClientError> {
+        self.runtime
+            .block_on(self.inner.enumerate_each(resource, options, each))
+    }
+
     /// See [`Client::invoke`].
     pub fn invoke(
         &self,

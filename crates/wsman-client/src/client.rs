@@ -19,6 +19,7 @@ use crate::negotiate::{self, NegotiateAuth};
 use crate::response;
 use crate::tls::{self, TlsOptions};
 use crate::transport::{ConnectionAuth, Transport};
+use wsman_proto::flat::{EnumeratedItem, FlatPage};
 
 /// How the client authenticates.
 #[derive(Clone, Debug, Default)]
@@ -541,6 +542,108 @@ impl Client {
         }
         items.truncate(limit);
         Ok(items)
+    }
+
+    /// Like [`Client::enumerate`], but each item is handed to `each` as its page is read,
+    /// without an `Element` tree per item: a plain UTF-8 response is read in one pass into a
+    /// [`FlatPage`] (reused from page to page); any other (another charset, a fault) is read
+    /// the general way and its items handed over as elements. For callers that only print or
+    /// count the items (`winrm enumerate`). Returns how many items there were; the limits and
+    /// errors are those of [`Client::enumerate`] (a caller that must show nothing on an error
+    /// keeps what `each` made until this returns `Ok`).
+    pub async fn enumerate_each(
+        &self,
+        resource: &Resource,
+        options: &EnumerateOptions,
+        mut each: impl FnMut(EnumeratedItem<'_>),
+    ) -> Result<usize, ClientError> {
+        let mut flat = FlatPage::default();
+        let mut total = 0usize;
+        let body = enumerate::enumerate_body(options);
+        let mut next = self
+            .enumeration_page(resource, &body, false, &mut flat, &mut each, &mut total)
+            .await?;
+        let mut pulls = 0usize;
+        while let Some(context) = next {
+            pulls += 1;
+            if total > options.max_items || pulls > enumerate::MAX_PULLS {
+                let _ = self
+                    .operation(
+                        action::RELEASE,
+                        resource,
+                        &enumerate::release_body(&context),
+                    )
+                    .await;
+                return Err(ClientError::protocol(format!(
+                    "the enumeration exceeds {} items or {} pulls",
+                    options.max_items,
+                    enumerate::MAX_PULLS
+                )));
+            }
+            let body = enumerate::pull_body(&context, options);
+            next = self
+                .enumeration_page(resource, &body, true, &mut flat, &mut each, &mut total)
+                .await?;
+        }
+        if total > options.max_items {
+            return Err(ClientError::protocol(format!(
+                "the enumeration exceeds {} items",
+                options.max_items
+            )));
+        }
+        Ok(total)
+    }
+
+    /// One Enumerate (`pull` false) or Pull round trip of [`Client::enumerate_each`]: its
+    /// items handed to `each`; returns the context to pull next, `None` at the end.
+    async fn enumeration_page(
+        &self,
+        resource: &Resource,
+        body: &str,
+        pull: bool,
+        flat: &mut FlatPage,
+        each: &mut impl FnMut(EnumeratedItem<'_>),
+        total: &mut usize,
+    ) -> Result<Option<String>, ClientError> {
+        let header = self.header(
+            if pull {
+                action::PULL
+            } else {
+                action::ENUMERATE
+            },
+            resource,
+        );
+        let reply = self.send_raw(&header, body).await?;
+        let utf8 = reply
+            .content_type
+            .as_deref()
+            .and_then(wsman_proto::charset::charset_param)
+            .is_none_or(|c| c.eq_ignore_ascii_case("utf-8") || c.eq_ignore_ascii_case("utf8"));
+        let plain =
+            utf8 && (200..300).contains(&reply.status) && !reply.body.starts_with(b"\xef\xbb\xbf");
+        let read = plain
+            .then(|| std::str::from_utf8(&reply.body).ok())
+            .flatten()
+            .and_then(|text| flat.read(text, &header.message_id, pull));
+        if read.is_some() {
+            for item in flat.items() {
+                each(EnumeratedItem::Flat(item));
+            }
+            *total += flat.len();
+            return Ok(flat.context.take().filter(|_| !flat.end));
+        }
+        let what = if pull { "Pull" } else { "Enumerate" };
+        let body = Self::required(response::interpret(&reply, Some(&header.message_id))?, what)?;
+        let mut page = if pull {
+            enumerate::read_pull_response(body)?
+        } else {
+            enumerate::read_enumerate_response(body)?
+        };
+        for item in &page.items {
+            each(EnumeratedItem::Tree(item));
+        }
+        *total += page.items.len();
+        Ok(page.context.take().filter(|_| !page.end))
     }
 
     /// Enumerate with OptimizeEnumeration, then Pull until EndOfSequence. Returns the items in

@@ -52,6 +52,7 @@ pub use negotiate::{trusted_hosts_allows, NegotiateAuth};
 pub use wsman_auth::initiator::TokenForm;
 pub use wsman_auth::Credentials;
 pub use wsman_proto::enumeration::EnumerationMode;
+pub use wsman_proto::flat::{EnumeratedItem, FlatElement, FlatPage};
 pub use wsman_proto::xml::Element;
 
 /// Parse a SOAP fault envelope (as a server sends it) into [`ClientError::Fault`]; `None` when

@@ -17,6 +17,7 @@ pub mod enumeration;
 pub mod envelope;
 pub mod eventing;
 pub mod fault;
+pub mod flat;
 pub mod headers;
 pub mod identify;
 pub mod ns;

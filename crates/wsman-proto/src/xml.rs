@@ -410,7 +410,7 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
 /// Refuse the characters XML 1.0 (production 2, `Char`) does not allow: C0 controls other
 /// than tab, line feed and carriage return, and U+FFFE/U+FFFF (`&str` rules out surrogates).
 /// One pass over the bytes; the common case is a byte compare per byte.
-fn check_chars(text: &str) -> Result<(), XmlError> {
+pub fn check_chars(text: &str) -> Result<(), XmlError> {
     let bytes = text.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
         let forbidden = match b {

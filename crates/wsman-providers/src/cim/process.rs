@@ -5,9 +5,11 @@
 use wsman_proto::cim::{CimDateTime, Instance, Value};
 use wsman_proto::Fault;
 
-use super::procfs::{self, Stat, HUNDRED_NS_PER_TICK, USER_HZ};
+use std::os::fd::OwnedFd;
+
+use super::procfs::{self, ProcessDir, Stat, HUNDRED_NS_PER_TICK, USER_HZ};
 use super::Class;
-use crate::{Context, CountedItems, Filter, Item, ItemSource};
+use crate::{Context, Filter, Item, ItemSource};
 
 /// `Win32_Process`.
 pub struct Process;
@@ -69,72 +71,242 @@ impl Host {
     }
 }
 
-/// The instance of process `pid`, or `None` when it is gone (or never was).
-fn instance(pid: u32, host: &Host) -> Option<Instance> {
-    let stat = Stat::read(pid)?;
-    let status = procfs::read_text(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb = |k| procfs::field(&status, k);
-    let cmdline = procfs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let args: Vec<String> = cmdline
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    // Readable for the daemon's own processes, or all of them as root.
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
-        .ok()
-        .map(|p| p.to_string_lossy().into_owned())
-        .filter(|p| !p.ends_with(" (deleted)"));
-    let name = exe
-        .as_deref()
-        .and_then(|p| p.rsplit('/').next())
-        .map_or_else(|| stat.comm.clone(), str::to_owned);
-    let handles = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .ok()
-        .map(|d| d.count() as u64);
-    let creation = host.boot_time.map(|boot| {
-        let micros = boot as i64 * 1_000_000 + (stat.get(22) * 1_000_000 / USER_HZ) as i64;
-        CimDateTime::utc(micros)
-    });
-    let command_line = (!args.is_empty()).then(|| args.join(" "));
-    let instance = Instance::new("Win32_Process", "root/cimv2")
-        .with("Caption", name.clone())
-        .with("CommandLine", command_line)
-        .with("CreationClassName", "Win32_Process")
-        .with("CreationDate", creation)
-        .with("CSCreationClassName", "Win32_ComputerSystem")
-        .with("CSName", host.name.clone())
-        .with("Description", name.clone())
-        .with("ExecutablePath", exe)
-        .with("ExecutionState", Value::Null)
-        .with_key("Handle", pid.to_string())
-        .with("HandleCount", handles)
-        .with("InstallDate", Value::Null)
-        .with("KernelModeTime", stat.get(15) * HUNDRED_NS_PER_TICK)
-        .with("Name", name)
-        .with("OSCreationClassName", "Win32_OperatingSystem")
-        .with("OSName", host.os_name.clone())
-        .with("PageFaults", stat.get(12))
-        .with("PageFileUsage", kb("VmSwap"))
-        .with("ParentProcessId", stat.get(4))
-        .with("PeakPageFileUsage", kb("VmSwap"))
-        .with("PeakVirtualSize", kb("VmPeak").map(|k| k * 1024))
-        .with("PeakWorkingSetSize", kb("VmHWM"))
-        .with(
-            "Priority",
-            windows_priority(stat.signed(18), stat.signed(19)),
-        )
-        .with("PrivatePageCount", kb("RssAnon").map(|k| k * 1024))
-        .with("ProcessId", pid)
-        .with("SessionId", stat.get(6))
-        .with("Status", Value::Null)
-        .with("TerminationDate", Value::Null)
-        .with("ThreadCount", stat.get(20))
-        .with("UserModeTime", stat.get(14) * HUNDRED_NS_PER_TICK)
-        .with("VirtualSize", stat.get(23))
-        .with("WindowsVersion", host.version.clone())
-        .with("WorkingSetSize", kb("VmRSS").map_or(0, |k| k * 1024));
-    Some(instance)
+/// Which files of a process an enumeration reads besides `stat` (which every instance needs,
+/// and which says whether the process exists): only those the requested properties (the
+/// SELECT list and the WHERE clause) come from, so `SELECT Name,ProcessId` reads no fd
+/// directory. A property whose file is not read is null, and never rendered or compared.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Reads {
+    status: bool,
+    cmdline: bool,
+    exe: bool,
+    open_files: bool,
+}
+
+/// The properties from `/proc/<pid>/status`.
+const STATUS_PROPERTIES: &[&str] = &[
+    "PageFileUsage",
+    "PeakPageFileUsage",
+    "PeakVirtualSize",
+    "PeakWorkingSetSize",
+    "PrivatePageCount",
+    "WorkingSetSize",
+];
+
+/// The properties from the `exe` link (the name is its last component).
+const EXE_PROPERTIES: &[&str] = &["Caption", "Description", "ExecutablePath", "Name"];
+
+impl Reads {
+    const ALL: Self = Self {
+        status: true,
+        cmdline: true,
+        exe: true,
+        open_files: true,
+    };
+
+    fn for_filter(filter: Option<&Filter>) -> Self {
+        let Some(Filter::Query(query)) = filter else {
+            return Self::ALL;
+        };
+        if query.properties.is_none() {
+            return Self::ALL;
+        }
+        let names = query.property_names();
+        let any = |wanted: &[&str]| {
+            names
+                .iter()
+                .any(|n| wanted.iter().any(|w| w.eq_ignore_ascii_case(n)))
+        };
+        Self {
+            status: any(STATUS_PROPERTIES),
+            cmdline: any(&["CommandLine"]),
+            exe: any(EXE_PROPERTIES),
+            open_files: any(&["HandleCount"]),
+        }
+    }
+}
+
+/// The memory figures of `/proc/<pid>/status`, in kB, read in one pass over it.
+#[derive(Default)]
+struct Memory {
+    peak: Option<u64>,
+    rss: Option<u64>,
+    hwm: Option<u64>,
+    rss_anon: Option<u64>,
+    swap: Option<u64>,
+}
+
+impl Memory {
+    fn parse(status: &[u8]) -> Self {
+        let mut memory = Self::default();
+        for line in status.split(|b| *b == b'\n') {
+            let Some(colon) = line.iter().position(|b| *b == b':') else {
+                continue;
+            };
+            let slot = match &line[..colon] {
+                b"VmPeak" => &mut memory.peak,
+                b"VmRSS" => &mut memory.rss,
+                b"VmHWM" => &mut memory.hwm,
+                b"RssAnon" => &mut memory.rss_anon,
+                b"VmSwap" => &mut memory.swap,
+                _ => continue,
+            };
+            *slot = std::str::from_utf8(&line[colon + 1..])
+                .ok()
+                .and_then(|v| v.split_whitespace().next()?.parse().ok());
+        }
+        memory
+    }
+}
+
+/// Reads process after process: `/proc` is opened once, each process's directory once, and
+/// the read buffers are reused from one process to the next.
+struct Reader {
+    host: Host,
+    proc: Option<OwnedFd>,
+    reads: Reads,
+    /// Whether the fd directory's size is the open file count (Linux >= 6.2).
+    size_is_count: bool,
+    stat: Vec<u8>,
+    status: Vec<u8>,
+    cmdline: Vec<u8>,
+    link: Vec<u8>,
+}
+
+impl Reader {
+    fn new(reads: Reads) -> Self {
+        let host = Host::read();
+        Self {
+            size_is_count: procfs::fd_dir_size_is_count(&host.version),
+            host,
+            proc: procfs::proc_dir().ok(),
+            reads,
+            stat: Vec::new(),
+            status: Vec::new(),
+            cmdline: Vec::new(),
+            link: Vec::new(),
+        }
+    }
+
+    /// The instance of process `pid`, or `None` when it is gone (or never was).
+    fn instance(&mut self, pid: u32) -> Option<Instance> {
+        let dir = ProcessDir::open(self.proc.as_ref()?, pid)?;
+        dir.read(c"stat", &mut self.stat).ok()?;
+        let stat = Stat::parse(&String::from_utf8_lossy(&self.stat))?;
+        let reads = self.reads;
+        let memory = if reads.status {
+            match dir.read(c"status", &mut self.status) {
+                Ok(()) => Memory::parse(&self.status),
+                Err(_) => Memory::default(),
+            }
+        } else {
+            Memory::default()
+        };
+        let command_line = if reads.cmdline && dir.read(c"cmdline", &mut self.cmdline).is_ok() {
+            command_line(&self.cmdline)
+        } else {
+            None
+        };
+        let exe = reads
+            .exe
+            .then(|| dir.exe(&mut self.link))
+            .flatten()
+            .filter(|p| !p.ends_with(" (deleted)"));
+        let name = exe
+            .as_deref()
+            .and_then(|p| p.rsplit('/').next())
+            .map_or_else(|| stat.comm.clone(), str::to_owned);
+        let handles = reads
+            .open_files
+            .then(|| dir.open_files(self.size_is_count))
+            .flatten();
+        let host = &self.host;
+        let creation = host.boot_time.map(|boot| {
+            let micros = boot as i64 * 1_000_000 + (stat.get(22) * 1_000_000 / USER_HZ) as i64;
+            CimDateTime::utc(micros)
+        });
+        let kb_to_bytes = |kb: Option<u64>| kb.map(|k| k * 1024);
+        let working_set = if reads.status {
+            Value::from(memory.rss.map_or(0, |k| k * 1024))
+        } else {
+            Value::Null
+        };
+        let instance = Instance::new("Win32_Process", "root/cimv2")
+            .with("Caption", name.clone())
+            .with("CommandLine", command_line)
+            .with("CreationClassName", "Win32_Process")
+            .with("CreationDate", creation)
+            .with("CSCreationClassName", "Win32_ComputerSystem")
+            .with("CSName", host.name.clone())
+            .with("Description", name.clone())
+            .with("ExecutablePath", exe)
+            .with("ExecutionState", Value::Null)
+            .with_key("Handle", pid.to_string())
+            .with("HandleCount", handles)
+            .with("InstallDate", Value::Null)
+            .with("KernelModeTime", stat.get(15) * HUNDRED_NS_PER_TICK)
+            .with("Name", name)
+            .with("OSCreationClassName", "Win32_OperatingSystem")
+            .with("OSName", host.os_name.clone())
+            .with("PageFaults", stat.get(12))
+            .with("PageFileUsage", memory.swap)
+            .with("ParentProcessId", stat.get(4))
+            .with("PeakPageFileUsage", memory.swap)
+            .with("PeakVirtualSize", kb_to_bytes(memory.peak))
+            .with("PeakWorkingSetSize", memory.hwm)
+            .with(
+                "Priority",
+                windows_priority(stat.signed(18), stat.signed(19)),
+            )
+            .with("PrivatePageCount", kb_to_bytes(memory.rss_anon))
+            .with("ProcessId", pid)
+            .with("SessionId", stat.get(6))
+            .with("Status", Value::Null)
+            .with("TerminationDate", Value::Null)
+            .with("ThreadCount", stat.get(20))
+            .with("UserModeTime", stat.get(14) * HUNDRED_NS_PER_TICK)
+            .with("VirtualSize", stat.get(23))
+            .with("WindowsVersion", host.version.clone())
+            .with("WorkingSetSize", working_set);
+        Some(instance)
+    }
+}
+
+/// The arguments of a `cmdline` file joined by spaces; `None` when there are none (a kernel
+/// thread, a zombie).
+fn command_line(cmdline: &[u8]) -> Option<String> {
+    let mut out = String::new();
+    for arg in cmdline.split(|b| *b == 0).filter(|a| !a.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&String::from_utf8_lossy(arg));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// The instance of process `pid` with every property.
+fn instance(pid: u32) -> Option<Instance> {
+    Reader::new(Reads::ALL).instance(pid)
+}
+
+/// The lazy enumeration: the pids listed at Enumerate, each read when pulled.
+struct Processes {
+    reader: Reader,
+    pids: std::vec::IntoIter<u32>,
+    count: usize,
+}
+
+impl ItemSource for Processes {
+    fn next_item(&mut self) -> Option<Item> {
+        self.pids
+            .by_ref()
+            .find_map(|pid| self.reader.instance(pid))
+            .map(Item::Instance)
+    }
+    fn estimate(&self) -> usize {
+        self.count
+    }
 }
 
 /// Windows' base priority (0..31, higher runs first) for the kernel's `priority` and `nice`
@@ -181,13 +353,13 @@ impl Class for Process {
         _ctx: &Context<'_>,
         filter: Option<&Filter>,
     ) -> Result<Vec<Instance>, Fault> {
-        let host = Host::read();
         if let Some(pid) = pinned_pid(filter) {
-            return Ok(instance(pid, &host).into_iter().collect());
+            return Ok(instance(pid).into_iter().collect());
         }
+        let mut reader = Reader::new(Reads::for_filter(filter));
         Ok(procfs::pids()
             .into_iter()
-            .filter_map(|pid| instance(pid, &host))
+            .filter_map(|pid| reader.instance(pid))
             .collect())
     }
 
@@ -203,19 +375,16 @@ impl Class for Process {
         if pinned_pid(filter).is_some() {
             return None;
         }
-        let host = Host::read();
         let pids = procfs::pids();
-        let count = pids.len();
-        let instances = pids
-            .into_iter()
-            .filter_map(move |pid| instance(pid, &host).map(Item::Instance));
-        Some(Box::new(CountedItems::new(instances, count)))
+        Some(Box::new(Processes {
+            reader: Reader::new(Reads::for_filter(filter)),
+            count: pids.len(),
+            pids: pids.into_iter(),
+        }))
     }
 
     fn get(&self, _ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
-        handle(keys)
-            .and_then(|pid| instance(pid, &Host::read()))
-            .ok_or_else(super::not_found)
+        handle(keys).and_then(instance).ok_or_else(super::not_found)
     }
 
     fn invoke(
@@ -376,4 +545,58 @@ fn user_name(uid: u32) -> String {
             (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
         })
         .unwrap_or_else(|| uid.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reads(query: &str) -> Reads {
+        let query = wsman_proto::wql::parse(query).unwrap_or_else(|e| panic!("{e:?}"));
+        Reads::for_filter(Some(&Filter::Query(query)))
+    }
+
+    #[test]
+    fn a_select_reads_only_the_files_its_properties_come_from() {
+        let none = Reads {
+            status: false,
+            cmdline: false,
+            exe: false,
+            open_files: false,
+        };
+        assert_eq!(reads("SELECT * FROM Win32_Process"), Reads::ALL);
+        assert_eq!(Reads::for_filter(None), Reads::ALL);
+        assert_eq!(
+            reads("SELECT Name, ProcessId FROM Win32_Process"),
+            Reads { exe: true, ..none }
+        );
+        assert_eq!(
+            reads("SELECT ProcessId FROM Win32_Process WHERE handlecount > 3"),
+            Reads {
+                open_files: true,
+                ..none
+            }
+        );
+        assert_eq!(
+            reads("SELECT CommandLine FROM Win32_Process WHERE WorkingSetSize > 0"),
+            Reads {
+                status: true,
+                cmdline: true,
+                ..none
+            }
+        );
+        assert_eq!(reads("SELECT ParentProcessId FROM Win32_Process"), none);
+    }
+
+    #[test]
+    fn memory_of_this_process_as_its_status_lists_it() {
+        let status = procfs::read_text("/proc/self/status").unwrap_or_default();
+        let memory = Memory::parse(status.as_bytes());
+        assert_eq!(memory.rss, procfs::field(&status, "VmRSS"));
+        assert_eq!(memory.peak, procfs::field(&status, "VmPeak"));
+        assert_eq!(memory.hwm, procfs::field(&status, "VmHWM"));
+        assert_eq!(memory.rss_anon, procfs::field(&status, "RssAnon"));
+        assert_eq!(memory.swap, procfs::field(&status, "VmSwap"));
+        assert!(memory.rss.is_some());
+    }
 }

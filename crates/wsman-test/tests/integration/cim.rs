@@ -178,6 +178,85 @@ fn win32_process_get_and_wql_match_proc() {
     assert_eq!(text_of(fragments[0], "CommandLine"), None);
 }
 
+/// The open files of `pid` as `ls` counts the entries of its fd directory.
+fn ls_fd_count(pid: u32) -> u64 {
+    let out = Command::new("ls")
+        .arg(format!("/proc/{pid}/fd"))
+        .output()
+        .expect("ls");
+    assert!(out.status.success(), "ls /proc/{pid}/fd");
+    String::from_utf8_lossy(&out.stdout).lines().count() as u64
+}
+
+/// HandleCount is the number of open files (the fd directory's size on Linux >= 6.2, its
+/// entries before), in Get, in a full enumeration and in a `SELECT` that reads only what its
+/// properties need; such a `SELECT` still finds the process by a property it does not print.
+#[test]
+fn win32_process_handle_count_is_the_open_files() {
+    let f = Fixture::http();
+    // Three files more than a plain sleep: the shell opens them and execs sleep with them.
+    let child = Sleeper(
+        Command::new("sh")
+            .args(["-c", "exec 3</dev/null 4</dev/null 5</dev/null sleep 300"])
+            .spawn()
+            .expect("start sh"),
+    );
+    let pid = child.pid();
+    // Wait for the exec (the name is then sleep).
+    for _ in 0..200 {
+        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let expected = ls_fd_count(pid).to_string();
+    let uri = format!("{WMI}Win32_Process");
+
+    let r = f.post(&soap::get(&uri, &[("Handle", &pid.to_string())]));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    assert_eq!(
+        text_of(&parse(&r.text()), "HandleCount"),
+        Some(expected.clone())
+    );
+
+    let r = f.post(&soap::request(
+        action::ENUMERATE,
+        &uri,
+        &[],
+        &enumerate_body(None, ""),
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = parse(&r.text());
+    let mut items = Vec::new();
+    all(&body, "Win32_Process", &mut items);
+    let item = items
+        .iter()
+        .find(|i| text_of(i, "ProcessId") == Some(pid.to_string()))
+        .unwrap_or_else(|| panic!("pid {pid} enumerated"));
+    assert_eq!(text_of(item, "HandleCount"), Some(expected.clone()));
+
+    let query = format!(
+        "SELECT HandleCount, ProcessId FROM Win32_Process WHERE ParentProcessId = {}",
+        std::process::id()
+    );
+    let r = f.post(&soap::request(
+        action::ENUMERATE,
+        &uri,
+        &[],
+        &enumerate_body(Some((WQL, &query)), ""),
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = parse(&r.text());
+    let mut fragments = Vec::new();
+    all(&body, "XmlFragment", &mut fragments);
+    let fragment = fragments
+        .iter()
+        .find(|i| text_of(i, "ProcessId") == Some(pid.to_string()))
+        .unwrap_or_else(|| panic!("the child among the test's children\n{}", r.text()));
+    assert_eq!(text_of(fragment, "HandleCount"), Some(expected));
+    assert_eq!(text_of(fragment, "Name"), None);
+}
+
 #[test]
 fn win32_process_enumerates_in_pages_with_eprs() {
     let f = Fixture::http();
