@@ -267,6 +267,31 @@ mod tests {
     /// A sleeping child: its files do not change while they are read twice.
     struct Child(std::process::Child);
 
+    impl Child {
+        /// `sleep 30`, returned once it is asleep (state `S`): `spawn` returns when the exec
+        /// has passed its point of no return, before the kernel has set up the new argument
+        /// area, so `cmdline` can still read empty just after it.
+        fn sleeping() -> Self {
+            let child = Child(
+                std::process::Command::new("sleep")
+                    .arg("30")
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("sleep: {e}")),
+            );
+            let stat = format!("/proc/{}/stat", child.0.id());
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while std::fs::read_to_string(&stat)
+                .ok()
+                .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('S')))
+                != Some(true)
+            {
+                assert!(std::time::Instant::now() < deadline, "sleep did not settle");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            child
+        }
+    }
+
     impl Drop for Child {
         fn drop(&mut self) {
             let _ = self.0.kill();
@@ -276,12 +301,7 @@ mod tests {
 
     #[test]
     fn a_process_read_through_its_directory_reads_as_its_paths_do() {
-        let child = Child(
-            std::process::Command::new("sleep")
-                .arg("30")
-                .spawn()
-                .unwrap_or_else(|e| panic!("sleep: {e}")),
-        );
+        let child = Child::sleeping();
         let pid = child.0.id();
         let proc = proc_dir().unwrap_or_else(|e| panic!("/proc: {e}"));
         let dir = ProcessDir::open(&proc, pid).unwrap_or_else(|| panic!("/proc/{pid}"));
