@@ -352,7 +352,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let ours = median(&mut ours);
     println!(
-        "wsmand Enumerate+Pull median        : {:.0} ms ({:.0} items/s; goal >= 200000: {})",
+        "tree (Client::enumerate), wsmand     : {:.0} ms ({:.0} items/s; goal >= 200000: {})",
         ours.as_secs_f64() * 1000.0,
         rate(ours),
         if rate(ours) >= 200_000.0 {
