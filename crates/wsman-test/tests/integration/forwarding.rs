@@ -9,12 +9,51 @@
 //! lost records are named by an event of their own). The first event is Windows' EventID 111,
 //! sent once (the collector has a bookmark afterwards).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use wsman_test::systemd::BootedSystemd;
 use wsman_test::{free_port, ConfigDir, Daemon, Fixture, ListenerSpec};
 use wsman_test::{SERVICE_ACCOUNT, SERVICE_PASSWORD};
+
+/// What every forwarding test starts from: a booted systemd and its journal, a scratch
+/// directory for the collector's output and bookmark database, and a tag of the test's own.
+struct Scene {
+    systemd: BootedSystemd,
+    journal: PathBuf,
+    state: tempfile::TempDir,
+    output: PathBuf,
+    database: PathBuf,
+    tag: String,
+}
+
+impl Scene {
+    /// `None` (reason printed) where systemd cannot boot here.
+    fn boot(tag: &str) -> Option<Scene> {
+        let systemd = BootedSystemd::boot()?;
+        let journal = systemd.root().join("var/log/journal");
+        let state = tempfile::tempdir().expect("tempdir");
+        let output = state.path().join("out");
+        let database = state.path().join("wec.sqlite");
+        Some(Scene {
+            systemd,
+            journal,
+            state,
+            output,
+            database,
+            tag: format!("{tag}-{}", std::process::id()),
+        })
+    }
+}
+
+/// A collector subscription selecting the entries tagged `tag`, with `delivery` settings
+/// (TOML lines), written as raw XML to `file` under `output`.
+fn subscription(tag: &str, output: &Path, delivery: &str, file: &str) -> String {
+    format!(
+        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select></Query></QueryList>'\n{delivery}[[outputs]]\ntype = \"file\"\npath = \"{}/{file}\"\nformat = \"raw\"\n",
+        output.display()
+    )
+}
 
 /// The journal's sequence numbers of the entries tagged `tag`, in order: `__SEQNUM` where
 /// journalctl prints it, else the `i=` (hex) part of the cursor, which is the same number.
@@ -95,20 +134,20 @@ fn log_entries(systemd: &BootedSystemd, tag: &str, range: std::ops::Range<usize>
 
 #[test]
 fn journal_events_reach_the_collector_in_order_across_restarts_of_either_side() {
-    let Some(systemd) = BootedSystemd::boot() else {
+    let Some(scene) = Scene::boot("wef") else {
         return;
     };
-    let journal = systemd.root().join("var/log/journal");
-    let state = tempfile::tempdir().expect("tempdir");
-    let output = state.path().join("out");
-    let database = state.path().join("wec.sqlite");
-    let tag = format!("wef-{}", std::process::id());
+    let Scene {
+        systemd,
+        journal,
+        state,
+        output,
+        database,
+        tag,
+    } = scene;
 
     // The collector: one subscription selecting the tag, delivered in batches of at most 4.
-    let subscription = format!(
-        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select></Query></QueryList>'\nmax_items = 4\nmax_latency_seconds = 1\nheartbeat_seconds = 60\nread_existing_events = true\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n",
-        output.display()
-    );
+    let subscription = subscription(&tag, &output, "max_items = 4\nmax_latency_seconds = 1\nheartbeat_seconds = 60\nread_existing_events = true\n", "{client}.xml");
     let collector_env = [(
         "WSMAND_WEC_DATABASE",
         database.to_str().expect("utf-8 path"),
@@ -431,17 +470,22 @@ fn bad_answers_from_a_collector_are_logged_and_the_forwarder_keeps_going() {
 
 #[test]
 fn basic_over_https_reaches_a_collector_and_follows_its_subscription_changes() {
-    let Some(systemd) = BootedSystemd::boot() else {
+    let Some(scene) = Scene::boot("wef-tls") else {
         return;
     };
-    let journal = systemd.root().join("var/log/journal");
-    let state = tempfile::tempdir().expect("tempdir");
-    let output = state.path().join("out");
-    let database = state.path().join("wec.sqlite");
-    let tag = format!("wef-tls-{}", std::process::id());
-    let subscription = format!(
-        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select></Query></QueryList>'\nmax_latency_seconds = 1\nread_existing_events = true\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n",
-        output.display()
+    let Scene {
+        systemd,
+        journal,
+        state,
+        output,
+        database,
+        tag,
+    } = scene;
+    let subscription = subscription(
+        &tag,
+        &output,
+        "max_latency_seconds = 1\nread_existing_events = true\n",
+        "{client}.xml",
     );
     let https_port = free_port();
     let mut thumbprint = String::new();
@@ -550,14 +594,17 @@ fn hang_up(daemon: &Daemon) {
 #[test]
 fn a_client_certificate_from_the_issuer_the_collector_names_is_used_and_another_is_not() {
     use wsman_test::client_certs::{ClientSpec, TestCa};
-    let Some(systemd) = BootedSystemd::boot() else {
+    let Some(scene) = Scene::boot("wef-cert") else {
         return;
     };
-    let journal = systemd.root().join("var/log/journal");
-    let state = tempfile::tempdir().expect("tempdir");
-    let output = state.path().join("out");
-    let database = state.path().join("wec.sqlite");
-    let tag = format!("wef-cert-{}", std::process::id());
+    let Scene {
+        systemd,
+        journal,
+        state,
+        output,
+        database,
+        tag,
+    } = scene;
     let host = "linux01.forwarder.test";
     let ca = TestCa::new("forwarders CA");
     let files = ca.issue(
@@ -565,9 +612,11 @@ fn a_client_certificate_from_the_issuer_the_collector_names_is_used_and_another_
         &state.path().join("client"),
         "linux01",
     );
-    let subscription = format!(
-        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select></Query></QueryList>'\nmax_latency_seconds = 1\nread_existing_events = true\n[[outputs]]\ntype = \"file\"\npath = \"{}/forwarded.xml\"\nformat = \"raw\"\n",
-        output.display()
+    let subscription = subscription(
+        &tag,
+        &output,
+        "max_latency_seconds = 1\nread_existing_events = true\n",
+        "forwarded.xml",
     );
     let https_port = free_port();
     let mut thumbprint = String::new();
@@ -646,20 +695,25 @@ fn kerberos_from_the_credential_cache_reaches_a_collector_over_sealed_http() {
     let Some(kdc) = wsman_test::kdc::Kdc::start() else {
         return;
     };
-    let Some(systemd) = BootedSystemd::boot() else {
+    let Some(scene) = Scene::boot("wef-krb") else {
         return;
     };
-    let journal = systemd.root().join("var/log/journal");
-    let state = tempfile::tempdir().expect("tempdir");
-    let output = state.path().join("out");
-    let database = state.path().join("wec.sqlite");
-    let tag = format!("wef-krb-{}", std::process::id());
+    let Scene {
+        systemd,
+        journal,
+        state,
+        output,
+        database,
+        tag,
+    } = scene;
     // The test principal's name is the Computer's first label (the collector's rule for a
     // principal that is neither a machine nor a service).
     let computer = format!("{}.forwarder.test", kdc.user());
-    let subscription = format!(
-        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select></Query></QueryList>'\nmax_latency_seconds = 1\nread_existing_events = true\n[[outputs]]\ntype = \"file\"\npath = \"{}/forwarded.xml\"\nformat = \"raw\"\n",
-        output.display()
+    let subscription = subscription(
+        &tag,
+        &output,
+        "max_latency_seconds = 1\nread_existing_events = true\n",
+        "forwarded.xml",
     );
     let mut collector_env: Vec<(&str, &str)> = kdc
         .env()
