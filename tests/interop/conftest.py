@@ -252,6 +252,19 @@ def daemon():
 def sleeper():
     """A `sleep 300` child of the test: a process whose pid, owner and command line the test knows."""
     child = subprocess.Popen(["sleep", "300"])
+    # Returned once asleep: Popen returns when the exec is past its point of no return, before
+    # the kernel has set up the new argument area (cmdline can still read empty) and while the
+    # loader still grows the resident set.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with open(f"/proc/{child.pid}/stat", encoding="utf-8") as stat:
+                if stat.read().rsplit(") ", 1)[1].startswith("S"):
+                    break
+        except (OSError, IndexError):
+            pass
+        assert time.monotonic() < deadline, "sleep did not settle"
+        time.sleep(0.005)
     try:
         yield child
     finally:

@@ -47,6 +47,31 @@ def field(instance: ET.Element, name: str) -> str | None:
     return instance.findtext(f"{{{PROCESS_NS}}}{name}")
 
 
+def read_and_invoke(wsman: WSMan, pid: int) -> None:
+    """Enumerate with a WQL filter, Get by Handle and Invoke GetOwner for process `pid` through
+    pypsrp's WSMan, whatever its authentication: each value checked against /proc."""
+    import pwd
+
+    body = wsman.enumerate(WMI + "*", wql_enumerate(f"SELECT * FROM Win32_Process WHERE ProcessId = {pid}"))
+    found = instances(body)
+    assert len(found) == 1, ET.tostring(body)
+    assert field(found[0], "Handle") == str(pid)
+    assert field(found[0], "ParentProcessId") == str(os.getpid())
+    selectors = SelectorSet()
+    selectors.add_option("Handle", str(pid))
+    process = wsman.get(WMI + "Win32_Process", selector_set=selectors).find(f"{{{PROCESS_NS}}}Win32_Process")
+    assert process is not None
+    assert field(process, "ProcessId") == str(pid) and field(process, "Name") == "sleep"
+    uri = WMI + "Win32_Process"
+    response = wsman.invoke(uri + "/GetOwner", uri, ET.Element(f"{{{PROCESS_NS}}}GetOwner_INPUT"), selector_set=selectors)
+    output = response.find(f".//{{{PROCESS_NS}}}GetOwner_OUTPUT")
+    assert output is not None, ET.tostring(response)
+    assert output.findtext(f"{{{PROCESS_NS}}}ReturnValue") == "0"
+    with open(f"/proc/{pid}/status", encoding="utf-8") as status:
+        uid = next(int(line.split()[1]) for line in status if line.startswith("Uid:"))
+    assert output.findtext(f"{{{PROCESS_NS}}}User") == pwd.getpwuid(uid).pw_name
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_enumerate_win32_process_with_wql(daemon, sleeper, transport):
     pid = sleeper.pid

@@ -80,6 +80,21 @@ def daemon(realm):
         yield started
 
 
+@pytest.fixture(scope="module")
+def admin_daemon(realm):
+    """The test principal mapped to root (`kerberos.toml` `[PrincipalMap]`): an administrator,
+    whom the WMI descriptor lets read."""
+
+    def install_keytab_and_map(config_dir: Path) -> None:
+        target = config_dir / "krb5.keytab"
+        shutil.copyfile(realm["WSMAN_KRB5_KEYTAB"], target)
+        os.chmod(target, 0o600)
+        (config_dir / "kerberos.toml").write_text(f'[PrincipalMap]\n"{principal(realm)}" = "root"\n')
+
+    with running_daemon((), allow_unencrypted=False, prepare=install_keytab_and_map) as started:
+        yield started
+
+
 def mapped_user(realm) -> str:
     """The Linux user of the test principal, or a skip when shells cannot run as it."""
     user = realm["WSMAN_KRB5_USER"]
@@ -190,6 +205,21 @@ def test_pypsrp_runs_commands_as_the_mapped_user(realm, daemon, auth, transport,
         assert spy.calls >= 4, spy.calls
     # negotiate -> Kerberos: SPNEGO offering Kerberos goes to the Kerberos acceptor, not NTLM.
     assert "authenticated (Kerberos)" in daemon.log_tail(400)
+
+
+@pytest.mark.parametrize("auth", ["kerberos", "negotiate"])
+def test_pypsrp_sealed_reads_and_invokes_wmi(realm, admin_daemon, sleeper, auth, monkeypatch):
+    """pypsrp's WSMan with Kerberos over sealed HTTP: WQL Enumerate, Get and Invoke of Win32_Process."""
+    import pypsrp.encryption
+    from test_cim import read_and_invoke
+
+    if os.geteuid() != 0:
+        pytest.skip("not root: the principal is mapped to root")
+    spy = DecryptSpy(monkeypatch, pypsrp.encryption.WinRMEncryption, "unwrap_message")
+    with pypsrp_client(admin_daemon, realm, auth, "http") as client:
+        read_and_invoke(client.wsman, sleeper.pid)
+    assert spy.calls >= 3, spy.calls
+    assert "authenticated (Kerberos)" in admin_daemon.log_tail(400)
 
 
 def test_pypsrp_with_a_password_gets_its_own_ticket(realm, daemon):

@@ -37,6 +37,10 @@ def _run_as() -> str | None:
 
 
 NTLM_ACCOUNT = Account("interop-ntlm", NTLM_PASSWORD, _run_as(), ntlm=True)
+# An NTLM service account run as root: an administrator, whom the WMI descriptor lets read.
+NTLM_ADMIN_ACCOUNT = Account(
+    "interop-ntlm-admin", NTLM_PASSWORD, "root" if os.geteuid() == 0 else None, ntlm=True
+)
 # The same kind of service account without --ntlm: NTLM has no hash to check against.
 NO_NTLM_ACCOUNT = Account("interop-no-ntlm", "No-Ntlm-Pass-3!", None)
 
@@ -44,7 +48,7 @@ NO_NTLM_ACCOUNT = Account("interop-no-ntlm", "No-Ntlm-Pass-3!", None)
 @pytest.fixture(scope="module")
 def daemon():
     """AllowUnencrypted=false: over HTTP, NTLM traffic must be sealed."""
-    with running_daemon((NTLM_ACCOUNT, NO_NTLM_ACCOUNT), allow_unencrypted=False) as started:
+    with running_daemon((NTLM_ACCOUNT, NO_NTLM_ACCOUNT, NTLM_ADMIN_ACCOUNT), allow_unencrypted=False) as started:
         yield started
 
 
@@ -102,14 +106,16 @@ def pywinrm_protocol(daemon, transport: str = "http") -> Protocol:
     )
 
 
-def pypsrp_client(daemon, auth: str, transport: str = "http", password: str = NTLM_PASSWORD, **kw) -> Client:
+def pypsrp_client(
+    daemon, auth: str, transport: str = "http", password: str = NTLM_PASSWORD, user: str = NTLM_ACCOUNT.name, **kw
+) -> Client:
     return Client(
         "127.0.0.1",
         port=daemon.port(transport),
         ssl=transport == "https",
         auth=auth,
         encryption="always",
-        username=NTLM_ACCOUNT.name,
+        username=user,
         password=password,
         cert_validation=False,
         no_proxy=True,
@@ -239,6 +245,18 @@ def test_pypsrp_sealed_runs_commands(daemon, pypsrp_decrypts, auth):
         assert stdout.strip() == TEST_USER
     assert pypsrp_decrypts.calls >= 8, pypsrp_decrypts.calls
     assert "authenticated (NTLM)" in daemon.log_tail(200)
+
+
+@pytest.mark.parametrize("auth", ["ntlm", "negotiate"])
+def test_pypsrp_sealed_reads_and_invokes_wmi(daemon, sleeper, pypsrp_decrypts, auth):
+    """pypsrp's WSMan over sealed HTTP: WQL Enumerate, Get and Invoke of Win32_Process."""
+    from test_cim import read_and_invoke
+
+    if os.geteuid() != 0:
+        pytest.skip("not root: the administrator account runs as root")
+    with pypsrp_client(daemon, auth, user=NTLM_ADMIN_ACCOUNT.name) as client:
+        read_and_invoke(client.wsman, sleeper.pid)
+    assert pypsrp_decrypts.calls >= 3, pypsrp_decrypts.calls
 
 
 @pytest.mark.parametrize("auth", ["ntlm", "negotiate"])
