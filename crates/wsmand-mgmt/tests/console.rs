@@ -41,13 +41,13 @@ fn wsmand_cli(dir: &Path) -> Command {
 /// How a test's daemons are set up: a change to each config dir, and environment variables.
 type DaemonSetup<'a> = (&'a dyn Fn(&mut ConfigDir), &'a [(&'a str, &'a str)]);
 
-fn start_daemon(setup: DaemonSetup<'_>) -> (ConfigDir, Daemon, u16) {
+fn start_daemon(setup: DaemonSetup<'_>, run_as: &str) -> (ConfigDir, Daemon, u16) {
     let port = free_port();
     let mut config = ConfigDir::new();
     config.listener(ListenerSpec::http(port));
     (setup.0)(&mut config);
     config.write();
-    config.add_service_account();
+    config.add_account(SERVICE_ACCOUNT, SERVICE_PASSWORD, Some(run_as));
     let daemon = Daemon::start_with_env(&config, &[port], setup.1);
     (config, daemon, port)
 }
@@ -58,8 +58,22 @@ impl Service {
         Self::start_with(hosts, extra, (&|_| {}, &[]))
     }
 
+    /// The service with one host whose account runs as the PAM test user, for the terminal:
+    /// its login shell reads that user's stock profile, not root's, which on a build machine
+    /// may run tools (pyenv's rehash takes a lock file) that a test killing the shell early
+    /// leaves behind, hanging every later root login shell.
+    fn for_terminals(extra: &str) -> Self {
+        let user = std::env::var("WSMAN_TEST_PAM_USER").unwrap_or_else(|_| "wsmantest".into());
+        Self::start_as(1, extra, (&|_| {}, &[]), &user)
+    }
+
     /// The same, each daemon set up by `setup`.
     fn start_with(hosts: usize, extra: &str, setup: DaemonSetup<'_>) -> Self {
+        Self::start_as(hosts, extra, setup, "root")
+    }
+
+    /// The same, the hosts' account run as `run_as`.
+    fn start_as(hosts: usize, extra: &str, setup: DaemonSetup<'_>, run_as: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod");
@@ -84,7 +98,7 @@ impl Service {
             .expect("chmod");
         let mut daemons = Vec::new();
         for index in 0..hosts {
-            let (config, daemon, daemon_port) = start_daemon(setup);
+            let (config, daemon, daemon_port) = start_daemon(setup, run_as);
             toml.push_str(&format!(
                 "\n[[Host]]\nName = \"host{index}\"\nUrl = \"http://127.0.0.1:{daemon_port}/wsman\"\n\
                  Username = \"{SERVICE_ACCOUNT}\"\nPasswordFile = \"{}\"\nAllowUnencrypted = true\n",
@@ -1361,7 +1375,7 @@ mod terminal {
 #[test]
 fn the_terminal_runs_a_login_shell_on_a_pseudo_terminal() {
     use futures_util::SinkExt as _;
-    let service = Service::start(1, "");
+    let service = Service::for_terminals("");
     let marker = format!("sleep 7{}1", service.port);
     terminal::runtime().block_on(async {
         let (mut ws, session, csrf) = terminal::open(&service, "host0").await;
@@ -1407,7 +1421,7 @@ fn the_terminal_runs_a_login_shell_on_a_pseudo_terminal() {
 
 #[test]
 fn terminal_upgrades_without_session_origin_or_token_are_refused_and_audited() {
-    let service = Service::start(1, "");
+    let service = Service::for_terminals("");
     let (session, csrf) = service.manager_session();
     let origin = format!("https://127.0.0.1:{}", service.port);
     let good_query = format!("?csrf={csrf}");
@@ -1475,7 +1489,7 @@ fn terminal_upgrades_without_session_origin_or_token_are_refused_and_audited() {
 
 #[test]
 fn closing_the_socket_or_logging_out_ends_the_shell() {
-    let service = Service::start(1, "");
+    let service = Service::for_terminals("");
     let first = format!("sleep 7{}2", service.port);
     let second = format!("sleep 7{}3", service.port);
     terminal::runtime().block_on(async {
@@ -1536,7 +1550,7 @@ fn closing_the_socket_or_logging_out_ends_the_shell() {
 #[test]
 fn an_oversized_frame_closes_the_terminal_with_1009_and_a_log_line() {
     use futures_util::SinkExt as _;
-    let service = Service::start(1, "");
+    let service = Service::for_terminals("");
     terminal::runtime().block_on(async {
         let (mut ws, _, _) = terminal::open(&service, "host0").await;
         let frame = vec![b'x'; wsmand_mgmt::terminal_proto::MAX_INPUT_FRAME + 1];
@@ -1661,7 +1675,7 @@ fn bench_console_terminal() {
 #[test]
 fn an_idle_session_expiring_ends_its_terminal() {
     // The shortest idle timeout the settings allow; the terminal is opened and then left alone.
-    let service = Service::start(1, "SessionIdleMinutes = 1");
+    let service = Service::for_terminals("SessionIdleMinutes = 1");
     let marker = format!("sleep 7{}4", service.port);
     terminal::runtime().block_on(async {
         let (mut ws, session, _) = terminal::open(&service, "host0").await;
