@@ -64,7 +64,7 @@ TOML
 REQUIRED_PACKAGES=(libpam0g-dev pkg-config curl wrk python3-venv python3-dev gcc libc6-dev
     krb5-kdc krb5-admin-server krb5-user libkrb5-dev libclang-dev debootstrap iproute2
     systemd-journal-remote tzdata openipmi ipmitool wsl uuid-runtime dmidecode tmux vim
-    chromium nodejs)
+    chromium nodejs nftables)
 
 # Install the packages from $@ that are missing. Runs apt-get update once, only when something
 # is missing. Without root it prints the command to run instead and returns 1.

@@ -16,6 +16,7 @@ mod backend;
 mod commands;
 mod failure;
 mod fanout;
+mod firewall;
 mod help;
 mod prompt;
 mod quickconfig;

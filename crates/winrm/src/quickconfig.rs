@@ -11,6 +11,7 @@ use wsman_proto::envelope::{Selector, SelectorSet, SelectorValue};
 use crate::args::{QuickTransport, Switches};
 use crate::backend::{host_name, parse_xml};
 use crate::failure::Failure;
+use crate::firewall::{self, Inspection};
 
 const SERVICE_AUTH_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config/service/auth";
 const DEFAULT_DIR: &str = "/etc/wsmand";
@@ -21,6 +22,7 @@ enum Step {
     EnableListener,
     EnableBasic,
     StartService,
+    OpenFirewall(Inspection),
 }
 
 fn listener_selectors(t: Transport) -> SelectorSet {
@@ -103,6 +105,41 @@ pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), F
     if manage_unit && !running {
         steps.push(Step::StartService);
     }
+    // The port the listener has, or will have once created.
+    let port = store
+        .config()
+        .listeners
+        .iter()
+        .find(|l| l.address == ListenerAddress::Any && l.transport == transport)
+        .map_or_else(
+            || {
+                store
+                    .config()
+                    .service
+                    .default_ports
+                    .for_transport(transport)
+            },
+            |l| l.port,
+        );
+    let firewall_note = if s.skip_firewall {
+        format!("The host firewall was not changed (-skipFirewall): TCP port {port} may still be closed.")
+    } else {
+        match firewall::inspect(port) {
+            Inspection::NoFirewall => format!(
+                "No active host firewall (firewalld, ufw or nftables) was found: TCP port {port} needs no exception."
+            ),
+            Inspection::AlreadyOpen { firewall } => {
+                format!("The WinRM firewall exception is already enabled: {firewall} accepts TCP port {port}.")
+            }
+            Inspection::Unknown { reason } => format!(
+                "Warning: the host firewall could not be read ({reason}); make sure TCP port {port} is open."
+            ),
+            needed => {
+                steps.push(Step::OpenFirewall(needed));
+                String::new()
+            }
+        }
+    };
 
     if running {
         let _ = writeln!(out, "WinRM service is already running on this machine.");
@@ -112,6 +149,7 @@ pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), F
             out,
             "WinRM is already set up for remote management on this computer."
         );
+        let _ = writeln!(out, "{firewall_note}");
         footer(dir, transport, &store, manage_unit, out);
         return Ok(());
     }
@@ -126,6 +164,7 @@ pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), F
             Step::EnableListener => writeln!(out, "Enable the WinRM listener on {t}://*."),
             Step::EnableBasic => writeln!(out, "Enable Basic authentication (Service/Auth/Basic), the authentication scheme wsmand offers."),
             Step::StartService => writeln!(out, "Enable and start the WinRM service (systemctl enable --now {UNIT})."),
+            Step::OpenFirewall(_) => writeln!(out, "Enable the WinRM firewall exception: accept TCP port {port} in the host firewall."),
         };
     }
     let _ = writeln!(out);
@@ -195,11 +234,17 @@ pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), F
                 }
                 done.push(format!("Enabled and started the WinRM service ({UNIT})."));
             }
+            Step::OpenFirewall(inspection) => {
+                done.push(firewall::open(inspection, port).map_err(Failure::operation)?);
+            }
         }
     }
     let _ = writeln!(out, "WinRM has been updated for remote management.\n");
     for d in done {
         let _ = writeln!(out, "{d}");
+    }
+    if !firewall_note.is_empty() {
+        let _ = writeln!(out, "{firewall_note}");
     }
     footer(dir, transport, &store, manage_unit, out);
     Ok(())

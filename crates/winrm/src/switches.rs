@@ -41,6 +41,8 @@ pub(crate) struct Switches {
     pub(crate) format: Format,
     pub(crate) quiet: bool,
     pub(crate) force: bool,
+    /// quickconfig: leave the host firewall alone (`-skipFirewall`).
+    pub(crate) skip_firewall: bool,
     pub(crate) transport: QuickTransport,
     pub(crate) file: Option<PathBuf>,
     pub(crate) filter: Option<String>,
@@ -94,6 +96,12 @@ fn quiet(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), Switch
 fn force(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
     no_value(name, value)?;
     s.force = true;
+    Ok(())
+}
+
+fn skip_firewall(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    no_value(name, value)?;
+    s.skip_firewall = true;
     Ok(())
 }
 
@@ -377,6 +385,14 @@ takes KEY=VALUE+KEY2=VALUE2."#,
         synopsis: r#"-force"#,
         doc: r#"quickconfig: do not ask, same as -q."#,
         apply: force,
+    },
+    Switch {
+        names: &["skipfirewall"],
+        synopsis: r#"-skipFirewall"#,
+        doc: r#"quickconfig: do not open the listener's port in the host firewall (by
+default it is opened in firewalld, ufw or nftables, whichever is active). wsmand's
+own switch: Windows' winrm always creates its firewall exception."#,
+        apply: skip_firewall,
     },
     Switch {
         names: &["config-dir", "configdir"],

@@ -275,7 +275,7 @@ fn listener_create_get_enumerate_delete() {
 #[test]
 fn quickconfig_is_idempotent_and_reports_changes() {
     let d = tmp();
-    let first = ok(d.path(), &["quickconfig", "-q"]);
+    let first = ok(d.path(), &["quickconfig", "-q", "-skipFirewall"]);
     assert!(
         first.contains("WinRM has been updated for remote management."),
         "{first}"
@@ -283,7 +283,7 @@ fn quickconfig_is_idempotent_and_reports_changes() {
     assert!(first.contains("Created a WinRM listener on HTTP://* to accept WS-Man requests to any IP on this machine."), "{first}");
     assert!(first.contains("Basic"), "{first}");
     assert!(first.contains("wsmand --config-dir"), "{first}");
-    let second = ok(d.path(), &["qc", "-q"]);
+    let second = ok(d.path(), &["qc", "-q", "-skipfirewall"]);
     assert!(
         second.contains("WinRM is already set up for remote management on this computer."),
         "{second}"
@@ -294,10 +294,123 @@ fn quickconfig_is_idempotent_and_reports_changes() {
     assert!(listeners.contains("Port = 5985\n"), "{listeners}");
 }
 
+/// The host firewall, real nftables in a network namespace of its own (`unshare --net`: the
+/// machine's own ruleset is never touched): an inet filter table whose input policy is drop
+/// gets one accept rule for the listener's port, a connection to it then gets through where
+/// it was dropped before, a second run adds nothing, HTTPS opens 5986, and -skipFirewall
+/// leaves the ruleset alone. Skipped without root, `nft` or `unshare`.
+#[test]
+fn quickconfig_opens_the_listener_port_in_nftables() {
+    let usable = Command::new("unshare")
+        .args(["--net", "nft", "list", "ruleset"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !usable {
+        eprintln!("skipped: needs root, nftables (nft) and unshare --net");
+        return;
+    }
+    // firewalld (over D-Bus) and ufw (its files under /etc) are the machine's, namespace or
+    // not: quickconfig would pick them first.
+    for manager in ["firewall-cmd", "ufw"] {
+        if Command::new(manager).arg("--version").output().is_ok() {
+            eprintln!("skipped: {manager} is installed; its rules are not the namespace's");
+            return;
+        }
+    }
+    let d = tmp();
+    let skipped = tmp();
+    let work = tmp();
+    let script = r#"
+set -eu
+ip link set lo up
+nft -f - <<'RULES'
+table inet filter {
+    chain input {
+        type filter hook input priority 0; policy drop;
+        ct state established,related accept
+    }
+}
+RULES
+probe() {
+    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1.5); print("open")' "$1" 2>/dev/null || echo dropped
+}
+python3 -m http.server --bind 127.0.0.1 5985 >/dev/null 2>&1 &
+server=$!
+for _ in $(seq 100); do ss -ltn | grep -q '127.0.0.1:5985 ' && break; sleep 0.1; done
+probe 5985 > "$WORK/before"
+"$WINRM" qc -q -skipFirewall --config-dir "$SKIPPED" > "$WORK/skipped"
+nft list chain inet filter input > "$WORK/after-skip"
+"$WINRM" qc -q --config-dir "$DIR" > "$WORK/first"
+probe 5985 > "$WORK/after"
+"$WINRM" qc -q --config-dir "$DIR" > "$WORK/second"
+"$WINRM" qc -q -transport:https -force --config-dir "$DIR" > "$WORK/https"
+nft list chain inet filter input > "$WORK/chain"
+kill $server
+"#;
+    let o = Command::new("unshare")
+        .args(["--net", "sh", "-c", script])
+        .env("WINRM", BIN)
+        .env("DIR", d.path())
+        .env("SKIPPED", skipped.path())
+        .env("WORK", work.path())
+        .env_remove("WSMAND_CONFIG_DIR")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        o.status.success(),
+        "stdout: {}\nstderr: {}",
+        out(&o),
+        err(&o)
+    );
+    let read = |name: &str| {
+        std::fs::read_to_string(work.path().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let rules = |listing: &str, port: u16| {
+        listing
+            .lines()
+            .filter(|l| l.contains(&format!("tcp dport {port} accept")))
+            .count()
+    };
+    assert_eq!(read("before").trim(), "dropped");
+    assert!(
+        read("skipped").contains("-skipFirewall"),
+        "{}",
+        read("skipped")
+    );
+    assert_eq!(
+        rules(&read("after-skip"), 5985),
+        0,
+        "{}",
+        read("after-skip")
+    );
+    let first = read("first");
+    assert!(
+        first.contains("Enable the WinRM firewall exception")
+            && first.contains("nftables accepts TCP port 5985 in inet filter input"),
+        "{first}"
+    );
+    assert_eq!(read("after").trim(), "open");
+    let second = read("second");
+    assert!(
+        second.contains("already enabled: nftables accepts TCP port 5985"),
+        "{second}"
+    );
+    let chain = read("chain");
+    assert_eq!(
+        (rules(&chain, 5985), rules(&chain, 5986)),
+        (1, 1),
+        "{chain}"
+    );
+    assert!(chain.contains("policy drop"), "{chain}");
+}
+
 #[test]
 fn quickconfig_https_generates_a_certificate() {
     let d = tmp();
-    let text = ok(d.path(), &["qc", "-transport:https", "-force"]);
+    let text = ok(
+        d.path(),
+        &["qc", "-transport:https", "-force", "-skipFirewall"],
+    );
     assert!(
         text.contains("Created a WinRM listener on HTTPS://*"),
         "{text}"
@@ -323,11 +436,11 @@ fn quickconfig_https_generates_a_certificate() {
 #[test]
 fn quickconfig_asks_first() {
     let d = tmp();
-    let o = run_in(d.path(), &["qc"], "n\n");
+    let o = run_in(d.path(), &["qc", "-skipFirewall"], "n\n");
     assert_eq!(code(&o), 1);
     assert!(out(&o).contains("Make these changes [y/n]?"));
     assert!(!d.path().join("config.toml").exists());
-    let o = run_in(d.path(), &["qc"], "y\n");
+    let o = run_in(d.path(), &["qc", "-skipFirewall"], "y\n");
     assert_eq!(code(&o), 0, "{}", err(&o));
     assert!(d.path().join("config.toml").exists());
 }

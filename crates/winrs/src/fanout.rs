@@ -1,14 +1,19 @@
 //! winrs on several hosts (`-r:` a list, `@FILE` or a group): the command on every host
 //! through the client library's fan-out, each host's result written when it is done (lines
 //! prefixed with the host, or one JSON object per host), a progress line while waiting when
-//! stderr is a terminal, a summary line, and the exit code of the whole run.
+//! stderr is a terminal, a summary line, and the exit code of the whole run. stdin, when it
+//! is not a terminal, is read once (at most [`MAX_FAN_OUT_STDIN`] bytes) and every host's
+//! command gets all of it.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
+use tokio::io::AsyncReadExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::time::Instant;
-use wsman_client::fanout::{self, FanOutOptions, HostOutput, HostResult, Progress, Target};
+use wsman_client::fanout::{
+    self, FanOutOptions, HostOutput, HostResult, Progress, Target, MAX_FAN_OUT_STDIN,
+};
 use wsman_client::{ClientError, ClientOptions};
 
 use crate::args::Invocation;
@@ -35,9 +40,33 @@ fn targets(
         .collect()
 }
 
-fn fan_out_options(inv: &Invocation) -> FanOutOptions {
+/// stdin for every host: nothing when it is a terminal (there is no end to wait for: each
+/// command gets end of input, as before), else all of it, read once. More than
+/// [`MAX_FAN_OUT_STDIN`] bytes is a local error before any host is contacted: it is held in
+/// memory whole, and cutting it would give every host a silently different input.
+async fn read_stdin_once() -> Result<Vec<u8>, Failure> {
+    if std::io::stdin().is_terminal() {
+        return Ok(Vec::new());
+    }
+    let limit = u64::try_from(MAX_FAN_OUT_STDIN).unwrap_or(u64::MAX);
+    let mut data = Vec::new();
+    tokio::io::stdin()
+        .take(limit + 1)
+        .read_to_end(&mut data)
+        .await
+        .map_err(|e| Failure::local(format!("cannot read stdin: {e}")))?;
+    if data.len() > MAX_FAN_OUT_STDIN {
+        return Err(Failure::local(format!(
+            "stdin is larger than {MAX_FAN_OUT_STDIN} bytes, the most sent to several hosts"
+        )));
+    }
+    Ok(data)
+}
+
+fn fan_out_options(inv: &Invocation, stdin: Vec<u8>) -> FanOutOptions {
     let s = &inv.fan_out;
     let mut o = FanOutOptions::default();
+    o.stdin = stdin.into();
     if let Some(n) = s.parallel {
         o.parallel = n;
     }
@@ -112,6 +141,7 @@ pub(crate) async fn run(
     options: ClientOptions,
 ) -> Result<u8, Failure> {
     let targets = targets(inv, hosts, &options)?;
+    let stdin = read_stdin_once().await?;
     let form = inv.fan_out.output.unwrap_or_default();
     let mut interrupt = signal(SignalKind::interrupt())
         .map_err(|e| Failure::local(format!("cannot handle signals: {e}")))?;
@@ -123,7 +153,7 @@ pub(crate) async fn run(
         &inv.arguments,
         &shell_options(&inv.shell),
         &command_options(&inv.shell),
-        &fan_out_options(inv),
+        &fan_out_options(inv, stdin),
     );
     let mut progress = ProgressLine {
         shown: false,

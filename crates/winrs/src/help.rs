@@ -40,8 +40,11 @@ const CLIENT_SETTINGS: &str = r#"    Like Windows, winrs obeys this machine's Wi
     AllowUnencrypted  Must be true for -unencrypted (default false).
 "#;
 const MANY_HOSTS: &str = r#"    When -r: names several hosts, COMMAND runs on each in a shell of its own, at
-    most -parallel: hosts at once, with the same switches and credentials; stdin is
-    not forwarded (each command gets end of input). Each host's result is written
+    most -parallel: hosts at once, with the same switches and credentials. When
+    stdin is not a terminal it is read to its end first (at most 16 MiB, else winrs
+    fails with 254 before contacting any host) and every command gets all of it,
+    then end of input; from a terminal each command gets end of input at once (use
+    </dev/null in scripts whose stdin stays open). Each host's result is written
     when it is done, in the order they finish (see -output:), a host that failed
     with "HOST: error: ..." and a non-zero exit code with "HOST: exit code N" on
     stderr, and at the end one summary line on stderr. On a terminal, stderr shows

@@ -93,7 +93,15 @@ pub struct FanOutOptions {
     /// Output kept per host and stream by [`run_command`]; more is dropped and the result
     /// marked truncated, so a chatty host cannot exhaust this process's memory.
     pub max_output_bytes: usize,
+    /// What [`run_command`] gives every host's command on stdin, the same bytes to each
+    /// (then end of input); empty: end of input at once. Shared, not copied per host: the
+    /// caller bounds it (winrs reads at most [`MAX_FAN_OUT_STDIN`] bytes).
+    pub stdin: Arc<[u8]>,
 }
+
+/// The most stdin `winrs` reads for a fan-out: it is held in memory whole (every host gets
+/// all of it, each as fast as its command reads), so it is bounded; 16 MiB.
+pub const MAX_FAN_OUT_STDIN: usize = 16 * 1024 * 1024;
 
 impl Default for FanOutOptions {
     fn default() -> Self {
@@ -102,6 +110,7 @@ impl Default for FanOutOptions {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             host_timeout: None,
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+            stdin: Arc::from(Vec::new()),
         }
     }
 }
@@ -270,8 +279,10 @@ pub struct HostOutput {
     pub truncated: bool,
 }
 
-/// Run `command arguments` on every target, each in a shell of its own with empty stdin, as
-/// [`crate::shell::run_command`] does for one host. A host whose deadline passes while its
+/// Run `command arguments` on every target, each in a shell of its own with
+/// [`FanOutOptions::stdin`] on its stdin (sent while its output is read, so a command that
+/// echoes its input never stalls on a full pipe), as [`crate::shell::run_command`] does for
+/// one host. A host whose deadline passes while its
 /// command runs gets the command terminated and the shell deleted (within a short grace),
 /// and a [`ClientError::Timeout`] result.
 pub fn run_command(
@@ -289,6 +300,7 @@ pub fn run_command(
         command_options: command_options.clone(),
         max_output_bytes: options.max_output_bytes,
         host_timeout: options.host_timeout,
+        stdin: options.stdin.clone(),
     });
     fan_out(targets, options, move |client, deadline| {
         let job = job.clone();
@@ -303,6 +315,7 @@ struct CommandJob {
     command_options: CommandOptions,
     max_output_bytes: usize,
     host_timeout: Option<Duration>,
+    stdin: Arc<[u8]>,
 }
 
 /// `future` within `deadline` (none: unbounded); `None` when the deadline passed.
@@ -335,9 +348,16 @@ impl CommandJob {
         let command = shell
             .run(&self.command, &self.arguments, &self.command_options)
             .await?;
+        let mut reader = command.output()?;
+        let input = async {
+            // A command that ends before reading all of its input makes the rest of the Send
+            // fail (as a pipe's EPIPE): not an error of the host. Any other failure closes the
+            // input, so that the command sees end of input instead of waiting for the rest.
+            if command.send(&self.stdin, true).await.is_err() {
+                let _ = command.send(&[], true).await;
+            }
+        };
         let collected = async {
-            let mut reader = command.output()?;
-            command.send(&[], true).await?;
             let mut out = HostOutput::default();
             while let Some(event) = reader.next().await? {
                 match event {
@@ -358,7 +378,27 @@ impl CommandJob {
         };
         // When the deadline passes this is dropped and deleting the shell ends the command;
         // otherwise it is terminated here, as Windows clients end every command.
-        let out = collected.await;
+        let out = if self.stdin.is_empty() {
+            // End of input before the first Receive: one connection does everything (a
+            // Send beside the Receive's long poll would open a second one, and authenticate
+            // again).
+            match command.send(&[], true).await {
+                Ok(()) => collected.await,
+                Err(e) => Err(e),
+            }
+        } else {
+            // Once the output is complete the command is done: input not yet taken is
+            // abandoned.
+            let mut input = std::pin::pin!(input);
+            let mut collected = std::pin::pin!(collected);
+            let mut input_done = false;
+            loop {
+                tokio::select! {
+                    () = &mut input, if !input_done => input_done = true,
+                    out = &mut collected => break out,
+                }
+            }
+        };
         let _ = tokio::time::timeout(CLEANUP_GRACE, command.signal(Signal::Terminate)).await;
         out
     }

@@ -139,3 +139,56 @@ async fn output_is_bounded_per_host_and_any_operation_fans_out() {
     }
     assert_eq!(names, vec!["IdentifyResponse", "IdentifyResponse"]);
 }
+
+/// The same stdin reaches every host whole: `cat` on three daemons gives back each byte, in
+/// order, more than one Send chunk and more than a pipe's buffer of it; `wc -c` counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_host_gets_the_same_stdin() {
+    let fleet = Fixture::fleet(3);
+    let targets: Vec<Target> = fleet.iter().map(|f| target(&f.url())).collect();
+    // Lines numbered by this test, about 300 KB: five Send chunks.
+    let input: Vec<u8> = (0..20_000)
+        .flat_map(|n| format!("line {n:05} of the input\n").into_bytes())
+        .collect();
+    let mut o = FanOutOptions::default();
+    o.stdin = input.clone().into();
+    for (command, expected) in [
+        ("cat", input.clone()),
+        ("wc -c", format!("{}\n", input.len()).into_bytes()),
+    ] {
+        let mut results = fanout::run_command(
+            targets.clone(),
+            command,
+            &[],
+            &ShellOptions::default(),
+            &CommandOptions::default(),
+            &o,
+        );
+        let mut seen = 0;
+        while let Some(host) = results.next().await {
+            let out = host.outcome.unwrap();
+            assert_eq!(out.exit_code, 0, "{command} on {}", host.name);
+            assert!(
+                out.stdout == expected,
+                "{command} on {}: {} bytes back, {} expected",
+                host.name,
+                out.stdout.len(),
+                expected.len()
+            );
+            seen += 1;
+        }
+        assert_eq!(seen, 3);
+    }
+    // A command that reads none of it still ends normally.
+    let mut results = fanout::run_command(
+        targets,
+        "exit 6",
+        &[],
+        &ShellOptions::default(),
+        &CommandOptions::default(),
+        &o,
+    );
+    while let Some(host) = results.next().await {
+        assert_eq!(host.outcome.unwrap().exit_code, 6);
+    }
+}

@@ -6,9 +6,13 @@ use std::time::{Duration, Instant};
 use tokio::task::AbortHandle;
 use tokio::time::timeout_at;
 
+use std::net::IpAddr;
+use std::os::fd::AsFd;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::net::unix::pipe;
+
+use wsman_os::login_record::LoginRecord;
 use wsman_os::process::{
     exit_code, kill_sessions, signal_process_group, Child, PreparedCommand, ProcessSignal,
     SpawnRequest,
@@ -21,6 +25,15 @@ use crate::terminal::{MasterIo, TerminalControl, END_OF_INPUT};
 use crate::types::{
     CommandInfo, CommandState, ReceiveOutcome, ReceiveOutput, ReceiveRequest, SendOutcome,
 };
+
+/// Who a command's terminal is a login seat of (utmp/wtmp), used when it runs on one.
+#[derive(Debug, Clone)]
+pub(crate) struct Seat {
+    /// The Linux account the command runs as.
+    pub(crate) user: String,
+    /// Where the client connected from.
+    pub(crate) client_ip: Option<IpAddr>,
+}
 
 /// Scans of `/proc` when killing a session.
 const KILL_ROUNDS: u32 = 200;
@@ -89,6 +102,7 @@ impl Command {
     /// Spawns the process and its pump and wait tasks. `on_finished` runs
     /// when it is over (it releases the operation slot and writes the audit
     /// record).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
         id: String,
         command_line: String,
@@ -97,6 +111,7 @@ impl Command {
         buffers: Buffers,
         drain_grace: Duration,
         on_finished: OnFinished,
+        seat: Seat,
     ) -> Result<Arc<Self>, ShellError> {
         let mut child = PreparedCommand::new(request)?.spawn()?;
         if let Some(master) = child.terminal.take() {
@@ -105,6 +120,7 @@ impl Command {
                 command_line,
                 child,
                 master,
+                seat,
                 declared_streams,
                 buffers,
                 drain_grace,
@@ -197,6 +213,7 @@ impl Command {
         command_line: String,
         child: Child,
         master: std::os::fd::OwnedFd,
+        seat: Seat,
         declared_streams: [bool; 2],
         buffers: Buffers,
         drain_grace: Duration,
@@ -204,6 +221,16 @@ impl Command {
     ) -> Result<Arc<Self>, ShellError> {
         let started = Instant::now();
         let pid = child.id();
+        // The terminal is a login seat while the command runs (utmp/wtmp); the record lives
+        // in the waiter, so the logout is written when the command is over, or when the
+        // waiter is dropped (Signal terminate, shell deleted).
+        let login = match LoginRecord::open(master.as_fd(), &seat.user, pid, seat.client_ip) {
+            Ok(record) => Some(record),
+            Err(error) => {
+                tracing::warn!(%error, "no utmp record for the command's terminal");
+                None
+            }
+        };
         let registered = (|| {
             let writer = MasterIo::new(master.try_clone()?)?;
             let control = TerminalControl::new(master.try_clone()?);
@@ -244,6 +271,7 @@ impl Command {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .take();
+            drop(login);
             on_finished(code, started.elapsed(), waiter_output.bytes_out());
         });
         let tasks = Tasks {

@@ -19,7 +19,7 @@ use housekeeping::{claim_cgroups, reap};
 pub use launch::Launched;
 
 use crate::audit;
-use crate::command::{Buffers, Command};
+use crate::command::{Buffers, Command, Seat};
 use crate::error::ShellError;
 use crate::ids::{canonical_id, new_id};
 use crate::output::STREAM_NAMES;
@@ -481,6 +481,10 @@ impl ShellManager {
             },
             limits.exit_drain_grace,
             on_finished,
+            Seat {
+                user: shell.owner.run_as.name.clone(),
+                client_ip: shell.owner.client_ip,
+            },
         );
         let command = match started {
             Ok(command) => command,

@@ -286,3 +286,137 @@ async fn bad_terminal_options_and_resizes_are_refused() {
         .await
         .unwrap();
 }
+
+/// `who`'s lines naming `line` (`pts/N`).
+fn who_lists(line: &str) -> Vec<String> {
+    let out = std::process::Command::new("who").output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some(line))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// util-linux `utmpdump` of the wtmp file: one line per record.
+fn wtmp_records() -> Vec<String> {
+    let out = std::process::Command::new("utmpdump")
+        .arg("/var/log/wtmp")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The fields of a utmpdump line, trimmed: `[7] [pid] [id] [user] [line] [host] ...`.
+fn fields(record: &str) -> Vec<String> {
+    record
+        .split("] [")
+        .map(|f| f.trim_matches(['[', ']', ' ']).to_owned())
+        .collect()
+}
+
+/// A command on a terminal is a login seat while it runs: `who` lists its terminal (found from
+/// the process's own stdin link) under the user's name, wtmp gets a login record (type 7,
+/// USER_PROCESS) and, once the shell is deleted, a logout record (type 8, DEAD_PROCESS) of
+/// the same process and line, and `who` no longer lists it. A command on pipes writes none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_is_a_login_seat_in_utmp_and_wtmp() {
+    let _guard = USER_LOCK.lock().await;
+    if !wsman_os::process::daemon_is_root() {
+        eprintln!("skipped: utmp and wtmp are written by root only");
+        return;
+    }
+    let usable = std::process::Command::new("utmpdump")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !usable || !std::path::Path::new("/var/log/wtmp").exists() {
+        eprintln!("skipped: needs util-linux utmpdump and /var/log/wtmp");
+        return;
+    }
+    // A container without systemd may have no utmp file, and glibc does not create one:
+    // make it empty, as systemd-tmpfiles does at boot (`f /run/utmp 0664 root utmp`).
+    if !std::path::Path::new("/run/utmp").exists() {
+        std::fs::File::create("/run/utmp").unwrap();
+    }
+    let (owner, user) = user_or_root("a_terminal_is_a_login_seat_in_utmp_and_wtmp");
+    let manager = manager(limits());
+    let name = &owner.user_name;
+
+    // Pipes first: no record names the command's process (other logins on this machine
+    // may write wtmp meanwhile).
+    let before = wtmp_records().len();
+    let (out, _, code) = run_in(&manager, &owner, options(), "echo $$").await;
+    assert_eq!(code, 0);
+    let pipes_pid = out.trim().to_owned();
+    let written: Vec<String> = wtmp_records()[before..]
+        .iter()
+        .filter(|r| fields(r).get(1) == Some(&pipes_pid))
+        .cloned()
+        .collect();
+    assert!(written.is_empty(), "a pipes-only command wrote {written:?}");
+
+    let shell = manager
+        .create_shell(owner.clone(), terminal_options(24, 80))
+        .await
+        .unwrap();
+    manager
+        .run_command(name, &shell.shell_id, line("exec sleep 30.25"))
+        .await
+        .unwrap();
+    let mut sleeper = None;
+    wait_until("the sleep on the terminal", || {
+        sleeper = wsman_os::process::all_processes()
+            .into_iter()
+            .map(|stat| stat.pid)
+            .find(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| c == b"sleep\x0030.25\x00")
+            });
+        sleeper.is_some()
+    })
+    .await;
+    let pid = sleeper.unwrap();
+    let terminal = std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
+    let pts = terminal
+        .to_string_lossy()
+        .strip_prefix("/dev/")
+        .unwrap()
+        .to_owned();
+    assert!(pts.starts_with("pts/"), "{pts}");
+    wait_until("who lists the terminal", || !who_lists(&pts).is_empty()).await;
+    let listed = who_lists(&pts);
+    assert_eq!(
+        listed[0].split_whitespace().next(),
+        Some(user.name.as_str()),
+        "{listed:?}"
+    );
+
+    manager.delete_shell(name, &shell.shell_id).await.unwrap();
+    wait_until("who no longer lists the terminal", || {
+        who_lists(&pts).is_empty()
+    })
+    .await;
+    let records: Vec<Vec<String>> = wtmp_records()[before..]
+        .iter()
+        .map(|r| fields(r))
+        .filter(|f| f.get(4) == Some(&pts))
+        .collect();
+    let kinds: Vec<(&str, &str)> = records
+        .iter()
+        .map(|f| (f[0].as_str(), f[3].as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![("7", user.name.as_str()), ("8", "")],
+        "{records:?}"
+    );
+    // The shell ran `exec sleep`: the process of the records is the sleep.
+    assert!(
+        records.iter().all(|f| f[1] == pid.to_string()),
+        "{records:?} (pid {pid})"
+    );
+    assert_no_user_processes(&user).await;
+}

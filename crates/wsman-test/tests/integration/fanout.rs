@@ -366,3 +366,54 @@ fn winrm_reads_from_many_hosts_each_answer_under_its_host() {
     ));
     assert_eq!(done.code(), 2, "set takes one host\n{}", done.describe());
 }
+
+/// stdin read once and given to every host: `cat` on three daemons gives back all of it (more
+/// than one Send chunk), each under its own host's name; more than the documented 16 MiB is
+/// refused (254) before any host runs anything.
+#[test]
+fn stdin_goes_to_every_host() {
+    let hosts = Hosts::new(3);
+    let three: Vec<String> = hosts.fleet.iter().map(Fixture::url).collect();
+    let input: String = (0..12_000)
+        .map(|n| format!("input line {n:05}\n"))
+        .collect();
+    let mut command = hosts.winrs(&three.join(","), &["-output:json", "cat"]);
+    let done = process::run(&mut command, Some(&input), DEADLINE);
+    assert_eq!(done.code(), 0, "{}", done.describe());
+    let mut answered = Vec::new();
+    for line in done.stdout.clone().lines() {
+        let object: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(object["exit_code"], 0, "{line}");
+        let stdout = object["stdout"].as_str().unwrap();
+        assert!(
+            stdout == input,
+            "{} bytes back of {}",
+            stdout.len(),
+            input.len()
+        );
+        answered.push(object["host"].as_str().unwrap().to_owned());
+    }
+    answered.sort();
+    let mut expected = three.clone();
+    expected.sort();
+    assert_eq!(answered, expected);
+
+    // One byte over the limit: a local error, and no shell was opened anywhere (the marker
+    // would be in the daemons' process lists).
+    let too_much = "x".repeat(16 * 1024 * 1024 + 1);
+    let mut command = hosts.winrs(&three.join(","), &["sleep 61.5"]);
+    let done = process::run(&mut command, Some(&too_much), DEADLINE);
+    assert_eq!(done.code(), 254, "{}", done.describe());
+    assert!(
+        done.stderr.clone().contains("larger than 16777216 bytes"),
+        "{}",
+        done.describe()
+    );
+    let started = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .filter(|cmdline| cmdline.windows(10).any(|w| w == b"sleep 61.5"))
+        .count();
+    assert_eq!(started, 0);
+}
