@@ -5,15 +5,12 @@
 //! takes the change on SIGHUP (`systemctl reload wsmand`).
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::{bail, Context};
 use wsman_collector::bookmarks::BookmarkStore;
 use wsman_collector::subscriptions::{self, Subscription};
 use wsman_events::Timestamp;
-
-/// A forwarder that sent an event within this long is active.
-const ACTIVE: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum WecCommand {
@@ -113,7 +110,7 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
                 "CLIENT", "LAST EVENT", "LAST HEARTBEAT"
             );
             for client in store.clients(&s.name)? {
-                let state = client_state(&client, s.heartbeat, now);
+                let state = client.liveness(s.heartbeat, now).as_str();
                 let show =
                     |t: Option<Timestamp>| t.map_or("-".to_owned(), Timestamp::to_system_time);
                 println!(
@@ -136,24 +133,4 @@ fn open_store(database: &Path) -> anyhow::Result<BookmarkStore> {
         );
     }
     BookmarkStore::open(database).with_context(|| format!("cannot open {}", database.display()))
-}
-
-/// Active, alive or dead, as `Clients` explains.
-pub(crate) fn client_state(
-    client: &wsman_collector::bookmarks::ClientState,
-    heartbeat: Duration,
-    now: Timestamp,
-) -> &'static str {
-    let within = |t: Option<Timestamp>, d: Duration| {
-        t.is_some_and(|t| now.saturating_duration_since(t) <= d)
-    };
-    if within(client.last_event, ACTIVE) {
-        "active"
-    } else if within(client.last_heartbeat, heartbeat * 2)
-        || within(client.last_event, heartbeat * 2)
-    {
-        "alive"
-    } else {
-        "dead"
-    }
 }
