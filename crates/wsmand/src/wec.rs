@@ -4,7 +4,9 @@
 //! not needed); `enable` and `disable` rewrite the subscription's file, and a running daemon
 //! takes the change on SIGHUP (`systemctl reload wsmand`).
 
-use std::path::Path;
+mod doctor;
+
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{bail, Context};
@@ -30,10 +32,50 @@ pub(crate) enum WecCommand {
     /// event in the last 15 minutes; alive: a heartbeat (or event) within the subscription's
     /// heartbeat interval (twice it, to allow for a late one); dead: neither.
     Clients { name: String },
+    /// Check a Kerberos collector setup end to end and say what is wrong: the host name
+    /// forwarders use (DNS forward and reverse), the keytab's HTTP/<host> (and WSMAN/<host>)
+    /// with usable enctypes, a ticket from the KDC accepted with the keytab's key (a stale
+    /// kvno fails here), the clock against the KDC's, Kerberos allowed, a listener, an
+    /// enabled subscription, writable outputs. Exit status 0 only when every check passes.
+    Doctor {
+        /// The host name forwarders use for the collector (the one in their Group Policy
+        /// Server= value); default: a listener's Hostname, else this machine's host name.
+        #[arg(long)]
+        host: Option<String>,
+        /// The keytab to check (default: DIR/krb5.keytab, the daemon's).
+        #[arg(long)]
+        keytab: Option<PathBuf>,
+        /// Also check WSMAN/<host> (for clients that ask for the WSMAN service class).
+        #[arg(long)]
+        wsman: bool,
+    },
 }
 
 /// Run `wsmand wec COMMAND` against DIR and the bookmark database.
 pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> anyhow::Result<()> {
+    if let WecCommand::Doctor {
+        host,
+        keytab,
+        wsman,
+    } = command
+    {
+        let report = doctor::run(
+            &doctor::DoctorOptions {
+                host,
+                keytab,
+                wsman,
+            },
+            config_dir,
+            database,
+        );
+        report.print();
+        let failures = report.failures();
+        if failures > 0 {
+            bail!("{failures} check(s) failed");
+        }
+        println!("the collector's Kerberos setup is sound");
+        return Ok(());
+    }
     let set = subscriptions::load_dir(&config_dir.join("subscriptions"));
     let find = |name: &str| -> anyhow::Result<&Subscription> {
         set.by_name(name).with_context(|| {
@@ -101,6 +143,7 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
             subscriptions::set_enabled(&find(&name)?.file, false)?;
             println!("{name}: disabled (reload the daemon to apply)");
         }
+        WecCommand::Doctor { .. } => {}
         WecCommand::Clients { name } => {
             let s = find(&name)?;
             let store = open_store(database)?;
