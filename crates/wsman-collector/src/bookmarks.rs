@@ -24,6 +24,53 @@ pub struct ClientState {
     pub last_heartbeat: Option<Timestamp>,
 }
 
+/// A forwarder that sent an event within this long is active.
+pub const ACTIVE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// How a forwarder is doing, as `wecutil` and OpenWEC's CLI classify it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Liveness {
+    /// An event within [`ACTIVE`].
+    Active,
+    /// A heartbeat (or an event) within twice the subscription's heartbeat interval.
+    Alive,
+    /// Neither.
+    Dead,
+}
+
+impl Liveness {
+    /// Every state, in the order they are shown.
+    pub const ALL: [Liveness; 3] = [Liveness::Active, Liveness::Alive, Liveness::Dead];
+
+    /// The word `wsmand wec clients` prints and the metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Liveness::Active => "active",
+            Liveness::Alive => "alive",
+            Liveness::Dead => "dead",
+        }
+    }
+}
+
+impl ClientState {
+    /// Active, alive or dead at `now` for a subscription with this heartbeat interval (twice
+    /// it, to allow for a late heartbeat). One function, so the CLI and the metrics agree.
+    pub fn liveness(&self, heartbeat: std::time::Duration, now: Timestamp) -> Liveness {
+        let within = |t: Option<Timestamp>, d: std::time::Duration| {
+            t.is_some_and(|t| now.saturating_duration_since(t) <= d)
+        };
+        if within(self.last_event, ACTIVE) {
+            Liveness::Active
+        } else if within(self.last_heartbeat, heartbeat * 2)
+            || within(self.last_event, heartbeat * 2)
+        {
+            Liveness::Alive
+        } else {
+            Liveness::Dead
+        }
+    }
+}
+
 /// The store, one SQLite database.
 #[derive(Debug)]
 pub struct BookmarkStore {

@@ -149,16 +149,29 @@ impl FileOutputs {
             .get_mut(path)
             .ok_or_else(|| std::io::Error::other("file not open"))?;
         entry.last_used = now;
+        let before = entry.file.metadata()?.len();
         let result = entry
             .file
             .write_all(bytes)
             .and_then(|()| entry.file.sync_data());
-        if result.is_err() {
-            // A failed write may have left part of the batch: the resend appends it whole.
-            // Close the file so the next attempt starts on a fresh handle.
+        if let Err(error) = result {
+            // A failed write (a full disk) may have left part of the batch, and the resend
+            // appends it whole: cut the file back to where the batch began, so it holds no
+            // torn line and no event twice. Then close it so the next attempt starts on a
+            // fresh handle.
+            let cut = entry
+                .file
+                .set_len(before)
+                .and_then(|()| entry.file.sync_data());
             open.remove(path);
+            return Err(match cut {
+                Ok(()) => error,
+                Err(cut) => std::io::Error::other(format!(
+                    "{error}; the part written could not be cut off ({cut}): the file may hold part of the batch"
+                )),
+            });
         }
-        result
+        Ok(())
     }
 }
 

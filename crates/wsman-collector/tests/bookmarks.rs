@@ -126,3 +126,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn forwarders_are_active_alive_or_dead_by_their_last_event_and_heartbeat() {
+    use std::time::Duration;
+    use wsman_collector::bookmarks::{ClientState, Liveness, ACTIVE};
+    let heartbeat = Duration::from_secs(60);
+    let now = at(1_000_000);
+    let ago = |seconds: u64| Some(at(1_000_000 - seconds as i64));
+    let state = |last_event, last_heartbeat| {
+        ClientState {
+            client: "c".into(),
+            last_event,
+            last_heartbeat,
+        }
+        .liveness(heartbeat, now)
+    };
+    assert_eq!(state(ago(ACTIVE.as_secs()), None), Liveness::Active);
+    assert_eq!(state(ago(ACTIVE.as_secs() + 1), ago(120)), Liveness::Alive);
+    assert_eq!(state(ago(ACTIVE.as_secs() + 1), ago(121)), Liveness::Dead);
+    assert_eq!(state(None, None), Liveness::Dead);
+    assert_eq!(
+        Liveness::ALL.map(Liveness::as_str),
+        ["active", "alive", "dead"]
+    );
+}

@@ -88,6 +88,7 @@ impl KerberosAcceptor {
             state: State::Authenticating,
             protection: Protection::Mit,
             spnego: false,
+            auth_time: None,
         }
     }
 }
@@ -127,6 +128,9 @@ pub struct KerberosContext {
     protection: Protection,
     /// Whether the handshake is SPNEGO-wrapped (decided by the first token).
     spnego: bool,
+    /// The ticket's authentication time, read when the context completes (before our own
+    /// sealing may end MIT's handle).
+    auth_time: Option<i64>,
 }
 
 impl fmt::Debug for KerberosContext {
@@ -179,6 +183,7 @@ impl KerberosContext {
             ));
         }
         require_confidentiality(step.flags)?;
+        self.auth_time = self.ctx.authtime().ok();
         self.protection =
             session::choose_protection(&mut self.ctx, Sender::Acceptor, step.flags, self.spnego)?;
         Ok(AcceptStep::Complete(Established {
@@ -188,6 +193,19 @@ impl KerberosContext {
             service: info.target,
             channel_bound: step.flags & CHANNEL_BOUND_FLAG != 0,
         }))
+    }
+
+    /// When the KDC issued the client's initial ticket, by the KDC's clock (MIT's
+    /// `gsskrb5_extract_authtime_from_sec_context`): with a ticket got just now, the
+    /// difference to our clock is the clock skew. Only on an established context.
+    pub fn ticket_auth_time(&self) -> Result<std::time::SystemTime, GssError> {
+        if self.state != State::Established {
+            return Err(GssError::State("the context is not established"));
+        }
+        let seconds = self.auth_time.ok_or(GssError::State(
+            "the library did not give the ticket's authentication time",
+        ))?;
+        Ok(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds.unsigned_abs()))
     }
 
     /// Whether [`KerberosContext::step`] has completed successfully.

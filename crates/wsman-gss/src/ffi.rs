@@ -37,6 +37,18 @@ pub(super) fn acquire_cred_from(
     usage: Usage,
     store: &[(&str, &str)],
 ) -> Result<Credential, GssError> {
+    acquire_cred_named_from(usage, None, store)
+}
+
+/// [`acquire_cred_from`] for the principal `name` (`None`: GSS_C_NO_NAME, the store's
+/// default): an initiator whose keys come from a client keytab (`client_keytab`) names the
+/// principal it acts as.
+pub(super) fn acquire_cred_named_from(
+    usage: Usage,
+    name: Option<&GssName>,
+    store: &[(&str, &str)],
+) -> Result<Credential, GssError> {
+    let desired_name = name.map_or(ptr::null_mut(), |n| n.0);
     let owned: Vec<(CString, CString)> = store
         .iter()
         .map(|(key, value)| Ok((CString::new(*key)?, CString::new(*value)?)))
@@ -63,14 +75,15 @@ pub(super) fn acquire_cred_from(
     let mut cred: sys::gss_cred_id_t = ptr::null_mut();
     // SAFETY: every pointer handed over is valid for the call: `minor` and `cred` are live
     // locals; `store_set` points at `elements`, whose key/value pointers point into `owned`'s
-    // NUL-terminated CStrings, all of which outlive the call; the desired name (GSS_C_NO_NAME),
-    // mechanism set (default) and both optional outputs are allowed to be NULL by RFC 5588 /
-    // MIT's gss_acquire_cred_from. `usage_flag` is GSS_C_ACCEPT or GSS_C_INITIATE (1 or 2),
-    // which fits the C int.
+    // NUL-terminated CStrings, all of which outlive the call; the desired name is a live name
+    // borrowed from the caller for the call (MIT copies it) or GSS_C_NO_NAME; the mechanism
+    // set (default) and both optional outputs are allowed to be NULL by RFC 5588 / MIT's
+    // gss_acquire_cred_from. `usage_flag` is GSS_C_ACCEPT or GSS_C_INITIATE (1 or 2), which
+    // fits the C int.
     let major = unsafe {
         sys::gss_acquire_cred_from(
             &mut minor,
-            ptr::null_mut(),
+            desired_name,
             sys::_GSS_C_INDEFINITE,
             ptr::null_mut(),
             usage_flag as sys::gss_cred_usage_t,
@@ -424,6 +437,11 @@ unsafe extern "C" {
         minor_status: *mut sys::OM_uint32,
         kctx: *mut c_void,
     ) -> sys::OM_uint32;
+    fn gsskrb5_extract_authtime_from_sec_context(
+        minor_status: *mut sys::OM_uint32,
+        context_handle: sys::gss_ctx_id_t,
+        authtime: *mut i32,
+    ) -> sys::OM_uint32;
 }
 
 /// One security context handle (acceptor or initiator). `Send`, not `Sync`: MIT forbids
@@ -621,6 +639,26 @@ impl GssContext {
             target: target.display()?,
             is_krb5: is_krb5(mech),
         })
+    }
+
+    /// The ticket's authentication time (seconds since the epoch, by the KDC's clock): when
+    /// the KDC issued the initial ticket the service ticket derives from.
+    pub(super) fn authtime(&self) -> Result<i64, String> {
+        if self.ctx.is_null() {
+            return Err("no live context".to_owned());
+        }
+        let mut minor: sys::OM_uint32 = 0;
+        let mut authtime: i32 = 0;
+        // SAFETY: `self.ctx` is a live, established handle we own (checked non-null above);
+        // `authtime` is a live local `krb5_timestamp` (a 32-bit signed integer) MIT writes.
+        let major = unsafe {
+            gsskrb5_extract_authtime_from_sec_context(&mut minor, self.ctx, &mut authtime)
+        };
+        if major != sys::GSS_S_COMPLETE {
+            return Err(status_text(major, minor));
+        }
+        // krb5_timestamp is unsigned in meaning since MIT 1.17 (past 2038).
+        Ok(i64::from(authtime as u32))
     }
 
     /// Take the context's keys through MIT's lucid export, keeping a live copy of the

@@ -8,7 +8,8 @@ use libgssapi_sys as sys;
 
 use super::cfx::Sender;
 use super::ffi::{
-    acquire_cred_from, acquire_cred_with_password, Credential, GssContext, GssName, Mech, Usage,
+    acquire_cred_from, acquire_cred_named_from, acquire_cred_with_password, Credential, GssContext,
+    GssName, Mech, Usage,
 };
 use super::session::{self, Protection};
 use super::{check_token_len, require_confidentiality, GssError, State};
@@ -71,6 +72,33 @@ impl KerberosInitiator {
     ) -> Result<Self, GssError> {
         let name = GssName::principal(principal)?;
         let cred = acquire_cred_with_password(&name, password)?;
+        Self::build(Some(cred), service, host, mechanism)
+    }
+
+    /// Act as `principal` (`HTTP/host@REALM`) with its keys from the keytab file `keytab`,
+    /// tickets kept in the memory cache `ccache` (`MEMORY:name`, unique per use), to
+    /// authenticate to `service/host`. The first step gets a ticket-granting ticket from the
+    /// KDC with the keytab's key: what `kinit -k` and `kvno` prove, in-process. Blocking.
+    pub fn from_keytab(
+        principal: &str,
+        keytab: &std::path::Path,
+        ccache: &str,
+        service: &str,
+        host: &str,
+        mechanism: InitiatorMechanism,
+    ) -> Result<Self, GssError> {
+        let keytab = keytab
+            .to_str()
+            .ok_or(GssError::InvalidArgument("keytab path is not UTF-8"))?;
+        let name = GssName::principal(principal)?;
+        let cred = acquire_cred_named_from(
+            Usage::Initiate,
+            Some(&name),
+            &[
+                ("client_keytab", &format!("FILE:{keytab}")),
+                ("ccache", ccache),
+            ],
+        )?;
         Self::build(Some(cred), service, host, mechanism)
     }
 

@@ -85,6 +85,11 @@ impl KerberosContext {
     }
 
     /// Unreachable.
+    pub fn ticket_auth_time(&self) -> Result<std::time::SystemTime, GssError> {
+        match self.never {}
+    }
+
+    /// Unreachable.
     pub fn is_established(&self) -> bool {
         match self.never {}
     }
@@ -136,6 +141,18 @@ impl KerberosInitiator {
         _service: &str,
         _host: &str,
         _ccache: Option<&str>,
+        _mechanism: InitiatorMechanism,
+    ) -> Result<Self, GssError> {
+        Err(GssError::Unavailable)
+    }
+
+    /// Always [`GssError::Unavailable`].
+    pub fn from_keytab(
+        _principal: &str,
+        _keytab: &Path,
+        _ccache: &str,
+        _service: &str,
+        _host: &str,
         _mechanism: InitiatorMechanism,
     ) -> Result<Self, GssError> {
         Err(GssError::Unavailable)

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-use wsman_collector::bookmarks::BookmarkStore;
+use wsman_collector::bookmarks::{BookmarkStore, Liveness};
 use wsman_collector::ingest::{self, DeliveryKind, Sender};
 use wsman_collector::manager::{self, DeliveryAuth, Offer};
 use wsman_collector::output::FileOutputs;
@@ -26,6 +26,7 @@ use wsman_proto::{ns, Fault, Request};
 use crate::auth::Principal;
 use crate::dispatch::{self, Reply};
 use crate::error::ServiceError;
+use crate::metrics::collector::{ClientCensus, CollectorMetrics, Refusal};
 
 /// The resource URI a forwarder enumerates.
 pub const SUBSCRIPTION_RESOURCE: &str =
@@ -47,6 +48,7 @@ pub struct CollectorService {
     store: BookmarkStore,
     outputs: FileOutputs,
     deliveries: Mutex<()>,
+    metrics: CollectorMetrics,
 }
 
 impl std::fmt::Debug for CollectorService {
@@ -102,6 +104,7 @@ impl CollectorService {
             store,
             outputs: FileOutputs::new(),
             deliveries: Mutex::new(()),
+            metrics: CollectorMetrics::default(),
         };
         service.reload();
         Ok(service)
@@ -123,6 +126,39 @@ impl CollectorService {
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
         self.outputs.reopen();
+    }
+
+    /// The collector's metrics ([`crate::metrics::collector`]), forwarders by state as they
+    /// are now.
+    pub fn metrics_text(&self) -> String {
+        let set = self.current();
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        let mut census: ClientCensus = Vec::new();
+        for subscription in &set.subscriptions {
+            let clients = match self.store.clients(&subscription.name) {
+                Ok(clients) => clients,
+                Err(error) => {
+                    tracing::warn!(%error, "collector metrics: bookmark store not read");
+                    continue;
+                }
+            };
+            for state in Liveness::ALL {
+                let count = clients
+                    .iter()
+                    .filter(|c| c.liveness(subscription.heartbeat, now) == state)
+                    .count();
+                census.push(((subscription.name.clone(), state.as_str()), count as u64));
+            }
+        }
+        self.metrics.render(&census)
+    }
+
+    /// Count a delivery refused before it reached [`Self::handle`] (undecodable SLDC, a body
+    /// that does not parse).
+    pub fn refused_before_parsing(&self, route: &Route, reason: Refusal) {
+        if matches!(route, Route::Delivery(_)) {
+            self.metrics.refused(None, reason);
+        }
     }
 
     fn current(&self) -> Arc<SubscriptionSet> {
@@ -158,6 +194,7 @@ impl CollectorService {
         principal: &Arc<Principal>,
         request: Request,
         base: String,
+        body_bytes: usize,
     ) -> Result<Reply, ServiceError> {
         match route {
             Route::Manager(uri) => self.enumerate(&uri, &proof, principal, &request, &base),
@@ -165,7 +202,7 @@ impl CollectorService {
                 let this = Arc::clone(self);
                 let principal = Arc::clone(principal);
                 tokio::task::spawn_blocking(move || {
-                    this.deliver(&identifier, &proof, &principal, &request)
+                    this.deliver(&identifier, &proof, &principal, &request, body_bytes)
                 })
                 .await
                 .map_err(|e| {
@@ -255,41 +292,58 @@ impl CollectorService {
         proof: &Proof,
         principal: &Principal,
         request: &Request,
+        body_bytes: usize,
     ) -> Result<Reply, ServiceError> {
         let client = proof.sender.client_name();
-        let refuse = |reason: String| {
+        let set = self.current();
+        let subscription = set.by_identifier(identifier).filter(|s| s.enabled);
+        let name = subscription.map(|s| s.name.as_str());
+        let refuse = |why: Refusal, reason: String| {
             tracing::warn!(client = %client, subscription = identifier, %reason, "collector: delivery refused (400)");
+            self.metrics.refused(name, why);
             ServiceError::BadRequest { reason }
         };
-        let delivery = ingest::read_delivery(request).map_err(|e| refuse(e.to_string()))?;
-        let set = self.current();
-        let Some(subscription) = set.by_identifier(identifier).filter(|s| s.enabled) else {
-            return Err(refuse(format!("no enabled subscription {identifier}")));
+        let delivery = ingest::read_delivery(request)
+            .map_err(|e| refuse(Refusal::Malformed, e.to_string()))?;
+        let Some(subscription) = subscription else {
+            return Err(refuse(
+                Refusal::UnknownSubscription,
+                format!("no enabled subscription {identifier}"),
+            ));
         };
+        self.metrics
+            .received(&subscription.name, delivery.events.len(), body_bytes);
         if !delivery.version.eq_ignore_ascii_case(&subscription.version) {
-            return Err(refuse(format!(
+            return Err(refuse(Refusal::StaleVersion, format!(
                 "subscription {} is at version {}, the delivery names {} (the forwarder subscribes again at its next refresh)",
                 subscription.name, subscription.version, delivery.version
             )));
         }
         if !self.allowed(subscription, proof, principal) {
             tracing::warn!(client = %client, subscription = %subscription.name, "collector: forwarder not allowed by the subscription");
+            self.metrics.refused(name, Refusal::NotAllowed);
             return Err(ServiceError::fault(
                 Fault::access_denied(),
                 request.message_id.as_deref(),
             ));
         }
-        ingest::check_computers(&delivery, &proof.sender).map_err(|e| refuse(e.to_string()))?;
+        ingest::check_computers(&delivery, &proof.sender)
+            .map_err(|e| refuse(Refusal::ForgedComputer, e.to_string()))?;
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
-        let unavailable = |what: String| {
+        let unavailable = |why: Refusal, what: String| {
             tracing::error!(client = %client, subscription = %subscription.name, error = %what, "collector: batch not stored (503: the forwarder resends)");
+            self.metrics.refused(name, why);
             ServiceError::Unavailable
+        };
+        let store_failed = |e: wsman_collector::bookmarks::StoreError| {
+            unavailable(Refusal::StoreError, e.to_string())
         };
         match delivery.kind {
             DeliveryKind::Heartbeat => {
                 self.store
                     .heartbeat(&client, &subscription.name, now)
-                    .map_err(|e| unavailable(e.to_string()))?;
+                    .map_err(store_failed)?;
+                self.metrics.heartbeat(&subscription.name);
             }
             DeliveryKind::SubscriptionEnd => {
                 tracing::info!(client = %client, subscription = %subscription.name, "collector: the forwarder ended its subscription");
@@ -299,11 +353,20 @@ impl CollectorService {
                 let stored = self
                     .store
                     .load(&client, &subscription.name)
-                    .map_err(|e| unavailable(e.to_string()))?;
+                    .map_err(store_failed)?;
                 let fresh = ingest::unseen(&delivery, stored.as_ref());
-                self.outputs
-                    .write(subscription, &client, &fresh, &now.to_system_time())
-                    .map_err(|e| unavailable(e.to_string()))?;
+                let started = std::time::Instant::now();
+                let written =
+                    self.outputs
+                        .write(subscription, &client, &fresh, &now.to_system_time());
+                if !fresh.is_empty() {
+                    self.metrics.output_write(
+                        &subscription.name,
+                        started.elapsed(),
+                        written.is_ok(),
+                    );
+                }
+                written.map_err(|e| unavailable(Refusal::OutputError, e.to_string()))?;
                 self.store
                     .merge(
                         &client,
@@ -311,7 +374,8 @@ impl CollectorService {
                         &ingest::reached(&delivery),
                         now,
                     )
-                    .map_err(|e| unavailable(e.to_string()))?;
+                    .map_err(store_failed)?;
+                self.metrics.acknowledged(&subscription.name, fresh.len());
                 let already_stored = delivery.events.len() - fresh.len();
                 if already_stored > 0 {
                     // A resent or replayed batch: worth seeing, since a forwarder that keeps

@@ -10,6 +10,7 @@
 //! records into [`Metrics`]; the gauges are sampled by the [`crate::Server`] at scrape time;
 //! [`endpoint`] serves the text on its own local address (off unless configured).
 
+pub mod collector;
 pub mod endpoint;
 
 use std::collections::BTreeMap;

@@ -258,6 +258,8 @@ async fn process(
         }
         (&bytes, content_type)
     };
+    // The delivery's size as the forwarder sent it (unsealed, still compressed).
+    let wire_length = bytes.len();
     // Windows forwarders compress deliveries (`Content-Encoding: SLDC`), and label some
     // bodies SLDC that are plain XML; decompressed within the same size limit.
     let decompressed;
@@ -273,6 +275,10 @@ async fn process(
             }
             Err(error) => {
                 tracing::warn!(remote = %conn.remote, user = %principal, %error, "400: undecodable SLDC body");
+                if let Some((collector, route)) = &collector {
+                    collector
+                        .refused_before_parsing(route, crate::metrics::collector::Refusal::BadSldc);
+                }
                 return Err(ServiceError::BadRequest {
                     reason: error.to_string(),
                 });
@@ -282,15 +288,25 @@ async fn process(
         bytes
     };
     // 6-7. decode and parse
-    let (request, encoding) = if bytes.len() <= PARSE_INLINE_LIMIT {
-        decode_and_parse(bytes, content_type)?
+    let parsed = if bytes.len() <= PARSE_INLINE_LIMIT {
+        decode_and_parse(bytes, content_type)
     } else {
         let (bytes, content_type) = (bytes.to_vec(), content_type.to_owned());
         tokio::task::spawn_blocking(move || decode_and_parse(&bytes, &content_type))
             .await
             .map_err(|e| ServiceError::BadRequest {
                 reason: format!("the request could not be parsed: {e}"),
-            })??
+            })?
+    };
+    let (request, encoding) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            if let Some((collector, route)) = &collector {
+                collector
+                    .refused_before_parsing(route, crate::metrics::collector::Refusal::Malformed);
+            }
+            return Err(error);
+        }
     };
     if let Some((collector, route)) = collector {
         *action = crate::metrics::action_label(&request.operation.action);
@@ -302,7 +318,7 @@ async fn process(
         let host = host_header(&parts.headers).unwrap_or_default();
         let base = format!("{}://{}{}", conn.transport.scheme(), host, conn.path);
         let reply = collector
-            .handle(route, proof, &principal, request, base)
+            .handle(route, proof, &principal, request, base, wire_length)
             .await?;
         return Ok(Answer::Reply(reply, encoding));
     }

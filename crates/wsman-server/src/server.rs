@@ -253,7 +253,11 @@ impl Server {
             delayed_login_addresses: throttle.delayed,
             authentications: self.shared.auth.login_throttle.results(),
         };
-        self.shared.metrics.render(&gauges)
+        let mut text = self.shared.metrics.render(&gauges);
+        if let Some(collector) = self.shared.collector.get() {
+            text.push_str(&collector.metrics_text());
+        }
+        text
     }
 
     /// The router every request is dispatched through.

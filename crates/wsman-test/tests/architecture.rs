@@ -277,6 +277,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-eventsource",
             "wsman-client",
             "wsman-collector",
+            "wsman-gss",
         ],
     ),
     ("bare-responder", &[]),

@@ -250,3 +250,141 @@ fn the_keytab_and_the_mapping_are_read_again_on_sighup() {
     assert!(finished.status.success(), "{}", finished.describe());
     assert_eq!(s.logins_as("root"), 2, "{}", s.daemon.stderr());
 }
+
+/// `wsmand wec doctor` against the realm: its answer (exit status, lines).
+fn doctor(kdc: &Kdc, config: &ConfigDir, database: &std::path::Path, args: &[&str]) -> Finished {
+    let mut command = Command::new(binaries::wsmand());
+    kdc.apply(&mut command);
+    command
+        .arg("--config-dir")
+        .arg(config.path())
+        .arg("--wec-database")
+        .arg(database)
+        .args(["wec", "doctor"])
+        .args(args);
+    process::run(&mut command, None, Duration::from_secs(120))
+}
+
+/// The key version of `principal` in `keytab` as MIT's `klist -k` lists it (the newest).
+fn klist_kvno(kdc: &Kdc, keytab: &std::path::Path, principal: &str) -> u32 {
+    let mut command = Command::new("klist");
+    kdc.apply(&mut command);
+    command.arg("-k").arg(keytab);
+    let listed = process::run(&mut command, None, Duration::from_secs(30));
+    assert!(listed.status.success(), "{}", listed.describe());
+    listed
+        .stdout
+        .lines()
+        .filter(|l| l.trim_end().ends_with(principal))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .max()
+        .unwrap_or_else(|| panic!("klist -k lists no {principal}: {}", listed.stdout))
+}
+
+#[test]
+fn wec_doctor_passes_a_good_setup_and_names_each_broken_part() {
+    let Some(kdc) = Kdc::start() else { return };
+    let state = tempfile::tempdir().unwrap();
+    let database = state.path().join("wec.sqlite");
+    let mut config = ConfigDir::new();
+    config.listener(ListenerSpec::http(free_port()));
+    config.write();
+    config.write_raw(
+        "subscriptions/wef.toml",
+        &format!(
+            "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{subscription}}/{{client}}.xml\"\nformat = \"raw\"\n",
+            state.path().join("out").display()
+        ),
+    );
+    install_keytab(&kdc, &config);
+    let host = kdc.host().to_owned();
+    let principal = format!("HTTP/{host}@{}", kdc.realm());
+    let keytab = config.path().join("krb5.keytab");
+    let kvno = klist_kvno(&kdc, &keytab, &principal);
+
+    // A good setup: every check passes, with the key version klist reads from the keytab.
+    let good = doctor(&kdc, &config, &database, &["--host", &host, "--wsman"]);
+    assert!(good.status.success(), "{}", good.describe());
+    assert!(!good.stdout.contains("FAIL"), "{}", good.stdout);
+    assert!(
+        good.stdout.contains(&format!(
+            "a ticket for HTTP/{host} from the KDC is accepted with the keytab's key (kvno {kvno})"
+        )),
+        "{}",
+        good.stdout
+    );
+    assert!(good.stdout.contains(&format!("a ticket for WSMAN/{host}")));
+    assert!(good.stdout.contains("this clock is"), "{}", good.stdout);
+
+    // A keytab without the SPN (FOO/<host> only).
+    let other = kdc.other_keytab();
+    let missing = doctor(
+        &kdc,
+        &config,
+        &database,
+        &["--host", &host, "--keytab", other.to_str().unwrap()],
+    );
+    assert!(!missing.status.success(), "{}", missing.describe());
+    assert!(
+        missing.stdout.contains("has no HTTP/ principal at all")
+            && missing.stdout.contains(&format!("FOO/{host}@")),
+        "{}",
+        missing.stdout
+    );
+
+    // A host name the keytab was not made for.
+    let wrong = doctor(
+        &kdc,
+        &config,
+        &database,
+        &["--host", "collector.wsman.test"],
+    );
+    assert!(!wrong.status.success(), "{}", wrong.describe());
+    assert!(
+        wrong.stdout.contains(&format!(
+            "the keytab has no key for HTTP/collector.wsman.test, only for HTTP/{host}"
+        )),
+        "{}",
+        wrong.stdout
+    );
+    assert!(
+        wrong
+            .stdout
+            .contains("collector.wsman.test does not resolve"),
+        "{}",
+        wrong.stdout
+    );
+
+    // The principal re-keyed in the KDC after the keytab was exported: a stale kvno.
+    let mut rekey = Command::new("kadmin.local");
+    kdc.apply(&mut rekey);
+    rekey
+        .env("KRB5_KDC_PROFILE", kdc.dir().join("kdc.conf"))
+        .args([
+            "-r",
+            kdc.realm(),
+            "-q",
+            &format!("cpw -randkey {principal}"),
+        ]);
+    let rekeyed = process::run(&mut rekey, None, Duration::from_secs(60));
+    assert!(rekeyed.status.success(), "{}", rekeyed.describe());
+    let stale = doctor(&kdc, &config, &database, &["--host", &host]);
+    assert!(!stale.status.success(), "{}", stale.describe());
+    assert!(
+        stale.stdout.contains(&format!(
+            "the keytab's key for HTTP/{host} (kvno {kvno}) is not the KDC's current key"
+        )),
+        "{}",
+        stale.stdout
+    );
+    assert_eq!(
+        stale
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("FAIL"))
+            .count(),
+        1,
+        "only the key is wrong: {}",
+        stale.stdout
+    );
+}

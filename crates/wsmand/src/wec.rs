@@ -4,16 +4,15 @@
 //! not needed); `enable` and `disable` rewrite the subscription's file, and a running daemon
 //! takes the change on SIGHUP (`systemctl reload wsmand`).
 
-use std::path::Path;
-use std::time::{Duration, SystemTime};
+mod doctor;
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::{bail, Context};
 use wsman_collector::bookmarks::BookmarkStore;
 use wsman_collector::subscriptions::{self, Subscription};
 use wsman_events::Timestamp;
-
-/// A forwarder that sent an event within this long is active.
-const ACTIVE: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum WecCommand {
@@ -33,10 +32,50 @@ pub(crate) enum WecCommand {
     /// event in the last 15 minutes; alive: a heartbeat (or event) within the subscription's
     /// heartbeat interval (twice it, to allow for a late one); dead: neither.
     Clients { name: String },
+    /// Check a Kerberos collector setup end to end and say what is wrong: the host name
+    /// forwarders use (DNS forward and reverse), the keytab's HTTP/<host> (and WSMAN/<host>)
+    /// with usable enctypes, a ticket from the KDC accepted with the keytab's key (a stale
+    /// kvno fails here), the clock against the KDC's, Kerberos allowed, a listener, an
+    /// enabled subscription, writable outputs. Exit status 0 only when every check passes.
+    Doctor {
+        /// The host name forwarders use for the collector (the one in their Group Policy
+        /// Server= value); default: a listener's Hostname, else this machine's host name.
+        #[arg(long)]
+        host: Option<String>,
+        /// The keytab to check (default: DIR/krb5.keytab, the daemon's).
+        #[arg(long)]
+        keytab: Option<PathBuf>,
+        /// Also check WSMAN/<host> (for clients that ask for the WSMAN service class).
+        #[arg(long)]
+        wsman: bool,
+    },
 }
 
 /// Run `wsmand wec COMMAND` against DIR and the bookmark database.
 pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> anyhow::Result<()> {
+    if let WecCommand::Doctor {
+        host,
+        keytab,
+        wsman,
+    } = command
+    {
+        let report = doctor::run(
+            &doctor::DoctorOptions {
+                host,
+                keytab,
+                wsman,
+            },
+            config_dir,
+            database,
+        );
+        report.print();
+        let failures = report.failures();
+        if failures > 0 {
+            bail!("{failures} check(s) failed");
+        }
+        println!("the collector's Kerberos setup is sound");
+        return Ok(());
+    }
     let set = subscriptions::load_dir(&config_dir.join("subscriptions"));
     let find = |name: &str| -> anyhow::Result<&Subscription> {
         set.by_name(name).with_context(|| {
@@ -104,6 +143,7 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
             subscriptions::set_enabled(&find(&name)?.file, false)?;
             println!("{name}: disabled (reload the daemon to apply)");
         }
+        WecCommand::Doctor { .. } => {}
         WecCommand::Clients { name } => {
             let s = find(&name)?;
             let store = open_store(database)?;
@@ -113,7 +153,7 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
                 "CLIENT", "LAST EVENT", "LAST HEARTBEAT"
             );
             for client in store.clients(&s.name)? {
-                let state = client_state(&client, s.heartbeat, now);
+                let state = client.liveness(s.heartbeat, now).as_str();
                 let show =
                     |t: Option<Timestamp>| t.map_or("-".to_owned(), Timestamp::to_system_time);
                 println!(
@@ -136,24 +176,4 @@ fn open_store(database: &Path) -> anyhow::Result<BookmarkStore> {
         );
     }
     BookmarkStore::open(database).with_context(|| format!("cannot open {}", database.display()))
-}
-
-/// Active, alive or dead, as `Clients` explains.
-pub(crate) fn client_state(
-    client: &wsman_collector::bookmarks::ClientState,
-    heartbeat: Duration,
-    now: Timestamp,
-) -> &'static str {
-    let within = |t: Option<Timestamp>, d: Duration| {
-        t.is_some_and(|t| now.saturating_duration_since(t) <= d)
-    };
-    if within(client.last_event, ACTIVE) {
-        "active"
-    } else if within(client.last_heartbeat, heartbeat * 2)
-        || within(client.last_event, heartbeat * 2)
-    {
-        "alive"
-    } else {
-        "dead"
-    }
 }

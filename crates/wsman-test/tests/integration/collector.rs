@@ -26,15 +26,27 @@ struct Answer {
     body: Vec<u8>,
 }
 
-/// One POST on a fresh connection.
+/// One POST on a fresh connection, as the service account.
 fn post(port: u16, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Answer {
+    post_as(port, SERVICE_ACCOUNT, SERVICE_PASSWORD, path, body, headers)
+}
+
+/// One POST on a fresh connection, as `user`.
+fn post_as(
+    port: u16,
+    user: &str,
+    password: &str,
+    path: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> Answer {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
     let mut head = format!(
         "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        basic_auth(SERVICE_ACCOUNT, SERVICE_PASSWORD),
+        basic_auth(user, password),
         body.len()
     );
     if !headers.iter().any(|(n, _)| *n == "Content-Type") {
@@ -89,8 +101,14 @@ struct Offer {
 }
 
 fn enumerate(port: u16) -> Offer {
-    let answer = post(
+    enumerate_as(port, SERVICE_ACCOUNT, SERVICE_PASSWORD)
+}
+
+fn enumerate_as(port: u16, user: &str, password: &str) -> Offer {
+    let answer = post_as(
         port,
+        user,
+        password,
         "/wsman/SubscriptionManager/WEC",
         ENUMERATE.as_bytes(),
         &[],
@@ -202,8 +220,14 @@ fn batch(offer: &Offer, message: u64, events: &[String], identifier: bool) -> Ve
 }
 
 fn deliver(port: u16, offer: &Offer, body: &[u8]) -> Answer {
-    post(
+    deliver_as(port, SERVICE_ACCOUNT, SERVICE_PASSWORD, offer, body)
+}
+
+fn deliver_as(port: u16, user: &str, password: &str, offer: &Offer, body: &[u8]) -> Answer {
+    post_as(
         port,
+        user,
+        password,
         &offer.path,
         body,
         &[
@@ -362,4 +386,367 @@ fn forwarded_events_reach_the_file_exactly_once_in_order() {
             .any(|l| l.starts_with(SERVICE_ACCOUNT) && l.ends_with("active")),
         "{out}"
     );
+}
+
+/// A second forwarder account, a Basic account named after its host as forwarders are.
+const SECOND: &str = "wecsecond";
+const SECOND_PASSWORD: &str = "Second-forwarder-7";
+
+/// A collector with the metrics endpoint, the `wef` subscription writing raw XML to
+/// `output_template`, and the accounts of two forwarders.
+struct Collector {
+    daemon: Daemon,
+    config: wsman_test::ConfigDir,
+    port: u16,
+    metrics_port: u16,
+    database: std::path::PathBuf,
+}
+
+impl Collector {
+    fn start(state: &std::path::Path, output_template: &str) -> Collector {
+        let port = wsman_test::free_port();
+        let metrics_port = wsman_test::free_port();
+        let database = state.join("wec.sqlite");
+        let mut config = wsman_test::ConfigDir::new();
+        config.listener(wsman_test::ListenerSpec::http(port));
+        config.set(
+            "Metrics",
+            "Address",
+            &format!("\"127.0.0.1:{metrics_port}\""),
+        );
+        config.write();
+        config.write_raw(
+            "subscriptions/wef.toml",
+            &format!(
+                "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{output_template}\"\nformat = \"raw\"\n"
+            ),
+        );
+        config.add_service_account();
+        config.add_account(SECOND, SECOND_PASSWORD, Some("root"));
+        let mut daemon = Daemon::start_with_env(
+            &config,
+            &[port],
+            &[(
+                "WSMAND_WEC_DATABASE",
+                database.to_str().expect("utf-8 path"),
+            )],
+        );
+        daemon.wait_for_port(metrics_port);
+        Collector {
+            daemon,
+            config,
+            port,
+            metrics_port,
+            database,
+        }
+    }
+
+    fn scrape(&self) -> Vec<crate::metrics::Sample> {
+        let (status, _, body) = crate::metrics::scrape(self.metrics_port, "GET", "/metrics");
+        assert!(status.contains(" 200 "), "{status}");
+        crate::metrics::parse(&body)
+    }
+
+    /// `wsmand wec clients wef`: how many forwarders the CLI shows in each state.
+    fn clients_by_state(&self) -> std::collections::BTreeMap<String, f64> {
+        let cli = std::process::Command::new(wsman_test::binaries::wsmand())
+            .arg("--config-dir")
+            .arg(self.config.path())
+            .arg("--wec-database")
+            .arg(&self.database)
+            .args(["wec", "clients", "wef"])
+            .output()
+            .expect("wsmand wec clients");
+        let out = String::from_utf8_lossy(&cli.stdout).into_owned();
+        assert!(cli.status.success(), "{out}");
+        let mut states = std::collections::BTreeMap::new();
+        for line in out.lines().skip(1) {
+            let state = line.split_whitespace().last().expect("a state");
+            *states.entry(state.to_owned()).or_insert(0.0) += 1.0;
+        }
+        states
+    }
+}
+
+fn lines(file: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn metric(samples: &[crate::metrics::Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    crate::metrics::value(samples, name, labels)
+        .unwrap_or_else(|| panic!("no sample {name} {labels:?}"))
+}
+
+#[test]
+fn collector_metrics_count_what_the_forwarders_sent_while_a_forger_is_refused() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let output = state.path().join("out");
+    let collector = Collector::start(
+        state.path(),
+        &format!("{}/{{subscription}}/{{client}}.xml", output.display()),
+    );
+    let port = collector.port;
+    let offer = enumerate(port);
+    let forger_offer = enumerate_as(port, SECOND, SECOND_PASSWORD);
+
+    // A second forwarder keeps sending batches claiming the first one's Computer while the
+    // first delivers: every forged batch is refused, every good one stored.
+    let forged_batches = 8;
+    let forger = std::thread::spawn(move || {
+        let mut sent_bytes = 0;
+        for n in 0..forged_batches {
+            let forged = vec![
+                event(1000 + 2 * n, SECOND, "mine"),
+                event(1001 + 2 * n, SERVICE_ACCOUNT, "forged"),
+            ];
+            let body = batch(&forger_offer, 100 + n, &forged, true);
+            sent_bytes += body.len();
+            let answer = deliver_as(port, SECOND, SECOND_PASSWORD, &forger_offer, &body);
+            assert_eq!(answer.status, 400, "{}", text(&answer.body));
+        }
+        sent_bytes
+    });
+    let events: Vec<String> = (1..=30)
+        .map(|r| event(r, SERVICE_ACCOUNT, &format!("e{r}")))
+        .collect();
+    let mut sent_bytes = 0;
+    let mut sent_events = 0;
+    let mut acks = 0;
+    for (message, range) in [(1, 0..10), (2, 10..20), (2, 10..20), (3, 20..30)] {
+        let body = batch(&offer, message, &events[range.clone()], true);
+        sent_bytes += body.len();
+        sent_events += range.len();
+        let answer = deliver(port, &offer, &body);
+        acknowledged(&answer, message);
+        acks += 1;
+    }
+    let forged_bytes = forger.join().expect("the forger thread");
+
+    // Refused before a subscription is known (bad SLDC, not XML) and after (no Identifier).
+    assert_eq!(deliver(port, &offer, &[0xFF, 0xF0, 0x12, 0x34]).status, 400);
+    assert_eq!(
+        deliver(port, &offer, &sldc::compress(b"<s:Envelope><s:Body>")).status,
+        400
+    );
+    assert_eq!(
+        deliver(port, &offer, &batch(&offer, 9, &events[0..1], false)).status,
+        400
+    );
+
+    let samples = collector.scrape();
+    let wef = [("subscription", "wef")];
+    let file = output.join("wef").join(format!("{SERVICE_ACCOUNT}.xml"));
+    let stored = lines(&file);
+    assert_eq!(stored, events);
+    assert_eq!(
+        metric(&samples, "wsman_wec_events_stored_total", &wef),
+        stored.len() as f64
+    );
+    assert_eq!(
+        metric(&samples, "wsman_wec_events_received_total", &wef),
+        (sent_events + 2 * forged_batches as usize) as f64
+    );
+    assert_eq!(
+        metric(&samples, "wsman_wec_received_bytes_total", &wef),
+        (sent_bytes + forged_bytes) as f64
+    );
+    assert_eq!(
+        metric(&samples, "wsman_wec_batches_acked_total", &wef),
+        acks as f64
+    );
+    assert_eq!(
+        metric(
+            &samples,
+            "wsman_wec_batches_refused_total",
+            &[("subscription", "wef"), ("reason", "forged_computer")]
+        ),
+        forged_batches as f64
+    );
+    for (subscription, reason) in [("", "bad_sldc"), ("", "malformed"), ("wef", "malformed")] {
+        assert_eq!(
+            metric(
+                &samples,
+                "wsman_wec_batches_refused_total",
+                &[("subscription", subscription), ("reason", reason)]
+            ),
+            1.0,
+            "{subscription} {reason}"
+        );
+    }
+    assert_eq!(metric(&samples, "wsman_wec_output_errors_total", &wef), 0.0);
+    // Three batches carried new events; each went through the outputs once.
+    let writes = metric(&samples, "wsman_wec_output_write_seconds_count", &wef);
+    assert_eq!(writes, 3.0);
+    let buckets: Vec<f64> = samples
+        .iter()
+        .filter(|(n, l, _)| {
+            n == "wsman_wec_output_write_seconds_bucket" && l["subscription"] == "wef"
+        })
+        .map(|(_, _, v)| *v)
+        .collect();
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    assert_eq!(buckets.last(), Some(&writes));
+
+    // Forwarders by state: what `wsmand wec clients` computes.
+    let by_state = collector.clients_by_state();
+    assert_eq!(by_state.get("active"), Some(&1.0), "{by_state:?}");
+    for state in ["active", "alive", "dead"] {
+        assert_eq!(
+            metric(
+                &samples,
+                "wsman_wec_clients",
+                &[("subscription", "wef"), ("state", state)]
+            ),
+            by_state.get(state).copied().unwrap_or(0.0),
+            "{state}"
+        );
+    }
+    let log = collector.daemon.stderr();
+    assert!(
+        log.contains("claims Computer"),
+        "the forged batches are logged"
+    );
+    assert!(log.contains("undecodable SLDC"));
+    assert!(!log.contains(SECOND_PASSWORD) && !log.contains(SERVICE_PASSWORD));
+}
+
+/// A tmpfs mounted for one test and unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// `None` when not root (mounting needs it).
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        let uid = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .expect("id -u");
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return None;
+        }
+        std::fs::create_dir_all(dir).expect("mount point");
+        let status = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .status()
+            .expect("mount");
+        assert!(status.success(), "mount -t tmpfs failed");
+        Some(Tmpfs(dir.to_owned()))
+    }
+
+    /// Write a file of zeros until the file system is full.
+    fn fill(&self, name: &str) -> std::path::PathBuf {
+        let path = self.0.join(name);
+        let mut file = std::fs::File::create(&path).expect("filler");
+        let chunk = vec![0u8; 4096];
+        loop {
+            match file.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
+                Err(e) => panic!("filling the tmpfs: {e}"),
+            }
+        }
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_answers_503_until_space_is_freed_and_sighup_starts_a_new_file() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let Some(disk) = Tmpfs::mount(&state.path().join("disk"), "256k") else {
+        return;
+    };
+    let mut collector = Collector::start(
+        state.path(),
+        &format!("{}/{{subscription}}/{{client}}.xml", disk.0.display()),
+    );
+    let port = collector.port;
+    let offer = enumerate(port);
+    let events: Vec<String> = (1..=30)
+        .map(|r| event(r, SERVICE_ACCOUNT, &format!("e{r}")))
+        .collect();
+    let file = disk.0.join("wef").join(format!("{SERVICE_ACCOUNT}.xml"));
+    acknowledged(
+        &deliver(port, &offer, &batch(&offer, 1, &events[0..10], true)),
+        1,
+    );
+    let size_before = std::fs::metadata(&file).expect("the output file").len();
+
+    // The disk fills: the batch is not acknowledged, the file keeps no part of it, the
+    // bookmark stays.
+    let filler = disk.fill("filler");
+    let full = deliver(port, &offer, &batch(&offer, 2, &events[10..20], true));
+    assert_eq!(full.status, 503, "{}", text(&full.body));
+    assert_eq!(
+        std::fs::metadata(&file).expect("the output file").len(),
+        size_before,
+        "no torn batch left in the file"
+    );
+    assert_eq!(lines(&file), events[0..10]);
+    assert_eq!(enumerate(port).bookmark, Some(10));
+    assert!(collector.daemon.stderr().contains("batch not stored"));
+    let samples = collector.scrape();
+    let wef = [("subscription", "wef")];
+    assert_eq!(metric(&samples, "wsman_wec_output_errors_total", &wef), 1.0);
+    assert_eq!(
+        metric(
+            &samples,
+            "wsman_wec_batches_refused_total",
+            &[("subscription", "wef"), ("reason", "output_error")]
+        ),
+        1.0
+    );
+
+    // Space is freed; the forwarder's resend of the same batch lands once.
+    std::fs::remove_file(&filler).expect("free the space");
+    acknowledged(
+        &deliver(port, &offer, &batch(&offer, 2, &events[10..20], true)),
+        2,
+    );
+    assert_eq!(lines(&file), events[0..20], "every event exactly once");
+    assert_eq!(enumerate(port).bookmark, Some(20));
+
+    // Rotation: the file is renamed, SIGHUP, and the next batch creates a new one.
+    let rotated = file.with_extension("xml.1");
+    std::fs::rename(&file, &rotated).expect("rotate");
+    let reloads = |log: &str| log.matches("collector subscriptions loaded").count();
+    let before = reloads(&collector.daemon.stderr());
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &collector.daemon.pid().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(status.success());
+    let stderr_path = collector.daemon.stderr_path();
+    collector.daemon.wait_until("the reload after SIGHUP", || {
+        reloads(&std::fs::read_to_string(&stderr_path).unwrap_or_default()) > before
+    });
+    acknowledged(
+        &deliver(port, &offer, &batch(&offer, 3, &events[20..30], true)),
+        3,
+    );
+    assert_eq!(lines(&rotated), events[0..20]);
+    assert_eq!(lines(&file), events[20..30]);
+    drop(collector);
+    drop(disk);
 }

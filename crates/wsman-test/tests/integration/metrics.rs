@@ -17,10 +17,10 @@ const SHELL_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell
 const SHELL_NS: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell";
 
 /// One sample: metric name, labels, value.
-type Sample = (String, BTreeMap<String, String>, f64);
+pub(crate) type Sample = (String, BTreeMap<String, String>, f64);
 
 /// GET /metrics on `port`: (status line, content type, body).
-fn scrape(port: u16, method: &str, path: &str) -> (String, String, String) {
+pub(crate) fn scrape(port: u16, method: &str, path: &str) -> (String, String, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the metrics port");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -55,7 +55,7 @@ fn is_metric_name(name: &str) -> bool {
 
 /// Parse the text exposition format strictly: every line is a HELP, a TYPE (declared once,
 /// before its samples) or a sample of a declared metric with well-formed labels and a number.
-fn parse(text: &str) -> Vec<Sample> {
+pub(crate) fn parse(text: &str) -> Vec<Sample> {
     assert!(text.ends_with('\n'), "the text must end with a newline");
     let mut types: BTreeMap<String, String> = BTreeMap::new();
     let mut samples = Vec::new();
@@ -144,7 +144,7 @@ fn parse(text: &str) -> Vec<Sample> {
     samples
 }
 
-fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples
         .iter()
         .find(|(n, l, _)| {

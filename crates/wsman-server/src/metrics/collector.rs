@@ -1,0 +1,277 @@
+//! The collector's numbers: events and bytes in, batches acknowledged and refused (by a
+//! reason from a closed list), the time the outputs took to store a batch, their errors, and
+//! the forwarders by state (sampled at scrape time from the bookmark store).
+//!
+//! Labels are subscription names (from the configuration, at most
+//! [`wsman_collector::subscriptions::MAX_SUBSCRIPTIONS`]) and words of our own; a
+//! forwarder's name is never a label (there may be tens of thousands).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{header, Histogram, LATENCY_BUCKETS};
+
+/// Why a delivery was refused: the `reason` label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Refusal {
+    /// The body did not decompress (`Content-Encoding: SLDC`).
+    BadSldc,
+    /// Not XML, not a delivery, no identifier, a bad bookmark or event (400).
+    Malformed,
+    /// No enabled subscription with that identifier.
+    UnknownSubscription,
+    /// The delivery names a version the subscription no longer has.
+    StaleVersion,
+    /// The subscription does not allow this forwarder.
+    NotAllowed,
+    /// An event's Computer is not the sender.
+    ForgedComputer,
+    /// An output did not take the batch (503).
+    OutputError,
+    /// The bookmark store failed (503).
+    StoreError,
+}
+
+impl Refusal {
+    fn label(self) -> &'static str {
+        match self {
+            Refusal::BadSldc => "bad_sldc",
+            Refusal::Malformed => "malformed",
+            Refusal::UnknownSubscription => "unknown_subscription",
+            Refusal::StaleVersion => "stale_version",
+            Refusal::NotAllowed => "not_allowed",
+            Refusal::ForgedComputer => "forged_computer",
+            Refusal::OutputError => "output_error",
+            Refusal::StoreError => "store_error",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct PerSubscription {
+    events_received: u64,
+    events_stored: u64,
+    bytes_received: u64,
+    batches_acked: u64,
+    heartbeats: u64,
+    output_latency: Histogram,
+    output_errors: u64,
+}
+
+#[derive(Debug, Default)]
+struct Recorded {
+    subscriptions: BTreeMap<String, PerSubscription>,
+    /// (subscription, or "" when none was resolved; reason) -> count.
+    refused: BTreeMap<(String, Refusal), u64>,
+}
+
+/// What the collector records; one per collector.
+#[derive(Debug, Default)]
+pub struct CollectorMetrics {
+    recorded: Mutex<Recorded>,
+}
+
+/// Forwarders by state, read at scrape time: (subscription, state) -> count.
+pub type ClientCensus = Vec<((String, &'static str), u64)>;
+
+impl CollectorMetrics {
+    fn with(&self, subscription: &str, f: impl FnOnce(&mut PerSubscription)) {
+        let mut recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        match recorded.subscriptions.get_mut(subscription) {
+            Some(entry) => f(entry),
+            None => f(recorded
+                .subscriptions
+                .entry(subscription.to_owned())
+                .or_default()),
+        }
+    }
+
+    /// A delivery to `subscription` was read: `body_bytes` as they came off the wire.
+    pub fn received(&self, subscription: &str, events: usize, body_bytes: usize) {
+        self.with(subscription, |s| {
+            s.events_received += events as u64;
+            s.bytes_received += body_bytes as u64;
+        });
+    }
+
+    /// A batch was acknowledged after `stored` new events went to the outputs.
+    pub fn acknowledged(&self, subscription: &str, stored: usize) {
+        self.with(subscription, |s| {
+            s.batches_acked += 1;
+            s.events_stored += stored as u64;
+        });
+    }
+
+    /// A heartbeat was taken.
+    pub fn heartbeat(&self, subscription: &str) {
+        self.with(subscription, |s| s.heartbeats += 1);
+    }
+
+    /// The outputs of `subscription` took `elapsed` to store a batch, or failed.
+    pub fn output_write(&self, subscription: &str, elapsed: Duration, ok: bool) {
+        self.with(subscription, |s| {
+            s.output_latency.observe(elapsed.as_secs_f64());
+            if !ok {
+                s.output_errors += 1;
+            }
+        });
+    }
+
+    /// A delivery was refused; `subscription` is `None` before one was resolved.
+    pub fn refused(&self, subscription: Option<&str>, reason: Refusal) {
+        let mut recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        *recorded
+            .refused
+            .entry((subscription.unwrap_or("").to_owned(), reason))
+            .or_insert(0) += 1;
+    }
+
+    /// The exposition text of the collector, with `clients` sampled now.
+    pub fn render(&self, clients: &ClientCensus) -> String {
+        let (subscriptions, refused) = {
+            let recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+            (recorded.subscriptions.clone(), recorded.refused.clone())
+        };
+        let mut out = String::with_capacity(2048);
+        let counter =
+            |out: &mut String, name: &str, help: &str, value: fn(&PerSubscription) -> u64| {
+                header(out, name, "counter", help);
+                for (subscription, s) in &subscriptions {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{subscription=\"{subscription}\"}} {}",
+                        value(s)
+                    );
+                }
+            };
+        counter(
+            &mut out,
+            "wsman_wec_events_received_total",
+            "Events in the deliveries read, by subscription (resent ones included).",
+            |s| s.events_received,
+        );
+        counter(
+            &mut out,
+            "wsman_wec_events_stored_total",
+            "Events written to the outputs (not stored before), by subscription.",
+            |s| s.events_stored,
+        );
+        counter(
+            &mut out,
+            "wsman_wec_received_bytes_total",
+            "Bytes of the delivery bodies read as sent (compressed or not), by subscription.",
+            |s| s.bytes_received,
+        );
+        counter(
+            &mut out,
+            "wsman_wec_batches_acked_total",
+            "Event batches acknowledged (stored by every output), by subscription.",
+            |s| s.batches_acked,
+        );
+        counter(
+            &mut out,
+            "wsman_wec_heartbeats_total",
+            "Heartbeats taken, by subscription.",
+            |s| s.heartbeats,
+        );
+        counter(
+            &mut out,
+            "wsman_wec_output_errors_total",
+            "Batches an output of the subscription failed to store (answered 503).",
+            |s| s.output_errors,
+        );
+        header(
+            &mut out,
+            "wsman_wec_batches_refused_total",
+            "counter",
+            "Deliveries refused, by subscription (empty: not resolved) and reason.",
+        );
+        for ((subscription, reason), count) in &refused {
+            let _ = writeln!(
+                out,
+                "wsman_wec_batches_refused_total{{subscription=\"{subscription}\",reason=\"{}\"}} {count}",
+                reason.label()
+            );
+        }
+        header(
+            &mut out,
+            "wsman_wec_output_write_seconds",
+            "histogram",
+            "Time the outputs of a subscription took to store a batch durably (fsync included).",
+        );
+        for (subscription, s) in &subscriptions {
+            let histogram = &s.output_latency;
+            let mut cumulative = 0;
+            for (bound, count) in LATENCY_BUCKETS.iter().zip(histogram.buckets) {
+                cumulative += count;
+                let _ = writeln!(
+                    out,
+                    "wsman_wec_output_write_seconds_bucket{{subscription=\"{subscription}\",le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "wsman_wec_output_write_seconds_bucket{{subscription=\"{subscription}\",le=\"+Inf\"}} {}",
+                histogram.count
+            );
+            let _ = writeln!(
+                out,
+                "wsman_wec_output_write_seconds_sum{{subscription=\"{subscription}\"}} {}",
+                histogram.sum
+            );
+            let _ = writeln!(
+                out,
+                "wsman_wec_output_write_seconds_count{{subscription=\"{subscription}\"}} {}",
+                histogram.count
+            );
+        }
+        header(
+            &mut out,
+            "wsman_wec_clients",
+            "gauge",
+            "Forwarders by subscription and state (as `wsmand wec clients` shows them).",
+        );
+        for ((subscription, state), count) in clients {
+            let _ = writeln!(
+                out,
+                "wsman_wec_clients{{subscription=\"{subscription}\",state=\"{state}\"}} {count}"
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_by_subscription_and_reason() {
+        let metrics = CollectorMetrics::default();
+        metrics.received("wef", 10, 1234);
+        metrics.received("wef", 10, 1000);
+        metrics.acknowledged("wef", 10);
+        metrics.output_write("wef", Duration::from_millis(3), true);
+        metrics.output_write("wef", Duration::from_millis(3), false);
+        metrics.refused(Some("wef"), Refusal::ForgedComputer);
+        metrics.refused(None, Refusal::BadSldc);
+        let clients = vec![(("wef".to_owned(), "active"), 2)];
+        let text = metrics.render(&clients);
+        assert!(text.contains("wsman_wec_events_received_total{subscription=\"wef\"} 20\n"));
+        assert!(text.contains("wsman_wec_received_bytes_total{subscription=\"wef\"} 2234\n"));
+        assert!(text.contains("wsman_wec_events_stored_total{subscription=\"wef\"} 10\n"));
+        assert!(text.contains("wsman_wec_output_errors_total{subscription=\"wef\"} 1\n"));
+        assert!(text.contains(
+            "wsman_wec_batches_refused_total{subscription=\"wef\",reason=\"forged_computer\"} 1\n"
+        ));
+        assert!(text.contains(
+            "wsman_wec_batches_refused_total{subscription=\"\",reason=\"bad_sldc\"} 1\n"
+        ));
+        assert!(text.contains(
+            "wsman_wec_output_write_seconds_bucket{subscription=\"wef\",le=\"0.005\"} 2\n"
+        ));
+        assert!(text.contains("wsman_wec_clients{subscription=\"wef\",state=\"active\"} 2\n"));
+    }
+}
