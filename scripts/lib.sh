@@ -60,8 +60,11 @@ TOML
 # to build wsman-gss's `kerberos` feature (libgssapi-sys runs bindgen), and python3-dev for the
 # interop tests' Kerberos clients (pykerberos, gssapi build against libkrb5-dev), and debootstrap
 # for the root file system the systemd tests boot in (scripts/sysroot.sh); chromium and nodejs
-# for the console's browser test (tests/browser; npm is installed by that stage if missing).
+# for the console's browser test (tests/browser; npm is installed by that stage if missing);
+# make, libssl-dev and zlib1g-dev to build the collector's vendored librdkafka (rdkafka-sys:
+# its configure and make, TLS through OpenSSL, gzip through zlib).
 REQUIRED_PACKAGES=(libpam0g-dev pkg-config curl wrk python3-venv python3-dev gcc libc6-dev
+    make libssl-dev zlib1g-dev
     krb5-kdc krb5-admin-server krb5-user libkrb5-dev libclang-dev debootstrap iproute2
     systemd-journal-remote tzdata openipmi ipmitool wsl uuid-runtime dmidecode tmux vim
     chromium nodejs nftables)

@@ -7,7 +7,12 @@
 //!   with the forwarder's bookmark);
 //! - [`ingest`]: a delivery (Events, Heartbeat, SubscriptionEnd) read and checked, the
 //!   `Computer` of each event against who the sender proved to be;
+//! - [`outputs`]: the output seam, a batch stored durably or refused;
+//! - [`subscription_outputs`]: each subscription's outputs, each bounded in flight, all of which
+//!   must have a batch durably before it is acknowledged;
 //! - [`output`]: the file output, on disk before the acknowledgement;
+//! - [`kafka`]: the Kafka output, acknowledged by the cluster (acks=all, idempotent) before
+//!   the forwarder is;
 //! - [`bookmarks`]: where each forwarder has got to in each subscription, per log, stored
 //!   durably (SQLite, synchronous writes) and merged so that a position never moves backwards,
 //!   whatever order batches arrive in. A collector acknowledges a batch only after its outputs
@@ -16,6 +21,9 @@
 
 pub mod bookmarks;
 pub mod ingest;
+pub mod kafka;
 pub mod manager;
 pub mod output;
+pub mod outputs;
+pub mod subscription_outputs;
 pub mod subscriptions;

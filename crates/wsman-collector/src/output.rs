@@ -10,24 +10,19 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 use wsman_proto::xml::{Element, Node};
 
 use crate::ingest::ReceivedEvent;
+use crate::outputs::{Batch, Output};
 use crate::subscriptions::{OutputConfig, OutputFormat, Subscription};
 
 /// Most files held open at once.
 pub const MAX_OPEN_FILES: usize = 512;
 
-/// Why an output did not take a batch (the forwarder is told 503 and resends).
-#[derive(Debug, thiserror::Error)]
-#[error("file output {path}: {source}")]
-pub struct OutputError {
-    pub path: PathBuf,
-    pub source: std::io::Error,
-}
+pub use crate::outputs::OutputError;
 
 struct OpenFile {
     file: File,
@@ -96,26 +91,37 @@ impl FileOutputs {
             return Ok(());
         }
         for output in &subscription.outputs {
-            let OutputConfig::File { path, format } = output;
-            let path = expand(path, client, &subscription.name);
-            let mut text = String::with_capacity(events.len() * 1024);
-            for event in events {
-                match format {
-                    OutputFormat::Raw => text.push_str(&event.xml),
-                    OutputFormat::Json => {
-                        let record = json_record(event, client, &subscription.name, received);
-                        text.push_str(&record.to_string());
-                    }
-                }
-                text.push('\n');
+            if let OutputConfig::File { path, format } = output {
+                self.write_one(
+                    path,
+                    *format,
+                    &Batch {
+                        subscription: &subscription.name,
+                        client,
+                        events,
+                        received,
+                    },
+                )?;
             }
-            self.append(&path, text.as_bytes())
-                .map_err(|source| OutputError {
-                    path: path.clone(),
-                    source,
-                })?;
         }
         Ok(())
+    }
+
+    /// Append `batch` to the file of the template `path`, on disk before returning.
+    fn write_one(
+        &self,
+        path: &str,
+        format: OutputFormat,
+        batch: &Batch<'_>,
+    ) -> Result<(), OutputError> {
+        let path = expand(path, batch.client, batch.subscription);
+        let mut text = String::with_capacity(batch.events.len() * 1024);
+        for event in batch.events {
+            text.push_str(&render(event, format, batch));
+            text.push('\n');
+        }
+        self.append(&path, text.as_bytes())
+            .map_err(|source| OutputError::File { path, source })
     }
 
     fn append(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -172,6 +178,43 @@ impl FileOutputs {
             });
         }
         Ok(())
+    }
+}
+
+/// One event as the output `format` writes it (one line: Raw XML has no line breaks).
+pub fn render(event: &ReceivedEvent, format: OutputFormat, batch: &Batch<'_>) -> String {
+    match format {
+        OutputFormat::Raw => event.xml.clone(),
+        OutputFormat::Json => {
+            json_record(event, batch.client, batch.subscription, batch.received).to_string()
+        }
+    }
+}
+
+/// One `[[outputs]] type = "file"` of a subscription, over the collector's open files.
+pub struct FileOutput {
+    files: Arc<FileOutputs>,
+    path: String,
+    format: OutputFormat,
+}
+
+impl FileOutput {
+    pub fn new(files: Arc<FileOutputs>, path: String, format: OutputFormat) -> FileOutput {
+        FileOutput {
+            files,
+            path,
+            format,
+        }
+    }
+}
+
+impl Output for FileOutput {
+    fn describe(&self) -> String {
+        format!("file output {}", self.path)
+    }
+
+    fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError> {
+        self.files.write_one(&self.path, self.format, batch)
     }
 }
 

@@ -16,6 +16,11 @@
 //! type = "file"
 //! path = "/var/log/wec/{subscription}/{client}.log"
 //! format = "raw"                    # or "json"
+//! [[outputs]]
+//! type = "kafka"
+//! brokers = ["kafka1.example.com:9092"]
+//! topic = "wec-{subscription}"
+//! format = "json"
 //! ```
 //!
 //! Why one file per subscription: an operator (or configuration management) adds, changes and
@@ -58,6 +63,142 @@ pub enum OutputFormat {
 pub enum OutputConfig {
     /// Append to a file whose path is a template of `{client}` and `{subscription}`.
     File { path: String, format: OutputFormat },
+    /// Produce each event as one message to a Kafka topic, keyed by the sending host.
+    Kafka(KafkaConfig),
+}
+
+/// A Kafka output: the cluster (brokers and producer settings: subscriptions with equal ones
+/// share one producer) and the topic and format of this subscription's messages.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// `host:port` of the bootstrap brokers.
+    pub brokers: Vec<String>,
+    /// Topic name, a template of `{subscription}` and `{client}`.
+    pub topic: String,
+    #[serde(default = "raw_format")]
+    pub format: OutputFormat,
+    /// How long librdkafka keeps trying to deliver a message before it reports a failure
+    /// (`message.timeout.ms`); the forwarder is then answered 503 and resends.
+    #[serde(default = "default_message_timeout")]
+    pub message_timeout_ms: u32,
+    /// The producer's queue bound (`queue.buffering.max.messages`): a batch that does not
+    /// fit is answered 503, never queued without bound.
+    #[serde(default = "default_queue_messages")]
+    pub queue_max_messages: u32,
+    /// The producer's queue bound in KiB (`queue.buffering.max.kbytes`).
+    #[serde(default = "default_queue_kbytes")]
+    pub queue_max_kbytes: u32,
+    /// More librdkafka producer properties (TLS, SASL, `linger.ms`, compression): passed
+    /// through as they are, never logged (they hold passwords).
+    #[serde(default)]
+    pub properties: KafkaProperties,
+}
+
+/// librdkafka properties of a Kafka output. Its `Debug` names the keys only: the values of
+/// `sasl.password` or `ssl.key.password` must never reach a log.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct KafkaProperties(pub std::collections::BTreeMap<String, String>);
+
+impl std::fmt::Debug for KafkaProperties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// Properties the collector sets itself: the delivery guarantee rests on them.
+pub const KAFKA_FIXED_PROPERTIES: &[&str] = &[
+    "bootstrap.servers",
+    "metadata.broker.list",
+    "acks",
+    "request.required.acks",
+    "enable.idempotence",
+    "message.timeout.ms",
+    "delivery.timeout.ms",
+    "queue.buffering.max.messages",
+    "queue.buffering.max.kbytes",
+];
+
+/// The longest Kafka topic name.
+pub const MAX_TOPIC_LENGTH: usize = 249;
+
+fn raw_format() -> OutputFormat {
+    OutputFormat::Raw
+}
+fn default_message_timeout() -> u32 {
+    30_000
+}
+fn default_queue_messages() -> u32 {
+    100_000
+}
+fn default_queue_kbytes() -> u32 {
+    64 * 1024
+}
+
+/// Why a topic template cannot name a Kafka topic (`{subscription}` and `{client}` expand to
+/// `A-Z a-z 0-9 . _ -`, the characters Kafka allows).
+pub fn check_topic_template(template: &str) -> Result<(), String> {
+    let literal = template
+        .replace("{subscription}", "s")
+        .replace("{client}", "c");
+    // The longest expansion: a subscription name has at most 64 characters, a client's part
+    // at most 128.
+    let longest = template
+        .replace("{subscription}", &"s".repeat(64))
+        .replace("{client}", &"c".repeat(128));
+    if literal.is_empty() || longest.len() > MAX_TOPIC_LENGTH {
+        return Err(format!(
+            "topic {template:?}: 1 to {MAX_TOPIC_LENGTH} characters (with {{subscription}} at most 64 and {{client}} at most 128)"
+        ));
+    }
+    if let Some(bad) = literal
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "topic {template:?}: {bad:?} is not allowed in a Kafka topic (A-Z a-z 0-9 . _ -; placeholders {{subscription}} and {{client}})"
+        ));
+    }
+    if literal == "." || literal == ".." {
+        return Err(format!("topic {template:?} is not a topic name"));
+    }
+    Ok(())
+}
+
+/// Why a Kafka output's settings are refused.
+pub fn check_kafka(config: &KafkaConfig) -> Result<(), String> {
+    if config.brokers.is_empty() {
+        return Err("kafka output: no brokers".to_owned());
+    }
+    for broker in &config.brokers {
+        let port = broker
+            .rsplit_once(':')
+            .map(|(host, port)| (host, port.parse::<u16>()));
+        if !matches!(port, Some((host, Ok(p))) if !host.is_empty() && p > 0)
+            || broker.contains([',', ' ', '/'])
+        {
+            return Err(format!("kafka output: broker {broker:?} is not host:port"));
+        }
+    }
+    check_topic_template(&config.topic).map_err(|e| format!("kafka output: {e}"))?;
+    if !(1_000..=3_600_000).contains(&config.message_timeout_ms) {
+        return Err("kafka output: message_timeout_ms: 1000 to 3600000".to_owned());
+    }
+    if !(1..=10_000_000).contains(&config.queue_max_messages) {
+        return Err("kafka output: queue_max_messages: 1 to 10000000".to_owned());
+    }
+    if !(1..=2_097_151).contains(&config.queue_max_kbytes) {
+        return Err("kafka output: queue_max_kbytes: 1 to 2097151".to_owned());
+    }
+    for key in config.properties.0.keys() {
+        if KAFKA_FIXED_PROPERTIES.contains(&key.as_str()) {
+            return Err(format!(
+                "kafka output: property {key:?} is set by the collector (use brokers, message_timeout_ms, queue_max_*)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -261,12 +402,16 @@ pub fn parse(file: &Path, text: &str) -> Result<Subscription, SubscriptionError>
         return Err(invalid("heartbeat_seconds: 1 to 86400".to_owned()));
     }
     for output in &raw.outputs {
-        let OutputConfig::File { path, .. } = output;
-        if !path.starts_with('/') {
-            return Err(invalid(format!("output path {path:?} is not absolute")));
-        }
-        if path.split('/').any(|part| part == "..") {
-            return Err(invalid(format!("output path {path:?} contains ..")));
+        match output {
+            OutputConfig::File { path, .. } => {
+                if !path.starts_with('/') {
+                    return Err(invalid(format!("output path {path:?} is not absolute")));
+                }
+                if path.split('/').any(|part| part == "..") {
+                    return Err(invalid(format!("output path {path:?} contains ..")));
+                }
+            }
+            OutputConfig::Kafka(kafka) => check_kafka(kafka).map_err(invalid)?,
         }
     }
     let mut subscription = Subscription {

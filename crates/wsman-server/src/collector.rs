@@ -9,16 +9,19 @@
 //! stored; an output that fails is answered 503, and the forwarder resends the batch.
 //!
 //! The whole of a delivery (read the stored bookmark, write the events it has not seen, store
-//! the new bookmark) runs under one lock, on the blocking pool: two copies of a batch sent on
-//! two connections cannot both be written.
+//! the new bookmark) runs under the lock of its (client, subscription), on the blocking pool:
+//! two copies of a batch sent on two connections cannot both be written, and different
+//! forwarders are stored in parallel (the outputs bound how many batches they take at once).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use wsman_collector::bookmarks::{BookmarkStore, Liveness};
 use wsman_collector::ingest::{self, DeliveryKind, Sender};
 use wsman_collector::manager::{self, DeliveryAuth, Offer};
-use wsman_collector::output::FileOutputs;
+use wsman_collector::outputs::Batch;
+use wsman_collector::subscription_outputs::Outputs;
 use wsman_collector::subscriptions::{self, SubscriptionSet};
 use wsman_events::Timestamp;
 use wsman_proto::{ns, Fault, Request};
@@ -46,10 +49,15 @@ pub struct CollectorService {
     subscriptions_dir: PathBuf,
     subscriptions: RwLock<Arc<SubscriptionSet>>,
     store: BookmarkStore,
-    outputs: FileOutputs,
-    deliveries: Mutex<()>,
+    outputs: Outputs,
+    /// One lock per (client, subscription) with a delivery under way: that pair's batches
+    /// are stored one at a time, while other forwarders' go on in parallel.
+    deliveries: Mutex<HashMap<(String, String), PairLock>>,
     metrics: CollectorMetrics,
 }
+
+/// The lock of one (client, subscription).
+type PairLock = Arc<Mutex<()>>;
 
 impl std::fmt::Debug for CollectorService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,19 +110,23 @@ impl CollectorService {
             subscriptions_dir: config_dir.join("subscriptions"),
             subscriptions: RwLock::new(Arc::new(SubscriptionSet::default())),
             store,
-            outputs: FileOutputs::new(),
-            deliveries: Mutex::new(()),
+            outputs: Outputs::new(),
+            deliveries: Mutex::new(HashMap::new()),
             metrics: CollectorMetrics::default(),
         };
         service.reload();
         Ok(service)
     }
 
-    /// Read the subscriptions again and reopen the output files (SIGHUP).
+    /// Read the subscriptions again, set up their outputs (Kafka producers of unchanged
+    /// clusters are kept) and reopen the output files (SIGHUP).
     pub fn reload(&self) {
         let set = subscriptions::load_dir(&self.subscriptions_dir);
         for error in &set.errors {
             tracing::error!(%error, "subscription not loaded");
+        }
+        for problem in self.outputs.configure(&set) {
+            tracing::error!(%problem, "collector output not started: its batches are answered 503");
         }
         tracing::info!(
             subscriptions = set.subscriptions.len(),
@@ -286,6 +298,18 @@ impl CollectorService {
         )))
     }
 
+    /// The lock of this (client, subscription); entries nobody holds are dropped, so the
+    /// map is bounded by the deliveries under way.
+    fn delivery_lock(&self, client: &str, subscription: &str) -> PairLock {
+        let mut locks = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        Arc::clone(
+            locks
+                .entry((client.to_owned(), subscription.to_owned()))
+                .or_default(),
+        )
+    }
+
     fn deliver(
         &self,
         identifier: &str,
@@ -349,16 +373,21 @@ impl CollectorService {
                 tracing::info!(client = %client, subscription = %subscription.name, "collector: the forwarder ended its subscription");
             }
             DeliveryKind::Events => {
-                let _one_at_a_time = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+                let pair = self.delivery_lock(&client, &subscription.name);
+                let _one_at_a_time = pair.lock().unwrap_or_else(|p| p.into_inner());
                 let stored = self
                     .store
                     .load(&client, &subscription.name)
                     .map_err(store_failed)?;
                 let fresh = ingest::unseen(&delivery, stored.as_ref());
+                let received = now.to_system_time();
                 let started = std::time::Instant::now();
-                let written =
-                    self.outputs
-                        .write(subscription, &client, &fresh, &now.to_system_time());
+                let written = self.outputs.write(&Batch {
+                    subscription: &subscription.name,
+                    client: &client,
+                    events: &fresh,
+                    received: &received,
+                });
                 if !fresh.is_empty() {
                     self.metrics.output_write(
                         &subscription.name,

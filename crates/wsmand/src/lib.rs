@@ -259,10 +259,36 @@ fn check_config(dir: &Path) -> anyhow::Result<()> {
             forwarding.collectors.len()
         );
     }
+    check_subscriptions(dir)?;
     println!(
         "{}: configuration OK ({} listener(s) active)",
         dir.display(),
         config.active_listeners().len()
+    );
+    Ok(())
+}
+
+/// The collector's subscriptions, when `DIR/subscriptions` exists: every file must parse and
+/// every output must start (a Kafka property librdkafka refuses is named here, not at the
+/// first batch). The producers made here are dropped at once.
+fn check_subscriptions(dir: &Path) -> anyhow::Result<()> {
+    let subscriptions_dir = dir.join("subscriptions");
+    if !subscriptions_dir.is_dir() {
+        return Ok(());
+    }
+    let set = wsman_collector::subscriptions::load_dir(&subscriptions_dir);
+    let mut problems: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
+    problems.extend(wsman_collector::subscription_outputs::Outputs::new().configure(&set));
+    for problem in &problems {
+        eprintln!("{problem}");
+    }
+    if !problems.is_empty() {
+        anyhow::bail!("{} collector problem(s)", problems.len());
+    }
+    println!(
+        "{}: {} subscription(s)",
+        subscriptions_dir.display(),
+        set.subscriptions.len()
     );
     Ok(())
 }

@@ -126,8 +126,17 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
             println!("AllowedPrincipals: {}", s.allowed_principals.join(", "));
             println!("AllowedGroups: {}", s.allowed_groups.join(", "));
             for output in &s.outputs {
-                let subscriptions::OutputConfig::File { path, format } = output;
-                println!("Output: file {path} ({format:?})");
+                match output {
+                    subscriptions::OutputConfig::File { path, format } => {
+                        println!("Output: file {path} ({format:?})")
+                    }
+                    subscriptions::OutputConfig::Kafka(kafka) => println!(
+                        "Output: kafka topic {} at {} ({:?})",
+                        kafka.topic,
+                        kafka.brokers.join(","),
+                        kafka.format
+                    ),
+                }
             }
         }
         WecCommand::Enable { name } | WecCommand::Disable { name }

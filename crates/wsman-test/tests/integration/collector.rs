@@ -21,18 +21,18 @@ use wsman_test::{Daemon, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 const SUBSCRIPTION_NS: &str = "http://schemas.microsoft.com/wbem/wsman/1/subscription";
 const ENUMERATE: &str = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:n="http://schemas.xmlsoap.org/ws/2004/09/enumeration" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header><a:To>http://127.0.0.1/wsman/SubscriptionManager/WEC</a:To><w:ResourceURI s:mustUnderstand="true">http://schemas.microsoft.com/wbem/wsman/1/SubscriptionManager/Subscription</w:ResourceURI><a:ReplyTo><a:Address s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo><a:Action s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate</a:Action><w:MaxEnvelopeSize s:mustUnderstand="true">512000</w:MaxEnvelopeSize><a:MessageID>uuid:2E6B2E9C-1111-4A4B-9C1D-000000000001</a:MessageID><w:OperationTimeout>PT60.000S</w:OperationTimeout></s:Header><s:Body><n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements></n:Enumerate></s:Body></s:Envelope>"#;
 
-struct Answer {
-    status: u16,
-    body: Vec<u8>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
 }
 
 /// One POST on a fresh connection, as the service account.
-fn post(port: u16, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Answer {
+pub(crate) fn post(port: u16, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Answer {
     post_as(port, SERVICE_ACCOUNT, SERVICE_PASSWORD, path, body, headers)
 }
 
 /// One POST on a fresh connection, as `user`.
-fn post_as(
+pub(crate) fn post_as(
     port: u16,
     user: &str,
     password: &str,
@@ -83,28 +83,28 @@ fn post_as(
     Answer { status, body }
 }
 
-fn text(body: &[u8]) -> String {
+pub(crate) fn text(body: &[u8]) -> String {
     wsman_proto::charset::decode(body, None)
         .map(|(t, _)| t)
         .unwrap_or_default()
 }
 
-fn event(record: u64, computer: &str, data: &str) -> String {
+pub(crate) fn event(record: u64, computer: &str, data: &str) -> String {
     format!("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='forwarder-test'/><EventID>4624</EventID><Level>4</Level><TimeCreated SystemTime='2026-11-23T10:00:00.0000000Z'/><EventRecordID>{record}</EventRecordID><Channel>Security</Channel><Computer>{computer}</Computer></System><EventData><Data Name='n'>{data}</Data></EventData></Event>")
 }
 
 /// What the Enumerate answer told the forwarder: delivery path and version.
-struct Offer {
-    path: String,
-    version: String,
-    bookmark: Option<u64>,
+pub(crate) struct Offer {
+    pub(crate) path: String,
+    pub(crate) version: String,
+    pub(crate) bookmark: Option<u64>,
 }
 
-fn enumerate(port: u16) -> Offer {
+pub(crate) fn enumerate(port: u16) -> Offer {
     enumerate_as(port, SERVICE_ACCOUNT, SERVICE_PASSWORD)
 }
 
-fn enumerate_as(port: u16, user: &str, password: &str) -> Offer {
+pub(crate) fn enumerate_as(port: u16, user: &str, password: &str) -> Offer {
     let answer = post_as(
         port,
         user,
@@ -174,7 +174,7 @@ fn enumerate_as(port: u16, user: &str, password: &str) -> Offer {
 }
 
 /// A delivery as the push side writes it, UTF-16, SLDC-compressed.
-fn batch(offer: &Offer, message: u64, events: &[String], identifier: bool) -> Vec<u8> {
+pub(crate) fn batch(offer: &Offer, message: u64, events: &[String], identifier: bool) -> Vec<u8> {
     let mut parameters = Vec::new();
     if identifier {
         let mut element = Element::new(
@@ -219,11 +219,17 @@ fn batch(offer: &Offer, message: u64, events: &[String], identifier: bool) -> Ve
     sldc::compress(&bytes)
 }
 
-fn deliver(port: u16, offer: &Offer, body: &[u8]) -> Answer {
+pub(crate) fn deliver(port: u16, offer: &Offer, body: &[u8]) -> Answer {
     deliver_as(port, SERVICE_ACCOUNT, SERVICE_PASSWORD, offer, body)
 }
 
-fn deliver_as(port: u16, user: &str, password: &str, offer: &Offer, body: &[u8]) -> Answer {
+pub(crate) fn deliver_as(
+    port: u16,
+    user: &str,
+    password: &str,
+    offer: &Offer,
+    body: &[u8],
+) -> Answer {
     post_as(
         port,
         user,
@@ -237,7 +243,7 @@ fn deliver_as(port: u16, user: &str, password: &str, offer: &Offer, body: &[u8])
     )
 }
 
-fn acknowledged(answer: &Answer, message: u64) {
+pub(crate) fn acknowledged(answer: &Answer, message: u64) {
     let body = text(&answer.body);
     assert_eq!(answer.status, 200, "{body}");
     assert!(

@@ -20,6 +20,7 @@ mod fanout;
 mod forwarding;
 mod hardware;
 mod hostile;
+mod kafka;
 mod limits;
 mod listeners;
 mod metrics;

@@ -1,0 +1,134 @@
+"""Load generator of benches/collector.sh: N forwarders posting Events batches to a collector.
+
+    collector.py URL CA_FILE PASSWORD ACCOUNT_PREFIX SENDERS BATCHES EVENTS_PER_BATCH \
+        EVENT_BYTES DELIVERY_PATH VERSION
+
+Sender i authenticates (Basic over HTTPS, one kept-alive connection) as ACCOUNT_PREFIX<i>, the
+Computer of its events, and posts BATCHES batches of EVENTS_PER_BATCH events of about
+EVENT_BYTES each (UTF-8, CDATA, record ids counting up, the bookmark after the last), as the
+push side of wsmand writes them, each waiting for its answer before the next (as a forwarder
+does). Prints one JSON line: events acknowledged, wall seconds, events/s and the time to Ack
+per batch (p50, p99, max, in ms). A batch answered other than 200 Ack stops the run.
+"""
+
+import base64
+import http.client
+import json
+import ssl
+import sys
+import threading
+import time
+import uuid
+
+NS = (
+    'xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+    'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
+    'xmlns:e="http://schemas.xmlsoap.org/ws/2004/08/eventing" '
+    'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" '
+    'xmlns:p="http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd"'
+)
+
+
+def event(record, computer, size):
+    head = (
+        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+        "<Provider Name='bench'/><EventID>4624</EventID><Level>4</Level>"
+        "<TimeCreated SystemTime='2026-11-24T00:00:00.0000000Z'/>"
+        f"<EventRecordID>{record}</EventRecordID><Channel>Security</Channel>"
+        f"<Computer>{computer}</Computer></System><EventData><Data Name='n'>"
+    )
+    tail = "</Data></EventData></Event>"
+    return head + "x" * max(0, size - len(head) - len(tail)) + tail
+
+
+def envelope(address, version, computer, first, count, size):
+    events = "".join(
+        f'<w:Event Action="http://schemas.dmtf.org/wbem/wsman/1/wsman/Event"><![CDATA[{event(r, computer, size)}]]></w:Event>'
+        for r in range(first, first + count)
+    )
+    message = f"uuid:{uuid.uuid4()}".upper()
+    return (
+        f"<s:Envelope {NS}><s:Header><a:To>{address}</a:To>"
+        f'<m:MachineID xmlns:m="http://schemas.microsoft.com/wbem/wsman/1/machineid" s:mustUnderstand="false">{computer}</m:MachineID>'
+        '<a:ReplyTo><a:Address s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>'
+        '<a:Action s:mustUnderstand="true">http://schemas.dmtf.org/wbem/wsman/1/wsman/Events</a:Action>'
+        '<w:MaxEnvelopeSize s:mustUnderstand="true">512000</w:MaxEnvelopeSize>'
+        f"<a:MessageID>{message}</a:MessageID>"
+        f'<p:OperationID s:mustUnderstand="false">{message}</p:OperationID>'
+        '<p:SequenceId s:mustUnderstand="false">1</p:SequenceId>'
+        "<w:OperationTimeout>PT60.000S</w:OperationTimeout>"
+        f"<e:Identifier>{version}</e:Identifier>"
+        f'<w:Bookmark><BookmarkList><Bookmark Channel="Security" RecordId="{first + count - 1}" IsCurrent="true"/></BookmarkList></w:Bookmark>'
+        "<w:AckRequested/></s:Header>"
+        f"<s:Body><w:Events>{events}</w:Events></s:Body></s:Envelope>"
+    ).encode()
+
+
+def main():
+    (url, ca_file, password, prefix, senders, batches, per_batch, size, path, version) = sys.argv[1:11]
+    senders, batches, per_batch, size = int(senders), int(batches), int(per_batch), int(size)
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    context = ssl.create_default_context(cafile=ca_file)
+    latencies = []
+    failures = []
+    lock = threading.Lock()
+    start_gate = threading.Barrier(senders + 1)
+
+    def sender(index):
+        computer = f"{prefix}{index}"
+        auth = "Basic " + base64.b64encode(f"{computer}:{password}".encode()).decode()
+        connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=120)
+        address = f"https://{host}:{port}{path}"
+        bodies = [envelope(address, version, computer, 1 + b * per_batch, per_batch, size) for b in range(batches)]
+        mine = []
+        start_gate.wait()
+        for body in bodies:
+            started = time.perf_counter()
+            connection.request(
+                "POST",
+                path,
+                body=body,
+                headers={"Authorization": auth, "Content-Type": "application/soap+xml;charset=UTF-8"},
+            )
+            answer = connection.getresponse()
+            reply = answer.read()
+            mine.append(time.perf_counter() - started)
+            if answer.status != 200 or b"wsman/Ack" not in reply:
+                with lock:
+                    failures.append(f"{computer}: HTTP {answer.status} {reply[:200]!r}")
+                return
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=sender, args=(i,)) for i in range(1, senders + 1)]
+    for thread in threads:
+        thread.start()
+    start_gate.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if failures:
+        sys.exit("\n".join(failures))
+    latencies.sort()
+
+    def percentile(q):
+        return round(1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))], 2)
+
+    events = len(latencies) * per_batch
+    print(
+        json.dumps(
+            {
+                "events": events,
+                "seconds": round(wall, 3),
+                "events_per_second": round(events / wall),
+                "ack_ms_p50": percentile(0.50),
+                "ack_ms_p99": percentile(0.99),
+                "ack_ms_max": round(1000 * latencies[-1], 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

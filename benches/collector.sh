@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Benchmark: the collector's outputs under load. SENDERS forwarders (one Basic account each,
+# the Computer of their events) post batches of 100 events of about 1 KB over loopback HTTPS,
+# each waiting for its Ack before the next batch, as Windows forwarders do; first to a
+# subscription with the file output (append + fsync before the Ack: the baseline), then to one
+# with the Kafka output (librdkafka's mock cluster in a separate process, acks=all, idempotent
+# producer, the Ack after every delivery report), in the same run. Prints events/s and the time
+# to Ack (p50, p99) of both and the ratio Kafka / files.
+#
+#   benches/collector.sh                                   # 8 senders x 40 batches x 100 events
+#   BENCH_SENDERS=16 BENCH_BATCHES=50 benches/collector.sh
+#   WSMAND_BIN=/path/to/wsmand benches/collector.sh        # that binary instead of a release build
+#
+# Needs .venv with tests/interop/requirements.txt (confluent-kafka hosts the mock cluster).
+# Not part of scripts/test.sh: figures depend on the machine; the ratio is what to compare.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+require_cargo
+
+SENDERS="${BENCH_SENDERS:-8}"
+BATCHES="${BENCH_BATCHES:-40}"
+PER_BATCH=100
+EVENT_BYTES=1000
+PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+command -v openssl >/dev/null 2>&1 || ensure_packages openssl
+
+if [ -n "${WSMAND_BIN:-}" ]; then
+    WSMAND="$WSMAND_BIN"
+else
+    step "building the release daemon"
+    cargo build --release -p wsmand
+    WSMAND="$ROOT/target/release/wsmand"
+fi
+PYTHON="$ROOT/.venv/bin/python"
+if ! "$PYTHON" -c 'import confluent_kafka' 2>/dev/null; then
+    step "python venv with confluent-kafka"
+    [ -x "$PYTHON" ] || python3 -m venv "$ROOT/.venv"
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+fi
+
+WORK="$(mktemp -d -t wsmand-collector-XXXXXX)"
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+step "configuring wsmand (HTTPS listener, $SENDERS forwarder accounts, two subscriptions)"
+CONFIG="$WORK/config"
+mkdir -p "$CONFIG/certs" "$CONFIG/subscriptions"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+    -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
+    -addext "extendedKeyUsage=serverAuth" \
+    -keyout "$WORK/listener.key" -out "$WORK/listener.crt" 2>/dev/null
+THUMBPRINT="$(openssl x509 -in "$WORK/listener.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
+install -m 0644 "$WORK/listener.crt" "$CONFIG/certs/$THUMBPRINT.crt"
+install -m 0600 "$WORK/listener.key" "$CONFIG/certs/$THUMBPRINT.key"
+PORT="$(free_port)"
+cat >"$CONFIG/config.toml" <<TOML
+[Config.Service.Auth]
+Basic = true
+[[Listener]]
+Address = "IP:127.0.0.1"
+Transport = "HTTPS"
+Port = $PORT
+CertificateThumbprint = "$THUMBPRINT"
+TOML
+for i in $(seq 1 "$SENDERS"); do
+    printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$WSMAND" account add "bench$i" \
+        --password-stdin >/dev/null
+done
+
+step "librdkafka's mock cluster (separate process, 127.0.0.1)"
+"$PYTHON" "$ROOT/tests/kafka/mock_cluster.py" >"$WORK/mock.out" 2>"$WORK/mock.log" &
+PIDS+=("$!")
+for _ in $(seq 1 100); do
+    [ -s "$WORK/mock.out" ] && break
+    sleep 0.1
+done
+BOOTSTRAP="$(head -1 "$WORK/mock.out")"
+[ -n "$BOOTSTRAP" ] || { cat "$WORK/mock.log"; exit 1; }
+echo "mock cluster at $BOOTSTRAP"
+
+QUERY="query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'"
+cat >"$CONFIG/subscriptions/files.toml" <<TOML
+$QUERY
+[[outputs]]
+type = "file"
+path = "$WORK/out/{subscription}/{client}.xml"
+format = "raw"
+TOML
+cat >"$CONFIG/subscriptions/kafka.toml" <<TOML
+$QUERY
+[[outputs]]
+type = "kafka"
+brokers = ["$BOOTSTRAP"]
+topic = "wec-{subscription}"
+format = "raw"
+TOML
+
+step "starting wsmand on loopback"
+MALLOC_ARENA_MAX=2 WSMAND_WEC_DATABASE="$WORK/wec.sqlite" \
+    "$WSMAND" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
+WSMAND_PID=$!
+PIDS+=("$WSMAND_PID")
+wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand.log"
+
+run() {
+    local name="$1" show identifier version
+    show="$(WSMAND_CONFIG_DIR="$CONFIG" "$WSMAND" wec show "$name")"
+    identifier="$(sed -n 's/^Identifier: //p' <<<"$show")"
+    version="$(sed -n 's/^Version: //p' <<<"$show")"
+    "$PYTHON" "$ROOT/benches/collector.py" "https://127.0.0.1:$PORT/wsman" "$WORK/listener.crt" \
+        "$PASSWORD" bench "$SENDERS" "$BATCHES" "$PER_BATCH" "$EVENT_BYTES" \
+        "/wsman/subscriptions/$identifier/1" "$version"
+}
+
+step "$SENDERS senders x $BATCHES batches x $PER_BATCH events of ~$EVENT_BYTES bytes, HTTPS"
+FILES="$(run files)" || { tail -20 "$WORK/wsmand.log"; exit 1; }
+echo "file output (baseline): $FILES"
+KAFKA="$(run kafka)" || { tail -20 "$WORK/wsmand.log"; exit 1; }
+echo "kafka output:           $KAFKA"
+python3 - "$FILES" "$KAFKA" <<'PY'
+import json, sys
+files, kafka = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(f"kafka / files: {kafka['events_per_second'] / files['events_per_second']:.2f}x events/s, "
+      f"p99 Ack {kafka['ack_ms_p99']} ms vs {files['ack_ms_p99']} ms")
+PY
+echo "wsmand CPU (user+sys ticks): $(awk '{print $14 + $15}' "/proc/$WSMAND_PID/stat")"

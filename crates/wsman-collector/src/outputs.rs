@@ -1,0 +1,50 @@
+//! The output seam: every place a checked batch can be stored implements [`Output`]
+//! (`subscription_outputs` holds each subscription's, each behind a bounded in-flight budget).
+//!
+//! Why blocking calls on the blocking pool rather than an async trait: a delivery already runs
+//! on tokio's blocking pool, under the lock that keeps a (client, subscription)'s batches one
+//! at a time from bookmark read to bookmark store; the file output is blocking I/O (`write`,
+//! `fsync`), and the Kafka output waits for delivery reports that librdkafka's own thread
+//! hands over. A blocking `write` keeps that whole sequence one plain function, and the
+//! threads it holds are bounded by the in-flight budgets (a full budget is answered 503 at
+//! once, never queued).
+
+use crate::ingest::ReceivedEvent;
+
+/// Most batches one configured output takes at once; one more is answered 503.
+pub const MAX_IN_FLIGHT_BATCHES: usize = 64;
+
+/// One checked batch of a forwarder for a subscription: the events not stored before.
+pub struct Batch<'a> {
+    pub subscription: &'a str,
+    /// The sender's authenticated name (Kerberos principal, certificate name or account).
+    pub client: &'a str,
+    pub events: &'a [&'a ReceivedEvent],
+    /// Arrival time written into JSON records.
+    pub received: &'a str,
+}
+
+/// Why an output did not take a batch (the forwarder is told 503 and resends).
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("file output {path}: {source}")]
+    File {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("kafka output (topic {topic}): {reason}")]
+    Kafka { topic: String, reason: String },
+    #[error("{output}: {limit} batches in flight already (backpressure)")]
+    Busy { output: String, limit: usize },
+    #[error("{output} did not start: {reason}")]
+    NotStarted { output: String, reason: String },
+}
+
+/// A place that stores batches durably.
+pub trait Output: Send + Sync {
+    /// What it is, for logs (never a secret).
+    fn describe(&self) -> String;
+    /// Store `batch`; return only when it is durable there (on disk, acknowledged by the
+    /// cluster), or with why not. Called on the blocking pool.
+    fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError>;
+}

@@ -1,0 +1,150 @@
+//! Each subscription's configured outputs, set up from its `[[outputs]]` at every reload, each
+//! behind a bounded in-flight budget: a batch beyond it is answered 503 at once (backpressure),
+//! never queued.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::kafka::{KafkaCluster, KafkaOutput};
+use crate::output::{FileOutput, FileOutputs};
+use crate::outputs::{Batch, Output, OutputError, MAX_IN_FLIGHT_BATCHES};
+use crate::subscriptions::{OutputConfig, SubscriptionSet};
+
+/// An output that could not be set up (a Kafka property librdkafka refused): every batch is
+/// answered 503 with the reason, so nothing is acknowledged that went nowhere.
+struct NotStarted {
+    output: String,
+    reason: String,
+}
+
+impl Output for NotStarted {
+    fn describe(&self) -> String {
+        self.output.clone()
+    }
+    fn write(&self, _: &Batch<'_>) -> Result<(), OutputError> {
+        Err(OutputError::NotStarted {
+            output: self.output.clone(),
+            reason: self.reason.clone(),
+        })
+    }
+}
+
+/// A configured output and its in-flight budget.
+struct Budgeted {
+    output: Arc<dyn Output>,
+    in_flight: AtomicUsize,
+    limit: usize,
+}
+
+impl Budgeted {
+    fn new(output: Arc<dyn Output>) -> Budgeted {
+        Budgeted {
+            output,
+            in_flight: AtomicUsize::new(0),
+            limit: MAX_IN_FLIGHT_BATCHES,
+        }
+    }
+
+    fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError> {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.limit {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Err(OutputError::Busy {
+                output: self.output.describe(),
+                limit: self.limit,
+            });
+        }
+        let result = self.output.write(batch);
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        result
+    }
+}
+
+/// Every output of every subscription. Files stay open and Kafka producers stay connected
+/// across reloads: a cluster whose settings did not change keeps its producer.
+#[derive(Default)]
+pub struct Outputs {
+    files: Arc<FileOutputs>,
+    clusters: Mutex<HashMap<String, Arc<KafkaCluster>>>,
+    by_subscription: RwLock<HashMap<String, Arc<Vec<Budgeted>>>>,
+}
+
+impl Outputs {
+    pub fn new() -> Outputs {
+        Outputs::default()
+    }
+
+    /// Set up the outputs of `set` (a reload). Returns one line per output that could not
+    /// start (its subscription's batches are answered 503 until it is fixed).
+    pub fn configure(&self, set: &SubscriptionSet) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut previous = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
+        let mut clusters: HashMap<String, Arc<KafkaCluster>> = HashMap::new();
+        let mut by_subscription = HashMap::new();
+        for subscription in &set.subscriptions {
+            let mut outputs = Vec::new();
+            for config in &subscription.outputs {
+                let output: Arc<dyn Output> = match config {
+                    OutputConfig::File { path, format } => Arc::new(FileOutput::new(
+                        Arc::clone(&self.files),
+                        path.clone(),
+                        *format,
+                    )),
+                    OutputConfig::Kafka(kafka) => {
+                        let key = crate::kafka::cluster_key(kafka);
+                        let cluster = match clusters.get(&key).or_else(|| previous.get(&key)) {
+                            Some(cluster) => Ok(Arc::clone(cluster)),
+                            None => KafkaCluster::start(kafka).map(Arc::new),
+                        };
+                        match cluster {
+                            Ok(cluster) => {
+                                clusters.insert(key, Arc::clone(&cluster));
+                                Arc::new(KafkaOutput::new(cluster, kafka))
+                            }
+                            Err(reason) => {
+                                let output = format!(
+                                    "kafka output of {} (brokers {})",
+                                    subscription.name,
+                                    kafka.brokers.join(",")
+                                );
+                                problems.push(format!("{output}: {reason}"));
+                                Arc::new(NotStarted { output, reason })
+                            }
+                        }
+                    }
+                };
+                outputs.push(Budgeted::new(output));
+            }
+            by_subscription.insert(subscription.name.clone(), Arc::new(outputs));
+        }
+        *previous = clusters;
+        *self
+            .by_subscription
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = by_subscription;
+        problems
+    }
+
+    /// Close the open files (SIGHUP: rotated files are created anew).
+    pub fn reopen(&self) {
+        self.files.reopen();
+    }
+
+    /// Store `batch` in every output of its subscription, one after the other; Ok only when
+    /// each has it durably (the rule for acknowledging).
+    pub fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError> {
+        if batch.events.is_empty() {
+            return Ok(());
+        }
+        let outputs = self
+            .by_subscription
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(batch.subscription)
+            .cloned();
+        for output in outputs.iter().flat_map(|o| o.iter()) {
+            output.write(batch)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,259 @@
+//! The collector's Kafka output against librdkafka's mock cluster, hosted by a separate
+//! Python process (PyPI's confluent-kafka wheel, `tests/kafka/mock_cluster.py`, brokers on
+//! 127.0.0.1 only), and read back with confluent-kafka's consumer (`tests/kafka/consume.py`):
+//! clients independent of the producer inside wsmand.
+//!
+//! The forwarder is the raw-socket one of `collector.rs` (real HTTP, Basic, UTF-16 SLDC
+//! batches built by the push side's message builder). Invariants: every event acknowledged is
+//! in the topic, at least once, keyed by the sender's authenticated name and in order for that
+//! key; while the broker process is stopped (SIGSTOP) longer than `message_timeout_ms`, a
+//! batch is answered 503 and its bookmark is not stored; once it goes on (SIGCONT), the resent
+//! batch arrives. A bad Kafka output is refused by `wsmand check-config` with its reason.
+//!
+//! Needs `.venv` with `tests/interop/requirements.txt` (confluent-kafka), which
+//! `scripts/test.sh` sets up before the cargo tests.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wsman_test::{Fixture, SERVICE_ACCOUNT};
+
+use crate::collector::{acknowledged, batch, deliver, enumerate, event};
+
+const TOPIC: &str = "wec-kafka";
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn python() -> PathBuf {
+    let python = repository().join(".venv/bin/python");
+    let probe = Command::new(&python)
+        .args(["-c", "import confluent_kafka"])
+        .status();
+    assert!(
+        probe.is_ok_and(|s| s.success()),
+        "{} with confluent-kafka is needed: python3 -m venv .venv && .venv/bin/pip install -r tests/interop/requirements.txt",
+        python.display()
+    );
+    python
+}
+
+/// The mock cluster's process; killed (and reaped) when dropped.
+struct MockCluster {
+    child: Child,
+    bootstrap: String,
+}
+
+impl MockCluster {
+    fn start() -> MockCluster {
+        let mut child = Command::new(python())
+            .arg(repository().join("tests/kafka/mock_cluster.py"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the mock cluster");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("bootstrap line");
+        let bootstrap = line.trim().to_owned();
+        assert!(
+            bootstrap.starts_with("127.0.0.1:"),
+            "mock cluster address {bootstrap:?}"
+        );
+        MockCluster { child, bootstrap }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Every message of the topic, to its end, read by an independent consumer.
+    fn messages(&self) -> Vec<Value> {
+        let output = Command::new(python())
+            .arg(repository().join("tests/kafka/consume.py"))
+            .args([&self.bootstrap, TOPIC, "60"])
+            .output()
+            .expect("consume");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
+    }
+}
+
+impl Drop for MockCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-CONT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn record_id(xml: &str) -> u64 {
+    xml.split("<EventRecordID>")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no EventRecordID in {xml}"))
+}
+
+fn subscription(bootstrap: &str, file: &Path) -> String {
+    format!(
+        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n\
+         heartbeat_seconds = 60\n\
+         [[outputs]]\ntype = \"file\"\npath = \"{}\"\nformat = \"raw\"\n\
+         [[outputs]]\ntype = \"kafka\"\nbrokers = [\"{bootstrap}\"]\ntopic = \"wec-{{subscription}}\"\n\
+         format = \"raw\"\nmessage_timeout_ms = 2000\n[outputs.properties]\n\"linger.ms\" = \"1\"\n",
+        file.display()
+    )
+}
+
+#[test]
+fn acknowledged_events_are_in_the_topic_in_order_per_host_across_a_broker_outage() {
+    let cluster = MockCluster::start();
+    let state = tempfile::tempdir().expect("tempdir");
+    let file = state.path().join("out.xml");
+    let database = state.path().join("wec.sqlite");
+    let text = subscription(&cluster.bootstrap, &file);
+    let env = [(
+        "WSMAND_WEC_DATABASE",
+        database.to_str().expect("utf-8 path"),
+    )];
+    // The subscription's name is the topic's {subscription}.
+    let mut fixture = Fixture::http_with_env(
+        |config| {
+            config.write_raw("subscriptions/kafka.toml", &text);
+        },
+        &env,
+    );
+    let port = fixture.port;
+    let offer = enumerate(port);
+    let events: Vec<String> = (1..=50)
+        .map(|r| event(r, SERVICE_ACCOUNT, &format!("e{r}")))
+        .collect();
+    for (message, chunk) in (1..=3).zip(events[0..30].chunks(10)) {
+        acknowledged(
+            &deliver(port, &offer, &batch(&offer, message, chunk, true)),
+            message,
+        );
+    }
+
+    // The broker stops answering for longer than message_timeout_ms: 503, nothing stored.
+    cluster.signal("-STOP");
+    let refused = deliver(port, &offer, &batch(&offer, 4, &events[30..40], true));
+    assert_eq!(
+        refused.status, 503,
+        "a batch Kafka did not confirm is refused"
+    );
+    assert_eq!(
+        enumerate(port).bookmark,
+        Some(30),
+        "the refused batch's bookmark must not be stored"
+    );
+    cluster.signal("-CONT");
+
+    // The forwarder resends until it is acknowledged (the producer may still be reconnecting).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = deliver(port, &offer, &batch(&offer, 4, &events[30..40], true));
+        if answer.status == 200 {
+            acknowledged(&answer, 4);
+            break;
+        }
+        assert_eq!(answer.status, 503);
+        assert!(Instant::now() < deadline, "the broker is back, yet no Ack");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    acknowledged(
+        &deliver(port, &offer, &batch(&offer, 5, &events[40..50], true)),
+        5,
+    );
+    assert_eq!(enumerate(port).bookmark, Some(50));
+    fixture.assert_still_serving();
+
+    let messages = cluster.messages();
+    let sent: Vec<u64> = events.iter().map(|e| record_id(e)).collect();
+    // Keyed by who authenticated, all in the one partition of that key, in order there.
+    assert!(
+        messages.iter().all(|m| m["key"] == SERVICE_ACCOUNT),
+        "{messages:?}"
+    );
+    let partitions: std::collections::BTreeSet<u64> = messages
+        .iter()
+        .map(|m| m["partition"].as_u64().expect("partition"))
+        .collect();
+    assert_eq!(
+        partitions.len(),
+        1,
+        "one key, one partition: {partitions:?}"
+    );
+    let mut order: Vec<(u64, u64)> = messages
+        .iter()
+        .map(|m| {
+            let value = m["value"].as_str().expect("value");
+            (m["offset"].as_u64().expect("offset"), record_id(value))
+        })
+        .collect();
+    order.sort();
+    let mut first_seen = Vec::new();
+    for (_, record) in &order {
+        if !first_seen.contains(record) {
+            first_seen.push(*record);
+        }
+    }
+    assert_eq!(
+        first_seen, sent,
+        "every event at least once, in the order sent"
+    );
+    // Each message is the event as the forwarder sent it.
+    for message in &messages {
+        let value = message["value"].as_str().expect("value");
+        let record = record_id(value);
+        assert!(value.contains(&format!(">e{record}</Data>")), "{value}");
+    }
+    // The file output got every event too (at least once: it had taken the refused batch).
+    let written = std::fs::read_to_string(&file).expect("file output");
+    for record in &sent {
+        assert!(written.contains(&format!("<EventRecordID>{record}</EventRecordID>")));
+    }
+    fixture.daemon.stop();
+}
+
+#[test]
+fn a_bad_kafka_output_is_refused_with_its_reason() {
+    for (output, reason) in [
+        ("brokers = []\ntopic = \"wec\"", "no brokers"),
+        ("brokers = [\"127.0.0.1\"]\ntopic = \"wec\"", "is not host:port"),
+        ("brokers = [\"127.0.0.1:9092\"]\ntopic = \"wec/{subscription}\"", "not allowed in a Kafka topic"),
+        ("brokers = [\"127.0.0.1:9092\"]\ntopic = \"wec\"\n[properties]\n\"acks\" = \"1\"", "set by the collector"),
+        ("brokers = [\"127.0.0.1:9092\"]\ntopic = \"wec\"\n[properties]\n\"no.such.property\" = \"1\"", "no.such.property"),
+    ] {
+        let mut config = wsman_test::ConfigDir::new();
+        config.listener(wsman_test::ListenerSpec::http(wsman_test::free_port()));
+        config.write();
+        let output = output.replace("[properties]", "[outputs.properties]");
+        config.write_raw(
+            "subscriptions/bad.toml",
+            &format!("query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n[[outputs]]\ntype = \"kafka\"\n{output}\n"),
+        );
+        let result = config
+            .wsmand_command()
+            .arg("check-config")
+            .output()
+            .expect("check-config");
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(!result.status.success(), "{output}: accepted");
+        assert!(stderr.contains(reason), "{output}: {stderr}");
+    }
+}
