@@ -82,6 +82,89 @@ pub struct ManagedHost {
     /// Skip the certificate's CA check (`-skipCAcheck`), for self-signed lab hosts.
     #[serde(default)]
     pub skip_ca_check: bool,
+    /// The host groups this host belongs to (a role's rule names `group:NAME`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Further accounts on this host that a role may run as (`Role.RunAs`), instead of
+    /// `Username`: what the role's users do on the host is done, and audited there, as that
+    /// account.
+    #[serde(default, rename = "RunAs", skip_serializing_if = "Vec::is_empty")]
+    pub run_as: Vec<RunAsAccount>,
+}
+
+/// An account on a managed host that a role may run as.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct RunAsAccount {
+    /// The account's name on the host (what `Role.RunAs` names).
+    pub username: String,
+    /// A file (mode 0600) holding its password.
+    pub password_file: PathBuf,
+}
+
+/// Whether a delegation rule grants or refuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Effect {
+    /// Grants what it matches, unless a Deny rule of any of the user's roles matches too.
+    Allow,
+    /// Refuses what it matches, whatever any Allow rule says.
+    Deny,
+}
+
+/// What a user does with a resource on a host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Reading (pages, their JSON).
+    Read,
+    /// Changing (service actions, terminating a process).
+    Change,
+    /// Opening a terminal (a WinRS shell).
+    Shell,
+}
+
+impl Action {
+    /// The word used in the file and in log lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Change => "change",
+            Self::Shell => "shell",
+        }
+    }
+}
+
+/// One delegation rule of a role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct DelegationRule {
+    /// Allow or Deny.
+    pub effect: Effect,
+    /// Host names, `group:NAME` or `*` (every host).
+    pub hosts: Vec<String>,
+    /// Resource URI prefixes (`http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service`)
+    /// or `*` (every resource).
+    pub resources: Vec<String>,
+    /// The actions it covers.
+    pub actions: Vec<Action>,
+}
+
+/// A role: who holds it, what its rules grant or refuse, and the account it runs as on the
+/// hosts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Role {
+    /// The name log lines use.
+    pub name: String,
+    /// Manager user names; `os:NAME` for an OS user, `os:*` for every OS user who may log in.
+    pub members: Vec<String>,
+    /// One of the hosts' `RunAs` accounts, used for everything this role allows; none: the
+    /// host's `Username`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<String>,
+    /// The rules, in the order log lines number them (from 1).
+    #[serde(default, rename = "Rule")]
+    pub rules: Vec<DelegationRule>,
 }
 
 /// `DIR/mgmt.toml`.
@@ -127,6 +210,9 @@ pub struct MgmtSettings {
     /// The hosts the console manages.
     #[serde(default, rename = "Host", skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<ManagedHost>,
+    /// Who may do what on which hosts: nothing a role does not allow (deny by default).
+    #[serde(default, rename = "Role", skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<Role>,
 }
 
 impl Default for MgmtSettings {
@@ -148,6 +234,7 @@ impl Default for MgmtSettings {
             pam_service: default_pam_service(),
             os_login_group: default_os_login_group(),
             hosts: Vec::new(),
+            roles: Vec::new(),
         }
     }
 }
@@ -522,6 +609,93 @@ impl MgmtSettings {
                     "Host.Url",
                     format!("{:?}: expected http:// or https://", host.url),
                 ));
+            }
+            for group in &host.groups {
+                if group.is_empty() || !is_plain_name(group) {
+                    return Err(invalid(
+                        "Host.Groups",
+                        format!("{group:?}: letters, digits, '-', '_' or '.'"),
+                    ));
+                }
+            }
+        }
+        self.validate_roles()
+    }
+
+    /// Roles name only hosts, groups and run-as accounts that exist (a typo would otherwise
+    /// grant or refuse nothing, silently).
+    fn validate_roles(&self) -> Result<(), MgmtError> {
+        let mut names = std::collections::BTreeSet::new();
+        for role in &self.roles {
+            if role.name.is_empty() || !is_plain_name(&role.name) {
+                return Err(invalid(
+                    "Role.Name",
+                    format!("{:?}: letters, digits, '-', '_' or '.'", role.name),
+                ));
+            }
+            if !names.insert(role.name.as_str()) {
+                return Err(invalid(
+                    "Role.Name",
+                    format!("{:?} appears twice", role.name),
+                ));
+            }
+            for member in &role.members {
+                let name = member.strip_prefix("os:").unwrap_or(member);
+                if name.is_empty() || !(name == "*" || is_plain_name(name)) || name.len() > 64 {
+                    return Err(invalid(
+                        "Role.Members",
+                        format!("{member:?}: a manager user, os:NAME or os:*"),
+                    ));
+                }
+            }
+            if let Some(account) = &role.run_as {
+                let known = self
+                    .hosts
+                    .iter()
+                    .any(|h| h.run_as.iter().any(|a| &a.username == account));
+                if !known {
+                    return Err(invalid(
+                        "Role.RunAs",
+                        format!("{account:?} is no host's RunAs account"),
+                    ));
+                }
+            }
+            for rule in &role.rules {
+                if rule.hosts.is_empty() || rule.resources.is_empty() || rule.actions.is_empty() {
+                    return Err(invalid(
+                        "Role.Rule",
+                        format!(
+                            "role {:?}: Hosts, Resources and Actions may not be empty",
+                            role.name
+                        ),
+                    ));
+                }
+                for host in &rule.hosts {
+                    let known = match host.strip_prefix("group:") {
+                        _ if host == "*" => true,
+                        Some(group) => self
+                            .hosts
+                            .iter()
+                            .any(|h| h.groups.iter().any(|g| g == group)),
+                        None => self.hosts.iter().any(|h| &h.name == host),
+                    };
+                    if !known {
+                        return Err(invalid(
+                            "Role.Rule.Hosts",
+                            format!("{host:?}: no such host or group"),
+                        ));
+                    }
+                }
+                for resource in &rule.resources {
+                    if resource != "*"
+                        && !(resource.starts_with("http://") || resource.starts_with("https://"))
+                    {
+                        return Err(invalid(
+                            "Role.Rule.Resources",
+                            format!("{resource:?}: a resource URI prefix or *"),
+                        ));
+                    }
+                }
             }
         }
         Ok(())

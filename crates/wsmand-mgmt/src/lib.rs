@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod backoff;
+pub mod delegation;
 pub mod form;
 pub mod hosts;
 pub mod http;

@@ -129,6 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         )),
         login: login::Login::new(settings.credentials, managers, Some(os_accounts)),
         fleet,
+        policy: wsmand_mgmt::delegation::Policy::new(&settings),
         request_log: settings.request_log == RequestLog::Journal,
         audit: Arc::default(),
         terminals: Arc::default(),

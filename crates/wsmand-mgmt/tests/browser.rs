@@ -99,6 +99,12 @@ impl Console {
                 password_file.display()
             ));
         }
+        // Deny by default: the manager's role allows everything on every host.
+        toml.push_str(&format!(
+            "\n[[Role]]\nName = \"admins\"\nMembers = [\"{MANAGER}\"]\n[[Role.Rule]]\n\
+             Effect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+             Actions = [\"read\", \"change\", \"shell\"]\n"
+        ));
         std::fs::write(dir.path().join("mgmt.toml"), toml).expect("write mgmt.toml");
         let mut add_user = Command::new(wsman_test::binaries::wsmand());
         add_user.env("WSMAND_CONFIG_DIR", dir.path()).args([
