@@ -194,8 +194,12 @@ pub struct MgmtSettings {
     pub allowed_clients: Vec<String>,
     /// WMSVC `RemoteRestrictions`, Deny entries (a deny entry wins over an allow entry).
     pub denied_clients: Vec<String>,
-    /// WMSVC `EnableLogging` (the journal stands for `LoggingDirectory`).
+    /// WMSVC `EnableLogging`: requests to the journal, or not.
     pub request_log: RequestLog,
+    /// WMSVC `LoggingDirectory`: requests also to one W3C extended log file a day in this
+    /// directory (created at start, owned by the serving user); none: no files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_log_directory: Option<PathBuf>,
     /// Minutes without a request after which a console session ends.
     pub session_idle_minutes: u32,
     /// Hours after login after which a console session ends whatever its use.
@@ -229,6 +233,7 @@ impl Default for MgmtSettings {
             allowed_clients: Vec::new(),
             denied_clients: Vec::new(),
             request_log: RequestLog::Journal,
+            request_log_directory: None,
             session_idle_minutes: 15,
             session_lifetime_hours: 8,
             pam_service: default_pam_service(),
@@ -322,8 +327,13 @@ pub const SETTINGS: &[SettingHelp] = &[
     },
     SettingHelp {
         name: "RequestLog",
-        windows_name: "EnableLogging, LoggingDirectory",
+        windows_name: "EnableLogging",
         meaning: "journal or off",
+    },
+    SettingHelp {
+        name: "RequestLogDirectory",
+        windows_name: "LoggingDirectory",
+        meaning: "absolute directory for one W3C log file a day; empty: none",
     },
     SettingHelp {
         name: "SessionIdleMinutes",
@@ -569,6 +579,13 @@ impl MgmtSettings {
             _ => return Err(invalid("Certificate", "expected auto or file")),
         }
         ClientRules::from_settings(self)?;
+        if self
+            .request_log_directory
+            .as_ref()
+            .is_some_and(|d| !d.is_absolute())
+        {
+            return Err(invalid("RequestLogDirectory", "expected an absolute path"));
+        }
         if !(1..=10_000).contains(&self.session_idle_minutes) {
             return Err(invalid("SessionIdleMinutes", "expected 1..=10000"));
         }
@@ -725,6 +742,7 @@ impl MgmtSettings {
                 RequestLog::Off => "off".to_owned(),
                 RequestLog::Journal => "journal".to_owned(),
             },
+            "RequestLogDirectory" => path(&self.request_log_directory),
             "SessionIdleMinutes" => self.session_idle_minutes.to_string(),
             "SessionLifetimeHours" => self.session_lifetime_hours.to_string(),
             "PamService" => self.pam_service.clone(),
@@ -772,6 +790,7 @@ impl MgmtSettings {
                     _ => return Err(invalid(name, "expected journal or off")),
                 }
             }
+            "RequestLogDirectory" => self.request_log_directory = optional_path(value),
             "SessionIdleMinutes" => self.session_idle_minutes = parse_positive(name, value)?,
             "SessionLifetimeHours" => self.session_lifetime_hours = parse_positive(name, value)?,
             "PamService" if value.is_empty() || !is_plain_name(value) => {

@@ -46,6 +46,8 @@ pub struct AppState {
     pub policy: crate::delegation::Policy,
     /// Log every request (`RequestLog = journal`).
     pub request_log: bool,
+    /// And to files in this directory (`RequestLogDirectory`).
+    pub request_log_dir: Option<crate::request_log::RequestLogDir>,
     /// Logins, refusals and actions (also logged).
     pub audit: Arc<crate::audit::AuditTrail>,
     /// The open terminals, by session and host.
@@ -211,6 +213,11 @@ pub async fn serve(
         .uri()
         .path_and_query()
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let (answer, user) = dispatch(&state, peer, request).await;
     let cacheable = (answer.status() == StatusCode::OK && target.starts_with("/assets/"))
         || (answer.status() == StatusCode::NO_CONTENT && target == "/favicon.ico");
@@ -233,6 +240,17 @@ pub async fn serve(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "request"
         );
+    }
+    if let Some(log) = &state.request_log_dir {
+        log.write(&crate::request_log::Entry {
+            client: peer.ip(),
+            user: user.as_deref(),
+            method: method.as_str(),
+            target: &target,
+            status: answer.status().as_u16(),
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            user_agent: user_agent.as_deref(),
+        });
     }
     Ok(answer)
 }

@@ -19,6 +19,7 @@ pub mod http;
 pub mod login;
 pub mod pages;
 pub mod pam_helper;
+pub mod request_log;
 pub mod route;
 pub mod server;
 pub mod sessions;

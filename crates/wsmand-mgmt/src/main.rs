@@ -88,6 +88,27 @@ fn drop_privileges(user: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates the request log directory (mode 0750) and, when running as root, gives it to the
+/// serving user, who writes the files after the privileges are dropped.
+fn prepare_log_directory(
+    dir: &std::path::Path,
+    user: &str,
+) -> anyhow::Result<wsmand_mgmt::request_log::RequestLogDir> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(dir)
+        .with_context(|| format!("create {}", dir.display()))?;
+    if nix::unistd::Uid::effective().is_root() {
+        let account = nix::unistd::User::from_name(user)?
+            .with_context(|| format!("no user {user:?} to run as"))?;
+        nix::unistd::chown(dir, Some(account.uid), Some(account.gid))
+            .with_context(|| format!("chown {}", dir.display()))?;
+    }
+    Ok(wsmand_mgmt::request_log::RequestLogDir::new(dir))
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     let Some(_run_lock) = mgmt::take_run_lock(&cli.config_dir)
         .with_context(|| format!("lock {}", cli.config_dir.display()))?
@@ -113,6 +134,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .context("start the PAM helper")?;
     tracing::info!(pid = helper.id(), "started the PAM helper");
     let listeners = server::bind(&settings)?;
+    let request_log_dir = settings
+        .request_log_directory
+        .as_deref()
+        .map(|dir| prepare_log_directory(dir, &cli.run_as))
+        .transpose()?;
     drop_privileges(&cli.run_as)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -131,6 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         fleet,
         policy: wsmand_mgmt::delegation::Policy::new(&settings),
         request_log: settings.request_log == RequestLog::Journal,
+        request_log_dir,
         audit: Arc::default(),
         terminals: Arc::default(),
     });

@@ -1968,3 +1968,73 @@ fn a_role_sees_only_its_group_and_runs_as_its_account_on_the_host() {
         assert_eq!(refused, Some(403));
     });
 }
+
+#[test]
+fn requests_are_logged_to_a_daily_w3c_file_without_queries_or_secrets() {
+    // Created by the service; its parent must let the serving user through.
+    let parent = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let logs = parent.path().join("request-logs");
+    let service = Service::start(1, &format!("RequestLogDirectory = \"{}\"", logs.display()));
+    let (session, csrf) = service.manager_session();
+    assert_eq!(service.get_json(&session, "/fleet").status, 200);
+    // A query with a secret-looking value, and a refused terminal upgrade with its token.
+    let with_query = service.curl(&[
+        "-H",
+        &format!("Cookie: __Host-wsmand-session={session}"),
+        "-A",
+        "probe agent/1.0",
+        &service.url(&format!("/audit?token={csrf}")),
+    ]);
+    assert_eq!(with_query.status, 200);
+    // The day comes from the OS's clock, in UTC as the file names are.
+    let day = Command::new("date")
+        .args(["-u", "+%Y%m%d"])
+        .output()
+        .expect("date");
+    let day = String::from_utf8_lossy(&day.stdout).trim().to_owned();
+    let file = logs.join(format!("wsmand-mgmt-{day}.log"));
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e}; {}", file.display(), service.log()));
+    assert!(text.starts_with("#Software: wsmand-mgmt "), "{text}");
+    assert!(
+        text.contains("\n#Fields: date time c-ip cs-username"),
+        "{text}"
+    );
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(' ').collect())
+        .collect();
+    assert!(lines.iter().all(|f| f.len() == 9), "{text}");
+    // The login (POST /login, no user yet), the fleet and the audit page as this user.
+    assert!(lines
+        .iter()
+        .any(|f| f[2] == "127.0.0.1" && f[4] == "POST" && f[5] == "/login" && f[6] == "200"));
+    assert!(lines
+        .iter()
+        .any(|f| f[3] == MANAGER && f[4] == "GET" && f[5] == "/fleet" && f[6] == "200"));
+    assert!(lines
+        .iter()
+        .any(|f| f[5] == "/audit" && f[8] == "probe+agent/1.0"));
+    assert!(!text.contains(&csrf), "a token reached the request log");
+    assert!(
+        !text.contains(&session),
+        "a session id reached the request log"
+    );
+    assert!(
+        !text.contains(MANAGER_PASSWORD),
+        "a password reached the request log"
+    );
+    assert!(!text.contains('?'), "a query reached the request log");
+    // The serving user owns the directory it writes to.
+    use std::os::unix::fs::MetadataExt as _;
+    let owner = std::fs::metadata(&logs).expect("log dir").uid();
+    let service_uid = std::fs::read_to_string(format!("/proc/{}/status", service.child.id()))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .expect("Uid");
+    assert_eq!(owner.to_string(), service_uid);
+}
