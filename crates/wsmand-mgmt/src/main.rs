@@ -176,8 +176,16 @@ fn run_helper(pam_service: &str, login_group: &str) -> anyhow::Result<()> {
 }
 
 fn main() -> std::process::ExitCode {
+    // Every login hashes with argon2id (~19 MiB): without a pinned mmap threshold glibc keeps
+    // each freed hash buffer resident in a per-thread arena (see wsman_os::allocator).
+    let large_buffers_returned = wsman_os::allocator::return_large_buffers_to_the_system();
     let cli = Cli::parse();
     init_logging();
+    if !large_buffers_returned {
+        tracing::warn!(
+            "the C library refused the mmap threshold: freed login buffers may stay resident"
+        );
+    }
     let result = match cli.helper {
         Some(Helper::PamHelper {
             pam_service,

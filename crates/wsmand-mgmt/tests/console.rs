@@ -1693,10 +1693,15 @@ fn bench_console_terminal() {
         "head -c {} /dev/zero | base64 -w 76; echo END$((40+2))",
         megabytes << 20
     );
+    // 20 sessions (a terminal per session and host), logged in before any terminal opens so
+    // that what the logins cost (argon2id) and what the terminals cost are told apart.
+    let sessions: Vec<(String, String)> = (0..20).map(|_| service.manager_session()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let logged_in = rss_kib(pid);
     terminal::runtime().block_on(async {
         let mut terminals = Vec::new();
-        for _ in 0..20 {
-            let (mut ws, _, _) = terminal::open(&service, "host0").await;
+        for (session, csrf) in &sessions {
+            let mut ws = terminal::open_as(&service, "host0", session, csrf).await;
             let mut seen = String::new();
             terminal::type_text(&mut ws, "echo READY$((1+1))\r").await;
             terminal::read_line_until(&mut ws, &mut seen, |l| l == "READY2").await;
@@ -1704,9 +1709,11 @@ fn bench_console_terminal() {
         }
         let open20 = rss_kib(pid);
         println!(
-            "BENCH rss_idle_kib={idle} rss_20_terminals_kib={open20} ratio={:.2} per_terminal_kib={}",
+            "BENCH rss_idle_kib={idle} rss_20_sessions_kib={logged_in} rss_20_terminals_kib={open20} \
+             ratio={:.2} per_login_kib={} per_terminal_kib={}",
             open20 as f64 / idle as f64,
-            open20.saturating_sub(idle) / 20
+            logged_in.saturating_sub(idle) / 20,
+            open20.saturating_sub(logged_in) / 20
         );
         for mut ws in terminals.drain(..) {
             let _ = ws.close(None).await;
