@@ -194,6 +194,13 @@ pub struct MgmtSettings {
     pub allowed_clients: Vec<String>,
     /// WMSVC `RemoteRestrictions`, Deny entries (a deny entry wins over an allow entry).
     pub denied_clients: Vec<String>,
+    /// WMSVC `RemoteRestrictions`, Allow entries by domain name (`example.com` names it and
+    /// every name below it), matched against the client's forward-confirmed reverse name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_domains: Vec<String>,
+    /// WMSVC `RemoteRestrictions`, Deny entries by domain name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied_domains: Vec<String>,
     /// WMSVC `EnableLogging`: requests to the journal, or not.
     pub request_log: RequestLog,
     /// WMSVC `LoggingDirectory`: requests also to one W3C extended log file a day in this
@@ -232,6 +239,8 @@ impl Default for MgmtSettings {
             unspecified_clients: ClientAccess::Allow,
             allowed_clients: Vec::new(),
             denied_clients: Vec::new(),
+            allowed_domains: Vec::new(),
+            denied_domains: Vec::new(),
             request_log: RequestLog::Journal,
             request_log_directory: None,
             session_idle_minutes: 15,
@@ -324,6 +333,16 @@ pub const SETTINGS: &[SettingHelp] = &[
         name: "DeniedClients",
         windows_name: "RemoteRestrictions (Deny entries)",
         meaning: "comma list of addresses or ADDR/BITS; Deny wins",
+    },
+    SettingHelp {
+        name: "AllowedDomains",
+        windows_name: "RemoteRestrictions (Allow entries, domain names)",
+        meaning: "comma list of domains (forward-confirmed reverse DNS)",
+    },
+    SettingHelp {
+        name: "DeniedDomains",
+        windows_name: "RemoteRestrictions (Deny entries, domain names)",
+        meaning: "comma list of domains; Deny wins",
     },
     SettingHelp {
         name: "RequestLog",
@@ -448,11 +467,38 @@ impl ClientNet {
     }
 }
 
+/// A domain entry: a DNS name, lower case, without a trailing dot.
+fn domain(text: &str) -> Result<String, String> {
+    let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    ok.then_some(name)
+        .ok_or_else(|| format!("{text:?} is not a domain name"))
+}
+
+/// Whether `name` is `domain` or below it.
+fn in_domain(name: &str, domain: &str) -> bool {
+    name == domain
+        || name
+            .strip_suffix(domain)
+            .is_some_and(|head| head.ends_with('.'))
+}
+
 /// The client restrictions, parsed once: checked on every accepted TCP connection.
 #[derive(Clone, Debug)]
 pub struct ClientRules {
     allowed: Vec<ClientNet>,
     denied: Vec<ClientNet>,
+    allowed_domains: Vec<String>,
+    denied_domains: Vec<String>,
     unspecified: ClientAccess,
 }
 
@@ -473,22 +519,57 @@ impl ClientRules {
                 .map(|s| ClientNet::parse(s).map_err(|m| invalid(name, m)))
                 .collect::<Result<Vec<_>, _>>()
         };
+        let domains = |name: &str, list: &[String]| {
+            list.iter()
+                .map(|s| domain(s).map_err(|m| invalid(name, m)))
+                .collect::<Result<Vec<_>, _>>()
+        };
         Ok(Self {
             allowed: parse("AllowedClients", &settings.allowed_clients)?,
             denied: parse("DeniedClients", &settings.denied_clients)?,
+            allowed_domains: domains("AllowedDomains", &settings.allowed_domains)?,
+            denied_domains: domains("DeniedDomains", &settings.denied_domains)?,
             unspecified: settings.unspecified_clients,
         })
     }
 
-    /// Deny entries first (a deny wins), then allow entries, then the unspecified-clients rule.
+    /// Whether a decision needs the client's name (any domain entry): then the caller looks
+    /// it up (forward-confirmed) and calls [`ClientRules::decide_named`].
+    pub fn needs_name(&self) -> bool {
+        !(self.allowed_domains.is_empty() && self.denied_domains.is_empty())
+    }
+
+    /// [`ClientRules::decide_named`] for a client without a (confirmed) name.
     pub fn decide(&self, ip: IpAddr) -> ClientDecision {
+        self.decide_named(ip, None)
+    }
+
+    /// Deny entries first (a deny wins; addresses, then domains), then allow entries
+    /// (addresses, then domains), then the unspecified-clients rule. `name` is the client's
+    /// forward-confirmed reverse name; without one, no domain entry matches.
+    pub fn decide_named(&self, ip: IpAddr, name: Option<&str>) -> ClientDecision {
+        let domain_of = |list: &[String]| {
+            name.and_then(|name| list.iter().find(|d| in_domain(name, d)).cloned())
+        };
         if let Some(net) = self.denied.iter().find(|n| n.contains(ip)) {
             return ClientDecision::Denied(format!("DeniedClients {}/{}", net.address, net.prefix));
+        }
+        if let Some(domain) = domain_of(&self.denied_domains) {
+            return ClientDecision::Denied(format!(
+                "DeniedDomains {domain} ({})",
+                name.unwrap_or_default()
+            ));
         }
         if let Some(net) = self.allowed.iter().find(|n| n.contains(ip)) {
             return ClientDecision::Allowed(format!(
                 "AllowedClients {}/{}",
                 net.address, net.prefix
+            ));
+        }
+        if let Some(domain) = domain_of(&self.allowed_domains) {
+            return ClientDecision::Allowed(format!(
+                "AllowedDomains {domain} ({})",
+                name.unwrap_or_default()
             ));
         }
         match self.unspecified {
@@ -738,6 +819,8 @@ impl MgmtSettings {
             "UnspecifiedClients" => format!("{:?}", self.unspecified_clients),
             "AllowedClients" => self.allowed_clients.join(","),
             "DeniedClients" => self.denied_clients.join(","),
+            "AllowedDomains" => self.allowed_domains.join(","),
+            "DeniedDomains" => self.denied_domains.join(","),
             "RequestLog" => match self.request_log {
                 RequestLog::Off => "off".to_owned(),
                 RequestLog::Journal => "journal".to_owned(),
@@ -783,6 +866,8 @@ impl MgmtSettings {
             }
             "AllowedClients" => self.allowed_clients = split_list(value),
             "DeniedClients" => self.denied_clients = split_list(value),
+            "AllowedDomains" => self.allowed_domains = split_list(value),
+            "DeniedDomains" => self.denied_domains = split_list(value),
             "RequestLog" => {
                 self.request_log = match value {
                     "journal" => RequestLog::Journal,
@@ -971,6 +1056,44 @@ mod tests {
         assert!(ClientNet::parse("0.0.0.0/0")
             .unwrap()
             .contains(ip("8.8.8.8")));
+    }
+
+    #[test]
+    fn domains_match_confirmed_names_at_and_below_them() {
+        let mut s = MgmtSettings::default();
+        s.set("AllowedDomains", "Example.COM.").unwrap();
+        s.set("DeniedDomains", "bad.example.com").unwrap();
+        s.set("UnspecifiedClients", "Deny").unwrap();
+        assert_eq!(s.get("AllowedDomains").as_deref(), Some("Example.COM."));
+        let rules = ClientRules::from_settings(&s).unwrap();
+        assert!(rules.needs_name());
+        let ip: IpAddr = "192.0.2.9".parse().unwrap();
+        let decide = |name| rules.decide_named(ip, name);
+        assert!(matches!(
+            decide(Some("example.com")),
+            ClientDecision::Allowed(_)
+        ));
+        assert!(matches!(
+            decide(Some("www.example.com")),
+            ClientDecision::Allowed(_)
+        ));
+        assert!(matches!(
+            decide(Some("notexample.com")),
+            ClientDecision::Denied(_)
+        ));
+        assert_eq!(
+            decide(Some("x.bad.example.com")),
+            ClientDecision::Denied("DeniedDomains bad.example.com (x.bad.example.com)".into())
+        );
+        assert!(
+            matches!(decide(None), ClientDecision::Denied(r) if r == "UnspecifiedClients Deny")
+        );
+        for bad in ["a b", "-x.com", "a..b", "x/y"] {
+            assert!(s.set("DeniedDomains", bad).is_err(), "{bad}");
+        }
+        assert!(!ClientRules::from_settings(&MgmtSettings::default())
+            .unwrap()
+            .needs_name());
     }
 
     #[test]

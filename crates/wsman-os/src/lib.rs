@@ -8,7 +8,8 @@
 //! `#![forbid(unsafe_code)]`. Inside this crate `unsafe` is confined to the
 //! PAM bindings (`pam::sys`, `pam::conversation`, `pam`), one `uname` call
 //! in `host`, one `mallopt` call in `allocator`, the clone-to-exec steps in `process` and
-//! `kill`/`killpg`/`getsid` in `signal`, the pseudo-terminal ioctls in `terminal`;
+//! `kill`/`killpg`/`getsid` in `signal`, the pseudo-terminal ioctls in `terminal`, one
+//! `getnameinfo` call in `resolve`;
 //! modules that need
 //! none (`users`, `pam::error`, `cgroup`) forbid it. Every
 //! `unsafe` block carries a `// SAFETY:` comment (enforced by clippy's
@@ -27,6 +28,7 @@ pub mod cgroup;
 pub mod host;
 pub mod pam;
 pub mod process;
+pub mod resolve;
 pub mod signal;
 pub mod terminal;
 pub mod users;

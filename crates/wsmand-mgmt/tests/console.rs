@@ -140,9 +140,12 @@ impl Service {
         let port = free_port();
         let mut toml = format!(
             "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\nCertificate = \"auto\"\n\
-             UnspecifiedClients = \"Allow\"\nAllowedClients = []\n\
+             AllowedClients = []\n\
              RequestLog = \"journal\"\nSessionLifetimeHours = 8\n{extra}\n"
         );
+        if !extra.contains("UnspecifiedClients") {
+            toml.push_str("UnspecifiedClients = \"Allow\"\n");
+        }
         if !extra.contains("SessionIdleMinutes") {
             toml.push_str("SessionIdleMinutes = 15\n");
         }
@@ -2044,4 +2047,109 @@ fn requests_are_logged_to_a_daily_w3c_file_without_queries_or_secrets() {
         .and_then(|l| l.split_whitespace().next().map(str::to_owned))
         .expect("Uid");
     assert_eq!(owner.to_string(), service_uid);
+}
+
+/// Lines this test adds to `/etc/hosts`, removed (only these) when dropped.
+struct HostsEntries(String);
+
+impl HostsEntries {
+    fn add(lines: &str) -> Self {
+        let marker = format!("# wsmand-mgmt domain test {}", std::process::id());
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open("/etc/hosts")
+            .expect("open /etc/hosts");
+        for line in lines.lines() {
+            writeln!(file, "{line} {marker}").expect("append to /etc/hosts");
+        }
+        Self(marker)
+    }
+}
+
+impl Drop for HostsEntries {
+    fn drop(&mut self) {
+        if let Ok(text) = std::fs::read_to_string("/etc/hosts") {
+            let kept: String = text
+                .lines()
+                .filter(|l| !l.ends_with(&self.0))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let _ = std::fs::write("/etc/hosts", kept);
+        }
+    }
+}
+
+/// Whether a TLS handshake from `source` to the service completes (curl bound to `source`).
+fn tls_from(service: &Service, source: &str) -> bool {
+    Command::new("curl")
+        .args([
+            "-sS",
+            "-k",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            "20",
+            "--interface",
+            source,
+        ])
+        .arg(service.url("/login"))
+        .status()
+        .expect("curl")
+        .success()
+}
+
+#[test]
+fn domain_restrictions_use_forward_confirmed_names_before_tls() {
+    if !nix_is_root() {
+        eprintln!("skipped: adding /etc/hosts entries needs root");
+        return;
+    }
+    let tag = std::process::id();
+    let allowed = format!("c5.allowed-{tag}.test");
+    let denied = format!("c6.denied-{tag}.test");
+    let _entries = HostsEntries::add(&format!("127.0.0.5 {allowed}\n127.0.0.6 {denied}"));
+    // The names as the system's resolver has them (an independent check of the set-up).
+    for (ip, name) in [("127.0.0.5", &allowed), ("127.0.0.6", &denied)] {
+        let out = Command::new("getent")
+            .args(["hosts", ip])
+            .output()
+            .expect("getent");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(name.as_str()),
+            "{ip}"
+        );
+    }
+    let service = Service::start(
+        1,
+        &format!(
+            "UnspecifiedClients = \"Deny\"\nAllowedDomains = [\"allowed-{tag}.test\"]\n\
+             DeniedDomains = [\"denied-{tag}.test\"]"
+        ),
+    );
+    assert!(tls_from(&service, "127.0.0.5"), "{}", service.log());
+    assert!(
+        !tls_from(&service, "127.0.0.6"),
+        "the denied domain got through"
+    );
+    assert!(
+        !tls_from(&service, "127.0.0.7"),
+        "a client without a name got through"
+    );
+    let log = without_colours(&service.log());
+    assert!(
+        log.contains(&format!(
+            "client=127.0.0.5 name=\"{allowed}\" rule=\"AllowedDomains allowed-{tag}.test ({allowed})\""
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "by rule DeniedDomains denied-{tag}.test ({denied})"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains("by rule UnspecifiedClients Deny (no forward-confirmed name)"),
+        "{log}"
+    );
 }
