@@ -105,6 +105,19 @@ PasswordFile = "$WORK/host-password"
 AllowUnencrypted = true
 TOML
     done
+    # Deny by default: the manager's role allows everything on every host.
+    cat >>"$dir/mgmt.toml" <<TOML
+
+[[Role]]
+Name = "admins"
+Members = ["$MANAGER"]
+
+[[Role.Rule]]
+Effect = "Allow"
+Hosts = ["*"]
+Resources = ["*"]
+Actions = ["read", "change", "shell"]
+TOML
     printf '%s\n' "$MANAGER_PASSWORD" | WSMAND_CONFIG_DIR="$dir" "$BIN/wsmand" mgmt user add \
         "$MANAGER" --password-stdin >/dev/null
     env -u JOURNAL_STREAM "$BIN/wsmand-mgmt" --config-dir "$dir" 2>"$dir/console.log" &

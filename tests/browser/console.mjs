@@ -29,6 +29,7 @@ const UNIT = env('UNIT');
 const SERVICE = UNIT.replace(/\.service$/, '');
 const VICTIM = env('VICTIM_PID');
 const WINDOWS = env('WINDOWS_HOST');
+const SHELL = env('SHELL_HOST');
 const FIXTURES = env('WINDOWS_FIXTURES');
 const STEP_TIMEOUT = 60_000;
 
@@ -211,6 +212,25 @@ try {
   }
   check(shownEnvelope === envelope, `${WINDOWS} MaxEnvelopeSizekb ${shownEnvelope} is the recording's ${envelope}`);
   await screenshot(page, 'windows-config');
+
+  // The terminal: typed with the keyboard into xterm.js, the shell's answer read from the rows
+  // xterm.js rendered (its DOM renderer). 42 is in no key pressed: the shell computed it.
+  await page.goto(`${CONSOLE}/hosts/${SHELL}/terminal`);
+  await page.waitForFunction(() => document.getElementById('terminal-status')?.textContent === 'connected',
+    null, { timeout: STEP_TIMEOUT });
+  await page.locator('#terminal .xterm-screen').click();
+  await page.keyboard.type('echo $((6*7))');
+  await page.keyboard.press('Enter');
+  const rows = () => page.locator('#terminal .xterm-rows > div').allInnerTexts();
+  const deadline = Date.now() + STEP_TIMEOUT;
+  let shown = await rows();
+  while (!shown.some((row) => row.trim() === '42') && Date.now() < deadline) {
+    await page.waitForTimeout(100);
+    shown = await rows();
+  }
+  check(shown.some((row) => row.trim() === '42'), `the terminal shows 42 (rows: ${JSON.stringify(shown.filter((r) => r.trim()))})`);
+  check(shown.some((row) => row.includes('echo $((6*7))')), 'the terminal echoes what was typed');
+  await screenshot(page, 'terminal');
 
   // The audit trail shows the actions.
   await clickAndWait(page, page.locator('header a', { hasText: 'Audit' }));

@@ -82,6 +82,89 @@ pub struct ManagedHost {
     /// Skip the certificate's CA check (`-skipCAcheck`), for self-signed lab hosts.
     #[serde(default)]
     pub skip_ca_check: bool,
+    /// The host groups this host belongs to (a role's rule names `group:NAME`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Further accounts on this host that a role may run as (`Role.RunAs`), instead of
+    /// `Username`: what the role's users do on the host is done, and audited there, as that
+    /// account.
+    #[serde(default, rename = "RunAs", skip_serializing_if = "Vec::is_empty")]
+    pub run_as: Vec<RunAsAccount>,
+}
+
+/// An account on a managed host that a role may run as.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct RunAsAccount {
+    /// The account's name on the host (what `Role.RunAs` names).
+    pub username: String,
+    /// A file (mode 0600) holding its password.
+    pub password_file: PathBuf,
+}
+
+/// Whether a delegation rule grants or refuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Effect {
+    /// Grants what it matches, unless a Deny rule of any of the user's roles matches too.
+    Allow,
+    /// Refuses what it matches, whatever any Allow rule says.
+    Deny,
+}
+
+/// What a user does with a resource on a host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Reading (pages, their JSON).
+    Read,
+    /// Changing (service actions, terminating a process).
+    Change,
+    /// Opening a terminal (a WinRS shell).
+    Shell,
+}
+
+impl Action {
+    /// The word used in the file and in log lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Change => "change",
+            Self::Shell => "shell",
+        }
+    }
+}
+
+/// One delegation rule of a role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct DelegationRule {
+    /// Allow or Deny.
+    pub effect: Effect,
+    /// Host names, `group:NAME` or `*` (every host).
+    pub hosts: Vec<String>,
+    /// Resource URI prefixes (`http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service`)
+    /// or `*` (every resource).
+    pub resources: Vec<String>,
+    /// The actions it covers.
+    pub actions: Vec<Action>,
+}
+
+/// A role: who holds it, what its rules grant or refuse, and the account it runs as on the
+/// hosts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Role {
+    /// The name log lines use.
+    pub name: String,
+    /// Manager user names; `os:NAME` for an OS user, `os:*` for every OS user who may log in.
+    pub members: Vec<String>,
+    /// One of the hosts' `RunAs` accounts, used for everything this role allows; none: the
+    /// host's `Username`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<String>,
+    /// The rules, in the order log lines number them (from 1).
+    #[serde(default, rename = "Rule")]
+    pub rules: Vec<DelegationRule>,
 }
 
 /// `DIR/mgmt.toml`.
@@ -111,8 +194,19 @@ pub struct MgmtSettings {
     pub allowed_clients: Vec<String>,
     /// WMSVC `RemoteRestrictions`, Deny entries (a deny entry wins over an allow entry).
     pub denied_clients: Vec<String>,
-    /// WMSVC `EnableLogging` (the journal stands for `LoggingDirectory`).
+    /// WMSVC `RemoteRestrictions`, Allow entries by domain name (`example.com` names it and
+    /// every name below it), matched against the client's forward-confirmed reverse name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_domains: Vec<String>,
+    /// WMSVC `RemoteRestrictions`, Deny entries by domain name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied_domains: Vec<String>,
+    /// WMSVC `EnableLogging`: requests to the journal, or not.
     pub request_log: RequestLog,
+    /// WMSVC `LoggingDirectory`: requests also to one W3C extended log file a day in this
+    /// directory (created at start, owned by the serving user); none: no files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_log_directory: Option<PathBuf>,
     /// Minutes without a request after which a console session ends.
     pub session_idle_minutes: u32,
     /// Hours after login after which a console session ends whatever its use.
@@ -127,6 +221,9 @@ pub struct MgmtSettings {
     /// The hosts the console manages.
     #[serde(default, rename = "Host", skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<ManagedHost>,
+    /// Who may do what on which hosts: nothing a role does not allow (deny by default).
+    #[serde(default, rename = "Role", skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<Role>,
 }
 
 impl Default for MgmtSettings {
@@ -142,12 +239,16 @@ impl Default for MgmtSettings {
             unspecified_clients: ClientAccess::Allow,
             allowed_clients: Vec::new(),
             denied_clients: Vec::new(),
+            allowed_domains: Vec::new(),
+            denied_domains: Vec::new(),
             request_log: RequestLog::Journal,
+            request_log_directory: None,
             session_idle_minutes: 15,
             session_lifetime_hours: 8,
             pam_service: default_pam_service(),
             os_login_group: default_os_login_group(),
             hosts: Vec::new(),
+            roles: Vec::new(),
         }
     }
 }
@@ -234,9 +335,24 @@ pub const SETTINGS: &[SettingHelp] = &[
         meaning: "comma list of addresses or ADDR/BITS; Deny wins",
     },
     SettingHelp {
+        name: "AllowedDomains",
+        windows_name: "RemoteRestrictions (Allow entries, domain names)",
+        meaning: "comma list of domains (forward-confirmed reverse DNS)",
+    },
+    SettingHelp {
+        name: "DeniedDomains",
+        windows_name: "RemoteRestrictions (Deny entries, domain names)",
+        meaning: "comma list of domains; Deny wins",
+    },
+    SettingHelp {
         name: "RequestLog",
-        windows_name: "EnableLogging, LoggingDirectory",
+        windows_name: "EnableLogging",
         meaning: "journal or off",
+    },
+    SettingHelp {
+        name: "RequestLogDirectory",
+        windows_name: "LoggingDirectory",
+        meaning: "absolute directory for one W3C log file a day; empty: none",
     },
     SettingHelp {
         name: "SessionIdleMinutes",
@@ -351,11 +467,38 @@ impl ClientNet {
     }
 }
 
+/// A domain entry: a DNS name, lower case, without a trailing dot.
+fn domain(text: &str) -> Result<String, String> {
+    let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    ok.then_some(name)
+        .ok_or_else(|| format!("{text:?} is not a domain name"))
+}
+
+/// Whether `name` is `domain` or below it.
+fn in_domain(name: &str, domain: &str) -> bool {
+    name == domain
+        || name
+            .strip_suffix(domain)
+            .is_some_and(|head| head.ends_with('.'))
+}
+
 /// The client restrictions, parsed once: checked on every accepted TCP connection.
 #[derive(Clone, Debug)]
 pub struct ClientRules {
     allowed: Vec<ClientNet>,
     denied: Vec<ClientNet>,
+    allowed_domains: Vec<String>,
+    denied_domains: Vec<String>,
     unspecified: ClientAccess,
 }
 
@@ -376,22 +519,57 @@ impl ClientRules {
                 .map(|s| ClientNet::parse(s).map_err(|m| invalid(name, m)))
                 .collect::<Result<Vec<_>, _>>()
         };
+        let domains = |name: &str, list: &[String]| {
+            list.iter()
+                .map(|s| domain(s).map_err(|m| invalid(name, m)))
+                .collect::<Result<Vec<_>, _>>()
+        };
         Ok(Self {
             allowed: parse("AllowedClients", &settings.allowed_clients)?,
             denied: parse("DeniedClients", &settings.denied_clients)?,
+            allowed_domains: domains("AllowedDomains", &settings.allowed_domains)?,
+            denied_domains: domains("DeniedDomains", &settings.denied_domains)?,
             unspecified: settings.unspecified_clients,
         })
     }
 
-    /// Deny entries first (a deny wins), then allow entries, then the unspecified-clients rule.
+    /// Whether a decision needs the client's name (any domain entry): then the caller looks
+    /// it up (forward-confirmed) and calls [`ClientRules::decide_named`].
+    pub fn needs_name(&self) -> bool {
+        !(self.allowed_domains.is_empty() && self.denied_domains.is_empty())
+    }
+
+    /// [`ClientRules::decide_named`] for a client without a (confirmed) name.
     pub fn decide(&self, ip: IpAddr) -> ClientDecision {
+        self.decide_named(ip, None)
+    }
+
+    /// Deny entries first (a deny wins; addresses, then domains), then allow entries
+    /// (addresses, then domains), then the unspecified-clients rule. `name` is the client's
+    /// forward-confirmed reverse name; without one, no domain entry matches.
+    pub fn decide_named(&self, ip: IpAddr, name: Option<&str>) -> ClientDecision {
+        let domain_of = |list: &[String]| {
+            name.and_then(|name| list.iter().find(|d| in_domain(name, d)).cloned())
+        };
         if let Some(net) = self.denied.iter().find(|n| n.contains(ip)) {
             return ClientDecision::Denied(format!("DeniedClients {}/{}", net.address, net.prefix));
+        }
+        if let Some(domain) = domain_of(&self.denied_domains) {
+            return ClientDecision::Denied(format!(
+                "DeniedDomains {domain} ({})",
+                name.unwrap_or_default()
+            ));
         }
         if let Some(net) = self.allowed.iter().find(|n| n.contains(ip)) {
             return ClientDecision::Allowed(format!(
                 "AllowedClients {}/{}",
                 net.address, net.prefix
+            ));
+        }
+        if let Some(domain) = domain_of(&self.allowed_domains) {
+            return ClientDecision::Allowed(format!(
+                "AllowedDomains {domain} ({})",
+                name.unwrap_or_default()
             ));
         }
         match self.unspecified {
@@ -482,6 +660,13 @@ impl MgmtSettings {
             _ => return Err(invalid("Certificate", "expected auto or file")),
         }
         ClientRules::from_settings(self)?;
+        if self
+            .request_log_directory
+            .as_ref()
+            .is_some_and(|d| !d.is_absolute())
+        {
+            return Err(invalid("RequestLogDirectory", "expected an absolute path"));
+        }
         if !(1..=10_000).contains(&self.session_idle_minutes) {
             return Err(invalid("SessionIdleMinutes", "expected 1..=10000"));
         }
@@ -523,6 +708,93 @@ impl MgmtSettings {
                     format!("{:?}: expected http:// or https://", host.url),
                 ));
             }
+            for group in &host.groups {
+                if group.is_empty() || !is_plain_name(group) {
+                    return Err(invalid(
+                        "Host.Groups",
+                        format!("{group:?}: letters, digits, '-', '_' or '.'"),
+                    ));
+                }
+            }
+        }
+        self.validate_roles()
+    }
+
+    /// Roles name only hosts, groups and run-as accounts that exist (a typo would otherwise
+    /// grant or refuse nothing, silently).
+    fn validate_roles(&self) -> Result<(), MgmtError> {
+        let mut names = std::collections::BTreeSet::new();
+        for role in &self.roles {
+            if role.name.is_empty() || !is_plain_name(&role.name) {
+                return Err(invalid(
+                    "Role.Name",
+                    format!("{:?}: letters, digits, '-', '_' or '.'", role.name),
+                ));
+            }
+            if !names.insert(role.name.as_str()) {
+                return Err(invalid(
+                    "Role.Name",
+                    format!("{:?} appears twice", role.name),
+                ));
+            }
+            for member in &role.members {
+                let name = member.strip_prefix("os:").unwrap_or(member);
+                if name.is_empty() || !(name == "*" || is_plain_name(name)) || name.len() > 64 {
+                    return Err(invalid(
+                        "Role.Members",
+                        format!("{member:?}: a manager user, os:NAME or os:*"),
+                    ));
+                }
+            }
+            if let Some(account) = &role.run_as {
+                let known = self
+                    .hosts
+                    .iter()
+                    .any(|h| h.run_as.iter().any(|a| &a.username == account));
+                if !known {
+                    return Err(invalid(
+                        "Role.RunAs",
+                        format!("{account:?} is no host's RunAs account"),
+                    ));
+                }
+            }
+            for rule in &role.rules {
+                if rule.hosts.is_empty() || rule.resources.is_empty() || rule.actions.is_empty() {
+                    return Err(invalid(
+                        "Role.Rule",
+                        format!(
+                            "role {:?}: Hosts, Resources and Actions may not be empty",
+                            role.name
+                        ),
+                    ));
+                }
+                for host in &rule.hosts {
+                    let known = match host.strip_prefix("group:") {
+                        _ if host == "*" => true,
+                        Some(group) => self
+                            .hosts
+                            .iter()
+                            .any(|h| h.groups.iter().any(|g| g == group)),
+                        None => self.hosts.iter().any(|h| &h.name == host),
+                    };
+                    if !known {
+                        return Err(invalid(
+                            "Role.Rule.Hosts",
+                            format!("{host:?}: no such host or group"),
+                        ));
+                    }
+                }
+                for resource in &rule.resources {
+                    if resource != "*"
+                        && !(resource.starts_with("http://") || resource.starts_with("https://"))
+                    {
+                        return Err(invalid(
+                            "Role.Rule.Resources",
+                            format!("{resource:?}: a resource URI prefix or *"),
+                        ));
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -547,10 +819,13 @@ impl MgmtSettings {
             "UnspecifiedClients" => format!("{:?}", self.unspecified_clients),
             "AllowedClients" => self.allowed_clients.join(","),
             "DeniedClients" => self.denied_clients.join(","),
+            "AllowedDomains" => self.allowed_domains.join(","),
+            "DeniedDomains" => self.denied_domains.join(","),
             "RequestLog" => match self.request_log {
                 RequestLog::Off => "off".to_owned(),
                 RequestLog::Journal => "journal".to_owned(),
             },
+            "RequestLogDirectory" => path(&self.request_log_directory),
             "SessionIdleMinutes" => self.session_idle_minutes.to_string(),
             "SessionLifetimeHours" => self.session_lifetime_hours.to_string(),
             "PamService" => self.pam_service.clone(),
@@ -591,6 +866,8 @@ impl MgmtSettings {
             }
             "AllowedClients" => self.allowed_clients = split_list(value),
             "DeniedClients" => self.denied_clients = split_list(value),
+            "AllowedDomains" => self.allowed_domains = split_list(value),
+            "DeniedDomains" => self.denied_domains = split_list(value),
             "RequestLog" => {
                 self.request_log = match value {
                     "journal" => RequestLog::Journal,
@@ -598,6 +875,7 @@ impl MgmtSettings {
                     _ => return Err(invalid(name, "expected journal or off")),
                 }
             }
+            "RequestLogDirectory" => self.request_log_directory = optional_path(value),
             "SessionIdleMinutes" => self.session_idle_minutes = parse_positive(name, value)?,
             "SessionLifetimeHours" => self.session_lifetime_hours = parse_positive(name, value)?,
             "PamService" if value.is_empty() || !is_plain_name(value) => {
@@ -778,6 +1056,44 @@ mod tests {
         assert!(ClientNet::parse("0.0.0.0/0")
             .unwrap()
             .contains(ip("8.8.8.8")));
+    }
+
+    #[test]
+    fn domains_match_confirmed_names_at_and_below_them() {
+        let mut s = MgmtSettings::default();
+        s.set("AllowedDomains", "Example.COM.").unwrap();
+        s.set("DeniedDomains", "bad.example.com").unwrap();
+        s.set("UnspecifiedClients", "Deny").unwrap();
+        assert_eq!(s.get("AllowedDomains").as_deref(), Some("Example.COM."));
+        let rules = ClientRules::from_settings(&s).unwrap();
+        assert!(rules.needs_name());
+        let ip: IpAddr = "192.0.2.9".parse().unwrap();
+        let decide = |name| rules.decide_named(ip, name);
+        assert!(matches!(
+            decide(Some("example.com")),
+            ClientDecision::Allowed(_)
+        ));
+        assert!(matches!(
+            decide(Some("www.example.com")),
+            ClientDecision::Allowed(_)
+        ));
+        assert!(matches!(
+            decide(Some("notexample.com")),
+            ClientDecision::Denied(_)
+        ));
+        assert_eq!(
+            decide(Some("x.bad.example.com")),
+            ClientDecision::Denied("DeniedDomains bad.example.com (x.bad.example.com)".into())
+        );
+        assert!(
+            matches!(decide(None), ClientDecision::Denied(r) if r == "UnspecifiedClients Deny")
+        );
+        for bad in ["a b", "-x.com", "a..b", "x/y"] {
+            assert!(s.set("DeniedDomains", bad).is_err(), "{bad}");
+        }
+        assert!(!ClientRules::from_settings(&MgmtSettings::default())
+            .unwrap()
+            .needs_name());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! PAM bindings (`pam::sys`, `pam::conversation`, `pam`), one `uname` call
 //! in `host`, one `mallopt` call in `allocator`, the clone-to-exec steps in `process` and
 //! `kill`/`killpg`/`getsid` in `signal`, the pseudo-terminal ioctls in `terminal`, glibc's
-//! utmp calls in `login_record`;
+//! utmp calls in `login_record`, one `getnameinfo` call in `resolve`;
 //! modules that need
 //! none (`users`, `pam::error`, `cgroup`) forbid it. Every
 //! `unsafe` block carries a `// SAFETY:` comment (enforced by clippy's
@@ -29,6 +29,7 @@ pub mod host;
 pub mod login_record;
 pub mod pam;
 pub mod process;
+pub mod resolve;
 pub mod signal;
 pub mod terminal;
 pub mod users;

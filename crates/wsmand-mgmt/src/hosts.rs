@@ -59,13 +59,13 @@ pub struct Host {
     client: Client,
 }
 
-/// The hosts, by name.
+/// The hosts, by name, and the same hosts through their run-as accounts.
 pub struct Fleet {
     hosts: BTreeMap<String, Host>,
+    run_as: BTreeMap<(String, String), Host>,
 }
 
-fn read_password(host: &ManagedHost) -> anyhow::Result<String> {
-    let path = &host.password_file;
+fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
     let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
     let mode = file.metadata()?.permissions().mode();
     if mode & 0o077 != 0 {
@@ -80,36 +80,58 @@ fn read_password(host: &ManagedHost) -> anyhow::Result<String> {
     Ok(text.trim_end_matches(['\r', '\n']).to_owned())
 }
 
+/// A host reached as `config.username` with the password in `config.password_file`.
+fn connect(config: ManagedHost) -> anyhow::Result<Host> {
+    let endpoint = Endpoint::parse(&config.url, false)
+        .with_context(|| format!("host {}: {}", config.name, config.url))?;
+    let mut options = ClientOptions::default();
+    options.auth = Auth::Basic(Credentials::new(
+        &config.username,
+        read_password(&config.password_file)?,
+    ));
+    options.allow_unencrypted = config.allow_unencrypted;
+    options.tls.skip_ca_check = config.skip_ca_check;
+    options.connect_timeout = Some(Duration::from_secs(3));
+    options.operation_timeout = Duration::from_secs(6);
+    options.network_delay = Duration::from_secs(1);
+    let client = Client::new(endpoint, options).with_context(|| format!("host {}", config.name))?;
+    Ok(Host { config, client })
+}
+
 impl Fleet {
-    /// A client per configured host (passwords read now, while the files are readable).
+    /// A client per configured host and per run-as account (passwords read now, while the
+    /// files are readable).
     pub fn new(hosts: &[ManagedHost]) -> anyhow::Result<Self> {
         let mut out = BTreeMap::new();
+        let mut run_as = BTreeMap::new();
         for host in hosts {
-            let endpoint = Endpoint::parse(&host.url, false)
-                .with_context(|| format!("host {}: {}", host.name, host.url))?;
-            let mut options = ClientOptions::default();
-            options.auth = Auth::Basic(Credentials::new(&host.username, read_password(host)?));
-            options.allow_unencrypted = host.allow_unencrypted;
-            options.tls.skip_ca_check = host.skip_ca_check;
-            options.connect_timeout = Some(Duration::from_secs(3));
-            options.operation_timeout = Duration::from_secs(6);
-            options.network_delay = Duration::from_secs(1);
-            let client =
-                Client::new(endpoint, options).with_context(|| format!("host {}", host.name))?;
-            out.insert(
-                host.name.clone(),
-                Host {
-                    config: host.clone(),
-                    client,
-                },
-            );
+            for account in &host.run_as {
+                let mut config = host.clone();
+                config.username.clone_from(&account.username);
+                config.password_file.clone_from(&account.password_file);
+                run_as.insert(
+                    (host.name.clone(), account.username.clone()),
+                    connect(config)?,
+                );
+            }
+            out.insert(host.name.clone(), connect(host.clone())?);
         }
-        Ok(Self { hosts: out })
+        Ok(Self { hosts: out, run_as })
     }
 
     /// The host called `name` in the configuration (the only hosts ever contacted).
     pub fn get(&self, name: &str) -> Option<&Host> {
         self.hosts.get(name)
+    }
+
+    /// The host called `name`, reached as `run_as` (one of its `RunAs` accounts) or, when
+    /// `None`, as its own account. `None` also when the host has no such account: a role's
+    /// run-as account is never replaced by the host's own.
+    pub fn get_as(&self, name: &str, run_as: Option<&str>) -> Option<&Host> {
+        match run_as {
+            None => self.hosts.get(name),
+            Some(account) => self.run_as.get(&(name.to_owned(), account.to_owned())),
+        }
     }
 
     /// Every host, in name order.

@@ -15,12 +15,14 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 
+use crate::delegation::{cim_class, Decision, Subject};
 use crate::form::{Form, MAX_FORM_BYTES};
-use crate::hosts::{ActionResult, HostSummary};
+use crate::hosts::{ActionResult, Host, HostSummary};
 use crate::login::{Login, LoginOutcome};
 use crate::pages::{self, Viewer};
 use crate::route::{self, Route, RouteError};
 use crate::sessions::{tokens_equal, Session, Sessions};
+use wsman_config::mgmt::Action;
 
 /// The session cookie. `__Host-`: the browser keeps it only if Secure, host-only, Path=/.
 pub const SESSION_COOKIE: &str = "__Host-wsmand-session";
@@ -40,8 +42,12 @@ pub struct AppState {
     pub login: Login,
     /// The configured hosts.
     pub fleet: crate::hosts::Fleet,
+    /// Who may do what on which host (the roles of `mgmt.toml`).
+    pub policy: crate::delegation::Policy,
     /// Log every request (`RequestLog = journal`).
     pub request_log: bool,
+    /// And to files in this directory (`RequestLogDirectory`).
+    pub request_log_dir: Option<crate::request_log::RequestLogDir>,
     /// Logins, refusals and actions (also logged).
     pub audit: Arc<crate::audit::AuditTrail>,
     /// The open terminals, by session and host.
@@ -207,6 +213,11 @@ pub async fn serve(
         .uri()
         .path_and_query()
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let (answer, user) = dispatch(&state, peer, request).await;
     let cacheable = (answer.status() == StatusCode::OK && target.starts_with("/assets/"))
         || (answer.status() == StatusCode::NO_CONTENT && target == "/favicon.ico");
@@ -229,6 +240,17 @@ pub async fn serve(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "request"
         );
+    }
+    if let Some(log) = &state.request_log_dir {
+        log.write(&crate::request_log::Entry {
+            client: peer.ip(),
+            user: user.as_deref(),
+            method: method.as_str(),
+            target: &target,
+            status: answer.status().as_u16(),
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            user_agent: user_agent.as_deref(),
+        });
     }
     Ok(answer)
 }
@@ -351,7 +373,7 @@ async fn dispatch(
     let answer = match (&method, route) {
         (&Method::GET, Route::Root) => redirect("/fleet"),
         (&Method::GET, Route::Fleet) => {
-            let summaries = fleet(state).await;
+            let summaries = fleet(state, &session).await;
             if json_wanted {
                 json(StatusCode::OK, &serde_json::json!({ "hosts": summaries }))
             } else {
@@ -373,8 +395,22 @@ async fn dispatch(
             | Route::Processes(_)
             | Route::Config(_)
             | Route::Events(_)),
-        ) => host_page(state, &viewer, route, json_wanted).await,
-        (&Method::GET, Route::Terminal(name)) => terminal_page(state, &viewer, &name, json_wanted),
+        ) => {
+            let asker = Asker {
+                peer,
+                session: &session,
+                json_wanted,
+            };
+            host_page(state, &viewer, route, asker).await
+        }
+        (&Method::GET, Route::Terminal(name)) => {
+            let asker = Asker {
+                peer,
+                session: &session,
+                json_wanted,
+            };
+            terminal_page(state, &viewer, &name, asker)
+        }
         (&Method::GET, Route::TerminalSocket(name)) => {
             let socket = TerminalSocket {
                 peer,
@@ -417,22 +453,20 @@ async fn host_page(
     state: &AppState,
     viewer: &Viewer<'_>,
     route: Route,
-    json_wanted: bool,
+    asker: Asker<'_>,
 ) -> Answer {
-    let name = match &route {
-        Route::HostOverview(name)
-        | Route::Services(name)
-        | Route::Processes(name)
-        | Route::Config(name)
-        | Route::Events(name) => name.clone(),
+    let json_wanted = asker.json_wanted;
+    let (name, resource) = match &route {
+        Route::HostOverview(name) => (name.clone(), cim_class("Win32_OperatingSystem")),
+        Route::Services(name) => (name.clone(), cim_class("Win32_Service")),
+        Route::Processes(name) => (name.clone(), cim_class("Win32_Process")),
+        Route::Config(name) => (name.clone(), crate::delegation::CONFIG_URI.to_owned()),
+        Route::Events(name) => (name.clone(), cim_class("Win32_NTLogEvent")),
         _ => return error(json_wanted, StatusCode::NOT_FOUND, "no such page"),
     };
-    let Some(host) = state.fleet.get(&name) else {
-        return error(
-            json_wanted,
-            StatusCode::NOT_FOUND,
-            "no such host in the configuration",
-        );
+    let host = match authorize(state, asker, &name, &resource, Action::Read) {
+        Ok(host) => host,
+        Err(answer) => return *answer,
     };
     let switches = host.switches();
     /// JSON `{key: rows}` (502 with the error when the host failed), or the page.
@@ -487,9 +521,81 @@ async fn host_page(
     }
 }
 
-/// Every host's summary, fetched concurrently (each bounded by the per-host deadline).
-async fn fleet(state: &AppState) -> Vec<HostSummary> {
-    join_all(state.fleet.hosts().map(|host| host.summary()).collect()).await
+/// Who asks, from where, and in which form the answer goes.
+#[derive(Clone, Copy)]
+struct Asker<'a> {
+    peer: SocketAddr,
+    session: &'a Session,
+    json_wanted: bool,
+}
+
+/// The configured host `name` as the delegation rules let the asker use it for `action` on
+/// `resource` (through the allowing role's run-as account), or the answer: 404 for a host
+/// not in the configuration, 403 for a refusal, audited with the rule that decided.
+fn authorize<'a>(
+    state: &'a AppState,
+    asker: Asker<'_>,
+    name: &str,
+    resource: &str,
+    action: Action,
+) -> Result<&'a Host, Box<Answer>> {
+    let json_wanted = asker.json_wanted;
+    if state.fleet.get(name).is_none() {
+        return Err(Box::new(error(
+            json_wanted,
+            StatusCode::NOT_FOUND,
+            "no such host in the configuration",
+        )));
+    }
+    let subject = Subject {
+        user: &asker.session.user,
+        kind: asker.session.kind,
+    };
+    let refuse = |rule: &str| {
+        state.audit.record(
+            asker.peer.ip(),
+            &asker.session.user,
+            "denied",
+            &format!("{name}: {} {resource}: by {rule}", action.name()),
+        );
+        error(
+            json_wanted,
+            StatusCode::FORBIDDEN,
+            &format!("not allowed: {} on {name} ({rule})", action.name()),
+        )
+    };
+    match state.policy.decide(subject, name, resource, action) {
+        Decision::Denied { rule } => Err(Box::new(refuse(&rule))),
+        Decision::Allowed { rule, run_as } => match state.fleet.get_as(name, run_as.as_deref()) {
+            Some(host) => Ok(host),
+            None => Err(Box::new(refuse(&format!(
+                "{rule}: this host has no RunAs account {}",
+                run_as.unwrap_or_default()
+            )))),
+        },
+    }
+}
+
+/// The summary of every host the session's user may see, fetched concurrently (each bounded
+/// by the per-host deadline), each through the account the allowing role runs as.
+async fn fleet(state: &AppState, session: &Session) -> Vec<HostSummary> {
+    let subject = Subject {
+        user: &session.user,
+        kind: session.kind,
+    };
+    let visible: Vec<&Host> = state
+        .fleet
+        .hosts()
+        .filter_map(
+            |host| match state.policy.sees_host(subject, &host.config.name) {
+                Decision::Allowed { run_as, .. } => {
+                    state.fleet.get_as(&host.config.name, run_as.as_deref())
+                }
+                Decision::Denied { .. } => None,
+            },
+        )
+        .collect();
+    join_all(visible.into_iter().map(|host| host.summary()).collect()).await
 }
 
 /// Polls every future together on this task and returns their outputs in order.
@@ -709,12 +815,15 @@ async fn change(
             return answer;
         }
         Route::ServiceAction(name, service, action) => {
-            let Some(host) = state.fleet.get(&name) else {
-                return error(
-                    json_wanted,
-                    StatusCode::NOT_FOUND,
-                    "no such host in the configuration",
-                );
+            let asker = Asker {
+                peer,
+                session,
+                json_wanted,
+            };
+            let resource = cim_class("Win32_Service");
+            let host = match authorize(state, asker, &name, &resource, Action::Change) {
+                Ok(host) => host,
+                Err(answer) => return *answer,
             };
             let result = host.service_action(&service, action).await;
             (
@@ -725,12 +834,15 @@ async fn change(
             )
         }
         Route::Terminate(name, pid) => {
-            let Some(host) = state.fleet.get(&name) else {
-                return error(
-                    json_wanted,
-                    StatusCode::NOT_FOUND,
-                    "no such host in the configuration",
-                );
+            let asker = Asker {
+                peer,
+                session,
+                json_wanted,
+            };
+            let resource = cim_class("Win32_Process");
+            let host = match authorize(state, asker, &name, &resource, Action::Change) {
+                Ok(host) => host,
+                Err(answer) => return *answer,
             };
             let result = host.terminate(pid).await;
             (
@@ -778,13 +890,17 @@ async fn change(
 /// Its Content-Security-Policy adds what xterm.js needs and nothing inline for scripts:
 /// `connect-src 'self'` for the socket, its `<style>` elements by this answer's nonce (set by
 /// terminal.js), and style attributes.
-fn terminal_page(state: &AppState, viewer: &Viewer<'_>, name: &str, json_wanted: bool) -> Answer {
-    let Some(host) = state.fleet.get(name) else {
-        return error(
-            json_wanted,
-            StatusCode::NOT_FOUND,
-            "no such host in the configuration",
-        );
+fn terminal_page(state: &AppState, viewer: &Viewer<'_>, name: &str, asker: Asker<'_>) -> Answer {
+    let json_wanted = asker.json_wanted;
+    let host = match authorize(
+        state,
+        asker,
+        name,
+        wsman_client::shell::CMD_SHELL_URI,
+        Action::Shell,
+    ) {
+        Ok(host) => host,
+        Err(answer) => return *answer,
     };
     let socket = format!("/hosts/{name}/terminal/ws");
     if json_wanted {
@@ -893,8 +1009,20 @@ async fn open_terminal(
         );
         return answer;
     }
-    let Some(host) = state.fleet.get(&host_name) else {
-        return refuse(StatusCode::NOT_FOUND, "no such host in the configuration");
+    let asker = Asker {
+        peer,
+        session,
+        json_wanted: false,
+    };
+    let host = match authorize(
+        state,
+        asker,
+        &host_name,
+        wsman_client::shell::CMD_SHELL_URI,
+        Action::Shell,
+    ) {
+        Ok(host) => host,
+        Err(answer) => return *answer,
     };
     let slot = match state.terminals.reserve(session_id, &host_name) {
         Ok(slot) => slot,

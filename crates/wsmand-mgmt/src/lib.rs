@@ -12,12 +12,14 @@
 
 pub mod audit;
 pub mod backoff;
+pub mod delegation;
 pub mod form;
 pub mod hosts;
 pub mod http;
 pub mod login;
 pub mod pages;
 pub mod pam_helper;
+pub mod request_log;
 pub mod route;
 pub mod server;
 pub mod sessions;

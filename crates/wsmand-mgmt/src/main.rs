@@ -88,6 +88,27 @@ fn drop_privileges(user: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates the request log directory (mode 0750) and, when running as root, gives it to the
+/// serving user, who writes the files after the privileges are dropped.
+fn prepare_log_directory(
+    dir: &std::path::Path,
+    user: &str,
+) -> anyhow::Result<wsmand_mgmt::request_log::RequestLogDir> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(dir)
+        .with_context(|| format!("create {}", dir.display()))?;
+    if nix::unistd::Uid::effective().is_root() {
+        let account = nix::unistd::User::from_name(user)?
+            .with_context(|| format!("no user {user:?} to run as"))?;
+        nix::unistd::chown(dir, Some(account.uid), Some(account.gid))
+            .with_context(|| format!("chown {}", dir.display()))?;
+    }
+    Ok(wsmand_mgmt::request_log::RequestLogDir::new(dir))
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     let Some(_run_lock) = mgmt::take_run_lock(&cli.config_dir)
         .with_context(|| format!("lock {}", cli.config_dir.display()))?
@@ -113,6 +134,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .context("start the PAM helper")?;
     tracing::info!(pid = helper.id(), "started the PAM helper");
     let listeners = server::bind(&settings)?;
+    let request_log_dir = settings
+        .request_log_directory
+        .as_deref()
+        .map(|dir| prepare_log_directory(dir, &cli.run_as))
+        .transpose()?;
     drop_privileges(&cli.run_as)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -129,7 +155,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         )),
         login: login::Login::new(settings.credentials, managers, Some(os_accounts)),
         fleet,
+        policy: wsmand_mgmt::delegation::Policy::new(&settings),
         request_log: settings.request_log == RequestLog::Journal,
+        request_log_dir,
         audit: Arc::default(),
         terminals: Arc::default(),
     });
@@ -148,8 +176,16 @@ fn run_helper(pam_service: &str, login_group: &str) -> anyhow::Result<()> {
 }
 
 fn main() -> std::process::ExitCode {
+    // Every login hashes with argon2id (~19 MiB): without a pinned mmap threshold glibc keeps
+    // each freed hash buffer resident in a per-thread arena (see wsman_os::allocator).
+    let large_buffers_returned = wsman_os::allocator::return_large_buffers_to_the_system();
     let cli = Cli::parse();
     init_logging();
+    if !large_buffers_returned {
+        tracing::warn!(
+            "the C library refused the mmap threshold: freed login buffers may stay resident"
+        );
+    }
     let result = match cli.helper {
         Some(Helper::PamHelper {
             pam_service,

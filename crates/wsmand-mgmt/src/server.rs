@@ -26,6 +26,9 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Most header lines in one request.
 const MAX_HEADERS: usize = 64;
+/// Longest wait for a client's forward-confirmed reverse name (domain restrictions); a
+/// client whose lookup takes longer has no name.
+const NAME_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where the service listens: loopback only unless EnableRemoteManagement; `*` is every
 /// IPv4 and IPv6 address.
@@ -110,6 +113,16 @@ pub async fn run(
     Ok(())
 }
 
+/// A connection refused by the client rules: audited with the rule, closed before TLS.
+fn refuse(state: &AppState, peer: SocketAddr, rule: &str) {
+    state.audit.record(
+        peer.ip(),
+        "",
+        "refused",
+        &format!("connection refused before TLS by rule {rule}"),
+    );
+}
+
 async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
@@ -126,15 +139,13 @@ async fn accept_loop(
                 continue;
             }
         };
-        if let ClientDecision::Denied(rule) = rules.decide(peer.ip()) {
-            state.audit.record(
-                peer.ip(),
-                "",
-                "refused",
-                &format!("connection refused before TLS by rule {rule}"),
-            );
-            drop(stream);
-            continue;
+        // Without domain entries the address decides here, before anything else is spent.
+        if !rules.needs_name() {
+            if let ClientDecision::Denied(rule) = rules.decide(peer.ip()) {
+                refuse(&state, peer, &rule);
+                drop(stream);
+                continue;
+            }
         }
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             tracing::warn!(client = %peer.ip(), "connection refused: {MAX_CONNECTIONS} connections open");
@@ -142,8 +153,35 @@ async fn accept_loop(
         };
         let acceptor = acceptor.clone();
         let state = Arc::clone(&state);
+        let rules = Arc::clone(&rules);
         tokio::spawn(async move {
             let _permit = permit;
+            // With domain entries: the name (a blocking resolver call, on its own thread and
+            // bounded in time, within the connection cap), then the same rules, still before
+            // TLS.
+            if rules.needs_name() {
+                let ip = peer.ip();
+                let lookup =
+                    tokio::task::spawn_blocking(move || wsman_os::resolve::confirmed_name(ip));
+                let name = tokio::time::timeout(NAME_TIMEOUT, lookup)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten();
+                match rules.decide_named(ip, name.as_deref()) {
+                    ClientDecision::Denied(rule) => {
+                        let rule = match &name {
+                            Some(_) => rule,
+                            None => format!("{rule} (no forward-confirmed name)"),
+                        };
+                        refuse(&state, peer, &rule);
+                        return;
+                    }
+                    ClientDecision::Allowed(rule) => {
+                        tracing::info!(client = %ip, name = name.as_deref().unwrap_or("-"), rule, "connection allowed");
+                    }
+                }
+            }
             let tls = match tokio::time::timeout(TLS_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(error)) => {

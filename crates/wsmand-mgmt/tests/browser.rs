@@ -99,6 +99,12 @@ impl Console {
                 password_file.display()
             ));
         }
+        // Deny by default: the manager's role allows everything on every host.
+        toml.push_str(&format!(
+            "\n[[Role]]\nName = \"admins\"\nMembers = [\"{MANAGER}\"]\n[[Role.Rule]]\n\
+             Effect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+             Actions = [\"read\", \"change\", \"shell\"]\n"
+        ));
         std::fs::write(dir.path().join("mgmt.toml"), toml).expect("write mgmt.toml");
         let mut add_user = Command::new(wsman_test::binaries::wsmand());
         add_user.env("WSMAND_CONFIG_DIR", dir.path()).args([
@@ -155,11 +161,16 @@ impl Console {
 }
 
 fn start_host(env: &[(&str, &str)]) -> (ConfigDir, Daemon, u16) {
+    start_host_as(env, "root")
+}
+
+/// A wsmand host whose service account runs as `user`.
+fn start_host_as(env: &[(&str, &str)], user: &str) -> (ConfigDir, Daemon, u16) {
     let port = free_port();
     let mut config = ConfigDir::new();
     config.listener(ListenerSpec::http(port));
     config.write();
-    config.add_service_account();
+    config.add_account(SERVICE_ACCOUNT, SERVICE_PASSWORD, Some(user));
     let daemon = Daemon::start_with_env(&config, &[port], env);
     (config, daemon, port)
 }
@@ -268,6 +279,11 @@ fn the_console_in_chromium() {
     let (_local_config, _local, local_port) = start_host(&[]);
     let (_systemd_config, _managing, systemd_port) =
         start_host(&[("DBUS_SYSTEM_BUS_ADDRESS", bus.as_str())]);
+    // The terminal's host runs its shells as the PAM test user: a root login shell reads
+    // root's profile, which on a build machine may run tools that leave lock files behind
+    // when the shell is ended early.
+    let shell_user = std::env::var("WSMAN_TEST_PAM_USER").unwrap_or_else(|_| "nobody".into());
+    let (_shell_config, _shell, shell_port) = start_host_as(&[], &shell_user);
     let fixtures = repo_root().join("crates/wsman-proto/tests/fixtures/windows");
     let (_windows, windows_port) = start_windows_replay(&fixtures);
     let console = Console::start(
@@ -275,6 +291,7 @@ fn the_console_in_chromium() {
             ("local", local_port),
             ("systemd", systemd_port),
             ("windows", windows_port),
+            ("shell", shell_port),
         ],
         "",
     );
@@ -304,6 +321,7 @@ fn the_console_in_chromium() {
         .env("LOCAL_HOST", "local")
         .env("SYSTEMD_HOST", "systemd")
         .env("WINDOWS_HOST", "windows")
+        .env("SHELL_HOST", "shell")
         .env("WINDOWS_FIXTURES", &fixtures)
         .env("EXPECT_OS", os_release_pretty_name())
         .env("EXPECT_KERNEL", kernel_release())

@@ -41,13 +41,60 @@ fn wsmand_cli(dir: &Path) -> Command {
 /// How a test's daemons are set up: a change to each config dir, and environment variables.
 type DaemonSetup<'a> = (&'a dyn Fn(&mut ConfigDir), &'a [(&'a str, &'a str)]);
 
-fn start_daemon(setup: DaemonSetup<'_>, run_as: &str) -> (ConfigDir, Daemon, u16) {
+/// The role the harness gives its manager (and every OS user) unless a test brings its own:
+/// everything on every host, as each host's own account.
+const ALL_POWERFUL_ROLE: &str =
+    "[[Role]]\nName = \"admins\"\nMembers = [\"console-admin\", \"os:*\"]\n\
+    [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+    Actions = [\"read\", \"change\", \"shell\"]\n";
+
+/// What a test's console looks like beyond the harness's defaults.
+struct Layout<'a> {
+    hosts: usize,
+    /// Lines in mgmt.toml's top level.
+    extra: &'a str,
+    setup: DaemonSetup<'a>,
+    /// The Linux user the hosts' account runs as.
+    run_as: &'a str,
+    /// Lines added to host N's `[[Host]]` table (given the directory holding `host-password`).
+    host_lines: &'a dyn Fn(usize, &Path) -> String,
+    /// The `[[Role]]` tables; `None`: [`ALL_POWERFUL_ROLE`].
+    roles: Option<&'a str>,
+    /// Further manager users (name, password).
+    managers: &'a [(&'a str, &'a str)],
+    /// Further accounts on every host (name, run-as user), with the hosts' password.
+    accounts: &'a [(&'a str, &'a str)],
+}
+
+impl Default for Layout<'_> {
+    fn default() -> Self {
+        Self {
+            hosts: 1,
+            extra: "",
+            setup: (&|_| {}, &[]),
+            run_as: "root",
+            host_lines: &|_, _| String::new(),
+            roles: None,
+            managers: &[],
+            accounts: &[],
+        }
+    }
+}
+
+fn start_daemon(
+    setup: DaemonSetup<'_>,
+    run_as: &str,
+    accounts: &[(&str, &str)],
+) -> (ConfigDir, Daemon, u16) {
     let port = free_port();
     let mut config = ConfigDir::new();
     config.listener(ListenerSpec::http(port));
     (setup.0)(&mut config);
     config.write();
     config.add_account(SERVICE_ACCOUNT, SERVICE_PASSWORD, Some(run_as));
+    for (name, user) in accounts {
+        config.add_account(name, SERVICE_PASSWORD, Some(user));
+    }
     let daemon = Daemon::start_with_env(&config, &[port], setup.1);
     (config, daemon, port)
 }
@@ -74,15 +121,31 @@ impl Service {
 
     /// The same, the hosts' account run as `run_as`.
     fn start_as(hosts: usize, extra: &str, setup: DaemonSetup<'_>, run_as: &str) -> Self {
+        Self::start_layout(&Layout {
+            hosts,
+            extra,
+            setup,
+            run_as,
+            ..Layout::default()
+        })
+    }
+
+    /// The service as `layout` describes it.
+    fn start_layout(layout: &Layout<'_>) -> Self {
+        let (hosts, extra, setup, run_as) =
+            (layout.hosts, layout.extra, layout.setup, layout.run_as);
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod");
         let port = free_port();
         let mut toml = format!(
             "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\nCertificate = \"auto\"\n\
-             UnspecifiedClients = \"Allow\"\nAllowedClients = []\n\
+             AllowedClients = []\n\
              RequestLog = \"journal\"\nSessionLifetimeHours = 8\n{extra}\n"
         );
+        if !extra.contains("UnspecifiedClients") {
+            toml.push_str("UnspecifiedClients = \"Allow\"\n");
+        }
         if !extra.contains("SessionIdleMinutes") {
             toml.push_str("SessionIdleMinutes = 15\n");
         }
@@ -98,25 +161,30 @@ impl Service {
             .expect("chmod");
         let mut daemons = Vec::new();
         for index in 0..hosts {
-            let (config, daemon, daemon_port) = start_daemon(setup, run_as);
+            let (config, daemon, daemon_port) = start_daemon(setup, run_as, layout.accounts);
             toml.push_str(&format!(
                 "\n[[Host]]\nName = \"host{index}\"\nUrl = \"http://127.0.0.1:{daemon_port}/wsman\"\n\
-                 Username = \"{SERVICE_ACCOUNT}\"\nPasswordFile = \"{}\"\nAllowUnencrypted = true\n",
-                password_file.display()
+                 Username = \"{SERVICE_ACCOUNT}\"\nPasswordFile = \"{}\"\nAllowUnencrypted = true\n{}",
+                password_file.display(),
+                (layout.host_lines)(index, dir.path())
             ));
             daemons.push((config, daemon, daemon_port));
         }
+        toml.push('\n');
+        toml.push_str(layout.roles.unwrap_or(ALL_POWERFUL_ROLE));
         std::fs::write(dir.path().join("mgmt.toml"), toml).expect("write mgmt.toml");
-        let finished = wsman_test::process::run(
-            wsmand_cli(dir.path()).args(["mgmt", "user", "add", MANAGER, "--password-stdin"]),
-            Some(&format!("{MANAGER_PASSWORD}\n")),
-            Duration::from_secs(60),
-        );
-        assert!(
-            finished.status.success(),
-            "mgmt user add: {}",
-            finished.describe()
-        );
+        for (user, password) in [(MANAGER, MANAGER_PASSWORD)].iter().chain(layout.managers) {
+            let finished = wsman_test::process::run(
+                wsmand_cli(dir.path()).args(["mgmt", "user", "add", user, "--password-stdin"]),
+                Some(&format!("{password}\n")),
+                Duration::from_secs(60),
+            );
+            assert!(
+                finished.status.success(),
+                "mgmt user add: {}",
+                finished.describe()
+            );
+        }
         let log = File::create(dir.path().join("service.log")).expect("log");
         let child = Command::new(env!("CARGO_BIN_EXE_wsmand-mgmt"))
             .arg("--config-dir")
@@ -199,10 +267,30 @@ impl Service {
     }
 
     fn manager_session(&self) -> (String, String) {
-        let (reply, session) = self.login(MANAGER, MANAGER_PASSWORD, None);
+        self.session_of(MANAGER, MANAGER_PASSWORD)
+    }
+
+    /// (session id, csrf) of a login as `user`.
+    fn session_of(&self, user: &str, password: &str) -> (String, String) {
+        let (reply, session) = self.login(user, password, None);
         assert_eq!(reply.status, 200, "{}", reply.body);
         let csrf = reply.json()["csrf"].as_str().expect("csrf").to_owned();
         (session.expect("session cookie"), csrf)
+    }
+
+    /// A change (POST with the session's token and this service's Origin), as JSON.
+    fn post_json(&self, (session, csrf): (&str, &str), path: &str) -> Reply {
+        self.curl(&[
+            "-H",
+            "Accept: application/json",
+            "-H",
+            &format!("Cookie: __Host-wsmand-session={session}"),
+            "-H",
+            &format!("Origin: https://127.0.0.1:{}", self.port),
+            "--data",
+            &format!("csrf={csrf}"),
+            &self.url(path),
+        ])
     }
 
     fn get_json(&self, session: &str, path: &str) -> Reply {
@@ -1265,17 +1353,22 @@ mod terminal {
     /// A logged-in terminal on `host`: (socket, session, csrf).
     pub(crate) async fn open(service: &Service, host: &str) -> (Ws, String, String) {
         let (session, csrf) = service.manager_session();
+        let ws = open_as(service, host, &session, &csrf).await;
+        (ws, session, csrf)
+    }
+
+    /// A terminal on `host` for an existing session.
+    pub(crate) async fn open_as(service: &Service, host: &str, session: &str, csrf: &str) -> Ws {
         let origin = format!("https://127.0.0.1:{}", service.port);
-        let ws = connect(
+        connect(
             service,
             host,
-            Some(&session),
+            Some(session),
             Some(&origin),
             &format!("?csrf={csrf}&rows=24&cols=80"),
         )
         .await
-        .unwrap_or_else(|status| panic!("refused with {status}: {}", service.log()));
-        (ws, session, csrf)
+        .unwrap_or_else(|status| panic!("refused with {status}: {}", service.log()))
     }
 
     /// Types `text` (one binary frame).
@@ -1603,10 +1696,15 @@ fn bench_console_terminal() {
         "head -c {} /dev/zero | base64 -w 76; echo END$((40+2))",
         megabytes << 20
     );
+    // 20 sessions (a terminal per session and host), logged in before any terminal opens so
+    // that what the logins cost (argon2id) and what the terminals cost are told apart.
+    let sessions: Vec<(String, String)> = (0..20).map(|_| service.manager_session()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let logged_in = rss_kib(pid);
     terminal::runtime().block_on(async {
         let mut terminals = Vec::new();
-        for _ in 0..20 {
-            let (mut ws, _, _) = terminal::open(&service, "host0").await;
+        for (session, csrf) in &sessions {
+            let mut ws = terminal::open_as(&service, "host0", session, csrf).await;
             let mut seen = String::new();
             terminal::type_text(&mut ws, "echo READY$((1+1))\r").await;
             terminal::read_line_until(&mut ws, &mut seen, |l| l == "READY2").await;
@@ -1614,9 +1712,11 @@ fn bench_console_terminal() {
         }
         let open20 = rss_kib(pid);
         println!(
-            "BENCH rss_idle_kib={idle} rss_20_terminals_kib={open20} ratio={:.2} per_terminal_kib={}",
+            "BENCH rss_idle_kib={idle} rss_20_sessions_kib={logged_in} rss_20_terminals_kib={open20} \
+             ratio={:.2} per_login_kib={} per_terminal_kib={}",
             open20 as f64 / idle as f64,
-            open20.saturating_sub(idle) / 20
+            logged_in.saturating_sub(idle) / 20,
+            open20.saturating_sub(logged_in) / 20
         );
         for mut ws in terminals.drain(..) {
             let _ = ws.close(None).await;
@@ -1696,5 +1796,360 @@ fn an_idle_session_expiring_ends_its_terminal() {
     assert!(
         closed.iter().any(|d| d.contains("the session expired")),
         "{closed:?}"
+    );
+}
+
+/// The probe unit the delegation test tries to stop inside the booted systemd.
+const PROBE_UNIT: &str = "wsman-console-probe.service";
+/// Its Win32_Service name (a unit named as Windows names a service: no `.service`).
+const PROBE_SERVICE: &str = "wsman-console-probe";
+
+#[test]
+fn a_read_only_role_sees_services_but_may_not_stop_one() {
+    let Some(systemd) = wsman_test::systemd::BootedSystemd::boot() else {
+        return;
+    };
+    systemd.write_file(
+        &format!("/etc/systemd/system/{PROBE_UNIT}"),
+        "[Unit]\nDescription=console delegation probe\n\n[Service]\nUser=nobody\n\
+         ExecStart=/bin/sleep 100000\n",
+    );
+    systemd.exec_ok(&["systemctl", "daemon-reload"]);
+    systemd.exec_ok(&["systemctl", "start", PROBE_UNIT]);
+    let is_active = || {
+        systemd
+            .exec(&["systemctl", "is-active", PROBE_UNIT])
+            .stdout
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(is_active(), "active");
+    let bus = systemd.bus_address();
+    let env = [("DBUS_SYSTEM_BUS_ADDRESS", bus.as_str())];
+    let roles = format!(
+        "{ALL_POWERFUL_ROLE}\n[[Role]]\nName = \"readers\"\nMembers = [\"reader\"]\n\
+         [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\nActions = [\"read\"]\n\
+         [[Role.Rule]]\nEffect = \"Deny\"\nHosts = [\"*\"]\n\
+         Resources = [\"http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service\"]\n\
+         Actions = [\"change\"]\n"
+    );
+    let service = Service::start_layout(&Layout {
+        setup: (&|_| {}, &env),
+        roles: Some(&roles),
+        managers: &[("reader", "Reader-Pass-4-Console!")],
+        ..Layout::default()
+    });
+    let reader = service.session_of("reader", "Reader-Pass-4-Console!");
+    // The reader sees the unit as systemd has it.
+    let services = service.get_json(&reader.0, "/hosts/host0/services");
+    assert_eq!(services.status, 200, "{}", services.body);
+    let row = services.json()["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .find(|r| r["name"] == PROBE_SERVICE)
+        .cloned()
+        .unwrap_or_else(|| panic!("{PROBE_UNIT} not listed: {}", services.body));
+    assert_eq!(row["state"], "Running", "{row}");
+    // Its stop is refused by the Deny rule, its terminate by the default; nothing changes.
+    let stop = service.post_json(
+        (&reader.0, &reader.1),
+        &format!("/hosts/host0/services/{PROBE_SERVICE}/stop"),
+    );
+    assert_eq!(stop.status, 403, "{}", stop.body);
+    let pid = std::process::id();
+    let terminate = service.post_json(
+        (&reader.0, &reader.1),
+        &format!("/hosts/host0/processes/{pid}/terminate"),
+    );
+    assert_eq!(terminate.status, 403, "{}", terminate.body);
+    assert_eq!(is_active(), "active", "the refused stop changed the unit");
+    let denied = terminal::audited(&service, &reader.0, "denied");
+    assert_eq!(denied.len(), 2, "{denied:?}");
+    assert!(
+        denied[1].starts_with("host0: change http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service: by role readers rule 2 (Deny change"),
+        "{denied:?}"
+    );
+    assert!(
+        denied[0].ends_with("by default (no rule allows it)"),
+        "{denied:?}"
+    );
+    let log = without_colours(&service.log());
+    assert!(log.contains("role readers rule 2"), "{log}");
+    // The manager's role may stop it: the refusal was the rule's, not the host's.
+    let manager = service.manager_session();
+    let stopped = service.post_json(
+        (&manager.0, &manager.1),
+        &format!("/hosts/host0/services/{PROBE_SERVICE}/stop"),
+    );
+    assert_eq!(stopped.status, 200, "{}", stopped.body);
+    assert_eq!(stopped.json()["return_value"], 0, "{}", stopped.body);
+    assert_ne!(is_active(), "active");
+}
+
+#[test]
+fn a_role_sees_only_its_group_and_runs_as_its_account_on_the_host() {
+    let (Ok(admin), Ok(plain)) = (
+        std::env::var("WSMAN_TEST_PAM_USER"),
+        std::env::var("WSMAN_TEST_PAM_PLAIN_USER"),
+    ) else {
+        eprintln!("skipped: set WSMAN_TEST_PAM_USER and WSMAN_TEST_PAM_PLAIN_USER");
+        return;
+    };
+    // host0 is in group web and has a second account, svc-ops, run as the plain test user.
+    let host_lines = |index: usize, dir: &Path| {
+        if index == 0 {
+            format!(
+                "Groups = [\"web\"]\nRunAs = [{{ Username = \"svc-ops\", PasswordFile = \"{}\" }}]\n",
+                dir.join("host-password").display()
+            )
+        } else {
+            String::new()
+        }
+    };
+    let roles = format!(
+        "{ALL_POWERFUL_ROLE}\n[[Role]]\nName = \"web-ops\"\nMembers = [\"webop\"]\nRunAs = \"svc-ops\"\n\
+         [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"group:web\"]\nResources = [\"*\"]\n\
+         Actions = [\"read\", \"change\", \"shell\"]\n"
+    );
+    let service = Service::start_layout(&Layout {
+        hosts: 2,
+        run_as: &admin,
+        host_lines: &host_lines,
+        roles: Some(&roles),
+        managers: &[("webop", "Webop-Pass-4-Console!")],
+        accounts: &[("svc-ops", &plain)],
+        ..Layout::default()
+    });
+    let webop = service.session_of("webop", "Webop-Pass-4-Console!");
+    let names = |session: &str| -> Vec<String> {
+        let fleet = service.get_json(session, "/fleet");
+        assert_eq!(fleet.status, 200, "{}", fleet.body);
+        fleet.json()["hosts"]
+            .as_array()
+            .expect("hosts")
+            .iter()
+            .filter(|h| h["reachable"] == true)
+            .map(|h| h["name"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(names(&webop.0), ["host0"]);
+    let manager = service.manager_session();
+    assert_eq!(names(&manager.0), ["host0", "host1"]);
+    let other = service.get_json(&webop.0, "/hosts/host1/services");
+    assert_eq!(other.status, 403, "{}", other.body);
+    assert!(terminal::audited(&service, &webop.0, "denied")
+        .iter()
+        .any(|d| d.starts_with("host1: read ") && d.contains("no rule allows it")));
+    // The host sees the run-as account: it refuses that plain account the winrm/config tree
+    // it shows the console's own (administrator) account; and the shell runs as its Linux user.
+    let as_webop = service.get_json(&webop.0, "/hosts/host0/config");
+    assert_eq!(as_webop.status, 502, "{}", as_webop.body);
+    assert!(as_webop.body.contains("AccessDenied"), "{}", as_webop.body);
+    let as_manager = service.get_json(&manager.0, "/hosts/host0/config");
+    assert_eq!(as_manager.status, 200, "{}", as_manager.body);
+    terminal::runtime().block_on(async {
+        for ((session, csrf), expected) in [(&webop, &plain), (&manager, &admin)] {
+            let mut ws = terminal::open_as(&service, "host0", session, csrf).await;
+            let mut seen = String::new();
+            terminal::type_text(&mut ws, "echo \"user=$(id -un)\"\r").await;
+            let line = terminal::read_line_until(&mut ws, &mut seen, |l| {
+                l.starts_with("user=") && !l.contains('$')
+            })
+            .await;
+            assert_eq!(line, format!("user={expected}"));
+        }
+    });
+    assert!(terminal::audited(&service, &webop.0, "terminal opened")
+        .iter()
+        .any(|d| d.starts_with("host0: pseudo-terminal") && d.contains("-u:svc-ops")));
+    // And a terminal on a host outside the group is refused before any shell is opened.
+    terminal::runtime().block_on(async {
+        let origin = format!("https://127.0.0.1:{}", service.port);
+        let refused = terminal::connect(
+            &service,
+            "host1",
+            Some(&webop.0),
+            Some(&origin),
+            &format!("?csrf={}&rows=24&cols=80", webop.1),
+        )
+        .await
+        .err();
+        assert_eq!(refused, Some(403));
+    });
+}
+
+#[test]
+fn requests_are_logged_to_a_daily_w3c_file_without_queries_or_secrets() {
+    // Created by the service; its parent must let the serving user through.
+    let parent = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let logs = parent.path().join("request-logs");
+    let service = Service::start(1, &format!("RequestLogDirectory = \"{}\"", logs.display()));
+    let (session, csrf) = service.manager_session();
+    assert_eq!(service.get_json(&session, "/fleet").status, 200);
+    // A query with a secret-looking value, and a refused terminal upgrade with its token.
+    let with_query = service.curl(&[
+        "-H",
+        &format!("Cookie: __Host-wsmand-session={session}"),
+        "-A",
+        "probe agent/1.0",
+        &service.url(&format!("/audit?token={csrf}")),
+    ]);
+    assert_eq!(with_query.status, 200);
+    // The day comes from the OS's clock, in UTC as the file names are.
+    let day = Command::new("date")
+        .args(["-u", "+%Y%m%d"])
+        .output()
+        .expect("date");
+    let day = String::from_utf8_lossy(&day.stdout).trim().to_owned();
+    let file = logs.join(format!("wsmand-mgmt-{day}.log"));
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e}; {}", file.display(), service.log()));
+    assert!(text.starts_with("#Software: wsmand-mgmt "), "{text}");
+    assert!(
+        text.contains("\n#Fields: date time c-ip cs-username"),
+        "{text}"
+    );
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(' ').collect())
+        .collect();
+    assert!(lines.iter().all(|f| f.len() == 9), "{text}");
+    // The login (POST /login, no user yet), the fleet and the audit page as this user.
+    assert!(lines
+        .iter()
+        .any(|f| f[2] == "127.0.0.1" && f[4] == "POST" && f[5] == "/login" && f[6] == "200"));
+    assert!(lines
+        .iter()
+        .any(|f| f[3] == MANAGER && f[4] == "GET" && f[5] == "/fleet" && f[6] == "200"));
+    assert!(lines
+        .iter()
+        .any(|f| f[5] == "/audit" && f[8] == "probe+agent/1.0"));
+    assert!(!text.contains(&csrf), "a token reached the request log");
+    assert!(
+        !text.contains(&session),
+        "a session id reached the request log"
+    );
+    assert!(
+        !text.contains(MANAGER_PASSWORD),
+        "a password reached the request log"
+    );
+    assert!(!text.contains('?'), "a query reached the request log");
+    // The serving user owns the directory it writes to.
+    use std::os::unix::fs::MetadataExt as _;
+    let owner = std::fs::metadata(&logs).expect("log dir").uid();
+    let service_uid = std::fs::read_to_string(format!("/proc/{}/status", service.child.id()))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .expect("Uid");
+    assert_eq!(owner.to_string(), service_uid);
+}
+
+/// Lines this test adds to `/etc/hosts`, removed (only these) when dropped.
+struct HostsEntries(String);
+
+impl HostsEntries {
+    fn add(lines: &str) -> Self {
+        let marker = format!("# wsmand-mgmt domain test {}", std::process::id());
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open("/etc/hosts")
+            .expect("open /etc/hosts");
+        for line in lines.lines() {
+            writeln!(file, "{line} {marker}").expect("append to /etc/hosts");
+        }
+        Self(marker)
+    }
+}
+
+impl Drop for HostsEntries {
+    fn drop(&mut self) {
+        if let Ok(text) = std::fs::read_to_string("/etc/hosts") {
+            let kept: String = text
+                .lines()
+                .filter(|l| !l.ends_with(&self.0))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let _ = std::fs::write("/etc/hosts", kept);
+        }
+    }
+}
+
+/// Whether a TLS handshake from `source` to the service completes (curl bound to `source`).
+fn tls_from(service: &Service, source: &str) -> bool {
+    Command::new("curl")
+        .args([
+            "-sS",
+            "-k",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            "20",
+            "--interface",
+            source,
+        ])
+        .arg(service.url("/login"))
+        .status()
+        .expect("curl")
+        .success()
+}
+
+#[test]
+fn domain_restrictions_use_forward_confirmed_names_before_tls() {
+    if !nix_is_root() {
+        eprintln!("skipped: adding /etc/hosts entries needs root");
+        return;
+    }
+    let tag = std::process::id();
+    let allowed = format!("c5.allowed-{tag}.test");
+    let denied = format!("c6.denied-{tag}.test");
+    let _entries = HostsEntries::add(&format!("127.0.0.5 {allowed}\n127.0.0.6 {denied}"));
+    // The names as the system's resolver has them (an independent check of the set-up).
+    for (ip, name) in [("127.0.0.5", &allowed), ("127.0.0.6", &denied)] {
+        let out = Command::new("getent")
+            .args(["hosts", ip])
+            .output()
+            .expect("getent");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(name.as_str()),
+            "{ip}"
+        );
+    }
+    let service = Service::start(
+        1,
+        &format!(
+            "UnspecifiedClients = \"Deny\"\nAllowedDomains = [\"allowed-{tag}.test\"]\n\
+             DeniedDomains = [\"denied-{tag}.test\"]"
+        ),
+    );
+    assert!(tls_from(&service, "127.0.0.5"), "{}", service.log());
+    assert!(
+        !tls_from(&service, "127.0.0.6"),
+        "the denied domain got through"
+    );
+    assert!(
+        !tls_from(&service, "127.0.0.7"),
+        "a client without a name got through"
+    );
+    let log = without_colours(&service.log());
+    assert!(
+        log.contains(&format!(
+            "client=127.0.0.5 name=\"{allowed}\" rule=\"AllowedDomains allowed-{tag}.test ({allowed})\""
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "by rule DeniedDomains denied-{tag}.test ({denied})"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains("by rule UnspecifiedClients Deny (no forward-confirmed name)"),
+        "{log}"
     );
 }

@@ -27,8 +27,8 @@ pub(crate) enum MgmtCommand {
     Set {
         /// The setting (EnableRemoteManagement, Port, BindAddresses, Certificate,
         /// CertificateFile, KeyFile, Credentials, UnspecifiedClients, AllowedClients,
-        /// DeniedClients, RequestLog, SessionIdleMinutes, SessionLifetimeHours, PamService,
-        /// OsLoginGroup).
+        /// DeniedClients, AllowedDomains, DeniedDomains, RequestLog, RequestLogDirectory,
+        /// SessionIdleMinutes, SessionLifetimeHours, PamService, OsLoginGroup).
         name: String,
         /// The new value.
         value: String,
