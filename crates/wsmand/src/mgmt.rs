@@ -130,6 +130,16 @@ pub(crate) fn run(command: MgmtCommand, config_dir: &Path) -> anyhow::Result<()>
                         settings.hosts.len(),
                         MgmtSettings::path_in(config_dir).display()
                     )?;
+                    writeln!(
+                        stdout,
+                        "Roles: {} configured ([[Role]] tables in the same file){}",
+                        settings.roles.len(),
+                        if settings.roles.is_empty() {
+                            "; with none, nobody may see or change any host (deny by default)"
+                        } else {
+                            ""
+                        }
+                    )?;
                 }
             }
         }
