@@ -312,7 +312,7 @@ impl Connector for CollectorConnector {
 }
 
 /// The forwarder of a running daemon: a supervisor task that owns one refresh task per
-/// collector. SIGHUP ([`ForwarderHandle::reload`]) reads `forwarding.toml` again: collectors
+/// collector. SIGHUP (through a [`Reloader`]) reads `forwarding.toml` again: collectors
 /// added are started, removed ones stopped with `SubscriptionEnd`, changed ones restarted (from
 /// their cursors); a file that does not check is logged and the running configuration kept.
 /// Shutdown ends every forwarded subscription with `SubscriptionEnd` (SourceShuttingDown).
