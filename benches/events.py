@@ -3,6 +3,7 @@ Pull subscription through wsmand (Basic over HTTP, standard library only)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import urllib.request
@@ -18,17 +19,46 @@ NS = {
 }
 
 
-def export(count: int, size: int) -> None:
-    """`count` journal entries with a message of `size` bytes, in export format."""
+def entry(i: int, realtime: int, monotonic: int, boot_id: str, filler: str) -> str:
+    return (
+        f"__REALTIME_TIMESTAMP={realtime}\n__MONOTONIC_TIMESTAMP={monotonic}\n"
+        f"_BOOT_ID={boot_id}\nSYSLOG_IDENTIFIER=bench\n"
+        f"PRIORITY={3 + i % 4}\n_PID=1234\n_UID=1000\nMESSAGE=event {i} {filler}\n\n"
+    )
+
+
+def export(count: int, size: int, boot_id: str = "3c5d7e9f1a2b4c6d8e0f1a2b3c4d5e6f") -> None:
+    """`count` journal entries with a message of `size` bytes, in export format. journalctl
+    follows (`--follow`) only a journal with entries of the running boot: pass its id for a
+    journal a forwarder will wait on."""
     now = int(time.time() * 1_000_000) - count * 1000
     filler = "x" * size
     out = sys.stdout
     for i in range(count):
-        out.write(
-            f"__REALTIME_TIMESTAMP={now + i * 1000}\n__MONOTONIC_TIMESTAMP={1_000_000 + i * 1000}\n"
-            "_BOOT_ID=3c5d7e9f1a2b4c6d8e0f1a2b3c4d5e6f\nSYSLOG_IDENTIFIER=bench\n"
-            f"PRIORITY={3 + i % 4}\n_PID=1234\n_UID=1000\nMESSAGE=event {i} {filler}\n\n"
-        )
+        out.write(entry(i, now + i * 1000, 1_000_000 + i * 1000, boot_id, filler))
+
+
+def paced(rate: int, seconds: float, size: int, boot_id: str, go: str) -> None:
+    """One entry at once, then, when the file `go` exists, entries like `export`'s, `rate` a
+    second for `seconds`, written in ticks of 10 ms and flushed (for systemd-journal-remote
+    reading standard input): a journal growing at a steady pace."""
+    filler = "x" * size
+    out = sys.stdout
+    out.write(entry(0, time.time_ns() // 1000, time.monotonic_ns() // 1000, boot_id, "seed"))
+    out.flush()
+    while not os.path.exists(go):
+        time.sleep(0.01)
+    start = time.monotonic()
+    written = 0
+    total = int(rate * seconds)
+    while written < total:
+        due = min(total, int((time.monotonic() - start) * rate) + 1)
+        while written < due:
+            now = time.time_ns() // 1000
+            out.write(entry(written + 1, now, time.monotonic_ns() // 1000, boot_id, filler))
+            written += 1
+        out.flush()
+        time.sleep(0.01)
 
 
 def envelope(url: str, action: str, body: str) -> bytes:
@@ -86,6 +116,8 @@ def pull(url: str, auth: str, batch: int) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "export":
-        export(int(sys.argv[2]), int(sys.argv[3]))
+        export(int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:5])
+    elif sys.argv[1] == "paced":
+        paced(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6])
     else:
         pull(sys.argv[2], sys.argv[3], int(sys.argv[4]))

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use wsman_events::batch::Pending;
+use wsman_events::delivery::EndStatus;
 use wsman_events::offer::Offer;
 use wsman_events::subscribe::StartAt;
 use wsman_events::{BookmarkList, ExportLimits, Guid, Mapping, Timestamp};
@@ -29,7 +30,7 @@ use wsman_journal::feed::{Feed, Position, Selection};
 use wsman_journal::{Journal, Query, Reader, Start};
 use wsman_proto::xml::escape_text;
 
-use crate::push::{self, Connector, Link};
+use crate::push::{self, Connector, EndNotice, Link, Subscriber};
 use crate::{SourceError, LOGS};
 
 /// Largest cursor file read back (a list of four logs takes a few hundred bytes).
@@ -55,14 +56,29 @@ pub struct Forwarder {
 }
 
 /// A running forwarded subscription; dropping it stops its task.
-#[derive(Debug)]
 pub struct Forwarding {
     /// The offered version it runs.
     pub version: String,
     stop: Option<watch::Sender<()>>,
     finished: Arc<AtomicBool>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// Where `SubscriptionEnd` goes when this host ends the subscription (its `EndTo`).
+    end_to: Option<(EndNotice, Box<dyn Subscriber>)>,
 }
+
+impl std::fmt::Debug for Forwarding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forwarding")
+            .field("version", &self.version)
+            .field("running", &self.is_running())
+            .field("end_to", &self.end_to.as_ref().map(|(notice, _)| notice))
+            .finish()
+    }
+}
+
+/// Longest wait for a `SubscriptionEnd` to be taken: a collector that does not answer does not
+/// hold up a shutdown.
+const END_WAIT: Duration = Duration::from_secs(5);
 
 /// Longest wait for a stopped task to end (it ends at its next await; a delivery in flight is
 /// abandoned, and resent by the next task from the cursor).
@@ -76,12 +92,24 @@ impl Forwarding {
     }
 
     /// Stop the task and wait until it has ended, so that a new task for the same subscription
-    /// is its cursor file's only writer.
-    pub async fn stop(mut self) {
+    /// is its cursor file's only writer. With `end`, the collector is then told with
+    /// `SubscriptionEnd` (wsmand stops, or the collector left `forwarding.toml`); without, the
+    /// subscription stops silently (the collector withdrew or changed it, as Windows does).
+    pub async fn stop(mut self, end: Option<EndStatus>) {
         self.stop.take();
         if let Some(task) = self.task.take() {
             if tokio::time::timeout(STOP_WAIT, task).await.is_err() {
                 tracing::warn!(version = %self.version, "a forwarded subscription did not stop in time");
+            }
+        }
+        if let (Some(status), Some((notice, end_to))) = (end, self.end_to.take()) {
+            let reason = match status {
+                EndStatus::SourceShuttingDown => "The forwarder is shutting down.",
+                _ => "The forwarder no longer forwards to this collector.",
+            };
+            let sent = push::send_subscription_end(&notice, end_to.as_ref(), status, reason);
+            if tokio::time::timeout(END_WAIT, sent).await.is_err() {
+                tracing::info!(subscription = %notice.id, "SubscriptionEnd not taken in time");
             }
         }
     }
@@ -185,6 +213,15 @@ impl Forwarder {
             Some(end_to) => connector.connect(end_to, &request.authentication).ok(),
             None => None,
         };
+        // A second connection for the SubscriptionEnd this host sends when it stops (the task's
+        // own sends the one of a delivery failure).
+        let stop_end_to = match plan.end_notice() {
+            Some(notice) => connector
+                .connect(&notice.end_to, &request.authentication)
+                .ok()
+                .map(|subscriber| (notice, subscriber)),
+            None => None,
+        };
         let (stop, ended) = watch::channel(());
         let finished = Arc::new(AtomicBool::new(false));
         let cursor = Mutex::new(start_list);
@@ -217,6 +254,7 @@ impl Forwarder {
             stop: Some(stop),
             finished,
             task: Some(task),
+            end_to: stop_end_to,
         })
     }
 

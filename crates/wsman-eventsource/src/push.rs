@@ -19,7 +19,7 @@ use wsman_events::batch::{Due, Pending, Scheduler, Settings};
 use wsman_events::delivery::{self, DeliveryHeaders, Embedding, EndStatus, ACK_ACTION};
 use wsman_events::subscribe::{AuthenticationProfile, EndpointReference, EnvelopePolicy};
 use wsman_events::{BookmarkList, DeliveryMode, SubscribeRequest, Timestamp};
-use wsman_journal::feed::Feed;
+use wsman_journal::feed::{Feed, LiveFeed};
 use wsman_proto::response::new_message_id;
 
 /// Why a delivery failed: the daemon's own typed error, boxed.
@@ -174,11 +174,12 @@ pub(crate) enum Stopped {
 /// Run the delivery of one subscription until it ends.
 pub(crate) async fn run(
     mut plan: Plan,
-    mut feed: Feed,
+    feed: Feed,
     subscriber: Box<dyn Subscriber>,
     end_to: Option<Box<dyn Subscriber>>,
     mut link: Link,
 ) -> Stopped {
+    let mut feed = LiveFeed::new(feed);
     let mut scheduler = Scheduler::new(plan.settings, now());
     // Events read but not yet taken by the scheduler (it was full): they go first.
     let mut backlog: VecDeque<Pending> = std::mem::take(&mut plan.preamble).into();
@@ -268,8 +269,14 @@ pub(crate) async fn run(
     if stopped == Stopped::DeliveryFailure {
         tracing::warn!(subscription = %plan.id, address = %plan.notify_to.address, "event delivery failed: the subscription ends");
         (link.end)();
-        if let (Some(end_to), Some(address)) = (end_to, plan.end_to.as_ref()) {
-            send_subscription_end(&plan, end_to.as_ref(), address, sequence + 1).await;
+        if let (Some(end_to), Some(notice)) = (end_to, plan.end_notice()) {
+            send_subscription_end(
+                &notice,
+                end_to.as_ref(),
+                EndStatus::DeliveryFailure,
+                "The events could not be delivered.",
+            )
+            .await;
         }
     }
     stopped
@@ -328,34 +335,62 @@ async fn deliver(
     }
 }
 
-async fn send_subscription_end(
-    plan: &Plan,
+/// What a `SubscriptionEnd` needs from the subscription, kept after its task has ended.
+#[derive(Clone, Debug)]
+pub(crate) struct EndNotice {
+    pub id: String,
+    /// The subscription manager named in the message: where deliveries went.
+    pub manager_address: String,
+    pub end_to: EndpointReference,
+    pub machine_id: String,
+    pub max_envelope: u64,
+    pub utf16: bool,
+}
+
+impl Plan {
+    /// `None` without `EndTo`: nobody to tell.
+    pub(crate) fn end_notice(&self) -> Option<EndNotice> {
+        Some(EndNotice {
+            id: self.id.clone(),
+            manager_address: self.notify_to.address.clone(),
+            end_to: self.end_to.clone()?,
+            machine_id: self.machine_id.clone(),
+            max_envelope: self.max_envelope,
+            utf16: self.utf16,
+        })
+    }
+}
+
+/// Send `SubscriptionEnd` with `status` to the subscriber's `EndTo` (one-way: a failure is
+/// logged, never retried).
+pub(crate) async fn send_subscription_end(
+    notice: &EndNotice,
     end_to: &dyn Subscriber,
-    address: &EndpointReference,
-    sequence: u64,
+    status: EndStatus,
+    reason: &str,
 ) {
     let message_id = new_message_id();
-    let manager = delivery::endpoint(&plan.notify_to.address, Vec::new());
+    let manager = delivery::endpoint(&notice.manager_address, Vec::new());
     let headers = DeliveryHeaders {
-        to: address,
+        to: &notice.end_to,
         message_id: &message_id,
         operation_id: &message_id,
-        sequence_id: sequence,
-        machine_id: &plan.machine_id,
-        max_envelope_size: plan.max_envelope,
+        sequence_id: 1,
+        machine_id: &notice.machine_id,
+        max_envelope_size: notice.max_envelope,
         operation_timeout: OPERATION_TIMEOUT,
         bookmark: None,
         ack_requested: false,
     };
-    let xml = delivery::subscription_end_envelope(
-        &headers,
-        &manager,
-        EndStatus::DeliveryFailure,
-        "The events could not be delivered.",
-    );
-    let (body, content_type) = delivery::encode(&xml, plan.utf16);
-    if let Err(error) = end_to.send(body, content_type, &message_id).await {
-        tracing::info!(subscription = %plan.id, %error, "SubscriptionEnd not delivered");
+    let xml = delivery::subscription_end_envelope(&headers, &manager, status, reason);
+    let (body, content_type) = delivery::encode(&xml, notice.utf16);
+    match end_to.send(body, content_type, &message_id).await {
+        Ok(_) => {
+            tracing::info!(subscription = %notice.id, status = status.uri(), "SubscriptionEnd sent")
+        }
+        Err(error) => {
+            tracing::info!(subscription = %notice.id, %error, "SubscriptionEnd not delivered")
+        }
     }
 }
 

@@ -123,13 +123,9 @@ impl Feed {
         Ok(selected)
     }
 
-    async fn read(
-        &mut self,
-        max_items: usize,
-        max_entries: usize,
-        follow: bool,
-    ) -> Result<Vec<SelectedEvent>, Error> {
-        let query = Query {
+    /// The journalctl query that reads on from the position.
+    fn query(&self, follow: bool) -> Query {
+        Query {
             journal: self.journal.clone(),
             start: match &self.position {
                 Position::Oldest | Position::AfterRecord { scanned: None, .. } => Start::Oldest,
@@ -142,8 +138,16 @@ impl Feed {
             follow,
             matches: Vec::new(),
             program: self.program.clone(),
-        };
-        let mut reader = Reader::spawn(&query, ExportLimits::default())?;
+        }
+    }
+
+    async fn read(
+        &mut self,
+        max_items: usize,
+        max_entries: usize,
+        follow: bool,
+    ) -> Result<Vec<SelectedEvent>, Error> {
+        let mut reader = Reader::spawn(&self.query(follow), ExportLimits::default())?;
         let mut selected = Vec::new();
         let mut read = 0usize;
         while selected.len() < max_items.max(1) && read < max_entries.max(1) {
@@ -151,22 +155,7 @@ impl Feed {
                 break;
             };
             read += 1;
-            let cursor = entry.get("__CURSOR").map(str::to_owned);
-            if let Position::AfterRecord { record, scanned } = &mut self.position {
-                if entry.seqnum().is_some_and(|n| n <= *record) {
-                    if cursor.is_some() {
-                        *scanned = cursor;
-                    }
-                    continue;
-                }
-            }
-            if let Some(cursor) = cursor {
-                self.position = Position::After(cursor);
-            }
-            if let Some(event) = self
-                .selection
-                .select(&entry, Timestamp::from_system_time(SystemTime::now()))
-            {
+            if let Some(event) = self.take(&entry) {
                 selected.push(event);
                 if follow {
                     // A waiting read answers as soon as something is there.
@@ -174,6 +163,94 @@ impl Feed {
                 }
             }
         }
+        Ok(selected)
+    }
+
+    /// Move the position past `entry`; its event, when selected.
+    fn take(&mut self, entry: &JournalEntry) -> Option<SelectedEvent> {
+        let cursor = entry.get("__CURSOR").map(str::to_owned);
+        if let Position::AfterRecord { record, scanned } = &mut self.position {
+            if entry.seqnum().is_some_and(|n| n <= *record) {
+                if cursor.is_some() {
+                    *scanned = cursor;
+                }
+                return None;
+            }
+        }
+        if let Some(cursor) = cursor {
+            self.position = Position::After(cursor);
+        }
+        self.selection
+            .select(entry, Timestamp::from_system_time(SystemTime::now()))
+    }
+}
+
+/// A [`Feed`] for a reader that stays (a push delivery, a forwarder): one `journalctl
+/// --follow` runs from the position for as long as the feed lives, instead of a journalctl
+/// started for every read and for every wait. Starting journalctl costs more CPU than reading
+/// a batch of entries: at 1,000 entries a second, a process per read was most of a
+/// forwarder's CPU (docs/benchmarks.md). An idle follower waits on inotify, costing no CPU.
+#[derive(Debug)]
+pub struct LiveFeed {
+    feed: Feed,
+    follower: Option<Reader>,
+}
+
+impl LiveFeed {
+    pub fn new(feed: Feed) -> LiveFeed {
+        LiveFeed {
+            feed,
+            follower: None,
+        }
+    }
+
+    /// Where the feed stands: past every entry it has returned or passed over.
+    pub fn position(&self) -> &Position {
+        &self.feed.position
+    }
+
+    /// As [`Feed::next_batch`]: up to `max_items` selected events, reading at most
+    /// `max_entries` entries. Waits up to `wait` (none: not at all) for the first one; after
+    /// it, takes only what journalctl has already written. A journalctl that failed or ended is
+    /// started again from the position at the next call.
+    pub async fn next_batch(
+        &mut self,
+        max_items: usize,
+        max_entries: usize,
+        wait: Option<Duration>,
+    ) -> Result<Vec<SelectedEvent>, Error> {
+        let mut follower = match self.follower.take() {
+            Some(follower) => follower,
+            None => Reader::spawn(&self.feed.query(true), ExportLimits::default())?,
+        };
+        let first_by = tokio::time::Instant::now() + wait.unwrap_or(Duration::ZERO);
+        let mut selected = Vec::new();
+        let mut read = 0usize;
+        while selected.len() < max_items.max(1) && read < max_entries.max(1) {
+            // Reader::next keeps partial input across a cancelled call: a timeout loses nothing.
+            let until = if selected.is_empty() {
+                first_by
+            } else {
+                tokio::time::Instant::now()
+            };
+            let next = match tokio::time::timeout_at(until, follower.next()).await {
+                Ok(next) => next,
+                Err(_) => break,
+            };
+            match next {
+                Ok(Some(entry)) => {
+                    read += 1;
+                    if let Some(event) = self.feed.take(&entry) {
+                        selected.push(event);
+                    }
+                }
+                // A following journalctl does not end on its own: started again next time.
+                Ok(None) => return Ok(selected),
+                Err(error) if selected.is_empty() => return Err(error),
+                Err(_) => return Ok(selected),
+            }
+        }
+        self.follower = Some(follower);
         Ok(selected)
     }
 }

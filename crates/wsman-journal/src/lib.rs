@@ -78,6 +78,10 @@ impl Query {
             command.arg("--directory").arg(dir);
         }
         match &self.start {
+            // journalctl --follow alone shows the last 10 entries of the current boot only.
+            Start::Oldest if self.follow => {
+                command.arg("--no-tail");
+            }
             Start::Oldest => {}
             Start::AfterCursor(cursor) => {
                 check_cursor(cursor)?;

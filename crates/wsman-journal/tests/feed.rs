@@ -103,3 +103,89 @@ fn feeds_select_after_their_position_and_wait_for_more() {
         assert!(none.is_empty());
     });
 }
+
+#[test]
+fn a_live_feed_keeps_one_journalctl_and_reads_on_in_order() {
+    use wsman_journal::feed::LiveFeed;
+    let Some(systemd) = BootedSystemd::boot() else {
+        return;
+    };
+    let journal = Journal::Directory(systemd.root().join("var/log/journal"));
+    let tag = format!("wsman-live-{}", std::process::id());
+    let query = format!(
+        r#"<QueryList><Query Id="0"><Select Path="Application">*[System[Provider[@Name="{tag}"]]]</Select></Query></QueryList>"#
+    );
+    runtime().block_on(async {
+        // From the oldest entry: a following journalctl alone would show only the last ten.
+        let mut live = LiveFeed::new(Feed {
+            journal: journal.clone(),
+            program: "journalctl".into(),
+            position: Position::Oldest,
+            selection: selection(&query, &["Application"]),
+        });
+        for n in 0..15 {
+            systemd.exec_ok(&["logger", "-t", &tag, &format!("live entry {n}")]);
+        }
+        sync(&systemd, &tag, 15);
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while got.len() < 15 && std::time::Instant::now() < deadline {
+            let batch = live
+                .next_batch(4, 10_000, Some(Duration::from_secs(5)))
+                .await
+                .unwrap();
+            assert!(batch.len() <= 4, "at most max_items");
+            got.extend(batch);
+        }
+        // The record ids journald gave, in order (`journalctl -o export` of the tag).
+        let export = systemd.journal_until(&["-t", &tag, "-o", "export"], |out| {
+            out.matches("__CURSOR=").count() >= 15
+        });
+        let expected: Vec<u64> = export
+            .lines()
+            .filter_map(|l| l.strip_prefix("__CURSOR="))
+            .filter_map(|c| c.split(';').find_map(|p| p.strip_prefix("i=")))
+            .map(|hex| u64::from_str_radix(hex, 16).expect("hex"))
+            .collect();
+        let ids: Vec<u64> = got.iter().map(|e| e.record_id).collect();
+        assert_eq!(ids, expected);
+
+        // Waiting: nothing now, then a line logged while the feed waits.
+        let logger = {
+            let mut command = systemd.command(&["logger", "-t", &tag, "late live entry"]);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(500));
+                command.status().expect("logger runs")
+            })
+        };
+        let late = live
+            .next_batch(10, 10_000, Some(Duration::from_secs(20)))
+            .await
+            .unwrap();
+        assert!(logger.join().unwrap().success());
+        assert_eq!(late.len(), 1);
+        assert!(late[0].xml.contains("late live entry"));
+        let none = live
+            .next_batch(10, 10_000, Some(Duration::from_millis(300)))
+            .await
+            .unwrap();
+        assert!(none.is_empty());
+
+        // A new live feed from the position reached continues after the late entry.
+        let position = live.position().clone();
+        drop(live);
+        systemd.exec_ok(&["logger", "-t", &tag, "after the restart"]);
+        let mut again = LiveFeed::new(Feed {
+            journal,
+            program: "journalctl".into(),
+            position,
+            selection: selection(&query, &["Application"]),
+        });
+        let resumed = again
+            .next_batch(10, 10_000, Some(Duration::from_secs(20)))
+            .await
+            .unwrap();
+        assert_eq!(resumed.len(), 1);
+        assert!(resumed[0].xml.contains("after the restart"));
+    });
+}

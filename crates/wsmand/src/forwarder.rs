@@ -3,7 +3,9 @@
 //! subscription manager every Refresh and starts, restarts (new Version) and stops the
 //! subscriptions it offers. Each runs as a push `Events` subscription
 //! ([`wsman_eventsource::forward`]) delivering over `wsman-client`, authenticated to the
-//! collector as configured. Off when the file is absent.
+//! collector as configured. Off when the file is absent. SIGHUP reads the file again; the
+//! collector is sent `SubscriptionEnd` when wsmand stops or drops it from the file, never when
+//! the collector itself withdraws a subscription (Windows does not either).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use anyhow::{bail, Context};
 use serde::Deserialize;
 use wsman_client::tls::ClientCertificate;
 use wsman_client::{Auth, Client, ClientOptions, Credentials, Endpoint, Resource, Scheme};
+use wsman_events::delivery::EndStatus;
 use wsman_events::offer::{parse_enumerate_response, SUBSCRIPTION_RESOURCE};
 use wsman_events::subscribe::{AuthenticationProfile, EndpointReference};
 use wsman_eventsource::forward::{Forwarder, Forwarding};
@@ -63,7 +66,7 @@ struct CollectorFile {
 }
 
 /// How the forwarder authenticates to a collector.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum CollectorAuth {
     Basic {
         user: String,
@@ -79,7 +82,7 @@ pub(crate) enum CollectorAuth {
 }
 
 /// One collector of `forwarding.toml`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct CollectorConfig {
     /// The subscription manager's URL (`Server=`).
     pub server: String,
@@ -92,7 +95,7 @@ pub(crate) struct CollectorConfig {
 }
 
 /// `forwarding.toml`, checked.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ForwardingConfig {
     pub computer: Option<String>,
     pub state_directory: PathBuf,
@@ -308,99 +311,322 @@ impl Connector for CollectorConnector {
     }
 }
 
-/// Start one task per collector; they run until the daemon stops (`forwarding.toml` is read at
-/// start only).
-pub(crate) fn spawn(
-    config: ForwardingConfig,
-    journal: wsman_journal::Journal,
-    mut mapping: wsman_events::Mapping,
-) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
-    if let Some(computer) = &config.computer {
-        mapping.computer = computer.clone();
+/// The forwarder of a running daemon: a supervisor task that owns one refresh task per
+/// collector. SIGHUP (through a [`Reloader`]) reads `forwarding.toml` again: collectors
+/// added are started, removed ones stopped with `SubscriptionEnd`, changed ones restarted (from
+/// their cursors); a file that does not check is logged and the running configuration kept.
+/// Shutdown ends every forwarded subscription with `SubscriptionEnd` (SourceShuttingDown).
+pub(crate) struct ForwarderHandle {
+    commands: tokio::sync::mpsc::Sender<Command>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+enum Command {
+    Reload,
+    Shutdown,
+}
+
+/// Asks the forwarder to read `forwarding.toml` again (the SIGHUP task holds one).
+#[derive(Clone)]
+pub(crate) struct Reloader(tokio::sync::mpsc::Sender<Command>);
+
+impl Reloader {
+    /// A reload already waiting covers this one.
+    pub(crate) fn reload(&self) {
+        let _ = self.0.try_send(Command::Reload);
     }
-    let forwarder = Arc::new(Forwarder {
-        journal,
-        program: PathBuf::from("journalctl"),
-        mapping,
-        state_directory: config.state_directory.clone(),
-        max_retry_interval: config.max_retry_interval,
-    });
-    let mut tasks = Vec::new();
-    for collector in config.collectors {
-        let options = client_options(&collector)?;
-        let endpoint = Endpoint::parse(&collector.server, false)?;
-        let client = Client::new(endpoint, options.clone())?;
-        let connector = CollectorConnector {
-            options,
-            issuer_ca: collector.issuer_ca.clone(),
+}
+
+/// Longest wait at shutdown for the collectors' tasks to send their SubscriptionEnds.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(20);
+
+impl ForwarderHandle {
+    /// Start with `config` (the file as read at start; `None`: absent, forwarding off until a
+    /// reload finds it).
+    pub(crate) fn start(
+        config_dir: &Path,
+        config: Option<ForwardingConfig>,
+        journal: wsman_journal::Journal,
+        mapping: wsman_events::Mapping,
+    ) -> anyhow::Result<ForwarderHandle> {
+        let mut supervisor = Supervisor {
+            config_dir: config_dir.to_owned(),
+            journal,
+            mapping,
+            config: None,
+            collectors: Vec::new(),
         };
-        tasks.push(tokio::spawn(refresh_loop(
-            forwarder.clone(),
-            collector,
-            client,
-            connector,
-        )));
+        if let Some(config) = config {
+            supervisor.apply(config)?;
+        }
+        let (commands, mut received) = tokio::sync::mpsc::channel(4);
+        let task = tokio::spawn(async move {
+            while let Some(Command::Reload) = received.recv().await {
+                supervisor.reload().await;
+            }
+            supervisor
+                .stop_all(Some(EndStatus::SourceShuttingDown))
+                .await;
+        });
+        Ok(ForwarderHandle { commands, task })
     }
-    Ok(tasks)
+
+    pub(crate) fn reloader(&self) -> Reloader {
+        Reloader(self.commands.clone())
+    }
+
+    /// End every forwarded subscription with `SubscriptionEnd` and wait (bounded) for it.
+    pub(crate) async fn shutdown(self) {
+        let ForwarderHandle { commands, task } = self;
+        let _ = commands.send(Command::Shutdown).await;
+        if tokio::time::timeout(SHUTDOWN_WAIT, task).await.is_err() {
+            tracing::warn!("forwarding did not stop in time");
+        }
+    }
+}
+
+/// One collector's refresh task.
+struct CollectorTask {
+    config: CollectorConfig,
+    stop: tokio::sync::watch::Sender<Option<EndStatus>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CollectorTask {
+    /// Stop its refresh loop and its subscriptions, telling the collector when `end` is given.
+    async fn stop(self, end: Option<EndStatus>) {
+        let _ = self.stop.send(end);
+        if tokio::time::timeout(SHUTDOWN_WAIT, self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(collector = %self.config.server, "a collector's forwarding did not stop in time");
+        }
+    }
+}
+
+struct Supervisor {
+    config_dir: PathBuf,
+    journal: wsman_journal::Journal,
+    /// The daemon's mapping (its Computer before `forwarding.toml` names one).
+    mapping: wsman_events::Mapping,
+    config: Option<ForwardingConfig>,
+    collectors: Vec<CollectorTask>,
+}
+
+impl Supervisor {
+    async fn reload(&mut self) {
+        let loaded = match load(&self.config_dir) {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "forwarding.toml not reloaded: the forwarder keeps its running configuration");
+                return;
+            }
+        };
+        if loaded == self.config {
+            tracing::info!("forwarding.toml reloaded: unchanged");
+            return;
+        }
+        // Settings shared by every collector changed: each restarts (from its cursors).
+        let shared_changed = match (&loaded, &self.config) {
+            (Some(new), Some(old)) => {
+                (&new.computer, &new.state_directory, new.max_retry_interval)
+                    != (&old.computer, &old.state_directory, old.max_retry_interval)
+            }
+            _ => false,
+        };
+        let wanted: Vec<CollectorConfig> = loaded
+            .as_ref()
+            .map(|c| c.collectors.clone())
+            .unwrap_or_default();
+        let mut kept = Vec::new();
+        for running in std::mem::take(&mut self.collectors) {
+            if wanted.contains(&running.config) && !shared_changed {
+                kept.push(running);
+            } else if wanted.iter().any(|c| c.server == running.config.server) {
+                tracing::info!(collector = %running.config.server, "forwarding.toml reloaded: collector changed, restarting it");
+                running.stop(None).await;
+            } else {
+                tracing::info!(collector = %running.config.server, "forwarding.toml reloaded: collector removed, its subscriptions end");
+                running.stop(Some(EndStatus::SourceCancelling)).await;
+            }
+        }
+        self.collectors = kept;
+        self.config = None;
+        let Some(config) = loaded else {
+            tracing::info!("forwarding.toml removed: forwarding off");
+            return;
+        };
+        let running: Vec<CollectorConfig> =
+            self.collectors.iter().map(|c| c.config.clone()).collect();
+        let mut to_start = config.clone();
+        to_start.collectors.retain(|c| !running.contains(c));
+        match self.spawn(to_start) {
+            Ok(started) => {
+                tracing::info!(
+                    collectors = config.collectors.len(),
+                    started = started.len(),
+                    "forwarding.toml reloaded"
+                );
+                self.collectors.extend(started);
+                self.config = Some(config);
+            }
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "forwarding.toml reloaded, but a collector cannot start");
+                // What runs is kept; the next reload tries the rest again.
+                let mut partial = config;
+                let running: Vec<CollectorConfig> =
+                    self.collectors.iter().map(|c| c.config.clone()).collect();
+                partial.collectors.retain(|c| running.contains(c));
+                self.config = Some(partial);
+            }
+        }
+    }
+
+    /// Start what `config` names (at daemon start: an error stops the daemon).
+    fn apply(&mut self, config: ForwardingConfig) -> anyhow::Result<()> {
+        let started = self.spawn(config.clone())?;
+        self.collectors = started;
+        self.config = Some(config);
+        Ok(())
+    }
+
+    /// One refresh task for each collector of `config`; none when one cannot start.
+    fn spawn(&self, config: ForwardingConfig) -> anyhow::Result<Vec<CollectorTask>> {
+        let mut mapping = self.mapping.clone();
+        if let Some(computer) = &config.computer {
+            mapping.computer = computer.clone();
+        }
+        let forwarder = Arc::new(Forwarder {
+            journal: self.journal.clone(),
+            program: PathBuf::from("journalctl"),
+            mapping,
+            state_directory: config.state_directory.clone(),
+            max_retry_interval: config.max_retry_interval,
+        });
+        let mut prepared = Vec::new();
+        for collector in config.collectors {
+            let options = client_options(&collector)
+                .with_context(|| format!("collector {}", collector.server))?;
+            let endpoint = Endpoint::parse(&collector.server, false)?;
+            let client = Client::new(endpoint, options.clone())?;
+            let connector = CollectorConnector {
+                options,
+                issuer_ca: collector.issuer_ca.clone(),
+            };
+            prepared.push((collector, client, connector));
+        }
+        Ok(prepared
+            .into_iter()
+            .map(|(collector, client, connector)| {
+                let (stop, stopped) = tokio::sync::watch::channel(None);
+                let task = tokio::spawn(refresh_loop(
+                    forwarder.clone(),
+                    collector.clone(),
+                    client,
+                    connector,
+                    stopped,
+                ));
+                CollectorTask {
+                    config: collector,
+                    stop,
+                    task,
+                }
+            })
+            .collect())
+    }
+
+    async fn stop_all(&mut self, end: Option<EndStatus>) {
+        let mut stopping = tokio::task::JoinSet::new();
+        for collector in std::mem::take(&mut self.collectors) {
+            stopping.spawn(collector.stop(end));
+        }
+        while stopping.join_next().await.is_some() {}
+    }
 }
 
 /// Every Refresh: enumerate, then start what is new or changed or stopped, and stop what is
 /// no longer offered. A collector that cannot be reached keeps what runs (its deliveries
-/// retry on their own) and is asked again at the next Refresh.
+/// retry on their own) and is asked again at the next Refresh. Told to stop, it stops its
+/// subscriptions, with `SubscriptionEnd` when the value sent says so.
 async fn refresh_loop(
     forwarder: Arc<Forwarder>,
     collector: CollectorConfig,
     client: Client,
     connector: CollectorConnector,
+    mut stopped: tokio::sync::watch::Receiver<Option<EndStatus>>,
 ) {
     let mut running: HashMap<String, Forwarding> = HashMap::new();
     loop {
-        match enumerate(&client, &forwarder.mapping.computer).await {
-            Ok(body) => {
-                let (offers, errors) = parse_enumerate_response(&body);
-                for error in errors {
-                    tracing::warn!(collector = %collector.server, %error, "a subscription offered by the collector was refused");
-                }
-                let offered: HashMap<String, _> =
-                    offers.into_iter().map(|o| (o.key(), o)).collect();
-                let withdrawn: Vec<String> = running
-                    .keys()
-                    .filter(|key| !offered.contains_key(*key))
-                    .cloned()
-                    .collect();
-                for key in withdrawn {
-                    if let Some(forwarding) = running.remove(&key) {
-                        tracing::info!(collector = %collector.server, subscription = %key, version = %forwarding.version, "subscription withdrawn by the collector: stopped");
-                        forwarding.stop().await;
-                    }
-                }
-                for (key, offer) in &offered {
-                    let current = running
-                        .get(key)
-                        .is_some_and(|f| f.version == offer.version && f.is_running());
-                    if current {
-                        continue;
-                    }
-                    // A changed or stopped subscription: the old task has ended before the new
-                    // one reads the cursor, so the cursor file has one writer.
-                    if let Some(old) = running.remove(key) {
-                        old.stop().await;
-                    }
-                    match forwarder.start(&collector.server, offer, &connector).await {
-                        Ok(forwarding) => {
-                            running.insert(key.clone(), forwarding);
-                        }
-                        Err(error) => {
-                            tracing::warn!(collector = %collector.server, subscription = %key, %error, "the offered subscription cannot be forwarded");
-                        }
-                    }
+        tokio::select! {
+            _ = refresh(&forwarder, &collector, &client, &connector, &mut running) => {}
+            _ = stopped.changed() => break,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(collector.refresh) => {}
+            _ = stopped.changed() => break,
+        }
+    }
+    let end = *stopped.borrow();
+    let mut stopping = tokio::task::JoinSet::new();
+    for forwarding in running.into_values() {
+        stopping.spawn(forwarding.stop(end));
+    }
+    while stopping.join_next().await.is_some() {}
+}
+
+/// One refresh of a collector's subscriptions.
+async fn refresh(
+    forwarder: &Forwarder,
+    collector: &CollectorConfig,
+    client: &Client,
+    connector: &CollectorConnector,
+    running: &mut HashMap<String, Forwarding>,
+) {
+    match enumerate(client, &forwarder.mapping.computer).await {
+        Ok(body) => {
+            let (offers, errors) = parse_enumerate_response(&body);
+            for error in errors {
+                tracing::warn!(collector = %collector.server, %error, "a subscription offered by the collector was refused");
+            }
+            let offered: HashMap<String, _> = offers.into_iter().map(|o| (o.key(), o)).collect();
+            let withdrawn: Vec<String> = running
+                .keys()
+                .filter(|key| !offered.contains_key(*key))
+                .cloned()
+                .collect();
+            for key in withdrawn {
+                if let Some(forwarding) = running.remove(&key) {
+                    tracing::info!(collector = %collector.server, subscription = %key, version = %forwarding.version, "subscription withdrawn by the collector: stopped");
+                    // As Windows: the collector withdrew it, so it is not told.
+                    forwarding.stop(None).await;
                 }
             }
-            Err(error) => {
-                tracing::warn!(collector = %collector.server, error = %format!("{error:#}"), "the collector's subscription manager cannot be enumerated; trying again at the next refresh");
+            for (key, offer) in &offered {
+                let current = running
+                    .get(key)
+                    .is_some_and(|f| f.version == offer.version && f.is_running());
+                if current {
+                    continue;
+                }
+                // A changed or stopped subscription: the old task has ended before the new
+                // one reads the cursor, so the cursor file has one writer.
+                if let Some(old) = running.remove(key) {
+                    old.stop(None).await;
+                }
+                match forwarder.start(&collector.server, offer, connector).await {
+                    Ok(forwarding) => {
+                        running.insert(key.clone(), forwarding);
+                    }
+                    Err(error) => {
+                        tracing::warn!(collector = %collector.server, subscription = %key, %error, "the offered subscription cannot be forwarded");
+                    }
+                }
             }
         }
-        tokio::time::sleep(collector.refresh).await;
+        Err(error) => {
+            tracing::warn!(collector = %collector.server, error = %format!("{error:#}"), "the collector's subscription manager cannot be enumerated; trying again at the next refresh");
+        }
     }
 }
 

@@ -457,10 +457,12 @@ pub async fn run_daemon(
         tokio::runtime::Handle::current(),
     ));
     // Forwarding to collectors (forwarding.toml): a file that does not check stops the start.
-    let _forwarding = match forwarder::load(&config_dir)? {
-        Some(config) => forwarder::spawn(config, journal.clone(), mapping.clone())?,
-        None => Vec::new(),
-    };
+    let forwarding = forwarder::ForwarderHandle::start(
+        &config_dir,
+        forwarder::load(&config_dir)?,
+        journal.clone(),
+        mapping.clone(),
+    )?;
     let events = event_source(store.config(), journal, mapping);
     // Bound before the service starts, so a wrong address stops the daemon at once.
     let metrics_listener = match metrics.resolve(&store.config().metrics) {
@@ -516,9 +518,12 @@ pub async fn run_daemon(
     }
     notify::notify("READY=1");
     let (reload_tx, reload_rx) = mpsc::channel(4);
+    // SIGHUP reads forwarding.toml again too.
+    let forwarding_reloader = forwarding.reloader();
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
             let _ = reload_tx.try_send(());
+            forwarding_reloader.reload();
         }
     });
     let shutdown = async move {
@@ -528,6 +533,8 @@ pub async fn run_daemon(
         }
     };
     service.run(reload_rx, shutdown, &notify::notify).await;
+    // The forwarded subscriptions end with SubscriptionEnd to their collectors.
+    forwarding.shutdown().await;
     Ok(())
 }
 

@@ -767,3 +767,159 @@ fn kerberos_from_the_credential_cache_reaches_a_collector_over_sealed_http() {
         .unwrap_or_default()
         .contains(&format!("<Computer>{computer}</Computer>")));
 }
+
+/// SIGTERM: the daemon's orderly stop (Daemon::stop kills outright).
+fn terminate(daemon: &mut Daemon) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &daemon.pid().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while daemon.is_running() {
+        assert!(Instant::now() < deadline, "wsmand did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn sighup_rereads_forwarding_toml_and_collectors_dropped_or_stopped_get_subscription_end() {
+    let Some(scene) = Scene::boot("wef-hup") else {
+        return;
+    };
+    let Scene {
+        systemd,
+        journal,
+        state,
+        output,
+        database,
+        tag,
+    } = scene;
+    let subscription = subscription(
+        &tag,
+        &output,
+        "max_latency_seconds = 1\nread_existing_events = true\n",
+        "{client}.xml",
+    );
+    // Two collectors, each with its own bookmark database and output directory.
+    let start_collector = |name: &str| {
+        let database = database.with_file_name(format!("{name}.sqlite"));
+        let subscription = subscription.replace(
+            &format!("{}/", output.display()),
+            &format!("{}/{name}/", output.display()),
+        );
+        Fixture::http_with_env(
+            |config| {
+                config.write_raw("subscriptions/linux.toml", &subscription);
+            },
+            &[(
+                "WSMAND_WEC_DATABASE",
+                database.to_str().expect("utf-8 path"),
+            )],
+        )
+    };
+    let first = start_collector("first");
+    let second = start_collector("second");
+    let first_file = output.join(format!("first/{SERVICE_ACCOUNT}.xml"));
+    let second_file = output.join(format!("second/{SERVICE_ACCOUNT}.xml"));
+    log_entries(&systemd, &tag, 0..3);
+    journal_records(&systemd, &tag, 3);
+
+    let password = state.path().join("password");
+    std::fs::write(&password, format!("{SERVICE_PASSWORD}\n")).expect("password file");
+    let forwarding = |ports: &[u16]| {
+        let mut text = format!(
+            "computer = \"{SERVICE_ACCOUNT}.forwarder.test\"\nstate_directory = \"{}\"\n",
+            state.path().join("cursors").display()
+        );
+        for port in ports {
+            text.push_str(&format!("[[collector]]\nserver = \"Server=http://127.0.0.1:{port}/wsman/SubscriptionManager/WEC,Refresh=1\"\nauthentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\nallow_unencrypted = true\n", password.display()));
+        }
+        text
+    };
+    let port = free_port();
+    let mut config = ConfigDir::new();
+    config.listener(ListenerSpec::http(port));
+    config.write();
+    config.write_raw("forwarding.toml", &forwarding(&[first.port]));
+    let env = [("WSMAND_JOURNAL_DIRECTORY", journal.to_str().expect("utf-8"))];
+    let mut forwarder = Daemon::start_with_env(&config, &[port], &env);
+    let logs = |forwarder: &Daemon| {
+        format!(
+            "forwarder:\n{}\nfirst:\n{}\nsecond:\n{}",
+            forwarder.stderr(),
+            first.daemon.stderr(),
+            second.daemon.stderr()
+        )
+    };
+    wait_for(
+        "the entries at the first collector",
+        || collected(&first_file, &tag).len() >= 3,
+        || logs(&forwarder),
+    );
+
+    // A file that does not check: logged, and the running configuration goes on.
+    config.write_raw("forwarding.toml", "[[collector]]\nserver = 42\n");
+    hang_up(&forwarder);
+    wait_for(
+        "the refused reload in the log",
+        || forwarder.stderr().contains("forwarding.toml not reloaded"),
+        || logs(&forwarder),
+    );
+    log_entries(&systemd, &tag, 3..5);
+    wait_for(
+        "entries at the first collector after the refused reload",
+        || collected(&first_file, &tag).len() >= 5,
+        || logs(&forwarder),
+    );
+    assert!(forwarder.is_running());
+
+    // The first collector replaced by the second: the first is told (SubscriptionEnd), the
+    // second gets every entry (its subscription reads existing events).
+    let ended = |collector: &Fixture| {
+        collector
+            .daemon
+            .stderr()
+            .matches("the forwarder ended its subscription")
+            .count()
+    };
+    assert_eq!(ended(&first), 0);
+    config.write_raw("forwarding.toml", &forwarding(&[second.port]));
+    hang_up(&forwarder);
+    wait_for(
+        "SubscriptionEnd at the first collector",
+        || ended(&first) == 1,
+        || logs(&forwarder),
+    );
+    let expected = journal_records(&systemd, &tag, 5);
+    wait_for(
+        "the entries at the second collector",
+        || collected(&second_file, &tag).len() >= 5,
+        || logs(&forwarder),
+    );
+    assert_eq!(collected(&second_file, &tag), expected);
+    assert_eq!(collected(&first_file, &tag), expected);
+
+    // Nothing changed: a reload keeps everything running, nothing is ended.
+    hang_up(&forwarder);
+    wait_for(
+        "the unchanged reload in the log",
+        || {
+            forwarder
+                .stderr()
+                .contains("forwarding.toml reloaded: unchanged")
+        },
+        || logs(&forwarder),
+    );
+    assert_eq!(ended(&second), 0);
+
+    // SIGTERM: the second collector is told before the daemon exits.
+    terminate(&mut forwarder);
+    wait_for(
+        "SubscriptionEnd at the second collector",
+        || ended(&second) == 1,
+        || logs(&forwarder),
+    );
+    assert_eq!(ended(&first), 1, "the first collector was told once");
+    assert!(forwarder.stderr().contains("SubscriptionEnd sent"));
+}
