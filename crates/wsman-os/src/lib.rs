@@ -7,7 +7,7 @@
 //! it in one place, and so that every other crate can keep
 //! `#![forbid(unsafe_code)]`. Inside this crate `unsafe` is confined to the
 //! PAM bindings (`pam::sys`, `pam::conversation`, `pam`), one `uname` call
-//! in `host`, one `mallopt` call in `allocator`, the clone-to-exec steps in `process` and
+//! in `host`, one `mallopt` call in `allocator`, one `madvise` call in `memory`, the clone-to-exec steps in `process` and
 //! `kill`/`killpg`/`getsid` in `signal`, the pseudo-terminal ioctls in `terminal`;
 //! modules that need
 //! none (`users`, `pam::error`, `cgroup`) forbid it. Every
@@ -25,6 +25,7 @@
 pub mod allocator;
 pub mod cgroup;
 pub mod host;
+pub mod memory;
 pub mod pam;
 pub mod process;
 pub mod signal;
