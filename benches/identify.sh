@@ -5,6 +5,10 @@
 #
 #   benches/identify.sh            # ~10 s per run, 4 runs
 #   BENCH_SECONDS=30 benches/identify.sh
+#   IDENTIFY_BIN_DIR=DIR           # wsmand and bare-responder from DIR (no build)
+#   IDENTIFY_BASELINE_BIN_DIR=DIR IDENTIFY_ROUNDS=3 benches/identify.sh
+#       # also DIR/wsmand (an older build) beside the first, and IDENTIFY_ROUNDS rounds at 32
+#       # connections of bare, wsmand and the baseline in turn; medians of the ratios printed
 #
 # Not part of scripts/test.sh: figures depend on the machine; the ratios are what to compare.
 set -euo pipefail
@@ -23,9 +27,13 @@ command -v wrk >/dev/null 2>&1 || ensure_packages wrk
 command -v curl >/dev/null 2>&1 || ensure_packages curl
 command -v python3 >/dev/null 2>&1 || ensure_packages python3
 
-step "building release binaries (wsmand, bare-responder)"
-cargo build --release -p wsmand -p bare-responder
-RELEASE="$ROOT/target/release"
+if [ -n "${IDENTIFY_BIN_DIR:-}" ]; then
+    RELEASE="$IDENTIFY_BIN_DIR"
+else
+    step "building release binaries (wsmand, bare-responder)"
+    cargo build --release -p wsmand -p bare-responder
+    RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+fi
 
 WORK="$(mktemp -d -t wsmand-bench-XXXXXX)"
 PIDS=()
@@ -69,6 +77,17 @@ WSMAND_PID=$!
 PIDS+=("$WSMAND_PID")
 wait_for_port "$WSMAND_PORT" "$WSMAND_PID" "$WORK"/*.log
 wait_for_port "$BARE_PORT" "$BARE_PID" "$WORK"/*.log
+BASELINE_PORT=""
+if [ -n "${IDENTIFY_BASELINE_BIN_DIR:-}" ]; then
+    # The same configuration and account, another port, the other build.
+    BASELINE_CONFIG="$WORK/baseline-config"
+    cp -r "$CONFIG" "$BASELINE_CONFIG"
+    BASELINE_PORT="$(free_port)"
+    sed -i "s/^Port = .*/Port = $BASELINE_PORT/" "$BASELINE_CONFIG/config.toml"
+    "$IDENTIFY_BASELINE_BIN_DIR/wsmand" --config-dir "$BASELINE_CONFIG" 2>"$WORK/baseline.log" &
+    PIDS+=("$!")
+    wait_for_port "$BASELINE_PORT" "$!" "$WORK"/*.log
+fi
 
 rss_kb() {
     awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
@@ -110,6 +129,13 @@ for connections in 1 32; do
     run_wrk wsmand "$WSMAND_PORT" "$connections"
 done
 PEAK_RSS_KB="$(awk '/^VmHWM:/ {print $2}' "/proc/$WSMAND_PID/status")"
+if [ -n "$BASELINE_PORT" ]; then
+    for round in $(seq 1 "${IDENTIFY_ROUNDS:-3}"); do
+        run_wrk "bare-r$round" "$BARE_PORT" 32
+        run_wrk "wsmand-r$round" "$WSMAND_PORT" 32
+        run_wrk "baseline-r$round" "$BASELINE_PORT" 32
+    done
+fi
 
 for key in "${!RESULTS[@]}"; do
     errors="$(field "${RESULTS[$key]}" errors)"
@@ -149,3 +175,20 @@ print(f"  req/s ratio at 32 connections >= 0.5     : {ratio32:.2f}  {verdict(rat
 print(f"  p50 at 1 connection <= 2x bare responder : {p50x:.2f}x  {verdict(p50x <= 2.0)}")
 print(f"  idle RSS <= 8 MB                         : {idle_kb / 1024:.1f} MB  {verdict(idle_kb <= 8 * 1024)}")
 PY
+
+if [ -n "$BASELINE_PORT" ]; then
+    step "this build and the baseline ($IDENTIFY_BASELINE_BIN_DIR), 32 connections, rounds in turn (load $(cut -d' ' -f1-3 /proc/loadavg))"
+    for round in $(seq 1 "${IDENTIFY_ROUNDS:-3}"); do
+        printf '%s|%s|%s\n' "${RESULTS[bare-r$round/32]}" "${RESULTS[wsmand-r$round/32]}" "${RESULTS[baseline-r$round/32]}"
+    done | python3 -c '
+import statistics, sys
+def rps(line):
+    return float(dict(f.split("=") for f in line.split()[1:])["rps"])
+rows = [[rps(x) for x in l.strip().split("|")] for l in sys.stdin if l.strip()]
+for i, (bare, new, old) in enumerate(rows, 1):
+    print(f"round {i}: bare {bare:.0f}, this build {new:.0f} ({new / bare:.2f}x), baseline {old:.0f} ({old / bare:.2f}x) req/s")
+new = statistics.median(r[1] / r[0] for r in rows)
+old = statistics.median(r[2] / r[0] for r in rows)
+print(f"median ratio to bare hyper at 32 connections: this build {new:.2f}x, baseline {old:.2f}x (target >= 0.8)")
+'
+fi

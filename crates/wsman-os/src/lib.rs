@@ -7,9 +7,10 @@
 //! it in one place, and so that every other crate can keep
 //! `#![forbid(unsafe_code)]`. Inside this crate `unsafe` is confined to the
 //! PAM bindings (`pam::sys`, `pam::conversation`, `pam`), one `uname` call
-//! in `host`, one `mallopt` call in `allocator`, the clone-to-exec steps in `process` and
-//! `kill`/`killpg`/`getsid` in `signal`, the pseudo-terminal ioctls in `terminal`, glibc's
-//! utmp calls in `login_record`, one `getnameinfo` call in `resolve`;
+//! in `host`, one `mallopt` call in `allocator`, one `madvise` call in `memory`, the
+//! clone-to-exec steps in `process` and `kill`/`killpg`/`getsid` in `signal`, the
+//! pseudo-terminal ioctls in `terminal`, glibc's utmp calls in `login_record`, one
+//! `getnameinfo` call in `resolve`;
 //! modules that need
 //! none (`users`, `pam::error`, `cgroup`) forbid it. Every
 //! `unsafe` block carries a `// SAFETY:` comment (enforced by clippy's
@@ -27,6 +28,7 @@ pub mod allocator;
 pub mod cgroup;
 pub mod host;
 pub mod login_record;
+pub mod memory;
 pub mod pam;
 pub mod process;
 pub mod resolve;

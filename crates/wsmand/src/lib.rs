@@ -517,6 +517,20 @@ pub async fn run_daemon(
         tracing::info!(%address, transport = transport.as_str(), %socket, "listener ready");
     }
     notify::notify("READY=1");
+    // The start faulted in code and read-only data no request runs again (command line,
+    // configuration, certificates, libraries' initialisers): they leave the resident set here
+    // and what requests use comes back on first use, from the page cache.
+    match tokio::task::spawn_blocking(wsman_os::memory::release_clean_file_pages).await {
+        Ok(Ok(released)) => {
+            tracing::debug!(
+                mappings = released.mappings,
+                bytes = released.bytes,
+                "start-up file pages released"
+            );
+        }
+        Ok(Err(e)) => tracing::debug!(error = %e, "start-up file pages not released"),
+        Err(e) => tracing::debug!(error = %e, "start-up file pages not released"),
+    }
     let (reload_tx, reload_rx) = mpsc::channel(4);
     // SIGHUP reads forwarding.toml again too.
     let forwarding_reloader = forwarding.reloader();

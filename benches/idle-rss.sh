@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Benchmark: the resident memory of a started wsmand that has served nothing yet, with one HTTP
+# and one HTTPS listener on loopback (a throwaway self-signed certificate) and the allocator
+# settings of dist/wsmand.service. Read from /proc/PID/status (VmRSS, RssAnon, RssFile) and
+# /proc/PID/smaps two seconds after the listeners accept, then again after one authenticated
+# Identify (what the first request brings back in), for each build named, the builds
+# alternating, IDLE_RSS_RUNS rounds (default 3); medians printed per build. The target of
+# issue 14 is VmRSS <= 8 MB idle.
+#
+#   benches/idle-rss.sh                                  (builds and measures target/release)
+#   IDLE_RSS_BIN_DIRS="/old/release target/release" benches/idle-rss.sh   (no build: compare)
+#
+# Not part of scripts/test.sh: figures depend on the machine.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+
+RUNS="${IDLE_RSS_RUNS:-3}"
+command -v openssl >/dev/null 2>&1 || ensure_packages openssl
+command -v curl >/dev/null 2>&1 || ensure_packages curl
+if [ -n "${IDLE_RSS_BIN_DIRS:-}" ]; then
+    read -r -a DIRS <<<"$IDLE_RSS_BIN_DIRS"
+else
+    require_cargo
+    step "building the release binary (wsmand)"
+    cargo build --release -p wsmand
+    DIRS=("${CARGO_TARGET_DIR:-$ROOT/target}/release")
+fi
+
+WORK="$(mktemp -d -t wsmand-rss-bench-XXXXXX)"
+WSMAND_PID=""
+cleanup() {
+    if [ -n "$WSMAND_PID" ] && kill -0 "$WSMAND_PID" 2>/dev/null; then
+        kill -TERM "$WSMAND_PID" 2>/dev/null || true
+        wait "$WSMAND_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+    -keyout "$WORK/listener.key" -out "$WORK/listener.crt" 2>/dev/null
+THUMBPRINT="$(openssl x509 -in "$WORK/listener.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
+ACCOUNT=rssbench
+PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+IDENTIFY='<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"><s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>'
+
+# kB of a field of /proc/PID/status
+status_kb() {
+    awk -v key="$2:" '$1 == key {print $2}' "/proc/$1/status"
+}
+
+# measure DIR -> prints "vmrss anon file vmrss_after_identify" (kB)
+measure() {
+    local bin="$1/wsmand" config="$WORK/config-$RANDOM"
+    mkdir -p "$config/certs"
+    install -m 0644 "$WORK/listener.crt" "$config/certs/$THUMBPRINT.crt"
+    install -m 0600 "$WORK/listener.key" "$config/certs/$THUMBPRINT.key"
+    local http_port https_port
+    http_port="$(free_port)"
+    https_port="$(free_port)"
+    cat >"$config/config.toml" <<TOML
+[Config.Service]
+AllowUnencrypted = true
+[Config.Service.Auth]
+Basic = true
+[[Listener]]
+Address = "IP:127.0.0.1"
+Transport = "HTTP"
+Port = $http_port
+[[Listener]]
+Address = "IP:127.0.0.1"
+Transport = "HTTPS"
+Port = $https_port
+CertificateThumbprint = "$THUMBPRINT"
+TOML
+    printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$config" "$bin" account add "$ACCOUNT" --password-stdin >/dev/null
+    MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 "$bin" --config-dir "$config" 2>"$config/wsmand.log" &
+    WSMAND_PID=$!
+    wait_for_port "$http_port" "$WSMAND_PID" "$config/wsmand.log"
+    wait_for_port "$https_port" "$WSMAND_PID" "$config/wsmand.log"
+    sleep 2
+    local rss anon file after
+    rss="$(status_kb "$WSMAND_PID" VmRSS)"
+    anon="$(status_kb "$WSMAND_PID" RssAnon)"
+    file="$(status_kb "$WSMAND_PID" RssFile)"
+    cp "/proc/$WSMAND_PID/smaps" "$config/smaps.idle"
+    curl -s -o /dev/null -u "$ACCOUNT:$PASSWORD" -H 'Content-Type: application/soap+xml;charset=UTF-8' \
+        --data-binary "$IDENTIFY" "http://127.0.0.1:$http_port/wsman"
+    after="$(status_kb "$WSMAND_PID" VmRSS)"
+    kill -TERM "$WSMAND_PID"
+    wait "$WSMAND_PID" 2>/dev/null || true
+    WSMAND_PID=""
+    echo "$rss $anon $file $after"
+    # The largest resident mappings, for the record.
+    awk '/^[0-9a-f]+-[0-9a-f]+ / {name = ($6 == "" ? "[anon]" : $6); perms = $2}
+         /^Rss:/ {rss[name " " perms] += $2}
+         END {for (k in rss) if (rss[k] >= 200) printf "    %6d kB  %s\n", rss[k], k}' \
+        "$config/smaps.idle" | sort -rn | head -8 >&2
+}
+
+declare -A RESULTS
+for round in $(seq 1 "$RUNS"); do
+    for dir in "${DIRS[@]}"; do
+        echo "round $round: $dir" >&2
+        line="$(measure "$dir")"
+        RESULTS["$dir"]+="$line;"
+    done
+done
+
+step "idle RSS, one HTTP and one HTTPS listener, 2 s after start (medians of $RUNS; load $(cut -d' ' -f1-3 /proc/loadavg))"
+for dir in "${DIRS[@]}"; do
+    python3 - "$dir" "${RESULTS[$dir]}" <<'PY'
+import statistics, sys
+rows = [list(map(int, r.split())) for r in sys.argv[2].split(";") if r.strip()]
+med = [statistics.median(col) / 1024 for col in zip(*rows)]
+runs = ", ".join(f"{r[0] / 1024:.1f}" for r in rows)
+verdict = "met" if med[0] <= 8 else "MISSED"
+print(f"{sys.argv[1]}: VmRSS {med[0]:.1f} MB (runs {runs}; anonymous {med[1]:.2f} MB, "
+      f"file {med[2]:.2f} MB), after one Identify {med[3]:.1f} MB; <= 8 MB {verdict}")
+PY
+done
