@@ -287,14 +287,6 @@ async fn process(
     } else {
         bytes
     };
-    // The same Identify as before on this connection: answered without parsing it again.
-    if collector.is_none() {
-        if let Some(encoding) = conn.identify.repeated_request(bytes, content_type) {
-            *action = crate::metrics::IDENTIFY;
-            let body = conn.identify.response(settings, encoding);
-            return Ok(Answer::Encoded { body, encoding });
-        }
-    }
     // 6-7. decode and parse
     let parsed = if bytes.len() <= PARSE_INLINE_LIMIT {
         decode_and_parse(bytes, content_type)
@@ -337,8 +329,6 @@ async fn process(
         crate::metrics::action_label(&request.operation.action)
     };
     if request.is_identify() {
-        conn.identify
-            .remember_request(bytes, content_type, encoding);
         let body = conn.identify.response(settings, encoding);
         return Ok(Answer::Encoded { body, encoding });
     }
