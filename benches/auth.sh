@@ -53,14 +53,8 @@ trap cleanup EXIT
 step "configuring wsmand (HTTP + HTTPS listeners, an NTLM-enabled account)"
 CONFIG="$WORK/config"
 mkdir -p "$CONFIG/certs"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
-    -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
-    -addext "extendedKeyUsage=serverAuth" \
-    -keyout "$WORK/listener.key" -out "$WORK/listener.crt" 2>/dev/null
-THUMBPRINT="$(openssl x509 -in "$WORK/listener.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
-install -m 0644 "$WORK/listener.crt" "$CONFIG/certs/$THUMBPRINT.crt"
-install -m 0600 "$WORK/listener.key" "$CONFIG/certs/$THUMBPRINT.key"
+listener_certificate listener
+install_listener_certificate listener "$CONFIG"
 HTTP_PORT="$(free_port)"
 HTTPS_PORT="$(free_port)"
 # AllowUnencrypted so that the unsealed NTLM and Basic-over-HTTP cases are allowed; a client

@@ -42,29 +42,13 @@ if ! "$PYTHON" -c 'import confluent_kafka' 2>/dev/null; then
     "$PYTHON" -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
 fi
 
-WORK="$(mktemp -d -t wsmand-collector-XXXXXX)"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+scratch_dir wsmand-collector
 
 step "configuring wsmand (HTTPS listener, $SENDERS forwarder accounts, two subscriptions)"
 CONFIG="$WORK/config"
 mkdir -p "$CONFIG/certs" "$CONFIG/subscriptions"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
-    -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
-    -addext "extendedKeyUsage=serverAuth" \
-    -keyout "$WORK/listener.key" -out "$WORK/listener.crt" 2>/dev/null
-THUMBPRINT="$(openssl x509 -in "$WORK/listener.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
-install -m 0644 "$WORK/listener.crt" "$CONFIG/certs/$THUMBPRINT.crt"
-install -m 0600 "$WORK/listener.key" "$CONFIG/certs/$THUMBPRINT.key"
+listener_certificate listener
+install_listener_certificate listener "$CONFIG"
 PORT="$(free_port)"
 cat >"$CONFIG/config.toml" <<TOML
 [Config.Service.Auth]

@@ -35,17 +35,7 @@ else
     WSMAND="$ROOT/target/release/wsmand"
 fi
 
-WORK="$(mktemp -d -t wsmand-events-XXXXXX)"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+scratch_dir wsmand-events
 DRIVER="$ROOT/benches/events.py"
 
 step "a journal of $EVENTS entries of about 1 KB"

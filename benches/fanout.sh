@@ -49,19 +49,7 @@ else
     RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 fi
 
-WORK="$(mktemp -d -t wsmand-fanout-bench-XXXXXX)"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+scratch_dir wsmand-fanout-bench
 
 step "starting $HOSTS throwaway sshd on loopback"
 mkdir -p "$WORK/ssh" /run/sshd
@@ -99,12 +87,7 @@ PSSH=(parallel-ssh -h "$WORK/ssh-hosts.txt" -p "$PARALLEL" -t 60
 echo "$(ssh -V 2>&1), $(parallel-ssh --version 2>&1 | head -1 || true)"
 
 step "starting $HOSTS wsmand daemons on loopback (HTTP and HTTPS listener each)"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
-    -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
-    -addext "extendedKeyUsage=serverAuth" \
-    -keyout "$WORK/listener.key" -out "$WORK/listener.crt" 2>/dev/null
-THUMBPRINT="$(openssl x509 -in "$WORK/listener.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
+listener_certificate listener
 # The account is made once (an argon2id hash and the NT hash) and copied to every daemon.
 TEMPLATE="$WORK/template"
 mkdir -p "$TEMPLATE"
@@ -115,9 +98,7 @@ printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$TEMPLATE" "$RELEASE/wsmand" acco
 WS_PORTS=()
 for i in $(seq "$HOSTS"); do
     config="$WORK/config.$i"
-    mkdir -p "$config/certs"
-    install -m 0644 "$WORK/listener.crt" "$config/certs/$THUMBPRINT.crt"
-    install -m 0600 "$WORK/listener.key" "$config/certs/$THUMBPRINT.key"
+    install_listener_certificate listener "$config"
     install -m 0600 "$TEMPLATE/accounts.toml" "$config/accounts.toml"
     http="$(free_port)"
     https="$(free_port)"

@@ -49,20 +49,8 @@ else
     BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 fi
 
-WORK="$(mktemp -d -t wsmand-fleet-bench-XXXXXX)"
+scratch_dir wsmand-fleet-bench
 chmod 0755 "$WORK"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 step "starting $HOSTS wsmand daemons on loopback"
 DAEMON_PORTS=()

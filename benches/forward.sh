@@ -50,17 +50,7 @@ else
     WSMAND="$ROOT/target/release/wsmand"
 fi
 
-WORK="$(mktemp -d -t wsmand-forward-XXXXXX)"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+scratch_dir wsmand-forward
 
 seconds_since() {
     python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$1" "$EPOCHREALTIME"
@@ -102,12 +92,7 @@ wait_for_lines() {
 }
 
 step "the collectors' certificate (ECDSA P-256, self-signed, as wsmand makes its own)"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
-    -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
-    -addext "extendedKeyUsage=serverAuth" \
-    -keyout "$WORK/collector.key" -out "$WORK/collector.crt" 2>/dev/null
-THUMBPRINT="$(openssl x509 -in "$WORK/collector.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
+listener_certificate collector
 printf '%s\n' "$PASSWORD" >"$WORK/password"
 
 # start_collector NAME: a collector in $WORK/NAME (subscriptions already written there), HTTPS
@@ -115,8 +100,7 @@ printf '%s\n' "$PASSWORD" >"$WORK/password"
 start_collector() {
     local dir="$WORK/$1"
     mkdir -p "$dir/subscriptions" "$dir/certs"
-    install -m 0644 "$WORK/collector.crt" "$dir/certs/$THUMBPRINT.crt"
-    install -m 0600 "$WORK/collector.key" "$dir/certs/$THUMBPRINT.key"
+    install_listener_certificate collector "$dir"
     COLLECTOR_PORT="$(free_port)"
     cat >"$dir/config.toml" <<TOML
 [Config.Service.Auth]

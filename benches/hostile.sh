@@ -33,17 +33,7 @@ else
     WSMAND="$ROOT/target/release/wsmand"
 fi
 
-WORK="$(mktemp -d -t wsmand-hostile-XXXXXX)"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+scratch_dir wsmand-hostile
 
 CONFIG="$WORK/config"
 mkdir -p "$CONFIG"

@@ -35,17 +35,7 @@ else
     RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 fi
 
-WORK="$(mktemp -d -t wsmand-bench-XXXXXX)"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+scratch_dir wsmand-bench
 
 step "starting bare-responder and wsmand on loopback"
 "$RELEASE/bare-responder" >"$WORK/bare.out" 2>"$WORK/bare.log" &

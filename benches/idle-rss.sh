@@ -41,10 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
-    -keyout "$WORK/listener.key" -out "$WORK/listener.crt" 2>/dev/null
-THUMBPRINT="$(openssl x509 -in "$WORK/listener.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
+listener_certificate listener
 ACCOUNT=rssbench
 PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 IDENTIFY='<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"><s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>'
@@ -57,9 +54,7 @@ status_kb() {
 # measure DIR -> prints "vmrss anon file vmrss_after_identify" (kB)
 measure() {
     local bin="$1/wsmand" config="$WORK/config-$RANDOM"
-    mkdir -p "$config/certs"
-    install -m 0644 "$WORK/listener.crt" "$config/certs/$THUMBPRINT.crt"
-    install -m 0600 "$WORK/listener.key" "$config/certs/$THUMBPRINT.key"
+    install_listener_certificate listener "$config"
     local http_port https_port
     http_port="$(free_port)"
     https_port="$(free_port)"

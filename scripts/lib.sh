@@ -69,6 +69,44 @@ REQUIRED_PACKAGES=(libpam0g-dev pkg-config curl wrk python3-venv python3-dev gcc
     systemd-journal-remote tzdata openipmi ipmitool wsl uuid-runtime dmidecode tmux vim
     chromium nodejs nftables)
 
+# Makes $WORK, a scratch directory named after $1, and $PIDS, the processes a benchmark
+# starts; at exit every one of them gets SIGTERM and is reaped, then $WORK is removed. One
+# definition, so no benchmark leaves a daemon behind when it fails half-way.
+scratch_dir() {
+    WORK="$(mktemp -d -t "$1-XXXXXX")"
+    PIDS=()
+    trap cleanup_scratch EXIT
+}
+
+cleanup_scratch() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+
+# A self-signed listener certificate for 127.0.0.1 (ECDSA P-256, as wsmand makes its own) in
+# $WORK/$1.crt and $WORK/$1.key; sets THUMBPRINT, the name wsmand's certs directory files it by.
+listener_certificate() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+        -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
+        -addext "extendedKeyUsage=serverAuth" \
+        -keyout "$WORK/$1.key" -out "$WORK/$1.crt" 2>/dev/null
+    THUMBPRINT="$(openssl x509 -in "$WORK/$1.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
+}
+
+# Installs the certificate $1 of listener_certificate into the config dir $2.
+install_listener_certificate() {
+    mkdir -p "$2/certs"
+    install -m 0644 "$WORK/$1.crt" "$2/certs/$THUMBPRINT.crt"
+    install -m 0600 "$WORK/$1.key" "$2/certs/$THUMBPRINT.key"
+}
+
 # Install the packages from $@ that are missing. Runs apt-get update once, only when something
 # is missing. Without root it prints the command to run instead and returns 1.
 ensure_packages() {
