@@ -30,16 +30,7 @@ else
     DIRS=("${CARGO_TARGET_DIR:-$ROOT/target}/release")
 fi
 
-WORK="$(mktemp -d -t wsmand-rss-bench-XXXXXX)"
-WSMAND_PID=""
-cleanup() {
-    if [ -n "$WSMAND_PID" ] && kill -0 "$WSMAND_PID" 2>/dev/null; then
-        kill -TERM "$WSMAND_PID" 2>/dev/null || true
-        wait "$WSMAND_PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+scratch_dir wsmand-rss-bench
 
 listener_certificate listener
 ACCOUNT=rssbench
@@ -76,6 +67,7 @@ TOML
     printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$config" "$bin" account add "$ACCOUNT" --password-stdin >/dev/null
     MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 "$bin" --config-dir "$config" 2>"$config/wsmand.log" &
     WSMAND_PID=$!
+    PIDS=("$WSMAND_PID")
     wait_for_port "$http_port" "$WSMAND_PID" "$config/wsmand.log"
     wait_for_port "$https_port" "$WSMAND_PID" "$config/wsmand.log"
     sleep 2
@@ -89,7 +81,7 @@ TOML
     after="$(status_kb "$WSMAND_PID" VmRSS)"
     kill -TERM "$WSMAND_PID"
     wait "$WSMAND_PID" 2>/dev/null || true
-    WSMAND_PID=""
+    PIDS=()
     echo "$rss $anon $file $after"
     # The largest resident mappings, for the record.
     awk '/^[0-9a-f]+-[0-9a-f]+ / {name = ($6 == "" ? "[anon]" : $6); perms = $2}
