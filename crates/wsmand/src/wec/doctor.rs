@@ -169,38 +169,18 @@ fn check_dns(report: &mut Report, host: &str) {
     let shown: Vec<String> = addresses.iter().map(ToString::to_string).collect();
     report.pass(format!("{host} resolves to {}", shown.join(", ")));
     for address in addresses {
-        match reverse_names(address) {
-            Some(names) if names.iter().any(|n| n.eq_ignore_ascii_case(host)) => {
+        match wsman_os::resolve::reverse_name(address) {
+            Some(name) if name.eq_ignore_ascii_case(host) => {
                 report.pass(format!("{address} resolves back to {host}"));
             }
-            Some(names) => report.fail(format!(
-                "{address} resolves back to {} rather than {host}: clients that canonicalise names (rdns) ask for HTTP/{}; fix the PTR record (or /etc/hosts) so {address} names {host}",
-                names.join(", "),
-                names.first().map(String::as_str).unwrap_or_default()
+            Some(name) => report.fail(format!(
+                "{address} resolves back to {name} rather than {host}: clients that canonicalise names (rdns) ask for HTTP/{name}; fix the PTR record (or /etc/hosts) so {address} names {host}"
             )),
             None => report.fail(format!(
                 "{address} has no reverse name: add a PTR record for {host} (clients with rdns=true ask for the reverse name)"
             )),
         }
     }
-}
-
-/// The names of `address` by the system's resolver (NSS, as libkrb5 sees them), through
-/// `getent hosts`.
-fn reverse_names(address: IpAddr) -> Option<Vec<String>> {
-    let out = std::process::Command::new("getent")
-        .args(["hosts", &address.to_string()])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let names: Vec<String> = text
-        .lines()
-        .flat_map(|line| line.split_whitespace().skip(1).map(str::to_owned))
-        .collect();
-    (!names.is_empty()).then_some(names)
 }
 
 fn keys_for(keytab: &Keytab, service: &str, host: &str) -> Option<PrincipalKeys> {
