@@ -695,7 +695,8 @@ mod tests {
             &Limits::default(),
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let header = |e: &Element| -> Vec<(Option<String>, String, Vec<(String, String)>, String)> {
+        type HeaderEntry = (Option<String>, String, Vec<(String, String)>, String);
+        let header = |e: &Element| -> Vec<HeaderEntry> {
             e.elements()
                 .find(|h| h.name == "Header")
                 .map(|h| {
