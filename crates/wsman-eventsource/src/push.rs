@@ -323,7 +323,12 @@ async fn deliver(plan: &Plan, subscriber: &dyn Subscriber, due: &Due, link: &mut
         machine_id: &plan.machine_id,
         max_envelope_size: plan.max_envelope,
         operation_timeout: OPERATION_TIMEOUT,
-        bookmark: plan.send_bookmarks.then_some(&bookmark),
+        // As Windows: the bookmark with events only, and only once it names a log (the
+        // EventID 111 batch of a new subscription carries none; heartbeats never do).
+        bookmark: (plan.send_bookmarks
+            && matches!(due, Due::Batch(_))
+            && bookmark.positions().next().is_some())
+        .then_some(&bookmark),
         ack_requested: plan.mode != DeliveryMode::Push,
     };
     let xml = match due {
