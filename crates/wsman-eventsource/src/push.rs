@@ -75,6 +75,8 @@ const MAX_SCAN: usize = 10_000;
 const READ_ITEMS: usize = 256;
 /// `w:OperationTimeout` of a delivery.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+/// `w:OperationTimeout` of a SubscriptionEnd, as Windows' forwarders send it.
+const END_OPERATION_TIMEOUT: Duration = Duration::from_millis(500);
 /// Longest one wait for new journal entries, so due heartbeats and batches are never late by
 /// more than this.
 const MAX_WAIT: Duration = Duration::from_secs(1);
@@ -388,18 +390,21 @@ pub(crate) async fn send_subscription_end(
     reason: &str,
 ) {
     let message_id = new_message_id();
+    let (operation_id, session_id) = (new_message_id(), new_message_id());
     let manager = delivery::endpoint(&notice.manager_address, Vec::new());
+    // The header set of a Windows forwarder's SubscriptionEnd: its session, AckRequested and
+    // an OperationTimeout of half a second.
     let headers = DeliveryHeaders {
         to: &notice.end_to,
         message_id: &message_id,
-        operation_id: &message_id,
-        session_id: None,
+        operation_id: &operation_id,
+        session_id: Some(&session_id),
         sequence_id: 1,
         machine_id: &notice.machine_id,
         max_envelope_size: notice.max_envelope,
-        operation_timeout: OPERATION_TIMEOUT,
+        operation_timeout: END_OPERATION_TIMEOUT,
         bookmark: None,
-        ack_requested: false,
+        ack_requested: true,
     };
     let xml = delivery::subscription_end_envelope(&headers, &manager, status, reason);
     let (body, content_type) = delivery::encode(&xml, notice.utf16);
