@@ -7,7 +7,9 @@
 //! gap-free, across a collector killed mid-stream and restarted, and a forwarder restarted
 //! mid-stream, and a journal vacuumed past the forwarder's cursor while it was stopped (the
 //! lost records are named by an event of their own). The first event is Windows' EventID 111,
-//! sent once (the collector has a bookmark afterwards).
+//! sent once (the collector has a bookmark afterwards). A forwarder frozen with SIGSTOP past
+//! its heartbeats is reported dead and resumes gap-free; what it puts on the wire is held to
+//! the transcribed messages of a Windows forwarder (header set and order, SLDC, UTF-16).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
