@@ -279,6 +279,12 @@ fn the_windows_messages_survive_utf16_and_sldc() {
         assert_eq!(&bytes[..2], &[0xFF, 0xFE], "{name}: a byte-order mark");
         assert!(content_type.ends_with("charset=UTF-16"), "{content_type}");
         let compressed = sldc::compress(&bytes);
+        println!(
+            "{name}: {} bytes of UTF-16, {} compressed ({:.2})",
+            bytes.len(),
+            compressed.len(),
+            compressed.len() as f64 / bytes.len() as f64
+        );
         assert!(
             compressed.len() < bytes.len() / 2,
             "{name}: SLDC compresses"
