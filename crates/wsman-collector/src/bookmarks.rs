@@ -24,17 +24,18 @@ pub struct ClientState {
     pub last_heartbeat: Option<Timestamp>,
 }
 
-/// A forwarder that sent an event within this long is active.
-pub const ACTIVE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Longest slack a heartbeat may arrive late by and still count (see [`heartbeat_window`]).
+pub const MAX_HEARTBEAT_SLACK: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// How a forwarder is doing, as `wecutil` and OpenWEC's CLI classify it.
+/// How a forwarder is doing, as `wecutil` and OpenWEC's CLI classify it: by the subscription's
+/// heartbeat interval, the longest a live forwarder stays silent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Liveness {
-    /// An event within [`ACTIVE`].
+    /// An event within one heartbeat interval.
     Active,
-    /// A heartbeat (or an event) within twice the subscription's heartbeat interval.
+    /// No event, but a heartbeat within [`heartbeat_window`].
     Alive,
-    /// Neither.
+    /// Silent for longer: stopped, frozen, cut off.
     Dead,
 }
 
@@ -52,18 +53,25 @@ impl Liveness {
     }
 }
 
+/// How long after its last message a forwarder still counts as alive: the heartbeat interval
+/// (a forwarder with nothing to send sends a heartbeat once per interval) plus half of it, at
+/// most [`MAX_HEARTBEAT_SLACK`], for the heartbeat's own way. OpenWEC uses the interval alone,
+/// which calls a healthy forwarder dead in the moment before its on-time heartbeat arrives.
+pub fn heartbeat_window(heartbeat: std::time::Duration) -> std::time::Duration {
+    heartbeat + (heartbeat / 2).min(MAX_HEARTBEAT_SLACK)
+}
+
 impl ClientState {
-    /// Active, alive or dead at `now` for a subscription with this heartbeat interval (twice
-    /// it, to allow for a late heartbeat). One function, so the CLI and the metrics agree.
+    /// Active, alive or dead at `now` for a subscription with this heartbeat interval. One
+    /// function, so the CLI and the metrics agree.
     pub fn liveness(&self, heartbeat: std::time::Duration, now: Timestamp) -> Liveness {
         let within = |t: Option<Timestamp>, d: std::time::Duration| {
             t.is_some_and(|t| now.saturating_duration_since(t) <= d)
         };
-        if within(self.last_event, ACTIVE) {
+        let window = heartbeat_window(heartbeat);
+        if within(self.last_event, heartbeat) {
             Liveness::Active
-        } else if within(self.last_heartbeat, heartbeat * 2)
-            || within(self.last_event, heartbeat * 2)
-        {
+        } else if within(self.last_heartbeat, window) || within(self.last_event, window) {
             Liveness::Alive
         } else {
             Liveness::Dead

@@ -29,8 +29,8 @@ pub(crate) enum WecCommand {
     /// longer offered it and their deliveries to it are refused).
     Disable { name: String },
     /// The forwarders of one subscription: last event, last heartbeat and state. Active: an
-    /// event in the last 15 minutes; alive: a heartbeat (or event) within the subscription's
-    /// heartbeat interval (twice it, to allow for a late one); dead: neither.
+    /// event within the subscription's heartbeat interval; alive: a heartbeat (or event)
+    /// within the interval plus half of it (at most a minute more); dead: neither.
     Clients { name: String },
     /// Check a Kerberos collector setup end to end and say what is wrong: the host name
     /// forwarders use (DNS forward and reverse), the keytab's HTTP/<host> (and WSMAN/<host>)

@@ -207,6 +207,7 @@ pub(crate) fn batch(offer: &Offer, message: u64, events: &[String], identifier: 
         to: &to,
         message_id: &message_id,
         operation_id: &message_id,
+        session_id: None,
         sequence_id: 1,
         machine_id: SERVICE_ACCOUNT,
         max_envelope_size: 512_000,
