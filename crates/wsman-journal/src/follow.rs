@@ -118,19 +118,23 @@ impl Follower {
         }
     }
 
-    /// Waits until the journal changed or `until` passed, whichever is first.
-    pub async fn wait(&mut self, until: Instant) -> Result<(), Error> {
+    /// Waits until the journal changed or `until` passed, whichever is first; true when it
+    /// changed (or may have: a journal without reliable notification is looked at again).
+    pub async fn wait(&mut self, until: Instant) -> Result<bool, Error> {
         let until = if self.reliable {
             until
         } else {
             until.min(Instant::now() + UNRELIABLE_POLL)
         };
-        if let Ok(ready) = tokio::time::timeout_at(until, self.waker.readable()).await {
-            ready.map_err(Error::Read)?.clear_ready();
-            // Drains the descriptor and takes in rotated, added or removed files.
-            self.journal.process().map_err(Error::Read)?;
+        match tokio::time::timeout_at(until, self.waker.readable()).await {
+            Ok(ready) => {
+                ready.map_err(Error::Read)?.clear_ready();
+                // Drains the descriptor and takes in rotated, added or removed files.
+                self.journal.process().map_err(Error::Read)?;
+                Ok(true)
+            }
+            Err(_) => Ok(!self.reliable),
         }
-        Ok(())
     }
 
     /// The current entry as `journalctl --output=export` writes it.
