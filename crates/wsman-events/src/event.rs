@@ -287,3 +287,37 @@ pub(crate) fn escape_into(text: &str, out: &mut String, in_attribute: bool) {
 pub(crate) fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FFFD}' | '\u{10000}'..)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The escaping as a rule per character, written independently of the run-copying code.
+    fn escaped_char_by_char(text: &str, in_attribute: bool) -> String {
+        text.chars()
+            .map(|c| match c {
+                '&' => "&amp;".to_owned(),
+                '<' => "&lt;".to_owned(),
+                '>' => "&gt;".to_owned(),
+                '\'' if in_attribute => "&apos;".to_owned(),
+                '"' if in_attribute => "&quot;".to_owned(),
+                '\t' | '\n' | '\r' if in_attribute => format!("&#x{:X};", c as u32),
+                c if is_xml_char(c) => c.to_string(),
+                _ => "\u{FFFD}".to_owned(),
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn escaping_runs_at_once_equals_escaping_each_character(
+            text in "[a-z &<>'\"\t\n\r\u{0}-\u{1f}\u{e9}\u{fffe}\u{ffff}\u{1f600}]{0,64}",
+            in_attribute: bool,
+        ) {
+            let mut out = String::from("prefix");
+            escape_into(&text, &mut out, in_attribute);
+            prop_assert_eq!(out, format!("prefix{}", escaped_char_by_char(&text, in_attribute)));
+        }
+    }
+}
