@@ -8,7 +8,7 @@
 //! `#![forbid(unsafe_code)]`. Inside this crate `unsafe` is confined to the
 //! PAM bindings (`pam::sys`, `pam::conversation`, `pam`), one `uname` call
 //! in `host`, one `mallopt` call in `allocator`, one `madvise` call in `memory`, the
-//! clone-to-exec steps in `process` and `kill`/`killpg`/`getsid` in `signal`, the
+//! clone-to-exec steps in `process`, the sd-journal calls in `journal`, and `kill`/`killpg`/`getsid` in `signal`, the
 //! pseudo-terminal ioctls in `terminal`, glibc's utmp calls in `login_record`, one
 //! `getnameinfo` call in `resolve`;
 //! modules that need
@@ -27,6 +27,7 @@
 pub mod allocator;
 pub mod cgroup;
 pub mod host;
+pub mod journal;
 pub mod login_record;
 pub mod memory;
 pub mod pam;
