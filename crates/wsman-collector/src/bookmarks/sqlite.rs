@@ -1,4 +1,4 @@
-//! Bookmarks per (forwarder, subscription), durable and monotonic.
+//! The default bookmark store: one SQLite file.
 //!
 //! Why SQLite with one row per (forwarder, subscription, log): the merge is a single upsert
 //! that keeps the larger record id (`max()`), atomic and race-free across threads and processes
@@ -11,69 +11,11 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 use wsman_events::{BookmarkList, Timestamp};
 
-/// Why the store failed.
-#[derive(Debug, thiserror::Error)]
-#[error("bookmark store: {0}")]
-pub struct StoreError(#[from] rusqlite::Error);
-
-/// What the collector knows of one forwarder in one subscription.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientState {
-    pub client: String,
-    pub last_event: Option<Timestamp>,
-    pub last_heartbeat: Option<Timestamp>,
-}
-
-/// A forwarder that sent an event within this long is active.
-pub const ACTIVE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-/// How a forwarder is doing, as `wecutil` and OpenWEC's CLI classify it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Liveness {
-    /// An event within [`ACTIVE`].
-    Active,
-    /// A heartbeat (or an event) within twice the subscription's heartbeat interval.
-    Alive,
-    /// Neither.
-    Dead,
-}
-
-impl Liveness {
-    /// Every state, in the order they are shown.
-    pub const ALL: [Liveness; 3] = [Liveness::Active, Liveness::Alive, Liveness::Dead];
-
-    /// The word `wsmand wec clients` prints and the metrics label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Liveness::Active => "active",
-            Liveness::Alive => "alive",
-            Liveness::Dead => "dead",
-        }
-    }
-}
-
-impl ClientState {
-    /// Active, alive or dead at `now` for a subscription with this heartbeat interval (twice
-    /// it, to allow for a late heartbeat). One function, so the CLI and the metrics agree.
-    pub fn liveness(&self, heartbeat: std::time::Duration, now: Timestamp) -> Liveness {
-        let within = |t: Option<Timestamp>, d: std::time::Duration| {
-            t.is_some_and(|t| now.saturating_duration_since(t) <= d)
-        };
-        if within(self.last_event, ACTIVE) {
-            Liveness::Active
-        } else if within(self.last_heartbeat, heartbeat * 2)
-            || within(self.last_event, heartbeat * 2)
-        {
-            Liveness::Alive
-        } else {
-            Liveness::Dead
-        }
-    }
-}
+use super::{list_from_rows, stored_record, BookmarkStore, ClientState, StoreError};
 
 /// The store, one SQLite database.
 #[derive(Debug)]
-pub struct BookmarkStore {
+pub struct SqliteStore {
     connection: Mutex<Connection>,
 }
 
@@ -96,13 +38,13 @@ const SCHEMA: &str = "
     );
 ";
 
-impl BookmarkStore {
+impl SqliteStore {
     /// Open (or create) the database at `path`.
-    pub fn open(path: &Path) -> Result<BookmarkStore, StoreError> {
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let connection = Connection::open(path)?;
         connection.busy_timeout(std::time::Duration::from_secs(10))?;
         connection.execute_batch(SCHEMA)?;
-        Ok(BookmarkStore {
+        Ok(SqliteStore {
             connection: Mutex::new(connection),
         })
     }
@@ -114,13 +56,11 @@ impl BookmarkStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
 
+impl BookmarkStore for SqliteStore {
     /// The stored bookmark of `client` in `subscription`, if any.
-    pub fn load(
-        &self,
-        client: &str,
-        subscription: &str,
-    ) -> Result<Option<BookmarkList>, StoreError> {
+    fn load(&self, client: &str, subscription: &str) -> Result<Option<BookmarkList>, StoreError> {
         let connection = self.connection();
         let mut statement = connection.prepare_cached(
             "SELECT channel, record_id FROM bookmark WHERE client = ?1 AND subscription = ?2 ORDER BY channel",
@@ -128,19 +68,13 @@ impl BookmarkStore {
         let rows = statement.query_map(params![client, subscription], |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
         })?;
-        let mut list = BookmarkList::new();
-        let mut any = false;
-        for row in rows {
-            let (channel, record) = row?;
-            list.advance(&channel, u64::try_from(record).unwrap_or(0));
-            any = true;
-        }
-        Ok(any.then_some(list))
+        let rows = rows.collect::<Result<Vec<_>, _>>()?;
+        Ok(list_from_rows(rows))
     }
 
     /// Merge `delivered` into the stored bookmark (each log keeps the further position) and
     /// note the time of the batch; returns the bookmark as stored. Durable when it returns.
-    pub fn merge(
+    fn merge(
         &self,
         client: &str,
         subscription: &str,
@@ -157,7 +91,7 @@ impl BookmarkStore {
                      DO UPDATE SET record_id = max(record_id, excluded.record_id)",
                 )?;
                 for (channel, record) in delivered.positions() {
-                    let record = i64::try_from(record).unwrap_or(i64::MAX);
+                    let record = stored_record(record);
                     upsert.execute(params![client, subscription, channel, record])?;
                 }
                 transaction.execute(
@@ -173,12 +107,7 @@ impl BookmarkStore {
     }
 
     /// Note a heartbeat of `client` in `subscription`.
-    pub fn heartbeat(
-        &self,
-        client: &str,
-        subscription: &str,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
+    fn heartbeat(&self, client: &str, subscription: &str, at: Timestamp) -> Result<(), StoreError> {
         self.connection().execute(
             "INSERT INTO client (client, subscription, last_heartbeat) VALUES (?1, ?2, ?3)
              ON CONFLICT (client, subscription)
@@ -189,7 +118,7 @@ impl BookmarkStore {
     }
 
     /// Every forwarder of `subscription` with its last event and heartbeat, by name.
-    pub fn clients(&self, subscription: &str) -> Result<Vec<ClientState>, StoreError> {
+    fn clients(&self, subscription: &str) -> Result<Vec<ClientState>, StoreError> {
         let connection = self.connection();
         let mut statement = connection.prepare_cached(
             "SELECT client, last_event, last_heartbeat FROM client WHERE subscription = ?1 ORDER BY client",
@@ -209,7 +138,7 @@ impl BookmarkStore {
     }
 
     /// Forget `client` in `subscription` (an operator resetting a forwarder).
-    pub fn forget(&self, client: &str, subscription: &str) -> Result<bool, StoreError> {
+    fn forget(&self, client: &str, subscription: &str) -> Result<bool, StoreError> {
         let connection = self.connection();
         let removed = connection.execute(
             "DELETE FROM bookmark WHERE client = ?1 AND subscription = ?2",
