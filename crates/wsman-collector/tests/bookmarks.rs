@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use wsman_collector::bookmarks::BookmarkStore;
+use wsman_collector::bookmarks::{BookmarkStore, SqliteStore};
 use wsman_events::{BookmarkList, Timestamp};
 
 fn list(positions: &[(&str, u64)]) -> BookmarkList {
@@ -25,7 +25,7 @@ fn merges_forward_only_and_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bookmarks.sqlite");
     {
-        let store = BookmarkStore::open(&path).unwrap();
+        let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.load("host-a", "sub").unwrap(), None);
         store
             .merge(
@@ -52,7 +52,7 @@ fn merges_forward_only_and_survives_reopening() {
             .merge("host-b", "sub", &list(&[("System", 1)]), at(4))
             .unwrap();
     }
-    let store = BookmarkStore::open(&path).unwrap();
+    let store = SqliteStore::open(&path).unwrap();
     let reopened = store.load("host-a", "sub").unwrap().unwrap();
     assert_eq!(reopened.position("Security"), Some(10));
     assert_eq!(store.load("host-a", "other").unwrap(), None);
@@ -72,8 +72,8 @@ fn concurrent_writers_on_two_connections_keep_the_maximum() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bookmarks.sqlite");
     let stores = [
-        Arc::new(BookmarkStore::open(&path).unwrap()),
-        Arc::new(BookmarkStore::open(&path).unwrap()),
+        Arc::new(SqliteStore::open(&path).unwrap()),
+        Arc::new(SqliteStore::open(&path).unwrap()),
     ];
     let threads: Vec<_> = (0..8u64)
         .map(|t| {
@@ -110,7 +110,7 @@ proptest! {
         )
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let store = BookmarkStore::open(&dir.path().join("b.sqlite")).unwrap();
+        let store = SqliteStore::open(&dir.path().join("b.sqlite")).unwrap();
         let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
         for batch in &batches {
             let positions: Vec<(&str, u64)> = batch.clone();
