@@ -305,3 +305,69 @@ impl Output for JournalOutput {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// journald's native format read back as its documentation describes it
+    /// (`NAME=value\n`, or `NAME\n` + 64-bit little-endian length + value + `\n`).
+    fn read_native(mut bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let mut fields = Vec::new();
+        while !bytes.is_empty() {
+            let line_end = bytes.iter().position(|&b| b == b'\n').expect("a line");
+            let line = &bytes[..line_end];
+            if let Some(equals) = line.iter().position(|&b| b == b'=') {
+                fields.push((
+                    String::from_utf8(line[..equals].to_vec()).expect("name"),
+                    line[equals + 1..].to_vec(),
+                ));
+                bytes = &bytes[line_end + 1..];
+            } else {
+                let name = String::from_utf8(line.to_vec()).expect("name");
+                let rest = &bytes[line_end + 1..];
+                let length = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes")) as usize;
+                fields.push((name, rest[8..8 + length].to_vec()));
+                assert_eq!(rest[8 + length], b'\n');
+                bytes = &rest[8 + length + 1..];
+            }
+        }
+        fields
+    }
+
+    proptest! {
+        /// Any value, line breaks and binary included, reads back as written.
+        #[test]
+        fn fields_read_back(values in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 1..8)) {
+            let mut entry = Vec::new();
+            for (n, value) in values.iter().enumerate() {
+                append_field(&mut entry, &format!("FIELD_{n}"), value);
+            }
+            let read = read_native(&entry);
+            prop_assert_eq!(read.len(), values.len());
+            for (n, ((name, value), written)) in read.iter().zip(&values).enumerate() {
+                prop_assert_eq!(name, &format!("FIELD_{n}"));
+                prop_assert_eq!(value, written);
+            }
+        }
+
+        /// Whatever an EventData name is (it comes from the forwarder), the field made of it
+        /// is one journald accepts, or none.
+        #[test]
+        fn data_names_become_valid_fields_or_none(name in "\\PC{0,80}") {
+            if let Some(field) = data_field_name(&name) {
+                prop_assert!(valid_field_name(&field), "{}", field);
+            }
+        }
+    }
+
+    #[test]
+    fn levels_map_to_syslog_priorities() {
+        // syslog(3): 2 crit, 3 err, 4 warning, 6 info, 7 debug.
+        for (level, priority) in [("1", 2), ("2", 3), ("3", 4), ("4", 6), ("0", 6), ("5", 7)] {
+            assert_eq!(super::priority(Some(level)), priority, "{level}");
+        }
+        assert_eq!(super::priority(None), 6);
+    }
+}

@@ -957,3 +957,52 @@ fn each_output_has_its_own_latency_and_errors_and_a_tcp_outage_is_answered_503()
         "{stored:?}"
     );
 }
+
+#[test]
+fn check_config_refuses_bad_tcp_redis_and_journal_outputs_with_their_reason() {
+    let key_dir = tempfile::tempdir().expect("tempdir");
+    let not_pem = key_dir.path().join("ca.pem");
+    std::fs::write(&not_pem, "not a certificate\n").expect("write");
+    for (output, reason) in [
+        (
+            "type = \"tcp\"\naddress = \"127.0.0.1\"".to_owned(),
+            "is not host:port".to_owned(),
+        ),
+        (
+            "type = \"tcp\"\naddress = \"127.0.0.1:6514\"\ntls = true\nca_file = \"/nonexistent/ca.pem\"".to_owned(),
+            "/nonexistent/ca.pem".to_owned(),
+        ),
+        (
+            format!(
+                "type = \"tcp\"\naddress = \"127.0.0.1:6514\"\ntls = true\nca_file = \"{}\"",
+                not_pem.display()
+            ),
+            "no PEM certificate".to_owned(),
+        ),
+        (
+            "type = \"redis\"\nurl = \"rediss://:hunter2@127.0.0.1:6379\"\nkey = \"wec\"".to_owned(),
+            "rediss:// is not supported".to_owned(),
+        ),
+        (
+            "type = \"journal\"\nsocket = \"journal.socket\"".to_owned(),
+            "not an absolute path".to_owned(),
+        ),
+    ] {
+        let mut config = wsman_test::ConfigDir::new();
+        config.listener(wsman_test::ListenerSpec::http(wsman_test::free_port()));
+        config.write();
+        config.write_raw(
+            "subscriptions/bad.toml",
+            &format!("query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n[[outputs]]\n{output}\n"),
+        );
+        let result = config
+            .wsmand_command()
+            .arg("check-config")
+            .output()
+            .expect("check-config");
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(!result.status.success(), "{output}: accepted");
+        assert!(stderr.contains(&reason), "{output}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+}
