@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-
 use std::time::{Duration, Instant};
 
 use crate::journal::JournalOutput;
@@ -16,7 +15,8 @@ use crate::redis::RedisOutput;
 use crate::subscriptions::{OutputConfig, SubscriptionSet};
 use crate::tcp::TcpOutput;
 
-/// An output that could not be set up (a Kafka property librdkafka refused): every batch is
+/// An output that could not be set up (a Kafka property librdkafka refused, a TLS file that
+/// does not read, a Redis URL that does not parse): every batch is
 /// answered 503 with the reason, so nothing is acknowledged that went nowhere.
 struct NotStarted {
     output: String,
