@@ -4,14 +4,19 @@
 # each waiting for its Ack before the next batch, as Windows forwarders do; first to a
 # subscription with the file output (append + fsync before the Ack: the baseline), then to one
 # with the Kafka output (librdkafka's mock cluster in a separate process, acks=all, idempotent
-# producer, the Ack after every delivery report), in the same run. Prints events/s and the time
-# to Ack (p50, p99) of both and the ratio Kafka / files.
+# producer, the Ack after every delivery report), then the TCP output (a line sink in a Python
+# process on 127.0.0.1: written and flushed before the Ack), the Redis output (a real
+# redis-server on 127.0.0.1 without persistence, one RPUSH per batch, the Ack after its reply)
+# and, when this machine's journald listens on /run/systemd/journal/socket, the journal output,
+# in the same run. Prints events/s and the time to Ack (p50, p99) of each and its ratio to the
+# files.
 #
 #   benches/collector.sh                                   # 8 senders x 40 batches x 100 events
 #   BENCH_SENDERS=16 BENCH_BATCHES=50 benches/collector.sh
 #   WSMAND_BIN=/path/to/wsmand benches/collector.sh        # that binary instead of a release build
 #
-# Needs .venv with tests/interop/requirements.txt (confluent-kafka hosts the mock cluster).
+# Needs .venv with tests/interop/requirements.txt (confluent-kafka hosts the mock cluster) and
+# redis-server (REQUIRED_PACKAGES).
 # Not part of scripts/test.sh: figures depend on the machine; the ratio is what to compare.
 set -euo pipefail
 
@@ -27,6 +32,7 @@ PER_BATCH=100
 EVENT_BYTES=1000
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 command -v openssl >/dev/null 2>&1 || ensure_packages openssl
+command -v redis-server >/dev/null 2>&1 || ensure_packages redis-server
 
 if [ -n "${WSMAND_BIN:-}" ]; then
     WSMAND="$WSMAND_BIN"
@@ -92,6 +98,58 @@ topic = "wec-{subscription}"
 format = "raw"
 TOML
 
+step "TCP line sink (Python, 127.0.0.1) and redis-server (127.0.0.1, no persistence)"
+TCP_PORT="$(free_port)"
+python3 - "$TCP_PORT" >"$WORK/sink.log" 2>&1 <<'PY' &
+import socket, sys, threading
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", int(sys.argv[1])))
+server.listen(16)
+def drain(connection):
+    while connection.recv(1 << 16):
+        pass
+while True:
+    connection, _ = server.accept()
+    threading.Thread(target=drain, args=(connection,), daemon=True).start()
+PY
+PIDS+=("$!")
+REDIS_PORT="$(free_port)"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" \
+    >"$WORK/redis.log" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 1 100); do
+    [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" PING 2>/dev/null)" = PONG ] && break
+    sleep 0.1
+done
+cat >"$CONFIG/subscriptions/tcp.toml" <<TOML
+$QUERY
+[[outputs]]
+type = "tcp"
+address = "127.0.0.1:$TCP_PORT"
+format = "raw"
+TOML
+cat >"$CONFIG/subscriptions/redis.toml" <<TOML
+$QUERY
+[[outputs]]
+type = "redis"
+url = "redis://127.0.0.1:$REDIS_PORT"
+key = "wec:{subscription}:{client}"
+format = "raw"
+TOML
+OUTPUTS=(kafka tcp redis)
+if [ -S /run/systemd/journal/socket ]; then
+    cat >"$CONFIG/subscriptions/journal.toml" <<TOML
+$QUERY
+[[outputs]]
+type = "journal"
+syslog_identifier = "wsmand-wec-bench"
+TOML
+    OUTPUTS+=(journal)
+else
+    echo "no journald socket at /run/systemd/journal/socket: the journal output is not measured"
+fi
+
 step "starting wsmand on loopback"
 MALLOC_ARENA_MAX=2 WSMAND_WEC_DATABASE="$WORK/wec.sqlite" \
     "$WSMAND" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
@@ -112,12 +170,14 @@ run() {
 step "$SENDERS senders x $BATCHES batches x $PER_BATCH events of ~$EVENT_BYTES bytes, HTTPS"
 FILES="$(run files)" || { tail -20 "$WORK/wsmand.log"; exit 1; }
 echo "file output (baseline): $FILES"
-KAFKA="$(run kafka)" || { tail -20 "$WORK/wsmand.log"; exit 1; }
-echo "kafka output:           $KAFKA"
-python3 - "$FILES" "$KAFKA" <<'PY'
+for output in "${OUTPUTS[@]}"; do
+    RESULT="$(run "$output")" || { tail -20 "$WORK/wsmand.log"; exit 1; }
+    printf '%-23s %s\n' "$output output:" "$RESULT"
+    python3 - "$FILES" "$RESULT" "$output" <<'PY'
 import json, sys
-files, kafka = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"kafka / files: {kafka['events_per_second'] / files['events_per_second']:.2f}x events/s, "
-      f"p99 Ack {kafka['ack_ms_p99']} ms vs {files['ack_ms_p99']} ms")
+files, other, name = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+print(f"{name} / files: {other['events_per_second'] / files['events_per_second']:.2f}x events/s, "
+      f"p99 Ack {other['ack_ms_p99']} ms vs {files['ack_ms_p99']} ms")
 PY
+done
 echo "wsmand CPU (user+sys ticks): $(awk '{print $14 + $15}' "/proc/$WSMAND_PID/stat")"

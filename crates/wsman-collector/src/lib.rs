@@ -13,6 +13,12 @@
 //! - [`output`]: the file output, on disk before the acknowledgement;
 //! - [`kafka`]: the Kafka output, acknowledged by the cluster (acks=all, idempotent) before
 //!   the forwarder is;
+//! - [`tcp`]: newline-delimited records over TCP or TLS, written and flushed before the
+//!   acknowledgement, a broken connection answered 503 and reconnected with a bounded backoff;
+//! - [`redis`] (over [`resp`], our bounded reader of Redis replies): RPUSH or XADD, the
+//!   server's reply (and optionally `WAIT` for replicas) before the acknowledgement;
+//! - [`journal`]: structured entries in the local systemd journal through its native socket,
+//!   accepted by journald before the acknowledgement;
 //! - [`bookmarks`]: where each forwarder has got to in each subscription, per log, stored
 //!   durably (SQLite with synchronous writes, or PostgreSQL shared by several collectors) and
 //!   merged so that a position never moves backwards, whatever order batches arrive in. A collector acknowledges a batch only after its outputs
@@ -21,9 +27,13 @@
 
 pub mod bookmarks;
 pub mod ingest;
+pub mod journal;
 pub mod kafka;
 pub mod manager;
 pub mod output;
 pub mod outputs;
+pub mod redis;
+pub mod resp;
 pub mod subscription_outputs;
 pub mod subscriptions;
+pub mod tcp;

@@ -1,5 +1,5 @@
-//! The file output: each subscription's events appended to a file per forwarder, as Raw XML
-//! or JSON lines, and on disk (`fsync`) before the batch is acknowledged.
+//! The file output: each subscription's events appended to a file per forwarder, as Raw XML,
+//! JSON or Raw+JSON lines, and on disk (`fsync`) before the batch is acknowledged.
 //!
 //! Why keep files open: a forwarder sends a batch every few seconds, and opening, writing and
 //! closing each time costs more than the write. Open files are bounded ([`MAX_OPEN_FILES`]; the
@@ -187,6 +187,13 @@ pub fn render(event: &ReceivedEvent, format: OutputFormat, batch: &Batch<'_>) ->
         OutputFormat::Raw => event.xml.clone(),
         OutputFormat::Json => {
             json_record(event, batch.client, batch.subscription, batch.received).to_string()
+        }
+        OutputFormat::RawJson => {
+            let mut record = json_record(event, batch.client, batch.subscription, batch.received);
+            if let Value::Object(fields) = &mut record {
+                fields.insert("xml".into(), Value::String(event.xml.clone()));
+            }
+            record.to_string()
         }
     }
 }

@@ -9,6 +9,8 @@
 //! threads it holds are bounded by the in-flight budgets (a full budget is answered 503 at
 //! once, never queued).
 
+use std::time::{Duration, Instant};
+
 use crate::ingest::ReceivedEvent;
 
 /// Most batches one configured output takes at once; one more is answered 503.
@@ -36,6 +38,10 @@ pub enum OutputError {
     Kafka { topic: String, reason: String },
     #[error("{output}: {limit} batches in flight already (backpressure)")]
     Busy { output: String, limit: usize },
+    /// A TCP, Redis or journal output that failed (connection lost, refused, timed out, an
+    /// error reply).
+    #[error("{output}: {reason}")]
+    Failed { output: String, reason: String },
     #[error("{output} did not start: {reason}")]
     NotStarted { output: String, reason: String },
 }
@@ -47,4 +53,54 @@ pub trait Output: Send + Sync {
     /// Store `batch`; return only when it is durable there (on disk, acknowledged by the
     /// cluster), or with why not. Called on the blocking pool.
     fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError>;
+}
+
+/// When a connection-based output (TCP, Redis) may try to connect again: right away after
+/// one failure, then after waits doubling from [`Backoff::FIRST`] up to a maximum. A batch
+/// that arrives during the wait is answered 503 at once: a receiver that is down costs the
+/// forwarders one quick refusal each, not a connection attempt each.
+#[derive(Debug)]
+pub struct Backoff {
+    failures: u32,
+    retry_at: Option<Instant>,
+    max: Duration,
+}
+
+impl Backoff {
+    /// The first wait after two failures in a row.
+    pub const FIRST: Duration = Duration::from_millis(100);
+
+    pub fn new(max: Duration) -> Backoff {
+        Backoff {
+            failures: 0,
+            retry_at: None,
+            max,
+        }
+    }
+
+    /// `Err(wait left)` while a reconnection must not be tried yet.
+    pub fn ready(&self, now: Instant) -> Result<(), Duration> {
+        match self.retry_at {
+            Some(at) if at > now => Err(at - now),
+            _ => Ok(()),
+        }
+    }
+
+    /// A connection attempt or a write failed.
+    pub fn failed(&mut self, now: Instant) {
+        self.failures = self.failures.saturating_add(1);
+        let wait = if self.failures <= 1 {
+            Duration::ZERO
+        } else {
+            let doublings = (self.failures - 2).min(20);
+            (Backoff::FIRST * 2u32.pow(doublings)).min(self.max)
+        };
+        self.retry_at = Some(now + wait);
+    }
+
+    /// A connection was made.
+    pub fn succeeded(&mut self) {
+        self.failures = 0;
+        self.retry_at = None;
+    }
 }

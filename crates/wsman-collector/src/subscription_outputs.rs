@@ -5,13 +5,18 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
+use crate::journal::JournalOutput;
 use crate::kafka::{KafkaCluster, KafkaOutput};
 use crate::output::{FileOutput, FileOutputs};
 use crate::outputs::{Batch, Output, OutputError, MAX_IN_FLIGHT_BATCHES};
+use crate::redis::RedisOutput;
 use crate::subscriptions::{OutputConfig, SubscriptionSet};
+use crate::tcp::TcpOutput;
 
-/// An output that could not be set up (a Kafka property librdkafka refused): every batch is
+/// An output that could not be set up (a Kafka property librdkafka refused, a TLS file that
+/// does not read, a Redis URL that does not parse): every batch is
 /// answered 503 with the reason, so nothing is acknowledged that went nowhere.
 struct NotStarted {
     output: String,
@@ -30,19 +35,21 @@ impl Output for NotStarted {
     }
 }
 
-/// A configured output and its in-flight budget.
+/// A configured output, its in-flight budget and its name in the metrics.
 struct Budgeted {
     output: Arc<dyn Output>,
     in_flight: AtomicUsize,
     limit: usize,
+    label: String,
 }
 
 impl Budgeted {
-    fn new(output: Arc<dyn Output>) -> Budgeted {
+    fn new(output: Arc<dyn Output>, label: String) -> Budgeted {
         Budgeted {
             output,
             in_flight: AtomicUsize::new(0),
             limit: MAX_IN_FLIGHT_BATCHES,
+            label,
         }
     }
 
@@ -83,7 +90,12 @@ impl Outputs {
         let mut by_subscription = HashMap::new();
         for subscription in &set.subscriptions {
             let mut outputs = Vec::new();
-            for config in &subscription.outputs {
+            for (position, config) in subscription.outputs.iter().enumerate() {
+                let label = output_label(&subscription.outputs, position);
+                let not_started = |problems: &mut Vec<String>, output: String, reason: String| {
+                    problems.push(format!("{output}: {reason}"));
+                    Arc::new(NotStarted { output, reason }) as Arc<dyn Output>
+                };
                 let output: Arc<dyn Output> = match config {
                     OutputConfig::File { path, format } => Arc::new(FileOutput::new(
                         Arc::clone(&self.files),
@@ -107,13 +119,28 @@ impl Outputs {
                                     subscription.name,
                                     kafka.brokers.join(",")
                                 );
-                                problems.push(format!("{output}: {reason}"));
-                                Arc::new(NotStarted { output, reason })
+                                not_started(&mut problems, output, reason)
                             }
                         }
                     }
+                    OutputConfig::Tcp(tcp) => match TcpOutput::start(tcp) {
+                        Ok(output) => Arc::new(output),
+                        Err(reason) => {
+                            let output =
+                                format!("tcp output of {} ({})", subscription.name, tcp.address);
+                            not_started(&mut problems, output, reason)
+                        }
+                    },
+                    OutputConfig::Redis(redis) => match RedisOutput::start(redis) {
+                        Ok(output) => Arc::new(output),
+                        Err(reason) => {
+                            let output = format!("redis output of {}", subscription.name);
+                            not_started(&mut problems, output, reason)
+                        }
+                    },
+                    OutputConfig::Journal(journal) => Arc::new(JournalOutput::new(journal)),
                 };
-                outputs.push(Budgeted::new(output));
+                outputs.push(Budgeted::new(output, label));
             }
             by_subscription.insert(subscription.name.clone(), Arc::new(outputs));
         }
@@ -133,6 +160,17 @@ impl Outputs {
     /// Store `batch` in every output of its subscription, one after the other; Ok only when
     /// each has it durably (the rule for acknowledging).
     pub fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError> {
+        self.write_observed(batch, &mut |_, _, _| {})
+    }
+
+    /// [`Outputs::write`], telling `observe` each output's label (see [`output_label`]), the
+    /// time it took and whether it stored the batch: the per-output metrics. An output after
+    /// one that failed is not tried (the batch is answered 503 anyway).
+    pub fn write_observed(
+        &self,
+        batch: &Batch<'_>,
+        observe: &mut dyn FnMut(&str, Duration, bool),
+    ) -> Result<(), OutputError> {
         if batch.events.is_empty() {
             return Ok(());
         }
@@ -143,8 +181,28 @@ impl Outputs {
             .get(batch.subscription)
             .cloned();
         for output in outputs.iter().flat_map(|o| o.iter()) {
-            output.write(batch)?;
+            let started = Instant::now();
+            let result = output.write(batch);
+            observe(&output.label, started.elapsed(), result.is_ok());
+            result?;
         }
         Ok(())
+    }
+}
+
+/// The metrics' name of the output at `position` of `outputs`: its type (`file`, `kafka`,
+/// `tcp`, `redis`, `journal`), with `-2`, `-3`, ... for the second and later of that type in
+/// the subscription. From the configuration only, so the label set stays small and never
+/// carries a path or a secret.
+pub fn output_label(outputs: &[OutputConfig], position: usize) -> String {
+    let kind = outputs[position].kind();
+    let nth = outputs[..position]
+        .iter()
+        .filter(|o| o.kind() == kind)
+        .count();
+    if nth == 0 {
+        kind.to_owned()
+    } else {
+        format!("{kind}-{}", nth + 1)
     }
 }

@@ -23,6 +23,9 @@
 //! format = "json"
 //! ```
 //!
+//! The TCP, Redis and journal outputs (`type = "tcp"`, `"redis"`, `"journal"`) are described
+//! with their settings in `docs/collector.md`.
+//!
 //! Why one file per subscription: an operator (or configuration management) adds, changes and
 //! removes one without touching the others, and a file that does not parse costs only its own
 //! subscription (it is reported and left out; the others are served).
@@ -47,7 +50,7 @@ pub const MAX_SUBSCRIPTIONS: usize = 256;
 /// The subscription manager path Windows forwarders are configured with by default.
 pub const DEFAULT_URI: &str = "/wsman/SubscriptionManager/WEC";
 
-/// How a file output writes events.
+/// How an output writes events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
@@ -55,6 +58,10 @@ pub enum OutputFormat {
     Raw,
     /// Each event as a JSON object, one per line.
     Json,
+    /// The JSON object with the event's XML as it came (`xml`) next to its tree: for readers
+    /// that index the JSON and still want the original record.
+    #[serde(rename = "raw+json")]
+    RawJson,
 }
 
 /// Where a subscription's events go.
@@ -65,6 +72,123 @@ pub enum OutputConfig {
     File { path: String, format: OutputFormat },
     /// Produce each event as one message to a Kafka topic, keyed by the sending host.
     Kafka(KafkaConfig),
+    /// Newline-delimited records over TCP, optionally in TLS.
+    Tcp(TcpConfig),
+    /// RPUSH to a list or XADD to a stream of a Redis server.
+    Redis(RedisConfig),
+    /// Structured entries in the local systemd journal (the analogue of ForwardedEvents).
+    Journal(JournalConfig),
+}
+
+impl OutputConfig {
+    /// The output's type as configured (`file`, `kafka`, ...): the metrics' `output` label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OutputConfig::File { .. } => "file",
+            OutputConfig::Kafka(_) => "kafka",
+            OutputConfig::Tcp(_) => "tcp",
+            OutputConfig::Redis(_) => "redis",
+            OutputConfig::Journal(_) => "journal",
+        }
+    }
+}
+
+/// A TCP output: one connection, each event one line (`format`), reconnected with a bounded
+/// backoff after a failure.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpConfig {
+    /// `host:port` of the receiver.
+    pub address: String,
+    #[serde(default = "raw_format")]
+    pub format: OutputFormat,
+    /// Speak TLS (rustls; TLS 1.2 and 1.3) to the receiver.
+    #[serde(default)]
+    pub tls: bool,
+    /// PEM file of the CA certificates that may issue the receiver's certificate (default:
+    /// the Mozilla roots compiled in).
+    pub ca_file: Option<String>,
+    /// PEM file of our client certificate chain, for receivers that want one.
+    pub client_certificate: Option<String>,
+    /// PEM file of the client certificate's private key (read at start, never logged).
+    pub client_key: Option<String>,
+    /// The name the receiver's certificate must carry (default: the host of `address`).
+    pub server_name: Option<String>,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u32,
+    /// A write (or TLS handshake) that takes longer fails the batch (503).
+    #[serde(default = "default_io_timeout")]
+    pub write_timeout_ms: u32,
+    /// Longest wait between reconnection attempts (it doubles from 100 ms up to this).
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff_ms: u32,
+}
+
+/// Where a Redis output writes: a list (RPUSH) or a stream (XADD).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisMode {
+    List,
+    Stream,
+}
+
+/// A Redis output.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[[user]:password@]host[:port][/db]`; its password is never shown.
+    pub url: RedisUrl,
+    /// List or stream key, a template of `{subscription}` and `{client}`.
+    pub key: String,
+    #[serde(default = "list_mode")]
+    pub mode: RedisMode,
+    #[serde(default = "raw_format")]
+    pub format: OutputFormat,
+    /// After each batch, `WAIT` until this many replicas have it (0: the primary's reply is
+    /// enough).
+    #[serde(default)]
+    pub wait_replicas: u32,
+    #[serde(default = "default_wait_timeout")]
+    pub wait_timeout_ms: u32,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u32,
+    /// A reply that takes longer fails the batch (503).
+    #[serde(default = "default_io_timeout")]
+    pub reply_timeout_ms: u32,
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff_ms: u32,
+}
+
+/// A Redis URL. Its `Debug` hides the password: configurations are logged.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct RedisUrl(pub String);
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match crate::resp::Endpoint::parse(&self.0) {
+            Ok(endpoint) => write!(f, "{endpoint:?}"),
+            Err(_) => f.write_str("(a URL that does not parse)"),
+        }
+    }
+}
+
+/// A journal output.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalConfig {
+    /// journald's native socket.
+    #[serde(default = "default_journal_socket")]
+    pub socket: String,
+    /// `SYSLOG_IDENTIFIER` of the entries (`journalctl -t`).
+    #[serde(default = "default_syslog_identifier")]
+    pub syslog_identifier: String,
+    /// Also write the event's XML as `EVENT_XML`.
+    #[serde(default)]
+    pub event_xml: bool,
+    /// A journal that takes longer to take an entry fails the batch (503).
+    #[serde(default = "default_io_timeout")]
+    pub send_timeout_ms: u32,
 }
 
 /// A Kafka output: the cluster (brokers and producer settings: subscriptions with equal ones
@@ -126,6 +250,159 @@ pub const MAX_TOPIC_LENGTH: usize = 249;
 fn raw_format() -> OutputFormat {
     OutputFormat::Raw
 }
+fn list_mode() -> RedisMode {
+    RedisMode::List
+}
+fn default_connect_timeout() -> u32 {
+    5_000
+}
+fn default_io_timeout() -> u32 {
+    10_000
+}
+fn default_max_backoff() -> u32 {
+    30_000
+}
+fn default_wait_timeout() -> u32 {
+    1_000
+}
+fn default_journal_socket() -> String {
+    "/run/systemd/journal/socket".to_owned()
+}
+fn default_syslog_identifier() -> String {
+    "wsmand-wec".to_owned()
+}
+
+/// Why a `host:port` is refused.
+fn check_host_port(what: &str, address: &str) -> Result<(), String> {
+    let port = address
+        .rsplit_once(':')
+        .map(|(host, port)| (host, port.parse::<u16>()));
+    if !matches!(port, Some((host, Ok(p))) if !host.is_empty() && p > 0)
+        || address.contains([',', ' ', '/'])
+    {
+        return Err(format!("{what} {address:?} is not host:port"));
+    }
+    Ok(())
+}
+
+fn check_range(what: &str, value: u32, range: std::ops::RangeInclusive<u32>) -> Result<(), String> {
+    if !range.contains(&value) {
+        return Err(format!("{what}: {} to {}", range.start(), range.end()));
+    }
+    Ok(())
+}
+
+/// Why a TCP output's settings are refused (the files are read when it starts).
+pub fn check_tcp(config: &TcpConfig) -> Result<(), String> {
+    check_host_port("tcp output: address", &config.address)?;
+    if !config.tls
+        && (config.ca_file.is_some()
+            || config.client_certificate.is_some()
+            || config.client_key.is_some()
+            || config.server_name.is_some())
+    {
+        return Err(
+            "tcp output: ca_file, client_certificate, client_key and server_name need tls = true"
+                .to_owned(),
+        );
+    }
+    if config.client_certificate.is_some() != config.client_key.is_some() {
+        return Err("tcp output: client_certificate and client_key go together".to_owned());
+    }
+    for file in [
+        &config.ca_file,
+        &config.client_certificate,
+        &config.client_key,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !file.starts_with('/') {
+            return Err(format!("tcp output: {file:?} is not an absolute path"));
+        }
+    }
+    check_range(
+        "tcp output: connect_timeout_ms",
+        config.connect_timeout_ms,
+        100..=600_000,
+    )?;
+    check_range(
+        "tcp output: write_timeout_ms",
+        config.write_timeout_ms,
+        100..=600_000,
+    )?;
+    check_range(
+        "tcp output: max_backoff_ms",
+        config.max_backoff_ms,
+        100..=3_600_000,
+    )?;
+    Ok(())
+}
+
+/// Why a Redis output's settings are refused.
+pub fn check_redis(config: &RedisConfig) -> Result<(), String> {
+    crate::resp::Endpoint::parse(&config.url.0).map_err(|e| format!("redis output: {e}"))?;
+    let literal = config
+        .key
+        .replace("{subscription}", "s")
+        .replace("{client}", "c");
+    if literal.is_empty() || config.key.len() > 512 || config.key.contains(['\r', '\n']) {
+        return Err(format!(
+            "redis output: key {:?}: 1 to 512 characters, one line",
+            config.key
+        ));
+    }
+    check_range("redis output: wait_replicas", config.wait_replicas, 0..=64)?;
+    check_range(
+        "redis output: wait_timeout_ms",
+        config.wait_timeout_ms,
+        1..=600_000,
+    )?;
+    check_range(
+        "redis output: connect_timeout_ms",
+        config.connect_timeout_ms,
+        100..=600_000,
+    )?;
+    check_range(
+        "redis output: reply_timeout_ms",
+        config.reply_timeout_ms,
+        100..=600_000,
+    )?;
+    check_range(
+        "redis output: max_backoff_ms",
+        config.max_backoff_ms,
+        100..=3_600_000,
+    )?;
+    if config.wait_replicas > 0 && config.reply_timeout_ms <= config.wait_timeout_ms {
+        return Err(
+            "redis output: reply_timeout_ms must be longer than wait_timeout_ms".to_owned(),
+        );
+    }
+    Ok(())
+}
+
+/// Why a journal output's settings are refused.
+pub fn check_journal(config: &JournalConfig) -> Result<(), String> {
+    if !config.socket.starts_with('/') {
+        return Err(format!(
+            "journal output: socket {:?} is not an absolute path",
+            config.socket
+        ));
+    }
+    let identifier = &config.syslog_identifier;
+    if identifier.is_empty() || identifier.len() > 64 || identifier.chars().any(char::is_control) {
+        return Err(format!(
+            "journal output: syslog_identifier {identifier:?}: 1 to 64 characters, no control characters"
+        ));
+    }
+    check_range(
+        "journal output: send_timeout_ms",
+        config.send_timeout_ms,
+        100..=600_000,
+    )?;
+    Ok(())
+}
+
 fn default_message_timeout() -> u32 {
     30_000
 }
@@ -172,14 +449,7 @@ pub fn check_kafka(config: &KafkaConfig) -> Result<(), String> {
         return Err("kafka output: no brokers".to_owned());
     }
     for broker in &config.brokers {
-        let port = broker
-            .rsplit_once(':')
-            .map(|(host, port)| (host, port.parse::<u16>()));
-        if !matches!(port, Some((host, Ok(p))) if !host.is_empty() && p > 0)
-            || broker.contains([',', ' ', '/'])
-        {
-            return Err(format!("kafka output: broker {broker:?} is not host:port"));
-        }
+        check_host_port("kafka output: broker", broker)?;
     }
     check_topic_template(&config.topic).map_err(|e| format!("kafka output: {e}"))?;
     if !(1_000..=3_600_000).contains(&config.message_timeout_ms) {
@@ -412,6 +682,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Subscription, SubscriptionError>
                 }
             }
             OutputConfig::Kafka(kafka) => check_kafka(kafka).map_err(invalid)?,
+            OutputConfig::Tcp(tcp) => check_tcp(tcp).map_err(invalid)?,
+            OutputConfig::Redis(redis) => check_redis(redis).map_err(invalid)?,
+            OutputConfig::Journal(journal) => check_journal(journal).map_err(invalid)?,
         }
     }
     let mut subscription = Subscription {

@@ -360,6 +360,7 @@ fn the_file_output_writes_each_new_event_once_and_on_disk() {
     let mut subscription = security();
     let raw = dir.path().join("{subscription}/{client}.xml");
     let json = dir.path().join("{subscription}/{client}.json");
+    let raw_json = dir.path().join("{subscription}/{client}.raw.json");
     subscription.outputs = vec![
         OutputConfig::File {
             path: raw.to_str().unwrap().to_owned(),
@@ -368,6 +369,10 @@ fn the_file_output_writes_each_new_event_once_and_on_disk() {
         OutputConfig::File {
             path: json.to_str().unwrap().to_owned(),
             format: OutputFormat::Json,
+        },
+        OutputConfig::File {
+            path: raw_json.to_str().unwrap().to_owned(),
+            format: OutputFormat::RawJson,
         },
     ];
     let outputs = FileOutputs::new();
@@ -434,6 +439,19 @@ fn the_file_output_writes_each_new_event_once_and_on_disk() {
     assert_eq!(records[2]["event"]["System"]["EventID"], "4624");
     assert_eq!(records[2]["event"]["EventData"]["user"], "alice");
     assert_eq!(records[0]["client"], "WEB01$@EXAMPLE.COM");
+    // raw+json: the same records, with each event's XML as it came.
+    let raw_json_text =
+        std::fs::read_to_string(dir.path().join("security/WEB01__EXAMPLE.COM.raw.json")).unwrap();
+    let with_xml: Vec<serde_json::Value> = raw_json_text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(with_xml.len(), 3);
+    for (record, (plain, xml)) in with_xml.iter().zip(records.iter().zip(&lines)) {
+        assert_eq!(record["xml"], xml.as_str());
+        assert_eq!(record["event"], plain["event"]);
+        assert_eq!(record["record_id"], plain["record_id"]);
+    }
 }
 
 #[test]

@@ -385,20 +385,18 @@ impl CollectorService {
                     .map_err(store_failed)?;
                 let fresh = ingest::unseen(&delivery, stored.as_ref());
                 let received = now.to_system_time();
-                let started = std::time::Instant::now();
-                let written = self.outputs.write(&Batch {
-                    subscription: &subscription.name,
-                    client: &client,
-                    events: &fresh,
-                    received: &received,
-                });
-                if !fresh.is_empty() {
-                    self.metrics.output_write(
-                        &subscription.name,
-                        started.elapsed(),
-                        written.is_ok(),
-                    );
-                }
+                let written = self.outputs.write_observed(
+                    &Batch {
+                        subscription: &subscription.name,
+                        client: &client,
+                        events: &fresh,
+                        received: &received,
+                    },
+                    &mut |output, elapsed, ok| {
+                        self.metrics
+                            .output_write(&subscription.name, output, elapsed, ok);
+                    },
+                );
                 written.map_err(|e| unavailable(Refusal::OutputError, e.to_string()))?;
                 self.store
                     .merge(

@@ -138,6 +138,20 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
                         kafka.brokers.join(","),
                         kafka.format
                     ),
+                    subscriptions::OutputConfig::Tcp(tcp) => println!(
+                        "Output: tcp {}{} ({:?})",
+                        tcp.address,
+                        if tcp.tls { " over TLS" } else { "" },
+                        tcp.format
+                    ),
+                    subscriptions::OutputConfig::Redis(redis) => println!(
+                        "Output: redis {:?} {:?} {} ({:?})",
+                        redis.url, redis.mode, redis.key, redis.format
+                    ),
+                    subscriptions::OutputConfig::Journal(journal) => println!(
+                        "Output: journal {} as {}",
+                        journal.socket, journal.syslog_identifier
+                    ),
                 }
             }
         }

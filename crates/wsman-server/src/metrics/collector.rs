@@ -1,9 +1,11 @@
 //! The collector's numbers: events and bytes in, batches acknowledged and refused (by a
-//! reason from a closed list), the time the outputs took to store a batch, their errors, and
-//! the forwarders by state (sampled at scrape time from the bookmark store).
+//! reason from a closed list), the time each output took to store a batch and its errors,
+//! and the forwarders by state (sampled at scrape time from the bookmark store).
 //!
 //! Labels are subscription names (from the configuration, at most
-//! [`wsman_collector::subscriptions::MAX_SUBSCRIPTIONS`]) and words of our own; a
+//! [`wsman_collector::subscriptions::MAX_SUBSCRIPTIONS`]), output names made from the
+//! configuration (`file`, `kafka`, `tcp-2`: see
+//! [`wsman_collector::subscription_outputs::output_label`]) and words of our own; a
 //! forwarder's name is never a label (there may be tens of thousands).
 
 use std::collections::BTreeMap;
@@ -56,13 +58,20 @@ struct PerSubscription {
     bytes_received: u64,
     batches_acked: u64,
     heartbeats: u64,
-    output_latency: Histogram,
-    output_errors: u64,
+}
+
+/// One output of one subscription.
+#[derive(Clone, Debug, Default)]
+struct PerOutput {
+    latency: Histogram,
+    errors: u64,
 }
 
 #[derive(Debug, Default)]
 struct Recorded {
     subscriptions: BTreeMap<String, PerSubscription>,
+    /// (subscription, output label) -> its numbers.
+    outputs: BTreeMap<(String, String), PerOutput>,
     /// (subscription, or "" when none was resolved; reason) -> count.
     refused: BTreeMap<(String, Refusal), u64>,
 }
@@ -109,14 +118,15 @@ impl CollectorMetrics {
         self.with(subscription, |s| s.heartbeats += 1);
     }
 
-    /// The outputs of `subscription` took `elapsed` to store a batch, or failed.
-    pub fn output_write(&self, subscription: &str, elapsed: Duration, ok: bool) {
-        self.with(subscription, |s| {
-            s.output_latency.observe(elapsed.as_secs_f64());
-            if !ok {
-                s.output_errors += 1;
-            }
-        });
+    /// `output` of `subscription` took `elapsed` to store a batch, or failed.
+    pub fn output_write(&self, subscription: &str, output: &str, elapsed: Duration, ok: bool) {
+        let mut recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (subscription.to_owned(), output.to_owned());
+        let entry = recorded.outputs.entry(key).or_default();
+        entry.latency.observe(elapsed.as_secs_f64());
+        if !ok {
+            entry.errors += 1;
+        }
     }
 
     /// A delivery was refused; `subscription` is `None` before one was resolved.
@@ -130,9 +140,13 @@ impl CollectorMetrics {
 
     /// The exposition text of the collector, with `clients` sampled now.
     pub fn render(&self, clients: &ClientCensus) -> String {
-        let (subscriptions, refused) = {
+        let (subscriptions, outputs, refused) = {
             let recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
-            (recorded.subscriptions.clone(), recorded.refused.clone())
+            (
+                recorded.subscriptions.clone(),
+                recorded.outputs.clone(),
+                recorded.refused.clone(),
+            )
         };
         let mut out = String::with_capacity(2048);
         let counter =
@@ -176,12 +190,19 @@ impl CollectorMetrics {
             "Heartbeats taken, by subscription.",
             |s| s.heartbeats,
         );
-        counter(
+        header(
             &mut out,
             "wsman_wec_output_errors_total",
-            "Batches an output of the subscription failed to store (answered 503).",
-            |s| s.output_errors,
+            "counter",
+            "Batches an output failed to store (answered 503), by subscription and output.",
         );
+        for ((subscription, output), o) in &outputs {
+            let _ = writeln!(
+                out,
+                "wsman_wec_output_errors_total{{subscription=\"{subscription}\",output=\"{output}\"}} {}",
+                o.errors
+            );
+        }
         header(
             &mut out,
             "wsman_wec_batches_refused_total",
@@ -199,31 +220,32 @@ impl CollectorMetrics {
             &mut out,
             "wsman_wec_output_write_seconds",
             "histogram",
-            "Time the outputs of a subscription took to store a batch durably (fsync included).",
+            "Time an output took to store a batch durably (fsync, delivery reports, replies included), by subscription and output.",
         );
-        for (subscription, s) in &subscriptions {
-            let histogram = &s.output_latency;
+        for ((subscription, output), o) in &outputs {
+            let labels = format!("subscription=\"{subscription}\",output=\"{output}\"");
+            let histogram = &o.latency;
             let mut cumulative = 0;
             for (bound, count) in LATENCY_BUCKETS.iter().zip(histogram.buckets) {
                 cumulative += count;
                 let _ = writeln!(
                     out,
-                    "wsman_wec_output_write_seconds_bucket{{subscription=\"{subscription}\",le=\"{bound}\"}} {cumulative}"
+                    "wsman_wec_output_write_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
                 );
             }
             let _ = writeln!(
                 out,
-                "wsman_wec_output_write_seconds_bucket{{subscription=\"{subscription}\",le=\"+Inf\"}} {}",
+                "wsman_wec_output_write_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                 histogram.count
             );
             let _ = writeln!(
                 out,
-                "wsman_wec_output_write_seconds_sum{{subscription=\"{subscription}\"}} {}",
+                "wsman_wec_output_write_seconds_sum{{{labels}}} {}",
                 histogram.sum
             );
             let _ = writeln!(
                 out,
-                "wsman_wec_output_write_seconds_count{{subscription=\"{subscription}\"}} {}",
+                "wsman_wec_output_write_seconds_count{{{labels}}} {}",
                 histogram.count
             );
         }
@@ -253,8 +275,9 @@ mod tests {
         metrics.received("wef", 10, 1234);
         metrics.received("wef", 10, 1000);
         metrics.acknowledged("wef", 10);
-        metrics.output_write("wef", Duration::from_millis(3), true);
-        metrics.output_write("wef", Duration::from_millis(3), false);
+        metrics.output_write("wef", "file", Duration::from_millis(3), true);
+        metrics.output_write("wef", "file", Duration::from_millis(3), false);
+        metrics.output_write("wef", "kafka", Duration::from_millis(300), true);
         metrics.refused(Some("wef"), Refusal::ForgedComputer);
         metrics.refused(None, Refusal::BadSldc);
         let clients = vec![(("wef".to_owned(), "active"), 2)];
@@ -262,7 +285,10 @@ mod tests {
         assert!(text.contains("wsman_wec_events_received_total{subscription=\"wef\"} 20\n"));
         assert!(text.contains("wsman_wec_received_bytes_total{subscription=\"wef\"} 2234\n"));
         assert!(text.contains("wsman_wec_events_stored_total{subscription=\"wef\"} 10\n"));
-        assert!(text.contains("wsman_wec_output_errors_total{subscription=\"wef\"} 1\n"));
+        assert!(text
+            .contains("wsman_wec_output_errors_total{subscription=\"wef\",output=\"file\"} 1\n"));
+        assert!(text
+            .contains("wsman_wec_output_errors_total{subscription=\"wef\",output=\"kafka\"} 0\n"));
         assert!(text.contains(
             "wsman_wec_batches_refused_total{subscription=\"wef\",reason=\"forged_computer\"} 1\n"
         ));
@@ -270,7 +296,10 @@ mod tests {
             "wsman_wec_batches_refused_total{subscription=\"\",reason=\"bad_sldc\"} 1\n"
         ));
         assert!(text.contains(
-            "wsman_wec_output_write_seconds_bucket{subscription=\"wef\",le=\"0.005\"} 2\n"
+            "wsman_wec_output_write_seconds_bucket{subscription=\"wef\",output=\"file\",le=\"0.005\"} 2\n"
+        ));
+        assert!(text.contains(
+            "wsman_wec_output_write_seconds_bucket{subscription=\"wef\",output=\"kafka\",le=\"0.005\"} 0\n"
         ));
         assert!(text.contains("wsman_wec_clients{subscription=\"wef\",state=\"active\"} 2\n"));
     }

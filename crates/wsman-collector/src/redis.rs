@@ -1,0 +1,282 @@
+//! The Redis output: a batch appended with one `RPUSH` to a list, or one `XADD` per event to
+//! a stream (pipelined), and durable when the server's replies came back without error (and,
+//! with `wait_replicas`, when `WAIT` says that many replicas have it). A connection error, an
+//! error reply or a late reply answers the forwarder 503 and it resends (at least once: a
+//! command the server executed before the connection broke is sent again).
+//!
+//! Why one `RPUSH` per batch: the server applies it whole or not at all, so a list never holds
+//! part of a batch. A stream has no multi-entry append; its `XADD`s go in one write and their
+//! replies are all read.
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpStream, ToSocketAddrs as _};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::output::{client_path_part, render};
+use crate::outputs::{Backoff, Batch, Output, OutputError};
+use crate::resp::{self, Endpoint, Reply, ReplyLimits};
+use crate::subscriptions::{OutputFormat, RedisConfig, RedisMode};
+
+/// Most bytes held while waiting for the end of one reply (our commands' replies are a
+/// status, a number or an entry id).
+const MAX_REPLY_BUFFER: usize = 64 * 1024;
+
+/// One connection with its unread reply bytes.
+struct Connection {
+    socket: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Connection {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.socket
+            .write_all(bytes)
+            .and_then(|()| self.socket.flush())
+            .map_err(|e| format!("write failed: {e}"))
+    }
+
+    /// The next reply, within the socket's read timeout and [`MAX_REPLY_BUFFER`].
+    fn reply(&mut self) -> Result<Reply, String> {
+        let limits = ReplyLimits::default();
+        loop {
+            if let Some((reply, used)) =
+                resp::parse(&self.buffer, &limits).map_err(|e| format!("bad reply: {e}"))?
+            {
+                self.buffer.drain(..used);
+                return Ok(reply);
+            }
+            if self.buffer.len() >= MAX_REPLY_BUFFER {
+                return Err(format!("a reply longer than {MAX_REPLY_BUFFER} bytes"));
+            }
+            let mut chunk = [0u8; 8192];
+            let want = chunk.len().min(MAX_REPLY_BUFFER - self.buffer.len());
+            match self.socket.read(&mut chunk[..want]) {
+                Ok(0) => return Err("the server closed the connection".to_owned()),
+                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("no reply: {e}")),
+            }
+        }
+    }
+
+    /// A reply that must not be an error.
+    fn expect(&mut self, command: &str) -> Result<Reply, String> {
+        match self.reply()? {
+            Reply::Error(message) => Err(format!(
+                "{command}: {}",
+                message.chars().take(200).collect::<String>()
+            )),
+            reply => Ok(reply),
+        }
+    }
+}
+
+/// One `[[outputs]] type = "redis"` of a subscription.
+pub struct RedisOutput {
+    endpoint: Endpoint,
+    key: String,
+    mode: RedisMode,
+    format: OutputFormat,
+    wait_replicas: u32,
+    wait_timeout_ms: u32,
+    connect_timeout: Duration,
+    reply_timeout: Duration,
+    /// One batch at a time on the connection: replies are matched to commands in order.
+    state: Mutex<(Option<Connection>, Backoff)>,
+}
+
+/// The key of `template` for this client and subscription.
+pub fn expand_key(template: &str, client: &str, subscription: &str) -> String {
+    template
+        .replace("{client}", &client_path_part(client))
+        .replace("{subscription}", subscription)
+}
+
+impl RedisOutput {
+    /// Check the URL; nothing connects until the first batch.
+    pub fn start(config: &RedisConfig) -> Result<RedisOutput, String> {
+        Ok(RedisOutput {
+            endpoint: Endpoint::parse(&config.url.0)?,
+            key: config.key.clone(),
+            mode: config.mode,
+            format: config.format,
+            wait_replicas: config.wait_replicas,
+            wait_timeout_ms: config.wait_timeout_ms,
+            connect_timeout: Duration::from_millis(config.connect_timeout_ms.into()),
+            reply_timeout: Duration::from_millis(config.reply_timeout_ms.into()),
+            state: Mutex::new((
+                None,
+                Backoff::new(Duration::from_millis(config.max_backoff_ms.into())),
+            )),
+        })
+    }
+
+    fn connect(&self) -> Result<Connection, String> {
+        let addresses = (self.endpoint.host.as_str(), self.endpoint.port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve: {e}"))?;
+        let mut last = "the name has no address".to_owned();
+        for address in addresses {
+            let socket = match TcpStream::connect_timeout(&address, self.connect_timeout) {
+                Ok(socket) => socket,
+                Err(e) => {
+                    last = format!("cannot connect to {address}: {e}");
+                    continue;
+                }
+            };
+            socket
+                .set_read_timeout(Some(self.reply_timeout))
+                .and_then(|()| socket.set_write_timeout(Some(self.reply_timeout)))
+                .and_then(|()| socket.set_nodelay(true))
+                .map_err(|e| format!("{address}: {e}"))?;
+            let mut connection = Connection {
+                socket,
+                buffer: Vec::new(),
+            };
+            let mut hello = Vec::new();
+            let mut expected = Vec::new();
+            if let Some(password) = &self.endpoint.password {
+                match &self.endpoint.user {
+                    Some(user) => {
+                        resp::command(&mut hello, &[b"AUTH", user.as_bytes(), password.as_bytes()])
+                    }
+                    None => resp::command(&mut hello, &[b"AUTH", password.as_bytes()]),
+                }
+                expected.push("AUTH");
+            }
+            if self.endpoint.database != 0 {
+                let database = self.endpoint.database.to_string();
+                resp::command(&mut hello, &[b"SELECT", database.as_bytes()]);
+                expected.push("SELECT");
+            }
+            if !hello.is_empty() {
+                connection.send(&hello)?;
+                for command in expected {
+                    connection.expect(command)?;
+                }
+            }
+            return Ok(connection);
+        }
+        Err(last)
+    }
+
+    /// Send the batch's commands and check every reply.
+    fn store(&self, connection: &mut Connection, batch: &Batch<'_>) -> Result<(), String> {
+        let key = expand_key(&self.key, batch.client, batch.subscription);
+        let payloads: Vec<String> = batch
+            .events
+            .iter()
+            .map(|event| render(event, self.format, batch))
+            .collect();
+        let mut commands = Vec::with_capacity(payloads.iter().map(|p| p.len() + 64).sum());
+        let mut replies = Vec::new();
+        match self.mode {
+            RedisMode::List => {
+                let mut arguments: Vec<&[u8]> = vec![b"RPUSH", key.as_bytes()];
+                arguments.extend(payloads.iter().map(|p| p.as_bytes()));
+                resp::command(&mut commands, &arguments);
+                replies.push("RPUSH");
+            }
+            RedisMode::Stream => {
+                for payload in &payloads {
+                    resp::command(
+                        &mut commands,
+                        &[
+                            b"XADD",
+                            key.as_bytes(),
+                            b"*",
+                            b"client",
+                            batch.client.as_bytes(),
+                            b"event",
+                            payload.as_bytes(),
+                        ],
+                    );
+                    replies.push("XADD");
+                }
+            }
+        }
+        let wanted = self.wait_replicas.to_string();
+        let timeout = self.wait_timeout_ms.to_string();
+        if self.wait_replicas > 0 {
+            resp::command(
+                &mut commands,
+                &[b"WAIT", wanted.as_bytes(), timeout.as_bytes()],
+            );
+        }
+        connection.send(&commands)?;
+        let mut first_error = None;
+        for command in replies {
+            // Every reply is read, so the connection stays in step after an error.
+            match connection.expect(command) {
+                Ok(_) => {}
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        if self.wait_replicas > 0 {
+            match connection.expect("WAIT")? {
+                Reply::Integer(n) if n >= i64::from(self.wait_replicas) => {}
+                Reply::Integer(n) => {
+                    first_error.get_or_insert(format!(
+                        "WAIT: {n} of {} replicas have the batch after {} ms",
+                        self.wait_replicas, self.wait_timeout_ms
+                    ));
+                }
+                other => {
+                    first_error.get_or_insert(format!("WAIT: unexpected reply {other:?}"));
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Output for RedisOutput {
+    fn describe(&self) -> String {
+        format!("redis output {:?} key {}", self.endpoint, self.key)
+    }
+
+    fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError> {
+        let failed = |reason: String| OutputError::Failed {
+            output: self.describe(),
+            reason,
+        };
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (connection, backoff) = &mut *guard;
+        if connection.is_none() {
+            let now = Instant::now();
+            if let Err(wait) = backoff.ready(now) {
+                return Err(failed(format!(
+                    "not connected; next attempt in {} ms",
+                    wait.as_millis()
+                )));
+            }
+            match self.connect() {
+                Ok(made) => {
+                    tracing::info!(output = %self.describe(), "redis output: connected");
+                    backoff.succeeded();
+                    *connection = Some(made);
+                }
+                Err(reason) => {
+                    backoff.failed(now);
+                    return Err(failed(reason));
+                }
+            }
+        }
+        let Some(open) = connection.as_mut() else {
+            return Err(failed("not connected".to_owned()));
+        };
+        self.store(open, batch).map_err(|reason| {
+            // Whatever went wrong, the next batch starts on a new connection: a reply that
+            // never came would otherwise be read as the next batch's.
+            *connection = None;
+            backoff.failed(Instant::now());
+            failed(reason)
+        })
+    }
+}

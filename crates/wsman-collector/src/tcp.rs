@@ -1,0 +1,308 @@
+//! The TCP output: each event one line (Raw XML, JSON or Raw+JSON) on one connection to a
+//! receiver (a SIEM's TCP input, a log relay), in TLS when configured.
+//!
+//! Why a failed write answers 503 instead of being dropped or queued: a TCP output that
+//! drops what it could not write loses events silently (OpenWEC's issue 297), and a queue in
+//! front of a receiver that is down grows without bound. Here a batch is acknowledged only
+//! when all of its lines were written and flushed to the socket; a write error closes the
+//! connection and the forwarder resends the batch after reconnection, which is tried again
+//! with a bounded backoff ([`Backoff`]).
+//!
+//! TCP itself does not tell when the receiver has read the data: a receiver that died after
+//! our last write makes the kernel accept one more write before the reset arrives. Before
+//! each batch the connection is therefore checked for an end of stream or a reset the
+//! receiver already sent (a receiver that closes or whose process dies sends one), and the
+//! batch goes to a fresh connection instead. What stays is the window of a receiver dying
+//! between that check and its reading of the batch; receivers that must never lose a line
+//! need an acknowledging protocol (Kafka, Redis).
+
+use std::io::{ErrorKind, Read as _, Write as _};
+use std::net::{TcpStream, ToSocketAddrs as _};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+use crate::output::render;
+use crate::outputs::{Backoff, Batch, Output, OutputError};
+use crate::subscriptions::{OutputFormat, TcpConfig};
+
+/// Largest PEM file read for the CA, certificate or key.
+const MAX_PEM_BYTES: u64 = 1024 * 1024;
+/// Most bytes the receiver may have sent that are read and dropped before a batch (a
+/// receiver is not expected to send anything).
+const MAX_DRAINED_BYTES: usize = 64 * 1024;
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(socket) => socket,
+            Stream::Tls(tls) => &tls.sock,
+        }
+    }
+
+    fn write_all_flushed(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(socket) => socket.write_all(bytes).and_then(|()| socket.flush()),
+            Stream::Tls(tls) => tls.write_all(bytes).and_then(|()| tls.flush()),
+        }
+    }
+
+    /// Whether the receiver has not closed or reset the connection: read without waiting
+    /// what it sent (dropped; bounded), an end of stream or an error means gone.
+    fn still_open(&mut self) -> bool {
+        if self.socket().set_nonblocking(true).is_err() {
+            return false;
+        }
+        let open = match self {
+            Stream::Plain(socket) => {
+                let mut scratch = [0u8; 4096];
+                let mut drained = 0;
+                loop {
+                    match socket.read(&mut scratch) {
+                        Ok(0) => break false,
+                        Ok(n) if drained + n <= MAX_DRAINED_BYTES => drained += n,
+                        Ok(_) => break false,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break true,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(_) => break false,
+                    }
+                }
+            }
+            Stream::Tls(tls) => {
+                let mut drained = 0;
+                loop {
+                    let StreamOwned { conn, sock } = &mut **tls;
+                    match conn.read_tls(sock) {
+                        Ok(0) => break false,
+                        Ok(n) if drained + n <= MAX_DRAINED_BYTES => {
+                            drained += n;
+                            let Ok(state) = conn.process_new_packets() else {
+                                break false;
+                            };
+                            if state.peer_has_closed() {
+                                break false;
+                            }
+                            // Session tickets are handled by rustls; plaintext is dropped.
+                            let mut scratch = [0u8; 4096];
+                            while matches!(conn.reader().read(&mut scratch), Ok(n) if n > 0) {}
+                        }
+                        Ok(_) => break false,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break true,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(_) => break false,
+                    }
+                }
+            }
+        };
+        open && self.socket().set_nonblocking(false).is_ok()
+    }
+}
+
+struct State {
+    stream: Option<Stream>,
+    backoff: Backoff,
+}
+
+/// One `[[outputs]] type = "tcp"` of a subscription.
+pub struct TcpOutput {
+    address: String,
+    format: OutputFormat,
+    tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
+    connect_timeout: Duration,
+    write_timeout: Duration,
+    /// One batch at a time on the connection, so the lines of two batches never interleave.
+    state: Mutex<State>,
+}
+
+fn read_pem(path: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PEM_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{path}: {e}"))?;
+    if bytes.len() as u64 > MAX_PEM_BYTES {
+        return Err(format!("{path}: larger than {MAX_PEM_BYTES} bytes"));
+    }
+    Ok(bytes)
+}
+
+fn certificates(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = read_pem(path)?;
+    let certificates = rustls_pemfile::certs(&mut pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{path}: {e}"))?;
+    if certificates.is_empty() {
+        return Err(format!("{path}: no PEM certificate"));
+    }
+    Ok(certificates)
+}
+
+/// The TLS settings of `config`: its CA (or the compiled-in roots), its client certificate.
+/// An error names the file and what is wrong with it, never a key's content.
+fn tls_config(config: &TcpConfig) -> Result<(Arc<ClientConfig>, ServerName<'static>), String> {
+    let mut roots = RootCertStore::empty();
+    match &config.ca_file {
+        Some(path) => {
+            for certificate in certificates(path)? {
+                roots.add(certificate).map_err(|e| format!("{path}: {e}"))?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let builder =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?
+            .with_root_certificates(roots);
+    let client = match (&config.client_certificate, &config.client_key) {
+        (Some(chain), Some(key_path)) => {
+            let key: PrivateKeyDer<'static> =
+                rustls_pemfile::private_key(&mut read_pem(key_path)?.as_slice())
+                    .map_err(|e| format!("{key_path}: {e}"))?
+                    .ok_or_else(|| format!("{key_path}: no PEM private key"))?;
+            builder
+                .with_client_auth_cert(certificates(chain)?, key)
+                .map_err(|e| format!("{chain}: {e}"))?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    let host = match &config.server_name {
+        Some(name) => name.clone(),
+        None => host_of(&config.address).to_owned(),
+    };
+    let name = ServerName::try_from(host.clone())
+        .map_err(|_| format!("server name {host:?} is not a DNS name or an IP address"))?;
+    Ok((Arc::new(client), name))
+}
+
+/// The host of `host:port` (an IPv6 address without its brackets).
+fn host_of(address: &str) -> &str {
+    let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+impl TcpOutput {
+    /// Read the TLS files and check them; nothing connects until the first batch.
+    pub fn start(config: &TcpConfig) -> Result<TcpOutput, String> {
+        let tls = if config.tls {
+            Some(tls_config(config)?)
+        } else {
+            None
+        };
+        Ok(TcpOutput {
+            address: config.address.clone(),
+            format: config.format,
+            tls,
+            connect_timeout: Duration::from_millis(config.connect_timeout_ms.into()),
+            write_timeout: Duration::from_millis(config.write_timeout_ms.into()),
+            state: Mutex::new(State {
+                stream: None,
+                backoff: Backoff::new(Duration::from_millis(config.max_backoff_ms.into())),
+            }),
+        })
+    }
+
+    fn connect(&self) -> Result<Stream, String> {
+        let addresses = self
+            .address
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve: {e}"))?;
+        let mut last = String::from("the name has no address");
+        for address in addresses {
+            let socket = match TcpStream::connect_timeout(&address, self.connect_timeout) {
+                Ok(socket) => socket,
+                Err(e) => {
+                    last = format!("cannot connect to {address}: {e}");
+                    continue;
+                }
+            };
+            socket
+                .set_write_timeout(Some(self.write_timeout))
+                .and_then(|()| socket.set_read_timeout(Some(self.write_timeout)))
+                .and_then(|()| socket.set_nodelay(true))
+                .map_err(|e| format!("{address}: {e}"))?;
+            let Some((config, name)) = &self.tls else {
+                return Ok(Stream::Plain(socket));
+            };
+            let connection = ClientConnection::new(Arc::clone(config), name.clone())
+                .map_err(|e| format!("TLS: {e}"))?;
+            let mut tls = StreamOwned::new(connection, socket);
+            while tls.conn.is_handshaking() {
+                let StreamOwned { conn, sock } = &mut tls;
+                conn.complete_io(sock)
+                    .map_err(|e| format!("TLS handshake with {address}: {e}"))?;
+            }
+            return Ok(Stream::Tls(Box::new(tls)));
+        }
+        Err(last)
+    }
+
+    fn failed(&self, reason: String) -> OutputError {
+        OutputError::Failed {
+            output: self.describe(),
+            reason,
+        }
+    }
+}
+
+impl Output for TcpOutput {
+    fn describe(&self) -> String {
+        let scheme = if self.tls.is_some() { "tls" } else { "tcp" };
+        format!("tcp output {scheme}://{}", self.address)
+    }
+
+    fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError> {
+        let mut text = String::with_capacity(batch.events.len() * 1024);
+        for event in batch.events {
+            text.push_str(&render(event, self.format, batch));
+            text.push('\n');
+        }
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let state = &mut *state;
+        if let Some(stream) = &mut state.stream {
+            if !stream.still_open() {
+                tracing::warn!(output = %self.describe(), "tcp output: the receiver closed the connection; reconnecting");
+                state.stream = None;
+            }
+        }
+        if state.stream.is_none() {
+            let now = Instant::now();
+            if let Err(wait) = state.backoff.ready(now) {
+                return Err(self.failed(format!(
+                    "not connected; next attempt in {} ms",
+                    wait.as_millis()
+                )));
+            }
+            match self.connect() {
+                Ok(stream) => {
+                    tracing::info!(output = %self.describe(), "tcp output: connected");
+                    state.backoff.succeeded();
+                    state.stream = Some(stream);
+                }
+                Err(reason) => {
+                    state.backoff.failed(now);
+                    return Err(self.failed(reason));
+                }
+            }
+        }
+        let Some(stream) = &mut state.stream else {
+            return Err(self.failed("not connected".to_owned()));
+        };
+        if let Err(error) = stream.write_all_flushed(text.as_bytes()) {
+            // Part of the batch may have gone out: the resend writes it again (at least
+            // once); the connection is closed so no line follows a torn one.
+            state.stream = None;
+            state.backoff.failed(Instant::now());
+            return Err(self.failed(format!("write failed: {error}")));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,411 @@
+//! The TCP output against real receivers in this process on 127.0.0.1: a plain TCP listener
+//! and a rustls TLS listener that requires a client certificate (a CA, server and client
+//! certificates made by rcgen for this test). The receiver is killed mid-stream: the next
+//! batch is answered with an error (503 to the forwarder), nothing that was acknowledged is
+//! missing, and the resent batch lands once the receiver is back. A receiver that stops
+//! reading fails the batch after the write timeout instead of hanging.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
+use wsman_collector::ingest::ReceivedEvent;
+use wsman_collector::outputs::{Batch, OutputError};
+use wsman_collector::subscription_outputs::Outputs;
+use wsman_collector::subscriptions::{self, SubscriptionSet};
+use wsman_proto::xml::{self, Limits};
+
+const QUERY: &str =
+    r#"query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'"#;
+
+fn event(record: u64, computer: &str) -> ReceivedEvent {
+    let text = format!("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><EventID>4624</EventID><EventRecordID>{record}</EventRecordID><Channel>Security</Channel><Computer>{computer}</Computer></System><EventData><Data Name='n'>e{record}</Data></EventData></Event>");
+    ReceivedEvent {
+        tree: xml::parse(&text, &Limits::default()).expect("event XML"),
+        xml: text,
+        computer: computer.to_owned(),
+        channel: "Security".to_owned(),
+        record_id: Some(record),
+    }
+}
+
+fn set(text: &str) -> SubscriptionSet {
+    let file = Path::new("/etc/wsmand/subscriptions/sec.toml");
+    SubscriptionSet {
+        subscriptions: vec![
+            subscriptions::parse(file, &format!("{QUERY}\n{text}")).expect("parses")
+        ],
+        errors: Vec::new(),
+    }
+}
+
+fn write(outputs: &Outputs, events: &[ReceivedEvent]) -> Result<(), OutputError> {
+    let refs: Vec<&ReceivedEvent> = events.iter().collect();
+    outputs.write(&Batch {
+        subscription: "sec",
+        client: "web01.example.com",
+        events: &refs,
+        received: "2026-11-24T00:00:00Z",
+    })
+}
+
+/// What a receiver needs for TLS.
+struct Pki {
+    server: Arc<ServerConfig>,
+    ca_file: String,
+    client_certificate: String,
+    client_key: String,
+}
+
+fn pki(dir: &Path) -> Pki {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "tcp output test CA");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = ca_params.self_signed(&ca_key).expect("CA");
+    let issue = |names: Vec<String>, usage: rcgen::ExtendedKeyUsagePurpose| {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(names).expect("params");
+        params.extended_key_usages = vec![usage];
+        let certificate = params.signed_by(&key, &ca, &ca_key).expect("signed");
+        (certificate, key)
+    };
+    let (server_cert, server_key) = issue(
+        vec!["siem.test".to_owned()],
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let (client_cert, client_key) = issue(
+        vec!["wec.test".to_owned()],
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    );
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write PEM");
+        path.display().to_string()
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.der().clone()).expect("CA root");
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+            .build()
+            .expect("client verifier");
+    let server = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![CertificateDer::from(server_cert.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+        )
+        .expect("server certificate");
+    Pki {
+        server: Arc::new(server),
+        ca_file: write("ca.pem", ca.pem()),
+        client_certificate: write("client.pem", client_cert.pem()),
+        client_key: write("client.key", client_key.serialize_pem()),
+    }
+}
+
+/// A receiver on 127.0.0.1: every line of every connection, in arrival order; `stop` closes
+/// the listener and every connection, as a receiver process that dies does.
+struct Receiver {
+    address: SocketAddr,
+    lines: Arc<Mutex<Vec<String>>>,
+    /// Client certificates seen (TLS): one per connection.
+    peers: Arc<Mutex<usize>>,
+    stop: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<TcpStream>>>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl Receiver {
+    fn start(port: u16, tls: Option<Arc<ServerConfig>>, read: bool) -> Receiver {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind 127.0.0.1");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let address = listener.local_addr().expect("address");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let peers = Arc::new(Mutex::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let acceptor = {
+            let (lines, peers, stop, connections) = (
+                Arc::clone(&lines),
+                Arc::clone(&peers),
+                Arc::clone(&stop),
+                Arc::clone(&connections),
+            );
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let Ok((socket, _)) = listener.accept() else {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    };
+                    socket.set_nonblocking(false).expect("blocking");
+                    connections
+                        .lock()
+                        .expect("lock")
+                        .push(socket.try_clone().expect("clone"));
+                    if !read {
+                        continue;
+                    }
+                    let (lines, peers, tls) = (Arc::clone(&lines), Arc::clone(&peers), tls.clone());
+                    std::thread::spawn(move || {
+                        let reader: Box<dyn Read> = match tls {
+                            Some(config) => {
+                                let mut stream = StreamOwned::new(
+                                    ServerConnection::new(config).expect("server connection"),
+                                    socket,
+                                );
+                                while stream.conn.is_handshaking() {
+                                    let StreamOwned { conn, sock } = &mut stream;
+                                    if conn.complete_io(sock).is_err() {
+                                        return;
+                                    }
+                                }
+                                if stream
+                                    .conn
+                                    .peer_certificates()
+                                    .is_some_and(|c| !c.is_empty())
+                                {
+                                    *peers.lock().expect("lock") += 1;
+                                }
+                                Box::new(stream)
+                            }
+                            None => Box::new(socket),
+                        };
+                        for line in BufReader::new(reader).lines() {
+                            match line {
+                                Ok(line) => lines.lock().expect("lock").push(line),
+                                Err(_) => return,
+                            }
+                        }
+                    });
+                }
+            })
+        };
+        Receiver {
+            address,
+            lines,
+            peers,
+            stop,
+            connections,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().expect("lock").clone()
+    }
+
+    /// Wait until `count` lines arrived (bounded).
+    fn wait_for(&self, count: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.lines().len() < count && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.lines()
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(acceptor) = self.acceptor.take() {
+            acceptor.join().expect("acceptor");
+        }
+        for connection in self.connections.lock().expect("lock").drain(..) {
+            let _ = connection.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn tcp_output(address: SocketAddr, more: &str) -> String {
+    format!("[[outputs]]\ntype = \"tcp\"\naddress = \"{address}\"\nmax_backoff_ms = 200\n{more}")
+}
+
+/// The receiver killed mid-stream and started again on the same port.
+fn outage_and_resend(tls: Option<&Pki>) {
+    let mut receiver = Receiver::start(0, tls.map(|p| Arc::clone(&p.server)), true);
+    let port = receiver.address.port();
+    let more = match tls {
+        Some(pki) => format!(
+            "tls = true\nca_file = \"{}\"\nclient_certificate = \"{}\"\nclient_key = \"{}\"\nserver_name = \"siem.test\"\n",
+            pki.ca_file, pki.client_certificate, pki.client_key
+        ),
+        None => String::new(),
+    };
+    let outputs = Outputs::new();
+    let problems = outputs.configure(&set(&tcp_output(receiver.address, &more)));
+    assert!(problems.is_empty(), "{problems:?}");
+
+    let batches: Vec<Vec<ReceivedEvent>> = (0..8)
+        .map(|b| (1..=3).map(|i| event(b * 3 + i, "web01")).collect())
+        .collect();
+    let mut acknowledged = Vec::new();
+    for batch in &batches[..4] {
+        write(&outputs, batch).expect("stored while the receiver runs");
+        acknowledged.extend(batch.iter().map(|e| e.xml.clone()));
+    }
+    assert_eq!(receiver.wait_for(12), acknowledged);
+    if tls.is_some() {
+        assert_eq!(
+            *receiver.peers.lock().expect("lock"),
+            1,
+            "one connection, with our certificate"
+        );
+    }
+
+    // Killed: the next batch is refused, and so is its resend while nothing listens.
+    receiver.stop();
+    let first_lines = receiver.lines();
+    let error = write(&outputs, &batches[4]).expect_err("nothing listens");
+    assert!(matches!(error, OutputError::Failed { .. }), "{error}");
+    let again = write(&outputs, &batches[4]).expect_err("nothing listens yet");
+    assert!(matches!(again, OutputError::Failed { .. }), "{again}");
+
+    // Back on the same port: the resend lands (after the bounded backoff), then the rest.
+    let restarted = Receiver::start(port, tls.map(|p| Arc::clone(&p.server)), true);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match write(&outputs, &batches[4]) {
+            Ok(()) => break,
+            Err(e) if Instant::now() < deadline => {
+                assert!(
+                    e.to_string().contains("next attempt") || e.to_string().contains("connect"),
+                    "{e}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("the resend did not land: {e}"),
+        }
+    }
+    acknowledged.extend(batches[4].iter().map(|e| e.xml.clone()));
+    for batch in &batches[5..] {
+        write(&outputs, batch).expect("stored after the restart");
+        acknowledged.extend(batch.iter().map(|e| e.xml.clone()));
+    }
+    let second_lines = restarted.wait_for(12);
+    // Every acknowledged event reached a receiver, in order, none twice.
+    let mut received = first_lines.clone();
+    received.extend(second_lines);
+    assert_eq!(received, acknowledged);
+    assert_eq!(first_lines.len(), 12);
+}
+
+#[test]
+fn plain_tcp_survives_a_killed_receiver_with_nothing_lost() {
+    outage_and_resend(None);
+}
+
+#[test]
+fn tls_with_a_client_certificate_survives_a_killed_receiver_with_nothing_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = pki(dir.path());
+    outage_and_resend(Some(&pki));
+}
+
+#[test]
+fn a_receiver_with_another_ca_or_name_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = pki(dir.path());
+    let receiver = Receiver::start(0, Some(Arc::clone(&pki.server)), true);
+    let other_dir = tempfile::tempdir().expect("tempdir");
+    let other = self::pki(other_dir.path());
+    for (ca, name) in [(&other.ca_file, "siem.test"), (&pki.ca_file, "other.test")] {
+        let outputs = Outputs::new();
+        let problems = outputs.configure(&set(&tcp_output(
+            receiver.address,
+            &format!(
+                "tls = true\nca_file = \"{ca}\"\nclient_certificate = \"{}\"\nclient_key = \"{}\"\nserver_name = \"{name}\"\n",
+                pki.client_certificate, pki.client_key
+            ),
+        )));
+        assert!(problems.is_empty(), "{problems:?}");
+        let error = write(&outputs, &[event(1, "web01")]).expect_err("wrong CA or name");
+        assert!(error.to_string().contains("TLS handshake"), "{error}");
+    }
+    assert!(receiver.lines().is_empty());
+}
+
+#[test]
+fn unreadable_tls_files_are_named_when_the_outputs_start() {
+    let outputs = Outputs::new();
+    let problems = outputs.configure(&set(&tcp_output(
+        "127.0.0.1:9".parse().expect("address"),
+        "tls = true\nca_file = \"/nonexistent/ca.pem\"\n",
+    )));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("/nonexistent/ca.pem"), "{problems:?}");
+    let error = write(&outputs, &[event(1, "web01")]).expect_err("not started");
+    assert!(matches!(error, OutputError::NotStarted { .. }), "{error}");
+
+    let file = Path::new("/etc/wsmand/subscriptions/bad.toml");
+    for (more, reason) in [
+        ("ca_file = \"/etc/ca.pem\"\n", "need tls = true"),
+        ("tls = true\nclient_key = \"/etc/k.pem\"\n", "go together"),
+        ("tls = true\nca_file = \"ca.pem\"\n", "not an absolute path"),
+        ("write_timeout_ms = 0\n", "write_timeout_ms"),
+    ] {
+        let text = format!(
+            "{QUERY}\n{}",
+            tcp_output("127.0.0.1:9".parse().expect("address"), more)
+        );
+        let error = subscriptions::parse(file, &text)
+            .expect_err(more)
+            .to_string();
+        assert!(error.contains(reason), "{more}: {error}");
+    }
+    let text = format!("{QUERY}\n[[outputs]]\ntype = \"tcp\"\naddress = \"siem\"\n");
+    let error = subscriptions::parse(file, &text)
+        .expect_err("no port")
+        .to_string();
+    assert!(error.contains("not host:port"), "{error}");
+}
+
+#[test]
+fn a_receiver_that_stops_reading_fails_the_batch_after_the_write_timeout() {
+    let receiver = Receiver::start(0, None, false);
+    let outputs = Outputs::new();
+    let problems = outputs.configure(&set(&tcp_output(
+        receiver.address,
+        "write_timeout_ms = 300\n",
+    )));
+    assert!(problems.is_empty(), "{problems:?}");
+    // Batches of about 1 MiB fill the socket buffers of both ends; then a write waits, and
+    // gives up after the timeout.
+    let filler = "x".repeat(16 * 1024);
+    let big: Vec<ReceivedEvent> = (1..=64)
+        .map(|r| {
+            let mut e = event(r, "web01");
+            e.xml = format!("{}<!-- {filler} -->", e.xml);
+            e
+        })
+        .collect();
+    let mut error = None;
+    for _ in 0..64 {
+        if let Err(e) = write(&outputs, &big) {
+            error = Some(e);
+            break;
+        }
+    }
+    let error = error.expect("a receiver that never reads fails a batch");
+    assert!(error.to_string().contains("write failed"), "{error}");
+}
