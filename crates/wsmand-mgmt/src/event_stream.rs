@@ -477,10 +477,11 @@ pub async fn run(
             Err(_) => "unsubscribe timed out".to_owned(),
         };
     drop(slot);
-    audit.record(
+    audit.record_on(
         context.client,
         &context.user,
         "event stream closed",
+        &context.host,
         &format!(
             "{}: {} s, {} event(s): {why}; {unsubscribed}",
             context.host,

@@ -401,7 +401,7 @@ async fn dispatch(
             }
         }
         (&Method::GET, Route::Audit) => {
-            let records = state.audit.newest(crate::audit::MAX_RECORDS);
+            let records = visible_audit(state, &session);
             if json_wanted {
                 json(StatusCode::OK, &serde_json::json!({ "audit": records }))
             } else {
@@ -603,10 +603,11 @@ fn authorize<'a>(
         kind: asker.session.kind,
     };
     let refuse = |rule: &str| {
-        state.audit.record(
+        state.audit.record_on(
             asker.peer.ip(),
             &asker.session.user,
             "denied",
+            name,
             &format!("{name}: {} {resource}: by {rule}", action.name()),
         );
         error(
@@ -625,6 +626,33 @@ fn authorize<'a>(
             )))),
         },
     }
+}
+
+/// The audit records the session's user may see, newest first: a record about a host only to
+/// whoever may read that host (as the fleet shows it); a record of the console itself (logins,
+/// refusals before a host is known) to the user it names, and to whoever may read every
+/// configured host.
+fn visible_audit(state: &AppState, session: &Session) -> Vec<crate::audit::AuditRecord> {
+    let subject = Subject {
+        user: &session.user,
+        kind: session.kind,
+    };
+    let reads = |host: &str| {
+        matches!(
+            state.policy.sees_host(subject, host),
+            Decision::Allowed { .. }
+        )
+    };
+    let whole_fleet = state.fleet.hosts().all(|host| reads(&host.config.name));
+    state
+        .audit
+        .newest(crate::audit::MAX_RECORDS)
+        .into_iter()
+        .filter(|record| match &record.host {
+            Some(host) => state.fleet.get(host).is_some() && reads(host),
+            None => whole_fleet || record.user == session.user,
+        })
+        .collect()
 }
 
 /// The summary of every host the session's user may see, fetched concurrently (each bounded
@@ -920,10 +948,11 @@ async fn change(
         (None, Some(code)) => format!("ReturnValue {code}"),
         (None, None) => "no ReturnValue".to_owned(),
     };
-    state.audit.record(
+    state.audit.record_on(
         peer.ip(),
         &session.user,
         "action",
+        &host_name,
         &format!("{host_name}: {what}: {outcome}"),
     );
     let status = if result.error.is_some() {
@@ -1020,10 +1049,11 @@ async fn open_terminal(
         host_name,
     } = socket;
     let refuse = |status: StatusCode, why: &str| {
-        state.audit.record(
+        state.audit.record_on(
             peer.ip(),
             &session.user,
             "refused",
+            &host_name,
             &format!("terminal {host_name}: {why}"),
         );
         error(false, status, why)
@@ -1076,19 +1106,21 @@ async fn open_terminal(
     let opened = match host.open_terminal(open.size).await {
         Ok(opened) => opened,
         Err(error) => {
-            state.audit.record(
+            state.audit.record_on(
                 peer.ip(),
                 &session.user,
                 "terminal failed",
+                &host_name,
                 &format!("{host_name}: {error}"),
             );
             return error_answer_bad_gateway(&error);
         }
     };
-    state.audit.record(
+    state.audit.record_on(
         peer.ip(),
         &session.user,
         "terminal opened",
+        &host_name,
         &format!(
             "{host_name}: {} ({})",
             if opened.pty {
@@ -1125,10 +1157,11 @@ async fn open_terminal(
                 let _ =
                     tokio::time::timeout(crate::hosts::HOST_DEADLINE, opened.shell.close()).await;
                 drop(slot);
-                audit.record(
+                audit.record_on(
                     context.client,
                     &context.user,
                     "terminal closed",
+                    &context.host,
                     &format!("{}: 0 s: the upgrade failed: {error}", context.host),
                 );
             }
@@ -1211,10 +1244,11 @@ async fn open_event_stream(
         host_name,
     } = socket;
     let refuse = |status: StatusCode, why: &str| {
-        state.audit.record(
+        state.audit.record_on(
             peer.ip(),
             &session.user,
             "refused",
+            &host_name,
             &format!("event stream {host_name}: {why}"),
         );
         error(false, status, why)
@@ -1268,19 +1302,21 @@ async fn open_event_stream(
     let subscribed = match host.subscribe_events(&request.logs).await {
         Ok(subscribed) => subscribed,
         Err(error) => {
-            state.audit.record(
+            state.audit.record_on(
                 peer.ip(),
                 &session.user,
                 "event stream failed",
+                &host_name,
                 &format!("{host_name}: {}: {error}", logs.join(",")),
             );
             return error_answer_bad_gateway(&error);
         }
     };
-    state.audit.record(
+    state.audit.record_on(
         peer.ip(),
         &session.user,
         "event stream opened",
+        &host_name,
         &format!("{host_name}: {}", logs.join(",")),
     );
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
@@ -1304,10 +1340,11 @@ async fn open_event_stream(
                 )
                 .await;
                 drop(slot);
-                audit.record(
+                audit.record_on(
                     context.client,
                     &context.user,
                     "event stream closed",
+                    &context.host,
                     &format!("{}: 0 s: the upgrade failed: {error}", context.host),
                 );
             }

@@ -331,19 +331,20 @@ pub fn events(
     )
 }
 
-/// The console's own audit trail, newest first.
+/// The console's own audit trail as the viewer may see it, newest first.
 pub fn audit(viewer: &Viewer<'_>, records: &[AuditRecord]) -> Markup {
     layout(
         "Audit",
         Some(viewer),
         html! {
             h1 { "Audit trail" }
+            p { "Records about the hosts you may read, and the console's own records of you (all of them if you may read every host)." }
             p.command { "The same records in the journal: " code { "journalctl -u wsmand-mgmt.service AUDIT=1" } }
             table {
-                thead { tr { th { "Time" } th { "Client" } th { "User" } th { "Event" } th { "Detail" } } }
+                thead { tr { th { "Time" } th { "Client" } th { "User" } th { "Event" } th { "Host" } th { "Detail" } } }
                 tbody {
                     @for record in records {
-                        tr { td { (record.time) } td { (record.client) } td { (record.user) } td { (record.event) } td.cmd { (record.detail) } }
+                        tr { td { (record.time) } td { (record.client) } td { (record.user) } td { (record.event) } td { (record.host.as_deref().unwrap_or("")) } td.cmd { (record.detail) } }
                     }
                 }
             }

@@ -443,10 +443,11 @@ pub async fn run(
         Err(_) => "shell delete timed out".to_owned(),
     };
     drop(slot);
-    audit.record(
+    audit.record_on(
         context.client,
         &context.user,
         "terminal closed",
+        &context.host,
         &format!(
             "{}: {} s: {why}; {closed}",
             context.host,

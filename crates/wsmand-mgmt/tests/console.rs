@@ -1952,9 +1952,13 @@ fn a_role_sees_only_its_group_and_runs_as_its_account_on_the_host() {
     assert_eq!(names(&manager.0), ["host0", "host1"]);
     let other = service.get_json(&webop.0, "/hosts/host1/services");
     assert_eq!(other.status, 403, "{}", other.body);
-    assert!(terminal::audited(&service, &webop.0, "denied")
+    // Audited on host1: the manager, who reads host1, sees it; webop, who does not, does not.
+    assert!(terminal::audited(&service, &manager.0, "denied")
         .iter()
         .any(|d| d.starts_with("host1: read ") && d.contains("no rule allows it")));
+    assert!(!terminal::audited(&service, &webop.0, "denied")
+        .iter()
+        .any(|d| d.starts_with("host1: ")));
     // The host sees the run-as account: it refuses that plain account the winrm/config tree
     // it shows the console's own (administrator) account; and the shell runs as its Linux user.
     let as_webop = service.get_json(&webop.0, "/hosts/host0/config");
@@ -2493,4 +2497,114 @@ fn event_stream_upgrades_are_checked_as_the_terminals_are() {
         .1
         .stderr()
         .contains("event subscription created"));
+}
+
+#[test]
+fn the_audit_page_shows_each_user_only_the_hosts_it_may_read() {
+    // alice reads and changes host0 only, bob reads host1 only; the manager reads both.
+    let roles = format!(
+        "{ALL_POWERFUL_ROLE}\n[[Role]]\nName = \"zero\"\nMembers = [\"alice\"]\n\
+         [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"host0\"]\nResources = [\"*\"]\n\
+         Actions = [\"read\", \"change\"]\n\
+         [[Role]]\nName = \"one\"\nMembers = [\"bob\"]\n\
+         [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"host1\"]\nResources = [\"*\"]\n\
+         Actions = [\"read\"]\n"
+    );
+    let service = Service::start_layout(&Layout {
+        hosts: 2,
+        roles: Some(&roles),
+        managers: &[
+            ("alice", "Alice-Pass-4-Console!"),
+            ("bob", "Bob-Pass-4-Console!"),
+        ],
+        ..Layout::default()
+    });
+    let alice = service.session_of("alice", "Alice-Pass-4-Console!");
+    let bob = service.session_of("bob", "Bob-Pass-4-Console!");
+    // alice ends a process of the test's on host0 (the host reaps nothing of ours: we do).
+    let mut victim = Command::new("sleep").arg("300").spawn().expect("sleep");
+    let ended = service.post_json(
+        (&alice.0, &alice.1),
+        &format!("/hosts/host0/processes/{}/terminate", victim.id()),
+    );
+    assert_eq!(ended.status, 200, "{}", ended.body);
+    assert!(wsman_test::process::wait_until(&mut victim, Duration::from_secs(20)).is_some());
+    // Each asks for a page of the other's host: refused, and audited on that host.
+    assert_eq!(
+        service.get_json(&alice.0, "/hosts/host1/services").status,
+        403
+    );
+    assert_eq!(
+        service.get_json(&bob.0, "/hosts/host0/processes").status,
+        403
+    );
+    // A failed login (no host) from a name nobody has.
+    let (failed, _) = service.login("mallory", "wrong", None);
+    assert_eq!(failed.status, 401);
+
+    let records = |session: &str| -> Vec<serde_json::Value> {
+        let audit = service.get_json(session, "/audit");
+        assert_eq!(audit.status, 200, "{}", audit.body);
+        audit.json()["audit"].as_array().expect("audit").clone()
+    };
+    let summary = |records: &[serde_json::Value]| -> Vec<(String, String, String)> {
+        records
+            .iter()
+            .map(|r| {
+                (
+                    r["user"].as_str().unwrap_or("").to_owned(),
+                    r["event"].as_str().unwrap_or("").to_owned(),
+                    r["host"].as_str().unwrap_or("-").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let entry = |user: &str, event: &str, host: &str| (user.into(), event.into(), host.into());
+    let seen_by_alice = summary(&records(&alice.0));
+    let seen_by_bob = summary(&records(&bob.0));
+    let (manager, _) = service.manager_session();
+    let seen_by_manager = summary(&records(&manager));
+
+    // alice: her login, her action and bob's refusal on host0; nothing about host1, nobody
+    // else's login, no failed login.
+    assert!(seen_by_alice.contains(&entry("alice", "action", "host0")));
+    assert!(seen_by_alice.contains(&entry("bob", "denied", "host0")));
+    assert!(seen_by_alice.contains(&entry("alice", "login", "-")));
+    assert!(
+        seen_by_alice
+            .iter()
+            .all(|(user, _, host)| host == "host0" || (host == "-" && user == "alice")),
+        "{seen_by_alice:?}"
+    );
+    // bob: alice's refusal on host1 and his own login only.
+    assert!(seen_by_bob.contains(&entry("alice", "denied", "host1")));
+    assert!(
+        seen_by_bob
+            .iter()
+            .all(|(user, _, host)| host == "host1" || (host == "-" && user == "bob")),
+        "{seen_by_bob:?}"
+    );
+    assert!(!seen_by_bob.iter().any(|(_, event, _)| event == "action"));
+    // The manager reads every host: every record, the console's own included.
+    for wanted in [
+        entry("alice", "action", "host0"),
+        entry("bob", "denied", "host0"),
+        entry("alice", "denied", "host1"),
+        entry("mallory", "login failed", "-"),
+        entry("alice", "login", "-"),
+        entry("bob", "login", "-"),
+    ] {
+        assert!(
+            seen_by_manager.contains(&wanted),
+            "{wanted:?}: {seen_by_manager:?}"
+        );
+    }
+    // The page shows the same selection.
+    let page = service.curl(&[
+        "-H",
+        &format!("Cookie: __Host-wsmand-session={}", bob.0),
+        &service.url("/audit"),
+    ]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("host1") && !page.body.contains("Terminate"));
 }
