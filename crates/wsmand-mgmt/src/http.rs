@@ -601,6 +601,7 @@ fn authorize<'a>(
     let subject = Subject {
         user: &asker.session.user,
         kind: asker.session.kind,
+        groups: &asker.session.groups,
     };
     let refuse = |rule: &str| {
         state.audit.record_on(
@@ -636,6 +637,7 @@ fn visible_audit(state: &AppState, session: &Session) -> Vec<crate::audit::Audit
     let subject = Subject {
         user: &session.user,
         kind: session.kind,
+        groups: &session.groups,
     };
     let reads = |host: &str| {
         matches!(
@@ -661,6 +663,7 @@ async fn fleet(state: &AppState, session: &Session) -> Vec<HostSummary> {
     let subject = Subject {
         user: &session.user,
         kind: session.kind,
+        groups: &session.groups,
     };
     let visible: Vec<&Host> = state
         .fleet
@@ -793,9 +796,11 @@ async fn login(
                 StatusCode::UNAUTHORIZED,
             )
         }
-        LoginOutcome::Accepted(kind) => {
+        LoginOutcome::Accepted(kind, groups) => {
             let previous = cookie(headers, SESSION_COOKIE);
-            let id = state.sessions.create(user, kind, previous.as_deref());
+            let id = state
+                .sessions
+                .create(user, kind, groups, previous.as_deref());
             state
                 .audit
                 .record(peer.ip(), user, "login", &format!("{kind} user"));

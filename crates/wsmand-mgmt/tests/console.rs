@@ -2608,3 +2608,88 @@ fn the_audit_page_shows_each_user_only_the_hosts_it_may_read() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("host1") && !page.body.contains("Terminate"));
 }
+
+#[test]
+fn roles_by_linux_group_follow_the_groups_the_os_reports_at_login() {
+    let (Ok(user), Ok(password)) = (
+        std::env::var("WSMAN_TEST_PAM_USER"),
+        std::env::var("WSMAN_TEST_PAM_PASSWORD"),
+    ) else {
+        eprintln!("skipped: set WSMAN_TEST_PAM_USER and WSMAN_TEST_PAM_PASSWORD");
+        return;
+    };
+    if !nix_is_root() {
+        eprintln!("skipped: the PAM helper keeps root only when the service starts as root");
+        return;
+    }
+    // The user's groups as the OS lists them: its primary group (`id -gn`), a supplementary
+    // one, and a group it is not in (from the group database).
+    let primary = String::from_utf8_lossy(
+        &Command::new("id")
+            .args(["-gn", &user])
+            .output()
+            .expect("id")
+            .stdout,
+    )
+    .trim()
+    .to_owned();
+    let groups = os_groups(&user);
+    let supplementary = groups
+        .iter()
+        .find(|g| **g != primary)
+        .expect("the PAM test user has a supplementary group")
+        .clone();
+    let all_groups = String::from_utf8_lossy(
+        &Command::new("getent")
+            .arg("group")
+            .output()
+            .expect("getent")
+            .stdout,
+    )
+    .to_string();
+    let outside = all_groups
+        .lines()
+        .filter_map(|l| l.split(':').next())
+        .find(|g| !groups.iter().any(|mine| mine == g))
+        .expect("a group the user is not in")
+        .to_owned();
+    let role = |name: &str, group: &str, host: &str| {
+        format!(
+            "[[Role]]\nName = \"{name}\"\nMembers = [\"os-group:{group}\"]\n\
+             [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"{host}\"]\nResources = [\"*\"]\n\
+             Actions = [\"read\"]\n"
+        )
+    };
+    let roles = format!(
+        "{}{}{}",
+        role("by-supplementary", &supplementary, "host0"),
+        role("by-outside", &outside, "host1"),
+        role("by-primary", &primary, "host2"),
+    );
+    let login_group = format!("Credentials = \"os\"\nOsLoginGroup = \"{supplementary}\"");
+    let service = Service::start_layout(&Layout {
+        hosts: 3,
+        extra: &login_group,
+        roles: Some(&roles),
+        ..Layout::default()
+    });
+    let (reply, session) = service.login(&user, &password, None);
+    assert_eq!(reply.status, 200, "{} {}", reply.body, service.log());
+    let session = session.expect("session");
+    let fleet = service.get_json(&session, "/fleet");
+    assert_eq!(fleet.status, 200, "{}", fleet.body);
+    let shown: Vec<String> = fleet.json()["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .map(|h| h["name"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(shown, ["host0", "host2"], "{}", fleet.body);
+    let refused = service.get_json(&session, "/hosts/host1");
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains("no rule allows it") || refused.body.contains("no role names"),
+        "{}",
+        refused.body
+    );
+}
