@@ -171,6 +171,20 @@ try {
     await screenshot(page, name);
   }
 
+  // The events page's live stream: an entry logged in the booted system after the page
+  // subscribed arrives as a row, its message as text (the markup in it is not rendered).
+  await page.goto(`${CONSOLE}/hosts/${SYSTEMD}/events`);
+  await page.waitForFunction(() => document.getElementById('live-status')?.textContent.startsWith('live:'),
+    null, { timeout: STEP_TIMEOUT });
+  const logged = await ask('log-entry');
+  const liveRow = page.locator('#live-events tr.live-event').filter({ hasText: logged });
+  await liveRow.first().waitFor({ timeout: STEP_TIMEOUT });
+  const liveCells = (await liveRow.first().locator('td').allInnerTexts()).map((t) => t.trim());
+  check(liveCells[6] === logged && liveCells[3] === 'console-browser' && liveCells[4] === 'Error',
+    `the live stream shows the logged entry as text (${JSON.stringify(liveCells)})`);
+  check(await page.locator('#live-events b').count() === 0, 'no markup from the host was rendered');
+  await screenshot(page, 'events-live');
+
   // Processes of the local host: terminate the test's process, which the harness reaps.
   await page.goto(`${CONSOLE}/hosts/${LOCAL}/processes`);
   ({ row, cells } = await rowCells(page, VICTIM));

@@ -156,7 +156,9 @@ pub struct DelegationRule {
 pub struct Role {
     /// The name log lines use.
     pub name: String,
-    /// Manager user names; `os:NAME` for an OS user, `os:*` for every OS user who may log in.
+    /// Manager user names; `os:NAME` for an OS user, `os:*` for every OS user who may log in,
+    /// `os-group:NAME` for every OS user in the Linux group NAME (primary or supplementary, as
+    /// the OS reports the user's groups at login).
     pub members: Vec<String>,
     /// One of the hosts' `RunAs` accounts, used for everything this role allows; none: the
     /// host's `Username`.
@@ -738,11 +740,17 @@ impl MgmtSettings {
                 ));
             }
             for member in &role.members {
-                let name = member.strip_prefix("os:").unwrap_or(member);
-                if name.is_empty() || !(name == "*" || is_plain_name(name)) || name.len() > 64 {
+                let (name, wildcard) = match member.strip_prefix("os-group:") {
+                    Some(group) => (group, false),
+                    None => (member.strip_prefix("os:").unwrap_or(member), true),
+                };
+                if name.is_empty()
+                    || !((wildcard && name == "*") || is_plain_name(name))
+                    || name.len() > 64
+                {
                     return Err(invalid(
                         "Role.Members",
-                        format!("{member:?}: a manager user, os:NAME or os:*"),
+                        format!("{member:?}: a manager user, os:NAME, os:* or os-group:NAME"),
                     ));
                 }
             }

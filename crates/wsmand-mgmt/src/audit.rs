@@ -1,7 +1,8 @@
 //! The console's audit trail: logins, failed logins, refusals and actions. Each record goes to
 //! the service's log with `audit = 1` (journald fields under systemd: `AUDIT=1`) and into a
 //! bounded in-memory ring that the audit page shows, newest first. The ring is this process's
-//! memory only: the journal is the durable trail.
+//! memory only: the journal is the durable trail. A record about a host names it, so the
+//! audit page can show each user only the records of hosts that user may read.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -23,6 +24,9 @@ pub struct AuditRecord {
     pub user: String,
     /// What happened: `login`, `login failed`, `login backoff`, `logout`, `refused`, `action`.
     pub event: String,
+    /// The configured host the record is about (an action, a refusal on it, a terminal or an
+    /// event stream); `None` for the console's own events (logins, address refusals).
+    pub host: Option<String>,
     /// The details: the host and action, or why a request was refused.
     pub detail: String,
 }
@@ -34,13 +38,31 @@ pub struct AuditTrail {
 }
 
 impl AuditTrail {
-    /// Records one event: to the log, then to the ring (the oldest record leaves when full).
+    /// Records one event of the console itself (no host): to the log, then to the ring (the
+    /// oldest record leaves when full).
     pub fn record(&self, client: IpAddr, user: &str, event: &str, detail: &str) {
+        self.record_about(client, user, event, None, detail);
+    }
+
+    /// Records one event about the configured host `host`.
+    pub fn record_on(&self, client: IpAddr, user: &str, event: &str, host: &str, detail: &str) {
+        self.record_about(client, user, event, Some(host), detail);
+    }
+
+    fn record_about(
+        &self,
+        client: IpAddr,
+        user: &str,
+        event: &str,
+        host: Option<&str>,
+        detail: &str,
+    ) {
         let user = if user.is_empty() { "-" } else { user };
+        let host_field = host.unwrap_or("-");
         if event == "login" || event == "logout" || event == "action" {
-            tracing::info!(audit = 1, %client, user, event, detail, "audit");
+            tracing::info!(audit = 1, %client, user, event, host = host_field, detail, "audit");
         } else {
-            tracing::warn!(audit = 1, %client, user, event, detail, "audit");
+            tracing::warn!(audit = 1, %client, user, event, host = host_field, detail, "audit");
         }
         let record = AuditRecord {
             time: jiff::Timestamp::now()
@@ -49,6 +71,7 @@ impl AuditTrail {
             client: client.to_string(),
             user: user.chars().take(64).collect(),
             event: event.to_owned(),
+            host: host.map(|h| h.chars().take(128).collect()),
             detail: detail.chars().take(300).collect(),
         };
         let mut records = self

@@ -24,6 +24,8 @@ pub struct Subject<'a> {
     pub user: &'a str,
     /// `manager` or `os`.
     pub kind: &'a str,
+    /// An OS user's Linux groups by name, as the OS reported them at login.
+    pub groups: &'a [String],
 }
 
 /// The answer, with the rule that decided.
@@ -51,9 +53,14 @@ pub struct Policy {
 }
 
 fn member(role: &Role, subject: Subject<'_>) -> bool {
-    role.members.iter().any(|m| match m.strip_prefix("os:") {
-        Some(name) => subject.kind == "os" && (name == "*" || name == subject.user),
-        None => subject.kind == "manager" && m == subject.user,
+    role.members.iter().any(|m| {
+        if let Some(group) = m.strip_prefix("os-group:") {
+            return subject.kind == "os" && subject.groups.iter().any(|g| g == group);
+        }
+        match m.strip_prefix("os:") {
+            Some(name) => subject.kind == "os" && (name == "*" || name == subject.user),
+            None => subject.kind == "manager" && m == subject.user,
+        }
     })
 }
 
@@ -175,6 +182,7 @@ mod tests {
     const MANAGER: Subject<'static> = Subject {
         user: "alice",
         kind: "manager",
+        groups: &[],
     };
 
     #[test]
@@ -215,6 +223,7 @@ mod tests {
         let bob = Subject {
             user: "bob",
             kind: "manager",
+            groups: &[],
         };
         assert!(matches!(
             policy.sees_host(bob, "web1"),
@@ -223,14 +232,44 @@ mod tests {
         let os_alice = Subject {
             user: "alice",
             kind: "os",
+            groups: &[],
         };
         assert!(matches!(
             policy.sees_host(os_alice, "web1"),
             Decision::Allowed { .. }
         ));
+        // os-group:NAME: OS users whose login groups include NAME, never a manager user.
+        let policy_with_group = Policy::new(
+            &parse(
+                "[[Role]]\nName = \"ops\"\nMembers = [\"os-group:web-ops\"]\n[[Role.Rule]]\n\
+                 Effect = \"Allow\"\nHosts = [\"db1\"]\nResources = [\"*\"]\nActions = [\"read\"]\n",
+            )
+            .expect("parses"),
+        );
+        let in_group = ["users".to_owned(), "web-ops".to_owned()];
+        for (kind, groups, allowed) in [
+            ("os", &in_group[..], true),
+            ("os", &in_group[..1], false),
+            ("manager", &in_group[..], false),
+        ] {
+            let subject = Subject {
+                user: "carol",
+                kind,
+                groups,
+            };
+            assert_eq!(
+                matches!(
+                    policy_with_group.sees_host(subject, "db1"),
+                    Decision::Allowed { .. }
+                ),
+                allowed,
+                "{kind} {groups:?}"
+            );
+        }
         let manager_named_like_os = Subject {
             user: "os:*",
             kind: "manager",
+            groups: &[],
         };
         assert!(matches!(
             policy.sees_host(manager_named_like_os, "web1"),
@@ -265,7 +304,7 @@ mod tests {
             ));
             for action in [Action::Read, Action::Change, Action::Shell] {
                 for kind in ["manager", "os"] {
-                    let subject = Subject { user: &user, kind };
+                    let subject = Subject { user: &user, kind, groups: &[] };
                     let denied = matches!(
                         policy.decide(subject, &host, &resource, action),
                         Decision::Denied { .. }

@@ -568,6 +568,21 @@ impl Host {
         Ok(rows)
     }
 
+    /// A Pull subscription to `logs` from now on, for the events page's live stream, on a
+    /// client of its own (sharing this host's connection pool) that the stream keeps.
+    pub async fn subscribe_events(
+        &self,
+        logs: &[crate::event_stream::Log],
+    ) -> Result<crate::event_stream::Subscribed, String> {
+        let client = self.client.fork().map_err(|e| e.to_string())?;
+        let options = crate::event_stream::subscribe_options(logs);
+        let subscription = bounded(client.subscribe_pull(&options)).await?;
+        Ok(crate::event_stream::Subscribed {
+            client,
+            subscription,
+        })
+    }
+
     /// The newest [`MAX_EVENTS`] event log records, newest first.
     pub async fn events(&self) -> Result<Vec<EventRow>, String> {
         let items = bounded(self.client.enumerate_first(

@@ -1,7 +1,8 @@
 //! One request, from its head to its answer: the route, the session, the CSRF token and the
 //! Origin on every change, the login with its backoff, the page or its JSON, and the security
-//! headers every answer carries; the terminal's WebSocket upgrade (session, Origin, CSRF token,
-//! then the relay in `terminal`). Connections reach this only after the address rules and TLS
+//! headers every answer carries; the WebSocket upgrades of the terminal and of the events
+//! page's live stream (session, Origin, CSRF token, then the relay in `terminal` or
+//! `event_stream`). Connections reach this only after the address rules and TLS
 //! (`server`).
 
 use std::net::SocketAddr;
@@ -33,6 +34,8 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest Cookie header looked at.
 const MAX_COOKIE_BYTES: usize = 4096;
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The events page's policy: [`CSP`] with its one script file and its socket.
+const EVENTS_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// What every request handler shares.
 pub struct AppState {
@@ -52,6 +55,8 @@ pub struct AppState {
     pub audit: Arc<crate::audit::AuditTrail>,
     /// The open terminals, by session and host.
     pub terminals: Arc<crate::terminal::Terminals>,
+    /// The events pages' live streams, by session and host (bounded as terminals are).
+    pub event_streams: Arc<crate::terminal::Terminals>,
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -322,6 +327,16 @@ async fn dispatch(
                 None,
             )
         }
+        (&Method::GET, Route::EventsScript) => {
+            return (
+                respond(
+                    StatusCode::OK,
+                    "text/javascript; charset=utf-8",
+                    Bytes::from_static(pages::EVENTS_SCRIPT),
+                ),
+                None,
+            )
+        }
         (&Method::GET, Route::TerminalStylesheet) => {
             return (
                 respond(
@@ -348,10 +363,15 @@ async fn dispatch(
         .as_deref()
         .and_then(|id| state.sessions.touch(id));
     let Some(session) = session else {
-        if matches!(route, Route::TerminalSocket(_)) {
+        if let Route::TerminalSocket(_) | Route::EventsSocket(_) = route {
+            let what = if matches!(route, Route::TerminalSocket(_)) {
+                "terminal"
+            } else {
+                "event stream"
+            };
             state
                 .audit
-                .record(peer.ip(), "", "refused", "terminal: no session");
+                .record(peer.ip(), "", "refused", &format!("{what}: no session"));
             return (
                 error(json_wanted, StatusCode::UNAUTHORIZED, "log in first"),
                 None,
@@ -381,7 +401,7 @@ async fn dispatch(
             }
         }
         (&Method::GET, Route::Audit) => {
-            let records = state.audit.newest(crate::audit::MAX_RECORDS);
+            let records = visible_audit(state, &session);
             if json_wanted {
                 json(StatusCode::OK, &serde_json::json!({ "audit": records }))
             } else {
@@ -421,6 +441,17 @@ async fn dispatch(
                 host_name: name,
             };
             open_terminal(state, socket, on_upgrade).await
+        }
+        (&Method::GET, Route::EventsSocket(name)) => {
+            let socket = TerminalSocket {
+                peer,
+                session: &session,
+                session_id: session_id.as_deref().unwrap_or(""),
+                headers: &parts.headers,
+                query: parts.uri.query().unwrap_or(""),
+                host_name: name,
+            };
+            open_event_stream(state, socket, on_upgrade).await
         }
         (
             &Method::POST,
@@ -506,9 +537,29 @@ async fn host_page(
         }
         Route::Events(_) => {
             let rows = host.events().await;
-            list(json_wanted, "events", &rows, || {
-                pages::events(viewer, &name, &switches, &rows)
-            })
+            let stream = format!("/hosts/{name}/events/ws");
+            if json_wanted {
+                return match rows {
+                    Ok(rows) => json(
+                        StatusCode::OK,
+                        &serde_json::json!({ "events": rows, "stream": stream }),
+                    ),
+                    Err(message) => json(
+                        StatusCode::BAD_GATEWAY,
+                        &serde_json::json!({ "error": message }),
+                    ),
+                };
+            }
+            let mut answer = html(
+                StatusCode::OK,
+                pages::events(viewer, &name, &switches, &rows, &stream),
+            );
+            // The page's script (`/assets/events.js`) and its socket; still no inline script.
+            answer.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(EVENTS_CSP),
+            );
+            answer
         }
         _ => {
             let summary = host.summary().await;
@@ -550,12 +601,14 @@ fn authorize<'a>(
     let subject = Subject {
         user: &asker.session.user,
         kind: asker.session.kind,
+        groups: &asker.session.groups,
     };
     let refuse = |rule: &str| {
-        state.audit.record(
+        state.audit.record_on(
             asker.peer.ip(),
             &asker.session.user,
             "denied",
+            name,
             &format!("{name}: {} {resource}: by {rule}", action.name()),
         );
         error(
@@ -576,12 +629,41 @@ fn authorize<'a>(
     }
 }
 
+/// The audit records the session's user may see, newest first: a record about a host only to
+/// whoever may read that host (as the fleet shows it); a record of the console itself (logins,
+/// refusals before a host is known) to the user it names, and to whoever may read every
+/// configured host.
+fn visible_audit(state: &AppState, session: &Session) -> Vec<crate::audit::AuditRecord> {
+    let subject = Subject {
+        user: &session.user,
+        kind: session.kind,
+        groups: &session.groups,
+    };
+    let reads = |host: &str| {
+        matches!(
+            state.policy.sees_host(subject, host),
+            Decision::Allowed { .. }
+        )
+    };
+    let whole_fleet = state.fleet.hosts().all(|host| reads(&host.config.name));
+    state
+        .audit
+        .newest(crate::audit::MAX_RECORDS)
+        .into_iter()
+        .filter(|record| match &record.host {
+            Some(host) => state.fleet.get(host).is_some() && reads(host),
+            None => whole_fleet || record.user == session.user,
+        })
+        .collect()
+}
+
 /// The summary of every host the session's user may see, fetched concurrently (each bounded
 /// by the per-host deadline), each through the account the allowing role runs as.
 async fn fleet(state: &AppState, session: &Session) -> Vec<HostSummary> {
     let subject = Subject {
         user: &session.user,
         kind: session.kind,
+        groups: &session.groups,
     };
     let visible: Vec<&Host> = state
         .fleet
@@ -714,9 +796,11 @@ async fn login(
                 StatusCode::UNAUTHORIZED,
             )
         }
-        LoginOutcome::Accepted(kind) => {
+        LoginOutcome::Accepted(kind, groups) => {
             let previous = cookie(headers, SESSION_COOKIE);
-            let id = state.sessions.create(user, kind, previous.as_deref());
+            let id = state
+                .sessions
+                .create(user, kind, groups, previous.as_deref());
             state
                 .audit
                 .record(peer.ip(), user, "login", &format!("{kind} user"));
@@ -795,12 +879,16 @@ async fn change(
     let (host_name, what, back, result): (String, String, String, ActionResult) = match route {
         Route::Logout => {
             let terminals = state.terminals.end_session(session_id);
+            let streams = state.event_streams.end_session(session_id);
             state.sessions.remove(session_id);
-            let detail = if terminals > 0 {
-                format!("{terminals} terminal(s) ended")
-            } else {
-                String::new()
-            };
+            let mut ended = Vec::new();
+            if terminals > 0 {
+                ended.push(format!("{terminals} terminal(s) ended"));
+            }
+            if streams > 0 {
+                ended.push(format!("{streams} event stream(s) ended"));
+            }
+            let detail = ended.join(", ");
             state
                 .audit
                 .record(peer.ip(), &session.user, "logout", &detail);
@@ -865,10 +953,11 @@ async fn change(
         (None, Some(code)) => format!("ReturnValue {code}"),
         (None, None) => "no ReturnValue".to_owned(),
     };
-    state.audit.record(
+    state.audit.record_on(
         peer.ip(),
         &session.user,
         "action",
+        &host_name,
         &format!("{host_name}: {what}: {outcome}"),
     );
     let status = if result.error.is_some() {
@@ -965,10 +1054,11 @@ async fn open_terminal(
         host_name,
     } = socket;
     let refuse = |status: StatusCode, why: &str| {
-        state.audit.record(
+        state.audit.record_on(
             peer.ip(),
             &session.user,
             "refused",
+            &host_name,
             &format!("terminal {host_name}: {why}"),
         );
         error(false, status, why)
@@ -987,28 +1077,10 @@ async fn open_terminal(
     {
         return refuse(StatusCode::FORBIDDEN, "missing or wrong CSRF token");
     }
-    let key = headers
-        .get(header::SEC_WEBSOCKET_KEY)
-        .filter(|k| !k.is_empty() && k.len() <= 64);
-    let version_13 = headers
-        .get(header::SEC_WEBSOCKET_VERSION)
-        .is_some_and(|v| v.as_bytes() == b"13");
-    let (Some(key), true, true, Some(on_upgrade)) = (
-        key,
-        header_has_token(headers, header::UPGRADE, "websocket"),
-        header_has_token(headers, header::CONNECTION, "upgrade"),
-        on_upgrade,
-    ) else {
-        return refuse(StatusCode::BAD_REQUEST, "not a WebSocket upgrade");
+    let (key, on_upgrade) = match handshake(headers, on_upgrade) {
+        Ok(handshake) => handshake,
+        Err((status, why)) => return with_version(refuse(status, why)),
     };
-    if !version_13 {
-        let mut answer = refuse(StatusCode::UPGRADE_REQUIRED, "WebSocket version 13 only");
-        answer.headers_mut().insert(
-            header::SEC_WEBSOCKET_VERSION,
-            HeaderValue::from_static("13"),
-        );
-        return answer;
-    }
     let asker = Asker {
         peer,
         session,
@@ -1039,19 +1111,21 @@ async fn open_terminal(
     let opened = match host.open_terminal(open.size).await {
         Ok(opened) => opened,
         Err(error) => {
-            state.audit.record(
+            state.audit.record_on(
                 peer.ip(),
                 &session.user,
                 "terminal failed",
+                &host_name,
                 &format!("{host_name}: {error}"),
             );
             return error_answer_bad_gateway(&error);
         }
     };
-    state.audit.record(
+    state.audit.record_on(
         peer.ip(),
         &session.user,
         "terminal opened",
+        &host_name,
         &format!(
             "{host_name}: {} ({})",
             if opened.pty {
@@ -1088,15 +1162,21 @@ async fn open_terminal(
                 let _ =
                     tokio::time::timeout(crate::hosts::HOST_DEADLINE, opened.shell.close()).await;
                 drop(slot);
-                audit.record(
+                audit.record_on(
                     context.client,
                     &context.user,
                     "terminal closed",
+                    &context.host,
                     &format!("{}: 0 s: the upgrade failed: {error}", context.host),
                 );
             }
         }
     });
+    switching_protocols(&accept)
+}
+
+/// The 101 answer accepting a WebSocket upgrade.
+fn switching_protocols(accept: &str) -> Answer {
     let mut answer = respond(
         StatusCode::SWITCHING_PROTOCOLS,
         "text/plain; charset=utf-8",
@@ -1106,10 +1186,176 @@ async fn open_terminal(
     h.remove(header::CONTENT_TYPE);
     h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    if let Ok(value) = HeaderValue::from_str(&accept) {
+    if let Ok(value) = HeaderValue::from_str(accept) {
         h.insert(header::SEC_WEBSOCKET_ACCEPT, value);
     }
     answer
+}
+
+/// A well-formed WebSocket handshake (version 13): its key and the upgrade to await, or the
+/// refusal's status and reason.
+fn handshake(
+    headers: &HeaderMap,
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Result<(HeaderValue, hyper::upgrade::OnUpgrade), (StatusCode, &'static str)> {
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .filter(|k| !k.is_empty() && k.len() <= 64);
+    let version_13 = headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v.as_bytes() == b"13");
+    let (Some(key), true, true, Some(on_upgrade)) = (
+        key,
+        header_has_token(headers, header::UPGRADE, "websocket"),
+        header_has_token(headers, header::CONNECTION, "upgrade"),
+        on_upgrade,
+    ) else {
+        return Err((StatusCode::BAD_REQUEST, "not a WebSocket upgrade"));
+    };
+    if !version_13 {
+        return Err((StatusCode::UPGRADE_REQUIRED, "WebSocket version 13 only"));
+    }
+    Ok((key.clone(), on_upgrade))
+}
+
+/// A 426 answer says which version is spoken.
+fn with_version(mut answer: Answer) -> Answer {
+    if answer.status() == StatusCode::UPGRADE_REQUIRED {
+        answer.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+    }
+    answer
+}
+
+/// The events page's live stream: the same checks as the terminal's upgrade (session by the
+/// caller, Origin required and equal, the CSRF token in the query, a well-formed handshake),
+/// then `read` on the EventLog resource by the delegation rules, a free slot, and a Pull
+/// subscription on the host as the allowing role's account (the host refuses logs the
+/// account may not read: 502 with its fault); then 101 with the relay running. Each refusal
+/// is audited.
+async fn open_event_stream(
+    state: &AppState,
+    socket: TerminalSocket<'_>,
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Answer {
+    let TerminalSocket {
+        peer,
+        session,
+        session_id,
+        headers,
+        query,
+        host_name,
+    } = socket;
+    let refuse = |status: StatusCode, why: &str| {
+        state.audit.record_on(
+            peer.ip(),
+            &session.user,
+            "refused",
+            &host_name,
+            &format!("event stream {host_name}: {why}"),
+        );
+        error(false, status, why)
+    };
+    if !headers.contains_key(header::ORIGIN) || !origin_matches(headers) {
+        return refuse(StatusCode::FORBIDDEN, "cross-origin or missing Origin");
+    }
+    let request = match crate::event_stream::parse_query(query) {
+        Ok(request) => request,
+        Err(error) => return refuse(StatusCode::BAD_REQUEST, &format!("query: {error}")),
+    };
+    if !request
+        .csrf
+        .as_deref()
+        .is_some_and(|token| tokens_equal(token, &session.csrf))
+    {
+        return refuse(StatusCode::FORBIDDEN, "missing or wrong CSRF token");
+    }
+    let (key, on_upgrade) = match handshake(headers, on_upgrade) {
+        Ok(handshake) => handshake,
+        Err((status, why)) => return with_version(refuse(status, why)),
+    };
+    let asker = Asker {
+        peer,
+        session,
+        json_wanted: false,
+    };
+    let host = match authorize(
+        state,
+        asker,
+        &host_name,
+        crate::event_stream::EVENT_LOG_URI,
+        Action::Read,
+    ) {
+        Ok(host) => host,
+        Err(answer) => return *answer,
+    };
+    let slot = match state.event_streams.reserve(session_id, &host_name) {
+        Ok(slot) => slot,
+        Err(crate::terminal::Refusal::AlreadyOpen) => {
+            return refuse(
+                StatusCode::CONFLICT,
+                "this session already has an event stream on this host",
+            )
+        }
+        Err(crate::terminal::Refusal::TooMany) => {
+            return refuse(StatusCode::TOO_MANY_REQUESTS, "too many event streams open")
+        }
+    };
+    let logs: Vec<&str> = request.logs.iter().map(|log| log.name()).collect();
+    let subscribed = match host.subscribe_events(&request.logs).await {
+        Ok(subscribed) => subscribed,
+        Err(error) => {
+            state.audit.record_on(
+                peer.ip(),
+                &session.user,
+                "event stream failed",
+                &host_name,
+                &format!("{host_name}: {}: {error}", logs.join(",")),
+            );
+            return error_answer_bad_gateway(&error);
+        }
+    };
+    state.audit.record_on(
+        peer.ip(),
+        &session.user,
+        "event stream opened",
+        &host_name,
+        &format!("{host_name}: {}", logs.join(",")),
+    );
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let context = crate::event_stream::StreamContext {
+        host: host_name,
+        user: session.user.clone(),
+        client: peer.ip(),
+        session_id: session_id.to_owned(),
+    };
+    let (sessions, audit) = (Arc::clone(&state.sessions), Arc::clone(&state.audit));
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                crate::event_stream::run(upgraded, slot, subscribed, context, sessions, audit)
+                    .await;
+            }
+            Err(error) => {
+                let _ = tokio::time::timeout(
+                    crate::hosts::HOST_DEADLINE,
+                    subscribed.client.unsubscribe(&subscribed.subscription),
+                )
+                .await;
+                drop(slot);
+                audit.record_on(
+                    context.client,
+                    &context.user,
+                    "event stream closed",
+                    &context.host,
+                    &format!("{}: 0 s: the upgrade failed: {error}", context.host),
+                );
+            }
+        }
+    });
+    switching_protocols(&accept)
 }
 
 fn error_answer_bad_gateway(message: &str) -> Answer {

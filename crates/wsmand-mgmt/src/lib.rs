@@ -13,6 +13,7 @@
 pub mod audit;
 pub mod backoff;
 pub mod delegation;
+pub mod event_stream;
 pub mod form;
 pub mod hosts;
 pub mod http;

@@ -17,8 +17,8 @@ use crate::pam_helper::{HelperClient, Verdict};
 /// What a login attempt gets.
 #[derive(Debug, PartialEq, Eq)]
 pub enum LoginOutcome {
-    /// Logged in, as this kind of user (`manager` or `os`).
-    Accepted(&'static str),
+    /// Logged in, as this kind of user (`manager` or `os`), with an OS user's groups by name.
+    Accepted(&'static str, Vec<String>),
     /// Wrong name or password (one answer for both).
     Refused,
     /// Too many failures: try again after this long.
@@ -66,14 +66,14 @@ impl Login {
                 .await
                 .unwrap_or(false);
         let accepted = if self.credentials == Credentials::OsOrManager && manager {
-            Some("manager")
+            Some(("manager", Vec::new()))
         } else {
             self.os_account(user, password).await
         };
         match accepted {
-            Some(kind) => {
+            Some((kind, groups)) => {
                 self.backoff.succeeded(user);
-                LoginOutcome::Accepted(kind)
+                LoginOutcome::Accepted(kind, groups)
             }
             None => {
                 self.backoff.failed(address, user);
@@ -83,15 +83,19 @@ impl Login {
     }
 
     /// `Some("os")` when the PAM helper accepts the user (password, account, login group).
-    async fn os_account(&self, user: &str, password: &str) -> Option<&'static str> {
+    /// An OS account's check by the PAM helper: `os` and the user's groups by name.
+    async fn os_account(&self, user: &str, password: &str) -> Option<(&'static str, Vec<String>)> {
         let Some(helper) = &self.os_accounts else {
             tracing::warn!(user, "OS login refused: the PAM helper is not running");
             return None;
         };
         match helper.check(user, password).await {
-            Ok(Verdict::Accepted { uid, .. }) => {
+            Ok(Verdict::Accepted { uid, groups }) => {
                 tracing::debug!(user, uid, "the PAM helper accepted an OS login");
-                Some("os")
+                let names = tokio::task::spawn_blocking(move || group_names(&groups))
+                    .await
+                    .unwrap_or_default();
+                Some(("os", names))
             }
             Ok(Verdict::Refused) => None,
             Err(error) => {
@@ -100,4 +104,21 @@ impl Login {
             }
         }
     }
+}
+
+/// The names of the group ids the PAM helper reported (the user's primary and supplementary
+/// groups, from the OS at this login), looked up through NSS; an id without a name is left out.
+fn group_names(ids: &[u32]) -> Vec<String> {
+    ids.iter()
+        .filter_map(
+            |&gid| match nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid)) {
+                Ok(Some(group)) => Some(group.name),
+                Ok(None) => None,
+                Err(error) => {
+                    tracing::warn!(gid, %error, "group lookup failed");
+                    None
+                }
+            },
+        )
+        .collect()
 }

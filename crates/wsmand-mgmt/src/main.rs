@@ -160,6 +160,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         request_log_dir,
         audit: Arc::default(),
         terminals: Arc::default(),
+        event_streams: Arc::default(),
     });
     runtime.block_on(server::run(listeners, certificate.config, rules, state))
 }

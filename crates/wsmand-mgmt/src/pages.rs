@@ -13,6 +13,9 @@ pub const STYLESHEET: &str = include_str!("../assets/style.css");
 /// xterm.js and terminal.js, bundled from `web/` by `scripts/web-assets.sh` (served at
 /// `/assets/terminal.js`; no Node at run time).
 pub const TERMINAL_SCRIPT: &[u8] = include_bytes!("../assets/terminal.js");
+/// The events page's script, which shows the live stream (`/assets/events.js`), bundled
+/// likewise.
+pub const EVENTS_SCRIPT: &[u8] = include_bytes!("../assets/events.js");
 /// xterm.js' stylesheet and the terminal box, bundled likewise (`/assets/terminal.css`).
 pub const TERMINAL_STYLESHEET: &[u8] = include_bytes!("../assets/terminal.css");
 
@@ -284,13 +287,31 @@ pub fn events(
     host: &str,
     switches: &str,
     rows: &Result<Vec<EventRow>, String>,
+    stream: &str,
 ) -> Markup {
-    layout(
+    layout_with(
         &format!("{host}: events"),
         Some(viewer),
+        html! { script src="/assets/events.js" defer {} },
         html! {
             h1 { (host) ": events" }
             (host_nav(host))
+            section #live data-socket=(stream) data-csrf=(viewer.csrf) {
+                h2 { "Live" }
+                p.command {
+                    "Logs: "
+                    @for (logs, label) in [("Application,System", "Application and System"), ("Security", "Security")] {
+                        a.live-logs href={ "?logs=" (logs) } data-logs=(logs) { (label) } " "
+                    }
+                    "Same from a shell: " code { "winrm events System " (switches) }
+                }
+                p #live-status { "Live stream: needs JavaScript" }
+                table {
+                    thead { tr { th { "Time" } th { "Log" } th { "Record" } th { "Source" } th { "Level" } th { "Event ID" } th { "Message" } } }
+                    tbody #live-events {}
+                }
+            }
+            h2 { "Newest records" }
             p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_NTLogEvent " (switches) } " (the console shows the newest " (crate::hosts::MAX_EVENTS) ")" }
             @match rows {
                 Err(error) => p.error { (error) },
@@ -310,19 +331,20 @@ pub fn events(
     )
 }
 
-/// The console's own audit trail, newest first.
+/// The console's own audit trail as the viewer may see it, newest first.
 pub fn audit(viewer: &Viewer<'_>, records: &[AuditRecord]) -> Markup {
     layout(
         "Audit",
         Some(viewer),
         html! {
             h1 { "Audit trail" }
+            p { "Records about the hosts you may read, and the console's own records of you (all of them if you may read every host)." }
             p.command { "The same records in the journal: " code { "journalctl -u wsmand-mgmt.service AUDIT=1" } }
             table {
-                thead { tr { th { "Time" } th { "Client" } th { "User" } th { "Event" } th { "Detail" } } }
+                thead { tr { th { "Time" } th { "Client" } th { "User" } th { "Event" } th { "Host" } th { "Detail" } } }
                 tbody {
                     @for record in records {
-                        tr { td { (record.time) } td { (record.client) } td { (record.user) } td { (record.event) } td.cmd { (record.detail) } }
+                        tr { td { (record.time) } td { (record.client) } td { (record.user) } td { (record.event) } td { (record.host.as_deref().unwrap_or("")) } td.cmd { (record.detail) } }
                     }
                 }
             }

@@ -87,6 +87,10 @@ pub enum Route {
     TerminalScript,
     /// `GET /assets/terminal.css`: xterm.js' stylesheet.
     TerminalStylesheet,
+    /// `GET /hosts/NAME/events/ws`: the events page's live stream (a WebSocket).
+    EventsSocket(String),
+    /// `GET /assets/events.js`: the events page's script, which reads the live stream.
+    EventsScript,
 }
 
 /// Why a target was refused.
@@ -137,6 +141,7 @@ pub fn parse(target: &str) -> Result<Route, RouteError> {
         ["favicon.ico"] => Route::Favicon,
         ["assets", "terminal.js"] => Route::TerminalScript,
         ["assets", "terminal.css"] => Route::TerminalStylesheet,
+        ["assets", "events.js"] => Route::EventsScript,
         ["hosts", name, "terminal"] => Route::Terminal(host(name)?),
         ["hosts", name, "terminal", "ws"] => Route::TerminalSocket(host(name)?),
         ["hosts", name] => Route::HostOverview(host(name)?),
@@ -144,6 +149,7 @@ pub fn parse(target: &str) -> Result<Route, RouteError> {
         ["hosts", name, "processes"] => Route::Processes(host(name)?),
         ["hosts", name, "config"] => Route::Config(host(name)?),
         ["hosts", name, "events"] => Route::Events(host(name)?),
+        ["hosts", name, "events", "ws"] => Route::EventsSocket(host(name)?),
         ["hosts", name, "services", service, action] => {
             let action = ServiceAction::parse(action).ok_or(RouteError::NotFound)?;
             Route::ServiceAction(host(name)?, host(service)?, action)
@@ -196,6 +202,11 @@ mod tests {
             Ok(Route::TerminalSocket("web1".into()))
         );
         assert_eq!(parse("/assets/terminal.js"), Ok(Route::TerminalScript));
+        assert_eq!(
+            parse("/hosts/web1/events/ws?csrf=x&logs=System"),
+            Ok(Route::EventsSocket("web1".into()))
+        );
+        assert_eq!(parse("/assets/events.js"), Ok(Route::EventsScript));
         assert_eq!(
             parse("/hosts/web1/processes/42/terminate"),
             Ok(Route::Terminate("web1".into(), 42))

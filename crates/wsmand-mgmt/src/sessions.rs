@@ -31,6 +31,9 @@ pub struct Session {
     pub user: String,
     /// `manager` or `os`.
     pub kind: &'static str,
+    /// An OS user's Linux groups (names), as the OS reported them at login; none for a
+    /// manager user.
+    pub groups: Vec<String>,
     /// The token every change must carry (form field `csrf` or header `X-CSRF-Token`).
     pub csrf: String,
     created: Instant,
@@ -62,7 +65,13 @@ impl Sessions {
 
     /// A new session for `user`; `previous` (the id the browser sent, if any) is ended, so
     /// the id changes at every login. Returns the new id.
-    pub fn create(&self, user: &str, kind: &'static str, previous: Option<&str>) -> String {
+    pub fn create(
+        &self,
+        user: &str,
+        kind: &'static str,
+        groups: Vec<String>,
+        previous: Option<&str>,
+    ) -> String {
         let now = Instant::now();
         let id = random_token();
         let mut map = self.lock();
@@ -85,6 +94,7 @@ impl Sessions {
             Session {
                 user: user.to_owned(),
                 kind,
+                groups,
                 csrf: random_token(),
                 created: now,
                 last_seen: now,
@@ -133,9 +143,9 @@ mod tests {
     #[test]
     fn ids_are_256_bit_and_rotate() {
         let sessions = Sessions::new(Duration::from_secs(60), Duration::from_secs(600));
-        let first = sessions.create("a", "manager", None);
+        let first = sessions.create("a", "manager", Vec::new(), None);
         assert_eq!(first.len(), 64);
-        let second = sessions.create("a", "manager", Some(&first));
+        let second = sessions.create("a", "manager", Vec::new(), Some(&first));
         assert_ne!(first, second);
         assert!(sessions.touch(&first).is_none());
         assert!(sessions.touch(&second).is_some());
@@ -149,10 +159,10 @@ mod tests {
     #[test]
     fn timeouts_end_sessions() {
         let idle = Sessions::new(Duration::ZERO, Duration::from_secs(600));
-        let id = idle.create("a", "manager", None);
+        let id = idle.create("a", "manager", Vec::new(), None);
         assert!(idle.touch(&id).is_none());
         let absolute = Sessions::new(Duration::from_secs(600), Duration::ZERO);
-        let id = absolute.create("a", "manager", None);
+        let id = absolute.create("a", "manager", Vec::new(), None);
         assert!(absolute.touch(&id).is_none());
     }
 }

@@ -57,7 +57,8 @@ struct Registry {
     open: usize,
 }
 
-/// The open terminals, by session and host.
+/// The open terminals, by session and host. The events page's live streams are bounded by a
+/// registry of this type too (one per session and host, the same caps).
 #[derive(Default)]
 pub struct Terminals {
     registry: Mutex<Registry>,
@@ -84,6 +85,13 @@ impl Drop for Slot {
         if hosts.is_empty() {
             registry.by_session.remove(&self.session_id);
         }
+    }
+}
+
+impl Slot {
+    /// Changes to `true` when the session's terminals (and event streams) are told to end.
+    pub fn ended(&self) -> watch::Receiver<bool> {
+        self.ended.clone()
     }
 }
 
@@ -435,10 +443,11 @@ pub async fn run(
         Err(_) => "shell delete timed out".to_owned(),
     };
     drop(slot);
-    audit.record(
+    audit.record_on(
         context.client,
         &context.user,
         "terminal closed",
+        &context.host,
         &format!(
             "{}: {} s: {why}; {closed}",
             context.host,

@@ -247,6 +247,19 @@ fn answer(question: &str, systemd: &BootedSystemd, victim: &mut Child, to: &mut 
             .collect();
         names.sort_unstable();
         names.join(" ")
+    } else if question == "log-entry" {
+        // A new entry in the booted system's journal (markup in it: the page must show it as
+        // text); the browser looks for exactly this message in the live stream.
+        let message = format!("browser live <b>{}</b> entry", std::process::id());
+        systemd.exec_ok(&[
+            "logger",
+            "-t",
+            "console-browser",
+            "-p",
+            "user.err",
+            &message,
+        ]);
+        message
     } else if question == "victim-exited" {
         // Waits (bounded) for the child this test started: gone means reaped here.
         match wsman_test::process::wait_until(victim, Duration::from_secs(20)) {
@@ -277,8 +290,17 @@ fn the_console_in_chromium() {
     systemd.exec_ok(&["systemctl", "start", UNIT]);
     let bus = systemd.bus_address();
     let (_local_config, _local, local_port) = start_host(&[]);
-    let (_systemd_config, _managing, systemd_port) =
-        start_host(&[("DBUS_SYSTEM_BUS_ADDRESS", bus.as_str())]);
+    // Its journal is the booted system's too: the events page's live stream reads it.
+    let journal = systemd
+        .root()
+        .join("var/log/journal")
+        .to_str()
+        .expect("UTF-8")
+        .to_owned();
+    let (_systemd_config, _managing, systemd_port) = start_host(&[
+        ("DBUS_SYSTEM_BUS_ADDRESS", bus.as_str()),
+        ("WSMAND_JOURNAL_DIRECTORY", journal.as_str()),
+    ]);
     // The terminal's host runs its shells as the PAM test user: a root login shell reads
     // root's profile, which on a build machine may run tools that leave lock files behind
     // when the shell is ended early.

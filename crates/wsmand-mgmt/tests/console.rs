@@ -1278,7 +1278,7 @@ mod terminal {
     use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
     use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-    type Ws =
+    pub(crate) type Ws =
         tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
 
     /// How long output or a process's end may take to show (a busy test machine).
@@ -1300,10 +1300,24 @@ mod terminal {
         origin: Option<&str>,
         query: &str,
     ) -> Result<Ws, u16> {
-        let url = format!(
-            "wss://127.0.0.1:{}/hosts/{host}/terminal/ws{query}",
-            service.port
-        );
+        connect_path(
+            service,
+            &format!("/hosts/{host}/terminal/ws{query}"),
+            session,
+            origin,
+        )
+        .await
+    }
+
+    /// Opens the WebSocket at `path` (with its query) with the given cookie and Origin; the
+    /// refusal's HTTP status as the error.
+    pub(crate) async fn connect_path(
+        service: &Service,
+        path: &str,
+        session: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<Ws, u16> {
+        let url = format!("wss://127.0.0.1:{}{path}", service.port);
         let mut request = url.into_client_request().expect("request");
         if let Some(session) = session {
             request.headers_mut().insert(
@@ -1938,9 +1952,13 @@ fn a_role_sees_only_its_group_and_runs_as_its_account_on_the_host() {
     assert_eq!(names(&manager.0), ["host0", "host1"]);
     let other = service.get_json(&webop.0, "/hosts/host1/services");
     assert_eq!(other.status, 403, "{}", other.body);
-    assert!(terminal::audited(&service, &webop.0, "denied")
+    // Audited on host1: the manager, who reads host1, sees it; webop, who does not, does not.
+    assert!(terminal::audited(&service, &manager.0, "denied")
         .iter()
         .any(|d| d.starts_with("host1: read ") && d.contains("no rule allows it")));
+    assert!(!terminal::audited(&service, &webop.0, "denied")
+        .iter()
+        .any(|d| d.starts_with("host1: ")));
     // The host sees the run-as account: it refuses that plain account the winrm/config tree
     // it shows the console's own (administrator) account; and the shell runs as its Linux user.
     let as_webop = service.get_json(&webop.0, "/hosts/host0/config");
@@ -2151,5 +2169,527 @@ fn domain_restrictions_use_forward_confirmed_names_before_tls() {
     assert!(
         log.contains("by rule UnspecifiedClients Deny (no forward-confirmed name)"),
         "{log}"
+    );
+}
+
+/// The events page's live stream, from a real WebSocket client.
+mod live_events {
+    use super::*;
+    use futures_util::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+
+    /// How long an entry may take to arrive (journald, the host's pull, the relay).
+    pub(crate) const WAIT: Duration = Duration::from_secs(30);
+
+    /// Opens the stream of `host` for a session (`query` after `csrf=`).
+    pub(crate) async fn open(
+        service: &Service,
+        host: &str,
+        session: &str,
+        csrf: &str,
+        logs: &str,
+    ) -> Result<terminal::Ws, u16> {
+        let origin = format!("https://127.0.0.1:{}", service.port);
+        terminal::connect_path(
+            service,
+            &format!("/hosts/{host}/events/ws?csrf={csrf}{logs}"),
+            Some(session),
+            Some(&origin),
+        )
+        .await
+    }
+
+    /// Reads event frames until one's message is `message`; returns that event.
+    pub(crate) async fn event_with_message(
+        ws: &mut terminal::Ws,
+        message: &str,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, ws.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    let frame: serde_json::Value =
+                        serde_json::from_str(text.as_str()).expect("a JSON frame");
+                    if frame["event"]["message"] == message {
+                        return frame["event"].clone();
+                    }
+                    seen.push(frame);
+                }
+                Ok(Some(Ok(_))) => {}
+                other => panic!("{message:?} never came; saw {seen:?}, then {other:?}"),
+            }
+        }
+    }
+
+    /// The journal's record number of the entry whose message is `message`, as journalctl
+    /// of the booted system reads it: `__SEQNUM`, else the cursor's `i=` (hex).
+    pub(crate) fn record_number(
+        systemd: &wsman_test::systemd::BootedSystemd,
+        message: &str,
+    ) -> u64 {
+        let output = systemd.journal_until(&["-o", "json", &format!("MESSAGE={message}")], |o| {
+            o.contains(message)
+        });
+        let entry: serde_json::Value = serde_json::from_str(
+            output
+                .lines()
+                .find(|l| l.contains(message))
+                .expect("the entry"),
+        )
+        .expect("journalctl's JSON");
+        if let Some(seqnum) = entry["__SEQNUM"].as_str() {
+            return seqnum.parse().expect("a number");
+        }
+        let cursor = entry["__CURSOR"].as_str().expect("a cursor");
+        let index = cursor
+            .split(';')
+            .find_map(|part| part.strip_prefix("i="))
+            .expect("i= in the cursor");
+        u64::from_str_radix(index, 16).expect("hex")
+    }
+
+    /// The id of the newest subscription the daemon logged as created.
+    pub(crate) fn newest_subscription(daemon: &Daemon) -> Option<String> {
+        daemon
+            .stderr()
+            .lines()
+            .rev()
+            .filter(|l| l.contains("event subscription created"))
+            .find_map(|l| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix("subscription="))
+                    .map(str::to_owned)
+            })
+    }
+
+    /// Waits until the daemon logs that subscription `id` ended (an Unsubscribe).
+    pub(crate) fn wait_for_unsubscribe(daemon: &Daemon, id: &str) {
+        let deadline = Instant::now() + WAIT;
+        while !daemon.stderr().lines().any(|l| {
+            l.contains("event subscription ended") && l.contains(&format!("subscription={id}"))
+        }) {
+            assert!(
+                Instant::now() < deadline,
+                "subscription {id} never ended: {}",
+                daemon.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn the_events_page_streams_new_journal_entries_and_unsubscribes_when_closed() {
+    let Some(systemd) = wsman_test::systemd::BootedSystemd::boot() else {
+        return;
+    };
+    let directory = systemd
+        .root()
+        .join("var/log/journal")
+        .to_str()
+        .expect("UTF-8")
+        .to_owned();
+    let env = [("WSMAND_JOURNAL_DIRECTORY", directory.as_str())];
+    let service = Service::start_with(1, "", (&|_| {}, &env));
+    let daemon = &service.daemons[0].1;
+    let (session, csrf) = service.manager_session();
+    // The JSON page names the stream; the HTML page loads its script and may connect.
+    let page = service.get_json(&session, "/hosts/host0/events");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.json()["stream"], "/hosts/host0/events/ws");
+    let html = service.curl(&[
+        "-H",
+        &format!("Cookie: __Host-wsmand-session={session}"),
+        &service.url("/hosts/host0/events"),
+    ]);
+    assert!(html
+        .body
+        .contains(r#"<script src="/assets/events.js" defer>"#));
+    let policy = html.header("content-security-policy").expect("CSP");
+    assert!(policy.contains("script-src 'self';") && policy.contains("connect-src 'self';"));
+    let script =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/events.js"))
+            .expect("asset");
+    assert_eq!(
+        service.curl(&[&service.url("/assets/events.js")]).body,
+        script
+    );
+
+    let marker = format!(
+        "console live <i>{}</i> {}",
+        service.port,
+        std::process::id()
+    );
+    let second = format!("{marker} again");
+    // One runtime for the socket's whole life.
+    let runtime = terminal::runtime();
+    let mut ws = runtime.block_on(async {
+        let mut ws = live_events::open(&service, "host0", &session, &csrf, "")
+            .await
+            .unwrap_or_else(|status| panic!("refused with {status}: {}", service.log()));
+        // Logged after the subscription: the stream carries it, as the host read it.
+        systemd.exec_ok(&[
+            "logger",
+            "-t",
+            "console-live",
+            "-p",
+            "user.warning",
+            &marker,
+        ]);
+        let event = live_events::event_with_message(&mut ws, &marker).await;
+        assert_eq!(event["provider"], "console-live");
+        assert_eq!(event["level_name"], "Warning");
+        assert_eq!(
+            event["record_id"].as_u64(),
+            Some(live_events::record_number(&systemd, &marker))
+        );
+        systemd.exec_ok(&["logger", "-t", "console-live", "-p", "user.err", &second]);
+        let event = live_events::event_with_message(&mut ws, &second).await;
+        assert_eq!(event["level_name"], "Error");
+        ws
+    });
+    let subscription =
+        live_events::newest_subscription(daemon).expect("the host logged the subscription");
+    // The browser closes the socket: the console unsubscribes at the host.
+    runtime.block_on(async {
+        ws.close(None).await.expect("close");
+        drop(ws);
+    });
+    live_events::wait_for_unsubscribe(daemon, &subscription);
+    let deadline = Instant::now() + live_events::WAIT;
+    let closed = loop {
+        let closed = terminal::audited(&service, &session, "event stream closed");
+        if !closed.is_empty() || Instant::now() > deadline {
+            break closed;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // At least the two entries the test logged (the booted system logs on its own too).
+    let carried = |detail: &str| -> u64 {
+        detail
+            .split(", ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        closed.iter().any(|d| d.starts_with("host0: ")
+            && carried(d) >= 2
+            && d.ends_with("the browser closed the socket; unsubscribed")),
+        "{closed:?}"
+    );
+    assert_eq!(
+        terminal::audited(&service, &session, "event stream opened"),
+        ["host0: Application,System"]
+    );
+
+    // Logout: the stream is closed as a policy end and its subscription ended too.
+    runtime.block_on(async {
+        let mut ws = loop {
+            match live_events::open(
+                &service,
+                "host0",
+                &session,
+                &csrf,
+                "&logs=System,Application",
+            )
+            .await
+            {
+                Ok(ws) => break ws,
+                // The closed stream's slot is freed once it has unsubscribed.
+                Err(409) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(status) => panic!("refused with {status}"),
+            }
+        };
+        let subscription = live_events::newest_subscription(daemon).expect("subscription");
+        let out = service.curl(&[
+            "-H",
+            "Accept: application/json",
+            "-H",
+            &format!("Cookie: __Host-wsmand-session={session}"),
+            "--data",
+            &format!("csrf={csrf}"),
+            &service.url("/logout"),
+        ]);
+        assert_eq!(out.status, 200, "{}", out.body);
+        assert_eq!(
+            terminal::close_code(&mut ws, live_events::WAIT).await,
+            Some(tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Policy)
+        );
+        live_events::wait_for_unsubscribe(daemon, &subscription);
+    });
+}
+
+#[test]
+fn event_stream_upgrades_are_checked_as_the_terminals_are() {
+    let roles = "[[Role]]\nName = \"admins\"\nMembers = [\"console-admin\"]\n\
+        [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+        Actions = [\"read\"]\n\
+        [[Role]]\nName = \"no-events\"\nMembers = [\"reader\"]\n\
+        [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+        Actions = [\"read\"]\n\
+        [[Role.Rule]]\nEffect = \"Deny\"\nHosts = [\"*\"]\n\
+        Resources = [\"http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog\"]\n\
+        Actions = [\"read\"]\n";
+    let service = Service::start_layout(&Layout {
+        roles: Some(roles),
+        managers: &[("reader", "Reader-Pass-4-Console!")],
+        ..Layout::default()
+    });
+    let (session, csrf) = service.manager_session();
+    let (reader, reader_csrf) = service.session_of("reader", "Reader-Pass-4-Console!");
+    let origin = format!("https://127.0.0.1:{}", service.port);
+    let path = |query: &str| format!("/hosts/host0/events/ws{query}");
+    let good = format!("?csrf={csrf}");
+    terminal::runtime().block_on(async {
+        let attempts: [(Option<&str>, Option<&str>, String, u16); 7] = [
+            (None, Some(&origin), path(&good), 401),
+            (
+                Some(&session),
+                Some("https://evil.example"),
+                path(&good),
+                403,
+            ),
+            (Some(&session), None, path(&good), 403),
+            (Some(&session), Some(&origin), path(""), 403),
+            (Some(&session), Some(&origin), path("?csrf=00ff"), 403),
+            (
+                Some(&session),
+                Some(&origin),
+                path(&format!("{good}&logs=Setup")),
+                400,
+            ),
+            (
+                Some(&reader),
+                Some(&origin),
+                path(&format!("?csrf={reader_csrf}")),
+                403,
+            ),
+        ];
+        for (cookie, origin, path, status) in attempts {
+            let result = terminal::connect_path(&service, &path, cookie, origin).await;
+            assert_eq!(
+                result.err(),
+                Some(status),
+                "cookie {cookie:?} origin {origin:?} path {path:?}"
+            );
+        }
+    });
+    let refused = terminal::audited(&service, &session, "refused");
+    let stream_refusals: Vec<&String> = refused
+        .iter()
+        .filter(|d| d.starts_with("event stream"))
+        .collect();
+    assert_eq!(stream_refusals.len(), 6, "{refused:?}");
+    let denied = terminal::audited(&service, &session, "denied");
+    assert!(
+        denied.iter().any(|d| d.contains(
+            "host0: read http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog: by role no-events rule 2"
+        )),
+        "{denied:?}"
+    );
+    assert!(terminal::audited(&service, &session, "event stream opened").is_empty());
+    // The host's subscriptions: none was made for a refused upgrade.
+    assert!(!service.daemons[0]
+        .1
+        .stderr()
+        .contains("event subscription created"));
+}
+
+#[test]
+fn the_audit_page_shows_each_user_only_the_hosts_it_may_read() {
+    // alice reads and changes host0 only, bob reads host1 only; the manager reads both.
+    let roles = format!(
+        "{ALL_POWERFUL_ROLE}\n[[Role]]\nName = \"zero\"\nMembers = [\"alice\"]\n\
+         [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"host0\"]\nResources = [\"*\"]\n\
+         Actions = [\"read\", \"change\"]\n\
+         [[Role]]\nName = \"one\"\nMembers = [\"bob\"]\n\
+         [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"host1\"]\nResources = [\"*\"]\n\
+         Actions = [\"read\"]\n"
+    );
+    let service = Service::start_layout(&Layout {
+        hosts: 2,
+        roles: Some(&roles),
+        managers: &[
+            ("alice", "Alice-Pass-4-Console!"),
+            ("bob", "Bob-Pass-4-Console!"),
+        ],
+        ..Layout::default()
+    });
+    let alice = service.session_of("alice", "Alice-Pass-4-Console!");
+    let bob = service.session_of("bob", "Bob-Pass-4-Console!");
+    // alice ends a process of the test's on host0 (the host reaps nothing of ours: we do).
+    let mut victim = Command::new("sleep").arg("300").spawn().expect("sleep");
+    let ended = service.post_json(
+        (&alice.0, &alice.1),
+        &format!("/hosts/host0/processes/{}/terminate", victim.id()),
+    );
+    assert_eq!(ended.status, 200, "{}", ended.body);
+    assert!(wsman_test::process::wait_until(&mut victim, Duration::from_secs(20)).is_some());
+    // Each asks for a page of the other's host: refused, and audited on that host.
+    assert_eq!(
+        service.get_json(&alice.0, "/hosts/host1/services").status,
+        403
+    );
+    assert_eq!(
+        service.get_json(&bob.0, "/hosts/host0/processes").status,
+        403
+    );
+    // A failed login (no host) from a name nobody has.
+    let (failed, _) = service.login("mallory", "wrong", None);
+    assert_eq!(failed.status, 401);
+
+    let records = |session: &str| -> Vec<serde_json::Value> {
+        let audit = service.get_json(session, "/audit");
+        assert_eq!(audit.status, 200, "{}", audit.body);
+        audit.json()["audit"].as_array().expect("audit").clone()
+    };
+    let summary = |records: &[serde_json::Value]| -> Vec<(String, String, String)> {
+        records
+            .iter()
+            .map(|r| {
+                (
+                    r["user"].as_str().unwrap_or("").to_owned(),
+                    r["event"].as_str().unwrap_or("").to_owned(),
+                    r["host"].as_str().unwrap_or("-").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let entry = |user: &str, event: &str, host: &str| (user.into(), event.into(), host.into());
+    let seen_by_alice = summary(&records(&alice.0));
+    let seen_by_bob = summary(&records(&bob.0));
+    let (manager, _) = service.manager_session();
+    let seen_by_manager = summary(&records(&manager));
+
+    // alice: her login, her action and bob's refusal on host0; nothing about host1, nobody
+    // else's login, no failed login.
+    assert!(seen_by_alice.contains(&entry("alice", "action", "host0")));
+    assert!(seen_by_alice.contains(&entry("bob", "denied", "host0")));
+    assert!(seen_by_alice.contains(&entry("alice", "login", "-")));
+    assert!(
+        seen_by_alice
+            .iter()
+            .all(|(user, _, host)| host == "host0" || (host == "-" && user == "alice")),
+        "{seen_by_alice:?}"
+    );
+    // bob: alice's refusal on host1 and his own login only.
+    assert!(seen_by_bob.contains(&entry("alice", "denied", "host1")));
+    assert!(
+        seen_by_bob
+            .iter()
+            .all(|(user, _, host)| host == "host1" || (host == "-" && user == "bob")),
+        "{seen_by_bob:?}"
+    );
+    assert!(!seen_by_bob.iter().any(|(_, event, _)| event == "action"));
+    // The manager reads every host: every record, the console's own included.
+    for wanted in [
+        entry("alice", "action", "host0"),
+        entry("bob", "denied", "host0"),
+        entry("alice", "denied", "host1"),
+        entry("mallory", "login failed", "-"),
+        entry("alice", "login", "-"),
+        entry("bob", "login", "-"),
+    ] {
+        assert!(
+            seen_by_manager.contains(&wanted),
+            "{wanted:?}: {seen_by_manager:?}"
+        );
+    }
+    // The page shows the same selection.
+    let page = service.curl(&[
+        "-H",
+        &format!("Cookie: __Host-wsmand-session={}", bob.0),
+        &service.url("/audit"),
+    ]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("host1") && !page.body.contains("Terminate"));
+}
+
+#[test]
+fn roles_by_linux_group_follow_the_groups_the_os_reports_at_login() {
+    let (Ok(user), Ok(password)) = (
+        std::env::var("WSMAN_TEST_PAM_USER"),
+        std::env::var("WSMAN_TEST_PAM_PASSWORD"),
+    ) else {
+        eprintln!("skipped: set WSMAN_TEST_PAM_USER and WSMAN_TEST_PAM_PASSWORD");
+        return;
+    };
+    if !nix_is_root() {
+        eprintln!("skipped: the PAM helper keeps root only when the service starts as root");
+        return;
+    }
+    // The user's groups as the OS lists them: its primary group (`id -gn`), a supplementary
+    // one, and a group it is not in (from the group database).
+    let primary = String::from_utf8_lossy(
+        &Command::new("id")
+            .args(["-gn", &user])
+            .output()
+            .expect("id")
+            .stdout,
+    )
+    .trim()
+    .to_owned();
+    let groups = os_groups(&user);
+    let supplementary = groups
+        .iter()
+        .find(|g| **g != primary)
+        .expect("the PAM test user has a supplementary group")
+        .clone();
+    let all_groups = String::from_utf8_lossy(
+        &Command::new("getent")
+            .arg("group")
+            .output()
+            .expect("getent")
+            .stdout,
+    )
+    .to_string();
+    let outside = all_groups
+        .lines()
+        .filter_map(|l| l.split(':').next())
+        .find(|g| !groups.iter().any(|mine| mine == g))
+        .expect("a group the user is not in")
+        .to_owned();
+    let role = |name: &str, group: &str, host: &str| {
+        format!(
+            "[[Role]]\nName = \"{name}\"\nMembers = [\"os-group:{group}\"]\n\
+             [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"{host}\"]\nResources = [\"*\"]\n\
+             Actions = [\"read\"]\n"
+        )
+    };
+    let roles = format!(
+        "{}{}{}",
+        role("by-supplementary", &supplementary, "host0"),
+        role("by-outside", &outside, "host1"),
+        role("by-primary", &primary, "host2"),
+    );
+    let login_group = format!("Credentials = \"os\"\nOsLoginGroup = \"{supplementary}\"");
+    let service = Service::start_layout(&Layout {
+        hosts: 3,
+        extra: &login_group,
+        roles: Some(&roles),
+        ..Layout::default()
+    });
+    let (reply, session) = service.login(&user, &password, None);
+    assert_eq!(reply.status, 200, "{} {}", reply.body, service.log());
+    let session = session.expect("session");
+    let fleet = service.get_json(&session, "/fleet");
+    assert_eq!(fleet.status, 200, "{}", fleet.body);
+    let shown: Vec<String> = fleet.json()["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .map(|h| h["name"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(shown, ["host0", "host2"], "{}", fleet.body);
+    let refused = service.get_json(&session, "/hosts/host1");
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains("no rule allows it") || refused.body.contains("no role names"),
+        "{}",
+        refused.body
     );
 }
