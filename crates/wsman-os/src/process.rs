@@ -460,6 +460,7 @@ impl PreparedCommand {
             Some(call) => Some(call.arguments(
                 stage_write.as_raw_fd(),
                 &cgroup_fds,
+                &self.limits,
                 self.terminal.is_some(),
                 &self.directory,
                 &self.args,
@@ -487,7 +488,9 @@ impl PreparedCommand {
             stage_fd: stage_write.as_raw_fd(),
             controlling_terminal: self.terminal.is_some() && !under_helper,
             cgroup_fds: if under_helper { &[] } else { &cgroup_fds },
-            limits: &self.limits,
+            // Under a session the command sets them, after pam_limits (the helper, root,
+            // runs unlimited by them).
+            limits: if under_helper { &[] } else { &self.limits },
             switch: match &self.switch {
                 Some(switch) if !under_helper => Some(spawn::IdPlan {
                     uid: switch.uid,

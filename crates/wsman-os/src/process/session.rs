@@ -69,7 +69,7 @@ pub(super) struct HelperCall {
 /// argv\[0\] of the helper, and the name of its program.
 pub const HELPER_NAME: &str = "wsmand-session";
 /// Arguments before the command's argv: see [`HelperCall::arguments`].
-const FIXED_ARGUMENTS: usize = 11;
+const FIXED_ARGUMENTS: usize = 12;
 
 impl HelperCall {
     pub(super) fn new(login: &LoginSession<'_>, user: &LinuxUser) -> Result<Self, ProcessError> {
@@ -103,12 +103,14 @@ impl HelperCall {
     }
 
     /// The helper's argv: its name, service, user, uid, gid, groups, working directory,
-    /// `terminal` or `pipes`, remote host, stage pipe descriptor, cgroup descriptors; then
-    /// the command's argv.
+    /// `terminal` or `pipes`, remote host, stage pipe descriptor, cgroup descriptors, the
+    /// rlimits (`RESOURCE:VALUE,...`); then the command's argv.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn arguments(
         &self,
         stage_fd: RawFd,
         cgroup_fds: &[RawFd],
+        limits: &[(c_int, libc::rlimit)],
         terminal: bool,
         directory: &CString,
         command: &[CString],
@@ -127,6 +129,11 @@ impl HelperCall {
         out.push(self.remote_host.clone());
         out.push(number(stage_fd.to_string())?);
         out.push(number(cgroups.join(","))?);
+        let limits: Vec<String> = limits
+            .iter()
+            .map(|(resource, limit)| format!("{resource}:{}", limit.rlim_max))
+            .collect();
+        out.push(number(limits.join(","))?);
         out.extend(command.iter().cloned());
         Ok(out)
     }
@@ -144,6 +151,9 @@ struct HelperArguments {
     remote_host: Option<String>,
     stage_fd: RawFd,
     cgroup_fds: Vec<RawFd>,
+    /// wsmand's rlimit fallback of the shell's limits: set on the command after the
+    /// session's (pam_limits may lower them, never raise them above these).
+    limits: Vec<(c_int, u64)>,
     command: Vec<CString>,
 }
 
@@ -175,6 +185,14 @@ fn parse_arguments(arguments: Vec<OsString>) -> Option<HelperArguments> {
         .map(str::parse)
         .collect::<Result<Vec<RawFd>, _>>()
         .ok()?;
+    let limits = text(strings.next()?)?
+        .split(',')
+        .filter(|limit| !limit.is_empty())
+        .map(|limit| {
+            let (resource, value) = limit.split_once(':')?;
+            Some((resource.parse().ok()?, value.parse().ok()?))
+        })
+        .collect::<Option<Vec<(c_int, u64)>>>()?;
     let command = strings
         .map(CString::new)
         .collect::<Result<Vec<_>, _>>()
@@ -193,6 +211,7 @@ fn parse_arguments(arguments: Vec<OsString>) -> Option<HelperArguments> {
         remote_host,
         stage_fd,
         cgroup_fds,
+        limits,
         command,
     })
 }
@@ -332,6 +351,19 @@ fn start_command(arguments: &HelperArguments, session: &PamSession) -> Result<i3
     let [Some(stdin), Some(stdout), Some(stderr)] = stdio else {
         return Err((stage::STDIO, libc::EBADF));
     };
+    // wsmand's limits, lowered further where the session's are lower.
+    let limits: Vec<(c_int, libc::rlimit)> = arguments
+        .limits
+        .iter()
+        .map(|&(resource, value)| {
+            let value = value.min(current_hard_limit(resource));
+            let limit = libc::rlimit {
+                rlim_cur: value,
+                rlim_max: value,
+            };
+            (resource, limit)
+        })
+        .collect();
     let argv = null_terminated(&arguments.command);
     let envp = null_terminated(&environment);
     let mut script_argv = Vec::with_capacity(arguments.command.len() + 2);
@@ -344,7 +376,7 @@ fn start_command(arguments: &HelperArguments, session: &PamSession) -> Result<i3
         stage_fd: arguments.stage_fd,
         controlling_terminal: arguments.terminal,
         cgroup_fds: &arguments.cgroup_fds,
-        limits: &[],
+        limits: &limits,
         switch: Some(spawn::IdPlan {
             uid: arguments.uid,
             gid: arguments.gid,
@@ -389,6 +421,20 @@ fn start_command(arguments: &HelperArguments, session: &PamSession) -> Result<i3
     // SAFETY: restores the mask saved above.
     unsafe { libc::sigprocmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut()) };
     pid
+}
+
+/// The hard limit of `resource` now (after pam_limits).
+fn current_hard_limit(resource: c_int) -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into a live local.
+    if unsafe { libc::getrlimit(resource as libc::__rlimit_resource_t, &mut limit) } == 0 {
+        limit.rlim_max
+    } else {
+        libc::RLIM_INFINITY
+    }
 }
 
 fn empty_signal_set() -> libc::sigset_t {
@@ -471,4 +517,108 @@ pub fn find_helper(daemon: &Path) -> Option<PathBuf> {
             PathBuf::from("/usr/lib/wsmand").join(HELPER_NAME),
         ))
         .find(|path| path.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn user() -> LinuxUser {
+        LinuxUser {
+            name: "alice".into(),
+            uid: 1234,
+            gid: 1235,
+            home: "/home/alice".into(),
+            shell: "/bin/sh".into(),
+            groups: vec![1235, 27],
+        }
+    }
+
+    /// What the daemon writes is what the helper reads, field for field.
+    #[test]
+    fn helper_arguments_round_trip() {
+        let helper = SessionHelper {
+            path: "/usr/lib/wsmand/wsmand-session".into(),
+            service: "wsmand".into(),
+        };
+        let login = LoginSession {
+            helper: &helper,
+            remote_host: Some("192.0.2.7".parse().unwrap()),
+        };
+        let call = HelperCall::new(&login, &user()).unwrap();
+        let command = ["/bin/sh", "-c", "echo a b"].map(|arg| CString::new(arg).unwrap());
+        let arguments = call
+            .arguments(
+                9,
+                &[10, 11],
+                &[(
+                    6,
+                    libc::rlimit {
+                        rlim_cur: 40,
+                        rlim_max: 40,
+                    },
+                )],
+                true,
+                &CString::new("/tmp").unwrap(),
+                &command,
+            )
+            .unwrap();
+        let parsed = parse_arguments(
+            arguments
+                .into_iter()
+                .map(|arg| OsString::from_vec(arg.into_bytes()))
+                .collect(),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                parsed.service.as_str(),
+                parsed.user.as_str(),
+                parsed.uid,
+                parsed.gid,
+                parsed.groups.as_slice(),
+            ),
+            ("wsmand", "alice", 1234, 1235, &[1235, 27][..])
+        );
+        assert_eq!(parsed.directory.as_bytes(), b"/tmp");
+        assert!(parsed.terminal);
+        assert_eq!(parsed.remote_host.as_deref(), Some("192.0.2.7"));
+        assert_eq!(
+            (parsed.stage_fd, parsed.cgroup_fds.as_slice()),
+            (9, &[10, 11][..])
+        );
+        assert_eq!(parsed.limits, [(6, 40)]);
+        assert_eq!(parsed.command, command);
+    }
+
+    /// Run by hand (or with anything but the daemon's arguments), the helper does nothing.
+    #[test]
+    fn the_helper_refuses_other_arguments() {
+        let args = |list: &[&str]| list.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(run_helper(args(&[HELPER_NAME])), 2);
+        assert_eq!(run_helper(args(&[HELPER_NAME, "--help"])), 2);
+        // The stage pipe must be above stdio, and a command must follow.
+        let fixed = [
+            HELPER_NAME,
+            "wsmand",
+            "alice",
+            "1",
+            "1",
+            "",
+            "/",
+            "pipes",
+            "",
+            "2",
+            "",
+            "",
+        ];
+        assert!(parse_arguments(args(&[&fixed[..], &["true"]].concat())).is_none());
+        let mut fixed = fixed;
+        fixed[9] = "3";
+        assert!(parse_arguments(args(&fixed)).is_none());
+        assert!(parse_arguments(args(&[&fixed[..], &["true"]].concat())).is_some());
+        fixed[7] = "tty";
+        assert!(parse_arguments(args(&[&fixed[..], &["true"]].concat())).is_none());
+    }
 }
