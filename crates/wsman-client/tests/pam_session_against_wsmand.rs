@@ -371,3 +371,39 @@ async fn a_terminal_command_gets_its_tty_and_the_session_environment() {
     );
     shell.close().await.unwrap();
 }
+
+/// A session stack that refuses (here pam_deny) is a failed command start, with the PAM call
+/// in the fault and the daemon's log; the shell stays usable for the next command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_session_is_a_failed_start_with_a_log_line() {
+    let Some((user, password)) = account() else {
+        return;
+    };
+    let service = TestService::new("deny", &user);
+    let file = Path::new("/etc/pam.d").join(&service.name);
+    let stack = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("{stack}session required pam_deny.so\n")).unwrap();
+    let (fx, client) = start(&service, &user, &password);
+    let shell = Shell::open(&client, &ShellOptions::default())
+        .await
+        .unwrap();
+    let error = match shell
+        .run("echo never", &[], &CommandOptions::default())
+        .await
+    {
+        Ok(command) => command.collect().await.map(|_| ()).unwrap_err(),
+        Err(error) => error,
+    };
+    assert!(matches!(error, ClientError::Fault { .. }), "{error:?}");
+    assert!(error.to_string().contains("pam_open_session"), "{error}");
+    // pam_exec's open ran before pam_deny refused; a session that did not open is not
+    // closed (as sshd and login do: pam_close_session follows a successful open only).
+    service.wait_for(1, 0);
+    let log = fx.daemon.stderr();
+    assert!(
+        log.lines()
+            .any(|line| line.contains("ERROR") && line.contains("pam_open_session")),
+        "{log}"
+    );
+    shell.close().await.unwrap();
+}
