@@ -407,3 +407,35 @@ async fn a_refused_session_is_a_failed_start_with_a_log_line() {
     );
     shell.close().await.unwrap();
 }
+
+/// The client chooses the command's environment, never the root helper's: a shell variable
+/// `LD_PRELOAD` naming a missing library makes the dynamic loader complain once, for the
+/// command (run as the user), and not a second time for the helper (run as root).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clients_environment_never_reaches_the_root_helper() {
+    let Some((user, password)) = account() else {
+        return;
+    };
+    let service = TestService::new("preload", &user);
+    let (_fx, client) = start(&service, &user, &password);
+    let library = format!("/nonexistent-wsman-preload-{}.so", std::process::id());
+    let mut options = ShellOptions::default();
+    options.environment = vec![("LD_PRELOAD".to_owned(), library.clone())];
+    let shell = Shell::open(&client, &options).await.unwrap();
+    let out = shell
+        .run("echo \"$LD_PRELOAD\"", &[], &CommandOptions::default())
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{library}\n"));
+    assert_eq!(
+        stderr.matches(library.as_str()).count(),
+        1,
+        "one loader complaint (the command's) expected: {stderr:?}"
+    );
+    service.wait_for(1, 1);
+    shell.close().await.unwrap();
+}

@@ -453,32 +453,44 @@ impl PreparedCommand {
         let (stage_read, stage_write) = spawn::pipe()?;
         let stage_write = spawn::above_stdio(stage_write)?;
         let cgroup_fds: Vec<RawFd> = self.cgroup_files.iter().map(AsRawFd::as_raw_fd).collect();
-        // Under a PAM session the child execs the helper, as root, with the command's
-        // environment; the helper takes the stage pipe and the cgroup files with it and does
-        // the rest of the steps in the command's process (see `process/session.rs`).
-        let helper = match &self.session {
-            Some(call) => Some(call.arguments(
+        // Under a PAM session the child execs the helper, as root, with a fixed environment
+        // (the client chooses variables of the command's: LD_PRELOAD must never reach a
+        // program run as root); the command's environment follows in a memfd. The helper
+        // takes it, the stage pipe and the cgroup files with it and does the rest of the
+        // steps in the command's process (see `process/session.rs`).
+        let environment_file = match &self.session {
+            Some(_) => Some(session::environment_file(&self.environment)?),
+            None => None,
+        };
+        let helper = match (&self.session, &environment_file) {
+            (Some(call), Some(file)) => Some(call.arguments(
                 stage_write.as_raw_fd(),
+                file.as_raw_fd(),
                 &cgroup_fds,
                 &self.limits,
                 self.terminal.is_some(),
                 &self.directory,
                 &self.args,
             )?),
-            None => None,
+            _ => None,
         };
         let (args, candidates) = match (&helper, &self.session) {
             (Some(arguments), Some(call)) => (arguments.as_slice(), call.path()),
             _ => (self.args.as_slice(), self.candidates.as_slice()),
         };
         let argv = null_terminated(args);
-        let envp = null_terminated(&self.environment);
+        let envp = if helper.is_some() {
+            null_terminated(session::helper_environment())
+        } else {
+            null_terminated(&self.environment)
+        };
         let mut script_argv = Vec::with_capacity(args.len() + 2);
         script_argv.push(spawn::SCRIPT_INTERPRETER.as_ptr());
         script_argv.push(std::ptr::null());
         script_argv.extend(args.iter().skip(1).map(|arg| arg.as_ptr()));
         script_argv.push(std::ptr::null());
         let inherit_fds: Vec<RawFd> = std::iter::once(stage_write.as_raw_fd())
+            .chain(environment_file.as_ref().map(AsRawFd::as_raw_fd))
             .chain(cgroup_fds.iter().copied())
             .collect();
         let under_helper = helper.is_some();

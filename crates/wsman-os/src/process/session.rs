@@ -69,7 +69,58 @@ pub(super) struct HelperCall {
 /// argv\[0\] of the helper, and the name of its program.
 pub const HELPER_NAME: &str = "wsmand-session";
 /// Arguments before the command's argv: see [`HelperCall::arguments`].
-const FIXED_ARGUMENTS: usize = 12;
+const FIXED_ARGUMENTS: usize = 13;
+/// The most environment the helper reads (the daemon bounds a shell's environment far below).
+const MAX_ENVIRONMENT_BYTES: u64 = 4 << 20;
+
+/// The helper's own environment: fixed, nothing of the client's (the dynamic loader of a
+/// program run as root would honour LD_PRELOAD and the like).
+pub(super) fn helper_environment() -> &'static [CString] {
+    static ENVIRONMENT: std::sync::OnceLock<[CString; 1]> = std::sync::OnceLock::new();
+    ENVIRONMENT.get_or_init(|| [c"PATH=/usr/sbin:/usr/bin:/sbin:/bin".to_owned()])
+}
+
+/// The command's environment for the helper: a memfd (close-on-exec) holding each
+/// `NAME=value` followed by a NUL byte.
+pub(super) fn environment_file(environment: &[CString]) -> Result<OwnedFd, ProcessError> {
+    // SAFETY: memfd_create takes a NUL-terminated name and flags; returns a new descriptor.
+    let fd =
+        unsafe { libc::memfd_create(c"wsmand-session-environment".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd == -1 {
+        return Err(io::Error::last_os_error().into());
+    }
+    // SAFETY: a new descriptor owned by nobody else.
+    let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let mut writer = io::BufWriter::new(&file);
+    for entry in environment {
+        io::Write::write_all(&mut writer, entry.as_bytes_with_nul())?;
+    }
+    io::Write::flush(&mut writer)?;
+    drop(writer);
+    let file = super::spawn::above_stdio(OwnedFd::from(file))?;
+    Ok(file)
+}
+
+/// Reads the environment the daemon wrote (see [`environment_file`]) and closes it.
+fn read_environment_file(fd: RawFd) -> Vec<Vec<u8>> {
+    // SAFETY: the descriptor the daemon passed for this process alone; owned from here.
+    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let mut bytes = Vec::new();
+    let read = io::Seek::rewind(&mut file).and_then(|()| {
+        io::Read::read_to_end(
+            &mut io::Read::take(&mut file, MAX_ENVIRONMENT_BYTES),
+            &mut bytes,
+        )
+    });
+    if read.is_err() {
+        return Vec::new();
+    }
+    bytes
+        .split(|&byte| byte == 0)
+        .filter(|entry| !entry.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
 
 impl HelperCall {
     pub(super) fn new(login: &LoginSession<'_>, user: &LinuxUser) -> Result<Self, ProcessError> {
@@ -103,12 +154,13 @@ impl HelperCall {
     }
 
     /// The helper's argv: its name, service, user, uid, gid, groups, working directory,
-    /// `terminal` or `pipes`, remote host, stage pipe descriptor, cgroup descriptors, the
-    /// rlimits (`RESOURCE:VALUE,...`); then the command's argv.
+    /// `terminal` or `pipes`, remote host, stage pipe descriptor, environment descriptor,
+    /// cgroup descriptors, the rlimits (`RESOURCE:VALUE,...`); then the command's argv.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn arguments(
         &self,
         stage_fd: RawFd,
+        environment_fd: RawFd,
         cgroup_fds: &[RawFd],
         limits: &[(c_int, libc::rlimit)],
         terminal: bool,
@@ -128,6 +180,7 @@ impl HelperCall {
         )?);
         out.push(self.remote_host.clone());
         out.push(number(stage_fd.to_string())?);
+        out.push(number(environment_fd.to_string())?);
         out.push(number(cgroups.join(","))?);
         let limits: Vec<String> = limits
             .iter()
@@ -150,6 +203,8 @@ struct HelperArguments {
     terminal: bool,
     remote_host: Option<String>,
     stage_fd: RawFd,
+    /// The memfd with the command's environment.
+    environment_fd: RawFd,
     cgroup_fds: Vec<RawFd>,
     /// wsmand's rlimit fallback of the shell's limits: set on the command after the
     /// session's (pam_limits may lower them, never raise them above these).
@@ -179,6 +234,10 @@ fn parse_arguments(arguments: Vec<OsString>) -> Option<HelperArguments> {
     };
     let remote_host = Some(text(strings.next()?)?).filter(|host| !host.is_empty());
     let stage_fd = text(strings.next()?)?.parse().ok().filter(|fd| *fd > 2)?;
+    let environment_fd = text(strings.next()?)?
+        .parse()
+        .ok()
+        .filter(|fd| *fd > 2 && *fd != stage_fd)?;
     let cgroup_fds = text(strings.next()?)?
         .split(',')
         .filter(|fd| !fd.is_empty())
@@ -210,6 +269,7 @@ fn parse_arguments(arguments: Vec<OsString>) -> Option<HelperArguments> {
         terminal,
         remote_host,
         stage_fd,
+        environment_fd,
         cgroup_fds,
         limits,
         command,
@@ -248,6 +308,7 @@ pub fn run_helper(arguments: Vec<OsString>) -> i32 {
     let stage_fd = arguments.stage_fd;
     // Whatever a PAM module forks (pam_exec) must not keep the stage pipe open; the
     // command's process drops them at its exec.
+    let environment = read_environment_file(arguments.environment_fd);
     for &fd in std::iter::once(&stage_fd).chain(&arguments.cgroup_fds) {
         // SAFETY: sets a descriptor flag only.
         if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
@@ -284,7 +345,7 @@ pub fn run_helper(arguments: Vec<OsString>) -> i32 {
             return 127;
         }
     };
-    let status = match start_command(&arguments, &session) {
+    let status = match start_command(&arguments, environment, &session) {
         Ok(pid) => {
             report(stage_fd, stage::COMMAND_PID, pid);
             release_descriptors(&arguments);
@@ -303,17 +364,11 @@ pub fn run_helper(arguments: Vec<OsString>) -> i32 {
     }
 }
 
-/// The helper's environment (the daemon's login environment for the command) overlaid with
-/// the session's.
-fn command_environment(session: &PamSession) -> Vec<CString> {
+/// The daemon's environment for the command (its login environment and the shell's
+/// variables) overlaid with the session's.
+fn command_environment(daemon: Vec<Vec<u8>>, session: &PamSession) -> Vec<CString> {
     let mut by_name = std::collections::BTreeMap::new();
-    let own = std::env::vars_os().map(|(name, value)| {
-        let mut entry = name.into_vec();
-        entry.push(b'=');
-        entry.extend(value.into_vec());
-        entry
-    });
-    for entry in own.chain(session.environment()) {
+    for entry in daemon.into_iter().chain(session.environment()) {
         let Some(split) = entry.iter().position(|&byte| byte == b'=') else {
             continue;
         };
@@ -330,8 +385,12 @@ fn command_environment(session: &PamSession) -> Vec<CString> {
 
 /// Starts the command with the spawn child of `spawn.rs` (the same steps as without a
 /// session, but the umask and limits the session left); its pid, or the failed step.
-fn start_command(arguments: &HelperArguments, session: &PamSession) -> Result<i32, (u8, c_int)> {
-    let environment = command_environment(session);
+fn start_command(
+    arguments: &HelperArguments,
+    daemon_environment: Vec<Vec<u8>>,
+    session: &PamSession,
+) -> Result<i32, (u8, c_int)> {
+    let environment = command_environment(daemon_environment, session);
     let search_path = environment
         .iter()
         .find_map(|entry| entry.to_bytes().strip_prefix(b"PATH="))
@@ -551,6 +610,7 @@ mod tests {
         let arguments = call
             .arguments(
                 9,
+                12,
                 &[10, 11],
                 &[(
                     6,
@@ -588,7 +648,10 @@ mod tests {
             (parsed.stage_fd, parsed.cgroup_fds.as_slice()),
             (9, &[10, 11][..])
         );
-        assert_eq!(parsed.limits, [(6, 40)]);
+        assert_eq!(
+            (parsed.environment_fd, parsed.limits.as_slice()),
+            (12, &[(6, 40)][..])
+        );
         assert_eq!(parsed.command, command);
     }
 
@@ -610,6 +673,7 @@ mod tests {
             "pipes",
             "",
             "2",
+            "4",
             "",
             "",
         ];
