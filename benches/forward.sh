@@ -9,7 +9,8 @@
 #    same journal (what the forwarder itself runs).
 # 2. CPU at a paced rate: BENCH_RATE entries a second (1,000) for BENCH_SECONDS, written by
 #    systemd-journal-remote as they come, forwarded as they arrive; the forwarder's CPU (its
-#    own and its journalctl children's) per second of that stream is its share of one core.
+#    own and any journalctl children's: it reads the journal in-process, so none unless
+#    libsystemd could not open it) per second of that stream is its share of one core.
 #    Baseline: `journalctl --follow --output=export` of the same growing journal.
 # 3. Idle memory per subscription: the RSS of a forwarder offered BENCH_IDLE subscriptions that
 #    select nothing, minus that of a forwarder offered none, divided by BENCH_IDLE; and the

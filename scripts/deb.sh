@@ -107,7 +107,7 @@ Architecture: $ARCH
 Maintainer: wsmand developers <wsmand@example.invalid>
 Section: admin
 Priority: optional
-Depends: libc6, libgcc-s1, libpam0g, libgssapi-krb5-2, libkrb5-3, passwd
+Depends: libc6, libgcc-s1, libpam0g, libsystemd0, libgssapi-krb5-2, libkrb5-3, passwd
 Installed-Size: $(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
 Description: WS-Management (WinRM) service and clients for Linux
  wsmand answers WS-Management the way a Windows host with WinRM does: Identify,

@@ -54,7 +54,8 @@ TOML
     wait_for_port "$PORT" "$WSMAND_PID" "$log"
 }
 
-# Debian packages this project needs: libpam0g-dev (PAM headers for wsman-os), pkg-config,
+# Debian packages this project needs: libpam0g-dev (PAM headers for wsman-os), libsystemd-dev
+# (sd-journal, which wsman-os links for the in-process journal reader), pkg-config,
 # curl (bad-input tests), wrk (benchmark), python3-venv (interop tests), a C compiler (ring),
 # the MIT KDC and tools for the throwaway test realm (scripts/kdc.sh), libkrb5-dev + libclang-dev
 # to build wsman-gss's `kerberos` feature (libgssapi-sys runs bindgen), and python3-dev for the
@@ -63,11 +64,11 @@ TOML
 # for the console's browser test (tests/browser; npm is installed by that stage if missing);
 # make, libssl-dev and zlib1g-dev to build the collector's vendored librdkafka (rdkafka-sys:
 # its configure and make, TLS through OpenSSL, gzip through zlib).
-REQUIRED_PACKAGES=(libpam0g-dev pkg-config curl wrk python3-venv python3-dev gcc libc6-dev
+REQUIRED_PACKAGES=(libpam0g-dev libsystemd-dev pkg-config curl wrk python3-venv python3-dev gcc libc6-dev
     make libssl-dev zlib1g-dev
     krb5-kdc krb5-admin-server krb5-user libkrb5-dev libclang-dev debootstrap iproute2
     systemd-journal-remote tzdata openipmi ipmitool wsl uuid-runtime dmidecode tmux vim
-    chromium nodejs nftables)
+    chromium nodejs nftables postgresql)
 
 # Makes $WORK, a scratch directory named after $1, and $PIDS, the processes a benchmark
 # starts; at exit every one of them gets SIGTERM and is reaped, then $WORK is removed. One

@@ -38,8 +38,9 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
+# libsystemd-dev: the in-process journal reader (wsman-os links libsystemd).
 # libkrb5-dev + libclang-dev: wsman-gss's default `kerberos` feature (GSS-API via libgssapi-sys).
-ensure_packages libpam0g-dev pkg-config gcc libc6-dev libkrb5-dev libclang-dev
+ensure_packages libpam0g-dev libsystemd-dev pkg-config gcc libc6-dev libkrb5-dev libclang-dev
 
 step "building wsmand and winrm (release)"
 cargo build --release -p wsmand -p winrm

@@ -134,6 +134,7 @@ export_test_users() {
         export WSMAN_TEST_REQUIRE_KDC=1
         export WSMAN_TEST_REQUIRE_SYSTEMD=1
         export WSMAN_TEST_REQUIRE_IPMI=1
+        export WSMAN_TEST_REQUIRE_POSTGRES=1
     fi
 }
 

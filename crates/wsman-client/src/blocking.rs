@@ -58,6 +58,20 @@ impl BlockingClient {
         self.runtime.block_on(self.inner.unsubscribe(subscription))
     }
 
+    /// See [`Client::deliver`].
+    pub fn deliver(
+        &self,
+        body: Vec<u8>,
+        content_type: &str,
+        content_encoding: Option<&str>,
+        message_id: &str,
+    ) -> Result<crate::client::DeliveryReply, ClientError> {
+        self.runtime.block_on(
+            self.inner
+                .deliver(body, content_type, content_encoding, message_id),
+        )
+    }
+
     /// See [`Client::identify`].
     pub fn identify(&self) -> Result<Element, ClientError> {
         self.runtime.block_on(self.inner.identify())

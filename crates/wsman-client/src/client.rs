@@ -193,6 +193,9 @@ impl std::fmt::Debug for Client {
 pub struct DeliveryReply {
     /// The Action of the answer's envelope (`None`: an empty 2xx).
     pub action: Option<String>,
+    /// The first element of the answer's body, if any (a subscription manager's
+    /// EnumerateResponse to a forwarder's Enumerate).
+    pub body: Option<Element>,
 }
 
 impl Client {
@@ -371,22 +374,39 @@ impl Client {
     }
 
     /// POST an event delivery (an `Events` batch, a `Heartbeat`, a `SubscriptionEnd`) that the
-    /// caller built and encoded as `content_type` says, and return what the subscriber
-    /// answered: the Action of its envelope, which must relate to `message_id` (an `Ack`), or
-    /// nothing for an empty 2xx (unacknowledged Push). A fault or an error status is an error.
+    /// caller built and encoded as `content_type` says (and compressed as `content_encoding`
+    /// says: `SLDC`), and return what the subscriber answered: the Action of its envelope,
+    /// which must relate to `message_id` (an `Ack`), or nothing for an empty 2xx
+    /// (unacknowledged Push). A fault or an error status is an error. Sealed like every other
+    /// request on a Negotiate/Kerberos connection over HTTP; the compression is inside the
+    /// seal, as Windows sends it.
     pub async fn deliver(
         &self,
         body: Vec<u8>,
         content_type: &str,
+        content_encoding: Option<&str>,
         message_id: &str,
     ) -> Result<DeliveryReply, ClientError> {
-        let headers = self.authorization()?.into_iter().collect();
+        let mut headers: Vec<(HeaderName, HeaderValue)> =
+            self.authorization()?.into_iter().collect();
+        if let Some(encoding) = content_encoding {
+            let value = HeaderValue::from_str(encoding)
+                .map_err(|_| ClientError::protocol(format!("bad Content-Encoding {encoding:?}")))?;
+            headers.push((hyper::header::CONTENT_ENCODING, value));
+        }
         let reply = self
             .round_trip_as(Bytes::from(body), content_type, headers)
             .await?;
         let envelope = response::interpret_envelope(&reply, Some(message_id))?;
-        Ok(DeliveryReply {
-            action: envelope.and_then(|e| e.action),
+        Ok(match envelope {
+            Some(envelope) => DeliveryReply {
+                action: envelope.action,
+                body: envelope.body,
+            },
+            None => DeliveryReply {
+                action: None,
+                body: None,
+            },
         })
     }
 

@@ -14,8 +14,8 @@
 //! - [`kafka`]: the Kafka output, acknowledged by the cluster (acks=all, idempotent) before
 //!   the forwarder is;
 //! - [`bookmarks`]: where each forwarder has got to in each subscription, per log, stored
-//!   durably (SQLite, synchronous writes) and merged so that a position never moves backwards,
-//!   whatever order batches arrive in. A collector acknowledges a batch only after its outputs
+//!   durably (SQLite with synchronous writes, or PostgreSQL shared by several collectors) and
+//!   merged so that a position never moves backwards, whatever order batches arrive in. A collector acknowledges a batch only after its outputs
 //!   and its bookmark are stored, so a restart resumes exactly there.
 #![forbid(unsafe_code)]
 

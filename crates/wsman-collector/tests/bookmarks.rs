@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use wsman_collector::bookmarks::BookmarkStore;
+use wsman_collector::bookmarks::{BookmarkStore, SqliteStore};
 use wsman_events::{BookmarkList, Timestamp};
 
 fn list(positions: &[(&str, u64)]) -> BookmarkList {
@@ -25,7 +25,7 @@ fn merges_forward_only_and_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bookmarks.sqlite");
     {
-        let store = BookmarkStore::open(&path).unwrap();
+        let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.load("host-a", "sub").unwrap(), None);
         store
             .merge(
@@ -52,7 +52,7 @@ fn merges_forward_only_and_survives_reopening() {
             .merge("host-b", "sub", &list(&[("System", 1)]), at(4))
             .unwrap();
     }
-    let store = BookmarkStore::open(&path).unwrap();
+    let store = SqliteStore::open(&path).unwrap();
     let reopened = store.load("host-a", "sub").unwrap().unwrap();
     assert_eq!(reopened.position("Security"), Some(10));
     assert_eq!(store.load("host-a", "other").unwrap(), None);
@@ -72,8 +72,8 @@ fn concurrent_writers_on_two_connections_keep_the_maximum() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bookmarks.sqlite");
     let stores = [
-        Arc::new(BookmarkStore::open(&path).unwrap()),
-        Arc::new(BookmarkStore::open(&path).unwrap()),
+        Arc::new(SqliteStore::open(&path).unwrap()),
+        Arc::new(SqliteStore::open(&path).unwrap()),
     ];
     let threads: Vec<_> = (0..8u64)
         .map(|t| {
@@ -110,7 +110,7 @@ proptest! {
         )
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let store = BookmarkStore::open(&dir.path().join("b.sqlite")).unwrap();
+        let store = SqliteStore::open(&dir.path().join("b.sqlite")).unwrap();
         let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
         for batch in &batches {
             let positions: Vec<(&str, u64)> = batch.clone();
@@ -128,24 +128,38 @@ proptest! {
 }
 
 #[test]
-fn forwarders_are_active_alive_or_dead_by_their_last_event_and_heartbeat() {
+fn forwarders_are_active_alive_or_dead_by_the_heartbeat_interval() {
     use std::time::Duration;
-    use wsman_collector::bookmarks::{ClientState, Liveness, ACTIVE};
-    let heartbeat = Duration::from_secs(60);
+    use wsman_collector::bookmarks::{heartbeat_window, ClientState, Liveness};
     let now = at(1_000_000);
     let ago = |seconds: u64| Some(at(1_000_000 - seconds as i64));
-    let state = |last_event, last_heartbeat| {
+    let state = |heartbeat: u64, last_event, last_heartbeat| {
         ClientState {
             client: "c".into(),
             last_event,
             last_heartbeat,
         }
-        .liveness(heartbeat, now)
+        .liveness(Duration::from_secs(heartbeat), now)
     };
-    assert_eq!(state(ago(ACTIVE.as_secs()), None), Liveness::Active);
-    assert_eq!(state(ago(ACTIVE.as_secs() + 1), ago(120)), Liveness::Alive);
-    assert_eq!(state(ago(ACTIVE.as_secs() + 1), ago(121)), Liveness::Dead);
-    assert_eq!(state(None, None), Liveness::Dead);
+    // An event within one interval: active, whatever the interval.
+    assert_eq!(state(60, ago(60), None), Liveness::Active);
+    assert_eq!(state(3600, ago(3000), None), Liveness::Active);
+    // An event older than the interval is no longer activity (the old rule said 15 minutes
+    // whatever the interval): a forwarder frozen for two minutes under a 60 s interval is not
+    // active.
+    assert_eq!(state(60, ago(61), ago(61)), Liveness::Alive);
+    assert_eq!(state(60, ago(120), None), Liveness::Dead);
+    // Alive: a heartbeat within the interval plus half of it (90 s for 60 s).
+    assert_eq!(state(60, None, ago(90)), Liveness::Alive);
+    assert_eq!(state(60, None, ago(91)), Liveness::Dead);
+    // The slack is at most a minute: 3660 s for an hour's interval.
+    assert_eq!(state(3600, None, ago(3660)), Liveness::Alive);
+    assert_eq!(state(3600, None, ago(3661)), Liveness::Dead);
+    assert_eq!(state(60, None, None), Liveness::Dead);
+    assert_eq!(
+        heartbeat_window(Duration::from_secs(4)),
+        Duration::from_secs(6)
+    );
     assert_eq!(
         Liveness::ALL.map(Liveness::as_str),
         ["active", "alive", "dead"]

@@ -240,6 +240,7 @@ fn delivery_text(events: &[String], embedding: Embedding, identifier: Option<&st
         to: &to,
         message_id: "uuid:6C1E1F3A-0000-0000-0000-000000000001",
         operation_id: "uuid:6C1E1F3A-0000-0000-0000-000000000002",
+        session_id: None,
         sequence_id: 1,
         machine_id: "web01.example.com",
         max_envelope_size: 512_000,

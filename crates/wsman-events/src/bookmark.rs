@@ -54,6 +54,7 @@ impl BookmarkList {
             )));
         }
         let mut list = BookmarkList::new();
+        let mut marked = None;
         for bookmark in root.elements() {
             if bookmark.name != "Bookmark" {
                 return Err(BookmarkError(format!("unexpected {}", bookmark.name)));
@@ -74,8 +75,13 @@ impl BookmarkList {
                 .attr("IsCurrent")
                 .is_some_and(|v| v.eq_ignore_ascii_case("true"))
             {
-                list.current = Some(channel.to_owned());
+                marked = Some(channel.to_owned());
             }
+        }
+        // The log marked current wherever it stands in the list (Windows marks one, not
+        // necessarily the last); without a mark, the last one read.
+        if marked.is_some() {
+            list.current = marked;
         }
         Ok(list)
     }

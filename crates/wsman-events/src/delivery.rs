@@ -68,6 +68,9 @@ pub struct DeliveryHeaders<'a> {
     pub to: &'a EndpointReference,
     pub message_id: &'a str,
     pub operation_id: &'a str,
+    /// `p:SessionId`: one per subscription run; Windows' forwarders send it with every
+    /// delivery of a subscription.
+    pub session_id: Option<&'a str>,
     pub sequence_id: u64,
     /// `m:MachineID`: the source's FQDN (Windows' forwarders send it).
     pub machine_id: &'a str,
@@ -187,6 +190,7 @@ fn envelope(headers: &DeliveryHeaders<'_>, action: &str, body: &str) -> String {
          <a:MessageID>{}</a:MessageID>\
          <w:Locale xml:lang=\"en-US\" s:mustUnderstand=\"false\"/>\
          <p:DataLocale xml:lang=\"en-US\" s:mustUnderstand=\"false\"/>\
+         {}\
          <p:OperationID s:mustUnderstand=\"false\">{}</p:OperationID>\
          <p:SequenceId s:mustUnderstand=\"false\">{}</p:SequenceId>\
          <w:OperationTimeout>{}</w:OperationTimeout>",
@@ -195,6 +199,10 @@ fn envelope(headers: &DeliveryHeaders<'_>, action: &str, body: &str) -> String {
         ns::ANONYMOUS,
         headers.max_envelope_size,
         escape_text(headers.message_id),
+        headers.session_id.map_or(String::new(), |id| format!(
+            "<p:SessionId s:mustUnderstand=\"false\">{}</p:SessionId>",
+            escape_text(id)
+        )),
         escape_text(headers.operation_id),
         headers.sequence_id,
         duration::format(headers.operation_timeout),

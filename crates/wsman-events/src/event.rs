@@ -191,9 +191,14 @@ impl Event {
     /// in single quotes, no whitespace between elements. Characters XML 1.0 cannot carry
     /// (control characters from a journal message) become U+FFFD.
     pub fn to_xml(&self, format: ContentFormat) -> String {
-        let tree = self.tree(format);
-        let mut out = String::with_capacity(1024);
-        write_event_element(&tree, &mut out, true);
+        Event::tree_to_xml(&self.tree(format))
+    }
+
+    /// [`to_xml`](Self::to_xml) of a tree [`tree`](Self::tree) already built (for a query,
+    /// say): building it twice was a tenth of a forwarder's CPU.
+    pub fn tree_to_xml(tree: &Element) -> String {
+        let mut out = String::with_capacity(2048);
+        write_event_element(tree, &mut out, true);
         out
     }
 }
@@ -232,7 +237,9 @@ fn write_event_element(e: &Element, out: &mut String, root: bool) {
         let _ = write!(out, " xmlns='{EVENT_NS}'");
     }
     for a in &e.attributes {
-        let _ = write!(out, " {}='", a.name);
+        out.push(' ');
+        out.push_str(&a.name);
+        out.push_str("='");
         escape_into(&a.value, out, true);
         out.push('\'');
     }
@@ -247,29 +254,70 @@ fn write_event_element(e: &Element, out: &mut String, root: bool) {
             Node::Text(t) => escape_into(t, out, false),
         }
     }
-    let _ = write!(out, "</{}>", e.name);
+    out.push_str("</");
+    out.push_str(&e.name);
+    out.push('>');
 }
 
-/// XML-escape `text`; characters XML 1.0 forbids are replaced by U+FFFD.
+/// XML-escape `text`; characters XML 1.0 forbids are replaced by U+FFFD. Runs of characters
+/// that stay as they are are copied at once: a journal message is mostly such a run.
 pub(crate) fn escape_into(text: &str, out: &mut String, in_attribute: bool) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\'' if in_attribute => out.push_str("&apos;"),
-            '"' if in_attribute => out.push_str("&quot;"),
-            '\t' | '\n' | '\r' if in_attribute => {
-                let _ = write!(out, "&#x{:X};", c as u32);
-            }
-            '\t' | '\n' | '\r' => out.push(c),
-            c if is_xml_char(c) => out.push(c),
-            _ => out.push('\u{FFFD}'),
-        }
+    let mut unchanged_from = 0;
+    for (at, c) in text.char_indices() {
+        let replacement = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '\'' if in_attribute => "&apos;",
+            '"' if in_attribute => "&quot;",
+            '\t' if in_attribute => "&#x9;",
+            '\n' if in_attribute => "&#xA;",
+            '\r' if in_attribute => "&#xD;",
+            c if is_xml_char(c) => continue,
+            _ => "\u{FFFD}",
+        };
+        out.push_str(&text[unchanged_from..at]);
+        out.push_str(replacement);
+        unchanged_from = at + c.len_utf8();
     }
+    out.push_str(&text[unchanged_from..]);
 }
 
 /// XML 1.0's `Char` production (surrogates cannot occur in a `char`).
 pub(crate) fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The escaping as a rule per character, written independently of the run-copying code.
+    fn escaped_char_by_char(text: &str, in_attribute: bool) -> String {
+        text.chars()
+            .map(|c| match c {
+                '&' => "&amp;".to_owned(),
+                '<' => "&lt;".to_owned(),
+                '>' => "&gt;".to_owned(),
+                '\'' if in_attribute => "&apos;".to_owned(),
+                '"' if in_attribute => "&quot;".to_owned(),
+                '\t' | '\n' | '\r' if in_attribute => format!("&#x{:X};", c as u32),
+                c if is_xml_char(c) => c.to_string(),
+                _ => "\u{FFFD}".to_owned(),
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn escaping_runs_at_once_equals_escaping_each_character(
+            text in "[a-z &<>'\"\t\n\r\u{0}-\u{1f}\u{e9}\u{fffe}\u{ffff}\u{1f600}]{0,64}",
+            in_attribute: bool,
+        ) {
+            let mut out = String::from("prefix");
+            escape_into(&text, &mut out, in_attribute);
+            prop_assert_eq!(out, format!("prefix{}", escaped_char_by_char(&text, in_attribute)));
+        }
+    }
 }

@@ -127,6 +127,10 @@ pub struct SubscribeRequest {
     pub ignore_channel_error: bool,
     /// The `SubscriptionName` option, for logs and status.
     pub name: Option<String>,
+    /// The `Compression` option set to `SLDC` (MS-WSMV 3.1.4.1.30.1, its only valid value):
+    /// deliveries are SLDC-compressed and sent with `Content-Encoding: SLDC`, as Windows'
+    /// forwarders do for the collectors that ask.
+    pub compress_sldc: bool,
 }
 
 /// Why a Subscribe was refused; each has its WS-Eventing or WS-Management fault.
@@ -311,6 +315,11 @@ pub fn parse_subscribe_element(
     let name = options
         .get("SubscriptionName")
         .and_then(|o| o.value.clone());
+    let compress_sldc = match options.get("Compression").map(|o| o.value.as_deref()) {
+        None => false,
+        Some(Some(v)) if v.trim().eq_ignore_ascii_case("SLDC") => true,
+        Some(other) => return Err(invalid("Compression", other.unwrap_or(""))),
+    };
 
     Ok(SubscribeRequest {
         mode,
@@ -331,6 +340,7 @@ pub fn parse_subscribe_element(
         read_existing_events,
         ignore_channel_error,
         name,
+        compress_sldc,
     })
 }
 

@@ -93,6 +93,30 @@ fn a_wef_subscription_is_typed() {
         "a nil IgnoreChannelError option sets it"
     );
     assert_eq!(request.name.as_deref(), Some("Test"));
+    assert!(
+        request.compress_sldc,
+        "Compression SLDC asks for SLDC deliveries"
+    );
+}
+
+#[test]
+fn compression_is_sldc_or_nothing() {
+    let plain = subscribe(DeliveryMode::EVENTS, "", "", "");
+    assert!(!parse_subscribe(&parsed(&plain)).unwrap().compress_sldc);
+    // MS-WSMV 3.1.4.1.30.1: "SLDC" is the only valid value.
+    let other = subscribe(
+        DeliveryMode::EVENTS,
+        "",
+        "",
+        r#"<w:Option Name="Compression">gzip</w:Option>"#,
+    );
+    assert!(matches!(
+        parse_subscribe(&parsed(&other)),
+        Err(SubscribeError::InvalidValue {
+            element: "Compression",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -208,6 +232,7 @@ fn events_batches_carry_what_the_subscriber_asked_for() {
         to: &to,
         message_id: "uuid:00000000-0000-0000-0000-000000000001",
         operation_id: "uuid:00000000-0000-0000-0000-000000000002",
+        session_id: None,
         sequence_id: 1,
         machine_id: "linux.example.test",
         max_envelope_size: 512_000,

@@ -32,14 +32,19 @@ pub type DeliveryFuture<'a> =
 
 /// A connection to one subscriber address.
 pub trait Subscriber: Send + Sync {
-    /// POST one delivery message, encoded as `content_type` says.
+    /// POST one delivery message, encoded as `content_type` says, compressed as
+    /// `content_encoding` (`Content-Encoding`; `Some("SLDC")` when the subscription asked).
     fn send<'a>(
         &'a self,
         body: Vec<u8>,
         content_type: &'static str,
+        content_encoding: Option<&'static str>,
         message_id: &'a str,
     ) -> DeliveryFuture<'a>;
 }
+
+/// The `Content-Encoding` of an SLDC-compressed delivery (MS-WSMV 3.1.4.1.30.1).
+pub const SLDC_ENCODING: &str = "SLDC";
 
 /// Opens [`Subscriber`]s: the daemon's HTTP client. Refusing an address or an authentication
 /// profile refuses the Subscribe.
@@ -70,6 +75,8 @@ const MAX_SCAN: usize = 10_000;
 const READ_ITEMS: usize = 256;
 /// `w:OperationTimeout` of a delivery.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+/// `w:OperationTimeout` of a SubscriptionEnd, as Windows' forwarders send it.
+const END_OPERATION_TIMEOUT: Duration = Duration::from_millis(500);
 /// Longest one wait for new journal entries, so due heartbeats and batches are never late by
 /// more than this.
 const MAX_WAIT: Duration = Duration::from_secs(1);
@@ -82,6 +89,8 @@ pub(crate) struct Plan {
     pub retry: (u32, Duration),
     pub policy: EnvelopePolicy,
     pub utf16: bool,
+    /// Events and heartbeats are SLDC-compressed (the `Compression` option).
+    pub sldc: bool,
     pub embedding: Embedding,
     pub notify_to: EndpointReference,
     pub end_to: Option<EndpointReference>,
@@ -89,6 +98,8 @@ pub(crate) struct Plan {
     pub max_envelope: u64,
     pub send_bookmarks: bool,
     pub bookmark: BookmarkList,
+    /// `p:SessionId` of every delivery of this run, as Windows' forwarders send one.
+    pub session_id: String,
     /// Events delivered before any from the feed (a forwarder's EventID 111 and lost-range
     /// notices); those with an empty channel move no bookmark.
     pub preamble: Vec<Pending>,
@@ -137,6 +148,7 @@ impl Plan {
                 .max_envelope_size
                 .map_or(EnvelopePolicy::Skip, |(_, policy)| policy),
             utf16: request.utf16,
+            sldc: request.compress_sldc,
             embedding: Embedding::Cdata,
             notify_to,
             end_to: request.end_to.clone(),
@@ -144,6 +156,7 @@ impl Plan {
             max_envelope,
             send_bookmarks: request.send_bookmarks,
             bookmark: BookmarkList::new(),
+            session_id: new_message_id(),
             preamble: Vec::new(),
         })
     }
@@ -183,7 +196,6 @@ pub(crate) async fn run(
     let mut scheduler = Scheduler::new(plan.settings, now());
     // Events read but not yet taken by the scheduler (it was full): they go first.
     let mut backlog: VecDeque<Pending> = std::mem::take(&mut plan.preamble).into();
-    let mut sequence = 0u64;
     let stopped = 'delivery: loop {
         if link.ended.has_changed().is_err() {
             break Stopped::Ended;
@@ -237,8 +249,7 @@ pub(crate) async fn run(
             }
         }
         while let Some(due) = scheduler.poll(now()) {
-            sequence += 1;
-            match deliver(&plan, subscriber.as_ref(), &due, sequence, &mut link).await {
+            match deliver(&plan, subscriber.as_ref(), &due, &mut link).await {
                 Delivery::Taken(bookmark) => {
                     let delivered = scheduler.acked(now());
                     if !delivered.is_empty() {
@@ -292,14 +303,9 @@ enum Delivery {
     Ended,
 }
 
-async fn deliver(
-    plan: &Plan,
-    subscriber: &dyn Subscriber,
-    due: &Due,
-    sequence: u64,
-    link: &mut Link,
-) -> Delivery {
+async fn deliver(plan: &Plan, subscriber: &dyn Subscriber, due: &Due, link: &mut Link) -> Delivery {
     let message_id = new_message_id();
+    let operation_id = new_message_id();
     let events: &[Pending] = match due {
         Due::Batch(events) => events,
         Due::Heartbeat => &[],
@@ -311,12 +317,20 @@ async fn deliver(
     let headers = DeliveryHeaders {
         to: &plan.notify_to,
         message_id: &message_id,
-        operation_id: &message_id,
-        sequence_id: sequence,
+        // Each delivery is an operation of its own: a new OperationID and SequenceId 1, as
+        // Windows' forwarders send them.
+        operation_id: &operation_id,
+        session_id: Some(&plan.session_id),
+        sequence_id: 1,
         machine_id: &plan.machine_id,
         max_envelope_size: plan.max_envelope,
         operation_timeout: OPERATION_TIMEOUT,
-        bookmark: plan.send_bookmarks.then_some(&bookmark),
+        // As Windows: the bookmark with events only, and only once it names a log (the
+        // EventID 111 batch of a new subscription carries none; heartbeats never do).
+        bookmark: (plan.send_bookmarks
+            && matches!(due, Due::Batch(_))
+            && bookmark.positions().next().is_some())
+        .then_some(&bookmark),
         ack_requested: plan.mode != DeliveryMode::Push,
     };
     let xml = match due {
@@ -327,8 +341,14 @@ async fn deliver(
         Due::Heartbeat => delivery::heartbeat_envelope(&headers),
     };
     let (body, content_type) = delivery::encode(&xml, plan.utf16);
+    // Compressed after encoding, as Windows does: the stream holds the UTF-16 bytes.
+    let (body, content_encoding) = if plan.sldc {
+        (wsman_events::sldc::compress(&body), Some(SLDC_ENCODING))
+    } else {
+        (body, None)
+    };
     tokio::select! {
-        sent = send_with_retry(plan, subscriber, body, content_type, &message_id) => {
+        sent = send_with_retry(plan, subscriber, body, content_type, content_encoding, &message_id) => {
             if sent { Delivery::Taken(bookmark) } else { Delivery::Failed }
         }
         _ = link.ended.changed() => Delivery::Ended,
@@ -370,21 +390,26 @@ pub(crate) async fn send_subscription_end(
     reason: &str,
 ) {
     let message_id = new_message_id();
+    let (operation_id, session_id) = (new_message_id(), new_message_id());
     let manager = delivery::endpoint(&notice.manager_address, Vec::new());
+    // The header set of a Windows forwarder's SubscriptionEnd: its session, AckRequested and
+    // an OperationTimeout of half a second.
     let headers = DeliveryHeaders {
         to: &notice.end_to,
         message_id: &message_id,
-        operation_id: &message_id,
+        operation_id: &operation_id,
+        session_id: Some(&session_id),
         sequence_id: 1,
         machine_id: &notice.machine_id,
         max_envelope_size: notice.max_envelope,
-        operation_timeout: OPERATION_TIMEOUT,
+        operation_timeout: END_OPERATION_TIMEOUT,
         bookmark: None,
-        ack_requested: false,
+        ack_requested: true,
     };
     let xml = delivery::subscription_end_envelope(&headers, &manager, status, reason);
     let (body, content_type) = delivery::encode(&xml, notice.utf16);
-    match end_to.send(body, content_type, &message_id).await {
+    // Not compressed: Windows' forwarders send SubscriptionEnd plain too.
+    match end_to.send(body, content_type, None, &message_id).await {
         Ok(_) => {
             tracing::info!(subscription = %notice.id, status = status.uri(), "SubscriptionEnd sent")
         }
@@ -400,6 +425,7 @@ async fn send_with_retry(
     subscriber: &dyn Subscriber,
     body: Vec<u8>,
     content_type: &'static str,
+    content_encoding: Option<&'static str>,
     message_id: &str,
 ) -> bool {
     let (retries, interval) = plan.retry;
@@ -408,7 +434,7 @@ async fn send_with_retry(
             tokio::time::sleep(interval).await;
         }
         match subscriber
-            .send(body.clone(), content_type, message_id)
+            .send(body.clone(), content_type, content_encoding, message_id)
             .await
         {
             Ok(answer) => {

@@ -42,6 +42,7 @@ fn request(filter: Option<&str>) -> SubscribeRequest {
         content_format: ContentFormat::Raw,
         read_existing_events: false,
         ignore_channel_error: false,
+        compress_sldc: false,
         name: None,
     }
 }

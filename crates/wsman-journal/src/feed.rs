@@ -9,8 +9,11 @@
 use std::time::{Duration, SystemTime};
 
 use wsman_events::journal::LINUX_JOURNAL;
-use wsman_events::{ContentFormat, ExportLimits, JournalEntry, Mapping, QueryList, Timestamp};
+use wsman_events::{
+    ContentFormat, Event, ExportLimits, JournalEntry, Mapping, QueryList, Timestamp,
+};
 
+use crate::follow::Follower;
 use crate::{Error, Journal, Query, Reader, Start};
 
 /// Where a feed stands.
@@ -48,6 +51,8 @@ impl Selection {
         let log = [event.channel.as_str(), LINUX_JOURNAL]
             .into_iter()
             .find(|log| readable(log))?;
+        // One tree for the query and the XML when the delivery format is the query's (Raw).
+        let mut raw_tree = None;
         if let Some(query) = &self.query {
             let tree = event.tree(ContentFormat::Raw);
             let in_some_log = [event.channel.as_str(), LINUX_JOURNAL]
@@ -57,9 +62,14 @@ impl Selection {
             if !in_some_log {
                 return None;
             }
+            raw_tree = Some(tree);
         }
+        let xml = match raw_tree {
+            Some(tree) if self.format == ContentFormat::Raw => Event::tree_to_xml(&tree),
+            _ => event.to_xml(self.format),
+        };
         Some(SelectedEvent {
-            xml: event.to_xml(self.format),
+            xml,
             channel: log.to_owned(),
             record_id: event.record_id,
         })
@@ -168,6 +178,11 @@ impl Feed {
 
     /// Move the position past `entry`; its event, when selected.
     fn take(&mut self, entry: &JournalEntry) -> Option<SelectedEvent> {
+        self.take_at(entry, Timestamp::from_system_time(SystemTime::now()))
+    }
+
+    /// [`take`](Self::take) with "now" (for `timediff` filters) read once per batch.
+    fn take_at(&mut self, entry: &JournalEntry, now: Timestamp) -> Option<SelectedEvent> {
         let cursor = entry.get("__CURSOR").map(str::to_owned);
         if let Position::AfterRecord { record, scanned } = &mut self.position {
             if entry.seqnum().is_some_and(|n| n <= *record) {
@@ -180,20 +195,32 @@ impl Feed {
         if let Some(cursor) = cursor {
             self.position = Position::After(cursor);
         }
-        self.selection
-            .select(entry, Timestamp::from_system_time(SystemTime::now()))
+        self.selection.select(entry, now)
     }
 }
 
-/// A [`Feed`] for a reader that stays (a push delivery, a forwarder): one `journalctl
-/// --follow` runs from the position for as long as the feed lives, instead of a journalctl
-/// started for every read and for every wait. Starting journalctl costs more CPU than reading
-/// a batch of entries: at 1,000 entries a second, a process per read was most of a
-/// forwarder's CPU (docs/benchmarks.md). An idle follower waits on inotify, costing no CPU.
+/// A [`Feed`] for a reader that stays (a push delivery, a forwarder): one reader follows the
+/// journal from the position for as long as the feed lives, instead of a journalctl started
+/// for every read and for every wait. The reader is in-process ([`Follower`]); where
+/// libsystemd cannot open the journal it is one `journalctl --follow` child, as before.
+/// Starting journalctl costs more CPU than reading a batch of entries, and piping every entry
+/// through its export text cost more than the rest of the forwarder (docs/benchmarks.md). An
+/// idle follower waits on inotify, costing no CPU.
 #[derive(Debug)]
 pub struct LiveFeed {
     feed: Feed,
-    follower: Option<Reader>,
+    follower: Option<Following>,
+}
+
+/// How long a woken in-process follower lets more entries arrive before it reads: far below
+/// any batch latency a subscription asks for (Windows' shortest, MinLatency, is 30 s).
+const SETTLE: Duration = Duration::from_millis(20);
+
+/// Which reader a [`LiveFeed`] follows with.
+#[derive(Debug)]
+enum Following {
+    InProcess(Box<Follower>),
+    Journalctl(Box<Reader>),
 }
 
 impl LiveFeed {
@@ -209,9 +236,25 @@ impl LiveFeed {
         &self.feed.position
     }
 
+    /// The in-process reader from the position, else a following journalctl.
+    fn start(&self) -> Result<Following, Error> {
+        let query = self.feed.query(true);
+        match Follower::open(&query.journal, &query.start, ExportLimits::default()) {
+            Ok(follower) => Ok(Following::InProcess(Box::new(follower))),
+            Err(error @ Error::Invalid(_)) => Err(error),
+            Err(error) => {
+                tracing::warn!(%error, "the journal cannot be read in-process: following it with journalctl");
+                Ok(Following::Journalctl(Box::new(Reader::spawn(
+                    &query,
+                    ExportLimits::default(),
+                )?)))
+            }
+        }
+    }
+
     /// As [`Feed::next_batch`]: up to `max_items` selected events, reading at most
     /// `max_entries` entries. Waits up to `wait` (none: not at all) for the first one; after
-    /// it, takes only what journalctl has already written. A journalctl that failed or ended is
+    /// it, takes only what is already in the journal. A reader that failed or ended is
     /// started again from the position at the next call.
     pub async fn next_batch(
         &mut self,
@@ -219,11 +262,75 @@ impl LiveFeed {
         max_entries: usize,
         wait: Option<Duration>,
     ) -> Result<Vec<SelectedEvent>, Error> {
-        let mut follower = match self.follower.take() {
+        let follower = match self.follower.take() {
             Some(follower) => follower,
-            None => Reader::spawn(&self.feed.query(true), ExportLimits::default())?,
+            None => self.start()?,
         };
         let first_by = tokio::time::Instant::now() + wait.unwrap_or(Duration::ZERO);
+        match follower {
+            Following::InProcess(mut follower) => {
+                let selected = self
+                    .read_in_process(&mut follower, max_items, max_entries, first_by)
+                    .await?;
+                self.follower = Some(Following::InProcess(follower));
+                Ok(selected)
+            }
+            Following::Journalctl(mut follower) => {
+                let (selected, keep) = self
+                    .read_journalctl(&mut follower, max_items, max_entries, first_by)
+                    .await?;
+                if keep {
+                    self.follower = Some(Following::Journalctl(follower));
+                }
+                Ok(selected)
+            }
+        }
+    }
+
+    /// Reads what the journal has; when nothing is selected yet, waits for more until
+    /// `first_by`. A cancelled wait loses nothing: entries are only read between waits.
+    async fn read_in_process(
+        &mut self,
+        follower: &mut Follower,
+        max_items: usize,
+        max_entries: usize,
+        first_by: tokio::time::Instant,
+    ) -> Result<Vec<SelectedEvent>, Error> {
+        let mut selected = Vec::new();
+        let mut read = 0usize;
+        let now = Timestamp::from_system_time(SystemTime::now());
+        loop {
+            while selected.len() < max_items.max(1) && read < max_entries.max(1) {
+                let Some(entry) = follower.next_entry()? else {
+                    break;
+                };
+                read += 1;
+                if let Some(event) = self.feed.take_at(&entry, now) {
+                    selected.push(event);
+                }
+            }
+            let full = selected.len() >= max_items.max(1) || read >= max_entries.max(1);
+            if !selected.is_empty() || full || tokio::time::Instant::now() >= first_by {
+                return Ok(selected);
+            }
+            if follower.wait(first_by).await? {
+                // Journald writes entry by entry, each waking the descriptor: letting a few
+                // more arrive reads them in one go instead of one wake-up each (at 1,000
+                // entries a second, a wake-up per entry was a fifth of the forwarder's CPU).
+                let settle = tokio::time::Instant::now() + SETTLE;
+                tokio::time::sleep_until(settle.min(first_by)).await;
+            }
+        }
+    }
+
+    /// The journalctl reader's read: the events, and whether the child is kept.
+    async fn read_journalctl(
+        &mut self,
+        follower: &mut Reader,
+        max_items: usize,
+        max_entries: usize,
+        first_by: tokio::time::Instant,
+    ) -> Result<(Vec<SelectedEvent>, bool), Error> {
         let mut selected = Vec::new();
         let mut read = 0usize;
         while selected.len() < max_items.max(1) && read < max_entries.max(1) {
@@ -245,12 +352,16 @@ impl LiveFeed {
                     }
                 }
                 // A following journalctl does not end on its own: started again next time.
-                Ok(None) => return Ok(selected),
+                Ok(None) => return Ok((selected, false)),
                 Err(error) if selected.is_empty() => return Err(error),
-                Err(_) => return Ok(selected),
+                Err(_) => return Ok((selected, false)),
             }
         }
-        self.follower = Some(follower);
-        Ok(selected)
+        Ok((selected, true))
+    }
+
+    /// Whether the feed reads in-process (false: through a journalctl child, or not started).
+    pub fn in_process(&self) -> bool {
+        matches!(self.follower, Some(Following::InProcess(_)))
     }
 }

@@ -1,18 +1,24 @@
 //! The systemd journal, read through `journalctl --output=export`.
 //!
-//! Why journalctl and not libsystemd: it is the journal's stable interface (file format
+//! Why journalctl for one-shot reads: it is the journal's stable interface (file format
 //! versions, compression and sealing are its business), it needs no unsafe FFI here, and its
 //! export format is exactly specified and binary-safe. The eventing core reads that format
 //! bounded ([`wsman_events::ExportReader`]), so a huge field costs no memory.
 //!
-//! A reader is one `journalctl` child, killed when the reader is dropped. It reads the host's
+//! A [`Reader`] is one `journalctl` child, killed when the reader is dropped. It reads the host's
 //! journal, or a journal directory (`--directory`: another root's journal, or a copy), forward
 //! from the start, from after a cursor, or newest first, and optionally keeps following.
 //! [`feed`] builds on it: the selected Windows events after a position, for pulls, pushes and
-//! forwarding.
+//! forwarding. A reader that stays (push delivery, forwarding) is in-process instead
+//! ([`follow`], libsystemd's sd-journal through `wsman-os`): per entry, journalctl's export
+//! text, pipe and parse cost more than the rest of the forwarder, and per subscription its
+//! process cost about 1 MiB. One-shot reads (pulls, `wevtutil`, `Win32_NTLogEvent`, the
+//! forwarder's vacuum check) keep journalctl: a process per query costs nothing that matters
+//! there, and its newest-first and match switches are used as they are.
 #![forbid(unsafe_code)]
 
 pub mod feed;
+pub mod follow;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -131,6 +137,8 @@ pub enum Error {
     Failed { status: String, stderr: String },
     #[error("invalid journal query: {0}")]
     Invalid(String),
+    #[error("opening the journal: {0}")]
+    Open(#[source] std::io::Error),
 }
 
 /// A running read of the journal.

@@ -105,7 +105,7 @@ fn feeds_select_after_their_position_and_wait_for_more() {
 }
 
 #[test]
-fn a_live_feed_keeps_one_journalctl_and_reads_on_in_order() {
+fn a_live_feed_reads_in_process_and_reads_on_in_order() {
     use wsman_journal::feed::LiveFeed;
     let Some(systemd) = BootedSystemd::boot() else {
         return;
@@ -135,6 +135,7 @@ fn a_live_feed_keeps_one_journalctl_and_reads_on_in_order() {
                 .await
                 .unwrap();
             assert!(batch.len() <= 4, "at most max_items");
+            assert!(live.in_process(), "libsystemd reads the booted journal");
             got.extend(batch);
         }
         // The record ids journald gave, in order (`journalctl -o export` of the tag).

@@ -9,7 +9,8 @@
 //! PAM bindings (`pam::sys`, `pam::conversation`, `pam`, `pam::session`), one `uname` call
 //! in `host`, one `mallopt` call in `allocator`, one `madvise` call in `memory`, the
 //! clone-to-exec steps in `process`, the session helper's signal and descriptor calls in
-//! `process::session`, and `kill`/`killpg`/`getsid` in `signal`, the
+//! `process::session`, the sd-journal calls in `journal`, and `kill`/`killpg`/`getsid` in
+//! `signal`, the
 //! pseudo-terminal ioctls in `terminal`, glibc's utmp calls in `login_record`, one
 //! `getnameinfo` call in `resolve`;
 //! modules that need
@@ -28,6 +29,7 @@
 pub mod allocator;
 pub mod cgroup;
 pub mod host;
+pub mod journal;
 pub mod login_record;
 pub mod memory;
 pub mod pam;

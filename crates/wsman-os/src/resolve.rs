@@ -19,38 +19,14 @@ pub fn reverse_name(ip: IpAddr) -> Option<String> {
             let mut address: libc::sockaddr_in = unsafe { std::mem::zeroed() };
             address.sin_family = libc::AF_INET as libc::sa_family_t;
             address.sin_addr.s_addr = u32::from_ne_bytes(v4.octets());
-            // SAFETY: `address` is a complete sockaddr_in of the length given; `host` is
-            // writable for MAX_HOST bytes, which getnameinfo NUL-terminates on success; no
-            // service buffer is asked for (null, 0).
-            unsafe {
-                libc::getnameinfo(
-                    std::ptr::from_ref(&address).cast(),
-                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                    host.as_mut_ptr(),
-                    MAX_HOST as libc::socklen_t,
-                    std::ptr::null_mut(),
-                    0,
-                    libc::NI_NAMEREQD,
-                )
-            }
+            name_info(&address, &mut host)
         }
         IpAddr::V6(v6) => {
             // SAFETY: sockaddr_in6 is plain data; all-zero is a valid value.
             let mut address: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
             address.sin6_family = libc::AF_INET6 as libc::sa_family_t;
             address.sin6_addr.s6_addr = v6.octets();
-            // SAFETY: as above, with a complete sockaddr_in6.
-            unsafe {
-                libc::getnameinfo(
-                    std::ptr::from_ref(&address).cast(),
-                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-                    host.as_mut_ptr(),
-                    MAX_HOST as libc::socklen_t,
-                    std::ptr::null_mut(),
-                    0,
-                    libc::NI_NAMEREQD,
-                )
-            }
+            name_info(&address, &mut host)
         }
     };
     if rc != 0 {
@@ -64,6 +40,29 @@ pub fn reverse_name(ip: IpAddr) -> Option<String> {
         .trim_end_matches('.')
         .to_ascii_lowercase();
     (!name.is_empty()).then_some(name)
+}
+
+/// A socket address `getnameinfo` takes: the family's own `sockaddr_*` struct, complete.
+trait SocketAddress {}
+impl SocketAddress for libc::sockaddr_in {}
+impl SocketAddress for libc::sockaddr_in6 {}
+
+/// `getnameinfo` of one address with `NI_NAMEREQD` into `host`; its return code.
+fn name_info<A: SocketAddress>(address: &A, host: &mut [libc::c_char; MAX_HOST]) -> libc::c_int {
+    // SAFETY: `address` is a complete sockaddr_in or sockaddr_in6 (the only `SocketAddress`
+    // types) of the length given; `host` is writable for MAX_HOST bytes, which getnameinfo
+    // NUL-terminates on success; no service buffer is asked for (null, 0).
+    unsafe {
+        libc::getnameinfo(
+            std::ptr::from_ref(address).cast(),
+            std::mem::size_of::<A>() as libc::socklen_t,
+            host.as_mut_ptr(),
+            MAX_HOST as libc::socklen_t,
+            std::ptr::null_mut(),
+            0,
+            libc::NI_NAMEREQD,
+        )
+    }
 }
 
 /// The forward-confirmed name of `ip`: its reverse name when that name's addresses include

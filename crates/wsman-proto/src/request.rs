@@ -27,8 +27,12 @@ pub struct RequestHeader {
     /// reference, sent as a header by Renew, GetStatus and Unsubscribe.
     pub subscription_identifier: Option<String>,
     /// `m:MachineID`: the sender's FQDN, as Windows event forwarders send it with their
-    /// Enumerate of a subscription manager and with their deliveries.
+    /// Enumerate of a subscription manager and with their deliveries (right after
+    /// `w:ResourceURI`, where they put it).
     pub machine_id: Option<String>,
+    /// `p:OperationID` (with `p:SequenceId` 1), as Windows event forwarders send them with
+    /// their Enumerate; other clients leave it out, as pywinrm and pypsrp do.
+    pub operation_id: Option<String>,
 }
 
 impl RequestHeader {
@@ -46,6 +50,7 @@ impl RequestHeader {
             session_id: None,
             subscription_identifier: None,
             machine_id: None,
+            operation_id: None,
         }
     }
 }
@@ -64,6 +69,13 @@ pub fn envelope(h: &RequestHeader, body: &str) -> String {
         "<w:ResourceURI s:mustUnderstand=\"true\">{}</w:ResourceURI>",
         escape_text(&h.resource_uri)
     );
+    if let Some(machine) = &h.machine_id {
+        let _ = write!(
+            out,
+            "<m:MachineID xmlns:m=\"http://schemas.microsoft.com/wbem/wsman/1/machineid\" s:mustUnderstand=\"false\">{}</m:MachineID>",
+            escape_text(machine)
+        );
+    }
     let _ = write!(
         out,
         "<a:ReplyTo><a:Address s:mustUnderstand=\"true\">{}</a:Address></a:ReplyTo>",
@@ -100,15 +112,15 @@ pub fn envelope(h: &RequestHeader, body: &str) -> String {
             escape_text(s)
         );
     }
-    if let Some(id) = &h.subscription_identifier {
-        let _ = write!(out, "<e:Identifier>{}</e:Identifier>", escape_text(id));
-    }
-    if let Some(machine) = &h.machine_id {
+    if let Some(id) = &h.operation_id {
         let _ = write!(
             out,
-            "<m:MachineID xmlns:m=\"http://schemas.microsoft.com/wbem/wsman/1/machineid\" s:mustUnderstand=\"false\">{}</m:MachineID>",
-            escape_text(machine)
+            "<p:OperationID s:mustUnderstand=\"false\">{}</p:OperationID><p:SequenceId s:mustUnderstand=\"false\">1</p:SequenceId>",
+            escape_text(id)
         );
+    }
+    if let Some(id) = &h.subscription_identifier {
+        let _ = write!(out, "<e:Identifier>{}</e:Identifier>", escape_text(id));
     }
     if let Some(t) = h.operation_timeout {
         let _ = write!(

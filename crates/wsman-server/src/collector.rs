@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-use wsman_collector::bookmarks::{BookmarkStore, Liveness};
+use wsman_collector::bookmarks::{self, Backend, BookmarkStore, Liveness};
 use wsman_collector::ingest::{self, DeliveryKind, Sender};
 use wsman_collector::manager::{self, DeliveryAuth, Offer};
 use wsman_collector::outputs::Batch;
@@ -48,7 +48,7 @@ pub enum Route {
 pub struct CollectorService {
     subscriptions_dir: PathBuf,
     subscriptions: RwLock<Arc<SubscriptionSet>>,
-    store: BookmarkStore,
+    store: Arc<dyn BookmarkStore>,
     outputs: Outputs,
     /// One lock per (client, subscription) with a delivery under way: that pair's batches
     /// are stored one at a time, while other forwarders' go on in parallel.
@@ -100,12 +100,16 @@ impl Proof {
 }
 
 impl CollectorService {
-    /// Subscriptions from `DIR/subscriptions`, bookmarks in the SQLite file `database`.
-    pub fn open(config_dir: &Path, database: &Path) -> Result<CollectorService, String> {
-        if let Some(parent) = database.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    /// Subscriptions from `DIR/subscriptions`, bookmarks in the store `backend` names (the
+    /// SQLite file's directory is created).
+    pub fn open(config_dir: &Path, backend: &Backend) -> Result<CollectorService, String> {
+        if let Backend::Sqlite { path } = backend {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("{}: {e}", parent.display()))?;
+            }
         }
-        let store = BookmarkStore::open(database).map_err(|e| e.to_string())?;
+        let store = bookmarks::open(backend).map_err(|e| e.to_string())?;
         let service = CollectorService {
             subscriptions_dir: config_dir.join("subscriptions"),
             subscriptions: RwLock::new(Arc::new(SubscriptionSet::default())),

@@ -15,6 +15,7 @@
 //! - [`xmlnorm`]: an XML normaliser for golden comparisons;
 //! - [`process`]: running a command with a deadline, so no test can hang.
 //! - [`kdc`]: a throwaway MIT Kerberos realm on 127.0.0.1 (`scripts/kdc.sh`), stopped on drop.
+//! - [`postgres`]: a throwaway PostgreSQL server on 127.0.0.1 (initdb, pg_ctl), stopped on drop.
 //! - [`client_certs`]: throwaway CAs and client certificates for the certificate profile.
 //! - [`journal`]: journal directories made from export-format text by
 //!   `systemd-journal-remote`, for deterministic event tests;
@@ -35,6 +36,7 @@ pub mod http;
 pub mod ipmi;
 pub mod journal;
 pub mod kdc;
+pub mod postgres;
 pub mod process;
 pub mod soap;
 pub mod systemd;

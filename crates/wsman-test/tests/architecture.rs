@@ -211,7 +211,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-systemd", &[]),
     ("wsman-ipmi", &[]),
     ("wsman-events", &["wsman-proto"]),
-    ("wsman-journal", &["wsman-events"]),
+    ("wsman-journal", &["wsman-events", "wsman-os"]),
     (
         "wsman-eventsource",
         &["wsman-events", "wsman-journal", "wsman-proto"],

@@ -56,12 +56,13 @@ impl Subscriber for HttpSubscriber {
         &'a self,
         body: Vec<u8>,
         content_type: &'static str,
+        content_encoding: Option<&'static str>,
         message_id: &'a str,
     ) -> DeliveryFuture<'a> {
         Box::pin(async move {
             let reply = self
                 .client
-                .deliver(body, content_type, message_id)
+                .deliver(body, content_type, content_encoding, message_id)
                 .await
                 .map_err(SubscriberError::from)?;
             Ok(reply.action)

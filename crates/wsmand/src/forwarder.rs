@@ -631,14 +631,26 @@ async fn refresh(
 }
 
 async fn enumerate(client: &Client, machine_id: &str) -> anyhow::Result<wsman_proto::xml::Element> {
-    let mut header =
-        client.request_header(action::ENUMERATE, &Resource::new(SUBSCRIPTION_RESOURCE));
-    header.machine_id = Some(machine_id.to_owned());
-    let body = wsman_client::enumerate::enumerate_body(&wsman_client::EnumerateOptions::default());
+    let (header, body) = enumerate_request(client, machine_id);
     client
         .send(&header, &body)
         .await?
         .context("the Enumerate response has an empty body")
+}
+
+/// The Enumerate of a subscription manager in the shape a Windows forwarder sends it: its
+/// header set in its order (`m:MachineID` after the resource, `p:OperationID` and
+/// `p:SequenceId`), `w:OptimizeEnumeration` with `w:MaxElements` 32000.
+fn enumerate_request(
+    client: &Client,
+    machine_id: &str,
+) -> (wsman_proto::request::RequestHeader, String) {
+    let mut header =
+        client.request_header(action::ENUMERATE, &Resource::new(SUBSCRIPTION_RESOURCE));
+    header.machine_id = Some(machine_id.to_owned());
+    header.operation_id = Some(wsman_proto::response::new_message_id());
+    let body = wsman_client::enumerate::enumerate_body(&wsman_client::EnumerateOptions::default());
+    (header, body)
 }
 
 #[cfg(test)]
@@ -666,6 +678,77 @@ mod tests {
             (refresh, issuer),
             (Duration::from_secs(DEFAULT_REFRESH), None)
         );
+    }
+
+    /// Our Enumerate of a subscription manager against the one a Windows forwarder sends
+    /// (the transcription in wsman-events' fixtures): the same header set in the same order
+    /// with the same attributes, and the same body. Values that are per message (ids, the
+    /// address, the machine) are taken from the Windows message.
+    #[test]
+    fn the_enumerate_has_the_windows_forwarders_shape() {
+        use wsman_proto::xml::{parse, Element, Limits};
+        let fixture = include_str!(
+            "../../wsman-events/tests/fixtures/windows-forwarder/enumerate.request.xml"
+        );
+        let windows = parse(
+            fixture.split_once('\n').map_or("", |(_, m)| m),
+            &Limits::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        type HeaderEntry = (Option<String>, String, Vec<(String, String)>, String);
+        let header = |e: &Element| -> Vec<HeaderEntry> {
+            e.elements()
+                .find(|h| h.name == "Header")
+                .map(|h| {
+                    h.elements()
+                        .map(|c| {
+                            let mut attributes: Vec<(String, String)> = c
+                                .attributes
+                                .iter()
+                                .map(|a| (a.name.clone(), a.value.clone()))
+                                .collect();
+                            attributes.sort();
+                            (c.ns.clone(), c.name.clone(), attributes, c.trimmed_text())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let windows_header = header(&windows);
+        let value = |name: &str| {
+            windows_header
+                .iter()
+                .find(|h| h.1 == name)
+                .map(|h| h.3.clone())
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        let client = Client::new(
+            Endpoint::parse(&value("To"), false).unwrap_or_else(|e| panic!("{e}")),
+            ClientOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (mut request, body) = enumerate_request(&client, &value("MachineID"));
+        request.to = value("To");
+        request.message_id = value("MessageID");
+        request.session_id = Some(value("SessionId"));
+        request.operation_id = Some(value("OperationID"));
+        let ours = parse(
+            &wsman_proto::request::envelope(&request, &body),
+            &Limits::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(header(&ours), windows_header);
+        let body_of = |e: &Element| {
+            e.elements()
+                .find(|b| b.name == "Body")
+                .and_then(|b| b.elements().next())
+                .map(|b| {
+                    b.elements()
+                        .map(|c| (c.ns.clone(), c.name.clone(), c.trimmed_text()))
+                        .collect::<Vec<_>>()
+                })
+        };
+        assert_eq!(body_of(&ours), body_of(&windows));
     }
 
     #[test]

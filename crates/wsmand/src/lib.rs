@@ -567,18 +567,16 @@ pub async fn run_daemon(
     // The collector, when DIR/subscriptions exists (a host that collects nothing keeps no
     // database).
     let collector = if config_dir.join("subscriptions").is_dir() {
-        let database = wec_database.to_owned();
+        let backend = wsman_collector::bookmarks::config::load(&config_dir, wec_database)
+            .map_err(|e| anyhow::anyhow!("the collector's bookmark store: {e}"))?;
         let opened = tokio::task::spawn_blocking(move || {
-            wsman_server::collector::CollectorService::open(&config_dir, &database)
+            wsman_server::collector::CollectorService::open(&config_dir, &backend)
         })
         .await
         .context("collector start")?;
         match opened {
             Ok(collector) => Some(Arc::new(collector)),
-            Err(e) => anyhow::bail!(
-                "the collector's bookmark database {}: {e}",
-                wec_database.display()
-            ),
+            Err(e) => anyhow::bail!("the collector's bookmark store: {e}"),
         }
     } else {
         None

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{bail, Context};
-use wsman_collector::bookmarks::BookmarkStore;
+use std::sync::Arc;
+
+use wsman_collector::bookmarks::{self, Backend, BookmarkStore};
 use wsman_collector::subscriptions::{self, Subscription};
 use wsman_events::Timestamp;
 
@@ -29,8 +31,8 @@ pub(crate) enum WecCommand {
     /// longer offered it and their deliveries to it are refused).
     Disable { name: String },
     /// The forwarders of one subscription: last event, last heartbeat and state. Active: an
-    /// event in the last 15 minutes; alive: a heartbeat (or event) within the subscription's
-    /// heartbeat interval (twice it, to allow for a late one); dead: neither.
+    /// event within the subscription's heartbeat interval; alive: a heartbeat (or event)
+    /// within the interval plus half of it (at most a minute more); dead: neither.
     Clients { name: String },
     /// Check a Kerberos collector setup end to end and say what is wrong: the host name
     /// forwarders use (DNS forward and reverse), the keytab's HTTP/<host> (and WSMAN/<host>)
@@ -91,7 +93,7 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
                 "{:<24} {:<8} {:<36} {:>8}",
                 "NAME", "ENABLED", "VERSION", "CLIENTS"
             );
-            let store = open_store(database).ok();
+            let store = open_store(config_dir, database).ok();
             for s in &set.subscriptions {
                 let clients = store
                     .as_ref()
@@ -155,7 +157,7 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
         WecCommand::Doctor { .. } => {}
         WecCommand::Clients { name } => {
             let s = find(&name)?;
-            let store = open_store(database)?;
+            let store = open_store(config_dir, database)?;
             let now = Timestamp::from_system_time(SystemTime::now());
             println!(
                 "{:<40} {:<30} {:<30} STATE",
@@ -177,12 +179,15 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
     Ok(())
 }
 
-fn open_store(database: &Path) -> anyhow::Result<BookmarkStore> {
-    if !database.exists() {
-        bail!(
-            "no bookmark database at {} (no forwarder has delivered yet)",
-            database.display()
-        );
+fn open_store(config_dir: &Path, database: &Path) -> anyhow::Result<Arc<dyn BookmarkStore>> {
+    let backend = bookmarks::config::load(config_dir, database).map_err(anyhow::Error::msg)?;
+    if let Backend::Sqlite { path } = &backend {
+        if !path.exists() {
+            bail!(
+                "no bookmark database at {} (no forwarder has delivered yet)",
+                path.display()
+            );
+        }
     }
-    BookmarkStore::open(database).with_context(|| format!("cannot open {}", database.display()))
+    bookmarks::open(&backend).context("cannot open the bookmark store")
 }

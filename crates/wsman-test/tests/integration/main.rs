@@ -13,6 +13,7 @@ mod cim;
 mod class_metadata;
 mod client_auth_cli;
 mod collector;
+mod collector_postgres;
 mod config_file;
 mod credssp_cli;
 mod eventing;

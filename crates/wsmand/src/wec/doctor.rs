@@ -420,12 +420,25 @@ fn check_subscriptions(report: &mut Report, config_dir: &Path, database: &Path) 
             }
         }
     }
-    if let Some(parent) = database.parent() {
-        if let Err(e) = writable(parent) {
-            report.fail(format!(
-                "the bookmark database's directory {} is not writable ({e}): create it, writable by the daemon's user (--wec-database FILE)",
-                parent.display()
-            ));
+    match wsman_collector::bookmarks::config::load(config_dir, database) {
+        Err(e) => report.fail(format!("the bookmark store's settings: {e}")),
+        Ok(wsman_collector::bookmarks::Backend::Sqlite { path }) => {
+            if let Some(parent) = path.parent() {
+                if let Err(e) = writable(parent) {
+                    report.fail(format!(
+                        "the bookmark database's directory {} is not writable ({e}): create it, writable by the daemon's user (--wec-database FILE)",
+                        parent.display()
+                    ));
+                }
+            }
+        }
+        Ok(backend @ wsman_collector::bookmarks::Backend::Postgres(_)) => {
+            match wsman_collector::bookmarks::open(&backend) {
+                Ok(_) => report.pass("the bookmark store (PostgreSQL) answers and its schema is current".to_owned()),
+                Err(e) => report.fail(format!(
+                    "the bookmark store: {e}; check [bookmarks] in collector.toml and that the database accepts this host"
+                )),
+            }
         }
     }
 }

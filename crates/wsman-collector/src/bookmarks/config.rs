@@ -1,0 +1,227 @@
+//! Which bookmark store a collector uses: `[bookmarks]` of `DIR/collector.toml`.
+//!
+//! ```toml
+//! [bookmarks]
+//! backend = "postgres"          # or "sqlite" (the default; `path` then names the file)
+//! connection = "host=db.example.com port=5432 user=wec dbname=wec"
+//! password_file = "/etc/wsmand/wec-db.password"
+//! tls = true                    # verify the server against ca_file (else the web PKI roots)
+//! ca_file = "/etc/wsmand/wec-db-ca.pem"
+//! pool_size = 8
+//! ```
+//!
+//! Why a file of its own: the bookmark store is the collector's, not part of `winrm/config`,
+//! and it may hold a secret. A password, in the connection string or in `password_file`, is
+//! read only from a file that no one but its owner may read, and it is never shown: the
+//! settings' `Debug` and [`PostgresSettings::describe`] leave it out.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The most connections one collector keeps to PostgreSQL.
+pub const MAX_POOL_SIZE: usize = 64;
+/// Bound on `collector.toml` and on a password file (both small).
+const MAX_FILE_BYTES: u64 = 64 * 1024;
+
+/// The store a collector opens.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// An SQLite file, created when missing.
+    Sqlite { path: PathBuf },
+    /// A PostgreSQL database shared with other collectors.
+    Postgres(Box<PostgresSettings>),
+}
+
+/// How to reach PostgreSQL. `Debug` never shows the password (`tokio_postgres::Config`
+/// redacts it).
+#[derive(Clone, Debug)]
+pub struct PostgresSettings {
+    /// Parsed connection string, the password from `password_file` set in.
+    pub connection: tokio_postgres::Config,
+    /// TLS to the server, verified against `ca_file` or the web PKI roots.
+    pub tls: bool,
+    pub ca_file: Option<PathBuf>,
+    /// At most this many connections at once; a call waits up to `acquire_timeout` for one.
+    pub pool_size: usize,
+    pub connect_timeout: Duration,
+    /// A connection or statement that takes longer fails (503 to the forwarder), so a database
+    /// that hangs never holds a delivery forever.
+    pub statement_timeout: Duration,
+    pub acquire_timeout: Duration,
+}
+
+impl PostgresSettings {
+    /// `user@host:port/dbname`, for log lines and errors (never the password).
+    pub fn describe(&self) -> String {
+        let host = self
+            .connection
+            .get_hosts()
+            .iter()
+            .map(|h| match h {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let port = self
+            .connection
+            .get_ports()
+            .first()
+            .map_or("5432".to_owned(), u16::to_string);
+        format!(
+            "{}@{}:{}/{}{}",
+            self.connection.get_user().unwrap_or("?"),
+            host,
+            port,
+            self.connection.get_dbname().unwrap_or("?"),
+            if self.tls { " (TLS)" } else { "" }
+        )
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    bookmarks: Option<Section>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Section {
+    backend: Option<String>,
+    path: Option<PathBuf>,
+    connection: Option<String>,
+    password_file: Option<PathBuf>,
+    tls: Option<bool>,
+    ca_file: Option<PathBuf>,
+    pool_size: Option<usize>,
+    connect_timeout_seconds: Option<u64>,
+    statement_timeout_seconds: Option<u64>,
+}
+
+/// The backend `DIR/collector.toml` names; SQLite at `default_sqlite` when the file or its
+/// `[bookmarks]` is absent. The error says what is wrong in words (never the password).
+pub fn load(config_dir: &Path, default_sqlite: &Path) -> Result<Backend, String> {
+    let file = config_dir.join("collector.toml");
+    let text = match read_bounded(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Backend::Sqlite {
+                path: default_sqlite.to_owned(),
+            })
+        }
+        Err(e) => return Err(format!("{}: {e}", file.display())),
+    };
+    let parsed: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let section = parsed.bookmarks.unwrap_or_default();
+    parse_section(section, &file, default_sqlite)
+}
+
+fn parse_section(section: Section, file: &Path, default_sqlite: &Path) -> Result<Backend, String> {
+    let where_ = file.display();
+    match section.backend.as_deref().unwrap_or("sqlite") {
+        "sqlite" => Ok(Backend::Sqlite {
+            path: section.path.unwrap_or_else(|| default_sqlite.to_owned()),
+        }),
+        "postgres" | "postgresql" => {
+            let text = section
+                .connection
+                .ok_or_else(|| format!("{where_}: [bookmarks] backend = \"postgres\" needs connection = \"host=... user=... dbname=...\""))?;
+            // The parse error of a connection string never quotes the string back.
+            let mut connection: tokio_postgres::Config = text
+                .parse()
+                .map_err(|e| format!("{where_}: [bookmarks] connection: {e}"))?;
+            if connection.get_password().is_some() {
+                private(file)?;
+            }
+            if let Some(password_file) = &section.password_file {
+                private(password_file)?;
+                let password = read_bounded(password_file)
+                    .map_err(|e| format!("{}: {e}", password_file.display()))?;
+                connection.password(password.trim_end_matches(['\n', '\r']));
+            }
+            if connection.get_user().is_none() {
+                return Err(format!("{where_}: [bookmarks] connection names no user"));
+            }
+            if connection.get_dbname().is_none() {
+                return Err(format!("{where_}: [bookmarks] connection names no dbname"));
+            }
+            let pool_size = section.pool_size.unwrap_or(8);
+            if pool_size == 0 || pool_size > MAX_POOL_SIZE {
+                return Err(format!(
+                    "{where_}: [bookmarks] pool_size must be 1 to {MAX_POOL_SIZE}"
+                ));
+            }
+            let seconds = |value: Option<u64>, default: u64, name: &str| match value
+                .unwrap_or(default)
+            {
+                0 => Err(format!("{where_}: [bookmarks] {name} must be at least 1")),
+                s if s > 3600 => Err(format!("{where_}: [bookmarks] {name} must be at most 3600")),
+                s => Ok(Duration::from_secs(s)),
+            };
+            let connect_timeout = seconds(
+                section.connect_timeout_seconds,
+                5,
+                "connect_timeout_seconds",
+            )?;
+            let statement_timeout = seconds(
+                section.statement_timeout_seconds,
+                10,
+                "statement_timeout_seconds",
+            )?;
+            connection.connect_timeout(connect_timeout);
+            connection.application_name("wsmand collector");
+            let tls = section.tls.unwrap_or(false);
+            if section.ca_file.is_some() && !tls {
+                return Err(format!(
+                    "{where_}: [bookmarks] ca_file is set but tls is not"
+                ));
+            }
+            Ok(Backend::Postgres(Box::new(PostgresSettings {
+                connection,
+                tls,
+                ca_file: section.ca_file,
+                pool_size,
+                connect_timeout,
+                statement_timeout,
+                acquire_timeout: statement_timeout,
+            })))
+        }
+        other => Err(format!(
+            "{where_}: [bookmarks] backend {other:?}: \"sqlite\" or \"postgres\""
+        )),
+    }
+}
+
+/// Refuse a file that holds a secret and that others may read.
+fn private(path: &Path) -> Result<(), String> {
+    let mode = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "{} holds the bookmark database's password and is readable by others (mode {:o}): chmod 600 it",
+            path.display(),
+            mode & 0o777
+        ));
+    }
+    Ok(())
+}
+
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {MAX_FILE_BYTES} bytes"),
+        ));
+    }
+    Ok(text)
+}

@@ -1,0 +1,153 @@
+//! Bookmarks per (forwarder, subscription), durable and monotonic, behind one seam.
+//!
+//! Why a trait: one collector keeps its bookmarks in an embedded SQLite file ([`SqliteStore`],
+//! the default, nothing to run beside it), while several collectors behind one name share a
+//! PostgreSQL database ([`PostgresStore`]) so that a forwarder moving from one to another
+//! resumes where it was. Both merge the same way: one upsert per log that keeps the larger
+//! record id, so no order of batches, and no two collectors writing the same (forwarder,
+//! subscription) at once, moves a position backwards. The backend is chosen in
+//! `DIR/collector.toml` ([`config`]).
+
+pub mod config;
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+
+use wsman_events::{BookmarkList, Timestamp};
+
+pub use config::{Backend, PostgresSettings};
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// Why the store failed. Every variant is answered 503 by the collector (nothing is
+/// acknowledged), so the forwarder resends.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The SQLite database refused.
+    #[error("bookmark store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The PostgreSQL server refused or the connection broke.
+    #[error("bookmark store (PostgreSQL): {0}")]
+    Postgres(String),
+    /// No connection could be had in time (the database is down or every pooled connection is
+    /// busy).
+    #[error("bookmark store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// What the collector knows of one forwarder in one subscription.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientState {
+    pub client: String,
+    pub last_event: Option<Timestamp>,
+    pub last_heartbeat: Option<Timestamp>,
+}
+
+/// Longest slack a heartbeat may arrive late by and still count (see [`heartbeat_window`]).
+pub const MAX_HEARTBEAT_SLACK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How a forwarder is doing, as `wecutil` and OpenWEC's CLI classify it: by the subscription's
+/// heartbeat interval, the longest a live forwarder stays silent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Liveness {
+    /// An event within one heartbeat interval.
+    Active,
+    /// No event, but a heartbeat within [`heartbeat_window`].
+    Alive,
+    /// Silent for longer: stopped, frozen, cut off.
+    Dead,
+}
+
+impl Liveness {
+    /// Every state, in the order they are shown.
+    pub const ALL: [Liveness; 3] = [Liveness::Active, Liveness::Alive, Liveness::Dead];
+
+    /// The word `wsmand wec clients` prints and the metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Liveness::Active => "active",
+            Liveness::Alive => "alive",
+            Liveness::Dead => "dead",
+        }
+    }
+}
+
+/// How long after its last message a forwarder still counts as alive: the heartbeat interval
+/// (a forwarder with nothing to send sends a heartbeat once per interval) plus half of it, at
+/// most [`MAX_HEARTBEAT_SLACK`], for the heartbeat's own way. OpenWEC uses the interval alone,
+/// which calls a healthy forwarder dead in the moment before its on-time heartbeat arrives.
+pub fn heartbeat_window(heartbeat: std::time::Duration) -> std::time::Duration {
+    heartbeat + (heartbeat / 2).min(MAX_HEARTBEAT_SLACK)
+}
+
+impl ClientState {
+    /// Active, alive or dead at `now` for a subscription with this heartbeat interval. One
+    /// function, so the CLI and the metrics agree.
+    pub fn liveness(&self, heartbeat: std::time::Duration, now: Timestamp) -> Liveness {
+        let within = |t: Option<Timestamp>, d: std::time::Duration| {
+            t.is_some_and(|t| now.saturating_duration_since(t) <= d)
+        };
+        let window = heartbeat_window(heartbeat);
+        if within(self.last_event, heartbeat) {
+            Liveness::Active
+        } else if within(self.last_heartbeat, window) || within(self.last_event, window) {
+            Liveness::Alive
+        } else {
+            Liveness::Dead
+        }
+    }
+}
+
+/// Where forwarders have got to. Blocking: the collector calls it from its blocking pool, and
+/// every method is durable when it returns `Ok`.
+pub trait BookmarkStore: Send + Sync + std::fmt::Debug {
+    /// The stored bookmark of `client` in `subscription`, if any.
+    fn load(&self, client: &str, subscription: &str) -> Result<Option<BookmarkList>, StoreError>;
+
+    /// Merge `delivered` into the stored bookmark (each log keeps the further position; a log
+    /// not stored yet starts at its own position) and note the time of the batch; returns the
+    /// bookmark as stored.
+    fn merge(
+        &self,
+        client: &str,
+        subscription: &str,
+        delivered: &BookmarkList,
+        at: Timestamp,
+    ) -> Result<BookmarkList, StoreError>;
+
+    /// Note a heartbeat of `client` in `subscription`.
+    fn heartbeat(&self, client: &str, subscription: &str, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Every forwarder of `subscription` with its last event and heartbeat, by name.
+    fn clients(&self, subscription: &str) -> Result<Vec<ClientState>, StoreError>;
+
+    /// Forget `client` in `subscription` (an operator resetting a forwarder); whether it was
+    /// known.
+    fn forget(&self, client: &str, subscription: &str) -> Result<bool, StoreError>;
+}
+
+/// Open the store `backend` names: the SQLite file (created), or a pool to PostgreSQL with
+/// its schema created or brought up to date.
+pub fn open(backend: &Backend) -> Result<Arc<dyn BookmarkStore>, StoreError> {
+    Ok(match backend {
+        Backend::Sqlite { path } => Arc::new(SqliteStore::open(path)?),
+        Backend::Postgres(settings) => Arc::new(PostgresStore::open(settings)?),
+    })
+}
+
+/// A bookmark list from stored (log, record id) rows; `None` when there are none.
+fn list_from_rows(rows: impl IntoIterator<Item = (String, i64)>) -> Option<BookmarkList> {
+    let mut list = BookmarkList::new();
+    let mut any = false;
+    for (channel, record) in rows {
+        list.advance(&channel, u64::try_from(record).unwrap_or(0));
+        any = true;
+    }
+    any.then_some(list)
+}
+
+/// A record id as the databases store it (signed 64-bit); ids beyond are kept at the maximum.
+fn stored_record(record: u64) -> i64 {
+    i64::try_from(record).unwrap_or(i64::MAX)
+}

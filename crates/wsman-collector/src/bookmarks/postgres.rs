@@ -1,0 +1,483 @@
+//! Bookmarks in PostgreSQL, shared by several collectors.
+//!
+//! Why these choices:
+//! - the merge is one `INSERT .. ON CONFLICT DO UPDATE SET record_id = GREATEST(..)` per
+//!   batch: PostgreSQL locks each conflicting row and evaluates `GREATEST` against its newest
+//!   committed version, so two collectors merging the same (forwarder, subscription) at once
+//!   both end at the larger position, never the smaller; the logs of a batch are upserted in
+//!   one sorted order, so two such merges cannot deadlock;
+//! - the schema is created or migrated at start under a transaction-scoped advisory lock, so
+//!   collectors starting together do not race on `CREATE TABLE`;
+//! - a bounded pool of connections on a small runtime of the store's own: callers are the
+//!   collector's blocking threads, and a call that waits longer than the statement timeout
+//!   for a connection, a connect or an answer fails (503, the forwarder resends) instead of
+//!   holding a delivery; a connection that broke is dropped and the next call connects anew,
+//!   so a restarted database is used again without a restart of the collector.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::Client;
+use wsman_events::{BookmarkList, Timestamp};
+
+use super::{
+    list_from_rows, stored_record, BookmarkStore, ClientState, PostgresSettings, StoreError,
+};
+
+/// The schema version this build writes; older ones are migrated at start.
+const SCHEMA_VERSION: i32 = 1;
+/// Arbitrary constant for the advisory lock taken while the schema is created.
+const SCHEMA_LOCK: i64 = 0x7773_6d61_6e64_7765; // "wsmandwe"
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS wec_schema (version INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS wec_bookmark (
+        client TEXT NOT NULL,
+        subscription TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        record_id BIGINT NOT NULL,
+        PRIMARY KEY (client, subscription, channel)
+    );
+    CREATE TABLE IF NOT EXISTS wec_client (
+        client TEXT NOT NULL,
+        subscription TEXT NOT NULL,
+        last_event BIGINT,
+        last_heartbeat BIGINT,
+        PRIMARY KEY (client, subscription)
+    );
+    CREATE INDEX IF NOT EXISTS wec_client_by_subscription ON wec_client (subscription, client);
+";
+
+const MERGE: &str = "
+    INSERT INTO wec_bookmark (client, subscription, channel, record_id)
+    SELECT $1, $2, channel, record_id
+    FROM unnest($3::text[], $4::bigint[]) AS delivered(channel, record_id)
+    ORDER BY channel
+    ON CONFLICT (client, subscription, channel)
+    DO UPDATE SET record_id = GREATEST(wec_bookmark.record_id, EXCLUDED.record_id)";
+
+const NOTE_EVENT: &str = "
+    INSERT INTO wec_client (client, subscription, last_event) VALUES ($1, $2, $3)
+    ON CONFLICT (client, subscription)
+    DO UPDATE SET last_event = GREATEST(wec_client.last_event, EXCLUDED.last_event)";
+
+const NOTE_HEARTBEAT: &str = "
+    INSERT INTO wec_client (client, subscription, last_heartbeat) VALUES ($1, $2, $3)
+    ON CONFLICT (client, subscription)
+    DO UPDATE SET last_heartbeat = GREATEST(wec_client.last_heartbeat, EXCLUDED.last_heartbeat)";
+
+const LOAD: &str = "SELECT channel, record_id FROM wec_bookmark
+    WHERE client = $1 AND subscription = $2 ORDER BY channel";
+
+/// The store over a bounded pool of connections to one database.
+pub struct PostgresStore {
+    pool: Arc<Pool>,
+    /// Taken out only by `Drop`, which shuts it down without blocking (the store may be
+    /// dropped on an async thread).
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("database", &self.pool.settings.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+struct Pool {
+    settings: PostgresSettings,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    idle: Mutex<Vec<Client>>,
+    permits: Arc<Semaphore>,
+}
+
+/// A connection lent out; back to the pool on drop unless it broke.
+struct Pooled {
+    client: Option<Client>,
+    pool: Arc<Pool>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.client.as_ref().expect("present until drop")
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.client.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take().filter(|c| !c.is_closed()) {
+            self.pool
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(client);
+        }
+    }
+}
+
+fn postgres_error(error: tokio_postgres::Error) -> StoreError {
+    // The `Display` of a server error is its message only; with the source (the server's
+    // detail, or the I/O error) it says why. Neither carries the password.
+    let mut text = error.to_string();
+    if let Some(db) = error.as_db_error() {
+        text = format!("{} ({})", db.message(), db.code().code());
+    } else if let Some(source) = std::error::Error::source(&error) {
+        text = format!("{text}: {source}");
+    }
+    StoreError::Postgres(text)
+}
+
+impl Pool {
+    async fn get(self: &Arc<Self>) -> Result<Pooled, StoreError> {
+        let wait = self.settings.acquire_timeout;
+        let permit = tokio::time::timeout(wait, Arc::clone(&self.permits).acquire_owned())
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "no free connection to {} within {} s",
+                    self.settings.describe(),
+                    wait.as_secs()
+                ))
+            })?
+            .map_err(|_| StoreError::Unavailable("pool closed".to_owned()))?;
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            match idle {
+                Some(client) if client.is_closed() => continue,
+                Some(client) => {
+                    return Ok(Pooled {
+                        client: Some(client),
+                        pool: Arc::clone(self),
+                        _permit: permit,
+                    })
+                }
+                None => break,
+            }
+        }
+        let client = self.connect().await?;
+        Ok(Pooled {
+            client: Some(client),
+            pool: Arc::clone(self),
+            _permit: permit,
+        })
+    }
+
+    async fn connect(&self) -> Result<Client, StoreError> {
+        let unavailable = |why: String| {
+            StoreError::Unavailable(format!(
+                "cannot connect to {}: {why}",
+                self.settings.describe()
+            ))
+        };
+        let connecting = async {
+            let client: Result<Client, StoreError> = match &self.tls {
+                Some(tls) => {
+                    let (client, connection) = self
+                        .settings
+                        .connection
+                        .connect(tls.clone())
+                        .await
+                        .map_err(postgres_error)?;
+                    tokio::spawn(drive(connection));
+                    Ok(client)
+                }
+                None => {
+                    let (client, connection) = self
+                        .settings
+                        .connection
+                        .connect(tokio_postgres::NoTls)
+                        .await
+                        .map_err(postgres_error)?;
+                    tokio::spawn(drive(connection));
+                    Ok(client)
+                }
+            };
+            client
+        };
+        match tokio::time::timeout(self.settings.connect_timeout, connecting).await {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(e)) => Err(unavailable(e.to_string())),
+            Err(_) => Err(unavailable(format!(
+                "no answer within {} s",
+                self.settings.connect_timeout.as_secs()
+            ))),
+        }
+    }
+}
+
+/// Run a connection until it ends; the client sees it closed and the pool drops it.
+async fn drive<S, T>(connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if let Err(error) = connection.await {
+        tracing::warn!(%error, "bookmark store: PostgreSQL connection closed");
+    }
+}
+
+fn tls_config(settings: &PostgresSettings) -> Result<rustls::ClientConfig, StoreError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match &settings.ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+            for certificate in rustls_pemfile::certs(&mut pem.as_slice()) {
+                let certificate = certificate
+                    .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+                roots
+                    .add(certificate)
+                    .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+            }
+            if roots.is_empty() {
+                return Err(StoreError::Unavailable(format!(
+                    "{}: no PEM certificate",
+                    path.display()
+                )));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+impl PostgresStore {
+    /// Connect once (so a wrong setting stops the start with its reason) and create or
+    /// migrate the schema.
+    pub fn open(settings: &PostgresSettings) -> Result<PostgresStore, StoreError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("wec-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("runtime: {e}")))?;
+        let mut connection = settings.connection.clone();
+        let tls = if settings.tls {
+            connection.ssl_mode(tokio_postgres::config::SslMode::Require);
+            Some(tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
+                settings,
+            )?))
+        } else {
+            connection.ssl_mode(tokio_postgres::config::SslMode::Disable);
+            None
+        };
+        let pool = Arc::new(Pool {
+            settings: PostgresSettings {
+                connection,
+                ..settings.clone()
+            },
+            tls,
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(settings.pool_size)),
+        });
+        let store = PostgresStore {
+            pool,
+            runtime: Some(runtime),
+        };
+        store.run(|pool| async move {
+            let mut client = pool.get().await?;
+            let transaction = client.transaction().await.map_err(postgres_error)?;
+            transaction
+                .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+                .await
+                .map_err(postgres_error)?;
+            transaction
+                .batch_execute(SCHEMA)
+                .await
+                .map_err(postgres_error)?;
+            let version: Option<i32> = transaction
+                .query_opt("SELECT max(version) FROM wec_schema", &[])
+                .await
+                .map_err(postgres_error)?
+                .and_then(|row| row.get(0));
+            match version {
+                None => {
+                    transaction
+                        .execute("INSERT INTO wec_schema (version) VALUES ($1)", &[&SCHEMA_VERSION])
+                        .await
+                        .map_err(postgres_error)?;
+                }
+                Some(v) if v > SCHEMA_VERSION => {
+                    return Err(StoreError::Postgres(format!(
+                        "the database's schema is version {v}, newer than this collector's {SCHEMA_VERSION}: upgrade wsmand"
+                    )));
+                }
+                // Migrations from older versions go here, one step each.
+                Some(_) => {}
+            }
+            transaction.commit().await.map_err(postgres_error)?;
+            Ok(())
+        })?;
+        tracing::info!(database = %store.pool.settings.describe(), pool = store.pool.settings.pool_size, "collector bookmarks in PostgreSQL");
+        Ok(store)
+    }
+
+    /// Run `work` on the store's runtime and wait for it, bounded by the statement timeout.
+    /// Waiting through a std channel (not the runtime's `block_on`) works from any thread,
+    /// an async worker of the daemon's runtime included.
+    fn run<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Pool>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let Some(runtime) = &self.runtime else {
+            return Err(StoreError::Unavailable("store closed".to_owned()));
+        };
+        let timeout = self.pool.settings.statement_timeout;
+        let future = work(Arc::clone(&self.pool));
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        runtime.spawn(async move {
+            let result = match tokio::time::timeout(timeout, future).await {
+                Ok(result) => result,
+                Err(_) => Err(StoreError::Unavailable(format!(
+                    "no answer from the database within {} s",
+                    timeout.as_secs()
+                ))),
+            };
+            let _ = sender.send(result);
+        });
+        receiver
+            .recv()
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("store task ended".to_owned())))
+    }
+}
+
+impl BookmarkStore for PostgresStore {
+    fn load(&self, client: &str, subscription: &str) -> Result<Option<BookmarkList>, StoreError> {
+        let (client, subscription) = (client.to_owned(), subscription.to_owned());
+        self.run(|pool| async move {
+            let connection = pool.get().await?;
+            let rows = connection
+                .query(LOAD, &[&client, &subscription])
+                .await
+                .map_err(postgres_error)?;
+            Ok(list_from_rows(rows.iter().map(|row| {
+                (row.get::<_, String>(0), row.get::<_, i64>(1))
+            })))
+        })
+    }
+
+    fn merge(
+        &self,
+        client: &str,
+        subscription: &str,
+        delivered: &BookmarkList,
+        at: Timestamp,
+    ) -> Result<BookmarkList, StoreError> {
+        let (client, subscription) = (client.to_owned(), subscription.to_owned());
+        let (channels, records): (Vec<String>, Vec<i64>) = delivered
+            .positions()
+            .map(|(channel, record)| (channel.to_owned(), stored_record(record)))
+            .unzip();
+        let at = at.unix_micros();
+        self.run(|pool| async move {
+            let mut connection = pool.get().await?;
+            let transaction = connection.transaction().await.map_err(postgres_error)?;
+            transaction
+                .execute(MERGE, &[&client, &subscription, &channels, &records])
+                .await
+                .map_err(postgres_error)?;
+            transaction
+                .execute(NOTE_EVENT, &[&client, &subscription, &at])
+                .await
+                .map_err(postgres_error)?;
+            let rows = transaction
+                .query(LOAD, &[&client, &subscription])
+                .await
+                .map_err(postgres_error)?;
+            transaction.commit().await.map_err(postgres_error)?;
+            Ok(list_from_rows(
+                rows.iter()
+                    .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1))),
+            )
+            .unwrap_or_default())
+        })
+    }
+
+    fn heartbeat(&self, client: &str, subscription: &str, at: Timestamp) -> Result<(), StoreError> {
+        let (client, subscription) = (client.to_owned(), subscription.to_owned());
+        let at = at.unix_micros();
+        self.run(|pool| async move {
+            let connection = pool.get().await?;
+            connection
+                .execute(NOTE_HEARTBEAT, &[&client, &subscription, &at])
+                .await
+                .map_err(postgres_error)?;
+            Ok(())
+        })
+    }
+
+    fn clients(&self, subscription: &str) -> Result<Vec<ClientState>, StoreError> {
+        let subscription = subscription.to_owned();
+        self.run(|pool| async move {
+            let connection = pool.get().await?;
+            let rows = connection
+                .query(
+                    "SELECT client, last_event, last_heartbeat FROM wec_client
+                     WHERE subscription = $1 ORDER BY client",
+                    &[&subscription],
+                )
+                .await
+                .map_err(postgres_error)?;
+            Ok(rows
+                .iter()
+                .map(|row| ClientState {
+                    client: row.get(0),
+                    last_event: row
+                        .get::<_, Option<i64>>(1)
+                        .map(Timestamp::from_unix_micros),
+                    last_heartbeat: row
+                        .get::<_, Option<i64>>(2)
+                        .map(Timestamp::from_unix_micros),
+                })
+                .collect())
+        })
+    }
+
+    fn forget(&self, client: &str, subscription: &str) -> Result<bool, StoreError> {
+        let (client, subscription) = (client.to_owned(), subscription.to_owned());
+        self.run(|pool| async move {
+            let mut connection = pool.get().await?;
+            let transaction = connection.transaction().await.map_err(postgres_error)?;
+            let removed = transaction
+                .execute(
+                    "DELETE FROM wec_bookmark WHERE client = $1 AND subscription = $2",
+                    &[&client, &subscription],
+                )
+                .await
+                .map_err(postgres_error)?;
+            let known = transaction
+                .execute(
+                    "DELETE FROM wec_client WHERE client = $1 AND subscription = $2",
+                    &[&client, &subscription],
+                )
+                .await
+                .map_err(postgres_error)?;
+            transaction.commit().await.map_err(postgres_error)?;
+            Ok(removed > 0 || known > 0)
+        })
+    }
+}
