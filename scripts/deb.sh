@@ -9,7 +9,8 @@
 #   scripts/deb.sh --no-compress   store the contents uncompressed (the tests: xz of debug
 #                                  binaries takes minutes)
 #
-# Contents: wsmand, winrm, winrs and wevtutil (stripped) in /usr/bin; the systemd unit of
+# Contents: wsmand, winrm, winrs and wevtutil (stripped) in /usr/bin; the PAM session helper
+# in /usr/lib/wsmand; the systemd unit of
 # dist/ with ExecStart=/usr/bin/wsmand; /etc/pam.d/wsmand (a conffile); an empty config dir
 # /etc/wsmand; the man pages wsmand(8), winrm(1), winrs(1) and the bash, zsh and fish
 # completions of the three commands, each written by the binary being packaged
@@ -43,7 +44,7 @@ if [ "$BUILD" = 1 ]; then
     cargo "${args[@]}" >&2
 fi
 BIN="target/$PROFILE"
-for b in $BINARIES; do
+for b in $BINARIES wsmand-session; do
     [ -x "$BIN/$b" ] || { echo "deb.sh: $BIN/$b is missing (build first, or drop --no-build)" >&2; exit 1; }
 done
 
@@ -73,6 +74,10 @@ sed -e 's#/usr/local/bin/wsmand-mgmt#/usr/bin/wsmand-mgmt#g' \
     dist/wsmand-mgmt.service >"$STAGE/lib/systemd/system/wsmand-mgmt.service"
 chmod 0644 "$STAGE/lib/systemd/system/wsmand-mgmt.service"
 install -m 0644 dist/wsmand.pam "$STAGE/etc/pam.d/wsmand"
+# The PAM session helper: run by wsmand (as root) for each command, not a command of its own.
+install -d "$STAGE/usr/lib/wsmand"
+install -m 0755 "$BIN/wsmand-session" "$STAGE/usr/lib/wsmand/wsmand-session"
+strip --strip-unneeded "$STAGE/usr/lib/wsmand/wsmand-session"
 
 # Man pages and completions come from the binaries themselves.
 "$STAGE/usr/bin/wsmand" --generate man | gzip -9n >"$STAGE/usr/share/man/man8/wsmand.8.gz"

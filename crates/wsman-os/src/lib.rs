@@ -6,13 +6,15 @@
 //! Everything that crosses into C lives here so that reviewers find all of
 //! it in one place, and so that every other crate can keep
 //! `#![forbid(unsafe_code)]`. Inside this crate `unsafe` is confined to the
-//! PAM bindings (`pam::sys`, `pam::conversation`, `pam`), one `uname` call
+//! PAM bindings (`pam::sys`, `pam::conversation`, `pam`, `pam::session`), one `uname` call
 //! in `host`, one `mallopt` call in `allocator`, one `madvise` call in `memory`, the
-//! clone-to-exec steps in `process`, the sd-journal calls in `journal`, and `kill`/`killpg`/`getsid` in `signal`, the
+//! clone-to-exec steps in `process`, the session helper's signal and descriptor calls in
+//! `process::session`, the sd-journal calls in `journal`, and `kill`/`killpg`/`getsid` in
+//! `signal`, the
 //! pseudo-terminal ioctls in `terminal`, glibc's utmp calls in `login_record`, one
 //! `getnameinfo` call in `resolve`;
 //! modules that need
-//! none (`users`, `pam::error`, `cgroup`) forbid it. Every
+//! none (`users`, `pam::error`, `pam::stack`, `cgroup`) forbid it. Every
 //! `unsafe` block carries a `// SAFETY:` comment (enforced by clippy's
 //! `undocumented_unsafe_blocks`, which CI runs with `-D warnings`).
 //!

@@ -30,9 +30,12 @@
 //! directory is an error of the spawn, not an exit code. The [`Child`] gives
 //! the pipes' daemon ends and a pidfd for an event loop to wait on.
 //!
-//! No PAM session is opened (no pam_limits, pam_systemd or session
-//! accounting): the environment of a login is rebuilt by
-//! [`login_environment`] instead.
+//! The environment of a login is rebuilt by [`login_environment`]. With a
+//! [`LoginSession`] in the request, the command also runs inside a PAM session
+//! (pam_limits, pam_env, pam_systemd, ...): the child execs the session helper
+//! (as root, steps 5 and 6 left out) instead, which opens the session in its
+//! own process and starts the command through the same steps (see
+//! `process/session.rs`).
 //!
 //! Killing: [`signal_process_group`] for Ctrl+C, [`kill_sessions`] for whole
 //! command trees when no cgroup tracks them. A process that calls `setsid`
@@ -45,6 +48,7 @@
 //! `process/spawn.rs`. Everything is re-exported here.
 
 mod environment;
+pub mod session;
 mod spawn;
 
 pub use crate::signal::{
@@ -52,6 +56,7 @@ pub use crate::signal::{
     signal_process_group, ProcessSignal, ProcessStat,
 };
 pub use environment::{daemon_is_root, daemon_uid, daemon_user, login_environment};
+pub use session::{LoginSession, SessionHelper};
 pub use spawn::{reap_orphans, Child};
 
 use std::ffi::CString;
@@ -63,6 +68,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 
 use crate::cgroup::ShellCgroup;
+use crate::pam::{PamCode, PamStage};
 pub use crate::terminal::WindowSize;
 use crate::users::LinuxUser;
 use spawn::stage;
@@ -136,6 +142,8 @@ pub enum SetupStep {
     Stdio,
     /// Taking the pseudo-terminal as the session's controlling terminal (`TIOCSCTTY`).
     ControllingTerminal,
+    /// Starting the PAM session helper.
+    SessionHelper,
 }
 
 impl SetupStep {
@@ -151,6 +159,7 @@ impl SetupStep {
             stage::SIGNALS => Self::Signals,
             stage::STDIO => Self::Stdio,
             stage::CONTROLLING_TERMINAL => Self::ControllingTerminal,
+            stage::SESSION_HELPER => Self::SessionHelper,
             _ => return None,
         })
     }
@@ -169,6 +178,7 @@ impl std::fmt::Display for SetupStep {
             Self::Signals => "resetting signals",
             Self::Stdio => "connecting stdin, stdout and stderr",
             Self::ControllingTerminal => "taking the pseudo-terminal as controlling terminal",
+            Self::SessionHelper => "starting the PAM session helper",
         };
         f.write_str(text)
     }
@@ -221,6 +231,15 @@ pub enum ProcessError {
         #[from]
         source: io::Error,
     },
+    /// The command's PAM session could not be opened (a module of the session stack
+    /// refused: pam_access, pam_nologin, a missing module...).
+    #[error("the PAM session could not be opened: {stage} returned {code}")]
+    Session {
+        /// The PAM call that failed.
+        stage: PamStage,
+        /// What it returned.
+        code: PamCode,
+    },
     /// The daemon's own account could not be looked up.
     #[error("the daemon's own user (uid {uid}) has no passwd entry")]
     NoDaemonUser {
@@ -261,6 +280,8 @@ pub struct SpawnRequest<'a> {
     /// peer, which becomes the controlling terminal; `piped` is then ignored): the
     /// [`Child`]'s `terminal` is its master.
     pub terminal: Option<WindowSize>,
+    /// Run inside a PAM session (only when switching to a user: the helper needs root).
+    pub session: Option<LoginSession<'a>>,
 }
 
 impl<'a> SpawnRequest<'a> {
@@ -280,6 +301,7 @@ impl<'a> SpawnRequest<'a> {
             resource_limits: ResourceLimits::default(),
             piped: true,
             terminal: None,
+            session: None,
         }
     }
 }
@@ -305,6 +327,8 @@ pub struct PreparedCommand {
     directory: CString,
     program_name: String,
     working_directory: PathBuf,
+    /// Start the session helper, which starts the command.
+    session: Option<session::HelperCall>,
 }
 
 #[derive(Debug)]
@@ -408,6 +432,10 @@ impl PreparedCommand {
             directory,
             program_name,
             working_directory: request.working_directory,
+            session: match (request.session, request.run_as) {
+                (Some(login), RunAs::User(user)) => Some(session::HelperCall::new(&login, user)?),
+                _ => None,
+            },
         })
     }
 
@@ -424,32 +452,78 @@ impl PreparedCommand {
         };
         let (stage_read, stage_write) = spawn::pipe()?;
         let stage_write = spawn::above_stdio(stage_write)?;
-        let argv = null_terminated(&self.args);
-        let envp = null_terminated(&self.environment);
-        let mut script_argv = Vec::with_capacity(self.args.len() + 2);
+        let cgroup_fds: Vec<RawFd> = self.cgroup_files.iter().map(AsRawFd::as_raw_fd).collect();
+        // Under a PAM session the child execs the helper, as root, with a fixed environment
+        // (the client chooses variables of the command's: LD_PRELOAD must never reach a
+        // program run as root); the command's environment follows in a memfd. The helper
+        // takes it, the stage pipe and the cgroup files with it and does the rest of the
+        // steps in the command's process (see `process/session.rs`).
+        let environment_file = match &self.session {
+            Some(_) => Some(session::environment_file(&self.environment)?),
+            None => None,
+        };
+        let helper = match (&self.session, &environment_file) {
+            (Some(call), Some(file)) => Some(call.arguments(
+                stage_write.as_raw_fd(),
+                file.as_raw_fd(),
+                &cgroup_fds,
+                &self.limits,
+                self.terminal.is_some(),
+                &self.directory,
+                &self.args,
+            )?),
+            _ => None,
+        };
+        let (args, candidates) = match (&helper, &self.session) {
+            (Some(arguments), Some(call)) => (arguments.as_slice(), call.path()),
+            _ => (self.args.as_slice(), self.candidates.as_slice()),
+        };
+        let argv = null_terminated(args);
+        let envp = if helper.is_some() {
+            null_terminated(session::helper_environment())
+        } else {
+            null_terminated(&self.environment)
+        };
+        let mut script_argv = Vec::with_capacity(args.len() + 2);
         script_argv.push(spawn::SCRIPT_INTERPRETER.as_ptr());
         script_argv.push(std::ptr::null());
-        script_argv.extend(self.args.iter().skip(1).map(|arg| arg.as_ptr()));
+        script_argv.extend(args.iter().skip(1).map(|arg| arg.as_ptr()));
         script_argv.push(std::ptr::null());
-        let cgroup_fds: Vec<RawFd> = self.cgroup_files.iter().map(AsRawFd::as_raw_fd).collect();
+        let inherit_fds: Vec<RawFd> = std::iter::once(stage_write.as_raw_fd())
+            .chain(environment_file.as_ref().map(AsRawFd::as_raw_fd))
+            .chain(cgroup_fds.iter().copied())
+            .collect();
+        let under_helper = helper.is_some();
         let [stdin, stdout, stderr] = &stdio.child;
         let mut plan = spawn::ChildPlan {
             stdio: [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()],
             stage_fd: stage_write.as_raw_fd(),
-            controlling_terminal: self.terminal.is_some(),
-            cgroup_fds: &cgroup_fds,
-            limits: &self.limits,
-            switch: self.switch.as_ref().map(|switch| spawn::IdPlan {
-                uid: switch.uid,
-                gid: switch.gid,
-                groups: &switch.groups,
-            }),
-            directory: &self.directory,
-            candidates: &self.candidates,
+            controlling_terminal: self.terminal.is_some() && !under_helper,
+            cgroup_fds: if under_helper { &[] } else { &cgroup_fds },
+            // Under a session the command sets them, after pam_limits (the helper, root,
+            // runs unlimited by them).
+            limits: if under_helper { &[] } else { &self.limits },
+            switch: match &self.switch {
+                Some(switch) if !under_helper => Some(spawn::IdPlan {
+                    uid: switch.uid,
+                    gid: switch.gid,
+                    groups: &switch.groups,
+                }),
+                _ => None,
+            },
+            directory: if under_helper { c"/" } else { &self.directory },
+            candidates,
             no_candidate_errno: self.no_candidate_errno,
             argv: argv.as_ptr(),
             envp: envp.as_ptr(),
             script_argv: script_argv.as_mut_ptr(),
+            umask: Some(0o022),
+            exec_step: if under_helper {
+                stage::SESSION_HELPER
+            } else {
+                stage::EXEC
+            },
+            inherit_fds: if under_helper { &inherit_fds } else { &[] },
         };
         let started = spawn::clone_child(&mut plan);
         drop(stage_write);
@@ -460,26 +534,17 @@ impl PreparedCommand {
         } = stdio;
         drop(child);
         let (pid, pidfd) = started?;
-        let mut report = [0u8; 5];
-        let mut reader = fs::File::from(stage_read);
-        let read = loop {
-            match reader.read(&mut report) {
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other,
-            }
-        };
         let mut child = Child::new(pid, pidfd, parent, terminal);
-        let (step, errno) = match read {
-            Ok(0) => return Ok(child),
-            Ok(5) => {
-                let [step, errno @ ..] = report;
-                (step, Errno::from_raw(i32::from_ne_bytes(errno)))
+        let (command_pid, failure) = read_stage_reports(stage_read, under_helper);
+        let Some((step, value)) = failure else {
+            if let Some(command_pid) = command_pid {
+                child.set_command_pid(command_pid);
             }
-            Ok(_) => (0, Errno::EIO),
-            Err(error) => (0, Errno::from_raw(error.raw_os_error().unwrap_or(0))),
+            return Ok(child);
         };
-        // The child exited: reap it now (it may take a moment to become a zombie).
+        // The child exited (or the helper is closing its session and exits): reap it now.
         let _ = child.wait();
+        let errno = Errno::from_raw(value);
         Err(match step {
             stage::CHDIR => ProcessError::WorkingDirectory {
                 path: self.working_directory,
@@ -492,6 +557,16 @@ impl PreparedCommand {
                 program: self.program_name,
                 errno,
             },
+            stage::PAM_START | stage::PAM_CREDENTIALS | stage::PAM_OPEN_SESSION => {
+                ProcessError::Session {
+                    stage: match step {
+                        stage::PAM_START => PamStage::Start,
+                        stage::PAM_CREDENTIALS => PamStage::EstablishCredentials,
+                        _ => PamStage::OpenSession,
+                    },
+                    code: PamCode(value),
+                }
+            }
             code => match SetupStep::from_code(code) {
                 Some(step) => ProcessError::Setup { step, errno },
                 None => ProcessError::Io {
@@ -500,6 +575,47 @@ impl PreparedCommand {
             },
         })
     }
+}
+
+/// Reads the stage pipe to its end (every writer closed it: the child exec'd or exited):
+/// the command's pid a session helper reported, and the first failure (step code and errno,
+/// or PAM code), if any. Five bytes a report, at most three read (bounded).
+fn read_stage_reports(stage_read: OwnedFd, under_helper: bool) -> (Option<u32>, Option<(u8, i32)>) {
+    const REPORT: usize = 5;
+    let mut reader = fs::File::from(stage_read);
+    let mut reports = [0u8; 3 * REPORT];
+    let mut length = 0;
+    while length < reports.len() {
+        match reader.read(&mut reports[length..]) {
+            Ok(0) => break,
+            Ok(read) => length += read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return (None, Some((0, error.raw_os_error().unwrap_or(libc::EIO)))),
+        }
+    }
+    let mut command_pid = None;
+    let mut failure = None;
+    for report in reports[..length].chunks(REPORT) {
+        let [step, value @ ..] = report else {
+            continue;
+        };
+        let Ok(value) = <[u8; 4]>::try_from(value) else {
+            failure.get_or_insert((0, libc::EIO));
+            continue;
+        };
+        let value = i32::from_ne_bytes(value);
+        match *step {
+            stage::COMMAND_PID if under_helper => command_pid = u32::try_from(value).ok(),
+            step => {
+                failure.get_or_insert((step, value));
+            }
+        }
+    }
+    if under_helper && failure.is_none() && command_pid.is_none() {
+        // The helper ended without starting anything (killed, or not our helper).
+        failure = Some((stage::SESSION_HELPER, libc::EIO));
+    }
+    (command_pid, failure)
 }
 
 /// Pointers to `strings`, then NULL: an argv or envp array (valid while `strings` lives).

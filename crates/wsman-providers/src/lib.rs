@@ -36,6 +36,9 @@ pub struct Caller {
     /// Windows' BA: uid 0 or a member of `wsmand-admins`.
     pub is_administrator: bool,
     pub client_ip: Option<IpAddr>,
+    /// The name is a Linux account (checked by PAM or mapped from Kerberos/NTLM), not a
+    /// service account: its commands run inside a PAM session, as a login's would.
+    pub linux_account: bool,
 }
 
 /// What a provider gets besides its own state.

@@ -362,6 +362,7 @@ async fn process(
         sids: Arc::clone(&principal.sids),
         is_administrator: principal.is_administrator,
         client_ip: Some(conn.remote.ip()),
+        linux_account: principal.identity.kind == wsman_auth::IdentityKind::LinuxUser,
     };
     match shared
         .dispatcher

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use wsman_os::cgroup::{CgroupLimits, CgroupSupport, LimitMechanism, ShellCgroup};
 use wsman_os::process::{
-    check_working_directory, daemon_is_root, login_environment, ProcessSignal, Program,
-    ResourceLimits, RunAs, SpawnRequest,
+    check_working_directory, daemon_is_root, login_environment, LoginSession, ProcessSignal,
+    Program, ResourceLimits, RunAs, SessionHelper, SpawnRequest,
 };
 
 mod housekeeping;
@@ -70,6 +70,8 @@ struct Inner {
     /// The cgroups of launched processes whose first process has exited while others of
     /// the group still run: removed by the reaper once empty.
     launched_groups: Mutex<Vec<ShellCgroup>>,
+    /// Run the commands of Linux accounts inside a PAM session through this helper.
+    login_sessions: RwLock<Option<SessionHelper>>,
 }
 
 #[derive(Debug, Default)]
@@ -145,6 +147,7 @@ impl ShellManager {
             registry: Mutex::new(Registry::default()),
             runtime: runtime.clone(),
             launched_groups: Mutex::new(Vec::new()),
+            login_sessions: RwLock::new(None),
         });
         let report = Self::report_of(&inner);
         tracing::info!(
@@ -324,6 +327,30 @@ impl ShellManager {
         Ok(info)
     }
 
+    /// Runs every later command of a Linux account (not of a service account) inside a PAM
+    /// session opened by `helper` (`None`: no sessions, the default). Only a root daemon
+    /// opens sessions: the helper needs root, and a daemon that cannot switch users runs
+    /// commands as itself.
+    pub fn set_login_sessions(&self, helper: Option<SessionHelper>) {
+        *self
+            .inner
+            .login_sessions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = helper;
+    }
+
+    /// The session helper for `owner`'s commands, if they get a PAM session.
+    fn login_session_helper(&self, owner: &ShellOwner) -> Option<SessionHelper> {
+        if !(self.inner.switch_user && owner.linux_account) {
+            return None;
+        }
+        self.inner
+            .login_sessions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     fn run_as<'a>(&self, owner: &'a ShellOwner) -> RunAs<'a> {
         if self.inner.switch_user {
             RunAs::User(&owner.run_as)
@@ -447,6 +474,11 @@ impl ShellManager {
         request.cgroup = shell.cgroup.as_ref();
         request.resource_limits = shell.resource_limits;
         request.terminal = *lock(&shell.window);
+        let session_helper = self.login_session_helper(&shell.owner);
+        request.session = session_helper.as_ref().map(|helper| LoginSession {
+            helper,
+            remote_host: shell.owner.client_ip,
+        });
         let declared =
             STREAM_NAMES.map(|name| shell.options.output_streams.iter().any(|s| s == name));
         let limits = self.limits();

@@ -87,6 +87,10 @@ pub struct ShellOwner {
     pub run_as: LinuxUser,
     /// The client's address, for the audit log and `rsp:ClientIP`.
     pub client_ip: Option<IpAddr>,
+    /// The identity is a Linux account (its commands run inside a PAM session when the
+    /// manager has a session helper); false for a service account, which never logged in
+    /// through PAM.
+    pub linux_account: bool,
 }
 
 impl ShellOwner {
@@ -96,6 +100,7 @@ impl ShellOwner {
             user_name: user_name.into(),
             run_as,
             client_ip,
+            linux_account: true,
         }
     }
 }

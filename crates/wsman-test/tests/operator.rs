@@ -8,7 +8,8 @@
 //!
 //! - the Debian package of `scripts/deb.sh` (from the debug binaries, stripped) installed
 //!   with `dpkg -i` in that system: the unit starts, the `wsmand-admins` group exists, the man
-//!   pages and completions are in place, wsmand answers Identify; `dpkg -r` leaves the
+//!   pages and completions are in place, wsmand answers Identify, a Linux account's command
+//!   runs inside a session of the package's PAM file (pam_unix's lines in the journal); `dpkg -r` leaves the
 //!   configuration, `dpkg -P` removes it, and the group stays.
 //!
 //! Skipped with a printed reason where the machine cannot boot systemd; `scripts/test.sh` as
@@ -58,17 +59,26 @@ fn start_and_wait(systemd: &BootedSystemd, unit: &str, port: u16) {
     }
 }
 
+/// A Linux account the package test creates inside the booted system.
+const PAM_USER: &str = "pamuser";
+const PAM_PASSWORD: &str = "Pam-User-Pass1";
+
 /// The host's `winrs` (Basic over HTTP, its client settings in a temporary dir) against
 /// 127.0.0.1:`port`, with `args` (switches, then the command) after the connection's.
 fn winrs(port: u16, args: &[&str]) -> Finished {
+    winrs_as(port, ACCOUNT, PASSWORD, args)
+}
+
+/// [`winrs`] as `user` with `password`.
+fn winrs_as(port: u16, user: &str, password: &str, args: &[&str]) -> Finished {
     let client = ConfigDir::new();
     client.write();
     let mut winrs = Command::new(binaries::path("winrs"));
     winrs
         .args([
             &format!("-r:http://127.0.0.1:{port}/wsman"),
-            &format!("-u:{ACCOUNT}"),
-            &format!("-p:{PASSWORD}"),
+            &format!("-u:{user}"),
+            &format!("-p:{password}"),
             "-a:Basic",
             "-unencrypted",
         ])
@@ -202,6 +212,7 @@ fn the_package_installs_serves_and_purges() {
         "/usr/bin/winrm",
         "/usr/bin/winrs",
         "/usr/bin/wevtutil",
+        "/usr/lib/wsmand/wsmand-session",
         "/etc/pam.d/wsmand",
         "/usr/share/man/man8/wsmand.8.gz",
         "/usr/share/man/man1/winrm.1.gz",
@@ -280,6 +291,40 @@ fn the_package_installs_serves_and_purges() {
     assert_eq!(
         systemd.unit_property("wsmand.service", "ActiveState"),
         "active"
+    );
+
+    // A Linux account's command runs inside a session of the package's PAM file, opened by
+    // the packaged helper: pam_unix's session lines in the journal, the helper its parent.
+    systemd.exec_ok(&["useradd", "--create-home", PAM_USER]);
+    systemd.exec_ok(&[
+        "sh",
+        "-c",
+        &format!("echo '{PAM_USER}:{PAM_PASSWORD}' | chpasswd"),
+    ]);
+    let ran = winrs_as(
+        port,
+        PAM_USER,
+        PAM_PASSWORD,
+        &["cat /proc/$PPID/comm; id -un"],
+    );
+    assert_eq!(ran.code(), 0, "{}", ran.describe());
+    assert_eq!(
+        ran.stdout,
+        format!("wsmand-session\n{PAM_USER}\n"),
+        "{}",
+        ran.describe()
+    );
+    let opened = format!("pam_unix(wsmand:session): session opened for user {PAM_USER}");
+    let closed = format!("pam_unix(wsmand:session): session closed for user {PAM_USER}");
+    let journal =
+        systemd.journal_until(&[], |text| text.contains(&opened) && text.contains(&closed));
+    assert_eq!(
+        (
+            journal.matches(&opened).count(),
+            journal.matches(&closed).count()
+        ),
+        (1, 1),
+        "{journal}"
     );
 
     // Removed: binaries and unit gone, configuration and group kept.

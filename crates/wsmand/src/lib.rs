@@ -61,11 +61,80 @@ struct Cli {
     /// collector is served when DIR/subscriptions exists.
     #[arg(long, env = "WSMAND_WEC_DATABASE", value_name = "FILE", default_value = DEFAULT_WEC_DATABASE, global = true)]
     wec_database: PathBuf,
+    /// The PAM service (`/etc/pam.d/NAME`) that checks Linux accounts' passwords and opens
+    /// their commands' sessions.
+    #[arg(long, env = "WSMAND_PAM_SERVICE", value_name = "NAME", default_value = wsman_os::DEFAULT_PAM_SERVICE)]
+    pam_service: String,
+    /// Run each command of a Linux account inside a PAM session of that service
+    /// (pam_limits, pam_env, pam_systemd, as a login): `auto` when its file has `session`
+    /// lines, `on` always (the start fails without the `wsmand-session` helper), `off` never.
+    #[arg(
+        long,
+        env = "WSMAND_PAM_SESSIONS",
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    pam_sessions: PamSessions,
     /// Print wsmand(8) in roff, or a completion script for a shell, and exit (packaging).
     #[arg(long, value_enum, value_name = "WHAT", hide = true)]
     generate: Option<Generate>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// When commands get a PAM session (`--pam-sessions`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum PamSessions {
+    /// When the PAM service's file has a session stack.
+    Auto,
+    /// Always.
+    On,
+    /// Never.
+    Off,
+}
+
+/// The session helper the shells use, as `--pam-sessions` asks: `Ok(None)` for none.
+fn session_helper(
+    service: &str,
+    when: PamSessions,
+) -> anyhow::Result<Option<wsman_os::process::SessionHelper>> {
+    let wanted = match when {
+        PamSessions::Off => false,
+        PamSessions::On => true,
+        PamSessions::Auto => wsman_os::pam::stack::has_session_stack(service),
+    };
+    if !wanted {
+        tracing::info!(service, "commands run without a PAM session");
+        return Ok(None);
+    }
+    if !wsman_os::process::daemon_is_root() {
+        tracing::info!("commands run without a PAM session: the daemon is not root");
+        return Ok(None);
+    }
+    let daemon = std::env::current_exe().context("cannot find the daemon's executable")?;
+    match wsman_os::process::session::find_helper(&daemon) {
+        Some(path) => {
+            tracing::info!(service, helper = %path.display(), "commands run inside a PAM session");
+            Ok(Some(wsman_os::process::SessionHelper {
+                path,
+                service: service.to_owned(),
+            }))
+        }
+        None if when == PamSessions::On => anyhow::bail!(
+            "--pam-sessions=on, but the {} helper is neither beside {} nor in /usr/lib/wsmand",
+            wsman_os::process::session::HELPER_NAME,
+            daemon.display()
+        ),
+        None => {
+            tracing::warn!(
+                service,
+                "the PAM service has a session stack, but the {} helper is missing: commands run without a PAM session",
+                wsman_os::process::session::HELPER_NAME
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// What `--generate` prints: written from this command line's own definition, so the man
@@ -153,11 +222,16 @@ pub fn main_entry() -> ExitCode {
                 address: cli.metrics_address,
                 allow_remote: cli.metrics_allow_remote,
             };
+            let pam = PamSwitches {
+                service: cli.pam_service,
+                sessions: cli.pam_sessions,
+            };
             report(run_daemon_blocking(
                 &cli.config_dir,
                 cli.journal_directory.as_deref(),
                 metrics,
                 &cli.wec_database,
+                &pam,
             ))
         }
     }
@@ -308,11 +382,18 @@ impl MetricsSwitches {
     }
 }
 
+/// The PAM switches of the command line.
+struct PamSwitches {
+    service: String,
+    sessions: PamSessions,
+}
+
 fn run_daemon_blocking(
     dir: &Path,
     journal_directory: Option<&Path>,
     metrics: MetricsSwitches,
     wec_database: &Path,
+    pam: &PamSwitches,
 ) -> anyhow::Result<()> {
     if !wsman_os::allocator::return_large_buffers_to_the_system() {
         tracing::warn!("could not pin the allocator's mmap threshold: password checks may leave memory resident");
@@ -320,9 +401,9 @@ fn run_daemon_blocking(
     ensure_config_dir(dir)?;
     let store = open_config(dir)?;
     let verifier = Arc::new(
-        CredentialVerifier::new(dir, wsman_os::DEFAULT_PAM_SERVICE)
-            .context("cannot set up PAM authentication")?,
+        CredentialVerifier::new(dir, &pam.service).context("cannot set up PAM authentication")?,
     );
+    let sessions = session_helper(&pam.service, pam.sessions)?;
     let workers = async_worker_threads(
         std::env::var("TOKIO_WORKER_THREADS").ok().as_deref(),
         std::thread::available_parallelism().map_or(1, usize::from),
@@ -337,7 +418,14 @@ fn run_daemon_blocking(
         Some(directory) => wsman_journal::Journal::Directory(directory.to_owned()),
         None => wsman_journal::Journal::System,
     };
-    runtime.block_on(run_daemon(store, verifier, journal, metrics, wec_database))
+    runtime.block_on(run_daemon(
+        store,
+        verifier,
+        journal,
+        metrics,
+        wec_database,
+        sessions,
+    ))
 }
 
 /// Async worker threads: one fewer than the cores, at least one; `TOKIO_WORKER_THREADS`
@@ -438,6 +526,7 @@ pub async fn run_daemon(
     journal: wsman_journal::Journal,
     metrics: MetricsSwitches,
     wec_database: &Path,
+    sessions: Option<wsman_os::process::SessionHelper>,
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
@@ -504,6 +593,9 @@ pub async fn run_daemon(
         collector,
     )
     .await;
+    if let Some(shells) = service.server().shells() {
+        shells.manager().set_login_sessions(sessions);
+    }
     let _metrics_task = metrics_listener.map(|listener| {
         if let Ok(address) = listener.local_addr() {
             tracing::info!(%address, "metrics endpoint ready");

@@ -89,6 +89,10 @@ pub enum PamStage {
     Authenticate,
     /// `pam_start`: PAM could not be set up for the service.
     Start,
+    /// `pam_setcred(PAM_ESTABLISH_CRED)` before a command's session.
+    EstablishCredentials,
+    /// `pam_open_session`: a module of the session stack refused or failed.
+    OpenSession,
 }
 
 impl fmt::Display for PamStage {
@@ -97,6 +101,8 @@ impl fmt::Display for PamStage {
             Self::AccountManagement => "pam_acct_mgmt",
             Self::Authenticate => "pam_authenticate",
             Self::Start => "pam_start",
+            Self::EstablishCredentials => "pam_setcred",
+            Self::OpenSession => "pam_open_session",
         })
     }
 }

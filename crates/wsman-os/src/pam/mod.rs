@@ -6,11 +6,16 @@
 //! `pam_end`. The password reaches PAM only through the conversation
 //! callback; our copy is wiped when the call returns.
 //!
+//! A command's login session (`session`) is opened by the session helper, never in the
+//! daemon.
+//!
 //! Blocking: PAM modules may sleep (failure delays) or talk to a directory
 //! server. Call it from a blocking thread.
 
 mod conversation;
 mod error;
+pub mod session;
+pub mod stack;
 mod sys;
 
 use std::ffi::{c_int, CString};

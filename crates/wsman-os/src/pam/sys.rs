@@ -1,7 +1,7 @@
 //! Hand-written declarations for the part of Linux-PAM wsmand uses,
 //! checked against `<security/_pam_types.h>` and `<security/pam_appl.h>`
 //! (libpam0g-dev). Only what is needed: start, authenticate, account
-//! check, end.
+//! check, end, and a command's session (credentials, open, environment, close).
 
 use std::ffi::{c_char, c_int, c_void};
 
@@ -13,6 +13,14 @@ pub(crate) const PAM_BUF_ERR: c_int = 5;
 pub(crate) const PAM_SILENT: c_int = 0x8000;
 /// Fail authentication if the user has an empty password.
 pub(crate) const PAM_DISALLOW_NULL_AUTHTOK: c_int = 0x0001;
+/// `pam_setcred`: set the user's credentials.
+pub(crate) const PAM_ESTABLISH_CRED: c_int = 0x0002;
+/// `pam_setcred`: delete them.
+pub(crate) const PAM_DELETE_CRED: c_int = 0x0004;
+
+/// `pam_set_item` types.
+pub(crate) const PAM_TTY: c_int = 3;
+pub(crate) const PAM_RHOST: c_int = 4;
 
 pub(crate) const PAM_PROMPT_ECHO_OFF: c_int = 1;
 pub(crate) const PAM_PROMPT_ECHO_ON: c_int = 2;
@@ -68,4 +76,14 @@ unsafe extern "C" {
     pub(crate) fn pam_end(pamh: *mut PamHandle, pam_status: c_int) -> c_int;
     pub(crate) fn pam_authenticate(pamh: *mut PamHandle, flags: c_int) -> c_int;
     pub(crate) fn pam_acct_mgmt(pamh: *mut PamHandle, flags: c_int) -> c_int;
+    pub(crate) fn pam_setcred(pamh: *mut PamHandle, flags: c_int) -> c_int;
+    pub(crate) fn pam_open_session(pamh: *mut PamHandle, flags: c_int) -> c_int;
+    pub(crate) fn pam_close_session(pamh: *mut PamHandle, flags: c_int) -> c_int;
+    pub(crate) fn pam_set_item(
+        pamh: *mut PamHandle,
+        item_type: c_int,
+        item: *const c_void,
+    ) -> c_int;
+    /// A malloc'd NULL-terminated array of malloc'd `NAME=value` strings (the caller frees).
+    pub(crate) fn pam_getenvlist(pamh: *mut PamHandle) -> *mut *mut c_char;
 }

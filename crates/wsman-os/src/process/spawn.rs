@@ -52,6 +52,16 @@ pub(super) mod stage {
     pub(in super::super) const EXEC: u8 = 10;
     pub(in super::super) const STDIO: u8 = 11;
     pub(in super::super) const CONTROLLING_TERMINAL: u8 = 12;
+    /// The session helper could not be started, or was started wrongly.
+    pub(in super::super) const SESSION_HELPER: u8 = 13;
+    /// The helper's `pam_start` (or `pam_set_item`) failed; the four bytes are its PAM code.
+    pub(in super::super) const PAM_START: u8 = 14;
+    /// The helper's `pam_setcred(PAM_ESTABLISH_CRED)` failed (a PAM code follows).
+    pub(in super::super) const PAM_CREDENTIALS: u8 = 15;
+    /// The helper's `pam_open_session` failed (a PAM code follows).
+    pub(in super::super) const PAM_OPEN_SESSION: u8 = 16;
+    /// Not a failure: the session helper's report of the command's pid (four bytes).
+    pub(in super::super) const COMMAND_PID: u8 = 0xff;
 }
 
 /// What `execvp` runs a file with when the kernel does not recognise its format (no `#!`).
@@ -93,6 +103,14 @@ pub(super) struct ChildPlan<'a> {
     pub(super) envp: *const *const c_char,
     /// `[/bin/sh, <file>, argv[1..], NULL]`: the child fills slot 1 before it uses it.
     pub(super) script_argv: *mut *const c_char,
+    /// The umask to set (a login's 022), or `None` to keep the inherited one (the session
+    /// helper's, which pam_umask may have set).
+    pub(super) umask: Option<u32>,
+    /// The step code an `execve` failure is reported with.
+    pub(super) exec_step: u8,
+    /// Descriptors the exec'd program keeps (the session helper's stage pipe and cgroup
+    /// files): their close-on-exec flag is cleared.
+    pub(super) inherit_fds: &'a [RawFd],
 }
 
 /// Starts the child described by `plan`: its pid, and a pidfd where the kernel gives one
@@ -333,6 +351,19 @@ mod raw {
         }
     }
 
+    /// Clears `fd`'s close-on-exec flag.
+    pub(super) fn keep_on_exec(fd: c_int) -> Result {
+        // SAFETY: F_SETFD changes a descriptor flag only.
+        checked(unsafe {
+            libc::syscall(
+                libc::SYS_fcntl,
+                fd as c_long,
+                libc::F_SETFD as c_long,
+                0 as c_long,
+            )
+        })
+    }
+
     pub(super) fn umask(mask: u32) {
         // SAFETY: takes a mask only; cannot fail.
         unsafe { libc::syscall(libc::SYS_umask, c_long::from(mask)) };
@@ -468,7 +499,9 @@ fn run_child(plan: &ChildPlan<'_>) -> Result<std::convert::Infallible, (u8, c_in
         }
     }
     // The umask a login gives (login.defs UMASK), not the daemon's.
-    raw::umask(0o022);
+    if let Some(mask) = plan.umask {
+        raw::umask(mask);
+    }
     raw::chdir(plan.directory).map_err(fail(stage::CHDIR))?;
     // Every signal is blocked since clone: dispositions to default first (an ignored one
     // would survive execve; a handler of the daemon must not run here), then an empty mask.
@@ -481,7 +514,10 @@ fn run_child(plan: &ChildPlan<'_>) -> Result<std::convert::Infallible, (u8, c_in
     // Failure (ENOSYS on old kernels) is ignored: std and tokio open everything
     // close-on-exec anyway.
     let _ = raw::close_range_on_exec();
-    Err((stage::EXEC, exec(plan)))
+    for &fd in plan.inherit_fds {
+        raw::keep_on_exec(fd).map_err(fail(plan.exec_step))?;
+    }
+    Err((plan.exec_step, exec(plan)))
 }
 
 /// `execvp` over the prepared candidates, with glibc's rules: a file the kernel cannot run
@@ -518,7 +554,11 @@ fn exec(plan: &ChildPlan<'_>) -> c_int {
 /// Dropped before it was reaped, it is reaped later, at a following spawn.
 #[derive(Debug)]
 pub struct Child {
+    /// The process this daemon waits for: the command, or its session helper.
     pid: u32,
+    /// The command's process (its session and process group): `pid`, or the session
+    /// helper's child.
+    command_pid: u32,
     pidfd: Option<OwnedFd>,
     status: Option<ExitStatus>,
     /// The write end of the child's stdin, if piped.
@@ -542,6 +582,7 @@ impl Child {
         let [stdin, stdout, stderr] = stdio;
         Self {
             pid,
+            command_pid: pid,
             pidfd,
             status: None,
             stdin,
@@ -551,9 +592,16 @@ impl Child {
         }
     }
 
-    /// The process id (also its session and process group id).
+    /// The command's process id (also its session and process group id). Under a PAM
+    /// session it is the session helper's child, while [`Child::wait`] waits for the helper
+    /// (which ends with the command's status once the session is closed).
     pub fn id(&self) -> u32 {
-        self.pid
+        self.command_pid
+    }
+
+    /// The process the command runs under, when a session helper started it.
+    pub(super) fn set_command_pid(&mut self, pid: u32) {
+        self.command_pid = pid;
     }
 
     /// A pidfd of the process (readable once it has exited), where the kernel has them.

@@ -283,7 +283,8 @@ impl ShellService {
                 WindowSize::new(terminal.size.rows, terminal.size.columns),
             )
         });
-        let owner = ShellOwner::new(caller.user.clone(), run_as, caller.client_ip);
+        let mut owner = ShellOwner::new(caller.user.clone(), run_as, caller.client_ip);
+        owner.linux_account = caller.linux_account;
         let info = self
             .manager
             .create_shell(owner, shell_options)

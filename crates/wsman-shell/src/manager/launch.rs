@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use wsman_os::process::{exit_code, PreparedCommand, Program, SpawnRequest};
+use wsman_os::process::{exit_code, LoginSession, PreparedCommand, Program, SpawnRequest};
 
 use super::{process_environment, Inner, ShellManager};
 use crate::audit;
@@ -99,6 +99,11 @@ impl ShellManager {
         request.cgroup = cgroup.as_ref();
         request.resource_limits = resource_limits;
         request.piped = false;
+        let session_helper = self.login_session_helper(owner);
+        request.session = session_helper.as_ref().map(|helper| LoginSession {
+            helper,
+            remote_host: owner.client_ip,
+        });
         let spawned = PreparedCommand::new(request).and_then(PreparedCommand::spawn);
         let child = match spawned {
             Ok(child) => child,
