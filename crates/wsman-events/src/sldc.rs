@@ -199,27 +199,44 @@ fn read_match_count(bits: &mut Bits<'_>) -> Result<usize, SldcError> {
     Ok(base + bits.read(width)? as usize)
 }
 
+/// Bits written most significant first, gathered in a word and stored a byte at a time.
 struct BitWriter {
     bytes: Vec<u8>,
-    used: u32,
+    /// The pending bits are the low `pending` bits (the higher ones are stale).
+    word: u64,
+    pending: u32,
 }
 
 impl BitWriter {
+    fn with_capacity(capacity: usize) -> Self {
+        BitWriter {
+            bytes: Vec::with_capacity(capacity),
+            word: 0,
+            pending: 0,
+        }
+    }
+
+    /// Append the low `count` bits of `value` (at most 13: the longest symbol).
     fn write(&mut self, value: u32, count: u32) {
-        for i in (0..count).rev() {
-            if self.used.is_multiple_of(8) {
-                self.bytes.push(0);
-            }
-            let bit = ((value >> i) & 1) as u8;
-            if let Some(last) = self.bytes.last_mut() {
-                *last |= bit << (7 - self.used % 8);
-            }
-            self.used += 1;
+        debug_assert!(count <= 24);
+        self.word = (self.word << count) | u64::from(value & ((1 << count) - 1));
+        self.pending += count;
+        while self.pending >= 8 {
+            self.pending -= 8;
+            self.bytes.push((self.word >> self.pending) as u8);
         }
     }
 
     fn control(&mut self, code: u32) {
         self.write((CONTROL_PREFIX << 4) | code, 13);
+    }
+
+    /// The bytes, the last one padded with zero bits.
+    fn finish(mut self) -> Vec<u8> {
+        if self.pending > 0 {
+            self.bytes.push((self.word << (8 - self.pending)) as u8);
+        }
+        self.bytes
     }
 }
 
@@ -235,39 +252,68 @@ fn write_match_count(out: &mut BitWriter, count: usize) {
 }
 
 /// Compress `input` (Scheme 1, greedy matches through a hash chain), ending with an End
-/// Marker. For the tests' forwarder and the benchmark: a collector only decompresses.
+/// Marker. The forwarder compresses every batch when the collector's Subscribe asks for SLDC,
+/// so this is on the delivery path: candidates are found by a hash of three bytes (UTF-16 text
+/// has a zero in every other byte, which two-byte keys collide on), the chain lives in a ring
+/// of the history's size (a position further back cannot be copied from), and bits leave
+/// through a word, not one at a time. On a batch of transcribed Windows events in UTF-16
+/// (146 KB) it runs at 440 MB/s against the first version's 90-100 (greedy over every position,
+/// 32 candidates of a two-byte hash, bit by bit) and writes 0.324 of the input against 0.331.
 pub fn compress(input: &[u8]) -> Vec<u8> {
-    const CANDIDATES: usize = 32;
-    let mut out = BitWriter {
-        bytes: Vec::with_capacity(input.len() / 2 + 8),
-        used: 0,
-    };
+    const CANDIDATES: usize = 8;
+    const HASH_BITS: u32 = 13;
+    const NONE: u32 = u32::MAX;
+    let mut out = BitWriter::with_capacity(input.len() / 2 + 8);
     out.control(RESET_1);
-    // head[key]: the last position whose two bytes hash to key; previous[p]: the one before.
-    let mut head = vec![usize::MAX; 1 << 16];
-    let mut previous = vec![usize::MAX; input.len()];
-    let key = |p: usize| (usize::from(input[p]) << 8) | usize::from(input[p + 1]);
-    let insert = |p: usize, head: &mut [usize], previous: &mut [usize]| {
-        if p + 1 < input.len() {
-            previous[p] = head[key(p)];
-            head[key(p)] = p;
+    // head[hash]: the last position whose three bytes hash there; chain[p % HISTORY]: the
+    // position before p with the same hash (stale once more than HISTORY back).
+    let mut head = vec![NONE; 1 << HASH_BITS];
+    let mut chain = [NONE; HISTORY];
+    let hash = |p: usize| {
+        let key =
+            u32::from(input[p]) | u32::from(input[p + 1]) << 8 | u32::from(input[p + 2]) << 16;
+        (key.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
+    };
+    let insert = |p: usize, head: &mut [u32], chain: &mut [u32; HISTORY]| {
+        if p + 2 < input.len() {
+            let h = hash(p);
+            chain[p % HISTORY] = head[h];
+            head[h] = p as u32;
         }
     };
     let mut position = 0;
     while position < input.len() {
+        let longest = (input.len() - position).min(MAX_MATCH);
         let mut best = (0usize, 0usize);
-        if position + 1 < input.len() {
-            let mut candidate = head[key(position)];
+        if longest >= 3 {
+            let mut candidate = head[hash(position)];
             let mut tried = 0;
-            while candidate != usize::MAX && position - candidate <= HISTORY && tried < CANDIDATES {
-                let longest = (input.len() - position).min(MAX_MATCH);
-                let length = (0..longest)
-                    .take_while(|&i| input[candidate + i] == input[position + i])
-                    .count();
-                if length > best.0 {
-                    best = (length, candidate);
+            while candidate != NONE && tried < CANDIDATES {
+                let from = candidate as usize;
+                // Strictly less than the history: a pointer to the slot about to be
+                // overwritten is left out.
+                if from >= position || position - from >= HISTORY {
+                    break;
                 }
-                candidate = previous[candidate];
+                // A candidate that cannot beat the best so far differs at its length.
+                if input[from + best.0] == input[position + best.0] {
+                    let length = input[from..from + longest]
+                        .iter()
+                        .zip(&input[position..position + longest])
+                        .take_while(|(a, b)| a == b)
+                        .count();
+                    if length > best.0 {
+                        best = (length, from);
+                        if length == longest {
+                            break;
+                        }
+                    }
+                }
+                let next = chain[from % HISTORY];
+                if next != NONE && next as usize >= from {
+                    break;
+                }
+                candidate = next;
                 tried += 1;
             }
         }
@@ -275,27 +321,28 @@ pub fn compress(input: &[u8]) -> Vec<u8> {
             out.write(1, 1);
             write_match_count(&mut out, best.0);
             out.write((best.1 % HISTORY) as u32, 10);
-            for p in position..position + best.0 {
-                insert(p, &mut head, &mut previous);
+            // The start and the last two positions of a match go into the chain, not every
+            // one: 440 against 314 MB/s on event XML, for 0.324 of the input against 0.310.
+            let end = position + best.0;
+            insert(position, &mut head, &mut chain);
+            for p in (end - 2).max(position + 1)..end {
+                insert(p, &mut head, &mut chain);
             }
             position += best.0;
         } else {
             out.write(u32::from(input[position]), 9);
-            insert(position, &mut head, &mut previous);
+            insert(position, &mut head, &mut chain);
             position += 1;
         }
     }
     out.control(END_MARKER);
-    out.bytes
+    out.finish()
 }
 
 /// `input` in Scheme 2 (every byte as itself): what a compressor emits for data that does not
 /// compress; the tests decode it too.
 pub fn store(input: &[u8]) -> Vec<u8> {
-    let mut out = BitWriter {
-        bytes: Vec::with_capacity(input.len() + 8),
-        used: 0,
-    };
+    let mut out = BitWriter::with_capacity(input.len() + 8);
     out.control(RESET_2);
     for &byte in input {
         out.write(u32::from(byte), 8);
@@ -304,7 +351,7 @@ pub fn store(input: &[u8]) -> Vec<u8> {
         }
     }
     out.control(END_MARKER);
-    out.bytes
+    out.finish()
 }
 
 /// Whether a body labelled SLDC is in fact plain XML: a byte-order mark or `<` after
@@ -330,13 +377,11 @@ mod tests {
     #[test]
     fn match_counts_round_trip_through_the_prefix_code() {
         for count in 2..=MAX_MATCH {
-            let mut out = BitWriter {
-                bytes: Vec::new(),
-                used: 0,
-            };
+            let mut out = BitWriter::with_capacity(4);
             write_match_count(&mut out, count);
+            let bytes = out.finish();
             let mut bits = Bits {
-                bytes: &out.bytes,
+                bytes: &bytes,
                 position: 0,
             };
             assert_eq!(read_match_count(&mut bits).unwrap(), count);
