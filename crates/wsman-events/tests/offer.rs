@@ -162,9 +162,11 @@ proptest! {
     fn any_version_and_values_are_answered(version in "[ -~]{0,200}", value in "[ -~]{0,64}", which in 0usize..6) {
         let targets = ["PT60.000S", "50", "PT10.000S", "512000", "UTF-16", "VERSION</e:Identifier>"];
         let escaped = xml::escape_text(&value).into_owned();
+        // The value first: put in after the version, a target such as "50" could match the
+        // version's own text instead of the element it stands for.
         let item = golden_item()
-            .replacen("uuid:VERSION", &xml::escape_text(&version), 1)
-            .replacen(targets[which], &escaped, 1);
+            .replacen(targets[which], &escaped, 1)
+            .replacen("uuid:VERSION", &xml::escape_text(&version), 1);
         let parsed = xml::parse(&format!("<n:EnumerateResponse {NAMESPACES}><w:Items>{item}</w:Items></n:EnumerateResponse>"), &Limits::default());
         if let Ok(root) = parsed {
             let (offers, errors) = parse_enumerate_response(&root);
