@@ -336,17 +336,8 @@ impl Client {
         content_type: &str,
         headers: Vec<(HeaderName, HeaderValue)>,
     ) -> Result<crate::transport::HttpReply, ClientError> {
-        let budget = self.options.operation_timeout + self.options.network_delay;
-        let sent =
-            tokio::time::timeout(budget, self.transport.post_as(body, content_type, &headers));
-        match sent.await {
-            Ok(reply) => reply,
-            // The request's connection was dropped with the abandoned exchange: a half-read
-            // answer never goes back to the pool.
-            Err(_) => Err(ClientError::Timeout {
-                millis: budget.as_millis(),
-            }),
-        }
+        self.within_budget(self.transport.post_as(body, content_type, &headers))
+            .await
     }
 
     /// Send any request built from `header` with `body` (serialised XML, may be empty) and
@@ -371,6 +362,65 @@ impl Client {
     ) -> Result<crate::transport::HttpReply, ClientError> {
         let headers = self.authorization()?.into_iter().collect();
         self.round_trip(envelope(header, body), headers).await
+    }
+
+    /// [`Client::send_raw`], and the request of `next` (the next Receive of a command's
+    /// output) sent on the same sealed connection before the answer is unsealed, when the
+    /// sealed answer is at least half the MaxEnvelopeSize this client asks for: a server fills
+    /// an answer that far only while output is waiting (see
+    /// [`crate::transport::Transport::post_then`]). Read its answer with
+    /// [`Client::finish_early`].
+    pub(crate) async fn send_raw_then(
+        &self,
+        header: &RequestHeader,
+        body: &str,
+        next: Option<(&RequestHeader, &str)>,
+    ) -> Result<
+        (
+            crate::transport::HttpReply,
+            Option<crate::transport::EarlyRequest>,
+        ),
+        ClientError,
+    > {
+        let headers: Vec<(HeaderName, HeaderValue)> = self.authorization()?.into_iter().collect();
+        let next_body = next.map(|(header, body)| Bytes::from(envelope(header, body)));
+        let follow_up = next_body.as_ref().map(|body| crate::transport::FollowUp {
+            body,
+            headers: &headers,
+            min_sealed_reply: usize::try_from(self.options.max_envelope_size / 2)
+                .unwrap_or(usize::MAX),
+        });
+        let sent = self.transport.post_then(
+            Bytes::from(envelope(header, body)),
+            crate::transport::SOAP_CONTENT_TYPE,
+            &headers,
+            follow_up,
+        );
+        self.within_budget(sent).await
+    }
+
+    /// The answer to a request [`Client::send_raw_then`] sent early, within the operation
+    /// timeout plus network delay.
+    pub(crate) async fn finish_early(
+        &self,
+        early: crate::transport::EarlyRequest,
+    ) -> Result<crate::transport::HttpReply, ClientError> {
+        self.within_budget(self.transport.finish_early(early)).await
+    }
+
+    /// `exchange` within the operation timeout plus network delay; an abandoned exchange
+    /// drops its connection, so a half-read answer never goes back to the pool.
+    async fn within_budget<T>(
+        &self,
+        exchange: impl std::future::Future<Output = Result<T, ClientError>>,
+    ) -> Result<T, ClientError> {
+        let budget = self.options.operation_timeout + self.options.network_delay;
+        match tokio::time::timeout(budget, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout {
+                millis: budget.as_millis(),
+            }),
+        }
     }
 
     /// POST an event delivery (an `Events` batch, a `Heartbeat`, a `SubscriptionEnd`) that the

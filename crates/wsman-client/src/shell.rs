@@ -621,7 +621,11 @@ pub async fn run_command(
 ///
 /// While a command is running, the next Receive is sent as soon as an answer has arrived and
 /// shows the command is not done, before that answer's stream data is decoded: the server
-/// prepares the next response while this side decodes the last one. Each exchange runs as a
+/// prepares the next response while this side decodes the last one. On a sealed connection
+/// (NTLM, Kerberos, CredSSP over HTTP) a large answer is not looked into before it is
+/// unsealed: the next Receive goes out on the same connection before the unsealing, so the
+/// server seals answer N+1 while this side unseals answer N; when answer N turns out to be
+/// the last, the early Receive's answer is read and discarded. Each exchange runs as a
 /// task of the current Tokio runtime; dropping the reader aborts the one in flight (the
 /// server gives output away only in an answer, so an aborted Receive loses nothing).
 pub struct OutputReader {
@@ -668,7 +672,12 @@ impl Drop for Ahead {
 
 impl Ahead {
     fn start(exchange: Arc<ReceiveExchange>, sequence_id: u64) -> Self {
-        Self(tokio::spawn(exchange.fetch(sequence_id)))
+        Self(tokio::spawn(exchange.fetch(sequence_id, None)))
+    }
+
+    /// The exchange of a Receive already sent (see [`EarlyReceive`]).
+    fn finish(exchange: Arc<ReceiveExchange>, sequence_id: u64, sent: EarlyReceive) -> Self {
+        Self(tokio::spawn(exchange.fetch(sequence_id, Some(sent))))
     }
 
     async fn wait(mut self) -> Result<Fetched, ClientError> {
@@ -680,6 +689,21 @@ impl Ahead {
         }
     }
 }
+
+/// A Receive sent on a sealed connection before the answer to the previous one was unsealed
+/// (see [`Client::send_raw_then`]): the server seals its answer while this side unseals and
+/// decodes the previous one. When the previous answer reports the command done, this one is
+/// still read and discarded (see [`ReceiveExchange::discard`]).
+struct EarlyReceive {
+    message_id: String,
+    request: crate::transport::EarlyRequest,
+}
+
+/// Longest wait for the answer to a Receive sent early for a command that turned out done.
+/// A server answers such a Receive at once (ours and Windows' with `w:InvalidSelectors`, the
+/// command's output having been delivered); one that holds it as a long poll costs this
+/// wait and the connection, never the operation timeout.
+const DISCARD_WAIT: Duration = Duration::from_secs(2);
 
 /// Text that every answer reporting a command done contains (`rsp:CommandState@State`),
 /// looked for in the answer's last [`DONE_MARK_WINDOW`] bytes, where servers write the
@@ -699,11 +723,17 @@ fn may_report_done(body: &[u8]) -> bool {
 }
 
 impl ReceiveExchange {
-    /// One Receive that produced an answer (looping over timeouts and lost answers), decoded.
-    /// Unless the answer may report the command done, the next Receive is started before the
+    /// One Receive that produced an answer (looping over timeouts and lost answers), decoded,
+    /// starting with `sent` when that Receive went out already. On a sealed connection the
+    /// next Receive may go out before this answer is unsealed (see [`EarlyReceive`]);
+    /// otherwise, unless the answer may report the command done, it is started before the
     /// decoding (see [`OutputReader`]).
-    async fn fetch(self: Arc<Self>, sequence_id: u64) -> Result<Fetched, ClientError> {
-        let (reply, message_id) = self.receive(sequence_id).await?;
+    async fn fetch(
+        self: Arc<Self>,
+        sequence_id: u64,
+        sent: Option<EarlyReceive>,
+    ) -> Result<Fetched, ClientError> {
+        let (reply, message_id, early) = self.receive(sequence_id, sent).await?;
         let utf8 = reply
             .content_type
             .as_deref()
@@ -712,7 +742,7 @@ impl ReceiveExchange {
         // UTF-8 without a byte order mark: the one-pass reader may read it (it checks the
         // UTF-8 as it goes).
         let plain = utf8 && !reply.body.starts_with(UTF8_BOM);
-        let next = if plain && !may_report_done(&reply.body) {
+        let next = if early.is_none() && plain && !may_report_done(&reply.body) {
             let next = Ahead::start(self.clone(), sequence_id + 1);
             // Let the next request go out before this task decodes (single-threaded runtimes).
             tokio::task::yield_now().await;
@@ -737,42 +767,95 @@ impl ReceiveExchange {
                 ReceiveResponse::parse(&body).map_err(protocol)?
             }
         };
+        let done = matches!(response.state, Some((_, CommandStateValue::Done { .. })));
+        let next = match early {
+            Some(sent) if done => {
+                self.discard(sent).await;
+                None
+            }
+            Some(sent) => Some(Ahead::finish(self.clone(), sequence_id + 1, sent)),
+            None => next,
+        };
         Ok(Fetched { response, next })
     }
 
-    /// Sends Receive `sequence_id` until a success reply arrives; returns it with the
-    /// request's MessageID.
+    /// Reads the answer to a Receive sent early for a command that turned out done, so that
+    /// its connection goes back to the pool clean for the Signal and Delete that follow; the
+    /// answer itself (a fault for a finished command) is of no use. Not answered within
+    /// [`DISCARD_WAIT`], the connection is closed instead.
+    async fn discard(&self, sent: EarlyReceive) {
+        let read = self.client.finish_early(sent.request);
+        let _ = tokio::time::timeout(DISCARD_WAIT, read).await;
+    }
+
+    /// The Receive request for `sequence_id`: its header and body.
+    fn request(&self, sequence_id: u64) -> (wsman_proto::request::RequestHeader, String) {
+        let mut resource = self.shell.resource();
+        let mut winrs = WinrsOptions::default();
+        winrs.keepalive = Some(true);
+        resource.options = winrs.to_options();
+        let header = self.client.request_header(action::SHELL_RECEIVE, &resource);
+        let streams: Vec<&str> = self
+            .shell
+            .output_streams
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let mut receive = Receive::new(Some(&self.command_id), &streams);
+        receive.sequence_id = Some(sequence_id);
+        (header, receive.to_xml())
+    }
+
+    /// Sends Receive `sequence_id` (or reads the answer to `sent`, that Receive sent early)
+    /// until a success reply arrives; returns it with the request's MessageID, and the
+    /// Receive of `sequence_id + 1` when it went out before this answer was unsealed.
     async fn receive(
         &self,
         sequence_id: u64,
-    ) -> Result<(crate::transport::HttpReply, String), ClientError> {
+        mut sent: Option<EarlyReceive>,
+    ) -> Result<(crate::transport::HttpReply, String, Option<EarlyReceive>), ClientError> {
         let mut resends = 0;
         loop {
-            let mut resource = self.shell.resource();
-            let mut winrs = WinrsOptions::default();
-            winrs.keepalive = Some(true);
-            resource.options = winrs.to_options();
-            let header = self.client.request_header(action::SHELL_RECEIVE, &resource);
-            let streams: Vec<&str> = self
-                .shell
-                .output_streams
-                .iter()
-                .map(String::as_str)
-                .collect();
-            let mut receive = Receive::new(Some(&self.command_id), &streams);
-            receive.sequence_id = Some(sequence_id);
-            let body = receive.to_xml();
-            let error = match self.client.send_raw(&header, &body).await {
+            let (answer, message_id, early) = match sent.take() {
+                Some(sent) => (
+                    self.client.finish_early(sent.request).await,
+                    sent.message_id,
+                    None,
+                ),
+                None => {
+                    let (header, body) = self.request(sequence_id);
+                    let (next_header, next_body) = self.request(sequence_id + 1);
+                    let answer = self
+                        .client
+                        .send_raw_then(&header, &body, Some((&next_header, &next_body)))
+                        .await;
+                    match answer {
+                        Ok((reply, early)) => (
+                            Ok(reply),
+                            header.message_id,
+                            early.map(|request| EarlyReceive {
+                                message_id: next_header.message_id,
+                                request,
+                            }),
+                        ),
+                        Err(e) => (Err(e), header.message_id, None),
+                    }
+                }
+            };
+            let error = match answer {
                 Ok(reply) if (200..300).contains(&reply.status) && !reply.body.is_empty() => {
-                    return Ok((reply, header.message_id))
+                    return Ok((reply, message_id, early))
                 }
                 // Faults, HTTP errors, an empty answer: read the general way.
-                Ok(reply) => match crate::response::interpret(&reply, Some(&header.message_id)) {
+                Ok(reply) => match crate::response::interpret(&reply, Some(&message_id)) {
                     Err(e) => e,
                     Ok(_) => ClientError::protocol("the Receive response has an empty body"),
                 },
                 Err(e) => e,
             };
+            // A Receive sent early after an answer that is not used is dropped with its
+            // connection (the transport sends one only after a 200).
+            drop(early);
             match error {
                 e if is_timed_out(&e) => resends = 0,
                 e if answer_lost(&e) && resends < MAX_RECEIVE_RESENDS => {

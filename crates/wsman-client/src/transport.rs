@@ -55,6 +55,39 @@ pub(crate) struct HttpReply {
     pub(crate) body: Bytes,
 }
 
+/// The next request of a chain (the next Receive of a command's output), for
+/// [`Transport::post_then`].
+pub(crate) struct FollowUp<'a> {
+    /// The plaintext body, encoded as the first request's content type.
+    pub(crate) body: &'a Bytes,
+    pub(crate) headers: &'a [(HeaderName, HeaderValue)],
+    /// Sent early only when the sealed answer is at least this many bytes.
+    pub(crate) min_sealed_reply: usize,
+}
+
+/// The answer to a request sent on a sealed connection before the previous answer was
+/// unsealed, so that the server seals this answer while the client unseals the previous
+/// one: the connection (its security context and order of exchanges) travels with it.
+/// Dropped unread, the connection is closed, never given back with an answer pending.
+pub(crate) struct EarlyRequest {
+    connection: Connection,
+    response: ResponseFuture,
+}
+
+impl std::fmt::Debug for EarlyRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EarlyRequest").finish_non_exhaustive()
+    }
+}
+
+type ResponseFuture = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<hyper::Response<hyper::body::Incoming>, hyper::Error>,
+            > + Send,
+    >,
+>;
+
 struct Connection {
     sender: SendRequest<Full<Bytes>>,
     driver: JoinHandle<()>,
@@ -312,6 +345,21 @@ impl Transport {
         content_type: &str,
         headers: &[(HeaderName, HeaderValue)],
     ) -> Result<HttpReply, ClientError> {
+        let (reply, _) = self.post_then(body, content_type, headers, None).await?;
+        Ok(reply)
+    }
+
+    /// [`Transport::post_as`], and on a sealed connection whose sealed answer is at least
+    /// [`FollowUp::min_sealed_reply`] long, `follow_up` sealed and sent on the same connection
+    /// before that answer is unsealed (see [`EarlyRequest`]); its answer is read with
+    /// [`Transport::finish_early`].
+    pub(crate) async fn post_then(
+        &self,
+        body: Bytes,
+        content_type: &str,
+        headers: &[(HeaderName, HeaderValue)],
+        follow_up: Option<FollowUp<'_>>,
+    ) -> Result<(HttpReply, Option<EarlyRequest>), ClientError> {
         // Each stale idle connection costs one attempt; then one fresh connection.
         let mut attempts_left = MAX_IDLE_CONNECTIONS + 2;
         let mut fresh_failed = false;
@@ -340,7 +388,27 @@ impl Transport {
                         drop(connection);
                         continue;
                     }
-                    return self.incoming(connection, reply, reusable);
+                    if let Some(next) = follow_up.as_ref().filter(|next| {
+                        reusable && Self::worth_sending_early(&connection, &reply, next)
+                    }) {
+                        if let Some(response) =
+                            self.send_early(&mut connection, content_type, next).await
+                        {
+                            // The server seals its next answer while this one is unsealed.
+                            let (reply, _) = self.open(&mut connection, reply)?;
+                            return Ok((
+                                reply,
+                                Some(EarlyRequest {
+                                    connection,
+                                    response,
+                                }),
+                            ));
+                        }
+                        // The connection could not take the request: it is not clean.
+                        let (reply, _) = self.open(&mut connection, reply)?;
+                        return Ok((reply, None));
+                    }
+                    return Ok((self.incoming(connection, reply, reusable)?, None));
                 }
                 Err(mut e) => {
                     let unsent = e.take_message().is_some();
@@ -385,13 +453,78 @@ impl Transport {
     fn incoming(
         &self,
         mut connection: Connection,
-        mut reply: HttpReply,
+        reply: HttpReply,
         reusable: bool,
     ) -> Result<HttpReply, ClientError> {
+        let (reply, clean) = self.open(&mut connection, reply)?;
+        // Only now is the exchange complete and the connection clean for the next request.
+        if clean && reusable {
+            self.give_back(connection);
+        }
+        Ok(reply)
+    }
+
+    /// Whether `reply` is a sealed answer large enough that the next request of its chain goes
+    /// out before it is unsealed. The rule: a server fills an answer (up to the client's
+    /// MaxEnvelopeSize) only while it has output waiting, so a large answer is rarely the
+    /// last one; a short answer (a trickle of output, the end of it, a small command's only
+    /// answer) is unsealed and read first, so the usual final answer costs no extra request.
+    /// A large answer that is the last after all costs one request that is answered at once
+    /// (see `shell.rs`).
+    fn worth_sending_early(connection: &Connection, reply: &HttpReply, next: &FollowUp) -> bool {
+        matches!(connection.security, Security::Negotiated(Some(_)))
+            && reply.status == 200
+            && reply.body.len() >= next.min_sealed_reply
+            && reply
+                .content_type
+                .as_deref()
+                .is_some_and(sealing::is_sealed_content_type)
+    }
+
+    /// Seals `next` on `connection` and hands it to the connection task, which writes it
+    /// while the caller unseals the previous answer. Sealing the request before unsealing the
+    /// answer is legal: NTLM, Kerberos and CredSSP keep the sequence numbers and keys of each
+    /// direction apart, and requests and answers each stay in their order on the connection.
+    /// `None` when the connection does not take another request.
+    async fn send_early(
+        &self,
+        connection: &mut Connection,
+        content_type: &str,
+        next: &FollowUp<'_>,
+    ) -> Option<ResponseFuture> {
+        // The answer was read; the connection task may not have seen the exchange end yet.
+        connection.sender.ready().await.ok()?;
+        let request = self
+            .outgoing(connection, content_type, next.body, next.headers)
+            .ok()?;
+        Some(Box::pin(connection.sender.send_request(request)))
+    }
+
+    /// The answer to an [`EarlyRequest`], decrypted; the connection goes back to the pool
+    /// when the exchange left it clean. An error (the connection closed, the request never
+    /// sent) is an I/O error, so a caller that sends the request again loses nothing.
+    pub(crate) async fn finish_early(&self, early: EarlyRequest) -> Result<HttpReply, ClientError> {
+        let EarlyRequest {
+            connection,
+            response,
+        } = early;
+        let response = response.await.map_err(|e| self.hyper_error(e))?;
+        let (reply, reusable) = self.read_reply(response).await?;
+        self.incoming(connection, reply, reusable)
+    }
+
+    /// The reply decrypted on `connection`, and whether the connection is clean for another
+    /// request (false after a 401 or an empty error answer on a sealed connection: the server
+    /// dropped the context).
+    fn open(
+        &self,
+        connection: &mut Connection,
+        mut reply: HttpReply,
+    ) -> Result<(HttpReply, bool), ClientError> {
         if let Security::Negotiated(sealer) = &mut connection.security {
             if reply.status == 401 {
                 // The server dropped the context: this connection cannot be used again.
-                return Ok(reply);
+                return Ok((reply, false));
             }
             let sealed_reply = reply
                 .content_type
@@ -431,7 +564,7 @@ impl Transport {
                 }
                 // An empty error answer (400: the server could not decrypt, 413, ...): the
                 // server drops the context then, so the connection is not used again.
-                Some(_) => return Ok(reply),
+                Some(_) => return Ok((reply, false)),
                 None if sealed_reply => {
                     return Err(ClientError::protocol(
                         "the server encrypted a response on a connection that does not seal",
@@ -440,11 +573,7 @@ impl Transport {
                 _ => {}
             }
         }
-        // Only now is the exchange complete and the connection clean for the next request.
-        if reusable {
-            self.give_back(connection);
-        }
-        Ok(reply)
+        Ok((reply, true))
     }
 
     /// The handshake of a connection-oriented scheme on a new connection: empty-body POSTs

@@ -19,6 +19,8 @@ use wsman_client::tls::TlsOptions;
 use wsman_client::{Auth, BlockingClient, ClientError, ClientOptions, CredSspAuth, Endpoint};
 use wsman_test::{free_port, Fixture, ListenerSpec};
 
+mod streaming;
+
 const USER: &str = "credsspuser";
 const PASSWORD: &str = "CredSSP-Test-Pass1";
 
@@ -277,4 +279,20 @@ fn truncated_ts_request_is_refused_with_401_and_a_log_line() {
     let log = service.fixture.daemon.stderr();
     assert!(log.contains("TSRequest: malformed"), "{log}");
     assert_still_serving(&mut service);
+}
+
+/// Output streamed over CredSSP-sealed HTTP is what `sh` prints here (see `streaming`).
+#[test]
+fn streamed_output_over_sealed_http_is_the_commands_output() {
+    let service = service();
+    let endpoint = Endpoint::parse(
+        &format!("http://127.0.0.1:{}/wsman", service.fixture.port),
+        false,
+    )
+    .unwrap();
+    streaming::check(
+        "CredSSP sealed over HTTP",
+        endpoint,
+        options(CredSspAuth::new(USER, PASSWORD)),
+    );
 }

@@ -22,6 +22,8 @@ use wsman_gss::{InitStep, InitiatorMechanism, KerberosInitiator};
 use wsman_test::kdc::Kdc;
 use wsman_test::{free_port, http, soap, ConfigDir, Daemon, ListenerSpec};
 
+mod streaming;
+
 /// The realm every test here shares; libkrb5 (ours and the daemon's, which inherits the
 /// environment) reads `KRB5_CONFIG` and `KRB5CCNAME` from it.
 fn realm() -> Option<Arc<Kdc>> {
@@ -496,4 +498,20 @@ fn an_expired_ticket_is_refused() {
     let log = server.daemon.stderr();
     assert!(log.contains("Ticket expired"), "{log}");
     assert!(log.contains("401: authentication failed"), "{log}");
+}
+
+/// Output streamed over Kerberos-sealed HTTP is what `sh` prints here (see `streaming`).
+#[test]
+fn streamed_output_over_sealed_http_is_the_commands_output() {
+    let Some(kdc) = realm() else { return };
+    if !ensure_linux_user(kdc.user()) {
+        eprintln!("skipped: no Linux user {}", kdc.user());
+        return;
+    }
+    let server = Server::start(Some(&kdc.keytab()), |_| {});
+    streaming::check(
+        "Kerberos sealed over HTTP",
+        server.http(),
+        server.options(password_auth(&kdc)),
+    );
 }

@@ -16,6 +16,8 @@ use wsman_client::{
 };
 use wsman_test::{Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
+mod streaming;
+
 const NTLM_USER: &str = "ntlmuser";
 const NTLM_PASSWORD: &str = "Ntlm-Test-Pass1";
 
@@ -226,4 +228,44 @@ fn https_with_channel_binding_under_strict_hardening() {
             "{form:?}: {err:?}"
         );
     }
+}
+
+/// Output streamed over sealed HTTP (the next Receive goes out before a large answer is
+/// unsealed) and over HTTPS is what `sh` prints here, for outputs ending around the edge of
+/// a full answer, tiny and large, with the exit code.
+#[test]
+fn streamed_output_over_sealed_http_and_https_is_the_commands_output() {
+    use wsman_client::tls::TlsOptions;
+    use wsman_test::{free_port, ListenerSpec};
+
+    let https_port = free_port();
+    let mut thumbprint = String::new();
+    let mut fx = Fixture::http_with(|c| {
+        c.set("Config.Service.Auth", "Negotiate", "true");
+        thumbprint = c.add_certificate();
+        c.listener(ListenerSpec::https(https_port, &thumbprint));
+    });
+    fx.daemon.wait_for_port(https_port);
+    let mut command = fx.config.wsmand_command();
+    command
+        .args(["account", "add", NTLM_USER, "--password-stdin", "--ntlm"])
+        .args(["--run-as", "root"]);
+    let added = wsman_test::process::run(
+        &mut command,
+        Some(&format!("{NTLM_PASSWORD}\n")),
+        Duration::from_secs(60),
+    );
+    assert!(added.status.success(), "{}", added.describe());
+    let http = Endpoint::parse(&format!("http://127.0.0.1:{}/wsman", fx.port), false).unwrap();
+    streaming::check(
+        "NTLM sealed over HTTP",
+        http,
+        options(TokenForm::Spnego, NTLM_PASSWORD),
+    );
+    let https = Endpoint::parse(&format!("https://127.0.0.1:{https_port}/wsman"), false).unwrap();
+    let mut o = options(TokenForm::Spnego, NTLM_PASSWORD);
+    let mut tls = TlsOptions::default();
+    tls.ca_file = Some(fx.config.path().join(format!("certs/{thumbprint}.crt")));
+    o.tls = tls;
+    streaming::check("Negotiate over HTTPS", https, o);
 }
