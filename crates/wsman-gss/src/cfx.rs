@@ -179,17 +179,14 @@ impl CfxSealer {
             .send
     }
 
-    /// confounder | plain | header copy (RRC zero), encrypted, checksum appended.
+    /// confounder | plain | header copy (RRC zero), encrypted, checksum appended (a large
+    /// message on two threads, see [`super::rfc3961::UsageKeys::encrypt_parts`]).
     fn seal(&self, header: &[u8; CFX_HEADER_LEN], plain: &[u8]) -> Result<Vec<u8>, &'static str> {
-        let mut buffer = Vec::with_capacity(BLOCK + plain.len() + CFX_HEADER_LEN + CHECKSUM_LEN);
-        buffer.resize(BLOCK, 0);
-        getrandom::getrandom(&mut buffer[..BLOCK]).map_err(|_| "the OS random source failed")?;
-        buffer.extend_from_slice(plain);
+        let mut confounder = [0u8; BLOCK];
+        getrandom::getrandom(&mut confounder).map_err(|_| "the OS random source failed")?;
         let mut copy = *header;
         copy[6..8].fill(0);
-        buffer.extend_from_slice(&copy);
-        self.send_keys().encrypt(&mut buffer);
-        Ok(buffer)
+        Ok(self.send_keys().encrypt_parts(&[&confounder, plain, &copy]))
     }
 
     /// Seal `plain` for MS-WSMV: (header part, data part), the data part as long as `plain`.

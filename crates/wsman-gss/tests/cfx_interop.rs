@@ -22,9 +22,12 @@ use wsman_test::kdc::Kdc;
 
 const ENCTYPES: [&str; 2] = ["aes256-cts-hmac-sha1-96", "aes128-cts-hmac-sha1-96"];
 
-/// Sizes around the AES block and the confounder, and two large bodies.
-const SIZES: [usize; 16] = [
-    0, 1, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 65_536, 500_000,
+/// Sizes around the AES block and the confounder, around the size from which messages are
+/// sealed on two threads (64 KiB of confounder, data and header copy) and the 32 KiB blocks of
+/// the unsealing pipeline, and large bodies.
+const SIZES: [usize; 24] = [
+    0, 1, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 65_503, 65_504, 65_505, 65_536, 98_303,
+    98_321, 131_071, 500_000, 512_000, 1_000_003,
 ];
 
 #[test]
