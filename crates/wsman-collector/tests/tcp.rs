@@ -5,6 +5,8 @@
 //! missing, and the resent batch lands once the receiver is back. A receiver that stops
 //! reading fails the batch after the write timeout instead of hanging.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -13,48 +15,16 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::{logon, set, write, QUERY};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
 use wsman_collector::ingest::ReceivedEvent;
-use wsman_collector::outputs::{Batch, OutputError};
+use wsman_collector::outputs::OutputError;
 use wsman_collector::subscription_outputs::Outputs;
-use wsman_collector::subscriptions::{self, SubscriptionSet};
-use wsman_proto::xml::{self, Limits};
+use wsman_collector::subscriptions;
 
-const QUERY: &str =
-    r#"query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'"#;
-
-fn event(record: u64, computer: &str) -> ReceivedEvent {
-    let text = format!("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><EventID>4624</EventID><EventRecordID>{record}</EventRecordID><Channel>Security</Channel><Computer>{computer}</Computer></System><EventData><Data Name='n'>e{record}</Data></EventData></Event>");
-    ReceivedEvent {
-        tree: xml::parse(&text, &Limits::default()).expect("event XML"),
-        xml: text,
-        computer: computer.to_owned(),
-        channel: "Security".to_owned(),
-        record_id: Some(record),
-    }
-}
-
-fn set(text: &str) -> SubscriptionSet {
-    let file = Path::new("/etc/wsmand/subscriptions/sec.toml");
-    SubscriptionSet {
-        subscriptions: vec![
-            subscriptions::parse(file, &format!("{QUERY}\n{text}")).expect("parses")
-        ],
-        errors: Vec::new(),
-    }
-}
-
-fn write(outputs: &Outputs, events: &[ReceivedEvent]) -> Result<(), OutputError> {
-    let refs: Vec<&ReceivedEvent> = events.iter().collect();
-    outputs.write(&Batch {
-        subscription: "sec",
-        client: "web01.example.com",
-        events: &refs,
-        received: "2026-11-24T00:00:00Z",
-    })
-}
+const CLIENT: &str = "web01.example.com";
 
 /// What a receiver needs for TLS.
 struct Pki {
@@ -257,11 +227,11 @@ fn outage_and_resend(tls: Option<&Pki>) {
     assert!(problems.is_empty(), "{problems:?}");
 
     let batches: Vec<Vec<ReceivedEvent>> = (0..8)
-        .map(|b| (1..=3).map(|i| event(b * 3 + i, "web01")).collect())
+        .map(|b| (1..=3).map(|i| logon(b * 3 + i, "web01")).collect())
         .collect();
     let mut acknowledged = Vec::new();
     for batch in &batches[..4] {
-        write(&outputs, batch).expect("stored while the receiver runs");
+        write(&outputs, CLIENT, batch).expect("stored while the receiver runs");
         acknowledged.extend(batch.iter().map(|e| e.xml.clone()));
     }
     assert_eq!(receiver.wait_for(12), acknowledged);
@@ -276,16 +246,16 @@ fn outage_and_resend(tls: Option<&Pki>) {
     // Killed: the next batch is refused, and so is its resend while nothing listens.
     receiver.stop();
     let first_lines = receiver.lines();
-    let error = write(&outputs, &batches[4]).expect_err("nothing listens");
+    let error = write(&outputs, CLIENT, &batches[4]).expect_err("nothing listens");
     assert!(matches!(error, OutputError::Failed { .. }), "{error}");
-    let again = write(&outputs, &batches[4]).expect_err("nothing listens yet");
+    let again = write(&outputs, CLIENT, &batches[4]).expect_err("nothing listens yet");
     assert!(matches!(again, OutputError::Failed { .. }), "{again}");
 
     // Back on the same port: the resend lands (after the bounded backoff), then the rest.
     let restarted = Receiver::start(port, tls.map(|p| Arc::clone(&p.server)), true);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match write(&outputs, &batches[4]) {
+        match write(&outputs, CLIENT, &batches[4]) {
             Ok(()) => break,
             Err(e) if Instant::now() < deadline => {
                 assert!(
@@ -299,7 +269,7 @@ fn outage_and_resend(tls: Option<&Pki>) {
     }
     acknowledged.extend(batches[4].iter().map(|e| e.xml.clone()));
     for batch in &batches[5..] {
-        write(&outputs, batch).expect("stored after the restart");
+        write(&outputs, CLIENT, batch).expect("stored after the restart");
         acknowledged.extend(batch.iter().map(|e| e.xml.clone()));
     }
     let second_lines = restarted.wait_for(12);
@@ -339,7 +309,7 @@ fn a_receiver_with_another_ca_or_name_is_refused() {
             ),
         )));
         assert!(problems.is_empty(), "{problems:?}");
-        let error = write(&outputs, &[event(1, "web01")]).expect_err("wrong CA or name");
+        let error = write(&outputs, CLIENT, &[logon(1, "web01")]).expect_err("wrong CA or name");
         assert!(error.to_string().contains("TLS handshake"), "{error}");
     }
     assert!(receiver.lines().is_empty());
@@ -354,7 +324,7 @@ fn unreadable_tls_files_are_named_when_the_outputs_start() {
     )));
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("/nonexistent/ca.pem"), "{problems:?}");
-    let error = write(&outputs, &[event(1, "web01")]).expect_err("not started");
+    let error = write(&outputs, CLIENT, &[logon(1, "web01")]).expect_err("not started");
     assert!(matches!(error, OutputError::NotStarted { .. }), "{error}");
 
     let file = Path::new("/etc/wsmand/subscriptions/bad.toml");
@@ -394,14 +364,14 @@ fn a_receiver_that_stops_reading_fails_the_batch_after_the_write_timeout() {
     let filler = "x".repeat(16 * 1024);
     let big: Vec<ReceivedEvent> = (1..=64)
         .map(|r| {
-            let mut e = event(r, "web01");
+            let mut e = logon(r, "web01");
             e.xml = format!("{}<!-- {filler} -->", e.xml);
             e
         })
         .collect();
     let mut error = None;
     for _ in 0..64 {
-        if let Err(e) = write(&outputs, &big) {
+        if let Err(e) = write(&outputs, CLIENT, &big) {
             error = Some(e);
             break;
         }
