@@ -1,4 +1,4 @@
-//! What the output tests (`journal`, `redis`, `tcp`) share: one subscription, `sec` on the
+//! What the output tests (`journal`, `outputs`, `redis`, `tcp`) share: one subscription, `sec` on the
 //! Security log, with the outputs a test names, and a batch of received events written to
 //! them as the collector writes a forwarder's delivery. Each test binary uses part of it.
 #![allow(dead_code)]
@@ -34,24 +34,39 @@ pub(crate) fn logon(record: u64, computer: &str) -> ReceivedEvent {
 
 /// The subscription `sec` with `outputs` (`[[outputs]]` tables) after its query.
 pub(crate) fn set(outputs: &str) -> SubscriptionSet {
-    let file = Path::new("/etc/wsmand/subscriptions/sec.toml");
+    set_named("sec", outputs)
+}
+
+/// The same subscription named `name`.
+pub(crate) fn set_named(name: &str, outputs: &str) -> SubscriptionSet {
+    let file = Path::new("/etc/wsmand/subscriptions").join(format!("{name}.toml"));
     SubscriptionSet {
         subscriptions: vec![
-            subscriptions::parse(file, &format!("{QUERY}\n{outputs}")).expect("parses")
+            subscriptions::parse(&file, &format!("{QUERY}\n{outputs}")).expect("parses")
         ],
         errors: Vec::new(),
     }
 }
 
-/// One delivery of `events` from `client` to the subscription's outputs.
+/// One delivery of `events` from `client` to the outputs of `sec`.
 pub(crate) fn write(
     outputs: &Outputs,
     client: &str,
     events: &[ReceivedEvent],
 ) -> Result<(), OutputError> {
+    write_to(outputs, "sec", client, events)
+}
+
+/// One delivery of `events` from `client` to the outputs of `subscription`.
+pub(crate) fn write_to(
+    outputs: &Outputs,
+    subscription: &str,
+    client: &str,
+    events: &[ReceivedEvent],
+) -> Result<(), OutputError> {
     let refs: Vec<&ReceivedEvent> = events.iter().collect();
     outputs.write(&Batch {
-        subscription: "sec",
+        subscription,
         client,
         events: &refs,
         received: "2026-11-24T00:00:00Z",
