@@ -126,8 +126,33 @@ fn account() -> Option<(String, String)> {
     Some((user, password))
 }
 
-fn start(service: &TestService, user: &str, password: &str) -> (Fixture, Client) {
-    start_with(service, user, password, "auto")
+/// What every test starts from: the PAM test account, its own PAM service `tag` (with
+/// `more_session` lines after the session stack), a daemon that uses the service and a client
+/// of the account; `None` (the test is skipped) without the account or root.
+struct SetUp {
+    user: String,
+    password: String,
+    service: TestService,
+    fx: Fixture,
+    client: Client,
+}
+
+fn set_up(tag: &str, more_session: &str) -> Option<SetUp> {
+    let (user, password) = account()?;
+    let service = TestService::new(tag, &user);
+    if !more_session.is_empty() {
+        let file = Path::new("/etc/pam.d").join(&service.name);
+        let stack = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, format!("{stack}{more_session}")).unwrap();
+    }
+    let (fx, client) = start_with(&service, &user, &password, "auto");
+    Some(SetUp {
+        user,
+        password,
+        service,
+        fx,
+        client,
+    })
 }
 
 /// A daemon with `service` and `--pam-sessions=sessions`, and a client of `user`.
@@ -199,11 +224,16 @@ fn local_exit_code(line: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_on_pipes_get_the_session_environment_limits_and_one_open_and_close() {
-    let Some((user, password)) = account() else {
+    let Some(SetUp {
+        user,
+        password,
+        service,
+        fx,
+        client,
+    }) = set_up("pipes", "")
+    else {
         return;
     };
-    let service = TestService::new("pipes", &user);
-    let (fx, client) = start(&service, &user, &password);
     let daemon_limits = open_files_limit(fx.daemon.pid());
     let shell = Shell::open(&client, &ShellOptions::default())
         .await
@@ -281,11 +311,15 @@ async fn commands_on_pipes_get_the_session_environment_limits_and_one_open_and_c
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_and_delete_close_the_session_once() {
-    let Some((user, password)) = account() else {
+    let Some(SetUp {
+        service,
+        mut fx,
+        client,
+        ..
+    }) = set_up("kill", "")
+    else {
         return;
     };
-    let service = TestService::new("kill", &user);
-    let (mut fx, client) = start(&service, &user, &password);
     let shell = Shell::open(&client, &ShellOptions::default())
         .await
         .unwrap();
@@ -336,11 +370,16 @@ async fn terminate_and_delete_close_the_session_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminal_command_gets_its_tty_and_the_session_environment() {
-    let Some((user, password)) = account() else {
+    // The daemon is bound (`_fx`) so that it lives to the test's end.
+    let Some(SetUp {
+        service,
+        fx: _fx,
+        client,
+        ..
+    }) = set_up("pty", "")
+    else {
         return;
     };
-    let service = TestService::new("pty", &user);
-    let (_fx, client) = start(&service, &user, &password);
     let mut options = ShellOptions::default();
     options.terminal = Some(Terminal::new("vt100", 24, 80));
     let shell = Shell::open(&client, &options).await.unwrap();
@@ -376,14 +415,15 @@ async fn a_terminal_command_gets_its_tty_and_the_session_environment() {
 /// in the fault and the daemon's log; the shell stays usable for the next command.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_session_is_a_failed_start_with_a_log_line() {
-    let Some((user, password)) = account() else {
+    let Some(SetUp {
+        service,
+        fx,
+        client,
+        ..
+    }) = set_up("deny", "session required pam_deny.so\n")
+    else {
         return;
     };
-    let service = TestService::new("deny", &user);
-    let file = Path::new("/etc/pam.d").join(&service.name);
-    let stack = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, format!("{stack}session required pam_deny.so\n")).unwrap();
-    let (fx, client) = start(&service, &user, &password);
     let shell = Shell::open(&client, &ShellOptions::default())
         .await
         .unwrap();
@@ -413,11 +453,16 @@ async fn a_refused_session_is_a_failed_start_with_a_log_line() {
 /// command (run as the user), and not a second time for the helper (run as root).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clients_environment_never_reaches_the_root_helper() {
-    let Some((user, password)) = account() else {
+    // The daemon is bound (`_fx`) so that it lives to the test's end.
+    let Some(SetUp {
+        service,
+        fx: _fx,
+        client,
+        ..
+    }) = set_up("preload", "")
+    else {
         return;
     };
-    let service = TestService::new("preload", &user);
-    let (_fx, client) = start(&service, &user, &password);
     let library = format!("/nonexistent-wsman-preload-{}.so", std::process::id());
     let mut options = ShellOptions::default();
     options.environment = vec![("LD_PRELOAD".to_owned(), library.clone())];

@@ -5,49 +5,23 @@
 //! entry larger than a datagram goes through a sealed memfd and arrives whole; a journal that
 //! is not there fails the batch (503 to the forwarder).
 
+mod common;
+
 use std::path::Path;
 
+use common::{set, write, QUERY};
 use serde_json::Value;
 use wsman_collector::ingest::ReceivedEvent;
-use wsman_collector::outputs::{Batch, OutputError};
+use wsman_collector::outputs::OutputError;
 use wsman_collector::subscription_outputs::Outputs;
-use wsman_collector::subscriptions::{self, SubscriptionSet};
-use wsman_proto::xml::{self, Limits};
+use wsman_collector::subscriptions;
 use wsman_test::systemd::BootedSystemd;
 
-const QUERY: &str =
-    r#"query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'"#;
 const CLIENT: &str = "WEB01$@EXAMPLE.COM";
 
 fn event(record: u64, level: u8, data: &str) -> ReceivedEvent {
     let text = format!("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Security-Auditing' Guid='{{54849625-5478-4994-A5BA-3E3B0328C30D}}'/><EventID>4624</EventID><Version>2</Version><Level>{level}</Level><Task>12544</Task><Opcode>0</Opcode><Keywords>0x8020000000000000</Keywords><TimeCreated SystemTime='2026-11-24T03:04:05.123456700Z'/><EventRecordID>{record}</EventRecordID><Correlation ActivityID='{{B3B5E7E4-0001-0000-0000-000000000000}}'/><Execution ProcessID='812' ThreadID='{record}'/><Channel>Security</Channel><Computer>web01.example.com</Computer><Security/></System><EventData><Data Name='TargetUserName'>alice{record}</Data><Data Name='LogonType'>3</Data><Data Name='Payload'>{data}</Data></EventData></Event>");
-    ReceivedEvent {
-        tree: xml::parse(&text, &Limits::default()).expect("event XML"),
-        xml: text,
-        computer: "web01.example.com".to_owned(),
-        channel: "Security".to_owned(),
-        record_id: Some(record),
-    }
-}
-
-fn set(text: &str) -> SubscriptionSet {
-    let file = Path::new("/etc/wsmand/subscriptions/sec.toml");
-    SubscriptionSet {
-        subscriptions: vec![
-            subscriptions::parse(file, &format!("{QUERY}\n{text}")).expect("parses")
-        ],
-        errors: Vec::new(),
-    }
-}
-
-fn write(outputs: &Outputs, events: &[ReceivedEvent]) -> Result<(), OutputError> {
-    let refs: Vec<&ReceivedEvent> = events.iter().collect();
-    outputs.write(&Batch {
-        subscription: "sec",
-        client: CLIENT,
-        events: &refs,
-        received: "2026-11-24T00:00:00Z",
-    })
+    common::received(text, "web01.example.com", record)
 }
 
 #[test]
@@ -69,8 +43,8 @@ fn windows_events_become_structured_journal_entries() {
         .map(|level| event(u64::from(level), level, "short\nwith a line break"))
         .collect();
     events.push(event(6, 4, &"y".repeat(300 * 1024)));
-    write(&outputs, &events[..3]).expect("the journal takes the batch");
-    write(&outputs, &events[3..]).expect("the journal takes the batch");
+    write(&outputs, CLIENT, &events[..3]).expect("the journal takes the batch");
+    write(&outputs, CLIENT, &events[3..]).expect("the journal takes the batch");
 
     let printed = systemd.journal_until(&["-t", identifier, "-o", "json", "--all"], |out| {
         out.lines().count() >= events.len()
@@ -171,7 +145,7 @@ fn a_journal_that_is_not_there_fails_the_batch() {
         dir.path().join("no-journal.socket").display()
     )));
     assert!(problems.is_empty(), "{problems:?}");
-    let error = write(&outputs, &[event(1, 4, "x")]).expect_err("no journal");
+    let error = write(&outputs, CLIENT, &[event(1, 4, "x")]).expect_err("no journal");
     assert!(matches!(error, OutputError::Failed { .. }), "{error}");
     assert!(error.to_string().contains("no-journal.socket"), "{error}");
 

@@ -2,67 +2,30 @@
 //! cluster (in process, brokers on 127.0.0.1), read back with librdkafka's consumer; the
 //! in-flight budget against a file output held up by a named pipe nobody reads yet.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{logon, set_named, write_to, QUERY};
 use proptest::prelude::*;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use wsman_collector::ingest::ReceivedEvent;
 use wsman_collector::kafka::expand_topic;
-use wsman_collector::outputs::{Batch, OutputError, MAX_IN_FLIGHT_BATCHES};
+use wsman_collector::outputs::{OutputError, MAX_IN_FLIGHT_BATCHES};
 use wsman_collector::subscription_outputs::Outputs;
-use wsman_collector::subscriptions::{self, OutputConfig, SubscriptionSet};
-use wsman_proto::xml::{self, Limits};
-
-const QUERY: &str =
-    r#"query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'"#;
-
-fn event(record: u64, computer: &str) -> ReceivedEvent {
-    let text = format!("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><EventID>4624</EventID><EventRecordID>{record}</EventRecordID><Channel>Security</Channel><Computer>{computer}</Computer></System><EventData><Data Name='n'>e{record}</Data></EventData></Event>");
-    ReceivedEvent {
-        tree: xml::parse(&text, &Limits::default()).expect("event XML"),
-        xml: text,
-        computer: computer.to_owned(),
-        channel: "Security".to_owned(),
-        record_id: Some(record),
-    }
-}
-
-fn set(name: &str, text: &str) -> SubscriptionSet {
-    let file = Path::new("/etc/wsmand/subscriptions").join(format!("{name}.toml"));
-    SubscriptionSet {
-        subscriptions: vec![
-            subscriptions::parse(&file, &format!("{QUERY}\n{text}")).expect("parses")
-        ],
-        errors: Vec::new(),
-    }
-}
+use wsman_collector::subscriptions::{self, OutputConfig};
 
 fn kafka_output(brokers: &str, topic: &str, more: &str) -> String {
     format!("[[outputs]]\ntype = \"kafka\"\nbrokers = [\"{brokers}\"]\ntopic = \"{topic}\"\n{more}")
 }
 
-fn write(
-    outputs: &Outputs,
-    subscription: &str,
-    client: &str,
-    events: &[ReceivedEvent],
-) -> Result<(), OutputError> {
-    let refs: Vec<&ReceivedEvent> = events.iter().collect();
-    outputs.write(&Batch {
-        subscription,
-        client,
-        events: &refs,
-        received: "2026-11-24T00:00:00Z",
-    })
-}
-
 #[test]
 fn kafka_outputs_parse_with_their_defaults_and_bad_ones_are_refused() {
-    let subscription = &set(
+    let subscription = &set_named(
         "sec",
         &kafka_output(
             "k1.example.com:9092",
@@ -124,7 +87,7 @@ fn kafka_outputs_parse_with_their_defaults_and_bad_ones_are_refused() {
 #[test]
 fn a_property_librdkafka_refuses_answers_every_batch_with_the_reason() {
     let outputs = Outputs::new();
-    let problems = outputs.configure(&set(
+    let problems = outputs.configure(&set_named(
         "sec",
         &kafka_output(
             "127.0.0.1:9",
@@ -134,7 +97,7 @@ fn a_property_librdkafka_refuses_answers_every_batch_with_the_reason() {
     ));
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("no.such.property"), "{problems:?}");
-    let error = write(&outputs, "sec", "web01", &[event(1, "web01")]).unwrap_err();
+    let error = write_to(&outputs, "sec", "web01", &[logon(1, "web01")]).unwrap_err();
     assert!(matches!(error, OutputError::NotStarted { .. }), "{error}");
 }
 
@@ -142,14 +105,14 @@ fn a_property_librdkafka_refuses_answers_every_batch_with_the_reason() {
 fn a_batch_larger_than_the_producer_queue_is_refused_at_once() {
     // Nothing listens on the discard port of the loopback address: nothing leaves the queue.
     let outputs = Outputs::new();
-    let problems = outputs.configure(&set(
+    let problems = outputs.configure(&set_named(
         "sec",
         &kafka_output("127.0.0.1:9", "t", "queue_max_messages = 5\n"),
     ));
     assert!(problems.is_empty(), "{problems:?}");
-    let events: Vec<ReceivedEvent> = (1..=10).map(|r| event(r, "web01")).collect();
+    let events: Vec<ReceivedEvent> = (1..=10).map(|r| logon(r, "web01")).collect();
     let started = std::time::Instant::now();
-    let error = write(&outputs, "sec", "web01", &events)
+    let error = write_to(&outputs, "sec", "web01", &events)
         .unwrap_err()
         .to_string();
     assert!(error.contains("message 6 of 10 not queued"), "{error}");
@@ -197,7 +160,7 @@ fn batches_reach_the_mock_cluster_keyed_by_host_and_a_broker_down_refuses_them()
     let bootstrap = cluster.bootstrap_servers();
     assert!(bootstrap.starts_with("127.0.0.1:"), "{bootstrap}");
     let outputs = Outputs::new();
-    let problems = outputs.configure(&set(
+    let problems = outputs.configure(&set_named(
         "sec",
         &kafka_output(
             &bootstrap,
@@ -209,16 +172,16 @@ fn batches_reach_the_mock_cluster_keyed_by_host_and_a_broker_down_refuses_them()
     let hosts = ["web01.example.com", "web02.example.com"];
     for round in 0..3u64 {
         for host in hosts {
-            let events: Vec<ReceivedEvent> = (1..=5).map(|r| event(round * 5 + r, host)).collect();
-            write(&outputs, "sec", host, &events).expect("delivered");
+            let events: Vec<ReceivedEvent> = (1..=5).map(|r| logon(round * 5 + r, host)).collect();
+            write_to(&outputs, "sec", host, &events).expect("delivered");
         }
     }
     cluster.broker_down(1).expect("down");
-    let error = write(&outputs, "sec", hosts[0], &[event(16, hosts[0])]).unwrap_err();
+    let error = write_to(&outputs, "sec", hosts[0], &[logon(16, hosts[0])]).unwrap_err();
     assert!(matches!(error, OutputError::Kafka { .. }), "{error}");
     cluster.broker_up(1).expect("up");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while write(&outputs, "sec", hosts[0], &[event(16, hosts[0])]).is_err() {
+    while write_to(&outputs, "sec", hosts[0], &[logon(16, hosts[0])]).is_err() {
         assert!(
             std::time::Instant::now() < deadline,
             "no delivery after the broker came back"
@@ -264,7 +227,7 @@ fn a_full_in_flight_budget_is_refused_at_once() {
         .expect("mkfifo");
     assert!(made.success());
     let outputs = Arc::new(Outputs::new());
-    outputs.configure(&set(
+    outputs.configure(&set_named(
         "sec",
         &format!(
             "[[outputs]]\ntype = \"file\"\npath = \"{}\"\nformat = \"raw\"\n",
@@ -277,7 +240,7 @@ fn a_full_in_flight_budget_is_refused_at_once() {
         let outputs = Arc::clone(&outputs);
         let done = done.clone();
         std::thread::spawn(move || {
-            let _ = done.send(write(&outputs, "sec", "web01", &[event(1, "web01")]));
+            let _ = done.send(write_to(&outputs, "sec", "web01", &[logon(1, "web01")]));
         });
     }
     let first = results

@@ -6,53 +6,26 @@
 //! password never shows in what is logged. The reply reader gets property tests here and a
 //! fuzz target (`fuzz/fuzz_targets/resp.rs`).
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{set, write, QUERY};
 use proptest::prelude::*;
 use serde_json::Value;
 use wsman_collector::ingest::ReceivedEvent;
-use wsman_collector::outputs::{Batch, OutputError};
+use wsman_collector::outputs::OutputError;
 use wsman_collector::resp::{self, Reply, ReplyLimits};
 use wsman_collector::subscription_outputs::Outputs;
-use wsman_collector::subscriptions::{self, SubscriptionSet};
-use wsman_proto::xml::{self, Limits};
+use wsman_collector::subscriptions;
 
-const QUERY: &str =
-    r#"query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'"#;
 const CLIENT: &str = "web01.example.com";
 
 fn event(record: u64) -> ReceivedEvent {
-    let text = format!("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><EventID>4624</EventID><EventRecordID>{record}</EventRecordID><Channel>Security</Channel><Computer>web01</Computer></System><EventData><Data Name='n'>e{record}</Data></EventData></Event>");
-    ReceivedEvent {
-        tree: xml::parse(&text, &Limits::default()).expect("event XML"),
-        xml: text,
-        computer: "web01".to_owned(),
-        channel: "Security".to_owned(),
-        record_id: Some(record),
-    }
-}
-
-fn set(text: &str) -> SubscriptionSet {
-    let file = Path::new("/etc/wsmand/subscriptions/sec.toml");
-    SubscriptionSet {
-        subscriptions: vec![
-            subscriptions::parse(file, &format!("{QUERY}\n{text}")).expect("parses")
-        ],
-        errors: Vec::new(),
-    }
-}
-
-fn write(outputs: &Outputs, events: &[ReceivedEvent]) -> Result<(), OutputError> {
-    let refs: Vec<&ReceivedEvent> = events.iter().collect();
-    outputs.write(&Batch {
-        subscription: "sec",
-        client: CLIENT,
-        events: &refs,
-        received: "2026-11-24T00:00:00Z",
-    })
+    common::logon(record, "web01")
 }
 
 /// A `redis-server` child on 127.0.0.1; killed and reaped when dropped.
@@ -169,7 +142,7 @@ fn a_list_holds_every_acknowledged_event_across_a_killed_server() {
         .map(|b| (1..=4).map(|i| event(b * 4 + i)).collect())
         .collect();
     for batch in &batches[..3] {
-        write(&outputs, batch).expect("stored");
+        write(&outputs, CLIENT, batch).expect("stored");
     }
     let records: Vec<u64> = redis
         .list(KEY)
@@ -184,20 +157,20 @@ fn a_list_holds_every_acknowledged_event_across_a_killed_server() {
 
     // Killed: refused, and refused again during the backoff.
     redis.stop();
-    let error = write(&outputs, &batches[3]).expect_err("the server is gone");
+    let error = write(&outputs, CLIENT, &batches[3]).expect_err("the server is gone");
     assert!(matches!(error, OutputError::Failed { .. }), "{error}");
     assert!(!error.to_string().contains("s3cret-pass"), "{error}");
-    assert!(write(&outputs, &batches[3]).is_err());
+    assert!(write(&outputs, CLIENT, &batches[3]).is_err());
 
     // Back (empty: it keeps nothing on disk): the resend lands, then the rest, in order.
     let redis = Redis::start(port, Some("s3cret-pass"));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while let Err(e) = write(&outputs, &batches[3]) {
+    while let Err(e) = write(&outputs, CLIENT, &batches[3]) {
         assert!(Instant::now() < deadline, "the resend did not land: {e}");
         std::thread::sleep(Duration::from_millis(50));
     }
     for batch in &batches[4..] {
-        write(&outputs, batch).expect("stored after the restart");
+        write(&outputs, CLIENT, batch).expect("stored after the restart");
     }
     let stored: Vec<String> = redis
         .list(KEY)
@@ -230,8 +203,8 @@ fn a_stream_gets_one_entry_per_event_in_order() {
     )));
     assert!(problems.is_empty(), "{problems:?}");
     let events: Vec<ReceivedEvent> = (1..=5).map(event).collect();
-    write(&outputs, &events[..2]).expect("stored");
-    write(&outputs, &events[2..]).expect("stored");
+    write(&outputs, CLIENT, &events[..2]).expect("stored");
+    write(&outputs, CLIENT, &events[2..]).expect("stored");
     let Value::Array(entries) = redis.json(&["XRANGE", KEY, "-", "+"]) else {
         panic!("XRANGE");
     };
@@ -256,7 +229,7 @@ fn a_wrong_password_and_missing_replicas_are_refused() {
     assert!(outputs
         .configure(&set(&redis_output(&wrong, "")))
         .is_empty());
-    let error = write(&outputs, &[event(1)]).expect_err("wrong password");
+    let error = write(&outputs, CLIENT, &[event(1)]).expect_err("wrong password");
     let text = error.to_string();
     assert!(text.contains("AUTH"), "{text}");
     assert!(!text.contains("wrong-password"), "{text}");
@@ -269,7 +242,7 @@ fn a_wrong_password_and_missing_replicas_are_refused() {
             "wait_replicas = 1\nwait_timeout_ms = 200\n"
         )))
         .is_empty());
-    let error = write(&outputs, &[event(1)]).expect_err("no replica");
+    let error = write(&outputs, CLIENT, &[event(1)]).expect_err("no replica");
     assert!(error.to_string().contains("0 of 1 replicas"), "{error}");
     // The primary has it (at least once: the resend after a replica appears adds it again).
     assert_eq!(redis.list(KEY).len(), 1);

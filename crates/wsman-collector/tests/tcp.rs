@@ -5,56 +5,25 @@
 //! missing, and the resent batch lands once the receiver is back. A receiver that stops
 //! reading fails the batch after the write timeout instead of hanging.
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod common;
+
+use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{logon, set, write, QUERY};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
 use wsman_collector::ingest::ReceivedEvent;
-use wsman_collector::outputs::{Batch, OutputError};
+use wsman_collector::outputs::OutputError;
 use wsman_collector::subscription_outputs::Outputs;
-use wsman_collector::subscriptions::{self, SubscriptionSet};
-use wsman_proto::xml::{self, Limits};
+use wsman_collector::subscriptions;
+use wsman_test::line_receiver::LineReceiver;
 
-const QUERY: &str =
-    r#"query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'"#;
-
-fn event(record: u64, computer: &str) -> ReceivedEvent {
-    let text = format!("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><EventID>4624</EventID><EventRecordID>{record}</EventRecordID><Channel>Security</Channel><Computer>{computer}</Computer></System><EventData><Data Name='n'>e{record}</Data></EventData></Event>");
-    ReceivedEvent {
-        tree: xml::parse(&text, &Limits::default()).expect("event XML"),
-        xml: text,
-        computer: computer.to_owned(),
-        channel: "Security".to_owned(),
-        record_id: Some(record),
-    }
-}
-
-fn set(text: &str) -> SubscriptionSet {
-    let file = Path::new("/etc/wsmand/subscriptions/sec.toml");
-    SubscriptionSet {
-        subscriptions: vec![
-            subscriptions::parse(file, &format!("{QUERY}\n{text}")).expect("parses")
-        ],
-        errors: Vec::new(),
-    }
-}
-
-fn write(outputs: &Outputs, events: &[ReceivedEvent]) -> Result<(), OutputError> {
-    let refs: Vec<&ReceivedEvent> = events.iter().collect();
-    outputs.write(&Batch {
-        subscription: "sec",
-        client: "web01.example.com",
-        events: &refs,
-        received: "2026-11-24T00:00:00Z",
-    })
-}
+const CLIENT: &str = "web01.example.com";
 
 /// What a receiver needs for TLS.
 struct Pki {
@@ -120,121 +89,26 @@ fn pki(dir: &Path) -> Pki {
     }
 }
 
-/// A receiver on 127.0.0.1: every line of every connection, in arrival order; `stop` closes
-/// the listener and every connection, as a receiver process that dies does.
-struct Receiver {
-    address: SocketAddr,
-    lines: Arc<Mutex<Vec<String>>>,
-    /// Client certificates seen (TLS): one per connection.
-    peers: Arc<Mutex<usize>>,
-    stop: Arc<AtomicBool>,
-    connections: Arc<Mutex<Vec<TcpStream>>>,
-    acceptor: Option<JoinHandle<()>>,
-}
-
-impl Receiver {
-    fn start(port: u16, tls: Option<Arc<ServerConfig>>, read: bool) -> Receiver {
-        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind 127.0.0.1");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let address = listener.local_addr().expect("address");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let peers = Arc::new(Mutex::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let connections = Arc::new(Mutex::new(Vec::new()));
-        let acceptor = {
-            let (lines, peers, stop, connections) = (
-                Arc::clone(&lines),
-                Arc::clone(&peers),
-                Arc::clone(&stop),
-                Arc::clone(&connections),
-            );
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    let Ok((socket, _)) = listener.accept() else {
-                        std::thread::sleep(Duration::from_millis(5));
-                        continue;
-                    };
-                    socket.set_nonblocking(false).expect("blocking");
-                    connections
-                        .lock()
-                        .expect("lock")
-                        .push(socket.try_clone().expect("clone"));
-                    if !read {
-                        continue;
-                    }
-                    let (lines, peers, tls) = (Arc::clone(&lines), Arc::clone(&peers), tls.clone());
-                    std::thread::spawn(move || {
-                        let reader: Box<dyn Read> = match tls {
-                            Some(config) => {
-                                let mut stream = StreamOwned::new(
-                                    ServerConnection::new(config).expect("server connection"),
-                                    socket,
-                                );
-                                while stream.conn.is_handshaking() {
-                                    let StreamOwned { conn, sock } = &mut stream;
-                                    if conn.complete_io(sock).is_err() {
-                                        return;
-                                    }
-                                }
-                                if stream
-                                    .conn
-                                    .peer_certificates()
-                                    .is_some_and(|c| !c.is_empty())
-                                {
-                                    *peers.lock().expect("lock") += 1;
-                                }
-                                Box::new(stream)
-                            }
-                            None => Box::new(socket),
-                        };
-                        for line in BufReader::new(reader).lines() {
-                            match line {
-                                Ok(line) => lines.lock().expect("lock").push(line),
-                                Err(_) => return,
-                            }
-                        }
-                    });
-                }
-            })
-        };
-        Receiver {
-            address,
-            lines,
-            peers,
-            stop,
-            connections,
-            acceptor: Some(acceptor),
+/// A TLS receiver on 127.0.0.1:`port` (0: a free one) with `config`; `peers` counts the
+/// connections that showed a client certificate.
+fn tls_receiver(port: u16, config: &Arc<ServerConfig>, peers: &Arc<AtomicUsize>) -> LineReceiver {
+    let (config, peers) = (Arc::clone(config), Arc::clone(peers));
+    LineReceiver::start_with(port, move |socket| {
+        let connection = ServerConnection::new(Arc::clone(&config)).expect("server connection");
+        let mut stream = StreamOwned::new(connection, socket);
+        while stream.conn.is_handshaking() {
+            let StreamOwned { conn, sock } = &mut stream;
+            conn.complete_io(sock).ok()?;
         }
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.lines.lock().expect("lock").clone()
-    }
-
-    /// Wait until `count` lines arrived (bounded).
-    fn wait_for(&self, count: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.lines().len() < count && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
+        if stream
+            .conn
+            .peer_certificates()
+            .is_some_and(|c| !c.is_empty())
+        {
+            peers.fetch_add(1, Ordering::SeqCst);
         }
-        self.lines()
-    }
-
-    fn stop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(acceptor) = self.acceptor.take() {
-            acceptor.join().expect("acceptor");
-        }
-        for connection in self.connections.lock().expect("lock").drain(..) {
-            let _ = connection.shutdown(std::net::Shutdown::Both);
-        }
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.stop();
-    }
+        Some(Box::new(stream))
+    })
 }
 
 fn tcp_output(address: SocketAddr, more: &str) -> String {
@@ -243,8 +117,13 @@ fn tcp_output(address: SocketAddr, more: &str) -> String {
 
 /// The receiver killed mid-stream and started again on the same port.
 fn outage_and_resend(tls: Option<&Pki>) {
-    let mut receiver = Receiver::start(0, tls.map(|p| Arc::clone(&p.server)), true);
-    let port = receiver.address.port();
+    let peers = Arc::new(AtomicUsize::new(0));
+    let start = |port| match tls {
+        Some(pki) => tls_receiver(port, &pki.server, &peers),
+        None => LineReceiver::start(port),
+    };
+    let mut receiver = start(0);
+    let port = receiver.port();
     let more = match tls {
         Some(pki) => format!(
             "tls = true\nca_file = \"{}\"\nclient_certificate = \"{}\"\nclient_key = \"{}\"\nserver_name = \"siem.test\"\n",
@@ -253,21 +132,21 @@ fn outage_and_resend(tls: Option<&Pki>) {
         None => String::new(),
     };
     let outputs = Outputs::new();
-    let problems = outputs.configure(&set(&tcp_output(receiver.address, &more)));
+    let problems = outputs.configure(&set(&tcp_output(receiver.address(), &more)));
     assert!(problems.is_empty(), "{problems:?}");
 
     let batches: Vec<Vec<ReceivedEvent>> = (0..8)
-        .map(|b| (1..=3).map(|i| event(b * 3 + i, "web01")).collect())
+        .map(|b| (1..=3).map(|i| logon(b * 3 + i, "web01")).collect())
         .collect();
     let mut acknowledged = Vec::new();
     for batch in &batches[..4] {
-        write(&outputs, batch).expect("stored while the receiver runs");
+        write(&outputs, CLIENT, batch).expect("stored while the receiver runs");
         acknowledged.extend(batch.iter().map(|e| e.xml.clone()));
     }
     assert_eq!(receiver.wait_for(12), acknowledged);
     if tls.is_some() {
         assert_eq!(
-            *receiver.peers.lock().expect("lock"),
+            peers.load(Ordering::SeqCst),
             1,
             "one connection, with our certificate"
         );
@@ -276,16 +155,16 @@ fn outage_and_resend(tls: Option<&Pki>) {
     // Killed: the next batch is refused, and so is its resend while nothing listens.
     receiver.stop();
     let first_lines = receiver.lines();
-    let error = write(&outputs, &batches[4]).expect_err("nothing listens");
+    let error = write(&outputs, CLIENT, &batches[4]).expect_err("nothing listens");
     assert!(matches!(error, OutputError::Failed { .. }), "{error}");
-    let again = write(&outputs, &batches[4]).expect_err("nothing listens yet");
+    let again = write(&outputs, CLIENT, &batches[4]).expect_err("nothing listens yet");
     assert!(matches!(again, OutputError::Failed { .. }), "{again}");
 
     // Back on the same port: the resend lands (after the bounded backoff), then the rest.
-    let restarted = Receiver::start(port, tls.map(|p| Arc::clone(&p.server)), true);
+    let restarted = start(port);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match write(&outputs, &batches[4]) {
+        match write(&outputs, CLIENT, &batches[4]) {
             Ok(()) => break,
             Err(e) if Instant::now() < deadline => {
                 assert!(
@@ -299,7 +178,7 @@ fn outage_and_resend(tls: Option<&Pki>) {
     }
     acknowledged.extend(batches[4].iter().map(|e| e.xml.clone()));
     for batch in &batches[5..] {
-        write(&outputs, batch).expect("stored after the restart");
+        write(&outputs, CLIENT, batch).expect("stored after the restart");
         acknowledged.extend(batch.iter().map(|e| e.xml.clone()));
     }
     let second_lines = restarted.wait_for(12);
@@ -326,20 +205,20 @@ fn tls_with_a_client_certificate_survives_a_killed_receiver_with_nothing_lost() 
 fn a_receiver_with_another_ca_or_name_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pki = pki(dir.path());
-    let receiver = Receiver::start(0, Some(Arc::clone(&pki.server)), true);
+    let receiver = tls_receiver(0, &pki.server, &Arc::new(AtomicUsize::new(0)));
     let other_dir = tempfile::tempdir().expect("tempdir");
     let other = self::pki(other_dir.path());
     for (ca, name) in [(&other.ca_file, "siem.test"), (&pki.ca_file, "other.test")] {
         let outputs = Outputs::new();
         let problems = outputs.configure(&set(&tcp_output(
-            receiver.address,
+            receiver.address(),
             &format!(
                 "tls = true\nca_file = \"{ca}\"\nclient_certificate = \"{}\"\nclient_key = \"{}\"\nserver_name = \"{name}\"\n",
                 pki.client_certificate, pki.client_key
             ),
         )));
         assert!(problems.is_empty(), "{problems:?}");
-        let error = write(&outputs, &[event(1, "web01")]).expect_err("wrong CA or name");
+        let error = write(&outputs, CLIENT, &[logon(1, "web01")]).expect_err("wrong CA or name");
         assert!(error.to_string().contains("TLS handshake"), "{error}");
     }
     assert!(receiver.lines().is_empty());
@@ -354,7 +233,7 @@ fn unreadable_tls_files_are_named_when_the_outputs_start() {
     )));
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("/nonexistent/ca.pem"), "{problems:?}");
-    let error = write(&outputs, &[event(1, "web01")]).expect_err("not started");
+    let error = write(&outputs, CLIENT, &[logon(1, "web01")]).expect_err("not started");
     assert!(matches!(error, OutputError::NotStarted { .. }), "{error}");
 
     let file = Path::new("/etc/wsmand/subscriptions/bad.toml");
@@ -382,10 +261,11 @@ fn unreadable_tls_files_are_named_when_the_outputs_start() {
 
 #[test]
 fn a_receiver_that_stops_reading_fails_the_batch_after_the_write_timeout() {
-    let receiver = Receiver::start(0, None, false);
+    // Accepts and never reads.
+    let receiver = LineReceiver::start_with(0, |_| None);
     let outputs = Outputs::new();
     let problems = outputs.configure(&set(&tcp_output(
-        receiver.address,
+        receiver.address(),
         "write_timeout_ms = 300\n",
     )));
     assert!(problems.is_empty(), "{problems:?}");
@@ -394,14 +274,14 @@ fn a_receiver_that_stops_reading_fails_the_batch_after_the_write_timeout() {
     let filler = "x".repeat(16 * 1024);
     let big: Vec<ReceivedEvent> = (1..=64)
         .map(|r| {
-            let mut e = event(r, "web01");
+            let mut e = logon(r, "web01");
             e.xml = format!("{}<!-- {filler} -->", e.xml);
             e
         })
         .collect();
     let mut error = None;
     for _ in 0..64 {
-        if let Err(e) = write(&outputs, &big) {
+        if let Err(e) = write(&outputs, CLIENT, &big) {
             error = Some(e);
             break;
         }

@@ -14,6 +14,8 @@
 //! - [`soap`]: request envelopes and reading faults out of responses;
 //! - [`xmlnorm`]: an XML normaliser for golden comparisons;
 //! - [`process`]: running a command with a deadline, so no test can hang.
+//! - [`line_receiver`]: a TCP line receiver in the test process, the far end of the
+//!   collector's TCP output, that can be killed mid-stream and started again on its port;
 //! - [`kdc`]: a throwaway MIT Kerberos realm on 127.0.0.1 (`scripts/kdc.sh`), stopped on drop.
 //! - [`postgres`]: a throwaway PostgreSQL server on 127.0.0.1 (initdb, pg_ctl), stopped on drop.
 //! - [`client_certs`]: throwaway CAs and client certificates for the certificate profile.
@@ -36,6 +38,7 @@ pub mod http;
 pub mod ipmi;
 pub mod journal;
 pub mod kdc;
+pub mod line_receiver;
 pub mod postgres;
 pub mod process;
 pub mod soap;

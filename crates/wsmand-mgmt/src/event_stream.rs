@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use wsman_client::events::{PullSubscription, SubscribeOptions};
@@ -30,6 +30,10 @@ use wsman_proto::xml::Element;
 
 use crate::audit::AuditTrail;
 use crate::sessions::Sessions;
+use crate::socket_bounds::{
+    socket_config, CLOSE_DEADLINE, MAX_UPGRADE_QUERY_BYTES, QUEUED_OUTPUT_FRAMES,
+    SESSION_CHECK_INTERVAL,
+};
 use crate::terminal::Slot;
 
 /// The resource a stream subscribes on, and the one delegation rules name to allow it.
@@ -46,18 +50,8 @@ const SUBSCRIPTION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
 pub const MAX_MESSAGE_CHARS: usize = 8 * 1024;
 /// Longest other field of a streamed event, in characters.
 const MAX_FIELD_CHARS: usize = 256;
-/// Longest upgrade query.
-const MAX_QUERY_BYTES: usize = 512;
 /// Largest frame the browser may send (it sends none but the close).
 const MAX_INCOMING_FRAME: usize = 1024;
-/// Event frames waiting for the socket; when full no Pull is sent.
-const OUTPUT_QUEUE: usize = 1;
-/// How often a stream checks that its session is still live.
-const SESSION_CHECK: Duration = Duration::from_secs(2);
-/// How long a closing socket or the Unsubscribe may take.
-const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
-/// Largest write buffer per socket.
-const MAX_WRITE_BUFFER: usize = 1024 * 1024;
 
 /// A log a stream may subscribe to (the host decides who may read which).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +110,7 @@ pub struct StreamRequest {
 /// Parses `csrf=TOKEN&logs=Application,Security` (untrusted input; property-tested and
 /// fuzzed). Without `logs`, [`DEFAULT_LOGS`].
 pub fn parse_query(query: &str) -> Result<StreamRequest, QueryError> {
-    if query.len() > MAX_QUERY_BYTES {
+    if query.len() > MAX_UPGRADE_QUERY_BYTES {
         return Err(QueryError::TooLong);
     }
     let form = crate::form::Form::parse(query.as_bytes()).map_err(|_| QueryError::Malformed)?;
@@ -316,16 +310,6 @@ impl End {
     }
 }
 
-/// The socket's limits: the browser sends nothing but control frames.
-fn socket_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .max_frame_size(Some(MAX_INCOMING_FRAME))
-        .max_message_size(Some(MAX_INCOMING_FRAME))
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .read_buffer_size(MAX_INCOMING_FRAME)
-        .write_buffer_size(0)
-}
-
 type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
 /// Reads the socket until the browser closes it; a data frame ends the stream.
@@ -418,11 +402,11 @@ pub async fn run(
     let socket = WebSocketStream::from_raw_socket(
         TokioIo::new(upgraded),
         Role::Server,
-        Some(socket_config()),
+        Some(socket_config(MAX_INCOMING_FRAME)),
     )
     .await;
     let (sink, stream) = socket.split();
-    let (output_tx, output_rx) = mpsc::channel(OUTPUT_QUEUE);
+    let (output_tx, output_rx) = mpsc::channel(QUEUED_OUTPUT_FRAMES);
     let (close_tx, close_rx) = tokio::sync::oneshot::channel();
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut writer = tokio::spawn(write_socket(sink, output_rx, close_rx));
@@ -435,7 +419,7 @@ pub async fn run(
         Arc::clone(&sent),
     ));
     let mut ended = slot.ended();
-    let mut check = tokio::time::interval(SESSION_CHECK);
+    let mut check = tokio::time::interval(SESSION_CHECK_INTERVAL);
     let end = loop {
         tokio::select! {
             end = &mut reader => break end.unwrap_or_else(|e| End::SocketError(e.to_string())),

@@ -432,7 +432,7 @@ async fn dispatch(
             terminal_page(state, &viewer, &name, asker)
         }
         (&Method::GET, Route::TerminalSocket(name)) => {
-            let socket = TerminalSocket {
+            let socket = SocketUpgrade {
                 peer,
                 session: &session,
                 session_id: session_id.as_deref().unwrap_or(""),
@@ -443,7 +443,7 @@ async fn dispatch(
             open_terminal(state, socket, on_upgrade).await
         }
         (&Method::GET, Route::EventsSocket(name)) => {
-            let socket = TerminalSocket {
+            let socket = SocketUpgrade {
                 peer,
                 session: &session,
                 session_id: session_id.as_deref().unwrap_or(""),
@@ -1016,8 +1016,8 @@ fn terminal_page(state: &AppState, viewer: &Viewer<'_>, name: &str, asker: Asker
     answer
 }
 
-/// One WebSocket upgrade request to a host's terminal.
-struct TerminalSocket<'a> {
+/// One WebSocket upgrade request to a host's terminal or to its events page's live stream.
+struct SocketUpgrade<'a> {
     peer: SocketAddr,
     session: &'a Session,
     session_id: &'a str,
@@ -1026,26 +1026,82 @@ struct TerminalSocket<'a> {
     host_name: String,
 }
 
-/// Whether header `name` lists `token` (comma-separated, any case).
-fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
+/// What one kind of console WebSocket is checked against and reserved in, beyond the checks
+/// every upgrade passes.
+struct SocketKind<'a> {
+    /// How its refusals and audit records name it.
+    name: &'static str,
+    /// The resource and action the delegation rules must allow on the host.
+    resource: &'static str,
+    action: Action,
+    /// Its slots: one per session and host, bounded per session and in the service.
+    slots: &'a Arc<crate::terminal::Terminals>,
+    /// Why a second one for the same session and host is refused (409).
+    already_open: &'static str,
+    /// Why one over the bounds is refused (429).
+    too_many: &'static str,
 }
 
-/// The terminal's WebSocket upgrade: the session (checked by the caller), the Origin (required
-/// and equal to this service's), the CSRF token in the query, a well-formed handshake, a
-/// configured host and a free terminal slot; then the shell is opened on the host and the
-/// answer is 101 with the relay running on the upgraded connection. Each refusal is audited.
-async fn open_terminal(
-    state: &AppState,
-    socket: TerminalSocket<'_>,
+/// An upgrade query: each kind has its own, and every one carries the session's CSRF token
+/// (a browser's WebSocket cannot send headers).
+trait UpgradeQuery {
+    fn csrf(&self) -> Option<&str>;
+}
+
+impl UpgradeQuery for crate::terminal_proto::OpenRequest {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+impl UpgradeQuery for crate::event_stream::StreamRequest {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+/// An upgrade that passed every check, with its slot reserved: what opening it on the host
+/// needs.
+struct CheckedUpgrade<'a, Q> {
+    peer: SocketAddr,
+    session: &'a Session,
+    session_id: &'a str,
+    host_name: String,
+    query: Q,
+    /// The configured host as the allowing role's account.
+    host: &'a Host,
+    slot: crate::terminal::Slot,
+    /// The `Sec-WebSocket-Accept` value of the 101 answer.
+    accept: String,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+}
+
+impl<Q> CheckedUpgrade<'_, Q> {
+    /// Audits `event` on the host as this upgrade's user and client.
+    fn audit(&self, state: &AppState, event: &str, detail: &str) {
+        state.audit.record_on(
+            self.peer.ip(),
+            &self.session.user,
+            event,
+            &self.host_name,
+            &format!("{}: {detail}", self.host_name),
+        );
+    }
+}
+
+/// The checks of every console WebSocket upgrade, in this order: the session (checked by the
+/// caller), the Origin (required, as browsers always send it, and equal to this service's),
+/// the query, the CSRF token in it, a well-formed handshake, the delegation rules (404 for a
+/// host not configured) and a free slot. One function for every kind, so a check cannot be
+/// missed by one of them. Each refusal is audited (`refused`, or `denied` with the rule).
+fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
+    state: &'a AppState,
+    socket: SocketUpgrade<'a>,
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
-) -> Answer {
-    let TerminalSocket {
+    kind: &SocketKind<'_>,
+    parse_query: impl FnOnce(&str) -> Result<Q, E>,
+) -> Result<CheckedUpgrade<'a, Q>, Box<Answer>> {
+    let SocketUpgrade {
         peer,
         session,
         session_id,
@@ -1059,91 +1115,116 @@ async fn open_terminal(
             &session.user,
             "refused",
             &host_name,
-            &format!("terminal {host_name}: {why}"),
+            &format!("{} {host_name}: {why}", kind.name),
         );
-        error(false, status, why)
+        Box::new(error(false, status, why))
     };
     if !headers.contains_key(header::ORIGIN) || !origin_matches(headers) {
-        return refuse(StatusCode::FORBIDDEN, "cross-origin or missing Origin");
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "cross-origin or missing Origin",
+        ));
     }
-    let open = match crate::terminal_proto::parse_query(query) {
-        Ok(open) => open,
-        Err(error) => return refuse(StatusCode::BAD_REQUEST, &format!("query: {error}")),
+    let query = match parse_query(query) {
+        Ok(query) => query,
+        Err(error) => return Err(refuse(StatusCode::BAD_REQUEST, &format!("query: {error}"))),
     };
-    if !open
-        .csrf
-        .as_deref()
+    if !query
+        .csrf()
         .is_some_and(|token| tokens_equal(token, &session.csrf))
     {
-        return refuse(StatusCode::FORBIDDEN, "missing or wrong CSRF token");
+        return Err(refuse(StatusCode::FORBIDDEN, "missing or wrong CSRF token"));
     }
     let (key, on_upgrade) = match handshake(headers, on_upgrade) {
         Ok(handshake) => handshake,
-        Err((status, why)) => return with_version(refuse(status, why)),
+        Err((status, why)) => return Err(Box::new(with_version(*refuse(status, why)))),
     };
     let asker = Asker {
         peer,
         session,
         json_wanted: false,
     };
-    let host = match authorize(
-        state,
-        asker,
-        &host_name,
-        wsman_client::shell::CMD_SHELL_URI,
-        Action::Shell,
-    ) {
-        Ok(host) => host,
-        Err(answer) => return *answer,
-    };
-    let slot = match state.terminals.reserve(session_id, &host_name) {
+    let host = authorize(state, asker, &host_name, kind.resource, kind.action)?;
+    let slot = match kind.slots.reserve(session_id, &host_name) {
         Ok(slot) => slot,
         Err(crate::terminal::Refusal::AlreadyOpen) => {
-            return refuse(
-                StatusCode::CONFLICT,
-                "this session already has a terminal on this host",
-            )
+            return Err(refuse(StatusCode::CONFLICT, kind.already_open))
         }
         Err(crate::terminal::Refusal::TooMany) => {
-            return refuse(StatusCode::TOO_MANY_REQUESTS, "too many terminals open")
+            return Err(refuse(StatusCode::TOO_MANY_REQUESTS, kind.too_many))
         }
     };
-    let opened = match host.open_terminal(open.size).await {
+    Ok(CheckedUpgrade {
+        peer,
+        session,
+        session_id,
+        host_name,
+        query,
+        host,
+        slot,
+        accept: tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes()),
+        on_upgrade,
+    })
+}
+
+/// Whether header `name` lists `token` (comma-separated, any case).
+fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// The terminal's WebSocket upgrade: the checks of [`check_upgrade`] (`shell` on the cmd
+/// shell resource, a terminal slot), then the shell is opened on the host and the answer is
+/// 101 with the relay running on the upgraded connection.
+async fn open_terminal(
+    state: &AppState,
+    socket: SocketUpgrade<'_>,
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Answer {
+    let kind = SocketKind {
+        name: "terminal",
+        resource: wsman_client::shell::CMD_SHELL_URI,
+        action: Action::Shell,
+        slots: &state.terminals,
+        already_open: "this session already has a terminal on this host",
+        too_many: "too many terminals open",
+    };
+    let upgrade = match check_upgrade(
+        state,
+        socket,
+        on_upgrade,
+        &kind,
+        crate::terminal_proto::parse_query,
+    ) {
+        Ok(upgrade) => upgrade,
+        Err(answer) => return *answer,
+    };
+    let opened = match upgrade.host.open_terminal(upgrade.query.size).await {
         Ok(opened) => opened,
         Err(error) => {
-            state.audit.record_on(
-                peer.ip(),
-                &session.user,
-                "terminal failed",
-                &host_name,
-                &format!("{host_name}: {error}"),
-            );
+            upgrade.audit(state, "terminal failed", &error);
             return error_answer_bad_gateway(&error);
         }
     };
-    state.audit.record_on(
-        peer.ip(),
-        &session.user,
-        "terminal opened",
-        &host_name,
-        &format!(
-            "{host_name}: {} ({})",
-            if opened.pty {
-                "pseudo-terminal"
-            } else {
-                "pipes"
-            },
-            opened.command_line
-        ),
-    );
-    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let terminal = if opened.pty {
+        "pseudo-terminal"
+    } else {
+        "pipes"
+    };
+    let detail = format!("{terminal} ({})", opened.command_line);
+    upgrade.audit(state, "terminal opened", &detail);
     let context = crate::terminal::TerminalContext {
-        host: host_name,
-        user: session.user.clone(),
-        client: peer.ip(),
-        session_id: session_id.to_owned(),
+        host: upgrade.host_name,
+        user: upgrade.session.user.clone(),
+        client: upgrade.peer.ip(),
+        session_id: upgrade.session_id.to_owned(),
     };
     let (sessions, audit) = (Arc::clone(&state.sessions), Arc::clone(&state.audit));
+    let (slot, on_upgrade) = (upgrade.slot, upgrade.on_upgrade);
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
@@ -1172,7 +1253,7 @@ async fn open_terminal(
             }
         }
     });
-    switching_protocols(&accept)
+    switching_protocols(&upgrade.accept)
 }
 
 /// The 101 answer accepting a WebSocket upgrade.
@@ -1229,109 +1310,51 @@ fn with_version(mut answer: Answer) -> Answer {
     answer
 }
 
-/// The events page's live stream: the same checks as the terminal's upgrade (session by the
-/// caller, Origin required and equal, the CSRF token in the query, a well-formed handshake),
-/// then `read` on the EventLog resource by the delegation rules, a free slot, and a Pull
-/// subscription on the host as the allowing role's account (the host refuses logs the
-/// account may not read: 502 with its fault); then 101 with the relay running. Each refusal
-/// is audited.
+/// The events page's live stream: the checks of [`check_upgrade`] (`read` on the EventLog
+/// resource, an event stream slot), then a Pull subscription on the host as the allowing
+/// role's account (the host refuses logs the account may not read: 502 with its fault); then
+/// 101 with the relay running.
 async fn open_event_stream(
     state: &AppState,
-    socket: TerminalSocket<'_>,
+    socket: SocketUpgrade<'_>,
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Answer {
-    let TerminalSocket {
-        peer,
-        session,
-        session_id,
-        headers,
-        query,
-        host_name,
-    } = socket;
-    let refuse = |status: StatusCode, why: &str| {
-        state.audit.record_on(
-            peer.ip(),
-            &session.user,
-            "refused",
-            &host_name,
-            &format!("event stream {host_name}: {why}"),
-        );
-        error(false, status, why)
+    let kind = SocketKind {
+        name: "event stream",
+        resource: crate::event_stream::EVENT_LOG_URI,
+        action: Action::Read,
+        slots: &state.event_streams,
+        already_open: "this session already has an event stream on this host",
+        too_many: "too many event streams open",
     };
-    if !headers.contains_key(header::ORIGIN) || !origin_matches(headers) {
-        return refuse(StatusCode::FORBIDDEN, "cross-origin or missing Origin");
-    }
-    let request = match crate::event_stream::parse_query(query) {
-        Ok(request) => request,
-        Err(error) => return refuse(StatusCode::BAD_REQUEST, &format!("query: {error}")),
-    };
-    if !request
-        .csrf
-        .as_deref()
-        .is_some_and(|token| tokens_equal(token, &session.csrf))
-    {
-        return refuse(StatusCode::FORBIDDEN, "missing or wrong CSRF token");
-    }
-    let (key, on_upgrade) = match handshake(headers, on_upgrade) {
-        Ok(handshake) => handshake,
-        Err((status, why)) => return with_version(refuse(status, why)),
-    };
-    let asker = Asker {
-        peer,
-        session,
-        json_wanted: false,
-    };
-    let host = match authorize(
+    let upgrade = match check_upgrade(
         state,
-        asker,
-        &host_name,
-        crate::event_stream::EVENT_LOG_URI,
-        Action::Read,
+        socket,
+        on_upgrade,
+        &kind,
+        crate::event_stream::parse_query,
     ) {
-        Ok(host) => host,
+        Ok(upgrade) => upgrade,
         Err(answer) => return *answer,
     };
-    let slot = match state.event_streams.reserve(session_id, &host_name) {
-        Ok(slot) => slot,
-        Err(crate::terminal::Refusal::AlreadyOpen) => {
-            return refuse(
-                StatusCode::CONFLICT,
-                "this session already has an event stream on this host",
-            )
-        }
-        Err(crate::terminal::Refusal::TooMany) => {
-            return refuse(StatusCode::TOO_MANY_REQUESTS, "too many event streams open")
-        }
-    };
-    let logs: Vec<&str> = request.logs.iter().map(|log| log.name()).collect();
-    let subscribed = match host.subscribe_events(&request.logs).await {
+    let logs: Vec<&str> = upgrade.query.logs.iter().map(|log| log.name()).collect();
+    let subscribed = match upgrade.host.subscribe_events(&upgrade.query.logs).await {
         Ok(subscribed) => subscribed,
         Err(error) => {
-            state.audit.record_on(
-                peer.ip(),
-                &session.user,
-                "event stream failed",
-                &host_name,
-                &format!("{host_name}: {}: {error}", logs.join(",")),
-            );
+            let detail = format!("{}: {error}", logs.join(","));
+            upgrade.audit(state, "event stream failed", &detail);
             return error_answer_bad_gateway(&error);
         }
     };
-    state.audit.record_on(
-        peer.ip(),
-        &session.user,
-        "event stream opened",
-        &host_name,
-        &format!("{host_name}: {}", logs.join(",")),
-    );
-    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    upgrade.audit(state, "event stream opened", &logs.join(","));
     let context = crate::event_stream::StreamContext {
-        host: host_name,
-        user: session.user.clone(),
-        client: peer.ip(),
-        session_id: session_id.to_owned(),
+        host: upgrade.host_name,
+        user: upgrade.session.user.clone(),
+        client: upgrade.peer.ip(),
+        session_id: upgrade.session_id.to_owned(),
     };
     let (sessions, audit) = (Arc::clone(&state.sessions), Arc::clone(&state.audit));
+    let (slot, on_upgrade) = (upgrade.slot, upgrade.on_upgrade);
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
@@ -1355,7 +1378,7 @@ async fn open_event_stream(
             }
         }
     });
-    switching_protocols(&accept)
+    switching_protocols(&upgrade.accept)
 }
 
 fn error_answer_bad_gateway(message: &str) -> Answer {

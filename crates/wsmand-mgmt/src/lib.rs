@@ -24,6 +24,7 @@ pub mod request_log;
 pub mod route;
 pub mod server;
 pub mod sessions;
+pub mod socket_bounds;
 pub mod terminal;
 pub mod terminal_proto;
 pub mod tls;

@@ -17,13 +17,16 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use wsman_client::shell::{Command, Output, OutputReader, Shell};
 
 use crate::audit::AuditTrail;
 use crate::sessions::Sessions;
+use crate::socket_bounds::{
+    socket_config, CLOSE_DEADLINE, QUEUED_OUTPUT_FRAMES, SESSION_CHECK_INTERVAL,
+};
 use crate::terminal_proto::{self, Control, WindowSize, MAX_INPUT_FRAME};
 
 /// Most terminals one session may have open (one per host).
@@ -32,14 +35,6 @@ pub const MAX_TERMINALS_PER_SESSION: usize = 4;
 pub const MAX_TERMINALS: usize = 64;
 /// Input chunks waiting to be sent to the host; when full the socket is not read.
 const INPUT_QUEUE: usize = 16;
-/// Output frames waiting for the socket; when full no Receive is sent.
-const OUTPUT_QUEUE: usize = 1;
-/// How often a terminal checks that its session is still live (expiry is lazy elsewhere).
-const SESSION_CHECK: Duration = Duration::from_secs(2);
-/// How long a closing socket or a shell's Delete may take.
-const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
-/// Largest write buffer per socket (a frame of output and the close).
-const MAX_WRITE_BUFFER: usize = 1024 * 1024;
 
 /// Why a terminal could not be opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,16 +141,6 @@ impl Terminals {
     pub fn open(&self) -> usize {
         self.lock().open
     }
-}
-
-/// The socket's limits: frames and messages capped at [`MAX_INPUT_FRAME`].
-pub fn socket_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .max_frame_size(Some(MAX_INPUT_FRAME))
-        .max_message_size(Some(MAX_INPUT_FRAME))
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .read_buffer_size(MAX_INPUT_FRAME)
-        .write_buffer_size(0)
 }
 
 /// Who and what one terminal is, for the relay and its audit records.
@@ -367,12 +352,12 @@ pub async fn run(
     let socket = WebSocketStream::from_raw_socket(
         TokioIo::new(upgraded),
         Role::Server,
-        Some(socket_config()),
+        Some(socket_config(MAX_INPUT_FRAME)),
     )
     .await;
     let (sink, stream) = socket.split();
     let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE);
-    let (output_tx, output_rx) = mpsc::channel(OUTPUT_QUEUE);
+    let (output_tx, output_rx) = mpsc::channel(QUEUED_OUTPUT_FRAMES);
     let mut writer = tokio::spawn(write_socket(sink, output_rx));
     let mut reader = tokio::spawn(read_socket(
         stream,
@@ -385,7 +370,7 @@ pub async fn run(
         Ok(output_reader) => {
             let mut output = tokio::spawn(read_output(output_reader, output_tx.clone()));
             let mut ended = slot.ended.clone();
-            let mut check = tokio::time::interval(SESSION_CHECK);
+            let mut check = tokio::time::interval(SESSION_CHECK_INTERVAL);
             let end = loop {
                 tokio::select! {
                     end = &mut reader => break end.unwrap_or_else(|e| End::Error(e.to_string())),

@@ -11,6 +11,8 @@
 
 use serde::Deserialize;
 
+use crate::socket_bounds::MAX_UPGRADE_QUERY_BYTES;
+
 /// Largest frame (and message) the server reads; a larger one closes the socket with 1009.
 pub const MAX_INPUT_FRAME: usize = 16 * 1024;
 /// Largest text (control) frame parsed.
@@ -19,8 +21,6 @@ pub const MAX_CONTROL_BYTES: usize = 256;
 pub const MAX_DIMENSION: u16 = 1000;
 /// The window when the upgrade names none.
 pub const DEFAULT_SIZE: WindowSize = WindowSize { rows: 24, cols: 80 };
-/// Longest query looked at.
-const MAX_QUERY_BYTES: usize = 512;
 
 /// A terminal window, rows by columns, each 1 to [`MAX_DIMENSION`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +94,7 @@ pub struct OpenRequest {
 
 /// Parses the upgrade's query (`csrf`, `rows`, `cols`; other names are ignored).
 pub fn parse_query(query: &str) -> Result<OpenRequest, ProtoError> {
-    if query.len() > MAX_QUERY_BYTES {
+    if query.len() > MAX_UPGRADE_QUERY_BYTES {
         return Err(ProtoError::TooLarge);
     }
     let form = crate::form::Form::parse(query.as_bytes()).map_err(|_| ProtoError::Malformed)?;
@@ -182,7 +182,7 @@ mod tests {
             assert_eq!(parse_query(bad), Err(ProtoError::BadSize), "{bad}");
         }
         assert_eq!(
-            parse_query(&"a".repeat(MAX_QUERY_BYTES + 1)),
+            parse_query(&"a".repeat(MAX_UPGRADE_QUERY_BYTES + 1)),
             Err(ProtoError::TooLarge)
         );
     }

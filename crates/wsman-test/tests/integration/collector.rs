@@ -18,6 +18,7 @@ use wsman_events::delivery::{self, DeliveryHeaders, Embedding};
 use wsman_events::{sldc, BookmarkList};
 use wsman_proto::xml::{self, Element, Limits};
 use wsman_test::http::basic_auth;
+use wsman_test::line_receiver::LineReceiver;
 use wsman_test::{Daemon, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 const SUBSCRIPTION_NS: &str = "http://schemas.microsoft.com/wbem/wsman/1/subscription";
@@ -779,93 +780,6 @@ fn a_full_disk_answers_503_until_space_is_freed_and_sighup_starts_a_new_file() {
     drop(disk);
 }
 
-/// A TCP receiver on 127.0.0.1 in the test process: the lines of every connection, in order.
-struct LineReceiver {
-    port: u16,
-    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    connections: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
-    acceptor: Option<std::thread::JoinHandle<()>>,
-}
-
-impl LineReceiver {
-    fn start(port: u16) -> LineReceiver {
-        use std::io::BufRead as _;
-        use std::sync::atomic::Ordering;
-        use std::sync::{Arc, Mutex};
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let port = listener.local_addr().expect("address").port();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let connections = Arc::new(Mutex::new(Vec::new()));
-        let acceptor = {
-            let (lines, stop, connections) = (
-                Arc::clone(&lines),
-                Arc::clone(&stop),
-                Arc::clone(&connections),
-            );
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    let Ok((socket, _)) = listener.accept() else {
-                        std::thread::sleep(Duration::from_millis(5));
-                        continue;
-                    };
-                    socket.set_nonblocking(false).expect("blocking");
-                    connections
-                        .lock()
-                        .expect("lock")
-                        .push(socket.try_clone().expect("clone"));
-                    let lines = Arc::clone(&lines);
-                    std::thread::spawn(move || {
-                        for line in std::io::BufReader::new(socket).lines() {
-                            match line {
-                                Ok(line) => lines.lock().expect("lock").push(line),
-                                Err(_) => return,
-                            }
-                        }
-                    });
-                }
-            })
-        };
-        LineReceiver {
-            port,
-            lines,
-            stop,
-            connections,
-            acceptor: Some(acceptor),
-        }
-    }
-
-    fn wait_for(&self, count: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let lines = self.lines.lock().expect("lock").clone();
-            if lines.len() >= count || Instant::now() > deadline {
-                return lines;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Close the listener and every connection, as a receiver process that dies does.
-    fn stop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        if let Some(acceptor) = self.acceptor.take() {
-            acceptor.join().expect("acceptor");
-        }
-        for connection in self.connections.lock().expect("lock").drain(..) {
-            let _ = connection.shutdown(std::net::Shutdown::Both);
-        }
-    }
-}
-
-impl Drop for LineReceiver {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 #[test]
 fn each_output_has_its_own_latency_and_errors_and_a_tcp_outage_is_answered_503() {
     let state = tempfile::tempdir().expect("tempdir");
@@ -876,7 +790,7 @@ fn each_output_has_its_own_latency_and_errors_and_a_tcp_outage_is_answered_503()
         &format!("{}/{{subscription}}/{{client}}.xml", output.display()),
         &format!(
             "[[outputs]]\ntype = \"tcp\"\naddress = \"127.0.0.1:{}\"\nmax_backoff_ms = 200\n",
-            receiver.port
+            receiver.port()
         ),
     );
     let port = collector.port;
@@ -930,7 +844,7 @@ fn each_output_has_its_own_latency_and_errors_and_a_tcp_outage_is_answered_503()
     );
 
     // Back on its port: the forwarder's resend is acknowledged and lands.
-    let restarted = LineReceiver::start(receiver.port);
+    let restarted = LineReceiver::start(receiver.port());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let answer = deliver(port, &offer, &batch(&offer, 3, &events[20..30], true));
