@@ -64,7 +64,7 @@ TOML
 # for the console's browser test (tests/browser; npm is installed by that stage if missing);
 # make, libssl-dev and zlib1g-dev to build the collector's vendored librdkafka (rdkafka-sys:
 # its configure and make, TLS through OpenSSL, gzip through zlib).
-REQUIRED_PACKAGES=(libpam0g-dev libsystemd-dev pkg-config curl wrk python3-venv python3-dev gcc libc6-dev
+REQUIRED_PACKAGES=(libpam0g-dev libsystemd-dev pkg-config curl wrk python3-venv python3-dev gcc libc6-dev binutils
     make libssl-dev zlib1g-dev
     krb5-kdc krb5-admin-server krb5-user libkrb5-dev libclang-dev debootstrap iproute2
     systemd-journal-remote tzdata openipmi ipmitool wsl uuid-runtime dmidecode tmux vim

@@ -190,8 +190,79 @@ impl Event {
     /// The event's XML as Windows writes it: the default namespace on `Event`, attribute values
     /// in single quotes, no whitespace between elements. Characters XML 1.0 cannot carry
     /// (control characters from a journal message) become U+FFFD.
+    ///
+    /// Written straight from the fields, the same text as [`tree`](Self::tree) and
+    /// [`tree_to_xml`](Self::tree_to_xml) give (a test compares them): a forwarder whose query
+    /// needs no tree (`*`) then allocates none per event.
     pub fn to_xml(&self, format: ContentFormat) -> String {
-        Event::tree_to_xml(&self.tree(format))
+        let mut out = String::with_capacity(2048);
+        let _ = write!(out, "<Event xmlns='{EVENT_NS}'><System>");
+        let guid = self.provider.guid.to_string();
+        empty_into(
+            &mut out,
+            "Provider",
+            &[("Name", &self.provider.name), ("Guid", &guid)],
+        );
+        leaf_into(&mut out, "EventID", &self.event_id.to_string());
+        leaf_into(&mut out, "Version", "0");
+        leaf_into(&mut out, "Level", &self.level.value().to_string());
+        leaf_into(&mut out, "Task", "0");
+        leaf_into(&mut out, "Opcode", "0");
+        leaf_into(&mut out, "Keywords", &format!("0x{:x}", self.keywords));
+        let time = self.time_created.to_system_time();
+        empty_into(&mut out, "TimeCreated", &[("SystemTime", &time)]);
+        leaf_into(&mut out, "EventRecordID", &self.record_id.to_string());
+        match &self.activity_id {
+            Some(id) => empty_into(&mut out, "Correlation", &[("ActivityID", &id.to_string())]),
+            None => empty_into(&mut out, "Correlation", &[]),
+        }
+        let (process, thread) = (self.process_id.to_string(), self.thread_id.to_string());
+        empty_into(
+            &mut out,
+            "Execution",
+            &[("ProcessID", &process), ("ThreadID", &thread)],
+        );
+        leaf_into(&mut out, "Channel", &self.channel);
+        leaf_into(&mut out, "Computer", &self.computer);
+        match &self.user_sid {
+            Some(sid) => empty_into(&mut out, "Security", &[("UserID", sid)]),
+            None => empty_into(&mut out, "Security", &[]),
+        }
+        out.push_str("</System>");
+        if self.data.is_empty() {
+            out.push_str("<EventData/>");
+        } else {
+            out.push_str("<EventData>");
+            for (name, value) in &self.data {
+                out.push_str("<Data Name='");
+                escape_into(name, &mut out, true);
+                if value.is_empty() {
+                    out.push_str("'/>");
+                } else {
+                    out.push_str("'>");
+                    escape_into(value, &mut out, false);
+                    out.push_str("</Data>");
+                }
+            }
+            out.push_str("</EventData>");
+        }
+        if format == ContentFormat::RenderedText {
+            out.push_str("<RenderingInfo Culture='en-US'>");
+            leaf_into(&mut out, "Message", &self.message);
+            leaf_into(&mut out, "Level", self.level.display_name());
+            leaf_into(&mut out, "Task", "");
+            leaf_into(&mut out, "Opcode", "Info");
+            leaf_into(&mut out, "Channel", &self.channel);
+            leaf_into(&mut out, "Provider", &self.provider.name);
+            if self.keywords == CLASSIC_KEYWORDS {
+                out.push_str("<Keywords><Keyword>Classic</Keyword></Keywords>");
+            } else {
+                out.push_str("<Keywords/>");
+            }
+            out.push_str("</RenderingInfo>");
+        }
+        out.push_str("</Event>");
+        out
     }
 
     /// [`to_xml`](Self::to_xml) of a tree [`tree`](Self::tree) already built (for a query,
@@ -201,6 +272,35 @@ impl Event {
         write_event_element(tree, &mut out, true);
         out
     }
+}
+
+/// `<name a='v' .../>`, as [`write_event_element`] writes an element without children.
+fn empty_into(out: &mut String, name: &str, attrs: &[(&str, &str)]) {
+    out.push('<');
+    out.push_str(name);
+    for (attr, value) in attrs {
+        out.push(' ');
+        out.push_str(attr);
+        out.push_str("='");
+        escape_into(value, out, true);
+        out.push('\'');
+    }
+    out.push_str("/>");
+}
+
+/// `<name>text</name>`, or `<name/>` for no text, as [`leaf`] and [`write_event_element`] do.
+fn leaf_into(out: &mut String, name: &str, text: &str) {
+    if text.is_empty() {
+        empty_into(out, name, &[]);
+        return;
+    }
+    out.push('<');
+    out.push_str(name);
+    out.push('>');
+    escape_into(text, out, false);
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
 }
 
 fn element(name: &str) -> Element {
@@ -260,10 +360,28 @@ fn write_event_element(e: &Element, out: &mut String, root: bool) {
 }
 
 /// XML-escape `text`; characters XML 1.0 forbids are replaced by U+FFFD. Runs of characters
-/// that stay as they are are copied at once: a journal message is mostly such a run.
+/// that stay as they are are copied at once, and found a byte at a time: a journal message is
+/// mostly such a run, and only a markup character, an ASCII control or a 0xEF lead byte (of
+/// U+FFFE and U+FFFF) can start a character that changes.
 pub(crate) fn escape_into(text: &str, out: &mut String, in_attribute: bool) {
+    let bytes = text.as_bytes();
     let mut unchanged_from = 0;
-    for (at, c) in text.char_indices() {
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        let may_change = match byte {
+            b'&' | b'<' | b'>' | b'\'' | b'"' => true,
+            0x20..=0x7F => false,
+            0x80..=0xFF => byte == 0xEF,
+            _ => true,
+        };
+        if !may_change {
+            at += 1;
+            continue;
+        }
+        let Some(c) = text[at..].chars().next() else {
+            break;
+        };
         let replacement = match c {
             '&' => "&amp;",
             '<' => "&lt;",
@@ -273,12 +391,16 @@ pub(crate) fn escape_into(text: &str, out: &mut String, in_attribute: bool) {
             '\t' if in_attribute => "&#x9;",
             '\n' if in_attribute => "&#xA;",
             '\r' if in_attribute => "&#xD;",
-            c if is_xml_char(c) => continue,
+            c if is_xml_char(c) => {
+                at += c.len_utf8();
+                continue;
+            }
             _ => "\u{FFFD}",
         };
         out.push_str(&text[unchanged_from..at]);
         out.push_str(replacement);
-        unchanged_from = at + c.len_utf8();
+        at += c.len_utf8();
+        unchanged_from = at;
     }
     out.push_str(&text[unchanged_from..]);
 }
@@ -309,10 +431,71 @@ mod tests {
             .collect()
     }
 
+    fn any_event() -> impl Strategy<Value = Event> {
+        let text = "[a-z <>&'\"\t\n\u{1}\u{e9}\u{fffe}]{0,12}";
+        (
+            (
+                text,
+                any::<u32>(),
+                0u8..6,
+                any::<bool>(),
+                any::<i64>(),
+                any::<u64>(),
+            ),
+            (
+                proptest::option::of("[0-9a-f]{32}"),
+                any::<u32>(),
+                any::<u32>(),
+                text,
+                text,
+            ),
+            (
+                proptest::option::of(text),
+                proptest::collection::vec((text, text), 0..5),
+                text,
+            ),
+        )
+            .prop_map(|(a, b, c)| {
+                let (provider, event_id, level, classic, micros, record_id) = a;
+                let (activity, process_id, thread_id, channel, computer) = b;
+                let (user_sid, data, message) = c;
+                let level = [
+                    Level::LogAlways,
+                    Level::Critical,
+                    Level::Error,
+                    Level::Warning,
+                    Level::Information,
+                    Level::Verbose,
+                ][usize::from(level)];
+                Event {
+                    provider: Provider::named(&provider),
+                    event_id,
+                    level,
+                    keywords: if classic { CLASSIC_KEYWORDS } else { 0x10 },
+                    time_created: Timestamp::from_unix_micros(micros / 4),
+                    record_id,
+                    activity_id: activity.as_deref().and_then(Guid::from_hex_text),
+                    process_id,
+                    thread_id,
+                    channel,
+                    computer,
+                    user_sid,
+                    data,
+                    message,
+                }
+            })
+    }
+
     proptest! {
         #[test]
+        fn xml_written_from_the_fields_equals_xml_of_the_tree(event in any_event(), rendered: bool) {
+            let format = if rendered { ContentFormat::RenderedText } else { ContentFormat::Raw };
+            prop_assert_eq!(event.to_xml(format), Event::tree_to_xml(&event.tree(format)));
+        }
+
+        #[test]
         fn escaping_runs_at_once_equals_escaping_each_character(
-            text in "[a-z &<>'\"\t\n\r\u{0}-\u{1f}\u{e9}\u{fffe}\u{ffff}\u{1f600}]{0,64}",
+            text in "[a-z &<>'\"\t\n\r\u{0}-\u{1f}\u{7f}\u{80}\u{e9}\u{f000}\u{fffd}\u{fffe}\u{ffff}\u{1f600}]{0,64}",
             in_attribute: bool,
         ) {
             let mut out = String::from("prefix");

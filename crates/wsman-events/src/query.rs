@@ -127,6 +127,31 @@ impl QueryList {
             .collect()
     }
 
+    /// [`matches`](Self::matches) for log `channel` when no clause that applies to it looks at
+    /// the event (each is `*`): the answer for any event, without its tree; `None` when the
+    /// event is needed. A forwarder of everything (`*`) builds no tree per event.
+    pub fn matches_without_event(&self, channel: &str) -> Option<bool> {
+        let mut selected = false;
+        for query in &self.queries {
+            let applies = |clause: &&Clause| clause.path.eq_ignore_ascii_case(channel);
+            let (mut selects, mut suppresses) = (false, false);
+            for clause in query.selects.iter().filter(applies) {
+                if !clause.xpath.selects_every_event() {
+                    return None;
+                }
+                selects = true;
+            }
+            for clause in query.suppresses.iter().filter(applies) {
+                if !clause.xpath.selects_every_event() {
+                    return None;
+                }
+                suppresses = true;
+            }
+            selected |= selects && !suppresses;
+        }
+        Some(selected)
+    }
+
     /// Whether `event` (the `Event` element) of log `channel` is selected at time `now`.
     pub fn matches(&self, channel: &str, event: &Element, now: Timestamp) -> bool {
         self.queries.iter().any(|query| {

@@ -119,6 +119,13 @@ impl XPath {
         Ok(XPath { top })
     }
 
+    /// Whether this selects every event whatever it holds (`*` or `Event`, no predicate):
+    /// then nothing of the event is looked at, and a caller need not build its tree.
+    pub fn selects_every_event(&self) -> bool {
+        matches!(&self.top, Top::Selector { root, predicates }
+            if predicates.is_empty() && root.as_deref().is_none_or(|name| name == "Event"))
+    }
+
     /// Whether `event` (the `Event` element) is selected, at time `now`.
     pub fn matches(&self, event: &Element, now: Timestamp) -> bool {
         eval_top(&self.top, event, now)

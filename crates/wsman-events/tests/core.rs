@@ -333,6 +333,50 @@ fn refuses_what_it_does_not_support() {
 }
 
 #[test]
+fn a_query_of_stars_is_answered_without_the_event() {
+    let now = Timestamp::parse_system_time("2026-11-23T12:00:00Z").unwrap();
+    let events = [
+        event_tree("2", "1", "p", "2026-11-23T11:00:00Z"),
+        event_tree("4", "7", "q", "2020-01-01T00:00:00Z"),
+    ];
+    let lists = [
+        "<QueryList><Query Id=\"0\"><Select Path=\"Application\">*</Select></Query></QueryList>",
+        "<QueryList><Query Id=\"0\" Path=\"Application\"><Select>Event</Select>\
+         <Suppress Path=\"System\">*</Suppress><Select Path=\"System\">*</Select></Query>\
+         <Query Id=\"1\"><Select Path=\"Security\">*[System[Level=2]]</Select></Query></QueryList>",
+        "<QueryList><Query Id=\"0\" Path=\"Application\">\
+         <Select>*</Select><Suppress>*[System[Level=4]]</Suppress></Query></QueryList>",
+    ];
+    let mut answered = 0;
+    for text in lists {
+        let list = QueryList::parse(text).unwrap();
+        for log in [
+            "Application",
+            "application",
+            "System",
+            "Security",
+            "Linux/Journal",
+        ] {
+            match list.matches_without_event(log) {
+                Some(selected) => {
+                    answered += 1;
+                    for event in &events {
+                        assert_eq!(list.matches(log, event, now), selected, "{text} {log}");
+                    }
+                }
+                // Only where a clause for that log looks at the event.
+                None => assert!(
+                    (text.contains("Level=2") && log == "Security")
+                        || (text.contains("Level=4") && log.eq_ignore_ascii_case("Application")),
+                    "{text} {log}"
+                ),
+            }
+        }
+    }
+    assert_eq!(answered, 12);
+}
+
+#[test]
 fn query_lists_select_and_suppress_per_channel() {
     let now = Timestamp::parse_system_time("2026-11-23T12:00:00Z").unwrap();
     let list = QueryList::parse(

@@ -51,18 +51,28 @@ impl Selection {
         let log = [event.channel.as_str(), LINUX_JOURNAL]
             .into_iter()
             .find(|log| readable(log))?;
-        // One tree for the query and the XML when the delivery format is the query's (Raw).
+        // One tree for the query and the XML when the delivery format is the query's (Raw);
+        // none when the query's clauses for these logs are all `*` (a forwarder of everything).
         let mut raw_tree = None;
         if let Some(query) = &self.query {
-            let tree = event.tree(ContentFormat::Raw);
-            let in_some_log = [event.channel.as_str(), LINUX_JOURNAL]
+            let logs = [event.channel.as_str(), LINUX_JOURNAL]
                 .into_iter()
-                .filter(|log| readable(log))
-                .any(|log| query.matches(log, &tree, now));
-            if !in_some_log {
-                return None;
+                .filter(|log| readable(log));
+            let without_event = logs
+                .clone()
+                .map(|log| query.matches_without_event(log))
+                .try_fold(false, |any, selected| Some(any || selected?));
+            match without_event {
+                Some(true) => {}
+                Some(false) => return None,
+                None => {
+                    let tree = event.tree(ContentFormat::Raw);
+                    if !logs.into_iter().any(|log| query.matches(log, &tree, now)) {
+                        return None;
+                    }
+                    raw_tree = Some(tree);
+                }
             }
-            raw_tree = Some(tree);
         }
         let xml = match raw_tree {
             Some(tree) if self.format == ContentFormat::Raw => Event::tree_to_xml(&tree),

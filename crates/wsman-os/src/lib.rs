@@ -12,7 +12,8 @@
 //! `process::session`, the sd-journal calls in `journal`, and `kill`/`killpg`/`getsid` in
 //! `signal`, the
 //! pseudo-terminal ioctls in `terminal`, glibc's utmp calls in `login_record`, one
-//! `getnameinfo` call in `resolve`;
+//! `getnameinfo` call in `resolve`, libzstd's context functions (and the two that stand in for
+//! them in `wsmand`) in `zstd_contexts`;
 //! modules that need
 //! none (`users`, `pam::error`, `pam::stack`, `cgroup`) forbid it. Every
 //! `unsafe` block carries a `// SAFETY:` comment (enforced by clippy's
@@ -38,6 +39,7 @@ pub mod resolve;
 pub mod signal;
 pub mod terminal;
 pub mod users;
+pub mod zstd_contexts;
 
 pub use host::{host_name, identify_product_version, kernel_release, HostError};
 pub use pam::{PamAuthenticator, PamCode, PamError, PamStage, DEFAULT_PAM_SERVICE};

@@ -110,9 +110,7 @@ pub fn encode(xml: &str, encoding: Encoding) -> Vec<u8> {
         Encoding::Utf16Le => {
             let mut out = Vec::with_capacity(2 + xml.len() * 2);
             out.extend_from_slice(&[0xFF, 0xFE]);
-            for u in xml.encode_utf16() {
-                out.extend_from_slice(&u.to_le_bytes());
-            }
+            utf16le_into(xml, &mut out);
             out
         }
         Encoding::Utf16Be => {
@@ -126,9 +124,45 @@ pub fn encode(xml: &str, encoding: Encoding) -> Vec<u8> {
     }
 }
 
+/// Append `xml` in UTF-16LE. Runs of ASCII (all of the markup and most event text) are
+/// widened a run at a time, a loop the compiler vectorises; a forwarder encodes every batch it
+/// sends, and one code unit at a time this was 4% of its CPU.
+fn utf16le_into(xml: &str, out: &mut Vec<u8>) {
+    let bytes = xml.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let run = bytes[at..].iter().take_while(|b| b.is_ascii()).count();
+        let start = out.len();
+        out.resize(start + 2 * run, 0);
+        for (unit, &byte) in out[start..].chunks_exact_mut(2).zip(&bytes[at..at + run]) {
+            unit[0] = byte;
+        }
+        at += run;
+        let Some(c) = xml[at..].chars().next() else {
+            break;
+        };
+        let mut units = [0u16; 2];
+        for unit in c.encode_utf16(&mut units) {
+            out.extend_from_slice(&unit.to_le_bytes());
+        }
+        at += c.len_utf8();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn utf16le_runs_equal_code_unit_at_a_time(text in "[a-z<>'\"=\\x00-\\x7f\\u{80}\\u{e9}\\u{7ff}\\u{800}\\u{fffd}\\u{10000}\\u{1f600}]{0,80}") {
+            let mut expected = vec![0xFF, 0xFE];
+            for u in text.encode_utf16() {
+                expected.extend_from_slice(&u.to_le_bytes());
+            }
+            proptest::prop_assert_eq!(encode(&text, Encoding::Utf16Le), expected);
+        }
+    }
 
     #[test]
     fn charset_parameter_forms() {

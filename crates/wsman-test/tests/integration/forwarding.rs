@@ -509,7 +509,24 @@ fn basic_over_https_reaches_a_collector_and_follows_its_subscription_changes() {
         .path()
         .join(format!("certs/{thumbprint}.crt"));
     log_entries(&systemd, &tag, 0..5);
-    let expected = journal_records(&systemd, &tag, 5);
+    // A message journald stores zstd-compressed (over 512 bytes): the forwarder reads it through
+    // the zstd contexts it keeps per thread instead of libzstd's one per value.
+    let long_message: String = (0..400).map(|n| format!("{n:03}-")).collect();
+    systemd.exec_ok(&[
+        "logger",
+        "--size",
+        "4096",
+        "-t",
+        &tag,
+        "-p",
+        "user.warning",
+        &long_message,
+    ]);
+    let expected = journal_records(&systemd, &tag, 6);
+    let journal_text = systemd.journal_until(&["-t", &tag, "-o", "cat"], |out| {
+        out.contains(&long_message)
+    });
+    assert!(journal_text.contains(&long_message));
 
     let port = free_port();
     let mut config = ConfigDir::new();
@@ -531,10 +548,15 @@ fn basic_over_https_reaches_a_collector_and_follows_its_subscription_changes() {
     let file = output.join(format!("{SERVICE_ACCOUNT}.xml"));
     wait_for(
         "the entries at the collector over HTTPS",
-        || collected(&file, &tag).len() >= 5,
+        || collected(&file, &tag).len() >= 6,
         || format!("{}\n{}", forwarder.stderr(), collector.daemon.stderr()),
     );
     assert_eq!(collected(&file, &tag), expected);
+    let delivered = std::fs::read_to_string(&file).expect("the collector's file");
+    assert!(
+        delivered.contains(&format!("<Data Name='MESSAGE'>{long_message}</Data>")),
+        "the compressed message arrives whole"
+    );
 
     // A changed subscription (new Version after the collector's reload) is restarted from the
     // collector's bookmark: nothing twice, nothing skipped.
@@ -556,10 +578,10 @@ fn basic_over_https_reaches_a_collector_and_follows_its_subscription_changes() {
         || forwarder.stderr(),
     );
     log_entries(&systemd, &tag, 5..8);
-    let expected = journal_records(&systemd, &tag, 8);
+    let expected = journal_records(&systemd, &tag, 9);
     wait_for(
         "the entries after the change",
-        || collected(&file, &tag).len() >= 8,
+        || collected(&file, &tag).len() >= 9,
         || format!("{}\n{}", forwarder.stderr(), collector.daemon.stderr()),
     );
     assert_eq!(collected(&file, &tag), expected);
@@ -582,6 +604,30 @@ fn basic_over_https_reaches_a_collector_and_follows_its_subscription_changes() {
     let offered = collector.daemon.stderr();
     assert!(!offered.contains(SERVICE_PASSWORD));
     assert!(!forwarder.stderr().contains(SERVICE_PASSWORD));
+}
+
+/// The daemon exports its stand-ins for libzstd's context functions, so that libsystemd's
+/// journal reads bind to them (`wsman_os::zstd_contexts`); `readelf` reads the binary's
+/// dynamic symbol table.
+#[test]
+fn the_daemon_exports_the_zstd_context_functions_libsystemd_binds_to() {
+    let output = std::process::Command::new("readelf")
+        .args(["--dyn-syms", "--wide"])
+        .arg(wsman_test::binaries::wsmand())
+        .output()
+        .expect("readelf (binutils)");
+    assert!(output.status.success());
+    let table = String::from_utf8_lossy(&output.stdout);
+    for symbol in ["ZSTD_createDCtx", "ZSTD_freeDCtx"] {
+        let line = table
+            .lines()
+            .find(|l| l.split_whitespace().last() == Some(symbol))
+            .unwrap_or_else(|| panic!("{symbol} not in the dynamic symbol table"));
+        assert!(
+            line.contains(" FUNC ") && line.contains(" GLOBAL ") && !line.contains(" UND "),
+            "{symbol} is not defined by the daemon: {line}"
+        );
+    }
 }
 
 /// SIGHUP: the collector reads its subscriptions again.
