@@ -64,7 +64,9 @@ Transport = "HTTP"
 Port = $WSMAND_PORT
 TOML
 printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" account add "$ACCOUNT" --password-stdin >/dev/null
-"$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
+# The allocator settings of dist/wsmand.service, as deployed.
+ALLOCATOR_ENV=(MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 GLIBC_TUNABLES=glibc.malloc.hugetlb=1)
+env "${ALLOCATOR_ENV[@]}" "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
 WSMAND_PID=$!
 PIDS+=("$WSMAND_PID")
 wait_for_port "$WSMAND_PORT" "$WSMAND_PID" "$WORK"/*.log
@@ -79,7 +81,8 @@ if [ -n "${IDENTIFY_BASELINE_BIN_DIR:-}" ]; then
     cp -r "$CONFIG" "$BASELINE_CONFIG"
     BASELINE_PORT="$(free_port)"
     sed -i "s/^Port = .*/Port = $BASELINE_PORT/" "$BASELINE_CONFIG/config.toml"
-    "$IDENTIFY_BASELINE_BIN_DIR/wsmand" --config-dir "$BASELINE_CONFIG" 2>"$WORK/baseline.log" &
+    env "${ALLOCATOR_ENV[@]}" "$IDENTIFY_BASELINE_BIN_DIR/wsmand" --config-dir "$BASELINE_CONFIG" \
+        2>"$WORK/baseline.log" &
     BASELINE_PID=$!
     PIDS+=("$BASELINE_PID")
     wait_for_port "$BASELINE_PORT" "$BASELINE_PID" "$WORK"/*.log
