@@ -71,19 +71,8 @@ pub fn parse_authorization(value: &[u8]) -> Result<Authorization, AuthorizationE
     if value.eq_ignore_ascii_case(MUTUAL_PROFILE.as_bytes()) {
         return Ok(Authorization::ClientCertificate);
     }
-    let (scheme, rest) = match value.iter().position(|b| *b == b' ') {
-        Some(at) => (&value[..at], value[at + 1..].trim_ascii()),
-        None => (value, &[][..]),
-    };
-    let token_scheme = [
-        TokenScheme::Negotiate,
-        TokenScheme::Ntlm,
-        TokenScheme::Kerberos,
-        TokenScheme::CredSsp,
-    ]
-    .into_iter()
-    .find(|s| scheme.eq_ignore_ascii_case(s.name().as_bytes()));
-    match token_scheme {
+    let (scheme, rest) = split_scheme(value);
+    match named_token_scheme(scheme) {
         Some(scheme) => {
             if rest.is_empty() {
                 return Err(AuthorizationError::MissingToken(scheme.name()));
@@ -101,6 +90,36 @@ pub fn parse_authorization(value: &[u8]) -> Result<Authorization, AuthorizationE
         }
         None => Err(AuthorizationError::UnknownScheme),
     }
+}
+
+/// The token scheme an Authorization value names, read from its scheme word alone (no
+/// decoding, no allocation). `None` means [`parse_authorization`] cannot return
+/// [`Authorization::Token`] for this value, so a caller that only wants tokens can stop here:
+/// every kept-alive Basic request asks this before its cached compare.
+pub fn token_scheme(value: &[u8]) -> Option<TokenScheme> {
+    if value.len() > MAX_AUTHORIZATION_LEN {
+        return None;
+    }
+    named_token_scheme(split_scheme(value.trim_ascii()).0)
+}
+
+/// `(scheme, rest)` of a trimmed value: the scheme ends at the first space.
+fn split_scheme(value: &[u8]) -> (&[u8], &[u8]) {
+    match value.iter().position(|b| *b == b' ') {
+        Some(at) => (&value[..at], value[at + 1..].trim_ascii()),
+        None => (value, &[][..]),
+    }
+}
+
+fn named_token_scheme(scheme: &[u8]) -> Option<TokenScheme> {
+    [
+        TokenScheme::Negotiate,
+        TokenScheme::Ntlm,
+        TokenScheme::Kerberos,
+        TokenScheme::CredSsp,
+    ]
+    .into_iter()
+    .find(|s| scheme.eq_ignore_ascii_case(s.name().as_bytes()))
 }
 
 #[cfg(test)]
@@ -154,5 +173,58 @@ mod tests {
         let long = vec![b'A'; MAX_AUTHORIZATION_LEN + 1];
         assert_eq!(error(&long), AuthorizationError::TooLong);
         assert!(parse_authorization(b"Basic !!").is_err());
+    }
+
+    /// The kept-alive Basic path skips [`parse_authorization`] when [`token_scheme`] says
+    /// no token scheme is named: that must never hide a value the full parse reads as a token.
+    fn agrees_with_the_full_parse(value: &[u8]) {
+        match parse_authorization(value) {
+            Ok(Authorization::Token { scheme, .. }) => {
+                assert_eq!(token_scheme(value), Some(scheme), "{value:?}");
+            }
+            Err(AuthorizationError::MissingToken(name) | AuthorizationError::BadToken(name)) => {
+                assert_eq!(token_scheme(value).map(TokenScheme::name), Some(name));
+            }
+            _ => assert_eq!(token_scheme(value), None, "{value:?}"),
+        }
+    }
+
+    #[test]
+    fn token_scheme_names_what_the_full_parse_finds() {
+        for value in [
+            &b"Basic YWxpY2U6cHc="[..],
+            b"  negotiate TlRMTVNTUAAB ",
+            b"NTLM",
+            b"Kerberos ***",
+            b"credssp FgMBAA==",
+            b"Negotiate\tTlRM",
+            b"NegotiateX abc",
+            MUTUAL_PROFILE.as_bytes(),
+            b"",
+        ] {
+            agrees_with_the_full_parse(value);
+        }
+        let mut long = b"Negotiate ".to_vec();
+        long.resize(MAX_AUTHORIZATION_LEN + 1, b'A');
+        agrees_with_the_full_parse(&long);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn token_scheme_agrees_on_any_value(
+            scheme in proptest::sample::select(vec![
+                "Basic", "basic", "Negotiate", "NEGOTIATE", "NTLM", "ntlm", "Kerberos",
+                "CredSSP", "credssp", "Digest", "Negotiat", "",
+            ]),
+            lead in "[ \t]{0,2}",
+            gap in "[ \t]{0,3}",
+            rest in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+        ) {
+            let mut value = lead.into_bytes();
+            value.extend_from_slice(scheme.as_bytes());
+            value.extend_from_slice(gap.as_bytes());
+            value.extend_from_slice(&rest);
+            agrees_with_the_full_parse(&value);
+        }
     }
 }

@@ -5,6 +5,8 @@
 //! bounded by Service/MaxPacketRetrievalTimeSeconds. Bodies of refused (401) requests are
 //! drained without being kept.
 
+use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -43,9 +45,21 @@ pub async fn read_limited<B>(
 where
     B: Body<Data = Bytes> + Unpin,
 {
+    let deadline = tokio::time::Instant::now() + timeout;
     let capacity = declared.unwrap_or(0).min(limit);
-    let collect = collect_frames(body, limit, usize::try_from(capacity).unwrap_or(0), true);
-    match tokio::time::timeout(timeout, collect).await {
+    let mut collect = std::pin::pin!(collect_frames(
+        body,
+        limit,
+        usize::try_from(capacity).unwrap_or(0),
+        true
+    ));
+    // A body that came with its headers (most envelopes) is read whole by this first poll,
+    // and then needs no timer; the deadline is the same either way.
+    let first = std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await;
+    if let Poll::Ready(result) = first {
+        return result;
+    }
+    match tokio::time::timeout_at(deadline, collect).await {
         Ok(result) => result,
         Err(_) => Err(ServiceError::BodyTimeout {
             seconds: timeout.as_secs(),
@@ -76,7 +90,10 @@ async fn collect_frames<B>(
 where
     B: Body<Data = Bytes> + Unpin,
 {
-    let mut buffer = BytesMut::with_capacity(capacity);
+    // A body that arrives as one frame (a small envelope read with its headers) is kept as
+    // that frame, without a copy; a second frame starts the joined buffer.
+    let mut first: Option<Bytes> = None;
+    let mut buffer = BytesMut::new();
     let mut seen: u64 = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| ServiceError::BadRequest {
@@ -89,11 +106,20 @@ where
         if seen > limit {
             return Err(ServiceError::PayloadTooLarge { limit });
         }
-        if keep {
-            buffer.extend_from_slice(&data);
+        if !keep || data.is_empty() {
+            continue;
+        }
+        match first.take() {
+            None if buffer.is_empty() => first = Some(data),
+            None => buffer.extend_from_slice(&data),
+            Some(earlier) => {
+                buffer.reserve(capacity.max(earlier.len() + data.len()));
+                buffer.extend_from_slice(&earlier);
+                buffer.extend_from_slice(&data);
+            }
         }
     }
-    Ok(buffer.freeze())
+    Ok(first.unwrap_or_else(|| buffer.freeze()))
 }
 
 #[cfg(test)]
@@ -172,6 +198,51 @@ mod tests {
         };
         let ok = read_limited(body, 1024, None, Duration::from_secs(5)).await;
         assert_eq!(ok.map(|b| b.len()).ok(), Some(900));
+    }
+
+    /// A body of the given frames, in order.
+    struct Frames(std::collections::VecDeque<Bytes>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = Infallible;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            Poll::Ready(self.0.pop_front().map(|data| Ok(Frame::data(data))))
+        }
+    }
+
+    #[tokio::test]
+    async fn frames_are_joined_in_order_and_one_frame_is_kept_as_it_came() {
+        let frames =
+            |parts: &[&'static [u8]]| Frames(parts.iter().map(|p| Bytes::from_static(p)).collect());
+        for parts in [
+            &[&b"<s:Envelope/>"[..]][..],
+            &[b"<s:Env", b"", b"elope", b"/>"],
+            &[b"", b"<s:Envelope/>"],
+            &[],
+        ] {
+            let expected = parts.concat();
+            let declared = Some(expected.len() as u64);
+            for declared in [declared, None] {
+                let read = read_limited(frames(parts), 1024, declared, Duration::from_secs(5))
+                    .await
+                    .ok();
+                assert_eq!(read.as_deref(), Some(&expected[..]), "{parts:?}");
+            }
+        }
+        let single = Bytes::from_static(b"<s:Envelope/>");
+        let read = read_limited(
+            Frames([single.clone()].into()),
+            1024,
+            None,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(read.as_ptr(), single.as_ptr(), "one frame: not copied");
     }
 
     #[tokio::test]

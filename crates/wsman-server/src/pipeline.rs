@@ -153,12 +153,17 @@ async fn process(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let sealed_request = wsman_auth::sealing::is_sealed_content_type(content_type);
+    let common_type = is_common_soap_type(content_type);
+    let sealed_request = !common_type && wsman_auth::sealing::is_sealed_content_type(content_type);
     // No Content-Type at all is taken as SOAP (its charset then comes from a byte-order mark
     // or the XML declaration, else UTF-8): encrypting clients (pypsrp) open the security
     // context with an empty POST that has none, which Windows accepts, and python-dracclient
     // sends every request without one, which iDRACs accept. A wrong type stays refused.
-    if !content_type.is_empty() && !is_soap_media_type(content_type) && !sealed_request {
+    if !content_type.is_empty()
+        && !common_type
+        && !is_soap_media_type(content_type)
+        && !sealed_request
+    {
         return Err(ServiceError::UnsupportedMediaType);
     }
     // 3. declared size
@@ -448,7 +453,11 @@ fn anonymous_identify(
 }
 
 fn decode_and_parse(bytes: &[u8], content_type: &str) -> Result<(Request, Encoding), ServiceError> {
-    let charset = charset::charset_param(content_type);
+    let charset = if is_common_soap_type(content_type) {
+        Some(COMMON_SOAP_CHARSET)
+    } else {
+        charset::charset_param(content_type)
+    };
     // The common case, UTF-8 without a BOM, is parsed in place; everything else (and any
     // invalid input, for its error) goes through `charset::decode`.
     if plain_utf8(bytes, charset) {
@@ -487,6 +496,17 @@ fn wants_anonymous_identify(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("unauthenticated"))
 }
 
+/// The Content-Type nearly every client sends (Windows, pywinrm, pypsrp): recognised by one
+/// compare, it is SOAP, not sealed, and UTF-8, which is what the general readers below find
+/// in it, each at a cost on every request.
+const COMMON_SOAP_TYPE: &str = "application/soap+xml;charset=UTF-8";
+/// The charset of [`COMMON_SOAP_TYPE`].
+const COMMON_SOAP_CHARSET: &str = "UTF-8";
+
+fn is_common_soap_type(content_type: &str) -> bool {
+    content_type.eq_ignore_ascii_case(COMMON_SOAP_TYPE)
+}
+
 /// `application/soap+xml` with any parameters, case-insensitive.
 pub fn is_soap_media_type(content_type: &str) -> bool {
     content_type
@@ -517,6 +537,30 @@ mod tests {
         assert!(!is_soap_media_type(
             "multipart/encrypted;protocol=\"application/HTTP-SPNEGO-session-encrypted\""
         ));
+    }
+
+    #[test]
+    fn the_common_type_reads_as_the_general_readers_read_it() {
+        for content_type in [
+            COMMON_SOAP_TYPE,
+            "Application/SOAP+XML;Charset=utf-8",
+            "APPLICATION/SOAP+XML;CHARSET=UTF-8",
+        ] {
+            assert!(is_common_soap_type(content_type));
+            assert!(is_soap_media_type(content_type));
+            assert!(!wsman_auth::sealing::is_sealed_content_type(content_type));
+            let charset = charset::charset_param(content_type).unwrap();
+            assert!(charset.eq_ignore_ascii_case(COMMON_SOAP_CHARSET));
+        }
+        for other in [
+            "application/soap+xml; charset=UTF-8",
+            "application/soap+xml;charset=UTF-16",
+            "application/soap+xml",
+            "multipart/encrypted;protocol=\"application/HTTP-SPNEGO-session-encrypted\"",
+            "",
+        ] {
+            assert!(!is_common_soap_type(other), "{other}");
+        }
     }
 
     #[test]

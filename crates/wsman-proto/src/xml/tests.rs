@@ -265,3 +265,52 @@ fn characters_xml_forbids_are_refused() {
         p("<a v=\"&#9;&#10;&#13;\">\t\r\n&#x20;&#xD7FF;&#xE000;&#xFFFD;&#x10000;</a>").unwrap();
     assert_eq!(ok.attr("v"), Some("\t\n\r"));
 }
+
+/// XML 1.0 `Char` read one character at a time, as the specification states it: the
+/// reference the block-wise [`check_chars`] is held to.
+fn first_forbidden_char(text: &str) -> Option<u32> {
+    text.chars()
+        .find(|&c| {
+            (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+        })
+        .map(u32::from)
+}
+
+#[test]
+fn forbidden_characters_are_found_in_every_position_of_a_block() {
+    for len in [0usize, 1, 31, 32, 33, 64, 100] {
+        for at in 0..len {
+            for bad in ['\u{1}', '\u{1F}', '\u{FFFE}', '\u{FFFF}'] {
+                let mut text: String = "a".repeat(at);
+                text.push(bad);
+                text.push_str(&"b".repeat(len - at));
+                assert_eq!(
+                    check_chars(&text),
+                    Err(XmlError::ForbiddenCharacter {
+                        code: u32::from(bad)
+                    }),
+                    "{bad:?} at {at} of {len}"
+                );
+            }
+        }
+        // The characters next to the forbidden ones pass.
+        let fine = format!("{}\t\n\r\u{FFFD}\u{EFFF}\u{FEFF}", "x".repeat(len));
+        assert_eq!(check_chars(&fine), Ok(()));
+    }
+}
+
+mod check_chars_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn agrees_with_the_specification(
+            text in "[a-z<>\"=/ \t\n\r\u{1}-\u{1F}\u{7F}é€\u{FFFD}\u{FFFE}\u{FFFF}\u{EFBF}😀]{0,120}",
+        ) {
+            let expected = first_forbidden_char(&text)
+                .map(|code| XmlError::ForbiddenCharacter { code });
+            prop_assert_eq!(check_chars(&text).err(), expected);
+        }
+    }
+}

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION};
-use wsman_auth::authorization::{parse_authorization, Authorization, TokenScheme};
+use wsman_auth::authorization::{parse_authorization, token_scheme, Authorization, TokenScheme};
 use wsman_auth::{parse_basic_authorization, Credentials};
 
 use super::basic::VerifiedConnection;
@@ -108,6 +108,9 @@ fn token_header(
     if !leg::token_schemes_enabled(&shared.auth, settings) {
         return None;
     }
+    // Basic (every kept-alive request of a Basic client) stops at the scheme word: decoding
+    // its credentials here would only be thrown away.
+    token_scheme(value.as_bytes())?;
     match parse_authorization(value.as_bytes()) {
         Ok(Authorization::Token {
             scheme:
