@@ -23,6 +23,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+unit_environment
 require_cargo
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -79,7 +80,7 @@ printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" accoun
     --password-stdin --ntlm --run-as root >/dev/null
 
 step "starting wsmand on loopback"
-MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \
+env "${UNIT_ENV[@]}" \
     "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
 WSMAND_PID=$!
 wait_for_port "$HTTP_PORT" "$WSMAND_PID" "$WORK/wsmand.log"

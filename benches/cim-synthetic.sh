@@ -20,6 +20,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+unit_environment
 require_cargo
 command -v python3 >/dev/null 2>&1 || ensure_packages python3
 
@@ -51,7 +52,7 @@ trap cleanup EXIT
 
 CONFIG="$WORK/config"
 start_basic_wsmand "$RELEASE" "$CONFIG" "$ACCOUNT" "$PASSWORD" "$(id -un)" "$WORK/wsmand.log" \
-    WSMAND_BENCH_SYNTHETIC_INSTANCES="$INSTANCES" MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
+    WSMAND_BENCH_SYNTHETIC_INSTANCES="$INSTANCES" "${UNIT_ENV[@]}"
 echo "wsmand pid $WSMAND_PID on 127.0.0.1:$PORT, $INSTANCES instances of $CLASS"
 
 enumerate() {

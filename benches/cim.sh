@@ -21,6 +21,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+unit_environment
 require_cargo
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -57,7 +58,7 @@ trap cleanup EXIT
 
 CONFIG="$WORK/config"
 start_basic_wsmand "$RELEASE" "$CONFIG" "$ACCOUNT" "$PASSWORD" root "$WORK/wsmand.log" \
-    MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
+    "${UNIT_ENV[@]}"
 
 step "starting $PROCESSES extra processes"
 # One process group, so cleanup ends every one of them.

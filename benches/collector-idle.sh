@@ -22,6 +22,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+unit_environment
 
 CLIENTS="${BENCH_CLIENTS:-10000}"
 HEARTBEATS="${BENCH_HEARTBEATS:-2}"
@@ -88,7 +89,7 @@ format = "raw"
 TOML
 
 step "starting wsmand on loopback (the allocator settings of dist/wsmand.service)"
-MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 WSMAND_WEC_DATABASE="$WORK/wec.sqlite" \
+env "${UNIT_ENV[@]}" WSMAND_WEC_DATABASE="$WORK/wec.sqlite" \
     "$WSMAND" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
 WSMAND_PID=$!
 PIDS+=("$WSMAND_PID")

@@ -23,6 +23,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+unit_environment
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "benches/fanout.sh needs root: the bench account runs its shells as root" >&2
@@ -117,7 +118,7 @@ Transport = "HTTPS"
 Port = $https
 CertificateThumbprint = "$THUMBPRINT"
 TOML
-    MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \
+    env "${UNIT_ENV[@]}" \
         "$RELEASE/wsmand" --config-dir "$config" 2>"$WORK/wsmand.$i.log" &
     PIDS+=($!)
     WS_PORTS+=("$http:$!" "$https:$!")

@@ -19,6 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+unit_environment
 require_cargo
 
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
@@ -64,9 +65,7 @@ Transport = "HTTP"
 Port = $WSMAND_PORT
 TOML
 printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" account add "$ACCOUNT" --password-stdin >/dev/null
-# The allocator settings of dist/wsmand.service, as deployed.
-ALLOCATOR_ENV=(MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 GLIBC_TUNABLES=glibc.malloc.hugetlb=1)
-env "${ALLOCATOR_ENV[@]}" "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
+env "${UNIT_ENV[@]}" "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
 WSMAND_PID=$!
 PIDS+=("$WSMAND_PID")
 wait_for_port "$WSMAND_PORT" "$WSMAND_PID" "$WORK"/*.log
@@ -81,7 +80,7 @@ if [ -n "${IDENTIFY_BASELINE_BIN_DIR:-}" ]; then
     cp -r "$CONFIG" "$BASELINE_CONFIG"
     BASELINE_PORT="$(free_port)"
     sed -i "s/^Port = .*/Port = $BASELINE_PORT/" "$BASELINE_CONFIG/config.toml"
-    env "${ALLOCATOR_ENV[@]}" "$IDENTIFY_BASELINE_BIN_DIR/wsmand" --config-dir "$BASELINE_CONFIG" \
+    env "${UNIT_ENV[@]}" "$IDENTIFY_BASELINE_BIN_DIR/wsmand" --config-dir "$BASELINE_CONFIG" \
         2>"$WORK/baseline.log" &
     BASELINE_PID=$!
     PIDS+=("$BASELINE_PID")

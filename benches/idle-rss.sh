@@ -17,6 +17,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+unit_environment
 
 RUNS="${IDLE_RSS_RUNS:-3}"
 command -v openssl >/dev/null 2>&1 || ensure_packages openssl
@@ -65,7 +66,7 @@ Port = $https_port
 CertificateThumbprint = "$THUMBPRINT"
 TOML
     printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$config" "$bin" account add "$ACCOUNT" --password-stdin >/dev/null
-    MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 "$bin" --config-dir "$config" 2>"$config/wsmand.log" &
+    env "${UNIT_ENV[@]}" "$bin" --config-dir "$config" 2>"$config/wsmand.log" &
     WSMAND_PID=$!
     PIDS=("$WSMAND_PID")
     wait_for_port "$http_port" "$WSMAND_PID" "$config/wsmand.log"

@@ -12,8 +12,7 @@
 #   BENCH_SHELLS=200 SHELL_BENCH_ARGS="--iterations 50 --bytes 256M" benches/shell.sh
 #   BENCH_RUN_AS=nobody SHELL_BENCH_ARGS="--only a" benches/shell.sh
 #
-# The daemon runs with the allocator settings of dist/wsmand.service (MALLOC_ARENA_MAX=2,
-# MALLOC_MMAP_THRESHOLD_=131072). Shells run as root (the service account's run-as user) unless
+# The daemon runs with the environment of dist/wsmand.service (its allocator settings). Shells run as root (the service account's run-as user) unless
 # BENCH_RUN_AS names another existing account (the daemon then switches ids for every command,
 # as for any user but root); the daemon needs root either way. Not part of scripts/test.sh:
 # figures depend on the machine; compare ratios.
@@ -23,6 +22,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+unit_environment
 require_cargo
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -77,11 +77,11 @@ TOML
 printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$RELEASE/wsmand" account add "$ACCOUNT" --password-stdin --run-as "$RUN_AS" >/dev/null
 # 1,000 shells plus their connections while they open: more descriptors than a shell's default.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \
+env "${UNIT_ENV[@]}" \
     "$RELEASE/wsmand" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
 WSMAND_PID=$!
 wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand.log"
-echo "wsmand pid $WSMAND_PID on 127.0.0.1:$PORT (MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072), shells run as $RUN_AS"
+echo "wsmand pid $WSMAND_PID on 127.0.0.1:$PORT (${UNIT_ENV[*]}), shells run as $RUN_AS"
 
 step "benchmarks"
 # shellcheck disable=SC2086 # SHELL_BENCH_ARGS is a list of switches

@@ -10,6 +10,17 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# The environment of dist/wsmand.service (its Environment= line: the allocator settings), so
+# that benches run the daemon as it is deployed; one NAME=VALUE per element, for `env`.
+#   unit_environment; env "${UNIT_ENV[@]}" wsmand ...
+unit_environment() {
+    local unit
+    unit="$(dirname "${BASH_SOURCE[0]}")/../dist/wsmand.service"
+    # shellcheck disable=SC2207 # the line is NAME=VALUE words without spaces inside
+    UNIT_ENV=($(sed -n 's/^Environment=//p' "$unit"))
+    [ "${#UNIT_ENV[@]}" -gt 0 ] || { echo "no Environment= line in $unit" >&2; exit 1; }
+}
+
 # Wait until 127.0.0.1:PORT accepts connections. Exits the script, printing LOG files, when
 # PID (the server meant to listen there) exits first or after 30 s.
 #   wait_for_port PORT PID LOG...
