@@ -10,6 +10,7 @@ use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
 use aes::{Aes128, Aes256};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
+use wsman_mac_beside::{decrypt_then_mac, mac_beside, PARALLEL_MIN};
 use zeroize::{Zeroize, Zeroizing};
 
 /// AES block size, and the length of the confounder.
@@ -131,29 +132,17 @@ impl UsageKeys {
             self.encrypt(&mut buffer);
             return buffer;
         }
-        let on_helper = self.mac();
-        let mac = std::thread::scope(|scope| {
-            let helper = helper_thread().spawn_scoped(scope, move || {
-                let mut mac = on_helper;
+        let mac = mac_beside(
+            HELPER_NAME,
+            || self.mac(),
+            parts,
+            || {
                 for part in parts {
-                    mac.update(part);
+                    buffer.extend_from_slice(part);
                 }
-                mac
-            });
-            for part in parts {
-                buffer.extend_from_slice(part);
-            }
-            cts_encrypt(&self.ke, &mut buffer);
-            helper.ok().and_then(|helper| helper.join().ok())
-        });
-        let mac = mac.unwrap_or_else(|| {
-            // No helper thread (the system refused one): the HMAC here, after all.
-            let mut mac = self.mac();
-            for part in parts {
-                mac.update(part);
-            }
-            mac
-        });
+                cts_encrypt(&self.ke, &mut buffer);
+            },
+        );
         buffer.extend_from_slice(&mac.finalize().into_bytes()[..CHECKSUM_LEN]);
         buffer
     }
@@ -161,7 +150,7 @@ impl UsageKeys {
     /// The inverse of [`UsageKeys::encrypt`]: verifies the checksum (in constant time) and
     /// leaves confounder | plaintext in `buffer`. `false` (and `buffer` unspecified) when the
     /// checksum does not match or the input is too short. From [`PARALLEL_MIN`] bytes on a
-    /// pipeline: this thread decrypts [`PIPELINE_BLOCK`] bytes at a time and hands each to a
+    /// pipeline: this thread decrypts [`wsman_mac_beside::PIPELINE_BLOCK`] bytes at a time and hands each to a
     /// helper thread that feeds it to the HMAC while the next one is decrypted.
     pub(super) fn decrypt(&self, buffer: &mut Vec<u8>) -> bool {
         self.decrypt_from(buffer, PARALLEL_MIN)
@@ -184,35 +173,14 @@ impl UsageKeys {
         }
         let full = cts_decrypt_tail(&self.ke, buffer);
         let (blocks, tail) = buffer.split_at_mut(full);
-        let on_helper = self.mac();
-        let mac = std::thread::scope(|scope| {
-            let (send, decrypted) = std::sync::mpsc::channel::<&[u8]>();
-            let helper = helper_thread().spawn_scoped(scope, move || {
-                let mut mac = on_helper;
-                for block in decrypted {
-                    mac.update(block);
-                }
-                mac
-            });
-            let mut handed_over = helper.is_ok();
-            let mut chain = CbcChain::default();
-            for block in blocks.chunks_mut(PIPELINE_BLOCK) {
-                chain.decrypt(&self.ke, block);
-                let block: &[u8] = block;
-                handed_over = handed_over && send.send(block).is_ok();
-            }
-            let tail: &[u8] = tail;
-            handed_over = handed_over && send.send(tail).is_ok();
-            drop(send);
-            let mac = helper.ok().and_then(|helper| helper.join().ok());
-            mac.filter(|_| handed_over)
-        });
-        let mac = mac.unwrap_or_else(|| {
-            // No helper thread, or it stopped early: the HMAC here, after all.
-            let mut mac = self.mac();
-            mac.update(buffer);
-            mac
-        });
+        let mut chain = CbcChain::default();
+        let mac = decrypt_then_mac(
+            HELPER_NAME,
+            || self.mac(),
+            blocks,
+            |block| chain.decrypt(&self.ke, block),
+            tail,
+        );
         mac.verify_truncated_left(&received).is_ok()
     }
 
@@ -231,26 +199,9 @@ impl UsageKeys {
     }
 }
 
-/// Messages at least this large (a streamed Receive answer: up to MaxEnvelopeSize, 500 KB by
-/// default) are sealed and unsealed on two threads; smaller ones (an Identify, a Send of
-/// stdin) cost less than starting the thread.
-const PARALLEL_MIN: usize = 64 * 1024;
-
-/// Plaintext handed from the decrypting thread to the HMAC thread at a time (a multiple of
-/// the AES block): large enough that the hand-over costs little, small enough that the HMAC
-/// starts early.
-const PIPELINE_BLOCK: usize = 32 * 1024;
-
-/// Stack of the HMAC helper thread: it only runs SHA-1 over borrowed data.
-const HELPER_STACK: usize = 64 * 1024;
-
-/// The builder of the helper thread of a large message. When the system refuses a thread,
-/// the caller does the work itself.
-fn helper_thread() -> std::thread::Builder {
-    std::thread::Builder::new()
-        .name("krb5-hmac".to_owned())
-        .stack_size(HELPER_STACK)
-}
+/// The name of the HMAC's helper thread for a large message (see [`wsman_mac_beside`]: from
+/// [`PARALLEL_MIN`] bytes on, HMAC-SHA1 runs beside AES-CBC).
+const HELPER_NAME: &str = "krb5-hmac";
 
 /// DK(base, usage | kind) for the AES enctypes: random-to-key is the identity, DR iterates
 /// AES over the 128-fold of the constant until the key length is filled.
@@ -430,6 +381,7 @@ impl CbcChain {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use wsman_mac_beside::PIPELINE_BLOCK;
 
     fn hex(text: &str) -> Vec<u8> {
         let text: String = text.split_whitespace().collect();

@@ -21,6 +21,7 @@ use hmac::Mac;
 use super::verify::hmac_md5;
 use super::verify::HmacMd5;
 use crate::sealing::{push_token_header, MessageSealer, SealError, SPNEGO_PROTOCOL};
+use wsman_mac_beside::{decrypt_then_mac, mac_beside, PARALLEL_MIN};
 
 /// Size of the NTLMSSP_MESSAGE_SIGNATURE.
 pub(crate) const SIGNATURE_LEN: usize = 16;
@@ -130,28 +131,9 @@ impl Drop for Rc4 {
 /// is still in L1 when the second and third pass over it run.
 const BLOCK: usize = 8 * 1024;
 
-/// Messages at least this large (a streamed Receive answer: up to MaxEnvelopeSize, 500 KB by
-/// default) are sealed and unsealed on two threads, the HMAC on a helper thread and RC4 on the
-/// caller's: the two cost about the same per byte, so a message takes about half the time.
-/// A WS-Management exchange is a request and its answer in turn, so while one side seals or
-/// unseals a large message the other side waits and a second core is free. Smaller messages
-/// (an Identify, a Send of stdin) cost less than starting the thread.
-const PARALLEL_MIN: usize = 64 * 1024;
-
-/// Plaintext handed from the decrypting thread to the HMAC thread at a time: large enough
-/// that the hand-over costs little, small enough that the HMAC starts early.
-const PIPELINE_BLOCK: usize = 32 * 1024;
-
-/// Stack of the HMAC helper thread: it only runs MD5 over borrowed data.
-const HELPER_STACK: usize = 64 * 1024;
-
-/// The builder of the helper thread of a large message (see [`PARALLEL_MIN`]). When the
-/// system refuses a thread, the caller does the work itself.
-fn helper_thread() -> std::thread::Builder {
-    std::thread::Builder::new()
-        .name("ntlm-hmac".to_owned())
-        .stack_size(HELPER_STACK)
-}
+/// The name of the HMAC's helper thread for a large message (see [`wsman_mac_beside`]: from
+/// [`PARALLEL_MIN`] bytes on, the HMAC runs beside RC4, which costs about the same per byte).
+const HELPER_NAME: &str = "ntlm-hmac";
 
 /// One direction's keys, keystream and sequence number.
 struct Direction {
@@ -274,33 +256,22 @@ impl NtlmSeal {
         let mac = if total >= PARALLEL_MIN {
             // The HMAC reads the plaintext on a helper thread while this one copies and
             // encrypts it: the two passes are independent.
-            let on_helper = send.mac(seq);
+            let keyed = send.mac(seq);
             let rc4 = &mut send.rc4;
-            let mac = std::thread::scope(|scope| {
-                let helper = helper_thread().spawn_scoped(scope, move || {
-                    let mut mac = on_helper;
+            mac_beside(
+                HELPER_NAME,
+                || keyed.clone(),
+                parts,
+                || {
                     for part in parts {
-                        mac.update(part);
+                        for block in part.chunks(BLOCK) {
+                            let start = out.len();
+                            out.extend_from_slice(block);
+                            rc4.apply(&mut out[start..]);
+                        }
                     }
-                    mac
-                });
-                for part in parts {
-                    for block in part.chunks(BLOCK) {
-                        let start = out.len();
-                        out.extend_from_slice(block);
-                        rc4.apply(&mut out[start..]);
-                    }
-                }
-                helper.ok().and_then(|helper| helper.join().ok())
-            });
-            mac.unwrap_or_else(|| {
-                // No helper thread (the system refused one): the HMAC here, after all.
-                let mut mac = send.mac(seq);
-                for part in parts {
-                    mac.update(part);
-                }
-                mac
-            })
+                },
+            )
         } else {
             let mut mac = send.mac(seq);
             for part in parts {
@@ -361,34 +332,15 @@ impl NtlmSeal {
             // A pipeline: this thread decrypts block after block and hands each to a helper
             // thread that feeds it to the HMAC while the next one is decrypted.
             out.extend_from_slice(ciphertext);
-            let on_helper = recv.mac(seq);
+            let keyed = recv.mac(seq);
             let rc4 = &mut recv.rc4;
-            let plain_blocks = out[first..].chunks_mut(PIPELINE_BLOCK);
-            let mac = std::thread::scope(|scope| {
-                let (blocks, decrypted) = std::sync::mpsc::channel::<&[u8]>();
-                let helper = helper_thread().spawn_scoped(scope, move || {
-                    let mut mac = on_helper;
-                    for block in decrypted {
-                        mac.update(block);
-                    }
-                    mac
-                });
-                let mut handed_over = helper.is_ok();
-                for block in plain_blocks {
-                    rc4.apply(block);
-                    let block: &[u8] = block;
-                    handed_over = handed_over && blocks.send(block).is_ok();
-                }
-                drop(blocks);
-                let mac = helper.ok().and_then(|helper| helper.join().ok());
-                mac.filter(|_| handed_over)
-            });
-            mac.unwrap_or_else(|| {
-                // No helper thread, or it stopped early: the HMAC here, after all.
-                let mut mac = recv.mac(seq);
-                mac.update(&out[first..]);
-                mac
-            })
+            decrypt_then_mac(
+                HELPER_NAME,
+                || keyed.clone(),
+                &mut out[first..],
+                |block| rc4.apply(block),
+                &[],
+            )
         } else {
             // One pass per block: copy, decrypt where it landed, MAC the plaintext while it
             // is still in L1.

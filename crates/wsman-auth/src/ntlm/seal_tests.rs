@@ -7,6 +7,7 @@ use crate::ntlm::{
     NtlmAccount,
 };
 use crate::sealing::MessageSealer;
+use wsman_mac_beside::PIPELINE_BLOCK;
 
 struct OneAccount;
 
