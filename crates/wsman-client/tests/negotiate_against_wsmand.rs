@@ -26,17 +26,22 @@ fn fixture() -> Fixture {
     let fx = Fixture::http_with(|c| {
         c.set("Config.Service.Auth", "Negotiate", "true");
     });
+    add_ntlm_account(&fx);
+    fx
+}
+
+/// Adds the NTLM-enabled account, acting as root, through `wsmand account add`.
+fn add_ntlm_account(fx: &Fixture) {
     let mut command = fx.config.wsmand_command();
     command
         .args(["account", "add", NTLM_USER, "--password-stdin", "--ntlm"])
         .args(["--run-as", "root"]);
-    let finished = wsman_test::process::run(
+    let added = wsman_test::process::run(
         &mut command,
         Some(&format!("{NTLM_PASSWORD}\n")),
         Duration::from_secs(60),
     );
-    assert!(finished.status.success(), "{}", finished.describe());
-    fx
+    assert!(added.status.success(), "{}", added.describe());
 }
 
 fn options(form: TokenForm, password: &str) -> ClientOptions {
@@ -246,16 +251,7 @@ fn streamed_output_over_sealed_http_and_https_is_the_commands_output() {
         c.listener(ListenerSpec::https(https_port, &thumbprint));
     });
     fx.daemon.wait_for_port(https_port);
-    let mut command = fx.config.wsmand_command();
-    command
-        .args(["account", "add", NTLM_USER, "--password-stdin", "--ntlm"])
-        .args(["--run-as", "root"]);
-    let added = wsman_test::process::run(
-        &mut command,
-        Some(&format!("{NTLM_PASSWORD}\n")),
-        Duration::from_secs(60),
-    );
-    assert!(added.status.success(), "{}", added.describe());
+    add_ntlm_account(&fx);
     let http = Endpoint::parse(&format!("http://127.0.0.1:{}/wsman", fx.port), false).unwrap();
     streaming::check(
         "NTLM sealed over HTTP",
