@@ -160,64 +160,50 @@ mod tests {
         ));
     }
 
-    /// A body delivered in chunks of unknown total size, like `Transfer-Encoding: chunked`.
-    struct Chunked {
-        remaining: usize,
-        size: usize,
-    }
+    /// A body of the given frames, in order, of unknown total size, like
+    /// `Transfer-Encoding: chunked`.
+    struct Frames<I>(I);
 
-    impl Body for Chunked {
+    impl<I: Iterator<Item = Bytes> + Unpin> Body for Frames<I> {
         type Data = Bytes;
         type Error = Infallible;
         fn poll_frame(
             mut self: Pin<&mut Self>,
             _cx: &mut Context<'_>,
         ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-            if self.remaining == 0 {
-                return Poll::Ready(None);
-            }
-            self.remaining -= 1;
-            Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![b'a'; self.size])))))
+            Poll::Ready(self.0.next().map(|data| Ok(Frame::data(data))))
         }
+    }
+
+    /// `count` frames of `size` bytes.
+    fn chunked(count: usize, size: usize) -> Frames<impl Iterator<Item = Bytes> + Unpin> {
+        Frames(std::iter::repeat_n(Bytes::from(vec![b'a'; size]), count))
     }
 
     #[tokio::test]
     async fn chunked_body_is_cut_at_the_limit() {
-        let body = Chunked {
-            remaining: 5,
-            size: 300,
-        };
+        let body = chunked(5, 300);
         let err = read_limited(body, 1024, None, Duration::from_secs(5)).await;
         assert!(matches!(
             err,
             Err(ServiceError::PayloadTooLarge { limit: 1024 })
         ));
-        let body = Chunked {
-            remaining: 3,
-            size: 300,
-        };
+        let body = chunked(3, 300);
         let ok = read_limited(body, 1024, None, Duration::from_secs(5)).await;
         assert_eq!(ok.map(|b| b.len()).ok(), Some(900));
     }
 
-    /// A body of the given frames, in order.
-    struct Frames(std::collections::VecDeque<Bytes>);
-
-    impl Body for Frames {
-        type Data = Bytes;
-        type Error = Infallible;
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            _cx: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-            Poll::Ready(self.0.pop_front().map(|data| Ok(Frame::data(data))))
-        }
-    }
-
     #[tokio::test]
     async fn frames_are_joined_in_order_and_one_frame_is_kept_as_it_came() {
-        let frames =
-            |parts: &[&'static [u8]]| Frames(parts.iter().map(|p| Bytes::from_static(p)).collect());
+        let frames = |parts: &[&'static [u8]]| {
+            Frames(
+                parts
+                    .iter()
+                    .map(|p| Bytes::from_static(p))
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            )
+        };
         for parts in [
             &[&b"<s:Envelope/>"[..]][..],
             &[b"<s:Env", b"", b"elope", b"/>"],
@@ -235,7 +221,7 @@ mod tests {
         }
         let single = Bytes::from_static(b"<s:Envelope/>");
         let read = read_limited(
-            Frames([single.clone()].into()),
+            Frames([single.clone()].into_iter()),
             1024,
             None,
             Duration::from_secs(5),
@@ -247,10 +233,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_endless_chunked_body_stops_at_the_limit() {
-        let body = Chunked {
-            remaining: usize::MAX,
-            size: 4096,
-        };
+        let body = chunked(usize::MAX, 4096);
         let err = read_limited(body, 500 * 1024, None, Duration::from_secs(5)).await;
         assert!(matches!(err, Err(ServiceError::PayloadTooLarge { .. })));
     }
