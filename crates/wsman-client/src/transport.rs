@@ -391,22 +391,15 @@ impl Transport {
                     if let Some(next) = follow_up.as_ref().filter(|next| {
                         reusable && Self::worth_sending_early(&connection, &reply, next)
                     }) {
-                        if let Some(response) =
-                            self.send_early(&mut connection, content_type, next).await
-                        {
-                            // The server seals its next answer while this one is unsealed.
-                            let (reply, _) = self.open(&mut connection, reply)?;
-                            return Ok((
-                                reply,
-                                Some(EarlyRequest {
-                                    connection,
-                                    response,
-                                }),
-                            ));
-                        }
-                        // The connection could not take the request: it is not clean.
+                        let response = self.send_early(&mut connection, content_type, next).await;
+                        // The server seals its next answer while this one is unsealed. When
+                        // the connection could not take the request it is not clean: dropped.
                         let (reply, _) = self.open(&mut connection, reply)?;
-                        return Ok((reply, None));
+                        let early = response.map(|response| EarlyRequest {
+                            connection,
+                            response,
+                        });
+                        return Ok((reply, early));
                     }
                     return Ok((self.incoming(connection, reply, reusable)?, None));
                 }
