@@ -113,6 +113,35 @@ pub(crate) fn push_token_header(out: &mut Vec<u8>, token_header: &[u8]) -> Resul
     Ok(())
 }
 
+/// Appends an MS-WSMV data part whose token header the sealer writes itself: reserves the
+/// 4-byte length, lets `write` append the header then the ciphertext and return the header's
+/// length, then fills the length in. For a [`MessageSealer::wrap_parts_into`] that encrypts
+/// where the bytes land; on failure `out` holds what it held before.
+pub fn push_data_part_with(
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<usize, SealError>,
+) -> Result<(), SealError> {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 4]);
+    let header_len = write(out).and_then(|header_len| {
+        u32::try_from(header_len)
+            .ok()
+            .filter(|len| (*len as usize) <= MAX_TOKEN_HEADER_LEN)
+            .filter(|len| start + 4 + (*len as usize) <= out.len())
+            .ok_or(SealError::Wrap("token header too long".to_owned()))
+    });
+    match header_len {
+        Ok(header_len) => {
+            out[start..start + 4].copy_from_slice(&header_len.to_le_bytes());
+            Ok(())
+        }
+        Err(error) => {
+            out.truncate(start);
+            Err(error)
+        }
+    }
+}
+
 /// Why a body could not be sealed or unsealed. Every variant is a reason to answer 400 (server)
 /// or to fail the request (client); none carries key material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -386,3 +386,35 @@ fn sealing_parts_equals_sealing_the_joined_body() {
         }
     }
 }
+
+/// The length a sealer's own header writer reports is filled in before the header; a writer
+/// that fails, or reports more header than it wrote or than MS-WSMV allows, leaves the body as
+/// it was.
+#[test]
+fn a_data_part_written_by_the_sealer_gets_its_header_length() {
+    let mut body = b"framing".to_vec();
+    push_data_part_with(&mut body, |out| {
+        out.extend_from_slice(b"HEADERciphertext");
+        Ok(6)
+    })
+    .unwrap();
+    assert_eq!(&body[..7], b"framing");
+    assert_eq!(&body[7..11], &6u32.to_le_bytes());
+    assert_eq!(&body[11..], b"HEADERciphertext");
+
+    let before = body.clone();
+    let failing = push_data_part_with(&mut body, |out| {
+        out.extend_from_slice(b"half");
+        Err(SealError::Wrap("refused".to_owned()))
+    });
+    assert!(failing.is_err());
+    assert_eq!(body, before);
+    for claimed in [5, MAX_TOKEN_HEADER_LEN + 1] {
+        let overlong = push_data_part_with(&mut body, |out| {
+            out.extend_from_slice(b"four");
+            Ok(claimed)
+        });
+        assert!(overlong.is_err(), "{claimed}");
+        assert_eq!(body, before);
+    }
+}

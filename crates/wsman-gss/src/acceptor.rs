@@ -219,6 +219,34 @@ impl KerberosContext {
         self.protection.is_own()
     }
 
+    /// [`Self::wrap`] of `parts` joined, appending the wrap token header then the ciphertext
+    /// to `out` (a body being framed); returns the header's length.
+    pub fn wrap_into(&mut self, parts: &[&[u8]], out: &mut Vec<u8>) -> Result<usize, GssError> {
+        self.state.require_established()?;
+        let result = session::wrap_sealed_into(&mut self.ctx, &mut self.protection, parts, out);
+        self.state.poison_on_error(result)
+    }
+
+    /// [`Self::unwrap`], appending the plaintext to `out`; on failure `out` holds what it
+    /// held before.
+    pub fn unwrap_into(
+        &mut self,
+        header: &[u8],
+        ciphertext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), GssError> {
+        self.state.require_established()?;
+        let result = session::unwrap_sealed_into(
+            &mut self.ctx,
+            &mut self.protection,
+            header,
+            ciphertext,
+            Sender::Initiator,
+            out,
+        );
+        self.state.poison_on_error(result)
+    }
+
     /// Seal a response body: returns (wrap token header, ciphertext), the MS-WSMV
     /// Length-Field payload and encrypted part.
     pub fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), GssError> {

@@ -182,26 +182,58 @@ impl CfxSealer {
     /// confounder | plain | header copy (RRC zero), encrypted, checksum appended (a large
     /// message on two threads, see [`super::rfc3961::UsageKeys::encrypt_parts`]).
     fn seal(&self, header: &[u8; CFX_HEADER_LEN], plain: &[u8]) -> Result<Vec<u8>, &'static str> {
-        let mut confounder = [0u8; BLOCK];
-        getrandom::getrandom(&mut confounder).map_err(|_| "the OS random source failed")?;
-        let mut copy = *header;
-        copy[6..8].fill(0);
-        Ok(self.send_keys().encrypt_parts(&[&confounder, plain, &copy]))
+        let confounder = new_confounder()?;
+        Ok(self
+            .send_keys()
+            .encrypt_parts(&[&confounder, plain, &header_copy(header)]))
     }
 
     /// Seal `plain` for MS-WSMV: (header part, data part), the data part as long as `plain`.
     pub(super) fn wrap_split(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
+        let mut token = Vec::with_capacity(SPLIT_HEADER_LEN + plain.len() + CHECKSUM_LEN);
+        let header_len = self.wrap_split_into(&[plain], &mut token)?;
+        let data = token.split_off(header_len);
+        Ok((token, data))
+    }
+
+    /// [`CfxSealer::wrap_split`] of `parts` joined, appended to `out` as the header part then
+    /// the data part; returns the header part's length. The plaintext is copied once, into
+    /// `out`, and encrypted there: a sealed Receive answer is the daemon's largest message.
+    pub(super) fn wrap_split_into(
+        &mut self,
+        parts: &[&[u8]],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, &'static str> {
+        let confounder = new_confounder()?;
         let header = self.token_header(SPLIT_RRC as u16);
-        let mut sealed = self.seal(&header, plain)?;
-        // On the wire: header | rotate_right(sealed, RRC) = header | tail | confounder | data.
-        let tail_start = sealed.len() - SPLIT_RRC;
-        let mut head = Vec::with_capacity(SPLIT_HEADER_LEN);
-        head.extend_from_slice(&header);
-        head.extend_from_slice(&sealed[tail_start..]);
-        head.extend_from_slice(&sealed[..BLOCK]);
-        sealed.truncate(tail_start);
-        sealed.drain(..BLOCK);
-        Ok((head, sealed))
+        Ok(self.wrap_split_into_with(&header, &confounder, parts, out))
+    }
+
+    /// [`CfxSealer::wrap_split_into`] with a given header and confounder (the tests fix them).
+    /// On the wire: header | rotate_right(sealed, RRC) = header | tail | confounder | data,
+    /// where sealed = E(confounder | data | header copy) | checksum and the tail is its last
+    /// RRC bytes. The ciphertext is written after a placeholder for the tail, which is then
+    /// moved into it.
+    fn wrap_split_into_with(
+        &self,
+        header: &[u8; CFX_HEADER_LEN],
+        confounder: &[u8; BLOCK],
+        parts: &[&[u8]],
+        out: &mut Vec<u8>,
+    ) -> usize {
+        let start = out.len();
+        out.extend_from_slice(header);
+        out.resize(start + CFX_HEADER_LEN + SPLIT_RRC, 0);
+        let copy = header_copy(header);
+        let mut sealed_parts = Vec::with_capacity(parts.len() + 2);
+        sealed_parts.push(&confounder[..]);
+        sealed_parts.extend_from_slice(parts);
+        sealed_parts.push(&copy[..]);
+        self.send_keys().encrypt_parts_into(&sealed_parts, out);
+        let tail_start = out.len() - SPLIT_RRC;
+        out.copy_within(tail_start.., start + CFX_HEADER_LEN);
+        out.truncate(tail_start);
+        SPLIT_HEADER_LEN
     }
 
     /// Seal `plain` as one whole token (RRC zero), the form `gss_wrap` produces.
@@ -218,20 +250,72 @@ impl CfxSealer {
     /// hold any share of it; any EC and RRC). Refuses a bad header, checksum, header copy or
     /// sequence number.
     pub(super) fn unwrap(&mut self, header: &[u8], rest: &[u8]) -> Result<Vec<u8>, &'static str> {
+        let mut plain = Vec::new();
+        self.unwrap_into(header, rest, &mut plain)?;
+        Ok(plain)
+    }
+
+    /// [`CfxSealer::unwrap`], appending the plaintext to `out`; on failure `out` holds what
+    /// it held before. The ciphertext after the confounder is copied once, into `out`, and
+    /// decrypted there: the token's rotation is undone by the copy, and the confounder block
+    /// is decrypted aside and only fed to the checksum.
+    pub(super) fn unwrap_into(
+        &mut self,
+        header: &[u8],
+        rest: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), &'static str> {
+        let start = out.len();
+        let opened = self.open_header(header, rest)?;
+        let token_header = opened.header;
+        let result = Self::decrypt_into(&opened, out).and_then(|plain_len| {
+            // out[start..]: data | filler (EC bytes) | header copy
+            let copy = &out[start + plain_len + opened.ec..];
+            if copy[0..6] != token_header[0..6] || copy[8..16] != token_header[8..16] {
+                return Err("encrypted header copy does not match the token header");
+            }
+            Ok(plain_len)
+        });
+        let result = result.and_then(|plain_len| {
+            let seq = u64::from_be_bytes(token_header[8..16].try_into().unwrap_or([0; 8]));
+            self.check_sequence(seq)?;
+            Ok(plain_len)
+        });
+        match result {
+            Ok(plain_len) => {
+                out.truncate(start + plain_len);
+                Ok(())
+            }
+            Err(reason) => {
+                out.truncate(start);
+                Err(reason)
+            }
+        }
+    }
+
+    /// The checks before decryption: the token header (wherever the parts split it), the key
+    /// it names, and a length that fits its extra count.
+    fn open_header<'a>(
+        &'a self,
+        header: &'a [u8],
+        rest: &'a [u8],
+    ) -> Result<Opened<'a>, &'static str> {
         let peer = match self.we_are {
             Sender::Initiator => Sender::Acceptor,
             Sender::Acceptor => Sender::Initiator,
         };
         let mut token_header = [0u8; CFX_HEADER_LEN];
-        if header.len() >= CFX_HEADER_LEN {
+        let (first, second): (&[u8], &[u8]) = if header.len() >= CFX_HEADER_LEN {
             token_header.copy_from_slice(&header[..CFX_HEADER_LEN]);
+            (&header[CFX_HEADER_LEN..], rest)
         } else if header.len() + rest.len() >= CFX_HEADER_LEN {
             let from_rest = CFX_HEADER_LEN - header.len();
             token_header[..header.len()].copy_from_slice(header);
             token_header[header.len()..].copy_from_slice(&rest[..from_rest]);
+            (&[], &rest[from_rest..])
         } else {
             return Err("wrap token shorter than its header");
-        }
+        };
         check_sealed_wrap_header(&token_header, peer)?;
         let keys = match (
             token_header[2] & FLAG_ACCEPTOR_SUBKEY != 0,
@@ -243,33 +327,42 @@ impl CfxSealer {
         };
         let ec = usize::from(u16::from_be_bytes([token_header[4], token_header[5]]));
         let rrc = usize::from(u16::from_be_bytes([token_header[6], token_header[7]]));
-        let mut body = Vec::with_capacity(header.len() + rest.len() - CFX_HEADER_LEN);
-        if header.len() >= CFX_HEADER_LEN {
-            body.extend_from_slice(&header[CFX_HEADER_LEN..]);
-            body.extend_from_slice(rest);
-        } else {
-            body.extend_from_slice(&rest[CFX_HEADER_LEN - header.len()..]);
-        }
-        let minimum = BLOCK + ec + CFX_HEADER_LEN + CHECKSUM_LEN;
-        if body.len() < minimum {
+        let body_len = first.len() + second.len();
+        if body_len < BLOCK + ec + CFX_HEADER_LEN + CHECKSUM_LEN {
             return Err("wrap token too short for its extra count");
         }
-        let rotation = rrc % body.len();
-        body.rotate_left(rotation);
-        if !keys.decrypt(&mut body) {
+        Ok(Opened {
+            header: token_header,
+            keys,
+            ec,
+            body: RotatedBody {
+                first,
+                second,
+                rotation: rrc % body_len,
+            },
+        })
+    }
+
+    /// Decrypts the token's confounder | data | filler | header copy, appending all but the
+    /// confounder to `out` (left as it was on a checksum mismatch is the caller's job);
+    /// returns the data's length.
+    fn decrypt_into(opened: &Opened<'_>, out: &mut Vec<u8>) -> Result<usize, &'static str> {
+        let body = &opened.body;
+        let sealed_len = body.len() - CHECKSUM_LEN;
+        let mut checksum = [0u8; CHECKSUM_LEN];
+        body.copy_to(sealed_len, &mut checksum);
+        let mut confounder = [0u8; BLOCK];
+        body.copy_to(0, &mut confounder);
+        let start = out.len();
+        body.append_range(BLOCK, sealed_len, out);
+        let verified =
+            opened
+                .keys
+                .decrypt_after_confounder(&confounder, &mut out[start..], &checksum);
+        if !verified {
             return Err("wrap token checksum mismatch");
         }
-        // confounder | data | filler (EC bytes) | header copy
-        let copy_start = body.len() - CFX_HEADER_LEN;
-        let copy = &body[copy_start..];
-        if copy[0..6] != token_header[0..6] || copy[8..16] != token_header[8..16] {
-            return Err("encrypted header copy does not match the token header");
-        }
-        let seq = u64::from_be_bytes(token_header[8..16].try_into().unwrap_or([0; 8]));
-        self.check_sequence(seq)?;
-        body.truncate(copy_start - ec);
-        body.drain(..BLOCK);
-        Ok(body)
+        Ok(sealed_len - BLOCK - opened.ec - CFX_HEADER_LEN)
     }
 
     fn check_sequence(&mut self, seq: u64) -> Result<(), &'static str> {
@@ -285,6 +378,82 @@ impl CfxSealer {
         }
         self.recv_seq = seq.wrapping_add(1);
         Ok(())
+    }
+}
+
+/// A random confounder for one token.
+fn new_confounder() -> Result<[u8; BLOCK], &'static str> {
+    let mut confounder = [0u8; BLOCK];
+    getrandom::getrandom(&mut confounder).map_err(|_| "the OS random source failed")?;
+    Ok(confounder)
+}
+
+/// The copy of the token header that is encrypted after the data: its RRC reads zero.
+fn header_copy(header: &[u8; CFX_HEADER_LEN]) -> [u8; CFX_HEADER_LEN] {
+    let mut copy = *header;
+    copy[6..8].fill(0);
+    copy
+}
+
+/// A token whose header passed the checks before decryption.
+struct Opened<'a> {
+    header: [u8; CFX_HEADER_LEN],
+    keys: &'a UsageKeys,
+    ec: usize,
+    body: RotatedBody<'a>,
+}
+
+/// The token after its header, as it arrived in two slices and rotated right by `rotation`
+/// bytes: byte `i` of the unrotated body (confounder first) is byte `(i + rotation) % len`
+/// of `first` followed by `second`.
+struct RotatedBody<'a> {
+    first: &'a [u8],
+    second: &'a [u8],
+    rotation: usize,
+}
+
+impl RotatedBody<'_> {
+    fn len(&self) -> usize {
+        self.first.len() + self.second.len()
+    }
+
+    /// Calls `each` with the slices that hold unrotated bytes `from..to`, in order.
+    fn for_each_slice(&self, from: usize, to: usize, mut each: impl FnMut(&[u8])) {
+        let len = self.len();
+        let mut stored = |from: usize, to: usize| {
+            // `from..to` of first | second, not wrapping.
+            let split = self.first.len();
+            if from < split {
+                each(&self.first[from..to.min(split)]);
+            }
+            if to > split {
+                each(&self.second[from.max(split) - split..to - split]);
+            }
+        };
+        let (begin, end) = (from + self.rotation, to + self.rotation);
+        if end <= len {
+            stored(begin, end);
+        } else if begin >= len {
+            stored(begin - len, end - len);
+        } else {
+            stored(begin, len);
+            stored(0, end - len);
+        }
+    }
+
+    /// Appends unrotated bytes `from..to` to `out`.
+    fn append_range(&self, from: usize, to: usize, out: &mut Vec<u8>) {
+        out.reserve(to - from);
+        self.for_each_slice(from, to, |slice| out.extend_from_slice(slice));
+    }
+
+    /// Copies unrotated bytes from `from` on into `into`, filling it.
+    fn copy_to(&self, from: usize, into: &mut [u8]) {
+        let mut at = 0;
+        self.for_each_slice(from, from + into.len(), |slice| {
+            into[at..at + slice.len()].copy_from_slice(slice);
+            at += slice.len();
+        });
     }
 }
 
@@ -335,6 +504,72 @@ mod tests {
             let whole: Vec<u8> = header.iter().chain(data.iter()).copied().collect();
             let cut = whole.len() / 3;
             prop_assert_eq!(acceptor.unwrap(&whole[..cut], &whole[cut..]).unwrap(), plain);
+        }
+
+        /// The token sealed into a buffer is byte for byte the token of the implementation
+        /// before it (the parts joined, sealed whole, rotated), for the same header and
+        /// confounder, wherever the parts are cut.
+        #[test]
+        fn sealing_into_the_body_matches_sealing_whole(
+            plain in proptest::collection::vec(any::<u8>(), 0..3000),
+            cut in any::<prop::sample::Index>(),
+            aes256 in any::<bool>(),
+            confounder in any::<[u8; BLOCK]>(),
+        ) {
+            let (mut initiator, _) = sealer_pair(aes256, false);
+            let header = initiator.token_header(SPLIT_RRC as u16);
+            let mut sealed = initiator
+                .send_keys()
+                .encrypt_parts(&[&confounder, &plain, &header_copy(&header)]);
+            let tail_start = sealed.len() - SPLIT_RRC;
+            let mut expected = header.to_vec();
+            expected.extend_from_slice(&sealed[tail_start..]);
+            expected.extend_from_slice(&sealed[..BLOCK]);
+            sealed.truncate(tail_start);
+            expected.extend_from_slice(&sealed[BLOCK..]);
+            let (a, b) = plain.split_at(cut.index(plain.len() + 1));
+            let mut out = b"kept".to_vec();
+            let header_len = initiator.wrap_split_into_with(&header, &confounder, &[a, b], &mut out);
+            prop_assert_eq!(header_len, SPLIT_HEADER_LEN);
+            prop_assert_eq!(&out[..4], b"kept");
+            prop_assert!(out[4..] == expected[..]);
+        }
+
+        /// Any rotation (RRC) and any cut between the two slices opens to the plaintext,
+        /// appended after what the buffer held; a damaged token leaves the buffer as it was.
+        #[test]
+        fn unsealing_into_a_buffer_takes_any_rotation_and_cut(
+            plain in proptest::collection::vec(any::<u8>(), 0..3000),
+            rrc in 0u16..4000,
+            cut in any::<prop::sample::Index>(),
+            damage in any::<Option<prop::sample::Index>>(),
+            aes256 in any::<bool>(),
+        ) {
+            let (mut initiator, mut acceptor) = sealer_pair(aes256, true);
+            // A whole token (RRC zero) rotated right by `rrc`, the header saying so: the
+            // header copy inside the ciphertext keeps RRC zero, as RFC 4121 says.
+            let token = initiator.wrap_token(&plain).unwrap();
+            let mut body = token[CFX_HEADER_LEN..].to_vec();
+            let rotation = usize::from(rrc) % body.len();
+            body.rotate_right(rotation);
+            let mut whole = token[..CFX_HEADER_LEN].to_vec();
+            whole[6..8].copy_from_slice(&rrc.to_be_bytes());
+            whole.extend_from_slice(&body);
+            if let Some(at) = &damage {
+                let at = CFX_HEADER_LEN + at.index(whole.len() - CFX_HEADER_LEN);
+                whole[at] ^= 0x10;
+            }
+            let (header, rest) = whole.split_at(cut.index(whole.len() + 1));
+            let mut out = b"kept".to_vec();
+            let result = acceptor.unwrap_into(header, rest, &mut out);
+            if damage.is_some() {
+                prop_assert!(result.is_err());
+                prop_assert_eq!(&out[..], b"kept");
+            } else {
+                prop_assert_eq!(result, Ok(()));
+                prop_assert_eq!(&out[..4], b"kept");
+                prop_assert!(out[4..] == plain[..]);
+            }
         }
 
         #[test]

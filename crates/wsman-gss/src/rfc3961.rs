@@ -102,15 +102,17 @@ impl UsageKeys {
     }
 
     /// RFC 3961 encryption: AES-CTS(Ke, confounder | plain) | HMAC-SHA1-96(Ki, confounder |
-    /// plain), in place. `buffer` holds the 16-byte confounder followed by the plaintext
-    /// (at least one byte, so more than one block); the checksum is appended.
+    /// plain), in place, on one thread: the reference the tests hold the faster paths to.
+    /// `buffer` holds the 16-byte confounder followed by the plaintext (at least one byte, so
+    /// more than one block); the checksum is appended.
+    #[cfg(test)]
     pub(super) fn encrypt(&self, buffer: &mut Vec<u8>) {
         let checksum = self.checksum(buffer);
         cts_encrypt(&self.ke, buffer);
         buffer.extend_from_slice(&checksum);
     }
 
-    /// [`UsageKeys::encrypt`] of `parts` joined (confounder first): the ciphertext and
+    /// RFC 3961 encryption of `parts` joined (confounder first): the ciphertext and
     /// checksum, as one buffer. From [`PARALLEL_MIN`] bytes on, the HMAC reads the parts on a
     /// helper thread while this one copies and encrypts them: the checksum is over the
     /// plaintext, so the two are independent, and SHA-1 and AES-CBC cost about the same per
@@ -125,12 +127,29 @@ impl UsageKeys {
     fn encrypt_parts_from(&self, parts: &[&[u8]], parallel_min: usize) -> Vec<u8> {
         let total: usize = parts.iter().map(|part| part.len()).sum();
         let mut buffer = Vec::with_capacity(total + CHECKSUM_LEN);
+        self.encrypt_parts_into_from(parts, &mut buffer, parallel_min);
+        buffer
+    }
+
+    /// [`UsageKeys::encrypt_parts`], appending the ciphertext and checksum to `out`: the
+    /// parts are copied once, into `out`, and encrypted there.
+    pub(super) fn encrypt_parts_into(&self, parts: &[&[u8]], out: &mut Vec<u8>) {
+        self.encrypt_parts_into_from(parts, out, PARALLEL_MIN);
+    }
+
+    /// [`UsageKeys::encrypt_parts_into`] on two threads from `parallel_min` bytes on.
+    fn encrypt_parts_into_from(&self, parts: &[&[u8]], out: &mut Vec<u8>, parallel_min: usize) {
+        let total: usize = parts.iter().map(|part| part.len()).sum();
+        let start = out.len();
+        out.reserve(total + CHECKSUM_LEN);
         if total < parallel_min {
             for part in parts {
-                buffer.extend_from_slice(part);
+                out.extend_from_slice(part);
             }
-            self.encrypt(&mut buffer);
-            return buffer;
+            let checksum = self.checksum(&out[start..]);
+            cts_encrypt(&self.ke, &mut out[start..]);
+            out.extend_from_slice(&checksum);
+            return;
         }
         let mac = mac_beside(
             HELPER_NAME,
@@ -138,25 +157,20 @@ impl UsageKeys {
             parts,
             || {
                 for part in parts {
-                    buffer.extend_from_slice(part);
+                    out.extend_from_slice(part);
                 }
-                cts_encrypt(&self.ke, &mut buffer);
+                cts_encrypt(&self.ke, &mut out[start..]);
             },
         );
-        buffer.extend_from_slice(&mac.finalize().into_bytes()[..CHECKSUM_LEN]);
-        buffer
+        out.extend_from_slice(&mac.finalize().into_bytes()[..CHECKSUM_LEN]);
     }
 
-    /// The inverse of [`UsageKeys::encrypt`]: verifies the checksum (in constant time) and
+    /// The inverse of RFC 3961 encryption: verifies the checksum (in constant time) and
     /// leaves confounder | plaintext in `buffer`. `false` (and `buffer` unspecified) when the
-    /// checksum does not match or the input is too short. From [`PARALLEL_MIN`] bytes on a
-    /// pipeline: this thread decrypts [`wsman_mac_beside::PIPELINE_BLOCK`] bytes at a time and hands each to a
-    /// helper thread that feeds it to the HMAC while the next one is decrypted.
-    pub(super) fn decrypt(&self, buffer: &mut Vec<u8>) -> bool {
-        self.decrypt_from(buffer, PARALLEL_MIN)
-    }
-
-    /// [`UsageKeys::decrypt`], pipelined from `parallel_min` bytes on.
+    /// checksum does not match or the input is too short. From `parallel_min` bytes on a
+    /// pipeline: this thread decrypts [`wsman_mac_beside::PIPELINE_BLOCK`] bytes at a time and
+    /// hands each to a helper thread that feeds it to the HMAC while the next one is
+    /// decrypted.
     fn decrypt_from(&self, buffer: &mut Vec<u8>, parallel_min: usize) -> bool {
         if buffer.len() < BLOCK + 1 + CHECKSUM_LEN {
             return false;
@@ -182,6 +196,70 @@ impl UsageKeys {
             tail,
         );
         mac.verify_truncated_left(&received).is_ok()
+    }
+
+    /// RFC 3961 decryption of a ciphertext given as its first block (the confounder's,
+    /// `confounder`) and the rest (`rest`, decrypted in place), checked against `received`:
+    /// the caller's buffer then starts at the data, with no confounder to cut off the front.
+    /// `false` (and `rest` unspecified) when the checksum does not match.
+    pub(super) fn decrypt_after_confounder(
+        &self,
+        confounder: &[u8; BLOCK],
+        rest: &mut [u8],
+        received: &[u8; CHECKSUM_LEN],
+    ) -> bool {
+        self.decrypt_after_confounder_from(confounder, rest, received, PARALLEL_MIN)
+    }
+
+    /// [`UsageKeys::decrypt_after_confounder`], pipelined from `parallel_min` bytes on.
+    fn decrypt_after_confounder_from(
+        &self,
+        confounder: &[u8; BLOCK],
+        rest: &mut [u8],
+        received: &[u8; CHECKSUM_LEN],
+        parallel_min: usize,
+    ) -> bool {
+        if rest.len() <= BLOCK {
+            // Ciphertext stealing reaches back into the confounder's block: the whole way.
+            let mut whole = Vec::with_capacity(BLOCK + rest.len() + CHECKSUM_LEN);
+            whole.extend_from_slice(confounder);
+            whole.extend_from_slice(rest);
+            whole.extend_from_slice(received);
+            if !self.decrypt_from(&mut whole, parallel_min) {
+                return false;
+            }
+            rest.copy_from_slice(&whole[BLOCK..]);
+            return true;
+        }
+        let mut first = [GenericArray::clone_from_slice(confounder)];
+        self.ke.decrypt_blocks(&mut first);
+        // IV zero: the confounder's plaintext is its block decrypted.
+        let confounder_plain: [u8; BLOCK] = first[0].into();
+        let new_mac = || {
+            let mut mac = self.mac();
+            mac.update(&confounder_plain);
+            mac
+        };
+        let full = cts_decrypt_tail(&self.ke, rest);
+        let mut chain = CbcChain {
+            previous: *confounder,
+        };
+        let mac = if rest.len() < parallel_min {
+            chain.decrypt(&self.ke, &mut rest[..full]);
+            let mut mac = new_mac();
+            mac.update(rest);
+            mac
+        } else {
+            let (blocks, tail) = rest.split_at_mut(full);
+            decrypt_then_mac(
+                HELPER_NAME,
+                new_mac,
+                blocks,
+                |block| chain.decrypt(&self.ke, block),
+                tail,
+            )
+        };
+        mac.verify_truncated_left(received).is_ok()
     }
 
     fn mac(&self) -> Hmac<Sha1> {
@@ -550,10 +628,28 @@ mod tests {
                         assert!(sealed == expected, "{enctype:?} {len} cut {first}/{second}");
                     }
                 }
+                let mut confounder = [0u8; BLOCK];
+                confounder.copy_from_slice(&expected[..BLOCK]);
+                let mut received = [0u8; CHECKSUM_LEN];
+                received.copy_from_slice(&expected[len..]);
                 for parallel_min in [0, PARALLEL_MIN, usize::MAX] {
                     let mut opened = expected.clone();
                     assert!(keys.decrypt_from(&mut opened, parallel_min), "{len}");
                     assert!(opened == plain, "{enctype:?} {len} decrypted");
+                    let mut rest = expected[BLOCK..len].to_vec();
+                    assert!(
+                        keys.decrypt_after_confounder_from(
+                            &confounder,
+                            &mut rest,
+                            &received,
+                            parallel_min
+                        ),
+                        "{enctype:?} {len} after the confounder"
+                    );
+                    assert!(
+                        rest == plain[BLOCK..],
+                        "{enctype:?} {len} after the confounder"
+                    );
                 }
                 let mut batched = expected[..len].to_vec();
                 let mut reference = batched.clone();
@@ -583,6 +679,20 @@ mod tests {
             for parallel_min in [0, usize::MAX] {
                 let mut damaged = sealed.clone();
                 damaged[position] ^= 0x04;
+                let mut confounder = [0u8; BLOCK];
+                confounder.copy_from_slice(&damaged[..BLOCK]);
+                let mut received = [0u8; CHECKSUM_LEN];
+                received.copy_from_slice(&damaged[len..]);
+                let mut rest = damaged[BLOCK..len].to_vec();
+                assert!(
+                    !keys.decrypt_after_confounder_from(
+                        &confounder,
+                        &mut rest,
+                        &received,
+                        parallel_min
+                    ),
+                    "byte {position} after the confounder"
+                );
                 assert!(
                     !keys.decrypt_from(&mut damaged, parallel_min),
                     "byte {position}"
@@ -598,12 +708,15 @@ mod tests {
             let mut buffer = vec![0x5a; BLOCK + len];
             keys.encrypt(&mut buffer);
             let sealed = buffer.clone();
-            assert!(keys.decrypt(&mut buffer));
+            assert!(keys.decrypt_from(&mut buffer, PARALLEL_MIN));
             assert_eq!(buffer, vec![0x5a; BLOCK + len]);
             for position in [0, sealed.len() / 2, sealed.len() - 1] {
                 let mut damaged = sealed.clone();
                 damaged[position] ^= 0x80;
-                assert!(!keys.decrypt(&mut damaged), "len {len} byte {position}");
+                assert!(
+                    !keys.decrypt_from(&mut damaged, PARALLEL_MIN),
+                    "len {len} byte {position}"
+                );
             }
         }
     }

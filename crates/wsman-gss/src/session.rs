@@ -92,6 +92,61 @@ pub(super) fn wrap_sealed(
     }
 }
 
+/// [`wrap_sealed`] of `parts` joined, appending the wrap token header then the ciphertext to
+/// `out`; returns the header's length. Our own sealing encrypts where the bytes land; MIT's
+/// joins and copies.
+pub(super) fn wrap_sealed_into(
+    ctx: &mut GssContext,
+    protection: &mut Protection,
+    parts: &[&[u8]],
+    out: &mut Vec<u8>,
+) -> Result<usize, GssError> {
+    match protection {
+        Protection::Own(sealer) => sealer
+            .wrap_split_into(parts, out)
+            .map_err(|e| GssError::Wrap(e.into())),
+        Protection::Mit => {
+            let (header, ciphertext) = ctx.wrap_iov(&parts.concat()).map_err(GssError::Wrap)?;
+            out.extend_from_slice(&header);
+            out.extend_from_slice(&ciphertext);
+            Ok(header.len())
+        }
+    }
+}
+
+/// [`unwrap_sealed`], appending the plaintext to `out`; on failure `out` holds what it held
+/// before.
+pub(super) fn unwrap_sealed_into(
+    ctx: &mut GssContext,
+    protection: &mut Protection,
+    header: &[u8],
+    ciphertext: &[u8],
+    sender: Sender,
+    out: &mut Vec<u8>,
+) -> Result<(), GssError> {
+    if let Protection::Own(sealer) = protection {
+        check_sealed_header_part(header, sender)?;
+        return sealer
+            .unwrap_into(header, ciphertext, out)
+            .map_err(|e| GssError::Unwrap(e.into()));
+    }
+    let plain = unwrap_sealed(ctx, protection, header, ciphertext, sender)?;
+    out.extend_from_slice(&plain);
+    Ok(())
+}
+
+/// The checks on a token's header part before anything is decrypted: bounded, sealed, from
+/// `sender`, AES only.
+fn check_sealed_header_part(header: &[u8], sender: Sender) -> Result<(), GssError> {
+    if header.len() > MAX_WRAP_HEADER_LEN {
+        return Err(GssError::TooLarge {
+            len: header.len(),
+            limit: MAX_WRAP_HEADER_LEN,
+        });
+    }
+    check_sealed_wrap_header(header, sender).map_err(GssError::NotSealed)
+}
+
 /// Check that `header` starts a sealed wrap token from `sender`, then open it.
 pub(super) fn unwrap_sealed(
     ctx: &mut GssContext,
@@ -100,13 +155,7 @@ pub(super) fn unwrap_sealed(
     ciphertext: &[u8],
     sender: Sender,
 ) -> Result<Vec<u8>, GssError> {
-    if header.len() > MAX_WRAP_HEADER_LEN {
-        return Err(GssError::TooLarge {
-            len: header.len(),
-            limit: MAX_WRAP_HEADER_LEN,
-        });
-    }
-    check_sealed_wrap_header(header, sender).map_err(GssError::NotSealed)?;
+    check_sealed_header_part(header, sender)?;
     match protection {
         Protection::Own(sealer) => sealer
             .unwrap(header, ciphertext)

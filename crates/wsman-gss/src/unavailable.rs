@@ -100,6 +100,21 @@ impl KerberosContext {
     }
 
     /// Unreachable.
+    pub fn wrap_into(&mut self, _parts: &[&[u8]], _out: &mut Vec<u8>) -> Result<usize, GssError> {
+        match self.never {}
+    }
+
+    /// Unreachable.
+    pub fn unwrap_into(
+        &mut self,
+        _header: &[u8],
+        _ciphertext: &[u8],
+        _out: &mut Vec<u8>,
+    ) -> Result<(), GssError> {
+        match self.never {}
+    }
+
+    /// Unreachable.
     pub fn wrap(&mut self, _plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), GssError> {
         match self.never {}
     }
@@ -209,6 +224,21 @@ impl KerberosInitiatorContext {
 
     /// Unreachable.
     pub fn seals_natively(&self) -> bool {
+        match self.never {}
+    }
+
+    /// Unreachable.
+    pub fn wrap_into(&mut self, _parts: &[&[u8]], _out: &mut Vec<u8>) -> Result<usize, GssError> {
+        match self.never {}
+    }
+
+    /// Unreachable.
+    pub fn unwrap_into(
+        &mut self,
+        _header: &[u8],
+        _ciphertext: &[u8],
+        _out: &mut Vec<u8>,
+    ) -> Result<(), GssError> {
         match self.never {}
     }
 

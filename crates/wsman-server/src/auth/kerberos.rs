@@ -24,7 +24,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use wsman_auth::authorization::TokenScheme;
-use wsman_auth::sealing::{MessageSealer, SealError, KERBEROS_PROTOCOL, SPNEGO_PROTOCOL};
+use wsman_auth::sealing::{
+    push_data_part_with, MessageSealer, SealError, KERBEROS_PROTOCOL, SPNEGO_PROTOCOL,
+};
 use wsman_auth::Identity;
 use wsman_gss::{AcceptStep, AcceptorOptions, KerberosAcceptor, KerberosContext};
 
@@ -484,6 +486,27 @@ impl MessageSealer for KerberosSealer {
     fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
         self.context
             .unwrap(header, ciphertext)
+            .map_err(|e| SealError::Unwrap(e.to_string()))
+    }
+
+    /// The ciphertext is written straight into the body being framed.
+    fn wrap_parts_into(&mut self, parts: &[&[u8]], out: &mut Vec<u8>) -> Result<(), SealError> {
+        push_data_part_with(out, |out| {
+            self.context
+                .wrap_into(parts, out)
+                .map_err(|e| SealError::Wrap(e.to_string()))
+        })
+    }
+
+    /// Decrypted where the plaintext lands (a pooled buffer).
+    fn unwrap_into(
+        &mut self,
+        header: &[u8],
+        ciphertext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), SealError> {
+        self.context
+            .unwrap_into(header, ciphertext, out)
             .map_err(|e| SealError::Unwrap(e.to_string()))
     }
 }
