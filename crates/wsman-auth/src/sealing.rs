@@ -116,14 +116,16 @@ pub(crate) fn push_token_header(out: &mut Vec<u8>, token_header: &[u8]) -> Resul
 /// Appends an MS-WSMV data part whose token header the sealer writes itself: reserves the
 /// 4-byte length, lets `write` append the header then the ciphertext and return the header's
 /// length, then fills the length in. For a [`MessageSealer::wrap_parts_into`] that encrypts
-/// where the bytes land; on failure `out` holds what it held before.
-pub fn push_data_part_with(
+/// where the bytes land; its error becomes [`SealError::Wrap`]. On failure `out` holds what
+/// it held before.
+pub fn push_data_part_with<E: std::fmt::Display>(
     out: &mut Vec<u8>,
-    write: impl FnOnce(&mut Vec<u8>) -> Result<usize, SealError>,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<usize, E>,
 ) -> Result<(), SealError> {
     let start = out.len();
     out.extend_from_slice(&[0u8; 4]);
-    let header_len = write(out).and_then(|header_len| {
+    let written = write(out).map_err(|e| SealError::Wrap(e.to_string()));
+    let header_len = written.and_then(|header_len| {
         u32::try_from(header_len)
             .ok()
             .filter(|len| (*len as usize) <= MAX_TOKEN_HEADER_LEN)

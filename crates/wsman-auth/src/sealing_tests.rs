@@ -395,7 +395,7 @@ fn a_data_part_written_by_the_sealer_gets_its_header_length() {
     let mut body = b"framing".to_vec();
     push_data_part_with(&mut body, |out| {
         out.extend_from_slice(b"HEADERciphertext");
-        Ok(6)
+        Ok::<_, SealError>(6)
     })
     .unwrap();
     assert_eq!(&body[..7], b"framing");
@@ -412,7 +412,7 @@ fn a_data_part_written_by_the_sealer_gets_its_header_length() {
     for claimed in [5, MAX_TOKEN_HEADER_LEN + 1] {
         let overlong = push_data_part_with(&mut body, |out| {
             out.extend_from_slice(b"four");
-            Ok(claimed)
+            Ok::<_, SealError>(claimed)
         });
         assert!(overlong.is_err(), "{claimed}");
         assert_eq!(body, before);

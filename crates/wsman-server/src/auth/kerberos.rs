@@ -491,11 +491,7 @@ impl MessageSealer for KerberosSealer {
 
     /// The ciphertext is written straight into the body being framed.
     fn wrap_parts_into(&mut self, parts: &[&[u8]], out: &mut Vec<u8>) -> Result<(), SealError> {
-        push_data_part_with(out, |out| {
-            self.context
-                .wrap_into(parts, out)
-                .map_err(|e| SealError::Wrap(e.to_string()))
-        })
+        push_data_part_with(out, |out| self.context.wrap_into(parts, out))
     }
 
     /// Decrypted where the plaintext lands (a pooled buffer).
