@@ -384,28 +384,50 @@ impl Client {
     > {
         let headers: Vec<(HeaderName, HeaderValue)> = self.authorization()?.into_iter().collect();
         let next_body = next.map(|(header, body)| Bytes::from(envelope(header, body)));
-        let follow_up = next_body.as_ref().map(|body| crate::transport::FollowUp {
-            body,
-            headers: &headers,
-            min_sealed_reply: usize::try_from(self.options.max_envelope_size / 2)
-                .unwrap_or(usize::MAX),
-        });
         let sent = self.transport.post_then(
             Bytes::from(envelope(header, body)),
             crate::transport::SOAP_CONTENT_TYPE,
             &headers,
-            follow_up,
+            self.follow_up(next_body.as_ref(), &headers),
         );
         self.within_budget(sent).await
     }
 
     /// The answer to a request [`Client::send_raw_then`] sent early, within the operation
-    /// timeout plus network delay.
+    /// timeout plus network delay, and `next` sent early in turn under the same rule.
     pub(crate) async fn finish_early(
         &self,
         early: crate::transport::EarlyRequest,
-    ) -> Result<crate::transport::HttpReply, ClientError> {
-        self.within_budget(self.transport.finish_early(early)).await
+        next: Option<(&RequestHeader, &str)>,
+    ) -> Result<
+        (
+            crate::transport::HttpReply,
+            Option<crate::transport::EarlyRequest>,
+        ),
+        ClientError,
+    > {
+        let headers: Vec<(HeaderName, HeaderValue)> = self.authorization()?.into_iter().collect();
+        let next_body = next.map(|(header, body)| Bytes::from(envelope(header, body)));
+        let finished = self
+            .transport
+            .finish_early(early, self.follow_up(next_body.as_ref(), &headers));
+        self.within_budget(finished).await
+    }
+
+    /// The next request of a Receive chain, sent early when the sealed answer before it is at
+    /// least half the MaxEnvelopeSize this client asks for.
+    fn follow_up<'a>(
+        &self,
+        body: Option<&'a Bytes>,
+        headers: &'a [(HeaderName, HeaderValue)],
+    ) -> Option<crate::transport::FollowUp<'a>> {
+        body.map(|body| crate::transport::FollowUp {
+            body,
+            content_type: crate::transport::SOAP_CONTENT_TYPE,
+            headers,
+            min_sealed_reply: usize::try_from(self.options.max_envelope_size / 2)
+                .unwrap_or(usize::MAX),
+        })
     }
 
     /// `exchange` within the operation timeout plus network delay; an abandoned exchange

@@ -784,7 +784,7 @@ impl ReceiveExchange {
     /// answer itself (a fault for a finished command) is of no use. Not answered within
     /// [`DISCARD_WAIT`], the connection is closed instead.
     async fn discard(&self, sent: EarlyReceive) {
-        let read = self.client.finish_early(sent.request);
+        let read = self.client.finish_early(sent.request, None);
         let _ = tokio::time::timeout(DISCARD_WAIT, read).await;
     }
 
@@ -816,31 +816,30 @@ impl ReceiveExchange {
     ) -> Result<(crate::transport::HttpReply, String, Option<EarlyReceive>), ClientError> {
         let mut resends = 0;
         loop {
-            let (answer, message_id, early) = match sent.take() {
+            // The next Receive goes out early whenever this answer is large, whether this
+            // Receive went out early itself or goes out now.
+            let (next_header, next_body) = self.request(sequence_id + 1);
+            let next = Some((&next_header, next_body.as_str()));
+            let (answer, message_id) = match sent.take() {
                 Some(sent) => (
-                    self.client.finish_early(sent.request).await,
+                    self.client.finish_early(sent.request, next).await,
                     sent.message_id,
-                    None,
                 ),
                 None => {
                     let (header, body) = self.request(sequence_id);
-                    let (next_header, next_body) = self.request(sequence_id + 1);
-                    let answer = self
-                        .client
-                        .send_raw_then(&header, &body, Some((&next_header, &next_body)))
-                        .await;
-                    match answer {
-                        Ok((reply, early)) => (
-                            Ok(reply),
-                            header.message_id,
-                            early.map(|request| EarlyReceive {
-                                message_id: next_header.message_id,
-                                request,
-                            }),
-                        ),
-                        Err(e) => (Err(e), header.message_id, None),
-                    }
+                    let answer = self.client.send_raw_then(&header, &body, next).await;
+                    (answer, header.message_id)
                 }
+            };
+            let (answer, early) = match answer {
+                Ok((reply, early)) => (
+                    Ok(reply),
+                    early.map(|request| EarlyReceive {
+                        message_id: next_header.message_id.clone(),
+                        request,
+                    }),
+                ),
+                Err(e) => (Err(e), None),
             };
             let error = match answer {
                 Ok(reply) if (200..300).contains(&reply.status) && !reply.body.is_empty() => {

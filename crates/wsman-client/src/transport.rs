@@ -58,8 +58,9 @@ pub(crate) struct HttpReply {
 /// The next request of a chain (the next Receive of a command's output), for
 /// [`Transport::post_then`].
 pub(crate) struct FollowUp<'a> {
-    /// The plaintext body, encoded as the first request's content type.
+    /// The plaintext body, and its content type.
     pub(crate) body: &'a Bytes,
+    pub(crate) content_type: &'a str,
     pub(crate) headers: &'a [(HeaderName, HeaderValue)],
     /// Sent early only when the sealed answer is at least this many bytes.
     pub(crate) min_sealed_reply: usize,
@@ -388,20 +389,9 @@ impl Transport {
                         drop(connection);
                         continue;
                     }
-                    if let Some(next) = follow_up.as_ref().filter(|next| {
-                        reusable && Self::worth_sending_early(&connection, &reply, next)
-                    }) {
-                        let response = self.send_early(&mut connection, content_type, next).await;
-                        // The server seals its next answer while this one is unsealed. When
-                        // the connection could not take the request it is not clean: dropped.
-                        let (reply, _) = self.open(&mut connection, reply)?;
-                        let early = response.map(|response| EarlyRequest {
-                            connection,
-                            response,
-                        });
-                        return Ok((reply, early));
-                    }
-                    return Ok((self.incoming(connection, reply, reusable)?, None));
+                    return self
+                        .answer_then(connection, reply, reusable, follow_up)
+                        .await;
                 }
                 Err(mut e) => {
                     let unsent = e.take_message().is_some();
@@ -419,6 +409,37 @@ impl Transport {
                 }
             }
         }
+    }
+
+    /// The answer read on `connection`, decrypted; before the decryption, `follow_up` is
+    /// sent on the same connection when the answer is worth it (see
+    /// [`Transport::worth_sending_early`]), and the connection travels with it. Otherwise the
+    /// connection goes back to the pool when the exchange left it clean.
+    async fn answer_then(
+        &self,
+        mut connection: Connection,
+        reply: HttpReply,
+        reusable: bool,
+        follow_up: Option<FollowUp<'_>>,
+    ) -> Result<(HttpReply, Option<EarlyRequest>), ClientError> {
+        let Some(next) = follow_up
+            .filter(|next| reusable && Self::worth_sending_early(&connection, &reply, next))
+        else {
+            return Ok((self.incoming(connection, reply, reusable)?, None));
+        };
+        let response = self.send_early(&mut connection, &next).await;
+        // The connection task that writes the request was woken into this worker's LIFO
+        // slot, which other workers cannot steal from: without the yield it would write the
+        // request only after the unsealing below, and the server would wait for it all along.
+        tokio::task::yield_now().await;
+        // The server seals its next answer while this one is unsealed. When the connection
+        // could not take the request it is not clean: dropped.
+        let (reply, _) = self.open(&mut connection, reply)?;
+        let early = response.map(|response| EarlyRequest {
+            connection,
+            response,
+        });
+        Ok((reply, early))
     }
 
     /// The request for `body` on `connection`: sealed when the connection seals.
@@ -482,28 +503,35 @@ impl Transport {
     async fn send_early(
         &self,
         connection: &mut Connection,
-        content_type: &str,
         next: &FollowUp<'_>,
     ) -> Option<ResponseFuture> {
         // The answer was read; the connection task may not have seen the exchange end yet.
         connection.sender.ready().await.ok()?;
         let request = self
-            .outgoing(connection, content_type, next.body, next.headers)
+            .outgoing(connection, next.content_type, next.body, next.headers)
             .ok()?;
         Some(Box::pin(connection.sender.send_request(request)))
     }
 
-    /// The answer to an [`EarlyRequest`], decrypted; the connection goes back to the pool
-    /// when the exchange left it clean. An error (the connection closed, the request never
-    /// sent) is an I/O error, so a caller that sends the request again loses nothing.
-    pub(crate) async fn finish_early(&self, early: EarlyRequest) -> Result<HttpReply, ClientError> {
+    /// The answer to an [`EarlyRequest`], decrypted, with `follow_up` sent early in turn
+    /// when that answer is worth it (as [`Transport::post_then`] does), so that every large
+    /// answer of a chain overlaps with the server's sealing of the next, not every other one.
+    /// Otherwise the connection goes back to the pool when the exchange left it clean. An
+    /// error (the connection closed, the request never sent) is an I/O error, so a caller
+    /// that sends the request again loses nothing.
+    pub(crate) async fn finish_early(
+        &self,
+        early: EarlyRequest,
+        follow_up: Option<FollowUp<'_>>,
+    ) -> Result<(HttpReply, Option<EarlyRequest>), ClientError> {
         let EarlyRequest {
             connection,
             response,
         } = early;
         let response = response.await.map_err(|e| self.hyper_error(e))?;
         let (reply, reusable) = self.read_reply(response).await?;
-        self.incoming(connection, reply, reusable)
+        self.answer_then(connection, reply, reusable, follow_up)
+            .await
     }
 
     /// The reply decrypted on `connection`, and whether the connection is clean for another
