@@ -58,6 +58,34 @@ fn our_tokens_and_mits_open_each_other_for_both_roles_and_enctypes() {
             service_line.contains(&format!("Etype (skey, tkt): {enctype}")),
             "session key of {enctype} expected: {service_line}"
         );
+        mit_sealing_into_buffers(&kdc, enctype);
+    }
+}
+
+/// With `WSMAN_GSS_MIT_SEALING` our contexts seal through MIT; sealing into and opening into
+/// a buffer takes that path too (the pieces joined, the result appended). The variable is
+/// set only for this step: this file's one test runs alone in its process.
+fn mit_sealing_into_buffers(kdc: &Kdc, enctype: &str) {
+    std::env::set_var("WSMAN_GSS_MIT_SEALING", "1");
+    let acceptor = KerberosAcceptor::from_keytab(&kdc.keytab()).unwrap();
+    let (mut client, mut server) = mit_client_our_server(kdc, &acceptor);
+    std::env::remove_var("WSMAN_GSS_MIT_SEALING");
+    assert!(!server.seals_natively(), "{enctype}: MIT seals");
+    for size in [1, 4_096, 98_321, 500_000] {
+        let message = pattern(size, 5);
+        let (first, second) = message.split_at(size / 2);
+        let mut body = b"before".to_vec();
+        let header_len = server.wrap_into(&[first, second], &mut body).unwrap();
+        let (header, data) = body[6..].split_at(header_len);
+        assert_eq!(
+            mit_unwrap(&mut client, header, data),
+            message,
+            "{enctype} {size} out, MIT"
+        );
+        let (header, data) = mit_wrap(&mut client, &message);
+        let mut opened = b"before".to_vec();
+        server.unwrap_into(&header, &data, &mut opened).unwrap();
+        assert!(opened[6..] == message[..], "{enctype} {size} in, MIT");
     }
 }
 
@@ -89,6 +117,20 @@ fn acceptor_role(kdc: &Kdc, enctype: &str) {
             response,
             "{enctype} {size} out"
         );
+        // Sealed into and opened into a body already holding bytes, from pieces cut anywhere.
+        let (first, second) = response.split_at(size / 3);
+        let mut body = b"before".to_vec();
+        let header_len = server.wrap_into(&[first, second], &mut body).unwrap();
+        let (header, data) = body[6..].split_at(header_len);
+        assert_eq!(
+            mit_unwrap(&mut client, header, data),
+            response,
+            "{enctype} {size} out, into"
+        );
+        let (header, data) = mit_wrap(&mut client, &request);
+        let mut opened = b"before".to_vec();
+        server.unwrap_into(&header, &data, &mut opened).unwrap();
+        assert!(opened[6..] == request[..], "{enctype} {size} in, into");
         // Whole tokens (CredSSP's form, bounded by MAX_TOKEN_LEN) both ways.
         if size > 16 * 1024 {
             continue;
@@ -122,6 +164,18 @@ fn initiator_role(kdc: &Kdc, enctype: &str) {
             client.unwrap(&header, &data).unwrap(),
             response,
             "{enctype} {size} in"
+        );
+        let (header, data) = mit_wrap(&mut server, &response);
+        let mut opened = b"before".to_vec();
+        client.unwrap_into(&header, &data, &mut opened).unwrap();
+        assert!(opened[6..] == response[..], "{enctype} {size} in, into");
+        let mut body = b"before".to_vec();
+        let header_len = client.wrap_into(&[&request], &mut body).unwrap();
+        let (header, data) = body[6..].split_at(header_len);
+        assert_eq!(
+            mit_unwrap(&mut server, header, data),
+            request,
+            "{enctype} {size} out, into"
         );
     }
 }
