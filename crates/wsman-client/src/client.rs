@@ -198,6 +198,9 @@ pub struct DeliveryReply {
     pub body: Option<Element>,
 }
 
+/// HTTP headers added to a request (Authorization for Basic).
+type RequestHeaders = Vec<(HeaderName, HeaderValue)>;
+
 impl Client {
     /// A client for `endpoint`. Refuses Basic over plain HTTP unless `allow_unencrypted` is
     /// set, as Windows' client does; no connection is opened yet.
@@ -375,15 +378,8 @@ impl Client {
         header: &RequestHeader,
         body: &str,
         next: Option<(&RequestHeader, &str)>,
-    ) -> Result<
-        (
-            crate::transport::HttpReply,
-            Option<crate::transport::EarlyRequest>,
-        ),
-        ClientError,
-    > {
-        let headers: Vec<(HeaderName, HeaderValue)> = self.authorization()?.into_iter().collect();
-        let next_body = next.map(|(header, body)| Bytes::from(envelope(header, body)));
+    ) -> Result<crate::transport::ChainedReply, ClientError> {
+        let (headers, next_body) = self.chain_parts(next)?;
         let sent = self.transport.post_then(
             Bytes::from(envelope(header, body)),
             crate::transport::SOAP_CONTENT_TYPE,
@@ -399,19 +395,22 @@ impl Client {
         &self,
         early: crate::transport::EarlyRequest,
         next: Option<(&RequestHeader, &str)>,
-    ) -> Result<
-        (
-            crate::transport::HttpReply,
-            Option<crate::transport::EarlyRequest>,
-        ),
-        ClientError,
-    > {
-        let headers: Vec<(HeaderName, HeaderValue)> = self.authorization()?.into_iter().collect();
-        let next_body = next.map(|(header, body)| Bytes::from(envelope(header, body)));
+    ) -> Result<crate::transport::ChainedReply, ClientError> {
+        let (headers, next_body) = self.chain_parts(next)?;
         let finished = self
             .transport
             .finish_early(early, self.follow_up(next_body.as_ref(), &headers));
         self.within_budget(finished).await
+    }
+
+    /// The headers of a chain's requests and the body of `next`, for [`Client::follow_up`].
+    fn chain_parts(
+        &self,
+        next: Option<(&RequestHeader, &str)>,
+    ) -> Result<(RequestHeaders, Option<Bytes>), ClientError> {
+        let headers = self.authorization()?.into_iter().collect();
+        let next_body = next.map(|(header, body)| Bytes::from(envelope(header, body)));
+        Ok((headers, next_body))
     }
 
     /// The next request of a Receive chain, sent early when the sealed answer before it is at

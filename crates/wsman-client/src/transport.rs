@@ -66,6 +66,10 @@ pub(crate) struct FollowUp<'a> {
     pub(crate) min_sealed_reply: usize,
 }
 
+/// An answer, decrypted, and the next request of its chain when it went out before the
+/// decryption.
+pub(crate) type ChainedReply = (HttpReply, Option<EarlyRequest>);
+
 /// The answer to a request sent on a sealed connection before the previous answer was
 /// unsealed, so that the server seals this answer while the client unseals the previous
 /// one: the connection (its security context and order of exchanges) travels with it.
@@ -360,7 +364,7 @@ impl Transport {
         content_type: &str,
         headers: &[(HeaderName, HeaderValue)],
         follow_up: Option<FollowUp<'_>>,
-    ) -> Result<(HttpReply, Option<EarlyRequest>), ClientError> {
+    ) -> Result<ChainedReply, ClientError> {
         // Each stale idle connection costs one attempt; then one fresh connection.
         let mut attempts_left = MAX_IDLE_CONNECTIONS + 2;
         let mut fresh_failed = false;
@@ -421,7 +425,7 @@ impl Transport {
         reply: HttpReply,
         reusable: bool,
         follow_up: Option<FollowUp<'_>>,
-    ) -> Result<(HttpReply, Option<EarlyRequest>), ClientError> {
+    ) -> Result<ChainedReply, ClientError> {
         let Some(next) = follow_up
             .filter(|next| reusable && Self::worth_sending_early(&connection, &reply, next))
         else {
@@ -523,7 +527,7 @@ impl Transport {
         &self,
         early: EarlyRequest,
         follow_up: Option<FollowUp<'_>>,
-    ) -> Result<(HttpReply, Option<EarlyRequest>), ClientError> {
+    ) -> Result<ChainedReply, ClientError> {
         let EarlyRequest {
             connection,
             response,
