@@ -285,7 +285,11 @@ async fn send_input(mut input: mpsc::Receiver<Input>, command: Command) -> End {
             return End::Error(format!("send: {error}"));
         }
     }
-    End::ClientClosed
+    // The queue closes only when the socket reader has ended, and the reader's end says why (a
+    // frame too large, a bad message, the client's close). Ending here as well would race it
+    // in the relay's select and could close a 1009 case with 1000: this task never ends the
+    // terminal on its own for that.
+    std::future::pending().await
 }
 
 /// Reads the command's output into the socket's queue; waits while the queue is full.
