@@ -104,13 +104,19 @@ pub trait MessageSealer: Send {
 
 /// Appends the 4-byte little-endian length of `token_header` and the header itself.
 pub(crate) fn push_token_header(out: &mut Vec<u8>, token_header: &[u8]) -> Result<(), SealError> {
-    let header_len = u32::try_from(token_header.len())
-        .ok()
-        .filter(|len| (*len as usize) <= MAX_TOKEN_HEADER_LEN)
-        .ok_or(SealError::Wrap("token header too long".to_owned()))?;
-    out.extend_from_slice(&header_len.to_le_bytes());
+    out.extend_from_slice(&header_length_field(token_header.len())?);
     out.extend_from_slice(token_header);
     Ok(())
+}
+
+/// The 4-byte little-endian length field of a token header of `len` bytes, refused above
+/// [`MAX_TOKEN_HEADER_LEN`].
+fn header_length_field(len: usize) -> Result<[u8; 4], SealError> {
+    u32::try_from(len)
+        .ok()
+        .filter(|len| (*len as usize) <= MAX_TOKEN_HEADER_LEN)
+        .map(u32::to_le_bytes)
+        .ok_or(SealError::Wrap("token header too long".to_owned()))
 }
 
 /// Appends an MS-WSMV data part whose token header the sealer writes itself: reserves the
@@ -125,16 +131,17 @@ pub fn push_data_part_with<E: std::fmt::Display>(
     let start = out.len();
     out.extend_from_slice(&[0u8; 4]);
     let written = write(out).map_err(|e| SealError::Wrap(e.to_string()));
-    let header_len = written.and_then(|header_len| {
-        u32::try_from(header_len)
-            .ok()
-            .filter(|len| (*len as usize) <= MAX_TOKEN_HEADER_LEN)
-            .filter(|len| start + 4 + (*len as usize) <= out.len())
-            .ok_or(SealError::Wrap("token header too long".to_owned()))
+    let field = written.and_then(|header_len| {
+        let field = header_length_field(header_len)?;
+        // Bounded above: the sum cannot overflow.
+        if start + 4 + header_len > out.len() {
+            return Err(SealError::Wrap("token header too long".to_owned()));
+        }
+        Ok(field)
     });
-    match header_len {
-        Ok(header_len) => {
-            out[start..start + 4].copy_from_slice(&header_len.to_le_bytes());
+    match field {
+        Ok(field) => {
+            out[start..start + 4].copy_from_slice(&field);
             Ok(())
         }
         Err(error) => {

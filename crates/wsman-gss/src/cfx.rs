@@ -266,22 +266,7 @@ impl CfxSealer {
         out: &mut Vec<u8>,
     ) -> Result<(), &'static str> {
         let start = out.len();
-        let opened = self.open_header(header, rest)?;
-        let token_header = opened.header;
-        let result = Self::decrypt_into(&opened, out).and_then(|plain_len| {
-            // out[start..]: data | filler (EC bytes) | header copy
-            let copy = &out[start + plain_len + opened.ec..];
-            if copy[0..6] != token_header[0..6] || copy[8..16] != token_header[8..16] {
-                return Err("encrypted header copy does not match the token header");
-            }
-            Ok(plain_len)
-        });
-        let result = result.and_then(|plain_len| {
-            let seq = u64::from_be_bytes(token_header[8..16].try_into().unwrap_or([0; 8]));
-            self.check_sequence(seq)?;
-            Ok(plain_len)
-        });
-        match result {
+        match self.open_into(header, rest, out) {
             Ok(plain_len) => {
                 out.truncate(start + plain_len);
                 Ok(())
@@ -291,6 +276,29 @@ impl CfxSealer {
                 Err(reason)
             }
         }
+    }
+
+    /// The checks and the decryption of [`CfxSealer::unwrap_into`]: appends data | filler |
+    /// header copy to `out` and returns the data's length (the caller cuts the rest, or all of
+    /// it on failure).
+    fn open_into(
+        &mut self,
+        header: &[u8],
+        rest: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, &'static str> {
+        let start = out.len();
+        let opened = self.open_header(header, rest)?;
+        let token_header = opened.header;
+        let plain_len = Self::decrypt_into(&opened, out)?;
+        // out[start..]: data | filler (EC bytes) | header copy
+        let copy = &out[start + plain_len + opened.ec..];
+        if copy[0..6] != token_header[0..6] || copy[8..16] != token_header[8..16] {
+            return Err("encrypted header copy does not match the token header");
+        }
+        let seq = u64::from_be_bytes(token_header[8..16].try_into().unwrap_or([0; 8]));
+        self.check_sequence(seq)?;
+        Ok(plain_len)
     }
 
     /// The checks before decryption: the token header (wherever the parts split it), the key

@@ -124,15 +124,19 @@ pub(super) fn unwrap_sealed_into(
     sender: Sender,
     out: &mut Vec<u8>,
 ) -> Result<(), GssError> {
-    if let Protection::Own(sealer) = protection {
-        check_sealed_header_part(header, sender)?;
-        return sealer
+    check_sealed_header_part(header, sender)?;
+    match protection {
+        Protection::Own(sealer) => sealer
             .unwrap_into(header, ciphertext, out)
-            .map_err(|e| GssError::Unwrap(e.into()));
+            .map_err(|e| GssError::Unwrap(e.into())),
+        Protection::Mit => {
+            let plain = ctx
+                .unwrap_iov(header, ciphertext)
+                .map_err(GssError::Unwrap)?;
+            out.extend_from_slice(&plain);
+            Ok(())
+        }
     }
-    let plain = unwrap_sealed(ctx, protection, header, ciphertext, sender)?;
-    out.extend_from_slice(&plain);
-    Ok(())
 }
 
 /// The checks on a token's header part before anything is decrypted: bounded, sealed, from
