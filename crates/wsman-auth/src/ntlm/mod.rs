@@ -27,6 +27,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 pub(crate) mod der;
+mod md5_core;
 pub mod message;
 pub(crate) mod seal;
 pub mod spnego;
