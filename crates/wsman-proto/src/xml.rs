@@ -317,79 +317,29 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
         if root.is_some() {
             return Err(XmlError::NoRoot);
         }
-        // The reader has recorded this element's declarations already (one linear pass);
-        // bound them before anything scans them: resolving a name costs one look at each
-        // declaration in scope, and the duplicate check below costs the square of the
-        // attributes on the element.
-        let mut attribute_count = 0usize;
-        let mut declarations = 0usize;
-        for attr in start.attributes().with_checks(false) {
-            let attr = attr.map_err(|e| XmlError::Malformed {
-                position,
-                reason: e.to_string(),
-            })?;
-            attribute_count += 1;
-            if attribute_count > limits.max_attributes {
-                return Err(XmlError::TooManyAttributes {
-                    limit: limits.max_attributes,
-                });
-            }
-            if attr.key.as_namespace_binding().is_some() {
-                declarations += 1;
-            }
-        }
-        if in_scope + declarations > limits.max_namespaces_in_scope {
-            return Err(XmlError::TooManyNamespaces {
-                limit: limits.max_namespaces_in_scope,
-            });
-        }
-        let ns = resolved_ns(resolved)?;
+        // Owned now, reported after the attributes' bounds as before: the resolution holds
+        // the reader, which the attributes' resolution needs.
+        let ns = resolved_ns(resolved);
+        // Most elements of an envelope have no attributes at all: nothing to read then.
+        let (declarations, attributes) = if start
+            .attributes_raw()
+            .iter()
+            .all(|b| b.is_ascii_whitespace())
+        {
+            (0, Vec::new())
+        } else {
+            read_attributes(&reader, &start, input, in_scope, limits, position)?
+        };
+        let ns = ns?;
         let local = input_text(input, start.local_name().as_ref());
         let prefix = start.name().prefix().map(|p| input_text(input, p.as_ref()));
-        let mut element = Element {
+        let element = Element {
             ns,
             name: local,
             prefix,
-            attributes: Vec::new(),
+            attributes,
             children: Vec::new(),
         };
-        for attr in start.attributes().with_checks(true) {
-            let attr = attr.map_err(|e| XmlError::Malformed {
-                position,
-                reason: e.to_string(),
-            })?;
-            let key = attr.key;
-            if key.as_namespace_binding().is_some() {
-                continue;
-            }
-            let (res, local) = reader.resolve_attribute(key);
-            let ns = match res {
-                ResolveResult::Unbound => None,
-                ResolveResult::Bound(n) => Some(owned_text(n.as_ref())),
-                ResolveResult::Unknown(p) => {
-                    if p == b"xml" {
-                        Some(XML_NS.to_owned())
-                    } else {
-                        return Err(XmlError::UnboundPrefix {
-                            prefix: String::from_utf8_lossy(&p).into_owned(),
-                        });
-                    }
-                }
-            };
-            let value = attr.unescape_value().map_err(|e| XmlError::Malformed {
-                position,
-                reason: e.to_string(),
-            })?;
-            if let std::borrow::Cow::Owned(unescaped) = &value {
-                check_chars(unescaped)?;
-            }
-            let value = value.into_owned();
-            element.attributes.push(Attribute {
-                ns,
-                name: input_text(input, local.as_ref()),
-                value,
-            });
-        }
         if empty {
             attach(&mut stack, &mut root, element)?;
         } else {
@@ -405,6 +355,77 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
         });
     }
     root.ok_or(XmlError::NoRoot)
+}
+
+/// Reads the attributes of a start tag in one pass: how many namespace declarations it made,
+/// and the other attributes, resolved.
+///
+/// The reader has recorded the tag's declarations already (one linear pass). Everything
+/// else is bounded before it costs more than linear time: the duplicate check costs the
+/// square of the attributes read so far, so the count is bounded while reading; resolving
+/// a name costs one look at each declaration in scope, so names are resolved only after
+/// the declarations are counted and bounded.
+fn read_attributes<'a>(
+    reader: &NsReader<&'a [u8]>,
+    start: &quick_xml::events::BytesStart<'a>,
+    input: &str,
+    in_scope: usize,
+    limits: &Limits,
+    position: u64,
+) -> Result<(usize, Vec<Attribute>), XmlError> {
+    let malformed = |e: &dyn std::fmt::Display| XmlError::Malformed {
+        position,
+        reason: e.to_string(),
+    };
+    let mut attribute_count = 0usize;
+    let mut declarations = 0usize;
+    let mut others = Vec::new();
+    for attr in start.attributes().with_checks(true) {
+        let attr = attr.map_err(|e| malformed(&e))?;
+        attribute_count += 1;
+        if attribute_count > limits.max_attributes {
+            return Err(XmlError::TooManyAttributes {
+                limit: limits.max_attributes,
+            });
+        }
+        if attr.key.as_namespace_binding().is_some() {
+            declarations += 1;
+        } else {
+            others.push(attr);
+        }
+    }
+    if in_scope + declarations > limits.max_namespaces_in_scope {
+        return Err(XmlError::TooManyNamespaces {
+            limit: limits.max_namespaces_in_scope,
+        });
+    }
+    let mut attributes = Vec::with_capacity(others.len());
+    for attr in others {
+        let (res, local) = reader.resolve_attribute(attr.key);
+        let ns = match res {
+            ResolveResult::Unbound => None,
+            ResolveResult::Bound(n) => Some(owned_text(n.as_ref())),
+            ResolveResult::Unknown(p) => {
+                if p == b"xml" {
+                    Some(XML_NS.to_owned())
+                } else {
+                    return Err(XmlError::UnboundPrefix {
+                        prefix: String::from_utf8_lossy(&p).into_owned(),
+                    });
+                }
+            }
+        };
+        let value = attr.unescape_value().map_err(|e| malformed(&e))?;
+        if let std::borrow::Cow::Owned(unescaped) = &value {
+            check_chars(unescaped)?;
+        }
+        attributes.push(Attribute {
+            ns,
+            name: input_text(input, local.as_ref()),
+            value: value.into_owned(),
+        });
+    }
+    Ok((declarations, attributes))
 }
 
 /// Refuse the characters XML 1.0 (production 2, `Char`) does not allow: C0 controls other
