@@ -34,6 +34,10 @@ fn realm() -> Option<Arc<Kdc>> {
     }
     let kdc = Arc::new(Kdc::start()?);
     kdc.export_to_process();
+    // The daemon maps the test principal to this Linux user and refuses a principal whose user
+    // does not exist: made here, before any test authenticates, not by whichever test needs it
+    // first (on a machine without the user, the others failed with 401 until it ran).
+    ensure_linux_user(kdc.user());
     *slot = Arc::downgrade(&kdc);
     Some(kdc)
 }
