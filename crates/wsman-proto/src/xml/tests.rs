@@ -314,3 +314,16 @@ mod check_chars_properties {
         }
     }
 }
+
+#[test]
+fn a_start_tag_with_only_whitespace_after_its_name_has_no_attributes() {
+    let e = p("<a \n\t><b\r\n/></a>").unwrap();
+    assert!(e.attributes.is_empty());
+    assert!(e.child_ignore_case("b").unwrap().attributes.is_empty());
+    // Anything else after the name is read as attributes, and refused when it is not one.
+    assert!(matches!(p("<a b/>"), Err(XmlError::Malformed { .. })));
+    assert!(matches!(
+        p("<a x=\"1\" x=\"2\"/>"),
+        Err(XmlError::Malformed { .. })
+    ));
+}
