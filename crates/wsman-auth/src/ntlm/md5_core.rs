@@ -4,14 +4,13 @@
 //! Why our own: sealed streaming runs HMAC-MD5 over every byte on both ends, and MD5's 64
 //! steps are one dependency chain, so its speed is the length of each step's chain. In
 //! `a = b + rotl(a + F(b, c, d) + X[k] + T[i], s)` only `b` is new (the previous step's
-//! result): `a + X[k] + T[i]` and, in rounds 2 and 3, the part of the function that does not
-//! read `b` can be summed while the previous step runs, leaving F, one add, the rotate and
-//! one add on the chain (four to five operations, against seven when the adds follow F).
-//! The compiler re-associates the four adds back into one chain after F, so the early sum
-//! is joined with an `or` of a zero it cannot see through ([`Md5Core`] keeps one, read
-//! through `black_box` once per block): the sum is then no longer part of the add chain.
-//! That is what OpenSSL's assembly does: 740 against 590 MB/s for `md-5`'s portable core on
-//! this project's 2-core machine, and OpenSSL's 760 (docs/benchmarks.md).
+//! result): `a + X[k] + T[i]` and, in round 2, the half of G that does not read `b` can be
+//! summed while the previous step runs, leaving F, one add, the rotate and one add on the
+//! chain. The compiler re-associates the adds back into one chain after F whatever order
+//! the source gives them, so the early sum is joined through an `or` with a zero it cannot
+//! see through (read through `black_box` once per batch of blocks): the sum is then no
+//! longer part of the add chain. OpenSSL's assembly orders its step the same way. Measured
+//! in docs/benchmarks.md: 727-753 MB/s against `md-5`'s 585-593, and OpenSSL's 760.
 //!
 //! It plugs into the `digest` traits, so `hmac::Hmac` keys and finalises it as it does
 //! `md-5`'s; the tests hold it to `md-5` byte for byte.
