@@ -139,42 +139,18 @@ fn compress(state: &mut [u32; 4], block: &[u8; 64], zero: u32) {
             for group in 0..4 {
                 let n = group * 4;
                 let i = $round * 16 + n;
-                a = step(
-                    a.wrapping_add(x[words[n]])
-                        .wrapping_add(T[i])
-                        .wrapping_add($early(b, c, d)),
-                    $late(b, c, d),
-                    b,
-                    rotate[0],
-                    zero,
-                );
-                d = step(
-                    d.wrapping_add(x[words[n + 1]])
-                        .wrapping_add(T[i + 1])
-                        .wrapping_add($early(a, b, c)),
-                    $late(a, b, c),
-                    a,
-                    rotate[1],
-                    zero,
-                );
-                c = step(
-                    c.wrapping_add(x[words[n + 2]])
-                        .wrapping_add(T[i + 2])
-                        .wrapping_add($early(d, a, b)),
-                    $late(d, a, b),
-                    d,
-                    rotate[2],
-                    zero,
-                );
-                b = step(
-                    b.wrapping_add(x[words[n + 3]])
-                        .wrapping_add(T[i + 3])
-                        .wrapping_add($early(c, d, a)),
-                    $late(c, d, a),
-                    c,
-                    rotate[3],
-                    zero,
-                );
+                // Step `k` of the group, with `a` the value it replaces.
+                let step_k = |a: u32, b: u32, c: u32, d: u32, k: usize| {
+                    let early = a
+                        .wrapping_add(x[words[n + k]])
+                        .wrapping_add(T[i + k])
+                        .wrapping_add($early(b, c, d));
+                    step(early, $late(b, c, d), b, rotate[k], zero)
+                };
+                a = step_k(a, b, c, d, 0);
+                d = step_k(d, a, b, c, 1);
+                c = step_k(c, d, a, b, 2);
+                b = step_k(b, c, d, a, 3);
             }
         };
     }
