@@ -74,18 +74,15 @@ fn mit_sealing_into_buffers(kdc: &Kdc, enctype: &str) {
     for size in [1, 4_096, 98_321, 500_000] {
         let message = pattern(size, 5);
         let (first, second) = message.split_at(size / 2);
-        let mut body = b"before".to_vec();
-        let header_len = server.wrap_into(&[first, second], &mut body).unwrap();
-        let (header, data) = body[6..].split_at(header_len);
+        let (header, data) = sealed_after_prefix(|body| server.wrap_into(&[first, second], body));
         assert_eq!(
-            mit_unwrap(&mut client, header, data),
+            mit_unwrap(&mut client, &header, &data),
             message,
             "{enctype} {size} out, MIT"
         );
         let (header, data) = mit_wrap(&mut client, &message);
-        let mut opened = b"before".to_vec();
-        server.unwrap_into(&header, &data, &mut opened).unwrap();
-        assert!(opened[6..] == message[..], "{enctype} {size} in, MIT");
+        let opened = opened_after_prefix(|body| server.unwrap_into(&header, &data, body));
+        assert!(opened == message, "{enctype} {size} in, MIT");
     }
 }
 
@@ -119,18 +116,15 @@ fn acceptor_role(kdc: &Kdc, enctype: &str) {
         );
         // Sealed into and opened into a body already holding bytes, from pieces cut anywhere.
         let (first, second) = response.split_at(size / 3);
-        let mut body = b"before".to_vec();
-        let header_len = server.wrap_into(&[first, second], &mut body).unwrap();
-        let (header, data) = body[6..].split_at(header_len);
+        let (header, data) = sealed_after_prefix(|body| server.wrap_into(&[first, second], body));
         assert_eq!(
-            mit_unwrap(&mut client, header, data),
+            mit_unwrap(&mut client, &header, &data),
             response,
             "{enctype} {size} out, into"
         );
         let (header, data) = mit_wrap(&mut client, &request);
-        let mut opened = b"before".to_vec();
-        server.unwrap_into(&header, &data, &mut opened).unwrap();
-        assert!(opened[6..] == request[..], "{enctype} {size} in, into");
+        let opened = opened_after_prefix(|body| server.unwrap_into(&header, &data, body));
+        assert!(opened == request, "{enctype} {size} in, into");
         // Whole tokens (CredSSP's form, bounded by MAX_TOKEN_LEN) both ways.
         if size > 16 * 1024 {
             continue;
@@ -166,14 +160,11 @@ fn initiator_role(kdc: &Kdc, enctype: &str) {
             "{enctype} {size} in"
         );
         let (header, data) = mit_wrap(&mut server, &response);
-        let mut opened = b"before".to_vec();
-        client.unwrap_into(&header, &data, &mut opened).unwrap();
-        assert!(opened[6..] == response[..], "{enctype} {size} in, into");
-        let mut body = b"before".to_vec();
-        let header_len = client.wrap_into(&[&request], &mut body).unwrap();
-        let (header, data) = body[6..].split_at(header_len);
+        let opened = opened_after_prefix(|body| client.unwrap_into(&header, &data, body));
+        assert!(opened == response, "{enctype} {size} in, into");
+        let (header, data) = sealed_after_prefix(|body| client.wrap_into(&[&request], body));
         assert_eq!(
-            mit_unwrap(&mut server, header, data),
+            mit_unwrap(&mut server, &header, &data),
             request,
             "{enctype} {size} out, into"
         );
@@ -315,6 +306,38 @@ fn mit_unwrap<C: SecurityContext>(ctx: &mut C, header: &[u8], data: &[u8]) -> Ve
     };
     data.truncate(len);
     data
+}
+
+/// What the `_into` calls must leave alone: a body or buffer that already holds bytes.
+const PREFIX: &[u8] = b"before";
+
+/// Seals with `wrap_into` (returning the header's length) into a body that already holds
+/// [`PREFIX`]; the prefix must be left as it was. Returns the token after it, as header and data.
+fn sealed_after_prefix<E: std::fmt::Debug>(
+    wrap_into: impl FnOnce(&mut Vec<u8>) -> Result<usize, E>,
+) -> (Vec<u8>, Vec<u8>) {
+    let mut body = PREFIX.to_vec();
+    let header_len = wrap_into(&mut body).unwrap();
+    assert!(
+        body.starts_with(PREFIX),
+        "the bytes before the token changed"
+    );
+    let (header, data) = body[PREFIX.len()..].split_at(header_len);
+    (header.to_vec(), data.to_vec())
+}
+
+/// Opens with `unwrap_into` into a buffer that already holds [`PREFIX`]; the prefix must be
+/// left as it was. Returns what was appended after it.
+fn opened_after_prefix<E: std::fmt::Debug>(
+    unwrap_into: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Vec<u8> {
+    let mut opened = PREFIX.to_vec();
+    unwrap_into(&mut opened).unwrap();
+    assert!(
+        opened.starts_with(PREFIX),
+        "the bytes before the plaintext changed"
+    );
+    opened.split_off(PREFIX.len())
 }
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
