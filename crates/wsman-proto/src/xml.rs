@@ -321,10 +321,11 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
         // the reader, which the attributes' resolution needs.
         let ns = resolved_ns(resolved);
         // Most elements of an envelope have no attributes at all: nothing to read then.
+        // (XML's whitespace, S: not `is_ascii_whitespace`, which also takes form feed.)
         let (declarations, attributes) = if start
             .attributes_raw()
             .iter()
-            .all(|b| b.is_ascii_whitespace())
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
         {
             (0, Vec::new())
         } else {
@@ -377,13 +378,11 @@ fn read_attributes<'a>(
         position,
         reason: e.to_string(),
     };
-    let mut attribute_count = 0usize;
     let mut declarations = 0usize;
     let mut others = Vec::new();
     for attr in start.attributes().with_checks(true) {
         let attr = attr.map_err(|e| malformed(&e))?;
-        attribute_count += 1;
-        if attribute_count > limits.max_attributes {
+        if declarations + others.len() == limits.max_attributes {
             return Err(XmlError::TooManyAttributes {
                 limit: limits.max_attributes,
             });
