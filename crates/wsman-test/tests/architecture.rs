@@ -3,7 +3,9 @@
 //! Fails when a workspace member is missing from ARCHITECTURE.md's codemap, when the codemap
 //! names a crate directory that no longer exists, when a forbidden dependency appears, when
 //! `unsafe` code appears outside wsman-os and wsman-gss's `ffi.rs`, when a member lacks a
-//! pinned rust-version, or when the modules of a crate import each other in a circle.
+//! pinned rust-version, or when the modules of a crate import each other in a circle; and
+//! when its lists of fuzz targets, benchmark scripts, scripts and docs disagree with the tree,
+//! or it grows past the length of a map.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -11,6 +13,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+#[path = "architecture/lists.rs"]
+mod lists;
 #[path = "architecture/module_graph.rs"]
 mod module_graph;
 
@@ -731,4 +735,59 @@ fn module_graph_finds_circles() {
     let mut unrelated = ModuleGraph::read(&src.join("lib.rs"));
     unrelated.leave_out(&["parent"]);
     assert_eq!(unrelated.circles().len(), 1);
+}
+
+/// A map, not an inventory: past this, detail belongs in crate docs and `docs/`.
+const ARCHITECTURE_MD_MAX_LINES: usize = 300;
+
+#[test]
+fn architecture_md_stays_a_map() {
+    let lines = architecture_md().lines().count();
+    assert!(
+        lines < ARCHITECTURE_MD_MAX_LINES,
+        "ARCHITECTURE.md has {lines} lines; a map stays under {ARCHITECTURE_MD_MAX_LINES}"
+    );
+}
+
+#[test]
+fn architecture_md_lists_every_fuzz_target_bench_script_and_doc() {
+    let root = workspace_root();
+    let text = architecture_md();
+    let fuzz_listed = lists::first_column(lists::section(&text, "Fuzz targets"));
+    let fuzz_present = lists::file_stems(&root.join("fuzz/fuzz_targets"), ".rs");
+    let benches_listed = lists::mentioned(lists::section(&text, "Benchmarks"), "benches/", ".sh");
+    let benches_present = lists::file_stems(&root.join("benches"), ".sh");
+    let other = lists::section(&text, "Other directories");
+    let scripts_listed = lists::mentioned(other, "scripts/", ".sh");
+    let scripts_present = lists::file_stems(&root.join("scripts"), ".sh");
+    let docs_listed = lists::mentioned(lists::section(&text, "Docs"), "docs/", ".md");
+    let docs_present = lists::file_stems(&root.join("docs"), ".md");
+    let problems: Vec<String> = [
+        lists::disagreement("fuzz targets", &fuzz_listed, &fuzz_present),
+        lists::disagreement("benchmark scripts", &benches_listed, &benches_present),
+        lists::disagreement("scripts", &scripts_listed, &scripts_present),
+        lists::disagreement("docs", &docs_listed, &docs_present),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_fuzz_target_runs_in_the_smoke_run() {
+    let root = workspace_root();
+    let script = std::fs::read_to_string(root.join("scripts/test.sh")).expect("scripts/test.sh");
+    let list = script
+        .split_once("for target in ")
+        .and_then(|(_, rest)| rest.split_once("; do"))
+        .map(|(list, _)| list.replace('\\', " "))
+        .expect("scripts/test.sh has the fuzz smoke loop `for target in ...; do`");
+    let in_script: BTreeSet<String> = list.split_whitespace().map(str::to_owned).collect();
+    let present = lists::file_stems(&root.join("fuzz/fuzz_targets"), ".rs");
+    let missing: Vec<_> = present.difference(&in_script).collect();
+    assert!(
+        missing.is_empty(),
+        "fuzz targets the smoke run of scripts/test.sh leaves out: {missing:?}"
+    );
 }
