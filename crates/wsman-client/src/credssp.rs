@@ -4,16 +4,20 @@
 //! connection it is bound to; the TLS session inside it, the inner NTLM, the public-key binding
 //! and the sealing are `wsman_auth::credssp`'s.
 
-use base64::Engine as _;
 use wsman_auth::credssp::{CredSspClientError, CredSspInitiator};
 use wsman_auth::initiator::ClientCredentials;
 
 use crate::error::ClientError;
-use crate::initiator::{refused, unexpected_leg, Initiator, LegAnswer, Next};
+use crate::initiator::{refused, unexpected_leg, Initiator, LegAnswer, Next, Pending, TokenScheme};
 
-/// Longest base64 token accepted from a `WWW-Authenticate: CredSSP` header (a TLS server
-/// flight with an RSA certificate is under 2 KiB).
-const MAX_TOKEN_BASE64: usize = 64 * 1024;
+/// CredSSP's tokens in headers: the longest accepted is 64 KiB of base64 (a TLS server flight
+/// with an RSA certificate is under 2 KiB); a bare `CredSSP` (a TLS leg with nothing to send)
+/// is an empty token.
+const CREDSSP: TokenScheme = TokenScheme {
+    name: "CredSSP",
+    max_base64: 64 * 1024,
+    bare_is_empty: true,
+};
 
 /// How a client authenticates with CredSSP.
 #[derive(Clone, Debug)]
@@ -47,41 +51,11 @@ impl CredSspAuth {
     }
 }
 
-/// `CredSSP <base64>` for an `Authorization` header.
-pub(crate) fn authorization_value(token: &[u8]) -> String {
-    format!(
-        "CredSSP {}",
-        base64::engine::general_purpose::STANDARD.encode(token)
-    )
-}
-
-/// The token of the first `CredSSP [<base64>]` challenge among the `WWW-Authenticate` values;
-/// a bare `CredSSP` (a TLS leg with nothing to send) is an empty token. `None` when there is
-/// none or it is not base64.
-pub(crate) fn challenge_token(values: &[String]) -> Option<Vec<u8>> {
-    values
-        .iter()
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .find_map(|challenge| {
-            let (scheme, token) = challenge.split_once(' ').unwrap_or((challenge, ""));
-            if !scheme.eq_ignore_ascii_case("CredSSP") {
-                return None;
-            }
-            let token = token.trim();
-            if token.len() > MAX_TOKEN_BASE64 {
-                return None;
-            }
-            base64::engine::general_purpose::STANDARD.decode(token).ok()
-        })
-}
-
 /// One CredSSP handshake: TLS records in `CredSSP` legs, a 401 with one
 /// `WWW-Authenticate: CredSSP <token>` per leg, and the 200 after the delegation; the TLS
 /// session then seals bodies.
 pub(crate) struct CredSspHandshake {
-    /// `None` once completed.
-    initiator: Option<CredSspInitiator>,
+    initiator: Pending<CredSspInitiator>,
 }
 
 impl CredSspHandshake {
@@ -93,14 +67,8 @@ impl CredSspHandshake {
             initiator = initiator.without_public_key_binding();
         }
         Ok(Self {
-            initiator: Some(initiator),
+            initiator: Pending::new("CredSSP", initiator),
         })
-    }
-
-    fn initiator(&mut self) -> Result<&mut CredSspInitiator, ClientError> {
-        self.initiator
-            .as_mut()
-            .ok_or_else(|| ClientError::protocol("the CredSSP handshake already completed"))
     }
 }
 
@@ -122,27 +90,25 @@ impl Initiator for CredSspHandshake {
 
     fn step(&mut self, answer: Option<&LegAnswer>) -> Result<Next, ClientError> {
         let Some(answer) = answer else {
-            let token = self.initiator()?.initial_token().map_err(credssp_error)?;
-            return Ok(Next::Send(authorization_value(&token)));
+            let token = self
+                .initiator
+                .get()?
+                .initial_token()
+                .map_err(credssp_error)?;
+            return Ok(Next::Send(CREDSSP.authorization_value(&token)));
         };
         match answer.status {
-            200..=299 if self.initiator()?.delegated() => {
-                let sealer = self
-                    .initiator
-                    .take()
-                    .ok_or_else(|| {
-                        ClientError::protocol("the CredSSP handshake already completed")
-                    })?
-                    .complete()
-                    .map_err(credssp_error)?;
+            200..=299 if self.initiator.get()?.delegated() => {
+                let sealer = self.initiator.take()?.complete().map_err(credssp_error)?;
                 Ok(Next::Established(sealer))
             }
             // A leg carries exactly one challenge; the plain list means "refused".
-            401 if answer.www_authenticate.len() == 1 && !self.initiator()?.delegated() => {
-                let server =
-                    challenge_token(&answer.www_authenticate).ok_or_else(|| refused(answer))?;
-                let token = self.initiator()?.step(&server).map_err(credssp_error)?;
-                Ok(Next::Send(authorization_value(&token)))
+            401 if answer.www_authenticate.len() == 1 && !self.initiator.get()?.delegated() => {
+                let server = CREDSSP
+                    .challenge_token(&answer.www_authenticate)
+                    .ok_or_else(|| refused(answer))?;
+                let token = self.initiator.get()?.step(&server).map_err(credssp_error)?;
+                Ok(Next::Send(CREDSSP.authorization_value(&token)))
             }
             401 => Err(refused(answer)),
             status => Err(unexpected_leg(status)),
@@ -157,12 +123,18 @@ mod tests {
     #[test]
     fn challenge_tokens() {
         assert_eq!(
-            challenge_token(&["CredSSP AQID".to_owned()]),
+            CREDSSP.challenge_token(&["CredSSP AQID".to_owned()]),
             Some(vec![1, 2, 3])
         );
-        assert_eq!(challenge_token(&["CredSSP ".to_owned()]), Some(vec![]));
-        assert_eq!(challenge_token(&["Negotiate AQID".to_owned()]), None);
-        assert_eq!(challenge_token(&["CredSSP !!".to_owned()]), None);
-        assert_eq!(authorization_value(&[1, 2, 3]), "CredSSP AQID");
+        assert_eq!(
+            CREDSSP.challenge_token(&["CredSSP ".to_owned()]),
+            Some(vec![])
+        );
+        assert_eq!(
+            CREDSSP.challenge_token(&["Negotiate AQID".to_owned()]),
+            None
+        );
+        assert_eq!(CREDSSP.challenge_token(&["CredSSP !!".to_owned()]), None);
+        assert_eq!(CREDSSP.authorization_value(&[1, 2, 3]), "CredSSP AQID");
     }
 }

@@ -5,6 +5,7 @@
 //! [`crate::negotiate`], Kerberos in [`crate::kerberos`], CredSSP in [`crate::credssp`]) know
 //! nothing of connections.
 
+use base64::Engine as _;
 use wsman_auth::sealing::MessageSealer;
 
 use crate::error::ClientError;
@@ -46,4 +47,80 @@ pub(crate) fn refused(answer: &LegAnswer) -> ClientError {
     ClientError::Unauthorized {
         offered: answer.www_authenticate.clone(),
     }
+}
+
+/// How one scheme's tokens travel in headers: `Authorization: <name> <base64>` out, the first
+/// `<name> <base64>` challenge among the `WWW-Authenticate` values in. One parser for every
+/// scheme, so Negotiate, Kerberos and CredSSP bound and split challenges alike.
+pub(crate) struct TokenScheme {
+    /// The scheme's name, compared case-insensitively.
+    pub(crate) name: &'static str,
+    /// Longest base64 token accepted from the server.
+    pub(crate) max_base64: usize,
+    /// Whether a bare `<name>` (no token) is an empty token (CredSSP's TLS leg with nothing
+    /// to send) rather than no token.
+    pub(crate) bare_is_empty: bool,
+}
+
+impl TokenScheme {
+    /// `<name> <base64>` for an `Authorization` header.
+    pub(crate) fn authorization_value(&self, token: &[u8]) -> String {
+        format!(
+            "{} {}",
+            self.name,
+            base64::engine::general_purpose::STANDARD.encode(token)
+        )
+    }
+
+    /// The token of the first challenge in this scheme among the `WWW-Authenticate` values
+    /// (each may hold several comma-separated challenges). `None` when there is none, when the
+    /// token is too long or not base64, or empty where that is not allowed.
+    pub(crate) fn challenge_token(&self, values: &[String]) -> Option<Vec<u8>> {
+        values
+            .iter()
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .find_map(|challenge| {
+                let (scheme, token) = challenge.split_once(' ').unwrap_or((challenge, ""));
+                if !scheme.eq_ignore_ascii_case(self.name) {
+                    return None;
+                }
+                let token = token.trim();
+                if (token.is_empty() && !self.bare_is_empty) || token.len() > self.max_base64 {
+                    return None;
+                }
+                base64::engine::general_purpose::STANDARD.decode(token).ok()
+            })
+    }
+}
+
+/// A scheme's state machine until its handshake completes and hands it over to the sealer: a
+/// leg after that is a protocol error.
+pub(crate) struct Pending<T> {
+    state: Option<T>,
+    scheme: &'static str,
+}
+
+impl<T> Pending<T> {
+    pub(crate) fn new(scheme: &'static str, state: T) -> Self {
+        Self {
+            state: Some(state),
+            scheme,
+        }
+    }
+
+    /// The state machine, while the handshake runs.
+    pub(crate) fn get(&mut self) -> Result<&mut T, ClientError> {
+        let scheme = self.scheme;
+        self.state.as_mut().ok_or_else(|| completed(scheme))
+    }
+
+    /// The state machine, handed over when the handshake completes.
+    pub(crate) fn take(&mut self) -> Result<T, ClientError> {
+        self.state.take().ok_or_else(|| completed(self.scheme))
+    }
+}
+
+fn completed(scheme: &str) -> ClientError {
+    ClientError::protocol(format!("the {scheme} handshake already completed"))
 }

@@ -10,7 +10,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use wsman_auth::sealing::{
     push_data_part_with, MessageSealer, SealError, KERBEROS_PROTOCOL, SPNEGO_PROTOCOL,
 };
@@ -18,7 +17,7 @@ use wsman_gss::{InitiatorMechanism, KerberosInitiator, KerberosInitiatorContext}
 use zeroize::Zeroizing;
 
 use crate::error::ClientError;
-use crate::initiator::{refused, unexpected_leg, Initiator, LegAnswer, Next};
+use crate::initiator::{refused, unexpected_leg, Initiator, LegAnswer, Next, TokenScheme};
 
 /// Longest base64 token accepted from a `WWW-Authenticate` header (an AP-REP is ~200 bytes).
 const MAX_TOKEN_BASE64: usize = 64 * 1024;
@@ -153,33 +152,23 @@ impl KerberosAuth {
             .map_err(authentication_error)
     }
 
+    /// How this scheme's tokens travel in headers.
+    fn tokens(&self) -> TokenScheme {
+        TokenScheme {
+            name: self.scheme.name(),
+            max_base64: MAX_TOKEN_BASE64,
+            bare_is_empty: false,
+        }
+    }
+
     /// The `Authorization` value for `token`.
     pub(crate) fn authorization_value(&self, token: &[u8]) -> String {
-        format!(
-            "{} {}",
-            self.scheme.name(),
-            base64::engine::general_purpose::STANDARD.encode(token)
-        )
+        self.tokens().authorization_value(token)
     }
 
     /// The server's token in this scheme's `WWW-Authenticate` values, if any.
     pub(crate) fn server_token(&self, values: &[String]) -> Option<Vec<u8>> {
-        let scheme = self.scheme.name();
-        values
-            .iter()
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
-            .find_map(|challenge| {
-                let (name, token) = challenge.split_once(' ')?;
-                if !name.eq_ignore_ascii_case(scheme) {
-                    return None;
-                }
-                let token = token.trim();
-                if token.is_empty() || token.len() > MAX_TOKEN_BASE64 {
-                    return None;
-                }
-                base64::engine::general_purpose::STANDARD.decode(token).ok()
-            })
+        self.tokens().challenge_token(values)
     }
 
     /// The sealer over an established context.

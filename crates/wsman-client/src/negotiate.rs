@@ -3,15 +3,18 @@
 //! binding of an HTTPS connection, and the handshake as an `Initiator` (the private
 //! `transport` module runs its legs on the one TCP connection it is bound to).
 
-use base64::Engine as _;
 use wsman_auth::initiator::{ClientCredentials, NegotiateInitiator, TokenForm};
 
 use crate::error::ClientError;
-use crate::initiator::{refused, unexpected_leg, Initiator, LegAnswer, Next};
+use crate::initiator::{refused, unexpected_leg, Initiator, LegAnswer, Next, Pending, TokenScheme};
 
-/// Longest base64 token accepted from a `WWW-Authenticate` header (NTLM CHALLENGE messages and
-/// SPNEGO answers are a few hundred bytes).
-const MAX_TOKEN_BASE64: usize = 16 * 1024;
+/// Negotiate's tokens in headers: the longest accepted is 16 KiB of base64 (NTLM CHALLENGE
+/// messages and SPNEGO answers are a few hundred bytes); a challenge without a token has none.
+const NEGOTIATE: TokenScheme = TokenScheme {
+    name: "Negotiate",
+    max_base64: 16 * 1024,
+    bare_is_empty: false,
+};
 
 /// How a client authenticates with `Negotiate`.
 #[derive(Clone, Debug)]
@@ -47,35 +50,6 @@ impl NegotiateAuth {
     }
 }
 
-/// `Negotiate <base64>` for an `Authorization` header.
-pub(crate) fn authorization_value(token: &[u8]) -> String {
-    format!(
-        "Negotiate {}",
-        base64::engine::general_purpose::STANDARD.encode(token)
-    )
-}
-
-/// The token of the first `Negotiate <base64>` challenge among the `WWW-Authenticate` values
-/// (each may hold several comma-separated challenges). `None` when there is none, when the
-/// token is too long or not base64.
-pub(crate) fn challenge_token(values: &[String]) -> Option<Vec<u8>> {
-    values
-        .iter()
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .find_map(|challenge| {
-            let (scheme, token) = challenge.split_once(' ')?;
-            if !scheme.eq_ignore_ascii_case("Negotiate") {
-                return None;
-            }
-            let token = token.trim();
-            if token.is_empty() || token.len() > MAX_TOKEN_BASE64 {
-                return None;
-            }
-            base64::engine::general_purpose::STANDARD.decode(token).ok()
-        })
-}
-
 /// Whether `host` matches Windows' `Client/TrustedHosts` list: comma-separated entries, each a
 /// host name or IP address compared case-insensitively, `*` wildcards anywhere in an entry
 /// (`*` alone trusts every host, `*.example.com` a domain, `192.168.1.*` a range of names), and
@@ -96,8 +70,7 @@ pub fn trusted_hosts_allows(list: &str, host: &str) -> bool {
 /// One NTLM handshake: NEGOTIATE, then AUTHENTICATE in answer to the 401's CHALLENGE;
 /// SPNEGO's final token on the 200 is verified before the context counts as established.
 pub(crate) struct NtlmHandshake {
-    /// `None` once completed.
-    initiator: Option<NegotiateInitiator>,
+    initiator: Pending<NegotiateInitiator>,
     /// Legs sent so far.
     sent: u8,
 }
@@ -113,15 +86,9 @@ impl NtlmHandshake {
             NegotiateInitiator::new(&auth.credentials, auth.form, host, channel_bindings)
                 .map_err(|e| ClientError::configuration(e.to_string()))?;
         Ok(Self {
-            initiator: Some(initiator),
+            initiator: Pending::new("Negotiate", initiator),
             sent: 0,
         })
-    }
-
-    fn initiator(&mut self) -> Result<&mut NegotiateInitiator, ClientError> {
-        self.initiator
-            .as_mut()
-            .ok_or_else(|| ClientError::protocol("the Negotiate handshake already completed"))
     }
 }
 
@@ -138,14 +105,20 @@ impl Initiator for NtlmHandshake {
 
     fn step(&mut self, answer: Option<&LegAnswer>) -> Result<Next, ClientError> {
         let token = match (self.sent, answer) {
-            (0, _) => self.initiator()?.initial_token().map_err(initiator_error)?,
+            (0, _) => self
+                .initiator
+                .get()?
+                .initial_token()
+                .map_err(initiator_error)?,
             (1, Some(answer)) => {
                 if answer.status != 401 {
                     return Err(unexpected_leg(answer.status));
                 }
-                let challenge =
-                    challenge_token(&answer.www_authenticate).ok_or_else(|| refused(answer))?;
-                self.initiator()?
+                let challenge = NEGOTIATE
+                    .challenge_token(&answer.www_authenticate)
+                    .ok_or_else(|| refused(answer))?;
+                self.initiator
+                    .get()?
                     .step(&challenge)
                     .map_err(initiator_error)?
             }
@@ -155,13 +128,10 @@ impl Initiator for NtlmHandshake {
                     401 => return Err(refused(answer)),
                     status => return Err(unexpected_leg(status)),
                 }
-                let final_token = challenge_token(&answer.www_authenticate);
+                let final_token = NEGOTIATE.challenge_token(&answer.www_authenticate);
                 let sealer = self
                     .initiator
-                    .take()
-                    .ok_or_else(|| {
-                        ClientError::protocol("the Negotiate handshake already completed")
-                    })?
+                    .take()?
                     .complete(final_token.as_deref())
                     .map_err(initiator_error)?;
                 return Ok(Next::Established(sealer));
@@ -169,7 +139,7 @@ impl Initiator for NtlmHandshake {
             (_, None) => return Err(ClientError::protocol("a Negotiate leg without an answer")),
         };
         self.sent += 1;
-        Ok(Next::Send(authorization_value(&token)))
+        Ok(Next::Send(NEGOTIATE.authorization_value(&token)))
     }
 }
 
@@ -222,12 +192,18 @@ mod tests {
             "Basic realm=\"WSMAN\"".to_owned(),
             "Negotiate TlRMTVNTUAAC".to_owned(),
         ];
-        assert_eq!(challenge_token(&values).unwrap(), b"NTLMSSP\0\x02");
-        let joined = vec!["Negotiate, Basic realm=\"WSMAN\"".to_owned()];
-        assert_eq!(challenge_token(&joined), None);
-        assert_eq!(challenge_token(&["negotiate !!".to_owned()]), None);
         assert_eq!(
-            authorization_value(b"NTLMSSP\0\x02"),
+            NEGOTIATE.challenge_token(&values).unwrap(),
+            b"NTLMSSP\0\x02"
+        );
+        let joined = vec!["Negotiate, Basic realm=\"WSMAN\"".to_owned()];
+        assert_eq!(NEGOTIATE.challenge_token(&joined), None);
+        assert_eq!(
+            NEGOTIATE.challenge_token(&["negotiate !!".to_owned()]),
+            None
+        );
+        assert_eq!(
+            NEGOTIATE.authorization_value(b"NTLMSSP\0\x02"),
             "Negotiate TlRMTVNTUAAC"
         );
     }

@@ -36,6 +36,103 @@
 // Only `ffi` may use unsafe code (it opts back in); every other module forbids it.
 #![deny(unsafe_code)]
 
+/// The message-protection methods of an established context, written once for the acceptor's
+/// [`KerberosContext`] and the initiator's [`KerberosInitiatorContext`]: both keep their
+/// handle in `ctx`, their life in `state` and their sealer in `protection`, and differ only
+/// in whose tokens they open (`peer`). Every call needs an established context and poisons
+/// it on error.
+#[cfg(feature = "kerberos")]
+macro_rules! sealed_context_methods {
+    (peer: $peer:expr) => {
+        /// Whether [`Self::step`] has completed successfully.
+        pub fn is_established(&self) -> bool {
+            self.state == $crate::State::Established
+        }
+
+        /// Whether messages are sealed by our own RFC 4121 code (AES-SHA1 keys) rather than
+        /// MIT's; for logs and tests.
+        pub fn seals_natively(&self) -> bool {
+            self.protection.is_own()
+        }
+
+        /// [`Self::wrap`] of `parts` joined, appending the wrap token header then the
+        /// ciphertext to `out` (a body being framed); returns the header's length.
+        pub fn wrap_into(
+            &mut self,
+            parts: &[&[u8]],
+            out: &mut Vec<u8>,
+        ) -> Result<usize, $crate::GssError> {
+            self.state.require_established()?;
+            let result =
+                $crate::session::wrap_sealed_into(&mut self.ctx, &mut self.protection, parts, out);
+            self.state.poison_on_error(result)
+        }
+
+        /// [`Self::unwrap`], appending the plaintext to `out`; on failure `out` holds what it
+        /// held before.
+        pub fn unwrap_into(
+            &mut self,
+            header: &[u8],
+            ciphertext: &[u8],
+            out: &mut Vec<u8>,
+        ) -> Result<(), $crate::GssError> {
+            self.state.require_established()?;
+            let result = $crate::session::unwrap_sealed_into(
+                &mut self.ctx,
+                &mut self.protection,
+                header,
+                ciphertext,
+                $peer,
+                out,
+            );
+            self.state.poison_on_error(result)
+        }
+
+        /// Seal a message body for the peer: returns (wrap token header, ciphertext), the
+        /// MS-WSMV Length-Field payload and encrypted part.
+        pub fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), $crate::GssError> {
+            self.state.require_established()?;
+            let result = $crate::session::wrap_sealed(&mut self.ctx, &mut self.protection, plain);
+            self.state.poison_on_error(result)
+        }
+
+        /// Open a message body sealed by the peer. Refuses anything but a sealed RFC 4121
+        /// wrap token sent by the peer, and (through MIT) bad checksums, replays and gaps.
+        pub fn unwrap(
+            &mut self,
+            header: &[u8],
+            ciphertext: &[u8],
+        ) -> Result<Vec<u8>, $crate::GssError> {
+            self.state.require_established()?;
+            let result = $crate::session::unwrap_sealed(
+                &mut self.ctx,
+                &mut self.protection,
+                header,
+                ciphertext,
+                $peer,
+            );
+            self.state.poison_on_error(result)
+        }
+
+        /// Seal `plain` as one whole `gss_wrap` token (header, ciphertext and trailer
+        /// together), the form CredSSP carries in `pubKeyAuth` and `authInfo`.
+        pub fn wrap_token(&mut self, plain: &[u8]) -> Result<Vec<u8>, $crate::GssError> {
+            self.state.require_established()?;
+            let result = $crate::session::wrap_token(&mut self.ctx, &mut self.protection, plain);
+            self.state.poison_on_error(result)
+        }
+
+        /// Open one whole `gss_wrap` token from the peer (CredSSP's form). The same checks as
+        /// [`Self::unwrap`]: sealed, sent by the peer, AES only, bounded.
+        pub fn unwrap_token(&mut self, token: &[u8]) -> Result<Vec<u8>, $crate::GssError> {
+            self.state.require_established()?;
+            let result =
+                $crate::session::unwrap_token(&mut self.ctx, &mut self.protection, token, $peer);
+            self.state.poison_on_error(result)
+        }
+    };
+}
+
 #[cfg(feature = "kerberos")]
 mod acceptor;
 #[cfg(feature = "kerberos")]

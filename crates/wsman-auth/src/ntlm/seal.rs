@@ -119,6 +119,12 @@ impl Rc4 {
     }
 }
 
+/// RC4 of `data` in place under a fresh keystream: the handshake's 16-byte session key
+/// (KEY_EXCH), on the same implementation as the sealing.
+pub(crate) fn rc4(key: &[u8; 16], data: &mut [u8]) {
+    Rc4::new(key).apply(data);
+}
+
 impl Drop for Rc4 {
     fn drop(&mut self) {
         self.state.zeroize();

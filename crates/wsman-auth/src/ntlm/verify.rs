@@ -12,6 +12,7 @@ use super::message::{
     AuthenticateMessage, AV_FLAG_MIC_PRESENT, FLAG_128, FLAG_ANONYMOUS,
     FLAG_EXTENDED_SESSION_SECURITY, FLAG_KEY_EXCH, MIC_OFFSET,
 };
+use super::seal::rc4;
 use super::{CbtHardening, ChannelBindingPolicy, NtHash, NtlmError};
 
 pub(crate) type HmacMd5 = Hmac<Md5>;
@@ -132,7 +133,7 @@ pub fn check_mic(
             .try_into()
             .map_err(|_| NtlmError::Malformed("EncryptedRandomSessionKey is not 16 bytes"))?;
         let mut key = Zeroizing::new(encrypted);
-        rc4(&*key_exchange_key, key.as_mut());
+        rc4(&key_exchange_key, key.as_mut());
         key
     } else {
         key_exchange_key
@@ -156,25 +157,6 @@ pub struct Transcript<'a> {
     pub negotiate: &'a [u8],
     pub challenge: &'a [u8],
     pub authenticate: &'a [u8],
-}
-
-/// RC4 in place (for the 16-byte session key only; message sealing is in [`super::seal`]).
-pub(crate) fn rc4(key: &[u8], data: &mut [u8]) {
-    let mut state: [u8; 256] = std::array::from_fn(|i| i as u8);
-    let mut j = 0u8;
-    for i in 0..256 {
-        j = j.wrapping_add(state[i]).wrapping_add(key[i % key.len()]);
-        state.swap(i, usize::from(j));
-    }
-    let (mut i, mut j) = (0u8, 0u8);
-    for byte in data.iter_mut() {
-        i = i.wrapping_add(1);
-        j = j.wrapping_add(state[usize::from(i)]);
-        state.swap(usize::from(i), usize::from(j));
-        let k = state[usize::from(state[usize::from(i)].wrapping_add(state[usize::from(j)]))];
-        *byte ^= k;
-    }
-    state.fill(0);
 }
 
 /// CbtHardeningLevel: None ignores bindings; Relaxed accepts missing ones but refuses wrong
