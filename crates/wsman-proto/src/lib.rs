@@ -10,6 +10,7 @@
 //! [`response::fault_envelope`] → [`charset::encode`] → bytes.
 #![forbid(unsafe_code)]
 
+pub mod budget;
 pub mod charset;
 pub mod cim;
 pub mod duration;

@@ -10,11 +10,13 @@
 //! ISA, functions) is refused, never guessed at.
 //!
 //! Bounded: the text, the number of tokens and the nesting depth are capped, so no input makes
-//! the parser recurse deeply or allocate without limit; `LIKE` matching is a linear-space
-//! dynamic program, never backtracking.
+//! the parser recurse deeply or allocate without limit; `LIKE` matching takes at most
+//! pattern x subject steps (never backtracking over `%` runs), on subjects of bounded length,
+//! and evaluation counts its steps in a [`Budget`] the caller can stop.
 
 use std::cmp::Ordering;
 
+use crate::budget::{Budget, Expired};
 use crate::cim::{Instance, Value};
 use crate::fault::Fault;
 
@@ -488,9 +490,19 @@ impl Query {
     /// Whether `instance` satisfies the WHERE clause (true without one). A comparison with a
     /// NULL or missing property is unknown, and unknown is not a match (SQL's three values).
     pub fn matches(&self, instance: &Instance) -> bool {
-        self.condition
-            .as_ref()
-            .is_none_or(|c| c.eval(instance) == Some(true))
+        self.matches_within(instance, &mut Budget::unlimited()) == Ok(true)
+    }
+
+    /// [`Query::matches`], counting its steps in `budget`: `Err(Expired)` when it runs out.
+    pub fn matches_within(
+        &self,
+        instance: &Instance,
+        budget: &mut Budget,
+    ) -> Result<bool, Expired> {
+        match &self.condition {
+            None => Ok(true),
+            Some(c) => Ok(c.eval(instance, budget)? == Some(true)),
+        }
     }
 
     /// Every property name the query uses (SELECT list and WHERE), for checking them against
@@ -510,19 +522,20 @@ impl Query {
 }
 
 impl Condition {
-    fn eval(&self, instance: &Instance) -> Option<bool> {
-        match self {
-            Self::And(a, b) => match (a.eval(instance), b.eval(instance)) {
+    fn eval(&self, instance: &Instance, budget: &mut Budget) -> Result<Option<bool>, Expired> {
+        budget.spend(1)?;
+        Ok(match self {
+            Self::And(a, b) => match (a.eval(instance, budget)?, b.eval(instance, budget)?) {
                 (Some(false), _) | (_, Some(false)) => Some(false),
                 (Some(true), Some(true)) => Some(true),
                 _ => None,
             },
-            Self::Or(a, b) => match (a.eval(instance), b.eval(instance)) {
+            Self::Or(a, b) => match (a.eval(instance, budget)?, b.eval(instance, budget)?) {
                 (Some(true), _) | (_, Some(true)) => Some(true),
                 (Some(false), Some(false)) => Some(false),
                 _ => None,
             },
-            Self::Not(a) => a.eval(instance).map(|v| !v),
+            Self::Not(a) => a.eval(instance, budget)?.map(|v| !v),
             Self::IsNull { property, negated } => {
                 let null = matches!(instance.get(property), None | Some(Value::Null));
                 Some(null != *negated)
@@ -531,8 +544,7 @@ impl Condition {
                 property,
                 op,
                 literal,
-            } => {
-                let value = instance.get(property)?;
+            } => instance.get(property).and_then(|value| {
                 let ordering = value.compare(&literal_value(literal)?)?;
                 Some(match op {
                     CompareOp::Eq => ordering == Ordering::Equal,
@@ -542,16 +554,16 @@ impl Condition {
                     CompareOp::Gt => ordering == Ordering::Greater,
                     CompareOp::Ge => ordering != Ordering::Less,
                 })
-            }
+            }),
             Self::Like {
                 property,
                 pattern,
                 negated,
-            } => match instance.get(property)? {
-                Value::Null | Value::Array(_) => None,
-                v => Some(like(&v.to_text(), pattern) != *negated),
+            } => match instance.get(property) {
+                None | Some(Value::Null | Value::Array(_)) => None,
+                Some(v) => like_within(&v.to_text(), pattern, budget)?.map(|hit| hit != *negated),
             },
-        }
+        })
     }
 
     fn collect_names<'a>(&'a self, out: &mut Vec<&'a str>) {
@@ -638,31 +650,103 @@ fn lower(c: char) -> char {
     c.to_lowercase().next().unwrap_or(c)
 }
 
-/// `text LIKE pattern`, without case. Linear space, time |text| × |pattern|.
-pub fn like(text: &str, pattern: &str) -> bool {
-    let pattern = pieces(pattern);
-    let text: Vec<char> = text.chars().map(lower).collect();
-    // row[j]: the first i text chars match the first j pattern pieces.
-    let mut row = vec![false; pattern.len() + 1];
-    row[0] = true;
-    for j in 0..pattern.len() {
-        row[j + 1] = row[j] && matches!(pattern[j], Piece::Any);
-    }
-    for &c in &text {
-        let mut next = vec![false; pattern.len() + 1];
-        for (j, piece) in pattern.iter().enumerate() {
-            next[j + 1] = match piece {
-                Piece::Any => next[j] || row[j + 1],
-                Piece::One => row[j],
-                Piece::Char(p) => row[j] && *p == c,
-                Piece::Class { negated, ranges } => {
-                    row[j] && (ranges.iter().any(|(a, b)| (*a..=*b).contains(&c)) != *negated)
-                }
-            };
+/// Longest subject (in characters) LIKE matches: a longer property value makes the condition
+/// unknown (as NULL does), so no value a host holds (a 2 MB command line) is copied and matched
+/// whole for every instance of every request.
+pub const MAX_LIKE_SUBJECT: usize = 64 * 1024;
+
+impl Piece {
+    /// Steps one comparison costs: a class checks each of its ranges, and a range takes at least
+    /// one character of the pattern, so a pattern's steps per subject character are at most its
+    /// length.
+    fn cost(&self) -> u64 {
+        match self {
+            Self::Class { ranges, .. } => ranges.len().max(1) as u64,
+            _ => 1,
         }
-        row = next;
     }
-    row[pattern.len()]
+
+    fn accepts(&self, c: char) -> bool {
+        match self {
+            Self::Any | Self::One => true,
+            Self::Char(p) => *p == c,
+            Self::Class { negated, ranges } => {
+                ranges.iter().any(|(a, b)| (*a..=*b).contains(&c)) != *negated
+            }
+        }
+    }
+}
+
+/// `text LIKE pattern`, without case, with no bound on the work (see [`like_within`]).
+pub fn like(text: &str, pattern: &str) -> bool {
+    like_within(text, pattern, &mut Budget::unlimited()) == Ok(Some(true))
+}
+
+/// `text LIKE pattern`, without case, counting its steps in `budget`: at most
+/// (pattern length + 1) x (text length + 1), whatever the `%` runs, because each `%`-separated
+/// segment is matched at its leftmost place and never revisited (a later segment found further
+/// right can always use a leftmost earlier one). `Ok(None)`: the text is longer than
+/// [`MAX_LIKE_SUBJECT`] (unknown).
+pub fn like_within(
+    text: &str,
+    pattern: &str,
+    budget: &mut Budget,
+) -> Result<Option<bool>, Expired> {
+    if text.len() > MAX_LIKE_SUBJECT * 4 || text.chars().nth(MAX_LIKE_SUBJECT).is_some() {
+        return Ok(None);
+    }
+    let text: Vec<char> = text.chars().map(lower).collect();
+    let pattern = pieces(pattern);
+    budget.spend((text.len() + pattern.len()) as u64)?;
+    like_pieces(&text, &pattern, budget).map(Some)
+}
+
+fn like_pieces(text: &[char], pattern: &[Piece], budget: &mut Budget) -> Result<bool, Expired> {
+    let mut segments = pattern.split(|p| matches!(p, Piece::Any));
+    let first = segments.next().unwrap_or(&[]);
+    let rest: Vec<&[Piece]> = segments.collect();
+    let Some((last, middle)) = rest.split_last() else {
+        // No `%`: the text is exactly as long as the pattern.
+        return Ok(first.len() == text.len() && segment_at(first, text, 0, budget)?);
+    };
+    if first.len() + last.len() > text.len() {
+        return Ok(false);
+    }
+    let end = text.len() - last.len();
+    if !segment_at(first, text, 0, budget)? || !segment_at(last, text, end, budget)? {
+        return Ok(false);
+    }
+    let mut at = first.len();
+    for segment in middle.iter().filter(|s| !s.is_empty()) {
+        loop {
+            budget.spend(1)?;
+            if at + segment.len() > end {
+                return Ok(false);
+            }
+            if segment_at(segment, text, at, budget)? {
+                at += segment.len();
+                break;
+            }
+            at += 1;
+        }
+    }
+    Ok(true)
+}
+
+/// Whether `segment` (no `%` in it) matches `text` from `at` (the caller checked it fits).
+fn segment_at(
+    segment: &[Piece],
+    text: &[char],
+    at: usize,
+    budget: &mut Budget,
+) -> Result<bool, Expired> {
+    for (piece, c) in segment.iter().zip(&text[at..]) {
+        budget.spend(piece.cost())?;
+        if !piece.accepts(*c) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -800,6 +884,80 @@ mod tests {
         }
     }
 
+    /// The naive backtracking over parsed pieces (classes too): exponential, but the reference.
+    fn like_naive_pieces(t: &[char], p: &[Piece]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some(Piece::Any) => (0..=t.len()).any(|i| like_naive_pieces(&t[i..], &p[1..])),
+            Some(piece) => {
+                t.first().is_some_and(|c| piece.accepts(*c)) && like_naive_pieces(&t[1..], &p[1..])
+            }
+        }
+    }
+
+    fn steps_of(text: &str, pattern: &str) -> (u64, u64) {
+        let mut budget = Budget::unlimited();
+        let _ = like_within(text, pattern, &mut budget);
+        let bound = 2 * (pattern.chars().count() as u64 + 1) * (text.chars().count() as u64 + 1);
+        (budget.steps(), bound)
+    }
+
+    /// Patterns that cost backtracking 2^n (n `%a` runs, then what the text lacks) and the
+    /// greedy search its worst (a segment that fails at its last piece at every place).
+    #[test]
+    fn percent_runs_cost_pattern_times_subject_steps() {
+        let text = "a".repeat(4000);
+        for pattern in [
+            format!("{}b", "%a".repeat(40)),
+            format!("{}c%", "%a".repeat(40)),
+            format!("%{}b%", "a".repeat(40)),
+        ] {
+            let (steps, bound) = steps_of(&text, &pattern);
+            assert!(!like(&text, &pattern));
+            assert!(steps <= bound, "{pattern}: {steps} steps > {bound}");
+        }
+        let pattern = format!("{}%", "%a".repeat(40));
+        assert!(like(&text, &pattern));
+    }
+
+    /// A budget that runs out stops the evaluation of a condition mid-LIKE.
+    #[test]
+    fn an_expired_budget_stops_the_evaluation() {
+        let query = parse(&format!(
+            "SELECT * FROM Win32_Process WHERE Name LIKE '{}c%'",
+            "%a".repeat(100)
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let named = |name: String| Instance::new("Win32_Process", "root/cimv2").with("Name", name);
+        let instance = named("a".repeat(10_000));
+        let expired = || true;
+        let mut budget = Budget::checked_by(&expired);
+        assert_eq!(query.matches_within(&instance, &mut budget), Err(Expired));
+        assert!(!query.matches(&instance));
+        // Past the subject bound the condition is unknown: neither LIKE nor NOT LIKE.
+        let long = named("a".repeat(MAX_LIKE_SUBJECT + 1));
+        assert!(!hit_on(
+            &long,
+            "SELECT * FROM Win32_Process WHERE Name LIKE '%'"
+        ));
+        assert!(!hit_on(
+            &long,
+            "SELECT * FROM Win32_Process WHERE Name NOT LIKE '%'"
+        ));
+    }
+
+    fn hit_on(instance: &Instance, q: &str) -> bool {
+        parse(q).is_ok_and(|q| q.matches(instance))
+    }
+
+    fn pattern_strategy() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof!["a", "b", "%", "_", "[a-b]", "[^a]", "[b]", "[%]", "[_]"],
+            0..10,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
     proptest! {
         #[test]
         fn parse_never_panics(s in ".{0,200}") {
@@ -811,6 +969,33 @@ mod tests {
             let tc: Vec<char> = t.chars().collect();
             let pc: Vec<char> = p.chars().collect();
             prop_assert_eq!(like(&t, &p), like_naive(&tc, &pc));
+        }
+
+        #[test]
+        fn like_agrees_with_backtracking_over_classes(
+            t in "[abAB%_]{0,10}",
+            p in pattern_strategy(),
+        ) {
+            let tc: Vec<char> = t.chars().map(lower).collect();
+            prop_assert_eq!(like(&t, &p), like_naive_pieces(&tc, &pieces(&p)));
+        }
+
+        /// LIKE's step count grows at most with pattern x subject length, whatever the
+        /// pattern (counted steps, not time).
+        #[test]
+        fn like_steps_grow_with_pattern_times_subject(
+            t in "[ab]{0,400}",
+            p in prop_oneof![
+                pattern_strategy(),
+                "[ab%_]{0,60}",
+                (1usize..30).prop_map(|n| format!("{}b", "%a".repeat(n))),
+                (1usize..30).prop_map(|n| format!("{}c%", "%a".repeat(n))),
+                (1usize..30).prop_map(|n| format!("%{}b%", "a".repeat(n))),
+                (1usize..30).prop_map(|n| format!("{}[^a]%", "%[a-b]_".repeat(n))),
+            ],
+        ) {
+            let (steps, bound) = steps_of(&t, &p);
+            prop_assert!(steps <= bound, "{} steps > {}", steps, bound);
         }
 
         #[test]
