@@ -418,7 +418,7 @@ impl CollectorService {
                     .merge(
                         &client,
                         &subscription.name,
-                        &ingest::reached(&delivery),
+                        &ingest::reached(&delivery, &subscription.channels),
                         now,
                     )
                     .map_err(store_failed)?;
