@@ -1,5 +1,8 @@
 //! Arbitrary bytes as an SLDC body: the decompressor must stop at its output limit, never
-//! panic or hang; what it decodes, compressed again, must decode to the same bytes.
+//! panic or hang; what it decodes, compressed again, must decode to the same bytes. And
+//! arbitrary bytes after a well-formed stream's End of Record (where Windows puts padding and
+//! the length): they are refused or read as that trailer, never change what the stream
+//! decodes to.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,5 +12,14 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(plain) = sldc::decompress(data, 1 << 20) {
         assert!(plain.len() <= 1 << 20);
         assert_eq!(sldc::decompress(&sldc::compress(&plain), 1 << 20).unwrap(), plain);
+    }
+    // The first byte splits the rest into the text to compress and the bytes after it.
+    if let Some((&split, rest)) = data.split_first() {
+        let (plain, tail) = rest.split_at(usize::from(split).min(rest.len()));
+        let mut stream = sldc::compress(plain);
+        stream.extend_from_slice(tail);
+        if let Ok(decoded) = sldc::decompress(&stream, 1 << 20) {
+            assert_eq!(decoded, plain);
+        }
     }
 });

@@ -7,6 +7,8 @@
 //! as a whole, so accepting part of it would either lose the rest or store it twice; a
 //! refused batch stays with the forwarder and is logged here.
 
+use std::collections::BTreeSet;
+
 use wsman_events::delivery::{EVENTS_ACTION, HEARTBEAT_ACTION, SUBSCRIPTION_END_ACTION};
 use wsman_events::BookmarkList;
 use wsman_proto::xml::{self, Element, Node};
@@ -149,24 +151,20 @@ fn read_event(wrapper: &Element) -> Result<ReceivedEvent, String> {
             (tree, text.replace('\r', "&#xD;").replace('\n', "&#xA;"))
         }
     };
-    if tree.name != "Event" {
-        return Err(format!("the root element is {}, not Event", tree.name));
+    if !tree.is(EVENT_NS, "Event") {
+        return Err(format!(
+            "the root element is {} in namespace {:?}, not Event in {EVENT_NS}",
+            tree.name,
+            tree.ns.as_deref().unwrap_or("")
+        ));
     }
-    let system = tree
-        .elements()
-        .find(|e| e.name == "System")
-        .ok_or("no System element")?;
-    let field = |name: &str| {
-        system
-            .elements()
-            .find(|e| e.name == name)
-            .map(Element::trimmed_text)
-    };
-    let computer = field("Computer")
+    let system = only_one(&tree, "System")?.ok_or("no System element")?;
+    let field = |name: &str| only_one(system, name).map(|e| e.map(Element::trimmed_text));
+    let computer = field("Computer")?
         .filter(|c| !c.is_empty())
         .ok_or("no System/Computer")?;
-    let channel = field("Channel").unwrap_or_default();
-    let record_id = field("EventRecordID").and_then(|r| r.parse().ok());
+    let channel = field("Channel")?.unwrap_or_default();
+    let record_id = field("EventRecordID")?.and_then(|r| r.parse().ok());
     Ok(ReceivedEvent {
         xml,
         tree,
@@ -174,6 +172,25 @@ fn read_event(wrapper: &Element) -> Result<ReceivedEvent, String> {
         channel,
         record_id,
     })
+}
+
+/// The one child of `parent` named `name` in the event namespace, if any. Refused: two of them,
+/// or one of that name in another namespace (a decoy `System` or `Computer` that a reader going
+/// by local names, as many do downstream, would take for the real one).
+fn only_one<'a>(parent: &'a Element, name: &str) -> Result<Option<&'a Element>, String> {
+    let mut found = None;
+    for child in parent.elements().filter(|e| e.name == name) {
+        if child.ns.as_deref() != Some(EVENT_NS) {
+            return Err(format!(
+                "a {name} element in namespace {:?}, not the event namespace",
+                child.ns.as_deref().unwrap_or("")
+            ));
+        }
+        if found.replace(child).is_some() {
+            return Err(format!("more than one {name} element"));
+        }
+    }
+    Ok(found)
 }
 
 /// The event element as Windows writes it: its namespace as the default one, no prefixes
@@ -330,14 +347,30 @@ pub fn unseen<'a>(delivery: &'a Delivery, stored: Option<&BookmarkList>) -> Vec<
         .collect()
 }
 
-/// The positions the events of a batch reach, merged with the forwarder's own bookmark.
-pub fn reached(delivery: &Delivery) -> BookmarkList {
-    let mut list = delivery.bookmark.clone().unwrap_or_default();
-    for event in &delivery.events {
-        if let Some(record) = event.record_id {
-            if !event.channel.is_empty() {
-                list.advance(&event.channel, record);
-            }
+/// The positions the events of a batch reach, merged with the forwarder's own bookmark, kept
+/// only for the logs the subscription's query names (`query_channels`, spelt as the query
+/// spells them): what a forwarder can add to the bookmark store is bounded by the query, not
+/// by the channel names it makes up.
+pub fn reached(delivery: &Delivery, query_channels: &BTreeSet<String>) -> BookmarkList {
+    let named = |channel: &str| {
+        query_channels
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(channel))
+    };
+    let mut list = BookmarkList::new();
+    let positions = delivery
+        .bookmark
+        .iter()
+        .flat_map(BookmarkList::positions)
+        .chain(
+            delivery
+                .events
+                .iter()
+                .filter_map(|e| Some((e.channel.as_str(), e.record_id?))),
+        );
+    for (channel, record) in positions {
+        if let Some(channel) = named(channel) {
+            list.advance(channel, record);
         }
     }
     list

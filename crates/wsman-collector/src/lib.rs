@@ -17,6 +17,7 @@
 //!   acknowledgement, a broken connection answered 503 and reconnected with a bounded backoff;
 //! - [`redis`] (over [`resp`], our bounded reader of Redis replies): RPUSH or XADD, the
 //!   server's reply (and optionally `WAIT` for replicas) before the acknowledgement;
+//! - [`refusal_log`]: refused delivery bodies logged once per forwarder and interval;
 //! - [`journal`]: structured entries in the local systemd journal through its native socket,
 //!   accepted by journald before the acknowledgement;
 //! - [`bookmarks`]: where each forwarder has got to in each subscription, per log, stored
@@ -33,6 +34,7 @@ pub mod manager;
 pub mod output;
 pub mod outputs;
 pub mod redis;
+pub mod refusal_log;
 pub mod resp;
 pub mod subscription_outputs;
 pub mod subscriptions;

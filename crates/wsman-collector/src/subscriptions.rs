@@ -522,6 +522,8 @@ pub struct Subscription {
     pub uris: Vec<String>,
     /// The QueryList text as configured.
     pub query: String,
+    /// The logs the query names: the only ones a forwarder's bookmark rows may be for.
+    pub channels: std::collections::BTreeSet<String>,
     pub max_items: Option<u32>,
     pub max_latency: Duration,
     pub heartbeat: Duration,
@@ -646,7 +648,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Subscription, SubscriptionError>
             "{name:?} is not a subscription name (1 to 64 of A-Z a-z 0-9 . _ -)"
         )));
     }
-    QueryList::parse(&raw.query).map_err(|e| invalid(format!("query: {e}")))?;
+    let channels = QueryList::parse(&raw.query)
+        .map_err(|e| invalid(format!("query: {e}")))?
+        .channels();
     let content_format = match raw.content_format.as_str() {
         "Raw" | "Events" => ContentFormat::Raw,
         "RenderedText" => ContentFormat::RenderedText,
@@ -694,6 +698,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Subscription, SubscriptionError>
         enabled: raw.enabled,
         uris,
         query: raw.query,
+        channels,
         max_items: raw.max_items,
         max_latency: Duration::from_secs(raw.max_latency_seconds),
         heartbeat: Duration::from_secs(raw.heartbeat_seconds),

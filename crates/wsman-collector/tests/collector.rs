@@ -269,7 +269,7 @@ fn deliveries_are_read_in_both_embeddings() {
         assert_eq!(delivery.events[0].channel, "Security");
         // The XML written out is the event as sent.
         assert_eq!(delivery.events[0].xml, events[0]);
-        let reached = ingest::reached(&delivery);
+        let reached = ingest::reached(&delivery, &security().channels);
         assert_eq!(reached.position("Security"), Some(99));
     }
     // A missing Identifier (the version reference parameter) is refused.
@@ -463,4 +463,111 @@ fn client_names_cannot_leave_the_output_directory() {
             "{name}: {part}"
         );
     }
+}
+
+/// An event whose `System` (or `Computer`) is not the one a reader by namespace finds: a decoy
+/// `System` in another namespace before or after the real one, two `Computer`s, two `System`s,
+/// a root outside the event namespace. Each would let a forwarder pass the Computer check with
+/// one name while a downstream reader going by local names sees another; each is refused.
+#[test]
+fn decoy_system_and_doubled_computer_events_are_refused() {
+    const NS: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
+    let system = |computer: &str| {
+        format!("<System><EventID>4624</EventID><EventRecordID>1</EventRecordID><Channel>Security</Channel><Computer>{computer}</Computer></System>")
+    };
+    let decoy =
+        "<x:System xmlns:x='urn:decoy'><x:Computer>web01.example.com</x:Computer></x:System>";
+    let forged = [
+        format!("<Event xmlns='{NS}'>{decoy}{}</Event>", system("dc01.example.com")),
+        format!("<Event xmlns='{NS}'>{}{decoy}</Event>", system("web01.example.com")),
+        format!("<Event xmlns='{NS}'><System><Computer>web01.example.com</Computer><Computer>dc01.example.com</Computer></System></Event>"),
+        format!("<Event xmlns='{NS}'><System><Computer>web01.example.com</Computer><x:Computer xmlns:x='urn:decoy'>dc01.example.com</x:Computer></System></Event>"),
+        format!("<Event xmlns='{NS}'>{}{}</Event>", system("web01.example.com"), system("dc01.example.com")),
+        format!("<Event>{}</Event>", system("web01.example.com")),
+    ];
+    let sender = Sender::Account("web01".into());
+    for event in &forged {
+        let text = delivery_text(std::slice::from_ref(event), Embedding::Cdata, Some("V"));
+        let request = parse_request(&text, &xml::Limits::default()).unwrap();
+        let refused = ingest::read_delivery(&request)
+            .and_then(|delivery| ingest::check_computers(&delivery, &sender));
+        assert!(
+            matches!(refused, Err(DeliveryError::BadEvent { index: 0, .. })),
+            "{event}: {refused:?}"
+        );
+    }
+    // The real thing is still read.
+    let text = delivery_text(
+        &[format!(
+            "<Event xmlns='{NS}'>{}</Event>",
+            system("web01.example.com")
+        )],
+        Embedding::Cdata,
+        Some("V"),
+    );
+    let delivery =
+        ingest::read_delivery(&parse_request(&text, &xml::Limits::default()).unwrap()).unwrap();
+    assert_eq!(delivery.events[0].computer, "web01.example.com");
+    ingest::check_computers(&delivery, &sender).unwrap();
+}
+
+/// A forwarder that makes up a new channel name for every event (10,000 of them over 100
+/// batches, and as many in its bookmark header) adds rows to the real SQLite store only for
+/// the logs its subscription's query names.
+#[test]
+fn a_forwarder_inventing_channels_adds_no_rows_beyond_its_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        wsman_collector::bookmarks::SqliteStore::open(&dir.path().join("b.sqlite")).unwrap();
+    use wsman_collector::bookmarks::BookmarkStore;
+    let subscription = security();
+    for batch in 0..100u64 {
+        let events: Vec<String> = (0..100)
+            .map(|i| {
+                event(batch * 100 + i + 1, "web01.example.com")
+                    .replace("Security", &format!("Made-up-{batch}-{i}"))
+            })
+            .collect();
+        let mut text = delivery_text(&events, Embedding::Cdata, Some("V"));
+        // The bookmark header names made-up logs too.
+        text = text.replace(
+            "Channel=\"Security\"",
+            &format!("Channel=\"Header-made-up-{batch}\""),
+        );
+        let delivery =
+            ingest::read_delivery(&parse_request(&text, &xml::Limits::default()).unwrap()).unwrap();
+        let reached = ingest::reached(&delivery, &subscription.channels);
+        store
+            .merge(
+                "web01",
+                "security",
+                &reached,
+                wsman_events::Timestamp::from_unix_micros(1),
+            )
+            .unwrap();
+    }
+    // One genuine batch of Security events: its row is kept.
+    let text = delivery_text(
+        &[event(20_000, "web01.example.com")],
+        Embedding::Cdata,
+        Some("V"),
+    );
+    let delivery =
+        ingest::read_delivery(&parse_request(&text, &xml::Limits::default()).unwrap()).unwrap();
+    store
+        .merge(
+            "web01",
+            "security",
+            &ingest::reached(&delivery, &subscription.channels),
+            wsman_events::Timestamp::from_unix_micros(2),
+        )
+        .unwrap();
+    let stored = store.load("web01", "security").unwrap().unwrap();
+    let channels: Vec<&str> = stored.positions().map(|(c, _)| c).collect();
+    assert!(
+        channels.iter().all(|c| subscription.channels.contains(*c)),
+        "{channels:?}"
+    );
+    assert!(channels.len() <= subscription.channels.len());
+    assert_eq!(stored.position("Security"), Some(20_000));
 }

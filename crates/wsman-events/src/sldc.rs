@@ -12,6 +12,15 @@
 //! each byte stands for itself, except 0xFF, which is followed by a `0` so that it cannot
 //! start a control symbol.
 //!
+//! How a stream ends is Windows' framing, not the standard's: the one public capture of a Windows
+//! forwarder's compressed body (`tests/fixtures/windows-forwarder/heartbeat.sldc`) ends with
+//! End of Record, zero bits to a 16-bit boundary, then the uncompressed length as a
+//! little-endian u32, and no End Marker. A decoder that stops only at End of Record (OpenWEC's)
+//! reads nothing else, so [`compress`] and [`store`] end every stream that way; [`decompress`]
+//! stops at End of Record, checks the length when it is there, and refuses anything else after
+//! it. An End Marker still ends a stream (earlier versions of ours wrote one); a stream that
+//! runs out before either is truncated.
+//!
 //! Windows labels some bodies SLDC that are not compressed (openwec's `doc/protocol.md`
 //! records it); [`looks_uncompressed`] recognises an XML body (a byte-order mark or `<`),
 //! which no SLDC stream can start with, since one begins with a control symbol (0xFF).
@@ -42,6 +51,12 @@ pub enum SldcError {
     NoScheme(usize),
     #[error("SLDC output larger than {0} bytes")]
     TooLarge(usize),
+    #[error(
+        "SLDC stream has {0} bytes after its End of Record that are neither padding nor a length"
+    )]
+    TrailingData(usize),
+    #[error("SLDC length trailer says {stated} bytes, the stream decodes to {decoded}")]
+    LengthMismatch { stated: u32, decoded: usize },
 }
 
 struct Bits<'a> {
@@ -125,15 +140,8 @@ pub fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, SldcError> {
     let mut out = Vec::with_capacity(input.len().saturating_mul(2).min(limit));
     let mut scheme = Scheme::None;
     loop {
-        let remaining = bits.remaining();
-        if remaining == 0 {
-            break;
-        }
-        if remaining < 9 {
-            // Padding to the last byte boundary; anything else is a cut symbol.
-            if bits.peek(remaining) == Some(0) {
-                break;
-            }
+        if bits.remaining() < 9 {
+            // A stream ends with End of Record (or End Marker); running out first is a cut.
             return Err(SldcError::Truncated(bits.position));
         }
         let at = bits.position;
@@ -141,7 +149,11 @@ pub fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, SldcError> {
             bits.position += 9;
             let code = bits.read(4)?;
             match code {
-                FLUSH | FILE_MARK | END_OF_RECORD => bits.skip_padding(),
+                END_OF_RECORD => {
+                    check_trailer(&bits, out.len())?;
+                    break;
+                }
+                FLUSH | FILE_MARK => bits.skip_padding(),
                 SCHEME_1 => scheme = Scheme::Compressed,
                 SCHEME_2 => scheme = Scheme::Stored,
                 RESET_1 => {
@@ -185,6 +197,33 @@ pub fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, SldcError> {
         }
     }
     Ok(out)
+}
+
+/// What Windows appends after End of Record (at bit `bits.position`): zero bits to the byte
+/// boundary, one zero byte more when that reaches a 16-bit boundary (the capture has it), then
+/// either nothing or the uncompressed length as a little-endian u32, which must be `decoded`.
+/// A length right at the byte boundary is read too (the capture does not decide between them).
+fn check_trailer(bits: &Bits<'_>, decoded: usize) -> Result<(), SldcError> {
+    let boundary = bits.position.div_ceil(8);
+    let to_boundary = boundary * 8 - bits.position;
+    if bits.peek(to_boundary) != Some(0) {
+        return Err(SldcError::TrailingData(
+            bits.bytes.len() - bits.position / 8,
+        ));
+    }
+    let rest = &bits.bytes[boundary..];
+    let length = match rest {
+        [] | [0] => return Ok(()),
+        [a, b, c, d] | [0, a, b, c, d] => u32::from_le_bytes([*a, *b, *c, *d]),
+        _ => return Err(SldcError::TrailingData(rest.len())),
+    };
+    if usize::try_from(length).ok() != Some(decoded) {
+        return Err(SldcError::LengthMismatch {
+            stated: length,
+            decoded,
+        });
+    }
+    Ok(())
 }
 
 /// The match count of a copy pointer: `0x` 2–3, `10xx` 4–7, `110xxx` 8–15, `1110xxxx`
@@ -233,8 +272,10 @@ impl BitWriter {
         self.write((CONTROL_PREFIX << 4) | code, 13);
     }
 
-    /// The bytes, the last one padded with zero bits.
-    fn finish(mut self) -> Vec<u8> {
+    /// The stream ended as Windows ends it: End of Record, zero bits to a 16-bit boundary,
+    /// the uncompressed length (`plain`) as a little-endian u32.
+    fn finish(mut self, plain: usize) -> Vec<u8> {
+        self.control(END_OF_RECORD);
         while self.pending >= 8 {
             self.pending -= 8;
             self.bytes.push((self.word >> self.pending) as u8);
@@ -242,6 +283,12 @@ impl BitWriter {
         if self.pending > 0 {
             self.bytes.push((self.word << (8 - self.pending)) as u8);
         }
+        if self.bytes.len() % 2 == 1 {
+            self.bytes.push(0);
+        }
+        // A body over 4 GiB is never built (deliveries are bounded far below); saturate.
+        let length = u32::try_from(plain).unwrap_or(u32::MAX);
+        self.bytes.extend_from_slice(&length.to_le_bytes());
         self.bytes
     }
 }
@@ -257,8 +304,8 @@ fn write_match_count(out: &mut BitWriter, count: usize) {
     }
 }
 
-/// Compress `input` (Scheme 1, greedy matches through a hash chain), ending with an End
-/// Marker. The forwarder compresses every batch when the collector's Subscribe asks for SLDC,
+/// Compress `input` (Scheme 1, greedy matches through a hash chain), ending as Windows
+/// does (End of Record, padding, length). The forwarder compresses every batch when the collector's Subscribe asks for SLDC,
 /// so this is on the delivery path: candidates are found by a hash of three bytes (UTF-16 text
 /// has a zero in every other byte, which two-byte keys collide on), the chain lives in a ring
 /// of the history's size (a position further back cannot be copied from), and bits leave
@@ -348,8 +395,7 @@ pub fn compress(input: &[u8]) -> Vec<u8> {
             position += 1;
         }
     }
-    out.control(END_MARKER);
-    out.finish()
+    out.finish(input.len())
 }
 
 /// How many leading bytes `a` and `b` (of equal length) share, eight at a time: matches in
@@ -383,8 +429,7 @@ pub fn store(input: &[u8]) -> Vec<u8> {
             out.write(0, 1);
         }
     }
-    out.control(END_MARKER);
-    out.finish()
+    out.finish(input.len())
 }
 
 /// Whether a body labelled SLDC is in fact plain XML: a byte-order mark or `<` after
@@ -412,7 +457,7 @@ mod tests {
         for count in 2..=MAX_MATCH {
             let mut out = BitWriter::with_capacity(4);
             write_match_count(&mut out, count);
-            let bytes = out.finish();
+            let bytes = out.finish(0);
             let mut bits = Bits {
                 bytes: &bytes,
                 position: 0,

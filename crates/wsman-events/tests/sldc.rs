@@ -32,10 +32,15 @@ const ABABABA: &str = "111111111 0101  0 01000001  0 01000010  1 1001 0000000000
 fn a_stream_written_from_the_standard_decodes() {
     assert_eq!(sldc::decompress(&pack(ABABABA), 100).unwrap(), b"ABABABA");
     // Scheme 2 after a Reset 2: bytes as themselves, 0xFF followed by a 0, then a Flush with
-    // its padding, Scheme 1 and a literal.
-    let stored =
-        "111111111 0110  01011000 11111111 0  111111111 0000 000  111111111 0001  0 01011001";
+    // its padding, Scheme 1 and a literal, End of Record.
+    let stored = "111111111 0110  01011000 11111111 0  111111111 0000 000  111111111 0001  0 01011001  111111111 0100";
     assert_eq!(sldc::decompress(&pack(stored), 100).unwrap(), b"X\xffY");
+    // The same without End of Record: it ends inside the record, cut.
+    let cut = &stored[..stored.len() - "  111111111 0100".len()];
+    assert!(matches!(
+        sldc::decompress(&pack(cut), 100),
+        Err(SldcError::Truncated(_))
+    ));
 }
 
 #[test]

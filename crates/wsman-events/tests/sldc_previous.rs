@@ -1,13 +1,15 @@
 //! The SLDC compressor against its previous version, kept here verbatim as the reference:
 //! the faster one must write the same stream, byte for byte, for any input (so the ratio and
-//! what Windows' decompressor reads are unchanged).
+//! what Windows' decompressor reads are unchanged). Only the ending is newer than the reference:
+//! End of Record, padding and the length, as Windows frames a stream (`sldc_windows.rs`), in
+//! place of the End Marker; it is added to the reference's stream here.
 
 use proptest::prelude::*;
 use wsman_events::sldc;
 
 const CONTROL_PREFIX: u32 = 0x1FF;
 const RESET_1: u32 = 5;
-const END_MARKER: u32 = 15;
+const END_OF_RECORD: u32 = 4;
 const HISTORY: usize = sldc::HISTORY;
 const MAX_MATCH: usize = sldc::MAX_MATCH;
 
@@ -146,8 +148,18 @@ fn previous_compress(input: &[u8]) -> Vec<u8> {
             position += 1;
         }
     }
-    out.control(END_MARKER);
-    out.finish()
+    out.control(END_OF_RECORD);
+    windows_framed(out.finish(), input.len())
+}
+
+/// The reference's padded stream, to a 16-bit boundary and the input's length as a
+/// little-endian u32 (the framing of the Windows capture).
+fn windows_framed(mut stream: Vec<u8>, length: usize) -> Vec<u8> {
+    if stream.len() % 2 == 1 {
+        stream.push(0);
+    }
+    stream.extend_from_slice(&(length as u32).to_le_bytes());
+    stream
 }
 
 /// How many leading bytes `a` and `b` (of equal length) share, eight at a time: matches in

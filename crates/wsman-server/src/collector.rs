@@ -54,6 +54,7 @@ pub struct CollectorService {
     /// are stored one at a time, while other forwarders' go on in parallel.
     deliveries: Mutex<HashMap<(String, String), PairLock>>,
     metrics: CollectorMetrics,
+    body_refusals: wsman_collector::refusal_log::BodyRefusalLog,
 }
 
 /// The lock of one (client, subscription).
@@ -117,6 +118,7 @@ impl CollectorService {
             outputs: Outputs::new(),
             deliveries: Mutex::new(HashMap::new()),
             metrics: CollectorMetrics::default(),
+            body_refusals: Default::default(),
         };
         service.reload();
         Ok(service)
@@ -170,10 +172,24 @@ impl CollectorService {
     }
 
     /// Count a delivery refused before it reached [`Self::handle`] (undecodable SLDC, a body
-    /// that does not parse).
-    pub fn refused_before_parsing(&self, route: &Route, reason: Refusal) {
-        if matches!(route, Route::Delivery(_)) {
-            self.metrics.refused(None, reason);
+    /// that does not decode or parse), and log it once per forwarder and interval.
+    pub fn refused_before_parsing(
+        &self,
+        route: &Route,
+        reason: Refusal,
+        forwarder: &Principal,
+        remote: std::net::SocketAddr,
+        why: &dyn std::fmt::Display,
+    ) {
+        let endpoint = match route {
+            Route::Delivery(subscription) => {
+                self.metrics.refused(None, reason);
+                subscription
+            }
+            Route::Manager(uri) => uri,
+        };
+        if let Some(left_out) = self.body_refusals.admit(&forwarder.to_string()) {
+            tracing::warn!(forwarder = %forwarder, %remote, endpoint = %endpoint, reason = %why, not_logged_since = left_out, "collector: body refused (400), nothing of it stored");
         }
     }
 
@@ -402,7 +418,7 @@ impl CollectorService {
                     .merge(
                         &client,
                         &subscription.name,
-                        &ingest::reached(&delivery),
+                        &ingest::reached(&delivery, &subscription.channels),
                         now,
                     )
                     .map_err(store_failed)?;

@@ -268,30 +268,32 @@ async fn process(
     // Windows forwarders compress deliveries (`Content-Encoding: SLDC`), and label some
     // bodies SLDC that are plain XML; decompressed within the same size limit.
     let decompressed;
-    let bytes: &[u8] = if collector.is_some()
-        && is_sldc(&parts.headers)
-        && !sldc::looks_uncompressed(bytes)
-    {
-        let max_plain = usize::try_from(limit).unwrap_or(usize::MAX);
-        match sldc::decompress(bytes, max_plain) {
-            Ok(plain) => {
-                decompressed = plain;
-                &decompressed
-            }
-            Err(error) => {
-                tracing::warn!(remote = %conn.remote, user = %principal, %error, "400: undecodable SLDC body");
-                if let Some((collector, route)) = &collector {
-                    collector
-                        .refused_before_parsing(route, crate::metrics::collector::Refusal::BadSldc);
+    let bytes: &[u8] =
+        if collector.is_some() && is_sldc(&parts.headers) && !sldc::looks_uncompressed(bytes) {
+            let max_plain = usize::try_from(limit).unwrap_or(usize::MAX);
+            match sldc::decompress(bytes, max_plain) {
+                Ok(plain) => {
+                    decompressed = plain;
+                    &decompressed
                 }
-                return Err(ServiceError::BadRequest {
-                    reason: error.to_string(),
-                });
+                Err(error) => {
+                    if let Some((collector, route)) = &collector {
+                        collector.refused_before_parsing(
+                            route,
+                            crate::metrics::collector::Refusal::BadSldc,
+                            &principal,
+                            conn.remote,
+                            &error,
+                        );
+                    }
+                    return Err(ServiceError::BadRequest {
+                        reason: error.to_string(),
+                    });
+                }
             }
-        }
-    } else {
-        bytes
-    };
+        } else {
+            bytes
+        };
     // 6-7. decode and parse
     let parsed = if bytes.len() <= PARSE_INLINE_LIMIT {
         decode_and_parse(bytes, content_type)
@@ -307,8 +309,13 @@ async fn process(
         Ok(parsed) => parsed,
         Err(error) => {
             if let Some((collector, route)) = &collector {
-                collector
-                    .refused_before_parsing(route, crate::metrics::collector::Refusal::Malformed);
+                collector.refused_before_parsing(
+                    route,
+                    crate::metrics::collector::Refusal::Malformed,
+                    &principal,
+                    conn.remote,
+                    &error,
+                );
             }
             return Err(error);
         }

@@ -632,10 +632,22 @@ async fn refresh(
 
 async fn enumerate(client: &Client, machine_id: &str) -> anyhow::Result<wsman_proto::xml::Element> {
     let (header, body) = enumerate_request(client, machine_id);
+    let (bytes, content_type) = enumerate_wire(&header, &body);
     client
-        .send(&header, &body)
+        .deliver(bytes, content_type, None, &header.message_id)
         .await?
+        .body
         .context("the Enumerate response has an empty body")
+}
+
+/// The Enumerate as a Windows forwarder puts it on the wire: UTF-16LE with a byte-order mark,
+/// `charset=UTF-16` (openwec's `doc/protocol.md` records it; OpenWEC reads this message as
+/// UTF-16 only, and Windows' collector and ours read both).
+fn enumerate_wire(
+    header: &wsman_proto::request::RequestHeader,
+    body: &str,
+) -> (Vec<u8>, &'static str) {
+    wsman_events::delivery::encode(&wsman_proto::request::envelope(header, body), true)
 }
 
 /// The Enumerate of a subscription manager in the shape a Windows forwarder sends it: its
@@ -680,6 +692,24 @@ mod tests {
         );
     }
 
+    /// Our Enumerate with the per-message values of a Windows one (`value` of a header's
+    /// local name: To, MachineID, MessageID, SessionId, OperationID).
+    fn enumerate_with(
+        value: impl Fn(&str) -> String,
+    ) -> (wsman_proto::request::RequestHeader, String) {
+        let client = Client::new(
+            Endpoint::parse(&value("To"), false).unwrap_or_else(|e| panic!("{e}")),
+            ClientOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (mut request, body) = enumerate_request(&client, &value("MachineID"));
+        request.to = value("To");
+        request.message_id = value("MessageID");
+        request.session_id = Some(value("SessionId"));
+        request.operation_id = Some(value("OperationID"));
+        (request, body)
+    }
+
     /// Our Enumerate of a subscription manager against the one a Windows forwarder sends
     /// (the transcription in wsman-events' fixtures): the same header set in the same order
     /// with the same attributes, and the same body. Values that are per message (ids, the
@@ -722,16 +752,7 @@ mod tests {
                 .map(|h| h.3.clone())
                 .unwrap_or_else(|| panic!("{name}"))
         };
-        let client = Client::new(
-            Endpoint::parse(&value("To"), false).unwrap_or_else(|e| panic!("{e}")),
-            ClientOptions::default(),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let (mut request, body) = enumerate_request(&client, &value("MachineID"));
-        request.to = value("To");
-        request.message_id = value("MessageID");
-        request.session_id = Some(value("SessionId"));
-        request.operation_id = Some(value("OperationID"));
+        let (request, body) = enumerate_with(|name| value(name));
         let ours = parse(
             &wsman_proto::request::envelope(&request, &body),
             &Limits::default(),
@@ -749,6 +770,55 @@ mod tests {
                 })
         };
         assert_eq!(body_of(&ours), body_of(&windows));
+    }
+
+    /// Our Enumerate on the wire against the bytes a Windows forwarder sent (openwec's
+    /// `doc/protocol.md`, copied into wsman-events' fixtures, provenance in their README):
+    /// built with the per-message values of the capture, the same framing (UTF-16LE with a
+    /// byte-order mark, `charset=UTF-16`, no XML declaration, nothing after the envelope) and,
+    /// from `<s:Header>` on, the same text but for the space Windows writes before `/>`. The
+    /// Envelope's namespace declarations differ (ours declare the prefixes every request of
+    /// ours may use); no reader can tell.
+    #[test]
+    fn the_enumerate_goes_on_the_wire_as_the_windows_capture() {
+        let captured = include_bytes!(
+            "../../wsman-events/tests/fixtures/windows-forwarder/enumerate.captured.utf16.xml"
+        );
+        let text = wsman_proto::charset::decode(captured, Some("UTF-16"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .0;
+        let value = |name: &str| {
+            let from = text
+                .find(&format!("<{name}"))
+                .unwrap_or_else(|| panic!("{name}"));
+            let rest = &text[from..];
+            let start = rest.find('>').map_or(0, |i| i + 1);
+            rest[start..].split('<').next().unwrap_or("").to_owned()
+        };
+        let prefixed = |name: &str| {
+            let prefix = match name {
+                "To" | "MessageID" => "a",
+                "MachineID" => "m",
+                _ => "p",
+            };
+            value(&format!("{prefix}:{name}"))
+        };
+        let (request, body) = enumerate_with(prefixed);
+        let (bytes, content_type) = enumerate_wire(&request, &body);
+        assert_eq!(content_type, "application/soap+xml;charset=UTF-16");
+        assert_eq!(&bytes[..4], b"\xff\xfe<\0");
+        let ours = wsman_proto::charset::decode(&bytes, Some("UTF-16"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .0;
+        assert!(ours.starts_with("<s:Envelope "), "{ours}");
+        assert!(ours.ends_with("</s:Envelope>"), "{ours}");
+        let from_header = |t: &str| {
+            t.split_once("<s:Header>")
+                .map(|(_, rest)| rest.replace("\" />", "\"/>"))
+                .unwrap_or_default()
+        };
+        assert_eq!(from_header(&ours), from_header(&text));
+        assert!(!from_header(&text).is_empty());
     }
 
     #[test]

@@ -12,7 +12,15 @@
 //!   collector's blocking threads, and a call that waits longer than the statement timeout
 //!   for a connection, a connect or an answer fails (503, the forwarder resends) instead of
 //!   holding a delivery; a connection that broke is dropped and the next call connects anew,
-//!   so a restarted database is used again without a restart of the collector.
+//!   so a restarted database is used again without a restart of the collector;
+//! - the time limits are PostgreSQL's own, set on every session at connect
+//!   (`statement_timeout`, `lock_timeout` at half of it, `idle_in_transaction_session_timeout`):
+//!   a statement waiting on a row another collector holds fails in the server, which drops the
+//!   wait, instead of only in our timer while the server keeps it queued; and the transaction
+//!   of a collector that froze (SIGSTOP, a stalled VM) holding a forwarder's rows is ended by
+//!   the server, so the other collectors are not held by it for longer than that;
+//! - a connection goes back to the pool only after a call that succeeded: one whose statement
+//!   failed or timed out (possibly still busy in the server) is closed, never lent again.
 
 use std::sync::{Arc, Mutex};
 
@@ -100,11 +108,20 @@ struct Pool {
     permits: Arc<Semaphore>,
 }
 
-/// A connection lent out; back to the pool on drop unless it broke.
+/// A connection lent out; back to the pool on drop only once [`Pooled::reuse`] said the call
+/// succeeded (else closed: it may still be busy in the server).
 struct Pooled {
     client: Option<Client>,
     pool: Arc<Pool>,
     _permit: OwnedSemaphorePermit,
+    reusable: bool,
+}
+
+impl Pooled {
+    /// The call on this connection succeeded: it may serve the next one.
+    fn reuse(mut self) {
+        self.reusable = true;
+    }
 }
 
 impl std::ops::Deref for Pooled {
@@ -122,13 +139,28 @@ impl std::ops::DerefMut for Pooled {
 
 impl Drop for Pooled {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take().filter(|c| !c.is_closed()) {
+        let reusable = self.reusable;
+        if let Some(client) = self.client.take().filter(|c| reusable && !c.is_closed()) {
             self.pool
                 .idle
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(client);
         }
+    }
+}
+
+/// The startup options of every session: `existing` (from the connection string) and the
+/// time limits PostgreSQL enforces itself, in milliseconds.
+fn session_options(existing: Option<&str>, statement_timeout: std::time::Duration) -> String {
+    let statement = statement_timeout.as_millis().max(1);
+    let lock = (statement / 2).max(1);
+    let limits = format!(
+        "-c statement_timeout={statement} -c lock_timeout={lock} -c idle_in_transaction_session_timeout={statement}"
+    );
+    match existing.map(str::trim).filter(|o| !o.is_empty()) {
+        Some(existing) => format!("{existing} {limits}"),
+        None => limits,
     }
 }
 
@@ -166,6 +198,7 @@ impl Pool {
                         client: Some(client),
                         pool: Arc::clone(self),
                         _permit: permit,
+                        reusable: false,
                     })
                 }
                 None => break,
@@ -176,6 +209,7 @@ impl Pool {
             client: Some(client),
             pool: Arc::clone(self),
             _permit: permit,
+            reusable: false,
         })
     }
 
@@ -274,6 +308,8 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError::Unavailable(format!("runtime: {e}")))?;
         let mut connection = settings.connection.clone();
+        let options = session_options(connection.get_options(), settings.statement_timeout);
+        connection.options(&options);
         let tls = if settings.tls {
             connection.ssl_mode(tokio_postgres::config::SslMode::Require);
             Some(tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
@@ -328,6 +364,7 @@ impl PostgresStore {
                 Some(_) => {}
             }
             transaction.commit().await.map_err(postgres_error)?;
+            client.reuse();
             Ok(())
         })?;
         tracing::info!(database = %store.pool.settings.describe(), pool = store.pool.settings.pool_size, "collector bookmarks in PostgreSQL");
@@ -374,6 +411,7 @@ impl BookmarkStore for PostgresStore {
                 .query(LOAD, &[&client, &subscription])
                 .await
                 .map_err(postgres_error)?;
+            connection.reuse();
             Ok(list_from_rows(rows.iter().map(|row| {
                 (row.get::<_, String>(0), row.get::<_, i64>(1))
             })))
@@ -409,6 +447,7 @@ impl BookmarkStore for PostgresStore {
                 .await
                 .map_err(postgres_error)?;
             transaction.commit().await.map_err(postgres_error)?;
+            connection.reuse();
             Ok(list_from_rows(
                 rows.iter()
                     .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1))),
@@ -426,6 +465,7 @@ impl BookmarkStore for PostgresStore {
                 .execute(NOTE_HEARTBEAT, &[&client, &subscription, &at])
                 .await
                 .map_err(postgres_error)?;
+            connection.reuse();
             Ok(())
         })
     }
@@ -442,6 +482,7 @@ impl BookmarkStore for PostgresStore {
                 )
                 .await
                 .map_err(postgres_error)?;
+            connection.reuse();
             Ok(rows
                 .iter()
                 .map(|row| ClientState {
@@ -477,6 +518,7 @@ impl BookmarkStore for PostgresStore {
                 .await
                 .map_err(postgres_error)?;
             transaction.commit().await.map_err(postgres_error)?;
+            connection.reuse();
             Ok(removed > 0 || known > 0)
         })
     }

@@ -12,6 +12,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use wsman_events::delivery::{self, DeliveryHeaders, Embedding};
@@ -399,22 +400,34 @@ fn forwarded_events_reach_the_file_exactly_once_in_order() {
 }
 
 /// A second forwarder account, a Basic account named after its host as forwarders are.
-const SECOND: &str = "wecsecond";
-const SECOND_PASSWORD: &str = "Second-forwarder-7";
+pub(crate) const SECOND: &str = "wecsecond";
+pub(crate) const SECOND_PASSWORD: &str = "Second-forwarder-7";
 
 /// A collector with the metrics endpoint, the `wef` subscription writing raw XML to
 /// `output_template`, and the accounts of two forwarders.
-struct Collector {
-    daemon: Daemon,
-    config: wsman_test::ConfigDir,
-    port: u16,
-    metrics_port: u16,
-    database: std::path::PathBuf,
+pub(crate) struct Collector {
+    pub(crate) daemon: Daemon,
+    pub(crate) config: wsman_test::ConfigDir,
+    pub(crate) port: u16,
+    pub(crate) metrics_port: u16,
+    pub(crate) database: std::path::PathBuf,
 }
 
 impl Collector {
-    fn start(state: &std::path::Path, output_template: &str) -> Collector {
+    pub(crate) fn start(state: &std::path::Path, output_template: &str) -> Collector {
         Collector::start_with_outputs(state, output_template, "")
+    }
+
+    /// [`Collector::start`] writing to `<state>/out/<subscription>/<client>.xml`, and the
+    /// offer its subscription manager makes the first forwarder; with the output directory.
+    pub(crate) fn start_offering(state: &std::path::Path) -> (Collector, Offer, PathBuf) {
+        let output = state.join("out");
+        let collector = Collector::start(
+            state,
+            &format!("{}/{{subscription}}/{{client}}.xml", output.display()),
+        );
+        let offer = enumerate(collector.port);
+        (collector, offer, output)
     }
 
     /// [`Collector::start`] with `more_outputs` (`[[outputs]]` tables) after the file output.
@@ -467,7 +480,7 @@ impl Collector {
     }
 
     /// `wsmand wec clients wef`: how many forwarders the CLI shows in each state.
-    fn clients_by_state(&self) -> std::collections::BTreeMap<String, f64> {
+    pub(crate) fn clients_by_state(&self) -> std::collections::BTreeMap<String, f64> {
         let cli = std::process::Command::new(wsman_test::binaries::wsmand())
             .arg("--config-dir")
             .arg(self.config.path())
@@ -487,7 +500,7 @@ impl Collector {
     }
 }
 
-fn lines(file: &std::path::Path) -> Vec<String> {
+pub(crate) fn lines(file: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(file)
         .unwrap_or_default()
         .lines()
@@ -503,13 +516,8 @@ fn metric(samples: &[crate::metrics::Sample], name: &str, labels: &[(&str, &str)
 #[test]
 fn collector_metrics_count_what_the_forwarders_sent_while_a_forger_is_refused() {
     let state = tempfile::tempdir().expect("tempdir");
-    let output = state.path().join("out");
-    let collector = Collector::start(
-        state.path(),
-        &format!("{}/{{subscription}}/{{client}}.xml", output.display()),
-    );
+    let (collector, offer, output) = Collector::start_offering(state.path());
     let port = collector.port;
-    let offer = enumerate(port);
     let forger_offer = enumerate_as(port, SECOND, SECOND_PASSWORD);
 
     // A second forwarder keeps sending batches claiming the first one's Computer while the
@@ -636,7 +644,11 @@ fn collector_metrics_count_what_the_forwarders_sent_while_a_forger_is_refused() 
         log.contains("claims Computer"),
         "the forged batches are logged"
     );
-    assert!(log.contains("undecodable SLDC"));
+    assert!(
+        log.lines()
+            .any(|l| l.contains("body refused (400)") && l.contains("SLDC")),
+        "the bad SLDC body is logged with its reason"
+    );
     assert!(!log.contains(SECOND_PASSWORD) && !log.contains(SERVICE_PASSWORD));
 }
 

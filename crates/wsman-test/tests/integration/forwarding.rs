@@ -1148,10 +1148,13 @@ fn a_forwarder_frozen_past_its_heartbeats_is_dead_and_resumes_gap_free() {
 /// delivery.
 #[derive(Default)]
 struct Recorded {
-    enumerates: Vec<String>,
+    /// (Content-Type, body decoded, whether it began with the UTF-16LE byte-order mark)
+    enumerates: Vec<(String, String, bool)>,
     /// (Content-Encoding, Content-Type, body decompressed and decoded, whether the
-    /// decompressed body began with the UTF-16LE byte-order mark)
-    deliveries: Vec<(String, String, String, bool)>,
+    /// decompressed body began with the UTF-16LE byte-order mark, whether the compressed
+    /// body ended as Windows ends one: an even length, then the uncompressed length as a
+    /// little-endian u32)
+    deliveries: Vec<(String, String, String, bool, bool)>,
 }
 
 fn recording_collector(recorded: std::sync::Arc<std::sync::Mutex<Recorded>>) -> u16 {
@@ -1198,8 +1201,11 @@ fn recording_collector(recorded: std::sync::Arc<std::sync::Mutex<Recorded>>) -> 
                     let plain = if encoding.eq_ignore_ascii_case("SLDC") {
                         wsman_events::sldc::decompress(&body, 1 << 22).unwrap_or_default()
                     } else {
-                        body
+                        body.clone()
                     };
+                    let framed = body.len() % 2 == 0
+                        && body.len() >= 4
+                        && body[body.len() - 4..] == (plain.len() as u32).to_le_bytes();
                     let bom = plain.starts_with(&[0xFF, 0xFE]);
                     let text = wsman_proto::charset::decode(&plain, None)
                         .map(|(t, _)| t)
@@ -1216,13 +1222,18 @@ fn recording_collector(recorded: std::sync::Arc<std::sync::Mutex<Recorded>>) -> 
                             content_type,
                             text,
                             bom,
+                            framed,
                         ));
                         wsman_events::delivery::ack_envelope(
                             &message_id,
                             "uuid:00000000-0000-0000-0000-00000000001a",
                         )
                     } else {
-                        recorded.lock().expect("lock").enumerates.push(text);
+                        recorded
+                            .lock()
+                            .expect("lock")
+                            .enumerates
+                            .push((content_type, text, bom));
                         format!("<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><s:Header><a:Action>http://schemas.xmlsoap.org/ws/2004/09/enumeration/EnumerateResponse</a:Action><a:MessageID>uuid:00000000-0000-0000-0000-00000000001b</a:MessageID><a:RelatesTo>{message_id}</a:RelatesTo></s:Header><s:Body><n:EnumerateResponse><n:EnumerationContext/><w:Items>{item}</w:Items><w:EndOfSequence/></n:EnumerateResponse></s:Body></s:Envelope>")
                     };
                     let head = format!(
@@ -1316,14 +1327,21 @@ fn our_forwarder_sends_what_a_windows_forwarder_sends() {
         || forwarder.stderr(),
     );
     let recorded = recorded.lock().expect("lock");
-    let enumerate = &recorded.enumerates[0];
+    let (content_type, enumerate, bom) = &recorded.enumerates[0];
+    // UTF-16LE with a byte-order mark, as Windows sends it (and OpenWEC reads it, only so).
+    assert!(bom, "the Enumerate in UTF-16LE with a byte-order mark");
+    assert_eq!(content_type, "application/soap+xml;charset=UTF-16");
     assert_eq!(
         header_names(enumerate),
         header_names(&windows_message("enumerate.request.xml")),
         "{enumerate}"
     );
-    for (encoding, content_type, text, bom) in &recorded.deliveries {
+    for (encoding, content_type, text, bom, framed) in &recorded.deliveries {
         assert_eq!(encoding, "SLDC", "compressed, as the Subscribe asked");
+        assert!(
+            framed,
+            "SLDC ends as the Windows capture: padding, then the length"
+        );
         assert!(bom, "UTF-16LE with a byte-order mark");
         assert!(content_type.ends_with("charset=UTF-16"), "{content_type}");
         assert!(
