@@ -90,18 +90,6 @@ impl Class for PerfOsProcessor {
     fn keys(&self) -> &'static [&'static str] {
         &["Name"]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "Frequency_Sys100NS",
-            "Name",
-            "PercentIdleTime",
-            "PercentInterruptTime",
-            "PercentPrivilegedTime",
-            "PercentProcessorTime",
-            "PercentUserTime",
-            "Timestamp_Sys100NS",
-        ]
-    }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let stat = procfs::read_text("/proc/stat")
@@ -152,19 +140,6 @@ impl Class for PerfOsSystem {
     fn keys(&self) -> &'static [&'static str] {
         &[]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "ContextSwitchesPersec",
-            "Frequency_Object",
-            "Frequency_Sys100NS",
-            "Processes",
-            "ProcessorQueueLength",
-            "SystemUpTime",
-            "Threads",
-            "Timestamp_Object",
-            "Timestamp_Sys100NS",
-        ]
-    }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let stat = procfs::read_text("/proc/stat")
@@ -202,17 +177,6 @@ impl Class for PerfOsMemory {
     }
     fn keys(&self) -> &'static [&'static str] {
         &[]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "AvailableBytes",
-            "AvailableKBytes",
-            "AvailableMBytes",
-            "CacheBytes",
-            "CommitLimit",
-            "CommittedBytes",
-            "PercentCommittedBytesInUse",
-        ]
     }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
@@ -323,16 +287,6 @@ impl Class for PerfFormattedOsProcessor {
     fn keys(&self) -> &'static [&'static str] {
         &["Name"]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "Name",
-            "PercentIdleTime",
-            "PercentInterruptTime",
-            "PercentPrivilegedTime",
-            "PercentProcessorTime",
-            "PercentUserTime",
-        ]
-    }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let (_, before) = self.previous.take_or_sample(read_cpu_lines)?;
@@ -386,24 +340,6 @@ impl Class for PerfTcpipNetworkInterface {
     }
     fn keys(&self) -> &'static [&'static str] {
         &["Name"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "BytesReceivedPersec",
-            "BytesSentPersec",
-            "BytesTotalPersec",
-            "CurrentBandwidth",
-            "Frequency_Sys100NS",
-            "Name",
-            "PacketsOutboundDiscarded",
-            "PacketsOutboundErrors",
-            "PacketsPersec",
-            "PacketsReceivedDiscarded",
-            "PacketsReceivedErrors",
-            "PacketsReceivedPersec",
-            "PacketsSentPersec",
-            "Timestamp_Sys100NS",
-        ]
     }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {

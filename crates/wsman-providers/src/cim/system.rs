@@ -56,24 +56,6 @@ impl Class for ComputerSystem {
     fn keys(&self) -> &'static [&'static str] {
         &["Name"]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "Caption",
-            "CreationClassName",
-            "DNSHostName",
-            "Domain",
-            "Manufacturer",
-            "Model",
-            "Name",
-            "NumberOfLogicalProcessors",
-            "NumberOfProcessors",
-            "PartOfDomain",
-            "Status",
-            "SystemType",
-            "TotalPhysicalMemory",
-            "Workgroup",
-        ]
-    }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let host = procfs::host_name();
@@ -130,25 +112,6 @@ impl Class for Processor {
     }
     fn keys(&self) -> &'static [&'static str] {
         &["DeviceID"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "AddressWidth",
-            "Architecture",
-            "Caption",
-            "CreationClassName",
-            "CurrentClockSpeed",
-            "DataWidth",
-            "DeviceID",
-            "LoadPercentage",
-            "Manufacturer",
-            "MaxClockSpeed",
-            "Name",
-            "NumberOfCores",
-            "NumberOfLogicalProcessors",
-            "SocketDesignation",
-            "Status",
-        ]
     }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
@@ -213,17 +176,6 @@ impl Class for PageFileUsage {
     fn keys(&self) -> &'static [&'static str] {
         &["Name"]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "AllocatedBaseSize",
-            "Caption",
-            "CurrentUsage",
-            "Description",
-            "Name",
-            "PeakUsage",
-            "Status",
-        ]
-    }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let swaps = procfs::read_text("/proc/swaps")
@@ -263,20 +215,6 @@ impl Class for UtcTime {
     fn keys(&self) -> &'static [&'static str] {
         &[]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "Day",
-            "DayOfWeek",
-            "Hour",
-            "Milliseconds",
-            "Minute",
-            "Month",
-            "Quarter",
-            "Second",
-            "WeekInMonth",
-            "Year",
-        ]
-    }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let now = std::time::SystemTime::now()
@@ -295,9 +233,6 @@ impl Class for LocalTime {
     }
     fn keys(&self) -> &'static [&'static str] {
         &[]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        UtcTime.properties()
     }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
