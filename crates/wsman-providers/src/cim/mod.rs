@@ -223,12 +223,18 @@ impl Default for CimProvider {
 impl CimProvider {
     /// Every class implemented.
     pub fn new() -> Self {
+        Self::with_cpu_sampler(std::sync::Arc::new(perf::CpuSampler::default()))
+    }
+
+    /// Every class, Win32_Processor's LoadPercentage and the formatted processor counters read
+    /// from `cpu` (one window shared by every caller).
+    pub fn with_cpu_sampler(cpu: std::sync::Arc<perf::CpuSampler>) -> Self {
         let mut provider = Self {
             classes: vec![
                 Box::new(os::OperatingSystem::default()),
                 Box::new(process::Process),
                 Box::new(system::ComputerSystem),
-                Box::new(system::Processor),
+                Box::new(system::Processor::new(cpu.clone())),
                 Box::new(system::PageFileUsage),
                 Box::new(system::UtcTime),
                 Box::new(system::LocalTime),
@@ -236,7 +242,7 @@ impl CimProvider {
                 Box::new(perf::PerfOsSystem),
                 Box::new(perf_process::PerfProcProcess),
                 Box::new(perf::PerfOsMemory),
-                Box::new(perf::PerfFormattedOsProcessor::default()),
+                Box::new(perf::PerfFormattedOsProcessor::new(cpu)),
                 Box::new(perf::PerfTcpipNetworkInterface),
                 Box::new(disk::LogicalDisk),
                 Box::new(disk::Volume),

@@ -34,6 +34,21 @@ fn package(cpu: &BTreeMap<String, String>) -> u32 {
         .unwrap_or(0)
 }
 
+/// Whether an answer to `filter` can show `property`: every answer but a query that names
+/// neither it nor `*`.
+fn wants(filter: Option<&Filter>, property: &str) -> bool {
+    match filter {
+        Some(Filter::Query(query)) => {
+            query.properties.is_none()
+                || query
+                    .property_names()
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case(property))
+        }
+        _ => true,
+    }
+}
+
 fn dmi(name: &str) -> Option<String> {
     procfs::read_text(format!("/sys/class/dmi/id/{name}"))
         .ok()
@@ -103,8 +118,26 @@ impl Class for ComputerSystem {
 }
 
 /// `Win32_Processor`: one instance per physical package, keyed by DeviceID (`CPU0`, ...).
-/// Clock speeds are in MHz; Architecture and the widths use WMI's codes and bits.
-pub struct Processor;
+/// Clock speeds are in MHz; Architecture and the widths use WMI's codes and bits;
+/// LoadPercentage is the package's busy share over the sampler's window (Windows averages it
+/// over the last second).
+pub struct Processor {
+    sampler: Option<std::sync::Arc<super::perf::CpuSampler>>,
+}
+
+impl Processor {
+    pub fn new(sampler: std::sync::Arc<super::perf::CpuSampler>) -> Self {
+        Self {
+            sampler: Some(sampler),
+        }
+    }
+
+    /// Without a sampler (LoadPercentage nil): for classes built from this one that do not
+    /// show the load (CIM_Processor).
+    pub fn unsampled() -> Self {
+        Self { sampler: None }
+    }
+}
 
 impl Class for Processor {
     fn name(&self) -> &'static str {
@@ -114,7 +147,17 @@ impl Class for Processor {
         &["DeviceID"]
     }
 
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _: &Context<'_>, filter: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        // The load needs a window of two samples: read only when the query can use it.
+        let window = self
+            .sampler
+            .as_ref()
+            .filter(|_| wants(filter, "LoadPercentage"))
+            .map(|sampler| sampler.window())
+            .and_then(|w| {
+                w.map_err(|fault| tracing::debug!(?fault, "LoadPercentage not sampled"))
+                    .ok()
+            });
         let cpus = cpuinfo();
         let mut by_package: BTreeMap<u32, Vec<&BTreeMap<String, String>>> = BTreeMap::new();
         for cpu in &cpus {
@@ -152,7 +195,16 @@ impl Class for Processor {
                     .with("CurrentClockSpeed", mhz)
                     .with("DataWidth", width)
                     .with_key("DeviceID", format!("CPU{id}"))
-                    .with("LoadPercentage", Value::Null)
+                    .with(
+                        "LoadPercentage",
+                        window.as_ref().and_then(|w| {
+                            w.load_percent(
+                                logical
+                                    .iter()
+                                    .filter_map(|c| c.get("processor").map(String::as_str)),
+                            )
+                        }),
+                    )
                     .with("Manufacturer", first.get("vendor_id").cloned())
                     .with("MaxClockSpeed", max_mhz.or(mhz))
                     .with("Name", name)

@@ -1,7 +1,8 @@
 //! CIM answers held against Windows: singletons answer Get without selectors (Windows' MOF
 //! marks Win32_OperatingSystem `Singleton`), and a Get, Put, Delete or Invoke of an instance
 //! that does not exist answers with the fault a recorded Windows Server 2012 R2 answer has
-//! (the recording in the Windows fixtures is the oracle, not our own fault code).
+//! (the recording in the Windows fixtures is the oracle, not our own fault code); and
+//! Win32_Processor's LoadPercentage follows the load this test makes.
 
 use wsman_proto::ns::{self, action};
 use wsman_proto::xml::{self, Element, Limits};
@@ -170,4 +171,62 @@ fn singletons_answer_get_without_selectors() {
     let out = f.winrm_remote(&["get", "wmicimv2/Win32_OperatingSystem"]);
     assert_eq!(out.code(), 0, "{}", out.describe());
     assert!(out.stdout.contains("OSType = 36"), "{}", out.describe());
+}
+
+/// The LoadPercentage of every Win32_Processor instance, read through the daemon.
+fn loads(f: &Fixture) -> Vec<u64> {
+    let body = "<n:Enumerate xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><w:OptimizeEnumeration/>\
+         <w:MaxElements>100</w:MaxElements></n:Enumerate>";
+    let r = f.post(&soap::request(
+        action::ENUMERATE,
+        &format!("{WMI}Win32_Processor"),
+        &[],
+        body,
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let envelope = xml::parse(&r.text(), &Limits::default()).expect("XML");
+    fn collect(e: &Element, out: &mut Vec<u64>) {
+        for c in e.elements() {
+            if c.name == "LoadPercentage" {
+                out.push(
+                    c.trimmed_text()
+                        .parse()
+                        .expect("LoadPercentage is a number"),
+                );
+            }
+            collect(c, out);
+        }
+    }
+    let mut out = Vec::new();
+    collect(&envelope, &mut out);
+    assert!(!out.is_empty(), "no LoadPercentage:\n{}", r.text());
+    out
+}
+
+/// LoadPercentage (nil before) is a percentage, near 100 while this test keeps every processor
+/// busy with a loop of its own (started before the daemon's first window, so no earlier window
+/// can answer).
+#[test]
+fn processor_load_percentage_sees_busy_processors() {
+    let f = Fixture::http();
+    let processors = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut loops: Vec<std::process::Child> = (0..processors)
+        .map(|n| {
+            std::process::Command::new("taskset")
+                .args(["-c", &n.to_string(), "sh", "-c", "while :; do :; done"])
+                .spawn()
+                .expect("run taskset")
+        })
+        .collect();
+    let busy = loads(&f);
+    for child in &mut loops {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(
+        busy.iter().all(|l| *l >= 80),
+        "loads under busy loops: {busy:?}"
+    );
+    assert!(loads(&f).iter().all(|l| *l <= 100));
 }
