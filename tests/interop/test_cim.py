@@ -190,3 +190,42 @@ def test_invoke_create_runs_as_the_caller(daemon, credentials, shared_dir, trans
         assert os.readlink(f"/proc/{pid}/cwd") == shared_dir
     finally:
         os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_get_singleton_without_selectors(daemon, transport):
+    """Win32_OperatingSystem is a Singleton in Windows' MOF: WSMan.get with no selector set
+    answers its one instance, as `winrm get wmicimv2/Win32_OperatingSystem` does on Windows."""
+    os_ns = WMI + "Win32_OperatingSystem"
+    with make_wsman(daemon, transport, SERVICE_ACCOUNT, SERVICE_PASSWORD) as wsman:
+        body = wsman.get(os_ns)
+    instance = body.find(f"{{{os_ns}}}Win32_OperatingSystem")
+    assert instance is not None, ET.tostring(body)
+    assert instance.findtext(f"{{{os_ns}}}OSType") == "36"
+
+
+def test_property_list_with_a_nil_property_parses(daemon):
+    """A `SELECT a,b` answer whose property is nil (BootDevice has no Linux counterpart):
+    pypsrp's parser refuses a document with an undeclared `xsi` prefix, so this parses only
+    when the fragment declares it."""
+    xsi = "http://www.w3.org/2001/XMLSchema-instance"
+    with make_wsman(daemon, "http", SERVICE_ACCOUNT, SERVICE_PASSWORD) as wsman:
+        body = wsman.enumerate(WMI + "*", wql_enumerate("SELECT BootDevice, OSType FROM Win32_OperatingSystem"))
+    fragment = body.find(f".//{{{WSMAN}}}XmlFragment")
+    assert fragment is not None, ET.tostring(body)
+    boot_device = fragment.find("BootDevice")
+    assert boot_device is not None and boot_device.get(f"{{{xsi}}}nil") == "true", ET.tostring(body)
+    assert fragment.findtext("OSType") == "36"
+
+
+def test_get_of_a_missing_process_is_windows_fault(daemon):
+    """Windows Server 2012 R2 answers a Get of a process that does not exist with WSManFault
+    2150858752 (a:DestinationUnreachable); pypsrp reports that code."""
+    from pypsrp.exceptions import WSManFaultError
+
+    selectors = SelectorSet()
+    selectors.add_option("Handle", "4294967295")
+    with make_wsman(daemon, "http", SERVICE_ACCOUNT, SERVICE_PASSWORD) as wsman:
+        with pytest.raises(WSManFaultError) as raised:
+            wsman.get(WMI + "Win32_Process", selector_set=selectors)
+    assert raised.value.code == 2150858752, raised.value.message

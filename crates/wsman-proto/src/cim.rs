@@ -14,6 +14,18 @@ use crate::xml::escape_text;
 /// `cim:` (common CIM types: Datetime, Interval).
 pub const CIM_COMMON: &str = "http://schemas.dmtf.org/wbem/wscim/1/common";
 
+/// `xsi:` (`xsi:nil`, `xsi:type`).
+const XSI: &str = crate::ns::XSI;
+
+/// The prefixes a rendered value may use besides the element's own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Prefix {
+    /// `xsi:nil` of a Null.
+    Xsi,
+    /// `cim:Datetime` / `cim:Interval`.
+    Cim,
+}
+
 /// A CIM datetime: an instant with the UTC offset it is shown in, or an interval.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CimDateTime {
@@ -88,6 +100,25 @@ impl Instance {
         self
     }
 
+    /// Every property of `declared` that the instance lacks, added as Null, so that the
+    /// instance carries every property of its class as Windows' WMI renders it (`xsi:nil`
+    /// where there is no value); then in WMI's order when anything was added.
+    pub fn completed<'a>(mut self, declared: impl IntoIterator<Item = &'a str>) -> Self {
+        let before = self.properties.len();
+        for name in declared {
+            if !self.properties[..before]
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+            {
+                self.properties.push((name.to_owned(), Value::Null));
+            }
+        }
+        if self.properties.len() > before {
+            self = self.sorted();
+        }
+        self
+    }
+
     /// The value of property `name` (any case); `None` when the class has no such property.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.properties
@@ -136,8 +167,7 @@ impl Instance {
         let mut out = String::with_capacity(256 + 48 * self.properties.len());
         let _ = write!(
             out,
-            "<p:{element} xmlns:p=\"{}\" xmlns:cim=\"{CIM_COMMON}\" \
-             xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"",
+            "<p:{element} xmlns:p=\"{}\" xmlns:cim=\"{CIM_COMMON}\" xmlns:xsi=\"{XSI}\"",
             escape_text(class_uri)
         );
         if element == self.class {
@@ -154,17 +184,28 @@ impl Instance {
         out
     }
 
-    /// `SELECT a,b`: a `w:XmlFragment` item with the selected properties only.
+    /// `SELECT a,b`: a `w:XmlFragment` item with the selected properties only. The fragment
+    /// has no instance element to carry the namespaces of `xsi:nil` and `cim:Datetime`, so it
+    /// declares those its properties use (the envelope declares neither).
     pub fn to_fragment(&self, properties: &[String]) -> String {
-        let mut out = String::from("<w:XmlFragment>");
-        for want in properties {
-            if let Some((name, value)) = self
-                .properties
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(want))
-            {
-                render_property(&mut out, "", name, value);
-            }
+        let selected: Vec<&(String, Value)> = properties
+            .iter()
+            .filter_map(|want| {
+                self.properties
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(want))
+            })
+            .collect();
+        let mut out = String::from("<w:XmlFragment");
+        if selected.iter().any(|(_, v)| v.uses_prefix(Prefix::Cim)) {
+            let _ = write!(out, " xmlns:cim=\"{CIM_COMMON}\"");
+        }
+        if selected.iter().any(|(_, v)| v.uses_prefix(Prefix::Xsi)) {
+            let _ = write!(out, " xmlns:xsi=\"{XSI}\"");
+        }
+        out.push('>');
+        for (name, value) in selected {
+            render_property(&mut out, "", name, value);
         }
         out.push_str("</w:XmlFragment>");
         out
@@ -194,11 +235,8 @@ fn render_property(out: &mut String, prefix: &str, name: &str, value: &Value) {
             open(out);
             out.push_str(" xsi:nil=\"true\"/>");
         }
+        // An empty array is left out, as Windows writes it (it is no Null).
         Value::Array(items) => {
-            if items.is_empty() {
-                open(out);
-                out.push_str(" xsi:nil=\"true\"/>");
-            }
             for item in items {
                 render_property(out, prefix, name, item);
             }
@@ -268,6 +306,16 @@ fn reference_body(r: &Reference) -> String {
 }
 
 impl Value {
+    /// Whether the rendered value uses `prefix` (which its container must then declare).
+    fn uses_prefix(&self, prefix: Prefix) -> bool {
+        match self {
+            Self::Null => prefix == Prefix::Xsi,
+            Self::DateTime(_) => prefix == Prefix::Cim,
+            Self::Array(items) => items.iter().any(|i| i.uses_prefix(prefix)),
+            _ => false,
+        }
+    }
+
     /// The text a selector or an XML element carries.
     pub fn to_text(&self) -> String {
         match self {
@@ -682,7 +730,84 @@ mod tests {
         assert_eq!(Value::Null.compare(&Value::Null), None);
     }
 
+    #[test]
+    fn fragments_declare_the_prefixes_of_nil_and_datetime_and_leave_empty_arrays_out() {
+        let i = Instance::new("Win32_NetworkAdapterConfiguration", "root/cimv2")
+            .with_key("Index", 1u32)
+            .with("IPAddress", Value::Array(Vec::new()))
+            .with("DHCPLeaseObtained", CimDateTime::utc(0))
+            .with("DHCPServer", Value::Null);
+        assert_eq!(
+            i.to_fragment(&["Index".into(), "IPAddress".into()]),
+            "<w:XmlFragment><Index>1</Index></w:XmlFragment>"
+        );
+        let fragment = i.to_fragment(&["DHCPServer".into(), "DHCPLeaseObtained".into()]);
+        assert_eq!(
+            fragment,
+            format!(
+                "<w:XmlFragment xmlns:cim=\"{CIM_COMMON}\" xmlns:xsi=\"{XSI}\">\
+                 <DHCPServer xsi:nil=\"true\"/><DHCPLeaseObtained><cim:Datetime>\
+                 1970-01-01T00:00:00.000000Z</cim:Datetime></DHCPLeaseObtained></w:XmlFragment>"
+            )
+        );
+        assert!(!i.to_xml(&i.resource_uri()).contains("IPAddress"));
+    }
+
+    /// A value of any kind the model has, arrays included (empty ones too).
+    fn any_value() -> impl Strategy<Value = Value> {
+        let scalar = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::Signed),
+            any::<u64>().prop_map(Value::Unsigned),
+            any::<f64>().prop_map(Value::Real),
+            "[ -~]{0,12}".prop_map(Value::Text),
+            (0i64..4_000_000_000_000_000).prop_map(|m| Value::DateTime(CimDateTime::utc(m))),
+            any::<u64>().prop_map(|micros| Value::DateTime(CimDateTime::Interval { micros })),
+            ("[ -~]{0,12}", "[ -~]{0,8}").prop_map(|(uri, key)| Value::Reference(Reference {
+                resource_uri: uri,
+                selectors: vec![("Name".to_owned(), key)],
+            })),
+        ];
+        prop_oneof![
+            4 => scalar.clone(),
+            1 => prop::collection::vec(scalar, 0..3).prop_map(Value::Array),
+        ]
+    }
+
     proptest! {
+        /// Every rendering of every instance, whole or as a property list, is well-formed XML
+        /// with each prefix declared, as a strict parser that is not ours reads it (the
+        /// envelope around it declares `w` only).
+        #[test]
+        fn every_rendering_is_namespace_well_formed(
+            values in prop::collection::vec(any_value(), 1..8),
+            picks in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let mut instance = Instance::new("X_Class", "root/cimv2");
+            for (n, value) in values.iter().enumerate() {
+                instance = instance.with(format!("P{n}"), value.clone());
+            }
+            let names: Vec<String> = picks
+                .iter()
+                .map(|i| format!("P{}", i.index(values.len())))
+                .collect();
+            for xml in [
+                instance.to_xml(&instance.resource_uri()),
+                instance.to_fragment(&names),
+            ] {
+                let wrapped = format!(
+                    "<w:Items xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">{xml}</w:Items>"
+                );
+                prop_assert!(
+                    roxmltree::Document::parse(&wrapped).is_ok(),
+                    "{}: {:?}",
+                    wrapped,
+                    roxmltree::Document::parse(&wrapped).err()
+                );
+            }
+        }
+
         #[test]
         fn instants_round_trip(micros in 0i64..250_000_000_000_000_000i64, off in -720i16..=840i16) {
             let d = CimDateTime::Instant { micros, offset_minutes: off };

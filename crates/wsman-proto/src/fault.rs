@@ -89,6 +89,9 @@ pub mod code {
     pub const MUST_UNDERSTAND: u32 = 2150858768;
     pub const MESSAGE_INFORMATION_HEADER_REQUIRED: u32 = 2150858769;
     pub const DESTINATION_UNREACHABLE: u32 = 2150858770;
+    /// ERROR_WSMAN_RESOURCE_NOT_FOUND: the WMI plugin's answer for an instance or class that
+    /// does not exist.
+    pub const RESOURCE_NOT_FOUND: u32 = 2150858752;
     pub const ACTION_NOT_SUPPORTED: u32 = 2150858771;
     pub const INVALID_REPRESENTATION: u32 = 2150858773;
     pub const ENUMERATE_FILTERING_NOT_SUPPORTED: u32 = 2150858776;
@@ -241,6 +244,20 @@ impl Fault {
             format!(
                 "The WS-Management service cannot process the request. The resource URI {resource_uri:?} was not found in the WS-Management catalog. "
             ),
+        )
+    }
+
+    /// The addressed WMI instance (or class) does not exist: `a:DestinationUnreachable`,
+    /// InvalidResourceURI, code 2150858752 and this message, as Windows Server 2012 R2's WMI
+    /// plugin answers a Get of a process that is gone (recorded in the Windows fixtures,
+    /// `faults/fault.get-instance-not-found.xml`).
+    pub fn resource_not_found() -> Self {
+        Self::new(
+            FaultCode::Sender,
+            sub(Family::Addressing, "DestinationUnreachable"),
+            Some("InvalidResourceURI"),
+            code::RESOURCE_NOT_FOUND,
+            "The WS-Management service cannot process the request. The service cannot find the resource identified by the resource URI and selectors. ",
         )
     }
 

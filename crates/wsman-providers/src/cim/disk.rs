@@ -215,28 +215,6 @@ fn size_values(space: Option<&Space>) -> [Value; 4] {
 /// `Win32_LogicalDisk`, keyed by DeviceID: the mount point (Windows' drive letter).
 pub struct LogicalDisk;
 
-const DISK_PROPERTIES: &[&str] = &[
-    "Access",
-    "BlockSize",
-    "Caption",
-    "Compressed",
-    "CreationClassName",
-    "Description",
-    "DeviceID",
-    "DriveType",
-    "FileSystem",
-    "FreeSpace",
-    "MaximumComponentLength",
-    "MediaType",
-    "Name",
-    "ProviderName",
-    "Size",
-    "SystemCreationClassName",
-    "SystemName",
-    "VolumeName",
-    "VolumeSerialNumber",
-];
-
 fn logical_disk(m: &Mount, host: &str) -> Instance {
     let space = space(&m.mount_point);
     let [size, free, block_size, name_max] = size_values(space.as_ref());
@@ -291,9 +269,6 @@ impl Class for LogicalDisk {
     }
     fn keys(&self) -> &'static [&'static str] {
         &["DeviceID"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        DISK_PROPERTIES
     }
 
     fn instances(
@@ -376,20 +351,6 @@ pub struct PerfFormattedLogicalDisk {
     previous: super::perf::PreviousSample<DiskSample>,
 }
 
-const PERF_DISK_PROPERTIES: &[&str] = &[
-    "CurrentDiskQueueLength",
-    "DiskBytesPersec",
-    "DiskReadBytesPersec",
-    "DiskReadsPersec",
-    "DiskTransfersPersec",
-    "DiskWriteBytesPersec",
-    "DiskWritesPersec",
-    "FreeMegabytes",
-    "Name",
-    "PercentDiskTime",
-    "PercentFreeSpace",
-];
-
 /// Bytes in a sector of the block layer's counters, whatever the device's own sector size.
 const STAT_SECTOR: u64 = 512;
 
@@ -399,9 +360,6 @@ impl Class for PerfFormattedLogicalDisk {
     }
     fn keys(&self) -> &'static [&'static str] {
         &["Name"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        PERF_DISK_PROPERTIES
     }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
@@ -488,28 +446,6 @@ impl Class for PerfFormattedLogicalDisk {
 /// its source device; Name is the mount point.
 pub struct Volume;
 
-const VOLUME_PROPERTIES: &[&str] = &[
-    "Access",
-    "Automount",
-    "BlockSize",
-    "BootVolume",
-    "Capacity",
-    "Caption",
-    "CreationClassName",
-    "DeviceID",
-    "DriveLetter",
-    "DriveType",
-    "FileSystem",
-    "FreeSpace",
-    "Label",
-    "MaximumFileNameLength",
-    "Name",
-    "SerialNumber",
-    "SystemCreationClassName",
-    "SystemName",
-    "SystemVolume",
-];
-
 /// A GUID as Windows writes it in volume names (36 characters, hex and dashes).
 fn is_guid(text: &str) -> bool {
     text.len() == 36
@@ -565,9 +501,6 @@ impl Class for Volume {
     }
     fn keys(&self) -> &'static [&'static str] {
         &["DeviceID"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        VOLUME_PROPERTIES
     }
 
     fn instances(

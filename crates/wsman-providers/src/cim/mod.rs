@@ -7,8 +7,11 @@
 //! are the server's.
 
 mod declarations;
+mod declarations_win32;
 pub mod disk;
 pub mod hardware;
+#[cfg(test)]
+mod mof_tests;
 pub mod network;
 pub mod ntlogevent;
 pub mod os;
@@ -44,8 +47,17 @@ pub trait Class: Send + Sync + 'static {
     }
     /// Key property names (the selectors of Get).
     fn keys(&self) -> &'static [&'static str];
-    /// Every property name of the class, keys included.
-    fn properties(&self) -> &'static [&'static str];
+    /// Whether the class has one instance, which Get answers without selectors: a class
+    /// Windows' MOF marks `Singleton` (Win32_OperatingSystem) and, by default, a class without
+    /// keys (Win32_UTCTime), which WMI addresses as `Class=@`.
+    fn singleton(&self) -> bool {
+        self.keys().is_empty()
+    }
+    /// Every property name of the class, keys included: by default those of its declaration
+    /// (written once, in `declarations.rs`).
+    fn properties(&self) -> &'static [&'static str] {
+        declared_names(self.declaration())
+    }
     /// The reference properties that make this class an association (`Antecedent`,
     /// `Dependent`); empty for an ordinary class.
     fn references(&self) -> &'static [&'static str] {
@@ -73,8 +85,7 @@ pub trait Class: Send + Sync + 'static {
     /// The types of the properties and the methods, for the class declaration (class
     /// metadata): by default the one `declarations.rs` holds for this class.
     fn declaration(&self) -> Option<&'static schema::Declaration> {
-        declarations::DECLARATIONS
-            .iter()
+        all_declarations()
             .find(|(namespace, class, _)| {
                 class.eq_ignore_ascii_case(self.name())
                     && namespace.eq_ignore_ascii_case(self.namespace())
@@ -91,6 +102,61 @@ pub trait Class: Send + Sync + 'static {
         _method: &str,
     ) -> Result<Instance, Fault> {
         Err(crate::not_supported(ctx))
+    }
+}
+
+/// Every declaration of `declarations.rs` and `declarations_win32.rs`.
+fn all_declarations(
+) -> impl Iterator<Item = &'static (&'static str, &'static str, schema::Declaration)> {
+    declarations::DECLARATIONS
+        .iter()
+        .chain(declarations_win32::DECLARATIONS)
+}
+
+/// The property names of a declaration, made once per declaration and kept (a fixed number
+/// of declarations, so a fixed amount of memory).
+fn declared_names(declaration: Option<&'static schema::Declaration>) -> &'static [&'static str] {
+    type Names = Vec<(usize, &'static [&'static str])>;
+    static NAMES: std::sync::Mutex<Names> = std::sync::Mutex::new(Vec::new());
+    let Some(declaration) = declaration else {
+        return &[];
+    };
+    let id = std::ptr::from_ref(declaration) as usize;
+    let mut names = NAMES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, found)) = names.iter().find(|(d, _)| *d == id) {
+        return found;
+    }
+    let made: &'static [&'static str] =
+        Vec::leak(declaration.properties.iter().map(|(n, _)| *n).collect());
+    names.push((id, made));
+    made
+}
+
+/// The instance with every property of its class, Null where the class has no value, as
+/// Windows answers.
+fn completed(class: &dyn Class, instance: Instance) -> Instance {
+    instance.completed(class.properties().iter().copied())
+}
+
+/// The instances of a lazily read class, each [`completed`].
+struct Completing {
+    inner: Box<dyn ItemSource>,
+    properties: &'static [&'static str],
+}
+
+impl ItemSource for Completing {
+    fn next_item(&mut self) -> Option<Item> {
+        Some(match self.inner.next_item()? {
+            Item::Instance(instance) => {
+                Item::Instance(instance.completed(self.properties.iter().copied()))
+            }
+            xml => xml,
+        })
+    }
+    fn estimate(&self) -> usize {
+        self.inner.estimate()
     }
 }
 
@@ -137,12 +203,10 @@ pub(crate) fn refuse_unless_administrator(
     Some(method_output(class, method, ACCESS_DENIED))
 }
 
-/// The instance addressed does not exist: WinRM's WMI plugin answers `w:InvalidSelectors`.
+/// The instance addressed does not exist: `a:DestinationUnreachable` with code 2150858752, as
+/// Windows' WMI plugin answers (a recorded Windows Server 2012 R2 answer is the oracle).
 fn not_found() -> Fault {
-    Fault::invalid_selectors(
-        SelectorProblem::InvalidValue,
-        "The WS-Management service cannot process the request because the request contained invalid selectors for the resource. ",
-    )
+    Fault::resource_not_found()
 }
 
 /// The WMI and DMTF CIM classes of this host.
@@ -159,12 +223,18 @@ impl Default for CimProvider {
 impl CimProvider {
     /// Every class implemented.
     pub fn new() -> Self {
+        Self::with_cpu_sampler(std::sync::Arc::new(perf::CpuSampler::default()))
+    }
+
+    /// Every class, Win32_Processor's LoadPercentage and the formatted processor counters read
+    /// from `cpu` (one window shared by every caller).
+    pub fn with_cpu_sampler(cpu: std::sync::Arc<perf::CpuSampler>) -> Self {
         let mut provider = Self {
             classes: vec![
                 Box::new(os::OperatingSystem::default()),
                 Box::new(process::Process),
                 Box::new(system::ComputerSystem),
-                Box::new(system::Processor),
+                Box::new(system::Processor::new(cpu.clone())),
                 Box::new(system::PageFileUsage),
                 Box::new(system::UtcTime),
                 Box::new(system::LocalTime),
@@ -172,7 +242,7 @@ impl CimProvider {
                 Box::new(perf::PerfOsSystem),
                 Box::new(perf_process::PerfProcProcess),
                 Box::new(perf::PerfOsMemory),
-                Box::new(perf::PerfFormattedOsProcessor::default()),
+                Box::new(perf::PerfFormattedOsProcessor::new(cpu)),
                 Box::new(perf::PerfTcpipNetworkInterface),
                 Box::new(disk::LogicalDisk),
                 Box::new(disk::Volume),
@@ -264,10 +334,10 @@ impl CimProvider {
         };
         match class {
             ClassRef::All => Ok(None),
-            ClassRef::Named(name) => self
-                .find(namespace, name)
-                .map(Some)
-                .ok_or_else(|| Fault::destination_unreachable(uri)),
+            ClassRef::Named(name) => self.find(namespace, name).map(Some).ok_or_else(|| {
+                tracing::debug!(uri, "no such class");
+                not_found()
+            }),
         }
     }
 
@@ -347,7 +417,7 @@ impl CimProvider {
                     continue;
                 };
                 if filter.kind == AssociationKind::Association {
-                    out.push(instance);
+                    out.push(completed(association.as_ref(), instance));
                     continue;
                 }
                 for result_role in association.references() {
@@ -383,8 +453,9 @@ impl CimProvider {
                     else {
                         continue;
                     };
-                    if !out.iter().any(|o| o == found) {
-                        out.push(found.clone());
+                    let found = completed(class, found.clone());
+                    if !out.contains(&found) {
+                        out.push(found);
                     }
                 }
             }
@@ -428,6 +499,9 @@ fn key_selectors<'a>(
     class: &dyn Class,
 ) -> Result<Vec<(&'a str, &'a str)>, Fault> {
     let out = given_keys(ctx, class)?;
+    if out.is_empty() && class.singleton() {
+        return Ok(out);
+    }
     if out.len() < class.keys().len() {
         return Err(Fault::invalid_selectors(
             SelectorProblem::Insufficient,
@@ -527,7 +601,12 @@ impl CimProvider {
             (ClassRef::Named(name), _) => self
                 .find(&namespace, name)
                 .ok_or_else(|| Fault::destination_unreachable(ctx.resource_uri()))?,
-            (ClassRef::All, Some(name)) => self.find(&namespace, name).ok_or_else(not_found)?,
+            (ClassRef::All, Some(name)) => self.find(&namespace, name).ok_or_else(|| {
+                Fault::invalid_selectors(
+                    SelectorProblem::InvalidValue,
+                    format!("The ClassName selector names no class of {namespace}: {name:?}. "),
+                )
+            })?,
             (ClassRef::All, None) => {
                 return Err(Fault::invalid_selectors(
                     SelectorProblem::Insufficient,
@@ -582,11 +661,22 @@ impl Provider for CimProvider {
         if let Resource::ClassMetadata(class) = &ctx.operation().resource {
             return self.get_metadata(ctx, class);
         }
-        let Some(class) = self.addressed(ctx)? else {
-            return Err(Fault::destination_unreachable(ctx.resource_uri()));
-        };
-        let keys = key_selectors(ctx, class)?;
-        class.get(ctx, &keys).map(Body::Instance)
+        self.addressed_instance(ctx).map(Body::Instance)
+    }
+
+    /// No class served here can be changed by Put: an instance that exists gets
+    /// `a:ActionNotSupported`, one that does not the not-found fault, as WMI reads the instance
+    /// before it writes it.
+    fn put(&self, ctx: &Context<'_>) -> Result<Body, Fault> {
+        self.addressed_instance(ctx)?;
+        Err(crate::not_supported(ctx))
+    }
+
+    /// As [`Provider::put`]: no instance is deleted through WS-Transfer (processes end through
+    /// Terminate, services stop through StopService).
+    fn delete(&self, ctx: &Context<'_>) -> Result<(), Fault> {
+        self.addressed_instance(ctx)?;
+        Err(crate::not_supported(ctx))
     }
 
     fn invoke(&self, ctx: &Context<'_>, method: &str) -> Result<Body, Fault> {
@@ -594,6 +684,11 @@ impl Provider for CimProvider {
             return Err(Fault::destination_unreachable(ctx.resource_uri()));
         };
         let keys = given_keys(ctx, class)?;
+        // A method of an instance that does not exist: the not-found fault, before the method
+        // runs (WMI reads the instance to bind the method to it).
+        if !keys.is_empty() {
+            class.get(ctx, &keys)?;
+        }
         class.invoke(ctx, &keys, method).map(Body::Instance)
     }
 
@@ -610,7 +705,7 @@ impl Provider for CimProvider {
         Ok(class
             .instances(ctx, filter)?
             .into_iter()
-            .map(Item::Instance)
+            .map(|i| Item::Instance(completed(class, i)))
             .collect())
     }
 
@@ -624,13 +719,30 @@ impl Provider for CimProvider {
         {
             return Ok(None);
         }
-        Ok(self
-            .enumerated_class(ctx, filter)?
-            .instances_lazily(ctx, filter))
+        let class = self.enumerated_class(ctx, filter)?;
+        Ok(class.instances_lazily(ctx, filter).map(|inner| {
+            Box::new(Completing {
+                inner,
+                properties: class.properties(),
+            }) as Box<dyn ItemSource>
+        }))
     }
 }
 
 impl CimProvider {
+    /// The instance a Get, Put or Delete addresses, read (the not-found fault when it does
+    /// not exist).
+    fn addressed_instance(&self, ctx: &Context<'_>) -> Result<Instance, Fault> {
+        if matches!(ctx.operation().resource, Resource::ClassMetadata(_)) {
+            return Err(crate::not_supported(ctx));
+        }
+        let Some(class) = self.addressed(ctx)? else {
+            return Err(Fault::destination_unreachable(ctx.resource_uri()));
+        };
+        let keys = key_selectors(ctx, class)?;
+        class.get(ctx, &keys).map(|i| completed(class, i))
+    }
+
     /// The class an Enumerate of instances reads: the one a query names (its properties
     /// checked), or the one the URI names.
     fn enumerated_class(
@@ -691,7 +803,7 @@ mod tests {
 
     #[test]
     fn every_declared_type_is_a_cim_type() {
-        for (namespace, class, declaration) in declarations::DECLARATIONS {
+        for (namespace, class, declaration) in all_declarations() {
             let methods = declaration
                 .methods
                 .iter()

@@ -103,35 +103,12 @@ fn adapter_type(i: &Interface) -> Option<&'static str> {
 /// `Win32_NetworkAdapter`, keyed by DeviceID (the interface index as text).
 pub struct NetworkAdapter;
 
-const ADAPTER_PROPERTIES: &[&str] = &[
-    "AdapterType",
-    "AdapterTypeId",
-    "Availability",
-    "Caption",
-    "CreationClassName",
-    "Description",
-    "DeviceID",
-    "Index",
-    "InterfaceIndex",
-    "MACAddress",
-    "Name",
-    "NetConnectionID",
-    "NetConnectionStatus",
-    "NetEnabled",
-    "PhysicalAdapter",
-    "ProductName",
-    "ServiceName",
-    "Speed",
-    "SystemCreationClassName",
-    "SystemName",
-];
-
 fn adapter(i: &Interface, host: &str) -> Instance {
     let description = i.driver.clone().unwrap_or_else(|| i.name.clone());
     Instance::new("Win32_NetworkAdapter", "root/cimv2")
         .with("AdapterType", adapter_type(i).map(str::to_owned))
         .with(
-            "AdapterTypeId",
+            "AdapterTypeID",
             if i.link_type == 1 {
                 Value::from(0u16)
             } else {
@@ -165,9 +142,6 @@ impl Class for NetworkAdapter {
     }
     fn keys(&self) -> &'static [&'static str] {
         &["DeviceID"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        ADAPTER_PROPERTIES
     }
     fn instances(
         &self,
@@ -271,33 +245,12 @@ fn name_servers() -> Vec<String> {
 /// `Win32_NetworkAdapterConfiguration`, keyed by Index (the interface index).
 pub struct NetworkAdapterConfiguration;
 
-const CONFIGURATION_PROPERTIES: &[&str] = &[
-    "Caption",
-    "DefaultIPGateway",
-    "Description",
-    "DHCPEnabled",
-    "DNSHostName",
-    "DNSServerSearchOrder",
-    "Index",
-    "InterfaceIndex",
-    "IPAddress",
-    "IPEnabled",
-    "IPSubnet",
-    "MACAddress",
-    "MTU",
-    "ServiceName",
-    "SettingID",
-];
-
 impl Class for NetworkAdapterConfiguration {
     fn name(&self) -> &'static str {
         "Win32_NetworkAdapterConfiguration"
     }
     fn keys(&self) -> &'static [&'static str] {
         &["Index"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        CONFIGURATION_PROPERTIES
     }
     fn instances(
         &self,
@@ -361,34 +314,12 @@ impl Class for NetworkAdapterConfiguration {
 /// `Win32_IP4RouteTable`, keyed by Destination, InterfaceIndex, Mask and NextHop.
 pub struct Ip4RouteTable;
 
-const ROUTE_PROPERTIES: &[&str] = &[
-    "Age",
-    "Caption",
-    "Description",
-    "Destination",
-    "Information",
-    "InterfaceIndex",
-    "Mask",
-    "Metric1",
-    "Metric2",
-    "Metric3",
-    "Metric4",
-    "Metric5",
-    "Name",
-    "NextHop",
-    "Protocol",
-    "Type",
-];
-
 impl Class for Ip4RouteTable {
     fn name(&self) -> &'static str {
         "Win32_IP4RouteTable"
     }
     fn keys(&self) -> &'static [&'static str] {
         &["Destination", "InterfaceIndex", "Mask", "NextHop"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        ROUTE_PROPERTIES
     }
     fn instances(
         &self,

@@ -12,7 +12,7 @@ use super::procfs;
 use super::Class;
 use crate::{Context, Filter};
 
-/// `Win32_OperatingSystem`: one instance, keyed by Name. Memory sizes are in KB, as
+/// `Win32_OperatingSystem`: one instance (a singleton, as Windows' MOF marks it), keyed by Name. Memory sizes are in KB, as
 /// Windows reports them; OSType 36 is LINUX in CIM_OperatingSystem's value map. Its Reboot and
 /// Shutdown methods go to systemd when the class has the host's service manager.
 #[derive(Default)]
@@ -28,31 +28,6 @@ impl OperatingSystem {
         }
     }
 }
-
-const PROPERTIES: &[&str] = &[
-    "BootDevice",
-    "BuildNumber",
-    "Caption",
-    "CreationClassName",
-    "CSCreationClassName",
-    "CSName",
-    "CurrentTimeZone",
-    "FreePhysicalMemory",
-    "FreeSpaceInPagingFiles",
-    "FreeVirtualMemory",
-    "LastBootUpTime",
-    "LocalDateTime",
-    "Manufacturer",
-    "Name",
-    "NumberOfProcesses",
-    "OSArchitecture",
-    "OSType",
-    "SizeStoredInPagingFiles",
-    "Status",
-    "TotalVirtualMemorySize",
-    "TotalVisibleMemorySize",
-    "Version",
-];
 
 /// OSType value of CIM_OperatingSystem for Linux.
 pub const OS_TYPE_LINUX: u16 = 36;
@@ -74,8 +49,9 @@ impl Class for OperatingSystem {
     fn keys(&self) -> &'static [&'static str] {
         &["Name"]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        PROPERTIES
+    /// Windows' MOF marks the class `Singleton`: Get needs no selector.
+    fn singleton(&self) -> bool {
+        true
     }
 
     /// Reboot and Shutdown: the whole system, for administrators only (others get

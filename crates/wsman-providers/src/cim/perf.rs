@@ -1,13 +1,18 @@
 //! The performance counter classes: raw counters (`Win32_PerfRawData_*`) in Windows' units,
 //! so that a monitoring tool's arithmetic on two samples gives the true rate, and the
-//! formatted counters: memory, which needs no second sample, and processor percentages over the
-//! time since the previous query.
+//! formatted counters: memory, which needs no second sample, and processor percentages over one
+//! shared window of two /proc/stat samples ([`CpuSampler`], which Win32_Processor's
+//! LoadPercentage reads too).
 //!
 //! Every time counter is in 100 ns; `Timestamp_Sys100NS` is the sample time as a FILETIME
 //! (100 ns since 1601-01-01) and `Frequency_Sys100NS` is 10,000,000, as on Windows.
 //! PercentProcessorTime is, like Windows' `PERF_100NSEC_TIMER_INV` counter, the time the
 //! processor was idle (idle + iowait): a tool computes `100 * (1 - Δcounter / Δtimestamp)`.
 //! The `_Total` instance is the average over the processors, as Windows reports it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use wsman_proto::cim::Instance;
 use wsman_proto::Fault;
@@ -23,7 +28,7 @@ pub struct PerfOsProcessor;
 const FILETIME_UNIX_EPOCH: u64 = 116_444_736_000_000_000;
 
 /// One `cpu` line of /proc/stat, in ticks.
-struct CpuTimes {
+pub(super) struct CpuTimes {
     name: String,
     user: u64,
     nice: u64,
@@ -90,18 +95,6 @@ impl Class for PerfOsProcessor {
     fn keys(&self) -> &'static [&'static str] {
         &["Name"]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "Frequency_Sys100NS",
-            "Name",
-            "PercentIdleTime",
-            "PercentInterruptTime",
-            "PercentPrivilegedTime",
-            "PercentProcessorTime",
-            "PercentUserTime",
-            "Timestamp_Sys100NS",
-        ]
-    }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let stat = procfs::read_text("/proc/stat")
@@ -152,19 +145,6 @@ impl Class for PerfOsSystem {
     fn keys(&self) -> &'static [&'static str] {
         &[]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "ContextSwitchesPersec",
-            "Frequency_Object",
-            "Frequency_Sys100NS",
-            "Processes",
-            "ProcessorQueueLength",
-            "SystemUpTime",
-            "Threads",
-            "Timestamp_Object",
-            "Timestamp_Sys100NS",
-        ]
-    }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let stat = procfs::read_text("/proc/stat")
@@ -203,17 +183,6 @@ impl Class for PerfOsMemory {
     fn keys(&self) -> &'static [&'static str] {
         &[]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "AvailableBytes",
-            "AvailableKBytes",
-            "AvailableMBytes",
-            "CacheBytes",
-            "CommitLimit",
-            "CommittedBytes",
-            "PercentCommittedBytesInUse",
-        ]
-    }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let meminfo = procfs::read_text("/proc/meminfo")
@@ -237,13 +206,134 @@ impl Class for PerfOsMemory {
     }
 }
 
-/// `Win32_PerfFormattedData_PerfOS_Processor`, keyed by Name: percentages over the time since
-/// the previous query of this class (WMI's formatted classes also compute from the previous
-/// sample). When there is none, or it is older than 10 s or too recent to
-/// mean anything, two samples 250 ms apart are taken.
-#[derive(Default)]
+/// `Win32_PerfFormattedData_PerfOS_Processor`, keyed by Name: percentages over the last
+/// window of the host's [`CpuSampler`] (two samples of /proc/stat one interval apart, as WMI's
+/// formatted classes compute from two raw samples), shared with Win32_Processor's
+/// LoadPercentage.
 pub struct PerfFormattedOsProcessor {
-    previous: PreviousSample<Vec<CpuTimes>>,
+    sampler: Arc<CpuSampler>,
+}
+
+impl PerfFormattedOsProcessor {
+    pub fn new(sampler: Arc<CpuSampler>) -> Self {
+        Self { sampler }
+    }
+}
+
+/// The interval between the two samples of a [`CpuSampler`] window: one second, the interval
+/// Windows averages Win32_Processor's LoadPercentage over.
+pub const CPU_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Two samples of /proc/stat one interval apart, shared by every caller: a window is reused
+/// while it ended less than an interval ago, and callers that arrive while one is being taken
+/// wait for it, so N concurrent queries cost one window (one pair of reads, one sleep on the
+/// blocking pool), not N.
+pub struct CpuSampler {
+    interval: Duration,
+    state: Mutex<SamplerState>,
+    taken: Condvar,
+    windows: AtomicU64,
+}
+
+#[derive(Default)]
+struct SamplerState {
+    window: Option<CpuWindow>,
+    sampling: bool,
+}
+
+/// The samples at both ends of one window.
+#[derive(Clone)]
+pub(super) struct CpuWindow {
+    ended: Instant,
+    before: Arc<Vec<CpuTimes>>,
+    after: Arc<Vec<CpuTimes>>,
+}
+
+impl Default for CpuSampler {
+    fn default() -> Self {
+        Self::new(CPU_SAMPLE_INTERVAL)
+    }
+}
+
+impl CpuSampler {
+    pub fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            state: Mutex::new(SamplerState::default()),
+            taken: Condvar::new(),
+            windows: AtomicU64::new(0),
+        }
+    }
+
+    /// How many windows were sampled so far (each is two reads of /proc/stat).
+    pub fn windows_sampled(&self) -> u64 {
+        self.windows.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SamplerState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The current window: the last one while it is fresh, else the one being taken, else a
+    /// new one taken by this caller.
+    pub(super) fn window(&self) -> Result<CpuWindow, Fault> {
+        let mut state = self.lock();
+        loop {
+            if let Some(window) = state
+                .window
+                .as_ref()
+                .filter(|w| w.ended.elapsed() < self.interval)
+            {
+                return Ok(window.clone());
+            }
+            if !state.sampling {
+                break;
+            }
+            state = self
+                .taken
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.sampling = true;
+        drop(state);
+        let taken = (|| {
+            let before = read_cpu_lines()?;
+            // Providers run on the blocking pool: the sleep holds no async worker.
+            std::thread::sleep(self.interval);
+            let after = read_cpu_lines()?;
+            Ok(CpuWindow {
+                ended: Instant::now(),
+                before: Arc::new(before),
+                after: Arc::new(after),
+            })
+        })();
+        self.windows.fetch_add(1, Ordering::Relaxed);
+        let mut state = self.lock();
+        state.sampling = false;
+        if let Ok(window) = &taken {
+            state.window = Some(window.clone());
+        }
+        self.taken.notify_all();
+        taken
+    }
+}
+
+impl CpuWindow {
+    /// The busy share, in percent, of the processors `names` (the /proc/stat numbers) over
+    /// the window; `None` when none of them is in both samples.
+    pub(super) fn load_percent<'a>(&self, names: impl Iterator<Item = &'a str>) -> Option<u64> {
+        let (mut busy, mut total, mut found) = (0, 0, false);
+        for name in names {
+            let before = self.before.iter().find(|c| c.name == name);
+            let after = self.after.iter().find(|c| c.name == name);
+            if let (Some(before), Some(after)) = (before, after) {
+                busy += after.busy().saturating_sub(before.busy());
+                total += after.total().saturating_sub(before.total());
+                found = true;
+            }
+        }
+        found.then(|| (busy * 100 / total.max(1)).min(100))
+    }
 }
 
 /// The sampling window when no recent previous sample exists.
@@ -323,21 +413,12 @@ impl Class for PerfFormattedOsProcessor {
     fn keys(&self) -> &'static [&'static str] {
         &["Name"]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "Name",
-            "PercentIdleTime",
-            "PercentInterruptTime",
-            "PercentPrivilegedTime",
-            "PercentProcessorTime",
-            "PercentUserTime",
-        ]
-    }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        let (_, before) = self.previous.take_or_sample(read_cpu_lines)?;
-        let now = read_cpu_lines()?;
-        let mut out: Vec<Instance> = now
+        let window = self.sampler.window()?;
+        let before = &window.before;
+        let mut out: Vec<Instance> = window
+            .after
             .iter()
             .filter_map(|after| {
                 let before = before.iter().find(|b| b.name == after.name)?;
@@ -366,7 +447,6 @@ impl Class for PerfFormattedOsProcessor {
                 )
             })
             .collect();
-        self.previous.keep(now);
         // Windows lists the processors first and _Total last.
         if !out.is_empty() {
             out.rotate_left(1);
@@ -386,24 +466,6 @@ impl Class for PerfTcpipNetworkInterface {
     }
     fn keys(&self) -> &'static [&'static str] {
         &["Name"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "BytesReceivedPersec",
-            "BytesSentPersec",
-            "BytesTotalPersec",
-            "CurrentBandwidth",
-            "Frequency_Sys100NS",
-            "Name",
-            "PacketsOutboundDiscarded",
-            "PacketsOutboundErrors",
-            "PacketsPersec",
-            "PacketsReceivedDiscarded",
-            "PacketsReceivedErrors",
-            "PacketsReceivedPersec",
-            "PacketsSentPersec",
-            "Timestamp_Sys100NS",
-        ]
     }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
@@ -459,6 +521,51 @@ impl Class for PerfTcpipNetworkInterface {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fifty concurrent queries of Win32_Processor and the formatted processor class (released
+    /// together) are answered from one window: the samples are counted, not timed. Each load
+    /// is a percentage.
+    #[test]
+    fn fifty_concurrent_queries_take_one_window() {
+        let sampler = Arc::new(CpuSampler::default());
+        let processor = super::super::system::Processor::new(sampler.clone());
+        let formatted = PerfFormattedOsProcessor::new(sampler.clone());
+        let start = std::sync::Barrier::new(50);
+        std::thread::scope(|scope| {
+            for n in 0..50 {
+                let (processor, formatted, start) = (&processor, &formatted, &start);
+                scope.spawn(move || {
+                    let request = wsman_proto::Request::default();
+                    let ctx = Context::new(&request, "http://127.0.0.1/wsman");
+                    start.wait();
+                    if n % 2 == 0 {
+                        for instance in processor.instances(&ctx, None).unwrap() {
+                            let load = instance.get("LoadPercentage");
+                            assert!(
+                                matches!(load, Some(wsman_proto::cim::Value::Unsigned(0..=100))),
+                                "{load:?}"
+                            );
+                        }
+                    } else {
+                        assert!(!formatted.instances(&ctx, None).unwrap().is_empty());
+                    }
+                });
+            }
+        });
+        assert_eq!(sampler.windows_sampled(), 1);
+    }
+
+    #[test]
+    fn a_window_loads_the_named_processors_only() {
+        let window = CpuWindow {
+            ended: Instant::now(),
+            before: Arc::new(cpu_lines("cpu0 0 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0\n")),
+            after: Arc::new(cpu_lines("cpu0 30 0 10 60 0 0 0\ncpu1 0 0 0 100 0 0 0\n")),
+        };
+        assert_eq!(window.load_percent(["0"].into_iter()), Some(40));
+        assert_eq!(window.load_percent(["0", "1"].into_iter()), Some(20));
+        assert_eq!(window.load_percent(["7"].into_iter()), None);
+    }
 
     #[test]
     fn cpu_lines_name_total_and_processors() {

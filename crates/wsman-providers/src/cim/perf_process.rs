@@ -16,32 +16,6 @@ use super::procfs::{self, Stat, HUNDRED_NS_PER_TICK};
 use super::Class;
 use crate::{Context, Filter};
 
-const PROPERTIES: &[&str] = &[
-    "CreatingProcessID",
-    "ElapsedTime",
-    "Frequency_Object",
-    "Frequency_Sys100NS",
-    "HandleCount",
-    "IDProcess",
-    "IOReadBytesPersec",
-    "IOReadOperationsPersec",
-    "IOWriteBytesPersec",
-    "IOWriteOperationsPersec",
-    "Name",
-    "PageFaultsPersec",
-    "PageFileBytes",
-    "PercentPrivilegedTime",
-    "PercentProcessorTime",
-    "PercentUserTime",
-    "ThreadCount",
-    "Timestamp_Object",
-    "Timestamp_Sys100NS",
-    "VirtualBytes",
-    "VirtualBytesPeak",
-    "WorkingSet",
-    "WorkingSetPeak",
-];
-
 /// The counters of one process; `None` where /proc does not let the daemon read them.
 #[derive(Default)]
 struct Counters {
@@ -123,9 +97,6 @@ impl Class for PerfProcProcess {
     }
     fn keys(&self) -> &'static [&'static str] {
         &["Name"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        PROPERTIES
     }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {

@@ -312,7 +312,7 @@ impl Class for Processor {
         let system = procfs::host_name();
         let sockets = self.hardware.smbios().processors;
         let copy = |from: &Instance, name: &str| from.get(name).cloned().unwrap_or(Value::Null);
-        Ok(system::Processor
+        Ok(system::Processor::unsampled()
             .instances(ctx, filter)?
             .iter()
             .map(|w| {

@@ -14,42 +14,6 @@ use crate::{Context, Filter, Item, ItemSource};
 /// `Win32_Process`.
 pub struct Process;
 
-const PROPERTIES: &[&str] = &[
-    "Caption",
-    "CommandLine",
-    "CreationClassName",
-    "CreationDate",
-    "CSCreationClassName",
-    "CSName",
-    "Description",
-    "ExecutablePath",
-    "ExecutionState",
-    "Handle",
-    "HandleCount",
-    "InstallDate",
-    "KernelModeTime",
-    "Name",
-    "OSCreationClassName",
-    "OSName",
-    "PageFaults",
-    "PageFileUsage",
-    "ParentProcessId",
-    "PeakPageFileUsage",
-    "PeakVirtualSize",
-    "PeakWorkingSetSize",
-    "Priority",
-    "PrivatePageCount",
-    "ProcessId",
-    "SessionId",
-    "Status",
-    "TerminationDate",
-    "ThreadCount",
-    "UserModeTime",
-    "VirtualSize",
-    "WindowsVersion",
-    "WorkingSetSize",
-];
-
 /// What every process instance shares: read once per enumeration.
 struct Host {
     name: String,
@@ -343,9 +307,6 @@ impl Class for Process {
     }
     fn keys(&self) -> &'static [&'static str] {
         &["Handle"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        PROPERTIES
     }
 
     fn instances(

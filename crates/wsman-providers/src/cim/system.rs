@@ -34,6 +34,21 @@ fn package(cpu: &BTreeMap<String, String>) -> u32 {
         .unwrap_or(0)
 }
 
+/// Whether an answer to `filter` can show `property`: every answer but a query that names
+/// neither it nor `*`.
+fn wants(filter: Option<&Filter>, property: &str) -> bool {
+    match filter {
+        Some(Filter::Query(query)) => {
+            query.properties.is_none()
+                || query
+                    .property_names()
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case(property))
+        }
+        _ => true,
+    }
+}
+
 fn dmi(name: &str) -> Option<String> {
     procfs::read_text(format!("/sys/class/dmi/id/{name}"))
         .ok()
@@ -55,24 +70,6 @@ impl Class for ComputerSystem {
     }
     fn keys(&self) -> &'static [&'static str] {
         &["Name"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "Caption",
-            "CreationClassName",
-            "DNSHostName",
-            "Domain",
-            "Manufacturer",
-            "Model",
-            "Name",
-            "NumberOfLogicalProcessors",
-            "NumberOfProcessors",
-            "PartOfDomain",
-            "Status",
-            "SystemType",
-            "TotalPhysicalMemory",
-            "Workgroup",
-        ]
     }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
@@ -121,8 +118,26 @@ impl Class for ComputerSystem {
 }
 
 /// `Win32_Processor`: one instance per physical package, keyed by DeviceID (`CPU0`, ...).
-/// Clock speeds are in MHz; Architecture and the widths use WMI's codes and bits.
-pub struct Processor;
+/// Clock speeds are in MHz; Architecture and the widths use WMI's codes and bits;
+/// LoadPercentage is the package's busy share over the sampler's window (Windows averages it
+/// over the last second).
+pub struct Processor {
+    sampler: Option<std::sync::Arc<super::perf::CpuSampler>>,
+}
+
+impl Processor {
+    pub fn new(sampler: std::sync::Arc<super::perf::CpuSampler>) -> Self {
+        Self {
+            sampler: Some(sampler),
+        }
+    }
+
+    /// Without a sampler (LoadPercentage nil): for classes built from this one that do not
+    /// show the load (CIM_Processor).
+    pub fn unsampled() -> Self {
+        Self { sampler: None }
+    }
+}
 
 impl Class for Processor {
     fn name(&self) -> &'static str {
@@ -131,27 +146,18 @@ impl Class for Processor {
     fn keys(&self) -> &'static [&'static str] {
         &["DeviceID"]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "AddressWidth",
-            "Architecture",
-            "Caption",
-            "CreationClassName",
-            "CurrentClockSpeed",
-            "DataWidth",
-            "DeviceID",
-            "LoadPercentage",
-            "Manufacturer",
-            "MaxClockSpeed",
-            "Name",
-            "NumberOfCores",
-            "NumberOfLogicalProcessors",
-            "SocketDesignation",
-            "Status",
-        ]
-    }
 
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _: &Context<'_>, filter: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        // The load needs a window of two samples: read only when the query can use it.
+        let window = self
+            .sampler
+            .as_ref()
+            .filter(|_| wants(filter, "LoadPercentage"))
+            .map(|sampler| sampler.window())
+            .and_then(|w| {
+                w.map_err(|fault| tracing::debug!(?fault, "LoadPercentage not sampled"))
+                    .ok()
+            });
         let cpus = cpuinfo();
         let mut by_package: BTreeMap<u32, Vec<&BTreeMap<String, String>>> = BTreeMap::new();
         for cpu in &cpus {
@@ -189,7 +195,16 @@ impl Class for Processor {
                     .with("CurrentClockSpeed", mhz)
                     .with("DataWidth", width)
                     .with_key("DeviceID", format!("CPU{id}"))
-                    .with("LoadPercentage", Value::Null)
+                    .with(
+                        "LoadPercentage",
+                        window.as_ref().and_then(|w| {
+                            w.load_percent(
+                                logical
+                                    .iter()
+                                    .filter_map(|c| c.get("processor").map(String::as_str)),
+                            )
+                        }),
+                    )
                     .with("Manufacturer", first.get("vendor_id").cloned())
                     .with("MaxClockSpeed", max_mhz.or(mhz))
                     .with("Name", name)
@@ -212,17 +227,6 @@ impl Class for PageFileUsage {
     }
     fn keys(&self) -> &'static [&'static str] {
         &["Name"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "AllocatedBaseSize",
-            "Caption",
-            "CurrentUsage",
-            "Description",
-            "Name",
-            "PeakUsage",
-            "Status",
-        ]
     }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
@@ -263,20 +267,6 @@ impl Class for UtcTime {
     fn keys(&self) -> &'static [&'static str] {
         &[]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "Day",
-            "DayOfWeek",
-            "Hour",
-            "Milliseconds",
-            "Minute",
-            "Month",
-            "Quarter",
-            "Second",
-            "WeekInMonth",
-            "Year",
-        ]
-    }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let now = std::time::SystemTime::now()
@@ -295,9 +285,6 @@ impl Class for LocalTime {
     }
     fn keys(&self) -> &'static [&'static str] {
         &[]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        UtcTime.properties()
     }
 
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {

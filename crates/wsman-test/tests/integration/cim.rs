@@ -420,7 +420,7 @@ fn bad_classes_selectors_and_filters_get_their_faults() {
     expect_fault(&r, "InvalidSelectors");
     // No such process: u32::MAX is above any pid_max.
     let r = f.post(&soap::get(&process, &[("Handle", "4294967295")]));
-    expect_fault(&r, "InvalidSelectors");
+    expect_fault(&r, "DestinationUnreachable");
     let enumerate = |uri: &str, filter: Option<(&str, &str)>| {
         f.post(&soap::request(
             action::ENUMERATE,
@@ -1139,7 +1139,7 @@ fn win32_process_terminate_ends_own_processes_and_refuses_others() {
         wsman_test::SERVICE_ACCOUNT,
         wsman_test::SERVICE_PASSWORD,
     );
-    expect_fault(&r, "InvalidSelectors");
+    expect_fault(&r, "DestinationUnreachable");
 }
 
 /// `date` in the zone `tz`, formatted by `format`.

@@ -457,12 +457,12 @@ fn without_a_bmc_the_hardware_classes_are_empty() {
             "{class}"
         );
     }
-    // Get of an instance that is not there: the WMI plugin's InvalidSelectors.
+    // Get of an instance that is not there: the WMI plugin's not-found fault.
     let r = host.post(&soap::get(
         &format!("{DMTF}CIM_RecordLog"),
         &[("InstanceID", "IPMI:SEL")],
     ));
-    expect_fault(&r, "InvalidSelectors");
+    expect_fault(&r, "DestinationUnreachable");
     // Every other class is unaffected.
     assert_eq!(
         host.enumerate(

@@ -10,6 +10,8 @@ mod auth;
 mod bad_input;
 mod certificates;
 mod cim;
+mod cim_windows;
+mod cim_xml;
 mod class_metadata;
 mod client_auth_cli;
 mod collector;

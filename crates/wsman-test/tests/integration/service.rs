@@ -341,11 +341,11 @@ fn win32_service_reads_and_controls_systemd_units() {
         "AssociatedInstances",
         "",
     ));
-    expect_fault(&r, "InvalidSelectors");
+    expect_fault(&r, "DestinationUnreachable");
 
     // Names that are no service: the instance does not exist.
     for name in ["no-such-unit", "../../etc/passwd", "getty@"] {
-        expect_fault(&host.get(name), "InvalidSelectors");
+        expect_fault(&host.get(name), "DestinationUnreachable");
     }
     let r = host.invoke_as(
         (SERVICE_ACCOUNT, SERVICE_PASSWORD),
@@ -353,7 +353,7 @@ fn win32_service_reads_and_controls_systemd_units() {
         "no-such-unit",
         "",
     );
-    expect_fault(&r, "InvalidSelectors");
+    expect_fault(&r, "DestinationUnreachable");
     drop(host.daemon);
 }
 

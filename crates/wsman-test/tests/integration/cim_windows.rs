@@ -1,0 +1,232 @@
+//! CIM answers held against Windows: singletons answer Get without selectors (Windows' MOF
+//! marks Win32_OperatingSystem `Singleton`), and a Get, Put, Delete or Invoke of an instance
+//! that does not exist answers with the fault a recorded Windows Server 2012 R2 answer has
+//! (the recording in the Windows fixtures is the oracle, not our own fault code); and
+//! Win32_Processor's LoadPercentage follows the load this test makes.
+
+use wsman_proto::ns::{self, action};
+use wsman_proto::xml::{self, Element, Limits};
+use wsman_test::http::Response;
+use wsman_test::soap;
+use wsman_test::Fixture;
+
+use super::expect_fault;
+
+const WMI: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/";
+
+/// A recorded Windows message of the project's Windows fixtures.
+fn recorded(path: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../wsman-proto/tests/fixtures/windows")
+        .join(path);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// What a fault is made of, values aside: the action, the code and subcode as written, the
+/// fault detail URI, the outer WSManFault code and the namespace of the subcode's prefix.
+#[derive(Debug, PartialEq, Eq)]
+struct FaultShape {
+    action: String,
+    code: String,
+    subcode: String,
+    subcode_namespace: String,
+    detail: Option<String>,
+    wsman_code: Option<String>,
+}
+
+fn shape(text: &str) -> FaultShape {
+    let envelope =
+        xml::parse(text, &Limits::default()).unwrap_or_else(|e| panic!("not XML ({e}):\n{text}"));
+    let header = envelope.child(ns::SOAP, "Header").expect("Header");
+    let fault = envelope
+        .child(ns::SOAP, "Body")
+        .and_then(|b| b.child(ns::SOAP, "Fault"))
+        .unwrap_or_else(|| panic!("not a fault:\n{text}"));
+    let code = fault.child(ns::SOAP, "Code").expect("Code");
+    let value = |e: &Element| e.child(ns::SOAP, "Value").map(Element::trimmed_text);
+    let subcode = code
+        .child(ns::SOAP, "Subcode")
+        .and_then(value)
+        .expect("Subcode");
+    let prefix = subcode.split_once(':').map_or("", |(p, _)| p);
+    let declaration = format!("xmlns:{prefix}=\"");
+    let subcode_namespace = text
+        .split_once(&declaration)
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(uri, _)| uri.to_owned())
+        .unwrap_or_default();
+    let detail = fault.child(ns::SOAP, "Detail");
+    FaultShape {
+        action: header
+            .child(ns::ADDRESSING, "Action")
+            .map(Element::trimmed_text)
+            .unwrap_or_default(),
+        code: value(code).expect("Code/Value"),
+        subcode,
+        subcode_namespace,
+        detail: detail
+            .and_then(|d| d.child(ns::WSMAN, "FaultDetail"))
+            .map(Element::trimmed_text),
+        wsman_code: detail
+            .and_then(|d| d.child(ns::WSMAN_FAULT, "WSManFault"))
+            .and_then(|w| w.attr("Code"))
+            .map(str::to_owned),
+    }
+}
+
+fn assert_like_windows(response: &Response, windows: &FaultShape, what: &str) {
+    assert_eq!(response.status, 500, "{what}: {}", response.describe());
+    assert_eq!(&shape(&response.text()), windows, "{what}");
+}
+
+/// A pid no process has: above any pid_max.
+const NO_PROCESS: &str = "4294967295";
+
+#[test]
+fn missing_instances_answer_as_the_recorded_windows_fault() {
+    let windows = shape(&recorded("faults/fault.get-instance-not-found.xml"));
+    // The recording's own facts, so that a changed fixture cannot pass unnoticed.
+    assert_eq!(windows.wsman_code.as_deref(), Some("2150858752"));
+    assert_eq!(windows.subcode, "a:DestinationUnreachable");
+    let f = Fixture::http();
+    let process = format!("{WMI}Win32_Process");
+    let selectors = [("Handle", NO_PROCESS)];
+    let r = f.post(&soap::get(&process, &selectors));
+    assert_like_windows(&r, &windows, "Get");
+    let body = format!(
+        "<p:Win32_Process xmlns:p=\"{process}\"><p:Priority>8</p:Priority></p:Win32_Process>"
+    );
+    let r = f.post(&soap::request(action::PUT, &process, &selectors, &body));
+    assert_like_windows(&r, &windows, "Put");
+    let r = f.post(&soap::request(action::DELETE, &process, &selectors, ""));
+    assert_like_windows(&r, &windows, "Delete");
+    let r = f.post(&soap::request(
+        &format!("{process}/GetOwner"),
+        &process,
+        &selectors,
+        &format!("<p:GetOwner_INPUT xmlns:p=\"{process}\"/>"),
+    ));
+    assert_like_windows(&r, &windows, "Invoke");
+    // A class that does not exist: the same answer (WMI's GetObject fails alike).
+    let r = f.post(&soap::get(&format!("{WMI}Win32_NoSuchClass"), &[]));
+    assert_like_windows(&r, &windows, "Get of an unknown class");
+    // A disk that does not exist, through the class's default lookup.
+    let r = f.post(&soap::get(
+        &format!("{WMI}Win32_LogicalDisk"),
+        &[("DeviceID", "/no/such/mount")],
+    ));
+    assert_like_windows(&r, &windows, "Get of a missing disk");
+    // Put and Delete of an instance that exists are not served.
+    let me = std::process::id().to_string();
+    let r = f.post(&soap::request(
+        action::DELETE,
+        &process,
+        &[("Handle", &me)],
+        "",
+    ));
+    expect_fault(&r, "ActionNotSupported");
+}
+
+#[test]
+fn enumerate_of_an_unknown_class_answers_as_windows_does() {
+    let windows = shape(&recorded("faults/fault.enumerate-class-not-found.xml"));
+    let f = Fixture::http();
+    let body = "<n:Enumerate><w:OptimizeEnumeration/><w:Filter \
+         Dialect=\"http://schemas.microsoft.com/wbem/wsman/1/WQL\">\
+         Select * from Win32_Processa where name=&quot;sshd.exe&quot;</w:Filter></n:Enumerate>";
+    let r = f.post(&soap::request(
+        action::ENUMERATE,
+        &format!("{WMI}*"),
+        &[],
+        body,
+    ));
+    assert_like_windows(&r, &windows, "WQL Enumerate of Win32_Processa");
+}
+
+#[test]
+fn singletons_answer_get_without_selectors() {
+    let f = Fixture::http();
+    let os = format!("{WMI}Win32_OperatingSystem");
+    let r = f.post(&soap::get(&os, &[]));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let text = r.text();
+    assert_eq!(soap::find_text(&text, "OSType").as_deref(), Some("36"));
+    let name = soap::find_text(&text, "Name").expect("Name");
+    // Its key still addresses it; a key value of no instance is the not-found fault, and a
+    // selector that is no key of the class is refused as before.
+    let r = f.post(&soap::get(&os, &[("Name", &name)]));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let r = f.post(&soap::get(&os, &[("Name", "Windows|C:\\Windows|\\Device")]));
+    let fault = expect_fault(&r, "DestinationUnreachable");
+    assert_eq!(fault.wsman_code.as_deref(), Some("2150858752"));
+    let r = f.post(&soap::get(&os, &[("Handle", "1")]));
+    expect_fault(&r, "InvalidSelectors");
+    // A class without keys is a singleton too.
+    let r = f.post(&soap::get(&format!("{WMI}Win32_UTCTime"), &[]));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    // A class with keys that is no singleton still needs them.
+    let r = f.post(&soap::get(&format!("{WMI}Win32_Process"), &[]));
+    expect_fault(&r, "InvalidSelectors");
+    // Microsoft's own example, through the winrm CLI.
+    let out = f.winrm_remote(&["get", "wmicimv2/Win32_OperatingSystem"]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert!(out.stdout.contains("OSType = 36"), "{}", out.describe());
+}
+
+/// The LoadPercentage of every Win32_Processor instance, read through the daemon.
+fn loads(f: &Fixture) -> Vec<u64> {
+    let body = "<n:Enumerate xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><w:OptimizeEnumeration/>\
+         <w:MaxElements>100</w:MaxElements></n:Enumerate>";
+    let r = f.post(&soap::request(
+        action::ENUMERATE,
+        &format!("{WMI}Win32_Processor"),
+        &[],
+        body,
+    ));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let envelope = xml::parse(&r.text(), &Limits::default()).expect("XML");
+    fn collect(e: &Element, out: &mut Vec<u64>) {
+        for c in e.elements() {
+            if c.name == "LoadPercentage" {
+                out.push(
+                    c.trimmed_text()
+                        .parse()
+                        .expect("LoadPercentage is a number"),
+                );
+            }
+            collect(c, out);
+        }
+    }
+    let mut out = Vec::new();
+    collect(&envelope, &mut out);
+    assert!(!out.is_empty(), "no LoadPercentage:\n{}", r.text());
+    out
+}
+
+/// LoadPercentage (nil before) is a percentage, near 100 while this test keeps every processor
+/// busy with a loop of its own (started before the daemon's first window, so no earlier window
+/// can answer).
+#[test]
+fn processor_load_percentage_sees_busy_processors() {
+    let f = Fixture::http();
+    let processors = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut loops: Vec<std::process::Child> = (0..processors)
+        .map(|n| {
+            std::process::Command::new("taskset")
+                .args(["-c", &n.to_string(), "sh", "-c", "while :; do :; done"])
+                .spawn()
+                .expect("run taskset")
+        })
+        .collect();
+    let busy = loads(&f);
+    for child in &mut loops {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(
+        busy.iter().all(|l| *l >= 80),
+        "loads under busy loops: {busy:?}"
+    );
+    assert!(loads(&f).iter().all(|l| *l <= 100));
+}
