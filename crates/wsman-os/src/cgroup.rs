@@ -26,6 +26,8 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::sleep;
 use std::time::Duration;
 
@@ -209,10 +211,7 @@ impl CgroupSupport {
             Layout::Unavailable => return Ok(None),
             Layout::V2 { base, memory } => {
                 let dir = base.join(name);
-                let group = ShellCgroup {
-                    version: Version::V2,
-                    dirs: vec![dir.clone()],
-                };
+                let group = ShellCgroup::at(Version::V2, vec![dir.clone()]);
                 fs::create_dir(&dir).map_err(file_error(&dir))?;
                 let applied = apply_v2_limits(&dir, limits, *memory);
                 if let Err(error) = applied {
@@ -222,10 +221,7 @@ impl CgroupSupport {
                 group
             }
             Layout::V1 { pids, memory } => {
-                let mut group = ShellCgroup {
-                    version: Version::V1,
-                    dirs: Vec::new(),
-                };
+                let mut group = ShellCgroup::at(Version::V1, Vec::new());
                 let result = (|| {
                     if let Some(base) = pids {
                         let dir = base.join(name);
@@ -302,9 +298,24 @@ enum Version {
 pub struct ShellCgroup {
     version: Version,
     dirs: Vec<PathBuf>,
+    /// Fork refusals counted in groups nested in this one that were removed since (v1 counts
+    /// a refusal in the group of the process that forked, and a removed group's count goes
+    /// with it).
+    retired_limit_hits: Arc<AtomicU64>,
+    /// The `retired_limit_hits` of the group this one was made in, if any.
+    parent_limit_hits: Option<Arc<AtomicU64>>,
 }
 
 impl ShellCgroup {
+    fn at(version: Version, dirs: Vec<PathBuf>) -> Self {
+        Self {
+            version,
+            dirs,
+            retired_limit_hits: Arc::default(),
+            parent_limit_hits: None,
+        }
+    }
+
     /// The group directories.
     pub fn paths(&self) -> &[PathBuf] {
         &self.dirs
@@ -330,16 +341,67 @@ impl ShellCgroup {
             .collect()
     }
 
-    /// Processes now in the shell.
+    /// A group inside this one (`name` a plain name), without limits of its own: the
+    /// processes in it count against this group's limits, and [`ShellCgroup::kill_all`] of
+    /// either reaches them. It lets one command of a shell be ended with everything it
+    /// started, even what left its session, while the shell's other commands run on.
+    pub fn create_child(&self, name: &str) -> Result<ShellCgroup, CgroupError> {
+        if !is_plain_name(name) {
+            return Err(CgroupError::InvalidName {
+                name: name.to_owned(),
+            });
+        }
+        let mut child = ShellCgroup::at(self.version, Vec::with_capacity(self.dirs.len()));
+        child.parent_limit_hits = Some(Arc::clone(&self.retired_limit_hits));
+        for dir in &self.dirs {
+            let dir = dir.join(name);
+            if let Err(source) = fs::create_dir(&dir) {
+                let _ = child.remove();
+                return Err(CgroupError::File { path: dir, source });
+            }
+            child.dirs.push(dir);
+        }
+        Ok(child)
+    }
+
+    /// Processes now in the shell, those of the groups inside it included.
     pub fn process_ids(&self) -> Vec<u32> {
         let Some(dir) = self.dirs.first() else {
             return Vec::new();
         };
-        fs::read_to_string(dir.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| line.trim().parse().ok())
+        let nested = ShellCgroup::at(self.version, vec![dir.clone()]);
+        nested
+            .dirs_with_nested()
+            .iter()
+            .flat_map(|dir| {
+                let members = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                members
+                    .lines()
+                    .filter_map(|line| line.trim().parse::<u32>().ok())
+                    .collect::<Vec<_>>()
+            })
             .collect()
+    }
+
+    /// Removes the group directories if no process is in them (one attempt, no waiting):
+    /// what a command's own group needs when the command ends.
+    pub fn remove_if_empty(&self) -> bool {
+        if !self.process_ids().is_empty() {
+            return false;
+        }
+        let hits = self.process_limit_hits();
+        let removed = self.dirs.iter().all(|dir| remove_tree(dir).is_ok());
+        if removed {
+            self.retire(hits);
+        }
+        removed
+    }
+
+    /// Hands the fork refusals of this group, removed, to the group it was made in.
+    fn retire(&self, hits: u64) {
+        if let Some(parent) = &self.parent_limit_hits {
+            parent.fetch_add(hits, Ordering::Relaxed);
+        }
     }
 
     /// Memory charged to the shell now, in bytes, if a memory controller
@@ -355,9 +417,21 @@ impl ShellCgroup {
             .and_then(|text| text.trim().parse().ok())
     }
 
-    /// How many times the process limit refused a fork (`pids.events`).
+    /// The group directories and every group nested in them.
+    fn dirs_with_nested(&self) -> Vec<PathBuf> {
+        let mut all = Vec::new();
+        let mut pending = self.dirs.clone();
+        while let Some(dir) = pending.pop() {
+            pending.extend(subdirectories(&dir));
+            all.push(dir);
+        }
+        all
+    }
+
+    /// How many times the process limit refused a fork (`pids.events`). Nested groups count:
+    /// v1 records a refusal in the group of the process that forked.
     pub fn process_limit_hits(&self) -> u64 {
-        self.dirs
+        self.dirs_with_nested()
             .iter()
             .filter_map(|dir| fs::read_to_string(dir.join("pids.events")).ok())
             .flat_map(|events| {
@@ -367,7 +441,8 @@ impl ShellCgroup {
                     .filter_map(|count| count.trim().parse::<u64>().ok())
                     .collect::<Vec<_>>()
             })
-            .sum()
+            .sum::<u64>()
+            + self.retired_limit_hits.load(Ordering::Relaxed)
     }
 
     /// Whether the memory limit made the kernel kill or refuse something.
@@ -376,7 +451,7 @@ impl ShellCgroup {
             Version::V2 => ("memory.events", ["oom_kill", "max"]),
             Version::V1 => ("memory.oom_control", ["oom_kill", "oom_kill"]),
         };
-        self.dirs.iter().any(|dir| {
+        self.dirs_with_nested().iter().any(|dir| {
             let events = fs::read_to_string(dir.join(counters.0)).unwrap_or_default();
             let hit_in_events = events.lines().any(|line| {
                 let mut words = line.split_whitespace();
@@ -432,7 +507,11 @@ impl ShellCgroup {
     /// Removes the group directories (they must be empty of processes;
     /// retried briefly while the kernel finishes exits). Blocks.
     pub fn remove(&self) -> Result<(), CgroupError> {
+        let hits = self.process_limit_hits();
         for dir in &self.dirs {
+            for child in subdirectories(dir) {
+                ShellCgroup::at(self.version, vec![child]).remove()?;
+            }
             let mut attempts = 0;
             loop {
                 match fs::remove_dir(dir) {
@@ -451,8 +530,33 @@ impl ShellCgroup {
                 }
             }
         }
+        self.retire(hits);
         Ok(())
     }
+}
+
+/// Removes `dir` and the groups inside it, once each (cgroupfs refuses a group that still
+/// holds a process).
+fn remove_tree(dir: &Path) -> io::Result<()> {
+    for child in subdirectories(dir) {
+        remove_tree(&child)?;
+    }
+    match fs::remove_dir(dir) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
+}
+
+/// The directories directly inside `dir` (the groups nested in a cgroup).
+fn subdirectories(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|entry| entry.path())
+        .collect()
 }
 
 fn apply_v2_limits(dir: &Path, limits: CgroupLimits, memory: bool) -> Result<(), CgroupError> {
@@ -698,5 +802,65 @@ mod tests {
         group.kill_all(10).unwrap();
         group.remove().unwrap();
         assert!(group.paths().iter().all(|path| !path.exists()));
+    }
+
+    /// A command's own group inside its shell's: killing it ends a process that left the
+    /// command's session (`setsid -f`) and leaves the shell's other processes alone; the
+    /// shell's group counts, kills and removes what is nested in it.
+    #[test]
+    fn a_command_group_inside_a_shell_group_ends_what_left_the_session() {
+        use crate::process::{PreparedCommand, Program, RunAs, SpawnRequest};
+        // A base of its own: tests probing one base at once race on its probe directory.
+        let support = CgroupSupport::detect("wsman-os-test-nested");
+        if !support.is_available() {
+            eprintln!("skipped: no usable cgroups here ({support})");
+            return;
+        }
+        let shell = support
+            .create_shell_group(
+                &format!("nested-{}", std::process::id()),
+                CgroupLimits::default(),
+            )
+            .unwrap()
+            .unwrap();
+        let start = |group: &ShellCgroup, line: &str| {
+            let program = Program::ShellCommandLine { line: line.into() };
+            let path = vec![("PATH".to_owned(), "/usr/bin:/bin".to_owned())];
+            let mut request = SpawnRequest::new(program, RunAs::Daemon, path, "/".into());
+            request.cgroup = Some(group);
+            request.piped = false;
+            PreparedCommand::new(request).unwrap().spawn().unwrap()
+        };
+        let first = shell.create_child("first").unwrap();
+        let second = shell.create_child("second").unwrap();
+        let mut escaping = start(&first, "setsid -f sleep 600.301; sleep 600.302");
+        let mut bystander = start(&second, "exec sleep 600.303");
+        let running = |marker: &str| {
+            let argv = format!("sleep\0{marker}\0");
+            shell.process_ids().into_iter().any(|pid| {
+                fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| line == argv.as_bytes())
+            })
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !["600.301", "600.302", "600.303"]
+            .iter()
+            .all(|marker| running(marker))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sleeps never all ran"
+            );
+            sleep(Duration::from_millis(10));
+        }
+        assert_eq!(shell.process_ids().len(), 4);
+        first.kill_all(200).unwrap();
+        let _ = escaping.wait();
+        assert!(first.remove_if_empty(), "the command's group is left empty");
+        assert!(!running("600.301") && !running("600.302"));
+        assert_eq!(shell.process_ids(), vec![bystander.id()]);
+        shell.kill_all(200).unwrap();
+        let _ = bystander.wait();
+        shell.remove().unwrap();
+        assert!(shell.paths().iter().all(|path| !path.exists()));
     }
 }

@@ -68,6 +68,11 @@ pub trait Launcher: Send + Sync + std::fmt::Debug {
         command_line: &str,
         working_directory: Option<&std::path::Path>,
     ) -> Result<u32, LaunchError>;
+
+    /// Ends the process `launch` started as `pid` with everything it started, what left its
+    /// session (`setsid`) included, when `pid` still names it: `Some` with whether that
+    /// worked. `None` for any other process, which the caller ends alone. Blocks briefly.
+    fn terminate_launched(&self, pid: u32) -> Option<Result<(), LaunchError>>;
 }
 
 /// Why [`Launcher::launch`] did not start the program.

@@ -271,6 +271,35 @@ async fn full_lifecycle() {
     assert_eq!(fault_code(&r), "2150858843");
 }
 
+/// A command's Signal terminate ends what it started that left its session (`setsid -f`,
+/// `(setsid ... &)`), before any Delete: the command's own cgroup holds them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminate_ends_what_the_command_started_outside_its_session() {
+    if !wsman_os::cgroup::CgroupSupport::detect("wsmand").is_available() {
+        eprintln!("skipped: no usable cgroups here");
+        return;
+    }
+    let svc = TestService::start("").await;
+    let mut c = ShellClient::new(&svc, USER).await;
+    let shell_id = c.open().await;
+    let markers = ["sleep 600.421", "sleep 600.422", "sleep 600.423"];
+    let line = "setsid -f sleep 600.421; (setsid sleep 600.422 &); sleep 600.423";
+    let id = c.run(&shell_id, line).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while markers.iter().any(|marker| processes_with(marker) == 0) {
+        assert!(Instant::now() < deadline, "the sleeps never all ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r = c.signal(&shell_id, &id, SignalCode::Terminate).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Terminate answers once the command's group is empty: nothing is left to wait for.
+    for marker in markers {
+        assert_eq!(processes_with(marker), 0, "{marker} survived the terminate");
+    }
+    let r = c.delete(&shell_id).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_ids_invalid_input_and_options() {
     let svc = TestService::start("").await;

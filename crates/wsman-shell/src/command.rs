@@ -12,6 +12,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::net::unix::pipe;
 
+use wsman_os::cgroup::ShellCgroup;
 use wsman_os::login_record::LoginRecord;
 use wsman_os::process::{
     exit_code, kill_sessions, signal_process_group, Child, PreparedCommand, ProcessSignal,
@@ -37,6 +38,8 @@ pub(crate) struct Seat {
 
 /// Scans of `/proc` when killing a session.
 const KILL_ROUNDS: u32 = 200;
+/// Scans of a command's cgroup, 5 ms apart, when killing it.
+const CGROUP_KILL_ROUNDS: u32 = 400;
 /// Longest a Receive waits for a flowing stream to fill its response (see
 /// `Output::worth_waiting`): far below what a person notices, far above the time to read the
 /// next block from the pipe.
@@ -88,6 +91,9 @@ pub(crate) struct Command {
     /// On a pseudo-terminal: the command's hold on its master, let go when the process has
     /// exited and its output ended.
     terminal: Arc<Mutex<Option<TerminalControl>>>,
+    /// The command's own cgroup inside its shell's, where the host has cgroups: Terminate
+    /// ends everything in it, including what left the command's session (`setsid`).
+    group: Option<Arc<ShellCgroup>>,
 }
 
 /// The command's background tasks, stopped by [`Command::finish`].
@@ -112,8 +118,10 @@ impl Command {
         drain_grace: Duration,
         on_finished: OnFinished,
         seat: Seat,
+        group: Option<Arc<ShellCgroup>>,
     ) -> Result<Arc<Self>, ShellError> {
         let mut child = PreparedCommand::new(request)?.spawn()?;
+        let on_finished = remove_group_when_empty(group.clone(), on_finished);
         if let Some(master) = child.terminal.take() {
             return Self::start_on_terminal(
                 id,
@@ -125,6 +133,7 @@ impl Command {
                 buffers,
                 drain_grace,
                 on_finished,
+                group,
             );
         }
         let started = Instant::now();
@@ -200,6 +209,7 @@ impl Command {
             resumed: std::sync::atomic::AtomicBool::new(false),
             tasks: Mutex::new(tasks),
             terminal: Arc::new(Mutex::new(None)),
+            group,
         }))
     }
 
@@ -218,6 +228,7 @@ impl Command {
         buffers: Buffers,
         drain_grace: Duration,
         on_finished: OnFinished,
+        group: Option<Arc<ShellCgroup>>,
     ) -> Result<Arc<Self>, ShellError> {
         let started = Instant::now();
         let pid = child.id();
@@ -289,6 +300,7 @@ impl Command {
             resumed: std::sync::atomic::AtomicBool::new(false),
             tasks: Mutex::new(tasks),
             terminal,
+            group,
         }))
     }
 
@@ -486,9 +498,18 @@ impl Command {
         }
     }
 
-    /// Kills the command's session and process group (blocking scan of
+    /// Kills everything the command started: its cgroup where it has one (what left its
+    /// session too), then its session and process group (blocking scans of cgroupfs and
     /// /proc, so run on a blocking thread).
     pub(crate) fn kill_tree_blocking(&self) {
+        if let Some(group) = &self.group {
+            if let Err(error) = group.kill_all(CGROUP_KILL_ROUNDS) {
+                tracing::warn!(command_id = %self.id, %error, "killing the command's cgroup");
+            }
+            if let Err(error) = group.remove() {
+                tracing::warn!(command_id = %self.id, %error, "removing the command's cgroup");
+            }
+        }
         kill_trees_blocking(std::slice::from_ref(self));
     }
 
@@ -508,6 +529,19 @@ impl Command {
             }
         }
     }
+}
+
+/// Wraps `on_finished` so that the command's own group is removed when the command has
+/// ended and nothing it started runs on in it (else the shell's Delete or the command's
+/// Terminate removes it).
+fn remove_group_when_empty(group: Option<Arc<ShellCgroup>>, on_finished: OnFinished) -> OnFinished {
+    let Some(group) = group else {
+        return on_finished;
+    };
+    Box::new(move |code, duration, bytes_out| {
+        group.remove_if_empty();
+        on_finished(code, duration, bytes_out);
+    })
 }
 
 /// Kills the sessions of `commands` with one scan of /proc per round (blocking, so run on a

@@ -67,9 +67,10 @@ struct Inner {
     registry: Mutex<Registry>,
     /// Where launched processes are waited for ([`ShellManager::launch`]).
     runtime: tokio::runtime::Handle,
-    /// The cgroups of launched processes whose first process has exited while others of
-    /// the group still run: removed by the reaper once empty.
-    launched_groups: Mutex<Vec<ShellCgroup>>,
+    /// The processes [`ShellManager::launch`] started, with their cgroups: for Terminate,
+    /// and, once the first process has exited and the group is empty, removed (by its waiter
+    /// or the reaper).
+    launched_groups: Mutex<Vec<launch::LaunchedTree>>,
     /// Run the commands of Linux accounts inside a PAM session through this helper.
     login_sessions: RwLock<Option<SessionHelper>>,
 }
@@ -471,7 +472,8 @@ impl ShellManager {
             shell.environment.clone(),
             shell.working_directory.clone(),
         );
-        request.cgroup = shell.cgroup.as_ref();
+        let group = shell.command_group(&id);
+        request.cgroup = group.as_deref().or(shell.cgroup.as_ref());
         request.resource_limits = shell.resource_limits;
         request.terminal = *lock(&shell.window);
         let session_helper = self.login_session_helper(&shell.owner);
@@ -517,10 +519,14 @@ impl ShellManager {
                 user: shell.owner.run_as.name.clone(),
                 client_ip: shell.owner.client_ip,
             },
+            group.clone(),
         );
         let command = match started {
             Ok(command) => command,
             Err(error) => {
+                if let Some(group) = group {
+                    let _ = group.remove();
+                }
                 audit::command_failed(
                     user,
                     shell.owner.client_ip,

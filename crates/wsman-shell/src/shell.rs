@@ -248,6 +248,21 @@ impl Shell {
         }
     }
 
+    /// A new cgroup for one command inside the shell's (named after the command id), so
+    /// that Terminate ends everything the command started and nothing of the shell's other
+    /// commands. `None` without a shell cgroup, or when the group cannot be made (logged: the
+    /// command then runs in the shell's group, ended with the shell).
+    pub(crate) fn command_group(&self, command_id: &str) -> Option<Arc<ShellCgroup>> {
+        let shell_group = self.cgroup.as_ref()?;
+        match shell_group.create_child(&command_id.to_ascii_lowercase()) {
+            Ok(group) => Some(Arc::new(group)),
+            Err(error) => {
+                tracing::warn!(shell_id = %self.id, command_id, %error, "no cgroup of its own for this command");
+                None
+            }
+        }
+    }
+
     /// Best effort without a runtime (the manager is being dropped).
     pub(crate) fn kill_now(&self) {
         if let Some(cgroup) = &self.cgroup {

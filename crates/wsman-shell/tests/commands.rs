@@ -360,6 +360,76 @@ async fn terminate_kills_descendants_in_their_own_session() {
     assert_no_user_processes(&user).await;
 }
 
+/// The live processes whose command line is exactly `argv` (NUL-separated, as /proc has it).
+fn running_exactly(argv: &[&str]) -> Vec<u32> {
+    let wanted: Vec<u8> = argv
+        .iter()
+        .flat_map(|arg| [arg.as_bytes(), b"\0"].concat())
+        .collect();
+    wsman_os::process::all_processes()
+        .into_iter()
+        .filter(|p| p.state != 'Z')
+        .filter(|p| std::fs::read(format!("/proc/{}/cmdline", p.pid)).is_ok_and(|c| c == wanted))
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// What a command started and that left its session twice over (`setsid -f` forks a new
+/// session and its parent exits; `(setsid ... &)` is reparented to init) ends with the
+/// command's Terminate, before any Delete, thanks to the command's own cgroup; another
+/// command of the same shell runs on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminate_ends_what_left_the_session_and_spares_other_commands() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("terminate_setsid_cgroup");
+    let manager = manager(limits());
+    if !manager.limit_report().cgroups {
+        eprintln!("skipped: no usable cgroups here");
+        return;
+    }
+    let shell = shell(&manager, &owner).await;
+    let user_name = &owner.user_name;
+    let script = "setsid -f sleep 600.411; (setsid sleep 600.412 &); sleep 600.413";
+    let id = manager
+        .run_command(user_name, &shell.shell_id, line(script))
+        .await
+        .unwrap();
+    let other = manager
+        .run_command(user_name, &shell.shell_id, line("sleep 600.414"))
+        .await
+        .unwrap();
+    wait_until("the command's sleeps run", || {
+        ["600.411", "600.412", "600.413", "600.414"]
+            .iter()
+            .all(|marker| !running_exactly(&["sleep", marker]).is_empty())
+    })
+    .await;
+    manager
+        .signal(user_name, &shell.shell_id, &id, ShellSignal::Terminate)
+        .await
+        .unwrap();
+    wait_until("the command's sleeps are gone", || {
+        ["600.411", "600.412", "600.413"]
+            .iter()
+            .all(|marker| running_exactly(&["sleep", marker]).is_empty())
+    })
+    .await;
+    assert_eq!(running_exactly(&["sleep", "600.414"]).len(), 1);
+    manager
+        .signal(user_name, &shell.shell_id, &other, ShellSignal::Terminate)
+        .await
+        .unwrap();
+    manager
+        .delete_shell(user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    wait_until("the other command is gone", || {
+        running_exactly(&["sleep", "600.414"]).is_empty()
+    })
+    .await;
+    assert_no_user_processes(&user).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequence_id_replays_a_lost_response() {
     let manager = manager(limits());

@@ -17,7 +17,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{file_error, write_value, CgroupError, CgroupSupport, Layout, ShellCgroup, Version};
+use super::{
+    file_error, subdirectories, write_value, CgroupError, CgroupSupport, Layout, ShellCgroup,
+    Version,
+};
 use crate::signal::process_stat;
 
 /// Prefix of an instance directory's name.
@@ -132,11 +135,7 @@ impl CgroupSupport {
             return Ok(());
         }
         for (version, dir) in self.base_dirs() {
-            ShellCgroup {
-                version,
-                dirs: vec![dir],
-            }
-            .remove()?;
+            ShellCgroup::at(version, vec![dir]).remove()?;
         }
         Ok(())
     }
@@ -164,10 +163,7 @@ impl CgroupSupport {
                 // Processes directly in the instance group too (none expected).
                 members.push(instance.clone());
                 for member in &members {
-                    let group = ShellCgroup {
-                        version,
-                        dirs: vec![member.clone()],
-                    };
+                    let group = ShellCgroup::at(version, vec![member.clone()]);
                     match group.kill_all(KILL_ROUNDS) {
                         Ok(killed) => cleanup.processes_killed += killed,
                         Err(error) => {
@@ -217,17 +213,6 @@ fn instance_owner(name: &str) -> Option<(u32, u64)> {
 /// Whether the process that created an instance still runs.
 fn is_running(pid: u32, start_time: u64) -> bool {
     process_stat(pid).is_some_and(|stat| stat.start_time == start_time && stat.state != 'Z')
-}
-
-fn subdirectories(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|entry| entry.path())
-        .collect()
 }
 
 #[cfg(test)]

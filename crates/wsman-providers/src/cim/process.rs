@@ -396,7 +396,10 @@ fn owner(pid: u32) -> Option<u32> {
 /// `Terminate`: the process ends at once (SIGKILL, as TerminateProcess ends a Windows
 /// process). A caller may end the processes of its own Linux user; an administrator any but
 /// PID 1 and the daemon itself. Others get ReturnValue 2. The process is held by a pidfd from
-/// before its owner is read until the signal, so a pid reused meanwhile is never hit.
+/// before its owner is read until the signal, so a pid reused meanwhile is never hit. A
+/// process `Create` started ends with everything it started, what called `setsid` included
+/// (the launcher's cgroup of it): a Linux command leaves helpers behind that a Windows
+/// program would not, and a client ending what it created expects nothing left running.
 fn terminate(class: &Process, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
     use rustix::process::{pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
     wsman_proto::cim::MethodInput::read(ctx.request.body.as_ref(), "Terminate")?;
@@ -419,7 +422,18 @@ fn terminate(class: &Process, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Resul
         tracing::info!(user, pid, "Win32_Process.Terminate: refused");
         return Ok(output(super::ACCESS_DENIED));
     }
-    match pidfd_send_signal(&pidfd, Signal::KILL) {
+    let launched = ctx
+        .launcher
+        .and_then(|launcher| launcher.terminate_launched(pid));
+    let ended = match launched {
+        Some(Ok(())) => Ok(()),
+        Some(Err(error)) => {
+            tracing::warn!(user, pid, %error, "Win32_Process.Terminate: the process tree");
+            return Ok(output(8));
+        }
+        None => pidfd_send_signal(&pidfd, Signal::KILL),
+    };
+    match ended {
         Ok(()) => {
             tracing::info!(user, pid, "Win32_Process.Terminate");
             Ok(output(0))

@@ -38,6 +38,15 @@ impl Launcher for ShellService {
             .map(|launched| launched.pid)
             .map_err(launch_error)
     }
+
+    fn terminate_launched(&self, pid: u32) -> Option<Result<(), LaunchError>> {
+        let ended = self.manager().terminate_launched(pid)?;
+        Some(
+            ended
+                .map(|_| ())
+                .map_err(|error| LaunchError::Failed(error.to_string())),
+        )
+    }
 }
 
 /// Windows' meaning of each reason a program did not start.

@@ -2,7 +2,8 @@
 //! checked in `/proc` against `id`), in its CurrentDirectory, detached (stdio on `/dev/null`,
 //! alive after the answer), is reaped by the daemon when it ends, and leaves audit records;
 //! a bad directory is ReturnValue 9, a missing CommandLine `w:InvalidParameter`, and nothing
-//! runs for a request that is not authenticated.
+//! runs for a request that is not authenticated. Its ProcessId is the program's own, and
+//! Terminate of it ends everything it started (see the second half).
 
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
@@ -317,4 +318,147 @@ fn winrm_cli_invokes_create() {
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or_else(|| panic!("no ProcessId\n{}", out.describe()));
     check_created(&f, pid, "root", &dir, "303");
+}
+
+// What follows: Create answers the command's own process, and Terminate of it ends everything
+// it started, what left its session with `setsid` included; bad input (a command line longer
+// than Windows takes, PID 1, the daemon) gets Windows' ReturnValue and a log line, and nothing
+// starts or ends that should not. Each test's processes carry their own `sleep 600.5xx`
+// marker, so concurrent tests never see each other's.
+
+const ADMIN: Option<(&str, &str)> = Some((SERVICE_ACCOUNT, SERVICE_PASSWORD));
+
+/// Win32_Process.Terminate of `pid` by the administrator.
+fn terminate(f: &Fixture, pid: u32) -> Response {
+    let body = format!(
+        "<p:Terminate_INPUT xmlns:p=\"{PROCESS}\"><p:Reason>0</p:Reason></p:Terminate_INPUT>"
+    );
+    let request = soap::request(
+        &format!("{PROCESS}/Terminate"),
+        PROCESS,
+        &[("Handle", &pid.to_string())],
+        &body,
+    );
+    let auth = http::basic_auth(SERVICE_ACCOUNT, SERVICE_PASSWORD);
+    http::post(f.port, Some(&auth), request.as_bytes())
+}
+
+/// The ReturnValue of a method's output.
+fn returned(r: &Response) -> String {
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = xml::parse(&r.text(), &Limits::default()).expect("XML");
+    text_of(&body, "ReturnValue").expect("ReturnValue")
+}
+
+/// Live processes whose command line is exactly `sleep SECONDS`.
+fn sleeping(seconds: &str) -> Vec<u32> {
+    let wanted = format!("sleep\0{seconds}\0");
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted.as_bytes())
+        })
+        .collect()
+}
+
+/// Kills what a failed test left (each marker is this file's own).
+struct Cleanup(&'static [&'static str]);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for seconds in self.0 {
+            for pid in sleeping(seconds) {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        }
+    }
+}
+
+#[test]
+fn create_answers_the_command_s_own_process_and_terminate_ends_all_it_started() {
+    let _cleanup = Cleanup(&["600.501", "600.502", "600.503", "600.504"]);
+    let f = Fixture::http();
+    // Microsoft's own example, through the winrm CLI.
+    let out = f.winrm_remote(&[
+        "invoke",
+        "Create",
+        "wmicimv2/Win32_Process",
+        "@{CommandLine=\"sleep 600.501\"}",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    let pid: u32 = out
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ProcessId = "))
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no ProcessId\n{}", out.describe()));
+    // The answer comes once the shell has exec'd; it execs sleep in the same process next.
+    wait_for("the process to be sleep 600.501", || {
+        sleeping("600.501").contains(&pid)
+    });
+    assert_eq!(sleeping("600.501"), vec![pid]);
+    assert_eq!(returned(&terminate(&f, pid)), "0");
+    wait_for("sleep 600.501 to end", || sleeping("600.501").is_empty());
+
+    // A command that starts others, two of them in sessions of their own: the answer is
+    // the shell's process (the line is a list), and Terminate of it ends all three.
+    let line = "setsid -f sleep 600.502; (setsid sleep 600.503 &); sleep 600.504";
+    let (code, pid) = output(&create(&f, ADMIN, Some(line), None));
+    assert_eq!(code, "0");
+    let pid = pid.expect("ProcessId");
+    wait_for("the three sleeps", || {
+        ["600.502", "600.503", "600.504"]
+            .iter()
+            .all(|seconds| !sleeping(seconds).is_empty())
+    });
+    assert_eq!(returned(&terminate(&f, pid)), "0");
+    // Terminate answers once the tree is gone.
+    for seconds in ["600.502", "600.503", "600.504"] {
+        assert!(sleeping(seconds).is_empty(), "sleep {seconds} survived");
+    }
+    // It is gone: a second Terminate finds no instance.
+    let r = terminate(&f, pid);
+    assert_eq!(r.status, 500, "{}", r.describe());
+}
+
+#[test]
+fn create_and_terminate_refuse_bad_input_with_windows_return_values() {
+    let _cleanup = Cleanup(&["600.505"]);
+    let f = Fixture::http();
+    // 64 KiB of command line: past Windows' 32,767 characters, 21 (invalid parameter).
+    let long = format!("sleep 600.505 {}", "a".repeat(64 * 1024));
+    let (code, pid) = output(&create(&f, ADMIN, Some(&long), None));
+    assert_eq!((code.as_str(), pid), ("21", None));
+    // Empty: 21 as well.
+    let (code, pid) = output(&create(&f, ADMIN, Some(""), None));
+    assert_eq!((code.as_str(), pid), ("21", None));
+    // A Create after them runs; once it does, the refused one would have too.
+    let (code, pid) = output(&create(&f, ADMIN, Some("sleep 600.505"), None));
+    assert_eq!(code, "0");
+    let pid = pid.expect("ProcessId");
+    wait_for("the process to be sleep 600.505", || {
+        sleeping("600.505").contains(&pid)
+    });
+    assert_eq!(sleeping("600.505"), vec![pid]);
+    // Not even the administrator ends PID 1 or the daemon: 2 (access denied), and both run on.
+    for protected in [1, f.daemon.pid()] {
+        assert_eq!(returned(&terminate(&f, protected)), "2", "pid {protected}");
+        assert!(Path::new(&format!("/proc/{protected}")).exists());
+    }
+    assert_eq!(returned(&terminate(&f, pid)), "0");
+    assert!(sleeping("600.505").is_empty());
+    let log = f.daemon.stderr();
+    assert!(
+        log.contains("Win32_Process.Create: refused or failed"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("Win32_Process.Terminate: refused").count(),
+        2,
+        "{log}"
+    );
 }
