@@ -18,6 +18,17 @@ pub fn return_large_buffers_to_the_system() -> bool {
     rc == 1
 }
 
+/// Give the free memory at the top of glibc's heaps (and of every arena) back to the system:
+/// called after a large enumeration context is dropped, whose many small rendered items were
+/// below the mmap threshold and would otherwise stay resident. Returns whether any was given
+/// back.
+pub fn trim_free_memory() -> bool {
+    // SAFETY: malloc_trim only walks the allocator's own free lists under its locks; it takes
+    // a plain integer and may be called from any thread at any time.
+    let rc = unsafe { libc::malloc_trim(0) };
+    rc == 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +36,16 @@ mod tests {
     #[test]
     fn glibc_accepts_the_threshold() {
         assert!(return_large_buffers_to_the_system());
+    }
+
+    #[test]
+    fn freed_small_allocations_are_trimmed() {
+        // Many blocks below the mmap threshold, all freed but the last, which keeps the free
+        // space inside the heap (glibc trims only the top of a heap by itself).
+        let mut blocks: Vec<Vec<u8>> = (0..5_000).map(|i| vec![(i % 251) as u8; 8000]).collect();
+        let last = blocks.pop();
+        drop(blocks);
+        assert!(trim_free_memory());
+        drop(last);
     }
 }

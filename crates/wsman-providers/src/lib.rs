@@ -238,6 +238,11 @@ pub trait ItemSource: Send {
     /// How many items the whole enumeration has, as far as known when it starts (for
     /// `w:TotalItemsCountEstimate`).
     fn estimate(&self) -> usize;
+    /// Bytes the source keeps for the items still to come (0 for one that reads the host as it
+    /// goes): counted against the enumeration contexts' memory budget.
+    fn held_bytes(&self) -> usize {
+        0
+    }
 }
 
 /// An [`ItemSource`] in an [`Answer`].

@@ -7,8 +7,13 @@
 //! ahead on the blocking pool while the client reads this one (at most one batch ahead, the
 //! size of the last), so reading the host overlaps the client's parsing instead of adding to
 //! it. Contexts live under an opaque `uuid:` id until the last
-//! batch, Release, or Service/EnumerationTimeoutms of idleness. The store is bounded: when
-//! full, the least recently used context is dropped.
+//! batch, Release, or Service/EnumerationTimeoutms of idleness. A context belongs to the user
+//! who opened it: anyone else's Pull or Release of it is answered as for an unknown context.
+//! The store is bounded per user and in all, in contexts and in bytes ([`quota`]): past a
+//! limit a new Enumerate gets Windows' quota fault, and nothing open is evicted for it. A
+//! large context's memory is given back to the system when it goes.
+
+pub mod quota;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -17,8 +22,11 @@ use std::time::{Duration, Instant};
 use wsman_proto::Fault;
 use wsman_providers::{Item, ItemSource};
 
-/// Most contexts kept at once; beyond this the least recently used one is evicted.
-const MAX_CONTEXTS: usize = 1024;
+pub use quota::ContextLimits;
+use quota::{Held, ITEM_OVERHEAD};
+
+/// A context that held at least this much is followed by giving free heap back to the system.
+const TRIM_AFTER_BYTES: usize = 1 << 20;
 
 /// Renders one item of a lazy enumeration; `None`: the filter leaves it out.
 pub type Render = Box<dyn FnMut(Item) -> Option<String> + Send>;
@@ -54,6 +62,11 @@ impl LazyItems {
         false
     }
 
+    /// Bytes held: items ready and what the source keeps.
+    fn held_bytes(&self) -> usize {
+        self.ready_bytes + self.ready.len() * ITEM_OVERHEAD + self.source.held_bytes()
+    }
+
     /// Make items ahead until `max_items` or `budget` bytes are ready (one batch), plus one
     /// to know whether that batch is the last.
     fn make_ahead(&mut self, max_items: usize, budget: usize) {
@@ -77,6 +90,14 @@ impl Pending {
     /// Whether any item is left (a lazy source makes and renders the next one to know).
     pub fn is_empty(&mut self) -> bool {
         self.peek_len().is_none()
+    }
+
+    /// Bytes held (counted against the owner's and the service's budget).
+    pub fn held_bytes(&self) -> usize {
+        match self {
+            Self::Rendered(items) => items.iter().map(|i| i.len() + ITEM_OVERHEAD).sum(),
+            Self::Lazy(lazy) => lazy.held_bytes(),
+        }
     }
 
     /// Whether taking a batch makes items: the caller runs it where blocking is allowed.
@@ -144,7 +165,11 @@ impl Slot {
 }
 
 struct Entry {
+    /// The user who opened it ([`wsman_providers::Caller::user`]).
+    owner: String,
     items: Slot,
+    /// What its items held when last put in the store.
+    bytes: usize,
     /// Items in the whole enumeration (for `w:TotalItemsCountEstimate`).
     total: usize,
     last_used: Instant,
@@ -154,6 +179,8 @@ struct Entry {
 #[derive(Default)]
 pub struct EnumerationStore {
     entries: Mutex<HashMap<String, Entry>>,
+    limits: ContextLimits,
+    refusals: quota::RefusalLog,
 }
 
 /// One batch taken from a context.
@@ -170,6 +197,7 @@ pub struct Batch {
 /// with its items (`T`: a [`Slot`]) or without them, while they are used.
 pub struct CheckedOut<T = Slot> {
     pub id: String,
+    pub owner: String,
     pub items: T,
     pub total: usize,
 }
@@ -180,6 +208,7 @@ impl CheckedOut {
         (
             CheckedOut {
                 id: self.id,
+                owner: self.owner,
                 items: (),
                 total: self.total,
             },
@@ -246,108 +275,141 @@ impl EnumerationStore {
         Self::default()
     }
 
+    /// A store with other limits than [`ContextLimits::default`].
+    pub fn with_limits(limits: ContextLimits) -> Self {
+        Self {
+            entries: Mutex::default(),
+            limits,
+            refusals: quota::RefusalLog::default(),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         // A panic while holding the lock cannot leave the map inconsistent (single inserts
         // and removals), so a poisoned lock is still usable.
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Keep `items` under a new context and return its id; `next` (`max_items`, `budget`):
-    /// the batch to make ahead for the first Pull of a lazy context.
+    /// Keep `items` under a new context of `owner` and return its id; `next` (`max_items`,
+    /// `budget`): the batch to make ahead for the first Pull of a lazy context. Past the
+    /// owner's or the service's limits: Windows' quota fault, and `items` are dropped.
     pub fn insert(
         &self,
+        owner: &str,
         items: Pending,
         total: usize,
         now: Instant,
         idle_timeout: Duration,
         next: Option<(usize, usize)>,
-    ) -> String {
+    ) -> Result<String, Fault> {
+        let bytes = items.held_bytes();
         let id = format!(
             "uuid:{}",
             uuid::Uuid::new_v4().to_string().to_ascii_uppercase()
         );
-        self.keep(
-            id.clone(),
-            Slot::ahead(items, next),
-            total,
-            now,
-            idle_timeout,
-        );
-        id
-    }
-
-    fn keep(&self, id: String, items: Slot, total: usize, now: Instant, idle: Duration) {
         let mut map = self.lock();
-        map.retain(|_, e| now.saturating_duration_since(e.last_used) <= idle);
-        if map.len() >= MAX_CONTEXTS {
-            if let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
+        let expired = take_expired(&mut map, now, idle_timeout);
+        let held = Held::of(owner, map.values().map(|e| (e.owner.as_str(), e.bytes)));
+        let refused = match self.limits.admit(held, bytes) {
+            Ok(()) => {
+                let entry = Entry {
+                    owner: owner.to_owned(),
+                    items: Slot::ahead(items, next),
+                    bytes,
+                    total,
+                    last_used: now,
+                };
+                map.insert(id.clone(), entry);
+                None
+            }
+            Err(fault) => Some((fault, items)),
+        };
+        drop(map);
+        dispose(expired);
+        match refused {
+            None => Ok(id),
+            Some((fault, items)) => {
+                self.refusals.refused(owner, bytes, now);
+                dispose(vec![(bytes, Slot::Ready(items))]);
+                Err(fault)
             }
         }
-        map.insert(
-            id,
-            Entry {
-                items,
-                total,
-                last_used: now,
-            },
-        );
     }
 
     /// Take a context out of the store while its next batch is made (outside the store's
     /// lock: a lazy batch reads the host). Meanwhile a second Pull of the same context is
-    /// answered `n:InvalidEnumerationContext`, as for any context that is not live. Unknown
-    /// or expired: `n:InvalidEnumerationContext`.
+    /// answered `n:InvalidEnumerationContext`, as for any context that is not live. Unknown,
+    /// expired, or another user's: `n:InvalidEnumerationContext` (and another user's stays).
     pub fn check_out(
         &self,
+        owner: &str,
         context: &str,
         now: Instant,
         idle_timeout: Duration,
     ) -> Result<CheckedOut, Fault> {
         let mut map = self.lock();
-        match map.remove(context) {
+        let entry = match map.get(context) {
+            Some(e) if e.owner != owner => None,
+            Some(_) => map.remove(context),
+            None => None,
+        };
+        drop(map);
+        match entry {
             Some(e) if now.saturating_duration_since(e.last_used) <= idle_timeout => {
                 Ok(CheckedOut {
                     id: context.to_owned(),
+                    owner: e.owner,
                     items: e.items,
                     total: e.total,
                 })
             }
-            _ => Err(Fault::invalid_enumeration_context()),
+            Some(e) => {
+                dispose(vec![(e.bytes, e.items)]);
+                Err(Fault::invalid_enumeration_context())
+            }
+            None => Err(Fault::invalid_enumeration_context()),
         }
     }
 
     /// Put a context back after a batch, unless nothing is left (`next` is `None`); a lazy
-    /// one makes its next batch (`next`: `max_items`, `budget`) ahead.
+    /// one makes its next batch (`next`: `max_items`, `budget`) ahead. A context put back is
+    /// not checked against the limits again: it was admitted, and it only shrinks.
     pub fn check_in(
         &self,
         out: CheckedOut<()>,
         pending: Pending,
         next: Option<(usize, usize)>,
         now: Instant,
-        idle_timeout: Duration,
+        _idle_timeout: Duration,
     ) {
-        if next.is_some() {
-            let slot = Slot::ahead(pending, next);
-            self.keep(out.id, slot, out.total, now, idle_timeout);
+        let bytes = pending.held_bytes();
+        if next.is_none() {
+            dispose(vec![(bytes, Slot::Ready(pending))]);
+            return;
         }
+        let entry = Entry {
+            owner: out.owner,
+            items: Slot::ahead(pending, next),
+            bytes,
+            total: out.total,
+            last_used: now,
+        };
+        self.lock().insert(out.id, entry);
     }
 
-    /// The next batch of a context. Unknown or expired: `n:InvalidEnumerationContext`.
-    /// `budget` bounds the total item bytes (the envelope must fit MaxEnvelopeSize).
+    /// The next batch of `owner`'s context. Unknown, expired or another user's:
+    /// `n:InvalidEnumerationContext`. `budget` bounds the total item bytes (the envelope must
+    /// fit MaxEnvelopeSize).
     pub async fn pull(
         &self,
+        owner: &str,
         context: &str,
         now: Instant,
         idle_timeout: Duration,
         max_items: usize,
         budget: usize,
     ) -> Result<Batch, Fault> {
-        let (out, slot) = self.check_out(context, now, idle_timeout)?.split();
+        let (out, slot) = self.check_out(owner, context, now, idle_timeout)?.split();
         let (pending, batch, end) = take_batch(slot.ready().await?, max_items, budget).await?;
         let total = out.total;
         let next = (!end).then_some((max_items, budget));
@@ -356,12 +418,33 @@ impl EnumerationStore {
         Ok(Batch { items, end, total })
     }
 
-    /// Release a context. Unknown: `n:InvalidEnumerationContext`.
-    pub fn release(&self, context: &str) -> Result<(), Fault> {
-        match self.lock().remove(context) {
-            Some(_) => Ok(()),
+    /// Release `owner`'s context. Unknown or another user's: `n:InvalidEnumerationContext`
+    /// (and another user's stays).
+    pub fn release(&self, owner: &str, context: &str) -> Result<(), Fault> {
+        let mut map = self.lock();
+        let entry = match map.get(context) {
+            Some(e) if e.owner == owner => map.remove(context),
+            _ => None,
+        };
+        drop(map);
+        match entry {
+            Some(e) => {
+                dispose(vec![(e.bytes, e.items)]);
+                Ok(())
+            }
             None => Err(Fault::invalid_enumeration_context()),
         }
+    }
+
+    /// Whether `owner` may open one more context as things stand (before the provider is
+    /// asked for anything): a user at its limit is refused at once, not after the work. The
+    /// next context is expected to be as large as the owner's average, so a user whose
+    /// budget is nearly used by large enumerations is refused before it makes another.
+    pub fn admits(&self, owner: &str) -> Result<(), Fault> {
+        let map = self.lock();
+        let held = Held::of(owner, map.values().map(|e| (e.owner.as_str(), e.bytes)));
+        let average = held.owner_bytes / held.owner_contexts.max(1);
+        self.limits.admit(held, average)
     }
 
     /// Number of live contexts (for tests and diagnostics).
@@ -371,6 +454,55 @@ impl EnumerationStore {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes the live contexts hold, as counted against the budget (diagnostics, tests).
+    pub fn held_bytes(&self) -> usize {
+        self.lock().values().map(|e| e.bytes).sum()
+    }
+}
+
+/// Remove the contexts idle longer than `idle_timeout`, to be disposed of outside the lock.
+fn take_expired(
+    map: &mut HashMap<String, Entry>,
+    now: Instant,
+    idle_timeout: Duration,
+) -> Vec<(usize, Slot)> {
+    let expired: Vec<String> = map
+        .iter()
+        .filter(|(_, e)| now.saturating_duration_since(e.last_used) > idle_timeout)
+        .map(|(id, _)| id.clone())
+        .collect();
+    expired
+        .iter()
+        .filter_map(|id| map.remove(id))
+        .map(|e| (e.bytes, e.items))
+        .collect()
+}
+
+/// Drop contexts (their bytes, their items) and, when they held much, give the freed heap back
+/// to the system: many small rendered items sit below the allocator's mmap threshold and would
+/// stay resident. On the blocking pool when a runtime is at hand (freeing and trimming a large
+/// heap takes a while).
+fn dispose(gone: Vec<(usize, Slot)>) {
+    if gone.is_empty() {
+        return;
+    }
+    let bytes: usize = gone.iter().map(|(b, _)| b).sum();
+    let work = move || {
+        // A lazy context being made ahead finishes on the blocking pool and is dropped there.
+        for (_, slot) in gone {
+            if let Slot::MakingAhead(job) = slot {
+                job.abort();
+            }
+        }
+        if bytes >= TRIM_AFTER_BYTES {
+            wsman_os::allocator::trim_free_memory();
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if bytes >= TRIM_AFTER_BYTES => drop(runtime.spawn_blocking(work)),
+        _ => work(),
     }
 }
 
@@ -406,18 +538,20 @@ mod tests {
         let store = EnumerationStore::new();
         let now = Instant::now();
         let t = Duration::from_secs(60);
-        let id = store.insert(items(3), 3, now, t, None);
-        let b = store.pull(&id, now, t, 2, 10_000).await;
+        let id = store
+            .insert("alice", items(3), 3, now, t, None)
+            .unwrap_or_default();
+        let b = store.pull("alice", &id, now, t, 2, 10_000).await;
         assert_eq!(
             b.as_ref().map(|b| (b.items.len(), b.end)).ok(),
             Some((2, false))
         );
-        let b = store.pull(&id, now, t, 2, 10_000).await;
+        let b = store.pull("alice", &id, now, t, 2, 10_000).await;
         assert_eq!(
             b.as_ref().map(|b| (b.items.len(), b.end)).ok(),
             Some((1, true))
         );
-        assert!(store.pull(&id, now, t, 2, 10_000).await.is_err());
+        assert!(store.pull("alice", &id, now, t, 2, 10_000).await.is_err());
     }
 
     #[tokio::test]
@@ -425,9 +559,11 @@ mod tests {
         let store = EnumerationStore::new();
         let now = Instant::now();
         let t = Duration::from_secs(60);
-        let id = store.insert(items(2), 2, now, t, None);
-        assert!(store.pull(&id, now, t, 2, 3).await.is_err());
-        let b = store.pull(&id, now, t, 5, 10_000).await;
+        let id = store
+            .insert("alice", items(2), 2, now, t, None)
+            .unwrap_or_default();
+        assert!(store.pull("alice", &id, now, t, 2, 3).await.is_err());
+        let b = store.pull("alice", &id, now, t, 5, 10_000).await;
         assert_eq!(
             b.map(|b| (b.items, b.end)).ok(),
             Some((vec!["<i>0</i>".to_owned(), "<i>1</i>".to_owned()], true))
@@ -439,24 +575,87 @@ mod tests {
         let store = EnumerationStore::new();
         let now = Instant::now();
         let t = Duration::from_millis(10);
-        let id = store.insert(items(3), 3, now, t, None);
+        let id = store
+            .insert("alice", items(3), 3, now, t, None)
+            .unwrap_or_default();
         assert!(store
-            .pull(&id, now + Duration::from_secs(1), t, 1, 10_000)
+            .pull("alice", &id, now + Duration::from_secs(1), t, 1, 10_000)
             .await
             .is_err());
-        let id = store.insert(items(3), 3, now, t, None);
-        assert!(store.release(&id).is_ok());
-        assert!(store.release(&id).is_err());
+        let id = store
+            .insert("alice", items(3), 3, now, t, None)
+            .unwrap_or_default();
+        assert!(store.release("alice", &id).is_ok());
+        assert!(store.release("alice", &id).is_err());
     }
 
+    /// Past a user's limit a new Enumerate is refused, nothing open is evicted, and other
+    /// users still open theirs.
     #[test]
-    fn store_is_bounded() {
+    fn store_is_bounded_per_user_without_evicting() {
+        let limits = ContextLimits {
+            per_user: 3,
+            total: 5,
+            ..ContextLimits::default()
+        };
+        let store = EnumerationStore::with_limits(limits);
+        let now = Instant::now();
+        let t = Duration::from_secs(60);
+        let mut alices = Vec::new();
+        for _ in 0..3 {
+            alices.push(store.insert("alice", items(1), 1, now, t, None));
+        }
+        assert!(alices.iter().all(Result::is_ok));
+        assert!(store.insert("alice", items(1), 1, now, t, None).is_err());
+        assert!(store.insert("bob", items(1), 1, now, t, None).is_ok());
+        assert!(store.insert("bob", items(1), 1, now, t, None).is_ok());
+        // Five in all: a third user is refused too, and nobody's context was evicted.
+        assert!(store.insert("carol", items(1), 1, now, t, None).is_err());
+        assert_eq!(store.len(), 5);
+        let first = alices[0].clone().unwrap_or_default();
+        assert!(store.release("alice", &first).is_ok());
+        assert!(store.insert("alice", items(1), 1, now, t, None).is_ok());
+    }
+
+    /// The bytes of rendered items count against the budget.
+    #[test]
+    fn store_is_bounded_in_bytes() {
+        let limits = ContextLimits {
+            per_user_bytes: 1000,
+            ..ContextLimits::default()
+        };
+        let store = EnumerationStore::with_limits(limits);
+        let now = Instant::now();
+        let t = Duration::from_secs(60);
+        // 10 items of 8 bytes and 32 of overhead: 400 bytes.
+        assert!(store.insert("alice", items(10), 10, now, t, None).is_ok());
+        assert_eq!(store.held_bytes(), 400);
+        // Ten more of 8 and five of 9 (`<i>10</i>`): 605 bytes, 5 over.
+        assert!(store.insert("alice", items(15), 15, now, t, None).is_err());
+        assert!(store.insert("bob", items(15), 15, now, t, None).is_ok());
+        assert!(store.insert("alice", items(14), 14, now, t, None).is_ok());
+    }
+
+    /// Another user's Pull or Release is answered as for an unknown context, and leaves the
+    /// context to its owner.
+    #[tokio::test]
+    async fn a_context_belongs_to_its_owner() {
         let store = EnumerationStore::new();
         let now = Instant::now();
-        for _ in 0..MAX_CONTEXTS + 10 {
-            store.insert(items(1), 1, now, Duration::from_secs(60), None);
-        }
-        assert_eq!(store.len(), MAX_CONTEXTS);
+        let t = Duration::from_secs(60);
+        let id = store
+            .insert("alice", items(3), 3, now, t, None)
+            .unwrap_or_default();
+        let unknown = store
+            .pull("alice", "uuid:NOT-A-CONTEXT", now, t, 1, 10_000)
+            .await
+            .err();
+        assert!(unknown.is_some());
+        let by_bob = store.pull("bob", &id, now, t, 1, 10_000).await.err();
+        assert_eq!(by_bob, unknown);
+        assert_eq!(store.release("bob", &id).err(), unknown);
+        let b = store.pull("alice", &id, now, t, 5, 10_000).await;
+        assert_eq!(b.map(|b| b.items.len()).ok(), Some(3));
     }
 
     /// A lazy source is read only as far as each batch needs (and one batch ahead), its
@@ -485,15 +684,18 @@ mod tests {
         let store = EnumerationStore::new();
         let now = Instant::now();
         let t = Duration::from_secs(60);
-        let id = store.insert(
-            Pending::Lazy(LazyItems::new(Box::new(source), render)),
-            10,
-            now,
-            t,
-            None,
-        );
+        let id = store
+            .insert(
+                "alice",
+                Pending::Lazy(LazyItems::new(Box::new(source), render)),
+                10,
+                now,
+                t,
+                None,
+            )
+            .unwrap_or_default();
         assert_eq!(made.load(Ordering::SeqCst), 0, "nothing made at Enumerate");
-        let b = store.pull(&id, now, t, 2, 10_000).await.ok();
+        let b = store.pull("alice", &id, now, t, 2, 10_000).await.ok();
         assert_eq!(
             b.map(|b| (b.items, b.end)),
             Some((vec!["<i>0</i>".to_owned(), "<i>2</i>".to_owned()], false))
@@ -502,7 +704,7 @@ mod tests {
         // (two kept items and one more) may be being made ahead, never the whole source.
         let so_far = made.load(Ordering::SeqCst);
         assert!((5..=9).contains(&so_far), "{so_far} items made");
-        let b = store.pull(&id, now, t, 10, 10_000).await.ok();
+        let b = store.pull("alice", &id, now, t, 10, 10_000).await.ok();
         assert_eq!(
             b.map(|b| (b.items, b.end, b.total)),
             Some((

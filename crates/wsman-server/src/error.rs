@@ -133,6 +133,15 @@ pub mod winrs_code {
     pub const DIRECTORY_INVALID: u32 = 2147942667;
 }
 
+/// Windows' fault past MaxConcurrentOperationsPerUser: shell commands and open enumerations
+/// both count as a user's operations.
+pub fn operations_quota_fault(limit: impl std::fmt::Display) -> Fault {
+    Fault::quota_limit(
+        winrs_code::QUOTA_MAX_OPERATIONS,
+        format!("The WS-Management service cannot process the request. This user is allowed a maximum number of {limit} concurrent operations, which has been exceeded. Close existing operations for this user, or raise the quota for this user. "),
+    )
+}
+
 /// The Windows fault for a failed shell operation (each [`ShellError`] variant documents the
 /// fault it stands for). Sent with HTTP 500 like every fault.
 pub fn shell_fault(error: ShellError) -> Fault {
@@ -150,10 +159,7 @@ pub fn shell_fault(error: ShellError) -> Fault {
             c::QUOTA_MAX_SHELLUSERS,
             format!("The WS-Management service cannot process the request. The maximum number of users concurrently performing remote operations on this system ({limit}) has been exceeded. Retry the request later or raise the quota. "),
         ),
-        ShellError::TooManyOperations { limit, .. } => Fault::quota_limit(
-            c::QUOTA_MAX_OPERATIONS,
-            format!("The WS-Management service cannot process the request. This user is allowed a maximum number of {limit} concurrent operations, which has been exceeded. Close existing operations for this user, or raise the quota for this user. "),
-        ),
+        ShellError::TooManyOperations { limit, .. } => operations_quota_fault(*limit),
         ShellError::RunAsNotPermitted { .. } => Fault::access_denied(),
         ShellError::InvalidShellId { .. } => {
             Fault::invalid_parameter(error.to_string()).with_code(c::SHELL_CLIENTID_NOT_VALID)

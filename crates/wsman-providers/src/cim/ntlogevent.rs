@@ -5,8 +5,11 @@
 //! Bounded: one enumeration reads the newest records first and at most
 //! [`MAX_RECORDS`] of them; a query's `Logfile = '...'` and `TimeGenerated > '...'` narrow
 //! what is read, so a check of the last hour reads only the last hour. Security and
-//! `Linux/Journal` are for administrators, as on Windows.
+//! `Linux/Journal` are for administrators, as on Windows. An enumeration keeps the records
+//! it read, not their rendered instances (a fifth of the bytes), and makes each instance as it
+//! is pulled; what it keeps counts against the enumeration contexts' memory budget.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use wsman_proto::cim::{CimDateTime, Instance, Value};
@@ -14,7 +17,7 @@ use wsman_proto::wql::{CompareOp, Condition, Literal};
 use wsman_proto::Fault;
 
 use super::Class;
-use crate::{Context, Filter};
+use crate::{Context, Filter, Item, ItemSource};
 
 /// Records one enumeration returns at most (newest first).
 pub const MAX_RECORDS: usize = 10_000;
@@ -229,12 +232,24 @@ impl Class for NtLogEvent {
         ctx: &Context<'_>,
         filter: Option<&Filter>,
     ) -> Result<Vec<Instance>, Fault> {
-        let newer_than = match filter {
-            Some(Filter::Query(query)) => query.condition.as_ref().and_then(lower_time_bound),
-            _ => None,
-        };
-        let pinned_log = filter.and_then(|f| f.pinned("Logfile"));
-        self.read(ctx, pinned_log, newer_than)
+        let records = self.records_for(ctx, filter)?;
+        Ok(records.into_iter().map(instance).collect())
+    }
+
+    /// The records read at Enumerate, made into instances as they are pulled. A refusal or a
+    /// failed read is left to [`Class::instances`], which answers its fault.
+    fn instances_lazily(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<&Filter>,
+    ) -> Option<Box<dyn ItemSource>> {
+        let records: VecDeque<LogRecord> = self.records_for(ctx, filter).ok()?.into();
+        let held = records.iter().map(LogRecord::held_bytes).sum();
+        Some(Box::new(Records {
+            estimate: records.len(),
+            records,
+            held,
+        }))
     }
 
     fn get(&self, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
@@ -250,26 +265,84 @@ impl Class for NtLogEvent {
         let record = record.to_string();
         self.read(ctx, Some(logfile.to_owned()), None)?
             .into_iter()
+            .map(instance)
             .find(|i| i.matches_selectors([("RecordNumber", record.as_str())].into_iter()))
             .ok_or_else(super::not_found)
     }
 }
 
 impl NtLogEvent {
+    /// The records an Enumerate with `filter` reads: the log it pins, after the time it sets.
+    fn records_for(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<LogRecord>, Fault> {
+        let newer_than = match filter {
+            Some(Filter::Query(query)) => query.condition.as_ref().and_then(lower_time_bound),
+            _ => None,
+        };
+        let pinned_log = filter.and_then(|f| f.pinned("Logfile"));
+        self.read(ctx, pinned_log, newer_than)
+    }
+
     fn read(
         &self,
         ctx: &Context<'_>,
         pinned_log: Option<String>,
         newer_than: Option<i64>,
-    ) -> Result<Vec<Instance>, Fault> {
+    ) -> Result<Vec<LogRecord>, Fault> {
         let query = self.query(ctx, pinned_log, newer_than)?;
         if query.logs.is_empty() {
             return Ok(Vec::new());
         }
-        let records = self.log.records(&query).map_err(|error| {
+        self.log.records(&query).map_err(|error| {
             tracing::error!(%error, "Win32_NTLogEvent: the event log could not be read");
             Fault::internal_error("The event log could not be read. ")
-        })?;
-        Ok(records.into_iter().map(instance).collect())
+        })
+    }
+}
+
+impl LogRecord {
+    /// Bytes the record keeps (its text and the struct), for the memory budget.
+    fn held_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.logfile.len()
+            + self.source_name.len()
+            + self.message.len()
+            + self.computer_name.len()
+            + self.user.as_ref().map_or(0, String::len)
+            + self
+                .insertion_strings
+                .iter()
+                .map(|s| s.len() + std::mem::size_of::<String>())
+                .sum::<usize>()
+    }
+}
+
+/// The records of one enumeration, made into instances as they are pulled.
+struct Records {
+    records: VecDeque<LogRecord>,
+    estimate: usize,
+    held: usize,
+}
+
+impl ItemSource for Records {
+    fn next_item(&mut self) -> Option<Item> {
+        let record = self.records.pop_front()?;
+        self.held = self.held.saturating_sub(record.held_bytes());
+        if self.records.is_empty() {
+            // The queue's own buffer goes with the last record, not with the context.
+            self.records = VecDeque::new();
+        }
+        Some(Item::Instance(instance(record)))
+    }
+
+    fn estimate(&self) -> usize {
+        self.estimate
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.held
     }
 }

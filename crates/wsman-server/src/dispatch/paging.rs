@@ -1,7 +1,8 @@
 //! Enumeration paging, written once for every engine: the EnumerateResponse of items rendered
 //! in the requested mode, or made and rendered as they are pulled (all under a context, or
 //! with OptimizeEnumeration the first batch in the response), then Pull batches that fit
-//! MaxEnvelopeSize and MaxElements, and Release.
+//! MaxEnvelopeSize and MaxElements, and Release. A context is its caller's: see
+//! [`crate::enumeration`].
 
 use std::time::Instant;
 
@@ -31,7 +32,8 @@ pub async fn enumerate_response(
     let extra = count_header(request, total);
     let now = Instant::now();
     if !parsed.optimize {
-        let id = store.insert(pending, total, now, settings.enumeration_timeout(), None);
+        let timeout = settings.enumeration_timeout();
+        let id = store.insert(owner(&call), pending, total, now, timeout, None)?;
         let body = enumeration::enumerate_response(Some(&id), None, false);
         return finish(
             request,
@@ -59,7 +61,8 @@ pub async fn enumerate_response(
     } else {
         // The first Pull's batch is made ahead about this size.
         let next = Some((max_items, space));
-        let id = store.insert(rest, total, now, settings.enumeration_timeout(), next);
+        let timeout = settings.enumeration_timeout();
+        let id = store.insert(owner(&call), rest, total, now, timeout, next)?;
         enumeration::enumerate_response(Some(&id), Some(&batch), false)
     };
     finish(
@@ -97,6 +100,7 @@ pub async fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fau
     }
     let batch = store
         .pull(
+            owner(&call),
             &parsed.context,
             Instant::now(),
             settings.enumeration_timeout(),
@@ -117,7 +121,10 @@ pub async fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fau
 
 /// Answer a Release of the context it names.
 pub fn release(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fault> {
-    store.release(&enumeration::parse_release(call.request.body.as_ref())?)?;
+    store.release(
+        owner(&call),
+        &enumeration::parse_release(call.request.body.as_ref())?,
+    )?;
     finish(
         call.request,
         action::RELEASE_RESPONSE,
@@ -125,6 +132,12 @@ pub fn release(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fault>
         "",
         call.max_envelope,
     )
+}
+
+/// Whose contexts a call opens and may use: the authenticated user (none only in tests of the
+/// router).
+pub(crate) fn owner<'a>(call: &Call<'a>) -> &'a str {
+    call.caller.map_or("", |caller| caller.user.as_str())
 }
 
 fn item_space(max_envelope: u64, overhead: usize) -> Result<usize, Fault> {

@@ -143,6 +143,7 @@ impl TransferEngine {
             Some(_) if !served.filtering() => return Err(Fault::filtering_not_supported()),
             Some(f) => Some(compile_filter(f)?),
         };
+        self.enumerations.admits(paging::owner(&call))?;
         let items = match self
             .call_provider(call, Op::Enumerate(filter.clone()))
             .await?

@@ -8,6 +8,7 @@ mod access;
 mod audit;
 mod auth;
 mod bad_input;
+mod budgets;
 mod certificates;
 mod cim;
 mod cim_windows;
