@@ -177,9 +177,10 @@ pub struct Role {
     pub rules: Vec<DelegationRule>,
 }
 
-/// `DIR/mgmt.toml`.
+/// `DIR/mgmt.toml`. Every setting may be left out: it then has its default (WMSVC as
+/// installed), so a file holding only `[[Host]]` tables is a whole configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields, default)]
 pub struct MgmtSettings {
     /// WMSVC `EnableRemoteManagement`: off = the service listens on loopback only.
     pub enable_remote_management: bool,

@@ -7,6 +7,7 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use toml_edit::{DocumentMut, Item, TomlError, Value};
 use wsman_auth::{AccountError, AccountStore};
 
 use super::{
@@ -44,16 +45,75 @@ impl MgmtSettings {
     }
 
     /// Writes `DIR/mgmt.toml` atomically (mode 0644: it holds no secret; host passwords live
-    /// in their own 0600 files).
+    /// in their own 0600 files), editing the file that is there rather than replacing it: the
+    /// comments and layout of what a person wrote (the hosts and roles above all) are kept,
+    /// and only the settings whose value changed are rewritten.
     pub fn save(&self, config_dir: &Path) -> Result<(), MgmtError> {
         self.validate()?;
         let path = Self::path_in(config_dir);
-        let text = toml::to_string_pretty(self).map_err(|e| MgmtError::Parse {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+        let existing =
+            read_bounded(&path, MAX_SETTINGS_FILE_LEN).map_err(|source| MgmtError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        let text = self
+            .edited_text(existing.as_deref())
+            .map_err(|message| MgmtError::Parse {
+                path: path.clone(),
+                message,
+            })?;
         write_atomic(&path, text.as_bytes(), 0o644).map_err(|source| MgmtError::Io { path, source })
     }
+
+    /// The file's text with these settings: `existing` edited in place, or a fresh file when
+    /// there is none (or it does not parse).
+    fn edited_text(&self, existing: Option<&str>) -> Result<String, String> {
+        let fresh_text = toml::to_string_pretty(self).map_err(|e| e.to_string())?;
+        let fresh: DocumentMut = fresh_text.parse().map_err(|e: TomlError| e.to_string())?;
+        let Some((old_text, mut doc)) =
+            existing.and_then(|text| Some((text, text.parse::<DocumentMut>().ok()?)))
+        else {
+            return Ok(fresh_text);
+        };
+        let old: Option<Self> = toml::from_str(old_text).ok();
+        for (key, item) in fresh.iter() {
+            let unchanged = match key {
+                "Host" => old.as_ref().is_some_and(|o| o.hosts == self.hosts),
+                "Role" => old.as_ref().is_some_and(|o| o.roles == self.roles),
+                _ => doc
+                    .get(key)
+                    .and_then(Item::as_value)
+                    .zip(item.as_value())
+                    .is_some_and(|(was, now)| bare(was) == bare(now)),
+            };
+            if unchanged {
+                continue;
+            }
+            let mut item = item.clone();
+            if let (Some(new), Some(was)) =
+                (item.as_value_mut(), doc.get(key).and_then(Item::as_value))
+            {
+                *new.decor_mut() = was.decor().clone();
+            }
+            doc[key] = item;
+        }
+        let gone: Vec<String> = doc
+            .iter()
+            .map(|(key, _)| key.to_owned())
+            .filter(|key| !fresh.contains_key(key))
+            .collect();
+        for key in gone {
+            doc.remove(&key);
+        }
+        Ok(doc.to_string())
+    }
+}
+
+/// A value as text without its comments and spacing.
+fn bare(value: &Value) -> String {
+    let mut value = value.clone();
+    value.decor_mut().clear();
+    value.to_string()
 }
 
 /// The text of `path` when it exists, refused past `max` bytes.

@@ -133,3 +133,63 @@ fn the_run_lock_shows_a_running_service() {
     drop(lock);
     assert!(!is_running(dir.path()).unwrap());
 }
+
+/// The `[[Host]]` example of `docs/management-service.md`, as a newcomer pastes it.
+const DOCS_HOST_EXAMPLE: &str = r#"[[Host]]
+Name = "web1"                                  # the name in the console's URLs
+Url = "https://web1.example.com:5986/wsman"    # wsmand or Windows
+Username = "svc-console"                       # the account used on that host
+PasswordFile = "/etc/wsmand/hosts/web1.pass"    # mode 0600
+AllowUnencrypted = false                       # Basic over plain HTTP (lab only)
+SkipCaCheck = false
+"#;
+
+#[test]
+fn a_file_holding_only_the_docs_host_example_loads_with_every_default() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(MgmtSettings::path_in(dir.path()), DOCS_HOST_EXAMPLE).unwrap();
+    let loaded = MgmtSettings::load(dir.path()).unwrap();
+    assert_eq!(loaded.hosts.len(), 1);
+    assert_eq!(loaded.hosts[0].name, "web1");
+    let defaults = MgmtSettings {
+        hosts: loaded.hosts.clone(),
+        ..MgmtSettings::default()
+    };
+    assert_eq!(loaded, defaults);
+    // An unknown key is still an error, not a silent default.
+    let typo = format!("Prot = 8172\n{DOCS_HOST_EXAMPLE}");
+    assert!(MgmtSettings::parse(Path::new("mgmt.toml"), &typo).is_err());
+}
+
+#[test]
+fn set_keeps_the_comments_and_layout_of_hand_written_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = MgmtSettings::path_in(dir.path());
+    let text = format!(
+        "# The console of the lab.\nPort = 8172 # WMSVC's\n\n{DOCS_HOST_EXAMPLE}\n\
+         # Who may do what.\n[[Role]]\nName = \"ops\"   # the operators\n\
+         Members = [\"alice\"]\n\n[[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"web1\"]\n\
+         Resources = [\"*\"]\nActions = [\"read\"]   # read only\n"
+    );
+    std::fs::write(&path, &text).unwrap();
+    let mut settings = MgmtSettings::load(dir.path()).unwrap();
+    settings.set("Port", "9443").unwrap();
+    settings.set("EnableRemoteManagement", "true").unwrap();
+    settings.save(dir.path()).unwrap();
+    let saved = std::fs::read_to_string(&path).unwrap();
+    for kept in [
+        "# The console of the lab.",
+        "Port = 9443 # WMSVC's",
+        "Name = \"web1\"                                  # the name in the console's URLs",
+        "PasswordFile = \"/etc/wsmand/hosts/web1.pass\"    # mode 0600",
+        "# Who may do what.",
+        "Name = \"ops\"   # the operators",
+        "Actions = [\"read\"]   # read only",
+    ] {
+        assert!(saved.contains(kept), "{kept:?} lost:\n{saved}");
+    }
+    assert_eq!(MgmtSettings::load(dir.path()).unwrap(), settings);
+    // Saving again changes nothing.
+    settings.save(dir.path()).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), saved);
+}
