@@ -313,7 +313,11 @@ async fn with_session(
             if json_wanted {
                 json(StatusCode::OK, &serde_json::json!({ "hosts": summaries }))
             } else {
-                html(StatusCode::OK, pages::fleet(&viewer, &summaries))
+                let configured = state.fleet.hosts().count();
+                html(
+                    StatusCode::OK,
+                    pages::fleet(&viewer, &summaries, configured),
+                )
             }
         }
         (&Method::GET, Route::Audit) => {

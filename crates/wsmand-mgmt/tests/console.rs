@@ -2436,3 +2436,50 @@ fn roles_by_linux_group_follow_the_groups_the_os_reports_at_login() {
         refused.body
     );
 }
+
+#[test]
+fn an_empty_fleet_says_what_to_add() {
+    let service = Service::start(0, "");
+    let (session, _) = service.manager_session();
+    let page = service.curl(&[
+        "-H",
+        &format!("Cookie: __Host-wsmand-session={session}"),
+        &service.url("/fleet"),
+    ]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("No host is configured yet"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("[[Host]]") && page.body.contains("[[Role]]"));
+    assert!(
+        !page.body.contains("<table class=\"fleet\""),
+        "{}",
+        page.body
+    );
+}
+
+#[test]
+fn a_host_refusing_the_account_is_shown_as_access_denied_not_reachable() {
+    // The host's RootSDDL grants nobody anything: it answers Identify, and refuses every read.
+    let deny_all = |config: &mut ConfigDir| {
+        config.set("Config.Service", "RootSDDL", "\"O:NSG:BAD:P\"");
+    };
+    let service = Service::start_with(1, "", (&deny_all, &[]));
+    let (session, _) = service.manager_session();
+    let fleet = service.get_json(&session, "/fleet");
+    assert_eq!(fleet.status, 200, "{}", fleet.body);
+    let host = &fleet.json()["hosts"][0];
+    assert_eq!(host["access_denied"], true, "{host}");
+    assert!(host["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("AccessDenied")));
+    let page = service.curl(&[
+        "-H",
+        &format!("Cookie: __Host-wsmand-session={session}"),
+        &service.url("/fleet"),
+    ]);
+    assert!(page.body.contains("access denied"), "{}", page.body);
+    assert!(page.body.contains(SERVICE_ACCOUNT), "{}", page.body);
+}
