@@ -4,6 +4,9 @@
 #
 #   scripts/start.sh             # as root: foreground (Ctrl+C stops it)
 #   scripts/start.sh --systemd   # as root: install binaries + systemd unit, enable and start it
+#   scripts/start.sh --console [--systemd]
+#                                # the same, plus the web console (wsmand-mgmt, port 8172,
+#                                # loopback only) managing this host; prints its URL and account
 #
 # What "secure default" means here: one HTTPS listener on port 5986 (all addresses) with a
 # self-signed certificate stored under /etc/wsmand/certs; Basic authentication over TLS only
@@ -20,18 +23,78 @@ require_cargo
 CONFIG_DIR="${WSMAND_CONFIG_DIR:-/etc/wsmand}"
 ADMIN_GROUP=wsmand-admins
 MODE=foreground
-case "${1:-}" in
-    "") ;;
-    --systemd) MODE=systemd ;;
-    -h|--help)
-        sed -n '2,12p' "$0"
-        exit 0
-        ;;
-    *)
-        echo "usage: $0 [--systemd]" >&2
-        exit 2
-        ;;
-esac
+CONSOLE=no
+for arg in "$@"; do
+    case "$arg" in
+        --systemd) MODE=systemd ;;
+        --console) CONSOLE=yes ;;
+        -h|--help)
+            sed -n '2,15p' "$0"
+            exit 0
+            ;;
+        *)
+            echo "usage: $0 [--systemd] [--console]" >&2
+            exit 2
+            ;;
+    esac
+done
+
+# The console's part: its system user, and a first mgmt.toml managing this host's wsmand
+# through an account of its own (a random password in a 0600 file), shown to the members of
+# the admin group. An existing mgmt.toml is kept as it is.
+configure_console() {
+    step "configuring the console (wsmand-mgmt)"
+    getent passwd wsmand-mgmt >/dev/null || useradd --system --user-group --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin wsmand-mgmt
+    local settings="$CONFIG_DIR/mgmt.toml" password_file="$CONFIG_DIR/hosts/local.pass"
+    if [ -e "$settings" ]; then
+        echo "$settings exists; keeping it"
+        return
+    fi
+    install -d -m 0700 "$CONFIG_DIR/hosts"
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$password_file")
+    "$WSMAND" --config-dir "$CONFIG_DIR" account add console-local --password-stdin \
+        --run-as root <"$password_file"
+    cat >"$settings" <<TOML
+# The management service (wsmand-mgmt): every setting has its default (loopback only,
+# port 8172, OS logins of the $ADMIN_GROUP group); see docs/management-service.md.
+
+# This host's wsmand, reached as the account console-local (a wsmand account run as root),
+# by the name its self-signed certificate holds.
+[[Host]]
+Name = "local"
+Url = "https://$(hostname):$PORT/wsman"
+Username = "console-local"
+PasswordFile = "$password_file"
+SkipCaCheck = true   # the listener's certificate is self-signed
+
+# Members of $ADMIN_GROUP may do everything on every host.
+[[Role]]
+Name = "admins"
+Members = ["os-group:$ADMIN_GROUP"]
+[[Role.Rule]]
+Effect = "Allow"
+Hosts = ["*"]
+Resources = ["*"]
+Actions = ["read", "change", "shell"]
+TOML
+    chmod 0644 "$settings"
+}
+
+console_info() {
+    cat <<INFO
+The console (wsmand-mgmt) manages this host as "local".
+
+  URL:      https://127.0.0.1:8172/   (loopback only; self-signed certificate: compare the
+            fingerprint it prints at start; remote: wsmand mgmt set EnableRemoteManagement true)
+  Account:  a Linux account in the "$ADMIN_GROUP" group, with its own password
+              usermod -aG $ADMIN_GROUP alice
+            (or a manager user: wsmand mgmt user add NAME --password-stdin, then
+             wsmand mgmt set Credentials os+manager)
+  Settings: $CONFIG_DIR/mgmt.toml; docs/management-service.md
+
+INFO
+}
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "scripts/start.sh configures $CONFIG_DIR and /etc/pam.d/wsmand: run it as root (sudo)." >&2
@@ -42,10 +105,13 @@ fi
 # libkrb5-dev + libclang-dev: wsman-gss's default `kerberos` feature (GSS-API via libgssapi-sys).
 ensure_packages libpam0g-dev libsystemd-dev pkg-config gcc libc6-dev libkrb5-dev libclang-dev
 
-step "building wsmand and winrm (release)"
-cargo build --release -p wsmand -p winrm
+PACKAGES=(-p wsmand -p winrm)
+[ "$CONSOLE" = yes ] && PACKAGES+=(-p wsmand-mgmt)
+step "building ${PACKAGES[*]//-p /} (release)"
+cargo build --release "${PACKAGES[@]}"
 WSMAND="$ROOT/target/release/wsmand"
 WINRM="$ROOT/target/release/winrm"
+WSMAND_MGMT="$ROOT/target/release/wsmand-mgmt"
 
 ensure_pam_service
 getent group "$ADMIN_GROUP" >/dev/null || groupadd --system "$ADMIN_GROUP"
@@ -56,6 +122,11 @@ if [ "$MODE" = systemd ]; then
     step "installing /usr/local/bin/{wsmand,winrm} and /etc/systemd/system/wsmand.service"
     install -m 0755 "$WSMAND" "$WINRM" /usr/local/bin/
     install -m 0644 dist/wsmand.service /etc/systemd/system/wsmand.service
+    if [ "$CONSOLE" = yes ]; then
+        install -m 0755 "$WSMAND_MGMT" /usr/local/bin/
+        install -m 0644 dist/wsmand-mgmt.service /etc/systemd/system/wsmand-mgmt.service
+        WSMAND_MGMT=/usr/local/bin/wsmand-mgmt
+    fi
     systemctl daemon-reload
     WSMAND=/usr/local/bin/wsmand
     WINRM=/usr/local/bin/winrm
@@ -88,6 +159,10 @@ if [ "$MODE" = systemd ]; then
     systemctl enable --now wsmand.service
 fi
 
+if [ "$CONSOLE" = yes ]; then
+    configure_console
+fi
+
 cat <<INFO
 
 wsmand is configured.
@@ -111,15 +186,34 @@ Connect:
 
 INFO
 
+if [ "$CONSOLE" = yes ]; then
+    console_info
+fi
+
 if [ "$MODE" = systemd ]; then
     systemctl --no-pager status wsmand.service || true
     echo "logs: journalctl -u wsmand"
+    if [ "$CONSOLE" = yes ]; then
+        systemctl enable --now wsmand-mgmt.service
+        echo "console logs: journalctl -u wsmand-mgmt"
+    fi
     exit 0
 fi
 
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet wsmand.service 2>/dev/null; then
     echo "wsmand is already running under systemd (systemctl status wsmand); not starting a second copy."
     exit 0
+fi
+
+if [ "$CONSOLE" = yes ]; then
+    # Both in the foreground: wsmand (the console's host) in the background of this shell,
+    # the console in front; Ctrl+C ends the console, and the trap ends wsmand with it.
+    step "running wsmand and the console in the foreground (Ctrl+C to stop; logs on stderr)"
+    "$WSMAND" --config-dir "$CONFIG_DIR" &
+    WSMAND_PID=$!
+    trap 'kill "$WSMAND_PID" 2>/dev/null || true' EXIT INT TERM
+    "$WSMAND_MGMT" --config-dir "$CONFIG_DIR" --run-as wsmand-mgmt
+    exit $?
 fi
 
 step "running wsmand in the foreground (Ctrl+C to stop; logs on stderr)"

@@ -167,6 +167,11 @@ pub struct HostSummary {
     pub url: String,
     /// Identify answered.
     pub reachable: bool,
+    /// The host answered but refused the configured account what the fleet reads
+    /// (`w:AccessDenied`, or HTTP 401): reachable, yet nothing can be read as that account.
+    pub access_denied: bool,
+    /// The account the console uses on the host (what lacks the rights when access is denied).
+    pub username: String,
     /// Why something could not be read.
     pub error: Option<String>,
     /// Identify's ProductVendor.
@@ -273,10 +278,42 @@ fn enumerate_options() -> EnumerateOptions {
 async fn bounded<T>(
     future: impl std::future::Future<Output = Result<T, wsman_client::ClientError>>,
 ) -> Result<T, String> {
+    bounded_read(future).await.map_err(|failed| failed.message)
+}
+
+/// Why one read of a host failed.
+struct ReadFailure {
+    message: String,
+    /// The host refused the account (not the request, not the network).
+    access_denied: bool,
+}
+
+/// [`bounded`], telling a refusal of the account apart.
+async fn bounded_read<T>(
+    future: impl std::future::Future<Output = Result<T, wsman_client::ClientError>>,
+) -> Result<T, ReadFailure> {
     match tokio::time::timeout(HOST_DEADLINE, future).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err(format!("no answer within {} s", HOST_DEADLINE.as_secs())),
+        Ok(Err(error)) => Err(ReadFailure {
+            access_denied: is_access_denied(&error),
+            message: error.to_string(),
+        }),
+        Err(_) => Err(ReadFailure {
+            message: format!("no answer within {} s", HOST_DEADLINE.as_secs()),
+            access_denied: false,
+        }),
+    }
+}
+
+/// Whether `error` is the host refusing the account: `w:AccessDenied` (WinRM's fault for an
+/// account without the rights, whatever its prefix) or HTTP 401.
+fn is_access_denied(error: &wsman_client::ClientError) -> bool {
+    match error {
+        wsman_client::ClientError::Unauthorized { .. } => true,
+        wsman_client::ClientError::Fault { subcode, .. } => subcode
+            .as_deref()
+            .is_some_and(|s| s.rsplit(':').next() == Some("AccessDenied")),
+        _ => false,
     }
 }
 
@@ -317,6 +354,7 @@ impl Host {
         let mut out = HostSummary {
             name: self.config.name.clone(),
             url: self.config.url.clone(),
+            username: self.config.username.clone(),
             ..HostSummary::default()
         };
         match bounded(self.client.identify()).await {
@@ -338,7 +376,11 @@ impl Host {
         let os = self.client.enumerate(&os_class, &options);
         let cpu = self.client.enumerate(&cpu_class, &options);
         let services = self.services();
-        let (os, cpu, services) = tokio::join!(bounded(os), bounded(cpu), services);
+        let (os, cpu, services) = tokio::join!(bounded_read(os), bounded_read(cpu), services);
+        out.access_denied = [&os, &cpu]
+            .iter()
+            .any(|read| read.as_ref().err().is_some_and(|f| f.access_denied));
+        let (os, cpu) = (os.map_err(|f| f.message), cpu.map_err(|f| f.message));
         let mut errors = Vec::new();
         match os {
             Ok(items) => {

@@ -3,16 +3,29 @@
 //! so it costs the same work and gets the same answer as a wrong password), then the OS
 //! accounts through the privileged PAM helper (`pam_helper`), which also decides the login
 //! group. The hashing runs on the blocking pool, off the connection tasks.
+//!
+//! The helper checks one password at a time, a refusal taking at least a second, so it is
+//! the scarce resource a flood would aim at: a name that is no OS account in the login group
+//! (looked up here, unprivileged, through NSS) never reaches it and is refused after the same
+//! floor, and each address has at most [`MAX_CHECKS_PER_ADDRESS`] checks under way (more are
+//! answered "wait" unchecked), so neither unknown names nor one address can starve the
+//! helper's queue for everyone else.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wsman_auth::AccountStore;
 use wsman_config::mgmt::Credentials;
 
 use crate::backoff::Backoff;
-use crate::pam_helper::{HelperClient, Verdict};
+use crate::pam_helper::{HelperClient, Verdict, REFUSAL_FLOOR};
+
+/// Most login checks under way at once from one address.
+pub const MAX_CHECKS_PER_ADDRESS: usize = 4;
+/// Most addresses with checks under way (the table's bound; past it, a new address waits).
+const MAX_CHECKING_ADDRESSES: usize = 4096;
 
 /// What a login attempt gets.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,22 +43,71 @@ pub struct Login {
     credentials: Credentials,
     managers: Arc<AccountStore>,
     os_accounts: Option<HelperClient>,
+    /// The Linux group whose members may log in with OS credentials (empty: nobody).
+    os_login_group: String,
     backoff: Backoff,
+    /// Checks under way, by address.
+    checking: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One check under way from an address; its slot is freed when dropped.
+struct CheckSlot {
+    checking: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    address: IpAddr,
+}
+
+impl CheckSlot {
+    /// A slot for `address`, unless it already has [`MAX_CHECKS_PER_ADDRESS`] checks under way.
+    fn take(checking: &Arc<Mutex<HashMap<IpAddr, usize>>>, address: IpAddr) -> Option<Self> {
+        let mut table = checking
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if table.len() >= MAX_CHECKING_ADDRESSES && !table.contains_key(&address) {
+            return None;
+        }
+        let count = table.entry(address).or_insert(0);
+        if *count >= MAX_CHECKS_PER_ADDRESS {
+            return None;
+        }
+        *count += 1;
+        Some(Self {
+            checking: Arc::clone(checking),
+            address,
+        })
+    }
+}
+
+impl Drop for CheckSlot {
+    fn drop(&mut self) {
+        let mut table = self
+            .checking
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = table.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                table.remove(&self.address);
+            }
+        }
+    }
 }
 
 impl Login {
     /// Checks against `managers` when `credentials` allows manager users, and OS accounts
-    /// through the PAM helper (none: every OS login is refused).
+    /// of `os_login_group` through the PAM helper (none: every OS login is refused).
     pub fn new(
         credentials: Credentials,
         managers: AccountStore,
         os_accounts: Option<HelperClient>,
+        os_login_group: &str,
     ) -> Self {
         Self {
             credentials,
             managers: Arc::new(managers),
             os_accounts,
+            os_login_group: os_login_group.to_owned(),
             backoff: Backoff::default(),
+            checking: Arc::default(),
         }
     }
 
@@ -55,6 +117,9 @@ impl Login {
         if !wait.is_zero() {
             return LoginOutcome::Wait(wait);
         }
+        let Some(_slot) = CheckSlot::take(&self.checking, address) else {
+            return LoginOutcome::Wait(REFUSAL_FLOOR);
+        };
         let managers = Arc::clone(&self.managers);
         let (name, secret) = (
             user.to_owned(),
@@ -72,7 +137,7 @@ impl Login {
         };
         match accepted {
             Some((kind, groups)) => {
-                self.backoff.succeeded(user);
+                self.backoff.succeeded(address, user);
                 LoginOutcome::Accepted(kind, groups)
             }
             None => {
@@ -82,13 +147,21 @@ impl Login {
         }
     }
 
-    /// `Some("os")` when the PAM helper accepts the user (password, account, login group).
     /// An OS account's check by the PAM helper: `os` and the user's groups by name.
     async fn os_account(&self, user: &str, password: &str) -> Option<(&'static str, Vec<String>)> {
         let Some(helper) = &self.os_accounts else {
             tracing::warn!(user, "OS login refused: the PAM helper is not running");
             return None;
         };
+        let (name, group) = (user.to_owned(), self.os_login_group.clone());
+        let may_log_in = tokio::task::spawn_blocking(move || may_log_in(&name, &group))
+            .await
+            .unwrap_or(false);
+        if !may_log_in {
+            // The helper's answer to such a name, without its time: the same floor.
+            tokio::time::sleep(REFUSAL_FLOOR).await;
+            return None;
+        }
         match helper.check(user, password).await {
             Ok(Verdict::Accepted { uid, groups }) => {
                 tracing::debug!(user, uid, "the PAM helper accepted an OS login");
@@ -102,6 +175,34 @@ impl Login {
                 tracing::error!(user, %error, "the PAM helper failed; OS logins are refused");
                 None
             }
+        }
+    }
+}
+
+/// Whether `user` is an OS account (as NSS reports it) in `group`: only such a name is worth
+/// the PAM helper's time (the helper checks the group again, after PAM).
+fn may_log_in(user: &str, group: &str) -> bool {
+    if group.is_empty() || !crate::pam_helper::is_user_name(user) {
+        return false;
+    }
+    match wsman_os::lookup_user(user) {
+        Ok(Some(account)) => {
+            let member = wsman_os::is_member_of_group(&account, group) == Ok(true);
+            if !member {
+                tracing::info!(
+                    user,
+                    group,
+                    "OS login refused before the password check: not in the login group"
+                );
+            }
+            member
+        }
+        // No line of its own: a flood of made-up names must not grow the log (the failed
+        // login is audited, rate-limited).
+        Ok(None) => false,
+        Err(error) => {
+            tracing::warn!(user, %error, "user lookup failed");
+            false
         }
     }
 }

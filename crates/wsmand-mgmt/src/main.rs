@@ -153,7 +153,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Duration::from_secs(u64::from(settings.session_idle_minutes) * 60),
             Duration::from_secs(u64::from(settings.session_lifetime_hours) * 3600),
         )),
-        login: login::Login::new(settings.credentials, managers, Some(os_accounts)),
+        login: login::Login::new(
+            settings.credentials,
+            managers,
+            Some(os_accounts),
+            &settings.os_login_group,
+        ),
         fleet,
         policy: wsmand_mgmt::delegation::Policy::new(&settings),
         request_log: settings.request_log == RequestLog::Journal,

@@ -97,25 +97,29 @@ fn text(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("—")
 }
 
-/// Every configured host.
-pub fn fleet(viewer: &Viewer<'_>, hosts: &[HostSummary]) -> Markup {
+/// Every host the viewer may see, of `configured` in the file; with none, what to add.
+pub fn fleet(viewer: &Viewer<'_>, hosts: &[HostSummary], configured: usize) -> Markup {
     layout(
         "Fleet",
         Some(viewer),
         html! {
             h1 { "Fleet" }
-            table.fleet {
-                thead { tr { th { "Host" } th { "Reachable" } th { "Operating system" } th { "Uptime" } th { "Load" } th { "Failed services" } th { "Notes" } } }
-                tbody {
-                    @for host in hosts {
-                        tr {
-                            td { a href={ "/hosts/" (host.name) } { (host.name) } }
-                            td { @if host.reachable { "yes" } @else { "no" } }
-                            td { (text(&host.os)) " " (text(&host.os_version)) }
-                            td { (uptime(host.uptime_seconds)) }
-                            td { @match host.load_percentage { Some(l) => { (l) "%" }, None => "—" } }
-                            td { @match &host.failed_services { Some(list) if list.is_empty() => "none", Some(list) => (list.join(", ")), None => "—" } }
-                            td.note { (text(&host.error)) }
+            @if hosts.is_empty() {
+                (empty_fleet(configured))
+            } @else {
+                table.fleet {
+                    thead { tr { th { "Host" } th { "Reachable" } th { "Operating system" } th { "Uptime" } th { "Load" } th { "Failed services" } th { "Notes" } } }
+                    tbody {
+                        @for host in hosts {
+                            tr {
+                                td { a href={ "/hosts/" (host.name) } { (host.name) } }
+                                td { (reachable(host)) }
+                                td { (text(&host.os)) " " (text(&host.os_version)) }
+                                td { (uptime(host.uptime_seconds)) }
+                                td { @match host.load_percentage { Some(l) => { (l) "%" }, None => "—" } }
+                                td { @match &host.failed_services { Some(list) if list.is_empty() => "none", Some(list) => (list.join(", ")), None => "—" } }
+                                td.note { (text(&host.error)) }
+                            }
                         }
                     }
                 }
@@ -123,6 +127,35 @@ pub fn fleet(viewer: &Viewer<'_>, hosts: &[HostSummary]) -> Markup {
             p.command { "Same from a shell: " code { "winrm identify -r:URL" } ", " code { "winrm enumerate wmicimv2/Win32_OperatingSystem -r:URL" } }
         },
     )
+}
+
+/// The Reachable cell: an account the host refuses says so rather than "yes".
+fn reachable(host: &HostSummary) -> Markup {
+    html! {
+        @if !host.reachable {
+            "no"
+        } @else if host.access_denied {
+            strong { "access denied" }
+            " (the account " code { (host.username) } " lacks the rights on this host: make it an administrator there, or grant it in the host's RootSDDL)"
+        } @else {
+            "yes"
+        }
+    }
+}
+
+/// What a fleet without hosts to show needs: hosts in the file, or a role that shows them.
+fn empty_fleet(configured: usize) -> Markup {
+    html! {
+        section.empty {
+            @if configured == 0 {
+                p { "No host is configured yet. Add one as a " code { "[[Host]]" } " table in " code { "mgmt.toml" } " and a " code { "[[Role]]" } " whose rules let you read it, then restart the service:" }
+                pre { "[[Host]]\nName = \"web1\"\nUrl = \"https://web1.example.com:5986/wsman\"\nUsername = \"svc-console\"\nPasswordFile = \"/etc/wsmand/hosts/web1.pass\"\n\n[[Role]]\nName = \"admins\"\nMembers = [\"os-group:wsmand-admins\"]\n[[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\nActions = [\"read\", \"change\", \"shell\"]" }
+            } @else {
+                p { (configured) " host(s) are configured, but no role lets you read any of them. A " code { "[[Role]]" } " in " code { "mgmt.toml" } " naming you (or one of your groups) in " code { "Members" } " with an Allow rule for " code { "read" } " shows them here." }
+            }
+            p { "The settings are described in docs/management-service.md (Hosts, Roles)." }
+        }
+    }
 }
 
 fn host_nav(name: &str) -> Markup {

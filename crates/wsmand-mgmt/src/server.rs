@@ -1,9 +1,13 @@
 //! Listeners and the connection pipeline: the client address rules when the TCP connection
-//! is accepted (a denied client never reaches TLS), a cap on open connections, the TLS
-//! handshake within a deadline, then HTTP/1.1 with bounded heads and read timeouts.
+//! is accepted (a denied client never reaches TLS), a cap on open connections and a lower
+//! one per client address (so idle connections from one client cannot take every slot), the
+//! TLS handshake within a deadline, then HTTP/1.1 with bounded heads and a deadline for each
+//! request head (an idle connection is closed when it passes). Refused connections are
+//! audited as refusals, which the audit trail rate-limits per address.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -18,9 +22,13 @@ use crate::http::{self, AppState};
 
 /// Most connections open at once; more are closed when accepted.
 const MAX_CONNECTIONS: usize = 256;
+/// Most connections open at once from one client address (a browser opens about six, plus
+/// its terminals and event streams).
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
 /// The TLS handshake's deadline.
 const TLS_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest wait for a request head.
+/// Longest wait for a request head, the first one and each one after (an idle kept-alive
+/// connection is closed then).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request head (request line and headers) buffered.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -94,7 +102,10 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let acceptor = TlsAcceptor::from(tls);
     let rules = Arc::new(rules);
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let caps = Arc::new(ConnectionCaps {
+        permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+        by_address: Arc::default(),
+    });
     let mut tasks = tokio::task::JoinSet::new();
     for listener in listeners {
         let listener = TcpListener::from_std(listener)?;
@@ -103,10 +114,18 @@ pub async fn run(
             listener,
             acceptor.clone(),
             Arc::clone(&rules),
-            Arc::clone(&permits),
+            Arc::clone(&caps),
             Arc::clone(&state),
         ));
     }
+    let audit = Arc::clone(&state.audit);
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(crate::audit::REFUSAL_INTERVAL);
+        loop {
+            interval.tick().await;
+            audit.flush_refusals();
+        }
+    });
     while let Some(result) = tasks.join_next().await {
         result??;
     }
@@ -123,11 +142,66 @@ fn refuse(state: &AppState, peer: SocketAddr, rule: &str) {
     );
 }
 
+/// The global connection cap and the per-address one.
+struct ConnectionCaps {
+    permits: Arc<Semaphore>,
+    by_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One open connection's places in both caps, given back when dropped.
+struct ConnectionSlot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    by_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl ConnectionCaps {
+    /// A place for a connection from `ip`, or why there is none.
+    fn admit(&self, ip: IpAddr) -> Result<ConnectionSlot, String> {
+        let mut open = self
+            .by_address
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = open.get(&ip).copied().unwrap_or(0);
+        if count >= MAX_CONNECTIONS_PER_ADDRESS {
+            return Err(format!(
+                "connection refused: {MAX_CONNECTIONS_PER_ADDRESS} connections open from this address"
+            ));
+        }
+        let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
+            return Err(format!(
+                "connection refused: {MAX_CONNECTIONS} connections open"
+            ));
+        };
+        open.insert(ip, count + 1);
+        Ok(ConnectionSlot {
+            _permit: permit,
+            by_address: Arc::clone(&self.by_address),
+            ip,
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .by_address
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     rules: Arc<ClientRules>,
-    permits: Arc<Semaphore>,
+    caps: Arc<ConnectionCaps>,
     state: Arc<AppState>,
 ) -> anyhow::Result<()> {
     loop {
@@ -147,15 +221,18 @@ async fn accept_loop(
                 continue;
             }
         }
-        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            tracing::warn!(client = %peer.ip(), "connection refused: {MAX_CONNECTIONS} connections open");
-            continue;
+        let slot = match caps.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                state.audit.record(peer.ip(), "", "refused", &why);
+                continue;
+            }
         };
         let acceptor = acceptor.clone();
         let state = Arc::clone(&state);
         let rules = Arc::clone(&rules);
         tokio::spawn(async move {
-            let _permit = permit;
+            let _slot = slot;
             // With domain entries: the name (a blocking resolver call, on its own thread and
             // bounded in time, within the connection cap), then the same rules, still before
             // TLS.

@@ -4,7 +4,6 @@
 //! comes from the OS (`uname`, `/etc/os-release`, `/proc`) or from a process the test started,
 //! never from the service itself.
 
-use std::fs::File;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
@@ -12,349 +11,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use wsman_test::{free_port, ConfigDir, Daemon, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{ConfigDir, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
-const MANAGER: &str = "console-admin";
-const MANAGER_PASSWORD: &str = "Mgr-Pass-4-Console!";
-
-/// A running `wsmand-mgmt`, killed when dropped.
-struct Service {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-    daemons: Vec<(ConfigDir, Daemon, u16)>,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wsmand_cli(dir: &Path) -> Command {
-    let mut command = Command::new(wsman_test::binaries::wsmand());
-    command.env("WSMAND_CONFIG_DIR", dir);
-    command
-}
-
-/// How a test's daemons are set up: a change to each config dir, and environment variables.
-type DaemonSetup<'a> = (&'a dyn Fn(&mut ConfigDir), &'a [(&'a str, &'a str)]);
-
-/// The role the harness gives its manager (and every OS user) unless a test brings its own:
-/// everything on every host, as each host's own account.
-const ALL_POWERFUL_ROLE: &str =
-    "[[Role]]\nName = \"admins\"\nMembers = [\"console-admin\", \"os:*\"]\n\
-    [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
-    Actions = [\"read\", \"change\", \"shell\"]\n";
-
-/// What a test's console looks like beyond the harness's defaults.
-struct Layout<'a> {
-    hosts: usize,
-    /// Lines in mgmt.toml's top level.
-    extra: &'a str,
-    setup: DaemonSetup<'a>,
-    /// The Linux user the hosts' account runs as.
-    run_as: &'a str,
-    /// Lines added to host N's `[[Host]]` table (given the directory holding `host-password`).
-    host_lines: &'a dyn Fn(usize, &Path) -> String,
-    /// The `[[Role]]` tables; `None`: [`ALL_POWERFUL_ROLE`].
-    roles: Option<&'a str>,
-    /// Further manager users (name, password).
-    managers: &'a [(&'a str, &'a str)],
-    /// Further accounts on every host (name, run-as user), with the hosts' password.
-    accounts: &'a [(&'a str, &'a str)],
-}
-
-impl Default for Layout<'_> {
-    fn default() -> Self {
-        Self {
-            hosts: 1,
-            extra: "",
-            setup: (&|_| {}, &[]),
-            run_as: "root",
-            host_lines: &|_, _| String::new(),
-            roles: None,
-            managers: &[],
-            accounts: &[],
-        }
-    }
-}
-
-fn start_daemon(
-    setup: DaemonSetup<'_>,
-    run_as: &str,
-    accounts: &[(&str, &str)],
-) -> (ConfigDir, Daemon, u16) {
-    let port = free_port();
-    let mut config = ConfigDir::new();
-    config.listener(ListenerSpec::http(port));
-    (setup.0)(&mut config);
-    config.write();
-    config.add_account(SERVICE_ACCOUNT, SERVICE_PASSWORD, Some(run_as));
-    for (name, user) in accounts {
-        config.add_account(name, SERVICE_PASSWORD, Some(user));
-    }
-    let daemon = Daemon::start_with_env(&config, &[port], setup.1);
-    (config, daemon, port)
-}
-
-impl Service {
-    /// The service with `hosts` wsmand daemons and `extra` lines in mgmt.toml.
-    fn start(hosts: usize, extra: &str) -> Self {
-        Self::start_with(hosts, extra, (&|_| {}, &[]))
-    }
-
-    /// The service with one host whose account runs as the PAM test user, for the terminal:
-    /// its login shell reads that user's stock profile, not root's, which on a build machine
-    /// may run tools (pyenv's rehash takes a lock file) that a test killing the shell early
-    /// leaves behind, hanging every later root login shell.
-    fn for_terminals(extra: &str) -> Self {
-        let user = std::env::var("WSMAN_TEST_PAM_USER").unwrap_or_else(|_| "wsmantest".into());
-        Self::start_as(1, extra, (&|_| {}, &[]), &user)
-    }
-
-    /// The same, each daemon set up by `setup`.
-    fn start_with(hosts: usize, extra: &str, setup: DaemonSetup<'_>) -> Self {
-        Self::start_as(hosts, extra, setup, "root")
-    }
-
-    /// The same, the hosts' account run as `run_as`.
-    fn start_as(hosts: usize, extra: &str, setup: DaemonSetup<'_>, run_as: &str) -> Self {
-        Self::start_layout(&Layout {
-            hosts,
-            extra,
-            setup,
-            run_as,
-            ..Layout::default()
-        })
-    }
-
-    /// The service as `layout` describes it.
-    fn start_layout(layout: &Layout<'_>) -> Self {
-        let (hosts, extra, setup, run_as) =
-            (layout.hosts, layout.extra, layout.setup, layout.run_as);
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-            .expect("chmod");
-        let port = free_port();
-        let mut toml = format!(
-            "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\nCertificate = \"auto\"\n\
-             AllowedClients = []\n\
-             RequestLog = \"journal\"\nSessionLifetimeHours = 8\n{extra}\n"
-        );
-        if !extra.contains("UnspecifiedClients") {
-            toml.push_str("UnspecifiedClients = \"Allow\"\n");
-        }
-        if !extra.contains("SessionIdleMinutes") {
-            toml.push_str("SessionIdleMinutes = 15\n");
-        }
-        if !extra.contains("DeniedClients") {
-            toml.push_str("DeniedClients = []\n");
-        }
-        if !extra.contains("Credentials") {
-            toml.push_str("Credentials = \"os+manager\"\n");
-        }
-        let password_file = dir.path().join("host-password");
-        std::fs::write(&password_file, SERVICE_PASSWORD).expect("write password");
-        std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))
-            .expect("chmod");
-        let mut daemons = Vec::new();
-        for index in 0..hosts {
-            let (config, daemon, daemon_port) = start_daemon(setup, run_as, layout.accounts);
-            toml.push_str(&format!(
-                "\n[[Host]]\nName = \"host{index}\"\nUrl = \"http://127.0.0.1:{daemon_port}/wsman\"\n\
-                 Username = \"{SERVICE_ACCOUNT}\"\nPasswordFile = \"{}\"\nAllowUnencrypted = true\n{}",
-                password_file.display(),
-                (layout.host_lines)(index, dir.path())
-            ));
-            daemons.push((config, daemon, daemon_port));
-        }
-        toml.push('\n');
-        toml.push_str(layout.roles.unwrap_or(ALL_POWERFUL_ROLE));
-        std::fs::write(dir.path().join("mgmt.toml"), toml).expect("write mgmt.toml");
-        for (user, password) in [(MANAGER, MANAGER_PASSWORD)].iter().chain(layout.managers) {
-            let finished = wsman_test::process::run(
-                wsmand_cli(dir.path()).args(["mgmt", "user", "add", user, "--password-stdin"]),
-                Some(&format!("{password}\n")),
-                Duration::from_secs(60),
-            );
-            assert!(
-                finished.status.success(),
-                "mgmt user add: {}",
-                finished.describe()
-            );
-        }
-        let log = File::create(dir.path().join("service.log")).expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_wsmand-mgmt"))
-            .arg("--config-dir")
-            .arg(dir.path())
-            .env_remove("JOURNAL_STREAM")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn wsmand-mgmt");
-        let mut service = Self {
-            child,
-            port,
-            dir,
-            daemons,
-        };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = service.child.try_wait() {
-                panic!("wsmand-mgmt exited ({status}): {}", service.log());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "no listener: {}",
-                service.log()
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        service
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("service.log")).unwrap_or_default()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("https://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// curl with `args`, returning the status, the headers (lower-case names) and the body.
-    fn curl(&self, args: &[&str]) -> Reply {
-        let output = Command::new("curl")
-            .args(["-sS", "-k", "-i", "--max-time", "60"])
-            .args(args)
-            .output()
-            .expect("run curl");
-        assert!(
-            output.status.success(),
-            "curl {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Reply::parse(&String::from_utf8_lossy(&output.stdout))
-    }
-
-    /// Logs in as the manager through the JSON form flow; returns (session id, csrf).
-    fn login(&self, user: &str, password: &str, previous: Option<&str>) -> (Reply, Option<String>) {
-        let form = self.curl(&["-H", "Accept: application/json", &self.url("/login")]);
-        let login_token = form.cookie("__Host-wsmand-login").expect("login cookie");
-        let mut cookie = format!("__Host-wsmand-login={login_token}");
-        if let Some(previous) = previous {
-            cookie.push_str(&format!("; __Host-wsmand-session={previous}"));
-        }
-        let reply = self.curl(&[
-            "-H",
-            "Accept: application/json",
-            "-H",
-            &format!("Cookie: {cookie}"),
-            "--data-urlencode",
-            &format!("user={user}"),
-            "--data-urlencode",
-            &format!("password={password}"),
-            "--data-urlencode",
-            &format!("csrf={login_token}"),
-            &self.url("/login"),
-        ]);
-        let session = reply
-            .cookie("__Host-wsmand-session")
-            .filter(|v| !v.is_empty());
-        (reply, session)
-    }
-
-    fn manager_session(&self) -> (String, String) {
-        self.session_of(MANAGER, MANAGER_PASSWORD)
-    }
-
-    /// (session id, csrf) of a login as `user`.
-    fn session_of(&self, user: &str, password: &str) -> (String, String) {
-        let (reply, session) = self.login(user, password, None);
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        let csrf = reply.json()["csrf"].as_str().expect("csrf").to_owned();
-        (session.expect("session cookie"), csrf)
-    }
-
-    /// A change (POST with the session's token and this service's Origin), as JSON.
-    fn post_json(&self, (session, csrf): (&str, &str), path: &str) -> Reply {
-        self.curl(&[
-            "-H",
-            "Accept: application/json",
-            "-H",
-            &format!("Cookie: __Host-wsmand-session={session}"),
-            "-H",
-            &format!("Origin: https://127.0.0.1:{}", self.port),
-            "--data",
-            &format!("csrf={csrf}"),
-            &self.url(path),
-        ])
-    }
-
-    fn get_json(&self, session: &str, path: &str) -> Reply {
-        self.curl(&[
-            "-H",
-            "Accept: application/json",
-            "-H",
-            &format!("Cookie: __Host-wsmand-session={session}"),
-            &self.url(path),
-        ])
-    }
-}
-
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn parse(text: &str) -> Self {
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text, ""));
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|s| s.parse().ok())
-            .expect("status line");
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        Self {
-            status,
-            headers,
-            body: body.to_owned(),
-        }
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn set_cookie(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n == "set-cookie")
-            .map(|(_, v)| v.as_str())
-            .find(|v| v.starts_with(&format!("{name}=")))
-    }
-
-    fn cookie(&self, name: &str) -> Option<String> {
-        let line = self.set_cookie(name)?;
-        let value = line.split(';').next()?.split_once('=')?.1;
-        Some(value.to_owned())
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-}
+mod common;
+use common::*;
 
 fn assert_cookie_flags(line: &str) {
     for flag in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
@@ -1145,23 +805,6 @@ fn service_actions_answer_as_the_winrm_cli_does_and_are_audited() {
 }
 
 /// `text` without the terminal colour sequences (`ESC [ ... m`) of the log.
-fn without_colours(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// The helper process alone, its stdin one end of a socket pair this test holds.
 fn helper_process() -> (Child, std::os::unix::net::UnixStream) {
     let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
@@ -2792,4 +2435,51 @@ fn roles_by_linux_group_follow_the_groups_the_os_reports_at_login() {
         "{}",
         refused.body
     );
+}
+
+#[test]
+fn an_empty_fleet_says_what_to_add() {
+    let service = Service::start(0, "");
+    let (session, _) = service.manager_session();
+    let page = service.curl(&[
+        "-H",
+        &format!("Cookie: __Host-wsmand-session={session}"),
+        &service.url("/fleet"),
+    ]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("No host is configured yet"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("[[Host]]") && page.body.contains("[[Role]]"));
+    assert!(
+        !page.body.contains("<table class=\"fleet\""),
+        "{}",
+        page.body
+    );
+}
+
+#[test]
+fn a_host_refusing_the_account_is_shown_as_access_denied_not_reachable() {
+    // The host's RootSDDL grants nobody anything: it answers Identify, and refuses every read.
+    let deny_all = |config: &mut ConfigDir| {
+        config.set("Config.Service", "RootSDDL", "\"O:NSG:BAD:P\"");
+    };
+    let service = Service::start_with(1, "", (&deny_all, &[]));
+    let (session, _) = service.manager_session();
+    let fleet = service.get_json(&session, "/fleet");
+    assert_eq!(fleet.status, 200, "{}", fleet.body);
+    let host = &fleet.json()["hosts"][0];
+    assert_eq!(host["access_denied"], true, "{host}");
+    assert!(host["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("AccessDenied")));
+    let page = service.curl(&[
+        "-H",
+        &format!("Cookie: __Host-wsmand-session={session}"),
+        &service.url("/fleet"),
+    ]);
+    assert!(page.body.contains("access denied"), "{}", page.body);
+    assert!(page.body.contains(SERVICE_ACCOUNT), "{}", page.body);
 }

@@ -1,0 +1,172 @@
+//! The client restrictions (WMSVC's RemoteRestrictions): address ranges and domains, parsed
+//! once and checked on every accepted connection.
+
+use std::net::IpAddr;
+
+use super::{invalid, ClientAccess, MgmtError, MgmtSettings};
+
+/// An address range of the client restrictions: `ADDR` or `ADDR/BITS`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientNet {
+    address: IpAddr,
+    prefix: u8,
+}
+
+impl ClientNet {
+    /// Parses `ADDR` or `ADDR/BITS`, IPv4 or IPv6.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((a, b)) => (a, Some(b)),
+            None => (text, None),
+        };
+        let address: IpAddr = address
+            .parse()
+            .map_err(|_| format!("{text:?} is not an address or ADDR/BITS"))?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(bits) => bits
+                .parse::<u8>()
+                .ok()
+                .filter(|b| *b <= max)
+                .ok_or_else(|| format!("{text:?}: the prefix length must be 0..={max}"))?,
+        };
+        Ok(Self { address, prefix })
+    }
+
+    /// True when `ip` is inside this range (IPv4-mapped IPv6 clients count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.address, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A domain entry: a DNS name, lower case, without a trailing dot.
+fn domain(text: &str) -> Result<String, String> {
+    let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    ok.then_some(name)
+        .ok_or_else(|| format!("{text:?} is not a domain name"))
+}
+
+/// Whether `name` is `domain` or below it.
+fn in_domain(name: &str, domain: &str) -> bool {
+    name == domain
+        || name
+            .strip_suffix(domain)
+            .is_some_and(|head| head.ends_with('.'))
+}
+
+/// The client restrictions, parsed once: checked on every accepted TCP connection.
+#[derive(Clone, Debug)]
+pub struct ClientRules {
+    allowed: Vec<ClientNet>,
+    denied: Vec<ClientNet>,
+    allowed_domains: Vec<String>,
+    denied_domains: Vec<String>,
+    unspecified: ClientAccess,
+}
+
+/// The answer for one client address, with the rule that decided (for the log line).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientDecision {
+    /// Accepted, by this rule.
+    Allowed(String),
+    /// Refused, by this rule.
+    Denied(String),
+}
+
+impl ClientRules {
+    /// The rules of `settings` (already validated by [`MgmtSettings::validate`]).
+    pub fn from_settings(settings: &MgmtSettings) -> Result<Self, MgmtError> {
+        let parse = |name: &str, list: &[String]| {
+            list.iter()
+                .map(|s| ClientNet::parse(s).map_err(|m| invalid(name, m)))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let domains = |name: &str, list: &[String]| {
+            list.iter()
+                .map(|s| domain(s).map_err(|m| invalid(name, m)))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(Self {
+            allowed: parse("AllowedClients", &settings.allowed_clients)?,
+            denied: parse("DeniedClients", &settings.denied_clients)?,
+            allowed_domains: domains("AllowedDomains", &settings.allowed_domains)?,
+            denied_domains: domains("DeniedDomains", &settings.denied_domains)?,
+            unspecified: settings.unspecified_clients,
+        })
+    }
+
+    /// Whether a decision needs the client's name (any domain entry): then the caller looks
+    /// it up (forward-confirmed) and calls [`ClientRules::decide_named`].
+    pub fn needs_name(&self) -> bool {
+        !(self.allowed_domains.is_empty() && self.denied_domains.is_empty())
+    }
+
+    /// [`ClientRules::decide_named`] for a client without a (confirmed) name.
+    pub fn decide(&self, ip: IpAddr) -> ClientDecision {
+        self.decide_named(ip, None)
+    }
+
+    /// Deny entries first (a deny wins; addresses, then domains), then allow entries
+    /// (addresses, then domains), then the unspecified-clients rule. `name` is the client's
+    /// forward-confirmed reverse name; without one, no domain entry matches.
+    pub fn decide_named(&self, ip: IpAddr, name: Option<&str>) -> ClientDecision {
+        let domain_of = |list: &[String]| {
+            name.and_then(|name| list.iter().find(|d| in_domain(name, d)).cloned())
+        };
+        if let Some(net) = self.denied.iter().find(|n| n.contains(ip)) {
+            return ClientDecision::Denied(format!("DeniedClients {}/{}", net.address, net.prefix));
+        }
+        if let Some(domain) = domain_of(&self.denied_domains) {
+            return ClientDecision::Denied(format!(
+                "DeniedDomains {domain} ({})",
+                name.unwrap_or_default()
+            ));
+        }
+        if let Some(net) = self.allowed.iter().find(|n| n.contains(ip)) {
+            return ClientDecision::Allowed(format!(
+                "AllowedClients {}/{}",
+                net.address, net.prefix
+            ));
+        }
+        if let Some(domain) = domain_of(&self.allowed_domains) {
+            return ClientDecision::Allowed(format!(
+                "AllowedDomains {domain} ({})",
+                name.unwrap_or_default()
+            ));
+        }
+        match self.unspecified {
+            ClientAccess::Allow => ClientDecision::Allowed("UnspecifiedClients Allow".to_owned()),
+            ClientAccess::Deny => ClientDecision::Denied("UnspecifiedClients Deny".to_owned()),
+        }
+    }
+}

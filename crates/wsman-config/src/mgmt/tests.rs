@@ -1,0 +1,195 @@
+//! The settings' tests.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use super::*;
+
+#[test]
+fn defaults_are_wmsvc_as_installed() {
+    let s = MgmtSettings::default();
+    assert!(!s.enable_remote_management);
+    assert_eq!(s.port, 8172);
+    assert_eq!(s.credentials, Credentials::Os);
+    s.validate().unwrap();
+}
+
+#[test]
+fn settings_round_trip_through_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = MgmtSettings::default();
+    s.set("Port", "9443").unwrap();
+    s.set("DeniedClients", "10.0.0.0/8, ::1").unwrap();
+    s.set("Credentials", "os+manager").unwrap();
+    s.save(dir.path()).unwrap();
+    assert_eq!(MgmtSettings::load(dir.path()).unwrap(), s);
+    assert!(s.set("Port", "0").is_err());
+    assert!(s.set("DeniedClients", "10.0.0.0/33").is_err());
+    assert!(s.set("Nope", "1").is_err());
+}
+
+#[test]
+fn os_login_settings_default_to_the_admin_group_and_stay_plain_names() {
+    let mut s = MgmtSettings::default();
+    assert_eq!(s.get("PamService").as_deref(), Some("wsmand"));
+    assert_eq!(s.get("OsLoginGroup").as_deref(), Some("wsmand-admins"));
+    // A file from before these settings existed reads with the defaults.
+    let old = "EnableRemoteManagement = false\nPort = 8172\nBindAddresses = [\"*\"]\n\
+               Certificate = \"auto\"\nCredentials = \"os\"\nUnspecifiedClients = \"Allow\"\n\
+               AllowedClients = []\nDeniedClients = []\nRequestLog = \"journal\"\n\
+               SessionIdleMinutes = 15\nSessionLifetimeHours = 8\n";
+    let parsed = MgmtSettings::parse(Path::new("mgmt.toml"), old).unwrap();
+    assert_eq!(parsed.os_login_group, "wsmand-admins");
+    s.set("OsLoginGroup", "").unwrap();
+    assert_eq!(s.get("OsLoginGroup").as_deref(), Some(""));
+    for bad in ["../etc", "a b", "-x", "a/b"] {
+        assert!(s.set("OsLoginGroup", bad).is_err(), "{bad}");
+        assert!(s.set("PamService", bad).is_err(), "{bad}");
+    }
+    assert!(s.set("PamService", "").is_err());
+    assert_eq!(
+        s.get("OsLoginGroup").as_deref(),
+        Some(""),
+        "unchanged by refusals"
+    );
+    assert_eq!(s.get("PamService").as_deref(), Some("wsmand"));
+}
+
+#[test]
+fn deny_wins_then_allow_then_unspecified() {
+    let mut s = MgmtSettings::default();
+    s.set("AllowedClients", "10.0.0.0/8,fd00::/8").unwrap();
+    s.set("DeniedClients", "10.1.0.0/16").unwrap();
+    s.set("UnspecifiedClients", "Deny").unwrap();
+    let rules = ClientRules::from_settings(&s).unwrap();
+    let ip = |t: &str| t.parse::<IpAddr>().unwrap();
+    assert!(matches!(
+        rules.decide(ip("10.2.3.4")),
+        ClientDecision::Allowed(_)
+    ));
+    assert!(matches!(
+        rules.decide(ip("10.1.3.4")),
+        ClientDecision::Denied(_)
+    ));
+    assert!(matches!(
+        rules.decide(ip("::ffff:10.1.3.4")),
+        ClientDecision::Denied(_)
+    ));
+    assert!(matches!(
+        rules.decide(ip("fd12::1")),
+        ClientDecision::Allowed(_)
+    ));
+    assert!(matches!(
+        rules.decide(ip("192.0.2.1")),
+        ClientDecision::Denied(_)
+    ));
+    assert!(ClientNet::parse("0.0.0.0/0")
+        .unwrap()
+        .contains(ip("8.8.8.8")));
+}
+
+#[test]
+fn domains_match_confirmed_names_at_and_below_them() {
+    let mut s = MgmtSettings::default();
+    s.set("AllowedDomains", "Example.COM.").unwrap();
+    s.set("DeniedDomains", "bad.example.com").unwrap();
+    s.set("UnspecifiedClients", "Deny").unwrap();
+    assert_eq!(s.get("AllowedDomains").as_deref(), Some("Example.COM."));
+    let rules = ClientRules::from_settings(&s).unwrap();
+    assert!(rules.needs_name());
+    let ip: IpAddr = "192.0.2.9".parse().unwrap();
+    let decide = |name| rules.decide_named(ip, name);
+    assert!(matches!(
+        decide(Some("example.com")),
+        ClientDecision::Allowed(_)
+    ));
+    assert!(matches!(
+        decide(Some("www.example.com")),
+        ClientDecision::Allowed(_)
+    ));
+    assert!(matches!(
+        decide(Some("notexample.com")),
+        ClientDecision::Denied(_)
+    ));
+    assert_eq!(
+        decide(Some("x.bad.example.com")),
+        ClientDecision::Denied("DeniedDomains bad.example.com (x.bad.example.com)".into())
+    );
+    assert!(matches!(decide(None), ClientDecision::Denied(r) if r == "UnspecifiedClients Deny"));
+    for bad in ["a b", "-x.com", "a..b", "x/y"] {
+        assert!(s.set("DeniedDomains", bad).is_err(), "{bad}");
+    }
+    assert!(!ClientRules::from_settings(&MgmtSettings::default())
+        .unwrap()
+        .needs_name());
+}
+
+#[test]
+fn the_run_lock_shows_a_running_service() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!is_running(dir.path()).unwrap());
+    let lock = take_run_lock(dir.path()).unwrap().expect("free");
+    assert!(is_running(dir.path()).unwrap());
+    drop(lock);
+    assert!(!is_running(dir.path()).unwrap());
+}
+
+/// The `[[Host]]` example of `docs/management-service.md`, as a newcomer pastes it.
+const DOCS_HOST_EXAMPLE: &str = r#"[[Host]]
+Name = "web1"                                  # the name in the console's URLs
+Url = "https://web1.example.com:5986/wsman"    # wsmand or Windows
+Username = "svc-console"                       # the account used on that host
+PasswordFile = "/etc/wsmand/hosts/web1.pass"    # mode 0600
+AllowUnencrypted = false                       # Basic over plain HTTP (lab only)
+SkipCaCheck = false
+"#;
+
+#[test]
+fn a_file_holding_only_the_docs_host_example_loads_with_every_default() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(MgmtSettings::path_in(dir.path()), DOCS_HOST_EXAMPLE).unwrap();
+    let loaded = MgmtSettings::load(dir.path()).unwrap();
+    assert_eq!(loaded.hosts.len(), 1);
+    assert_eq!(loaded.hosts[0].name, "web1");
+    let defaults = MgmtSettings {
+        hosts: loaded.hosts.clone(),
+        ..MgmtSettings::default()
+    };
+    assert_eq!(loaded, defaults);
+    // An unknown key is still an error, not a silent default.
+    let typo = format!("Prot = 8172\n{DOCS_HOST_EXAMPLE}");
+    assert!(MgmtSettings::parse(Path::new("mgmt.toml"), &typo).is_err());
+}
+
+#[test]
+fn set_keeps_the_comments_and_layout_of_hand_written_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = MgmtSettings::path_in(dir.path());
+    let text = format!(
+        "# The console of the lab.\nPort = 8172 # WMSVC's\n\n{DOCS_HOST_EXAMPLE}\n\
+         # Who may do what.\n[[Role]]\nName = \"ops\"   # the operators\n\
+         Members = [\"alice\"]\n\n[[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"web1\"]\n\
+         Resources = [\"*\"]\nActions = [\"read\"]   # read only\n"
+    );
+    std::fs::write(&path, &text).unwrap();
+    let mut settings = MgmtSettings::load(dir.path()).unwrap();
+    settings.set("Port", "9443").unwrap();
+    settings.set("EnableRemoteManagement", "true").unwrap();
+    settings.save(dir.path()).unwrap();
+    let saved = std::fs::read_to_string(&path).unwrap();
+    for kept in [
+        "# The console of the lab.",
+        "Port = 9443 # WMSVC's",
+        "Name = \"web1\"                                  # the name in the console's URLs",
+        "PasswordFile = \"/etc/wsmand/hosts/web1.pass\"    # mode 0600",
+        "# Who may do what.",
+        "Name = \"ops\"   # the operators",
+        "Actions = [\"read\"]   # read only",
+    ] {
+        assert!(saved.contains(kept), "{kept:?} lost:\n{saved}");
+    }
+    assert_eq!(MgmtSettings::load(dir.path()).unwrap(), settings);
+    // Saving again changes nothing.
+    settings.save(dir.path()).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), saved);
+}

@@ -1,0 +1,181 @@
+//! The checks a settings file passes before it is used or written.
+
+use std::net::IpAddr;
+
+use super::{invalid, is_plain_name, ClientRules, MgmtError, MgmtSettings, MAX_HOSTS};
+
+impl MgmtSettings {
+    /// Checks every value (addresses, restrictions, certificate files, hosts).
+    pub fn validate(&self) -> Result<(), MgmtError> {
+        if self.port == 0 {
+            return Err(invalid("Port", "must be 1..=65535"));
+        }
+        if self.bind_addresses.is_empty() {
+            return Err(invalid("BindAddresses", "give * or at least one address"));
+        }
+        for address in &self.bind_addresses {
+            if address != "*" && address.parse::<IpAddr>().is_err() {
+                return Err(invalid(
+                    "BindAddresses",
+                    format!("{address:?} is not an address"),
+                ));
+            }
+        }
+        match self.certificate.as_str() {
+            "auto" => {}
+            "file" => {
+                if self.certificate_file.is_none() || self.key_file.is_none() {
+                    return Err(invalid(
+                        "Certificate",
+                        "file needs CertificateFile and KeyFile",
+                    ));
+                }
+            }
+            _ => return Err(invalid("Certificate", "expected auto or file")),
+        }
+        ClientRules::from_settings(self)?;
+        if self
+            .request_log_directory
+            .as_ref()
+            .is_some_and(|d| !d.is_absolute())
+        {
+            return Err(invalid("RequestLogDirectory", "expected an absolute path"));
+        }
+        if !(1..=10_000).contains(&self.session_idle_minutes) {
+            return Err(invalid("SessionIdleMinutes", "expected 1..=10000"));
+        }
+        if !(1..=10_000).contains(&self.session_lifetime_hours) {
+            return Err(invalid("SessionLifetimeHours", "expected 1..=10000"));
+        }
+        if self.pam_service.is_empty() || !is_plain_name(&self.pam_service) {
+            return Err(invalid("PamService", "letters, digits, '-', '_' or '.'"));
+        }
+        if !is_plain_name(&self.os_login_group) {
+            return Err(invalid("OsLoginGroup", "letters, digits, '-', '_' or '.'"));
+        }
+        if self.hosts.len() > MAX_HOSTS {
+            return Err(invalid("Host", format!("at most {MAX_HOSTS} hosts")));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for host in &self.hosts {
+            let name_ok = !host.name.is_empty()
+                && host.name.len() <= 64
+                && host
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !name_ok {
+                return Err(invalid(
+                    "Host.Name",
+                    format!("{:?}: 1 to 64 letters, digits, '-', '_' or '.'", host.name),
+                ));
+            }
+            if !names.insert(host.name.as_str()) {
+                return Err(invalid(
+                    "Host.Name",
+                    format!("{:?} appears twice", host.name),
+                ));
+            }
+            if !(host.url.starts_with("http://") || host.url.starts_with("https://")) {
+                return Err(invalid(
+                    "Host.Url",
+                    format!("{:?}: expected http:// or https://", host.url),
+                ));
+            }
+            for group in &host.groups {
+                if group.is_empty() || !is_plain_name(group) {
+                    return Err(invalid(
+                        "Host.Groups",
+                        format!("{group:?}: letters, digits, '-', '_' or '.'"),
+                    ));
+                }
+            }
+        }
+        self.validate_roles()
+    }
+
+    /// Roles name only hosts, groups and run-as accounts that exist (a typo would otherwise
+    /// grant or refuse nothing, silently).
+    fn validate_roles(&self) -> Result<(), MgmtError> {
+        let mut names = std::collections::BTreeSet::new();
+        for role in &self.roles {
+            if role.name.is_empty() || !is_plain_name(&role.name) {
+                return Err(invalid(
+                    "Role.Name",
+                    format!("{:?}: letters, digits, '-', '_' or '.'", role.name),
+                ));
+            }
+            if !names.insert(role.name.as_str()) {
+                return Err(invalid(
+                    "Role.Name",
+                    format!("{:?} appears twice", role.name),
+                ));
+            }
+            for member in &role.members {
+                let (name, wildcard) = match member.strip_prefix("os-group:") {
+                    Some(group) => (group, false),
+                    None => (member.strip_prefix("os:").unwrap_or(member), true),
+                };
+                if name.is_empty()
+                    || !((wildcard && name == "*") || is_plain_name(name))
+                    || name.len() > 64
+                {
+                    return Err(invalid(
+                        "Role.Members",
+                        format!("{member:?}: a manager user, os:NAME, os:* or os-group:NAME"),
+                    ));
+                }
+            }
+            if let Some(account) = &role.run_as {
+                let known = self
+                    .hosts
+                    .iter()
+                    .any(|h| h.run_as.iter().any(|a| &a.username == account));
+                if !known {
+                    return Err(invalid(
+                        "Role.RunAs",
+                        format!("{account:?} is no host's RunAs account"),
+                    ));
+                }
+            }
+            for rule in &role.rules {
+                if rule.hosts.is_empty() || rule.resources.is_empty() || rule.actions.is_empty() {
+                    return Err(invalid(
+                        "Role.Rule",
+                        format!(
+                            "role {:?}: Hosts, Resources and Actions may not be empty",
+                            role.name
+                        ),
+                    ));
+                }
+                for host in &rule.hosts {
+                    let known = match host.strip_prefix("group:") {
+                        _ if host == "*" => true,
+                        Some(group) => self
+                            .hosts
+                            .iter()
+                            .any(|h| h.groups.iter().any(|g| g == group)),
+                        None => self.hosts.iter().any(|h| &h.name == host),
+                    };
+                    if !known {
+                        return Err(invalid(
+                            "Role.Rule.Hosts",
+                            format!("{host:?}: no such host or group"),
+                        ));
+                    }
+                }
+                for resource in &rule.resources {
+                    if resource != "*"
+                        && !(resource.starts_with("http://") || resource.starts_with("https://"))
+                    {
+                        return Err(invalid(
+                            "Role.Rule.Resources",
+                            format!("{resource:?}: a resource URI prefix or *"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

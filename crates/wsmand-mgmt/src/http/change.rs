@@ -1,0 +1,172 @@
+//! The changes a session posts: logout, a service action, terminating a process; each after
+//! the Origin, the bounded form and the CSRF token are checked.
+
+use hyper::body::Incoming;
+use hyper::header;
+use hyper::StatusCode;
+
+use super::answer::{error, html, json, origin_matches, read_form, redirect, set_cookie};
+use super::host_pages::authorize;
+use super::{Answer, AppState, SessionRequest, SESSION_COOKIE};
+use crate::delegation::cim_class;
+use crate::hosts::ActionResult;
+use crate::pages::{self, Viewer};
+use crate::route::Route;
+use crate::sessions::tokens_equal;
+use wsman_config::mgmt::Action;
+
+/// A posted change: the Origin, the bounded form and the session's CSRF token (in the form or
+/// an `X-CSRF-Token` header), then the change, audited with its outcome.
+pub(super) async fn change(
+    state: &AppState,
+    request: SessionRequest<'_>,
+    body: Incoming,
+    route: Route,
+) -> Answer {
+    let SessionRequest {
+        peer,
+        session,
+        headers,
+        json_wanted,
+        ..
+    } = request;
+    if !origin_matches(headers) {
+        state.audit.record(
+            peer.ip(),
+            &session.user,
+            "refused",
+            "change: cross-origin request",
+        );
+        return error(
+            json_wanted,
+            StatusCode::FORBIDDEN,
+            "cross-origin request refused",
+        );
+    }
+    let form = match read_form(body, headers).await {
+        Ok(form) => form,
+        Err((status, message)) => return error(json_wanted, status, message),
+    };
+    let sent = form.get("csrf").map(str::to_owned).or_else(|| {
+        headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    });
+    if !sent.is_some_and(|token| tokens_equal(&token, &session.csrf)) {
+        state.audit.record(
+            peer.ip(),
+            &session.user,
+            "refused",
+            "change: missing or wrong CSRF token",
+        );
+        return error(
+            json_wanted,
+            StatusCode::FORBIDDEN,
+            "missing or wrong CSRF token",
+        );
+    }
+    let viewer = Viewer {
+        user: &session.user,
+        csrf: &session.csrf,
+    };
+    let (host_name, what, back, result): (String, String, String, ActionResult) = match route {
+        Route::Logout => return logout(state, request),
+        Route::ServiceAction(name, service, action) => {
+            let asker = request.asker();
+            let resource = cim_class("Win32_Service");
+            let host = match authorize(state, asker, &name, &resource, Action::Change) {
+                Ok(host) => host,
+                Err(answer) => return *answer,
+            };
+            let result = host.service_action(&service, action).await;
+            (
+                name.clone(),
+                format!("{} {service}", action.name()),
+                format!("/hosts/{name}/services"),
+                result,
+            )
+        }
+        Route::Terminate(name, pid) => {
+            let asker = request.asker();
+            let resource = cim_class("Win32_Process");
+            let host = match authorize(state, asker, &name, &resource, Action::Change) {
+                Ok(host) => host,
+                Err(answer) => return *answer,
+            };
+            let result = host.terminate(pid).await;
+            (
+                name.clone(),
+                format!("Terminate {pid}"),
+                format!("/hosts/{name}/processes"),
+                result,
+            )
+        }
+        _ => {
+            return error(
+                json_wanted,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed here",
+            )
+        }
+    };
+    let outcome = match (&result.error, result.return_value) {
+        (Some(error), _) => format!("error: {error}"),
+        (None, Some(code)) => format!("ReturnValue {code}"),
+        (None, None) => "no ReturnValue".to_owned(),
+    };
+    state.audit.record_on(
+        peer.ip(),
+        &session.user,
+        "action",
+        &host_name,
+        &format!("{host_name}: {what}: {outcome}"),
+    );
+    let status = if result.error.is_some() {
+        StatusCode::BAD_GATEWAY
+    } else {
+        StatusCode::OK
+    };
+    if json_wanted {
+        json(status, &result)
+    } else {
+        html(
+            status,
+            pages::action(&viewer, &host_name, &what, &back, &result),
+        )
+    }
+}
+
+/// Ends the session, its terminals and its event streams, and clears its cookie.
+fn logout(state: &AppState, request: SessionRequest<'_>) -> Answer {
+    let SessionRequest {
+        peer,
+        session,
+        session_id,
+        json_wanted,
+        ..
+    } = request;
+    let terminals = state.terminals.end_session(session_id);
+    let streams = state.event_streams.end_session(session_id);
+    state.sessions.remove(session_id);
+    let mut ended = Vec::new();
+    if terminals > 0 {
+        ended.push(format!("{terminals} terminal(s) ended"));
+    }
+    if streams > 0 {
+        ended.push(format!("{streams} event stream(s) ended"));
+    }
+    let detail = ended.join(", ");
+    state
+        .audit
+        .record(peer.ip(), &session.user, "logout", &detail);
+    let mut answer = if json_wanted {
+        json(StatusCode::OK, &serde_json::json!({ "logged_out": true }))
+    } else {
+        redirect("/login")
+    };
+    answer
+        .headers_mut()
+        .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0)));
+    answer
+}

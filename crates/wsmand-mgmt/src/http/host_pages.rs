@@ -1,0 +1,289 @@
+//! The pages about the fleet and one host, and the rules checked before a host is contacted
+//! (a name not in the configuration never is).
+
+use std::net::SocketAddr;
+
+use hyper::header::{self, HeaderValue};
+use hyper::StatusCode;
+use serde::Serialize;
+
+use super::answer::{error, html, json, EVENTS_CSP};
+use super::{Answer, AppState};
+use crate::delegation::{cim_class, Decision, Subject};
+use crate::hosts::{Host, HostSummary};
+use crate::pages::{self, Viewer};
+use crate::route::Route;
+use crate::sessions::Session;
+use wsman_config::mgmt::Action;
+
+/// A page about one configured host: the host looked up once (a name not in the
+/// configuration is never contacted), its data read, then answered as JSON or HTML.
+pub(super) async fn host_page(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    route: Route,
+    asker: Asker<'_>,
+) -> Answer {
+    let json_wanted = asker.json_wanted;
+    let (name, resource) = match &route {
+        Route::HostOverview(name) => (name.clone(), cim_class("Win32_OperatingSystem")),
+        Route::Services(name) => (name.clone(), cim_class("Win32_Service")),
+        Route::Processes(name) => (name.clone(), cim_class("Win32_Process")),
+        Route::Config(name) => (name.clone(), crate::delegation::CONFIG_URI.to_owned()),
+        Route::Events(name) => (name.clone(), cim_class("Win32_NTLogEvent")),
+        _ => return error(json_wanted, StatusCode::NOT_FOUND, "no such page"),
+    };
+    let host = match authorize(state, asker, &name, &resource, Action::Read) {
+        Ok(host) => host,
+        Err(answer) => return *answer,
+    };
+    let switches = host.switches();
+    /// JSON `{key: rows}` (502 with the error when the host failed), or the page.
+    fn list<T: Serialize>(
+        json_wanted: bool,
+        key: &str,
+        rows: &Result<Vec<T>, String>,
+        page: impl FnOnce() -> maud::Markup,
+    ) -> Answer {
+        match (json_wanted, rows) {
+            (true, Ok(rows)) => json(StatusCode::OK, &serde_json::json!({ key: rows })),
+            (true, Err(message)) => json(
+                StatusCode::BAD_GATEWAY,
+                &serde_json::json!({ "error": message }),
+            ),
+            (false, _) => html(StatusCode::OK, page()),
+        }
+    }
+    match route {
+        Route::Services(_) => {
+            let rows = host.services().await;
+            list(json_wanted, "services", &rows, || {
+                pages::services(viewer, &name, &switches, &rows)
+            })
+        }
+        Route::Processes(_) => {
+            let rows = host.processes().await;
+            list(json_wanted, "processes", &rows, || {
+                pages::processes(viewer, &name, &switches, &rows)
+            })
+        }
+        Route::Config(_) => {
+            let rows = host.config().await;
+            list(json_wanted, "config", &rows, || {
+                pages::config(viewer, &name, &switches, &rows)
+            })
+        }
+        Route::Events(_) => {
+            let rows = host.events().await;
+            let stream = format!("/hosts/{name}/events/ws");
+            if json_wanted {
+                return match rows {
+                    Ok(rows) => json(
+                        StatusCode::OK,
+                        &serde_json::json!({ "events": rows, "stream": stream }),
+                    ),
+                    Err(message) => json(
+                        StatusCode::BAD_GATEWAY,
+                        &serde_json::json!({ "error": message }),
+                    ),
+                };
+            }
+            let mut answer = html(
+                StatusCode::OK,
+                pages::events(viewer, &name, &switches, &rows, &stream),
+            );
+            // The page's script (`/assets/events.js`) and its socket; still no inline script.
+            answer.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(EVENTS_CSP),
+            );
+            answer
+        }
+        _ => {
+            let summary = host.summary().await;
+            if json_wanted {
+                json(StatusCode::OK, &summary)
+            } else {
+                html(StatusCode::OK, pages::overview(viewer, &summary, &switches))
+            }
+        }
+    }
+}
+
+/// Who asks, from where, and in which form the answer goes.
+#[derive(Clone, Copy)]
+pub(super) struct Asker<'a> {
+    pub(super) peer: SocketAddr,
+    pub(super) session: &'a Session,
+    pub(super) json_wanted: bool,
+}
+
+/// The configured host `name` as the delegation rules let the asker use it for `action` on
+/// `resource` (through the allowing role's run-as account), or the answer: 404 for a host
+/// not in the configuration, 403 for a refusal, audited with the rule that decided.
+pub(super) fn authorize<'a>(
+    state: &'a AppState,
+    asker: Asker<'_>,
+    name: &str,
+    resource: &str,
+    action: Action,
+) -> Result<&'a Host, Box<Answer>> {
+    let json_wanted = asker.json_wanted;
+    if state.fleet.get(name).is_none() {
+        return Err(Box::new(error(
+            json_wanted,
+            StatusCode::NOT_FOUND,
+            "no such host in the configuration",
+        )));
+    }
+    let subject = Subject {
+        user: &asker.session.user,
+        kind: asker.session.kind,
+        groups: &asker.session.groups,
+    };
+    let refuse = |rule: &str| {
+        state.audit.record_on(
+            asker.peer.ip(),
+            &asker.session.user,
+            "denied",
+            name,
+            &format!("{name}: {} {resource}: by {rule}", action.name()),
+        );
+        error(
+            json_wanted,
+            StatusCode::FORBIDDEN,
+            &format!("not allowed: {} on {name} ({rule})", action.name()),
+        )
+    };
+    match state.policy.decide(subject, name, resource, action) {
+        Decision::Denied { rule } => Err(Box::new(refuse(&rule))),
+        Decision::Allowed { rule, run_as } => match state.fleet.get_as(name, run_as.as_deref()) {
+            Some(host) => Ok(host),
+            None => Err(Box::new(refuse(&format!(
+                "{rule}: this host has no RunAs account {}",
+                run_as.unwrap_or_default()
+            )))),
+        },
+    }
+}
+
+/// The audit records the session's user may see, newest first: a record about a host only to
+/// whoever may read that host (as the fleet shows it); a record of the console itself (logins,
+/// refusals before a host is known) to the user it names, and to whoever may read every
+/// configured host.
+pub(super) fn visible_audit(state: &AppState, session: &Session) -> Vec<crate::audit::AuditRecord> {
+    let subject = Subject {
+        user: &session.user,
+        kind: session.kind,
+        groups: &session.groups,
+    };
+    let reads = |host: &str| {
+        matches!(
+            state.policy.sees_host(subject, host),
+            Decision::Allowed { .. }
+        )
+    };
+    let whole_fleet = state.fleet.hosts().all(|host| reads(&host.config.name));
+    state
+        .audit
+        .newest(usize::MAX)
+        .into_iter()
+        .filter(|record| match &record.host {
+            Some(host) => state.fleet.get(host).is_some() && reads(host),
+            None => whole_fleet || record.user == session.user,
+        })
+        .collect()
+}
+
+/// The summary of every host the session's user may see, fetched concurrently (each bounded
+/// by the per-host deadline), each through the account the allowing role runs as.
+pub(super) async fn fleet(state: &AppState, session: &Session) -> Vec<HostSummary> {
+    let subject = Subject {
+        user: &session.user,
+        kind: session.kind,
+        groups: &session.groups,
+    };
+    let visible: Vec<&Host> = state
+        .fleet
+        .hosts()
+        .filter_map(
+            |host| match state.policy.sees_host(subject, &host.config.name) {
+                Decision::Allowed { run_as, .. } => {
+                    state.fleet.get_as(&host.config.name, run_as.as_deref())
+                }
+                Decision::Denied { .. } => None,
+            },
+        )
+        .collect();
+    join_all(visible.into_iter().map(|host| host.summary()).collect()).await
+}
+
+/// Polls every future together on this task and returns their outputs in order.
+pub(super) async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// The terminal page: xterm.js (from `/assets/terminal.js`) connected to the host's socket.
+/// Its Content-Security-Policy adds what xterm.js needs and nothing inline for scripts:
+/// `connect-src 'self'` for the socket, its `<style>` elements by this answer's nonce (set by
+/// terminal.js), and style attributes.
+pub(super) fn terminal_page(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    name: &str,
+    asker: Asker<'_>,
+) -> Answer {
+    let json_wanted = asker.json_wanted;
+    let host = match authorize(
+        state,
+        asker,
+        name,
+        wsman_client::shell::CMD_SHELL_URI,
+        Action::Shell,
+    ) {
+        Ok(host) => host,
+        Err(answer) => return *answer,
+    };
+    let socket = format!("/hosts/{name}/terminal/ws");
+    if json_wanted {
+        return json(
+            StatusCode::OK,
+            &serde_json::json!({ "host": name, "socket": socket }),
+        );
+    }
+    let nonce = crate::sessions::random_token();
+    let mut answer = html(
+        StatusCode::OK,
+        pages::terminal(viewer, name, &socket, &nonce, &host.switches()),
+    );
+    let policy = format!(
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+         style-src-elem 'self' 'nonce-{nonce}'; style-src-attr 'unsafe-inline'; img-src 'self'; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        answer
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    answer
+}
