@@ -96,7 +96,7 @@ pub(crate) fn host_name() -> String {
 
 impl Local {
     pub(crate) fn open(dir: &Path) -> Result<Self, Failure> {
-        let store = ConfigStore::open(dir).map_err(|e| Failure::operation(e.to_string()))?;
+        let store = ConfigStore::open(dir).map_err(|e| Failure::local(e.to_string()))?;
         Ok(Self { store })
     }
 }
@@ -116,7 +116,7 @@ fn selector_set(r: &Resource) -> SelectorSet {
 /// Parse XML we produced or the user gave (`-file:`).
 pub(crate) fn parse_xml(text: &str) -> Result<Element, Failure> {
     xml::parse(text, &Limits::default())
-        .map_err(|e| Failure::operation(format!("the XML is not valid: {e}")))
+        .map_err(|e| Failure::local(format!("the XML is not valid: {e}")))
 }
 
 fn local_fault(fault: wsman_proto::Fault) -> Failure {
@@ -151,7 +151,7 @@ pub(crate) fn resource_created(
     );
     let root = parse_xml(&wrapped)?;
     let first = root.elements().next().cloned();
-    first.ok_or_else(|| Failure::operation("empty ResourceCreated"))
+    first.ok_or_else(|| Failure::local("empty ResourceCreated"))
 }
 
 impl Backend for Local {
@@ -234,7 +234,7 @@ impl Backend for Local {
                 );
                 let root = parse_xml(&wrapped)?;
                 let first = root.elements().next().cloned();
-                first.ok_or_else(|| Failure::operation("empty EPR"))
+                first.ok_or_else(|| Failure::local("empty EPR"))
             };
             match o.mode {
                 wsman_client::EnumerationMode::Object => out.push(object),

@@ -53,7 +53,7 @@ fn body_root(uri: &str) -> (&'static str, String, String) {
 
 fn read_file(path: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(path)
-        .map_err(|e| Failure::operation(format!("cannot read {}: {e}", path.display())))
+        .map_err(|e| Failure::local(format!("cannot read {}: {e}", path.display())))
 }
 
 fn instance_body(uri: &str, hash: &[(String, String)], s: &Switches) -> Result<String, Failure> {
@@ -71,7 +71,7 @@ fn instance_body(uri: &str, hash: &[(String, String)], s: &Switches) -> Result<S
 fn client_settings(s: &Switches) -> Result<ClientSettings, Failure> {
     let dir = backend::config_dir(s.config_dir.as_deref());
     let store = wsman_config::ConfigStore::open(&dir).map_err(|e| {
-        Failure::operation(format!(
+        Failure::local(format!(
             "cannot read the WinRM client configuration in {}: {e}",
             dir.display()
         ))
@@ -93,7 +93,7 @@ fn client_options(s: &Switches) -> Result<ClientOptions, Failure> {
         })
         .map_err(|e| match e {
             CliError::Usage(u) => usage(u.message).into(),
-            other => Failure::operation(other.to_string()),
+            other => Failure::local(other.to_string()),
         })
 }
 
@@ -146,10 +146,10 @@ fn enumerate_options(s: &Switches) -> Result<EnumerateOptions, Failure> {
 
 /// Identify without -r: the first enabled listener of the local configuration, on loopback.
 fn local_identify_client(dir: &Path, s: &Switches) -> Result<BlockingClient, Failure> {
-    let store = ConfigStore::open(dir).map_err(|e| Failure::operation(e.to_string()))?;
+    let store = ConfigStore::open(dir).map_err(|e| Failure::local(e.to_string()))?;
     let cfg = store.config();
     let Some(l) = cfg.active_listeners().into_iter().next() else {
-        return Err(Failure::operation(format!(
+        return Err(Failure::local(format!(
             "no enabled listener in {}; create one with `winrm quickconfig`",
             dir.display()
         )));

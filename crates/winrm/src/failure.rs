@@ -8,6 +8,8 @@
 //! <text>
 //! ```
 
+use wsman_cli::failure::ExitCodes;
+#[cfg(test)]
 use wsman_client::ClientError;
 
 use crate::syntax::UsageError;
@@ -31,83 +33,47 @@ pub(crate) const EXIT_SOME_HOSTS_FAILED: u8 = 6;
 /// Exit status with `-r:` of several hosts: every host failed.
 pub(crate) const EXIT_ALL_HOSTS_FAILED: u8 = 7;
 
+/// The `winrm` command's numbers and wording for the failures `wsman-cli` maps.
+#[derive(Debug)]
+pub(crate) struct Winrm;
+
+impl wsman_cli::failure::Command for Winrm {
+    type Usage = UsageError;
+    const EXIT_CODES: ExitCodes = ExitCodes {
+        usage: EXIT_USAGE,
+        local: EXIT_FAULT,
+        fault: EXIT_FAULT,
+        protocol: EXIT_CONNECTION,
+        unauthorized: EXIT_AUTH,
+        invalid_endpoint: EXIT_USAGE,
+        configuration: EXIT_CONFIGURATION,
+        connection: EXIT_CONNECTION,
+        some_hosts_failed: EXIT_SOME_HOSTS_FAILED,
+        all_hosts_failed: EXIT_ALL_HOSTS_FAILED,
+    };
+    const PREFIX: &'static str = "";
+    const LOCAL_LABEL: &'static str = "Error: ";
+    const HELP: &'static str = "winrm help";
+}
+
 /// Everything that can go wrong in one invocation.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum Failure {
-    #[error(transparent)]
-    Usage(#[from] UsageError),
-    /// Boxed: a fault carries several strings and an element.
-    #[error(transparent)]
-    Client(Box<ClientError>),
-    /// A fault produced locally (config store), in the same shape as a remote one.
-    #[error("{}", fault.message)]
-    LocalFault { fault: wsman_proto::Fault },
-    /// A local operation failed outside WS-Management (file I/O, systemctl).
-    #[error("{message}")]
-    Operation { message: String },
-    /// Hosts of a run on several failed; each was reported with its host, and the summary
-    /// printed.
-    #[error("{failed} of {total} hosts failed")]
-    Hosts { failed: usize, total: usize },
-}
+pub(crate) type Failure = wsman_cli::failure::Failure<Winrm>;
 
-impl From<ClientError> for Failure {
-    fn from(e: ClientError) -> Self {
-        Self::Client(Box::new(e))
+impl From<UsageError> for Failure {
+    fn from(e: UsageError) -> Self {
+        Self::Usage(e)
     }
 }
-
-impl Failure {
-    pub(crate) fn operation(message: impl Into<String>) -> Self {
-        Self::Operation {
-            message: message.into(),
-        }
-    }
-
-    /// The documented exit code.
-    pub(crate) fn exit_code(&self) -> u8 {
-        match self {
-            Self::Usage(_) => EXIT_USAGE,
-            Self::LocalFault { .. } | Self::Operation { .. } => EXIT_FAULT,
-            Self::Hosts { failed, total } if failed >= total => EXIT_ALL_HOSTS_FAILED,
-            Self::Hosts { .. } => EXIT_SOME_HOSTS_FAILED,
-            Self::Client(c) => match failure_kind(c) {
-                FailureKind::Fault => EXIT_FAULT,
-                FailureKind::Unauthorized => EXIT_AUTH,
-                FailureKind::InvalidEndpoint => EXIT_USAGE,
-                FailureKind::Configuration => EXIT_CONFIGURATION,
-                _ => EXIT_CONNECTION,
-            },
-        }
-    }
-}
-
-use wsman_cli::{error_number, failure_kind, fault_block, FailureKind};
 
 /// The text printed to stderr for a failure.
 pub(crate) fn describe(f: &Failure) -> String {
-    match f {
-        Failure::Usage(u) => format!("{u}\nRun `winrm help` for the syntax.\n"),
-        Failure::LocalFault { fault } => format!(
-            "{}\n{}\n{}\n",
-            fault_block(fault.message.trim_end()),
-            error_number(fault.wsman_code),
-            fault.message.trim_end()
-        ),
-        Failure::Operation { message } => format!("Error: {message}\n"),
-        // Already said, host by host and in the summary.
-        Failure::Hosts { .. } => String::new(),
-        Failure::Client(c) => describe_client(c),
-    }
-}
-
-fn describe_client(c: &ClientError) -> String {
-    wsman_cli::describe_error(c)
+    f.describe()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wsman_cli::error_number;
 
     fn fixture(name: &str) -> Vec<u8> {
         let path = format!(
@@ -186,7 +152,7 @@ mod tests {
             Failure::Usage(crate::syntax::usage("x")).exit_code(),
             EXIT_USAGE
         );
-        assert_eq!(Failure::operation("x").exit_code(), EXIT_FAULT);
+        assert_eq!(Failure::local("x").exit_code(), EXIT_FAULT);
         assert_eq!(
             Failure::from(ClientError::Configuration {
                 reason: "unencrypted traffic is not allowed".into()

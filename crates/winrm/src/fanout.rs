@@ -79,7 +79,7 @@ pub(crate) fn run(
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Failure::operation(format!("cannot start the runtime: {e}")))?;
+        .map_err(|e| Failure::local(format!("cannot start the runtime: {e}")))?;
     let operation = Arc::new(operation);
     let format = s.format;
     let start = std::time::Instant::now();

@@ -6,5 +6,5 @@ use crate::failure::Failure;
 /// The password for `user`.
 pub(crate) fn password_for(user: &str) -> Result<String, Failure> {
     wsman_cli::read_password(user)
-        .map_err(|e| Failure::operation(format!("cannot read the password: {e}")))
+        .map_err(|e| Failure::local(format!("cannot read the password: {e}")))
 }

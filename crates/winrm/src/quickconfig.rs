@@ -65,7 +65,7 @@ fn confirm(out: &mut dyn Write) -> Result<bool, Failure> {
         .lock()
         .take(256)
         .read_line(&mut line)
-        .map_err(|e| Failure::operation(format!("cannot read the answer: {e}")))?;
+        .map_err(|e| Failure::local(format!("cannot read the answer: {e}")))?;
     let _ = writeln!(out);
     Ok(matches!(
         line.trim().to_ascii_lowercase().as_str(),
@@ -75,7 +75,7 @@ fn confirm(out: &mut dyn Write) -> Result<bool, Failure> {
 
 /// Run quickconfig on `dir`, printing to `out`.
 pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), Failure> {
-    let mut store = ConfigStore::open(dir).map_err(|e| Failure::operation(e.to_string()))?;
+    let mut store = ConfigStore::open(dir).map_err(|e| Failure::local(e.to_string()))?;
     let transport = match s.transport {
         QuickTransport::Http => Transport::Http,
         QuickTransport::Https => Transport::Https,
@@ -171,7 +171,7 @@ pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), F
     let confirmed = s.quiet || s.force || confirm(out)?;
     if !confirmed {
         let _ = writeln!(out, "No changes were made.");
-        return Err(Failure::operation(
+        return Err(Failure::local(
             "quickconfig was not confirmed; nothing changed",
         ));
     }
@@ -226,16 +226,16 @@ pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), F
                 let status = Process::new("systemctl")
                     .args(["enable", "--now", UNIT])
                     .status()
-                    .map_err(|e| Failure::operation(format!("cannot run systemctl: {e}")))?;
+                    .map_err(|e| Failure::local(format!("cannot run systemctl: {e}")))?;
                 if !status.success() {
-                    return Err(Failure::operation(format!(
+                    return Err(Failure::local(format!(
                         "systemctl enable --now {UNIT} failed ({status}); see journalctl -u {UNIT}"
                     )));
                 }
                 done.push(format!("Enabled and started the WinRM service ({UNIT})."));
             }
             Step::OpenFirewall(inspection) => {
-                done.push(firewall::open(inspection, port).map_err(Failure::operation)?);
+                done.push(firewall::open(inspection, port).map_err(Failure::local)?);
             }
         }
     }

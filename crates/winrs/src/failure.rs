@@ -4,7 +4,8 @@
 //! Exit codes are chosen not to collide with what remote commands commonly return (0-2, 126,
 //! 127, 128+N for signals, 255): a script can tell "the command failed" from "winrs failed".
 
-use wsman_cli::{failure_kind, FailureKind};
+use wsman_cli::failure::ExitCodes;
+#[cfg(test)]
 use wsman_client::ClientError;
 
 use crate::args::UsageError;
@@ -28,53 +29,41 @@ pub(crate) const EXIT_ALL_FAILED: u8 = 249;
 /// command killed by SIGINT).
 pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
+/// The `winrs` command's numbers and wording for the failures `wsman-cli` maps.
+#[derive(Debug)]
+pub(crate) struct Winrs;
+
+impl wsman_cli::failure::Command for Winrs {
+    type Usage = UsageError;
+    const EXIT_CODES: ExitCodes = ExitCodes {
+        usage: EXIT_USAGE,
+        local: EXIT_LOCAL,
+        fault: EXIT_FAULT,
+        protocol: EXIT_FAULT,
+        unauthorized: EXIT_AUTH,
+        invalid_endpoint: EXIT_USAGE,
+        configuration: EXIT_USAGE,
+        connection: EXIT_CONNECTION,
+        some_hosts_failed: EXIT_SOME_FAILED,
+        all_hosts_failed: EXIT_ALL_FAILED,
+    };
+    const PREFIX: &'static str = "winrs: ";
+    const LOCAL_LABEL: &'static str = "";
+    const HELP: &'static str = "winrs -?";
+}
+
 /// Everything that can end winrs before the remote command's exit code is known.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum Failure {
-    #[error(transparent)]
-    Usage(#[from] UsageError),
-    /// Boxed: a fault carries several strings and an element.
-    #[error(transparent)]
-    Client(Box<ClientError>),
-    #[error("{message}")]
-    Local { message: String },
-}
+pub(crate) type Failure = wsman_cli::failure::Failure<Winrs>;
 
-impl From<ClientError> for Failure {
-    fn from(e: ClientError) -> Self {
-        Self::Client(Box::new(e))
-    }
-}
-
-impl Failure {
-    pub(crate) fn local(message: impl Into<String>) -> Self {
-        Self::Local {
-            message: message.into(),
-        }
-    }
-
-    /// The documented exit code.
-    pub(crate) fn exit_code(&self) -> u8 {
-        match self {
-            Self::Usage(_) => EXIT_USAGE,
-            Self::Local { .. } => EXIT_LOCAL,
-            Self::Client(c) => match failure_kind(c) {
-                FailureKind::Fault | FailureKind::Protocol => EXIT_FAULT,
-                FailureKind::Unauthorized => EXIT_AUTH,
-                FailureKind::InvalidEndpoint | FailureKind::Configuration => EXIT_USAGE,
-                _ => EXIT_CONNECTION,
-            },
-        }
+impl From<UsageError> for Failure {
+    fn from(e: UsageError) -> Self {
+        Self::Usage(e)
     }
 }
 
 /// The text printed to stderr.
 pub(crate) fn describe(f: &Failure) -> String {
-    match f {
-        Failure::Usage(u) => format!("winrs: {u}\nRun `winrs -?` for the syntax.\n"),
-        Failure::Client(c) => wsman_cli::describe_error(c),
-        Failure::Local { message } => format!("winrs: {message}\n"),
-    }
+    f.describe()
 }
 
 /// The process exit code for a remote exit code: 0-255 as is; anything else (a Windows

@@ -14,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod failure;
 pub mod switches;
 pub mod targets;
 
