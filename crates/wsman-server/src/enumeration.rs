@@ -608,6 +608,17 @@ mod tests {
         Pending::Rendered((0..n).map(|i| format!("<i>{i}</i>")).collect())
     }
 
+    /// A store holding one context of alice's with `n` items; the time and idle timeout used.
+    fn store_with_alices(n: usize) -> (EnumerationStore, String, Instant, Duration) {
+        let store = EnumerationStore::new();
+        let now = Instant::now();
+        let t = Duration::from_secs(60);
+        let id = store
+            .insert("alice", items(n), n, now, t, None)
+            .unwrap_or_default();
+        (store, id, now, t)
+    }
+
     fn left(p: &Pending) -> usize {
         match p {
             Pending::Rendered(q) => q.len(),
@@ -627,12 +638,7 @@ mod tests {
 
     #[tokio::test]
     async fn pull_to_the_end_then_context_is_gone() {
-        let store = EnumerationStore::new();
-        let now = Instant::now();
-        let t = Duration::from_secs(60);
-        let id = store
-            .insert("alice", items(3), 3, now, t, None)
-            .unwrap_or_default();
+        let (store, id, now, t) = store_with_alices(3);
         let b = store.pull("alice", &id, now, t, 2, 10_000, far()).await;
         assert_eq!(
             b.as_ref().map(|b| (b.items.len(), b.end)).ok(),
@@ -651,12 +657,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_item_too_large_keeps_the_context() {
-        let store = EnumerationStore::new();
-        let now = Instant::now();
-        let t = Duration::from_secs(60);
-        let id = store
-            .insert("alice", items(2), 2, now, t, None)
-            .unwrap_or_default();
+        let (store, id, now, t) = store_with_alices(2);
         assert!(store.pull("alice", &id, now, t, 2, 3, far()).await.is_err());
         let b = store.pull("alice", &id, now, t, 5, 10_000, far()).await;
         assert_eq!(
@@ -743,12 +744,7 @@ mod tests {
     /// context to its owner.
     #[tokio::test]
     async fn a_context_belongs_to_its_owner() {
-        let store = EnumerationStore::new();
-        let now = Instant::now();
-        let t = Duration::from_secs(60);
-        let id = store
-            .insert("alice", items(3), 3, now, t, None)
-            .unwrap_or_default();
+        let (store, id, now, t) = store_with_alices(3);
         let unknown = store
             .pull("alice", "uuid:NOT-A-CONTEXT", now, t, 1, 10_000, far())
             .await
