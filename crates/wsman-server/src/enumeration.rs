@@ -19,8 +19,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use wsman_proto::budget::{Budget, Expired};
 use wsman_proto::Fault;
 use wsman_providers::{Item, ItemSource};
+
+use crate::work::WorkPool;
 
 pub use quota::ContextLimits;
 use quota::{Held, ITEM_OVERHEAD};
@@ -28,8 +31,16 @@ use quota::{Held, ITEM_OVERHEAD};
 /// A context that held at least this much is followed by giving free heap back to the system.
 const TRIM_AFTER_BYTES: usize = 1 << 20;
 
-/// Renders one item of a lazy enumeration; `None`: the filter leaves it out.
-pub type Render = Box<dyn FnMut(Item) -> Option<String> + Send>;
+/// Steps counted for making one item (a provider may read the host for it): the budget's
+/// clock is read at least every [`wsman_proto::budget::CHECK_EVERY`] / 64 items.
+const STEPS_PER_ITEM: u64 = 64;
+
+/// How long making the next batch ahead may take, out of any request's time.
+const MAKE_AHEAD_TIME: Duration = Duration::from_secs(2);
+
+/// Renders one item of a lazy enumeration within a budget; `Ok(None)`: the filter leaves it
+/// out; `Err(Expired)`: the budget ran out before it was decided (the item is kept for later).
+pub type Render = Box<dyn FnMut(&Item, &mut Budget) -> Result<Option<String>, Expired> + Send>;
 
 /// Items made as they are pulled: the provider's source and how the request renders them.
 pub struct LazyItems {
@@ -38,6 +49,8 @@ pub struct LazyItems {
     /// Items rendered but not sent yet: made ahead, or one that did not fit the last batch.
     ready: VecDeque<String>,
     ready_bytes: usize,
+    /// The item whose filter ran out of budget: decided first next time, never lost.
+    held_back: Option<Item>,
 }
 
 impl LazyItems {
@@ -47,19 +60,30 @@ impl LazyItems {
             render,
             ready: VecDeque::new(),
             ready_bytes: 0,
+            held_back: None,
         }
     }
 
     /// Render the next item the filter keeps into `ready`; false at the end.
-    fn make_one(&mut self) -> bool {
-        while let Some(item) = self.source.next_item() {
-            if let Some(rendered) = (self.render)(item) {
-                self.ready_bytes += rendered.len();
-                self.ready.push_back(rendered);
-                return true;
+    fn make_one(&mut self, budget: &mut Budget) -> Result<bool, Expired> {
+        loop {
+            budget.spend(STEPS_PER_ITEM)?;
+            let Some(item) = self.held_back.take().or_else(|| self.source.next_item()) else {
+                return Ok(false);
+            };
+            match (self.render)(&item, budget) {
+                Ok(Some(rendered)) => {
+                    self.ready_bytes += rendered.len();
+                    self.ready.push_back(rendered);
+                    return Ok(true);
+                }
+                Ok(None) => {}
+                Err(expired) => {
+                    self.held_back = Some(item);
+                    return Err(expired);
+                }
             }
         }
-        false
     }
 
     /// Bytes held: items ready and what the source keeps.
@@ -69,9 +93,9 @@ impl LazyItems {
 
     /// Make items ahead until `max_items` or `budget` bytes are ready (one batch), plus one
     /// to know whether that batch is the last.
-    fn make_ahead(&mut self, max_items: usize, budget: usize) {
-        while self.ready.len() <= max_items && self.ready_bytes <= budget {
-            if !self.make_one() {
+    fn make_ahead(&mut self, max_items: usize, bytes: usize, budget: &mut Budget) {
+        while self.ready.len() <= max_items && self.ready_bytes <= bytes {
+            if !matches!(self.make_one(budget), Ok(true)) {
                 break;
             }
         }
@@ -87,9 +111,10 @@ pub enum Pending {
 }
 
 impl Pending {
-    /// Whether any item is left (a lazy source makes and renders the next one to know).
-    pub fn is_empty(&mut self) -> bool {
-        self.peek_len().is_none()
+    /// Whether no item is left (a lazy source makes and renders the next one to know); not
+    /// when the budget ran out before that was known.
+    fn ended(&mut self, budget: &mut Budget) -> bool {
+        matches!(self.peek_len(budget), Ok(None))
     }
 
     /// Bytes held (counted against the owner's and the service's budget).
@@ -105,20 +130,20 @@ impl Pending {
         matches!(self, Self::Lazy(_))
     }
 
-    fn peek_len(&mut self) -> Option<usize> {
-        match self {
+    fn peek_len(&mut self, budget: &mut Budget) -> Result<Option<usize>, Expired> {
+        Ok(match self {
             Self::Rendered(items) => items.front().map(String::len),
             Self::Lazy(lazy) => {
-                if lazy.ready.is_empty() && !lazy.make_one() {
-                    return None;
+                if lazy.ready.is_empty() && !lazy.make_one(budget)? {
+                    return Ok(None);
                 }
                 lazy.ready.front().map(String::len)
             }
-        }
+        })
     }
 
-    fn pop(&mut self) -> Option<String> {
-        self.peek_len()?;
+    /// The next item, once [`Pending::peek_len`] made it.
+    fn pop_ready(&mut self) -> Option<String> {
         match self {
             Self::Rendered(items) => items.pop_front(),
             Self::Lazy(lazy) => {
@@ -133,18 +158,27 @@ impl Pending {
 /// A context's items in the store: ready, or being made ahead on the blocking pool.
 pub enum Slot {
     Ready(Pending),
-    MakingAhead(tokio::task::JoinHandle<Pending>),
+    MakingAhead(tokio::task::JoinHandle<Result<Pending, Fault>>),
 }
 
 impl Slot {
     /// A slot for `pending`, its next batch (`next`: `max_items`, `budget`) made ahead when
-    /// it is lazy and a runtime is at hand.
-    fn ahead(pending: Pending, next: Option<(usize, usize)>) -> Self {
+    /// it is lazy and a runtime is at hand: in `owner`'s turn of the work pool, for at most
+    /// [`MAKE_AHEAD_TIME`] (what is not made then is made by the next Pull).
+    fn ahead(pending: Pending, next: Option<(usize, usize)>, owner: &str) -> Self {
         match (pending, next, tokio::runtime::Handle::try_current()) {
-            (Pending::Lazy(mut lazy), Some((max_items, budget)), Ok(runtime)) => {
-                Self::MakingAhead(runtime.spawn_blocking(move || {
-                    lazy.make_ahead(max_items, budget);
-                    Pending::Lazy(lazy)
+            (Pending::Lazy(mut lazy), Some((max_items, bytes)), Ok(runtime)) => {
+                let owner = owner.to_owned();
+                Self::MakingAhead(runtime.spawn(async move {
+                    let until = Instant::now() + MAKE_AHEAD_TIME;
+                    let Ok(turn) = WorkPool::shared().wait_turn(&owner, until).await else {
+                        return Ok(Pending::Lazy(lazy));
+                    };
+                    WorkPool::run_in_turn(turn, until, move |budget| {
+                        lazy.make_ahead(max_items, bytes, budget);
+                        Pending::Lazy(lazy)
+                    })
+                    .await
                 }))
             }
             (pending, _, _) => Self::Ready(pending),
@@ -155,10 +189,10 @@ impl Slot {
     pub async fn ready(self) -> Result<Pending, Fault> {
         match self {
             Self::Ready(pending) => Ok(pending),
-            Self::MakingAhead(job) => job.await.map_err(|join| {
-                Fault::internal_error(format!(
+            Self::MakingAhead(job) => job.await.unwrap_or_else(|join| {
+                Err(Fault::internal_error(format!(
                     "The provider failed while making the next items: {join}. "
-                ))
+                )))
             }),
         }
     }
@@ -217,6 +251,25 @@ impl CheckedOut {
     }
 }
 
+/// Why no batch was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unfit {
+    /// The first item alone is this long, more than the space.
+    TooLarge(usize),
+    /// The budget ran out before the first item was made.
+    Expired,
+}
+
+impl Unfit {
+    /// The fault: `too_large` for an item that does not fit, `w:TimedOut` past the budget.
+    pub fn fault(self, too_large: impl FnOnce(usize) -> Fault) -> Fault {
+        match self {
+            Self::TooLarge(len) => too_large(len),
+            Self::Expired => Fault::timed_out(),
+        }
+    }
+}
+
 /// Take up to `max_items` items whose total length fits `budget` bytes. At least one item is
 /// taken when any remain; if even the first does not fit, the caller gets `Err(its length)`.
 pub fn take_fitting(
@@ -224,52 +277,80 @@ pub fn take_fitting(
     max_items: usize,
     budget: usize,
 ) -> Result<Vec<String>, usize> {
+    take_fitting_within(items, max_items, budget, &mut Budget::unlimited()).map_err(|unfit| {
+        match unfit {
+            Unfit::TooLarge(len) => len,
+            Unfit::Expired => 0,
+        }
+    })
+}
+
+/// [`take_fitting`] within `budget` of work: when it runs out, the items made so far (none:
+/// [`Unfit::Expired`]); nothing is lost, the rest stays in `items`.
+pub fn take_fitting_within(
+    items: &mut Pending,
+    max_items: usize,
+    space: usize,
+    budget: &mut Budget,
+) -> Result<Vec<String>, Unfit> {
     let mut out = Vec::new();
     let mut used = 0usize;
     while out.len() < max_items.max(1) {
-        let Some(next) = items.peek_len() else { break };
-        if used + next > budget {
+        let next = match items.peek_len(budget) {
+            Ok(Some(next)) => next,
+            Ok(None) => break,
+            Err(Expired) if out.is_empty() => return Err(Unfit::Expired),
+            Err(Expired) => break,
+        };
+        if used + next > space {
             if out.is_empty() {
-                return Err(next);
+                return Err(Unfit::TooLarge(next));
             }
             break;
         }
         used += next;
-        if let Some(item) = items.pop() {
+        if let Some(item) = items.pop_ready() {
             out.push(item);
         }
     }
     Ok(out)
 }
 
-/// A batch taken by [`take_batch`]: what is left, the items (or the length of a first item
-/// that does not fit), and whether nothing is left.
-pub type Taken = (Pending, Result<Vec<String>, usize>, bool);
+/// A batch taken by [`take_batch`]: what is left, the items (or why none), and whether nothing
+/// is left.
+pub type Taken = (Pending, Result<Vec<String>, Unfit>, bool);
 
-/// [`take_fitting`], then whether anything is left, where blocking is allowed: a lazy source
-/// reads the host (/proc) as it makes items (the one after the batch too, to know whether
-/// the batch is the last), so its batch is made on the blocking pool, never on the async
-/// workers.
+/// [`take_fitting`], then whether anything is left, for `owner` by `deadline`: a lazy source
+/// reads the host and evaluates the filter as it makes items (the one after the batch too, to
+/// know whether the batch is the last), so its batch is made in the owner's turn of the work
+/// pool, never on the async workers, and stops at the deadline with what it has (nothing:
+/// [`Unfit::Expired`], the items kept for the next Pull).
 pub async fn take_batch(
-    mut items: Pending,
+    items: Pending,
     max_items: usize,
-    budget: usize,
+    space: usize,
+    owner: &str,
+    deadline: Instant,
 ) -> Result<Taken, Fault> {
-    let lazy = items.is_lazy();
-    let take = move || {
-        let batch = take_fitting(&mut items, max_items, budget);
-        let end = items.is_empty();
-        (items, batch, end)
-    };
-    if !lazy {
-        return Ok(take());
+    if !items.is_lazy() {
+        return Ok(take_now(items, max_items, space, &mut Budget::unlimited()));
     }
-    tokio::task::spawn_blocking(take).await.map_err(|join| {
-        Fault::internal_error(format!(
-            "The provider failed while making the next items: {join}. "
-        ))
+    let turn = match WorkPool::shared().wait_turn(owner, deadline).await {
+        Ok(turn) => turn,
+        Err(_) => return Ok((items, Err(Unfit::Expired), false)),
+    };
+    WorkPool::run_in_turn(turn, deadline, move |budget| {
+        take_now(items, max_items, space, budget)
     })
+    .await
 }
+
+fn take_now(mut items: Pending, max_items: usize, space: usize, budget: &mut Budget) -> Taken {
+    let batch = take_fitting_within(&mut items, max_items, space, budget);
+    let end = batch.is_ok() && items.ended(budget);
+    (items, batch, end)
+}
+
 impl EnumerationStore {
     pub fn new() -> Self {
         Self::default()
@@ -314,7 +395,7 @@ impl EnumerationStore {
             Ok(()) => {
                 let entry = Entry {
                     owner: owner.to_owned(),
-                    items: Slot::ahead(items, next),
+                    items: Slot::ahead(items, next, owner),
                     bytes,
                     total,
                     last_used: now,
@@ -387,9 +468,10 @@ impl EnumerationStore {
             dispose(vec![(bytes, Slot::Ready(pending))]);
             return;
         }
+        let items = Slot::ahead(pending, next, &out.owner);
         let entry = Entry {
             owner: out.owner,
-            items: Slot::ahead(pending, next),
+            items,
             bytes,
             total: out.total,
             last_used: now,
@@ -397,9 +479,11 @@ impl EnumerationStore {
         self.lock().insert(out.id, entry);
     }
 
-    /// The next batch of `owner`'s context. Unknown, expired or another user's:
-    /// `n:InvalidEnumerationContext`. `budget` bounds the total item bytes (the envelope must
+    /// The next batch of `owner`'s context, made by `deadline` (`w:TimedOut` when not one
+    /// item was; the context stays). Unknown, expired or another user's:
+    /// `n:InvalidEnumerationContext`. `space` bounds the total item bytes (the envelope must
     /// fit MaxEnvelopeSize).
+    #[allow(clippy::too_many_arguments)]
     pub async fn pull(
         &self,
         owner: &str,
@@ -407,14 +491,18 @@ impl EnumerationStore {
         now: Instant,
         idle_timeout: Duration,
         max_items: usize,
-        budget: usize,
+        space: usize,
+        deadline: Instant,
     ) -> Result<Batch, Fault> {
         let (out, slot) = self.check_out(owner, context, now, idle_timeout)?.split();
-        let (pending, batch, end) = take_batch(slot.ready().await?, max_items, budget).await?;
+        let pending = slot.ready().await?;
+        let (pending, batch, end) = take_batch(pending, max_items, space, owner, deadline).await?;
         let total = out.total;
-        let next = (!end).then_some((max_items, budget));
+        let next = (!end).then_some((max_items, space));
         self.check_in(out, pending, next, now, idle_timeout);
-        let items = batch.map_err(|len| Fault::max_envelope_size_exceeded(len, budget as u64))?;
+        let items = batch.map_err(|unfit| {
+            unfit.fault(|len| Fault::max_envelope_size_exceeded(len, space as u64))
+        })?;
         Ok(Batch { items, end, total })
     }
 
@@ -512,8 +600,23 @@ mod tests {
     use wsman_proto::cim::Instance;
     use wsman_providers::CountedItems;
 
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(600)
+    }
+
     fn items(n: usize) -> Pending {
         Pending::Rendered((0..n).map(|i| format!("<i>{i}</i>")).collect())
+    }
+
+    /// A store holding one context of alice's with `n` items; the time and idle timeout used.
+    fn store_with_alices(n: usize) -> (EnumerationStore, String, Instant, Duration) {
+        let store = EnumerationStore::new();
+        let now = Instant::now();
+        let t = Duration::from_secs(60);
+        let id = store
+            .insert("alice", items(n), n, now, t, None)
+            .unwrap_or_default();
+        (store, id, now, t)
     }
 
     fn left(p: &Pending) -> usize {
@@ -535,35 +638,28 @@ mod tests {
 
     #[tokio::test]
     async fn pull_to_the_end_then_context_is_gone() {
-        let store = EnumerationStore::new();
-        let now = Instant::now();
-        let t = Duration::from_secs(60);
-        let id = store
-            .insert("alice", items(3), 3, now, t, None)
-            .unwrap_or_default();
-        let b = store.pull("alice", &id, now, t, 2, 10_000).await;
+        let (store, id, now, t) = store_with_alices(3);
+        let b = store.pull("alice", &id, now, t, 2, 10_000, far()).await;
         assert_eq!(
             b.as_ref().map(|b| (b.items.len(), b.end)).ok(),
             Some((2, false))
         );
-        let b = store.pull("alice", &id, now, t, 2, 10_000).await;
+        let b = store.pull("alice", &id, now, t, 2, 10_000, far()).await;
         assert_eq!(
             b.as_ref().map(|b| (b.items.len(), b.end)).ok(),
             Some((1, true))
         );
-        assert!(store.pull("alice", &id, now, t, 2, 10_000).await.is_err());
+        assert!(store
+            .pull("alice", &id, now, t, 2, 10_000, far())
+            .await
+            .is_err());
     }
 
     #[tokio::test]
     async fn an_item_too_large_keeps_the_context() {
-        let store = EnumerationStore::new();
-        let now = Instant::now();
-        let t = Duration::from_secs(60);
-        let id = store
-            .insert("alice", items(2), 2, now, t, None)
-            .unwrap_or_default();
-        assert!(store.pull("alice", &id, now, t, 2, 3).await.is_err());
-        let b = store.pull("alice", &id, now, t, 5, 10_000).await;
+        let (store, id, now, t) = store_with_alices(2);
+        assert!(store.pull("alice", &id, now, t, 2, 3, far()).await.is_err());
+        let b = store.pull("alice", &id, now, t, 5, 10_000, far()).await;
         assert_eq!(
             b.map(|b| (b.items, b.end)).ok(),
             Some((vec!["<i>0</i>".to_owned(), "<i>1</i>".to_owned()], true))
@@ -579,7 +675,15 @@ mod tests {
             .insert("alice", items(3), 3, now, t, None)
             .unwrap_or_default();
         assert!(store
-            .pull("alice", &id, now + Duration::from_secs(1), t, 1, 10_000)
+            .pull(
+                "alice",
+                &id,
+                now + Duration::from_secs(1),
+                t,
+                1,
+                10_000,
+                far()
+            )
             .await
             .is_err());
         let id = store
@@ -640,22 +744,57 @@ mod tests {
     /// context to its owner.
     #[tokio::test]
     async fn a_context_belongs_to_its_owner() {
-        let store = EnumerationStore::new();
-        let now = Instant::now();
-        let t = Duration::from_secs(60);
-        let id = store
-            .insert("alice", items(3), 3, now, t, None)
-            .unwrap_or_default();
+        let (store, id, now, t) = store_with_alices(3);
         let unknown = store
-            .pull("alice", "uuid:NOT-A-CONTEXT", now, t, 1, 10_000)
+            .pull("alice", "uuid:NOT-A-CONTEXT", now, t, 1, 10_000, far())
             .await
             .err();
         assert!(unknown.is_some());
-        let by_bob = store.pull("bob", &id, now, t, 1, 10_000).await.err();
+        let by_bob = store.pull("bob", &id, now, t, 1, 10_000, far()).await.err();
         assert_eq!(by_bob, unknown);
         assert_eq!(store.release("bob", &id).err(), unknown);
-        let b = store.pull("alice", &id, now, t, 5, 10_000).await;
+        let b = store.pull("alice", &id, now, t, 5, 10_000, far()).await;
         assert_eq!(b.map(|b| b.items.len()).ok(), Some(3));
+    }
+
+    /// A Pull whose budget runs out before one item is made answers `w:TimedOut`; the context
+    /// stays, and the next Pull gets every item, the one being decided included.
+    #[tokio::test]
+    async fn a_pull_out_of_time_times_out_and_loses_nothing() {
+        let source = CountedItems::new(
+            (0..3u32).map(|i| Item::Instance(Instance::new("T", "root/cimv2").with_key("Id", i))),
+            3,
+        );
+        // Each item costs more steps than one check interval, as a hostile LIKE does.
+        let render: Render = Box::new(|item, budget| {
+            budget.spend(wsman_proto::budget::CHECK_EVERY * 2)?;
+            Ok(match item {
+                Item::Instance(i) => i.get("Id").map(|v| format!("<i>{}</i>", v.to_text())),
+                Item::Xml { .. } => None,
+            })
+        });
+        let store = EnumerationStore::new();
+        let now = Instant::now();
+        let t = Duration::from_secs(60);
+        let pending = Pending::Lazy(LazyItems::new(Box::new(source), render));
+        let id = store
+            .insert("alice", pending, 3, now, t, None)
+            .unwrap_or_default();
+        let past = Instant::now();
+        let late = store.pull("alice", &id, now, t, 10, 10_000, past).await;
+        assert_eq!(late.err(), Some(Fault::timed_out()));
+        let b = store.pull("alice", &id, now, t, 10, 10_000, far()).await;
+        assert_eq!(
+            b.map(|b| (b.items, b.end)).ok(),
+            Some((
+                vec![
+                    "<i>0</i>".to_owned(),
+                    "<i>1</i>".to_owned(),
+                    "<i>2</i>".to_owned()
+                ],
+                true
+            ))
+        );
     }
 
     /// A lazy source is read only as far as each batch needs (and one batch ahead), its
@@ -674,12 +813,15 @@ mod tests {
             10,
         );
         // Odd ids are filtered out; even ones render as <i>ID</i>.
-        let render: Render = Box::new(|item| match item {
-            Item::Instance(i) => {
-                let id = i.get("Id").map(|v| v.to_text()).unwrap_or_default();
-                (id.parse::<u32>().ok()? % 2 == 0).then(|| format!("<i>{id}</i>"))
-            }
-            Item::Xml { .. } => None,
+        let render: Render = Box::new(|item, _| {
+            Ok(match item {
+                Item::Instance(i) => {
+                    let id = i.get("Id").map(|v| v.to_text()).unwrap_or_default();
+                    let even = id.parse::<u32>().is_ok_and(|n| n % 2 == 0);
+                    even.then(|| format!("<i>{id}</i>"))
+                }
+                Item::Xml { .. } => None,
+            })
         });
         let store = EnumerationStore::new();
         let now = Instant::now();
@@ -695,7 +837,10 @@ mod tests {
             )
             .unwrap_or_default();
         assert_eq!(made.load(Ordering::SeqCst), 0, "nothing made at Enumerate");
-        let b = store.pull("alice", &id, now, t, 2, 10_000).await.ok();
+        let b = store
+            .pull("alice", &id, now, t, 2, 10_000, far())
+            .await
+            .ok();
         assert_eq!(
             b.map(|b| (b.items, b.end)),
             Some((vec!["<i>0</i>".to_owned(), "<i>2</i>".to_owned()], false))
@@ -704,7 +849,10 @@ mod tests {
         // (two kept items and one more) may be being made ahead, never the whole source.
         let so_far = made.load(Ordering::SeqCst);
         assert!((5..=9).contains(&so_far), "{so_far} items made");
-        let b = store.pull("alice", &id, now, t, 10, 10_000).await.ok();
+        let b = store
+            .pull("alice", &id, now, t, 10, 10_000, far())
+            .await
+            .ok();
         assert_eq!(
             b.map(|b| (b.items, b.end, b.total)),
             Some((

@@ -19,13 +19,15 @@ const CONTEXT_PLACEHOLDER: &str = "uuid:00000000-0000-0000-0000-000000000000";
 /// `<w:Items></w:Items>`: present only when there are items.
 const ITEMS_WRAPPER: usize = "<w:Items></w:Items>".len();
 
-/// Answer an Enumerate whose items are `pending` (`total` of them, as far as known).
+/// Answer an Enumerate whose items are `pending` (`total` of them, as far as known); a first
+/// batch (OptimizeEnumeration) is made by `deadline`.
 pub async fn enumerate_response(
     store: &EnumerationStore,
     call: Call<'_>,
     parsed: &Enumerate,
     pending: Pending,
     total: usize,
+    deadline: Instant,
 ) -> Result<Reply, Fault> {
     let request = call.request;
     let settings = call.exchange.settings;
@@ -53,9 +55,10 @@ pub async fn enumerate_response(
     .len()
         + ITEMS_WRAPPER;
     let space = item_space(call.max_envelope, overhead)?;
-    let (rest, batch, end) = take_batch(pending, max_items, space).await?;
-    let batch = batch
-        .map_err(|len| Fault::max_envelope_size_exceeded(len + overhead, call.max_envelope))?;
+    let (rest, batch, end) = take_batch(pending, max_items, space, owner(&call), deadline).await?;
+    let batch = batch.map_err(|unfit| {
+        unfit.fault(|len| Fault::max_envelope_size_exceeded(len + overhead, call.max_envelope))
+    })?;
     let body = if end {
         enumeration::enumerate_response(None, Some(&batch), true)
     } else {
@@ -74,8 +77,10 @@ pub async fn enumerate_response(
     )
 }
 
-/// Answer a Pull from the context it names.
+/// Answer a Pull from the context it names, within the call's budget (`w:TimedOut` when not
+/// one item could be made in it; the context stays for the next Pull).
 pub async fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fault> {
+    let deadline = Instant::now() + call.budget;
     let request = call.request;
     let settings = call.exchange.settings;
     let parsed = Pull::parse(request.body.as_ref())?;
@@ -106,6 +111,7 @@ pub async fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fau
             settings.enumeration_timeout(),
             max_items,
             space,
+            deadline,
         )
         .await?;
     let body = enumeration::pull_response(Some(&parsed.context), &batch.items, batch.end);

@@ -64,6 +64,7 @@ impl ShellEngine {
                     &parsed,
                     Pending::Rendered(rendered),
                     total,
+                    std::time::Instant::now() + call.budget,
                 )
                 .await
             }

@@ -4,11 +4,14 @@
 //! Providers return typed answers; this engine does the rest once for all of them: filters
 //! compiled from `w:Filter` and applied to instances, the instance XML, EPRs from keys, and
 //! paging. Synchronous providers run on the blocking pool and asynchronous ones in the
-//! request's future, both bounded by the operation budget.
+//! request's future, both bounded by the operation budget; filters are evaluated and items
+//! rendered in the caller's turn of the work pool ([`crate::work`]), stopped at the budget.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
+use wsman_proto::budget::{Budget, Expired};
 use wsman_proto::cim::Instance;
 use wsman_proto::enumeration::{self, Enumerate, EnumerationMode};
 use wsman_proto::ns::action;
@@ -20,6 +23,7 @@ use wsman_providers::{
 
 use super::{finish, finish_owned, paging, Call, Engine, ReplyFuture};
 use crate::enumeration::{EnumerationStore, LazyItems, Pending};
+use crate::work::WorkPool;
 
 /// WS-Transfer, WS-Enumeration and Invoke over providers.
 pub struct TransferEngine {
@@ -135,6 +139,7 @@ impl TransferEngine {
     }
 
     async fn enumerate(&self, call: Call<'_>) -> Result<super::Reply, Fault> {
+        let deadline = Instant::now() + call.budget;
         let request = call.request;
         let parsed = Enumerate::parse(request.body.as_ref())?;
         let served = self.provider(request)?;
@@ -155,10 +160,10 @@ impl TransferEngine {
                 let request = Arc::clone(request);
                 let address = call.exchange.address.to_owned();
                 let mode = parsed.mode;
-                let render = move |item: Item| {
-                    item_passes(&item, filter.as_ref()).then(|| {
-                        render_item(&request, &item, mode, &address, selected(filter.as_ref()))
-                    })
+                let render = move |item: &Item, budget: &mut Budget| {
+                    Ok(item_passes(item, filter.as_ref(), budget)?.then(|| {
+                        render_item(&request, item, mode, &address, selected(filter.as_ref()))
+                    }))
                 };
                 let pending = Pending::Lazy(LazyItems::new(stream.0, Box::new(render)));
                 return paging::enumerate_response(
@@ -167,24 +172,32 @@ impl TransferEngine {
                     &parsed,
                     pending,
                     total,
+                    deadline,
                 )
                 .await;
             }
             _ => return Err(unexpected()),
         };
-        let rendered: VecDeque<String> = items
-            .iter()
-            .filter(|item| item_passes(item, filter.as_ref()))
-            .map(|item| {
-                render_item(
-                    request,
-                    item,
-                    parsed.mode,
-                    call.exchange.address,
-                    selected(filter.as_ref()),
-                )
+        let (owned_request, address) = (Arc::clone(request), call.exchange.address.to_owned());
+        let mode = parsed.mode;
+        let rendered = WorkPool::shared()
+            .run(paging::owner(&call), deadline, move |budget| {
+                let mut rendered = VecDeque::new();
+                for item in &items {
+                    if item_passes(item, filter.as_ref(), budget)? {
+                        let properties = selected(filter.as_ref());
+                        rendered.push_back(render_item(
+                            &owned_request,
+                            item,
+                            mode,
+                            &address,
+                            properties,
+                        ));
+                    }
+                }
+                Ok(rendered)
             })
-            .collect();
+            .await?;
         let total = rendered.len();
         paging::enumerate_response(
             &self.enumerations,
@@ -192,6 +205,7 @@ impl TransferEngine {
             &parsed,
             Pending::Rendered(rendered),
             total,
+            deadline,
         )
         .await
     }
@@ -300,13 +314,13 @@ pub fn compile_filter(filter: &enumeration::Filter) -> Result<Filter, Fault> {
     Err(Fault::filter_dialect_unavailable(dialect))
 }
 
-/// Whether an item passes the filter: instances are checked here for every class; XML items
-/// were filtered by their provider.
-fn item_passes(item: &Item, filter: Option<&Filter>) -> bool {
+/// Whether an item passes the filter, within `budget`: instances are checked here for every
+/// class; XML items were filtered by their provider.
+fn item_passes(item: &Item, filter: Option<&Filter>, budget: &mut Budget) -> Result<bool, Expired> {
     let (Item::Instance(instance), Some(filter)) = (item, filter) else {
-        return true;
+        return Ok(true);
     };
-    match filter {
+    Ok(match filter {
         Filter::Selector(set) => {
             instance.matches_selectors(set.0.iter().filter_map(|s| match &s.value {
                 wsman_proto::envelope::SelectorValue::Text(t) => {
@@ -315,10 +329,10 @@ fn item_passes(item: &Item, filter: Option<&Filter>) -> bool {
                 wsman_proto::envelope::SelectorValue::Epr(_) => None,
             }))
         }
-        Filter::Query(query) => query.matches(instance),
+        Filter::Query(query) => query.matches_within(instance, budget)?,
         // Dialects added later are evaluated here too.
         _ => true,
-    }
+    })
 }
 
 /// Fragment transfer (DSP0226 7.7) of an instance: `Name`, `p:Name` or `Name/text()` selects

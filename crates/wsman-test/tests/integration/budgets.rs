@@ -269,3 +269,100 @@ fn one_users_open_ntlogevent_enumerations_end_at_the_quota_with_memory_bounded()
         "released contexts kept: before {before} KiB, peak {peak} KiB, after {after} KiB"
     );
 }
+
+/// `body` as an Enumerate-family request with `OperationTimeout` set to `timeout`.
+fn with_timeout(action: &str, resource_uri: &str, body: &str, timeout: Duration) -> String {
+    let mut header = wsman_proto::request::RequestHeader::new(
+        "http://127.0.0.1:5985/wsman",
+        action,
+        resource_uri,
+        soap::MESSAGE_ID,
+    );
+    header.operation_timeout = Some(timeout);
+    wsman_proto::request::envelope(&header, body)
+}
+
+/// A LIKE under the 8 KiB query limit that no machine finishes over these records: a 6,000
+/// character segment that fails at its last character at every place of every message.
+fn hostile_like() -> String {
+    format!(
+        "SELECT * FROM Win32_NTLogEvent WHERE Message LIKE '%{}X%'",
+        "m".repeat(6_000)
+    )
+}
+
+fn filter_body(query: &str, optimize: bool) -> String {
+    format!(
+        "<n:Enumerate>{}<w:MaxElements>100</w:MaxElements><w:Filter Dialect=\"http://schemas.microsoft.com/wbem/wsman/1/WQL\">{}</w:Filter></n:Enumerate>",
+        if optimize { "<w:OptimizeEnumeration/>" } else { "" },
+        wsman_proto::xml::escape_text(query)
+    )
+}
+
+/// The 8 KiB LIKE over Win32_NTLogEvent ends with `w:TimedOut` at its OperationTimeout, in
+/// the Enumerate (OptimizeEnumeration) and in a Pull, whose context stays usable; and while a
+/// read-only user's hostile query runs, an administrator's request on another connection is
+/// answered before it ends.
+#[test]
+fn a_hostile_like_times_out_and_an_administrator_is_answered_meanwhile() {
+    let Some(journal) = large_journal(300, 12_000) else {
+        return;
+    };
+    let source = LogSource::start(journal);
+    let short = Duration::from_secs(2);
+    let optimized = with_timeout(
+        action::ENUMERATE,
+        CIMV2,
+        &filter_body(&hostile_like(), true),
+        short,
+    );
+    let fault = expect_fault(&source.post_reader(&optimized), "TimedOut");
+    assert_eq!(fault.wsman_code.as_deref(), Some("2150858793"));
+
+    let plain = with_timeout(
+        action::ENUMERATE,
+        CIMV2,
+        &filter_body(&hostile_like(), false),
+        short,
+    );
+    let context = context_of(&source.post_reader(&plain));
+    let pull_body = format!(
+        "<n:Pull><n:EnumerationContext>{context}</n:EnumerationContext><n:MaxElements>5</n:MaxElements></n:Pull>"
+    );
+    let pull = with_timeout(action::PULL, CIMV2, &pull_body, short);
+    expect_fault(&source.post_reader(&pull), "TimedOut");
+    // The context is still there: a second Pull times out the same way, not as unknown.
+    expect_fault(&source.post_reader(&pull), "TimedOut");
+    let response = source.post_reader(&release(CIMV2, &context));
+    assert_eq!(response.status, 200, "{}", response.describe());
+
+    // The hostile query with a longer timeout, and an administrator meanwhile.
+    let long = with_timeout(
+        action::ENUMERATE,
+        CIMV2,
+        &filter_body(&hostile_like(), true),
+        Duration::from_secs(20),
+    );
+    let port = source.port;
+    let hostile = std::thread::spawn(move || post_as(port, (READER, READER_PASSWORD), &long));
+    std::thread::sleep(Duration::from_millis(300));
+    let administrator = (wsman_test::SERVICE_ACCOUNT, wsman_test::SERVICE_PASSWORD);
+    let os = post_as(
+        port,
+        administrator,
+        &soap::request(
+            action::ENUMERATE,
+            "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_OperatingSystem",
+            &[],
+            "<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>10</w:MaxElements></n:Enumerate>",
+        ),
+    );
+    assert_eq!(os.status, 200, "{}", os.describe());
+    assert!(os.text().contains("Win32_OperatingSystem"));
+    assert!(
+        !hostile.is_finished(),
+        "the hostile query ended before the administrator was answered"
+    );
+    let hostile = hostile.join().expect("the hostile request's thread");
+    expect_fault(&hostile, "TimedOut");
+}
