@@ -8,8 +8,10 @@
 //! output of its subscription has the new events on disk and the forwarder's bookmark is
 //! stored; an output that fails is answered 503, and the forwarder resends the batch.
 //!
-//! The whole of a delivery (read the stored bookmark, write the events it has not seen, store
-//! the new bookmark) runs under the lock of its (client, subscription), on the blocking pool:
+//! The whole of a delivery (claim the forwarder's bookmark in the store, write the events it
+//! has not seen, commit the new bookmark) runs under the lock of its (client, subscription),
+//! on the blocking pool; the store's claim also holds the forwarder against other collectors
+//! sharing a PostgreSQL store, so a delivery refused there has written nothing:
 //! two copies of a batch sent on two connections cannot both be written, and different
 //! forwarders are stored in parallel (the outputs bound how many batches they take at once).
 
@@ -395,11 +397,13 @@ impl CollectorService {
             DeliveryKind::Events => {
                 let pair = self.delivery_lock(&client, &subscription.name);
                 let _one_at_a_time = pair.lock().unwrap_or_else(|p| p.into_inner());
-                let stored = self
+                // The claim first: a delivery the store refuses (another collector holds
+                // this forwarder) has written nothing.
+                let claim = self
                     .store
-                    .load(&client, &subscription.name)
+                    .claim(&client, &subscription.name)
                     .map_err(store_failed)?;
-                let fresh = ingest::unseen(&delivery, stored.as_ref());
+                let fresh = ingest::unseen(&delivery, claim.stored());
                 let received = now.to_system_time();
                 let written = self.outputs.write_observed(
                     &Batch {
@@ -414,13 +418,8 @@ impl CollectorService {
                     },
                 );
                 written.map_err(|e| unavailable(Refusal::OutputError, e.to_string()))?;
-                self.store
-                    .merge(
-                        &client,
-                        &subscription.name,
-                        &ingest::reached(&delivery, &subscription.channels),
-                        now,
-                    )
+                claim
+                    .commit(&ingest::reached(&delivery, &subscription.channels), now)
                     .map_err(store_failed)?;
                 self.metrics.acknowledged(&subscription.name, fresh.len());
                 let already_stored = delivery.events.len() - fresh.len();

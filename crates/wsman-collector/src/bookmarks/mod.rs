@@ -125,6 +125,62 @@ pub trait BookmarkStore: Send + Sync + std::fmt::Debug {
     /// Forget `client` in `subscription` (an operator resetting a forwarder); whether it was
     /// known.
     fn forget(&self, client: &str, subscription: &str) -> Result<bool, StoreError>;
+
+    /// Hold `client`'s bookmark in `subscription` for one delivery: the stored bookmark now,
+    /// and a [`Claim::commit`] that cannot be beaten to it by another collector. A delivery
+    /// writes its events to the outputs only once it has the claim, so one refused by the
+    /// store (a claim not had in time) has written nothing. The default reads, then merges:
+    /// enough for a store only one collector uses (its deliveries of one forwarder are already
+    /// one at a time).
+    fn claim<'a>(
+        &'a self,
+        client: &str,
+        subscription: &str,
+    ) -> Result<Box<dyn Claim + 'a>, StoreError> {
+        Ok(Box::new(LoadThenMerge {
+            stored: self.load(client, subscription)?,
+            store: self,
+            client: client.to_owned(),
+            subscription: subscription.to_owned(),
+        }))
+    }
+}
+
+/// One delivery's hold on a forwarder's bookmark ([`BookmarkStore::claim`]); dropped without
+/// [`Claim::commit`], nothing is stored and the hold ends.
+pub trait Claim {
+    /// The bookmark stored when the claim was taken.
+    fn stored(&self) -> Option<&BookmarkList>;
+
+    /// [`BookmarkStore::merge`] of `delivered`, ending the claim.
+    fn commit(
+        self: Box<Self>,
+        delivered: &BookmarkList,
+        at: Timestamp,
+    ) -> Result<BookmarkList, StoreError>;
+}
+
+/// The default claim: no hold, a merge at the end.
+struct LoadThenMerge<'a, S: BookmarkStore + ?Sized> {
+    store: &'a S,
+    client: String,
+    subscription: String,
+    stored: Option<BookmarkList>,
+}
+
+impl<S: BookmarkStore + ?Sized> Claim for LoadThenMerge<'_, S> {
+    fn stored(&self) -> Option<&BookmarkList> {
+        self.stored.as_ref()
+    }
+
+    fn commit(
+        self: Box<Self>,
+        delivered: &BookmarkList,
+        at: Timestamp,
+    ) -> Result<BookmarkList, StoreError> {
+        self.store
+            .merge(&self.client, &self.subscription, delivered, at)
+    }
 }
 
 /// Open the store `backend` names: the SQLite file (created), or a pool to PostgreSQL with

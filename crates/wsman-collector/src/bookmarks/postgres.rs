@@ -29,7 +29,7 @@ use tokio_postgres::Client;
 use wsman_events::{BookmarkList, Timestamp};
 
 use super::{
-    list_from_rows, stored_record, BookmarkStore, ClientState, PostgresSettings, StoreError,
+    list_from_rows, stored_record, BookmarkStore, Claim, ClientState, PostgresSettings, StoreError,
 };
 
 /// The schema version this build writes; older ones are migrated at start.
@@ -76,6 +76,10 @@ const NOTE_HEARTBEAT: &str = "
 
 const LOAD: &str = "SELECT channel, record_id FROM wec_bookmark
     WHERE client = $1 AND subscription = $2 ORDER BY channel";
+
+/// A delivery's hold on one (forwarder, subscription), for its transaction: a lock of its own
+/// (the forwarder may have no row yet), waited for at most `lock_timeout`.
+const CLAIM: &str = "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))";
 
 /// The store over a bounded pool of connections to one database.
 pub struct PostgresStore {
@@ -402,7 +406,121 @@ impl PostgresStore {
     }
 }
 
+/// A transaction holding a forwarder's claim ([`CLAIM`]), open on its own connection until
+/// committed; dropped, the connection is closed and the server rolls back.
+struct PostgresClaim<'a> {
+    store: &'a PostgresStore,
+    connection: Pooled,
+    client: String,
+    subscription: String,
+    stored: Option<BookmarkList>,
+}
+
+impl Claim for PostgresClaim<'_> {
+    fn stored(&self) -> Option<&BookmarkList> {
+        self.stored.as_ref()
+    }
+
+    fn commit(
+        self: Box<Self>,
+        delivered: &BookmarkList,
+        at: Timestamp,
+    ) -> Result<BookmarkList, StoreError> {
+        let PostgresClaim {
+            store,
+            connection,
+            client,
+            subscription,
+            ..
+        } = *self;
+        let delivered = rows_of(delivered);
+        let at = at.unix_micros();
+        store.run(|_| async move {
+            let stored =
+                merge_statements(&*connection, &client, &subscription, delivered, at).await?;
+            connection
+                .batch_execute("COMMIT")
+                .await
+                .map_err(postgres_error)?;
+            connection.reuse();
+            Ok(stored)
+        })
+    }
+}
+
+/// A merge's statements, in the transaction `connection` has open: the upsert, the time of
+/// the batch, and the bookmark as it now stands.
+async fn merge_statements(
+    connection: &impl tokio_postgres::GenericClient,
+    client: &str,
+    subscription: &str,
+    (channels, records): (Vec<String>, Vec<i64>),
+    at: i64,
+) -> Result<BookmarkList, StoreError> {
+    connection
+        .execute(MERGE, &[&client, &subscription, &channels, &records])
+        .await
+        .map_err(postgres_error)?;
+    connection
+        .execute(NOTE_EVENT, &[&client, &subscription, &at])
+        .await
+        .map_err(postgres_error)?;
+    let rows = connection
+        .query(LOAD, &[&client, &subscription])
+        .await
+        .map_err(postgres_error)?;
+    Ok(list_of(&rows).unwrap_or_default())
+}
+
+/// The bookmark of [`LOAD`]'s rows.
+fn list_of(rows: &[tokio_postgres::Row]) -> Option<BookmarkList> {
+    list_from_rows(
+        rows.iter()
+            .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1))),
+    )
+}
+
+/// A bookmark list as the two arrays [`MERGE`] takes.
+fn rows_of(delivered: &BookmarkList) -> (Vec<String>, Vec<i64>) {
+    delivered
+        .positions()
+        .map(|(channel, record)| (channel.to_owned(), stored_record(record)))
+        .unzip()
+}
+
 impl BookmarkStore for PostgresStore {
+    fn claim<'a>(
+        &'a self,
+        client: &str,
+        subscription: &str,
+    ) -> Result<Box<dyn Claim + 'a>, StoreError> {
+        let (owned_client, owned_subscription) = (client.to_owned(), subscription.to_owned());
+        let (connection, stored) = self.run(|pool| async move {
+            let connection = pool.get().await?;
+            connection
+                .batch_execute("BEGIN")
+                .await
+                .map_err(postgres_error)?;
+            connection
+                .execute(CLAIM, &[&owned_client, &owned_subscription])
+                .await
+                .map_err(postgres_error)?;
+            let rows = connection
+                .query(LOAD, &[&owned_client, &owned_subscription])
+                .await
+                .map_err(postgres_error)?;
+            let stored = list_of(&rows);
+            Ok((connection, stored))
+        })?;
+        Ok(Box::new(PostgresClaim {
+            store: self,
+            connection,
+            client: client.to_owned(),
+            subscription: subscription.to_owned(),
+            stored,
+        }))
+    }
+
     fn load(&self, client: &str, subscription: &str) -> Result<Option<BookmarkList>, StoreError> {
         let (client, subscription) = (client.to_owned(), subscription.to_owned());
         self.run(|pool| async move {
@@ -412,9 +530,7 @@ impl BookmarkStore for PostgresStore {
                 .await
                 .map_err(postgres_error)?;
             connection.reuse();
-            Ok(list_from_rows(rows.iter().map(|row| {
-                (row.get::<_, String>(0), row.get::<_, i64>(1))
-            })))
+            Ok(list_of(&rows))
         })
     }
 
@@ -426,33 +542,16 @@ impl BookmarkStore for PostgresStore {
         at: Timestamp,
     ) -> Result<BookmarkList, StoreError> {
         let (client, subscription) = (client.to_owned(), subscription.to_owned());
-        let (channels, records): (Vec<String>, Vec<i64>) = delivered
-            .positions()
-            .map(|(channel, record)| (channel.to_owned(), stored_record(record)))
-            .unzip();
+        let delivered = rows_of(delivered);
         let at = at.unix_micros();
         self.run(|pool| async move {
             let mut connection = pool.get().await?;
             let transaction = connection.transaction().await.map_err(postgres_error)?;
-            transaction
-                .execute(MERGE, &[&client, &subscription, &channels, &records])
-                .await
-                .map_err(postgres_error)?;
-            transaction
-                .execute(NOTE_EVENT, &[&client, &subscription, &at])
-                .await
-                .map_err(postgres_error)?;
-            let rows = transaction
-                .query(LOAD, &[&client, &subscription])
-                .await
-                .map_err(postgres_error)?;
+            let stored =
+                merge_statements(&transaction, &client, &subscription, delivered, at).await?;
             transaction.commit().await.map_err(postgres_error)?;
             connection.reuse();
-            Ok(list_from_rows(
-                rows.iter()
-                    .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1))),
-            )
-            .unwrap_or_default())
+            Ok(stored)
         })
     }
 

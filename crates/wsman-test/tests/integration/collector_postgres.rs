@@ -2,14 +2,21 @@
 //! (`wsman_test::postgres`), and a forwarder (raw HTTP, Basic, the deliveries Windows sends)
 //! moving between them: each collector offers the bookmark the other stored, a batch one of
 //! them stored is not written again by the other, and with the database stopped a batch is
-//! answered 503 (nothing acknowledged) and lands once it is back.
+//! answered 503 (nothing acknowledged) and lands once it is back. A collector frozen
+//! (SIGSTOP) while its transaction holds a forwarder: the other collector keeps storing the
+//! other forwarders' batches, refuses the held forwarder's resends (503) without writing them,
+//! stores the batch once PostgreSQL has ended the frozen transaction (its idle timeout), and the
+//! batch is stored at most twice in all.
 
 use std::path::{Path, PathBuf};
 
 use wsman_test::postgres::{self, Postgres};
 use wsman_test::{ConfigDir, Daemon, ListenerSpec, SERVICE_ACCOUNT};
 
-use crate::collector::{acknowledged, batch, deliver, enumerate, event};
+use crate::collector::{
+    acknowledged, batch, deliver, deliver_as, enumerate, enumerate_as, event, SECOND,
+    SECOND_PASSWORD,
+};
 
 struct Collector {
     daemon: Daemon,
@@ -25,6 +32,7 @@ fn collector(server: &Postgres, state: &Path, name: &str) -> Collector {
     config.listener(ListenerSpec::http(port));
     config.write();
     config.add_service_account();
+    config.add_account(SECOND, SECOND_PASSWORD, Some("root"));
     config.write_raw(
         "subscriptions/wef.toml",
         &format!(
@@ -63,7 +71,11 @@ fn collector(server: &Postgres, state: &Path, name: &str) -> Collector {
 }
 
 fn written(collector: &Collector) -> Vec<String> {
-    std::fs::read_to_string(collector.output.join(format!("{SERVICE_ACCOUNT}.xml")))
+    written_for(collector, SERVICE_ACCOUNT)
+}
+
+fn written_for(collector: &Collector, client: &str) -> Vec<String> {
+    std::fs::read_to_string(collector.output.join(format!("{client}.xml")))
         .unwrap_or_default()
         .lines()
         .map(str::to_owned)
@@ -151,4 +163,171 @@ fn two_collectors_share_bookmarks_and_a_stopped_database_acks_nothing() {
     }
     assert!(a.daemon.stderr().contains("batch not stored (503"));
     b.daemon.stop();
+}
+
+/// A `psql` session of the test's own, holding a forwarder's claim (the lock a collector's
+/// delivery takes) in an open transaction until released.
+struct Holder {
+    child: std::process::Child,
+}
+
+impl Holder {
+    fn hold(server: &Postgres, client: &str, subscription: &str) -> Holder {
+        use std::io::Write;
+        let mut child = std::process::Command::new("psql")
+            .args(["-h", "127.0.0.1", "-p", &server.port().to_string()])
+            .args(["-U", postgres::USER, "-d", postgres::DATABASE, "-q"])
+            .env("PGPASSWORD", postgres::PASSWORD)
+            .env("PGAPPNAME", "test holder")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("psql");
+        let stdin = child.stdin.as_mut().expect("stdin");
+        writeln!(
+            stdin,
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('{client}'), hashtext('{subscription}'));"
+        )
+        .expect("to psql");
+        stdin.flush().expect("flush");
+        let holder = Holder { child };
+        eventually(|| granted_to(server, "test holder") == 1, "the test's hold");
+        holder
+    }
+
+    fn release(mut self) {
+        use std::io::Write;
+        if let Some(stdin) = self.child.stdin.as_mut() {
+            let _ = writeln!(stdin, "ROLLBACK;");
+        }
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// Advisory locks granted to sessions of `application`.
+fn granted_to(server: &Postgres, application: &str) -> u32 {
+    server
+        .psql(&format!(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+             WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = '{application}'"
+        ))
+        .parse()
+        .expect("a count")
+}
+
+/// Wait (bounded) until `condition` holds.
+fn eventually(mut condition: impl FnMut() -> bool, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !condition() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn signal(daemon: &wsman_test::Daemon, name: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(daemon.pid().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{name}");
+}
+
+#[test]
+fn a_frozen_collector_holds_no_other_forwarder_and_its_batch_is_stored_at_most_twice() {
+    let Some(server) = Postgres::start() else {
+        return;
+    };
+    let state = tempfile::tempdir().expect("tempdir");
+    let a = collector(&server, state.path(), "a");
+    let b = collector(&server, state.path(), "b");
+    let events: Vec<String> = (1..=20)
+        .map(|r| event(r, SERVICE_ACCOUNT, &format!("e{r}")))
+        .collect();
+    let offer_a = enumerate(a.port);
+    acknowledged(
+        &deliver(a.port, &offer_a, &batch(&offer_a, 1, &events[0..10], true)),
+        1,
+    );
+
+    // A's delivery of the next batch waits for the forwarder's claim, held by the test; A is
+    // frozen while it waits, then the test lets go: PostgreSQL grants the claim to A's
+    // session, whose transaction now holds the forwarder while A cannot move.
+    let holder = Holder::hold(&server, SERVICE_ACCOUNT, "wef");
+    let second_batch = batch(&offer_a, 2, &events[10..20], true);
+    let port_a = a.port;
+    let to_a = std::thread::spawn(move || deliver(port_a, &offer_a, &second_batch).status);
+    let waiting = "application_name = 'wsmand collector' AND wait_event_type = 'Lock'";
+    eventually(
+        || {
+            server.psql(&format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE {waiting}"
+            )) == "1"
+        },
+        "A waiting for the claim",
+    );
+    signal(&a.daemon, "STOP");
+    holder.release();
+    eventually(
+        || granted_to(&server, "wsmand collector") == 1,
+        "the claim granted to frozen A",
+    );
+
+    // The forwarder resends to B: refused (503) while A's transaction holds it, writing
+    // nothing; stored once PostgreSQL has ended A's idle transaction.
+    let offer_b = enumerate(b.port);
+    assert_eq!(offer_b.bookmark, Some(10));
+    let mut refused = 0;
+    loop {
+        let answer = deliver(b.port, &offer_b, &batch(&offer_b, 2, &events[10..20], true));
+        if answer.status == 200 {
+            acknowledged(&answer, 2);
+            break;
+        }
+        assert_eq!(
+            answer.status,
+            503,
+            "{}",
+            crate::collector::text(&answer.body)
+        );
+        assert!(written(&b).is_empty(), "a refused delivery writes nothing");
+        refused += 1;
+        assert!(refused < 20, "the held forwarder is never stored");
+    }
+    assert!(
+        refused >= 1,
+        "B was held by frozen A's transaction at first"
+    );
+    // Another forwarder is stored by B all along, A still frozen.
+    let second = enumerate_as(b.port, SECOND, SECOND_PASSWORD);
+    let others: Vec<String> = (1..=5)
+        .map(|r| event(r, SECOND, &format!("o{r}")))
+        .collect();
+    acknowledged(
+        &deliver_as(
+            b.port,
+            SECOND,
+            SECOND_PASSWORD,
+            &second,
+            &batch(&second, 1, &others, true),
+        ),
+        1,
+    );
+    assert_eq!(written_for(&b, SECOND), others);
+
+    // A goes on; whatever it answers, the batch is stored at most twice in all.
+    signal(&a.daemon, "CONT");
+    let answered_by_a = to_a.join().expect("the delivery to A");
+    let (from_a, from_b) = (written(&a), written(&b));
+    assert_eq!(from_a[..10], events[0..10]);
+    assert_eq!(from_b, events[10..20]);
+    for event in &events[10..20] {
+        let copies = from_a.iter().chain(&from_b).filter(|e| *e == event).count();
+        assert!(
+            (1..=2).contains(&copies),
+            "{copies} copies (A answered {answered_by_a}, B refused {refused} times)"
+        );
+    }
+    assert_eq!(enumerate(b.port).bookmark, Some(20));
 }
