@@ -22,6 +22,7 @@ use wsman_proto::{Fault, Request};
 use crate::auth::gate::{self, Outcome};
 use crate::auth::Principal;
 use crate::body;
+use crate::catalog::{Access, Arrival, Endpoint};
 use crate::connection::{Connection, Shared};
 use crate::dispatch::{Exchange, Reply};
 use crate::error::ServiceError;
@@ -124,13 +125,15 @@ async fn process(
     let path = parts.uri.path();
     let anonymous_path = path == ANONYMOUS_IDENTIFY_PATH;
     // The collector's subscription manager and delivery paths pass the same guards.
-    let collector = shared.collector.get().and_then(|c| {
-        c.route(&conn.path, path)
-            .map(|route| (Arc::clone(c), route))
-    });
-    if path != &*conn.path && !anonymous_path && collector.is_none() {
+    let endpoint = if anonymous_path {
+        Some(Endpoint::WsMan)
+    } else {
+        shared.catalog.endpoint(&conn.path, path)
+    };
+    let Some(endpoint) = endpoint else {
         return Err(ServiceError::NotFound);
-    }
+    };
+    let collector = endpoint != Endpoint::WsMan;
     // A second Authorization header is ambiguous: we would read the first, a proxy or log
     // reader might read the last and see another identity.
     if parts
@@ -268,10 +271,7 @@ async fn process(
     // Windows forwarders compress deliveries (`Content-Encoding: SLDC`), and label some
     // bodies SLDC that are plain XML; decompressed within the same size limit.
     let decompressed;
-    let bytes: &[u8] = if collector.is_some()
-        && is_sldc(&parts.headers)
-        && !sldc::looks_uncompressed(bytes)
-    {
+    let bytes: &[u8] = if collector && is_sldc(&parts.headers) && !sldc::looks_uncompressed(bytes) {
         let max_plain = usize::try_from(limit).unwrap_or(usize::MAX);
         match sldc::decompress(bytes, max_plain) {
             Ok(plain) => {
@@ -280,10 +280,9 @@ async fn process(
             }
             Err(error) => {
                 tracing::warn!(remote = %conn.remote, user = %principal, %error, "400: undecodable SLDC body");
-                if let Some((collector, route)) = &collector {
-                    collector
-                        .refused_before_parsing(route, crate::metrics::collector::Refusal::BadSldc);
-                }
+                shared
+                    .catalog
+                    .unreadable(&endpoint, crate::metrics::collector::Refusal::BadSldc);
                 return Err(ServiceError::BadRequest {
                     reason: error.to_string(),
                 });
@@ -306,26 +305,46 @@ async fn process(
     let (request, encoding) = match parsed {
         Ok(parsed) => parsed,
         Err(error) => {
-            if let Some((collector, route)) = &collector {
-                collector
-                    .refused_before_parsing(route, crate::metrics::collector::Refusal::Malformed);
-            }
+            shared
+                .catalog
+                .unreadable(&endpoint, crate::metrics::collector::Refusal::Malformed);
             return Err(error);
         }
     };
-    if let Some((collector, route)) = collector {
+    let relates_to = request.message_id.clone();
+    let access = shared.catalog.access(&endpoint, &request);
+    if let Access::Engine = access {
         *action = crate::metrics::action_label(&request.operation.action);
-        let proof = crate::collector::Proof::of(
+        let proof = crate::proof::Proof::of(
             &principal,
             conn.peer_certificate.as_ref(),
             conn.transport == Transport::Https,
         );
         let host = host_header(&parts.headers).unwrap_or_default();
         let base = format!("{}://{}{}", conn.transport.scheme(), host, conn.path);
-        let reply = collector
-            .handle(route, proof, &principal, request, base, wire_length)
-            .await?;
-        return Ok(Answer::Reply(reply, encoding));
+        let exchange = Exchange {
+            settings: settings.as_ref(),
+            address: &base,
+        };
+        let caller = caller_of(&principal, conn);
+        let arrival = Arrival {
+            endpoint: &endpoint,
+            caller: Some(&caller),
+            proof: Some(&proof),
+            wire_length,
+        };
+        return match shared
+            .catalog
+            .serve(Arc::new(request), exchange, arrival)
+            .await
+        {
+            Ok(Reply::Refused(refused)) => Err(refused.into()),
+            Ok(reply) => Ok(Answer::Reply(reply, encoding)),
+            Err(fault) => Err(ServiceError::Fault {
+                fault: Box::new(fault),
+                relates_to,
+            }),
+        };
     }
     // 8. Identify, then authorization
     *action = if request.is_identify() {
@@ -343,8 +362,10 @@ async fn process(
         &principal,
         &request,
     )?;
-    let relates_to = request.message_id.clone();
-    let resource_sd = shared.dispatcher.security_descriptor(&request);
+    let resource_sd = match access {
+        Access::Descriptor(descriptor) => Some(descriptor),
+        _ => None,
+    };
     authorize(
         conn,
         settings,
@@ -361,16 +382,9 @@ async fn process(
         address: &address,
     };
     let request = Arc::new(request);
-    let caller = crate::winrs::Caller {
-        user: principal.identity.name.clone(),
-        linux_user: principal.identity.linux_user.clone(),
-        sids: Arc::clone(&principal.sids),
-        is_administrator: principal.is_administrator,
-        client_ip: Some(conn.remote.ip()),
-        linux_account: principal.identity.kind == wsman_auth::IdentityKind::LinuxUser,
-    };
+    let caller = caller_of(&principal, conn);
     match shared
-        .dispatcher
+        .catalog
         .dispatch_as(Arc::clone(&request), exchange, Some(&caller))
         .await
     {
@@ -379,6 +393,18 @@ async fn process(
             fault: Box::new(fault),
             relates_to,
         }),
+    }
+}
+
+/// The caller engines see: who authenticated, from where.
+fn caller_of(principal: &Principal, conn: &Connection) -> crate::winrs::Caller {
+    crate::winrs::Caller {
+        user: principal.identity.name.clone(),
+        linux_user: principal.identity.linux_user.clone(),
+        sids: Arc::clone(&principal.sids),
+        is_administrator: principal.is_administrator,
+        client_ip: Some(conn.remote.ip()),
+        linux_account: principal.identity.kind == wsman_auth::IdentityKind::LinuxUser,
     }
 }
 
