@@ -14,6 +14,7 @@ mod class_metadata;
 mod client_auth_cli;
 mod collector;
 mod collector_postgres;
+mod collector_reload;
 mod config_file;
 mod credssp_cli;
 mod eventing;
