@@ -97,15 +97,11 @@ impl Catalog {
         if let Some(engine) = self.by_key.get(&(kind, Target::Every)) {
             return Some(engine);
         }
-        let op = &request.operation;
-        let target = Target::of(&op.action, &op.resource)?;
+        let target = Target::of(request)?;
         self.by_key.get(&(kind, target)).or_else(|| match target {
             // Without an eventing engine, the subscription actions go to the resource's
             // engine, which refuses them.
-            Target::Subscriptions => {
-                let family = Target::of(&Action::Absent, &op.resource)?;
-                self.by_key.get(&(kind, family))
-            }
+            Target::Subscriptions => self.by_key.get(&(kind, Target::family_of(request)?)),
             _ => None,
         })
     }
@@ -204,8 +200,11 @@ mod tests {
     use wsman_proto::envelope::SelectorSet;
 
     fn target(action: &str, uri: &str) -> Option<Target> {
-        let op = wsman_proto::Operation::parse(Some(action), Some(uri), &SelectorSet::default());
-        Target::of(&op.action, &op.resource)
+        let mut request = Request::default();
+        request.resource_uri = Some(uri.to_owned());
+        request.operation =
+            wsman_proto::Operation::parse(Some(action), Some(uri), &SelectorSet::default());
+        Target::of(&request)
     }
 
     #[test]
@@ -249,6 +248,12 @@ mod tests {
                 family(Family::EventLog),
             ),
             (GET, "urn:anything", family(Family::Other)),
+            // Classified as CIM, but no engine serves a vendor's host yet.
+            (
+                GET,
+                "http://schemas.dell.com/wbem/wscim/1/cim-schema/2/CIM_Processor",
+                None,
+            ),
             (GET, "", None),
             (
                 GET,

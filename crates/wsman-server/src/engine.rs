@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wsman_proto::operation::{Action, Resource, ShellResource};
+use wsman_proto::operation::{Action, Resource, ShellResource, CIM_PREFIX};
 use wsman_proto::{Fault, Request};
 use wsman_providers::{Caller, Launcher};
 
@@ -74,19 +74,28 @@ pub enum Target {
 }
 
 impl Target {
-    /// The target of `operation` at the WS-Management endpoint; `None`: no engine can serve
-    /// it (no resource, or a shell resource that is not served).
-    pub fn of(action: &Action, resource: &Resource) -> Option<Target> {
+    /// The target of `request` at the WS-Management endpoint, from its typed operation;
+    /// `None`: no engine can serve it.
+    pub fn of(request: &Request) -> Option<Target> {
         if matches!(
-            action,
+            request.operation.action,
             Action::Subscribe | Action::Renew | Action::GetStatus | Action::Unsubscribe
         ) {
             return Some(Target::Subscriptions);
         }
-        let family = match resource {
+        Self::family_of(request)
+    }
+
+    /// The family of the request's resource; `None`: no resource, a shell resource that is
+    /// not served, or a CIM class URI of a vendor's host (classified, served by no engine
+    /// yet: `docs/cim.md`).
+    pub fn family_of(request: &Request) -> Option<Target> {
+        let uri = request.resource_uri.as_deref().unwrap_or("");
+        let family = match &request.operation.resource {
             Resource::Absent
             | Resource::Shell(ShellResource::Unserved | ShellResource::PowerShell) => return None,
             Resource::Shell(_) => Family::Shell,
+            Resource::Cim { .. } if !is_dmtf_class_uri(uri) => return None,
             Resource::Wmi { .. }
             | Resource::Cim { .. }
             | Resource::CimAll
@@ -97,6 +106,12 @@ impl Target {
         };
         Some(Target::Family(family))
     }
+}
+
+/// A class URI of the DMTF's own host (`http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/`).
+fn is_dmtf_class_uri(uri: &str) -> bool {
+    uri.get(..CIM_PREFIX.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(CIM_PREFIX))
 }
 
 /// What the catalog is keyed by.
