@@ -181,7 +181,10 @@ pub enum Resource {
     /// `http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog`: the event logs, served by
     /// the eventing engine (Subscribe, and Pull/Release on a subscription's context).
     EventLog,
-    /// Anything else (the configuration tree among others): looked up by URI prefix.
+    /// `http://schemas.microsoft.com/wbem/wsman/1/config` or a URI below it (`/Listener`,
+    /// `/Service/Auth`...): the service's configuration tree.
+    Config,
+    /// Anything else: served by no engine of the daemon.
     Other,
 }
 
@@ -227,6 +230,11 @@ impl Resource {
         }
         if uri.eq_ignore_ascii_case(crate::ns::EVENT_LOG_URI) {
             return Self::EventLog;
+        }
+        if strip_prefix_ci(uri, ns::CONFIG)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        {
+            return Self::Config;
         }
         if shell::is_powershell_uri(uri) {
             return Self::Shell(ShellResource::PowerShell);
@@ -354,6 +362,22 @@ mod tests {
         );
         assert_eq!(
             op(act::GET, "http://schemas.microsoft.com/wbem/wsman/1/config").resource,
+            Resource::Config
+        );
+        assert_eq!(
+            op(
+                act::GET,
+                "http://schemas.microsoft.com/wbem/wsman/1/CONFIG/Service/auth"
+            )
+            .resource,
+            Resource::Config
+        );
+        assert_eq!(
+            op(
+                act::GET,
+                "http://schemas.microsoft.com/wbem/wsman/1/configuration"
+            )
+            .resource,
             Resource::Other
         );
         assert_eq!(

@@ -9,7 +9,9 @@
 //! synchronous ([`Provider`], run on the blocking pool: config writes fsync, /proc reads) or
 //! asynchronous ([`AsyncProvider`], awaited in the request: D-Bus calls).
 //!
-//! The [`Registry`] maps URI prefixes to providers; the daemon binary builds it.
+//! A provider is served by the server's transfer engine for one family of resources (CIM,
+//! configuration), as one entry of the server's catalog of engines, which the daemon binary
+//! builds.
 #![forbid(unsafe_code)]
 
 pub mod cim;
@@ -20,7 +22,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use wsman_config::{SecurityDescriptor, Sid};
+use wsman_config::Sid;
 use wsman_proto::cim::Instance;
 use wsman_proto::envelope::SelectorSet;
 use wsman_proto::{Fault, Operation, Request};
@@ -278,16 +280,10 @@ impl<I: Iterator<Item = Item> + Send> ItemSource for CountedItems<I> {
 
 /// A synchronous resource provider. Every operation defaults to `a:ActionNotSupported`.
 pub trait Provider: Send + Sync + 'static {
-    /// Whether this provider serves `resource_uri`, among the URIs under its registered
-    /// prefix (default: all of them).
+    /// Whether this provider serves `resource_uri`, among the URIs of the family it is
+    /// served for (default: all of them).
     fn handles(&self, _resource_uri: &str) -> bool {
         true
-    }
-
-    /// The descriptor that decides access to `operation`'s resource instead of RootSDDL
-    /// (`None`: RootSDDL).
-    fn security(&self, _operation: &Operation) -> Option<Arc<SecurityDescriptor>> {
-        None
     }
 
     /// Whether Enumerate takes a filter. When false, a filtered Enumerate is refused with
@@ -366,10 +362,6 @@ pub trait AsyncProvider: Send + Sync + 'static {
         true
     }
 
-    fn security(&self, _operation: &Operation) -> Option<Arc<SecurityDescriptor>> {
-        None
-    }
-
     fn filtering(&self) -> bool {
         false
     }
@@ -390,18 +382,11 @@ pub enum Served {
 }
 
 impl Served {
-    fn handles(&self, uri: &str) -> bool {
+    /// See [`Provider::handles`].
+    pub fn handles(&self, uri: &str) -> bool {
         match self {
             Self::Blocking(p) => p.handles(uri),
             Self::Async(p) => p.handles(uri),
-        }
-    }
-
-    /// See [`Provider::security`].
-    pub fn security(&self, operation: &Operation) -> Option<Arc<SecurityDescriptor>> {
-        match self {
-            Self::Blocking(p) => p.security(operation),
-            Self::Async(p) => p.security(operation),
         }
     }
 
@@ -423,48 +408,6 @@ impl std::fmt::Debug for Served {
     }
 }
 
-/// The providers of a server, keyed by resource URI prefix (compared without case, as WinRM
-/// compares resource URIs). The longest prefix whose provider handles the URI wins.
-#[derive(Default, Clone)]
-pub struct Registry {
-    entries: Vec<(String, Served)>,
-}
-
-impl Registry {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Serve the URIs starting with `prefix` with `provider`.
-    pub fn register(&mut self, prefix: &str, provider: impl Provider) {
-        self.insert(prefix, Served::Blocking(Arc::new(provider)));
-    }
-
-    /// Serve the URIs starting with `prefix` with an asynchronous provider.
-    pub fn register_async(&mut self, prefix: &str, provider: impl AsyncProvider) {
-        self.insert(prefix, Served::Async(Arc::new(provider)));
-    }
-
-    fn insert(&mut self, prefix: &str, served: Served) {
-        self.entries.push((prefix.to_owned(), served));
-        // Longest first, so that lookup takes the most specific prefix.
-        self.entries
-            .sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
-    }
-
-    /// The provider serving `resource_uri`, if any.
-    pub fn find(&self, resource_uri: &str) -> Option<&Served> {
-        self.entries
-            .iter()
-            .filter(|(p, _)| {
-                resource_uri.len() >= p.len()
-                    && resource_uri.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
-            })
-            .map(|(_, s)| s)
-            .find(|s| s.handles(resource_uri))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,31 +423,19 @@ mod tests {
         }
     }
 
-    fn get(r: &Registry, uri: &str) -> Option<Body> {
-        let req = Request::default();
-        let ctx = Context::new(&req, "http://h/wsman");
-        match r.find(uri)? {
-            Served::Blocking(p) => match p.call(&ctx, Call::Get) {
-                Ok(Answer::Body(b)) => Some(b),
-                _ => None,
-            },
-            Served::Async(_) => None,
-        }
-    }
-
     #[test]
-    fn longest_prefix_wins_and_default_refusals() {
-        let mut r = Registry::new();
-        r.register("urn:a", Fixed("<short/>"));
-        r.register("urn:a/b", Fixed("<long/>"));
-        assert!(r.find("urn:other").is_none());
-        assert_eq!(get(&r, "URN:A/x"), Some(Body::Xml("<short/>".into())));
-        assert_eq!(get(&r, "urn:a/b/c"), Some(Body::Xml("<long/>".into())));
-        // The longer prefix's provider declines: the shorter one is asked.
-        assert_eq!(get(&r, "urn:a/b/refused"), None);
+    fn a_provider_may_decline_uris_and_refuses_what_it_does_not_serve() {
+        let served = Served::Blocking(Arc::new(Fixed("<x/>")));
+        assert!(served.handles("urn:a/b"));
+        assert!(!served.handles("urn:a/b/refused"));
+        assert!(!served.filtering());
         let req = Request::default();
         let ctx = Context::new(&req, "http://h/wsman");
         let p = Fixed("<x/>");
+        assert!(matches!(
+            p.call(&ctx, Call::Get),
+            Ok(Answer::Body(Body::Xml(x))) if x == "<x/>"
+        ));
         assert!(p.delete(&ctx).is_err());
         assert!(p.enumerate(&ctx, None).is_err());
         assert!(p.invoke(&ctx, "M").is_err());

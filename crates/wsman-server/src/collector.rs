@@ -15,13 +15,15 @@
 //! two copies of a batch sent on two connections cannot both be written, and different
 //! forwarders are stored in parallel (the outputs bound how many batches they take at once).
 
+pub mod engine;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use wsman_collector::bookmarks::{self, Backend, BookmarkStore, Liveness};
-use wsman_collector::ingest::{self, DeliveryKind, Sender};
-use wsman_collector::manager::{self, DeliveryAuth, Offer};
+use wsman_collector::ingest::{self, DeliveryKind};
+use wsman_collector::manager::{self, Offer};
 use wsman_collector::outputs::Batch;
 use wsman_collector::subscription_outputs::Outputs;
 use wsman_collector::subscriptions::{self, SubscriptionSet};
@@ -30,21 +32,14 @@ use wsman_proto::{ns, Fault, Request};
 
 use crate::auth::Principal;
 use crate::dispatch::{self, Reply};
+use crate::engine::{Endpoint, UnreadableBody};
 use crate::error::ServiceError;
 use crate::metrics::collector::{ClientCensus, CollectorMetrics, Refusal};
+pub use crate::proof::Proof;
 
 /// The resource URI a forwarder enumerates.
 pub const SUBSCRIPTION_RESOURCE: &str =
     "http://schemas.microsoft.com/wbem/wsman/1/SubscriptionManager/Subscription";
-
-/// Which collector endpoint a path is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Route {
-    /// A subscription manager URI.
-    Manager(String),
-    /// The delivery endpoint of the subscription with this identifier.
-    Delivery(String),
-}
 
 /// The collector: subscriptions, the bookmark store and the outputs.
 pub struct CollectorService {
@@ -67,38 +62,6 @@ impl std::fmt::Debug for CollectorService {
         f.debug_struct("CollectorService")
             .field("subscriptions_dir", &self.subscriptions_dir)
             .finish_non_exhaustive()
-    }
-}
-
-/// Who a request's credentials proved, as the collector sees it.
-pub struct Proof {
-    pub sender: Sender,
-    pub auth: DeliveryAuth,
-}
-
-impl Proof {
-    /// From the principal and, on HTTPS, the certificate that may have proved it.
-    pub fn of(
-        principal: &Arc<Principal>,
-        certificate: Option<&crate::auth::certificate::PeerCertificate>,
-        https: bool,
-    ) -> Proof {
-        if let Some((names, issuers)) = certificate.and_then(|c| c.proof_of(principal)) {
-            return Proof {
-                sender: Sender::Certificate(names),
-                auth: DeliveryAuth::Certificate { issuers },
-            };
-        }
-        if let Some(kerberos) = &principal.kerberos_principal {
-            return Proof {
-                sender: Sender::Kerberos(kerberos.clone()),
-                auth: DeliveryAuth::Kerberos,
-            };
-        }
-        Proof {
-            sender: Sender::Account(principal.identity.name.clone()),
-            auth: DeliveryAuth::Basic { https },
-        }
     }
 }
 
@@ -175,23 +138,18 @@ impl CollectorService {
 
     /// Count a delivery refused before it reached [`Self::handle`] (undecodable SLDC, a body
     /// that does not decode or parse), and log it once per forwarder and interval.
-    pub fn refused_before_parsing(
-        &self,
-        route: &Route,
-        reason: Refusal,
-        forwarder: &Principal,
-        remote: std::net::SocketAddr,
-        why: &dyn std::fmt::Display,
-    ) {
-        let endpoint = match route {
-            Route::Delivery(subscription) => {
-                self.metrics.refused(None, reason);
-                subscription
+    pub fn refused_before_parsing(&self, endpoint: &Endpoint, body: &UnreadableBody<'_>) {
+        let path = match endpoint {
+            Endpoint::Delivery(subscription) => {
+                self.metrics.refused(None, body.reason);
+                subscription.as_str()
             }
-            Route::Manager(uri) => uri,
+            Endpoint::SubscriptionManager(uri) => uri.as_str(),
+            Endpoint::WsMan => return,
         };
+        let forwarder = body.forwarder;
         if let Some(left_out) = self.body_refusals.admit(&forwarder.to_string()) {
-            tracing::warn!(forwarder = %forwarder, %remote, endpoint = %endpoint, reason = %why, not_logged_since = left_out, "collector: body refused (400), nothing of it stored");
+            tracing::warn!(forwarder = %forwarder, remote = %body.remote, endpoint = %path, reason = %body.why, not_logged_since = left_out, "collector: body refused (400), nothing of it stored");
         }
     }
 
@@ -200,13 +158,13 @@ impl CollectorService {
     }
 
     /// The collector endpoint `path` is under the listener's `prefix` (`/wsman`), if any.
-    pub fn route(&self, prefix: &str, path: &str) -> Option<Route> {
+    pub fn route(&self, prefix: &str, path: &str) -> Option<Endpoint> {
         if let Some(rest) = path
             .strip_prefix(prefix)
             .and_then(|r| r.strip_prefix("/subscriptions/"))
         {
             let identifier = rest.split('/').next().unwrap_or("");
-            return (!identifier.is_empty()).then(|| Route::Delivery(identifier.to_owned()));
+            return (!identifier.is_empty()).then(|| Endpoint::Delivery(identifier.to_owned()));
         }
         let set = self.current();
         if path.eq_ignore_ascii_case(subscriptions::DEFAULT_URI)
@@ -215,26 +173,29 @@ impl CollectorService {
                 .iter()
                 .any(|s| s.uris.iter().any(|u| u.eq_ignore_ascii_case(path)))
         {
-            return Some(Route::Manager(path.to_owned()));
+            return Some(Endpoint::SubscriptionManager(path.to_owned()));
         }
         None
     }
 
-    /// Answer one request on a collector endpoint.
+    /// Answer one request on a collector endpoint (`base`: `scheme://host/wsman`).
     pub async fn handle(
         self: &Arc<Self>,
-        route: Route,
+        endpoint: &Endpoint,
         proof: Proof,
-        principal: &Arc<Principal>,
-        request: Request,
-        base: String,
+        request: Arc<Request>,
+        base: &str,
         body_bytes: usize,
     ) -> Result<Reply, ServiceError> {
-        match route {
-            Route::Manager(uri) => self.enumerate(&uri, &proof, principal, &request, &base),
-            Route::Delivery(identifier) => {
+        let principal = Arc::clone(&proof.principal);
+        match endpoint {
+            Endpoint::SubscriptionManager(uri) => {
+                self.enumerate(uri, &proof, &principal, &request, base)
+            }
+            Endpoint::WsMan => Err(ServiceError::NotFound),
+            Endpoint::Delivery(identifier) => {
                 let this = Arc::clone(self);
-                let principal = Arc::clone(principal);
+                let identifier = identifier.clone();
                 tokio::task::spawn_blocking(move || {
                     this.deliver(&identifier, &proof, &principal, &request, body_bytes)
                 })

@@ -10,20 +10,19 @@ use crate::auth::certificate::PeerCertificate;
 use crate::auth::services::AuthServices;
 use crate::auth::state::AuthState;
 use crate::auth::Channel;
-use crate::dispatch::Dispatcher;
+use crate::catalog::Catalog;
 use crate::identify::IdentifyCache;
 use crate::settings::{ServiceSettings, Transport};
 
 /// State shared by every connection of the service.
 pub struct Shared {
     pub settings: watch::Receiver<Arc<ServiceSettings>>,
-    pub dispatcher: Arc<Dispatcher>,
+    /// Every engine, by key: the router.
+    pub catalog: Arc<Catalog>,
     /// What authentication needs: verifier, permits, throttle, Kerberos, accounts.
     pub auth: Arc<AuthServices>,
     /// What the pipeline counts for the metrics endpoint.
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// The Windows Event Collector, when the daemon serves one.
-    pub collector: std::sync::OnceLock<Arc<crate::collector::CollectorService>>,
 }
 
 /// State of one TCP (or TLS) connection.

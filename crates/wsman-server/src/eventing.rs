@@ -22,6 +22,7 @@ use wsman_proto::{eventing, Fault};
 use wsman_providers::Caller;
 
 use crate::dispatch::{self, Call, Engine, ReplyFuture};
+use crate::engine::{EndpointKind, Family, Key, Target};
 
 /// Room kept in a PullResponse for the envelope, its headers and the bookmark; the events get
 /// the rest of the request's MaxEnvelopeSize.
@@ -197,6 +198,15 @@ impl EventingEngine {
 }
 
 impl Engine for EventingEngine {
+    /// The event logs, and the subscription actions whatever their resource (they are
+    /// refused here for any other resource).
+    fn keys(&self) -> Vec<Key> {
+        vec![
+            (EndpointKind::WsMan, Target::Family(Family::EventLog)),
+            (EndpointKind::WsMan, Target::Subscriptions),
+        ]
+    }
+
     fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
         Box::pin(self.answer(call))
     }

@@ -5,55 +5,63 @@
 //!
 //! This is the one statement of what runs before authentication and in which order
 //! (ARCHITECTURE.md points here). Every request passes these guards in this order; a guard
-//! that refuses answers at once and the later ones never run.
+//! that refuses answers at once and the later ones never run. The names are
+//! [`pipeline::GUARDS`], and each per-request guard is the step of that name in
+//! `pipeline::process` (a test keeps the three equal).
 //!
 //! Per connection ([`listener`]):
-//! 1. address filter: a connection on a local address outside Service/IPv4Filter /
+//! 1. `address_filter`: a connection on a local address outside Service/IPv4Filter /
 //!    IPv6Filter is closed before one byte is read ([`access`], logged at a bounded rate);
 //!    connection limit: Service/MaxConnections across all listeners; an extra connection is
 //!    answered 503 and closed (over HTTPS after a TLS handshake bounded at 3 s), the others
 //!    are unaffected (logged at warn, at a bounded rate per address:
 //!    [`throttle::RefusalRateLog`])
-//! 2. TLS handshake, bounded by [`listener::TLS_HANDSHAKE_TIMEOUT`] (HTTPS listeners)
-//! 3. HTTP/1.1 with keep-alive; request headers bounded in size (64 KiB; more than 100
-//!    header lines is 431, hyper's bound) and by [`listener::HEADER_READ_TIMEOUT`]
+//! 2. `tls_handshake`: bounded by [`listener::TLS_HANDSHAKE_TIMEOUT`] (HTTPS listeners)
+//! 3. `request_head`: HTTP/1.1 with keep-alive; request headers bounded in size (64 KiB; more
+//!    than 100 header lines is 431, hyper's bound) and by [`listener::HEADER_READ_TIMEOUT`]
 //!
 //! Per request ([`pipeline`]):
-//! 4. method (POST, else 405) and path (`/` + URLPrefix or `/wsman-anon/identify`, else 404)
-//! 5. Content-Type `application/soap+xml`, or an MS-WSMV sealed body (`multipart/encrypted`,
-//!    `multipart/x-multi-encrypted`), or none at all (read as SOAP: pypsrp's empty handshake
-//!    POST and every python-dracclient request have none); another type is 415
-//! 6. size: Content-Length over MaxEnvelopeSizekb × 1024 is 413 before any body byte is read
-//! 7. authentication from the headers alone ([`auth::gate`]; a repeated Authorization header
-//!    is 400): Basic, Negotiate/NTLM, Kerberos, CredSSP, and on HTTPS a client certificate;
-//!    HTTP only with AllowUnencrypted or message encryption. Refused requests have their body
-//!    drained (bounded, never parsed) and get 401 + one challenge per enabled scheme,
-//!    connection kept. Exception: `WSMANIDENTIFY: unauthenticated` without credentials, whose
-//!    body, at most [`pipeline::ANONYMOUS_BODY_LIMIT`] (16 KiB, else 413), is parsed only to
-//!    check that it is an Identify. Requests without credentials are paced per address
+//! 4. `method`: POST, else 405
+//! 5. `path`: `/` + URLPrefix or `/wsman-anon/identify` (the WS-Management endpoint), or an
+//!    endpoint an engine claims (the collector's subscription manager,
+//!    `/wsman/SubscriptionManager/WEC` or a subscription's own URIs, and its deliveries,
+//!    `/wsman/subscriptions/<identifier>/...`: [`catalog::Catalog::endpoint`]), else 404
+//! 6. `one_authorization`: a repeated Authorization header is 400
+//! 7. `media_type`: Content-Type `application/soap+xml`, or an MS-WSMV sealed body
+//!    (`multipart/encrypted`, `multipart/x-multi-encrypted`), or none at all (read as SOAP:
+//!    pypsrp's empty handshake POST and every python-dracclient request have none); another
+//!    type is 415
+//! 8. `declared_size`: Content-Length over MaxEnvelopeSizekb × 1024 is 413 before any body
+//!    byte is read
+//! 9. `authentication`: from the headers alone ([`auth::gate`]): Basic, Negotiate/NTLM,
+//!    Kerberos, CredSSP, and on HTTPS a client certificate; HTTP only with AllowUnencrypted or
+//!    message encryption. Refused requests have their body drained (bounded, never parsed) and
+//!    get 401 + one challenge per enabled scheme, connection kept. Exception:
+//!    `WSMANIDENTIFY: unauthenticated` without credentials, whose body, at most
+//!    [`pipeline::ANONYMOUS_BODY_LIMIT`] (16 KiB, else 413), is parsed only to check that it
+//!    is an Identify. Requests without credentials are paced per address
 //!    ([`throttle::UnauthenticatedPacing`]). Handshake legs ([`auth::leg`]) answer 401 with
 //!    one `WWW-Authenticate: <scheme> <token>`; the completed handshake authenticates the
 //!    connection (later requests carry no Authorization); Kerberos' 200 carries the
-//!    mutual-authentication token
-//! 8. body read: chunked bodies counted and cut at the limit (413); the whole read bounded by
-//!    Service/MaxPacketRetrievalTimeSeconds (408); an encrypted body is unsealed with the
-//!    connection's context (400 and the context dropped when it cannot be); a plaintext body
-//!    on an NTLM connection over HTTP without AllowUnencrypted is refused (500, as Windows);
-//!    every answer to a sealed request is sealed, faults included
-//! 9. charset decode (UTF-8 / UTF-16, BOM first) -> envelope parse (bounded XML, linear in
-//!    the input; bodies over 64 KiB are parsed on the blocking pool)
-//! 10. Identify (any authenticated user), else authorization ([`access`]): AllowRemoteAccess
-//!     (or a loopback peer), then RootSDDL (the WinRS and PowerShell resources: `[Security]
-//!     ShellSDDL`; a resource whose provider names a descriptor: that one) evaluated on the
-//!     caller's SIDs; refused: `w:AccessDenied`, code 5, HTTP 500
-//! 11. dispatch on (Action, ResourceURI) ([`dispatch`]); responses over the request's
-//!     MaxEnvelopeSize become `w:EncodingLimit` faults
+//!    mutual-authentication token. An encrypted body without a security context is 401
+//! 10. `body`: chunked bodies counted and cut at the limit (413); the whole read bounded by
+//!     Service/MaxPacketRetrievalTimeSeconds (408); an encrypted body is unsealed with the
+//!     connection's context (400 and the context dropped when it cannot be); a plaintext body
+//!     on an NTLM connection over HTTP without AllowUnencrypted is refused (500, as Windows);
+//!     every answer to a sealed request is sealed, faults included; at the collector's
+//!     endpoints an SLDC body is decompressed within the same limit (400 when it cannot be)
+//! 11. `parse`: charset decode (UTF-8 / UTF-16, BOM first) -> envelope parse (bounded XML,
+//!     linear in the input; bodies over 64 KiB are parsed on the blocking pool)
+//! 12. `identify`: Identify at the WS-Management endpoint (any authenticated user)
+//! 13. `authorization` ([`access`]): a client certificate's scope, AllowRemoteAccess (or a
+//!     loopback peer), then RootSDDL (the WinRS and PowerShell resources: `[Security]
+//!     ShellSDDL`; an engine that names a descriptor: that one) evaluated on the caller's
+//!     SIDs; refused: `w:AccessDenied`, code 5, HTTP 500. The collector's engine decides for
+//!     itself: each subscription's allow list (a forwarder is a machine, not an administrator)
+//! 14. `dispatch`: the engine the catalog keys by (endpoint, typed operation) ([`catalog`]);
+//!     responses over the request's MaxEnvelopeSize become `w:EncodingLimit` faults
 //!
-//! The collector's paths (`/wsman/SubscriptionManager/WEC` and a subscription's own URIs,
-//! `/wsman/subscriptions/<identifier>/...`) pass guards 4 to 9 like `/wsman` (an SLDC body
-//! decompressed, bounded, before guard 9); then [`collector`] answers them instead of 10-11.
-//!
-//! Nothing reaches the XML parser before guard 7 has accepted the request (OMI's
+//! Nothing reaches the XML parser before guard 9 has accepted the request (OMI's
 //! CVE-2021-38647 executed unauthenticated bodies).
 //!
 //! Every error becomes its status and fault in [`error`], and its response in [`response`].
@@ -65,9 +73,11 @@ pub mod access;
 pub mod addresses;
 pub mod auth;
 pub mod body;
+pub mod catalog;
 pub mod collector;
 pub mod connection;
 pub mod dispatch;
+pub mod engine;
 pub mod enumeration;
 pub mod error;
 pub mod eventing;
@@ -77,6 +87,7 @@ pub mod live;
 pub mod metrics;
 pub mod pipeline;
 pub mod principal;
+pub mod proof;
 pub mod response;
 pub mod response_body;
 pub mod server;

@@ -4,9 +4,10 @@
 //! Changes come from three places and take the same path ([`Server::apply`]): the files
 //! changed on disk (checked every second, a few `stat` calls), SIGHUP (forwarded by the daemon
 //! as a reload request; it also reads the Kerberos keytab and `kerberos.toml` again:
-//! [`Server::reload_kerberos`]), and remote Put/Create/Delete through the config provider, whose
-//! change is published before its answer is sent (the next request sees it; listeners are
-//! reconciled right after). A reload that fails is logged and the configuration in force is
+//! [`Server::reload_kerberos`], and every engine its own configuration:
+//! [`Server::reload_engines`], so the collector follows `subscriptions/`), and remote
+//! Put/Create/Delete through the config provider, whose change is published before its answer
+//! is sent (the next request sees it; listeners are reconciled right after). A reload that fails is logged and the configuration in force is
 //! kept.
 
 use std::future::Future;
@@ -17,9 +18,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use wsman_config::{Config, ConfigError, ConfigStore, Listener};
 use wsman_providers::config::{ConfigProvider, StoreBackend};
-use wsman_providers::Registry;
 
 use crate::auth::basic::CredentialVerifier;
+use crate::catalog::{Catalog, Family};
+use crate::dispatch::transfer::TransferEngine;
 use crate::server::{ListenerTable, Server, ServerParts};
 use crate::system::settings_from_config;
 
@@ -36,38 +38,15 @@ pub struct LiveService {
 }
 
 impl LiveService {
-    /// Add the configuration provider over `store` to `registry` (the daemon's other
-    /// providers) and start the server with its configuration. `host_name` names self-signed
+    /// Add the configuration tree over `store` to `catalog` (the daemon's other engines)
+    /// and start the server with its configuration. `host_name` names self-signed
     /// certificates of HTTPS listeners created remotely.
     pub async fn start(
-        registry: Registry,
+        mut catalog: Catalog,
         store: ConfigStore,
         verifier: Arc<CredentialVerifier>,
         default_product_version: String,
         host_name: String,
-    ) -> Self {
-        Self::start_with_eventing(
-            registry,
-            store,
-            verifier,
-            default_product_version,
-            host_name,
-            None,
-            None,
-        )
-        .await
-    }
-
-    /// [`LiveService::start`] serving WS-Eventing on the event logs with `eventing`, and the
-    /// Windows Event Collector with `collector`.
-    pub async fn start_with_eventing(
-        mut registry: Registry,
-        store: ConfigStore,
-        verifier: Arc<CredentialVerifier>,
-        default_product_version: String,
-        host_name: String,
-        eventing: Option<Box<dyn crate::dispatch::Engine>>,
-        collector: Option<Arc<crate::collector::CollectorService>>,
     ) -> Self {
         let config_dir: PathBuf = store.dir().to_owned();
         let settings = settings_from_config(store.config(), &default_product_version);
@@ -94,15 +73,18 @@ impl LiveService {
             }),
             host_name,
         );
-        registry.register(wsman_proto::ns::CONFIG, ConfigProvider::new(backend));
+        let config = TransferEngine::new(
+            Family::Config,
+            ConfigProvider::new(backend),
+            catalog.enumerations(),
+        );
+        catalog.insert(config);
         let server = Server::start(ServerParts {
             config_dir,
             settings,
             verifier,
-            registry,
+            catalog,
             listener_table: table,
-            eventing,
-            collector,
         })
         .await;
         let _ = server_cell.set(Arc::downgrade(&server));
@@ -167,7 +149,7 @@ impl LiveService {
                 Some(()) = reload_requests.recv() => {
                     notify("RELOADING=1");
                     self.server.reload_kerberos().await;
-                    self.server.reload_collector().await;
+                    self.server.reload_engines().await;
                     self.reload_logged(true).await;
                     notify("READY=1");
                 }
@@ -255,7 +237,7 @@ mod tests {
             Box::new(NoSystemUsers),
         ));
         let service = LiveService::start(
-            Registry::new(),
+            Catalog::new(),
             store,
             verifier,
             "OS: test".to_owned(),
@@ -278,7 +260,7 @@ mod tests {
         };
         let created = service
             .server()
-            .dispatcher()
+            .catalog()
             .dispatch(create_mapping(&issuer), exchange)
             .await;
         assert!(created.is_ok(), "{:?}", created.err());

@@ -180,6 +180,10 @@ pub fn reply_response(reply: Reply, encoding: Encoding) -> Response<ResponseBody
             r.headers_mut().remove(CONTENT_LENGTH);
             r
         }
+        Reply::Refused(refused) => {
+            let error = crate::error::ServiceError::from(refused);
+            base_response(error.status_and_fault().0, Bytes::new())
+        }
     }
 }
 

@@ -11,20 +11,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Mutex};
-use tokio::task::JoinHandle;
-use wsman_providers::Registry;
-
 use crate::addresses;
 use crate::auth::basic::CredentialVerifier;
 use crate::auth::services::AuthServices;
+use crate::catalog::Catalog;
 use crate::connection::Shared;
-use crate::dispatch::Dispatcher;
+use crate::dispatch::shells::ShellEngine;
 use crate::listener::{accept_loop, ConnectionCounter, ListenerRuntime};
 use crate::settings::{ListenerConfig, ServiceSettings, Transport};
 use crate::tls;
 use crate::winrs::ShellService;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Mutex};
+use tokio::task::JoinHandle;
 
 /// One socket a configured listener wants, with everything that shapes how it serves.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -91,13 +90,10 @@ pub struct ServerParts {
     pub config_dir: PathBuf,
     pub settings: ServiceSettings,
     pub verifier: Arc<CredentialVerifier>,
-    pub registry: Registry,
+    /// The engines; the server adds the WinRS shells.
+    pub catalog: Catalog,
     /// Shared with the config provider, which reports ListeningOn from it.
     pub listener_table: Arc<ListenerTable>,
-    /// WS-Eventing on the event logs, when served.
-    pub eventing: Option<Box<dyn crate::dispatch::Engine>>,
-    /// The Windows Event Collector, when served (in place before the first listener binds).
-    pub collector: Option<Arc<crate::collector::CollectorService>>,
 }
 
 /// The running service.
@@ -108,20 +104,27 @@ pub struct Server {
     counter: Arc<ConnectionCounter>,
     table: Arc<ListenerTable>,
     running: Mutex<HashMap<Binding, Running>>,
+    /// The WinRS shell subsystem, when it could be started (its limits follow the settings).
+    shells: Option<ShellService>,
 }
 
 impl Server {
     /// Publish the settings and bind the configured listeners. Listeners that cannot be bound
     /// are logged and skipped (the others still serve).
     pub async fn start(parts: ServerParts) -> Arc<Self> {
-        let mut dispatcher = Dispatcher::new(parts.registry);
-        if let Some(eventing) = parts.eventing {
-            dispatcher = dispatcher.with_eventing(eventing);
-        }
-        match ShellService::start(parts.settings.winrs.clone()) {
-            Ok(shells) => dispatcher = dispatcher.with_shells(shells),
-            Err(e) => tracing::error!(error = %e, "WinRS shells are not available"),
-        }
+        let mut catalog = parts.catalog;
+        let shells = match ShellService::start(parts.settings.winrs.clone()) {
+            Ok(shells) => {
+                catalog.set_launcher(Arc::new(shells.clone()));
+                let engine = ShellEngine::new(shells.clone(), catalog.enumerations());
+                catalog.insert(engine);
+                Some(shells)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "WinRS shells are not available");
+                None
+            }
+        };
         // Blocking (reads the keytab), once at start.
         let kerberos = crate::auth::kerberos::KerberosService::load(&parts.config_dir);
         let mut settings = parts.settings;
@@ -129,17 +132,13 @@ impl Server {
         let (settings_tx, settings_rx) = watch::channel(Arc::new(settings));
         let shared = Arc::new(Shared {
             settings: settings_rx,
-            dispatcher: Arc::new(dispatcher),
+            catalog: Arc::new(catalog),
             auth: Arc::new(AuthServices::new(
                 parts.config_dir.clone(),
                 parts.verifier,
                 kerberos,
             )),
             metrics: Arc::new(crate::metrics::Metrics::default()),
-            collector: parts
-                .collector
-                .map(std::sync::OnceLock::from)
-                .unwrap_or_default(),
         });
         let server = Arc::new(Self {
             config_dir: parts.config_dir,
@@ -148,6 +147,7 @@ impl Server {
             counter: Arc::new(ConnectionCounter::default()),
             table: parts.listener_table,
             running: Mutex::new(HashMap::new()),
+            shells,
         });
         server.reconcile().await;
         server
@@ -179,7 +179,7 @@ impl Server {
     /// leaves only after its change applies; listeners follow in [`Self::reconcile`].
     pub fn publish(&self, mut settings: ServiceSettings) {
         settings.kerberos_keytab = self.shared.auth.kerberos().is_some();
-        if let Some(shells) = self.shared.dispatcher.shells() {
+        if let Some(shells) = &self.shells {
             shells.set_limits(settings.winrs.clone());
         }
         self.settings_tx.send_replace(Arc::new(settings));
@@ -194,17 +194,16 @@ impl Server {
             let _ = r.task.await;
         }
         self.table.set(Vec::new());
-        if let Some(shells) = self.shared.dispatcher.shells() {
+        if let Some(shells) = &self.shells {
             shells.manager().shutdown().await;
         }
     }
 
-    /// Read the collector's subscriptions again and reopen its output files (SIGHUP).
-    pub async fn reload_collector(&self) {
-        if let Some(collector) = self.shared.collector.get() {
-            let collector = Arc::clone(collector);
-            let _ = tokio::task::spawn_blocking(move || collector.reload()).await;
-        }
+    /// Every engine reads its own configuration again (SIGHUP): the collector starts, stops
+    /// or reads its subscriptions and reopens its output files.
+    pub async fn reload_engines(&self) {
+        let catalog = Arc::clone(&self.shared.catalog);
+        let _ = tokio::task::spawn_blocking(move || catalog.reload()).await;
     }
 
     /// Read `DIR/krb5.keytab` and `DIR/kerberos.toml` again (SIGHUP): new handshakes use
@@ -248,26 +247,24 @@ impl Server {
             open_connections: self.open_connections(),
             shells,
             commands,
-            enumeration_contexts: self.shared.dispatcher.enumeration_contexts(),
+            enumeration_contexts: self.shared.catalog.enumeration_contexts(),
             failed_login_addresses: throttle.addresses,
             delayed_login_addresses: throttle.delayed,
             authentications: self.shared.auth.login_throttle.results(),
         };
         let mut text = self.shared.metrics.render(&gauges);
-        if let Some(collector) = self.shared.collector.get() {
-            text.push_str(&collector.metrics_text());
-        }
+        text.push_str(&self.shared.catalog.metrics_text());
         text
     }
 
-    /// The router every request is dispatched through.
-    pub fn dispatcher(&self) -> &Arc<Dispatcher> {
-        &self.shared.dispatcher
+    /// The catalog every request is dispatched through.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.shared.catalog
     }
 
     /// The WinRS shell subsystem, when it could be started.
     pub fn shells(&self) -> Option<&crate::winrs::ShellService> {
-        self.shared.dispatcher.shells()
+        self.shells.as_ref()
     }
 
     /// Wait until no connection is open, at most `limit`.

@@ -24,6 +24,8 @@ use anyhow::Context;
 use clap::Parser;
 use tokio::sync::mpsc;
 use wsman_config::ConfigStore;
+use wsman_server::catalog::{Catalog, Family};
+use wsman_server::dispatch::transfer::TransferEngine;
 use wsman_server::{CredentialVerifier, LiveService};
 
 /// Default configuration directory.
@@ -444,17 +446,18 @@ fn async_worker_threads(configured: Option<&str>, cores: usize) -> usize {
     }
 }
 
-/// The resource providers this daemon serves besides its configuration tree (which the
-/// live service adds over its own store), keyed by resource URI prefix. Called on the runtime:
-/// `Win32_Service` reaches systemd through it (the system bus, or `DBUS_SYSTEM_BUS_ADDRESS`);
-/// root/hardware reads the BMC `config_dir/bmc.toml` names (or `/dev/ipmi0`) and the sysfs
-/// `config_dir/hardware.toml` names (or `/sys`);
-/// `Win32_NTLogEvent` reads `event_log`.
-fn providers(
+/// The catalog of the engines this daemon serves besides its configuration tree and its
+/// shells (which the live service adds over its own store and settings): CIM and WMI,
+/// WS-Eventing on the event logs, and the collector. Called on the runtime: `Win32_Service`
+/// reaches systemd through it (the system bus, or `DBUS_SYSTEM_BUS_ADDRESS`); root/hardware
+/// reads the BMC `config_dir/bmc.toml` names (or `/dev/ipmi0`) and the sysfs
+/// `config_dir/hardware.toml` names (or `/sys`); `Win32_NTLogEvent` reads `event_log`.
+fn catalog(
     config_dir: &std::path::Path,
     event_log: Arc<dyn wsman_providers::cim::ntlogevent::EventLog>,
-) -> wsman_providers::Registry {
-    use wsman_proto::operation::{CIM_ALL, CIM_PREFIX, CLASS_METADATA_PREFIX, WMI_PREFIX};
+    events: Arc<wsman_eventsource::EventSource>,
+    collector: wsman_server::collector::engine::CollectorEngine,
+) -> Catalog {
     use wsman_providers::cim::{hardware::Hardware, service::ServiceManager, CimProvider};
     let services = ServiceManager::new(tokio::runtime::Handle::current(), None);
     let sysfs_root =
@@ -463,17 +466,19 @@ fn providers(
             std::path::PathBuf::from(wsman_providers::cim::hardware::SYSFS)
         });
     let hardware = Hardware::new(bmc(config_dir), sysfs_root);
-    let mut registry = wsman_providers::Registry::new();
-    for prefix in [WMI_PREFIX, CIM_PREFIX, CIM_ALL, CLASS_METADATA_PREFIX] {
-        let cim = CimProvider::new()
-            .with_services(services.clone())
-            .with_event_log(event_log.clone())
-            .with_hardware(hardware.clone());
-        #[cfg(feature = "bench-synthetic")]
-        let cim = cim.with_synthetic(synthetic_count());
-        registry.register(prefix, cim);
-    }
-    registry
+    let cim = CimProvider::new()
+        .with_services(services)
+        .with_event_log(event_log)
+        .with_hardware(hardware);
+    #[cfg(feature = "bench-synthetic")]
+    let cim = cim.with_synthetic(synthetic_count());
+    let mut catalog = Catalog::new();
+    let cim = TransferEngine::new(Family::Cim, cim, catalog.enumerations());
+    catalog
+        .insert(cim)
+        .insert(wsman_server::eventing::EventingEngine::new(events))
+        .insert(collector);
+    catalog
 }
 
 /// Instances of the benchmark class: `WSMAND_BENCH_SYNTHETIC_INSTANCES`, default 100,000.
@@ -564,33 +569,20 @@ pub async fn run_daemon(
     };
     // Subscriptions end when they expire even if nobody pulls; the task stops with the source.
     let _expiry = wsman_server::eventing::spawn_expiry(&events);
-    // The collector, when DIR/subscriptions exists (a host that collects nothing keeps no
-    // database).
-    let collector = if config_dir.join("subscriptions").is_dir() {
-        let backend = wsman_collector::bookmarks::config::load(&config_dir, wec_database)
-            .map_err(|e| anyhow::anyhow!("the collector's bookmark store: {e}"))?;
-        let opened = tokio::task::spawn_blocking(move || {
-            wsman_server::collector::CollectorService::open(&config_dir, &backend)
-        })
-        .await
-        .context("collector start")?;
-        match opened {
-            Ok(collector) => Some(Arc::new(collector)),
-            Err(e) => anyhow::bail!("the collector's bookmark store: {e}"),
-        }
-    } else {
-        None
-    };
-    let service = LiveService::start_with_eventing(
-        providers(store.dir(), event_log),
+    // The collector, served while DIR/subscriptions exists (a host that collects nothing
+    // keeps no database); SIGHUP starts or stops it.
+    let wec_database = wec_database.to_owned();
+    let collector = tokio::task::spawn_blocking(move || {
+        wsman_server::collector::engine::CollectorEngine::start(&config_dir, &wec_database)
+    })
+    .await
+    .context("collector start")??;
+    let service = LiveService::start(
+        catalog(store.dir(), event_log, events, collector),
         store,
         verifier,
         wsman_server::default_product_version(),
         host_name,
-        Some(Box::new(wsman_server::eventing::EventingEngine::new(
-            events,
-        ))),
-        collector,
     )
     .await;
     if let Some(shells) = service.server().shells() {

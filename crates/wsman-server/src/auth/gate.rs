@@ -1,5 +1,5 @@
-//! Authentication of one request from its headers alone (guard 7 of the crate doc): a token
-//! scheme's leg ([`super::leg`]), the connection's established context, the verified Basic
+//! Authentication of one request from its headers alone (guard 9, `authentication`, of the
+//! crate doc): a token scheme's leg ([`super::leg`]), the connection's established context, the verified Basic
 //! value, or a first check of Basic or of a client certificate. The body is never looked at
 //! here.
 

@@ -10,6 +10,7 @@ use wsman_proto::shell::{self, CommandStateValue, ReceiveResponse};
 use wsman_proto::{response, Fault, Request};
 
 use crate::dispatch::{self, paging, Call, Engine, Reply, ReplyFuture};
+use crate::engine::{EndpointKind, Family, Key, Target};
 use crate::enumeration::{EnumerationStore, Pending};
 use crate::winrs::{Budget, ShellService};
 
@@ -20,15 +21,11 @@ pub struct ShellEngine {
 }
 
 impl ShellEngine {
-    pub fn new(service: ShellService, enumerations: Arc<EnumerationStore>) -> Self {
+    pub fn new(service: ShellService, enumerations: &Arc<EnumerationStore>) -> Self {
         Self {
             service,
-            enumerations,
+            enumerations: Arc::clone(enumerations),
         }
-    }
-
-    pub fn service(&self) -> &ShellService {
-        &self.service
     }
 
     async fn serve(&self, call: Call<'_>) -> Result<Reply, Fault> {
@@ -130,6 +127,10 @@ fn receive_overhead(request: &Request) -> usize {
 }
 
 impl Engine for ShellEngine {
+    fn keys(&self) -> Vec<Key> {
+        vec![(EndpointKind::WsMan, Target::Family(Family::Shell))]
+    }
+
     fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
         Box::pin(self.serve(call))
     }

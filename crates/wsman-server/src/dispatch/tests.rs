@@ -1,9 +1,13 @@
+use std::sync::Arc;
+
 use wsman_proto::envelope::SelectorSet;
 use wsman_proto::ns::action;
 use wsman_proto::xml::Limits;
-use wsman_providers::{Body, Context, Created, Filter, Item, Provider, Registry};
+use wsman_providers::{Body, Context, Created, Filter, Item, Provider};
 
+use super::transfer::TransferEngine;
 use super::*;
+use crate::catalog::{Catalog, EndpointKind, Family, Target};
 
 /// Serves `urn:test` with three enumerable items of ~100 bytes each.
 struct TestProvider;
@@ -37,10 +41,16 @@ impl Provider for TestProvider {
     }
 }
 
-fn dispatcher() -> Arc<Dispatcher> {
-    let mut r = Registry::new();
-    r.register("urn:test", TestProvider);
-    Arc::new(Dispatcher::new(r))
+/// A catalog serving the resources of no family (`urn:...`) with `provider`.
+fn serving(provider: impl Provider) -> Catalog {
+    let mut catalog = Catalog::new();
+    let engine = TransferEngine::new(Family::Other, provider, catalog.enumerations());
+    catalog.insert(engine);
+    catalog
+}
+
+fn dispatcher() -> Arc<Catalog> {
+    Arc::new(serving(TestProvider))
 }
 
 fn request(action: &str, uri: &str, extra_headers: &str, body: &str) -> Arc<Request> {
@@ -65,11 +75,12 @@ fn exchange(settings: &ServiceSettings) -> Exchange<'_> {
     }
 }
 
-async fn run(d: &Arc<Dispatcher>, req: Arc<Request>, s: &ServiceSettings) -> Result<String, Fault> {
+async fn run(d: &Arc<Catalog>, req: Arc<Request>, s: &ServiceSettings) -> Result<String, Fault> {
     match d.dispatch(req, exchange(s)).await? {
         Reply::Envelope(x) => Ok(x),
         Reply::Pieces(pieces) => Ok(String::from_utf8(pieces.concat()).expect("UTF-8 pieces")),
         Reply::NoContent => Ok(String::new()),
+        Reply::Refused(refused) => panic!("refused: {refused:?}"),
     }
 }
 
@@ -257,9 +268,7 @@ async fn oversized_response_is_an_encoding_limit_fault() {
             Ok(Body::Xml(format!("<b>{}</b>", "y".repeat(4096))))
         }
     }
-    let mut r = Registry::new();
-    r.register("urn:big", Big);
-    let d = Arc::new(Dispatcher::new(r));
+    let d = Arc::new(serving(Big));
     let f = run(&d, request(action::GET, "urn:big", "", ""), &s)
         .await
         .err();
@@ -283,10 +292,9 @@ fn budgets_are_capped() {
     let _ = SelectorSet::default();
 }
 
-/// An asynchronous provider: answers after `delay`, in the request's future.
-struct Later {
-    delay: Duration,
-}
+/// An asynchronous provider: answers at once, or after 30 s for a URI ending in `/slow`,
+/// in the request's future.
+struct Later;
 
 impl wsman_providers::AsyncProvider for Later {
     fn call<'a>(
@@ -295,7 +303,9 @@ impl wsman_providers::AsyncProvider for Later {
         call: wsman_providers::Call<'a>,
     ) -> wsman_providers::AnswerFuture<'a> {
         Box::pin(async move {
-            tokio::time::sleep(self.delay).await;
+            if ctx.resource_uri().ends_with("/slow") {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
             match call {
                 wsman_providers::Call::Get => {
                     Ok(wsman_providers::Answer::Body(Body::Xml(format!(
@@ -312,20 +322,10 @@ impl wsman_providers::AsyncProvider for Later {
 #[tokio::test]
 async fn async_providers_are_awaited_within_the_operation_timeout() {
     let s = ServiceSettings::default();
-    let mut r = Registry::new();
-    r.register_async(
-        "urn:later/quick",
-        Later {
-            delay: Duration::ZERO,
-        },
-    );
-    r.register_async(
-        "urn:later/slow",
-        Later {
-            delay: Duration::from_secs(30),
-        },
-    );
-    let d = Arc::new(Dispatcher::new(r));
+    let mut catalog = Catalog::new();
+    let engine = TransferEngine::new_async(Family::Other, Later, catalog.enumerations());
+    catalog.insert(engine);
+    let d = Arc::new(catalog);
     let out = run(&d, request(action::GET, "urn:later/quick", "", ""), &s).await;
     assert!(out.unwrap_or_else(|f| panic!("{f}")).contains("<t:Later"));
     let out = run(&d, request(action::DELETE, "urn:later/quick", "", ""), &s).await;
@@ -345,6 +345,13 @@ async fn async_providers_are_awaited_within_the_operation_timeout() {
 struct Eventing;
 
 impl Engine for Eventing {
+    fn keys(&self) -> Vec<crate::catalog::Key> {
+        vec![
+            (EndpointKind::WsMan, Target::Family(Family::EventLog)),
+            (EndpointKind::WsMan, Target::Subscriptions),
+        ]
+    }
+
     fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
         Box::pin(async move {
             finish(
@@ -367,9 +374,9 @@ async fn eventing_actions_go_to_the_eventing_engine_when_there_is_one() {
         out.err().as_ref().map(subcode).as_deref(),
         Some("a:ActionNotSupported")
     );
-    let mut r = Registry::new();
-    r.register("urn:test", TestProvider);
-    let d = Arc::new(Dispatcher::new(r).with_eventing(Box::new(Eventing)));
+    let mut catalog = serving(TestProvider);
+    catalog.insert(Eventing);
+    let d = Arc::new(catalog);
     let out = run(&d, request(subscribe, "urn:test", "", ""), &s).await;
     assert!(out
         .unwrap_or_else(|f| panic!("{f}"))
@@ -390,7 +397,9 @@ async fn every_action_on_the_event_logs_goes_to_the_eventing_engine() {
         out.err().as_ref().map(subcode).as_deref(),
         Some("a:DestinationUnreachable")
     );
-    let d = Arc::new(Dispatcher::new(Registry::new()).with_eventing(Box::new(Eventing)));
+    let mut catalog = Catalog::new();
+    catalog.insert(Eventing);
+    let d = Arc::new(catalog);
     for act in [action::PULL, action::RELEASE, action::GET] {
         let out = run(&d, request(act, log, "", pull), &s).await;
         assert!(

@@ -1,5 +1,5 @@
 //! The transfer engine: WS-Transfer (Get, Put, Create, Delete), WS-Enumeration and Invoke over
-//! the providers of the [`Registry`].
+//! one provider, for one family of resources of the catalog.
 //!
 //! Providers return typed answers; this engine does the rest once for all of them: filters
 //! compiled from `w:Filter` and applied to instances, the instance XML, EPRs from keys, and
@@ -18,56 +18,55 @@ use wsman_proto::ns::action;
 use wsman_proto::operation::{Action, Resource, CIM_PREFIX};
 use wsman_proto::{transfer, wql, Fault, Request};
 use wsman_providers::{
-    Answer, Body, Call as ProviderCall, Context, Filter, Item, Launcher, Registry, Served,
+    Answer, AsyncProvider, Body, Call as ProviderCall, Context, Filter, Item, Provider, Served,
 };
 
 use super::{finish, finish_owned, paging, Call, Engine, ReplyFuture};
+use crate::engine::{EndpointKind, Family, Key, Target};
 use crate::enumeration::{EnumerationStore, LazyItems, Pending};
 use crate::work::WorkPool;
 
-/// WS-Transfer, WS-Enumeration and Invoke over providers.
+/// WS-Transfer, WS-Enumeration and Invoke over a provider.
 pub struct TransferEngine {
-    registry: Registry,
+    family: Family,
+    provider: Served,
     enumerations: Arc<EnumerationStore>,
-    /// How methods start programs (the shell engine's spawn); `None`: they cannot.
-    launcher: Option<Arc<dyn Launcher>>,
 }
 
 impl TransferEngine {
-    pub fn new(registry: Registry, enumerations: Arc<EnumerationStore>) -> Self {
+    /// Serve `family` with a synchronous provider (run on the blocking pool).
+    pub fn new(
+        family: Family,
+        provider: impl Provider,
+        enumerations: &Arc<EnumerationStore>,
+    ) -> Self {
+        Self::serving(family, Served::Blocking(Arc::new(provider)), enumerations)
+    }
+
+    /// Serve `family` with an asynchronous provider (awaited in the request).
+    pub fn new_async(
+        family: Family,
+        provider: impl AsyncProvider,
+        enumerations: &Arc<EnumerationStore>,
+    ) -> Self {
+        Self::serving(family, Served::Async(Arc::new(provider)), enumerations)
+    }
+
+    fn serving(family: Family, provider: Served, enumerations: &Arc<EnumerationStore>) -> Self {
         Self {
-            registry,
-            enumerations,
-            launcher: None,
+            family,
+            provider,
+            enumerations: Arc::clone(enumerations),
         }
     }
 
-    /// Let methods start programs through `launcher`.
-    pub fn set_launcher(&mut self, launcher: Arc<dyn Launcher>) {
-        self.launcher = Some(launcher);
-    }
-
-    /// Whether a provider serves `resource_uri`.
-    pub fn serves(&self, resource_uri: &str) -> bool {
-        self.registry.find(resource_uri).is_some()
-    }
-
-    /// The provider's descriptor for the request, when it has one.
-    pub fn security_descriptor(
-        &self,
-        request: &Request,
-    ) -> Option<Arc<wsman_config::SecurityDescriptor>> {
-        self.registry
-            .find(request.resource_uri.as_deref().unwrap_or(""))?
-            .security(&request.operation)
-    }
-
+    /// The provider, when it serves the request's resource URI.
     fn provider(&self, request: &Request) -> Result<Served, Fault> {
         let uri = request.resource_uri.as_deref().unwrap_or("");
-        self.registry
-            .find(uri)
-            .cloned()
-            .ok_or_else(|| Fault::destination_unreachable(uri))
+        if !self.provider.handles(uri) {
+            return Err(Fault::destination_unreachable(uri));
+        }
+        Ok(self.provider.clone())
     }
 
     async fn serve(&self, call: Call<'_>) -> Result<super::Reply, Fault> {
@@ -220,7 +219,7 @@ impl TransferEngine {
                 let request = Arc::clone(call.request);
                 let address = address.to_owned();
                 let caller = call.caller.cloned();
-                let launcher = self.launcher.clone();
+                let launcher = call.launcher.cloned();
                 let job = tokio::task::spawn_blocking(move || {
                     let ctx = Context::new(&request, &address)
                         .with_caller(caller.as_ref())
@@ -238,7 +237,7 @@ impl TransferEngine {
             Served::Async(provider) => {
                 let ctx = Context::new(call.request, address)
                     .with_caller(call.caller)
-                    .with_launcher(self.launcher.as_deref());
+                    .with_launcher(call.launcher.map(|l| l.as_ref()));
                 tokio::time::timeout(call.budget, provider.call(ctx, op.as_call()))
                     .await
                     .unwrap_or_else(|_| Err(Fault::timed_out()))
@@ -248,6 +247,10 @@ impl TransferEngine {
 }
 
 impl Engine for TransferEngine {
+    fn keys(&self) -> Vec<Key> {
+        vec![(EndpointKind::WsMan, Target::Family(self.family))]
+    }
+
     fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
         Box::pin(self.serve(call))
     }

@@ -35,6 +35,8 @@ use std::time::Duration;
 use wsman_proto::envelope::SelectorSet;
 use wsman_proto::fault::SelectorProblem;
 use wsman_proto::ns::action;
+use wsman_proto::operation::ShellResource::{Cmd, Commands, Shells};
+use wsman_proto::operation::{Action, Resource};
 use wsman_proto::shell::requests::{CommandLine, Receive, Send, ShellCreate, Signal, WinrsOptions};
 use wsman_proto::shell::responses::{self, CommandResponse, CreateResponse, ReceiveResponse};
 use wsman_proto::shell::SignalCode;
@@ -108,13 +110,13 @@ impl ShellService {
         address: &str,
         budget: Budget,
     ) -> Result<(&'static str, String), Fault> {
-        let uri = request.resource_uri.as_deref().unwrap_or("");
-        let act = request.action.as_deref().unwrap_or("");
         let options = WinrsOptions::parse(&request.options)?;
-        let is_cmd = uri.eq_ignore_ascii_case(shell::uri::CMD);
-        match act {
-            action::CREATE if is_cmd => self.create(request, caller, address, &options).await,
-            action::DELETE if is_cmd => {
+        let Resource::Shell(resource) = request.operation.resource else {
+            return Err(not_supported(request));
+        };
+        match (&request.operation.action, resource) {
+            (Action::Create, Cmd) => self.create(request, caller, address, &options).await,
+            (Action::Delete, Cmd) => {
                 let id = shell_id(&request.selectors)?;
                 self.manager
                     .delete_shell(&caller.user, &id)
@@ -122,7 +124,7 @@ impl ShellService {
                     .map_err(shell_fault)?;
                 Ok((action::DELETE_RESPONSE, String::new()))
             }
-            action::GET if is_cmd || uri.eq_ignore_ascii_case(shell::uri::SHELLS) => {
+            (Action::Get, Cmd | Shells) => {
                 let id = shell_id(&request.selectors)?;
                 let info = self
                     .manager
@@ -134,10 +136,10 @@ impl ShellService {
                     describe::full(&info, request, &limits).to_xml(),
                 ))
             }
-            action::SHELL_COMMAND if is_cmd => self.command(request, caller, &options).await,
-            action::SHELL_SEND if is_cmd => self.send(request, caller, budget).await,
-            action::SHELL_SIGNAL if is_cmd => self.signal(request, caller).await,
-            action::SHELL_DISCONNECT if is_cmd => {
+            (Action::Command, Cmd) => self.command(request, caller, &options).await,
+            (Action::Send, Cmd) => self.send(request, caller, budget).await,
+            (Action::Signal, Cmd) => self.signal(request, caller).await,
+            (Action::Disconnect, Cmd) => {
                 let id = shell_id(&request.selectors)?;
                 let body = Disconnect::parse(request.body.as_ref())?;
                 if body.buffer_mode == Some(BufferMode::Drop) {
@@ -150,7 +152,7 @@ impl ShellService {
                     .map_err(shell_fault)?;
                 Ok((shell::action::DISCONNECT_RESPONSE, String::new()))
             }
-            action::SHELL_RECONNECT if is_cmd => {
+            (Action::Reconnect, Cmd) => {
                 let id = shell_id(&request.selectors)?;
                 Reconnect::parse(request.body.as_ref())?;
                 self.manager
@@ -158,7 +160,7 @@ impl ShellService {
                     .map_err(shell_fault)?;
                 Ok((shell::action::RECONNECT_RESPONSE, String::new()))
             }
-            action::SHELL_CONNECT if is_cmd => {
+            (Action::Connect, Cmd) => {
                 let id = shell_id(&request.selectors)?;
                 Connect::parse(request.body.as_ref())?;
                 let info = self
@@ -170,18 +172,15 @@ impl ShellService {
                     ConnectResponse::new(info.input_streams, info.output_streams).to_xml(),
                 ))
             }
-            other => Err(Fault::action_not_supported(other)),
+            _ => Err(not_supported(request)),
         }
     }
 
     /// Whether `request` is a Receive of the cmd shell, which [`Self::receive_envelope`]
     /// answers.
     pub fn is_receive(request: &Request) -> bool {
-        request.action.as_deref() == Some(action::SHELL_RECEIVE)
-            && request
-                .resource_uri
-                .as_deref()
-                .is_some_and(|uri| uri.eq_ignore_ascii_case(shell::uri::CMD))
+        request.operation.action == Action::Receive
+            && request.operation.resource == Resource::Shell(Cmd)
     }
 
     /// A Receive ([`Self::is_receive`]), answered with its whole
@@ -212,9 +211,9 @@ impl ShellService {
         caller: &Caller,
         filter: Option<SelectorSet>,
     ) -> Result<Vec<Item>, Fault> {
-        let uri = request.resource_uri.as_deref().unwrap_or("");
+        let resource = &request.operation.resource;
         let limits = self.manager.limits();
-        if uri.eq_ignore_ascii_case(shell::uri::SHELLS) {
+        if *resource == Resource::Shell(Shells) {
             return Ok(self
                 .manager
                 .list_shells(&caller.user)
@@ -226,7 +225,7 @@ impl ShellService {
                 })
                 .collect());
         }
-        if uri.eq_ignore_ascii_case(shell::uri::COMMANDS) {
+        if *resource == Resource::Shell(Commands) {
             let id = filter
                 .as_ref()
                 .and_then(|f| f.get("ShellId").map(str::to_owned))
@@ -428,6 +427,11 @@ impl ShellService {
 const ENUMERATE_SHELLCOMMANDS_FILTER_EXPECTED: u32 = 2150859200;
 
 /// The ShellId selector; without it the request addresses no shell.
+/// `a:ActionNotSupported` for the request's action (as the client sent it).
+fn not_supported(request: &Request) -> Fault {
+    Fault::action_not_supported(request.action.as_deref().unwrap_or(""))
+}
+
 fn shell_id(selectors: &SelectorSet) -> Result<String, Fault> {
     selectors.get("ShellId").map(str::to_owned).ok_or_else(|| {
         Fault::invalid_selectors(

@@ -86,7 +86,7 @@ impl TestService {
         let verifier = CredentialVerifier::new(dir.path(), wsman_os::DEFAULT_PAM_SERVICE)
             .unwrap_or_else(|e| panic!("{e}"));
         let service = LiveService::start(
-            wsman_providers::Registry::new(),
+            wsman_server::catalog::Catalog::new(),
             store,
             Arc::new(verifier),
             "OS: test SP: 0.0 Stack: 3.0".to_owned(),

@@ -1,0 +1,277 @@
+//! The catalog of engines: the one router. Every engine (configuration, CIM, the WinRS
+//! shells, WS-Eventing on the event logs, the collector's subscription manager and
+//! deliveries) says which keys it serves ([`Engine::keys`]); a request is answered by the
+//! engine of its key, looked up in a map, never by comparing strings.
+//!
+//! A key is an (endpoint, target) pair. The endpoint is classified once from the HTTP path
+//! ([`Catalog::endpoint`]: the listener's `/wsman`, or an endpoint an engine claims, such as
+//! the collector's subscription manager and delivery URIs); the target from the typed
+//! operation parsed with the envelope ([`Target::of`]). The daemon binary builds the catalog
+//! with its engines and hands it to the live service, which adds the configuration tree and
+//! the shells (they follow its settings).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use wsman_proto::operation::{Action, Resource};
+use wsman_proto::{Fault, Request};
+use wsman_providers::{Caller, Launcher};
+
+use crate::dispatch::{max_envelope, operation_budget};
+pub use crate::engine::{Access, Endpoint, EndpointKind, Family, Key, Target};
+use crate::engine::{Call, Engine, Exchange, Reply, UnreadableBody};
+use crate::enumeration::EnumerationStore;
+use crate::proof::Proof;
+
+/// How a request arrived, as the pipeline established it.
+#[derive(Clone, Copy, Debug)]
+pub struct Arrival<'a> {
+    pub endpoint: &'a Endpoint,
+    /// The authenticated caller (absent only in tests of the router).
+    pub caller: Option<&'a Caller>,
+    /// What the credentials proved (for engines that check more than the caller's SIDs).
+    pub proof: Option<&'a Proof>,
+    /// The body's size as sent (unsealed, still compressed).
+    pub wire_length: usize,
+}
+
+/// Every engine of the service, by key.
+#[derive(Default)]
+pub struct Catalog {
+    engines: Vec<Arc<dyn Engine>>,
+    by_key: HashMap<Key, Arc<dyn Engine>>,
+    /// The enumeration contexts every engine's Enumerate and Pull share.
+    enumerations: Arc<EnumerationStore>,
+    /// How methods start programs (the shells' spawn), when shells are served.
+    launcher: Option<Arc<dyn Launcher>>,
+}
+
+impl Catalog {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serve `engine`'s keys with it. A key already served stays with its first engine
+    /// (logged: two engines cannot answer one request).
+    pub fn insert(&mut self, engine: impl Engine + 'static) -> &mut Self {
+        let engine: Arc<dyn Engine> = Arc::new(engine);
+        for key in engine.keys() {
+            if self.by_key.contains_key(&key) {
+                tracing::error!(?key, "two engines serve one key: keeping the first");
+                continue;
+            }
+            self.by_key.insert(key, Arc::clone(&engine));
+        }
+        self.engines.push(engine);
+        self
+    }
+
+    /// The enumeration contexts the engines share (an engine that pages takes it when made).
+    pub fn enumerations(&self) -> &Arc<EnumerationStore> {
+        &self.enumerations
+    }
+
+    /// Let methods start programs through `launcher`.
+    pub fn set_launcher(&mut self, launcher: Arc<dyn Launcher>) {
+        self.launcher = Some(launcher);
+    }
+
+    /// Live enumeration contexts (diagnostics, tests).
+    pub fn enumeration_contexts(&self) -> usize {
+        self.enumerations.len()
+    }
+
+    /// The endpoint `path` is on a listener whose WS-Management path is `prefix`; `None`:
+    /// nothing is served there (404).
+    pub fn endpoint(&self, prefix: &str, path: &str) -> Option<Endpoint> {
+        if path == prefix {
+            return Some(Endpoint::WsMan);
+        }
+        self.engines.iter().find_map(|e| e.endpoint(prefix, path))
+    }
+
+    /// The engine answering `operation` at `endpoint`, if any.
+    fn engine(&self, endpoint: &Endpoint, request: &Request) -> Option<&Arc<dyn Engine>> {
+        let kind = endpoint.kind();
+        if let Some(engine) = self.by_key.get(&(kind, Target::Every)) {
+            return Some(engine);
+        }
+        let target = Target::of(request)?;
+        self.by_key.get(&(kind, target)).or_else(|| match target {
+            // Without an eventing engine, the subscription actions go to the resource's
+            // engine, which refuses them.
+            Target::Subscriptions => self.by_key.get(&(kind, Target::family_of(request)?)),
+            _ => None,
+        })
+    }
+
+    /// The access `request` needs at `endpoint` (the service's descriptors when no engine
+    /// serves it: it is refused after authorization, as Windows does).
+    pub fn access(&self, endpoint: &Endpoint, request: &Request) -> Access {
+        self.engine(endpoint, request)
+            .map_or(Access::Service, |engine| engine.access(request))
+    }
+
+    /// A body at `endpoint` that could not be read (SLDC, XML): the engine counts it.
+    pub fn unreadable(&self, endpoint: &Endpoint, body: &UnreadableBody<'_>) {
+        for engine in &self.engines {
+            engine.unreadable(endpoint, body);
+        }
+    }
+
+    /// SIGHUP: every engine reads its own configuration again. Blocking.
+    pub fn reload(&self) {
+        for engine in &self.engines {
+            engine.reload();
+        }
+    }
+
+    /// The engines' own metrics text.
+    pub fn metrics_text(&self) -> String {
+        self.engines
+            .iter()
+            .filter_map(|e| e.metrics_text())
+            .collect()
+    }
+
+    /// Dispatch one request at the WS-Management endpoint without a caller (shell resources
+    /// are then refused).
+    pub async fn dispatch(
+        &self,
+        request: Arc<Request>,
+        exchange: Exchange<'_>,
+    ) -> Result<Reply, Fault> {
+        self.dispatch_as(request, exchange, None).await
+    }
+
+    /// Dispatch one request at the WS-Management endpoint for `caller`.
+    pub async fn dispatch_as(
+        &self,
+        request: Arc<Request>,
+        exchange: Exchange<'_>,
+        caller: Option<&Caller>,
+    ) -> Result<Reply, Fault> {
+        let arrival = Arrival {
+            endpoint: &Endpoint::WsMan,
+            caller,
+            proof: None,
+            wire_length: 0,
+        };
+        self.serve(request, exchange, arrival).await
+    }
+
+    /// Dispatch one request as it arrived. Faults come back as `Err` for the caller to
+    /// render.
+    pub async fn serve(
+        &self,
+        request: Arc<Request>,
+        exchange: Exchange<'_>,
+        arrival: Arrival<'_>,
+    ) -> Result<Reply, Fault> {
+        if *arrival.endpoint == Endpoint::WsMan && request.operation.action == Action::End {
+            return Ok(Reply::NoContent);
+        }
+        let uri = request.resource_uri.as_deref().unwrap_or("");
+        let engine = self
+            .engine(arrival.endpoint, &request)
+            .ok_or_else(|| Fault::destination_unreachable(uri))?;
+        if matches!(request.operation.resource, Resource::Shell(_)) {
+            arrival.caller.ok_or_else(Fault::access_denied)?;
+        }
+        let call = Call {
+            request: &request,
+            exchange,
+            caller: arrival.caller,
+            budget: operation_budget(&request, exchange.settings),
+            max_envelope: max_envelope(&request, exchange.settings),
+            endpoint: arrival.endpoint,
+            proof: arrival.proof,
+            wire_length: arrival.wire_length,
+            launcher: self.launcher.as_ref(),
+        };
+        engine.handle(call).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wsman_proto::envelope::SelectorSet;
+
+    fn target(action: &str, uri: &str) -> Option<Target> {
+        let mut request = Request::default();
+        request.resource_uri = Some(uri.to_owned());
+        request.operation =
+            wsman_proto::Operation::parse(Some(action), Some(uri), &SelectorSet::default());
+        Target::of(&request)
+    }
+
+    #[test]
+    fn every_resource_has_one_family() {
+        use wsman_proto::ns::action::{ENUMERATE, GET};
+        let family = |f| Some(Target::Family(f));
+        let cases = [
+            (
+                GET,
+                "http://schemas.microsoft.com/wbem/wsman/1/config/Listener",
+                family(Family::Config),
+            ),
+            (
+                GET,
+                "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service",
+                family(Family::Cim),
+            ),
+            (
+                GET,
+                "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Processor",
+                family(Family::Cim),
+            ),
+            (
+                ENUMERATE,
+                "http://schemas.dmtf.org/wbem/wscim/1/*",
+                family(Family::Cim),
+            ),
+            (
+                GET,
+                "http://schemas.dmtf.org/wbem/cim-xml/2/cim-schema/2/CIM_Processor",
+                family(Family::Cim),
+            ),
+            (
+                GET,
+                "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd",
+                family(Family::Shell),
+            ),
+            (
+                ENUMERATE,
+                "http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog",
+                family(Family::EventLog),
+            ),
+            (GET, "urn:anything", family(Family::Other)),
+            // Classified as CIM, but no engine serves a vendor's host yet.
+            (
+                GET,
+                "http://schemas.dell.com/wbem/wscim/1/cim-schema/2/CIM_Processor",
+                None,
+            ),
+            (GET, "", None),
+            (
+                GET,
+                "http://schemas.microsoft.com/powershell/Microsoft.PowerShell",
+                None,
+            ),
+            (
+                GET,
+                "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/other",
+                None,
+            ),
+            (
+                "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe",
+                "urn:anything",
+                Some(Target::Subscriptions),
+            ),
+        ];
+        for (action, uri, expected) in cases {
+            assert_eq!(target(action, uri), expected, "{action} {uri}");
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The contract between the catalog ([`crate::catalog`]) and its engines: the keys an engine
+//! serves (an [`Endpoint`] classified from the HTTP path, a [`Target`] from the typed
+//! operation), the [`Access`] a request needs, the [`Call`] an engine receives and the
+//! [`Reply`] it answers. A module of its own below both the catalog and the engines, so that
+//! neither reaches into the other.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wsman_proto::operation::{Action, Resource, ShellResource, CIM_PREFIX};
+use wsman_proto::{Fault, Request};
+use wsman_providers::{Caller, Launcher};
+
+use crate::metrics::collector::Refusal;
+use crate::principal::Principal;
+use crate::proof::Proof;
+use crate::settings::ServiceSettings;
+
+/// A body that could not be read (SLDC, charset, XML), as the pipeline reports it to the
+/// engines: why, from whom and from where, so an engine can count it and log it without
+/// the pipeline knowing which engines log what.
+pub struct UnreadableBody<'a> {
+    pub reason: Refusal,
+    /// Who sent it (authenticated: bodies are read only after authentication).
+    pub forwarder: &'a Principal,
+    pub remote: std::net::SocketAddr,
+    /// The decoder's or parser's error.
+    pub why: &'a dyn std::fmt::Display,
+}
+
+/// Which endpoint of a listener a request came to, classified once from its path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/` + URLPrefix: WS-Management.
+    WsMan,
+    /// A subscription manager URI of the collector (the path as requested).
+    SubscriptionManager(String),
+    /// The delivery endpoint of the subscription with this identifier.
+    Delivery(String),
+}
+
+impl Endpoint {
+    /// The endpoint's part of a catalog key.
+    pub fn kind(&self) -> EndpointKind {
+        match self {
+            Self::WsMan => EndpointKind::WsMan,
+            Self::SubscriptionManager(_) => EndpointKind::SubscriptionManager,
+            Self::Delivery(_) => EndpointKind::Delivery,
+        }
+    }
+}
+
+/// [`Endpoint`] without its data: the first half of a [`Key`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EndpointKind {
+    WsMan,
+    SubscriptionManager,
+    Delivery,
+}
+
+/// The families of resources at the WS-Management endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// The configuration tree ([`Resource::Config`]).
+    Config,
+    /// CIM and WMI classes and their metadata.
+    Cim,
+    /// The WinRS shell resources (cmd, the shell and command inventories).
+    Shell,
+    /// The event logs.
+    EventLog,
+    /// A resource no family names (served by no engine of the daemon; tests use it).
+    Other,
+}
+
+/// The second half of a [`Key`]: what of an endpoint an engine serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// The resources of a family.
+    Family(Family),
+    /// WS-Eventing's Subscribe, Renew, GetStatus and Unsubscribe, whatever the resource.
+    Subscriptions,
+    /// Every request of the endpoint.
+    Every,
+}
+
+impl Target {
+    /// The target of `request` at the WS-Management endpoint, from its typed operation;
+    /// `None`: no engine can serve it.
+    pub fn of(request: &Request) -> Option<Target> {
+        if matches!(
+            request.operation.action,
+            Action::Subscribe | Action::Renew | Action::GetStatus | Action::Unsubscribe
+        ) {
+            return Some(Target::Subscriptions);
+        }
+        Self::family_of(request)
+    }
+
+    /// The family of the request's resource; `None`: no resource, a shell resource that is
+    /// not served, or a CIM class URI of a vendor's host (classified, served by no engine
+    /// yet: `docs/cim.md`).
+    pub fn family_of(request: &Request) -> Option<Target> {
+        let uri = request.resource_uri.as_deref().unwrap_or("");
+        let family = match &request.operation.resource {
+            Resource::Absent
+            | Resource::Shell(ShellResource::Unserved | ShellResource::PowerShell) => return None,
+            Resource::Shell(_) => Family::Shell,
+            Resource::Cim { .. } if !is_dmtf_class_uri(uri) => return None,
+            Resource::Wmi { .. }
+            | Resource::Cim { .. }
+            | Resource::CimAll
+            | Resource::ClassMetadata(_) => Family::Cim,
+            Resource::EventLog => Family::EventLog,
+            Resource::Config => Family::Config,
+            Resource::Other => Family::Other,
+        };
+        Some(Target::Family(family))
+    }
+}
+
+/// A class URI of the DMTF's own host (`http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/`).
+fn is_dmtf_class_uri(uri: &str) -> bool {
+    uri.get(..CIM_PREFIX.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(CIM_PREFIX))
+}
+
+/// What the catalog is keyed by.
+pub type Key = (EndpointKind, Target);
+
+/// The access a request to an engine needs, decided before the engine is called.
+#[derive(Clone, Debug)]
+pub enum Access {
+    /// The service's descriptors: RootSDDL, ShellSDDL for the shell resources, the event
+    /// logs' descriptor ([`crate::access`]).
+    Service,
+    /// This descriptor instead of RootSDDL.
+    Descriptor(Arc<wsman_config::SecurityDescriptor>),
+    /// The engine decides for itself (the collector: each subscription's allow list; a
+    /// forwarder is a machine, not an administrator).
+    Engine,
+}
+
+/// The answer of a dispatched request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// A response envelope (XML, not yet encoded).
+    Envelope(String),
+    /// A response envelope in UTF-8, in pieces to be written in order: a Receive response
+    /// around output the shell engine already holds as base64 text (see
+    /// [`crate::response_body`]).
+    Pieces(Vec<bytes::Bytes>),
+    /// HTTP 204 with no body (`.../wsman/End`).
+    NoContent,
+    /// An HTTP status without a body: what the collector answers a forwarder for a delivery
+    /// it cannot read (400) or could not store (503: the forwarder resends).
+    Refused(Refused),
+}
+
+/// The statuses of [`Reply::Refused`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    BadRequest(String),
+    NotFound,
+    Unavailable,
+}
+
+impl From<Refused> for crate::error::ServiceError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::BadRequest(reason) => Self::BadRequest { reason },
+            Refused::NotFound => Self::NotFound,
+            Refused::Unavailable => Self::Unavailable,
+        }
+    }
+}
+
+/// Per-request facts the dispatcher needs besides the request.
+#[derive(Clone, Copy, Debug)]
+pub struct Exchange<'a> {
+    pub settings: &'a ServiceSettings,
+    /// `scheme://host/path` the client addressed.
+    pub address: &'a str,
+}
+
+/// One request as an engine receives it, with the limits the router computed.
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    pub request: &'a Arc<Request>,
+    pub exchange: Exchange<'a>,
+    /// The authenticated caller (absent only in tests of the router).
+    pub caller: Option<&'a Caller>,
+    /// OperationTimeout capped by MaxTimeoutms.
+    pub budget: Duration,
+    /// The request's MaxEnvelopeSize capped by the service's.
+    pub max_envelope: u64,
+    /// Where the request came (a collector endpoint names its subscription).
+    pub endpoint: &'a Endpoint,
+    /// What the credentials proved, when the pipeline established it.
+    pub proof: Option<&'a Proof>,
+    /// The body's size as sent (unsealed, still compressed).
+    pub wire_length: usize,
+    /// How methods start programs (the shells' spawn); `None`: they cannot.
+    pub launcher: Option<&'a Arc<dyn Launcher>>,
+}
+
+/// A boxed engine answer.
+pub type ReplyFuture<'a> = Pin<Box<dyn Future<Output = Result<Reply, Fault>> + Send + 'a>>;
+
+/// One entry of the catalog. An engine says which keys it serves and what access a request
+/// needs; it answers every action of its keys (`a:ActionNotSupported` for the ones it does
+/// not serve) and keeps its response within `call.max_envelope`.
+pub trait Engine: Send + Sync {
+    /// The (endpoint, target) pairs this engine answers.
+    fn keys(&self) -> Vec<Key>;
+
+    /// The access `request` needs (default: the service's descriptors).
+    fn access(&self, _request: &Request) -> Access {
+        Access::Service
+    }
+
+    /// The endpoint `path` is, when this engine claims paths besides the listener's
+    /// WS-Management path `prefix`.
+    fn endpoint(&self, _prefix: &str, _path: &str) -> Option<Endpoint> {
+        None
+    }
+
+    fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a>;
+
+    /// A body sent to `endpoint` could not be read (counted and logged by engines that do).
+    fn unreadable(&self, _endpoint: &Endpoint, _body: &UnreadableBody<'_>) {}
+
+    /// SIGHUP: read the engine's own configuration again. Blocking.
+    fn reload(&self) {}
+
+    /// The engine's metrics text, when it has metrics.
+    fn metrics_text(&self) -> Option<String> {
+        None
+    }
+}
