@@ -235,7 +235,9 @@ pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), F
                 done.push(format!("Enabled and started the WinRM service ({UNIT})."));
             }
             Step::OpenFirewall(inspection) => {
-                done.push(firewall::open(inspection, port).map_err(Failure::local)?);
+                done.push(
+                    firewall::open(inspection, port).map_err(|e| Failure::local(e.to_string()))?,
+                );
             }
         }
     }
