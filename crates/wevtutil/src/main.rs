@@ -128,20 +128,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// Why a command failed; printed after `wevtutil: `.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(
+        "failed to read events of {name:?}: the specified channel could not be found \
+         (wevtutil el lists the logs)"
+    )]
+    UnknownLog { name: String },
+    #[error("the query is not valid: {source}")]
+    InvalidQuery { source: wsman_events::QueryError },
+    #[error("cannot start: {source}")]
+    Runtime { source: std::io::Error },
+    #[error("failed to read the journal: {source}")]
+    Journal { source: wsman_journal::Error },
+    #[error("cannot write: {source}")]
+    Write { source: std::io::Error },
+}
+
 /// The log's canonical name, or why there is none.
-fn known_log(name: &str) -> Result<&'static str, String> {
+fn known_log(name: &str) -> Result<&'static str, Failure> {
     LOGS.iter()
         .find(|log| log.eq_ignore_ascii_case(name))
         .copied()
-        .ok_or_else(|| {
-            format!(
-                "failed to read events of {name:?}: the specified channel could not be found \
-                 (wevtutil el lists the logs)"
-            )
+        .ok_or_else(|| Failure::UnknownLog {
+            name: name.to_owned(),
         })
 }
 
-fn get_log(name: &str) -> Result<(), String> {
+fn get_log(name: &str) -> Result<(), Failure> {
     let log = known_log(name)?;
     let holds = match log {
         SECURITY => "authentication and audit entries (sshd, sudo, su, login, audit, syslog auth and authpriv)",
@@ -160,7 +175,7 @@ fn get_log(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn query_events(request: &QueryEvents) -> Result<(), String> {
+fn query_events(request: &QueryEvents) -> Result<(), Failure> {
     let (journal, log) = if request.log_file {
         (
             Journal::Directory(PathBuf::from(&request.log)),
@@ -178,7 +193,7 @@ fn query_events(request: &QueryEvents) -> Result<(), String> {
         .as_deref()
         .map(XPath::parse)
         .transpose()
-        .map_err(|e| format!("the query is not valid: {e}"))?;
+        .map_err(|source| Failure::InvalidQuery { source })?;
     let query = Query {
         journal,
         start: if request.reverse {
@@ -196,13 +211,13 @@ fn query_events(request: &QueryEvents) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
-        .map_err(|e| format!("cannot start: {e}"))?;
+        .map_err(|source| Failure::Runtime { source })?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let users = Users::read();
     runtime.block_on(async {
         let mut reader = Reader::spawn(&query, ExportLimits::default())
-            .map_err(|e| format!("failed to read the journal: {e}"))?;
+            .map_err(|source| Failure::Journal { source })?;
         if let Some(element) = &request.element {
             write(&mut out, &format!("<{element}>"))?;
         }
@@ -211,7 +226,7 @@ fn query_events(request: &QueryEvents) -> Result<(), String> {
             let Some(entry) = reader
                 .next()
                 .await
-                .map_err(|e| format!("failed to read the journal: {e}"))?
+                .map_err(|source| Failure::Journal { source })?
             else {
                 break;
             };
@@ -235,12 +250,12 @@ fn query_events(request: &QueryEvents) -> Result<(), String> {
         if let Some(element) = &request.element {
             write(&mut out, &format!("</{element}>"))?;
         }
-        out.flush().map_err(|e| format!("cannot write: {e}"))
+        out.flush().map_err(|source| Failure::Write { source })
     })
 }
 
-fn write(out: &mut impl std::io::Write, text: &str) -> Result<(), String> {
-    writeln!(out, "{text}").map_err(|e| format!("cannot write: {e}"))
+fn write(out: &mut impl std::io::Write, text: &str) -> Result<(), Failure> {
+    writeln!(out, "{text}").map_err(|source| Failure::Write { source })
 }
 
 /// The block Windows' `wevtutil qe /f:text` prints for one event.

@@ -198,18 +198,36 @@ fn accepts_port(rule: &Value, port: u16) -> bool {
     port_matched && accepted
 }
 
+/// Why the firewall could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FirewallError {
+    /// The tool ran and said no.
+    #[error("{program} {arguments} failed: {error}")]
+    Failed {
+        program: String,
+        arguments: String,
+        /// What it wrote on stderr, trimmed.
+        error: String,
+    },
+    /// The tool could not be run.
+    #[error("cannot run {program}")]
+    NotRun { program: String },
+}
+
 /// Opens TCP `port` as `inspection` says; what was done, in a sentence.
-pub(crate) fn open(inspection: &Inspection, port: u16) -> Result<String, String> {
+pub(crate) fn open(inspection: &Inspection, port: u16) -> Result<String, FirewallError> {
     let tcp = format!("{port}/tcp");
-    let run = |program: &str, args: &[&str]| -> Result<(), String> {
+    let run = |program: &str, args: &[&str]| -> Result<(), FirewallError> {
         match output(program, args) {
             Some((true, _)) => Ok(()),
-            Some((false, error)) => Err(format!(
-                "{program} {} failed: {}",
-                args.join(" "),
-                error.trim()
-            )),
-            None => Err(format!("cannot run {program}")),
+            Some((false, error)) => Err(FirewallError::Failed {
+                program: program.to_owned(),
+                arguments: args.join(" "),
+                error: error.trim().to_owned(),
+            }),
+            None => Err(FirewallError::NotRun {
+                program: program.to_owned(),
+            }),
         }
     };
     match inspection {

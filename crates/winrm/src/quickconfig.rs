@@ -5,7 +5,7 @@ use std::io::{BufRead, Read, Write};
 use std::path::Path;
 use std::process::Command as Process;
 
-use wsman_config::{ConfigStore, ListenerAddress, Transport, LISTENER_URI};
+use wsman_config::{ConfigStore, Listener, ListenerAddress, Transport, LISTENER_URI};
 use wsman_proto::envelope::{Selector, SelectorSet, SelectorValue};
 
 use crate::args::{QuickTransport, Switches};
@@ -73,6 +73,15 @@ fn confirm(out: &mut dyn Write) -> Result<bool, Failure> {
     ))
 }
 
+/// The `*` listener of `transport`, if configured.
+fn any_listener(store: &ConfigStore, transport: Transport) -> Option<&Listener> {
+    store
+        .config()
+        .listeners
+        .iter()
+        .find(|l| l.address == ListenerAddress::Any && l.transport == transport)
+}
+
 /// Run quickconfig on `dir`, printing to `out`.
 pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), Failure> {
     let mut store = ConfigStore::open(dir).map_err(|e| Failure::local(e.to_string()))?;
@@ -80,7 +89,6 @@ pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), F
         QuickTransport::Http => Transport::Http,
         QuickTransport::Https => Transport::Https,
     };
-    let t = transport.as_str();
     // The system unit serves the default directory; for another directory we only say how
     // to start the daemon.
     let manage_unit = dir == Path::new(DEFAULT_DIR) && systemd_running() && unit_installed();
@@ -89,12 +97,7 @@ pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), F
         && systemctl_ok(&["is-enabled", "--quiet", UNIT]);
 
     let mut steps = Vec::new();
-    match store
-        .config()
-        .listeners
-        .iter()
-        .find(|l| l.address == ListenerAddress::Any && l.transport == transport)
-    {
+    match any_listener(&store, transport) {
         None => steps.push(Step::CreateListener),
         Some(l) if !l.enabled => steps.push(Step::EnableListener),
         Some(_) => {}
@@ -106,40 +109,17 @@ pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), F
         steps.push(Step::StartService);
     }
     // The port the listener has, or will have once created.
-    let port = store
-        .config()
-        .listeners
-        .iter()
-        .find(|l| l.address == ListenerAddress::Any && l.transport == transport)
-        .map_or_else(
-            || {
-                store
-                    .config()
-                    .service
-                    .default_ports
-                    .for_transport(transport)
-            },
-            |l| l.port,
-        );
-    let firewall_note = if s.skip_firewall {
-        format!("The host firewall was not changed (-skipFirewall): TCP port {port} may still be closed.")
-    } else {
-        match firewall::inspect(port) {
-            Inspection::NoFirewall => format!(
-                "No active host firewall (firewalld, ufw or nftables) was found: TCP port {port} needs no exception."
-            ),
-            Inspection::AlreadyOpen { firewall } => {
-                format!("The WinRM firewall exception is already enabled: {firewall} accepts TCP port {port}.")
-            }
-            Inspection::Unknown { reason } => format!(
-                "Warning: the host firewall could not be read ({reason}); make sure TCP port {port} is open."
-            ),
-            needed => {
-                steps.push(Step::OpenFirewall(needed));
-                String::new()
-            }
-        }
-    };
+    let port = any_listener(&store, transport).map_or_else(
+        || {
+            store
+                .config()
+                .service
+                .default_ports
+                .for_transport(transport)
+        },
+        |l| l.port,
+    );
+    let firewall_note = firewall_step(s.skip_firewall, port, &mut steps);
 
     if running {
         let _ = writeln!(out, "WinRM service is already running on this machine.");
@@ -153,21 +133,7 @@ pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), F
         footer(dir, transport, &store, manage_unit, out);
         return Ok(());
     }
-    let _ = writeln!(
-        out,
-        "WinRM is not set up to allow remote access to this machine for management."
-    );
-    let _ = writeln!(out, "The following changes must be made:\n");
-    for step in &steps {
-        let _ = match step {
-            Step::CreateListener => writeln!(out, "Create a WinRM listener on {t}://* to accept WS-Man requests to any IP on this machine."),
-            Step::EnableListener => writeln!(out, "Enable the WinRM listener on {t}://*."),
-            Step::EnableBasic => writeln!(out, "Enable Basic authentication (Service/Auth/Basic), the authentication scheme wsmand offers."),
-            Step::StartService => writeln!(out, "Enable and start the WinRM service (systemctl enable --now {UNIT})."),
-            Step::OpenFirewall(_) => writeln!(out, "Enable the WinRM firewall exception: accept TCP port {port} in the host firewall."),
-        };
-    }
-    let _ = writeln!(out);
+    announce(&steps, transport, port, out);
     let confirmed = s.quiet || s.force || confirm(out)?;
     if !confirmed {
         let _ = writeln!(out, "No changes were made.");
@@ -178,66 +144,7 @@ pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), F
 
     let mut done = Vec::new();
     for step in &steps {
-        match step {
-            Step::CreateListener => {
-                store
-                    .create(
-                        LISTENER_URI,
-                        &listener_selectors(transport),
-                        None,
-                        &host_name(),
-                    )
-                    .map_err(|fault| Failure::LocalFault { fault })?;
-                let mut line = format!("Created a WinRM listener on {t}://* to accept WS-Man requests to any IP on this machine.");
-                if transport == Transport::Https {
-                    if let Some(l) = store
-                        .config()
-                        .listeners
-                        .iter()
-                        .find(|l| l.address == ListenerAddress::Any && l.transport == transport)
-                    {
-                        line.push_str(&format!(
-                            "\nCertificate thumbprint: {}",
-                            l.certificate_thumbprint
-                        ));
-                    }
-                }
-                done.push(line);
-            }
-            Step::EnableListener => {
-                let body = parse_xml(&format!(
-                    "<cfg:Listener xmlns:cfg=\"{LISTENER_URI}\"><cfg:Enabled>true</cfg:Enabled></cfg:Listener>"
-                ))?;
-                store
-                    .put(LISTENER_URI, &listener_selectors(transport), Some(&body))
-                    .map_err(|fault| Failure::LocalFault { fault })?;
-                done.push(format!("Enabled the WinRM listener on {t}://*."));
-            }
-            Step::EnableBasic => {
-                let body = parse_xml(&format!(
-                    "<cfg:Auth xmlns:cfg=\"{SERVICE_AUTH_URI}\"><cfg:Basic>true</cfg:Basic></cfg:Auth>"
-                ))?;
-                store
-                    .put(SERVICE_AUTH_URI, &SelectorSet::default(), Some(&body))
-                    .map_err(|fault| Failure::LocalFault { fault })?;
-                done.push("Enabled Basic authentication (Service/Auth/Basic = true): it is the authentication scheme wsmand offers today.".to_owned());
-            }
-            Step::StartService => {
-                let status = Process::new("systemctl")
-                    .args(["enable", "--now", UNIT])
-                    .status()
-                    .map_err(|e| Failure::local(format!("cannot run systemctl: {e}")))?;
-                if !status.success() {
-                    return Err(Failure::local(format!(
-                        "systemctl enable --now {UNIT} failed ({status}); see journalctl -u {UNIT}"
-                    )));
-                }
-                done.push(format!("Enabled and started the WinRM service ({UNIT})."));
-            }
-            Step::OpenFirewall(inspection) => {
-                done.push(firewall::open(inspection, port).map_err(Failure::local)?);
-            }
-        }
+        done.push(apply(step, &mut store, transport, port)?);
     }
     let _ = writeln!(out, "WinRM has been updated for remote management.\n");
     for d in done {
@@ -248,6 +155,114 @@ pub(crate) fn run(dir: &Path, s: &Switches, out: &mut dyn Write) -> Result<(), F
     }
     footer(dir, transport, &store, manage_unit, out);
     Ok(())
+}
+
+/// What the host firewall needs for `port`: a step pushed onto `steps` when it must be
+/// opened, else the sentence that says why not (empty when a step was pushed).
+fn firewall_step(skip_firewall: bool, port: u16, steps: &mut Vec<Step>) -> String {
+    if skip_firewall {
+        return format!("The host firewall was not changed (-skipFirewall): TCP port {port} may still be closed.");
+    }
+    match firewall::inspect(port) {
+        Inspection::NoFirewall => format!(
+            "No active host firewall (firewalld, ufw or nftables) was found: TCP port {port} needs no exception."
+        ),
+        Inspection::AlreadyOpen { firewall } => {
+            format!("The WinRM firewall exception is already enabled: {firewall} accepts TCP port {port}.")
+        }
+        Inspection::Unknown { reason } => format!(
+            "Warning: the host firewall could not be read ({reason}); make sure TCP port {port} is open."
+        ),
+        needed => {
+            steps.push(Step::OpenFirewall(needed));
+            String::new()
+        }
+    }
+}
+
+/// The changes about to be made, one line each, as Windows' quickconfig lists them.
+fn announce(steps: &[Step], transport: Transport, port: u16, out: &mut dyn Write) {
+    let t = transport.as_str();
+    let _ = writeln!(
+        out,
+        "WinRM is not set up to allow remote access to this machine for management."
+    );
+    let _ = writeln!(out, "The following changes must be made:\n");
+    for step in steps {
+        let _ = match step {
+            Step::CreateListener => writeln!(out, "Create a WinRM listener on {t}://* to accept WS-Man requests to any IP on this machine."),
+            Step::EnableListener => writeln!(out, "Enable the WinRM listener on {t}://*."),
+            Step::EnableBasic => writeln!(out, "Enable Basic authentication (Service/Auth/Basic), the authentication scheme wsmand offers."),
+            Step::StartService => writeln!(out, "Enable and start the WinRM service (systemctl enable --now {UNIT})."),
+            Step::OpenFirewall(_) => writeln!(out, "Enable the WinRM firewall exception: accept TCP port {port} in the host firewall."),
+        };
+    }
+    let _ = writeln!(out);
+}
+
+/// Make one change; what was done, in a sentence.
+fn apply(
+    step: &Step,
+    store: &mut ConfigStore,
+    transport: Transport,
+    port: u16,
+) -> Result<String, Failure> {
+    let t = transport.as_str();
+    match step {
+        Step::CreateListener => {
+            store
+                .create(
+                    LISTENER_URI,
+                    &listener_selectors(transport),
+                    None,
+                    &host_name(),
+                )
+                .map_err(|fault| Failure::LocalFault { fault })?;
+            let mut line = format!("Created a WinRM listener on {t}://* to accept WS-Man requests to any IP on this machine.");
+            if transport == Transport::Https {
+                if let Some(l) = any_listener(store, transport) {
+                    line.push_str(&format!(
+                        "\nCertificate thumbprint: {}",
+                        l.certificate_thumbprint
+                    ));
+                }
+            }
+            Ok(line)
+        }
+        Step::EnableListener => {
+            let body = parse_xml(&format!(
+                "<cfg:Listener xmlns:cfg=\"{LISTENER_URI}\"><cfg:Enabled>true</cfg:Enabled></cfg:Listener>"
+            ))?;
+            store
+                .put(LISTENER_URI, &listener_selectors(transport), Some(&body))
+                .map_err(|fault| Failure::LocalFault { fault })?;
+            Ok(format!("Enabled the WinRM listener on {t}://*."))
+        }
+        Step::EnableBasic => {
+            let body = parse_xml(&format!(
+                "<cfg:Auth xmlns:cfg=\"{SERVICE_AUTH_URI}\"><cfg:Basic>true</cfg:Basic></cfg:Auth>"
+            ))?;
+            store
+                .put(SERVICE_AUTH_URI, &SelectorSet::default(), Some(&body))
+                .map_err(|fault| Failure::LocalFault { fault })?;
+            Ok("Enabled Basic authentication (Service/Auth/Basic = true): it is the authentication scheme wsmand offers today.".to_owned())
+        }
+        Step::StartService => {
+            let status = Process::new("systemctl")
+                .args(["enable", "--now", UNIT])
+                .status()
+                .map_err(|e| Failure::local(format!("cannot run systemctl: {e}")))?;
+            if !status.success() {
+                return Err(Failure::local(format!(
+                    "systemctl enable --now {UNIT} failed ({status}); see journalctl -u {UNIT}"
+                )));
+            }
+            Ok(format!("Enabled and started the WinRM service ({UNIT})."))
+        }
+        Step::OpenFirewall(inspection) => {
+            firewall::open(inspection, port).map_err(|e| Failure::local(e.to_string()))
+        }
+    }
 }
 
 fn footer(

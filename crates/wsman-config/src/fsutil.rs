@@ -1,5 +1,7 @@
 //! Atomic file replacement: temp file in the same directory, write, fsync, rename, fsync dir.
-//! A reader (or a crash) sees the old file or the new one, never a half-written one.
+//! A reader (or a crash) sees the old file or the new one, never a half-written one. The one
+//! writer of this kind in the workspace: the daemon's state files (the event source's cursors)
+//! use it too.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
@@ -10,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Replace `path` with `data`, file mode `mode` (set explicitly, so the umask does not matter).
-pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

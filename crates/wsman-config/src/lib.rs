@@ -12,7 +12,7 @@ pub mod certmapping;
 mod certmapping_ops;
 pub mod certs;
 mod effective;
-mod fsutil;
+pub mod fsutil;
 mod ip_filter;
 mod listener;
 mod listener_ops;

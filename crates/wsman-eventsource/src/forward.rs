@@ -14,13 +14,13 @@
 //! renamed over the old one, with the directory fsynced, so a crash leaves the old cursor or
 //! the new one, and a restart resends at most the batch in flight.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
+use wsman_config::fsutil::write_atomic;
 use wsman_events::batch::Pending;
 use wsman_events::delivery::EndStatus;
 use wsman_events::offer::Offer;
@@ -306,6 +306,9 @@ pub fn lost_event(computer: &str, first: u64, last: u64, now: Timestamp) -> Stri
     )
 }
 
+/// A cursor file's mode: what the service's umask (022) gave it before the writer set it.
+const CURSOR_MODE: u32 = 0o644;
+
 /// The saved cursor, if any.
 pub fn read_cursor(file: &Path) -> std::io::Result<Option<BookmarkList>> {
     let opened = match std::fs::File::open(file) {
@@ -320,17 +323,36 @@ pub fn read_cursor(file: &Path) -> std::io::Result<Option<BookmarkList>> {
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
 }
 
-/// Replace the cursor durably: a new file, fsynced, renamed over the old, the directory
-/// fsynced.
+/// Replace the cursor durably ([`write_atomic`]: a new file, fsynced, renamed over the old,
+/// the directory fsynced), creating its directory first.
 pub fn write_cursor(file: &Path, list: &BookmarkList) -> std::io::Result<()> {
     let dir = file.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let temporary = file.with_extension("bookmark.new");
-    {
-        let mut out = std::fs::File::create(&temporary)?;
-        out.write_all(list.to_xml().as_bytes())?;
-        out.sync_all()?;
+    write_atomic(file, list.to_xml().as_bytes(), CURSOR_MODE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cursor is written into a directory made for it, replaced whole, and leaves no
+    /// temporary file beside it.
+    #[test]
+    fn cursor_replaced_whole_in_a_new_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cursors/forwarder.bookmark");
+        let mut list = BookmarkList::new();
+        list.advance("System", 7);
+        write_cursor(&file, &list).unwrap();
+        list.advance("Application", 9);
+        write_cursor(&file, &list).unwrap();
+        let read = read_cursor(&file).unwrap().unwrap();
+        assert_eq!(read.position("System"), Some(7));
+        assert_eq!(read.position("Application"), Some(9));
+        let names: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["forwarder.bookmark"]);
     }
-    std::fs::rename(&temporary, file)?;
-    std::fs::File::open(dir)?.sync_all()
 }

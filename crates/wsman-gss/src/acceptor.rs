@@ -172,7 +172,7 @@ impl KerberosContext {
         let step = self
             .ctx
             .accept(&self.cred, token, self.channel_bindings.as_deref())
-            .map_err(GssError::Rejected)?;
+            .map_err(|e| GssError::Rejected(e.to_string()))?;
         if !step.complete {
             return Ok(AcceptStep::Continue(step.token));
         }

@@ -150,6 +150,35 @@ pub(super) fn status_text(major: u32, minor: u32) -> String {
     .to_string()
 }
 
+/// Why one call on a live context failed. Internal: the modules above carry its text in the
+/// [`GssError`] variant that fits the call (`Rejected`, `Wrap`, `Unwrap`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum CallError {
+    /// The library refused the call; its major and minor status as MIT words them.
+    #[error("{text}")]
+    Status {
+        /// MIT's message.
+        text: String,
+    },
+    /// There is no live context handle (the export ended it, or it was never made).
+    #[error("no live context")]
+    NoContext,
+    /// The lucid export is of a version other than the one asked for.
+    #[error("unexpected lucid context version")]
+    LucidVersion,
+    /// The library opened a token that was not sealed (integrity only).
+    #[error("the wrap token is not sealed")]
+    NotSealed,
+}
+
+impl CallError {
+    fn status(major: u32, minor: u32) -> Self {
+        Self::Status {
+            text: status_text(major, minor),
+        }
+    }
+}
+
 /// Kerberos principal name type 1.2.840.113554.1.2.2.1 (GSS_KRB5_NT_PRINCIPAL_NAME).
 const KRB5_PRINCIPAL_NAME_OID: [u8; 10] = *b"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02\x01";
 /// Host-based service name type 1.2.840.113554.1.2.1.4 (GSS_C_NT_HOSTBASED_SERVICE).
@@ -504,7 +533,7 @@ impl GssContext {
         cred: &Credential,
         token: &[u8],
         bindings: Option<&[u8]>,
-    ) -> Result<StepOutput, String> {
+    ) -> Result<StepOutput, CallError> {
         let mut input = input_buffer(token);
         let mut output = empty_buffer();
         let mut cb = channel_bindings(bindings.unwrap_or_default());
@@ -539,7 +568,7 @@ impl GssContext {
         }
         let token = take_buffer(&mut output, false);
         if is_error(major) {
-            return Err(status_text(major, minor));
+            return Err(CallError::status(major, minor));
         }
         Ok(StepOutput {
             complete: major & sys::_GSS_S_CONTINUE_NEEDED == 0,
@@ -557,7 +586,7 @@ impl GssContext {
         req_flags: u32,
         bindings: Option<&[u8]>,
         token: Option<&[u8]>,
-    ) -> Result<StepOutput, String> {
+    ) -> Result<StepOutput, CallError> {
         let mut input = input_buffer(token.unwrap_or_default());
         let input_ptr: sys::gss_buffer_t = match token {
             Some(_) => &mut input,
@@ -597,7 +626,7 @@ impl GssContext {
         };
         let token = take_buffer(&mut output, false);
         if is_error(major) {
-            return Err(status_text(major, minor));
+            return Err(CallError::status(major, minor));
         }
         Ok(StepOutput {
             complete: major & sys::_GSS_S_CONTINUE_NEEDED == 0,
@@ -643,9 +672,9 @@ impl GssContext {
 
     /// The ticket's authentication time (seconds since the epoch, by the KDC's clock): when
     /// the KDC issued the initial ticket the service ticket derives from.
-    pub(super) fn authtime(&self) -> Result<i64, String> {
+    pub(super) fn authtime(&self) -> Result<i64, CallError> {
         if self.ctx.is_null() {
-            return Err("no live context".to_owned());
+            return Err(CallError::NoContext);
         }
         let mut minor: sys::OM_uint32 = 0;
         let mut authtime: i32 = 0;
@@ -655,7 +684,7 @@ impl GssContext {
             gsskrb5_extract_authtime_from_sec_context(&mut minor, self.ctx, &mut authtime)
         };
         if major != sys::GSS_S_COMPLETE {
-            return Err(status_text(major, minor));
+            return Err(CallError::status(major, minor));
         }
         // krb5_timestamp is unsigned in meaning since MIT 1.17 (past 2038).
         Ok(i64::from(authtime as u32))
@@ -666,7 +695,7 @@ impl GssContext {
     /// consumed by `gss_krb5_export_lucid_sec_context` and one kept as `self`. On any
     /// failure before the export the handle is untouched; after it, a failed import leaves
     /// no live handle (the caller poisons the context).
-    pub(super) fn lucid_keys(&mut self) -> Result<LucidKeys, String> {
+    pub(super) fn lucid_keys(&mut self) -> Result<LucidKeys, CallError> {
         let mut minor: sys::OM_uint32 = 0;
         let mut exported = empty_buffer();
         // SAFETY: `self.ctx` is a live handle; on success MIT ends it (sets it to NULL) and
@@ -675,7 +704,7 @@ impl GssContext {
             unsafe { sys::gss_export_sec_context(&mut minor, &mut self.ctx, &mut exported) };
         let token = Zeroizing::new(take_buffer(&mut exported, true));
         if major != sys::GSS_S_COMPLETE {
-            return Err(status_text(major, minor));
+            return Err(CallError::status(major, minor));
         }
         self.ctx = import_context(&token)?;
         let mut copy = import_context(&token)?;
@@ -690,7 +719,7 @@ impl GssContext {
             unsafe { sys::gss_delete_sec_context(&mut ignored, &mut copy, ptr::null_mut()) };
         }
         if major != sys::GSS_S_COMPLETE || lucid.is_null() {
-            return Err(status_text(major, minor));
+            return Err(CallError::status(major, minor));
         }
         // SAFETY: MIT returned a version-1 lucid context (we asked for version 1, and the
         // version field is checked before anything else is read); key pointers are valid for
@@ -727,12 +756,12 @@ impl GssContext {
         // SAFETY: `lucid` came from the export above and is freed exactly once (MIT zeroes
         // the key material it frees).
         unsafe { gss_krb5_free_lucid_sec_context(&mut minor, lucid) };
-        keys.ok_or_else(|| "unexpected lucid context version".to_owned())
+        keys.ok_or(CallError::LucidVersion)
     }
 
     /// MIT's `gss_wrap_iov` with confidentiality, HEADER | DATA | PADDING: (header,
     /// ciphertext followed by any padding).
-    pub(super) fn wrap_iov(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
+    pub(super) fn wrap_iov(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), CallError> {
         let mut data = plain.to_vec();
         let mut iov = [
             iov_alloc(sys::GSS_IOV_BUFFER_TYPE_HEADER),
@@ -761,10 +790,10 @@ impl GssContext {
         let header = iov_take(&mut iov[0]);
         let padding = iov_take(&mut iov[2]);
         if major != sys::GSS_S_COMPLETE {
-            return Err(status_text(major, minor));
+            return Err(CallError::status(major, minor));
         }
         if conf_state == 0 {
-            return Err("the wrap token is not sealed".to_owned());
+            return Err(CallError::NotSealed);
         }
         data.extend_from_slice(&padding);
         Ok((header, data))
@@ -776,7 +805,7 @@ impl GssContext {
         &mut self,
         header: &[u8],
         ciphertext: &[u8],
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, CallError> {
         let mut header = header.to_vec();
         let mut data = ciphertext.to_vec();
         let mut iov = [
@@ -807,17 +836,17 @@ impl GssContext {
         let plain_len = iov[1].buffer.length.min(data.len());
         header.clear();
         if major != sys::GSS_S_COMPLETE {
-            return Err(status_text(major, minor));
+            return Err(CallError::status(major, minor));
         }
         if conf_state == 0 {
-            return Err("the wrap token is not sealed".to_owned());
+            return Err(CallError::NotSealed);
         }
         data.truncate(plain_len);
         Ok(data)
     }
 
     /// MIT's `gss_wrap` with confidentiality: one whole token.
-    pub(super) fn wrap(&mut self, plain: &[u8]) -> Result<Vec<u8>, String> {
+    pub(super) fn wrap(&mut self, plain: &[u8]) -> Result<Vec<u8>, CallError> {
         let mut input = input_buffer(plain);
         let mut output = empty_buffer();
         let mut minor: sys::OM_uint32 = 0;
@@ -837,13 +866,13 @@ impl GssContext {
         };
         let token = take_buffer(&mut output, false);
         if major != sys::GSS_S_COMPLETE {
-            return Err(status_text(major, minor));
+            return Err(CallError::status(major, minor));
         }
         Ok(token)
     }
 
     /// MIT's `gss_unwrap` of one whole token; refuses any supplementary status.
-    pub(super) fn unwrap(&mut self, token: &[u8]) -> Result<Vec<u8>, String> {
+    pub(super) fn unwrap(&mut self, token: &[u8]) -> Result<Vec<u8>, CallError> {
         let mut input = input_buffer(token);
         let mut output = empty_buffer();
         let mut minor: sys::OM_uint32 = 0;
@@ -861,23 +890,23 @@ impl GssContext {
         };
         let plain = take_buffer(&mut output, true);
         if major != sys::GSS_S_COMPLETE {
-            return Err(status_text(major, minor));
+            return Err(CallError::status(major, minor));
         }
         if conf_state == 0 {
-            return Err("the wrap token is not sealed".to_owned());
+            return Err(CallError::NotSealed);
         }
         Ok(plain)
     }
 }
 
-fn import_context(token: &[u8]) -> Result<sys::gss_ctx_id_t, String> {
+fn import_context(token: &[u8]) -> Result<sys::gss_ctx_id_t, CallError> {
     let mut input = input_buffer(token);
     let mut minor: sys::OM_uint32 = 0;
     let mut ctx: sys::gss_ctx_id_t = ptr::null_mut();
     // SAFETY: `input` borrows `token` for the call; `ctx` receives a new handle we own.
     let major = unsafe { sys::gss_import_sec_context(&mut minor, &mut input, &mut ctx) };
     if major != sys::GSS_S_COMPLETE {
-        return Err(status_text(major, minor));
+        return Err(CallError::status(major, minor));
     }
     Ok(ctx)
 }

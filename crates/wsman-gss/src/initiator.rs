@@ -215,7 +215,7 @@ impl KerberosInitiatorContext {
                 self.channel_bindings.as_deref(),
                 server_token,
             )
-            .map_err(GssError::Rejected)?;
+            .map_err(|e| GssError::Rejected(e.to_string()))?;
         if !step.complete {
             return Ok(InitStep::Continue(step.token));
         }

@@ -45,7 +45,7 @@ pub(super) fn choose_protection(
         Ok(keys) => keys,
         // The export failed before the handle was ended: MIT keeps sealing.
         Err(_) if ctx.is_live() => return Ok(Protection::Mit),
-        Err(detail) => return Err(GssError::Rejected(detail)),
+        Err(detail) => return Err(GssError::Rejected(detail.to_string())),
     };
     if keys.protocol != 1 {
         return Ok(Protection::Mit);
@@ -88,7 +88,9 @@ pub(super) fn wrap_sealed(
         Protection::Own(sealer) => sealer
             .wrap_split(plain)
             .map_err(|e| GssError::Wrap(e.into())),
-        Protection::Mit => ctx.wrap_iov(plain).map_err(GssError::Wrap),
+        Protection::Mit => ctx
+            .wrap_iov(plain)
+            .map_err(|e| GssError::Wrap(e.to_string())),
     }
 }
 
@@ -106,7 +108,9 @@ pub(super) fn wrap_sealed_into(
             .wrap_split_into(parts, out)
             .map_err(|e| GssError::Wrap(e.into())),
         Protection::Mit => {
-            let (header, ciphertext) = ctx.wrap_iov(&parts.concat()).map_err(GssError::Wrap)?;
+            let (header, ciphertext) = ctx
+                .wrap_iov(&parts.concat())
+                .map_err(|e| GssError::Wrap(e.to_string()))?;
             out.extend_from_slice(&header);
             out.extend_from_slice(&ciphertext);
             Ok(header.len())
@@ -132,7 +136,7 @@ pub(super) fn unwrap_sealed_into(
         Protection::Mit => {
             let plain = ctx
                 .unwrap_iov(header, ciphertext)
-                .map_err(GssError::Unwrap)?;
+                .map_err(|e| GssError::Unwrap(e.to_string()))?;
             out.extend_from_slice(&plain);
             Ok(())
         }
@@ -164,7 +168,9 @@ pub(super) fn unwrap_sealed(
         Protection::Own(sealer) => sealer
             .unwrap(header, ciphertext)
             .map_err(|e| GssError::Unwrap(e.into())),
-        Protection::Mit => ctx.unwrap_iov(header, ciphertext).map_err(GssError::Unwrap),
+        Protection::Mit => ctx
+            .unwrap_iov(header, ciphertext)
+            .map_err(|e| GssError::Unwrap(e.to_string())),
     }
 }
 
@@ -178,7 +184,7 @@ pub(super) fn wrap_token(
         Protection::Own(sealer) => sealer
             .wrap_token(plain)
             .map_err(|e| GssError::Wrap(e.into())),
-        Protection::Mit => ctx.wrap(plain).map_err(GssError::Wrap),
+        Protection::Mit => ctx.wrap(plain).map_err(|e| GssError::Wrap(e.to_string())),
     }
 }
 
@@ -200,7 +206,9 @@ pub(super) fn unwrap_token(
         Protection::Own(sealer) => sealer
             .unwrap(token, &[])
             .map_err(|e| GssError::Unwrap(e.into())),
-        Protection::Mit => ctx.unwrap(token).map_err(GssError::Unwrap),
+        Protection::Mit => ctx
+            .unwrap(token)
+            .map_err(|e| GssError::Unwrap(e.to_string())),
     }
 }
 

@@ -7,6 +7,61 @@ use std::path::{Path, PathBuf};
 
 use super::GssError;
 
+/// The sealing methods of a context that cannot exist, for both context types (the same
+/// signatures as the `kerberos` build's).
+macro_rules! never_sealed_methods {
+    () => {
+        /// Unreachable.
+        pub fn is_established(&self) -> bool {
+            match self.never {}
+        }
+
+        /// Unreachable.
+        pub fn seals_natively(&self) -> bool {
+            match self.never {}
+        }
+
+        /// Unreachable.
+        pub fn wrap_into(
+            &mut self,
+            _parts: &[&[u8]],
+            _out: &mut Vec<u8>,
+        ) -> Result<usize, GssError> {
+            match self.never {}
+        }
+
+        /// Unreachable.
+        pub fn unwrap_into(
+            &mut self,
+            _header: &[u8],
+            _ciphertext: &[u8],
+            _out: &mut Vec<u8>,
+        ) -> Result<(), GssError> {
+            match self.never {}
+        }
+
+        /// Unreachable.
+        pub fn wrap(&mut self, _plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), GssError> {
+            match self.never {}
+        }
+
+        /// Unreachable.
+        pub fn unwrap(&mut self, _header: &[u8], _ciphertext: &[u8]) -> Result<Vec<u8>, GssError> {
+            match self.never {}
+        }
+
+        /// Unreachable.
+        pub fn wrap_token(&mut self, _plain: &[u8]) -> Result<Vec<u8>, GssError> {
+            match self.never {}
+        }
+
+        /// Unreachable.
+        pub fn unwrap_token(&mut self, _token: &[u8]) -> Result<Vec<u8>, GssError> {
+            match self.never {}
+        }
+    };
+}
+
 /// A value that cannot exist: no acceptor or initiator can be built in this configuration.
 #[derive(Debug, Clone, Copy)]
 enum Never {}
@@ -89,50 +144,7 @@ impl KerberosContext {
         match self.never {}
     }
 
-    /// Unreachable.
-    pub fn is_established(&self) -> bool {
-        match self.never {}
-    }
-
-    /// Unreachable.
-    pub fn seals_natively(&self) -> bool {
-        match self.never {}
-    }
-
-    /// Unreachable.
-    pub fn wrap_into(&mut self, _parts: &[&[u8]], _out: &mut Vec<u8>) -> Result<usize, GssError> {
-        match self.never {}
-    }
-
-    /// Unreachable.
-    pub fn unwrap_into(
-        &mut self,
-        _header: &[u8],
-        _ciphertext: &[u8],
-        _out: &mut Vec<u8>,
-    ) -> Result<(), GssError> {
-        match self.never {}
-    }
-
-    /// Unreachable.
-    pub fn wrap(&mut self, _plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), GssError> {
-        match self.never {}
-    }
-
-    /// Unreachable.
-    pub fn unwrap(&mut self, _header: &[u8], _ciphertext: &[u8]) -> Result<Vec<u8>, GssError> {
-        match self.never {}
-    }
-
-    /// Unreachable.
-    pub fn wrap_token(&mut self, _plain: &[u8]) -> Result<Vec<u8>, GssError> {
-        match self.never {}
-    }
-
-    /// Unreachable.
-    pub fn unwrap_token(&mut self, _token: &[u8]) -> Result<Vec<u8>, GssError> {
-        match self.never {}
-    }
+    never_sealed_methods!();
 }
 
 /// Which token form the initiator sends.
@@ -217,38 +229,5 @@ impl KerberosInitiatorContext {
         match self.never {}
     }
 
-    /// Unreachable.
-    pub fn is_established(&self) -> bool {
-        match self.never {}
-    }
-
-    /// Unreachable.
-    pub fn seals_natively(&self) -> bool {
-        match self.never {}
-    }
-
-    /// Unreachable.
-    pub fn wrap_into(&mut self, _parts: &[&[u8]], _out: &mut Vec<u8>) -> Result<usize, GssError> {
-        match self.never {}
-    }
-
-    /// Unreachable.
-    pub fn unwrap_into(
-        &mut self,
-        _header: &[u8],
-        _ciphertext: &[u8],
-        _out: &mut Vec<u8>,
-    ) -> Result<(), GssError> {
-        match self.never {}
-    }
-
-    /// Unreachable.
-    pub fn wrap(&mut self, _plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), GssError> {
-        match self.never {}
-    }
-
-    /// Unreachable.
-    pub fn unwrap(&mut self, _header: &[u8], _ciphertext: &[u8]) -> Result<Vec<u8>, GssError> {
-        match self.never {}
-    }
+    never_sealed_methods!();
 }

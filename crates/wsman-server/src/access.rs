@@ -10,8 +10,8 @@
 //! `S-1-22-2-<gid>`) so that ACEs can name Linux users and groups.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use wsman_config::{Access, Config, IpFilter, SecurityDescriptor, Sid};
 use wsman_proto::operation::{Action, Operation, Resource, ShellResource};
@@ -190,52 +190,6 @@ pub fn resolve_principal(
     Ok(crate::principal::Principal::new(identity, is_administrator).with_sids(sids))
 }
 
-/// Logs refused connections without letting a scan flood the log: at most
-/// [`RefusalLog::PER_MINUTE`] lines a minute, then one line with the number left out.
-#[derive(Debug, Default)]
-pub struct RefusalLog {
-    state: Mutex<RefusalState>,
-}
-
-#[derive(Debug, Default)]
-struct RefusalState {
-    window_start: Option<Instant>,
-    logged: u32,
-    suppressed: u64,
-}
-
-impl RefusalLog {
-    pub const PER_MINUTE: u32 = 20;
-
-    /// Log one refused connection (or count it when over the rate).
-    pub fn refused(&self, remote: std::net::SocketAddr, local: std::net::SocketAddr, why: &str) {
-        let now = Instant::now();
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let expired = s
-            .window_start
-            .is_none_or(|start| now.duration_since(start) >= Duration::from_secs(60));
-        if expired {
-            if s.suppressed > 0 {
-                tracing::warn!(
-                    count = s.suppressed,
-                    "more connections were refused in the last minute (not logged one by one)"
-                );
-            }
-            *s = RefusalState {
-                window_start: Some(now),
-                logged: 0,
-                suppressed: 0,
-            };
-        }
-        if s.logged < Self::PER_MINUTE {
-            s.logged += 1;
-            tracing::warn!(remote = %remote, local = %local, "connection refused: {why}");
-        } else {
-            s.suppressed += 1;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,18 +333,6 @@ mod tests {
         assert!(p.admits_connection(ip("::ffff:10.0.0.5")));
         assert!(!p.admits_connection(ip("127.0.0.1")));
         assert!(!p.admits_connection(ip("::1")));
-    }
-
-    #[test]
-    fn refusals_are_logged_at_a_bounded_rate() {
-        let log = RefusalLog::default();
-        let a = std::net::SocketAddr::from(([10, 0, 0, 1], 1));
-        for _ in 0..(RefusalLog::PER_MINUTE + 30) {
-            log.refused(a, a, "test");
-        }
-        let state = log.state.lock().unwrap_or_else(|p| p.into_inner());
-        assert_eq!(state.logged, RefusalLog::PER_MINUTE);
-        assert_eq!(state.suppressed, 30);
     }
 
     #[test]

@@ -51,8 +51,6 @@ const RESPONSE_503: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nServer: wsmand
 pub struct ConnectionCounter {
     open: AtomicUsize,
     refusing: AtomicUsize,
-    /// Connections closed by the address filters, logged at a bounded rate.
-    filtered: crate::access::RefusalLog,
 }
 
 /// Held while a connection is open.
@@ -143,11 +141,9 @@ pub async fn accept_loop(
             )
         };
         if !admitted {
-            runtime.counter.filtered.refused(
-                remote,
-                local,
-                "local address outside IPv4Filter/IPv6Filter",
-            );
+            if runtime.shared.auth.refusal_log.admit(remote) {
+                tracing::warn!(remote = %remote, local = %local, "connection refused: local address outside IPv4Filter/IPv6Filter");
+            }
             drop(stream);
             continue;
         }

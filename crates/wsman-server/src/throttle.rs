@@ -249,8 +249,9 @@ impl LoginThrottle {
     }
 }
 
-/// Logs the refusals an unauthenticated client can cause at no cost to itself (no
-/// credentials, not an Identify, a repeated Authorization header, MaxConnections) without
+/// The one logger of the refusals an unauthenticated client can cause at no cost to itself (a
+/// connection to a local address outside IPv4Filter/IPv6Filter, no credentials, not an
+/// Identify, a repeated Authorization header, MaxConnections) without
 /// letting one client flood the log: at most [`RefusalRateLog::PER_ADDRESS_PER_MINUTE`] lines
 /// per address (IPv6 per /64) and [`RefusalRateLog::TOTAL_PER_MINUTE`] in all, a minute;
 /// what is left out is counted and reported by one summary line per address when the next

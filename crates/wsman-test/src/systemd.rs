@@ -238,14 +238,32 @@ impl Drop for BootedSystemd {
     }
 }
 
+/// Why systemd cannot be booted on this machine (the test is then skipped).
+#[derive(Debug, thiserror::Error)]
+enum Unusable {
+    #[error("booting systemd in a namespace needs root")]
+    NotRoot,
+    #[error("{tool} not found (util-linux, coreutils)")]
+    MissingTool { tool: &'static str },
+    #[error("cannot run {program}: {source}")]
+    NotRun {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("no systemd test root at {}: run scripts/sysroot.sh as root", root.display())]
+    NoRoot { root: PathBuf },
+    #[error("unshare of a PID and mount namespace is not allowed here")]
+    NoNamespaces,
+}
+
 /// The cached root, or why it cannot be used here.
-fn usable_root() -> Result<PathBuf, String> {
+fn usable_root() -> Result<PathBuf, Unusable> {
     if !is_root() {
-        return Err("booting systemd in a namespace needs root".to_owned());
+        return Err(Unusable::NotRoot);
     }
     for tool in ["unshare", "nsenter", "chroot"] {
         if !on_path(tool) {
-            return Err(format!("{tool} not found (util-linux, coreutils)"));
+            return Err(Unusable::MissingTool { tool });
         }
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/sysroot.sh");
@@ -253,21 +271,24 @@ fn usable_root() -> Result<PathBuf, String> {
         .arg(&script)
         .arg("--path")
         .output()
-        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        .map_err(|source| Unusable::NotRun {
+            program: script.display().to_string(),
+            source,
+        })?;
     let root = PathBuf::from(String::from_utf8_lossy(&printed.stdout).trim());
     if !root.join(".complete").exists() {
-        return Err(format!(
-            "no systemd test root at {}: run scripts/sysroot.sh as root",
-            root.display()
-        ));
+        return Err(Unusable::NoRoot { root });
     }
     // unshare may be refused (a container without CAP_SYS_ADMIN): try it once.
     let probe = Command::new("unshare")
         .args(["--pid", "--fork", "--mount", "true"])
         .status()
-        .map_err(|e| format!("cannot run unshare: {e}"))?;
+        .map_err(|source| Unusable::NotRun {
+            program: "unshare".to_owned(),
+            source,
+        })?;
     if !probe.success() {
-        return Err("unshare of a PID and mount namespace is not allowed here".to_owned());
+        return Err(Unusable::NoNamespaces);
     }
     Ok(root)
 }

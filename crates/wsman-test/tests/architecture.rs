@@ -219,7 +219,12 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-journal", &["wsman-events", "wsman-os"]),
     (
         "wsman-eventsource",
-        &["wsman-events", "wsman-journal", "wsman-proto"],
+        &[
+            "wsman-events",
+            "wsman-journal",
+            "wsman-proto",
+            "wsman-config",
+        ],
     ),
     ("wsman-collector", &["wsman-events", "wsman-proto"]),
     ("wsman-shell", &["wsman-os", "wsman-buffers"]),

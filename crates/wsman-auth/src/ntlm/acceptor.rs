@@ -186,165 +186,200 @@ impl NegotiateAcceptor {
         }
         match (state, spnego::token_kind(token)) {
             (State::Finished, _) => Err(NtlmError::Finished),
-            (State::Fresh, TokenKind::RawNtlm) => {
-                if message::message_type(token)? != MessageType::Negotiate {
-                    return Err(NtlmError::OutOfOrder("expected an NTLM NEGOTIATE"));
-                }
-                message::parse_negotiate(token)?;
-                let mut ntlm = Box::new(Ntlm::with_config(NtlmConfig::default()));
-                let mut creds = Box::new(acquire(ntlm.as_mut())?);
-                let (status, output) = accept(ntlm.as_mut(), creds.as_mut(), token.to_vec())?;
-                if status != SecurityStatus::ContinueNeeded {
-                    return Err(NtlmError::Rejected(format!("unexpected status {status:?}")));
-                }
-                message::parse_challenge(&output)?;
-                self.state = State::InProgress {
-                    context: Context::Ntlm(ntlm, creds),
-                    negotiate: None,
-                    challenge: Some(Handshake {
-                        negotiate: token.to_vec(),
-                        challenge: output.clone(),
-                    }),
-                    verified: None,
-                };
-                Ok(AcceptStep::Continue(output))
-            }
-            (State::Fresh, TokenKind::SpnegoInit) => {
-                let init = spnego::parse_init(token)?;
-                if !init.ntlm_offered {
-                    return Err(NtlmError::Unsupported("SPNEGO without NTLM (Kerberos)"));
-                }
-                let mut negotiate_msg = None;
-                if let Some(mech_token) = init.mech_token {
-                    if mech_token.starts_with(message::SIGNATURE) {
-                        message::parse_negotiate(mech_token)?;
-                        negotiate_msg = Some(mech_token.to_vec());
-                    }
-                }
-                let identities = self.spnego_identities(lookup);
-                let config = NegotiateConfig::new(
-                    Box::new(NtlmConfig::default()),
-                    Some("ntlm".to_owned()),
-                    self.host_name.clone(),
-                );
-                let mut negotiate = Box::new(
-                    Negotiate::new_server(config, identities)
-                        .map_err(|e| NtlmError::Rejected(e.to_string()))?,
-                );
-                let mut creds = Box::new(acquire(negotiate.as_mut())?);
-                let (status, output) = accept(negotiate.as_mut(), creds.as_mut(), token.to_vec())?;
-                if status != SecurityStatus::ContinueNeeded {
-                    return Err(NtlmError::Rejected(format!("unexpected status {status:?}")));
-                }
-                let challenge = handshake_in_resp(negotiate_msg.as_deref(), &output)?;
-                self.state = State::InProgress {
-                    context: Context::Spnego(negotiate, creds),
-                    negotiate: negotiate_msg,
-                    challenge,
-                    verified: None,
-                };
-                Ok(AcceptStep::Continue(output))
-            }
+            (State::Fresh, TokenKind::RawNtlm) => self.start_raw(token),
+            (State::Fresh, TokenKind::SpnegoInit) => self.start_spnego(token, lookup),
             (State::Fresh, _) => Err(NtlmError::OutOfOrder(
                 "the handshake must start with NEGOTIATE",
             )),
             (
                 State::InProgress {
-                    context: Context::Ntlm(mut ntlm, mut creds),
+                    context: Context::Ntlm(ntlm, creds),
                     challenge: Some(challenge),
                     ..
                 },
                 TokenKind::RawNtlm,
-            ) => {
-                if message::message_type(token)? != MessageType::Authenticate {
-                    return Err(NtlmError::OutOfOrder("expected an NTLM AUTHENTICATE"));
-                }
-                let (verified, account) = self.verify_authenticate(token, &challenge, lookup)?;
-                let (status, _) = accept(ntlm.as_mut(), creds.as_mut(), token.to_vec())?;
-                if status != SecurityStatus::CompleteNeeded && status != SecurityStatus::Ok {
-                    return Err(NtlmError::Rejected(format!("unexpected status {status:?}")));
-                }
-                let username = Username::new(&account.name, None)
-                    .map_err(|e| NtlmError::Rejected(e.to_string()))?;
-                let identity = AuthIdentity {
-                    username,
-                    password: Secret::new(format!(
-                        "{}{}",
-                        sspi::NTLM_HASH_PREFIX,
-                        &*account.hash.to_hex()
-                    )),
-                };
-                ntlm.custom_set_auth_identity(identity)
-                    .map_err(|e| NtlmError::Rejected(e.to_string()))?;
-                ntlm.complete_auth_token(&mut [])
-                    .map_err(|e| NtlmError::Rejected(e.to_string()))?;
-                complete(verified, None, Context::Ntlm(ntlm, creds))
-            }
+            ) => self.authenticate_raw(ntlm, creds, &challenge, token, lookup),
             (
-                State::InProgress {
-                    context: Context::Spnego(mut negotiate, mut creds),
-                    negotiate: mut negotiate_msg,
-                    challenge,
-                    verified,
+                state @ State::InProgress {
+                    context: Context::Spnego(..),
+                    ..
                 },
                 TokenKind::SpnegoResp,
-            ) => {
-                let token = spnego::with_neg_state(token)?;
-                let resp = spnego::parse_resp(&token)?;
-                let inner = resp.response_token.unwrap_or_default();
-                let mut verified = verified;
-                if inner.starts_with(message::SIGNATURE)
-                    && message::message_type(inner)? == MessageType::Authenticate
-                {
-                    let Some(handshake) = &challenge else {
-                        return Err(NtlmError::OutOfOrder("AUTHENTICATE before CHALLENGE"));
-                    };
-                    if verified.is_some() {
-                        return Err(NtlmError::OutOfOrder("a second AUTHENTICATE"));
-                    }
-                    let (checked, _) = self.verify_authenticate(inner, handshake, lookup)?;
-                    if !self.spnego_domain_accepted(&checked.wire_domain) {
-                        return Err(NtlmError::DomainNotAccepted {
-                            user: checked.wire_user,
-                            domain: checked.wire_domain,
-                        });
-                    }
-                    verified = Some(checked);
-                } else if inner.starts_with(message::SIGNATURE) {
-                    if negotiate_msg.is_some() || challenge.is_some() {
-                        return Err(NtlmError::OutOfOrder("a second NEGOTIATE"));
-                    }
-                    message::parse_negotiate(inner)?;
-                    negotiate_msg = Some(inner.to_vec());
-                }
-                let (status, output) = accept(negotiate.as_mut(), creds.as_mut(), token)?;
-                match (status, verified) {
-                    (SecurityStatus::Ok, Some(verified)) => {
-                        let final_token = (!output.is_empty()).then_some(output);
-                        complete(verified, final_token, Context::Spnego(negotiate, creds))
-                    }
-                    (SecurityStatus::Ok, None) => Err(NtlmError::Rejected(
-                        "completed without a verified AUTHENTICATE".to_owned(),
-                    )),
-                    (SecurityStatus::ContinueNeeded, verified) => {
-                        let challenge = match challenge {
-                            Some(known) => Some(known),
-                            None => handshake_in_resp(negotiate_msg.as_deref(), &output)?,
-                        };
-                        self.state = State::InProgress {
-                            context: Context::Spnego(negotiate, creds),
-                            negotiate: negotiate_msg,
-                            challenge,
-                            verified,
-                        };
-                        Ok(AcceptStep::Continue(output))
-                    }
-                    (status, _) => {
-                        Err(NtlmError::Rejected(format!("unexpected status {status:?}")))
-                    }
-                }
-            }
+            ) => self.spnego_leg(state, token, lookup),
             (State::InProgress { .. }, _) => Err(NtlmError::OutOfOrder("token of the wrong form")),
+        }
+    }
+
+    /// A raw NTLM NEGOTIATE: our CHALLENGE.
+    fn start_raw(&mut self, token: &[u8]) -> Result<AcceptStep, NtlmError> {
+        if message::message_type(token)? != MessageType::Negotiate {
+            return Err(NtlmError::OutOfOrder("expected an NTLM NEGOTIATE"));
+        }
+        message::parse_negotiate(token)?;
+        let mut ntlm = Box::new(Ntlm::with_config(NtlmConfig::default()));
+        let mut creds = Box::new(acquire(ntlm.as_mut())?);
+        let (status, output) = accept(ntlm.as_mut(), creds.as_mut(), token.to_vec())?;
+        if status != SecurityStatus::ContinueNeeded {
+            return Err(NtlmError::Rejected(format!("unexpected status {status:?}")));
+        }
+        message::parse_challenge(&output)?;
+        self.state = State::InProgress {
+            context: Context::Ntlm(ntlm, creds),
+            negotiate: None,
+            challenge: Some(Handshake {
+                negotiate: token.to_vec(),
+                challenge: output.clone(),
+            }),
+            verified: None,
+        };
+        Ok(AcceptStep::Continue(output))
+    }
+
+    /// A SPNEGO NegTokenInit offering NTLM, perhaps with the NEGOTIATE inside: the
+    /// NegTokenResp around our CHALLENGE.
+    fn start_spnego(
+        &mut self,
+        token: &[u8],
+        lookup: &dyn NtHashLookup,
+    ) -> Result<AcceptStep, NtlmError> {
+        let init = spnego::parse_init(token)?;
+        if !init.ntlm_offered {
+            return Err(NtlmError::Unsupported("SPNEGO without NTLM (Kerberos)"));
+        }
+        let mut negotiate_msg = None;
+        if let Some(mech_token) = init.mech_token {
+            if mech_token.starts_with(message::SIGNATURE) {
+                message::parse_negotiate(mech_token)?;
+                negotiate_msg = Some(mech_token.to_vec());
+            }
+        }
+        let identities = self.spnego_identities(lookup);
+        let config = NegotiateConfig::new(
+            Box::new(NtlmConfig::default()),
+            Some("ntlm".to_owned()),
+            self.host_name.clone(),
+        );
+        let mut negotiate = Box::new(
+            Negotiate::new_server(config, identities)
+                .map_err(|e| NtlmError::Rejected(e.to_string()))?,
+        );
+        let mut creds = Box::new(acquire(negotiate.as_mut())?);
+        let (status, output) = accept(negotiate.as_mut(), creds.as_mut(), token.to_vec())?;
+        if status != SecurityStatus::ContinueNeeded {
+            return Err(NtlmError::Rejected(format!("unexpected status {status:?}")));
+        }
+        let challenge = handshake_in_resp(negotiate_msg.as_deref(), &output)?;
+        self.state = State::InProgress {
+            context: Context::Spnego(negotiate, creds),
+            negotiate: negotiate_msg,
+            challenge,
+            verified: None,
+        };
+        Ok(AcceptStep::Continue(output))
+    }
+
+    /// A raw NTLM AUTHENTICATE answering `challenge`: checked by us, then completed by sspi.
+    fn authenticate_raw(
+        &mut self,
+        mut ntlm: Box<Ntlm>,
+        mut creds: Box<<Ntlm as SspiImpl>::CredentialsHandle>,
+        challenge: &Handshake,
+        token: &[u8],
+        lookup: &dyn NtHashLookup,
+    ) -> Result<AcceptStep, NtlmError> {
+        if message::message_type(token)? != MessageType::Authenticate {
+            return Err(NtlmError::OutOfOrder("expected an NTLM AUTHENTICATE"));
+        }
+        let (verified, account) = self.verify_authenticate(token, challenge, lookup)?;
+        let (status, _) = accept(ntlm.as_mut(), creds.as_mut(), token.to_vec())?;
+        if status != SecurityStatus::CompleteNeeded && status != SecurityStatus::Ok {
+            return Err(NtlmError::Rejected(format!("unexpected status {status:?}")));
+        }
+        let username =
+            Username::new(&account.name, None).map_err(|e| NtlmError::Rejected(e.to_string()))?;
+        let identity = AuthIdentity {
+            username,
+            password: Secret::new(format!(
+                "{}{}",
+                sspi::NTLM_HASH_PREFIX,
+                &*account.hash.to_hex()
+            )),
+        };
+        ntlm.custom_set_auth_identity(identity)
+            .map_err(|e| NtlmError::Rejected(e.to_string()))?;
+        ntlm.complete_auth_token(&mut [])
+            .map_err(|e| NtlmError::Rejected(e.to_string()))?;
+        complete(verified, None, Context::Ntlm(ntlm, creds))
+    }
+
+    /// A SPNEGO NegTokenResp mid-handshake: the NEGOTIATE (when the init had none), the
+    /// AUTHENTICATE (checked by us) or the last leg of the MIC exchange.
+    fn spnego_leg(
+        &mut self,
+        state: State,
+        token: &[u8],
+        lookup: &dyn NtHashLookup,
+    ) -> Result<AcceptStep, NtlmError> {
+        let State::InProgress {
+            context: Context::Spnego(mut negotiate, mut creds),
+            negotiate: mut negotiate_msg,
+            challenge,
+            verified,
+        } = state
+        else {
+            return Err(NtlmError::OutOfOrder("token of the wrong form"));
+        };
+        let token = spnego::with_neg_state(token)?;
+        let resp = spnego::parse_resp(&token)?;
+        let inner = resp.response_token.unwrap_or_default();
+        let mut verified = verified;
+        if inner.starts_with(message::SIGNATURE)
+            && message::message_type(inner)? == MessageType::Authenticate
+        {
+            let Some(handshake) = &challenge else {
+                return Err(NtlmError::OutOfOrder("AUTHENTICATE before CHALLENGE"));
+            };
+            if verified.is_some() {
+                return Err(NtlmError::OutOfOrder("a second AUTHENTICATE"));
+            }
+            let (checked, _) = self.verify_authenticate(inner, handshake, lookup)?;
+            if !self.spnego_domain_accepted(&checked.wire_domain) {
+                return Err(NtlmError::DomainNotAccepted {
+                    user: checked.wire_user,
+                    domain: checked.wire_domain,
+                });
+            }
+            verified = Some(checked);
+        } else if inner.starts_with(message::SIGNATURE) {
+            if negotiate_msg.is_some() || challenge.is_some() {
+                return Err(NtlmError::OutOfOrder("a second NEGOTIATE"));
+            }
+            message::parse_negotiate(inner)?;
+            negotiate_msg = Some(inner.to_vec());
+        }
+        let (status, output) = accept(negotiate.as_mut(), creds.as_mut(), token)?;
+        match (status, verified) {
+            (SecurityStatus::Ok, Some(verified)) => {
+                let final_token = (!output.is_empty()).then_some(output);
+                complete(verified, final_token, Context::Spnego(negotiate, creds))
+            }
+            (SecurityStatus::Ok, None) => Err(NtlmError::Rejected(
+                "completed without a verified AUTHENTICATE".to_owned(),
+            )),
+            (SecurityStatus::ContinueNeeded, verified) => {
+                let challenge = match challenge {
+                    Some(known) => Some(known),
+                    None => handshake_in_resp(negotiate_msg.as_deref(), &output)?,
+                };
+                self.state = State::InProgress {
+                    context: Context::Spnego(negotiate, creds),
+                    negotiate: negotiate_msg,
+                    challenge,
+                    verified,
+                };
+                Ok(AcceptStep::Continue(output))
+            }
+            (status, _) => Err(NtlmError::Rejected(format!("unexpected status {status:?}"))),
         }
     }
 

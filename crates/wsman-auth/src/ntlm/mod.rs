@@ -29,6 +29,7 @@ use zeroize::Zeroizing;
 pub(crate) mod der;
 mod md5_core;
 pub mod message;
+mod rc4;
 pub(crate) mod seal;
 pub mod spnego;
 pub mod verify;

@@ -395,7 +395,7 @@ fn craft_authenticate(negotiate: &[u8], challenge: &[u8], craft: &Craft<'_>) -> 
     let key_exchange_key = super::verify::hmac_md5(&*response_key, &[&proof[..]]);
     let exported = [0x5au8; 16];
     let mut encrypted_key = exported;
-    super::seal::rc4(&key_exchange_key, &mut encrypted_key);
+    super::rc4::rc4(&key_exchange_key, &mut encrypted_key);
     let mut nt = proof.to_vec();
     nt.extend_from_slice(&blob);
     if let Some(forced) = &craft.nt_response_override {

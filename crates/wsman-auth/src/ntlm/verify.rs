@@ -12,7 +12,7 @@ use super::message::{
     AuthenticateMessage, AV_FLAG_MIC_PRESENT, FLAG_128, FLAG_ANONYMOUS,
     FLAG_EXTENDED_SESSION_SECURITY, FLAG_KEY_EXCH, MIC_OFFSET,
 };
-use super::seal::rc4;
+use super::rc4::rc4;
 use super::{CbtHardening, ChannelBindingPolicy, NtHash, NtlmError};
 
 pub(crate) type HmacMd5 = Hmac<Md5>;
