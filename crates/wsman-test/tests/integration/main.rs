@@ -10,6 +10,7 @@ mod auth;
 mod bad_input;
 mod certificates;
 mod cim;
+mod cim_corpus;
 mod cim_windows;
 mod cim_xml;
 mod class_metadata;
