@@ -247,18 +247,9 @@ fn readable_by(user: &str, pid: u32) -> bool {
 /// Linux user's processes only, as Linux shows them to that user; an administrator sees all.
 #[test]
 fn private_process_values_are_hidden_as_linux_hides_them() {
+    use super::cim::{fixture_with_plain_account, PLAIN, PLAIN_PASSWORD};
     use std::os::unix::process::CommandExt as _;
-    const PLAIN: &str = "plainsvc";
-    const PLAIN_PASSWORD: &str = "Plain-Svc-Pass1";
-    let f = Fixture::http_with(|c| {
-        // Every user passes RootSDDL: what is hidden is hidden by the class.
-        c.set(
-            "Config.Service",
-            "RootSDDL",
-            "\"O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;BU)\"",
-        );
-    });
-    f.config.add_account(PLAIN, PLAIN_PASSWORD, Some("nobody"));
+    let f = fixture_with_plain_account();
     let id = |flag: &str| -> u32 {
         let out = std::process::Command::new("id")
             .args([flag, "nobody"])
