@@ -12,6 +12,7 @@ use wsman_proto::cim::{Instance, Value};
 use wsman_proto::Fault;
 
 use super::perf::{filetime_now, filetime_of_unix};
+use super::process::Viewer;
 use super::procfs::{self, Stat, HUNDRED_NS_PER_TICK};
 use super::Class;
 use crate::{Context, Filter};
@@ -44,7 +45,15 @@ fn io(pid: u32) -> Option<[u64; 4]> {
     Some([get("rchar")?, get("syscr")?, get("wchar")?, get("syscw")?])
 }
 
-fn counters(pid: u32, boot_time: Option<u64>) -> Option<Counters> {
+/// The uid and gid that own `/proc/<pid>` (its effective ids, root's when not dumpable).
+fn owner(pid: u32) -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}"))
+        .ok()
+        .map(|m| (m.uid(), m.gid()))
+}
+
+fn counters(pid: u32, boot_time: Option<u64>, viewer: Viewer) -> Option<Counters> {
     let stat = Stat::read(pid)?;
     let status = procfs::read_text(format!("/proc/{pid}/status")).unwrap_or_default();
     let kb = |key: &str| procfs::field(&status, key).map(|v| v * 1024);
@@ -57,7 +66,8 @@ fn counters(pid: u32, boot_time: Option<u64>) -> Option<Counters> {
         handles: std::fs::read_dir(format!("/proc/{pid}/fd"))
             .ok()
             .map(|d| d.count() as u64),
-        io: io(pid),
+        // Linux shows a process's I/O counters to its owner and root only: so do we.
+        io: viewer.sees(|| owner(pid)).then(|| io(pid)).flatten(),
         page_faults: stat.get(10) + stat.get(12),
         swap: kb("VmSwap"),
         kernel: stat.get(15) * HUNDRED_NS_PER_TICK,
@@ -99,12 +109,13 @@ impl Class for PerfProcProcess {
         &["Name"]
     }
 
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+        let viewer = Viewer::of(ctx);
         let timestamp = filetime_now();
         let boot_time = procfs::boot_time();
         let mut all: Vec<Counters> = procfs::pids()
             .into_iter()
-            .filter_map(|pid| counters(pid, boot_time))
+            .filter_map(|pid| counters(pid, boot_time, viewer))
             .collect();
         // Idle: the time every processor spent idle, as pid 0.
         let stat = procfs::read_text("/proc/stat").unwrap_or_default();

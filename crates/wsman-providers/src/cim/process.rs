@@ -45,6 +45,55 @@ struct Reads {
     cmdline: bool,
     exe: bool,
     open_files: bool,
+    io: bool,
+}
+
+/// The properties from `/proc/<pid>/io`.
+const IO_PROPERTIES: &[&str] = &[
+    "ReadOperationCount",
+    "ReadTransferCount",
+    "WriteOperationCount",
+    "WriteTransferCount",
+];
+
+/// Whose eyes a process's private values (the `exe` link, the `io` counters) are read with:
+/// Linux shows them only to root and to a caller whose user and group are the process's
+/// (ptrace's read check), so a caller who is not an administrator sees them, as `ps` run as
+/// that caller would, only for processes of its own Linux user and primary group; a caller
+/// without a Linux user sees them for none.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Viewer {
+    All,
+    User { uid: u32, gid: u32 },
+    Nobody,
+}
+
+impl Viewer {
+    pub(super) fn of(ctx: &Context<'_>) -> Self {
+        match ctx.caller {
+            // Only tests of providers run without a caller.
+            None => Self::All,
+            Some(caller) if caller.is_administrator => Self::All,
+            Some(caller) => caller
+                .linux_user
+                .as_deref()
+                .and_then(|name| nix::unistd::User::from_name(name).ok().flatten())
+                .map_or(Self::Nobody, |user| Self::User {
+                    uid: user.uid.as_raw(),
+                    gid: user.gid.as_raw(),
+                }),
+        }
+    }
+
+    /// Whether this viewer may see the private values of a process whose directory `owner`
+    /// (uid, gid) owns (`None`: unknown, so not).
+    pub(super) fn sees(self, owner: impl FnOnce() -> Option<(u32, u32)>) -> bool {
+        match self {
+            Self::All => true,
+            Self::User { uid, gid } => owner() == Some((uid, gid)),
+            Self::Nobody => false,
+        }
+    }
 }
 
 /// The properties from `/proc/<pid>/status`.
@@ -66,6 +115,7 @@ impl Reads {
         cmdline: true,
         exe: true,
         open_files: true,
+        io: true,
     };
 
     fn for_filter(filter: Option<&Filter>) -> Self {
@@ -86,6 +136,7 @@ impl Reads {
             cmdline: any(&["CommandLine"]),
             exe: any(EXE_PROPERTIES),
             open_files: any(&["HandleCount"]),
+            io: any(IO_PROPERTIES),
         }
     }
 }
@@ -129,6 +180,7 @@ struct Reader {
     host: Host,
     proc: Option<OwnedFd>,
     reads: Reads,
+    viewer: Viewer,
     /// Whether the fd directory's size is the open file count (Linux >= 6.2).
     size_is_count: bool,
     stat: Vec<u8>,
@@ -138,13 +190,14 @@ struct Reader {
 }
 
 impl Reader {
-    fn new(reads: Reads) -> Self {
+    fn new(reads: Reads, viewer: Viewer) -> Self {
         let host = Host::read();
         Self {
             size_is_count: procfs::fd_dir_size_is_count(&host.version),
             host,
             proc: procfs::proc_dir().ok(),
             reads,
+            viewer,
             stat: Vec::new(),
             status: Vec::new(),
             cmdline: Vec::new(),
@@ -171,8 +224,8 @@ impl Reader {
         } else {
             None
         };
-        let exe = reads
-            .exe
+        let private = self.viewer.sees(|| dir.owner());
+        let exe = (reads.exe && private)
             .then(|| dir.exe(&mut self.link))
             .flatten()
             .filter(|p| !p.ends_with(" (deleted)"));
@@ -184,6 +237,11 @@ impl Reader {
             .open_files
             .then(|| dir.open_files(self.size_is_count))
             .flatten();
+        let io = (reads.io && private)
+            .then(|| dir.read(c"io", &mut self.cmdline).ok())
+            .flatten()
+            .map(|()| String::from_utf8_lossy(&self.cmdline).into_owned());
+        let io_field = |key: &str| io.as_deref().and_then(|text| procfs::field(text, key));
         let host = &self.host;
         let creation = host.boot_time.map(|boot| {
             let micros = boot as i64 * 1_000_000 + (stat.get(22) * 1_000_000 / USER_HZ) as i64;
@@ -224,6 +282,10 @@ impl Reader {
             )
             .with("PrivatePageCount", kb_to_bytes(memory.rss_anon))
             .with("ProcessId", pid)
+            .with("ReadOperationCount", io_field("syscr"))
+            .with("ReadTransferCount", io_field("rchar"))
+            .with("WriteOperationCount", io_field("syscw"))
+            .with("WriteTransferCount", io_field("wchar"))
             .with("SessionId", stat.get(6))
             .with("Status", Value::Null)
             .with("TerminationDate", Value::Null)
@@ -250,8 +312,8 @@ fn command_line(cmdline: &[u8]) -> Option<String> {
 }
 
 /// The instance of process `pid` with every property.
-fn instance(pid: u32) -> Option<Instance> {
-    Reader::new(Reads::ALL).instance(pid)
+fn instance(pid: u32, viewer: Viewer) -> Option<Instance> {
+    Reader::new(Reads::ALL, viewer).instance(pid)
 }
 
 /// The lazy enumeration: the pids listed at Enumerate, each read when pulled.
@@ -311,13 +373,14 @@ impl Class for Process {
 
     fn instances(
         &self,
-        _ctx: &Context<'_>,
+        ctx: &Context<'_>,
         filter: Option<&Filter>,
     ) -> Result<Vec<Instance>, Fault> {
+        let viewer = Viewer::of(ctx);
         if let Some(pid) = pinned_pid(filter) {
-            return Ok(instance(pid).into_iter().collect());
+            return Ok(instance(pid, viewer).into_iter().collect());
         }
-        let mut reader = Reader::new(Reads::for_filter(filter));
+        let mut reader = Reader::new(Reads::for_filter(filter), viewer);
         Ok(procfs::pids()
             .into_iter()
             .filter_map(|pid| reader.instance(pid))
@@ -330,7 +393,7 @@ impl Class for Process {
     /// that one at once instead.
     fn instances_lazily(
         &self,
-        _ctx: &Context<'_>,
+        ctx: &Context<'_>,
         filter: Option<&Filter>,
     ) -> Option<Box<dyn ItemSource>> {
         if pinned_pid(filter).is_some() {
@@ -338,14 +401,17 @@ impl Class for Process {
         }
         let pids = procfs::pids();
         Some(Box::new(Processes {
-            reader: Reader::new(Reads::for_filter(filter)),
+            reader: Reader::new(Reads::for_filter(filter), Viewer::of(ctx)),
             count: pids.len(),
             pids: pids.into_iter(),
         }))
     }
 
-    fn get(&self, _ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
-        handle(keys).and_then(instance).ok_or_else(super::not_found)
+    fn get(&self, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
+        let viewer = Viewer::of(ctx);
+        handle(keys)
+            .and_then(|pid| instance(pid, viewer))
+            .ok_or_else(super::not_found)
     }
 
     fn invoke(
@@ -538,6 +604,7 @@ mod tests {
             cmdline: false,
             exe: false,
             open_files: false,
+            io: false,
         };
         assert_eq!(reads("SELECT * FROM Win32_Process"), Reads::ALL);
         assert_eq!(Reads::for_filter(None), Reads::ALL);

@@ -152,6 +152,15 @@ impl ProcessDir {
         }
     }
 
+    /// The uid and gid that own the process's directory: its effective ids, or root's when
+    /// the process is not dumpable (setuid programs), which is whom Linux shows its private
+    /// files.
+    pub fn owner(&self) -> Option<(u32, u32)> {
+        rustix::fs::fstat(&self.0)
+            .ok()
+            .map(|s| (s.st_uid, s.st_gid))
+    }
+
     /// Where the `exe` link points (readable for the daemon's own processes, or all as root),
     /// with `buf` reused for the name; `None` when unreadable or a kernel thread.
     pub fn exe(&self, buf: &mut Vec<u8>) -> Option<String> {

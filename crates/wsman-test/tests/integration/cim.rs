@@ -1055,13 +1055,14 @@ fn running(pid: u32) -> bool {
     })
 }
 
-#[test]
-fn win32_process_terminate_ends_own_processes_and_refuses_others() {
-    use std::os::unix::process::CommandExt as _;
-    const PLAIN: &str = "plainsvc";
-    const PLAIN_PASSWORD: &str = "Plain-Svc-Pass1";
+/// A service account that runs as `nobody` and is no administrator.
+pub(crate) const PLAIN: &str = "plainsvc";
+pub(crate) const PLAIN_PASSWORD: &str = "Plain-Svc-Pass1";
+
+/// A daemon whose RootSDDL admits every user, with [`PLAIN`]: what a non-administrator is
+/// then refused or not shown is the class's own doing, not RootSDDL's.
+pub(crate) fn fixture_with_plain_account() -> Fixture {
     let f = Fixture::http_with(|c| {
-        // Every user passes RootSDDL, so the refusal seen is the method's own.
         c.set(
             "Config.Service",
             "RootSDDL",
@@ -1069,6 +1070,13 @@ fn win32_process_terminate_ends_own_processes_and_refuses_others() {
         );
     });
     f.config.add_account(PLAIN, PLAIN_PASSWORD, Some("nobody"));
+    f
+}
+
+#[test]
+fn win32_process_terminate_ends_own_processes_and_refuses_others() {
+    use std::os::unix::process::CommandExt as _;
+    let f = fixture_with_plain_account();
     let uri = format!("{WMI}Win32_Process");
     let terminate = |pid: u32, user: &str, password: &str| {
         let body = format!(

@@ -2,7 +2,8 @@
 //! marks Win32_OperatingSystem `Singleton`), and a Get, Put, Delete or Invoke of an instance
 //! that does not exist answers with the fault a recorded Windows Server 2012 R2 answer has
 //! (the recording in the Windows fixtures is the oracle, not our own fault code); and
-//! Win32_Processor's LoadPercentage follows the load this test makes.
+//! Win32_Processor's LoadPercentage follows the load this test makes; and what Linux shows a
+//! process's owner only stays hidden from other callers.
 
 use wsman_proto::ns::{self, action};
 use wsman_proto::xml::{self, Element, Limits};
@@ -229,4 +230,94 @@ fn processor_load_percentage_sees_busy_processors() {
         "loads under busy loops: {busy:?}"
     );
     assert!(loads(&f).iter().all(|l| *l <= 100));
+}
+
+/// Whether Linux lets `user` read the `exe` link of process `pid` (the oracle: what `ps` run
+/// as that user can show).
+fn readable_by(user: &str, pid: u32) -> bool {
+    std::process::Command::new("runuser")
+        .args(["-u", user, "--", "readlink", &format!("/proc/{pid}/exe")])
+        .output()
+        .expect("run runuser")
+        .status
+        .success()
+}
+
+/// A caller who is no administrator sees the executable path and I/O counters of its own
+/// Linux user's processes only, as Linux shows them to that user; an administrator sees all.
+#[test]
+fn private_process_values_are_hidden_as_linux_hides_them() {
+    use super::cim::{fixture_with_plain_account, PLAIN, PLAIN_PASSWORD};
+    use std::os::unix::process::CommandExt as _;
+    let f = fixture_with_plain_account();
+    let id = |flag: &str| -> u32 {
+        let out = std::process::Command::new("id")
+            .args([flag, "nobody"])
+            .output()
+            .expect("id");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("id")
+    };
+    let nobody = (id("-u"), id("-g"));
+    let spawn = |ids: Option<(u32, u32)>| {
+        let mut command = std::process::Command::new("sleep");
+        command.arg("301");
+        if let Some((uid, gid)) = ids {
+            command.uid(uid).gid(gid);
+        }
+        command.spawn().expect("sleep")
+    };
+    let (mut own, mut roots) = (spawn(Some(nobody)), spawn(None));
+    let get = |pid: u32, user: &str, password: &str| {
+        let r = wsman_test::http::post(
+            f.port,
+            Some(&wsman_test::http::basic_auth(user, password)),
+            soap::get(
+                &format!("{WMI}Win32_Process"),
+                &[("Handle", &pid.to_string())],
+            )
+            .as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.describe());
+        let text = r.text();
+        let shown = |name: &str| soap::find_text(&text, name).filter(|t| !t.is_empty());
+        (shown("ExecutablePath"), shown("ReadTransferCount"))
+    };
+    for (child, mine) in [(&own, true), (&roots, false)] {
+        let pid = child.id();
+        // Once it runs `sleep` (no longer the forked test): Linux's own answer first, so that
+        // the test checks what it means to.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .ok()
+            .as_deref()
+            != Some("sleep\n")
+        {
+            assert!(std::time::Instant::now() < deadline, "sleep did not start");
+            std::thread::yield_now();
+        }
+        assert_eq!(readable_by("nobody", pid), mine, "pid {pid}");
+        let (path, io) = get(pid, PLAIN, PLAIN_PASSWORD);
+        assert_eq!(
+            path.is_some(),
+            mine,
+            "ExecutablePath of pid {pid}: {path:?}"
+        );
+        assert_eq!(io.is_some(), mine, "ReadTransferCount of pid {pid}: {io:?}");
+        let (path, io) = get(
+            pid,
+            wsman_test::SERVICE_ACCOUNT,
+            wsman_test::SERVICE_PASSWORD,
+        );
+        assert!(
+            path.is_some() && io.is_some(),
+            "the administrator sees pid {pid}"
+        );
+    }
+    for child in [&mut own, &mut roots] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }

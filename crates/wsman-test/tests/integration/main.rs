@@ -11,6 +11,7 @@ mod bad_input;
 mod budgets;
 mod certificates;
 mod cim;
+mod cim_corpus;
 mod cim_windows;
 mod cim_xml;
 mod class_metadata;
