@@ -163,7 +163,9 @@ async fn process(
     let Some(plain) = body else {
         return Ok(Answer::Empty);
     };
-    let parsed = g.parse(plain, &media, &endpoint, &admitted.principal).await?;
+    let parsed = g
+        .parse(plain, &media, &endpoint, &admitted.principal)
+        .await?;
     if let Some(answer) = g.identify(&endpoint, &parsed) {
         return Ok(answer);
     }

@@ -2,6 +2,16 @@
 
 use std::path::PathBuf;
 
+/// The root of the checkout (the workspace), two levels above this crate: what the tests of
+/// the repository's own files (ARCHITECTURE.md, README.md) read.
+pub fn workspace_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/wsman-test is two levels below the root")
+        .to_path_buf()
+}
+
 /// The profile directory (`target/debug`): a test executable lives in `target/debug/deps/`, so
 /// it is the parent of the executable's parent.
 pub fn profile_dir() -> PathBuf {

@@ -20,13 +20,7 @@ mod module_graph;
 
 use module_graph::{display, ModuleGraph};
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/wsman-test is two levels below the root")
-        .to_path_buf()
-}
+use wsman_test::binaries::workspace_root;
 
 fn cargo_metadata(with_deps: bool) -> Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());

@@ -3,18 +3,10 @@
 //! appears as a command a reader could type, and every doc the README links to exists.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use wsman_test::binaries;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/wsman-test is two levels below the root")
-        .to_path_buf()
-}
+use wsman_test::binaries::{self, workspace_root};
 
 fn readme() -> String {
     std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md")
@@ -74,9 +66,7 @@ fn typed_after(readme: &str, program: &str) -> BTreeSet<String> {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '|')
                 .collect();
-            word.split('|')
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
+            word.split('|').map(str::to_owned).collect::<Vec<_>>()
         })
         .collect()
 }
@@ -87,7 +77,10 @@ fn readme_names_every_wsmand_subcommand() {
     assert!(listed.len() >= 4, "wsmand --help lists {listed:?}");
     let typed = typed_after(&readme(), "wsmand");
     let missing: Vec<_> = listed.difference(&typed).collect();
-    assert!(missing.is_empty(), "README never shows `wsmand {missing:?}`");
+    assert!(
+        missing.is_empty(),
+        "README never shows `wsmand {missing:?}`"
+    );
 }
 
 #[test]
@@ -102,7 +95,14 @@ fn readme_names_every_winrm_operation() {
 #[test]
 fn readme_names_every_program() {
     let text = readme();
-    let programs = ["wsmand", "wsmand-mgmt", "wsmand-session", "winrm", "winrs", "wevtutil"];
+    let programs = [
+        "wsmand",
+        "wsmand-mgmt",
+        "wsmand-session",
+        "winrm",
+        "winrs",
+        "wevtutil",
+    ];
     for program in programs {
         assert!(
             binaries::profile_dir().join(program).is_file(),
@@ -130,7 +130,10 @@ fn readme_names_every_program() {
     }
     let named: BTreeSet<String> = programs.iter().map(|p| (*p).to_owned()).collect();
     let unnamed: Vec<_> = declared.difference(&named).collect();
-    assert!(unnamed.is_empty(), "programs the README does not present: {unnamed:?}");
+    assert!(
+        unnamed.is_empty(),
+        "programs the README does not present: {unnamed:?}"
+    );
 }
 
 #[test]
@@ -148,12 +151,16 @@ fn every_doc_the_readme_links_exists() {
             broken.push(target);
         }
     }
-    assert!(broken.is_empty(), "README links to missing files: {broken:?}");
+    assert!(
+        broken.is_empty(),
+        "README links to missing files: {broken:?}"
+    );
 }
 
 #[test]
 fn the_readers_find_commands_and_lists() {
-    let help = "Usage: x\n\nCommands:\n  account  A\n  wec      B\n  help     C\n\nOptions:\n  -h\n";
+    let help =
+        "Usage: x\n\nCommands:\n  account  A\n  wec      B\n  help     C\n\nOptions:\n  -h\n";
     assert_eq!(
         clap_subcommands(help),
         ["account", "wec"].map(str::to_owned).into_iter().collect()
@@ -166,7 +173,10 @@ fn the_readers_find_commands_and_lists() {
     let text = "run `winrm identify|get -r:x` or winrm set; not xwinrm delete, wsmand-mgmt start";
     assert_eq!(
         typed_after(text, "winrm"),
-        ["identify", "get", "set"].map(str::to_owned).into_iter().collect()
+        ["identify", "get", "set"]
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
     );
     assert!(typed_after(text, "mgmt").is_empty());
 }

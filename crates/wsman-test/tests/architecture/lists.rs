@@ -96,7 +96,10 @@ mod tests {
         );
         let present: BTreeSet<String> = ["a", "x"].map(str::to_owned).into_iter().collect();
         let message = disagreement("docs", &names, &present).expect("they differ");
-        assert!(message.contains("\"x\"") && message.contains("\"d\""), "{message}");
+        assert!(
+            message.contains("\"x\"") && message.contains("\"d\""),
+            "{message}"
+        );
         assert!(disagreement("docs", &present, &present).is_none());
     }
 }
