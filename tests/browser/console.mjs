@@ -140,6 +140,10 @@ try {
   await screenshot(page, 'overview');
   await clickAndWait(page, page.locator('nav a', { hasText: 'Services' }));
   await screenshot(page, 'services');
+  // The table is paged on the server: search for the unit's row (a GET form, no script).
+  await page.locator('form.search input[name="q"]').fill(SERVICE);
+  await clickAndWait(page, page.locator('form.search button'));
+  check(new URL(page.url()).searchParams.get('q') === SERVICE, `the search is in the URL (${page.url()})`);
   check(await ask(`is-active ${UNIT}`) === 'active', `${UNIT} active before the stop`);
   let { row, cells } = await rowCells(page, SERVICE);
   const listed = cells === null ? ` (listed: ${(await page.locator('tbody tr td:first-child').allInnerTexts()).join(' ')})` : '';
@@ -186,7 +190,7 @@ try {
   await screenshot(page, 'events-live');
 
   // Processes of the local host: terminate the test's process, which the harness reaps.
-  await page.goto(`${CONSOLE}/hosts/${LOCAL}/processes`);
+  await page.goto(`${CONSOLE}/hosts/${LOCAL}/processes?q=sleep&sort=pid&dir=desc`);
   ({ row, cells } = await rowCells(page, VICTIM));
   check(cells !== null && cells[1] === 'sleep', `processes page lists pid ${VICTIM} as sleep`);
   await screenshot(page, 'processes');

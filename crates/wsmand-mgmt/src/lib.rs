@@ -25,6 +25,7 @@ pub mod route;
 pub mod server;
 pub mod sessions;
 pub mod socket_bounds;
+pub mod table;
 pub mod terminal;
 pub mod terminal_proto;
 pub mod tls;
