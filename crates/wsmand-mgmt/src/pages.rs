@@ -250,9 +250,12 @@ pub fn services(
                                 td { (row.name) } td { (row.display_name) } td { (row.state) } td { (row.start_mode) } td { (row.status) }
                                 td.actions {
                                     @for action in service_actions(row) {
-                                        form method="post" action={ "/hosts/" (host) "/services/" (row.name) "/" (action.name()) } {
-                                            input type="hidden" name="csrf" value=(viewer.csrf);
-                                            button type="submit" { (action.name()) }
+                                        @let target = format!("{}:{}", action.name(), row.name);
+                                        @let post = format!("/hosts/{host}/services/{}/{}", row.name, action.name());
+                                        @if !matches!(action, ServiceAction::Stop | ServiceAction::Restart | ServiceAction::Disable) {
+                                            (post_button(viewer, &post, action.name()))
+                                        } @else {
+                                            (confirmed(viewer, query, &post, action.name(), &target))
                                         }
                                     }
                                 }
@@ -421,11 +424,8 @@ pub fn processes(
                         @for row in &shown.rows {
                             tr {
                                 td { (row.pid) } td { (row.name) } td { (bytes(row.working_set)) } td.cmd { (command_line(&row.command_line)) }
-                                td {
-                                    form method="post" action={ "/hosts/" (host) "/processes/" (row.pid) "/terminate" } {
-                                        input type="hidden" name="csrf" value=(viewer.csrf);
-                                        button type="submit" { "terminate" }
-                                    }
+                                td.actions {
+                                    (confirmed(viewer, query, &format!("/hosts/{host}/processes/{}/terminate", row.pid), "terminate", &row.pid.to_string()))
                                 }
                             }
                         }
@@ -498,6 +498,42 @@ const PROCESS_COLUMNS: [Column<ProcessRow>; 4] = [
         search_text: Some(|r| r.command_line.as_str()),
     },
 ];
+
+/// A change posted by one button, with the session's CSRF token.
+fn post_button(viewer: &Viewer<'_>, action: &str, label: &str) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            input type="hidden" name="csrf" value=(viewer.csrf);
+            button type="submit" { (label) }
+        }
+    }
+}
+
+/// A destructive change, confirmed first: a link that asks (`confirm=TARGET`, no script),
+/// and, on the page that asks, the button that does it and a way back.
+fn confirmed(
+    viewer: &Viewer<'_>,
+    query: &TableQuery,
+    action: &str,
+    label: &str,
+    target: &str,
+) -> Markup {
+    let here = |confirm: Option<String>| {
+        query.link(|next| {
+            next.page = query.page;
+            next.confirm = confirm;
+        })
+    };
+    html! {
+        @if query.confirm.as_deref() == Some(target) {
+            span.confirm { (label) "?" }
+            (post_button(viewer, action, &format!("confirm {label}")))
+            a href=(here(None)) { "cancel" }
+        } @else {
+            a.action href=(here(Some(target.to_owned()))) { (label) }
+        }
+    }
+}
 
 /// Command lines longer than this are cut, the whole line one click away.
 const SHORT_COMMAND_LINE: usize = 120;

@@ -42,6 +42,9 @@ pub struct TableQuery {
     pub descending: bool,
     /// The page, from 1.
     pub page: usize,
+    /// The destructive action the page asks to confirm (`PID`, `stop:NAME`): shown in its
+    /// row as the button that does it, beside a way back.
+    pub confirm: Option<String>,
 }
 
 impl TableQuery {
@@ -72,14 +75,19 @@ impl TableQuery {
                 .and_then(|p| p.parse().ok())
                 .filter(|p| *p >= 1)
                 .unwrap_or(1),
+            confirm: form
+                .get("confirm")
+                .filter(|c| c.len() <= 128)
+                .map(str::to_owned),
         }
     }
 
-    /// This query's URL query string with `change` applied (the page reset to 1 unless
-    /// `change` sets it).
+    /// This query's URL query string with `change` applied (the page reset to 1 and no
+    /// confirmation, unless `change` sets them).
     pub fn link(&self, change: impl FnOnce(&mut Self)) -> String {
         let mut next = self.clone();
         next.page = 1;
+        next.confirm = None;
         change(&mut next);
         let mut parts = Vec::new();
         if !next.search.is_empty() {
@@ -93,6 +101,9 @@ impl TableQuery {
         }
         if next.page > 1 {
             parts.push(format!("page={}", next.page));
+        }
+        if let Some(confirm) = &next.confirm {
+            parts.push(format!("confirm={}", encode(confirm)));
         }
         format!("?{}", parts.join("&"))
     }
@@ -248,6 +259,13 @@ mod tests {
         assert_eq!(TableQuery::parse("page=0").page, 1);
         assert_eq!(TableQuery::parse("page=x").page, 1);
         assert_eq!(TableQuery::parse("q=<b>&page=2").link(|_| {}), "?q=%3Cb%3E");
+        let confirming = TableQuery::parse("page=2&confirm=stop%3Asshd");
+        assert_eq!(confirming.confirm.as_deref(), Some("stop:sshd"));
+        assert_eq!(confirming.link(|n| n.page = 2), "?page=2");
+        assert_eq!(
+            confirming.link(|n| n.confirm = Some("42".into())),
+            "?confirm=42"
+        );
     }
 
     #[test]
