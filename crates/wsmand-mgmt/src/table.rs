@@ -311,11 +311,15 @@ mod tests {
         #[test]
         fn any_query_gives_a_bounded_sorted_page(
             n in 0u64..400,
-            query in "[a-z=&%0-9]{0,60}",
+            query in "[a-z=&%0-9<>\" ]{0,60}",
         ) {
             let all = rows(n);
             let q = TableQuery::parse(&query);
             let shown = page(&all, &q, &COLUMNS);
+            let link = q.link(|next| next.page = q.page);
+            prop_assert!(link
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"?&=%-_.~".contains(&b)));
             prop_assert!(shown.rows.len() <= PAGE_SIZE);
             prop_assert!(shown.page >= 1 && shown.page <= shown.pages);
             prop_assert!(shown.matching <= shown.total);
