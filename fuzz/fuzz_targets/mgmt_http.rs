@@ -1,11 +1,13 @@
 //! The management service's parsers of untrusted input: arbitrary bytes as a request target
-//! through the route parser, and as a form body through the form reader (the login form and
-//! every action form). Any panic, hang or unbounded allocation is a bug.
+//! through the route parser, as a form body through the form reader (the login form and
+//! every action form), and as a table page's query (search, sort, page, confirm) and the
+//! links made from it. Any panic, hang or unbounded allocation is a bug.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use wsmand_mgmt::form::Form;
 use wsmand_mgmt::route::{self, Route};
+use wsmand_mgmt::table::TableQuery;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(form) = Form::parse(data) {
@@ -15,6 +17,13 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    let query = TableQuery::parse(text);
+    assert!(query.page >= 1);
+    // A link back is a query string of safe bytes only (every value percent-encoded).
+    let link = query.link(|next| next.page = query.page);
+    assert!(link
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"?&=%-_.~".contains(&b)));
     if let Ok(Route::HostOverview(name) | Route::Services(name) | Route::Processes(name)) =
         route::parse(text)
     {

@@ -140,14 +140,22 @@ try {
   await screenshot(page, 'overview');
   await clickAndWait(page, page.locator('nav a', { hasText: 'Services' }));
   await screenshot(page, 'services');
+  // The table is paged on the server: search for the unit's row (a GET form, no script).
+  await page.locator('form.search input[name="q"]').fill(SERVICE);
+  await clickAndWait(page, page.locator('form.search button'));
+  check(new URL(page.url()).searchParams.get('q') === SERVICE, `the search is in the URL (${page.url()})`);
   check(await ask(`is-active ${UNIT}`) === 'active', `${UNIT} active before the stop`);
   let { row, cells } = await rowCells(page, SERVICE);
   const listed = cells === null ? ` (listed: ${(await page.locator('tbody tr td:first-child').allInnerTexts()).join(' ')})` : '';
   check(cells !== null, `services page lists ${SERVICE}${listed}`);
   check(cells[2] === 'Running', `${UNIT} shown Running (${cells[2]})`);
 
-  // Stop it, and see systemd stop it.
-  await clickAndWait(page, row.locator('button', { hasText: /^stop$/ }));
+  // Stop it (a destructive action: the link asks first, in the row), and see systemd stop it.
+  await clickAndWait(page, row.locator('a', { hasText: /^stop$/ }));
+  check(new URL(page.url()).searchParams.get('confirm') === `stop:${SERVICE}`, `stop asks first (${page.url()})`);
+  check(await ask(`is-active ${UNIT}`) === 'active', `${UNIT} still active while the stop is being confirmed`);
+  ({ row } = await rowCells(page, SERVICE));
+  await clickAndWait(page, row.locator('button', { hasText: /^confirm stop$/ }));
   check(await page.locator('p.ok').count() === 1, `stop answered: ${await page.locator('main').innerText()}`);
   await screenshot(page, 'service-stopped');
   const stopped = await askUntil(`is-active ${UNIT}`, 'inactive');
@@ -186,11 +194,24 @@ try {
   await screenshot(page, 'events-live');
 
   // Processes of the local host: terminate the test's process, which the harness reaps.
+  // The table sorts by a heading's link, both ways, and pages on the server.
   await page.goto(`${CONSOLE}/hosts/${LOCAL}/processes`);
+  await clickAndWait(page, page.locator('thead a', { hasText: /^PID/ }));
+  const ascending = (await page.locator('tbody tr td:first-child').allInnerTexts()).map(Number);
+  check(ascending.length > 1 && ascending.every((pid, i) => i === 0 || ascending[i - 1] < pid),
+    `sorted by PID ascending (${ascending.slice(0, 5).join(' ')} ...)`);
+  await clickAndWait(page, page.locator('thead a', { hasText: /^PID/ }));
+  check(new URL(page.url()).searchParams.get('dir') === 'desc', `the PID heading again sorts descending (${page.url()})`);
+  const pager = await page.locator('p.pager').innerText();
+  check(/processes · page 1 of \d+/.test(pager), `the pager counts the rows (${pager})`);
+  await page.goto(`${CONSOLE}/hosts/${LOCAL}/processes?q=sleep&sort=pid&dir=desc`);
   ({ row, cells } = await rowCells(page, VICTIM));
   check(cells !== null && cells[1] === 'sleep', `processes page lists pid ${VICTIM} as sleep`);
   await screenshot(page, 'processes');
-  await clickAndWait(page, row.locator('button', { hasText: 'terminate' }));
+  await clickAndWait(page, row.locator('a', { hasText: /^terminate$/ }));
+  check((await ask('victim-state')) === 'running', `the test's process lives while the terminate is being confirmed`);
+  ({ row } = await rowCells(page, VICTIM));
+  await clickAndWait(page, row.locator('button', { hasText: /^confirm terminate$/ }));
   check(await page.locator('p.ok').count() === 1, `terminate answered: ${await page.locator('main').innerText()}`);
   await screenshot(page, 'process-terminated');
   const gone = await ask('victim-exited');

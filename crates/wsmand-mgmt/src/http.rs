@@ -291,7 +291,9 @@ impl<'a> SessionRequest<'a> {
     }
 }
 
-/// The pages, sockets and changes of a logged-in session.
+/// The pages, sockets and changes of a logged-in session. Each is boxed: their futures are
+/// large (a host's reads, a restart's two invocations), and one of them at a time is enough
+/// on a worker's stack.
 async fn with_session(
     state: &AppState,
     request: SessionRequest<'_>,
@@ -335,20 +337,29 @@ async fn with_session(
             | Route::Processes(_)
             | Route::Config(_)
             | Route::Events(_)),
-        ) => host_page(state, &viewer, route, request.asker()).await,
+        ) => {
+            Box::pin(host_page(
+                state,
+                &viewer,
+                route,
+                request.asker(),
+                request.query,
+            ))
+            .await
+        }
         (&Method::GET, Route::Terminal(name)) => {
             terminal_page(state, &viewer, &name, request.asker())
         }
         (&Method::GET, Route::TerminalSocket(name)) => {
-            open_terminal(state, request.socket(name), on_upgrade).await
+            Box::pin(open_terminal(state, request.socket(name), on_upgrade)).await
         }
         (&Method::GET, Route::EventsSocket(name)) => {
-            open_event_stream(state, request.socket(name), on_upgrade).await
+            Box::pin(open_event_stream(state, request.socket(name), on_upgrade)).await
         }
         (
             &Method::POST,
             route @ (Route::Logout | Route::ServiceAction(..) | Route::Terminate(..)),
-        ) => change::change(state, request, body, route).await,
+        ) => Box::pin(change::change(state, request, body, route)).await,
         _ => error(
             json_wanted,
             StatusCode::METHOD_NOT_ALLOWED,

@@ -10,6 +10,7 @@
 //! `backoff` per address and per user, and OS accounts through the privileged `pam_helper`. Settings are `wsman_config::mgmt`'s.
 #![forbid(unsafe_code)]
 
+pub mod address_slots;
 pub mod audit;
 pub mod backoff;
 pub mod delegation;
@@ -25,6 +26,7 @@ pub mod route;
 pub mod server;
 pub mod sessions;
 pub mod socket_bounds;
+pub mod table;
 pub mod terminal;
 pub mod terminal_proto;
 pub mod tls;

@@ -11,14 +11,14 @@
 //! answered "wait" unchecked), so neither unknown names nor one address can starve the
 //! helper's queue for everyone else.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use wsman_auth::AccountStore;
 use wsman_config::mgmt::Credentials;
 
+use crate::address_slots::AddressSlots;
 use crate::backoff::Backoff;
 use crate::pam_helper::{HelperClient, Verdict, REFUSAL_FLOOR};
 
@@ -47,49 +47,7 @@ pub struct Login {
     os_login_group: String,
     backoff: Backoff,
     /// Checks under way, by address.
-    checking: Arc<Mutex<HashMap<IpAddr, usize>>>,
-}
-
-/// One check under way from an address; its slot is freed when dropped.
-struct CheckSlot {
-    checking: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    address: IpAddr,
-}
-
-impl CheckSlot {
-    /// A slot for `address`, unless it already has [`MAX_CHECKS_PER_ADDRESS`] checks under way.
-    fn take(checking: &Arc<Mutex<HashMap<IpAddr, usize>>>, address: IpAddr) -> Option<Self> {
-        let mut table = checking
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if table.len() >= MAX_CHECKING_ADDRESSES && !table.contains_key(&address) {
-            return None;
-        }
-        let count = table.entry(address).or_insert(0);
-        if *count >= MAX_CHECKS_PER_ADDRESS {
-            return None;
-        }
-        *count += 1;
-        Some(Self {
-            checking: Arc::clone(checking),
-            address,
-        })
-    }
-}
-
-impl Drop for CheckSlot {
-    fn drop(&mut self) {
-        let mut table = self
-            .checking
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(count) = table.get_mut(&self.address) {
-            *count -= 1;
-            if *count == 0 {
-                table.remove(&self.address);
-            }
-        }
-    }
+    checking: AddressSlots,
 }
 
 impl Login {
@@ -107,7 +65,7 @@ impl Login {
             os_accounts,
             os_login_group: os_login_group.to_owned(),
             backoff: Backoff::default(),
-            checking: Arc::default(),
+            checking: AddressSlots::new(MAX_CHECKS_PER_ADDRESS, MAX_CHECKING_ADDRESSES),
         }
     }
 
@@ -117,7 +75,7 @@ impl Login {
         if !wait.is_zero() {
             return LoginOutcome::Wait(wait);
         }
-        let Some(_slot) = CheckSlot::take(&self.checking, address) else {
+        let Some(_slot) = self.checking.take(address) else {
             return LoginOutcome::Wait(REFUSAL_FLOOR);
         };
         let managers = Arc::clone(&self.managers);

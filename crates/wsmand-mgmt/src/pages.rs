@@ -7,6 +7,7 @@ use maud::{html, Markup, DOCTYPE};
 use crate::audit::AuditRecord;
 use crate::hosts::{ActionResult, ConfigRow, EventRow, HostSummary, ProcessRow, ServiceRow};
 use crate::route::ServiceAction;
+use crate::table::{self, Column, SortKey, TablePage, TableQuery};
 
 /// The stylesheet served at `/assets/style.css`.
 pub const STYLESHEET: &str = include_str!("../assets/style.css");
@@ -227,6 +228,7 @@ pub fn services(
     host: &str,
     switches: &str,
     rows: &Result<Vec<ServiceRow>, String>,
+    query: &TableQuery,
 ) -> Markup {
     layout(
         &format!("{host}: services"),
@@ -237,22 +239,29 @@ pub fn services(
             p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_Service " (switches) } }
             @match rows {
                 Err(error) => p.error { (error) },
-                Ok(rows) => table {
-                    thead { tr { th { "Name" } th { "Display name" } th { "State" } th { "Start mode" } th { "Status" } th { "Action" } } }
+                Ok(rows) => {
+                    @let shown = table::page(rows, query, &SERVICE_COLUMNS);
+                    (table_controls(query, &shown, "services"))
+                    table {
+                    thead { tr { @for column in &SERVICE_COLUMNS { (sort_heading(query, column)) } th { "Action" } } }
                     tbody {
-                        @for row in rows {
+                        @for row in &shown.rows {
                             tr {
                                 td { (row.name) } td { (row.display_name) } td { (row.state) } td { (row.start_mode) } td { (row.status) }
                                 td.actions {
                                     @for action in service_actions(row) {
-                                        form method="post" action={ "/hosts/" (host) "/services/" (row.name) "/" (action.name()) } {
-                                            input type="hidden" name="csrf" value=(viewer.csrf);
-                                            button type="submit" { (action.name()) }
+                                        @let target = format!("{}:{}", action.name(), row.name);
+                                        @let post = format!("/hosts/{host}/services/{}/{}", row.name, action.name());
+                                        @if !matches!(action, ServiceAction::Stop | ServiceAction::Restart | ServiceAction::Disable) {
+                                            (post_button(viewer, &post, action.name()))
+                                        } @else {
+                                            (confirmed(viewer, query, &post, action.name(), &target))
                                         }
                                     }
                                 }
                             }
                         }
+                    }
                     }
                 },
             }
@@ -395,6 +404,7 @@ pub fn processes(
     host: &str,
     switches: &str,
     rows: &Result<Vec<ProcessRow>, String>,
+    query: &TableQuery,
 ) -> Markup {
     layout(
         &format!("{host}: processes"),
@@ -405,25 +415,181 @@ pub fn processes(
             p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_Process " (switches) } }
             @match rows {
                 Err(error) => p.error { (error) },
-                Ok(rows) => table {
-                    thead { tr { th { "PID" } th { "Name" } th { "Working set" } th { "Command line" } th { "Action" } } }
+                Ok(rows) => {
+                    @let shown = table::page(rows, query, &PROCESS_COLUMNS);
+                    (table_controls(query, &shown, "processes"))
+                    table {
+                    thead { tr { @for column in &PROCESS_COLUMNS { (sort_heading(query, column)) } th { "Action" } } }
                     tbody {
-                        @for row in rows {
+                        @for row in &shown.rows {
                             tr {
-                                td { (row.pid) } td { (row.name) } td { (bytes(row.working_set)) } td.cmd { (row.command_line) }
-                                td {
-                                    form method="post" action={ "/hosts/" (host) "/processes/" (row.pid) "/terminate" } {
-                                        input type="hidden" name="csrf" value=(viewer.csrf);
-                                        button type="submit" { "terminate" }
-                                    }
+                                td { (row.pid) } td { (row.name) } td { (bytes(row.working_set)) } td.cmd { (command_line(&row.command_line)) }
+                                td.actions {
+                                    (confirmed(viewer, query, &format!("/hosts/{host}/processes/{}/terminate", row.pid), "terminate", &row.pid.to_string()))
                                 }
                             }
                         }
+                    }
                     }
                 },
             }
         },
     )
+}
+
+/// The services table's columns (sortable; name and display name searched).
+const SERVICE_COLUMNS: [Column<ServiceRow>; 5] = [
+    Column {
+        key: "name",
+        label: "Name",
+        sort_key: |r| table::text_key(&r.name),
+        search_text: Some(|r| r.name.as_str()),
+    },
+    Column {
+        key: "display",
+        label: "Display name",
+        sort_key: |r| table::text_key(&r.display_name),
+        search_text: Some(|r| r.display_name.as_str()),
+    },
+    Column {
+        key: "state",
+        label: "State",
+        sort_key: |r| table::text_key(&r.state),
+        search_text: Some(|r| r.state.as_str()),
+    },
+    Column {
+        key: "mode",
+        label: "Start mode",
+        sort_key: |r| table::text_key(&r.start_mode),
+        search_text: None,
+    },
+    Column {
+        key: "status",
+        label: "Status",
+        sort_key: |r| table::text_key(&r.status),
+        search_text: None,
+    },
+];
+
+/// The processes table's columns (sortable; name and command line searched).
+const PROCESS_COLUMNS: [Column<ProcessRow>; 4] = [
+    Column {
+        key: "pid",
+        label: "PID",
+        sort_key: |r| SortKey::Number(u64::from(r.pid)),
+        search_text: None,
+    },
+    Column {
+        key: "name",
+        label: "Name",
+        sort_key: |r| table::text_key(&r.name),
+        search_text: Some(|r| r.name.as_str()),
+    },
+    Column {
+        key: "memory",
+        label: "Working set",
+        sort_key: |r| SortKey::Number(r.working_set),
+        search_text: None,
+    },
+    Column {
+        key: "command",
+        label: "Command line",
+        sort_key: |r| table::text_key(&r.command_line),
+        search_text: Some(|r| r.command_line.as_str()),
+    },
+];
+
+/// A change posted by one button, with the session's CSRF token.
+fn post_button(viewer: &Viewer<'_>, action: &str, label: &str) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            input type="hidden" name="csrf" value=(viewer.csrf);
+            button type="submit" { (label) }
+        }
+    }
+}
+
+/// A destructive change, confirmed first: a link that asks (`confirm=TARGET`, no script),
+/// and, on the page that asks, the button that does it and a way back.
+fn confirmed(
+    viewer: &Viewer<'_>,
+    query: &TableQuery,
+    action: &str,
+    label: &str,
+    target: &str,
+) -> Markup {
+    let here = |confirm: Option<String>| {
+        query.link(|next| {
+            next.page = query.page;
+            next.confirm = confirm;
+        })
+    };
+    html! {
+        @if query.confirm.as_deref() == Some(target) {
+            span.confirm { (label) "?" }
+            (post_button(viewer, action, &format!("confirm {label}")))
+            a href=(here(None)) { "cancel" }
+        } @else {
+            a.action href=(here(Some(target.to_owned()))) { (label) }
+        }
+    }
+}
+
+/// Command lines longer than this are cut, the whole line one click away.
+const SHORT_COMMAND_LINE: usize = 120;
+
+/// A command line: whole when short, else its start with the whole line in a `<details>`
+/// (no script needed).
+fn command_line(line: &str) -> Markup {
+    html! {
+        @if line.chars().count() <= SHORT_COMMAND_LINE {
+            (line)
+        } @else {
+            details {
+                summary { (line.chars().take(SHORT_COMMAND_LINE).collect::<String>()) "…" }
+                (line)
+            }
+        }
+    }
+}
+
+/// A column heading that sorts by it (again: the other way).
+fn sort_heading<T>(query: &TableQuery, column: &Column<T>) -> Markup {
+    let sorted = query.sort.as_deref() == Some(column.key);
+    let href = query.link(|next| {
+        next.descending = sorted && !query.descending;
+        next.sort = Some(column.key.to_owned());
+    });
+    let mark = match (sorted, query.descending) {
+        (false, _) => "",
+        (true, false) => " ▲",
+        (true, true) => " ▼",
+    };
+    html! { th { a href=(href) { (column.label) (mark) } } }
+}
+
+/// The search form, the counts and the pages of a table.
+fn table_controls<T>(query: &TableQuery, shown: &TablePage<'_, T>, what: &str) -> Markup {
+    html! {
+        form.search method="get" {
+            @if let Some(sort) = &query.sort {
+                input type="hidden" name="sort" value=(sort);
+                @if query.descending { input type="hidden" name="dir" value="desc"; }
+            }
+            label { "Search " input type="search" name="q" value=(query.search) maxlength=(table::MAX_SEARCH_CHARS); }
+            button type="submit" { "Search" }
+        }
+        @if shown.past_the_end {
+            p.error { "There is no page " (query.page) "; the last page, " (shown.page) ", is shown." }
+        }
+        p.pager {
+            (shown.matching) " " (what)
+            @if shown.matching != shown.total { " matching of " (shown.total) }
+            " · page " (shown.page) " of " (shown.pages)
+            @if shown.page > 1 { " " a rel="prev" href=(query.link(|n| n.page = shown.page - 1)) { "previous" } }
+            @if shown.page < shown.pages { " " a rel="next" href=(query.link(|n| n.page = shown.page + 1)) { "next" } }
+        }
+    }
 }
 
 /// What an action did, with the command that does the same.

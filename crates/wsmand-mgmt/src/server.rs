@@ -5,9 +5,8 @@
 //! request head (an idle connection is closed when it passes). Refused connections are
 //! audited as refusals, which the audit trail rate-limits per address.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -18,6 +17,7 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use wsman_config::mgmt::{ClientDecision, ClientRules, MgmtSettings};
 
+use crate::address_slots::{AddressSlot, AddressSlots};
 use crate::http::{self, AppState};
 
 /// Most connections open at once; more are closed when accepted.
@@ -104,7 +104,8 @@ pub async fn run(
     let rules = Arc::new(rules);
     let caps = Arc::new(ConnectionCaps {
         permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
-        by_address: Arc::default(),
+        // Every open connection's address fits: the global cap bounds the table.
+        by_address: AddressSlots::new(MAX_CONNECTIONS_PER_ADDRESS, MAX_CONNECTIONS),
     });
     let mut tasks = tokio::task::JoinSet::new();
     for listener in listeners {
@@ -145,55 +146,32 @@ fn refuse(state: &AppState, peer: SocketAddr, rule: &str) {
 /// The global connection cap and the per-address one.
 struct ConnectionCaps {
     permits: Arc<Semaphore>,
-    by_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    by_address: AddressSlots,
 }
 
 /// One open connection's places in both caps, given back when dropped.
 struct ConnectionSlot {
     _permit: tokio::sync::OwnedSemaphorePermit,
-    by_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    ip: IpAddr,
+    _address: AddressSlot,
 }
 
 impl ConnectionCaps {
     /// A place for a connection from `ip`, or why there is none.
     fn admit(&self, ip: IpAddr) -> Result<ConnectionSlot, String> {
-        let mut open = self
-            .by_address
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let count = open.get(&ip).copied().unwrap_or(0);
-        if count >= MAX_CONNECTIONS_PER_ADDRESS {
+        let Some(address) = self.by_address.take(ip) else {
             return Err(format!(
                 "connection refused: {MAX_CONNECTIONS_PER_ADDRESS} connections open from this address"
             ));
-        }
+        };
         let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
             return Err(format!(
                 "connection refused: {MAX_CONNECTIONS} connections open"
             ));
         };
-        open.insert(ip, count + 1);
         Ok(ConnectionSlot {
             _permit: permit,
-            by_address: Arc::clone(&self.by_address),
-            ip,
+            _address: address,
         })
-    }
-}
-
-impl Drop for ConnectionSlot {
-    fn drop(&mut self) {
-        let mut open = self
-            .by_address
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(count) = open.get_mut(&self.ip) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.ip);
-            }
-        }
     }
 }
 

@@ -260,6 +260,13 @@ fn answer(question: &str, systemd: &BootedSystemd, victim: &mut Child, to: &mut 
             &message,
         ]);
         message
+    } else if question == "victim-state" {
+        // At once, without waiting: whether the child this test started still runs.
+        match victim.try_wait() {
+            Ok(None) => "running".to_owned(),
+            Ok(Some(status)) => format!("exited {status}"),
+            Err(error) => format!("unknown: {error}"),
+        }
     } else if question == "victim-exited" {
         // Waits (bounded) for the child this test started: gone means reaped here.
         match wsman_test::process::wait_until(victim, Duration::from_secs(20)) {

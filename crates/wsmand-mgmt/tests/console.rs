@@ -2483,3 +2483,58 @@ fn a_host_refusing_the_account_is_shown_as_access_denied_not_reachable() {
     assert!(page.body.contains("access denied"), "{}", page.body);
     assert!(page.body.contains(SERVICE_ACCOUNT), "{}", page.body);
 }
+
+#[test]
+fn the_processes_table_searches_sorts_pages_and_cuts_long_command_lines() {
+    let service = Service::start(1, "");
+    let (session, _) = service.manager_session();
+    // `sleep` adds its arguments: a command line of 201 words that still sleeps 300 s.
+    let zeros = vec!["0"; 200];
+    let mut sleeper = Command::new("sleep")
+        .arg("300")
+        .args(&zeros)
+        .spawn()
+        .expect("sleep");
+    let cookie = format!("Cookie: __Host-wsmand-session={session}");
+    let page = |query: &str| {
+        let reply = service.curl(&[
+            "-H",
+            &cookie,
+            &service.url(&format!("/hosts/host0/processes{query}")),
+        ]);
+        assert_eq!(reply.status, 200, "{query}: {}", reply.body);
+        reply.body
+    };
+    let pids = |body: &str| -> Vec<u32> {
+        body.split("<tr><td>")
+            .skip(1)
+            .filter_map(|rest| rest.split('<').next()?.parse().ok())
+            .collect()
+    };
+    // Searched by name, sorted by PID descending: the test's sleep is listed, its long
+    // command line cut with the whole line one click away.
+    let found = page("?q=sleep&sort=pid&dir=desc");
+    let listed = pids(&found);
+    assert!(listed.contains(&sleeper.id()), "{found}");
+    let mut sorted = listed.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(listed, sorted);
+    assert!(found.contains("<details><summary>"), "{found}");
+    assert!(
+        found.contains(&format!("300 {}", zeros.join(" "))),
+        "{found}"
+    );
+    // The page counts the rows matching among all the host sent.
+    assert!(found.contains(" processes matching of "), "{found}");
+    // One page at a time, each a link; a page past the end says so and shows the last.
+    let first = page("?sort=pid");
+    assert!(pids(&first).len() <= wsmand_mgmt::table::PAGE_SIZE);
+    let past = page("?page=99999");
+    assert!(past.contains("There is no page 99999"), "{past}");
+    // Markup in the search is text.
+    let markup = page("?q=%3Cb%3Ex");
+    assert!(!markup.contains("<b>x"), "{markup}");
+    assert!(markup.contains("&lt;b&gt;x"), "{markup}");
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+}

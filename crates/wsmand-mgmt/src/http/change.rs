@@ -83,7 +83,15 @@ pub(super) async fn change(
             (
                 name.clone(),
                 format!("{} {service}", action.name()),
-                format!("/hosts/{name}/services"),
+                // Back to the list, showing this service's row.
+                format!(
+                    "/hosts/{name}/services{}",
+                    crate::table::TableQuery {
+                        search: service.clone(),
+                        ..Default::default()
+                    }
+                    .link(|_| {})
+                ),
                 result,
             )
         }

@@ -17,14 +17,17 @@ use crate::sessions::Session;
 use wsman_config::mgmt::Action;
 
 /// A page about one configured host: the host looked up once (a name not in the
-/// configuration is never contacted), its data read, then answered as JSON or HTML.
+/// configuration is never contacted), its data read, then answered as JSON (every row) or
+/// HTML (a long table searched, sorted and paged by `query`).
 pub(super) async fn host_page(
     state: &AppState,
     viewer: &Viewer<'_>,
     route: Route,
     asker: Asker<'_>,
+    query: &str,
 ) -> Answer {
     let json_wanted = asker.json_wanted;
+    let query = crate::table::TableQuery::parse(query);
     let (name, resource) = match &route {
         Route::HostOverview(name) => (name.clone(), cim_class("Win32_OperatingSystem")),
         Route::Services(name) => (name.clone(), cim_class("Win32_Service")),
@@ -58,13 +61,13 @@ pub(super) async fn host_page(
         Route::Services(_) => {
             let rows = host.services().await;
             list(json_wanted, "services", &rows, || {
-                pages::services(viewer, &name, &switches, &rows)
+                pages::services(viewer, &name, &switches, &rows, &query)
             })
         }
         Route::Processes(_) => {
             let rows = host.processes().await;
             list(json_wanted, "processes", &rows, || {
-                pages::processes(viewer, &name, &switches, &rows)
+                pages::processes(viewer, &name, &switches, &rows, &query)
             })
         }
         Route::Config(_) => {

@@ -236,8 +236,9 @@ impl Service {
             .expect("run curl");
         assert!(
             output.status.success(),
-            "curl {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
+            "curl {args:?}: {}\nservice log:\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            self.log()
         );
         Reply::parse(&String::from_utf8_lossy(&output.stdout))
     }
