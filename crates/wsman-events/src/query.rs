@@ -17,6 +17,7 @@
 
 use std::collections::BTreeSet;
 
+use wsman_proto::budget::{Budget, Expired};
 use wsman_proto::xml::{self, Element};
 
 use crate::time::Timestamp;
@@ -154,18 +155,45 @@ impl QueryList {
 
     /// Whether `event` (the `Event` element) of log `channel` is selected at time `now`.
     pub fn matches(&self, channel: &str, event: &Element, now: Timestamp) -> bool {
-        self.queries.iter().any(|query| {
-            let applies = |clause: &&Clause| clause.path.eq_ignore_ascii_case(channel);
-            query
-                .selects
-                .iter()
-                .filter(applies)
-                .any(|s| s.xpath.matches(event, now))
-                && !query
-                    .suppresses
-                    .iter()
-                    .filter(applies)
-                    .any(|s| s.xpath.matches(event, now))
-        })
+        // An unlimited budget never runs out.
+        self.matches_within(channel, event, now, &mut Budget::unlimited())
+            .unwrap_or(false)
     }
+
+    /// [`matches`](Self::matches) counting its steps in `budget` (see
+    /// [`XPath::matches_within`]): `Err(Expired)` when the caller's check stops it.
+    pub fn matches_within(
+        &self,
+        channel: &str,
+        event: &Element,
+        now: Timestamp,
+        budget: &mut Budget,
+    ) -> Result<bool, Expired> {
+        for query in &self.queries {
+            if any_matches(&query.selects, channel, event, now, budget)?
+                && !any_matches(&query.suppresses, channel, event, now, budget)?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Whether one of `clauses` for log `channel` matches `event`.
+fn any_matches(
+    clauses: &[Clause],
+    channel: &str,
+    event: &Element,
+    now: Timestamp,
+    budget: &mut Budget,
+) -> Result<bool, Expired> {
+    for clause in clauses {
+        if clause.path.eq_ignore_ascii_case(channel)
+            && clause.xpath.matches_within(event, now, budget)?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

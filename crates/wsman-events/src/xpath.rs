@@ -13,6 +13,7 @@
 //! Evaluation is on an element tree ([`wsman_proto::xml::Element`]) and takes "now" as an
 //! argument: no clock here.
 
+use wsman_proto::budget::{Budget, Expired};
 use wsman_proto::xml::Element;
 
 use crate::time::Timestamp;
@@ -128,54 +129,134 @@ impl XPath {
 
     /// Whether `event` (the `Event` element) is selected, at time `now`.
     pub fn matches(&self, event: &Element, now: Timestamp) -> bool {
-        eval_top(&self.top, event, now)
+        // An unlimited budget never runs out.
+        self.matches_within(event, now, &mut Budget::unlimited())
+            .unwrap_or(false)
+    }
+
+    /// [`matches`](Self::matches), counting a step per element visited and per value compared
+    /// in `budget`: a large query over a large event stops when the caller's check says so.
+    pub fn matches_within(
+        &self,
+        event: &Element,
+        now: Timestamp,
+        budget: &mut Budget,
+    ) -> Result<bool, Expired> {
+        eval_top(&self.top, event, now, budget)
     }
 }
 
-fn eval_top(top: &Top, event: &Element, now: Timestamp) -> bool {
+/// `any` over fallible tests, stopping at the first true one or error.
+fn any_of<T>(
+    items: impl IntoIterator<Item = T>,
+    mut test: impl FnMut(T) -> Result<bool, Expired>,
+) -> Result<bool, Expired> {
+    for item in items {
+        if test(item)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `all` over fallible tests, stopping at the first false one or error.
+fn all_of<T>(
+    items: impl IntoIterator<Item = T>,
+    mut test: impl FnMut(T) -> Result<bool, Expired>,
+) -> Result<bool, Expired> {
+    for item in items {
+        if !test(item)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn eval_top(
+    top: &Top,
+    event: &Element,
+    now: Timestamp,
+    budget: &mut Budget,
+) -> Result<bool, Expired> {
+    budget.spend(1)?;
     match top {
-        Top::Or(terms) => terms.iter().any(|t| eval_top(t, event, now)),
-        Top::And(terms) => terms.iter().all(|t| eval_top(t, event, now)),
+        Top::Or(terms) => any_of(terms, |t| eval_top(t, event, now, budget)),
+        Top::And(terms) => all_of(terms, |t| eval_top(t, event, now, budget)),
         Top::Selector { root, predicates } => {
-            root.as_deref().is_none_or(|name| name == event.name)
-                && predicates.iter().all(|p| eval(p, event, now))
+            if root.as_deref().is_some_and(|name| name != event.name) {
+                return Ok(false);
+            }
+            all_of(predicates, |p| eval(p, event, now, budget))
         }
     }
 }
 
-fn eval(expr: &Expr, context: &Element, now: Timestamp) -> bool {
-    match expr {
-        Expr::Or(terms) => terms.iter().any(|t| eval(t, context, now)),
-        Expr::And(terms) => terms.iter().all(|t| eval(t, context, now)),
-        Expr::Not(inner) => !eval(inner, context, now),
-        Expr::Test(operand) => match operand {
-            Operand::Path(path) => !select(path, context, now).is_empty(),
-            Operand::TimeDiff(path) => time_diffs(path, context, now).next().is_some(),
-            Operand::Band(path, mask) => numbers(path, context, now).any(|v| v & mask != 0),
-        },
-        Expr::Compare(operand, op, literal) => match operand {
-            Operand::Path(path) => select(path, context, now)
-                .iter()
-                .any(|value| compare_text(value, *op, literal)),
-            Operand::TimeDiff(path) => {
-                time_diffs(path, context, now).any(|ms| compare_number(ms as f64, *op, literal))
+fn eval(
+    expr: &Expr,
+    context: &Element,
+    now: Timestamp,
+    budget: &mut Budget,
+) -> Result<bool, Expired> {
+    budget.spend(1)?;
+    Ok(match expr {
+        Expr::Or(terms) => any_of(terms, |t| eval(t, context, now, budget))?,
+        Expr::And(terms) => all_of(terms, |t| eval(t, context, now, budget))?,
+        Expr::Not(inner) => !eval(inner, context, now, budget)?,
+        Expr::Test(operand) => {
+            let values = operand_values(operand, context, now, budget)?;
+            match operand {
+                Operand::Path(_) => !values.is_empty(),
+                Operand::TimeDiff(_) => time_diffs(values, now).next().is_some(),
+                Operand::Band(_, mask) => numbers(values).any(|v| v & mask != 0),
             }
-            Operand::Band(path, mask) => {
-                numbers(path, context, now).any(|v| compare_number((v & mask) as f64, *op, literal))
+        }
+        Expr::Compare(operand, op, literal) => {
+            let values = operand_values(operand, context, now, budget)?;
+            // Comparing costs about the length of what is compared.
+            let compared: usize = values.iter().map(String::len).sum();
+            budget.spend(compared as u64 / 64)?;
+            match operand {
+                Operand::Path(_) => values.iter().any(|value| compare_text(value, *op, literal)),
+                Operand::TimeDiff(_) => {
+                    time_diffs(values, now).any(|ms| compare_number(ms as f64, *op, literal))
+                }
+                Operand::Band(_, mask) => {
+                    numbers(values).any(|v| compare_number((v & mask) as f64, *op, literal))
+                }
             }
-        },
+        }
+    })
+}
+
+/// The string values the path of `operand` selects from `context`.
+fn operand_values(
+    operand: &Operand,
+    context: &Element,
+    now: Timestamp,
+    budget: &mut Budget,
+) -> Result<Vec<String>, Expired> {
+    match operand {
+        Operand::Path(path) | Operand::TimeDiff(path) | Operand::Band(path, _) => {
+            select(path, context, now, budget)
+        }
     }
 }
 
 /// The string values a path selects from `context`.
-fn select(path: &Path, context: &Element, now: Timestamp) -> Vec<String> {
+fn select(
+    path: &Path,
+    context: &Element,
+    now: Timestamp,
+    budget: &mut Budget,
+) -> Result<Vec<String>, Expired> {
     let mut nodes = vec![context];
     for step in &path.steps {
         let mut next = Vec::new();
         for node in nodes {
             for child in node.elements() {
+                budget.spend(1)?;
                 if (step.name == "*" || child.name == step.name)
-                    && step.predicates.iter().all(|p| eval(p, child, now))
+                    && all_of(&step.predicates, |p| eval(p, child, now, budget))?
                 {
                     next.push(child);
                 }
@@ -183,35 +264,25 @@ fn select(path: &Path, context: &Element, now: Timestamp) -> Vec<String> {
         }
         nodes = next;
     }
-    match &path.attribute {
+    Ok(match &path.attribute {
         Some(attribute) => nodes
             .iter()
             .filter_map(|n| n.attr(attribute).map(str::to_owned))
             .collect(),
         None if path.steps.is_empty() => Vec::new(),
         None => nodes.iter().map(|n| n.trimmed_text()).collect(),
-    }
+    })
 }
 
-fn time_diffs<'a>(
-    path: &'a Path,
-    context: &'a Element,
-    now: Timestamp,
-) -> impl Iterator<Item = i64> + 'a {
-    select(path, context, now)
+fn time_diffs(values: Vec<String>, now: Timestamp) -> impl Iterator<Item = i64> {
+    values
         .into_iter()
         .filter_map(|v| Timestamp::parse_system_time(&v))
         .map(move |t| (now.unix_micros() - t.unix_micros()) / 1000)
 }
 
-fn numbers<'a>(
-    path: &'a Path,
-    context: &'a Element,
-    now: Timestamp,
-) -> impl Iterator<Item = u64> + 'a {
-    select(path, context, now)
-        .into_iter()
-        .filter_map(|v| parse_unsigned(&v))
+fn numbers(values: Vec<String>) -> impl Iterator<Item = u64> {
+    values.into_iter().filter_map(|v| parse_unsigned(&v))
 }
 
 fn parse_unsigned(text: &str) -> Option<u64> {

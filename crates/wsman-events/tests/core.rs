@@ -332,6 +332,35 @@ fn refuses_what_it_does_not_support() {
     assert!(XPath::parse(&long).is_err());
 }
 
+/// A large query counts its steps in the caller's budget and stops when the caller's check
+/// says so; unlimited, it answers as `matches` does, having counted its steps.
+#[test]
+fn a_large_query_stops_when_its_budget_runs_out() {
+    use wsman_proto::budget::{Budget, Expired};
+    let now = Timestamp::parse_system_time("2026-11-23T12:00:00Z").unwrap();
+    let event = event_tree("2", "4625", "sshd", "2026-11-23T11:00:00Z");
+    let terms: Vec<String> = (0..600).map(|i| format!("*/*='n{i}'")).collect();
+    let text = format!(
+        "<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[{} or System/Provider/@Name='sshd']</Select></Query></QueryList>",
+        terms.join(" or ")
+    );
+    let query = QueryList::parse(&text).expect("the query parses");
+    let mut unlimited = Budget::unlimited();
+    assert_eq!(
+        query.matches_within("Application", &event, now, &mut unlimited),
+        Ok(true)
+    );
+    assert!(query.matches("Application", &event, now));
+    // Every term visits the event's values: far more steps than terms.
+    assert!(unlimited.steps() > 600 * 4, "{} steps", unlimited.steps());
+    let out_of_time = || true;
+    let mut stopped = Budget::checked_by(&out_of_time);
+    assert_eq!(
+        query.matches_within("Application", &event, now, &mut stopped),
+        Err(Expired)
+    );
+}
+
 #[test]
 fn a_query_of_stars_is_answered_without_the_event() {
     let now = Timestamp::parse_system_time("2026-11-23T12:00:00Z").unwrap();

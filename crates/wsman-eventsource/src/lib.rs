@@ -18,7 +18,7 @@ pub mod push;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Mutex};
 use wsman_events::journal::{APPLICATION, LINUX_JOURNAL, SECURITY, SYSTEM};
@@ -97,6 +97,9 @@ pub enum SourceError {
     /// `e:UnableToRenew`: Windows does not renew subscriptions; neither does this source.
     #[error("subscriptions cannot be renewed; subscribe again")]
     UnableToRenew,
+    /// `w:TimedOut`: the pull's query reached its deadline before it selected an event.
+    #[error("the pull ran past its OperationTimeout")]
+    TimedOut,
     /// The journal could not be read.
     #[error(transparent)]
     Journal(#[from] wsman_journal::Error),
@@ -382,14 +385,17 @@ impl EventSource {
         wait: Duration,
         now: Timestamp,
     ) -> Result<Pulled, SourceError> {
-        self.pull_within(caller, id, max_elements, usize::MAX, wait, now)
+        self.pull_within(caller, id, max_elements, usize::MAX, wait, now, None)
             .await
     }
 
     /// [`EventSource::pull`] whose events' XML together takes at most `max_bytes` (what the
     /// response envelope has room for). Events read but not carried are delivered first by
     /// the next pull; an event larger than `max_bytes` on its own is refused with
-    /// [`SourceError::EventTooLarge`] and stays first in line.
+    /// [`SourceError::EventTooLarge`] and stays first in line. The subscription's query runs off
+    /// the async workers and stops at `deadline` (the request's OperationTimeout): with nothing
+    /// to deliver by then, [`SourceError::TimedOut`], and the next pull resumes where it stopped.
+    #[allow(clippy::too_many_arguments)]
     pub async fn pull_within(
         &self,
         caller: &Caller,
@@ -398,6 +404,7 @@ impl EventSource {
         max_bytes: usize,
         wait: Duration,
         now: Timestamp,
+        deadline: Option<Instant>,
     ) -> Result<Pulled, SourceError> {
         self.expire(now);
         let reading = {
@@ -416,13 +423,20 @@ impl EventSource {
                 // Wait for new entries only when nothing is waiting to be delivered.
                 let wait = pending.is_empty().then_some(wait);
                 let read = feed
-                    .next_batch(
+                    .next_batch_by(
                         max_elements - pending.len(),
                         self.limits.max_pull_scan,
                         wait,
+                        deadline,
                     )
-                    .await?;
-                pending.extend(read);
+                    .await;
+                match read {
+                    Ok(read) => pending.extend(read),
+                    // Out of time with events waiting: those are delivered.
+                    Err(wsman_journal::Error::TimedOut) if !pending.is_empty() => {}
+                    Err(wsman_journal::Error::TimedOut) => return Err(SourceError::TimedOut),
+                    Err(error) => return Err(error.into()),
+                }
             }
             let mut events = Vec::new();
             let mut bytes = 0usize;

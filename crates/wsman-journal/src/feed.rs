@@ -5,13 +5,19 @@
 //! ones its selection wants, and moves its position past every entry it read, wanted or not, so
 //! the next read starts where this one stopped. The position is a journal cursor, which
 //! survives restarts of the reader (and of wsmand, when the caller stores it).
+//!
+//! A pull's query is untrusted and can be costly over large entries, so [`Feed::next_batch_by`]
+//! decides entries in chunks on the blocking pool with a step budget checked against the
+//! request's deadline; stopped there, the position is past the entries it decided and no
+//! further, so nothing is skipped and nothing delivered twice.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use wsman_events::journal::LINUX_JOURNAL;
 use wsman_events::{
     ContentFormat, Event, ExportLimits, JournalEntry, Mapping, QueryList, Timestamp,
 };
+use wsman_proto::budget::{Budget, Expired};
 
 use crate::follow::Follower;
 use crate::{Error, Journal, Query, Reader, Start};
@@ -44,13 +50,22 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// Whether the event of `entry` is selected, and in which log.
-    fn select(&self, entry: &JournalEntry, now: Timestamp) -> Option<SelectedEvent> {
+    /// Whether the event of `entry` is selected, and in which log; the query's steps are
+    /// counted in `budget`, which may stop it (`Err(Expired)`: not decided).
+    fn select(
+        &self,
+        entry: &JournalEntry,
+        now: Timestamp,
+        budget: &mut Budget,
+    ) -> Result<Option<SelectedEvent>, Expired> {
         let event = self.mapping.event(entry);
         let readable = |log: &str| self.logs.iter().any(|l| l.eq_ignore_ascii_case(log));
-        let log = [event.channel.as_str(), LINUX_JOURNAL]
+        let Some(log) = [event.channel.as_str(), LINUX_JOURNAL]
             .into_iter()
-            .find(|log| readable(log))?;
+            .find(|log| readable(log))
+        else {
+            return Ok(None);
+        };
         // One tree for the query and the XML when the delivery format is the query's (Raw);
         // none when the query's clauses for these logs are all `*` (a forwarder of everything).
         let mut raw_tree = None;
@@ -64,11 +79,18 @@ impl Selection {
                 .try_fold(false, |any, selected| Some(any || selected?));
             match without_event {
                 Some(true) => {}
-                Some(false) => return None,
+                Some(false) => return Ok(None),
                 None => {
                     let tree = event.tree(ContentFormat::Raw);
-                    if !logs.into_iter().any(|log| query.matches(log, &tree, now)) {
-                        return None;
+                    let mut matched = false;
+                    for log in logs {
+                        if query.matches_within(log, &tree, now, budget)? {
+                            matched = true;
+                            break;
+                        }
+                    }
+                    if !matched {
+                        return Ok(None);
                     }
                     raw_tree = Some(tree);
                 }
@@ -78,11 +100,11 @@ impl Selection {
             Some(tree) if self.format == ContentFormat::Raw => Event::tree_to_xml(&tree),
             _ => event.to_xml(self.format),
         };
-        Some(SelectedEvent {
+        Ok(Some(SelectedEvent {
             xml,
             channel: log.to_owned(),
             record_id: event.record_id,
-        })
+        }))
     }
 }
 
@@ -129,12 +151,26 @@ impl Feed {
         max_entries: usize,
         wait: Option<Duration>,
     ) -> Result<Vec<SelectedEvent>, Error> {
-        let mut selected = self.read(max_items, max_entries, false).await?;
+        self.next_batch_by(max_items, max_entries, wait, None).await
+    }
+
+    /// [`next_batch`](Self::next_batch) that stops at `deadline` (a request's
+    /// OperationTimeout): the query runs on the blocking pool, never on the async workers, and
+    /// the position moves only past the entries it decided, so the next read resumes there.
+    /// Stopped with events selected, those are the batch; with none, [`Error::TimedOut`].
+    pub async fn next_batch_by(
+        &mut self,
+        max_items: usize,
+        max_entries: usize,
+        wait: Option<Duration>,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<SelectedEvent>, Error> {
+        let mut selected = self.read(max_items, max_entries, false, deadline).await?;
         if selected.is_empty() {
             if let Some(wait) = wait {
                 // A wait that ends without an event is an empty batch, not an error.
-                let waited =
-                    tokio::time::timeout(wait, self.read(max_items, max_entries, true)).await;
+                let read = self.read(max_items, max_entries, true, deadline);
+                let waited = tokio::time::timeout(wait, read).await;
                 if let Ok(result) = waited {
                     selected = result?;
                 }
@@ -161,29 +197,88 @@ impl Feed {
         }
     }
 
+    /// Reads entries after the position and decides them in chunks on the blocking pool,
+    /// until `max_items` are selected, `max_entries` are read, the journal ends (a following
+    /// read: something is selected) or `deadline` passes.
     async fn read(
         &mut self,
         max_items: usize,
         max_entries: usize,
         follow: bool,
+        deadline: Option<Instant>,
     ) -> Result<Vec<SelectedEvent>, Error> {
+        let (max_items, max_entries) = (max_items.max(1), max_entries.max(1));
         let mut reader = Reader::spawn(&self.query(follow), ExportLimits::default())?;
+        let now = Timestamp::from_system_time(SystemTime::now());
         let mut selected = Vec::new();
         let mut read = 0usize;
-        while selected.len() < max_items.max(1) && read < max_entries.max(1) {
-            let Some(entry) = reader.next().await? else {
-                break;
-            };
-            read += 1;
-            if let Some(event) = self.take(&entry) {
-                selected.push(event);
-                if follow {
-                    // A waiting read answers as soon as something is there.
-                    break;
+        // A following read decides each entry as it comes: it answers as soon as one is there.
+        let chunk_size = if follow { 1 } else { DECIDE_CHUNK };
+        while selected.len() < max_items && read < max_entries {
+            let want = chunk_size.min(max_entries - read);
+            let gathered = match deadline {
+                Some(deadline) => {
+                    // Reader::next keeps partial input across a cancelled call.
+                    tokio::time::timeout_at(deadline.into(), gather(&mut reader, want)).await
                 }
+                None => Ok(gather(&mut reader, want).await),
+            };
+            let Ok(gathered) = gathered else {
+                return stopped(selected);
+            };
+            let (chunk, ended) = gathered?;
+            read += chunk.len();
+            let wanted = max_items - selected.len();
+            let (decided, expired) = self.decide(chunk, wanted, now, deadline).await?;
+            selected.extend(decided);
+            if expired || deadline.is_some_and(|d| Instant::now() >= d) {
+                return stopped(selected);
+            }
+            if ended || (follow && !selected.is_empty()) {
+                break;
             }
         }
         Ok(selected)
+    }
+
+    /// Decides `entries` in order on the blocking pool until `wanted` are selected or the
+    /// deadline stops the query; the position moves past the decided ones only. The selected
+    /// events, and whether the deadline stopped it.
+    async fn decide(
+        &mut self,
+        entries: Vec<JournalEntry>,
+        wanted: usize,
+        now: Timestamp,
+        deadline: Option<Instant>,
+    ) -> Result<(Vec<SelectedEvent>, bool), Error> {
+        if entries.is_empty() {
+            return Ok((Vec::new(), false));
+        }
+        let mut position = self.position.clone();
+        let selection = self.selection.clone();
+        let job = tokio::task::spawn_blocking(move || {
+            let expired = move || deadline.is_some_and(|d| Instant::now() >= d);
+            if expired() {
+                // Started past its deadline (the pool was busy): nothing is decided.
+                return (position, Vec::new(), true);
+            }
+            let mut budget = Budget::checked_by(&expired);
+            let mut selected = Vec::new();
+            for entry in &entries {
+                if selected.len() >= wanted {
+                    break;
+                }
+                match advance(&mut position, &selection, entry, now, &mut budget) {
+                    Ok(event) => selected.extend(event),
+                    Err(Expired) => return (position, selected, true),
+                }
+            }
+            (position, selected, false)
+        });
+        // Cancelled here (a wait that ended), the position stays before these entries.
+        let (position, selected, expired) = job.await.map_err(|e| Error::Worker(e.to_string()))?;
+        self.position = position;
+        Ok((selected, expired))
     }
 
     /// Move the position past `entry`; its event, when selected.
@@ -193,20 +288,67 @@ impl Feed {
 
     /// [`take`](Self::take) with "now" (for `timediff` filters) read once per batch.
     fn take_at(&mut self, entry: &JournalEntry, now: Timestamp) -> Option<SelectedEvent> {
-        let cursor = entry.get("__CURSOR").map(str::to_owned);
-        if let Position::AfterRecord { record, scanned } = &mut self.position {
-            if entry.seqnum().is_some_and(|n| n <= *record) {
-                if cursor.is_some() {
-                    *scanned = cursor;
-                }
-                return None;
-            }
-        }
-        if let Some(cursor) = cursor {
-            self.position = Position::After(cursor);
-        }
-        self.selection.select(entry, now)
+        let mut unlimited = Budget::unlimited();
+        // An unlimited budget never runs out.
+        advance(
+            &mut self.position,
+            &self.selection,
+            entry,
+            now,
+            &mut unlimited,
+        )
+        .unwrap_or(None)
     }
+}
+
+/// Entries decided in one job on the blocking pool: enough to make a job worth starting, few
+/// enough that one job's entries are little memory.
+const DECIDE_CHUNK: usize = 256;
+
+/// Up to `want` entries from `reader`, and whether it ended.
+async fn gather(reader: &mut Reader, want: usize) -> Result<(Vec<JournalEntry>, bool), Error> {
+    let mut chunk = Vec::with_capacity(want);
+    while chunk.len() < want {
+        match reader.next().await? {
+            Some(entry) => chunk.push(entry),
+            None => return Ok((chunk, true)),
+        }
+    }
+    Ok((chunk, false))
+}
+
+/// A read stopped at its deadline: what it selected, or [`Error::TimedOut`] when nothing.
+fn stopped(selected: Vec<SelectedEvent>) -> Result<Vec<SelectedEvent>, Error> {
+    if selected.is_empty() {
+        Err(Error::TimedOut)
+    } else {
+        Ok(selected)
+    }
+}
+
+/// Decides `entry` and then moves `position` past it: its event, when selected. Stopped by
+/// `budget`, the position stays before it.
+fn advance(
+    position: &mut Position,
+    selection: &Selection,
+    entry: &JournalEntry,
+    now: Timestamp,
+    budget: &mut Budget,
+) -> Result<Option<SelectedEvent>, Expired> {
+    let cursor = entry.get("__CURSOR").map(str::to_owned);
+    if let Position::AfterRecord { record, scanned } = position {
+        if entry.seqnum().is_some_and(|n| n <= *record) {
+            if cursor.is_some() {
+                *scanned = cursor;
+            }
+            return Ok(None);
+        }
+    }
+    let selected = selection.select(entry, now, budget)?;
+    if let Some(cursor) = cursor {
+        *position = Position::After(cursor);
+    }
+    Ok(selected)
 }
 
 /// A [`Feed`] for a reader that stays (a push delivery, a forwarder): one reader follows the

@@ -139,6 +139,13 @@ pub enum Error {
     Invalid(String),
     #[error("opening the journal: {0}")]
     Open(#[source] std::io::Error),
+    /// A read with a deadline (a request's OperationTimeout) reached it before it selected
+    /// anything; the position is where the read stopped.
+    #[error("the read ran past its deadline")]
+    TimedOut,
+    /// The blocking job that decided entries failed (panicked).
+    #[error("deciding journal entries failed: {0}")]
+    Worker(String),
 }
 
 /// A running read of the journal.

@@ -62,6 +62,12 @@ fn feeds_select_after_their_position_and_wait_for_more() {
         assert!(first[0].xml.contains("app error one"));
         assert_eq!(first[0].channel, "Application");
         let saved = feed.position.clone();
+        // A read past its deadline decides nothing and stays where it was.
+        let late = feed
+            .next_batch_by(10, 10_000, None, Some(std::time::Instant::now()))
+            .await;
+        assert!(matches!(late, Err(wsman_journal::Error::TimedOut)), "{late:?}");
+        assert_eq!(feed.position, saved);
         let rest = feed.next_batch(10, 10_000, None).await.unwrap();
         let texts: Vec<bool> = rest.iter().map(|e| e.xml.contains("app error two")).collect();
         assert_eq!(texts, [true], "only the second app error: info and sshd are not selected");

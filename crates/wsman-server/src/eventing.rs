@@ -160,6 +160,7 @@ impl EventingEngine {
         let pull = Pull::parse(request.body.as_ref())?;
         let max_elements = pull.max_elements.unwrap_or(DEFAULT_PULL_ELEMENTS);
         let wait = pull.max_time.unwrap_or(call.budget).min(call.budget);
+        let deadline = std::time::Instant::now() + call.budget;
         let room = call.max_envelope.saturating_sub(PULL_ENVELOPE_RESERVE);
         let pulled = self
             .source
@@ -170,6 +171,7 @@ impl EventingEngine {
                 usize::try_from(room).unwrap_or(usize::MAX),
                 wait,
                 now,
+                Some(deadline),
             )
             .await
             .map_err(|e| match e {
@@ -300,6 +302,7 @@ fn source_fault(error: SourceError, unknown: Unknown) -> Fault {
             }
         },
         SourceError::UnableToRenew => Fault::unable_to_renew(),
+        SourceError::TimedOut => Fault::timed_out(),
         // Only a pull reports it, and the pull maps it with its own envelope size.
         SourceError::EventTooLarge(size) => Fault::internal_error(format!(
             "An event of {size} bytes does not fit the response. "

@@ -26,6 +26,7 @@ use crate::terminal::{MasterIo, TerminalControl, END_OF_INPUT};
 use crate::types::{
     CommandInfo, CommandState, ReceiveOutcome, ReceiveOutput, ReceiveRequest, SendOutcome,
 };
+use crate::user_output::UserOutput;
 
 /// Who a command's terminal is a login seat of (utmp/wtmp), used when it runs on one.
 #[derive(Debug, Clone)]
@@ -64,10 +65,12 @@ struct Retained {
 }
 
 /// Per-command buffer sizes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Buffers {
     /// Per output stream.
     pub(crate) output_bytes: usize,
+    /// Shared by the output of all the user's commands.
+    pub(crate) user_output: Arc<UserOutput>,
     /// The stdin queue.
     pub(crate) input_bytes: usize,
 }
@@ -138,7 +141,10 @@ impl Command {
         }
         let started = Instant::now();
         let pid = Some(child.id());
-        let output = Arc::new(Output::new(declared_streams, buffers.output_bytes));
+        let output = Arc::new(
+            Output::new(declared_streams, buffers.output_bytes)
+                .with_user_budget(buffers.user_output.clone()),
+        );
         let mut tasks = Tasks::default();
         let stdin = child
             .stdin
@@ -256,7 +262,10 @@ impl Command {
                 )));
             }
         };
-        let output = Arc::new(Output::new(declared_streams, buffers.output_bytes));
+        let output = Arc::new(
+            Output::new(declared_streams, buffers.output_bytes)
+                .with_user_budget(buffers.user_output.clone()),
+        );
         output.finish_stream(1);
         let input = Arc::new(Input::new(buffers.input_bytes));
         let writer = tokio::spawn(write_input(input.clone(), writer, END_OF_INPUT));

@@ -74,7 +74,10 @@
 //!   answers [`ReceiveOutcome::TimedOut`] after its timeout (never hangs);
 //!   `Done` comes once the client receives that stream, or the command is
 //!   terminated or the shell deleted. Streams the shell did not declare are
-//!   read and discarded.
+//!   read and discarded. All the commands of one Linux user share
+//!   [`ShellLimits::output_buffer_bytes_per_user`] beyond a small guarantee
+//!   per stream (64 KiB, so receiving one command never waits on another):
+//!   many commands whose output nobody reads hold about that, not a buffer each.
 //! * **Send** is all-or-nothing: its data is queued whole into the
 //!   command's bounded stdin queue ([`ShellLimits::input_buffer_bytes`]),
 //!   which a writer task drains into the pipe, or, when the queue stays full
@@ -133,6 +136,7 @@ mod output;
 mod shell;
 mod terminal;
 mod types;
+mod user_output;
 
 pub use audit::AUDIT_TARGET;
 pub use error::ShellError;

@@ -28,6 +28,7 @@ use crate::types::{
     CommandSpec, ReceiveOutcome, ReceiveRequest, SendOutcome, ShellInfo, ShellLimits, ShellOptions,
     ShellOwner, ShellSignal,
 };
+use crate::user_output::UserOutputs;
 
 /// Which mechanisms enforce the per-shell limits on this host (for the
 /// startup log line and `winrm get winrm/config/winrs` notes).
@@ -73,6 +74,8 @@ struct Inner {
     launched_groups: Mutex<Vec<launch::LaunchedTree>>,
     /// Run the commands of Linux accounts inside a PAM session through this helper.
     login_sessions: RwLock<Option<SessionHelper>>,
+    /// Each user's budget of buffered command output, across that user's commands.
+    user_outputs: UserOutputs,
 }
 
 #[derive(Debug, Default)]
@@ -149,6 +152,7 @@ impl ShellManager {
             runtime: runtime.clone(),
             launched_groups: Mutex::new(Vec::new()),
             login_sessions: RwLock::new(None),
+            user_outputs: UserOutputs::default(),
         });
         let report = Self::report_of(&inner);
         tracing::info!(
@@ -511,6 +515,10 @@ impl ShellManager {
             declared,
             Buffers {
                 output_bytes: limits.output_buffer_bytes,
+                user_output: self.inner.user_outputs.for_user(
+                    &shell.owner.run_as.name,
+                    limits.output_buffer_bytes_per_user,
+                ),
                 input_bytes: limits.input_buffer_bytes,
             },
             limits.exit_drain_grace,

@@ -17,6 +17,7 @@ use wsman_buffers::BufferPool;
 
 use crate::base64_queue::Base64Queue;
 use crate::types::OutputChunk;
+use crate::user_output::UserOutput;
 
 /// First read size from a pipe: enough for what most commands print at once.
 const READ_CHUNK: usize = 64 * 1024;
@@ -38,6 +39,11 @@ const POOLED_MIN: usize = 64 * 1024;
 fn text_pool() -> Arc<BufferPool> {
     Arc::new(BufferPool::new(POOLED_BUFFERS, POOLED_MIN, usize::MAX))
 }
+
+/// What a stream may always buffer, whatever its user's other commands hold (see
+/// [`crate::user_output`]): a client that receives one command after another always
+/// progresses, and a user's output is bounded by the user's budget plus this per stream.
+pub(crate) const GUARANTEED_BYTES: usize = 64 * 1024;
 
 /// The two pipes a command has, in this order.
 pub(crate) const STREAM_NAMES: [&str; 2] = ["stdout", "stderr"];
@@ -70,6 +76,8 @@ impl StreamBuffer {
 pub(crate) struct OutputState {
     streams: Vec<StreamBuffer>,
     exit_code: Option<i32>,
+    /// Bytes of the streams counted in the user's budget (their `used` when last settled).
+    charged: usize,
 }
 
 /// What [`Output::take`] found.
@@ -99,6 +107,8 @@ pub(crate) struct Output {
     capacity: usize,
     exited: watch::Sender<bool>,
     pool: Arc<BufferPool>,
+    /// The budget shared by the output of all the user's commands, when there is one.
+    user: Option<Arc<UserOutput>>,
 }
 
 impl Output {
@@ -120,12 +130,32 @@ impl Output {
             state: Mutex::new(OutputState {
                 streams,
                 exit_code: None,
+                charged: 0,
             }),
             changed: Notify::new(),
             space: Notify::new(),
             capacity: capacity.max(1),
             exited: watch::channel(false).0,
             pool: text_pool(),
+            user: None,
+        }
+    }
+
+    /// Count this command's buffered output in `user`'s budget too.
+    pub(crate) fn with_user_budget(mut self, user: Arc<UserOutput>) -> Self {
+        self.user = Some(user);
+        self
+    }
+
+    /// Bring the user's budget up to date with what the streams hold now.
+    fn settle(&self, state: &mut OutputState) {
+        let Some(user) = &self.user else {
+            return;
+        };
+        let used = state.streams.iter().map(StreamBuffer::used).sum();
+        if used != state.charged {
+            user.moved(state.charged, used);
+            state.charged = used;
         }
     }
 
@@ -183,11 +213,17 @@ impl Output {
             .unwrap_or(0)
     }
 
+    /// Bytes the pump of stream `index` may read: the room left in the stream and in the
+    /// user's budget, waiting until both have some.
     async fn wait_for_room(&self, index: usize) -> usize {
+        let user_space = Notify::new();
+        let user_space = self.user.as_ref().map_or(&user_space, |user| &user.space);
         loop {
             let notified = self.space.notified();
-            tokio::pin!(notified);
+            let user_freed = user_space.notified();
+            tokio::pin!(notified, user_freed);
             notified.as_mut().enable();
+            user_freed.as_mut().enable();
             {
                 let state = self.lock();
                 let Some(stream) = state.streams.get(index) else {
@@ -196,11 +232,19 @@ impl Output {
                 if !stream.declared {
                     return MAX_READ_CHUNK;
                 }
-                if stream.used() < self.capacity {
-                    return self.capacity - stream.used();
+                let user_room = self.user.as_ref().map_or(usize::MAX, |user| user.room());
+                // Up to its guarantee a stream needs no share of the user's budget: reading
+                // one command never waits for another command's output to be received.
+                let allowed = user_room.max(GUARANTEED_BYTES.saturating_sub(stream.used()));
+                let room = self.capacity.saturating_sub(stream.used()).min(allowed);
+                if room > 0 {
+                    return room;
                 }
             }
-            notified.await;
+            tokio::select! {
+                _ = notified => {}
+                _ = user_freed => {}
+            }
         }
     }
 
@@ -217,6 +261,7 @@ impl Output {
         }
         stream.pending.push(data, &self.pool);
         stream.peak = stream.peak.max(stream.used());
+        self.settle(&mut state);
         drop(state);
         self.changed.notify_waiters();
     }
@@ -331,6 +376,7 @@ impl Output {
                 stream.pending = Base64Queue::default();
             }
         }
+        self.settle(&mut state);
         drop(state);
         if !hold && max_bytes != budget {
             self.space.notify_waiters();
@@ -346,8 +392,19 @@ impl Output {
                 stream.held = stream.held.saturating_sub(count);
             }
         }
+        self.settle(&mut state);
         drop(state);
         self.space.notify_waiters();
+    }
+}
+
+impl Drop for Output {
+    /// The command is gone: its output no longer counts against its user.
+    fn drop(&mut self) {
+        if let Some(user) = &self.user {
+            let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+            user.moved(state.charged, 0);
+        }
     }
 }
 
@@ -438,6 +495,46 @@ mod tests {
         assert_eq!(taken.chunks[0].len, 990);
         assert_eq!(taken.chunks[0].decoded(), vec![7; 990]);
         assert!(output.lock().streams[0].pending.is_empty());
+    }
+
+    /// Whether the pump of `output`'s stream `index` would wait for room now.
+    async fn would_wait(output: &Output, index: usize) -> bool {
+        tokio::select! {
+            biased;
+            _ = output.wait_for_room(index) => false,
+            _ = std::future::ready(()) => true,
+        }
+    }
+
+    /// Two commands of one user share its budget: past it, a command with room of its own
+    /// waits once it holds its guarantee, until the other's output is received; held output
+    /// counts until acknowledged, and a command that is gone gives its bytes back.
+    #[tokio::test]
+    async fn a_users_commands_share_one_output_budget() {
+        const G: usize = GUARANTEED_BYTES;
+        let user = Arc::new(UserOutput::new(2 * G));
+        let first = Output::new([true, false], 4 * G).with_user_budget(Arc::clone(&user));
+        let second = Output::new([true, false], 4 * G).with_user_budget(Arc::clone(&user));
+        first.push(0, &vec![1; 2 * G], false);
+        assert_eq!(user.used(), 2 * G);
+        assert!(would_wait(&first, 0).await, "the user's budget is spent");
+        // The user's budget is spent, but the second command still gets its guarantee.
+        assert_eq!(second.wait_for_room(0).await, G);
+        second.push(0, &vec![2; G], false);
+        assert!(would_wait(&second, 0).await);
+        // Waiting when the first command's output is received: it may read again.
+        let (room, _) = tokio::join!(second.wait_for_room(0), async {
+            first.take(&[0], 4 * G, false)
+        });
+        assert_eq!(room, G);
+
+        first.push(0, &[3; 60], false);
+        let taken = first.take(&[0], 4 * G, true);
+        assert_eq!(user.used(), G + 60, "held until acknowledged");
+        first.release(&taken.held);
+        assert_eq!(user.used(), G);
+        drop(second);
+        assert_eq!(user.used(), 0);
     }
 
     #[test]

@@ -43,6 +43,11 @@ pub struct ShellLimits {
     /// two Receives of a client that keeps up; a buffer grows to this only
     /// while its client falls behind the command.
     pub output_buffer_bytes: usize,
+    /// Bytes buffered across all the commands of one Linux user, counted as
+    /// `output_buffer_bytes` is. Past it the user's commands block on their
+    /// pipes until a client receives: a user running many commands whose
+    /// output nobody reads holds this much, not a buffer per command.
+    pub output_buffer_bytes_per_user: usize,
     /// Bytes of accepted stdin queued per command and not yet read by the
     /// child. A Send that does not fit within its timeout is refused whole
     /// ([`SendOutcome::TimedOut`]); a chunk larger than this is accepted
@@ -68,6 +73,7 @@ impl Default for ShellLimits {
             idle_timeout: Duration::from_millis(7_200_000),
             max_shell_run_time: None,
             output_buffer_bytes: 1024 * 1024,
+            output_buffer_bytes_per_user: 64 * 1024 * 1024,
             input_buffer_bytes: 500 * 1024,
             exit_drain_grace: Duration::from_secs(2),
             reap_interval: Duration::from_secs(1),

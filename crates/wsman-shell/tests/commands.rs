@@ -131,6 +131,59 @@ async fn one_mebibyte_of_stdin_comes_back_through_cat() {
     assert_no_user_processes(&user).await;
 }
 
+/// Commands whose output nobody receives hold, together, about their user's budget rather
+/// than a buffer each; received one after the other, both deliver all their output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_commands_share_one_output_budget() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("a_users_commands_share_one_output_budget");
+    let mut limits = limits();
+    let per_user = 256 * 1024;
+    limits.output_buffer_bytes_per_user = per_user;
+    let manager = manager(limits);
+    let shell = shell(&manager, &owner).await;
+    let user_name = &owner.user_name;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let id = manager
+            .run_command(
+                user_name,
+                &shell.shell_id,
+                line("head -c 3000000 /dev/zero"),
+            )
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    let read = || -> u64 {
+        manager
+            .shell_info(user_name, &shell.shell_id)
+            .unwrap()
+            .commands
+            .iter()
+            .map(|c| c.bytes_out)
+            .sum()
+    };
+    wait_until("the user's budget fills", || read() >= per_user as u64).await;
+    // Time for pumps that ignored the user's budget to read on (a buffer each would hold 2 MiB).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Two pumps may each have asked for the room they saw before the other read.
+    assert!(
+        read() <= 2 * per_user as u64,
+        "read {} bytes with nothing received (user budget {per_user})",
+        read()
+    );
+    for id in &ids {
+        let (out, _, code) = collect(&manager, user_name, &shell.shell_id, id).await;
+        assert_eq!((out.len(), code), (3_000_000, 0));
+    }
+    manager
+        .delete_shell(user_name, &shell.shell_id)
+        .await
+        .unwrap();
+    assert_no_user_processes(&user).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_megabytes_with_bounded_buffers() {
     let _guard = USER_LOCK.lock().await;

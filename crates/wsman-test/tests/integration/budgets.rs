@@ -1,6 +1,7 @@
 //! What one caller may hold and spend, against the real daemon: enumeration contexts belong to
 //! the user who opened them (PAM accounts), a user's open contexts end at Windows' quota fault
-//! with the daemon's memory bounded (a journal of large records read as Win32_NTLogEvent).
+//! with the daemon's memory bounded (a journal of large records read as Win32_NTLogEvent), and
+//! costly filters (a LIKE, an event query) stop at the request's OperationTimeout.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -365,4 +366,112 @@ fn a_hostile_like_times_out_and_an_administrator_is_answered_meanwhile() {
     );
     let hostile = hostile.join().expect("the hostile request's thread");
     expect_fault(&hostile, "TimedOut");
+}
+
+/// A journal of `fillers` Application records of about 8 KB each with a record of the
+/// provider `marker` after every 25th: the markers are the events the hostile query selects.
+fn marked_journal(fillers: usize) -> Option<JournalDir> {
+    let message = "m".repeat(8_000);
+    let mut entries: Vec<Vec<(&str, &str)>> = Vec::new();
+    for i in 1..=fillers {
+        entries.push(vec![
+            ("SYSLOG_IDENTIFIER", "billing"),
+            ("PRIORITY", "6"),
+            ("MESSAGE", message.as_str()),
+        ]);
+        if i % 25 == 0 {
+            entries.push(vec![
+                ("SYSLOG_IDENTIFIER", "marker"),
+                ("PRIORITY", "2"),
+                ("MESSAGE", "marked"),
+            ]);
+        }
+    }
+    let refs: Vec<&[(&str, &str)]> = entries.iter().map(Vec::as_slice).collect();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    JournalDir::from_entries(now - 600_000_000, &refs)
+}
+
+/// A large but legal event query: 6 Select clauses of about 1,900 terms, each term reading
+/// every value of the event, that select only the `marker` provider's events (its test last,
+/// so every other event costs every term).
+fn hostile_query_list() -> String {
+    let terms: Vec<String> = (0..1_900).map(|i| format!("*/*='n{i}'")).collect();
+    let xpath = format!(
+        "*[{} or System/Provider/@Name='marker']",
+        terms.join(" or ")
+    );
+    let select = format!("<Select Path=\"Application\">{xpath}</Select>");
+    format!(
+        "<QueryList><Query Id=\"0\">{}</Query></QueryList>",
+        select.repeat(6)
+    )
+}
+
+/// The record ids of a PullResponse's events.
+fn pulled_record_ids(response: &Response) -> Vec<u64> {
+    crate::eventing::pulled(response)
+        .0
+        .into_iter()
+        .map(|(record, _, _)| record)
+        .collect()
+}
+
+/// The large XPath Pull ends with `w:TimedOut` at its OperationTimeout (its query runs off the
+/// async workers and stops there), and nothing is skipped or lost: later Pulls of the same
+/// subscription resume where it stopped and deliver every selected event exactly once.
+#[test]
+fn a_large_xpath_pull_times_out_and_later_pulls_deliver_every_event_once() {
+    let fillers = 100;
+    let Some(journal) = marked_journal(fillers) else {
+        return;
+    };
+    let source = LogSource::start(journal);
+    let administrator = (wsman_test::SERVICE_ACCOUNT, wsman_test::SERVICE_PASSWORD);
+    let subscribe = with_timeout(
+        action::SUBSCRIBE,
+        wsman_proto::eventing::EVENT_LOG_URI,
+        &format!(
+            "<e:Subscribe><e:Delivery Mode=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull\"/><w:Filter Dialect=\"http://schemas.microsoft.com/win/2004/08/events/eventquery\">{}</w:Filter><w:Bookmark>{}</w:Bookmark></e:Subscribe>",
+            hostile_query_list(),
+            crate::eventing::EARLIEST
+        ),
+        Duration::from_secs(60),
+    );
+    let context = context_of(&post_as(source.port, administrator, &subscribe));
+    let pull = |timeout: Duration| {
+        let body = format!(
+            "<n:Pull><n:EnumerationContext>{context}</n:EnumerationContext><n:MaxTime>PT0.5S</n:MaxTime><n:MaxElements>2</n:MaxElements></n:Pull>"
+        );
+        post_as(
+            source.port,
+            administrator,
+            &with_timeout(
+                action::PULL,
+                wsman_proto::eventing::EVENT_LOG_URI,
+                &body,
+                timeout,
+            ),
+        )
+    };
+
+    let fault = expect_fault(&pull(Duration::from_millis(200)), "TimedOut");
+    assert_eq!(fault.wsman_code.as_deref(), Some("2150858793"));
+
+    // Record ids count from 1: every 26th record is a marker.
+    let expected: Vec<u64> = (1..=(fillers / 25) as u64).map(|n| n * 26).collect();
+    let mut delivered = Vec::new();
+    for _ in 0..expected.len() {
+        if delivered.len() >= expected.len() {
+            break;
+        }
+        let response = pull(Duration::from_secs(60));
+        assert_eq!(response.status, 200, "{}", response.describe());
+        delivered.extend(pulled_record_ids(&response));
+    }
+    assert_eq!(delivered, expected);
+    // Nothing more: the Pull's wait (MaxTime) ends without an event.
+    expect_fault(&pull(Duration::from_secs(60)), "TimedOut");
 }

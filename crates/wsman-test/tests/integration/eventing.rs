@@ -218,7 +218,7 @@ fn subscribed(response: &Response) -> (String, String) {
 
 /// (EventRecordID, Provider/@Name, Level) of each event of a PullResponse, and the bookmark's
 /// record id for `Application`.
-fn pulled(response: &Response) -> (Vec<(u64, String, u32)>, Option<u64>) {
+pub(crate) fn pulled(response: &Response) -> (Vec<(u64, String, u32)>, Option<u64>) {
     let root = parsed(response);
     let items = root
         .child(wsman_proto::ns::SOAP, "Body")
