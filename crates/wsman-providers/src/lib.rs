@@ -241,10 +241,9 @@ pub trait ItemSource: Send {
     /// `w:TotalItemsCountEstimate`).
     fn estimate(&self) -> usize;
     /// Bytes the source keeps for the items still to come (0 for one that reads the host as it
-    /// goes): counted against the enumeration contexts' memory budget.
-    fn held_bytes(&self) -> usize {
-        0
-    }
+    /// goes): counted against the enumeration contexts' memory budget. Required, not
+    /// defaulted: a source that wraps another must pass its count on, or the budget is blind.
+    fn held_bytes(&self) -> usize;
 }
 
 /// An [`ItemSource`] in an [`Answer`].
@@ -256,8 +255,8 @@ impl std::fmt::Debug for ItemStream {
     }
 }
 
-/// The [`ItemSource`] of an iterator whose length is known up front (pids listed once, a
-/// number of synthetic instances).
+/// The [`ItemSource`] of an iterator whose length is known up front and that makes its items
+/// as it goes (a number of synthetic instances): it holds nothing for the budget.
 pub struct CountedItems<I> {
     items: I,
     estimate: usize,
@@ -275,6 +274,9 @@ impl<I: Iterator<Item = Item> + Send> ItemSource for CountedItems<I> {
     }
     fn estimate(&self) -> usize {
         self.estimate
+    }
+    fn held_bytes(&self) -> usize {
+        0
     }
 }
 

@@ -158,6 +158,9 @@ impl ItemSource for Completing {
     fn estimate(&self) -> usize {
         self.inner.estimate()
     }
+    fn held_bytes(&self) -> usize {
+        self.inner.held_bytes()
+    }
 }
 
 /// The reference (EPR) of an instance: its class's URI in its namespace and its key values,

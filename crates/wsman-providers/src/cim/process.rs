@@ -333,6 +333,9 @@ impl ItemSource for Processes {
     fn estimate(&self) -> usize {
         self.count
     }
+    fn held_bytes(&self) -> usize {
+        self.pids.len() * std::mem::size_of::<u32>()
+    }
 }
 
 /// Windows' base priority (0..31, higher runs first) for the kernel's `priority` and `nice`
