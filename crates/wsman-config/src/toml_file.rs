@@ -28,6 +28,8 @@ pub(crate) struct Layer {
     pub(crate) security: crate::security::SecurityLayer,
     /// `[Metrics]`.
     pub(crate) metrics: crate::metrics::MetricsLayer,
+    /// `[HTTP]`.
+    pub(crate) http: crate::http::HttpLayer,
 }
 
 impl Layer {
@@ -42,6 +44,7 @@ impl Layer {
         }
         self.security.overlay(&other.security);
         self.metrics.overlay(&other.metrics);
+        self.http.overlay(&other.http);
     }
 }
 
@@ -150,6 +153,21 @@ pub(crate) fn parse(path: &Path, text: &str, kind: FileKind) -> Result<FileConte
                         .map_err(|reason| ctx.err(value.span().or(span), reason))?;
                 }
             }
+            "HTTP" => {
+                let table = item
+                    .as_table_like()
+                    .ok_or_else(|| ctx.err(span, "HTTP must be a table"))?;
+                for (key, item) in table.iter() {
+                    let span = key_span(table, key, item);
+                    let value = item.as_value().ok_or_else(|| {
+                        ctx.err(span.clone(), format!("HTTP.{key} must be a value"))
+                    })?;
+                    out.layer
+                        .http
+                        .set(key, value)
+                        .map_err(|reason| ctx.err(value.span().or(span), reason))?;
+                }
+            }
             "Identify" => {
                 let table = item
                     .as_table_like()
@@ -160,7 +178,7 @@ pub(crate) fn parse(path: &Path, text: &str, kind: FileKind) -> Result<FileConte
                 return Err(ctx.err(
                     span,
                     format!(
-                        "unknown key {other:?} (expected Config, Listener, CertMapping, Identify, Security or Metrics)"
+                        "unknown key {other:?} (expected Config, Listener, CertMapping, Identify, Security, Metrics or HTTP)"
                     ),
                 ))
             }
@@ -600,6 +618,7 @@ pub(crate) fn render(content: &FileContent) -> String {
     }
     content.layer.security.render(&mut out, toml_string);
     content.layer.metrics.render(&mut out);
+    content.layer.http.render(&mut out);
     if content.layer.product_vendor.is_some() || content.layer.product_version.is_some() {
         out.push_str("\n[Identify]\n");
         if let Some(v) = &content.layer.product_vendor {
