@@ -170,7 +170,7 @@ impl Connection {
 
     /// The SDR repository's records, each read in parts ([`commands::GetSdrPart`]),
     /// bounded in count and time; records ipmi-rs cannot parse are skipped.
-    fn sdr_records(&mut self, deadline: Instant) -> Result<Vec<Record>, Error> {
+    fn sdr_records(&mut self, deadline: Instant) -> Result<Vec<(Record, Vec<u8>)>, Error> {
         let mut out = Vec::new();
         let mut reservation = self.expect("Reserve SDR Repository", commands::ReserveSdr)?;
         let mut next = 0u16;
@@ -210,7 +210,7 @@ impl Connection {
         &mut self,
         reservation: u16,
         record_id: u16,
-    ) -> Result<Result<(u16, Option<Record>), CompletionErrorCode>, Error> {
+    ) -> Result<Result<(u16, Option<(Record, Vec<u8>)>), CompletionErrorCode>, Error> {
         const PART: u8 = 16;
         let part = |offset: u8, count: u8| commands::GetSdrPart {
             reservation,
@@ -245,7 +245,10 @@ impl Connection {
                 Err(code) => return Ok(Err(code)),
             }
         }
-        Ok(Ok((next, commands::parse_sdr(&record))))
+        Ok(Ok((
+            next,
+            commands::parse_sdr(&record).map(|parsed| (parsed, record)),
+        )))
     }
 }
 
@@ -292,7 +295,7 @@ impl Bmc {
         self.with(|c, deadline| {
             let records = c.sdr_records(deadline)?;
             let mut out = Vec::new();
-            for record in &records {
+            for (record, raw) in &records {
                 if Instant::now() > deadline {
                     return Err(Error::Deadline("the sensor readings"));
                 }
@@ -313,6 +316,7 @@ impl Bmc {
                     _ => None,
                 };
                 sensor.apply(&record.contents, reading.ok().as_ref(), thresholds.as_ref());
+                sensor.apply_limits(&record.contents, raw);
                 out.push(sensor);
             }
             Ok(out)

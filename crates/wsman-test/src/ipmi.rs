@@ -126,18 +126,20 @@ sdr type 1
 	base_unit		Volts
 	modifier_unit_code	unspecified
 	linearization		linear
-	m			2
+	m			5
 	tolerance		0
 	b			0
 	accuracy		1
 	accuracy_exp		0
 	sensor_direction	input
-	r_exp			-2
+	r_exp			-3
 	b_exp			0
 	lc_thrsh_readable	true
 	uc_thrsh_readable	true
-	sensor_maximum		255
-	sensor_minimum		0
+	nominal_specified	true
+	nominal_reading		240
+	sensor_maximum		250
+	sensor_minimum		35
 	id_string		"Vcore"
 endsdr
 sdr type 2

@@ -226,6 +226,7 @@ fn ipmi_sensors_match_ipmitool() {
     assert_eq!(via_wmi.len(), numeric.len());
     assert_eq!(via_selector.len(), numeric.len());
 
+    let mut compared = Vec::new();
     for f in &threshold {
         let item = by_name(&numeric, &f[0]);
         assert!(
@@ -249,6 +250,33 @@ fn ipmi_sensors_match_ipmitool() {
                 prop(item, property),
                 f[index]
             );
+        }
+        // The SDR's fixed values to ipmitool's three decimals (Vcore's 5 mV steps need all
+        // three: its minimum is 0.175 V).
+        let detail = sim.ipmitool(&["sdr", "get", &f[0]]);
+        let field = |label: &str| {
+            detail
+                .lines()
+                .find_map(|l| l.trim().strip_prefix(label))
+                .and_then(|rest| rest.trim_start().strip_prefix(':'))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        };
+        for (property, label) in [
+            ("NominalReading", "Nominal Reading"),
+            ("MinReadable", "Minimum sensor range"),
+            ("MaxReadable", "Maximum sensor range"),
+        ] {
+            // ipmitool prints "Unspecified" where it takes the SDR's byte for unset.
+            let Some(expected) = field(label) else {
+                continue;
+            };
+            assert!(
+                same(scaled(item, property), Some(expected)),
+                "{} {property}: {:?} vs ipmitool's\n{detail}",
+                f[0],
+                prop(item, property),
+            );
+            compared.push(format!("{} {property} {expected}", f[0]));
         }
         // The unit as DMTF's BaseUnits codes it.
         let units = match f[2].as_str() {
@@ -281,6 +309,13 @@ fn ipmi_sensors_match_ipmitool() {
             Some("CIM_ComputerSystem")
         );
     }
+
+    // Vcore's three fixed values were compared, the minimum needing its third decimal.
+    assert!(
+        compared.iter().any(|c| c == "Vcore MinReadable 0.175")
+            && compared.iter().filter(|c| c.starts_with("Vcore ")).count() == 3,
+        "{compared:?}"
+    );
 
     // CIM_Sensor is the base class: every sensor of the SDR repository (ipmitool's sdr
     // list), the numeric ones as CIM_NumericSensor.
