@@ -678,9 +678,23 @@ impl Class for LogRecord {
             "RecordID",
         ]
     }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let Some(sel) = self.hardware.sel()? else {
             return Ok(Vec::new());
+        };
+        // A system event names its sensor by type and number; the SDR gives its name.
+        let sensors = self.hardware.sensors(ctx);
+        let named = |e: &wsman_ipmi::SelEntry| {
+            let name = e.sensor.and_then(|(kind, number)| {
+                sensors
+                    .iter()
+                    .find(|s| s.sensor_type == kind && s.number == number)
+                    .map(|s| s.name.as_str())
+            });
+            match name {
+                Some(name) => format!("{} ({name})", e.description),
+                None => e.description.clone(),
+            }
         };
         Ok(sel
             .entries
@@ -692,9 +706,10 @@ impl Class for LogRecord {
                     .timestamp
                     .filter(|t| *t > 0x2000_0000)
                     .map(|t| CimDateTime::utc(i64::from(t) * 1_000_000));
+                let description = named(e);
                 log_record_key(e.record_id)
-                    .with("Caption", e.description.clone())
-                    .with("Description", e.description.clone())
+                    .with("Caption", description.clone())
+                    .with("Description", description)
                     .with("ElementName", format!("SEL record {}", e.record_id))
                     .with("MessageTimestamp", timestamp)
                     .with("RecordData", hex)

@@ -439,6 +439,61 @@ fn sel_records_match_ipmitool_and_clear_log_needs_an_administrator() {
         assert_eq!(prop(record, "LogName").as_deref(), Some("IPMI SEL"));
     }
 
+    // Each record's text against ipmitool's `sel elist` line for it (`ID | date | time |
+    // TYPE NAME | EVENT | Asserted|Deasserted`): "<type> Assert|Deassert: <event> (<name>)",
+    // as Windows' IPMI provider heads it, the sensor named from the SDR.
+    let elist = sim.ipmitool(&["sel", "elist"]);
+    let sdr = sim.ipmitool(&["sdr", "elist", "all"]);
+    let mut deasserted = 0;
+    for (record, id) in records.iter().zip(&ids) {
+        let line = elist
+            .lines()
+            .find(|l| {
+                l.split('|')
+                    .next()
+                    .and_then(|f| u16::from_str_radix(f.trim(), 16).ok())
+                    == Some(*id)
+            })
+            .unwrap_or_else(|| panic!("record {id} not in\n{elist}"));
+        let fields: Vec<&str> = line.split('|').map(str::trim).collect();
+        let [.., sensor, event, direction] = fields[..] else {
+            panic!("{line}");
+        };
+        let description = prop(record, "Description").expect("Description");
+        let direction = match direction {
+            "Asserted" => "Assert",
+            "Deasserted" => {
+                deasserted += 1;
+                "Deassert"
+            }
+            other => panic!("{other} in {line}"),
+        };
+        let (kind, number) = ["Temperature", "Fan", "Physical Security"]
+            .into_iter()
+            .find_map(|kind| Some((kind, sensor.strip_prefix(kind)?.trim())))
+            .unwrap_or_else(|| panic!("sensor {sensor:?}"));
+        // ipmitool names an event's sensor by number ("#0x01"); its `sdr elist` the name.
+        let number = u8::from_str_radix(number.trim_start_matches("#0x"), 16).expect("number");
+        let name = sdr
+            .lines()
+            .find(|l| l.split('|').nth(1).map(str::trim) == Some(&format!("{number:02X}h")))
+            .and_then(|l| l.split('|').next())
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("sensor {number} not in\n{sdr}"));
+        let head = format!("{kind} {direction}: ");
+        assert!(description.starts_with(&head), "{description:?} vs {line}");
+        assert!(
+            description.ends_with(&format!(" ({name})")),
+            "{description:?} vs {line}"
+        );
+        if kind != "Physical Security" {
+            // The generic threshold events, in ipmitool's words without ipmi-rs's dash.
+            let text = &description[head.len()..description.len() - name.len() - 3];
+            assert_eq!(text.replace(" - ", " "), event, "{line}");
+        }
+    }
+    assert_eq!(deasserted, 1, "{elist}");
+
     let log = host.enumerate(&format!("{DMTF}CIM_RecordLog"), &[], "");
     assert_eq!(log.len(), 1);
     assert_eq!(
