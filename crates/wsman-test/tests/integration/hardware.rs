@@ -577,6 +577,26 @@ fn a_bmc_toml_readable_by_others_is_refused_and_logged() {
     assert!(!log.contains("never-logged"), "{log}");
 }
 
+/// The BMC ends an RMCP+ session idle past its timeout (ipmi_sim: about 40 s); an
+/// enumeration after 60 s idle opens a new session within the same request and answers
+/// every sensor, as the first one did (not an empty answer).
+#[test]
+fn an_enumeration_after_60_seconds_idle_returns_every_sensor() {
+    let Some(sim) = IpmiSim::start() else {
+        return;
+    };
+    let host = Host::start(Some(&sim.bmc_toml()), 0o600);
+    let uri = format!("{DMTF}CIM_Sensor");
+    let first = host.enumerate(&uri, &[], "");
+    assert!(first.len() >= 4, "{first:?}");
+    std::thread::sleep(Duration::from_secs(60));
+    let again = host.enumerate(&uri, &[], "");
+    let names = |items: &[Element]| -> Vec<Option<String>> {
+        items.iter().map(|i| prop(i, "DeviceID")).collect()
+    };
+    assert_eq!(names(&again), names(&first));
+}
+
 #[test]
 fn a_bmc_that_does_not_answer_times_out() {
     // A UDP port nobody answers on.
