@@ -453,7 +453,10 @@ fn async_worker_threads(configured: Option<&str>, cores: usize) -> usize {
 fn providers(
     config_dir: &std::path::Path,
     event_log: Arc<dyn wsman_providers::cim::ntlogevent::EventLog>,
-) -> wsman_providers::Registry {
+) -> (
+    wsman_providers::Registry,
+    Arc<wsman_providers::cim::hardware::Hardware>,
+) {
     use wsman_proto::operation::{CIM_ALL, CIM_PREFIX, CLASS_METADATA_PREFIX, WMI_PREFIX};
     use wsman_providers::cim::{hardware::Hardware, service::ServiceManager, CimProvider};
     let services = ServiceManager::new(tokio::runtime::Handle::current(), None);
@@ -473,7 +476,7 @@ fn providers(
         let cim = cim.with_synthetic(synthetic_count());
         registry.register(prefix, cim);
     }
-    registry
+    (registry, hardware)
 }
 
 /// Instances of the benchmark class: `WSMAND_BENCH_SYNTHETIC_INSTANCES`, default 100,000.
@@ -581,8 +584,10 @@ pub async fn run_daemon(
     } else {
         None
     };
+    let (registry, hardware) = providers(store.dir(), event_log);
+    let bmc_dir = store.dir().to_owned();
     let service = LiveService::start_with_eventing(
-        providers(store.dir(), event_log),
+        registry,
         store,
         verifier,
         wsman_server::default_product_version(),
@@ -622,12 +627,14 @@ pub async fn run_daemon(
         Err(e) => tracing::debug!(error = %e, "start-up file pages not released"),
     }
     let (reload_tx, reload_rx) = mpsc::channel(4);
-    // SIGHUP reads forwarding.toml again too.
+    // SIGHUP reads forwarding.toml and bmc.toml again too.
     let forwarding_reloader = forwarding.reloader();
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
             let _ = reload_tx.try_send(());
             forwarding_reloader.reload();
+            let (hardware, dir) = (Arc::clone(&hardware), bmc_dir.clone());
+            tokio::task::spawn_blocking(move || hardware.set_bmc(bmc(&dir)));
         }
     });
     let shutdown = async move {

@@ -597,6 +597,54 @@ fn an_enumeration_after_60_seconds_idle_returns_every_sensor() {
     assert_eq!(names(&again), names(&first));
 }
 
+/// `bmc.toml` is followed at SIGHUP: written after the start, the BMC's sensors appear;
+/// removed, they go, with no restart.
+#[test]
+fn bmc_toml_is_followed_at_sighup() {
+    let Some(sim) = IpmiSim::start() else {
+        return;
+    };
+    let host = Host::start(None, 0o600);
+    let uri = format!("{DMTF}CIM_Sensor");
+    let ipmi_sensors = || {
+        host.enumerate(&uri, &[], "")
+            .iter()
+            .filter(|i| prop(i, "DeviceID").is_some_and(|d| d.starts_with("IPMI:")))
+            .count()
+    };
+    let hangup = || {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &host.daemon.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    };
+    let wait_for = |what: &str, wanted: &dyn Fn(usize) -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let count = ipmi_sensors();
+            if wanted(count) {
+                return count;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: {count}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    assert_eq!(ipmi_sensors(), 0);
+    let path = host.config.write_raw("bmc.toml", &sim.bmc_toml());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    hangup();
+    let count = wait_for("the BMC's sensors after SIGHUP", &|n| n > 0);
+    assert_eq!(
+        count,
+        sensor_lines(&sim).len(),
+        "every sensor ipmitool lists"
+    );
+    std::fs::remove_file(&path).expect("remove bmc.toml");
+    hangup();
+    wait_for("no BMC after SIGHUP", &|n| n == 0);
+}
+
 #[test]
 fn a_bmc_that_does_not_answer_times_out() {
     // A UDP port nobody answers on.
