@@ -19,13 +19,14 @@ fn sensor(data: &[u8]) {
     };
     let (record, answers) = rest.split_at(usize::from(*length).min(rest.len()));
     let (reading, thresholds) = answers.split_at(answers.len() / 2);
-    let Some(record) = parse_sdr(record) else {
+    let Some(parsed) = parse_sdr(record) else {
         return;
     };
-    if let Some(mut sensor) = Sensor::from_record(&record.contents) {
+    if let Some(mut sensor) = Sensor::from_record(&parsed.contents) {
         let reading = parse_reading(reading);
         let thresholds = parse_thresholds(thresholds);
-        sensor.apply(&record.contents, reading.as_ref(), thresholds.as_ref());
+        sensor.apply(&parsed.contents, reading.as_ref(), thresholds.as_ref());
+        sensor.apply_limits(&parsed.contents, record);
     }
 }
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import pwd
 import threading
+import time
 import uuid
 
 import pytest
@@ -257,6 +258,30 @@ def test_pypsrp_sealed_reads_and_invokes_wmi(daemon, sleeper, pypsrp_decrypts, a
     with pypsrp_client(daemon, auth, user=NTLM_ADMIN_ACCOUNT.name) as client:
         read_and_invoke(client.wsman, sleeper.pid)
     assert pypsrp_decrypts.calls >= 3, pypsrp_decrypts.calls
+
+
+def test_pypsrp_reuses_its_sealed_connection_after_90_seconds_idle(daemon, monkeypatch):
+    """HTTP.sys keeps an idle WinRM connection 120 s (IdleConnectionTimeout), and pypsrp relies
+    on it: a connection closed earlier makes it authenticate afresh and then send a body sealed
+    with its old context (HTTP 400). Two commands 90 s apart over one TCP connection."""
+    import urllib3.connection
+
+    needs_shells()
+    connects = []
+    original = urllib3.connection.HTTPConnection.connect
+
+    def counting_connect(self):
+        connects.append(self.port)
+        return original(self)
+
+    monkeypatch.setattr(urllib3.connection.HTTPConnection, "connect", counting_connect)
+    with pypsrp_client(daemon, "ntlm") as client:
+        stdout, stderr, code = client.execute_cmd("echo before")
+        assert (code, stdout.strip()) == (0, "before"), stderr
+        time.sleep(90)
+        stdout, stderr, code = client.execute_cmd("echo after")
+        assert (code, stdout.strip()) == (0, "after"), stderr
+    assert connects == [daemon.port("http")], connects
 
 
 @pytest.mark.parametrize("auth", ["ntlm", "negotiate"])

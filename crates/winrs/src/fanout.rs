@@ -171,7 +171,7 @@ pub(crate) async fn run(
                         Ok(_) => tally.nonzero += 1,
                         Err(_) => tally.errors += 1,
                     }
-                    write_result(&host, form)?;
+                    write_result(&host, form, inv.fan_out.raw_output)?;
                     progress.draw(results.progress(), start);
                 }
                 None => break false,
@@ -209,21 +209,26 @@ fn one_line(e: &ClientError) -> String {
         .join(" ")
 }
 
-fn write_result(host: &HostResult<HostOutput>, form: OutputForm) -> Result<(), Failure> {
+fn write_result(host: &HostResult<HostOutput>, form: OutputForm, raw: bool) -> Result<(), Failure> {
     let written = match form {
-        OutputForm::Text => write_text(host),
+        OutputForm::Text => write_text(host, raw),
         OutputForm::Json => write_json(host),
     };
     written.map_err(|e| Failure::local(format!("cannot write the output: {e}")))
 }
 
-/// `bytes` as lines, each prefixed with `name: ` (a last line without a newline gets one).
-fn prefixed(name: &str, bytes: &[u8]) -> Vec<u8> {
+/// `bytes` as lines, each prefixed with `name: ` (a last line without a newline gets one);
+/// unless `raw`, with the control characters of each line escaped (see [`escape_controls`]).
+fn prefixed(name: &str, bytes: &[u8], raw: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() + 16);
     for line in bytes.split_inclusive(|b| *b == b'\n') {
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(line);
+        if raw {
+            out.extend_from_slice(line);
+        } else {
+            escape_controls(line, &mut out);
+        }
         if !line.ends_with(b"\n") {
             out.push(b'\n');
         }
@@ -231,15 +236,50 @@ fn prefixed(name: &str, bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-fn write_text(host: &HostResult<HostOutput>) -> std::io::Result<()> {
+/// Appends `line` with what a terminal would act on written as text instead: C0 controls
+/// and DEL as `\xHH`, C1 controls (U+0080..U+009F, CSI among them) as `\u{HH}`, and bytes
+/// that are not UTF-8 as `\xHH` (a terminal in an 8-bit mode reads 0x9B as CSI). Newline and
+/// tab stay, and a carriage return just before the newline (a Windows host's line end). One
+/// host's output so cannot move the cursor, clear the screen or retitle the terminal, and
+/// so cannot overwrite another host's result.
+fn escape_controls(line: &[u8], out: &mut Vec<u8>) {
+    use std::fmt::Write as _;
+    let crlf_at = line.strip_suffix(b"\r\n").map(<[u8]>::len);
+    let mut text = String::new();
+    let mut offset = 0;
+    for chunk in line.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let kept_cr = c == '\r' && crlf_at == Some(offset);
+            match c {
+                '\n' | '\t' => text.push(c),
+                _ if kept_cr => text.push(c),
+                '\0'..='\x1f' | '\x7f' => {
+                    let _ = write!(text, "\\x{:02x}", u32::from(c));
+                }
+                '\u{80}'..='\u{9f}' => {
+                    let _ = write!(text, "\\u{{{:x}}}", u32::from(c));
+                }
+                _ => text.push(c),
+            }
+            offset += c.len_utf8();
+        }
+        for byte in chunk.invalid() {
+            let _ = write!(text, "\\x{byte:02x}");
+            offset += 1;
+        }
+    }
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn write_text(host: &HostResult<HostOutput>, raw: bool) -> std::io::Result<()> {
     let name = host.name.as_str();
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
     match &host.outcome {
         Ok(out) => {
-            stdout.write_all(&prefixed(name, &out.stdout))?;
+            stdout.write_all(&prefixed(name, &out.stdout, raw))?;
             stdout.flush()?;
-            stderr.write_all(&prefixed(name, &out.stderr))?;
+            stderr.write_all(&prefixed(name, &out.stderr, raw))?;
             if out.truncated {
                 writeln!(stderr, "{name}: (output truncated)")?;
             }
@@ -247,7 +287,13 @@ fn write_text(host: &HostResult<HostOutput>) -> std::io::Result<()> {
                 writeln!(stderr, "{name}: exit code {}", out.exit_code)?;
             }
         }
-        Err(e) => writeln!(stderr, "{name}: error: {}", one_line(e))?,
+        Err(e) => {
+            // A host's fault text is the host's too.
+            let mut line = format!("{name}: error: ").into_bytes();
+            escape_controls(one_line(e).as_bytes(), &mut line);
+            line.push(b'\n');
+            stderr.write_all(&line)?;
+        }
     }
     stderr.flush()
 }
@@ -285,9 +331,45 @@ mod tests {
 
     #[test]
     fn every_line_is_prefixed_and_ends() {
-        assert_eq!(prefixed("h", b""), b"");
-        assert_eq!(prefixed("h", b"a\nb\n"), b"h: a\nh: b\n");
-        assert_eq!(prefixed("h", b"a\n\nlast"), b"h: a\nh: \nh: last\n");
+        for raw in [false, true] {
+            assert_eq!(prefixed("h", b"", raw), b"");
+            assert_eq!(prefixed("h", b"a\nb\n", raw), b"h: a\nh: b\n");
+            assert_eq!(prefixed("h", b"a\n\nlast", raw), b"h: a\nh: \nh: last\n");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_escaped_unless_raw() {
+        let hostile = "red\x1b[31m\x1b]0;title\x07\rover\u{9b}2J\x7f\tok\r\n".as_bytes();
+        assert_eq!(
+            String::from_utf8(prefixed("h", hostile, false)).unwrap(),
+            "h: red\\x1b[31m\\x1b]0;title\\x07\\x0dover\\u{9b}2J\\x7f\tok\r\n"
+        );
+        assert_eq!(prefixed("h", hostile, true), [b"h: ", hostile].concat());
+        // Not UTF-8: each byte that is not, escaped; text around it kept.
+        assert_eq!(
+            prefixed("h", b"caf\xe9 \x9b1m \xc3\xa9", false),
+            "h: caf\\xe9 \\x9b1m é\n".as_bytes()
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever a host sends, the escaped text has no control character but newline and
+        /// tab (and CR before a newline), and every line starts with the host's label.
+        #[test]
+        fn no_control_character_gets_through(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let out = prefixed("h", &bytes, false);
+            let text = String::from_utf8(out).expect("escaped output is UTF-8");
+            for line in text.split_inclusive('\n') {
+                proptest::prop_assert!(line.starts_with("h: "));
+                let body = line.strip_suffix('\n').unwrap_or(line);
+                let body = body.strip_suffix('\r').unwrap_or(body);
+                proptest::prop_assert!(
+                    !body.chars().any(|c| c.is_control() && c != '\t'),
+                    "{:?}", line
+                );
+            }
+        }
     }
 
     #[test]

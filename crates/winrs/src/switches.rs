@@ -45,6 +45,8 @@ pub(crate) struct FanOutSwitches {
     pub(crate) connect_timeout_ms: Option<u64>,
     /// `-hosttimeout:MS`.
     pub(crate) host_timeout_ms: Option<u64>,
+    /// `-rawoutput`: text output with the hosts' control characters as they sent them.
+    pub(crate) raw_output: bool,
 }
 
 /// The switches of shells that outlive winrs (Disconnect / Connect).
@@ -183,6 +185,12 @@ fn host_timeout(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), 
     Ok(())
 }
 
+fn raw_output(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    no_value(name, value)?;
+    s.fan_out.raw_output = true;
+    Ok(())
+}
+
 fn not_supported(_: &mut Parsing, name: &str, _: Option<&str>) -> Result<(), SwitchError> {
     Err(SwitchError::new(format!(
         "-{name} is not supported by this winrs (no credential delegation, no compression)"
@@ -314,8 +322,19 @@ pub(crate) const FAN_OUT: &[Switch<Parsing>] = &[
 host's stdout (stderr) on stdout (stderr), prefixed with "HOST: ". json: one
 object per host per line on stdout, with host, exit_code, stdout, stderr, error,
 duration_ms and truncated. Either is written when the host is done; with -r: of
-one host, -output: gives the same form."#,
+one host, -output: gives the same form. In text, a host's control characters
+other than newline and tab (and a carriage return before a newline) are written
+escaped (\x1b, \u{9b}), so that no host can move the cursor, retitle the
+terminal or overwrite another host's lines; json carries them as sent."#,
         apply: output,
+    },
+    Switch {
+        names: &["rawoutput"],
+        synopsis: r#"-rawoutput"#,
+        doc: r#"With -output:text on several hosts: write each host's output as it sent it,
+control characters included (for a host whose output is a terminal's, when
+every host is trusted)."#,
+        apply: raw_output,
     },
     Switch {
         names: &["connecttimeout"],

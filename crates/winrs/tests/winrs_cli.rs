@@ -693,3 +693,69 @@ fn detach_list_and_attach_from_another_winrs() {
     let usage = winrs(&fx, &["-list", "true"]);
     assert_eq!(usage.code(), 250, "{}", usage.describe());
 }
+
+/// `-r:@FILE` of a file that is no hosts file (a password file) is a usage error naming the
+/// line, never showing it: the test's own file and the system's `/etc/shadow` (as root).
+#[test]
+fn errors_about_a_hosts_file_never_echo_its_content() {
+    let fx = Fixture::http();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("not-hosts");
+    std::fs::write(&secret, "root:$6$s4lt$h4shh4sh:19000:0:99999:7:::\n").unwrap();
+    let mut files = vec![secret.display().to_string()];
+    let shadow_first = std::fs::read_to_string("/etc/shadow")
+        .ok()
+        .and_then(|text| text.lines().next().map(str::to_owned));
+    if shadow_first.is_some() {
+        files.push("/etc/shadow".to_owned());
+    }
+    for file in files {
+        let mut c = winrs_bin(&fx);
+        c.args([&format!("-r:@{file}"), "-un", "-u:x", "-p:y", "true"]);
+        let done = run(c, None);
+        assert_eq!(done.code(), 250, "{}", done.describe());
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&done.stdout),
+            String::from_utf8_lossy(&done.stderr)
+        );
+        assert!(said.contains("line 1 is not a host name or URL"), "{said}");
+        for secret in ["s4lt", "h4shh4sh", "root:"]
+            .into_iter()
+            .chain(shadow_first.as_deref())
+        {
+            assert!(!said.contains(secret), "{said}");
+        }
+    }
+}
+
+/// In text form, a host's control characters reach the terminal as text (`\x1b`), not as
+/// escape sequences; `-output:json` and `-rawoutput` keep them as sent.
+#[test]
+fn fan_out_text_escapes_a_host_s_control_characters() {
+    let fx = Fixture::http();
+    let script = r"printf 'red\033[31m\033]0;title\007\rover\tok\n'; printf 'err\033[2J\n' >&2";
+    let done = winrs(&fx, &["-output:text", script]);
+    assert_eq!(done.code(), 0, "{}", done.describe());
+    let label = fx.url();
+    assert_eq!(
+        String::from_utf8_lossy(&done.stdout),
+        format!("{label}: red\\x1b[31m\\x1b]0;title\\x07\\x0dover\tok\n")
+    );
+    assert!(
+        String::from_utf8_lossy(&done.stderr).contains(&format!("{label}: err\\x1b[2J\n")),
+        "{}",
+        done.describe()
+    );
+    assert!(!done.stdout.contains(&0x1b) && !done.stderr.contains(&0x1b));
+    // Raw on request, and in JSON (where the encoding escapes them).
+    let done = winrs(&fx, &["-output:text", "-rawoutput", script]);
+    assert_eq!(
+        done.stdout,
+        format!("{label}: red\x1b[31m\x1b]0;title\x07\rover\tok\n").into_bytes()
+    );
+    let done = winrs(&fx, &["-output:json", script]);
+    let object: serde_json::Value =
+        serde_json::from_slice(&done.stdout).unwrap_or_else(|e| panic!("{e}: {}", done.describe()));
+    assert_eq!(object["stdout"], "red\x1b[31m\x1b]0;title\x07\rover\tok\n");
+}

@@ -84,15 +84,29 @@ fn read_bounded(path: &Path) -> std::io::Result<String> {
 
 /// The hosts of a hosts file's text: one per line, `#` starts a comment, blank lines ignored.
 pub fn parse_hosts_file(text: &str) -> Vec<String> {
-    text.lines()
-        .map(|line| {
-            line.split_once('#')
-                .map_or(line, |(before, _)| before)
-                .trim()
-        })
-        .filter(|line| !line.is_empty())
-        .map(str::to_owned)
+    numbered_hosts(text)
+        .map(|(_, host)| host.to_owned())
         .collect()
+}
+
+/// The entries of a hosts file's text with their line numbers (from 1).
+fn numbered_hosts(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(index, line)| {
+            let entry = line.split_once('#').map_or(line, |(before, _)| before);
+            (index + 1, entry.trim())
+        })
+        .filter(|(_, entry)| !entry.is_empty())
+}
+
+/// Whether a hosts file's entry can name anything: another file, a group, or a host or URL
+/// the client parses. Checked as the file is read, so that a file that is no hosts file
+/// (`-r:@/etc/shadow`) is refused by its line number, and no error shows its content.
+fn is_host_entry(entry: &str, groups: &Groups) -> bool {
+    entry.starts_with('@')
+        || groups.contains_key(entry)
+        || wsman_client::Endpoint::parse(entry, false).is_ok()
 }
 
 /// What `-r:VALUE` names. `groups` are the client's host groups ([`read_groups`]); a file
@@ -119,7 +133,7 @@ fn expand(
 ) -> Result<(), SwitchError> {
     if depth > MAX_DEPTH {
         return Err(SwitchError::new(format!(
-            "-r: files and groups nest deeper than {MAX_DEPTH} at {value:?} (a loop?)"
+            "-r: files and groups nest deeper than {MAX_DEPTH} (a loop?)"
         )));
     }
     for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
@@ -128,8 +142,14 @@ fn expand(
             let text = read_bounded(&path).map_err(|e| {
                 SwitchError::new(format!("-r:@{}: cannot read it: {e}", path.display()))
             })?;
-            for line in parse_hosts_file(&text) {
-                expand(&line, groups, depth + 1, hosts)?;
+            for (number, entry) in numbered_hosts(&text) {
+                if !is_host_entry(entry, groups) {
+                    return Err(SwitchError::new(format!(
+                        "-r:@{}: line {number} is not a host name or URL",
+                        path.display()
+                    )));
+                }
+                expand(entry, groups, depth + 1, hosts)?;
             }
         } else if let Some(members) = groups.get(item) {
             for member in members {
@@ -189,6 +209,51 @@ mod tests {
             Ok(many(&["web1", "web2:5985", "https://web3"]))
         );
         assert!(resolve("@/nonexistent/hosts.txt", &Groups::new()).is_err());
+    }
+
+    /// A file that is no hosts file is refused by line number; no error carries a byte of it
+    /// (`-r:@/etc/shadow` once printed root's hash), nested or not.
+    #[test]
+    fn errors_about_a_hosts_file_never_show_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("shadow");
+        std::fs::write(
+            &secret,
+            "web1\nroot:$6$s4lt$h4sh:19000:0:99999:7:::\nbin:*:19000::::::\n",
+        )
+        .unwrap();
+        let outer = dir.path().join("outer.txt");
+        std::fs::write(&outer, format!("web0\n@{}\n", secret.display())).unwrap();
+        let loop_file = dir.path().join("loop.txt");
+        std::fs::write(&loop_file, format!("@{}\n", loop_file.display())).unwrap();
+        for (value, expected) in [
+            (
+                format!("@{}", secret.display()),
+                "line 2 is not a host name or URL",
+            ),
+            (
+                format!("@{}", outer.display()),
+                "line 2 is not a host name or URL",
+            ),
+            (format!("@{}", loop_file.display()), "nest deeper"),
+        ] {
+            let error = resolve(&value, &Groups::new()).unwrap_err().message;
+            assert!(error.contains(expected), "{error}");
+            for fragment in ["root:", "s4lt", "h4sh", "bin:", "19000"] {
+                assert!(!error.contains(fragment), "{error}");
+            }
+        }
+        // The system's own: whatever its first line, the error does not show it.
+        if let Ok(text) = std::fs::read_to_string("/etc/shadow") {
+            let first = text.lines().next().unwrap_or_default();
+            if let Err(error) = resolve("@/etc/shadow", &Groups::new()) {
+                assert!(
+                    first.is_empty() || !error.message.contains(first),
+                    "{error:?}"
+                );
+                assert!(!error.message.contains("root:"), "{error:?}");
+            }
+        }
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Config {
     pub security: crate::security::SecurityConfig,
     /// The `[Metrics]` extension (the metrics endpoint's address).
     pub metrics: crate::metrics::MetricsConfig,
+    /// The `[HTTP]` extension (HTTP.sys's IdleConnectionTimeout).
+    pub http: crate::http::HttpConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -268,6 +270,7 @@ impl Config {
             identify: IdentifyConfig::default(),
             security: crate::security::SecurityConfig::default(),
             metrics: crate::metrics::MetricsConfig::default(),
+            http: crate::http::HttpConfig::default(),
         }
     }
 

@@ -13,6 +13,7 @@ mod certmapping_ops;
 pub mod certs;
 mod effective;
 pub mod fsutil;
+mod http;
 mod ip_filter;
 mod listener;
 mod listener_ops;
@@ -33,6 +34,7 @@ pub use effective::{
     CbtHardeningLevel, ClientAuth, ClientConfig, Config, DefaultPorts, IdentifyConfig, ServiceAuth,
     ServiceConfig, WinrsConfig, DEFAULT_PRODUCT_VENDOR,
 };
+pub use http::{HttpConfig, DEFAULT_IDLE_CONNECTION_TIMEOUT};
 pub use ip_filter::{IpFilter, IpFilterError};
 pub use listener::{AddressError, Listener, ListenerAddress, Transport, DEFAULT_URL_PREFIX};
 pub use listener_ops::render_listener;

@@ -163,6 +163,9 @@ pub(crate) fn build_effective(stored: &FileContent, policy: &Layer) -> Config {
     let mut metrics = stored.layer.metrics.clone();
     metrics.overlay(&policy.metrics);
     config.metrics = metrics.resolve();
+    let mut http = stored.layer.http.clone();
+    http.overlay(&policy.http);
+    config.http = http.resolve();
     config.identify = IdentifyConfig {
         product_vendor: policy
             .product_vendor

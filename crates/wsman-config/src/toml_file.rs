@@ -28,6 +28,8 @@ pub(crate) struct Layer {
     pub(crate) security: crate::security::SecurityLayer,
     /// `[Metrics]`.
     pub(crate) metrics: crate::metrics::MetricsLayer,
+    /// `[HTTP]`.
+    pub(crate) http: crate::http::HttpLayer,
 }
 
 impl Layer {
@@ -42,6 +44,7 @@ impl Layer {
         }
         self.security.overlay(&other.security);
         self.metrics.overlay(&other.metrics);
+        self.http.overlay(&other.http);
     }
 }
 
@@ -120,36 +123,15 @@ pub(crate) fn parse(path: &Path, text: &str, kind: FileKind) -> Result<FileConte
             "CertMapping" => {
                 return Err(ctx.err(span, "certificate mappings cannot be set by policy files"));
             }
-            "Security" => {
-                let table = item
-                    .as_table_like()
-                    .ok_or_else(|| ctx.err(span, "Security must be a table"))?;
-                for (key, item) in table.iter() {
-                    let span = key_span(table, key, item);
-                    let value = item.as_value().ok_or_else(|| {
-                        ctx.err(span.clone(), format!("Security.{key} must be a value"))
-                    })?;
-                    out.layer
-                        .security
-                        .set(key, value)
-                        .map_err(|reason| ctx.err(value.span().or(span), reason))?;
-                }
-            }
-            "Metrics" => {
-                let table = item
-                    .as_table_like()
-                    .ok_or_else(|| ctx.err(span, "Metrics must be a table"))?;
-                for (key, item) in table.iter() {
-                    let span = key_span(table, key, item);
-                    let value = item.as_value().ok_or_else(|| {
-                        ctx.err(span.clone(), format!("Metrics.{key} must be a value"))
-                    })?;
-                    out.layer
-                        .metrics
-                        .set(key, value)
-                        .map_err(|reason| ctx.err(value.span().or(span), reason))?;
-                }
-            }
+            "Security" => set_extension(&ctx, "Security", item, span, |key, value| {
+                out.layer.security.set(key, value)
+            })?,
+            "Metrics" => set_extension(&ctx, "Metrics", item, span, |key, value| {
+                out.layer.metrics.set(key, value)
+            })?,
+            "HTTP" => set_extension(&ctx, "HTTP", item, span, |key, value| {
+                out.layer.http.set(key, value)
+            })?,
             "Identify" => {
                 let table = item
                     .as_table_like()
@@ -160,7 +142,7 @@ pub(crate) fn parse(path: &Path, text: &str, kind: FileKind) -> Result<FileConte
                 return Err(ctx.err(
                     span,
                     format!(
-                        "unknown key {other:?} (expected Config, Listener, CertMapping, Identify, Security or Metrics)"
+                        "unknown key {other:?} (expected Config, Listener, CertMapping, Identify, Security, Metrics or HTTP)"
                     ),
                 ))
             }
@@ -268,6 +250,28 @@ fn parse_identify(
                 ))
             }
         }
+    }
+    Ok(())
+}
+
+/// Every key of an extension table (`[Security]`, `[Metrics]`, `[HTTP]`), each a value
+/// given to `set`, whose refusal is reported at the value.
+fn set_extension<E: std::fmt::Display>(
+    ctx: &Ctx<'_>,
+    name: &str,
+    item: &Item,
+    span: Option<Range<usize>>,
+    mut set: impl FnMut(&str, &toml_edit::Value) -> Result<(), E>,
+) -> Result<(), ConfigError> {
+    let table = item
+        .as_table_like()
+        .ok_or_else(|| ctx.err(span, format!("{name} must be a table")))?;
+    for (key, item) in table.iter() {
+        let span = key_span(table, key, item);
+        let value = item
+            .as_value()
+            .ok_or_else(|| ctx.err(span.clone(), format!("{name}.{key} must be a value")))?;
+        set(key, value).map_err(|reason| ctx.err(value.span().or(span), reason))?;
     }
     Ok(())
 }
@@ -600,6 +604,7 @@ pub(crate) fn render(content: &FileContent) -> String {
     }
     content.layer.security.render(&mut out, toml_string);
     content.layer.metrics.render(&mut out);
+    content.layer.http.render(&mut out);
     if content.layer.product_vendor.is_some() || content.layer.product_version.is_some() {
         out.push_str("\n[Identify]\n");
         if let Some(v) = &content.layer.product_vendor {

@@ -270,15 +270,27 @@ pub fn parse_sel_entry(data: &[u8]) -> Option<(u16, SelEntry)> {
         .then(|| u32::from_le_bytes([raw[3], raw[4], raw[5], raw[6]]));
     let (description, sensor) = match Entry::parse(&raw) {
         Ok(entry) => {
-            let sensor = match &entry {
+            match &entry {
+                // As Windows' IPMI provider writes it: "<sensor type> Assert|Deassert:
+                // <event>" (event direction: bit 7 of byte 13).
                 Entry::System {
                     sensor_type,
                     sensor_number,
                     ..
-                } => Some((*sensor_type, *sensor_number)),
-                _ => None,
-            };
-            (Described(&entry).to_string(), sensor)
+                } => {
+                    let direction = if raw[12] & 0x80 != 0 {
+                        "Deassert"
+                    } else {
+                        "Assert"
+                    };
+                    let kind = ipmi_rs::storage::sdr::SensorType::from(*sensor_type);
+                    (
+                        format!("{kind} {direction}: {}", Described(&entry)),
+                        Some((*sensor_type, *sensor_number)),
+                    )
+                }
+                _ => (Described(&entry).to_string(), None),
+            }
         }
         Err(e) => (format!("undecoded record ({e:?})"), None),
     };

@@ -10,7 +10,9 @@
 //! Bounded: every answer is waited for at most the configured timeout, every operation ends
 //! by [`OPERATION_DEADLINE`], and the SDR and SEL walks stop after [`MAX_SDR_RECORDS`] and
 //! [`MAX_SEL_ENTRIES`]. One session is kept and reused (a BMC allows few sessions per user,
-//! so a session per request would soon be refused); it is made again after a failure.
+//! so a session per request would soon be refused); it is made again after a failure, and when
+//! a kept session fails (the BMC dropped it while idle) the operation runs again on a new one
+//! within the same request.
 //! Knows IPMI only: what a sensor is as a CIM instance is the provider's mapping.
 
 #![forbid(unsafe_code)]
@@ -170,7 +172,7 @@ impl Connection {
 
     /// The SDR repository's records, each read in parts ([`commands::GetSdrPart`]),
     /// bounded in count and time; records ipmi-rs cannot parse are skipped.
-    fn sdr_records(&mut self, deadline: Instant) -> Result<Vec<Record>, Error> {
+    fn sdr_records(&mut self, deadline: Instant) -> Result<Vec<(Record, Vec<u8>)>, Error> {
         let mut out = Vec::new();
         let mut reservation = self.expect("Reserve SDR Repository", commands::ReserveSdr)?;
         let mut next = 0u16;
@@ -210,7 +212,7 @@ impl Connection {
         &mut self,
         reservation: u16,
         record_id: u16,
-    ) -> Result<Result<(u16, Option<Record>), CompletionErrorCode>, Error> {
+    ) -> Result<Result<(u16, Option<(Record, Vec<u8>)>), CompletionErrorCode>, Error> {
         const PART: u8 = 16;
         let part = |offset: u8, count: u8| commands::GetSdrPart {
             reservation,
@@ -245,7 +247,10 @@ impl Connection {
                 Err(code) => return Ok(Err(code)),
             }
         }
-        Ok(Ok((next, commands::parse_sdr(&record))))
+        Ok(Ok((
+            next,
+            commands::parse_sdr(&record).map(|parsed| (parsed, record)),
+        )))
     }
 }
 
@@ -269,21 +274,40 @@ impl Bmc {
 
     /// Run `op` on the session (opened first when needed); a failure closes the session so
     /// the next operation starts a new one. One operation at a time: IPMI is a conversation.
+    ///
+    /// A kept session may have been dropped by the BMC meanwhile (BMCs end RMCP+ sessions
+    /// idle for their timeout, tens of seconds): when `op` fails on a kept session, a new one
+    /// is opened and `op` runs again, once, within the same request, so a client polling
+    /// less often than the BMC's timeout still gets every sensor. A session opened for this
+    /// request is not tried again (a BMC that does not answer is not waited for twice).
     fn with<T>(
         &self,
-        op: impl FnOnce(&mut Connection, Instant) -> Result<T, Error>,
+        mut op: impl FnMut(&mut Connection, Instant) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let mut slot = self.connection.lock().unwrap_or_else(|p| p.into_inner());
         let deadline = Instant::now() + OPERATION_DEADLINE;
+        let kept = slot.is_some();
         let connection = match slot.as_mut() {
             Some(c) => c,
             None => slot.insert(Connection::open(&self.config)?),
         };
         let result = op(connection, deadline);
-        if result.is_err() {
+        if result.is_ok() {
+            return result;
+        }
+        *slot = None;
+        if !kept || Instant::now() >= deadline {
+            return result;
+        }
+        if let Err(error) = &result {
+            tracing::info!(%error, "the kept BMC session failed; opening a new one");
+        }
+        let connection = slot.insert(Connection::open(&self.config)?);
+        let retried = op(connection, deadline);
+        if retried.is_err() {
             *slot = None;
         }
-        result
+        retried
     }
 
     /// Every sensor of the SDR repository with its reading (and, for threshold sensors, its
@@ -292,7 +316,7 @@ impl Bmc {
         self.with(|c, deadline| {
             let records = c.sdr_records(deadline)?;
             let mut out = Vec::new();
-            for record in &records {
+            for (record, raw) in &records {
                 if Instant::now() > deadline {
                     return Err(Error::Deadline("the sensor readings"));
                 }
@@ -313,6 +337,7 @@ impl Bmc {
                     _ => None,
                 };
                 sensor.apply(&record.contents, reading.ok().as_ref(), thresholds.as_ref());
+                sensor.apply_limits(&record.contents, raw);
                 out.push(sensor);
             }
             Ok(out)

@@ -218,12 +218,30 @@ impl Sensor {
                         upper_non_recoverable: t[5].and_then(c),
                     };
                 }
-                let e = numeric.exponent;
-                numeric.nominal = mantissa(full.nominal_value(), e);
-                numeric.min_readable = mantissa(full.min_reading(), e);
-                numeric.max_readable = mantissa(full.max_reading(), e);
             }
         }
+    }
+
+    /// Fill in NominalReading, MinReadable and MaxReadable from the whole record's bytes
+    /// (public for the fuzz target): converted exactly, as the reading is, from the raw
+    /// bytes (IPMI 2.0 table 43-1, bytes 31, 32, 35 and 36), since ipmi-rs gives them only
+    /// as a two-decimal display string (0.175 V would read 0.18).
+    pub fn apply_limits(&mut self, contents: &RecordContents, record: &[u8]) {
+        let (SensorKind::Threshold(numeric), RecordContents::FullSensor(full)) =
+            (&mut self.kind, contents)
+        else {
+            return;
+        };
+        let Some(conversion) = Conversion::of(full) else {
+            return;
+        };
+        let byte = |number: usize| record.get(number - 1).copied();
+        let nominal_given = byte(31).is_some_and(|flags| flags & 0x01 != 0);
+        numeric.nominal = byte(32)
+            .filter(|_| nominal_given)
+            .map(|x| conversion.convert(x));
+        numeric.max_readable = byte(35).map(|x| conversion.convert(x));
+        numeric.min_readable = byte(36).map(|x| conversion.convert(x));
     }
 }
 
@@ -258,13 +276,6 @@ fn rate_unit(rate: RateUnit) -> u8 {
         RateUnit::Hour => 5,
         RateUnit::Day => 6,
     }
-}
-
-/// A value ipmi-rs offers only converted (`f32`), as a mantissa at `exponent`.
-fn mantissa(value: Option<ipmi_rs::storage::sdr::record::Value>, exponent: i32) -> Option<i64> {
-    let text = value?.display(true);
-    let number: f64 = text.split_whitespace().next()?.parse().ok()?;
-    Some((number * 10f64.powi(-exponent)).round() as i64)
 }
 
 fn entity_instance(common: &SensorRecordCommon) -> u8 {

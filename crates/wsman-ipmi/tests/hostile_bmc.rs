@@ -65,6 +65,7 @@ proptest! {
                     parse_reading(&reading).as_ref(),
                     parse_thresholds(&thresholds).as_ref(),
                 );
+                sensor.apply_limits(&parsed.contents, &record);
             }
         }
     }

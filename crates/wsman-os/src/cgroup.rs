@@ -235,6 +235,10 @@ impl CgroupSupport {
                         let dir = base.join(name);
                         fs::create_dir(&dir).map_err(file_error(&dir))?;
                         group.dirs.push(dir.clone());
+                        // Commands' own groups nest in this one: their memory must count
+                        // against its limit. Recent kernels always count so (the file is
+                        // deprecated); an older one needs it before the first child.
+                        let _ = fs::write(dir.join("memory.use_hierarchy"), "1");
                         if let Some(bytes) = limits.max_memory_bytes {
                             write_value(&dir.join("memory.limit_in_bytes"), &bytes.to_string())?;
                             let swap = dir.join("memory.memsw.limit_in_bytes");

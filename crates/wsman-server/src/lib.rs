@@ -18,7 +18,9 @@
 //!    [`throttle::RefusalRateLog`])
 //! 2. `tls_handshake`: bounded by [`listener::TLS_HANDSHAKE_TIMEOUT`] (HTTPS listeners)
 //! 3. `request_head`: HTTP/1.1 with keep-alive; request headers bounded in size (64 KiB; more
-//!    than 100 header lines is 431, hyper's bound) and by [`listener::HEADER_READ_TIMEOUT`]
+//!    than 100 header lines is 431, hyper's bound) and in time by `[HTTP]
+//!    IdleConnectionTimeout` (HTTP.sys's name and default, 120 s: the idle limit between
+//!    requests, and the time a client has to send a request's headers)
 //!
 //! Per request ([`pipeline`]):
 //! 4. `method`: POST, else 405

@@ -28,9 +28,6 @@ use crate::settings::Transport;
 
 /// Longest time a client may take to finish the TLS handshake.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest time a client may take to send the request line and headers (also the idle limit
-/// of a kept-alive connection between requests).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound on the connection's read buffer, and so on the size of the request headers.
 const MAX_HEADER_BUFFER: usize = 64 * 1024;
 /// Most refused connections being answered with 503 at once (each waits up to
@@ -250,11 +247,15 @@ async fn serve_io<I>(
     let service = service_fn(move |request| {
         pipeline::handle(Arc::clone(&shared), Arc::clone(&conn_state), request)
     });
+    // hyper's header read timeout runs from the end of the last response, so it is both the
+    // idle limit of a kept-alive connection and the time to send the next request's headers:
+    // HTTP.sys's IdleConnectionTimeout and HeaderWaitTimeout, both 120 s by default.
+    let idle_limit = runtime.shared.settings.borrow().idle_connection_timeout;
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .keep_alive(true)
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(idle_limit)
         .max_buf_size(MAX_HEADER_BUFFER);
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);

@@ -66,6 +66,9 @@ pub struct ServiceSettings {
     pub max_timeout_ms: u32,
     pub max_batch_items: u32,
     pub max_connections: u32,
+    /// `[HTTP] IdleConnectionTimeout`: how long a kept-alive connection may stay idle (and a
+    /// client may take to send a request's headers), as HTTP.sys keeps WinRM's connections.
+    pub idle_connection_timeout: std::time::Duration,
     pub max_packet_retrieval_time_seconds: u32,
     pub enumeration_timeout_ms: u32,
     pub allow_unencrypted: bool,
@@ -110,6 +113,9 @@ impl Default for ServiceSettings {
             max_timeout_ms: 60_000,
             max_batch_items: 32_000,
             max_connections: 300,
+            idle_connection_timeout: std::time::Duration::from_secs(u64::from(
+                wsman_config::DEFAULT_IDLE_CONNECTION_TIMEOUT,
+            )),
             max_packet_retrieval_time_seconds: 120,
             enumeration_timeout_ms: 240_000,
             allow_unencrypted: false,

@@ -19,6 +19,9 @@ pub fn settings_from_config(config: &Config, default_product_version: &str) -> S
         max_timeout_ms: config.max_timeout_ms,
         max_batch_items: config.max_batch_items,
         max_connections: service.max_connections,
+        idle_connection_timeout: std::time::Duration::from_secs(u64::from(
+            config.http.idle_connection_timeout,
+        )),
         max_packet_retrieval_time_seconds: service.max_packet_retrieval_time_seconds,
         enumeration_timeout_ms: service.enumeration_timeout_ms,
         allow_unencrypted: service.allow_unencrypted,

@@ -126,18 +126,20 @@ sdr type 1
 	base_unit		Volts
 	modifier_unit_code	unspecified
 	linearization		linear
-	m			2
+	m			5
 	tolerance		0
 	b			0
 	accuracy		1
 	accuracy_exp		0
 	sensor_direction	input
-	r_exp			-2
+	r_exp			-3
 	b_exp			0
 	lc_thrsh_readable	true
 	uc_thrsh_readable	true
-	sensor_maximum		255
-	sensor_minimum		0
+	nominal_specified	true
+	nominal_reading		240
+	sensor_maximum		250
+	sensor_minimum		35
 	id_string		"Vcore"
 endsdr
 sdr type 2
@@ -178,9 +180,11 @@ mc_enable 0x20
 
 /// SEL entries the test adds with `ipmitool sel add` (event message revision, sensor type,
 /// sensor number, event direction/type, event data 1..3).
+/// The fourth is the first one's deassertion.
 pub const SEL_EVENTS: &str = "0x04 0x01 0x01 0x01 0x59 0x53 0x50\n\
                               0x04 0x04 0x02 0x01 0x52 0x0a 0x14\n\
-                              0x04 0x05 0x04 0x6f 0x00 0xff 0xff\n";
+                              0x04 0x05 0x04 0x6f 0x00 0xff 0xff\n\
+                              0x04 0x01 0x01 0x81 0x59 0x53 0x50\n";
 
 /// A running `ipmi_sim`; killed on drop.
 pub struct IpmiSim {

@@ -451,13 +451,14 @@ fn async_worker_threads(configured: Option<&str>, cores: usize) -> usize {
 /// WS-Eventing on the event logs, and the collector. Called on the runtime: `Win32_Service`
 /// reaches systemd through it (the system bus, or `DBUS_SYSTEM_BUS_ADDRESS`); root/hardware
 /// reads the BMC `config_dir/bmc.toml` names (or `/dev/ipmi0`) and the sysfs
-/// `config_dir/hardware.toml` names (or `/sys`); `Win32_NTLogEvent` reads `event_log`.
+/// `config_dir/hardware.toml` names (or `/sys`); `Win32_NTLogEvent` reads `event_log`. The
+/// hardware handle comes back too: SIGHUP gives it the BMC `bmc.toml` names then.
 fn catalog(
     config_dir: &std::path::Path,
     event_log: Arc<dyn wsman_providers::cim::ntlogevent::EventLog>,
     events: Arc<wsman_eventsource::EventSource>,
     collector: wsman_server::collector::engine::CollectorEngine,
-) -> Catalog {
+) -> (Catalog, Arc<wsman_providers::cim::hardware::Hardware>) {
     use wsman_providers::cim::{hardware::Hardware, service::ServiceManager, CimProvider};
     let services = ServiceManager::new(tokio::runtime::Handle::current(), None);
     let sysfs_root =
@@ -469,7 +470,7 @@ fn catalog(
     let cim = CimProvider::new()
         .with_services(services)
         .with_event_log(event_log)
-        .with_hardware(hardware);
+        .with_hardware(Arc::clone(&hardware));
     #[cfg(feature = "bench-synthetic")]
     let cim = cim.with_synthetic(synthetic_count());
     let mut catalog = Catalog::new();
@@ -478,7 +479,7 @@ fn catalog(
         .insert(cim)
         .insert(wsman_server::eventing::EventingEngine::new(events))
         .insert(collector);
-    catalog
+    (catalog, hardware)
 }
 
 /// Instances of the benchmark class: `WSMAND_BENCH_SYNTHETIC_INSTANCES`, default 100,000.
@@ -577,8 +578,10 @@ pub async fn run_daemon(
     })
     .await
     .context("collector start")??;
+    let (catalog, hardware) = catalog(store.dir(), event_log, events, collector);
+    let bmc_dir = store.dir().to_owned();
     let service = LiveService::start(
-        catalog(store.dir(), event_log, events, collector),
+        catalog,
         store,
         verifier,
         wsman_server::default_product_version(),
@@ -614,12 +617,14 @@ pub async fn run_daemon(
         Err(e) => tracing::debug!(error = %e, "start-up file pages not released"),
     }
     let (reload_tx, reload_rx) = mpsc::channel(4);
-    // SIGHUP reads forwarding.toml again too.
+    // SIGHUP reads forwarding.toml and bmc.toml again too.
     let forwarding_reloader = forwarding.reloader();
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
             let _ = reload_tx.try_send(());
             forwarding_reloader.reload();
+            let (hardware, dir) = (Arc::clone(&hardware), bmc_dir.clone());
+            tokio::task::spawn_blocking(move || hardware.set_bmc(bmc(&dir)));
         }
     });
     let shutdown = async move {

@@ -77,7 +77,9 @@ pub fn sysfs_root(config_dir: &Path) -> Result<PathBuf, String> {
 /// The BMC these classes read (`None`: the host has none) and the sysfs root of the kernel's
 /// sensors and DMI, shared by the classes.
 pub struct Hardware {
-    bmc: Option<Bmc>,
+    /// Replaced when `bmc.toml` is read again (SIGHUP); a request holds the one it started
+    /// with.
+    bmc: std::sync::RwLock<Option<Arc<Bmc>>>,
     sysfs_root: PathBuf,
     failing: AtomicBool,
     /// The last SDR walk and the request it was made for, so that the classes one request
@@ -105,7 +107,7 @@ impl Hardware {
             );
         }
         Arc::new(Self {
-            bmc,
+            bmc: std::sync::RwLock::new(bmc.map(Arc::new)),
             sysfs_root,
             failing: AtomicBool::new(false),
             walk: Mutex::new(None),
@@ -115,11 +117,23 @@ impl Hardware {
     /// No BMC, silently, and the live sysfs (the BMC's classes are empty until one is given).
     pub fn none() -> Arc<Self> {
         Arc::new(Self {
-            bmc: None,
+            bmc: std::sync::RwLock::new(None),
             sysfs_root: PathBuf::from(SYSFS),
             failing: AtomicBool::new(false),
             walk: Mutex::new(None),
         })
+    }
+
+    /// Reads from `bmc` from now on (`bmc.toml` read again, on SIGHUP): the next request
+    /// opens its session; the old BMC's session ends with the last request using it.
+    pub fn set_bmc(&self, bmc: Option<Bmc>) {
+        match &bmc {
+            Some(bmc) => tracing::info!(target = ?bmc.config().target, "BMC (reloaded)"),
+            None => tracing::info!("no BMC (reloaded): the IPMI sensors and SEL are empty"),
+        }
+        *self.bmc.write().unwrap_or_else(|e| e.into_inner()) = bmc.map(Arc::new);
+        *self.walk.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.failing.store(false, Ordering::Relaxed);
     }
 
     /// The sysfs root the hwmon, thermal and DMI readers use.
@@ -145,10 +159,11 @@ impl Hardware {
         &self,
         op: impl FnOnce(&Bmc) -> Result<T, wsman_ipmi::Error>,
     ) -> Result<Option<T>, wsman_ipmi::Error> {
-        let Some(bmc) = &self.bmc else {
+        let bmc = self.bmc.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(bmc) = bmc else {
             return Ok(None);
         };
-        match op(bmc) {
+        match op(&bmc) {
             Ok(v) => {
                 if self.failing.swap(false, Ordering::Relaxed) {
                     tracing::info!("the BMC answers again");
@@ -678,9 +693,23 @@ impl Class for LogRecord {
             "RecordID",
         ]
     }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let Some(sel) = self.hardware.sel()? else {
             return Ok(Vec::new());
+        };
+        // A system event names its sensor by type and number; the SDR gives its name.
+        let sensors = self.hardware.sensors(ctx);
+        let named = |e: &wsman_ipmi::SelEntry| {
+            let name = e.sensor.and_then(|(kind, number)| {
+                sensors
+                    .iter()
+                    .find(|s| s.sensor_type == kind && s.number == number)
+                    .map(|s| s.name.as_str())
+            });
+            match name {
+                Some(name) => format!("{} ({name})", e.description),
+                None => e.description.clone(),
+            }
         };
         Ok(sel
             .entries
@@ -692,9 +721,10 @@ impl Class for LogRecord {
                     .timestamp
                     .filter(|t| *t > 0x2000_0000)
                     .map(|t| CimDateTime::utc(i64::from(t) * 1_000_000));
+                let description = named(e);
                 log_record_key(e.record_id)
-                    .with("Caption", e.description.clone())
-                    .with("Description", e.description.clone())
+                    .with("Caption", description.clone())
+                    .with("Description", description)
                     .with("ElementName", format!("SEL record {}", e.record_id))
                     .with("MessageTimestamp", timestamp)
                     .with("RecordData", hex)

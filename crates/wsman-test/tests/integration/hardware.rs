@@ -226,6 +226,7 @@ fn ipmi_sensors_match_ipmitool() {
     assert_eq!(via_wmi.len(), numeric.len());
     assert_eq!(via_selector.len(), numeric.len());
 
+    let mut compared = Vec::new();
     for f in &threshold {
         let item = by_name(&numeric, &f[0]);
         assert!(
@@ -249,6 +250,33 @@ fn ipmi_sensors_match_ipmitool() {
                 prop(item, property),
                 f[index]
             );
+        }
+        // The SDR's fixed values to ipmitool's three decimals (Vcore's 5 mV steps need all
+        // three: its minimum is 0.175 V).
+        let detail = sim.ipmitool(&["sdr", "get", &f[0]]);
+        let field = |label: &str| {
+            detail
+                .lines()
+                .find_map(|l| l.trim().strip_prefix(label))
+                .and_then(|rest| rest.trim_start().strip_prefix(':'))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        };
+        for (property, label) in [
+            ("NominalReading", "Nominal Reading"),
+            ("MinReadable", "Minimum sensor range"),
+            ("MaxReadable", "Maximum sensor range"),
+        ] {
+            // ipmitool prints "Unspecified" where it takes the SDR's byte for unset.
+            let Some(expected) = field(label) else {
+                continue;
+            };
+            assert!(
+                same(scaled(item, property), Some(expected)),
+                "{} {property}: {:?} vs ipmitool's\n{detail}",
+                f[0],
+                prop(item, property),
+            );
+            compared.push(format!("{} {property} {expected}", f[0]));
         }
         // The unit as DMTF's BaseUnits codes it.
         let units = match f[2].as_str() {
@@ -281,6 +309,13 @@ fn ipmi_sensors_match_ipmitool() {
             Some("CIM_ComputerSystem")
         );
     }
+
+    // Vcore's three fixed values were compared, the minimum needing its third decimal.
+    assert!(
+        compared.iter().any(|c| c == "Vcore MinReadable 0.175")
+            && compared.iter().filter(|c| c.starts_with("Vcore ")).count() == 3,
+        "{compared:?}"
+    );
 
     // CIM_Sensor is the base class: every sensor of the SDR repository (ipmitool's sdr
     // list), the numeric ones as CIM_NumericSensor.
@@ -404,6 +439,61 @@ fn sel_records_match_ipmitool_and_clear_log_needs_an_administrator() {
         assert_eq!(prop(record, "LogName").as_deref(), Some("IPMI SEL"));
     }
 
+    // Each record's text against ipmitool's `sel elist` line for it (`ID | date | time |
+    // TYPE NAME | EVENT | Asserted|Deasserted`): "<type> Assert|Deassert: <event> (<name>)",
+    // as Windows' IPMI provider heads it, the sensor named from the SDR.
+    let elist = sim.ipmitool(&["sel", "elist"]);
+    let sdr = sim.ipmitool(&["sdr", "elist", "all"]);
+    let mut deasserted = 0;
+    for (record, id) in records.iter().zip(&ids) {
+        let line = elist
+            .lines()
+            .find(|l| {
+                l.split('|')
+                    .next()
+                    .and_then(|f| u16::from_str_radix(f.trim(), 16).ok())
+                    == Some(*id)
+            })
+            .unwrap_or_else(|| panic!("record {id} not in\n{elist}"));
+        let fields: Vec<&str> = line.split('|').map(str::trim).collect();
+        let [.., sensor, event, direction] = fields[..] else {
+            panic!("{line}");
+        };
+        let description = prop(record, "Description").expect("Description");
+        let direction = match direction {
+            "Asserted" => "Assert",
+            "Deasserted" => {
+                deasserted += 1;
+                "Deassert"
+            }
+            other => panic!("{other} in {line}"),
+        };
+        let (kind, number) = ["Temperature", "Fan", "Physical Security"]
+            .into_iter()
+            .find_map(|kind| Some((kind, sensor.strip_prefix(kind)?.trim())))
+            .unwrap_or_else(|| panic!("sensor {sensor:?}"));
+        // ipmitool names an event's sensor by number ("#0x01"); its `sdr elist` the name.
+        let number = u8::from_str_radix(number.trim_start_matches("#0x"), 16).expect("number");
+        let name = sdr
+            .lines()
+            .find(|l| l.split('|').nth(1).map(str::trim) == Some(&format!("{number:02X}h")))
+            .and_then(|l| l.split('|').next())
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("sensor {number} not in\n{sdr}"));
+        let head = format!("{kind} {direction}: ");
+        assert!(description.starts_with(&head), "{description:?} vs {line}");
+        assert!(
+            description.ends_with(&format!(" ({name})")),
+            "{description:?} vs {line}"
+        );
+        if kind != "Physical Security" {
+            // The generic threshold events, in ipmitool's words without ipmi-rs's dash.
+            let text = &description[head.len()..description.len() - name.len() - 3];
+            assert_eq!(text.replace(" - ", " "), event, "{line}");
+        }
+    }
+    assert_eq!(deasserted, 1, "{elist}");
+
     let log = host.enumerate(&format!("{DMTF}CIM_RecordLog"), &[], "");
     assert_eq!(log.len(), 1);
     assert_eq!(
@@ -485,6 +575,74 @@ fn a_bmc_toml_readable_by_others_is_refused_and_logged() {
     let log = std::fs::read_to_string(host.daemon.stderr_path()).expect("daemon log");
     assert!(log.contains("BMC off") && log.contains("0644"), "{log}");
     assert!(!log.contains("never-logged"), "{log}");
+}
+
+/// The BMC ends an RMCP+ session idle past its timeout (ipmi_sim: about 40 s); an
+/// enumeration after 60 s idle opens a new session within the same request and answers
+/// every sensor, as the first one did (not an empty answer).
+#[test]
+fn an_enumeration_after_60_seconds_idle_returns_every_sensor() {
+    let Some(sim) = IpmiSim::start() else {
+        return;
+    };
+    let host = Host::start(Some(&sim.bmc_toml()), 0o600);
+    let uri = format!("{DMTF}CIM_Sensor");
+    let first = host.enumerate(&uri, &[], "");
+    assert!(first.len() >= 4, "{first:?}");
+    std::thread::sleep(Duration::from_secs(60));
+    let again = host.enumerate(&uri, &[], "");
+    let names = |items: &[Element]| -> Vec<Option<String>> {
+        items.iter().map(|i| prop(i, "DeviceID")).collect()
+    };
+    assert_eq!(names(&again), names(&first));
+}
+
+/// `bmc.toml` is followed at SIGHUP: written after the start, the BMC's sensors appear;
+/// removed, they go, with no restart.
+#[test]
+fn bmc_toml_is_followed_at_sighup() {
+    let Some(sim) = IpmiSim::start() else {
+        return;
+    };
+    let host = Host::start(None, 0o600);
+    let uri = format!("{DMTF}CIM_Sensor");
+    let ipmi_sensors = || {
+        host.enumerate(&uri, &[], "")
+            .iter()
+            .filter(|i| prop(i, "DeviceID").is_some_and(|d| d.starts_with("IPMI:")))
+            .count()
+    };
+    let hangup = || {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &host.daemon.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    };
+    let wait_for = |what: &str, wanted: &dyn Fn(usize) -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let count = ipmi_sensors();
+            if wanted(count) {
+                return count;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: {count}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    assert_eq!(ipmi_sensors(), 0);
+    let path = host.config.write_raw("bmc.toml", &sim.bmc_toml());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    hangup();
+    let count = wait_for("the BMC's sensors after SIGHUP", &|n| n > 0);
+    assert_eq!(
+        count,
+        sensor_lines(&sim).len(),
+        "every sensor ipmitool lists"
+    );
+    std::fs::remove_file(&path).expect("remove bmc.toml");
+    hangup();
+    wait_for("no BMC after SIGHUP", &|n| n == 0);
 }
 
 #[test]

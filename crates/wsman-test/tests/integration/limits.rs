@@ -9,7 +9,9 @@ use std::time::Duration;
 use wsman_test::http::Connection;
 use wsman_test::{soap, Fixture};
 
-/// wsman-server's header read timeout (listener::HEADER_READ_TIMEOUT) is 30 s; allow margin.
+/// `[HTTP] IdleConnectionTimeout` these tests set (the header read timeout too).
+const HEADER_TIMEOUT_SECONDS: &str = "30";
+/// Hang guard: the timeout above with a margin.
 const HEADER_TIMEOUT_GUARD: Duration = Duration::from_secs(75);
 /// Service/MaxPacketRetrievalTimeSeconds set by these tests.
 const BODY_TIMEOUT_SECONDS: &str = "2";
@@ -17,7 +19,9 @@ const BODY_TIMEOUT_GUARD: Duration = Duration::from_secs(40);
 
 #[test]
 fn stalled_headers_are_cut_off_and_others_are_served() {
-    let mut fixture = Fixture::http();
+    let mut fixture = Fixture::http_with(|config| {
+        config.set("HTTP", "IdleConnectionTimeout", HEADER_TIMEOUT_SECONDS);
+    });
     let mut slow = fixture.connect();
     slow.send_raw(b"POST /wsman HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty")
         .expect("send a partial head");
