@@ -36,7 +36,8 @@ pub struct ChallengeConfig {
     /// `Service/Auth/Kerberos` with a keytab: advertises `Negotiate` (Kerberos inside SPNEGO
     /// or raw) and `Kerberos`.
     pub kerberos: bool,
-    /// `Service/Auth/Certificate` (not implemented yet: never advertised).
+    /// `Service/Auth/Certificate`: never advertised in a 401, since a client certificate is
+    /// asked for in the TLS handshake, not in an HTTP challenge.
     pub certificate: bool,
     /// `Service/Auth/CredSSP`.
     pub credssp: bool,

@@ -19,8 +19,8 @@ pub enum Action {
     Enumerate,
     Pull,
     Release,
-    /// WS-Eventing Subscribe, Renew, GetStatus, Unsubscribe: recognised so that the eventing
-    /// engine has a place in the router; answered `a:ActionNotSupported` until it exists.
+    /// WS-Eventing Subscribe, Renew, GetStatus, Unsubscribe: the eventing engine's, whatever
+    /// the resource (it refuses them for resources other than the event logs).
     Subscribe,
     Renew,
     GetStatus,
