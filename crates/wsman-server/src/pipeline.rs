@@ -1,4 +1,4 @@
-//! The per-request guards, one named step each, run by [`process`] in the order the crate
+//! The per-request guards, one named step each, run by `process` in the order the crate
 //! doc states ("The guard order", which lists the same names as [`GUARDS`]; a test keeps the
 //! doc, the list and `process` equal): method, path, one Authorization header, media type and
 //! declared size, then authentication from the headers alone ([`crate::auth::gate`]), the
@@ -46,7 +46,7 @@ pub const ANONYMOUS_BODY_LIMIT: u64 = 16 * 1024;
 const PARSE_INLINE_LIMIT: usize = 64 * 1024;
 
 /// Every guard in the order a request meets them: the first three per connection
-/// ([`crate::listener`]), the others per request, each a step of [`process`] of that name.
+/// ([`crate::listener`]), the others per request, each a step of `process` of that name.
 pub const GUARDS: [&str; 14] = [
     "address_filter",
     "tls_handshake",

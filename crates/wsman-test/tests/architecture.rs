@@ -210,7 +210,10 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-systemd", &[]),
     ("wsman-ipmi", &[]),
     ("wsman-events", &["wsman-proto"]),
-    ("wsman-journal", &["wsman-events", "wsman-os"]),
+    (
+        "wsman-journal",
+        &["wsman-events", "wsman-os", "wsman-proto"],
+    ),
     (
         "wsman-eventsource",
         &[
