@@ -3,7 +3,9 @@
 //! Thresholds answers, decoded into a sensor as the SDR walk does; 1, a Get SEL Entry answer;
 //! 2, RMCP+ session packets: a UDP peer on loopback answers every datagram of wsmand's BMC
 //! client (session activation, then the SDR walk) with the next part of the input (parts
-//! separated by 0xC1 0xC1). Any panic, hang or unbounded allocation is a bug.
+//! separated by 0xC1 0xC1); 3, one datagram through the RMCP+ session's own parsers (the
+//! setup answers, an established session's packet and the IPMI message inside), without the
+//! sockets. Any panic, hang or unbounded allocation is a bug.
 #![no_main]
 
 use std::net::UdpSocket;
@@ -11,7 +13,9 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use wsman_ipmi::commands::{parse_reading, parse_sdr, parse_sel_entry, parse_thresholds};
-use wsman_ipmi::{Bmc, BmcConfig, Sensor};
+use wsman_ipmi::lanplus::packet::{self, payload, Protection};
+use wsman_ipmi::lanplus::rakp::{self, Exchange, SessionKeys};
+use wsman_ipmi::{Bmc, BmcConfig, Privilege, Sensor};
 
 fn sensor(data: &[u8]) {
     let Some((length, rest)) = data.split_first() else {
@@ -64,13 +68,26 @@ fn session(data: &[u8]) {
     let _ = answering.join();
 }
 
+fn session_packet(data: &[u8]) {
+    let _ = rakp::parse_open_session_response(data, 0, 1);
+    if let Ok(mut exchange) = Exchange::new("fuzz", b"fuzz", Privilege::Operator, 1, 2, [0; 16]) {
+        let _ = exchange.accept_rakp2(data, 0);
+        let _ = exchange.accept_rakp4(data, 0);
+    }
+    let _ = packet::open_unprotected(data, payload::RAKP_2);
+    let session = Protection::new(SessionKeys::from_sik(&[7; 20]), 2, 1);
+    let _ = session.open(data);
+    let _ = packet::ipmi_response(data);
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((mode, rest)) = data.split_first() else {
         return;
     };
-    match mode % 3 {
+    match mode % 4 {
         0 => sensor(rest),
         1 => sel_entry(rest),
-        _ => session(rest),
+        2 => session(rest),
+        _ => session_packet(rest),
     }
 });

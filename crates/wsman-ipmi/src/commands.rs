@@ -127,25 +127,6 @@ pub fn parse_thresholds(data: &[u8]) -> Option<RawThresholds> {
     Some(RawThresholds(out))
 }
 
-/// Set Session Privilege Level (IPMI 2.0 22.18) to Administrator: an RMCP+ session starts at
-/// User level whatever its maximum, and Clear SEL needs Operator at least.
-pub struct SetAdministratorPrivilege;
-
-impl From<SetAdministratorPrivilege> for Message {
-    fn from(_: SetAdministratorPrivilege) -> Self {
-        Message::new_request(NetFn::App, 0x3B, vec![0x04])
-    }
-}
-
-impl IpmiCommand for SetAdministratorPrivilege {
-    type Output = ();
-    type Error = NotEnoughData;
-
-    fn parse_success_response(_: &[u8]) -> Result<Self::Output, Self::Error> {
-        Ok(())
-    }
-}
-
 /// Reserve SDR Repository (IPMI 2.0 33.11): the reservation partial reads need.
 pub struct ReserveSdr;
 

@@ -29,7 +29,33 @@ pub enum Target {
         address: String,
         user: String,
         password: Zeroizing<String>,
+        /// The session's privilege: the BMC account's own level or lower.
+        privilege: Privilege,
     },
+}
+
+/// An RMCP+ session's privilege level (IPMI 2.0 6.8 and 22.18, Set Session Privilege Level):
+/// what the BMC lets the session do. Reading sensors and the SEL needs User; clearing the
+/// SEL needs Operator. The BMC refuses a session asking more than the account's own limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Privilege {
+    User = 2,
+    Operator = 3,
+    Administrator = 4,
+}
+
+impl Privilege {
+    /// The level's number on the wire.
+    pub fn level(self) -> u8 {
+        self as u8
+    }
+
+    /// `privilege` as `bmc.toml` gives it, in any case.
+    fn parse(name: &str) -> Option<Self> {
+        [Self::User, Self::Operator, Self::Administrator]
+            .into_iter()
+            .find(|p| format!("{p:?}").eq_ignore_ascii_case(name))
+    }
 }
 
 impl std::fmt::Debug for Target {
@@ -37,7 +63,12 @@ impl std::fmt::Debug for Target {
         match self {
             Target::Local(path) => write!(f, "Local({})", path.display()),
             // Never the password.
-            Target::Lan { address, user, .. } => write!(f, "Lan({user}@{address})"),
+            Target::Lan {
+                address,
+                user,
+                privilege,
+                ..
+            } => write!(f, "Lan({user}@{address}, {privilege:?})"),
         }
     }
 }
@@ -72,6 +103,7 @@ struct File {
     address: Option<String>,
     user: Option<String>,
     password: Option<String>,
+    privilege: Option<String>,
     timeout_ms: Option<u64>,
 }
 
@@ -129,8 +161,10 @@ impl BmcConfig {
         let target = match (file.device, file.address) {
             (Some(_), Some(_)) => return Err("give either device or address, not both".into()),
             (Some(device), None) => {
-                if file.user.is_some() || file.password.is_some() {
-                    return Err("user and password belong to a network BMC (address)".into());
+                if file.user.is_some() || file.password.is_some() || file.privilege.is_some() {
+                    return Err(
+                        "user, password and privilege belong to a network BMC (address)".into(),
+                    );
                 }
                 Target::Local(device)
             }
@@ -147,6 +181,14 @@ impl BmcConfig {
                     address,
                     user: file.user.ok_or("a network BMC needs user")?,
                     password: Zeroizing::new(file.password.ok_or("a network BMC needs password")?),
+                    privilege: match file.privilege {
+                        None => Privilege::Administrator,
+                        Some(name) => Privilege::parse(&name).ok_or_else(|| {
+                            format!(
+                                "privilege {name:?} is not one of User, Operator, Administrator"
+                            )
+                        })?,
+                    },
                 }
             }
             (None, None) => Target::Local(PathBuf::from(LOCAL_DEVICE)),
@@ -174,11 +216,31 @@ mod tests {
     }
 
     #[test]
+    fn the_privilege_is_administrator_unless_given() {
+        let privilege = |extra: &str| {
+            let text = format!("address = \"h\"\nuser = \"u\"\npassword = \"p\"\n{extra}");
+            match BmcConfig::parse(&text).map(|c| c.target) {
+                Ok(Target::Lan { privilege, .. }) => Ok(privilege),
+                Ok(Target::Local(_)) => panic!("expected a network BMC"),
+                Err(e) => Err(e),
+            }
+        };
+        assert_eq!(privilege(""), Ok(Privilege::Administrator));
+        assert_eq!(
+            privilege("privilege = \"Operator\""),
+            Ok(Privilege::Operator)
+        );
+        assert_eq!(privilege("privilege = \"user\""), Ok(Privilege::User));
+        assert!(privilege("privilege = \"Callback\"").is_err());
+    }
+
+    #[test]
     fn refuses_contradictions_and_unknown_keys() {
         for bad in [
             "device = \"/dev/ipmi0\"\naddress = \"h:623\"\n",
             "address = \"h\"\nuser = \"u\"\n",
             "device = \"/dev/ipmi0\"\nuser = \"u\"\n",
+            "device = \"/dev/ipmi0\"\nprivilege = \"User\"\n",
             "timeout_ms = 0\n",
             "colour = \"blue\"\n",
         ] {

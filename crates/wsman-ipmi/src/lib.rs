@@ -2,9 +2,11 @@
 //! wsmand reads hardware sensors and the System Event Log (SEL), and clears the SEL.
 //!
 //! The BMC is the local one (`/dev/ipmi0`) or one on the network over RMCP+ (IPMI 2.0
-//! "lanplus"), as `DIR/bmc.toml` says ([`config`]). The IPMI protocol itself is the `ipmi-rs`
-//! crate's; the three commands it has no typed form for (a sensor reading with its discrete
-//! states, a sensor's live thresholds, a SEL entry as its raw 16 bytes) are small
+//! "lanplus"), as `DIR/bmc.toml` says ([`config`]). The commands' encoding is the `ipmi-rs`
+//! crate's; the network session is our own ([`lanplus`]), at the privilege `bmc.toml` gives,
+//! so a BMC account below Administrator is usable for what its level allows. The three
+//! commands ipmi-rs has no typed form for (a sensor reading with its discrete states, a
+//! sensor's live thresholds, a SEL entry as its raw 16 bytes) are small
 //! [`ipmi_rs::connection::IpmiCommand`]s here ([`commands`]).
 //!
 //! Bounded: every answer is waited for at most the configured timeout, every operation ends
@@ -19,18 +21,19 @@
 
 pub mod commands;
 pub mod config;
+pub mod lanplus;
 pub mod sensor;
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ipmi_rs::connection::{CompletionErrorCode, IpmiCommand};
-use ipmi_rs::rmcp::Rmcp;
 use ipmi_rs::storage::sdr::record::{Record, RecordContents};
 use ipmi_rs::storage::sel::{ClearSel, ErasureProgress, GetSelInfo, ReserveSel};
 use ipmi_rs::{File, Ipmi, IpmiError};
 
-pub use config::{BmcConfig, ConfigError, Target};
+pub use config::{BmcConfig, ConfigError, Privilege, Target};
+use lanplus::LanSession;
 pub use sensor::{Numeric, Sensor, SensorKind, Thresholds};
 
 /// Longest one operation (a whole SDR walk with its readings, a whole SEL read) may take.
@@ -52,6 +55,15 @@ pub enum Error {
     },
     #[error("the BMC did not finish {0} within {OPERATION_DEADLINE:?}")]
     Deadline(&'static str),
+    /// The BMC refused the command to this session's privilege (completion code D4h): the
+    /// account of `bmc.toml` may not do it. The session itself is fine.
+    #[error(
+        "the BMC refused {command}: the BMC account's privilege ({privilege:?}) is insufficient"
+    )]
+    InsufficientPrivilege {
+        command: &'static str,
+        privilege: Option<Privilege>,
+    },
 }
 
 /// The SEL's counters ([`Bmc::sel`]).
@@ -85,7 +97,7 @@ pub struct Sel {
 }
 
 enum Connection {
-    Lan(Box<Ipmi<Rmcp>>),
+    Lan(Box<Ipmi<LanSession>>, Privilege),
     Local(Ipmi<File>),
 }
 
@@ -103,26 +115,10 @@ impl Connection {
                 address,
                 user,
                 password,
-            } => {
-                let mut rmcp = Rmcp::new(address.as_str(), config.timeout)
-                    .map_err(|e| failed(e.to_string()))?;
-                rmcp.activate(true, Some(user), Some(password.as_bytes()))
-                    .map_err(|e| failed(format!("session activation: {e:?}")))?;
-                let mut connection = Connection::Lan(Box::new(Ipmi::new(rmcp)));
-                // A user below Administrator keeps the session's level: reading still works,
-                // and clearing the SEL then fails with the BMC's own refusal.
-                match connection.call(
-                    "Set Session Privilege Level",
-                    commands::SetAdministratorPrivilege,
-                ) {
-                    Ok(Ok(())) => {}
-                    Ok(Err(code)) => {
-                        tracing::info!(?code, "the BMC user is not an administrator of the BMC")
-                    }
-                    Err(e) => return Err(failed(e.to_string())),
-                }
-                Ok(connection)
-            }
+                privilege,
+            } => LanSession::open(address, user, password, *privilege, config.timeout)
+                .map(|session| Connection::Lan(Box::new(Ipmi::new(session)), *privilege))
+                .map_err(|e| failed(e.to_string())),
         }
     }
 
@@ -153,8 +149,16 @@ impl Connection {
             }
         }
         match self {
-            Connection::Lan(ipmi) => map(name, ipmi.send_recv(command)),
+            Connection::Lan(ipmi, _) => map(name, ipmi.send_recv(command)),
             Connection::Local(ipmi) => map(name, ipmi.send_recv(command)),
+        }
+    }
+
+    /// The privilege of a network session (a local BMC has no sessions).
+    fn privilege(&self) -> Option<Privilege> {
+        match self {
+            Connection::Lan(_, privilege) => Some(*privilege),
+            Connection::Local(_) => None,
         }
     }
 
@@ -164,9 +168,15 @@ impl Connection {
         C: IpmiCommand,
         C::Error: std::fmt::Debug,
     {
-        self.call(name, command)?.map_err(|code| Error::Command {
-            command: name,
-            message: format!("completion code {code:?}"),
+        self.call(name, command)?.map_err(|code| match code {
+            CompletionErrorCode::InsufficientPrivilege => Error::InsufficientPrivilege {
+                command: name,
+                privilege: self.privilege(),
+            },
+            _ => Error::Command {
+                command: name,
+                message: format!("completion code {code:?}"),
+            },
         })
     }
 
@@ -292,7 +302,8 @@ impl Bmc {
             None => slot.insert(Connection::open(&self.config)?),
         };
         let result = op(connection, deadline);
-        if result.is_ok() {
+        // A refusal of the account's privilege is the BMC's answer on a working session.
+        if matches!(result, Ok(_) | Err(Error::InsufficientPrivilege { .. })) {
             return result;
         }
         *slot = None;

@@ -17,6 +17,10 @@ use crate::process;
 /// The administrator of the simulated BMC.
 pub const BMC_USER: &str = "wsmanbmc";
 pub const BMC_PASSWORD: &str = "bmc-Pass-1";
+/// Accounts of the simulated BMC below Administrator: (name, password, the privilege's
+/// name as `bmc.toml` writes it).
+pub const BMC_OPERATOR: (&str, &str, &str) = ("wsmanop", "bmc-Oper-2", "Operator");
+pub const BMC_READER: (&str, &str, &str) = ("wsmanuser", "bmc-User-3", "User");
 
 const TOOLS: [&str; 3] = ["ipmi_sim", "sdrcomp", "ipmitool"];
 
@@ -273,6 +277,17 @@ impl IpmiSim {
         )
     }
 
+    /// The `bmc.toml` that reads this simulator as `account` ([`BMC_OPERATOR`],
+    /// [`BMC_READER`]), at the account's own privilege.
+    pub fn bmc_toml_as(&self, account: (&str, &str, &str)) -> String {
+        let (user, password, privilege) = account;
+        format!(
+            "address = \"127.0.0.1:{}\"\nuser = \"{user}\"\npassword = \"{password}\"\n\
+             privilege = \"{privilege}\"\n",
+            self.port
+        )
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("sim.log")).unwrap_or_default()
     }
@@ -338,7 +353,10 @@ fn lan_conf(port: u16) -> String {
          \x20   allowed_auths_admin none md5 straight\n\
          \x20   guid a123456789abcdefa123456789abcdef\n\
          \x20 endlan\n\
-         \x20 user 2 true \"{BMC_USER}\" \"{BMC_PASSWORD}\" admin 10 none md5 straight\n"
+         \x20 user 2 true \"{BMC_USER}\" \"{BMC_PASSWORD}\" admin 10 none md5 straight\n\
+         \x20 user 3 true \"{}\" \"{}\" operator 10 none md5 straight\n\
+         \x20 user 4 true \"{}\" \"{}\" user 10 none md5 straight\n",
+        BMC_OPERATOR.0, BMC_OPERATOR.1, BMC_READER.0, BMC_READER.1,
     )
 }
 
