@@ -75,7 +75,7 @@ fn session_packet(data: &[u8]) {
         let _ = exchange.accept_rakp4(data, 0);
     }
     let _ = packet::open_unprotected(data, payload::RAKP_2);
-    let session = Protection::new(SessionKeys::from_sik(&[7; 20]), 2, 1);
+    let mut session = Protection::new(SessionKeys::from_sik(&[7; 20]), 2, 1);
     let _ = session.open(data);
     let _ = packet::ipmi_response(data);
 }

@@ -106,7 +106,7 @@ fn recorded_keys() -> SessionKeys {
 #[test]
 fn the_bmcs_encrypted_answer_and_ipmitools_request_open_under_our_keys() {
     // The BMC's answer to Set Session Privilege Level (Operator): completion code 0, level 3.
-    let session = Protection::new(recorded_keys(), 2, CONSOLE_SESSION_ID);
+    let mut session = Protection::new(recorded_keys(), 2, CONSOLE_SESSION_ID);
     let message = session
         .open(&recorded("response"))
         .expect("the BMC's answer");
@@ -116,9 +116,14 @@ fn the_bmcs_encrypted_answer_and_ipmitools_request_open_under_our_keys() {
         (0x07, 0x3B, 1)
     );
     assert_eq!(answer.data, [0x00, 0x03]);
+    // The same answer again is a replay.
+    assert_eq!(
+        session.open(&recorded("response")),
+        Err(PacketError::Replayed)
+    );
 
     // ipmitool's request, addressed to the BMC's session 2: the same IPMI message we build.
-    let as_bmc = Protection::new(recorded_keys(), CONSOLE_SESSION_ID, 2);
+    let mut as_bmc = Protection::new(recorded_keys(), CONSOLE_SESSION_ID, 2);
     let request = as_bmc
         .open(&recorded("request"))
         .expect("ipmitool's request");
@@ -138,14 +143,14 @@ fn the_bmcs_encrypted_answer_and_ipmitools_request_open_under_our_keys() {
 
 #[test]
 fn a_changed_byte_or_another_session_is_refused() {
-    let session = Protection::new(recorded_keys(), 2, CONSOLE_SESSION_ID);
+    let mut session = Protection::new(recorded_keys(), 2, CONSOLE_SESSION_ID);
     let answer = recorded("response");
     for at in [5, 12, 20, 40, answer.len() - 13, answer.len() - 1] {
         let mut changed = answer.clone();
         changed[at] ^= 0x01;
         assert!(session.open(&changed).is_err(), "byte {at} changed");
     }
-    let other = Protection::new(recorded_keys(), 2, CONSOLE_SESSION_ID + 1);
+    let mut other = Protection::new(recorded_keys(), 2, CONSOLE_SESSION_ID + 1);
     assert_eq!(other.open(&answer), Err(PacketError::OtherSession));
     // The setup messages in the clear are not answers of an established session.
     assert_eq!(
@@ -166,7 +171,7 @@ proptest! {
             datagram[..6].copy_from_slice(&[0x06, 0x00, 0xFF, 0x07, 0x06, 0xC0]);
             datagram[6..10].copy_from_slice(&CONSOLE_SESSION_ID.to_le_bytes());
         }
-        let session = Protection::new(recorded_keys(), 2, CONSOLE_SESSION_ID);
+        let mut session = Protection::new(recorded_keys(), 2, CONSOLE_SESSION_ID);
         // Without the key nothing random passes the 96-bit integrity code.
         prop_assert!(session.open(&datagram).is_err());
         let _ = packet::open_unprotected(&datagram, payload::RAKP_2);
@@ -188,7 +193,7 @@ proptest! {
         let mut ours = Protection::new(recorded_keys(), 2, CONSOLE_SESSION_ID);
         let sealed = ours.seal(&message, iv);
         // The BMC's side: its session id is 2.
-        let theirs = Protection::new(recorded_keys(), CONSOLE_SESSION_ID, 2);
+        let mut theirs = Protection::new(recorded_keys(), CONSOLE_SESSION_ID, 2);
         prop_assert_eq!(theirs.open(&sealed), Ok(message));
     }
 }

@@ -53,6 +53,8 @@ pub enum PacketError {
     Unprotected,
     #[error("an answer for another session")]
     OtherSession,
+    #[error("an answer with a sequence number already seen (a replay or a duplicate)")]
+    Replayed,
     #[error("the packet's integrity code is wrong")]
     AuthCode,
     #[error("the encrypted payload is not whole AES blocks with a valid pad")]
@@ -66,6 +68,7 @@ struct Packet<'a> {
     payload_type: u8,
     flags: u8,
     session_id: u32,
+    sequence: u32,
     payload: &'a [u8],
 }
 
@@ -83,6 +86,7 @@ fn parse(datagram: &[u8]) -> Result<Packet<'_>, PacketError> {
         payload_type: datagram[5] & 0x3F,
         flags: datagram[5] & (ENCRYPTED | AUTHENTICATED),
         session_id: u32::from_le_bytes([datagram[6], datagram[7], datagram[8], datagram[9]]),
+        sequence: u32::from_le_bytes([datagram[10], datagram[11], datagram[12], datagram[13]]),
         payload,
     })
 }
@@ -117,6 +121,9 @@ pub struct Protection {
     console_session_id: u32,
     /// Our last sequence number; the first authenticated packet carries 1 (13.9).
     sequence: u32,
+    /// The BMC's highest sequence number accepted: one request is answered at a time, so
+    /// each answer's number is higher than the last, and an older one is a replay.
+    inbound: u32,
 }
 
 impl Protection {
@@ -126,6 +133,7 @@ impl Protection {
             bmc_session_id,
             console_session_id,
             sequence: 0,
+            inbound: 0,
         }
     }
 
@@ -167,9 +175,9 @@ impl Protection {
         out
     }
 
-    /// The IPMI message of an answer of this session, once its integrity code is checked
-    /// and it is decrypted.
-    pub fn open(&self, datagram: &[u8]) -> Result<Vec<u8>, PacketError> {
+    /// The IPMI message of an answer of this session, once its integrity code is checked,
+    /// its sequence number found newer than the last one's, and it is decrypted.
+    pub fn open(&mut self, datagram: &[u8]) -> Result<Vec<u8>, PacketError> {
         let packet = parse(datagram)?;
         if packet.flags != ENCRYPTED | AUTHENTICATED || packet.payload_type != payload::IPMI {
             return Err(PacketError::Unprotected);
@@ -194,7 +202,12 @@ impl Protection {
         if datagram[covered - 1] != NEXT_HEADER || trailer != pad + 2 + AUTH_CODE {
             return Err(PacketError::Length);
         }
-        self.decrypt(packet.payload)
+        if packet.sequence <= self.inbound {
+            return Err(PacketError::Replayed);
+        }
+        let message = self.decrypt(packet.payload)?;
+        self.inbound = packet.sequence;
+        Ok(message)
     }
 
     fn decrypt(&self, payload: &[u8]) -> Result<Vec<u8>, PacketError> {
