@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use wsman_ipmi::lanplus::LanSession;
+use wsman_ipmi::lanplus::rakp::RakpError;
+use wsman_ipmi::lanplus::{LanError, LanSession};
 use wsman_ipmi::{Bmc, BmcConfig, Error, Privilege};
 use wsman_test::ipmi::{IpmiSim, BMC_OPERATOR, BMC_PASSWORD, BMC_READER, BMC_USER};
 
@@ -21,7 +22,7 @@ fn session(
     user: &str,
     password: &str,
     privilege: Privilege,
-) -> Result<LanSession, wsman_ipmi::lanplus::LanError> {
+) -> Result<LanSession, LanError> {
     LanSession::open(
         &format!("127.0.0.1:{}", sim.port()),
         user,
@@ -57,11 +58,15 @@ fn the_bmc_accepts_our_session_keys_at_each_accounts_privilege() {
         "not-the-password",
         Privilege::Operator,
     ) {
-        Err(wsman_ipmi::lanplus::LanError::Rakp(e)) => {
-            eprintln!("a wrong password: {e}")
-        }
+        Err(LanError::Rakp(RakpError::AuthCode { message: "RAKP 2" })) => {}
         Err(e) => panic!("a wrong password failed otherwise: {e}"),
         Ok(_) => panic!("a wrong password was accepted"),
+    }
+    // An account the BMC does not have: its refusal, RMCP+ status 0Dh "unauthorized name".
+    match session(&sim, "nobody-here", "p", Privilege::User) {
+        Err(LanError::Rakp(RakpError::Status { status: 0x0D, .. })) => {}
+        Err(e) => panic!("an unknown account failed otherwise: {e}"),
+        Ok(_) => panic!("an unknown account was accepted"),
     }
 }
 
