@@ -116,7 +116,10 @@ fn matches_windows(name: &str, beyond: &[&str], always: bool) {
         Err(_) if !always => Vec::new(),
         Err(fault) => panic!("{name}: {fault:?}"),
     };
-    assert!(!always || !instances.is_empty(), "{name}: no instance on this host");
+    assert!(
+        !always || !instances.is_empty(),
+        "{name}: no instance on this host"
+    );
     for instance in instances.into_iter().take(20) {
         let instance = completed(class.as_ref(), instance);
         let rendered = xml::parse(
@@ -208,6 +211,8 @@ matches_windows! {
     perf_formatted_os_memory_is_windows_class: "Win32_PerfFormattedData_PerfOS_Memory", always;
     perf_formatted_os_processor_is_windows_class: "Win32_PerfFormattedData_PerfOS_Processor", always;
     perf_formatted_logical_disk_is_windows_class: "Win32_PerfFormattedData_PerfDisk_LogicalDisk", always;
+    perf_raw_physical_disk_is_windows_class: "Win32_PerfRawData_PerfDisk_PhysicalDisk", always;
+    perf_formatted_physical_disk_is_windows_class: "Win32_PerfFormattedData_PerfDisk_PhysicalDisk", always;
     cim_sensor_is_windows_class: "CIM_Sensor";
     cim_numeric_sensor_is_windows_class: "CIM_NumericSensor";
     cim_record_log_is_windows_class: "CIM_RecordLog" beyond DMTF_RECORD_LOG;

@@ -204,7 +204,6 @@ impl Class for NtLogEvent {
         &["Logfile", "RecordNumber"]
     }
 
-
     fn instances(
         &self,
         ctx: &Context<'_>,
