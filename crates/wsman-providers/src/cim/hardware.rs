@@ -285,52 +285,6 @@ const THRESHOLD_STATES: &[&str] = &[
     "Lower Fatal",
 ];
 
-const SENSOR_PROPERTIES: &[&str] = &[
-    "Caption",
-    "CreationClassName",
-    "CurrentState",
-    "DeviceID",
-    "ElementName",
-    "EnabledState",
-    "HealthState",
-    "Name",
-    "OtherSensorTypeDescription",
-    "PossibleStates",
-    "SensorType",
-    "SystemCreationClassName",
-    "SystemName",
-];
-
-const NUMERIC_PROPERTIES: &[&str] = &[
-    "BaseUnits",
-    "Caption",
-    "CreationClassName",
-    "CurrentReading",
-    "CurrentState",
-    "DeviceID",
-    "ElementName",
-    "EnabledState",
-    "HealthState",
-    "IsLinear",
-    "LowerThresholdCritical",
-    "LowerThresholdFatal",
-    "LowerThresholdNonCritical",
-    "MaxReadable",
-    "MinReadable",
-    "Name",
-    "NominalReading",
-    "OtherSensorTypeDescription",
-    "PossibleStates",
-    "RateUnits",
-    "SensorType",
-    "SystemCreationClassName",
-    "SystemName",
-    "UnitModifier",
-    "UpperThresholdCritical",
-    "UpperThresholdFatal",
-    "UpperThresholdNonCritical",
-];
-
 pub(super) const SENSOR_KEYS: &[&str] = &[
     "CreationClassName",
     "DeviceID",
@@ -508,9 +462,6 @@ impl Class for Sensor {
     fn keys(&self) -> &'static [&'static str] {
         SENSOR_KEYS
     }
-    fn properties(&self) -> &'static [&'static str] {
-        SENSOR_PROPERTIES
-    }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         Ok(all_sensors(ctx, &self.hardware, false))
     }
@@ -536,9 +487,6 @@ impl Class for NumericSensor {
     }
     fn keys(&self) -> &'static [&'static str] {
         SENSOR_KEYS
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        NUMERIC_PROPERTIES
     }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         Ok(all_sensors(ctx, &self.hardware, true))
@@ -579,20 +527,6 @@ impl Class for RecordLog {
     }
     fn keys(&self) -> &'static [&'static str] {
         &["InstanceID"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "Caption",
-            "CurrentNumberOfRecords",
-            "ElementName",
-            "EnabledState",
-            "HealthState",
-            "InstanceID",
-            "LogState",
-            "MaxNumberOfRecords",
-            "Name",
-            "OverwritePolicy",
-        ]
     }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let info = self
@@ -690,20 +624,6 @@ impl Class for LogRecord {
             "RecordID",
         ]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "Caption",
-            "CreationClassName",
-            "Description",
-            "ElementName",
-            "LogCreationClassName",
-            "LogName",
-            "MessageTimestamp",
-            "RecordData",
-            "RecordFormat",
-            "RecordID",
-        ]
-    }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let Some(sel) = self.hardware.sel()? else {
             return Ok(Vec::new());
@@ -764,9 +684,6 @@ impl Class for LogManagesRecord {
         NAMESPACE
     }
     fn keys(&self) -> &'static [&'static str] {
-        &["Antecedent", "Dependent"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
         &["Antecedent", "Dependent"]
     }
     fn references(&self) -> &'static [&'static str] {

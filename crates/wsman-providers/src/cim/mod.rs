@@ -16,6 +16,7 @@ pub mod network;
 pub mod ntlogevent;
 pub mod os;
 pub mod perf;
+pub mod perf_disk;
 pub mod perf_process;
 pub mod platform;
 pub mod process;
@@ -250,6 +251,8 @@ impl CimProvider {
                 Box::new(disk::LogicalDisk),
                 Box::new(disk::Volume),
                 Box::new(disk::PerfFormattedLogicalDisk::default()),
+                Box::new(perf_disk::PerfRawPhysicalDisk),
+                Box::new(perf_disk::PerfFormattedPhysicalDisk::default()),
                 Box::new(network::NetworkAdapter),
                 Box::new(network::NetworkAdapterConfiguration),
                 Box::new(network::Ip4RouteTable),

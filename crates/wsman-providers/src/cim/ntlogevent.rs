@@ -67,25 +67,6 @@ pub trait EventLog: Send + Sync {
 /// The logs only administrators read.
 const ADMINISTRATORS_ONLY: [&str; 2] = ["Security", "Linux/Journal"];
 
-const PROPERTIES: &[&str] = &[
-    "Category",
-    "CategoryString",
-    "ComputerName",
-    "Data",
-    "EventCode",
-    "EventIdentifier",
-    "EventType",
-    "InsertionStrings",
-    "Logfile",
-    "Message",
-    "RecordNumber",
-    "SourceName",
-    "TimeGenerated",
-    "TimeWritten",
-    "Type",
-    "User",
-];
-
 /// The class.
 pub struct NtLogEvent {
     log: Arc<dyn EventLog>,
@@ -221,10 +202,6 @@ impl Class for NtLogEvent {
 
     fn keys(&self) -> &'static [&'static str] {
         &["Logfile", "RecordNumber"]
-    }
-
-    fn properties(&self) -> &'static [&'static str] {
-        PROPERTIES
     }
 
     fn instances(

@@ -69,20 +69,6 @@ impl Class for SystemEnclosure {
     fn keys(&self) -> &'static [&'static str] {
         &["Tag"]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "Caption",
-            "ChassisTypes",
-            "CreationClassName",
-            "Description",
-            "Manufacturer",
-            "Name",
-            "SerialNumber",
-            "SMBIOSAssetTag",
-            "Tag",
-            "Version",
-        ]
-    }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let root = self.hardware.sysfs_root();
         // Without DMI (a VM without it, a container) there is no enclosure to describe.
@@ -127,21 +113,6 @@ impl Class for Chassis {
     }
     fn keys(&self) -> &'static [&'static str] {
         &["CreationClassName", "Tag"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "Caption",
-            "ChassisPackageType",
-            "ChassisTypeDescription",
-            "CreationClassName",
-            "ElementName",
-            "Manufacturer",
-            "Name",
-            "PackageType",
-            "SerialNumber",
-            "Tag",
-            "Version",
-        ]
     }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let root = self.hardware.sysfs_root();
@@ -200,19 +171,6 @@ impl Class for ComputerSystem {
     }
     fn keys(&self) -> &'static [&'static str] {
         &["CreationClassName", "Name"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "Caption",
-            "CreationClassName",
-            "Dedicated",
-            "ElementName",
-            "EnabledState",
-            "IdentifyingDescriptions",
-            "Name",
-            "NameFormat",
-            "OtherIdentifyingInfo",
-        ]
     }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let root = self.hardware.sysfs_root();
@@ -284,25 +242,6 @@ impl Class for Processor {
     }
     fn keys(&self) -> &'static [&'static str] {
         SENSOR_KEYS
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "AddressWidth",
-            "Caption",
-            "CPUStatus",
-            "CreationClassName",
-            "CurrentClockSpeed",
-            "DataWidth",
-            "DeviceID",
-            "ElementName",
-            "EnabledState",
-            "Family",
-            "MaxClockSpeed",
-            "Name",
-            "NumberOfEnabledCores",
-            "SystemCreationClassName",
-            "SystemName",
-        ]
     }
     fn instances(
         &self,
@@ -428,28 +367,6 @@ impl Class for PhysicalMemory {
     fn keys(&self) -> &'static [&'static str] {
         &["CreationClassName", "Tag"]
     }
-    fn properties(&self) -> &'static [&'static str] {
-        &[
-            "BankLabel",
-            "Capacity",
-            "Caption",
-            "ConfiguredMemoryClockSpeed",
-            "CreationClassName",
-            "DataWidth",
-            "DeviceLocator",
-            "ElementName",
-            "FormFactor",
-            "Manufacturer",
-            "MaxMemorySpeed",
-            "MemoryType",
-            "Name",
-            "PartNumber",
-            "SerialNumber",
-            "Speed",
-            "Tag",
-            "TotalWidth",
-        ]
-    }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         Ok(self
             .hardware
@@ -482,9 +399,6 @@ impl Class for SystemDevice {
         NAMESPACE
     }
     fn keys(&self) -> &'static [&'static str] {
-        &["GroupComponent", "PartComponent"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
         &["GroupComponent", "PartComponent"]
     }
     fn references(&self) -> &'static [&'static str] {
@@ -573,9 +487,6 @@ impl Class for AssociatedSensor {
         NAMESPACE
     }
     fn keys(&self) -> &'static [&'static str] {
-        &["Antecedent", "Dependent"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
         &["Antecedent", "Dependent"]
     }
     fn references(&self) -> &'static [&'static str] {

@@ -1,0 +1,117 @@
+//! Faults of bad class URIs, selectors and filters; the `winrm` CLI's Windows aliases; fragment
+//! transfer.
+
+use super::*;
+
+#[test]
+fn bad_classes_selectors_and_filters_get_their_faults() {
+    let f = Fixture::http();
+    let process = format!("{WMI}Win32_Process");
+    let r = f.post(&soap::get(
+        &format!("{WMI}Win32_NoSuchClass"),
+        &[("Name", "x")],
+    ));
+    expect_fault(&r, "DestinationUnreachable");
+    let r = f.post(&soap::get(&process, &[("Name", "x")]));
+    expect_fault(&r, "InvalidSelectors");
+    let r = f.post(&soap::get(&process, &[]));
+    expect_fault(&r, "InvalidSelectors");
+    // No such process: u32::MAX is above any pid_max.
+    let r = f.post(&soap::get(&process, &[("Handle", "4294967295")]));
+    expect_fault(&r, "DestinationUnreachable");
+    let enumerate = |uri: &str, filter: Option<(&str, &str)>| {
+        f.post(&soap::request(
+            action::ENUMERATE,
+            uri,
+            &[],
+            &enumerate_body(filter, ""),
+        ))
+    };
+    expect_fault(&enumerate(&format!("{WMI}*"), None), "UnsupportedFeature");
+    expect_fault(
+        &enumerate(&process, Some((WQL, "SELECT * FROM Win32_Process WHERE"))),
+        "CannotProcessFilter",
+    );
+    expect_fault(
+        &enumerate(&process, Some((WQL, "SELECT * FROM Win32_Processa"))),
+        "CannotProcessFilter",
+    );
+    expect_fault(
+        &enumerate(&process, Some((WQL, "SELECT Nope FROM Win32_Process"))),
+        "CannotProcessFilter",
+    );
+    expect_fault(
+        &enumerate(&process, Some(("urn:no-such-dialect", "x"))),
+        "FilterDialectRequestedUnavailable",
+    );
+    f.identify();
+}
+
+#[test]
+fn winrm_cli_enumerates_and_gets_through_windows_aliases() {
+    let f = Fixture::http();
+    let child = Sleeper::start();
+    let pid = child.pid();
+    let filter = format!("-filter:SELECT * FROM Win32_Process WHERE ProcessId = {pid}");
+    let out = f.winrm_remote(&["enumerate", "wmi/root/cimv2/*", &filter]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert!(
+        out.stdout.contains(&format!("ProcessId = {pid}")),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(
+        out.stdout.lines().filter(|l| *l == "Win32_Process").count(),
+        1,
+        "{}",
+        out.describe()
+    );
+    let out = f.winrm_remote(&["get", &format!("wmicimv2/Win32_Process?Handle={pid}")]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert!(
+        out.stdout.contains("CommandLine = sleep 300"),
+        "{}",
+        out.describe()
+    );
+    let out = f.winrm_remote(&["enumerate", "wmicimv2/Win32_OperatingSystem"]);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert!(out.stdout.contains("OSType = 36"), "{}", out.describe());
+}
+
+#[test]
+fn fragment_transfer_gets_one_property() {
+    let f = Fixture::http();
+    let child = Sleeper::start();
+    let pid = child.pid();
+    let uri = format!("{WMI}Win32_Process");
+    let get = |expression: &str| {
+        let xml = soap::get(&uri, &[("Handle", &pid.to_string())]).replace(
+            "</s:Header>",
+            &format!(
+                "<w:FragmentTransfer s:mustUnderstand=\"true\">{expression}</w:FragmentTransfer></s:Header>"
+            ),
+        );
+        f.post(&xml)
+    };
+    let r = get("CommandLine");
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = parse(&r.text());
+    let mut fragments = Vec::new();
+    all(&body, "XmlFragment", &mut fragments);
+    assert_eq!(fragments.len(), 1, "{}", r.text());
+    assert_eq!(
+        text_of(fragments[0], "CommandLine").as_deref(),
+        Some("sleep 300")
+    );
+    assert_eq!(text_of(fragments[0], "Name"), None);
+    let r = get("p:ProcessId/text()");
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let mut fragments = Vec::new();
+    let body = parse(&r.text());
+    all(&body, "XmlFragment", &mut fragments);
+    assert_eq!(
+        fragments.first().map(|f| f.trimmed_text()),
+        Some(pid.to_string())
+    );
+    expect_fault(&get("NoSuchProperty"), "InvalidRepresentation");
+}
