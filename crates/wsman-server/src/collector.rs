@@ -178,34 +178,26 @@ impl CollectorService {
         None
     }
 
-    /// Answer one request on a collector endpoint (`base`: `scheme://host/wsman`).
-    pub async fn handle(
+    /// Store one delivery to the subscription `identifier` (on the blocking pool: the
+    /// bookmark store and the outputs block) and answer it.
+    pub async fn handle_delivery(
         self: &Arc<Self>,
-        endpoint: &Endpoint,
+        identifier: &str,
         proof: Proof,
         request: Arc<Request>,
-        base: &str,
         body_bytes: usize,
     ) -> Result<Reply, ServiceError> {
-        let principal = Arc::clone(&proof.principal);
-        match endpoint {
-            Endpoint::SubscriptionManager(uri) => {
-                self.enumerate(uri, &proof, &principal, &request, base)
-            }
-            Endpoint::WsMan => Err(ServiceError::NotFound),
-            Endpoint::Delivery(identifier) => {
-                let this = Arc::clone(self);
-                let identifier = identifier.clone();
-                tokio::task::spawn_blocking(move || {
-                    this.deliver(&identifier, &proof, &principal, &request, body_bytes)
-                })
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "collector delivery task failed");
-                    ServiceError::Unavailable
-                })?
-            }
-        }
+        let this = Arc::clone(self);
+        let identifier = identifier.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let principal = Arc::clone(&proof.principal);
+            this.deliver(&identifier, &proof, &principal, &request, body_bytes)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "collector delivery task failed");
+            ServiceError::Unavailable
+        })?
     }
 
     fn allowed(
@@ -225,14 +217,18 @@ impl CollectorService {
         })
     }
 
-    fn enumerate(
+    /// The subscriptions the subscription manager at `uri` offers this forwarder, each a
+    /// rendered `m:Subscription` item with its stored bookmark (blocking: reads the store).
+    /// Anything but an Enumerate of the subscriptions is refused here: the engine pages the
+    /// items and serves the Pulls and Releases of the context.
+    pub(crate) fn offers(
         &self,
         uri: &str,
         proof: &Proof,
-        principal: &Principal,
         request: &Request,
         base: &str,
-    ) -> Result<Reply, ServiceError> {
+    ) -> Result<Vec<String>, ServiceError> {
+        let principal = &proof.principal;
         let relates_to = request.message_id.as_deref();
         if request.action.as_deref() != Some(ns::action::ENUMERATE)
             || !request
@@ -272,13 +268,7 @@ impl CollectorService {
             ));
         }
         tracing::info!(client = %client, subscriptions = items.len(), "collector: subscriptions enumerated");
-        let body = manager::enumerate_response_body(&items);
-        Ok(Reply::Envelope(dispatch::render(
-            request,
-            ns::action::ENUMERATE_RESPONSE,
-            "",
-            &body,
-        )))
+        Ok(items)
     }
 
     /// The lock of this (client, subscription); entries nobody holds are dropped, so the
