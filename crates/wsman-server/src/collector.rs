@@ -153,6 +153,25 @@ impl CollectorService {
         }
     }
 
+    /// Log a delivery refused once its body was read (not a delivery, an unknown or stale
+    /// subscription, a forged or doubled `Computer`, a forwarder the subscription does not
+    /// allow): once per forwarder, kind of refusal and interval, with who sent it and why, so
+    /// a forwarder resending a refused batch leaves a line a minute, not one per batch, and a
+    /// forgery is not hidden behind a stale version. Every refusal is counted in the metrics.
+    fn log_refused(
+        &self,
+        forwarder: &Principal,
+        client: &str,
+        subscription: &str,
+        why: Refusal,
+        reason: &str,
+    ) {
+        let key = format!("{forwarder}\u{0}{why:?}");
+        if let Some(left_out) = self.body_refusals.admit(&key) {
+            tracing::warn!(forwarder = %forwarder, client = %client, subscription, refusal = ?why, %reason, not_logged_since = left_out, "collector: delivery refused, nothing of it stored");
+        }
+    }
+
     fn current(&self) -> Arc<SubscriptionSet> {
         Arc::clone(&self.subscriptions.read().unwrap_or_else(|p| p.into_inner()))
     }
@@ -296,8 +315,8 @@ impl CollectorService {
         let subscription = set.by_identifier(identifier).filter(|s| s.enabled);
         let name = subscription.map(|s| s.name.as_str());
         let refuse = |why: Refusal, reason: String| {
-            tracing::warn!(client = %client, subscription = identifier, %reason, "collector: delivery refused (400)");
             self.metrics.refused(name, why);
+            self.log_refused(principal, &client, identifier, why, &reason);
             ServiceError::BadRequest { reason }
         };
         let delivery = ingest::read_delivery(request)
@@ -317,8 +336,10 @@ impl CollectorService {
             )));
         }
         if !self.allowed(subscription, proof, principal) {
-            tracing::warn!(client = %client, subscription = %subscription.name, "collector: forwarder not allowed by the subscription");
             self.metrics.refused(name, Refusal::NotAllowed);
+            let reason =
+                "the subscription's allow list does not name this forwarder (access denied)";
+            self.log_refused(principal, &client, identifier, Refusal::NotAllowed, reason);
             return Err(ServiceError::fault(
                 Fault::access_denied(),
                 request.message_id.as_deref(),
