@@ -3,7 +3,7 @@
 //!
 //! The shape is that of a Windows collector's answer as openwec's `doc/protocol.md` records
 //! it (MS-WSMV 2.2.4.41 SubscriptionType): an empty `n:EnumerationContext` and
-//! `w:EndOfSequence` (with a context, Windows would pull instead of subscribing), the EventLog
+//! `w:EndOfSequence` when it fits one envelope (the server pages a larger one), the EventLog
 //! resource, the WEF options (`SubscriptionName`, `Compression` SLDC, `CDATA`,
 //! `ContentFormat`, `IgnoreChannelError`, `ReadExistingEvents`), NotifyTo and EndTo at
 //! `/wsman/subscriptions/<identifier>/1` with the version as `e:Identifier`, the
@@ -161,15 +161,10 @@ pub fn subscription_item(subscription: &Subscription, offer: &Offer<'_>) -> Stri
     out
 }
 
-/// The EnumerateResponse body around the items: an empty context and EndOfSequence.
+/// The EnumerateResponse body of an answer that fits one envelope: the items, an empty
+/// context and EndOfSequence (a larger answer is paged by the server, with a context).
 pub fn enumerate_response_body(items: &[String]) -> String {
-    let mut out =
-        String::from("<n:EnumerateResponse><n:EnumerationContext></n:EnumerationContext><w:Items>");
-    for item in items {
-        out.push_str(item);
-    }
-    out.push_str("</w:Items><w:EndOfSequence/></n:EnumerateResponse>");
-    out
+    wsman_proto::enumeration::enumerate_response(None, Some(items), true)
 }
 
 fn escape(text: &str) -> std::borrow::Cow<'_, str> {

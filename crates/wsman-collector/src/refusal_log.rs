@@ -2,7 +2,9 @@
 //! that is not UTF-16 or UTF-8, XML that does not parse), logged once per forwarder and
 //! interval: a forwarder that resends the same unreadable batch every few seconds leaves one
 //! line a minute with its identity, the reason and how many refusals were not logged, instead
-//! of none (the answer, 400, is all it gets) or thousands.
+//! of none (the answer, 400, is all it gets) or thousands. Deliveries refused once read (a
+//! forged or doubled `Computer`, a stale subscription version) are limited the same way, per
+//! forwarder and kind of refusal.
 //!
 //! The table is bounded: at most [`BodyRefusalLog::MAX_FORWARDERS`] forwarders are tracked;
 //! past that (once those of the last interval are dropped), refusals of untracked forwarders share

@@ -59,35 +59,68 @@ pub enum OfferError {
     Subscribe(SubscribeError),
     #[error("the subscription asks for {0} delivery; forwarders deliver Events")]
     NotEvents(&'static str),
-    #[error("the answer offers more than {MAX_OFFERS} subscriptions; the rest are ignored")]
+    #[error(
+        "the answer offers more than {MAX_OFFERS} subscriptions or pages; the rest are ignored"
+    )]
     TooMany,
 }
 
 /// Every item of an EnumerateResponse (`n:EnumerateResponse` or `n:PullResponse`), in order:
 /// the offers taken, and why the others were not.
 pub fn parse_enumerate_response(body: &Element) -> (Vec<Offer>, Vec<OfferError>) {
-    let items = (body.is(ns::ENUMERATION, "EnumerateResponse")
-        || body.is(ns::ENUMERATION, "PullResponse"))
-    .then(|| {
-        body.child(ns::WSMAN, "Items")
-            .or_else(|| body.child(ns::ENUMERATION, "Items"))
-    });
-    let Some(items) = items else {
-        return (Vec::new(), vec![OfferError::NotEnumerateResponse]);
-    };
-    let mut offers = Vec::new();
-    let mut errors = Vec::new();
-    for (index, item) in items.into_iter().flat_map(Element::elements).enumerate() {
-        if index == MAX_OFFERS {
-            errors.push(OfferError::TooMany);
-            break;
+    let mut pages = OfferPages::default();
+    pages.read(body);
+    (pages.offers, pages.errors)
+}
+
+/// The offers of an answer read page by page: the EnumerateResponse, then each PullResponse
+/// while the collector gives a context, as a collector pages an answer larger than the
+/// forwarder's MaxEnvelopeSize. At most [`MAX_OFFERS`] items and as many pages in all, so a
+/// collector that pages forever is not followed forever.
+#[derive(Debug, Default)]
+pub struct OfferPages {
+    pub offers: Vec<Offer>,
+    pub errors: Vec<OfferError>,
+    items: usize,
+    pages: usize,
+}
+
+impl OfferPages {
+    /// Read one page; the context to Pull the next one with, `None` after the last (an
+    /// EndOfSequence, no or an empty context, an answer that is not one, or past the bounds).
+    pub fn read(&mut self, body: &Element) -> Option<String> {
+        let is_enumerate = body.is(ns::ENUMERATION, "EnumerateResponse");
+        if !is_enumerate && !body.is(ns::ENUMERATION, "PullResponse") {
+            self.errors.push(OfferError::NotEnumerateResponse);
+            return None;
         }
-        match parse_offer(item) {
-            Ok(offer) => offers.push(offer),
-            Err(error) => errors.push(error),
+        self.pages += 1;
+        let items = body
+            .child(ns::WSMAN, "Items")
+            .or_else(|| body.child(ns::ENUMERATION, "Items"));
+        for item in items.into_iter().flat_map(Element::elements) {
+            if self.items == MAX_OFFERS {
+                self.errors.push(OfferError::TooMany);
+                return None;
+            }
+            self.items += 1;
+            match parse_offer(item) {
+                Ok(offer) => self.offers.push(offer),
+                Err(error) => self.errors.push(error),
+            }
         }
+        let end = body.child(ns::WSMAN, "EndOfSequence").is_some()
+            || body.child(ns::ENUMERATION, "EndOfSequence").is_some();
+        let context = body
+            .child(ns::ENUMERATION, "EnumerationContext")
+            .map(Element::trimmed_text)
+            .filter(|c| !c.is_empty() && !end)?;
+        if self.pages >= MAX_OFFERS {
+            self.errors.push(OfferError::TooMany);
+            return None;
+        }
+        Some(context)
     }
-    (offers, errors)
 }
 
 /// One `m:Subscription` item.

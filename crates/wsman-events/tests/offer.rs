@@ -178,3 +178,49 @@ proptest! {
         }
     }
 }
+
+/// A paged answer: the EnumerateResponse gives a context, each PullResponse the next one, the
+/// last ends the sequence; the offers of every page are kept, and a collector that pages
+/// forever is followed for at most MAX_OFFERS pages.
+#[test]
+fn a_paged_answer_is_read_page_by_page_and_bounded() {
+    use wsman_events::offer::OfferPages;
+    let item = golden_item();
+    let pull = |context: Option<&str>, items: &str| {
+        let context = context
+            .map(|c| format!("<n:EnumerationContext>{c}</n:EnumerationContext>"))
+            .unwrap_or_default();
+        let end = if context.is_empty() {
+            "<n:EndOfSequence/>"
+        } else {
+            ""
+        };
+        xml::parse(
+            &format!("<n:PullResponse {NAMESPACES}>{context}<n:Items>{items}</n:Items>{end}</n:PullResponse>"),
+            &Limits::default(),
+        )
+        .expect("XML")
+    };
+    let mut pages = OfferPages::default();
+    let first = body(&format!(
+        "<n:EnumerateResponse><n:EnumerationContext>uuid:A</n:EnumerationContext><w:Items>{item}</w:Items></n:EnumerateResponse>"
+    ));
+    assert_eq!(pages.read(&first).as_deref(), Some("uuid:A"));
+    assert_eq!(
+        pages.read(&pull(Some("uuid:B"), &item)).as_deref(),
+        Some("uuid:B")
+    );
+    assert_eq!(pages.read(&pull(None, &item)), None);
+    assert_eq!(pages.offers.len(), 3);
+    assert!(pages.errors.is_empty(), "{:?}", pages.errors);
+    // One page, ended: no Pull.
+    assert_eq!(OfferPages::default().read(&with_items(&item)), None);
+    // Pages without end, without items: followed MAX_OFFERS times, then given up.
+    let mut endless = OfferPages::default();
+    let empty = pull(Some("uuid:C"), "");
+    let followed = (0..MAX_OFFERS * 2)
+        .take_while(|_| endless.read(&empty).is_some())
+        .count();
+    assert_eq!(followed, MAX_OFFERS - 1);
+    assert_eq!(endless.errors, vec![OfferError::TooMany]);
+}

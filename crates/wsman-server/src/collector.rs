@@ -153,6 +153,25 @@ impl CollectorService {
         }
     }
 
+    /// Log a delivery refused once its body was read (not a delivery, an unknown or stale
+    /// subscription, a forged or doubled `Computer`, a forwarder the subscription does not
+    /// allow): once per forwarder, kind of refusal and interval, with who sent it and why, so
+    /// a forwarder resending a refused batch leaves a line a minute, not one per batch, and a
+    /// forgery is not hidden behind a stale version. Every refusal is counted in the metrics.
+    fn log_refused(
+        &self,
+        forwarder: &Principal,
+        client: &str,
+        subscription: &str,
+        why: Refusal,
+        reason: &str,
+    ) {
+        let key = format!("{forwarder}\u{0}{why:?}");
+        if let Some(left_out) = self.body_refusals.admit(&key) {
+            tracing::warn!(forwarder = %forwarder, client = %client, subscription, refusal = ?why, %reason, not_logged_since = left_out, "collector: delivery refused, nothing of it stored");
+        }
+    }
+
     fn current(&self) -> Arc<SubscriptionSet> {
         Arc::clone(&self.subscriptions.read().unwrap_or_else(|p| p.into_inner()))
     }
@@ -178,34 +197,26 @@ impl CollectorService {
         None
     }
 
-    /// Answer one request on a collector endpoint (`base`: `scheme://host/wsman`).
-    pub async fn handle(
+    /// Store one delivery to the subscription `identifier` (on the blocking pool: the
+    /// bookmark store and the outputs block) and answer it.
+    pub async fn handle_delivery(
         self: &Arc<Self>,
-        endpoint: &Endpoint,
+        identifier: &str,
         proof: Proof,
         request: Arc<Request>,
-        base: &str,
         body_bytes: usize,
     ) -> Result<Reply, ServiceError> {
-        let principal = Arc::clone(&proof.principal);
-        match endpoint {
-            Endpoint::SubscriptionManager(uri) => {
-                self.enumerate(uri, &proof, &principal, &request, base)
-            }
-            Endpoint::WsMan => Err(ServiceError::NotFound),
-            Endpoint::Delivery(identifier) => {
-                let this = Arc::clone(self);
-                let identifier = identifier.clone();
-                tokio::task::spawn_blocking(move || {
-                    this.deliver(&identifier, &proof, &principal, &request, body_bytes)
-                })
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "collector delivery task failed");
-                    ServiceError::Unavailable
-                })?
-            }
-        }
+        let this = Arc::clone(self);
+        let identifier = identifier.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let principal = Arc::clone(&proof.principal);
+            this.deliver(&identifier, &proof, &principal, &request, body_bytes)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "collector delivery task failed");
+            ServiceError::Unavailable
+        })?
     }
 
     fn allowed(
@@ -225,14 +236,18 @@ impl CollectorService {
         })
     }
 
-    fn enumerate(
+    /// The subscriptions the subscription manager at `uri` offers this forwarder, each a
+    /// rendered `m:Subscription` item with its stored bookmark (blocking: reads the store).
+    /// Anything but an Enumerate of the subscriptions is refused here: the engine pages the
+    /// items and serves the Pulls and Releases of the context.
+    pub(crate) fn offers(
         &self,
         uri: &str,
         proof: &Proof,
-        principal: &Principal,
         request: &Request,
         base: &str,
-    ) -> Result<Reply, ServiceError> {
+    ) -> Result<Vec<String>, ServiceError> {
+        let principal = &proof.principal;
         let relates_to = request.message_id.as_deref();
         if request.action.as_deref() != Some(ns::action::ENUMERATE)
             || !request
@@ -272,13 +287,7 @@ impl CollectorService {
             ));
         }
         tracing::info!(client = %client, subscriptions = items.len(), "collector: subscriptions enumerated");
-        let body = manager::enumerate_response_body(&items);
-        Ok(Reply::Envelope(dispatch::render(
-            request,
-            ns::action::ENUMERATE_RESPONSE,
-            "",
-            &body,
-        )))
+        Ok(items)
     }
 
     /// The lock of this (client, subscription); entries nobody holds are dropped, so the
@@ -306,8 +315,8 @@ impl CollectorService {
         let subscription = set.by_identifier(identifier).filter(|s| s.enabled);
         let name = subscription.map(|s| s.name.as_str());
         let refuse = |why: Refusal, reason: String| {
-            tracing::warn!(client = %client, subscription = identifier, %reason, "collector: delivery refused (400)");
             self.metrics.refused(name, why);
+            self.log_refused(principal, &client, identifier, why, &reason);
             ServiceError::BadRequest { reason }
         };
         let delivery = ingest::read_delivery(request)
@@ -327,8 +336,10 @@ impl CollectorService {
             )));
         }
         if !self.allowed(subscription, proof, principal) {
-            tracing::warn!(client = %client, subscription = %subscription.name, "collector: forwarder not allowed by the subscription");
             self.metrics.refused(name, Refusal::NotAllowed);
+            let reason =
+                "the subscription's allow list does not name this forwarder (access denied)";
+            self.log_refused(principal, &client, identifier, Refusal::NotAllowed, reason);
             return Err(ServiceError::fault(
                 Fault::access_denied(),
                 request.message_id.as_deref(),

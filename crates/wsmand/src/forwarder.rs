@@ -17,7 +17,7 @@ use serde::Deserialize;
 use wsman_client::tls::ClientCertificate;
 use wsman_client::{Auth, Client, ClientOptions, Credentials, Endpoint, Resource, Scheme};
 use wsman_events::delivery::EndStatus;
-use wsman_events::offer::{parse_enumerate_response, SUBSCRIPTION_RESOURCE};
+use wsman_events::offer::{OfferPages, SUBSCRIPTION_RESOURCE};
 use wsman_events::subscribe::{AuthenticationProfile, EndpointReference};
 use wsman_eventsource::forward::{Forwarder, Forwarding};
 use wsman_eventsource::push::{Connector, DeliveryError, Subscriber};
@@ -584,8 +584,7 @@ async fn refresh(
     running: &mut HashMap<String, Forwarding>,
 ) {
     match enumerate(client, &forwarder.mapping.computer).await {
-        Ok(body) => {
-            let (offers, errors) = parse_enumerate_response(&body);
+        Ok(OfferPages { offers, errors, .. }) => {
             for error in errors {
                 tracing::warn!(collector = %collector.server, %error, "a subscription offered by the collector was refused");
             }
@@ -630,14 +629,23 @@ async fn refresh(
     }
 }
 
-async fn enumerate(client: &Client, machine_id: &str) -> anyhow::Result<wsman_proto::xml::Element> {
-    let (header, body) = enumerate_request(client, machine_id);
-    let (bytes, content_type) = enumerate_wire(&header, &body);
-    client
-        .deliver(bytes, content_type, None, &header.message_id)
-        .await?
-        .body
-        .context("the Enumerate response has an empty body")
+/// The subscriptions the collector offers: its Enumerate answer, then a Pull of each further
+/// page while it gives a context (it pages an answer larger than our MaxEnvelopeSize).
+async fn enumerate(client: &Client, machine_id: &str) -> anyhow::Result<OfferPages> {
+    let mut pages = OfferPages::default();
+    let (mut header, mut body) = enumerate_request(client, machine_id);
+    loop {
+        let (bytes, content_type) = enumerate_wire(&header, &body);
+        let page = client
+            .deliver(bytes, content_type, None, &header.message_id)
+            .await?
+            .body
+            .context("the subscription manager's answer has an empty body")?;
+        let Some(context) = pages.read(&page) else {
+            return Ok(pages);
+        };
+        (header, body) = pull_request(client, machine_id, &context);
+    }
 }
 
 /// The Enumerate as a Windows forwarder puts it on the wire: UTF-16LE with a byte-order mark,
@@ -662,6 +670,21 @@ fn enumerate_request(
     header.machine_id = Some(machine_id.to_owned());
     header.operation_id = Some(wsman_proto::response::new_message_id());
     let body = wsman_client::enumerate::enumerate_body(&wsman_client::EnumerateOptions::default());
+    (header, body)
+}
+
+/// The Pull of the subscription manager's next page: the Enumerate's header set with the Pull
+/// action, and as many items as the Enumerate asked for.
+fn pull_request(
+    client: &Client,
+    machine_id: &str,
+    context: &str,
+) -> (wsman_proto::request::RequestHeader, String) {
+    let mut header = client.request_header(action::PULL, &Resource::new(SUBSCRIPTION_RESOURCE));
+    header.machine_id = Some(machine_id.to_owned());
+    header.operation_id = Some(wsman_proto::response::new_message_id());
+    let body =
+        wsman_client::enumerate::pull_body(context, &wsman_client::EnumerateOptions::default());
     (header, body)
 }
 

@@ -475,6 +475,7 @@ fn catalog(
     let cim = cim.with_synthetic(synthetic_count());
     let mut catalog = Catalog::new();
     let cim = TransferEngine::new(Family::Cim, cim, catalog.enumerations());
+    let collector = collector.with_enumerations(catalog.enumerations());
     catalog
         .insert(cim)
         .insert(wsman_server::eventing::EventingEngine::new(events))

@@ -8,13 +8,19 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
+use wsman_proto::enumeration::Enumerate;
+use wsman_proto::ns::action;
 use wsman_proto::{Fault, Request};
 
-use super::CollectorService;
+use super::{CollectorService, Proof};
+use crate::dispatch::paging;
 use crate::engine::{Access, Endpoint, EndpointKind, Key, Target};
 use crate::engine::{Call, Engine, Refused, Reply, ReplyFuture, UnreadableBody};
+use crate::enumeration::{EnumerationStore, Pending};
 use crate::error::ServiceError;
+use wsman_providers::Caller;
 
 /// Why the collector could not start.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +35,8 @@ pub struct CollectorEngine {
     /// The SQLite bookmark database when `collector.toml` names no other store.
     default_database: PathBuf,
     running: RwLock<Option<Arc<CollectorService>>>,
+    /// Where the subscription manager's paged answers wait for the forwarder's Pulls.
+    enumerations: Arc<EnumerationStore>,
 }
 
 impl CollectorEngine {
@@ -40,12 +48,20 @@ impl CollectorEngine {
             config_dir: config_dir.to_owned(),
             default_database: default_database.to_owned(),
             running: RwLock::new(None),
+            enumerations: Arc::default(),
         };
         if engine.wanted() {
             let service = engine.open()?;
             *engine.running.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(service));
         }
         Ok(engine)
+    }
+
+    /// Keep the subscription manager's contexts in `store` (the catalog's, so they count
+    /// against the same limits as every other enumeration's).
+    pub fn with_enumerations(mut self, store: &Arc<EnumerationStore>) -> Self {
+        self.enumerations = Arc::clone(store);
+        self
     }
 
     /// Whether the configuration asks for a collector.
@@ -79,24 +95,89 @@ impl CollectorEngine {
         let Some(proof) = call.proof.cloned() else {
             return Err(Fault::access_denied());
         };
-        let answered = service
-            .handle(
-                call.endpoint,
-                proof,
-                Arc::clone(call.request),
-                call.exchange.address,
-                call.wire_length,
-            )
-            .await;
-        match answered {
-            Ok(reply) => Ok(reply),
-            Err(ServiceError::Fault { fault, .. }) => Err(*fault),
-            Err(ServiceError::BadRequest { reason }) => {
-                Ok(Reply::Refused(Refused::BadRequest(reason)))
+        let answered = match call.endpoint {
+            Endpoint::SubscriptionManager(uri) => {
+                return self.manage(&service, uri, proof, call).await;
             }
-            Err(ServiceError::NotFound) => Ok(Reply::Refused(Refused::NotFound)),
-            Err(_) => Ok(Reply::Refused(Refused::Unavailable)),
+            Endpoint::Delivery(identifier) => {
+                service
+                    .handle_delivery(
+                        identifier,
+                        proof,
+                        Arc::clone(call.request),
+                        call.wire_length,
+                    )
+                    .await
+            }
+            Endpoint::WsMan => Err(ServiceError::NotFound),
+        };
+        answered.or_else(reply_of)
+    }
+
+    /// The subscription manager: an Enumerate's answer paged as every enumeration is (the
+    /// forwarder's MaxEnvelopeSize and MaxElements, a context for the rest, as Windows'
+    /// collector pages its answer), then the forwarder's Pulls and Release of that context.
+    /// A context belongs to the forwarder that opened it (as its client name), not to the
+    /// account it authenticated as, which several forwarders may share.
+    async fn manage(
+        &self,
+        service: &Arc<CollectorService>,
+        uri: &str,
+        proof: Proof,
+        call: Call<'_>,
+    ) -> Result<Reply, Fault> {
+        let forwarder = Caller {
+            user: format!("forwarder:{}", proof.sender.client_name()),
+            ..call.caller.cloned().unwrap_or_default()
+        };
+        let call = Call {
+            caller: Some(&forwarder),
+            ..call
+        };
+        let deadline = Instant::now() + call.budget;
+        match call.request.action.as_deref() {
+            Some(action::PULL) => paging::pull(&self.enumerations, call).await,
+            Some(action::RELEASE) => paging::release(&self.enumerations, call),
+            _ => {
+                let parsed = Enumerate::parse(call.request.body.as_ref());
+                let (request, base) = (Arc::clone(call.request), call.exchange.address.to_owned());
+                let (service, uri) = (Arc::clone(service), uri.to_owned());
+                let offered = tokio::task::spawn_blocking(move || {
+                    service.offers(&uri, &proof, &request, &base)
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "collector enumerate task failed");
+                    Err(ServiceError::Unavailable)
+                });
+                let items = match offered {
+                    Ok(items) => items,
+                    Err(error) => return reply_of(error),
+                };
+                let total = items.len();
+                let pending = Pending::Rendered(items.into());
+                paging::enumerate_response(
+                    &self.enumerations,
+                    call,
+                    &parsed?,
+                    pending,
+                    total,
+                    deadline,
+                )
+                .await
+            }
         }
+    }
+}
+
+/// A collector error as the engine answers it: a fault, or the bare status Windows' collector
+/// gives (400 for a body it cannot read, 503 for a batch not stored).
+fn reply_of(error: ServiceError) -> Result<Reply, Fault> {
+    match error {
+        ServiceError::Fault { fault, .. } => Err(*fault),
+        ServiceError::BadRequest { reason } => Ok(Reply::Refused(Refused::BadRequest(reason))),
+        ServiceError::NotFound => Ok(Reply::Refused(Refused::NotFound)),
+        _ => Ok(Reply::Refused(Refused::Unavailable)),
     }
 }
 

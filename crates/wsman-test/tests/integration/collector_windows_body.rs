@@ -160,3 +160,72 @@ fn unreadable_bodies_are_refused_logged_once_per_forwarder_and_nothing_is_stored
     );
     assert_eq!(lines(&file), events);
 }
+
+/// Deliveries refused once their body was read (an event naming another computer, one with
+/// two `Computer` elements, a stale subscription version) are logged with the forwarder and
+/// the reason, once per forwarder and kind of refusal in an interval: forty refusals leave at
+/// most one line per kind, another forwarder's refusal has its own line, and nothing of the
+/// refused batches is stored.
+#[test]
+fn refusals_after_parsing_are_logged_once_per_forwarder_and_kind() {
+    const RESENT: u64 = 20;
+    let state = tempfile::tempdir().expect("tempdir");
+    let (collector, offer, output) = Collector::start_offering(state.path());
+    let port = collector.port;
+    let forged = [event(1, "dc01.example.test", "forged")];
+    let doubled = [event(1, SERVICE_ACCOUNT, "doubled").replacen(
+        "</Computer>",
+        "</Computer><Computer>dc01.example.test</Computer>",
+        1,
+    )];
+    for message in 1..=RESENT {
+        for events in [&forged, &doubled] {
+            let answer = deliver_as(
+                port,
+                SERVICE_ACCOUNT,
+                SERVICE_PASSWORD,
+                &offer,
+                &batch(&offer, message, events, true),
+            );
+            assert_eq!(answer.status, 400, "{}", text(&answer.body));
+        }
+    }
+    let refusals = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.contains("delivery refused"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let logged = refusals(&collector.daemon.stderr());
+    assert!(
+        (1..=2).contains(&logged.len()),
+        "{} refusals gave {} lines: {logged:#?}",
+        2 * RESENT,
+        logged.len()
+    );
+    for line in &logged {
+        assert!(line.contains(SERVICE_ACCOUNT), "the forwarder: {line}");
+        assert!(line.contains("Computer"), "the reason: {line}");
+    }
+
+    // Another forwarder's refusal is a line of its own, naming it.
+    let second = enumerate_as(port, SECOND, SECOND_PASSWORD);
+    let answer = deliver_as(
+        port,
+        SECOND,
+        SECOND_PASSWORD,
+        &second,
+        &batch(&second, 1, &forged, true),
+    );
+    assert_eq!(answer.status, 400);
+    let after = refusals(&collector.daemon.stderr());
+    assert_eq!(after.len(), logged.len() + 1, "{after:#?}");
+    assert!(
+        after.last().is_some_and(|l| l.contains(SECOND)),
+        "{after:#?}"
+    );
+
+    // Nothing of the refused batches was stored.
+    assert!(lines(&output.join("wef").join(format!("{SERVICE_ACCOUNT}.xml"))).is_empty());
+    assert_eq!(enumerate(port).bookmark, None);
+}

@@ -17,6 +17,7 @@ mod cim_xml;
 mod class_metadata;
 mod client_auth_cli;
 mod collector;
+mod collector_paging;
 mod collector_postgres;
 mod collector_reload;
 mod collector_windows_body;

@@ -1,0 +1,387 @@
+//! Journal entries reach the collector in order and gap-free across restarts of either side,
+//! a vacuumed journal and a forwarder frozen past its heartbeats; the daemon reads the journal
+//! through its own zstd contexts.
+
+use super::*;
+
+#[test]
+fn journal_events_reach_the_collector_in_order_across_restarts_of_either_side() {
+    let Some(scene) = Scene::boot("wef") else {
+        return;
+    };
+    let Scene {
+        systemd,
+        journal,
+        state,
+        output,
+        database,
+        tag,
+    } = scene;
+
+    // The collector: one subscription selecting the tag, delivered in batches of at most 4.
+    let subscription = subscription(&tag, &output, "max_items = 4\nmax_latency_seconds = 1\nheartbeat_seconds = 60\nread_existing_events = true\n", "{client}.xml");
+    let collector_env = [(
+        "WSMAND_WEC_DATABASE",
+        database.to_str().expect("utf-8 path"),
+    )];
+    let mut collector = Fixture::http_with_env(
+        |config| {
+            config.write_raw("subscriptions/linux.toml", &subscription);
+        },
+        &collector_env,
+    );
+    let file = output.join(format!("{SERVICE_ACCOUNT}.xml"));
+
+    // Entries logged before the forwarder starts: the subscription reads existing events.
+    log_entries(&systemd, &tag, 0..6);
+    journal_records(&systemd, &tag, 6);
+
+    // The forwarder.
+    let forwarder_port = free_port();
+    let mut forwarder_config = ConfigDir::new();
+    forwarder_config.listener(ListenerSpec::http(forwarder_port));
+    forwarder_config.write();
+    let password = state.path().join("password");
+    std::fs::write(&password, format!("{SERVICE_PASSWORD}\n")).expect("password file");
+    forwarder_config.write_raw(
+        "forwarding.toml",
+        &format!(
+            "computer = \"{SERVICE_ACCOUNT}.forwarder.test\"\nstate_directory = \"{}\"\nmax_retry_interval_seconds = 1\n\n[[collector]]\nserver = \"Server=http://127.0.0.1:{}/wsman/SubscriptionManager/WEC,Refresh=2\"\nauthentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\nallow_unencrypted = true\n",
+            state.path().join("cursors").display(),
+            collector.port,
+            password.display()
+        ),
+    );
+    let forwarder_env = [(
+        "WSMAND_JOURNAL_DIRECTORY",
+        journal.to_str().expect("utf-8 path"),
+    )];
+    let mut forwarder =
+        Daemon::start_with_env(&forwarder_config, &[forwarder_port], &forwarder_env);
+    let logs = |forwarder: &Daemon, collector: &Fixture| {
+        format!(
+            "file:\n{}\nforwarder:\n{}\ncollector:\n{}",
+            std::fs::read_to_string(&file).unwrap_or_default(),
+            forwarder.stderr(),
+            collector.daemon.stderr()
+        )
+    };
+    wait_for(
+        "the existing entries at the collector",
+        || collected(&file, &tag).len() >= 6,
+        || logs(&forwarder, &collector),
+    );
+
+    // Fault 1: the collector is killed mid-stream and comes back. The log of each collector
+    // instance is kept: it counts the events the forwarder sent again.
+    log_entries(&systemd, &tag, 6..10);
+    collector.daemon.stop();
+    let mut earlier_collector_logs = collector.daemon.stderr();
+    log_entries(&systemd, &tag, 10..16);
+    collector.daemon = Daemon::start_with_env(&collector.config, &[collector.port], &collector_env);
+    wait_for(
+        "the entries logged while the collector was down",
+        || collected(&file, &tag).len() >= 16,
+        || logs(&forwarder, &collector),
+    );
+
+    // Fault 2: the forwarder is restarted mid-stream; it resumes from its cursor.
+    log_entries(&systemd, &tag, 16..20);
+    forwarder.stop();
+    log_entries(&systemd, &tag, 20..26);
+    forwarder = Daemon::start_with_env(&forwarder_config, &[forwarder_port], &forwarder_env);
+    wait_for(
+        "the entries logged while the forwarder was down",
+        || collected(&file, &tag).len() >= 26,
+        || logs(&forwarder, &collector),
+    );
+
+    let mut expected = journal_records(&systemd, &tag, 26);
+    assert_eq!(expected.len(), 26, "journald kept every entry");
+
+    // Fault 3: with the forwarder stopped, the journal is vacuumed past its cursor: every
+    // entry it held goes. After the restart, the first event names the records lost.
+    forwarder.stop();
+    log_entries(&systemd, &tag, 26..28);
+    std::thread::sleep(Duration::from_millis(1100));
+    systemd.exec_ok(&["journalctl", "--rotate", "--vacuum-time=1s"]);
+    log_entries(&systemd, &tag, 28..32);
+    let after_vacuum = journal_records(&systemd, &tag, 4);
+    assert_eq!(
+        after_vacuum.len(),
+        4,
+        "the vacuum removed the earlier entries"
+    );
+    forwarder = Daemon::start_with_env(&forwarder_config, &[forwarder_port], &forwarder_env);
+    wait_for(
+        "the entries logged after the vacuum",
+        || collected(&file, &tag).len() >= 30,
+        || logs(&forwarder, &collector),
+    );
+    let oldest = journal_records_of(&systemd, &[])[0];
+    let delivered_before = *expected.last().expect("entries");
+    expected.extend(after_vacuum);
+
+    // The collector writes each record once; what the forwarder sent again is what the
+    // collector logged as already stored: at most one batch (4) per fault.
+    let at_collector = collected(&file, &tag);
+    let mut unique = at_collector.clone();
+    unique.dedup();
+    assert_eq!(unique, at_collector, "written once each");
+    earlier_collector_logs.push_str(&collector.daemon.stderr());
+    let sent_again: usize = earlier_collector_logs
+        .lines()
+        .filter(|l| l.contains("events already stored were not written again"))
+        .filter_map(|l| {
+            l.split("already_stored=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .sum();
+    assert!(sent_again <= 3 * 4, "{earlier_collector_logs}");
+    assert_eq!(
+        unique, expected,
+        "in journal order, gap-free but for the vacuumed entries"
+    );
+    let written_now = std::fs::read_to_string(&file).expect("the output file");
+    let lost: Vec<&str> = written_now
+        .lines()
+        .filter(|l| l.contains("wsmand-forwarder") && l.contains("<EventID>112</EventID>"))
+        .collect();
+    assert_eq!(lost.len(), 1, "{written_now}");
+    assert!(
+        lost[0].contains(&format!(
+            "<Data Name='FirstLostRecordId'>{}</Data>",
+            delivered_before + 1
+        )) && lost[0].contains(&format!(
+            "<Data Name='LastLostRecordId'>{}</Data>",
+            oldest - 1
+        )),
+        "records {} to {}: {}",
+        delivered_before + 1,
+        oldest - 1,
+        lost[0]
+    );
+
+    let written = std::fs::read_to_string(&file).expect("the output file");
+    let bookmark_events = written
+        .lines()
+        .filter(|l| {
+            l.contains("Microsoft-Windows-EventForwarder") && l.contains("<EventID>111</EventID>")
+        })
+        .count();
+    assert_eq!(
+        bookmark_events, 1,
+        "EventID 111 once, before the first event:\n{written}"
+    );
+    assert!(
+        written
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("SubscriptionBookmarkEvent")),
+        "{written}"
+    );
+    assert!(written.contains(&format!(
+        "<Computer>{SERVICE_ACCOUNT}.forwarder.test</Computer>"
+    )));
+    let forwarder_log = forwarder.stderr();
+    assert!(!forwarder_log.contains(SERVICE_PASSWORD));
+    assert!(forwarder.is_running() && collector.daemon.is_running());
+}
+
+/// The daemon exports its stand-ins for libzstd's context functions, so that libsystemd's
+/// journal reads bind to them (`wsman_os::zstd_contexts`); `readelf` reads the binary's
+/// dynamic symbol table.
+#[test]
+fn the_daemon_exports_the_zstd_context_functions_libsystemd_binds_to() {
+    let output = std::process::Command::new("readelf")
+        .args(["--dyn-syms", "--wide"])
+        .arg(wsman_test::binaries::wsmand())
+        .output()
+        .expect("readelf (binutils)");
+    assert!(output.status.success());
+    let table = String::from_utf8_lossy(&output.stdout);
+    for symbol in ["ZSTD_createDCtx", "ZSTD_freeDCtx"] {
+        let line = table
+            .lines()
+            .find(|l| l.split_whitespace().last() == Some(symbol))
+            .unwrap_or_else(|| panic!("{symbol} not in the dynamic symbol table"));
+        assert!(
+            line.contains(" FUNC ") && line.contains(" GLOBAL ") && !line.contains(" UND "),
+            "{symbol} is not defined by the daemon: {line}"
+        );
+    }
+}
+
+/// `wsmand wec clients NAME` on the collector: each forwarder's state, by name.
+fn client_states(collector: &Fixture, database: &Path, name: &str) -> Vec<(String, String)> {
+    let cli = std::process::Command::new(wsman_test::binaries::wsmand())
+        .arg("--config-dir")
+        .arg(collector.config.path())
+        .arg("--wec-database")
+        .arg(database)
+        .args(["wec", "clients", name])
+        .output()
+        .expect("wsmand wec clients");
+    let out = String::from_utf8_lossy(&cli.stdout).into_owned();
+    assert!(cli.status.success(), "{out}");
+    out.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            Some((words.next()?.to_owned(), words.last()?.to_owned()))
+        })
+        .collect()
+}
+
+/// The fault "freeze the forwarder past Heartbeats": a real forwarding wsmand stopped with
+/// SIGSTOP for longer than its subscription's heartbeat interval. The collector calls it dead
+/// by the heartbeat rule (`wsmand wec clients`), not active as an event in the last 15
+/// minutes would have; after SIGCONT it resumes, and the record ids at the collector are the
+/// journal's, in order and gap-free, with at most one batch sent twice.
+#[test]
+fn a_forwarder_frozen_past_its_heartbeats_is_dead_and_resumes_gap_free() {
+    let Some(scene) = Scene::boot("wef-freeze") else {
+        return;
+    };
+    let Scene {
+        systemd,
+        journal,
+        state,
+        output,
+        database,
+        tag,
+    } = scene;
+    // Heartbeats every 3 s: alive within 4.5 s of the last message, dead after.
+    let subscription = subscription(
+        &tag,
+        &output,
+        "max_items = 4\nmax_latency_seconds = 1\nheartbeat_seconds = 3\nread_existing_events = true\n",
+        "{client}.xml",
+    );
+    let collector_env = [(
+        "WSMAND_WEC_DATABASE",
+        database.to_str().expect("utf-8 path"),
+    )];
+    let collector = Fixture::http_with_env(
+        |config| {
+            config.write_raw("subscriptions/linux.toml", &subscription);
+        },
+        &collector_env,
+    );
+    let file = output.join(format!("{SERVICE_ACCOUNT}.xml"));
+    log_entries(&systemd, &tag, 0..4);
+
+    let forwarder_port = free_port();
+    let mut forwarder_config = ConfigDir::new();
+    forwarder_config.listener(ListenerSpec::http(forwarder_port));
+    forwarder_config.write();
+    let password = state.path().join("password");
+    std::fs::write(&password, format!("{SERVICE_PASSWORD}\n")).expect("password file");
+    forwarder_config.write_raw(
+        "forwarding.toml",
+        &format!(
+            "computer = \"{SERVICE_ACCOUNT}.forwarder.test\"\nstate_directory = \"{}\"\nmax_retry_interval_seconds = 1\n\n[[collector]]\nserver = \"Server=http://127.0.0.1:{}/wsman/SubscriptionManager/WEC,Refresh=2\"\nauthentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\nallow_unencrypted = true\n",
+            state.path().join("cursors").display(),
+            collector.port,
+            password.display()
+        ),
+    );
+    let forwarder_env = [(
+        "WSMAND_JOURNAL_DIRECTORY",
+        journal.to_str().expect("utf-8 path"),
+    )];
+    let mut forwarder =
+        Daemon::start_with_env(&forwarder_config, &[forwarder_port], &forwarder_env);
+    let logs = |forwarder: &Daemon| {
+        format!(
+            "file:\n{}\nforwarder:\n{}\ncollector:\n{}",
+            std::fs::read_to_string(&file).unwrap_or_default(),
+            forwarder.stderr(),
+            collector.daemon.stderr()
+        )
+    };
+    wait_for(
+        "the first entries at the collector",
+        || collected(&file, &tag).len() >= 4,
+        || logs(&forwarder),
+    );
+    let state_of = || {
+        client_states(&collector, &database, "linux")
+            .into_iter()
+            .find(|(client, _)| client == SERVICE_ACCOUNT)
+            .map(|(_, state)| state)
+            .unwrap_or_default()
+    };
+    // Idle but heartbeating: alive once the events are older than one interval.
+    wait_for(
+        "the idle forwarder alive by its heartbeats",
+        || state_of() == "alive",
+        || logs(&forwarder),
+    );
+
+    // Frozen: no heartbeat comes; the collector calls it dead. Entries logged meanwhile wait.
+    let pid = forwarder.pid().to_string();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {name} {pid}");
+    };
+    signal("-STOP");
+    log_entries(&systemd, &tag, 4..10);
+    let frozen_at = collected(&file, &tag).len();
+    wait_for(
+        "the frozen forwarder dead by the heartbeat rule",
+        || state_of() == "dead",
+        || logs(&forwarder),
+    );
+    assert_eq!(
+        collected(&file, &tag).len(),
+        frozen_at,
+        "nothing delivered while frozen"
+    );
+
+    // Thawed: it resumes, and is active again with its next batch.
+    signal("-CONT");
+    wait_for(
+        "the entries logged while the forwarder was frozen",
+        || collected(&file, &tag).len() >= 10,
+        || logs(&forwarder),
+    );
+    wait_for(
+        "the thawed forwarder active",
+        || state_of() == "active",
+        || logs(&forwarder),
+    );
+    let expected = journal_records(&systemd, &tag, 10);
+    let at_collector = collected(&file, &tag);
+    assert_eq!(
+        at_collector, expected,
+        "in journal order, gap-free, once each"
+    );
+    let sent_again: usize = collector
+        .daemon
+        .stderr()
+        .lines()
+        .filter(|l| l.contains("events already stored were not written again"))
+        .filter_map(|l| {
+            l.split("already_stored=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .sum();
+    assert!(
+        sent_again <= 4,
+        "at most one batch twice: {}",
+        logs(&forwarder)
+    );
+    assert!(forwarder.is_running());
+}
