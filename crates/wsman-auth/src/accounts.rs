@@ -377,12 +377,7 @@ impl AccountStore {
     pub fn passwd(&mut self, name: &str, password: &str) -> Result<Account, AccountError> {
         let password_hash = hash_password(password)?;
         self.modify(|accounts| {
-            let account = accounts
-                .iter_mut()
-                .find(|account| account.name == name)
-                .ok_or_else(|| AccountError::NotFound {
-                    name: name.to_owned(),
-                })?;
+            let account = stored_mut(accounts, name)?;
             account.password_hash = password_hash.to_string();
             if account.nt_hash.is_some() {
                 account.nt_hash = Some(nt_hash_hex(password));
@@ -400,12 +395,7 @@ impl AccountStore {
             });
         }
         self.modify(|accounts| {
-            let account = accounts
-                .iter_mut()
-                .find(|account| account.name == name)
-                .ok_or_else(|| AccountError::NotFound {
-                    name: name.to_owned(),
-                })?;
+            let account = stored_mut(accounts, name)?;
             account.nt_hash = Some(nt_hash_hex(password));
             Ok(account.to_account())
         })
@@ -414,12 +404,7 @@ impl AccountStore {
     /// Drops the NT hash: the account can no longer log in with NTLM.
     pub fn disable_ntlm(&mut self, name: &str) -> Result<Account, AccountError> {
         self.modify(|accounts| {
-            let account = accounts
-                .iter_mut()
-                .find(|account| account.name == name)
-                .ok_or_else(|| AccountError::NotFound {
-                    name: name.to_owned(),
-                })?;
+            let account = stored_mut(accounts, name)?;
             account.nt_hash = None;
             Ok(account.to_account())
         })
@@ -537,6 +522,19 @@ fn validate_run_as(linux_user: &str) -> Result<(), AccountError> {
             problem,
         }),
     }
+}
+
+/// The stored account named exactly `name`, for a change to it.
+fn stored_mut<'a>(
+    accounts: &'a mut [StoredAccount],
+    name: &str,
+) -> Result<&'a mut StoredAccount, AccountError> {
+    accounts
+        .iter_mut()
+        .find(|account| account.name == name)
+        .ok_or_else(|| AccountError::NotFound {
+            name: name.to_owned(),
+        })
 }
 
 fn argon2() -> Result<Argon2<'static>, AccountError> {

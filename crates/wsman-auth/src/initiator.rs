@@ -385,13 +385,8 @@ fn client_seal(context: &Context) -> Result<NtlmSeal, InitiatorError> {
         Context::Spnego(negotiate, _) => (negotiate.query_context_session_key(), 1),
     };
     let keys = keys.map_err(internal)?;
-    let key: &[u8] = keys.session_key.as_ref();
-    if key.len() != 16 {
-        return Err(InitiatorError::Internal(
-            "session key is not 16 bytes".into(),
-        ));
-    }
-    Ok(NtlmSeal::new(key, Role::Client, first_seq))
+    NtlmSeal::of_session_key(keys.session_key.as_ref(), Role::Client, first_seq)
+        .ok_or_else(|| InitiatorError::Internal("session key is not 16 bytes".into()))
 }
 
 /// sspi's own sealer of a completed context, for the differential tests.

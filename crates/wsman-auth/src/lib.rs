@@ -29,6 +29,10 @@
 
 #![forbid(unsafe_code)]
 
+/// rustls, for [`provider_signature_checks!`] in crates that name it through this one.
+#[doc(hidden)]
+pub use rustls as __rustls;
+
 pub mod accounts;
 pub mod authenticator;
 pub mod authorization;
@@ -41,6 +45,7 @@ pub mod initiator;
 pub mod keytab;
 pub mod negotiate_route;
 pub mod ntlm;
+mod rustls_verify;
 pub mod sealing;
 
 pub use accounts::{

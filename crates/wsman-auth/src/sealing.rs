@@ -102,6 +102,51 @@ pub trait MessageSealer: Send {
     }
 }
 
+/// The four sealing methods of a [`MessageSealer`] over an established GSS context (the
+/// server's Kerberos acceptor context, the client's initiator context), written once: the
+/// argument names the field holding the context, whose `wrap`, `unwrap`, `wrap_into` and
+/// `unwrap_into` have the signatures of `wsman_gss`'s contexts. The ciphertext is written
+/// straight into the body being framed and decrypted where the plaintext lands.
+#[macro_export]
+macro_rules! gss_context_sealing {
+    ($context:ident) => {
+        fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), $crate::sealing::SealError> {
+            self.$context
+                .wrap(plain)
+                .map_err(|e| $crate::sealing::SealError::Wrap(e.to_string()))
+        }
+
+        fn unwrap(
+            &mut self,
+            header: &[u8],
+            ciphertext: &[u8],
+        ) -> Result<Vec<u8>, $crate::sealing::SealError> {
+            self.$context
+                .unwrap(header, ciphertext)
+                .map_err(|e| $crate::sealing::SealError::Unwrap(e.to_string()))
+        }
+
+        fn wrap_parts_into(
+            &mut self,
+            parts: &[&[u8]],
+            out: &mut Vec<u8>,
+        ) -> Result<(), $crate::sealing::SealError> {
+            $crate::sealing::push_data_part_with(out, |out| self.$context.wrap_into(parts, out))
+        }
+
+        fn unwrap_into(
+            &mut self,
+            header: &[u8],
+            ciphertext: &[u8],
+            out: &mut Vec<u8>,
+        ) -> Result<(), $crate::sealing::SealError> {
+            self.$context
+                .unwrap_into(header, ciphertext, out)
+                .map_err(|e| $crate::sealing::SealError::Unwrap(e.to_string()))
+        }
+    };
+}
+
 /// Appends the 4-byte little-endian length of `token_header` and the header itself.
 pub(crate) fn push_token_header(out: &mut Vec<u8>, token_header: &[u8]) -> Result<(), SealError> {
     out.extend_from_slice(&header_length_field(token_header.len())?);

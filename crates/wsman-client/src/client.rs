@@ -658,18 +658,7 @@ impl Client {
         while let Some(context) = next {
             pulls += 1;
             if total > options.max_items || pulls > enumerate::MAX_PULLS {
-                let _ = self
-                    .operation(
-                        action::RELEASE,
-                        resource,
-                        &enumerate::release_body(&context),
-                    )
-                    .await;
-                return Err(ClientError::protocol(format!(
-                    "the enumeration exceeds {} items or {} pulls",
-                    options.max_items,
-                    enumerate::MAX_PULLS
-                )));
+                return Err(self.abandon(resource, &context, options).await);
             }
             let body = enumerate::pull_body(&context, options);
             next = self
@@ -677,12 +666,27 @@ impl Client {
                 .await?;
         }
         if total > options.max_items {
-            return Err(ClientError::protocol(format!(
-                "the enumeration exceeds {} items",
-                options.max_items
-            )));
+            return Err(too_many_items(options));
         }
         Ok(total)
+    }
+
+    /// An enumeration past the caller's bounds: released on the server (best effort, so its
+    /// context does not wait out its expiry there) and answered with the error.
+    async fn abandon(
+        &self,
+        resource: &Resource,
+        context: &str,
+        options: &EnumerateOptions,
+    ) -> ClientError {
+        let _ = self
+            .operation(action::RELEASE, resource, &enumerate::release_body(context))
+            .await;
+        ClientError::protocol(format!(
+            "the enumeration exceeds {} items or {} pulls",
+            options.max_items,
+            enumerate::MAX_PULLS
+        ))
     }
 
     /// One Enumerate (`pull` false) or Pull round trip of [`Client::enumerate_each`]: its
@@ -753,18 +757,7 @@ impl Client {
         while let Some(context) = page.context.take().filter(|_| !page.end) {
             pulls += 1;
             if items.len() > options.max_items || pulls > enumerate::MAX_PULLS {
-                let _ = self
-                    .operation(
-                        action::RELEASE,
-                        resource,
-                        &enumerate::release_body(&context),
-                    )
-                    .await;
-                return Err(ClientError::protocol(format!(
-                    "the enumeration exceeds {} items or {} pulls",
-                    options.max_items,
-                    enumerate::MAX_PULLS
-                )));
+                return Err(self.abandon(resource, &context, options).await);
             }
             let body = self
                 .operation(
@@ -778,11 +771,16 @@ impl Client {
             items.append(&mut page.items);
         }
         if items.len() > options.max_items {
-            return Err(ClientError::protocol(format!(
-                "the enumeration exceeds {} items",
-                options.max_items
-            )));
+            return Err(too_many_items(options));
         }
         Ok(items)
     }
+}
+
+/// The error of an enumeration that ended with more items than the caller allows.
+fn too_many_items(options: &EnumerateOptions) -> ClientError {
+    ClientError::protocol(format!(
+        "the enumeration exceeds {} items",
+        options.max_items
+    ))
 }

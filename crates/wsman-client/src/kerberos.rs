@@ -10,9 +10,7 @@
 
 use std::sync::Arc;
 
-use wsman_auth::sealing::{
-    push_data_part_with, MessageSealer, SealError, KERBEROS_PROTOCOL, SPNEGO_PROTOCOL,
-};
+use wsman_auth::sealing::{MessageSealer, KERBEROS_PROTOCOL, SPNEGO_PROTOCOL};
 use wsman_gss::{InitiatorMechanism, KerberosInitiator, KerberosInitiatorContext};
 use zeroize::Zeroizing;
 
@@ -293,34 +291,7 @@ impl MessageSealer for KerberosSealer {
             || protocol.eq_ignore_ascii_case(KERBEROS_PROTOCOL)
     }
 
-    fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
-        self.context
-            .wrap(plain)
-            .map_err(|e| SealError::Wrap(e.to_string()))
-    }
-
-    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-        self.context
-            .unwrap(header, ciphertext)
-            .map_err(|e| SealError::Unwrap(e.to_string()))
-    }
-
-    /// The ciphertext is written straight into the body being framed.
-    fn wrap_parts_into(&mut self, parts: &[&[u8]], out: &mut Vec<u8>) -> Result<(), SealError> {
-        push_data_part_with(out, |out| self.context.wrap_into(parts, out))
-    }
-
-    /// Decrypted where the plaintext lands (a pooled buffer).
-    fn unwrap_into(
-        &mut self,
-        header: &[u8],
-        ciphertext: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), SealError> {
-        self.context
-            .unwrap_into(header, ciphertext, out)
-            .map_err(|e| SealError::Unwrap(e.to_string()))
-    }
+    wsman_auth::gss_context_sealing!(context);
 }
 
 #[cfg(test)]

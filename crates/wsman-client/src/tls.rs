@@ -254,12 +254,12 @@ pub(crate) fn classify(err: &rustls::Error) -> TlsFailure {
 pub mod danger {
     use std::sync::Arc;
 
-    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
     use rustls::client::WebPkiServerVerifier;
-    use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+    use rustls::crypto::CryptoProvider;
     use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
     use rustls::server::ParsedCertificate;
-    use rustls::{CertificateError, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
+    use rustls::{CertificateError, Error, RootCertStore};
 
     use crate::error::ClientError;
 
@@ -334,39 +334,7 @@ pub mod danger {
             }
         }
 
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, Error> {
-            verify_tls12_signature(
-                message,
-                cert,
-                dss,
-                &self.provider.signature_verification_algorithms,
-            )
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, Error> {
-            verify_tls13_signature(
-                message,
-                cert,
-                dss,
-                &self.provider.signature_verification_algorithms,
-            )
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.provider
-                .signature_verification_algorithms
-                .supported_schemes()
-        }
+        wsman_auth::provider_signature_checks!(provider);
     }
 }
 

@@ -98,10 +98,7 @@ impl HttpLayer {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    fn value(text: &str) -> toml_edit::Value {
-        text.parse().unwrap()
-    }
+    use crate::toml_value as value;
 
     #[test]
     fn idle_connection_timeout_is_checked_and_rendered_back() {

@@ -65,3 +65,10 @@ pub enum ConfigError {
         message: String,
     },
 }
+
+/// A TOML value from its text, for the unit tests of the layers' `set`.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+fn toml_value(text: &str) -> toml_edit::Value {
+    text.parse().unwrap()
+}

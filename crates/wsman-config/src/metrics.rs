@@ -107,10 +107,7 @@ impl MetricsLayer {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    fn value(text: &str) -> toml_edit::Value {
-        text.parse().unwrap()
-    }
+    use crate::toml_value as value;
 
     #[test]
     fn keys_are_checked_and_rendered_back() {

@@ -178,10 +178,7 @@ impl SecurityLayer {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    fn value(text: &str) -> toml_edit::Value {
-        text.parse().unwrap()
-    }
+    use crate::toml_value as value;
 
     #[test]
     fn keys_are_checked_and_resolved_over_defaults() {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::cfx::Sender;
 use super::ffi::{acquire_cred_from, Credential, GssContext, Usage};
 use super::session::{self, Protection};
-use super::{check_token_len, require_confidentiality, GssError, State};
+use super::{check_token_len, require_confidentiality, AcceptStep, Established, GssError, State};
 
 /// MIT's "channel bindings were supplied by both sides and matched" context flag (1.19+).
 const CHANNEL_BOUND_FLAG: u32 = libgssapi_sys::GSS_C_CHANNEL_BOUND_FLAG;
@@ -91,32 +91,6 @@ impl KerberosAcceptor {
             auth_time: None,
         }
     }
-}
-
-/// What one call of [`KerberosContext::step`] produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AcceptStep {
-    /// Send this token in a 401 (`WWW-Authenticate: <scheme> <token>`) and wait for the next.
-    Continue(Vec<u8>),
-    /// Authenticated; the context can now wrap and unwrap.
-    Complete(Established),
-}
-
-/// Who authenticated, and the token that proves the server to them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Established {
-    /// The mutual-authentication token (AP-REP, or a SPNEGO NegTokenResp around it) for the
-    /// 200's `WWW-Authenticate`; `None` when the client asked for none.
-    pub token: Option<Vec<u8>>,
-    /// The client principal, `user@REALM`.
-    pub principal: String,
-    /// The local account libkrb5's `auth_to_local` rules map the principal to (by default
-    /// `user` for principals of the default realm); `None` when no rule applies.
-    pub local_name: Option<String>,
-    /// The service principal the ticket was for, e.g. `HTTP/host@REALM`.
-    pub service: String,
-    /// Whether the client's channel bindings were present and matched ours.
-    pub channel_bound: bool,
 }
 
 /// One connection's server-side security context. `Send`, not `Sync`.

@@ -12,16 +12,9 @@ use super::ffi::{
     GssName, Mech, Usage,
 };
 use super::session::{self, Protection};
-use super::{check_token_len, require_confidentiality, GssError, State};
-
-/// Which token form the initiator sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InitiatorMechanism {
-    /// Raw Kerberos GSS tokens (the `Kerberos` scheme, or pywinrm-style `Negotiate`).
-    Kerberos,
-    /// SPNEGO-wrapped Kerberos (the `Negotiate` scheme as Windows sends it).
-    Spnego,
-}
+use super::{
+    check_token_len, require_confidentiality, GssError, InitStep, InitiatorMechanism, State,
+};
 
 /// Whose tickets to use and which service to ask for. Cheap to clone, `Send + Sync`.
 #[derive(Clone)]
@@ -142,18 +135,6 @@ impl KerberosInitiator {
             protection: Protection::Mit,
         })
     }
-}
-
-/// What one call of [`KerberosInitiatorContext::step`] produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InitStep {
-    /// Send this token (`Authorization: <scheme> <token>`) and feed the server's answer back.
-    Continue(Vec<u8>),
-    /// The server is authenticated (mutual authentication done); send `token` if there is one.
-    Complete {
-        /// A last token for the server (SPNEGO mechListMIC), rarely present.
-        token: Option<Vec<u8>>,
-    },
 }
 
 /// One connection's client-side security context. `Send`, not `Sync`.

@@ -145,17 +145,18 @@ mod initiator;
 mod rfc3961;
 #[cfg(feature = "kerberos")]
 mod session;
+mod steps;
 #[cfg(not(feature = "kerberos"))]
 mod unavailable;
 
 #[cfg(feature = "kerberos")]
-pub use acceptor::{AcceptStep, AcceptorOptions, Established, KerberosAcceptor, KerberosContext};
+pub use acceptor::{AcceptorOptions, KerberosAcceptor, KerberosContext};
 #[cfg(feature = "kerberos")]
-pub use initiator::{InitStep, InitiatorMechanism, KerberosInitiator, KerberosInitiatorContext};
+pub use initiator::{KerberosInitiator, KerberosInitiatorContext};
+pub use steps::{AcceptStep, Established, InitStep, InitiatorMechanism};
 #[cfg(not(feature = "kerberos"))]
 pub use unavailable::{
-    AcceptStep, AcceptorOptions, Established, InitStep, InitiatorMechanism, KerberosAcceptor,
-    KerberosContext, KerberosInitiator, KerberosInitiatorContext,
+    AcceptorOptions, KerberosAcceptor, KerberosContext, KerberosInitiator, KerberosInitiatorContext,
 };
 
 /// Entry points for the fuzz targets in `fuzz/` only; not an API.

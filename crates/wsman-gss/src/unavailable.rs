@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::GssError;
+use super::{AcceptStep, GssError, InitStep, InitiatorMechanism};
 
 /// The sealing methods of a context that cannot exist, for both context types (the same
 /// signatures as the `kerberos` build's).
@@ -103,30 +103,6 @@ impl KerberosAcceptor {
     }
 }
 
-/// What one acceptor step produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AcceptStep {
-    /// Send this token in a 401.
-    Continue(Vec<u8>),
-    /// Authenticated.
-    Complete(Established),
-}
-
-/// Who authenticated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Established {
-    /// The mutual-authentication token.
-    pub token: Option<Vec<u8>>,
-    /// `user@REALM`.
-    pub principal: String,
-    /// The `auth_to_local` name.
-    pub local_name: Option<String>,
-    /// The service principal.
-    pub service: String,
-    /// Whether channel bindings matched.
-    pub channel_bound: bool,
-}
-
 /// One connection's server context (never built here).
 #[derive(Debug)]
 pub struct KerberosContext {
@@ -145,15 +121,6 @@ impl KerberosContext {
     }
 
     never_sealed_methods!();
-}
-
-/// Which token form the initiator sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InitiatorMechanism {
-    /// Raw Kerberos GSS tokens.
-    Kerberos,
-    /// SPNEGO-wrapped Kerberos.
-    Spnego,
 }
 
 /// The initiator credential (never built here).
@@ -203,18 +170,6 @@ impl KerberosInitiator {
     ) -> Result<KerberosInitiatorContext, GssError> {
         match self.never {}
     }
-}
-
-/// What one initiator step produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InitStep {
-    /// Send this token.
-    Continue(Vec<u8>),
-    /// The server is authenticated.
-    Complete {
-        /// A last token for the server.
-        token: Option<Vec<u8>>,
-    },
 }
 
 /// One connection's client context (never built here).

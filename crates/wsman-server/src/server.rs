@@ -350,26 +350,25 @@ impl Server {
         };
         let listener = bind_socket(binding.socket)?;
         let bound = listener.local_addr().map_err(BindError::Io)?;
+        let certificate = match binding.transport {
+            Transport::Https => {
+                crate::auth::listener_certificate(&self.config_dir, &binding.thumbprint)
+            }
+            Transport::Http => None,
+        };
         let runtime = Arc::new(ListenerRuntime {
             shared: Arc::clone(&self.shared),
             counter: Arc::clone(&self.counter),
             transport: binding.transport,
             path: Arc::from(binding.path.as_str()),
             tls,
-            channel_binding: match binding.transport {
-                Transport::Https => crate::auth::ntlm::listener_channel_binding(
-                    &self.config_dir,
-                    &binding.thumbprint,
-                ),
-                Transport::Http => None,
-            },
-            end_point_binding: match binding.transport {
-                Transport::Https => crate::auth::kerberos::listener_end_point_binding(
-                    &self.config_dir,
-                    &binding.thumbprint,
-                ),
-                Transport::Http => None,
-            },
+            channel_binding: certificate
+                .as_ref()
+                .and_then(|c| wsman_auth::channel_binding::ntlm_channel_bindings(c.as_ref())),
+            end_point_binding: certificate
+                .as_ref()
+                .and_then(|c| wsman_auth::channel_binding::tls_server_end_point(c.as_ref()))
+                .map(Arc::from),
         });
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, runtime, stop_rx));

@@ -19,8 +19,6 @@ use super::ts_request::{DecodeError, PasswordCredentials, TsRequest, STATUS_LOGO
 use crate::ntlm::{AcceptStep, ChannelBindingPolicy, NegotiateAcceptor, NtHashLookup, NtlmError};
 use crate::sealing::{MessageSealer, SealError};
 
-/// Size of the NTLM signature that precedes the sealed data inside CredSSP.
-const NTLM_SIGNATURE_LEN: usize = 16;
 const CLIENT_TO_SERVER: &[u8] = b"CredSSP Client-To-Server Binding Hash\0";
 const SERVER_TO_CLIENT: &[u8] = b"CredSSP Server-To-Client Binding Hash\0";
 
@@ -450,10 +448,7 @@ impl CredSspAcceptor {
             .inner_sealer
             .as_mut()
             .ok_or(CredSspError::OutOfOrder("no inner context"))?;
-        let (signature, data) = sealer.wrap(plain)?;
-        let mut sealed = signature;
-        sealed.extend_from_slice(&data);
-        Ok(sealed)
+        Ok(super::seal_with_ntlm(sealer.as_mut(), plain)?)
     }
 
     fn unseal(&mut self, sealed: &[u8]) -> Result<Vec<u8>, CredSspError> {
@@ -470,10 +465,8 @@ impl CredSspAcceptor {
             .inner_sealer
             .as_mut()
             .ok_or(CredSspError::OutOfOrder("no inner context"))?;
-        if sealed.len() < NTLM_SIGNATURE_LEN {
-            return Err(CredSspError::ShorterThanSignature);
-        }
-        let (signature, data) = sealed.split_at(NTLM_SIGNATURE_LEN);
+        let (signature, data) =
+            super::split_ntlm_sealed(sealed).ok_or(CredSspError::ShorterThanSignature)?;
         Ok(sealer.unwrap(signature, data)?)
     }
 

@@ -7,9 +7,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use rand::RngCore;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 
 use super::tls::{self, TlsError, TlsSealer};
@@ -19,7 +18,6 @@ use crate::sealing::{MessageSealer, SealError};
 
 const CLIENT_TO_SERVER: &[u8] = b"CredSSP Client-To-Server Binding Hash\0";
 const SERVER_TO_CLIENT: &[u8] = b"CredSSP Server-To-Client Binding Hash\0";
-const NTLM_SIGNATURE_LEN: usize = 16;
 
 /// Why the client side failed. Never carries the password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,11 +81,12 @@ impl CredSspInitiator {
     /// A context delegating `credentials` to `host`.
     pub fn new(credentials: &ClientCredentials, host: &str) -> Result<Self, CredSspClientError> {
         let inner = NegotiateInitiator::new(credentials, TokenForm::RawNtlm, host, None)?;
-        let config = rustls::ClientConfig::builder_with_provider(tls::provider())
+        let provider = tls::provider();
+        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError::Protocol(e.to_string()))?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(BoundByPublicKeyAuth))
+            .with_custom_certificate_verifier(Arc::new(BoundByPublicKeyAuth { provider }))
             .with_no_client_auth();
         let name = ServerName::try_from(host.to_owned())
             .or_else(|_| ServerName::try_from("credssp.invalid".to_owned()))
@@ -211,7 +210,7 @@ impl CredSspInitiator {
                 if self.bind_public_key {
                     let key = self.server_key()?;
                     let hash = binding_hash(CLIENT_TO_SERVER, &self.nonce, &key);
-                    request.pub_key_auth = Some(wrap(sealer.as_mut(), &hash)?);
+                    request.pub_key_auth = Some(super::seal_with_ntlm(sealer.as_mut(), &hash)?);
                 }
                 self.inner_sealer = Some(sealer);
                 self.state = State::AwaitPublicKey;
@@ -245,7 +244,7 @@ impl CredSspInitiator {
                     .inner_sealer
                     .as_mut()
                     .ok_or(CredSspClientError::OutOfOrder("no inner context"))?;
-                let auth_info = wrap(sealer.as_mut(), &encoded)?;
+                let auth_info = super::seal_with_ntlm(sealer.as_mut(), &encoded)?;
                 self.state = State::Delegated;
                 self.send(&TsRequest {
                     auth_info: Some(auth_info),
@@ -279,10 +278,8 @@ impl CredSspInitiator {
             .inner_sealer
             .as_mut()
             .ok_or(CredSspClientError::OutOfOrder("no inner context"))?;
-        if sealed.len() < NTLM_SIGNATURE_LEN {
-            return Err(CredSspClientError::ShorterThanSignature);
-        }
-        let (signature, data) = sealed.split_at(NTLM_SIGNATURE_LEN);
+        let (signature, data) =
+            super::split_ntlm_sealed(sealed).ok_or(CredSspClientError::ShorterThanSignature)?;
         Ok(sealer.unwrap(signature, data)?)
     }
 }
@@ -296,12 +293,6 @@ fn server_request(plain: &[u8]) -> Result<TsRequest, CredSspClientError> {
         return Err(CredSspClientError::ServerError(code));
     }
     Ok(reply)
-}
-
-fn wrap(sealer: &mut dyn MessageSealer, plain: &[u8]) -> Result<Vec<u8>, CredSspClientError> {
-    let (mut signature, data) = sealer.wrap(plain)?;
-    signature.extend_from_slice(&data);
-    Ok(signature)
 }
 
 fn binding_hash(label: &[u8], nonce: &[u8; 32], public_key: &[u8]) -> Vec<u8> {
@@ -324,7 +315,9 @@ fn split_user(user: &str) -> (&str, &str) {
 /// pubKeyAuth exchange under the NTLM session key. Signatures are still checked, so the peer
 /// must hold the certificate's private key.
 #[derive(Debug)]
-pub(crate) struct BoundByPublicKeyAuth;
+pub(crate) struct BoundByPublicKeyAuth {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
 
 impl ServerCertVerifier for BoundByPublicKeyAuth {
     fn verify_server_cert(
@@ -338,37 +331,5 @@ impl ServerCertVerifier for BoundByPublicKeyAuth {
         Ok(ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &tls::provider().signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &tls::provider().signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        tls::provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
+    crate::provider_signature_checks!(provider);
 }

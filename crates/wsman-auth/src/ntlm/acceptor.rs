@@ -537,13 +537,8 @@ fn server_seal(context: &Context) -> Result<NtlmSeal, NtlmError> {
         Context::Spnego(negotiate, _) => (negotiate.query_context_session_key(), 1),
     };
     let keys = keys.map_err(|_| NtlmError::Rejected("no session key".to_owned()))?;
-    let key: &[u8] = keys.session_key.as_ref();
-    if key.len() != 16 {
-        return Err(NtlmError::Rejected(
-            "session key is not 16 bytes".to_owned(),
-        ));
-    }
-    Ok(NtlmSeal::new(key, Role::Server, first_seq))
+    NtlmSeal::of_session_key(keys.session_key.as_ref(), Role::Server, first_seq)
+        .ok_or_else(|| NtlmError::Rejected("session key is not 16 bytes".to_owned()))
 }
 
 /// sspi's own sealing of the same context: the reference the differential tests compare

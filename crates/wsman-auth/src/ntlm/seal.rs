@@ -143,6 +143,12 @@ impl MessageSealer for NtlmSeal {
 }
 
 impl NtlmSeal {
+    /// [`NtlmSeal::new`] of a completed context's exported session key, `None` unless it is
+    /// the 16 bytes NTLM's key derivation makes.
+    pub(crate) fn of_session_key(session_key: &[u8], role: Role, first_seq: u32) -> Option<Self> {
+        (session_key.len() == 16).then(|| Self::new(session_key, role, first_seq))
+    }
+
     /// From the exported session key. `first_seq` is 0 for raw NTLM; under SPNEGO the
     /// mechListMIC used seq 0 in each direction (without advancing the keystream), so sealed
     /// bodies start at 1 with fresh RC4 states.

@@ -24,9 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use wsman_auth::authorization::TokenScheme;
-use wsman_auth::sealing::{
-    push_data_part_with, MessageSealer, SealError, KERBEROS_PROTOCOL, SPNEGO_PROTOCOL,
-};
+use wsman_auth::sealing::{MessageSealer, KERBEROS_PROTOCOL, SPNEGO_PROTOCOL};
 use wsman_auth::Identity;
 use wsman_gss::{AcceptStep, AcceptorOptions, KerberosAcceptor, KerberosContext};
 
@@ -477,47 +475,7 @@ impl MessageSealer for KerberosSealer {
         false
     }
 
-    fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
-        self.context
-            .wrap(plain)
-            .map_err(|e| SealError::Wrap(e.to_string()))
-    }
-
-    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-        self.context
-            .unwrap(header, ciphertext)
-            .map_err(|e| SealError::Unwrap(e.to_string()))
-    }
-
-    /// The ciphertext is written straight into the body being framed.
-    fn wrap_parts_into(&mut self, parts: &[&[u8]], out: &mut Vec<u8>) -> Result<(), SealError> {
-        push_data_part_with(out, |out| self.context.wrap_into(parts, out))
-    }
-
-    /// Decrypted where the plaintext lands (a pooled buffer).
-    fn unwrap_into(
-        &mut self,
-        header: &[u8],
-        ciphertext: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), SealError> {
-        self.context
-            .unwrap_into(header, ciphertext, out)
-            .map_err(|e| SealError::Unwrap(e.to_string()))
-    }
-}
-
-/// RFC 5929 `tls-server-end-point:` application data of the certificate `thumbprint` under
-/// `config_dir/certs` (the HTTPS listener's), `None` when it cannot be read.
-pub fn listener_end_point_binding(config_dir: &Path, thumbprint: &str) -> Option<Arc<[u8]>> {
-    let path = config_dir
-        .join("certs")
-        .join(format!("{}.crt", thumbprint.trim().to_ascii_uppercase()));
-    let pem = std::fs::read(path).ok()?;
-    let certificate = rustls_pemfile::certs(&mut std::io::BufReader::new(&pem[..]))
-        .next()?
-        .ok()?;
-    wsman_auth::channel_binding::tls_server_end_point(certificate.as_ref()).map(Arc::from)
+    wsman_auth::gss_context_sealing!(context);
 }
 
 #[cfg(test)]

@@ -5,8 +5,6 @@
 //! Authorization header (as with Windows); a new NEGOTIATE restarts authentication. A failed
 //! handshake cannot be continued: a replayed AUTHENTICATE finds no CHALLENGE to answer.
 
-use std::path::Path;
-
 use wsman_auth::ntlm::{AcceptStep, ChannelBindingPolicy, NegotiateAcceptor, NtlmError};
 use wsman_auth::{AccountStore, Identity};
 
@@ -118,17 +116,4 @@ fn host_short_name() -> String {
         .ok()
         .and_then(|name| name.split('.').next().map(str::to_ascii_uppercase))
         .unwrap_or_default()
-}
-
-/// MsvAvChannelBindings of the certificate `thumbprint` under `config_dir/certs` (the HTTPS
-/// listener's), `None` when it cannot be read.
-pub fn listener_channel_binding(config_dir: &Path, thumbprint: &str) -> Option<[u8; 16]> {
-    let path = config_dir
-        .join("certs")
-        .join(format!("{}.crt", thumbprint.trim().to_ascii_uppercase()));
-    let pem = std::fs::read(path).ok()?;
-    let certificate = rustls_pemfile::certs(&mut std::io::BufReader::new(&pem[..]))
-        .next()?
-        .ok()?;
-    wsman_auth::channel_binding::ntlm_channel_bindings(certificate.as_ref())
 }

@@ -19,6 +19,19 @@ const CONTEXT_PLACEHOLDER: &str = "uuid:00000000-0000-0000-0000-000000000000";
 /// `<w:Items></w:Items>`: present only when there are items.
 const ITEMS_WRAPPER: usize = "<w:Items></w:Items>".len();
 
+/// [`enumerate_response`] of items all rendered already: their count is the total.
+pub async fn enumerate_rendered(
+    store: &EnumerationStore,
+    call: Call<'_>,
+    parsed: &Enumerate,
+    rendered: std::collections::VecDeque<String>,
+    deadline: Instant,
+) -> Result<Reply, Fault> {
+    let total = rendered.len();
+    let pending = Pending::Rendered(rendered);
+    enumerate_response(store, call, parsed, pending, total, deadline).await
+}
+
 /// Answer an Enumerate whose items are `pending` (`total` of them, as far as known); a first
 /// batch (OptimizeEnumeration) is made by `deadline`.
 pub async fn enumerate_response(

@@ -11,7 +11,7 @@ use wsman_proto::{response, Fault, Request};
 
 use crate::dispatch::{self, paging, Call, Engine, Reply, ReplyFuture};
 use crate::engine::{EndpointKind, Family, Key, Target};
-use crate::enumeration::{EnumerationStore, Pending};
+use crate::enumeration::EnumerationStore;
 use crate::winrs::{Budget, ShellService};
 
 /// The shell resources as one engine.
@@ -54,16 +54,9 @@ impl ShellEngine {
                         )
                     })
                     .collect();
-                let total = rendered.len();
-                paging::enumerate_response(
-                    &self.enumerations,
-                    call,
-                    &parsed,
-                    Pending::Rendered(rendered),
-                    total,
-                    std::time::Instant::now() + call.budget,
-                )
-                .await
+                let deadline = std::time::Instant::now() + call.budget;
+                paging::enumerate_rendered(&self.enumerations, call, &parsed, rendered, deadline)
+                    .await
             }
             Action::Pull => paging::pull(&self.enumerations, call).await,
             Action::Release => paging::release(&self.enumerations, call),

@@ -197,16 +197,7 @@ impl TransferEngine {
                 Ok(rendered)
             })
             .await?;
-        let total = rendered.len();
-        paging::enumerate_response(
-            &self.enumerations,
-            call,
-            &parsed,
-            Pending::Rendered(rendered),
-            total,
-            deadline,
-        )
-        .await
+        paging::enumerate_rendered(&self.enumerations, call, &parsed, rendered, deadline).await
     }
 
     /// Every provider call goes through here: the blocking pool for synchronous providers,
