@@ -12,8 +12,11 @@ use wsman_proto::identify::{self, IdentifyInfo};
 use wsman_proto::ns::{self, action};
 use wsman_proto::request::{self, RequestHeader};
 use wsman_proto::response::{self, ResponseHeader};
-use wsman_proto::xml::{self, Element, Limits, Node};
+use wsman_proto::xml::{self, Element, Limits};
 use wsman_proto::{parse_request, transfer, RequestError};
+
+mod common;
+use common::normalise;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/windows")
@@ -34,24 +37,6 @@ fn all_xml(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out.sort();
-    out
-}
-
-/// Structural form of a tree: whitespace-only text dropped, text trimmed, prefixes ignored.
-fn normalise(e: &Element) -> Element {
-    let mut out = Element::new(e.ns.as_deref(), &e.name);
-    out.attributes = e.attributes.clone();
-    out.attributes
-        .sort_by(|a, b| (&a.ns, &a.name).cmp(&(&b.ns, &b.name)));
-    for c in &e.children {
-        match c {
-            Node::Element(k) => out.children.push(Node::Element(normalise(k))),
-            Node::Text(t) if !t.trim().is_empty() => {
-                out.children.push(Node::Text(t.trim().to_owned()))
-            }
-            Node::Text(_) => {}
-        }
-    }
     out
 }
 
