@@ -44,6 +44,11 @@ fn body_root(uri: &str) -> (&'static str, String, String) {
             "CertMapping".to_owned(),
             wsman_config::CERTMAPPING_URI.to_owned(),
         ),
+        Some(ConfigResource::Plugin) => (
+            "p",
+            "PlugInConfiguration".to_owned(),
+            wsman_config::plugin::PLUGIN_CONFIG_NS.to_owned(),
+        ),
         None => {
             let last = uri.rsplit('/').next().unwrap_or(uri).to_owned();
             ("p", last, uri.to_owned())

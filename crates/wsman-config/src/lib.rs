@@ -19,9 +19,11 @@ mod listener;
 mod listener_ops;
 mod metrics;
 pub mod mgmt;
+pub mod plugin;
 mod resource;
 pub mod schema;
 pub mod sddl;
+pub mod sddl_edit;
 mod security;
 mod store;
 mod toml_file;
@@ -39,10 +41,14 @@ pub use ip_filter::{IpFilter, IpFilterError};
 pub use listener::{AddressError, Listener, ListenerAddress, Transport, DEFAULT_URL_PREFIX};
 pub use listener_ops::render_listener;
 pub use metrics::MetricsConfig;
+pub use plugin::{PLUGIN_URI, WMI_NAMESPACE_URI, WMI_PLUGIN_NAME};
 pub use resource::{body_from_values, resource, ConfigResource, EnumItem, LISTENER_URI};
 pub use schema::{Container, SettingKey, Value, ValueError};
 pub use sddl::{Access, SddlError, SecurityDescriptor, Sid};
-pub use security::{SecurityConfig, DEFAULT_FAILED_LOGIN_MAX_DELAY_MS, DEFAULT_SHELL_SDDL};
+pub use security::{
+    default_wmi_sddl, normalize_namespace, SecurityConfig, WmiSddlError,
+    DEFAULT_FAILED_LOGIN_MAX_DELAY_MS, DEFAULT_SHELL_SDDL, WMI_PLUGIN_KEY, WMI_USERS_GROUP,
+};
 pub use store::{ConfigStore, Source};
 
 /// Why the configuration could not be read or written. The daemon refuses to start with it, so

@@ -30,6 +30,8 @@ pub enum ConfigResource {
     /// `winrm/config/service/certmapping`: Enumerate, Get, Put, Create, Delete (selectors
     /// Issuer, Subject, URI).
     CertMapping,
+    /// `winrm/config/plugin`: Enumerate, Get, Put (selector Name; the WMI plug-in only).
+    Plugin,
 }
 
 impl ConfigResource {
@@ -39,6 +41,7 @@ impl ConfigResource {
             Self::Container(c) => c.resource_uri(),
             Self::Listener => LISTENER_URI,
             Self::CertMapping => crate::CERTMAPPING_URI,
+            Self::Plugin => crate::plugin::PLUGIN_URI,
         }
     }
 
@@ -48,12 +51,13 @@ impl ConfigResource {
             Self::Container(c) => c.element_name(),
             Self::Listener => "Listener",
             Self::CertMapping => "CertMapping",
+            Self::Plugin => "PlugInConfiguration",
         }
     }
 
     /// Listeners and certificate mappings are enumerable.
     pub fn is_enumerable(self) -> bool {
-        matches!(self, Self::Listener | Self::CertMapping)
+        matches!(self, Self::Listener | Self::CertMapping | Self::Plugin)
     }
 }
 
@@ -74,6 +78,9 @@ pub fn resource(uri: &str) -> Option<ConfigResource> {
     }
     if rest.eq_ignore_ascii_case("/service/certmapping") {
         return Some(ConfigResource::CertMapping);
+    }
+    if rest.eq_ignore_ascii_case("/plugin") {
+        return Some(ConfigResource::Plugin);
     }
     Container::ALL
         .into_iter()
@@ -228,6 +235,7 @@ impl ConfigStore {
             }
             ConfigResource::Listener => self.get_listener(selectors, listening_on),
             ConfigResource::CertMapping => self.get_cert_mapping(selectors),
+            ConfigResource::Plugin => self.get_plugin(selectors),
         }
     }
 
@@ -296,6 +304,7 @@ impl ConfigStore {
             }
             ConfigResource::Listener => self.put_listener(selectors, body, listening_on),
             ConfigResource::CertMapping => self.put_cert_mapping(selectors, body),
+            ConfigResource::Plugin => self.put_plugin(selectors, body),
         }
     }
 
@@ -337,7 +346,7 @@ impl ConfigStore {
         Ok(self.render_container(c))
     }
 
-    /// Create a listener or a certificate mapping. An HTTPS listener without a
+    /// Create a listener or a certificate mapping (a plug-in cannot be added: wsmand loads none). An HTTPS listener without a
     /// CertificateThumbprint gets a new self-signed certificate for its Hostname (or
     /// `host_name`). Returns the new instance's selectors.
     pub fn create(
@@ -348,7 +357,9 @@ impl ConfigStore {
         host_name: &str,
     ) -> Result<Vec<(String, String)>, Fault> {
         match lookup(uri)? {
-            ConfigResource::Container(_) => Err(Fault::action_not_supported(ns::action::CREATE)),
+            ConfigResource::Container(_) | ConfigResource::Plugin => {
+                Err(Fault::action_not_supported(ns::action::CREATE))
+            }
             ConfigResource::Listener => self.create_listener(selectors, body, host_name),
             ConfigResource::CertMapping => self.create_cert_mapping(selectors, body),
         }
@@ -357,13 +368,15 @@ impl ConfigStore {
     /// Delete a listener or a certificate mapping.
     pub fn delete(&mut self, uri: &str, selectors: &SelectorSet) -> Result<(), Fault> {
         match lookup(uri)? {
-            ConfigResource::Container(_) => Err(Fault::action_not_supported(ns::action::DELETE)),
+            ConfigResource::Container(_) | ConfigResource::Plugin => {
+                Err(Fault::action_not_supported(ns::action::DELETE))
+            }
             ConfigResource::Listener => self.delete_listener(selectors),
             ConfigResource::CertMapping => self.delete_cert_mapping(selectors),
         }
     }
 
-    /// Enumerate: the listeners or the certificate mappings, each with its selectors. Other
+    /// Enumerate: the listeners, the certificate mappings or the plug-ins, each with its selectors. Other
     /// config resources are not enumerable (ActionNotSupported, as Windows).
     pub fn enumerate(
         &self,
@@ -374,6 +387,7 @@ impl ConfigStore {
             ConfigResource::Container(_) => Err(Fault::action_not_supported(ns::action::ENUMERATE)),
             ConfigResource::Listener => Ok(self.enumerate_listeners(listening_on)),
             ConfigResource::CertMapping => Ok(self.enumerate_cert_mappings()),
+            ConfigResource::Plugin => Ok(self.enumerate_plugins()),
         }
     }
 }

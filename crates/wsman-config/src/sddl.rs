@@ -266,7 +266,7 @@ fn parse_descriptor(text: &str) -> Result<SecurityDescriptor, SddlError> {
 
 /// Split `O:..G:..D:..S:..` into its parts. A part starts at `X:` (X one of O, G, D, S) found
 /// outside parentheses; SID strings never contain `:`.
-fn split_components(text: &str) -> Result<Vec<(char, &str)>, SddlError> {
+pub(crate) fn split_components(text: &str) -> Result<Vec<(char, &str)>, SddlError> {
     let bytes = text.as_bytes();
     let mut starts = Vec::new();
     let mut depth = 0usize;

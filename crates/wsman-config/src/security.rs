@@ -6,14 +6,20 @@
 //! [Security]
 //! ShellSDDL = "O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;BU)"   # who may use WinRS / PowerShell shells
 //! EventLogSDDL = "O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;BU)" # who may subscribe to the event logs
+//! # The WMI plug-in: the whole plug-in (WmiNamespace) and single namespaces
+//! WmiSDDL = { WmiNamespace = "O:NSG:BAD:P(A;;GA;;;BA)", "root/cimv2" = "O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;S-1-22-1-1001)" }
 //! FailedLoginDelay = true                            # slow down password guessing
 //! FailedLoginMaxDelayms = 8000                       # cap of the delay per attempt
 //! ```
 //!
 //! Why a shell descriptor of its own: on Windows a plugin (PowerShell's `microsoft.powershell`)
 //! carries an `Sddl` that replaces RootSDDL for its resources; wsmand's shell resources are its
-//! plugin. See `docs/access-control.md`.
+//! plugin. The WMI plug-in's descriptors (`WmiSDDL`) are the same idea for the CIM classes:
+//! what Windows keeps as the `Security` entries of `winrm/config/plugin?Name=WMI Provider`,
+//! shown and edited through that resource ([`crate::plugin`]) and `winrm configSDDL`.
+//! See `docs/access-control.md`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// Default `ShellSDDL`: Windows' `microsoft.powershell` plugin descriptor (BA, IU, RM) plus
@@ -21,6 +27,14 @@ use std::fmt::Write as _;
 /// itself, as with an SSH login. Operators narrow it (e.g. to a group `S-1-22-2-<gid>`).
 pub const DEFAULT_SHELL_SDDL: &str =
     "O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;IU)(A;;GA;;;RM)(A;;GA;;;BU)S:P(AU;FA;GA;;;WD)(AU;SA;GXGW;;;WD)";
+/// The Linux group standing for Windows' `WinRMRemoteWMIUsers__`: the WMI plug-in's default
+/// descriptor admits its members (`S-1-22-2-<gid>`), and nothing else does.
+pub const WMI_USERS_GROUP: &str = "wsmand-wmi-users";
+/// The `WmiSDDL` key of the whole plug-in: Windows' `winrm configSDDL` URI for it is
+/// `http://schemas.microsoft.com/wbem/wsman/1/wmi/WmiNamespace`.
+pub const WMI_PLUGIN_KEY: &str = "WmiNamespace";
+/// Most `WmiSDDL` entries (one per namespace).
+const MAX_WMI_ENTRIES: usize = 64;
 /// Default cap of the failed-login delay.
 pub const DEFAULT_FAILED_LOGIN_MAX_DELAY_MS: u64 = 8000;
 /// Highest accepted cap (ten minutes).
@@ -33,8 +47,102 @@ pub struct SecurityConfig {
     pub shell_sddl: String,
     /// Who may subscribe to the event logs; `None`: RootSDDL decides, as for other resources.
     pub event_log_sddl: Option<String>,
+    /// The WMI plug-in's own descriptors, by [`WMI_PLUGIN_KEY`] or namespace (`root/cimv2`,
+    /// lower case); see [`SecurityConfig::wmi_sddl`].
+    pub wmi_sddl: BTreeMap<String, String>,
+    /// The gid of [`WMI_USERS_GROUP`] on this host, looked up by whoever opened the store
+    /// (`None`: no such group, or not looked up).
+    pub wmi_users_gid: Option<u32>,
     pub failed_login_delay: bool,
     pub failed_login_max_delay_ms: u64,
+}
+
+impl SecurityConfig {
+    /// The descriptor that decides requests for the WMI `namespace` (`None`: the plug-in as a
+    /// whole, e.g. a class-metadata request): the namespace's own, else the plug-in's, else the
+    /// default, [`default_wmi_sddl`]. Like a plug-in's `Sddl` on Windows, it replaces RootSDDL.
+    pub fn wmi_sddl(&self, namespace: Option<&str>, root_sddl: &str) -> String {
+        namespace
+            .map(normalize_namespace)
+            .and_then(|ns| self.wmi_sddl.get(&ns))
+            .or_else(|| self.wmi_sddl.get(WMI_PLUGIN_KEY))
+            .cloned()
+            .unwrap_or_else(|| default_wmi_sddl(root_sddl, self.wmi_users_gid))
+    }
+}
+
+/// The WMI plug-in's descriptor when none is set: RootSDDL (so that what an operator granted
+/// there still reaches the CIM classes) plus Full Control for the WMI users group
+/// ([`WMI_USERS_GROUP`], when it exists), as Windows' plug-in admits `WinRMRemoteWMIUsers__`.
+pub fn default_wmi_sddl(root_sddl: &str, wmi_users_gid: Option<u32>) -> String {
+    let Some(gid) = wmi_users_gid else {
+        return root_sddl.to_owned();
+    };
+    let grant = crate::sddl_edit::Edit::Grant(crate::sddl_edit::Right::Full);
+    crate::sddl_edit::edit(root_sddl, &crate::Sid::unix_group(gid), grant)
+        .unwrap_or_else(|_| root_sddl.to_owned())
+}
+
+/// A namespace as `WmiSDDL` keys it: lower case, `/` between parts (`root\cimv2` and
+/// `ROOT/CIMV2` are the same namespace to WMI).
+pub fn normalize_namespace(namespace: &str) -> String {
+    namespace
+        .trim()
+        .trim_matches(['/', '\\'])
+        .replace('\\', "/")
+        .to_ascii_lowercase()
+}
+
+/// Why a `WmiSDDL` key or value is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WmiSddlError {
+    #[error("{0:?} is not a WMI namespace (letters, digits, _ and / only) nor {WMI_PLUGIN_KEY}")]
+    Namespace(String),
+    #[error("more than {MAX_WMI_ENTRIES} WMI descriptors")]
+    TooMany,
+    #[error("the descriptor of {key}: {error}")]
+    Sddl {
+        key: String,
+        error: crate::sddl::SddlError,
+    },
+}
+
+/// The key of a `WmiSDDL` entry: [`WMI_PLUGIN_KEY`] (any case), or a namespace.
+pub(crate) fn wmi_key(key: &str) -> Result<String, WmiSddlError> {
+    if key.trim().eq_ignore_ascii_case(WMI_PLUGIN_KEY) {
+        return Ok(WMI_PLUGIN_KEY.to_owned());
+    }
+    let ns = normalize_namespace(key);
+    let valid = !ns.is_empty()
+        && ns.len() <= 256
+        && !ns.contains("//")
+        && ns
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'/');
+    if valid {
+        Ok(ns)
+    } else {
+        Err(WmiSddlError::Namespace(key.to_owned()))
+    }
+}
+
+/// A checked set of WMI descriptors.
+pub(crate) fn check_wmi_entries<'a>(
+    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<BTreeMap<String, String>, WmiSddlError> {
+    let mut out = BTreeMap::new();
+    for (key, sddl) in entries {
+        let key = wmi_key(key)?;
+        crate::sddl::validate(sddl).map_err(|error| WmiSddlError::Sddl {
+            key: key.clone(),
+            error,
+        })?;
+        out.insert(key, sddl.trim().to_owned());
+        if out.len() > MAX_WMI_ENTRIES {
+            return Err(WmiSddlError::TooMany);
+        }
+    }
+    Ok(out)
 }
 
 /// Why a `[Security]` key of config.toml is refused (the caller adds file and line).
@@ -48,11 +156,15 @@ pub(crate) enum SecurityValueError {
     EventLogSddlNotText,
     #[error("invalid Security.EventLogSDDL: {0}")]
     EventLogSddl(crate::sddl::SddlError),
+    #[error("Security.WmiSDDL must be a table of namespace = descriptor")]
+    WmiSddlNotTable,
+    #[error("invalid Security.WmiSDDL: {0}")]
+    WmiSddl(WmiSddlError),
     #[error("Security.FailedLoginDelay must be true or false")]
     FailedLoginDelayNotBoolean,
     #[error("Security.FailedLoginMaxDelayms must be an integer from 0 to {MAX_FAILED_LOGIN_MAX_DELAY_MS}")]
     FailedLoginMaxDelayOutOfRange,
-    #[error("unknown key {key:?} in [Security] (expected ShellSDDL, EventLogSDDL, FailedLoginDelay, FailedLoginMaxDelayms)")]
+    #[error("unknown key {key:?} in [Security] (expected ShellSDDL, EventLogSDDL, WmiSDDL, FailedLoginDelay, FailedLoginMaxDelayms)")]
     UnknownKey { key: String },
 }
 
@@ -61,6 +173,8 @@ impl Default for SecurityConfig {
         Self {
             shell_sddl: DEFAULT_SHELL_SDDL.to_owned(),
             event_log_sddl: None,
+            wmi_sddl: BTreeMap::new(),
+            wmi_users_gid: None,
             failed_login_delay: true,
             failed_login_max_delay_ms: DEFAULT_FAILED_LOGIN_MAX_DELAY_MS,
         }
@@ -72,6 +186,8 @@ impl Default for SecurityConfig {
 pub(crate) struct SecurityLayer {
     pub(crate) shell_sddl: Option<String>,
     pub(crate) event_log_sddl: Option<String>,
+    /// `WmiSDDL`: the whole table (a policy file's replaces the stored one).
+    pub(crate) wmi_sddl: Option<BTreeMap<String, String>>,
     pub(crate) failed_login_delay: Option<bool>,
     pub(crate) failed_login_max_delay_ms: Option<u64>,
 }
@@ -84,6 +200,9 @@ impl SecurityLayer {
         }
         if other.event_log_sddl.is_some() {
             self.event_log_sddl.clone_from(&other.event_log_sddl);
+        }
+        if other.wmi_sddl.is_some() {
+            self.wmi_sddl.clone_from(&other.wmi_sddl);
         }
         if other.failed_login_delay.is_some() {
             self.failed_login_delay = other.failed_login_delay;
@@ -116,6 +235,18 @@ impl SecurityLayer {
                 crate::sddl::validate(text).map_err(SecurityValueError::EventLogSddl)?;
                 self.event_log_sddl = Some(text.trim().to_owned());
             }
+            "WmiSDDL" => {
+                let table = value
+                    .as_inline_table()
+                    .ok_or(SecurityValueError::WmiSddlNotTable)?;
+                let mut entries = Vec::new();
+                for (key, v) in table.iter() {
+                    let text = v.as_str().ok_or(SecurityValueError::WmiSddlNotTable)?;
+                    entries.push((key, text));
+                }
+                let checked = check_wmi_entries(entries).map_err(SecurityValueError::WmiSddl)?;
+                self.wmi_sddl = Some(checked);
+            }
             "FailedLoginDelay" => {
                 self.failed_login_delay = Some(
                     value
@@ -146,6 +277,8 @@ impl SecurityLayer {
         SecurityConfig {
             shell_sddl: self.shell_sddl.clone().unwrap_or(d.shell_sddl),
             event_log_sddl: self.event_log_sddl.clone(),
+            wmi_sddl: self.wmi_sddl.clone().unwrap_or_default(),
+            wmi_users_gid: None,
             failed_login_delay: self.failed_login_delay.unwrap_or(d.failed_login_delay),
             failed_login_max_delay_ms: self
                 .failed_login_max_delay_ms
@@ -164,6 +297,13 @@ impl SecurityLayer {
         }
         if let Some(v) = &self.event_log_sddl {
             let _ = writeln!(out, "EventLogSDDL = {}", quote(v));
+        }
+        if let Some(table) = &self.wmi_sddl {
+            let entries: Vec<String> = table
+                .iter()
+                .map(|(k, v)| format!("{} = {}", quote(k), quote(v)))
+                .collect();
+            let _ = writeln!(out, "WmiSDDL = {{ {} }}", entries.join(", "));
         }
         if let Some(v) = self.failed_login_delay {
             let _ = writeln!(out, "FailedLoginDelay = {v}");

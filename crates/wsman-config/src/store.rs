@@ -50,6 +50,10 @@ pub struct ConfigStore {
     effective: Arc<Config>,
     fingerprint: Fingerprint,
     failed_fingerprint: Option<Fingerprint>,
+    /// The gid of the WMI users group, which the WMI plug-in's default descriptor admits
+    /// (this crate does no account lookups: the opener resolves it, see
+    /// [`Self::set_wmi_users_gid`]).
+    wmi_users_gid: Option<u32>,
 }
 
 const CONFIG_FILE: &str = "config.toml";
@@ -228,7 +232,16 @@ impl ConfigStore {
             effective,
             fingerprint,
             failed_fingerprint: None,
+            wmi_users_gid: None,
         })
+    }
+
+    /// The gid of [`crate::WMI_USERS_GROUP`] on this host (`None`: the group does not exist),
+    /// as the opener looked it up; kept in the effective configuration's
+    /// [`crate::SecurityConfig::wmi_users_gid`].
+    pub fn set_wmi_users_gid(&mut self, gid: Option<u32>) {
+        self.wmi_users_gid = gid;
+        self.refresh();
     }
 
     /// Re-read the files if any of them changed (content, size, time, inode, or the set of
@@ -313,7 +326,9 @@ impl ConfigStore {
     }
 
     fn refresh(&mut self) {
-        self.effective = Arc::new(build_effective(&self.stored, &self.policy));
+        let mut config = build_effective(&self.stored, &self.policy);
+        config.security.wmi_users_gid = self.wmi_users_gid;
+        self.effective = Arc::new(config);
     }
 
     /// Write `next` to `config.toml` atomically, then adopt it. On error nothing changes.

@@ -44,5 +44,5 @@ pub mod zstd_contexts;
 pub use host::{host_name, identify_product_version, kernel_release, HostError};
 pub use pam::{PamAuthenticator, PamCode, PamError, PamStage, DEFAULT_PAM_SERVICE};
 pub use users::{
-    is_administrator, is_member_of_group, lookup_user, LinuxUser, UserError, ADMIN_GROUP,
+    group_id, is_administrator, is_member_of_group, lookup_user, LinuxUser, UserError, ADMIN_GROUP,
 };

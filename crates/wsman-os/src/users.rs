@@ -99,6 +99,19 @@ pub fn is_member_of_group(user: &LinuxUser, group_name: &str) -> Result<bool, Us
     Ok(group.is_some_and(|group| user.groups.contains(&Gid::as_raw(group.gid))))
 }
 
+/// The gid of the group called `name`; `Ok(None)` if there is no such group.
+pub fn group_id(name: &str) -> Result<Option<u32>, UserError> {
+    if name.contains('\0') {
+        return Err(UserError::NulByte);
+    }
+    let group = Group::from_name(name).map_err(|errno| UserError::Lookup {
+        what: "group",
+        name: name.to_owned(),
+        errno,
+    })?;
+    Ok(group.map(|g| g.gid.as_raw()))
+}
+
 /// Windows' administrator test: uid 0, or a member of [`ADMIN_GROUP`].
 pub fn is_administrator(user: &LinuxUser) -> Result<bool, UserError> {
     if user.uid == 0 {
@@ -120,6 +133,8 @@ mod tests {
         assert!(root.home.is_absolute());
         assert!(is_administrator(&root).unwrap());
         assert!(is_member_of_group(&root, "root").unwrap());
+        assert_eq!(group_id("root").unwrap(), Some(0));
+        assert_eq!(group_id("wsmand-no-such-group-x7").unwrap(), None);
     }
 
     #[test]

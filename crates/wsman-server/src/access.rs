@@ -36,6 +36,9 @@ pub struct AccessPolicy {
     pub shell_sddl: Option<Arc<SecurityDescriptor>>,
     /// `[Security] EventLogSDDL`: replaces RootSDDL for the event logs when set.
     pub event_log_sddl: Option<Arc<SecurityDescriptor>>,
+    /// The WMI plug-in's descriptors (`[Security] WmiSDDL`, `winrm configSDDL`): they replace
+    /// RootSDDL for the CIM resources, as a plug-in's `Sddl` does on Windows.
+    pub wmi: WmiDescriptors,
     /// `[Security]` failed-login throttle.
     pub throttle: ThrottlePolicy,
 }
@@ -50,6 +53,7 @@ impl Default for AccessPolicy {
             root_sddl: parse_sddl(wsman_config::schema::DEFAULT_ROOT_SDDL, "RootSDDL"),
             shell_sddl: parse_sddl(wsman_config::DEFAULT_SHELL_SDDL, "ShellSDDL"),
             event_log_sddl: None,
+            wmi: WmiDescriptors::default(),
             throttle: ThrottlePolicy::default(),
         }
     }
@@ -98,6 +102,7 @@ impl AccessPolicy {
                     )
                 })
             }),
+            wmi: WmiDescriptors::from_config(config),
             throttle: ThrottlePolicy {
                 enabled: config.security.failed_login_delay,
                 max_delay: Duration::from_millis(config.security.failed_login_max_delay_ms),
@@ -131,13 +136,71 @@ impl AccessPolicy {
             self.shell_sddl.as_deref()
         } else if let (Resource::EventLog, Some(sd)) = (&operation.resource, &self.event_log_sddl) {
             Some(sd.as_ref())
+        } else if resource_sd.is_some() {
+            resource_sd
+        } else if let Some(plugin) = self.wmi.for_resource(&operation.resource) {
+            plugin
         } else {
-            resource_sd.or(self.root_sddl.as_deref())
+            self.root_sddl.as_deref()
         };
         match descriptor {
             Some(sd) if sd.allows(sids, access_for(&operation.action)) => Ok(()),
             _ => Err(Denial::Descriptor),
         }
+    }
+}
+
+/// The WMI plug-in's descriptors, parsed: one for the plug-in as a whole and one per namespace
+/// that has its own. `None`: the text does not parse (then the resource is refused to all).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WmiDescriptors {
+    /// For every namespace without its own (`WmiNamespace`), and for the class metadata and
+    /// `wscim/1/*` resources, which name no namespace.
+    pub plugin: Option<Arc<SecurityDescriptor>>,
+    /// By namespace, as [`wsman_config::normalize_namespace`] writes it.
+    pub namespaces: std::collections::BTreeMap<String, Option<Arc<SecurityDescriptor>>>,
+}
+
+impl Default for WmiDescriptors {
+    /// Without a WMI users group: RootSDDL's default.
+    fn default() -> Self {
+        Self {
+            plugin: parse_sddl(wsman_config::schema::DEFAULT_ROOT_SDDL, "WmiSDDL"),
+            namespaces: Default::default(),
+        }
+    }
+}
+
+impl WmiDescriptors {
+    fn from_config(config: &Config) -> Self {
+        let security = &config.security;
+        let root = &config.service.root_sddl;
+        Self {
+            plugin: parse_sddl(&security.wmi_sddl(None, root), "WmiSDDL"),
+            namespaces: security
+                .wmi_sddl
+                .iter()
+                .filter(|(key, _)| key.as_str() != wsman_config::WMI_PLUGIN_KEY)
+                .map(|(ns, text)| (ns.clone(), parse_sddl(text, "WmiSDDL")))
+                .collect(),
+        }
+    }
+
+    /// The descriptor for a CIM resource (`None` for other resources); its inner `None`: the
+    /// configured text does not parse, so nothing is allowed.
+    fn for_resource(&self, resource: &Resource) -> Option<Option<&SecurityDescriptor>> {
+        let namespace = match resource {
+            Resource::Wmi { namespace, .. } | Resource::Cim { namespace, .. } => Some(namespace),
+            Resource::CimAll | Resource::ClassMetadata(_) => None,
+            _ => return None,
+        };
+        let own = namespace
+            .map(|ns| wsman_config::normalize_namespace(ns))
+            .and_then(|ns| self.namespaces.get(&ns));
+        Some(match own {
+            Some(sd) => sd.as_deref(),
+            None => self.plugin.as_deref(),
+        })
     }
 }
 
@@ -251,6 +314,53 @@ mod tests {
         assert!(nobody.is_some());
         let cmd = op(Some(wsman_proto::shell::uri::CMD), action::CREATE);
         assert_eq!(p.authorize(lo, &user, &cmd, nobody.as_ref()), Ok(()));
+    }
+
+    #[test]
+    fn the_wmi_plugin_descriptor_replaces_root_sddl_for_cim_resources_only() {
+        let lo = ip("127.0.0.1");
+        let monitor = linux_sids(1001, &[1001, 2000], false);
+        let other = linux_sids(1002, &[1002], false);
+        let mut config = Config::default();
+        config.security.wmi_users_gid = Some(2000);
+        config.security.wmi_sddl.insert(
+            "root/hardware".to_owned(),
+            "O:NSG:BAD:P(A;;GA;;;BA)".to_owned(),
+        );
+        let p = AccessPolicy::from_config(&config);
+        let cimv2 = op(
+            Some("http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Process"),
+            action::ENUMERATE,
+        );
+        let hardware = op(
+            Some("http://schemas.microsoft.com/wbem/wsman/1/wmi/root/hardware/CIM_Sensor"),
+            action::ENUMERATE,
+        );
+        let cfg = op(Some(wsman_proto::ns::CONFIG), action::GET);
+        // The group is admitted by the plug-in's default, and only there.
+        assert_eq!(p.authorize(lo, &monitor, &cimv2, None), Ok(()));
+        assert_eq!(
+            p.authorize(lo, &other, &cimv2, None),
+            Err(Denial::Descriptor)
+        );
+        assert_eq!(
+            p.authorize(lo, &monitor, &cfg, None),
+            Err(Denial::Descriptor)
+        );
+        // A namespace's own descriptor replaces the plug-in's.
+        assert_eq!(
+            p.authorize(lo, &monitor, &hardware, None),
+            Err(Denial::Descriptor)
+        );
+        // Without the group, the plug-in follows RootSDDL: what was granted there still counts.
+        config.security.wmi_users_gid = None;
+        config.service.root_sddl = "O:NSG:BAD:P(A;;GR;;;S-1-22-1-1002)".to_owned();
+        let p = AccessPolicy::from_config(&config);
+        assert_eq!(p.authorize(lo, &other, &cimv2, None), Ok(()));
+        assert_eq!(
+            p.authorize(lo, &monitor, &cimv2, None),
+            Err(Denial::Descriptor)
+        );
     }
 
     #[test]

@@ -305,9 +305,20 @@ pub fn ensure_config_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Open the configuration; the error names the file and line.
+/// Open the configuration; the error names the file and line. The WMI users group is looked
+/// up here (the WMI plug-in's default descriptor admits it), so a group created later counts
+/// from the next start.
 pub fn open_config(dir: &Path) -> anyhow::Result<ConfigStore> {
-    ConfigStore::open(dir).map_err(|e| anyhow::anyhow!("configuration refused: {e}"))
+    let mut store =
+        ConfigStore::open(dir).map_err(|e| anyhow::anyhow!("configuration refused: {e}"))?;
+    match wsman_os::group_id(wsman_config::WMI_USERS_GROUP) {
+        Ok(gid) => store.set_wmi_users_gid(gid),
+        Err(error) => tracing::warn!(
+            %error,
+            "the WMI users group could not be looked up: the WMI plug-in's default admits only what RootSDDL admits"
+        ),
+    }
+    Ok(store)
 }
 
 fn check_config(dir: &Path) -> anyhow::Result<()> {
