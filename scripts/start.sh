@@ -22,6 +22,9 @@ require_cargo
 
 CONFIG_DIR="${WSMAND_CONFIG_DIR:-/etc/wsmand}"
 ADMIN_GROUP=wsmand-admins
+# Windows' WinRMRemoteWMIUsers__: its members may use the CIM classes (the WMI plug-in's
+# default descriptor admits them), nothing else.
+WMI_GROUP=wsmand-wmi-users
 MODE=foreground
 CONSOLE=no
 for arg in "$@"; do
@@ -115,6 +118,7 @@ WSMAND_MGMT="$ROOT/target/release/wsmand-mgmt"
 
 ensure_pam_service
 getent group "$ADMIN_GROUP" >/dev/null || groupadd --system "$ADMIN_GROUP"
+getent group "$WMI_GROUP" >/dev/null || groupadd --system "$WMI_GROUP"
 install -d -m 0755 "$CONFIG_DIR"
 
 if [ "$MODE" = systemd ]; then
@@ -175,6 +179,8 @@ Which account to use:
   * any Linux account, checked through PAM (service "wsmand"). Identify works for every user;
     everything else needs an administrator: root or a member of the "$ADMIN_GROUP" group
       usermod -aG $ADMIN_GROUP alice
+    or, for the CIM classes only (monitoring; Windows' WinRMRemoteWMIUsers__), a member of
+    "$WMI_GROUP" (usermod -aG $WMI_GROUP monitor; winrm configSDDL wmi/root/cimv2 to narrow it)
   * or a service account that exists only in wsmand (like IIS "manager credentials"):
       $WSMAND --config-dir $CONFIG_DIR account add NAME --password-stdin --run-as LINUXUSER
     (reads the password from stdin; --run-as root or a $ADMIN_GROUP member makes it an administrator)

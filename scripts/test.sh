@@ -30,6 +30,10 @@ KRB_USER=wsmankrb
 KRB_PASSWORD='Wsman-Krb-Pass1'
 PLAIN_PASSWORD='Wsman-User-Pass1'
 ADMIN_GROUP=wsmand-admins
+# The WMI users group (Windows' WinRMRemoteWMIUsers__) and a monitoring account in it.
+WMI_GROUP=wsmand-wmi-users
+WMI_USER=wsmanwmi
+WMI_PASSWORD='Wsman-Wmi-Pass1'
 FUZZ_SECONDS="${WSMAN_FUZZ_SECONDS:-20}"
 
 # One build, run once: incremental caches would only add gigabytes to the target directory
@@ -119,12 +123,15 @@ create_test_users() {
     id "$PLAIN_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$PLAIN_USER"
     id "$KRB_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$KRB_USER"
     usermod -aG "$ADMIN_GROUP" "$ADMIN_USER"
+    getent group "$WMI_GROUP" >/dev/null || groupadd --system "$WMI_GROUP"
+    id "$WMI_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$WMI_USER"
+    usermod -aG "$WMI_GROUP" "$WMI_USER"
     # The management service's own user (the package creates it; the console tests run the
     # service as root, which then serves as this user).
     getent passwd wsmand-mgmt >/dev/null || useradd --system --user-group --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin wsmand-mgmt
-    printf '%s:%s\n%s:%s\n%s:%s\n' "$ADMIN_USER" "$ADMIN_PASSWORD" "$PLAIN_USER" "$PLAIN_PASSWORD" \
-        "$KRB_USER" "$KRB_PASSWORD" | chpasswd
+    printf '%s:%s\n%s:%s\n%s:%s\n%s:%s\n' "$ADMIN_USER" "$ADMIN_PASSWORD" "$PLAIN_USER" \
+        "$PLAIN_PASSWORD" "$KRB_USER" "$KRB_PASSWORD" "$WMI_USER" "$WMI_PASSWORD" | chpasswd
     ensure_pam_service
     echo "test users ready: $ADMIN_USER (in $ADMIN_GROUP), $PLAIN_USER"
 }
@@ -136,6 +143,10 @@ export_test_users() {
         export WSMAN_TEST_PAM_PASSWORD="$ADMIN_PASSWORD"
         export WSMAN_TEST_PAM_PLAIN_USER="$PLAIN_USER"
         export WSMAN_TEST_PAM_PLAIN_PASSWORD="$PLAIN_PASSWORD"
+    fi
+    if [ "$(id -u)" -eq 0 ] && id "$WMI_USER" >/dev/null 2>&1; then
+        export WSMAN_TEST_PAM_WMI_USER="$WMI_USER"
+        export WSMAN_TEST_PAM_WMI_PASSWORD="$WMI_PASSWORD"
     fi
     # As root the KDC and OpenIPMI packages were just installed: the Kerberos and BMC tests must
     # run, not skip.

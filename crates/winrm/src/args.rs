@@ -27,6 +27,8 @@ pub(crate) enum Command {
     Delete(ResourceArg),
     Identify,
     Invoke(String, ResourceArg, Vec<(String, String)>),
+    /// Show or edit a security descriptor: `default` (RootSDDL) or a WMI plug-in URI.
+    ConfigSddl(String),
     /// Subscribe to a remote event log in Pull mode, pull, unsubscribe.
     Events(String),
 }
@@ -132,6 +134,7 @@ fn build_command(positional: Vec<String>, help: bool) -> Result<Command, UsageEr
         "identify" | "id" => "identify",
         "invoke" | "i" => "invoke",
         "events" => "events",
+        "configsddl" => "configsddl",
         _ => {
             return Err(usage(format!(
                 "unknown operation {op:?} (see `winrm help`)"
@@ -155,6 +158,10 @@ fn build_command(positional: Vec<String>, help: bool) -> Result<Command, UsageEr
         "get" => Command::Get(need_resource()?),
         "enumerate" => Command::Enumerate(need_resource()?),
         "delete" => Command::Delete(need_resource()?),
+        "configsddl" => Command::ConfigSddl(
+            rest.next()
+                .ok_or_else(|| usage("winrm configSDDL needs a resource URI or default"))?,
+        ),
         "events" => Command::Events(
             rest.next()
                 .ok_or_else(|| usage("winrm events needs a log name (Application, System, ...)"))?,
@@ -242,6 +249,11 @@ fn check_switches(command: &Command, s: &Switches) -> Result<(), UsageError> {
     {
         return Err(usage(
             "-existing, -batches: and -maxElements: belong to winrm events",
+        ));
+    }
+    if !s.sddl_edits.is_empty() && !matches!(command, Command::ConfigSddl(_)) {
+        return Err(usage(
+            "-add:, -remove: and -sddl: belong to winrm configSDDL",
         ));
     }
     if s.dialect.is_some() && s.filter.is_none() {

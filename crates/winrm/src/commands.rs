@@ -356,6 +356,9 @@ pub(crate) fn run(inv: Invocation, out: &mut dyn Write) -> Result<(), Failure> {
             // one would cost about a third of a large enumeration's time (benches/cim.sh).
             std::mem::forget(items);
         }
+        Command::ConfigSddl(uri) => {
+            crate::configsddl::run(make_backend()?.as_mut(), uri, &s.sddl_edits, out)?;
+        }
         Command::Events(log) => {
             let remote = s
                 .connection

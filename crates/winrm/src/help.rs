@@ -34,6 +34,9 @@ OPERATIONS
         Delete an instance (WS-Transfer Delete).
     invoke | i METHOD RESOURCE_URI [@{PARAMETER="VALUE";...} | -file:FILE]
         Call a method of a resource (action RESOURCE_URI/METHOD).
+    configSDDL default|RESOURCE_URI [-add:ACCOUNT=RIGHT] [-remove:ACCOUNT=RIGHT] [-sddl:SDDL]
+        Show a security descriptor as a table of who may Read, Write, Execute,
+        Full (RootSDDL, the WMI plug-in's or a WMI namespace's), and edit it.
     events LOG -r:REMOTE [-filter:XPATH] [-existing] [-batches:N] [-maxElements:N]
         Subscribe to a remote event log (Application, System, Security, ...) in
         Pull mode (WS-Eventing), pull N batches, print the events and the
@@ -212,6 +215,7 @@ fn operation_help(op: &str) -> Option<String> {
         "invoke" | "i" => ("winrm invoke METHOD RESOURCE_URI [@{PARAMETER=\"VALUE\";...} | -file:FILE] [SWITCHES]", "Calls METHOD with the action RESOURCE_URI/METHOD and a METHOD_INPUT body. Example:\n    winrm invoke StartService wmicimv2/Win32_Service?Name=spooler -r:srv -u:admin"),
         "events" => ("winrm events LOG -r:REMOTE [-filter:XPATH] [-existing] [-batches:N] [-maxElements:N] [SWITCHES]", "Subscribes to the event log LOG of REMOTE in Pull mode with the event query\nXPATH (`*`, all events, when absent), pulls up to N batches (1 by default; a\npull that finds nothing within 5 seconds ends early) of at most maxElements\nevents each (50 by default), prints the events (text: record id, time, level,\nprovider, message; -format:xml the Event XML) and, in text, the bookmark after\nthe last, then unsubscribes. -existing starts with the events already in the\nlog; else only events logged after the subscription come. Example:\n    winrm events Application -r:srv -u:admin -filter:\"*[System[Level=2]]\" -existing -batches:3"),
         "identify" | "id" => ("winrm identify [-r:REMOTE] [-a:None] [SWITCHES]", "Shows the service's protocol version, vendor and product version. With -a:None\n(or without -u:) the unauthenticated form is used."),
+        "configsddl" => ("winrm configSDDL default|RESOURCE_URI [-add:ACCOUNT=RIGHT[,RIGHT]] [-remove:ACCOUNT=RIGHT[,RIGHT]] [-sddl:SDDL] [SWITCHES]", "Shows who may Read, Write, Execute or has Full control under a security\ndescriptor, and edits it (Windows opens a dialog; here -add:, -remove: and\n-sddl: do, in the order given). default is RootSDDL; the WMI plug-in's\ndescriptor is http://schemas.microsoft.com/wbem/wsman/1/wmi/WmiNamespace, one\nnamespace's wmi/root/cimv2 (it replaces the plug-in's for that namespace).\nACCOUNT is a Linux user, %group (or a group name), or a SID; names are looked\nup on this machine. Example:\n    winrm configSDDL wmi/root/cimv2 -add:monitor=Read -r:srv -u:admin"),
         "quickconfig" | "qc" => ("winrm quickconfig [-q] [-transport:http|https] [-force] [--config-dir DIR]", "Makes this machine ready for remote management:\n  - creates the configuration directory if needed,\n  - creates a listener on all addresses for the transport (HTTPS gets a new\n    self-signed certificate) on Service/DefaultPorts,\n  - enables Service/Auth/Basic (the authentication scheme wsmand offers),\n  - enables and starts the wsmand systemd unit when systemd runs.\nAsks before changing anything unless -q or -force. Running it again changes\nnothing."),
         _ => return None,
     };
@@ -233,6 +237,7 @@ const OPERATIONS: &[&str] = &[
     "delete",
     "identify",
     "invoke",
+    "configSDDL",
     "events",
     "help",
 ];
@@ -333,6 +338,7 @@ mod tests {
             "identify",
             "quickconfig",
             "qc",
+            "configsddl",
         ] {
             assert!(topic(Some(t)).is_some(), "{t}");
         }

@@ -14,6 +14,7 @@
 mod args;
 mod backend;
 mod commands;
+mod configsddl;
 mod failure;
 mod fanout;
 mod firewall;

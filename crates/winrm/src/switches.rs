@@ -57,8 +57,32 @@ pub(crate) struct Switches {
     pub(crate) max_elements: Option<u32>,
     /// `-parallel:N`: hosts at once when `-r:` names several.
     pub(crate) parallel: Option<usize>,
+    /// `configSDDL`: `-add:`, `-remove:` and `-sddl:` edits, in the order given.
+    pub(crate) sddl_edits: Vec<SddlSwitch>,
     /// `-?`, `-h`, `--help`.
     pub(crate) help: bool,
+}
+
+/// One edit of `winrm configSDDL` (there is no dialog on Linux).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SddlSwitch {
+    /// `-add:ACCOUNT=RIGHT[,RIGHT]`.
+    Add(String),
+    /// `-remove:ACCOUNT=RIGHT[,RIGHT]`.
+    Remove(String),
+    /// `-sddl:TEXT`: the descriptor itself.
+    Sddl(String),
+}
+
+fn sddl_edit(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    let v = required_value(name, value)?;
+    let edit = match name.to_ascii_lowercase().as_str() {
+        "add" => SddlSwitch::Add(v),
+        "remove" => SddlSwitch::Remove(v),
+        _ => SddlSwitch::Sddl(v),
+    };
+    s.sddl_edits.push(edit);
+    Ok(())
 }
 
 /// A shared connection switch, applied by wsman-cli.
@@ -198,6 +222,25 @@ fn help(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchE
 
 /// Every switch, in the order `winrm help switches` lists them.
 pub(crate) const SWITCHES: &[Switch<Switches>] = &[
+    Switch {
+        names: &["add"],
+        synopsis: r#"-add:ACCOUNT=RIGHT[,RIGHT]"#,
+        doc: r#"configSDDL: allow a Linux user (or %group, or a SID)
+Read, Write, Execute or Full."#,
+        apply: sddl_edit,
+    },
+    Switch {
+        names: &["remove"],
+        synopsis: r#"-remove:ACCOUNT=RIGHT[,RIGHT]"#,
+        doc: r#"configSDDL: no longer allow ACCOUNT these rights."#,
+        apply: sddl_edit,
+    },
+    Switch {
+        names: &["sddl"],
+        synopsis: r#"-sddl:SDDL"#,
+        doc: r#"configSDDL: replace the descriptor with SDDL."#,
+        apply: sddl_edit,
+    },
     Switch {
         names: &["r", "remote"],
         synopsis: r#"-r:REMOTE"#,

@@ -20,6 +20,7 @@ mod listener_ops;
 mod metrics;
 pub mod mgmt;
 pub mod plugin;
+mod plugin_ops;
 mod resource;
 pub mod schema;
 pub mod sddl;

@@ -4,18 +4,12 @@
 //! `Uri=""` for the whole plug-in, `Uri=".../wmi/root/cimv2"` for one namespace. Get shows them
 //! (the default one computed, see [`crate::security::default_wmi_sddl`]); Put replaces them
 //! with the body's `Security` entries; the rest of the document describes wsmand's CIM engine
-//! and cannot be changed. They are stored as `[Security] WmiSDDL` in `config.toml`.
+//! and cannot be changed. They are stored as `[Security] WmiSDDL` in `config.toml`. This module
+//! holds the names; the operations are in `plugin_ops`.
 
-use wsman_proto::envelope::SelectorSet;
-use wsman_proto::fault::SelectorProblem;
 use wsman_proto::operation::WMI_PREFIX;
-use wsman_proto::xml::{Element, Writer};
-use wsman_proto::Fault;
 
-use crate::resource::{invalid_value, unknown_element, unreadable_fault, EnumItem};
-use crate::schema::{Container, SettingKey};
-use crate::security::{check_wmi_entries, default_wmi_sddl, WMI_PLUGIN_KEY};
-use crate::store::ConfigStore;
+use crate::security::WMI_PLUGIN_KEY;
 
 /// `winrm/config/plugin`.
 pub const PLUGIN_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config/plugin";
@@ -27,9 +21,9 @@ pub const WMI_PLUGIN_NAME: &str = "WMI Provider";
 /// The URI `winrm configSDDL` takes for the whole WMI plug-in.
 pub const WMI_NAMESPACE_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/WmiNamespace";
 /// The resource the WMI plug-in serves (its URIs are prefixes, as on Windows).
-const WMI_RESOURCE_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi";
+pub(crate) const WMI_RESOURCE_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi";
 /// The capabilities Windows' WMI plug-in declares.
-const CAPABILITIES: &[(&str, Option<&str>)] = &[
+pub(crate) const CAPABILITIES: &[(&str, Option<&str>)] = &[
     ("Identify", None),
     ("Get", Some("SupportsFragment")),
     ("Put", Some("SupportsFragment")),
@@ -62,170 +56,6 @@ pub fn uri_of_wmi_key(key: &str) -> String {
     } else {
         format!("{WMI_PREFIX}{key}")
     }
-}
-
-/// The plug-in a request names: `Name` must be the WMI plug-in's.
-fn check_name(selectors: &SelectorSet) -> Result<(), Fault> {
-    let mut name = None;
-    for s in &selectors.0 {
-        if !s.name.eq_ignore_ascii_case("Name") {
-            return Err(Fault::invalid_selectors(
-                SelectorProblem::Unexpected,
-                format!("The selector {:?} is not valid for a plug-in. ", s.name),
-            ));
-        }
-        name = Some(match &s.value {
-            wsman_proto::envelope::SelectorValue::Text(t) => t.trim().to_owned(),
-            wsman_proto::envelope::SelectorValue::Epr(_) => String::new(),
-        });
-    }
-    match name {
-        None => Err(Fault::invalid_selectors(
-            SelectorProblem::Insufficient,
-            "A plug-in is named by the selector Name. ",
-        )),
-        Some(n) if n.eq_ignore_ascii_case(WMI_PLUGIN_NAME) => Ok(()),
-        Some(n) => Err(Fault::invalid_selectors(
-            SelectorProblem::InvalidValue,
-            format!("There is no plug-in {n:?} here: wsmand's only configurable plug-in is {WMI_PLUGIN_NAME:?}. "),
-        )),
-    }
-}
-
-impl ConfigStore {
-    fn root_sddl(&self) -> String {
-        let key = SettingKey {
-            container: Container::Service,
-            name: "RootSDDL",
-        };
-        self.value(key)
-            .map(|(v, _)| v.to_string())
-            .unwrap_or_default()
-    }
-
-    /// The document of the WMI plug-in.
-    fn render_wmi_plugin(&self) -> String {
-        let security = &self.config().security;
-        let mut entries: Vec<(String, String)> = security
-            .wmi_sddl
-            .iter()
-            .map(|(k, v)| (uri_of_wmi_key(k), v.clone()))
-            .collect();
-        if !security.wmi_sddl.contains_key(WMI_PLUGIN_KEY) {
-            let default = default_wmi_sddl(&self.root_sddl(), security.wmi_users_gid);
-            entries.insert(0, (String::new(), default));
-        }
-        let mut w = Writer::new();
-        w.start(
-            "PlugInConfiguration",
-            &[
-                ("xmlns", PLUGIN_CONFIG_NS),
-                ("Name", WMI_PLUGIN_NAME),
-                ("Filename", "wsmand"),
-                ("SDKVersion", "1"),
-                ("XmlRenderingType", "text"),
-                ("Enabled", "true"),
-            ],
-        );
-        w.start("Resources", &[]);
-        w.start(
-            "Resource",
-            &[
-                ("ResourceUri", WMI_RESOURCE_URI),
-                ("SupportsOptions", "true"),
-                ("ExactMatch", "false"),
-            ],
-        );
-        for (uri, sddl) in &entries {
-            w.start(
-                "Security",
-                &[("Uri", uri), ("ExactMatch", "false"), ("Sddl", sddl)],
-            );
-            w.end();
-        }
-        for (kind, support) in CAPABILITIES {
-            match support {
-                Some(s) => w.start("Capability", &[("Type", kind), (s, "true")]),
-                None => w.start("Capability", &[("Type", kind)]),
-            };
-            w.end();
-        }
-        w.finish()
-    }
-
-    pub(crate) fn get_plugin(&self, selectors: &SelectorSet) -> Result<String, Fault> {
-        check_name(selectors)?;
-        Ok(self.render_wmi_plugin())
-    }
-
-    pub(crate) fn enumerate_plugins(&self) -> Vec<EnumItem> {
-        vec![EnumItem {
-            xml: self.render_wmi_plugin(),
-            selectors: vec![("Name".to_owned(), WMI_PLUGIN_NAME.to_owned())],
-        }]
-    }
-
-    /// Put: the body's `Security` entries become the plug-in's descriptors, all checked before
-    /// anything is written. An entry for the whole plug-in equal to the default is not stored
-    /// (it would pin RootSDDL's value of today).
-    pub(crate) fn put_plugin(
-        &mut self,
-        selectors: &SelectorSet,
-        body: Option<&Element>,
-    ) -> Result<String, Fault> {
-        check_name(selectors)?;
-        let _writers = self.sync_before_write().map_err(unreadable_fault)?;
-        let body = body
-            .filter(|b| b.name.eq_ignore_ascii_case("PlugInConfiguration"))
-            .ok_or_else(|| unknown_element("(missing PlugInConfiguration)", "the body"))?;
-        let mut entries = Vec::new();
-        collect_security(body, &mut entries)?;
-        let refs = entries.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        let mut table = check_wmi_entries(refs).map_err(|e| {
-            Fault::schema_validation_error(format!(
-                "The WS-Management service cannot process the request because a Security entry of the plug-in is not valid: {e}. "
-            ))
-        })?;
-        let default = default_wmi_sddl(&self.root_sddl(), self.config().security.wmi_users_gid);
-        if table.get(WMI_PLUGIN_KEY) == Some(&default) {
-            table.remove(WMI_PLUGIN_KEY);
-        }
-        if let Some(pinned) = &self.policy.security.wmi_sddl {
-            if *pinned != table {
-                return Err(Fault::config_gpo_controlled("WmiSDDL"));
-            }
-            return Ok(self.render_wmi_plugin());
-        }
-        let mut next = self.stored.clone();
-        next.layer.security.wmi_sddl = (!table.is_empty()).then_some(table);
-        if next != self.stored {
-            self.commit(next).map_err(crate::resource::save_fault)?;
-        }
-        Ok(self.render_wmi_plugin())
-    }
-}
-
-/// The `Security` entries anywhere in the document, as (`WmiSDDL` key, descriptor).
-fn collect_security(e: &Element, out: &mut Vec<(String, String)>) -> Result<(), Fault> {
-    for child in e.elements() {
-        if child.name.eq_ignore_ascii_case("Security") {
-            let uri = child.attr_ignore_case("Uri").unwrap_or("");
-            let key = wmi_key_of_uri(uri).ok_or_else(|| {
-                invalid_value(
-                    "Security Uri",
-                    uri,
-                    "not a WMI namespace of this plug-in (.../wsman/1/wmi/<namespace>)",
-                )
-            })?;
-            let sddl = child
-                .attr_ignore_case("Sddl")
-                .ok_or_else(|| invalid_value("Security Sddl", "", "missing"))?;
-            out.push((key, sddl.to_owned()));
-        } else {
-            collect_security(child, out)?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use wsman_proto::xml::{parse, Limits};
 
 use super::*;
 use crate::schema::DEFAULT_ROOT_SDDL;
+use crate::store::ConfigStore;
 
 fn name(n: &str) -> SelectorSet {
     SelectorSet(vec![Selector {

@@ -237,8 +237,11 @@ fn read_only_settings_accept_their_current_value_only() {
 #[test]
 fn unknown_uris_and_unsupported_operations() {
     let (_d, mut s) = store();
-    let f = s.get(&format!("{CONFIG}/plugin"), &none()).unwrap_err();
+    let f = s.get(&format!("{CONFIG}/nothing"), &none()).unwrap_err();
     assert_eq!(f.wsman_code, code::DESTINATION_UNREACHABLE);
+    // The plug-ins are named by Name.
+    let f = s.get(&format!("{CONFIG}/plugin"), &none()).unwrap_err();
+    assert_eq!(f.wsman_code, code::INSUFFICIENT_SELECTORS);
     let f = s.enumerate(SERVICE, &|_| Vec::new()).unwrap_err();
     assert_eq!(f.wsman_code, code::ACTION_NOT_SUPPORTED);
     let f = s.create(SERVICE, &none(), None, "h").unwrap_err();

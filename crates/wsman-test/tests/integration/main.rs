@@ -38,6 +38,7 @@ mod process_create;
 mod push;
 mod service;
 mod winrm_cli;
+mod wmi_access;
 
 use wsman_test::http::Response;
 use wsman_test::soap::{self, FaultSummary};
