@@ -57,18 +57,28 @@ pub struct Mount {
 
 /// Undo mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
 fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
+    unescape_with(field, |escape| {
+        let digits = escape.get(..3)?;
+        digits
+            .bytes()
+            .all(|b| (b'0'..=b'7').contains(&b))
+            .then(|| u8::from_str_radix(digits, 8).ok())?
+            .map(|b| (b, 3))
+    })
+}
+
+/// `text` with each backslash escape `decode` reads (from the text after the backslash: the
+/// byte and how many characters it took) replaced by its byte; other backslashes kept.
+fn unescape_with(text: &str, decode: impl Fn(&str) -> Option<(u8, usize)>) -> String {
+    let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'\\' {
-            let digits = field.get(i + 1..i + 4).unwrap_or("");
-            if digits.len() == 3 && digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-                if let Ok(b) = u8::from_str_radix(digits, 8) {
-                    out.push(b);
-                    i += 4;
-                    continue;
-                }
+            if let Some((b, taken)) = text.get(i + 1..).and_then(&decode) {
+                out.push(b);
+                i += 1 + taken;
+                continue;
             }
         }
         out.push(bytes[i]);
@@ -159,24 +169,10 @@ fn disk_link(kind: &str, source: &str) -> Option<String> {
 
 /// udev writes special characters of labels as `\xNN`.
 fn unescape_udev(name: &str) -> String {
-    let mut out = Vec::new();
-    let bytes = name.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && bytes.get(i + 1) == Some(&b'x') {
-            if let Some(b) = name
-                .get(i + 2..i + 4)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(b);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    unescape_with(name, |escape| {
+        let hex = escape.strip_prefix('x')?.get(..2)?;
+        Some((u8::from_str_radix(hex, 16).ok()?, 3))
+    })
 }
 
 fn is_network(m: &Mount) -> bool {
@@ -459,9 +455,7 @@ impl Class for PerfFormattedLogicalDisk {
         let drives = host_drives();
         let (started, before) = self.previous.take_or_sample(|| Ok(disk_sample(&drives)))?;
         let after = disk_sample(&drives);
-        let elapsed_ms = u64::try_from(started.elapsed().as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        let elapsed_ms = super::perf::PreviousSample::<DiskSample>::elapsed_ms(started);
         let per_second = |delta: u64| delta.saturating_mul(1000) / elapsed_ms;
         let (mut total_size, mut total_free) = (0u64, 0u64);
         let mut out = Vec::new();

@@ -189,8 +189,7 @@ impl Class for OperatingSystem {
         _ctx: &Context<'_>,
         _filter: Option<&Filter>,
     ) -> Result<Vec<Instance>, Fault> {
-        let meminfo = procfs::read_text("/proc/meminfo")
-            .map_err(|e| Fault::internal_error(format!("/proc/meminfo: {e}. ")))?;
+        let meminfo = procfs::read_required("/proc/meminfo")?;
         let kb = |k| procfs::field(&meminfo, k);
         let (total, available) = (kb("MemTotal"), kb("MemAvailable"));
         let (swap_total, swap_free) = (kb("SwapTotal"), kb("SwapFree"));

@@ -89,6 +89,34 @@ fn cpu_lines(stat: &str) -> Vec<CpuTimes> {
         .collect()
 }
 
+/// The Processor object's counters, raw and formatted alike (Windows Server 2019's definition).
+const PROCESSOR_COUNTERS: &[(&str, &str)] = &[
+    ("C1TransitionsPersec", "uint64"),
+    ("C2TransitionsPersec", "uint64"),
+    ("C3TransitionsPersec", "uint64"),
+    ("Caption", "string"),
+    ("Description", "string"),
+    ("DPCRate", "uint32"),
+    ("DPCsQueuedPersec", "uint32"),
+    ("Frequency_Object", "uint64"),
+    ("Frequency_PerfTime", "uint64"),
+    ("Frequency_Sys100NS", "uint64"),
+    ("InterruptsPersec", "uint32"),
+    ("Name", "string"),
+    ("PercentC1Time", "uint64"),
+    ("PercentC2Time", "uint64"),
+    ("PercentC3Time", "uint64"),
+    ("PercentDPCTime", "uint64"),
+    ("PercentIdleTime", "uint64"),
+    ("PercentInterruptTime", "uint64"),
+    ("PercentPrivilegedTime", "uint64"),
+    ("PercentProcessorTime", "uint64"),
+    ("PercentUserTime", "uint64"),
+    ("Timestamp_Object", "uint64"),
+    ("Timestamp_PerfTime", "uint64"),
+    ("Timestamp_Sys100NS", "uint64"),
+];
+
 const PERF_OS_PROCESSOR: ClassSchema = ClassSchema {
     name: "Win32_PerfRawData_PerfOS_Processor",
     namespace: "root/cimv2",
@@ -97,32 +125,7 @@ const PERF_OS_PROCESSOR: ClassSchema = ClassSchema {
     references: &[],
     declaration: Declaration {
         superclass: Some("Win32_PerfRawData"),
-        properties: &[
-            ("C1TransitionsPersec", "uint64"),
-            ("C2TransitionsPersec", "uint64"),
-            ("C3TransitionsPersec", "uint64"),
-            ("Caption", "string"),
-            ("Description", "string"),
-            ("DPCRate", "uint32"),
-            ("DPCsQueuedPersec", "uint32"),
-            ("Frequency_Object", "uint64"),
-            ("Frequency_PerfTime", "uint64"),
-            ("Frequency_Sys100NS", "uint64"),
-            ("InterruptsPersec", "uint32"),
-            ("Name", "string"),
-            ("PercentC1Time", "uint64"),
-            ("PercentC2Time", "uint64"),
-            ("PercentC3Time", "uint64"),
-            ("PercentDPCTime", "uint64"),
-            ("PercentIdleTime", "uint64"),
-            ("PercentInterruptTime", "uint64"),
-            ("PercentPrivilegedTime", "uint64"),
-            ("PercentProcessorTime", "uint64"),
-            ("PercentUserTime", "uint64"),
-            ("Timestamp_Object", "uint64"),
-            ("Timestamp_PerfTime", "uint64"),
-            ("Timestamp_Sys100NS", "uint64"),
-        ],
+        properties: PROCESSOR_COUNTERS,
         methods: &[],
     },
 };
@@ -132,8 +135,7 @@ impl Class for PerfOsProcessor {
         &PERF_OS_PROCESSOR
     }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        let stat = procfs::read_text("/proc/stat")
-            .map_err(|e| Fault::internal_error(format!("/proc/stat: {e}. ")))?;
+        let stat = procfs::read_required("/proc/stat")?;
         let timestamp = filetime_now();
         let lines = cpu_lines(&stat);
         let processors = lines.iter().filter(|c| c.name != "_Total").count().max(1) as u64;
@@ -219,8 +221,7 @@ impl Class for PerfOsSystem {
         &PERF_OS_SYSTEM
     }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        let stat = procfs::read_text("/proc/stat")
-            .map_err(|e| Fault::internal_error(format!("/proc/stat: {e}. ")))?;
+        let stat = procfs::read_required("/proc/stat")?;
         let timestamp = filetime_now();
         // The fourth field of /proc/loadavg: runnable / all scheduling entities (threads).
         let threads = procfs::read_text("/proc/loadavg").ok().and_then(|l| {
@@ -312,8 +313,7 @@ impl Class for PerfOsMemory {
         &PERF_OS_MEMORY
     }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        let meminfo = procfs::read_text("/proc/meminfo")
-            .map_err(|e| Fault::internal_error(format!("/proc/meminfo: {e}. ")))?;
+        let meminfo = procfs::read_required("/proc/meminfo")?;
         let kb = |key| procfs::field(&meminfo, key);
         let available = kb("MemAvailable");
         let (committed, limit) = (kb("Committed_AS"), kb("CommitLimit"));
@@ -508,6 +508,14 @@ impl<T> PreviousSample<T> {
         }
     }
 
+    /// Milliseconds since `started` (a sample [`Self::take_or_sample`] gave), at least 1: what a
+    /// formatted class divides its counts by.
+    pub(super) fn elapsed_ms(started: std::time::Instant) -> u64 {
+        u64::try_from(started.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
     /// Keep `sample`, taken now, for the next query.
     pub(super) fn keep(&self, sample: T) {
         *self.slot() = Some((std::time::Instant::now(), sample));
@@ -528,8 +536,7 @@ impl CpuTimes {
 }
 
 fn read_cpu_lines() -> Result<Vec<CpuTimes>, Fault> {
-    let stat = procfs::read_text("/proc/stat")
-        .map_err(|e| Fault::internal_error(format!("/proc/stat: {e}. ")))?;
+    let stat = procfs::read_required("/proc/stat")?;
     Ok(cpu_lines(&stat))
 }
 
@@ -541,32 +548,7 @@ const PERF_FORMATTED_OS_PROCESSOR: ClassSchema = ClassSchema {
     references: &[],
     declaration: Declaration {
         superclass: Some("Win32_PerfFormattedData"),
-        properties: &[
-            ("C1TransitionsPersec", "uint64"),
-            ("C2TransitionsPersec", "uint64"),
-            ("C3TransitionsPersec", "uint64"),
-            ("Caption", "string"),
-            ("Description", "string"),
-            ("DPCRate", "uint32"),
-            ("DPCsQueuedPersec", "uint32"),
-            ("Frequency_Object", "uint64"),
-            ("Frequency_PerfTime", "uint64"),
-            ("Frequency_Sys100NS", "uint64"),
-            ("InterruptsPersec", "uint32"),
-            ("Name", "string"),
-            ("PercentC1Time", "uint64"),
-            ("PercentC2Time", "uint64"),
-            ("PercentC3Time", "uint64"),
-            ("PercentDPCTime", "uint64"),
-            ("PercentIdleTime", "uint64"),
-            ("PercentInterruptTime", "uint64"),
-            ("PercentPrivilegedTime", "uint64"),
-            ("PercentProcessorTime", "uint64"),
-            ("PercentUserTime", "uint64"),
-            ("Timestamp_Object", "uint64"),
-            ("Timestamp_PerfTime", "uint64"),
-            ("Timestamp_Sys100NS", "uint64"),
-        ],
+        properties: PROCESSOR_COUNTERS,
         methods: &[],
     },
 };

@@ -388,7 +388,7 @@ impl Class for PerfFormattedPhysicalDisk {
         let block = Path::new("/sys/block");
         let (started, before) = self.previous.take_or_sample(|| Ok(disks(block)))?;
         let after = disks(block);
-        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let elapsed_ms = PreviousSample::<Vec<(String, DiskStat)>>::elapsed_ms(started);
         let out = after
             .iter()
             .map(|(name, now)| {

@@ -391,8 +391,7 @@ impl Class for PageFileUsage {
         &PAGE_FILE_USAGE
     }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        let swaps = procfs::read_text("/proc/swaps")
-            .map_err(|e| Fault::internal_error(format!("/proc/swaps: {e}. ")))?;
+        let swaps = procfs::read_required("/proc/swaps")?;
         Ok(swaps
             .lines()
             .skip(1)
@@ -435,17 +434,20 @@ const CURRENT_TIME_PROPERTIES: &[(&str, &str)] = &[
     ("Year", "uint32"),
 ];
 
+/// Win32_CurrentTime, which both clocks derive from and add nothing to.
+const CURRENT_TIME: Declaration = Declaration {
+    superclass: Some("Win32_CurrentTime"),
+    properties: CURRENT_TIME_PROPERTIES,
+    methods: &[],
+};
+
 const UTC_TIME: ClassSchema = ClassSchema {
     name: "Win32_UTCTime",
     namespace: "root/cimv2",
     keys: &[],
-    singleton: false,
+    singleton: true,
     references: &[],
-    declaration: Declaration {
-        superclass: Some("Win32_CurrentTime"),
-        properties: CURRENT_TIME_PROPERTIES,
-        methods: &[],
-    },
+    declaration: CURRENT_TIME,
 };
 
 impl Class for UtcTime {
@@ -467,13 +469,9 @@ const LOCAL_TIME: ClassSchema = ClassSchema {
     name: "Win32_LocalTime",
     namespace: "root/cimv2",
     keys: &[],
-    singleton: false,
+    singleton: true,
     references: &[],
-    declaration: Declaration {
-        superclass: Some("Win32_CurrentTime"),
-        properties: CURRENT_TIME_PROPERTIES,
-        methods: &[],
-    },
+    declaration: CURRENT_TIME,
 };
 
 impl Class for LocalTime {
