@@ -12,6 +12,7 @@ use std::path::Path;
 use wsman_proto::cim::{Instance, Value};
 use wsman_proto::Fault;
 
+use super::schema::{ClassSchema, Declaration};
 use super::{procfs, Class};
 use crate::{Context, Filter};
 
@@ -56,18 +57,28 @@ pub struct Mount {
 
 /// Undo mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
 fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
+    unescape_with(field, |escape| {
+        let digits = escape.get(..3)?;
+        digits
+            .bytes()
+            .all(|b| (b'0'..=b'7').contains(&b))
+            .then(|| u8::from_str_radix(digits, 8).ok())?
+            .map(|b| (b, 3))
+    })
+}
+
+/// `text` with each backslash escape `decode` reads (from the text after the backslash: the
+/// byte and how many characters it took) replaced by its byte; other backslashes kept.
+fn unescape_with(text: &str, decode: impl Fn(&str) -> Option<(u8, usize)>) -> String {
+    let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'\\' {
-            let digits = field.get(i + 1..i + 4).unwrap_or("");
-            if digits.len() == 3 && digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-                if let Ok(b) = u8::from_str_radix(digits, 8) {
-                    out.push(b);
-                    i += 4;
-                    continue;
-                }
+            if let Some((b, taken)) = text.get(i + 1..).and_then(&decode) {
+                out.push(b);
+                i += 1 + taken;
+                continue;
             }
         }
         out.push(bytes[i]);
@@ -158,24 +169,10 @@ fn disk_link(kind: &str, source: &str) -> Option<String> {
 
 /// udev writes special characters of labels as `\xNN`.
 fn unescape_udev(name: &str) -> String {
-    let mut out = Vec::new();
-    let bytes = name.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && bytes.get(i + 1) == Some(&b'x') {
-            if let Some(b) = name
-                .get(i + 2..i + 4)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(b);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    unescape_with(name, |escape| {
+        let hex = escape.strip_prefix('x')?.get(..2)?;
+        Some((u8::from_str_radix(hex, 16).ok()?, 3))
+    })
 }
 
 fn is_network(m: &Mount) -> bool {
@@ -263,14 +260,64 @@ fn logical_disk(m: &Mount, host: &str) -> Instance {
         .with("VolumeSerialNumber", local(disk_link("by-uuid", &m.source)))
 }
 
-impl Class for LogicalDisk {
-    fn name(&self) -> &'static str {
-        "Win32_LogicalDisk"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["DeviceID"]
-    }
+const LOGICAL_DISK: ClassSchema = ClassSchema {
+    name: "Win32_LogicalDisk",
+    namespace: "root/cimv2",
+    keys: &["DeviceID"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_LogicalDisk"),
+        properties: &[
+            ("Access", "uint16"),
+            ("Availability", "uint16"),
+            ("BlockSize", "uint64"),
+            ("Caption", "string"),
+            ("Compressed", "boolean"),
+            ("ConfigManagerErrorCode", "uint32"),
+            ("ConfigManagerUserConfig", "boolean"),
+            ("CreationClassName", "string"),
+            ("Description", "string"),
+            ("DeviceID", "string"),
+            ("DriveType", "uint32"),
+            ("ErrorCleared", "boolean"),
+            ("ErrorDescription", "string"),
+            ("ErrorMethodology", "string"),
+            ("FileSystem", "string"),
+            ("FreeSpace", "uint64"),
+            ("InstallDate", "datetime"),
+            ("LastErrorCode", "uint32"),
+            ("MaximumComponentLength", "uint32"),
+            ("MediaType", "uint32"),
+            ("Name", "string"),
+            ("NumberOfBlocks", "uint64"),
+            ("PNPDeviceID", "string"),
+            ("PowerManagementCapabilities", "uint16[]"),
+            ("PowerManagementSupported", "boolean"),
+            ("ProviderName", "string"),
+            ("Purpose", "string"),
+            ("QuotasDisabled", "boolean"),
+            ("QuotasIncomplete", "boolean"),
+            ("QuotasRebuilding", "boolean"),
+            ("Size", "uint64"),
+            ("Status", "string"),
+            ("StatusInfo", "uint16"),
+            ("SupportsDiskQuotas", "boolean"),
+            ("SupportsFileBasedCompression", "boolean"),
+            ("SystemCreationClassName", "string"),
+            ("SystemName", "string"),
+            ("VolumeDirty", "boolean"),
+            ("VolumeName", "string"),
+            ("VolumeSerialNumber", "string"),
+        ],
+        methods: &[],
+    },
+};
 
+impl Class for LogicalDisk {
+    fn schema(&self) -> &'static ClassSchema {
+        &LOGICAL_DISK
+    }
     fn instances(
         &self,
         _ctx: &Context<'_>,
@@ -354,21 +401,61 @@ pub struct PerfFormattedLogicalDisk {
 /// Bytes in a sector of the block layer's counters, whatever the device's own sector size.
 const STAT_SECTOR: u64 = 512;
 
-impl Class for PerfFormattedLogicalDisk {
-    fn name(&self) -> &'static str {
-        "Win32_PerfFormattedData_PerfDisk_LogicalDisk"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Name"]
-    }
+const PERF_FORMATTED_LOGICAL_DISK: ClassSchema = ClassSchema {
+    name: "Win32_PerfFormattedData_PerfDisk_LogicalDisk",
+    namespace: "root/cimv2",
+    keys: &["Name"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("Win32_PerfFormattedData"),
+        properties: &[
+            ("AvgDiskBytesPerRead", "uint64"),
+            ("AvgDiskBytesPerTransfer", "uint64"),
+            ("AvgDiskBytesPerWrite", "uint64"),
+            ("AvgDiskQueueLength", "uint64"),
+            ("AvgDiskReadQueueLength", "uint64"),
+            ("AvgDisksecPerRead", "uint32"),
+            ("AvgDisksecPerTransfer", "uint32"),
+            ("AvgDisksecPerWrite", "uint32"),
+            ("AvgDiskWriteQueueLength", "uint64"),
+            ("Caption", "string"),
+            ("CurrentDiskQueueLength", "uint32"),
+            ("Description", "string"),
+            ("DiskBytesPersec", "uint64"),
+            ("DiskReadBytesPersec", "uint64"),
+            ("DiskReadsPersec", "uint32"),
+            ("DiskTransfersPersec", "uint32"),
+            ("DiskWriteBytesPersec", "uint64"),
+            ("DiskWritesPersec", "uint32"),
+            ("FreeMegabytes", "uint32"),
+            ("Frequency_Object", "uint64"),
+            ("Frequency_PerfTime", "uint64"),
+            ("Frequency_Sys100NS", "uint64"),
+            ("Name", "string"),
+            ("PercentDiskReadTime", "uint64"),
+            ("PercentDiskTime", "uint64"),
+            ("PercentDiskWriteTime", "uint64"),
+            ("PercentFreeSpace", "uint32"),
+            ("PercentIdleTime", "uint64"),
+            ("SplitIOPerSec", "uint32"),
+            ("Timestamp_Object", "uint64"),
+            ("Timestamp_PerfTime", "uint64"),
+            ("Timestamp_Sys100NS", "uint64"),
+        ],
+        methods: &[],
+    },
+};
 
+impl Class for PerfFormattedLogicalDisk {
+    fn schema(&self) -> &'static ClassSchema {
+        &PERF_FORMATTED_LOGICAL_DISK
+    }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let drives = host_drives();
         let (started, before) = self.previous.take_or_sample(|| Ok(disk_sample(&drives)))?;
         let after = disk_sample(&drives);
-        let elapsed_ms = u64::try_from(started.elapsed().as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        let elapsed_ms = super::perf::PreviousSample::<DiskSample>::elapsed_ms(started);
         let per_second = |delta: u64| delta.saturating_mul(1000) / elapsed_ms;
         let (mut total_size, mut total_free) = (0u64, 0u64);
         let mut out = Vec::new();
@@ -495,14 +582,68 @@ fn volume(m: &Mount, host: &str) -> Instance {
         )
 }
 
-impl Class for Volume {
-    fn name(&self) -> &'static str {
-        "Win32_Volume"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["DeviceID"]
-    }
+const VOLUME: ClassSchema = ClassSchema {
+    name: "Win32_Volume",
+    namespace: "root/cimv2",
+    keys: &["DeviceID"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_StorageVolume"),
+        properties: &[
+            ("Access", "uint16"),
+            ("Automount", "boolean"),
+            ("Availability", "uint16"),
+            ("BlockSize", "uint64"),
+            ("BootVolume", "boolean"),
+            ("Capacity", "uint64"),
+            ("Caption", "string"),
+            ("Compressed", "boolean"),
+            ("ConfigManagerErrorCode", "uint32"),
+            ("ConfigManagerUserConfig", "boolean"),
+            ("CreationClassName", "string"),
+            ("Description", "string"),
+            ("DeviceID", "string"),
+            ("DirtyBitSet", "boolean"),
+            ("DriveLetter", "string"),
+            ("DriveType", "uint32"),
+            ("ErrorCleared", "boolean"),
+            ("ErrorDescription", "string"),
+            ("ErrorMethodology", "string"),
+            ("FileSystem", "string"),
+            ("FreeSpace", "uint64"),
+            ("IndexingEnabled", "boolean"),
+            ("InstallDate", "datetime"),
+            ("Label", "string"),
+            ("LastErrorCode", "uint32"),
+            ("MaximumFileNameLength", "uint32"),
+            ("Name", "string"),
+            ("NumberOfBlocks", "uint64"),
+            ("PageFilePresent", "boolean"),
+            ("PNPDeviceID", "string"),
+            ("PowerManagementCapabilities", "uint16[]"),
+            ("PowerManagementSupported", "boolean"),
+            ("Purpose", "string"),
+            ("QuotasEnabled", "boolean"),
+            ("QuotasIncomplete", "boolean"),
+            ("QuotasRebuilding", "boolean"),
+            ("SerialNumber", "uint32"),
+            ("Status", "string"),
+            ("StatusInfo", "uint16"),
+            ("SupportsDiskQuotas", "boolean"),
+            ("SupportsFileBasedCompression", "boolean"),
+            ("SystemCreationClassName", "string"),
+            ("SystemName", "string"),
+            ("SystemVolume", "boolean"),
+        ],
+        methods: &[],
+    },
+};
 
+impl Class for Volume {
+    fn schema(&self) -> &'static ClassSchema {
+        &VOLUME
+    }
     fn instances(
         &self,
         _ctx: &Context<'_>,

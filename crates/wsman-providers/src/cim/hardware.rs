@@ -17,6 +17,7 @@ use wsman_ipmi::{Bmc, Numeric, SensorKind};
 use wsman_proto::cim::{CimDateTime, Instance, MethodInput, Value};
 use wsman_proto::Fault;
 
+use super::schema::{ClassSchema, Declaration, Method};
 use super::sysfs::{self, SysfsSensor};
 use super::{procfs, reference_to, Class};
 use crate::{Context, Filter};
@@ -452,15 +453,59 @@ impl Sensor {
     }
 }
 
+const SENSOR: ClassSchema = ClassSchema {
+    name: "CIM_Sensor",
+    namespace: NAMESPACE,
+    keys: SENSOR_KEYS,
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_LogicalDevice"),
+        properties: &[
+            ("AdditionalAvailability", "uint16[]"),
+            ("Availability", "uint16"),
+            ("Caption", "string"),
+            ("CreationClassName", "string"),
+            ("CurrentState", "string"),
+            ("Description", "string"),
+            ("DeviceID", "string"),
+            ("ElementName", "string"),
+            ("EnabledDefault", "uint16"),
+            ("EnabledState", "uint16"),
+            ("ErrorCleared", "boolean"),
+            ("ErrorDescription", "string"),
+            ("HealthState", "uint16"),
+            ("IdentifyingDescriptions", "string[]"),
+            ("InstallDate", "datetime"),
+            ("LastErrorCode", "uint32"),
+            ("MaxQuiesceTime", "uint64"),
+            ("Name", "string"),
+            ("OperationalStatus", "uint16[]"),
+            ("OtherEnabledState", "string"),
+            ("OtherIdentifyingInfo", "string[]"),
+            ("OtherSensorTypeDescription", "string"),
+            ("PollingInterval", "uint64"),
+            ("PossibleStates", "string[]"),
+            ("PowerManagementCapabilities", "uint16[]"),
+            ("PowerManagementSupported", "boolean"),
+            ("PowerOnHours", "uint64"),
+            ("RequestedState", "uint16"),
+            ("SensorType", "uint16"),
+            ("Status", "string"),
+            ("StatusDescriptions", "string[]"),
+            ("StatusInfo", "uint16"),
+            ("SystemCreationClassName", "string"),
+            ("SystemName", "string"),
+            ("TimeOfLastStateChange", "datetime"),
+            ("TotalPowerOnHours", "uint64"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for Sensor {
-    fn name(&self) -> &'static str {
-        "CIM_Sensor"
-    }
-    fn namespace(&self) -> &'static str {
-        NAMESPACE
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        SENSOR_KEYS
+    fn schema(&self) -> &'static ClassSchema {
+        &SENSOR
     }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         Ok(all_sensors(ctx, &self.hardware, false))
@@ -478,15 +523,82 @@ impl NumericSensor {
     }
 }
 
+const NUMERIC_SENSOR: ClassSchema = ClassSchema {
+    name: "CIM_NumericSensor",
+    namespace: NAMESPACE,
+    keys: SENSOR_KEYS,
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_Sensor"),
+        properties: &[
+            ("Accuracy", "sint32"),
+            ("AdditionalAvailability", "uint16[]"),
+            ("Availability", "uint16"),
+            ("BaseUnits", "uint16"),
+            ("Caption", "string"),
+            ("CreationClassName", "string"),
+            ("CurrentReading", "sint32"),
+            ("CurrentState", "string"),
+            ("Description", "string"),
+            ("DeviceID", "string"),
+            ("ElementName", "string"),
+            ("EnabledDefault", "uint16"),
+            ("EnabledState", "uint16"),
+            ("EnabledThresholds", "uint16[]"),
+            ("ErrorCleared", "boolean"),
+            ("ErrorDescription", "string"),
+            ("HealthState", "uint16"),
+            ("Hysteresis", "uint32"),
+            ("IdentifyingDescriptions", "string[]"),
+            ("InstallDate", "datetime"),
+            ("IsLinear", "boolean"),
+            ("LastErrorCode", "uint32"),
+            ("LowerThresholdCritical", "sint32"),
+            ("LowerThresholdFatal", "sint32"),
+            ("LowerThresholdNonCritical", "sint32"),
+            ("MaxQuiesceTime", "uint64"),
+            ("MaxReadable", "sint32"),
+            ("MinReadable", "sint32"),
+            ("Name", "string"),
+            ("NominalReading", "sint32"),
+            ("NormalMax", "sint32"),
+            ("NormalMin", "sint32"),
+            ("OperationalStatus", "uint16[]"),
+            ("OtherEnabledState", "string"),
+            ("OtherIdentifyingInfo", "string[]"),
+            ("OtherSensorTypeDescription", "string"),
+            ("PollingInterval", "uint64"),
+            ("PossibleStates", "string[]"),
+            ("PowerManagementCapabilities", "uint16[]"),
+            ("PowerManagementSupported", "boolean"),
+            ("PowerOnHours", "uint64"),
+            ("RateUnits", "uint16"),
+            ("RequestedState", "uint16"),
+            ("Resolution", "uint32"),
+            ("SensorType", "uint16"),
+            ("SettableThresholds", "uint16[]"),
+            ("Status", "string"),
+            ("StatusDescriptions", "string[]"),
+            ("StatusInfo", "uint16"),
+            ("SupportedThresholds", "uint16[]"),
+            ("SystemCreationClassName", "string"),
+            ("SystemName", "string"),
+            ("TimeOfLastStateChange", "datetime"),
+            ("Tolerance", "sint32"),
+            ("TotalPowerOnHours", "uint64"),
+            ("UnitModifier", "sint32"),
+            ("UpperThresholdCritical", "sint32"),
+            ("UpperThresholdFatal", "sint32"),
+            ("UpperThresholdNonCritical", "sint32"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for NumericSensor {
-    fn name(&self) -> &'static str {
-        "CIM_NumericSensor"
-    }
-    fn namespace(&self) -> &'static str {
-        NAMESPACE
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        SENSOR_KEYS
+    fn schema(&self) -> &'static ClassSchema {
+        &NUMERIC_SENSOR
     }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         Ok(all_sensors(ctx, &self.hardware, true))
@@ -518,15 +630,47 @@ impl RecordLog {
     }
 }
 
+const RECORD_LOG: ClassSchema = ClassSchema {
+    name: "CIM_RecordLog",
+    namespace: NAMESPACE,
+    keys: &["InstanceID"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_Log"),
+        properties: &[
+            ("Caption", "string"),
+            ("CurrentNumberOfRecords", "uint64"),
+            ("Description", "string"),
+            ("ElementName", "string"),
+            ("EnabledDefault", "uint16"),
+            ("EnabledState", "uint16"),
+            ("HealthState", "uint16"),
+            ("InstallDate", "datetime"),
+            ("InstanceID", "string"),
+            ("LogState", "uint16"),
+            ("MaxNumberOfRecords", "uint64"),
+            ("Name", "string"),
+            ("OperationalStatus", "uint16[]"),
+            ("OtherEnabledState", "string"),
+            ("OverwritePolicy", "uint16"),
+            ("RequestedState", "uint16"),
+            ("Status", "string"),
+            ("StatusDescriptions", "string[]"),
+            ("TimeOfLastStateChange", "datetime"),
+        ],
+        methods: &[Method {
+            name: "ClearLog",
+            is_static: false,
+            inputs: &[],
+            outputs: &[],
+        }],
+    },
+};
+
 impl Class for RecordLog {
-    fn name(&self) -> &'static str {
-        "CIM_RecordLog"
-    }
-    fn namespace(&self) -> &'static str {
-        NAMESPACE
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["InstanceID"]
+    fn schema(&self) -> &'static ClassSchema {
+        &RECORD_LOG
     }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let info = self
@@ -609,20 +753,39 @@ impl LogRecord {
     }
 }
 
+const LOG_RECORD: ClassSchema = ClassSchema {
+    name: "CIM_LogRecord",
+    namespace: NAMESPACE,
+    keys: &[
+        "CreationClassName",
+        "LogCreationClassName",
+        "LogName",
+        "RecordID",
+    ],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_RecordForLog"),
+        properties: &[
+            ("Caption", "string"),
+            ("CreationClassName", "string"),
+            ("DataFormat", "string"),
+            ("Description", "string"),
+            ("ElementName", "string"),
+            ("LogCreationClassName", "string"),
+            ("LogName", "string"),
+            ("MessageTimestamp", "datetime"),
+            ("RecordData", "string"),
+            ("RecordFormat", "string"),
+            ("RecordID", "string"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for LogRecord {
-    fn name(&self) -> &'static str {
-        "CIM_LogRecord"
-    }
-    fn namespace(&self) -> &'static str {
-        NAMESPACE
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &[
-            "CreationClassName",
-            "LogCreationClassName",
-            "LogName",
-            "RecordID",
-        ]
+    fn schema(&self) -> &'static ClassSchema {
+        &LOG_RECORD
     }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let Some(sel) = self.hardware.sel()? else {
@@ -676,18 +839,25 @@ impl LogManagesRecord {
     }
 }
 
+const LOG_MANAGES_RECORD: ClassSchema = ClassSchema {
+    name: "CIM_LogManagesRecord",
+    namespace: NAMESPACE,
+    keys: &["Antecedent", "Dependent"],
+    singleton: false,
+    references: &["Antecedent", "Dependent"],
+    declaration: Declaration {
+        superclass: Some("CIM_Dependency"),
+        properties: &[
+            ("Antecedent", "ref:CIM_Log"),
+            ("Dependent", "ref:CIM_RecordForLog"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for LogManagesRecord {
-    fn name(&self) -> &'static str {
-        "CIM_LogManagesRecord"
-    }
-    fn namespace(&self) -> &'static str {
-        NAMESPACE
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Antecedent", "Dependent"]
-    }
-    fn references(&self) -> &'static [&'static str] {
-        &["Antecedent", "Dependent"]
+    fn schema(&self) -> &'static ClassSchema {
+        &LOG_MANAGES_RECORD
     }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let Some(sel) = self.hardware.sel()? else {

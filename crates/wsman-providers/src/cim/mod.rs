@@ -6,8 +6,6 @@
 //! against the class, so those rules are written once. Filtering, rendering, EPRs and paging
 //! are the server's.
 
-mod declarations;
-mod declarations_win32;
 pub mod disk;
 pub mod hardware;
 #[cfg(test)]
@@ -40,29 +38,34 @@ use wsman_proto::Fault;
 
 use crate::{Body, Context, Filter, Item, ItemSource, Provider};
 
-/// One class: its schema (name, keys, properties) and its instances.
+/// One class: its schema, declared once in the class's own file, and its instances.
 pub trait Class: Send + Sync + 'static {
-    fn name(&self) -> &'static str;
+    /// The class's name, namespace, keys, singleton flag, references and declaration.
+    fn schema(&self) -> &'static schema::ClassSchema;
+    fn name(&self) -> &'static str {
+        self.schema().name
+    }
     fn namespace(&self) -> &'static str {
-        "root/cimv2"
+        self.schema().namespace
     }
     /// Key property names (the selectors of Get).
-    fn keys(&self) -> &'static [&'static str];
-    /// Whether the class has one instance, which Get answers without selectors: a class
-    /// Windows' MOF marks `Singleton` (Win32_OperatingSystem) and, by default, a class without
-    /// keys (Win32_UTCTime), which WMI addresses as `Class=@`.
-    fn singleton(&self) -> bool {
-        self.keys().is_empty()
+    fn keys(&self) -> &'static [&'static str] {
+        self.schema().keys
     }
-    /// Every property name of the class, keys included: by default those of its declaration
-    /// (written once, in `declarations.rs`).
+    /// Whether the class has one instance, which Get answers without selectors: a class
+    /// Windows' MOF marks `Singleton` (Win32_OperatingSystem) and a class without keys
+    /// (Win32_UTCTime), which WMI addresses as `Class=@`.
+    fn singleton(&self) -> bool {
+        self.schema().singleton || self.keys().is_empty()
+    }
+    /// Every property name of the class, keys included, in its declaration's order.
     fn properties(&self) -> &'static [&'static str] {
-        declared_names(self.declaration())
+        declared_names(&self.schema().declaration)
     }
     /// The reference properties that make this class an association (`Antecedent`,
     /// `Dependent`); empty for an ordinary class.
     fn references(&self) -> &'static [&'static str] {
-        &[]
+        self.schema().references
     }
     /// The instances; `filter` may narrow the work (the server filters again).
     fn instances(&self, ctx: &Context<'_>, filter: Option<&Filter>)
@@ -84,14 +87,9 @@ pub trait Class: Send + Sync + 'static {
             .ok_or_else(not_found)
     }
     /// The types of the properties and the methods, for the class declaration (class
-    /// metadata): by default the one `declarations.rs` holds for this class.
+    /// metadata).
     fn declaration(&self) -> Option<&'static schema::Declaration> {
-        all_declarations()
-            .find(|(namespace, class, _)| {
-                class.eq_ignore_ascii_case(self.name())
-                    && namespace.eq_ignore_ascii_case(self.namespace())
-            })
-            .map(|(_, _, declaration)| declaration)
+        Some(&self.schema().declaration)
     }
     /// Run `method` (on the instance `keys` name, or on the class when they are empty; the
     /// input is the request body, `<Method>_INPUT`). Answers the `<Method>_OUTPUT` instance,
@@ -106,22 +104,11 @@ pub trait Class: Send + Sync + 'static {
     }
 }
 
-/// Every declaration of `declarations.rs` and `declarations_win32.rs`.
-fn all_declarations(
-) -> impl Iterator<Item = &'static (&'static str, &'static str, schema::Declaration)> {
-    declarations::DECLARATIONS
-        .iter()
-        .chain(declarations_win32::DECLARATIONS)
-}
-
 /// The property names of a declaration, made once per declaration and kept (a fixed number
 /// of declarations, so a fixed amount of memory).
-fn declared_names(declaration: Option<&'static schema::Declaration>) -> &'static [&'static str] {
+fn declared_names(declaration: &'static schema::Declaration) -> &'static [&'static str] {
     type Names = Vec<(usize, &'static [&'static str])>;
     static NAMES: std::sync::Mutex<Names> = std::sync::Mutex::new(Vec::new());
-    let Some(declaration) = declaration else {
-        return &[];
-    };
     let id = std::ptr::from_ref(declaration) as usize;
     let mut names = NAMES
         .lock()
@@ -213,8 +200,77 @@ fn not_found() -> Fault {
     Fault::resource_not_found()
 }
 
+/// What the classes read besides the host's own files: the CPU sampler shared by
+/// Win32_Processor and the formatted processor counters, the BMC and sysfs root, and, when
+/// the daemon has them, the service manager, the event log and the benchmark class's size.
+#[derive(Clone)]
+struct Sources {
+    cpu: std::sync::Arc<perf::CpuSampler>,
+    hardware: std::sync::Arc<hardware::Hardware>,
+    services: Option<std::sync::Arc<service::ServiceManager>>,
+    event_log: Option<std::sync::Arc<dyn ntlogevent::EventLog>>,
+    #[cfg(feature = "bench-synthetic")]
+    synthetic: Option<u32>,
+}
+
+/// A row of [`CLASSES`]: the class made from the sources, or `None` when a source it needs is
+/// missing.
+type Row = fn(&Sources) -> Option<Box<dyn Class>>;
+
+fn served(class: impl Class) -> Option<Box<dyn Class>> {
+    Some(Box::new(class))
+}
+
+/// Every class served, one row each: a new class is its own file and one row here.
+const CLASSES: &[Row] = &[
+    |s| {
+        served(match &s.services {
+            Some(manager) => os::OperatingSystem::with_power(manager.clone()),
+            None => os::OperatingSystem::default(),
+        })
+    },
+    |_| served(process::Process),
+    |_| served(system::ComputerSystem),
+    |s| served(system::Processor::new(s.cpu.clone())),
+    |_| served(system::PageFileUsage),
+    |_| served(system::UtcTime),
+    |_| served(system::LocalTime),
+    |_| served(perf::PerfOsProcessor),
+    |_| served(perf::PerfOsSystem),
+    |_| served(perf_process::PerfProcProcess),
+    |_| served(perf::PerfOsMemory),
+    |s| served(perf::PerfFormattedOsProcessor::new(s.cpu.clone())),
+    |_| served(perf::PerfTcpipNetworkInterface),
+    |_| served(disk::LogicalDisk),
+    |_| served(disk::Volume),
+    |_| served(disk::PerfFormattedLogicalDisk::default()),
+    |_| served(perf_disk::PerfRawPhysicalDisk),
+    |_| served(perf_disk::PerfFormattedPhysicalDisk::default()),
+    |_| served(network::NetworkAdapter),
+    |_| served(network::NetworkAdapterConfiguration),
+    |_| served(network::Ip4RouteTable),
+    |s| served(hardware::Sensor::new(s.hardware.clone())),
+    |s| served(hardware::NumericSensor::new(s.hardware.clone())),
+    |s| served(hardware::RecordLog::new(s.hardware.clone())),
+    |s| served(hardware::LogRecord::new(s.hardware.clone())),
+    |s| served(hardware::LogManagesRecord::new(s.hardware.clone())),
+    |s| served(platform::SystemEnclosure::new(s.hardware.clone())),
+    |s| served(platform::Chassis::new(s.hardware.clone())),
+    |s| served(platform::ComputerSystem::new(s.hardware.clone())),
+    |s| served(platform::Processor::new(s.hardware.clone())),
+    |s| served(platform::PhysicalMemory::new(s.hardware.clone())),
+    |s| served(platform::SystemDevice::new(s.hardware.clone())),
+    |s| served(platform::AssociatedSensor::new(s.hardware.clone())),
+    |s| served(ntlogevent::NtLogEvent::new(s.event_log.clone()?)),
+    |s| served(service::Service::new(s.services.clone()?)),
+    |s| served(service::DependentService::new(s.services.clone()?)),
+    #[cfg(feature = "bench-synthetic")]
+    |s| served(synthetic::Synthetic::new(s.synthetic?)),
+];
+
 /// The WMI and DMTF CIM classes of this host.
 pub struct CimProvider {
+    sources: Sources,
     classes: Vec<Box<dyn Class>>,
 }
 
@@ -233,89 +289,50 @@ impl CimProvider {
     /// Every class, Win32_Processor's LoadPercentage and the formatted processor counters read
     /// from `cpu` (one window shared by every caller).
     pub fn with_cpu_sampler(cpu: std::sync::Arc<perf::CpuSampler>) -> Self {
-        let mut provider = Self {
-            classes: vec![
-                Box::new(os::OperatingSystem::default()),
-                Box::new(process::Process),
-                Box::new(system::ComputerSystem),
-                Box::new(system::Processor::new(cpu.clone())),
-                Box::new(system::PageFileUsage),
-                Box::new(system::UtcTime),
-                Box::new(system::LocalTime),
-                Box::new(perf::PerfOsProcessor),
-                Box::new(perf::PerfOsSystem),
-                Box::new(perf_process::PerfProcProcess),
-                Box::new(perf::PerfOsMemory),
-                Box::new(perf::PerfFormattedOsProcessor::new(cpu)),
-                Box::new(perf::PerfTcpipNetworkInterface),
-                Box::new(disk::LogicalDisk),
-                Box::new(disk::Volume),
-                Box::new(disk::PerfFormattedLogicalDisk::default()),
-                Box::new(perf_disk::PerfRawPhysicalDisk),
-                Box::new(perf_disk::PerfFormattedPhysicalDisk::default()),
-                Box::new(network::NetworkAdapter),
-                Box::new(network::NetworkAdapterConfiguration),
-                Box::new(network::Ip4RouteTable),
-            ],
-        };
-        provider.add_hardware(hardware::Hardware::none());
-        provider
+        Self::from_sources(Sources {
+            cpu,
+            hardware: hardware::Hardware::none(),
+            services: None,
+            event_log: None,
+            #[cfg(feature = "bench-synthetic")]
+            synthetic: None,
+        })
+    }
+
+    /// The classes of [`CLASSES`] that `sources` can serve.
+    fn from_sources(sources: Sources) -> Self {
+        let classes = CLASSES.iter().filter_map(|row| row(&sources)).collect();
+        Self { sources, classes }
+    }
+
+    /// The provider again with a source changed.
+    fn with_sources(self, change: impl FnOnce(&mut Sources)) -> Self {
+        let mut sources = self.sources;
+        change(&mut sources);
+        Self::from_sources(sources)
     }
 
     /// Builder: read root/hardware's IPMI sensors and SEL from this BMC, and the kernel's
     /// sensors and DMI (Win32_SystemEnclosure too) from its sysfs root.
-    pub fn with_hardware(mut self, hardware: std::sync::Arc<hardware::Hardware>) -> Self {
-        self.classes.retain(|c| {
-            !c.namespace().eq_ignore_ascii_case(hardware::NAMESPACE)
-                && c.name() != "Win32_SystemEnclosure"
-        });
-        self.add_hardware(hardware);
-        self
-    }
-
-    fn add_hardware(&mut self, hardware: std::sync::Arc<hardware::Hardware>) {
-        self.classes.extend([
-            Box::new(hardware::Sensor::new(hardware.clone())) as Box<dyn Class>,
-            Box::new(hardware::NumericSensor::new(hardware.clone())),
-            Box::new(hardware::RecordLog::new(hardware.clone())),
-            Box::new(hardware::LogRecord::new(hardware.clone())),
-            Box::new(hardware::LogManagesRecord::new(hardware.clone())),
-            Box::new(platform::SystemEnclosure::new(hardware.clone())),
-            Box::new(platform::Chassis::new(hardware.clone())),
-            Box::new(platform::ComputerSystem::new(hardware.clone())),
-            Box::new(platform::Processor::new(hardware.clone())),
-            Box::new(platform::PhysicalMemory::new(hardware.clone())),
-            Box::new(platform::SystemDevice::new(hardware.clone())),
-            Box::new(platform::AssociatedSensor::new(hardware)),
-        ]);
+    pub fn with_hardware(self, hardware: std::sync::Arc<hardware::Hardware>) -> Self {
+        self.with_sources(|s| s.hardware = hardware)
     }
 
     /// Builder: serve the benchmark class `Wsman_BenchSynthetic` with `count` instances.
     #[cfg(feature = "bench-synthetic")]
-    pub fn with_synthetic(mut self, count: u32) -> Self {
-        self.classes
-            .push(Box::new(synthetic::Synthetic::new(count)));
-        self
+    pub fn with_synthetic(self, count: u32) -> Self {
+        self.with_sources(|s| s.synthetic = Some(count))
     }
 
     /// Builder: serve `Win32_NTLogEvent` from the host's event logs.
-    pub fn with_event_log(mut self, log: std::sync::Arc<dyn ntlogevent::EventLog>) -> Self {
-        self.classes
-            .push(Box::new(ntlogevent::NtLogEvent::new(log)));
-        self
+    pub fn with_event_log(self, log: std::sync::Arc<dyn ntlogevent::EventLog>) -> Self {
+        self.with_sources(|s| s.event_log = Some(log))
     }
 
     /// Builder: serve `Win32_Service`, `Win32_DependentService` and Win32_OperatingSystem's
     /// Reboot and Shutdown through this host's service manager.
-    pub fn with_services(mut self, manager: std::sync::Arc<service::ServiceManager>) -> Self {
-        self.classes.retain(|c| c.name() != "Win32_OperatingSystem");
-        self.classes
-            .push(Box::new(os::OperatingSystem::with_power(manager.clone())));
-        self.classes
-            .push(Box::new(service::Service::new(manager.clone())));
-        self.classes
-            .push(Box::new(service::DependentService::new(manager)));
-        self
+    pub fn with_services(self, manager: std::sync::Arc<service::ServiceManager>) -> Self {
+        self.with_sources(|s| s.services = Some(manager))
     }
 
     fn find(&self, namespace: &str, class: &str) -> Option<&dyn Class> {
@@ -799,17 +816,17 @@ mod tests {
             .build()
             .unwrap();
         let manager = service::ServiceManager::new(runtime.handle().clone(), None);
-        let mut classes = CimProvider::new().classes;
-        classes.push(Box::new(service::Service::new(manager.clone())));
-        classes.push(Box::new(service::DependentService::new(manager)));
+        let provider = CimProvider::new().with_services(manager);
         #[cfg(feature = "bench-synthetic")]
-        classes.push(Box::new(synthetic::Synthetic::new(3)));
-        classes
+        let provider = provider.with_synthetic(3);
+        provider.classes
     }
 
     #[test]
     fn every_declared_type_is_a_cim_type() {
-        for (namespace, class, declaration) in all_declarations() {
+        for class in classes() {
+            let (namespace, class, declaration) =
+                (class.namespace(), class.name(), class.schema().declaration);
             let methods = declaration
                 .methods
                 .iter()

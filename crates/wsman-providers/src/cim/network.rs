@@ -11,6 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use wsman_proto::cim::{Instance, Value};
 use wsman_proto::Fault;
 
+use super::schema::{ClassSchema, Declaration};
 use super::{procfs, Class};
 use crate::{Context, Filter};
 
@@ -136,12 +137,63 @@ fn adapter(i: &Interface, host: &str) -> Instance {
         .with("SystemName", host.to_owned())
 }
 
+const NETWORK_ADAPTER: ClassSchema = ClassSchema {
+    name: "Win32_NetworkAdapter",
+    namespace: "root/cimv2",
+    keys: &["DeviceID"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_NetworkAdapter"),
+        properties: &[
+            ("AdapterType", "string"),
+            ("AdapterTypeID", "uint16"),
+            ("AutoSense", "boolean"),
+            ("Availability", "uint16"),
+            ("Caption", "string"),
+            ("ConfigManagerErrorCode", "uint32"),
+            ("ConfigManagerUserConfig", "boolean"),
+            ("CreationClassName", "string"),
+            ("Description", "string"),
+            ("DeviceID", "string"),
+            ("ErrorCleared", "boolean"),
+            ("ErrorDescription", "string"),
+            ("GUID", "string"),
+            ("Index", "uint32"),
+            ("InstallDate", "datetime"),
+            ("Installed", "boolean"),
+            ("InterfaceIndex", "uint32"),
+            ("LastErrorCode", "uint32"),
+            ("MACAddress", "string"),
+            ("Manufacturer", "string"),
+            ("MaxNumberControlled", "uint32"),
+            ("MaxSpeed", "uint64"),
+            ("Name", "string"),
+            ("NetConnectionID", "string"),
+            ("NetConnectionStatus", "uint16"),
+            ("NetEnabled", "boolean"),
+            ("NetworkAddresses", "string[]"),
+            ("PermanentAddress", "string"),
+            ("PhysicalAdapter", "boolean"),
+            ("PNPDeviceID", "string"),
+            ("PowerManagementCapabilities", "uint16[]"),
+            ("PowerManagementSupported", "boolean"),
+            ("ProductName", "string"),
+            ("ServiceName", "string"),
+            ("Speed", "uint64"),
+            ("Status", "string"),
+            ("StatusInfo", "uint16"),
+            ("SystemCreationClassName", "string"),
+            ("SystemName", "string"),
+            ("TimeOfLastReset", "datetime"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for NetworkAdapter {
-    fn name(&self) -> &'static str {
-        "Win32_NetworkAdapter"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["DeviceID"]
+    fn schema(&self) -> &'static ClassSchema {
+        &NETWORK_ADAPTER
     }
     fn instances(
         &self,
@@ -245,12 +297,84 @@ fn name_servers() -> Vec<String> {
 /// `Win32_NetworkAdapterConfiguration`, keyed by Index (the interface index).
 pub struct NetworkAdapterConfiguration;
 
+const NETWORK_ADAPTER_CONFIGURATION: ClassSchema = ClassSchema {
+    name: "Win32_NetworkAdapterConfiguration",
+    namespace: "root/cimv2",
+    keys: &["Index"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_Setting"),
+        properties: &[
+            ("ArpAlwaysSourceRoute", "boolean"),
+            ("ArpUseEtherSNAP", "boolean"),
+            ("Caption", "string"),
+            ("DatabasePath", "string"),
+            ("DeadGWDetectEnabled", "boolean"),
+            ("DefaultIPGateway", "string[]"),
+            ("DefaultTOS", "uint8"),
+            ("DefaultTTL", "uint8"),
+            ("Description", "string"),
+            ("DHCPEnabled", "boolean"),
+            ("DHCPLeaseExpires", "datetime"),
+            ("DHCPLeaseObtained", "datetime"),
+            ("DHCPServer", "string"),
+            ("DNSDomain", "string"),
+            ("DNSDomainSuffixSearchOrder", "string[]"),
+            ("DNSEnabledForWINSResolution", "boolean"),
+            ("DNSHostName", "string"),
+            ("DNSServerSearchOrder", "string[]"),
+            ("DomainDNSRegistrationEnabled", "boolean"),
+            ("ForwardBufferMemory", "uint32"),
+            ("FullDNSRegistrationEnabled", "boolean"),
+            ("GatewayCostMetric", "uint16[]"),
+            ("IGMPLevel", "uint8"),
+            ("Index", "uint32"),
+            ("InterfaceIndex", "uint32"),
+            ("IPAddress", "string[]"),
+            ("IPConnectionMetric", "uint32"),
+            ("IPEnabled", "boolean"),
+            ("IPFilterSecurityEnabled", "boolean"),
+            ("IPPortSecurityEnabled", "boolean"),
+            ("IPSecPermitIPProtocols", "string[]"),
+            ("IPSecPermitTCPPorts", "string[]"),
+            ("IPSecPermitUDPPorts", "string[]"),
+            ("IPSubnet", "string[]"),
+            ("IPUseZeroBroadcast", "boolean"),
+            ("IPXAddress", "string"),
+            ("IPXEnabled", "boolean"),
+            ("IPXFrameType", "uint32[]"),
+            ("IPXMediaType", "uint32"),
+            ("IPXNetworkNumber", "string[]"),
+            ("IPXVirtualNetNumber", "string"),
+            ("KeepAliveInterval", "uint32"),
+            ("KeepAliveTime", "uint32"),
+            ("MACAddress", "string"),
+            ("MTU", "uint32"),
+            ("NumForwardPackets", "uint32"),
+            ("PMTUBHDetectEnabled", "boolean"),
+            ("PMTUDiscoveryEnabled", "boolean"),
+            ("ServiceName", "string"),
+            ("SettingID", "string"),
+            ("TcpipNetbiosOptions", "uint32"),
+            ("TcpMaxConnectRetransmissions", "uint32"),
+            ("TcpMaxDataRetransmissions", "uint32"),
+            ("TcpNumConnections", "uint32"),
+            ("TcpUseRFC1122UrgentPointer", "boolean"),
+            ("TcpWindowSize", "uint16"),
+            ("WINSEnableLMHostsLookup", "boolean"),
+            ("WINSHostLookupFile", "string"),
+            ("WINSPrimaryServer", "string"),
+            ("WINSScopeID", "string"),
+            ("WINSSecondaryServer", "string"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for NetworkAdapterConfiguration {
-    fn name(&self) -> &'static str {
-        "Win32_NetworkAdapterConfiguration"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Index"]
+    fn schema(&self) -> &'static ClassSchema {
+        &NETWORK_ADAPTER_CONFIGURATION
     }
     fn instances(
         &self,
@@ -314,12 +438,42 @@ impl Class for NetworkAdapterConfiguration {
 /// `Win32_IP4RouteTable`, keyed by Destination, InterfaceIndex, Mask and NextHop.
 pub struct Ip4RouteTable;
 
+const IP4_ROUTE_TABLE: ClassSchema = ClassSchema {
+    name: "Win32_IP4RouteTable",
+    namespace: "root/cimv2",
+    keys: &["Destination", "InterfaceIndex", "Mask", "NextHop"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_LogicalElement"),
+        // Windows' 18 properties and their types (its published MOF syntax: Age is sint32).
+        properties: &[
+            ("Age", "sint32"),
+            ("Caption", "string"),
+            ("Description", "string"),
+            ("Destination", "string"),
+            ("Information", "string"),
+            ("InstallDate", "datetime"),
+            ("InterfaceIndex", "sint32"),
+            ("Mask", "string"),
+            ("Metric1", "sint32"),
+            ("Metric2", "sint32"),
+            ("Metric3", "sint32"),
+            ("Metric4", "sint32"),
+            ("Metric5", "sint32"),
+            ("Name", "string"),
+            ("NextHop", "string"),
+            ("Protocol", "uint32"),
+            ("Status", "string"),
+            ("Type", "uint32"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for Ip4RouteTable {
-    fn name(&self) -> &'static str {
-        "Win32_IP4RouteTable"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Destination", "InterfaceIndex", "Mask", "NextHop"]
+    fn schema(&self) -> &'static ClassSchema {
+        &IP4_ROUTE_TABLE
     }
     fn instances(
         &self,

@@ -16,6 +16,7 @@ use wsman_proto::cim::{CimDateTime, Instance, Value};
 use wsman_proto::wql::{CompareOp, Condition, Literal};
 use wsman_proto::Fault;
 
+use super::schema::{ClassSchema, Declaration};
 use super::Class;
 use crate::{Context, Filter, Item, ItemSource};
 
@@ -195,15 +196,40 @@ fn instance(record: LogRecord) -> Instance {
         .with("User", record.user)
 }
 
+const NT_LOG_EVENT: ClassSchema = ClassSchema {
+    name: "Win32_NTLogEvent",
+    namespace: "root/cimv2",
+    keys: &["Logfile", "RecordNumber"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: None,
+        properties: &[
+            ("Category", "uint16"),
+            ("CategoryString", "string"),
+            ("ComputerName", "string"),
+            ("Data", "uint8[]"),
+            ("EventCode", "uint16"),
+            ("EventIdentifier", "uint32"),
+            ("EventType", "uint8"),
+            ("InsertionStrings", "string[]"),
+            ("Logfile", "string"),
+            ("Message", "string"),
+            ("RecordNumber", "uint32"),
+            ("SourceName", "string"),
+            ("TimeGenerated", "datetime"),
+            ("TimeWritten", "datetime"),
+            ("Type", "string"),
+            ("User", "string"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for NtLogEvent {
-    fn name(&self) -> &'static str {
-        "Win32_NTLogEvent"
+    fn schema(&self) -> &'static ClassSchema {
+        &NT_LOG_EVENT
     }
-
-    fn keys(&self) -> &'static [&'static str] {
-        &["Logfile", "RecordNumber"]
-    }
-
     fn instances(
         &self,
         ctx: &Context<'_>,

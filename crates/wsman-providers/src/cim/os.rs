@@ -6,6 +6,7 @@ use wsman_proto::cim::{CimDateTime, Instance, MethodInput};
 use wsman_proto::Fault;
 use wsman_systemd::{Error, PowerAction};
 
+use super::schema::{ClassSchema, Declaration, Method};
 use super::service::{unavailable, ServiceManager};
 
 use super::procfs;
@@ -42,18 +43,103 @@ fn os_release(key: &str) -> Option<String> {
     })
 }
 
-impl Class for OperatingSystem {
-    fn name(&self) -> &'static str {
-        "Win32_OperatingSystem"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Name"]
-    }
-    /// Windows' MOF marks the class `Singleton`: Get needs no selector.
-    fn singleton(&self) -> bool {
-        true
-    }
+const OPERATING_SYSTEM: ClassSchema = ClassSchema {
+    name: "Win32_OperatingSystem",
+    namespace: "root/cimv2",
+    keys: &["Name"],
+    singleton: true,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_OperatingSystem"),
+        properties: &[
+            ("BootDevice", "string"),
+            ("BuildNumber", "string"),
+            ("BuildType", "string"),
+            ("Caption", "string"),
+            ("CodeSet", "string"),
+            ("CountryCode", "string"),
+            ("CreationClassName", "string"),
+            ("CSCreationClassName", "string"),
+            ("CSDVersion", "string"),
+            ("CSName", "string"),
+            ("CurrentTimeZone", "sint16"),
+            ("DataExecutionPrevention_32BitApplications", "boolean"),
+            ("DataExecutionPrevention_Available", "boolean"),
+            ("DataExecutionPrevention_Drivers", "boolean"),
+            ("DataExecutionPrevention_SupportPolicy", "uint8"),
+            ("Debug", "boolean"),
+            ("Description", "string"),
+            ("Distributed", "boolean"),
+            ("EncryptionLevel", "uint32"),
+            ("ForegroundApplicationBoost", "uint8"),
+            ("FreePhysicalMemory", "uint64"),
+            ("FreeSpaceInPagingFiles", "uint64"),
+            ("FreeVirtualMemory", "uint64"),
+            ("InstallDate", "datetime"),
+            ("LargeSystemCache", "uint32"),
+            ("LastBootUpTime", "datetime"),
+            ("LocalDateTime", "datetime"),
+            ("Locale", "string"),
+            ("Manufacturer", "string"),
+            ("MaxNumberOfProcesses", "uint32"),
+            ("MaxProcessMemorySize", "uint64"),
+            ("MUILanguages", "string[]"),
+            ("Name", "string"),
+            ("NumberOfLicensedUsers", "uint32"),
+            ("NumberOfProcesses", "uint32"),
+            ("NumberOfUsers", "uint32"),
+            ("OperatingSystemSKU", "uint32"),
+            ("Organization", "string"),
+            ("OSArchitecture", "string"),
+            ("OSLanguage", "uint32"),
+            ("OSProductSuite", "uint32"),
+            ("OSType", "uint16"),
+            ("OtherTypeDescription", "string"),
+            ("PAEEnabled", "boolean"),
+            ("PlusProductID", "string"),
+            ("PlusVersionNumber", "string"),
+            ("PortableOperatingSystem", "boolean"),
+            ("Primary", "boolean"),
+            ("ProductType", "uint32"),
+            ("QuantumLength", "uint8"),
+            ("QuantumType", "uint8"),
+            ("RegisteredUser", "string"),
+            ("SerialNumber", "string"),
+            ("ServicePackMajorVersion", "uint16"),
+            ("ServicePackMinorVersion", "uint16"),
+            ("SizeStoredInPagingFiles", "uint64"),
+            ("Status", "string"),
+            ("SuiteMask", "uint32"),
+            ("SystemDevice", "string"),
+            ("SystemDirectory", "string"),
+            ("SystemDrive", "string"),
+            ("TotalSwapSpaceSize", "uint64"),
+            ("TotalVirtualMemorySize", "uint64"),
+            ("TotalVisibleMemorySize", "uint64"),
+            ("Version", "string"),
+            ("WindowsDirectory", "string"),
+        ],
+        methods: &[
+            Method {
+                name: "Reboot",
+                is_static: false,
+                inputs: &[],
+                outputs: &[],
+            },
+            Method {
+                name: "Shutdown",
+                is_static: false,
+                inputs: &[],
+                outputs: &[],
+            },
+        ],
+    },
+};
 
+impl Class for OperatingSystem {
+    fn schema(&self) -> &'static ClassSchema {
+        &OPERATING_SYSTEM
+    }
     /// Reboot and Shutdown: the whole system, for administrators only (others get
     /// ReturnValue 2); 0 once systemd accepted the job, as Windows answers before it goes down.
     fn invoke(
@@ -103,8 +189,7 @@ impl Class for OperatingSystem {
         _ctx: &Context<'_>,
         _filter: Option<&Filter>,
     ) -> Result<Vec<Instance>, Fault> {
-        let meminfo = procfs::read_text("/proc/meminfo")
-            .map_err(|e| Fault::internal_error(format!("/proc/meminfo: {e}. ")))?;
+        let meminfo = procfs::read_required("/proc/meminfo")?;
         let kb = |k| procfs::field(&meminfo, k);
         let (total, available) = (kb("MemTotal"), kb("MemAvailable"));
         let (swap_total, swap_free) = (kb("SwapTotal"), kb("SwapFree"));

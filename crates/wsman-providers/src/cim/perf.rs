@@ -18,6 +18,7 @@ use wsman_proto::cim::Instance;
 use wsman_proto::Fault;
 
 use super::procfs::{self, HUNDRED_NS_PER_TICK};
+use super::schema::{ClassSchema, Declaration};
 use super::Class;
 use crate::{Context, Filter};
 
@@ -88,17 +89,53 @@ fn cpu_lines(stat: &str) -> Vec<CpuTimes> {
         .collect()
 }
 
-impl Class for PerfOsProcessor {
-    fn name(&self) -> &'static str {
-        "Win32_PerfRawData_PerfOS_Processor"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Name"]
-    }
+/// The Processor object's counters, raw and formatted alike (Windows Server 2019's definition).
+const PROCESSOR_COUNTERS: &[(&str, &str)] = &[
+    ("C1TransitionsPersec", "uint64"),
+    ("C2TransitionsPersec", "uint64"),
+    ("C3TransitionsPersec", "uint64"),
+    ("Caption", "string"),
+    ("Description", "string"),
+    ("DPCRate", "uint32"),
+    ("DPCsQueuedPersec", "uint32"),
+    ("Frequency_Object", "uint64"),
+    ("Frequency_PerfTime", "uint64"),
+    ("Frequency_Sys100NS", "uint64"),
+    ("InterruptsPersec", "uint32"),
+    ("Name", "string"),
+    ("PercentC1Time", "uint64"),
+    ("PercentC2Time", "uint64"),
+    ("PercentC3Time", "uint64"),
+    ("PercentDPCTime", "uint64"),
+    ("PercentIdleTime", "uint64"),
+    ("PercentInterruptTime", "uint64"),
+    ("PercentPrivilegedTime", "uint64"),
+    ("PercentProcessorTime", "uint64"),
+    ("PercentUserTime", "uint64"),
+    ("Timestamp_Object", "uint64"),
+    ("Timestamp_PerfTime", "uint64"),
+    ("Timestamp_Sys100NS", "uint64"),
+];
 
+const PERF_OS_PROCESSOR: ClassSchema = ClassSchema {
+    name: "Win32_PerfRawData_PerfOS_Processor",
+    namespace: "root/cimv2",
+    keys: &["Name"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("Win32_PerfRawData"),
+        properties: PROCESSOR_COUNTERS,
+        methods: &[],
+    },
+};
+
+impl Class for PerfOsProcessor {
+    fn schema(&self) -> &'static ClassSchema {
+        &PERF_OS_PROCESSOR
+    }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        let stat = procfs::read_text("/proc/stat")
-            .map_err(|e| Fault::internal_error(format!("/proc/stat: {e}. ")))?;
+        let stat = procfs::read_required("/proc/stat")?;
         let timestamp = filetime_now();
         let lines = cpu_lines(&stat);
         let processors = lines.iter().filter(|c| c.name != "_Total").count().max(1) as u64;
@@ -138,17 +175,53 @@ impl Class for PerfOsProcessor {
 /// Frequency_Object.
 pub struct PerfOsSystem;
 
-impl Class for PerfOsSystem {
-    fn name(&self) -> &'static str {
-        "Win32_PerfRawData_PerfOS_System"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &[]
-    }
+const PERF_OS_SYSTEM: ClassSchema = ClassSchema {
+    name: "Win32_PerfRawData_PerfOS_System",
+    namespace: "root/cimv2",
+    keys: &[],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("Win32_PerfRawData"),
+        properties: &[
+            ("AlignmentFixupsPersec", "uint32"),
+            ("Caption", "string"),
+            ("ContextSwitchesPersec", "uint32"),
+            ("Description", "string"),
+            ("ExceptionDispatchesPersec", "uint32"),
+            ("FileControlBytesPersec", "uint64"),
+            ("FileControlOperationsPersec", "uint32"),
+            ("FileDataOperationsPersec", "uint32"),
+            ("FileReadBytesPersec", "uint64"),
+            ("FileReadOperationsPersec", "uint32"),
+            ("FileWriteBytesPersec", "uint64"),
+            ("FileWriteOperationsPersec", "uint32"),
+            ("FloatingEmulationsPersec", "uint32"),
+            ("Frequency_Object", "uint64"),
+            ("Frequency_PerfTime", "uint64"),
+            ("Frequency_Sys100NS", "uint64"),
+            ("Name", "string"),
+            ("PercentRegistryQuotaInUse", "uint32"),
+            ("PercentRegistryQuotaInUse_Base", "uint32"),
+            ("Processes", "uint32"),
+            ("ProcessorQueueLength", "uint32"),
+            ("SystemCallsPersec", "uint32"),
+            ("SystemUpTime", "uint64"),
+            ("Threads", "uint32"),
+            ("Timestamp_Object", "uint64"),
+            ("Timestamp_PerfTime", "uint64"),
+            ("Timestamp_Sys100NS", "uint64"),
+        ],
+        methods: &[],
+    },
+};
 
+impl Class for PerfOsSystem {
+    fn schema(&self) -> &'static ClassSchema {
+        &PERF_OS_SYSTEM
+    }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        let stat = procfs::read_text("/proc/stat")
-            .map_err(|e| Fault::internal_error(format!("/proc/stat: {e}. ")))?;
+        let stat = procfs::read_required("/proc/stat")?;
         let timestamp = filetime_now();
         // The fourth field of /proc/loadavg: runnable / all scheduling entities (threads).
         let threads = procfs::read_text("/proc/loadavg").ok().and_then(|l| {
@@ -176,17 +249,71 @@ impl Class for PerfOsSystem {
 /// need no second sample, from /proc/meminfo (bytes, KB and MB as their names say).
 pub struct PerfOsMemory;
 
-impl Class for PerfOsMemory {
-    fn name(&self) -> &'static str {
-        "Win32_PerfFormattedData_PerfOS_Memory"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &[]
-    }
+const PERF_OS_MEMORY: ClassSchema = ClassSchema {
+    name: "Win32_PerfFormattedData_PerfOS_Memory",
+    namespace: "root/cimv2",
+    keys: &[],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("Win32_PerfFormattedData"),
+        properties: &[
+            ("AvailableBytes", "uint64"),
+            ("AvailableKBytes", "uint64"),
+            ("AvailableMBytes", "uint64"),
+            ("CacheBytes", "uint64"),
+            ("CacheBytesPeak", "uint64"),
+            ("CacheFaultsPersec", "uint32"),
+            ("Caption", "string"),
+            ("CommitLimit", "uint64"),
+            ("CommittedBytes", "uint64"),
+            ("DemandZeroFaultsPersec", "uint32"),
+            ("Description", "string"),
+            ("FreeAndZeroPageListBytes", "uint64"),
+            ("FreeSystemPageTableEntries", "uint32"),
+            ("Frequency_Object", "uint64"),
+            ("Frequency_PerfTime", "uint64"),
+            ("Frequency_Sys100NS", "uint64"),
+            ("LongTermAverageStandbyCacheLifetimes", "uint32"),
+            ("ModifiedPageListBytes", "uint64"),
+            ("Name", "string"),
+            ("PageFaultsPersec", "uint32"),
+            ("PageReadsPersec", "uint32"),
+            ("PagesInputPersec", "uint32"),
+            ("PagesOutputPersec", "uint32"),
+            ("PagesPersec", "uint32"),
+            ("PageWritesPersec", "uint32"),
+            ("PercentCommittedBytesInUse", "uint32"),
+            ("PoolNonpagedAllocs", "uint32"),
+            ("PoolNonpagedBytes", "uint64"),
+            ("PoolPagedAllocs", "uint32"),
+            ("PoolPagedBytes", "uint64"),
+            ("PoolPagedResidentBytes", "uint64"),
+            ("StandbyCacheCoreBytes", "uint64"),
+            ("StandbyCacheNormalPriorityBytes", "uint64"),
+            ("StandbyCacheReserveBytes", "uint64"),
+            ("SystemCacheResidentBytes", "uint64"),
+            ("SystemCodeResidentBytes", "uint64"),
+            ("SystemCodeTotalBytes", "uint64"),
+            ("SystemDriverResidentBytes", "uint64"),
+            ("SystemDriverTotalBytes", "uint64"),
+            ("Timestamp_Object", "uint64"),
+            ("Timestamp_PerfTime", "uint64"),
+            ("Timestamp_Sys100NS", "uint64"),
+            ("TransitionFaultsPersec", "uint32"),
+            ("TransitionPagesRePurposedPersec", "uint32"),
+            ("WriteCopiesPersec", "uint32"),
+        ],
+        methods: &[],
+    },
+};
 
+impl Class for PerfOsMemory {
+    fn schema(&self) -> &'static ClassSchema {
+        &PERF_OS_MEMORY
+    }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        let meminfo = procfs::read_text("/proc/meminfo")
-            .map_err(|e| Fault::internal_error(format!("/proc/meminfo: {e}. ")))?;
+        let meminfo = procfs::read_required("/proc/meminfo")?;
         let kb = |key| procfs::field(&meminfo, key);
         let available = kb("MemAvailable");
         let (committed, limit) = (kb("Committed_AS"), kb("CommitLimit"));
@@ -381,6 +508,14 @@ impl<T> PreviousSample<T> {
         }
     }
 
+    /// Milliseconds since `started` (a sample [`Self::take_or_sample`] gave), at least 1: what a
+    /// formatted class divides its counts by.
+    pub(super) fn elapsed_ms(started: std::time::Instant) -> u64 {
+        u64::try_from(started.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
     /// Keep `sample`, taken now, for the next query.
     pub(super) fn keep(&self, sample: T) {
         *self.slot() = Some((std::time::Instant::now(), sample));
@@ -401,19 +536,27 @@ impl CpuTimes {
 }
 
 fn read_cpu_lines() -> Result<Vec<CpuTimes>, Fault> {
-    let stat = procfs::read_text("/proc/stat")
-        .map_err(|e| Fault::internal_error(format!("/proc/stat: {e}. ")))?;
+    let stat = procfs::read_required("/proc/stat")?;
     Ok(cpu_lines(&stat))
 }
 
-impl Class for PerfFormattedOsProcessor {
-    fn name(&self) -> &'static str {
-        "Win32_PerfFormattedData_PerfOS_Processor"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Name"]
-    }
+const PERF_FORMATTED_OS_PROCESSOR: ClassSchema = ClassSchema {
+    name: "Win32_PerfFormattedData_PerfOS_Processor",
+    namespace: "root/cimv2",
+    keys: &["Name"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("Win32_PerfFormattedData"),
+        properties: PROCESSOR_COUNTERS,
+        methods: &[],
+    },
+};
 
+impl Class for PerfFormattedOsProcessor {
+    fn schema(&self) -> &'static ClassSchema {
+        &PERF_FORMATTED_OS_PROCESSOR
+    }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let window = self.sampler.window()?;
         let before = &window.before;
@@ -460,14 +603,55 @@ impl Class for PerfFormattedOsProcessor {
 /// loopback out of this class too), from `/sys/class/net/<if>/statistics`.
 pub struct PerfTcpipNetworkInterface;
 
-impl Class for PerfTcpipNetworkInterface {
-    fn name(&self) -> &'static str {
-        "Win32_PerfRawData_Tcpip_NetworkInterface"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Name"]
-    }
+const PERF_TCPIP_NETWORK_INTERFACE: ClassSchema = ClassSchema {
+    name: "Win32_PerfRawData_Tcpip_NetworkInterface",
+    namespace: "root/cimv2",
+    keys: &["Name"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("Win32_PerfRawData"),
+        properties: &[
+            ("BytesReceivedPersec", "uint64"),
+            ("BytesSentPersec", "uint64"),
+            ("BytesTotalPersec", "uint64"),
+            ("Caption", "string"),
+            ("CurrentBandwidth", "uint64"),
+            ("Description", "string"),
+            ("Frequency_Object", "uint64"),
+            ("Frequency_PerfTime", "uint64"),
+            ("Frequency_Sys100NS", "uint64"),
+            ("Name", "string"),
+            ("OffloadedConnections", "uint64"),
+            ("OutputQueueLength", "uint64"),
+            ("PacketsOutboundDiscarded", "uint64"),
+            ("PacketsOutboundErrors", "uint64"),
+            ("PacketsPersec", "uint64"),
+            ("PacketsReceivedDiscarded", "uint64"),
+            ("PacketsReceivedErrors", "uint64"),
+            ("PacketsReceivedNonUnicastPersec", "uint64"),
+            ("PacketsReceivedPersec", "uint64"),
+            ("PacketsReceivedUnicastPersec", "uint64"),
+            ("PacketsReceivedUnknown", "uint64"),
+            ("PacketsSentNonUnicastPersec", "uint64"),
+            ("PacketsSentPersec", "uint64"),
+            ("PacketsSentUnicastPersec", "uint64"),
+            ("TCPActiveRSCConnections", "uint64"),
+            ("TCPRSCAveragePacketSize", "uint64"),
+            ("TCPRSCCoalescedPacketsPersec", "uint64"),
+            ("TCPRSCExceptionsPersec", "uint64"),
+            ("Timestamp_Object", "uint64"),
+            ("Timestamp_PerfTime", "uint64"),
+            ("Timestamp_Sys100NS", "uint64"),
+        ],
+        methods: &[],
+    },
+};
 
+impl Class for PerfTcpipNetworkInterface {
+    fn schema(&self) -> &'static ClassSchema {
+        &PERF_TCPIP_NETWORK_INTERFACE
+    }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let timestamp = filetime_now();
         let Ok(dir) = std::fs::read_dir("/sys/class/net") else {

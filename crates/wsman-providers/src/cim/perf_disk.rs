@@ -16,6 +16,7 @@ use wsman_proto::cim::Instance;
 use wsman_proto::Fault;
 
 use super::perf::{filetime_now, PreviousSample};
+use super::schema::{ClassSchema, Declaration};
 use super::{procfs, Class};
 use crate::{Context, Filter};
 
@@ -204,12 +205,63 @@ fn raw_instance(class: &dyn Class, name: &str, d: &DiskStat, uptime: u64) -> Ins
         .with("Timestamp_Sys100NS", filetime_now())
 }
 
+const PERF_RAW_PHYSICAL_DISK: ClassSchema = ClassSchema {
+    name: "Win32_PerfRawData_PerfDisk_PhysicalDisk",
+    namespace: "root/cimv2",
+    keys: &["Name"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("Win32_PerfRawData"),
+        properties: &[
+            ("AvgDiskBytesPerRead", "uint64"),
+            ("AvgDiskBytesPerRead_Base", "uint32"),
+            ("AvgDiskBytesPerTransfer", "uint64"),
+            ("AvgDiskBytesPerTransfer_Base", "uint32"),
+            ("AvgDiskBytesPerWrite", "uint64"),
+            ("AvgDiskBytesPerWrite_Base", "uint32"),
+            ("AvgDiskQueueLength", "uint64"),
+            ("AvgDiskReadQueueLength", "uint64"),
+            ("AvgDisksecPerRead", "uint32"),
+            ("AvgDisksecPerRead_Base", "uint32"),
+            ("AvgDisksecPerTransfer", "uint32"),
+            ("AvgDisksecPerTransfer_Base", "uint32"),
+            ("AvgDisksecPerWrite", "uint32"),
+            ("AvgDisksecPerWrite_Base", "uint32"),
+            ("AvgDiskWriteQueueLength", "uint64"),
+            ("Caption", "string"),
+            ("CurrentDiskQueueLength", "uint32"),
+            ("Description", "string"),
+            ("DiskBytesPersec", "uint64"),
+            ("DiskReadBytesPersec", "uint64"),
+            ("DiskReadsPersec", "uint32"),
+            ("DiskTransfersPersec", "uint32"),
+            ("DiskWriteBytesPersec", "uint64"),
+            ("DiskWritesPersec", "uint32"),
+            ("Frequency_Object", "uint64"),
+            ("Frequency_PerfTime", "uint64"),
+            ("Frequency_Sys100NS", "uint64"),
+            ("Name", "string"),
+            ("PercentDiskReadTime", "uint64"),
+            ("PercentDiskReadTime_Base", "uint64"),
+            ("PercentDiskTime", "uint64"),
+            ("PercentDiskTime_Base", "uint64"),
+            ("PercentDiskWriteTime", "uint64"),
+            ("PercentDiskWriteTime_Base", "uint64"),
+            ("PercentIdleTime", "uint64"),
+            ("PercentIdleTime_Base", "uint64"),
+            ("SplitIOPerSec", "uint32"),
+            ("Timestamp_Object", "uint64"),
+            ("Timestamp_PerfTime", "uint64"),
+            ("Timestamp_Sys100NS", "uint64"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for PerfRawPhysicalDisk {
-    fn name(&self) -> &'static str {
-        "Win32_PerfRawData_PerfDisk_PhysicalDisk"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Name"]
+    fn schema(&self) -> &'static ClassSchema {
+        &PERF_RAW_PHYSICAL_DISK
     }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let uptime = uptime_100ns().unwrap_or(0);
@@ -284,18 +336,59 @@ fn formatted_instance(
         .with("PercentIdleTime", 100 - busy)
 }
 
+const PERF_FORMATTED_PHYSICAL_DISK: ClassSchema = ClassSchema {
+    name: "Win32_PerfFormattedData_PerfDisk_PhysicalDisk",
+    namespace: "root/cimv2",
+    keys: &["Name"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("Win32_PerfFormattedData"),
+        properties: &[
+            ("AvgDiskBytesPerRead", "uint64"),
+            ("AvgDiskBytesPerTransfer", "uint64"),
+            ("AvgDiskBytesPerWrite", "uint64"),
+            ("AvgDiskQueueLength", "uint64"),
+            ("AvgDiskReadQueueLength", "uint64"),
+            ("AvgDisksecPerRead", "uint32"),
+            ("AvgDisksecPerTransfer", "uint32"),
+            ("AvgDisksecPerWrite", "uint32"),
+            ("AvgDiskWriteQueueLength", "uint64"),
+            ("Caption", "string"),
+            ("CurrentDiskQueueLength", "uint32"),
+            ("Description", "string"),
+            ("DiskBytesPersec", "uint64"),
+            ("DiskReadBytesPersec", "uint64"),
+            ("DiskReadsPersec", "uint32"),
+            ("DiskTransfersPersec", "uint32"),
+            ("DiskWriteBytesPersec", "uint64"),
+            ("DiskWritesPersec", "uint32"),
+            ("Frequency_Object", "uint64"),
+            ("Frequency_PerfTime", "uint64"),
+            ("Frequency_Sys100NS", "uint64"),
+            ("Name", "string"),
+            ("PercentDiskReadTime", "uint64"),
+            ("PercentDiskTime", "uint64"),
+            ("PercentDiskWriteTime", "uint64"),
+            ("PercentIdleTime", "uint64"),
+            ("SplitIOPerSec", "uint32"),
+            ("Timestamp_Object", "uint64"),
+            ("Timestamp_PerfTime", "uint64"),
+            ("Timestamp_Sys100NS", "uint64"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for PerfFormattedPhysicalDisk {
-    fn name(&self) -> &'static str {
-        "Win32_PerfFormattedData_PerfDisk_PhysicalDisk"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Name"]
+    fn schema(&self) -> &'static ClassSchema {
+        &PERF_FORMATTED_PHYSICAL_DISK
     }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let block = Path::new("/sys/block");
         let (started, before) = self.previous.take_or_sample(|| Ok(disks(block)))?;
         let after = disks(block);
-        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let elapsed_ms = PreviousSample::<Vec<(String, DiskStat)>>::elapsed_ms(started);
         let out = after
             .iter()
             .map(|(name, now)| {

@@ -15,6 +15,7 @@ use wsman_proto::cim::{class_uri, Instance, Reference, Value};
 use wsman_proto::Fault;
 
 use super::hardware::{self, Hardware, NAMESPACE, SENSOR_KEYS, SYSTEM_CLASS};
+use super::schema::{ClassSchema, Declaration};
 use super::smbios::{MemoryDevice, ProcessorSocket};
 use super::sysfs::{self, SysfsSensor};
 use super::{is_administrator, procfs, reference_to, system, Class};
@@ -62,12 +63,60 @@ impl SystemEnclosure {
     }
 }
 
+const SYSTEM_ENCLOSURE: ClassSchema = ClassSchema {
+    name: "Win32_SystemEnclosure",
+    namespace: "root/cimv2",
+    keys: &["Tag"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_Chassis"),
+        properties: &[
+            ("AudibleAlarm", "boolean"),
+            ("BreachDescription", "string"),
+            ("CableManagementStrategy", "string"),
+            ("Caption", "string"),
+            ("ChassisTypes", "uint16[]"),
+            ("CreationClassName", "string"),
+            ("CurrentRequiredOrProduced", "sint16"),
+            ("Depth", "real32"),
+            ("Description", "string"),
+            ("HeatGeneration", "uint16"),
+            ("Height", "real32"),
+            ("HotSwappable", "boolean"),
+            ("InstallDate", "datetime"),
+            ("LockPresent", "boolean"),
+            ("Manufacturer", "string"),
+            ("Model", "string"),
+            ("Name", "string"),
+            ("NumberOfPowerCords", "uint16"),
+            ("OtherIdentifyingInfo", "string"),
+            ("PartNumber", "string"),
+            ("PoweredOn", "boolean"),
+            ("Removable", "boolean"),
+            ("Replaceable", "boolean"),
+            ("SecurityBreach", "uint16"),
+            ("SecurityStatus", "uint16"),
+            ("SerialNumber", "string"),
+            ("ServiceDescriptions", "string[]"),
+            ("ServicePhilosophy", "uint16[]"),
+            ("SKU", "string"),
+            ("SMBIOSAssetTag", "string"),
+            ("Status", "string"),
+            ("Tag", "string"),
+            ("TypeDescriptions", "string[]"),
+            ("Version", "string"),
+            ("VisibleAlarm", "boolean"),
+            ("Weight", "real32"),
+            ("Width", "real32"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for SystemEnclosure {
-    fn name(&self) -> &'static str {
-        "Win32_SystemEnclosure"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Tag"]
+    fn schema(&self) -> &'static ClassSchema {
+        &SYSTEM_ENCLOSURE
     }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let root = self.hardware.sysfs_root();
@@ -104,15 +153,62 @@ impl Chassis {
     }
 }
 
+const CHASSIS: ClassSchema = ClassSchema {
+    name: "CIM_Chassis",
+    namespace: NAMESPACE,
+    keys: &["CreationClassName", "Tag"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_PhysicalFrame"),
+        properties: &[
+            ("AudibleAlarm", "boolean"),
+            ("BreachDescription", "string"),
+            ("CableManagementStrategy", "string"),
+            ("Caption", "string"),
+            ("ChassisPackageType", "uint16"),
+            ("ChassisTypeDescription", "string"),
+            ("ChassisTypes", "uint16[]"),
+            ("CreationClassName", "string"),
+            ("CurrentRequiredOrProduced", "sint16"),
+            ("Depth", "real32"),
+            ("Description", "string"),
+            ("ElementName", "string"),
+            ("HeatGeneration", "uint16"),
+            ("Height", "real32"),
+            ("HotSwappable", "boolean"),
+            ("InstallDate", "datetime"),
+            ("LockPresent", "boolean"),
+            ("Manufacturer", "string"),
+            ("Model", "string"),
+            ("Name", "string"),
+            ("NumberOfPowerCords", "uint16"),
+            ("OtherIdentifyingInfo", "string"),
+            ("PackageType", "uint16"),
+            ("PartNumber", "string"),
+            ("PoweredOn", "boolean"),
+            ("Removable", "boolean"),
+            ("Replaceable", "boolean"),
+            ("SecurityBreach", "uint16"),
+            ("SerialNumber", "string"),
+            ("ServiceDescriptions", "string[]"),
+            ("ServicePhilosophy", "uint16[]"),
+            ("SKU", "string"),
+            ("Status", "string"),
+            ("Tag", "string"),
+            ("TypeDescriptions", "string[]"),
+            ("Version", "string"),
+            ("VisibleAlarm", "boolean"),
+            ("Weight", "real32"),
+            ("Width", "real32"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for Chassis {
-    fn name(&self) -> &'static str {
-        "CIM_Chassis"
-    }
-    fn namespace(&self) -> &'static str {
-        NAMESPACE
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["CreationClassName", "Tag"]
+    fn schema(&self) -> &'static ClassSchema {
+        &CHASSIS
     }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let root = self.hardware.sysfs_root();
@@ -162,15 +258,48 @@ fn system_reference() -> Reference {
     }
 }
 
+const COMPUTER_SYSTEM: ClassSchema = ClassSchema {
+    name: SYSTEM_CLASS,
+    namespace: NAMESPACE,
+    keys: &["CreationClassName", "Name"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_System"),
+        properties: &[
+            ("Caption", "string"),
+            ("CreationClassName", "string"),
+            ("Dedicated", "uint16[]"),
+            ("Description", "string"),
+            ("ElementName", "string"),
+            ("EnabledDefault", "uint16"),
+            ("EnabledState", "uint16"),
+            ("HealthState", "uint16"),
+            ("IdentifyingDescriptions", "string[]"),
+            ("InstallDate", "datetime"),
+            ("Name", "string"),
+            ("NameFormat", "string"),
+            ("OperationalStatus", "uint16[]"),
+            ("OtherDedicatedDescriptions", "string[]"),
+            ("OtherEnabledState", "string"),
+            ("OtherIdentifyingInfo", "string[]"),
+            ("PowerManagementCapabilities", "uint16[]"),
+            ("PrimaryOwnerContact", "string"),
+            ("PrimaryOwnerName", "string"),
+            ("RequestedState", "uint16"),
+            ("ResetCapability", "uint16"),
+            ("Roles", "string[]"),
+            ("Status", "string"),
+            ("StatusDescriptions", "string[]"),
+            ("TimeOfLastStateChange", "datetime"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for ComputerSystem {
-    fn name(&self) -> &'static str {
-        SYSTEM_CLASS
-    }
-    fn namespace(&self) -> &'static str {
-        NAMESPACE
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["CreationClassName", "Name"]
+    fn schema(&self) -> &'static ClassSchema {
+        &COMPUTER_SYSTEM
     }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let root = self.hardware.sysfs_root();
@@ -233,15 +362,57 @@ fn processor_family(device_id: &str, sockets: &[ProcessorSocket]) -> u16 {
         .map_or(2, |s| s.family)
 }
 
+const PROCESSOR: ClassSchema = ClassSchema {
+    name: "CIM_Processor",
+    namespace: NAMESPACE,
+    keys: SENSOR_KEYS,
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_LogicalDevice"),
+        properties: &[
+            ("AddressWidth", "uint16"),
+            ("Availability", "uint16"),
+            ("Caption", "string"),
+            ("ConfigManagerErrorCode", "uint32"),
+            ("ConfigManagerUserConfig", "boolean"),
+            ("CPUStatus", "uint16"),
+            ("CreationClassName", "string"),
+            ("CurrentClockSpeed", "uint32"),
+            ("DataWidth", "uint16"),
+            ("Description", "string"),
+            ("DeviceID", "string"),
+            ("ElementName", "string"),
+            ("EnabledState", "uint16"),
+            ("ErrorCleared", "boolean"),
+            ("ErrorDescription", "string"),
+            ("Family", "uint16"),
+            ("InstallDate", "datetime"),
+            ("LastErrorCode", "uint32"),
+            ("LoadPercentage", "uint16"),
+            ("MaxClockSpeed", "uint32"),
+            ("Name", "string"),
+            ("NumberOfEnabledCores", "uint16"),
+            ("OtherFamilyDescription", "string"),
+            ("PNPDeviceID", "string"),
+            ("PowerManagementCapabilities", "uint16[]"),
+            ("PowerManagementSupported", "boolean"),
+            ("Role", "string"),
+            ("Status", "string"),
+            ("StatusInfo", "uint16"),
+            ("Stepping", "string"),
+            ("SystemCreationClassName", "string"),
+            ("SystemName", "string"),
+            ("UniqueId", "string"),
+            ("UpgradeMethod", "uint16"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for Processor {
-    fn name(&self) -> &'static str {
-        "CIM_Processor"
-    }
-    fn namespace(&self) -> &'static str {
-        NAMESPACE
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        SENSOR_KEYS
+    fn schema(&self) -> &'static ClassSchema {
+        &PROCESSOR
     }
     fn instances(
         &self,
@@ -357,15 +528,54 @@ fn memory_instance(ctx: &Context<'_>, index: usize, m: &MemoryDevice) -> Instanc
         .with("TotalWidth", m.total_width)
 }
 
+const PHYSICAL_MEMORY: ClassSchema = ClassSchema {
+    name: "CIM_PhysicalMemory",
+    namespace: NAMESPACE,
+    keys: &["CreationClassName", "Tag"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_Chip"),
+        properties: &[
+            ("BankLabel", "string"),
+            ("Capacity", "uint64"),
+            ("Caption", "string"),
+            ("ConfiguredMemoryClockSpeed", "uint32"),
+            ("CreationClassName", "string"),
+            ("DataWidth", "uint16"),
+            ("Description", "string"),
+            ("DeviceLocator", "string"),
+            ("ElementName", "string"),
+            ("FormFactor", "uint16"),
+            ("HotSwappable", "boolean"),
+            ("InstallDate", "datetime"),
+            ("InterleavePosition", "uint32"),
+            ("Manufacturer", "string"),
+            ("MaxMemorySpeed", "uint32"),
+            ("MemoryType", "uint16"),
+            ("Model", "string"),
+            ("Name", "string"),
+            ("OtherIdentifyingInfo", "string"),
+            ("PartNumber", "string"),
+            ("PositionInRow", "uint32"),
+            ("PoweredOn", "boolean"),
+            ("Removable", "boolean"),
+            ("Replaceable", "boolean"),
+            ("SerialNumber", "string"),
+            ("SKU", "string"),
+            ("Speed", "uint32"),
+            ("Status", "string"),
+            ("Tag", "string"),
+            ("TotalWidth", "uint16"),
+            ("Version", "string"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for PhysicalMemory {
-    fn name(&self) -> &'static str {
-        "CIM_PhysicalMemory"
-    }
-    fn namespace(&self) -> &'static str {
-        NAMESPACE
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["CreationClassName", "Tag"]
+    fn schema(&self) -> &'static ClassSchema {
+        &PHYSICAL_MEMORY
     }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         Ok(self
@@ -391,18 +601,25 @@ impl SystemDevice {
     }
 }
 
+const SYSTEM_DEVICE: ClassSchema = ClassSchema {
+    name: "CIM_SystemDevice",
+    namespace: NAMESPACE,
+    keys: &["GroupComponent", "PartComponent"],
+    singleton: false,
+    references: &["GroupComponent", "PartComponent"],
+    declaration: Declaration {
+        superclass: Some("CIM_SystemComponent"),
+        properties: &[
+            ("GroupComponent", "ref:CIM_System"),
+            ("PartComponent", "ref:CIM_LogicalDevice"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for SystemDevice {
-    fn name(&self) -> &'static str {
-        "CIM_SystemDevice"
-    }
-    fn namespace(&self) -> &'static str {
-        NAMESPACE
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["GroupComponent", "PartComponent"]
-    }
-    fn references(&self) -> &'static [&'static str] {
-        &["GroupComponent", "PartComponent"]
+    fn schema(&self) -> &'static ClassSchema {
+        &SYSTEM_DEVICE
     }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let system = system_reference();
@@ -479,18 +696,25 @@ impl AssociatedSensor {
     }
 }
 
+const ASSOCIATED_SENSOR: ClassSchema = ClassSchema {
+    name: "CIM_AssociatedSensor",
+    namespace: NAMESPACE,
+    keys: &["Antecedent", "Dependent"],
+    singleton: false,
+    references: &["Antecedent", "Dependent"],
+    declaration: Declaration {
+        superclass: Some("CIM_Dependency"),
+        properties: &[
+            ("Antecedent", "ref:CIM_Sensor"),
+            ("Dependent", "ref:CIM_LogicalDevice"),
+        ],
+        methods: &[],
+    },
+};
+
 impl Class for AssociatedSensor {
-    fn name(&self) -> &'static str {
-        "CIM_AssociatedSensor"
-    }
-    fn namespace(&self) -> &'static str {
-        NAMESPACE
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Antecedent", "Dependent"]
-    }
-    fn references(&self) -> &'static [&'static str] {
-        &["Antecedent", "Dependent"]
+    fn schema(&self) -> &'static ClassSchema {
+        &ASSOCIATED_SENSOR
     }
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let processors = Processor::new(self.hardware.clone()).instances(ctx, None)?;

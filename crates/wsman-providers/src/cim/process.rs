@@ -8,6 +8,7 @@ use wsman_proto::Fault;
 use std::os::fd::OwnedFd;
 
 use super::procfs::{self, ProcessDir, Stat, HUNDRED_NS_PER_TICK, USER_HZ};
+use super::schema::{ClassSchema, Declaration, Method};
 use super::Class;
 use crate::{Context, Filter, Item, ItemSource};
 
@@ -366,14 +367,88 @@ fn pinned_pid(filter: Option<&Filter>) -> Option<u32> {
         .ok()
 }
 
-impl Class for Process {
-    fn name(&self) -> &'static str {
-        "Win32_Process"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Handle"]
-    }
+const PROCESS: ClassSchema = ClassSchema {
+    name: "Win32_Process",
+    namespace: "root/cimv2",
+    keys: &["Handle"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_Process"),
+        properties: &[
+            ("Caption", "string"),
+            ("CommandLine", "string"),
+            ("CreationClassName", "string"),
+            ("CreationDate", "datetime"),
+            ("CSCreationClassName", "string"),
+            ("CSName", "string"),
+            ("Description", "string"),
+            ("ExecutablePath", "string"),
+            ("ExecutionState", "uint16"),
+            ("Handle", "string"),
+            ("HandleCount", "uint32"),
+            ("InstallDate", "datetime"),
+            ("KernelModeTime", "uint64"),
+            ("MaximumWorkingSetSize", "uint32"),
+            ("MinimumWorkingSetSize", "uint32"),
+            ("Name", "string"),
+            ("OSCreationClassName", "string"),
+            ("OSName", "string"),
+            ("OtherOperationCount", "uint64"),
+            ("OtherTransferCount", "uint64"),
+            ("PageFaults", "uint32"),
+            ("PageFileUsage", "uint32"),
+            ("ParentProcessId", "uint32"),
+            ("PeakPageFileUsage", "uint32"),
+            ("PeakVirtualSize", "uint64"),
+            ("PeakWorkingSetSize", "uint32"),
+            ("Priority", "uint32"),
+            ("PrivatePageCount", "uint64"),
+            ("ProcessId", "uint32"),
+            ("QuotaNonPagedPoolUsage", "uint32"),
+            ("QuotaPagedPoolUsage", "uint32"),
+            ("QuotaPeakNonPagedPoolUsage", "uint32"),
+            ("QuotaPeakPagedPoolUsage", "uint32"),
+            ("ReadOperationCount", "uint64"),
+            ("ReadTransferCount", "uint64"),
+            ("SessionId", "uint32"),
+            ("Status", "string"),
+            ("TerminationDate", "datetime"),
+            ("ThreadCount", "uint32"),
+            ("UserModeTime", "uint64"),
+            ("VirtualSize", "uint64"),
+            ("WindowsVersion", "string"),
+            ("WorkingSetSize", "uint64"),
+            ("WriteOperationCount", "uint64"),
+            ("WriteTransferCount", "uint64"),
+        ],
+        methods: &[
+            Method {
+                name: "Create",
+                is_static: true,
+                inputs: &[("CommandLine", "string"), ("CurrentDirectory", "string")],
+                outputs: &[("ProcessId", "uint32")],
+            },
+            Method {
+                name: "Terminate",
+                is_static: false,
+                inputs: &[("Reason", "uint32")],
+                outputs: &[],
+            },
+            Method {
+                name: "GetOwner",
+                is_static: false,
+                inputs: &[],
+                outputs: &[("Domain", "string"), ("User", "string")],
+            },
+        ],
+    },
+};
 
+impl Class for Process {
+    fn schema(&self) -> &'static ClassSchema {
+        &PROCESS
+    }
     fn instances(
         &self,
         ctx: &Context<'_>,

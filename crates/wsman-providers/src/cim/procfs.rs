@@ -32,6 +32,11 @@ pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
     read(path).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
+/// A /proc file a class cannot answer without: its text, or `w:InternalError` naming it.
+pub fn read_required(path: &str) -> Result<String, wsman_proto::Fault> {
+    read_text(path).map_err(|e| wsman_proto::Fault::internal_error(format!("{path}: {e}. ")))
+}
+
 /// The value of `key:` in a `Key: value [kB]` file (meminfo, status), as a number.
 pub fn field(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|l| {

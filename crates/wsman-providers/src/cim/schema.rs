@@ -27,6 +27,21 @@ pub struct Method {
     pub outputs: &'static [(&'static str, TypeName)],
 }
 
+/// A class as it is declared once, in its own file next to its `impl Class`: its name,
+/// namespace, key properties, whether Get answers its one instance without selectors (Windows'
+/// `Singleton` qualifier; a class without keys is one too), the reference properties of an
+/// association, and its declaration. Everything the provider, queries and class metadata know
+/// of a class is read from here.
+#[derive(Clone, Copy, Debug)]
+pub struct ClassSchema {
+    pub name: &'static str,
+    pub namespace: &'static str,
+    pub keys: &'static [&'static str],
+    pub singleton: bool,
+    pub references: &'static [&'static str],
+    pub declaration: Declaration,
+}
+
 /// A class's declaration: the types of the properties [`super::Class::properties`] lists
 /// and its methods.
 #[derive(Clone, Copy, Debug)]

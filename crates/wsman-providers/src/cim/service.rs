@@ -16,6 +16,7 @@ use wsman_proto::cim::{Instance, MethodInput, Reference, Value};
 use wsman_proto::Fault;
 use wsman_systemd::{Enablement, Error, PowerAction, ServiceUnit, Systemd, UnitName};
 
+use super::schema::{ClassSchema, Declaration, Method};
 use super::{procfs, Class};
 use crate::{Context, Filter};
 
@@ -222,12 +223,68 @@ fn pinned_name(filter: Option<&Filter>) -> Option<UnitName> {
     UnitName::service(filter?.pinned("Name")?.trim()).ok()
 }
 
+const SERVICE: ClassSchema = ClassSchema {
+    name: "Win32_Service",
+    namespace: "root/cimv2",
+    keys: &["Name"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("Win32_BaseService"),
+        properties: &[
+            ("AcceptPause", "boolean"),
+            ("AcceptStop", "boolean"),
+            ("Caption", "string"),
+            ("CheckPoint", "uint32"),
+            ("CreationClassName", "string"),
+            ("DelayedAutoStart", "boolean"),
+            ("Description", "string"),
+            ("DesktopInteract", "boolean"),
+            ("DisplayName", "string"),
+            ("ErrorControl", "string"),
+            ("ExitCode", "uint32"),
+            ("InstallDate", "datetime"),
+            ("Name", "string"),
+            ("PathName", "string"),
+            ("ProcessId", "uint32"),
+            ("ServiceSpecificExitCode", "uint32"),
+            ("ServiceType", "string"),
+            ("Started", "boolean"),
+            ("StartMode", "string"),
+            ("StartName", "string"),
+            ("State", "string"),
+            ("Status", "string"),
+            ("SystemCreationClassName", "string"),
+            ("SystemName", "string"),
+            ("TagId", "uint32"),
+            ("WaitHint", "uint32"),
+        ],
+        methods: &[
+            Method {
+                name: "StartService",
+                is_static: false,
+                inputs: &[],
+                outputs: &[],
+            },
+            Method {
+                name: "StopService",
+                is_static: false,
+                inputs: &[],
+                outputs: &[],
+            },
+            Method {
+                name: "ChangeStartMode",
+                is_static: false,
+                inputs: &[("StartMode", "string")],
+                outputs: &[],
+            },
+        ],
+    },
+};
+
 impl Class for Service {
-    fn name(&self) -> &'static str {
-        "Win32_Service"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Name"]
+    fn schema(&self) -> &'static ClassSchema {
+        &SERVICE
     }
     fn instances(
         &self,
@@ -378,17 +435,27 @@ fn dependencies(unit: &ServiceUnit) -> Vec<(&str, u16)> {
     out
 }
 
-impl Class for DependentService {
-    fn name(&self) -> &'static str {
-        "Win32_DependentService"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Antecedent", "Dependent"]
-    }
-    fn references(&self) -> &'static [&'static str] {
-        &["Antecedent", "Dependent"]
-    }
+const DEPENDENT_SERVICE: ClassSchema = ClassSchema {
+    name: "Win32_DependentService",
+    namespace: "root/cimv2",
+    keys: &["Antecedent", "Dependent"],
+    singleton: false,
+    references: &["Antecedent", "Dependent"],
+    declaration: Declaration {
+        superclass: Some("CIM_ServiceServiceDependency"),
+        properties: &[
+            ("Antecedent", "ref:Win32_BaseService"),
+            ("Dependent", "ref:Win32_BaseService"),
+            ("TypeOfDependency", "uint16"),
+        ],
+        methods: &[],
+    },
+};
 
+impl Class for DependentService {
+    fn schema(&self) -> &'static ClassSchema {
+        &DEPENDENT_SERVICE
+    }
     fn instances(
         &self,
         _ctx: &Context<'_>,

@@ -6,25 +6,30 @@
 use wsman_proto::cim::{CimDateTime, Instance};
 use wsman_proto::Fault;
 
-use super::schema::Declaration;
+use super::schema::{ClassSchema, Declaration};
 use super::Class;
 use crate::{Context, CountedItems, Filter, Item, ItemSource};
 
 /// The class name.
 pub const CLASS: &str = "Wsman_BenchSynthetic";
 
-const PROPERTIES: &[&str] = &["Active", "Created", "Id", "Name", "Size"];
-
-static DECLARATION: Declaration = Declaration {
-    superclass: None,
-    properties: &[
-        ("Active", "boolean"),
-        ("Created", "datetime"),
-        ("Id", "uint32"),
-        ("Name", "string"),
-        ("Size", "uint64"),
-    ],
-    methods: &[],
+const SYNTHETIC: ClassSchema = ClassSchema {
+    name: CLASS,
+    namespace: "root/cimv2",
+    keys: &["Id"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: None,
+        properties: &[
+            ("Active", "boolean"),
+            ("Created", "datetime"),
+            ("Id", "uint32"),
+            ("Name", "string"),
+            ("Size", "uint64"),
+        ],
+        methods: &[],
+    },
 };
 
 /// 2026-01-01T00:00:00Z, the first instance's Created (later ones a second apart).
@@ -55,17 +60,8 @@ pub fn instance(id: u32) -> Instance {
 }
 
 impl Class for Synthetic {
-    fn name(&self) -> &'static str {
-        CLASS
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Id"]
-    }
-    fn properties(&self) -> &'static [&'static str] {
-        PROPERTIES
-    }
-    fn declaration(&self) -> Option<&'static Declaration> {
-        Some(&DECLARATION)
+    fn schema(&self) -> &'static ClassSchema {
+        &SYNTHETIC
     }
 
     fn instances(

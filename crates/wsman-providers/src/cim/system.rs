@@ -7,6 +7,7 @@ use wsman_proto::cim::{CimDateTime, Instance, Value};
 use wsman_proto::Fault;
 
 use super::procfs;
+use super::schema::{ClassSchema, Declaration};
 use super::Class;
 use crate::{Context, Filter};
 
@@ -64,14 +65,88 @@ fn mem_total_kb() -> Option<u64> {
 /// in bytes, as in WMI.
 pub struct ComputerSystem;
 
-impl Class for ComputerSystem {
-    fn name(&self) -> &'static str {
-        "Win32_ComputerSystem"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Name"]
-    }
+const COMPUTER_SYSTEM: ClassSchema = ClassSchema {
+    name: "Win32_ComputerSystem",
+    namespace: "root/cimv2",
+    keys: &["Name"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_UnitaryComputerSystem"),
+        properties: &[
+            ("AdminPasswordStatus", "uint16"),
+            ("AutomaticManagedPagefile", "boolean"),
+            ("AutomaticResetBootOption", "boolean"),
+            ("AutomaticResetCapability", "boolean"),
+            ("BootOptionOnLimit", "uint16"),
+            ("BootOptionOnWatchDog", "uint16"),
+            ("BootROMSupported", "boolean"),
+            ("BootStatus", "uint16[]"),
+            ("BootupState", "string"),
+            ("Caption", "string"),
+            ("ChassisBootupState", "uint16"),
+            ("ChassisSKUNumber", "string"),
+            ("CreationClassName", "string"),
+            ("CurrentTimeZone", "sint16"),
+            ("DaylightInEffect", "boolean"),
+            ("Description", "string"),
+            ("DNSHostName", "string"),
+            ("Domain", "string"),
+            ("DomainRole", "uint16"),
+            ("EnableDaylightSavingsTime", "boolean"),
+            ("FrontPanelResetStatus", "uint16"),
+            ("HypervisorPresent", "boolean"),
+            ("InfraredSupported", "boolean"),
+            ("InitialLoadInfo", "string[]"),
+            ("InstallDate", "datetime"),
+            ("KeyboardPasswordStatus", "uint16"),
+            ("LastLoadInfo", "string"),
+            ("Manufacturer", "string"),
+            ("Model", "string"),
+            ("Name", "string"),
+            ("NameFormat", "string"),
+            ("NetworkServerModeEnabled", "boolean"),
+            ("NumberOfLogicalProcessors", "uint32"),
+            ("NumberOfProcessors", "uint32"),
+            ("OEMLogoBitmap", "uint8[]"),
+            ("OEMStringArray", "string[]"),
+            ("PartOfDomain", "boolean"),
+            ("PauseAfterReset", "sint64"),
+            ("PCSystemType", "uint16"),
+            ("PCSystemTypeEx", "uint16"),
+            ("PowerManagementCapabilities", "uint16[]"),
+            ("PowerManagementSupported", "boolean"),
+            ("PowerOnPasswordStatus", "uint16"),
+            ("PowerState", "uint16"),
+            ("PowerSupplyState", "uint16"),
+            ("PrimaryOwnerContact", "string"),
+            ("PrimaryOwnerName", "string"),
+            ("ResetCapability", "uint16"),
+            ("ResetCount", "sint16"),
+            ("ResetLimit", "sint16"),
+            ("Roles", "string[]"),
+            ("Status", "string"),
+            ("SupportContactDescription", "string[]"),
+            ("SystemFamily", "string"),
+            ("SystemSKUNumber", "string"),
+            ("SystemStartupDelay", "uint16"),
+            ("SystemStartupOptions", "string[]"),
+            ("SystemStartupSetting", "uint8"),
+            ("SystemType", "string"),
+            ("ThermalState", "uint16"),
+            ("TotalPhysicalMemory", "uint64"),
+            ("UserName", "string"),
+            ("WakeUpType", "uint16"),
+            ("Workgroup", "string"),
+        ],
+        methods: &[],
+    },
+};
 
+impl Class for ComputerSystem {
+    fn schema(&self) -> &'static ClassSchema {
+        &COMPUTER_SYSTEM
+    }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let host = procfs::host_name();
         let cpus = cpuinfo();
@@ -139,14 +214,81 @@ impl Processor {
     }
 }
 
-impl Class for Processor {
-    fn name(&self) -> &'static str {
-        "Win32_Processor"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["DeviceID"]
-    }
+const PROCESSOR: ClassSchema = ClassSchema {
+    name: "Win32_Processor",
+    namespace: "root/cimv2",
+    keys: &["DeviceID"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_Processor"),
+        properties: &[
+            ("AddressWidth", "uint16"),
+            ("Architecture", "uint16"),
+            ("AssetTag", "string"),
+            ("Availability", "uint16"),
+            ("Caption", "string"),
+            ("Characteristics", "uint32"),
+            ("ConfigManagerErrorCode", "uint32"),
+            ("ConfigManagerUserConfig", "boolean"),
+            ("CpuStatus", "uint16"),
+            ("CreationClassName", "string"),
+            ("CurrentClockSpeed", "uint32"),
+            ("CurrentVoltage", "uint16"),
+            ("DataWidth", "uint16"),
+            ("Description", "string"),
+            ("DeviceID", "string"),
+            ("ErrorCleared", "boolean"),
+            ("ErrorDescription", "string"),
+            ("ExtClock", "uint32"),
+            ("Family", "uint16"),
+            ("InstallDate", "datetime"),
+            ("L2CacheSize", "uint32"),
+            ("L2CacheSpeed", "uint32"),
+            ("L3CacheSize", "uint32"),
+            ("L3CacheSpeed", "uint32"),
+            ("LastErrorCode", "uint32"),
+            ("Level", "uint16"),
+            ("LoadPercentage", "uint16"),
+            ("Manufacturer", "string"),
+            ("MaxClockSpeed", "uint32"),
+            ("Name", "string"),
+            ("NumberOfCores", "uint32"),
+            ("NumberOfEnabledCore", "uint32"),
+            ("NumberOfLogicalProcessors", "uint32"),
+            ("OtherFamilyDescription", "string"),
+            ("PartNumber", "string"),
+            ("PNPDeviceID", "string"),
+            ("PowerManagementCapabilities", "uint16[]"),
+            ("PowerManagementSupported", "boolean"),
+            ("ProcessorId", "string"),
+            ("ProcessorType", "uint16"),
+            ("Revision", "uint16"),
+            ("Role", "string"),
+            ("SecondLevelAddressTranslationExtensions", "boolean"),
+            ("SerialNumber", "string"),
+            ("SocketDesignation", "string"),
+            ("Status", "string"),
+            ("StatusInfo", "uint16"),
+            ("Stepping", "string"),
+            ("SystemCreationClassName", "string"),
+            ("SystemName", "string"),
+            ("ThreadCount", "uint32"),
+            ("UniqueId", "string"),
+            ("UpgradeMethod", "uint16"),
+            ("Version", "string"),
+            ("VirtualizationFirmwareEnabled", "boolean"),
+            ("VMMonitorModeExtensions", "boolean"),
+            ("VoltageCaps", "uint32"),
+        ],
+        methods: &[],
+    },
+};
 
+impl Class for Processor {
+    fn schema(&self) -> &'static ClassSchema {
+        &PROCESSOR
+    }
     fn instances(&self, _: &Context<'_>, filter: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         // The load needs a window of two samples: read only when the query can use it.
         let window = self
@@ -221,17 +363,35 @@ impl Class for Processor {
 /// path). Sizes are in MB, as in WMI.
 pub struct PageFileUsage;
 
-impl Class for PageFileUsage {
-    fn name(&self) -> &'static str {
-        "Win32_PageFileUsage"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &["Name"]
-    }
+const PAGE_FILE_USAGE: ClassSchema = ClassSchema {
+    name: "Win32_PageFileUsage",
+    namespace: "root/cimv2",
+    keys: &["Name"],
+    singleton: false,
+    references: &[],
+    declaration: Declaration {
+        superclass: Some("CIM_LogicalElement"),
+        properties: &[
+            ("AllocatedBaseSize", "uint32"),
+            ("Caption", "string"),
+            ("CurrentUsage", "uint32"),
+            ("Description", "string"),
+            ("InstallDate", "datetime"),
+            ("Name", "string"),
+            ("PeakUsage", "uint32"),
+            ("Status", "string"),
+            ("TempPageFile", "boolean"),
+        ],
+        methods: &[],
+    },
+};
 
+impl Class for PageFileUsage {
+    fn schema(&self) -> &'static ClassSchema {
+        &PAGE_FILE_USAGE
+    }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
-        let swaps = procfs::read_text("/proc/swaps")
-            .map_err(|e| Fault::internal_error(format!("/proc/swaps: {e}. ")))?;
+        let swaps = procfs::read_required("/proc/swaps")?;
         Ok(swaps
             .lines()
             .skip(1)
@@ -260,14 +420,40 @@ impl Class for PageFileUsage {
 /// `Win32_UTCTime`: the clock now, in UTC, as a singleton (no keys).
 pub struct UtcTime;
 
-impl Class for UtcTime {
-    fn name(&self) -> &'static str {
-        "Win32_UTCTime"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &[]
-    }
+/// Win32_CurrentTime's properties (its published syntax carries `[Abstract, Singleton]`), which Win32_UTCTime and Win32_LocalTime add nothing to.
+const CURRENT_TIME_PROPERTIES: &[(&str, &str)] = &[
+    ("Day", "uint32"),
+    ("DayOfWeek", "uint32"),
+    ("Hour", "uint32"),
+    ("Milliseconds", "uint32"),
+    ("Minute", "uint32"),
+    ("Month", "uint32"),
+    ("Quarter", "uint32"),
+    ("Second", "uint32"),
+    ("WeekInMonth", "uint32"),
+    ("Year", "uint32"),
+];
 
+/// Win32_CurrentTime, which both clocks derive from and add nothing to.
+const CURRENT_TIME: Declaration = Declaration {
+    superclass: Some("Win32_CurrentTime"),
+    properties: CURRENT_TIME_PROPERTIES,
+    methods: &[],
+};
+
+const UTC_TIME: ClassSchema = ClassSchema {
+    name: "Win32_UTCTime",
+    namespace: "root/cimv2",
+    keys: &[],
+    singleton: true,
+    references: &[],
+    declaration: CURRENT_TIME,
+};
+
+impl Class for UtcTime {
+    fn schema(&self) -> &'static ClassSchema {
+        &UTC_TIME
+    }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -279,14 +465,19 @@ impl Class for UtcTime {
 /// Win32_LocalTime: the clock in the host's time zone (`TZ`, else `/etc/localtime`).
 pub struct LocalTime;
 
-impl Class for LocalTime {
-    fn name(&self) -> &'static str {
-        "Win32_LocalTime"
-    }
-    fn keys(&self) -> &'static [&'static str] {
-        &[]
-    }
+const LOCAL_TIME: ClassSchema = ClassSchema {
+    name: "Win32_LocalTime",
+    namespace: "root/cimv2",
+    keys: &[],
+    singleton: true,
+    references: &[],
+    declaration: CURRENT_TIME,
+};
 
+impl Class for LocalTime {
+    fn schema(&self) -> &'static ClassSchema {
+        &LOCAL_TIME
+    }
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
