@@ -3,7 +3,9 @@
 //! every caller. The oracle is the kernel's own counters, read by the test around each request,
 //! and the daemon's own reads of /proc/stat, counted by strace. Nothing is timed.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader};
+use std::ops::RangeInclusive;
 use std::process::{Command, Stdio};
 
 use wsman_proto::ns::action;
@@ -48,44 +50,67 @@ fn loads(f: &Fixture) -> Vec<u64> {
     loads_in(&r.text())
 }
 
-/// The aggregate `cpu` line of /proc/stat: the first seven fields as the daemon reads them
-/// (user nice system idle iowait irq softirq), and steal, which neither side counts as busy
-/// or idle.
-#[derive(Clone, Copy, Debug)]
+/// A package's processors' lines of /proc/stat summed: the first seven fields as the daemon
+/// reads them (user nice system idle iowait irq softirq), and steal, which neither side counts
+/// as busy or idle.
+#[derive(Clone, Copy, Debug, Default)]
 struct Counters {
     busy: u64,
     idle: u64,
     steal: u64,
+    processors: u64,
 }
 
-fn counters() -> Counters {
-    let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
-    let line = stat
-        .lines()
-        .find(|l| l.starts_with("cpu "))
-        .expect("cpu line");
-    let n: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .map(|v| v.parse().expect("a counter"))
-        .collect();
-    Counters {
-        busy: n[0] + n[1] + n[2] + n[5] + n[6],
-        idle: n[3] + n[4],
-        steal: n.get(7).copied().unwrap_or(0),
+/// The processors of each package (`physical id` in /proc/cpuinfo, 0 without one), in the
+/// order of the daemon's Win32_Processor instances.
+fn packages() -> BTreeMap<u32, Vec<String>> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
+    let mut out: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for block in cpuinfo.split("\n\n").filter(|b| b.contains("processor")) {
+        let field = |name: &str| {
+            block.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                (k.trim() == name).then(|| v.trim().to_owned())
+            })
+        };
+        let package = field("physical id")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        out.entry(package).or_default().extend(field("processor"));
     }
+    out
 }
 
-/// The loads the daemon may answer for a window it took inside `before`..`after`: its window
-/// is at least one interval long, so it holds at least `ticks` of time on every processor
-/// (less what went to steal), of which at most the busy ticks and at most the idle ticks seen
-/// over the whole span. Two ticks per processor allow for counters read mid-tick.
-fn possible_loads(before: Counters, after: Counters) -> std::ops::RangeInclusive<u64> {
-    let processors = std::fs::read_to_string("/proc/stat")
-        .expect("/proc/stat")
-        .lines()
-        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
-        .count() as u64;
+/// Each package's counters now.
+fn counters() -> Vec<Counters> {
+    let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
+    packages()
+        .values()
+        .map(|processors| {
+            let mut sum = Counters::default();
+            for line in stat.lines() {
+                let mut fields = line.split_whitespace();
+                let number = fields.next().and_then(|l| l.strip_prefix("cpu"));
+                if !number.is_some_and(|n| processors.iter().any(|p| p == n)) {
+                    continue;
+                }
+                let n: Vec<u64> = fields.map(|v| v.parse().expect("a counter")).collect();
+                sum.busy += n[0] + n[1] + n[2] + n[5] + n[6];
+                sum.idle += n[3] + n[4];
+                sum.steal += n.get(7).copied().unwrap_or(0);
+                sum.processors += 1;
+            }
+            sum
+        })
+        .collect()
+}
+
+/// The loads the daemon may answer for a package's window it took inside `before`..`after`:
+/// its window is at least one interval long, so it holds at least that much time of each of
+/// the package's processors (less what went to steal), of which at most the busy ticks and at
+/// most the idle ticks seen over the whole span. Two ticks per processor allow for counters
+/// read mid-tick.
+fn possible_loads(before: Counters, after: Counters) -> RangeInclusive<u64> {
     let hz: u64 = String::from_utf8(
         Command::new("getconf")
             .arg("CLK_TCK")
@@ -99,20 +124,27 @@ fn possible_loads(before: Counters, after: Counters) -> std::ops::RangeInclusive
     .expect("CLK_TCK");
     let busy = after.busy - before.busy;
     let idle = after.idle - before.idle;
-    let least_window =
-        (hz * INTERVAL_SECONDS).saturating_sub(2) * processors - (after.steal - before.steal);
-    let least_window = least_window.max(1);
+    let least_window = ((hz * INTERVAL_SECONDS).saturating_sub(2) * after.processors)
+        .saturating_sub(after.steal - before.steal)
+        .max(1);
     let low = 100u64.saturating_sub((idle * 100).div_ceil(least_window));
     let high = (busy * 100 / least_window).min(100);
     low.saturating_sub(1)..=high
 }
 
-/// The loads a fresh daemon answers and the loads /proc/stat allows over the same request.
-fn sampled_load(f: &Fixture) -> (Vec<u64>, std::ops::RangeInclusive<u64>) {
+/// The loads a fresh daemon answers, one per package, and the loads /proc/stat allows for
+/// each over the same request.
+fn sampled_load(f: &Fixture) -> (Vec<u64>, Vec<RangeInclusive<u64>>) {
     let before = counters();
     let loads = loads(f);
     let after = counters();
-    (loads, possible_loads(before, after))
+    assert_eq!(loads.len(), before.len(), "one Win32_Processor per package");
+    let bounds = before
+        .into_iter()
+        .zip(after)
+        .map(|(b, a)| possible_loads(b, a))
+        .collect();
+    (loads, bounds)
 }
 
 /// LoadPercentage is the busy share over the daemon's window: with nothing added and with a
@@ -142,20 +174,22 @@ fn processor_load_percentage_follows_proc_stat() {
         "idle {idle:?} within {idle_bounds:?}; spinning {spinning:?} within {spinning_bounds:?}"
     );
     for (loads, bounds) in [(&idle, &idle_bounds), (&spinning, &spinning_bounds)] {
-        assert!(
-            loads.iter().all(|l| bounds.contains(l)),
-            "{loads:?} outside {bounds:?}"
-        );
+        for (load, bound) in loads.iter().zip(bounds) {
+            assert!(bound.contains(load), "{load} outside {bound:?}");
+        }
     }
     assert!(
         spinning.iter().all(|l| *l >= 80),
         "under busy loops: {spinning:?}"
     );
-    if idle_bounds.end() < spinning_bounds.start() {
-        assert!(
-            idle.iter().max() < spinning.iter().min(),
-            "the load changed"
-        );
+    for ((idle, idle_bound), (spinning, spinning_bound)) in idle
+        .iter()
+        .zip(&idle_bounds)
+        .zip(spinning.iter().zip(&spinning_bounds))
+    {
+        if idle_bound.end() < spinning_bound.start() {
+            assert!(idle < spinning, "the load changed");
+        }
     }
 }
 
