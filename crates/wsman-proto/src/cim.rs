@@ -170,7 +170,9 @@ impl Instance {
             "<p:{element} xmlns:p=\"{}\" xmlns:cim=\"{CIM_COMMON}\" xmlns:xsi=\"{XSI}\"",
             escape_text(class_uri)
         );
-        if element == self.class {
+        // An instance names its type; a method's output does not (the recorded Windows answers
+        // of CIM_DataFile.Delete and StdRegProv.EnumKey).
+        if element == self.class && !element.ends_with("_OUTPUT") {
             let _ = write!(out, " xsi:type=\"p:{element}_Type\"");
         }
         out.push('>');

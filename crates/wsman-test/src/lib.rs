@@ -13,6 +13,8 @@
 //!   Content-Length, stalled headers) and a curl wrapper;
 //! - [`soap`]: request envelopes and reading faults out of responses;
 //! - [`xmlnorm`]: an XML normaliser for golden comparisons;
+//! - [`shape`]: an answer's structure, values aside, for differential tests against recorded
+//!   Windows answers;
 //! - [`process`]: running a command with a deadline, so no test can hang.
 //! - [`line_receiver`]: a TCP line receiver in the test process, the far end of the
 //!   collector's TCP output, that can be killed mid-stream and started again on its port;
@@ -41,6 +43,7 @@ pub mod kdc;
 pub mod line_receiver;
 pub mod postgres;
 pub mod process;
+pub mod shape;
 pub mod soap;
 pub mod systemd;
 pub mod xmlnorm;

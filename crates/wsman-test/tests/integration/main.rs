@@ -12,6 +12,7 @@ mod budgets;
 mod certificates;
 mod cim;
 mod cim_corpus;
+mod cim_load;
 mod cim_windows;
 mod cim_xml;
 mod class_metadata;
