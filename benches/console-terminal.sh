@@ -28,5 +28,5 @@ FLAGS=()
 [ "$PROFILE" = release ] && FLAGS+=(--release)
 step "building wsmand and the console ($PROFILE)"
 cargo build "${FLAGS[@]}" -p wsmand --bins
-cargo test "${FLAGS[@]}" -p wsmand-mgmt --test console -- --ignored --exact bench_console_terminal \
+cargo test "${FLAGS[@]}" -p wsmand-mgmt --test console_terminal -- --ignored --exact bench_console_terminal \
     --nocapture 2>&1 | grep -E '^BENCH|test result'

@@ -62,6 +62,18 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local_addr").port()
 }
 
+/// The switches of our CLIs (`winrm`, `winrs`) that reach the daemon listening on `port` as
+/// the service account, with Basic over plain HTTP.
+pub fn basic_http_switches(port: u16) -> [String; 5] {
+    [
+        format!("-r:http://127.0.0.1:{port}/wsman"),
+        format!("-u:{SERVICE_ACCOUNT}"),
+        format!("-p:{SERVICE_PASSWORD}"),
+        "-a:Basic".to_owned(),
+        "-unencrypted".to_owned(),
+    ]
+}
+
 /// The real PAM test user and password from `WSMAN_TEST_PAM_USER` / `WSMAN_TEST_PAM_PASSWORD`
 /// (set by `scripts/test.sh`), or `None` with the reason printed, so the caller can skip.
 pub fn pam_credentials() -> Option<(String, String)> {

@@ -13,16 +13,20 @@
 //! `npm ci --ignore-scripts` in `tests/browser/`); otherwise it prints why it is skipped.
 //! Screenshots go to `target/browser-artifacts/` (the path is printed).
 
-use std::fs::File;
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use wsman_test::systemd::BootedSystemd;
-use wsman_test::{free_port, ConfigDir, Daemon, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{free_port, ConfigDir, Daemon, SERVICE_ACCOUNT};
+
+mod common;
+use common::{
+    add_manager, console_log, os_release_pretty_name, spawn_console, start_daemon,
+    wait_for_console, write_host_password,
+};
 
 const MANAGER: &str = "browser-admin";
 const MANAGER_PASSWORD: &str = "Browser-Pass-4-Console!";
@@ -88,10 +92,7 @@ impl Console {
         if !extra.contains("DeniedClients") {
             toml.push_str("DeniedClients = []\n");
         }
-        let password_file = dir.path().join("host-password");
-        std::fs::write(&password_file, SERVICE_PASSWORD).expect("write password");
-        std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))
-            .expect("chmod");
+        let password_file = write_host_password(dir.path());
         for (name, daemon_port) in hosts {
             toml.push_str(&format!(
                 "\n[[Host]]\nName = \"{name}\"\nUrl = \"http://127.0.0.1:{daemon_port}/wsman\"\n\
@@ -106,53 +107,16 @@ impl Console {
              Actions = [\"read\", \"change\", \"shell\"]\n"
         ));
         std::fs::write(dir.path().join("mgmt.toml"), toml).expect("write mgmt.toml");
-        let mut add_user = Command::new(wsman_test::binaries::wsmand());
-        add_user.env("WSMAND_CONFIG_DIR", dir.path()).args([
-            "mgmt",
-            "user",
-            "add",
-            MANAGER,
-            "--password-stdin",
-        ]);
-        let added = wsman_test::process::run(
-            &mut add_user,
-            Some(&format!("{MANAGER_PASSWORD}\n")),
-            Duration::from_secs(60),
-        );
-        assert!(
-            added.status.success(),
-            "mgmt user add: {}",
-            added.describe()
-        );
-        let log = File::create(dir.path().join("service.log")).expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_wsmand-mgmt"))
-            .arg("--config-dir")
-            .arg(dir.path())
-            .env_remove("JOURNAL_STREAM")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn wsmand-mgmt");
+        add_manager(dir.path(), MANAGER, MANAGER_PASSWORD);
+        let child = spawn_console(dir.path());
         let mut console = Self { child, port, dir };
-        let start = Instant::now();
         // A console denying 127.0.0.1 accepts and closes: the port is open all the same.
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = console.child.try_wait() {
-                panic!("wsmand-mgmt exited ({status}): {}", console.log());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "no listener: {}",
-                console.log()
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
+        wait_for_console(&mut console.child, port, console.dir.path());
         console
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("service.log")).unwrap_or_default()
+        console_log(self.dir.path())
     }
 
     fn url(&self) -> String {
@@ -166,21 +130,7 @@ fn start_host(env: &[(&str, &str)]) -> (ConfigDir, Daemon, u16) {
 
 /// A wsmand host whose service account runs as `user`.
 fn start_host_as(env: &[(&str, &str)], user: &str) -> (ConfigDir, Daemon, u16) {
-    let port = free_port();
-    let mut config = ConfigDir::new();
-    config.listener(ListenerSpec::http(port));
-    config.write();
-    config.add_account(SERVICE_ACCOUNT, SERVICE_PASSWORD, Some(user));
-    let daemon = Daemon::start_with_env(&config, &[port], env);
-    (config, daemon, port)
-}
-
-fn os_release_pretty_name() -> String {
-    let text = std::fs::read_to_string("/etc/os-release").expect("/etc/os-release");
-    text.lines()
-        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-        .map(|v| v.trim_matches('"').to_owned())
-        .expect("PRETTY_NAME")
+    start_daemon((&|_| {}, env), user, &[])
 }
 
 fn kernel_release() -> String {

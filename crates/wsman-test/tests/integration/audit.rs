@@ -5,8 +5,8 @@
 use std::process::Command;
 use std::time::Duration;
 
+use wsman_test::SERVICE_ACCOUNT;
 use wsman_test::{binaries, free_port, process, ConfigDir, Daemon, ListenerSpec};
-use wsman_test::{SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 #[test]
 fn audit_records_go_to_the_audit_file_as_json_lines() {
@@ -21,14 +21,8 @@ fn audit_records_go_to_the_audit_file_as_json_lines() {
         Daemon::start_with_env(&config, &[port], &[("WSMAND_AUDIT_FILE", &audit_text)]);
     let mut winrs = Command::new(binaries::path("winrs"));
     winrs
-        .args([
-            &format!("-r:http://127.0.0.1:{port}/wsman"),
-            &format!("-u:{SERVICE_ACCOUNT}"),
-            &format!("-p:{SERVICE_PASSWORD}"),
-            "-a:Basic",
-            "-unencrypted",
-            "echo to-the-file; exit 4",
-        ])
+        .args(wsman_test::basic_http_switches(port))
+        .arg("echo to-the-file; exit 4")
         .env("WSMAND_CONFIG_DIR", config.path());
     let finished = process::run(&mut winrs, None, Duration::from_secs(60));
     assert_eq!(finished.code(), 4, "{}", finished.describe());

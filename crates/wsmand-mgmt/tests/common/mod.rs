@@ -10,6 +10,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub(crate) mod terminal;
+pub(crate) mod upgrade;
+
 use wsman_test::{free_port, ConfigDir, Daemon, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 pub(crate) const MANAGER: &str = "console-admin";
@@ -158,10 +161,7 @@ impl Service {
         if !extra.contains("Credentials") {
             toml.push_str("Credentials = \"os+manager\"\n");
         }
-        let password_file = dir.path().join("host-password");
-        std::fs::write(&password_file, SERVICE_PASSWORD).expect("write password");
-        std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))
-            .expect("chmod");
+        let password_file = write_host_password(dir.path());
         let mut daemons = Vec::new();
         for index in 0..hosts {
             let (config, daemon, daemon_port) = start_daemon(setup, run_as, layout.accounts);
@@ -177,50 +177,21 @@ impl Service {
         toml.push_str(layout.roles.unwrap_or(ALL_POWERFUL_ROLE));
         std::fs::write(dir.path().join("mgmt.toml"), toml).expect("write mgmt.toml");
         for (user, password) in [(MANAGER, MANAGER_PASSWORD)].iter().chain(layout.managers) {
-            let finished = wsman_test::process::run(
-                wsmand_cli(dir.path()).args(["mgmt", "user", "add", user, "--password-stdin"]),
-                Some(&format!("{password}\n")),
-                Duration::from_secs(60),
-            );
-            assert!(
-                finished.status.success(),
-                "mgmt user add: {}",
-                finished.describe()
-            );
+            add_manager(dir.path(), user, password);
         }
-        let log = File::create(dir.path().join("service.log")).expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_wsmand-mgmt"))
-            .arg("--config-dir")
-            .arg(dir.path())
-            .env_remove("JOURNAL_STREAM")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn wsmand-mgmt");
+        let child = spawn_console(dir.path());
         let mut service = Self {
             child,
             port,
             dir,
             daemons,
         };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = service.child.try_wait() {
-                panic!("wsmand-mgmt exited ({status}): {}", service.log());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "no listener: {}",
-                service.log()
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
+        wait_for_console(&mut service.child, port, service.dir.path());
         service
     }
 
     pub(crate) fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("service.log")).unwrap_or_default()
+        console_log(self.dir.path())
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -321,6 +292,35 @@ impl Service {
         ])
     }
 
+    /// `POST /logout` as a script sends it (JSON answer, no Origin header).
+    pub(crate) fn logout(&self, session: &str, csrf: &str) -> Reply {
+        self.curl(&[
+            "-H",
+            "Accept: application/json",
+            "-H",
+            &format!("Cookie: __Host-wsmand-session={session}"),
+            "--data",
+            &format!("csrf={csrf}"),
+            &self.url("/logout"),
+        ])
+    }
+
+    /// The audit records `session` may read (`GET /audit`), newest first.
+    pub(crate) fn audit(&self, session: &str) -> Vec<serde_json::Value> {
+        let audit = self.get_json(session, "/audit");
+        assert_eq!(audit.status, 200, "{}", audit.body);
+        audit.json()["audit"].as_array().expect("audit").clone()
+    }
+
+    /// The page at `path` as the browser of `session` loads it (HTML).
+    pub(crate) fn page(&self, session: &str, path: &str) -> Reply {
+        self.curl(&[
+            "-H",
+            &format!("Cookie: __Host-wsmand-session={session}"),
+            &self.url(path),
+        ])
+    }
+
     pub(crate) fn get_json(&self, session: &str, path: &str) -> Reply {
         self.curl(&[
             "-H",
@@ -400,4 +400,106 @@ pub(crate) fn without_colours(text: &str) -> String {
         }
     }
     out
+}
+
+/// Whether this process runs as root (from `/proc/self/status`).
+pub(crate) fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// The groups `id -nG USER` names (the OS's answer, not the service's).
+pub(crate) fn os_groups(user: &str) -> Vec<String> {
+    let output = Command::new("id").args(["-nG", user]).output().expect("id");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The file the console reads its hosts' password from ([`SERVICE_PASSWORD`]), owner-only.
+pub(crate) fn write_host_password(dir: &Path) -> std::path::PathBuf {
+    let password_file = dir.join("host-password");
+    std::fs::write(&password_file, SERVICE_PASSWORD).expect("write password");
+    std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))
+        .expect("chmod");
+    password_file
+}
+
+/// `wsmand mgmt user add USER --password-stdin` in the console's config dir `dir`.
+pub(crate) fn add_manager(dir: &Path, user: &str, password: &str) {
+    let finished = wsman_test::process::run(
+        wsmand_cli(dir).args(["mgmt", "user", "add", user, "--password-stdin"]),
+        Some(&format!("{password}\n")),
+        Duration::from_secs(60),
+    );
+    assert!(
+        finished.status.success(),
+        "mgmt user add: {}",
+        finished.describe()
+    );
+}
+
+/// The console binary on the config dir `dir`, its log in `dir/service.log`.
+pub(crate) fn spawn_console(dir: &Path) -> Child {
+    let log = File::create(dir.join("service.log")).expect("log");
+    Command::new(env!("CARGO_BIN_EXE_wsmand-mgmt"))
+        .arg("--config-dir")
+        .arg(dir)
+        .env_remove("JOURNAL_STREAM")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn wsmand-mgmt")
+}
+
+/// What the console on the config dir `dir` has logged.
+pub(crate) fn console_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("service.log")).unwrap_or_default()
+}
+
+/// Waits until the console `child` accepts connections on `port`; panics with its log (in its
+/// config dir `dir`) if it exits first or takes over 30 s.
+pub(crate) fn wait_for_console(child: &mut Child, port: u16, dir: &Path) {
+    let log = || console_log(dir);
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("wsmand-mgmt exited ({status}): {}", log());
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no listener: {}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// `/etc/os-release`'s PRETTY_NAME, as the OS names itself.
+pub(crate) fn os_release_pretty_name() -> String {
+    let text = std::fs::read_to_string("/etc/os-release").expect("/etc/os-release");
+    text.lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_owned())
+        .expect("PRETTY_NAME")
+}
+
+/// The PAM test user and password (`WSMAN_TEST_PAM_USER`, `WSMAN_TEST_PAM_PASSWORD`) when this
+/// process is root, as the PAM helper keeps root only when the service starts as root; `None`,
+/// with the reason printed, otherwise.
+pub(crate) fn pam_user_as_root() -> Option<(String, String)> {
+    let credentials = wsman_test::pam_credentials()?;
+    if !nix_is_root() {
+        eprintln!("skipped: the PAM helper keeps root only when the service starts as root");
+        return None;
+    }
+    Some(credentials)
 }
