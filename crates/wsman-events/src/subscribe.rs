@@ -212,16 +212,7 @@ pub fn parse_subscribe_element(
         .map(|e| positive_duration(e, "w:MaxTime"))
         .transpose()?;
     let connection_retry = wsman_child("ConnectionRetry")
-        .map(|e| {
-            let interval = positive_duration(e, "w:ConnectionRetry")?;
-            let total = e
-                .attr("Total")
-                .unwrap_or("1")
-                .trim()
-                .parse::<u32>()
-                .map_err(|_| invalid("w:ConnectionRetry/@Total", e.attr("Total").unwrap_or("")))?;
-            Ok::<_, SubscribeError>((total, interval))
-        })
+        .map(connection_retry)
         .transpose()?;
     let max_elements = wsman_child("MaxElements")
         .map(|e| {
@@ -233,19 +224,7 @@ pub fn parse_subscribe_element(
         })
         .transpose()?;
     let max_envelope_size = wsman_child("MaxEnvelopeSize")
-        .map(|e| {
-            let text = e.trimmed_text();
-            let size = text
-                .parse::<u64>()
-                .map_err(|_| invalid("w:MaxEnvelopeSize", &text))?;
-            let policy = match e.attr("Policy").unwrap_or("Notify") {
-                "CancelSubscription" => EnvelopePolicy::CancelSubscription,
-                "Skip" => EnvelopePolicy::Skip,
-                "Notify" => EnvelopePolicy::Notify,
-                other => return Err(invalid("w:MaxEnvelopeSize/@Policy", other)),
-            };
-            Ok((size, policy))
-        })
+        .map(max_envelope_size)
         .transpose()?;
     let utf16 = match wsman_child("ContentEncoding").map(|e| e.trimmed_text()) {
         None => false,
@@ -261,33 +240,11 @@ pub fn parse_subscribe_element(
 
     let filter = subscribe
         .child(ns::WSMAN, "Filter")
-        .map(|f| {
-            let dialect = f.attr("Dialect").unwrap_or(EVENT_QUERY_DIALECT);
-            if dialect != EVENT_QUERY_DIALECT {
-                return Err(SubscribeError::FilterDialectUnavailable(dialect.to_owned()));
-            }
-            let list = f.elements().next().ok_or_else(|| {
-                SubscribeError::CannotProcessFilter(QueryError {
-                    position: 0,
-                    reason: "an empty filter".to_owned(),
-                })
-            })?;
-            QueryList::from_element(list).map_err(SubscribeError::CannotProcessFilter)
-        })
+        .map(event_query)
         .transpose()?;
-
     let start_at = subscribe
         .child(ns::WSMAN, "Bookmark")
-        .map(|b| match b.elements().next() {
-            Some(list) => BookmarkList::from_element(list)
-                .map(StartAt::After)
-                .map_err(SubscribeError::InvalidBookmark),
-            None if b.trimmed_text() == EARLIEST => Ok(StartAt::Earliest),
-            None => Err(SubscribeError::InvalidValue {
-                element: "w:Bookmark",
-                value: b.trimmed_text(),
-            }),
-        })
+        .map(start_at)
         .transpose()?;
     let send_bookmarks = subscribe.child(ns::WSMAN, "SendBookmarks").is_some();
 
@@ -342,6 +299,62 @@ pub fn parse_subscribe_element(
         name,
         compress_sldc,
     })
+}
+
+/// `w:ConnectionRetry`: how many retries (`Total`, one by default), how far apart.
+fn connection_retry(e: &Element) -> Result<(u32, Duration), SubscribeError> {
+    let interval = positive_duration(e, "w:ConnectionRetry")?;
+    let total = e
+        .attr("Total")
+        .unwrap_or("1")
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| invalid("w:ConnectionRetry/@Total", e.attr("Total").unwrap_or("")))?;
+    Ok((total, interval))
+}
+
+/// `w:MaxEnvelopeSize` of the deliveries and what to do with an event over it.
+fn max_envelope_size(e: &Element) -> Result<(u64, EnvelopePolicy), SubscribeError> {
+    let text = e.trimmed_text();
+    let size = text
+        .parse::<u64>()
+        .map_err(|_| invalid("w:MaxEnvelopeSize", &text))?;
+    let policy = match e.attr("Policy").unwrap_or("Notify") {
+        "CancelSubscription" => EnvelopePolicy::CancelSubscription,
+        "Skip" => EnvelopePolicy::Skip,
+        "Notify" => EnvelopePolicy::Notify,
+        other => return Err(invalid("w:MaxEnvelopeSize/@Policy", other)),
+    };
+    Ok((size, policy))
+}
+
+/// `w:Filter`: an event query list, the only dialect served.
+fn event_query(f: &Element) -> Result<QueryList, SubscribeError> {
+    let dialect = f.attr("Dialect").unwrap_or(EVENT_QUERY_DIALECT);
+    if dialect != EVENT_QUERY_DIALECT {
+        return Err(SubscribeError::FilterDialectUnavailable(dialect.to_owned()));
+    }
+    let list = f.elements().next().ok_or_else(|| {
+        SubscribeError::CannotProcessFilter(QueryError {
+            position: 0,
+            reason: "an empty filter".to_owned(),
+        })
+    })?;
+    QueryList::from_element(list).map_err(SubscribeError::CannotProcessFilter)
+}
+
+/// `w:Bookmark`: a bookmark list to resume after, or the earliest event.
+fn start_at(b: &Element) -> Result<StartAt, SubscribeError> {
+    match b.elements().next() {
+        Some(list) => BookmarkList::from_element(list)
+            .map(StartAt::After)
+            .map_err(SubscribeError::InvalidBookmark),
+        None if b.trimmed_text() == EARLIEST => Ok(StartAt::Earliest),
+        None => Err(SubscribeError::InvalidValue {
+            element: "w:Bookmark",
+            value: b.trimmed_text(),
+        }),
+    }
 }
 
 fn invalid(element: &'static str, value: &str) -> SubscribeError {
