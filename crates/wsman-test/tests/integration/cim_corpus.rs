@@ -373,3 +373,58 @@ fn fragment_get_as_recorded_in_2006() {
     let caption = soap::find_text(&r.text(), "XmlFragment").expect("XmlFragment");
     assert!(!caption.is_empty(), "{}", r.describe());
 }
+
+/// The fixtures' README lists the corpus: every test it names exists in the file it names, and
+/// the counts it states add up (tested plus not applicable).
+#[test]
+fn the_readme_lists_every_test_of_the_corpus() {
+    let readme = recorded("README.md");
+    let section = readme
+        .split("## CIM/WMI answers covered by differential tests")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the corpus section");
+    let rows: Vec<&str> = section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| #"))
+        .collect();
+    let mut tested = 0;
+    let mut not_applicable = 0;
+    for row in rows {
+        let number = row.split('|').nth(1).unwrap_or_default().trim();
+        let count = match number.split_once('-') {
+            Some((from, to)) => {
+                to.parse::<usize>().expect("a range") - from.parse::<usize>().expect("a range") + 1
+            }
+            None => 1,
+        };
+        let cells: Vec<&str> = row.split('|').collect();
+        let test = cells[cells.len() - 2];
+        if test.contains("not applicable") {
+            not_applicable += count;
+            continue;
+        }
+        let names: Vec<&str> = test.split('`').collect();
+        let (file, function) = (names[1], names[3]);
+        let source = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/integration")
+                .join(file),
+        )
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(
+            source.contains(&format!("fn {function}()")),
+            "{file} has no test {function}"
+        );
+        tested += count;
+    }
+    // The counts the paragraph states, in its order: recordings, tested, not applicable.
+    let paragraph = section.split("\n\n").nth(1).expect("the paragraph");
+    let stated: Vec<usize> = paragraph
+        .split("**")
+        .skip(1)
+        .step_by(2)
+        .map(|n| n.parse().expect("a count in bold"))
+        .collect();
+    assert_eq!(stated, [tested + not_applicable, tested, not_applicable]);
+}
