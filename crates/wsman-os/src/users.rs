@@ -6,7 +6,7 @@
 use std::ffi::CString;
 use std::path::PathBuf;
 
-use nix::unistd::{getgrouplist, Gid, Group, User};
+use nix::unistd::{getgrouplist, Group, User};
 
 /// Members of this Linux group are administrators (Windows' BUILTIN\
 /// Administrators), as is uid 0.
@@ -88,15 +88,7 @@ pub fn lookup_user(name: &str) -> Result<Option<LinuxUser>, UserError> {
 /// Whether `user` belongs to the group called `group_name` (as primary or
 /// supplementary group). A group that does not exist has no members.
 pub fn is_member_of_group(user: &LinuxUser, group_name: &str) -> Result<bool, UserError> {
-    if group_name.contains('\0') {
-        return Err(UserError::NulByte);
-    }
-    let group = Group::from_name(group_name).map_err(|errno| UserError::Lookup {
-        what: "group",
-        name: group_name.to_owned(),
-        errno,
-    })?;
-    Ok(group.is_some_and(|group| user.groups.contains(&Gid::as_raw(group.gid))))
+    Ok(group_id(group_name)?.is_some_and(|gid| user.groups.contains(&gid)))
 }
 
 /// The gid of the group called `name`; `Ok(None)` if there is no such group.
