@@ -42,6 +42,8 @@ pub mod keytab;
 pub mod negotiate_route;
 pub mod ntlm;
 pub mod sealing;
+#[cfg(test)]
+mod test_accounts;
 
 pub use accounts::{
     validate_account_name, Account, AccountError, AccountFile, AccountStore, AccountsChange,
