@@ -9,10 +9,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use wsman_test::{
-    binaries, free_port, process, ConfigDir, Daemon, Fixture, ListenerSpec, SERVICE_ACCOUNT,
-    SERVICE_PASSWORD,
-};
+use wsman_test::{binaries, process, ConfigDir, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 /// No test may hang: a winrs that has not finished by then is killed and the test fails.
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -277,20 +274,27 @@ fn five_megabytes_of_output_and_a_silent_command_under_short_polls() {
     assert_eq!(done.stdout, b"late\n", "{}", done.describe());
 }
 
+/// winrs running `args` (stdin empty, output piped) once the remote side printed `ready`;
+/// its stdout lines from then on.
+fn started_and_ready(fx: &Fixture, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+    let mut child = winrs_command(fx, args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stdout_lines(&mut child);
+    wait_for_line(&lines, "ready");
+    (child, lines)
+}
+
 #[test]
 fn ctrl_c_reaches_a_trap() {
     let fx = Fixture::http();
-    let mut child = winrs_command(
+    let (child, lines) = started_and_ready(
         &fx,
         &["trap 'echo trapped; exit 7' INT; echo ready; while :; do sleep 1; done"],
-    )
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let lines = stdout_lines(&mut child);
-    wait_for_line(&lines, "ready");
+    );
     interrupt(&child);
     wait_for_line(&lines, "trapped");
     let done = finish(child);
@@ -302,14 +306,7 @@ fn repeated_ctrl_c_terminates_a_command_that_ignores_it() {
     let fx = Fixture::http();
     let marker = format!("marker-{}", std::process::id());
     let script = format!("trap '' INT; echo ready; sleep 120 && echo {marker}");
-    let mut child = winrs_command(&fx, &[&script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = stdout_lines(&mut child);
-    wait_for_line(&lines, "ready");
+    let (mut child, _lines) = started_and_ready(&fx, &[&script]);
     // Signals sent close together may be coalesced: keep pressing until winrs gives up.
     let mut status = None;
     for _ in 0..100 {
@@ -487,14 +484,10 @@ fn terminal_password_prompt_and_ctrl_c() {
 
 #[test]
 fn https_with_the_servers_certificate_or_skipped_checks() {
-    let port = free_port();
-    let mut config = ConfigDir::new();
-    config.set("Config.Service", "AllowUnencrypted", "false");
-    let thumbprint = config.add_certificate();
-    config.listener(ListenerSpec::https(port, &thumbprint));
-    config.write();
-    config.add_service_account();
-    let _daemon = Daemon::start(&config, &[port]);
+    let (fixture, thumbprint) = Fixture::https_with(|c| {
+        c.set("Config.Service", "AllowUnencrypted", "false");
+    });
+    let port = fixture.port;
     let base = |extra: &[&str]| {
         let mut c = Command::new(binaries::path("winrs"));
         c.arg(format!("-r:127.0.0.1:{port}"))
@@ -512,7 +505,10 @@ fn https_with_the_servers_certificate_or_skipped_checks() {
     assert_eq!(done.code(), 2, "{}", done.describe());
     assert_eq!(done.stdout, b"secure\n");
     // Trusting the server's own certificate (issued for localhost and 127.0.0.1).
-    let cert = config.path().join(format!("certs/{thumbprint}.crt"));
+    let cert = fixture
+        .config
+        .path()
+        .join(format!("certs/{thumbprint}.crt"));
     let done = run(
         base(&[&format!("-cacert:{}", cert.display()), "echo pinned"]),
         None,
@@ -529,14 +525,7 @@ fn sigterm_terminates_the_remote_command_and_deletes_the_shell() {
     let fx = Fixture::http();
     let marker = format!("sigterm-marker-{}", std::process::id());
     let script = format!("echo ready; sleep 120 && echo {marker}");
-    let mut child = winrs_command(&fx, &[&script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = stdout_lines(&mut child);
-    wait_for_line(&lines, "ready");
+    let (mut child, _lines) = started_and_ready(&fx, &[&script]);
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -555,18 +544,7 @@ fn negotiate_fixture() -> Fixture {
     let fx = Fixture::http_with(|c| {
         c.set("Config.Service.Auth", "Negotiate", "true");
     });
-    let mut command = fx.config.wsmand_command();
-    command.args([
-        "account",
-        "add",
-        NTLM_USER,
-        "--password-stdin",
-        "--ntlm",
-        "--run-as",
-        "root",
-    ]);
-    let added = process::run(&mut command, Some(&format!("{NTLM_PASSWORD}\n")), DEADLINE);
-    assert!(added.status.success(), "{}", added.describe());
+    fx.config.add_ntlm_account(NTLM_USER, NTLM_PASSWORD, "root");
     fx
 }
 

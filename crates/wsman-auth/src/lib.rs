@@ -47,6 +47,8 @@ pub mod negotiate_route;
 pub mod ntlm;
 mod rustls_verify;
 pub mod sealing;
+#[cfg(test)]
+mod test_accounts;
 
 pub use accounts::{
     validate_account_name, Account, AccountError, AccountFile, AccountStore, AccountsChange,

@@ -17,7 +17,7 @@ use wsman_auth::initiator::ClientCredentials;
 use wsman_client::shell::{CommandOptions, ShellOptions};
 use wsman_client::tls::TlsOptions;
 use wsman_client::{Auth, BlockingClient, ClientError, ClientOptions, CredSspAuth, Endpoint};
-use wsman_test::{free_port, Fixture, ListenerSpec};
+use wsman_test::{free_port, Fixture};
 
 mod streaming;
 
@@ -36,20 +36,10 @@ fn service() -> Service {
     let mut fixture = Fixture::http_with(|c| {
         c.set("Config.Service.Auth", "CredSSP", "true");
         c.set("Config.Service", "AllowUnencrypted", "false");
-        let thumb = c.add_certificate();
-        c.listener(ListenerSpec::https(https_port, &thumb));
+        c.add_https_listener(https_port);
     });
     fixture.daemon.wait_for_port(https_port);
-    let mut command = fixture.config.wsmand_command();
-    command
-        .args(["account", "add", USER, "--password-stdin", "--ntlm"])
-        .args(["--run-as", "root"]);
-    let finished = wsman_test::process::run(
-        &mut command,
-        Some(&format!("{PASSWORD}\n")),
-        Duration::from_secs(60),
-    );
-    assert!(finished.status.success(), "{}", finished.describe());
+    fixture.config.add_ntlm_account(USER, PASSWORD, "root");
     Service {
         fixture,
         https_port,
@@ -141,6 +131,18 @@ fn run(client: &BlockingClient, command: &str) -> (String, i64) {
     )
 }
 
+/// Asserts that the server refuses `client`'s Identify as unauthenticated.
+fn assert_refused(client: &BlockingClient) {
+    let err = client.identify().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Authentication { .. } | ClientError::Unauthorized { .. }
+        ),
+        "{err:?}"
+    );
+}
+
 #[test]
 fn https_and_sealed_http_with_a_multi_chunk_request() {
     let service = service();
@@ -208,27 +210,13 @@ fn wrong_password_and_skipped_binding_are_refused() {
             options(CredSspAuth::new(USER, "Wrong-Pass-7")),
         )
         .unwrap();
-        let err = client.identify().unwrap_err();
-        assert!(
-            matches!(
-                err,
-                ClientError::Authentication { .. } | ClientError::Unauthorized { .. }
-            ),
-            "{err:?}"
-        );
+        assert_refused(&client);
         let client = BlockingClient::new(
             endpoint,
             options(CredSspAuth::new(USER, PASSWORD).without_public_key_binding()),
         )
         .unwrap();
-        let err = client.identify().unwrap_err();
-        assert!(
-            matches!(
-                err,
-                ClientError::Authentication { .. } | ClientError::Unauthorized { .. }
-            ),
-            "{err:?}"
-        );
+        assert_refused(&client);
     }
     let log = service.fixture.daemon.stderr();
     assert!(log.contains("wrong password for 'credsspuser'"), "{log}");

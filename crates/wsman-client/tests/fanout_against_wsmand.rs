@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use wsman_client::fanout::{self, FanOutOptions, Target};
+use wsman_client::fanout::{self, FanOut, FanOutOptions, HostOutput, Target};
 use wsman_client::shell::{CommandOptions, ShellOptions};
 use wsman_client::{Auth, ClientError, ClientOptions, Credentials, Endpoint};
 use wsman_test::{free_port, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
@@ -22,6 +22,22 @@ fn options() -> ClientOptions {
 
 fn target(url: &str) -> Target {
     Target::new(url, Endpoint::parse(url, false).unwrap(), options())
+}
+
+/// `command` without arguments, in default shells, on every target.
+fn run_everywhere(
+    targets: Vec<Target>,
+    command: &str,
+    options: &FanOutOptions,
+) -> FanOut<HostOutput> {
+    fanout::run_command(
+        targets,
+        command,
+        &[],
+        &ShellOptions::default(),
+        &CommandOptions::default(),
+        options,
+    )
 }
 
 /// Accepts connections and never answers; they stay open until the test process ends.
@@ -49,14 +65,7 @@ async fn every_host_gets_its_own_result_and_a_silent_one_its_deadline() {
     let mut o = FanOutOptions::default();
     o.parallel = 2;
     o.host_timeout = Some(Duration::from_secs(3));
-    let mut results = fanout::run_command(
-        targets,
-        "echo $PPID; echo err >&2; exit 4",
-        &[],
-        &ShellOptions::default(),
-        &CommandOptions::default(),
-        &o,
-    );
+    let mut results = run_everywhere(targets, "echo $PPID; echo err >&2; exit 4", &o);
     let mut order = Vec::new();
     let mut by_name = BTreeMap::new();
     while let Some(host) = results.next().await {
@@ -109,14 +118,7 @@ async fn output_is_bounded_per_host_and_any_operation_fans_out() {
     let targets: Vec<Target> = fleet.iter().map(|f| target(&f.url())).collect();
     let mut o = FanOutOptions::default();
     o.max_output_bytes = 1000;
-    let mut results = fanout::run_command(
-        targets.clone(),
-        "head -c 5000 /dev/zero",
-        &[],
-        &ShellOptions::default(),
-        &CommandOptions::default(),
-        &o,
-    );
+    let mut results = run_everywhere(targets.clone(), "head -c 5000 /dev/zero", &o);
     let mut seen = 0;
     while let Some(host) = results.next().await {
         let out = host.outcome.unwrap();
@@ -156,14 +158,7 @@ async fn every_host_gets_the_same_stdin() {
         ("cat", input.clone()),
         ("wc -c", format!("{}\n", input.len()).into_bytes()),
     ] {
-        let mut results = fanout::run_command(
-            targets.clone(),
-            command,
-            &[],
-            &ShellOptions::default(),
-            &CommandOptions::default(),
-            &o,
-        );
+        let mut results = run_everywhere(targets.clone(), command, &o);
         let mut seen = 0;
         while let Some(host) = results.next().await {
             let out = host.outcome.unwrap();
@@ -180,14 +175,7 @@ async fn every_host_gets_the_same_stdin() {
         assert_eq!(seen, 3);
     }
     // A command that reads none of it still ends normally.
-    let mut results = fanout::run_command(
-        targets,
-        "exit 6",
-        &[],
-        &ShellOptions::default(),
-        &CommandOptions::default(),
-        &o,
-    );
+    let mut results = run_everywhere(targets, "exit 6", &o);
     while let Some(host) = results.next().await {
         assert_eq!(host.outcome.unwrap().exit_code, 6);
     }

@@ -8,7 +8,7 @@
 //! the KDC tools, unless `WSMAN_TEST_REQUIRE_KDC=1`.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -16,30 +16,25 @@ use wsman_client::shell::{CommandOptions, ShellOptions};
 use wsman_client::tls::TlsOptions;
 use wsman_client::{
     Auth, BlockingClient, ClientError, ClientOptions, Endpoint, KerberosAuth, KerberosScheme,
-    Resource,
 };
 use wsman_gss::{InitStep, InitiatorMechanism, KerberosInitiator};
 use wsman_test::kdc::Kdc;
 use wsman_test::{free_port, http, soap, ConfigDir, Daemon, ListenerSpec};
 
+mod common;
 mod streaming;
+
+use common::get_config;
 
 /// The realm every test here shares; libkrb5 (ours and the daemon's, which inherits the
 /// environment) reads `KRB5_CONFIG` and `KRB5CCNAME` from it.
 fn realm() -> Option<Arc<Kdc>> {
-    static REALM: Mutex<Weak<Kdc>> = Mutex::new(Weak::new());
-    let mut slot = REALM.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(kdc) = slot.upgrade() {
-        return Some(kdc);
-    }
-    let kdc = Arc::new(Kdc::start()?);
-    kdc.export_to_process();
     // The daemon maps the test principal to this Linux user and refuses a principal whose user
     // does not exist: made here, before any test authenticates, not by whichever test needs it
     // first (on a machine without the user, the others failed with 401 until it ran).
-    ensure_linux_user(kdc.user());
-    *slot = Arc::downgrade(&kdc);
-    Some(kdc)
+    Kdc::shared_realm(|kdc| {
+        ensure_linux_user(kdc.user());
+    })
 }
 
 /// The Linux user the test principal maps to; created when running as root.
@@ -101,8 +96,7 @@ impl Server {
         let mut config = ConfigDir::new();
         config.set("Config.Service", "AllowUnencrypted", "false");
         config.listener(ListenerSpec::http(http_port));
-        let thumbprint = config.add_certificate();
-        config.listener(ListenerSpec::https(https_port, &thumbprint));
+        let thumbprint = config.add_https_listener(https_port);
         adjust(&mut config);
         config.write();
         if let Some(keytab) = keytab {
@@ -205,11 +199,7 @@ fn sealed_http_and_https_identify_get_and_shell_as_the_mapped_user() {
         );
         assert_eq!(out.exit_code, 0, "{name}");
         // The mapped user is not an administrator: the config is not readable for it.
-        let err = client
-            .get(&Resource::new(
-                "http://schemas.microsoft.com/wbem/wsman/1/config",
-            ))
-            .unwrap_err();
+        let err = get_config(&client).unwrap_err();
         assert!(matches!(err, ClientError::Fault { .. }), "{name}: {err:?}");
     }
     let log = server.daemon.stderr();
@@ -237,11 +227,7 @@ fn an_explicit_mapping_runs_the_shell_as_that_user() {
     let client =
         BlockingClient::new(server.http(), server.options(KerberosAuth::from_ccache())).unwrap();
     // root is an administrator: the config is readable.
-    let config = client
-        .get(&Resource::new(
-            "http://schemas.microsoft.com/wbem/wsman/1/config",
-        ))
-        .unwrap();
+    let config = get_config(&client).unwrap();
     assert_eq!(config.name, "Config");
     let out = client
         .run_command(

@@ -11,12 +11,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsman_client::shell::{CommandOptions, ShellOptions};
 use wsman_client::{
-    Auth, BlockingClient, Client, ClientError, ClientOptions, Endpoint, NegotiateAuth, Resource,
-    TokenForm,
+    Auth, BlockingClient, Client, ClientError, ClientOptions, Endpoint, NegotiateAuth, TokenForm,
 };
 use wsman_test::{Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
+mod common;
 mod streaming;
+
+use common::get_config;
 
 const NTLM_USER: &str = "ntlmuser";
 const NTLM_PASSWORD: &str = "Ntlm-Test-Pass1";
@@ -32,16 +34,7 @@ fn fixture() -> Fixture {
 
 /// Adds the NTLM-enabled account, acting as root, through `wsmand account add`.
 fn add_ntlm_account(fx: &Fixture) {
-    let mut command = fx.config.wsmand_command();
-    command
-        .args(["account", "add", NTLM_USER, "--password-stdin", "--ntlm"])
-        .args(["--run-as", "root"]);
-    let added = wsman_test::process::run(
-        &mut command,
-        Some(&format!("{NTLM_PASSWORD}\n")),
-        Duration::from_secs(60),
-    );
-    assert!(added.status.success(), "{}", added.describe());
+    fx.config.add_ntlm_account(NTLM_USER, NTLM_PASSWORD, "root");
 }
 
 fn options(form: TokenForm, password: &str) -> ClientOptions {
@@ -96,11 +89,7 @@ fn sealed_identify_get_and_shell_in_both_forms() {
         let client = BlockingClient::new(endpoint, options(form, NTLM_PASSWORD)).unwrap();
         let identify = client.identify().unwrap();
         assert_eq!(identify.name, "IdentifyResponse");
-        let config = client
-            .get(&Resource::new(
-                "http://schemas.microsoft.com/wbem/wsman/1/config",
-            ))
-            .unwrap();
+        let config = get_config(&client).unwrap();
         assert_eq!(config.name, "Config");
         // Large output (about 300 KB) and stdin through the sealed connection.
         let out = client
@@ -184,26 +173,16 @@ fn concurrent_sealed_connections() {
 #[test]
 fn https_with_channel_binding_under_strict_hardening() {
     use wsman_client::tls::TlsOptions;
-    use wsman_test::{free_port, ConfigDir, Daemon, ListenerSpec};
+    use wsman_test::{free_port, ConfigDir, Daemon};
 
     let port = free_port();
     let mut config = ConfigDir::new();
     config.set("Config.Service", "AllowUnencrypted", "false");
     config.set("Config.Service.Auth", "Negotiate", "true");
     config.set("Config.Service.Auth", "CbtHardeningLevel", "\"Strict\"");
-    let thumbprint = config.add_certificate();
-    config.listener(ListenerSpec::https(port, &thumbprint));
+    let thumbprint = config.add_https_listener(port);
     config.write();
-    let mut command = config.wsmand_command();
-    command
-        .args(["account", "add", NTLM_USER, "--password-stdin", "--ntlm"])
-        .args(["--run-as", "root"]);
-    let added = wsman_test::process::run(
-        &mut command,
-        Some(&format!("{NTLM_PASSWORD}\n")),
-        Duration::from_secs(60),
-    );
-    assert!(added.status.success(), "{}", added.describe());
+    config.add_ntlm_account(NTLM_USER, NTLM_PASSWORD, "root");
     let _daemon = Daemon::start(&config, &[port]);
     let endpoint = Endpoint::parse(&format!("https://127.0.0.1:{port}/wsman"), false).unwrap();
     let mut tls = TlsOptions::default();
@@ -213,11 +192,7 @@ fn https_with_channel_binding_under_strict_hardening() {
         o.tls = tls.clone();
         let client = BlockingClient::new(endpoint.clone(), o.clone()).unwrap();
         assert_eq!(client.identify().unwrap().name, "IdentifyResponse");
-        let config = client
-            .get(&Resource::new(
-                "http://schemas.microsoft.com/wbem/wsman/1/config",
-            ))
-            .unwrap();
+        let config = get_config(&client).unwrap();
         assert_eq!(config.name, "Config");
         // Without the binding a Strict server refuses.
         let Auth::Negotiate(negotiate) = &mut o.auth else {

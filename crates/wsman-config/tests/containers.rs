@@ -13,13 +13,13 @@ use wsman_proto::fault::code;
 #[test]
 fn partial_put_changes_only_given_leaves_and_persists_only_them() {
     let (dir, mut s) = store();
-    let out = s
-        .put(
-            SERVICE,
-            &none(),
-            Some(&body(SERVICE, "Service", "<p:AllowUnencrypted>TRUE</p:AllowUnencrypted><p:Auth><p:Basic>true</p:Basic></p:Auth>")),
-        )
-        .unwrap();
+    let out = put_leaves(
+        &mut s,
+        SERVICE,
+        "Service",
+        "<p:AllowUnencrypted>TRUE</p:AllowUnencrypted><p:Auth><p:Basic>true</p:Basic></p:Auth>",
+    )
+    .unwrap();
     let e = parse(&out);
     assert_eq!(e.ns.as_deref(), Some(SERVICE));
     assert_eq!(find_text(&e, "AllowUnencrypted").as_deref(), Some("true"));
@@ -67,14 +67,11 @@ fn whole_container_put_from_get_is_accepted_and_pins_nothing() {
 #[test]
 fn put_is_all_or_nothing() {
     let (dir, mut s) = store();
-    s.put(
+    put_leaves(
+        &mut s,
         WINRS,
-        &none(),
-        Some(&body(
-            WINRS,
-            "Winrs",
-            "<p:MaxShellsPerUser>5</p:MaxShellsPerUser>",
-        )),
+        "Winrs",
+        "<p:MaxShellsPerUser>5</p:MaxShellsPerUser>",
     )
     .unwrap();
     let before_disk = read(dir.path(), "config.toml").unwrap();
@@ -86,7 +83,7 @@ fn put_is_all_or_nothing() {
         "<p:IdleTimeout>60000</p:IdleTimeout><p:MaxConcurrentUsers>4294967296</p:MaxConcurrentUsers>",
         "<p:IdleTimeout>60000</p:IdleTimeout><p:MaxShellRunTime>1</p:MaxShellRunTime>",
     ] {
-        let f = s.put(WINRS, &none(), Some(&body(WINRS, "Winrs", bad))).unwrap_err();
+        let f = put_leaves(&mut s, WINRS, "Winrs", bad).unwrap_err();
         assert!(
             f.wsman_code == code::SCHEMA_VALIDATION_ERROR || f.wsman_code == code::CONFIG_READONLY_PROPERTY,
             "{f}"
@@ -99,68 +96,49 @@ fn put_is_all_or_nothing() {
 #[test]
 fn invalid_values_name_setting_and_value() {
     let (_d, mut s) = store();
-    let f = s
-        .put(
-            CONFIG,
-            &none(),
-            Some(&body(
-                CONFIG,
-                "Config",
-                "<p:MaxTimeoutms>499</p:MaxTimeoutms>",
-            )),
-        )
-        .unwrap_err();
+    let f = put_leaves(
+        &mut s,
+        CONFIG,
+        "Config",
+        "<p:MaxTimeoutms>499</p:MaxTimeoutms>",
+    )
+    .unwrap_err();
     assert_eq!(f.wsman_code, code::SCHEMA_VALIDATION_ERROR);
     assert!(
         f.message.contains("MaxTimeoutms") && f.message.contains("499"),
         "{}",
         f.message
     );
-    let f = s
-        .put(
-            CONFIG,
-            &none(),
-            Some(&body(
-                CONFIG,
-                "Config",
-                "<p:Service><p:Nope>1</p:Nope></p:Service>",
-            )),
-        )
-        .unwrap_err();
+    let f = put_leaves(
+        &mut s,
+        CONFIG,
+        "Config",
+        "<p:Service><p:Nope>1</p:Nope></p:Service>",
+    )
+    .unwrap_err();
     assert_eq!(f.wsman_code, code::SCHEMA_VALIDATION_ERROR);
     assert!(f.message.contains("Nope"));
-    let f = s
-        .put(
-            SERVICE_AUTH,
-            &none(),
-            Some(&body(
-                SERVICE_AUTH,
-                "Auth",
-                "<p:CbtHardeningLevel>Medium</p:CbtHardeningLevel>",
-            )),
-        )
-        .unwrap_err();
+    let f = put_leaves(
+        &mut s,
+        SERVICE_AUTH,
+        "Auth",
+        "<p:CbtHardeningLevel>Medium</p:CbtHardeningLevel>",
+    )
+    .unwrap_err();
     assert_eq!(f.wsman_code, code::SCHEMA_VALIDATION_ERROR);
-    let f = s
-        .put(
-            SERVICE,
-            &none(),
-            Some(&body(
-                SERVICE,
-                "Service",
-                "<p:IPv4Filter>::1</p:IPv4Filter>",
-            )),
-        )
-        .unwrap_err();
-    assert!(f.message.contains("IPv4Filter"), "{}", f.message);
-    s.put(
+    let f = put_leaves(
+        &mut s,
         SERVICE,
-        &none(),
-        Some(&body(
-            SERVICE,
-            "Service",
-            "<p:IPv4Filter>127.0.0.1</p:IPv4Filter>",
-        )),
+        "Service",
+        "<p:IPv4Filter>::1</p:IPv4Filter>",
+    )
+    .unwrap_err();
+    assert!(f.message.contains("IPv4Filter"), "{}", f.message);
+    put_leaves(
+        &mut s,
+        SERVICE,
+        "Service",
+        "<p:IPv4Filter>127.0.0.1</p:IPv4Filter>",
     )
     .unwrap();
     assert!(s
@@ -173,9 +151,7 @@ fn invalid_values_name_setting_and_value() {
         .ip_filter_allows("10.0.0.1".parse().unwrap()));
     assert!(s.config().service.ip_filter_allows("::1".parse().unwrap()));
     // Wrong root element and wrong namespace.
-    assert!(s
-        .put(SERVICE, &none(), Some(&body(SERVICE, "Client", "")))
-        .is_err());
+    assert!(put_leaves(&mut s, SERVICE, "Client", "").is_err());
     let f = s
         .put(SERVICE, &none(), Some(&body("urn:other", "Service", "")))
         .unwrap_err();
@@ -199,11 +175,7 @@ fn nested_containers_and_case_insensitive_namespaces() {
         wsman_config::CbtHardeningLevel::Strict
     );
     // Root Put reaching two levels down.
-    s.put(
-        CONFIG,
-        &none(),
-        Some(&body(CONFIG, "Config", "<p:MaxEnvelopeSizekb>8192</p:MaxEnvelopeSizekb><p:Client><p:Auth><p:Digest>false</p:Digest></p:Auth></p:Client>")),
-    )
+    put_leaves(&mut s, CONFIG, "Config", "<p:MaxEnvelopeSizekb>8192</p:MaxEnvelopeSizekb><p:Client><p:Auth><p:Digest>false</p:Digest></p:Auth></p:Client>")
     .unwrap();
     assert_eq!(s.config().max_envelope_size_kb(), 8192);
     assert!(!s.config().client.auth.digest);

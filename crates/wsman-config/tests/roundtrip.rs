@@ -80,7 +80,7 @@ proptest! {
             out
         }
         let body_xml = nest(Container::Config, &inner);
-        store.put(CONFIG, &none(), Some(&body(CONFIG, "Config", &body_xml))).unwrap();
+        put_leaves(&mut store, CONFIG, "Config", &body_xml).unwrap();
         let reopened = ConfigStore::open(dir.path()).unwrap();
         for st in [&store, &reopened] {
             for (c, name, value) in &expected {

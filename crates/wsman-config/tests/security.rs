@@ -35,17 +35,13 @@ fn defaults_stored_values_and_policy() {
     assert!(!security.failed_login_delay, "the policy file wins");
 
     // A Put of another setting keeps the [Security] table in the stored file.
-    store
-        .put(
-            SERVICE,
-            &none(),
-            Some(&body(
-                SERVICE,
-                "Service",
-                "<p:MaxConnections>42</p:MaxConnections>",
-            )),
-        )
-        .unwrap();
+    put_leaves(
+        &mut store,
+        SERVICE,
+        "Service",
+        "<p:MaxConnections>42</p:MaxConnections>",
+    )
+    .unwrap();
     let stored = std::fs::read_to_string(dir.path().join("config.toml")).unwrap();
     assert!(stored.contains("[Security]"), "{stored}");
     assert!(stored.contains("FailedLoginMaxDelayms = 1000"), "{stored}");

@@ -58,8 +58,7 @@ fn policy_overlay_wins_shows_gpo_and_refuses_changes() {
     );
     // The same value is fine (whole-container Puts send it back), a change is not.
     s.put(SERVICE, &none(), Some(&parse(&got))).unwrap();
-    let f = s
-        .put(SERVICE, &none(), Some(&body(SERVICE, "Service", "<p:EnumerationTimeoutms>1000</p:EnumerationTimeoutms><p:AllowUnencrypted>true</p:AllowUnencrypted>")))
+    let f = put_leaves(&mut s, SERVICE, "Service", "<p:EnumerationTimeoutms>1000</p:EnumerationTimeoutms><p:AllowUnencrypted>true</p:AllowUnencrypted>")
         .unwrap_err();
     assert_eq!(f.wsman_code, code::CONFIG_GPO_CONTROLLED);
     assert!(f.message.contains("AllowUnencrypted"));
@@ -120,14 +119,11 @@ fn reload_notices_changes_and_keeps_old_config_on_error() {
     assert!(s.reload_if_changed().unwrap());
     assert_eq!(s.config().max_batch_items, 7);
     // Our own writes are not changes.
-    s.put(
+    put_leaves(
+        &mut s,
         CONFIG,
-        &none(),
-        Some(&body(
-            CONFIG,
-            "Config",
-            "<p:MaxBatchItems>11</p:MaxBatchItems>",
-        )),
+        "Config",
+        "<p:MaxBatchItems>11</p:MaxBatchItems>",
     )
     .unwrap();
     assert!(!s.reload_if_changed().unwrap());
@@ -138,14 +134,11 @@ fn writes_apply_on_top_of_changes_made_by_another_writer() {
     let (dir, mut s) = store();
     // Another process (the local winrm CLI) changes the file after we read it.
     write(dir.path(), "config.toml", "[Config]\nMaxBatchItems = 7\n");
-    s.put(
+    put_leaves(
+        &mut s,
         SERVICE,
-        &none(),
-        Some(&body(
-            SERVICE,
-            "Service",
-            "<p:MaxConnections>9</p:MaxConnections>",
-        )),
+        "Service",
+        "<p:MaxConnections>9</p:MaxConnections>",
     )
     .unwrap();
     let text = read(dir.path(), "config.toml").unwrap();
@@ -156,17 +149,13 @@ fn writes_apply_on_top_of_changes_made_by_another_writer() {
     assert_eq!(s.config().max_batch_items, 7);
     // A file broken meanwhile is not overwritten.
     write(dir.path(), "config.toml", "[Config\n");
-    let f = s
-        .put(
-            SERVICE,
-            &none(),
-            Some(&body(
-                SERVICE,
-                "Service",
-                "<p:MaxConnections>8</p:MaxConnections>",
-            )),
-        )
-        .unwrap_err();
+    let f = put_leaves(
+        &mut s,
+        SERVICE,
+        "Service",
+        "<p:MaxConnections>8</p:MaxConnections>",
+    )
+    .unwrap_err();
     assert!(f.message.contains("config.toml:1"), "{}", f.message);
     assert_eq!(read(dir.path(), "config.toml").unwrap(), "[Config\n");
     assert_eq!(s.config().service.max_connections, 9);

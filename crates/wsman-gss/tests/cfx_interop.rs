@@ -9,16 +9,17 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use libgssapi::context::{ClientCtx, CtxFlags, SecurityContext, ServerCtx};
+use libgssapi::context::{ClientCtx, SecurityContext, ServerCtx};
 use libgssapi::credential::{Cred, CredUsage};
-use libgssapi::name::Name;
-use libgssapi::oid::{GSS_MECH_KRB5, GSS_NT_HOSTBASED_SERVICE};
 use libgssapi::util::{GssIov, GssIovType};
 use wsman_gss::{
     AcceptStep, GssError, InitStep, InitiatorMechanism, KerberosAcceptor, KerberosContext,
     KerberosInitiator, KerberosInitiatorContext,
 };
 use wsman_test::kdc::Kdc;
+
+mod common;
+use common::{mit_krb5_client, mit_wrap_iov};
 
 const ENCTYPES: [&str; 2] = ["aes256-cts-hmac-sha1-96", "aes128-cts-hmac-sha1-96"];
 
@@ -233,17 +234,7 @@ fn refusals(kdc: &Kdc) {
 }
 
 fn mit_client_our_server(kdc: &Kdc, acceptor: &KerberosAcceptor) -> (ClientCtx, KerberosContext) {
-    let target = Name::new(
-        format!("HTTP@{}", kdc.host()).as_bytes(),
-        Some(GSS_NT_HOSTBASED_SERVICE),
-    )
-    .unwrap();
-    let flags = CtxFlags::GSS_C_MUTUAL_FLAG
-        | CtxFlags::GSS_C_REPLAY_FLAG
-        | CtxFlags::GSS_C_SEQUENCE_FLAG
-        | CtxFlags::GSS_C_CONF_FLAG
-        | CtxFlags::GSS_C_INTEG_FLAG;
-    let mut client = ClientCtx::new(None, target, flags, Some(GSS_MECH_KRB5));
+    let mut client = mit_krb5_client(kdc, "HTTP");
     let mut server = acceptor.context(None);
     let ap_req = client.step(None, None).unwrap().unwrap().to_vec();
     let AcceptStep::Complete(established) = server.step(&ap_req).unwrap() else {
@@ -276,20 +267,9 @@ fn our_client_mit_server(kdc: &Kdc) -> (KerberosInitiatorContext, ServerCtx) {
     (client, server)
 }
 
-/// MIT's MS-WSMV wrap: HEADER | DATA | PADDING.
+/// MIT's MS-WSMV wrap, sealed: HEADER | DATA | PADDING.
 fn mit_wrap<C: SecurityContext>(ctx: &mut C, plain: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let mut data = plain.to_vec();
-    let (header, padding) = {
-        let mut iov = [
-            GssIov::new_alloc(GssIovType::Header),
-            GssIov::new(GssIovType::Data, &mut data),
-            GssIov::new_alloc(GssIovType::Padding),
-        ];
-        ctx.wrap_iov(true, &mut iov).unwrap();
-        (iov[0].to_vec(), iov[2].to_vec())
-    };
-    data.extend_from_slice(&padding);
-    (header, data)
+    mit_wrap_iov(ctx, true, plain)
 }
 
 /// MIT's MS-WSMV unwrap: HEADER | DATA.

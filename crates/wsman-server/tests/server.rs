@@ -11,13 +11,7 @@ use common::*;
 async fn identify_unauthenticated_and_authenticated() {
     let svc = TestService::start("").await;
     let mut c = svc.connect().await;
-    let r = c
-        .post(
-            None,
-            &[("WSMANIDENTIFY", "unauthenticated")],
-            &identify_body(),
-        )
-        .await;
+    let r = c.identify_unauthenticated().await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("Server"), Some("wsmand"));
     assert!(r.text().contains("OS: 0.0.0 SP: 0.0 Stack: 3.0"));
@@ -139,13 +133,7 @@ async fn oversized_bodies_get_413_before_buffering() {
 
     // the service stays usable
     let mut c = svc.connect().await;
-    let r = c
-        .post(
-            None,
-            &[("WSMANIDENTIFY", "unauthenticated")],
-            &identify_body(),
-        )
-        .await;
+    let r = c.identify_unauthenticated().await;
     assert_eq!(r.status, 200);
 }
 
@@ -373,13 +361,7 @@ async fn connections_over_max_connections_get_503() {
     let mut a = svc.connect().await;
     let mut b = svc.connect().await;
     for c in [&mut a, &mut b] {
-        let r = c
-            .post(
-                None,
-                &[("WSMANIDENTIFY", "unauthenticated")],
-                &identify_body(),
-            )
-            .await;
+        let r = c.identify_unauthenticated().await;
         assert_eq!(r.status, 200);
     }
     let mut extra = svc.connect().await;
@@ -395,13 +377,7 @@ async fn connections_over_max_connections_get_503() {
     assert_eq!(r.status, 503);
     assert!(extra.is_closed(Duration::from_secs(5)).await);
     // the others are unaffected
-    let r = a
-        .post(
-            None,
-            &[("WSMANIDENTIFY", "unauthenticated")],
-            &identify_body(),
-        )
-        .await;
+    let r = a.identify_unauthenticated().await;
     assert_eq!(r.status, 200);
     // a slot freed is a slot usable
     drop(b);
@@ -414,13 +390,7 @@ async fn connections_over_max_connections_get_503() {
         }
     }
     let mut again = again.unwrap_or_else(|| panic!("the slot was never freed"));
-    let r = again
-        .post(
-            None,
-            &[("WSMANIDENTIFY", "unauthenticated")],
-            &identify_body(),
-        )
-        .await;
+    let r = again.identify_unauthenticated().await;
     assert_eq!(r.status, 200);
 }
 

@@ -9,44 +9,15 @@ use std::time::{Duration, Instant};
 use common::*;
 use wsman_proto::ns;
 use wsman_proto::shell::requests::{CommandLine, Receive, Send, ShellCreate, Signal};
-use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse};
+use wsman_proto::shell::responses::ReceiveResponse;
 use wsman_proto::shell::StreamData;
 use wsman_proto::shell::{self, CommandResponse, CreateResponse, ShellDescription, SignalCode};
-use wsman_proto::xml::{self, Element, Limits};
 
-const CMD: &str = shell::uri::CMD;
-const DELETE: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete";
-const ENUMERATE: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate";
-const COMMAND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command";
-const SEND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Send";
-const RECEIVE: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive";
-const SIGNAL: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal";
 /// A service account mapped to the unprivileged Linux user `wsmanuser` (when it exists).
 const SHELL_USER: &str = "shelluser";
 
-fn selector(shell_id: &str) -> String {
-    format!("<w:SelectorSet><w:Selector Name=\"ShellId\">{shell_id}</w:Selector></w:SelectorSet>")
-}
-
 fn timeout_header(seconds: u32) -> String {
     format!("<w:OperationTimeout>PT{seconds}S</w:OperationTimeout>")
-}
-
-fn body_of(r: &Response) -> Element {
-    let doc =
-        xml::parse(&r.text(), &Limits::default()).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
-    doc.child(ns::SOAP, "Body").unwrap().clone()
-}
-
-/// The WSManFault code of a 500 answer.
-fn fault_code(r: &Response) -> String {
-    assert_eq!(r.status, 500, "{}", r.text());
-    let body = body_of(r);
-    body.child(ns::SOAP, "Fault")
-        .and_then(|f| f.child(ns::SOAP, "Detail"))
-        .and_then(|d| d.child(ns::WSMAN_FAULT, "WSManFault"))
-        .and_then(|w| w.attr("Code").map(str::to_owned))
-        .unwrap_or_else(|| panic!("no WSManFault: {}", r.text()))
 }
 
 fn account_exists(name: &str) -> bool {
@@ -71,6 +42,50 @@ impl ShellClient {
         Self {
             conn: svc.connect().await,
             auth: basic(user, PASSWORD),
+        }
+    }
+
+    /// A client of the test's administrator ([`USER`]) with a shell opened; its id.
+    async fn with_shell(svc: &TestService) -> (Self, String) {
+        let mut client = Self::new(svc, USER).await;
+        let shell_id = client.open().await;
+        (client, shell_id)
+    }
+
+    /// Posts a Receive of `command_id`'s output (waiting up to `seconds`) without reading the
+    /// answer, as a client that is cut off before it comes.
+    async fn send_receive(&mut self, shell_id: &str, command_id: &str, seconds: u32) {
+        let request = envelope(
+            RECEIVE,
+            CMD,
+            &format!("{}{}", selector(shell_id), timeout_header(seconds)),
+            &Receive::new(Some(command_id), &["stdout", "stderr"]).to_xml(),
+        );
+        let auth = self.auth.clone();
+        self.conn
+            .send(
+                "POST",
+                "/wsman",
+                &[("Content-Type", SOAP.to_owned()), ("Authorization", auth)],
+                request.as_bytes(),
+            )
+            .await;
+    }
+
+    /// Polls Get of the shell until it faults as unknown (the reaper ended it), at most
+    /// `within`; `what` names the failure.
+    async fn wait_until_gone(&mut self, shell_id: &str, within: Duration, what: &str) {
+        let deadline = Instant::now() + within;
+        loop {
+            let r = self
+                .call(common::GET, shell::uri::SHELLS, &selector(shell_id), "")
+                .await;
+            if r.status == 500 {
+                assert_eq!(fault_code(&r), "2150858843");
+                break;
+            }
+            assert!(Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -129,18 +144,8 @@ impl ShellClient {
             if r.status == 500 && fault_code(&r) == "2150858793" {
                 continue;
             }
-            assert_eq!(r.status, 200, "{}", r.text());
-            let parsed = ReceiveResponse::parse(&body_of(&r)).unwrap();
-            for s in parsed.streams {
-                assert_eq!(s.command_id.as_deref(), Some(command_id));
-                match s.name.as_str() {
-                    "stdout" => out.extend(s.data),
-                    "stderr" => err.extend(s.data),
-                    other => panic!("unrequested stream {other}"),
-                }
-            }
-            if let Some((_, CommandStateValue::Done { exit_code })) = parsed.state {
-                return (out, err, exit_code.unwrap());
+            if let Some(code) = take_output(&r, Some(command_id), &mut out, &mut err) {
+                return (out, err, code);
             }
         }
         panic!("command never finished")
@@ -197,8 +202,7 @@ fn processes_with(marker: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_lifecycle() {
     let svc = TestService::start("").await;
-    let mut c = ShellClient::new(&svc, USER).await;
-    let shell_id = c.open().await;
+    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
 
     // stdout, stderr and the exit code
     let id = c.run(&shell_id, "echo hello; echo oops >&2; exit 42").await;
@@ -280,8 +284,7 @@ async fn terminate_ends_what_the_command_started_outside_its_session() {
         return;
     }
     let svc = TestService::start("").await;
-    let mut c = ShellClient::new(&svc, USER).await;
-    let shell_id = c.open().await;
+    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
     let markers = ["sleep 600.421", "sleep 600.422", "sleep 600.423"];
     let line = "setsid -f sleep 600.421; (setsid sleep 600.422 &); sleep 600.423";
     let id = c.run(&shell_id, line).await;
@@ -392,8 +395,7 @@ async fn receive_times_out_in_time_and_keeps_the_command() {
         )
     })
     .await;
-    let mut c = ShellClient::new(&svc, USER).await;
-    let shell_id = c.open().await;
+    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
     let id = c.run(&shell_id, "sleep 2; echo late").await;
     let r = c.receive(&shell_id, &id, 1).await;
     assert_eq!(fault_code(&r), "2150858793");
@@ -415,8 +417,7 @@ async fn receive_times_out_in_time_and_keeps_the_command() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_larger_than_one_envelope_arrives_whole_in_bounded_responses() {
     let svc = TestService::start("").await;
-    let mut c = ShellClient::new(&svc, USER).await;
-    let shell_id = c.open().await;
+    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
     let id = c
         .run(&shell_id, "head -c 1000000 /dev/zero | tr '\\0' x")
         .await;
@@ -551,37 +552,14 @@ async fn a_vanished_client_leaves_no_process_after_the_idle_timeout() {
         .run(&shell_id, "sleep 3011 & sleep 3012; echo never")
         .await;
     // a Receive in flight, then the connection is gone
-    let request = envelope(
-        RECEIVE,
-        CMD,
-        &format!("{}{}", selector(&shell_id), timeout_header(3)),
-        &Receive::new(Some(&id), &["stdout", "stderr"]).to_xml(),
-    );
-    let auth = c.auth.clone();
-    c.conn
-        .send(
-            "POST",
-            "/wsman",
-            &[("Content-Type", SOAP.to_owned()), ("Authorization", auth)],
-            request.as_bytes(),
-        )
-        .await;
+    c.send_receive(&shell_id, &id, 3).await;
     drop(c);
     assert!(processes_with("sleep 3012") > 0);
     // the reaper ends the shell after its IdleTimeOut; wait (bounded) for that
-    let deadline = Instant::now() + Duration::from_secs(60);
     let mut other = ShellClient::new(&svc, USER).await;
-    loop {
-        let r = other
-            .call(common::GET, shell::uri::SHELLS, &selector(&shell_id), "")
-            .await;
-        if r.status == 500 {
-            assert_eq!(fault_code(&r), "2150858843");
-            break;
-        }
-        assert!(Instant::now() < deadline, "shell never reaped");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    other
+        .wait_until_gone(&shell_id, Duration::from_secs(60), "shell never reaped")
+        .await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while processes_with("sleep 3011") + processes_with("sleep 3012") > 0 {
         assert!(Instant::now() < deadline, "processes left behind");
@@ -592,24 +570,9 @@ async fn a_vanished_client_leaves_no_process_after_the_idle_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receive_cut_off_by_a_disconnect_loses_no_output() {
     let svc = TestService::start("").await;
-    let mut c = ShellClient::new(&svc, USER).await;
-    let shell_id = c.open().await;
+    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
     let id = c.run(&shell_id, "sleep 1; echo after-disconnect").await;
-    let request = envelope(
-        RECEIVE,
-        CMD,
-        &format!("{}{}", selector(&shell_id), timeout_header(20)),
-        &Receive::new(Some(&id), &["stdout", "stderr"]).to_xml(),
-    );
-    let auth = c.auth.clone();
-    c.conn
-        .send(
-            "POST",
-            "/wsman",
-            &[("Content-Type", SOAP.to_owned()), ("Authorization", auth)],
-            request.as_bytes(),
-        )
-        .await;
+    c.send_receive(&shell_id, &id, 20).await;
     // The client goes away while its Receive waits for output.
     tokio::time::sleep(Duration::from_millis(200)).await;
     drop(c);
@@ -623,8 +586,7 @@ async fn a_receive_cut_off_by_a_disconnect_loses_no_output() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_concurrent_operations_per_user_is_a_quota_fault() {
     let svc = TestService::start("MaxConcurrentOperationsPerUser = 2").await;
-    let mut c = ShellClient::new(&svc, USER).await;
-    let shell_id = c.open().await;
+    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
     let _a = c.run(&shell_id, "sleep 3013").await;
     let _b = c.run(&shell_id, "sleep 3013").await;
     let r = c.command(&shell_id, "true").await;
@@ -693,8 +655,7 @@ impl ShellClient {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorded_disconnect_and_reconnect_resume_the_output_in_order() {
     let svc = TestService::start("").await;
-    let mut c = ShellClient::new(&svc, USER).await;
-    let shell_id = c.open().await;
+    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
     let id = c
         .run(
             &shell_id,
@@ -756,8 +717,7 @@ async fn recorded_disconnect_and_reconnect_resume_the_output_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_from_a_new_client_gets_what_a_blocked_command_printed_meanwhile() {
     let svc = TestService::start("").await;
-    let mut c = ShellClient::new(&svc, USER).await;
-    let shell_id = c.open().await;
+    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
     // Far more than the per-stream buffer (1 MiB): the command blocks while disconnected.
     let id = c
         .run(&shell_id, "head -c 6000000 /dev/zero | tr '\\0' y")
@@ -783,8 +743,7 @@ async fn connect_from_a_new_client_gets_what_a_blocked_command_printed_meanwhile
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disconnected_shell_ends_after_its_idle_timeout_with_its_processes() {
     let svc = TestService::start("").await;
-    let mut c = ShellClient::new(&svc, USER).await;
-    let shell_id = c.open().await;
+    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
     c.run(&shell_id, "sleep 3021").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while processes_with("sleep 3021") == 0 {
@@ -802,18 +761,13 @@ async fn a_disconnected_shell_ends_after_its_idle_timeout_with_its_processes() {
     assert_eq!(described.idle_timeout, Duration::from_secs(1));
     drop(c);
     let mut other = ShellClient::new(&svc, USER).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = other
-            .call(common::GET, shell::uri::SHELLS, &selector(&shell_id), "")
-            .await;
-        if r.status == 500 {
-            assert_eq!(fault_code(&r), "2150858843");
-            break;
-        }
-        assert!(Instant::now() < deadline, "disconnected shell never reaped");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    other
+        .wait_until_gone(
+            &shell_id,
+            Duration::from_secs(30),
+            "disconnected shell never reaped",
+        )
+        .await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while processes_with("sleep 3021") > 0 {
         assert!(Instant::now() < deadline, "processes left behind");
@@ -888,8 +842,7 @@ async fn receive_numbered(c: &mut ShellClient, shell_id: &str, id: &str, seq: u6
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_client_after_reconnect_gets_the_unacknowledged_response_again() {
     let svc = TestService::start("").await;
-    let mut c = ShellClient::new(&svc, USER).await;
-    let shell_id = c.open().await;
+    let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
     let id = c.run(&shell_id, "echo one; sleep 1; echo two").await;
     // The old client's last response (SequenceId 5) may never have reached it.
     assert_eq!(receive_numbered(&mut c, &shell_id, &id, 5).await, "one\n");

@@ -9,17 +9,10 @@ mod common;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use wsman_proto::ns;
 use wsman_proto::shell::requests::{CommandLine, Receive, Send, ShellCreate};
-use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse};
 use wsman_proto::shell::StreamData;
-use wsman_proto::shell::{self, CommandResponse, CreateResponse};
-use wsman_proto::xml::{self, Element, Limits};
+use wsman_proto::shell::{CommandResponse, CreateResponse};
 
-const CMD: &str = shell::uri::CMD;
-const COMMAND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command";
-const SEND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Send";
-const RECEIVE: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive";
 const TIMED_OUT: &str = "2150858793";
 
 fn selector_and_timeout(shell_id: &str, seconds: u32) -> String {
@@ -27,22 +20,6 @@ fn selector_and_timeout(shell_id: &str, seconds: u32) -> String {
         "<w:SelectorSet><w:Selector Name=\"ShellId\">{shell_id}</w:Selector></w:SelectorSet>\
          <w:OperationTimeout>PT{seconds}S</w:OperationTimeout>"
     )
-}
-
-fn body_of(r: &Response) -> Element {
-    let doc =
-        xml::parse(&r.text(), &Limits::default()).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
-    doc.child(ns::SOAP, "Body").unwrap().clone()
-}
-
-fn fault_code(r: &Response) -> String {
-    assert_eq!(r.status, 500, "{}", r.text());
-    body_of(r)
-        .child(ns::SOAP, "Fault")
-        .and_then(|f| f.child(ns::SOAP, "Detail"))
-        .and_then(|d| d.child(ns::WSMAN_FAULT, "WSManFault"))
-        .and_then(|w| w.attr("Code").map(str::to_owned))
-        .unwrap_or_else(|| panic!("no WSManFault: {}", r.text()))
 }
 
 /// A config with an HTTP listener, Basic over HTTP, and `extra` under `[Config]`.
@@ -105,17 +82,8 @@ impl Shell {
             if r.status == 500 && fault_code(&r) == TIMED_OUT {
                 continue;
             }
-            assert_eq!(r.status, 200, "{}", r.text());
-            let parsed = ReceiveResponse::parse(&body_of(&r)).unwrap();
-            for s in parsed.streams {
-                match s.name.as_str() {
-                    "stdout" => out.extend(s.data),
-                    "stderr" => err.extend(s.data),
-                    other => panic!("unrequested stream {other}"),
-                }
-            }
-            if let Some((_, CommandStateValue::Done { exit_code })) = parsed.state {
-                return (out, err, exit_code.unwrap());
+            if let Some(code) = take_output(&r, None, &mut out, &mut err) {
+                return (out, err, code);
             }
         }
         panic!("command never finished")

@@ -7,18 +7,9 @@
 mod common;
 
 use common::*;
-use wsman_proto::ns;
 use wsman_proto::shell::requests::{CommandLine, Receive, Send};
 use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse};
-use wsman_proto::shell::{self, CommandResponse, CreateResponse, StreamData};
-use wsman_proto::xml::{self, Element, Limits};
-
-const CMD: &str = shell::uri::CMD;
-const COMMAND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command";
-const SEND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Send";
-const RECEIVE: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive";
-
-const DELETE: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete";
+use wsman_proto::shell::{CommandResponse, CreateResponse, StreamData};
 
 fn fixture(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -27,25 +18,6 @@ fn fixture(name: &str) -> String {
     let text = std::fs::read_to_string(&path).unwrap();
     // The fixture's comment precedes the envelope.
     text[text.find("<s:Envelope").unwrap()..].to_owned()
-}
-
-fn selector(shell_id: &str) -> String {
-    format!("<w:SelectorSet><w:Selector Name=\"ShellId\">{shell_id}</w:Selector></w:SelectorSet>")
-}
-
-fn body_of(r: &Response) -> Element {
-    let doc = xml::parse(&r.text(), &Limits::default()).unwrap();
-    doc.child(ns::SOAP, "Body").unwrap().clone()
-}
-
-fn fault_code(r: &Response) -> String {
-    assert_eq!(r.status, 500, "{}", r.text());
-    body_of(r)
-        .child(ns::SOAP, "Fault")
-        .and_then(|f| f.child(ns::SOAP, "Detail"))
-        .and_then(|d| d.child(ns::WSMAN_FAULT, "WSManFault"))
-        .and_then(|w| w.attr("Code").map(str::to_owned))
-        .unwrap_or_else(|| panic!("no WSManFault: {}", r.text()))
 }
 
 struct Session {

@@ -37,22 +37,16 @@ async fn every_shell_and_command_is_audited_without_stdin() {
     let manager = manager(limits());
     let owner = owner("auditor", root_user());
     let shell = shell(&manager, &owner).await;
-    let id = manager
-        .run_command("auditor", &shell.shell_id, line("cat; exit 3"))
-        .await
-        .unwrap();
-    manager
-        .send(
-            "auditor",
-            &shell.shell_id,
-            &id,
-            "stdin",
-            b"secret-input-1234\n",
-            true,
-            SEND_TIMEOUT,
-        )
-        .await
-        .unwrap();
+    let id = start(&manager, "auditor", &shell.shell_id, "cat; exit 3").await;
+    send_input(
+        &manager,
+        "auditor",
+        &shell.shell_id,
+        &id,
+        b"secret-input-1234\n",
+        true,
+    )
+    .await;
     let (_, _, code) = collect(&manager, "auditor", &shell.shell_id, &id).await;
     assert_eq!(code, 3);
     manager

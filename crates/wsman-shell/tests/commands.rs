@@ -54,32 +54,22 @@ async fn utf8_both_ways() {
     // Through stdin.
     let shell = shell(&manager, &owner).await;
     let user_name = &owner.user_name;
-    let id = manager
-        .run_command(user_name, &shell.shell_id, line("cat"))
-        .await
-        .unwrap();
-    manager
-        .send(
-            user_name,
-            &shell.shell_id,
-            &id,
-            "stdin",
-            text.as_bytes(),
-            true,
-            SEND_TIMEOUT,
-        )
-        .await
-        .unwrap();
+    let id = start(&manager, user_name, &shell.shell_id, "cat").await;
+    send_input(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        &id,
+        text.as_bytes(),
+        true,
+    )
+    .await;
     let (out, err, code) = collect(&manager, user_name, &shell.shell_id, &id).await;
     assert_eq!(
         (String::from_utf8(out).unwrap().as_str(), err.len(), code),
         (text, 0, 0)
     );
-    manager
-        .delete_shell(user_name, &shell.shell_id)
-        .await
-        .unwrap();
-    assert_no_user_processes(&user).await;
+    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,10 +79,7 @@ async fn one_mebibyte_of_stdin_comes_back_through_cat() {
     let manager = manager(limits());
     let shell = shell(&manager, &owner).await;
     let user_name = owner.user_name.clone();
-    let id = manager
-        .run_command(&user_name, &shell.shell_id, line("cat"))
-        .await
-        .unwrap();
+    let id = start(&manager, &user_name, &shell.shell_id, "cat").await;
     let input: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
     // Receive while sending: cat blocks once its output is not read.
     let receiver = {
@@ -102,18 +89,7 @@ async fn one_mebibyte_of_stdin_comes_back_through_cat() {
     };
     for (index, chunk) in input.chunks(60_000).enumerate() {
         let last = (index + 1) * 60_000 >= input.len();
-        manager
-            .send(
-                &user_name,
-                &shell.shell_id,
-                &id,
-                "stdin",
-                chunk,
-                last,
-                SEND_TIMEOUT,
-            )
-            .await
-            .unwrap();
+        send_input(&manager, &user_name, &shell.shell_id, &id, chunk, last).await;
     }
     let (out, err, code) = receiver.await.unwrap();
     assert_eq!(code, 0);
@@ -124,11 +100,7 @@ async fn one_mebibyte_of_stdin_comes_back_through_cat() {
         out.len(),
         input.len()
     );
-    manager
-        .delete_shell(&user_name, &shell.shell_id)
-        .await
-        .unwrap();
-    assert_no_user_processes(&user).await;
+    delete_and_check(&manager, &user_name, &shell.shell_id, &user).await;
 }
 
 /// Commands whose output nobody receives hold, together, about their user's budget rather
@@ -145,14 +117,13 @@ async fn a_users_commands_share_one_output_budget() {
     let user_name = &owner.user_name;
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let id = manager
-            .run_command(
-                user_name,
-                &shell.shell_id,
-                line("head -c 3000000 /dev/zero"),
-            )
-            .await
-            .unwrap();
+        let id = start(
+            &manager,
+            user_name,
+            &shell.shell_id,
+            "head -c 3000000 /dev/zero",
+        )
+        .await;
         ids.push(id);
     }
     let read = || -> u64 {
@@ -177,11 +148,7 @@ async fn a_users_commands_share_one_output_budget() {
         let (out, _, code) = collect(&manager, user_name, &shell.shell_id, id).await;
         assert_eq!((out.len(), code), (3_000_000, 0));
     }
-    manager
-        .delete_shell(user_name, &shell.shell_id)
-        .await
-        .unwrap();
-    assert_no_user_processes(&user).await;
+    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,14 +160,13 @@ async fn five_megabytes_with_bounded_buffers() {
     let manager = manager(limits);
     let shell = shell(&manager, &owner).await;
     let user_name = &owner.user_name;
-    let id = manager
-        .run_command(
-            user_name,
-            &shell.shell_id,
-            line("head -c 5000000 /dev/zero"),
-        )
-        .await
-        .unwrap();
+    let id = start(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        "head -c 5000000 /dev/zero",
+    )
+    .await;
     // Nobody receives: the engine fills its buffer and stops reading.
     let info = || {
         manager
@@ -230,11 +196,7 @@ async fn five_megabytes_with_bounded_buffers() {
         done.peak_buffered_bytes
     );
     assert_eq!(done.bytes_out, 5_000_000);
-    manager
-        .delete_shell(user_name, &shell.shell_id)
-        .await
-        .unwrap();
-    assert_no_user_processes(&user).await;
+    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,14 +206,13 @@ async fn silent_command_times_out_then_finishes() {
     let manager = manager(limits());
     let shell = shell(&manager, &owner).await;
     let user_name = &owner.user_name;
-    let id = manager
-        .run_command(
-            user_name,
-            &shell.shell_id,
-            line("read line; echo got $line"),
-        )
-        .await
-        .unwrap();
+    let id = start(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        "read line; echo got $line",
+    )
+    .await;
     let request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_millis(300));
     let outcome = manager
         .receive(user_name, &shell.shell_id, &id, &request)
@@ -259,25 +220,10 @@ async fn silent_command_times_out_then_finishes() {
         .unwrap();
     assert_eq!(outcome, ReceiveOutcome::TimedOut);
     // Nothing was lost: the command is still there and finishes normally.
-    manager
-        .send(
-            user_name,
-            &shell.shell_id,
-            &id,
-            "stdin",
-            b"it\n",
-            true,
-            SEND_TIMEOUT,
-        )
-        .await
-        .unwrap();
+    send_input(&manager, user_name, &shell.shell_id, &id, b"it\n", true).await;
     let (out, _, code) = collect(&manager, user_name, &shell.shell_id, &id).await;
     assert_eq!((out.as_slice(), code), (&b"got it\n"[..], 0));
-    manager
-        .delete_shell(user_name, &shell.shell_id)
-        .await
-        .unwrap();
-    assert_no_user_processes(&user).await;
+    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,10 +234,7 @@ async fn ctrl_c_reaches_a_trap() {
     let shell = shell(&manager, &owner).await;
     let user_name = &owner.user_name;
     let script = "trap 'echo caught; exit 7' INT; echo ready; while :; do sleep 1; done";
-    let id = manager
-        .run_command(user_name, &shell.shell_id, line(script))
-        .await
-        .unwrap();
+    let id = start(&manager, user_name, &shell.shell_id, script).await;
     let request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(30));
     let ReceiveOutcome::Output(first) = manager
         .receive(user_name, &shell.shell_id, &id, &request)
@@ -301,26 +244,34 @@ async fn ctrl_c_reaches_a_trap() {
         panic!("no output from the script");
     };
     assert_eq!(first.chunks[0].decoded(), b"ready\n");
-    manager
-        .signal(user_name, &shell.shell_id, &id, ShellSignal::CtrlC)
-        .await
-        .unwrap();
+    signal(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        &id,
+        ShellSignal::CtrlC,
+    )
+    .await;
     let (out, _, code) = collect(&manager, user_name, &shell.shell_id, &id).await;
     assert_eq!((out.as_slice(), code), (&b"caught\n"[..], 7));
     // Signals after the end succeed (pywinrm and pypsrp send one).
-    manager
-        .signal(user_name, &shell.shell_id, &id, ShellSignal::CtrlC)
-        .await
-        .unwrap();
-    manager
-        .signal(user_name, &shell.shell_id, &id, ShellSignal::Terminate)
-        .await
-        .unwrap();
-    manager
-        .delete_shell(user_name, &shell.shell_id)
-        .await
-        .unwrap();
-    assert_no_user_processes(&user).await;
+    signal(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        &id,
+        ShellSignal::CtrlC,
+    )
+    .await;
+    signal(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        &id,
+        ShellSignal::Terminate,
+    )
+    .await;
+    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -330,24 +281,26 @@ async fn terminate_kills_the_command_and_releases_its_id() {
     let manager = manager(limits());
     let shell = shell(&manager, &owner).await;
     let user_name = &owner.user_name;
-    let id = manager
-        .run_command(
-            user_name,
-            &shell.shell_id,
-            line("sleep 300 & sleep 301; wait"),
-        )
-        .await
-        .unwrap();
-    let info = manager.shell_info(user_name, &shell.shell_id).unwrap();
-    let pid = info.commands[0].process_id.unwrap();
+    let id = start(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        "sleep 300 & sleep 301; wait",
+    )
+    .await;
+    let pid = first_command_pid(&manager, user_name, &shell.shell_id);
     wait_until("both sleeps run", || {
         processes_in_sessions(&[pid]).len() >= 3
     })
     .await;
-    manager
-        .signal(user_name, &shell.shell_id, &id, ShellSignal::Terminate)
-        .await
-        .unwrap();
+    signal(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        &id,
+        ShellSignal::Terminate,
+    )
+    .await;
     wait_until("the tree is gone", || {
         processes_in_sessions(&[pid]).is_empty()
     })
@@ -361,11 +314,7 @@ async fn terminate_kills_the_command_and_releases_its_id() {
         matches!(error, ShellError::UnknownCommand { .. }),
         "{error:?}"
     );
-    manager
-        .delete_shell(user_name, &shell.shell_id)
-        .await
-        .unwrap();
-    assert_no_user_processes(&user).await;
+    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,16 +324,14 @@ async fn terminate_kills_descendants_in_their_own_session() {
     let manager = manager(limits());
     let shell = shell(&manager, &owner).await;
     let user_name = &owner.user_name;
-    let id = manager
-        .run_command(
-            user_name,
-            &shell.shell_id,
-            line("setsid sleep 1004 & sleep 1005"),
-        )
-        .await
-        .unwrap();
-    let info = manager.shell_info(user_name, &shell.shell_id).unwrap();
-    let pid = info.commands[0].process_id.unwrap();
+    let id = start(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        "setsid sleep 1004 & sleep 1005",
+    )
+    .await;
+    let pid = first_command_pid(&manager, user_name, &shell.shell_id);
     // The child that left the command's session, found by its parent.
     let escaped = || -> Vec<u32> {
         wsman_os::process::all_processes()
@@ -395,10 +342,14 @@ async fn terminate_kills_descendants_in_their_own_session() {
     };
     wait_until("the setsid child runs", || !escaped().is_empty()).await;
     let outside = escaped()[0];
-    manager
-        .signal(user_name, &shell.shell_id, &id, ShellSignal::Terminate)
-        .await
-        .unwrap();
+    signal(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        &id,
+        ShellSignal::Terminate,
+    )
+    .await;
     // Terminate alone, before any Delete, ends it (the kernel may need a moment to reap).
     wait_until("the setsid child is gone", || {
         !wsman_os::process::all_processes()
@@ -406,11 +357,7 @@ async fn terminate_kills_descendants_in_their_own_session() {
             .any(|p| p.pid == outside)
     })
     .await;
-    manager
-        .delete_shell(user_name, &shell.shell_id)
-        .await
-        .unwrap();
-    assert_no_user_processes(&user).await;
+    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
 }
 
 /// The live processes whose command line is exactly `argv` (NUL-separated, as /proc has it).
@@ -443,24 +390,22 @@ async fn terminate_ends_what_left_the_session_and_spares_other_commands() {
     let shell = shell(&manager, &owner).await;
     let user_name = &owner.user_name;
     let script = "setsid -f sleep 600.411; (setsid sleep 600.412 &); sleep 600.413";
-    let id = manager
-        .run_command(user_name, &shell.shell_id, line(script))
-        .await
-        .unwrap();
-    let other = manager
-        .run_command(user_name, &shell.shell_id, line("sleep 600.414"))
-        .await
-        .unwrap();
+    let id = start(&manager, user_name, &shell.shell_id, script).await;
+    let other = start(&manager, user_name, &shell.shell_id, "sleep 600.414").await;
     wait_until("the command's sleeps run", || {
         ["600.411", "600.412", "600.413", "600.414"]
             .iter()
             .all(|marker| !running_exactly(&["sleep", marker]).is_empty())
     })
     .await;
-    manager
-        .signal(user_name, &shell.shell_id, &id, ShellSignal::Terminate)
-        .await
-        .unwrap();
+    signal(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        &id,
+        ShellSignal::Terminate,
+    )
+    .await;
     wait_until("the command's sleeps are gone", || {
         ["600.411", "600.412", "600.413"]
             .iter()
@@ -468,10 +413,14 @@ async fn terminate_ends_what_left_the_session_and_spares_other_commands() {
     })
     .await;
     assert_eq!(running_exactly(&["sleep", "600.414"]).len(), 1);
-    manager
-        .signal(user_name, &shell.shell_id, &other, ShellSignal::Terminate)
-        .await
-        .unwrap();
+    signal(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        &other,
+        ShellSignal::Terminate,
+    )
+    .await;
     manager
         .delete_shell(user_name, &shell.shell_id)
         .await
@@ -488,14 +437,13 @@ async fn sequence_id_replays_a_lost_response() {
     let manager = manager(limits());
     let owner = owner("root", root_user());
     let shell = shell(&manager, &owner).await;
-    let id = manager
-        .run_command(
-            "root",
-            &shell.shell_id,
-            line("printf abc; read x; printf def"),
-        )
-        .await
-        .unwrap();
+    let id = start(
+        &manager,
+        "root",
+        &shell.shell_id,
+        "printf abc; read x; printf def",
+    )
+    .await;
     let mut request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(30));
     request.sequence_id = Some(0);
     let first = manager
@@ -512,18 +460,7 @@ async fn sequence_id_replays_a_lost_response() {
         .await
         .unwrap();
     assert_eq!(first, again);
-    manager
-        .send(
-            "root",
-            &shell.shell_id,
-            &id,
-            "stdin",
-            b"\n",
-            true,
-            SEND_TIMEOUT,
-        )
-        .await
-        .unwrap();
+    send_input(&manager, "root", &shell.shell_id, &id, b"\n", true).await;
     let mut data = Vec::new();
     let mut done = 0;
     for sequence_id in 1..100 {
@@ -586,10 +523,7 @@ async fn skip_cmd_shell_execs_directly() {
         "{error:?}"
     );
     // Through /bin/sh a missing program is exit code 127, as in a shell.
-    let id = manager
-        .run_command("root", &shell.shell_id, line("wsman-no-such-program"))
-        .await
-        .unwrap();
+    let id = start(&manager, "root", &shell.shell_id, "wsman-no-such-program").await;
     let (_, err, code) = collect(&manager, "root", &shell.shell_id, &id).await;
     assert_eq!(code, 127);
     assert!(!err.is_empty());
@@ -603,19 +537,12 @@ async fn background_child_holding_stdout_does_not_block_done() {
     let manager = manager(limits());
     let shell = shell(&manager, &owner).await;
     let user_name = &owner.user_name;
-    let id = manager
-        .run_command(user_name, &shell.shell_id, line("sleep 300 & echo hi"))
-        .await
-        .unwrap();
+    let id = start(&manager, user_name, &shell.shell_id, "sleep 300 & echo hi").await;
     // Done comes after the exit-drain grace although `sleep` keeps the
     // pipes open; Delete then ends `sleep`.
     let (out, _, code) = collect(&manager, user_name, &shell.shell_id, &id).await;
     assert_eq!((out.as_slice(), code), (&b"hi\n"[..], 0));
-    manager
-        .delete_shell(user_name, &shell.shell_id)
-        .await
-        .unwrap();
-    assert_no_user_processes(&user).await;
+    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
 }
 
 /// A background child that keeps writing to the inherited stdout must not hold Done back
@@ -628,14 +555,13 @@ async fn background_child_writing_steadily_does_not_block_done() {
     let shell = shell(&manager, &owner).await;
     let user_name = &owner.user_name;
     // Without the fix this command would never reach Done: the writer never stops.
-    let id = manager
-        .run_command(
-            user_name,
-            &shell.shell_id,
-            line("(while :; do echo tick; sleep 0.2; done) & echo main; exit 3"),
-        )
-        .await
-        .unwrap();
+    let id = start(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        "(while :; do echo tick; sleep 0.2; done) & echo main; exit 3",
+    )
+    .await;
     let collected = tokio::time::timeout(
         std::time::Duration::from_secs(60),
         collect(&manager, user_name, &shell.shell_id, &id),
@@ -645,11 +571,7 @@ async fn background_child_writing_steadily_does_not_block_done() {
     let (out, _, code) = collected;
     assert_eq!(code, 3);
     assert!(out.windows(5).any(|w| w == b"main\n"), "{out:?}");
-    manager
-        .delete_shell(user_name, &shell.shell_id)
-        .await
-        .unwrap();
-    assert_no_user_processes(&user).await;
+    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
 }
 
 /// A child that does not read stdin until a gate file exists. A Send that
@@ -672,10 +594,7 @@ async fn a_send_is_queued_whole_or_refused_whole() {
         "while [ ! -e '{}' ]; do sleep 0.05; done; cat",
         gate.display()
     );
-    let id = manager
-        .run_command("root", &shell.shell_id, line(&command))
-        .await
-        .unwrap();
+    let id = start(&manager, "root", &shell.shell_id, &command).await;
     let send = |data: Vec<u8>, end: bool, timeout: Duration| {
         let (manager, shell_id, id) = (manager.clone(), shell.shell_id.clone(), id.clone());
         async move {
@@ -733,14 +652,13 @@ async fn a_declared_stream_never_received_times_out_and_stays_bounded() {
     let manager = manager(limits);
     let owner = owner("root", root_user());
     let shell = shell(&manager, &owner).await;
-    let id = manager
-        .run_command(
-            "root",
-            &shell.shell_id,
-            line("head -c 3000000 /dev/zero >&2; echo out-done"),
-        )
-        .await
-        .unwrap();
+    let id = start(
+        &manager,
+        "root",
+        &shell.shell_id,
+        "head -c 3000000 /dev/zero >&2; echo out-done",
+    )
+    .await;
     let stdout_only = ReceiveRequest::new(vec!["stdout".into()], Duration::from_millis(300));
     for _ in 0..3 {
         let outcome = manager
@@ -769,10 +687,13 @@ async fn stream_ends_are_not_held_until_the_exit() {
     let manager = manager(limits());
     let shell = shell(&manager, &owner).await;
     let user_name = &owner.user_name;
-    let id = manager
-        .run_command(user_name, &shell.shell_id, line("exec >&- 2>&-; sleep 3"))
-        .await
-        .unwrap();
+    let id = start(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        "exec >&- 2>&-; sleep 3",
+    )
+    .await;
     let started = std::time::Instant::now();
     let request = ReceiveRequest::new(
         vec!["stdout".into(), "stderr".into()],
@@ -812,9 +733,5 @@ async fn stream_ends_are_not_held_until_the_exit() {
     };
     assert_eq!(last.state, CommandState::Done { exit_code: 0 });
     assert!(last.chunks.iter().all(|c| c.len == 0 && !c.end));
-    manager
-        .delete_shell(user_name, &shell.shell_id)
-        .await
-        .unwrap();
-    assert_no_user_processes(&user).await;
+    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use wsman_shell::{
     CommandSpec, CommandState, LimitMechanism, ReceiveRequest, ShellError, ShellManager,
-    ShellOptions, ShellSignal,
+    ShellOptions, ShellOwner, ShellSignal,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,10 +56,7 @@ async fn runs_as_the_user_with_its_groups_and_login_environment() {
     std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
     let mut options = ShellOptions::default();
     options.working_directory = Some(private.clone());
-    let error = manager
-        .create_shell(owner.clone(), options)
-        .await
-        .unwrap_err();
+    let error = refused_shell(&manager, owner.clone(), options).await;
     std::fs::remove_dir(&private).unwrap();
     assert!(
         matches!(error, ShellError::WorkingDirectory { .. }),
@@ -78,14 +75,13 @@ async fn environment_and_noprofile() {
         ("PATH".into(), "/bin".into()),
     ];
     let shell = manager.create_shell(owner.clone(), options).await.unwrap();
-    let id = manager
-        .run_command(
-            "root",
-            &shell.shell_id,
-            line("echo \"$GREETING|$PATH|${SHELL-unset}\""),
-        )
-        .await
-        .unwrap();
+    let id = start(
+        &manager,
+        "root",
+        &shell.shell_id,
+        "echo \"$GREETING|$PATH|${SHELL-unset}\"",
+    )
+    .await;
     let (out, _, _) = collect(&manager, "root", &shell.shell_id, &id).await;
     assert_eq!(
         String::from_utf8(out).unwrap(),
@@ -96,14 +92,13 @@ async fn environment_and_noprofile() {
     let mut options = common::options();
     options.no_profile = true;
     let shell = manager.create_shell(owner, options).await.unwrap();
-    let id = manager
-        .run_command(
-            "root",
-            &shell.shell_id,
-            line("echo \"$HOME|${SHELL-unset}\"; env | grep -c ."),
-        )
-        .await
-        .unwrap();
+    let id = start(
+        &manager,
+        "root",
+        &shell.shell_id,
+        "echo \"$HOME|${SHELL-unset}\"; env | grep -c .",
+    )
+    .await;
     let (out, _, _) = collect(&manager, "root", &shell.shell_id, &id).await;
     let out = String::from_utf8(out).unwrap();
     let mut lines = out.lines();
@@ -123,16 +118,8 @@ async fn delete_kills_the_whole_tree(manager: ShellManager, escape: bool) {
     let user_name = &owner.user_name;
     let escapee = if escape { "(setsid sleep 303 &);" } else { "" };
     let script = format!("sleep 301 & (sleep 302 &); {escapee} echo up; sleep 304");
-    let id = manager
-        .run_command(user_name, &shell.shell_id, line(&script))
-        .await
-        .unwrap();
-    let pid = manager
-        .shell_info(user_name, &shell.shell_id)
-        .unwrap()
-        .commands[0]
-        .process_id
-        .unwrap();
+    let id = start(&manager, user_name, &shell.shell_id, &script).await;
+    let pid = first_command_pid(&manager, user_name, &shell.shell_id);
     let request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(30));
     manager
         .receive(user_name, &shell.shell_id, &id, &request)
@@ -187,14 +174,13 @@ async fn max_processes_per_shell_stops_a_fork_bomb() {
     let shell = shell(&manager, &owner).await;
     let user_name = &owner.user_name;
     // Deterministic part: 30 background sleeps, at most 12 tasks allowed.
-    let id = manager
-        .run_command(
-            user_name,
-            &shell.shell_id,
-            line("i=0; while [ $i -lt 30 ]; do sleep 300 & i=$((i+1)); done; echo spawned"),
-        )
-        .await
-        .unwrap();
+    let id = start(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        "i=0; while [ $i -lt 30 ]; do sleep 300 & i=$((i+1)); done; echo spawned",
+    )
+    .await;
     let request = ReceiveRequest::new(
         vec!["stdout".into(), "stderr".into()],
         Duration::from_secs(30),
@@ -233,10 +219,14 @@ async fn max_processes_per_shell_stops_a_fork_bomb() {
         .unwrap()
         .process_limit_hits;
     assert!(refused > 0, "the cgroup must have refused forks");
-    manager
-        .signal(user_name, &shell.shell_id, &id, ShellSignal::Terminate)
-        .await
-        .unwrap();
+    signal(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        &id,
+        ShellSignal::Terminate,
+    )
+    .await;
     wait_until("the sleeps are gone", || {
         manager
             .shell_info(user_name, &shell.shell_id)
@@ -247,10 +237,7 @@ async fn max_processes_per_shell_stops_a_fork_bomb() {
     .await;
     // The classic bomb: it grows to the limit, never past it, and Delete
     // ends it.
-    manager
-        .run_command(user_name, &shell.shell_id, line("b() { b | b & }; b"))
-        .await
-        .unwrap();
+    start(&manager, user_name, &shell.shell_id, "b() { b | b & }; b").await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let info = manager.shell_info(user_name, &shell.shell_id).unwrap();
@@ -264,12 +251,11 @@ async fn max_processes_per_shell_stops_a_fork_bomb() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    manager
-        .delete_shell(user_name, &shell.shell_id)
-        .await
-        .unwrap();
-    assert_no_user_processes(&user).await;
+    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
 }
+
+/// 200 MB held in one shell variable.
+const MEMORY_HOG: &str = "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_memory_per_shell_stops_a_memory_hog() {
@@ -279,13 +265,7 @@ async fn max_memory_per_shell_stops_a_memory_hog() {
     eprintln!("memory limit by {}", manager.limit_report().memory);
     let _guard = USER_LOCK.lock().await;
     let (owner, user) = user_or_root("memory_hog");
-    // 200 MB held in one shell variable.
-    let (out, _, code) = run(
-        &manager,
-        &owner,
-        "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}",
-    )
-    .await;
+    let (out, _, code) = run(&manager, &owner, MEMORY_HOG).await;
     eprintln!("memory hog ended with exit code {code}");
     assert_ne!(code, 0, "the hog must fail (stdout: {out})");
     assert!(!out.contains("200000000"));
@@ -302,12 +282,7 @@ async fn max_memory_per_shell_falls_back_to_rlimit_as() {
     let manager = manager_without_cgroups(limits);
     let _guard = USER_LOCK.lock().await;
     let (owner, user) = user_or_root("memory_hog_rlimit");
-    let (out, err, code) = run(
-        &manager,
-        &owner,
-        "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}",
-    )
-    .await;
+    let (out, err, code) = run(&manager, &owner, MEMORY_HOG).await;
     assert_ne!(code, 0, "the hog must fail (stdout: {out}, stderr: {err})");
     assert!(!out.contains("200000000"));
     assert_no_user_processes(&user).await;
@@ -330,16 +305,8 @@ async fn idle_shells_are_reaped_with_their_processes() {
         "capped by config"
     );
     let user_name = &owner.user_name;
-    manager
-        .run_command(user_name, &shell.shell_id, line("sleep 300"))
-        .await
-        .unwrap();
-    let pid = manager
-        .shell_info(user_name, &shell.shell_id)
-        .unwrap()
-        .commands[0]
-        .process_id
-        .unwrap();
+    start(&manager, user_name, &shell.shell_id, "sleep 300").await;
+    let pid = first_command_pid(&manager, user_name, &shell.shell_id);
     wait_until("the shell is reaped", || {
         manager.list_shells(user_name).is_empty()
     })
@@ -348,10 +315,7 @@ async fn idle_shells_are_reaped_with_their_processes() {
         processes_in_sessions(&[pid]).is_empty()
     })
     .await;
-    let error = manager
-        .run_command(user_name, &shell.shell_id, line("true"))
-        .await
-        .unwrap_err();
+    let error = refused_command(&manager, user_name, &shell.shell_id, line("true")).await;
     assert!(
         matches!(error, ShellError::UnknownShell { .. }),
         "{error:?}"
@@ -369,14 +333,13 @@ async fn max_shell_run_time_ends_busy_shells_too() {
     let manager = manager(limits);
     let shell = shell(&manager, &owner).await;
     let user_name = &owner.user_name;
-    let id = manager
-        .run_command(
-            user_name,
-            &shell.shell_id,
-            line("while :; do echo tick; sleep 0.05; done"),
-        )
-        .await
-        .unwrap();
+    let id = start(
+        &manager,
+        user_name,
+        &shell.shell_id,
+        "while :; do echo tick; sleep 0.05; done",
+    )
+    .await;
     // Keep it busy: it is not idle, but it is too old.
     let request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(1));
     let mut ended = None;
@@ -408,10 +371,7 @@ async fn max_shells_per_user_counts_per_linux_user() {
     let _first = shell(&manager, &service_account).await;
     let _second = shell(&manager, &linux_user).await;
     for who in [&service_account, &linux_user] {
-        let error = manager
-            .create_shell(who.clone(), options())
-            .await
-            .unwrap_err();
+        let error = refused_shell(&manager, who.clone(), options()).await;
         assert!(
             matches!(error, ShellError::TooManyShells { limit: 2, .. }),
             "{}: {error:?}",
@@ -435,18 +395,12 @@ async fn quotas_are_typed_errors() {
     let bob = owner("bob", bob_linux);
     let first = shell(&manager, &alice).await;
     let _second = shell(&manager, &alice).await;
-    let error = manager
-        .create_shell(alice.clone(), options())
-        .await
-        .unwrap_err();
+    let error = refused_shell(&manager, alice.clone(), options()).await;
     assert!(
         matches!(error, ShellError::TooManyShells { limit: 2, .. }),
         "{error:?}"
     );
-    let error = manager
-        .create_shell(bob.clone(), options())
-        .await
-        .unwrap_err();
+    let error = refused_shell(&manager, bob.clone(), options()).await;
     assert!(
         matches!(error, ShellError::TooManyUsers { limit: 1 }),
         "{error:?}"
@@ -454,36 +408,28 @@ async fn quotas_are_typed_errors() {
     // Bob cannot see or use Alice's shells.
     assert!(manager.list_shells("bob").is_empty());
     assert_eq!(manager.list_shells("alice").len(), 2);
-    let error = manager
-        .run_command("bob", &first.shell_id, line("true"))
-        .await
-        .unwrap_err();
+    let error = refused_command(&manager, "bob", &first.shell_id, line("true")).await;
     assert!(
         matches!(error, ShellError::UnknownShell { .. }),
         "{error:?}"
     );
 
     // Two running commands use both operation slots.
-    let a = manager
-        .run_command("alice", &first.shell_id, line("sleep 300"))
-        .await
-        .unwrap();
-    manager
-        .run_command("alice", &first.shell_id, line("sleep 300"))
-        .await
-        .unwrap();
-    let error = manager
-        .run_command("alice", &first.shell_id, line("true"))
-        .await
-        .unwrap_err();
+    let a = start(&manager, "alice", &first.shell_id, "sleep 300").await;
+    start(&manager, "alice", &first.shell_id, "sleep 300").await;
+    let error = refused_command(&manager, "alice", &first.shell_id, line("true")).await;
     assert!(
         matches!(error, ShellError::TooManyOperations { limit: 2, .. }),
         "{error:?}"
     );
-    manager
-        .signal("alice", &first.shell_id, &a, ShellSignal::Terminate)
-        .await
-        .unwrap();
+    signal(
+        &manager,
+        "alice",
+        &first.shell_id,
+        &a,
+        ShellSignal::Terminate,
+    )
+    .await;
     wait_until("the slot is free", || {
         manager
             .shell_info("alice", &first.shell_id)
@@ -537,6 +483,25 @@ async fn quotas_are_typed_errors() {
     manager.shutdown().await;
 }
 
+/// The manager's refusal to create a shell of `owner` with `options`.
+async fn refused_shell(
+    manager: &ShellManager,
+    owner: ShellOwner,
+    options: ShellOptions,
+) -> ShellError {
+    manager.create_shell(owner, options).await.unwrap_err()
+}
+
+/// The manager's refusal to run `spec` in the shell.
+async fn refused_command(
+    manager: &ShellManager,
+    user: &str,
+    shell_id: &str,
+    spec: CommandSpec,
+) -> ShellError {
+    manager.run_command(user, shell_id, spec).await.unwrap_err()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ids_and_bad_requests() {
     let manager = manager(limits());
@@ -548,39 +513,27 @@ async fn ids_and_bad_requests() {
         .await
         .unwrap();
     assert_eq!(shell.shell_id, "0D7E5C11-0000-4000-8000-00000000000A");
-    let error = manager
-        .create_shell(owner.clone(), options.clone())
-        .await
-        .unwrap_err();
+    let error = refused_shell(&manager, owner.clone(), options.clone()).await;
     assert!(
         matches!(error, ShellError::ShellIdInUse { .. }),
         "{error:?}"
     );
     options.shell_id = Some("not-a-guid".into());
-    let error = manager
-        .create_shell(owner.clone(), options)
-        .await
-        .unwrap_err();
+    let error = refused_shell(&manager, owner.clone(), options).await;
     assert!(
         matches!(error, ShellError::InvalidShellId { .. }),
         "{error:?}"
     );
     let mut bad_env = common::options();
     bad_env.environment = vec![("A=B".into(), "x".into())];
-    let error = manager
-        .create_shell(owner.clone(), bad_env)
-        .await
-        .unwrap_err();
+    let error = refused_shell(&manager, owner.clone(), bad_env).await;
     assert!(
         matches!(error, ShellError::InvalidEnvironment { .. }),
         "{error:?}"
     );
     let mut missing_dir = ShellOptions::default();
     missing_dir.working_directory = Some("/nonexistent-wsman".into());
-    let error = manager
-        .create_shell(owner.clone(), missing_dir)
-        .await
-        .unwrap_err();
+    let error = refused_shell(&manager, owner.clone(), missing_dir).await;
     assert!(
         matches!(error, ShellError::WorkingDirectory { .. }),
         "{error:?}"
@@ -594,28 +547,19 @@ async fn ids_and_bad_requests() {
         .await
         .unwrap();
     assert_eq!(id, "1D7E5C11-0000-4000-8000-00000000000C");
-    let error = manager
-        .run_command("root", &shell_id, spec)
-        .await
-        .unwrap_err();
+    let error = refused_command(&manager, "root", &shell_id, spec).await;
     assert!(
         matches!(error, ShellError::CommandIdInUse { .. }),
         "{error:?}"
     );
     let mut bad = CommandSpec::new("true", Vec::new());
     bad.command_id = Some("x".into());
-    let error = manager
-        .run_command("root", &shell_id, bad)
-        .await
-        .unwrap_err();
+    let error = refused_command(&manager, "root", &shell_id, bad).await;
     assert!(
         matches!(error, ShellError::InvalidCommandId { .. }),
         "{error:?}"
     );
-    let error = manager
-        .run_command("root", &shell_id, line("  "))
-        .await
-        .unwrap_err();
+    let error = refused_command(&manager, "root", &shell_id, line("  ")).await;
     assert!(
         matches!(error, ShellError::InvalidCommandLine { .. }),
         "{error:?}"
@@ -638,10 +582,7 @@ async fn ids_and_bad_requests() {
         matches!(error, ShellError::UnknownOutputStream { .. }),
         "{error:?}"
     );
-    manager
-        .send("root", &shell_id, &id, "stdin", b"x", true, SEND_TIMEOUT)
-        .await
-        .unwrap();
+    send_input(&manager, "root", &shell_id, &id, b"x", true).await;
     let error = manager
         .send("root", &shell_id, &id, "stdin", b"y", false, SEND_TIMEOUT)
         .await
@@ -706,20 +647,14 @@ async fn dropping_the_manager_kills_every_process() {
     let (owner, user) = user_or_root("dropping_the_manager");
     let manager = manager(limits());
     let shell = shell(&manager, &owner).await;
-    manager
-        .run_command(
-            &owner.user_name,
-            &shell.shell_id,
-            line("sleep 300 & sleep 301"),
-        )
-        .await
-        .unwrap();
-    let pid = manager
-        .shell_info(&owner.user_name, &shell.shell_id)
-        .unwrap()
-        .commands[0]
-        .process_id
-        .unwrap();
+    start(
+        &manager,
+        &owner.user_name,
+        &shell.shell_id,
+        "sleep 300 & sleep 301",
+    )
+    .await;
+    let pid = first_command_pid(&manager, &owner.user_name, &shell.shell_id);
     wait_until("both sleeps run", || {
         processes_in_sessions(&[pid]).len() >= 3
     })

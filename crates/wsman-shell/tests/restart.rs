@@ -68,14 +68,13 @@ async fn daemon_role() {
     let manager = ShellManager::new(limits(), base).unwrap();
     let owner = owner("root", root_user());
     let shell = shell(&manager, &owner).await;
-    manager
-        .run_command(
-            "root",
-            &shell.shell_id,
-            line(&format!("sleep {marker} & sleep {marker}; wait")),
-        )
-        .await
-        .unwrap();
+    start(
+        &manager,
+        "root",
+        &shell.shell_id,
+        &format!("sleep {marker} & sleep {marker}; wait"),
+    )
+    .await;
     wait_until("the sleeps run", || processes_with(marker).len() >= 3).await;
     println!("READY");
     tokio::time::sleep(Duration::from_secs(300)).await;
@@ -96,13 +95,13 @@ async fn shells_left_by_a_killed_daemon_are_ended_at_the_next_start() {
     let live_shell = shell(&live, &owner).await;
     let live_marker = unique_marker(8000);
     let _live_cleanup = KillOnDrop(live_marker.clone());
-    live.run_command(
+    start(
+        &live,
         "root",
         &live_shell.shell_id,
-        line(&format!("sleep {live_marker}")),
+        &format!("sleep {live_marker}"),
     )
-    .await
-    .unwrap();
+    .await;
     wait_until("the live shell's command runs", || {
         !processes_with(&live_marker).is_empty()
     })

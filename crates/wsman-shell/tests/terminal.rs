@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use common::*;
 use wsman_shell::{
-    ShellError, ShellManager, ShellOptions, ShellOwner, ShellSignal, TerminalOptions, WindowSize,
+    ShellError, ShellInfo, ShellManager, ShellOptions, ShellOwner, ShellSignal, TerminalOptions,
+    WindowSize,
 };
 
 fn terminal_options(rows: u16, columns: u16) -> ShellOptions {
@@ -29,29 +30,6 @@ fn open_masters() -> usize {
         .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
         .filter(|target| target.to_string_lossy().contains("ptmx"))
         .count()
-}
-
-async fn run_in(
-    manager: &ShellManager,
-    owner: &ShellOwner,
-    options: ShellOptions,
-    command: &str,
-) -> (String, String, i32) {
-    let shell = manager.create_shell(owner.clone(), options).await.unwrap();
-    let id = manager
-        .run_command(&owner.user_name, &shell.shell_id, line(command))
-        .await
-        .unwrap();
-    let (out, err, code) = collect(manager, &owner.user_name, &shell.shell_id, &id).await;
-    manager
-        .delete_shell(&owner.user_name, &shell.shell_id)
-        .await
-        .unwrap();
-    (
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-        code,
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,31 +83,27 @@ async fn a_shell_without_the_option_keeps_pipes() {
     assert_no_user_processes(&user).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resize_reaches_the_running_command_and_later_ones() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("a_resize_reaches_the_running_command_and_later_ones");
-    let manager = manager(limits());
-    let name = &owner.user_name;
-    let shell = manager
+/// A shell of `owner` on a 24x80 pseudo-terminal.
+async fn terminal_shell(manager: &ShellManager, owner: &ShellOwner) -> ShellInfo {
+    manager
         .create_shell(owner.clone(), terminal_options(24, 80))
         .await
-        .unwrap();
-    // The shell traps SIGWINCH, which the kernel sends the foreground job on a size change.
-    let id = manager
-        .run_command(
-            name,
-            &shell.shell_id,
-            line("trap 'echo winch' WINCH; stty size; read line; stty size"),
-        )
-        .await
-        .unwrap();
-    // The first size is printed before the resize is sent.
-    let mut seen = String::new();
+        .unwrap()
+}
+
+/// Receives the command's stdout until what came holds `wanted`.
+async fn read_stdout_until(
+    manager: &ShellManager,
+    user: &str,
+    shell_id: &str,
+    command_id: &str,
+    wanted: &str,
+) {
     let request = wsman_shell::ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(5));
-    while !seen.contains("24 80\r\n") {
+    let mut seen = String::new();
+    while !seen.contains(wanted) {
         if let wsman_shell::ReceiveOutcome::Output(output) = manager
-            .receive(name, &shell.shell_id, &id, &request)
+            .receive(user, shell_id, command_id, &request)
             .await
             .unwrap()
         {
@@ -138,41 +112,38 @@ async fn a_resize_reaches_the_running_command_and_later_ones() {
             }
         }
     }
-    manager
-        .signal(
-            name,
-            &shell.shell_id,
-            &id,
-            ShellSignal::WindowSize(WindowSize::new(50, 160)),
-        )
-        .await
-        .unwrap();
-    manager
-        .send(
-            name,
-            &shell.shell_id,
-            &id,
-            "stdin",
-            b"go\n",
-            false,
-            SEND_TIMEOUT,
-        )
-        .await
-        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resize_reaches_the_running_command_and_later_ones() {
+    let _guard = USER_LOCK.lock().await;
+    let (owner, user) = user_or_root("a_resize_reaches_the_running_command_and_later_ones");
+    let manager = manager(limits());
+    let name = &owner.user_name;
+    let shell = terminal_shell(&manager, &owner).await;
+    // The shell traps SIGWINCH, which the kernel sends the foreground job on a size change.
+    let id = start(
+        &manager,
+        name,
+        &shell.shell_id,
+        "trap 'echo winch' WINCH; stty size; read line; stty size",
+    )
+    .await;
+    // The first size is printed before the resize is sent.
+    read_stdout_until(&manager, name, &shell.shell_id, &id, "24 80\r\n").await;
+    let resize = ShellSignal::WindowSize(WindowSize::new(50, 160));
+    signal(&manager, name, &shell.shell_id, &id, resize).await;
+    send_input(&manager, name, &shell.shell_id, &id, b"go\n", false).await;
     let (out, _, code) = collect(&manager, name, &shell.shell_id, &id).await;
     assert_eq!(code, 0);
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("winch"), "{out:?}");
     assert!(out.ends_with("50 160\r\n"), "{out:?}");
     // A later command starts with the new size.
-    let next = manager
-        .run_command(name, &shell.shell_id, line("stty size"))
-        .await
-        .unwrap();
+    let next = start(&manager, name, &shell.shell_id, "stty size").await;
     let (out, _, _) = collect(&manager, name, &shell.shell_id, &next).await;
     assert_eq!(String::from_utf8(out).unwrap(), "50 160\r\n");
-    manager.delete_shell(name, &shell.shell_id).await.unwrap();
-    assert_no_user_processes(&user).await;
+    delete_and_check(&manager, name, &shell.shell_id, &user).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,41 +152,21 @@ async fn ctrl_c_is_the_terminals_interrupt() {
     let (owner, user) = user_or_root("ctrl_c_is_the_terminals_interrupt");
     let manager = manager(limits());
     let name = &owner.user_name;
-    let shell = manager
-        .create_shell(owner.clone(), terminal_options(24, 80))
-        .await
-        .unwrap();
-    let id = manager
-        .run_command(
-            name,
-            &shell.shell_id,
-            line("trap 'echo interrupted; exit 3' INT; echo ready; while :; do sleep 0.1; done"),
-        )
-        .await
-        .unwrap();
-    let request = wsman_shell::ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(5));
-    let mut seen = String::new();
-    while !seen.contains("ready") {
-        if let wsman_shell::ReceiveOutcome::Output(output) = manager
-            .receive(name, &shell.shell_id, &id, &request)
-            .await
-            .unwrap()
-        {
-            for chunk in output.chunks {
-                seen.push_str(&String::from_utf8(chunk.decoded()).unwrap());
-            }
-        }
-    }
-    manager
-        .signal(name, &shell.shell_id, &id, ShellSignal::CtrlC)
-        .await
-        .unwrap();
+    let shell = terminal_shell(&manager, &owner).await;
+    let id = start(
+        &manager,
+        name,
+        &shell.shell_id,
+        "trap 'echo interrupted; exit 3' INT; echo ready; while :; do sleep 0.1; done",
+    )
+    .await;
+    read_stdout_until(&manager, name, &shell.shell_id, &id, "ready").await;
+    signal(&manager, name, &shell.shell_id, &id, ShellSignal::CtrlC).await;
     let (out, _, code) = collect(&manager, name, &shell.shell_id, &id).await;
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("interrupted"), "{out:?}");
     assert_eq!(code, 3);
-    manager.delete_shell(name, &shell.shell_id).await.unwrap();
-    assert_no_user_processes(&user).await;
+    delete_and_check(&manager, name, &shell.shell_id, &user).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,33 +175,15 @@ async fn end_of_input_is_the_terminals_eof() {
     let (owner, user) = user_or_root("end_of_input_is_the_terminals_eof");
     let manager = manager(limits());
     let name = &owner.user_name;
-    let shell = manager
-        .create_shell(owner.clone(), terminal_options(24, 80))
-        .await
-        .unwrap();
-    let id = manager
-        .run_command(name, &shell.shell_id, line("wc -l"))
-        .await
-        .unwrap();
-    manager
-        .send(
-            name,
-            &shell.shell_id,
-            &id,
-            "stdin",
-            b"a\nb\n",
-            true,
-            SEND_TIMEOUT,
-        )
-        .await
-        .unwrap();
+    let shell = terminal_shell(&manager, &owner).await;
+    let id = start(&manager, name, &shell.shell_id, "wc -l").await;
+    send_input(&manager, name, &shell.shell_id, &id, b"a\nb\n", true).await;
     let (out, _, code) = collect(&manager, name, &shell.shell_id, &id).await;
     assert_eq!(code, 0);
     // The terminal echoes the input (ECHO is on); the last line is wc's count of the lines before the EOF.
     let out = String::from_utf8(out).unwrap();
     assert_eq!(out.trim_end().rsplit("\r\n").next(), Some("2"), "{out:?}");
-    manager.delete_shell(name, &shell.shell_id).await.unwrap();
-    assert_no_user_processes(&user).await;
+    delete_and_check(&manager, name, &shell.shell_id, &user).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -268,10 +201,7 @@ async fn bad_terminal_options_and_resizes_are_refused() {
     }
     // A shell on pipes has no terminal to resize.
     let shell = shell(&manager, &owner).await;
-    let id = manager
-        .run_command(&owner.user_name, &shell.shell_id, line("true"))
-        .await
-        .unwrap();
+    let id = start(&manager, &owner.user_name, &shell.shell_id, "true").await;
     let refused = manager
         .signal(
             &owner.user_name,
@@ -358,14 +288,8 @@ async fn a_terminal_is_a_login_seat_in_utmp_and_wtmp() {
         .collect();
     assert!(written.is_empty(), "a pipes-only command wrote {written:?}");
 
-    let shell = manager
-        .create_shell(owner.clone(), terminal_options(24, 80))
-        .await
-        .unwrap();
-    manager
-        .run_command(name, &shell.shell_id, line("exec sleep 30.25"))
-        .await
-        .unwrap();
+    let shell = terminal_shell(&manager, &owner).await;
+    start(&manager, name, &shell.shell_id, "exec sleep 30.25").await;
     let mut sleeper = None;
     wait_until("the sleep on the terminal", || {
         sleeper = wsman_os::process::all_processes()

@@ -46,21 +46,7 @@ fn reads_starts_stops_and_changes_start_mode_like_systemctl() {
 
         // Enumeration: every service unit file systemctl lists is there, with its state.
         let services = client.services().await.expect("list services");
-        let listed = systemd.exec_ok(&[
-            "systemctl",
-            "list-unit-files",
-            "--type=service",
-            "--no-legend",
-            "--no-pager",
-        ]);
-        for line in listed.stdout.lines() {
-            let mut fields = line.split_whitespace();
-            let (Some(name), Some(state)) = (fields.next(), fields.next()) else {
-                continue;
-            };
-            if name.contains("@.") || state == "alias" {
-                continue;
-            }
+        for (name, state) in systemd.service_unit_files() {
             let found = services
                 .iter()
                 .find(|s| s.id == name)

@@ -86,6 +86,14 @@ impl TestCa {
         self.cert.pem()
     }
 
+    /// Turns on certificate authentication in `config` with an HTTPS listener on `https_port`
+    /// and this CA trusted for client certificates.
+    pub fn enable_for(&self, config: &mut ConfigDir, https_port: u16) {
+        config.add_https_listener(https_port);
+        config.set("Config.Service.Auth", "Certificate", "true");
+        self.install(config);
+    }
+
     /// Install as `certs/THUMB.crt` in `config` (no key: the server only verifies with it).
     pub fn install(&self, config: &ConfigDir) -> String {
         config.write_raw(&format!("certs/{}.crt", self.thumbprint), &self.pem());

@@ -148,11 +148,22 @@ impl ConfigDir {
 
     /// `wsmand account add NAME --password-stdin [--run-as USER]`; panics when it fails.
     pub fn add_account(&self, name: &str, password: &str, run_as: Option<&str>) {
+        let run_as: Vec<&str> = run_as
+            .map(|user| vec!["--run-as", user])
+            .unwrap_or_default();
+        self.account_add(name, password, &run_as);
+    }
+
+    /// `wsmand account add NAME --password-stdin --ntlm --run-as USER`: an account that also
+    /// keeps the NT hash NTLM (and so Negotiate and CredSSP) needs; panics when it fails.
+    pub fn add_ntlm_account(&self, name: &str, password: &str, run_as: &str) {
+        self.account_add(name, password, &["--ntlm", "--run-as", run_as]);
+    }
+
+    fn account_add(&self, name: &str, password: &str, options: &[&str]) {
         let mut command = self.wsmand_command();
         command.args(["account", "add", name, "--password-stdin"]);
-        if let Some(user) = run_as {
-            command.args(["--run-as", user]);
-        }
+        command.args(options);
         let finished = process::run(
             &mut command,
             Some(&format!("{password}\n")),
@@ -168,6 +179,14 @@ impl ConfigDir {
     /// The standard service account ([`SERVICE_ACCOUNT`], run-as root).
     pub fn add_service_account(&self) {
         self.add_account(SERVICE_ACCOUNT, SERVICE_PASSWORD, Some("root"));
+    }
+
+    /// An HTTPS listener on `port` with a certificate generated for it
+    /// ([`ConfigDir::add_certificate`]); the certificate's thumbprint.
+    pub fn add_https_listener(&mut self, port: u16) -> String {
+        let thumbprint = self.add_certificate();
+        self.listener(ListenerSpec::https(port, &thumbprint));
+        thumbprint
     }
 
     /// Generate a self-signed certificate for `localhost`/127.0.0.1 and store it as

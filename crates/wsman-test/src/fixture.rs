@@ -36,6 +36,22 @@ impl Fixture {
         let mut config = ConfigDir::new();
         config.listener(ListenerSpec::http(port));
         adjust(&mut config);
+        Self::start(config, port, env)
+    }
+
+    /// An HTTPS listener with a certificate generated for localhost and 127.0.0.1 instead of
+    /// the HTTP one, `adjust` changing the config before it is written; with the certificate's
+    /// thumbprint (its file is `certs/THUMBPRINT.crt` in the config dir).
+    pub fn https_with(adjust: impl FnOnce(&mut ConfigDir)) -> (Self, String) {
+        let port = free_port();
+        let mut config = ConfigDir::new();
+        adjust(&mut config);
+        let thumbprint = config.add_https_listener(port);
+        (Self::start(config, port, &[]), thumbprint)
+    }
+
+    /// Writes `config`, adds the service account and starts the daemon listening on `port`.
+    fn start(config: ConfigDir, port: u16, env: &[(&str, &str)]) -> Self {
         config.write();
         config.add_service_account();
         let daemon = Daemon::start_with_env(&config, &[port], env);

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::process;
@@ -28,6 +29,24 @@ pub struct Kdc {
 }
 
 impl Kdc {
+    /// The realm the tests of one test binary share while any of them holds it: started by
+    /// the first (`prepare` runs then, before any test gets it), stopped once the last lets
+    /// go. libkrb5 reads its configuration from the process environment, so that is set only
+    /// here, under the lock, while no other test holds the realm (and so makes no Kerberos
+    /// call). `None` when the KDC tools are missing.
+    pub fn shared_realm(prepare: impl FnOnce(&Kdc)) -> Option<Arc<Kdc>> {
+        static REALM: Mutex<Weak<Kdc>> = Mutex::new(Weak::new());
+        let mut slot = REALM.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(kdc) = slot.upgrade() {
+            return Some(kdc);
+        }
+        let kdc = Arc::new(Kdc::start()?);
+        kdc.export_to_process();
+        prepare(&kdc);
+        *slot = Arc::downgrade(&kdc);
+        Some(kdc)
+    }
+
     /// Start a realm, or `None` (with the reason printed) when the KDC tools are missing.
     /// Panics when the tools are there but the realm does not come up: that is a real failure.
     pub fn start() -> Option<Kdc> {

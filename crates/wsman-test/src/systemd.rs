@@ -142,6 +142,27 @@ impl BootedSystemd {
             .unwrap_or_else(|e| panic!("write {}: {e}", target.display()));
     }
 
+    /// Every service unit file `systemctl list-unit-files` lists inside, as (unit, state),
+    /// templates and aliases aside.
+    pub fn service_unit_files(&self) -> Vec<(String, String)> {
+        let listed = self.exec_ok(&[
+            "systemctl",
+            "list-unit-files",
+            "--type=service",
+            "--no-legend",
+            "--no-pager",
+        ]);
+        listed
+            .stdout
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split_whitespace();
+                Some((fields.next()?.to_owned(), fields.next()?.to_owned()))
+            })
+            .filter(|(unit, state)| !unit.contains("@.") && state != "alias")
+            .collect()
+    }
+
     /// One property of a unit, as `systemctl show -p NAME --value` prints it.
     pub fn unit_property(&self, unit: &str, property: &str) -> String {
         self.exec_ok(&["systemctl", "show", "-p", property, "--value", unit])

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use wsman_auth::keytab::{enctype_name, parse_keytab, read_keytab_file};
@@ -23,17 +23,7 @@ use wsman_test::process;
 /// One realm for the tests of this binary while any of them runs; the environment libkrb5
 /// reads is set only while no test holds the realm.
 fn realm() -> Option<Arc<Kdc>> {
-    static REALM: Mutex<Weak<Kdc>> = Mutex::new(Weak::new());
-    let mut slot = REALM
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(kdc) = slot.upgrade() {
-        return Some(kdc);
-    }
-    let kdc = Arc::new(Kdc::start()?);
-    kdc.export_to_process();
-    *slot = Arc::downgrade(&kdc);
-    Some(kdc)
+    Kdc::shared_realm(|_| {})
 }
 
 /// `klist -k -e` rows as (kvno, principal, enctype name).

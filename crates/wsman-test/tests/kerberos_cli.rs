@@ -35,8 +35,7 @@ fn setup_with(keytab: bool) -> Option<Setup> {
     let mut config = ConfigDir::new();
     config.set("Config.Service", "AllowUnencrypted", "false");
     config.listener(ListenerSpec::http(http_port));
-    let thumbprint = config.add_certificate();
-    config.listener(ListenerSpec::https(https_port, &thumbprint));
+    let thumbprint = config.add_https_listener(https_port);
     config.write();
     if keytab {
         install_keytab(&kdc, &config);

@@ -201,7 +201,16 @@ fn the_package_installs_serves_and_purges() {
     std::fs::copy(&deb, &inside).unwrap_or_else(|e| panic!("copy {}: {e}", deb.display()));
     systemd.exec_ok(&["dpkg", "-i", "/tmp/wsmand.deb"]);
 
-    // Installed: group, unit enabled and running (no listener yet), pages and completions.
+    installed_files_are_in_place(&systemd);
+    the_console_runs_as_its_own_user(&systemd);
+    let port = the_daemon_answers_identify(&systemd);
+    commands_run_in_a_pam_session(&systemd, port);
+    remove_and_purge_keep_what_they_should(&systemd);
+    eprintln!("package test took {:?}", started.elapsed());
+}
+
+/// Installed: group, unit enabled and running (no listener yet), pages and completions.
+fn installed_files_are_in_place(systemd: &BootedSystemd) {
     systemd.exec_ok(&["getent", "group", "wsmand-admins"]);
     assert_eq!(
         systemd.unit_property("wsmand.service", "UnitFileState"),
@@ -232,8 +241,10 @@ fn the_package_installs_serves_and_purges() {
     );
     let file = systemd.exec_ok(&["sh", "-c", "LC_ALL=C od -An -c -N4 /usr/bin/wsmand"]);
     assert!(file.stdout.contains("E   L   F"), "{}", file.describe());
+}
 
-    // The management service: installed disabled, run as its own system user, made at install.
+/// The management service: installed disabled, run as its own system user, made at install.
+fn the_console_runs_as_its_own_user(systemd: &BootedSystemd) {
     let account = systemd.exec_ok(&["getent", "passwd", "wsmand-mgmt"]);
     assert!(
         account.stdout.trim_end().ends_with(":/usr/sbin/nologin"),
@@ -257,17 +268,20 @@ fn the_package_installs_serves_and_purges() {
         ),
     )
     .expect("write mgmt.toml");
-    start_and_wait(&systemd, "wsmand-mgmt.service", mgmt_port);
+    start_and_wait(systemd, "wsmand-mgmt.service", mgmt_port);
     let main_pid = systemd.unit_property("wsmand-mgmt.service", "MainPID");
     let owner = systemd.exec_ok(&["stat", "-c", "%U", &format!("/proc/{main_pid}")]);
     assert_eq!(owner.stdout.trim(), "wsmand-mgmt", "{}", owner.describe());
     systemd.exec_ok(&["systemctl", "stop", "wsmand-mgmt.service"]);
+}
 
+/// Configured and restarted, the daemon answers Identify on the host's loopback; its port.
+fn the_daemon_answers_identify(systemd: &BootedSystemd) -> u16 {
     // Configured and restarted, it answers Identify on the host's loopback.
     let port = free_port();
-    configure(&systemd, "/usr/bin/wsmand", port);
+    configure(systemd, "/usr/bin/wsmand", port);
     systemd.exec_ok(&["systemctl", "restart", "wsmand.service"]);
-    start_and_wait(&systemd, "wsmand.service", port);
+    start_and_wait(systemd, "wsmand.service", port);
     let client = ConfigDir::new();
     client.write();
     let mut identify = Command::new(binaries::winrm());
@@ -292,7 +306,11 @@ fn the_package_installs_serves_and_purges() {
         systemd.unit_property("wsmand.service", "ActiveState"),
         "active"
     );
+    port
+}
 
+/// A Linux account's command runs in a session of the package's PAM file, opened by its helper.
+fn commands_run_in_a_pam_session(systemd: &BootedSystemd, port: u16) {
     // A Linux account's command runs inside a session of the package's PAM file, opened by
     // the packaged helper: pam_unix's session lines in the journal, the helper its parent.
     systemd.exec_ok(&["useradd", "--create-home", PAM_USER]);
@@ -326,7 +344,10 @@ fn the_package_installs_serves_and_purges() {
         (1, 1),
         "{journal}"
     );
+}
 
+/// Removed: binaries and unit gone, configuration kept; purged: configuration gone, group kept.
+fn remove_and_purge_keep_what_they_should(systemd: &BootedSystemd) {
     // Removed: binaries and unit gone, configuration and group kept.
     systemd.exec_ok(&["dpkg", "-r", "wsmand"]);
     assert_eq!(
@@ -355,5 +376,4 @@ fn the_package_installs_serves_and_purges() {
         );
     }
     systemd.exec_ok(&["getent", "group", "wsmand-admins"]);
-    eprintln!("package test took {:?}", started.elapsed());
 }

@@ -17,7 +17,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use wsman_client::{Auth, BlockingClient, ClientError, ClientOptions, Endpoint, KerberosAuth};
@@ -37,15 +37,7 @@ const OTHER_COMPUTER: &str = "dc01.example.test";
 /// One realm for the tests of this binary while any of them runs (libkrb5 reads the
 /// environment of this process).
 fn realm() -> Option<Arc<Kdc>> {
-    static REALM: Mutex<Weak<Kdc>> = Mutex::new(Weak::new());
-    let mut slot = REALM.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(kdc) = slot.upgrade() {
-        return Some(kdc);
-    }
-    let kdc = Arc::new(Kdc::start()?);
-    kdc.export_to_process();
-    *slot = Arc::downgrade(&kdc);
-    Some(kdc)
+    Kdc::shared_realm(|_| {})
 }
 
 fn fixture_dir() -> PathBuf {

@@ -10,33 +10,11 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::initiator::ClientCredentials;
-use crate::ntlm::{nt_hash_of_password, NtHash, NtHashLookup, NtlmAccount};
+use crate::ntlm::nt_hash_of_password;
 use crate::sealing::{seal_body, unseal_body};
+use crate::test_accounts::Accounts;
 
 const PASSWORD: &str = "Cred-Pass-1";
-
-struct Accounts(HashMap<String, NtHash>);
-
-impl NtHashLookup for Accounts {
-    fn lookup(&self, user: &str) -> Option<NtlmAccount> {
-        self.0
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(user))
-            .map(|(name, hash)| NtlmAccount {
-                name: name.clone(),
-                hash: hash.clone(),
-            })
-    }
-    fn all(&self) -> Vec<NtlmAccount> {
-        self.0
-            .iter()
-            .map(|(name, hash)| NtlmAccount {
-                name: name.clone(),
-                hash: hash.clone(),
-            })
-            .collect()
-    }
-}
 
 fn accounts() -> Accounts {
     let mut map = HashMap::new();

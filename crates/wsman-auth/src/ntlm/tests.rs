@@ -16,37 +16,15 @@ use super::verify::{nt_hash_of_password, nt_proof};
 use super::*;
 use crate::channel_binding::gss_channel_bindings_md5;
 use crate::sealing::MessageSealer;
+use crate::test_accounts::Accounts;
 
 const PASSWORD: &str = "Right-Pass-1";
-
-struct Accounts(HashMap<String, NtHash>);
 
 impl Accounts {
     fn one() -> Self {
         let mut map = HashMap::new();
         map.insert("svc".to_owned(), nt_hash_of_password(PASSWORD));
         Self(map)
-    }
-}
-
-impl NtHashLookup for Accounts {
-    fn lookup(&self, user: &str) -> Option<NtlmAccount> {
-        self.0
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(user))
-            .map(|(name, hash)| NtlmAccount {
-                name: name.clone(),
-                hash: hash.clone(),
-            })
-    }
-    fn all(&self) -> Vec<NtlmAccount> {
-        self.0
-            .iter()
-            .map(|(name, hash)| NtlmAccount {
-                name: name.clone(),
-                hash: hash.clone(),
-            })
-            .collect()
     }
 }
 
@@ -161,6 +139,19 @@ fn expect_continue(step: Result<AcceptStep, NtlmError>) -> Vec<u8> {
 }
 
 /// Sealed traffic both ways, several messages, through the acceptor's sealer.
+/// A fresh acceptor and the client's second leg (its AUTHENTICATE, raw or in SPNEGO) after
+/// its first token and the acceptor's challenge.
+fn second_leg<C: Sspi + SspiImpl>(
+    client: &mut Client<C>,
+    accounts: &Accounts,
+) -> (NegotiateAcceptor, Vec<u8>) {
+    let mut server = acceptor();
+    let (_, first) = client.step(None);
+    let challenge = expect_continue(server.step(&first, accounts));
+    let (_, authenticate) = client.step(Some(&challenge));
+    (server, authenticate)
+}
+
 fn exchange_sealed<C: Sspi + SspiImpl>(client: &mut Client<C>, sealer: &mut dyn MessageSealer) {
     for round in 0..3 {
         let request = format!("<request n='{round}'/>");
@@ -206,10 +197,7 @@ fn raw_ntlm_handshake_and_sealing() {
 fn raw_ntlm_user_name_case_and_domain_do_not_matter() {
     let accounts = Accounts::one();
     let mut client = ntlm_client(r"WORKGROUP\SVC", PASSWORD);
-    let mut server = acceptor();
-    let (_, negotiate) = client.step(None);
-    let challenge = expect_continue(server.step(&negotiate, &accounts));
-    let (_, authenticate) = client.step(Some(&challenge));
+    let (mut server, authenticate) = second_leg(&mut client, &accounts);
     assert!(matches!(
         server.step(&authenticate, &accounts),
         Ok(AcceptStep::Complete(done)) if done.account == "svc" && done.wire_domain == "WORKGROUP"
@@ -224,10 +212,7 @@ fn raw_ntlm_wrong_password_and_unknown_user_refused() {
         ("nobody", PASSWORD, "no NTLM-enabled account"),
     ] {
         let mut client = ntlm_client(user, password);
-        let mut server = acceptor();
-        let (_, negotiate) = client.step(None);
-        let challenge = expect_continue(server.step(&negotiate, &accounts));
-        let (_, authenticate) = client.step(Some(&challenge));
+        let (mut server, authenticate) = second_leg(&mut client, &accounts);
         let error = server.step(&authenticate, &accounts).unwrap_err();
         assert!(error.to_string().contains(expected), "{error}");
         assert_eq!(server.attempted_user(), Some(user));
@@ -281,10 +266,7 @@ fn without_neg_state(token: &[u8]) -> Vec<u8> {
 fn spnego_without_neg_state_is_normalised_and_accepted() {
     let accounts = Accounts::one();
     let mut client = spnego_client("svc", PASSWORD);
-    let mut server = acceptor();
-    let (_, init) = client.step(None);
-    let token = expect_continue(server.step(&init, &accounts));
-    let (_, authenticate) = client.step(Some(&token));
+    let (mut server, authenticate) = second_leg(&mut client, &accounts);
     let stripped = without_neg_state(&authenticate);
     assert_ne!(
         stripped, authenticate,
@@ -305,20 +287,14 @@ fn spnego_without_neg_state_is_normalised_and_accepted() {
 fn spnego_domain_outside_the_local_forms_is_refused_with_the_reason() {
     let accounts = Accounts::one();
     let mut client = spnego_client(r"OTHERDOMAIN\svc", PASSWORD);
-    let mut server = acceptor();
-    let (_, init) = client.step(None);
-    let token = expect_continue(server.step(&init, &accounts));
-    let (_, authenticate) = client.step(Some(&token));
+    let (mut server, authenticate) = second_leg(&mut client, &accounts);
     assert!(matches!(
         server.step(&authenticate, &accounts).unwrap_err(),
         NtlmError::DomainNotAccepted { domain, .. } if domain == "OTHERDOMAIN"
     ));
     // The host name is one of the accepted forms.
     let mut client = spnego_client(r"SERVER\svc", PASSWORD);
-    let mut server = acceptor();
-    let (_, init) = client.step(None);
-    let token = expect_continue(server.step(&init, &accounts));
-    let (_, authenticate) = client.step(Some(&token));
+    let (mut server, authenticate) = second_leg(&mut client, &accounts);
     assert!(matches!(
         server.step(&authenticate, &accounts),
         Ok(AcceptStep::Complete(_))
@@ -329,10 +305,7 @@ fn spnego_domain_outside_the_local_forms_is_refused_with_the_reason() {
 fn spnego_wrong_password_refused() {
     let accounts = Accounts::one();
     let mut client = spnego_client("svc", "Wrong-Pass");
-    let mut server = acceptor();
-    let (_, init) = client.step(None);
-    let token = expect_continue(server.step(&init, &accounts));
-    let (_, authenticate) = client.step(Some(&token));
+    let (mut server, authenticate) = second_leg(&mut client, &accounts);
     let error = server.step(&authenticate, &accounts).unwrap_err();
     assert!(matches!(error, NtlmError::WrongPassword { .. }), "{error}");
 }
@@ -446,85 +419,62 @@ fn challenged(server: &mut NegotiateAcceptor, accounts: &Accounts) -> (Vec<u8>, 
     (negotiate, challenge)
 }
 
-/// The required test: sspi alone accepts this (issue 172); we must not.
-#[test]
-fn no_mic_wrong_password_is_refused() {
+/// A fresh acceptor after NEGOTIATE and its CHALLENGE, and an AUTHENTICATE crafted as `craft`
+/// answering that challenge (not yet stepped).
+fn crafted(craft: &Craft) -> (NegotiateAcceptor, Accounts, Vec<u8>) {
     let accounts = Accounts::one();
     let mut server = acceptor();
     let (negotiate, challenge) = challenged(&mut server, &accounts);
-    let authenticate = craft_authenticate(
-        &negotiate,
-        &challenge,
-        &Craft {
-            password: "Wrong-Pass",
-            mic: false,
-            ..Craft::default()
-        },
-    );
-    let error = server.step(&authenticate, &accounts).unwrap_err();
+    let authenticate = craft_authenticate(&negotiate, &challenge, craft);
+    (server, accounts, authenticate)
+}
+
+/// The acceptor's refusal of an AUTHENTICATE crafted as `craft`.
+fn refusal_of(craft: &Craft) -> NtlmError {
+    let (mut server, accounts, authenticate) = crafted(craft);
+    server.step(&authenticate, &accounts).unwrap_err()
+}
+
+/// The required test: sspi alone accepts this (issue 172); we must not.
+#[test]
+fn no_mic_wrong_password_is_refused() {
+    let error = refusal_of(&Craft {
+        password: "Wrong-Pass",
+        mic: false,
+        ..Craft::default()
+    });
     assert_eq!(error, NtlmError::MicMissing);
 }
 
 #[test]
 fn no_mic_right_password_is_refused_too() {
-    let accounts = Accounts::one();
-    let mut server = acceptor();
-    let (negotiate, challenge) = challenged(&mut server, &accounts);
-    let authenticate = craft_authenticate(
-        &negotiate,
-        &challenge,
-        &Craft {
-            mic: false,
-            ..Craft::default()
-        },
-    );
-    assert_eq!(
-        server.step(&authenticate, &accounts).unwrap_err(),
-        NtlmError::MicMissing
-    );
+    let error = refusal_of(&Craft {
+        mic: false,
+        ..Craft::default()
+    });
+    assert_eq!(error, NtlmError::MicMissing);
 }
 
 #[test]
 fn wrong_password_with_a_forged_mic_is_refused_by_our_proof_check() {
-    let accounts = Accounts::one();
-    let mut server = acceptor();
-    let (negotiate, challenge) = challenged(&mut server, &accounts);
-    let authenticate = craft_authenticate(
-        &negotiate,
-        &challenge,
-        &Craft {
-            password: "Wrong-Pass",
-            ..Craft::default()
-        },
-    );
-    assert!(matches!(
-        server.step(&authenticate, &accounts).unwrap_err(),
-        NtlmError::WrongPassword { .. }
-    ));
+    let error = refusal_of(&Craft {
+        password: "Wrong-Pass",
+        ..Craft::default()
+    });
+    assert!(matches!(error, NtlmError::WrongPassword { .. }));
 }
 
 #[test]
 fn right_proof_but_forged_mic_is_refused() {
-    let accounts = Accounts::one();
-    let mut server = acceptor();
-    let (negotiate, challenge) = challenged(&mut server, &accounts);
-    let authenticate = craft_authenticate(
-        &negotiate,
-        &challenge,
-        &Craft {
-            forge_mic: true,
-            ..Craft::default()
-        },
-    );
-    assert_eq!(
-        server.step(&authenticate, &accounts).unwrap_err(),
-        NtlmError::MicInvalid
-    );
+    let error = refusal_of(&Craft {
+        forge_mic: true,
+        ..Craft::default()
+    });
+    assert_eq!(error, NtlmError::MicInvalid);
 }
 
 #[test]
 fn anonymous_guest_and_ntlmv1_refused() {
-    let accounts = Accounts::one();
     for (craft, expected) in [
         (
             Craft {
@@ -548,10 +498,7 @@ fn anonymous_guest_and_ntlmv1_refused() {
             NtlmError::NotNtlmV2,
         ),
     ] {
-        let mut server = acceptor();
-        let (negotiate, challenge) = challenged(&mut server, &accounts);
-        let authenticate = craft_authenticate(&negotiate, &challenge, &craft);
-        assert_eq!(server.step(&authenticate, &accounts).unwrap_err(), expected);
+        assert_eq!(refusal_of(&craft), expected);
     }
 }
 
@@ -642,17 +589,10 @@ fn channel_binding_hardening_levels() {
 
 #[test]
 fn bad_lengths_and_offsets_are_refused_without_panic() {
-    let accounts = Accounts::one();
-    let mut server = acceptor();
-    let (negotiate, challenge) = challenged(&mut server, &accounts);
-    let good = craft_authenticate(
-        &negotiate,
-        &challenge,
-        &Craft {
-            domain: "WG",
-            ..Craft::default()
-        },
-    );
+    let (mut server, accounts, good) = crafted(&Craft {
+        domain: "WG",
+        ..Craft::default()
+    });
     // Every truncation, and every length/offset field pushed out of range.
     for cut in 0..good.len() {
         assert!(message::parse_authenticate(&good[..cut]).is_err() || cut >= 88);
@@ -757,19 +697,9 @@ fn our_initiator_and_acceptor_interoperate_with_channel_binding() {
 /// handshake (right password and MIC), not at its first sealed body.
 #[test]
 fn session_security_without_key_exchange_is_refused() {
-    let accounts = Accounts::one();
-    let mut server = acceptor();
-    let (negotiate, challenge) = challenged(&mut server, &accounts);
-    let authenticate = craft_authenticate(
-        &negotiate,
-        &challenge,
-        &Craft {
-            weak_session: true,
-            ..Craft::default()
-        },
-    );
-    assert!(matches!(
-        server.step(&authenticate, &accounts).unwrap_err(),
-        NtlmError::Unsupported(_)
-    ));
+    let error = refusal_of(&Craft {
+        weak_session: true,
+        ..Craft::default()
+    });
+    assert!(matches!(error, NtlmError::Unsupported(_)));
 }

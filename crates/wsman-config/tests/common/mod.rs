@@ -5,6 +5,7 @@ use std::path::Path;
 
 use wsman_config::ConfigStore;
 use wsman_proto::envelope::{Selector, SelectorSet, SelectorValue};
+use wsman_proto::fault::Fault;
 use wsman_proto::xml::{self, Element, Limits};
 
 pub const CONFIG: &str = "http://schemas.microsoft.com/wbem/wsman/1/config";
@@ -63,4 +64,14 @@ pub fn store() -> (tempfile::TempDir, ConfigStore) {
     let dir = tempfile::tempdir().unwrap();
     let s = ConfigStore::open(dir.path()).unwrap();
     (dir, s)
+}
+
+/// Put of the container at `uri` (element `name`) with only the leaves in `inner`.
+pub fn put_leaves(
+    store: &mut ConfigStore,
+    uri: &str,
+    name: &str,
+    inner: &str,
+) -> Result<String, Fault> {
+    store.put(uri, &none(), Some(&body(uri, name, inner)))
 }

@@ -5,15 +5,16 @@
 #![cfg(feature = "kerberos")]
 #![allow(clippy::unwrap_used)]
 
+#[path = "../common/mod.rs"]
+mod common;
 mod windows_spnego;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
-use libgssapi::context::{ClientCtx, CtxFlags, SecurityContext};
+use libgssapi::context::{ClientCtx, CtxFlags};
 use libgssapi::name::Name;
 use libgssapi::oid::{GSS_MECH_KRB5, GSS_NT_HOSTBASED_SERVICE};
-use libgssapi::util::{GssIov, GssIovType};
 use wsman_gss::{
     AcceptStep, AcceptorOptions, Established, GssError, InitStep, InitiatorMechanism,
     KerberosAcceptor, KerberosContext, KerberosInitiator, KerberosInitiatorContext, MAX_TOKEN_LEN,
@@ -24,17 +25,7 @@ use wsman_test::kdc::Kdc;
 /// configuration from the process environment, so the environment is set only here, under
 /// the lock, while no other test holds the realm (and so while none makes Kerberos calls).
 fn realm() -> Option<Arc<Kdc>> {
-    static REALM: Mutex<Weak<Kdc>> = Mutex::new(Weak::new());
-    let mut slot = REALM
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(kdc) = slot.upgrade() {
-        return Some(kdc);
-    }
-    let kdc = Arc::new(Kdc::start()?);
-    kdc.export_to_process();
-    *slot = Arc::downgrade(&kdc);
-    Some(kdc)
+    Kdc::shared_realm(|_| {})
 }
 
 fn user_principal(kdc: &Kdc) -> String {
@@ -43,6 +34,20 @@ fn user_principal(kdc: &Kdc) -> String {
 
 fn initiator(kdc: &Kdc, service: &str, mechanism: InitiatorMechanism) -> KerberosInitiator {
     KerberosInitiator::from_ccache(service, kdc.host(), None, mechanism).unwrap()
+}
+
+/// A context of our initiator for `service` and its first token.
+fn first_token(
+    kdc: &Kdc,
+    service: &str,
+    mechanism: InitiatorMechanism,
+) -> (KerberosInitiatorContext, Vec<u8>) {
+    let mut client = initiator(kdc, service, mechanism).context(None).unwrap();
+    let token = match client.step(None).unwrap() {
+        InitStep::Continue(token) => token,
+        other => panic!("{other:?}"),
+    };
+    (client, token)
 }
 
 /// Run the token exchange to the end; returns the acceptor's result. Bounded in legs.
@@ -147,13 +152,7 @@ fn spnego_wrapped_kerberos_is_accepted() {
     let Some(kdc) = realm() else { return };
     let acceptor = KerberosAcceptor::from_keytab(&kdc.keytab()).unwrap();
     let mut server = acceptor.context(None);
-    let mut client = initiator(&kdc, "HTTP", InitiatorMechanism::Spnego)
-        .context(None)
-        .unwrap();
-    let first = match client.step(None).unwrap() {
-        InitStep::Continue(token) => token,
-        other => panic!("{other:?}"),
-    };
+    let (mut client, first) = first_token(&kdc, "HTTP", InitiatorMechanism::Spnego);
     // A NegTokenInit: 0x60, then the SPNEGO OID 1.3.6.1.5.5.2.
     assert_eq!(first[0], 0x60);
     assert!(contains(&first[..16], b"\x06\x06\x2b\x06\x01\x05\x05\x02"));
@@ -236,13 +235,7 @@ fn replayed_ap_req_is_refused_on_a_new_context() {
         replay_cache: Some(replay_cache.clone()),
     })
     .unwrap();
-    let mut client = initiator(&kdc, "HTTP", InitiatorMechanism::Kerberos)
-        .context(None)
-        .unwrap();
-    let ap_req = match client.step(None).unwrap() {
-        InitStep::Continue(token) => token,
-        other => panic!("{other:?}"),
-    };
+    let (_client, ap_req) = first_token(&kdc, "HTTP", InitiatorMechanism::Kerberos);
     assert!(matches!(
         acceptor.context(None).step(&ap_req),
         Ok(AcceptStep::Complete(_))
@@ -366,13 +359,7 @@ fn stale_or_foreign_keytab_is_refused() {
 fn damaged_tokens_are_refused_without_panic() {
     let Some(kdc) = realm() else { return };
     let acceptor = KerberosAcceptor::from_keytab(&kdc.keytab()).unwrap();
-    let mut client = initiator(&kdc, "HTTP", InitiatorMechanism::Kerberos)
-        .context(None)
-        .unwrap();
-    let ap_req = match client.step(None).unwrap() {
-        InitStep::Continue(token) => token,
-        other => panic!("{other:?}"),
-    };
+    let (_client, ap_req) = first_token(&kdc, "HTTP", InitiatorMechanism::Kerberos);
     let mut cuts: Vec<usize> = (0..ap_req.len()).step_by(37).collect();
     cuts.extend([1, 2, ap_req.len() - 1]);
     for cut in cuts {
@@ -465,18 +452,7 @@ fn one_acceptor_serves_concurrent_connections() {
 }
 
 fn client_wrap(client: &mut ClientCtx, encrypt: bool, plain: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let mut data = plain.to_vec();
-    let (header, padding) = {
-        let mut iov = [
-            GssIov::new_alloc(GssIovType::Header),
-            GssIov::new(GssIovType::Data, &mut data),
-            GssIov::new_alloc(GssIovType::Padding),
-        ];
-        client.wrap_iov(encrypt, &mut iov).unwrap();
-        (iov[0].to_vec(), iov[2].to_vec())
-    };
-    data.extend_from_slice(&padding);
-    (header, data)
+    common::mit_wrap_iov(client, encrypt, plain)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -1,9 +1,7 @@
 //! Windows-shaped SPNEGO, built by hand around a raw krb5 client: the token shapes a Windows
 //! initiator sends, which MIT's own SPNEGO initiator never produces.
 
-use libgssapi::context::{ClientCtx, CtxFlags, SecurityContext};
-use libgssapi::name::Name;
-use libgssapi::oid::{GSS_MECH_KRB5, GSS_NT_HOSTBASED_SERVICE};
+use libgssapi::context::{ClientCtx, SecurityContext};
 use libgssapi::util::{GssIov, GssIovType};
 use wsman_gss::{AcceptStep, KerberosAcceptor, KerberosContext};
 use wsman_test::kdc::Kdc;
@@ -89,17 +87,7 @@ fn neg_token_resp(number: u8, value: &[u8]) -> Vec<u8> {
 }
 
 fn raw_krb5_client(kdc: &Kdc) -> ClientCtx {
-    let target = Name::new(
-        format!("WSMAN@{}", kdc.host()).as_bytes(),
-        Some(GSS_NT_HOSTBASED_SERVICE),
-    )
-    .unwrap();
-    let flags = CtxFlags::GSS_C_MUTUAL_FLAG
-        | CtxFlags::GSS_C_REPLAY_FLAG
-        | CtxFlags::GSS_C_SEQUENCE_FLAG
-        | CtxFlags::GSS_C_CONF_FLAG
-        | CtxFlags::GSS_C_INTEG_FLAG;
-    ClientCtx::new(None, target, flags, Some(GSS_MECH_KRB5))
+    crate::common::mit_krb5_client(kdc, "WSMAN")
 }
 
 /// Sealing both ways between a raw libgssapi client and our server context.

@@ -1,6 +1,6 @@
 //! Test harness: a real service on 127.0.0.1 free ports with a temp config dir, driven with
 //! raw HTTP/1.1 over TCP so that every byte on the wire is under the test's control.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)] // test helpers: a panic is a failed test
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +10,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use wsman_proto::ns;
+use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse};
+use wsman_proto::xml::{self, Element, Limits};
 use wsman_server::{CredentialVerifier, LiveService};
 
 pub const USER: &str = "tester";
@@ -44,6 +47,15 @@ pub const PUT: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Put";
 pub const CREATE: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create";
 pub const CONFIG_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config";
 pub const LISTENER_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config/listener";
+
+/// The WinRS cmd shell's resource URI and the actions the shell tests send.
+pub const CMD: &str = wsman_proto::shell::uri::CMD;
+pub const DELETE: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete";
+pub const ENUMERATE: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate";
+pub const COMMAND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command";
+pub const SEND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Send";
+pub const RECEIVE: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive";
+pub const SIGNAL: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal";
 
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
@@ -183,6 +195,16 @@ impl Client {
         self.read_response().await
     }
 
+    /// An unauthenticated Identify (the `WSMANIDENTIFY: unauthenticated` header).
+    pub async fn identify_unauthenticated(&mut self) -> Response {
+        self.post(
+            None,
+            &[("WSMANIDENTIFY", "unauthenticated")],
+            &identify_body(),
+        )
+        .await
+    }
+
     /// Write a request with Content-Length (unless a Transfer-Encoding header is given).
     pub async fn send(
         &mut self,
@@ -280,4 +302,54 @@ impl Client {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The selector of the shell `shell_id`.
+pub fn selector(shell_id: &str) -> String {
+    format!("<w:SelectorSet><w:Selector Name=\"ShellId\">{shell_id}</w:Selector></w:SelectorSet>")
+}
+
+/// The SOAP Body of a response.
+pub fn body_of(r: &Response) -> Element {
+    let doc =
+        xml::parse(&r.text(), &Limits::default()).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
+    doc.child(ns::SOAP, "Body").unwrap().clone()
+}
+
+/// The WSManFault code of a fault response (HTTP 500).
+pub fn fault_code(r: &Response) -> String {
+    assert_eq!(r.status, 500, "{}", r.text());
+    body_of(r)
+        .child(ns::SOAP, "Fault")
+        .and_then(|f| f.child(ns::SOAP, "Detail"))
+        .and_then(|d| d.child(ns::WSMAN_FAULT, "WSManFault"))
+        .and_then(|w| w.attr("Code").map(str::to_owned))
+        .unwrap_or_else(|| panic!("no WSManFault: {}", r.text()))
+}
+
+/// Appends a Receive response's stdout and stderr to `out` and `err` (another stream fails
+/// the test, as does one for a command other than `command_id` when that is given); the exit
+/// code once the command is Done.
+pub fn take_output(
+    r: &Response,
+    command_id: Option<&str>,
+    out: &mut Vec<u8>,
+    err: &mut Vec<u8>,
+) -> Option<i64> {
+    assert_eq!(r.status, 200, "{}", r.text());
+    let parsed = ReceiveResponse::parse(&body_of(r)).unwrap();
+    for s in parsed.streams {
+        if let Some(command_id) = command_id {
+            assert_eq!(s.command_id.as_deref(), Some(command_id));
+        }
+        match s.name.as_str() {
+            "stdout" => out.extend(s.data),
+            "stderr" => err.extend(s.data),
+            other => panic!("unrequested stream {other}"),
+        }
+    }
+    match parsed.state {
+        Some((_, CommandStateValue::Done { exit_code })) => Some(exit_code.unwrap()),
+        _ => None,
+    }
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use wsman_os::process::all_processes;
 use wsman_os::{lookup_user, LinuxUser};
 use wsman_shell::{
-    CgroupSupport, CommandSpec, CommandState, ReceiveOutcome, ReceiveRequest, ShellInfo,
-    ShellLimits, ShellManager, ShellOptions, ShellOwner,
+    CgroupSupport, CommandSpec, CommandState, ReceiveOutcome, ReceiveRequest, SendOutcome,
+    ShellInfo, ShellLimits, ShellManager, ShellOptions, ShellOwner, ShellSignal,
 };
 
 /// Tests that run as the test user take this lock, so "no process of the
@@ -122,7 +122,17 @@ pub async fn run(
     owner: &ShellOwner,
     command: &str,
 ) -> (String, String, i32) {
-    let shell = shell(manager, owner).await;
+    run_in(manager, owner, options(), command).await
+}
+
+/// Runs one command line to completion in a fresh shell created with `options`.
+pub async fn run_in(
+    manager: &ShellManager,
+    owner: &ShellOwner,
+    options: ShellOptions,
+    command: &str,
+) -> (String, String, i32) {
+    let shell = manager.create_shell(owner.clone(), options).await.unwrap();
     let id = manager
         .run_command(&owner.user_name, &shell.shell_id, line(command))
         .await
@@ -200,4 +210,60 @@ pub fn user_or_root(test: &str) -> (ShellOwner, LinuxUser) {
             (owner("root", root.clone()), root)
         }
     }
+}
+
+/// Starts `command` in the shell; its command id.
+pub async fn start(manager: &ShellManager, user: &str, shell_id: &str, command: &str) -> String {
+    manager
+        .run_command(user, shell_id, line(command))
+        .await
+        .unwrap()
+}
+
+/// Sends `signal` to a command; the manager must accept it.
+pub async fn signal(
+    manager: &ShellManager,
+    user: &str,
+    shell_id: &str,
+    command_id: &str,
+    signal: ShellSignal,
+) {
+    manager
+        .signal(user, shell_id, command_id, signal)
+        .await
+        .unwrap();
+}
+
+/// Deletes the shell, then asserts that nothing of the test user is left.
+pub async fn delete_and_check(
+    manager: &ShellManager,
+    user_name: &str,
+    shell_id: &str,
+    user: &LinuxUser,
+) {
+    manager.delete_shell(user_name, shell_id).await.unwrap();
+    assert_no_user_processes(user).await;
+}
+
+/// Sends `data` to the command's stdin (`end`: and closes it) within [`SEND_TIMEOUT`]; the
+/// manager must accept it.
+pub async fn send_input(
+    manager: &ShellManager,
+    user: &str,
+    shell_id: &str,
+    command_id: &str,
+    data: &[u8],
+    end: bool,
+) -> SendOutcome {
+    manager
+        .send(user, shell_id, command_id, "stdin", data, end, SEND_TIMEOUT)
+        .await
+        .unwrap()
+}
+
+/// The process id of the shell's first command.
+pub fn first_command_pid(manager: &ShellManager, user: &str, shell_id: &str) -> u32 {
+    manager.shell_info(user, shell_id).unwrap().commands[0]
+        .process_id
+        .unwrap()
 }

@@ -351,8 +351,7 @@ fn failed_login_delay_can_be_turned_off() {
 fn ip_filter_closes_https_connections_before_the_tls_handshake() {
     let https_port = free_port();
     let fixture = Fixture::http_with(|config| {
-        let thumbprint = config.add_certificate();
-        config.listener(ListenerSpec::https(https_port, &thumbprint));
+        config.add_https_listener(https_port);
         config.set("Config.Service", "IPv4Filter", "\"10.0.0.1\"");
     });
     let outcome = wsman_test::http::curl_post(

@@ -1,11 +1,8 @@
 //! Identify and Basic authentication: service accounts, PAM accounts, challenges, logging.
 
 use wsman_proto::ns;
-use wsman_test::http::{basic_auth, curl_post, Connection};
-use wsman_test::{
-    free_port, pam_credentials, soap, ConfigDir, Daemon, Fixture, ListenerSpec, SERVICE_ACCOUNT,
-    SERVICE_PASSWORD,
-};
+use wsman_test::http::{basic_auth, curl_post, Connection, Response};
+use wsman_test::{pam_credentials, soap, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use crate::expect_fault;
 
@@ -30,10 +27,8 @@ fn authenticated_identify_reports_product_and_security_profiles() {
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/soap+xml")));
 }
 
-#[test]
-fn unauthenticated_identify_needs_the_header_and_hides_security_profiles() {
-    let fixture = Fixture::http();
-    let mut connection = fixture.connect();
+/// The body of a 200 answer to an Identify with `WSMANIDENTIFY: unauthenticated`.
+fn unauthenticated_identify(connection: &mut Connection) -> String {
     let response = connection
         .post_with(
             None,
@@ -42,7 +37,25 @@ fn unauthenticated_identify_needs_the_header_and_hides_security_profiles() {
         )
         .expect("response");
     assert_eq!(response.status, 200, "{}", response.describe());
-    let body = response.text();
+    response.text()
+}
+
+/// Asserts that `auth` may Identify, then answers its Get of `winrm/config`.
+fn identify_then_get_config(port: u16, auth: &str) -> Response {
+    let response = wsman_test::http::post(port, Some(auth), soap::identify().as_bytes());
+    assert_eq!(response.status, 200, "{}", response.describe());
+    wsman_test::http::post(
+        port,
+        Some(auth),
+        soap::get(soap::CONFIG_URI, &[]).as_bytes(),
+    )
+}
+
+#[test]
+fn unauthenticated_identify_needs_the_header_and_hides_security_profiles() {
+    let fixture = Fixture::http();
+    let mut connection = fixture.connect();
+    let body = unauthenticated_identify(&mut connection);
     assert!(body.contains("IdentifyResponse"), "{body}");
     assert!(!body.contains("SecurityProfiles"), "{body}");
     let version = soap::find_text(&body, "ProductVersion").unwrap_or_default();
@@ -67,15 +80,7 @@ fn unauthenticated_identify_matches_recorded_windows_answer() {
     );
     let fixture = Fixture::http();
     let mut connection = fixture.connect();
-    let response = connection
-        .post_with(
-            None,
-            soap::identify().as_bytes(),
-            &[("WSMANIDENTIFY", "unauthenticated")],
-        )
-        .expect("response");
-    assert_eq!(response.status, 200, "{}", response.describe());
-    let body = response.text();
+    let body = unauthenticated_identify(&mut connection);
     let vendor = soap::find_text(&body, "ProductVendor").unwrap_or_default();
     let expected = RECORDED.replace("Microsoft Corporation", &vendor);
     wsman_test::xmlnorm::assert_same_xml(&body, &expected);
@@ -192,13 +197,7 @@ fn service_account_without_run_as_may_identify_but_not_read_config() {
         .config
         .add_account("plain-svc", "Plain-Pass-123", None);
     let auth = basic_auth("plain-svc", "Plain-Pass-123");
-    let response = wsman_test::http::post(fixture.port, Some(&auth), soap::identify().as_bytes());
-    assert_eq!(response.status, 200, "{}", response.describe());
-    let response = wsman_test::http::post(
-        fixture.port,
-        Some(&auth),
-        soap::get(soap::CONFIG_URI, &[]).as_bytes(),
-    );
+    let response = identify_then_get_config(fixture.port, &auth);
     let fault = expect_fault(&response, "AccessDenied");
     assert_eq!(fault.wsman_code.as_deref(), Some("5"));
 }
@@ -239,26 +238,16 @@ fn pam_non_administrator_is_denied_config() {
     };
     let fixture = Fixture::http();
     let auth = basic_auth(&user, &password);
-    let response = wsman_test::http::post(fixture.port, Some(&auth), soap::identify().as_bytes());
-    assert_eq!(response.status, 200, "{}", response.describe());
-    let response = wsman_test::http::post(
-        fixture.port,
-        Some(&auth),
-        soap::get(soap::CONFIG_URI, &[]).as_bytes(),
-    );
+    let response = identify_then_get_config(fixture.port, &auth);
     expect_fault(&response, "AccessDenied");
 }
 
 #[test]
 fn https_listener_serves_identify_and_basic_without_allow_unencrypted() {
-    let port = free_port();
-    let mut config = ConfigDir::new();
-    config.set("Config.Service", "AllowUnencrypted", "false");
-    let thumbprint = config.add_certificate();
-    config.listener(ListenerSpec::https(port, &thumbprint));
-    config.write();
-    config.add_service_account();
-    let _daemon = Daemon::start(&config, &[port]);
+    let (fixture, _) = Fixture::https_with(|c| {
+        c.set("Config.Service", "AllowUnencrypted", "false");
+    });
+    let port = fixture.port;
     let outcome = curl_post(
         &format!("https://127.0.0.1:{port}/wsman"),
         Some((SERVICE_ACCOUNT, SERVICE_PASSWORD)),

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use wsman_proto::xml::{self, Element, Limits};
 use wsman_test::client_certs::{ClientFiles, ClientSpec, TestCa};
 use wsman_test::http::{curl_post, CurlOutcome};
-use wsman_test::{free_port, soap, Fixture, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{free_port, soap, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 const MUTUAL: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
 const SHELL_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd";
@@ -27,10 +27,7 @@ impl CertService {
     fn start(ca: &TestCa) -> Self {
         let https_port = free_port();
         let mut fixture = Fixture::http_with(|config| {
-            let thumb = config.add_certificate();
-            config.listener(ListenerSpec::https(https_port, &thumb));
-            config.set("Config.Service.Auth", "Certificate", "true");
-            ca.install(config);
+            ca.enable_for(config, https_port);
         });
         fixture.daemon.wait_for_port(https_port);
         Self {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use wsman_test::client_certs::{ClientSpec, TestCa};
 use wsman_test::process::{self, Finished};
-use wsman_test::{binaries, free_port, ConfigDir, Fixture, ListenerSpec};
+use wsman_test::{binaries, free_port, ConfigDir, Fixture};
 
 const NTLM_USER: &str = "ntlmuser";
 const NTLM_PASSWORD: &str = "Ntlm-Test-Pass1";
@@ -18,15 +18,9 @@ fn negotiate_fixture() -> Fixture {
     let fixture = Fixture::http_with(|c| {
         c.set("Config.Service.Auth", "Negotiate", "true");
     });
-    let mut command = fixture.config.wsmand_command();
-    command.args(["account", "add", NTLM_USER, "--password-stdin", "--ntlm"]);
-    command.args(["--run-as", "root"]);
-    let added = process::run(
-        &mut command,
-        Some(&format!("{NTLM_PASSWORD}\n")),
-        Duration::from_secs(60),
-    );
-    assert!(added.status.success(), "{}", added.describe());
+    fixture
+        .config
+        .add_ntlm_account(NTLM_USER, NTLM_PASSWORD, "root");
     fixture
 }
 
@@ -97,10 +91,7 @@ fn certificate_authentication_from_both_tools() {
     let ca = TestCa::new("wsmand client CLI test CA");
     let https_port = free_port();
     let mut fixture = Fixture::http_with(|config| {
-        let thumb = config.add_certificate();
-        config.listener(ListenerSpec::https(https_port, &thumb));
-        config.set("Config.Service.Auth", "Certificate", "true");
-        ca.install(config);
+        ca.enable_for(config, https_port);
     });
     fixture.daemon.wait_for_port(https_port);
     let created = fixture.winrm_remote(&[

@@ -261,6 +261,55 @@ pub(crate) fn acknowledged(answer: &Answer, message: u64) {
     );
 }
 
+/// `wsmand check-config` on a config dir holding `subscription` as `subscriptions/bad.toml`:
+/// its exit status must be a refusal; its stderr.
+pub(crate) fn check_config_refuses(subscription: &str) -> String {
+    let mut config = wsman_test::ConfigDir::new();
+    config.listener(wsman_test::ListenerSpec::http(wsman_test::free_port()));
+    config.write();
+    config.write_raw("subscriptions/bad.toml", subscription);
+    let result = config
+        .wsmand_command()
+        .arg("check-config")
+        .output()
+        .expect("check-config");
+    assert!(!result.status.success(), "{subscription}: accepted");
+    String::from_utf8_lossy(&result.stderr).into_owned()
+}
+
+/// `count` events from the service account numbered 1..=count, their data `eN`.
+pub(crate) fn numbered_events(count: u64) -> Vec<String> {
+    (1..=count)
+        .map(|r| event(r, SERVICE_ACCOUNT, &format!("e{r}")))
+        .collect()
+}
+
+/// Delivers `events` as batch `message` (with its identifier) and asserts the Ack.
+pub(crate) fn deliver_acknowledged(port: u16, offer: &Offer, message: u64, events: &[String]) {
+    acknowledged(
+        &deliver(port, offer, &batch(offer, message, events, true)),
+        message,
+    );
+}
+
+/// A collector with `subscription` as `subscriptions/NAME.toml`, its bookmarks in `database`.
+pub(crate) fn collector_with(
+    name: &str,
+    subscription: &str,
+    database: &std::path::Path,
+) -> Fixture {
+    let env = [(
+        "WSMAND_WEC_DATABASE",
+        database.to_str().expect("utf-8 path"),
+    )];
+    Fixture::http_with_env(
+        |config| {
+            config.write_raw(&format!("subscriptions/{name}.toml"), subscription);
+        },
+        &env,
+    )
+}
+
 #[test]
 fn forwarded_events_reach_the_file_exactly_once_in_order() {
     let state = tempfile::tempdir().expect("tempdir");
@@ -270,51 +319,29 @@ fn forwarded_events_reach_the_file_exactly_once_in_order() {
         "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{subscription}}/{{client}}.xml\"\nformat = \"raw\"\n",
         output.display()
     );
+    let mut fixture = collector_with("wef", &subscription, &database);
+    let port = fixture.port;
+    let offer = enumerate(port);
+    assert_eq!(offer.bookmark, None);
+    let events = numbered_events(30);
+
+    // Batches of 10; the second is sent twice (a lost Ack).
+    deliver_acknowledged(port, &offer, 1, &events[0..10]);
+    deliver_acknowledged(port, &offer, 2, &events[10..20]);
+    deliver_acknowledged(port, &offer, 2, &events[10..20]);
+
+    // Killed between batches; restarted, it offers the forwarder its stored bookmark.
+    fixture.daemon.stop();
     let env = [(
         "WSMAND_WEC_DATABASE",
         database.to_str().expect("utf-8 path"),
     )];
-    let mut fixture = Fixture::http_with_env(
-        |config| {
-            config.write_raw("subscriptions/wef.toml", &subscription);
-        },
-        &env,
-    );
-    let port = fixture.port;
-    let offer = enumerate(port);
-    assert_eq!(offer.bookmark, None);
-    let events: Vec<String> = (1..=30)
-        .map(|r| event(r, SERVICE_ACCOUNT, &format!("e{r}")))
-        .collect();
-
-    // Batches of 10; the second is sent twice (a lost Ack).
-    acknowledged(
-        &deliver(port, &offer, &batch(&offer, 1, &events[0..10], true)),
-        1,
-    );
-    acknowledged(
-        &deliver(port, &offer, &batch(&offer, 2, &events[10..20], true)),
-        2,
-    );
-    acknowledged(
-        &deliver(port, &offer, &batch(&offer, 2, &events[10..20], true)),
-        2,
-    );
-
-    // Killed between batches; restarted, it offers the forwarder its stored bookmark.
-    fixture.daemon.stop();
     fixture.daemon = Daemon::start_with_env(&fixture.config, &[port], &env);
     let offer = enumerate(port);
     assert_eq!(offer.bookmark, Some(20));
-    acknowledged(
-        &deliver(port, &offer, &batch(&offer, 3, &events[20..30], true)),
-        3,
-    );
+    deliver_acknowledged(port, &offer, 3, &events[20..30]);
     // A replayed old batch is acknowledged, not written again, and does not move the bookmark.
-    acknowledged(
-        &deliver(port, &offer, &batch(&offer, 1, &events[0..10], true)),
-        1,
-    );
+    deliver_acknowledged(port, &offer, 1, &events[0..10]);
     assert_eq!(enumerate(port).bookmark, Some(30));
 
     // Forging: an event of another computer refuses the whole batch.
@@ -537,9 +564,7 @@ fn collector_metrics_count_what_the_forwarders_sent_while_a_forger_is_refused() 
         }
         sent_bytes
     });
-    let events: Vec<String> = (1..=30)
-        .map(|r| event(r, SERVICE_ACCOUNT, &format!("e{r}")))
-        .collect();
+    let events = numbered_events(30);
     let mut sent_bytes = 0;
     let mut sent_events = 0;
     let mut acks = 0;
@@ -721,14 +746,9 @@ fn a_full_disk_answers_503_until_space_is_freed_and_sighup_starts_a_new_file() {
     );
     let port = collector.port;
     let offer = enumerate(port);
-    let events: Vec<String> = (1..=30)
-        .map(|r| event(r, SERVICE_ACCOUNT, &format!("e{r}")))
-        .collect();
+    let events = numbered_events(30);
     let file = disk.0.join("wef").join(format!("{SERVICE_ACCOUNT}.xml"));
-    acknowledged(
-        &deliver(port, &offer, &batch(&offer, 1, &events[0..10], true)),
-        1,
-    );
+    deliver_acknowledged(port, &offer, 1, &events[0..10]);
     let size_before = std::fs::metadata(&file).expect("the output file").len();
 
     // The disk fills: the batch is not acknowledged, the file keeps no part of it, the
@@ -761,10 +781,7 @@ fn a_full_disk_answers_503_until_space_is_freed_and_sighup_starts_a_new_file() {
 
     // Space is freed; the forwarder's resend of the same batch lands once.
     std::fs::remove_file(&filler).expect("free the space");
-    acknowledged(
-        &deliver(port, &offer, &batch(&offer, 2, &events[10..20], true)),
-        2,
-    );
+    deliver_acknowledged(port, &offer, 2, &events[10..20]);
     assert_eq!(lines(&file), events[0..20], "every event exactly once");
     assert_eq!(enumerate(port).bookmark, Some(20));
 
@@ -782,10 +799,7 @@ fn a_full_disk_answers_503_until_space_is_freed_and_sighup_starts_a_new_file() {
     collector.daemon.wait_until("the reload after SIGHUP", || {
         reloads(&std::fs::read_to_string(&stderr_path).unwrap_or_default()) > before
     });
-    acknowledged(
-        &deliver(port, &offer, &batch(&offer, 3, &events[20..30], true)),
-        3,
-    );
+    deliver_acknowledged(port, &offer, 3, &events[20..30]);
     assert_eq!(lines(&rotated), events[0..20]);
     assert_eq!(lines(&file), events[20..30]);
     drop(collector);
@@ -807,17 +821,9 @@ fn each_output_has_its_own_latency_and_errors_and_a_tcp_outage_is_answered_503()
     );
     let port = collector.port;
     let offer = enumerate(port);
-    let events: Vec<String> = (1..=30)
-        .map(|r| event(r, SERVICE_ACCOUNT, &format!("e{r}")))
-        .collect();
-    acknowledged(
-        &deliver(port, &offer, &batch(&offer, 1, &events[0..10], true)),
-        1,
-    );
-    acknowledged(
-        &deliver(port, &offer, &batch(&offer, 2, &events[10..20], true)),
-        2,
-    );
+    let events = numbered_events(30);
+    deliver_acknowledged(port, &offer, 1, &events[0..10]);
+    deliver_acknowledged(port, &offer, 2, &events[10..20]);
     assert_eq!(receiver.wait_for(20), events[0..20]);
 
     let file = [("subscription", "wef"), ("output", "file")];
@@ -915,20 +921,7 @@ fn check_config_refuses_bad_tcp_redis_and_journal_outputs_with_their_reason() {
             "not an absolute path".to_owned(),
         ),
     ] {
-        let mut config = wsman_test::ConfigDir::new();
-        config.listener(wsman_test::ListenerSpec::http(wsman_test::free_port()));
-        config.write();
-        config.write_raw(
-            "subscriptions/bad.toml",
-            &format!("query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n[[outputs]]\n{output}\n"),
-        );
-        let result = config
-            .wsmand_command()
-            .arg("check-config")
-            .output()
-            .expect("check-config");
-        let stderr = String::from_utf8_lossy(&result.stderr);
-        assert!(!result.status.success(), "{output}: accepted");
+        let stderr = check_config_refuses(&format!("query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n[[outputs]]\n{output}\n"));
         assert!(stderr.contains(&reason), "{output}: {stderr}");
         assert!(!stderr.contains("hunter2"), "{stderr}");
     }

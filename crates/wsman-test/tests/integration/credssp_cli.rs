@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use wsman_test::process::{self, Finished};
-use wsman_test::{binaries, free_port, Fixture, ListenerSpec};
+use wsman_test::{binaries, free_port, Fixture};
 
 const USER: &str = "credsspcli";
 const PASSWORD: &str = "CredSSP-Cli-Pass1";
@@ -17,21 +17,11 @@ fn credssp_fixture() -> (Fixture, u16) {
     let https_port = free_port();
     let mut fixture = Fixture::http_with(|config| {
         config.set("Config.Service.Auth", "CredSSP", "true");
-        let thumb = config.add_certificate();
-        config.listener(ListenerSpec::https(https_port, &thumb));
+        config.add_https_listener(https_port);
     });
     fixture.daemon.wait_for_port(https_port);
     let run_as = run_as_user();
-    let mut command = fixture.config.wsmand_command();
-    command
-        .args(["account", "add", USER, "--password-stdin", "--ntlm"])
-        .args(["--run-as", run_as]);
-    let added = process::run(
-        &mut command,
-        Some(&format!("{PASSWORD}\n")),
-        Duration::from_secs(60),
-    );
-    assert!(added.status.success(), "{}", added.describe());
+    fixture.config.add_ntlm_account(USER, PASSWORD, run_as);
     (fixture, https_port)
 }
 

@@ -95,8 +95,7 @@ fn source_with(https: bool, adjust: impl FnOnce(&mut ConfigDir)) -> Option<Sourc
     let mut ports = vec![port];
     let https_port = https.then(|| {
         let https_port = free_port();
-        let thumbprint = config.add_certificate();
-        config.listener(ListenerSpec::https(https_port, &thumbprint));
+        config.add_https_listener(https_port);
         ports.push(https_port);
         https_port
     });
@@ -517,22 +516,9 @@ fn winrm_events_over_sealed_ntlm() {
     }) else {
         return;
     };
-    let mut add = source._config.wsmand_command();
-    add.args([
-        "account",
-        "add",
-        NTLM_USER,
-        "--password-stdin",
-        "--ntlm",
-        "--run-as",
-        "root",
-    ]);
-    let added = process::run(
-        &mut add,
-        Some(&format!("{NTLM_PASSWORD}\n")),
-        Duration::from_secs(60),
-    );
-    assert!(added.status.success(), "{}", added.describe());
+    source
+        ._config
+        .add_ntlm_account(NTLM_USER, NTLM_PASSWORD, "root");
     let winrm = |args: &[&str]| {
         let mut command = std::process::Command::new(binaries::winrm());
         command

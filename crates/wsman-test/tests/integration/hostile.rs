@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use wsman_proto::ns;
 use wsman_test::http::{curl_post, Connection};
-use wsman_test::{
-    free_port, soap, ConfigDir, Daemon, Fixture, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD,
-};
+use wsman_test::{soap, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 const ANONYMOUS: (&str, &str) = ("WSMANIDENTIFY", "unauthenticated");
 
@@ -217,32 +215,30 @@ fn every_connection_over_max_connections_gets_a_503_over_http() {
 
 #[test]
 fn https_over_max_connections_gets_the_same_503() {
-    let port = free_port();
-    let mut config = ConfigDir::new();
-    config.set("Config.Service", "MaxConnections", "1");
-    let thumbprint = config.add_certificate();
-    config.listener(ListenerSpec::https(port, &thumbprint));
-    config.write();
-    config.add_service_account();
-    let mut daemon = Daemon::start(&config, &[port]);
+    let (mut fixture, _) = Fixture::https_with(|c| {
+        c.set("Config.Service", "MaxConnections", "1");
+    });
+    let port = fixture.port;
     let url = format!("https://127.0.0.1:{port}/wsman");
     // Hold the one slot with an open (idle) TCP connection, then ask with curl. While the
     // start-up probe's connection still holds the slot, the held connection is the refused
     // one and curl is served: try again.
     let mut outcome = None;
-    daemon.wait_until("curl refused while the slot is held", || {
-        let _held = Connection::open(port).expect("connect");
-        let result = curl_post(
-            &url,
-            Some((SERVICE_ACCOUNT, SERVICE_PASSWORD)),
-            "application/soap+xml;charset=UTF-8",
-            soap::identify().as_bytes(),
-            &["-k"],
-        );
-        let served = result.response.status == 200;
-        outcome = Some(result);
-        !served
-    });
+    fixture
+        .daemon
+        .wait_until("curl refused while the slot is held", || {
+            let _held = Connection::open(port).expect("connect");
+            let result = curl_post(
+                &url,
+                Some((SERVICE_ACCOUNT, SERVICE_PASSWORD)),
+                "application/soap+xml;charset=UTF-8",
+                soap::identify().as_bytes(),
+                &["-k"],
+            );
+            let served = result.response.status == 200;
+            outcome = Some(result);
+            !served
+        });
     let outcome = outcome.expect("curl ran");
     assert_eq!(outcome.response.status, 503, "{outcome:?}");
 }

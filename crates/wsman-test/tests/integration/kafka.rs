@@ -19,9 +19,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wsman_test::{Fixture, SERVICE_ACCOUNT};
+use wsman_test::SERVICE_ACCOUNT;
 
-use crate::collector::{acknowledged, batch, deliver, enumerate, event};
+use crate::collector::{
+    acknowledged, batch, check_config_refuses, collector_with, deliver, deliver_acknowledged,
+    enumerate, numbered_events,
+};
 
 const TOPIC: &str = "wec-kafka";
 
@@ -126,22 +129,11 @@ fn acknowledged_events_are_in_the_topic_in_order_per_host_across_a_broker_outage
     let file = state.path().join("out.xml");
     let database = state.path().join("wec.sqlite");
     let text = subscription(&cluster.bootstrap, &file);
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
     // The subscription's name is the topic's {subscription}.
-    let mut fixture = Fixture::http_with_env(
-        |config| {
-            config.write_raw("subscriptions/kafka.toml", &text);
-        },
-        &env,
-    );
+    let mut fixture = collector_with("kafka", &text, &database);
     let port = fixture.port;
     let offer = enumerate(port);
-    let events: Vec<String> = (1..=50)
-        .map(|r| event(r, SERVICE_ACCOUNT, &format!("e{r}")))
-        .collect();
+    let events = numbered_events(50);
     for (message, chunk) in (1..=3).zip(events[0..30].chunks(10)) {
         acknowledged(
             &deliver(port, &offer, &batch(&offer, message, chunk, true)),
@@ -175,10 +167,7 @@ fn acknowledged_events_are_in_the_topic_in_order_per_host_across_a_broker_outage
         assert!(Instant::now() < deadline, "the broker is back, yet no Ack");
         std::thread::sleep(Duration::from_millis(500));
     }
-    acknowledged(
-        &deliver(port, &offer, &batch(&offer, 5, &events[40..50], true)),
-        5,
-    );
+    deliver_acknowledged(port, &offer, 5, &events[40..50]);
     assert_eq!(enumerate(port).bookmark, Some(50));
     fixture.assert_still_serving();
 
@@ -239,21 +228,8 @@ fn a_bad_kafka_output_is_refused_with_its_reason() {
         ("brokers = [\"127.0.0.1:9092\"]\ntopic = \"wec\"\n[properties]\n\"acks\" = \"1\"", "set by the collector"),
         ("brokers = [\"127.0.0.1:9092\"]\ntopic = \"wec\"\n[properties]\n\"no.such.property\" = \"1\"", "no.such.property"),
     ] {
-        let mut config = wsman_test::ConfigDir::new();
-        config.listener(wsman_test::ListenerSpec::http(wsman_test::free_port()));
-        config.write();
         let output = output.replace("[properties]", "[outputs.properties]");
-        config.write_raw(
-            "subscriptions/bad.toml",
-            &format!("query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n[[outputs]]\ntype = \"kafka\"\n{output}\n"),
-        );
-        let result = config
-            .wsmand_command()
-            .arg("check-config")
-            .output()
-            .expect("check-config");
-        let stderr = String::from_utf8_lossy(&result.stderr);
-        assert!(!result.status.success(), "{output}: accepted");
+        let stderr = check_config_refuses(&format!("query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n[[outputs]]\ntype = \"kafka\"\n{output}\n"));
         assert!(stderr.contains(reason), "{output}: {stderr}");
     }
 }

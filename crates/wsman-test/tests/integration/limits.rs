@@ -34,15 +34,20 @@ fn stalled_headers_are_cut_off_and_others_are_served() {
     fixture.assert_still_serving();
 }
 
-#[test]
-fn stalled_body_is_cut_off_and_others_are_served() {
-    let mut fixture = Fixture::http_with(|config| {
+/// A daemon that waits [`BODY_TIMEOUT_SECONDS`] for a request's body.
+fn with_body_timeout() -> Fixture {
+    Fixture::http_with(|config| {
         config.set(
             "Config.Service",
             "MaxPacketRetrievalTimeSeconds",
             BODY_TIMEOUT_SECONDS,
         );
-    });
+    })
+}
+
+#[test]
+fn stalled_body_is_cut_off_and_others_are_served() {
+    let mut fixture = with_body_timeout();
     let mut slow = fixture.connect();
     slow.send_head(Some(&fixture.service_auth()), 4096, &[])
         .expect("send head");
@@ -59,13 +64,7 @@ fn stalled_body_is_cut_off_and_others_are_served() {
 
 #[test]
 fn stalled_body_without_credentials_is_cut_off_too() {
-    let mut fixture = Fixture::http_with(|config| {
-        config.set(
-            "Config.Service",
-            "MaxPacketRetrievalTimeSeconds",
-            BODY_TIMEOUT_SECONDS,
-        );
-    });
+    let mut fixture = with_body_timeout();
     let mut slow = fixture.connect();
     slow.send_head(None, 4096, &[]).expect("send head");
     slow.send_raw(b"<s:Env").expect("send part of the body");

@@ -11,7 +11,7 @@ use base64::Engine;
 use wsman_auth::sealing::{seal_body, unseal_body, MessageSealer};
 use wsman_auth::{ClientCredentials, NegotiateInitiator, TokenForm};
 use wsman_test::http::{Connection, Response};
-use wsman_test::{process, soap, Fixture};
+use wsman_test::{soap, Fixture};
 
 const NTLM_USER: &str = "ntlm-svc";
 const NTLM_PASSWORD: &str = "Ntlm-Test-Pass-5!";
@@ -27,22 +27,9 @@ fn fixture_with(allow_unencrypted: bool) -> Fixture {
         let value = if allow_unencrypted { "true" } else { "false" };
         config.set("Config.Service", "AllowUnencrypted", value);
     });
-    let mut command = fixture.config.wsmand_command();
-    command.args([
-        "account",
-        "add",
-        NTLM_USER,
-        "--password-stdin",
-        "--ntlm",
-        "--run-as",
-        "root",
-    ]);
-    let finished = process::run(
-        &mut command,
-        Some(&format!("{NTLM_PASSWORD}\n")),
-        Duration::from_secs(60),
-    );
-    assert!(finished.status.success(), "{}", finished.describe());
+    fixture
+        .config
+        .add_ntlm_account(NTLM_USER, NTLM_PASSWORD, "root");
     fixture
 }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use wsman_proto::xml::{self, Element, Limits};
 use wsman_test::http::{self, Response};
+use wsman_test::process::Finished;
 use wsman_test::{soap, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use super::expect_fault;
@@ -181,6 +182,15 @@ fn check_created(f: &Fixture, pid: u32, user: &str, dir: &SharedDir, seconds: &s
     });
 }
 
+/// The `ProcessId = N` that `winrm invoke Create` printed.
+fn created_pid(out: &Finished) -> u32 {
+    out.stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ProcessId = "))
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no ProcessId\n{}", out.describe()))
+}
+
 #[test]
 fn create_runs_the_command_as_the_caller_detached_and_reaped() {
     let audit = tempfile::NamedTempFile::new().expect("audit file");
@@ -311,12 +321,7 @@ fn winrm_cli_invokes_create() {
     ]);
     assert_eq!(out.code(), 0, "{}", out.describe());
     assert!(out.stdout.contains("ReturnValue = 0"), "{}", out.describe());
-    let pid: u32 = out
-        .stdout
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("ProcessId = "))
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no ProcessId\n{}", out.describe()));
+    let pid = created_pid(&out);
     check_created(&f, pid, "root", &dir, "303");
 }
 
@@ -390,12 +395,7 @@ fn create_answers_the_command_s_own_process_and_terminate_ends_all_it_started() 
         "@{CommandLine=\"sleep 600.501\"}",
     ]);
     assert_eq!(out.code(), 0, "{}", out.describe());
-    let pid: u32 = out
-        .stdout
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("ProcessId = "))
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no ProcessId\n{}", out.describe()));
+    let pid = created_pid(&out);
     // The answer comes once the shell has exec'd; it execs sleep in the same process next.
     wait_for("the process to be sleep 600.501", || {
         sleeping("600.501").contains(&pid)

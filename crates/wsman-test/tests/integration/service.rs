@@ -145,6 +145,18 @@ fn win32_service_reads_and_controls_systemd_units() {
     systemd.exec_ok(&["systemctl", "daemon-reload"]);
     let host = Host::start(&systemd.bus_address());
 
+    get_shows_what_systemctl_shows(&host, &systemd);
+    wql_enumeration_lists_every_unit_file(&host, &systemd);
+    start_is_refused_to_others_and_runs_the_unit(&host, &systemd);
+    start_modes_enable_mask_and_disable(&host, &systemd);
+    stop_stops_the_unit(&host, &systemd);
+    dependencies_are_requires_and_wants(&host, &systemd);
+    names_that_are_no_service_do_not_exist(&host);
+    drop(host.daemon);
+}
+
+/// Get: a running unit and the probe, their values as systemctl shows them.
+fn get_shows_what_systemctl_shows(host: &Host, systemd: &BootedSystemd) {
     // Get: a running unit of the booted system, its values as systemctl shows them.
     let r = host.get("dbus");
     assert_eq!(property(&r, "Name"), "dbus");
@@ -166,7 +178,10 @@ fn win32_service_reads_and_controls_systemd_units() {
     assert_eq!(property(&r, "StartName"), "nobody");
     assert_eq!(property(&r, "PathName"), "/bin/sleep 1000");
     assert_eq!(property(&r, "ProcessId"), "0");
+}
 
+/// Enumerate with WQL: every unit file systemctl lists is an instance.
+fn wql_enumeration_lists_every_unit_file(host: &Host, systemd: &BootedSystemd) {
     // Enumerate with WQL: every unit file systemctl lists (templates and aliases aside) is an
     // instance, with the state systemctl gives it.
     let query = "SELECT Name, State FROM Win32_Service";
@@ -180,35 +195,23 @@ fn win32_service_reads_and_controls_systemd_units() {
     assert_eq!(r.status, 200, "{}", r.describe());
     let text = r.text();
     assert!(text.contains("EndOfSequence"), "{text}");
-    let listed = systemd.exec_ok(&[
-        "systemctl",
-        "list-unit-files",
-        "--type=service",
-        "--no-legend",
-        "--no-pager",
-    ]);
-    let mut checked = 0;
-    for line in listed.stdout.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(unit), Some(state)) = (fields.next(), fields.next()) else {
-            continue;
-        };
-        if unit.contains("@.") || state == "alias" {
-            continue;
-        }
+    let units = systemd.service_unit_files();
+    for (unit, _) in &units {
         let name = unit.trim_end_matches(".service");
         assert!(
             text.contains(&format!("<Name>{name}</Name>")),
             "{name} missing from the enumeration\n{text}"
         );
-        checked += 1;
     }
     assert!(
-        checked > 5,
-        "only {checked} units listed: {}",
-        listed.describe()
+        units.len() > 5,
+        "only {} units listed: {units:?}",
+        units.len()
     );
+}
 
+/// Start: refused to a caller who is not an administrator, then run by systemd.
+fn start_is_refused_to_others_and_runs_the_unit(host: &Host, systemd: &BootedSystemd) {
     // A caller who is not an administrator: access denied as a ReturnValue, nothing started.
     let r = host.invoke_as((PLAIN, PLAIN_PASSWORD), "StartService", "wsman-probe", "");
     assert_eq!(return_value(&r), "2");
@@ -230,64 +233,64 @@ fn win32_service_reads_and_controls_systemd_units() {
         systemd.unit_property("wsman-probe.service", "MainPID")
     );
     assert_eq!(host.invoke("StartService", "wsman-probe", ""), "10");
+}
 
+/// `<p:StartMode>` with `mode`, ChangeStartMode's parameter.
+fn start_mode(mode: &str) -> String {
+    format!("<p:StartMode>{mode}</p:StartMode>")
+}
+
+/// Start modes as systemd unit file states; a driver's or no start mode refused.
+fn start_modes_enable_mask_and_disable(host: &Host, systemd: &BootedSystemd) {
     // Start modes: Automatic enables, Disabled masks, Manual disables (and unmasks).
-    let mode = |m: &str| format!("<p:StartMode>{m}</p:StartMode>");
-    assert_eq!(
-        host.invoke("ChangeStartMode", "wsman-probe", &mode("Automatic")),
-        "0"
-    );
-    assert_eq!(
-        systemd.unit_property("wsman-probe.service", "UnitFileState"),
-        "enabled"
-    );
-    assert_eq!(property(&host.get("wsman-probe"), "StartMode"), "Auto");
-    assert_eq!(
-        host.invoke("ChangeStartMode", "wsman-probe", &mode("Disabled")),
-        "0"
-    );
-    assert_eq!(
-        systemd.unit_property("wsman-probe.service", "UnitFileState"),
-        "masked"
-    );
-    assert_eq!(
-        host.invoke("ChangeStartMode", "wsman-probe", &mode("Manual")),
-        "0"
-    );
-    assert_eq!(
-        systemd.unit_property("wsman-probe.service", "UnitFileState"),
-        "disabled"
-    );
+    for (mode, unit_file_state) in [
+        ("Automatic", "enabled"),
+        ("Disabled", "masked"),
+        ("Manual", "disabled"),
+    ] {
+        assert_eq!(
+            host.invoke("ChangeStartMode", "wsman-probe", &start_mode(mode)),
+            "0",
+            "{mode}"
+        );
+        assert_eq!(
+            systemd.unit_property("wsman-probe.service", "UnitFileState"),
+            unit_file_state,
+            "{mode}"
+        );
+        if mode == "Automatic" {
+            assert_eq!(property(&host.get("wsman-probe"), "StartMode"), "Auto");
+        }
+    }
     // A driver's start mode: Windows' "invalid parameter" return value.
     assert_eq!(
-        host.invoke("ChangeStartMode", "wsman-probe", &mode("Boot")),
+        host.invoke("ChangeStartMode", "wsman-probe", &start_mode("Boot")),
         "21"
     );
     // Not a start mode, or none: a fault.
-    let r = host.invoke_as(
-        (SERVICE_ACCOUNT, SERVICE_PASSWORD),
-        "ChangeStartMode",
-        "wsman-probe",
-        &mode("Sometimes"),
-    );
-    expect_fault(&r, "InvalidParameter");
-    let r = host.invoke_as(
-        (SERVICE_ACCOUNT, SERVICE_PASSWORD),
-        "ChangeStartMode",
-        "wsman-probe",
-        "",
-    );
-    expect_fault(&r, "InvalidParameter");
+    for parameters in [start_mode("Sometimes"), String::new()] {
+        let r = host.invoke_as(
+            (SERVICE_ACCOUNT, SERVICE_PASSWORD),
+            "ChangeStartMode",
+            "wsman-probe",
+            &parameters,
+        );
+        expect_fault(&r, "InvalidParameter");
+    }
+}
 
-    // Stop: systemd stops it; stopping again cannot be done.
+/// Stop: systemd stops it; stopping again cannot be done.
+fn stop_stops_the_unit(host: &Host, systemd: &BootedSystemd) {
     assert_eq!(host.invoke("StopService", "wsman-probe", ""), "0");
     assert_eq!(
         systemd.unit_property("wsman-probe.service", "ActiveState"),
         "inactive"
     );
     assert_eq!(host.invoke("StopService", "wsman-probe", ""), "5");
+}
 
-    // Win32_DependentService: the probe's Requires= and Wants= services as systemd lists them.
+/// Win32_DependentService: the probe's Requires= and Wants= services as systemd lists them.
+fn dependencies_are_requires_and_wants(host: &Host, systemd: &BootedSystemd) {
     let mut needed: Vec<String> = ["Requires", "Wants"]
         .iter()
         .flat_map(|p| {
@@ -342,8 +345,10 @@ fn win32_service_reads_and_controls_systemd_units() {
         "",
     ));
     expect_fault(&r, "DestinationUnreachable");
+}
 
-    // Names that are no service: the instance does not exist.
+/// Names that are no service: the instance does not exist.
+fn names_that_are_no_service_do_not_exist(host: &Host) {
     for name in ["no-such-unit", "../../etc/passwd", "getty@"] {
         expect_fault(&host.get(name), "DestinationUnreachable");
     }
@@ -354,7 +359,6 @@ fn win32_service_reads_and_controls_systemd_units() {
         "",
     );
     expect_fault(&r, "DestinationUnreachable");
-    drop(host.daemon);
 }
 
 #[test]

@@ -19,6 +19,18 @@ fn has_line(output: &str, expected: &str) -> bool {
     output.lines().any(|l| l.trim() == expected)
 }
 
+/// Asserts that `finished` exited 0 having printed each of `lines` as a line of its own.
+fn assert_printed(finished: &Finished, lines: &[&str]) {
+    assert_eq!(finished.code(), 0, "{}", finished.describe());
+    for line in lines {
+        assert!(
+            has_line(&finished.stdout, line),
+            "missing {line:?}\n{}",
+            finished.describe()
+        );
+    }
+}
+
 #[test]
 fn identify_over_http() {
     let fixture = Fixture::http();
@@ -45,21 +57,17 @@ fn identify_over_http() {
 fn get_config_shows_windows_names_and_defaults() {
     let fixture = Fixture::http();
     let finished = fixture.winrm_remote(&["get", "winrm/config"]);
-    assert_eq!(finished.code(), 0, "{}", finished.describe());
-    for line in [
-        "Config",
-        "MaxEnvelopeSizekb = 500",
-        "MaxTimeoutms = 60000",
-        "MaxBatchItems = 32000",
-        "AllowUnencrypted = true",
-        "Basic = true",
-    ] {
-        assert!(
-            has_line(&finished.stdout, line),
-            "missing {line:?}\n{}",
-            finished.describe()
-        );
-    }
+    assert_printed(
+        &finished,
+        &[
+            "Config",
+            "MaxEnvelopeSizekb = 500",
+            "MaxTimeoutms = 60000",
+            "MaxBatchItems = 32000",
+            "AllowUnencrypted = true",
+            "Basic = true",
+        ],
+    );
 }
 
 #[test]
@@ -114,19 +122,17 @@ fn enumerate_listeners() {
         "{}",
         finished.describe()
     );
-    for line in [
-        "Address = IP:127.0.0.1".to_owned(),
-        "Transport = HTTP".to_owned(),
-        format!("Port = {}", fixture.port),
-        "URLPrefix = wsman".to_owned(),
-        "ListeningOn = 127.0.0.1".to_owned(),
-    ] {
-        assert!(
-            has_line(&finished.stdout, &line),
-            "missing {line:?}\n{}",
-            finished.describe()
-        );
-    }
+    let port = format!("Port = {}", fixture.port);
+    assert_printed(
+        &finished,
+        &[
+            "Address = IP:127.0.0.1",
+            "Transport = HTTP",
+            &port,
+            "URLPrefix = wsman",
+            "ListeningOn = 127.0.0.1",
+        ],
+    );
 }
 
 #[test]
@@ -149,42 +155,32 @@ fn wrong_password_fails() {
 
 #[test]
 fn https_with_skip_checks_and_without() {
-    let port = free_port();
-    let mut config = ConfigDir::new();
-    config.set("Config.Service", "AllowUnencrypted", "false");
-    let thumbprint = config.add_certificate();
-    config.listener(ListenerSpec::https(port, &thumbprint));
-    config.write();
-    config.add_service_account();
-    let _daemon = Daemon::start(&config, &[port]);
+    let (fixture, _) = Fixture::https_with(|c| {
+        c.set("Config.Service", "AllowUnencrypted", "false");
+    });
+    let port = fixture.port;
     let url = format!("-r:https://127.0.0.1:{port}");
     let user = format!("-u:{SERVICE_ACCOUNT}");
     let password = format!("-p:{SERVICE_PASSWORD}");
-    let finished = winrm(&[
-        "identify",
-        &url,
-        &user,
-        &password,
-        "-a:Basic",
-        "-skipCAcheck",
-        "-skipCNcheck",
-    ]);
+    let skipping_checks = |operation: &[&str]| {
+        let switches = [
+            url.as_str(),
+            user.as_str(),
+            password.as_str(),
+            "-a:Basic",
+            "-skipCAcheck",
+            "-skipCNcheck",
+        ];
+        winrm(&[operation, &switches[..]].concat())
+    };
+    let finished = skipping_checks(&["identify"]);
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     assert!(
         finished.stdout.contains("IdentifyResponse"),
         "{}",
         finished.describe()
     );
-    let finished = winrm(&[
-        "get",
-        "winrm/config",
-        &url,
-        &user,
-        &password,
-        "-a:Basic",
-        "-skipCAcheck",
-        "-skipCNcheck",
-    ]);
+    let finished = skipping_checks(&["get", "winrm/config"]);
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     // A self-signed certificate is not trusted without -skipCAcheck.
     let finished = winrm(&["identify", &url, &user, &password, "-a:Basic"]);
@@ -279,27 +275,14 @@ fn quickconfig_https_in_a_config_dir() {
     ]);
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     let enumerated = winrm(&["enumerate", "winrm/config/listener", "--config-dir", &dir]);
-    assert!(
-        has_line(&enumerated.stdout, "Transport = HTTPS"),
-        "{}",
-        enumerated.describe()
-    );
-    assert!(
-        has_line(&enumerated.stdout, "Port = 5986"),
-        "{}",
-        enumerated.describe()
-    );
+    assert_printed(&enumerated, &["Transport = HTTPS", "Port = 5986"]);
     let service = winrm(&["get", "winrm/config/service", "--config-dir", &dir]);
     assert!(
         has_line(&service.stdout, "AllowUnencrypted = false"),
         "quickconfig must keep plain-HTTP Basic off: {}",
         service.describe()
     );
-    assert!(
-        has_line(&service.stdout, "Basic = true"),
-        "{}",
-        service.describe()
-    );
+    assert_printed(&service, &["Basic = true"]);
 }
 
 /// Ten settings of three containers, each set by its own writer in the concurrency tests.
