@@ -540,14 +540,26 @@ fn attach(
     Ok(())
 }
 
-/// Escape character data for element content.
+/// Escape character data for element content. Control characters that XML 1.0 forbids even
+/// as character references (a process's command line can hold an ESC) become U+FFFD, as the
+/// event renderer does: a strict client's parser (pypsrp's, Windows' own) would otherwise
+/// reject the whole answer.
 pub fn escape_text(s: &str) -> std::borrow::Cow<'_, str> {
     escape_with(s, |b| match b {
         b'<' => Some("&lt;"),
         b'>' => Some("&gt;"),
         b'&' => Some("&amp;"),
+        b if is_forbidden_control(b) => Some(REPLACEMENT),
         _ => None,
     })
+}
+
+/// What stands for a character XML 1.0 cannot carry.
+const REPLACEMENT: &str = "\u{FFFD}";
+
+/// The C0 controls XML 1.0 excludes from `Char` (all but tab, line feed and carriage return).
+fn is_forbidden_control(byte: u8) -> bool {
+    matches!(byte, 0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F)
 }
 
 /// Escape an attribute value (double-quoted).
@@ -560,6 +572,7 @@ pub fn escape_attr(s: &str) -> std::borrow::Cow<'_, str> {
         b'\n' => Some("&#10;"),
         b'\r' => Some("&#13;"),
         b'\t' => Some("&#9;"),
+        b if is_forbidden_control(b) => Some(REPLACEMENT),
         _ => None,
     })
 }

@@ -327,3 +327,48 @@ fn a_start_tag_with_only_whitespace_after_its_name_has_no_attributes() {
         Err(XmlError::Malformed { .. })
     ));
 }
+
+/// What we write is read by other parsers: roxmltree (independent of ours) accepts any text and
+/// attribute value escaped by `escape_text`/`escape_attr`, controls included, and reads back the
+/// value with each control XML forbids replaced by U+FFFD.
+mod escaped_values_are_well_formed {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn expected(value: &str) -> String {
+        value
+            .chars()
+            .map(|c| match c {
+                '\t' | '\n' | '\r' => c,
+                c if (c as u32) < 0x20 => '\u{FFFD}',
+                c => c,
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn for_another_parser(value in "[a-z<>&\"' \t\n\r\u{0}-\u{1F}\u{7F}é€😀]{0,80}") {
+            let document = format!(
+                "<a x=\"{}\">{}</a>",
+                escape_attr(&value),
+                escape_text(&value)
+            );
+            let parsed = roxmltree::Document::parse(&document);
+            prop_assert!(parsed.is_ok(), "{:?}: {:?}", document, parsed.err());
+            let parsed = parsed.unwrap();
+            let root = parsed.root_element();
+            // Element content: parsers may turn a literal CR (CRLF) into LF; compare both so.
+            let lf = |text: &str| text.replace("\r\n", "\n").replace('\r', "\n");
+            prop_assert_eq!(lf(root.text().unwrap_or("")), lf(&expected(&value)));
+            let attribute_expected = expected(&value);
+            prop_assert_eq!(root.attribute("x"), Some(attribute_expected.as_str()));
+        }
+    }
+}
+
+#[test]
+fn an_escape_in_a_command_line_is_replaced_not_written() {
+    assert_eq!(escape_text("a\u{1b}[31mb"), "a\u{FFFD}[31mb");
+    assert_eq!(escape_attr("\u{0}"), "\u{FFFD}");
+}

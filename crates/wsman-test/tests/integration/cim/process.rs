@@ -86,6 +86,30 @@ fn ls_fd_count(pid: u32) -> u64 {
     String::from_utf8_lossy(&out.stdout).lines().count() as u64
 }
 
+/// The answers of an Enumerate with `body` and of every Pull that follows it, to the end.
+fn every_page(f: &Fixture, uri: &str, body: &str) -> Vec<Element> {
+    let r = f.post(&soap::request(action::ENUMERATE, uri, &[], body));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let mut pages = vec![parse(&r.text())];
+    for _ in 0..10_000 {
+        let last = pages.last().expect("a page");
+        let mut ends = Vec::new();
+        all(last, "EndOfSequence", &mut ends);
+        if !ends.is_empty() {
+            return pages;
+        }
+        let context = text_of(last, "EnumerationContext").expect("a context or the end");
+        let pull = format!(
+            "<n:Pull xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\">\
+             <n:EnumerationContext>{context}</n:EnumerationContext></n:Pull>"
+        );
+        let r = f.post(&soap::request(action::PULL, uri, &[], &pull));
+        assert_eq!(r.status, 200, "{}", r.describe());
+        pages.push(parse(&r.text()));
+    }
+    panic!("the enumeration never ended");
+}
+
 /// HandleCount is the number of open files (the fd directory's size on Linux >= 6.2, its
 /// entries before), in Get, in a full enumeration and in a `SELECT` that reads only what its
 /// properties need; such a `SELECT` still finds the process by a property it does not print.
@@ -100,13 +124,17 @@ fn win32_process_handle_count_is_the_open_files() {
             .expect("start sh"),
     );
     let pid = child.pid();
-    // Wait for the exec (the name is then sleep).
-    for _ in 0..200 {
-        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep") {
-            break;
+    // Wait for the exec (the name is then sleep): counting the shell's files before it would
+    // compare two different processes' tables. A loaded machine can take seconds to get there.
+    let execed = (0..6000).any(|_| {
+        let done =
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep");
+        if !done {
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+        done
+    });
+    assert!(execed, "the shell never exec'd sleep");
     let expected = ls_fd_count(pid).to_string();
     let uri = format!("{WMI}Win32_Process");
 
@@ -117,16 +145,13 @@ fn win32_process_handle_count_is_the_open_files() {
         Some(expected.clone())
     );
 
-    let r = f.post(&soap::request(
-        action::ENUMERATE,
-        &uri,
-        &[],
-        &enumerate_body(None, ""),
-    ));
-    assert_eq!(r.status, 200, "{}", r.describe());
-    let body = parse(&r.text());
+    // Every page of the full enumeration: on a busy machine the first answer is cut by the
+    // envelope size before it reaches the child.
+    let pages = every_page(&f, &uri, &enumerate_body(None, ""));
     let mut items = Vec::new();
-    all(&body, "Win32_Process", &mut items);
+    for page in &pages {
+        all(page, "Win32_Process", &mut items);
+    }
     let item = items
         .iter()
         .find(|i| text_of(i, "ProcessId") == Some(pid.to_string()))
