@@ -146,24 +146,13 @@ fn our_forwarder_sends_what_a_windows_forwarder_sends() {
     let recorded = std::sync::Arc::new(std::sync::Mutex::new(Recorded::default()));
     let collector_port = recording_collector(recorded.clone());
     let state = tempfile::tempdir().expect("tempdir");
-    let journal = state.path().join("journal");
-    std::fs::create_dir(&journal).expect("an empty journal directory");
-    let password = state.path().join("password");
-    std::fs::write(&password, "secret-of-the-forwarder\n").expect("password file");
-    let port = free_port();
-    let mut config = ConfigDir::new();
-    config.listener(ListenerSpec::http(port));
-    config.write();
-    config.write_raw(
-        "forwarding.toml",
-        &format!(
-            "computer = \"linux01.example.test\"\nstate_directory = \"{}\"\n[[collector]]\nserver = \"Server=http://127.0.0.1:{collector_port}/wsman/SubscriptionManager/WEC,Refresh=60\"\nauthentication = \"basic\"\nusername = \"linux01\"\npassword_file = \"{}\"\nallow_unencrypted = true\n",
-            state.path().join("cursors").display(),
-            password.display()
-        ),
+    let mut forwarder = forwarder_over_an_empty_journal(
+        state.path(),
+        "linux01.example.test",
+        &format!("http://127.0.0.1:{collector_port}/wsman/SubscriptionManager/WEC"),
+        "linux01",
+        "secret-of-the-forwarder",
     );
-    let env = [("WSMAND_JOURNAL_DIRECTORY", journal.to_str().expect("utf-8"))];
-    let mut forwarder = Daemon::start_with_env(&config, &[port], &env);
     let action = |text: &str| {
         text.split("Action s:mustUnderstand=\"true\">")
             .nth(1)
