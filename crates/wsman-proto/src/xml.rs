@@ -94,7 +94,8 @@ pub struct Attribute {
 pub struct Element {
     pub ns: Option<String>,
     pub name: String,
-    /// The prefix used in the source document; kept only for diagnostics (e.g. `NotUnderstood`).
+    /// The prefix used in the source document: for diagnostics (e.g. `NotUnderstood`) and kept
+    /// by [`Element::to_xml`], so an echoed element is written as it came.
     pub prefix: Option<String>,
     pub attributes: Vec<Attribute>,
     pub children: Vec<Node>,
@@ -197,7 +198,7 @@ impl Element {
 
     /// Serialise this element (and its subtree) as XML, declaring namespaces where used.
     ///
-    /// Prefixes are generated (`ns0`, `ns1`, ...) unless the element kept the source prefix; the
+    /// Prefixes are the source's where the element kept one, else generated (`ns0`, `ns1`, ...); the
     /// output is for round-trips and tests, not for the wire formats, which have fixed prefixes.
     pub fn to_xml(&self) -> String {
         let mut out = String::new();
@@ -207,11 +208,26 @@ impl Element {
     }
 }
 
-fn prefix_for(ns: &str, scope: &mut Vec<(String, String)>, decls: &mut String) -> String {
+/// The prefix of `ns` in scope, or a new one declared in `decls`: `kept` (the source's) when it
+/// is not bound already, else the first free `nsN`. A peer that echoes what it was sent (a
+/// reference parameter) writes it as it came.
+fn prefix_for(
+    ns: &str,
+    kept: Option<&str>,
+    scope: &mut Vec<(String, String)>,
+    decls: &mut String,
+) -> String {
     if let Some((p, _)) = scope.iter().rev().find(|(_, u)| u == ns) {
         return p.clone();
     }
-    let p = format!("ns{}", scope.len());
+    let bound = |p: &str, scope: &[(String, String)]| scope.iter().any(|(q, _)| q == p);
+    let p = match kept {
+        Some(k) if !k.is_empty() && !k.starts_with("xml") && !bound(k, scope) => k.to_owned(),
+        _ => (scope.len()..)
+            .map(|n| format!("ns{n}"))
+            .find(|p| !bound(p, scope))
+            .unwrap_or_default(),
+    };
     let _ = write!(decls, " xmlns:{p}=\"{}\"", escape_attr(ns));
     scope.push((p.clone(), ns.to_owned()));
     p
@@ -221,14 +237,18 @@ fn write_element(e: &Element, out: &mut String, scope: &mut Vec<(String, String)
     let depth = scope.len();
     let mut decls = String::new();
     let qname = match &e.ns {
-        Some(ns) => format!("{}:{}", prefix_for(ns, scope, &mut decls), e.name),
+        Some(ns) => format!(
+            "{}:{}",
+            prefix_for(ns, e.prefix.as_deref(), scope, &mut decls),
+            e.name
+        ),
         None => e.name.clone(),
     };
     let mut attrs = String::new();
     for a in &e.attributes {
         let name = match &a.ns {
             Some(ns) if ns == XML_NS => format!("xml:{}", a.name),
-            Some(ns) => format!("{}:{}", prefix_for(ns, scope, &mut decls), a.name),
+            Some(ns) => format!("{}:{}", prefix_for(ns, None, scope, &mut decls), a.name),
             None => a.name.clone(),
         };
         let _ = write!(attrs, " {name}=\"{}\"", escape_attr(&a.value));

@@ -372,3 +372,23 @@ fn an_escape_in_a_command_line_is_replaced_not_written() {
     assert_eq!(escape_text("a\u{1b}[31mb"), "a\u{FFFD}[31mb");
     assert_eq!(escape_attr("\u{0}"), "\u{FFFD}");
 }
+
+/// An element is written with the prefixes it came with (a reference parameter echoed as
+/// Windows echoes it: `<e:Identifier xmlns:e=...>`), and a kept prefix bound to another
+/// namespace in scope, or one a generated prefix would take, is never reused.
+#[test]
+fn to_xml_keeps_the_source_prefixes_and_never_rebinds_one() {
+    let p = |s: &str| parse(s, &Limits::default()).expect("parses");
+    let echoed = "<e:Identifier xmlns:e=\"urn:eventing\">7D3C</e:Identifier>";
+    assert_eq!(p(echoed).to_xml(), echoed);
+    let clash = p("<a:x xmlns:a=\"urn:one\"><b:y xmlns:b=\"urn:two\"><a:z xmlns:a=\"urn:three\"/></b:y></a:x>");
+    assert_eq!(
+        clash.to_xml(),
+        "<a:x xmlns:a=\"urn:one\"><b:y xmlns:b=\"urn:two\"><ns2:z xmlns:ns2=\"urn:three\"/></b:y></a:x>"
+    );
+    let generated = p("<ns1:x xmlns:ns1=\"urn:one\"><y xmlns=\"urn:two\"/></ns1:x>");
+    assert_eq!(
+        generated.to_xml(),
+        "<ns1:x xmlns:ns1=\"urn:one\"><ns2:y xmlns:ns2=\"urn:two\"/></ns1:x>"
+    );
+}

@@ -5,6 +5,7 @@
 //! Pull of it is answered as for an unknown context.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use wsman_test::Fixture;
 
@@ -21,7 +22,7 @@ const OTHER_PASSWORD: &str = "Forwarder-Two-Pass-2!";
 
 /// A subscription whose query selects 250 providers of the Application log (Windows queries
 /// of that size are common: one Select per source of interest).
-pub(crate) fn large_subscription(tag: &str, output: &std::path::Path) -> String {
+fn large_subscription(tag: &str, output: &std::path::Path) -> String {
     let selects: String = (0..250)
         .map(|n| {
             format!(
@@ -33,6 +34,32 @@ pub(crate) fn large_subscription(tag: &str, output: &std::path::Path) -> String 
         "query = '<QueryList><Query Id=\"0\">{selects}</Query></QueryList>'\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{subscription}}/{{client}}.xml\"\nformat = \"raw\"\n",
         output.display()
     )
+}
+
+/// A collector (its output and database under `state`) with [`SUBSCRIPTIONS`] large
+/// subscriptions, whose whole answer is larger than a forwarder's MaxEnvelopeSize, and their
+/// names; [`OTHER_FORWARDER`] is an account of it too.
+pub(crate) fn collector_of_large_subscriptions(state: &Path) -> (Fixture, BTreeSet<String>) {
+    let output = state.join("out");
+    let database = state.join("wec.sqlite");
+    let env = [(
+        "WSMAND_WEC_DATABASE",
+        database.to_str().expect("utf-8 path"),
+    )];
+    let fixture = Fixture::http_with_env(
+        |config| {
+            config.add_account(OTHER_FORWARDER, OTHER_PASSWORD, Some("nobody"));
+            for n in 0..SUBSCRIPTIONS {
+                config.write_raw(
+                    &format!("subscriptions/s{n:02}.toml"),
+                    &large_subscription(&format!("paged{n:02}"), &output),
+                );
+            }
+        },
+        &env,
+    );
+    let names = (0..SUBSCRIPTIONS).map(|n| format!("s{n:02}")).collect();
+    (fixture, names)
 }
 
 /// The names of the subscriptions an answer offers.
@@ -65,24 +92,7 @@ fn pull(context: &str, message: u32) -> String {
 #[test]
 fn an_answer_over_the_forwarders_max_envelope_size_is_paged_and_pulled_whole() {
     let state = tempfile::tempdir().expect("tempdir");
-    let output = state.path().join("out");
-    let database = state.path().join("wec.sqlite");
-    let env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
-    let fixture = Fixture::http_with_env(
-        |config| {
-            config.add_account(OTHER_FORWARDER, OTHER_PASSWORD, Some("nobody"));
-            for n in 0..SUBSCRIPTIONS {
-                config.write_raw(
-                    &format!("subscriptions/s{n:02}.toml"),
-                    &large_subscription(&format!("paged{n:02}"), &output),
-                );
-            }
-        },
-        &env,
-    );
+    let (fixture, expected) = collector_of_large_subscriptions(state.path());
     let port = fixture.port;
 
     let first = post(port, MANAGER, ENUMERATE.as_bytes(), &[]);
@@ -130,7 +140,6 @@ fn an_answer_over_the_forwarders_max_envelope_size_is_paged_and_pulled_whole() {
         assert!(pages <= SUBSCRIPTIONS, "the collector pages forever");
     }
     assert!(pages >= 2);
-    let expected: BTreeSet<String> = (0..SUBSCRIPTIONS).map(|n| format!("s{n:02}")).collect();
     assert_eq!(offered.len(), SUBSCRIPTIONS, "each subscription once");
     assert_eq!(offered.into_iter().collect::<BTreeSet<_>>(), expected);
 }

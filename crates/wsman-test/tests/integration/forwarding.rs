@@ -166,3 +166,33 @@ fn terminate(daemon: &mut Daemon) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A forwarding wsmand over an empty journal directory (under `state`, which also keeps its
+/// cursors), enumerating `manager` (a subscription manager URL) with Basic as `user` over
+/// plain HTTP: for tests of what it sends and reads, not of what the journal holds.
+fn forwarder_over_an_empty_journal(
+    state: &Path,
+    computer: &str,
+    manager: &str,
+    user: &str,
+    password: &str,
+) -> Daemon {
+    let journal = state.join("journal");
+    std::fs::create_dir(&journal).expect("an empty journal directory");
+    let password_file = state.join("password");
+    std::fs::write(&password_file, format!("{password}\n")).expect("password file");
+    let port = free_port();
+    let mut config = ConfigDir::new();
+    config.listener(ListenerSpec::http(port));
+    config.write();
+    config.write_raw(
+        "forwarding.toml",
+        &format!(
+            "computer = \"{computer}\"\nstate_directory = \"{}\"\n[[collector]]\nserver = \"Server={manager},Refresh=60\"\nauthentication = \"basic\"\nusername = \"{user}\"\npassword_file = \"{}\"\nallow_unencrypted = true\n",
+            state.join("cursors").display(),
+            password_file.display()
+        ),
+    );
+    let env = [("WSMAND_JOURNAL_DIRECTORY", journal.to_str().expect("utf-8"))];
+    Daemon::start_with_env(&config, &[port], &env)
+}

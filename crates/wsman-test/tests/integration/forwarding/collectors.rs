@@ -434,44 +434,19 @@ fn sighup_rereads_forwarding_toml_and_collectors_dropped_or_stopped_get_subscrip
 /// about 25 KB) pages it; the forwarder Pulls every page and starts every subscription once.
 #[test]
 fn a_paged_answer_is_pulled_whole_and_every_subscription_started() {
-    const SUBSCRIPTIONS: usize = 30;
     let state = tempfile::tempdir().expect("tempdir");
-    let output = state.path().join("out");
-    let database = state.path().join("wec.sqlite");
-    let collector_env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
-    let collector = Fixture::http_with_env(
-        |config| {
-            for n in 0..SUBSCRIPTIONS {
-                config.write_raw(
-                    &format!("subscriptions/s{n:02}.toml"),
-                    &crate::collector_paging::large_subscription(&format!("paged{n:02}"), &output),
-                );
-            }
-        },
-        &collector_env,
-    );
-    let journal = state.path().join("journal");
-    std::fs::create_dir(&journal).expect("an empty journal directory");
-    let password = state.path().join("password");
-    std::fs::write(&password, format!("{SERVICE_PASSWORD}\n")).expect("password file");
-    let port = free_port();
-    let mut config = ConfigDir::new();
-    config.listener(ListenerSpec::http(port));
-    config.write();
-    config.write_raw(
-        "forwarding.toml",
+    let (collector, subscriptions) =
+        crate::collector_paging::collector_of_large_subscriptions(state.path());
+    let forwarder = forwarder_over_an_empty_journal(
+        state.path(),
+        &format!("{SERVICE_ACCOUNT}.forwarder.test"),
         &format!(
-            "computer = \"{SERVICE_ACCOUNT}.forwarder.test\"\nstate_directory = \"{}\"\n[[collector]]\nserver = \"Server=http://127.0.0.1:{}/wsman/SubscriptionManager/WEC,Refresh=60\"\nauthentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\nallow_unencrypted = true\n",
-            state.path().join("cursors").display(),
-            collector.port,
-            password.display()
+            "http://127.0.0.1:{}/wsman/SubscriptionManager/WEC",
+            collector.port
         ),
+        SERVICE_ACCOUNT,
+        SERVICE_PASSWORD,
     );
-    let env = [("WSMAND_JOURNAL_DIRECTORY", journal.to_str().expect("utf-8"))];
-    let forwarder = Daemon::start_with_env(&config, &[port], &env);
     let started = |log: &str| -> std::collections::BTreeSet<String> {
         log.lines()
             .filter(|l| l.contains("forwarded subscription started"))
@@ -482,16 +457,14 @@ fn a_paged_answer_is_pulled_whole_and_every_subscription_started() {
     };
     wait_for(
         "every subscription of the paged answer started",
-        || started(&forwarder.stderr()).len() >= SUBSCRIPTIONS,
+        || started(&forwarder.stderr()).len() >= subscriptions.len(),
         || format!("{}\n{}", forwarder.stderr(), collector.daemon.stderr()),
     );
-    let expected: std::collections::BTreeSet<String> =
-        (0..SUBSCRIPTIONS).map(|n| format!("s{n:02}")).collect();
-    assert_eq!(started(&forwarder.stderr()), expected);
+    assert_eq!(started(&forwarder.stderr()), subscriptions);
     let log = forwarder.stderr();
     assert_eq!(
         log.matches("forwarded subscription started").count(),
-        SUBSCRIPTIONS,
+        subscriptions.len(),
         "each subscription started once"
     );
     assert!(!log.contains("cannot be enumerated"), "{log}");
