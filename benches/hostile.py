@@ -3,18 +3,38 @@
 
   hostile.py legit PORT SECONDS AUTH     one kept-alive client sending authenticated Identify
                                          back to back; prints "RESULT n=.. p50_ms=.. p99_ms=.."
+  hostile.py get PORT SECONDS AUTH       the same with a Get of Win32_OperatingSystem (an
+                                         administrator's monitoring request)
+  hostile.py hold PORT PASSWORD FILE USER...
+                                         read-only USERs open every enumeration context their
+                                         quotas allow, in turns (per user: one 8 KiB LIKE over
+                                         Win32_NTLogEvent, one LIKE over Win32_Process, then
+                                         plain Win32_NTLogEvent and Win32_Process ones until
+                                         the quota fault); writes them to FILE, prints "HELD .."
+  hostile.py users PORT SECONDS TIMEOUT PASSWORD FILE
+                                         per user of FILE, three clients back to back: Pulls of
+                                         its LIKE contexts, Subscribe + one Pull + Unsubscribe of
+                                         a large XPath event query; OperationTimeout TIMEOUT s;
+                                         prints "USERS requests=.. timed_out=.. .."
   hostile.py hostile PORT SECONDS N      N unauthenticated clients, a third each: the namespace
                                          flood (an anonymous Identify with 25,000 namespace
                                          declarations, 491 KB), slow 500 KB bodies (sent in 10 KB
                                          pieces every 50 ms, with and without WSMANIDENTIFY),
                                          and empty POSTs on a kept-alive connection; prints
                                          "HOSTILE requests=.. answered=.. errors=.."
-  hostile.py rss PID SECONDS             samples VmRSS every 50 ms; prints "RSS peak_kb=.. last_kb=.."
+  hostile.py rss PID SECONDS [STOP]      samples VmRSS every 50 ms (until the file STOP exists);
+                                         prints "RSS peak_kb=.. last_kb=.."
 """
+import base64
+import http.client
+import json
+import os
+import re
 import socket
 import sys
 import threading
 import time
+import uuid
 
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
 IDENTITY = "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"
@@ -74,10 +94,10 @@ def connect(port):
     return sock
 
 
-def legit(port, seconds, auth):
+def legit(port, seconds, auth, body=IDENTIFY):
     latencies = []
     sock, buf = connect(port), b""
-    request = head(port, len(IDENTIFY), [f"Authorization: {auth}"]) + IDENTIFY
+    request = head(port, len(body), [f"Authorization: {auth}"]) + body
     end = time.monotonic() + seconds
     errors = 0
     while time.monotonic() < end:
@@ -193,10 +213,10 @@ def hostile(port, seconds, clients):
           f"errors={counters.errors}", flush=True)
 
 
-def rss(pid, seconds):
+def rss(pid, seconds, stop=None):
     peak = last = 0
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    while time.monotonic() < end and not (stop and os.path.exists(stop)):
         try:
             with open(f"/proc/{pid}/status") as f:
                 for line in f:
@@ -209,13 +229,221 @@ def rss(pid, seconds):
     print(f"RSS peak_kb={peak} last_kb={last}", flush=True)
 
 
+# Read-only users' worst-case filters (issue 29).
+ADDRESSING = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
+ENUMERATION = "http://schemas.xmlsoap.org/ws/2004/09/enumeration"
+EVENTING = "http://schemas.xmlsoap.org/ws/2004/08/eventing"
+WSMAN = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
+CIMV2 = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/"
+EVENT_LOG = "http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog"
+TRANSFER_GET = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Get"
+WQL = "http://schemas.microsoft.com/wbem/wsman/1/WQL"
+# A 6,000-character run that fails at its last character at every place of every subject: the
+# costliest LIKE under the 8 KiB query limit (the bench's journal messages and the long
+# command line are runs of "x").
+HOSTILE_RUN = "%" + "x" * 6000 + "Y%"
+LOG_LIKE = f"SELECT * FROM Win32_NTLogEvent WHERE Message LIKE '{HOSTILE_RUN}'"
+PROCESS_LIKE = f"SELECT * FROM Win32_Process WHERE CommandLine LIKE '{HOSTILE_RUN}'"
+
+
+def envelope(action, resource_uri, body, timeout_s, header=""):
+    return (
+        f'<s:Envelope xmlns:s="{SOAP}" xmlns:a="{ADDRESSING}" xmlns:n="{ENUMERATION}" '
+        f'xmlns:e="{EVENTING}" xmlns:w="{WSMAN}"><s:Header>'
+        "<a:To>http://127.0.0.1/wsman</a:To>"
+        f"<w:ResourceURI>{resource_uri}</w:ResourceURI>"
+        f"<a:ReplyTo><a:Address>{ADDRESSING}/role/anonymous</a:Address></a:ReplyTo>"
+        f"<a:Action>{action}</a:Action><w:MaxEnvelopeSize>512000</w:MaxEnvelopeSize>"
+        f"<a:MessageID>uuid:{uuid.uuid4()}</a:MessageID>"
+        f"<w:OperationTimeout>PT{timeout_s:g}S</w:OperationTimeout>{header}"
+        f"</s:Header><s:Body>{body}</s:Body></s:Envelope>"
+    ).encode()
+
+
+def wql_enumerate(query):
+    escaped = query.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    filter_ = f'<w:Filter Dialect="{WQL}">{escaped}</w:Filter>' if query else ""
+    return f"<n:Enumerate>{filter_}</n:Enumerate>"
+
+
+def xpath_query_list():
+    """A large but legal event query: 6 Selects of 1,900 terms, each reading every value of
+    the event, selecting nothing of the bench's journal."""
+    terms = " or ".join(f"*/*='n{i}'" for i in range(1900))
+    select = f"<Select Path='Application'>*[{terms} or System/Provider/@Name='marker']</Select>"
+    return f'<QueryList><Query Id="0">{select * 6}</Query></QueryList>'
+
+
+class User:
+    """One read-only user's kept-alive connection (one PAM login)."""
+
+    def __init__(self, port, name, password):
+        self.port, self.name = port, name
+        self.auth = "Basic " + base64.b64encode(f"{name}:{password}".encode()).decode()
+        self.conn = None
+
+    def post(self, action, resource_uri, body, timeout_s, header=""):
+        """(HTTP status, response text); a broken connection is opened again."""
+        data = envelope(action, resource_uri, body, timeout_s, header)
+        for _ in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout_s + 60)
+            try:
+                self.conn.request("POST", "/wsman", data, {
+                    "Authorization": self.auth,
+                    "Content-Type": "application/soap+xml;charset=UTF-8"})
+                response = self.conn.getresponse()
+                return response.status, response.read().decode("utf-8", "replace")
+            except (OSError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+        return 0, ""
+
+
+def fault_of(text):
+    match = re.search(r"<s:Subcode><s:Value>[^:<]*:([A-Za-z]+)", text)
+    return match.group(1) if match else "unknown"
+
+
+def context_of(text):
+    match = re.search(r"EnumerationContext[^>]*>([^<]+)<", text)
+    return match.group(1) if match else None
+
+
+# What each user opens, in order: (kind, resource, query); the last two until the quota fault.
+OPENINGS = (
+    ("log_like", CIMV2 + "*", LOG_LIKE),
+    ("process_like", CIMV2 + "*", PROCESS_LIKE),
+    ("log", CIMV2 + "Win32_NTLogEvent", ""),
+    ("process", CIMV2 + "Win32_Process", ""),
+)
+
+
+def hold(port, password, path, names):
+    """Every user opens what its quotas allow, one context per user in turn (so that the
+    service-wide byte budget is shared, not taken by the first user)."""
+    users = [User(port, name, password) for name in names]
+    step = {name: 0 for name in names}
+    held = {name: [] for name in names}
+    faults = {}
+    while any(step[n] < len(OPENINGS) for n in names):
+        for user in users:
+            if step[user.name] >= len(OPENINGS):
+                continue
+            kind, resource, query = OPENINGS[step[user.name]]
+            status, text = user.post(f"{ENUMERATION}/Enumerate", resource, wql_enumerate(query), 60)
+            context = context_of(text) if status == 200 else None
+            if context:
+                held[user.name].append((kind, resource, context))
+            else:
+                fault = fault_of(text) if status else "connection"
+                faults[fault] = faults.get(fault, 0) + 1
+            # The LIKE contexts once each; the plain ones until refused.
+            if not context or kind.endswith("_like"):
+                step[user.name] += 1
+    with open(path, "w") as f:
+        json.dump({"password": password, "held": held}, f)
+    kinds = {}
+    for contexts in held.values():
+        for kind, _, _ in contexts:
+            kinds[kind] = kinds.get(kind, 0) + 1
+    counts = " ".join(f"{k}={v}" for k, v in sorted(kinds.items()))
+    refusals = " ".join(f"fault_{k}={v}" for k, v in sorted(faults.items()))
+    print(f"HELD contexts={sum(kinds.values())} {counts} {refusals}", flush=True)
+
+
+class Tally(Counters):
+    def __init__(self):
+        super().__init__()
+        self.kinds = {}
+
+    def outcome(self, what):
+        with self.lock:
+            self.kinds[what] = self.kinds.get(what, 0) + 1
+
+
+def pull_loop(user, contexts, end, timeout_s, tally):
+    """Pulls of the user's LIKE contexts back to back, each spending its OperationTimeout."""
+    while time.monotonic() < end and contexts:
+        for entry in list(contexts):
+            kind, resource, context = entry
+            body = (f"<n:Pull><n:EnumerationContext>{context}</n:EnumerationContext>"
+                    "<n:MaxElements>5</n:MaxElements></n:Pull>")
+            status, text = user.post(f"{ENUMERATION}/Pull", resource, body, timeout_s)
+            tally.add(requests=1, answered=int(status != 0), errors=int(status == 0))
+            outcome = "items" if status == 200 else fault_of(text)
+            tally.outcome(f"{kind}_{outcome}")
+            if "EndOfSequence" in text or outcome == "InvalidEnumerationContext":
+                contexts.remove(entry)
+            if time.monotonic() >= end:
+                return
+
+
+def xpath_loop(user, end, timeout_s, tally):
+    """Subscribe from the earliest event with the large query, one Pull, Unsubscribe: every
+    Pull scans the journal from its start for its whole OperationTimeout."""
+    subscribe = (
+        f'<e:Subscribe><e:Delivery Mode="http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull"/>'
+        f'<w:Filter Dialect="http://schemas.microsoft.com/win/2004/08/events/eventquery">'
+        f"{xpath_query_list()}</w:Filter>"
+        "<w:Bookmark>http://schemas.dmtf.org/wbem/wsman/1/wsman/bookmark/earliest</w:Bookmark>"
+        "</e:Subscribe>")
+    while time.monotonic() < end:
+        status, text = user.post(f"{EVENTING}/Subscribe", EVENT_LOG, subscribe, 60)
+        tally.add(requests=1, answered=int(status != 0), errors=int(status == 0))
+        context = context_of(text) if status == 200 else None
+        identifier = re.search(r"Identifier[^>]*>([^<]+)<", text) if context else None
+        if not identifier:
+            tally.outcome("subscribe_" + fault_of(text))
+            time.sleep(0.1)
+            continue
+        body = (f"<n:Pull><n:EnumerationContext>{context}</n:EnumerationContext>"
+                f"<n:MaxTime>PT{timeout_s:g}S</n:MaxTime><n:MaxElements>5</n:MaxElements></n:Pull>")
+        status, text = user.post(f"{ENUMERATION}/Pull", EVENT_LOG, body, timeout_s)
+        tally.add(requests=1, answered=int(status != 0), errors=int(status == 0))
+        tally.outcome("xpath_items" if status == 200 else "xpath_" + fault_of(text))
+        header = f"<e:Identifier>{identifier.group(1)}</e:Identifier>"
+        status, _ = user.post(f"{EVENTING}/Unsubscribe", EVENT_LOG, "<e:Unsubscribe/>", 60, header)
+        tally.add(requests=1, answered=int(status != 0), errors=int(status == 0))
+
+
+def users(port, seconds, timeout_s, password, path):
+    with open(path) as f:
+        held = json.load(f)["held"]
+    end = time.monotonic() + seconds
+    tally = Tally()
+    threads = []
+    for name, contexts in held.items():
+        for kind in ("log_like", "process_like"):
+            mine = [tuple(c) for c in contexts if c[0] == kind]
+            threads.append(threading.Thread(
+                target=pull_loop, args=(User(port, name, password), mine, end, timeout_s, tally),
+                daemon=True))
+        threads.append(threading.Thread(
+            target=xpath_loop, args=(User(port, name, password), end, timeout_s, tally), daemon=True))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + timeout_s + 60)
+    outcomes = " ".join(f"{k}={v}" for k, v in sorted(tally.kinds.items()))
+    print(f"USERS clients={len(threads)} requests={tally.requests} answered={tally.answered} "
+          f"errors={tally.errors} {outcomes}", flush=True)
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "legit":
         legit(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4])
+    elif mode == "get":
+        legit(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4],
+              envelope(TRANSFER_GET, CIMV2 + "Win32_OperatingSystem", "", 60))
+    elif mode == "hold":
+        hold(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:])
+    elif mode == "users":
+        users(int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6])
     elif mode == "hostile":
         hostile(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))
     elif mode == "rss":
-        rss(int(sys.argv[2]), float(sys.argv[3]))
+        rss(int(sys.argv[2]), float(sys.argv[3]), *sys.argv[4:5])
     else:
         sys.exit(__doc__)

@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
-# Benchmark: one legitimate client (authenticated Identify on a kept-alive connection, one every
-# 10 ms) alone, then beside 20 hostile unauthenticated clients (namespace flood, slow 500 KB
-# bodies, empty POSTs; benches/hostile.py), against the same wsmand in the same run. Prints the
-# legitimate client's p50/p99 latency in both phases and their ratio, wsmand's peak RSS in each
-# phase, and its RSS once the hostile clients have stopped, with the targets next to them.
+# Benchmark, two parts against the same release build, each with its baseline in the same run.
 #
-#   benches/hostile.sh                       # 20 s per phase
-#   BENCH_SECONDS=60 HOSTILE_CLIENTS=20 benches/hostile.sh
+# Part "clients": one legitimate client (authenticated Identify on a kept-alive connection, one
+# every 10 ms) alone, then beside 20 hostile unauthenticated clients (namespace flood, slow 500 KB
+# bodies, empty POSTs; benches/hostile.py). Prints the legitimate client's p50/p99 latency in both
+# phases and their ratio, wsmand's peak RSS in each phase, and its RSS once the hostile clients
+# have stopped, with the targets next to them.
+#
+# Part "users" (as root: it creates HOSTILE_USERS Linux accounts and a group, and removes them at
+# exit): an administrator's Get of Win32_OperatingSystem every 10 ms alone, then beside the
+# read-only users (RootSDDL grants the group read through its Unix SID S-1-22-2-<gid>), who first
+# open every enumeration context their quotas allow (8 KiB LIKEs over Win32_NTLogEvent and over a
+# process with a 1.9 MB command line, then plain ones until the quota fault) and then, three
+# clients each, Pull their LIKE contexts and Pull a large XPath event query back to back, each
+# request spending its whole OperationTimeout (HOSTILE_TIMEOUT s). Prints the Get's p50/p99 in
+# both phases and their ratio, and wsmand's peak RSS against the budget the quotas give.
+#
+#   benches/hostile.sh                       # both parts, 20 s per phase
+#   BENCH_SECONDS=60 HOSTILE_CLIENTS=20 HOSTILE_PARTS=clients benches/hostile.sh
+#   HOSTILE_PARTS=users HOSTILE_USERS=10 HOSTILE_TIMEOUT=5 benches/hostile.sh
 #   WSMAND_BIN=/path/to/wsmand benches/hostile.sh   # that binary instead of a release build
 #
 # Not part of scripts/test.sh: figures depend on the machine; the ratios are what to compare.
@@ -20,6 +32,10 @@ require_cargo
 
 SECONDS_PER_PHASE="${BENCH_SECONDS:-20}"
 CLIENTS="${HOSTILE_CLIENTS:-20}"
+PARTS="${HOSTILE_PARTS:-clients users}"
+USERS="${HOSTILE_USERS:-10}"
+TIMEOUT_S="${HOSTILE_TIMEOUT:-5}"
+JOURNAL_REMOTE=/lib/systemd/systemd-journal-remote
 ACCOUNT=bench
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 command -v python3 >/dev/null 2>&1 || ensure_packages python3
@@ -34,13 +50,19 @@ else
 fi
 
 scratch_dir wsmand-hostile
+DRIVER="$ROOT/benches/hostile.py"
+field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
-CONFIG="$WORK/config"
-mkdir -p "$CONFIG"
-PORT="$(free_port)"
-cat >"$CONFIG/config.toml" <<TOML
+# A config directory in $WORK/$1 with one HTTP listener (Basic) and $2 as extra [Config.Service]
+# lines; sets CONFIG and PORT.
+write_config() {
+    CONFIG="$WORK/$1"
+    mkdir -p "$CONFIG"
+    PORT="$(free_port)"
+    cat >"$CONFIG/config.toml" <<TOML
 [Config.Service]
 AllowUnencrypted = true
+$2
 [Config.Service.Auth]
 Basic = true
 [[Listener]]
@@ -48,48 +70,50 @@ Address = "IP:127.0.0.1"
 Transport = "HTTP"
 Port = $PORT
 TOML
-printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$WSMAND" account add "$ACCOUNT" --password-stdin >/dev/null
-"$WSMAND" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
-WSMAND_PID=$!
-PIDS+=("$WSMAND_PID")
-wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand.log"
-AUTH="Basic $(printf '%s:%s' "$ACCOUNT" "$PASSWORD" | base64 -w0)"
-DRIVER="$ROOT/benches/hostile.py"
-field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+}
 
-step "phase 1: the legitimate client alone (${SECONDS_PER_PHASE}s)"
-python3 "$DRIVER" rss "$WSMAND_PID" "$SECONDS_PER_PHASE" >"$WORK/rss1" &
-RSS1=$!
-ALONE="$(python3 "$DRIVER" legit "$PORT" "$SECONDS_PER_PHASE" "$AUTH")"
-wait "$RSS1"
-RSS_ALONE="$(cat "$WORK/rss1")"
-echo "  $ALONE"
-echo "  $RSS_ALONE"
+part_clients() {
+    write_config clients ""
+    printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$WSMAND" account add "$ACCOUNT" --password-stdin >/dev/null
+    "$WSMAND" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
+    WSMAND_PID=$!
+    PIDS+=("$WSMAND_PID")
+    wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand.log"
+    AUTH="Basic $(printf '%s:%s' "$ACCOUNT" "$PASSWORD" | base64 -w0)"
 
-step "phase 2: beside $CLIENTS hostile unauthenticated clients (${SECONDS_PER_PHASE}s)"
-LOG_LINES_BEFORE="$(wc -l <"$WORK/wsmand.log")"
-python3 "$DRIVER" rss "$WSMAND_PID" "$SECONDS_PER_PHASE" >"$WORK/rss2" &
-RSS2=$!
-python3 "$DRIVER" hostile "$PORT" "$SECONDS_PER_PHASE" "$CLIENTS" >"$WORK/hostile" &
-HOSTILE=$!
-# Let the hostile clients start first.
-sleep 1
-BESIDE="$(python3 "$DRIVER" legit "$PORT" "$((SECONDS_PER_PHASE - 2))" "$AUTH")"
-wait "$HOSTILE" "$RSS2"
-RSS_BESIDE="$(cat "$WORK/rss2")"
-echo "  $BESIDE"
-echo "  $(cat "$WORK/hostile")"
-echo "  $RSS_BESIDE"
-LOG_LINES="$(($(wc -l <"$WORK/wsmand.log") - LOG_LINES_BEFORE))"
+    step "phase 1: the legitimate client alone (${SECONDS_PER_PHASE}s)"
+    python3 "$DRIVER" rss "$WSMAND_PID" "$SECONDS_PER_PHASE" >"$WORK/rss1" &
+    RSS1=$!
+    ALONE="$(python3 "$DRIVER" legit "$PORT" "$SECONDS_PER_PHASE" "$AUTH")"
+    wait "$RSS1"
+    RSS_ALONE="$(cat "$WORK/rss1")"
+    echo "  $ALONE"
+    echo "  $RSS_ALONE"
 
-step "after: idle for 5 s"
-sleep 5
-RSS_AFTER_KB="$(awk '/^VmRSS:/ {print $2}' "/proc/$WSMAND_PID/status")"
-CPU_TICKS="$(awk '{print $14 + $15}' "/proc/$WSMAND_PID/stat")"
+    step "phase 2: beside $CLIENTS hostile unauthenticated clients (${SECONDS_PER_PHASE}s)"
+    LOG_LINES_BEFORE="$(wc -l <"$WORK/wsmand.log")"
+    python3 "$DRIVER" rss "$WSMAND_PID" "$SECONDS_PER_PHASE" >"$WORK/rss2" &
+    RSS2=$!
+    python3 "$DRIVER" hostile "$PORT" "$SECONDS_PER_PHASE" "$CLIENTS" >"$WORK/hostile" &
+    HOSTILE=$!
+    # Let the hostile clients start first.
+    sleep 1
+    BESIDE="$(python3 "$DRIVER" legit "$PORT" "$((SECONDS_PER_PHASE - 2))" "$AUTH")"
+    wait "$HOSTILE" "$RSS2"
+    RSS_BESIDE="$(cat "$WORK/rss2")"
+    echo "  $BESIDE"
+    echo "  $(cat "$WORK/hostile")"
+    echo "  $RSS_BESIDE"
+    LOG_LINES="$(($(wc -l <"$WORK/wsmand.log") - LOG_LINES_BEFORE))"
 
-step "results"
-python3 - "$ALONE" "$BESIDE" "$RSS_ALONE" "$RSS_BESIDE" "$RSS_AFTER_KB" "$LOG_LINES" \
-    "$(cat "$WORK/hostile")" "$CPU_TICKS" "$(getconf CLK_TCK)" <<'PY'
+    step "after: idle for 5 s"
+    sleep 5
+    RSS_AFTER_KB="$(awk '/^VmRSS:/ {print $2}' "/proc/$WSMAND_PID/status")"
+    CPU_TICKS="$(awk '{print $14 + $15}' "/proc/$WSMAND_PID/stat")"
+
+    step "results"
+    python3 - "$ALONE" "$BESIDE" "$RSS_ALONE" "$RSS_BESIDE" "$RSS_AFTER_KB" "$LOG_LINES" \
+        "$(cat "$WORK/hostile")" "$CPU_TICKS" "$(getconf CLK_TCK)" <<'PY'
 import sys
 
 def parse(line):
@@ -115,4 +139,147 @@ print("targets:")
 print(f"  p99 beside hostile clients <= 2x alone : {p99x:.2f}x  {verdict(p99x <= 2.0)}")
 print(f"  peak RSS beside hostile clients <= 64 MB: {peak_mb:.1f} MB  {verdict(peak_mb <= 64)}")
 PY
+    kill -TERM "$WSMAND_PID" 2>/dev/null || true
+    wait "$WSMAND_PID" 2>/dev/null || true
+}
+
+# The read-only users' Linux accounts and group, made by part_users and removed at exit after
+# the daemons are stopped.
+BENCH_GROUP=wsbench-readers
+BENCH_USERS=()
+GROUP_MADE=""
+remove_accounts() {
+    local user
+    for user in "${BENCH_USERS[@]}"; do
+        userdel "$user" 2>/dev/null || true
+    done
+    if [ -n "$GROUP_MADE" ]; then
+        groupdel "$BENCH_GROUP" 2>/dev/null || true
+    fi
+}
+cleanup_all() {
+    cleanup_scratch
+    remove_accounts
+}
+trap cleanup_all EXIT
+
+make_accounts() {
+    local i user
+    if getent group "$BENCH_GROUP" >/dev/null; then
+        echo "the group $BENCH_GROUP exists already: remove it or run elsewhere" >&2
+        exit 1
+    fi
+    groupadd "$BENCH_GROUP"
+    GROUP_MADE=1
+    BENCH_GID="$(getent group "$BENCH_GROUP" | cut -d: -f3)"
+    USER_PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')-1"
+    for i in $(seq 1 "$USERS"); do
+        user="wsbench-reader$i"
+        if getent passwd "$user" >/dev/null; then
+            echo "the account $user exists already: remove it or run elsewhere" >&2
+            exit 1
+        fi
+        useradd --no-create-home --gid "$BENCH_GROUP" --shell /usr/sbin/nologin "$user"
+        BENCH_USERS+=("$user")
+        printf '%s:%s\n' "$user" "$USER_PASSWORD" | chpasswd
+    done
+}
+
+part_users() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "part users skipped: it creates Linux accounts and a group, run it as root"
+        return
+    fi
+    [ -x "$JOURNAL_REMOTE" ] || ensure_packages systemd-journal-remote
+    step "$USERS read-only Linux users in the group $BENCH_GROUP"
+    make_accounts
+    echo "  ${BENCH_USERS[0]} .. ${BENCH_USERS[-1]}, gid $BENCH_GID"
+
+    step "a journal of 2,000 entries of 8 KB; a process with a 1.9 MB command line"
+    # Messages longer than the LIKE's 6,000-character run, so that it is tried at every place.
+    python3 "$ROOT/benches/events.py" export 2000 8000 >"$WORK/entries.export"
+    mkdir -p "$WORK/journal"
+    "$JOURNAL_REMOTE" --output="$WORK/journal/bench.journal" "$WORK/entries.export" 2>/dev/null
+    local long_arg long_args=() i
+    long_arg="$(head -c 120000 /dev/zero | tr '\0' x)"
+    for i in $(seq 16); do long_args+=("$long_arg"); done
+    python3 -c 'import time; time.sleep(100000)' "${long_args[@]}" &
+    PIDS+=("$!")
+
+    write_config users "RootSDDL = \"O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;S-1-22-2-$BENCH_GID)\""
+    printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$WSMAND" account add "$ACCOUNT" --password-stdin --run-as root >/dev/null
+    "$WSMAND" --config-dir "$CONFIG" --journal-directory "$WORK/journal" 2>"$WORK/wsmand-users.log" &
+    WSMAND_PID=$!
+    PIDS+=("$WSMAND_PID")
+    wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand-users.log"
+    AUTH="Basic $(printf '%s:%s' "$ACCOUNT" "$PASSWORD" | base64 -w0)"
+
+    step "phase 3: the administrator's Get of Win32_OperatingSystem alone (${SECONDS_PER_PHASE}s)"
+    python3 "$DRIVER" rss "$WSMAND_PID" "$SECONDS_PER_PHASE" >"$WORK/rss3" &
+    RSS3=$!
+    GET_ALONE="$(python3 "$DRIVER" get "$PORT" "$SECONDS_PER_PHASE" "$AUTH")"
+    wait "$RSS3"
+    echo "  $GET_ALONE"
+    echo "  $(cat "$WORK/rss3")"
+
+    step "the read-only users open every enumeration context their quotas allow"
+    python3 "$DRIVER" rss "$WSMAND_PID" 100000 "$WORK/stop-rss" >"$WORK/rss4" &
+    RSS4=$!
+    CPU_BEFORE="$(awk '{print $14 + $15}' "/proc/$WSMAND_PID/stat")"
+    HELD="$(python3 "$DRIVER" hold "$PORT" "$USER_PASSWORD" "$WORK/held.json" "${BENCH_USERS[@]}")"
+    RSS_HELD_KB="$(awk '/^VmRSS:/ {print $2}' "/proc/$WSMAND_PID/status")"
+    echo "  $HELD"
+    echo "  wsmand RSS with them held: $((RSS_HELD_KB / 1024)) MB"
+
+    step "phase 4: beside the users' worst-case requests, OperationTimeout ${TIMEOUT_S}s (${SECONDS_PER_PHASE}s)"
+    python3 "$DRIVER" users "$PORT" "$SECONDS_PER_PHASE" "$TIMEOUT_S" "$USER_PASSWORD" \
+        "$WORK/held.json" >"$WORK/users.out" &
+    USERS_DRIVER=$!
+    sleep 1
+    GET_BESIDE="$(python3 "$DRIVER" get "$PORT" "$((SECONDS_PER_PHASE - 2))" "$AUTH")"
+    wait "$USERS_DRIVER"
+    touch "$WORK/stop-rss"
+    wait "$RSS4"
+    CPU_AFTER="$(awk '{print $14 + $15}' "/proc/$WSMAND_PID/stat")"
+    echo "  $GET_BESIDE"
+    echo "  $(cat "$WORK/users.out")"
+    echo "  $(cat "$WORK/rss4")"
+
+    step "results"
+    python3 - "$GET_ALONE" "$GET_BESIDE" "$(cat "$WORK/rss3")" "$(cat "$WORK/rss4")" \
+        "$RSS_HELD_KB" "$((CPU_AFTER - CPU_BEFORE))" "$(getconf CLK_TCK)" <<'PY'
+import sys
+
+def parse(line):
+    return {k: float(v) for k, v in (f.split("=") for f in line.split()[1:])}
+alone, beside, rss_alone, rss_loaded = (parse(sys.argv[i]) for i in (1, 2, 3, 4))
+held_kb, cpu_s = int(sys.argv[5]), int(sys.argv[6]) / int(sys.argv[7])
+print(f"{'':<28}{'alone':>12}{'beside users':>16}{'ratio':>8}")
+for key, label in (("p50_ms", "Get p50 ms"), ("p99_ms", "Get p99 ms"), ("max_ms", "Get max ms")):
+    print(f"{label:<28}{alone[key]:>12.3f}{beside[key]:>16.3f}{beside[key] / max(alone[key], 0.001):>8.2f}")
+print(f"{'Get requests (errors)':<28}{int(alone['n']):>8} ({int(alone['errors'])}){int(beside['n']):>12} ({int(beside['errors'])})")
+# The budget from the quotas: every open context's items count against 256 MiB for all users
+# (64 MiB each), and the tests allow twice what is counted for allocation around the text.
+before_mb = rss_alone["peak_kb"] / 1024
+budget_mb = before_mb + 2 * 256
+peak_mb = rss_loaded["peak_kb"] / 1024
+print(f"wsmand RSS MB: {before_mb:.1f} before the users, {held_kb / 1024:.1f} with their contexts held, "
+      f"peak {peak_mb:.1f} while opening and loaded")
+print(f"wsmand CPU from the first Enumerate to the end: {cpu_s:.1f} s")
+print()
+verdict = lambda ok: "met" if ok else "MISSED"
+p99x = beside["p99_ms"] / max(alone["p99_ms"], 0.001)
+print("targets:")
+print(f"  Get p99 beside the users <= 2x alone: {p99x:.2f}x  {verdict(p99x <= 2.0)}")
+print(f"  peak RSS <= before + 2 x 256 MiB = {budget_mb:.0f} MB: {peak_mb:.1f} MB  {verdict(peak_mb <= budget_mb)}")
+PY
+}
+
+for part in $PARTS; do
+    case "$part" in
+        clients) part_clients ;;
+        users) part_users ;;
+        *) echo "unknown part $part (clients, users)" >&2; exit 2 ;;
+    esac
+done
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -141,6 +141,9 @@ pub struct WinrsConfig {
     pub max_memory_per_shell_mb: u64,
     /// 0 = unlimited.
     pub max_shells_per_user: u64,
+    /// MiB of command output one Linux user's commands hold unreceived, all shells together
+    /// (ours; Windows bounds memory per shell only).
+    pub max_buffered_output_per_user_mb: u32,
 }
 
 /// The `[Identify]` extension: not part of winrm/config.
@@ -264,6 +267,7 @@ impl Config {
                 max_processes_per_shell: num(C::Winrs, "MaxProcessesPerShell"),
                 max_memory_per_shell_mb: num(C::Winrs, "MaxMemoryPerShellMB"),
                 max_shells_per_user: num(C::Winrs, "MaxShellsPerUser"),
+                max_buffered_output_per_user_mb: u32_(C::Winrs, "MaxBufferedOutputPerUserMB"),
             },
             listeners: Vec::new(),
             cert_mappings: Vec::new(),

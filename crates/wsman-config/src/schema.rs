@@ -284,8 +284,12 @@ static WINRS_MAX_RUN_TIME: Setting = ro("MaxShellRunTime", ulong(), n(28800000))
 static WINRS_MAX_PROCS: Setting = s("MaxProcessesPerShell", ulong(), n(25));
 static WINRS_MAX_MEMORY: Setting = s("MaxMemoryPerShellMB", ulong(), n(1024));
 static WINRS_MAX_SHELLS: Setting = s("MaxShellsPerUser", ulong(), n(30));
+// Not in Windows' schema (Windows bounds memory per shell, MaxMemoryPerShellMB): wsmand's bound of
+// the command output buffered and not yet received, across all the shells of one Linux user,
+// named in Windows' style (docs/windows-quirks.md).
+static WINRS_MAX_OUTPUT_USER: Setting = s("MaxBufferedOutputPerUserMB", uint(1), n(64));
 
-static WINRS_LAYOUT: [Entry; 7] = [
+static WINRS_LAYOUT: [Entry; 8] = [
     Entry::Leaf(&WINRS_ALLOW),
     Entry::Leaf(&WINRS_IDLE),
     Entry::Leaf(&WINRS_MAX_USERS),
@@ -293,6 +297,7 @@ static WINRS_LAYOUT: [Entry; 7] = [
     Entry::Leaf(&WINRS_MAX_PROCS),
     Entry::Leaf(&WINRS_MAX_MEMORY),
     Entry::Leaf(&WINRS_MAX_SHELLS),
+    Entry::Leaf(&WINRS_MAX_OUTPUT_USER),
 ];
 
 impl Container {
@@ -582,8 +587,9 @@ mod tests {
     #[test]
     fn setting_count_and_order_match_windows() {
         let names: Vec<&str> = all_settings().iter().map(|(_, s)| s.name).collect();
-        // Windows' settings, plus Service's MaxSubscriptions and MaxSubscriptionsPerUser (ours).
-        assert_eq!(names.len(), 4 + 3 + 6 + 2 + 1 + 7 + 6 + 2 + 6 + 7 + 2);
+        // Windows' settings, plus Service's MaxSubscriptions and MaxSubscriptionsPerUser and
+        // Winrs' MaxBufferedOutputPerUserMB (ours).
+        assert_eq!(names.len(), 4 + 3 + 6 + 2 + 1 + 7 + 6 + 2 + 6 + 7 + 2 + 1);
         assert_eq!(
             &names[..5],
             &[
@@ -594,7 +600,7 @@ mod tests {
                 "NetworkDelayms"
             ]
         );
-        assert_eq!(names.last(), Some(&"MaxShellsPerUser"));
+        assert_eq!(names.last(), Some(&"MaxBufferedOutputPerUserMB"));
     }
 
     #[test]

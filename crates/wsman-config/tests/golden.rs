@@ -56,20 +56,29 @@ fn get_config_matches_windows_tree() {
     );
     let store = ConfigStore::open(dir.path()).unwrap();
     let mut ours = parse(&store.get(CONFIG, &none()).unwrap());
-    // wsmand's own bounds of the event source (Windows has none) are the only extra settings.
-    let service = ours
-        .children
-        .iter_mut()
-        .find_map(|c| match c {
-            Node::Element(e) if e.name == "Service" => Some(e),
-            _ => None,
-        })
-        .unwrap();
-    let before = service.children.len();
-    service.children.retain(|c| {
-        !matches!(c, Node::Element(e) if e.name == "MaxSubscriptions" || e.name == "MaxSubscriptionsPerUser")
-    });
-    assert_eq!(before - service.children.len(), 2);
+    // wsmand's own bounds of the event source and of a user's unreceived command output
+    // (Windows has none) are the only extra settings.
+    for (container, extra) in [
+        (
+            "Service",
+            &["MaxSubscriptions", "MaxSubscriptionsPerUser"][..],
+        ),
+        ("Winrs", &["MaxBufferedOutputPerUserMB"][..]),
+    ] {
+        let element = ours
+            .children
+            .iter_mut()
+            .find_map(|c| match c {
+                Node::Element(e) if e.name == container => Some(e),
+                _ => None,
+            })
+            .unwrap();
+        let before = element.children.len();
+        element
+            .children
+            .retain(|c| !matches!(c, Node::Element(e) if extra.contains(&e.name.as_str())));
+        assert_eq!(before - element.children.len(), extra.len(), "{container}");
+    }
     assert_eq!(shape(&ours), shape(windows));
 }
 

@@ -55,6 +55,9 @@ pub struct Context<'a> {
     /// Starts processes for methods that run programs (`Win32_Process.Create`); `None` where
     /// the daemon serves no shells.
     pub launcher: Option<&'a dyn Launcher>,
+    /// When the request's OperationTimeout runs out: a provider whose own reading can take
+    /// long (the event log) stops there instead of finishing unseen in the background.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// Starts a program for a method, through the spawn, user switch and limits of the daemon's
@@ -105,7 +108,14 @@ impl<'a> Context<'a> {
             address,
             caller: None,
             launcher: None,
+            deadline: None,
         }
+    }
+
+    /// Builder: the request's deadline.
+    pub fn with_deadline(mut self, deadline: std::time::Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
     }
 
     /// Builder: the process launcher (see [`Launcher`]).

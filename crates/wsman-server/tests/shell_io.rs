@@ -1,6 +1,7 @@
 //! WinRS input and output edge cases over raw HTTP on 127.0.0.1: a Send is all-or-nothing
 //! (a refused Send wrote nothing, so a client's retry neither loses nor duplicates input), a
-//! declared stream the client never receives cannot make Receive hang, and the service's
+//! declared stream the client never receives cannot make Receive hang, the output a user's
+//! commands hold unreceived stays within `MaxBufferedOutputPerUserMB`, and the service's
 //! graceful shutdown ends every shell's processes.
 #![allow(clippy::unwrap_used)]
 
@@ -230,4 +231,47 @@ async fn graceful_shutdown_ends_every_shell() {
     }
     drop(shell);
     drop(dir);
+}
+
+/// `[Config.Winrs] MaxBufferedOutputPerUserMB` bounds the output one user's commands hold
+/// unreceived, all together: four commands each printing 3 MB that nobody receives hold about
+/// the configured 1 MiB between them, not their own 1 MiB buffer each (4 MiB under the default
+/// of 64 MiB), and each still delivers all of its output once received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_buffered_output_per_user_bounds_a_users_unreceived_output() {
+    const MIB: u64 = 1 << 20;
+    let winrs = "[Config.Winrs]\nMaxBufferedOutputPerUserMB = 1\n";
+    let svc = TestService::start_with(|port, _| config(port, winrs)).await;
+    let mut shell = Shell::open(&svc).await;
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(shell.run("head -c 3000000 /dev/zero").await);
+    }
+    let server = svc.service.server();
+    let manager = server.shells().expect("shells are served").manager();
+    let held = || -> u64 {
+        manager
+            .list_shells(USER)
+            .iter()
+            .flat_map(|s| &s.commands)
+            .map(|c| c.bytes_out)
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while held() < MIB {
+        assert!(Instant::now() < deadline, "the user's budget never filled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Time for pumps that ignored the user's budget to read on.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Pumps racing for the last room may each take a pipe's read beyond it.
+    assert!(
+        held() <= 2 * MIB,
+        "{} bytes held with nothing received (the user's budget is 1 MiB)",
+        held()
+    );
+    for id in &ids {
+        let (out, _, code) = shell.collect(id).await;
+        assert_eq!((out.len(), code), (3_000_000, 0));
+    }
 }

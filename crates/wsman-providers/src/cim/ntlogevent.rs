@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 use wsman_proto::cim::{CimDateTime, Instance, Value};
 use wsman_proto::wql::{CompareOp, Condition, Literal};
@@ -52,7 +53,14 @@ pub struct LogQuery {
     pub newer_than: Option<i64>,
     /// Most records, newest first.
     pub limit: usize,
+    /// When the request runs out of time: the read stops there with [`ReadTimedOut`].
+    pub deadline: Option<Instant>,
 }
+
+/// The read reached its [`LogQuery::deadline`] (the request answers `w:TimedOut`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the event log read ran past the request's deadline")]
+pub struct ReadTimedOut;
 
 /// Why the event log could not be read.
 pub type EventLogError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -61,7 +69,7 @@ pub type EventLogError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub trait EventLog: Send + Sync {
     /// The logs it has, by their Windows names.
     fn logs(&self) -> &[&'static str];
-    /// Records of `query.logs`, newest first.
+    /// Records of `query.logs`, newest first; [`ReadTimedOut`] once `query.deadline` passes.
     fn records(&self, query: &LogQuery) -> Result<Vec<LogRecord>, EventLogError>;
 }
 
@@ -106,6 +114,7 @@ impl NtLogEvent {
                         logs: Vec::new(),
                         newer_than: None,
                         limit: 0,
+                        deadline: ctx.deadline,
                     });
                 };
                 if !readable(log) {
@@ -127,6 +136,7 @@ impl NtLogEvent {
             logs,
             newer_than,
             limit: MAX_RECORDS,
+            deadline: ctx.deadline,
         })
     }
 }
@@ -300,6 +310,9 @@ impl NtLogEvent {
             return Ok(Vec::new());
         }
         self.log.records(&query).map_err(|error| {
+            if error.is::<ReadTimedOut>() {
+                return Fault::timed_out();
+            }
             tracing::error!(%error, "Win32_NTLogEvent: the event log could not be read");
             Fault::internal_error("The event log could not be read. ")
         })

@@ -205,6 +205,7 @@ impl TransferEngine {
     async fn call_provider(&self, call: Call<'_>, op: Op) -> Result<Answer, Fault> {
         let served = self.provider(call.request)?;
         let address = call.exchange.address;
+        let deadline = Instant::now() + call.budget;
         match served {
             Served::Blocking(provider) => {
                 let request = Arc::clone(call.request);
@@ -214,7 +215,8 @@ impl TransferEngine {
                 let job = tokio::task::spawn_blocking(move || {
                     let ctx = Context::new(&request, &address)
                         .with_caller(caller.as_ref())
-                        .with_launcher(launcher.as_deref());
+                        .with_launcher(launcher.as_deref())
+                        .with_deadline(deadline);
                     provider.call(&ctx, op.as_call())
                 });
                 match tokio::time::timeout(call.budget, job).await {
@@ -228,7 +230,8 @@ impl TransferEngine {
             Served::Async(provider) => {
                 let ctx = Context::new(call.request, address)
                     .with_caller(call.caller)
-                    .with_launcher(call.launcher.map(|l| l.as_ref()));
+                    .with_launcher(call.launcher.map(|l| l.as_ref()))
+                    .with_deadline(deadline);
                 tokio::time::timeout(call.budget, provider.call(ctx, op.as_call()))
                     .await
                     .unwrap_or_else(|_| Err(Fault::timed_out()))

@@ -10,7 +10,8 @@ use wsman_proto::shell::{self, CommandItem, ShellDescription};
 use wsman_proto::Request;
 use wsman_shell::{CommandInfo, CommandState, ReceiveOutput, ShellInfo, ShellLimits};
 
-/// `winrm/config/winrs` and Service/MaxConcurrentOperationsPerUser as engine limits.
+/// `winrm/config/winrs` (with our MaxBufferedOutputPerUserMB) and
+/// Service/MaxConcurrentOperationsPerUser as engine limits.
 pub fn limits_from_config(config: &Config) -> ShellLimits {
     let winrs = &config.winrs;
     let mut limits = ShellLimits::default();
@@ -20,6 +21,9 @@ pub fn limits_from_config(config: &Config) -> ShellLimits {
     limits.max_concurrent_operations_per_user = config.service.max_concurrent_operations_per_user;
     limits.max_processes_per_shell = saturate(winrs.max_processes_per_shell);
     limits.max_memory_per_shell_mb = winrs.max_memory_per_shell_mb;
+    limits.output_buffer_bytes_per_user =
+        usize::try_from(u64::from(winrs.max_buffered_output_per_user_mb) << 20)
+            .unwrap_or(usize::MAX);
     limits.idle_timeout = Duration::from_millis(winrs.idle_timeout);
     limits.max_shell_run_time =
         (winrs.max_shell_run_time > 0).then(|| Duration::from_millis(winrs.max_shell_run_time));
