@@ -245,5 +245,18 @@ mod tests {
                 prop_assert!(wsman_proto::wql::parse(&wql).is_ok(), "{}", wql);
             }
         }
+
+        #[test]
+        fn any_log_or_source_name_gives_wql_wsmand_parses(log in "(?s).{1,40}", source in "(?s).{1,40}") {
+            let query = format!(
+                "log={}&source={}",
+                crate::table::encode(&log),
+                crate::table::encode(&source)
+            );
+            let filter = EventFilter::parse(&query);
+            if let Some(wql) = filter.wql() {
+                prop_assert!(wsman_proto::wql::parse(&wql).is_ok(), "{:?}", wql);
+            }
+        }
     }
 }
