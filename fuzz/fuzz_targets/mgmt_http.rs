@@ -2,16 +2,23 @@
 //! through the route parser, as a form body through the form reader (the login form and
 //! every action form), as a table page's query (search, sort, page, confirm) and the
 //! links made from it, and as the events page's filter and the WQL made from it. Any panic,
-//! hang or unbounded allocation is a bug.
+//! hang or unbounded allocation is a bug. The same bytes also go through the request-head
+//! guard's scanner, whole and split.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use wsmand_mgmt::event_filter::EventFilter;
 use wsmand_mgmt::form::Form;
+use wsmand_mgmt::head_guard::HeadScanner;
 use wsmand_mgmt::route::{self, Route};
 use wsmand_mgmt::table::TableQuery;
 
 fuzz_target!(|data: &[u8]| {
+    let _ = HeadScanner::default().scan(data);
+    let mut split = HeadScanner::default();
+    for chunk in data.chunks(7) {
+        let _ = split.scan(chunk);
+    }
     if let Ok(form) = Form::parse(data) {
         let _ = form.get("user");
         let _ = form.get("csrf");
