@@ -1,15 +1,24 @@
 //! The management service's parsers of untrusted input: arbitrary bytes as a request target
 //! through the route parser, as a form body through the form reader (the login form and
-//! every action form), and as a table page's query (search, sort, page, confirm) and the
-//! links made from it. Any panic, hang or unbounded allocation is a bug.
+//! every action form), as a table page's query (search, sort, page, confirm) and the
+//! links made from it, and as the events page's filter and the WQL made from it. Any panic,
+//! hang or unbounded allocation is a bug. The same bytes also go through the request-head
+//! guard's scanner, whole and split.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use wsmand_mgmt::event_filter::EventFilter;
 use wsmand_mgmt::form::Form;
+use wsmand_mgmt::head_guard::HeadScanner;
 use wsmand_mgmt::route::{self, Route};
 use wsmand_mgmt::table::TableQuery;
 
 fuzz_target!(|data: &[u8]| {
+    let _ = HeadScanner::default().scan(data);
+    let mut split = HeadScanner::default();
+    for chunk in data.chunks(7) {
+        let _ = split.scan(chunk);
+    }
     if let Ok(form) = Form::parse(data) {
         let _ = form.get("user");
         let _ = form.get("csrf");
@@ -17,8 +26,15 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let query = TableQuery::parse(text);
+    let mut query = TableQuery::parse(text);
     assert!(query.page >= 1);
+    // The events filter: its WQL is one the host's parser reads, and its values are kept
+    // by the links below.
+    let filter = EventFilter::parse(text);
+    if let Some(wql) = filter.wql() {
+        assert!(wsman_proto::wql::parse(&wql).is_ok(), "{wql}");
+    }
+    query.kept = filter.parameters();
     // A link back is a query string of safe bytes only (every value percent-encoded).
     let link = query.link(|next| next.page = query.page);
     assert!(link

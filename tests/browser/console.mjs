@@ -171,6 +171,18 @@ try {
   check(started === 'active', `systemctl is-active ${UNIT} says ${started} after start`);
   await screenshot(page, 'service-started');
 
+  // Each service links to its own log: the events page filtered on its source.
+  await page.goto(`${CONSOLE}/hosts/${SYSTEMD}/services?q=${encodeURIComponent(SERVICE)}`);
+  ({ row } = await rowCells(page, SERVICE));
+  await clickAndWait(page, row.locator('a.log'));
+  const logUrl = new URL(page.url());
+  check(logUrl.pathname === `/hosts/${SYSTEMD}/events` && logUrl.searchParams.get('source') === SERVICE,
+    `the service's log link opens its events (${page.url()})`);
+  check(await page.locator('form.filter input[name="source"]').inputValue() === SERVICE,
+    'the events filter shows the service as the source');
+  const logAnswer = await page.locator('p.pager, p.empty').count();
+  check(logAnswer > 0, `the service's log says what it found: ${await page.locator('main').innerText()}`);
+
   // The other pages of the systemd host render without errors.
   for (const [label, name] of [['Events', 'events'], ['Configuration', 'config']]) {
     await page.goto(`${CONSOLE}/hosts/${SYSTEMD}`);
@@ -192,6 +204,21 @@ try {
     `the live stream shows the logged entry as text (${JSON.stringify(liveCells)})`);
   check(await page.locator('#live-events b').count() === 0, 'no markup from the host was rendered');
   await screenshot(page, 'events-live');
+  // The records filtered on the host by source and level (a GET form, no script).
+  await page.locator('form.filter input[name="source"]').fill('console-browser');
+  await page.locator('form.filter select[name="level"]').selectOption('Error');
+  await clickAndWait(page, page.locator('form.filter button'));
+  const filterUrl = new URL(page.url());
+  check(filterUrl.searchParams.get('source') === 'console-browser' && filterUrl.searchParams.get('level') === 'Error',
+    `the filter is in the URL (${page.url()})`);
+  const filtered = page.locator('main > table tbody tr');
+  const filteredRows = await filtered.count();
+  const filteredSources = await filtered.locator('td:nth-child(4)').allInnerTexts();
+  const filteredMessages = await filtered.locator('td:nth-child(7)').allInnerTexts();
+  check(filteredRows > 0 && filteredSources.every((s) => s.trim() === 'console-browser'),
+    `only console-browser's records are shown (${JSON.stringify(filteredSources)})`);
+  check(filteredMessages.some((m) => m.trim() === logged), `the logged entry is among them (${JSON.stringify(filteredMessages)})`);
+  await screenshot(page, 'events-filtered');
 
   // Processes of the local host: terminate the test's process, which the harness reaps.
   // The table sorts by a heading's link, both ways, and pages on the server.
@@ -272,6 +299,17 @@ try {
   const audit = await page.locator('tbody').innerText();
   check(audit.includes(SERVICE) && audit.includes(VICTIM), 'audit page shows the service and the process actions');
   await screenshot(page, 'audit');
+
+  // An error page keeps the header: back to the fleet, log out. Its page is not watched:
+  // the 404 is the expected outcome.
+  const lost = await page.context().newPage();
+  const lostAnswer = await lost.goto(`${CONSOLE}/hosts/no-such-host`);
+  check(lostAnswer.status() === 404, `an unknown host answers 404 (${lostAnswer.status()})`);
+  check(await lost.locator('form.logout button').count() === 1, 'the error page keeps Log out');
+  await screenshot(lost, 'not-found');
+  await clickAndWait(lost, lost.locator('header nav a', { hasText: 'Fleet' }));
+  check(new URL(lost.url()).pathname === '/fleet', `the error page's header leads back to the fleet (${lost.url()})`);
+  await lost.close();
 
   // Log out: back to the login form, and the old session no longer opens the fleet.
   await clickAndWait(page, page.locator('form.logout button'));

@@ -625,14 +625,21 @@ impl Host {
         })
     }
 
-    /// The newest [`MAX_EVENTS`] event log records, newest first.
-    pub async fn events(&self) -> Result<Vec<EventRow>, String> {
-        let items = bounded(self.client.enumerate_first(
-            &class("Win32_NTLogEvent"),
-            &enumerate_options(),
-            MAX_EVENTS,
-        ))
-        .await?;
+    /// The newest [`MAX_EVENTS`] event log records, newest first; only those `wql` selects
+    /// when given (the host filters: the newest matching, however old).
+    pub async fn events(&self, wql: Option<&str>) -> Result<Vec<EventRow>, String> {
+        let mut options = enumerate_options();
+        options.filter = wql.map(|query| wsman_client::enumerate::Filter {
+            dialect: wsman_client::enumerate::dialect::WQL.to_owned(),
+            body: wsman_client::enumerate::FilterBody::Text(query.to_owned()),
+        });
+        // A WQL filter goes to `cimv2/*`, as Windows requires (wsmand takes either).
+        let resource = class(if wql.is_some() {
+            "*"
+        } else {
+            "Win32_NTLogEvent"
+        });
+        let items = bounded(self.client.enumerate_first(&resource, &options, MAX_EVENTS)).await?;
         let text = |item: &Element, name: &str| property(item, name).unwrap_or_default();
         let mut rows: Vec<EventRow> = items
             .iter()

@@ -32,7 +32,7 @@ mod host_pages;
 mod login_form;
 mod upgrade;
 
-use answer::{cookie, error, html, json, redirect, respond, wants_json, with_headers};
+use answer::{cookie, error, html, json, redirect, respond, wants_json, with_headers, with_viewer};
 use host_pages::{fleet, host_page, terminal_page, visible_audit, Asker};
 use upgrade::{open_event_stream, open_terminal, SocketUpgrade};
 
@@ -149,19 +149,27 @@ async fn dispatch(
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let route = match route::parse(target) {
         Ok(route) => route,
-        Err(RouteError::TooLong) => {
-            let answer = error(
-                json_wanted,
-                StatusCode::URI_TOO_LONG,
-                "the path is too long",
-            );
-            return (answer, None);
-        }
-        Err(RouteError::NotFound) => {
-            return (
-                error(json_wanted, StatusCode::NOT_FOUND, "no such page"),
-                None,
-            )
+        Err(refused) => {
+            let answer = match refused {
+                RouteError::TooLong => error(
+                    json_wanted,
+                    StatusCode::URI_TOO_LONG,
+                    "the address is too long (over 1024 bytes); shorten the search or filter",
+                ),
+                RouteError::NotFound => error(json_wanted, StatusCode::NOT_FOUND, "no such page"),
+            };
+            // Still the logged-in header: the way back and out.
+            let session = cookie(headers, SESSION_COOKIE).and_then(|id| state.sessions.touch(&id));
+            return match session {
+                Some(session) => {
+                    let viewer = Viewer {
+                        user: &session.user,
+                        csrf: &session.csrf,
+                    };
+                    (with_viewer(answer, &viewer), Some(session.user.clone()))
+                }
+                None => (answer, None),
+            };
         }
     };
     let method = parts.method.clone();
@@ -203,7 +211,11 @@ async fn dispatch(
         json_wanted,
     };
     let answer = with_session(state, request, &method, route, body, on_upgrade).await;
-    (answer, user)
+    let viewer = Viewer {
+        user: &session.user,
+        csrf: &session.csrf,
+    };
+    (with_viewer(answer, &viewer), user)
 }
 
 /// The files every visitor may fetch (stylesheets, scripts, the empty favicon), if `route`

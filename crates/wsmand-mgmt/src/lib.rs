@@ -3,10 +3,12 @@
 //! WS-Management, reaching every host (the local one too) only through `wsman-client`.
 //!
 //! A request passes, in order: the client address rules when the TCP connection is accepted
-//! (`server`), the connection cap, TLS 1.2/1.3, the bounded request head, the route
+//! (`server`), the connection cap, TLS 1.2/1.3, the bounded request head (one too large answered
+//! with a page by `head_guard`), the route
 //! (`route`), the session (`sessions`), for a change the Origin and the CSRF token and the
 //! bounded form (`form`), then the page or action over the configured hosts (`hosts`),
-//! rendered by autoescaping templates (`pages`) or as JSON. Logins go through `login`, with
+//! rendered by autoescaping templates (`pages`; long tables paged by `table`, the events
+//! filter read by `event_filter`, a host's failure put in words by `fault`) or as JSON. Logins go through `login`, with
 //! `backoff` per address and per user, and OS accounts through the privileged `pam_helper`. Settings are `wsman_config::mgmt`'s.
 #![forbid(unsafe_code)]
 
@@ -14,8 +16,11 @@ pub mod address_slots;
 pub mod audit;
 pub mod backoff;
 pub mod delegation;
+pub mod event_filter;
 pub mod event_stream;
+pub mod fault;
 pub mod form;
+pub mod head_guard;
 pub mod hosts;
 pub mod http;
 pub mod login;

@@ -5,6 +5,7 @@
 use maud::{html, Markup, DOCTYPE};
 
 use crate::audit::AuditRecord;
+use crate::event_filter::EventFilter;
 use crate::hosts::{ActionResult, ConfigRow, EventRow, HostSummary, ProcessRow, ServiceRow};
 use crate::route::ServiceAction;
 use crate::table::{self, Column, SortKey, TablePage, TableQuery};
@@ -47,8 +48,13 @@ fn layout_with(title: &str, viewer: Option<&Viewer<'_>>, head: Markup, body: Mar
             body {
                 header {
                     a.brand href="/fleet" { "wsmand management" }
-                    @if viewer.is_some() {
-                        a href="/audit" { "Audit" }
+                    nav.site aria-label="Console" {
+                        @if viewer.is_some() {
+                            a href="/fleet" { "Fleet" }
+                            a href="/audit" { "Audit" }
+                        } @else if title != "Log in" {
+                            a href="/login" { "Log in" }
+                        }
                     }
                     @if let Some(viewer) = viewer {
                         form.logout method="post" action="/logout" {
@@ -119,7 +125,7 @@ pub fn fleet(viewer: &Viewer<'_>, hosts: &[HostSummary], configured: usize) -> M
                                 td { (uptime(host.uptime_seconds)) }
                                 td { @match host.load_percentage { Some(l) => { (l) "%" }, None => "—" } }
                                 td { @match &host.failed_services { Some(list) if list.is_empty() => "none", Some(list) => (list.join(", ")), None => "—" } }
-                                td.note { (text(&host.error)) }
+                                td.note { @if let Some(error) = &host.error { (fault(error)) } }
                             }
                         }
                     }
@@ -215,7 +221,7 @@ pub fn overview(viewer: &Viewer<'_>, host: &HostSummary, switches: &str) -> Mark
                 dt { "Operating system" } dd { (text(&host.os)) " " (text(&host.os_version)) }
                 dt { "Uptime" } dd { (uptime(host.uptime_seconds)) }
                 dt { "Load" } dd { @match host.load_percentage { Some(l) => { (l) "%" }, None => "—" } }
-                dt { "Notes" } dd { (text(&host.error)) }
+                dt { "Notes" } dd { @match &host.error { Some(error) => (fault(error)), None => "—" } }
             }
             p.command { "Same from a shell: " code { "winrm identify " (switches) } }
         },
@@ -238,7 +244,7 @@ pub fn services(
             (host_nav(host))
             p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_Service " (switches) } }
             @match rows {
-                Err(error) => p.error { (error) },
+                Err(error) => (fault(error)),
                 Ok(rows) => {
                     @let shown = table::page(rows, query, &SERVICE_COLUMNS);
                     (table_controls(query, &shown, "services"))
@@ -249,6 +255,7 @@ pub fn services(
                             tr {
                                 td { (row.name) } td { (row.display_name) } td { (row.state) } td { (row.start_mode) } td { (row.status) }
                                 td.actions {
+                                    a.log href={ "/hosts/" (host) "/events?source=" (table::encode(log_source(&row.name))) } { "log" }
                                     @for action in service_actions(row) {
                                         @let target = format!("{}:{}", action.name(), row.name);
                                         @let post = format!("/hosts/{host}/services/{}/{}", row.name, action.name());
@@ -271,6 +278,12 @@ pub fn services(
             }
         },
     )
+}
+
+/// The events source a service logs as: its name without `.service` (a unit's journal
+/// entries carry its program's SYSLOG_IDENTIFIER, for most units the unit's name).
+fn log_source(service: &str) -> &str {
+    service.strip_suffix(".service").unwrap_or(service)
 }
 
 /// The actions a service row offers: start or stop and restart by its state, enable or
@@ -306,7 +319,7 @@ pub fn config(
             (host_nav(host))
             p.command { "Same from a shell: " code { "winrm get winrm/config " (switches) } }
             @match rows {
-                Err(error) => p.error { (error) },
+                Err(error) => (fault(error)),
                 Ok(rows) => table {
                     thead { tr { th { "Setting" } th { "Value" } th { "Source" } } }
                     tbody {
@@ -323,13 +336,16 @@ pub fn config(
     )
 }
 
-/// The newest event log records of a host, newest first.
+/// A host's events: the live stream, then the newest records that match the filter (log,
+/// level, source, time range: asked of the host; text: searched here), paged.
 pub fn events(
     viewer: &Viewer<'_>,
     host: &str,
     switches: &str,
     rows: &Result<Vec<EventRow>, String>,
     stream: &str,
+    filter: &EventFilter,
+    query: &TableQuery,
 ) -> Markup {
     layout_with(
         &format!("{host}: events"),
@@ -354,16 +370,34 @@ pub fn events(
                 }
             }
             h2 { "Newest records" }
-            p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_NTLogEvent " (switches) } " (the console shows the newest " (crate::hosts::MAX_EVENTS) ")" }
+            (event_filter_form(filter, query))
+            @for problem in &filter.problems { p.error { (problem) } }
+            p.command {
+                "Same from a shell: " code {
+                    @match filter.wql() {
+                        Some(wql) => { "winrm enumerate wmicimv2/* -filter:\"" (wql) "\" " (switches) }
+                        None => { "winrm enumerate wmicimv2/Win32_NTLogEvent " (switches) }
+                    }
+                }
+                " (the console asks for the newest " (crate::hosts::MAX_EVENTS) " that match)"
+            }
             @match rows {
-                Err(error) => p.error { (error) },
-                Ok(rows) => table {
-                    thead { tr { th { "Time" } th { "Log" } th { "Record" } th { "Source" } th { "Type" } th { "Code" } th { "Message" } } }
-                    tbody {
-                        @for row in rows {
-                            tr {
-                                td { (row.time_generated) } td { (row.logfile) } td { (row.record_number) }
-                                td { (row.source) } td { (row.event_type) } td { (row.event_code) } td.cmd { (row.message) }
+                Err(error) => (fault(error)),
+                Ok(rows) => {
+                    @let shown = table::page(rows, query, &EVENT_COLUMNS);
+                    (pager(query, &shown, "records"))
+                    @if shown.rows.is_empty() {
+                        p.empty { "No record matches. Widen the filter or " a href="?" { "clear it" } "." }
+                    } @else {
+                        table {
+                            thead { tr { th { "Time" } th { "Log" } th { "Record" } th { "Source" } th { "Type" } th { "Code" } th { "Message" } } }
+                            tbody {
+                                @for row in &shown.rows {
+                                    tr {
+                                        td { (row.time_generated) } td { (row.logfile) } td { (row.record_number) }
+                                        td { (row.source) } td { (row.event_type) } td { (row.event_code) } td.cmd { (row.message) }
+                                    }
+                                }
                             }
                         }
                     }
@@ -372,6 +406,47 @@ pub fn events(
         },
     )
 }
+
+/// The events filter: log, level, source, time range and text, sent as GET parameters.
+fn event_filter_form(filter: &EventFilter, query: &TableQuery) -> Markup {
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    html! {
+        form.filter method="get" {
+            label { "Log " input type="text" name="log" list="event-logs" value=(text(&filter.log)) maxlength="128"; }
+            datalist #event-logs { option value="Application"; option value="System"; option value="Security"; }
+            label { "Level "
+                select name="level" {
+                    option value="" { "any" }
+                    @for level in crate::event_filter::LEVELS {
+                        option value=(level) selected[filter.level == Some(level)] { (level) }
+                    }
+                }
+            }
+            label { "Source " input type="text" name="source" value=(text(&filter.source)) maxlength="128"; }
+            label { "From (UTC) " input type="datetime-local" name="from" value=(text(&filter.from)); }
+            label { "To (UTC) " input type="datetime-local" name="to" value=(text(&filter.to)); }
+            label { "Text " input type="search" name="q" value=(query.search) maxlength=(table::MAX_SEARCH_CHARS); }
+            button type="submit" { "Filter" }
+            " " a href="?" { "Clear" }
+        }
+    }
+}
+
+/// The events table's searched text (source and message); records stay newest first.
+const EVENT_COLUMNS: [Column<EventRow>; 2] = [
+    Column {
+        key: "source",
+        label: "Source",
+        sort_key: |r| table::text_key(&r.source),
+        search_text: Some(|r| r.source.as_str()),
+    },
+    Column {
+        key: "message",
+        label: "Message",
+        sort_key: |r| table::text_key(&r.message),
+        search_text: Some(|r| r.message.as_str()),
+    },
+];
 
 /// The console's own audit trail as the viewer may see it, newest first.
 pub fn audit(viewer: &Viewer<'_>, records: &[AuditRecord]) -> Markup {
@@ -414,7 +489,7 @@ pub fn processes(
             (host_nav(host))
             p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_Process " (switches) } }
             @match rows {
-                Err(error) => p.error { (error) },
+                Err(error) => (fault(error)),
                 Ok(rows) => {
                     @let shown = table::page(rows, query, &PROCESS_COLUMNS);
                     (table_controls(query, &shown, "processes"))
@@ -535,6 +610,21 @@ fn confirmed(
     }
 }
 
+/// A host's failure: what failed and what to do in one line, the raw text (a fault, a
+/// socket path, a connection error: text, never markup) one click away.
+fn fault(raw: &str) -> Markup {
+    let explained = crate::fault::explain(raw);
+    html! {
+        div.fault {
+            p.error { strong { (explained.what) } " " (explained.advice) }
+            details {
+                summary { "Details" }
+                code { (raw) }
+            }
+        }
+    }
+}
+
 /// Command lines longer than this are cut, the whole line one click away.
 const SHORT_COMMAND_LINE: usize = 120;
 
@@ -579,6 +669,13 @@ fn table_controls<T>(query: &TableQuery, shown: &TablePage<'_, T>, what: &str) -
             label { "Search " input type="search" name="q" value=(query.search) maxlength=(table::MAX_SEARCH_CHARS); }
             button type="submit" { "Search" }
         }
+        (pager(query, shown, what))
+    }
+}
+
+/// The counts and the pages of a table; a page past the end says so.
+fn pager<T>(query: &TableQuery, shown: &TablePage<'_, T>, what: &str) -> Markup {
+    html! {
         @if shown.past_the_end {
             p.error { "There is no page " (query.page) "; the last page, " (shown.page) ", is shown." }
         }
@@ -606,7 +703,7 @@ pub fn action(
         html! {
             h1 { (host) ": " (what) }
             @match (&result.error, result.return_value) {
-                (Some(error), _) => p.error { (error) },
+                (Some(error), _) => (fault(error)),
                 (None, Some(0)) => p.ok { "Done (ReturnValue 0)." },
                 (None, Some(code)) => p.error { "The host answered ReturnValue " (code) "." },
                 (None, None) => p.error { "The host answered without a ReturnValue." },
@@ -617,7 +714,65 @@ pub fn action(
     )
 }
 
-/// A plain message page (errors, refusals).
-pub fn message(title: &str, text: &str) -> Markup {
-    layout(title, None, html! { h1 { (title) } p { (text) } })
+/// A plain message page (errors, refusals), with the header and navigation of every page:
+/// the logged-in `viewer`'s (back to the fleet, log out), else the way to log in.
+pub fn message(viewer: Option<&Viewer<'_>>, title: &str, text: &str) -> Markup {
+    layout(
+        title,
+        viewer,
+        html! {
+            h1 { (title) }
+            p.error { (text) }
+            p {
+                @if viewer.is_some() { a href="/fleet" { "Back to the fleet" } }
+                @else { a href="/login" { "Log in" } }
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_is_explained_and_its_raw_markup_stays_text() {
+        let raw = "WS-Management fault w:InternalError: <script>alert(1)</script> /run/dbus/system_bus_socket";
+        let shown = fault(raw).into_string();
+        assert!(shown.contains("service manager"), "{shown}");
+        assert!(
+            shown.contains("<details><summary>Details</summary>"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{shown}"
+        );
+        assert!(!shown.contains("<script>"), "{shown}");
+    }
+
+    #[test]
+    fn a_service_links_to_its_own_log() {
+        assert_eq!(log_source("cron.service"), "cron");
+        assert_eq!(log_source("Spooler"), "Spooler");
+        let row = ServiceRow {
+            name: "<b>odd</b>".to_owned(),
+            display_name: "<i>odd</i>".to_owned(),
+            state: "Running".to_owned(),
+            start_mode: "Auto".to_owned(),
+            status: "OK".to_owned(),
+            exit_code: 0,
+        };
+        let viewer = Viewer {
+            user: "u",
+            csrf: "t",
+        };
+        let page =
+            services(&viewer, "web1", "", &Ok(vec![row]), &TableQuery::parse("")).into_string();
+        assert!(
+            page.contains(r#"href="/hosts/web1/events?source=%3Cb%3Eodd%3C%2Fb%3E""#),
+            "{page}"
+        );
+        assert!(page.contains("&lt;i&gt;odd&lt;/i&gt;") && !page.contains("<i>odd</i>"));
+    }
 }

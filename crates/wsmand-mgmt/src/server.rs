@@ -254,7 +254,11 @@ async fn accept_loop(
                 .header_read_timeout(HEAD_TIMEOUT)
                 .max_buf_size(MAX_HEAD_BYTES)
                 .max_headers(MAX_HEADERS)
-                .serve_connection(TokioIo::new(tls), service)
+                // A head too large is answered with a page, not hyper's bare 431.
+                .serve_connection(
+                    TokioIo::new(crate::head_guard::HeadGuard::new(tls)),
+                    service,
+                )
                 // The terminal's WebSocket takes the connection over after its 101.
                 .with_upgrades()
                 .await;

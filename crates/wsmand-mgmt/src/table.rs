@@ -45,6 +45,8 @@ pub struct TableQuery {
     /// The destructive action the page asks to confirm (`PID`, `stop:NAME`): shown in its
     /// row as the button that does it, beside a way back.
     pub confirm: Option<String>,
+    /// The page's own parameters (the events page's filter), kept by every link.
+    pub kept: Vec<(&'static str, String)>,
 }
 
 impl TableQuery {
@@ -79,6 +81,7 @@ impl TableQuery {
                 .get("confirm")
                 .filter(|c| c.len() <= 128)
                 .map(str::to_owned),
+            kept: Vec::new(),
         }
     }
 
@@ -89,7 +92,11 @@ impl TableQuery {
         next.page = 1;
         next.confirm = None;
         change(&mut next);
-        let mut parts = Vec::new();
+        let mut parts: Vec<String> = next
+            .kept
+            .iter()
+            .map(|(name, value)| format!("{name}={}", encode(value)))
+            .collect();
         if !next.search.is_empty() {
             parts.push(format!("q={}", encode(&next.search)));
         }
@@ -110,7 +117,7 @@ impl TableQuery {
 }
 
 /// `text` as a URL query component.
-fn encode(text: &str) -> String {
+pub fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
@@ -259,6 +266,9 @@ mod tests {
         assert_eq!(TableQuery::parse("page=0").page, 1);
         assert_eq!(TableQuery::parse("page=x").page, 1);
         assert_eq!(TableQuery::parse("q=<b>&page=2").link(|_| {}), "?q=%3Cb%3E");
+        let mut kept = TableQuery::parse("q=a&page=2");
+        kept.kept = vec![("source", "<x y>".to_owned())];
+        assert_eq!(kept.link(|n| n.page = 3), "?source=%3Cx%20y%3E&q=a&page=3");
         let confirming = TableQuery::parse("page=2&confirm=stop%3Asshd");
         assert_eq!(confirming.confirm.as_deref(), Some("stop:sshd"));
         assert_eq!(confirming.link(|n| n.page = 2), "?page=2");

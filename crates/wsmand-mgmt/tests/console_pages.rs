@@ -186,21 +186,7 @@ fn the_events_page_shows_the_newest_records_first_and_bounded() {
         return;
     };
     let directory = journal.path().to_str().expect("UTF-8").to_owned();
-    let env = [("WSMAND_JOURNAL_DIRECTORY", directory.as_str())];
-    let service = Service::start_with(
-        1,
-        "",
-        (
-            &|config: &mut ConfigDir| {
-                config.set(
-                    "Security",
-                    "EventLogSDDL",
-                    "\"O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;BU)\"",
-                );
-            },
-            &env,
-        ),
-    );
+    let service = Service::with_journal(&directory);
     let (session, _) = service.manager_session();
     let reply = service.get_json(&session, "/hosts/host0/events");
     assert_eq!(reply.status, 200, "{}", reply.body);

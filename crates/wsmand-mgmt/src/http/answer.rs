@@ -112,16 +112,37 @@ pub(super) fn redirect(to: &'static str) -> Answer {
     response
 }
 
+/// An error page's words, kept on its answer so that [`with_viewer`] can draw the page again
+/// with the logged-in user's header (the code that refuses rarely knows the session).
+#[derive(Clone)]
+pub(super) struct ErrorPage {
+    title: &'static str,
+    message: String,
+}
+
 /// An error answer in the form the client asked for.
 pub(super) fn error(json_wanted: bool, status: StatusCode, message: &str) -> Answer {
     if json_wanted {
         json(status, &serde_json::json!({ "error": message }))
     } else {
-        html(
-            status,
-            pages::message(status.canonical_reason().unwrap_or("Error"), message),
-        )
+        let title = status.canonical_reason().unwrap_or("Error");
+        let mut answer = html(status, pages::message(None, title, message));
+        answer.extensions_mut().insert(ErrorPage {
+            title,
+            message: message.to_owned(),
+        });
+        answer
     }
+}
+
+/// `answer`, an HTML error page drawn again with `viewer`'s header (navigation, log out);
+/// any other answer unchanged.
+pub(super) fn with_viewer(mut answer: Answer, viewer: &pages::Viewer<'_>) -> Answer {
+    if let Some(page) = answer.extensions_mut().remove::<ErrorPage>() {
+        let markup = pages::message(Some(viewer), page.title, &page.message);
+        *answer.body_mut() = Full::new(Bytes::from(markup.into_string()));
+    }
+    answer
 }
 
 /// True when the request's Origin, if any, is this service (`https://` + its Host header).

@@ -24,10 +24,10 @@ pub(super) async fn host_page(
     viewer: &Viewer<'_>,
     route: Route,
     asker: Asker<'_>,
-    query: &str,
+    raw_query: &str,
 ) -> Answer {
     let json_wanted = asker.json_wanted;
-    let query = crate::table::TableQuery::parse(query);
+    let query = crate::table::TableQuery::parse(raw_query);
     let (name, resource) = match &route {
         Route::HostOverview(name) => (name.clone(), cim_class("Win32_OperatingSystem")),
         Route::Services(name) => (name.clone(), cim_class("Win32_Service")),
@@ -77,7 +77,12 @@ pub(super) async fn host_page(
             })
         }
         Route::Events(_) => {
-            let rows = host.events().await;
+            let filter = crate::event_filter::EventFilter::parse(raw_query);
+            let query = crate::table::TableQuery {
+                kept: filter.parameters(),
+                ..query
+            };
+            let rows = host.events(filter.wql().as_deref()).await;
             let stream = format!("/hosts/{name}/events/ws");
             if json_wanted {
                 return match rows {
@@ -93,7 +98,7 @@ pub(super) async fn host_page(
             }
             let mut answer = html(
                 StatusCode::OK,
-                pages::events(viewer, &name, &switches, &rows, &stream),
+                pages::events(viewer, &name, &switches, &rows, &stream, &filter, &query),
             );
             // The page's script (`/assets/events.js`) and its socket; still no inline script.
             answer.headers_mut().insert(

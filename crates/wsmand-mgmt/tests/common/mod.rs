@@ -115,6 +115,26 @@ impl Service {
         Self::start_as(1, extra, (&|_| {}, &[]), &user)
     }
 
+    /// The service with one host reading its event logs from the journal in `directory`,
+    /// whose Security log every user may read (as the events page's tests need).
+    pub(crate) fn with_journal(directory: &str) -> Self {
+        let env = [("WSMAND_JOURNAL_DIRECTORY", directory)];
+        Self::start_with(
+            1,
+            "",
+            (
+                &|config: &mut ConfigDir| {
+                    config.set(
+                        "Security",
+                        "EventLogSDDL",
+                        "\"O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;BU)\"",
+                    );
+                },
+                &env,
+            ),
+        )
+    }
+
     /// The same, each daemon set up by `setup`.
     pub(crate) fn start_with(hosts: usize, extra: &str, setup: DaemonSetup<'_>) -> Self {
         Self::start_as(hosts, extra, setup, "root")
