@@ -276,22 +276,32 @@ fn check_attributes(
     Some(())
 }
 
+/// Hands each attribute without a prefix (how servers write `rsp:Stream`'s and
+/// `rsp:CommandState`'s) to `each`, by local name and unescaped value; `None` for a malformed
+/// one.
+#[inline(always)]
+fn each_unprefixed_attribute(
+    start: &BytesStart<'_>,
+    mut each: impl FnMut(&[u8], std::borrow::Cow<'_, str>),
+) -> Option<()> {
+    for attr in start.attributes().with_checks(true) {
+        let attr = attr.ok()?;
+        if attr.key.prefix().is_none() {
+            each(attr.key.local_name().as_ref(), attr.unescape_value().ok()?);
+        }
+    }
+    Some(())
+}
+
 /// The attributes of an `rsp:Stream` start tag, as [`ReceiveResponse::parse`] reads them.
 fn stream_start(start: &BytesStart<'_>) -> Option<StreamData> {
     let mut stream = StreamData::default();
-    for attr in start.attributes().with_checks(true) {
-        let attr = attr.ok()?;
-        if attr.key.prefix().is_some() {
-            continue;
-        }
-        let value = attr.unescape_value().ok()?;
-        match attr.key.local_name().as_ref() {
-            b"Name" => stream.name = value.into_owned(),
-            b"CommandId" => stream.command_id = Some(value.into_owned()),
-            b"End" => stream.end = crate::headers::parse_bool(&value).unwrap_or(false),
-            _ => {}
-        }
-    }
+    each_unprefixed_attribute(start, |name, value| match name {
+        b"Name" => stream.name = value.into_owned(),
+        b"CommandId" => stream.command_id = Some(value.into_owned()),
+        b"End" => stream.end = crate::headers::parse_bool(&value).unwrap_or(false),
+        _ => {}
+    })?;
     Some(stream)
 }
 
@@ -299,18 +309,11 @@ fn stream_start(start: &BytesStart<'_>) -> Option<StreamData> {
 fn command_state(start: &BytesStart<'_>) -> Option<(Option<String>, CommandStateValue)> {
     let mut command_id = None;
     let mut uri = String::new();
-    for attr in start.attributes().with_checks(true) {
-        let attr = attr.ok()?;
-        if attr.key.prefix().is_some() {
-            continue;
-        }
-        let value = attr.unescape_value().ok()?;
-        match attr.key.local_name().as_ref() {
-            b"CommandId" => command_id = Some(value.into_owned()),
-            b"State" => uri = value.trim().to_owned(),
-            _ => {}
-        }
-    }
+    each_unprefixed_attribute(start, |name, value| match name {
+        b"CommandId" => command_id = Some(value.into_owned()),
+        b"State" => uri = value.trim().to_owned(),
+        _ => {}
+    })?;
     let value = if uri == state::DONE {
         CommandStateValue::Done { exit_code: None }
     } else if uri == state::RUNNING {
