@@ -9,6 +9,7 @@
 //! threads it holds are bounded by the in-flight budgets (a full budget is answered 503 at
 //! once, never queued).
 
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use crate::ingest::ReceivedEvent;
@@ -44,6 +45,50 @@ pub enum OutputError {
     Failed { output: String, reason: String },
     #[error("{output} did not start: {reason}")]
     NotStarted { output: String, reason: String },
+}
+
+/// Why no TCP connection to a network output's server (TCP, Redis) could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot resolve: {0}")]
+    Resolve(#[source] std::io::Error),
+    #[error("the name has no address")]
+    NoAddress,
+    #[error("cannot connect to {address}: {source}")]
+    Connect {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{address}: {source}")]
+    Socket {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// The first address of `target` that accepts a connection within `connect_timeout`, with
+/// `io_timeout` on its reads and writes and Nagle off (a batch is one write, its reply
+/// awaited); the error of the last address tried when none does.
+pub(crate) fn connect_first(
+    target: impl ToSocketAddrs,
+    connect_timeout: Duration,
+    io_timeout: Duration,
+) -> Result<(TcpStream, SocketAddr), ConnectError> {
+    let mut last = ConnectError::NoAddress;
+    for address in target.to_socket_addrs().map_err(ConnectError::Resolve)? {
+        match TcpStream::connect_timeout(&address, connect_timeout) {
+            Ok(socket) => {
+                socket
+                    .set_read_timeout(Some(io_timeout))
+                    .and_then(|()| socket.set_write_timeout(Some(io_timeout)))
+                    .and_then(|()| socket.set_nodelay(true))
+                    .map_err(|source| ConnectError::Socket { address, source })?;
+                return Ok((socket, address));
+            }
+            Err(source) => last = ConnectError::Connect { address, source },
+        }
+    }
+    Err(last)
 }
 
 /// A place that stores batches durably.

@@ -9,12 +9,12 @@
 //! replies are all read.
 
 use std::io::{Read as _, Write as _};
-use std::net::{TcpStream, ToSocketAddrs as _};
+use std::net::TcpStream;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::output::{client_path_part, render};
-use crate::outputs::{Backoff, Batch, Output, OutputError};
+use crate::outputs::{connect_first, Backoff, Batch, Output, OutputError};
 use crate::resp::{self, Endpoint, Reply, ReplyLimits};
 use crate::subscriptions::{OutputFormat, RedisConfig, RedisMode};
 
@@ -113,52 +113,39 @@ impl RedisOutput {
     }
 
     fn connect(&self) -> Result<Connection, String> {
-        let addresses = (self.endpoint.host.as_str(), self.endpoint.port)
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve: {e}"))?;
-        let mut last = "the name has no address".to_owned();
-        for address in addresses {
-            let socket = match TcpStream::connect_timeout(&address, self.connect_timeout) {
-                Ok(socket) => socket,
-                Err(e) => {
-                    last = format!("cannot connect to {address}: {e}");
-                    continue;
+        let (socket, _) = connect_first(
+            (self.endpoint.host.as_str(), self.endpoint.port),
+            self.connect_timeout,
+            self.reply_timeout,
+        )
+        .map_err(|e| e.to_string())?;
+        let mut connection = Connection {
+            socket,
+            buffer: Vec::new(),
+        };
+        let mut hello = Vec::new();
+        let mut expected = Vec::new();
+        if let Some(password) = &self.endpoint.password {
+            match &self.endpoint.user {
+                Some(user) => {
+                    resp::command(&mut hello, &[b"AUTH", user.as_bytes(), password.as_bytes()])
                 }
-            };
-            socket
-                .set_read_timeout(Some(self.reply_timeout))
-                .and_then(|()| socket.set_write_timeout(Some(self.reply_timeout)))
-                .and_then(|()| socket.set_nodelay(true))
-                .map_err(|e| format!("{address}: {e}"))?;
-            let mut connection = Connection {
-                socket,
-                buffer: Vec::new(),
-            };
-            let mut hello = Vec::new();
-            let mut expected = Vec::new();
-            if let Some(password) = &self.endpoint.password {
-                match &self.endpoint.user {
-                    Some(user) => {
-                        resp::command(&mut hello, &[b"AUTH", user.as_bytes(), password.as_bytes()])
-                    }
-                    None => resp::command(&mut hello, &[b"AUTH", password.as_bytes()]),
-                }
-                expected.push("AUTH");
+                None => resp::command(&mut hello, &[b"AUTH", password.as_bytes()]),
             }
-            if self.endpoint.database != 0 {
-                let database = self.endpoint.database.to_string();
-                resp::command(&mut hello, &[b"SELECT", database.as_bytes()]);
-                expected.push("SELECT");
-            }
-            if !hello.is_empty() {
-                connection.send(&hello)?;
-                for command in expected {
-                    connection.expect(command)?;
-                }
-            }
-            return Ok(connection);
+            expected.push("AUTH");
         }
-        Err(last)
+        if self.endpoint.database != 0 {
+            let database = self.endpoint.database.to_string();
+            resp::command(&mut hello, &[b"SELECT", database.as_bytes()]);
+            expected.push("SELECT");
+        }
+        if !hello.is_empty() {
+            connection.send(&hello)?;
+            for command in expected {
+                connection.expect(command)?;
+            }
+        }
+        Ok(connection)
     }
 
     /// Send the batch's commands and check every reply.

@@ -17,7 +17,7 @@
 //! need an acknowledging protocol (Kafka, Redis).
 
 use std::io::{ErrorKind, Read as _, Write as _};
-use std::net::{TcpStream, ToSocketAddrs as _};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
 use crate::output::render;
-use crate::outputs::{Backoff, Batch, Output, OutputError};
+use crate::outputs::{connect_first, Backoff, Batch, Output, OutputError};
 use crate::subscriptions::{OutputFormat, TcpConfig};
 
 /// Largest PEM file read for the CA, certificate or key.
@@ -211,38 +211,24 @@ impl TcpOutput {
     }
 
     fn connect(&self) -> Result<Stream, String> {
-        let addresses = self
-            .address
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve: {e}"))?;
-        let mut last = String::from("the name has no address");
-        for address in addresses {
-            let socket = match TcpStream::connect_timeout(&address, self.connect_timeout) {
-                Ok(socket) => socket,
-                Err(e) => {
-                    last = format!("cannot connect to {address}: {e}");
-                    continue;
-                }
-            };
-            socket
-                .set_write_timeout(Some(self.write_timeout))
-                .and_then(|()| socket.set_read_timeout(Some(self.write_timeout)))
-                .and_then(|()| socket.set_nodelay(true))
-                .map_err(|e| format!("{address}: {e}"))?;
-            let Some((config, name)) = &self.tls else {
-                return Ok(Stream::Plain(socket));
-            };
-            let connection = ClientConnection::new(Arc::clone(config), name.clone())
-                .map_err(|e| format!("TLS: {e}"))?;
-            let mut tls = StreamOwned::new(connection, socket);
-            while tls.conn.is_handshaking() {
-                let StreamOwned { conn, sock } = &mut tls;
-                conn.complete_io(sock)
-                    .map_err(|e| format!("TLS handshake with {address}: {e}"))?;
-            }
-            return Ok(Stream::Tls(Box::new(tls)));
+        let (socket, address) = connect_first(
+            self.address.as_str(),
+            self.connect_timeout,
+            self.write_timeout,
+        )
+        .map_err(|e| e.to_string())?;
+        let Some((config, name)) = &self.tls else {
+            return Ok(Stream::Plain(socket));
+        };
+        let connection = ClientConnection::new(Arc::clone(config), name.clone())
+            .map_err(|e| format!("TLS: {e}"))?;
+        let mut tls = StreamOwned::new(connection, socket);
+        while tls.conn.is_handshaking() {
+            let StreamOwned { conn, sock } = &mut tls;
+            conn.complete_io(sock)
+                .map_err(|e| format!("TLS handshake with {address}: {e}"))?;
         }
-        Err(last)
+        Ok(Stream::Tls(Box::new(tls)))
     }
 
     fn failed(&self, reason: String) -> OutputError {

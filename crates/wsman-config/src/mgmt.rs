@@ -23,7 +23,7 @@ mod help;
 mod tests;
 mod validate;
 
-pub use clients::{ClientDecision, ClientNet, ClientRules};
+pub use clients::{ClientDecision, ClientNet, ClientRuleError, ClientRules};
 pub use file::{is_running, manager_users, take_run_lock};
 pub use help::{SettingHelp, SETTINGS};
 

@@ -227,14 +227,7 @@ impl FlatPage {
                 Event::End(_) => {
                     in_scope -= declared.pop().unwrap_or(0);
                     let closed = open.pop().ok_or(())?;
-                    match closed.role {
-                        Role::RelatesTo => related = Some(std::mem::take(&mut capture)),
-                        Role::Context => {
-                            let context = trim(&capture);
-                            self.context = (!context.is_empty()).then(|| context.to_owned());
-                        }
-                        _ => {}
-                    }
+                    self.close(closed.role, &mut capture, &mut related);
                     root_done = open.is_empty();
                     continue;
                 }
@@ -259,31 +252,9 @@ impl FlatPage {
             if count > limits.max_elements || open.len() >= limits.max_depth || root_done {
                 return Err(());
             }
-            let mut attribute_count = 0usize;
-            let mut declarations = 0usize;
-            for attr in start.attributes().with_checks(false) {
-                let attr = attr.map_err(|_| ())?;
-                attribute_count += 1;
-                if attr.key.as_namespace_binding().is_some() {
-                    declarations += 1;
-                }
-            }
-            if attribute_count > limits.max_attributes
-                || in_scope + declarations > limits.max_namespaces_in_scope
-            {
-                return Err(());
-            }
+            let declarations = declarations_within_limits(&start, in_scope, &limits)?;
             // Copied out: the resolution borrows the reader, which the attributes need next.
-            let bound = match resolved {
-                ResolveResult::Unbound => false,
-                ResolveResult::Bound(n) => {
-                    ns_buf.clear();
-                    ns_buf.extend_from_slice(n.into_inner());
-                    true
-                }
-                ResolveResult::Unknown(_) => return Err(()),
-            };
-            let element_ns = bound.then_some(ns_buf.as_slice());
+            let element_ns = copy_namespace(resolved, &mut ns_buf)?;
             let local = std::str::from_utf8(start.local_name().into_inner()).map_err(|_| ())?;
             let is = |want: &str, name: &str| element_ns == Some(want.as_bytes()) && local == name;
             let parent = open.last().map_or(Role::Document, |o| o.role);
@@ -305,13 +276,8 @@ impl FlatPage {
                 }
                 Role::Body if !seen_response => {
                     seen_response = true;
-                    let wanted = if pull {
-                        "PullResponse"
-                    } else {
-                        "EnumerateResponse"
-                    };
                     // A fault or another answer: the general reader reports it.
-                    if !is(ns::ENUMERATION, wanted) {
+                    if !is(ns::ENUMERATION, response_name(pull)) {
                         return Err(());
                     }
                     Role::Response
@@ -340,14 +306,7 @@ impl FlatPage {
                     match parent {
                         Role::WsmanItems => items_w.push(node),
                         Role::EnumerationItems => items_n.push(node),
-                        _ => {
-                            let up = open.last_mut().ok_or(())?;
-                            match up.last_child {
-                                NONE => self.nodes[up.node as usize].first_child = node,
-                                last => self.nodes[last as usize].next_sibling = node,
-                            }
-                            up.last_child = node;
-                        }
+                        _ => self.append_child(open.last_mut().ok_or(())?, node),
                     }
                     Role::Item
                 }
@@ -386,6 +345,31 @@ impl FlatPage {
             self.end = true;
         }
         Ok(())
+    }
+
+    /// The end of an element whose text was captured: `a:RelatesTo` kept for the check at the
+    /// end, `n:EnumerationContext` stored. A step of [`Self::read_envelope`].
+    #[inline(always)]
+    fn close(&mut self, role: Role, capture: &mut String, related: &mut Option<String>) {
+        match role {
+            Role::RelatesTo => *related = Some(std::mem::take(capture)),
+            Role::Context => {
+                let context = trim(capture);
+                self.context = (!context.is_empty()).then(|| context.to_owned());
+            }
+            _ => {}
+        }
+    }
+
+    /// `node` linked as the last child of the open item `up`. A step of
+    /// [`Self::read_envelope`], inlined into its loop.
+    #[inline(always)]
+    fn append_child(&mut self, up: &mut Open, node: u32) {
+        match up.last_child {
+            NONE => self.nodes[up.node as usize].first_child = node,
+            last => self.nodes[last as usize].next_sibling = node,
+        }
+        up.last_child = node;
     }
 
     fn text_event(
@@ -471,6 +455,58 @@ impl FlatPage {
             next_sibling: NONE,
         });
         Ok(index)
+    }
+}
+
+/// The body's one element: `n:PullResponse` or `n:EnumerateResponse`.
+fn response_name(pull: bool) -> &'static str {
+    if pull {
+        "PullResponse"
+    } else {
+        "EnumerateResponse"
+    }
+}
+
+/// The namespace declarations among an element's attributes, refused (`Err`) past the
+/// attribute or in-scope namespace limits. A step of [`FlatPage::read`], inlined into its loop.
+#[inline(always)]
+fn declarations_within_limits(
+    start: &quick_xml::events::BytesStart<'_>,
+    in_scope: usize,
+    limits: &Limits,
+) -> Result<usize, ()> {
+    let mut attribute_count = 0usize;
+    let mut declarations = 0usize;
+    for attr in start.attributes().with_checks(false) {
+        let attr = attr.map_err(|_| ())?;
+        attribute_count += 1;
+        if attr.key.as_namespace_binding().is_some() {
+            declarations += 1;
+        }
+    }
+    if attribute_count > limits.max_attributes
+        || in_scope + declarations > limits.max_namespaces_in_scope
+    {
+        return Err(());
+    }
+    Ok(declarations)
+}
+
+/// The element's namespace copied into `buffer` (the resolution borrows the reader, which
+/// the attributes need next); `None` when unbound, `Err` for an undeclared prefix.
+#[inline(always)]
+fn copy_namespace<'b>(
+    resolved: ResolveResult<'_>,
+    buffer: &'b mut Vec<u8>,
+) -> Result<Option<&'b [u8]>, ()> {
+    match resolved {
+        ResolveResult::Unbound => Ok(None),
+        ResolveResult::Bound(n) => {
+            buffer.clear();
+            buffer.extend_from_slice(n.into_inner());
+            Ok(Some(buffer.as_slice()))
+        }
+        ResolveResult::Unknown(_) => Err(()),
     }
 }
 

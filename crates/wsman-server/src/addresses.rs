@@ -1,43 +1,30 @@
-//! Listener Address values (`*`, `IP:a.b.c.d`, `IP:a.b.c.d-e.f.g.h`) to socket addresses.
+//! Listener Address values (`*`, `IP:a.b.c.d`, `IP:a.b.c.d-e.f.g.h`, parsed by the config
+//! tree) to socket addresses.
 //!
 //! Ranges bind every address of this host that falls inside them, so the host's own addresses
 //! are read from `/proc/net/fib_trie` (IPv4 `host LOCAL` routes) and `/proc/net/if_inet6`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-/// Why a listener Address could not be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum AddressError {
-    #[error("listener address {address:?} is not `*`, `IP:addr` or `IP:first-last`")]
-    Unsupported { address: String },
-}
+use wsman_config::ListenerAddress;
 
-/// The socket addresses a listener with this Address and port binds.
-pub fn resolve(address: &str, port: u16) -> Result<Vec<SocketAddr>, AddressError> {
-    let unsupported = || AddressError::Unsupported {
-        address: address.to_owned(),
-    };
-    let address = address.trim();
-    if address == "*" {
-        let mut out = vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)];
-        if ipv6_available() {
-            out.push(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port));
+/// The socket addresses a listener with this Address and port binds: `*` the unspecified
+/// addresses, one address itself, a range every local address inside it.
+pub fn resolve(address: &ListenerAddress, port: u16) -> Vec<SocketAddr> {
+    let (first, last) = match *address {
+        ListenerAddress::Any => {
+            let mut out = vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)];
+            if ipv6_available() {
+                out.push(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port));
+            }
+            return out;
         }
-        return Ok(out);
-    }
-    let spec = address
-        .get(..3)
-        .filter(|p| p.eq_ignore_ascii_case("IP:"))
-        .map(|_| &address[3..])
-        .ok_or_else(unsupported)?;
-    if let Some(ip) = parse_ip(spec) {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    let (first, last) = split_range(spec).ok_or_else(unsupported)?;
-    if first == last {
-        return Ok(vec![SocketAddr::new(first, port)]);
-    }
+        ListenerAddress::Ip(ip) => return vec![SocketAddr::new(ip, port)],
+        ListenerAddress::Range(first, last) if first == last => {
+            return vec![SocketAddr::new(first, port)]
+        }
+        ListenerAddress::Range(first, last) => (first, last),
+    };
     let mut out: Vec<SocketAddr> = local_addresses()
         .into_iter()
         .filter(|ip| in_range(*ip, first, last))
@@ -45,23 +32,7 @@ pub fn resolve(address: &str, port: u16) -> Result<Vec<SocketAddr>, AddressError
         .collect();
     out.sort();
     out.dedup();
-    Ok(out)
-}
-
-fn parse_ip(text: &str) -> Option<IpAddr> {
-    let text = text.trim();
-    let text = text
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(text);
-    text.parse().ok()
-}
-
-/// `a-b` where both ends are addresses of one family. IPv6 ends contain no `-`.
-fn split_range(spec: &str) -> Option<(IpAddr, IpAddr)> {
-    let (a, b) = spec.split_once('-')?;
-    let (a, b) = (parse_ip(a)?, parse_ip(b)?);
-    (a.is_ipv4() == b.is_ipv4()).then_some((a, b))
+    out
 }
 
 fn in_range(ip: IpAddr, first: IpAddr, last: IpAddr) -> bool {
@@ -132,38 +103,35 @@ fn parse_if_inet6(text: &str) -> Vec<Ipv6Addr> {
 mod tests {
     use super::*;
 
+    fn address(text: &str) -> ListenerAddress {
+        text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
     #[test]
     fn literal_and_star() {
         assert_eq!(
-            resolve("IP:127.0.0.1", 5985).ok(),
-            Some(vec!["127.0.0.1:5985"
-                .parse()
-                .unwrap_or_else(|_| unreachable!())])
+            resolve(&address("IP:127.0.0.1"), 5985),
+            vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5985)]
         );
         assert_eq!(
-            resolve("ip:[::1]", 1).ok().map(|v| v[0].ip()),
-            Some(IpAddr::V6(Ipv6Addr::LOCALHOST))
+            resolve(&address("ip:::1"), 1)[0].ip(),
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
         );
-        let star = resolve("*", 5985).unwrap_or_default();
+        let star = resolve(&ListenerAddress::Any, 5985);
         assert!(star
             .iter()
             .any(|a| a.ip() == IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
-        assert!(resolve("MAC:00-11", 1).is_err());
-        assert!(resolve("IP:300.1.1.1", 1).is_err());
     }
 
     #[test]
     fn ranges_bind_local_addresses_inside_only() {
-        let r = resolve("IP:127.0.0.0-127.255.255.255", 7).unwrap_or_default();
+        let r = resolve(&address("IP:127.0.0.0-127.255.255.255"), 7);
         assert!(
             r.iter().any(|a| a.ip() == IpAddr::V4(Ipv4Addr::LOCALHOST)),
             "{r:?}"
         );
-        let none = resolve("IP:198.51.100.1-198.51.100.9", 7).unwrap_or_default();
-        assert!(none.is_empty());
-        let single = resolve("IP:127.0.0.1-127.0.0.1", 7).unwrap_or_default();
-        assert_eq!(single.len(), 1);
-        assert!(resolve("IP:127.0.0.1-::1", 7).is_err());
+        assert!(resolve(&address("IP:198.51.100.1-198.51.100.9"), 7).is_empty());
+        assert_eq!(resolve(&address("IP:127.0.0.1-127.0.0.1"), 7).len(), 1);
     }
 
     #[test]

@@ -105,7 +105,7 @@ pub use auth::Principal;
 pub use error::ServiceError;
 pub use live::LiveService;
 pub use server::{ListenerTable, Server, ServerParts};
-pub use settings::{ListenerConfig, ServiceSettings, Transport};
+pub use settings::{Listener, ListenerAddress, ServiceSettings, Transport};
 pub use system::{default_product_version, settings_from_config};
 /// The tracing target of the shell engine's audit records (the daemon routes them).
 pub use wsman_shell::AUDIT_TARGET;

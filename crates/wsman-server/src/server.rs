@@ -18,7 +18,7 @@ use crate::catalog::Catalog;
 use crate::connection::Shared;
 use crate::dispatch::shells::ShellEngine;
 use crate::listener::{accept_loop, ConnectionCounter, ListenerRuntime};
-use crate::settings::{ListenerConfig, ServiceSettings, Transport};
+use crate::settings::{Listener, ServiceSettings, Transport};
 use crate::tls;
 use crate::winrs::ShellService;
 use tokio::net::TcpListener;
@@ -320,18 +320,13 @@ impl Server {
     fn wanted_bindings(&self, settings: &ServiceSettings) -> Vec<Binding> {
         let mut out: Vec<Binding> = Vec::new();
         for listener in settings.effective_listeners() {
-            match addresses::resolve(&listener.address, listener.port) {
-                Ok(sockets) => {
-                    for socket in sockets {
-                        let b = binding(&listener, socket);
-                        if !out.iter().any(|o| o.socket == b.socket) {
-                            out.push(b);
-                        } else {
-                            tracing::warn!(address = %socket, "two listeners want the same socket; keeping the first");
-                        }
-                    }
+            for socket in addresses::resolve(&listener.address, listener.port) {
+                let b = binding(&listener, socket);
+                if !out.iter().any(|o| o.socket == b.socket) {
+                    out.push(b);
+                } else {
+                    tracing::warn!(address = %socket, "two listeners want the same socket; keeping the first");
                 }
-                Err(e) => tracing::error!(error = %e, "listener skipped"),
             }
         }
         out
@@ -376,7 +371,7 @@ impl Server {
     }
 }
 
-fn binding(listener: &ListenerConfig, socket: SocketAddr) -> Binding {
+fn binding(listener: &Listener, socket: SocketAddr) -> Binding {
     let prefix = listener.url_prefix.trim_matches('/');
     Binding {
         socket,
@@ -387,7 +382,7 @@ fn binding(listener: &ListenerConfig, socket: SocketAddr) -> Binding {
         } else {
             String::new()
         },
-        address: listener.address.clone(),
+        address: listener.address.to_string(),
     }
 }
 

@@ -9,54 +9,8 @@ use std::time::Duration;
 /// HTTP or HTTPS: the config tree's own, so a listener needs no translation on its way in.
 pub use wsman_config::Transport;
 
-/// One `winrm/config/listener` entry, as configured.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ListenerConfig {
-    /// `*`, `IP:a.b.c.d` or `IP:a.b.c.d-e.f.g.h` (also IPv6 forms).
-    pub address: String,
-    pub transport: Transport,
-    pub port: u16,
-    pub hostname: String,
-    pub enabled: bool,
-    /// Without slashes; the path served is `/` + prefix.
-    pub url_prefix: String,
-    /// Upper-case hex SHA-1 of the certificate under `DIR/certs` (HTTPS only).
-    pub certificate_thumbprint: String,
-}
-
-impl ListenerConfig {
-    /// A listener with Windows' defaults for everything but address, transport and port.
-    pub fn new(address: impl Into<String>, transport: Transport, port: u16) -> Self {
-        Self {
-            address: address.into(),
-            transport,
-            port,
-            hostname: String::new(),
-            enabled: true,
-            url_prefix: "wsman".to_owned(),
-            certificate_thumbprint: String::new(),
-        }
-    }
-
-    /// Builder-style thumbprint setter (HTTPS listeners).
-    pub fn with_certificate_thumbprint(mut self, thumbprint: impl Into<String>) -> Self {
-        self.certificate_thumbprint = thumbprint.into();
-        self
-    }
-
-    /// Builder-style URL prefix setter.
-    pub fn with_url_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.url_prefix = prefix.into();
-        self
-    }
-
-    /// Builder-style Enabled setter.
-    pub fn with_enabled(mut self, enabled: bool) -> Self {
-        self.enabled = enabled;
-        self
-    }
-}
+/// One `winrm/config/listener` entry: the config tree's own type, every property resolved.
+pub use wsman_config::{Listener, ListenerAddress};
 
 /// Everything the request path reads from the configuration, copied once per change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,7 +48,7 @@ pub struct ServiceSettings {
     /// Service/CertificateThumbprint: the certificate of the HTTPS compatibility listener
     /// (when empty, that of the first HTTPS listener that names one).
     pub service_certificate_thumbprint: String,
-    pub listeners: Vec<ListenerConfig>,
+    pub listeners: Vec<Listener>,
     /// `[Identify]` ProductVendor.
     pub product_vendor: String,
     /// `[Identify]` ProductVersion (authenticated Identify).
@@ -182,15 +136,15 @@ impl ServiceSettings {
     }
 
     /// The listeners to run: the enabled configured ones plus the compatibility listeners.
-    pub fn effective_listeners(&self) -> Vec<ListenerConfig> {
-        let mut out: Vec<ListenerConfig> = self
+    pub fn effective_listeners(&self) -> Vec<Listener> {
+        let mut out: Vec<Listener> = self
             .listeners
             .iter()
             .filter(|l| l.enabled)
             .cloned()
             .collect();
         if self.enable_compatibility_http_listener {
-            out.push(ListenerConfig::new("*", Transport::Http, 80));
+            out.push(compatibility_listener(Transport::Http, 80));
         }
         if self.enable_compatibility_https_listener {
             // Service/CertificateThumbprint, else the certificate of an HTTPS listener.
@@ -205,13 +159,19 @@ impl ServiceSettings {
             } else {
                 self.service_certificate_thumbprint.clone()
             };
-            out.push(
-                ListenerConfig::new("*", Transport::Https, 443)
-                    .with_certificate_thumbprint(thumbprint),
-            );
+            let mut https = compatibility_listener(Transport::Https, 443);
+            https.certificate_thumbprint = thumbprint;
+            out.push(https);
         }
         out
     }
+}
+
+/// A listener implied by `Service/EnableCompatibilityHttp(s)Listener`: every address.
+fn compatibility_listener(transport: Transport, port: u16) -> Listener {
+    let mut listener = Listener::new(ListenerAddress::Any, transport, port);
+    listener.compatibility = true;
+    listener
 }
 
 #[cfg(test)]
@@ -241,13 +201,16 @@ mod tests {
 
     #[test]
     fn compatibility_listeners_and_disabled_ones() {
+        let mut disabled = Listener::new(ListenerAddress::Any, Transport::Http, 5985);
+        disabled.enabled = false;
         let s = ServiceSettings {
             enable_compatibility_http_listener: true,
-            listeners: vec![ListenerConfig::new("*", Transport::Http, 5985).with_enabled(false)],
+            listeners: vec![disabled],
             ..ServiceSettings::default()
         };
         let l = s.effective_listeners();
         assert_eq!(l.len(), 1);
         assert_eq!(l[0].port, 80);
+        assert!(l[0].compatibility);
     }
 }

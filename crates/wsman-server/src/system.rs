@@ -3,7 +3,7 @@
 
 use wsman_config::Config;
 
-use crate::settings::{ListenerConfig, ServiceSettings};
+use crate::settings::ServiceSettings;
 
 /// `OS: <kernel release> SP: 0.0 Stack: 3.0`, the default authenticated ProductVersion.
 pub fn default_product_version() -> String {
@@ -40,19 +40,7 @@ pub fn settings_from_config(config: &Config, default_product_version: &str) -> S
         enable_compatibility_http_listener: service.enable_compatibility_http_listener,
         enable_compatibility_https_listener: service.enable_compatibility_https_listener,
         service_certificate_thumbprint: service.certificate_thumbprint.clone(),
-        listeners: config
-            .listeners
-            .iter()
-            .map(|l| ListenerConfig {
-                address: l.address.to_string(),
-                transport: l.transport,
-                port: l.port,
-                hostname: l.hostname.clone(),
-                enabled: l.enabled,
-                url_prefix: l.url_prefix.clone(),
-                certificate_thumbprint: l.certificate_thumbprint.clone(),
-            })
-            .collect(),
+        listeners: config.listeners.clone(),
         product_vendor: config.identify.product_vendor.clone(),
         product_version: config
             .identify

@@ -5,6 +5,18 @@ use std::net::IpAddr;
 
 use super::{invalid, ClientAccess, MgmtError, MgmtSettings};
 
+/// Why an entry of the client restrictions was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientRuleError {
+    #[error("{0:?} is not an address or ADDR/BITS")]
+    NotAnAddress(String),
+    #[error("{text:?}: the prefix length must be 0..={max}")]
+    PrefixLength { text: String, max: u8 },
+    #[error("{0:?} is not a domain name")]
+    NotADomain(String),
+}
+
 /// An address range of the client restrictions: `ADDR` or `ADDR/BITS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientNet {
@@ -14,7 +26,7 @@ pub struct ClientNet {
 
 impl ClientNet {
     /// Parses `ADDR` or `ADDR/BITS`, IPv4 or IPv6.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ClientRuleError> {
         let text = text.trim();
         let (address, prefix) = match text.split_once('/') {
             Some((a, b)) => (a, Some(b)),
@@ -22,7 +34,7 @@ impl ClientNet {
         };
         let address: IpAddr = address
             .parse()
-            .map_err(|_| format!("{text:?} is not an address or ADDR/BITS"))?;
+            .map_err(|_| ClientRuleError::NotAnAddress(text.to_owned()))?;
         let max = if address.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
@@ -30,7 +42,10 @@ impl ClientNet {
                 .parse::<u8>()
                 .ok()
                 .filter(|b| *b <= max)
-                .ok_or_else(|| format!("{text:?}: the prefix length must be 0..={max}"))?,
+                .ok_or_else(|| ClientRuleError::PrefixLength {
+                    text: text.to_owned(),
+                    max,
+                })?,
         };
         Ok(Self { address, prefix })
     }
@@ -60,7 +75,7 @@ impl ClientNet {
 }
 
 /// A domain entry: a DNS name, lower case, without a trailing dot.
-fn domain(text: &str) -> Result<String, String> {
+fn domain(text: &str) -> Result<String, ClientRuleError> {
     let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
     let ok = !name.is_empty()
         && name.len() <= 253
@@ -73,7 +88,7 @@ fn domain(text: &str) -> Result<String, String> {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         });
     ok.then_some(name)
-        .ok_or_else(|| format!("{text:?} is not a domain name"))
+        .ok_or_else(|| ClientRuleError::NotADomain(text.to_owned()))
 }
 
 /// Whether `name` is `domain` or below it.
@@ -108,12 +123,12 @@ impl ClientRules {
     pub fn from_settings(settings: &MgmtSettings) -> Result<Self, MgmtError> {
         let parse = |name: &str, list: &[String]| {
             list.iter()
-                .map(|s| ClientNet::parse(s).map_err(|m| invalid(name, m)))
+                .map(|s| ClientNet::parse(s).map_err(|e| invalid(name, e.to_string())))
                 .collect::<Result<Vec<_>, _>>()
         };
         let domains = |name: &str, list: &[String]| {
             list.iter()
-                .map(|s| domain(s).map_err(|m| invalid(name, m)))
+                .map(|s| domain(s).map_err(|e| invalid(name, e.to_string())))
                 .collect::<Result<Vec<_>, _>>()
         };
         Ok(Self {

@@ -58,18 +58,18 @@ impl MgmtSettings {
             })?;
         let text = self
             .edited_text(existing.as_deref())
-            .map_err(|message| MgmtError::Parse {
+            .map_err(|e| MgmtError::Parse {
                 path: path.clone(),
-                message,
+                message: e.to_string(),
             })?;
         write_atomic(&path, text.as_bytes(), 0o644).map_err(|source| MgmtError::Io { path, source })
     }
 
     /// The file's text with these settings: `existing` edited in place, or a fresh file when
     /// there is none (or it does not parse).
-    fn edited_text(&self, existing: Option<&str>) -> Result<String, String> {
-        let fresh_text = toml::to_string_pretty(self).map_err(|e| e.to_string())?;
-        let fresh: DocumentMut = fresh_text.parse().map_err(|e: TomlError| e.to_string())?;
+    fn edited_text(&self, existing: Option<&str>) -> Result<String, RenderError> {
+        let fresh_text = toml::to_string_pretty(self)?;
+        let fresh: DocumentMut = fresh_text.parse()?;
         let Some((old_text, mut doc)) =
             existing.and_then(|text| Some((text, text.parse::<DocumentMut>().ok()?)))
         else {
@@ -172,4 +172,13 @@ pub fn is_running(config_dir: &Path) -> io::Result<bool> {
 /// user is no WinRM account.
 pub fn manager_users(config_dir: &Path) -> Result<AccountStore, AccountError> {
     AccountStore::open(Arc::new(AccountsFile::at(config_dir.join(USERS_FILE_NAME))))
+}
+
+/// Why the settings could not be rendered as TOML (a bug: they are plain values).
+#[derive(Debug, thiserror::Error)]
+enum RenderError {
+    #[error("{0}")]
+    Serialize(#[from] toml::ser::Error),
+    #[error("{0}")]
+    Reparse(#[from] TomlError),
 }

@@ -10,7 +10,7 @@
 //! body, a malformed document, entity references in attribute values it does not expect...)
 //! yields `None`, and the caller takes the general path, which reports the error properly.
 
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesStart, BytesText, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
@@ -104,21 +104,7 @@ fn read(input: &[u8], utf8: bool) -> Option<ReceiveEnvelope> {
                     }
                     stream_text_seen = true;
                     let stream = response.as_mut()?.streams.last_mut()?;
-                    // Base64 as it lies: it has nothing to unescape, and what decodes is ASCII.
-                    // Text that does not decode (a character reference, say) is unescaped first.
-                    if let Some(at) = span_in(input, &t) {
-                        if decode_base64_append(&t, &mut stream.data) {
-                            if at.start >= unchecked {
-                                std::str::from_utf8(&input[unchecked..at.start]).ok()?;
-                                unchecked = at.end;
-                            }
-                            continue;
-                        }
-                    }
-                    let text = t.unescape().ok()?;
-                    if !decode_base64_append(text.as_bytes(), &mut stream.data) {
-                        return None;
-                    }
+                    append_stream_text(input, &t, &mut stream.data, &mut unchecked)?;
                     continue;
                 }
                 // Unescaped everywhere, as the tree parser does (a bad reference anywhere
@@ -147,13 +133,7 @@ fn read(input: &[u8], utf8: bool) -> Option<ReceiveEnvelope> {
         }
         // The element's namespace, among the three this reader looks for (copied out, so that
         // the reader can resolve the attributes next).
-        let namespace = match resolved {
-            ResolveResult::Bound(n) => [ns::SOAP, ns::ADDRESSING, ns::SHELL]
-                .into_iter()
-                .find(|uri| n.into_inner() == uri.as_bytes()),
-            ResolveResult::Unbound => None,
-            ResolveResult::Unknown(_) => return None,
-        };
+        let namespace = known_namespace(resolved)?;
         check_attributes(&reader, &start, &limits)?;
         let is = |uri: &str, name: &str| {
             namespace == Some(uri) && start.local_name().as_ref() == name.as_bytes()
@@ -223,6 +203,45 @@ fn read(input: &[u8], utf8: bool) -> Option<ReceiveEnvelope> {
     })
 }
 
+/// The element's namespace among the three [`read`] looks for (`Some(None)`: another one, or
+/// none); `None` for an unbound prefix, which refuses the document.
+#[inline(always)]
+fn known_namespace(resolved: ResolveResult<'_>) -> Option<Option<&'static str>> {
+    match resolved {
+        ResolveResult::Bound(n) => Some(
+            [ns::SOAP, ns::ADDRESSING, ns::SHELL]
+                .into_iter()
+                .find(|uri| n.into_inner() == uri.as_bytes()),
+        ),
+        ResolveResult::Unbound => Some(None),
+        ResolveResult::Unknown(_) => None,
+    }
+}
+
+/// One `rsp:Stream`'s text decoded onto `data`. Base64 as it lies in `input`: it has nothing
+/// to unescape, and what decodes is ASCII, so only the bytes before it (from `unchecked` on)
+/// are checked for UTF-8. Text that does not decode (a character reference, say) is
+/// unescaped first. A step of [`read`], inlined into its loop.
+#[inline(always)]
+fn append_stream_text(
+    input: &[u8],
+    text: &BytesText<'_>,
+    data: &mut Vec<u8>,
+    unchecked: &mut usize,
+) -> Option<()> {
+    if let Some(at) = span_in(input, text) {
+        if decode_base64_append(text, data) {
+            if at.start >= *unchecked {
+                std::str::from_utf8(&input[*unchecked..at.start]).ok()?;
+                *unchecked = at.end;
+            }
+            return Some(());
+        }
+    }
+    let unescaped = text.unescape().ok()?;
+    decode_base64_append(unescaped.as_bytes(), data).then_some(())
+}
+
 /// Where `part` (a slice the reader borrowed from `input`) lies in `input`.
 fn span_in(input: &[u8], part: &[u8]) -> Option<std::ops::Range<usize>> {
     let start = (part.as_ptr() as usize).checked_sub(input.as_ptr() as usize)?;
@@ -257,22 +276,32 @@ fn check_attributes(
     Some(())
 }
 
+/// Hands each attribute without a prefix (how servers write `rsp:Stream`'s and
+/// `rsp:CommandState`'s) to `each`, by local name and unescaped value; `None` for a malformed
+/// one.
+#[inline(always)]
+fn each_unprefixed_attribute(
+    start: &BytesStart<'_>,
+    mut each: impl FnMut(&[u8], std::borrow::Cow<'_, str>),
+) -> Option<()> {
+    for attr in start.attributes().with_checks(true) {
+        let attr = attr.ok()?;
+        if attr.key.prefix().is_none() {
+            each(attr.key.local_name().as_ref(), attr.unescape_value().ok()?);
+        }
+    }
+    Some(())
+}
+
 /// The attributes of an `rsp:Stream` start tag, as [`ReceiveResponse::parse`] reads them.
 fn stream_start(start: &BytesStart<'_>) -> Option<StreamData> {
     let mut stream = StreamData::default();
-    for attr in start.attributes().with_checks(true) {
-        let attr = attr.ok()?;
-        if attr.key.prefix().is_some() {
-            continue;
-        }
-        let value = attr.unescape_value().ok()?;
-        match attr.key.local_name().as_ref() {
-            b"Name" => stream.name = value.into_owned(),
-            b"CommandId" => stream.command_id = Some(value.into_owned()),
-            b"End" => stream.end = crate::headers::parse_bool(&value).unwrap_or(false),
-            _ => {}
-        }
-    }
+    each_unprefixed_attribute(start, |name, value| match name {
+        b"Name" => stream.name = value.into_owned(),
+        b"CommandId" => stream.command_id = Some(value.into_owned()),
+        b"End" => stream.end = crate::headers::parse_bool(&value).unwrap_or(false),
+        _ => {}
+    })?;
     Some(stream)
 }
 
@@ -280,18 +309,11 @@ fn stream_start(start: &BytesStart<'_>) -> Option<StreamData> {
 fn command_state(start: &BytesStart<'_>) -> Option<(Option<String>, CommandStateValue)> {
     let mut command_id = None;
     let mut uri = String::new();
-    for attr in start.attributes().with_checks(true) {
-        let attr = attr.ok()?;
-        if attr.key.prefix().is_some() {
-            continue;
-        }
-        let value = attr.unescape_value().ok()?;
-        match attr.key.local_name().as_ref() {
-            b"CommandId" => command_id = Some(value.into_owned()),
-            b"State" => uri = value.trim().to_owned(),
-            _ => {}
-        }
-    }
+    each_unprefixed_attribute(start, |name, value| match name {
+        b"CommandId" => command_id = Some(value.into_owned()),
+        b"State" => uri = value.trim().to_owned(),
+        _ => {}
+    })?;
     let value = if uri == state::DONE {
         CommandStateValue::Done { exit_code: None }
     } else if uri == state::RUNNING {
