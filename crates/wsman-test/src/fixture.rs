@@ -71,9 +71,13 @@ impl Fixture {
         template.add_service_account();
         let accounts = std::fs::read_to_string(template.path().join("accounts.toml"))
             .expect("read the template accounts.toml");
-        let mut started = Vec::with_capacity(count);
+        let mut started: Vec<Self> = Vec::with_capacity(count);
         for _ in 0..count {
-            let port = free_port();
+            // The daemons bind later, all at once: a port the kernel hands out again before
+            // an earlier daemon took it would put two fleet entries on one listener.
+            let port = std::iter::repeat_with(free_port)
+                .find(|port| started.iter().all(|fixture| fixture.port != *port))
+                .expect("a free port");
             let mut config = ConfigDir::new();
             config.listener(ListenerSpec::http(port));
             config.write();
