@@ -31,86 +31,7 @@ fn ipmi_sensors_match_ipmitool() {
 
     let mut compared = Vec::new();
     for f in &threshold {
-        let item = by_name(&numeric, &f[0]);
-        assert!(
-            same(scaled(item, "CurrentReading"), column(&f[1])),
-            "{} reading: {item:?} vs {f:?}",
-            f[0]
-        );
-        // ipmitool's columns: lnr, lcr, lnc, unc, ucr, unr.
-        for (property, index) in [
-            ("LowerThresholdFatal", 4),
-            ("LowerThresholdCritical", 5),
-            ("LowerThresholdNonCritical", 6),
-            ("UpperThresholdNonCritical", 7),
-            ("UpperThresholdCritical", 8),
-            ("UpperThresholdFatal", 9),
-        ] {
-            assert!(
-                same(scaled(item, property), column(&f[index])),
-                "{} {property}: {:?} vs {}",
-                f[0],
-                prop(item, property),
-                f[index]
-            );
-        }
-        // The SDR's fixed values to ipmitool's three decimals (Vcore's 5 mV steps need all
-        // three: its minimum is 0.175 V).
-        let detail = sim.ipmitool(&["sdr", "get", &f[0]]);
-        let field = |label: &str| {
-            detail
-                .lines()
-                .find_map(|l| l.trim().strip_prefix(label))
-                .and_then(|rest| rest.trim_start().strip_prefix(':'))
-                .and_then(|v| v.trim().parse::<f64>().ok())
-        };
-        for (property, label) in [
-            ("NominalReading", "Nominal Reading"),
-            ("MinReadable", "Minimum sensor range"),
-            ("MaxReadable", "Maximum sensor range"),
-        ] {
-            // ipmitool prints "Unspecified" where it takes the SDR's byte for unset.
-            let Some(expected) = field(label) else {
-                continue;
-            };
-            assert!(
-                same(scaled(item, property), Some(expected)),
-                "{} {property}: {:?} vs ipmitool's\n{detail}",
-                f[0],
-                prop(item, property),
-            );
-            compared.push(format!("{} {property} {expected}", f[0]));
-        }
-        // The unit as DMTF's BaseUnits codes it.
-        let units = match f[2].as_str() {
-            "degrees C" => "2",
-            "Volts" => "5",
-            "RPM" => "19",
-            other => panic!("unit {other} not in this test's SDRs"),
-        };
-        assert_eq!(prop(item, "BaseUnits").as_deref(), Some(units), "{}", f[0]);
-        // ipmitool's status: ok, nc (non-critical), cr (critical), nr (non-recoverable).
-        let (state, health) = match f[3].as_str() {
-            "ok" => ("Normal", "5"),
-            "nc" => ("Upper Non-Critical", "10"),
-            other => panic!("status {other} not in this test's values"),
-        };
-        assert_eq!(
-            prop(item, "CurrentState").as_deref(),
-            Some(state),
-            "{}",
-            f[0]
-        );
-        assert_eq!(
-            prop(item, "HealthState").as_deref(),
-            Some(health),
-            "{}",
-            f[0]
-        );
-        assert_eq!(
-            prop(item, "SystemCreationClassName").as_deref(),
-            Some("CIM_ComputerSystem")
-        );
+        assert_numeric_sensor_matches(&sim, &numeric, f, &mut compared);
     }
 
     // Vcore's three fixed values were compared, the minimum needing its third decimal.
@@ -120,8 +41,104 @@ fn ipmi_sensors_match_ipmitool() {
         "{compared:?}"
     );
 
-    // CIM_Sensor is the base class: every sensor of the SDR repository (ipmitool's sdr
-    // list), the numeric ones as CIM_NumericSensor.
+    assert_every_sdr_sensor_is_served(&sim, &host, threshold.len());
+    assert_get_and_wql_find(&host, &numeric[0]);
+}
+
+/// One threshold sensor of ipmitool's `sensor` list (`f`, its columns) against its
+/// CIM_NumericSensor: reading, thresholds, the SDR's fixed values (pushed to `compared`),
+/// unit, state and health.
+fn assert_numeric_sensor_matches(
+    sim: &IpmiSim,
+    numeric: &[Element],
+    f: &[String],
+    compared: &mut Vec<String>,
+) {
+    let item = by_name(numeric, &f[0]);
+    assert!(
+        same(scaled(item, "CurrentReading"), column(&f[1])),
+        "{} reading: {item:?} vs {f:?}",
+        f[0]
+    );
+    // ipmitool's columns: lnr, lcr, lnc, unc, ucr, unr.
+    for (property, index) in [
+        ("LowerThresholdFatal", 4),
+        ("LowerThresholdCritical", 5),
+        ("LowerThresholdNonCritical", 6),
+        ("UpperThresholdNonCritical", 7),
+        ("UpperThresholdCritical", 8),
+        ("UpperThresholdFatal", 9),
+    ] {
+        assert!(
+            same(scaled(item, property), column(&f[index])),
+            "{} {property}: {:?} vs {}",
+            f[0],
+            prop(item, property),
+            f[index]
+        );
+    }
+    // The SDR's fixed values to ipmitool's three decimals (Vcore's 5 mV steps need all
+    // three: its minimum is 0.175 V).
+    let detail = sim.ipmitool(&["sdr", "get", &f[0]]);
+    let field = |label: &str| {
+        detail
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .and_then(|rest| rest.trim_start().strip_prefix(':'))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    for (property, label) in [
+        ("NominalReading", "Nominal Reading"),
+        ("MinReadable", "Minimum sensor range"),
+        ("MaxReadable", "Maximum sensor range"),
+    ] {
+        // ipmitool prints "Unspecified" where it takes the SDR's byte for unset.
+        let Some(expected) = field(label) else {
+            continue;
+        };
+        assert!(
+            same(scaled(item, property), Some(expected)),
+            "{} {property}: {:?} vs ipmitool's\n{detail}",
+            f[0],
+            prop(item, property),
+        );
+        compared.push(format!("{} {property} {expected}", f[0]));
+    }
+    // The unit as DMTF's BaseUnits codes it.
+    let units = match f[2].as_str() {
+        "degrees C" => "2",
+        "Volts" => "5",
+        "RPM" => "19",
+        other => panic!("unit {other} not in this test's SDRs"),
+    };
+    assert_eq!(prop(item, "BaseUnits").as_deref(), Some(units), "{}", f[0]);
+    // ipmitool's status: ok, nc (non-critical), cr (critical), nr (non-recoverable).
+    let (state, health) = match f[3].as_str() {
+        "ok" => ("Normal", "5"),
+        "nc" => ("Upper Non-Critical", "10"),
+        other => panic!("status {other} not in this test's values"),
+    };
+    assert_eq!(
+        prop(item, "CurrentState").as_deref(),
+        Some(state),
+        "{}",
+        f[0]
+    );
+    assert_eq!(
+        prop(item, "HealthState").as_deref(),
+        Some(health),
+        "{}",
+        f[0]
+    );
+    assert_eq!(
+        prop(item, "SystemCreationClassName").as_deref(),
+        Some("CIM_ComputerSystem")
+    );
+}
+
+/// CIM_Sensor is the base class: every sensor of the SDR repository (ipmitool's sdr list),
+/// the numeric ones as CIM_NumericSensor, the discrete ones with the states the BMC answers.
+fn assert_every_sdr_sensor_is_served(sim: &IpmiSim, host: &Host, numeric_count: usize) {
     let sdr_names: Vec<String> = sim
         .ipmitool(&["sdr", "elist", "all"])
         .lines()
@@ -144,7 +161,7 @@ fn ipmi_sensors_match_ipmitool() {
     assert_eq!(names, sensors_in_sdr, "{sdr_names:?}");
     assert_eq!(
         all.iter().filter(|i| i.name == "CIM_NumericSensor").count(),
-        threshold.len()
+        numeric_count
     );
     let discrete: Vec<&Element> = all.iter().filter(|i| i.name == "CIM_Sensor").collect();
     assert!(!discrete.is_empty());
@@ -169,9 +186,10 @@ fn ipmi_sensors_match_ipmitool() {
             "{device}: {raw}"
         );
     }
+}
 
-    // Get by the keys an enumeration gave.
-    let item = &numeric[0];
+/// Get by the keys an enumeration gave, and WQL through the same instances.
+fn assert_get_and_wql_find(host: &Host, item: &Element) {
     let keys: Vec<(String, String)> = [
         "CreationClassName",
         "DeviceID",
