@@ -122,14 +122,28 @@ fn journal_events_reach_the_collector_in_order_across_restarts_of_either_side() 
     let delivered_before = *expected.last().expect("entries");
     expected.extend(after_vacuum);
 
-    // The collector writes each record once; what the forwarder sent again is what the
-    // collector logged as already stored: at most one batch (4) per fault.
-    let at_collector = collected(&file, &tag);
+    earlier_collector_logs.push_str(&collector.daemon.stderr());
+    assert_written_once_in_journal_order(&file, &tag, &expected, &earlier_collector_logs);
+    assert_forwarder_events_written(&file, delivered_before, oldest);
+    let forwarder_log = forwarder.stderr();
+    assert!(!forwarder_log.contains(SERVICE_PASSWORD));
+    assert!(forwarder.is_running() && collector.daemon.is_running());
+}
+
+/// The collector wrote each record once, in journal order and gap-free but for the vacuumed
+/// entries; what the forwarder sent again is what the collector logged as already stored: at
+/// most one batch (4) per fault.
+fn assert_written_once_in_journal_order(
+    file: &Path,
+    tag: &str,
+    expected: &[u64],
+    collector_logs: &str,
+) {
+    let at_collector = collected(file, tag);
     let mut unique = at_collector.clone();
     unique.dedup();
     assert_eq!(unique, at_collector, "written once each");
-    earlier_collector_logs.push_str(&collector.daemon.stderr());
-    let sent_again: usize = earlier_collector_logs
+    let sent_again: usize = collector_logs
         .lines()
         .filter(|l| l.contains("events already stored were not written again"))
         .filter_map(|l| {
@@ -141,12 +155,17 @@ fn journal_events_reach_the_collector_in_order_across_restarts_of_either_side() 
                 .ok()
         })
         .sum();
-    assert!(sent_again <= 3 * 4, "{earlier_collector_logs}");
+    assert!(sent_again <= 3 * 4, "{collector_logs}");
     assert_eq!(
-        unique, expected,
+        unique, *expected,
         "in journal order, gap-free but for the vacuumed entries"
     );
-    let written_now = std::fs::read_to_string(&file).expect("the output file");
+}
+
+/// The forwarder's own events in the output: one EventID 112 naming the records the vacuum
+/// lost, one EventID 111 (the bookmark event) first, and the forwarder's Computer.
+fn assert_forwarder_events_written(file: &Path, delivered_before: u64, oldest: u64) {
+    let written_now = std::fs::read_to_string(file).expect("the output file");
     let lost: Vec<&str> = written_now
         .lines()
         .filter(|l| l.contains("wsmand-forwarder") && l.contains("<EventID>112</EventID>"))
@@ -166,7 +185,7 @@ fn journal_events_reach_the_collector_in_order_across_restarts_of_either_side() 
         lost[0]
     );
 
-    let written = std::fs::read_to_string(&file).expect("the output file");
+    let written = std::fs::read_to_string(file).expect("the output file");
     let bookmark_events = written
         .lines()
         .filter(|l| {
@@ -187,9 +206,6 @@ fn journal_events_reach_the_collector_in_order_across_restarts_of_either_side() 
     assert!(written.contains(&format!(
         "<Computer>{SERVICE_ACCOUNT}.forwarder.test</Computer>"
     )));
-    let forwarder_log = forwarder.stderr();
-    assert!(!forwarder_log.contains(SERVICE_PASSWORD));
-    assert!(forwarder.is_running() && collector.daemon.is_running());
 }
 
 /// The daemon exports its stand-ins for libzstd's context functions, so that libsystemd's
