@@ -215,145 +215,112 @@ async fn main() -> anyhow::Result<()> {
     let mut ours_each = Vec::new();
     let mut bare_each = Vec::new();
     for run in 1..=args.runs.max(1) {
+        let mut line = format!("  run {run}:");
         let (took, items) = enumerate(&wsmand, &resource).await?;
-        if items != args.expect {
-            bail!("wsmand answered {items} items, {} expected", args.expect);
-        }
+        expect_items(items, args.expect, "wsmand")?;
         ours.push(took);
-        let mut line = format!("  run {run}: wsmand {:.0} ms", took.as_secs_f64() * 1000.0);
+        line.push_str(&format!(" wsmand {:.0} ms", millis(took)));
         if let Some(baseline) = &baseline {
             let (took, items) = enumerate(baseline, &resource).await?;
-            if items != args.expect {
-                bail!(
-                    "the bare responder answered {items} items, {} expected",
-                    args.expect
-                );
-            }
+            expect_items(items, args.expect, "the bare responder")?;
             bare.push(took);
-            line.push_str(&format!(
-                ", bare responder {:.0} ms",
-                took.as_secs_f64() * 1000.0
-            ));
+            line.push_str(&format!(", bare responder {:.0} ms", millis(took)));
         }
         let (took, items) = enumerate_each(&wsmand, &resource).await?;
-        if items != args.expect {
-            bail!(
-                "one pass: wsmand answered {items} items, {} expected",
-                args.expect
-            );
-        }
+        expect_items(items, args.expect, "one pass: wsmand")?;
         ours_each.push(took);
-        line.push_str(&format!(
-            "; one pass: wsmand {:.0} ms",
-            took.as_secs_f64() * 1000.0
-        ));
+        line.push_str(&format!("; one pass: wsmand {:.0} ms", millis(took)));
         if let Some(baseline) = &baseline {
             let (took, items) = enumerate_each(baseline, &resource).await?;
-            if items != args.expect {
-                bail!(
-                    "one pass: the bare responder answered {items} items, {} expected",
-                    args.expect
-                );
-            }
+            expect_items(items, args.expect, "one pass: the bare responder")?;
             bare_each.push(took);
-            line.push_str(&format!(
-                ", bare responder {:.0} ms",
-                took.as_secs_f64() * 1000.0
-            ));
+            line.push_str(&format!(", bare responder {:.0} ms", millis(took)));
         }
         println!("{line}");
     }
-    let rate = |d: Duration| args.expect as f64 / d.as_secs_f64();
-    let ours_each = median(&mut ours_each);
-    println!(
-        "one pass (enumerate_each), wsmand    : {:.0} ms ({:.0} items/s; goal >= 200000: {})",
-        ours_each.as_secs_f64() * 1000.0,
-        rate(ours_each),
-        if rate(ours_each) >= 200_000.0 {
-            "met"
-        } else {
-            "MISSED"
-        }
+    report(
+        [
+            "one pass (enumerate_each), wsmand    :",
+            "one pass, bare responder median     :",
+            "one pass ratio (wsmand / bare)      :",
+        ],
+        &mut ours_each,
+        &mut bare_each,
+        args.expect,
     );
-    if !bare_each.is_empty() {
-        let bare_each = median(&mut bare_each);
-        println!(
-            "one pass, bare responder median     : {:.0} ms ({:.0} items/s)",
-            bare_each.as_secs_f64() * 1000.0,
-            rate(bare_each)
-        );
-        println!(
-            "one pass ratio (wsmand / bare)      : {:.2}",
-            rate(ours_each) / rate(bare_each)
-        );
-    }
     if args.raw {
-        let mut ours_raw = Vec::new();
-        let mut bare_raw = Vec::new();
-        let mut ours_connection =
-            RawConnection::open(&args.endpoint, &args.user, &password).await?;
-        let mut bare_connection = match &args.baseline {
-            Some(b) => Some(RawConnection::open(b, &args.user, &password).await?),
-            None => None,
-        };
-        for run in 1..=args.runs.max(1) {
-            let (took, items) =
-                enumerate_raw(&mut ours_connection, &args.resource, &args.item).await?;
-            if items != args.expect {
-                bail!(
-                    "raw loop: wsmand answered {items} items, {} expected",
-                    args.expect
-                );
-            }
-            ours_raw.push(took);
-            let mut line = format!(
-                "  raw run {run}: wsmand {:.0} ms",
-                took.as_secs_f64() * 1000.0
-            );
-            if let Some(bare) = bare_connection.as_mut() {
-                let (took, items) = enumerate_raw(bare, &args.resource, &args.item).await?;
-                if items != args.expect {
-                    bail!(
-                        "raw loop: the bare responder answered {items} items, {} expected",
-                        args.expect
-                    );
-                }
-                bare_raw.push(took);
-                line.push_str(&format!(
-                    ", bare responder {:.0} ms",
-                    took.as_secs_f64() * 1000.0
-                ));
-            }
-            println!("{line}");
-        }
-        let ours_raw = median(&mut ours_raw);
-        println!(
-            "raw loop, wsmand median             : {:.0} ms ({:.0} items/s; goal >= 200000: {})",
-            ours_raw.as_secs_f64() * 1000.0,
-            rate(ours_raw),
-            if rate(ours_raw) >= 200_000.0 {
-                "met"
-            } else {
-                "MISSED"
-            }
-        );
-        if !bare_raw.is_empty() {
-            let bare_raw = median(&mut bare_raw);
-            println!(
-                "raw loop, bare responder median     : {:.0} ms ({:.0} items/s)",
-                bare_raw.as_secs_f64() * 1000.0,
-                rate(bare_raw)
-            );
-            println!(
-                "raw loop ratio (wsmand / bare)      : {:.2}",
-                rate(ours_raw) / rate(bare_raw)
-            );
-        }
+        raw_loop(&args, &password).await?;
     }
-    let ours = median(&mut ours);
+    report(
+        [
+            "tree (Client::enumerate), wsmand     :",
+            "bare responder (same bytes) median  :",
+            "ratio (wsmand items/s / bare)       :",
+        ],
+        &mut ours,
+        &mut bare,
+        args.expect,
+    );
+    Ok(())
+}
+
+/// The raw loop: one kept connection each, our request bytes and item counting without the
+/// client library, to show what the daemon alone costs.
+async fn raw_loop(args: &Args, password: &str) -> anyhow::Result<()> {
+    let mut ours = Vec::new();
+    let mut bare = Vec::new();
+    let mut ours_connection = RawConnection::open(&args.endpoint, &args.user, password).await?;
+    let mut bare_connection = match &args.baseline {
+        Some(b) => Some(RawConnection::open(b, &args.user, password).await?),
+        None => None,
+    };
+    for run in 1..=args.runs.max(1) {
+        let (took, items) = enumerate_raw(&mut ours_connection, &args.resource, &args.item).await?;
+        expect_items(items, args.expect, "raw loop: wsmand")?;
+        ours.push(took);
+        let mut line = format!("  raw run {run}: wsmand {:.0} ms", millis(took));
+        if let Some(connection) = bare_connection.as_mut() {
+            let (took, items) = enumerate_raw(connection, &args.resource, &args.item).await?;
+            expect_items(items, args.expect, "raw loop: the bare responder")?;
+            bare.push(took);
+            line.push_str(&format!(", bare responder {:.0} ms", millis(took)));
+        }
+        println!("{line}");
+    }
+    report(
+        [
+            "raw loop, wsmand median             :",
+            "raw loop, bare responder median     :",
+            "raw loop ratio (wsmand / bare)      :",
+        ],
+        &mut ours,
+        &mut bare,
+        args.expect,
+    );
+    Ok(())
+}
+
+/// Fails unless `who` answered the number of items the bench expects.
+fn expect_items(items: usize, expect: usize, who: &str) -> anyhow::Result<()> {
+    if items != expect {
+        bail!("{who} answered {items} items, {expect} expected");
+    }
+    Ok(())
+}
+
+fn millis(took: Duration) -> f64 {
+    took.as_secs_f64() * 1000.0
+}
+
+/// Prints wsmand's median against the 200,000 items/s goal and, when the bare responder ran,
+/// its median and the ratio; `labels` name the three lines.
+fn report(labels: [&str; 3], ours: &mut [Duration], bare: &mut [Duration], expect: usize) {
+    let rate = |d: Duration| expect as f64 / d.as_secs_f64();
+    let ours = median(ours);
     println!(
-        "tree (Client::enumerate), wsmand     : {:.0} ms ({:.0} items/s; goal >= 200000: {})",
-        ours.as_secs_f64() * 1000.0,
+        "{} {:.0} ms ({:.0} items/s; goal >= 200000: {})",
+        labels[0],
+        millis(ours),
         rate(ours),
         if rate(ours) >= 200_000.0 {
             "met"
@@ -361,17 +328,15 @@ async fn main() -> anyhow::Result<()> {
             "MISSED"
         }
     );
-    if !bare.is_empty() {
-        let bare = median(&mut bare);
-        println!(
-            "bare responder (same bytes) median  : {:.0} ms ({:.0} items/s)",
-            bare.as_secs_f64() * 1000.0,
-            rate(bare)
-        );
-        println!(
-            "ratio (wsmand items/s / bare)       : {:.2}",
-            rate(ours) / rate(bare)
-        );
+    if bare.is_empty() {
+        return;
     }
-    Ok(())
+    let bare = median(bare);
+    println!(
+        "{} {:.0} ms ({:.0} items/s)",
+        labels[1],
+        millis(bare),
+        rate(bare)
+    );
+    println!("{} {:.2}", labels[2], rate(ours) / rate(bare));
 }
