@@ -136,7 +136,7 @@ impl CollectorService {
         self.metrics.render(&census)
     }
 
-    /// Count a delivery refused before it reached [`Self::handle`] (undecodable SLDC, a body
+    /// Count a delivery refused before it reached [`Self::handle_delivery`] (undecodable SLDC, a body
     /// that does not decode or parse), and log it once per forwarder and interval.
     pub fn refused_before_parsing(&self, endpoint: &Endpoint, body: &UnreadableBody<'_>) {
         let path = match endpoint {
