@@ -117,18 +117,11 @@ const PROCESSOR_COUNTERS: &[(&str, &str)] = &[
     ("Timestamp_Sys100NS", "uint64"),
 ];
 
-const PERF_OS_PROCESSOR: ClassSchema = ClassSchema {
-    name: "Win32_PerfRawData_PerfOS_Processor",
-    namespace: "root/cimv2",
-    keys: &["Name"],
-    singleton: false,
-    references: &[],
-    declaration: Declaration {
-        superclass: Some("Win32_PerfRawData"),
-        properties: PROCESSOR_COUNTERS,
-        methods: &[],
-    },
-};
+const PERF_OS_PROCESSOR: ClassSchema = ClassSchema::performance(
+    "Win32_PerfRawData_PerfOS_Processor",
+    "Win32_PerfRawData",
+    PROCESSOR_COUNTERS,
+);
 
 impl Class for PerfOsProcessor {
     fn schema(&self) -> &'static ClassSchema {
@@ -540,18 +533,11 @@ fn read_cpu_lines() -> Result<Vec<CpuTimes>, Fault> {
     Ok(cpu_lines(&stat))
 }
 
-const PERF_FORMATTED_OS_PROCESSOR: ClassSchema = ClassSchema {
-    name: "Win32_PerfFormattedData_PerfOS_Processor",
-    namespace: "root/cimv2",
-    keys: &["Name"],
-    singleton: false,
-    references: &[],
-    declaration: Declaration {
-        superclass: Some("Win32_PerfFormattedData"),
-        properties: PROCESSOR_COUNTERS,
-        methods: &[],
-    },
-};
+const PERF_FORMATTED_OS_PROCESSOR: ClassSchema = ClassSchema::performance(
+    "Win32_PerfFormattedData_PerfOS_Processor",
+    "Win32_PerfFormattedData",
+    PROCESSOR_COUNTERS,
+);
 
 impl Class for PerfFormattedOsProcessor {
     fn schema(&self) -> &'static ClassSchema {
@@ -603,50 +589,43 @@ impl Class for PerfFormattedOsProcessor {
 /// loopback out of this class too), from `/sys/class/net/<if>/statistics`.
 pub struct PerfTcpipNetworkInterface;
 
-const PERF_TCPIP_NETWORK_INTERFACE: ClassSchema = ClassSchema {
-    name: "Win32_PerfRawData_Tcpip_NetworkInterface",
-    namespace: "root/cimv2",
-    keys: &["Name"],
-    singleton: false,
-    references: &[],
-    declaration: Declaration {
-        superclass: Some("Win32_PerfRawData"),
-        properties: &[
-            ("BytesReceivedPersec", "uint64"),
-            ("BytesSentPersec", "uint64"),
-            ("BytesTotalPersec", "uint64"),
-            ("Caption", "string"),
-            ("CurrentBandwidth", "uint64"),
-            ("Description", "string"),
-            ("Frequency_Object", "uint64"),
-            ("Frequency_PerfTime", "uint64"),
-            ("Frequency_Sys100NS", "uint64"),
-            ("Name", "string"),
-            ("OffloadedConnections", "uint64"),
-            ("OutputQueueLength", "uint64"),
-            ("PacketsOutboundDiscarded", "uint64"),
-            ("PacketsOutboundErrors", "uint64"),
-            ("PacketsPersec", "uint64"),
-            ("PacketsReceivedDiscarded", "uint64"),
-            ("PacketsReceivedErrors", "uint64"),
-            ("PacketsReceivedNonUnicastPersec", "uint64"),
-            ("PacketsReceivedPersec", "uint64"),
-            ("PacketsReceivedUnicastPersec", "uint64"),
-            ("PacketsReceivedUnknown", "uint64"),
-            ("PacketsSentNonUnicastPersec", "uint64"),
-            ("PacketsSentPersec", "uint64"),
-            ("PacketsSentUnicastPersec", "uint64"),
-            ("TCPActiveRSCConnections", "uint64"),
-            ("TCPRSCAveragePacketSize", "uint64"),
-            ("TCPRSCCoalescedPacketsPersec", "uint64"),
-            ("TCPRSCExceptionsPersec", "uint64"),
-            ("Timestamp_Object", "uint64"),
-            ("Timestamp_PerfTime", "uint64"),
-            ("Timestamp_Sys100NS", "uint64"),
-        ],
-        methods: &[],
-    },
-};
+const PERF_TCPIP_NETWORK_INTERFACE: ClassSchema = ClassSchema::performance(
+    "Win32_PerfRawData_Tcpip_NetworkInterface",
+    "Win32_PerfRawData",
+    &[
+        ("BytesReceivedPersec", "uint64"),
+        ("BytesSentPersec", "uint64"),
+        ("BytesTotalPersec", "uint64"),
+        ("Caption", "string"),
+        ("CurrentBandwidth", "uint64"),
+        ("Description", "string"),
+        ("Frequency_Object", "uint64"),
+        ("Frequency_PerfTime", "uint64"),
+        ("Frequency_Sys100NS", "uint64"),
+        ("Name", "string"),
+        ("OffloadedConnections", "uint64"),
+        ("OutputQueueLength", "uint64"),
+        ("PacketsOutboundDiscarded", "uint64"),
+        ("PacketsOutboundErrors", "uint64"),
+        ("PacketsPersec", "uint64"),
+        ("PacketsReceivedDiscarded", "uint64"),
+        ("PacketsReceivedErrors", "uint64"),
+        ("PacketsReceivedNonUnicastPersec", "uint64"),
+        ("PacketsReceivedPersec", "uint64"),
+        ("PacketsReceivedUnicastPersec", "uint64"),
+        ("PacketsReceivedUnknown", "uint64"),
+        ("PacketsSentNonUnicastPersec", "uint64"),
+        ("PacketsSentPersec", "uint64"),
+        ("PacketsSentUnicastPersec", "uint64"),
+        ("TCPActiveRSCConnections", "uint64"),
+        ("TCPRSCAveragePacketSize", "uint64"),
+        ("TCPRSCCoalescedPacketsPersec", "uint64"),
+        ("TCPRSCExceptionsPersec", "uint64"),
+        ("Timestamp_Object", "uint64"),
+        ("Timestamp_PerfTime", "uint64"),
+        ("Timestamp_Sys100NS", "uint64"),
+    ],
+);
 
 impl Class for PerfTcpipNetworkInterface {
     fn schema(&self) -> &'static ClassSchema {

@@ -14,7 +14,7 @@ use wsman_proto::Fault;
 use super::perf::{filetime_now, filetime_of_unix};
 use super::process::Viewer;
 use super::procfs::{self, Stat, HUNDRED_NS_PER_TICK};
-use super::schema::{ClassSchema, Declaration};
+use super::schema::ClassSchema;
 use super::Class;
 use crate::{Context, Filter};
 
@@ -102,56 +102,49 @@ fn instance_names(names: &[&str]) -> Vec<String> {
 /// `Win32_PerfRawData_PerfProc_Process`, keyed by Name.
 pub struct PerfProcProcess;
 
-const PERF_PROC_PROCESS: ClassSchema = ClassSchema {
-    name: "Win32_PerfRawData_PerfProc_Process",
-    namespace: "root/cimv2",
-    keys: &["Name"],
-    singleton: false,
-    references: &[],
-    declaration: Declaration {
-        superclass: Some("Win32_PerfRawData"),
-        properties: &[
-            ("Caption", "string"),
-            ("CreatingProcessID", "uint32"),
-            ("Description", "string"),
-            ("ElapsedTime", "uint64"),
-            ("Frequency_Object", "uint64"),
-            ("Frequency_PerfTime", "uint64"),
-            ("Frequency_Sys100NS", "uint64"),
-            ("HandleCount", "uint32"),
-            ("IDProcess", "uint32"),
-            ("IODataBytesPersec", "uint64"),
-            ("IODataOperationsPersec", "uint64"),
-            ("IOOtherBytesPersec", "uint64"),
-            ("IOOtherOperationsPersec", "uint64"),
-            ("IOReadBytesPersec", "uint64"),
-            ("IOReadOperationsPersec", "uint64"),
-            ("IOWriteBytesPersec", "uint64"),
-            ("IOWriteOperationsPersec", "uint64"),
-            ("Name", "string"),
-            ("PageFaultsPersec", "uint32"),
-            ("PageFileBytes", "uint64"),
-            ("PageFileBytesPeak", "uint64"),
-            ("PercentPrivilegedTime", "uint64"),
-            ("PercentProcessorTime", "uint64"),
-            ("PercentUserTime", "uint64"),
-            ("PoolNonpagedBytes", "uint32"),
-            ("PoolPagedBytes", "uint32"),
-            ("PriorityBase", "uint32"),
-            ("PrivateBytes", "uint64"),
-            ("ThreadCount", "uint32"),
-            ("Timestamp_Object", "uint64"),
-            ("Timestamp_PerfTime", "uint64"),
-            ("Timestamp_Sys100NS", "uint64"),
-            ("VirtualBytes", "uint64"),
-            ("VirtualBytesPeak", "uint64"),
-            ("WorkingSet", "uint64"),
-            ("WorkingSetPeak", "uint64"),
-            ("WorkingSetPrivate", "uint64"),
-        ],
-        methods: &[],
-    },
-};
+const PERF_PROC_PROCESS: ClassSchema = ClassSchema::performance(
+    "Win32_PerfRawData_PerfProc_Process",
+    "Win32_PerfRawData",
+    &[
+        ("Caption", "string"),
+        ("CreatingProcessID", "uint32"),
+        ("Description", "string"),
+        ("ElapsedTime", "uint64"),
+        ("Frequency_Object", "uint64"),
+        ("Frequency_PerfTime", "uint64"),
+        ("Frequency_Sys100NS", "uint64"),
+        ("HandleCount", "uint32"),
+        ("IDProcess", "uint32"),
+        ("IODataBytesPersec", "uint64"),
+        ("IODataOperationsPersec", "uint64"),
+        ("IOOtherBytesPersec", "uint64"),
+        ("IOOtherOperationsPersec", "uint64"),
+        ("IOReadBytesPersec", "uint64"),
+        ("IOReadOperationsPersec", "uint64"),
+        ("IOWriteBytesPersec", "uint64"),
+        ("IOWriteOperationsPersec", "uint64"),
+        ("Name", "string"),
+        ("PageFaultsPersec", "uint32"),
+        ("PageFileBytes", "uint64"),
+        ("PageFileBytesPeak", "uint64"),
+        ("PercentPrivilegedTime", "uint64"),
+        ("PercentProcessorTime", "uint64"),
+        ("PercentUserTime", "uint64"),
+        ("PoolNonpagedBytes", "uint32"),
+        ("PoolPagedBytes", "uint32"),
+        ("PriorityBase", "uint32"),
+        ("PrivateBytes", "uint64"),
+        ("ThreadCount", "uint32"),
+        ("Timestamp_Object", "uint64"),
+        ("Timestamp_PerfTime", "uint64"),
+        ("Timestamp_Sys100NS", "uint64"),
+        ("VirtualBytes", "uint64"),
+        ("VirtualBytesPeak", "uint64"),
+        ("WorkingSet", "uint64"),
+        ("WorkingSetPeak", "uint64"),
+        ("WorkingSetPrivate", "uint64"),
+    ],
+);
 
 impl Class for PerfProcProcess {
     fn schema(&self) -> &'static ClassSchema {

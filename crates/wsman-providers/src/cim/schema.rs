@@ -42,6 +42,31 @@ pub struct ClassSchema {
     pub declaration: Declaration,
 }
 
+impl ClassSchema {
+    /// A performance-counter class with one instance per counted object, as Windows declares
+    /// them: in root/cimv2, keyed by `Name` (a processor, a disk, `_Total`), without references
+    /// or methods, derived from `Win32_PerfRawData` or `Win32_PerfFormattedData`. The keyless
+    /// single-instance ones (PerfOS_System, PerfOS_Memory) are written out.
+    pub const fn performance(
+        name: &'static str,
+        superclass: &'static str,
+        properties: &'static [(&'static str, TypeName)],
+    ) -> Self {
+        Self {
+            name,
+            namespace: "root/cimv2",
+            keys: &["Name"],
+            singleton: false,
+            references: &[],
+            declaration: Declaration {
+                superclass: Some(superclass),
+                properties,
+                methods: &[],
+            },
+        }
+    }
+}
+
 /// A class's declaration: the types of the properties [`super::Class::properties`] lists
 /// and its methods.
 #[derive(Clone, Copy, Debug)]
