@@ -27,9 +27,11 @@ content-security-policy: default-src 'none'; style-src 'self'\r\n\
 x-content-type-options: nosniff\r\n\
 cache-control: no-store\r\n\
 connection: close\r\n\r\n\
-<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Request too large \xe2\x80\x94 wsmand management</title>\
-<link rel=\"stylesheet\" href=\"/assets/style.css\"></head><body><header><a class=\"brand\" href=\"/fleet\">wsmand management</a>\
-<nav class=\"site\"><a href=\"/fleet\">Fleet</a><a href=\"/audit\">Audit</a></nav></header><main><h1>Request too large</h1>\
+<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Request too large \xe2\x80\x94 wsmand management</title>\
+<link rel=\"stylesheet\" href=\"/assets/style.css\"></head><body>\
+<a class=\"skip\" href=\"#main\">Skip to content</a><header><a class=\"brand\" href=\"/fleet\">wsmand management</a>\
+<nav class=\"site\"><a href=\"/fleet\">Fleet</a><a href=\"/audit\">Audit</a></nav></header><main id=\"main\" tabindex=\"-1\"><h1>Request too large</h1>\
 <p class=\"error\">The address or its headers are too long (over 12 KiB): shorten the search or the filter and try again.</p>\
 <p><a href=\"/fleet\">Back to the fleet</a></p></main></body></html>";
 

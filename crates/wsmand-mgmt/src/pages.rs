@@ -46,6 +46,7 @@ fn layout_with(title: &str, viewer: Option<&Viewer<'_>>, head: Markup, body: Mar
                 (head)
             }
             body {
+                a.skip href="#main" { "Skip to content" }
                 header {
                     a.brand href="/fleet" { "wsmand management" }
                     nav.site aria-label="Console" {
@@ -64,7 +65,7 @@ fn layout_with(title: &str, viewer: Option<&Viewer<'_>>, head: Markup, body: Mar
                         }
                     }
                 }
-                main { (body) }
+                main #main tabindex="-1" { (body) }
             }
         }
     }
@@ -76,13 +77,16 @@ pub fn login(error: Option<&str>, login_token: &str) -> Markup {
         "Log in",
         None,
         html! {
-            h1 { "Log in" }
-            @if let Some(error) = error { p.error { (error) } }
-            form.login method="post" action="/login" {
-                input type="hidden" name="csrf" value=(login_token);
-                label { "User name" input type="text" name="user" autocomplete="username" required; }
-                label { "Password" input type="password" name="password" autocomplete="current-password" required; }
-                button type="submit" { "Log in" }
+            div.login-card {
+                h1 { "Log in" }
+                p.lead { "Your account on this machine, or a manager user." }
+                @if let Some(error) = error { p.error role="alert" { (error) } }
+                form.login method="post" action="/login" {
+                    input type="hidden" name="csrf" value=(login_token);
+                    label { "User name" input type="text" name="user" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus; }
+                    label { "Password" input type="password" name="password" autocomplete="current-password" required; }
+                    button type="submit" { "Log in" }
+                }
             }
         },
     )
@@ -601,11 +605,12 @@ fn confirmed(
     };
     html! {
         @if query.confirm.as_deref() == Some(target) {
-            span.confirm { (label) "?" }
+            span.confirm #confirm { (label) "?" }
             (post_button(viewer, action, &format!("confirm {label}")))
             a href=(here(None)) { "cancel" }
         } @else {
-            a.action href=(here(Some(target.to_owned()))) { (label) }
+            // `#confirm`: the question's page starts the keyboard's next Tab at its button.
+            a.action href={ (here(Some(target.to_owned()))) "#confirm" } { (label) }
         }
     }
 }

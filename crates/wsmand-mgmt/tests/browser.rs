@@ -17,6 +17,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use wsman_test::systemd::BootedSystemd;
@@ -50,14 +51,18 @@ fn missing_tools() -> Option<String> {
     if Command::new("node").arg("--version").output().is_err() {
         return Some("no node (apt-get install nodejs)".to_owned());
     }
-    if !suite
-        .join("node_modules/playwright-core/package.json")
-        .is_file()
-    {
-        return Some(format!(
-            "no playwright-core: run npm ci --ignore-scripts in {}",
-            suite.display()
-        ));
+    for package in ["playwright-core", "axe-core"] {
+        if !suite
+            .join("node_modules")
+            .join(package)
+            .join("package.json")
+            .is_file()
+        {
+            return Some(format!(
+                "no {package}: run npm ci --ignore-scripts in {}",
+                suite.display()
+            ));
+        }
     }
     None
 }
@@ -171,7 +176,12 @@ impl Drop for Reaped {
     }
 }
 
-fn answer(question: &str, systemd: &BootedSystemd, victim: &mut Child, to: &mut ChildStdin) {
+fn answer(
+    question: &str,
+    systemd: &BootedSystemd,
+    mut victim: Option<&mut Child>,
+    to: &mut ChildStdin,
+) {
     let reply = if let Some(unit) = question.strip_prefix("is-active ") {
         systemd
             .exec(&["systemctl", "is-active", unit])
@@ -210,14 +220,14 @@ fn answer(question: &str, systemd: &BootedSystemd, victim: &mut Child, to: &mut 
             &message,
         ]);
         message
-    } else if question == "victim-state" {
+    } else if let (Some(victim), "victim-state") = (victim.as_deref_mut(), question) {
         // At once, without waiting: whether the child this test started still runs.
         match victim.try_wait() {
             Ok(None) => "running".to_owned(),
             Ok(Some(status)) => format!("exited {status}"),
             Err(error) => format!("unknown: {error}"),
         }
-    } else if question == "victim-exited" {
+    } else if let (Some(victim), "victim-exited") = (victim, question) {
         // Waits (bounded) for the child this test started: gone means reaped here.
         match wsman_test::process::wait_until(victim, Duration::from_secs(20)) {
             Some(status) => format!("exited {status}"),
@@ -230,23 +240,42 @@ fn answer(question: &str, systemd: &BootedSystemd, victim: &mut Child, to: &mut 
     to.flush().expect("flush");
 }
 
-#[test]
-fn the_console_in_chromium() {
+/// What both browser runs drive: a booted systemd with the probe unit running, the console
+/// with four hosts (this machine's wsmand, one managing the booted systemd and reading its
+/// journal, one whose shells run as the PAM test user, the Windows replay) and a second
+/// console that denies 127.0.0.1. Fields are kept for their `Drop`s.
+struct Fleet {
+    systemd: BootedSystemd,
+    _hosts: Vec<(ConfigDir, Daemon, u16)>,
+    _windows: Reaped,
+    fixtures: PathBuf,
+    console: Console,
+    denying: Console,
+    /// Released last, once everything above has stopped.
+    _turn: MutexGuard<'static, ()>,
+}
+
+static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The [`Fleet`] and this run's turn, or `None` (printed why) when the test is not to run here.
+fn start_fleet() -> Option<Fleet> {
     if std::env::var("WSMAN_TEST_BROWSER").as_deref() != Ok("1") {
         eprintln!("skipped: set WSMAN_TEST_BROWSER=1 (the browser stage of scripts/test.sh)");
-        return;
+        return None;
     }
     if let Some(reason) = missing_tools() {
         panic!("WSMAN_TEST_BROWSER=1 but {reason}");
     }
-    let Some(systemd) = BootedSystemd::boot() else {
-        return;
-    };
+    // One run at a time: each boots a system and drives a browser.
+    let turn = ONE_RUN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let systemd = BootedSystemd::boot()?;
     systemd.write_file(&format!("/etc/systemd/system/{UNIT}"), PROBE);
     systemd.exec_ok(&["systemctl", "daemon-reload"]);
     systemd.exec_ok(&["systemctl", "start", UNIT]);
     let bus = systemd.bus_address();
-    let (_local_config, _local, local_port) = start_host(&[]);
+    let local = start_host(&[]);
     // Its journal is the booted system's too: the events page's live stream reads it.
     let journal = systemd
         .root()
@@ -254,7 +283,7 @@ fn the_console_in_chromium() {
         .to_str()
         .expect("UTF-8")
         .to_owned();
-    let (_systemd_config, _managing, systemd_port) = start_host(&[
+    let managing = start_host(&[
         ("DBUS_SYSTEM_BUS_ADDRESS", bus.as_str()),
         ("WSMAND_JOURNAL_DIRECTORY", journal.as_str()),
     ]);
@@ -262,50 +291,54 @@ fn the_console_in_chromium() {
     // root's profile, which on a build machine may run tools that leave lock files behind
     // when the shell is ended early.
     let shell_user = std::env::var("WSMAN_TEST_PAM_USER").unwrap_or_else(|_| "nobody".into());
-    let (_shell_config, _shell, shell_port) = start_host_as(&[], &shell_user);
+    let shell = start_host_as(&[], &shell_user);
     let fixtures = repo_root().join("crates/wsman-proto/tests/fixtures/windows");
-    let (_windows, windows_port) = start_windows_replay(&fixtures);
+    let (windows, windows_port) = start_windows_replay(&fixtures);
     let console = Console::start(
         &[
-            ("local", local_port),
-            ("systemd", systemd_port),
+            ("local", local.2),
+            ("systemd", managing.2),
             ("windows", windows_port),
-            ("shell", shell_port),
+            ("shell", shell.2),
         ],
         "",
     );
-    let denying = Console::start(&[("local", local_port)], "DeniedClients = [\"127.0.0.1\"]");
-    let mut victim = Reaped(
-        Command::new("sleep")
-            .arg("100000")
-            .spawn()
-            .expect("start the process to terminate"),
-    );
+    let denying = Console::start(&[("local", local.2)], "DeniedClients = [\"127.0.0.1\"]");
+    let fleet = Fleet {
+        systemd,
+        _hosts: vec![local, managing, shell],
+        _windows: windows,
+        fixtures,
+        console,
+        denying,
+        _turn: turn,
+    };
+    Some(fleet)
+}
 
-    let artifacts = repo_root().join("target/browser-artifacts");
-    // Only this run's screenshots.
+/// `target/browser-artifacts/NAME`, emptied: only this run's screenshots.
+fn artifacts_dir(name: &str) -> PathBuf {
+    let artifacts = repo_root().join("target/browser-artifacts").join(name);
     let _ = std::fs::remove_dir_all(&artifacts);
     std::fs::create_dir_all(&artifacts).expect("create the artefacts directory");
     let artifacts = artifacts.canonicalize().expect("artefacts path");
     eprintln!("screenshots: {}", artifacts.display());
+    artifacts
+}
+
+/// Runs `tests/browser/SCRIPT` with `env`, answering its questions ([`answer`]) until it
+/// ends, killed at [`RUN_DEADLINE`]; whether it passed.
+fn run_script(
+    script: &str,
+    env: &[(&str, String)],
+    systemd: &BootedSystemd,
+    mut victim: Option<&mut Child>,
+) -> std::process::ExitStatus {
     let suite = repo_root().join("tests/browser");
     let mut node = Command::new("node")
-        .arg(suite.join("console.mjs"))
+        .arg(suite.join(script))
         .current_dir(&suite)
-        .env("CONSOLE_URL", console.url())
-        .env("DENIED_URL", denying.url())
-        .env("MANAGER_USER", MANAGER)
-        .env("MANAGER_PASSWORD", MANAGER_PASSWORD)
-        .env("ARTIFACTS", &artifacts)
-        .env("LOCAL_HOST", "local")
-        .env("SYSTEMD_HOST", "systemd")
-        .env("WINDOWS_HOST", "windows")
-        .env("SHELL_HOST", "shell")
-        .env("WINDOWS_FIXTURES", &fixtures)
-        .env("EXPECT_OS", os_release_pretty_name())
-        .env("EXPECT_KERNEL", kernel_release())
-        .env("UNIT", UNIT)
-        .env("VICTIM_PID", victim.0.id().to_string())
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -329,13 +362,53 @@ fn the_console_in_chromium() {
     for line in from_node.lines() {
         let line = line.expect("read the browser script's output");
         match line.strip_prefix("ASK ") {
-            Some(question) => answer(question, &systemd, &mut victim.0, &mut to_node),
+            Some(question) => answer(question, systemd, victim.as_deref_mut(), &mut to_node),
             None => println!("{line}"),
         }
     }
     drop(to_node);
     let status = node.wait().expect("wait for node");
     let _ = watchdog.join();
+    status
+}
+
+#[test]
+fn the_console_in_chromium() {
+    let Some(fleet) = start_fleet() else {
+        return;
+    };
+    let Fleet {
+        systemd,
+        fixtures,
+        console,
+        denying,
+        ..
+    } = &fleet;
+    let mut victim = Reaped(
+        Command::new("sleep")
+            .arg("100000")
+            .spawn()
+            .expect("start the process to terminate"),
+    );
+
+    let artifacts = artifacts_dir("console");
+    let env = [
+        ("CONSOLE_URL", console.url()),
+        ("DENIED_URL", denying.url()),
+        ("MANAGER_USER", MANAGER.to_owned()),
+        ("MANAGER_PASSWORD", MANAGER_PASSWORD.to_owned()),
+        ("ARTIFACTS", artifacts.display().to_string()),
+        ("LOCAL_HOST", "local".to_owned()),
+        ("SYSTEMD_HOST", "systemd".to_owned()),
+        ("WINDOWS_HOST", "windows".to_owned()),
+        ("SHELL_HOST", "shell".to_owned()),
+        ("WINDOWS_FIXTURES", fixtures.display().to_string()),
+        ("EXPECT_OS", os_release_pretty_name()),
+        ("EXPECT_KERNEL", kernel_release()),
+        ("UNIT", UNIT.to_owned()),
+        ("VICTIM_PID", victim.0.id().to_string()),
+    ];
+    let status = run_script("console.mjs", &env, systemd, Some(&mut victim.0));
     drop(victim);
     assert!(
         status.success(),
@@ -355,5 +428,42 @@ fn the_console_in_chromium() {
             .stdout
             .trim(),
         "active"
+    );
+}
+
+/// Every console page through axe-core (from npm, `tests/browser/a11y.mjs`) at 1280 and 390
+/// pixels wide, light and dark: no serious or critical violation, nothing wider than a phone's
+/// screen, every action reachable by keyboard with a visible focus. It also takes the
+/// screenshots the docs show: into `docs/images/` with `WSMAN_DOCS_SCREENSHOTS=1`, else
+/// beside the others in `target/browser-artifacts/`.
+#[test]
+fn every_console_page_passes_axe_at_desktop_and_phone_widths() {
+    let Some(fleet) = start_fleet() else {
+        return;
+    };
+    let artifacts = artifacts_dir("a11y");
+    let docs_images = if std::env::var("WSMAN_DOCS_SCREENSHOTS").as_deref() == Ok("1") {
+        repo_root().join("docs/images")
+    } else {
+        artifacts.join("docs-images")
+    };
+    std::fs::create_dir_all(&docs_images).expect("create the docs' images directory");
+    let env = [
+        ("CONSOLE_URL", fleet.console.url()),
+        ("MANAGER_USER", MANAGER.to_owned()),
+        ("MANAGER_PASSWORD", MANAGER_PASSWORD.to_owned()),
+        ("ARTIFACTS", artifacts.display().to_string()),
+        ("DOCS_IMAGES", docs_images.display().to_string()),
+        ("LOCAL_HOST", "local".to_owned()),
+        ("SYSTEMD_HOST", "systemd".to_owned()),
+        ("WINDOWS_HOST", "windows".to_owned()),
+        ("SHELL_HOST", "shell".to_owned()),
+        ("UNIT", UNIT.to_owned()),
+    ];
+    let status = run_script("a11y.mjs", &env, &fleet.systemd, None);
+    assert!(
+        status.success(),
+        "the accessibility run failed ({status}); console log:\n{}",
+        fleet.console.log()
     );
 }
