@@ -8,6 +8,9 @@
 #                                # the same, plus the web console (wsmand-mgmt, port 8172,
 #                                # loopback only) managing this host; prints its URL and account
 #
+# Environment: WSMAND_CONFIG_DIR (default /etc/wsmand); WSMAND_BIN_DIR=DIR uses the wsmand,
+# winrm and wsmand-mgmt already built in DIR (a debug build, a CI artefact) instead of building.
+#
 # What "secure default" means here: one HTTPS listener on port 5986 (all addresses) with a
 # self-signed certificate stored under /etc/wsmand/certs; Basic authentication over TLS only
 # (AllowUnencrypted stays false, so no plain-HTTP logins); Linux accounts through PAM service
@@ -18,7 +21,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
-require_cargo
 
 CONFIG_DIR="${WSMAND_CONFIG_DIR:-/etc/wsmand}"
 ADMIN_GROUP=wsmand-admins
@@ -32,7 +34,7 @@ for arg in "$@"; do
         --systemd) MODE=systemd ;;
         --console) CONSOLE=yes ;;
         -h|--help)
-            sed -n '2,15p' "$0"
+            sed -n '2,18p' "$0"
             exit 0
             ;;
         *)
@@ -104,17 +106,29 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-# libsystemd-dev: the in-process journal reader (wsman-os links libsystemd).
-# libkrb5-dev + libclang-dev: wsman-gss's default `kerberos` feature (GSS-API via libgssapi-sys).
-ensure_packages libpam0g-dev libsystemd-dev pkg-config gcc libc6-dev libkrb5-dev libclang-dev
+if [ -n "${WSMAND_BIN_DIR:-}" ]; then
+    BIN_DIR="$(cd "$WSMAND_BIN_DIR" && pwd)"
+    step "using the binaries in $BIN_DIR (WSMAND_BIN_DIR; not building)"
+else
+    require_cargo
+    # libsystemd-dev: the in-process journal reader (wsman-os links libsystemd).
+    # libkrb5-dev + libclang-dev: wsman-gss's default `kerberos` feature (GSS-API via libgssapi-sys).
+    ensure_packages libpam0g-dev libsystemd-dev pkg-config gcc libc6-dev libkrb5-dev libclang-dev
 
-PACKAGES=(-p wsmand -p winrm)
-[ "$CONSOLE" = yes ] && PACKAGES+=(-p wsmand-mgmt)
-step "building ${PACKAGES[*]//-p /} (release)"
-cargo build --release "${PACKAGES[@]}"
-WSMAND="$ROOT/target/release/wsmand"
-WINRM="$ROOT/target/release/winrm"
-WSMAND_MGMT="$ROOT/target/release/wsmand-mgmt"
+    PACKAGES=(-p wsmand -p winrm)
+    [ "$CONSOLE" = yes ] && PACKAGES+=(-p wsmand-mgmt)
+    step "building ${PACKAGES[*]//-p /} (release)"
+    cargo build --release "${PACKAGES[@]}"
+    BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+fi
+WSMAND="$BIN_DIR/wsmand"
+WINRM="$BIN_DIR/winrm"
+WSMAND_MGMT="$BIN_DIR/wsmand-mgmt"
+NEEDED=("$WSMAND" "$WINRM")
+[ "$CONSOLE" = yes ] && NEEDED+=("$WSMAND_MGMT")
+for binary in "${NEEDED[@]}"; do
+    [ -x "$binary" ] || { echo "$binary is missing" >&2; exit 1; }
+done
 
 ensure_pam_service
 getent group "$ADMIN_GROUP" >/dev/null || groupadd --system "$ADMIN_GROUP"
