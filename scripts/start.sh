@@ -227,11 +227,19 @@ fi
 
 if [ "$CONSOLE" = yes ]; then
     # Both in the foreground: wsmand (the console's host) in the background of this shell,
-    # the console in front; Ctrl+C ends the console, and the trap ends wsmand with it.
+    # the console in front; Ctrl+C ends the console, and the trap ends wsmand with it and
+    # waits for it (a background job of a script ignores Ctrl+C's SIGINT itself), so that
+    # nothing runs on once the prompt is back.
     step "running wsmand and the console in the foreground (Ctrl+C to stop; logs on stderr)"
     "$WSMAND" --config-dir "$CONFIG_DIR" &
     WSMAND_PID=$!
-    trap 'kill "$WSMAND_PID" 2>/dev/null || true' EXIT INT TERM
+    stop_wsmand() {
+        kill "$WSMAND_PID" 2>/dev/null || true
+        wait "$WSMAND_PID" 2>/dev/null || true
+    }
+    trap stop_wsmand EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     "$WSMAND_MGMT" --config-dir "$CONFIG_DIR" --run-as wsmand-mgmt
     exit $?
 fi
