@@ -12,17 +12,11 @@
 // Content-Security-Policy stays as served: a violation of it is a console error here, and a
 // failure.
 
-import { chromium } from 'playwright-core';
-import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { ask, check, env, finish, launch, problems, STEP_TIMEOUT, watch } from './harness.mjs';
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set (run through the cargo test)`);
-  return value;
-};
 const CONSOLE = env('CONSOLE_URL');
 const ARTIFACTS = env('ARTIFACTS');
 const DOCS_IMAGES = env('DOCS_IMAGES');
@@ -32,7 +26,6 @@ const WINDOWS = env('WINDOWS_HOST');
 const SHELL = env('SHELL_HOST');
 const UNIT = env('UNIT');
 const SERVICE = UNIT.replace(/\.service$/, '');
-const STEP_TIMEOUT = 60_000;
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const VIEWPORTS = [
@@ -69,36 +62,6 @@ const DOCS_SHOTS = {
   'services phone light': 'services-phone',
   'login desktop light': 'login',
 };
-
-const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-async function ask(question) {
-  process.stdout.write(`ASK ${question}\n`);
-  const { value, done } = await answers.next();
-  if (done) throw new Error(`no answer to ${question}`);
-  return value;
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(`check failed: ${message}`);
-  console.log(`ok: ${message}`);
-}
-
-const problems = [];
-function watch(page, label, expected) {
-  page.on('console', (message) => {
-    // The expected error page's own status is reported as a console error too.
-    const expectedStatus = message.text().includes(`status of ${expected()} `);
-    if ((message.type() === 'error' || message.type() === 'warning') && !expectedStatus) {
-      problems.push(`${label()}: console ${message.type()}: ${message.text()}`);
-    }
-  });
-  page.on('pageerror', (error) => problems.push(`${label()}: page error: ${error.message}`));
-  page.on('response', (response) => {
-    if (response.status() >= 400 && response.status() !== expected()) {
-      problems.push(`${label()}: ${response.status()} for ${response.url()}`);
-    }
-  });
-}
 
 async function clickAndWait(page, action) {
   await Promise.all([page.waitForNavigation({ timeout: STEP_TIMEOUT }), action()]);
@@ -237,12 +200,7 @@ async function keyboard(page) {
   check(await ask(`is-active ${UNIT}`) === 'active', `${UNIT} still runs after the cancelled stop`);
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 let failed = false;
 try {
   for (const viewport of VIEWPORTS) {
@@ -295,9 +253,4 @@ try {
 } finally {
   await browser.close();
 }
-if (problems.length > 0) {
-  failed = true;
-  for (const problem of problems) console.log(`FAILED: ${problem}`);
-}
-console.log(failed ? 'accessibility run FAILED' : `accessibility run passed; screenshots in ${ARTIFACTS}`);
-process.exit(failed ? 1 : 0);
+finish(failed, 'accessibility run', ARTIFACTS);

@@ -9,16 +9,10 @@
 // The run fails on any console error or page error (Content-Security-Policy violations
 // included), any failed request and any answer >= 400 the pages get, besides each check below.
 
-import { chromium } from 'playwright-core';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { ask, check, env, finish, launch, STEP_TIMEOUT, watch } from './harness.mjs';
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set (run through the cargo test)`);
-  return value;
-};
 const CONSOLE = env('CONSOLE_URL');
 const DENIED = env('DENIED_URL');
 const ARTIFACTS = env('ARTIFACTS');
@@ -31,20 +25,6 @@ const VICTIM = env('VICTIM_PID');
 const WINDOWS = env('WINDOWS_HOST');
 const SHELL = env('SHELL_HOST');
 const FIXTURES = env('WINDOWS_FIXTURES');
-const STEP_TIMEOUT = 60_000;
-
-const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-async function ask(question) {
-  process.stdout.write(`ASK ${question}\n`);
-  const { value, done } = await answers.next();
-  if (done) throw new Error(`no answer to ${question}`);
-  return value;
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(`check failed: ${message}`);
-  console.log(`ok: ${message}`);
-}
 
 /// Ask until the answer is `wanted` (the harness's view of a change the page asked for).
 async function askUntil(question, wanted, deadlineMs = 30_000) {
@@ -56,23 +36,6 @@ async function askUntil(question, wanted, deadlineMs = 30_000) {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return last;
-}
-
-const problems = [];
-function watch(page, label) {
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') {
-      problems.push(`${label}: console ${message.type()}: ${message.text()}`);
-    }
-  });
-  page.on('pageerror', (error) => problems.push(`${label}: page error: ${error.message}`));
-  page.on('requestfailed', (request) =>
-    problems.push(`${label}: request failed: ${request.url()} ${request.failure()?.errorText}`));
-  page.on('response', (response) => {
-    if (response.status() >= 400) {
-      problems.push(`${label}: ${response.status()} for ${response.url()}`);
-    }
-  });
 }
 
 let shot = 0;
@@ -97,12 +60,7 @@ async function clickAndWait(page, locator) {
   await Promise.all([page.waitForNavigation({ timeout: STEP_TIMEOUT }), locator.click()]);
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 let failed = false;
 try {
   // A fresh context is a fresh profile: no cookies, no cache. The certificate is the console's
@@ -335,9 +293,4 @@ try {
 } finally {
   await browser.close();
 }
-if (problems.length > 0) {
-  failed = true;
-  for (const problem of problems) console.log(`FAILED: ${problem}`);
-}
-console.log(failed ? 'browser run FAILED' : `browser run passed; screenshots in ${ARTIFACTS}`);
-process.exit(failed ? 1 : 0);
+finish(failed, 'browser run', ARTIFACTS);

@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::Reply;
+use common::curl as curl_with;
 
 /// Set (to the work directory) in the copy of this test that runs inside the namespace.
 const INSIDE: &str = "WSMAN_NEWCOMER_WORK";
@@ -215,23 +215,15 @@ fn wait_for_console(child: &mut Child, log: &Path) {
     }
 }
 
-/// curl with `args`: the status, headers and body.
-fn curl(args: &[&str]) -> Reply {
-    let output = Command::new("curl")
-        .args(["-sS", "-k", "-i", "--max-time", "60"])
-        .args(args)
-        .output()
-        .expect("run curl");
-    assert!(
-        output.status.success(),
-        "curl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Reply::parse(&String::from_utf8_lossy(&output.stdout))
-}
-
 /// The login form as a browser sends it, then the fleet page with the session it gave.
 fn log_in_and_see_the_fleet(log: &Path) {
+    let printed = || {
+        format!(
+            "the script's output:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        )
+    };
+    let curl = |args: &[&str]| curl_with(args, &printed);
     let user = std::env::var("WSMAN_TEST_PAM_USER").expect("PAM user");
     let password = std::env::var("WSMAN_TEST_PAM_PASSWORD").expect("PAM password");
     let form = curl(&[&format!("{CONSOLE_URL}/login")]);
@@ -255,10 +247,10 @@ fn log_in_and_see_the_fleet(log: &Path) {
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| {
             panic!(
-                "no session for {user} ({}): {}\nthe script's output:\n{}",
+                "no session for {user} ({}): {}\n{}",
                 answer.status,
                 answer.body,
-                std::fs::read_to_string(log).unwrap_or_default()
+                printed()
             )
         });
     assert_eq!(answer.header("location"), Some("/fleet"), "{}", answer.body);

@@ -220,18 +220,7 @@ impl Service {
 
     /// curl with `args`, returning the status, the headers (lower-case names) and the body.
     pub(crate) fn curl(&self, args: &[&str]) -> Reply {
-        let output = Command::new("curl")
-            .args(["-sS", "-k", "-i", "--max-time", "60"])
-            .args(args)
-            .output()
-            .expect("run curl");
-        assert!(
-            output.status.success(),
-            "curl {args:?}: {}\nservice log:\n{}",
-            String::from_utf8_lossy(&output.stderr),
-            self.log()
-        );
-        Reply::parse(&String::from_utf8_lossy(&output.stdout))
+        curl(args, &|| format!("service log:\n{}", self.log()))
     }
 
     /// Logs in as the manager through the JSON form flow; returns (session id, csrf).
@@ -350,6 +339,23 @@ impl Service {
             &self.url(path),
         ])
     }
+}
+
+/// curl with `args` (certificate unchecked, the head included, at most 60 s): the status, the
+/// headers (lower-case names) and the body. A failing curl fails the test, with `context()`.
+pub(crate) fn curl(args: &[&str], context: &dyn Fn() -> String) -> Reply {
+    let output = Command::new("curl")
+        .args(["-sS", "-k", "-i", "--max-time", "60"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    assert!(
+        output.status.success(),
+        "curl {args:?}: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        context()
+    );
+    Reply::parse(&String::from_utf8_lossy(&output.stdout))
 }
 
 pub(crate) struct Reply {

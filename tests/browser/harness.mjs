@@ -1,0 +1,71 @@
+// What the browser scripts (console.mjs, a11y.mjs) share: the environment their cargo test
+// passes, the harness's answers on stdin, checks, the problems every page is watched for, and
+// Debian's chromium launched headless (playwright-core, no browser download).
+
+import { chromium } from 'playwright-core';
+import { createInterface } from 'node:readline';
+
+export const STEP_TIMEOUT = 60_000;
+
+export function env(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set (run through the cargo test)`);
+  return value;
+}
+
+const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+/// Asks the cargo test (an `ASK ...` line on stdout) and returns its one-line answer.
+export async function ask(question) {
+  process.stdout.write(`ASK ${question}\n`);
+  const { value, done } = await answers.next();
+  if (done) throw new Error(`no answer to ${question}`);
+  return value;
+}
+
+export function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+  console.log(`ok: ${message}`);
+}
+
+/// What went wrong on a watched page; any fails the run.
+export const problems = [];
+
+/// Watches `page` for console errors and warnings (Content-Security-Policy violations
+/// included), page errors, failed requests and answers >= 400 other than `expected()`'s status
+/// (whose console report is expected too). `label` names the page in each problem: a string
+/// or a function returning one.
+export function watch(page, label, expected = () => 0) {
+  const name = typeof label === 'function' ? label : () => label;
+  page.on('console', (message) => {
+    const expectedStatus = expected() >= 400 && message.text().includes(`status of ${expected()} `);
+    if ((message.type() === 'error' || message.type() === 'warning') && !expectedStatus) {
+      problems.push(`${name()}: console ${message.type()}: ${message.text()}`);
+    }
+  });
+  page.on('pageerror', (error) => problems.push(`${name()}: page error: ${error.message}`));
+  page.on('requestfailed', (request) =>
+    problems.push(`${name()}: request failed: ${request.url()} ${request.failure()?.errorText}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400 && response.status() !== expected()) {
+      problems.push(`${name()}: ${response.status()} for ${response.url()}`);
+    }
+  });
+}
+
+/// Debian's chromium, headless, with a fresh profile.
+export function launch() {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+/// Ends the run: every problem printed, exit 1 if the run `failed` or any problem was seen.
+export function finish(failed, what, artifacts) {
+  for (const problem of problems) console.log(`FAILED: ${problem}`);
+  const ok = !failed && problems.length === 0;
+  console.log(ok ? `${what} passed; screenshots in ${artifacts}` : `${what} FAILED`);
+  process.exit(ok ? 0 : 1);
+}
