@@ -176,7 +176,7 @@ async fn dispatch(
     match (&method, &route) {
         (&Method::GET, Route::Login) => {
             return (
-                login_form::login_page(json_wanted, None, StatusCode::OK),
+                login_form::login_page(state, json_wanted, None, StatusCode::OK),
                 None,
             )
         }

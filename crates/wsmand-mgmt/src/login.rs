@@ -69,6 +69,11 @@ impl Login {
         }
     }
 
+    /// Whether manager users may log in (`Credentials = os+manager`), as the login page says.
+    pub fn accepts_manager_users(&self) -> bool {
+        self.credentials == Credentials::OsOrManager
+    }
+
     /// One attempt from `address`.
     pub async fn check(&self, address: IpAddr, user: &str, password: &str) -> LoginOutcome {
         let wait = self.backoff.wait(address, user);

@@ -71,15 +71,20 @@ fn layout_with(title: &str, viewer: Option<&Viewer<'_>>, head: Markup, body: Mar
     }
 }
 
-/// The login form; `login_token` is the pre-login CSRF token (also in a cookie).
-pub fn login(error: Option<&str>, login_token: &str) -> Markup {
+/// The login form; `login_token` is the pre-login CSRF token (also in a cookie); `managers`:
+/// manager users may log in too (`Credentials = os+manager`).
+pub fn login(error: Option<&str>, login_token: &str, managers: bool) -> Markup {
     layout(
         "Log in",
         None,
         html! {
             div.login-card {
                 h1 { "Log in" }
-                p.lead { "Your account on this machine, or a manager user." }
+                p.lead {
+                    "Your account on this machine"
+                    @if managers { ", or a manager user" }
+                    "."
+                }
                 @if let Some(error) = error { p.error role="alert" { (error) } }
                 form.login method="post" action="/login" {
                     input type="hidden" name="csrf" value=(login_token);
@@ -754,6 +759,14 @@ mod tests {
             "{shown}"
         );
         assert!(!shown.contains("<script>"), "{shown}");
+    }
+
+    #[test]
+    fn the_login_page_names_manager_users_only_where_they_may_log_in() {
+        let with = login(None, "t", true).into_string();
+        assert!(with.contains("Your account on this machine, or a manager user."));
+        let without = login(None, "t", false).into_string();
+        assert!(without.contains("Your account on this machine.") && !without.contains("manager"));
     }
 
     #[test]

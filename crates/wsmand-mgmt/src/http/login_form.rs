@@ -13,7 +13,12 @@ use crate::login::LoginOutcome;
 use crate::pages;
 use crate::sessions::tokens_equal;
 
-pub(super) fn login_page(json_wanted: bool, failure: Option<&str>, status: StatusCode) -> Answer {
+pub(super) fn login_page(
+    state: &AppState,
+    json_wanted: bool,
+    failure: Option<&str>,
+    status: StatusCode,
+) -> Answer {
     let token = crate::sessions::random_token();
     let mut answer = if json_wanted {
         json(
@@ -21,7 +26,8 @@ pub(super) fn login_page(json_wanted: bool, failure: Option<&str>, status: Statu
             &serde_json::json!({ "login_token": token, "error": failure }),
         )
     } else {
-        html(status, pages::login(failure, &token))
+        let managers = state.login.accepts_manager_users();
+        html(status, pages::login(failure, &token, managers))
     };
     answer.headers_mut().append(
         header::SET_COOKIE,
@@ -100,6 +106,7 @@ pub(super) async fn login(
                 .audit
                 .record(peer.ip(), user, "login failed", "wrong name or password");
             login_page(
+                state,
                 json_wanted,
                 Some("The user name or password is incorrect."),
                 StatusCode::UNAUTHORIZED,
