@@ -198,6 +198,23 @@ async function keyboard(page) {
   await clickAndWait(page, () => page.keyboard.press('Enter'));
   check(!new URL(page.url()).searchParams.has('confirm'), `cancel leaves the question (${page.url()})`);
   check(await ask(`is-active ${UNIT}`) === 'active', `${UNIT} still runs after the cancelled stop`);
+
+  // The terminal takes Tab (the shell's), and Shift+Escape leaves it for the page's tabs.
+  await page.goto(`${CONSOLE}/hosts/${SHELL}/terminal`);
+  await settle(page, 'terminal');
+  const inTerminal = () => page.evaluate(() => document.getElementById('terminal').contains(document.activeElement));
+  check(await inTerminal(), 'the connected terminal has the focus');
+  check(await page.evaluate(() => document.activeElement.getAttribute('aria-describedby')) === 'terminal-keys',
+    "the terminal's input is described by the page's hint on its keys");
+  await page.keyboard.press('Tab');
+  check(await inTerminal(), 'Tab stays in the terminal (the shell gets it)');
+  await page.keyboard.press('Shift+Escape');
+  now = await focused(page);
+  check(now && now.tag === 'a' && now.text === 'Terminal' && now.ring,
+    `Shift+Escape leaves the terminal for its tab, with a focus ring (${JSON.stringify(now)})`);
+  await page.keyboard.press('Shift+Tab');
+  now = await focused(page);
+  check(now && now.text === 'Configuration', `and Shift+Tab goes on through the page (${JSON.stringify(now)})`);
 }
 
 const browser = await launch();

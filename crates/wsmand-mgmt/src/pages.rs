@@ -205,6 +205,7 @@ pub fn terminal(
             h1 { (name) ": terminal" }
             (host_nav(name))
             p #terminal-status .note { "connecting…" }
+            p #terminal-keys .hint { "The terminal takes every key, Tab included: Shift+Esc leaves it." }
             div #terminal data-socket=(socket) data-csrf=(viewer.csrf) data-style-nonce=(style_nonce) {}
             p.command {
                 "Same from a shell: " code { "winrs " (switches) " -pty bash -l" }

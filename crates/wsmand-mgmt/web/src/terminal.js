@@ -81,6 +81,24 @@ function start(box) {
     if (open) socket.send(JSON.stringify({ resize: [rows, cols] }));
   });
   window.addEventListener("resize", () => fit.fit());
+  leaveWithShiftEscape(term);
+}
+
+// The terminal takes every key, Tab and Shift+Tab included (the shell completes with them), so
+// a keyboard alone could not leave it: Shift+Escape does, to the page's Terminal tab (the page
+// says so, and the terminal's input names that text as its description).
+function leaveWithShiftEscape(term) {
+  const keys = document.getElementById("terminal-keys");
+  if (keys && term.textarea) term.textarea.setAttribute("aria-describedby", keys.id);
+  term.attachCustomKeyEventHandler((event) => {
+    if (event.key !== "Escape" || !event.shiftKey) return true;
+    if (event.type === "keydown") {
+      const tab = document.querySelector('main > nav a[href$="/terminal"]');
+      if (tab) tab.focus();
+      else term.blur();
+    }
+    return false;
+  });
 }
 
 const box = document.getElementById("terminal");
