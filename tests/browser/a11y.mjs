@@ -182,6 +182,8 @@ async function keyboard(page) {
     }
   }
   console.log(`tab order: ${order.join(' → ')}`);
+  const current = await page.locator('main > nav a[aria-current="page"]').allInnerTexts();
+  check(JSON.stringify(current) === '["Services"]', `the host's tabs mark Services as the page shown (${current})`);
   check(order[0] === 'a:Skip to content' && order.includes('button:Log out') && order.includes('a:Services')
     && order.some((stop) => stop.startsWith('input:')) && order.includes('button:Search'), 'the tab order goes skip link, header, host tabs, search');
   check(stop, `the unit's stop is reached by the keyboard (${order.length} stops)`);

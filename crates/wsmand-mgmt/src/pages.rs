@@ -51,8 +51,8 @@ fn layout_with(title: &str, viewer: Option<&Viewer<'_>>, head: Markup, body: Mar
                     a.brand href="/fleet" { "wsmand management" }
                     nav.site aria-label="Console" {
                         @if viewer.is_some() {
-                            a href="/fleet" { "Fleet" }
-                            a href="/audit" { "Audit" }
+                            a href="/fleet" aria-current=[(title == "Fleet").then_some("page")] { "Fleet" }
+                            a href="/audit" aria-current=[(title == "Audit").then_some("page")] { "Audit" }
                         } @else if title != "Log in" {
                             a href="/login" { "Log in" }
                         }
@@ -174,15 +174,23 @@ fn empty_fleet(configured: usize) -> Markup {
     }
 }
 
-fn host_nav(name: &str) -> Markup {
+/// A host's pages: the path after `/hosts/NAME`, and the tab's label.
+const HOST_TABS: [(&str, &str); 6] = [
+    ("", "Overview"),
+    ("/services", "Services"),
+    ("/processes", "Processes"),
+    ("/events", "Events"),
+    ("/config", "Configuration"),
+    ("/terminal", "Terminal"),
+];
+
+/// A host's tabs, the one at `current` (a path of [`HOST_TABS`]) marked as the page shown.
+fn host_nav(name: &str, current: &str) -> Markup {
     html! {
-        nav {
-            a href={ "/hosts/" (name) } { "Overview" }
-            a href={ "/hosts/" (name) "/services" } { "Services" }
-            a href={ "/hosts/" (name) "/processes" } { "Processes" }
-            a href={ "/hosts/" (name) "/events" } { "Events" }
-            a href={ "/hosts/" (name) "/config" } { "Configuration" }
-            a href={ "/hosts/" (name) "/terminal" } { "Terminal" }
+        nav aria-label="Host" {
+            @for (path, label) in HOST_TABS {
+                a href={ "/hosts/" (name) (path) } aria-current=[(path == current).then_some("page")] { (label) }
+            }
         }
     }
 }
@@ -203,7 +211,7 @@ pub fn terminal(
         html! { link rel="stylesheet" href="/assets/terminal.css"; },
         html! {
             h1 { (name) ": terminal" }
-            (host_nav(name))
+            (host_nav(name, "/terminal"))
             p #terminal-status .note { "connecting…" }
             p #terminal-keys .hint { "The terminal takes every key, Tab included: Shift+Esc leaves it." }
             div #terminal data-socket=(socket) data-csrf=(viewer.csrf) data-style-nonce=(style_nonce) {}
@@ -223,7 +231,7 @@ pub fn overview(viewer: &Viewer<'_>, host: &HostSummary, switches: &str) -> Mark
         Some(viewer),
         html! {
             h1 { (host.name) }
-            (host_nav(&host.name))
+            (host_nav(&host.name, ""))
             dl {
                 dt { "Endpoint" } dd { (host.url) }
                 dt { "Reachable" } dd { @if host.reachable { "yes" } @else { "no" } }
@@ -251,7 +259,7 @@ pub fn services(
         Some(viewer),
         html! {
             h1 { (host) ": services" }
-            (host_nav(host))
+            (host_nav(host, "/services"))
             p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_Service " (switches) } }
             @match rows {
                 Err(error) => (fault(error)),
@@ -326,7 +334,7 @@ pub fn config(
         Some(viewer),
         html! {
             h1 { (host) ": winrm/config" }
-            (host_nav(host))
+            (host_nav(host, "/config"))
             p.command { "Same from a shell: " code { "winrm get winrm/config " (switches) } }
             @match rows {
                 Err(error) => (fault(error)),
@@ -363,7 +371,7 @@ pub fn events(
         html! { script src="/assets/events.js" defer {} },
         html! {
             h1 { (host) ": events" }
-            (host_nav(host))
+            (host_nav(host, "/events"))
             section #live data-socket=(stream) data-csrf=(viewer.csrf) {
                 h2 { "Live" }
                 p.command {
@@ -496,7 +504,7 @@ pub fn processes(
         Some(viewer),
         html! {
             h1 { (host) ": processes" }
-            (host_nav(host))
+            (host_nav(host, "/processes"))
             p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_Process " (switches) } }
             @match rows {
                 Err(error) => (fault(error)),
@@ -793,5 +801,8 @@ mod tests {
             "{page}"
         );
         assert!(page.contains("&lt;i&gt;odd&lt;/i&gt;") && !page.contains("<i>odd</i>"));
+        // Its tab is the one marked as the page shown.
+        assert!(page.contains(r#"<a href="/hosts/web1/services" aria-current="page">Services</a>"#));
+        assert_eq!(page.matches("aria-current").count(), 1, "{page}");
     }
 }
