@@ -4,32 +4,18 @@
 //! line a minute with its identity, the reason and how many refusals were not logged, instead
 //! of none (the answer, 400, is all it gets) or thousands. Deliveries refused once read (a
 //! forged or doubled `Computer`, a stale subscription version) are limited the same way, per
-//! forwarder and kind of refusal.
-//!
-//! The table is bounded: at most [`BodyRefusalLog::MAX_FORWARDERS`] forwarders are tracked;
-//! past that (once those of the last interval are dropped), refusals of untracked forwarders share
-//! one more slot.
+//! forwarder and kind of refusal. The rules are the one [`RefusalLog`]'s; this is the
+//! collector's policy: its interval and bounds.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use wsman_proto::refusal_log::{RefusalLimits, RefusalLog};
 
 /// Rate limit for the log lines of refused delivery bodies, per forwarder.
 #[derive(Debug)]
 pub struct BodyRefusalLog {
-    interval: Duration,
-    forwarders: Mutex<HashMap<String, Slot>>,
+    log: RefusalLog<String>,
 }
-
-#[derive(Clone, Copy, Debug)]
-struct Slot {
-    logged_at: Instant,
-    /// Refusals since `logged_at` that were not logged.
-    suppressed: u64,
-}
-
-/// The slot shared by forwarders beyond the table's bound.
-const OTHERS: &str = "";
 
 impl Default for BodyRefusalLog {
     fn default() -> Self {
@@ -38,12 +24,19 @@ impl Default for BodyRefusalLog {
 }
 
 impl BodyRefusalLog {
+    /// Forwarders with a window of their own; past it, the others share one.
     pub const MAX_FORWARDERS: usize = 4096;
+    /// Lines in all per interval.
+    pub const TOTAL_LINES: u32 = 200;
 
     pub fn new(interval: Duration) -> Self {
         BodyRefusalLog {
-            interval,
-            forwarders: Mutex::new(HashMap::new()),
+            log: RefusalLog::new(RefusalLimits {
+                interval,
+                per_key: 1,
+                total: Self::TOTAL_LINES,
+                max_keys: Self::MAX_FORWARDERS,
+            }),
         }
     }
 
@@ -54,40 +47,17 @@ impl BodyRefusalLog {
     }
 
     fn admit_at(&self, forwarder: &str, now: Instant) -> Option<u64> {
-        let mut forwarders = self.forwarders.lock().unwrap_or_else(|p| p.into_inner());
-        if !forwarders.contains_key(forwarder) && forwarders.len() >= Self::MAX_FORWARDERS {
-            let interval = self.interval;
-            forwarders.retain(|_, slot| now.duration_since(slot.logged_at) < interval);
+        let key = forwarder.to_owned();
+        let admission = self.log.admit(key.clone(), "refused", now);
+        for left in admission
+            .ended
+            .iter()
+            .filter(|l| l.key.as_ref() != Some(&key))
+        {
+            let who = left.key.as_deref().unwrap_or("(other forwarders)");
+            tracing::warn!(forwarder = %who.replace('\u{0}', " "), count = left.count, seconds = left.over.as_secs(), "collector: more deliveries refused (not logged one by one)");
         }
-        let key = if forwarders.contains_key(forwarder) || forwarders.len() < Self::MAX_FORWARDERS {
-            forwarder
-        } else {
-            OTHERS
-        };
-        match forwarders.get_mut(key) {
-            Some(slot) if now.duration_since(slot.logged_at) < self.interval => {
-                slot.suppressed += 1;
-                None
-            }
-            Some(slot) => {
-                let left_out = slot.suppressed;
-                *slot = Slot {
-                    logged_at: now,
-                    suppressed: 0,
-                };
-                Some(left_out)
-            }
-            None => {
-                forwarders.insert(
-                    key.to_owned(),
-                    Slot {
-                        logged_at: now,
-                        suppressed: 0,
-                    },
-                );
-                Some(0)
-            }
-        }
+        admission.log.then(|| admission.left_out_of(&key))
     }
 }
 
@@ -120,8 +90,7 @@ mod tests {
         for i in 0..BodyRefusalLog::MAX_FORWARDERS + 10 {
             log.admit_at(&format!("host{i}"), start);
         }
-        let tracked = log.forwarders.lock().map(|f| f.len()).unwrap_or(0);
-        assert!(tracked <= BodyRefusalLog::MAX_FORWARDERS + 1, "{tracked}");
+        assert!(log.log.tracked() <= BodyRefusalLog::MAX_FORWARDERS + 1);
         // Once the interval is over, old entries make room again.
         assert_eq!(
             log.admit_at("newcomer", start + Duration::from_secs(61)),

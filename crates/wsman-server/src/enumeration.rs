@@ -214,7 +214,7 @@ struct Entry {
 pub struct EnumerationStore {
     entries: Mutex<HashMap<String, Entry>>,
     limits: ContextLimits,
-    refusals: quota::RefusalLog,
+    refusals: quota::QuotaRefusals,
 }
 
 /// One batch taken from a context.
@@ -361,7 +361,7 @@ impl EnumerationStore {
         Self {
             entries: Mutex::default(),
             limits,
-            refusals: quota::RefusalLog::default(),
+            refusals: quota::QuotaRefusals::default(),
         }
     }
 

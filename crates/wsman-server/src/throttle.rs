@@ -19,6 +19,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use wsman_proto::refusal_log::{LeftOut, RefusalLimits, RefusalLog};
+
 /// Failures an address may make before it is slowed down (typing mistakes).
 pub const FREE_FAILURES: u32 = 3;
 /// The first delay; doubled per further failure.
@@ -249,42 +251,36 @@ impl LoginThrottle {
     }
 }
 
-/// The one logger of the refusals an unauthenticated client can cause at no cost to itself (a
-/// connection to a local address outside IPv4Filter/IPv6Filter, no credentials, not an
-/// Identify, a repeated Authorization header, MaxConnections) without
-/// letting one client flood the log: at most [`RefusalRateLog::PER_ADDRESS_PER_MINUTE`] lines
-/// per address (IPv6 per /64) and [`RefusalRateLog::TOTAL_PER_MINUTE`] in all, a minute;
-/// what is left out is counted and reported by one summary line per address when the next
-/// minute's first refusal arrives. Without a bound, a kept-alive client writes tens of
-/// thousands of lines a second and journald's own rate limit then drops the failed-login and
-/// audit lines that matter. Failed logins themselves are not rate-limited here: they are
-/// slowed down by [`LoginThrottle`] instead.
-#[derive(Debug, Default)]
+/// The server's policy for the refusals an unauthenticated client can cause at no cost to
+/// itself (a connection to a local address outside IPv4Filter/IPv6Filter, no credentials, not
+/// an Identify, a repeated Authorization header, MaxConnections), on the one
+/// [`RefusalLog`]: at most [`RefusalRateLog::PER_ADDRESS_PER_MINUTE`] lines per address (IPv6
+/// per /64) and [`RefusalRateLog::TOTAL_PER_MINUTE`] in all, a minute; what is left out is
+/// reported by one summary line per address when its minute has ended. Failed logins
+/// themselves are not rate-limited here: they are slowed down by [`LoginThrottle`] instead.
+#[derive(Debug)]
 pub struct RefusalRateLog {
-    state: Mutex<RefusalWindow>,
+    log: RefusalLog<IpAddr>,
 }
 
-#[derive(Debug, Default)]
-struct RefusalWindow {
-    started: Option<Instant>,
-    logged: u32,
-    per_address: HashMap<IpAddr, AddressCount>,
-    /// Refusals from addresses beyond [`MAX_TRACKED`] in this window, not logged.
-    untracked: u64,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct AddressCount {
-    logged: u32,
-    suppressed: u64,
+impl Default for RefusalRateLog {
+    fn default() -> Self {
+        RefusalRateLog {
+            log: RefusalLog::new(RefusalLimits {
+                interval: Duration::from_secs(60),
+                per_key: Self::PER_ADDRESS_PER_MINUTE,
+                total: Self::TOTAL_PER_MINUTE,
+                max_keys: MAX_TRACKED,
+            }),
+        }
+    }
 }
 
 impl RefusalRateLog {
     pub const PER_ADDRESS_PER_MINUTE: u32 = 10;
     pub const TOTAL_PER_MINUTE: u32 = 200;
-    /// Summary lines written at most when a window closes; the rest are added up in one.
+    /// Summary lines written at most at once; the rest are added up in one.
     pub const SUMMARY_LINES: usize = 20;
-    const WINDOW: Duration = Duration::from_secs(60);
 
     /// Whether a refusal for `remote` may be logged now (the caller then logs it with its
     /// own fields); when not, it is counted for the summary.
@@ -293,61 +289,29 @@ impl RefusalRateLog {
     }
 
     fn admit_at(&self, remote: SocketAddr, now: Instant) -> bool {
-        let mut window = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if window
-            .started
-            .is_none_or(|start| now.duration_since(start) >= Self::WINDOW)
-        {
-            window.summarise();
-            *window = RefusalWindow {
-                started: Some(now),
-                ..RefusalWindow::default()
-            };
-        }
-        let total_full = window.logged >= Self::TOTAL_PER_MINUTE;
-        let tracked = window.per_address.len();
-        let address = key(remote.ip());
-        let Some(count) = (match window.per_address.get_mut(&address) {
-            Some(count) => Some(count),
-            None if tracked < MAX_TRACKED => Some(window.per_address.entry(address).or_default()),
-            None => None,
-        }) else {
-            window.untracked += 1;
-            return false;
-        };
-        if total_full || count.logged >= Self::PER_ADDRESS_PER_MINUTE {
-            count.suppressed += 1;
-            return false;
-        }
-        count.logged += 1;
-        window.logged += 1;
-        true
+        let admission = self.log.admit(key(remote.ip()), "refused", now);
+        summarise(admission.ended);
+        admission.log
     }
 }
 
-impl RefusalWindow {
-    /// The summary of a closing window: one line per address that had lines left out (the
-    /// busiest first, at most [`RefusalRateLog::SUMMARY_LINES`]), the rest in one line.
-    fn summarise(&self) {
-        let mut left_out: Vec<(IpAddr, u64)> = self
-            .per_address
-            .iter()
-            .filter(|(_, c)| c.suppressed > 0)
-            .map(|(ip, c)| (*ip, c.suppressed))
-            .collect();
-        left_out.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-        let rest: u64 = left_out
-            .iter()
-            .skip(RefusalRateLog::SUMMARY_LINES)
-            .map(|(_, n)| n)
-            .sum::<u64>()
-            + self.untracked;
-        for (address, count) in left_out.iter().take(RefusalRateLog::SUMMARY_LINES) {
-            tracing::warn!(remote = %address, count, "more requests or connections from this address were refused in the last minute (not logged one by one)");
+/// One line per address that had refusals left out (the busiest first, at most
+/// [`RefusalRateLog::SUMMARY_LINES`]), the rest in one line.
+fn summarise(mut ended: Vec<LeftOut<IpAddr>>) {
+    ended.sort_by_key(|l| std::cmp::Reverse(l.count));
+    let rest: u64 = ended
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| *i >= RefusalRateLog::SUMMARY_LINES || l.key.is_none())
+        .map(|(_, l)| l.count)
+        .sum();
+    for left in ended.iter().take(RefusalRateLog::SUMMARY_LINES) {
+        if let Some(address) = left.key {
+            tracing::warn!(remote = %address, count = left.count, seconds = left.over.as_secs(), "more requests or connections from this address were refused (not logged one by one)");
         }
-        if rest > 0 {
-            tracing::warn!(count = rest, "more requests or connections from other addresses were refused in the last minute (not logged one by one)");
-        }
+    }
+    if rest > 0 {
+        tracing::warn!(count = rest, "more requests or connections from other addresses were refused (not logged one by one)");
     }
 }
 
@@ -517,15 +481,11 @@ mod tests {
         assert_eq!(logged(a, 1000), RefusalRateLog::PER_ADDRESS_PER_MINUTE);
         // Another address still gets its own lines: one client cannot silence the others.
         assert_eq!(logged(b, 5), 5);
-        {
-            let window = log.state.lock().unwrap();
-            assert_eq!(window.per_address[&key(a.ip())].suppressed, 990);
-        }
         // A new minute starts over (and summarises the last one).
         let later = start + Duration::from_secs(61);
-        assert!(log.admit_at(a, later));
-        let window = log.state.lock().unwrap();
-        assert_eq!(window.per_address[&key(a.ip())].suppressed, 0);
+        let left = log.log.admit(key(a.ip()), "refused", later);
+        assert!(left.log);
+        assert_eq!(left.left_out_of(&key(a.ip())), 990);
     }
 
     #[test]
@@ -538,9 +498,7 @@ mod tests {
             lines += u32::from(log.admit_at(remote, now));
         }
         assert_eq!(lines, RefusalRateLog::TOTAL_PER_MINUTE);
-        let window = log.state.lock().unwrap();
-        assert_eq!(window.per_address.len(), MAX_TRACKED);
-        assert_eq!(window.untracked, 100);
+        assert_eq!(log.log.tracked(), MAX_TRACKED + 1);
     }
 
     #[test]

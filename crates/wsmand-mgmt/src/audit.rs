@@ -12,13 +12,14 @@
 //! recorded as one summary (`refusals summarized`) when the interval ends, so a client that
 //! sends refusal after refusal adds a bounded number of log lines.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use wsman_proto::refusal_log::{LeftOut, RefusalLimits, RefusalLog};
 
 /// Most records each ring keeps (sessions, actions, refusals); older ones are only in the
 /// journal.
@@ -77,22 +78,27 @@ impl Kind {
     }
 }
 
-/// The refusals of one address (or of every address past the table's bound) in the current
-/// interval.
-struct RefusalWindow {
-    started: Instant,
-    recorded: u32,
-    /// Refusals not recorded one by one, by event.
-    counted: BTreeMap<String, u64>,
-}
-
 /// The rings of recent records and the refusals' rate limit.
-#[derive(Default)]
 pub struct AuditTrail {
     rings: [Mutex<VecDeque<AuditRecord>>; 3],
     sequence: AtomicU64,
-    /// By address; `None`: the addresses past [`MAX_REFUSING_ADDRESSES`].
-    refusals: Mutex<HashMap<Option<IpAddr>, RefusalWindow>>,
+    /// By address (the one [`RefusalLog`], with the console's bounds).
+    refusals: RefusalLog<IpAddr>,
+}
+
+impl Default for AuditTrail {
+    fn default() -> Self {
+        AuditTrail {
+            rings: Default::default(),
+            sequence: AtomicU64::new(0),
+            refusals: RefusalLog::new(RefusalLimits {
+                interval: REFUSAL_INTERVAL,
+                per_key: REFUSALS_PER_INTERVAL,
+                total: u32::MAX,
+                max_keys: MAX_REFUSING_ADDRESSES,
+            }),
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -141,40 +147,11 @@ impl AuditTrail {
     /// Whether a refusal from `client` is recorded one by one (else it is counted); an
     /// expired interval of this address is summarized first.
     fn admit_refusal(&self, client: IpAddr, event: &str, now: Instant) -> bool {
-        let mut summaries = Vec::new();
-        let admitted = {
-            let mut windows = lock(&self.refusals);
-            let key = if windows.len() >= MAX_REFUSING_ADDRESSES
-                && !windows.contains_key(&Some(client))
-            {
-                None
-            } else {
-                Some(client)
-            };
-            if let Some(window) = windows.get(&key) {
-                if now.saturating_duration_since(window.started) >= REFUSAL_INTERVAL {
-                    if let Some(window) = windows.remove(&key) {
-                        summaries.push((key, window));
-                    }
-                }
-            }
-            let window = windows.entry(key).or_insert_with(|| RefusalWindow {
-                started: now,
-                recorded: 0,
-                counted: BTreeMap::new(),
-            });
-            if key.is_some() && window.recorded < REFUSALS_PER_INTERVAL {
-                window.recorded += 1;
-                true
-            } else {
-                *window.counted.entry(event.to_owned()).or_insert(0) += 1;
-                false
-            }
-        };
-        for (key, window) in summaries {
-            self.summarize(key, &window, now);
+        let admission = self.refusals.admit(client, event, now);
+        for left in &admission.ended {
+            self.summarize(left);
         }
-        admitted
+        admission.log
     }
 
     /// Records the summary of every interval that has ended (called every
@@ -184,29 +161,16 @@ impl AuditTrail {
     }
 
     fn flush_refusals_at(&self, now: Instant) {
-        let ended: Vec<(Option<IpAddr>, RefusalWindow)> = {
-            let mut windows = lock(&self.refusals);
-            let keys: Vec<Option<IpAddr>> = windows
-                .iter()
-                .filter(|(_, w)| now.saturating_duration_since(w.started) >= REFUSAL_INTERVAL)
-                .map(|(k, _)| *k)
-                .collect();
-            keys.into_iter()
-                .filter_map(|k| windows.remove(&k).map(|w| (k, w)))
-                .collect()
-        };
-        for (key, window) in ended {
-            self.summarize(key, &window, now);
+        for left in self.refusals.flush(now) {
+            self.summarize(&left);
         }
     }
 
-    fn summarize(&self, key: Option<IpAddr>, window: &RefusalWindow, now: Instant) {
-        if window.counted.is_empty() {
-            return;
-        }
-        let client = key.map_or_else(|| "(other addresses)".to_owned(), |ip| ip.to_string());
-        let over = now.saturating_duration_since(window.started);
-        let detail = summary_detail(&window.counted, over);
+    fn summarize(&self, left: &LeftOut<IpAddr>) {
+        let client = left
+            .key
+            .map_or_else(|| "(other addresses)".to_owned(), |ip| ip.to_string());
+        let detail = summary_detail(&left.by_kind, left.over);
         self.write(&client, "", SUMMARY_EVENT, None, &detail);
     }
 
@@ -303,7 +267,7 @@ mod tests {
             let client = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n));
             trail.admit_refusal(client, "refused", now);
         }
-        assert_eq!(lock(&trail.refusals).len(), MAX_REFUSING_ADDRESSES + 1);
+        assert_eq!(trail.refusals.tracked(), MAX_REFUSING_ADDRESSES + 1);
         trail.flush_refusals_at(now + REFUSAL_INTERVAL);
         let all = trail.newest(usize::MAX);
         assert!(all

@@ -3,6 +3,7 @@
 //! nothing already open is evicted to make room, so no caller can push out another's context.
 
 use wsman_proto::fault::code;
+use wsman_proto::refusal_log::{RefusalLimits, RefusalLog};
 use wsman_proto::Fault;
 
 use crate::error::operations_quota_fault;
@@ -87,33 +88,44 @@ impl ContextLimits {
     }
 }
 
-/// Refusals logged at most once per [`RefusalLog::INTERVAL`], with the count since the last
-/// line: a client sending a thousand Enumerates past its quota writes a line, not a thousand.
-#[derive(Debug, Default)]
-pub struct RefusalLog {
-    state: std::sync::Mutex<(Option<std::time::Instant>, u64)>,
+/// Quota refusals of Enumerates, on the one [`RefusalLog`]: a line per user at most every
+/// [`QuotaRefusals::INTERVAL`], then one with the count left out: a client sending a thousand
+/// Enumerates past its quota writes a line, not a thousand.
+#[derive(Debug)]
+pub struct QuotaRefusals {
+    log: RefusalLog<String>,
 }
 
-impl RefusalLog {
+impl Default for QuotaRefusals {
+    fn default() -> Self {
+        QuotaRefusals {
+            log: RefusalLog::new(RefusalLimits {
+                interval: Self::INTERVAL,
+                per_key: 1,
+                total: 20,
+                max_keys: 256,
+            }),
+        }
+    }
+}
+
+impl QuotaRefusals {
     pub const INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
     /// Note one refusal of `user`'s Enumerate; log it unless a line was written lately.
     pub fn refused(&self, user: &str, bytes: usize, now: std::time::Instant) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.1 += 1;
-        if state
-            .0
-            .is_some_and(|last| now.saturating_duration_since(last) < Self::INTERVAL)
-        {
-            return;
+        let admission = self.log.admit(user.to_owned(), "quota", now);
+        for left in &admission.ended {
+            tracing::warn!(
+                user = left.key.as_deref().unwrap_or("(other users)"),
+                refused = left.count,
+                seconds = left.over.as_secs(),
+                "more Enumerates refused by the enumeration context quota (not logged one by one)"
+            );
         }
-        tracing::warn!(
-            user = %user,
-            bytes,
-            refused_since_last_line = state.1,
-            "Enumerate refused: enumeration context quota"
-        );
-        *state = (Some(now), 0);
+        if admission.log {
+            tracing::warn!(user = %user, bytes, "Enumerate refused: enumeration context quota");
+        }
     }
 }
 
