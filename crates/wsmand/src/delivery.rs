@@ -44,7 +44,13 @@ pub(crate) enum SubscriberError {
     #[error("no client certificate for the subscriber: {0}")]
     NoCertificate(String),
     #[error(transparent)]
-    Client(#[from] ClientError),
+    Client(Box<ClientError>),
+}
+
+impl From<ClientError> for SubscriberError {
+    fn from(error: ClientError) -> Self {
+        SubscriberError::Client(Box::new(error))
+    }
 }
 
 /// Opens subscribers with `wsman-client`; client certificates come from `certs_dir`.
