@@ -26,6 +26,11 @@ pub struct TlsOptions {
     /// A certificate (and its key) to present when the server asks for one: the certificate
     /// profile (`Authorization: http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual`).
     pub client_certificate: Option<ClientCertificate>,
+    /// Trust exactly the server certificate with this SHA-1 thumbprint (40 hex digits), in
+    /// place of any root: a push subscriber names its own certificate so (DSP0226's
+    /// `wsman:CertificateThumbprint`). Neither chain, name nor dates are checked (the
+    /// subscriber named this very certificate); the handshake's signatures are.
+    pub server_thumbprint: Option<String>,
 }
 
 /// The `Authorization` value that selects client certificate authentication (the certificate
@@ -77,6 +82,61 @@ impl ClientCertificate {
             }
         }
         Ok(Self { certificate, key })
+    }
+
+    /// A certificate of `certs_dir` (`THUMB.crt` with its `THUMB.key`) issued directly by the
+    /// CA `certs_dir/ISSUER.crt` for client authentication, as a Windows source picks one from
+    /// its store for a subscriber that names the issuer; the first by file name.
+    pub fn issued_by(certs_dir: &Path, issuer: &str) -> Result<Self, ClientError> {
+        let issuer = issuer.to_ascii_uppercase();
+        let ca = read_pem_certs(&certs_dir.join(format!("{issuer}.crt")))?;
+        let ca = ca
+            .first()
+            .ok_or_else(|| ClientError::configuration(format!("no issuer certificate {issuer}")))?;
+        let anchor = webpki::anchor_from_trusted_cert(ca).map_err(|e| {
+            ClientError::configuration(format!("issuer {issuer} cannot be a trust anchor: {e}"))
+        })?;
+        let mut names: Vec<PathBuf> = std::fs::read_dir(certs_dir)
+            .map_err(|e| {
+                ClientError::configuration(format!("cannot read {}: {e}", certs_dir.display()))
+            })?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+            .collect();
+        names.sort();
+        let now = rustls::pki_types::UnixTime::now();
+        let algorithms = rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .all;
+        for certificate in names {
+            let key = certificate.with_extension("key");
+            if !key.is_file() {
+                continue;
+            }
+            let Ok(chain) = read_pem_certs(&certificate) else {
+                continue;
+            };
+            let Some(Ok(end_entity)) = chain.first().map(webpki::EndEntityCert::try_from) else {
+                continue;
+            };
+            let issued = end_entity.verify_for_usage(
+                algorithms,
+                std::slice::from_ref(&anchor),
+                &[],
+                now,
+                webpki::KeyUsage::client_auth(),
+                None,
+                None,
+            );
+            if issued.is_ok() {
+                return Ok(Self { certificate, key });
+            }
+        }
+        Err(ClientError::configuration(format!(
+            "no client certificate with a key in {} is issued by {issuer}",
+            certs_dir.display()
+        )))
     }
 
     /// What `-certificate:` names: a thumbprint (40 hex digits) found in `certs_dir`, else a
@@ -154,7 +214,7 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, ClientEr
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| ClientError::configuration(format!("TLS setup failed: {e}")))?;
-    let roots = if options.skip_ca_check {
+    let roots = if options.skip_ca_check || options.server_thumbprint.is_some() {
         None
     } else {
         Some(Arc::new(load_roots(options.ca_file.as_deref())?))
@@ -163,7 +223,12 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, ClientEr
         Some(c) => Some(c.load()?),
         None => None,
     };
-    let builder = if let (Some(roots), false) = (roots.as_ref(), options.skip_cn_check) {
+    let builder = if let Some(thumbprint) = &options.server_thumbprint {
+        let verifier = PinnedVerifier::new(thumbprint, provider)?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+    } else if let (Some(roots), false) = (roots.as_ref(), options.skip_cn_check) {
         builder.with_root_certificates(roots.clone())
     } else {
         let verifier = danger::RelaxedVerifier::new(roots, options.skip_cn_check, provider)?;
@@ -229,6 +294,59 @@ fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ClientErr
     rustls_pemfile::certs(&mut data.as_slice())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ClientError::configuration(format!("{}: bad PEM: {e}", path.display())))
+}
+
+/// Trusts the one server certificate a thumbprint names ([`TlsOptions::server_thumbprint`]).
+#[derive(Debug)]
+struct PinnedVerifier {
+    thumbprint: [u8; 20],
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl PinnedVerifier {
+    fn new(
+        thumbprint: &str,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<Self, ClientError> {
+        let compact: String = thumbprint.chars().filter(|c| !c.is_whitespace()).collect();
+        let mut bytes = [0u8; 20];
+        let parsed = is_thumbprint(&compact)
+            && bytes.iter_mut().enumerate().all(|(i, b)| {
+                u8::from_str_radix(&compact[2 * i..2 * i + 2], 16)
+                    .map(|v| *b = v)
+                    .is_ok()
+            });
+        if !parsed {
+            return Err(ClientError::configuration(format!(
+                "{thumbprint:?} is not a certificate thumbprint (40 hexadecimal digits)"
+            )));
+        }
+        Ok(Self {
+            thumbprint: bytes,
+            provider,
+        })
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use sha1::Digest as _;
+        if sha1::Sha1::digest(end_entity.as_ref()).as_slice() != self.thumbprint {
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ));
+        }
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    wsman_auth::provider_signature_checks!(provider);
 }
 
 /// Classify a handshake error for the user (and for the CLI's error numbers).

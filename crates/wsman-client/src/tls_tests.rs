@@ -84,3 +84,63 @@ fn unusable_files_fail_when_the_configuration_is_built() {
     assert!(client_config(&options(ClientCertificate::from_files(&crt, &wrong))).is_err());
     assert!(ClientCertificate::from_argument("/nonexistent/x.pem", dir.path()).is_err());
 }
+
+#[test]
+fn a_pinned_server_certificate_is_trusted_as_itself_and_no_other() {
+    use rustls::client::danger::ServerCertVerifier as _;
+    use sha1::Digest as _;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let named = rcgen::generate_simple_self_signed(vec!["collector.example".to_owned()]).unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["collector.example".to_owned()]).unwrap();
+    let thumbprint: String = sha1::Sha1::digest(named.cert.der())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let verifier = PinnedVerifier::new(&thumbprint, provider).unwrap();
+    // Another name than the certificate's: the thumbprint is what is checked.
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let now = rustls::pki_types::UnixTime::now();
+    assert!(verifier
+        .verify_server_cert(named.cert.der(), &[], &name, &[], now)
+        .is_ok());
+    assert!(verifier
+        .verify_server_cert(other.cert.der(), &[], &name, &[], now)
+        .is_err());
+    assert!(PinnedVerifier::new("not a thumbprint", verifier.provider.clone()).is_err());
+    let options = TlsOptions {
+        server_thumbprint: Some(thumbprint),
+        ..TlsOptions::default()
+    };
+    assert!(client_config(&options).is_ok());
+}
+
+#[test]
+fn a_client_certificate_is_found_by_its_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let ca_thumb: String = {
+        use sha1::Digest as _;
+        sha1::Sha1::digest(ca.der())
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect()
+    };
+    write(dir.path(), &format!("{ca_thumb}.crt"), &ca.pem());
+    // A self-signed certificate with a key: not issued by the CA, so not chosen.
+    let (cert, key, _) = client_pem();
+    write(dir.path(), "0A.crt", &cert);
+    write(dir.path(), "0A.key", &key);
+    assert!(ClientCertificate::issued_by(dir.path(), &ca_thumb).is_err());
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let client = params.signed_by(&client_key, &ca, &ca_key).unwrap();
+    write(dir.path(), "0B.crt", &client.pem());
+    write(dir.path(), "0B.key", &client_key.serialize_pem());
+    let found = ClientCertificate::issued_by(dir.path(), &ca_thumb.to_ascii_lowercase()).unwrap();
+    assert_eq!(found.certificate, dir.path().join("0B.crt"));
+    assert_eq!(found.key, dir.path().join("0B.key"));
+}

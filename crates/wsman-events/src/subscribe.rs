@@ -75,6 +75,13 @@ pub struct AuthenticationProfile {
     pub profile: String,
     /// For client certificates: thumbprints of the issuers the collector trusts.
     pub issuer_thumbprints: Vec<String>,
+    /// For client certificates: thumbprints of certificates the collector takes as they are
+    /// (`Role="certificate"`, MS-WSMV's default role).
+    pub certificate_thumbprints: Vec<String>,
+    /// For `https/mutual`: the SHA-1 thumbprint of the subscriber's own (server) certificate,
+    /// given as DSP0226's `wsman:CertificateThumbprint` token; the source trusts exactly that
+    /// certificate instead of the system's roots.
+    pub subscriber_thumbprint: Option<String>,
 }
 
 /// What to do with an event larger than the delivery's envelope size.
@@ -176,7 +183,66 @@ pub fn parse_subscribe(request: &Request) -> Result<SubscribeRequest, SubscribeE
         .child(ns::EVENTING, "Subscribe")
         .or_else(|| body.is(ns::EVENTING, "Subscribe").then_some(body))
         .ok_or(SubscribeError::NotSubscribe)?;
-    parse_subscribe_element(subscribe, &request.options)
+    let mut parsed = parse_subscribe_element(subscribe, &request.options)?;
+    let notify_to = parsed.notify_to.as_ref().map(|n| n.address.as_str());
+    if let Some(address) = notify_to {
+        let pinned = subscriber_thumbprint(&request.headers, address)?;
+        for profile in &mut parsed.authentication {
+            profile.subscriber_thumbprint.clone_from(&pinned);
+        }
+    }
+    Ok(parsed)
+}
+
+/// WS-Trust (2005/02), whose `IssuedTokens` header carries DSP0226's delivery credentials.
+const TRUST_NS: &str = "http://schemas.xmlsoap.org/ws/2005/02/trust";
+/// DSP0226's token type of a certificate thumbprint.
+const THUMBPRINT_TOKEN: &str =
+    "http://schemas.dmtf.org/wbem/wsman/1/wsman/token/certificateThumbprint";
+
+/// The `wsman:CertificateThumbprint` token of a `wst:IssuedTokens` header (DSP0226 10.2.2)
+/// that applies to `address` (or to no address in particular): the certificate the subscriber
+/// will present when the source connects.
+fn subscriber_thumbprint(
+    headers: &[Element],
+    address: &str,
+) -> Result<Option<String>, SubscribeError> {
+    let tokens = headers
+        .iter()
+        .filter(|h| h.is(TRUST_NS, "IssuedTokens"))
+        .flat_map(|h| h.children_named(TRUST_NS, "RequestSecurityTokenResponse"))
+        .take(MAX_POLICIES);
+    for token in tokens {
+        let kind = token
+            .child(TRUST_NS, "TokenType")
+            .map(Element::trimmed_text);
+        if kind.as_deref() != Some(THUMBPRINT_TOKEN) {
+            continue;
+        }
+        // AppliesTo is WS-Policy's; its namespace varies between versions, its EPR does not.
+        let applies_to = token
+            .elements()
+            .find(|e| e.name == "AppliesTo")
+            .and_then(|a| a.child(ns::ADDRESSING, "EndpointReference"))
+            .and_then(|r| r.child(ns::ADDRESSING, "Address"))
+            .map(Element::trimmed_text);
+        if applies_to.is_some_and(|a| a != address) {
+            continue;
+        }
+        let Some(value) = token
+            .child(TRUST_NS, "RequestedSecurityToken")
+            .and_then(|t| t.child(ns::WSMAN, "CertificateThumbprint"))
+            .map(Element::trimmed_text)
+        else {
+            continue;
+        };
+        let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+        if compact.len() != 40 || !compact.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid("w:CertificateThumbprint", &value));
+        }
+        return Ok(Some(compact.to_ascii_uppercase()));
+    }
+    Ok(None)
 }
 
 /// The Subscribe from its `e:Subscribe` element and the request's options.
@@ -195,10 +261,23 @@ pub fn parse_subscribe_element(
     if notify_to.is_none() && mode != DeliveryMode::Pull {
         return Err(SubscribeError::NotifyToMissing(mode.uri()));
     }
-    let authentication = notify_element
+    let mut authentication = notify_element
         .map(authentication_profiles)
         .transpose()?
         .unwrap_or_default();
+    // DSP0226 names the profile with `wsman:Auth` in Delivery rather than a policy.
+    if let Some(profile) = delivery
+        .and_then(|d| d.child(ns::WSMAN, "Auth"))
+        .and_then(|a| a.attr("Profile"))
+        .filter(|_| authentication.is_empty())
+    {
+        authentication.push(AuthenticationProfile {
+            profile: profile.to_owned(),
+            issuer_thumbprints: Vec::new(),
+            certificate_thumbprints: Vec::new(),
+            subscriber_thumbprint: None,
+        });
+    }
     let end_to = subscribe
         .child(ns::EVENTING, "EndTo")
         .map(endpoint_reference)
@@ -424,15 +503,20 @@ fn authentication_profiles(
                 if profiles.len() >= MAX_POLICIES {
                     return Err(invalid("c:Policy", "too many alternatives"));
                 }
-                let issuer_thumbprints = auth
-                    .children_named(AUTHENTICATION_NS, "ClientCertificate")
-                    .flat_map(|c| c.children_named(AUTHENTICATION_NS, "Thumbprint"))
-                    .filter(|t| t.attr("Role") == Some("issuer"))
-                    .map(|t| t.trimmed_text().to_ascii_uppercase())
-                    .collect();
+                let thumbprints = |issuer: bool| {
+                    auth.children_named(AUTHENTICATION_NS, "ClientCertificate")
+                        .flat_map(|c| c.children_named(AUTHENTICATION_NS, "Thumbprint"))
+                        // MS-WSMV 2.2.4.1: a Thumbprint without Role names the certificate.
+                        .filter(|t| (t.attr("Role") == Some("issuer")) == issuer)
+                        .map(|t| t.trimmed_text().to_ascii_uppercase())
+                        .take(MAX_POLICIES)
+                        .collect()
+                };
                 profiles.push(AuthenticationProfile {
                     profile: auth.attr("Profile").unwrap_or("").to_owned(),
-                    issuer_thumbprints,
+                    issuer_thumbprints: thumbprints(true),
+                    certificate_thumbprints: thumbprints(false),
+                    subscriber_thumbprint: None,
                 });
             }
         }

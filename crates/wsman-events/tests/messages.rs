@@ -323,3 +323,84 @@ fn events_batches_carry_what_the_subscriber_asked_for() {
     assert!(is_ack_of(&ack, headers.message_id));
     assert!(!is_ack_of(&ack, "uuid:other"));
 }
+
+/// DSP0226's `wst:IssuedTokens` header: the subscriber's certificate thumbprint for NotifyTo.
+fn issued_tokens(thumbprint: &str, applies_to: &str) -> String {
+    format!(
+        r#"<wst:IssuedTokens xmlns:wst="http://schemas.xmlsoap.org/ws/2005/02/trust" xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy" s:mustUnderstand="true"><wst:RequestSecurityTokenResponse><wst:TokenType>http://schemas.dmtf.org/wbem/wsman/1/wsman/token/certificateThumbprint</wst:TokenType><wst:RequestedSecurityToken><w:CertificateThumbprint>{thumbprint}</w:CertificateThumbprint></wst:RequestedSecurityToken><wsp:AppliesTo><a:EndpointReference><a:Address>{applies_to}</a:Address></a:EndpointReference></wsp:AppliesTo></wst:RequestSecurityTokenResponse></wst:IssuedTokens></s:Header>"#
+    )
+}
+
+#[test]
+fn the_subscribers_certificate_and_the_client_certificate_are_named() {
+    let notify_to = "HTTPS://collector:5986/wsman/subscriptions/311755C4/1";
+    let text = subscribe(DeliveryMode::EVENTS, "", FILTER, "")
+        .replace(
+            r#"<auth:Thumbprint Role="issuer">4ab167dfcbbda8d6225889b05937112062ea1152</auth:Thumbprint>"#,
+            r#"<auth:Thumbprint Role="issuer">4ab167dfcbbda8d6225889b05937112062ea1152</auth:Thumbprint><auth:Thumbprint>00112233445566778899aabbccddeeff00112233</auth:Thumbprint>"#,
+        )
+        .replacen(
+            "</s:Header>",
+            &issued_tokens("ab cd ef 01 23 45 67 89 ab cd ef 01 23 45 67 89 ab cd ef 01", notify_to),
+            1,
+        );
+    let request = parse_subscribe(&parsed(&text)).expect("a valid subscription");
+    let profile = &request.authentication[0];
+    assert_eq!(
+        profile.issuer_thumbprints,
+        ["4AB167DFCBBDA8D6225889B05937112062EA1152"]
+    );
+    assert_eq!(
+        profile.certificate_thumbprints,
+        ["00112233445566778899AABBCCDDEEFF00112233"],
+        "a Thumbprint without Role names the certificate (MS-WSMV 2.2.4.1)"
+    );
+    assert_eq!(
+        profile.subscriber_thumbprint.as_deref(),
+        Some("ABCDEF0123456789ABCDEF0123456789ABCDEF01")
+    );
+
+    // A token for another address is not the subscriber's; a malformed one is refused.
+    let other = subscribe(DeliveryMode::EVENTS, "", FILTER, "").replacen(
+        "</s:Header>",
+        &issued_tokens(&"AB".repeat(20), "https://other/"),
+        1,
+    );
+    let request = parse_subscribe(&parsed(&other)).expect("a valid subscription");
+    assert_eq!(request.authentication[0].subscriber_thumbprint, None);
+    let bad = subscribe(DeliveryMode::EVENTS, "", FILTER, "").replacen(
+        "</s:Header>",
+        &issued_tokens("not-hex", notify_to),
+        1,
+    );
+    assert!(matches!(
+        parse_subscribe(&parsed(&bad)),
+        Err(SubscribeError::InvalidValue { .. })
+    ));
+}
+
+#[test]
+fn dsp0226_names_the_profile_with_w_auth() {
+    let text = subscribe(
+        DeliveryMode::EVENTS,
+        r#"<w:Auth Profile="http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/spnego-kerberos"/>"#,
+        FILTER,
+        "",
+    )
+    .replace(
+        &text_between(&subscribe(DeliveryMode::EVENTS, "", FILTER, ""), "<c:Policy", "</c:Policy>"),
+        "",
+    );
+    let request = parse_subscribe(&parsed(&text)).expect("a valid subscription");
+    assert_eq!(request.authentication.len(), 1);
+    assert!(request.authentication[0]
+        .profile
+        .ends_with("/http/spnego-kerberos"));
+}
+
+/// `text` from the start of `from` to the end of `to`.
+fn text_between(text: &str, from: &str, to: &str) -> String {
+    let start = text.find(from).expect("start");
+    let end = text[start..].find(to).expect("end") + start + to.len();
+    text[start..end].to_owned()
+}

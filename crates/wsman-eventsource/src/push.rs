@@ -6,7 +6,9 @@
 //! At least once and in order: a batch leaves the queue, and the bookmark moves past it, only
 //! when the subscriber acknowledged it (`Push` has no acknowledgement: a 2xx answer is taken as
 //! delivery). A failed send is retried as the subscription's `ConnectionRetry` says; when the
-//! retries are spent the subscription ends with `SubscriptionEnd` (DeliveryFailure) to `EndTo`.
+//! retries are spent, or at once when the subscriber refuses the source's credentials
+//! ([`CredentialsRefused`]), the subscription ends with `SubscriptionEnd` (DeliveryFailure) to
+//! `EndTo`.
 //! Memory is bounded: the feed is read only while the queue has room.
 
 use std::collections::VecDeque;
@@ -42,6 +44,13 @@ pub trait Subscriber: Send + Sync {
         message_id: &'a str,
     ) -> DeliveryFuture<'a>;
 }
+
+/// What a [`Subscriber`] returns when the subscriber refused the source's credentials (HTTP
+/// 401 or 403) or is not the certificate the subscription named: sending again cannot help,
+/// so the subscription ends at once, without the `ConnectionRetry` of a network failure.
+#[derive(Debug, thiserror::Error)]
+#[error("the subscriber refused the source's credentials: {0}")]
+pub struct CredentialsRefused(pub String);
 
 /// The `Content-Encoding` of an SLDC-compressed delivery (MS-WSMV 3.1.4.1.30.1).
 pub const SLDC_ENCODING: &str = "SLDC";
@@ -443,6 +452,10 @@ async fn send_with_retry(
                     return true;
                 }
                 tracing::info!(subscription = %plan.id, answer = ?answer, attempt, "the subscriber did not acknowledge the delivery");
+            }
+            Err(error) if error.downcast_ref::<CredentialsRefused>().is_some() => {
+                tracing::warn!(subscription = %plan.id, %error, "event delivery refused");
+                return false;
             }
             Err(error) => {
                 tracing::info!(subscription = %plan.id, %error, attempt, "event delivery failed");

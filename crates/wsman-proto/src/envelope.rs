@@ -92,6 +92,11 @@ const UNDERSTOOD: &[(&str, &str)] = &[
     (ns::MS_WSMAN, "SessionId"),
     (ns::MS_WSMAN, "OperationID"),
     (ns::MS_WSMAN, "SequenceId"),
+    // DSP0226's delivery credentials of a Subscribe, read by the eventing core.
+    (
+        "http://schemas.xmlsoap.org/ws/2005/02/trust",
+        "IssuedTokens",
+    ),
 ];
 
 fn must_understand(e: &Element) -> bool {

@@ -3,26 +3,139 @@
 //! address with `wsman-client`, so deliveries share its one HTTP and TLS stack.
 //!
 //! Only what can be honoured is accepted: an `http://` or `https://` address (HTTPS checked
-//! against the system's roots) and no authentication profile. A subscriber that asks the
-//! source to authenticate (Kerberos, a client certificate) is refused at Subscribe, naming the
-//! profile, rather than sent events it would reject.
+//! against the system's roots, or against the subscriber's own certificate when the Subscribe
+//! names its thumbprint), and of the authentication profiles the subscriber offers the first
+//! this source can do:
+//!
+//! - `https/mutual`: the client certificate of `certs/` the policy names (`Role="certificate"`)
+//!   or one issued by a CA it names (`Role="issuer"`), as a Windows source picks one from its
+//!   machine store;
+//! - `http/spnego-kerberos`, `https/spnego-kerberos`: Kerberos (SPNEGO) with the daemon's own
+//!   credentials to `HTTP/<host>`, bodies sealed over HTTP as WinRM seals them.
+//!
+//! Any other profile is refused at Subscribe, naming it, rather than sent events the
+//! subscriber would reject. A subscriber that later refuses the credentials (HTTP 401 or 403)
+//! or is not the certificate named ends the subscription at once ([`CredentialsRefused`]).
 
-use wsman_client::{Client, ClientOptions, Endpoint};
+use std::path::PathBuf;
+
+use wsman_client::tls::ClientCertificate;
+use wsman_client::{
+    Auth, Client, ClientError, ClientOptions, Endpoint, KerberosAuth, KerberosScheme,
+};
 use wsman_events::subscribe::{AuthenticationProfile, EndpointReference};
-use wsman_eventsource::push::{Connector, DeliveryError, DeliveryFuture, Subscriber};
+use wsman_eventsource::push::{
+    Connector, CredentialsRefused, DeliveryError, DeliveryFuture, Subscriber,
+};
+
+const PROFILE_MUTUAL: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
+const PROFILE_KERBEROS_HTTP: &str =
+    "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/spnego-kerberos";
+const PROFILE_KERBEROS_HTTPS: &str =
+    "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/spnego-kerberos";
 
 /// Why a subscriber cannot be delivered to.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SubscriberError {
-    #[error("the subscriber asks the source to authenticate with {0}, which this source does not do for push delivery; subscribe without an authentication profile, or pull")]
+    #[error("the subscriber asks the source to authenticate with {0}, which this source does not do for push delivery; subscribe with https/mutual or spnego-kerberos, without an authentication profile, or pull")]
     Authentication(String),
+    #[error("the subscriber asks for a client certificate ({0}), which needs an https:// address")]
+    CertificateOverHttp(String),
+    #[error("no client certificate for the subscriber: {0}")]
+    NoCertificate(String),
     #[error(transparent)]
-    Client(#[from] wsman_client::ClientError),
+    Client(Box<ClientError>),
 }
 
-/// Opens subscribers with `wsman-client`.
-#[derive(Debug, Default)]
-pub(crate) struct HttpConnector;
+impl From<ClientError> for SubscriberError {
+    fn from(error: ClientError) -> Self {
+        SubscriberError::Client(Box::new(error))
+    }
+}
+
+/// Opens subscribers with `wsman-client`; client certificates come from `certs_dir`.
+#[derive(Debug)]
+pub(crate) struct HttpConnector {
+    certs_dir: PathBuf,
+}
+
+impl HttpConnector {
+    pub(crate) fn new(certs_dir: PathBuf) -> HttpConnector {
+        HttpConnector { certs_dir }
+    }
+
+    /// The client options of the first profile this source can do.
+    fn options(
+        &self,
+        address: &str,
+        authentication: &[AuthenticationProfile],
+    ) -> Result<ClientOptions, SubscriberError> {
+        let mut options = ClientOptions::default();
+        let Some(first) = authentication.first() else {
+            return Ok(options);
+        };
+        let usable = authentication.iter().find(|p| {
+            [
+                PROFILE_MUTUAL,
+                PROFILE_KERBEROS_HTTP,
+                PROFILE_KERBEROS_HTTPS,
+            ]
+            .contains(&p.profile.as_str())
+        });
+        let Some(profile) = usable else {
+            return Err(SubscriberError::Authentication(first.profile.clone()));
+        };
+        options.tls.server_thumbprint = profile.subscriber_thumbprint.clone();
+        if profile.profile == PROFILE_MUTUAL {
+            let https = address
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+            if !https {
+                return Err(SubscriberError::CertificateOverHttp(address.to_owned()));
+            }
+            options.auth = Auth::Certificate;
+            options.tls.client_certificate = Some(self.client_certificate(profile)?);
+        } else {
+            options.auth =
+                Auth::Kerberos(KerberosAuth::from_ccache().with_scheme(KerberosScheme::Negotiate));
+        }
+        Ok(options)
+    }
+
+    /// The certificate the policy names, else the first issued by a CA it names.
+    fn client_certificate(
+        &self,
+        profile: &AuthenticationProfile,
+    ) -> Result<ClientCertificate, SubscriberError> {
+        let named = profile
+            .certificate_thumbprints
+            .iter()
+            .find_map(|t| ClientCertificate::from_directory(&self.certs_dir, t).ok());
+        let issued = || {
+            profile
+                .issuer_thumbprints
+                .iter()
+                .find_map(|t| ClientCertificate::issued_by(&self.certs_dir, t).ok())
+        };
+        named.or_else(issued).ok_or_else(|| {
+            let wanted: Vec<&str> = profile
+                .certificate_thumbprints
+                .iter()
+                .chain(&profile.issuer_thumbprints)
+                .map(String::as_str)
+                .collect();
+            SubscriberError::NoCertificate(if wanted.is_empty() {
+                "the policy names no certificate or issuer".to_owned()
+            } else {
+                format!(
+                    "none in {} is, or is issued by, {}",
+                    self.certs_dir.display(),
+                    wanted.join(", ")
+                )
+            })
+        })
+    }
+}
 
 impl Connector for HttpConnector {
     fn connect(
@@ -30,24 +143,27 @@ impl Connector for HttpConnector {
         to: &EndpointReference,
         authentication: &[AuthenticationProfile],
     ) -> Result<Box<dyn Subscriber>, DeliveryError> {
-        if let Some(profile) = authentication.first() {
-            return Err(SubscriberError::Authentication(profile.profile.clone()).into());
-        }
+        let options = self.options(&to.address, authentication)?;
+        let pinned = options.tls.server_thumbprint.is_some();
         let endpoint = Endpoint::parse(&to.address, false).map_err(SubscriberError::from)?;
-        let client =
-            Client::new(endpoint, ClientOptions::default()).map_err(SubscriberError::from)?;
-        Ok(Box::new(HttpSubscriber { client }))
+        let client = Client::new(endpoint, options).map_err(SubscriberError::from)?;
+        Ok(Box::new(HttpSubscriber { client, pinned }))
     }
 }
 
 /// One subscriber address over a `wsman-client` connection pool.
 pub(crate) struct HttpSubscriber {
     client: Client,
+    /// The subscriber's certificate is named: a TLS failure means it is not that one.
+    pinned: bool,
 }
 
 impl HttpSubscriber {
     pub(crate) fn new(client: Client) -> HttpSubscriber {
-        HttpSubscriber { client }
+        HttpSubscriber {
+            client,
+            pinned: false,
+        }
     }
 }
 
@@ -60,12 +176,27 @@ impl Subscriber for HttpSubscriber {
         message_id: &'a str,
     ) -> DeliveryFuture<'a> {
         Box::pin(async move {
-            let reply = self
+            match self
                 .client
                 .deliver(body, content_type, content_encoding, message_id)
                 .await
-                .map_err(SubscriberError::from)?;
-            Ok(reply.action)
+            {
+                Ok(reply) => Ok(reply.action),
+                Err(error) if refused(&error, self.pinned) => {
+                    Err(CredentialsRefused(error.to_string()).into())
+                }
+                Err(error) => Err(SubscriberError::from(error).into()),
+            }
         })
+    }
+}
+
+/// Whether sending again with the same credentials cannot help.
+fn refused(error: &ClientError, pinned: bool) -> bool {
+    match error {
+        ClientError::Unauthorized { .. } => true,
+        ClientError::Http { status } | ClientError::Fault { status, .. } => *status == 403,
+        ClientError::Tls { .. } => pinned,
+        _ => false,
     }
 }

@@ -523,6 +523,7 @@ fn bmc(config_dir: &std::path::Path) -> Option<wsman_ipmi::Bmc> {
 /// MaxSubscriptionsPerUser (read at start), its events mapped by `mapping`.
 fn event_source(
     config: &wsman_config::Config,
+    certs_dir: std::path::PathBuf,
     journal: wsman_journal::Journal,
     mapping: wsman_events::Mapping,
 ) -> Arc<wsman_eventsource::EventSource> {
@@ -533,7 +534,7 @@ fn event_source(
     };
     Arc::new(
         wsman_eventsource::EventSource::new(journal, mapping, limits)
-            .with_connector(Arc::new(delivery::HttpConnector)),
+            .with_connector(Arc::new(delivery::HttpConnector::new(certs_dir))),
     )
 }
 
@@ -570,7 +571,7 @@ pub async fn run_daemon(
         journal.clone(),
         mapping.clone(),
     )?;
-    let events = event_source(store.config(), journal, mapping);
+    let events = event_source(store.config(), store.certs_dir(), journal, mapping);
     // Bound before the service starts, so a wrong address stops the daemon at once.
     let metrics_listener = match metrics.resolve(&store.config().metrics) {
         Some((address, allow_remote)) => Some(

@@ -74,8 +74,8 @@ fn journal() -> Option<JournalDir> {
 
 /// Field order matters: the daemon is killed before its config dir and journal are deleted.
 pub(crate) struct Source {
-    daemon: Daemon,
-    _config: ConfigDir,
+    pub(crate) daemon: Daemon,
+    pub(crate) config: ConfigDir,
     port: u16,
     https_port: Option<u16>,
     journal: JournalDir,
@@ -88,6 +88,15 @@ pub(crate) fn source(adjust: impl FnOnce(&mut ConfigDir)) -> Option<Source> {
 }
 
 fn source_with(https: bool, adjust: impl FnOnce(&mut ConfigDir)) -> Option<Source> {
+    source_with_env(https, adjust, &[])
+}
+
+/// [`source`] with more environment for the daemon (e.g. a Kerberos realm's).
+pub(crate) fn source_with_env(
+    https: bool,
+    adjust: impl FnOnce(&mut ConfigDir),
+    env: &[(&str, &str)],
+) -> Option<Source> {
     let journal = journal()?;
     let port = free_port();
     let mut config = ConfigDir::new();
@@ -109,17 +118,15 @@ fn source_with(https: bool, adjust: impl FnOnce(&mut ConfigDir)) -> Option<Sourc
     config.add_service_account();
     config.add_account(USER, USER_PASSWORD, Some("nobody"));
     let directory = journal.path();
-    let daemon = Daemon::start_with_env(
-        &config,
-        &ports,
-        &[(
-            "WSMAND_JOURNAL_DIRECTORY",
-            directory.to_str().expect("a UTF-8 path"),
-        )],
-    );
+    let mut env = env.to_vec();
+    env.push((
+        "WSMAND_JOURNAL_DIRECTORY",
+        directory.to_str().expect("a UTF-8 path"),
+    ));
+    let daemon = Daemon::start_with_env(&config, &ports, &env);
     Some(Source {
         daemon,
-        _config: config,
+        config,
         port,
         https_port,
         journal,
@@ -517,7 +524,7 @@ fn winrm_events_over_sealed_ntlm() {
         return;
     };
     source
-        ._config
+        .config
         .add_ntlm_account(NTLM_USER, NTLM_PASSWORD, "root");
     let winrm = |args: &[&str]| {
         let mut command = std::process::Command::new(binaries::winrm());
@@ -527,7 +534,7 @@ fn winrm_events_over_sealed_ntlm() {
             .arg(format!("-u:{NTLM_USER}"))
             .arg(format!("-p:{NTLM_PASSWORD}"))
             .arg("-a:Negotiate")
-            .env("WSMAND_CONFIG_DIR", source._config.path());
+            .env("WSMAND_CONFIG_DIR", source.config.path());
         process::run(&mut command, None, Duration::from_secs(90))
     };
     let listed = winrm(&[

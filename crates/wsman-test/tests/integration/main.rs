@@ -37,6 +37,7 @@ mod ntlm;
 mod policy;
 mod process_create;
 mod push;
+mod push_auth;
 mod service;
 mod winrm_cli;
 mod wmi_access;
