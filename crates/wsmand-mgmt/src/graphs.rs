@@ -61,7 +61,7 @@ fn status(figures: &Snapshot) -> String {
     match (figures.reachable, figures.latest()) {
         (None, _) => "Not sampled yet: the first sample is taken within one interval.".to_owned(),
         (Some(false), _) => "The last sample did not reach the host.".to_owned(),
-        (Some(true), None) => "No sample yet.".to_owned(),
+        (Some(true), None) => "The host answered, but gave none of the figures.".to_owned(),
         (Some(true), Some(_)) => format!(
             "{} samples of the last hour, one every {} s.",
             figures.points.len(),

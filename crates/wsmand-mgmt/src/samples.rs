@@ -16,7 +16,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use wsman_client::{Client, Element, EnumerateOptions, Resource};
+use wsman_client::{Client, ClientError, Element, EnumerateOptions, Resource};
 
 use crate::hosts::{property, Fleet, HOST_DEADLINE};
 
@@ -279,24 +279,32 @@ impl Samples {
             return;
         };
         let mut series = series.lock().unwrap_or_else(PoisonError::into_inner);
-        let reached =
+        let read_some =
             read.cpu.is_ok() || read.memory.is_ok() || read.disk.is_ok() || read.network.is_ok();
-        series.reachable = Some(reached);
+        let answered = [
+            read.cpu.as_ref().err(),
+            read.memory.as_ref().err(),
+            read.disk.as_ref().err(),
+            read.network.as_ref().err(),
+        ]
+        .into_iter()
+        .any(|e| e.is_some_and(|e| e.answered));
+        series.reachable = Some(read_some || answered);
         let mut errors = Vec::new();
-        let mut keep = |what: &str, result: Result<Option<f64>, String>| match result {
+        let mut keep = |result: Result<Option<f64>, ReadError>| match result {
             Ok(value) => value,
             Err(error) => {
-                errors.push(format!("{what}: {error}"));
+                errors.push(error.message);
                 None
             }
         };
-        let cpu = keep("processor", read.cpu);
-        let memory = keep("memory", read.memory);
-        let disk_free = keep("disk", read.disk);
+        let cpu = keep(read.cpu);
+        let memory = keep(read.memory);
+        let disk_free = keep(read.disk);
         let counter = match read.network {
             Ok(counter) => counter,
             Err(error) => {
-                errors.push(format!("network: {error}"));
+                errors.push(error.message);
                 None
             }
         };
@@ -306,7 +314,8 @@ impl Samples {
         };
         series.last_net = counter;
         series.error = (!errors.is_empty()).then(|| errors.join("; "));
-        if reached {
+        // A host that gave no figure (unreachable, or refusing every class) adds no point.
+        if read_some {
             series.ring.push(Point {
                 at: read.at,
                 cpu,
@@ -318,25 +327,54 @@ impl Samples {
     }
 }
 
+/// Why one read failed (naming the class), and whether the host answered at all (a fault,
+/// a refusal): such a host is reachable.
+#[derive(Debug)]
+struct ReadError {
+    message: String,
+    answered: bool,
+}
+
+impl ReadError {
+    #[cfg(test)]
+    fn new(message: &str, answered: bool) -> Self {
+        Self {
+            message: message.to_owned(),
+            answered,
+        }
+    }
+}
+
 /// One sample's four reads.
 struct Read {
     at: u64,
-    cpu: Result<Option<f64>, String>,
-    memory: Result<Option<f64>, String>,
-    disk: Result<Option<f64>, String>,
-    network: Result<Option<NetCounter>, String>,
+    cpu: Result<Option<f64>, ReadError>,
+    memory: Result<Option<f64>, ReadError>,
+    disk: Result<Option<f64>, ReadError>,
+    network: Result<Option<NetCounter>, ReadError>,
 }
 
 fn class(name: &str) -> Resource {
     Resource::new(format!("{CIMV2}{name}"))
 }
 
-async fn enumerate(client: &Client, name: &str) -> Result<Vec<Element>, String> {
+async fn enumerate(client: &Client, name: &str) -> Result<Vec<Element>, ReadError> {
     let options = EnumerateOptions::default();
     match tokio::time::timeout(HOST_DEADLINE, client.enumerate(&class(name), &options)).await {
         Ok(Ok(items)) => Ok(items),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err(format!("no answer within {} s", HOST_DEADLINE.as_secs())),
+        Ok(Err(error)) => Err(ReadError {
+            answered: matches!(
+                error,
+                ClientError::Fault { .. }
+                    | ClientError::Http { .. }
+                    | ClientError::Unauthorized { .. }
+            ),
+            message: format!("{name}: {error}"),
+        }),
+        Err(_) => Err(ReadError {
+            message: format!("{name}: no answer within {} s", HOST_DEADLINE.as_secs()),
+            answered: false,
+        }),
     }
 }
 
@@ -434,10 +472,10 @@ mod tests {
         let samples = Samples::new(["h"].into_iter(), DEFAULT_INTERVAL);
         let down = || Read {
             at: 5,
-            cpu: Err("refused".into()),
-            memory: Err("refused".into()),
-            disk: Err("refused".into()),
-            network: Err("refused".into()),
+            cpu: Err(ReadError::new("refused", false)),
+            memory: Err(ReadError::new("refused", false)),
+            disk: Err(ReadError::new("refused", false)),
+            network: Err(ReadError::new("refused", false)),
         };
         for _ in 0..3 {
             samples.record("h", down());
@@ -445,13 +483,13 @@ mod tests {
         let snapshot = samples.snapshot("h", None).unwrap();
         assert_eq!(snapshot.reachable, Some(false));
         assert!(snapshot.points.is_empty());
-        assert!(snapshot.error.unwrap().contains("processor: refused"));
+        assert!(snapshot.error.unwrap().contains("refused"));
         samples.record(
             "h",
             Read {
                 at: 6,
                 cpu: Ok(Some(12.0)),
-                memory: Err("class not found".into()),
+                memory: Err(ReadError::new("class not found", true)),
                 disk: Ok(None),
                 network: Ok(None),
             },
@@ -464,6 +502,25 @@ mod tests {
         assert_eq!(samples.snapshot("h", Some(6)).unwrap().points.len(), 0);
         assert_eq!(samples.snapshot("h", Some(5)).unwrap().points.len(), 1);
         assert!(samples.snapshot("other", None).is_none());
+    }
+
+    #[test]
+    fn a_host_refusing_every_class_is_reachable_without_points() {
+        let samples = Samples::new(["w"].into_iter(), DEFAULT_INTERVAL);
+        let fault = || Err(ReadError::new("the class is not found", true));
+        samples.record(
+            "w",
+            Read {
+                at: 1,
+                cpu: fault(),
+                memory: fault(),
+                disk: fault(),
+                network: Err(ReadError::new("the class is not found", true)),
+            },
+        );
+        let snapshot = samples.snapshot("w", None).unwrap();
+        assert_eq!(snapshot.reachable, Some(true));
+        assert!(snapshot.points.is_empty());
     }
 
     #[test]
