@@ -136,6 +136,7 @@ async function hostGraphs(page) {
   check(await points('cpu') > before, `the live update added a point (${before} -> ${await points('cpu')})`);
   // The network graph needs two samples (a rate of the raw counter): there by now.
   check(await points('network') >= 1, `the network graph has a rate (${await points('network')})`);
+  await page.goto(`${CONSOLE}/fleet`);
 }
 
 /// The Windows recording's overview: reachable, and its figures are what the recorded answers
