@@ -56,6 +56,7 @@ const PAGES = [
 // The screenshots the docs show: (page, viewport, scheme) -> docs/images/console-NAME.png.
 const DOCS_SHOTS = {
   'fleet desktop light': 'fleet',
+  'overview desktop light': 'overview',
   'services desktop light': 'services',
   'events desktop light': 'events',
   'processes-windows desktop light': 'processes-windows',
