@@ -5,13 +5,17 @@
 #   benches/fleet.sh
 #   FLEET_HOSTS=50 FLEET_RUNS=9 benches/fleet.sh
 #   FLEET_BIN_DIR=/path/to/release benches/fleet.sh   (wsmand and wsmand-mgmt from there, no build)
+#   FLEET_HOSTS=500 FLEET_DAEMONS=25 benches/fleet.sh   (500 host entries over 25 daemons)
 #
-# FLEET_HOSTS (default 50) wsmand daemons on loopback ports (Basic over HTTP, a service account),
-# two consoles (`wsmand-mgmt`, HTTPS on free loopback ports): "fleet" with every daemon as a
+# FLEET_HOSTS (default 50) hosts served by FLEET_DAEMONS (default FLEET_HOSTS) wsmand daemons on
+# loopback ports (Basic over HTTP, a service account; host i is daemon i modulo FLEET_DAEMONS,
+# so every host entry is a real daemon answering, several entries sharing one when fewer), two
+# consoles (`wsmand-mgmt`, HTTPS on free loopback ports): "fleet" with every daemon as a
 # host, "baseline" with the first daemon only. Debian's chromium (driven by
 # tests/browser/fleet-bench.mjs) logs in to both and loads /fleet FLEET_RUNS times (default 7),
 # interleaved, each load timed to the `load` event; the page is server-rendered, so that is the
-# complete table. Printed: the median per console, the ratio fleet/baseline, the goal (fleet
+# complete table. The loads begin once the fleet console's sampler has sampled every host
+# (its first round: /fleet's JSON has a newest point for each). Printed: the median per console, the ratio fleet/baseline, the goal (fleet
 # page under 1 s), and each console's RSS (VmRSS) idle after start and after the loads.
 # Needs root (the consoles drop to the wsmand-mgmt user, which scripts/test.sh creates), and
 # `npm ci --ignore-scripts` in tests/browser. Every process is stopped at the end. Not part of
@@ -34,6 +38,7 @@ getent passwd wsmand-mgmt >/dev/null || useradd --system --user-group --no-creat
     || (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund)
 
 HOSTS="${FLEET_HOSTS:-50}"
+DAEMONS="${FLEET_DAEMONS:-$HOSTS}"
 RUNS="${FLEET_RUNS:-7}"
 ACCOUNT=fleetbench
 PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
@@ -52,9 +57,9 @@ fi
 scratch_dir wsmand-fleet-bench
 chmod 0755 "$WORK"
 
-step "starting $HOSTS wsmand daemons on loopback"
+step "starting $DAEMONS wsmand daemons on loopback for $HOSTS hosts"
 DAEMON_PORTS=()
-for i in $(seq "$HOSTS"); do
+for i in $(seq "$DAEMONS"); do
     start_basic_wsmand "$BIN" "$WORK/host$i" "$ACCOUNT" "$PASSWORD" root "$WORK/host$i.log"
     PIDS+=("$WSMAND_PID")
     DAEMON_PORTS+=("$PORT")
@@ -87,7 +92,7 @@ TOML
 
 [[Host]]
 Name = "host$i"
-Url = "http://127.0.0.1:${DAEMON_PORTS[$((i - 1))]}/wsman"
+Url = "http://127.0.0.1:${DAEMON_PORTS[$(((i - 1) % DAEMONS))]}/wsman"
 Username = "$ACCOUNT"
 PasswordFile = "$WORK/host-password"
 AllowUnencrypted = true
@@ -124,6 +129,25 @@ FLEET_PORT="$CONSOLE_PORT" FLEET_PID="$CONSOLE_PID"
 start_console baseline 1
 BASE_PORT="$CONSOLE_PORT" BASE_PID="$CONSOLE_PID"
 sleep 1
+# After the first sample: every host has a newest point in /fleet's JSON.
+wait_sampled() {
+    local port="$1" count="$2" cookie="$WORK/cookie.$1" token i
+    token="$(curl -sk -c "$cookie" "https://127.0.0.1:$port/login" | sed -nE 's/.*name="csrf" value="([^"]+)".*/\1/p' | head -1)"
+    curl -sk -b "$cookie" -c "$cookie" -o /dev/null -H "Origin: https://127.0.0.1:$port" \
+        --data-urlencode "csrf=$token" --data-urlencode "user=$MANAGER" \
+        --data-urlencode "password=$MANAGER_PASSWORD" "https://127.0.0.1:$port/login"
+    for i in $(seq 120); do
+        if curl -sk -b "$cookie" -H 'Accept: application/json' "https://127.0.0.1:$port/fleet" \
+            | python3 -c 'import json,sys; d=json.load(sys.stdin)["latest"]; sys.exit(0 if len(d)=='"$count"' and all(v is not None for v in d.values()) else 1)'; then
+            echo "every one of $count hosts sampled after ${i}x1 s"
+            return 0
+        fi
+        sleep 1
+    done
+    echo "not every host sampled within 120 s" >&2
+    return 1
+}
+wait_sampled "$FLEET_PORT" "$HOSTS"
 FLEET_IDLE="$(rss_kb "$FLEET_PID")" BASE_IDLE="$(rss_kb "$BASE_PID")"
 
 step "loading /fleet $RUNS times per console in chromium"

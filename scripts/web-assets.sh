@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The console's browser assets (xterm.js, our terminal.js and the events page's events.js): built from the npm registry with
+# The console's browser assets (xterm.js, our terminal.js, the events page's events.js, and
+# uPlot with the overview's graphs.js): built from the npm registry with
 # the lockfile of crates/wsmand-mgmt/web, bundled by esbuild, written to
 # crates/wsmand-mgmt/assets/, where wsmand-mgmt embeds them (include_bytes). Node is needed
 # only here, never at run time.
@@ -18,7 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WEB="$ROOT/crates/wsmand-mgmt/web"
 ASSETS="$ROOT/crates/wsmand-mgmt/assets"
 # The bundled files, each from its entry point in web/src.
-OUTPUTS=(terminal.js terminal.css events.js)
+OUTPUTS=(terminal.js terminal.css events.js graphs.js graphs.css)
 
 # Bundle web/src into $2 using the packages installed under $1.
 bundle() {
@@ -30,6 +31,10 @@ bundle() {
         --charset=utf8 --log-level=warning --outfile="$out/terminal.css")
     (cd "$tree" && "$esbuild" src/events.js --bundle --minify --format=iife --target=es2020 \
         --legal-comments=eof --charset=utf8 --log-level=warning --outfile="$out/events.js")
+    (cd "$tree" && "$esbuild" src/graphs.js --bundle --minify --format=iife --target=es2020 \
+        --legal-comments=eof --charset=utf8 --log-level=warning --outfile="$out/graphs.js")
+    (cd "$tree" && "$esbuild" src/graphs.css --bundle --minify --legal-comments=eof \
+        --charset=utf8 --log-level=warning --outfile="$out/graphs.css")
 }
 
 # A clean install of the lockfile into a copy of web/ under $1.

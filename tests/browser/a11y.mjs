@@ -37,6 +37,8 @@ const SCHEMES = ['light', 'dark'];
 const PAGES = [
   ['fleet', '/fleet', 200],
   ['overview', `/hosts/${SYSTEMD}`, 200],
+  ['overview-windows', `/hosts/${WINDOWS}`, 200],
+  ['fleet-sorted', '/fleet?sort=cpu&dir=desc', 200],
   ['services', `/hosts/${SYSTEMD}/services`, 200],
   ['services-confirm', `/hosts/${SYSTEMD}/services?q=${encodeURIComponent(SERVICE)}&confirm=stop:${encodeURIComponent(SERVICE)}`, 200],
   ['services-fault', `/hosts/${WINDOWS}/services`, 200],
@@ -54,6 +56,7 @@ const PAGES = [
 // The screenshots the docs show: (page, viewport, scheme) -> docs/images/console-NAME.png.
 const DOCS_SHOTS = {
   'fleet desktop light': 'fleet',
+  'overview desktop light': 'overview',
   'services desktop light': 'services',
   'events desktop light': 'events',
   'processes-windows desktop light': 'processes-windows',
@@ -108,6 +111,10 @@ async function overflow(page) {
 async function settle(page, name) {
   if (name === 'terminal') {
     await page.waitForFunction(() => document.getElementById('terminal-status')?.textContent === 'connected',
+      null, { timeout: STEP_TIMEOUT });
+  } else if (name.startsWith('overview')) {
+    // The graphs drawn from the first answer of samples.json.
+    await page.waitForFunction(() => document.getElementById('graphs')?.dataset.points !== undefined,
       null, { timeout: STEP_TIMEOUT });
   } else if (name === 'events') {
     await page.waitForFunction(() => document.getElementById('live-status')?.textContent.startsWith('live:'),

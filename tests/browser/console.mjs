@@ -60,6 +60,98 @@ async function clickAndWait(page, locator) {
   await Promise.all([page.waitForNavigation({ timeout: STEP_TIMEOUT }), locator.click()]);
 }
 
+/// The fleet's health roll-up: once every sampled host has its first sample, the counts at the
+/// top are the rows' own (reachable, unreachable, failed services), and sorting by CPU or by
+/// failed services orders the rows on the server, hosts without a figure last.
+async function fleetHealth(page) {
+  // The sampler's first round (every 2 s in this test's mgmt.toml): only the Windows recording,
+  // which has no performance class, stays unsampled.
+  const start = Date.now();
+  let unsampled = '';
+  while (Date.now() - start < 30_000) {
+    await page.goto(`${CONSOLE}/fleet`);
+    unsampled = (await page.locator('#count-unsampled strong').innerText()).trim();
+    if (unsampled === '1') break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  check(unsampled === '1', `every host but the Windows recording sampled (not sampled yet: ${unsampled})`);
+  const rows = await page.locator('table.fleet tbody tr').evaluateAll((trs) =>
+    trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.innerText.trim())));
+  const count = async (id) => Number((await page.locator(`#${id} strong`).innerText()).trim());
+  const reachable = rows.filter((cells) => cells[1] !== 'no').length;
+  check(await count('count-reachable') === reachable, `reachable count ${await count('count-reachable')} is the rows' ${reachable}`);
+  check(await count('count-unreachable') === rows.length - reachable, 'unreachable count is the rows\'');
+  const failing = rows.filter((cells) => cells[5] !== 'none' && cells[5] !== '—').length;
+  check(await count('count-failing') === failing, `failed-services count ${await count('count-failing')} is the rows' ${failing}`);
+  for (const cells of rows) {
+    const cpu = cells[7];
+    check(cells[0] === WINDOWS ? cpu === '—' : /^\d+\.\d %( high| critical)?$/.test(cpu), `${cells[0]} CPU cell "${cpu}"`);
+    const disk = cells[9];
+    check(cells[0] === WINDOWS ? disk === '—' : /^\d+\.\d %( high| critical)?$/.test(disk), `${cells[0]} disk free cell "${disk}"`);
+  }
+  const figures = async (index) => page.locator('table.fleet tbody tr').evaluateAll((trs, i) =>
+    trs.map((tr) => tr.querySelectorAll('td')[i].innerText.trim()), index);
+  const numbers = (texts) => texts.map((t) => (t === '—' ? null : parseFloat(t)));
+  const ordered = (values, descending) => {
+    const known = values.filter((v) => v !== null);
+    const sorted = [...known].sort((a, b) => (descending ? b - a : a - b));
+    return JSON.stringify(known) === JSON.stringify(sorted) && values.slice(known.length).every((v) => v === null);
+  };
+  await clickAndWait(page, page.locator('table.fleet thead a', { hasText: /^CPU/ }));
+  check(new URL(page.url()).searchParams.get('sort') === 'cpu', `sorted by CPU in the URL (${page.url()})`);
+  let cpu = numbers(await figures(7));
+  check(ordered(cpu, false), `CPU ascending, unsampled last: ${JSON.stringify(cpu)}`);
+  await clickAndWait(page, page.locator('table.fleet thead a', { hasText: /^CPU/ }));
+  check(new URL(page.url()).searchParams.get('dir') === 'desc', `CPU again: descending (${page.url()})`);
+  cpu = numbers(await figures(7));
+  check(ordered(cpu, true), `CPU descending, unsampled last: ${JSON.stringify(cpu)}`);
+  await clickAndWait(page, page.locator('table.fleet thead a', { hasText: /^Disk free/ }));
+  const disk = numbers(await figures(9));
+  check(ordered(disk, false), `disk free ascending: ${JSON.stringify(disk)}`);
+  await screenshot(page, 'fleet-health');
+}
+
+/// A host's overview draws its four graphs from the sampled points (uPlot canvases), and the
+/// live update adds the sampler's next point without a reload.
+async function hostGraphs(page) {
+  await page.goto(`${CONSOLE}/hosts/${LOCAL}`);
+  await page.waitForFunction(() => Number(document.getElementById('graphs')?.dataset.points) >= 1, null, { timeout: STEP_TIMEOUT });
+  for (const series of ['cpu', 'memory', 'disk_free', 'network']) {
+    const figure = page.locator(`figure.graph[data-series="${series}"]`);
+    check(await figure.locator('canvas').count() === 1, `the ${series} graph is drawn on a canvas`);
+    const box = await figure.locator('canvas').boundingBox();
+    check(box !== null && box.width > 100 && box.height > 50, `the ${series} canvas has a size (${JSON.stringify(box)})`);
+  }
+  const points = async (series) => Number(await page.locator(`figure.graph[data-series="${series}"]`).getAttribute('data-points'));
+  const before = await points('cpu');
+  check(before >= 1, `the CPU graph has sampled points (${before})`);
+  check(await points('memory') >= 1 && await points('disk_free') >= 1, 'the memory and disk graphs have sampled points');
+  // The newest sample as the page's table (no script needed) has the same figures.
+  const shown = (await page.locator('table.latest tr[data-series="memory"] td').innerText()).trim();
+  check(/^\d+\.\d %$/.test(shown), `the newest memory figure "${shown}"`);
+  await screenshot(page, 'overview-graphs');
+  // Live: the page polls samples.json; the sampler's next round adds a point.
+  await page.waitForFunction((n) => Number(document.querySelector('figure.graph[data-series="cpu"]').dataset.points) > n,
+    before, { timeout: STEP_TIMEOUT });
+  check(await points('cpu') > before, `the live update added a point (${before} -> ${await points('cpu')})`);
+  // The network graph needs two samples (a rate of the raw counter): there by now.
+  check(await points('network') >= 1, `the network graph has a rate (${await points('network')})`);
+  await page.goto(`${CONSOLE}/fleet`);
+}
+
+/// The Windows recording's overview: reachable, and its figures are what the recorded answers
+/// give: the recorded fault (the recordings hold no performance class), no point.
+async function windowsFigures(page) {
+  await page.goto(`${CONSOLE}/hosts/${WINDOWS}`);
+  const status = (await page.locator('#figures-status').innerText()).trim();
+  check(status === 'The host answered, but gave none of the figures.', `the Windows figures' status "${status}"`);
+  const recorded = /<f:Message>([^<]+)<\/f:Message>/.exec(readFileSync(join(FIXTURES, 'faults/fault.enumerate-class-not-found.xml'), 'utf8'))[1].trim();
+  const note = await page.locator('section.figures').innerText();
+  check(note.includes(recorded), `the Windows figures say the recorded fault "${recorded}"`);
+  await page.waitForFunction(() => document.getElementById('graphs')?.dataset.points === '0', null, { timeout: STEP_TIMEOUT });
+  check(await page.locator('figure.graph[data-series="cpu"]').getAttribute('data-points') === '0', 'no point drawn for the Windows recording');
+}
+
 const browser = await launch();
 let failed = false;
 try {
@@ -92,6 +184,8 @@ try {
   const expectedFailed = failedUnits === '' ? 'none' : failedUnits.split(' ').join(', ');
   check(systemdCells[5] === expectedFailed, `${SYSTEMD} failed services "${systemdCells[5]}" are systemctl's "${expectedFailed}"`);
   await screenshot(page, 'fleet');
+  await fleetHealth(page);
+  await hostGraphs(page);
 
   // The systemd host: overview, then services.
   await clickAndWait(page, page.locator(`a[href="/hosts/${SYSTEMD}"]`).first());
@@ -207,6 +301,7 @@ try {
   await page.goto(`${CONSOLE}/fleet`);
   ({ cells } = await rowCells(page, WINDOWS));
   check(cells !== null && cells[1] === 'yes', `${WINDOWS} reachable (${cells && cells[1]}; note: ${cells && cells[6]})`);
+  await windowsFigures(page);
   const recordedProcesses = ['enumerate/enumerate-wmi-win32_process.response.xml', 'enumerate/pull-wmi-win32_process.response.xml']
     .flatMap((file) => readFileSync(join(FIXTURES, file), 'utf8').split('<p:Win32_Process ').slice(1))
     .map((item) => `${/<p:Handle>([^<]*)</.exec(item)[1]} ${/<p:Name>([^<]*)</.exec(item)[1]}`)

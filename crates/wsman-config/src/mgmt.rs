@@ -229,6 +229,10 @@ pub struct MgmtSettings {
     /// (deny by default: PAM accepting a password is not enough).
     #[serde(default = "default_os_login_group")]
     pub os_login_group: String,
+    /// Seconds between the console's samples of every host's performance figures (the
+    /// graphs and the fleet's health); at least 1.
+    #[serde(default = "default_sample_interval")]
+    pub sample_interval_seconds: u32,
     /// The hosts the console manages.
     #[serde(default, rename = "Host", skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<ManagedHost>,
@@ -258,6 +262,7 @@ impl Default for MgmtSettings {
             session_lifetime_hours: 8,
             pam_service: default_pam_service(),
             os_login_group: default_os_login_group(),
+            sample_interval_seconds: default_sample_interval(),
             hosts: Vec::new(),
             roles: Vec::new(),
         }
@@ -266,6 +271,10 @@ impl Default for MgmtSettings {
 
 fn default_pam_service() -> String {
     "wsmand".to_owned()
+}
+
+fn default_sample_interval() -> u32 {
+    10
 }
 
 fn default_os_login_group() -> String {

@@ -332,6 +332,11 @@ fn is_failed(row: &ServiceRow) -> bool {
 }
 
 impl Host {
+    /// The client of the host's own account (the sampler's).
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The endpoint as configured.
     pub fn url(&self) -> &str {
         &self.config.url

@@ -28,6 +28,7 @@ use crate::sessions::{Session, Sessions};
 
 mod answer;
 mod change;
+mod graphs;
 mod host_pages;
 mod login_form;
 mod upgrade;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub terminals: Arc<crate::terminal::Terminals>,
     /// The events pages' live streams, by session and host (bounded as terminals are).
     pub event_streams: Arc<crate::terminal::Terminals>,
+    /// Every host's sampled figures (the graphs, the fleet's health).
+    pub samples: Arc<crate::samples::Samples>,
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -241,6 +244,16 @@ fn static_asset(route: &Route) -> Option<Answer> {
             CSS,
             Bytes::from_static(pages::TERMINAL_STYLESHEET),
         ),
+        Route::GraphsScript => respond(
+            StatusCode::OK,
+            SCRIPT,
+            Bytes::from_static(crate::graphs::SCRIPT),
+        ),
+        Route::GraphsStylesheet => respond(
+            StatusCode::OK,
+            CSS,
+            Bytes::from_static(crate::graphs::STYLESHEET),
+        ),
         _ => return None,
     })
 }
@@ -324,13 +337,29 @@ async fn with_session(
         (&Method::GET, Route::Root) => redirect("/fleet"),
         (&Method::GET, Route::Fleet) => {
             let summaries = fleet(state, session).await;
+            let mut rows: Vec<crate::fleet_health::Row<'_>> = summaries
+                .iter()
+                .map(|host| crate::fleet_health::Row {
+                    host,
+                    latest: state.samples.latest(&host.name).and_then(|(_, p)| p),
+                })
+                .collect();
             if json_wanted {
-                json(StatusCode::OK, &serde_json::json!({ "hosts": summaries }))
+                let latest: serde_json::Map<String, serde_json::Value> = rows
+                    .iter()
+                    .map(|r| (r.host.name.clone(), serde_json::json!(r.latest)))
+                    .collect();
+                json(
+                    StatusCode::OK,
+                    &serde_json::json!({ "hosts": summaries, "latest": latest }),
+                )
             } else {
+                let query = crate::table::TableQuery::parse(request.query);
+                crate::fleet_health::sort(&mut rows, &query);
                 let configured = state.fleet.hosts().count();
                 html(
                     StatusCode::OK,
-                    pages::fleet(&viewer, &summaries, configured),
+                    pages::fleet(&viewer, &rows, configured, &query),
                 )
             }
         }
@@ -358,6 +387,9 @@ async fn with_session(
                 request.query,
             ))
             .await
+        }
+        (&Method::GET, Route::Samples(name)) => {
+            graphs::samples(state, request.asker(), &name, request.query)
         }
         (&Method::GET, Route::Terminal(name)) => {
             terminal_page(state, &viewer, &name, request.asker())

@@ -129,6 +129,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     );
     tracing::info!(fingerprint = %certificate.fingerprint, source = %certificate.source.display(), "certificate");
     let fleet = hosts::Fleet::new(&settings.hosts)?;
+    let samples = Arc::new(wsmand_mgmt::samples::Samples::new(
+        settings.hosts.iter().map(|h| h.name.as_str()),
+        Duration::from_secs(u64::from(settings.sample_interval_seconds)),
+    ));
     let (helper, helper_socket) =
         pam_helper::spawn(&settings.pam_service, &settings.os_login_group)
             .context("start the PAM helper")?;
@@ -166,7 +170,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         audit: Arc::default(),
         terminals: Arc::default(),
         event_streams: Arc::default(),
+        samples,
     });
+    let sampled = Arc::clone(&state);
+    runtime.spawn(async move { wsmand_mgmt::samples::run(&sampled.fleet, &sampled.samples).await });
     runtime.block_on(server::run(listeners, certificate.config, rules, state))
 }
 

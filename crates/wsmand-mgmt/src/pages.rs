@@ -113,28 +113,49 @@ fn text(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("—")
 }
 
-/// Every host the viewer may see, of `configured` in the file; with none, what to add.
-pub fn fleet(viewer: &Viewer<'_>, hosts: &[HostSummary], configured: usize) -> Markup {
+/// Every host the viewer may see, of `configured` in the file; with none, what to add. The
+/// health roll-up (`fleet_health`): counts at the top, rows sorted by `query`.
+pub fn fleet(
+    viewer: &Viewer<'_>,
+    rows: &[crate::fleet_health::Row<'_>],
+    configured: usize,
+    query: &TableQuery,
+) -> Markup {
+    use crate::fleet_health::{self as health, free_level, percent_cell, used_level};
     layout(
         "Fleet",
         Some(viewer),
         html! {
             h1 { "Fleet" }
-            @if hosts.is_empty() {
+            @if rows.is_empty() {
                 (empty_fleet(configured))
             } @else {
+                (health::counts_markup(&health::counts(rows)))
                 table.fleet {
-                    thead { tr { th { "Host" } th { "Reachable" } th { "Operating system" } th { "Uptime" } th { "Load" } th { "Failed services" } th { "Notes" } } }
+                    thead { tr {
+                        @for (i, (key, label)) in health::COLUMNS.iter().enumerate() {
+                            @if i == 6 { th { "Notes" } }
+                            (sort_heading(query, &Column::<()> { key, label, sort_key: |_| SortKey::Number(0), search_text: None }))
+                        }
+                    } }
                     tbody {
-                        @for host in hosts {
+                        @for row in rows {
+                            @let host = row.host;
+                            @let latest = row.latest;
                             tr {
                                 td { a href={ "/hosts/" (host.name) } { (host.name) } }
-                                td { (reachable(host)) }
+                                td class=(health::reachable_class(host)) { (reachable(host)) }
                                 td { (text(&host.os)) " " (text(&host.os_version)) }
                                 td { (uptime(host.uptime_seconds)) }
                                 td { @match host.load_percentage { Some(l) => { (l) "%" }, None => "—" } }
-                                td { @match &host.failed_services { Some(list) if list.is_empty() => "none", Some(list) => (list.join(", ")), None => "—" } }
+                                td class=(health::failed_class(host)) { @match &host.failed_services { Some(list) if list.is_empty() => "none", Some(list) => (list.join(", ")), None => "—" } }
                                 td.note { @if let Some(error) = &host.error { (fault(error)) } }
+                                @let cpu = latest.and_then(|p| p.cpu);
+                                (percent_cell(cpu, used_level(cpu)))
+                                @let memory = latest.and_then(|p| p.memory);
+                                (percent_cell(memory, used_level(memory)))
+                                @let disk = latest.and_then(|p| p.disk_free);
+                                (percent_cell(disk, free_level(disk)))
                             }
                         }
                     }
@@ -224,11 +245,17 @@ pub fn terminal(
     )
 }
 
-/// One host's overview.
-pub fn overview(viewer: &Viewer<'_>, host: &HostSummary, switches: &str) -> Markup {
-    layout(
+/// One host's overview, with its sampled figures (`crate::graphs`).
+pub fn overview(
+    viewer: &Viewer<'_>,
+    host: &HostSummary,
+    switches: &str,
+    figures: &crate::samples::Snapshot,
+) -> Markup {
+    layout_with(
         &host.name,
         Some(viewer),
+        html! { link rel="stylesheet" href="/assets/graphs.css"; },
         html! {
             h1 { (host.name) }
             (host_nav(&host.name, ""))
@@ -242,6 +269,7 @@ pub fn overview(viewer: &Viewer<'_>, host: &HostSummary, switches: &str) -> Mark
                 dt { "Notes" } dd { @match &host.error { Some(error) => (fault(error)), None => "—" } }
             }
             p.command { "Same from a shell: " code { "winrm identify " (switches) } }
+            (crate::graphs::section(&host.name, figures))
         },
     )
 }

@@ -91,6 +91,12 @@ pub enum Route {
     EventsSocket(String),
     /// `GET /assets/events.js`: the events page's script, which reads the live stream.
     EventsScript,
+    /// `GET /hosts/NAME/samples.json`: the host's sampled figures (`?since=` newer points only).
+    Samples(String),
+    /// `GET /assets/graphs.js`: uPlot and the overview's graphs, bundled.
+    GraphsScript,
+    /// `GET /assets/graphs.css`: uPlot's stylesheet.
+    GraphsStylesheet,
 }
 
 /// Why a target was refused.
@@ -142,6 +148,9 @@ pub fn parse(target: &str) -> Result<Route, RouteError> {
         ["assets", "terminal.js"] => Route::TerminalScript,
         ["assets", "terminal.css"] => Route::TerminalStylesheet,
         ["assets", "events.js"] => Route::EventsScript,
+        ["assets", "graphs.js"] => Route::GraphsScript,
+        ["assets", "graphs.css"] => Route::GraphsStylesheet,
+        ["hosts", name, "samples.json"] => Route::Samples(host(name)?),
         ["hosts", name, "terminal"] => Route::Terminal(host(name)?),
         ["hosts", name, "terminal", "ws"] => Route::TerminalSocket(host(name)?),
         ["hosts", name] => Route::HostOverview(host(name)?),
@@ -207,6 +216,10 @@ mod tests {
             Ok(Route::EventsSocket("web1".into()))
         );
         assert_eq!(parse("/assets/events.js"), Ok(Route::EventsScript));
+        assert_eq!(
+            parse("/hosts/web1/samples.json?since=5"),
+            Ok(Route::Samples("web1".into()))
+        );
         assert_eq!(
             parse("/hosts/web1/processes/42/terminate"),
             Ok(Route::Terminate("web1".into(), 42))

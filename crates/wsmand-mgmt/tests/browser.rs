@@ -92,7 +92,7 @@ impl Console {
             "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\n\
              Certificate = \"auto\"\nCredentials = \"os+manager\"\nUnspecifiedClients = \"Allow\"\n\
              AllowedClients = []\nRequestLog = \"journal\"\nSessionIdleMinutes = 15\n\
-             SessionLifetimeHours = 8\n{extra}\n"
+             SessionLifetimeHours = 8\nSampleIntervalSeconds = 2\n{extra}\n"
         );
         if !extra.contains("DeniedClients") {
             toml.push_str("DeniedClients = []\n");

@@ -28,7 +28,8 @@ pub(crate) enum MgmtCommand {
         /// The setting (EnableRemoteManagement, Port, BindAddresses, Certificate,
         /// CertificateFile, KeyFile, Credentials, UnspecifiedClients, AllowedClients,
         /// DeniedClients, AllowedDomains, DeniedDomains, RequestLog, RequestLogDirectory,
-        /// SessionIdleMinutes, SessionLifetimeHours, PamService, OsLoginGroup).
+        /// SessionIdleMinutes, SessionLifetimeHours, SampleIntervalSeconds, PamService,
+        /// OsLoginGroup).
         name: String,
         /// The new value.
         value: String,

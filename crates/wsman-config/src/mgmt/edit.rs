@@ -62,6 +62,7 @@ impl MgmtSettings {
             "RequestLogDirectory" => path(&self.request_log_directory),
             "SessionIdleMinutes" => self.session_idle_minutes.to_string(),
             "SessionLifetimeHours" => self.session_lifetime_hours.to_string(),
+            "SampleIntervalSeconds" => self.sample_interval_seconds.to_string(),
             "PamService" => self.pam_service.clone(),
             "OsLoginGroup" => self.os_login_group.clone(),
             _ => return None,
@@ -112,6 +113,7 @@ impl MgmtSettings {
             "RequestLogDirectory" => self.request_log_directory = optional_path(value),
             "SessionIdleMinutes" => self.session_idle_minutes = parse_positive(name, value)?,
             "SessionLifetimeHours" => self.session_lifetime_hours = parse_positive(name, value)?,
+            "SampleIntervalSeconds" => self.sample_interval_seconds = parse_positive(name, value)?,
             "PamService" if value.is_empty() || !is_plain_name(value) => {
                 return Err(invalid(name, "letters, digits, '-', '_' or '.'"));
             }

@@ -94,6 +94,11 @@ pub const SETTINGS: &[SettingHelp] = &[
         meaning: "console session absolute timeout",
     },
     SettingHelp {
+        name: "SampleIntervalSeconds",
+        windows_name: "-",
+        meaning: "seconds between the console's samples of every host's figures",
+    },
+    SettingHelp {
         name: "PamService",
         windows_name: "-",
         meaning: "PAM service for OS-credential logins (/etc/pam.d/NAME)",

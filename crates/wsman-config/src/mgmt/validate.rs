@@ -47,6 +47,9 @@ impl MgmtSettings {
         if !(1..=10_000).contains(&self.session_lifetime_hours) {
             return Err(invalid("SessionLifetimeHours", "expected 1..=10000"));
         }
+        if !(1..=3600).contains(&self.sample_interval_seconds) {
+            return Err(invalid("SampleIntervalSeconds", "expected 1..=3600"));
+        }
         if self.pam_service.is_empty() || !is_plain_name(&self.pam_service) {
             return Err(invalid("PamService", "letters, digits, '-', '_' or '.'"));
         }

@@ -110,10 +110,19 @@ pub(super) async fn host_page(
         _ => {
             let summary = host.summary().await;
             if json_wanted {
-                json(StatusCode::OK, &summary)
-            } else {
-                html(StatusCode::OK, pages::overview(viewer, &summary, &switches))
+                return json(StatusCode::OK, &summary);
             }
+            let figures = state.samples.snapshot(&name, None).unwrap_or_default();
+            let mut answer = html(
+                StatusCode::OK,
+                pages::overview(viewer, &summary, &switches, &figures),
+            );
+            // The graphs' script (`/assets/graphs.js`) and its polling of samples.json.
+            answer.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(EVENTS_CSP),
+            );
+            answer
         }
     }
 }

@@ -1,0 +1,608 @@
+//! The live figures: every configured host sampled by the console at one interval
+//! (`SampleIntervalSeconds`, 10 s by default) from the performance classes wsmand and Windows
+//! both serve, into a ring of one hour per host (fixed memory: the ring never grows past an
+//! hour of points, and an unreachable host adds none).
+//!
+//! One sample is four reads, made together and each bounded by the host deadline:
+//! `Win32_PerfFormattedData_PerfOS_Processor` `_Total` (PercentProcessorTime),
+//! `Win32_OperatingSystem` (FreePhysicalMemory of TotalVisibleMemorySize),
+//! `Win32_LogicalDisk` (the fullest local disk, DriveType 3) and
+//! `Win32_PerfRawData_Tcpip_NetworkInterface` (BytesTotalPersec summed over the interfaces: a
+//! raw counter, so the rate is the difference of two samples over their `Timestamp_Sys100NS`,
+//! as a monitoring tool computes it on Windows).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use wsman_client::{Client, ClientError, Element, EnumerateOptions, Resource};
+
+use crate::hosts::{property, Fleet, HOST_DEADLINE};
+
+/// WMI's root/cimv2 as a resource URI prefix.
+const CIMV2: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/";
+/// What the graphs cover.
+pub const WINDOW: Duration = Duration::from_secs(3600);
+/// The interval when `mgmt.toml` sets none.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+/// `DriveType` of a local fixed disk.
+const LOCAL_DISK: &str = "3";
+
+/// One sample of a host; a figure the host did not give is `None`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Point {
+    /// When it was taken, in seconds since 1970 (UTC).
+    pub at: u64,
+    /// Processor time, % of all processors (`_Total`).
+    pub cpu: Option<f64>,
+    /// Physical memory in use, %.
+    pub memory: Option<f64>,
+    /// Free space of the fullest local disk, %.
+    pub disk_free: Option<f64>,
+    /// Bytes sent and received per second over every interface since the previous sample.
+    pub network: Option<f64>,
+}
+
+/// The newest points of one host, at most `capacity` (an hour at the interval): pushing one
+/// more drops the oldest, so the memory is fixed from the start.
+#[derive(Debug)]
+pub struct Ring {
+    points: VecDeque<Point>,
+    capacity: usize,
+}
+
+impl Ring {
+    /// An empty ring of `capacity` points (at least one), allocated now.
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Self {
+            points: VecDeque::with_capacity(capacity),
+            capacity,
+        }
+    }
+
+    /// Adds `point`, dropping the oldest when full.
+    pub fn push(&mut self, point: Point) {
+        if self.points.len() == self.capacity {
+            self.points.pop_front();
+        }
+        self.points.push_back(point);
+    }
+
+    /// The points, oldest first.
+    pub fn points(&self) -> impl Iterator<Item = &Point> {
+        self.points.iter()
+    }
+
+    /// The newest point.
+    pub fn latest(&self) -> Option<&Point> {
+        self.points.back()
+    }
+
+    /// How many points it holds.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// The most it holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+/// A raw network counter reading: bytes so far, and the host's clock in 100 ns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetCounter {
+    /// BytesTotalPersec summed over the interfaces (a raw byte count).
+    pub bytes: u64,
+    /// Timestamp_Sys100NS.
+    pub timestamp: u64,
+    /// Frequency_Sys100NS (10,000,000 on Windows and wsmand).
+    pub frequency: u64,
+}
+
+impl NetCounter {
+    /// Bytes per second from `earlier` to this reading; `None` when the counter or the clock
+    /// went back (a reboot, an interface gone) or did not move.
+    pub fn rate_since(&self, earlier: &NetCounter) -> Option<f64> {
+        let bytes = self.bytes.checked_sub(earlier.bytes)?;
+        let ticks = self.timestamp.checked_sub(earlier.timestamp)?;
+        if ticks == 0 || self.frequency == 0 {
+            return None;
+        }
+        Some(bytes as f64 * self.frequency as f64 / ticks as f64)
+    }
+}
+
+fn number(instance: &Element, name: &str) -> Option<f64> {
+    property(instance, name)?
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+}
+
+fn integer(instance: &Element, name: &str) -> Option<u64> {
+    property(instance, name)?.parse().ok()
+}
+
+/// PercentProcessorTime of the `_Total` instance (clamped to 0–100).
+pub fn processor_percent(instances: &[Element]) -> Option<f64> {
+    instances
+        .iter()
+        .find(|i| property(i, "Name").as_deref() == Some("_Total"))
+        .and_then(|i| number(i, "PercentProcessorTime"))
+        .map(|v| v.clamp(0.0, 100.0))
+}
+
+/// Physical memory in use, % (Win32_OperatingSystem's sizes are in KiB).
+pub fn memory_percent(instances: &[Element]) -> Option<f64> {
+    let os = instances.first()?;
+    let total = number(os, "TotalVisibleMemorySize").filter(|t| *t > 0.0)?;
+    let free = number(os, "FreePhysicalMemory")?;
+    Some((100.0 * (total - free) / total).clamp(0.0, 100.0))
+}
+
+/// Free space of the fullest local fixed disk, %: the disk that fills first is the one that
+/// matters for health.
+pub fn disk_free_percent(instances: &[Element]) -> Option<f64> {
+    instances
+        .iter()
+        .filter(|d| property(d, "DriveType").as_deref() == Some(LOCAL_DISK))
+        .filter_map(|d| {
+            let size = number(d, "Size").filter(|s| *s > 0.0)?;
+            let free = number(d, "FreeSpace")?;
+            Some((100.0 * free / size).clamp(0.0, 100.0))
+        })
+        .min_by(f64::total_cmp)
+}
+
+/// The byte counters of every interface summed, with the first interface's clock.
+pub fn network_counter(instances: &[Element]) -> Option<NetCounter> {
+    let first = instances.first()?;
+    let mut bytes = 0u64;
+    for instance in instances {
+        bytes = bytes.wrapping_add(integer(instance, "BytesTotalPersec")?);
+    }
+    Some(NetCounter {
+        bytes,
+        timestamp: integer(first, "Timestamp_Sys100NS")?,
+        frequency: integer(first, "Frequency_Sys100NS")?,
+    })
+}
+
+/// What the console knows of one host's figures.
+#[derive(Debug)]
+pub struct HostSeries {
+    /// The last hour of points.
+    pub ring: Ring,
+    /// The last sample reached the host (`None`: not sampled yet).
+    pub reachable: Option<bool>,
+    /// Why the last sample missed a figure or the host.
+    pub error: Option<String>,
+    last_net: Option<NetCounter>,
+}
+
+impl HostSeries {
+    fn new(capacity: usize) -> Self {
+        Self {
+            ring: Ring::new(capacity),
+            reachable: None,
+            error: None,
+            last_net: None,
+        }
+    }
+}
+
+/// A copy of one host's series for a page or its JSON.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Snapshot {
+    /// The sampling interval, seconds.
+    pub interval: u64,
+    /// See [`HostSeries::reachable`].
+    pub reachable: Option<bool>,
+    /// See [`HostSeries::error`].
+    pub error: Option<String>,
+    /// The points, oldest first.
+    pub points: Vec<Point>,
+}
+
+impl Snapshot {
+    /// The newest point.
+    pub fn latest(&self) -> Option<&Point> {
+        self.points.last()
+    }
+}
+
+/// Every configured host's series, by name.
+pub struct Samples {
+    interval: Duration,
+    hosts: BTreeMap<String, Mutex<HostSeries>>,
+}
+
+impl Samples {
+    /// An hour of room for each of `names`, sampled every `interval` (at least 1 s).
+    pub fn new<'a>(names: impl Iterator<Item = &'a str>, interval: Duration) -> Self {
+        let interval = interval.max(Duration::from_secs(1));
+        let capacity = WINDOW.as_secs().div_ceil(interval.as_secs()) as usize;
+        Self {
+            interval,
+            hosts: names
+                .map(|n| (n.to_owned(), Mutex::new(HostSeries::new(capacity))))
+                .collect(),
+        }
+    }
+
+    /// The interval between samples.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// A copy of `name`'s series; only the points from `since` on (seconds since 1970) when
+    /// given, which is what a page polling for new points asks for.
+    pub fn snapshot(&self, name: &str, since: Option<u64>) -> Option<Snapshot> {
+        let series = self
+            .hosts
+            .get(name)?
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Some(Snapshot {
+            interval: self.interval.as_secs(),
+            reachable: series.reachable,
+            error: series.error.clone(),
+            points: series
+                .ring
+                .points()
+                .filter(|p| since.is_none_or(|s| p.at > s))
+                .copied()
+                .collect(),
+        })
+    }
+
+    /// The newest point and reachability of `name`, without copying the ring.
+    pub fn latest(&self, name: &str) -> Option<(Option<bool>, Option<Point>)> {
+        let series = self
+            .hosts
+            .get(name)?
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Some((series.reachable, series.ring.latest().copied()))
+    }
+
+    fn record(&self, name: &str, read: Read) {
+        let Some(series) = self.hosts.get(name) else {
+            return;
+        };
+        let mut series = series.lock().unwrap_or_else(PoisonError::into_inner);
+        let read_some =
+            read.cpu.is_ok() || read.memory.is_ok() || read.disk.is_ok() || read.network.is_ok();
+        let answered = [
+            read.cpu.as_ref().err(),
+            read.memory.as_ref().err(),
+            read.disk.as_ref().err(),
+            read.network.as_ref().err(),
+        ]
+        .into_iter()
+        .any(|e| e.is_some_and(|e| e.answered));
+        series.reachable = Some(read_some || answered);
+        let mut errors = Vec::new();
+        let mut keep = |result: Result<Option<f64>, ReadError>| match result {
+            Ok(value) => value,
+            Err(error) => {
+                errors.push(error.message);
+                None
+            }
+        };
+        let cpu = keep(read.cpu);
+        let memory = keep(read.memory);
+        let disk_free = keep(read.disk);
+        let counter = match read.network {
+            Ok(counter) => counter,
+            Err(error) => {
+                errors.push(error.message);
+                None
+            }
+        };
+        let network = match (counter, series.last_net) {
+            (Some(now), Some(before)) => now.rate_since(&before),
+            _ => None,
+        };
+        series.last_net = counter;
+        series.error = (!errors.is_empty()).then(|| errors.join("; "));
+        // A host that gave no figure (unreachable, or refusing every class) adds no point.
+        if read_some {
+            series.ring.push(Point {
+                at: read.at,
+                cpu,
+                memory,
+                disk_free,
+                network,
+            });
+        }
+    }
+}
+
+/// Why one read failed (naming the class), and whether the host answered at all (a fault,
+/// a refusal): such a host is reachable.
+#[derive(Debug)]
+struct ReadError {
+    message: String,
+    answered: bool,
+}
+
+impl ReadError {
+    #[cfg(test)]
+    fn new(message: &str, answered: bool) -> Self {
+        Self {
+            message: message.to_owned(),
+            answered,
+        }
+    }
+}
+
+/// One sample's four reads.
+struct Read {
+    at: u64,
+    cpu: Result<Option<f64>, ReadError>,
+    memory: Result<Option<f64>, ReadError>,
+    disk: Result<Option<f64>, ReadError>,
+    network: Result<Option<NetCounter>, ReadError>,
+}
+
+fn class(name: &str) -> Resource {
+    Resource::new(format!("{CIMV2}{name}"))
+}
+
+async fn enumerate(client: &Client, name: &str) -> Result<Vec<Element>, ReadError> {
+    let options = EnumerateOptions::default();
+    match tokio::time::timeout(HOST_DEADLINE, client.enumerate(&class(name), &options)).await {
+        Ok(Ok(items)) => Ok(items),
+        Ok(Err(error)) => Err(ReadError {
+            answered: matches!(
+                error,
+                ClientError::Fault { .. }
+                    | ClientError::Http { .. }
+                    | ClientError::Unauthorized { .. }
+            ),
+            message: format!("{name}: {error}"),
+        }),
+        Err(_) => Err(ReadError {
+            message: format!("{name}: no answer within {} s", HOST_DEADLINE.as_secs()),
+            answered: false,
+        }),
+    }
+}
+
+/// One sample of one host: the four reads together.
+async fn sample(client: &Client) -> Read {
+    let at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (cpu, os, disks, net) = tokio::join!(
+        enumerate(client, "Win32_PerfFormattedData_PerfOS_Processor"),
+        enumerate(client, "Win32_OperatingSystem"),
+        enumerate(client, "Win32_LogicalDisk"),
+        enumerate(client, "Win32_PerfRawData_Tcpip_NetworkInterface"),
+    );
+    Read {
+        at,
+        cpu: cpu.map(|i| processor_percent(&i)),
+        memory: os.map(|i| memory_percent(&i)),
+        disk: disks.map(|i| disk_free_percent(&i)),
+        network: net.map(|i| network_counter(&i)),
+    }
+}
+
+/// Samples every host of `fleet` (as its own account) every interval, all hosts together, for
+/// as long as the service runs. A host slower than the interval delays the next round, never
+/// piles up requests.
+pub async fn run(fleet: &Fleet, samples: &Samples) {
+    let mut ticks = tokio::time::interval(samples.interval());
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let rounds: Vec<_> = fleet
+            .hosts()
+            .map(|host| async move {
+                let read = sample(host.client()).await;
+                samples.record(&host.config.name, read);
+            })
+            .collect();
+        futures_util::future::join_all(rounds).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn instance(properties: &[(&str, &str)]) -> Element {
+        let mut out = Element::new(None, "Instance");
+        for (name, value) in properties {
+            let mut child = Element::new(None, name);
+            child
+                .children
+                .push(wsman_proto::xml::Node::Text((*value).to_owned()));
+            out.children.push(wsman_proto::xml::Node::Element(child));
+        }
+        out
+    }
+
+    fn point(at: u64) -> Point {
+        Point {
+            at,
+            ..Point::default()
+        }
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest_hour_and_no_more() {
+        let mut ring = Ring::new(360);
+        for at in 0..1000 {
+            ring.push(point(at));
+        }
+        assert_eq!(ring.len(), 360);
+        assert_eq!(ring.capacity(), 360);
+        assert_eq!(ring.points().next().map(|p| p.at), Some(640));
+        assert_eq!(ring.latest().map(|p| p.at), Some(999));
+        assert!(ring.points.capacity() < 720, "allocated once");
+    }
+
+    #[test]
+    fn an_hour_is_sized_by_the_interval() {
+        let names = ["a", "b"];
+        let samples = Samples::new(names.iter().copied(), Duration::from_secs(10));
+        let series = samples.hosts["a"].lock().unwrap();
+        assert_eq!(series.ring.capacity(), 360);
+        drop(series);
+        let samples = Samples::new(names.iter().copied(), Duration::from_secs(7));
+        assert_eq!(samples.hosts["b"].lock().unwrap().ring.capacity(), 515);
+        let samples = Samples::new(names.iter().copied(), Duration::ZERO);
+        assert_eq!(samples.interval(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn an_unreachable_host_adds_no_point() {
+        let samples = Samples::new(["h"].into_iter(), DEFAULT_INTERVAL);
+        let down = || Read {
+            at: 5,
+            cpu: Err(ReadError::new("refused", false)),
+            memory: Err(ReadError::new("refused", false)),
+            disk: Err(ReadError::new("refused", false)),
+            network: Err(ReadError::new("refused", false)),
+        };
+        for _ in 0..3 {
+            samples.record("h", down());
+        }
+        let snapshot = samples.snapshot("h", None).unwrap();
+        assert_eq!(snapshot.reachable, Some(false));
+        assert!(snapshot.points.is_empty());
+        assert!(snapshot.error.unwrap().contains("refused"));
+        samples.record(
+            "h",
+            Read {
+                at: 6,
+                cpu: Ok(Some(12.0)),
+                memory: Err(ReadError::new("class not found", true)),
+                disk: Ok(None),
+                network: Ok(None),
+            },
+        );
+        let snapshot = samples.snapshot("h", None).unwrap();
+        assert_eq!(snapshot.reachable, Some(true));
+        assert_eq!(snapshot.points.len(), 1);
+        assert_eq!(snapshot.points[0].cpu, Some(12.0));
+        assert_eq!(snapshot.points[0].memory, None);
+        assert_eq!(samples.snapshot("h", Some(6)).unwrap().points.len(), 0);
+        assert_eq!(samples.snapshot("h", Some(5)).unwrap().points.len(), 1);
+        assert!(samples.snapshot("other", None).is_none());
+    }
+
+    #[test]
+    fn a_host_refusing_every_class_is_reachable_without_points() {
+        let samples = Samples::new(["w"].into_iter(), DEFAULT_INTERVAL);
+        let fault = || Err(ReadError::new("the class is not found", true));
+        samples.record(
+            "w",
+            Read {
+                at: 1,
+                cpu: fault(),
+                memory: fault(),
+                disk: fault(),
+                network: Err(ReadError::new("the class is not found", true)),
+            },
+        );
+        let snapshot = samples.snapshot("w", None).unwrap();
+        assert_eq!(snapshot.reachable, Some(true));
+        assert!(snapshot.points.is_empty());
+    }
+
+    #[test]
+    fn the_network_rate_is_the_counter_difference_over_the_host_clock() {
+        let samples = Samples::new(["h"].into_iter(), DEFAULT_INTERVAL);
+        let counter = |bytes, timestamp| Read {
+            at: timestamp / 10_000_000,
+            cpu: Ok(None),
+            memory: Ok(None),
+            disk: Ok(None),
+            network: Ok(Some(NetCounter {
+                bytes,
+                timestamp,
+                frequency: 10_000_000,
+            })),
+        };
+        samples.record("h", counter(1_000, 100_000_000));
+        samples.record("h", counter(21_000, 200_000_000));
+        // A reboot: the counter goes back, no rate for that interval.
+        samples.record("h", counter(10, 300_000_000));
+        let points = samples.snapshot("h", None).unwrap().points;
+        let rates: Vec<Option<f64>> = points.iter().map(|p| p.network).collect();
+        assert_eq!(rates, [None, Some(2_000.0), None]);
+    }
+
+    #[test]
+    fn the_figures_come_from_the_classes_properties() {
+        let processors = [
+            instance(&[("Name", "0"), ("PercentProcessorTime", "90")]),
+            instance(&[("Name", "_Total"), ("PercentProcessorTime", "45")]),
+        ];
+        assert_eq!(processor_percent(&processors), Some(45.0));
+        assert_eq!(processor_percent(&processors[..1]), None);
+        let os = [instance(&[
+            ("TotalVisibleMemorySize", "8000"),
+            ("FreePhysicalMemory", "2000"),
+        ])];
+        assert_eq!(memory_percent(&os), Some(75.0));
+        let disks = [
+            instance(&[("DriveType", "3"), ("Size", "1000"), ("FreeSpace", "500")]),
+            instance(&[("DriveType", "3"), ("Size", "1000"), ("FreeSpace", "100")]),
+            instance(&[("DriveType", "4"), ("Size", "1000"), ("FreeSpace", "0")]),
+            instance(&[("DriveType", "3"), ("Size", "0"), ("FreeSpace", "0")]),
+        ];
+        assert_eq!(disk_free_percent(&disks), Some(10.0));
+        let nics = [
+            instance(&[
+                ("BytesTotalPersec", "100"),
+                ("Timestamp_Sys100NS", "5"),
+                ("Frequency_Sys100NS", "10000000"),
+            ]),
+            instance(&[("BytesTotalPersec", "23")]),
+        ];
+        assert_eq!(
+            network_counter(&nics),
+            Some(NetCounter {
+                bytes: 123,
+                timestamp: 5,
+                frequency: 10_000_000
+            })
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_property_text_gives_a_bounded_figure_or_none(
+            total in "\\PC{0,12}", free in "\\PC{0,12}", cpu in "\\PC{0,12}",
+        ) {
+            let os = [instance(&[("TotalVisibleMemorySize", &total), ("FreePhysicalMemory", &free)])];
+            if let Some(m) = memory_percent(&os) { prop_assert!((0.0..=100.0).contains(&m)); }
+            let p = [instance(&[("Name", "_Total"), ("PercentProcessorTime", &cpu)])];
+            if let Some(c) = processor_percent(&p) { prop_assert!((0.0..=100.0).contains(&c)); }
+            let d = [instance(&[("DriveType", "3"), ("Size", &total), ("FreeSpace", &free)])];
+            if let Some(f) = disk_free_percent(&d) { prop_assert!((0.0..=100.0).contains(&f)); }
+        }
+
+        #[test]
+        fn the_ring_never_exceeds_its_capacity(capacity in 1usize..50, pushes in 0usize..200) {
+            let mut ring = Ring::new(capacity);
+            for at in 0..pushes { ring.push(point(at as u64)); }
+            prop_assert_eq!(ring.len(), pushes.min(capacity));
+            if pushes > 0 { prop_assert_eq!(ring.latest().map(|p| p.at), Some(pushes as u64 - 1)); }
+        }
+    }
+}
