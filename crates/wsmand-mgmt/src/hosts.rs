@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::os::unix::fs::PermissionsExt as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
@@ -59,10 +60,11 @@ pub struct Host {
     client: Client,
 }
 
-/// The hosts, by name, and the same hosts through their run-as accounts.
+/// The hosts, by name, and the same hosts through their run-as accounts. Each host is shared
+/// (`Arc`): a page or terminal that has one keeps it while the fleet is replaced.
 pub struct Fleet {
-    hosts: BTreeMap<String, Host>,
-    run_as: BTreeMap<(String, String), Host>,
+    hosts: BTreeMap<String, Arc<Host>>,
+    run_as: BTreeMap<(String, String), Arc<Host>>,
 }
 
 fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
@@ -81,14 +83,17 @@ fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
 }
 
 /// A host reached as `config.username` with the password in `config.password_file`.
-fn connect(config: ManagedHost) -> anyhow::Result<Host> {
+pub fn connect(config: ManagedHost) -> anyhow::Result<Host> {
+    let password = read_password(&config.password_file)?;
+    connect_with(config, password)
+}
+
+/// A host reached as `config.username` with `password`.
+pub fn connect_with(config: ManagedHost, password: String) -> anyhow::Result<Host> {
     let endpoint = Endpoint::parse(&config.url, false)
         .with_context(|| format!("host {}: {}", config.name, config.url))?;
     let mut options = ClientOptions::default();
-    options.auth = Auth::Basic(Credentials::new(
-        &config.username,
-        read_password(&config.password_file)?,
-    ));
+    options.auth = Auth::Basic(Credentials::new(&config.username, password));
     options.allow_unencrypted = config.allow_unencrypted;
     options.tls.skip_ca_check = config.skip_ca_check;
     options.connect_timeout = Some(Duration::from_secs(3));
@@ -102,32 +107,57 @@ impl Fleet {
     /// A client per configured host and per run-as account (passwords read now, while the
     /// files are readable).
     pub fn new(hosts: &[ManagedHost]) -> anyhow::Result<Self> {
+        Self::empty().reload(hosts)
+    }
+
+    /// No hosts.
+    pub fn empty() -> Self {
+        Self {
+            hosts: BTreeMap::new(),
+            run_as: BTreeMap::new(),
+        }
+    }
+
+    /// The fleet of `hosts`, keeping this fleet's client of every host whose entry is
+    /// unchanged (its password was read at start, perhaps before the service dropped its
+    /// privileges, and its connections stay open); a new or changed entry is connected anew.
+    pub fn reload(&self, hosts: &[ManagedHost]) -> anyhow::Result<Self> {
         let mut out = BTreeMap::new();
         let mut run_as = BTreeMap::new();
         for host in hosts {
+            let same = self.hosts.get(&host.name).filter(|h| h.config == *host);
             for account in &host.run_as {
-                let mut config = host.clone();
-                config.username.clone_from(&account.username);
-                config.password_file.clone_from(&account.password_file);
-                run_as.insert(
-                    (host.name.clone(), account.username.clone()),
-                    connect(config)?,
-                );
+                let key = (host.name.clone(), account.username.clone());
+                let kept = same.and(self.run_as.get(&key)).cloned();
+                let client = match kept {
+                    Some(client) => client,
+                    None => {
+                        let mut config = host.clone();
+                        config.username.clone_from(&account.username);
+                        config.password_file.clone_from(&account.password_file);
+                        Arc::new(connect(config)?)
+                    }
+                };
+                run_as.insert(key, client);
             }
-            out.insert(host.name.clone(), connect(host.clone())?);
+            let client = match same {
+                Some(client) => Arc::clone(client),
+                None => Arc::new(connect(host.clone())?),
+            };
+            out.insert(host.name.clone(), client);
         }
         Ok(Self { hosts: out, run_as })
     }
 
     /// The host called `name` in the configuration (the only hosts ever contacted).
-    pub fn get(&self, name: &str) -> Option<&Host> {
+    pub fn get(&self, name: &str) -> Option<&Arc<Host>> {
         self.hosts.get(name)
     }
 
     /// The host called `name`, reached as `run_as` (one of its `RunAs` accounts) or, when
     /// `None`, as its own account. `None` also when the host has no such account: a role's
     /// run-as account is never replaced by the host's own.
-    pub fn get_as(&self, name: &str, run_as: Option<&str>) -> Option<&Host> {
+    pub fn get_as(&self, name: &str, run_as: Option<&str>) -> Option<&Arc<Host>> {
         match run_as {
             None => self.hosts.get(name),
             Some(account) => self.run_as.get(&(name.to_owned(), account.to_owned())),
@@ -135,7 +165,7 @@ impl Fleet {
     }
 
     /// Every host, in name order.
-    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+    pub fn hosts(&self) -> impl Iterator<Item = &Arc<Host>> {
         self.hosts.values()
     }
 }
@@ -347,6 +377,15 @@ impl Host {
             out.push_str(" -skipCAcheck");
         }
         out
+    }
+
+    /// Identify, bounded in time: the host's ProductVendor and ProductVersion (the manager
+    /// page's test of a host: reached, and the account accepted).
+    pub async fn identify(&self) -> Result<String, String> {
+        let identify = bounded(self.client.identify()).await?;
+        let vendor = property(&identify, "ProductVendor").unwrap_or_default();
+        let version = property(&identify, "ProductVersion").unwrap_or_default();
+        Ok(format!("{vendor} {version}").trim().to_owned())
     }
 
     /// Identify, the operating system, the load and the failed services, each bounded in time.

@@ -8,7 +8,8 @@
 //!
 //! One concern a file: the answers' shapes and headers in `answer`, the login form in
 //! `login_form`, the pages about hosts (and the rules checked before one is contacted) in
-//! `host_pages`, the changes (logout, service actions, terminate) in `change`, the WebSocket
+//! `host_pages`, the changes (logout, service actions, terminate) in `change`,
+//! the manager pages (hosts and roles changed while running) in `manage`, the WebSocket
 //! upgrades in `upgrade`.
 
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ mod answer;
 mod change;
 mod host_pages;
 mod login_form;
+mod manage;
 mod upgrade;
 
 use answer::{cookie, error, html, json, redirect, respond, wants_json, with_headers, with_viewer};
@@ -46,10 +48,9 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     /// Login checks and their backoff.
     pub login: Login,
-    /// The configured hosts.
-    pub fleet: crate::hosts::Fleet,
-    /// Who may do what on which host (the roles of `mgmt.toml`).
-    pub policy: crate::delegation::Policy,
+    /// The configured hosts and who may do what on which host (the hosts and roles of
+    /// `mgmt.toml`), replaced when the manager pages change them.
+    pub live: crate::manage::Live,
     /// Log every request (`RequestLog = journal`).
     pub request_log: bool,
     /// And to files in this directory (`RequestLogDirectory`).
@@ -327,7 +328,7 @@ async fn with_session(
             if json_wanted {
                 json(StatusCode::OK, &serde_json::json!({ "hosts": summaries }))
             } else {
-                let configured = state.fleet.hosts().count();
+                let configured = state.live.now().fleet.hosts().count();
                 html(
                     StatusCode::OK,
                     pages::fleet(&viewer, &summaries, configured),
@@ -359,6 +360,9 @@ async fn with_session(
             ))
             .await
         }
+        (&Method::GET, Route::Manage(page)) => {
+            manage::page(state, &viewer, request.asker(), page, request.query)
+        }
         (&Method::GET, Route::Terminal(name)) => {
             terminal_page(state, &viewer, &name, request.asker())
         }
@@ -370,7 +374,10 @@ async fn with_session(
         }
         (
             &Method::POST,
-            route @ (Route::Logout | Route::ServiceAction(..) | Route::Terminate(..)),
+            route @ (Route::Logout
+            | Route::ServiceAction(..)
+            | Route::Terminate(..)
+            | Route::Manage(_)),
         ) => Box::pin(change::change(state, request, body, route)).await,
         _ => error(
             json_wanted,

@@ -24,6 +24,8 @@ pub mod head_guard;
 pub mod hosts;
 pub mod http;
 pub mod login;
+pub mod manage;
+pub mod manage_pages;
 pub mod pages;
 pub mod pam_helper;
 pub mod request_log;

@@ -29,7 +29,7 @@ pub struct Viewer<'a> {
     pub csrf: &'a str,
 }
 
-fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup {
+pub(crate) fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup {
     layout_with(title, viewer, html! {}, body)
 }
 
@@ -53,6 +53,7 @@ fn layout_with(title: &str, viewer: Option<&Viewer<'_>>, head: Markup, body: Mar
                         @if viewer.is_some() {
                             a href="/fleet" aria-current=[(title == "Fleet").then_some("page")] { "Fleet" }
                             a href="/audit" aria-current=[(title == "Audit").then_some("page")] { "Audit" }
+                            a href="/manage" aria-current=[(title == "Manage").then_some("page")] { "Manage" }
                         } @else if title != "Log in" {
                             a href="/login" { "Log in" }
                         }
@@ -593,7 +594,7 @@ const PROCESS_COLUMNS: [Column<ProcessRow>; 4] = [
 ];
 
 /// A change posted by one button, with the session's CSRF token.
-fn post_button(viewer: &Viewer<'_>, action: &str, label: &str) -> Markup {
+pub(crate) fn post_button(viewer: &Viewer<'_>, action: &str, label: &str) -> Markup {
     html! {
         form method="post" action=(action) {
             input type="hidden" name="csrf" value=(viewer.csrf);
@@ -604,7 +605,7 @@ fn post_button(viewer: &Viewer<'_>, action: &str, label: &str) -> Markup {
 
 /// A destructive change, confirmed first: a link that asks (`confirm=TARGET`, no script),
 /// and, on the page that asks, the button that does it and a way back.
-fn confirmed(
+pub(crate) fn confirmed(
     viewer: &Viewer<'_>,
     query: &TableQuery,
     action: &str,
@@ -631,7 +632,7 @@ fn confirmed(
 
 /// A host's failure: what failed and what to do in one line, the raw text (a fault, a
 /// socket path, a connection error: text, never markup) one click away.
-fn fault(raw: &str) -> Markup {
+pub(crate) fn fault(raw: &str) -> Markup {
     let explained = crate::fault::explain(raw);
     html! {
         div.fault {

@@ -91,6 +91,25 @@ pub enum Route {
     EventsSocket(String),
     /// `GET /assets/events.js`: the events page's script, which reads the live stream.
     EventsScript,
+    /// The manager pages: hosts and roles changed while the service runs.
+    Manage(Manage),
+}
+
+/// The manager pages (`/manage/...`): the same path is the form (GET) and its change (POST).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Manage {
+    /// `/manage`: the hosts and roles.
+    Index,
+    /// `/manage/hosts` (a new host) or `/manage/hosts/NAME`.
+    Host(Option<String>),
+    /// `POST /manage/hosts/NAME/test`: connect and Identify.
+    TestHost(String),
+    /// `POST /manage/hosts/NAME/remove`.
+    RemoveHost(String),
+    /// `/manage/roles` (a new role) or `/manage/roles/NAME`.
+    Role(Option<String>),
+    /// `POST /manage/roles/NAME/remove`.
+    RemoveRole(String),
 }
 
 /// Why a target was refused.
@@ -142,6 +161,14 @@ pub fn parse(target: &str) -> Result<Route, RouteError> {
         ["assets", "terminal.js"] => Route::TerminalScript,
         ["assets", "terminal.css"] => Route::TerminalStylesheet,
         ["assets", "events.js"] => Route::EventsScript,
+        ["manage"] => Route::Manage(Manage::Index),
+        ["manage", "hosts"] => Route::Manage(Manage::Host(None)),
+        ["manage", "hosts", name] => Route::Manage(Manage::Host(Some(host(name)?))),
+        ["manage", "hosts", name, "test"] => Route::Manage(Manage::TestHost(host(name)?)),
+        ["manage", "hosts", name, "remove"] => Route::Manage(Manage::RemoveHost(host(name)?)),
+        ["manage", "roles"] => Route::Manage(Manage::Role(None)),
+        ["manage", "roles", name] => Route::Manage(Manage::Role(Some(host(name)?))),
+        ["manage", "roles", name, "remove"] => Route::Manage(Manage::RemoveRole(host(name)?)),
         ["hosts", name, "terminal"] => Route::Terminal(host(name)?),
         ["hosts", name, "terminal", "ws"] => Route::TerminalSocket(host(name)?),
         ["hosts", name] => Route::HostOverview(host(name)?),
@@ -198,6 +225,14 @@ mod tests {
         );
         assert_eq!(parse("/audit"), Ok(Route::Audit));
         assert_eq!(
+            parse("/manage/hosts/web1/test"),
+            Ok(Route::Manage(Manage::TestHost("web1".into())))
+        );
+        assert_eq!(
+            parse("/manage/roles"),
+            Ok(Route::Manage(Manage::Role(None)))
+        );
+        assert_eq!(
             parse("/hosts/web1/terminal/ws?csrf=x"),
             Ok(Route::TerminalSocket("web1".into()))
         );
@@ -220,6 +255,8 @@ mod tests {
             "/hosts/x/processes/0/terminate",
             "/hosts/x/processes/+1/terminate",
             "/hosts/x/services/y/restart-all",
+            "/manage/hosts/../remove",
+            "/manage/roles/a/b",
         ] {
             assert_eq!(parse(bad), Err(RouteError::NotFound), "{bad}");
         }

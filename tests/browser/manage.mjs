@@ -1,0 +1,101 @@
+// The manager pages, driven from console.mjs: a host added from the page appears in the fleet
+// without a restart, is tested (connect and Identify) and removed; a role added, edited and
+// removed; refused values shown in place in their form, what was typed kept. Each refused
+// form answers 400, the one status this page's watcher expects while it is submitted.
+
+import { check, watch } from './harness.mjs';
+
+export async function manageSteps(context, { console: CONSOLE, env, screenshot, rowCells, clickAndWait }) {
+  const page = await context.newPage();
+  let expected = 0;
+  watch(page, 'manage', () => expected);
+  const ADDED = 'added-host';
+  const url = env('LOCAL_URL');
+  const main = async () => (await page.locator('main').innerText()).replace(/\s+/g, ' ');
+
+  // Add a host from the page; the fleet shows it at once, reachable.
+  await page.goto(`${CONSOLE}/manage`);
+  await clickAndWait(page, page.locator('main a', { hasText: 'Add a host' }));
+  await page.fill('input[name=name]', ADDED);
+  await page.fill('input[name=url]', url);
+  await page.fill('input[name=username]', env('HOST_USER'));
+  await page.fill('input[name=password]', env('HOST_PASSWORD'));
+  await page.check('input[name=allow_unencrypted]');
+  await clickAndWait(page, page.locator('form.edit button[type=submit]'));
+  check(new URL(page.url()).pathname === '/manage', `the host was added (at ${page.url()}: ${await main()})`);
+  check((await rowCells(page, ADDED)).cells !== null, `Manage lists ${ADDED}`);
+  await screenshot(page, 'manage');
+  await page.goto(`${CONSOLE}/fleet`);
+  let { cells } = await rowCells(page, ADDED);
+  check(cells !== null && cells[1] === 'yes', `the fleet shows ${ADDED} reachable without a restart (${cells && cells[1]}; note: ${cells && cells[6]})`);
+
+  // Test it: connect and Identify.
+  await page.goto(`${CONSOLE}/manage`);
+  await clickAndWait(page, page.locator('button', { hasText: `Test ${ADDED}` }));
+  const tested = await page.locator('#test-result').innerText();
+  check(tested.startsWith('Reached: Identify answered (wsmand'), `the test reached ${ADDED}: ${tested}`);
+  await screenshot(page, 'manage-tested');
+
+  // A refused value is shown in place, in the form, with what was typed.
+  await page.goto(`${CONSOLE}/manage/hosts`);
+  await page.fill('input[name=name]', 'bad name');
+  await page.fill('input[name=url]', url);
+  await page.fill('input[name=username]', env('HOST_USER'));
+  await page.fill('input[name=password]', env('HOST_PASSWORD'));
+  expected = 400;
+  await clickAndWait(page, page.locator('form.edit button[type=submit]'));
+  expected = 0;
+  const refusedHost = await page.locator('form.edit #form-error').innerText();
+  check(refusedHost.includes('Host.Name') && refusedHost.includes('bad name'), `the bad name is refused in the form: ${refusedHost}`);
+  check(await page.inputValue('input[name=url]') === url, 'the refused form keeps what was typed');
+  await screenshot(page, 'manage-refused');
+
+  // A role: added, edited (its members), a bad rule refused in place, then removed.
+  await page.goto(`${CONSOLE}/manage`);
+  await clickAndWait(page, page.locator('main a', { hasText: 'Add a role' }));
+  await page.fill('input[name=name]', 'viewers');
+  await page.fill('input[name=members]', 'os:nobody-here');
+  await page.fill('textarea[name=rules]', `Allow read ${ADDED} *`);
+  await clickAndWait(page, page.locator('form.edit button[type=submit]'));
+  ({ cells } = await rowCells(page, 'viewers'));
+  check(cells !== null && cells[3] === `Allow read ${ADDED} *`, `the role was added with its rule (${cells && cells.join(' | ')}; ${await main()})`);
+  await clickAndWait(page, page.locator('a[href="/manage/roles/viewers"]'));
+  check(await page.inputValue('textarea[name=rules]') === `Allow read ${ADDED} *`, 'the role form shows its rule');
+  await page.fill('input[name=members]', 'os:nobody-here, carol');
+  await clickAndWait(page, page.locator('form.edit button[type=submit]'));
+  ({ cells } = await rowCells(page, 'viewers'));
+  check(cells !== null && cells[1] === 'os:nobody-here, carol', `the role's members were changed (${cells && cells[1]})`);
+  await clickAndWait(page, page.locator('a[href="/manage/roles/viewers"]'));
+  await page.fill('textarea[name=rules]', 'Allow write * *');
+  expected = 400;
+  await clickAndWait(page, page.locator('form.edit button[type=submit]'));
+  expected = 0;
+  const refusedRole = await page.locator('form.edit #form-error').innerText();
+  check(refusedRole.includes('"write"'), `the bad rule is refused in the form: ${refusedRole}`);
+  await page.goto(`${CONSOLE}/manage`);
+  ({ cells } = await rowCells(page, 'viewers'));
+  check(cells !== null && cells[3] === `Allow read ${ADDED} *`, 'the refused rule changed nothing');
+  let { row } = await rowCells(page, 'viewers');
+  await clickAndWait(page, row.locator('a', { hasText: 'Remove viewers' }));
+  ({ row } = await rowCells(page, 'viewers'));
+  await clickAndWait(page, row.locator('button', { hasText: 'confirm Remove viewers' }));
+  check((await rowCells(page, 'viewers')).cells === null, 'the role was removed');
+
+  // Remove the host (confirmed first): gone from the fleet at once.
+  ({ row } = await rowCells(page, ADDED));
+  await clickAndWait(page, row.locator('a', { hasText: `Remove ${ADDED}` }));
+  check(new URL(page.url()).searchParams.get('confirm') === `host:${ADDED}`, `removing asks first (${page.url()})`);
+  ({ row } = await rowCells(page, ADDED));
+  await clickAndWait(page, row.locator('button', { hasText: `confirm Remove ${ADDED}` }));
+  check((await rowCells(page, ADDED)).cells === null, 'the host was removed from Manage');
+  await page.goto(`${CONSOLE}/fleet`);
+  check((await rowCells(page, ADDED)).cells === null, 'the fleet no longer lists the removed host');
+
+  // Each change is in the audit trail.
+  await page.goto(`${CONSOLE}/audit`);
+  const audit = await page.locator('tbody').innerText();
+  for (const what of [`add host ${ADDED}: done`, `test: reached`, 'change role viewers: done', `remove host ${ADDED}: done`]) {
+    check(audit.includes(what), `the audit trail has "${what}"`);
+  }
+  await page.close();
+}
