@@ -99,3 +99,42 @@ export async function manageSteps(context, { console: CONSOLE, env, screenshot, 
   }
   await page.close();
 }
+
+// A host's winrm/config edited from its page (`winrm set`): a value the host takes is shown
+// set; one it refuses shows the host's own message in the row, the value typed kept. The
+// setting's row is found by its path, as the Get of winrm/config has it.
+export async function configSteps(context, { console: CONSOLE, host, screenshot, clickAndWait }) {
+  const page = await context.newPage();
+  let expected = 0;
+  watch(page, 'config edit', () => expected);
+  const valueOf = async (path) => {
+    for (const tr of await page.locator('table.config tbody tr').all()) {
+      const [shownPath, value] = await tr.locator('td').allInnerTexts();
+      if (shownPath.trim() === path) return value.trim();
+    }
+    return null;
+  };
+  await page.goto(`${CONSOLE}/hosts/${host}/config`);
+  const before = await valueOf('MaxTimeoutms');
+  check(before !== null, `the config page shows MaxTimeoutms (${before})`);
+  const wanted = before === '60001' ? '60002' : '60001';
+  await clickAndWait(page, page.locator('a[aria-label="Change MaxTimeoutms"]'));
+  check(await page.inputValue('form.set input[name=value]') === before, 'the editor starts from the current value');
+  await page.fill('form.set input[name=value]', wanted);
+  await clickAndWait(page, page.locator('form.set button[type=submit]'));
+  check(new URL(page.url()).searchParams.get('done') === 'MaxTimeoutms', `the value was set (at ${page.url()})`);
+  check(await valueOf('MaxTimeoutms') === wanted, `the host's Get now answers MaxTimeoutms ${wanted}`);
+  await screenshot(page, 'config-set');
+
+  // A value the host refuses: its message in place, in the row.
+  await clickAndWait(page, page.locator('a[aria-label="Change MaxEnvelopeSizekb"]'));
+  await page.fill('form.set input[name=value]', 'lots');
+  expected = 400;
+  await clickAndWait(page, page.locator('form.set button[type=submit]'));
+  expected = 0;
+  const refused = await page.locator('form.set #set-fault p.error').innerText();
+  check(refused.includes('"lots" is not valid for the setting'), `the host's refusal is shown in the row: ${refused}`);
+  check(await page.inputValue('form.set input[name=value]') === 'lots', 'the refused value stays in the input');
+  await screenshot(page, 'config-refused');
+  await page.close();
+}

@@ -649,6 +649,44 @@ impl Host {
         Ok(rows)
     }
 
+    /// `winrm set` of one `winrm/config` setting: a Put of its container (the resource
+    /// `crate::config_edit::container_of` names for `path`) holding only that value, as
+    /// Windows' winrm sends it. A refusal is the host's own words (its fault's message: for a
+    /// bad value, the host's validation error), with the whole error for the details.
+    pub async fn set_config(
+        &self,
+        container: wsman_config::schema::Container,
+        leaf: &str,
+        value: &str,
+    ) -> Result<(), crate::config_edit::SetRefused> {
+        use crate::config_edit::SetRefused;
+        let body = wsman_client::body::instance_body(
+            "cfg",
+            container.element_name(),
+            container.resource_uri(),
+            &[(leaf.to_owned(), value.to_owned())],
+        )
+        .map_err(|error| SetRefused {
+            message: error.to_string(),
+            whole: error.to_string(),
+        })?;
+        let resource = Resource::new(container.resource_uri());
+        match tokio::time::timeout(HOST_DEADLINE, self.client.put(&resource, &body)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(SetRefused {
+                message: match &error {
+                    wsman_client::ClientError::Fault { message, .. } => message.clone(),
+                    other => other.to_string(),
+                },
+                whole: error.to_string(),
+            }),
+            Err(_) => Err(SetRefused {
+                message: format!("no answer within {} s", HOST_DEADLINE.as_secs()),
+                whole: format!("no answer within {} s", HOST_DEADLINE.as_secs()),
+            }),
+        }
+    }
+
     /// A Pull subscription to `logs` from now on, for the events page's live stream, on a
     /// client of its own (sharing this host's connection pool) that the stream keeps.
     pub async fn subscribe_events(

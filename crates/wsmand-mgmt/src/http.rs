@@ -9,7 +9,8 @@
 //! One concern a file: the answers' shapes and headers in `answer`, the login form in
 //! `login_form`, the pages about hosts (and the rules checked before one is contacted) in
 //! `host_pages`, the changes (logout, service actions, terminate) in `change`,
-//! the manager pages (hosts and roles changed while running) in `manage`, the WebSocket
+//! the manager pages (hosts and roles changed while running) in `manage`, a
+//! host's `winrm/config` page and `winrm set` in `config_set`, the WebSocket
 //! upgrades in `upgrade`.
 
 use std::net::SocketAddr;
@@ -29,6 +30,7 @@ use crate::sessions::{Session, Sessions};
 
 mod answer;
 mod change;
+mod config_set;
 mod host_pages;
 mod login_form;
 mod manage;
@@ -377,6 +379,7 @@ async fn with_session(
             route @ (Route::Logout
             | Route::ServiceAction(..)
             | Route::Terminate(..)
+            | Route::Config(_)
             | Route::Manage(_)),
         ) => Box::pin(change::change(state, request, body, route)).await,
         _ => error(

@@ -15,6 +15,7 @@
 pub mod address_slots;
 pub mod audit;
 pub mod backoff;
+pub mod config_edit;
 pub mod delegation;
 pub mod event_filter;
 pub mod event_stream;

@@ -6,7 +6,7 @@ use maud::{html, Markup, DOCTYPE};
 
 use crate::audit::AuditRecord;
 use crate::event_filter::EventFilter;
-use crate::hosts::{ActionResult, ConfigRow, EventRow, HostSummary, ProcessRow, ServiceRow};
+use crate::hosts::{ActionResult, EventRow, HostSummary, ProcessRow, ServiceRow};
 use crate::route::ServiceAction;
 use crate::table::{self, Column, SortKey, TablePage, TableQuery};
 
@@ -186,7 +186,7 @@ const HOST_TABS: [(&str, &str); 6] = [
 ];
 
 /// A host's tabs, the one at `current` (a path of [`HOST_TABS`]) marked as the page shown.
-fn host_nav(name: &str, current: &str) -> Markup {
+pub(crate) fn host_nav(name: &str, current: &str) -> Markup {
     html! {
         nav aria-label="Host" {
             @for (path, label) in HOST_TABS {
@@ -321,38 +321,6 @@ fn service_actions(row: &ServiceRow) -> Vec<ServiceAction> {
         },
     );
     out
-}
-
-/// The `winrm/config` tree of a host; values set by policy are marked locked.
-pub fn config(
-    viewer: &Viewer<'_>,
-    host: &str,
-    switches: &str,
-    rows: &Result<Vec<ConfigRow>, String>,
-) -> Markup {
-    layout(
-        &format!("{host}: configuration"),
-        Some(viewer),
-        html! {
-            h1 { (host) ": winrm/config" }
-            (host_nav(host, "/config"))
-            p.command { "Same from a shell: " code { "winrm get winrm/config " (switches) } }
-            @match rows {
-                Err(error) => (fault(error)),
-                Ok(rows) => table {
-                    thead { tr { th { "Setting" } th { "Value" } th { "Source" } } }
-                    tbody {
-                        @for row in rows {
-                            tr {
-                                td { (row.path) } td { (row.value) }
-                                td { @if row.locked { span.locked { "locked by policy (GPO)" } } @else { (row.source.as_deref().unwrap_or("")) } }
-                            }
-                        }
-                    }
-                },
-            }
-        },
-    )
 }
 
 /// A host's events: the live stream, then the newest records that match the filter (log,

@@ -72,6 +72,16 @@ pub(super) async fn change(
     };
     let (host_name, what, back, result): (String, String, String, ActionResult) = match route {
         Route::Logout => return logout(state, request),
+        Route::Config(name) => {
+            return Box::pin(super::config_set::set(
+                state,
+                &viewer,
+                request.asker(),
+                &form,
+                &name,
+            ))
+            .await
+        }
         Route::Manage(page) => {
             return Box::pin(super::manage::post(
                 state,

@@ -72,10 +72,10 @@ pub(super) async fn host_page(
             })
         }
         Route::Config(_) => {
-            let rows = host.config().await;
-            list(json_wanted, "config", &rows, || {
-                pages::config(viewer, &name, &switches, &rows)
-            })
+            Box::pin(super::config_set::page(
+                state, viewer, asker, &host, raw_query,
+            ))
+            .await
         }
         Route::Events(_) => {
             let filter = crate::event_filter::EventFilter::parse(raw_query);
