@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { ask, check, env, finish, launch, STEP_TIMEOUT, watch } from './harness.mjs';
-import { configSteps, manageSteps } from './manage.mjs';
+import { bulkSteps, configSteps, manageSteps } from './manage.mjs';
 
 const CONSOLE = env('CONSOLE_URL');
 const DENIED = env('DENIED_URL');
@@ -256,6 +256,7 @@ try {
   // The manager pages (manage.mjs): hosts and roles changed without a restart.
   await manageSteps(context, { console: CONSOLE, env, screenshot, rowCells, clickAndWait });
   await configSteps(context, { console: CONSOLE, host: LOCAL, screenshot, clickAndWait });
+  await bulkSteps(context, { console: CONSOLE, hosts: [LOCAL, SYSTEMD], screenshot, clickAndWait });
 
   // The audit trail shows the actions.
   await clickAndWait(page, page.locator('header a', { hasText: 'Audit' }));

@@ -138,3 +138,35 @@ export async function configSteps(context, { console: CONSOLE, host, screenshot,
   await screenshot(page, 'config-refused');
   await page.close();
 }
+
+// A command run on two hosts at once: the job's page shows each host's progress, then each
+// one's exit code and output (computed by the hosts' shells: 42 is in no key typed).
+export async function bulkSteps(context, { console: CONSOLE, hosts, screenshot, clickAndWait }) {
+  const page = await context.newPage();
+  watch(page, 'bulk');
+  await page.goto(`${CONSOLE}/fleet`);
+  await clickAndWait(page, page.locator('header nav a', { hasText: 'Run' }));
+  for (const host of hosts) await page.check(`input[name="host.${host}"]`);
+  await page.selectOption('select[name=work]', 'command');
+  await page.fill('input[name=command]', 'echo bulk-$((6*7)); exit 3');
+  await clickAndWait(page, page.locator('form.edit button[type=submit]'));
+  const job = new URL(page.url()).pathname;
+  check(/^\/bulk\/\d+$/.test(job), `the job started (at ${page.url()})`);
+  const firstState = await page.locator('#job-state').innerText();
+  check(/^\d of 2 host\(s\) finished\./.test(firstState), `the job page shows the progress: ${firstState}`);
+  const deadline = Date.now() + 60_000;
+  let state = firstState;
+  while (!state.startsWith('2 of 2') && Date.now() < deadline) {
+    await page.waitForTimeout(500);
+    await page.goto(`${CONSOLE}${job}?static=1`);
+    state = await page.locator('#job-state').innerText();
+  }
+  check(state.startsWith('2 of 2'), `both hosts finished: ${state}`);
+  for (const host of hosts) {
+    const row = page.locator('table.bulk tbody tr').filter({ has: page.locator('td:first-child', { hasText: new RegExp(`^${host}$`) }) });
+    const [, shownState, code, output] = (await row.locator('td').allInnerTexts()).map((t) => t.trim());
+    check(shownState === 'done' && code === '3' && output === 'bulk-42', `${host}: ${shownState}, code ${code}, output ${JSON.stringify(output)}`);
+  }
+  await screenshot(page, 'bulk-done');
+  await page.close();
+}

@@ -630,6 +630,57 @@ impl Host {
         }
     }
 
+    /// Runs `line` in a shell of its own as `winrs -r:HOST "LINE"` does (the host's command
+    /// shell reads the line: `/bin/sh -c` on wsmand, `cmd.exe /c` on Windows), keeping at most
+    /// `max_output` bytes of its output (as it comes): past that, or past `deadline`, the
+    /// command is ended. The shell is always deleted. Returns the exit code (none when it was
+    /// ended), the output and whether it was cut.
+    pub async fn run_bounded(
+        &self,
+        line: &str,
+        max_output: usize,
+        deadline: Duration,
+    ) -> Result<(Option<i64>, String, bool), String> {
+        use wsman_client::shell::{Output, Signal};
+        let shell = bounded(Shell::open(&self.client, &ShellOptions::default())).await?;
+        let read = async {
+            let command = shell
+                .run(line, &[], &CommandOptions::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut reader = command.output().map_err(|e| e.to_string())?;
+            let mut output = Vec::new();
+            let mut code = None;
+            let mut truncated = false;
+            while let Some(event) = reader.next().await.map_err(|e| e.to_string())? {
+                match event {
+                    Output::Data { data, .. } => {
+                        let room = max_output.saturating_sub(output.len());
+                        output.extend_from_slice(&data[..data.len().min(room)]);
+                        if data.len() > room {
+                            truncated = true;
+                            let _ = command.signal(Signal::Terminate).await;
+                            break;
+                        }
+                    }
+                    Output::Exited { exit_code } => code = Some(exit_code),
+                    _ => {}
+                }
+            }
+            Ok::<_, String>((
+                code,
+                String::from_utf8_lossy(&output).into_owned(),
+                truncated,
+            ))
+        };
+        let result = match tokio::time::timeout(deadline, read).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("no end within {} s: ended", deadline.as_secs())),
+        };
+        let _ = tokio::time::timeout(HOST_DEADLINE, shell.close()).await;
+        result
+    }
+
     /// Ends a process (`Win32_Process.Terminate`).
     pub async fn terminate(&self, pid: u32) -> ActionResult {
         self.invoke(

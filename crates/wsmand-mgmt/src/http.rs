@@ -10,7 +10,8 @@
 //! `login_form`, the pages about hosts (and the rules checked before one is contacted) in
 //! `host_pages`, the changes (logout, service actions, terminate) in `change`,
 //! the manager pages (hosts and roles changed while running) in `manage`, a
-//! host's `winrm/config` page and `winrm set` in `config_set`, the WebSocket
+//! host's `winrm/config` page and `winrm set` in `config_set`, a command or service action
+//! on several hosts in `bulk`, the WebSocket
 //! upgrades in `upgrade`.
 
 use std::net::SocketAddr;
@@ -29,6 +30,7 @@ use crate::route::{self, Route, RouteError};
 use crate::sessions::{Session, Sessions};
 
 mod answer;
+mod bulk;
 mod change;
 mod config_set;
 mod host_pages;
@@ -63,6 +65,8 @@ pub struct AppState {
     pub terminals: Arc<crate::terminal::Terminals>,
     /// The events pages' live streams, by session and host (bounded as terminals are).
     pub event_streams: Arc<crate::terminal::Terminals>,
+    /// The multi-host jobs (`/bulk`).
+    pub jobs: Arc<crate::bulk::Jobs>,
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -362,6 +366,10 @@ async fn with_session(
             ))
             .await
         }
+        (&Method::GET, Route::Bulk) => bulk::form_page(state, &viewer, request.asker()),
+        (&Method::GET, Route::BulkJob(id)) => {
+            bulk::job_page(state, &viewer, request.asker(), id, request.query)
+        }
         (&Method::GET, Route::Manage(page)) => {
             manage::page(state, &viewer, request.asker(), page, request.query)
         }
@@ -380,6 +388,7 @@ async fn with_session(
             | Route::ServiceAction(..)
             | Route::Terminate(..)
             | Route::Config(_)
+            | Route::Bulk
             | Route::Manage(_)),
         ) => Box::pin(change::change(state, request, body, route)).await,
         _ => error(

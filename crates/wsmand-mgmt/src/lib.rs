@@ -15,6 +15,8 @@
 pub mod address_slots;
 pub mod audit;
 pub mod backoff;
+pub mod bulk;
+pub mod bulk_pages;
 pub mod config_edit;
 pub mod delegation;
 pub mod event_filter;

@@ -165,6 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         audit: Arc::default(),
         terminals: Arc::default(),
         event_streams: Arc::default(),
+        jobs: Arc::default(),
     });
     runtime.block_on(server::run(listeners, certificate.config, rules, state))
 }

@@ -53,6 +53,7 @@ fn layout_with(title: &str, viewer: Option<&Viewer<'_>>, head: Markup, body: Mar
                         @if viewer.is_some() {
                             a href="/fleet" aria-current=[(title == "Fleet").then_some("page")] { "Fleet" }
                             a href="/audit" aria-current=[(title == "Audit").then_some("page")] { "Audit" }
+                            a href="/bulk" aria-current=[(title == "Run on several hosts").then_some("page")] { "Run" }
                             a href="/manage" aria-current=[(title == "Manage").then_some("page")] { "Manage" }
                         } @else if title != "Log in" {
                             a href="/login" { "Log in" }

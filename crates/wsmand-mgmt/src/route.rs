@@ -93,6 +93,10 @@ pub enum Route {
     EventsScript,
     /// The manager pages: hosts and roles changed while the service runs.
     Manage(Manage),
+    /// `GET /bulk` (the form) and `POST /bulk` (a job started on several hosts).
+    Bulk,
+    /// `GET /bulk/ID`: a job's progress.
+    BulkJob(u64),
 }
 
 /// The manager pages (`/manage/...`): the same path is the form (GET) and its change (POST).
@@ -161,6 +165,13 @@ pub fn parse(target: &str) -> Result<Route, RouteError> {
         ["assets", "terminal.js"] => Route::TerminalScript,
         ["assets", "terminal.css"] => Route::TerminalStylesheet,
         ["assets", "events.js"] => Route::EventsScript,
+        ["bulk"] => Route::Bulk,
+        ["bulk", id] => Route::BulkJob(
+            id.parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0 && !id.starts_with('+'))
+                .ok_or(RouteError::NotFound)?,
+        ),
         ["manage"] => Route::Manage(Manage::Index),
         ["manage", "hosts"] => Route::Manage(Manage::Host(None)),
         ["manage", "hosts", name] => Route::Manage(Manage::Host(Some(host(name)?))),
@@ -224,6 +235,8 @@ mod tests {
             Ok(Route::Config("web1".into()))
         );
         assert_eq!(parse("/audit"), Ok(Route::Audit));
+        assert_eq!(parse("/bulk/7"), Ok(Route::BulkJob(7)));
+        assert_eq!(parse("/bulk/+7"), Err(RouteError::NotFound));
         assert_eq!(
             parse("/manage/hosts/web1/test"),
             Ok(Route::Manage(Manage::TestHost("web1".into())))

@@ -82,6 +82,7 @@ pub(super) async fn change(
             ))
             .await
         }
+        Route::Bulk => return super::bulk::start(state, &viewer, request.asker(), &form),
         Route::Manage(page) => {
             return Box::pin(super::manage::post(
                 state,
