@@ -7,17 +7,8 @@ use maud::{html, Markup};
 use wsman_config::schema::Container;
 
 use crate::hosts::ConfigRow;
+pub use crate::hosts::SetRefused;
 use crate::pages::{fault, host_nav, layout, Viewer};
-
-/// Why the host did not take a value: its own words, and the whole error.
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("{whole}")]
-pub struct SetRefused {
-    /// The fault's message (the host's validation error), or the failure.
-    pub message: String,
-    /// Everything the client knows (fault code, status).
-    pub whole: String,
-}
 
 /// The container a setting's path (`Service/Auth/Basic`) is in, and the setting's name:
 /// `None` for a path in no container `winrm set` can change (a listener, a plugin) or a name

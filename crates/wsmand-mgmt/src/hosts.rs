@@ -284,6 +284,16 @@ pub struct EventRow {
     micros: i64,
 }
 
+/// Why a host did not take a `winrm/config` value: its own words, and the whole error.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{whole}")]
+pub struct SetRefused {
+    /// The fault's message (the host's validation error), or the failure.
+    pub message: String,
+    /// Everything the client knows (fault code, status).
+    pub whole: String,
+}
+
 /// What an action did.
 #[derive(Clone, Debug, Serialize)]
 pub struct ActionResult {
@@ -700,8 +710,8 @@ impl Host {
         Ok(rows)
     }
 
-    /// `winrm set` of one `winrm/config` setting: a Put of its container (the resource
-    /// `crate::config_edit::container_of` names for `path`) holding only that value, as
+    /// `winrm set` of one `winrm/config` setting: a Put of its container holding only that
+    /// value, as
     /// Windows' winrm sends it. A refusal is the host's own words (its fault's message: for a
     /// bad value, the host's validation error), with the whole error for the details.
     pub async fn set_config(
@@ -709,8 +719,7 @@ impl Host {
         container: wsman_config::schema::Container,
         leaf: &str,
         value: &str,
-    ) -> Result<(), crate::config_edit::SetRefused> {
-        use crate::config_edit::SetRefused;
+    ) -> Result<(), SetRefused> {
         let body = wsman_client::body::instance_body(
             "cfg",
             container.element_name(),

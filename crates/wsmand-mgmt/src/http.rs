@@ -354,7 +354,6 @@ async fn with_session(
             route @ (Route::HostOverview(_)
             | Route::Services(_)
             | Route::Processes(_)
-            | Route::Config(_)
             | Route::Events(_)),
         ) => {
             Box::pin(host_page(
@@ -362,6 +361,16 @@ async fn with_session(
                 &viewer,
                 route,
                 request.asker(),
+                request.query,
+            ))
+            .await
+        }
+        (&Method::GET, Route::Config(name)) => {
+            Box::pin(config_set::page(
+                state,
+                &viewer,
+                request.asker(),
+                &name,
                 request.query,
             ))
             .await

@@ -13,7 +13,6 @@ use super::{Answer, AppState};
 use crate::config_edit::{self, container_of, Editing, View};
 use crate::delegation::{Decision, Subject, CONFIG_URI};
 use crate::form::Form;
-use crate::hosts::Host;
 use crate::pages::Viewer;
 
 /// Whether the asker may change `host`'s configuration (asked of the policy, not audited:
@@ -39,10 +38,13 @@ pub(super) async fn page(
     state: &AppState,
     viewer: &Viewer<'_>,
     asker: Asker<'_>,
-    host: &Host,
+    name: &str,
     raw_query: &str,
 ) -> Answer {
-    let name = &host.config.name;
+    let host = match authorize(state, asker, name, CONFIG_URI, Action::Read) {
+        Ok(host) => host,
+        Err(answer) => return *answer,
+    };
     let rows = host.config().await;
     if asker.json_wanted {
         return match rows {

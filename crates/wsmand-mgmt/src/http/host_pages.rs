@@ -33,7 +33,6 @@ pub(super) async fn host_page(
         Route::HostOverview(name) => (name.clone(), cim_class("Win32_OperatingSystem")),
         Route::Services(name) => (name.clone(), cim_class("Win32_Service")),
         Route::Processes(name) => (name.clone(), cim_class("Win32_Process")),
-        Route::Config(name) => (name.clone(), crate::delegation::CONFIG_URI.to_owned()),
         Route::Events(name) => (name.clone(), cim_class("Win32_NTLogEvent")),
         _ => return error(json_wanted, StatusCode::NOT_FOUND, "no such page"),
     };
@@ -70,12 +69,6 @@ pub(super) async fn host_page(
             list(json_wanted, "processes", &rows, || {
                 pages::processes(viewer, &name, &switches, &rows, &query)
             })
-        }
-        Route::Config(_) => {
-            Box::pin(super::config_set::page(
-                state, viewer, asker, &host, raw_query,
-            ))
-            .await
         }
         Route::Events(_) => {
             let filter = crate::event_filter::EventFilter::parse(raw_query);
