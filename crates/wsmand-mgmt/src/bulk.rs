@@ -76,7 +76,8 @@ pub enum Progress {
 pub struct HostRun {
     /// The host's name.
     pub host: String,
-    /// Where it is.
+    /// Where it is (flattened in the JSON: `state` and its fields beside `host`).
+    #[serde(flatten)]
     pub progress: Progress,
 }
 
