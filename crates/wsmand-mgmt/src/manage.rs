@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use wsman_config::mgmt::{Action, EntryChange, MgmtError, MgmtSettings};
+use wsman_config::mgmt::{Action, DelegationRule, Effect, EntryChange, MgmtError, MgmtSettings};
 
 use crate::delegation::{Decision, Policy, Subject};
 use crate::hosts::Fleet;
@@ -133,4 +133,139 @@ impl Live {
 /// May `subject` change the hosts and roles? Asked of the policy now in force.
 pub fn may_manage(policy: &Policy, subject: Subject<'_>) -> Decision {
     policy.decide(subject, EVERY_HOST, MANAGE_RESOURCE, Action::Manage)
+}
+
+/// Comma-separated items, trimmed, empty ones dropped (the forms' lists).
+pub fn comma_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Why a line of the role form's rules was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RuleLineError {
+    /// Not four words.
+    #[error(
+        "Rules line {line}: expected 4 words (Allow|Deny ACTIONS HOSTS RESOURCES), got {words}"
+    )]
+    Words {
+        /// The line's number, from 1.
+        line: usize,
+        /// How many it has.
+        words: usize,
+    },
+    /// The first word is not an effect.
+    #[error("Rules line {line}: {word:?} is not Allow or Deny")]
+    Effect {
+        /// The line's number, from 1.
+        line: usize,
+        /// The word.
+        word: String,
+    },
+    /// An action that does not exist.
+    #[error("Rules line {line}: {word:?} is not read, change, shell or manage")]
+    Action {
+        /// The line's number, from 1.
+        line: usize,
+        /// The word.
+        word: String,
+    },
+}
+
+/// A role's rules from the form's lines, `EFFECT ACTIONS HOSTS RESOURCES` (lists
+/// comma-separated; blank lines skipped): what [`rule_line`](crate::manage_pages::rule_line)
+/// writes. Untrusted input (a form): property-tested and fuzzed.
+pub fn parse_rules(text: &str) -> Result<Vec<DelegationRule>, RuleLineError> {
+    let mut rules = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line_number = index + 1;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.is_empty() {
+            continue;
+        }
+        let [effect, actions, hosts, resources] = words[..] else {
+            return Err(RuleLineError::Words {
+                line: line_number,
+                words: words.len(),
+            });
+        };
+        let effect = match effect.to_ascii_lowercase().as_str() {
+            "allow" => Effect::Allow,
+            "deny" => Effect::Deny,
+            _ => {
+                return Err(RuleLineError::Effect {
+                    line: line_number,
+                    word: effect.to_owned(),
+                })
+            }
+        };
+        let actions = comma_list(actions)
+            .into_iter()
+            .map(|word| {
+                [Action::Read, Action::Change, Action::Shell, Action::Manage]
+                    .into_iter()
+                    .find(|known| known.name() == word)
+                    .ok_or(RuleLineError::Action {
+                        line: line_number,
+                        word,
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        rules.push(DelegationRule {
+            effect,
+            hosts: comma_list(hosts),
+            resources: comma_list(resources),
+            actions,
+        });
+    }
+    Ok(rules)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manage_pages::rule_line;
+    use proptest::prelude::*;
+
+    #[test]
+    fn rule_lines_read_back_as_the_form_shows_them() {
+        let rules = parse_rules("Allow read,change group:web,db1 *\n\n deny shell * x ").unwrap();
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[0].actions, vec![Action::Read, Action::Change]);
+        assert_eq!(rules[0].hosts, vec!["group:web", "db1"]);
+        assert_eq!(rules[1].effect, Effect::Deny);
+        let shown: Vec<String> = rules.iter().map(rule_line).collect();
+        assert_eq!(
+            shown,
+            ["Allow read,change group:web,db1 *", "Deny shell * x"]
+        );
+        assert_eq!(
+            parse_rules("Allow read *"),
+            Err(RuleLineError::Words { line: 1, words: 3 })
+        );
+        assert!(matches!(
+            parse_rules("\nPermit read * *"),
+            Err(RuleLineError::Effect { line: 2, .. })
+        ));
+        assert!(matches!(
+            parse_rules("Allow write * *"),
+            Err(RuleLineError::Action { line: 1, .. })
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_and_what_parses_reads_back(text in "\\PC{0,300}") {
+            if let Ok(rules) = parse_rules(&text) {
+                let lines: Vec<String> = rules.iter().map(rule_line).collect();
+                // A rule with an empty list has no line of four words to read back.
+                if rules.iter().all(|r| !r.actions.is_empty() && !r.hosts.is_empty() && !r.resources.is_empty()) {
+                    prop_assert_eq!(parse_rules(&lines.join("\n")), Ok(rules));
+                }
+            }
+        }
+    }
 }

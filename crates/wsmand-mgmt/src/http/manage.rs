@@ -4,16 +4,14 @@
 //! Each change is audited; a refused one draws its form again with the reason in place.
 
 use hyper::StatusCode;
-use wsman_config::mgmt::{
-    Action, DelegationRule, Effect, EntryChange, ManagedHost, MgmtSettings, Role,
-};
+use wsman_config::mgmt::{EntryChange, ManagedHost, MgmtSettings, Role};
 
 use super::answer::{error, html, json, redirect};
 use super::host_pages::Asker;
 use super::{Answer, AppState};
 use crate::delegation::{Decision, Subject};
 use crate::form::Form;
-use crate::manage::{may_manage, ChangeError, MANAGE_RESOURCE};
+use crate::manage::{comma_list as list, may_manage, parse_rules, ChangeError, MANAGE_RESOURCE};
 use crate::manage_pages::{self, HostFields, RoleFields};
 use crate::pages::Viewer;
 use crate::route::Manage;
@@ -149,15 +147,6 @@ async fn change_audited(
     outcome.map_err(|error: ChangeError| error.to_string())
 }
 
-/// Comma-separated items, trimmed, empty ones dropped.
-fn list(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 fn field(form: &Form, name: &str) -> String {
     form.get(name).unwrap_or("").trim().to_owned()
 }
@@ -244,56 +233,6 @@ async fn save_host(
     }
 }
 
-/// A role's rules from the form's lines: `EFFECT ACTIONS HOSTS RESOURCES`.
-fn parse_rules(text: &str) -> Result<Vec<DelegationRule>, String> {
-    let mut rules = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let [effect, actions, hosts, resources] = words[..] else {
-            return Err(format!(
-                "Rules line {}: expected 4 words (Allow|Deny ACTIONS HOSTS RESOURCES), got {}",
-                number + 1,
-                words.len()
-            ));
-        };
-        let effect = match effect.to_ascii_lowercase().as_str() {
-            "allow" => Effect::Allow,
-            "deny" => Effect::Deny,
-            _ => {
-                return Err(format!(
-                    "Rules line {}: {effect:?} is not Allow or Deny",
-                    number + 1
-                ))
-            }
-        };
-        let actions = list(actions)
-            .iter()
-            .map(|a| {
-                [Action::Read, Action::Change, Action::Shell, Action::Manage]
-                    .into_iter()
-                    .find(|known| known.name() == a)
-                    .ok_or_else(|| {
-                        format!(
-                            "Rules line {}: {a:?} is not read, change, shell or manage",
-                            number + 1
-                        )
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        rules.push(DelegationRule {
-            effect,
-            hosts: list(hosts),
-            resources: list(resources),
-            actions,
-        });
-    }
-    Ok(rules)
-}
-
 async fn save_role(
     state: &AppState,
     viewer: &Viewer<'_>,
@@ -323,7 +262,7 @@ async fn save_role(
     }
     let rules = match parse_rules(&fields.rules) {
         Ok(rules) => rules,
-        Err(why) => return refused(&why),
+        Err(why) => return refused(&why.to_string()),
     };
     let entry = Role {
         name: fields.name.clone(),
@@ -383,30 +322,4 @@ async fn test_host(state: &AppState, viewer: &Viewer<'_>, asker: Asker<'_>, name
         StatusCode::OK,
         manage_pages::tested(viewer, name, &host.switches(), &result),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rule_lines_read_back_as_the_form_shows_them() {
-        let rules = parse_rules("Allow read,change group:web,db1 *\n\n deny shell * x ").unwrap();
-        assert_eq!(rules.len(), 2);
-        assert_eq!(rules[0].actions, vec![Action::Read, Action::Change]);
-        assert_eq!(rules[0].hosts, vec!["group:web", "db1"]);
-        assert_eq!(rules[1].effect, Effect::Deny);
-        let shown: Vec<String> = rules.iter().map(manage_pages::rule_line).collect();
-        assert_eq!(
-            shown,
-            ["Allow read,change group:web,db1 *", "Deny shell * x"]
-        );
-        assert!(parse_rules("Allow read *").unwrap_err().contains("line 1"));
-        assert!(parse_rules("x\nPermit read * *")
-            .unwrap_err()
-            .contains("line 1"));
-        assert!(parse_rules("Allow write * *")
-            .unwrap_err()
-            .contains("\"write\""));
-    }
 }
