@@ -3,7 +3,8 @@
 //! every action form), as a table page's query (search, sort, page, confirm) and the
 //! links made from it, and as the events page's filter and the WQL made from it. Any panic,
 //! hang or unbounded allocation is a bug. The same bytes also go through the request-head
-//! guard's scanner, whole and split.
+//! guard's scanner, whole and split; as the role form's rule lines (what parses is written
+//! back as lines that parse to the same rules) and as a `winrm/config` setting's path.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -26,6 +27,31 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    if let Ok(rules) = wsmand_mgmt::manage::parse_rules(text) {
+        let lines: Vec<String> = rules
+            .iter()
+            .map(wsmand_mgmt::manage_pages::rule_line)
+            .collect();
+        let complete = rules
+            .iter()
+            .all(|r| !r.actions.is_empty() && !r.hosts.is_empty() && !r.resources.is_empty());
+        if complete {
+            assert_eq!(
+                wsmand_mgmt::manage::parse_rules(&lines.join("\n")),
+                Ok(rules)
+            );
+        }
+    }
+    if let Some((_, leaf)) = wsmand_mgmt::config_edit::container_of(text) {
+        // A setting's name becomes an element name: only a plain XML name gets this far.
+        assert!(
+            leaf.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && leaf
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)),
+            "{leaf}"
+        );
+    }
     let mut query = TableQuery::parse(text);
     assert!(query.page >= 1);
     // The events filter: its WQL is one the host's parser reads, and its values are kept

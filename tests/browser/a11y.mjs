@@ -48,6 +48,11 @@ const PAGES = [
   ['config', `/hosts/${LOCAL}/config`, 200],
   ['config-windows', `/hosts/${WINDOWS}/config`, 200],
   ['audit', '/audit', 200],
+  ['manage', '/manage', 200],
+  ['manage-host', `/manage/hosts/${LOCAL}`, 200],
+  ['manage-role', '/manage/roles/admins', 200],
+  ['bulk', '/bulk', 200],
+  ['config-edit', `/hosts/${LOCAL}/config?edit=MaxTimeoutms`, 200],
   ['terminal', `/hosts/${SHELL}/terminal`, 200],
   ['not-found', '/hosts/no-such-host', 404],
   // A search too long for the request head: the guard's own page.

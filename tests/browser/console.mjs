@@ -12,6 +12,7 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { ask, check, env, finish, launch, STEP_TIMEOUT, watch } from './harness.mjs';
+import { bulkSteps, configSteps, manageSteps } from './manage.mjs';
 
 const CONSOLE = env('CONSOLE_URL');
 const DENIED = env('DENIED_URL');
@@ -346,6 +347,11 @@ try {
   check(shown.some((row) => row.trim() === '42'), `the terminal shows 42 (rows: ${JSON.stringify(shown.filter((r) => r.trim()))})`);
   check(shown.some((row) => row.includes('echo $((6*7))')), 'the terminal echoes what was typed');
   await screenshot(page, 'terminal');
+
+  // The manager pages (manage.mjs): hosts and roles changed without a restart.
+  await manageSteps(context, { console: CONSOLE, env, screenshot, rowCells, clickAndWait });
+  await configSteps(context, { console: CONSOLE, host: LOCAL, screenshot, clickAndWait });
+  await bulkSteps(context, { console: CONSOLE, hosts: [LOCAL, SYSTEMD], screenshot, clickAndWait });
 
   // The audit trail shows the actions.
   await clickAndWait(page, page.locator('header a', { hasText: 'Audit' }));

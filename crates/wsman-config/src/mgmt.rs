@@ -8,7 +8,8 @@
 //!
 //! One concern a file: the settings' types here, their help in `help`, the client
 //! restrictions in `clients`, the checks in `validate`, `get`/`set` in `edit`, the file, its
-//! run lock and the manager users in `file`.
+//! run lock and the manager users in `file`, one host or role
+//! changed in place (the console's manager pages) in `entries`.
 
 use std::io;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 mod clients;
 mod edit;
+mod entries;
 mod file;
 mod help;
 #[cfg(test)]
@@ -24,6 +26,7 @@ mod tests;
 mod validate;
 
 pub use clients::{ClientDecision, ClientNet, ClientRuleError, ClientRules};
+pub use entries::{edit_entries, EntryChange};
 pub use file::{is_running, manager_users, take_run_lock};
 pub use help::{SettingHelp, SETTINGS};
 
@@ -129,6 +132,9 @@ pub enum Action {
     Change,
     /// Opening a terminal (a WinRS shell).
     Shell,
+    /// Adding, changing and removing the console's hosts and roles (granted only by a rule
+    /// whose `Hosts` holds `*`: whoever edits the roles can grant themselves any host).
+    Manage,
 }
 
 impl Action {
@@ -138,6 +144,7 @@ impl Action {
             Self::Read => "read",
             Self::Change => "change",
             Self::Shell => "shell",
+            Self::Manage => "manage",
         }
     }
 }

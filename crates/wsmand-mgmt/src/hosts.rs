@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::os::unix::fs::PermissionsExt as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
@@ -59,10 +60,11 @@ pub struct Host {
     client: Client,
 }
 
-/// The hosts, by name, and the same hosts through their run-as accounts.
+/// The hosts, by name, and the same hosts through their run-as accounts. Each host is shared
+/// (`Arc`): a page or terminal that has one keeps it while the fleet is replaced.
 pub struct Fleet {
-    hosts: BTreeMap<String, Host>,
-    run_as: BTreeMap<(String, String), Host>,
+    hosts: BTreeMap<String, Arc<Host>>,
+    run_as: BTreeMap<(String, String), Arc<Host>>,
 }
 
 fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
@@ -81,14 +83,17 @@ fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
 }
 
 /// A host reached as `config.username` with the password in `config.password_file`.
-fn connect(config: ManagedHost) -> anyhow::Result<Host> {
+pub fn connect(config: ManagedHost) -> anyhow::Result<Host> {
+    let password = read_password(&config.password_file)?;
+    connect_with(config, password)
+}
+
+/// A host reached as `config.username` with `password`.
+pub fn connect_with(config: ManagedHost, password: String) -> anyhow::Result<Host> {
     let endpoint = Endpoint::parse(&config.url, false)
         .with_context(|| format!("host {}: {}", config.name, config.url))?;
     let mut options = ClientOptions::default();
-    options.auth = Auth::Basic(Credentials::new(
-        &config.username,
-        read_password(&config.password_file)?,
-    ));
+    options.auth = Auth::Basic(Credentials::new(&config.username, password));
     options.allow_unencrypted = config.allow_unencrypted;
     options.tls.skip_ca_check = config.skip_ca_check;
     options.connect_timeout = Some(Duration::from_secs(3));
@@ -102,32 +107,57 @@ impl Fleet {
     /// A client per configured host and per run-as account (passwords read now, while the
     /// files are readable).
     pub fn new(hosts: &[ManagedHost]) -> anyhow::Result<Self> {
+        Self::empty().reload(hosts)
+    }
+
+    /// No hosts.
+    pub fn empty() -> Self {
+        Self {
+            hosts: BTreeMap::new(),
+            run_as: BTreeMap::new(),
+        }
+    }
+
+    /// The fleet of `hosts`, keeping this fleet's client of every host whose entry is
+    /// unchanged (its password was read at start, perhaps before the service dropped its
+    /// privileges, and its connections stay open); a new or changed entry is connected anew.
+    pub fn reload(&self, hosts: &[ManagedHost]) -> anyhow::Result<Self> {
         let mut out = BTreeMap::new();
         let mut run_as = BTreeMap::new();
         for host in hosts {
+            let same = self.hosts.get(&host.name).filter(|h| h.config == *host);
             for account in &host.run_as {
-                let mut config = host.clone();
-                config.username.clone_from(&account.username);
-                config.password_file.clone_from(&account.password_file);
-                run_as.insert(
-                    (host.name.clone(), account.username.clone()),
-                    connect(config)?,
-                );
+                let key = (host.name.clone(), account.username.clone());
+                let kept = same.and(self.run_as.get(&key)).cloned();
+                let client = match kept {
+                    Some(client) => client,
+                    None => {
+                        let mut config = host.clone();
+                        config.username.clone_from(&account.username);
+                        config.password_file.clone_from(&account.password_file);
+                        Arc::new(connect(config)?)
+                    }
+                };
+                run_as.insert(key, client);
             }
-            out.insert(host.name.clone(), connect(host.clone())?);
+            let client = match same {
+                Some(client) => Arc::clone(client),
+                None => Arc::new(connect(host.clone())?),
+            };
+            out.insert(host.name.clone(), client);
         }
         Ok(Self { hosts: out, run_as })
     }
 
     /// The host called `name` in the configuration (the only hosts ever contacted).
-    pub fn get(&self, name: &str) -> Option<&Host> {
+    pub fn get(&self, name: &str) -> Option<&Arc<Host>> {
         self.hosts.get(name)
     }
 
     /// The host called `name`, reached as `run_as` (one of its `RunAs` accounts) or, when
     /// `None`, as its own account. `None` also when the host has no such account: a role's
     /// run-as account is never replaced by the host's own.
-    pub fn get_as(&self, name: &str, run_as: Option<&str>) -> Option<&Host> {
+    pub fn get_as(&self, name: &str, run_as: Option<&str>) -> Option<&Arc<Host>> {
         match run_as {
             None => self.hosts.get(name),
             Some(account) => self.run_as.get(&(name.to_owned(), account.to_owned())),
@@ -135,7 +165,7 @@ impl Fleet {
     }
 
     /// Every host, in name order.
-    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+    pub fn hosts(&self) -> impl Iterator<Item = &Arc<Host>> {
         self.hosts.values()
     }
 }
@@ -254,6 +284,16 @@ pub struct EventRow {
     micros: i64,
 }
 
+/// Why a host did not take a `winrm/config` value: its own words, and the whole error.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{whole}")]
+pub struct SetRefused {
+    /// The fault's message (the host's validation error), or the failure.
+    pub message: String,
+    /// Everything the client knows (fault code, status).
+    pub whole: String,
+}
+
 /// What an action did.
 #[derive(Clone, Debug, Serialize)]
 pub struct ActionResult {
@@ -352,6 +392,15 @@ impl Host {
             out.push_str(" -skipCAcheck");
         }
         out
+    }
+
+    /// Identify, bounded in time: the host's ProductVendor and ProductVersion (the manager
+    /// page's test of a host: reached, and the account accepted).
+    pub async fn identify(&self) -> Result<String, String> {
+        let identify = bounded(self.client.identify()).await?;
+        let vendor = property(&identify, "ProductVendor").unwrap_or_default();
+        let version = property(&identify, "ProductVersion").unwrap_or_default();
+        Ok(format!("{vendor} {version}").trim().to_owned())
     }
 
     /// Identify, the operating system, the load and the failed services, each bounded in time.
@@ -596,6 +645,57 @@ impl Host {
         }
     }
 
+    /// Runs `line` in a shell of its own as `winrs -r:HOST "LINE"` does (the host's command
+    /// shell reads the line: `/bin/sh -c` on wsmand, `cmd.exe /c` on Windows), keeping at most
+    /// `max_output` bytes of its output (as it comes): past that, or past `deadline`, the
+    /// command is ended. The shell is always deleted. Returns the exit code (none when it was
+    /// ended), the output and whether it was cut.
+    pub async fn run_bounded(
+        &self,
+        line: &str,
+        max_output: usize,
+        deadline: Duration,
+    ) -> Result<(Option<i64>, String, bool), String> {
+        use wsman_client::shell::{Output, Signal};
+        let shell = bounded(Shell::open(&self.client, &ShellOptions::default())).await?;
+        let read = async {
+            let command = shell
+                .run(line, &[], &CommandOptions::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut reader = command.output().map_err(|e| e.to_string())?;
+            let mut output = Vec::new();
+            let mut code = None;
+            let mut truncated = false;
+            while let Some(event) = reader.next().await.map_err(|e| e.to_string())? {
+                match event {
+                    Output::Data { data, .. } => {
+                        let room = max_output.saturating_sub(output.len());
+                        output.extend_from_slice(&data[..data.len().min(room)]);
+                        if data.len() > room {
+                            truncated = true;
+                            let _ = command.signal(Signal::Terminate).await;
+                            break;
+                        }
+                    }
+                    Output::Exited { exit_code } => code = Some(exit_code),
+                    _ => {}
+                }
+            }
+            Ok::<_, String>((
+                code,
+                String::from_utf8_lossy(&output).into_owned(),
+                truncated,
+            ))
+        };
+        let result = match tokio::time::timeout(deadline, read).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("no end within {} s: ended", deadline.as_secs())),
+        };
+        let _ = tokio::time::timeout(HOST_DEADLINE, shell.close()).await;
+        result
+    }
+
     /// Ends a process (`Win32_Process.Terminate`).
     pub async fn terminate(&self, pid: u32) -> ActionResult {
         self.invoke(
@@ -613,6 +713,43 @@ impl Host {
         let mut rows = Vec::new();
         flatten_config(&config, "", 0, &mut rows);
         Ok(rows)
+    }
+
+    /// `winrm set` of one `winrm/config` setting: a Put of its container holding only that
+    /// value, as
+    /// Windows' winrm sends it. A refusal is the host's own words (its fault's message: for a
+    /// bad value, the host's validation error), with the whole error for the details.
+    pub async fn set_config(
+        &self,
+        container: wsman_config::schema::Container,
+        leaf: &str,
+        value: &str,
+    ) -> Result<(), SetRefused> {
+        let body = wsman_client::body::instance_body(
+            "cfg",
+            container.element_name(),
+            container.resource_uri(),
+            &[(leaf.to_owned(), value.to_owned())],
+        )
+        .map_err(|error| SetRefused {
+            message: error.to_string(),
+            whole: error.to_string(),
+        })?;
+        let resource = Resource::new(container.resource_uri());
+        match tokio::time::timeout(HOST_DEADLINE, self.client.put(&resource, &body)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(SetRefused {
+                message: match &error {
+                    wsman_client::ClientError::Fault { message, .. } => message.clone(),
+                    other => other.to_string(),
+                },
+                whole: error.to_string(),
+            }),
+            Err(_) => Err(SetRefused {
+                message: format!("no answer within {} s", HOST_DEADLINE.as_secs()),
+                whole: format!("no answer within {} s", HOST_DEADLINE.as_secs()),
+            }),
+        }
     }
 
     /// A Pull subscription to `logs` from now on, for the events page's live stream, on a

@@ -8,7 +8,10 @@
 //!
 //! One concern a file: the answers' shapes and headers in `answer`, the login form in
 //! `login_form`, the pages about hosts (and the rules checked before one is contacted) in
-//! `host_pages`, the changes (logout, service actions, terminate) in `change`, the WebSocket
+//! `host_pages`, the changes (logout, service actions, terminate) in `change`,
+//! the manager pages (hosts and roles changed while running) in `manage`, a
+//! host's `winrm/config` page and `winrm set` in `config_set`, a command or service action
+//! on several hosts in `bulk`, the WebSocket
 //! upgrades in `upgrade`.
 
 use std::net::SocketAddr;
@@ -27,10 +30,13 @@ use crate::route::{self, Route, RouteError};
 use crate::sessions::{Session, Sessions};
 
 mod answer;
+mod bulk;
 mod change;
+mod config_set;
 mod graphs;
 mod host_pages;
 mod login_form;
+mod manage;
 mod upgrade;
 
 use answer::{cookie, error, html, json, redirect, respond, wants_json, with_headers, with_viewer};
@@ -47,10 +53,9 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     /// Login checks and their backoff.
     pub login: Login,
-    /// The configured hosts.
-    pub fleet: crate::hosts::Fleet,
-    /// Who may do what on which host (the roles of `mgmt.toml`).
-    pub policy: crate::delegation::Policy,
+    /// The configured hosts and who may do what on which host (the hosts and roles of
+    /// `mgmt.toml`), replaced when the manager pages change them.
+    pub live: crate::manage::Live,
     /// Log every request (`RequestLog = journal`).
     pub request_log: bool,
     /// And to files in this directory (`RequestLogDirectory`).
@@ -63,6 +68,8 @@ pub struct AppState {
     pub event_streams: Arc<crate::terminal::Terminals>,
     /// Every host's sampled figures (the graphs, the fleet's health).
     pub samples: Arc<crate::samples::Samples>,
+    /// The multi-host jobs (`/bulk`).
+    pub jobs: Arc<crate::bulk::Jobs>,
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -356,7 +363,7 @@ async fn with_session(
             } else {
                 let query = crate::table::TableQuery::parse(request.query);
                 crate::fleet_health::sort(&mut rows, &query);
-                let configured = state.fleet.hosts().count();
+                let configured = state.live.now().fleet.hosts().count();
                 html(
                     StatusCode::OK,
                     pages::fleet(&viewer, &rows, configured, &query),
@@ -376,7 +383,6 @@ async fn with_session(
             route @ (Route::HostOverview(_)
             | Route::Services(_)
             | Route::Processes(_)
-            | Route::Config(_)
             | Route::Events(_)),
         ) => {
             Box::pin(host_page(
@@ -391,6 +397,23 @@ async fn with_session(
         (&Method::GET, Route::Samples(name)) => {
             graphs::samples(state, request.asker(), &name, request.query)
         }
+        (&Method::GET, Route::Config(name)) => {
+            Box::pin(config_set::page(
+                state,
+                &viewer,
+                request.asker(),
+                &name,
+                request.query,
+            ))
+            .await
+        }
+        (&Method::GET, Route::Bulk) => bulk::form_page(state, &viewer, request.asker()),
+        (&Method::GET, Route::BulkJob(id)) => {
+            bulk::job_page(state, &viewer, request.asker(), id, request.query)
+        }
+        (&Method::GET, Route::Manage(page)) => {
+            manage::page(state, &viewer, request.asker(), page, request.query)
+        }
         (&Method::GET, Route::Terminal(name)) => {
             terminal_page(state, &viewer, &name, request.asker())
         }
@@ -402,7 +425,12 @@ async fn with_session(
         }
         (
             &Method::POST,
-            route @ (Route::Logout | Route::ServiceAction(..) | Route::Terminate(..)),
+            route @ (Route::Logout
+            | Route::ServiceAction(..)
+            | Route::Terminate(..)
+            | Route::Config(_)
+            | Route::Bulk
+            | Route::Manage(_)),
         ) => Box::pin(change::change(state, request, body, route)).await,
         _ => error(
             json_wanted,

@@ -15,6 +15,9 @@
 pub mod address_slots;
 pub mod audit;
 pub mod backoff;
+pub mod bulk;
+pub mod bulk_pages;
+pub mod config_edit;
 pub mod delegation;
 pub mod event_filter;
 pub mod event_stream;
@@ -26,6 +29,8 @@ pub mod head_guard;
 pub mod hosts;
 pub mod http;
 pub mod login;
+pub mod manage;
+pub mod manage_pages;
 pub mod pages;
 pub mod pam_helper;
 pub mod request_log;

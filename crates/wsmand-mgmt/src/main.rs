@@ -163,17 +163,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Some(os_accounts),
             &settings.os_login_group,
         ),
-        fleet,
-        policy: wsmand_mgmt::delegation::Policy::new(&settings),
+        live: wsmand_mgmt::manage::Live::new(settings.clone(), fleet, cli.config_dir.clone()),
         request_log: settings.request_log == RequestLog::Journal,
         request_log_dir,
         audit: Arc::default(),
         terminals: Arc::default(),
         event_streams: Arc::default(),
         samples,
+        jobs: Arc::default(),
     });
     let sampled = Arc::clone(&state);
-    runtime.spawn(async move { wsmand_mgmt::samples::run(&sampled.fleet, &sampled.samples).await });
+    runtime.spawn(async move { wsmand_mgmt::samples::run(&sampled.live, &sampled.samples).await });
     runtime.block_on(server::run(listeners, certificate.config, rules, state))
 }
 

@@ -6,7 +6,7 @@ use maud::{html, Markup, DOCTYPE};
 
 use crate::audit::AuditRecord;
 use crate::event_filter::EventFilter;
-use crate::hosts::{ActionResult, ConfigRow, EventRow, HostSummary, ProcessRow, ServiceRow};
+use crate::hosts::{ActionResult, EventRow, HostSummary, ProcessRow, ServiceRow};
 use crate::route::ServiceAction;
 use crate::table::{self, Column, SortKey, TablePage, TableQuery};
 
@@ -29,7 +29,7 @@ pub struct Viewer<'a> {
     pub csrf: &'a str,
 }
 
-fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup {
+pub(crate) fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup {
     layout_with(title, viewer, html! {}, body)
 }
 
@@ -53,6 +53,8 @@ fn layout_with(title: &str, viewer: Option<&Viewer<'_>>, head: Markup, body: Mar
                         @if viewer.is_some() {
                             a href="/fleet" aria-current=[(title == "Fleet").then_some("page")] { "Fleet" }
                             a href="/audit" aria-current=[(title == "Audit").then_some("page")] { "Audit" }
+                            a href="/bulk" aria-current=[(title == "Run on several hosts").then_some("page")] { "Run" }
+                            a href="/manage" aria-current=[(title == "Manage").then_some("page")] { "Manage" }
                         } @else if title != "Log in" {
                             a href="/login" { "Log in" }
                         }
@@ -206,7 +208,7 @@ const HOST_TABS: [(&str, &str); 6] = [
 ];
 
 /// A host's tabs, the one at `current` (a path of [`HOST_TABS`]) marked as the page shown.
-fn host_nav(name: &str, current: &str) -> Markup {
+pub(crate) fn host_nav(name: &str, current: &str) -> Markup {
     html! {
         nav aria-label="Host" {
             @for (path, label) in HOST_TABS {
@@ -348,38 +350,6 @@ fn service_actions(row: &ServiceRow) -> Vec<ServiceAction> {
         },
     );
     out
-}
-
-/// The `winrm/config` tree of a host; values set by policy are marked locked.
-pub fn config(
-    viewer: &Viewer<'_>,
-    host: &str,
-    switches: &str,
-    rows: &Result<Vec<ConfigRow>, String>,
-) -> Markup {
-    layout(
-        &format!("{host}: configuration"),
-        Some(viewer),
-        html! {
-            h1 { (host) ": winrm/config" }
-            (host_nav(host, "/config"))
-            p.command { "Same from a shell: " code { "winrm get winrm/config " (switches) } }
-            @match rows {
-                Err(error) => (fault(error)),
-                Ok(rows) => table {
-                    thead { tr { th { "Setting" } th { "Value" } th { "Source" } } }
-                    tbody {
-                        @for row in rows {
-                            tr {
-                                td { (row.path) } td { (row.value) }
-                                td { @if row.locked { span.locked { "locked by policy (GPO)" } } @else { (row.source.as_deref().unwrap_or("")) } }
-                            }
-                        }
-                    }
-                },
-            }
-        },
-    )
 }
 
 /// A host's events: the live stream, then the newest records that match the filter (log,
@@ -621,7 +591,7 @@ const PROCESS_COLUMNS: [Column<ProcessRow>; 4] = [
 ];
 
 /// A change posted by one button, with the session's CSRF token.
-fn post_button(viewer: &Viewer<'_>, action: &str, label: &str) -> Markup {
+pub(crate) fn post_button(viewer: &Viewer<'_>, action: &str, label: &str) -> Markup {
     html! {
         form method="post" action=(action) {
             input type="hidden" name="csrf" value=(viewer.csrf);
@@ -632,7 +602,7 @@ fn post_button(viewer: &Viewer<'_>, action: &str, label: &str) -> Markup {
 
 /// A destructive change, confirmed first: a link that asks (`confirm=TARGET`, no script),
 /// and, on the page that asks, the button that does it and a way back.
-fn confirmed(
+pub(crate) fn confirmed(
     viewer: &Viewer<'_>,
     query: &TableQuery,
     action: &str,
@@ -659,7 +629,7 @@ fn confirmed(
 
 /// A host's failure: what failed and what to do in one line, the raw text (a fault, a
 /// socket path, a connection error: text, never markup) one click away.
-fn fault(raw: &str) -> Markup {
+pub(crate) fn fault(raw: &str) -> Markup {
     let explained = crate::fault::explain(raw);
     html! {
         div.fault {

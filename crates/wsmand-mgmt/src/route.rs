@@ -97,6 +97,29 @@ pub enum Route {
     GraphsScript,
     /// `GET /assets/graphs.css`: uPlot's stylesheet.
     GraphsStylesheet,
+    /// The manager pages: hosts and roles changed while the service runs.
+    Manage(Manage),
+    /// `GET /bulk` (the form) and `POST /bulk` (a job started on several hosts).
+    Bulk,
+    /// `GET /bulk/ID`: a job's progress.
+    BulkJob(u64),
+}
+
+/// The manager pages (`/manage/...`): the same path is the form (GET) and its change (POST).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Manage {
+    /// `/manage`: the hosts and roles.
+    Index,
+    /// `/manage/hosts` (a new host) or `/manage/hosts/NAME`.
+    Host(Option<String>),
+    /// `POST /manage/hosts/NAME/test`: connect and Identify.
+    TestHost(String),
+    /// `POST /manage/hosts/NAME/remove`.
+    RemoveHost(String),
+    /// `/manage/roles` (a new role) or `/manage/roles/NAME`.
+    Role(Option<String>),
+    /// `POST /manage/roles/NAME/remove`.
+    RemoveRole(String),
 }
 
 /// Why a target was refused.
@@ -151,6 +174,21 @@ pub fn parse(target: &str) -> Result<Route, RouteError> {
         ["assets", "graphs.js"] => Route::GraphsScript,
         ["assets", "graphs.css"] => Route::GraphsStylesheet,
         ["hosts", name, "samples.json"] => Route::Samples(host(name)?),
+        ["bulk"] => Route::Bulk,
+        ["bulk", id] => Route::BulkJob(
+            id.parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0 && !id.starts_with('+'))
+                .ok_or(RouteError::NotFound)?,
+        ),
+        ["manage"] => Route::Manage(Manage::Index),
+        ["manage", "hosts"] => Route::Manage(Manage::Host(None)),
+        ["manage", "hosts", name] => Route::Manage(Manage::Host(Some(host(name)?))),
+        ["manage", "hosts", name, "test"] => Route::Manage(Manage::TestHost(host(name)?)),
+        ["manage", "hosts", name, "remove"] => Route::Manage(Manage::RemoveHost(host(name)?)),
+        ["manage", "roles"] => Route::Manage(Manage::Role(None)),
+        ["manage", "roles", name] => Route::Manage(Manage::Role(Some(host(name)?))),
+        ["manage", "roles", name, "remove"] => Route::Manage(Manage::RemoveRole(host(name)?)),
         ["hosts", name, "terminal"] => Route::Terminal(host(name)?),
         ["hosts", name, "terminal", "ws"] => Route::TerminalSocket(host(name)?),
         ["hosts", name] => Route::HostOverview(host(name)?),
@@ -206,6 +244,16 @@ mod tests {
             Ok(Route::Config("web1".into()))
         );
         assert_eq!(parse("/audit"), Ok(Route::Audit));
+        assert_eq!(parse("/bulk/7"), Ok(Route::BulkJob(7)));
+        assert_eq!(parse("/bulk/+7"), Err(RouteError::NotFound));
+        assert_eq!(
+            parse("/manage/hosts/web1/test"),
+            Ok(Route::Manage(Manage::TestHost("web1".into())))
+        );
+        assert_eq!(
+            parse("/manage/roles"),
+            Ok(Route::Manage(Manage::Role(None)))
+        );
         assert_eq!(
             parse("/hosts/web1/terminal/ws?csrf=x"),
             Ok(Route::TerminalSocket("web1".into()))
@@ -233,6 +281,8 @@ mod tests {
             "/hosts/x/processes/0/terminate",
             "/hosts/x/processes/+1/terminate",
             "/hosts/x/services/y/restart-all",
+            "/manage/hosts/../remove",
+            "/manage/roles/a/b",
         ] {
             assert_eq!(parse(bad), Err(RouteError::NotFound), "{bad}");
         }

@@ -12,13 +12,14 @@
 //! as a monitoring tool computes it on Windows).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use wsman_client::{Client, ClientError, Element, EnumerateOptions, Resource};
 
-use crate::hosts::{property, Fleet, HOST_DEADLINE};
+use crate::hosts::{property, HOST_DEADLINE};
+use crate::manage::Live;
 
 /// WMI's root/cimv2 as a resource URI prefix.
 const CIMV2: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/";
@@ -219,10 +220,12 @@ impl Snapshot {
     }
 }
 
-/// Every configured host's series, by name.
+/// Every configured host's series, by name. The set follows the hosts configured now (the
+/// manager pages add and remove hosts while the service runs): see [`Samples::follow`].
 pub struct Samples {
     interval: Duration,
-    hosts: BTreeMap<String, Mutex<HostSeries>>,
+    capacity: usize,
+    hosts: RwLock<BTreeMap<String, Arc<Mutex<HostSeries>>>>,
 }
 
 impl Samples {
@@ -230,12 +233,32 @@ impl Samples {
     pub fn new<'a>(names: impl Iterator<Item = &'a str>, interval: Duration) -> Self {
         let interval = interval.max(Duration::from_secs(1));
         let capacity = WINDOW.as_secs().div_ceil(interval.as_secs()) as usize;
-        Self {
+        let samples = Self {
             interval,
-            hosts: names
-                .map(|n| (n.to_owned(), Mutex::new(HostSeries::new(capacity))))
-                .collect(),
+            capacity,
+            hosts: RwLock::default(),
+        };
+        samples.follow(names);
+        samples
+    }
+
+    /// Keeps the series of `names` (a new name starts empty) and drops every other one, so
+    /// memory follows the configured hosts.
+    pub fn follow<'a>(&self, names: impl Iterator<Item = &'a str>) {
+        let names: std::collections::BTreeSet<&str> = names.collect();
+        let mut hosts = self.hosts.write().unwrap_or_else(PoisonError::into_inner);
+        hosts.retain(|name, _| names.contains(name.as_str()));
+        for name in names {
+            if !hosts.contains_key(name) {
+                let series = Arc::new(Mutex::new(HostSeries::new(self.capacity)));
+                hosts.insert(name.to_owned(), series);
+            }
         }
+    }
+
+    fn series(&self, name: &str) -> Option<Arc<Mutex<HostSeries>>> {
+        let hosts = self.hosts.read().unwrap_or_else(PoisonError::into_inner);
+        hosts.get(name).cloned()
     }
 
     /// The interval between samples.
@@ -246,11 +269,8 @@ impl Samples {
     /// A copy of `name`'s series; only the points from `since` on (seconds since 1970) when
     /// given, which is what a page polling for new points asks for.
     pub fn snapshot(&self, name: &str, since: Option<u64>) -> Option<Snapshot> {
-        let series = self
-            .hosts
-            .get(name)?
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let series = self.series(name)?;
+        let series = series.lock().unwrap_or_else(PoisonError::into_inner);
         Some(Snapshot {
             interval: self.interval.as_secs(),
             reachable: series.reachable,
@@ -266,16 +286,13 @@ impl Samples {
 
     /// The newest point and reachability of `name`, without copying the ring.
     pub fn latest(&self, name: &str) -> Option<(Option<bool>, Option<Point>)> {
-        let series = self
-            .hosts
-            .get(name)?
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let series = self.series(name)?;
+        let series = series.lock().unwrap_or_else(PoisonError::into_inner);
         Some((series.reachable, series.ring.latest().copied()))
     }
 
     fn record(&self, name: &str, read: Read) {
-        let Some(series) = self.hosts.get(name) else {
+        let Some(series) = self.series(name) else {
             return;
         };
         let mut series = series.lock().unwrap_or_else(PoisonError::into_inner);
@@ -398,14 +415,17 @@ async fn sample(client: &Client) -> Read {
     }
 }
 
-/// Samples every host of `fleet` (as its own account) every interval, all hosts together, for
+/// Samples every host configured now (as its own account) every interval, all hosts together, for
 /// as long as the service runs. A host slower than the interval delays the next round, never
 /// piles up requests.
-pub async fn run(fleet: &Fleet, samples: &Samples) {
+pub async fn run(live: &Live, samples: &Samples) {
     let mut ticks = tokio::time::interval(samples.interval());
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
+        let now = live.now();
+        let fleet = &now.fleet;
+        samples.follow(fleet.hosts().map(|h| h.config.name.as_str()));
         let rounds: Vec<_> = fleet
             .hosts()
             .map(|host| async move {
@@ -458,13 +478,28 @@ mod tests {
     fn an_hour_is_sized_by_the_interval() {
         let names = ["a", "b"];
         let samples = Samples::new(names.iter().copied(), Duration::from_secs(10));
-        let series = samples.hosts["a"].lock().unwrap();
-        assert_eq!(series.ring.capacity(), 360);
-        drop(series);
+        let capacity = |samples: &Samples, name| {
+            let series = samples.series(name).expect("followed");
+            let capacity = series.lock().unwrap().ring.capacity();
+            capacity
+        };
+        assert_eq!(capacity(&samples, "a"), 360);
         let samples = Samples::new(names.iter().copied(), Duration::from_secs(7));
-        assert_eq!(samples.hosts["b"].lock().unwrap().ring.capacity(), 515);
+        assert_eq!(capacity(&samples, "b"), 515);
         let samples = Samples::new(names.iter().copied(), Duration::ZERO);
         assert_eq!(samples.interval(), Duration::from_secs(1));
+    }
+
+    /// Hosts added while the service runs get a series; removed ones give theirs back.
+    #[test]
+    fn the_series_follow_the_configured_hosts() {
+        let samples = Samples::new(["a", "b"].into_iter(), DEFAULT_INTERVAL);
+        samples.follow(["b", "c"].into_iter());
+        assert!(samples.series("a").is_none());
+        assert!(samples.series("b").is_some() && samples.series("c").is_some());
+        assert!(samples
+            .latest("c")
+            .is_some_and(|(reachable, point)| reachable.is_none() && point.is_none()));
     }
 
     #[test]

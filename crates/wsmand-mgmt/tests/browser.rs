@@ -21,7 +21,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use wsman_test::systemd::BootedSystemd;
-use wsman_test::{free_port, ConfigDir, Daemon, SERVICE_ACCOUNT};
+use wsman_test::{free_port, ConfigDir, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 mod common;
 use common::{
@@ -37,6 +37,9 @@ const PROBE: &str = "[Unit]\nDescription=wsmand browser test probe\n\n[Service]\
                      ExecStart=/bin/sleep 100000\n\n[Install]\nWantedBy=multi-user.target\n";
 /// How long the whole browser run may take before the test fails.
 const RUN_DEADLINE: Duration = Duration::from_secs(600);
+
+/// The user the console serves as once started as root (its default `--run-as`).
+const SERVING_USER: &str = "wsmand-mgmt";
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -109,9 +112,19 @@ impl Console {
         toml.push_str(&format!(
             "\n[[Role]]\nName = \"admins\"\nMembers = [\"{MANAGER}\"]\n[[Role.Rule]]\n\
              Effect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
-             Actions = [\"read\", \"change\", \"shell\"]\n"
+             Actions = [\"read\", \"change\", \"shell\", \"manage\"]\n"
         ));
         std::fs::write(dir.path().join("mgmt.toml"), toml).expect("write mgmt.toml");
+        // The manager pages write mgmt.toml as the serving user: the directory is theirs, as
+        // docs/management-service.md says to do for editing from the page.
+        if nix::unistd::Uid::effective().is_root() {
+            let status = Command::new("chown")
+                .arg(SERVING_USER)
+                .arg(dir.path())
+                .status()
+                .expect("run chown");
+            assert!(status.success(), "chown {SERVING_USER}");
+        }
         add_manager(dir.path(), MANAGER, MANAGER_PASSWORD);
         let child = spawn_console(dir.path());
         let mut console = Self { child, port, dir };
@@ -382,6 +395,7 @@ fn the_console_in_chromium() {
         fixtures,
         console,
         denying,
+        _hosts: hosts,
         ..
     } = &fleet;
     let mut victim = Reaped(
@@ -407,6 +421,13 @@ fn the_console_in_chromium() {
         ("EXPECT_KERNEL", kernel_release()),
         ("UNIT", UNIT.to_owned()),
         ("VICTIM_PID", victim.0.id().to_string()),
+        // What the manager pages add as a host: this machine's wsmand again, under a new name.
+        (
+            "LOCAL_URL",
+            format!("http://127.0.0.1:{}/wsman", hosts[0].2),
+        ),
+        ("HOST_USER", SERVICE_ACCOUNT.to_owned()),
+        ("HOST_PASSWORD", SERVICE_PASSWORD.to_owned()),
     ];
     let status = run_script("console.mjs", &env, systemd, Some(&mut victim.0));
     drop(victim);

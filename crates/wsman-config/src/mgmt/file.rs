@@ -117,7 +117,7 @@ fn bare(value: &Value) -> String {
 }
 
 /// The text of `path` when it exists, refused past `max` bytes.
-fn read_bounded(path: &Path, max: u64) -> io::Result<Option<String>> {
+pub(super) fn read_bounded(path: &Path, max: u64) -> io::Result<Option<String>> {
     use std::io::Read as _;
     let file = match File::open(path) {
         Ok(file) => file,

@@ -72,6 +72,27 @@ pub(super) async fn change(
     };
     let (host_name, what, back, result): (String, String, String, ActionResult) = match route {
         Route::Logout => return logout(state, request),
+        Route::Config(name) => {
+            return Box::pin(super::config_set::set(
+                state,
+                &viewer,
+                request.asker(),
+                &form,
+                &name,
+            ))
+            .await
+        }
+        Route::Bulk => return super::bulk::start(state, &viewer, request.asker(), &form),
+        Route::Manage(page) => {
+            return Box::pin(super::manage::post(
+                state,
+                &viewer,
+                request.asker(),
+                &form,
+                page,
+            ))
+            .await
+        }
         Route::ServiceAction(name, service, action) => {
             let asker = request.asker();
             let resource = cim_class("Win32_Service");

@@ -2,6 +2,7 @@
 //! (a name not in the configuration never is).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use hyper::header::{self, HeaderValue};
 use hyper::StatusCode;
@@ -32,7 +33,6 @@ pub(super) async fn host_page(
         Route::HostOverview(name) => (name.clone(), cim_class("Win32_OperatingSystem")),
         Route::Services(name) => (name.clone(), cim_class("Win32_Service")),
         Route::Processes(name) => (name.clone(), cim_class("Win32_Process")),
-        Route::Config(name) => (name.clone(), crate::delegation::CONFIG_URI.to_owned()),
         Route::Events(name) => (name.clone(), cim_class("Win32_NTLogEvent")),
         _ => return error(json_wanted, StatusCode::NOT_FOUND, "no such page"),
     };
@@ -68,12 +68,6 @@ pub(super) async fn host_page(
             let rows = host.processes().await;
             list(json_wanted, "processes", &rows, || {
                 pages::processes(viewer, &name, &switches, &rows, &query)
-            })
-        }
-        Route::Config(_) => {
-            let rows = host.config().await;
-            list(json_wanted, "config", &rows, || {
-                pages::config(viewer, &name, &switches, &rows)
             })
         }
         Route::Events(_) => {
@@ -138,15 +132,16 @@ pub(super) struct Asker<'a> {
 /// The configured host `name` as the delegation rules let the asker use it for `action` on
 /// `resource` (through the allowing role's run-as account), or the answer: 404 for a host
 /// not in the configuration, 403 for a refusal, audited with the rule that decided.
-pub(super) fn authorize<'a>(
-    state: &'a AppState,
+pub(super) fn authorize(
+    state: &AppState,
     asker: Asker<'_>,
     name: &str,
     resource: &str,
     action: Action,
-) -> Result<&'a Host, Box<Answer>> {
+) -> Result<Arc<Host>, Box<Answer>> {
     let json_wanted = asker.json_wanted;
-    if state.fleet.get(name).is_none() {
+    let live = state.live.now();
+    if live.fleet.get(name).is_none() {
         return Err(Box::new(error(
             json_wanted,
             StatusCode::NOT_FOUND,
@@ -172,10 +167,10 @@ pub(super) fn authorize<'a>(
             &format!("not allowed: {} on {name} ({rule})", action.name()),
         )
     };
-    match state.policy.decide(subject, name, resource, action) {
+    match live.policy.decide(subject, name, resource, action) {
         Decision::Denied { rule } => Err(Box::new(refuse(&rule))),
-        Decision::Allowed { rule, run_as } => match state.fleet.get_as(name, run_as.as_deref()) {
-            Some(host) => Ok(host),
+        Decision::Allowed { rule, run_as } => match live.fleet.get_as(name, run_as.as_deref()) {
+            Some(host) => Ok(Arc::clone(host)),
             None => Err(Box::new(refuse(&format!(
                 "{rule}: this host has no RunAs account {}",
                 run_as.unwrap_or_default()
@@ -194,19 +189,20 @@ pub(super) fn visible_audit(state: &AppState, session: &Session) -> Vec<crate::a
         kind: session.kind,
         groups: &session.groups,
     };
+    let live = state.live.now();
     let reads = |host: &str| {
         matches!(
-            state.policy.sees_host(subject, host),
+            live.policy.sees_host(subject, host),
             Decision::Allowed { .. }
         )
     };
-    let whole_fleet = state.fleet.hosts().all(|host| reads(&host.config.name));
+    let whole_fleet = live.fleet.hosts().all(|host| reads(&host.config.name));
     state
         .audit
         .newest(usize::MAX)
         .into_iter()
         .filter(|record| match &record.host {
-            Some(host) => state.fleet.get(host).is_some() && reads(host),
+            Some(host) => live.fleet.get(host).is_some() && reads(host),
             None => whole_fleet || record.user == session.user,
         })
         .collect()
@@ -220,13 +216,14 @@ pub(super) async fn fleet(state: &AppState, session: &Session) -> Vec<HostSummar
         kind: session.kind,
         groups: &session.groups,
     };
-    let visible: Vec<&Host> = state
+    let live = state.live.now();
+    let visible: Vec<&Arc<Host>> = live
         .fleet
         .hosts()
         .filter_map(
-            |host| match state.policy.sees_host(subject, &host.config.name) {
+            |host| match live.policy.sees_host(subject, &host.config.name) {
                 Decision::Allowed { run_as, .. } => {
-                    state.fleet.get_as(&host.config.name, run_as.as_deref())
+                    live.fleet.get_as(&host.config.name, run_as.as_deref())
                 }
                 Decision::Denied { .. } => None,
             },

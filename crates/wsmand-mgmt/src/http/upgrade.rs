@@ -67,7 +67,7 @@ struct CheckedUpgrade<'a, Q> {
     host_name: String,
     query: Q,
     /// The configured host as the allowing role's account.
-    host: &'a Host,
+    host: std::sync::Arc<Host>,
     slot: crate::terminal::Slot,
     /// The `Sec-WebSocket-Accept` value of the 101 answer.
     accept: String,

@@ -1,0 +1,227 @@
+//! A command or a service action run on a selection of hosts: each host's run checked by the
+//! delegation rules when it is asked for, then run in the background a few hosts at a time
+//! ([`CONCURRENT_HOSTS`]), each bounded in time and in the output kept; the job's page polls
+//! its progress (each host pending, running, done with its exit code or ReturnValue, or
+//! failed with the host's fault). Jobs are kept in memory, the newest [`KEPT_JOBS`], and
+//! shown only to the user who started them.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::hosts::Host;
+use crate::route::ServiceAction;
+
+/// Hosts run at once within one job.
+pub const CONCURRENT_HOSTS: usize = 4;
+/// Most hosts in one job (a form holds a field per host, within the form's field bound).
+pub const MAX_HOSTS: usize = 12;
+/// Output kept per host (stdout and stderr together); past it the command is ended.
+pub const MAX_OUTPUT: usize = 64 * 1024;
+/// How long one host's command may run.
+pub const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
+/// Jobs kept for their pages.
+pub const KEPT_JOBS: usize = 32;
+/// Longest command line accepted.
+pub const MAX_COMMAND: usize = 1024;
+
+/// What a job does on each host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// A command line, run by the host's command shell (`/bin/sh -c` on wsmand, `cmd.exe /c`
+    /// on Windows), as `winrs` runs one.
+    Command(String),
+    /// A service action (`Win32_Service` methods).
+    Service(String, ServiceAction),
+}
+
+impl Work {
+    /// The words the page and the audit use.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Command(line) => format!("run {line:?}"),
+            Self::Service(name, action) => format!("{} {name}", action.name()),
+        }
+    }
+}
+
+/// One host's progress.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Progress {
+    /// Waiting for a free slot.
+    Pending,
+    /// Being run.
+    Running,
+    /// Finished: the exit code (a command) or ReturnValue (a service action), and the output.
+    Done {
+        /// Exit code or ReturnValue.
+        code: Option<i64>,
+        /// Output (stdout then stderr), cut at [`MAX_OUTPUT`].
+        output: String,
+        /// The output was cut (and the command ended).
+        truncated: bool,
+    },
+    /// Not run, or failed: the delegation rule that refused it, or the host's fault.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// One host of a job.
+#[derive(Clone, Debug, Serialize)]
+pub struct HostRun {
+    /// The host's name.
+    pub host: String,
+    /// Where it is (flattened in the JSON: `state` and its fields beside `host`).
+    #[serde(flatten)]
+    pub progress: Progress,
+}
+
+/// A job and its hosts' progress.
+#[derive(Clone, Debug, Serialize)]
+pub struct Job {
+    /// Its number (its page is `/bulk/ID`).
+    pub id: u64,
+    /// Who started it (only they see it).
+    #[serde(skip)]
+    pub user: String,
+    /// What it does.
+    pub what: String,
+    /// Each host, in the order chosen.
+    pub hosts: Vec<HostRun>,
+}
+
+impl Job {
+    /// Every host has finished (done or failed).
+    pub fn finished(&self) -> bool {
+        self.hosts
+            .iter()
+            .all(|h| matches!(h.progress, Progress::Done { .. } | Progress::Failed { .. }))
+    }
+}
+
+/// The jobs, newest last.
+#[derive(Default)]
+pub struct Jobs {
+    jobs: Mutex<VecDeque<Arc<Mutex<Job>>>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+/// A host to run on, or why it is not run.
+pub type Target = (String, Result<Arc<Host>, String>);
+
+impl Jobs {
+    /// Starts `work` on `targets` (refused ones are failed at once) and returns its number;
+    /// `audit` is told each host's outcome.
+    pub fn start(
+        self: &Arc<Self>,
+        user: &str,
+        work: Work,
+        targets: Vec<Target>,
+        audit: impl Fn(&str, &str) + Send + Sync + 'static,
+    ) -> u64 {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let job = Arc::new(Mutex::new(Job {
+            id,
+            user: user.to_owned(),
+            what: work.describe(),
+            hosts: targets
+                .iter()
+                .map(|(name, target)| HostRun {
+                    host: name.clone(),
+                    progress: match target {
+                        Ok(_) => Progress::Pending,
+                        Err(error) => Progress::Failed {
+                            error: error.clone(),
+                        },
+                    },
+                })
+                .collect(),
+        }));
+        {
+            let mut jobs = lock(&self.jobs);
+            jobs.push_back(Arc::clone(&job));
+            while jobs.len() > KEPT_JOBS {
+                jobs.pop_front();
+            }
+        }
+        let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_HOSTS));
+        let audit = Arc::new(audit);
+        for (index, (name, target)) in targets.into_iter().enumerate() {
+            let Ok(host) = target else { continue };
+            let (job, slots, work, audit) = (
+                Arc::clone(&job),
+                Arc::clone(&slots),
+                work.clone(),
+                Arc::clone(&audit),
+            );
+            tokio::spawn(async move {
+                let Ok(_slot) = slots.acquire().await else {
+                    return;
+                };
+                set(&job, index, Progress::Running);
+                let progress = run(&host, &work).await;
+                let outcome = match &progress {
+                    Progress::Done { code, .. } => format!(
+                        "done, code {}",
+                        code.map_or("none".into(), |c| c.to_string())
+                    ),
+                    Progress::Failed { error } => format!("failed: {error}"),
+                    _ => String::new(),
+                };
+                audit(&name, &format!("{name}: {}: {outcome}", work.describe()));
+                set(&job, index, progress);
+            });
+        }
+        id
+    }
+
+    /// Job `id` as it is now, if `user` started it.
+    pub fn get(&self, id: u64, user: &str) -> Option<Job> {
+        let jobs = lock(&self.jobs);
+        jobs.iter()
+            .map(|job| lock(job).clone())
+            .find(|job| job.id == id && job.user == user)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn set(job: &Mutex<Job>, index: usize, progress: Progress) {
+    if let Some(run) = lock(job).hosts.get_mut(index) {
+        run.progress = progress;
+    }
+}
+
+/// Runs `work` on `host`, bounded in time and output.
+async fn run(host: &Host, work: &Work) -> Progress {
+    match work {
+        Work::Service(service, action) => {
+            let result = host.service_action(service, *action).await;
+            match result.error {
+                Some(error) => Progress::Failed { error },
+                None => Progress::Done {
+                    code: result.return_value.map(i64::from),
+                    output: String::new(),
+                    truncated: false,
+                },
+            }
+        }
+        Work::Command(line) => match host.run_bounded(line, MAX_OUTPUT, COMMAND_DEADLINE).await {
+            Ok((code, output, truncated)) => Progress::Done {
+                code,
+                output,
+                truncated,
+            },
+            Err(error) => Progress::Failed { error },
+        },
+    }
+}

@@ -1,0 +1,187 @@
+//! The multi-host pages: the form (GET `/bulk`), the job started (POST `/bulk`, after the
+//! checks of every change; each host checked by the delegation rules, refusals audited), and
+//! the job's progress (GET `/bulk/ID`, reloaded by a `Refresh` header until every host has
+//! finished, which the page lets the user stop).
+
+use std::sync::Arc;
+
+use hyper::header::{self, HeaderValue};
+use hyper::StatusCode;
+use wsman_config::mgmt::Action;
+
+use super::answer::{error, html, json, respond};
+use super::host_pages::Asker;
+use super::{Answer, AppState};
+use crate::bulk::{Target, Work, MAX_COMMAND, MAX_HOSTS};
+use crate::bulk_pages;
+use crate::delegation::{cim_class, Decision, Subject};
+use crate::form::Form;
+use crate::pages::Viewer;
+use crate::route::ServiceAction;
+
+/// The hosts the asker sees, in name order.
+fn visible_hosts(state: &AppState, asker: Asker<'_>) -> Vec<String> {
+    let live = state.live.now();
+    let subject = subject(asker);
+    live.fleet
+        .hosts()
+        .map(|h| h.config.name.clone())
+        .filter(|name| {
+            matches!(
+                live.policy.sees_host(subject, name),
+                Decision::Allowed { .. }
+            )
+        })
+        .collect()
+}
+
+fn subject<'a>(asker: Asker<'a>) -> Subject<'a> {
+    Subject {
+        user: &asker.session.user,
+        kind: asker.session.kind,
+        groups: &asker.session.groups,
+    }
+}
+
+/// `GET /bulk`.
+pub(super) fn form_page(state: &AppState, viewer: &Viewer<'_>, asker: Asker<'_>) -> Answer {
+    html(
+        StatusCode::OK,
+        bulk_pages::form(viewer, &visible_hosts(state, asker), None),
+    )
+}
+
+/// What the form asks for, or why it cannot be run.
+fn read_work(form: &Form) -> Result<Work, String> {
+    let service = form.get("service").unwrap_or("").trim();
+    let action = match form.get("work").unwrap_or("") {
+        "command" => {
+            let line = form.get("command").unwrap_or("").trim();
+            if line.is_empty() || line.len() > MAX_COMMAND {
+                return Err(format!("give a command of at most {MAX_COMMAND} bytes"));
+            }
+            return Ok(Work::Command(line.to_owned()));
+        }
+        "start" => ServiceAction::Start,
+        "stop" => ServiceAction::Stop,
+        "restart" => ServiceAction::Restart,
+        _ => return Err("choose an action".to_owned()),
+    };
+    let safe = !service.is_empty()
+        && service.len() <= 128
+        && service
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@:".contains(&b));
+    if !safe {
+        return Err(
+            "give the service's name (letters, digits, '-', '_', '.', '@', ':')".to_owned(),
+        );
+    }
+    Ok(Work::Service(service.to_owned(), action))
+}
+
+/// `POST /bulk`: the job started, then its page.
+pub(super) fn start(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    asker: Asker<'_>,
+    form: &Form,
+) -> Answer {
+    let hosts: Vec<String> = visible_hosts(state, asker)
+        .into_iter()
+        .filter(|name| form.get(&format!("host.{name}")).is_some())
+        .collect();
+    let refused = |why: &str| {
+        if asker.json_wanted {
+            return json(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({ "error": why }),
+            );
+        }
+        html(
+            StatusCode::BAD_REQUEST,
+            bulk_pages::form(viewer, &visible_hosts(state, asker), Some(why)),
+        )
+    };
+    let work = match read_work(form) {
+        Ok(work) => work,
+        Err(why) => return refused(&why),
+    };
+    if hosts.is_empty() || hosts.len() > MAX_HOSTS {
+        return refused(&format!("choose from 1 to {MAX_HOSTS} hosts"));
+    }
+    let (resource, action) = match &work {
+        Work::Command(_) => (wsman_client::shell::CMD_SHELL_URI.to_owned(), Action::Shell),
+        Work::Service(..) => (cim_class("Win32_Service"), Action::Change),
+    };
+    let live = state.live.now();
+    let targets: Vec<Target> = hosts
+        .into_iter()
+        .map(|name| {
+            let target = match live.policy.decide(subject(asker), &name, &resource, action) {
+                Decision::Allowed { run_as, .. } => live
+                    .fleet
+                    .get_as(&name, run_as.as_deref())
+                    .cloned()
+                    .ok_or_else(|| "this host has no such RunAs account".to_owned()),
+                Decision::Denied { rule } => {
+                    state.audit.record_on(
+                        asker.peer.ip(),
+                        &asker.session.user,
+                        "denied",
+                        &name,
+                        &format!("{name}: {} {resource}: by {rule}", action.name()),
+                    );
+                    Err(format!("not allowed: {} on {name} ({rule})", action.name()))
+                }
+            };
+            (name, target)
+        })
+        .collect();
+    let audit = Arc::clone(&state.audit);
+    let (ip, user) = (asker.peer.ip(), asker.session.user.clone());
+    let id = state
+        .jobs
+        .start(&asker.session.user, work, targets, move |host, detail| {
+            audit.record_on(ip, &user, "action", host, detail);
+        });
+    if asker.json_wanted {
+        return json(
+            StatusCode::ACCEPTED,
+            &serde_json::json!({ "job": id, "page": format!("/bulk/{id}") }),
+        );
+    }
+    let mut answer = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", "");
+    if let Ok(location) = HeaderValue::from_str(&format!("/bulk/{id}")) {
+        answer.headers_mut().insert(header::LOCATION, location);
+    }
+    answer
+}
+
+/// `GET /bulk/ID`: the job's progress (only its own user's).
+pub(super) fn job_page(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    asker: Asker<'_>,
+    id: u64,
+    raw_query: &str,
+) -> Answer {
+    let Some(job) = state.jobs.get(id, &asker.session.user) else {
+        return error(
+            asker.json_wanted,
+            StatusCode::NOT_FOUND,
+            "no such job (of yours)",
+        );
+    };
+    if asker.json_wanted {
+        return json(StatusCode::OK, &job);
+    }
+    let refreshing = !job.finished() && !raw_query.contains("static=1");
+    let mut answer = html(StatusCode::OK, bulk_pages::job(viewer, &job, refreshing));
+    if refreshing {
+        answer
+            .headers_mut()
+            .insert(header::REFRESH, HeaderValue::from_static("2"));
+    }
+    answer
+}

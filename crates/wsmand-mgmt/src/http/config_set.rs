@@ -1,0 +1,150 @@
+//! A host's `winrm/config` page (GET, with a row open for editing when asked) and `winrm set`
+//! of one of its settings (POST, after the checks of every change): `change` on the config
+//! resource, audited with the host's answer. Done: back to the page, which says so; refused:
+//! the page again with the row open, the value typed and the host's message in place.
+
+use hyper::header::{self, HeaderValue};
+use hyper::StatusCode;
+use wsman_config::mgmt::Action;
+
+use super::answer::{error, html, json, respond};
+use super::host_pages::{authorize, Asker};
+use super::{Answer, AppState};
+use crate::config_edit::{self, container_of, Editing, View};
+use crate::delegation::{Decision, Subject, CONFIG_URI};
+use crate::form::Form;
+use crate::pages::Viewer;
+
+/// Whether the asker may change `host`'s configuration (asked of the policy, not audited:
+/// it only decides whether the page offers the edit links).
+fn may_change(state: &AppState, asker: Asker<'_>, host: &str) -> bool {
+    let subject = Subject {
+        user: &asker.session.user,
+        kind: asker.session.kind,
+        groups: &asker.session.groups,
+    };
+    matches!(
+        state
+            .live
+            .now()
+            .policy
+            .decide(subject, host, CONFIG_URI, Action::Change),
+        Decision::Allowed { .. }
+    )
+}
+
+/// The page, `?edit=PATH` opening that row, `?done=PATH` saying it was set.
+pub(super) async fn page(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    asker: Asker<'_>,
+    name: &str,
+    raw_query: &str,
+) -> Answer {
+    let host = match authorize(state, asker, name, CONFIG_URI, Action::Read) {
+        Ok(host) => host,
+        Err(answer) => return *answer,
+    };
+    let rows = host.config().await;
+    if asker.json_wanted {
+        return match rows {
+            Ok(rows) => json(StatusCode::OK, &serde_json::json!({ "config": rows })),
+            Err(message) => json(
+                StatusCode::BAD_GATEWAY,
+                &serde_json::json!({ "error": message }),
+            ),
+        };
+    }
+    let query = Form::parse(raw_query.as_bytes()).unwrap_or_default();
+    let edit = query.get("edit").filter(|p| container_of(p).is_some());
+    let current = |path: &str| {
+        rows.as_ref()
+            .ok()
+            .and_then(|rows| rows.iter().find(|r| r.path == path))
+            .map(|r| r.value.clone())
+    };
+    let editing_value = edit.and_then(current);
+    let view = View {
+        may_change: may_change(state, asker, name),
+        editing: edit
+            .zip(editing_value.as_deref())
+            .map(|(path, value)| Editing {
+                path,
+                value,
+                refused: None,
+            }),
+        done: query.get("done").filter(|p| container_of(p).is_some()),
+    };
+    html(
+        StatusCode::OK,
+        config_edit::page(viewer, name, &host.switches(), &rows, &view),
+    )
+}
+
+/// `POST /hosts/NAME/config` with `path` and `value`: `winrm set` of that one setting.
+pub(super) async fn set(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    asker: Asker<'_>,
+    form: &Form,
+    name: &str,
+) -> Answer {
+    let host = match authorize(state, asker, name, CONFIG_URI, Action::Change) {
+        Ok(host) => host,
+        Err(answer) => return *answer,
+    };
+    let path = form.get("path").unwrap_or("");
+    let value = form.get("value").unwrap_or("");
+    let Some((container, leaf)) = container_of(path) else {
+        return error(
+            asker.json_wanted,
+            StatusCode::BAD_REQUEST,
+            "no such setting, or not one winrm set changes",
+        );
+    };
+    let result = host.set_config(container, leaf, value).await;
+    let outcome = match &result {
+        Ok(()) => "done".to_owned(),
+        Err(refused) => format!("refused: {}", refused.whole),
+    };
+    state.audit.record_on(
+        asker.peer.ip(),
+        &asker.session.user,
+        "action",
+        name,
+        &format!("{name}: winrm set {path} = {value:?}: {outcome}"),
+    );
+    match (result, asker.json_wanted) {
+        (Ok(()), true) => json(StatusCode::OK, &serde_json::json!({ "set": path })),
+        (Ok(()), false) => {
+            let mut answer = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", "");
+            // `path` is a known container's path and an XML name: nothing to escape.
+            if let Ok(location) =
+                HeaderValue::from_str(&format!("/hosts/{name}/config?done={path}"))
+            {
+                answer.headers_mut().insert(header::LOCATION, location);
+            }
+            answer
+        }
+        (Err(refused), true) => json(
+            StatusCode::BAD_REQUEST,
+            &serde_json::json!({ "error": refused.message, "detail": refused.whole }),
+        ),
+        (Err(refused), false) => {
+            let rows = host.config().await;
+            let view = View {
+                may_change: true,
+                editing: Some(Editing {
+                    path,
+                    value,
+                    refused: Some(&refused),
+                }),
+                done: None,
+            };
+            html(
+                StatusCode::BAD_REQUEST,
+                config_edit::page(viewer, name, &host.switches(), &rows, &view),
+            )
+        }
+    }
+}

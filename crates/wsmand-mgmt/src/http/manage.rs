@@ -1,0 +1,325 @@
+//! The manager pages: who may use them (a rule allowing `manage` on every host), their forms
+//! (GET), and their changes (POST, after the Origin, form and CSRF checks of every change):
+//! a host or role added, changed or removed in `mgmt.toml` and applied at once, a host tested.
+//! Each change is audited; a refused one draws its form again with the reason in place.
+
+use hyper::StatusCode;
+use wsman_config::mgmt::{EntryChange, ManagedHost, MgmtSettings, Role};
+
+use super::answer::{error, html, json, redirect};
+use super::host_pages::Asker;
+use super::{Answer, AppState};
+use crate::delegation::{Decision, Subject};
+use crate::form::Form;
+use crate::manage::{comma_list as list, may_manage, parse_rules, ChangeError, MANAGE_RESOURCE};
+use crate::manage_pages::{self, HostFields, RoleFields};
+use crate::pages::Viewer;
+use crate::route::Manage;
+
+/// The settings now in force, or the refusal (403, audited) when the asker may not manage.
+fn allowed(state: &AppState, asker: Asker<'_>) -> Result<MgmtSettings, Box<Answer>> {
+    let live = state.live.now();
+    let subject = Subject {
+        user: &asker.session.user,
+        kind: asker.session.kind,
+        groups: &asker.session.groups,
+    };
+    match may_manage(&live.policy, subject) {
+        Decision::Allowed { .. } => Ok(live.settings.clone()),
+        Decision::Denied { rule } => {
+            state.audit.record(
+                asker.peer.ip(),
+                &asker.session.user,
+                "denied",
+                &format!("manage {MANAGE_RESOURCE}: by {rule}"),
+            );
+            Err(Box::new(error(
+                asker.json_wanted,
+                StatusCode::FORBIDDEN,
+                &format!("not allowed: manage ({rule}); a rule allowing manage on every host (*) is needed"),
+            )))
+        }
+    }
+}
+
+/// `GET /manage/...`: the hosts and roles, or a form.
+pub(super) fn page(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    asker: Asker<'_>,
+    route: Manage,
+    raw_query: &str,
+) -> Answer {
+    let settings = match allowed(state, asker) {
+        Ok(settings) => settings,
+        Err(answer) => return *answer,
+    };
+    let missing = |what: &str| error(asker.json_wanted, StatusCode::NOT_FOUND, what);
+    if asker.json_wanted {
+        return json(
+            StatusCode::OK,
+            &serde_json::json!({ "hosts": settings.hosts, "roles": settings.roles }),
+        );
+    }
+    let markup = match &route {
+        Manage::Index => {
+            let query = crate::table::TableQuery::parse(raw_query);
+            manage_pages::index(viewer, &settings, &query)
+        }
+        Manage::Host(None) => manage_pages::host_form(viewer, None, &HostFields::default(), None),
+        Manage::Host(Some(name)) => match settings.hosts.iter().find(|h| h.name == *name) {
+            Some(host) => manage_pages::host_form(viewer, Some(name), &HostFields::of(host), None),
+            None => return missing("no such host in the configuration"),
+        },
+        Manage::Role(None) => manage_pages::role_form(viewer, None, &RoleFields::default(), None),
+        Manage::Role(Some(name)) => match settings.roles.iter().find(|r| r.name == *name) {
+            Some(role) => manage_pages::role_form(viewer, Some(name), &RoleFields::of(role), None),
+            None => return missing("no such role in the configuration"),
+        },
+        Manage::TestHost(_) | Manage::RemoveHost(_) | Manage::RemoveRole(_) => {
+            return error(
+                false,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed here",
+            )
+        }
+    };
+    html(StatusCode::OK, markup)
+}
+
+/// `POST /manage/...` (the form already checked for its Origin and CSRF token).
+pub(super) async fn post(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    asker: Asker<'_>,
+    form: &Form,
+    route: Manage,
+) -> Answer {
+    let settings = match allowed(state, asker) {
+        Ok(settings) => settings,
+        Err(answer) => return *answer,
+    };
+    match route {
+        Manage::Index => error(
+            asker.json_wanted,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed here",
+        ),
+        Manage::TestHost(name) => test_host(state, viewer, asker, &name).await,
+        Manage::Host(was) => save_host(state, viewer, asker, form, &settings, was).await,
+        Manage::Role(was) => save_role(state, viewer, asker, form, was).await,
+        Manage::RemoveHost(name) => {
+            let change = EntryChange::RemoveHost(name.clone());
+            apply(state, asker, &change, &format!("remove host {name}")).await
+        }
+        Manage::RemoveRole(name) => {
+            let change = EntryChange::RemoveRole(name.clone());
+            apply(state, asker, &change, &format!("remove role {name}")).await
+        }
+    }
+}
+
+/// Makes `change`, audits it with its outcome, and answers with the manager page (or JSON);
+/// a refused removal answers 409 with why.
+async fn apply(state: &AppState, asker: Asker<'_>, change: &EntryChange, what: &str) -> Answer {
+    match change_audited(state, asker, change, what).await {
+        Ok(()) if asker.json_wanted => json(StatusCode::OK, &serde_json::json!({ "done": what })),
+        Ok(()) => redirect("/manage"),
+        Err(why) => error(asker.json_wanted, StatusCode::CONFLICT, &why),
+    }
+}
+
+/// Makes `change` and audits it (`manage`, with what and its outcome).
+async fn change_audited(
+    state: &AppState,
+    asker: Asker<'_>,
+    change: &EntryChange,
+    what: &str,
+) -> Result<(), String> {
+    let outcome = state.live.change(change).await.map(|_| ());
+    let detail = match &outcome {
+        Ok(()) => format!("{what}: done"),
+        Err(error) => format!("{what}: refused: {error}"),
+    };
+    state
+        .audit
+        .record(asker.peer.ip(), &asker.session.user, "manage", &detail);
+    outcome.map_err(|error: ChangeError| error.to_string())
+}
+
+fn field(form: &Form, name: &str) -> String {
+    form.get(name).unwrap_or("").trim().to_owned()
+}
+
+async fn save_host(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    asker: Asker<'_>,
+    form: &Form,
+    settings: &MgmtSettings,
+    was: Option<String>,
+) -> Answer {
+    let fields = HostFields {
+        name: field(form, "name"),
+        url: field(form, "url"),
+        username: field(form, "username"),
+        allow_unencrypted: form.get("allow_unencrypted").is_some(),
+        skip_ca_check: form.get("skip_ca_check").is_some(),
+        groups: field(form, "groups"),
+    };
+    let password = form.get("password").unwrap_or("");
+    let saved = was
+        .as_deref()
+        .and_then(|name| settings.hosts.iter().find(|h| h.name == name));
+    let refused = |why: &str| {
+        let page = manage_pages::host_form(viewer, was.as_deref(), &fields, Some(why));
+        if asker.json_wanted {
+            json(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({ "error": why }),
+            )
+        } else {
+            html(StatusCode::BAD_REQUEST, page)
+        }
+    };
+    if was.is_some() && saved.is_none() {
+        return refused("this host is no longer in the configuration");
+    }
+    // The typed password is stored only once the rest is known to be valid.
+    let mut entry = ManagedHost {
+        name: fields.name.clone(),
+        url: fields.url.clone(),
+        username: fields.username.clone(),
+        password_file: saved.map(|h| h.password_file.clone()).unwrap_or_default(),
+        allow_unencrypted: fields.allow_unencrypted,
+        skip_ca_check: fields.skip_ca_check,
+        groups: list(&fields.groups),
+        run_as: saved.map(|h| h.run_as.clone()).unwrap_or_default(),
+    };
+    let mut check = settings.clone();
+    check.hosts.retain(|h| Some(&h.name) != was.as_ref());
+    check.hosts.push(ManagedHost {
+        password_file: "/checked".into(),
+        ..entry.clone()
+    });
+    if let Err(error) = check.validate() {
+        return refused(&error.to_string());
+    }
+    if let Err(error) = wsman_client::Endpoint::parse(&entry.url, false) {
+        return refused(&format!("Url: {error}"));
+    }
+    if password.is_empty() && saved.is_none() {
+        return refused("Password: give the account's password");
+    }
+    if !password.is_empty() {
+        match state.live.store_password(&entry.name, password) {
+            Ok(path) => entry.password_file = path,
+            Err(error) => return refused(&error.to_string()),
+        }
+    }
+    let what = match &was {
+        Some(old) if *old != entry.name => format!("change host {old} (now {})", entry.name),
+        Some(old) => format!("change host {old}"),
+        None => format!("add host {}", entry.name),
+    };
+    let change = EntryChange::PutHost {
+        was: was.clone(),
+        entry,
+    };
+    match change_audited(state, asker, &change, &what).await {
+        Ok(()) if asker.json_wanted => json(StatusCode::OK, &serde_json::json!({ "done": what })),
+        Ok(()) => redirect("/manage"),
+        Err(why) => refused(&why),
+    }
+}
+
+async fn save_role(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    asker: Asker<'_>,
+    form: &Form,
+    was: Option<String>,
+) -> Answer {
+    let fields = RoleFields {
+        name: field(form, "name"),
+        members: field(form, "members"),
+        run_as: field(form, "run_as"),
+        rules: form.get("rules").unwrap_or("").to_owned(),
+    };
+    let refused = |why: &str| {
+        let page = manage_pages::role_form(viewer, was.as_deref(), &fields, Some(why));
+        if asker.json_wanted {
+            json(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({ "error": why }),
+            )
+        } else {
+            html(StatusCode::BAD_REQUEST, page)
+        }
+    };
+    if fields.name.is_empty() {
+        return refused("Name: give the role a name");
+    }
+    let rules = match parse_rules(&fields.rules) {
+        Ok(rules) => rules,
+        Err(why) => return refused(&why.to_string()),
+    };
+    let entry = Role {
+        name: fields.name.clone(),
+        members: list(&fields.members),
+        run_as: (!fields.run_as.is_empty()).then(|| fields.run_as.clone()),
+        rules,
+    };
+    let what = match &was {
+        Some(old) if *old != entry.name => format!("change role {old} (now {})", entry.name),
+        Some(old) => format!("change role {old}"),
+        None => format!("add role {}", entry.name),
+    };
+    let change = EntryChange::PutRole {
+        was: was.clone(),
+        entry,
+    };
+    match change_audited(state, asker, &change, &what).await {
+        Ok(()) if asker.json_wanted => json(StatusCode::OK, &serde_json::json!({ "done": what })),
+        Ok(()) => redirect("/manage"),
+        Err(why) => refused(&why),
+    }
+}
+
+/// Connects to a configured host and asks Identify; audited.
+async fn test_host(state: &AppState, viewer: &Viewer<'_>, asker: Asker<'_>, name: &str) -> Answer {
+    let live = state.live.now();
+    let Some(host) = live.fleet.get(name).cloned() else {
+        return error(
+            asker.json_wanted,
+            StatusCode::NOT_FOUND,
+            "no such host in the configuration",
+        );
+    };
+    let result = host.identify().await;
+    let outcome = match &result {
+        Ok(product) => format!("reached ({product})"),
+        Err(error) => format!("error: {error}"),
+    };
+    // A record of the console's settings (not about the host): kept visible once the host
+    // is removed, as its adding and removing are.
+    state.audit.record(
+        asker.peer.ip(),
+        &asker.session.user,
+        "manage",
+        &format!("{name}: test: {outcome}"),
+    );
+    if asker.json_wanted {
+        return match result {
+            Ok(product) => json(StatusCode::OK, &serde_json::json!({ "reached": product })),
+            Err(why) => json(
+                StatusCode::BAD_GATEWAY,
+                &serde_json::json!({ "error": why }),
+            ),
+        };
+    }
+    html(
+        StatusCode::OK,
+        manage_pages::tested(viewer, name, &host.switches(), &result),
+    )
+}

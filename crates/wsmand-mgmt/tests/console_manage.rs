@@ -1,0 +1,132 @@
+//! The console's changes beyond one host's page: the manager pages need a rule allowing
+//! `manage` on every host (a role for some hosts, or without it, changes nothing), and a
+//! multi-host job keeps each host's output within its bound.
+//!
+//! The real `wsmand-mgmt` and a real `wsmand` daemon as its host, curl as the client. What is
+//! compared comes from the file on disk and the command the host ran, never from the console.
+
+use std::time::{Duration, Instant};
+
+mod common;
+use common::*;
+
+/// A POST of `fields` (with the session's token and this service's Origin), as JSON.
+fn post_form(
+    service: &Service,
+    (session, csrf): (&str, &str),
+    path: &str,
+    fields: &[&str],
+) -> Reply {
+    let cookie = format!("Cookie: __Host-wsmand-session={session}");
+    let origin = format!("Origin: https://127.0.0.1:{}", service.port);
+    let token = format!("csrf={csrf}");
+    let url = service.url(path);
+    let mut args = vec![
+        "-H",
+        "Accept: application/json",
+        "-H",
+        &cookie,
+        "-H",
+        &origin,
+    ];
+    args.extend(["--data-urlencode", &token]);
+    for field in fields {
+        args.extend(["--data-urlencode", field]);
+    }
+    args.push(&url);
+    service.curl(&args)
+}
+
+#[test]
+fn managing_needs_a_manage_rule_on_every_host() {
+    // Everything on every host, and manage on one host only: not enough to edit the roles.
+    let roles = "[[Role]]\nName = \"admins\"\nMembers = [\"console-admin\"]\n\
+                 [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+                 Actions = [\"read\", \"change\", \"shell\"]\n\
+                 [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"host0\"]\nResources = [\"*\"]\n\
+                 Actions = [\"manage\"]\n";
+    let service = Service::start_layout(&Layout {
+        hosts: 1,
+        roles: Some(roles),
+        ..Layout::default()
+    });
+    let file = service.dir.path().join("mgmt.toml");
+    let before = std::fs::read(&file).expect("mgmt.toml");
+    let session = service.manager_session();
+    let page = service.get_json(&session.0, "/manage");
+    assert_eq!(page.status, 403, "{}", page.body);
+    let removed = post_form(
+        &service,
+        (&session.0, &session.1),
+        "/manage/hosts/host0/remove",
+        &[],
+    );
+    assert_eq!(removed.status, 403, "{}", removed.body);
+    let added = post_form(
+        &service,
+        (&session.0, &session.1),
+        "/manage/roles",
+        &[
+            "name=mine",
+            "members=console-admin",
+            "rules=Allow manage * *",
+        ],
+    );
+    assert_eq!(added.status, 403, "{}", added.body);
+    assert_eq!(
+        std::fs::read(&file).expect("mgmt.toml"),
+        before,
+        "the file is unchanged"
+    );
+    let denied = service
+        .audit(&session.0)
+        .into_iter()
+        .filter(|r| {
+            r["event"] == "denied"
+                && r["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("manage "))
+        })
+        .count();
+    assert_eq!(denied, 3, "each refusal is audited");
+}
+
+#[test]
+fn a_job_keeps_each_hosts_output_within_its_bound() {
+    let service = Service::start(1, "");
+    let session = service.manager_session();
+    // 100,000 bytes asked of the host's shell; the job keeps 64 KiB and ends the command.
+    let started = post_form(
+        &service,
+        (&session.0, &session.1),
+        "/bulk",
+        &[
+            "host.host0=1",
+            "work=command",
+            "command=head -c 100000 /dev/zero | tr '\\000' x",
+        ],
+    );
+    assert_eq!(started.status, 202, "{}", started.body);
+    let page = started.json()["page"].as_str().expect("page").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let host = loop {
+        let job = service.get_json(&session.0, &page);
+        assert_eq!(job.status, 200, "{}", job.body);
+        let host = job.json()["hosts"][0].clone();
+        if host["state"] == "done" || host["state"] == "failed" || Instant::now() > deadline {
+            break host;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let summary = format!(
+        "state {} truncated {} code {}",
+        host["state"], host["truncated"], host["code"]
+    );
+    assert_eq!(host["state"], "done", "{summary}");
+    assert_eq!(host["truncated"], true, "{summary}");
+    let output = host["output"].as_str().expect("output");
+    assert_eq!(output.len(), 64 * 1024);
+    assert!(output.bytes().all(|b| b == b'x'));
+    // Another user's job is not shown.
+    assert_eq!(service.get_json(&session.0, "/bulk/999").status, 404);
+}
