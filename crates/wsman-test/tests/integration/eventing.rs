@@ -128,11 +128,7 @@ fn source_with(https: bool, adjust: impl FnOnce(&mut ConfigDir)) -> Option<Sourc
 
 impl Source {
     fn post_as(&self, user: &str, password: &str, body: &str) -> Response {
-        http::post(
-            self.port,
-            Some(&http::basic_auth(user, password)),
-            body.as_bytes(),
-        )
+        http::post_as(self.port, user, password, body)
     }
 
     pub(crate) fn post(&self, body: &str) -> Response {
