@@ -16,11 +16,7 @@ use wsman_events::{BookmarkList, Timestamp};
 use wsman_test::postgres::{self, Postgres};
 
 fn list(positions: &[(&str, u64)]) -> BookmarkList {
-    let mut list = BookmarkList::new();
-    for (channel, record) in positions {
-        list.advance(channel, *record);
-    }
-    list
+    positions.iter().copied().collect()
 }
 
 fn at(seconds: i64) -> Timestamp {
