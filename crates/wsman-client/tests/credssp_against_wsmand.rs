@@ -6,6 +6,9 @@
 //! proxy checks the wire); a wrong password, a client that skips the public-key binding and a
 //! truncated TSRequest are each refused with a 401 and a log line, the daemon still serving.
 
+mod common;
+use common::run_to_end;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +17,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsman_auth::credssp::CredSspInitiator;
 use wsman_auth::initiator::ClientCredentials;
-use wsman_client::shell::{CommandOptions, ShellOptions};
 use wsman_client::tls::TlsOptions;
 use wsman_client::{Auth, BlockingClient, ClientError, ClientOptions, CredSspAuth, Endpoint};
 use wsman_test::{free_port, Fixture};
@@ -116,15 +118,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 fn run(client: &BlockingClient, command: &str) -> (String, i64) {
-    let out = client
-        .run_command(
-            command,
-            &[],
-            b"",
-            &ShellOptions::default(),
-            &CommandOptions::default(),
-        )
-        .unwrap();
+    let out = run_to_end(client, command, b"");
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         out.exit_code,

@@ -6,6 +6,9 @@
 //! order, then the exit code. Another identity is refused; a disconnected shell whose idle
 //! timeout runs out is ended with its processes (checked in /proc).
 
+mod common;
+use common::{default_shell, start};
+
 use std::time::{Duration, Instant};
 
 use wsman_client::shell::{self, CommandOptions, Output, Shell, ShellOptions};
@@ -70,16 +73,13 @@ async fn output_printed_while_disconnected_reaches_a_new_client_in_order() {
     let fx = Fixture::http();
     fx.config.add_account(OTHER, OTHER_PASSWORD, Some("root"));
     let first = client(&fx);
-    let opened = Shell::open(&first, &ShellOptions::default()).await.unwrap();
+    let opened = default_shell(&first).await;
     let shell_id = opened.id().to_owned();
-    let command = opened
-        .run(
-            "for i in $(seq 1 40); do echo line$i; sleep 0.05; done; exit 7",
-            &[],
-            &CommandOptions::default(),
-        )
-        .await
-        .unwrap();
+    let command = start(
+        &opened,
+        "for i in $(seq 1 40); do echo line$i; sleep 0.05; done; exit 7",
+    )
+    .await;
     let command_id = command.id().to_owned();
     opened.disconnect(None).await.unwrap();
     let listed = shell::list_shells(&first).await.unwrap();
@@ -122,7 +122,7 @@ async fn output_printed_while_disconnected_reaches_a_new_client_in_order() {
 async fn connect_needs_a_disconnected_shell() {
     let fx = Fixture::http();
     let c = client(&fx);
-    let shell = Shell::open(&c, &ShellOptions::default()).await.unwrap();
+    let shell = default_shell(&c).await;
     // Connected: Connect is refused as Windows refuses it.
     let e = Shell::connect(&c, shell.id()).await.unwrap_err();
     assert_eq!(fault_code(&e), Some(2150859213), "{e}");
@@ -136,13 +136,7 @@ async fn connect_needs_a_disconnected_shell() {
         .unwrap_err();
     assert_eq!(fault_code(&e), Some(2150859204), "{e}");
     let again = Shell::connect(&c, shell.id()).await.unwrap();
-    let (out, code) = read_to_end(
-        &again
-            .run("echo back", &[], &CommandOptions::default())
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (out, code) = read_to_end(&start(&again, "echo back").await).await;
     assert_eq!((out.as_str(), code), ("back\n", 0));
     again.close().await.unwrap();
 }
@@ -151,11 +145,8 @@ async fn connect_needs_a_disconnected_shell() {
 async fn a_disconnected_shell_past_its_idle_timeout_leaves_no_process() {
     let fx = Fixture::http();
     let c = client(&fx);
-    let shell = Shell::open(&c, &ShellOptions::default()).await.unwrap();
-    shell
-        .run("sleep 3031 & sleep 3032", &[], &CommandOptions::default())
-        .await
-        .unwrap();
+    let shell = default_shell(&c).await;
+    start(&shell, "sleep 3031 & sleep 3032").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while processes_with("sleep 3031") + processes_with("sleep 3032") < 2 {
         assert!(Instant::now() < deadline, "the command never started");

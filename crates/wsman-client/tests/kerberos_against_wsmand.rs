@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use wsman_client::shell::{CommandOptions, ShellOptions};
 use wsman_client::tls::TlsOptions;
 use wsman_client::{
     Auth, BlockingClient, ClientError, ClientOptions, Endpoint, KerberosAuth, KerberosScheme,
@@ -22,6 +21,7 @@ use wsman_test::kdc::Kdc;
 use wsman_test::{free_port, http, soap, ConfigDir, Daemon, ListenerSpec};
 
 mod common;
+use common::run_to_end;
 mod streaming;
 
 use common::get_config;
@@ -182,15 +182,11 @@ fn sealed_http_and_https_identify_get_and_shell_as_the_mapped_user() {
             eprintln!("skipped the shell part: no Linux user {}", kdc.user());
             continue;
         }
-        let out = client
-            .run_command(
-                "id -un; read line; echo \"got-$line\"",
-                &[],
-                b"stdin-line\n",
-                &ShellOptions::default(),
-                &CommandOptions::default(),
-            )
-            .unwrap();
+        let out = run_to_end(
+            &client,
+            "id -un; read line; echo \"got-$line\"",
+            b"stdin-line\n",
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(
             stdout,
@@ -229,15 +225,7 @@ fn an_explicit_mapping_runs_the_shell_as_that_user() {
     // root is an administrator: the config is readable.
     let config = get_config(&client).unwrap();
     assert_eq!(config.name, "Config");
-    let out = client
-        .run_command(
-            "id -u",
-            &[],
-            b"",
-            &ShellOptions::default(),
-            &CommandOptions::default(),
-        )
-        .unwrap();
+    let out = run_to_end(&client, "id -u", b"");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n");
 }
 

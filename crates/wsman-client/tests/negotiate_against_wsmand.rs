@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use wsman_client::shell::{CommandOptions, ShellOptions};
 use wsman_client::{
     Auth, BlockingClient, Client, ClientError, ClientOptions, Endpoint, NegotiateAuth, TokenForm,
 };
 use wsman_test::{Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 mod common;
+use common::run_to_end;
 mod streaming;
 
 use common::get_config;
@@ -92,15 +92,11 @@ fn sealed_identify_get_and_shell_in_both_forms() {
         let config = get_config(&client).unwrap();
         assert_eq!(config.name, "Config");
         // Large output (about 300 KB) and stdin through the sealed connection.
-        let out = client
-            .run_command(
-                "read line; echo \"marker-$line\"; head -c 300000 /dev/zero | tr '\\0' x",
-                &[],
-                b"from-stdin\n",
-                &ShellOptions::default(),
-                &CommandOptions::default(),
-            )
-            .unwrap();
+        let out = run_to_end(
+            &client,
+            "read line; echo \"marker-$line\"; head -c 300000 /dev/zero | tr '\\0' x",
+            b"from-stdin\n",
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.starts_with("marker-from-stdin\n"), "{form:?}");
         assert_eq!(out.stdout.len(), "marker-from-stdin\n".len() + 300_000);

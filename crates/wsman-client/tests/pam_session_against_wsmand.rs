@@ -8,6 +8,9 @@
 //! service (`WSMAND_PAM_SERVICE`) and `--pam-sessions=auto`, so the stack is found as an
 //! operator's would be.
 
+mod common;
+use common::{default_shell, run_in, start};
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -235,20 +238,12 @@ async fn commands_on_pipes_get_the_session_environment_limits_and_one_open_and_c
         return;
     };
     let daemon_limits = open_files_limit(fx.daemon.pid());
-    let shell = Shell::open(&client, &ShellOptions::default())
-        .await
-        .unwrap();
-    let out = shell
-        .run(
-            "echo \"$WSMAN_PAM_PROBE\"; ulimit -Sn; ulimit -Hn; id -un; echo err >&2",
-            &[],
-            &CommandOptions::default(),
-        )
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
+    let shell = default_shell(&client).await;
+    let out = run_in(
+        &shell,
+        "echo \"$WSMAN_PAM_PROBE\"; ulimit -Sn; ulimit -Hn; id -un; echo err >&2",
+    )
+    .await;
     let expected = format!(
         "{}\n{}\n{}\n{user}\n",
         service.probe, service.nofile, service.nofile
@@ -275,13 +270,7 @@ async fn commands_on_pipes_get_the_session_environment_limits_and_one_open_and_c
     );
     // Exit codes and signals as without a session (a local sh is the reference).
     for line in ["exit 7", "kill -TERM $$", "kill -KILL $$"] {
-        let out = shell
-            .run(line, &[], &CommandOptions::default())
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
+        let out = run_in(&shell, line).await;
         assert_eq!(out.exit_code, local_exit_code(line), "{line}");
     }
     service.wait_for(4, 4);
@@ -289,9 +278,7 @@ async fn commands_on_pipes_get_the_session_environment_limits_and_one_open_and_c
     // (the session was opened for it, and closed).
     let with_session = missing_program_fault(&shell).await;
     let (_plain_fx, plain_client) = start_with(&service, &user, &password, "off");
-    let plain_shell = Shell::open(&plain_client, &ShellOptions::default())
-        .await
-        .unwrap();
+    let plain_shell = default_shell(&plain_client).await;
     let without_session = missing_program_fault(&plain_shell).await;
     plain_shell.close().await.unwrap();
     assert!(
@@ -320,17 +307,8 @@ async fn terminate_and_delete_close_the_session_once() {
     else {
         return;
     };
-    let shell = Shell::open(&client, &ShellOptions::default())
-        .await
-        .unwrap();
-    let command = shell
-        .run(
-            "echo started; exec sleep 600",
-            &[],
-            &CommandOptions::default(),
-        )
-        .await
-        .unwrap();
+    let shell = default_shell(&client).await;
+    let command = start(&shell, "echo started; exec sleep 600").await;
     let mut reader = command.output().unwrap();
     match reader.next().await.unwrap() {
         Some(Output::Data { data, .. }) => assert_eq!(data, b"started\n"),
@@ -340,10 +318,7 @@ async fn terminate_and_delete_close_the_session_once() {
     command.signal(Signal::Terminate).await.unwrap();
     service.wait_for(1, 1);
     // The command's process (the helper's child) is gone too.
-    let second = shell
-        .run("echo $$; exec sleep 600", &[], &CommandOptions::default())
-        .await
-        .unwrap();
+    let second = start(&shell, "echo $$; exec sleep 600").await;
     let mut reader = second.output().unwrap();
     let pid: u32 = match reader.next().await.unwrap() {
         Some(Output::Data { data, .. }) => String::from_utf8(data).unwrap().trim().parse().unwrap(),
@@ -383,17 +358,7 @@ async fn a_terminal_command_gets_its_tty_and_the_session_environment() {
     let mut options = ShellOptions::default();
     options.terminal = Some(Terminal::new("vt100", 24, 80));
     let shell = Shell::open(&client, &options).await.unwrap();
-    let out = shell
-        .run(
-            "tty; echo \"$WSMAN_PAM_PROBE\"",
-            &[],
-            &CommandOptions::default(),
-        )
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
+    let out = run_in(&shell, "tty; echo \"$WSMAN_PAM_PROBE\"").await;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let lines: Vec<&str> = text.split("\r\n").collect();
     assert_eq!(out.exit_code, 0);
@@ -424,9 +389,7 @@ async fn a_refused_session_is_a_failed_start_with_a_log_line() {
     else {
         return;
     };
-    let shell = Shell::open(&client, &ShellOptions::default())
-        .await
-        .unwrap();
+    let shell = default_shell(&client).await;
     let error = match shell
         .run("echo never", &[], &CommandOptions::default())
         .await
@@ -467,13 +430,7 @@ async fn the_clients_environment_never_reaches_the_root_helper() {
     let mut options = ShellOptions::default();
     options.environment = vec![("LD_PRELOAD".to_owned(), library.clone())];
     let shell = Shell::open(&client, &options).await.unwrap();
-    let out = shell
-        .run("echo \"$LD_PRELOAD\"", &[], &CommandOptions::default())
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
+    let out = run_in(&shell, "echo \"$LD_PRELOAD\"").await;
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{library}\n"));
     assert_eq!(

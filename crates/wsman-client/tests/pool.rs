@@ -4,6 +4,9 @@
 //! four stay idle, and a connection whose exchange failed (unread answer, timeout) is never
 //! used again, while one that carried a complete fault is.
 
+mod common;
+use common::{default_shell, start};
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,7 +22,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{Barrier, Notify};
-use wsman_client::shell::{CommandOptions, Output, Shell, ShellOptions, Signal, CMD_SHELL_URI};
+use wsman_client::shell::{Output, Signal, CMD_SHELL_URI};
 use wsman_client::{Client, ClientError, ClientOptions, Endpoint, Resource, Scheme};
 use wsman_proto::response::{envelope, fault_envelope, ResponseHeader};
 use wsman_proto::shell::{CommandResponse, CommandStateValue, ReceiveResponse};
@@ -326,13 +329,8 @@ async fn a_receive_long_poll_and_a_send_use_different_connections() {
     }))
     .await;
     let client = server.client(ClientOptions::default());
-    let shell = Shell::open(&client, &ShellOptions::default())
-        .await
-        .unwrap();
-    let command = shell
-        .run("cat", &[], &CommandOptions::default())
-        .await
-        .unwrap();
+    let shell = default_shell(&client).await;
+    let command = start(&shell, "cat").await;
     let mut reader = command.output().unwrap();
     let receiving = tokio::spawn(async move { reader.next().await });
     // Let the Receive go out first.

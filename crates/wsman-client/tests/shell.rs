@@ -3,6 +3,9 @@
 //! options, selectors and bodies Windows clients send), recorded Windows CreateResponses,
 //! polling through `w:TimedOut`, and resending the same SequenceId when an answer is lost.
 
+mod common;
+use common::start;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -357,10 +360,7 @@ async fn faults_other_than_timeout_end_the_output() {
     let shell = Shell::open(&client(addr), &ShellOptions::default())
         .await
         .unwrap();
-    let command = shell
-        .run("x", &[], &CommandOptions::default())
-        .await
-        .unwrap();
+    let command = start(&shell, "x").await;
     let err = command.output().unwrap().next().await.unwrap_err();
     assert!(
         matches!(

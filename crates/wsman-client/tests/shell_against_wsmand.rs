@@ -2,6 +2,9 @@
 //! The shell API against the real wsmand (spawned by the wsman-test harness on a free loopback
 //! port; needs `target/debug/wsmand`).
 
+mod common;
+use common::{default_shell, run_to_end, start};
+
 use std::time::Duration;
 
 use wsman_client::shell::{self, CommandOptions, Output, Shell, ShellOptions, Signal};
@@ -26,15 +29,11 @@ fn endpoint(fx: &Fixture) -> Endpoint {
 fn blocking_run_command_collects_both_streams_and_the_exit_code() {
     let fx = Fixture::http();
     let client = BlockingClient::new(endpoint(&fx), options(Duration::from_secs(20))).unwrap();
-    let out = client
-        .run_command(
-            "read line; printf 'got %s' \"$line\"; printf err >&2; exit 3",
-            &[],
-            b"hello\n",
-            &ShellOptions::default(),
-            &CommandOptions::default(),
-        )
-        .unwrap();
+    let out = run_to_end(
+        &client,
+        "read line; printf 'got %s' \"$line\"; printf err >&2; exit 3",
+        b"hello\n",
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "got hello");
     assert_eq!(out.stderr, b"err");
     assert_eq!(out.exit_code, 3);
@@ -45,27 +44,19 @@ async fn receive_polls_through_timeouts_and_signals_reach_the_command() {
     let fx = Fixture::http();
     // One-second long polls: a three-second silence means several w:TimedOut answers.
     let client = Client::new(endpoint(&fx), options(Duration::from_secs(1))).unwrap();
-    let shell = Shell::open(&client, &ShellOptions::default())
-        .await
-        .unwrap();
+    let shell = default_shell(&client).await;
 
-    let slow = shell
-        .run("sleep 3; echo late", &[], &CommandOptions::default())
-        .await
-        .unwrap();
+    let slow = start(&shell, "sleep 3; echo late").await;
     let out = slow.collect().await.unwrap();
     assert_eq!((out.stdout.as_slice(), out.exit_code), (&b"late\n"[..], 0));
     slow.signal(Signal::Terminate).await.unwrap();
 
     // A second command in the same shell, interrupted through a trap.
-    let trapped = shell
-        .run(
-            "trap 'echo trapped; exit 9' INT; echo ready; while :; do sleep 1; done",
-            &[],
-            &CommandOptions::default(),
-        )
-        .await
-        .unwrap();
+    let trapped = start(
+        &shell,
+        "trap 'echo trapped; exit 9' INT; echo ready; while :; do sleep 1; done",
+    )
+    .await;
     let mut reader = trapped.output().unwrap();
     let mut seen = Vec::new();
     let mut signalled = false;
@@ -132,18 +123,9 @@ async fn run_command_with_large_input_and_output() {
 async fn large_output_arrives_whole_and_in_order() {
     let fx = Fixture::http();
     let client = Client::new(endpoint(&fx), options(Duration::from_secs(20))).unwrap();
-    let shell = Shell::open(&client, &ShellOptions::default())
-        .await
-        .unwrap();
+    let shell = default_shell(&client).await;
     // 6 MiB of numbered lines (so order and loss both show), and a little stderr at the end.
-    let command = shell
-        .run(
-            "seq 1 800000; echo tail >&2",
-            &[],
-            &CommandOptions::default(),
-        )
-        .await
-        .unwrap();
+    let command = start(&shell, "seq 1 800000; echo tail >&2").await;
     let out = command.collect().await.unwrap();
     let expected: String = (1..=800_000).map(|n| format!("{n}\n")).collect();
     assert_eq!(out.stdout.len(), expected.len());
@@ -170,14 +152,7 @@ async fn a_terminal_shell_gets_its_size_and_resizes() {
     let mut shell_options = ShellOptions::default();
     shell_options.terminal = Some(shell::Terminal::new("vt100", 33, 97));
     let shell = Shell::open(&client, &shell_options).await.unwrap();
-    let command = shell
-        .run(
-            "echo \"$TERM $(stty size)\"; read line; stty size",
-            &[],
-            &CommandOptions::default(),
-        )
-        .await
-        .unwrap();
+    let command = start(&shell, "echo \"$TERM $(stty size)\"; read line; stty size").await;
     let mut reader = command.output().unwrap();
     let mut seen = Vec::new();
     while !String::from_utf8_lossy(&seen).contains("vt100 33 97\r\n") {

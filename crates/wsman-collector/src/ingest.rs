@@ -65,7 +65,7 @@ pub enum DeliveryError {
     #[error("more than {MAX_EVENTS} events in one delivery")]
     TooManyEvents,
     #[error("event {index}: {reason}")]
-    BadEvent { index: usize, reason: String },
+    BadEvent { index: usize, reason: EventError },
     #[error("event {index} claims Computer {computer:?}, but the sender is {sender}")]
     Forged {
         index: usize,
@@ -134,7 +134,26 @@ pub fn read_delivery(request: &Request) -> Result<Delivery, DeliveryError> {
     })
 }
 
-fn read_event(wrapper: &Element) -> Result<ReceivedEvent, String> {
+/// Why one `w:Event` of a delivery is not an event.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("an empty w:Event")]
+    Empty,
+    #[error("not XML: {0}")]
+    NotXml(#[source] xml::XmlError),
+    #[error("the root element is {name} in namespace {ns:?}, not Event in {EVENT_NS}")]
+    NotAnEvent { name: String, ns: String },
+    #[error("no System element")]
+    NoSystem,
+    #[error("no System/Computer")]
+    NoComputer,
+    #[error("a {0} element in namespace {1:?}, not the event namespace")]
+    OtherNamespace(String, String),
+    #[error("more than one {0} element")]
+    Repeated(String),
+}
+
+fn read_event(wrapper: &Element) -> Result<ReceivedEvent, EventError> {
     let (tree, xml) = match wrapper.elements().next() {
         Some(element) => (element.clone(), event_xml(element)),
         None => {
@@ -142,27 +161,26 @@ fn read_event(wrapper: &Element) -> Result<ReceivedEvent, String> {
             let text = wrapper.text();
             let text = text.trim();
             if text.is_empty() {
-                return Err("an empty w:Event".to_owned());
+                return Err(EventError::Empty);
             }
             let mut limits = xml::Limits::default();
             limits.max_depth = 32;
             limits.max_elements = 10_000;
-            let tree = xml::parse(text, &limits).map_err(|e| format!("not XML: {e}"))?;
+            let tree = xml::parse(text, &limits).map_err(EventError::NotXml)?;
             (tree, text.replace('\r', "&#xD;").replace('\n', "&#xA;"))
         }
     };
     if !tree.is(EVENT_NS, "Event") {
-        return Err(format!(
-            "the root element is {} in namespace {:?}, not Event in {EVENT_NS}",
-            tree.name,
-            tree.ns.as_deref().unwrap_or("")
-        ));
+        return Err(EventError::NotAnEvent {
+            name: tree.name.clone(),
+            ns: tree.ns.clone().unwrap_or_default(),
+        });
     }
-    let system = only_one(&tree, "System")?.ok_or("no System element")?;
+    let system = only_one(&tree, "System")?.ok_or(EventError::NoSystem)?;
     let field = |name: &str| only_one(system, name).map(|e| e.map(Element::trimmed_text));
     let computer = field("Computer")?
         .filter(|c| !c.is_empty())
-        .ok_or("no System/Computer")?;
+        .ok_or(EventError::NoComputer)?;
     let channel = field("Channel")?.unwrap_or_default();
     let record_id = field("EventRecordID")?.and_then(|r| r.parse().ok());
     Ok(ReceivedEvent {
@@ -177,17 +195,17 @@ fn read_event(wrapper: &Element) -> Result<ReceivedEvent, String> {
 /// The one child of `parent` named `name` in the event namespace, if any. Refused: two of them,
 /// or one of that name in another namespace (a decoy `System` or `Computer` that a reader going
 /// by local names, as many do downstream, would take for the real one).
-fn only_one<'a>(parent: &'a Element, name: &str) -> Result<Option<&'a Element>, String> {
+fn only_one<'a>(parent: &'a Element, name: &str) -> Result<Option<&'a Element>, EventError> {
     let mut found = None;
     for child in parent.elements().filter(|e| e.name == name) {
         if child.ns.as_deref() != Some(EVENT_NS) {
-            return Err(format!(
-                "a {name} element in namespace {:?}, not the event namespace",
-                child.ns.as_deref().unwrap_or("")
+            return Err(EventError::OtherNamespace(
+                name.to_owned(),
+                child.ns.clone().unwrap_or_default(),
             ));
         }
         if found.replace(child).is_some() {
-            return Err(format!("more than one {name} element"));
+            return Err(EventError::Repeated(name.to_owned()));
         }
     }
     Ok(found)

@@ -214,6 +214,25 @@ pub fn entry(
     out
 }
 
+/// Why journald did not take an entry.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("an entry of {0} bytes is larger than {MAX_ENTRY_BYTES}")]
+    TooLarge(usize),
+    #[error("{}: {source}", .socket.display())]
+    Send {
+        socket: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("memfd {what}: {source}")]
+    Memfd {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("memfd: no room for the descriptor")]
+    NoRoom,
+}
+
 impl JournalOutput {
     pub fn new(config: &JournalConfig) -> JournalOutput {
         JournalOutput {
@@ -225,47 +244,54 @@ impl JournalOutput {
     }
 
     /// Hand one entry to journald: a datagram, or a sealed memfd for a large one.
-    fn send(&self, socket: &UnixDatagram, entry: &[u8]) -> Result<(), String> {
+    fn send(&self, socket: &UnixDatagram, entry: &[u8]) -> Result<(), JournalError> {
         if entry.len() > MAX_ENTRY_BYTES {
-            return Err(format!(
-                "an entry of {} bytes is larger than {MAX_ENTRY_BYTES}",
-                entry.len()
-            ));
+            return Err(JournalError::TooLarge(entry.len()));
         }
         if entry.len() <= MAX_DATAGRAM {
             match socket.send_to(entry, &self.socket) {
                 Ok(_) => return Ok(()),
                 Err(e) if e.raw_os_error() == Some(rustix::io::Errno::MSGSIZE.raw_os_error()) => {}
-                Err(e) => return Err(format!("{}: {e}", self.socket.display())),
+                Err(source) => {
+                    return Err(JournalError::Send {
+                        socket: self.socket.clone(),
+                        source,
+                    })
+                }
             }
         }
         self.send_memfd(socket, entry)
     }
 
-    fn send_memfd(&self, socket: &UnixDatagram, entry: &[u8]) -> Result<(), String> {
-        let failed = |what: &str, e: &dyn std::fmt::Display| format!("memfd {what}: {e}");
+    fn send_memfd(&self, socket: &UnixDatagram, entry: &[u8]) -> Result<(), JournalError> {
+        let failed =
+            |what: &'static str, e: std::io::Error| JournalError::Memfd { what, source: e };
         let memfd = memfd_create(
             c"wsmand-journal-entry",
             MemfdFlags::ALLOW_SEALING | MemfdFlags::CLOEXEC,
         )
-        .map_err(|e| failed("create", &e))?;
+        .map_err(|e| failed("create", e.into()))?;
         let mut file = std::fs::File::from(memfd);
-        file.write_all(entry).map_err(|e| failed("write", &e))?;
+        file.write_all(entry).map_err(|e| failed("write", e))?;
         // journald takes only a sealed memfd: nobody can change the entry after it was sent.
         fcntl_add_seals(
             &file,
             SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE | SealFlags::SEAL,
         )
-        .map_err(|e| failed("seal", &e))?;
-        let address = SocketAddrUnix::new(&self.socket).map_err(|e| failed("address", &e))?;
+        .map_err(|e| failed("seal", e.into()))?;
+        let address = SocketAddrUnix::new(&self.socket).map_err(|e| failed("address", e.into()))?;
         let descriptors = [file.as_fd()];
         let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
         let mut control = SendAncillaryBuffer::new(&mut space);
         if !control.push(SendAncillaryMessage::ScmRights(&descriptors)) {
-            return Err("memfd: no room for the descriptor".to_owned());
+            return Err(JournalError::NoRoom);
         }
-        sendmsg_addr(socket, &address, &[], &mut control, SendFlags::empty())
-            .map_err(|e| format!("{}: {e}", self.socket.display()))?;
+        sendmsg_addr(socket, &address, &[], &mut control, SendFlags::empty()).map_err(|e| {
+            JournalError::Send {
+                socket: self.socket.clone(),
+                source: e.into(),
+            }
+        })?;
         Ok(())
     }
 }

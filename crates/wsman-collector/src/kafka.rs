@@ -26,9 +26,21 @@ pub const CLIENT_ID: &str = "wsmand-collector";
 /// reports every message within its timeout, so this only guards against a stuck producer.
 const REPORT_GRACE: Duration = Duration::from_secs(5);
 
+/// Why a producer did not start or a batch was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaOutputError {
+    #[error("cannot create the producer: {0}")]
+    Create(#[source] KafkaError),
+    #[error("{0} delivery report(s) missing after the timeout")]
+    ReportsMissing(usize),
+    /// The first failed delivery report of the batch.
+    #[error("{0}")]
+    Delivery(#[source] KafkaError),
+}
+
 /// Who is waiting for the delivery reports of one batch.
 struct BatchWait {
-    state: Mutex<(usize, Option<String>)>,
+    state: Mutex<(usize, Option<KafkaError>)>,
     done: Condvar,
 }
 
@@ -41,7 +53,7 @@ impl BatchWait {
     }
 
     /// `count` reports arrived (or will never come), with the first error if any.
-    fn reported(&self, count: usize, error: Option<String>) {
+    fn reported(&self, count: usize, error: Option<KafkaError>) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.0 = state.0.saturating_sub(count);
         if state.1.is_none() {
@@ -53,15 +65,12 @@ impl BatchWait {
     }
 
     /// Wait for every report until `deadline`: Ok when all arrived without error.
-    fn wait(&self, deadline: Instant) -> Result<(), String> {
+    fn wait(&self, deadline: Instant) -> Result<(), KafkaOutputError> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         while state.0 > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(format!(
-                    "{} delivery report(s) missing after the timeout",
-                    state.0
-                ));
+                return Err(KafkaOutputError::ReportsMissing(state.0));
             }
             state = self
                 .done
@@ -70,7 +79,7 @@ impl BatchWait {
                 .0;
         }
         match state.1.take() {
-            Some(error) => Err(error),
+            Some(error) => Err(KafkaOutputError::Delivery(error)),
             None => Ok(()),
         }
     }
@@ -111,7 +120,7 @@ impl ProducerContext for Reports {
     type DeliveryOpaque = Arc<BatchWait>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, wait: Arc<BatchWait>) {
-        wait.reported(1, result.as_ref().err().map(|(e, _)| e.to_string()));
+        wait.reported(1, result.as_ref().err().map(|(e, _)| e.clone()));
     }
 }
 
@@ -168,13 +177,13 @@ pub struct KafkaCluster {
 impl KafkaCluster {
     /// Create the producer (it connects in the background). An error names the property
     /// librdkafka refused, never its value.
-    pub fn start(config: &KafkaConfig) -> Result<KafkaCluster, String> {
+    pub fn start(config: &KafkaConfig) -> Result<KafkaCluster, KafkaOutputError> {
         let brokers = config.brokers.join(",");
         let producer = client_config(config)
             .create_with_context(Reports {
                 cluster: brokers.clone(),
             })
-            .map_err(|e| format!("cannot create the producer: {e}"))?;
+            .map_err(KafkaOutputError::Create)?;
         tracing::info!(brokers = %brokers, "kafka producer started");
         Ok(KafkaCluster {
             producer,
@@ -238,7 +247,7 @@ impl Output for KafkaOutput {
         }
         wait.wait(deadline).map_err(|reason| OutputError::Kafka {
             topic: topic.clone(),
-            reason,
+            reason: reason.to_string(),
         })
     }
 }

@@ -13,6 +13,7 @@
 use std::fmt::Write as _;
 
 use wsman_events::{BookmarkList, ContentFormat};
+use wsman_proto::xml::escape_attr;
 
 use crate::subscriptions::Subscription;
 
@@ -56,7 +57,7 @@ pub fn delivery_address(base: &str, subscription: &Subscription) -> String {
 
 /// One `m:Subscription` item.
 pub fn subscription_item(subscription: &Subscription, offer: &Offer<'_>) -> String {
-    let address = escape(&delivery_address(offer.base, subscription)).into_owned();
+    let address = escape_attr(&delivery_address(offer.base, subscription)).into_owned();
     let identifier = &subscription.version;
     let mut out = String::with_capacity(4096);
     let _ = write!(
@@ -84,9 +85,9 @@ pub fn subscription_item(subscription: &Subscription, offer: &Offer<'_>) -> Stri
          <w:Option Name=\"CDATA\" xsi:nil=\"true\"/>\
          <w:Option Name=\"ContentFormat\">{}</w:Option>\
          <w:Option Name=\"IgnoreChannelError\" xsi:nil=\"true\"/>",
-        escape(offer.message_id),
-        escape(offer.operation_id),
-        escape(&subscription.name),
+        escape_attr(offer.message_id),
+        escape_attr(offer.operation_id),
+        escape_attr(&subscription.name),
         match subscription.content_format {
             ContentFormat::Raw => "Raw",
             ContentFormat::RenderedText => "RenderedText",
@@ -132,7 +133,7 @@ pub fn subscription_item(subscription: &Subscription, offer: &Offer<'_>) -> Stri
                 let _ = write!(
                     out,
                     "<auth:Thumbprint Role=\"issuer\">{}</auth:Thumbprint>",
-                    escape(issuer)
+                    escape_attr(issuer)
                 );
             }
             out.push_str("</auth:ClientCertificate></auth:Authentication>");
@@ -165,15 +166,4 @@ pub fn subscription_item(subscription: &Subscription, offer: &Offer<'_>) -> Stri
 /// context and EndOfSequence (a larger answer is paged by the server, with a context).
 pub fn enumerate_response_body(items: &[String]) -> String {
     wsman_proto::enumeration::enumerate_response(None, Some(items), true)
-}
-
-fn escape(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains(['&', '<', '>', '"']) {
-        return text.into();
-    }
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .into()
 }

@@ -14,13 +14,45 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::output::{client_path_part, render};
+use crate::outputs::ConnectError;
 use crate::outputs::{connect_first, Backoff, Batch, Output, OutputError};
-use crate::resp::{self, Endpoint, Reply, ReplyLimits};
+use crate::resp::{self, Endpoint, Reply, ReplyLimits, RespError, UrlError};
 use crate::subscriptions::{OutputFormat, RedisConfig, RedisMode};
 
 /// Most bytes held while waiting for the end of one reply (our commands' replies are a
 /// status, a number or an entry id).
 const MAX_REPLY_BUFFER: usize = 64 * 1024;
+
+/// Why a batch did not reach Redis, or Redis did not take it.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("write failed: {0}")]
+    Write(#[source] std::io::Error),
+    #[error("bad reply: {0}")]
+    BadReply(#[from] RespError),
+    #[error("a reply longer than {MAX_REPLY_BUFFER} bytes")]
+    ReplyTooLong,
+    #[error("the server closed the connection")]
+    Closed,
+    #[error("no reply: {0}")]
+    NoReply(#[source] std::io::Error),
+    /// An error reply (its first 200 characters).
+    #[error("{command}: {message}")]
+    Refused {
+        command: &'static str,
+        message: String,
+    },
+    #[error("WAIT: {have} of {wanted} replicas have the batch after {timeout_ms} ms")]
+    Replicas {
+        have: i64,
+        wanted: u32,
+        timeout_ms: u32,
+    },
+    #[error("WAIT: unexpected reply {0:?}")]
+    WaitReply(Reply),
+}
 
 /// One connection with its unread reply bytes.
 struct Connection {
@@ -29,44 +61,42 @@ struct Connection {
 }
 
 impl Connection {
-    fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), RedisError> {
         self.socket
             .write_all(bytes)
             .and_then(|()| self.socket.flush())
-            .map_err(|e| format!("write failed: {e}"))
+            .map_err(RedisError::Write)
     }
 
     /// The next reply, within the socket's read timeout and [`MAX_REPLY_BUFFER`].
-    fn reply(&mut self) -> Result<Reply, String> {
+    fn reply(&mut self) -> Result<Reply, RedisError> {
         let limits = ReplyLimits::default();
         loop {
-            if let Some((reply, used)) =
-                resp::parse(&self.buffer, &limits).map_err(|e| format!("bad reply: {e}"))?
-            {
+            if let Some((reply, used)) = resp::parse(&self.buffer, &limits)? {
                 self.buffer.drain(..used);
                 return Ok(reply);
             }
             if self.buffer.len() >= MAX_REPLY_BUFFER {
-                return Err(format!("a reply longer than {MAX_REPLY_BUFFER} bytes"));
+                return Err(RedisError::ReplyTooLong);
             }
             let mut chunk = [0u8; 8192];
             let want = chunk.len().min(MAX_REPLY_BUFFER - self.buffer.len());
             match self.socket.read(&mut chunk[..want]) {
-                Ok(0) => return Err("the server closed the connection".to_owned()),
+                Ok(0) => return Err(RedisError::Closed),
                 Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("no reply: {e}")),
+                Err(e) => return Err(RedisError::NoReply(e)),
             }
         }
     }
 
     /// A reply that must not be an error.
-    fn expect(&mut self, command: &str) -> Result<Reply, String> {
+    fn expect(&mut self, command: &'static str) -> Result<Reply, RedisError> {
         match self.reply()? {
-            Reply::Error(message) => Err(format!(
-                "{command}: {}",
-                message.chars().take(200).collect::<String>()
-            )),
+            Reply::Error(message) => Err(RedisError::Refused {
+                command,
+                message: message.chars().take(200).collect(),
+            }),
             reply => Ok(reply),
         }
     }
@@ -95,7 +125,7 @@ pub fn expand_key(template: &str, client: &str, subscription: &str) -> String {
 
 impl RedisOutput {
     /// Check the URL; nothing connects until the first batch.
-    pub fn start(config: &RedisConfig) -> Result<RedisOutput, String> {
+    pub fn start(config: &RedisConfig) -> Result<RedisOutput, UrlError> {
         Ok(RedisOutput {
             endpoint: Endpoint::parse(&config.url.0)?,
             key: config.key.clone(),
@@ -112,13 +142,12 @@ impl RedisOutput {
         })
     }
 
-    fn connect(&self) -> Result<Connection, String> {
+    fn connect(&self) -> Result<Connection, RedisError> {
         let (socket, _) = connect_first(
             (self.endpoint.host.as_str(), self.endpoint.port),
             self.connect_timeout,
             self.reply_timeout,
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let mut connection = Connection {
             socket,
             buffer: Vec::new(),
@@ -149,7 +178,7 @@ impl RedisOutput {
     }
 
     /// Send the batch's commands and check every reply.
-    fn store(&self, connection: &mut Connection, batch: &Batch<'_>) -> Result<(), String> {
+    fn store(&self, connection: &mut Connection, batch: &Batch<'_>) -> Result<(), RedisError> {
         let key = expand_key(&self.key, batch.client, batch.subscription);
         let payloads: Vec<String> = batch
             .events
@@ -206,13 +235,14 @@ impl RedisOutput {
             match connection.expect("WAIT")? {
                 Reply::Integer(n) if n >= i64::from(self.wait_replicas) => {}
                 Reply::Integer(n) => {
-                    first_error.get_or_insert(format!(
-                        "WAIT: {n} of {} replicas have the batch after {} ms",
-                        self.wait_replicas, self.wait_timeout_ms
-                    ));
+                    first_error.get_or_insert(RedisError::Replicas {
+                        have: n,
+                        wanted: self.wait_replicas,
+                        timeout_ms: self.wait_timeout_ms,
+                    });
                 }
                 other => {
-                    first_error.get_or_insert(format!("WAIT: unexpected reply {other:?}"));
+                    first_error.get_or_insert(RedisError::WaitReply(other));
                 }
             }
         }
@@ -251,7 +281,7 @@ impl Output for RedisOutput {
                 }
                 Err(reason) => {
                     backoff.failed(now);
-                    return Err(failed(reason));
+                    return Err(failed(reason.to_string()));
                 }
             }
         }
@@ -263,7 +293,7 @@ impl Output for RedisOutput {
             // never came would otherwise be read as the next batch's.
             *connection = None;
             backoff.failed(Instant::now());
-            failed(reason)
+            failed(reason.to_string())
         })
     }
 }

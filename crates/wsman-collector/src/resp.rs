@@ -202,17 +202,32 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
+/// Why a Redis URL is refused (never repeating the URL: it may hold the password).
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    #[error("the URL must start with redis:// (rediss:// is not supported)")]
+    Scheme,
+    #[error("the URL has characters it may not have (query, fragment, spaces)")]
+    Characters,
+    #[error("the URL's password is empty")]
+    EmptyPassword,
+    #[error("the URL's database is not a number")]
+    Database,
+    #[error("the URL's port is not a number")]
+    Port,
+    #[error("the URL's IPv6 address has no ]")]
+    Bracket,
+    #[error("the URL has no host or port")]
+    NoHost,
+}
+
 impl Endpoint {
     /// Read `redis://[[user]:password@]host[:port][/db]`. An error never repeats the URL (it
     /// may hold the password).
-    pub fn parse(url: &str) -> Result<Endpoint, String> {
-        let rest = url
-            .strip_prefix("redis://")
-            .ok_or("the URL must start with redis:// (rediss:// is not supported)")?;
+    pub fn parse(url: &str) -> Result<Endpoint, UrlError> {
+        let rest = url.strip_prefix("redis://").ok_or(UrlError::Scheme)?;
         if rest.contains(['?', '#', ' ']) || rest.chars().any(char::is_control) {
-            return Err(
-                "the URL has characters it may not have (query, fragment, spaces)".to_owned(),
-            );
+            return Err(UrlError::Characters);
         }
         let (credentials, location) = match rest.rsplit_once('@') {
             Some((credentials, location)) => (Some(credentials), location),
@@ -229,15 +244,13 @@ impl Endpoint {
             },
         };
         if password.as_deref() == Some("") {
-            return Err("the URL's password is empty".to_owned());
+            return Err(UrlError::EmptyPassword);
         }
         let (hostport, database) = match location.split_once('/') {
             Some((hostport, "")) => (hostport, 0),
             Some((hostport, database)) => (
                 hostport,
-                database
-                    .parse::<u32>()
-                    .map_err(|_| "the URL's database is not a number".to_owned())?,
+                database.parse::<u32>().map_err(|_| UrlError::Database)?,
             ),
             None => (location, 0),
         };
@@ -248,21 +261,18 @@ impl Endpoint {
                     &host[1..],
                     port.strip_prefix(':')
                         .and_then(|p| p.parse().ok())
-                        .ok_or("the URL's port is not a number")?,
+                        .ok_or(UrlError::Port)?,
                 ),
-                None => return Err("the URL's IPv6 address has no ]".to_owned()),
+                None => return Err(UrlError::Bracket),
             }
         } else {
             match hostport.rsplit_once(':') {
-                Some((host, port)) => (
-                    host,
-                    port.parse().map_err(|_| "the URL's port is not a number")?,
-                ),
+                Some((host, port)) => (host, port.parse().map_err(|_| UrlError::Port)?),
                 None => (hostport, 6379),
             }
         };
         if host.is_empty() || port == 0 {
-            return Err("the URL has no host or port".to_owned());
+            return Err(UrlError::NoHost);
         }
         Ok(Endpoint {
             host: host.to_owned(),

@@ -119,7 +119,7 @@ impl Outputs {
                                     subscription.name,
                                     kafka.brokers.join(",")
                                 );
-                                not_started(&mut problems, output, reason)
+                                not_started(&mut problems, output, reason.to_string())
                             }
                         }
                     }
@@ -128,14 +128,14 @@ impl Outputs {
                         Err(reason) => {
                             let output =
                                 format!("tcp output of {} ({})", subscription.name, tcp.address);
-                            not_started(&mut problems, output, reason)
+                            not_started(&mut problems, output, reason.to_string())
                         }
                     },
                     OutputConfig::Redis(redis) => match RedisOutput::start(redis) {
                         Ok(output) => Arc::new(output),
                         Err(reason) => {
                             let output = format!("redis output of {}", subscription.name);
-                            not_started(&mut problems, output, reason)
+                            not_started(&mut problems, output, reason.to_string())
                         }
                     },
                     OutputConfig::Journal(journal) => Arc::new(JournalOutput::new(journal)),

@@ -272,28 +272,80 @@ fn default_syslog_identifier() -> String {
     "wsmand-wec".to_owned()
 }
 
+/// Why an output's settings are refused (the text names the output type and the setting).
+#[derive(Debug, thiserror::Error)]
+pub enum OutputSettingError {
+    #[error("{what} {address:?} is not host:port")]
+    NotHostPort { what: &'static str, address: String },
+    #[error("{what}: {} to {}", .range.start(), .range.end())]
+    OutOfRange {
+        what: &'static str,
+        range: std::ops::RangeInclusive<u32>,
+    },
+    #[error("tcp output: ca_file, client_certificate, client_key and server_name need tls = true")]
+    TlsSettingsWithoutTls,
+    #[error("tcp output: client_certificate and client_key go together")]
+    UnpairedClientKey,
+    #[error("tcp output: {0:?} is not an absolute path")]
+    RelativeTlsFile(String),
+    #[error("redis output: {0}")]
+    RedisUrl(#[from] crate::resp::UrlError),
+    #[error("redis output: key {0:?}: 1 to 512 characters, one line")]
+    RedisKey(String),
+    #[error("redis output: reply_timeout_ms must be longer than wait_timeout_ms")]
+    ReplyBeforeWait,
+    #[error("journal output: socket {0:?} is not an absolute path")]
+    RelativeJournalSocket(String),
+    #[error("journal output: syslog_identifier {0:?}: 1 to 64 characters, no control characters")]
+    SyslogIdentifier(String),
+    #[error("kafka output: no brokers")]
+    NoBrokers,
+    #[error("kafka output: {0}")]
+    Topic(#[from] TopicError),
+    #[error("kafka output: property {0:?} is set by the collector (use brokers, message_timeout_ms, queue_max_*)")]
+    FixedProperty(String),
+}
+
+/// Why a topic template cannot name a Kafka topic.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    #[error("topic {0:?}: 1 to {MAX_TOPIC_LENGTH} characters (with {{subscription}} at most 64 and {{client}} at most 128)")]
+    Length(String),
+    #[error("topic {template:?}: {bad:?} is not allowed in a Kafka topic (A-Z a-z 0-9 . _ -; placeholders {{subscription}} and {{client}})")]
+    Character { template: String, bad: char },
+    #[error("topic {0:?} is not a topic name")]
+    NotAName(String),
+}
+
 /// Why a `host:port` is refused.
-fn check_host_port(what: &str, address: &str) -> Result<(), String> {
+fn check_host_port(what: &'static str, address: &str) -> Result<(), OutputSettingError> {
     let port = address
         .rsplit_once(':')
         .map(|(host, port)| (host, port.parse::<u16>()));
     if !matches!(port, Some((host, Ok(p))) if !host.is_empty() && p > 0)
         || address.contains([',', ' ', '/'])
     {
-        return Err(format!("{what} {address:?} is not host:port"));
+        return Err(OutputSettingError::NotHostPort {
+            what,
+            address: address.to_owned(),
+        });
     }
     Ok(())
 }
 
-fn check_range(what: &str, value: u32, range: std::ops::RangeInclusive<u32>) -> Result<(), String> {
+fn check_range(
+    what: &'static str,
+    value: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<(), OutputSettingError> {
     if !range.contains(&value) {
-        return Err(format!("{what}: {} to {}", range.start(), range.end()));
+        return Err(OutputSettingError::OutOfRange { what, range });
     }
     Ok(())
 }
 
 /// Why a TCP output's settings are refused (the files are read when it starts).
-pub fn check_tcp(config: &TcpConfig) -> Result<(), String> {
+pub fn check_tcp(config: &TcpConfig) -> Result<(), OutputSettingError> {
     check_host_port("tcp output: address", &config.address)?;
     if !config.tls
         && (config.ca_file.is_some()
@@ -301,13 +353,10 @@ pub fn check_tcp(config: &TcpConfig) -> Result<(), String> {
             || config.client_key.is_some()
             || config.server_name.is_some())
     {
-        return Err(
-            "tcp output: ca_file, client_certificate, client_key and server_name need tls = true"
-                .to_owned(),
-        );
+        return Err(OutputSettingError::TlsSettingsWithoutTls);
     }
     if config.client_certificate.is_some() != config.client_key.is_some() {
-        return Err("tcp output: client_certificate and client_key go together".to_owned());
+        return Err(OutputSettingError::UnpairedClientKey);
     }
     for file in [
         &config.ca_file,
@@ -318,7 +367,7 @@ pub fn check_tcp(config: &TcpConfig) -> Result<(), String> {
     .flatten()
     {
         if !file.starts_with('/') {
-            return Err(format!("tcp output: {file:?} is not an absolute path"));
+            return Err(OutputSettingError::RelativeTlsFile(file.clone()));
         }
     }
     check_range(
@@ -340,17 +389,14 @@ pub fn check_tcp(config: &TcpConfig) -> Result<(), String> {
 }
 
 /// Why a Redis output's settings are refused.
-pub fn check_redis(config: &RedisConfig) -> Result<(), String> {
-    crate::resp::Endpoint::parse(&config.url.0).map_err(|e| format!("redis output: {e}"))?;
+pub fn check_redis(config: &RedisConfig) -> Result<(), OutputSettingError> {
+    crate::resp::Endpoint::parse(&config.url.0)?;
     let literal = config
         .key
         .replace("{subscription}", "s")
         .replace("{client}", "c");
     if literal.is_empty() || config.key.len() > 512 || config.key.contains(['\r', '\n']) {
-        return Err(format!(
-            "redis output: key {:?}: 1 to 512 characters, one line",
-            config.key
-        ));
+        return Err(OutputSettingError::RedisKey(config.key.clone()));
     }
     check_range("redis output: wait_replicas", config.wait_replicas, 0..=64)?;
     check_range(
@@ -374,26 +420,21 @@ pub fn check_redis(config: &RedisConfig) -> Result<(), String> {
         100..=3_600_000,
     )?;
     if config.wait_replicas > 0 && config.reply_timeout_ms <= config.wait_timeout_ms {
-        return Err(
-            "redis output: reply_timeout_ms must be longer than wait_timeout_ms".to_owned(),
-        );
+        return Err(OutputSettingError::ReplyBeforeWait);
     }
     Ok(())
 }
 
 /// Why a journal output's settings are refused.
-pub fn check_journal(config: &JournalConfig) -> Result<(), String> {
+pub fn check_journal(config: &JournalConfig) -> Result<(), OutputSettingError> {
     if !config.socket.starts_with('/') {
-        return Err(format!(
-            "journal output: socket {:?} is not an absolute path",
-            config.socket
+        return Err(OutputSettingError::RelativeJournalSocket(
+            config.socket.clone(),
         ));
     }
     let identifier = &config.syslog_identifier;
     if identifier.is_empty() || identifier.len() > 64 || identifier.chars().any(char::is_control) {
-        return Err(format!(
-            "journal output: syslog_identifier {identifier:?}: 1 to 64 characters, no control characters"
-        ));
+        return Err(OutputSettingError::SyslogIdentifier(identifier.clone()));
     }
     check_range(
         "journal output: send_timeout_ms",
@@ -415,7 +456,7 @@ fn default_queue_kbytes() -> u32 {
 
 /// Why a topic template cannot name a Kafka topic (`{subscription}` and `{client}` expand to
 /// `A-Z a-z 0-9 . _ -`, the characters Kafka allows).
-pub fn check_topic_template(template: &str) -> Result<(), String> {
+pub fn check_topic_template(template: &str) -> Result<(), TopicError> {
     let literal = template
         .replace("{subscription}", "s")
         .replace("{client}", "c");
@@ -425,47 +466,50 @@ pub fn check_topic_template(template: &str) -> Result<(), String> {
         .replace("{subscription}", &"s".repeat(64))
         .replace("{client}", &"c".repeat(128));
     if literal.is_empty() || longest.len() > MAX_TOPIC_LENGTH {
-        return Err(format!(
-            "topic {template:?}: 1 to {MAX_TOPIC_LENGTH} characters (with {{subscription}} at most 64 and {{client}} at most 128)"
-        ));
+        return Err(TopicError::Length(template.to_owned()));
     }
     if let Some(bad) = literal
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
-        return Err(format!(
-            "topic {template:?}: {bad:?} is not allowed in a Kafka topic (A-Z a-z 0-9 . _ -; placeholders {{subscription}} and {{client}})"
-        ));
+        return Err(TopicError::Character {
+            template: template.to_owned(),
+            bad,
+        });
     }
     if literal == "." || literal == ".." {
-        return Err(format!("topic {template:?} is not a topic name"));
+        return Err(TopicError::NotAName(template.to_owned()));
     }
     Ok(())
 }
 
 /// Why a Kafka output's settings are refused.
-pub fn check_kafka(config: &KafkaConfig) -> Result<(), String> {
+pub fn check_kafka(config: &KafkaConfig) -> Result<(), OutputSettingError> {
     if config.brokers.is_empty() {
-        return Err("kafka output: no brokers".to_owned());
+        return Err(OutputSettingError::NoBrokers);
     }
     for broker in &config.brokers {
         check_host_port("kafka output: broker", broker)?;
     }
-    check_topic_template(&config.topic).map_err(|e| format!("kafka output: {e}"))?;
-    if !(1_000..=3_600_000).contains(&config.message_timeout_ms) {
-        return Err("kafka output: message_timeout_ms: 1000 to 3600000".to_owned());
-    }
-    if !(1..=10_000_000).contains(&config.queue_max_messages) {
-        return Err("kafka output: queue_max_messages: 1 to 10000000".to_owned());
-    }
-    if !(1..=2_097_151).contains(&config.queue_max_kbytes) {
-        return Err("kafka output: queue_max_kbytes: 1 to 2097151".to_owned());
-    }
+    check_topic_template(&config.topic)?;
+    check_range(
+        "kafka output: message_timeout_ms",
+        config.message_timeout_ms,
+        1_000..=3_600_000,
+    )?;
+    check_range(
+        "kafka output: queue_max_messages",
+        config.queue_max_messages,
+        1..=10_000_000,
+    )?;
+    check_range(
+        "kafka output: queue_max_kbytes",
+        config.queue_max_kbytes,
+        1..=2_097_151,
+    )?;
     for key in config.properties.0.keys() {
         if KAFKA_FIXED_PROPERTIES.contains(&key.as_str()) {
-            return Err(format!(
-                "kafka output: property {key:?} is set by the collector (use brokers, message_timeout_ms, queue_max_*)"
-            ));
+            return Err(OutputSettingError::FixedProperty(key.clone()));
         }
     }
     Ok(())
@@ -547,6 +591,8 @@ pub enum SubscriptionError {
     Toml(PathBuf, String),
     #[error("{0}: {1}")]
     Invalid(PathBuf, String),
+    #[error("{0}: {1}")]
+    Output(PathBuf, OutputSettingError),
     #[error("more than {MAX_SUBSCRIPTIONS} subscription files; the rest are not read")]
     TooMany,
 }
@@ -684,12 +730,14 @@ pub fn parse(file: &Path, text: &str) -> Result<Subscription, SubscriptionError>
                 if path.split('/').any(|part| part == "..") {
                     return Err(invalid(format!("output path {path:?} contains ..")));
                 }
+                Ok(())
             }
-            OutputConfig::Kafka(kafka) => check_kafka(kafka).map_err(invalid)?,
-            OutputConfig::Tcp(tcp) => check_tcp(tcp).map_err(invalid)?,
-            OutputConfig::Redis(redis) => check_redis(redis).map_err(invalid)?,
-            OutputConfig::Journal(journal) => check_journal(journal).map_err(invalid)?,
+            OutputConfig::Kafka(kafka) => check_kafka(kafka),
+            OutputConfig::Tcp(tcp) => check_tcp(tcp),
+            OutputConfig::Redis(redis) => check_redis(redis),
+            OutputConfig::Journal(journal) => check_journal(journal),
         }
+        .map_err(|e| SubscriptionError::Output(file.into(), e))?;
     }
     let mut subscription = Subscription {
         identifier: guid_text(&["identifier", &name]),

@@ -25,7 +25,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
 use crate::output::render;
-use crate::outputs::{connect_first, Backoff, Batch, Output, OutputError};
+use crate::outputs::{connect_first, Backoff, Batch, ConnectError, Output, OutputError};
 use crate::subscriptions::{OutputFormat, TcpConfig};
 
 /// Largest PEM file read for the CA, certificate or key.
@@ -33,6 +33,42 @@ const MAX_PEM_BYTES: u64 = 1024 * 1024;
 /// Most bytes the receiver may have sent that are read and dropped before a batch (a
 /// receiver is not expected to send anything).
 const MAX_DRAINED_BYTES: usize = 64 * 1024;
+
+/// Why a TLS setting of a TCP output cannot be used (names the file, never a key's content).
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: larger than {MAX_PEM_BYTES} bytes")]
+    TooLarge { path: String },
+    #[error("{path}: no PEM certificate")]
+    NoCertificate { path: String },
+    #[error("{path}: no PEM private key")]
+    NoKey { path: String },
+    #[error("{path}: {source}")]
+    Refused { path: String, source: rustls::Error },
+    #[error("TLS: {0}")]
+    Tls(#[source] rustls::Error),
+    #[error("server name {0:?} is not a DNS name or an IP address")]
+    ServerName(String),
+}
+
+/// Why no connection to the receiver is open.
+#[derive(Debug, thiserror::Error)]
+pub enum TcpError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("TLS: {0}")]
+    Tls(#[source] rustls::Error),
+    #[error("TLS handshake with {address}: {source}")]
+    Handshake {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+}
 
 enum Stream {
     Plain(TcpStream),
@@ -121,38 +157,58 @@ pub struct TcpOutput {
     state: Mutex<State>,
 }
 
-fn read_pem(path: &str) -> Result<Vec<u8>, String> {
+fn read_error(path: &str) -> impl FnOnce(std::io::Error) -> TlsSetupError + '_ {
+    move |source| TlsSetupError::Read {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn refused(path: &str) -> impl FnOnce(rustls::Error) -> TlsSetupError + '_ {
+    move |source| TlsSetupError::Refused {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn read_pem(path: &str) -> Result<Vec<u8>, TlsSetupError> {
     use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let file = std::fs::File::open(path).map_err(read_error(path))?;
     let mut bytes = Vec::new();
     file.take(MAX_PEM_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("{path}: {e}"))?;
+        .map_err(read_error(path))?;
     if bytes.len() as u64 > MAX_PEM_BYTES {
-        return Err(format!("{path}: larger than {MAX_PEM_BYTES} bytes"));
+        return Err(TlsSetupError::TooLarge {
+            path: path.to_owned(),
+        });
     }
     Ok(bytes)
 }
 
-fn certificates(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+fn certificates(path: &str) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
     let pem = read_pem(path)?;
     let certificates = rustls_pemfile::certs(&mut pem.as_slice())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{path}: {e}"))?;
+        .map_err(read_error(path))?;
     if certificates.is_empty() {
-        return Err(format!("{path}: no PEM certificate"));
+        return Err(TlsSetupError::NoCertificate {
+            path: path.to_owned(),
+        });
     }
     Ok(certificates)
 }
 
 /// The TLS settings of `config`: its CA (or the compiled-in roots), its client certificate.
 /// An error names the file and what is wrong with it, never a key's content.
-fn tls_config(config: &TcpConfig) -> Result<(Arc<ClientConfig>, ServerName<'static>), String> {
+fn tls_config(
+    config: &TcpConfig,
+) -> Result<(Arc<ClientConfig>, ServerName<'static>), TlsSetupError> {
     let mut roots = RootCertStore::empty();
     match &config.ca_file {
         Some(path) => {
             for certificate in certificates(path)? {
-                roots.add(certificate).map_err(|e| format!("{path}: {e}"))?;
+                roots.add(certificate).map_err(refused(path))?;
             }
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -160,17 +216,19 @@ fn tls_config(config: &TcpConfig) -> Result<(Arc<ClientConfig>, ServerName<'stat
     let builder =
         ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS: {e}"))?
+            .map_err(TlsSetupError::Tls)?
             .with_root_certificates(roots);
     let client = match (&config.client_certificate, &config.client_key) {
         (Some(chain), Some(key_path)) => {
             let key: PrivateKeyDer<'static> =
                 rustls_pemfile::private_key(&mut read_pem(key_path)?.as_slice())
-                    .map_err(|e| format!("{key_path}: {e}"))?
-                    .ok_or_else(|| format!("{key_path}: no PEM private key"))?;
+                    .map_err(read_error(key_path))?
+                    .ok_or_else(|| TlsSetupError::NoKey {
+                        path: key_path.clone(),
+                    })?;
             builder
                 .with_client_auth_cert(certificates(chain)?, key)
-                .map_err(|e| format!("{chain}: {e}"))?
+                .map_err(refused(chain))?
         }
         _ => builder.with_no_client_auth(),
     };
@@ -178,8 +236,8 @@ fn tls_config(config: &TcpConfig) -> Result<(Arc<ClientConfig>, ServerName<'stat
         Some(name) => name.clone(),
         None => host_of(&config.address).to_owned(),
     };
-    let name = ServerName::try_from(host.clone())
-        .map_err(|_| format!("server name {host:?} is not a DNS name or an IP address"))?;
+    let name =
+        ServerName::try_from(host.clone()).map_err(|_| TlsSetupError::ServerName(host.clone()))?;
     Ok((Arc::new(client), name))
 }
 
@@ -191,7 +249,7 @@ fn host_of(address: &str) -> &str {
 
 impl TcpOutput {
     /// Read the TLS files and check them; nothing connects until the first batch.
-    pub fn start(config: &TcpConfig) -> Result<TcpOutput, String> {
+    pub fn start(config: &TcpConfig) -> Result<TcpOutput, TlsSetupError> {
         let tls = if config.tls {
             Some(tls_config(config)?)
         } else {
@@ -210,23 +268,22 @@ impl TcpOutput {
         })
     }
 
-    fn connect(&self) -> Result<Stream, String> {
+    fn connect(&self) -> Result<Stream, TcpError> {
         let (socket, address) = connect_first(
             self.address.as_str(),
             self.connect_timeout,
             self.write_timeout,
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let Some((config, name)) = &self.tls else {
             return Ok(Stream::Plain(socket));
         };
-        let connection = ClientConnection::new(Arc::clone(config), name.clone())
-            .map_err(|e| format!("TLS: {e}"))?;
+        let connection =
+            ClientConnection::new(Arc::clone(config), name.clone()).map_err(TcpError::Tls)?;
         let mut tls = StreamOwned::new(connection, socket);
         while tls.conn.is_handshaking() {
             let StreamOwned { conn, sock } = &mut tls;
             conn.complete_io(sock)
-                .map_err(|e| format!("TLS handshake with {address}: {e}"))?;
+                .map_err(|source| TcpError::Handshake { address, source })?;
         }
         Ok(Stream::Tls(Box::new(tls)))
     }
@@ -275,7 +332,7 @@ impl Output for TcpOutput {
                 }
                 Err(reason) => {
                     state.backoff.failed(now);
-                    return Err(self.failed(reason));
+                    return Err(self.failed(reason.to_string()));
                 }
             }
         }

@@ -9,11 +9,7 @@ use wsman_collector::bookmarks::{BookmarkStore, SqliteStore};
 use wsman_events::{BookmarkList, Timestamp};
 
 fn list(positions: &[(&str, u64)]) -> BookmarkList {
-    let mut list = BookmarkList::new();
-    for (channel, record) in positions {
-        list.advance(channel, *record);
-    }
-    list
+    positions.iter().copied().collect()
 }
 
 fn at(seconds: i64) -> Timestamp {

@@ -32,6 +32,18 @@ pub struct BookmarkList {
     current: Option<String>,
 }
 
+/// A list at these positions (each channel advanced to its record, as [`BookmarkList::advance`]
+/// does).
+impl<'a> FromIterator<(&'a str, u64)> for BookmarkList {
+    fn from_iter<I: IntoIterator<Item = (&'a str, u64)>>(positions: I) -> BookmarkList {
+        let mut list = BookmarkList::new();
+        for (channel, record) in positions {
+            list.advance(channel, record);
+        }
+        list
+    }
+}
+
 impl BookmarkList {
     /// An empty list: nothing delivered yet.
     pub fn new() -> BookmarkList {

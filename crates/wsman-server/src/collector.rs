@@ -54,6 +54,18 @@ pub struct CollectorService {
     body_refusals: wsman_collector::refusal_log::BodyRefusalLog,
 }
 
+/// Why the collector's bookmark store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{}: {source}", .path.display())]
+    Directory {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] bookmarks::StoreError),
+}
+
 /// The lock of one (client, subscription).
 type PairLock = Arc<Mutex<()>>;
 
@@ -68,14 +80,16 @@ impl std::fmt::Debug for CollectorService {
 impl CollectorService {
     /// Subscriptions from `DIR/subscriptions`, bookmarks in the store `backend` names (the
     /// SQLite file's directory is created).
-    pub fn open(config_dir: &Path, backend: &Backend) -> Result<CollectorService, String> {
+    pub fn open(config_dir: &Path, backend: &Backend) -> Result<CollectorService, OpenError> {
         if let Backend::Sqlite { path } = backend {
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("{}: {e}", parent.display()))?;
+                std::fs::create_dir_all(parent).map_err(|source| OpenError::Directory {
+                    path: parent.to_owned(),
+                    source,
+                })?;
             }
         }
-        let store = bookmarks::open(backend).map_err(|e| e.to_string())?;
+        let store = bookmarks::open(backend)?;
         let service = CollectorService {
             subscriptions_dir: config_dir.join("subscriptions"),
             subscriptions: RwLock::new(Arc::new(SubscriptionSet::default())),

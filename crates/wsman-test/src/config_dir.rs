@@ -62,10 +62,7 @@ impl ConfigDir {
     /// `winrm/config/client` from the same directory, and like Windows they need
     /// Client/AllowUnencrypted and the host in Client/TrustedHosts for HTTP.
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("wsmand-test-")
-            .tempdir()
-            .expect("create temp config dir");
+        let dir = crate::scratch_dir("wsmand-test-", "a configuration");
         let mut this = Self {
             dir,
             tables: BTreeMap::new(),

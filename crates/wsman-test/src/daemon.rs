@@ -46,10 +46,7 @@ impl Daemon {
     }
 
     fn spawn_with_env(config: &ConfigDir, env: &[(&str, &str)]) -> Self {
-        let log_dir = tempfile::Builder::new()
-            .prefix("wsmand-log-")
-            .tempdir()
-            .expect("create log dir");
+        let log_dir = crate::scratch_dir("wsmand-log-", "the daemon's logs");
         let stderr = File::create(log_dir.path().join("stderr.log")).expect("create stderr log");
         let stdout = File::create(log_dir.path().join("stdout.log")).expect("create stdout log");
         let child = Command::new(crate::binaries::wsmand())

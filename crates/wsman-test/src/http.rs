@@ -244,6 +244,11 @@ pub fn post(port: u16, authorization: Option<&str>, body: &[u8]) -> Response {
         .expect("read a response from wsmand")
 }
 
+/// One POST of `body` to the daemon on `port` with Basic as `user`.
+pub fn post_as(port: u16, user: &str, password: &str, body: &str) -> Response {
+    post(port, Some(&basic_auth(user, password)), body.as_bytes())
+}
+
 /// What curl saw.
 #[derive(Debug)]
 pub struct CurlOutcome {

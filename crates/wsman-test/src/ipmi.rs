@@ -204,16 +204,10 @@ impl IpmiSim {
         if let Some(missing) = TOOLS.iter().find(|t| !on_path(t)) {
             let reason =
                 format!("{missing} not found: install openipmi and ipmitool (scripts/lib.sh)");
-            if std::env::var_os("WSMAN_TEST_REQUIRE_IPMI").is_some_and(|v| v == "1") {
-                panic!("WSMAN_TEST_REQUIRE_IPMI=1 but {reason}");
-            }
-            eprintln!("skipped: {reason}");
+            crate::skipped("WSMAN_TEST_REQUIRE_IPMI", &reason);
             return None;
         }
-        let dir = tempfile::Builder::new()
-            .prefix("wsman-ipmi-")
-            .tempdir()
-            .expect("create a temporary directory for ipmi_sim");
+        let dir = crate::scratch_dir("wsman-ipmi-", "ipmi_sim");
         let state = dir.path().join("state").join("ipmi_sim").join(NAME);
         std::fs::create_dir_all(&state).expect("state directory");
         std::fs::write(dir.path().join("sim.sdrs"), SDRS).expect("write the SDRs");

@@ -50,16 +50,10 @@ impl JournalDir {
         if !Path::new(JOURNAL_REMOTE).exists() {
             let reason =
                 format!("{JOURNAL_REMOTE} not found (Debian package systemd-journal-remote)");
-            if std::env::var_os("WSMAN_TEST_REQUIRE_SYSTEMD").is_some_and(|v| v == "1") {
-                panic!("WSMAN_TEST_REQUIRE_SYSTEMD=1 but {reason}");
-            }
-            eprintln!("skipped: {reason}");
+            crate::skipped("WSMAN_TEST_REQUIRE_SYSTEMD", &reason);
             return None;
         }
-        let dir = tempfile::Builder::new()
-            .prefix("wsman-journal-")
-            .tempdir()
-            .expect("create a journal directory");
+        let dir = crate::scratch_dir("wsman-journal-", "a journal");
         let input = dir.path().join("entries.export");
         std::fs::write(&input, export).expect("write the export text");
         let output = dir.path().join("journal");

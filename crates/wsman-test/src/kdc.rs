@@ -55,16 +55,10 @@ impl Kdc {
             let reason = format!(
                 "{missing} not found: install krb5-kdc krb5-admin-server krb5-user (scripts/lib.sh)"
             );
-            if std::env::var_os("WSMAN_TEST_REQUIRE_KDC").is_some_and(|v| v == "1") {
-                panic!("WSMAN_TEST_REQUIRE_KDC=1 but {reason}");
-            }
-            eprintln!("skipped: {reason}");
+            crate::skipped("WSMAN_TEST_REQUIRE_KDC", &reason);
             return None;
         }
-        let dir = tempfile::Builder::new()
-            .prefix("wsman-kdc-")
-            .tempdir()
-            .expect("create a temporary directory for the realm");
+        let dir = crate::scratch_dir("wsman-kdc-", "the realm");
         let finished = process::run(
             script_command(&path).arg("start").arg(dir.path()),
             None,

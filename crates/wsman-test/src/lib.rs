@@ -54,6 +54,25 @@ pub use fixture::Fixture;
 
 use std::net::TcpListener;
 
+/// A test cannot run here for `reason`: it is skipped (the reason printed), unless the
+/// environment variable `require` is `1` (the suite's own run, where everything it needs was
+/// installed), and then the test fails.
+pub fn skipped(require: &str, reason: impl std::fmt::Display) {
+    if std::env::var_os(require).is_some_and(|v| v == "1") {
+        panic!("{require}=1 but {reason}");
+    }
+    eprintln!("skipped: {reason}");
+}
+
+/// A new temporary directory named `prefix…`, removed when dropped; `purpose` says in the
+/// panic what it was for when it cannot be made.
+pub fn scratch_dir(prefix: &str, purpose: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .unwrap_or_else(|e| panic!("create a temporary directory for {purpose}: {e}"))
+}
+
 /// A port that was free on 127.0.0.1 a moment ago: bind port 0, read the port, drop the socket.
 ///
 /// There is a small window in which another process could take it; tests accept that.

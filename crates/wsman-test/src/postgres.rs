@@ -45,20 +45,14 @@ impl Postgres {
     pub fn start() -> Option<Postgres> {
         let Some(bin) = bin_dir() else {
             let reason = "PostgreSQL's initdb not found under /usr/lib/postgresql: install postgresql (scripts/lib.sh)";
-            if std::env::var_os("WSMAN_TEST_REQUIRE_POSTGRES").is_some_and(|v| v == "1") {
-                panic!("WSMAN_TEST_REQUIRE_POSTGRES=1 but {reason}");
-            }
-            eprintln!("skipped: {reason}");
+            crate::skipped("WSMAN_TEST_REQUIRE_POSTGRES", reason);
             return None;
         };
         let as_postgres_user = std::fs::metadata("/proc/self")
             .map(|m| m.uid())
             .unwrap_or(0)
             == 0;
-        let dir = tempfile::Builder::new()
-            .prefix("wsman-pg-")
-            .tempdir()
-            .expect("temporary directory for the cluster");
+        let dir = crate::scratch_dir("wsman-pg-", "the cluster");
         let port = crate::free_port();
         let server = Postgres {
             dir,

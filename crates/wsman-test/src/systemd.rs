@@ -41,17 +41,11 @@ impl BootedSystemd {
         let root = match usable_root() {
             Ok(root) => root,
             Err(reason) => {
-                if std::env::var_os("WSMAN_TEST_REQUIRE_SYSTEMD").is_some_and(|v| v == "1") {
-                    panic!("WSMAN_TEST_REQUIRE_SYSTEMD=1 but {reason}");
-                }
-                eprintln!("skipped: {reason}");
+                crate::skipped("WSMAN_TEST_REQUIRE_SYSTEMD", &reason);
                 return None;
             }
         };
-        let dir = tempfile::Builder::new()
-            .prefix("wsman-systemd-")
-            .tempdir()
-            .expect("create a temporary directory for the overlay");
+        let dir = crate::scratch_dir("wsman-systemd-", "the overlay");
         for sub in ["upper", "work", "merged"] {
             std::fs::create_dir(dir.path().join(sub)).expect("create an overlay directory");
         }

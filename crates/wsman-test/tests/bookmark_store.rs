@@ -16,11 +16,7 @@ use wsman_events::{BookmarkList, Timestamp};
 use wsman_test::postgres::{self, Postgres};
 
 fn list(positions: &[(&str, u64)]) -> BookmarkList {
-    let mut list = BookmarkList::new();
-    for (channel, record) in positions {
-        list.advance(channel, *record);
-    }
-    list
+    positions.iter().copied().collect()
 }
 
 fn at(seconds: i64) -> Timestamp {
@@ -297,7 +293,9 @@ fn settings_keep_the_password_private_and_never_show_it() {
     // Readable by others: refused, and the refusal does not quote the password.
     std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .expect("chmod");
-    let refused = bookmarks::config::load(dir.path(), Path::new("/x")).expect_err("refused");
+    let refused = bookmarks::config::load(dir.path(), Path::new("/x"))
+        .expect_err("refused")
+        .to_string();
     assert!(refused.contains("chmod 600"), "{refused}");
     assert!(!refused.contains(secret), "{refused}");
     std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
@@ -322,5 +320,6 @@ fn settings_keep_the_password_private_and_never_show_it() {
     .expect("write");
     assert!(bookmarks::config::load(empty.path(), Path::new("/x"))
         .expect_err("refused")
+        .to_string()
         .contains("mysql"));
 }

@@ -315,33 +315,36 @@ fn enumerate_options() -> EnumerateOptions {
     options
 }
 
+/// Why one read of a host failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error(transparent)]
+    Client(#[from] wsman_client::ClientError),
+    #[error("no answer within {} s", HOST_DEADLINE.as_secs())]
+    NoAnswer,
+}
+
+impl HostError {
+    /// The host refused the account (not the request, not the network).
+    fn access_denied(&self) -> bool {
+        matches!(self, HostError::Client(error) if is_access_denied(error))
+    }
+}
+
+/// The console's pages and its audit show a host's failure as this text.
+impl From<HostError> for String {
+    fn from(error: HostError) -> String {
+        error.to_string()
+    }
+}
+
+/// `future`, given up after [`HOST_DEADLINE`].
 async fn bounded<T>(
     future: impl std::future::Future<Output = Result<T, wsman_client::ClientError>>,
-) -> Result<T, String> {
-    bounded_read(future).await.map_err(|failed| failed.message)
-}
-
-/// Why one read of a host failed.
-struct ReadFailure {
-    message: String,
-    /// The host refused the account (not the request, not the network).
-    access_denied: bool,
-}
-
-/// [`bounded`], telling a refusal of the account apart.
-async fn bounded_read<T>(
-    future: impl std::future::Future<Output = Result<T, wsman_client::ClientError>>,
-) -> Result<T, ReadFailure> {
+) -> Result<T, HostError> {
     match tokio::time::timeout(HOST_DEADLINE, future).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(ReadFailure {
-            access_denied: is_access_denied(&error),
-            message: error.to_string(),
-        }),
-        Err(_) => Err(ReadFailure {
-            message: format!("no answer within {} s", HOST_DEADLINE.as_secs()),
-            access_denied: false,
-        }),
+        Ok(result) => Ok(result?),
+        Err(_) => Err(HostError::NoAnswer),
     }
 }
 
@@ -418,7 +421,7 @@ impl Host {
                 out.product_version = property(&identify, "ProductVersion");
             }
             Err(error) => {
-                out.error = Some(error);
+                out.error = Some(error.to_string());
                 return out;
             }
         }
@@ -430,11 +433,10 @@ impl Host {
         let os = self.client.enumerate(&os_class, &options);
         let cpu = self.client.enumerate(&cpu_class, &options);
         let services = self.services();
-        let (os, cpu, services) = tokio::join!(bounded_read(os), bounded_read(cpu), services);
+        let (os, cpu, services) = tokio::join!(bounded(os), bounded(cpu), services);
         out.access_denied = [&os, &cpu]
             .iter()
-            .any(|read| read.as_ref().err().is_some_and(|f| f.access_denied));
-        let (os, cpu) = (os.map_err(|f| f.message), cpu.map_err(|f| f.message));
+            .any(|read| read.as_ref().err().is_some_and(HostError::access_denied));
         let mut errors = Vec::new();
         match os {
             Ok(items) => {
@@ -560,7 +562,7 @@ impl Host {
             },
             Err(error) => ActionResult {
                 return_value: None,
-                error: Some(error),
+                error: Some(error.to_string()),
                 command,
             },
         }
@@ -640,7 +642,7 @@ impl Host {
             }),
             Err(error) => {
                 let _ = tokio::time::timeout(HOST_DEADLINE, shell.close()).await;
-                Err(error)
+                Err(error.into())
             }
         }
     }

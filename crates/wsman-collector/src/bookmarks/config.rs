@@ -101,9 +101,46 @@ struct Section {
     statement_timeout_seconds: Option<u64>,
 }
 
+/// Why the `[bookmarks]` settings cannot be used (in words, never the password).
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{}: {source}", .file.display())]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", .file.display())]
+    Toml {
+        file: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("{}: [bookmarks] backend = \"postgres\" needs connection = \"host=... user=... dbname=...\"", .file.display())]
+    NoConnection { file: PathBuf },
+    /// The parse error of a connection string never quotes the string back.
+    #[error("{}: [bookmarks] connection: {source}", .file.display())]
+    Connection {
+        file: PathBuf,
+        source: tokio_postgres::Error,
+    },
+    #[error("{}: [bookmarks] connection names no {what}", .file.display())]
+    Missing { file: PathBuf, what: &'static str },
+    #[error("{}: [bookmarks] pool_size must be 1 to {MAX_POOL_SIZE}", .file.display())]
+    PoolSize { file: PathBuf },
+    #[error("{}: [bookmarks] {name} must be at least 1", .file.display())]
+    TooShort { file: PathBuf, name: &'static str },
+    #[error("{}: [bookmarks] {name} must be at most 3600", .file.display())]
+    TooLong { file: PathBuf, name: &'static str },
+    #[error("{}: [bookmarks] ca_file is set but tls is not", .file.display())]
+    CaWithoutTls { file: PathBuf },
+    #[error("{}: [bookmarks] backend {backend:?}: \"sqlite\" or \"postgres\"", .file.display())]
+    Backend { file: PathBuf, backend: String },
+    #[error("{} holds the bookmark database's password and is readable by others (mode {mode:o}): chmod 600 it", .file.display())]
+    Readable { file: PathBuf, mode: u32 },
+}
+
 /// The backend `DIR/collector.toml` names; SQLite at `default_sqlite` when the file or its
 /// `[bookmarks]` is absent. The error says what is wrong in words (never the password).
-pub fn load(config_dir: &Path, default_sqlite: &Path) -> Result<Backend, String> {
+pub fn load(config_dir: &Path, default_sqlite: &Path) -> Result<Backend, SettingsError> {
     let file = config_dir.join("collector.toml");
     let text = match read_bounded(&file) {
         Ok(text) => text,
@@ -112,15 +149,22 @@ pub fn load(config_dir: &Path, default_sqlite: &Path) -> Result<Backend, String>
                 path: default_sqlite.to_owned(),
             })
         }
-        Err(e) => return Err(format!("{}: {e}", file.display())),
+        Err(source) => return Err(SettingsError::Read { file, source }),
     };
-    let parsed: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let parsed: File = match toml::from_str(&text) {
+        Ok(parsed) => parsed,
+        Err(source) => return Err(SettingsError::Toml { file, source }),
+    };
     let section = parsed.bookmarks.unwrap_or_default();
     parse_section(section, &file, default_sqlite)
 }
 
-fn parse_section(section: Section, file: &Path, default_sqlite: &Path) -> Result<Backend, String> {
-    let where_ = file.display();
+fn parse_section(
+    section: Section,
+    file: &Path,
+    default_sqlite: &Path,
+) -> Result<Backend, SettingsError> {
+    let file_ = || file.to_owned();
     match section.backend.as_deref().unwrap_or("sqlite") {
         "sqlite" => Ok(Backend::Sqlite {
             path: section.path.unwrap_or_else(|| default_sqlite.to_owned()),
@@ -128,37 +172,51 @@ fn parse_section(section: Section, file: &Path, default_sqlite: &Path) -> Result
         "postgres" | "postgresql" => {
             let text = section
                 .connection
-                .ok_or_else(|| format!("{where_}: [bookmarks] backend = \"postgres\" needs connection = \"host=... user=... dbname=...\""))?;
-            // The parse error of a connection string never quotes the string back.
-            let mut connection: tokio_postgres::Config = text
-                .parse()
-                .map_err(|e| format!("{where_}: [bookmarks] connection: {e}"))?;
+                .ok_or_else(|| SettingsError::NoConnection { file: file_() })?;
+            let mut connection: tokio_postgres::Config =
+                text.parse().map_err(|source| SettingsError::Connection {
+                    file: file_(),
+                    source,
+                })?;
             if connection.get_password().is_some() {
                 private(file)?;
             }
             if let Some(password_file) = &section.password_file {
                 private(password_file)?;
-                let password = read_bounded(password_file)
-                    .map_err(|e| format!("{}: {e}", password_file.display()))?;
+                let password =
+                    read_bounded(password_file).map_err(|source| SettingsError::Read {
+                        file: password_file.clone(),
+                        source,
+                    })?;
                 connection.password(password.trim_end_matches(['\n', '\r']));
             }
             if connection.get_user().is_none() {
-                return Err(format!("{where_}: [bookmarks] connection names no user"));
+                return Err(SettingsError::Missing {
+                    file: file_(),
+                    what: "user",
+                });
             }
             if connection.get_dbname().is_none() {
-                return Err(format!("{where_}: [bookmarks] connection names no dbname"));
+                return Err(SettingsError::Missing {
+                    file: file_(),
+                    what: "dbname",
+                });
             }
             let pool_size = section.pool_size.unwrap_or(8);
             if pool_size == 0 || pool_size > MAX_POOL_SIZE {
-                return Err(format!(
-                    "{where_}: [bookmarks] pool_size must be 1 to {MAX_POOL_SIZE}"
-                ));
+                return Err(SettingsError::PoolSize { file: file_() });
             }
-            let seconds = |value: Option<u64>, default: u64, name: &str| match value
+            let seconds = |value: Option<u64>, default: u64, name: &'static str| match value
                 .unwrap_or(default)
             {
-                0 => Err(format!("{where_}: [bookmarks] {name} must be at least 1")),
-                s if s > 3600 => Err(format!("{where_}: [bookmarks] {name} must be at most 3600")),
+                0 => Err(SettingsError::TooShort {
+                    file: file_(),
+                    name,
+                }),
+                s if s > 3600 => Err(SettingsError::TooLong {
+                    file: file_(),
+                    name,
+                }),
                 s => Ok(Duration::from_secs(s)),
             };
             let connect_timeout = seconds(
@@ -175,9 +233,7 @@ fn parse_section(section: Section, file: &Path, default_sqlite: &Path) -> Result
             connection.application_name("wsmand collector");
             let tls = section.tls.unwrap_or(false);
             if section.ca_file.is_some() && !tls {
-                return Err(format!(
-                    "{where_}: [bookmarks] ca_file is set but tls is not"
-                ));
+                return Err(SettingsError::CaWithoutTls { file: file_() });
             }
             Ok(Backend::Postgres(Box::new(PostgresSettings {
                 connection,
@@ -189,24 +245,27 @@ fn parse_section(section: Section, file: &Path, default_sqlite: &Path) -> Result
                 acquire_timeout: statement_timeout,
             })))
         }
-        other => Err(format!(
-            "{where_}: [bookmarks] backend {other:?}: \"sqlite\" or \"postgres\""
-        )),
+        other => Err(SettingsError::Backend {
+            file: file_(),
+            backend: other.to_owned(),
+        }),
     }
 }
 
 /// Refuse a file that holds a secret and that others may read.
-fn private(path: &Path) -> Result<(), String> {
+fn private(path: &Path) -> Result<(), SettingsError> {
     let mode = std::fs::metadata(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
+        .map_err(|source| SettingsError::Read {
+            file: path.to_owned(),
+            source,
+        })?
         .permissions()
         .mode();
     if mode & 0o077 != 0 {
-        return Err(format!(
-            "{} holds the bookmark database's password and is readable by others (mode {:o}): chmod 600 it",
-            path.display(),
-            mode & 0o777
-        ));
+        return Err(SettingsError::Readable {
+            file: path.to_owned(),
+            mode: mode & 0o777,
+        });
     }
     Ok(())
 }

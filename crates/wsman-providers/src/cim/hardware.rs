@@ -44,33 +44,54 @@ struct HardwareFile {
     sysfs_root: PathBuf,
 }
 
+/// Why `hardware.toml` was not used.
+#[derive(Debug, thiserror::Error)]
+pub enum HardwareFileError {
+    #[error("{}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is larger than {MAX_HARDWARE_FILE} bytes", .path.display())]
+    TooLarge { path: PathBuf },
+    #[error("{}: {source}", .path.display())]
+    Toml {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("{}: sysfs_root {} is not an absolute path to a directory", .path.display(), .root.display())]
+    NotADirectory { path: PathBuf, root: PathBuf },
+}
+
 /// Longest `hardware.toml` read.
 const MAX_HARDWARE_FILE: u64 = 4096;
 
 /// The sysfs root `config_dir/hardware.toml` names, `/sys` without the file. A file that
 /// cannot be read or parsed, or a root that is not an absolute directory, is an error (the
 /// daemon logs it and uses `/sys`).
-pub fn sysfs_root(config_dir: &Path) -> Result<PathBuf, String> {
+pub fn sysfs_root(config_dir: &Path) -> Result<PathBuf, HardwareFileError> {
     let path = config_dir.join("hardware.toml");
+    let read = |source| HardwareFileError::Read {
+        path: path.clone(),
+        source,
+    };
     let text = match std::fs::metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(PathBuf::from(SYSFS)),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(e) => return Err(read(e)),
         Ok(meta) if meta.len() > MAX_HARDWARE_FILE => {
-            return Err(format!(
-                "{} is larger than {MAX_HARDWARE_FILE} bytes",
-                path.display()
-            ))
+            return Err(HardwareFileError::TooLarge { path })
         }
-        Ok(_) => std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+        Ok(_) => std::fs::read_to_string(&path).map_err(read)?,
     };
-    let file: HardwareFile =
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file: HardwareFile = match toml::from_str(&text) {
+        Ok(file) => file,
+        Err(source) => return Err(HardwareFileError::Toml { path, source }),
+    };
     if !file.sysfs_root.is_absolute() || !file.sysfs_root.is_dir() {
-        return Err(format!(
-            "{}: sysfs_root {} is not an absolute path to a directory",
-            path.display(),
-            file.sysfs_root.display()
-        ));
+        return Err(HardwareFileError::NotADirectory {
+            path,
+            root: file.sysfs_root,
+        });
     }
     Ok(file.sysfs_root)
 }

@@ -26,7 +26,9 @@ use wsman_providers::Caller;
 #[derive(Debug, thiserror::Error)]
 pub enum CollectorError {
     #[error("the collector's bookmark store: {0}")]
-    Store(String),
+    Settings(#[from] wsman_collector::bookmarks::config::SettingsError),
+    #[error("the collector's bookmark store: {0}")]
+    Store(#[from] super::OpenError),
 }
 
 /// The Windows Event Collector's endpoints, served while `DIR/subscriptions` exists.
@@ -71,9 +73,8 @@ impl CollectorEngine {
 
     fn open(&self) -> Result<CollectorService, CollectorError> {
         let backend =
-            wsman_collector::bookmarks::config::load(&self.config_dir, &self.default_database)
-                .map_err(CollectorError::Store)?;
-        CollectorService::open(&self.config_dir, &backend).map_err(CollectorError::Store)
+            wsman_collector::bookmarks::config::load(&self.config_dir, &self.default_database)?;
+        Ok(CollectorService::open(&self.config_dir, &backend)?)
     }
 
     /// The collector in service, if any.

@@ -59,11 +59,7 @@ fn context_of(response: &Response) -> String {
 }
 
 fn post_as(port: u16, (user, password): (&str, &str), body: &str) -> Response {
-    http::post(
-        port,
-        Some(&http::basic_auth(user, password)),
-        body.as_bytes(),
-    )
+    http::post_as(port, user, password, body)
 }
 
 /// The two PAM test accounts, when the environment names them.

@@ -135,11 +135,7 @@ pub(crate) fn source_with_env(
 
 impl Source {
     fn post_as(&self, user: &str, password: &str, body: &str) -> Response {
-        http::post(
-            self.port,
-            Some(&http::basic_auth(user, password)),
-            body.as_bytes(),
-        )
+        http::post_as(self.port, user, password, body)
     }
 
     pub(crate) fn post(&self, body: &str) -> Response {

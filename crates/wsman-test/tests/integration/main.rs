@@ -44,6 +44,24 @@ mod wmi_access;
 
 use wsman_test::http::Response;
 use wsman_test::soap::{self, FaultSummary};
+use wsman_test::{ConfigDir, ListenerSpec};
+
+/// A configuration for tests of methods: an HTTP listener on `port`, a RootSDDL every user
+/// passes (so a refusal seen is the method's own), the service account, and `plain` (name,
+/// password), an account that is not an administrator, whose shells run as nobody.
+pub(crate) fn method_test_config(port: u16, (user, password): (&str, &str)) -> ConfigDir {
+    let mut config = ConfigDir::new();
+    config.listener(ListenerSpec::http(port));
+    config.set(
+        "Config.Service",
+        "RootSDDL",
+        "\"O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;BU)\"",
+    );
+    config.write();
+    config.add_service_account();
+    config.add_account(user, password, Some("nobody"));
+    config
+}
 
 /// Asserts `response` is a SOAP fault with HTTP 500 and the given subcode (local name), and
 /// returns what it says.

@@ -2,14 +2,13 @@
 //! `wsman_test::systemd`): every value checked against what `systemctl` inside that system
 //! says, and every method's effect seen by `systemctl` too.
 
+use wsman_proto::enumeration::dialect::ASSOCIATION as ASSOCIATION_FILTER;
 use wsman_proto::ns::action;
 use wsman_test::http::{self, Response};
 use wsman_test::systemd::BootedSystemd;
-use wsman_test::{
-    free_port, soap, ConfigDir, Daemon, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD,
-};
+use wsman_test::{free_port, soap, ConfigDir, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
-use super::expect_fault;
+use super::{expect_fault, method_test_config};
 
 const URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service";
 const WQL: &str = "http://schemas.microsoft.com/wbem/wsman/1/WQL";
@@ -18,8 +17,6 @@ const PROBE: &str = "[Unit]\nDescription=wsmand probe service\nRequires=wsman-he
                      ExecStart=/bin/sleep 1000\n\n[Install]\nWantedBy=multi-user.target\n";
 const HELPER: &str = "[Unit]\nDescription=wsmand helper\n\n[Service]\nType=oneshot\n\
                       ExecStart=/bin/true\nRemainAfterExit=yes\n";
-const ASSOCIATION_FILTER: &str =
-    "http://schemas.dmtf.org/wbem/wsman/1/cimbinding/associationFilter";
 /// A service account that is not an administrator (its shells run as nobody).
 const PLAIN: &str = "plainsvc";
 const PLAIN_PASSWORD: &str = "Plain-Svc-Pass1";
@@ -33,17 +30,7 @@ struct Host {
 impl Host {
     fn start(bus_address: &str) -> Host {
         let port = free_port();
-        let mut config = ConfigDir::new();
-        config.listener(ListenerSpec::http(port));
-        // Every user passes RootSDDL, so the refusal seen is the method's own.
-        config.set(
-            "Config.Service",
-            "RootSDDL",
-            "\"O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;BU)\"",
-        );
-        config.write();
-        config.add_service_account();
-        config.add_account(PLAIN, PLAIN_PASSWORD, Some("nobody"));
+        let config = method_test_config(port, (PLAIN, PLAIN_PASSWORD));
         let daemon = Daemon::start_with_env(
             &config,
             &[port],
@@ -57,11 +44,7 @@ impl Host {
     }
 
     fn post_as(&self, user: &str, password: &str, body: &str) -> Response {
-        http::post(
-            self.port,
-            Some(&http::basic_auth(user, password)),
-            body.as_bytes(),
-        )
+        http::post_as(self.port, user, password, body)
     }
 
     fn post(&self, body: &str) -> Response {

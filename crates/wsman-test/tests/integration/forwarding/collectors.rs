@@ -17,96 +17,51 @@ struct Seen {
 /// reads (5 MiB), then a valid subscription with an option nobody knows; it takes deliveries
 /// with an Ack.
 fn hostile_collector(seen: std::sync::Arc<std::sync::Mutex<Seen>>) -> u16 {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let port = listener.local_addr().expect("address").port();
-    let item = |mode: &str, version: &str| {
-        format!(
-            "<m:Subscription xmlns:m=\"http://schemas.microsoft.com/wbem/wsman/1/subscription\">{version}<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:e=\"http://schemas.xmlsoap.org/ws/2004/08/eventing\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><s:Header><a:Action>http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe</a:Action><a:MessageID>uuid:00000000-0000-0000-0000-000000000009</a:MessageID><a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To><w:ResourceURI>http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog</w:ResourceURI><w:OptionSet><w:Option Name=\"SubscriptionName\">hostile</w:Option><w:Option Name=\"Frobnicate\">yes</w:Option></w:OptionSet></s:Header><s:Body><e:Subscribe><e:Delivery Mode=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/{mode}\"><w:Heartbeats>PT1.000S</w:Heartbeats><e:NotifyTo><a:Address>http://127.0.0.1:{port}/deliveries</a:Address><a:ReferenceProperties><e:Identifier>V1</e:Identifier></a:ReferenceProperties><c:Policy xmlns:c=\"http://schemas.xmlsoap.org/ws/2002/12/policy\" xmlns:auth=\"http://schemas.microsoft.com/wbem/wsman/1/authentication\"><c:ExactlyOne><c:All><auth:Authentication Profile=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic\"/></c:All></c:ExactlyOne></c:Policy></e:NotifyTo><w:MaxTime>PT1.000S</w:MaxTime></e:Delivery><w:Filter Dialect=\"http://schemas.microsoft.com/win/2004/08/events/eventquery\"><QueryList><Query Id=\"0\"><Select Path=\"Application\">*</Select></Query></QueryList></w:Filter></e:Subscribe></s:Body></s:Envelope></m:Subscription>"
-        )
-    };
-    let good = item("Events", "<m:Version>uuid:V1</m:Version>");
-    let bad = format!(
-        "{}{}",
-        item("Events", ""),
-        item("Pull", "<m:Version>uuid:V2</m:Version>")
-    );
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let seen = seen.clone();
-            let (good, bad) = (good.clone(), bad.clone());
-            std::thread::spawn(move || {
-                let mut writer = stream.try_clone().expect("clone");
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-                    let mut length = 0usize;
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                            break;
-                        }
-                        if let Some((name, value)) = line.split_once(':') {
-                            if name.eq_ignore_ascii_case("content-length") {
-                                length = value.trim().parse().unwrap_or(0);
-                            }
-                        }
-                    }
-                    let mut body = vec![0; length.min(1 << 20)];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let text = wsman_proto::charset::decode(&body, None)
-                        .map(|(t, _)| t)
-                        .unwrap_or_default();
-                    let message_id = text
-                        .split("MessageID>")
-                        .nth(1)
-                        .and_then(|r| r.split('<').next())
-                        .unwrap_or("")
-                        .to_owned();
-                    let answer = if path.ends_with("/deliveries") {
-                        seen.lock().expect("lock").deliveries.push(text);
-                        wsman_events::delivery::ack_envelope(
-                            &message_id,
-                            "uuid:00000000-0000-0000-0000-00000000000a",
-                        )
-                    } else {
-                        let n = {
-                            let mut seen = seen.lock().expect("lock");
-                            seen.enumerations += 1;
-                            seen.enumerations
-                        };
-                        let items = match n {
-                            1 => "not XML at all".to_owned(),
-                            2 => bad.clone(),
-                            3 => format!("<!--{}-->", "x".repeat(5 << 20)),
-                            _ => good.clone(),
-                        };
-                        if n == 1 {
-                            items
-                        } else {
-                            format!("<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><s:Header><a:Action>http://schemas.xmlsoap.org/ws/2004/09/enumeration/EnumerateResponse</a:Action><a:MessageID>uuid:00000000-0000-0000-0000-00000000000b</a:MessageID><a:RelatesTo>{message_id}</a:RelatesTo></s:Header><s:Body><n:EnumerateResponse><n:EnumerationContext/><w:Items>{items}</w:Items><w:EndOfSequence/></n:EnumerateResponse></s:Body></s:Envelope>")
-                        }
-                    };
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
-                        answer.len()
-                    );
-                    if writer.write_all(head.as_bytes()).is_err()
-                        || writer.write_all(answer.as_bytes()).is_err()
-                    {
-                        return;
-                    }
-                }
-            });
+    scripted_collector(move |request, port| {
+        let item = |mode: &str, version: &str| {
+            format!(
+                "<m:Subscription xmlns:m=\"http://schemas.microsoft.com/wbem/wsman/1/subscription\">{version}<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:e=\"http://schemas.xmlsoap.org/ws/2004/08/eventing\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><s:Header><a:Action>http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe</a:Action><a:MessageID>uuid:00000000-0000-0000-0000-000000000009</a:MessageID><a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To><w:ResourceURI>http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog</w:ResourceURI><w:OptionSet><w:Option Name=\"SubscriptionName\">hostile</w:Option><w:Option Name=\"Frobnicate\">yes</w:Option></w:OptionSet></s:Header><s:Body><e:Subscribe><e:Delivery Mode=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/{mode}\"><w:Heartbeats>PT1.000S</w:Heartbeats><e:NotifyTo><a:Address>http://127.0.0.1:{port}/deliveries</a:Address><a:ReferenceProperties><e:Identifier>V1</e:Identifier></a:ReferenceProperties><c:Policy xmlns:c=\"http://schemas.xmlsoap.org/ws/2002/12/policy\" xmlns:auth=\"http://schemas.microsoft.com/wbem/wsman/1/authentication\"><c:ExactlyOne><c:All><auth:Authentication Profile=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic\"/></c:All></c:ExactlyOne></c:Policy></e:NotifyTo><w:MaxTime>PT1.000S</w:MaxTime></e:Delivery><w:Filter Dialect=\"http://schemas.microsoft.com/win/2004/08/events/eventquery\"><QueryList><Query Id=\"0\"><Select Path=\"Application\">*</Select></Query></QueryList></w:Filter></e:Subscribe></s:Body></s:Envelope></m:Subscription>"
+            )
+        };
+        let text = wsman_proto::charset::decode(&request.body, None)
+            .map(|(t, _)| t)
+            .unwrap_or_default();
+        let message_id = message_id_of(&text);
+        if request.path.ends_with("/deliveries") {
+            seen.lock().expect("lock").deliveries.push(text);
+            return wsman_events::delivery::ack_envelope(
+                &message_id,
+                "uuid:00000000-0000-0000-0000-00000000000a",
+            );
         }
-    });
-    port
+        let n = {
+            let mut seen = seen.lock().expect("lock");
+            seen.enumerations += 1;
+            seen.enumerations
+        };
+        match n {
+            1 => "not XML at all".to_owned(),
+            2 => enumerate_response(
+                "uuid:00000000-0000-0000-0000-00000000000b",
+                &message_id,
+                &format!(
+                    "{}{}",
+                    item("Events", ""),
+                    item("Pull", "<m:Version>uuid:V2</m:Version>")
+                ),
+            ),
+            3 => enumerate_response(
+                "uuid:00000000-0000-0000-0000-00000000000b",
+                &message_id,
+                &format!("<!--{}-->", "x".repeat(5 << 20)),
+            ),
+            _ => enumerate_response(
+                "uuid:00000000-0000-0000-0000-00000000000b",
+                &message_id,
+                &item("Events", "<m:Version>uuid:V1</m:Version>"),
+            ),
+        }
+    })
 }
 
 #[test]
@@ -114,24 +69,7 @@ fn bad_answers_from_a_collector_are_logged_and_the_forwarder_keeps_going() {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
     let collector_port = hostile_collector(seen.clone());
     let state = tempfile::tempdir().expect("tempdir");
-    let journal = state.path().join("journal");
-    std::fs::create_dir(&journal).expect("an empty journal directory");
-    let password = state.path().join("password");
-    std::fs::write(&password, "secret-of-the-forwarder\n").expect("password file");
-    let port = free_port();
-    let mut config = ConfigDir::new();
-    config.listener(ListenerSpec::http(port));
-    config.write();
-    config.write_raw(
-        "forwarding.toml",
-        &format!(
-            "computer = \"linux01.example.test\"\nstate_directory = \"{}\"\n[[collector]]\nserver = \"Server=http://127.0.0.1:{collector_port}/wsman/SubscriptionManager/WEC,Refresh=1\"\nauthentication = \"basic\"\nusername = \"linux01\"\npassword_file = \"{}\"\nallow_unencrypted = true\n",
-            state.path().join("cursors").display(),
-            password.display()
-        ),
-    );
-    let env = [("WSMAND_JOURNAL_DIRECTORY", journal.to_str().expect("utf-8"))];
-    let mut forwarder = Daemon::start_with_env(&config, &[port], &env);
+    let mut forwarder = linux01_forwarder(state.path(), collector_port, 1);
     wait_for(
         "a delivery of the valid subscription",
         || !seen.lock().expect("lock").deliveries.is_empty(),
@@ -157,83 +95,45 @@ fn basic_over_https_reaches_a_collector_and_follows_its_subscription_changes() {
     let Some(scene) = Scene::boot("wef-tls") else {
         return;
     };
-    let Scene {
-        systemd,
-        journal,
-        state,
-        output,
-        database,
-        tag,
-    } = scene;
-    let subscription = subscription(
-        &tag,
-        &output,
-        "max_latency_seconds = 1\nread_existing_events = true\n",
-        "{client}.xml",
-    );
-    let https_port = free_port();
-    let mut thumbprint = String::new();
-    let collector_env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
-    let mut collector = Fixture::http_with_env(
-        |config| {
-            thumbprint = config.add_certificate();
-            config.listener(ListenerSpec::https(https_port, &thumbprint));
-            config.write_raw("subscriptions/linux.toml", &subscription);
-        },
-        &collector_env,
-    );
-    collector.daemon.wait_for_port(https_port);
-    let collector_certificate = collector
-        .config
-        .path()
-        .join(format!("certs/{thumbprint}.crt"));
-    log_entries(&systemd, &tag, 0..5);
+    let subscription = scene.prompt_subscription("{client}.xml");
+    let (collector, https_port, collector_certificate) =
+        scene.https_collector(&subscription, |_| {});
+    log_entries(&scene.systemd, &scene.tag, 0..5);
     // A message journald stores zstd-compressed (over 512 bytes): the forwarder reads it through
     // the zstd contexts it keeps per thread instead of libzstd's one per value.
     let long_message: String = (0..400).map(|n| format!("{n:03}-")).collect();
-    systemd.exec_ok(&[
+    scene.systemd.exec_ok(&[
         "logger",
         "--size",
         "4096",
         "-t",
-        &tag,
+        &scene.tag,
         "-p",
         "user.warning",
         &long_message,
     ]);
-    let expected = journal_records(&systemd, &tag, 6);
-    let journal_text = systemd.journal_until(&["-t", &tag, "-o", "cat"], |out| {
-        out.contains(&long_message)
-    });
+    let expected = journal_records(&scene.systemd, &scene.tag, 6);
+    let journal_text = scene
+        .systemd
+        .journal_until(&["-t", &scene.tag, "-o", "cat"], |out| {
+            out.contains(&long_message)
+        });
     assert!(journal_text.contains(&long_message));
 
-    let port = free_port();
-    let mut config = ConfigDir::new();
-    config.listener(ListenerSpec::http(port));
-    config.write();
-    let password = state.path().join("password");
-    std::fs::write(&password, format!("{SERVICE_PASSWORD}\n")).expect("password file");
-    config.write_raw(
-        "forwarding.toml",
-        &format!(
-            "computer = \"{SERVICE_ACCOUNT}.forwarder.test\"\nstate_directory = \"{}\"\n[[collector]]\nserver = \"Server=https://127.0.0.1:{https_port}/wsman/SubscriptionManager/WEC,Refresh=2\"\nauthentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\nca_file = \"{}\"\n",
-            state.path().join("cursors").display(),
-            password.display(),
-            collector_certificate.display()
-        ),
-    );
-    let env = [("WSMAND_JOURNAL_DIRECTORY", journal.to_str().expect("utf-8"))];
-    let forwarder = Daemon::start_with_env(&config, &[port], &env);
-    let file = output.join(format!("{SERVICE_ACCOUNT}.xml"));
+    let (config, port) = forwarder_config(&format!(
+        "computer = \"{SERVICE_ACCOUNT}.forwarder.test\"\nstate_directory = \"{}\"\n[[collector]]\nserver = \"Server=https://127.0.0.1:{https_port}/wsman/SubscriptionManager/WEC,Refresh=2\"\nauthentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\nca_file = \"{}\"\n",
+        scene.cursors().display(),
+        scene.password_file().display(),
+        collector_certificate.display()
+    ));
+    let forwarder = Daemon::start_with_env(&config, &[port], &scene.forwarder_env());
+    let file = scene.output.join(format!("{SERVICE_ACCOUNT}.xml"));
     wait_for(
         "the entries at the collector over HTTPS",
-        || collected(&file, &tag).len() >= 6,
+        || collected(&file, &scene.tag).len() >= 6,
         || format!("{}\n{}", forwarder.stderr(), collector.daemon.stderr()),
     );
-    assert_eq!(collected(&file, &tag), expected);
+    assert_eq!(collected(&file, &scene.tag), expected);
     let delivered = std::fs::read_to_string(&file).expect("the collector's file");
     assert!(
         delivered.contains(&format!("<Data Name='MESSAGE'>{long_message}</Data>")),
@@ -259,14 +159,14 @@ fn basic_over_https_reaches_a_collector_and_follows_its_subscription_changes() {
         || started(&forwarder) == 2,
         || forwarder.stderr(),
     );
-    log_entries(&systemd, &tag, 5..8);
-    let expected = journal_records(&systemd, &tag, 9);
+    log_entries(&scene.systemd, &scene.tag, 5..8);
+    let expected = journal_records(&scene.systemd, &scene.tag, 9);
     wait_for(
         "the entries after the change",
-        || collected(&file, &tag).len() >= 9,
+        || collected(&file, &scene.tag).len() >= 9,
         || format!("{}\n{}", forwarder.stderr(), collector.daemon.stderr()),
     );
-    assert_eq!(collected(&file, &tag), expected);
+    assert_eq!(collected(&file, &scene.tag), expected);
 
     // Withdrawn (disabled at the collector): stopped at the next refresh.
     collector.config.write_raw(
@@ -293,26 +193,13 @@ fn sighup_rereads_forwarding_toml_and_collectors_dropped_or_stopped_get_subscrip
     let Some(scene) = Scene::boot("wef-hup") else {
         return;
     };
-    let Scene {
-        systemd,
-        journal,
-        state,
-        output,
-        database,
-        tag,
-    } = scene;
-    let subscription = subscription(
-        &tag,
-        &output,
-        "max_latency_seconds = 1\nread_existing_events = true\n",
-        "{client}.xml",
-    );
+    let subscription = scene.prompt_subscription("{client}.xml");
     // Two collectors, each with its own bookmark database and output directory.
     let start_collector = |name: &str| {
-        let database = database.with_file_name(format!("{name}.sqlite"));
+        let database = scene.database.with_file_name(format!("{name}.sqlite"));
         let subscription = subscription.replace(
-            &format!("{}/", output.display()),
-            &format!("{}/{name}/", output.display()),
+            &format!("{}/", scene.output.display()),
+            &format!("{}/{name}/", scene.output.display()),
         );
         Fixture::http_with_env(
             |config| {
@@ -326,30 +213,24 @@ fn sighup_rereads_forwarding_toml_and_collectors_dropped_or_stopped_get_subscrip
     };
     let first = start_collector("first");
     let second = start_collector("second");
-    let first_file = output.join(format!("first/{SERVICE_ACCOUNT}.xml"));
-    let second_file = output.join(format!("second/{SERVICE_ACCOUNT}.xml"));
-    log_entries(&systemd, &tag, 0..3);
-    journal_records(&systemd, &tag, 3);
+    let first_file = scene.output.join(format!("first/{SERVICE_ACCOUNT}.xml"));
+    let second_file = scene.output.join(format!("second/{SERVICE_ACCOUNT}.xml"));
+    log_entries(&scene.systemd, &scene.tag, 0..3);
+    journal_records(&scene.systemd, &scene.tag, 3);
 
-    let password = state.path().join("password");
-    std::fs::write(&password, format!("{SERVICE_PASSWORD}\n")).expect("password file");
+    let password = scene.password_file();
     let forwarding = |ports: &[u16]| {
         let mut text = format!(
             "computer = \"{SERVICE_ACCOUNT}.forwarder.test\"\nstate_directory = \"{}\"\n",
-            state.path().join("cursors").display()
+            scene.cursors().display()
         );
         for port in ports {
             text.push_str(&format!("[[collector]]\nserver = \"Server=http://127.0.0.1:{port}/wsman/SubscriptionManager/WEC,Refresh=1\"\nauthentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\nallow_unencrypted = true\n", password.display()));
         }
         text
     };
-    let port = free_port();
-    let mut config = ConfigDir::new();
-    config.listener(ListenerSpec::http(port));
-    config.write();
-    config.write_raw("forwarding.toml", &forwarding(&[first.port]));
-    let env = [("WSMAND_JOURNAL_DIRECTORY", journal.to_str().expect("utf-8"))];
-    let mut forwarder = Daemon::start_with_env(&config, &[port], &env);
+    let (config, port) = forwarder_config(&forwarding(&[first.port]));
+    let mut forwarder = Daemon::start_with_env(&config, &[port], &scene.forwarder_env());
     let logs = |forwarder: &Daemon| {
         format!(
             "forwarder:\n{}\nfirst:\n{}\nsecond:\n{}",
@@ -360,7 +241,7 @@ fn sighup_rereads_forwarding_toml_and_collectors_dropped_or_stopped_get_subscrip
     };
     wait_for(
         "the entries at the first collector",
-        || collected(&first_file, &tag).len() >= 3,
+        || collected(&first_file, &scene.tag).len() >= 3,
         || logs(&forwarder),
     );
 
@@ -372,10 +253,10 @@ fn sighup_rereads_forwarding_toml_and_collectors_dropped_or_stopped_get_subscrip
         || forwarder.stderr().contains("forwarding.toml not reloaded"),
         || logs(&forwarder),
     );
-    log_entries(&systemd, &tag, 3..5);
+    log_entries(&scene.systemd, &scene.tag, 3..5);
     wait_for(
         "entries at the first collector after the refused reload",
-        || collected(&first_file, &tag).len() >= 5,
+        || collected(&first_file, &scene.tag).len() >= 5,
         || logs(&forwarder),
     );
     assert!(forwarder.is_running());
@@ -397,14 +278,14 @@ fn sighup_rereads_forwarding_toml_and_collectors_dropped_or_stopped_get_subscrip
         || ended(&first) == 1,
         || logs(&forwarder),
     );
-    let expected = journal_records(&systemd, &tag, 5);
+    let expected = journal_records(&scene.systemd, &scene.tag, 5);
     wait_for(
         "the entries at the second collector",
-        || collected(&second_file, &tag).len() >= 5,
+        || collected(&second_file, &scene.tag).len() >= 5,
         || logs(&forwarder),
     );
-    assert_eq!(collected(&second_file, &tag), expected);
-    assert_eq!(collected(&first_file, &tag), expected);
+    assert_eq!(collected(&second_file, &scene.tag), expected);
+    assert_eq!(collected(&first_file, &scene.tag), expected);
 
     // Nothing changed: a reload keeps everything running, nothing is ended.
     hang_up(&forwarder);
@@ -441,7 +322,7 @@ fn a_paged_answer_is_pulled_whole_and_every_subscription_started() {
         state.path(),
         &format!("{SERVICE_ACCOUNT}.forwarder.test"),
         &format!(
-            "http://127.0.0.1:{}/wsman/SubscriptionManager/WEC",
+            "http://127.0.0.1:{}/wsman/SubscriptionManager/WEC,Refresh=60",
             collector.port
         ),
         SERVICE_ACCOUNT,

@@ -9,104 +9,66 @@ fn journal_events_reach_the_collector_in_order_across_restarts_of_either_side() 
     let Some(scene) = Scene::boot("wef") else {
         return;
     };
-    let Scene {
-        systemd,
-        journal,
-        state,
-        output,
-        database,
-        tag,
-    } = scene;
 
     // The collector: one subscription selecting the tag, delivered in batches of at most 4.
-    let subscription = subscription(&tag, &output, "max_items = 4\nmax_latency_seconds = 1\nheartbeat_seconds = 60\nread_existing_events = true\n", "{client}.xml");
-    let collector_env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
-    let mut collector = Fixture::http_with_env(
-        |config| {
-            config.write_raw("subscriptions/linux.toml", &subscription);
-        },
-        &collector_env,
-    );
-    let file = output.join(format!("{SERVICE_ACCOUNT}.xml"));
+    let subscription = subscription(&scene.tag, &scene.output, "max_items = 4\nmax_latency_seconds = 1\nheartbeat_seconds = 60\nread_existing_events = true\n", "{client}.xml");
+    let mut collector = scene.collector(&subscription, &[], |_| {});
+    let file = scene.output.join(format!("{SERVICE_ACCOUNT}.xml"));
 
     // Entries logged before the forwarder starts: the subscription reads existing events.
-    log_entries(&systemd, &tag, 0..6);
-    journal_records(&systemd, &tag, 6);
+    log_entries(&scene.systemd, &scene.tag, 0..6);
+    journal_records(&scene.systemd, &scene.tag, 6);
 
     // The forwarder.
-    let forwarder_port = free_port();
-    let mut forwarder_config = ConfigDir::new();
-    forwarder_config.listener(ListenerSpec::http(forwarder_port));
-    forwarder_config.write();
-    let password = state.path().join("password");
-    std::fs::write(&password, format!("{SERVICE_PASSWORD}\n")).expect("password file");
-    forwarder_config.write_raw(
-        "forwarding.toml",
-        &format!(
-            "computer = \"{SERVICE_ACCOUNT}.forwarder.test\"\nstate_directory = \"{}\"\nmax_retry_interval_seconds = 1\n\n[[collector]]\nserver = \"Server=http://127.0.0.1:{}/wsman/SubscriptionManager/WEC,Refresh=2\"\nauthentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\nallow_unencrypted = true\n",
-            state.path().join("cursors").display(),
-            collector.port,
-            password.display()
-        ),
-    );
-    let forwarder_env = [(
-        "WSMAND_JOURNAL_DIRECTORY",
-        journal.to_str().expect("utf-8 path"),
-    )];
+    let (forwarder_config, forwarder_port) = basic_forwarder(&scene, collector.port);
+    let forwarder_env = scene.forwarder_env();
     let mut forwarder =
         Daemon::start_with_env(&forwarder_config, &[forwarder_port], &forwarder_env);
-    let logs = |forwarder: &Daemon, collector: &Fixture| {
-        format!(
-            "file:\n{}\nforwarder:\n{}\ncollector:\n{}",
-            std::fs::read_to_string(&file).unwrap_or_default(),
-            forwarder.stderr(),
-            collector.daemon.stderr()
-        )
-    };
+    let logs = |forwarder: &Daemon, collector: &Fixture| progress(&file, forwarder, collector);
     wait_for(
         "the existing entries at the collector",
-        || collected(&file, &tag).len() >= 6,
+        || collected(&file, &scene.tag).len() >= 6,
         || logs(&forwarder, &collector),
     );
 
     // Fault 1: the collector is killed mid-stream and comes back. The log of each collector
     // instance is kept: it counts the events the forwarder sent again.
-    log_entries(&systemd, &tag, 6..10);
+    log_entries(&scene.systemd, &scene.tag, 6..10);
     collector.daemon.stop();
     let mut earlier_collector_logs = collector.daemon.stderr();
-    log_entries(&systemd, &tag, 10..16);
-    collector.daemon = Daemon::start_with_env(&collector.config, &[collector.port], &collector_env);
+    log_entries(&scene.systemd, &scene.tag, 10..16);
+    collector.daemon =
+        Daemon::start_with_env(&collector.config, &[collector.port], &scene.collector_env());
     wait_for(
         "the entries logged while the collector was down",
-        || collected(&file, &tag).len() >= 16,
+        || collected(&file, &scene.tag).len() >= 16,
         || logs(&forwarder, &collector),
     );
 
     // Fault 2: the forwarder is restarted mid-stream; it resumes from its cursor.
-    log_entries(&systemd, &tag, 16..20);
+    log_entries(&scene.systemd, &scene.tag, 16..20);
     forwarder.stop();
-    log_entries(&systemd, &tag, 20..26);
+    log_entries(&scene.systemd, &scene.tag, 20..26);
     forwarder = Daemon::start_with_env(&forwarder_config, &[forwarder_port], &forwarder_env);
     wait_for(
         "the entries logged while the forwarder was down",
-        || collected(&file, &tag).len() >= 26,
+        || collected(&file, &scene.tag).len() >= 26,
         || logs(&forwarder, &collector),
     );
 
-    let mut expected = journal_records(&systemd, &tag, 26);
+    let mut expected = journal_records(&scene.systemd, &scene.tag, 26);
     assert_eq!(expected.len(), 26, "journald kept every entry");
 
     // Fault 3: with the forwarder stopped, the journal is vacuumed past its cursor: every
     // entry it held goes. After the restart, the first event names the records lost.
     forwarder.stop();
-    log_entries(&systemd, &tag, 26..28);
+    log_entries(&scene.systemd, &scene.tag, 26..28);
     std::thread::sleep(Duration::from_millis(1100));
-    systemd.exec_ok(&["journalctl", "--rotate", "--vacuum-time=1s"]);
-    log_entries(&systemd, &tag, 28..32);
-    let after_vacuum = journal_records(&systemd, &tag, 4);
+    scene
+        .systemd
+        .exec_ok(&["journalctl", "--rotate", "--vacuum-time=1s"]);
+    log_entries(&scene.systemd, &scene.tag, 28..32);
+    let after_vacuum = journal_records(&scene.systemd, &scene.tag, 4);
     assert_eq!(
         after_vacuum.len(),
         4,
@@ -115,15 +77,15 @@ fn journal_events_reach_the_collector_in_order_across_restarts_of_either_side() 
     forwarder = Daemon::start_with_env(&forwarder_config, &[forwarder_port], &forwarder_env);
     wait_for(
         "the entries logged after the vacuum",
-        || collected(&file, &tag).len() >= 30,
+        || collected(&file, &scene.tag).len() >= 30,
         || logs(&forwarder, &collector),
     );
-    let oldest = journal_records_of(&systemd, &[])[0];
+    let oldest = journal_records_of(&scene.systemd, &[])[0];
     let delivered_before = *expected.last().expect("entries");
     expected.extend(after_vacuum);
 
     earlier_collector_logs.push_str(&collector.daemon.stderr());
-    assert_written_once_in_journal_order(&file, &tag, &expected, &earlier_collector_logs);
+    assert_written_once_in_journal_order(&file, &scene.tag, &expected, &earlier_collector_logs);
     assert_forwarder_events_written(&file, delivered_before, oldest);
     let forwarder_log = forwarder.stderr();
     assert!(!forwarder_log.contains(SERVICE_PASSWORD));
@@ -143,18 +105,7 @@ fn assert_written_once_in_journal_order(
     let mut unique = at_collector.clone();
     unique.dedup();
     assert_eq!(unique, at_collector, "written once each");
-    let sent_again: usize = collector_logs
-        .lines()
-        .filter(|l| l.contains("events already stored were not written again"))
-        .filter_map(|l| {
-            l.split("already_stored=")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse::<usize>()
-                .ok()
-        })
-        .sum();
+    let sent_again = events_sent_again(collector_logs);
     assert!(sent_again <= 3 * 4, "{collector_logs}");
     assert_eq!(
         unique, *expected,
@@ -232,6 +183,42 @@ fn the_daemon_exports_the_zstd_context_functions_libsystemd_binds_to() {
     }
 }
 
+/// What a waiting test shows when it times out: the collector's file and both logs.
+fn progress(file: &Path, forwarder: &Daemon, collector: &Fixture) -> String {
+    format!(
+        "file:\n{}\nforwarder:\n{}\ncollector:\n{}",
+        std::fs::read_to_string(file).unwrap_or_default(),
+        forwarder.stderr(),
+        collector.daemon.stderr()
+    )
+}
+
+/// The events a forwarder sent again that the collector had already stored, from its log.
+fn events_sent_again(collector_logs: &str) -> usize {
+    collector_logs
+        .lines()
+        .filter(|l| l.contains("events already stored were not written again"))
+        .filter_map(|l| {
+            l.split("already_stored=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .sum()
+}
+
+/// The forwarder of these tests: Basic as the service account to the collector on
+/// `collector_port` over plain HTTP, refreshing every 2 s and retrying every second.
+fn basic_forwarder(scene: &Scene, collector_port: u16) -> (ConfigDir, u16) {
+    forwarder_config(&format!(
+        "computer = \"{SERVICE_ACCOUNT}.forwarder.test\"\nstate_directory = \"{}\"\nmax_retry_interval_seconds = 1\n\n[[collector]]\nserver = \"Server=http://127.0.0.1:{collector_port}/wsman/SubscriptionManager/WEC,Refresh=2\"\nauthentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\nallow_unencrypted = true\n",
+        scene.cursors().display(),
+        scene.password_file().display()
+    ))
+}
+
 /// `wsmand wec clients NAME` on the collector: each forwarder's state, by name.
 fn client_states(collector: &Fixture, database: &Path, name: &str) -> Vec<(String, String)> {
     let cli = std::process::Command::new(wsman_test::binaries::wsmand())
@@ -263,70 +250,29 @@ fn a_forwarder_frozen_past_its_heartbeats_is_dead_and_resumes_gap_free() {
     let Some(scene) = Scene::boot("wef-freeze") else {
         return;
     };
-    let Scene {
-        systemd,
-        journal,
-        state,
-        output,
-        database,
-        tag,
-    } = scene;
     // Heartbeats every 3 s: alive within 4.5 s of the last message, dead after.
     let subscription = subscription(
-        &tag,
-        &output,
+        &scene.tag,
+        &scene.output,
         "max_items = 4\nmax_latency_seconds = 1\nheartbeat_seconds = 3\nread_existing_events = true\n",
         "{client}.xml",
     );
-    let collector_env = [(
-        "WSMAND_WEC_DATABASE",
-        database.to_str().expect("utf-8 path"),
-    )];
-    let collector = Fixture::http_with_env(
-        |config| {
-            config.write_raw("subscriptions/linux.toml", &subscription);
-        },
-        &collector_env,
-    );
-    let file = output.join(format!("{SERVICE_ACCOUNT}.xml"));
-    log_entries(&systemd, &tag, 0..4);
+    let collector = scene.collector(&subscription, &[], |_| {});
+    let file = scene.output.join(format!("{SERVICE_ACCOUNT}.xml"));
+    log_entries(&scene.systemd, &scene.tag, 0..4);
 
-    let forwarder_port = free_port();
-    let mut forwarder_config = ConfigDir::new();
-    forwarder_config.listener(ListenerSpec::http(forwarder_port));
-    forwarder_config.write();
-    let password = state.path().join("password");
-    std::fs::write(&password, format!("{SERVICE_PASSWORD}\n")).expect("password file");
-    forwarder_config.write_raw(
-        "forwarding.toml",
-        &format!(
-            "computer = \"{SERVICE_ACCOUNT}.forwarder.test\"\nstate_directory = \"{}\"\nmax_retry_interval_seconds = 1\n\n[[collector]]\nserver = \"Server=http://127.0.0.1:{}/wsman/SubscriptionManager/WEC,Refresh=2\"\nauthentication = \"basic\"\nusername = \"{SERVICE_ACCOUNT}\"\npassword_file = \"{}\"\nallow_unencrypted = true\n",
-            state.path().join("cursors").display(),
-            collector.port,
-            password.display()
-        ),
-    );
-    let forwarder_env = [(
-        "WSMAND_JOURNAL_DIRECTORY",
-        journal.to_str().expect("utf-8 path"),
-    )];
+    let (forwarder_config, forwarder_port) = basic_forwarder(&scene, collector.port);
+    let forwarder_env = scene.forwarder_env();
     let mut forwarder =
         Daemon::start_with_env(&forwarder_config, &[forwarder_port], &forwarder_env);
-    let logs = |forwarder: &Daemon| {
-        format!(
-            "file:\n{}\nforwarder:\n{}\ncollector:\n{}",
-            std::fs::read_to_string(&file).unwrap_or_default(),
-            forwarder.stderr(),
-            collector.daemon.stderr()
-        )
-    };
+    let logs = |forwarder: &Daemon| progress(&file, forwarder, &collector);
     wait_for(
         "the first entries at the collector",
-        || collected(&file, &tag).len() >= 4,
+        || collected(&file, &scene.tag).len() >= 4,
         || logs(&forwarder),
     );
     let state_of = || {
-        client_states(&collector, &database, "linux")
+        client_states(&collector, &scene.database, "linux")
             .into_iter()
             .find(|(client, _)| client == SERVICE_ACCOUNT)
             .map(|(_, state)| state)
@@ -349,15 +295,15 @@ fn a_forwarder_frozen_past_its_heartbeats_is_dead_and_resumes_gap_free() {
         assert!(status.success(), "kill {name} {pid}");
     };
     signal("-STOP");
-    log_entries(&systemd, &tag, 4..10);
-    let frozen_at = collected(&file, &tag).len();
+    log_entries(&scene.systemd, &scene.tag, 4..10);
+    let frozen_at = collected(&file, &scene.tag).len();
     wait_for(
         "the frozen forwarder dead by the heartbeat rule",
         || state_of() == "dead",
         || logs(&forwarder),
     );
     assert_eq!(
-        collected(&file, &tag).len(),
+        collected(&file, &scene.tag).len(),
         frozen_at,
         "nothing delivered while frozen"
     );
@@ -366,7 +312,7 @@ fn a_forwarder_frozen_past_its_heartbeats_is_dead_and_resumes_gap_free() {
     signal("-CONT");
     wait_for(
         "the entries logged while the forwarder was frozen",
-        || collected(&file, &tag).len() >= 10,
+        || collected(&file, &scene.tag).len() >= 10,
         || logs(&forwarder),
     );
     wait_for(
@@ -374,26 +320,13 @@ fn a_forwarder_frozen_past_its_heartbeats_is_dead_and_resumes_gap_free() {
         || state_of() == "active",
         || logs(&forwarder),
     );
-    let expected = journal_records(&systemd, &tag, 10);
-    let at_collector = collected(&file, &tag);
+    let expected = journal_records(&scene.systemd, &scene.tag, 10);
+    let at_collector = collected(&file, &scene.tag);
     assert_eq!(
         at_collector, expected,
         "in journal order, gap-free, once each"
     );
-    let sent_again: usize = collector
-        .daemon
-        .stderr()
-        .lines()
-        .filter(|l| l.contains("events already stored were not written again"))
-        .filter_map(|l| {
-            l.split("already_stored=")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse::<usize>()
-                .ok()
-        })
-        .sum();
+    let sent_again = events_sent_again(&collector.daemon.stderr());
     assert!(
         sent_again <= 4,
         "at most one batch twice: {}",

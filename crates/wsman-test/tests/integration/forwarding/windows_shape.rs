@@ -18,98 +18,53 @@ struct Recorded {
 }
 
 fn recording_collector(recorded: std::sync::Arc<std::sync::Mutex<Recorded>>) -> u16 {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let port = listener.local_addr().expect("address").port();
-    let item = format!(
-        "<m:Subscription xmlns:m=\"http://schemas.microsoft.com/wbem/wsman/1/subscription\"><m:Version>uuid:7D3C0B1A-6E2F-4A95-8C40-1B9E5D7F3A62</m:Version><s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:e=\"http://schemas.xmlsoap.org/ws/2004/08/eventing\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><s:Header><a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To><w:ResourceURI>http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog</w:ResourceURI><a:Action>http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe</a:Action><a:MessageID>uuid:00000000-0000-0000-0000-000000000019</a:MessageID><w:OptionSet xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><w:Option Name=\"SubscriptionName\">shape</w:Option><w:Option Name=\"Compression\">SLDC</w:Option><w:Option Name=\"CDATA\" xsi:nil=\"true\"/><w:Option Name=\"ContentFormat\">RenderedText</w:Option><w:Option Name=\"IgnoreChannelError\" xsi:nil=\"true\"/></w:OptionSet></s:Header><s:Body><e:Subscribe><e:EndTo><a:Address>http://127.0.0.1:{port}/wsman/subscriptions/7D3C0B1A/1</a:Address><a:ReferenceProperties><e:Identifier>7D3C0B1A-6E2F-4A95-8C40-1B9E5D7F3A62</e:Identifier></a:ReferenceProperties></e:EndTo><e:Delivery Mode=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/Events\"><w:Heartbeats>PT1.000S</w:Heartbeats><e:NotifyTo><a:Address>http://127.0.0.1:{port}/wsman/subscriptions/7D3C0B1A/1</a:Address><a:ReferenceProperties><e:Identifier>7D3C0B1A-6E2F-4A95-8C40-1B9E5D7F3A62</e:Identifier></a:ReferenceProperties><c:Policy xmlns:c=\"http://schemas.xmlsoap.org/ws/2002/12/policy\" xmlns:auth=\"http://schemas.microsoft.com/wbem/wsman/1/authentication\"><c:ExactlyOne><c:All><auth:Authentication Profile=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic\"/></c:All></c:ExactlyOne></c:Policy></e:NotifyTo><w:ConnectionRetry Total=\"5\">PT60.0S</w:ConnectionRetry><w:MaxTime>PT1.000S</w:MaxTime><w:MaxEnvelopeSize Policy=\"Notify\">512000</w:MaxEnvelopeSize><w:ContentEncoding>UTF-16</w:ContentEncoding></e:Delivery><w:Filter Dialect=\"http://schemas.microsoft.com/win/2004/08/events/eventquery\"><QueryList><Query Id=\"0\"><Select Path=\"Application\">*</Select></Query></QueryList></w:Filter><w:SendBookmarks/></e:Subscribe></s:Body></s:Envelope></m:Subscription>"
-    );
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let recorded = recorded.clone();
-            let item = item.clone();
-            std::thread::spawn(move || {
-                let mut writer = stream.try_clone().expect("clone");
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-                    let (mut length, mut encoding, mut content_type) =
-                        (0usize, String::new(), String::new());
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                            break;
-                        }
-                        if let Some((name, value)) = line.split_once(':') {
-                            let value = value.trim().to_owned();
-                            match name.to_ascii_lowercase().as_str() {
-                                "content-length" => length = value.parse().unwrap_or(0),
-                                "content-encoding" => encoding = value,
-                                "content-type" => content_type = value,
-                                _ => {}
-                            }
-                        }
-                    }
-                    let mut body = vec![0; length.min(1 << 20)];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let plain = if encoding.eq_ignore_ascii_case("SLDC") {
-                        wsman_events::sldc::decompress(&body, 1 << 22).unwrap_or_default()
-                    } else {
-                        body.clone()
-                    };
-                    let framed = body.len() % 2 == 0
-                        && body.len() >= 4
-                        && body[body.len() - 4..] == (plain.len() as u32).to_le_bytes();
-                    let bom = plain.starts_with(&[0xFF, 0xFE]);
-                    let text = wsman_proto::charset::decode(&plain, None)
-                        .map(|(t, _)| t)
-                        .unwrap_or_default();
-                    let message_id = text
-                        .split("MessageID>")
-                        .nth(1)
-                        .and_then(|r| r.split('<').next())
-                        .unwrap_or("")
-                        .to_owned();
-                    let answer = if path.contains("/subscriptions/") {
-                        recorded.lock().expect("lock").deliveries.push((
-                            encoding,
-                            content_type,
-                            text,
-                            bom,
-                            framed,
-                        ));
-                        wsman_events::delivery::ack_envelope(
-                            &message_id,
-                            "uuid:00000000-0000-0000-0000-00000000001a",
-                        )
-                    } else {
-                        recorded
-                            .lock()
-                            .expect("lock")
-                            .enumerates
-                            .push((content_type, text, bom));
-                        format!("<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><s:Header><a:Action>http://schemas.xmlsoap.org/ws/2004/09/enumeration/EnumerateResponse</a:Action><a:MessageID>uuid:00000000-0000-0000-0000-00000000001b</a:MessageID><a:RelatesTo>{message_id}</a:RelatesTo></s:Header><s:Body><n:EnumerateResponse><n:EnumerationContext/><w:Items>{item}</w:Items><w:EndOfSequence/></n:EnumerateResponse></s:Body></s:Envelope>")
-                    };
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
-                        answer.len()
-                    );
-                    if writer.write_all(head.as_bytes()).is_err()
-                        || writer.write_all(answer.as_bytes()).is_err()
-                    {
-                        return;
-                    }
-                }
-            });
+    scripted_collector(move |request, port| {
+        let item = format!(
+            "<m:Subscription xmlns:m=\"http://schemas.microsoft.com/wbem/wsman/1/subscription\"><m:Version>uuid:7D3C0B1A-6E2F-4A95-8C40-1B9E5D7F3A62</m:Version><s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:e=\"http://schemas.xmlsoap.org/ws/2004/08/eventing\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><s:Header><a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To><w:ResourceURI>http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog</w:ResourceURI><a:Action>http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe</a:Action><a:MessageID>uuid:00000000-0000-0000-0000-000000000019</a:MessageID><w:OptionSet xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><w:Option Name=\"SubscriptionName\">shape</w:Option><w:Option Name=\"Compression\">SLDC</w:Option><w:Option Name=\"CDATA\" xsi:nil=\"true\"/><w:Option Name=\"ContentFormat\">RenderedText</w:Option><w:Option Name=\"IgnoreChannelError\" xsi:nil=\"true\"/></w:OptionSet></s:Header><s:Body><e:Subscribe><e:EndTo><a:Address>http://127.0.0.1:{port}/wsman/subscriptions/7D3C0B1A/1</a:Address><a:ReferenceProperties><e:Identifier>7D3C0B1A-6E2F-4A95-8C40-1B9E5D7F3A62</e:Identifier></a:ReferenceProperties></e:EndTo><e:Delivery Mode=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/Events\"><w:Heartbeats>PT1.000S</w:Heartbeats><e:NotifyTo><a:Address>http://127.0.0.1:{port}/wsman/subscriptions/7D3C0B1A/1</a:Address><a:ReferenceProperties><e:Identifier>7D3C0B1A-6E2F-4A95-8C40-1B9E5D7F3A62</e:Identifier></a:ReferenceProperties><c:Policy xmlns:c=\"http://schemas.xmlsoap.org/ws/2002/12/policy\" xmlns:auth=\"http://schemas.microsoft.com/wbem/wsman/1/authentication\"><c:ExactlyOne><c:All><auth:Authentication Profile=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic\"/></c:All></c:ExactlyOne></c:Policy></e:NotifyTo><w:ConnectionRetry Total=\"5\">PT60.0S</w:ConnectionRetry><w:MaxTime>PT1.000S</w:MaxTime><w:MaxEnvelopeSize Policy=\"Notify\">512000</w:MaxEnvelopeSize><w:ContentEncoding>UTF-16</w:ContentEncoding></e:Delivery><w:Filter Dialect=\"http://schemas.microsoft.com/win/2004/08/events/eventquery\"><QueryList><Query Id=\"0\"><Select Path=\"Application\">*</Select></Query></QueryList></w:Filter><w:SendBookmarks/></e:Subscribe></s:Body></s:Envelope></m:Subscription>"
+        );
+        let (encoding, content_type) = (
+            request.header("content-encoding"),
+            request.header("content-type"),
+        );
+        let body = request.body;
+        let plain = if encoding.eq_ignore_ascii_case("SLDC") {
+            wsman_events::sldc::decompress(&body, 1 << 22).unwrap_or_default()
+        } else {
+            body.clone()
+        };
+        let framed = body.len() % 2 == 0
+            && body.len() >= 4
+            && body[body.len() - 4..] == (plain.len() as u32).to_le_bytes();
+        let bom = plain.starts_with(&[0xFF, 0xFE]);
+        let text = wsman_proto::charset::decode(&plain, None)
+            .map(|(t, _)| t)
+            .unwrap_or_default();
+        let message_id = message_id_of(&text);
+        if request.path.contains("/subscriptions/") {
+            recorded.lock().expect("lock").deliveries.push((
+                encoding,
+                content_type,
+                text,
+                bom,
+                framed,
+            ));
+            wsman_events::delivery::ack_envelope(
+                &message_id,
+                "uuid:00000000-0000-0000-0000-00000000001a",
+            )
+        } else {
+            recorded
+                .lock()
+                .expect("lock")
+                .enumerates
+                .push((content_type, text, bom));
+            enumerate_response(
+                "uuid:00000000-0000-0000-0000-00000000001b",
+                &message_id,
+                &item,
+            )
         }
-    });
-    port
+    })
 }
 
 /// The header of an envelope as (namespace, name) in order.
@@ -146,13 +101,7 @@ fn our_forwarder_sends_what_a_windows_forwarder_sends() {
     let recorded = std::sync::Arc::new(std::sync::Mutex::new(Recorded::default()));
     let collector_port = recording_collector(recorded.clone());
     let state = tempfile::tempdir().expect("tempdir");
-    let mut forwarder = forwarder_over_an_empty_journal(
-        state.path(),
-        "linux01.example.test",
-        &format!("http://127.0.0.1:{collector_port}/wsman/SubscriptionManager/WEC"),
-        "linux01",
-        "secret-of-the-forwarder",
-    );
+    let mut forwarder = linux01_forwarder(state.path(), collector_port, 60);
     let action = |text: &str| {
         text.split("Action s:mustUnderstand=\"true\">")
             .nth(1)

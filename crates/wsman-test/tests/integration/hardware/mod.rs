@@ -18,21 +18,19 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use wsman_proto::enumeration::dialect::ASSOCIATION as ASSOCIATION_FILTER;
 use wsman_proto::ns::action;
 use wsman_proto::xml::{self, Element, Limits};
 use wsman_test::http::{self, Response};
 use wsman_test::ipmi::{IpmiSim, SEL_EVENTS};
 use wsman_test::{
-    binaries, free_port, process, soap, ConfigDir, Daemon, ListenerSpec, SERVICE_ACCOUNT,
-    SERVICE_PASSWORD,
+    binaries, free_port, process, soap, ConfigDir, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD,
 };
 
-use super::expect_fault;
+use super::{expect_fault, method_test_config};
 
 const DMTF: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/";
 const WMI_HARDWARE: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/hardware/";
-const ASSOCIATION_FILTER: &str =
-    "http://schemas.dmtf.org/wbem/wsman/1/cimbinding/associationFilter";
 /// A service account that is not an administrator (its shells run as nobody).
 const PLAIN: &str = "plainbmc";
 const PLAIN_PASSWORD: &str = "Plain-Bmc-Pass1";
@@ -57,17 +55,7 @@ impl Host {
 
     fn start_with(bmc_toml: Option<&str>, mode: u32, sysfs: Option<&Path>) -> Host {
         let port = free_port();
-        let mut config = ConfigDir::new();
-        config.listener(ListenerSpec::http(port));
-        // Every user passes RootSDDL, so the refusal seen is the method's own.
-        config.set(
-            "Config.Service",
-            "RootSDDL",
-            "\"O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;BU)\"",
-        );
-        config.write();
-        config.add_service_account();
-        config.add_account(PLAIN, PLAIN_PASSWORD, Some("nobody"));
+        let config = method_test_config(port, (PLAIN, PLAIN_PASSWORD));
         if let Some(text) = bmc_toml {
             let path = config.write_raw("bmc.toml", text);
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
@@ -88,11 +76,7 @@ impl Host {
     }
 
     fn post_as(&self, user: &str, password: &str, body: &str) -> Response {
-        http::post(
-            self.port,
-            Some(&http::basic_auth(user, password)),
-            body.as_bytes(),
-        )
+        http::post_as(self.port, user, password, body)
     }
 
     fn post(&self, body: &str) -> Response {
