@@ -1,15 +1,16 @@
 //! Scheduling priority for bulk work: the threads that evaluate users' filters and scan the
 //! journal, and the `journalctl` children started for such scans, run at the lowest nice
-//! value and in the `SCHED_IDLE` policy, so that the async workers and one-instance requests
-//! (normal priority) preempt them: a waking normal thread takes the core from an idle-policy
-//! one at once, where between two normal threads it may wait for the running one's slice.
+//! value (19) and in the `SCHED_BATCH` policy, so that the async workers and one-instance
+//! requests (nice 0) preempt them: a waking normal thread takes the core from a batch one,
+//! which never preempts on its own wake-up.
 //!
-//! The trade-off: a bulk job gets less CPU only while something of normal priority wants the
-//! cores (it still gets a small share then, it is not starved); on an idle host it runs as fast
-//! as before. Linux keeps both per thread, so lowering one thread leaves the rest of the daemon
+//! The trade-off: a bulk job gets less CPU only while something of higher priority wants the
+//! cores (about 1/70 of what a nice-0 thread gets, it is not starved); on an idle host it runs
+//! as fast as before. Not `SCHED_IDLE`: its weight is a fifth of nice 19's, so on a host busy
+//! with other nice-19 work (builds, backups) a query would all but stop. Linux keeps both the
+//! nice value and the policy per thread, so lowering one thread leaves the rest of the daemon
 //! alone; a thread cannot raise itself back without `CAP_SYS_NICE`, which is why bulk work gets
-//! threads of its own. The nice value stays meaningful where `SCHED_IDLE` is refused (some
-//! container runtimes filter `sched_setscheduler`).
+//! threads of its own.
 
 use std::io;
 
@@ -17,7 +18,7 @@ use std::io;
 /// 1/70 of the CPU a nice-0 thread gets when both want it).
 pub const BACKGROUND_NICE: i32 = 19;
 
-/// Lower the calling thread to [`BACKGROUND_NICE`] and `SCHED_IDLE` (only that thread: both
+/// Lower the calling thread to [`BACKGROUND_NICE`] and `SCHED_BATCH` (only that thread: both
 /// are a thread's on Linux). Children the thread starts afterwards inherit them.
 pub fn lower_this_thread() -> io::Result<()> {
     lower(nix::unistd::gettid().as_raw())
@@ -30,7 +31,8 @@ pub fn lower_process(pid: u32) -> io::Result<()> {
     lower(i32::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?)
 }
 
-/// The nice value first (it is what counts where the policy is refused), then the policy.
+/// The nice value first (it is what counts for the CPU share, and stays where the policy is
+/// refused), then the policy.
 fn lower(who: i32) -> io::Result<()> {
     let id = libc::id_t::try_from(who).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: setpriority takes plain integers and touches no memory of ours; with
@@ -42,17 +44,17 @@ fn lower(who: i32) -> io::Result<()> {
     let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: `param` is a valid sched_param that outlives the call, which only reads it; a
     // thread id addresses that thread alone, as for setpriority.
-    if unsafe { libc::sched_setscheduler(who, libc::SCHED_IDLE, &param) } != 0 {
+    if unsafe { libc::sched_setscheduler(who, libc::SCHED_BATCH, &param) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
 }
 
-/// How a thread or process is scheduled: its nice value and whether it is in `SCHED_IDLE`.
+/// How a thread or process is scheduled: its nice value and whether it is in `SCHED_BATCH`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Scheduling {
     pub nice: i32,
-    pub idle: bool,
+    pub batch: bool,
 }
 
 /// How the calling thread is scheduled, from `/proc/thread-self/stat`.
@@ -80,7 +82,7 @@ fn scheduling_in_stat(stat: &str) -> io::Result<Scheduling> {
     };
     Ok(Scheduling {
         nice: field(19)?,
-        idle: field(41)? == libc::SCHED_IDLE,
+        batch: field(41)? == libc::SCHED_BATCH,
     })
 }
 
@@ -88,11 +90,11 @@ fn scheduling_in_stat(stat: &str) -> io::Result<Scheduling> {
 mod tests {
     use super::*;
 
-    /// Lowering a thread puts it in SCHED_IDLE at nice 19 and leaves its siblings alone.
+    /// Lowering a thread puts it in SCHED_BATCH at nice 19 and leaves its siblings alone.
     #[test]
-    fn a_lowered_thread_alone_is_idle_and_niced() {
+    fn a_lowered_thread_alone_is_batch_and_niced() {
         let before = this_thread().unwrap();
-        assert!(!before.idle);
+        assert!(!before.batch);
         let lowered = std::thread::spawn(|| {
             lower_this_thread().unwrap();
             this_thread().unwrap()
@@ -101,7 +103,7 @@ mod tests {
         .unwrap();
         let expected = Scheduling {
             nice: BACKGROUND_NICE,
-            idle: true,
+            batch: true,
         };
         assert_eq!(lowered, expected);
         assert_eq!(this_thread().unwrap(), before);
@@ -113,14 +115,14 @@ mod tests {
             .arg("5")
             .spawn()
             .unwrap();
-        assert!(!process(child.id()).unwrap().idle);
+        assert!(!process(child.id()).unwrap().batch);
         lower_process(child.id()).unwrap();
         let scheduling = process(child.id());
         let _ = child.kill();
         let _ = child.wait();
         let expected = Scheduling {
             nice: BACKGROUND_NICE,
-            idle: true,
+            batch: true,
         };
         assert_eq!(scheduling.unwrap(), expected);
     }
@@ -128,10 +130,10 @@ mod tests {
     #[test]
     fn the_fields_are_found_after_a_name_with_parentheses() {
         let stat = "42 (a) b) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 5 1 0 9 0 0 \
-                    0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 5 0";
+                    0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 3 0";
         let expected = Scheduling {
             nice: 5,
-            idle: true,
+            batch: true,
         };
         assert_eq!(scheduling_in_stat(stat).unwrap(), expected);
         assert!(scheduling_in_stat("no name").is_err());

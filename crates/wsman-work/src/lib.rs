@@ -7,7 +7,7 @@
 //!   enumeration items, deciding journal entries. At most one job per core runs at once, one
 //!   user at most half of them, so a user's hostile filters queue behind each other instead of
 //!   taking every core. Its jobs run on the pool's own threads at the lowest priority (nice 19
-//!   and `SCHED_IDLE`, [`wsman_os::priority`]), so the async workers and interactive jobs, at
+//!   and `SCHED_BATCH`, [`wsman_os::priority`]), so the async workers and interactive jobs, at
 //!   normal priority, preempt them: an administrator's Get stays quick while read-only users keep every bulk
 //!   turn busy. The trade-off: a bulk job gets less CPU only while the host is busy with
 //!   something else; on an idle host it runs as fast as at normal priority.
@@ -118,7 +118,8 @@ impl Shares {
 type Job = Box<dyn FnOnce() + Send>;
 
 /// The bulk lane's threads, started at the first bulk job, each lowered (nice 19,
-/// `SCHED_IDLE`) before it takes a job. As many as the lane's limit: a job is sent only in a turn, so one is free.
+/// `SCHED_BATCH`) before it takes a job. As many as the lane's limit: a job is sent only in
+/// a turn, so one is free.
 struct BulkThreads {
     jobs: Mutex<mpsc::Sender<Job>>,
 }

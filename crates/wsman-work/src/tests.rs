@@ -66,21 +66,21 @@ async fn one_user_cannot_take_every_turn() {
     assert!(matches!(holder.await, Ok(Ok(()))));
 }
 
-/// Bulk jobs run on threads lowered to nice 19 and SCHED_IDLE; interactive jobs keep the
+/// Bulk jobs run on threads lowered to nice 19 and SCHED_BATCH; interactive jobs keep the
 /// daemon's scheduling.
 #[tokio::test]
 async fn bulk_jobs_run_at_the_lowest_priority() {
     use wsman_os::priority::{this_thread, Scheduling, BACKGROUND_NICE};
     let pool = WorkPool::new(2);
     let ours = this_thread().unwrap();
-    assert!(!ours.idle);
+    assert!(!ours.batch);
     let scheduling = |_: &mut Budget| Ok(this_thread().unwrap());
     let bulk = pool
         .run(Lane::Bulk, "alice", in_a_minute(), scheduling)
         .await;
     let lowered = Scheduling {
         nice: BACKGROUND_NICE,
-        idle: true,
+        batch: true,
     };
     assert_eq!(bulk, Ok(lowered));
     let interactive = pool
