@@ -196,6 +196,8 @@ impl Forwarder {
                 format: request.content_format,
                 mapping: self.mapping.clone(),
             },
+            // The forwarder follows the journal in-process (a LiveFeed): it takes no turns.
+            owner: String::new(),
         };
         let Some(mut plan) = push::Plan::of(request, &key, &self.mapping.computer) else {
             return Err(SourceError::DeliveryModeUnavailable(request.mode.uri()));

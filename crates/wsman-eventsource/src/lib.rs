@@ -281,6 +281,7 @@ impl EventSource {
                 format: request.content_format,
                 mapping: self.mapping.clone(),
             },
+            owner: caller.user.clone(),
         };
         let delivery = match connector {
             None => Delivery::Pull(Arc::new(Mutex::new(Reading {

@@ -7,9 +7,11 @@
 //! survives restarts of the reader (and of wsmand, when the caller stores it).
 //!
 //! A pull's query is untrusted and can be costly over large entries, so [`Feed::next_batch_by`]
-//! decides entries in chunks on the blocking pool with a step budget checked against the
-//! request's deadline; stopped there, the position is past the entries it decided and no
-//! further, so nothing is skipped and nothing delivered twice.
+//! decides entries in chunks in the feed owner's turns of the work pool's bulk lane
+//! ([`wsman_work`]: a share per user, low-priority threads, so an administrator's requests
+//! preempt it) with a step budget checked against the request's deadline; stopped there, the
+//! position is past the entries it decided and no further, so nothing is skipped and nothing
+//! delivered twice. The `journalctl` of such a read runs at the lowest priority too.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,6 +20,7 @@ use wsman_events::{
     ContentFormat, Event, ExportLimits, JournalEntry, Mapping, QueryList, Timestamp,
 };
 use wsman_proto::budget::{Budget, Expired};
+use wsman_work::{Lane, WorkError, WorkPool};
 
 use crate::follow::Follower;
 use crate::{Error, Journal, Query, Reader, Start};
@@ -123,6 +126,9 @@ pub struct Feed {
     pub program: std::path::PathBuf,
     pub position: Position,
     pub selection: Selection,
+    /// The user whose bulk turns of the work pool the feed's decisions take (a
+    /// subscription's owner).
+    pub owner: String,
 }
 
 impl Feed {
@@ -155,7 +161,8 @@ impl Feed {
     }
 
     /// [`next_batch`](Self::next_batch) that stops at `deadline` (a request's
-    /// OperationTimeout): the query runs on the blocking pool, never on the async workers, and
+    /// OperationTimeout): the query runs in the owner's bulk turns, never on the async
+    /// workers, waiting for a turn counts against the deadline, and
     /// the position moves only past the entries it decided, so the next read resumes there.
     /// Stopped with events selected, those are the batch; with none, [`Error::TimedOut`].
     pub async fn next_batch_by(
@@ -182,6 +189,9 @@ impl Feed {
     /// The journalctl query that reads on from the position.
     fn query(&self, follow: bool) -> Query {
         Query {
+            // A read for a request scans at the lowest priority; a following one (push,
+            // forwarding) is a delivery the host's administrator set up: normal priority.
+            background: !follow,
             journal: self.journal.clone(),
             start: match &self.position {
                 Position::Oldest | Position::AfterRecord { scanned: None, .. } => Start::Oldest,
@@ -197,7 +207,7 @@ impl Feed {
         }
     }
 
-    /// Reads entries after the position and decides them in chunks on the blocking pool,
+    /// Reads entries after the position and decides them in chunks in the owner's bulk turns,
     /// until `max_items` are selected, `max_entries` are read, the journal ends (a following
     /// read: something is selected) or `deadline` passes.
     async fn read(
@@ -241,9 +251,9 @@ impl Feed {
         Ok(selected)
     }
 
-    /// Decides `entries` in order on the blocking pool until `wanted` are selected or the
-    /// deadline stops the query; the position moves past the decided ones only. The selected
-    /// events, and whether the deadline stopped it.
+    /// Decides `entries` in order in one of the owner's bulk turns until `wanted` are selected
+    /// or the deadline stops the query (waiting for the turn counts); the position moves past
+    /// the decided ones only. The selected events, and whether the deadline stopped it.
     async fn decide(
         &mut self,
         entries: Vec<JournalEntry>,
@@ -254,21 +264,28 @@ impl Feed {
         if entries.is_empty() {
             return Ok((Vec::new(), false));
         }
+        let pool = WorkPool::shared();
+        // Without a deadline the read waits as long as the turn takes.
+        let until = deadline.unwrap_or_else(|| Instant::now() + UNBOUNDED);
+        let turn = match pool.wait_turn(Lane::Bulk, &self.owner, until).await {
+            Ok(turn) => turn,
+            // No turn before the deadline: nothing is decided.
+            Err(WorkError::TimedOut) => return Ok((Vec::new(), true)),
+            Err(error) => return Err(Error::Worker(error.to_string())),
+        };
         let mut position = self.position.clone();
         let selection = self.selection.clone();
-        let job = tokio::task::spawn_blocking(move || {
-            let expired = move || deadline.is_some_and(|d| Instant::now() >= d);
-            if expired() {
-                // Started past its deadline (the pool was busy): nothing is decided.
+        let job = pool.run_in_turn(turn, until, move |budget| {
+            if Instant::now() >= until {
+                // Started past its deadline: nothing is decided.
                 return (position, Vec::new(), true);
             }
-            let mut budget = Budget::checked_by(&expired);
             let mut selected = Vec::new();
             for entry in &entries {
                 if selected.len() >= wanted {
                     break;
                 }
-                match advance(&mut position, &selection, entry, now, &mut budget) {
+                match advance(&mut position, &selection, entry, now, budget) {
                     Ok(event) => selected.extend(event),
                     Err(Expired) => return (position, selected, true),
                 }
@@ -301,9 +318,12 @@ impl Feed {
     }
 }
 
-/// Entries decided in one job on the blocking pool: enough to make a job worth starting, few
+/// Entries decided in one job of the bulk lane: enough to make a job worth starting, few
 /// enough that one job's entries are little memory.
 const DECIDE_CHUNK: usize = 256;
+
+/// The "deadline" of a read without one: later than any read lasts.
+const UNBOUNDED: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Up to `want` entries from `reader`, and whether it ended.
 async fn gather(reader: &mut Reader, want: usize) -> Result<(Vec<JournalEntry>, bool), Error> {

@@ -63,6 +63,9 @@ pub struct Query {
     pub matches: Vec<(String, String)>,
     /// The journalctl program (tests may point at another build).
     pub program: PathBuf,
+    /// A scan for a user's request: journalctl runs at the lowest priority
+    /// ([`wsman_os::priority`]), so the host's interactive work preempts it.
+    pub background: bool,
 }
 
 impl Query {
@@ -74,6 +77,7 @@ impl Query {
             follow: false,
             matches: Vec::new(),
             program: PathBuf::from("journalctl"),
+            background: false,
         }
     }
 
@@ -166,6 +170,13 @@ impl Reader {
             program: query.program.display().to_string(),
             source,
         })?;
+        if query.background {
+            if let Some(pid) = child.id() {
+                if let Err(error) = wsman_os::priority::lower_process(pid) {
+                    tracing::debug!(%error, "journalctl runs at normal priority");
+                }
+            }
+        }
         let stdout = child.stdout.take().ok_or_else(|| Error::Spawn {
             program: query.program.display().to_string(),
             source: std::io::Error::other("no stdout pipe"),

@@ -54,6 +54,7 @@ fn feeds_select_after_their_position_and_wait_for_more() {
         let mut feed = Feed {
             journal: journal.clone(),
             program: "journalctl".into(),
+            owner: "reader".into(),
             position: start.clone(),
             selection: selection(errors, &["Application"]),
         };
@@ -126,6 +127,7 @@ fn a_live_feed_reads_in_process_and_reads_on_in_order() {
         let mut live = LiveFeed::new(Feed {
             journal: journal.clone(),
             program: "journalctl".into(),
+            owner: "reader".into(),
             position: Position::Oldest,
             selection: selection(&query, &["Application"]),
         });
@@ -185,6 +187,7 @@ fn a_live_feed_reads_in_process_and_reads_on_in_order() {
         let mut again = LiveFeed::new(Feed {
             journal,
             program: "journalctl".into(),
+            owner: "reader".into(),
             position,
             selection: selection(&query, &["Application"]),
         });

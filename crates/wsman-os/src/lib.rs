@@ -12,7 +12,8 @@
 //! `process::session`, the sd-journal calls in `journal`, and `kill`/`killpg`/`getsid` in
 //! `signal`, the
 //! pseudo-terminal ioctls in `terminal`, glibc's utmp calls in `login_record`, one
-//! `getnameinfo` call in `resolve`, libzstd's context functions (and the two that stand in for
+//! `getnameinfo` call in `resolve`, the `setpriority` and `sched_setscheduler` calls in
+//! `priority` (bulk work's threads and children at the lowest priority), libzstd's context functions (and the two that stand in for
 //! them in `wsmand`) in `zstd_contexts`;
 //! modules that need
 //! none (`users`, `pam::error`, `pam::stack`, `cgroup`) forbid it. Every
@@ -34,6 +35,7 @@ pub mod journal;
 pub mod login_record;
 pub mod memory;
 pub mod pam;
+pub mod priority;
 pub mod process;
 pub mod resolve;
 pub mod signal;

@@ -23,7 +23,7 @@ use wsman_proto::budget::{Budget, Expired};
 use wsman_proto::Fault;
 use wsman_providers::{Item, ItemSource};
 
-use crate::work::WorkPool;
+use wsman_work::{Lane, WorkPool};
 
 pub use quota::ContextLimits;
 use quota::{Held, ITEM_OVERHEAD};
@@ -171,14 +171,15 @@ impl Slot {
                 let owner = owner.to_owned();
                 Self::MakingAhead(runtime.spawn(async move {
                     let until = Instant::now() + MAKE_AHEAD_TIME;
-                    let Ok(turn) = WorkPool::shared().wait_turn(&owner, until).await else {
+                    let pool = WorkPool::shared();
+                    let Ok(turn) = pool.wait_turn(Lane::Bulk, &owner, until).await else {
                         return Ok(Pending::Lazy(lazy));
                     };
-                    WorkPool::run_in_turn(turn, until, move |budget| {
+                    let made = pool.run_in_turn(turn, until, move |budget| {
                         lazy.make_ahead(max_items, bytes, budget);
                         Pending::Lazy(lazy)
-                    })
-                    .await
+                    });
+                    Ok(made.await?)
                 }))
             }
             (pending, _, _) => Self::Ready(pending),
@@ -335,14 +336,15 @@ pub async fn take_batch(
     if !items.is_lazy() {
         return Ok(take_now(items, max_items, space, &mut Budget::unlimited()));
     }
-    let turn = match WorkPool::shared().wait_turn(owner, deadline).await {
+    let pool = WorkPool::shared();
+    let turn = match pool.wait_turn(Lane::Bulk, owner, deadline).await {
         Ok(turn) => turn,
         Err(_) => return Ok((items, Err(Unfit::Expired), false)),
     };
-    WorkPool::run_in_turn(turn, deadline, move |budget| {
+    let taken = pool.run_in_turn(turn, deadline, move |budget| {
         take_now(items, max_items, space, budget)
-    })
-    .await
+    });
+    Ok(taken.await?)
 }
 
 fn take_now(mut items: Pending, max_items: usize, space: usize, budget: &mut Budget) -> Taken {

@@ -98,7 +98,6 @@ pub mod system;
 pub mod throttle;
 pub mod tls;
 pub mod winrs;
-pub mod work;
 
 pub use auth::basic::CredentialVerifier;
 pub use auth::Principal;

@@ -207,12 +207,13 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-os", &[]),
     ("wsman-gss", &["wsman-mac-beside"]),
     ("wsman-buffers", &[]),
+    ("wsman-work", &["wsman-os", "wsman-proto"]),
     ("wsman-systemd", &[]),
     ("wsman-ipmi", &[]),
     ("wsman-events", &["wsman-proto"]),
     (
         "wsman-journal",
-        &["wsman-events", "wsman-os", "wsman-proto"],
+        &["wsman-events", "wsman-os", "wsman-proto", "wsman-work"],
     ),
     (
         "wsman-eventsource",
@@ -238,6 +239,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-os",
             "wsman-gss",
             "wsman-buffers",
+            "wsman-work",
             "wsman-shell",
             "wsman-providers",
             "wsman-events",

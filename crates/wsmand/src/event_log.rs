@@ -41,6 +41,8 @@ impl EventLog for JournalEventLog {
         let journal_query = Query {
             journal: self.journal.clone(),
             start: Start::NewestFirst,
+            // A scan for a user's request: journalctl at the lowest priority.
+            background: true,
             ..Query::system()
         };
         let every_entry = query

@@ -3,9 +3,11 @@
 //!
 //! Providers return typed answers; this engine does the rest once for all of them: filters
 //! compiled from `w:Filter` and applied to instances, the instance XML, EPRs from keys, and
-//! paging. Synchronous providers run on the blocking pool and asynchronous ones in the
-//! request's future, both bounded by the operation budget; filters are evaluated and items
-//! rendered in the caller's turn of the work pool ([`crate::work`]), stopped at the budget.
+//! paging. Synchronous providers run in the caller's turn of the work pool's interactive lane
+//! (normal priority: a Get of one instance is never queued behind other users' filters) and
+//! asynchronous ones in the request's future, both bounded by the operation budget; filters are
+//! evaluated and items rendered in the caller's turn of the bulk lane ([`wsman_work`], low
+//! priority), stopped at the budget.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use wsman_providers::{
 use super::{finish, finish_owned, paging, Call, Engine, ReplyFuture};
 use crate::engine::{EndpointKind, Family, Key, Target};
 use crate::enumeration::{EnumerationStore, LazyItems, Pending};
-use crate::work::WorkPool;
+use wsman_work::{Lane, WorkPool};
 
 /// WS-Transfer, WS-Enumeration and Invoke over a provider.
 pub struct TransferEngine {
@@ -180,7 +182,7 @@ impl TransferEngine {
         let (owned_request, address) = (Arc::clone(request), call.exchange.address.to_owned());
         let mode = parsed.mode;
         let rendered = WorkPool::shared()
-            .run(paging::owner(&call), deadline, move |budget| {
+            .run(Lane::Bulk, paging::owner(&call), deadline, move |budget| {
                 let mut rendered = VecDeque::new();
                 for item in &items {
                     if item_passes(item, filter.as_ref(), budget)? {
@@ -200,8 +202,11 @@ impl TransferEngine {
         paging::enumerate_rendered(&self.enumerations, call, &parsed, rendered, deadline).await
     }
 
-    /// Every provider call goes through here: the blocking pool for synchronous providers,
-    /// the request's future for asynchronous ones, both bounded by the operation budget.
+    /// Every provider call goes through here: the caller's turn of the work pool's
+    /// interactive lane for synchronous providers, the request's future for asynchronous ones,
+    /// both bounded by the operation budget. A provider's call is interactive even for an
+    /// Enumerate: it may block on I/O (D-Bus, the BMC), which the bulk lane's few threads must
+    /// not wait on; what an enumeration costs per item (filters, rendering) is bulk work.
     async fn call_provider(&self, call: Call<'_>, op: Op) -> Result<Answer, Fault> {
         let served = self.provider(call.request)?;
         let address = call.exchange.address;
@@ -212,18 +217,19 @@ impl TransferEngine {
                 let address = address.to_owned();
                 let caller = call.caller.cloned();
                 let launcher = call.launcher.cloned();
-                let job = tokio::task::spawn_blocking(move || {
+                let pool = WorkPool::shared();
+                let turn = pool
+                    .wait_turn(Lane::Interactive, paging::owner(&call), deadline)
+                    .await?;
+                let job = pool.run_in_turn(turn, deadline, move |_| {
                     let ctx = Context::new(&request, &address)
                         .with_caller(caller.as_ref())
                         .with_launcher(launcher.as_deref())
                         .with_deadline(deadline);
                     provider.call(&ctx, op.as_call())
                 });
-                match tokio::time::timeout(call.budget, job).await {
-                    Ok(Ok(result)) => result,
-                    Ok(Err(join)) => Err(Fault::internal_error(format!(
-                        "The provider failed while processing the request: {join}. "
-                    ))),
+                match tokio::time::timeout_at(deadline.into(), job).await {
+                    Ok(result) => result?,
                     Err(_) => Err(Fault::timed_out()),
                 }
             }
