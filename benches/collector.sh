@@ -207,7 +207,7 @@ for name in dict.fromkeys(r["collector"] for r in rows):
     m = medians[name]
     print(f"{name:8} CPU-s per 100k events {m['cpu_s_per_100k']:.2f} "
           f"(rounds {', '.join(str(r['cpu_s_per_100k']) for r in mine)}); "
-          f"Ack p50 {m['ack_ms_p50']} ms, p99 {m['ack_ms_p99']} ms "
+          f"Ack p50 {m['ack_ms_p50']:.1f} ms, p99 {m['ack_ms_p99']:.1f} ms "
           f"(rounds {', '.join(str(r['ack_ms_p99']) for r in mine)}); {m['events_per_second']:.0f} events/s")
 if "openwec" in medians:
     w, o = medians["wsmand"], medians["openwec"]
@@ -215,8 +215,16 @@ if "openwec" in medians:
           f"p99 Ack {w['ack_ms_p99'] / o['ack_ms_p99']:.2f}x, p50 Ack {w['ack_ms_p50'] / o['ack_ms_p50']:.2f}x "
           f"(goal issue 31: CPU per event <= 1.00x)")
 PY
+    # Every event acknowledged must be in the collector's files, once.
+    expected=$((ROUNDS * SENDERS * BATCHES * PER_BATCH))
+    for entry in "${COLLECTORS[@]}"; do
+        read -r name _ <<<"$entry"
+        stored="$(find "$DATA/$name-out" -type f -exec cat {} + | grep -c '<EventRecordID>')"
+        echo "$name: $stored events in its files (expected $expected)"
+        [ "$stored" -eq "$expected" ] || { echo "$name did not store every event once" >&2; exit 1; }
+    done
     echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-    [ -n "${BENCH_DATA_DIR:-}" ] && rm -rf "$DATA"
+    if [ -n "${BENCH_DATA_DIR:-}" ]; then rm -rf "$DATA"; fi
 fi
 [[ "$PARTS" == *" outputs "* ]] || exit 0
 
