@@ -12,6 +12,14 @@ carries the connection's Basic password check (argon2id), whose cost is the auth
 is paid once per kept-alive connection (its largest time is printed as first_request_ms_max).
 Prints one JSON line: events acknowledged, wall seconds, events/s and the time to Ack per batch
 (p50, p99, max, in ms). A batch answered other than 200 Ack stops the run.
+
+    collector.py tls HOST PORT SERVER_CA CERT_DIR SENDERS BATCHES EVENTS_PER_BATCH \
+        EVENT_BYTES FIRST_RECORD
+
+The same load as Windows forwarders with client certificates send it, to any collector
+(wsmand's or OpenWEC): each sender enumerates the subscription manager, then posts UTF-16LE
+batches to the address it was given, echoing the reference headers it was given
+(see tls_main).
 """
 
 import base64
@@ -137,6 +145,154 @@ def main():
         with lock:
             latencies.extend(mine)
 
+    report(sender, senders, per_batch, start_gate, latencies, first_requests, failures)
+
+MUTUAL = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual"
+UTF16 = "application/soap+xml;charset=UTF-16"
+ADDRESSING = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
+EVENTING = "http://schemas.xmlsoap.org/ws/2004/08/eventing"
+
+ENUMERATE = (
+    '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+    'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
+    'xmlns:n="http://schemas.xmlsoap.org/ws/2004/09/enumeration" '
+    'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header>'
+    "<a:To>https://{host}:{port}/wsman/SubscriptionManager/WEC</a:To>"
+    '<w:ResourceURI s:mustUnderstand="true">http://schemas.microsoft.com/wbem/wsman/1/SubscriptionManager/Subscription</w:ResourceURI>'
+    '<a:ReplyTo><a:Address s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>'
+    '<a:Action s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate</a:Action>'
+    '<w:MaxEnvelopeSize s:mustUnderstand="true">512000</w:MaxEnvelopeSize>'
+    "<a:MessageID>uuid:{message}</a:MessageID><w:OperationTimeout>PT60.000S</w:OperationTimeout>"
+    "</s:Header><s:Body><n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements>"
+    "</n:Enumerate></s:Body></s:Envelope>"
+)
+
+
+def utf16(text):
+    """A message as Windows sends it: UTF-16LE with a byte order mark."""
+    return b"\xff\xfe" + text.encode("utf-16-le")
+
+
+def decoded(reply):
+    """An answer in UTF-16 (with its byte order mark) or UTF-8."""
+    if reply[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return reply.decode("utf-16")
+    return reply.decode("utf-8", "replace")
+
+
+def notify_to(answer):
+    """The delivery address of the first subscription offered and the reference headers a
+    forwarder echoes with every delivery to it (wsmand: e:Identifier in ReferenceProperties;
+    OpenWEC: e:Identifier and Version in ReferenceParameters), serialized."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(answer)
+    notify = root.find(f".//{{{EVENTING}}}NotifyTo")
+    if notify is None:
+        raise ValueError(f"no subscription offered: {answer[:300]}")
+    address = notify.find(f"{{{ADDRESSING}}}Address").text.strip()
+    headers = ""
+    for child in notify:
+        if child.tag.endswith("ReferenceProperties") or child.tag.endswith("ReferenceParameters"):
+            for reference in child:
+                ET.register_namespace("e", EVENTING)
+                headers += ET.tostring(reference, encoding="unicode")
+    return address, headers
+
+
+def tls_envelope(address, references, computer, first, count, size):
+    """An Events batch as a Windows forwarder with a client certificate sends it."""
+    events = "".join(
+        f'<w:Event Action="http://schemas.dmtf.org/wbem/wsman/1/wsman/Event"><![CDATA[{event(r, computer, size)}]]></w:Event>'
+        for r in range(first, first + count)
+    )
+    message = f"uuid:{uuid.uuid4()}".upper()
+    return utf16(
+        f"<s:Envelope {NS}><s:Header><a:To>{address}</a:To>"
+        f'<m:MachineID xmlns:m="http://schemas.microsoft.com/wbem/wsman/1/machineid" s:mustUnderstand="false">{computer}</m:MachineID>'
+        '<a:ReplyTo><a:Address s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>'
+        '<a:Action s:mustUnderstand="true">http://schemas.dmtf.org/wbem/wsman/1/wsman/Events</a:Action>'
+        '<w:MaxEnvelopeSize s:mustUnderstand="true">512000</w:MaxEnvelopeSize>'
+        f"<a:MessageID>{message}</a:MessageID>"
+        f'<p:OperationID s:mustUnderstand="false">{message}</p:OperationID>'
+        '<p:SequenceId s:mustUnderstand="false">1</p:SequenceId>'
+        "<w:OperationTimeout>PT60.000S</w:OperationTimeout>"
+        f"{references}"
+        f'<w:Bookmark><BookmarkList><Bookmark Channel="Security" RecordId="{first + count - 1}" IsCurrent="true"/></BookmarkList></w:Bookmark>'
+        "<w:AckRequested/></s:Header>"
+        f"<s:Body><w:Events>{events}</w:Events></s:Body></s:Envelope>"
+    )
+
+
+def tls_main(argv):
+    """collector.py tls HOST PORT SERVER_CA CERT_DIR SENDERS BATCHES EVENTS_PER_BATCH
+    EVENT_BYTES FIRST_RECORD
+
+    Sender i presents CERT_DIR/i.pem (its certificate and key; its CN, sender<i>.bench.test,
+    is the Computer of its events), enumerates the subscription manager once on its
+    kept-alive connection (untimed: the handshake and the mapping are paid once per
+    connection), then posts BATCHES batches in UTF-16LE to the NotifyTo address the answer
+    gave, echoing its reference headers, record ids from FIRST_RECORD, each waiting for its
+    Ack. Prints the JSON line of main()."""
+    host, port, server_ca, cert_dir = argv[0], int(argv[1]), argv[2], argv[3]
+    senders, batches, per_batch, size, first_record = (int(x) for x in argv[4:9])
+    latencies, first_requests, failures = [], [], []
+    lock = threading.Lock()
+    start_gate = threading.Barrier(senders + 1)
+
+    def post(connection, path, body):
+        connection.request(
+            "POST", path, body=body, headers={"Authorization": MUTUAL, "Content-Type": UTF16}
+        )
+        answer = connection.getresponse()
+        return answer.status, decoded(answer.read())
+
+    def sender(index):
+        computer = f"sender{index}.bench.test"
+        started = time.perf_counter()
+        try:
+            context = ssl.create_default_context(cafile=server_ca)
+            context.load_cert_chain(f"{cert_dir}/{index}.pem")
+            connection = http.client.HTTPSConnection(host, port, context=context, timeout=120)
+            status, text = post(
+                connection,
+                "/wsman/SubscriptionManager/WEC",
+                utf16(ENUMERATE.format(host=host, port=port, message=uuid.uuid4())),
+            )
+            if status != 200:
+                raise ValueError(f"Enumerate HTTP {status} {text[:300]}")
+            address, references = notify_to(text)
+        except Exception as error:  # noqa: BLE001 - reported, then the run stops
+            with lock:
+                failures.append(f"{computer}: {error}")
+            start_gate.wait()
+            return
+        with lock:
+            first_requests.append(time.perf_counter() - started)
+        path = "/" + address.split("/", 3)[3]
+        first = first_record
+        bodies = [
+            tls_envelope(address, references, computer, first + b * per_batch, per_batch, size)
+            for b in range(batches)
+        ]
+        mine = []
+        start_gate.wait()
+        for body in bodies:
+            started = time.perf_counter()
+            status, text = post(connection, path, body)
+            mine.append(time.perf_counter() - started)
+            if status != 200 or "wsman/Ack" not in text:
+                with lock:
+                    failures.append(f"{computer}: HTTP {status} {text[:300]!r}")
+                return
+        with lock:
+            latencies.extend(mine)
+
+    report(sender, senders, per_batch, start_gate, latencies, first_requests, failures)
+
+
+def report(sender, senders, per_batch, start_gate, latencies, first_requests, failures):
+    """Run `sender` on SENDERS threads from one start and print the JSON line."""
     threads = [threading.Thread(target=sender, args=(i,)) for i in range(1, senders + 1)]
     for thread in threads:
         thread.start()
@@ -169,4 +325,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1] == "tls":
+        tls_main(sys.argv[2:])
+    else:
+        main()

@@ -159,15 +159,22 @@ fn read_event(wrapper: &Element) -> Result<ReceivedEvent, EventError> {
         None => {
             // CDATA (or escaped text): parse what it holds, bounded like any input.
             let text = wrapper.text();
-            let text = text.trim();
-            if text.is_empty() {
+            let trimmed = text.trim();
+            if trimmed.is_empty() {
                 return Err(EventError::Empty);
             }
             let mut limits = xml::Limits::default();
             limits.max_depth = 32;
             limits.max_elements = 10_000;
-            let tree = xml::parse(text, &limits).map_err(EventError::NotXml)?;
-            (tree, text.replace('\r', "&#xD;").replace('\n', "&#xA;"))
+            let tree = xml::parse(trimmed, &limits).map_err(EventError::NotXml)?;
+            // The text as it came is the line when it already is one (the usual case): kept,
+            // not copied again.
+            let xml = if trimmed.len() == text.len() && !has_line_break(&text) {
+                text
+            } else {
+                line_safe(trimmed)
+            };
+            (tree, xml)
         }
     };
     if !tree.is(EVENT_NS, "Event") {
@@ -263,8 +270,24 @@ pub fn event_xml(event: &Element) -> String {
     out
 }
 
+fn has_line_break(text: &str) -> bool {
+    text.bytes().any(|b| b == b'\r' || b == b'\n')
+}
+
+/// `text` on one line: CR and LF as character references (one pass, none when there is none).
 fn line_safe(text: &str) -> String {
-    text.replace('\r', "&#xD;").replace('\n', "&#xA;")
+    if !has_line_break(text) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\r' => out.push_str("&#xD;"),
+            '\n' => out.push_str("&#xA;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Who sent a delivery, as authentication proved it.

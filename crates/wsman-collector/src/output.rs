@@ -25,7 +25,11 @@ pub const MAX_OPEN_FILES: usize = 512;
 pub use crate::outputs::OutputError;
 
 struct OpenFile {
-    file: File,
+    /// Its own lock: a batch's write and `fsync` hold this file only, so batches to
+    /// different files (one per forwarder, as `{client}` paths make them) are written and
+    /// synced in parallel and the filesystem's journal commits their syncs together, rather
+    /// than each waiting behind every other forwarder's `fsync`.
+    file: Arc<Mutex<File>>,
     last_used: u64,
 }
 
@@ -117,7 +121,11 @@ impl FileOutputs {
         let path = expand(path, batch.client, batch.subscription);
         let mut text = String::with_capacity(batch.events.len() * 1024);
         for event in batch.events {
-            text.push_str(&render(event, format, batch));
+            match format {
+                // Raw is the event's line as received: appended, not copied first.
+                OutputFormat::Raw => text.push_str(&event.xml),
+                _ => text.push_str(&render(event, format, batch)),
+            }
             text.push('\n');
         }
         self.append(&path, text.as_bytes())
@@ -125,51 +133,30 @@ impl FileOutputs {
     }
 
     fn append(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-        let mut guard = self.lock();
-        let (open, clock) = &mut *guard;
-        *clock += 1;
-        let now = *clock;
-        if !open.contains_key(path) {
-            if open.len() >= MAX_OPEN_FILES {
-                if let Some(oldest) = open
-                    .iter()
-                    .min_by_key(|(_, f)| f.last_used)
-                    .map(|(p, _)| p.clone())
-                {
-                    open.remove(&oldest);
-                }
-            }
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            let file = OpenOptions::new().create(true).append(true).open(path)?;
-            open.insert(
-                path.to_owned(),
-                OpenFile {
-                    file,
-                    last_used: now,
-                },
-            );
-        }
-        let entry = open
-            .get_mut(path)
-            .ok_or_else(|| std::io::Error::other("file not open"))?;
-        entry.last_used = now;
-        let before = entry.file.metadata()?.len();
-        let result = entry
-            .file
+        let file = self.open_file(path)?;
+        let mut file_guard = file.lock().unwrap_or_else(|p| p.into_inner());
+        let file_handle = &mut *file_guard;
+        let before = file_handle.metadata()?.len();
+        let result = file_handle
             .write_all(bytes)
-            .and_then(|()| entry.file.sync_data());
+            .and_then(|()| file_handle.sync_data());
         if let Err(error) = result {
             // A failed write (a full disk) may have left part of the batch, and the resend
             // appends it whole: cut the file back to where the batch began, so it holds no
             // torn line and no event twice. Then close it so the next attempt starts on a
             // fresh handle.
-            let cut = entry
-                .file
+            let cut = file_handle
                 .set_len(before)
-                .and_then(|()| entry.file.sync_data());
-            open.remove(path);
+                .and_then(|()| file_handle.sync_data());
+            drop(file_guard);
+            let mut open = self.lock();
+            if open
+                .0
+                .get(path)
+                .is_some_and(|f| Arc::ptr_eq(&f.file, &file))
+            {
+                open.0.remove(path);
+            }
             return Err(match cut {
                 Ok(()) => error,
                 Err(cut) => std::io::Error::other(format!(
@@ -178,6 +165,42 @@ impl FileOutputs {
             });
         }
         Ok(())
+    }
+
+    /// The open file of `path` (opened, and created with its directories, if need be; the
+    /// least recently used closed past [`MAX_OPEN_FILES`]).
+    fn open_file(&self, path: &Path) -> std::io::Result<Arc<Mutex<File>>> {
+        let mut guard = self.lock();
+        let (open, clock) = &mut *guard;
+        *clock += 1;
+        let now = *clock;
+        if let Some(entry) = open.get_mut(path) {
+            entry.last_used = now;
+            return Ok(Arc::clone(&entry.file));
+        }
+        if open.len() >= MAX_OPEN_FILES {
+            if let Some(oldest) = open
+                .iter()
+                .min_by_key(|(_, f)| f.last_used)
+                .map(|(p, _)| p.clone())
+            {
+                open.remove(&oldest);
+            }
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = Arc::new(Mutex::new(
+            OpenOptions::new().create(true).append(true).open(path)?,
+        ));
+        open.insert(
+            path.to_owned(),
+            OpenFile {
+                file: Arc::clone(&file),
+                last_used: now,
+            },
+        );
+        Ok(file)
     }
 }
 

@@ -315,8 +315,9 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
                 continue;
             }
             Event::CData(c) => {
-                let text = String::from_utf8_lossy(&c.into_inner()).into_owned();
-                push_text(&mut stack, &text)?;
+                // A slice of `input` (already UTF-8), moved into the tree: one copy, not two.
+                let text = input_text(input, &c.into_inner());
+                push_owned_text(&mut stack, text)?;
                 continue;
             }
             Event::DocType(_) => return Err(XmlError::Doctype),
@@ -540,6 +541,21 @@ fn push_text(stack: &mut [Element], text: &str) -> Result<(), XmlError> {
         // Whitespace around the root is fine; anything else is not a document.
         None if text.trim().is_empty() => Ok(()),
         None => Err(XmlError::NoRoot),
+    }
+}
+
+/// [`push_text`] for text already owned (CDATA): moved into the tree, not copied.
+fn push_owned_text(stack: &mut [Element], text: String) -> Result<(), XmlError> {
+    match stack.last_mut() {
+        Some(parent) => {
+            if let Some(Node::Text(prev)) = parent.children.last_mut() {
+                prev.push_str(&text);
+            } else {
+                parent.children.push(Node::Text(text));
+            }
+            Ok(())
+        }
+        None => push_text(stack, &text),
     }
 }
 
