@@ -221,7 +221,9 @@ async fn run(host: &Host, work: &Work) -> Progress {
                 output,
                 truncated,
             },
-            Err(error) => Progress::Failed { error },
+            Err(error) => Progress::Failed {
+                error: error.to_string(),
+            },
         },
     }
 }

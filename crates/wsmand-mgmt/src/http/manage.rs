@@ -314,7 +314,7 @@ async fn test_host(state: &AppState, viewer: &Viewer<'_>, asker: Asker<'_>, name
             Ok(product) => json(StatusCode::OK, &serde_json::json!({ "reached": product })),
             Err(why) => json(
                 StatusCode::BAD_GATEWAY,
-                &serde_json::json!({ "error": why }),
+                &serde_json::json!({ "error": why.to_string() }),
             ),
         };
     }
