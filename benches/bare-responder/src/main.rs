@@ -71,10 +71,34 @@ fn element_text(xml: &[u8], local_name: &[u8]) -> Option<(usize, usize)> {
     Some((start, end))
 }
 
+/// Why the responder cannot start: its message on stderr, exit code 2.
+#[derive(Debug)]
+enum StartError {
+    Read(String, std::io::Error),
+    NoRelatesTo(String),
+    NoResponses(String),
+    NoReplayDir,
+    Port(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Read(path, e) => write!(f, "bare-responder: cannot read {path}: {e}"),
+            Self::NoRelatesTo(path) => write!(f, "bare-responder: {path} has no RelatesTo"),
+            Self::NoResponses(dir) => write!(f, "bare-responder: no *.xml responses in {dir}"),
+            Self::NoReplayDir => write!(f, "bare-responder: --replay needs a directory"),
+            Self::Port(arg) => write!(f, "bare-responder: invalid port {arg:?}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
 impl Replay {
-    fn load(dir: &str) -> Result<Self, String> {
+    fn load(dir: &str) -> Result<Self, StartError> {
         let mut paths: Vec<_> = std::fs::read_dir(dir)
-            .map_err(|e| format!("bare-responder: cannot read {dir}: {e}"))?
+            .map_err(|e| StartError::Read(dir.to_owned(), e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "xml"))
             .collect();
@@ -82,9 +106,9 @@ impl Replay {
         let mut responses = Vec::new();
         for path in paths {
             let xml = std::fs::read(&path)
-                .map_err(|e| format!("bare-responder: cannot read {}: {e}", path.display()))?;
+                .map_err(|e| StartError::Read(path.display().to_string(), e))?;
             let (start, end) = element_text(&xml, b"RelatesTo")
-                .ok_or_else(|| format!("bare-responder: {} has no RelatesTo", path.display()))?;
+                .ok_or_else(|| StartError::NoRelatesTo(path.display().to_string()))?;
             let xml = Bytes::from(xml);
             responses.push(Recorded {
                 before: xml.slice(..start),
@@ -92,7 +116,7 @@ impl Replay {
             });
         }
         if responses.is_empty() {
-            return Err(format!("bare-responder: no *.xml responses in {dir}"));
+            return Err(StartError::NoResponses(dir.to_owned()));
         }
         Ok(Self {
             responses,
@@ -136,7 +160,7 @@ struct Args {
     replay: Option<String>,
 }
 
-fn parse_args() -> Result<Args, String> {
+fn parse_args() -> Result<Args, StartError> {
     let mut args = Args {
         port: 0,
         replay: None,
@@ -144,14 +168,9 @@ fn parse_args() -> Result<Args, String> {
     let mut argv = std::env::args().skip(1);
     while let Some(arg) = argv.next() {
         if arg == "--replay" {
-            args.replay = Some(
-                argv.next()
-                    .ok_or("bare-responder: --replay needs a directory")?,
-            );
+            args.replay = Some(argv.next().ok_or(StartError::NoReplayDir)?);
         } else {
-            args.port = arg
-                .parse::<u16>()
-                .map_err(|_| format!("bare-responder: invalid port {arg:?}"))?;
+            args.port = arg.parse::<u16>().map_err(|_| StartError::Port(arg))?;
         }
     }
     Ok(args)

@@ -92,8 +92,28 @@ pub enum ConfigError {
     Mode { path: PathBuf, mode: u32 },
     #[error("{path} is larger than {MAX_FILE_BYTES} bytes")]
     TooLarge { path: PathBuf },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    #[error("{path}: {source}")]
+    Invalid { path: PathBuf, source: ParseError },
+}
+
+/// Why the text of `bmc.toml` is not a BMC's settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Not TOML, or a key the file does not have (toml's message).
+    #[error("{0}")]
+    Toml(String),
+    #[error("timeout_ms {0} is outside 1..=60000")]
+    Timeout(u64),
+    #[error("give either device or address, not both")]
+    DeviceAndAddress,
+    #[error("user, password and privilege belong to a network BMC (address)")]
+    CredentialsForDevice,
+    #[error("a network BMC needs user")]
+    NoUser,
+    #[error("a network BMC needs password")]
+    NoPassword,
+    #[error("privilege {0:?} is not one of User, Operator, Administrator")]
+    Privilege(String),
 }
 
 #[derive(Deserialize)]
@@ -144,27 +164,26 @@ impl BmcConfig {
             });
         }
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
-        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+        Self::parse(&text).map_err(|source| ConfigError::Invalid {
             path: path.to_owned(),
-            message,
+            source,
         })
     }
 
     /// The settings of the file's text.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let file: File = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        let file: File =
+            toml::from_str(text).map_err(|e| ParseError::Toml(e.message().to_owned()))?;
         let timeout = match file.timeout_ms {
             None => DEFAULT_TIMEOUT,
             Some(ms @ 1..=60_000) => Duration::from_millis(ms),
-            Some(ms) => return Err(format!("timeout_ms {ms} is outside 1..=60000")),
+            Some(ms) => return Err(ParseError::Timeout(ms)),
         };
         let target = match (file.device, file.address) {
-            (Some(_), Some(_)) => return Err("give either device or address, not both".into()),
+            (Some(_), Some(_)) => return Err(ParseError::DeviceAndAddress),
             (Some(device), None) => {
                 if file.user.is_some() || file.password.is_some() || file.privilege.is_some() {
-                    return Err(
-                        "user, password and privilege belong to a network BMC (address)".into(),
-                    );
+                    return Err(ParseError::CredentialsForDevice);
                 }
                 Target::Local(device)
             }
@@ -179,15 +198,11 @@ impl BmcConfig {
                 };
                 Target::Lan {
                     address,
-                    user: file.user.ok_or("a network BMC needs user")?,
-                    password: Zeroizing::new(file.password.ok_or("a network BMC needs password")?),
+                    user: file.user.ok_or(ParseError::NoUser)?,
+                    password: Zeroizing::new(file.password.ok_or(ParseError::NoPassword)?),
                     privilege: match file.privilege {
                         None => Privilege::Administrator,
-                        Some(name) => Privilege::parse(&name).ok_or_else(|| {
-                            format!(
-                                "privilege {name:?} is not one of User, Operator, Administrator"
-                            )
-                        })?,
+                        Some(name) => Privilege::parse(&name).ok_or(ParseError::Privilege(name))?,
                     },
                 }
             }

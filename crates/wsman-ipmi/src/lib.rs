@@ -32,7 +32,7 @@ use ipmi_rs::storage::sdr::record::{Record, RecordContents};
 use ipmi_rs::storage::sel::{ClearSel, ErasureProgress, GetSelInfo, ReserveSel};
 use ipmi_rs::{File, Ipmi, IpmiError};
 
-pub use config::{BmcConfig, ConfigError, Privilege, Target};
+pub use config::{BmcConfig, ConfigError, ParseError, Privilege, Target};
 use lanplus::LanSession;
 pub use sensor::{Numeric, Sensor, SensorKind, Thresholds};
 

@@ -3,7 +3,8 @@
 //! Fails when a workspace member is missing from ARCHITECTURE.md's codemap, when the codemap
 //! names a crate directory that no longer exists, when a forbidden dependency appears, when
 //! `unsafe` code appears outside wsman-os and wsman-gss's `ffi.rs`, when a member lacks a
-//! pinned rust-version, or when the modules of a crate import each other in a circle; and
+//! pinned rust-version, when a `Result`'s error is a bare `String`, or when the modules of a
+//! crate import each other in a circle; and
 //! when its lists of fuzz targets, benchmark scripts, scripts and docs disagree with the tree,
 //! or it grows past the length of a map.
 
@@ -585,6 +586,73 @@ fn unsafe_detector_finds_unsafe_blocks() {
     let keyword = "unsafe";
     let sample = format!("fn f() {{ {keyword} {{ g() }} }}\n// {keyword} {{ in a comment }}\n");
     assert_eq!(unsafe_uses(&sample).len(), 1);
+}
+
+/// Lines naming a `Result` whose error is a bare `String` (comments skipped): the error
+/// types are typed, so callers can tell the failures apart and the texts stay in one place.
+fn string_error_results(source: &str) -> Vec<(usize, String)> {
+    source
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let code = line.split("//").next().unwrap_or("");
+            code.match_indices("Result<").any(|(at, open)| {
+                let rest = &code[at + open.len()..];
+                // The error is the argument after a top-level comma (`io::Result<T>` has none).
+                let (mut depth, mut error_at) = (0usize, None);
+                for (i, c) in rest.char_indices() {
+                    match c {
+                        '<' | '(' | '[' => depth += 1,
+                        ',' if depth == 0 => error_at = Some(i + 1),
+                        '>' | ')' | ']' if depth == 0 => {
+                            return c == '>'
+                                && error_at.is_some_and(|at| rest[at..i].trim() == "String");
+                        }
+                        '>' | ')' | ']' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                false
+            })
+        })
+        .map(|(i, line)| (i + 1, line.trim().to_owned()))
+        .collect()
+}
+
+#[test]
+fn no_result_has_a_string_error() {
+    let root = workspace_root();
+    let mut offenders = Vec::new();
+    for member in members(&cargo_metadata(false)) {
+        let mut files = Vec::new();
+        rust_files(&root.join(&member.dir), &mut files);
+        for file in files {
+            let source = std::fs::read_to_string(&file).unwrap_or_default();
+            for (line, text) in string_error_results(&source) {
+                offenders.push(format!("{}:{line}: {text}", file.display()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "Result with a String error (give it a thiserror enum):\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn string_error_detector_tells_errors_from_values() {
+    let error = "String";
+    let sample = format!(
+        "fn a() -> Result<(), {error}> {{}}\n\
+         fn b() -> Result<Vec<(u8, String)>, {error}> {{}}\n\
+         fn c() -> Result<BTreeMap<String, String>, E> {{}}\n\
+         fn d() -> Result<String, E> {{}}\n\
+         fn e() -> std::io::Result<String> {{}}\n\
+         // Result<(), {error}> in a comment\n"
+    );
+    let found: Vec<usize> = string_error_results(&sample).iter().map(|f| f.0).collect();
+    assert_eq!(found, [1, 2]);
 }
 
 /// Files a clean clone builds and tests from.

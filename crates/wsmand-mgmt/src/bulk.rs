@@ -112,7 +112,22 @@ pub struct Jobs {
 }
 
 /// A host to run on, or why it is not run.
-pub type Target = (String, Result<Arc<Host>, String>);
+pub type Target = (String, Result<Arc<Host>, NotRun>);
+
+/// Why a chosen host is not run on (the job's page shows it as the host's failure).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NotRun {
+    /// The delegation rule's RunAs account is not configured for this host.
+    #[error("this host has no such RunAs account")]
+    NoRunAs,
+    /// A delegation rule denies the action on this host.
+    #[error("not allowed: {action} on {host} ({rule})")]
+    Denied {
+        action: &'static str,
+        host: String,
+        rule: String,
+    },
+}
 
 impl Jobs {
     /// Starts `work` on `targets` (refused ones are failed at once) and returns its number;
@@ -136,7 +151,7 @@ impl Jobs {
                     progress: match target {
                         Ok(_) => Progress::Pending,
                         Err(error) => Progress::Failed {
-                            error: error.clone(),
+                            error: error.to_string(),
                         },
                     },
                 })
@@ -221,7 +236,9 @@ async fn run(host: &Host, work: &Work) -> Progress {
                 output,
                 truncated,
             },
-            Err(error) => Progress::Failed { error },
+            Err(error) => Progress::Failed {
+                error: error.to_string(),
+            },
         },
     }
 }

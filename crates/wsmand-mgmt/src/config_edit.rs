@@ -6,8 +6,8 @@
 use maud::{html, Markup};
 use wsman_config::schema::Container;
 
-use crate::hosts::ConfigRow;
 pub use crate::hosts::SetRefused;
+use crate::hosts::{ConfigRow, HostError};
 use crate::pages::{fault, host_nav, layout, Viewer};
 
 /// The container a setting's path (`Service/Auth/Basic`) is in, and the setting's name:
@@ -68,7 +68,7 @@ pub fn page(
     viewer: &Viewer<'_>,
     host: &str,
     switches: &str,
-    rows: &Result<Vec<ConfigRow>, String>,
+    rows: &Result<Vec<ConfigRow>, HostError>,
     view: &View<'_>,
 ) -> Markup {
     let here = format!("/hosts/{host}/config");
@@ -83,7 +83,7 @@ pub fn page(
                 p.ok #set-done role="status" { "Set " code { (done) } "." }
             }
             @match rows {
-                Err(error) => (fault(error)),
+                Err(error) => (fault(&error.to_string())),
                 Ok(rows) => table.config {
                     thead { tr { th { "Setting" } th { "Value" } th { "Source" } @if view.may_change { th { "Change" } } } }
                     tbody {

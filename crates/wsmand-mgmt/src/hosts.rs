@@ -322,19 +322,15 @@ pub enum HostError {
     Client(#[from] wsman_client::ClientError),
     #[error("no answer within {} s", HOST_DEADLINE.as_secs())]
     NoAnswer,
+    /// A command of [`Host::run_bounded`] outlived its deadline (of that many seconds).
+    #[error("no end within {0} s: ended")]
+    Ended(u64),
 }
 
 impl HostError {
     /// The host refused the account (not the request, not the network).
     fn access_denied(&self) -> bool {
         matches!(self, HostError::Client(error) if is_access_denied(error))
-    }
-}
-
-/// The console's pages and its audit show a host's failure as this text.
-impl From<HostError> for String {
-    fn from(error: HostError) -> String {
-        error.to_string()
     }
 }
 
@@ -399,7 +395,7 @@ impl Host {
 
     /// Identify, bounded in time: the host's ProductVendor and ProductVersion (the manager
     /// page's test of a host: reached, and the account accepted).
-    pub async fn identify(&self) -> Result<String, String> {
+    pub async fn identify(&self) -> Result<String, HostError> {
         let identify = bounded(self.client.identify()).await?;
         let vendor = property(&identify, "ProductVendor").unwrap_or_default();
         let version = property(&identify, "ProductVersion").unwrap_or_default();
@@ -479,7 +475,7 @@ impl Host {
     }
 
     /// Every service, by name.
-    pub async fn services(&self) -> Result<Vec<ServiceRow>, String> {
+    pub async fn services(&self) -> Result<Vec<ServiceRow>, HostError> {
         let items = bounded(
             self.client
                 .enumerate(&class("Win32_Service"), &enumerate_options()),
@@ -502,7 +498,7 @@ impl Host {
     }
 
     /// Every process, largest working set first.
-    pub async fn processes(&self) -> Result<Vec<ProcessRow>, String> {
+    pub async fn processes(&self) -> Result<Vec<ProcessRow>, HostError> {
         let items = bounded(
             self.client
                 .enumerate(&class("Win32_Process"), &enumerate_options()),
@@ -612,7 +608,7 @@ impl Host {
     /// Opens a terminal's shell on this host as its configured account: on a wsmand host
     /// (Identify's ProductVendor) a login `bash` on a pseudo-terminal of `size`, elsewhere
     /// (Windows) `cmd.exe` on pipes. The shell is deleted again if its command cannot start.
-    pub async fn open_terminal(&self, size: WindowSize) -> Result<OpenTerminal, String> {
+    pub async fn open_terminal(&self, size: WindowSize) -> Result<OpenTerminal, HostError> {
         let identify = bounded(self.client.identify()).await?;
         let wsmand = property(&identify, "ProductVendor").as_deref() == Some("wsmand");
         let mut options = ShellOptions::default();
@@ -642,7 +638,7 @@ impl Host {
             }),
             Err(error) => {
                 let _ = tokio::time::timeout(HOST_DEADLINE, shell.close()).await;
-                Err(error.into())
+                Err(error)
             }
         }
     }
@@ -657,19 +653,16 @@ impl Host {
         line: &str,
         max_output: usize,
         deadline: Duration,
-    ) -> Result<(Option<i64>, String, bool), String> {
+    ) -> Result<(Option<i64>, String, bool), HostError> {
         use wsman_client::shell::{Output, Signal};
         let shell = bounded(Shell::open(&self.client, &ShellOptions::default())).await?;
         let read = async {
-            let command = shell
-                .run(line, &[], &CommandOptions::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut reader = command.output().map_err(|e| e.to_string())?;
+            let command = shell.run(line, &[], &CommandOptions::default()).await?;
+            let mut reader = command.output()?;
             let mut output = Vec::new();
             let mut code = None;
             let mut truncated = false;
-            while let Some(event) = reader.next().await.map_err(|e| e.to_string())? {
+            while let Some(event) = reader.next().await? {
                 match event {
                     Output::Data { data, .. } => {
                         let room = max_output.saturating_sub(output.len());
@@ -684,7 +677,7 @@ impl Host {
                     _ => {}
                 }
             }
-            Ok::<_, String>((
+            Ok::<_, HostError>((
                 code,
                 String::from_utf8_lossy(&output).into_owned(),
                 truncated,
@@ -692,7 +685,7 @@ impl Host {
         };
         let result = match tokio::time::timeout(deadline, read).await {
             Ok(result) => result,
-            Err(_) => Err(format!("no end within {} s: ended", deadline.as_secs())),
+            Err(_) => Err(HostError::Ended(deadline.as_secs())),
         };
         let _ = tokio::time::timeout(HOST_DEADLINE, shell.close()).await;
         result
@@ -710,7 +703,7 @@ impl Host {
     }
 
     /// The `winrm/config` tree, flattened to one row per setting in document order.
-    pub async fn config(&self) -> Result<Vec<ConfigRow>, String> {
+    pub async fn config(&self) -> Result<Vec<ConfigRow>, HostError> {
         let config = bounded(self.client.get(&Resource::new(CONFIG_URI))).await?;
         let mut rows = Vec::new();
         flatten_config(&config, "", 0, &mut rows);
@@ -759,8 +752,8 @@ impl Host {
     pub async fn subscribe_events(
         &self,
         logs: &[crate::event_stream::Log],
-    ) -> Result<crate::event_stream::Subscribed, String> {
-        let client = self.client.fork().map_err(|e| e.to_string())?;
+    ) -> Result<crate::event_stream::Subscribed, HostError> {
+        let client = self.client.fork()?;
         let options = crate::event_stream::subscribe_options(logs);
         let subscription = bounded(client.subscribe_pull(&options)).await?;
         Ok(crate::event_stream::Subscribed {
@@ -771,7 +764,7 @@ impl Host {
 
     /// The newest [`MAX_EVENTS`] event log records, newest first; only those `wql` selects
     /// when given (the host filters: the newest matching, however old).
-    pub async fn events(&self, wql: Option<&str>) -> Result<Vec<EventRow>, String> {
+    pub async fn events(&self, wql: Option<&str>) -> Result<Vec<EventRow>, HostError> {
         let mut options = enumerate_options();
         options.filter = wql.map(|query| wsman_client::enumerate::Filter {
             dialect: wsman_client::enumerate::dialect::WQL.to_owned(),

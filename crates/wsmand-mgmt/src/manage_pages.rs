@@ -4,6 +4,7 @@
 use maud::{html, Markup};
 use wsman_config::mgmt::{DelegationRule, ManagedHost, MgmtSettings, Role};
 
+use crate::hosts::HostError;
 use crate::pages::{confirmed, fault, layout, post_button, Viewer};
 use crate::table::TableQuery;
 
@@ -249,7 +250,7 @@ pub fn tested(
     viewer: &Viewer<'_>,
     host: &str,
     switches: &str,
-    result: &Result<String, String>,
+    result: &Result<String, HostError>,
 ) -> Markup {
     let title = format!("Test {host}");
     layout(
@@ -259,7 +260,7 @@ pub fn tested(
             h1 { (title) }
             @match result {
                 Ok(product) => p.ok #test-result { "Reached: Identify answered (" (product) ")." },
-                Err(error) => div #test-result { (fault(error)) },
+                Err(error) => div #test-result { (fault(&error.to_string())) },
             }
             p.command { "Same from a shell: " code { "winrm identify " (switches) } }
             p { a href="/manage" { "Back to Manage" } }

@@ -6,7 +6,7 @@ use maud::{html, Markup, DOCTYPE};
 
 use crate::audit::AuditRecord;
 use crate::event_filter::EventFilter;
-use crate::hosts::{ActionResult, EventRow, HostSummary, ProcessRow, ServiceRow};
+use crate::hosts::{ActionResult, EventRow, HostError, HostSummary, ProcessRow, ServiceRow};
 use crate::route::ServiceAction;
 use crate::table::{self, Column, SortKey, TablePage, TableQuery};
 
@@ -281,7 +281,7 @@ pub fn services(
     viewer: &Viewer<'_>,
     host: &str,
     switches: &str,
-    rows: &Result<Vec<ServiceRow>, String>,
+    rows: &Result<Vec<ServiceRow>, HostError>,
     query: &TableQuery,
 ) -> Markup {
     layout(
@@ -292,7 +292,7 @@ pub fn services(
             (host_nav(host, "/services"))
             p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_Service " (switches) } }
             @match rows {
-                Err(error) => (fault(error)),
+                Err(error) => (fault(&error.to_string())),
                 Ok(rows) => {
                     @let shown = table::page(rows, query, &SERVICE_COLUMNS);
                     (table_controls(query, &shown, "services"))
@@ -358,7 +358,7 @@ pub fn events(
     viewer: &Viewer<'_>,
     host: &str,
     switches: &str,
-    rows: &Result<Vec<EventRow>, String>,
+    rows: &Result<Vec<EventRow>, HostError>,
     stream: &str,
     filter: &EventFilter,
     query: &TableQuery,
@@ -398,7 +398,7 @@ pub fn events(
                 " (the console asks for the newest " (crate::hosts::MAX_EVENTS) " that match)"
             }
             @match rows {
-                Err(error) => (fault(error)),
+                Err(error) => (fault(&error.to_string())),
                 Ok(rows) => {
                     @let shown = table::page(rows, query, &EVENT_COLUMNS);
                     (pager(query, &shown, "records"))
@@ -494,7 +494,7 @@ pub fn processes(
     viewer: &Viewer<'_>,
     host: &str,
     switches: &str,
-    rows: &Result<Vec<ProcessRow>, String>,
+    rows: &Result<Vec<ProcessRow>, HostError>,
     query: &TableQuery,
 ) -> Markup {
     layout(
@@ -505,7 +505,7 @@ pub fn processes(
             (host_nav(host, "/processes"))
             p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_Process " (switches) } }
             @match rows {
-                Err(error) => (fault(error)),
+                Err(error) => (fault(&error.to_string())),
                 Ok(rows) => {
                     @let shown = table::page(rows, query, &PROCESS_COLUMNS);
                     (table_controls(query, &shown, "processes"))

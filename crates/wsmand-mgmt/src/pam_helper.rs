@@ -269,25 +269,30 @@ pub fn spawn(
     Ok((child, ours))
 }
 
+/// Why a request could not be read: the socket failed, or its bytes are not a request.
+#[derive(Debug, thiserror::Error)]
+enum RequestError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("{0}")]
+    Protocol(#[from] ProtocolError),
+}
+
 /// Reads one request; `Ok(None)` when the service closed the socket.
-fn read_request(stream: &mut UnixStream) -> Result<Option<CheckRequest>, String> {
+fn read_request(stream: &mut UnixStream) -> Result<Option<CheckRequest>, RequestError> {
     let mut header = [0u8; HEADER_BYTES];
     match stream.read_exact(&mut header) {
         Ok(()) => {}
         Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(error) => return Err(error.to_string()),
+        Err(error) => return Err(error.into()),
     }
-    let (user_len, password_len) = parse_header(header).map_err(|e| e.to_string())?;
+    let (user_len, password_len) = parse_header(header)?;
     let mut frame = Zeroizing::new(vec![0u8; HEADER_BYTES + user_len + password_len]);
     frame[..HEADER_BYTES].copy_from_slice(&header);
-    stream
-        .set_read_timeout(Some(BODY_TIMEOUT))
-        .map_err(|e| e.to_string())?;
-    stream
-        .read_exact(&mut frame[HEADER_BYTES..])
-        .map_err(|e| e.to_string())?;
-    stream.set_read_timeout(None).map_err(|e| e.to_string())?;
-    parse_request(&frame).map(Some).map_err(|e| e.to_string())
+    stream.set_read_timeout(Some(BODY_TIMEOUT))?;
+    stream.read_exact(&mut frame[HEADER_BYTES..])?;
+    stream.set_read_timeout(None)?;
+    Ok(Some(parse_request(&frame)?))
 }
 
 /// PAM (authenticate and account management), then the login group.

@@ -155,18 +155,25 @@ struct ConnectionSlot {
     _address: AddressSlot,
 }
 
+/// Why a connection found no place; the text goes to the audit log.
+#[derive(Debug, thiserror::Error)]
+enum CapReached {
+    #[error(
+        "connection refused: {MAX_CONNECTIONS_PER_ADDRESS} connections open from this address"
+    )]
+    Address,
+    #[error("connection refused: {MAX_CONNECTIONS} connections open")]
+    Total,
+}
+
 impl ConnectionCaps {
     /// A place for a connection from `ip`, or why there is none.
-    fn admit(&self, ip: IpAddr) -> Result<ConnectionSlot, String> {
+    fn admit(&self, ip: IpAddr) -> Result<ConnectionSlot, CapReached> {
         let Some(address) = self.by_address.take(ip) else {
-            return Err(format!(
-                "connection refused: {MAX_CONNECTIONS_PER_ADDRESS} connections open from this address"
-            ));
+            return Err(CapReached::Address);
         };
         let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
-            return Err(format!(
-                "connection refused: {MAX_CONNECTIONS} connections open"
-            ));
+            return Err(CapReached::Total);
         };
         Ok(ConnectionSlot {
             _permit: permit,
@@ -202,7 +209,9 @@ async fn accept_loop(
         let slot = match caps.admit(peer.ip()) {
             Ok(slot) => slot,
             Err(why) => {
-                state.audit.record(peer.ip(), "", "refused", &why);
+                state
+                    .audit
+                    .record(peer.ip(), "", "refused", &why.to_string());
                 continue;
             }
         };

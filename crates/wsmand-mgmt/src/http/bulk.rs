@@ -12,7 +12,7 @@ use wsman_config::mgmt::Action;
 use super::answer::{error, html, json, respond};
 use super::host_pages::Asker;
 use super::{Answer, AppState};
-use crate::bulk::{Target, Work, MAX_COMMAND, MAX_HOSTS};
+use crate::bulk::{NotRun, Target, Work, MAX_COMMAND, MAX_HOSTS};
 use crate::bulk_pages;
 use crate::delegation::{cim_class, Decision, Subject};
 use crate::form::Form;
@@ -51,21 +51,32 @@ pub(super) fn form_page(state: &AppState, viewer: &Viewer<'_>, asker: Asker<'_>)
     )
 }
 
+/// Why the form's work cannot be run (shown on the form, or as JSON's `error`).
+#[derive(Debug, thiserror::Error)]
+enum FormRefused {
+    #[error("give a command of at most {MAX_COMMAND} bytes")]
+    Command,
+    #[error("choose an action")]
+    NoAction,
+    #[error("give the service's name (letters, digits, '-', '_', '.', '@', ':')")]
+    ServiceName,
+}
+
 /// What the form asks for, or why it cannot be run.
-fn read_work(form: &Form) -> Result<Work, String> {
+fn read_work(form: &Form) -> Result<Work, FormRefused> {
     let service = form.get("service").unwrap_or("").trim();
     let action = match form.get("work").unwrap_or("") {
         "command" => {
             let line = form.get("command").unwrap_or("").trim();
             if line.is_empty() || line.len() > MAX_COMMAND {
-                return Err(format!("give a command of at most {MAX_COMMAND} bytes"));
+                return Err(FormRefused::Command);
             }
             return Ok(Work::Command(line.to_owned()));
         }
         "start" => ServiceAction::Start,
         "stop" => ServiceAction::Stop,
         "restart" => ServiceAction::Restart,
-        _ => return Err("choose an action".to_owned()),
+        _ => return Err(FormRefused::NoAction),
     };
     let safe = !service.is_empty()
         && service.len() <= 128
@@ -73,9 +84,7 @@ fn read_work(form: &Form) -> Result<Work, String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.@:".contains(&b));
     if !safe {
-        return Err(
-            "give the service's name (letters, digits, '-', '_', '.', '@', ':')".to_owned(),
-        );
+        return Err(FormRefused::ServiceName);
     }
     Ok(Work::Service(service.to_owned(), action))
 }
@@ -105,7 +114,7 @@ pub(super) fn start(
     };
     let work = match read_work(form) {
         Ok(work) => work,
-        Err(why) => return refused(&why),
+        Err(why) => return refused(&why.to_string()),
     };
     if hosts.is_empty() || hosts.len() > MAX_HOSTS {
         return refused(&format!("choose from 1 to {MAX_HOSTS} hosts"));
@@ -123,7 +132,7 @@ pub(super) fn start(
                     .fleet
                     .get_as(&name, run_as.as_deref())
                     .cloned()
-                    .ok_or_else(|| "this host has no such RunAs account".to_owned()),
+                    .ok_or(NotRun::NoRunAs),
                 Decision::Denied { rule } => {
                     state.audit.record_on(
                         asker.peer.ip(),
@@ -132,7 +141,11 @@ pub(super) fn start(
                         &name,
                         &format!("{name}: {} {resource}: by {rule}", action.name()),
                     );
-                    Err(format!("not allowed: {} on {name} ({rule})", action.name()))
+                    Err(NotRun::Denied {
+                        action: action.name(),
+                        host: name.clone(),
+                        rule: rule.to_string(),
+                    })
                 }
             };
             (name, target)

@@ -51,7 +51,7 @@ pub(super) async fn page(
             Ok(rows) => json(StatusCode::OK, &serde_json::json!({ "config": rows })),
             Err(message) => json(
                 StatusCode::BAD_GATEWAY,
-                &serde_json::json!({ "error": message }),
+                &serde_json::json!({ "error": message.to_string() }),
             ),
         };
     }

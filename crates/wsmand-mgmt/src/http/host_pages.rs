@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::answer::{error, html, json, EVENTS_CSP};
 use super::{Answer, AppState};
 use crate::delegation::{cim_class, Decision, Subject};
-use crate::hosts::{Host, HostSummary};
+use crate::hosts::{Host, HostError, HostSummary};
 use crate::pages::{self, Viewer};
 use crate::route::Route;
 use crate::sessions::Session;
@@ -45,14 +45,14 @@ pub(super) async fn host_page(
     fn list<T: Serialize>(
         json_wanted: bool,
         key: &str,
-        rows: &Result<Vec<T>, String>,
+        rows: &Result<Vec<T>, HostError>,
         page: impl FnOnce() -> maud::Markup,
     ) -> Answer {
         match (json_wanted, rows) {
             (true, Ok(rows)) => json(StatusCode::OK, &serde_json::json!({ key: rows })),
             (true, Err(message)) => json(
                 StatusCode::BAD_GATEWAY,
-                &serde_json::json!({ "error": message }),
+                &serde_json::json!({ "error": message.to_string() }),
             ),
             (false, _) => html(StatusCode::OK, page()),
         }
@@ -86,7 +86,7 @@ pub(super) async fn host_page(
                     ),
                     Err(message) => json(
                         StatusCode::BAD_GATEWAY,
-                        &serde_json::json!({ "error": message }),
+                        &serde_json::json!({ "error": message.to_string() }),
                     ),
                 };
             }

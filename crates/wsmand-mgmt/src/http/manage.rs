@@ -125,7 +125,7 @@ async fn apply(state: &AppState, asker: Asker<'_>, change: &EntryChange, what: &
     match change_audited(state, asker, change, what).await {
         Ok(()) if asker.json_wanted => json(StatusCode::OK, &serde_json::json!({ "done": what })),
         Ok(()) => redirect("/manage"),
-        Err(why) => error(asker.json_wanted, StatusCode::CONFLICT, &why),
+        Err(why) => error(asker.json_wanted, StatusCode::CONFLICT, &why.to_string()),
     }
 }
 
@@ -135,7 +135,7 @@ async fn change_audited(
     asker: Asker<'_>,
     change: &EntryChange,
     what: &str,
-) -> Result<(), String> {
+) -> Result<(), ChangeError> {
     let outcome = state.live.change(change).await.map(|_| ());
     let detail = match &outcome {
         Ok(()) => format!("{what}: done"),
@@ -144,7 +144,7 @@ async fn change_audited(
     state
         .audit
         .record(asker.peer.ip(), &asker.session.user, "manage", &detail);
-    outcome.map_err(|error: ChangeError| error.to_string())
+    outcome
 }
 
 fn field(form: &Form, name: &str) -> String {
@@ -229,7 +229,7 @@ async fn save_host(
     match change_audited(state, asker, &change, &what).await {
         Ok(()) if asker.json_wanted => json(StatusCode::OK, &serde_json::json!({ "done": what })),
         Ok(()) => redirect("/manage"),
-        Err(why) => refused(&why),
+        Err(why) => refused(&why.to_string()),
     }
 }
 
@@ -282,7 +282,7 @@ async fn save_role(
     match change_audited(state, asker, &change, &what).await {
         Ok(()) if asker.json_wanted => json(StatusCode::OK, &serde_json::json!({ "done": what })),
         Ok(()) => redirect("/manage"),
-        Err(why) => refused(&why),
+        Err(why) => refused(&why.to_string()),
     }
 }
 
@@ -314,7 +314,7 @@ async fn test_host(state: &AppState, viewer: &Viewer<'_>, asker: Asker<'_>, name
             Ok(product) => json(StatusCode::OK, &serde_json::json!({ "reached": product })),
             Err(why) => json(
                 StatusCode::BAD_GATEWAY,
-                &serde_json::json!({ "error": why }),
+                &serde_json::json!({ "error": why.to_string() }),
             ),
         };
     }

@@ -204,6 +204,7 @@ pub(super) async fn open_terminal(
     let opened = match upgrade.host.open_terminal(upgrade.query.size).await {
         Ok(opened) => opened,
         Err(error) => {
+            let error = error.to_string();
             upgrade.audit(state, "terminal failed", &error);
             return error_answer_bad_gateway(&error);
         }
@@ -339,6 +340,7 @@ pub(super) async fn open_event_stream(
     let subscribed = match upgrade.host.subscribe_events(&upgrade.query.logs).await {
         Ok(subscribed) => subscribed,
         Err(error) => {
+            let error = error.to_string();
             let detail = format!("{}: {error}", logs.join(","));
             upgrade.audit(state, "event stream failed", &detail);
             return error_answer_bad_gateway(&error);
