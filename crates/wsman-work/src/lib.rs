@@ -37,7 +37,7 @@ use wsman_proto::Fault;
 const TRACKED_USERS: usize = 256;
 
 /// Interactive jobs at once per core (they may wait on I/O, so more than one per core).
-const INTERACTIVE_PER_CORE: usize = 8;
+pub const INTERACTIVE_PER_CORE: usize = 8;
 
 /// Which kind of work a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
