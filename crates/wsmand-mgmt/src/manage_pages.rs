@@ -166,6 +166,50 @@ fn refusal(error: Option<&str>) -> Markup {
     }
 }
 
+/// What the host and role forms share: the title, the way back, the form posting to
+/// `/manage/{plural}[/NAME]` with its refusal and CSRF token around `fields`, and the submit
+/// button ("Save", or `add` for a new entry).
+struct EntryForm<'a> {
+    /// "Host" or "Role".
+    kind: &'a str,
+    /// "hosts" or "roles".
+    plural: &'a str,
+    add: &'a str,
+}
+
+impl EntryForm<'_> {
+    fn page(
+        &self,
+        viewer: &Viewer<'_>,
+        was: Option<&str>,
+        error: Option<&str>,
+        fields: Markup,
+    ) -> Markup {
+        let action = match was {
+            Some(name) => format!("/manage/{}/{name}", self.plural),
+            None => format!("/manage/{}", self.plural),
+        };
+        let title = match was {
+            Some(name) => format!("{} {name}", self.kind),
+            None => format!("New {}", self.kind.to_lowercase()),
+        };
+        layout(
+            &title,
+            Some(viewer),
+            html! {
+                h1 { (title) }
+                p { a href="/manage" { "Back to Manage" } }
+                form.edit method="post" action=(action) {
+                    (refusal(error))
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    (fields)
+                    button type="submit" { @if was.is_some() { "Save" } @else { (self.add) } }
+                }
+            },
+        )
+    }
+}
+
 /// A host's form: `was` the host edited (none: a new one).
 pub fn host_form(
     viewer: &Viewer<'_>,
@@ -173,24 +217,17 @@ pub fn host_form(
     fields: &HostFields,
     error: Option<&str>,
 ) -> Markup {
-    let action = match was {
-        Some(name) => format!("/manage/hosts/{name}"),
-        None => "/manage/hosts".to_owned(),
-    };
-    let title = match was {
-        Some(name) => format!("Host {name}"),
-        None => "New host".to_owned(),
-    };
     let described = error.map(|_| "form-error");
-    layout(
-        &title,
-        Some(viewer),
+    let form = EntryForm {
+        kind: "Host",
+        plural: "hosts",
+        add: "Add host",
+    };
+    form.page(
+        viewer,
+        was,
+        error,
         html! {
-            h1 { (title) }
-            p { a href="/manage" { "Back to Manage" } }
-            form.edit method="post" action=(action) {
-                (refusal(error))
-                input type="hidden" name="csrf" value=(viewer.csrf);
                 label { "Name" input type="text" name="name" required maxlength="64" value=(fields.name) aria-describedby=[described]; }
                 label { "Endpoint URL" input type="url" name="url" required maxlength="512" placeholder="https://server:5986/wsman" value=(fields.url) aria-describedby=[described]; }
                 label { "Username" input type="text" name="username" required maxlength="256" autocomplete="off" value=(fields.username); }
@@ -201,8 +238,6 @@ pub fn host_form(
                 label { "Groups (comma-separated)" input type="text" name="groups" maxlength="512" value=(fields.groups); }
                 label.check { input type="checkbox" name="allow_unencrypted" value="1" checked[fields.allow_unencrypted]; " Basic over plain HTTP (AllowUnencrypted)" }
                 label.check { input type="checkbox" name="skip_ca_check" value="1" checked[fields.skip_ca_check]; " Skip the certificate's CA check (-skipCAcheck)" }
-                button type="submit" { @if was.is_some() { "Save" } @else { "Add host" } }
-            }
         },
     )
 }
@@ -214,24 +249,17 @@ pub fn role_form(
     fields: &RoleFields,
     error: Option<&str>,
 ) -> Markup {
-    let action = match was {
-        Some(name) => format!("/manage/roles/{name}"),
-        None => "/manage/roles".to_owned(),
-    };
-    let title = match was {
-        Some(name) => format!("Role {name}"),
-        None => "New role".to_owned(),
-    };
     let described = error.map(|_| "form-error");
-    layout(
-        &title,
-        Some(viewer),
+    let form = EntryForm {
+        kind: "Role",
+        plural: "roles",
+        add: "Add role",
+    };
+    form.page(
+        viewer,
+        was,
+        error,
         html! {
-            h1 { (title) }
-            p { a href="/manage" { "Back to Manage" } }
-            form.edit method="post" action=(action) {
-                (refusal(error))
-                input type="hidden" name="csrf" value=(viewer.csrf);
                 label { "Name" input type="text" name="name" required maxlength="64" value=(fields.name) aria-describedby=[described]; }
                 label { "Members (comma-separated: manager users, os:NAME, os:*, os-group:NAME)" input type="text" name="members" maxlength="1024" value=(fields.members); }
                 label { "Runs as (a RunAs account of the hosts; empty: each host's Username)" input type="text" name="run_as" maxlength="256" value=(fields.run_as); }
@@ -239,8 +267,6 @@ pub fn role_form(
                     "Rules, one a line: Allow|Deny ACTIONS HOSTS RESOURCES (lists comma-separated; actions read, change, shell, manage; hosts NAME, group:NAME or *; resources URI prefixes or *)"
                     textarea name="rules" rows="6" maxlength="2048" aria-describedby=[described] { (fields.rules) }
                 }
-                button type="submit" { @if was.is_some() { "Save" } @else { "Add role" } }
-            }
         },
     )
 }

@@ -4,6 +4,7 @@
 //! Each change is audited; a refused one draws its form again with the reason in place.
 
 use hyper::StatusCode;
+use maud::Markup;
 use wsman_config::mgmt::{EntryChange, ManagedHost, MgmtSettings, Role};
 
 use super::answer::{error, html, json, redirect};
@@ -110,22 +111,57 @@ pub(super) async fn post(
         Manage::Role(was) => save_role(state, viewer, asker, form, was).await,
         Manage::RemoveHost(name) => {
             let change = EntryChange::RemoveHost(name.clone());
-            apply(state, asker, &change, &format!("remove host {name}")).await
+            let what = format!("remove host {name}");
+            apply(state, asker, &change, &what, removal_refused(asker)).await
         }
         Manage::RemoveRole(name) => {
             let change = EntryChange::RemoveRole(name.clone());
-            apply(state, asker, &change, &format!("remove role {name}")).await
+            let what = format!("remove role {name}");
+            apply(state, asker, &change, &what, removal_refused(asker)).await
         }
     }
 }
 
 /// Makes `change`, audits it with its outcome, and answers with the manager page (or JSON);
-/// a refused removal answers 409 with why.
-async fn apply(state: &AppState, asker: Asker<'_>, change: &EntryChange, what: &str) -> Answer {
+/// refused, with what `refused` makes of why.
+async fn apply(
+    state: &AppState,
+    asker: Asker<'_>,
+    change: &EntryChange,
+    what: &str,
+    refused: impl FnOnce(&str) -> Answer,
+) -> Answer {
     match change_audited(state, asker, change, what).await {
         Ok(()) if asker.json_wanted => json(StatusCode::OK, &serde_json::json!({ "done": what })),
         Ok(()) => redirect("/manage"),
-        Err(why) => error(asker.json_wanted, StatusCode::CONFLICT, &why.to_string()),
+        Err(why) => refused(&why.to_string()),
+    }
+}
+
+/// A refused removal: 409 with why.
+fn removal_refused(asker: Asker<'_>) -> impl FnOnce(&str) -> Answer + '_ {
+    move |why| error(asker.json_wanted, StatusCode::CONFLICT, why)
+}
+
+/// A refused form: 400 with why, as JSON or as the form again (`form`) with why in place.
+fn form_refused(asker: Asker<'_>, why: &str, form: impl FnOnce() -> Markup) -> Answer {
+    if asker.json_wanted {
+        json(
+            StatusCode::BAD_REQUEST,
+            &serde_json::json!({ "error": why }),
+        )
+    } else {
+        html(StatusCode::BAD_REQUEST, form())
+    }
+}
+
+/// What adding or changing the `kind` entry `name` (formerly `was`) does, for the audit trail
+/// and the answer.
+fn change_summary(kind: &str, was: Option<&str>, name: &str) -> String {
+    match was {
+        Some(old) if old != name => format!("change {kind} {old} (now {name})"),
+        Some(old) => format!("change {kind} {old}"),
+        None => format!("add {kind} {name}"),
     }
 }
 
@@ -172,15 +208,9 @@ async fn save_host(
         .as_deref()
         .and_then(|name| settings.hosts.iter().find(|h| h.name == name));
     let refused = |why: &str| {
-        let page = manage_pages::host_form(viewer, was.as_deref(), &fields, Some(why));
-        if asker.json_wanted {
-            json(
-                StatusCode::BAD_REQUEST,
-                &serde_json::json!({ "error": why }),
-            )
-        } else {
-            html(StatusCode::BAD_REQUEST, page)
-        }
+        form_refused(asker, why, || {
+            manage_pages::host_form(viewer, was.as_deref(), &fields, Some(why))
+        })
     };
     if was.is_some() && saved.is_none() {
         return refused("this host is no longer in the configuration");
@@ -217,20 +247,12 @@ async fn save_host(
             Err(error) => return refused(&error.to_string()),
         }
     }
-    let what = match &was {
-        Some(old) if *old != entry.name => format!("change host {old} (now {})", entry.name),
-        Some(old) => format!("change host {old}"),
-        None => format!("add host {}", entry.name),
-    };
+    let what = change_summary("host", was.as_deref(), &entry.name);
     let change = EntryChange::PutHost {
         was: was.clone(),
         entry,
     };
-    match change_audited(state, asker, &change, &what).await {
-        Ok(()) if asker.json_wanted => json(StatusCode::OK, &serde_json::json!({ "done": what })),
-        Ok(()) => redirect("/manage"),
-        Err(why) => refused(&why.to_string()),
-    }
+    apply(state, asker, &change, &what, refused).await
 }
 
 async fn save_role(
@@ -247,15 +269,9 @@ async fn save_role(
         rules: form.get("rules").unwrap_or("").to_owned(),
     };
     let refused = |why: &str| {
-        let page = manage_pages::role_form(viewer, was.as_deref(), &fields, Some(why));
-        if asker.json_wanted {
-            json(
-                StatusCode::BAD_REQUEST,
-                &serde_json::json!({ "error": why }),
-            )
-        } else {
-            html(StatusCode::BAD_REQUEST, page)
-        }
+        form_refused(asker, why, || {
+            manage_pages::role_form(viewer, was.as_deref(), &fields, Some(why))
+        })
     };
     if fields.name.is_empty() {
         return refused("Name: give the role a name");
@@ -270,20 +286,12 @@ async fn save_role(
         run_as: (!fields.run_as.is_empty()).then(|| fields.run_as.clone()),
         rules,
     };
-    let what = match &was {
-        Some(old) if *old != entry.name => format!("change role {old} (now {})", entry.name),
-        Some(old) => format!("change role {old}"),
-        None => format!("add role {}", entry.name),
-    };
+    let what = change_summary("role", was.as_deref(), &entry.name);
     let change = EntryChange::PutRole {
         was: was.clone(),
         entry,
     };
-    match change_audited(state, asker, &change, &what).await {
-        Ok(()) if asker.json_wanted => json(StatusCode::OK, &serde_json::json!({ "done": what })),
-        Ok(()) => redirect("/manage"),
-        Err(why) => refused(&why.to_string()),
-    }
+    apply(state, asker, &change, &what, refused).await
 }
 
 /// Connects to a configured host and asks Identify; audited.
