@@ -124,10 +124,6 @@ impl<K: Clone + Eq + Hash> RefusalLog<K> {
         }
     }
 
-    pub fn limits(&self) -> RefusalLimits {
-        self.limits
-    }
-
     /// One refusal of `kind` for `key` at `now`: whether to log it, and the summaries due.
     pub fn admit(&self, key: K, kind: &str, now: Instant) -> Admission<K> {
         let limits = self.limits;
