@@ -27,15 +27,7 @@ cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "benches/graphs.sh needs root: the console starts as root and drops to wsmand-mgmt" >&2
-    exit 1
-fi
-getent passwd wsmand-mgmt >/dev/null || useradd --system --user-group --no-create-home \
-    --home-dir /nonexistent --shell /usr/sbin/nologin wsmand-mgmt
-[ -x /usr/bin/chromium ] || ensure_packages chromium
-[ -f tests/browser/node_modules/playwright-core/package.json ] \
-    || (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund)
+console_bench_prerequisites benches/graphs.sh
 
 POINTS="${GRAPHS_POINTS:-360}"
 RUNS="${GRAPHS_RUNS:-7}"
@@ -44,14 +36,7 @@ PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 MANAGER=bench-admin
 MANAGER_PASSWORD="Mgr-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
-if [ -n "${GRAPHS_BIN_DIR:-}" ]; then
-    BIN="$GRAPHS_BIN_DIR"
-else
-    require_cargo
-    step "building release binaries (wsmand, wsmand-mgmt)"
-    cargo build --release -p wsmand -p wsmand-mgmt
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
-fi
+console_bench_binaries "${GRAPHS_BIN_DIR:-}"
 
 scratch_dir wsmand-graphs-bench
 chmod 0755 "$WORK"

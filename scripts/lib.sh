@@ -180,3 +180,31 @@ require_cargo() {
     echo "with sudo, keep your PATH: sudo env PATH=\"\$PATH\" $0" >&2
     return 1
 }
+
+# What the console's benchmarks (benches/fleet.sh, benches/graphs.sh) need: root (the console
+# starts as root and drops to wsmand-mgmt; $1 names the script in the refusal), that user,
+# Debian's chromium and playwright-core from tests/browser's lockfile.
+console_bench_prerequisites() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "$1 needs root: the console starts as root and drops to wsmand-mgmt" >&2
+        exit 1
+    fi
+    getent passwd wsmand-mgmt >/dev/null || useradd --system --user-group --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin wsmand-mgmt
+    [ -x /usr/bin/chromium ] || ensure_packages chromium
+    [ -f tests/browser/node_modules/playwright-core/package.json ] \
+        || (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund)
+}
+
+# Sets BIN to the directory of wsmand and wsmand-mgmt: $1 when given (built already), else a
+# release build of both.
+console_bench_binaries() {
+    if [ -n "${1:-}" ]; then
+        BIN="$1"
+    else
+        require_cargo
+        step "building release binaries (wsmand, wsmand-mgmt)"
+        cargo build --release -p wsmand -p wsmand-mgmt
+        BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+    fi
+}

@@ -8,7 +8,7 @@
 // console: `NAME median_ms min_ms max_ms`. A failed load, a console error or a host shown
 // unreachable fails the run.
 
-import { chromium } from 'playwright-core';
+import { launch, loggedInPage } from './harness.mjs';
 
 const [runsArg, ...targets] = process.argv.slice(2);
 const runs = Number(runsArg);
@@ -19,26 +19,13 @@ if (!Number.isInteger(runs) || runs < 1 || targets.length === 0) {
 const user = process.env.MANAGER_USER;
 const password = process.env.MANAGER_PASSWORD;
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 let status = 0;
 try {
   const consoles = [];
   for (const target of targets) {
     const [name, url] = target.split('=', 2);
-    const context = await browser.newContext({ ignoreHTTPSErrors: true });
-    context.setDefaultTimeout(120_000);
-    const page = await context.newPage();
-    page.on('console', (m) => { if (m.type() === 'error') throw new Error(`${name}: ${m.text()}`); });
-    await page.goto(`${url}/login`);
-    await page.fill('input[name=user]', user);
-    await page.fill('input[name=password]', password);
-    await Promise.all([page.waitForNavigation(), page.click('form.login button[type=submit]')]);
-    if (new URL(page.url()).pathname !== '/fleet') throw new Error(`${name}: login failed`);
+    const page = await loggedInPage(browser, name, url, user, password);
     consoles.push({ name, url, page, times: [] });
   }
   for (let run = 0; run < runs; run += 1) {

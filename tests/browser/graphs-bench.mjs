@@ -10,7 +10,7 @@
 // server's answer (the overview reads the host live) and the graphs' part (samples.json
 // fetched and drawn, after the page's response ended). A failed load or a console error fails the run.
 
-import { chromium } from 'playwright-core';
+import { launch, loggedInPage } from './harness.mjs';
 
 const [runsArg, ...targets] = process.argv.slice(2);
 const runs = Number(runsArg);
@@ -21,27 +21,16 @@ if (!Number.isInteger(runs) || runs < 1 || targets.length === 0) {
 const user = process.env.MANAGER_USER;
 const password = process.env.MANAGER_PASSWORD;
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 let status = 0;
 try {
   const pages = [];
   for (const target of targets) {
     const [name, url] = target.split('=', 2);
     const origin = new URL(url).origin;
-    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
-    context.setDefaultTimeout(120_000);
-    const page = await context.newPage();
-    page.on('console', (m) => { if (m.type() === 'error') throw new Error(`${name}: ${m.text()}`); });
-    await page.goto(`${origin}/login`);
-    await page.fill('input[name=user]', user);
-    await page.fill('input[name=password]', password);
-    await Promise.all([page.waitForNavigation(), page.click('form.login button[type=submit]')]);
-    if (new URL(page.url()).pathname !== '/fleet') throw new Error(`${name}: login failed`);
+    const page = await loggedInPage(browser, name, origin, user, password, {
+      viewport: { width: 1280, height: 900 },
+    });
     pages.push({ name, url, page, times: [], server: [], graphs: [], points: 0 });
   }
   for (let run = 0; run < runs; run += 1) {

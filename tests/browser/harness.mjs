@@ -62,6 +62,22 @@ export function launch() {
   });
 }
 
+/// A page of a new context of `browser` logged in to the console at `origin` as `user` (a bench's
+/// manager), landed on /fleet; a console error on it throws, naming `name`. `options` go to the
+/// context (a viewport, say).
+export async function loggedInPage(browser, name, origin, user, password, options = {}) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, ...options });
+  context.setDefaultTimeout(120_000);
+  const page = await context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') throw new Error(`${name}: ${m.text()}`); });
+  await page.goto(`${origin}/login`);
+  await page.fill('input[name=user]', user);
+  await page.fill('input[name=password]', password);
+  await Promise.all([page.waitForNavigation(), page.click('form.login button[type=submit]')]);
+  if (new URL(page.url()).pathname !== '/fleet') throw new Error(`${name}: login failed`);
+  return page;
+}
+
 /// Ends the run: every problem printed, exit 1 if the run `failed` or any problem was seen.
 export function finish(failed, what, artifacts) {
   for (const problem of problems) console.log(`FAILED: ${problem}`);
