@@ -31,6 +31,9 @@ import threading
 import time
 import uuid
 
+# The certificate profile and the forwarder's Enumerate, as the idle forwarders send them.
+from collector_idle import ENUMERATE, MUTUAL
+
 NS = (
     'xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
     'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
@@ -52,7 +55,9 @@ def event(record, computer, size):
     return head + "x" * max(0, size - len(head) - len(tail)) + tail
 
 
-def envelope(address, version, computer, first, count, size):
+def envelope_text(address, references, computer, first, count, size):
+    """An Events batch as a Windows forwarder sends it, `references` being the headers it
+    echoes from the subscription's NotifyTo."""
     events = "".join(
         f'<w:Event Action="http://schemas.dmtf.org/wbem/wsman/1/wsman/Event"><![CDATA[{event(r, computer, size)}]]></w:Event>'
         for r in range(first, first + count)
@@ -68,11 +73,17 @@ def envelope(address, version, computer, first, count, size):
         f'<p:OperationID s:mustUnderstand="false">{message}</p:OperationID>'
         '<p:SequenceId s:mustUnderstand="false">1</p:SequenceId>'
         "<w:OperationTimeout>PT60.000S</w:OperationTimeout>"
-        f"<e:Identifier>{version}</e:Identifier>"
+        f"{references}"
         f'<w:Bookmark><BookmarkList><Bookmark Channel="Security" RecordId="{first + count - 1}" IsCurrent="true"/></BookmarkList></w:Bookmark>'
         "<w:AckRequested/></s:Header>"
         f"<s:Body><w:Events>{events}</w:Events></s:Body></s:Envelope>"
-    ).encode()
+    )
+
+
+def envelope(address, version, computer, first, count, size):
+    """An Events batch to wsmand's subscription `version`, in UTF-8."""
+    references = f"<e:Identifier>{version}</e:Identifier>"
+    return envelope_text(address, references, computer, first, count, size).encode()
 
 
 def heartbeat(address, version):
@@ -147,26 +158,9 @@ def main():
 
     report(sender, senders, per_batch, start_gate, latencies, first_requests, failures)
 
-MUTUAL = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual"
 UTF16 = "application/soap+xml;charset=UTF-16"
 ADDRESSING = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
 EVENTING = "http://schemas.xmlsoap.org/ws/2004/08/eventing"
-
-ENUMERATE = (
-    '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
-    'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
-    'xmlns:n="http://schemas.xmlsoap.org/ws/2004/09/enumeration" '
-    'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header>'
-    "<a:To>https://{host}:{port}/wsman/SubscriptionManager/WEC</a:To>"
-    '<w:ResourceURI s:mustUnderstand="true">http://schemas.microsoft.com/wbem/wsman/1/SubscriptionManager/Subscription</w:ResourceURI>'
-    '<a:ReplyTo><a:Address s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>'
-    '<a:Action s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate</a:Action>'
-    '<w:MaxEnvelopeSize s:mustUnderstand="true">512000</w:MaxEnvelopeSize>'
-    "<a:MessageID>uuid:{message}</a:MessageID><w:OperationTimeout>PT60.000S</w:OperationTimeout>"
-    "</s:Header><s:Body><n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements>"
-    "</n:Enumerate></s:Body></s:Envelope>"
-)
-
 
 def utf16(text):
     """A message as Windows sends it: UTF-16LE with a byte order mark."""
@@ -201,27 +195,8 @@ def notify_to(answer):
 
 
 def tls_envelope(address, references, computer, first, count, size):
-    """An Events batch as a Windows forwarder with a client certificate sends it."""
-    events = "".join(
-        f'<w:Event Action="http://schemas.dmtf.org/wbem/wsman/1/wsman/Event"><![CDATA[{event(r, computer, size)}]]></w:Event>'
-        for r in range(first, first + count)
-    )
-    message = f"uuid:{uuid.uuid4()}".upper()
-    return utf16(
-        f"<s:Envelope {NS}><s:Header><a:To>{address}</a:To>"
-        f'<m:MachineID xmlns:m="http://schemas.microsoft.com/wbem/wsman/1/machineid" s:mustUnderstand="false">{computer}</m:MachineID>'
-        '<a:ReplyTo><a:Address s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>'
-        '<a:Action s:mustUnderstand="true">http://schemas.dmtf.org/wbem/wsman/1/wsman/Events</a:Action>'
-        '<w:MaxEnvelopeSize s:mustUnderstand="true">512000</w:MaxEnvelopeSize>'
-        f"<a:MessageID>{message}</a:MessageID>"
-        f'<p:OperationID s:mustUnderstand="false">{message}</p:OperationID>'
-        '<p:SequenceId s:mustUnderstand="false">1</p:SequenceId>'
-        "<w:OperationTimeout>PT60.000S</w:OperationTimeout>"
-        f"{references}"
-        f'<w:Bookmark><BookmarkList><Bookmark Channel="Security" RecordId="{first + count - 1}" IsCurrent="true"/></BookmarkList></w:Bookmark>'
-        "<w:AckRequested/></s:Header>"
-        f"<s:Body><w:Events>{events}</w:Events></s:Body></s:Envelope>"
-    )
+    """An Events batch as a Windows forwarder with a client certificate sends it: UTF-16."""
+    return utf16(envelope_text(address, references, computer, first, count, size))
 
 
 def tls_main(argv):
