@@ -16,7 +16,7 @@
 # Real samples only: the points are the sampler's own reads of the daemon. Then Debian's
 # chromium (tests/browser/graphs-bench.mjs) loads both hosts' overviews GRAPHS_RUNS times
 # (default 7), interleaved, each timed until the graphs are drawn, and split by the page's own
-# clock into the server's answer (the overview reads the host live) and the graphs' part
+# clock into the server's answer (the overview, rendered from the sampler's data) and the graphs' part
 # (samples.json fetched and drawn). Printed: the medians, their ratio, the goal (an hour of graphs under 300 ms), the CPU seconds per minute of each daemon,
 # their difference (the sampling's cost) and that as a share of one core. Needs root, as
 # benches/fleet.sh. Every process is stopped at the end. Not part of scripts/test.sh.

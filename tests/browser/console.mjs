@@ -61,21 +61,27 @@ async function clickAndWait(page, locator) {
   await Promise.all([page.waitForNavigation({ timeout: STEP_TIMEOUT }), locator.click()]);
 }
 
-/// The fleet's health roll-up: once every sampled host has its first sample, the counts at the
-/// top are the rows' own (reachable, unreachable, failed services), and sorting by CPU or by
-/// failed services orders the rows on the server, hosts without a figure last.
-async function fleetHealth(page) {
-  // The sampler's first round (every 2 s in this test's mgmt.toml): only the Windows recording,
-  // which has no performance class, stays unsampled.
+/// The fleet page once every host has had its first sample (the page is rendered from the
+/// sampler's data; its first round runs at start, every 2 s in this test's mgmt.toml): until
+/// then a row says it is waiting.
+async function fleetSampled(page) {
   const start = Date.now();
-  let unsampled = '';
+  let waiting = '';
   while (Date.now() - start < 30_000) {
     await page.goto(`${CONSOLE}/fleet`);
-    unsampled = (await page.locator('#count-unsampled strong').innerText()).trim();
-    if (unsampled === '1') break;
+    waiting = (await page.locator('#count-unsampled strong').innerText()).trim();
+    if (waiting === '0') break;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  check(unsampled === '1', `every host but the Windows recording sampled (not sampled yet: ${unsampled})`);
+  check(waiting === '0', `every host had its first sample (waiting: ${waiting})`);
+}
+
+/// The fleet's health roll-up: once every host has its first sample, the counts at the top are
+/// the rows' own (reachable, unreachable, failed services), each row says how old its figures
+/// are, and sorting by CPU or by failed services orders the rows on the server, hosts without
+/// a figure (the Windows recording, which has no performance class) last.
+async function fleetHealth(page) {
+  await fleetSampled(page);
   const rows = await page.locator('table.fleet tbody tr').evaluateAll((trs) =>
     trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.innerText.trim())));
   const count = async (id) => Number((await page.locator(`#${id} strong`).innerText()).trim());
@@ -89,6 +95,7 @@ async function fleetHealth(page) {
     check(cells[0] === WINDOWS ? cpu === '—' : /^\d+\.\d %( high| critical)?$/.test(cpu), `${cells[0]} CPU cell "${cpu}"`);
     const disk = cells[9];
     check(cells[0] === WINDOWS ? disk === '—' : /^\d+\.\d %( high| critical)?$/.test(disk), `${cells[0]} disk free cell "${disk}"`);
+    check(/^\d+ (s|min) ago$/.test(cells[10]), `${cells[0]} says how old its figures are: "${cells[10]}"`);
   }
   const figures = async (index) => page.locator('table.fleet tbody tr').evaluateAll((trs, i) =>
     trs.map((tr) => tr.querySelectorAll('td')[i].innerText.trim()), index);
@@ -172,6 +179,7 @@ try {
   check(new URL(page.url()).pathname === '/fleet', `logged in, at ${page.url()}`);
 
   // The fleet: both hosts reachable, with the operating system the OS reports.
+  await fleetSampled(page);
   const expectedOs = `${env('EXPECT_OS')} ${env('EXPECT_KERNEL')}`;
   for (const host of [LOCAL, SYSTEMD]) {
     const { cells } = await rowCells(page, host);

@@ -7,7 +7,7 @@
 // times, the pages interleaved, each timed from the navigation until the four graphs are drawn
 // from samples.json (`#graphs[data-points]` set by graphs.js). Prints one line per page:
 // `NAME points=N median_ms min_ms max_ms server_median_ms graphs_median_ms`: the whole, the
-// server's answer (the overview reads the host live) and the graphs' part (samples.json
+// server's answer (the overview, rendered from the sampler's data) and the graphs' part (samples.json
 // fetched and drawn, after the page's response ended). A failed load or a console error fails the run.
 
 import { launch, loggedInPage } from './harness.mjs';
@@ -40,8 +40,8 @@ try {
       if (!answer || answer.status() !== 200) throw new Error(`${p.name}: answered ${answer && answer.status()}`);
       await p.page.waitForFunction(() => document.getElementById('graphs')?.dataset.points !== undefined);
       p.times.push(performance.now() - start);
-      // The page's own clock: the server's answer (the host's live reads for the overview's
-      // facts) and, after the page's response ended, the graphs' fetch of samples.json and
+      // The page's own clock: the server's answer (the overview rendered from the sampler's
+      // data) and, after the page's response ended, the graphs' fetch of samples.json and
       // their drawing (graphs.js marks `graphs-drawn`).
       const split = await p.page.evaluate(() => {
         const nav = performance.getEntriesByType('navigation')[0];

@@ -1,22 +1,135 @@
-//! The fleet page's health roll-up: each host's reachability and failed services (read for
-//! the page) beside its newest sampled CPU, memory and disk figures (`samples`), each
-//! judged ok, high or critical (in words as well as colour), counted at the top, and the
-//! table sorted on the server by any column (`?sort=KEY&dir=desc`, as the long tables).
+//! The fleet page's health roll-up: each host's reachability and failed services beside its
+//! newest CPU, memory and disk figures, all from the sampler (`samples`: nothing is read from
+//! a host while the page is answered), each judged ok, high or critical (in words as well as
+//! colour), counted at the top, each row saying how old its figures are, and the table sorted
+//! on the server by any column (`?sort=KEY&dir=desc`, as the long tables).
 
 use std::cmp::Ordering;
 
 use maud::{html, Markup};
+use serde::Serialize;
+use wsman_config::mgmt::ManagedHost;
 
 use crate::hosts::HostSummary;
-use crate::samples::Point;
+use crate::samples::{Point, Status};
 use crate::table::TableQuery;
 
-/// One host's row: what was read for the page and its newest sample.
+/// One host's row: what the sampler knows of it.
 pub struct Row<'a> {
     /// Identify, the OS, the failed services.
     pub host: &'a HostSummary,
     /// The newest sample, if any.
     pub latest: Option<Point>,
+    /// How fresh the row is.
+    pub sampled: Sampled,
+}
+
+/// How fresh a host's row is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Sampled {
+    /// Not sampled yet: the first sample is on its way.
+    Waiting,
+    /// The last sample reached the host, `age_seconds` ago (at `at`).
+    Answering {
+        /// When, in seconds since 1970.
+        at: u64,
+        /// How long ago.
+        age_seconds: u64,
+    },
+    /// The last sample did not reach the host; one last did at `answered`, `age_seconds` ago
+    /// (both `None`: it never answered since the console started).
+    Silent {
+        /// When a sample last reached it.
+        answered: Option<u64>,
+        /// How long ago.
+        age_seconds: Option<u64>,
+    },
+}
+
+impl Sampled {
+    /// Seconds since the figures were read, for sorting (a host never read: none).
+    fn age(self) -> Option<u64> {
+        match self {
+            Self::Waiting => None,
+            Self::Answering { age_seconds, .. } => Some(age_seconds),
+            Self::Silent { age_seconds, .. } => age_seconds,
+        }
+    }
+}
+
+/// What the fleet shows of `entry` from the sampler's `status` at `now` (seconds since 1970):
+/// the facts last read, reachable as the last sample found the host, the uptime carried on
+/// to now, the last sample's failure when it did not reach the host; its newest point; how
+/// fresh.
+pub fn summary_of(
+    entry: &ManagedHost,
+    status: Option<Status>,
+    now: u64,
+) -> (HostSummary, Option<Point>, Sampled) {
+    let status = status.unwrap_or_default();
+    let mut summary = match &status.facts {
+        Some(facts) => facts.summary.clone(),
+        None => HostSummary {
+            name: entry.name.clone(),
+            url: entry.url.clone(),
+            username: entry.username.clone(),
+            ..HostSummary::default()
+        },
+    };
+    let age = |at: u64| now.saturating_sub(at);
+    let sampled = match (status.reachable, status.answered) {
+        (None, _) => Sampled::Waiting,
+        (Some(true), Some(at)) => Sampled::Answering {
+            at,
+            age_seconds: age(at),
+        },
+        (_, answered) => Sampled::Silent {
+            answered,
+            age_seconds: answered.map(age),
+        },
+    };
+    match sampled {
+        Sampled::Answering { .. } => {
+            summary.reachable = true;
+            if let (Some(uptime), Some(facts)) = (summary.uptime_seconds, &status.facts) {
+                summary.uptime_seconds = Some(uptime + age(facts.at));
+            }
+        }
+        Sampled::Waiting => summary.reachable = false,
+        Sampled::Silent { .. } => {
+            summary.reachable = false;
+            summary.uptime_seconds = None;
+            if summary.error.is_none() || status.facts.as_ref().is_some_and(|f| f.summary.reachable)
+            {
+                summary.error = status.error;
+            }
+        }
+    }
+    (summary, status.latest, sampled)
+}
+
+/// The Sampled cell's words: how old the figures are, or why there are none.
+pub fn sampled_text(sampled: Sampled) -> String {
+    match sampled {
+        Sampled::Waiting => "waiting for its first sample".to_owned(),
+        Sampled::Answering { age_seconds, .. } => format!("{} ago", duration(age_seconds)),
+        Sampled::Silent {
+            age_seconds: Some(age),
+            ..
+        } => format!("not answering; figures {} old", duration(age)),
+        Sampled::Silent { .. } => "not answering; never sampled".to_owned(),
+    }
+}
+
+/// Seconds in the largest whole unit: 42 s, 3 min, 5 h, 2 d.
+fn duration(seconds: u64) -> String {
+    match seconds {
+        0..=119 => format!("{seconds} s"),
+        120..=7199 => format!("{} min", seconds / 60),
+        7200..=172_799 => format!("{} h", seconds / 3600),
+        _ => format!("{} d", seconds / 86_400),
+    }
 }
 
 /// How a figure stands.
@@ -90,7 +203,7 @@ fn reachable_level(host: &HostSummary) -> Level {
 }
 
 /// The sortable columns: key in `sort=` and heading. Notes is not sortable.
-pub const COLUMNS: [(&str, &str); 9] = [
+pub const COLUMNS: [(&str, &str); 10] = [
     ("name", "Host"),
     ("reachable", "Reachable"),
     ("os", "Operating system"),
@@ -100,6 +213,7 @@ pub const COLUMNS: [(&str, &str); 9] = [
     ("cpu", "CPU"),
     ("memory", "Memory"),
     ("disk", "Disk free"),
+    ("sampled", "Sampled"),
 ];
 
 /// A figure for sorting: missing ones after every number, whichever the direction.
@@ -126,6 +240,7 @@ pub fn sort(rows: &mut [Row<'_>], query: &TableQuery) {
             "cpu" => row.latest.and_then(|p| p.cpu),
             "memory" => row.latest.and_then(|p| p.memory),
             "disk" => row.latest.and_then(|p| p.disk_free),
+            "sampled" => row.sampled.age().map(|s| s as f64),
             _ => None,
         }
     };
@@ -136,7 +251,7 @@ pub fn sort(rows: &mut [Row<'_>], query: &TableQuery) {
                 let text = |r: &Row<'_>| r.host.os.clone().unwrap_or_default().to_lowercase();
                 text(a).cmp(&text(b))
             }
-            "reachable" | "uptime" | "load" | "failed" | "cpu" | "memory" | "disk" => {
+            "reachable" | "uptime" | "load" | "failed" | "cpu" | "memory" | "disk" | "sampled" => {
                 return figure_order(numeric(a), numeric(b), descending).then(by_name);
             }
             _ => by_name,
@@ -164,7 +279,7 @@ pub struct Counts {
     pub memory: usize,
     /// Disk free low or critical.
     pub disk: usize,
-    /// Not sampled yet or no sample.
+    /// Waiting for their first sample.
     pub unsampled: usize,
 }
 
@@ -178,8 +293,9 @@ pub fn counts(rows: &[Row<'_>]) -> Counts {
     for row in rows {
         out.reachable += usize::from(row.host.reachable);
         out.failing += usize::from(failed_level(row.host) == Level::Bad);
+        out.unsampled += usize::from(row.sampled == Sampled::Waiting);
         match row.latest {
-            None => out.unsampled += 1,
+            None => {}
             Some(p) => {
                 out.cpu += usize::from(attention(used_level(p.cpu)));
                 out.memory += usize::from(attention(used_level(p.memory)));
@@ -192,7 +308,9 @@ pub fn counts(rows: &[Row<'_>]) -> Counts {
 
 /// The counts as a list, each count coloured and worded.
 pub fn counts_markup(counts: &Counts) -> Markup {
-    let unreachable = counts.hosts - counts.reachable;
+    let unreachable = counts
+        .hosts
+        .saturating_sub(counts.reachable + counts.unsampled);
     let item = |id: &str, n: usize, text: &str, bad: Level| {
         let level = if n == 0 { Level::Ok } else { bad };
         html! { li id=(id) class=(level.class()) { strong { (n) } " " (text) } }
@@ -205,7 +323,7 @@ pub fn counts_markup(counts: &Counts) -> Markup {
             (item("count-cpu", counts.cpu, "CPU high", Level::Warn))
             (item("count-memory", counts.memory, "memory high", Level::Warn))
             (item("count-disk", counts.disk, "disk low", Level::Warn))
-            (item("count-unsampled", counts.unsampled, "not sampled yet", Level::Unknown))
+            (item("count-unsampled", counts.unsampled, "waiting for their first sample", Level::Unknown))
         }
     }
 }
@@ -220,8 +338,21 @@ pub fn percent_cell(value: Option<f64>, level: Level) -> Markup {
 }
 
 /// The class of a host's Reachable cell.
-pub fn reachable_class(host: &HostSummary) -> &'static str {
-    reachable_level(host).class()
+pub fn reachable_class(host: &HostSummary, sampled: Sampled) -> &'static str {
+    match sampled {
+        Sampled::Waiting => Level::Unknown.class(),
+        _ => reachable_level(host).class(),
+    }
+}
+
+/// The Sampled cell: how old the figures are, coloured as the host stands.
+pub fn sampled_cell(sampled: Sampled) -> Markup {
+    let level = match sampled {
+        Sampled::Waiting => Level::Unknown,
+        Sampled::Answering { .. } => Level::Ok,
+        Sampled::Silent { .. } => Level::Bad,
+    };
+    html! { td class=(level.class()) { (sampled_text(sampled)) } }
 }
 
 /// The class of a host's Failed services cell.
@@ -252,6 +383,20 @@ mod tests {
         })
     }
 
+    fn fresh() -> Sampled {
+        Sampled::Answering {
+            at: 1,
+            age_seconds: 4,
+        }
+    }
+
+    fn silent() -> Sampled {
+        Sampled::Silent {
+            answered: None,
+            age_seconds: None,
+        }
+    }
+
     #[test]
     fn the_roll_up_counts_and_sorts_by_any_figure() {
         let hosts = [
@@ -264,18 +409,22 @@ mod tests {
             Row {
                 host: &hosts[0],
                 latest: point(10.0, 50.0, 40.0),
+                sampled: fresh(),
             },
             Row {
                 host: &hosts[1],
                 latest: point(99.0, 85.0, 3.0),
+                sampled: fresh(),
             },
             Row {
                 host: &hosts[2],
                 latest: None,
+                sampled: silent(),
             },
             Row {
                 host: &hosts[3],
                 latest: point(50.0, 96.0, 12.0),
+                sampled: fresh(),
             },
         ];
         let got = counts(&rows);
@@ -288,7 +437,7 @@ mod tests {
                 cpu: 1,
                 memory: 2,
                 disk: 2,
-                unsampled: 1
+                unsampled: 0
             }
         );
         let order =
@@ -309,6 +458,82 @@ mod tests {
         assert_eq!(order(&rows), "dcba");
         sort(&mut rows, &TableQuery::parse("sort=nonsense"));
         assert_eq!(order(&rows), "abcd");
+    }
+
+    /// The row says waiting before the first sample, the age of the figures while the host
+    /// answers (its uptime carried on from the facts' read), and that it stopped answering,
+    /// with why, once a sample misses it.
+    #[test]
+    fn a_row_says_how_fresh_it_is_from_the_samplers_status() {
+        let entry = ManagedHost {
+            name: "web<1>".into(),
+            url: "http://127.0.0.1:1/wsman".into(),
+            username: "svc".into(),
+            password_file: "/unread".into(),
+            allow_unencrypted: true,
+            skip_ca_check: false,
+            groups: Vec::new(),
+            run_as: Vec::new(),
+        };
+        let (waiting, latest, sampled) = summary_of(&entry, None, 100);
+        assert_eq!(sampled, Sampled::Waiting);
+        assert!(!waiting.reachable && latest.is_none());
+        assert_eq!(waiting.name, "web<1>");
+        assert_eq!(sampled_text(sampled), "waiting for its first sample");
+        let facts = crate::samples::Facts {
+            at: 90,
+            summary: HostSummary {
+                name: "web<1>".into(),
+                reachable: true,
+                uptime_seconds: Some(1000),
+                os: Some("Debian".into()),
+                ..HostSummary::default()
+            },
+        };
+        let answering = Status {
+            reachable: Some(true),
+            latest: point(1.0, 2.0, 3.0),
+            facts: Some(facts.clone()),
+            tried: Some(95),
+            answered: Some(95),
+            ..Status::default()
+        };
+        let (host, latest, sampled) = summary_of(&entry, Some(answering), 100);
+        assert_eq!(
+            sampled,
+            Sampled::Answering {
+                at: 95,
+                age_seconds: 5
+            }
+        );
+        assert!(host.reachable && latest.is_some());
+        assert_eq!(host.uptime_seconds, Some(1010));
+        assert_eq!(sampled_text(sampled), "5 s ago");
+        let silent = Status {
+            reachable: Some(false),
+            error: Some("Win32_OperatingSystem: no answer within 8 s".into()),
+            facts: Some(facts),
+            tried: Some(400),
+            answered: Some(95),
+            ..Status::default()
+        };
+        let (host, _, sampled) = summary_of(&entry, Some(silent), 400);
+        assert_eq!(
+            sampled,
+            Sampled::Silent {
+                answered: Some(95),
+                age_seconds: Some(305)
+            }
+        );
+        assert!(!host.reachable && host.uptime_seconds.is_none());
+        assert!(host.error.is_some_and(|e| e.contains("no answer within")));
+        assert_eq!(sampled_text(sampled), "not answering; figures 5 min old");
+        let never = Status {
+            reachable: Some(false),
+            ..Status::default()
+        };
+        let (_, _, sampled) = summary_of(&entry, Some(never), 400);
+        assert_eq!(sampled_text(sampled), "not answering; never sampled");
     }
 
     #[test]

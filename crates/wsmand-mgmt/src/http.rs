@@ -40,7 +40,7 @@ mod manage;
 mod upgrade;
 
 use answer::{cookie, error, html, json, redirect, respond, wants_json, with_headers, with_viewer};
-use host_pages::{fleet, host_page, terminal_page, visible_audit, Asker};
+use host_pages::{host_page, terminal_page, visible_audit, Asker};
 use upgrade::{open_event_stream, open_terminal, SocketUpgrade};
 
 /// The session cookie. `__Host-`: the browser keeps it only if Secure, host-only, Path=/.
@@ -343,32 +343,7 @@ async fn with_session(
     match (method, route) {
         (&Method::GET, Route::Root) => redirect("/fleet"),
         (&Method::GET, Route::Fleet) => {
-            let summaries = fleet(state, session).await;
-            let mut rows: Vec<crate::fleet_health::Row<'_>> = summaries
-                .iter()
-                .map(|host| crate::fleet_health::Row {
-                    host,
-                    latest: state.samples.latest(&host.name).and_then(|(_, p)| p),
-                })
-                .collect();
-            if json_wanted {
-                let latest: serde_json::Map<String, serde_json::Value> = rows
-                    .iter()
-                    .map(|r| (r.host.name.clone(), serde_json::json!(r.latest)))
-                    .collect();
-                json(
-                    StatusCode::OK,
-                    &serde_json::json!({ "hosts": summaries, "latest": latest }),
-                )
-            } else {
-                let query = crate::table::TableQuery::parse(request.query);
-                crate::fleet_health::sort(&mut rows, &query);
-                let configured = state.live.now().fleet.hosts().count();
-                html(
-                    StatusCode::OK,
-                    pages::fleet(&viewer, &rows, configured, &query),
-                )
-            }
+            host_pages::fleet_page(state, session, &viewer, json_wanted, request.query)
         }
         (&Method::GET, Route::Audit) => {
             let records = visible_audit(state, session);

@@ -146,7 +146,7 @@ pub fn fleet(
                             @let latest = row.latest;
                             tr {
                                 td { a href={ "/hosts/" (host.name) } { (host.name) } }
-                                td class=(health::reachable_class(host)) { (reachable(host)) }
+                                td class=(health::reachable_class(host, row.sampled)) { (reachable(host, row.sampled)) }
                                 td { (text(&host.os)) " " (text(&host.os_version)) }
                                 td { (uptime(host.uptime_seconds)) }
                                 td { @match host.load_percentage { Some(l) => { (l) "%" }, None => "—" } }
@@ -158,6 +158,7 @@ pub fn fleet(
                                 (percent_cell(memory, used_level(memory)))
                                 @let disk = latest.and_then(|p| p.disk_free);
                                 (percent_cell(disk, free_level(disk)))
+                                (health::sampled_cell(row.sampled))
                             }
                         }
                     }
@@ -168,10 +169,13 @@ pub fn fleet(
     )
 }
 
-/// The Reachable cell: an account the host refuses says so rather than "yes".
-fn reachable(host: &HostSummary) -> Markup {
+/// The Reachable cell: an account the host refuses says so rather than "yes"; a host not
+/// sampled yet is waiting, not "no".
+fn reachable(host: &HostSummary, sampled: crate::fleet_health::Sampled) -> Markup {
     html! {
-        @if !host.reachable {
+        @if sampled == crate::fleet_health::Sampled::Waiting {
+            "waiting"
+        } @else if !host.reachable {
             "no"
         } @else if host.access_denied {
             strong { "access denied" }
@@ -247,10 +251,12 @@ pub fn terminal(
     )
 }
 
-/// One host's overview, with its sampled figures (`crate::graphs`).
+/// One host's overview, with its sampled figures (`crate::graphs`): everything on it is what
+/// the sampler last read, and says how old it is.
 pub fn overview(
     viewer: &Viewer<'_>,
     host: &HostSummary,
+    sampled: crate::fleet_health::Sampled,
     switches: &str,
     figures: &crate::samples::Snapshot,
 ) -> Markup {
@@ -263,7 +269,8 @@ pub fn overview(
             (host_nav(&host.name, ""))
             dl {
                 dt { "Endpoint" } dd { (host.url) }
-                dt { "Reachable" } dd { @if host.reachable { "yes" } @else { "no" } }
+                dt { "Reachable" } dd { (reachable(host, sampled)) }
+                dt { "Sampled" } dd #sampled { (crate::fleet_health::sampled_text(sampled)) }
                 dt { "Product" } dd { (text(&host.product_vendor)) " " (text(&host.product_version)) }
                 dt { "Operating system" } dd { (text(&host.os)) " " (text(&host.os_version)) }
                 dt { "Uptime" } dd { (uptime(host.uptime_seconds)) }

@@ -10,6 +10,12 @@
 //! `Win32_PerfRawData_Tcpip_NetworkInterface` (BytesTotalPersec summed over the interfaces: a
 //! raw counter, so the rate is the difference of two samples over their `Timestamp_Sys100NS`,
 //! as a monitoring tool computes it on Windows).
+//!
+//! Beside the figures, the sampler keeps what the fleet page and a host's overview show of
+//! each host ([`Facts`]: Identify, the operating system, the load, the failed services, an
+//! account refused), read by the same rounds every [`FACTS_INTERVAL`] (and every round while
+//! unread or unreachable), so that no page reads a host while it is being answered: a page of
+//! 500 hosts is rendered from memory.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -17,8 +23,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use wsman_client::{Client, ClientError, Element, EnumerateOptions, Resource};
+use wsman_config::mgmt::ManagedHost;
 
-use crate::hosts::{property, HOST_DEADLINE};
+use crate::hosts::{property, Host, HostSummary, HOST_DEADLINE};
 use crate::manage::Live;
 
 /// WMI's root/cimv2 as a resource URI prefix.
@@ -29,6 +36,13 @@ pub const WINDOW: Duration = Duration::from_secs(3600);
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 /// `DriveType` of a local fixed disk.
 const LOCAL_DISK: &str = "3";
+/// How often a host's facts are read again (at least once per round at a longer interval):
+/// the failed services cost the host a service enumeration, which need not be as fresh as
+/// the figures.
+pub const FACTS_INTERVAL: Duration = Duration::from_secs(60);
+/// Most hosts sampled at once: bounds the console's sockets and memory in a round of a large
+/// fleet (the others wait their turn; a round of 500 hosts is still well under the interval).
+pub const HOSTS_AT_ONCE: usize = 64;
 
 /// One sample of a host; a figure the host did not give is `None`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -187,6 +201,15 @@ pub struct HostSeries {
     /// Why the last sample missed a figure or the host.
     pub error: Option<String>,
     last_net: Option<NetCounter>,
+    /// What was last read of the host beyond its figures.
+    facts: Option<Facts>,
+    /// When the last sample was taken (seconds since 1970).
+    tried: Option<u64>,
+    /// When a sample last reached the host.
+    answered: Option<u64>,
+    /// The host's entry the series was sampled with: a host whose entry was changed (its
+    /// address, its account) starts a new series.
+    entry: Option<ManagedHost>,
 }
 
 impl HostSeries {
@@ -196,8 +219,40 @@ impl HostSeries {
             reachable: None,
             error: None,
             last_net: None,
+            facts: None,
+            tried: None,
+            answered: None,
+            entry: None,
         }
     }
+}
+
+/// What the sampler last read of a host beyond its figures, and when.
+#[derive(Clone, Debug)]
+pub struct Facts {
+    /// When it was read, in seconds since 1970.
+    pub at: u64,
+    /// Identify, the operating system, the load, the failed services (as the host's own
+    /// account).
+    pub summary: HostSummary,
+}
+
+/// A copy of what the console knows of one host now, for the fleet page and the overview:
+/// no ring copied.
+#[derive(Clone, Debug, Default)]
+pub struct Status {
+    /// See [`HostSeries::reachable`].
+    pub reachable: Option<bool>,
+    /// See [`HostSeries::error`].
+    pub error: Option<String>,
+    /// The newest point.
+    pub latest: Option<Point>,
+    /// The newest facts.
+    pub facts: Option<Facts>,
+    /// When the last sample was taken.
+    pub tried: Option<u64>,
+    /// When a sample last reached the host.
+    pub answered: Option<u64>,
 }
 
 /// A copy of one host's series for a page or its JSON.
@@ -284,6 +339,54 @@ impl Samples {
         })
     }
 
+    /// What the console knows of `name` now (see [`Status`]), without copying the ring.
+    pub fn status(&self, name: &str) -> Option<Status> {
+        let series = self.series(name)?;
+        let series = series.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(Status {
+            reachable: series.reachable,
+            error: series.error.clone(),
+            latest: series.ring.latest().copied(),
+            facts: series.facts.clone(),
+            tried: series.tried,
+            answered: series.answered,
+        })
+    }
+
+    /// Whether `host`'s facts are to be read in this round (none yet, the host not reached
+    /// last time, or older than [`FACTS_INTERVAL`]); a host whose client changed starts a new
+    /// series first. `None`: the host is not followed.
+    fn facts_due(&self, host: &Arc<Host>, now: u64) -> Option<bool> {
+        let series = self.series(&host.config.name)?;
+        let mut series = series.lock().unwrap_or_else(PoisonError::into_inner);
+        if series.entry.as_ref() != Some(&host.config) {
+            *series = HostSeries::new(self.capacity);
+            series.entry = Some(host.config.clone());
+        }
+        let every = FACTS_INTERVAL.as_secs().max(self.interval.as_secs());
+        Some(
+            series.reachable != Some(true)
+                || series
+                    .facts
+                    .as_ref()
+                    .is_none_or(|f| now.saturating_sub(f.at) + 1 >= every),
+        )
+    }
+
+    /// Whether `host` was never sampled with its current entry.
+    fn unsampled(&self, host: &Arc<Host>) -> bool {
+        self.series(&host.config.name).is_some_and(|series| {
+            let series = series.lock().unwrap_or_else(PoisonError::into_inner);
+            series.tried.is_none() || series.entry.as_ref() != Some(&host.config)
+        })
+    }
+
+    fn record_facts(&self, name: &str, facts: Facts) {
+        if let Some(series) = self.series(name) {
+            series.lock().unwrap_or_else(PoisonError::into_inner).facts = Some(facts);
+        }
+    }
+
     /// The newest point and reachability of `name`, without copying the ring.
     pub fn latest(&self, name: &str) -> Option<(Option<bool>, Option<Point>)> {
         let series = self.series(name)?;
@@ -307,6 +410,10 @@ impl Samples {
         .into_iter()
         .any(|e| e.is_some_and(|e| e.answered));
         series.reachable = Some(read_some || answered);
+        series.tried = Some(read.at);
+        if read_some || answered {
+            series.answered = Some(read.at);
+        }
         let mut errors = Vec::new();
         let mut keep = |result: Result<Option<f64>, ReadError>| match result {
             Ok(value) => value,
@@ -375,6 +482,13 @@ fn class(name: &str) -> Resource {
     Resource::new(format!("{CIMV2}{name}"))
 }
 
+/// Now, in seconds since 1970.
+pub fn seconds_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 async fn enumerate(client: &Client, name: &str) -> Result<Vec<Element>, ReadError> {
     let options = EnumerateOptions::default();
     match tokio::time::timeout(HOST_DEADLINE, client.enumerate(&class(name), &options)).await {
@@ -397,9 +511,7 @@ async fn enumerate(client: &Client, name: &str) -> Result<Vec<Element>, ReadErro
 
 /// One sample of one host: the four reads together.
 async fn sample(client: &Client) -> Read {
-    let at = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let at = seconds_now();
     let (cpu, os, disks, net) = tokio::join!(
         enumerate(client, "Win32_PerfFormattedData_PerfOS_Processor"),
         enumerate(client, "Win32_OperatingSystem"),
@@ -415,25 +527,71 @@ async fn sample(client: &Client) -> Read {
     }
 }
 
-/// Samples every host configured now (as its own account) every interval, all hosts together, for
-/// as long as the service runs. A host slower than the interval delays the next round, never
-/// piles up requests.
+/// One host's sample, with its facts when they are due (read together); the facts are
+/// recorded first, so a host with a point has facts.
+async fn sample_host(samples: &Samples, host: &Arc<Host>) {
+    let Some(facts_due) = samples.facts_due(host, seconds_now()) else {
+        return;
+    };
+    let facts = async {
+        match facts_due {
+            true => Some(host.summary().await),
+            false => None,
+        }
+    };
+    let (read, summary) = tokio::join!(sample(host.client()), facts);
+    if let Some(summary) = summary {
+        let facts = Facts {
+            at: read.at,
+            summary,
+        };
+        samples.record_facts(&host.config.name, facts);
+    }
+    samples.record(&host.config.name, read);
+}
+
+/// Samples `hosts`, at most [`HOSTS_AT_ONCE`] at a time.
+async fn sample_all(samples: &Samples, hosts: Vec<Arc<Host>>) {
+    let turns = tokio::sync::Semaphore::new(HOSTS_AT_ONCE);
+    let rounds: Vec<_> = hosts
+        .into_iter()
+        .map(|host| {
+            let turns = &turns;
+            async move {
+                let _turn = turns.acquire().await;
+                sample_host(samples, &host).await;
+            }
+        })
+        .collect();
+    futures_util::future::join_all(rounds).await;
+}
+
+/// Samples, now, every host of the current configuration never sampled through its current
+/// entry (one just added or changed on the manager pages), so that the fleet shows it when
+/// the change is answered rather than one interval later.
+pub async fn sample_new(live: &Live, samples: &Samples) {
+    let now = live.now();
+    samples.follow(now.fleet.hosts().map(|h| h.config.name.as_str()));
+    let new: Vec<Arc<Host>> = now
+        .fleet
+        .hosts()
+        .filter(|host| samples.unsampled(host))
+        .cloned()
+        .collect();
+    sample_all(samples, new).await;
+}
+
+/// Samples every host configured now (as its own account) every interval, for as long as the
+/// service runs. A host slower than the interval delays the next round, never piles up
+/// requests.
 pub async fn run(live: &Live, samples: &Samples) {
     let mut ticks = tokio::time::interval(samples.interval());
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         let now = live.now();
-        let fleet = &now.fleet;
-        samples.follow(fleet.hosts().map(|h| h.config.name.as_str()));
-        let rounds: Vec<_> = fleet
-            .hosts()
-            .map(|host| async move {
-                let read = sample(host.client()).await;
-                samples.record(&host.config.name, read);
-            })
-            .collect();
-        futures_util::future::join_all(rounds).await;
+        samples.follow(now.fleet.hosts().map(|h| h.config.name.as_str()));
+        sample_all(samples, now.fleet.hosts().cloned().collect()).await;
     }
 }
 

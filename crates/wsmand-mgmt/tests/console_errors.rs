@@ -161,6 +161,7 @@ fn a_host_that_fails_is_explained_with_the_raw_detail_one_click_away() {
         ..Layout::default()
     });
     let (session, _) = service.manager_session();
+    service.fleet_sampled(&session);
     for path in [
         "/fleet",
         "/hosts/gone",

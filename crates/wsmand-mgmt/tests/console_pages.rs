@@ -18,7 +18,7 @@ use common::*;
 fn fleet_json_matches_what_the_os_reports() {
     let service = Service::start(2, "");
     let (session, _) = service.manager_session();
-    let reply = service.get_json(&session, "/fleet");
+    let reply = service.fleet_sampled(&session);
     assert_eq!(reply.status, 200, "{}", reply.body);
     let hosts = reply.json()["hosts"].as_array().expect("hosts").clone();
     assert_eq!(hosts.len(), 2);
@@ -527,7 +527,7 @@ fn a_host_refusing_the_account_is_shown_as_access_denied_not_reachable() {
     };
     let service = Service::start_with(1, "", (&deny_all, &[]));
     let (session, _) = service.manager_session();
-    let fleet = service.get_json(&session, "/fleet");
+    let fleet = service.fleet_sampled(&session);
     assert_eq!(fleet.status, 200, "{}", fleet.body);
     let host = &fleet.json()["hosts"][0];
     assert_eq!(host["access_denied"], true, "{host}");

@@ -307,7 +307,7 @@ fn a_role_sees_only_its_group_and_runs_as_its_account_on_the_host() {
     });
     let webop = service.session_of("webop", "Webop-Pass-4-Console!");
     let names = |session: &str| -> Vec<String> {
-        let fleet = service.get_json(session, "/fleet");
+        let fleet = service.fleet_sampled(session);
         assert_eq!(fleet.status, 200, "{}", fleet.body);
         fleet.json()["hosts"]
             .as_array()

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::answer::{error, html, json, EVENTS_CSP};
 use super::{Answer, AppState};
 use crate::delegation::{cim_class, Decision, Subject};
-use crate::hosts::{Host, HostError, HostSummary};
+use crate::hosts::{Host, HostError};
 use crate::pages::{self, Viewer};
 use crate::route::Route;
 use crate::sessions::Session;
@@ -102,14 +102,19 @@ pub(super) async fn host_page(
             answer
         }
         _ => {
-            let summary = host.summary().await;
+            // From the sampler, as the fleet: the page's time is its rendering only.
+            let status = state.samples.status(&name);
+            let now = crate::samples::seconds_now();
+            let (summary, _, sampled) = crate::fleet_health::summary_of(&host.config, status, now);
             if json_wanted {
-                return json(StatusCode::OK, &summary);
+                let mut answer = serde_json::json!(summary);
+                answer["sampled"] = serde_json::json!(sampled);
+                return json(StatusCode::OK, &answer);
             }
             let figures = state.samples.snapshot(&name, None).unwrap_or_default();
             let mut answer = html(
                 StatusCode::OK,
-                pages::overview(viewer, &summary, &switches, &figures),
+                pages::overview(viewer, &summary, sampled, &switches, &figures),
             );
             // The graphs' script (`/assets/graphs.js`) and its polling of samples.json.
             answer.headers_mut().insert(
@@ -208,52 +213,72 @@ pub(super) fn visible_audit(state: &AppState, session: &Session) -> Vec<crate::a
         .collect()
 }
 
-/// The summary of every host the session's user may see, fetched concurrently (each bounded
-/// by the per-host deadline), each through the account the allowing role runs as.
-pub(super) async fn fleet(state: &AppState, session: &Session) -> Vec<HostSummary> {
+/// The fleet page (or its JSON) of every host the session's user may see, from what the
+/// sampler holds: no host is read while it is answered, so its time does not grow with the
+/// hosts' answers. The facts are read as each host's own account (the sampler's), whatever
+/// run-as account a role uses on the host's own pages.
+pub(super) fn fleet_page(
+    state: &AppState,
+    session: &Session,
+    viewer: &Viewer<'_>,
+    json_wanted: bool,
+    raw_query: &str,
+) -> Answer {
+    use crate::fleet_health::{self as health, Row};
     let subject = Subject {
         user: &session.user,
         kind: session.kind,
         groups: &session.groups,
     };
     let live = state.live.now();
-    let visible: Vec<&Arc<Host>> = live
+    let now = crate::samples::seconds_now();
+    let shown: Vec<_> = live
         .fleet
         .hosts()
-        .filter_map(
-            |host| match live.policy.sees_host(subject, &host.config.name) {
-                Decision::Allowed { run_as, .. } => {
-                    live.fleet.get_as(&host.config.name, run_as.as_deref())
-                }
-                Decision::Denied { .. } => None,
-            },
-        )
+        .filter(|host| {
+            matches!(
+                live.policy.sees_host(subject, &host.config.name),
+                Decision::Allowed { .. }
+            )
+        })
+        .map(|host| {
+            let status = state.samples.status(&host.config.name);
+            health::summary_of(&host.config, status, now)
+        })
         .collect();
-    join_all(visible.into_iter().map(|host| host.summary()).collect()).await
-}
-
-/// Polls every future together on this task and returns their outputs in order.
-pub(super) async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => *output = Some(value),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
+    let mut rows: Vec<Row<'_>> = shown
+        .iter()
+        .map(|(host, latest, sampled)| Row {
+            host,
+            latest: *latest,
+            sampled: *sampled,
+        })
+        .collect();
+    if json_wanted {
+        let latest: serde_json::Map<String, serde_json::Value> = rows
+            .iter()
+            .map(|r| (r.host.name.clone(), serde_json::json!(r.latest)))
+            .collect();
+        let hosts: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                let mut host = serde_json::json!(r.host);
+                host["sampled"] = serde_json::json!(r.sampled);
+                host
+            })
+            .collect();
+        return json(
+            StatusCode::OK,
+            &serde_json::json!({ "hosts": hosts, "latest": latest }),
+        );
+    }
+    let query = crate::table::TableQuery::parse(raw_query);
+    health::sort(&mut rows, &query);
+    let configured = live.fleet.hosts().count();
+    html(
+        StatusCode::OK,
+        pages::fleet(viewer, &rows, configured, &query),
+    )
 }
 
 /// The terminal page: xterm.js (from `/assets/terminal.js`) connected to the host's socket.

@@ -173,6 +173,11 @@ async fn change_audited(
     what: &str,
 ) -> Result<(), ChangeError> {
     let outcome = state.live.change(change).await.map(|_| ());
+    if outcome.is_ok() {
+        // A host added or changed is sampled before the answer, so the fleet (rendered from
+        // the samples) shows it at once rather than one interval later.
+        crate::samples::sample_new(&state.live, &state.samples).await;
+    }
     let detail = match &outcome {
         Ok(()) => format!("{what}: done"),
         Err(error) => format!("{what}: refused: {error}"),

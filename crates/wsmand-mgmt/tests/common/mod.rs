@@ -330,6 +330,23 @@ impl Service {
         ])
     }
 
+    /// `/fleet` as JSON once every host shown has had its first sample (the page is rendered
+    /// from the sampler's data, which the first round fills right after start).
+    pub(crate) fn fleet_sampled(&self, session: &str) -> Reply {
+        let start = std::time::Instant::now();
+        loop {
+            let reply = self.get_json(session, "/fleet");
+            let waiting = reply.status != 200
+                || reply.json()["hosts"]
+                    .as_array()
+                    .is_none_or(|hosts| hosts.iter().any(|h| h["sampled"]["state"] == "waiting"));
+            if !waiting || start.elapsed() > std::time::Duration::from_secs(60) {
+                return reply;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
     pub(crate) fn get_json(&self, session: &str, path: &str) -> Reply {
         self.curl(&[
             "-H",
