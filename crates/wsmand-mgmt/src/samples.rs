@@ -401,17 +401,10 @@ impl Samples {
         let mut series = series.lock().unwrap_or_else(PoisonError::into_inner);
         let read_some =
             read.cpu.is_ok() || read.memory.is_ok() || read.disk.is_ok() || read.network.is_ok();
-        let answered = [
-            read.cpu.as_ref().err(),
-            read.memory.as_ref().err(),
-            read.disk.as_ref().err(),
-            read.network.as_ref().err(),
-        ]
-        .into_iter()
-        .any(|e| e.is_some_and(|e| e.answered));
-        series.reachable = Some(read_some || answered);
+        let reached = read.reached();
+        series.reachable = Some(reached);
         series.tried = Some(read.at);
-        if read_some || answered {
+        if reached {
             series.answered = Some(read.at);
         }
         let mut errors = Vec::new();
@@ -478,6 +471,23 @@ struct Read {
     network: Result<Option<NetCounter>, ReadError>,
 }
 
+impl Read {
+    /// Whether the sample reached the host: a figure read, or a fault or refusal answered.
+    fn reached(&self) -> bool {
+        let read_some =
+            self.cpu.is_ok() || self.memory.is_ok() || self.disk.is_ok() || self.network.is_ok();
+        read_some
+            || [
+                self.cpu.as_ref().err(),
+                self.memory.as_ref().err(),
+                self.disk.as_ref().err(),
+                self.network.as_ref().err(),
+            ]
+            .into_iter()
+            .any(|e| e.is_some_and(|e| e.answered))
+    }
+}
+
 fn class(name: &str) -> Resource {
     Resource::new(format!("{CIMV2}{name}"))
 }
@@ -527,20 +537,16 @@ async fn sample(client: &Client) -> Read {
     }
 }
 
-/// One host's sample, with its facts when they are due (read together); the facts are
-/// recorded first, so a host with a point has facts.
+/// One host's sample, then its facts when they are due and the sample reached the host (a
+/// host that does not answer costs one sample's reads, not more); the facts are recorded
+/// first, so a host with a point has facts.
 async fn sample_host(samples: &Samples, host: &Arc<Host>) {
     let Some(facts_due) = samples.facts_due(host, seconds_now()) else {
         return;
     };
-    let facts = async {
-        match facts_due {
-            true => Some(host.summary().await),
-            false => None,
-        }
-    };
-    let (read, summary) = tokio::join!(sample(host.client()), facts);
-    if let Some(summary) = summary {
+    let read = sample(host.client()).await;
+    if facts_due && read.reached() {
+        let summary = host.summary().await;
         let facts = Facts {
             at: read.at,
             summary,
