@@ -5,9 +5,13 @@
 //! The real `wsmand-mgmt` samples every second a host that is an HTTP server on loopback
 //! replaying those recorded bodies: an Enumerate is answered with the recording of the class
 //! its ResourceURI names, a Pull with the recording that followed the enumeration context it
-//! carries, Identify with the recorded Windows Identify, and any other class with Windows'
-//! recorded fault for a class it does not serve (HTTP 500). The one change to the recorded
-//! bytes is `RelatesTo`, set to the request's MessageID, as a client checks it. The recording
+//! carries, Identify with the recorded (anonymous) Identify of a Windows Server 2012 R2 host,
+//! and any other class with Windows' recorded fault for a class it does not serve (HTTP 500).
+//! The network counters were recorded twice, 0.156 s apart, the second time as the answer to
+//! a query naming every property (its items are `w:XmlFragment`s): the first enumeration gets
+//! the first reading, every later one the second, so one rate is defined. The one change to
+//! the recorded bytes is `RelatesTo`, set to the request's MessageID, as a client checks it.
+//! The recording
 //! has no `Win32_PerfFormattedData_PerfOS_Processor` answer, so the host answers that class
 //! with the fault, and the processor figure is the sampler's fallback to Win32_Processor's
 //! LoadPercentage, which the recording holds.
@@ -190,7 +194,7 @@ fn serve(
         let answer = with_relates_to(&answer, &body);
         let head = format!(
             "HTTP/1.1 {status}\r\nContent-Type: application/soap+xml;charset=UTF-8\r\n\
-             Server: Microsoft-HTTPAPI/2.0\r\nContent-Length: {}\r\n\r\n",
+             Content-Length: {}\r\n\r\n",
             answer.len()
         );
         if writer.write_all(head.as_bytes()).is_err()
@@ -462,7 +466,7 @@ fn a_windows_hosts_graphs_and_health_come_from_its_recorded_answers() {
     let rows = listed["services"].as_array().expect("services");
     assert_eq!(rows.len(), want.services, "{listed}");
 
-    // The fleet page: the figures, each judged, in the row of the host.
+    // The fleet page: the same figures, as its cells print them.
     let page = service.page(&session, "/fleet");
     assert_eq!(page.status, 200, "{}", page.body);
     for cell in [
