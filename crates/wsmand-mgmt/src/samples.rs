@@ -175,7 +175,9 @@ pub fn load_percent(instances: &[Element]) -> Option<f64> {
     if loads.is_empty() {
         return None;
     }
-    Some((loads.iter().sum::<f64>() / loads.len() as f64).clamp(0.0, 100.0))
+    let mean = loads.iter().sum::<f64>() / loads.len() as f64;
+    // Huge values of both signs can sum to NaN, which no clamp bounds.
+    (!mean.is_nan()).then_some(mean.clamp(0.0, 100.0))
 }
 
 /// The byte counters of every interface summed, with the first interface's clock.
@@ -672,6 +674,8 @@ mod tests {
             if let Some(c) = processor_percent(&p) { prop_assert!((0.0..=100.0).contains(&c)); }
             let d = [instance(&[("DriveType", "3"), ("Size", &total), ("FreeSpace", &free)])];
             if let Some(f) = disk_free_percent(&d) { prop_assert!((0.0..=100.0).contains(&f)); }
+            let l = [instance(&[("LoadPercentage", &cpu)]), instance(&[("LoadPercentage", &total)])];
+            if let Some(l) = load_percent(&l) { prop_assert!((0.0..=100.0).contains(&l)); }
         }
 
         #[test]
