@@ -3,8 +3,8 @@
 // Started by crates/wsmand-mgmt/tests/browser.rs, which starts the console, its hosts, a booted
 // systemd and a process to terminate, and passes them in the environment. What the pages are
 // compared with comes from that harness, never from the console: it answers "ASK ..." lines
-// written here to stdout on our stdin (`systemctl is-active` inside the booted system, whether
-// its child process has exited).
+// written here to stdout on our stdin (`systemctl is-active` and `is-enabled` inside the booted
+// system, whether its child process has exited).
 //
 // The run fails on any console error or page error (Content-Security-Policy violations
 // included), any failed request and any answer >= 400 the pages get, besides each check below.
@@ -26,6 +26,43 @@ const VICTIM = env('VICTIM_PID');
 const WINDOWS = env('WINDOWS_HOST');
 const SHELL = env('SHELL_HOST');
 const FIXTURES = env('WINDOWS_FIXTURES');
+
+/// Enable, disable (asked first, as every destructive action) and enable again the unit from
+/// the services page, each checked with `systemctl is-enabled` inside the booted systemd:
+/// enable is `systemctl enable` (StartMode Auto), disable is `systemctl mask` (Disabled: the
+/// unit cannot start, as a Windows service set to Disabled).
+async function enableAndDisable(page) {
+  const services = `${CONSOLE}/hosts/${SYSTEMD}/services?q=${encodeURIComponent(SERVICE)}`;
+  await page.goto(services);
+  check(await ask(`is-enabled ${UNIT}`) === 'disabled', `${UNIT} not enabled before the enable`);
+  let { row, cells } = await rowCells(page, SERVICE);
+  check(cells !== null && cells[3] === 'Manual', `${UNIT} shown Manual (${cells && cells[3]})`);
+  await clickAndWait(page, row.locator('button', { hasText: /^enable$/ }));
+  check(await page.locator('p.ok').count() === 1, `enable answered: ${await page.locator('main').innerText()}`);
+  const enabled = await askUntil(`is-enabled ${UNIT}`, 'enabled');
+  check(enabled === 'enabled', `systemctl is-enabled ${UNIT} says ${enabled} after enable`);
+
+  await page.goto(services);
+  ({ row, cells } = await rowCells(page, SERVICE));
+  check(cells !== null && cells[3] === 'Auto', `${UNIT} shown Auto (${cells && cells[3]})`);
+  await clickAndWait(page, row.locator('a', { hasText: /^disable$/ }));
+  check(new URL(page.url()).searchParams.get('confirm') === `disable:${SERVICE}`, `disable asks first (${page.url()})`);
+  check(await ask(`is-enabled ${UNIT}`) === 'enabled', `${UNIT} still enabled while the disable is being confirmed`);
+  ({ row } = await rowCells(page, SERVICE));
+  await clickAndWait(page, row.locator('button', { hasText: /^confirm disable$/ }));
+  check(await page.locator('p.ok').count() === 1, `disable answered: ${await page.locator('main').innerText()}`);
+  const masked = await askUntil(`is-enabled ${UNIT}`, 'masked');
+  check(masked === 'masked', `systemctl is-enabled ${UNIT} says ${masked} after disable`);
+  await screenshot(page, 'service-disabled');
+
+  await page.goto(services);
+  ({ row, cells } = await rowCells(page, SERVICE));
+  check(cells !== null && cells[3] === 'Disabled', `${UNIT} shown Disabled (${cells && cells[3]})`);
+  await clickAndWait(page, row.locator('button', { hasText: /^enable$/ }));
+  check(await page.locator('p.ok').count() === 1, `enable answered: ${await page.locator('main').innerText()}`);
+  const again = await askUntil(`is-enabled ${UNIT}`, 'enabled');
+  check(again === 'enabled', `systemctl is-enabled ${UNIT} says ${again} after enabling the disabled unit`);
+}
 
 /// Ask until the answer is `wanted` (the harness's view of a change the page asked for).
 async function askUntil(question, wanted, deadlineMs = 30_000) {
@@ -231,6 +268,7 @@ try {
   const started = await askUntil(`is-active ${UNIT}`, 'active');
   check(started === 'active', `systemctl is-active ${UNIT} says ${started} after start`);
   await screenshot(page, 'service-started');
+  await enableAndDisable(page);
 
   // Each service links to its own log: the events page filtered on its source.
   await page.goto(`${CONSOLE}/hosts/${SYSTEMD}/services?q=${encodeURIComponent(SERVICE)}`);

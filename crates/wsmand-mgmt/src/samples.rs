@@ -4,7 +4,9 @@
 //! hour of points, and an unreachable host adds none).
 //!
 //! One sample is four reads, made together and each bounded by the host deadline:
-//! `Win32_PerfFormattedData_PerfOS_Processor` `_Total` (PercentProcessorTime),
+//! `Win32_PerfFormattedData_PerfOS_Processor` `_Total` (PercentProcessorTime; where the host
+//! answers that it does not serve that class, `Win32_Processor`'s LoadPercentage averaged over
+//! the processors, which every Windows host serves),
 //! `Win32_OperatingSystem` (FreePhysicalMemory of TotalVisibleMemorySize),
 //! `Win32_LogicalDisk` (the fullest local disk, DriveType 3) and
 //! `Win32_PerfRawData_Tcpip_NetworkInterface` (BytesTotalPersec summed over the interfaces: a
@@ -175,6 +177,21 @@ pub fn disk_free_percent(instances: &[Element]) -> Option<f64> {
             Some((100.0 * free / size).clamp(0.0, 100.0))
         })
         .min_by(f64::total_cmp)
+}
+
+/// Win32_Processor's LoadPercentage averaged over the processors (clamped to 0–100): the
+/// processor figure of a host that does not serve the performance class.
+pub fn load_percent(instances: &[Element]) -> Option<f64> {
+    let loads: Vec<f64> = instances
+        .iter()
+        .filter_map(|p| number(p, "LoadPercentage"))
+        .collect();
+    if loads.is_empty() {
+        return None;
+    }
+    let mean = loads.iter().sum::<f64>() / loads.len() as f64;
+    // Huge values of both signs can sum to NaN, which no clamp bounds.
+    (!mean.is_nan()).then_some(mean.clamp(0.0, 100.0))
 }
 
 /// The byte counters of every interface summed, with the first interface's clock.
@@ -519,18 +536,31 @@ async fn enumerate(client: &Client, name: &str) -> Result<Vec<Element>, ReadErro
     }
 }
 
+/// The processor figure: the performance class, or, when the host answers that it does not
+/// serve it (a fault, a refusal), Win32_Processor's load; the first error when both fail.
+async fn processor(client: &Client) -> Result<Option<f64>, ReadError> {
+    match enumerate(client, "Win32_PerfFormattedData_PerfOS_Processor").await {
+        Ok(items) => Ok(processor_percent(&items)),
+        Err(error) if error.answered => match enumerate(client, "Win32_Processor").await {
+            Ok(items) => Ok(load_percent(&items)),
+            Err(_) => Err(error),
+        },
+        Err(error) => Err(error),
+    }
+}
+
 /// One sample of one host: the four reads together.
 async fn sample(client: &Client) -> Read {
     let at = seconds_now();
     let (cpu, os, disks, net) = tokio::join!(
-        enumerate(client, "Win32_PerfFormattedData_PerfOS_Processor"),
+        processor(client),
         enumerate(client, "Win32_OperatingSystem"),
         enumerate(client, "Win32_LogicalDisk"),
         enumerate(client, "Win32_PerfRawData_Tcpip_NetworkInterface"),
     );
     Read {
         at,
-        cpu: cpu.map(|i| processor_percent(&i)),
+        cpu,
         memory: os.map(|i| memory_percent(&i)),
         disk: disks.map(|i| disk_free_percent(&i)),
         network: net.map(|i| network_counter(&i)),
@@ -783,6 +813,20 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_load_of_win32_processor_is_averaged_over_the_processors() {
+        let processors = [
+            instance(&[("DeviceID", "CPU0"), ("LoadPercentage", "19")]),
+            instance(&[("DeviceID", "CPU1"), ("LoadPercentage", "41")]),
+            instance(&[("DeviceID", "CPU2")]),
+        ];
+        assert_eq!(load_percent(&processors), Some(30.0));
+        assert_eq!(load_percent(&processors[2..]), None);
+        assert_eq!(load_percent(&[]), None);
+        let over = [instance(&[("LoadPercentage", "250")])];
+        assert_eq!(load_percent(&over), Some(100.0));
+    }
+
     proptest! {
         #[test]
         fn any_property_text_gives_a_bounded_figure_or_none(
@@ -794,6 +838,8 @@ mod tests {
             if let Some(c) = processor_percent(&p) { prop_assert!((0.0..=100.0).contains(&c)); }
             let d = [instance(&[("DriveType", "3"), ("Size", &total), ("FreeSpace", &free)])];
             if let Some(f) = disk_free_percent(&d) { prop_assert!((0.0..=100.0).contains(&f)); }
+            let l = [instance(&[("LoadPercentage", &cpu)]), instance(&[("LoadPercentage", &total)])];
+            if let Some(l) = load_percent(&l) { prop_assert!((0.0..=100.0).contains(&l)); }
         }
 
         #[test]

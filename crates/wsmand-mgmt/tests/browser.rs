@@ -6,8 +6,8 @@
 //! that denies 127.0.0.1.
 //!
 //! The browser script asks this harness, over its stdin and stdout, for what it compares the
-//! pages with: `systemctl is-active` run inside the booted system, and whether the test's own
-//! child has exited. The expected operating system comes from `/etc/os-release` and `uname`.
+//! pages with: `systemctl is-active` and `systemctl is-enabled` run inside the booted system,
+//! and whether the test's own child has exited. The expected operating system comes from `/etc/os-release` and `uname`.
 //!
 //! Runs only with `WSMAN_TEST_BROWSER=1` (the browser stage of `scripts/test.sh`, after
 //! `npm ci --ignore-scripts` in `tests/browser/`); otherwise it prints why it is skipped.
@@ -201,6 +201,12 @@ fn answer(
             .stdout
             .trim()
             .to_owned()
+    } else if let Some(unit) = question.strip_prefix("is-enabled ") {
+        systemd
+            .exec(&["systemctl", "is-enabled", unit])
+            .stdout
+            .trim()
+            .to_owned()
     } else if question == "failed-units" {
         // The failed services' names, as Win32_Service names them (no `.service`), in order.
         let listed = systemd
@@ -284,7 +290,9 @@ fn start_fleet() -> Option<Fleet> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let systemd = BootedSystemd::boot()?;
-    systemd.write_file(&format!("/etc/systemd/system/{UNIT}"), PROBE);
+    // In the vendor directory, as a package installs it: masking (the page's disable) links
+    // /etc/systemd/system/UNIT to /dev/null, which systemd refuses over a unit file there.
+    systemd.write_file(&format!("/usr/lib/systemd/system/{UNIT}"), PROBE);
     systemd.exec_ok(&["systemctl", "daemon-reload"]);
     systemd.exec_ok(&["systemctl", "start", UNIT]);
     let bus = systemd.bus_address();
