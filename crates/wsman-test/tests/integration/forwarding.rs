@@ -352,7 +352,12 @@ fn scripted_collector(
 
 /// The `MessageID` of an envelope's text, empty when it has none.
 fn message_id_of(text: &str) -> String {
-    text.split("MessageID>")
+    text_after(text, "MessageID>")
+}
+
+/// The text between the first `marker` and the next `<`, empty when there is no `marker`.
+fn text_after(text: &str, marker: &str) -> String {
+    text.split(marker)
         .nth(1)
         .and_then(|r| r.split('<').next())
         .unwrap_or("")
