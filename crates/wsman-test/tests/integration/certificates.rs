@@ -350,37 +350,28 @@ fn every_refusal_is_a_401_with_a_log_line() {
     service.map(&ca, "*@example", true);
     service.map(&ca, "off@disabled.example", false);
 
-    let good = client(&ca, &ClientSpec::new("alice@example"), dir.path(), "good");
-    let foreign = client(
-        &stranger_ca,
-        &ClientSpec::new("alice@example"),
-        dir.path(),
-        "foreign",
-    );
-    let expired = client(
-        &ca,
-        &ClientSpec {
-            expired: true,
-            ..ClientSpec::new("alice@example")
-        },
-        dir.path(),
-        "expired",
-    );
-    let server_only = client(
-        &ca,
-        &ClientSpec {
-            client_auth: false,
-            ..ClientSpec::new("alice@example")
-        },
-        dir.path(),
-        "server-only",
-    );
-    let disabled = client(
-        &ca,
-        &ClientSpec::new("off@disabled.example"),
-        dir.path(),
-        "disabled",
-    );
+    let [good, foreign, expired, server_only, disabled] = [
+        (&ca, ClientSpec::new("alice@example"), "good"),
+        (&stranger_ca, ClientSpec::new("alice@example"), "foreign"),
+        (
+            &ca,
+            ClientSpec {
+                expired: true,
+                ..ClientSpec::new("alice@example")
+            },
+            "expired",
+        ),
+        (
+            &ca,
+            ClientSpec {
+                client_auth: false,
+                ..ClientSpec::new("alice@example")
+            },
+            "server-only",
+        ),
+        (&ca, ClientSpec::new("off@disabled.example"), "disabled"),
+    ]
+    .map(|(ca, spec, name)| client(ca, &spec, dir.path(), name));
     let settled = service.identify(&good);
     assert_eq!(
         settled.response.status,

@@ -17,10 +17,10 @@ use wsman_auth::sealing::{
     is_sealed_content_type, seal_body, unseal_body, MessageSealer, SealError, SPNEGO_PROTOCOL,
 };
 use wsman_gss::{AcceptStep, KerberosAcceptor};
-use wsman_proto::ns::{self, action};
+use wsman_proto::ns;
 use wsman_test::client_certs::{ClientSpec, TestCa};
 
-use crate::eventing::{manager_request, source_with_env, Source};
+use crate::eventing::{source_with_env, unsubscribe_request, Source};
 use crate::expect_fault;
 use crate::push::{
     acknowledged_records, push_subscribe, pushed_subscription, read_delivery, Received,
@@ -333,11 +333,7 @@ fn a_client_certificate_from_the_named_issuer_delivers_and_a_refusal_ends_the_su
         subscriber.log.seen().iter().all(|s| s.client == client),
         "every delivery over the certificate the issuer constraint chose"
     );
-    let ended = source.post(&manager_request(
-        action::UNSUBSCRIBE,
-        &identifier,
-        "<e:Unsubscribe/>",
-    ));
+    let ended = source.post(&unsubscribe_request(&identifier));
     assert_eq!(ended.status, 200, "{}", ended.describe());
 
     // The subscriber refuses the credentials: no retry, SubscriptionEnd to EndTo, gone.
@@ -357,11 +353,7 @@ fn a_client_certificate_from_the_named_issuer_delivers_and_a_refusal_ends_the_su
         1,
         "refused credentials are not tried again (ConnectionRetry is for the network)"
     );
-    let gone = source.post(&manager_request(
-        action::UNSUBSCRIBE,
-        &identifier,
-        "<e:Unsubscribe/>",
-    ));
+    let gone = source.post(&unsubscribe_request(&identifier));
     expect_fault(&gone, "InvalidMessage");
 }
 
@@ -384,11 +376,7 @@ fn a_subscriber_certificate_other_than_the_named_one_and_unusable_policies_are_r
         subscriber.log.seen().is_empty(),
         "nothing reaches a subscriber that is not the certificate named"
     );
-    let gone = source.post(&manager_request(
-        action::UNSUBSCRIBE,
-        &identifier,
-        "<e:Unsubscribe/>",
-    ));
+    let gone = source.post(&unsubscribe_request(&identifier));
     expect_fault(&gone, "InvalidMessage");
 
     // A client certificate no CA of ours issued, and a certificate over plain HTTP: refused
@@ -556,10 +544,6 @@ fn kerberos_delivers_sealed_to_a_subscriber_that_accepts_only_the_realm() {
         "every delivery from the source's own principal {principal}: {:#?}",
         log.seen()
     );
-    let ended = source.post(&manager_request(
-        action::UNSUBSCRIBE,
-        &identifier,
-        "<e:Unsubscribe/>",
-    ));
+    let ended = source.post(&unsubscribe_request(&identifier));
     assert_eq!(ended.status, 200, "{}", ended.describe());
 }

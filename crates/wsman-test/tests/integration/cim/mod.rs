@@ -6,6 +6,7 @@ use std::process::{Child, Command};
 
 use wsman_proto::ns::action;
 use wsman_proto::xml::{self, Element, Limits};
+use wsman_test::http::Response;
 use wsman_test::soap;
 use wsman_test::Fixture;
 
@@ -70,6 +71,25 @@ fn enumerate_body(filter: Option<(&str, &str)>, extra: &str) -> String {
          xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
          <w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements>{extra}{filter}</n:Enumerate>"
     )
+}
+
+/// A WQL Enumerate of `uri`, every item in the one answer.
+fn wql(f: &Fixture, uri: &str, query: &str) -> Response {
+    f.post(&soap::request(
+        action::ENUMERATE,
+        uri,
+        &[],
+        &enumerate_body(Some((WQL, query)), ""),
+    ))
+}
+
+/// The elements named `name` anywhere in an answer that must be 200.
+fn items_of(r: &Response, name: &str) -> Vec<Element> {
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = parse(&r.text());
+    let mut found = Vec::new();
+    all(&body, name, &mut found);
+    found.into_iter().cloned().collect()
 }
 
 fn parse(text: &str) -> Element {

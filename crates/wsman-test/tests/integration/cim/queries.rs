@@ -94,21 +94,15 @@ fn fragment_transfer_gets_one_property() {
         f.post(&xml)
     };
     let r = get("CommandLine");
-    assert_eq!(r.status, 200, "{}", r.describe());
-    let body = parse(&r.text());
-    let mut fragments = Vec::new();
-    all(&body, "XmlFragment", &mut fragments);
+    let fragments = items_of(&r, "XmlFragment");
     assert_eq!(fragments.len(), 1, "{}", r.text());
     assert_eq!(
-        text_of(fragments[0], "CommandLine").as_deref(),
+        text_of(&fragments[0], "CommandLine").as_deref(),
         Some("sleep 300")
     );
-    assert_eq!(text_of(fragments[0], "Name"), None);
+    assert_eq!(text_of(&fragments[0], "Name"), None);
     let r = get("p:ProcessId/text()");
-    assert_eq!(r.status, 200, "{}", r.describe());
-    let mut fragments = Vec::new();
-    let body = parse(&r.text());
-    all(&body, "XmlFragment", &mut fragments);
+    let fragments = items_of(&r, "XmlFragment");
     assert_eq!(
         fragments.first().map(|f| f.trimmed_text()),
         Some(pid.to_string())
