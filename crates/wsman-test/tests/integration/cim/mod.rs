@@ -75,10 +75,8 @@ fn enumerate_body(filter: Option<(&str, &str)>, extra: &str) -> String {
 
 /// A WQL Enumerate of `uri`, every item in the one answer.
 fn wql(f: &Fixture, uri: &str, query: &str) -> Response {
-    f.post(&soap::request(
-        action::ENUMERATE,
+    f.post(&soap::enumerate(
         uri,
-        &[],
         &enumerate_body(Some((WQL, query)), ""),
     ))
 }
@@ -133,10 +131,8 @@ fn stat_field(pid: u32, n: usize) -> u64 {
 
 /// Enumerate every instance of `class` (optimized, one response).
 fn enumerate_all(f: &Fixture, class: &str) -> Element {
-    let r = f.post(&soap::request(
-        action::ENUMERATE,
+    let r = f.post(&soap::enumerate(
         &format!("{WMI}{class}"),
-        &[],
         &enumerate_body(None, ""),
     ));
     assert_eq!(r.status, 200, "{}", r.describe());

@@ -20,12 +20,7 @@ fn bad_classes_selectors_and_filters_get_their_faults() {
     let r = f.post(&soap::get(&process, &[("Handle", "4294967295")]));
     expect_fault(&r, "DestinationUnreachable");
     let enumerate = |uri: &str, filter: Option<(&str, &str)>| {
-        f.post(&soap::request(
-            action::ENUMERATE,
-            uri,
-            &[],
-            &enumerate_body(filter, ""),
-        ))
+        f.post(&soap::enumerate(uri, &enumerate_body(filter, "")))
     };
     expect_fault(&enumerate(&format!("{WMI}*"), None), "UnsupportedFeature");
     expect_fault(
