@@ -136,6 +136,20 @@ impl Fixture {
         process::run(&mut command, None, Duration::from_secs(60))
     }
 
+    /// `winrm create winrm/config/service/certmapping?Issuer=..+Subject=..+URI=..` with the
+    /// `@{...}` `settings`, as an operator maps client certificates of the CA with thumbprint
+    /// `issuer`; panics when it fails.
+    pub fn map_certificates(&self, issuer: &str, subject: &str, uri: &str, settings: &str) {
+        let created = self.winrm_remote(&[
+            "create",
+            &format!(
+                "winrm/config/service/certmapping?Issuer={issuer}+Subject={subject}+URI={uri}"
+            ),
+            settings,
+        ]);
+        assert_eq!(created.code(), 0, "{}", created.describe());
+    }
+
     /// Asserts the daemon still answers an authenticated Identify with 200.
     pub fn assert_still_serving(&mut self) {
         assert!(
