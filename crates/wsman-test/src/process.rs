@@ -19,6 +19,13 @@ impl Finished {
         self.status.code().unwrap_or(-1)
     }
 
+    /// Asserts the process exited 0 and printed `text` on stdout, describing it otherwise.
+    #[track_caller]
+    pub fn assert_printed(&self, text: &str) {
+        assert_eq!(self.code(), 0, "{}", self.describe());
+        assert!(self.stdout.contains(text), "{}", self.describe());
+    }
+
     /// Both streams, for assertion messages.
     pub fn describe(&self) -> String {
         format!(

@@ -49,12 +49,7 @@ fn winrm_cli_enumerates_and_gets_through_windows_aliases() {
     let pid = child.pid();
     let filter = format!("-filter:SELECT * FROM Win32_Process WHERE ProcessId = {pid}");
     let out = f.winrm_remote(&["enumerate", "wmi/root/cimv2/*", &filter]);
-    assert_eq!(out.code(), 0, "{}", out.describe());
-    assert!(
-        out.stdout.contains(&format!("ProcessId = {pid}")),
-        "{}",
-        out.describe()
-    );
+    out.assert_printed(&format!("ProcessId = {pid}"));
     assert_eq!(
         out.stdout.lines().filter(|l| *l == "Win32_Process").count(),
         1,
@@ -62,12 +57,7 @@ fn winrm_cli_enumerates_and_gets_through_windows_aliases() {
         out.describe()
     );
     let out = f.winrm_remote(&["get", &format!("wmicimv2/Win32_Process?Handle={pid}")]);
-    assert_eq!(out.code(), 0, "{}", out.describe());
-    assert!(
-        out.stdout.contains("CommandLine = sleep 300"),
-        "{}",
-        out.describe()
-    );
+    out.assert_printed("CommandLine = sleep 300");
     let out = f.winrm_remote(&["enumerate", "wmicimv2/Win32_OperatingSystem"]);
     assert_eq!(out.code(), 0, "{}", out.describe());
     assert!(out.stdout.contains("OSType = 36"), "{}", out.describe());
