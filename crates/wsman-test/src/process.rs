@@ -37,6 +37,19 @@ impl Finished {
     }
 }
 
+/// [`run`] without input, asserting that the command succeeded (the panic says `what` failed
+/// and what it printed).
+#[track_caller]
+pub fn run_ok(command: &mut Command, deadline: Duration, what: &str) -> Finished {
+    let finished = run(command, None, deadline);
+    assert!(
+        finished.status.success(),
+        "{what} failed: {}",
+        finished.describe()
+    );
+    finished
+}
+
 /// Run `command` with `stdin` fed in, killing it after `deadline`. Panics on a timeout with
 /// what it printed so far, so the failure names the command.
 pub fn run(command: &mut Command, stdin: Option<&str>, deadline: Duration) -> Finished {
