@@ -157,12 +157,23 @@ impl Fixture {
 /// `winrm ARGS -r:URL -u:svc -p:... -a:Basic -unencrypted` to the daemon on `port`, bounded,
 /// with `config_dir` as the client configuration (AllowUnencrypted, TrustedHosts).
 pub fn winrm_basic(port: u16, config_dir: &std::path::Path, args: &[&str]) -> Finished {
+    winrm_basic_as(port, config_dir, SERVICE_ACCOUNT, SERVICE_PASSWORD, args)
+}
+
+/// [`winrm_basic`] as `user` with `password`.
+pub fn winrm_basic_as(
+    port: u16,
+    config_dir: &std::path::Path,
+    user: &str,
+    password: &str,
+    args: &[&str],
+) -> Finished {
     let mut command = Command::new(binaries::winrm());
     command
         .args(args)
         .arg(format!("-r:http://127.0.0.1:{port}"))
-        .arg(format!("-u:{SERVICE_ACCOUNT}"))
-        .arg(format!("-p:{SERVICE_PASSWORD}"))
+        .arg(format!("-u:{user}"))
+        .arg(format!("-p:{password}"))
         .args(["-a:Basic", "-unencrypted"])
         .env("WSMAND_CONFIG_DIR", config_dir);
     process::run(&mut command, None, Duration::from_secs(60))
