@@ -24,7 +24,7 @@ fn a_client_certificate_from_the_issuer_the_collector_names_is_used_and_another_
         });
     collector.map_certificates(
         &ca.thumbprint,
-        &host,
+        host,
         "*",
         "@{UserName=\"wsmanuser\";Enabled=\"true\"}",
     );
