@@ -112,10 +112,7 @@ fn windows_message(name: &str) -> String {
 /// the Subscribe asked for both.
 #[test]
 fn our_forwarder_sends_what_a_windows_forwarder_sends() {
-    let recorded = std::sync::Arc::new(std::sync::Mutex::new(Recorded::default()));
-    let collector_port = recording_collector(recorded.clone());
-    let state = tempfile::tempdir().expect("tempdir");
-    let mut forwarder = linux01_forwarder(state.path(), collector_port, 60);
+    let (state, recorded, mut forwarder) = linux01_forwarding_to(recording_collector, 60);
     let sent =
         |kind: &str, bookmark: bool| {
             recorded.lock().expect("lock").deliveries.iter().any(|d| {
@@ -403,13 +400,7 @@ fn bookmarks(text: &str) -> Vec<(String, String, String)> {
 /// addresses, the machine) are put in.
 fn recorded_windows_shapes(recorded: &Recorded) {
     let (_, enumerate, _) = &recorded.enumerates[0];
-    let captured_enumerate = captured_text("enumerate.captured.utf16.xml");
-    assert_eq!(header_shape(enumerate), header_shape(&captured_enumerate));
-    assert_eq!(
-        from_header(enumerate),
-        from_header(&with_values_of(&captured_enumerate, enumerate)),
-        "the Enumerate, from <s:Header> on"
-    );
+    same_as_captured(enumerate, "enumerate.captured.utf16.xml");
     let of = |kind: &str| {
         recorded
             .deliveries
@@ -418,14 +409,7 @@ fn recorded_windows_shapes(recorded: &Recorded) {
             .find(|text| action(text).ends_with(kind))
             .unwrap_or_else(|| panic!("no {kind}"))
     };
-    let heartbeat = of("/Heartbeat");
-    let captured_heartbeat = captured_text("heartbeat.captured.utf16.xml");
-    assert_eq!(header_shape(heartbeat), header_shape(&captured_heartbeat));
-    assert_eq!(
-        from_header(heartbeat),
-        from_header(&with_values_of(&captured_heartbeat, heartbeat)),
-        "the Heartbeat, from <s:Header> on"
-    );
+    same_as_captured(of("/Heartbeat"), "heartbeat.captured.utf16.xml");
     // The EventID 111 batch: the recorded batch's header without its w:Bookmark (a
     // subscription started without one has no position yet), events as CDATA.
     let events = of("/Events");
@@ -459,6 +443,18 @@ fn recorded_windows_shapes(recorded: &Recorded) {
     assert!(
         end.contains("<e:Status>http://schemas.xmlsoap.org/ws/2004/08/eventing/SourceShuttingDown</e:Status>"),
         "{end}"
+    );
+}
+
+/// `ours` against the message captured byte for byte in the fixture `captured`: the header's
+/// shape, and the text from `<s:Header>` on once our per-message values are put in.
+fn same_as_captured(ours: &str, captured: &str) {
+    let windows = captured_text(captured);
+    assert_eq!(header_shape(ours), header_shape(&windows), "{captured}");
+    assert_eq!(
+        from_header(ours),
+        from_header(&with_values_of(&windows, ours)),
+        "{captured}, from <s:Header> on"
     );
 }
 
