@@ -134,6 +134,15 @@ pub(crate) fn source_with_env(
 }
 
 impl Source {
+    /// The subscription `identifier` is no more: its Unsubscribe is refused as an invalid
+    /// message.
+    pub(crate) fn expect_gone(&self, identifier: &str) {
+        expect_fault(
+            &self.post(&unsubscribe_request(identifier)),
+            "InvalidMessage",
+        );
+    }
+
     fn post_as(&self, user: &str, password: &str, body: &str) -> Response {
         http::post_as(self.port, user, password, body)
     }
@@ -338,8 +347,7 @@ fn subscribe_pull_in_order_with_bookmarks_then_unsubscribe() {
         .contains(wsman_proto::ns::action::UNSUBSCRIBE_RESPONSE));
     let gone = source.post(&pull_request(&context, 1, None));
     expect_fault(&gone, "InvalidEnumerationContext");
-    let again = source.post(&unsubscribe_request(&identifier));
-    expect_fault(&again, "InvalidMessage");
+    source.expect_gone(&identifier);
 }
 
 #[test]

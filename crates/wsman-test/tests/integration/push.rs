@@ -397,8 +397,7 @@ fn deliveries_failing_past_connection_retry_end_the_subscription_with_subscripti
     let tries = subscriber.received();
     assert_eq!(tries.len(), 3, "{tries:#?}");
     assert!(tries.iter().all(|t| t.records == tries[0].records));
-    let gone = source.post(&unsubscribe_request(&identifier));
-    expect_fault(&gone, "InvalidMessage");
+    source.expect_gone(&identifier);
 }
 
 #[test]

@@ -384,8 +384,7 @@ fn a_client_certificate_from_the_named_issuer_delivers_and_a_refusal_ends_the_su
         1,
         "refused credentials are not tried again (ConnectionRetry is for the network)"
     );
-    let gone = source.post(&unsubscribe_request(&identifier));
-    expect_fault(&gone, "InvalidMessage");
+    source.expect_gone(&identifier);
 }
 
 #[test]
@@ -404,8 +403,7 @@ fn a_subscriber_certificate_other_than_the_named_one_and_unusable_policies_are_r
         subscriber.log.seen().is_empty(),
         "nothing reaches a subscriber that is not the certificate named"
     );
-    let gone = source.post(&unsubscribe_request(&identifier));
-    expect_fault(&gone, "InvalidMessage");
+    source.expect_gone(&identifier);
 
     // A client certificate no CA of ours issued, and a certificate over plain HTTP: refused
     // at Subscribe, naming why.
