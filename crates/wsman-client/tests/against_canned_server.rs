@@ -576,55 +576,60 @@ async fn tls_checks_and_their_switches() {
         ),
         "{e:?}"
     );
-    // Trusted via the given file, name matches (127.0.0.1 is an IP SAN here).
-    assert!(
-        tls_identify("127.0.0.1", |t, ca| t.ca_file = Some(ca.to_owned()))
-            .await
-            .is_ok()
-    );
-    // Trusted, wrong name: refused, unless the name check is skipped.
-    let e = tls_identify("other.example", |t, ca| t.ca_file = Some(ca.to_owned()))
-        .await
-        .err();
-    assert!(
-        matches!(
-            e,
-            Some(ClientError::Tls {
-                kind: TlsFailure::NameMismatch,
-                ..
-            })
-        ),
-        "{e:?}"
-    );
-    assert!(tls_identify("other.example", |t, ca| {
+    type Setup = fn(&mut TlsOptions, &std::path::Path);
+    let trust: Setup = |t, ca| t.ca_file = Some(ca.to_owned());
+    let trust_any_name: Setup = |t, ca| {
         t.ca_file = Some(ca.to_owned());
         t.skip_cn_check = true;
-    })
-    .await
-    .is_ok());
-    // Untrusted: skipping the CA check still checks the name.
-    assert!(tls_identify("127.0.0.1", |t, _| t.skip_ca_check = true)
-        .await
-        .is_ok());
-    let e = tls_identify("other.example", |t, _| t.skip_ca_check = true)
-        .await
-        .err();
-    assert!(
-        matches!(
-            e,
-            Some(ClientError::Tls {
-                kind: TlsFailure::NameMismatch,
-                ..
-            })
-        ),
-        "{e:?}"
-    );
-    assert!(tls_identify("other.example", |t, _| {
+    };
+    let any_issuer: Setup = |t, _| t.skip_ca_check = true;
+    let anything: Setup = |t, _| {
         t.skip_ca_check = true;
         t.skip_cn_check = true;
-    })
-    .await
-    .is_ok());
+    };
+    let cases: [(&str, &str, Setup, Option<TlsFailure>); 6] = [
+        (
+            "trusted via the given file, name matches (127.0.0.1 is an IP SAN here)",
+            "127.0.0.1",
+            trust,
+            None,
+        ),
+        (
+            "trusted, wrong name: refused",
+            "other.example",
+            trust,
+            Some(TlsFailure::NameMismatch),
+        ),
+        (
+            "trusted, wrong name, the name check skipped",
+            "other.example",
+            trust_any_name,
+            None,
+        ),
+        (
+            "untrusted, the CA check skipped",
+            "127.0.0.1",
+            any_issuer,
+            None,
+        ),
+        (
+            "untrusted, wrong name: skipping the CA check still checks the name",
+            "other.example",
+            any_issuer,
+            Some(TlsFailure::NameMismatch),
+        ),
+        ("both checks skipped", "other.example", anything, None),
+    ];
+    for (what, name_in_cert, setup, refused) in cases {
+        let result = tls_identify(name_in_cert, setup).await;
+        match refused {
+            None => assert!(result.is_ok(), "{what}: {result:?}"),
+            Some(expected) => assert!(
+                matches!(&result, Err(ClientError::Tls { kind, .. }) if *kind == expected),
+                "{what}: {result:?}"
+            ),
+        }
+    }
 }
 
 /// The blocking client polls its connection only inside calls, so a close that happened while

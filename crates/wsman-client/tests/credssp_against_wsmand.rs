@@ -7,14 +7,11 @@
 //! truncated TSRequest are each refused with a 401 and a log line, the daemon still serving.
 
 mod common;
-use common::run_to_end;
+use common::{run_to_end, spy_proxy};
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use wsman_auth::credssp::CredSspInitiator;
 use wsman_auth::initiator::ClientCredentials;
 use wsman_client::tls::TlsOptions;
@@ -57,48 +54,6 @@ fn options(auth: CredSspAuth) -> ClientOptions {
     tls.skip_cn_check = true;
     o.tls = tls;
     o
-}
-
-type Recording = Arc<Mutex<Vec<u8>>>;
-
-/// A TCP proxy on 127.0.0.1 forwarding to `port`, recording what the server sent and what
-/// the client sent.
-async fn spy_proxy(port: u16) -> (u16, Recording, Recording) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let proxy_port = listener.local_addr().unwrap().port();
-    let recorded = Arc::new(Mutex::new(Vec::new()));
-    let sent = Arc::new(Mutex::new(Vec::new()));
-    let record = recorded.clone();
-    let record_sent = sent.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let server = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-            let record = record.clone();
-            let up_record = record_sent.clone();
-            tokio::spawn(async move {
-                let (mut client_read, mut client_write) = client.into_split();
-                let (mut server_read, mut server_write) = server.into_split();
-                let upstream = tokio::spawn(async move {
-                    let mut buffer = vec![0u8; 16 * 1024];
-                    while let Ok(n) = client_read.read(&mut buffer).await {
-                        if n == 0 || server_write.write_all(&buffer[..n]).await.is_err() {
-                            break;
-                        }
-                        up_record.lock().unwrap().extend_from_slice(&buffer[..n]);
-                    }
-                });
-                let mut buffer = vec![0u8; 16 * 1024];
-                while let Ok(n) = server_read.read(&mut buffer).await {
-                    if n == 0 || client_write.write_all(&buffer[..n]).await.is_err() {
-                        break;
-                    }
-                    record.lock().unwrap().extend_from_slice(&buffer[..n]);
-                }
-                upstream.abort();
-            });
-        }
-    });
-    (proxy_port, recorded, sent)
 }
 
 /// The daemon still runs and answers a CredSSP Identify.

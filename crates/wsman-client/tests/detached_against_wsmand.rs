@@ -30,6 +30,14 @@ fn client(fx: &Fixture) -> Client {
     client_as(fx, SERVICE_ACCOUNT, SERVICE_PASSWORD)
 }
 
+/// A daemon, a client of the service account, and a shell it opened.
+async fn a_shell() -> (Fixture, Client, Shell) {
+    let fx = Fixture::http();
+    let c = client(&fx);
+    let shell = default_shell(&c).await;
+    (fx, c, shell)
+}
+
 /// Every output event until the exit code: (stdout, exit code).
 async fn read_to_end(command: &shell::Command) -> (String, i64) {
     let mut reader = command.output().unwrap();
@@ -120,9 +128,7 @@ async fn output_printed_while_disconnected_reaches_a_new_client_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_needs_a_disconnected_shell() {
-    let fx = Fixture::http();
-    let c = client(&fx);
-    let shell = default_shell(&c).await;
+    let (_fx, c, shell) = a_shell().await;
     // Connected: Connect is refused as Windows refuses it.
     let e = Shell::connect(&c, shell.id()).await.unwrap_err();
     assert_eq!(fault_code(&e), Some(2150859213), "{e}");
@@ -143,9 +149,7 @@ async fn connect_needs_a_disconnected_shell() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disconnected_shell_past_its_idle_timeout_leaves_no_process() {
-    let fx = Fixture::http();
-    let c = client(&fx);
-    let shell = default_shell(&c).await;
+    let (fx, c, shell) = a_shell().await;
     start(&shell, "sleep 3031 & sleep 3032").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while processes_with("sleep 3031") + processes_with("sleep 3032") < 2 {

@@ -18,7 +18,7 @@ use wsman_client::{
 };
 use wsman_gss::{InitStep, InitiatorMechanism, KerberosInitiator};
 use wsman_test::kdc::Kdc;
-use wsman_test::{free_port, http, soap, ConfigDir, Daemon, ListenerSpec};
+use wsman_test::{http, soap, ConfigDir, Daemon};
 
 mod common;
 use common::run_to_end;
@@ -91,12 +91,7 @@ impl Server {
         env: &[(&str, &str)],
         adjust: impl FnOnce(&mut ConfigDir),
     ) -> Self {
-        let http_port = free_port();
-        let https_port = free_port();
-        let mut config = ConfigDir::new();
-        config.set("Config.Service", "AllowUnencrypted", "false");
-        config.listener(ListenerSpec::http(http_port));
-        let thumbprint = config.add_https_listener(https_port);
+        let (mut config, http_port, https_port, thumbprint) = ConfigDir::encrypted_only();
         adjust(&mut config);
         config.write();
         if let Some(keytab) = keytab {

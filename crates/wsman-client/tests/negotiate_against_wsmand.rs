@@ -4,18 +4,15 @@
 //! config Get, a shell command with large output and stdin, all over a sealed connection, with
 //! a recording TCP proxy in between proving the bytes on the wire are not the plaintext.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use wsman_client::{
     Auth, BlockingClient, Client, ClientError, ClientOptions, Endpoint, NegotiateAuth, TokenForm,
 };
 use wsman_test::{Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 mod common;
-use common::run_to_end;
+use common::{run_to_end, spy_proxy};
 mod streaming;
 
 use common::get_config;
@@ -44,36 +41,6 @@ fn options(form: TokenForm, password: &str) -> ClientOptions {
     o
 }
 
-/// A TCP proxy on 127.0.0.1 that forwards to `port` and records what the server sent.
-async fn spy_proxy(port: u16) -> (u16, Arc<Mutex<Vec<u8>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let proxy_port = listener.local_addr().unwrap().port();
-    let recorded = Arc::new(Mutex::new(Vec::new()));
-    let record = recorded.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let server = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-            let record = record.clone();
-            tokio::spawn(async move {
-                let (mut client_read, mut client_write) = client.into_split();
-                let (mut server_read, mut server_write) = server.into_split();
-                let upstream = tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
-                });
-                let mut buffer = vec![0u8; 16 * 1024];
-                while let Ok(n) = server_read.read(&mut buffer).await {
-                    if n == 0 || client_write.write_all(&buffer[..n]).await.is_err() {
-                        break;
-                    }
-                    record.lock().unwrap().extend_from_slice(&buffer[..n]);
-                }
-                upstream.abort();
-            });
-        }
-    });
-    (proxy_port, recorded)
-}
-
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -83,7 +50,7 @@ fn sealed_identify_get_and_shell_in_both_forms() {
     let fx = fixture();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for form in [TokenForm::RawNtlm, TokenForm::Spnego] {
-        let (proxy_port, recorded) = runtime.block_on(spy_proxy(fx.port));
+        let (proxy_port, recorded, _) = runtime.block_on(spy_proxy(fx.port));
         let endpoint =
             Endpoint::parse(&format!("http://127.0.0.1:{proxy_port}/wsman"), false).unwrap();
         let client = BlockingClient::new(endpoint, options(form, NTLM_PASSWORD)).unwrap();

@@ -335,15 +335,22 @@ async fn trusted_hosts_is_checked_before_connecting() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn a_connection_whose_context_failed_is_not_reused() {
+/// A fresh server, a client of it in `form` that made an Identify, and the error of its Get of
+/// `http://example.invalid/{what}` (which the server is made to refuse).
+async fn get_refused_after_identify(form: TokenForm, what: &str) -> (Server, Client, ClientError) {
     let server = start().await;
-    let client = client(&server, PASSWORD, TokenForm::Spnego);
+    let client = client(&server, PASSWORD, form);
     client.identify().await.unwrap();
     let err = client
-        .get(&Resource::new("http://example.invalid/break-me"))
+        .get(&Resource::new(format!("http://example.invalid/{what}")))
         .await
         .unwrap_err();
+    (server, client, err)
+}
+
+#[tokio::test]
+async fn a_connection_whose_context_failed_is_not_reused() {
+    let (server, client, err) = get_refused_after_identify(TokenForm::Spnego, "break-me").await;
     assert!(matches!(err, ClientError::Http { status: 400 }), "{err:?}");
     // The next request authenticates on a new connection.
     client.identify().await.unwrap();
@@ -352,15 +359,9 @@ async fn a_connection_whose_context_failed_is_not_reused() {
 
 #[tokio::test]
 async fn a_dropped_context_is_renegotiated_once_on_a_new_connection() {
-    let server = start().await;
-    let client = client(&server, PASSWORD, TokenForm::RawNtlm);
-    client.identify().await.unwrap();
     // The server forgets the context on the kept connection: the request is sent again, once,
     // on a new, newly authenticated connection; refused there too, the 401 comes back.
-    let err = client
-        .get(&Resource::new("http://example.invalid/forget-me"))
-        .await
-        .unwrap_err();
+    let (server, client, err) = get_refused_after_identify(TokenForm::RawNtlm, "forget-me").await;
     assert!(matches!(err, ClientError::Unauthorized { .. }), "{err:?}");
     assert_eq!(server.connections.load(Ordering::SeqCst), 2);
     client.identify().await.unwrap();

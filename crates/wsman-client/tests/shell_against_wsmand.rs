@@ -39,12 +39,18 @@ fn blocking_run_command_collects_both_streams_and_the_exit_code() {
     assert_eq!(out.exit_code, 3);
 }
 
+/// A daemon, a client of it with long polls of `poll`, and a shell it opened.
+async fn a_shell(poll: Duration) -> (Fixture, Client, Shell) {
+    let fx = Fixture::http();
+    let client = Client::new(endpoint(&fx), options(poll)).unwrap();
+    let shell = default_shell(&client).await;
+    (fx, client, shell)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receive_polls_through_timeouts_and_signals_reach_the_command() {
-    let fx = Fixture::http();
     // One-second long polls: a three-second silence means several w:TimedOut answers.
-    let client = Client::new(endpoint(&fx), options(Duration::from_secs(1))).unwrap();
-    let shell = default_shell(&client).await;
+    let (_fx, _client, shell) = a_shell(Duration::from_secs(1)).await;
 
     let slow = start(&shell, "sleep 3; echo late").await;
     let out = slow.collect().await.unwrap();
@@ -121,9 +127,7 @@ async fn run_command_with_large_input_and_output() {
 /// Several MiB through the pipelined reader (the next Receive goes out before an answer is
 /// decoded) arrive whole and in order, on a single-threaded runtime too.
 async fn large_output_arrives_whole_and_in_order() {
-    let fx = Fixture::http();
-    let client = Client::new(endpoint(&fx), options(Duration::from_secs(20))).unwrap();
-    let shell = default_shell(&client).await;
+    let (_fx, _client, shell) = a_shell(Duration::from_secs(20)).await;
     // 6 MiB of numbered lines (so order and loss both show), and a little stderr at the end.
     let command = start(&shell, "seq 1 800000; echo tail >&2").await;
     let out = command.collect().await.unwrap();

@@ -26,6 +26,16 @@ struct Session {
 }
 
 impl Session {
+    /// A service with its defaults and a connection to it as the administrator.
+    async fn start() -> (TestService, Session) {
+        let svc = TestService::start("").await;
+        let session = Session {
+            conn: svc.connect().await,
+            auth: basic(USER, PASSWORD),
+        };
+        (svc, session)
+    }
+
     async fn post(&mut self, text: &str) -> Response {
         let auth = self.auth.clone();
         self.conn.post(Some(&auth), &[], text).await
@@ -72,11 +82,7 @@ impl Session {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_terminal_fixtures_reach_a_real_pseudo_terminal() {
-    let svc = TestService::start("").await;
-    let mut c = Session {
-        conn: svc.connect().await,
-        auth: basic(USER, PASSWORD),
-    };
+    let (_svc, mut c) = Session::start().await;
     let r = c.post(&fixture("terminal-create.request.xml")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let shell_id = CreateResponse::parse(&body_of(&r)).unwrap().shell.shell_id;
@@ -131,11 +137,7 @@ async fn the_terminal_fixtures_reach_a_real_pseudo_terminal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_terminal_options_and_resizes_get_faults() {
-    let svc = TestService::start("").await;
-    let mut c = Session {
-        conn: svc.connect().await,
-        auth: basic(USER, PASSWORD),
-    };
+    let (_svc, mut c) = Session::start().await;
     // A window of no rows: InvalidOptions/InvalidValue.
     let zero_rows = fixture("terminal-create.request.xml").replace(
         "<w:Option Name=\"WSMAND_PTY_ROWS\">29</w:Option>",

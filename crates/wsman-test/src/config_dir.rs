@@ -178,6 +178,19 @@ impl ConfigDir {
         self.add_account(SERVICE_ACCOUNT, SERVICE_PASSWORD, Some("root"));
     }
 
+    /// A configuration for sealed or TLS-only traffic: `AllowUnencrypted` off, an HTTP and an
+    /// HTTPS listener on free ports. Answers it with the HTTP port, the HTTPS port and the
+    /// HTTPS certificate's thumbprint.
+    pub fn encrypted_only() -> (Self, u16, u16, String) {
+        let http_port = crate::free_port();
+        let https_port = crate::free_port();
+        let mut config = Self::new();
+        config.set("Config.Service", "AllowUnencrypted", "false");
+        config.listener(ListenerSpec::http(http_port));
+        let thumbprint = config.add_https_listener(https_port);
+        (config, http_port, https_port, thumbprint)
+    }
+
     /// An HTTPS listener on `port` with a certificate generated for it
     /// ([`ConfigDir::add_certificate`]); the certificate's thumbprint.
     pub fn add_https_listener(&mut self, port: u16) -> String {

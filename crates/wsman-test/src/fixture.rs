@@ -125,15 +125,21 @@ impl Fixture {
     /// `winrm ARGS -r:URL -u:svc -p:... -a:Basic -unencrypted`, bounded, with this fixture's
     /// config dir as the client configuration (AllowUnencrypted, TrustedHosts).
     pub fn winrm_remote(&self, args: &[&str]) -> Finished {
-        let mut command = Command::new(binaries::winrm());
-        command
-            .args(args)
-            .arg(format!("-r:http://127.0.0.1:{}", self.port))
-            .arg(format!("-u:{SERVICE_ACCOUNT}"))
-            .arg(format!("-p:{SERVICE_PASSWORD}"))
-            .args(["-a:Basic", "-unencrypted"])
-            .env("WSMAND_CONFIG_DIR", self.config.path());
-        process::run(&mut command, None, Duration::from_secs(60))
+        winrm_basic(self.port, self.config.path(), args)
+    }
+
+    /// `winrm create winrm/config/service/certmapping?Issuer=..+Subject=..+URI=..` with the
+    /// `@{...}` `settings`, as an operator maps client certificates of the CA with thumbprint
+    /// `issuer`; panics when it fails.
+    pub fn map_certificates(&self, issuer: &str, subject: &str, uri: &str, settings: &str) {
+        let created = self.winrm_remote(&[
+            "create",
+            &format!(
+                "winrm/config/service/certmapping?Issuer={issuer}+Subject={subject}+URI={uri}"
+            ),
+            settings,
+        ]);
+        assert_eq!(created.code(), 0, "{}", created.describe());
     }
 
     /// Asserts the daemon still answers an authenticated Identify with 200.
@@ -146,4 +152,29 @@ impl Fixture {
         let response = self.identify();
         assert_eq!(response.status, 200, "{}", response.describe());
     }
+}
+
+/// `winrm ARGS -r:URL -u:svc -p:... -a:Basic -unencrypted` to the daemon on `port`, bounded,
+/// with `config_dir` as the client configuration (AllowUnencrypted, TrustedHosts).
+pub fn winrm_basic(port: u16, config_dir: &std::path::Path, args: &[&str]) -> Finished {
+    winrm_basic_as(port, config_dir, SERVICE_ACCOUNT, SERVICE_PASSWORD, args)
+}
+
+/// [`winrm_basic`] as `user` with `password`.
+pub fn winrm_basic_as(
+    port: u16,
+    config_dir: &std::path::Path,
+    user: &str,
+    password: &str,
+    args: &[&str],
+) -> Finished {
+    let mut command = Command::new(binaries::winrm());
+    command
+        .args(args)
+        .arg(format!("-r:http://127.0.0.1:{port}"))
+        .arg(format!("-u:{user}"))
+        .arg(format!("-p:{password}"))
+        .args(["-a:Basic", "-unencrypted"])
+        .env("WSMAND_CONFIG_DIR", config_dir);
+    process::run(&mut command, None, Duration::from_secs(60))
 }

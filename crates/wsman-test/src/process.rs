@@ -19,6 +19,13 @@ impl Finished {
         self.status.code().unwrap_or(-1)
     }
 
+    /// Asserts the process exited 0 and printed `text` on stdout, describing it otherwise.
+    #[track_caller]
+    pub fn assert_printed(&self, text: &str) {
+        assert_eq!(self.code(), 0, "{}", self.describe());
+        assert!(self.stdout.contains(text), "{}", self.describe());
+    }
+
     /// Both streams, for assertion messages.
     pub fn describe(&self) -> String {
         format!(
@@ -28,6 +35,19 @@ impl Finished {
             self.stderr
         )
     }
+}
+
+/// [`run`] without input, asserting that the command succeeded (the panic says `what` failed
+/// and what it printed).
+#[track_caller]
+pub fn run_ok(command: &mut Command, deadline: Duration, what: &str) -> Finished {
+    let finished = run(command, None, deadline);
+    assert!(
+        finished.status.success(),
+        "{what} failed: {}",
+        finished.describe()
+    );
+    finished
 }
 
 /// Run `command` with `stdin` fed in, killing it after `deadline`. Panics on a timeout with

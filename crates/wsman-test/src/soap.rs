@@ -31,6 +31,11 @@ pub fn request(action: &str, resource_uri: &str, selectors: &[(&str, &str)], bod
     request::envelope(&header, body)
 }
 
+/// An Enumerate of `resource_uri` with the `n:Enumerate` element `body`.
+pub fn enumerate(resource_uri: &str, body: &str) -> String {
+    request(ns::action::ENUMERATE, resource_uri, &[], body)
+}
+
 /// A Get of `resource_uri`.
 pub fn get(resource_uri: &str, selectors: &[(&str, &str)]) -> String {
     request(ns::action::GET, resource_uri, selectors, "")

@@ -30,12 +30,7 @@ fn setup() -> Option<Setup> {
 /// `DIR/krb5.keytab` when `keytab`.
 fn setup_with(keytab: bool) -> Option<Setup> {
     let kdc = Kdc::start()?;
-    let http_port = free_port();
-    let https_port = free_port();
-    let mut config = ConfigDir::new();
-    config.set("Config.Service", "AllowUnencrypted", "false");
-    config.listener(ListenerSpec::http(http_port));
-    let thumbprint = config.add_https_listener(https_port);
+    let (config, http_port, https_port, thumbprint) = ConfigDir::encrypted_only();
     config.write();
     if keytab {
         install_keytab(&kdc, &config);

@@ -296,12 +296,7 @@ fn the_daemon_answers_identify(systemd: &BootedSystemd) -> u16 {
         ])
         .env("WSMAND_CONFIG_DIR", client.path());
     let answered = process::run(&mut identify, None, Duration::from_secs(60));
-    assert_eq!(answered.code(), 0, "{}", answered.describe());
-    assert!(
-        answered.stdout.contains("IdentifyResponse"),
-        "{}",
-        answered.describe()
-    );
+    answered.assert_printed("IdentifyResponse");
     assert_eq!(
         systemd.unit_property("wsmand.service", "ActiveState"),
         "active"

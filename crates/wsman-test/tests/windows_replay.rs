@@ -348,15 +348,12 @@ fn windows_traffic_with_a_client_certificate_over_https_lands_once_in_order() {
         &[("WSMAND_WEC_DATABASE", database.to_str().unwrap())],
     );
     collector.daemon.wait_for_port(https_port);
-    let mapped = collector.winrm_remote(&[
-        "create",
-        &format!(
-            "winrm/config/service/certmapping?Issuer={}+Subject={COMPUTER}+URI=*",
-            ca.thumbprint
-        ),
+    collector.map_certificates(
+        &ca.thumbprint,
+        COMPUTER,
+        "*",
         "@{UserName=\"wsmanuser\";Enabled=\"true\"}",
-    ]);
-    assert_eq!(mapped.code(), 0, "{}", mapped.describe());
+    );
     let collector_certificate = collector
         .config
         .path()

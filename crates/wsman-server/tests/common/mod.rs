@@ -6,14 +6,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wsman_proto::ns;
 use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse};
 use wsman_proto::xml::{self, Element, Limits};
 use wsman_server::{CredentialVerifier, LiveService};
+pub use wsman_test::free_port;
+/// The harness's own: a parsed response, `Basic` credentials, a free loopback port.
+pub use wsman_test::http::{basic_auth as basic, Response};
 
 pub const USER: &str = "tester";
 pub const PASSWORD: &str = "s3cret-pw";
@@ -56,14 +57,6 @@ pub const COMMAND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/she
 pub const SEND: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Send";
 pub const RECEIVE: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive";
 pub const SIGNAL: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal";
-
-/// A port that was free a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
-}
 
 pub struct TestService {
     pub dir: tempfile::TempDir,
@@ -126,38 +119,6 @@ fn add_account(dir: &Path, name: &str, run_as: Option<&str>) {
     store
         .add(name, PASSWORD, run_as.map(str::to_owned))
         .unwrap_or_else(|e| panic!("{e}"));
-}
-
-pub fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
-}
-
-#[derive(Debug)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn headers_named(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
 }
 
 /// One keep-alive HTTP/1.1 connection.

@@ -26,10 +26,8 @@ fn enumerate(resource_uri: &str, filter: Option<&str>) -> String {
             wsman_proto::xml::escape_text(query)
         )
     });
-    soap::request(
-        action::ENUMERATE,
+    soap::enumerate(
         resource_uri,
-        &[],
         &format!("<n:Enumerate>{filter}</n:Enumerate>"),
     )
 }
@@ -347,10 +345,8 @@ fn a_hostile_like_times_out_and_an_administrator_is_answered_meanwhile() {
     let os = post_as(
         port,
         administrator,
-        &soap::request(
-            action::ENUMERATE,
+        &soap::enumerate(
             "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_OperatingSystem",
-            &[],
             "<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>10</w:MaxElements></n:Enumerate>",
         ),
     );

@@ -74,6 +74,18 @@ impl CertService {
         self.post(Some(files), true, &soap::identify())
     }
 
+    /// A Get of `winrm/config` with `files` is denied: the mapped user is no administrator.
+    fn expect_config_denied(&self, files: &ClientFiles) {
+        let config = self.post(Some(files), true, &soap::get(soap::CONFIG_URI, &[]));
+        assert_eq!(
+            config.response.status,
+            500,
+            "{}",
+            config.response.describe()
+        );
+        assert!(config.response.text().contains("AccessDenied"));
+    }
+
     fn expect_401(&self, files: Option<&ClientFiles>, header: bool, log_says: &str) {
         let outcome = self.post(files, header, &soap::identify());
         assert_eq!(
@@ -262,14 +274,7 @@ fn mapped_certificate_runs_a_shell_as_the_mapped_user() {
         assert_eq!(run.stdout.trim(), MAPPED_USER, "{}", run.describe());
     }
     // The mapped user is not an administrator: configuration is denied.
-    let config = service.post(Some(&alice), true, &soap::get(soap::CONFIG_URI, &[]));
-    assert_eq!(
-        config.response.status,
-        500,
-        "{}",
-        config.response.describe()
-    );
-    assert!(config.response.text().contains("AccessDenied"));
+    service.expect_config_denied(&alice);
 
     // Our own CLIs: a PEM path, and a thumbprint in a certificate directory.
     // The client's config dir: `certs/THUMB.{crt,key}` is where -certificate:THUMB is found.
@@ -350,37 +355,28 @@ fn every_refusal_is_a_401_with_a_log_line() {
     service.map(&ca, "*@example", true);
     service.map(&ca, "off@disabled.example", false);
 
-    let good = client(&ca, &ClientSpec::new("alice@example"), dir.path(), "good");
-    let foreign = client(
-        &stranger_ca,
-        &ClientSpec::new("alice@example"),
-        dir.path(),
-        "foreign",
-    );
-    let expired = client(
-        &ca,
-        &ClientSpec {
-            expired: true,
-            ..ClientSpec::new("alice@example")
-        },
-        dir.path(),
-        "expired",
-    );
-    let server_only = client(
-        &ca,
-        &ClientSpec {
-            client_auth: false,
-            ..ClientSpec::new("alice@example")
-        },
-        dir.path(),
-        "server-only",
-    );
-    let disabled = client(
-        &ca,
-        &ClientSpec::new("off@disabled.example"),
-        dir.path(),
-        "disabled",
-    );
+    let [good, foreign, expired, server_only, disabled] = [
+        (&ca, ClientSpec::new("alice@example"), "good"),
+        (&stranger_ca, ClientSpec::new("alice@example"), "foreign"),
+        (
+            &ca,
+            ClientSpec {
+                expired: true,
+                ..ClientSpec::new("alice@example")
+            },
+            "expired",
+        ),
+        (
+            &ca,
+            ClientSpec {
+                client_auth: false,
+                ..ClientSpec::new("alice@example")
+            },
+            "server-only",
+        ),
+        (&ca, ClientSpec::new("off@disabled.example"), "disabled"),
+    ]
+    .map(|(ca, spec, name)| client(ca, &spec, dir.path(), name));
     let settled = service.identify(&good);
     assert_eq!(
         settled.response.status,
@@ -469,15 +465,12 @@ fn a_mapping_uri_limits_what_the_certificate_may_do() {
     let service = CertService::start(&ca);
     let dir = tempfile::tempdir().expect("temp dir");
     // An administrator, but only for the shell resources.
-    let created = service.fixture.winrm_remote(&[
-        "create",
-        &format!(
-            "winrm/config/service/certmapping?Issuer={}+Subject=ops@example+URI={SHELL_NS}/*",
-            ca.thumbprint
-        ),
+    service.fixture.map_certificates(
+        &ca.thumbprint,
+        "ops@example",
+        &format!("{SHELL_NS}/*"),
         "@{UserName=\"root\"}",
-    ]);
-    assert_eq!(created.code(), 0, "{}", created.describe());
+    );
     let ops = client(&ca, &ClientSpec::new("ops@example"), dir.path(), "ops");
     let identify = service.identify(&ops);
     assert_eq!(
@@ -486,14 +479,7 @@ fn a_mapping_uri_limits_what_the_certificate_may_do() {
         "{}",
         identify.response.describe()
     );
-    let config = service.post(Some(&ops), true, &soap::get(soap::CONFIG_URI, &[]));
-    assert_eq!(
-        config.response.status,
-        500,
-        "{}",
-        config.response.describe()
-    );
-    assert!(config.response.text().contains("AccessDenied"));
+    service.expect_config_denied(&ops);
     assert!(service
         .fixture
         .daemon

@@ -63,12 +63,7 @@ fn enumerate_body(optimize: bool) -> String {
 /// Every answer of an enumeration of Win32_Process: the EnumerateResponse (with two items, as
 /// recorded) and each PullResponse to its EndOfSequence.
 fn enumerate_processes(f: &Fixture) -> (String, Vec<String>) {
-    let r = f.post(&soap::request(
-        action::ENUMERATE,
-        PROCESS,
-        &[],
-        &enumerate_body(true),
-    ));
+    let r = f.post(&soap::enumerate(PROCESS, &enumerate_body(true)));
     assert_eq!(r.status, 200, "{}", r.describe());
     let first = r.text();
     let mut context = soap::find_text(&first, "EnumerationContext").expect("a context");
@@ -256,12 +251,7 @@ fn assert_unknown_class_enumerate_as_recorded(recording: &str) {
     let body = "<n:Enumerate><w:OptimizeEnumeration/><w:Filter \
          Dialect=\"http://schemas.microsoft.com/wbem/wsman/1/WQL\">\
          Select * from Win32_Processa where name=&quot;sshd.exe&quot;</w:Filter></n:Enumerate>";
-    let r = f.post(&soap::request(
-        action::ENUMERATE,
-        &format!("{WMI}*"),
-        &[],
-        body,
-    ));
+    let r = f.post(&soap::enumerate(&format!("{WMI}*"), body));
     assert_eq!(r.status, 500, "{}", r.describe());
     assert_eq!(shape_of(&r.text()).fault, Some(windows));
 }

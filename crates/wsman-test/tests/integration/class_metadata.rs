@@ -137,12 +137,7 @@ fn check_family(f: &Fixture, class: &str) -> usize {
     let body = "<n:Enumerate xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
          xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
          <w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements></n:Enumerate>";
-    let r = f.post(&soap::request(
-        action::ENUMERATE,
-        &format!("{WMI}{class}"),
-        &[],
-        body,
-    ));
+    let r = f.post(&soap::enumerate(&format!("{WMI}{class}"), body));
     assert_eq!(r.status, 200, "{class}: {}", r.describe());
     let response = parse(&r.text());
     // A class without instances here (no swap: Win32_PageFileUsage) answers no Items.
@@ -261,12 +256,7 @@ fn enumerating_the_metadata_lists_each_class_of_the_namespace() {
         "Win32_LogicalDisk",
     ] {
         assert!(names.contains(&class), "{class} not in {names:?}");
-        let r = f.post(&soap::request(
-            action::ENUMERATE,
-            &format!("{WMI}{class}"),
-            &[],
-            body,
-        ));
+        let r = f.post(&soap::enumerate(&format!("{WMI}{class}"), body));
         assert_eq!(r.status, 200, "{}", r.describe());
     }
     assert!(!names.iter().any(|n| n.starts_with("CIM_")), "{names:?}");

@@ -94,15 +94,12 @@ fn certificate_authentication_from_both_tools() {
         ca.enable_for(config, https_port);
     });
     fixture.daemon.wait_for_port(https_port);
-    let created = fixture.winrm_remote(&[
-        "create",
-        &format!(
-            "winrm/config/service/certmapping?Issuer={}+Subject=*@example+URI=*",
-            ca.thumbprint
-        ),
+    fixture.map_certificates(
+        &ca.thumbprint,
+        "*@example",
+        "*",
         &format!("@{{UserName=\"{MAPPED_USER}\";Enabled=\"true\"}}"),
-    ]);
-    assert_eq!(created.code(), 0, "{}", created.describe());
+    );
     // The client machine: its own config dir, the certificate under certs/ by thumbprint.
     let client = ConfigDir::new();
     client.write();

@@ -134,6 +134,15 @@ pub(crate) fn source_with_env(
 }
 
 impl Source {
+    /// The subscription `identifier` is no more: its Unsubscribe is refused as an invalid
+    /// message.
+    pub(crate) fn expect_gone(&self, identifier: &str) {
+        expect_fault(
+            &self.post(&unsubscribe_request(identifier)),
+            "InvalidMessage",
+        );
+    }
+
     fn post_as(&self, user: &str, password: &str, body: &str) -> Response {
         http::post_as(self.port, user, password, body)
     }
@@ -185,6 +194,15 @@ pub(crate) fn manager_request(action: &str, identifier: &str, body: &str) -> Str
     with_header(
         &soap::request(action, EVENT_LOG_URI, &[], body),
         &format!("<e:Identifier>{identifier}</e:Identifier>"),
+    )
+}
+
+/// Unsubscribe from the subscription `identifier`.
+pub(crate) fn unsubscribe_request(identifier: &str) -> String {
+    manager_request(
+        wsman_proto::ns::action::UNSUBSCRIBE,
+        identifier,
+        "<e:Unsubscribe/>",
     )
 }
 
@@ -322,23 +340,14 @@ fn subscribe_pull_in_order_with_bookmarks_then_unsubscribe() {
         "<e:Renew><e:Expires>PT1H</e:Expires></e:Renew>",
     ));
     expect_fault(&renew, "UnableToRenew");
-    let ended = source.post(&manager_request(
-        wsman_proto::ns::action::UNSUBSCRIBE,
-        &identifier,
-        "<e:Unsubscribe/>",
-    ));
+    let ended = source.post(&unsubscribe_request(&identifier));
     assert_eq!(ended.status, 200, "{}", ended.describe());
     assert!(ended
         .text()
         .contains(wsman_proto::ns::action::UNSUBSCRIBE_RESPONSE));
     let gone = source.post(&pull_request(&context, 1, None));
     expect_fault(&gone, "InvalidEnumerationContext");
-    let again = source.post(&manager_request(
-        wsman_proto::ns::action::UNSUBSCRIBE,
-        &identifier,
-        "<e:Unsubscribe/>",
-    ));
-    expect_fault(&again, "InvalidMessage");
+    source.expect_gone(&identifier);
 }
 
 #[test]
@@ -361,11 +370,7 @@ fn subscriptions_belong_to_their_user_and_security_needs_an_administrator() {
     let (identifier, context) = subscribed(&source.post_user(&subscribe_request(APPLICATION, "")));
     let stolen = source.post(&pull_request(&context, 1, None));
     expect_fault(&stolen, "AccessDenied");
-    let ended = source.post(&manager_request(
-        wsman_proto::ns::action::UNSUBSCRIBE,
-        &identifier,
-        "<e:Unsubscribe/>",
-    ));
+    let ended = source.post(&unsubscribe_request(&identifier));
     expect_fault(&ended, "AccessDenied");
     let (mine, _) = pulled(&source.post_user(&pull_request(&context, 1, None)));
     assert_eq!(mine, [(1, "billing".to_owned(), 2)]);
@@ -483,11 +488,7 @@ fn subscribe_and_pull_over_https() {
         ]
     );
     assert_eq!(bookmark, Some(4));
-    let ended = post(manager_request(
-        wsman_proto::ns::action::UNSUBSCRIBE,
-        &identifier,
-        "<e:Unsubscribe/>",
-    ));
+    let ended = post(unsubscribe_request(&identifier));
     assert_eq!(ended.status, 200, "{}", ended.describe());
 }
 

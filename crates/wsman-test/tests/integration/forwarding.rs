@@ -274,6 +274,24 @@ fn linux01_forwarder(state: &Path, collector_port: u16, refresh: u32) -> Daemon 
     )
 }
 
+/// What the recorded collector (`collector`, handed what it records into) and `linux01`
+/// forwarding to it every `refresh` seconds start from: the forwarder's state directory, the
+/// record, the forwarder (in the order they may be dropped in reverse).
+fn linux01_forwarding_to<T: Default>(
+    collector: impl FnOnce(std::sync::Arc<std::sync::Mutex<T>>) -> u16,
+    refresh: u32,
+) -> (
+    tempfile::TempDir,
+    std::sync::Arc<std::sync::Mutex<T>>,
+    Daemon,
+) {
+    let record = std::sync::Arc::new(std::sync::Mutex::new(T::default()));
+    let collector_port = collector(record.clone());
+    let state = tempfile::tempdir().expect("tempdir");
+    let forwarder = linux01_forwarder(state.path(), collector_port, refresh);
+    (state, record, forwarder)
+}
+
 /// One request a scripted collector read: its path, its headers (names in lower case) and
 /// its body.
 struct CollectorRequest {
@@ -352,7 +370,12 @@ fn scripted_collector(
 
 /// The `MessageID` of an envelope's text, empty when it has none.
 fn message_id_of(text: &str) -> String {
-    text.split("MessageID>")
+    text_after(text, "MessageID>")
+}
+
+/// The text between the first `marker` and the next `<`, empty when there is no `marker`.
+fn text_after(text: &str, marker: &str) -> String {
+    text.split(marker)
         .nth(1)
         .and_then(|r| r.split('<').next())
         .unwrap_or("")

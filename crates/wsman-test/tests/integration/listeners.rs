@@ -61,12 +61,7 @@ fn listener_create_change_delete_live_without_dropping_other_connections() {
     );
 
     let enumerated = fixture.winrm_remote(&["enumerate", "winrm/config/listener"]);
-    assert_eq!(enumerated.code(), 0, "{}", enumerated.describe());
-    assert!(
-        enumerated.stdout.contains("Transport = HTTPS"),
-        "{}",
-        enumerated.describe()
-    );
+    enumerated.assert_printed("Transport = HTTPS");
     assert!(
         enumerated.stdout.contains("Transport = HTTP\n")
             || enumerated

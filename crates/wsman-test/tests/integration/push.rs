@@ -17,7 +17,7 @@ use wsman_proto::xml::{self, Element, Limits};
 use wsman_proto::{ns, ns::action};
 use wsman_test::soap;
 
-use crate::eventing::{manager_request, parsed, source, APPLICATION, EARLIEST, EVENT_NS};
+use crate::eventing::{parsed, source, unsubscribe_request, APPLICATION, EARLIEST, EVENT_NS};
 use crate::expect_fault;
 
 pub(crate) const EVENTS_MODE: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Events";
@@ -327,11 +327,7 @@ fn events_are_pushed_in_acknowledged_batches_resent_when_refused_and_end_with_un
     let heartbeats = |r: &[Received]| r.iter().filter(|m| m.action == HEARTBEAT_ACTION).count();
     subscriber.wait_until("two heartbeats", |r| heartbeats(r) >= 2);
 
-    let ended = source.post(&manager_request(
-        action::UNSUBSCRIBE,
-        &identifier,
-        "<e:Unsubscribe/>",
-    ));
+    let ended = source.post(&unsubscribe_request(&identifier));
     assert_eq!(ended.status, 200, "{}", ended.describe());
     // A heartbeat may have been on its way; after that, silence.
     std::thread::sleep(Duration::from_millis(1500));
@@ -369,11 +365,7 @@ fn push_with_ack_sends_one_event_per_message() {
         .iter()
         .filter(|r| r.action == EVENTS_ACTION)
         .all(|r| r.records.len() == 1 && r.ack_requested && !r.utf16));
-    let ended = source.post(&manager_request(
-        action::UNSUBSCRIBE,
-        &identifier,
-        "<e:Unsubscribe/>",
-    ));
+    let ended = source.post(&unsubscribe_request(&identifier));
     assert_eq!(ended.status, 200, "{}", ended.describe());
 }
 
@@ -405,12 +397,7 @@ fn deliveries_failing_past_connection_retry_end_the_subscription_with_subscripti
     let tries = subscriber.received();
     assert_eq!(tries.len(), 3, "{tries:#?}");
     assert!(tries.iter().all(|t| t.records == tries[0].records));
-    let gone = source.post(&manager_request(
-        action::UNSUBSCRIBE,
-        &identifier,
-        "<e:Unsubscribe/>",
-    ));
-    expect_fault(&gone, "InvalidMessage");
+    source.expect_gone(&identifier);
 }
 
 #[test]

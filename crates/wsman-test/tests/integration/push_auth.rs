@@ -7,7 +7,7 @@
 //! (DeliveryFailure) to EndTo; a subscriber certificate other than the one named is refused.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,10 +17,10 @@ use wsman_auth::sealing::{
     is_sealed_content_type, seal_body, unseal_body, MessageSealer, SealError, SPNEGO_PROTOCOL,
 };
 use wsman_gss::{AcceptStep, KerberosAcceptor};
-use wsman_proto::ns::{self, action};
+use wsman_proto::ns;
 use wsman_test::client_certs::{ClientSpec, TestCa};
 
-use crate::eventing::{manager_request, source_with_env, Source};
+use crate::eventing::{source_with_env, unsubscribe_request, Source};
 use crate::expect_fault;
 use crate::push::{
     acknowledged_records, push_subscribe, pushed_subscription, read_delivery, Received,
@@ -173,38 +173,29 @@ impl TlsSubscriber {
                 .with_single_cert(vec![server_der.clone()], key.into())
                 .expect("a server configuration"),
         );
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let port = listener.local_addr().expect("local address").port();
-        let log = Log::default();
-        let served = log.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (config, log) = (config.clone(), served.clone());
-                std::thread::spawn(move || {
-                    let connection = rustls::ServerConnection::new(config).expect("a session");
-                    let mut reader = BufReader::new(rustls::StreamOwned::new(connection, stream));
-                    while let Some(request) = read_request(&mut reader) {
-                        let client = reader
-                            .get_ref()
-                            .conn
-                            .peer_certificates()
-                            .and_then(|chain| chain.first())
-                            .map(|c| thumbprint(c))
-                            .expect("the handshake required a client certificate");
-                        let mut message = read_delivery(&request.body, &request.content_type);
-                        message.acknowledged = request.path != "/refuse";
-                        let answer = answer(&request.path, &message);
-                        log.0.lock().expect("lock").push(Seen {
-                            path: request.path,
-                            client,
-                            message,
-                        });
-                        let stream = reader.get_mut();
-                        if stream.write_all(answer.as_bytes()).is_err() || stream.flush().is_err() {
-                            return;
-                        }
-                    }
+        let (port, log) = serve(move |stream, log| {
+            let connection = rustls::ServerConnection::new(config.clone()).expect("a session");
+            let mut reader = BufReader::new(rustls::StreamOwned::new(connection, stream));
+            while let Some(request) = read_request(&mut reader) {
+                let client = reader
+                    .get_ref()
+                    .conn
+                    .peer_certificates()
+                    .and_then(|chain| chain.first())
+                    .map(|c| thumbprint(c))
+                    .expect("the handshake required a client certificate");
+                let mut message = read_delivery(&request.body, &request.content_type);
+                message.acknowledged = request.path != "/refuse";
+                let answer = answer(&request.path, &message);
+                log.0.lock().expect("lock").push(Seen {
+                    path: request.path,
+                    client,
+                    message,
                 });
+                let stream = reader.get_mut();
+                if stream.write_all(answer.as_bytes()).is_err() || stream.flush().is_err() {
+                    return;
+                }
             }
         });
         TlsSubscriber {
@@ -217,6 +208,23 @@ impl TlsSubscriber {
     fn address(&self, path: &str) -> String {
         format!("https://127.0.0.1:{}{path}", self.port)
     }
+}
+
+/// A subscriber on a loopback port: `connection` serves each accepted connection on a thread
+/// of its own, recording into the log returned with the port.
+fn serve(connection: impl Fn(TcpStream, &Log) + Send + Sync + 'static) -> (u16, Log) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().expect("local address").port();
+    let log = Log::default();
+    let served = log.clone();
+    let connection = Arc::new(connection);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (connection, log) = (connection.clone(), served.clone());
+            std::thread::spawn(move || connection(stream, &log));
+        }
+    });
+    (port, log)
 }
 
 /// The plain HTTP answer of a subscriber to a delivery at `path`.
@@ -295,6 +303,33 @@ fn source_with_client_certificate(ca: &TestCa) -> Option<(Source, String)> {
     Some((source, files.thumbprint))
 }
 
+/// What the client-certificate tests start from: a CA of the test's, the source with a client
+/// certificate it issued (and that certificate's thumbprint), and a TLS subscriber with a
+/// certificate of the same CA.
+fn mutual_scene() -> Option<(TestCa, Source, String, TlsSubscriber)> {
+    let ca = TestCa::new("push subscribers CA");
+    let (source, client) = source_with_client_certificate(&ca)?;
+    let subscriber = TlsSubscriber::start(&ca);
+    Some((ca, source, client, subscriber))
+}
+
+/// A push Subscribe with the HTTPS mutual profile, the client certificate to be one `issuer`
+/// issued (see [`subscribe_with`] for `pinned` and `end_to`).
+fn mutual_subscribe(
+    notify_to: &str,
+    issuer: &TestCa,
+    pinned: Option<&str>,
+    end_to: Option<&str>,
+) -> String {
+    subscribe_with(
+        notify_to,
+        MUTUAL,
+        &issuer_constraint(issuer),
+        pinned,
+        end_to,
+    )
+}
+
 /// Polls until the daemon's log says `text` (up to 30 s).
 fn wait_for_log(source: &Source, text: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -310,15 +345,12 @@ fn wait_for_log(source: &Source, text: &str) {
 
 #[test]
 fn a_client_certificate_from_the_named_issuer_delivers_and_a_refusal_ends_the_subscription() {
-    let ca = TestCa::new("push subscribers CA");
-    let Some((source, client)) = source_with_client_certificate(&ca) else {
+    let Some((ca, source, client, subscriber)) = mutual_scene() else {
         return;
     };
-    let subscriber = TlsSubscriber::start(&ca);
-    let identifier = pushed_subscription(&source.post(&subscribe_with(
+    let identifier = pushed_subscription(&source.post(&mutual_subscribe(
         &subscriber.address("/subscriber"),
-        MUTUAL,
-        &issuer_constraint(&ca),
+        &ca,
         Some(&subscriber.thumbprint),
         None,
     )));
@@ -333,18 +365,13 @@ fn a_client_certificate_from_the_named_issuer_delivers_and_a_refusal_ends_the_su
         subscriber.log.seen().iter().all(|s| s.client == client),
         "every delivery over the certificate the issuer constraint chose"
     );
-    let ended = source.post(&manager_request(
-        action::UNSUBSCRIBE,
-        &identifier,
-        "<e:Unsubscribe/>",
-    ));
+    let ended = source.post(&unsubscribe_request(&identifier));
     assert_eq!(ended.status, 200, "{}", ended.describe());
 
     // The subscriber refuses the credentials: no retry, SubscriptionEnd to EndTo, gone.
-    let identifier = pushed_subscription(&source.post(&subscribe_with(
+    let identifier = pushed_subscription(&source.post(&mutual_subscribe(
         &subscriber.address("/refuse"),
-        MUTUAL,
-        &issuer_constraint(&ca),
+        &ca,
         Some(&subscriber.thumbprint),
         Some(&subscriber.address("/end")),
     )));
@@ -357,25 +384,17 @@ fn a_client_certificate_from_the_named_issuer_delivers_and_a_refusal_ends_the_su
         1,
         "refused credentials are not tried again (ConnectionRetry is for the network)"
     );
-    let gone = source.post(&manager_request(
-        action::UNSUBSCRIBE,
-        &identifier,
-        "<e:Unsubscribe/>",
-    ));
-    expect_fault(&gone, "InvalidMessage");
+    source.expect_gone(&identifier);
 }
 
 #[test]
 fn a_subscriber_certificate_other_than_the_named_one_and_unusable_policies_are_refused() {
-    let ca = TestCa::new("push subscribers CA");
-    let Some((source, _)) = source_with_client_certificate(&ca) else {
+    let Some((ca, source, _, subscriber)) = mutual_scene() else {
         return;
     };
-    let subscriber = TlsSubscriber::start(&ca);
-    let identifier = pushed_subscription(&source.post(&subscribe_with(
+    let identifier = pushed_subscription(&source.post(&mutual_subscribe(
         &subscriber.address("/subscriber"),
-        MUTUAL,
-        &issuer_constraint(&ca),
+        &ca,
         Some(&"AB".repeat(20)),
         None,
     )));
@@ -384,29 +403,22 @@ fn a_subscriber_certificate_other_than_the_named_one_and_unusable_policies_are_r
         subscriber.log.seen().is_empty(),
         "nothing reaches a subscriber that is not the certificate named"
     );
-    let gone = source.post(&manager_request(
-        action::UNSUBSCRIBE,
-        &identifier,
-        "<e:Unsubscribe/>",
-    ));
-    expect_fault(&gone, "InvalidMessage");
+    source.expect_gone(&identifier);
 
     // A client certificate no CA of ours issued, and a certificate over plain HTTP: refused
     // at Subscribe, naming why.
     let other = TestCa::new("someone else's CA");
-    let refused = source.post(&subscribe_with(
+    let refused = source.post(&mutual_subscribe(
         &subscriber.address("/subscriber"),
-        MUTUAL,
-        &issuer_constraint(&other),
+        &other,
         None,
         None,
     ));
     let fault = expect_fault(&refused, "UnsupportedFeature");
     assert!(fault.reason.contains(&other.thumbprint), "{fault:?}");
-    let refused = source.post(&subscribe_with(
+    let refused = source.post(&mutual_subscribe(
         &format!("http://127.0.0.1:{}/subscriber", subscriber.port),
-        MUTUAL,
-        &issuer_constraint(&ca),
+        &ca,
         None,
         None,
     ));
@@ -438,26 +450,16 @@ impl MessageSealer for KerberosSealer {
 /// keytab, and only sealed bodies after it, as a Windows collector over HTTP.
 fn kerberos_subscriber(keytab: &std::path::Path) -> (u16, Log) {
     let acceptor = Arc::new(KerberosAcceptor::from_keytab(keytab).expect("the realm's keytab"));
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let port = listener.local_addr().expect("local address").port();
-    let log = Log::default();
-    let served = log.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let (acceptor, log) = (acceptor.clone(), served.clone());
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream);
-                let mut session: Option<(KerberosSealer, String)> = None;
-                while let Some(request) = read_request(&mut reader) {
-                    let answer = kerberos_answer(&acceptor, &mut session, &request, &log);
-                    if reader.get_mut().write_all(&answer).is_err() {
-                        return;
-                    }
-                }
-            });
+    serve(move |stream, log| {
+        let mut reader = BufReader::new(stream);
+        let mut session: Option<(KerberosSealer, String)> = None;
+        while let Some(request) = read_request(&mut reader) {
+            let answer = kerberos_answer(&acceptor, &mut session, &request, log);
+            if reader.get_mut().write_all(&answer).is_err() {
+                return;
+            }
         }
-    });
-    (port, log)
+    })
 }
 
 /// The answer to one request of a Kerberos subscriber's connection.
@@ -556,10 +558,6 @@ fn kerberos_delivers_sealed_to_a_subscriber_that_accepts_only_the_realm() {
         "every delivery from the source's own principal {principal}: {:#?}",
         log.seen()
     );
-    let ended = source.post(&manager_request(
-        action::UNSUBSCRIBE,
-        &identifier,
-        "<e:Unsubscribe/>",
-    ));
+    let ended = source.post(&unsubscribe_request(&identifier));
     assert_eq!(ended.status, 200, "{}", ended.describe());
 }

@@ -35,12 +35,7 @@ fn assert_printed(finished: &Finished, lines: &[&str]) {
 fn identify_over_http() {
     let fixture = Fixture::http();
     let finished = fixture.winrm_remote(&["identify"]);
-    assert_eq!(finished.code(), 0, "{}", finished.describe());
-    assert!(
-        finished.stdout.contains("IdentifyResponse"),
-        "{}",
-        finished.describe()
-    );
+    finished.assert_printed("IdentifyResponse");
     assert!(
         has_line(
             &finished.stdout,
@@ -116,12 +111,7 @@ fn set_changes_the_stored_value_and_invalid_values_change_nothing() {
 fn enumerate_listeners() {
     let fixture = Fixture::http();
     let finished = fixture.winrm_remote(&["enumerate", "winrm/config/listener"]);
-    assert_eq!(finished.code(), 0, "{}", finished.describe());
-    assert!(
-        finished.stdout.contains("Listener"),
-        "{}",
-        finished.describe()
-    );
+    finished.assert_printed("Listener");
     let port = format!("Port = {}", fixture.port);
     assert_printed(
         &finished,
@@ -174,12 +164,7 @@ fn https_with_skip_checks_and_without() {
         winrm(&[operation, &switches[..]].concat())
     };
     let finished = skipping_checks(&["identify"]);
-    assert_eq!(finished.code(), 0, "{}", finished.describe());
-    assert!(
-        finished.stdout.contains("IdentifyResponse"),
-        "{}",
-        finished.describe()
-    );
+    finished.assert_printed("IdentifyResponse");
     let finished = skipping_checks(&["get", "winrm/config"]);
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     // A self-signed certificate is not trusted without -skipCAcheck.

@@ -4,12 +4,11 @@
 //! configSDDL` grants and takes back a user's Read on `root/cimv2`, locally and with `-r:`, and
 //! the daemon follows; bad edits change nothing.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use wsman_test::process::{self, Finished};
-use wsman_test::{binaries, pam_credentials, Fixture};
+use wsman_test::{binaries, pam_credentials, winrm_basic_as, Fixture};
 
 const PROCESSES: &str = "wmicimv2/Win32_Process";
 /// The enumeration of `Win32_Process` the tests make: the daemon's own process (any process
@@ -38,19 +37,7 @@ fn account(which: &str) -> Option<(String, String)> {
 
 /// `winrm ARGS` against the fixture as `user` (Basic over loopback HTTP).
 fn winrm_as(fixture: &Fixture, user: &str, password: &str, args: &[&str]) -> Finished {
-    winrm_to(fixture.port, fixture.config.path(), user, password, args)
-}
-
-fn winrm_to(port: u16, dir: &Path, user: &str, password: &str, args: &[&str]) -> Finished {
-    let mut command = Command::new(binaries::winrm());
-    command
-        .args(args)
-        .arg(format!("-r:http://127.0.0.1:{port}"))
-        .arg(format!("-u:{user}"))
-        .arg(format!("-p:{password}"))
-        .args(["-a:Basic", "-unencrypted"])
-        .env("WSMAND_CONFIG_DIR", dir);
-    process::run(&mut command, None, Duration::from_secs(60))
+    winrm_basic_as(fixture.port, fixture.config.path(), user, password, args)
 }
 
 /// Waits until the daemon has taken up a change (it checks its files every second and applies
@@ -60,7 +47,7 @@ fn wait_for_access(fixture: &mut Fixture, user: &str, password: &str, allowed: b
     let (port, dir) = (fixture.port, fixture.config.path().to_owned());
     let mut last = None;
     fixture.daemon.wait_until("the change to be applied", || {
-        let finished = winrm_to(port, &dir, user, password, &["enumerate", PROCESSES, QUERY]);
+        let finished = winrm_basic_as(port, &dir, user, password, &["enumerate", PROCESSES, QUERY]);
         let done = lists_processes(&finished) == allowed;
         if !done {
             std::thread::sleep(Duration::from_millis(200));

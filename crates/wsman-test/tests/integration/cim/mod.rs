@@ -6,6 +6,7 @@ use std::process::{Child, Command};
 
 use wsman_proto::ns::action;
 use wsman_proto::xml::{self, Element, Limits};
+use wsman_test::http::Response;
 use wsman_test::soap;
 use wsman_test::Fixture;
 
@@ -72,6 +73,23 @@ fn enumerate_body(filter: Option<(&str, &str)>, extra: &str) -> String {
     )
 }
 
+/// A WQL Enumerate of `uri`, every item in the one answer.
+fn wql(f: &Fixture, uri: &str, query: &str) -> Response {
+    f.post(&soap::enumerate(
+        uri,
+        &enumerate_body(Some((WQL, query)), ""),
+    ))
+}
+
+/// The elements named `name` anywhere in an answer that must be 200.
+fn items_of(r: &Response, name: &str) -> Vec<Element> {
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = parse(&r.text());
+    let mut found = Vec::new();
+    all(&body, name, &mut found);
+    found.into_iter().cloned().collect()
+}
+
 fn parse(text: &str) -> Element {
     xml::parse(text, &Limits::default()).expect("response is XML")
 }
@@ -113,10 +131,8 @@ fn stat_field(pid: u32, n: usize) -> u64 {
 
 /// Enumerate every instance of `class` (optimized, one response).
 fn enumerate_all(f: &Fixture, class: &str) -> Element {
-    let r = f.post(&soap::request(
-        action::ENUMERATE,
+    let r = f.post(&soap::enumerate(
         &format!("{WMI}{class}"),
-        &[],
         &enumerate_body(None, ""),
     ));
     assert_eq!(r.status, 200, "{}", r.describe());

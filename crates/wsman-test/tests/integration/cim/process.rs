@@ -40,12 +40,7 @@ fn win32_process_get_and_wql_match_proc() {
         format!("SELECT * FROM Win32_Process WHERE ProcessId = {pid}"),
         format!("select * from win32_process where handle = \"{pid}\" and name like 'sl%'"),
     ] {
-        let r = f.post(&soap::request(
-            action::ENUMERATE,
-            &format!("{WMI}*"),
-            &[],
-            &enumerate_body(Some((WQL, &query)), ""),
-        ));
+        let r = wql(&f, &format!("{WMI}*"), &query);
         assert_eq!(r.status, 200, "{query}\n{}", r.describe());
         let body = parse(&r.text());
         let mut items = Vec::new();
@@ -57,23 +52,15 @@ fn win32_process_get_and_wql_match_proc() {
 
     // SELECT a,b: w:XmlFragment items with those properties only.
     let query = format!("SELECT Name, ParentProcessId FROM Win32_Process WHERE Handle = '{pid}'");
-    let r = f.post(&soap::request(
-        action::ENUMERATE,
-        &uri,
-        &[],
-        &enumerate_body(Some((WQL, &query)), ""),
-    ));
-    assert_eq!(r.status, 200, "{}", r.describe());
-    let body = parse(&r.text());
-    let mut fragments = Vec::new();
-    all(&body, "XmlFragment", &mut fragments);
+    let r = wql(&f, &uri, &query);
+    let fragments = items_of(&r, "XmlFragment");
     assert_eq!(fragments.len(), 1, "{}", r.text());
-    assert_eq!(text_of(fragments[0], "Name").as_deref(), Some("sleep"));
+    assert_eq!(text_of(&fragments[0], "Name").as_deref(), Some("sleep"));
     assert_eq!(
-        text_of(fragments[0], "ParentProcessId"),
+        text_of(&fragments[0], "ParentProcessId"),
         Some(std::process::id().to_string())
     );
-    assert_eq!(text_of(fragments[0], "CommandLine"), None);
+    assert_eq!(text_of(&fragments[0], "CommandLine"), None);
 }
 
 /// The open files of `pid` as `ls` counts the entries of its fd directory.
@@ -162,16 +149,8 @@ fn win32_process_handle_count_is_the_open_files() {
         "SELECT HandleCount, ProcessId FROM Win32_Process WHERE ParentProcessId = {}",
         std::process::id()
     );
-    let r = f.post(&soap::request(
-        action::ENUMERATE,
-        &uri,
-        &[],
-        &enumerate_body(Some((WQL, &query)), ""),
-    ));
-    assert_eq!(r.status, 200, "{}", r.describe());
-    let body = parse(&r.text());
-    let mut fragments = Vec::new();
-    all(&body, "XmlFragment", &mut fragments);
+    let r = wql(&f, &uri, &query);
+    let fragments = items_of(&r, "XmlFragment");
     let fragment = fragments
         .iter()
         .find(|i| text_of(i, "ProcessId") == Some(pid.to_string()))

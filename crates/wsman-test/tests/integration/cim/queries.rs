@@ -20,12 +20,7 @@ fn bad_classes_selectors_and_filters_get_their_faults() {
     let r = f.post(&soap::get(&process, &[("Handle", "4294967295")]));
     expect_fault(&r, "DestinationUnreachable");
     let enumerate = |uri: &str, filter: Option<(&str, &str)>| {
-        f.post(&soap::request(
-            action::ENUMERATE,
-            uri,
-            &[],
-            &enumerate_body(filter, ""),
-        ))
+        f.post(&soap::enumerate(uri, &enumerate_body(filter, "")))
     };
     expect_fault(&enumerate(&format!("{WMI}*"), None), "UnsupportedFeature");
     expect_fault(
@@ -54,12 +49,7 @@ fn winrm_cli_enumerates_and_gets_through_windows_aliases() {
     let pid = child.pid();
     let filter = format!("-filter:SELECT * FROM Win32_Process WHERE ProcessId = {pid}");
     let out = f.winrm_remote(&["enumerate", "wmi/root/cimv2/*", &filter]);
-    assert_eq!(out.code(), 0, "{}", out.describe());
-    assert!(
-        out.stdout.contains(&format!("ProcessId = {pid}")),
-        "{}",
-        out.describe()
-    );
+    out.assert_printed(&format!("ProcessId = {pid}"));
     assert_eq!(
         out.stdout.lines().filter(|l| *l == "Win32_Process").count(),
         1,
@@ -67,12 +57,7 @@ fn winrm_cli_enumerates_and_gets_through_windows_aliases() {
         out.describe()
     );
     let out = f.winrm_remote(&["get", &format!("wmicimv2/Win32_Process?Handle={pid}")]);
-    assert_eq!(out.code(), 0, "{}", out.describe());
-    assert!(
-        out.stdout.contains("CommandLine = sleep 300"),
-        "{}",
-        out.describe()
-    );
+    out.assert_printed("CommandLine = sleep 300");
     let out = f.winrm_remote(&["enumerate", "wmicimv2/Win32_OperatingSystem"]);
     assert_eq!(out.code(), 0, "{}", out.describe());
     assert!(out.stdout.contains("OSType = 36"), "{}", out.describe());
@@ -94,21 +79,15 @@ fn fragment_transfer_gets_one_property() {
         f.post(&xml)
     };
     let r = get("CommandLine");
-    assert_eq!(r.status, 200, "{}", r.describe());
-    let body = parse(&r.text());
-    let mut fragments = Vec::new();
-    all(&body, "XmlFragment", &mut fragments);
+    let fragments = items_of(&r, "XmlFragment");
     assert_eq!(fragments.len(), 1, "{}", r.text());
     assert_eq!(
-        text_of(fragments[0], "CommandLine").as_deref(),
+        text_of(&fragments[0], "CommandLine").as_deref(),
         Some("sleep 300")
     );
-    assert_eq!(text_of(fragments[0], "Name"), None);
+    assert_eq!(text_of(&fragments[0], "Name"), None);
     let r = get("p:ProcessId/text()");
-    assert_eq!(r.status, 200, "{}", r.describe());
-    let mut fragments = Vec::new();
-    let body = parse(&r.text());
-    all(&body, "XmlFragment", &mut fragments);
+    let fragments = items_of(&r, "XmlFragment");
     assert_eq!(
         fragments.first().map(|f| f.trimmed_text()),
         Some(pid.to_string())

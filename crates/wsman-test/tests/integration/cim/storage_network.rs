@@ -41,24 +41,14 @@ fn logical_disks_and_volumes_match_statvfs_of_their_mounts() {
     }
 
     // WQL by key reads the one drive; a volume of the same mount has the same capacity.
-    let r = f.post(&soap::request(
-        action::ENUMERATE,
+    let r = wql(
+        &f,
         &format!("{WMI}*"),
-        &[],
-        &enumerate_body(
-            Some((
-                WQL,
-                "SELECT DeviceID, Size FROM Win32_LogicalDisk WHERE DeviceID = '/'",
-            )),
-            "",
-        ),
-    ));
-    assert_eq!(r.status, 200, "{}", r.describe());
-    let body = parse(&r.text());
-    let mut fragments = Vec::new();
-    all(&body, "XmlFragment", &mut fragments);
+        "SELECT DeviceID, Size FROM Win32_LogicalDisk WHERE DeviceID = '/'",
+    );
+    let fragments = items_of(&r, "XmlFragment");
     assert_eq!(fragments.len(), 1, "{}", r.text());
-    assert_eq!(text_of(fragments[0], "Size"), Some(size.to_string()));
+    assert_eq!(text_of(&fragments[0], "Size"), Some(size.to_string()));
 
     let volumes = enumerate_all(&f, "Win32_Volume");
     let mut items = Vec::new();

@@ -6,10 +6,8 @@ use super::*;
 #[test]
 fn win32_operating_system_matches_meminfo() {
     let f = Fixture::http();
-    let r = f.post(&soap::request(
-        action::ENUMERATE,
+    let r = f.post(&soap::enumerate(
         &format!("{WMI}Win32_OperatingSystem"),
-        &[],
         &enumerate_body(None, ""),
     ));
     assert_eq!(r.status, 200, "{}", r.describe());

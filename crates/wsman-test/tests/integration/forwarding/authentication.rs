@@ -22,15 +22,12 @@ fn a_client_certificate_from_the_issuer_the_collector_names_is_used_and_another_
             config.set("Config.Service.Auth", "Certificate", "true");
             ca.install(config);
         });
-    let mapped = collector.winrm_remote(&[
-        "create",
-        &format!(
-            "winrm/config/service/certmapping?Issuer={}+Subject={host}+URI=*",
-            ca.thumbprint
-        ),
+    collector.map_certificates(
+        &ca.thumbprint,
+        host,
+        "*",
         "@{UserName=\"wsmanuser\";Enabled=\"true\"}",
-    ]);
-    assert_eq!(mapped.code(), 0, "{}", mapped.describe());
+    );
     log_entries(&scene.systemd, &scene.tag, 0..5);
     let expected = journal_records(&scene.systemd, &scene.tag, 5);
 

@@ -66,10 +66,7 @@ fn hostile_collector(seen: std::sync::Arc<std::sync::Mutex<Seen>>) -> u16 {
 
 #[test]
 fn bad_answers_from_a_collector_are_logged_and_the_forwarder_keeps_going() {
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
-    let collector_port = hostile_collector(seen.clone());
-    let state = tempfile::tempdir().expect("tempdir");
-    let mut forwarder = linux01_forwarder(state.path(), collector_port, 1);
+    let (_state, seen, mut forwarder) = linux01_forwarding_to(hostile_collector, 1);
     wait_for(
         "a delivery of the valid subscription",
         || !seen.lock().expect("lock").deliveries.is_empty(),

@@ -10,11 +10,27 @@ use super::*;
 struct Recorded {
     /// (Content-Type, body decoded, whether it began with the UTF-16LE byte-order mark)
     enumerates: Vec<(String, String, bool)>,
-    /// (Content-Encoding, Content-Type, body decompressed and decoded, whether the
-    /// decompressed body began with the UTF-16LE byte-order mark, whether the compressed
-    /// body ended as Windows ends one: an even length, then the uncompressed length as a
-    /// little-endian u32)
-    deliveries: Vec<(String, String, String, bool, bool)>,
+    deliveries: Vec<Delivery>,
+}
+
+/// One delivery as it came.
+struct Delivery {
+    /// `Content-Encoding` (empty when absent).
+    encoding: String,
+    content_type: String,
+    /// The body as sent (compressed when `encoding` says so).
+    body: Vec<u8>,
+    /// The body decompressed.
+    plain: Vec<u8>,
+    /// The body decompressed and decoded.
+    text: String,
+}
+
+impl Delivery {
+    /// Whether the decompressed body began with the UTF-16LE byte-order mark.
+    fn bom(&self) -> bool {
+        self.plain.starts_with(&[0xFF, 0xFE])
+    }
 }
 
 fn recording_collector(recorded: std::sync::Arc<std::sync::Mutex<Recorded>>) -> u16 {
@@ -32,22 +48,19 @@ fn recording_collector(recorded: std::sync::Arc<std::sync::Mutex<Recorded>>) -> 
         } else {
             body.clone()
         };
-        let framed = body.len() % 2 == 0
-            && body.len() >= 4
-            && body[body.len() - 4..] == (plain.len() as u32).to_le_bytes();
         let bom = plain.starts_with(&[0xFF, 0xFE]);
         let text = wsman_proto::charset::decode(&plain, None)
             .map(|(t, _)| t)
             .unwrap_or_default();
         let message_id = message_id_of(&text);
         if request.path.contains("/subscriptions/") {
-            recorded.lock().expect("lock").deliveries.push((
+            recorded.lock().expect("lock").deliveries.push(Delivery {
                 encoding,
                 content_type,
+                body,
+                plain,
                 text,
-                bom,
-                framed,
-            ));
+            });
             wsman_events::delivery::ack_envelope(
                 &message_id,
                 "uuid:00000000-0000-0000-0000-00000000001a",
@@ -69,8 +82,7 @@ fn recording_collector(recorded: std::sync::Arc<std::sync::Mutex<Recorded>>) -> 
 
 /// The header of an envelope as (namespace, name) in order.
 fn header_names(text: &str) -> Vec<(String, String)> {
-    let root = wsman_proto::xml::parse(text, &wsman_proto::xml::Limits::default())
-        .unwrap_or_else(|e| panic!("{e}: {text}"));
+    let root = parsed(text);
     let names = root
         .elements()
         .find(|e| e.name == "Header")
@@ -93,49 +105,39 @@ fn windows_message(name: &str) -> String {
 }
 
 /// What our real forwarder sends, against what a Windows forwarder sends: the Enumerate, the
-/// first Events batch (EventID 111) and a Heartbeat have the Windows header set in the
-/// Windows order, echo the NotifyTo reference parameter, and go UTF-16LE with a byte-order
-/// mark and SLDC-compressed, because the Subscribe asked for both.
+/// first Events batch (EventID 111), a Heartbeat, the batch of journal entries that arrived
+/// after the subscription started (with its `w:Bookmark`) and the SubscriptionEnd have the
+/// Windows header set in the Windows order, echo the NotifyTo reference parameter, and go
+/// UTF-16LE with a byte-order mark and SLDC-compressed, framed as the Windows capture, because
+/// the Subscribe asked for both.
 #[test]
 fn our_forwarder_sends_what_a_windows_forwarder_sends() {
-    let recorded = std::sync::Arc::new(std::sync::Mutex::new(Recorded::default()));
-    let collector_port = recording_collector(recorded.clone());
-    let state = tempfile::tempdir().expect("tempdir");
-    let mut forwarder = linux01_forwarder(state.path(), collector_port, 60);
-    let action = |text: &str| {
-        text.split("Action s:mustUnderstand=\"true\">")
-            .nth(1)
-            .and_then(|r| r.split('<').next())
-            .unwrap_or("")
-            .to_owned()
-    };
+    let (state, recorded, mut forwarder) = linux01_forwarding_to(recording_collector, 60);
+    let sent =
+        |kind: &str, bookmark: bool| {
+            recorded.lock().expect("lock").deliveries.iter().any(|d| {
+                action(&d.text).ends_with(kind) && d.text.contains("<w:Bookmark>") == bookmark
+            })
+        };
     wait_for(
         "an Events batch and a Heartbeat",
-        || {
-            let recorded = recorded.lock().expect("lock");
-            recorded
-                .deliveries
-                .iter()
-                .any(|d| action(&d.2).ends_with("/Events"))
-                && recorded
-                    .deliveries
-                    .iter()
-                    .any(|d| action(&d.2).ends_with("/Heartbeat"))
-        },
+        || sent("/Events", false) && sent("/Heartbeat", false),
         || forwarder.stderr(),
     );
+    // Entries that arrive after the subscription started go in a batch with the bookmark.
+    let live = add_entries_to(&state.path().join("journal"));
+    if live.is_some() {
+        wait_for(
+            "an Events batch with a bookmark",
+            || sent("/Events", true),
+            || forwarder.stderr(),
+        );
+    }
     // Stopped: it ends its subscription with SubscriptionEnd to EndTo.
     terminate(&mut forwarder);
     wait_for(
         "a SubscriptionEnd",
-        || {
-            recorded
-                .lock()
-                .expect("lock")
-                .deliveries
-                .iter()
-                .any(|d| action(&d.2).ends_with("/SubscriptionEnd"))
-        },
+        || sent("/SubscriptionEnd", false),
         || forwarder.stderr(),
     );
     let recorded = recorded.lock().expect("lock");
@@ -148,18 +150,34 @@ fn our_forwarder_sends_what_a_windows_forwarder_sends() {
         header_names(&windows_message("enumerate.request.xml")),
         "{enumerate}"
     );
-    for (encoding, content_type, text, bom, framed) in &recorded.deliveries {
+    let capture = std::fs::read(fixtures().join("heartbeat.captured.sldc")).expect("the capture");
+    let windows_ending = sldc_ending(&capture, 3042);
+    assert_eq!(
+        windows_ending,
+        SldcEnding::WINDOWS,
+        "the capture's own ending"
+    );
+    for delivery in &recorded.deliveries {
+        let text = &delivery.text;
         // Whether Windows compresses its SubscriptionEnd is not recorded (only its text is);
         // ours goes uncompressed (docs/windows-quirks.md).
-        if !(action(text).ends_with("/SubscriptionEnd") && encoding.is_empty()) {
-            assert_eq!(encoding, "SLDC", "compressed, as the Subscribe asked");
-            assert!(
-                framed,
-                "SLDC ends as the Windows capture: padding, then the length"
+        if !(action(text).ends_with("/SubscriptionEnd") && delivery.encoding.is_empty()) {
+            assert_eq!(
+                delivery.encoding, "SLDC",
+                "compressed, as the Subscribe asked"
+            );
+            assert_eq!(
+                sldc_ending(&delivery.body, delivery.plain.len()),
+                windows_ending,
+                "SLDC ends as the Windows capture: End of Record, zero bits to a 16-bit boundary, the length"
             );
         }
-        assert!(bom, "UTF-16LE with a byte-order mark");
-        assert!(content_type.ends_with("charset=UTF-16"), "{content_type}");
+        assert!(delivery.bom(), "UTF-16LE with a byte-order mark");
+        assert!(
+            delivery.content_type.ends_with("charset=UTF-16"),
+            "{}",
+            delivery.content_type
+        );
         assert!(
             text.contains("<e:Identifier xmlns:e=\"http://schemas.xmlsoap.org/ws/2004/08/eventing\">7D3C0B1A-6E2F-4A95-8C40-1B9E5D7F3A62</e:Identifier>")
                 || text.contains(">7D3C0B1A-6E2F-4A95-8C40-1B9E5D7F3A62</"),
@@ -176,9 +194,201 @@ fn our_forwarder_sends_what_a_windows_forwarder_sends() {
         };
         assert_eq!(header_names(text), header_names(&windows), "{text}");
     }
-    let first = &recorded.deliveries[0].2;
+    let first = &recorded.deliveries[0].text;
     assert!(first.contains("<EventID>111</EventID>"), "{first}");
-    recorded_windows_shapes(&recorded, &action);
+    recorded_windows_shapes(&recorded);
+    if live.is_some() {
+        bookmark_batch_shape(&recorded);
+    }
+}
+
+/// The `a:Action` of an envelope's text.
+fn action(text: &str) -> String {
+    text_after(text, "Action s:mustUnderstand=\"true\">")
+}
+
+/// Two journal entries of the Application log, timed now, put into the forwarder's journal
+/// directory `journal` while it follows it: a journal file written elsewhere, copied in under
+/// a name the journal ignores, then renamed to `*.journal` (the follower sees it by inotify).
+/// `None` (reason printed) where the journal cannot be written here.
+fn add_entries_to(journal: &Path) -> Option<wsman_test::journal::JournalDir> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let entry = |message: &'static str| -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("SYSLOG_IDENTIFIER", "shape"),
+            ("PRIORITY", "4"),
+            ("MESSAGE", message),
+            ("_PID", "4242"),
+            ("_UID", "1000"),
+        ]
+    };
+    let entries = [
+        entry("after the subscription 1"),
+        entry("after the subscription 2"),
+    ];
+    let refs: Vec<&[(&str, &str)]> = entries.iter().map(Vec::as_slice).collect();
+    let written = wsman_test::journal::JournalDir::from_entries(now, &refs)?;
+    let staged = journal.join("live.staged");
+    std::fs::copy(written.path().join("fixture.journal"), &staged).expect("copy the journal file");
+    std::fs::rename(&staged, journal.join("live.journal")).expect("rename the journal file");
+    Some(written)
+}
+
+/// How an SLDC stream ends, read back from its last bytes: whether its last symbol is End of
+/// Record (nine 1-bits, then `0100`), whether zero bits follow it up to the first 16-bit
+/// boundary, and whether the four bytes after that are the decoded length (little-endian).
+#[derive(Debug, PartialEq, Eq)]
+struct SldcEnding {
+    end_of_record_last: bool,
+    zero_bits_to_16_bit_boundary: bool,
+    length_trailer: bool,
+}
+
+impl SldcEnding {
+    /// The ending of the Windows capture (`heartbeat.captured.sldc`).
+    const WINDOWS: SldcEnding = SldcEnding {
+        end_of_record_last: true,
+        zero_bits_to_16_bit_boundary: true,
+        length_trailer: true,
+    };
+}
+
+fn sldc_ending(stream: &[u8], decoded: usize) -> SldcEnding {
+    let split = stream.len().saturating_sub(4);
+    let (symbols, trailer) = stream.split_at(split);
+    let bit = |at: usize| (symbols[at / 8] >> (7 - at % 8)) & 1;
+    let total = symbols.len() * 8;
+    // The code 0100 ends two bits after the stream's last 1-bit.
+    let end = (0..total).rev().find(|&at| bit(at) == 1).map(|one| one + 3);
+    let end_of_record = end.filter(|&end| {
+        end >= 13
+            && end <= total
+            && (end - 13..end).map(bit).collect::<Vec<_>>()
+                == [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 0]
+    });
+    SldcEnding {
+        end_of_record_last: end_of_record.is_some(),
+        zero_bits_to_16_bit_boundary: end_of_record
+            .is_some_and(|end| symbols.len() % 2 == 0 && total - end < 16),
+        length_trailer: trailer == (decoded as u32).to_le_bytes(),
+    }
+}
+
+/// The batch of the entries that arrived after the subscription started, against the
+/// recorded Windows batch (`events.recorded.pretty.xml`): every header in order with its
+/// namespace, attributes and fixed value, `w:Bookmark` included; the bookmark's elements
+/// and attributes; the body's elements; and, as in the recording, the bookmark at the batch's
+/// last event (its channel and record id, marked current).
+fn bookmark_batch_shape(recorded: &Recorded) {
+    let batch = &recorded
+        .deliveries
+        .iter()
+        .find(|d| action(&d.text).ends_with("/Events") && d.text.contains("<w:Bookmark>"))
+        .expect("a batch with a bookmark")
+        .text;
+    let windows = recorded_text("events.recorded.pretty.xml");
+    assert_eq!(header_shape(batch), header_shape(&windows), "{batch}");
+    assert_eq!(bookmark_shape(batch), bookmark_shape(&windows), "{batch}");
+    assert_eq!(body_shape(batch)[..2], body_shape(&windows)[..2], "{batch}");
+    // The header's text as the recording's before the document indented it, once our values
+    // (ids, addresses, the machine, the bookmark's positions) are put in.
+    let bookmark_of = |text: &str| {
+        text.split_once("<w:Bookmark>")
+            .and_then(|(_, rest)| rest.split_once("</w:Bookmark>"))
+            .map(|(list, _)| list.to_owned())
+            .unwrap_or_default()
+    };
+    let unindented = unindented(&windows);
+    let windows_header = with_values_of(&unindented, batch).replacen(
+        &bookmark_of(&unindented),
+        &bookmark_of(batch),
+        1,
+    );
+    let header_text = |text: &str| {
+        from_header(text)
+            .split("</s:Header>")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(
+        header_text(batch),
+        header_text(&windows_header),
+        "the batch's header, from <s:Header> on"
+    );
+    for text in [batch.as_str(), &windows] {
+        let last_event = text.rsplit("<w:Event ").next().unwrap_or("");
+        let at_last_event = (
+            value_of(last_event, "Channel").unwrap_or_default(),
+            value_of(last_event, "EventRecordID").unwrap_or_default(),
+            "true".to_owned(),
+        );
+        assert_eq!(bookmarks(text), [at_last_event], "{text}");
+    }
+    assert!(
+        batch.contains("after the subscription 2"),
+        "the entries that arrived: {batch}"
+    );
+}
+
+/// A recording as it was on the wire before the document indented it: the line breaks and
+/// tabs put between elements and before closing tags taken out, those inside a start tag
+/// made one space.
+fn unindented(text: &str) -> String {
+    let mut lines = text.split('\n');
+    let mut out = lines.next().unwrap_or_default().to_owned();
+    for line in lines {
+        let line = line.trim_start_matches('\t');
+        if !(out.ends_with('>') || line.starts_with('<')) {
+            out.push(' ');
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// The root of an envelope's text.
+fn parsed(text: &str) -> wsman_proto::xml::Element {
+    wsman_proto::xml::parse(text, &wsman_proto::xml::Limits::default())
+        .unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// The `w:Bookmark` header of an envelope.
+fn bookmark_header(root: &wsman_proto::xml::Element) -> Option<&wsman_proto::xml::Element> {
+    root.elements()
+        .find(|e| e.name == "Header")?
+        .elements()
+        .find(|e| e.name == "Bookmark")
+}
+
+/// The elements inside `w:Bookmark`, depth first, as (namespace, name, attribute names).
+fn bookmark_shape(text: &str) -> Vec<(String, String, Vec<String>)> {
+    let root = parsed(text);
+    let mut out = Vec::new();
+    for child in bookmark_header(&root).iter().flat_map(|b| b.elements()) {
+        tree_shape(child, &mut out);
+    }
+    out
+}
+
+/// Each `Bookmark` of the `w:Bookmark` header as (Channel, RecordId, IsCurrent).
+fn bookmarks(text: &str) -> Vec<(String, String, String)> {
+    let root = parsed(text);
+    let attr = |e: &wsman_proto::xml::Element, name: &str| e.attr(name).unwrap_or("").to_owned();
+    bookmark_header(&root)
+        .iter()
+        .flat_map(|b| b.elements())
+        .flat_map(|list| list.elements())
+        .map(|b| {
+            (
+                attr(b, "Channel"),
+                attr(b, "RecordId"),
+                attr(b, "IsCurrent"),
+            )
+        })
+        .collect()
 }
 
 /// Every kind of message our forwarder sent, against the recorded Windows messages (copied
@@ -188,31 +398,18 @@ fn our_forwarder_sends_what_a_windows_forwarder_sends() {
 /// values that are not per message, the body's elements; and for the two messages recorded
 /// byte for byte, the text itself from `<s:Header>` on, once the per-message values (ids,
 /// addresses, the machine) are put in.
-fn recorded_windows_shapes(recorded: &Recorded, action: &dyn Fn(&str) -> String) {
+fn recorded_windows_shapes(recorded: &Recorded) {
     let (_, enumerate, _) = &recorded.enumerates[0];
-    let captured_enumerate = captured_text("enumerate.captured.utf16.xml");
-    assert_eq!(header_shape(enumerate), header_shape(&captured_enumerate));
-    assert_eq!(
-        from_header(enumerate),
-        from_header(&with_values_of(&captured_enumerate, enumerate)),
-        "the Enumerate, from <s:Header> on"
-    );
+    same_as_captured(enumerate, "enumerate.captured.utf16.xml");
     let of = |kind: &str| {
         recorded
             .deliveries
             .iter()
-            .map(|d| &d.2)
+            .map(|d| &d.text)
             .find(|text| action(text).ends_with(kind))
             .unwrap_or_else(|| panic!("no {kind}"))
     };
-    let heartbeat = of("/Heartbeat");
-    let captured_heartbeat = captured_text("heartbeat.captured.utf16.xml");
-    assert_eq!(header_shape(heartbeat), header_shape(&captured_heartbeat));
-    assert_eq!(
-        from_header(heartbeat),
-        from_header(&with_values_of(&captured_heartbeat, heartbeat)),
-        "the Heartbeat, from <s:Header> on"
-    );
+    same_as_captured(of("/Heartbeat"), "heartbeat.captured.utf16.xml");
     // The EventID 111 batch: the recorded batch's header without its w:Bookmark (a
     // subscription started without one has no position yet), events as CDATA.
     let events = of("/Events");
@@ -249,6 +446,18 @@ fn recorded_windows_shapes(recorded: &Recorded, action: &dyn Fn(&str) -> String)
     );
 }
 
+/// `ours` against the message captured byte for byte in the fixture `captured`: the header's
+/// shape, and the text from `<s:Header>` on once our per-message values are put in.
+fn same_as_captured(ours: &str, captured: &str) {
+    let windows = captured_text(captured);
+    assert_eq!(header_shape(ours), header_shape(&windows), "{captured}");
+    assert_eq!(
+        from_header(ours),
+        from_header(&with_values_of(&windows, ours)),
+        "{captured}, from <s:Header> on"
+    );
+}
+
 /// (namespace, name, attributes with their values, the value unless it is per message).
 type HeaderEntry = (String, String, Vec<(String, String)>, String);
 
@@ -264,8 +473,7 @@ const PER_MESSAGE: [&str; 7] = [
 ];
 
 fn header_shape(text: &str) -> Vec<HeaderEntry> {
-    let root = wsman_proto::xml::parse(text, &wsman_proto::xml::Limits::default())
-        .unwrap_or_else(|e| panic!("{e}: {text}"));
+    let root = parsed(text);
     let header = root.elements().find(|e| e.name == "Header");
     header
         .map(|h| {
@@ -294,22 +502,23 @@ fn header_shape(text: &str) -> Vec<HeaderEntry> {
         .unwrap_or_default()
 }
 
+/// An element and those inside it, depth first, as (namespace, name, attribute names).
+fn tree_shape(e: &wsman_proto::xml::Element, out: &mut Vec<(String, String, Vec<String>)>) {
+    let mut names: Vec<String> = e.attributes.iter().map(|a| a.name.clone()).collect();
+    names.sort();
+    out.push((e.ns.clone().unwrap_or_default(), e.name.clone(), names));
+    for child in e.elements() {
+        tree_shape(child, out);
+    }
+}
+
 /// The body's elements, depth first, as (namespace, name, attribute names).
 fn body_shape(text: &str) -> Vec<(String, String, Vec<String>)> {
-    fn walk(e: &wsman_proto::xml::Element, out: &mut Vec<(String, String, Vec<String>)>) {
-        let mut names: Vec<String> = e.attributes.iter().map(|a| a.name.clone()).collect();
-        names.sort();
-        out.push((e.ns.clone().unwrap_or_default(), e.name.clone(), names));
-        for child in e.elements() {
-            walk(child, out);
-        }
-    }
-    let root = wsman_proto::xml::parse(text, &wsman_proto::xml::Limits::default())
-        .unwrap_or_else(|e| panic!("{e}: {text}"));
+    let root = parsed(text);
     let mut out = Vec::new();
     if let Some(body) = root.elements().find(|e| e.name == "Body") {
         for child in body.elements() {
-            walk(child, &mut out);
+            tree_shape(child, &mut out);
         }
     }
     out

@@ -50,12 +50,7 @@ fn enclosure_chassis_and_system_come_from_dmi_with_serials_for_administrators_on
             "{text}"
         );
     }
-    let r = host.post(&soap::request(
-        action::ENUMERATE,
-        &format!("{DMTF}CIM_ComputerSystem"),
-        &[],
-        body,
-    ));
+    let r = host.post(&soap::enumerate(&format!("{DMTF}CIM_ComputerSystem"), body));
     assert!(r.text().contains(&uuid), "{}", r.describe());
 }
 
@@ -190,12 +185,7 @@ fn physical_memory_and_processor_family_match_dmidecode() {
     let r = host.post_as(
         PLAIN,
         PLAIN_PASSWORD,
-        &soap::request(
-            action::ENUMERATE,
-            &format!("{DMTF}CIM_PhysicalMemory"),
-            &[],
-            body,
-        ),
+        &soap::enumerate(&format!("{DMTF}CIM_PhysicalMemory"), body),
     );
     assert_eq!(r.status, 200, "{}", r.describe());
     let envelope = xml::parse(&r.text(), &Limits::default()).expect("XML");

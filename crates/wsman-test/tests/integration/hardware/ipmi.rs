@@ -480,12 +480,7 @@ fn a_bmc_that_does_not_answer_times_out() {
         .enumerate(&format!("{DMTF}CIM_NumericSensor"), &[], "")
         .is_empty());
     let body = "<n:Enumerate xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\"/>";
-    let r = host.post(&soap::request(
-        action::ENUMERATE,
-        &format!("{DMTF}CIM_LogRecord"),
-        &[],
-        body,
-    ));
+    let r = host.post(&soap::enumerate(&format!("{DMTF}CIM_LogRecord"), body));
     expect_fault(&r, "InternalError");
 }
 

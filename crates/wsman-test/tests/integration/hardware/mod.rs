@@ -23,9 +23,7 @@ use wsman_proto::ns::action;
 use wsman_proto::xml::{self, Element, Limits};
 use wsman_test::http::{self, Response};
 use wsman_test::ipmi::{IpmiSim, SEL_EVENTS};
-use wsman_test::{
-    binaries, free_port, process, soap, ConfigDir, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD,
-};
+use wsman_test::{free_port, process, soap, ConfigDir, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use super::{expect_fault, method_test_config};
 

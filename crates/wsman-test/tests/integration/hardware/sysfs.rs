@@ -153,20 +153,16 @@ fn hwmon_and_thermal_sensors_match_the_recorded_sysfs() {
 
 /// `winrm enumerate URI -dialect:association -filter:XML` as the service account.
 fn winrm_association(host: &Host, filter: &str) -> process::Finished {
-    let mut command = std::process::Command::new(binaries::winrm());
-    command
-        .args([
+    wsman_test::winrm_basic(
+        host.port,
+        host.config.path(),
+        &[
             "enumerate",
             &format!("{WMI_HARDWARE}*"),
             "-dialect:association",
-        ])
-        .arg(format!("-filter:{filter}"))
-        .arg(format!("-r:http://127.0.0.1:{}", host.port))
-        .arg(format!("-u:{SERVICE_ACCOUNT}"))
-        .arg(format!("-p:{SERVICE_PASSWORD}"))
-        .args(["-a:Basic", "-unencrypted"])
-        .env("WSMAND_CONFIG_DIR", host.config.path());
-    process::run(&mut command, None, Duration::from_secs(60))
+            &format!("-filter:{filter}"),
+        ],
+    )
 }
 
 #[test]
