@@ -8,10 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use wsman_shell::{
-    ShellError, ShellInfo, ShellManager, ShellOptions, ShellOwner, ShellSignal, TerminalOptions,
-    WindowSize,
-};
+use wsman_shell::{ShellError, ShellOptions, ShellSignal, TerminalOptions, WindowSize};
 
 fn terminal_options(rows: u16, columns: u16) -> ShellOptions {
     let mut options = options();
@@ -83,29 +80,18 @@ async fn a_shell_without_the_option_keeps_pipes() {
     assert_no_user_processes(&user).await;
 }
 
-/// A shell of `owner` on a 24x80 pseudo-terminal.
-async fn terminal_shell(manager: &ShellManager, owner: &ShellOwner) -> ShellInfo {
-    manager
-        .create_shell(owner.clone(), terminal_options(24, 80))
-        .await
-        .unwrap()
+/// A shell of the test user on a 24x80 pseudo-terminal.
+async fn terminal_session(test: &str) -> Session {
+    Session::of_test_user_with(test, manager(limits()), terminal_options(24, 80)).await
 }
 
 /// Receives the command's stdout until what came holds `wanted`.
-async fn read_stdout_until(
-    manager: &ShellManager,
-    user: &str,
-    shell_id: &str,
-    command_id: &str,
-    wanted: &str,
-) {
+async fn read_stdout_until(session: &Session, command_id: &str, wanted: &str) {
     let request = wsman_shell::ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(5));
     let mut seen = String::new();
     while !seen.contains(wanted) {
-        if let wsman_shell::ReceiveOutcome::Output(output) = manager
-            .receive(user, shell_id, command_id, &request)
-            .await
-            .unwrap()
+        if let wsman_shell::ReceiveOutcome::Output(output) =
+            session.receive(command_id, &request).await.unwrap()
         {
             for chunk in output.chunks {
                 seen.push_str(&String::from_utf8(chunk.decoded()).unwrap());
@@ -116,74 +102,54 @@ async fn read_stdout_until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resize_reaches_the_running_command_and_later_ones() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("a_resize_reaches_the_running_command_and_later_ones");
-    let manager = manager(limits());
-    let name = &owner.user_name;
-    let shell = terminal_shell(&manager, &owner).await;
+    let session = terminal_session("a_resize_reaches_the_running_command_and_later_ones").await;
     // The shell traps SIGWINCH, which the kernel sends the foreground job on a size change.
-    let id = start(
-        &manager,
-        name,
-        &shell.shell_id,
-        "trap 'echo winch' WINCH; stty size; read line; stty size",
-    )
-    .await;
+    let id = session
+        .start("trap 'echo winch' WINCH; stty size; read line; stty size")
+        .await;
     // The first size is printed before the resize is sent.
-    read_stdout_until(&manager, name, &shell.shell_id, &id, "24 80\r\n").await;
+    read_stdout_until(&session, &id, "24 80\r\n").await;
     let resize = ShellSignal::WindowSize(WindowSize::new(50, 160));
-    signal(&manager, name, &shell.shell_id, &id, resize).await;
-    send_input(&manager, name, &shell.shell_id, &id, b"go\n", false).await;
-    let (out, _, code) = collect(&manager, name, &shell.shell_id, &id).await;
+    session.signal(&id, resize).await;
+    session.send(&id, b"go\n", false).await;
+    let (out, _, code) = session.collect(&id).await;
     assert_eq!(code, 0);
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("winch"), "{out:?}");
     assert!(out.ends_with("50 160\r\n"), "{out:?}");
     // A later command starts with the new size.
-    let next = start(&manager, name, &shell.shell_id, "stty size").await;
-    let (out, _, _) = collect(&manager, name, &shell.shell_id, &next).await;
+    let next = session.start("stty size").await;
+    let (out, _, _) = session.collect(&next).await;
     assert_eq!(String::from_utf8(out).unwrap(), "50 160\r\n");
-    delete_and_check(&manager, name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_is_the_terminals_interrupt() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("ctrl_c_is_the_terminals_interrupt");
-    let manager = manager(limits());
-    let name = &owner.user_name;
-    let shell = terminal_shell(&manager, &owner).await;
-    let id = start(
-        &manager,
-        name,
-        &shell.shell_id,
-        "trap 'echo interrupted; exit 3' INT; echo ready; while :; do sleep 0.1; done",
-    )
-    .await;
-    read_stdout_until(&manager, name, &shell.shell_id, &id, "ready").await;
-    signal(&manager, name, &shell.shell_id, &id, ShellSignal::CtrlC).await;
-    let (out, _, code) = collect(&manager, name, &shell.shell_id, &id).await;
+    let session = terminal_session("ctrl_c_is_the_terminals_interrupt").await;
+    let id = session
+        .start("trap 'echo interrupted; exit 3' INT; echo ready; while :; do sleep 0.1; done")
+        .await;
+    read_stdout_until(&session, &id, "ready").await;
+    session.signal(&id, ShellSignal::CtrlC).await;
+    let (out, _, code) = session.collect(&id).await;
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("interrupted"), "{out:?}");
     assert_eq!(code, 3);
-    delete_and_check(&manager, name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn end_of_input_is_the_terminals_eof() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("end_of_input_is_the_terminals_eof");
-    let manager = manager(limits());
-    let name = &owner.user_name;
-    let shell = terminal_shell(&manager, &owner).await;
-    let id = start(&manager, name, &shell.shell_id, "wc -l").await;
-    send_input(&manager, name, &shell.shell_id, &id, b"a\nb\n", true).await;
-    let (out, _, code) = collect(&manager, name, &shell.shell_id, &id).await;
+    let session = terminal_session("end_of_input_is_the_terminals_eof").await;
+    let id = session.start("wc -l").await;
+    session.send(&id, b"a\nb\n", true).await;
+    let (out, _, code) = session.collect(&id).await;
     assert_eq!(code, 0);
     // The terminal echoes the input (ECHO is on); the last line is wc's count of the lines before the EOF.
     let out = String::from_utf8(out).unwrap();
     assert_eq!(out.trim_end().rsplit("\r\n").next(), Some("2"), "{out:?}");
-    delete_and_check(&manager, name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,7 +254,10 @@ async fn a_terminal_is_a_login_seat_in_utmp_and_wtmp() {
         .collect();
     assert!(written.is_empty(), "a pipes-only command wrote {written:?}");
 
-    let shell = terminal_shell(&manager, &owner).await;
+    let shell = manager
+        .create_shell(owner.clone(), terminal_options(24, 80))
+        .await
+        .unwrap();
     start(&manager, name, &shell.shell_id, "exec sleep 30.25").await;
     let mut sleeper = None;
     wait_until("the sleep on the terminal", || {
