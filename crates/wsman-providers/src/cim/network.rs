@@ -9,10 +9,9 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use wsman_proto::cim::{Instance, Value};
-use wsman_proto::Fault;
 
 use super::schema::{ClassSchema, Declaration};
-use super::{procfs, Class};
+use super::{procfs, Class, Instances};
 use crate::{Context, Filter};
 
 /// One interface as /sys/class/net shows it.
@@ -195,11 +194,7 @@ impl Class for NetworkAdapter {
     fn schema(&self) -> &'static ClassSchema {
         &NETWORK_ADAPTER
     }
-    fn instances(
-        &self,
-        _ctx: &Context<'_>,
-        _filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let host = procfs::host_name();
         Ok(interfaces().iter().map(|i| adapter(i, &host)).collect())
     }
@@ -376,11 +371,7 @@ impl Class for NetworkAdapterConfiguration {
     fn schema(&self) -> &'static ClassSchema {
         &NETWORK_ADAPTER_CONFIGURATION
     }
-    fn instances(
-        &self,
-        _ctx: &Context<'_>,
-        _filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let host = procfs::host_name();
         let addresses = addresses();
         let routes = routes();
@@ -475,11 +466,7 @@ impl Class for Ip4RouteTable {
     fn schema(&self) -> &'static ClassSchema {
         &IP4_ROUTE_TABLE
     }
-    fn instances(
-        &self,
-        _ctx: &Context<'_>,
-        _filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let index: BTreeMap<String, u32> = interfaces()
             .into_iter()
             .map(|i| (i.name, i.index))

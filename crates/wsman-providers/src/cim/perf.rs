@@ -19,7 +19,7 @@ use wsman_proto::Fault;
 
 use super::procfs::{self, HUNDRED_NS_PER_TICK};
 use super::schema::{ClassSchema, Declaration};
-use super::Class;
+use super::{Class, Instances};
 use crate::{Context, Filter};
 
 /// `Win32_PerfRawData_PerfOS_Processor`, keyed by Name (`0`, `1`, ..., `_Total`).
@@ -127,7 +127,7 @@ impl Class for PerfOsProcessor {
     fn schema(&self) -> &'static ClassSchema {
         &PERF_OS_PROCESSOR
     }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let stat = procfs::read_required("/proc/stat")?;
         let timestamp = filetime_now();
         let lines = cpu_lines(&stat);
@@ -213,7 +213,7 @@ impl Class for PerfOsSystem {
     fn schema(&self) -> &'static ClassSchema {
         &PERF_OS_SYSTEM
     }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let stat = procfs::read_required("/proc/stat")?;
         let timestamp = filetime_now();
         // The fourth field of /proc/loadavg: runnable / all scheduling entities (threads).
@@ -305,7 +305,7 @@ impl Class for PerfOsMemory {
     fn schema(&self) -> &'static ClassSchema {
         &PERF_OS_MEMORY
     }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let meminfo = procfs::read_required("/proc/meminfo")?;
         let kb = |key| procfs::field(&meminfo, key);
         let available = kb("MemAvailable");
@@ -543,7 +543,7 @@ impl Class for PerfFormattedOsProcessor {
     fn schema(&self) -> &'static ClassSchema {
         &PERF_FORMATTED_OS_PROCESSOR
     }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let window = self.sampler.window()?;
         let before = &window.before;
         let mut out: Vec<Instance> = window
@@ -631,7 +631,7 @@ impl Class for PerfTcpipNetworkInterface {
     fn schema(&self) -> &'static ClassSchema {
         &PERF_TCPIP_NETWORK_INTERFACE
     }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let timestamp = filetime_now();
         let Ok(dir) = std::fs::read_dir("/sys/class/net") else {
             return Ok(Vec::new());

@@ -12,13 +12,12 @@
 use std::sync::Arc;
 
 use wsman_proto::cim::{class_uri, Instance, Reference, Value};
-use wsman_proto::Fault;
 
 use super::hardware::{self, Hardware, NAMESPACE, SENSOR_KEYS, SYSTEM_CLASS};
 use super::schema::{ClassSchema, Declaration};
 use super::smbios::{MemoryDevice, ProcessorSocket};
 use super::sysfs::{self, SysfsSensor};
-use super::{is_administrator, procfs, reference_to, system, Class};
+use super::{is_administrator, procfs, reference_to, system, Class, Instances};
 use crate::{Context, Filter};
 
 /// The one enclosure's Tag, as Windows names its first.
@@ -118,7 +117,7 @@ impl Class for SystemEnclosure {
     fn schema(&self) -> &'static ClassSchema {
         &SYSTEM_ENCLOSURE
     }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let root = self.hardware.sysfs_root();
         // Without DMI (a VM without it, a container) there is no enclosure to describe.
         let Some(types) = chassis_type(&self.hardware) else {
@@ -210,7 +209,7 @@ impl Class for Chassis {
     fn schema(&self) -> &'static ClassSchema {
         &CHASSIS
     }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let root = self.hardware.sysfs_root();
         let Some(smbios) = chassis_type(&self.hardware) else {
             return Ok(Vec::new());
@@ -301,7 +300,7 @@ impl Class for ComputerSystem {
     fn schema(&self) -> &'static ClassSchema {
         &COMPUTER_SYSTEM
     }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let root = self.hardware.sysfs_root();
         let name = procfs::host_name();
         // DSP1052's identifying pairs: the SMBIOS UUID (root-only), the model, the serial
@@ -414,11 +413,7 @@ impl Class for Processor {
     fn schema(&self) -> &'static ClassSchema {
         &PROCESSOR
     }
-    fn instances(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, ctx: &Context<'_>, filter: Option<&Filter>) -> Instances {
         let system = procfs::host_name();
         let sockets = self.hardware.smbios().processors;
         let copy = |from: &Instance, name: &str| from.get(name).cloned().unwrap_or(Value::Null);
@@ -577,7 +572,7 @@ impl Class for PhysicalMemory {
     fn schema(&self) -> &'static ClassSchema {
         &PHYSICAL_MEMORY
     }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         Ok(self
             .hardware
             .smbios()
@@ -621,7 +616,7 @@ impl Class for SystemDevice {
     fn schema(&self) -> &'static ClassSchema {
         &SYSTEM_DEVICE
     }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let system = system_reference();
         let mut parts = hardware::all_sensors(ctx, &self.hardware, false);
         parts.extend(Processor::new(self.hardware.clone()).instances(ctx, None)?);
@@ -716,7 +711,7 @@ impl Class for AssociatedSensor {
     fn schema(&self) -> &'static ClassSchema {
         &ASSOCIATED_SENSOR
     }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let processors = Processor::new(self.hardware.clone()).instances(ctx, None)?;
         let packages: Vec<String> = processors
             .iter()

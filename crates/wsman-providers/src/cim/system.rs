@@ -4,11 +4,10 @@
 use std::collections::BTreeMap;
 
 use wsman_proto::cim::{CimDateTime, Instance, Value};
-use wsman_proto::Fault;
 
 use super::procfs;
 use super::schema::{ClassSchema, Declaration};
-use super::Class;
+use super::{Class, Instances};
 use crate::{Context, Filter};
 
 /// The processors of /proc/cpuinfo: one map of `key: value` per logical processor.
@@ -147,7 +146,7 @@ impl Class for ComputerSystem {
     fn schema(&self) -> &'static ClassSchema {
         &COMPUTER_SYSTEM
     }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let host = procfs::host_name();
         let cpus = cpuinfo();
         let mut packages: Vec<u32> = cpus.iter().map(package).collect();
@@ -289,7 +288,7 @@ impl Class for Processor {
     fn schema(&self) -> &'static ClassSchema {
         &PROCESSOR
     }
-    fn instances(&self, _: &Context<'_>, filter: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _: &Context<'_>, filter: Option<&Filter>) -> Instances {
         // The load needs a window of two samples: read only when the query can use it.
         let window = self
             .sampler
@@ -390,7 +389,7 @@ impl Class for PageFileUsage {
     fn schema(&self) -> &'static ClassSchema {
         &PAGE_FILE_USAGE
     }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let swaps = procfs::read_required("/proc/swaps")?;
         Ok(swaps
             .lines()
@@ -454,7 +453,7 @@ impl Class for UtcTime {
     fn schema(&self) -> &'static ClassSchema {
         &UTC_TIME
     }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as i64);
@@ -478,7 +477,7 @@ impl Class for LocalTime {
     fn schema(&self) -> &'static ClassSchema {
         &LOCAL_TIME
     }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as i64);
