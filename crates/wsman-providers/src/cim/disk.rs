@@ -314,9 +314,7 @@ const LOGICAL_DISK: ClassSchema = ClassSchema {
 };
 
 impl Class for LogicalDisk {
-    fn schema(&self) -> &'static ClassSchema {
-        &LOGICAL_DISK
-    }
+    schema!(LOGICAL_DISK);
     fn instances(&self, _ctx: &Context<'_>, filter: Option<&Filter>) -> Instances {
         let host = procfs::host_name();
         let only = filter.and_then(|f| f.pinned("DeviceID"));
@@ -436,9 +434,7 @@ const PERF_FORMATTED_LOGICAL_DISK: ClassSchema = ClassSchema::performance(
 );
 
 impl Class for PerfFormattedLogicalDisk {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_FORMATTED_LOGICAL_DISK
-    }
+    schema!(PERF_FORMATTED_LOGICAL_DISK);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let drives = host_drives();
         let (started, before) = self.previous.take_or_sample(|| Ok(disk_sample(&drives)))?;
@@ -629,9 +625,7 @@ const VOLUME: ClassSchema = ClassSchema {
 };
 
 impl Class for Volume {
-    fn schema(&self) -> &'static ClassSchema {
-        &VOLUME
-    }
+    schema!(VOLUME);
     fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let host = procfs::host_name();
         Ok(host_drives().iter().map(|m| volume(m, &host)).collect())

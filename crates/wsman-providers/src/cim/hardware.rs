@@ -525,9 +525,7 @@ const SENSOR: ClassSchema = ClassSchema {
 };
 
 impl Class for Sensor {
-    fn schema(&self) -> &'static ClassSchema {
-        &SENSOR
-    }
+    schema!(SENSOR);
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         Ok(all_sensors(ctx, &self.hardware, false))
     }
@@ -618,9 +616,7 @@ const NUMERIC_SENSOR: ClassSchema = ClassSchema {
 };
 
 impl Class for NumericSensor {
-    fn schema(&self) -> &'static ClassSchema {
-        &NUMERIC_SENSOR
-    }
+    schema!(NUMERIC_SENSOR);
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         Ok(all_sensors(ctx, &self.hardware, true))
     }
@@ -690,9 +686,7 @@ const RECORD_LOG: ClassSchema = ClassSchema {
 };
 
 impl Class for RecordLog {
-    fn schema(&self) -> &'static ClassSchema {
-        &RECORD_LOG
-    }
+    schema!(RECORD_LOG);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let info = self
             .hardware
@@ -800,9 +794,7 @@ const LOG_RECORD: ClassSchema = ClassSchema {
 };
 
 impl Class for LogRecord {
-    fn schema(&self) -> &'static ClassSchema {
-        &LOG_RECORD
-    }
+    schema!(LOG_RECORD);
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let Some(sel) = self.hardware.sel()? else {
             return Ok(Vec::new());
@@ -872,9 +864,7 @@ const LOG_MANAGES_RECORD: ClassSchema = ClassSchema {
 };
 
 impl Class for LogManagesRecord {
-    fn schema(&self) -> &'static ClassSchema {
-        &LOG_MANAGES_RECORD
-    }
+    schema!(LOG_MANAGES_RECORD);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let Some(sel) = self.hardware.sel()? else {
             return Ok(Vec::new());

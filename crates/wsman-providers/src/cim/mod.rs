@@ -6,6 +6,16 @@
 //! against the class, so those rules are written once. Filtering, rendering, EPRs and paging
 //! are the server's.
 
+/// A class's [`Class::schema`]: the static its file declares (the one statement of its name,
+/// keys and property types), so each `impl Class` opens with one line.
+macro_rules! schema {
+    ($schema:ident) => {
+        fn schema(&self) -> &'static $crate::cim::schema::ClassSchema {
+            &$schema
+        }
+    };
+}
+
 pub mod disk;
 pub mod hardware;
 #[cfg(test)]

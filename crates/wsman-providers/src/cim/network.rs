@@ -191,9 +191,7 @@ const NETWORK_ADAPTER: ClassSchema = ClassSchema {
 };
 
 impl Class for NetworkAdapter {
-    fn schema(&self) -> &'static ClassSchema {
-        &NETWORK_ADAPTER
-    }
+    schema!(NETWORK_ADAPTER);
     fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let host = procfs::host_name();
         Ok(interfaces().iter().map(|i| adapter(i, &host)).collect())
@@ -368,9 +366,7 @@ const NETWORK_ADAPTER_CONFIGURATION: ClassSchema = ClassSchema {
 };
 
 impl Class for NetworkAdapterConfiguration {
-    fn schema(&self) -> &'static ClassSchema {
-        &NETWORK_ADAPTER_CONFIGURATION
-    }
+    schema!(NETWORK_ADAPTER_CONFIGURATION);
     fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let host = procfs::host_name();
         let addresses = addresses();
@@ -463,9 +459,7 @@ const IP4_ROUTE_TABLE: ClassSchema = ClassSchema {
 };
 
 impl Class for Ip4RouteTable {
-    fn schema(&self) -> &'static ClassSchema {
-        &IP4_ROUTE_TABLE
-    }
+    schema!(IP4_ROUTE_TABLE);
     fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let index: BTreeMap<String, u32> = interfaces()
             .into_iter()

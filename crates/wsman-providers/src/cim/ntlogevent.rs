@@ -237,9 +237,7 @@ const NT_LOG_EVENT: ClassSchema = ClassSchema {
 };
 
 impl Class for NtLogEvent {
-    fn schema(&self) -> &'static ClassSchema {
-        &NT_LOG_EVENT
-    }
+    schema!(NT_LOG_EVENT);
     fn instances(&self, ctx: &Context<'_>, filter: Option<&Filter>) -> Instances {
         let records = self.records_for(ctx, filter)?;
         Ok(records.into_iter().map(instance).collect())

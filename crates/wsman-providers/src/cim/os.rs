@@ -136,9 +136,7 @@ const OPERATING_SYSTEM: ClassSchema = ClassSchema {
 };
 
 impl Class for OperatingSystem {
-    fn schema(&self) -> &'static ClassSchema {
-        &OPERATING_SYSTEM
-    }
+    schema!(OPERATING_SYSTEM);
     /// Reboot and Shutdown: the whole system, for administrators only (others get
     /// ReturnValue 2); 0 once systemd accepted the job, as Windows answers before it goes down.
     fn invoke(&self, ctx: &Context<'_>, keys: &[(&str, &str)], method: &str) -> Answer {

@@ -124,9 +124,7 @@ const PERF_OS_PROCESSOR: ClassSchema = ClassSchema::performance(
 );
 
 impl Class for PerfOsProcessor {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_OS_PROCESSOR
-    }
+    schema!(PERF_OS_PROCESSOR);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let stat = procfs::read_required("/proc/stat")?;
         let timestamp = filetime_now();
@@ -210,9 +208,7 @@ const PERF_OS_SYSTEM: ClassSchema = ClassSchema {
 };
 
 impl Class for PerfOsSystem {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_OS_SYSTEM
-    }
+    schema!(PERF_OS_SYSTEM);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let stat = procfs::read_required("/proc/stat")?;
         let timestamp = filetime_now();
@@ -302,9 +298,7 @@ const PERF_OS_MEMORY: ClassSchema = ClassSchema {
 };
 
 impl Class for PerfOsMemory {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_OS_MEMORY
-    }
+    schema!(PERF_OS_MEMORY);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let meminfo = procfs::read_required("/proc/meminfo")?;
         let kb = |key| procfs::field(&meminfo, key);
@@ -540,9 +534,7 @@ const PERF_FORMATTED_OS_PROCESSOR: ClassSchema = ClassSchema::performance(
 );
 
 impl Class for PerfFormattedOsProcessor {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_FORMATTED_OS_PROCESSOR
-    }
+    schema!(PERF_FORMATTED_OS_PROCESSOR);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let window = self.sampler.window()?;
         let before = &window.before;
@@ -628,9 +620,7 @@ const PERF_TCPIP_NETWORK_INTERFACE: ClassSchema = ClassSchema::performance(
 );
 
 impl Class for PerfTcpipNetworkInterface {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_TCPIP_NETWORK_INTERFACE
-    }
+    schema!(PERF_TCPIP_NETWORK_INTERFACE);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let timestamp = filetime_now();
         let Ok(dir) = std::fs::read_dir("/sys/class/net") else {

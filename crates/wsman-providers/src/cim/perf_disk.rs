@@ -252,9 +252,7 @@ const PERF_RAW_PHYSICAL_DISK: ClassSchema = ClassSchema::performance(
 );
 
 impl Class for PerfRawPhysicalDisk {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_RAW_PHYSICAL_DISK
-    }
+    schema!(PERF_RAW_PHYSICAL_DISK);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let uptime = uptime_100ns().unwrap_or(0);
         Ok(disks(Path::new("/sys/block"))
@@ -366,9 +364,7 @@ const PERF_FORMATTED_PHYSICAL_DISK: ClassSchema = ClassSchema::performance(
 );
 
 impl Class for PerfFormattedPhysicalDisk {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_FORMATTED_PHYSICAL_DISK
-    }
+    schema!(PERF_FORMATTED_PHYSICAL_DISK);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let block = Path::new("/sys/block");
         let (started, before) = self.previous.take_or_sample(|| Ok(disks(block)))?;

@@ -146,9 +146,7 @@ const PERF_PROC_PROCESS: ClassSchema = ClassSchema::performance(
 );
 
 impl Class for PerfProcProcess {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_PROC_PROCESS
-    }
+    schema!(PERF_PROC_PROCESS);
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let viewer = Viewer::of(ctx);
         let timestamp = filetime_now();

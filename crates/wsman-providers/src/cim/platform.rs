@@ -114,9 +114,7 @@ const SYSTEM_ENCLOSURE: ClassSchema = ClassSchema {
 };
 
 impl Class for SystemEnclosure {
-    fn schema(&self) -> &'static ClassSchema {
-        &SYSTEM_ENCLOSURE
-    }
+    schema!(SYSTEM_ENCLOSURE);
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let root = self.hardware.sysfs_root();
         // Without DMI (a VM without it, a container) there is no enclosure to describe.
@@ -206,9 +204,7 @@ const CHASSIS: ClassSchema = ClassSchema {
 };
 
 impl Class for Chassis {
-    fn schema(&self) -> &'static ClassSchema {
-        &CHASSIS
-    }
+    schema!(CHASSIS);
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let root = self.hardware.sysfs_root();
         let Some(smbios) = chassis_type(&self.hardware) else {
@@ -297,9 +293,7 @@ const COMPUTER_SYSTEM: ClassSchema = ClassSchema {
 };
 
 impl Class for ComputerSystem {
-    fn schema(&self) -> &'static ClassSchema {
-        &COMPUTER_SYSTEM
-    }
+    schema!(COMPUTER_SYSTEM);
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let root = self.hardware.sysfs_root();
         let name = procfs::host_name();
@@ -410,9 +404,7 @@ const PROCESSOR: ClassSchema = ClassSchema {
 };
 
 impl Class for Processor {
-    fn schema(&self) -> &'static ClassSchema {
-        &PROCESSOR
-    }
+    schema!(PROCESSOR);
     fn instances(&self, ctx: &Context<'_>, filter: Option<&Filter>) -> Instances {
         let system = procfs::host_name();
         let sockets = self.hardware.smbios().processors;
@@ -569,9 +561,7 @@ const PHYSICAL_MEMORY: ClassSchema = ClassSchema {
 };
 
 impl Class for PhysicalMemory {
-    fn schema(&self) -> &'static ClassSchema {
-        &PHYSICAL_MEMORY
-    }
+    schema!(PHYSICAL_MEMORY);
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         Ok(self
             .hardware
@@ -613,9 +603,7 @@ const SYSTEM_DEVICE: ClassSchema = ClassSchema {
 };
 
 impl Class for SystemDevice {
-    fn schema(&self) -> &'static ClassSchema {
-        &SYSTEM_DEVICE
-    }
+    schema!(SYSTEM_DEVICE);
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let system = system_reference();
         let mut parts = hardware::all_sensors(ctx, &self.hardware, false);
@@ -708,9 +696,7 @@ const ASSOCIATED_SENSOR: ClassSchema = ClassSchema {
 };
 
 impl Class for AssociatedSensor {
-    fn schema(&self) -> &'static ClassSchema {
-        &ASSOCIATED_SENSOR
-    }
+    schema!(ASSOCIATED_SENSOR);
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let processors = Processor::new(self.hardware.clone()).instances(ctx, None)?;
         let packages: Vec<String> = processors

@@ -445,9 +445,7 @@ const PROCESS: ClassSchema = ClassSchema {
 };
 
 impl Class for Process {
-    fn schema(&self) -> &'static ClassSchema {
-        &PROCESS
-    }
+    schema!(PROCESS);
     fn instances(&self, ctx: &Context<'_>, filter: Option<&Filter>) -> Instances {
         let viewer = Viewer::of(ctx);
         if let Some(pid) = pinned_pid(filter) {

@@ -283,9 +283,7 @@ const SERVICE: ClassSchema = ClassSchema {
 };
 
 impl Class for Service {
-    fn schema(&self) -> &'static ClassSchema {
-        &SERVICE
-    }
+    schema!(SERVICE);
     fn instances(&self, _ctx: &Context<'_>, filter: Option<&Filter>) -> Instances {
         let host = procfs::host_name();
         let units = match pinned_name(filter) {
@@ -444,9 +442,7 @@ const DEPENDENT_SERVICE: ClassSchema = ClassSchema {
 };
 
 impl Class for DependentService {
-    fn schema(&self) -> &'static ClassSchema {
-        &DEPENDENT_SERVICE
-    }
+    schema!(DEPENDENT_SERVICE);
     fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let units = self
             .manager

@@ -59,9 +59,7 @@ pub fn instance(id: u32) -> Instance {
 }
 
 impl Class for Synthetic {
-    fn schema(&self) -> &'static ClassSchema {
-        &SYNTHETIC
-    }
+    schema!(SYNTHETIC);
 
     fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         Ok((1..=self.count).map(instance).collect())

@@ -143,9 +143,7 @@ const COMPUTER_SYSTEM: ClassSchema = ClassSchema {
 };
 
 impl Class for ComputerSystem {
-    fn schema(&self) -> &'static ClassSchema {
-        &COMPUTER_SYSTEM
-    }
+    schema!(COMPUTER_SYSTEM);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let host = procfs::host_name();
         let cpus = cpuinfo();
@@ -285,9 +283,7 @@ const PROCESSOR: ClassSchema = ClassSchema {
 };
 
 impl Class for Processor {
-    fn schema(&self) -> &'static ClassSchema {
-        &PROCESSOR
-    }
+    schema!(PROCESSOR);
     fn instances(&self, _: &Context<'_>, filter: Option<&Filter>) -> Instances {
         // The load needs a window of two samples: read only when the query can use it.
         let window = self
@@ -386,9 +382,7 @@ const PAGE_FILE_USAGE: ClassSchema = ClassSchema {
 };
 
 impl Class for PageFileUsage {
-    fn schema(&self) -> &'static ClassSchema {
-        &PAGE_FILE_USAGE
-    }
+    schema!(PAGE_FILE_USAGE);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let swaps = procfs::read_required("/proc/swaps")?;
         Ok(swaps
@@ -450,9 +444,7 @@ const UTC_TIME: ClassSchema = ClassSchema {
 };
 
 impl Class for UtcTime {
-    fn schema(&self) -> &'static ClassSchema {
-        &UTC_TIME
-    }
+    schema!(UTC_TIME);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -474,9 +466,7 @@ const LOCAL_TIME: ClassSchema = ClassSchema {
 };
 
 impl Class for LocalTime {
-    fn schema(&self) -> &'static ClassSchema {
-        &LOCAL_TIME
-    }
+    schema!(LOCAL_TIME);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
