@@ -13,33 +13,26 @@ use wsman_shell::{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_codes_pass_through() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("exit_codes_pass_through");
+    let user = TestUser::lock("exit_codes_pass_through").await;
     let manager = manager(limits());
     for code in [0, 1, 42, 255] {
-        let (_, _, exit_code) = run(&manager, &owner, &format!("exit {code}")).await;
+        let (_, _, exit_code) = user.run(&manager, &format!("exit {code}")).await;
         assert_eq!(exit_code, code);
     }
-    let (_, _, killed) = run(&manager, &owner, "kill -9 $$").await;
+    let (_, _, killed) = user.run(&manager, "kill -9 $$").await;
     assert_eq!(killed, 137, "killed by signal 9 maps to 128+9");
-    assert_no_user_processes(&user).await;
+    user.assert_nothing_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdout_and_stderr_stay_apart() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("stdout_and_stderr_stay_apart");
-    let manager = manager(limits());
-    let (out, err, code) = run(
-        &manager,
-        &owner,
-        "echo out; echo err >&2; echo out2; exit 1",
-    )
-    .await;
+    let user = TestUser::lock("stdout_and_stderr_stay_apart").await;
+    let script = "echo out; echo err >&2; echo out2; exit 1";
+    let (out, err, code) = user.run(&manager(limits()), script).await;
     assert_eq!(out, "out\nout2\n");
     assert_eq!(err, "err\n");
     assert_eq!(code, 1);
-    assert_no_user_processes(&user).await;
+    user.assert_nothing_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,11 +251,9 @@ fn running_exactly(argv: &[&str]) -> Vec<u32> {
 /// command of the same shell runs on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_ends_what_left_the_session_and_spares_other_commands() {
-    let manager = manager(limits());
-    if !manager.limit_report().cgroups {
-        eprintln!("skipped: no usable cgroups here");
+    let Some(manager) = manager_with_cgroups(limits()) else {
         return;
-    }
+    };
     let session = Session::of_test_user("terminate_setsid_cgroup", manager).await;
     let script = "setsid -f sleep 600.411; (setsid sleep 600.412 &); sleep 600.413";
     let id = session.start(script).await;

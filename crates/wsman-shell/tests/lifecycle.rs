@@ -68,44 +68,35 @@ async fn runs_as_the_user_with_its_groups_and_login_environment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn environment_and_noprofile() {
     let manager = manager(limits());
-    let owner = owner("root", root_user());
     let mut options = options();
     options.environment = vec![
         ("GREETING".into(), "héllo".into()),
         ("PATH".into(), "/bin".into()),
     ];
-    let shell = manager.create_shell(owner.clone(), options).await.unwrap();
-    let id = start(
-        &manager,
-        "root",
-        &shell.shell_id,
-        "echo \"$GREETING|$PATH|${SHELL-unset}\"",
-    )
-    .await;
-    let (out, _, _) = collect(&manager, "root", &shell.shell_id, &id).await;
+    let session = Session::of_root_with(manager.clone(), options).await;
+    let id = session
+        .start("echo \"$GREETING|$PATH|${SHELL-unset}\"")
+        .await;
+    let (out, _, _) = session.collect(&id).await;
     assert_eq!(
         String::from_utf8(out).unwrap(),
         "héllo|/bin|/bin/bash\n".replace("/bin/bash", &root_user().shell.display().to_string())
     );
-    manager.delete_shell("root", &shell.shell_id).await.unwrap();
+    session.close().await;
 
     let mut options = common::options();
     options.no_profile = true;
-    let shell = manager.create_shell(owner, options).await.unwrap();
-    let id = start(
-        &manager,
-        "root",
-        &shell.shell_id,
-        "echo \"$HOME|${SHELL-unset}\"; env | grep -c .",
-    )
-    .await;
-    let (out, _, _) = collect(&manager, "root", &shell.shell_id, &id).await;
+    let session = Session::of_root_with(manager, options).await;
+    let id = session
+        .start("echo \"$HOME|${SHELL-unset}\"; env | grep -c .")
+        .await;
+    let (out, _, _) = session.collect(&id).await;
     let out = String::from_utf8(out).unwrap();
     let mut lines = out.lines();
     assert_eq!(lines.next().unwrap(), "/root|unset");
     let count: usize = lines.next().unwrap().parse().unwrap();
     assert!(count <= 6, "HOME USER LOGNAME PATH LANG (+PWD): {out}");
-    manager.delete_shell("root", &shell.shell_id).await.unwrap();
+    session.close().await;
 }
 
 /// A background child and a grandchild in a subshell (reparented to init);
@@ -141,12 +132,9 @@ async fn delete_kills_the_whole_tree(manager: ShellManager, escape: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_kills_the_whole_tree_with_cgroups() {
-    let manager = manager(limits());
-    if !manager.limit_report().cgroups {
-        eprintln!("skipped: no usable cgroups here");
-        return;
+    if let Some(manager) = manager_with_cgroups(limits()) {
+        delete_kills_the_whole_tree(manager, true).await;
     }
-    delete_kills_the_whole_tree(manager, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,16 +216,15 @@ async fn max_memory_per_shell_stops_a_memory_hog() {
     limits.max_memory_per_shell_mb = 32;
     let manager = manager(limits);
     eprintln!("memory limit by {}", manager.limit_report().memory);
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("memory_hog");
-    let (out, _, code) = run(&manager, &owner, MEMORY_HOG).await;
+    let user = TestUser::lock("memory_hog").await;
+    let (out, _, code) = user.run(&manager, MEMORY_HOG).await;
     eprintln!("memory hog ended with exit code {code}");
     assert_ne!(code, 0, "the hog must fail (stdout: {out})");
     assert!(!out.contains("200000000"));
     if manager.limit_report().memory != LimitMechanism::Rlimits {
         assert_eq!(code, 137, "the cgroup's OOM killer ends it with SIGKILL");
     }
-    assert_no_user_processes(&user).await;
+    user.assert_nothing_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,12 +232,11 @@ async fn max_memory_per_shell_falls_back_to_rlimit_as() {
     let mut limits = limits();
     limits.max_memory_per_shell_mb = 32;
     let manager = manager_without_cgroups(limits);
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("memory_hog_rlimit");
-    let (out, err, code) = run(&manager, &owner, MEMORY_HOG).await;
+    let user = TestUser::lock("memory_hog_rlimit").await;
+    let (out, err, code) = user.run(&manager, MEMORY_HOG).await;
     assert_ne!(code, 0, "the hog must fail (stdout: {out}, stderr: {err})");
     assert!(!out.contains("200000000"));
-    assert_no_user_processes(&user).await;
+    user.assert_nothing_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

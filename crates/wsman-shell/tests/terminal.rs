@@ -31,13 +31,12 @@ fn open_masters() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminal_shell_runs_commands_on_a_pseudo_terminal() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("a_terminal_shell_runs_commands_on_a_pseudo_terminal");
+    let user = TestUser::lock("a_terminal_shell_runs_commands_on_a_pseudo_terminal").await;
     let manager = manager(limits());
     let before = open_masters();
     let (out, err, code) = run_in(
         &manager,
-        &owner,
+        &user.owner,
         terminal_options(37, 113),
         "tty; stty size; echo \"term=$TERM\"; echo to-stderr >&2; id -u; \
          test -t 0 && test -t 1 && test -t 2 && echo all-three; stat -c %U:%a \"$(tty)\"",
@@ -54,30 +53,30 @@ async fn a_terminal_shell_runs_commands_on_a_pseudo_terminal() {
     assert_eq!(err, "");
     assert_eq!(
         lines[4],
-        user.uid.to_string(),
+        user.user.uid.to_string(),
         "the same user switch as pipes"
     );
     assert_eq!(lines[5], "all-three");
     // The terminal belongs to the user it runs as, as a login gives it (stat on the host).
-    assert_eq!(lines[6], format!("{}:620", user.name));
+    assert_eq!(lines[6], format!("{}:620", user.user.name));
     // Closed as the command ends: by the waiter and the stdin writer, just after Done.
     wait_until("the master closed with the command", || {
         open_masters() == before
     })
     .await;
-    assert_no_user_processes(&user).await;
+    user.assert_nothing_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shell_without_the_option_keeps_pipes() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("a_shell_without_the_option_keeps_pipes");
-    let manager = manager(limits());
-    let (out, _, code) = run_in(&manager, &owner, options(), "tty; echo \"term=$TERM\"").await;
+    let user = TestUser::lock("a_shell_without_the_option_keeps_pipes").await;
+    let (out, _, code) = user
+        .run(&manager(limits()), "tty; echo \"term=$TERM\"")
+        .await;
     assert_eq!(code, 0);
     assert!(out.starts_with("not a tty\n"), "{out:?}");
     assert!(!out.contains("xterm-256color"));
-    assert_no_user_processes(&user).await;
+    user.assert_nothing_left().await;
 }
 
 /// A shell of the test user on a 24x80 pseudo-terminal.

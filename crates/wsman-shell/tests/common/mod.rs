@@ -45,6 +45,17 @@ pub fn manager(limits: ShellLimits) -> ShellManager {
     ShellManager::new(limits, CGROUP_BASE).unwrap()
 }
 
+/// A manager that limits shells with cgroups; `None` (the test says it skips) where this host
+/// has none usable.
+pub fn manager_with_cgroups(limits: ShellLimits) -> Option<ShellManager> {
+    let manager = manager(limits);
+    if manager.limit_report().cgroups {
+        return Some(manager);
+    }
+    eprintln!("skipped: no usable cgroups here");
+    None
+}
+
 pub fn manager_without_cgroups(limits: ShellLimits) -> ShellManager {
     ShellManager::with_cgroups(limits, CgroupSupport::unavailable()).unwrap()
 }
@@ -267,6 +278,36 @@ pub fn first_command_pid(manager: &ShellManager, user: &str, shell_id: &str) -> 
     manager.shell_info(user, shell_id).unwrap().commands[0]
         .process_id
         .unwrap()
+}
+
+/// The test user (root where it does not exist), with [`USER_LOCK`] held while this lives.
+pub struct TestUser {
+    pub owner: ShellOwner,
+    pub user: LinuxUser,
+    _lock: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl TestUser {
+    /// Takes [`USER_LOCK`]; `test` names the test when it falls back to root.
+    pub async fn lock(test: &str) -> Self {
+        let lock = USER_LOCK.lock().await;
+        let (owner, user) = user_or_root(test);
+        Self {
+            owner,
+            user,
+            _lock: lock,
+        }
+    }
+
+    /// Runs one command line to completion in a fresh shell of this user (see [`run`]).
+    pub async fn run(&self, manager: &ShellManager, command: &str) -> (String, String, i32) {
+        run(manager, &self.owner, command).await
+    }
+
+    /// Asserts that nothing of this user is left (see [`assert_no_user_processes`]).
+    pub async fn assert_nothing_left(&self) {
+        assert_no_user_processes(&self.user).await;
+    }
 }
 
 /// One test's shell: its manager, owner and shell id, and (for the test user) the
