@@ -301,42 +301,35 @@ impl NegotiateInitiator {
             }
         }
         let mut output = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
-        let status = match &mut self.context {
-            Context::Ntlm(ntlm, handle) => {
-                let mut builder = ntlm
+        let target_name = &self.target_name;
+        // The same call on either context (sspi's NTLM and Negotiate builders have different
+        // types, so a macro rather than a function).
+        macro_rules! initialize {
+            ($context:expr, $handle:expr) => {{
+                let mut builder = $context
                     .initialize_security_context()
-                    .with_credentials_handle(handle)
+                    .with_credentials_handle($handle)
                     .with_context_requirements(requirements)
                     .with_target_data_representation(DataRepresentation::Native)
-                    .with_target_name(&self.target_name)
+                    .with_target_name(target_name)
                     .with_output(&mut output);
                 if input.is_some() {
                     builder = builder.with_input(&mut input_buffers);
                 }
-                ntlm.initialize_security_context_impl(&mut builder)
-                    .and_then(|mut generator| generator.resolve_to_result())
-                    .map_err(rejected)?
-                    .status
-            }
-            Context::Spnego(negotiate, handle) => {
-                // Makes sspi send its own mechListMIC with the AUTHENTICATE: Windows and our
-                // server require it whenever the NTLM message carries a MIC (it always does).
-                requirements |= ClientRequestFlags::USE_SESSION_KEY;
-                let mut builder = negotiate
-                    .initialize_security_context()
-                    .with_credentials_handle(handle)
-                    .with_context_requirements(requirements)
-                    .with_target_data_representation(DataRepresentation::Native)
-                    .with_target_name(&self.target_name)
-                    .with_output(&mut output);
-                if input.is_some() {
-                    builder = builder.with_input(&mut input_buffers);
-                }
-                negotiate
+                $context
                     .initialize_security_context_impl(&mut builder)
                     .and_then(|mut generator| generator.resolve_to_result())
                     .map_err(rejected)?
                     .status
+            }};
+        }
+        let status = match &mut self.context {
+            Context::Ntlm(ntlm, handle) => initialize!(ntlm, handle),
+            Context::Spnego(negotiate, handle) => {
+                // Makes sspi send its own mechListMIC with the AUTHENTICATE: Windows and our
+                // server require it whenever the NTLM message carries a MIC (it always does).
+                requirements |= ClientRequestFlags::USE_SESSION_KEY;
+                initialize!(negotiate, handle)
             }
         };
         let token = output

@@ -9,44 +9,32 @@
 #[macro_export]
 macro_rules! provider_signature_checks {
     ($provider:ident) => {
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &$crate::__rustls::pki_types::CertificateDer<'_>,
-            dss: &$crate::__rustls::DigitallySignedStruct,
-        ) -> Result<
-            $crate::__rustls::client::danger::HandshakeSignatureValid,
-            $crate::__rustls::Error,
-        > {
-            $crate::__rustls::crypto::verify_tls12_signature(
-                message,
-                cert,
-                dss,
-                &self.$provider.signature_verification_algorithms,
-            )
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &$crate::__rustls::pki_types::CertificateDer<'_>,
-            dss: &$crate::__rustls::DigitallySignedStruct,
-        ) -> Result<
-            $crate::__rustls::client::danger::HandshakeSignatureValid,
-            $crate::__rustls::Error,
-        > {
-            $crate::__rustls::crypto::verify_tls13_signature(
-                message,
-                cert,
-                dss,
-                &self.$provider.signature_verification_algorithms,
-            )
-        }
+        $crate::provider_signature_checks!(@check $provider, verify_tls12_signature);
+        $crate::provider_signature_checks!(@check $provider, verify_tls13_signature);
 
         fn supported_verify_schemes(&self) -> Vec<$crate::__rustls::SignatureScheme> {
             self.$provider
                 .signature_verification_algorithms
                 .supported_schemes()
+        }
+    };
+    // One of the two signature checks, named as the trait and rustls's function both name it.
+    (@check $provider:ident, $check:ident) => {
+        fn $check(
+            &self,
+            message: &[u8],
+            cert: &$crate::__rustls::pki_types::CertificateDer<'_>,
+            dss: &$crate::__rustls::DigitallySignedStruct,
+        ) -> Result<
+            $crate::__rustls::client::danger::HandshakeSignatureValid,
+            $crate::__rustls::Error,
+        > {
+            $crate::__rustls::crypto::$check(
+                message,
+                cert,
+                dss,
+                &self.$provider.signature_verification_algorithms,
+            )
         }
     };
 }

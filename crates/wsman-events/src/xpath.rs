@@ -14,6 +14,8 @@
 //! argument: no clock here.
 
 use wsman_proto::budget::{Budget, Expired};
+// The comparison operators: the same six as WQL's.
+use wsman_proto::wql::CompareOp as Op;
 use wsman_proto::xml::Element;
 
 use crate::time::Timestamp;
@@ -75,16 +77,6 @@ struct Path {
 struct Step {
     name: String,
     predicates: Vec<Expr>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -26,7 +26,7 @@ use wsman_events::delivery::EndStatus;
 use wsman_events::offer::Offer;
 use wsman_events::subscribe::StartAt;
 use wsman_events::{BookmarkList, ExportLimits, Guid, Mapping, Timestamp};
-use wsman_journal::feed::{Feed, Position, Selection};
+use wsman_journal::feed::{Feed, Position};
 use wsman_journal::{Journal, Query, Reader, Start};
 use wsman_proto::xml::escape_text;
 
@@ -190,12 +190,7 @@ impl Forwarder {
             journal: self.journal.clone(),
             program: self.program.clone(),
             position,
-            selection: Selection {
-                query: request.filter.clone(),
-                logs,
-                format: request.content_format,
-                mapping: self.mapping.clone(),
-            },
+            selection: crate::selection(request, logs, &self.mapping),
             // The forwarder follows the journal in-process (a LiveFeed): it takes no turns.
             owner: String::new(),
         };

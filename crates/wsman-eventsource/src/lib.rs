@@ -275,12 +275,7 @@ impl EventSource {
             journal: self.journal.clone(),
             program: self.program.clone(),
             position,
-            selection: Selection {
-                query: request.filter.clone(),
-                logs: readable,
-                format: request.content_format,
-                mapping: self.mapping.clone(),
-            },
+            selection: selection(request, readable, &self.mapping),
             owner: caller.user.clone(),
         };
         let delivery = match connector {
@@ -541,5 +536,20 @@ impl EventSource {
         self.subscriptions
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What a subscription selects: `request`'s query and content format over `logs` (the ones
+/// its subscriber may read), rendered with `mapping`.
+pub(crate) fn selection(
+    request: &SubscribeRequest,
+    logs: Vec<String>,
+    mapping: &Mapping,
+) -> Selection {
+    Selection {
+        query: request.filter.clone(),
+        logs,
+        format: request.content_format,
+        mapping: mapping.clone(),
     }
 }

@@ -177,6 +177,24 @@ impl CallError {
             text: status_text(major, minor),
         }
     }
+
+    /// A call's status: `Ok` when it completed.
+    fn check(major: u32, minor: u32) -> Result<(), Self> {
+        match major {
+            sys::GSS_S_COMPLETE => Ok(()),
+            _ => Err(Self::status(major, minor)),
+        }
+    }
+
+    /// A sealing call's status: completed, and with confidentiality (`conf_state` set; an
+    /// integrity-only token is refused).
+    fn check_sealed(major: u32, minor: u32, conf_state: std::ffi::c_int) -> Result<(), Self> {
+        Self::check(major, minor)?;
+        match conf_state {
+            0 => Err(Self::NotSealed),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Kerberos principal name type 1.2.840.113554.1.2.2.1 (GSS_KRB5_NT_PRINCIPAL_NAME).
@@ -683,9 +701,7 @@ impl GssContext {
         let major = unsafe {
             gsskrb5_extract_authtime_from_sec_context(&mut minor, self.ctx, &mut authtime)
         };
-        if major != sys::GSS_S_COMPLETE {
-            return Err(CallError::status(major, minor));
-        }
+        CallError::check(major, minor)?;
         // krb5_timestamp is unsigned in meaning since MIT 1.17 (past 2038).
         Ok(i64::from(authtime as u32))
     }
@@ -703,9 +719,7 @@ impl GssContext {
         let major =
             unsafe { sys::gss_export_sec_context(&mut minor, &mut self.ctx, &mut exported) };
         let token = Zeroizing::new(take_buffer(&mut exported, true));
-        if major != sys::GSS_S_COMPLETE {
-            return Err(CallError::status(major, minor));
-        }
+        CallError::check(major, minor)?;
         self.ctx = import_context(&token)?;
         let mut copy = import_context(&token)?;
         let mut lucid: *mut c_void = ptr::null_mut();
@@ -789,12 +803,7 @@ impl GssContext {
         };
         let header = iov_take(&mut iov[0]);
         let padding = iov_take(&mut iov[2]);
-        if major != sys::GSS_S_COMPLETE {
-            return Err(CallError::status(major, minor));
-        }
-        if conf_state == 0 {
-            return Err(CallError::NotSealed);
-        }
+        CallError::check_sealed(major, minor, conf_state)?;
         data.extend_from_slice(&padding);
         Ok((header, data))
     }
@@ -835,12 +844,7 @@ impl GssContext {
         };
         let plain_len = iov[1].buffer.length.min(data.len());
         header.clear();
-        if major != sys::GSS_S_COMPLETE {
-            return Err(CallError::status(major, minor));
-        }
-        if conf_state == 0 {
-            return Err(CallError::NotSealed);
-        }
+        CallError::check_sealed(major, minor, conf_state)?;
         data.truncate(plain_len);
         Ok(data)
     }
@@ -865,9 +869,7 @@ impl GssContext {
             )
         };
         let token = take_buffer(&mut output, false);
-        if major != sys::GSS_S_COMPLETE {
-            return Err(CallError::status(major, minor));
-        }
+        CallError::check(major, minor)?;
         Ok(token)
     }
 
@@ -889,12 +891,7 @@ impl GssContext {
             )
         };
         let plain = take_buffer(&mut output, true);
-        if major != sys::GSS_S_COMPLETE {
-            return Err(CallError::status(major, minor));
-        }
-        if conf_state == 0 {
-            return Err(CallError::NotSealed);
-        }
+        CallError::check_sealed(major, minor, conf_state)?;
         Ok(plain)
     }
 }

@@ -39,35 +39,27 @@ impl ProcessSignal {
 /// Sends `signal` to process group `pgid`. `Ok(false)` if the group no
 /// longer exists.
 pub fn signal_process_group(pgid: u32, signal: ProcessSignal) -> io::Result<bool> {
-    let Ok(pgid) = i32::try_from(pgid) else {
-        return Ok(false);
-    };
-    if pgid <= 1 {
-        return Ok(false);
-    }
-    // SAFETY: killpg has no memory-safety preconditions; pgid > 1 so this
-    // never addresses "every process" (pgid 0/-1 semantics).
-    let result = unsafe { libc::killpg(pgid, signal.raw()) };
-    if result == 0 {
-        return Ok(true);
-    }
-    match Errno::last() {
-        Errno::ESRCH => Ok(false),
-        errno => Err(io::Error::from(errno)),
-    }
+    // SAFETY: killpg has no memory-safety preconditions; `deliver` passes a pgid > 1 only, so
+    // this never addresses "every process" (pgid 0/-1 semantics).
+    deliver(pgid, |pgid| unsafe { libc::killpg(pgid, signal.raw()) })
 }
 
 /// Sends `signal` to one process. `Ok(false)` if it no longer exists.
 pub fn signal_process(pid: u32, signal: ProcessSignal) -> io::Result<bool> {
-    let Ok(pid) = i32::try_from(pid) else {
+    // SAFETY: kill has no memory-safety preconditions; `deliver` passes a pid > 1 only.
+    deliver(pid, |pid| unsafe { libc::kill(pid, signal.raw()) })
+}
+
+/// Calls `send` (kill or killpg) with `id` when it names one process or group (above 1: never
+/// init, this group or every process); `Ok(false)` when it does not or no longer exists.
+fn deliver(id: u32, send: impl FnOnce(i32) -> libc::c_int) -> io::Result<bool> {
+    let Ok(id) = i32::try_from(id) else {
         return Ok(false);
     };
-    if pid <= 1 {
+    if id <= 1 {
         return Ok(false);
     }
-    // SAFETY: kill has no memory-safety preconditions; pid > 1.
-    let result = unsafe { libc::kill(pid, signal.raw()) };
-    if result == 0 {
+    if send(id) == 0 {
         return Ok(true);
     }
     match Errno::last() {

@@ -155,13 +155,6 @@ pub fn envelope(h: &RequestHeader, body: &str) -> String {
         out.push_str("</w:OptionSet>");
     }
     out.push_str("</s:Header>");
-    if body.is_empty() {
-        out.push_str("<s:Body/>");
-    } else {
-        out.push_str("<s:Body>");
-        out.push_str(body);
-        out.push_str("</s:Body>");
-    }
-    out.push_str("</s:Envelope>");
+    crate::response::close_envelope(&mut out, "<s:Body/>", body);
     out
 }

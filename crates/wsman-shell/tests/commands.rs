@@ -13,83 +13,66 @@ use wsman_shell::{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_codes_pass_through() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("exit_codes_pass_through");
+    let user = TestUser::lock("exit_codes_pass_through").await;
     let manager = manager(limits());
     for code in [0, 1, 42, 255] {
-        let (_, _, exit_code) = run(&manager, &owner, &format!("exit {code}")).await;
+        let (_, _, exit_code) = user.run(&manager, &format!("exit {code}")).await;
         assert_eq!(exit_code, code);
     }
-    let (_, _, killed) = run(&manager, &owner, "kill -9 $$").await;
+    let (_, _, killed) = user.run(&manager, "kill -9 $$").await;
     assert_eq!(killed, 137, "killed by signal 9 maps to 128+9");
-    assert_no_user_processes(&user).await;
+    user.assert_nothing_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdout_and_stderr_stay_apart() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("stdout_and_stderr_stay_apart");
-    let manager = manager(limits());
-    let (out, err, code) = run(
-        &manager,
-        &owner,
-        "echo out; echo err >&2; echo out2; exit 1",
-    )
-    .await;
+    let user = TestUser::lock("stdout_and_stderr_stay_apart").await;
+    let script = "echo out; echo err >&2; echo out2; exit 1";
+    let (out, err, code) = user.run(&manager(limits()), script).await;
     assert_eq!(out, "out\nout2\n");
     assert_eq!(err, "err\n");
     assert_eq!(code, 1);
-    assert_no_user_processes(&user).await;
+    user.assert_nothing_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn utf8_both_ways() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("utf8_both_ways");
-    let manager = manager(limits());
+    let session = Session::of_test_user("utf8_both_ways", manager(limits())).await;
     let text = "héllo wörld ✓ 日本語 🚀\n";
     // Through the command line.
-    let (out, _, _) = run(&manager, &owner, &format!("printf '%s' '{text}'")).await;
-    assert_eq!(out, text);
-    // Through stdin.
-    let shell = shell(&manager, &owner).await;
-    let user_name = &owner.user_name;
-    let id = start(&manager, user_name, &shell.shell_id, "cat").await;
-    send_input(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        &id,
-        text.as_bytes(),
-        true,
+    let (out, _, _) = run(
+        &session.manager,
+        &session.owner,
+        &format!("printf '%s' '{text}'"),
     )
     .await;
-    let (out, err, code) = collect(&manager, user_name, &shell.shell_id, &id).await;
+    assert_eq!(out, text);
+    // Through stdin.
+    let id = session.start("cat").await;
+    session.send(&id, text.as_bytes(), true).await;
+    let (out, err, code) = session.collect(&id).await;
     assert_eq!(
         (String::from_utf8(out).unwrap().as_str(), err.len(), code),
         (text, 0, 0)
     );
-    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_mebibyte_of_stdin_comes_back_through_cat() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("one_mebibyte_of_stdin");
-    let manager = manager(limits());
-    let shell = shell(&manager, &owner).await;
-    let user_name = owner.user_name.clone();
-    let id = start(&manager, &user_name, &shell.shell_id, "cat").await;
+    let session = Session::of_test_user("one_mebibyte_of_stdin", manager(limits())).await;
+    let id = session.start("cat").await;
     let input: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
     // Receive while sending: cat blocks once its output is not read.
     let receiver = {
-        let manager = manager.clone();
-        let (user_name, shell_id, id) = (user_name.clone(), shell.shell_id.clone(), id.clone());
+        let manager = session.manager.clone();
+        let user_name = session.user_name().to_owned();
+        let (shell_id, id) = (session.shell_id.clone(), id.clone());
         tokio::spawn(async move { collect(&manager, &user_name, &shell_id, &id).await })
     };
     for (index, chunk) in input.chunks(60_000).enumerate() {
         let last = (index + 1) * 60_000 >= input.len();
-        send_input(&manager, &user_name, &shell.shell_id, &id, chunk, last).await;
+        session.send(&id, chunk, last).await;
     }
     let (out, err, code) = receiver.await.unwrap();
     assert_eq!(code, 0);
@@ -100,41 +83,23 @@ async fn one_mebibyte_of_stdin_comes_back_through_cat() {
         out.len(),
         input.len()
     );
-    delete_and_check(&manager, &user_name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 /// Commands whose output nobody receives hold, together, about their user's budget rather
 /// than a buffer each; received one after the other, both deliver all their output.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_users_commands_share_one_output_budget() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("a_users_commands_share_one_output_budget");
     let mut limits = limits();
     let per_user = 256 * 1024;
     limits.output_buffer_bytes_per_user = per_user;
-    let manager = manager(limits);
-    let shell = shell(&manager, &owner).await;
-    let user_name = &owner.user_name;
+    let test = "a_users_commands_share_one_output_budget";
+    let session = Session::of_test_user(test, manager(limits)).await;
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let id = start(
-            &manager,
-            user_name,
-            &shell.shell_id,
-            "head -c 3000000 /dev/zero",
-        )
-        .await;
-        ids.push(id);
+        ids.push(session.start("head -c 3000000 /dev/zero").await);
     }
-    let read = || -> u64 {
-        manager
-            .shell_info(user_name, &shell.shell_id)
-            .unwrap()
-            .commands
-            .iter()
-            .map(|c| c.bytes_out)
-            .sum()
-    };
+    let read = || -> u64 { session.info().commands.iter().map(|c| c.bytes_out).sum() };
     wait_until("the user's budget fills", || read() >= per_user as u64).await;
     // Time for pumps that ignored the user's budget to read on (a buffer each would hold 2 MiB).
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -145,36 +110,21 @@ async fn a_users_commands_share_one_output_budget() {
         read()
     );
     for id in &ids {
-        let (out, _, code) = collect(&manager, user_name, &shell.shell_id, id).await;
+        let (out, _, code) = session.collect(id).await;
         assert_eq!((out.len(), code), (3_000_000, 0));
     }
-    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_megabytes_with_bounded_buffers() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("five_megabytes_with_bounded_buffers");
     let limits = limits();
     let bound = limits.output_buffer_bytes;
-    let manager = manager(limits);
-    let shell = shell(&manager, &owner).await;
-    let user_name = &owner.user_name;
-    let id = start(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        "head -c 5000000 /dev/zero",
-    )
-    .await;
+    let test = "five_megabytes_with_bounded_buffers";
+    let session = Session::of_test_user(test, manager(limits)).await;
+    let id = session.start("head -c 5000000 /dev/zero").await;
     // Nobody receives: the engine fills its buffer and stops reading.
-    let info = || {
-        manager
-            .shell_info(user_name, &shell.shell_id)
-            .unwrap()
-            .commands[0]
-            .clone()
-    };
+    let info = || session.info().commands[0].clone();
     wait_until("the output buffer fills", || {
         info().peak_buffered_bytes >= bound
     })
@@ -186,7 +136,7 @@ async fn five_megabytes_with_bounded_buffers() {
         "read {} bytes with nothing received (bound {bound})",
         stalled.bytes_out
     );
-    let (out, _, code) = collect(&manager, user_name, &shell.shell_id, &id).await;
+    let (out, _, code) = session.collect(&id).await;
     assert_eq!((out.len(), code), (5_000_000, 0));
     assert!(out.iter().all(|&byte| byte == 0));
     let done = info();
@@ -196,142 +146,70 @@ async fn five_megabytes_with_bounded_buffers() {
         done.peak_buffered_bytes
     );
     assert_eq!(done.bytes_out, 5_000_000);
-    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_command_times_out_then_finishes() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("silent_command_times_out");
-    let manager = manager(limits());
-    let shell = shell(&manager, &owner).await;
-    let user_name = &owner.user_name;
-    let id = start(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        "read line; echo got $line",
-    )
-    .await;
+    let session = Session::of_test_user("silent_command_times_out", manager(limits())).await;
+    let id = session.start("read line; echo got $line").await;
     let request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_millis(300));
-    let outcome = manager
-        .receive(user_name, &shell.shell_id, &id, &request)
-        .await
-        .unwrap();
+    let outcome = session.receive(&id, &request).await.unwrap();
     assert_eq!(outcome, ReceiveOutcome::TimedOut);
     // Nothing was lost: the command is still there and finishes normally.
-    send_input(&manager, user_name, &shell.shell_id, &id, b"it\n", true).await;
-    let (out, _, code) = collect(&manager, user_name, &shell.shell_id, &id).await;
+    session.send(&id, b"it\n", true).await;
+    let (out, _, code) = session.collect(&id).await;
     assert_eq!((out.as_slice(), code), (&b"got it\n"[..], 0));
-    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_reaches_a_trap() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("ctrl_c_reaches_a_trap");
-    let manager = manager(limits());
-    let shell = shell(&manager, &owner).await;
-    let user_name = &owner.user_name;
+    let session = Session::of_test_user("ctrl_c_reaches_a_trap", manager(limits())).await;
     let script = "trap 'echo caught; exit 7' INT; echo ready; while :; do sleep 1; done";
-    let id = start(&manager, user_name, &shell.shell_id, script).await;
+    let id = session.start(script).await;
     let request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(30));
-    let ReceiveOutcome::Output(first) = manager
-        .receive(user_name, &shell.shell_id, &id, &request)
-        .await
-        .unwrap()
-    else {
+    let ReceiveOutcome::Output(first) = session.receive(&id, &request).await.unwrap() else {
         panic!("no output from the script");
     };
     assert_eq!(first.chunks[0].decoded(), b"ready\n");
-    signal(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        &id,
-        ShellSignal::CtrlC,
-    )
-    .await;
-    let (out, _, code) = collect(&manager, user_name, &shell.shell_id, &id).await;
+    session.signal(&id, ShellSignal::CtrlC).await;
+    let (out, _, code) = session.collect(&id).await;
     assert_eq!((out.as_slice(), code), (&b"caught\n"[..], 7));
     // Signals after the end succeed (pywinrm and pypsrp send one).
-    signal(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        &id,
-        ShellSignal::CtrlC,
-    )
-    .await;
-    signal(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        &id,
-        ShellSignal::Terminate,
-    )
-    .await;
-    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
+    session.signal(&id, ShellSignal::CtrlC).await;
+    session.signal(&id, ShellSignal::Terminate).await;
+    session.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_kills_the_command_and_releases_its_id() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("terminate");
-    let manager = manager(limits());
-    let shell = shell(&manager, &owner).await;
-    let user_name = &owner.user_name;
-    let id = start(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        "sleep 300 & sleep 301; wait",
-    )
-    .await;
-    let pid = first_command_pid(&manager, user_name, &shell.shell_id);
+    let session = Session::of_test_user("terminate", manager(limits())).await;
+    let id = session.start("sleep 300 & sleep 301; wait").await;
+    let pid = session.first_command_pid();
     wait_until("both sleeps run", || {
         processes_in_sessions(&[pid]).len() >= 3
     })
     .await;
-    signal(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        &id,
-        ShellSignal::Terminate,
-    )
-    .await;
+    session.signal(&id, ShellSignal::Terminate).await;
     wait_until("the tree is gone", || {
         processes_in_sessions(&[pid]).is_empty()
     })
     .await;
     let request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(1));
-    let error = manager
-        .receive(user_name, &shell.shell_id, &id, &request)
-        .await
-        .unwrap_err();
+    let error = session.receive(&id, &request).await.unwrap_err();
     assert!(
         matches!(error, ShellError::UnknownCommand { .. }),
         "{error:?}"
     );
-    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_kills_descendants_in_their_own_session() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("terminate_setsid");
-    let manager = manager(limits());
-    let shell = shell(&manager, &owner).await;
-    let user_name = &owner.user_name;
-    let id = start(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        "setsid sleep 1004 & sleep 1005",
-    )
-    .await;
-    let pid = first_command_pid(&manager, user_name, &shell.shell_id);
+    let session = Session::of_test_user("terminate_setsid", manager(limits())).await;
+    let id = session.start("setsid sleep 1004 & sleep 1005").await;
+    let pid = session.first_command_pid();
     // The child that left the command's session, found by its parent.
     let escaped = || -> Vec<u32> {
         wsman_os::process::all_processes()
@@ -342,14 +220,7 @@ async fn terminate_kills_descendants_in_their_own_session() {
     };
     wait_until("the setsid child runs", || !escaped().is_empty()).await;
     let outside = escaped()[0];
-    signal(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        &id,
-        ShellSignal::Terminate,
-    )
-    .await;
+    session.signal(&id, ShellSignal::Terminate).await;
     // Terminate alone, before any Delete, ends it (the kernel may need a moment to reap).
     wait_until("the setsid child is gone", || {
         !wsman_os::process::all_processes()
@@ -357,7 +228,7 @@ async fn terminate_kills_descendants_in_their_own_session() {
             .any(|p| p.pid == outside)
     })
     .await;
-    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 /// The live processes whose command line is exactly `argv` (NUL-separated, as /proc has it).
@@ -380,32 +251,20 @@ fn running_exactly(argv: &[&str]) -> Vec<u32> {
 /// command of the same shell runs on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_ends_what_left_the_session_and_spares_other_commands() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("terminate_setsid_cgroup");
-    let manager = manager(limits());
-    if !manager.limit_report().cgroups {
-        eprintln!("skipped: no usable cgroups here");
+    let Some(manager) = manager_with_cgroups(limits()) else {
         return;
-    }
-    let shell = shell(&manager, &owner).await;
-    let user_name = &owner.user_name;
+    };
+    let session = Session::of_test_user("terminate_setsid_cgroup", manager).await;
     let script = "setsid -f sleep 600.411; (setsid sleep 600.412 &); sleep 600.413";
-    let id = start(&manager, user_name, &shell.shell_id, script).await;
-    let other = start(&manager, user_name, &shell.shell_id, "sleep 600.414").await;
+    let id = session.start(script).await;
+    let other = session.start("sleep 600.414").await;
     wait_until("the command's sleeps run", || {
         ["600.411", "600.412", "600.413", "600.414"]
             .iter()
             .all(|marker| !running_exactly(&["sleep", marker]).is_empty())
     })
     .await;
-    signal(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        &id,
-        ShellSignal::Terminate,
-    )
-    .await;
+    session.signal(&id, ShellSignal::Terminate).await;
     wait_until("the command's sleeps are gone", || {
         ["600.411", "600.412", "600.413"]
             .iter()
@@ -413,63 +272,34 @@ async fn terminate_ends_what_left_the_session_and_spares_other_commands() {
     })
     .await;
     assert_eq!(running_exactly(&["sleep", "600.414"]).len(), 1);
-    signal(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        &other,
-        ShellSignal::Terminate,
-    )
-    .await;
-    manager
-        .delete_shell(user_name, &shell.shell_id)
-        .await
-        .unwrap();
+    session.signal(&other, ShellSignal::Terminate).await;
+    session.close().await;
     wait_until("the other command is gone", || {
         running_exactly(&["sleep", "600.414"]).is_empty()
     })
     .await;
-    assert_no_user_processes(&user).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequence_id_replays_a_lost_response() {
-    let manager = manager(limits());
-    let owner = owner("root", root_user());
-    let shell = shell(&manager, &owner).await;
-    let id = start(
-        &manager,
-        "root",
-        &shell.shell_id,
-        "printf abc; read x; printf def",
-    )
-    .await;
+    let session = Session::of_root(manager(limits())).await;
+    let id = session.start("printf abc; read x; printf def").await;
     let mut request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(30));
     request.sequence_id = Some(0);
-    let first = manager
-        .receive("root", &shell.shell_id, &id, &request)
-        .await
-        .unwrap();
+    let first = session.receive(&id, &request).await.unwrap();
     let ReceiveOutcome::Output(output) = &first else {
         panic!("{first:?}")
     };
     assert_eq!(output.chunks[0].decoded(), b"abc");
     // The response was "lost": the same SequenceId gets the same answer.
-    let again = manager
-        .receive("root", &shell.shell_id, &id, &request)
-        .await
-        .unwrap();
+    let again = session.receive(&id, &request).await.unwrap();
     assert_eq!(first, again);
-    send_input(&manager, "root", &shell.shell_id, &id, b"\n", true).await;
+    session.send(&id, b"\n", true).await;
     let mut data = Vec::new();
     let mut done = 0;
     for sequence_id in 1..100 {
         request.sequence_id = Some(sequence_id);
-        let ReceiveOutcome::Output(output) = manager
-            .receive("root", &shell.shell_id, &id, &request)
-            .await
-            .unwrap()
-        else {
+        let ReceiveOutcome::Output(output) = session.receive(&id, &request).await.unwrap() else {
             continue;
         };
         for chunk in &output.chunks {
@@ -479,15 +309,10 @@ async fn sequence_id_replays_a_lost_response() {
             assert_eq!(exit_code, 0);
             done += 1;
             // A lost Done is replayed too.
-            let replay = manager
-                .receive("root", &shell.shell_id, &id, &request)
-                .await
-                .unwrap();
+            let replay = session.receive(&id, &request).await.unwrap();
             assert_eq!(replay, ReceiveOutcome::Output(output));
             request.sequence_id = Some(sequence_id + 1);
-            let after = manager
-                .receive("root", &shell.shell_id, &id, &request)
-                .await;
+            let after = session.receive(&id, &request).await;
             assert!(
                 matches!(after, Err(ShellError::CommandAlreadyDone { .. })),
                 "{after:?}"
@@ -496,82 +321,61 @@ async fn sequence_id_replays_a_lost_response() {
         }
     }
     assert_eq!((data.as_slice(), done), (&b"def"[..], 1));
-    manager.delete_shell("root", &shell.shell_id).await.unwrap();
+    session.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skip_cmd_shell_execs_directly() {
-    let manager = manager(limits());
-    let owner = owner("root", root_user());
-    let shell = shell(&manager, &owner).await;
+    let session = Session::of_root(manager(limits())).await;
     let mut spec = CommandSpec::new("printf", vec!["%s|".into(), "a b".into(), "$HOME".into()]);
     spec.skip_cmd_shell = true;
-    let id = manager
-        .run_command("root", &shell.shell_id, spec)
-        .await
-        .unwrap();
-    let (out, _, code) = collect(&manager, "root", &shell.shell_id, &id).await;
+    let id = session.run(spec).await.unwrap();
+    let (out, _, code) = session.collect(&id).await;
     assert_eq!((out.as_slice(), code), (&b"a b|$HOME|"[..], 0));
     let mut missing = CommandSpec::new("wsman-no-such-program", Vec::new());
     missing.skip_cmd_shell = true;
-    let error = manager
-        .run_command("root", &shell.shell_id, missing)
-        .await
-        .unwrap_err();
+    let error = session.run(missing).await.unwrap_err();
     assert!(
         matches!(error, ShellError::CommandNotFound { .. }),
         "{error:?}"
     );
     // Through /bin/sh a missing program is exit code 127, as in a shell.
-    let id = start(&manager, "root", &shell.shell_id, "wsman-no-such-program").await;
-    let (_, err, code) = collect(&manager, "root", &shell.shell_id, &id).await;
+    let id = session.start("wsman-no-such-program").await;
+    let (_, err, code) = session.collect(&id).await;
     assert_eq!(code, 127);
     assert!(!err.is_empty());
-    manager.delete_shell("root", &shell.shell_id).await.unwrap();
+    session.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_child_holding_stdout_does_not_block_done() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("background_child_holding_stdout");
-    let manager = manager(limits());
-    let shell = shell(&manager, &owner).await;
-    let user_name = &owner.user_name;
-    let id = start(&manager, user_name, &shell.shell_id, "sleep 300 & echo hi").await;
+    let test = "background_child_holding_stdout";
+    let session = Session::of_test_user(test, manager(limits())).await;
+    let id = session.start("sleep 300 & echo hi").await;
     // Done comes after the exit-drain grace although `sleep` keeps the
     // pipes open; Delete then ends `sleep`.
-    let (out, _, code) = collect(&manager, user_name, &shell.shell_id, &id).await;
+    let (out, _, code) = session.collect(&id).await;
     assert_eq!((out.as_slice(), code), (&b"hi\n"[..], 0));
-    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 /// A background child that keeps writing to the inherited stdout must not hold Done back
 /// beyond the exit-drain grace (a per-read idle timeout would: every tick restarts it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_child_writing_steadily_does_not_block_done() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("background_child_writing_steadily");
-    let manager = manager(limits());
-    let shell = shell(&manager, &owner).await;
-    let user_name = &owner.user_name;
+    let test = "background_child_writing_steadily";
+    let session = Session::of_test_user(test, manager(limits())).await;
     // Without the fix this command would never reach Done: the writer never stops.
-    let id = start(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        "(while :; do echo tick; sleep 0.2; done) & echo main; exit 3",
-    )
-    .await;
-    let collected = tokio::time::timeout(
-        std::time::Duration::from_secs(60),
-        collect(&manager, user_name, &shell.shell_id, &id),
-    )
-    .await
-    .expect("Done must come while the background writer still writes");
+    let id = session
+        .start("(while :; do echo tick; sleep 0.2; done) & echo main; exit 3")
+        .await;
+    let collected = tokio::time::timeout(std::time::Duration::from_secs(60), session.collect(&id))
+        .await
+        .expect("Done must come while the background writer still writes");
     let (out, _, code) = collected;
     assert_eq!(code, 3);
     assert!(out.windows(5).any(|w| w == b"main\n"), "{out:?}");
-    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 /// A child that does not read stdin until a gate file exists. A Send that
@@ -582,21 +386,20 @@ async fn background_child_writing_steadily_does_not_block_done() {
 async fn a_send_is_queued_whole_or_refused_whole() {
     let mut limits = limits();
     limits.input_buffer_bytes = 100_000;
-    let manager = manager(limits);
-    let owner = owner("root", root_user());
-    let shell = shell(&manager, &owner).await;
+    let session = Session::of_root(manager(limits)).await;
     let gate = std::env::temp_dir().join(format!(
         "wsman-shell-gate-{}-{}",
         std::process::id(),
-        shell.shell_id
+        session.shell_id
     ));
     let command = format!(
         "while [ ! -e '{}' ]; do sleep 0.05; done; cat",
         gate.display()
     );
-    let id = start(&manager, "root", &shell.shell_id, &command).await;
+    let id = session.start(&command).await;
     let send = |data: Vec<u8>, end: bool, timeout: Duration| {
-        let (manager, shell_id, id) = (manager.clone(), shell.shell_id.clone(), id.clone());
+        let manager = session.manager.clone();
+        let (shell_id, id) = (session.shell_id.clone(), id.clone());
         async move {
             manager
                 .send("root", &shell_id, &id, "stdin", &data, end, timeout)
@@ -618,11 +421,7 @@ async fn a_send_is_queued_whole_or_refused_whole() {
         }
     }
     assert!(refused, "the input queue never filled up");
-    let queued_peak = manager
-        .shell_info("root", &shell.shell_id)
-        .unwrap()
-        .commands[0]
-        .peak_input_queued_bytes;
+    let queued_peak = session.info().commands[0].peak_input_queued_bytes;
     assert!(queued_peak <= 100_000, "queued {queued_peak} bytes");
     // End does not wait for room; it follows the queued data.
     let ended = send(Vec::new(), true, Duration::from_millis(300)).await;
@@ -633,12 +432,12 @@ async fn a_send_is_queued_whole_or_refused_whole() {
         "{after_end:?}"
     );
     std::fs::write(&gate, b"").unwrap();
-    let (out, _, code) = collect(&manager, "root", &shell.shell_id, &id).await;
+    let (out, _, code) = session.collect(&id).await;
     let _ = std::fs::remove_file(&gate);
     assert_eq!(code, 0);
     assert_eq!(out.len(), accepted.len(), "refused input reached the child");
     assert!(out == accepted);
-    manager.delete_shell("root", &shell.shell_id).await.unwrap();
+    session.close().await;
 }
 
 /// OutputStreams "stdout stderr" but the client only ever asks for stdout
@@ -649,32 +448,23 @@ async fn a_send_is_queued_whole_or_refused_whole() {
 async fn a_declared_stream_never_received_times_out_and_stays_bounded() {
     let limits = limits();
     let bound = limits.output_buffer_bytes;
-    let manager = manager(limits);
-    let owner = owner("root", root_user());
-    let shell = shell(&manager, &owner).await;
-    let id = start(
-        &manager,
-        "root",
-        &shell.shell_id,
-        "head -c 3000000 /dev/zero >&2; echo out-done",
-    )
-    .await;
+    let session = Session::of_root(manager(limits)).await;
+    let id = session
+        .start("head -c 3000000 /dev/zero >&2; echo out-done")
+        .await;
     let stdout_only = ReceiveRequest::new(vec!["stdout".into()], Duration::from_millis(300));
     for _ in 0..3 {
-        let outcome = manager
-            .receive("root", &shell.shell_id, &id, &stdout_only)
-            .await
-            .unwrap();
+        let outcome = session.receive(&id, &stdout_only).await.unwrap();
         assert_eq!(outcome, ReceiveOutcome::TimedOut);
     }
-    let info = manager.shell_info("root", &shell.shell_id).unwrap();
+    let info = session.info();
     assert_eq!(info.commands[0].state, CommandState::Running);
     assert!(info.commands[0].peak_buffered_bytes <= bound);
-    let (out, err, code) = collect(&manager, "root", &shell.shell_id, &id).await;
+    let (out, err, code) = session.collect(&id).await;
     assert_eq!(out, b"out-done\n");
     assert_eq!(err.len(), 3_000_000);
     assert_eq!(code, 0);
-    manager.delete_shell("root", &shell.shell_id).await.unwrap();
+    session.close().await;
 }
 
 /// A command that closes its stdout and stderr and runs on: the ends of the streams are
@@ -682,18 +472,9 @@ async fn a_declared_stream_never_received_times_out_and_stays_bounded() {
 /// not for as long as the process lives); the final state comes after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_ends_are_not_held_until_the_exit() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("stream_ends_are_not_held_until_the_exit");
-    let manager = manager(limits());
-    let shell = shell(&manager, &owner).await;
-    let user_name = &owner.user_name;
-    let id = start(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        "exec >&- 2>&-; sleep 3",
-    )
-    .await;
+    let test = "stream_ends_are_not_held_until_the_exit";
+    let session = Session::of_test_user(test, manager(limits())).await;
+    let id = session.start("exec >&- 2>&-; sleep 3").await;
     let started = std::time::Instant::now();
     let request = ReceiveRequest::new(
         vec!["stdout".into(), "stderr".into()],
@@ -701,11 +482,7 @@ async fn stream_ends_are_not_held_until_the_exit() {
     );
     let mut ended = Vec::new();
     while ended.len() < 2 {
-        let ReceiveOutcome::Output(output) = manager
-            .receive(user_name, &shell.shell_id, &id, &request)
-            .await
-            .unwrap()
-        else {
+        let ReceiveOutcome::Output(output) = session.receive(&id, &request).await.unwrap() else {
             panic!("the ends never came");
         };
         assert_eq!(output.state, CommandState::Running);
@@ -724,14 +501,10 @@ async fn stream_ends_are_not_held_until_the_exit() {
     );
     ended.sort();
     assert_eq!(ended, ["stderr", "stdout"]);
-    let ReceiveOutcome::Output(last) = manager
-        .receive(user_name, &shell.shell_id, &id, &request)
-        .await
-        .unwrap()
-    else {
+    let ReceiveOutcome::Output(last) = session.receive(&id, &request).await.unwrap() else {
         panic!("no final state");
     };
     assert_eq!(last.state, CommandState::Done { exit_code: 0 });
     assert!(last.chunks.iter().all(|c| c.len == 0 && !c.end));
-    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
+    session.close().await;
 }

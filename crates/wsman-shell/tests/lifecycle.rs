@@ -68,91 +68,73 @@ async fn runs_as_the_user_with_its_groups_and_login_environment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn environment_and_noprofile() {
     let manager = manager(limits());
-    let owner = owner("root", root_user());
     let mut options = options();
     options.environment = vec![
         ("GREETING".into(), "héllo".into()),
         ("PATH".into(), "/bin".into()),
     ];
-    let shell = manager.create_shell(owner.clone(), options).await.unwrap();
-    let id = start(
-        &manager,
-        "root",
-        &shell.shell_id,
-        "echo \"$GREETING|$PATH|${SHELL-unset}\"",
-    )
-    .await;
-    let (out, _, _) = collect(&manager, "root", &shell.shell_id, &id).await;
+    let session = Session::of_root_with(manager.clone(), options).await;
+    let id = session
+        .start("echo \"$GREETING|$PATH|${SHELL-unset}\"")
+        .await;
+    let (out, _, _) = session.collect(&id).await;
     assert_eq!(
         String::from_utf8(out).unwrap(),
         "héllo|/bin|/bin/bash\n".replace("/bin/bash", &root_user().shell.display().to_string())
     );
-    manager.delete_shell("root", &shell.shell_id).await.unwrap();
+    session.close().await;
 
     let mut options = common::options();
     options.no_profile = true;
-    let shell = manager.create_shell(owner, options).await.unwrap();
-    let id = start(
-        &manager,
-        "root",
-        &shell.shell_id,
-        "echo \"$HOME|${SHELL-unset}\"; env | grep -c .",
-    )
-    .await;
-    let (out, _, _) = collect(&manager, "root", &shell.shell_id, &id).await;
+    let session = Session::of_root_with(manager, options).await;
+    let id = session
+        .start("echo \"$HOME|${SHELL-unset}\"; env | grep -c .")
+        .await;
+    let (out, _, _) = session.collect(&id).await;
     let out = String::from_utf8(out).unwrap();
     let mut lines = out.lines();
     assert_eq!(lines.next().unwrap(), "/root|unset");
     let count: usize = lines.next().unwrap().parse().unwrap();
     assert!(count <= 6, "HOME USER LOGNAME PATH LANG (+PWD): {out}");
-    manager.delete_shell("root", &shell.shell_id).await.unwrap();
+    session.close().await;
 }
 
 /// A background child and a grandchild in a subshell (reparented to init);
 /// with `escape`, also one that leaves the session with setsid(1), which
 /// only a cgroup can catch.
 async fn delete_kills_the_whole_tree(manager: ShellManager, escape: bool) {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("delete_kills_the_whole_tree");
-    let shell = shell(&manager, &owner).await;
-    let user_name = &owner.user_name;
+    let session = Session::of_test_user("delete_kills_the_whole_tree", manager).await;
     let escapee = if escape { "(setsid sleep 303 &);" } else { "" };
     let script = format!("sleep 301 & (sleep 302 &); {escapee} echo up; sleep 304");
-    let id = start(&manager, user_name, &shell.shell_id, &script).await;
-    let pid = first_command_pid(&manager, user_name, &shell.shell_id);
+    let id = session.start(&script).await;
+    let pid = session.first_command_pid();
     let request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(30));
-    manager
-        .receive(user_name, &shell.shell_id, &id, &request)
-        .await
-        .unwrap();
+    session.receive(&id, &request).await.unwrap();
     wait_until("the sleeps run", || {
         processes_in_sessions(&[pid]).len() >= 4
     })
     .await;
     let members = processes_in_sessions(&[pid]);
-    manager
-        .delete_shell(user_name, &shell.shell_id)
-        .await
-        .unwrap();
+    session.delete().await;
     wait_until("the tree is gone", || {
         members
             .iter()
             .all(|member| wsman_os::process::process_stat(*member).is_none_or(|s| s.state == 'Z'))
     })
     .await;
-    let error = manager.shell_info(user_name, &shell.shell_id).unwrap_err();
+    let error = session
+        .manager
+        .shell_info(session.user_name(), &session.shell_id)
+        .unwrap_err();
     assert!(matches!(error, ShellError::UnknownShell { .. }));
-    assert_no_user_processes(&user).await;
+    assert_no_user_processes(&session.user).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_kills_the_whole_tree_with_cgroups() {
-    let manager = manager(limits());
-    if !manager.limit_report().cgroups {
-        eprintln!("skipped: no usable cgroups here");
-        return;
+    if let Some(manager) = manager_with_cgroups(limits()) {
+        delete_kills_the_whole_tree(manager, true).await;
     }
-    delete_kills_the_whole_tree(manager, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,18 +151,11 @@ async fn max_processes_per_shell_stops_a_fork_bomb() {
         eprintln!("skipped: no cgroup limits processes here (rlimits do not bind root)");
         return;
     }
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("fork_bomb");
-    let shell = shell(&manager, &owner).await;
-    let user_name = &owner.user_name;
+    let session = Session::of_test_user("fork_bomb", manager).await;
     // Deterministic part: 30 background sleeps, at most 12 tasks allowed.
-    let id = start(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        "i=0; while [ $i -lt 30 ]; do sleep 300 & i=$((i+1)); done; echo spawned",
-    )
-    .await;
+    let id = session
+        .start("i=0; while [ $i -lt 30 ]; do sleep 300 & i=$((i+1)); done; echo spawned")
+        .await;
     let request = ReceiveRequest::new(
         vec!["stdout".into(), "stderr".into()],
         Duration::from_secs(30),
@@ -188,10 +163,8 @@ async fn max_processes_per_shell_stops_a_fork_bomb() {
     let mut stderr = Vec::new();
     let mut stdout = Vec::new();
     while !stdout.ends_with(b"spawned\n") {
-        if let wsman_shell::ReceiveOutcome::Output(output) = manager
-            .receive(user_name, &shell.shell_id, &id, &request)
-            .await
-            .unwrap()
+        if let wsman_shell::ReceiveOutcome::Output(output) =
+            session.receive(&id, &request).await.unwrap()
         {
             for chunk in output.chunks {
                 if chunk.stream == "stderr" {
@@ -205,42 +178,22 @@ async fn max_processes_per_shell_stops_a_fork_bomb() {
             }
         }
     }
-    let count = manager
-        .shell_info(user_name, &shell.shell_id)
-        .unwrap()
-        .process_count;
+    let count = session.info().process_count;
     assert!(count <= 12, "{count} processes in the shell");
     assert!(
         !stderr.is_empty(),
         "fork failures must be reported on stderr"
     );
-    let refused = manager
-        .shell_info(user_name, &shell.shell_id)
-        .unwrap()
-        .process_limit_hits;
+    let refused = session.info().process_limit_hits;
     assert!(refused > 0, "the cgroup must have refused forks");
-    signal(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        &id,
-        ShellSignal::Terminate,
-    )
-    .await;
-    wait_until("the sleeps are gone", || {
-        manager
-            .shell_info(user_name, &shell.shell_id)
-            .unwrap()
-            .process_count
-            == 0
-    })
-    .await;
+    session.signal(&id, ShellSignal::Terminate).await;
+    wait_until("the sleeps are gone", || session.info().process_count == 0).await;
     // The classic bomb: it grows to the limit, never past it, and Delete
     // ends it.
-    start(&manager, user_name, &shell.shell_id, "b() { b | b & }; b").await;
+    session.start("b() { b | b & }; b").await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let info = manager.shell_info(user_name, &shell.shell_id).unwrap();
+        let info = session.info();
         assert!(info.process_count <= 12, "{} processes", info.process_count);
         if info.process_limit_hits > refused {
             break;
@@ -251,7 +204,7 @@ async fn max_processes_per_shell_stops_a_fork_bomb() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    delete_and_check(&manager, user_name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 /// 200 MB held in one shell variable.
@@ -263,16 +216,15 @@ async fn max_memory_per_shell_stops_a_memory_hog() {
     limits.max_memory_per_shell_mb = 32;
     let manager = manager(limits);
     eprintln!("memory limit by {}", manager.limit_report().memory);
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("memory_hog");
-    let (out, _, code) = run(&manager, &owner, MEMORY_HOG).await;
+    let user = TestUser::lock("memory_hog").await;
+    let (out, _, code) = user.run(&manager, MEMORY_HOG).await;
     eprintln!("memory hog ended with exit code {code}");
     assert_ne!(code, 0, "the hog must fail (stdout: {out})");
     assert!(!out.contains("200000000"));
     if manager.limit_report().memory != LimitMechanism::Rlimits {
         assert_eq!(code, 137, "the cgroup's OOM killer ends it with SIGKILL");
     }
-    assert_no_user_processes(&user).await;
+    user.assert_nothing_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,74 +232,58 @@ async fn max_memory_per_shell_falls_back_to_rlimit_as() {
     let mut limits = limits();
     limits.max_memory_per_shell_mb = 32;
     let manager = manager_without_cgroups(limits);
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("memory_hog_rlimit");
-    let (out, err, code) = run(&manager, &owner, MEMORY_HOG).await;
+    let user = TestUser::lock("memory_hog_rlimit").await;
+    let (out, err, code) = user.run(&manager, MEMORY_HOG).await;
     assert_ne!(code, 0, "the hog must fail (stdout: {out}, stderr: {err})");
     assert!(!out.contains("200000000"));
-    assert_no_user_processes(&user).await;
+    user.assert_nothing_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_shells_are_reaped_with_their_processes() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("idle_reaping");
     let mut limits = limits();
     limits.idle_timeout = Duration::from_millis(300);
     limits.reap_interval = Duration::from_millis(50);
-    let manager = manager(limits);
     let mut options = options();
     options.idle_timeout = Some(Duration::from_secs(3600));
-    let shell = manager.create_shell(owner.clone(), options).await.unwrap();
+    let session = Session::of_test_user_with("idle_reaping", manager(limits), options).await;
     assert_eq!(
-        shell.idle_timeout,
+        session.info().idle_timeout,
         Duration::from_millis(300),
         "capped by config"
     );
-    let user_name = &owner.user_name;
-    start(&manager, user_name, &shell.shell_id, "sleep 300").await;
-    let pid = first_command_pid(&manager, user_name, &shell.shell_id);
+    session.start("sleep 300").await;
+    let pid = session.first_command_pid();
     wait_until("the shell is reaped", || {
-        manager.list_shells(user_name).is_empty()
+        session.manager.list_shells(session.user_name()).is_empty()
     })
     .await;
     wait_until("its process is gone", || {
         processes_in_sessions(&[pid]).is_empty()
     })
     .await;
-    let error = refused_command(&manager, user_name, &shell.shell_id, line("true")).await;
+    let error = session.run(line("true")).await.unwrap_err();
     assert!(
         matches!(error, ShellError::UnknownShell { .. }),
         "{error:?}"
     );
-    assert_no_user_processes(&user).await;
+    assert_no_user_processes(&session.user).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_shell_run_time_ends_busy_shells_too() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("max_shell_run_time");
     let mut limits = limits();
     limits.max_shell_run_time = Some(Duration::from_millis(500));
     limits.reap_interval = Duration::from_millis(50);
-    let manager = manager(limits);
-    let shell = shell(&manager, &owner).await;
-    let user_name = &owner.user_name;
-    let id = start(
-        &manager,
-        user_name,
-        &shell.shell_id,
-        "while :; do echo tick; sleep 0.05; done",
-    )
-    .await;
+    let session = Session::of_test_user("max_shell_run_time", manager(limits)).await;
+    let id = session
+        .start("while :; do echo tick; sleep 0.05; done")
+        .await;
     // Keep it busy: it is not idle, but it is too old.
     let request = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(1));
     let mut ended = None;
     for _ in 0..1000 {
-        if let Err(error) = manager
-            .receive(user_name, &shell.shell_id, &id, &request)
-            .await
-        {
+        if let Err(error) = session.receive(&id, &request).await {
             ended = Some(error);
             break;
         }
@@ -356,7 +292,7 @@ async fn max_shell_run_time_ends_busy_shells_too() {
         matches!(ended, Some(ShellError::UnknownShell { .. })),
         "{ended:?}"
     );
-    assert_no_user_processes(&user).await;
+    assert_no_user_processes(&session.user).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

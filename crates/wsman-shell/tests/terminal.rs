@@ -8,10 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use wsman_shell::{
-    ShellError, ShellInfo, ShellManager, ShellOptions, ShellOwner, ShellSignal, TerminalOptions,
-    WindowSize,
-};
+use wsman_shell::{ShellError, ShellOptions, ShellSignal, TerminalOptions, WindowSize};
 
 fn terminal_options(rows: u16, columns: u16) -> ShellOptions {
     let mut options = options();
@@ -34,13 +31,12 @@ fn open_masters() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminal_shell_runs_commands_on_a_pseudo_terminal() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("a_terminal_shell_runs_commands_on_a_pseudo_terminal");
+    let user = TestUser::lock("a_terminal_shell_runs_commands_on_a_pseudo_terminal").await;
     let manager = manager(limits());
     let before = open_masters();
     let (out, err, code) = run_in(
         &manager,
-        &owner,
+        &user.owner,
         terminal_options(37, 113),
         "tty; stty size; echo \"term=$TERM\"; echo to-stderr >&2; id -u; \
          test -t 0 && test -t 1 && test -t 2 && echo all-three; stat -c %U:%a \"$(tty)\"",
@@ -57,55 +53,44 @@ async fn a_terminal_shell_runs_commands_on_a_pseudo_terminal() {
     assert_eq!(err, "");
     assert_eq!(
         lines[4],
-        user.uid.to_string(),
+        user.user.uid.to_string(),
         "the same user switch as pipes"
     );
     assert_eq!(lines[5], "all-three");
     // The terminal belongs to the user it runs as, as a login gives it (stat on the host).
-    assert_eq!(lines[6], format!("{}:620", user.name));
+    assert_eq!(lines[6], format!("{}:620", user.user.name));
     // Closed as the command ends: by the waiter and the stdin writer, just after Done.
     wait_until("the master closed with the command", || {
         open_masters() == before
     })
     .await;
-    assert_no_user_processes(&user).await;
+    user.assert_nothing_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shell_without_the_option_keeps_pipes() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("a_shell_without_the_option_keeps_pipes");
-    let manager = manager(limits());
-    let (out, _, code) = run_in(&manager, &owner, options(), "tty; echo \"term=$TERM\"").await;
+    let user = TestUser::lock("a_shell_without_the_option_keeps_pipes").await;
+    let (out, _, code) = user
+        .run(&manager(limits()), "tty; echo \"term=$TERM\"")
+        .await;
     assert_eq!(code, 0);
     assert!(out.starts_with("not a tty\n"), "{out:?}");
     assert!(!out.contains("xterm-256color"));
-    assert_no_user_processes(&user).await;
+    user.assert_nothing_left().await;
 }
 
-/// A shell of `owner` on a 24x80 pseudo-terminal.
-async fn terminal_shell(manager: &ShellManager, owner: &ShellOwner) -> ShellInfo {
-    manager
-        .create_shell(owner.clone(), terminal_options(24, 80))
-        .await
-        .unwrap()
+/// A shell of the test user on a 24x80 pseudo-terminal.
+async fn terminal_session(test: &str) -> Session {
+    Session::of_test_user_with(test, manager(limits()), terminal_options(24, 80)).await
 }
 
 /// Receives the command's stdout until what came holds `wanted`.
-async fn read_stdout_until(
-    manager: &ShellManager,
-    user: &str,
-    shell_id: &str,
-    command_id: &str,
-    wanted: &str,
-) {
+async fn read_stdout_until(session: &Session, command_id: &str, wanted: &str) {
     let request = wsman_shell::ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(5));
     let mut seen = String::new();
     while !seen.contains(wanted) {
-        if let wsman_shell::ReceiveOutcome::Output(output) = manager
-            .receive(user, shell_id, command_id, &request)
-            .await
-            .unwrap()
+        if let wsman_shell::ReceiveOutcome::Output(output) =
+            session.receive(command_id, &request).await.unwrap()
         {
             for chunk in output.chunks {
                 seen.push_str(&String::from_utf8(chunk.decoded()).unwrap());
@@ -116,74 +101,54 @@ async fn read_stdout_until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resize_reaches_the_running_command_and_later_ones() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("a_resize_reaches_the_running_command_and_later_ones");
-    let manager = manager(limits());
-    let name = &owner.user_name;
-    let shell = terminal_shell(&manager, &owner).await;
+    let session = terminal_session("a_resize_reaches_the_running_command_and_later_ones").await;
     // The shell traps SIGWINCH, which the kernel sends the foreground job on a size change.
-    let id = start(
-        &manager,
-        name,
-        &shell.shell_id,
-        "trap 'echo winch' WINCH; stty size; read line; stty size",
-    )
-    .await;
+    let id = session
+        .start("trap 'echo winch' WINCH; stty size; read line; stty size")
+        .await;
     // The first size is printed before the resize is sent.
-    read_stdout_until(&manager, name, &shell.shell_id, &id, "24 80\r\n").await;
+    read_stdout_until(&session, &id, "24 80\r\n").await;
     let resize = ShellSignal::WindowSize(WindowSize::new(50, 160));
-    signal(&manager, name, &shell.shell_id, &id, resize).await;
-    send_input(&manager, name, &shell.shell_id, &id, b"go\n", false).await;
-    let (out, _, code) = collect(&manager, name, &shell.shell_id, &id).await;
+    session.signal(&id, resize).await;
+    session.send(&id, b"go\n", false).await;
+    let (out, _, code) = session.collect(&id).await;
     assert_eq!(code, 0);
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("winch"), "{out:?}");
     assert!(out.ends_with("50 160\r\n"), "{out:?}");
     // A later command starts with the new size.
-    let next = start(&manager, name, &shell.shell_id, "stty size").await;
-    let (out, _, _) = collect(&manager, name, &shell.shell_id, &next).await;
+    let next = session.start("stty size").await;
+    let (out, _, _) = session.collect(&next).await;
     assert_eq!(String::from_utf8(out).unwrap(), "50 160\r\n");
-    delete_and_check(&manager, name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_is_the_terminals_interrupt() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("ctrl_c_is_the_terminals_interrupt");
-    let manager = manager(limits());
-    let name = &owner.user_name;
-    let shell = terminal_shell(&manager, &owner).await;
-    let id = start(
-        &manager,
-        name,
-        &shell.shell_id,
-        "trap 'echo interrupted; exit 3' INT; echo ready; while :; do sleep 0.1; done",
-    )
-    .await;
-    read_stdout_until(&manager, name, &shell.shell_id, &id, "ready").await;
-    signal(&manager, name, &shell.shell_id, &id, ShellSignal::CtrlC).await;
-    let (out, _, code) = collect(&manager, name, &shell.shell_id, &id).await;
+    let session = terminal_session("ctrl_c_is_the_terminals_interrupt").await;
+    let id = session
+        .start("trap 'echo interrupted; exit 3' INT; echo ready; while :; do sleep 0.1; done")
+        .await;
+    read_stdout_until(&session, &id, "ready").await;
+    session.signal(&id, ShellSignal::CtrlC).await;
+    let (out, _, code) = session.collect(&id).await;
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("interrupted"), "{out:?}");
     assert_eq!(code, 3);
-    delete_and_check(&manager, name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn end_of_input_is_the_terminals_eof() {
-    let _guard = USER_LOCK.lock().await;
-    let (owner, user) = user_or_root("end_of_input_is_the_terminals_eof");
-    let manager = manager(limits());
-    let name = &owner.user_name;
-    let shell = terminal_shell(&manager, &owner).await;
-    let id = start(&manager, name, &shell.shell_id, "wc -l").await;
-    send_input(&manager, name, &shell.shell_id, &id, b"a\nb\n", true).await;
-    let (out, _, code) = collect(&manager, name, &shell.shell_id, &id).await;
+    let session = terminal_session("end_of_input_is_the_terminals_eof").await;
+    let id = session.start("wc -l").await;
+    session.send(&id, b"a\nb\n", true).await;
+    let (out, _, code) = session.collect(&id).await;
     assert_eq!(code, 0);
     // The terminal echoes the input (ECHO is on); the last line is wc's count of the lines before the EOF.
     let out = String::from_utf8(out).unwrap();
     assert_eq!(out.trim_end().rsplit("\r\n").next(), Some("2"), "{out:?}");
-    delete_and_check(&manager, name, &shell.shell_id, &user).await;
+    session.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,7 +253,10 @@ async fn a_terminal_is_a_login_seat_in_utmp_and_wtmp() {
         .collect();
     assert!(written.is_empty(), "a pipes-only command wrote {written:?}");
 
-    let shell = terminal_shell(&manager, &owner).await;
+    let shell = manager
+        .create_shell(owner.clone(), terminal_options(24, 80))
+        .await
+        .unwrap();
     start(&manager, name, &shell.shell_id, "exec sleep 30.25").await;
     let mut sleeper = None;
     wait_until("the sleep on the terminal", || {

@@ -12,15 +12,11 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
-
 use super::tls::{self, AcceptorCertificate, TlsError, TlsSealer};
 use super::ts_request::{DecodeError, PasswordCredentials, TsRequest, STATUS_LOGON_FAILURE};
+use super::{binding_hash, CLIENT_TO_SERVER, SERVER_TO_CLIENT};
 use crate::ntlm::{AcceptStep, ChannelBindingPolicy, NegotiateAcceptor, NtHashLookup, NtlmError};
 use crate::sealing::{MessageSealer, SealError};
-
-const CLIENT_TO_SERVER: &[u8] = b"CredSSP Client-To-Server Binding Hash\0";
-const SERVER_TO_CLIENT: &[u8] = b"CredSSP Server-To-Client Binding Hash\0";
 
 /// Why a CredSSP handshake was refused. No variant carries a password or key.
 #[derive(Debug, thiserror::Error)]
@@ -497,14 +493,6 @@ impl CredSspAcceptor {
 pub fn delegated_account_name(user: &str) -> &str {
     let user = user.rsplit('\\').next().unwrap_or(user);
     user.split('@').next().unwrap_or(user)
-}
-
-fn binding_hash(label: &[u8], nonce: &[u8; 32], public_key: &[u8]) -> Vec<u8> {
-    let mut hash = Sha256::new();
-    hash.update(label);
-    hash.update(nonce);
-    hash.update(public_key);
-    hash.finalize().to_vec()
 }
 
 /// A raw Kerberos GSS token (OID 1.2.840.113554.1.2.2), or SPNEGO that offers Kerberos but not

@@ -9,15 +9,12 @@ use std::sync::Arc;
 use rand::RngCore;
 use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use sha2::{Digest, Sha256};
 
 use super::tls::{self, TlsError, TlsSealer};
 use super::ts_request::{PasswordCredentials, TsRequest};
+use super::{binding_hash, CLIENT_TO_SERVER, SERVER_TO_CLIENT};
 use crate::initiator::{ClientCredentials, InitiatorError, NegotiateInitiator, TokenForm};
 use crate::sealing::{MessageSealer, SealError};
-
-const CLIENT_TO_SERVER: &[u8] = b"CredSSP Client-To-Server Binding Hash\0";
-const SERVER_TO_CLIENT: &[u8] = b"CredSSP Server-To-Client Binding Hash\0";
 
 /// Why the client side failed. Never carries the password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -293,14 +290,6 @@ fn server_request(plain: &[u8]) -> Result<TsRequest, CredSspClientError> {
         return Err(CredSspClientError::ServerError(code));
     }
     Ok(reply)
-}
-
-fn binding_hash(label: &[u8], nonce: &[u8; 32], public_key: &[u8]) -> Vec<u8> {
-    let mut hash = Sha256::new();
-    hash.update(label);
-    hash.update(nonce);
-    hash.update(public_key);
-    hash.finalize().to_vec()
 }
 
 /// `DOMAIN\user` -> (`user`, `DOMAIN`); `user@domain` and `user` stay whole with no domain.

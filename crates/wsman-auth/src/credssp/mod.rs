@@ -18,7 +18,23 @@ pub use initiator::{CredSspClientError, CredSspInitiator};
 pub use tls::{AcceptorCertificate, TlsError, TlsSealer};
 pub use ts_request::{DecodeError, PasswordCredentials, TsRequest};
 
+use sha2::{Digest, Sha256};
+
 use crate::sealing::{MessageSealer, SealError};
+
+/// The labels of the public-key binding hashes (MS-CSSP 3.1.5, version 5 and later).
+const CLIENT_TO_SERVER: &[u8] = b"CredSSP Client-To-Server Binding Hash\0";
+const SERVER_TO_CLIENT: &[u8] = b"CredSSP Server-To-Client Binding Hash\0";
+
+/// SHA-256 of a binding label, the client's nonce and the TLS public key: what each side
+/// seals to prove the TLS channel is the one it authenticated.
+fn binding_hash(label: &[u8], nonce: &[u8; 32], public_key: &[u8]) -> Vec<u8> {
+    let mut hash = Sha256::new();
+    hash.update(label);
+    hash.update(nonce);
+    hash.update(public_key);
+    hash.finalize().to_vec()
+}
 
 /// The NTLM signature in front of the data of a blob the inner NTLM context seals.
 const NTLM_SIGNATURE_LEN: usize = 16;

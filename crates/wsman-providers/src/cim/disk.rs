@@ -10,10 +10,9 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use wsman_proto::cim::{Instance, Value};
-use wsman_proto::Fault;
 
 use super::schema::{ClassSchema, Declaration};
-use super::{procfs, Class};
+use super::{procfs, Class, Instances};
 use crate::{Context, Filter};
 
 /// File systems without a block device that still hold a user's files: network shares, and the
@@ -315,14 +314,8 @@ const LOGICAL_DISK: ClassSchema = ClassSchema {
 };
 
 impl Class for LogicalDisk {
-    fn schema(&self) -> &'static ClassSchema {
-        &LOGICAL_DISK
-    }
-    fn instances(
-        &self,
-        _ctx: &Context<'_>,
-        filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    schema!(LOGICAL_DISK);
+    fn instances(&self, _ctx: &Context<'_>, filter: Option<&Filter>) -> Instances {
         let host = procfs::host_name();
         let only = filter.and_then(|f| f.pinned("DeviceID"));
         Ok(host_drives()
@@ -441,10 +434,8 @@ const PERF_FORMATTED_LOGICAL_DISK: ClassSchema = ClassSchema::performance(
 );
 
 impl Class for PerfFormattedLogicalDisk {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_FORMATTED_LOGICAL_DISK
-    }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(PERF_FORMATTED_LOGICAL_DISK);
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let drives = host_drives();
         let (started, before) = self.previous.take_or_sample(|| Ok(disk_sample(&drives)))?;
         let after = disk_sample(&drives);
@@ -634,14 +625,8 @@ const VOLUME: ClassSchema = ClassSchema {
 };
 
 impl Class for Volume {
-    fn schema(&self) -> &'static ClassSchema {
-        &VOLUME
-    }
-    fn instances(
-        &self,
-        _ctx: &Context<'_>,
-        _filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    schema!(VOLUME);
+    fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let host = procfs::host_name();
         Ok(host_drives().iter().map(|m| volume(m, &host)).collect())
     }

@@ -19,7 +19,7 @@ use wsman_proto::Fault;
 
 use super::schema::{ClassSchema, Declaration, Method};
 use super::sysfs::{self, SysfsSensor};
-use super::{procfs, reference_to, Class};
+use super::{procfs, reference_to, Answer, Class, Instances};
 use crate::{Context, Filter};
 
 pub(super) const NAMESPACE: &str = "root/hardware";
@@ -525,10 +525,8 @@ const SENSOR: ClassSchema = ClassSchema {
 };
 
 impl Class for Sensor {
-    fn schema(&self) -> &'static ClassSchema {
-        &SENSOR
-    }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(SENSOR);
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         Ok(all_sensors(ctx, &self.hardware, false))
     }
 }
@@ -618,10 +616,8 @@ const NUMERIC_SENSOR: ClassSchema = ClassSchema {
 };
 
 impl Class for NumericSensor {
-    fn schema(&self) -> &'static ClassSchema {
-        &NUMERIC_SENSOR
-    }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(NUMERIC_SENSOR);
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         Ok(all_sensors(ctx, &self.hardware, true))
     }
 }
@@ -690,10 +686,8 @@ const RECORD_LOG: ClassSchema = ClassSchema {
 };
 
 impl Class for RecordLog {
-    fn schema(&self) -> &'static ClassSchema {
-        &RECORD_LOG
-    }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(RECORD_LOG);
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let info = self
             .hardware
             .read(Bmc::sel_info)
@@ -723,12 +717,7 @@ impl Class for RecordLog {
             .collect())
     }
 
-    fn invoke(
-        &self,
-        ctx: &Context<'_>,
-        keys: &[(&str, &str)],
-        method: &str,
-    ) -> Result<Instance, Fault> {
+    fn invoke(&self, ctx: &Context<'_>, keys: &[(&str, &str)], method: &str) -> Answer {
         if !method.eq_ignore_ascii_case("ClearLog") {
             return Err(crate::not_supported(ctx));
         }
@@ -805,10 +794,8 @@ const LOG_RECORD: ClassSchema = ClassSchema {
 };
 
 impl Class for LogRecord {
-    fn schema(&self) -> &'static ClassSchema {
-        &LOG_RECORD
-    }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(LOG_RECORD);
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let Some(sel) = self.hardware.sel()? else {
             return Ok(Vec::new());
         };
@@ -877,10 +864,8 @@ const LOG_MANAGES_RECORD: ClassSchema = ClassSchema {
 };
 
 impl Class for LogManagesRecord {
-    fn schema(&self) -> &'static ClassSchema {
-        &LOG_MANAGES_RECORD
-    }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(LOG_MANAGES_RECORD);
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let Some(sel) = self.hardware.sel()? else {
             return Ok(Vec::new());
         };

@@ -6,6 +6,16 @@
 //! against the class, so those rules are written once. Filtering, rendering, EPRs and paging
 //! are the server's.
 
+/// A class's [`Class::schema`]: the static its file declares (the one statement of its name,
+/// keys and property types), so each `impl Class` opens with one line.
+macro_rules! schema {
+    ($schema:ident) => {
+        fn schema(&self) -> &'static $crate::cim::schema::ClassSchema {
+            &$schema
+        }
+    };
+}
+
 pub mod disk;
 pub mod hardware;
 #[cfg(test)]
@@ -38,6 +48,13 @@ use wsman_proto::Fault;
 
 use crate::{Body, Context, Filter, Item, ItemSource, Provider};
 
+/// What [`Class::instances`] answers: the class's instances, or the fault that stopped them.
+pub type Instances = Result<Vec<Instance>, Fault>;
+
+/// What [`Class::get`] and [`Class::invoke`] answer: one instance (a method's is its
+/// `<Method>_OUTPUT`), or the fault.
+pub type Answer = Result<Instance, Fault>;
+
 /// One class: its schema, declared once in the class's own file, and its instances.
 pub trait Class: Send + Sync + 'static {
     /// The class's name, namespace, keys, singleton flag, references and declaration.
@@ -68,8 +85,7 @@ pub trait Class: Send + Sync + 'static {
         self.schema().references
     }
     /// The instances; `filter` may narrow the work (the server filters again).
-    fn instances(&self, ctx: &Context<'_>, filter: Option<&Filter>)
-        -> Result<Vec<Instance>, Fault>;
+    fn instances(&self, ctx: &Context<'_>, filter: Option<&Filter>) -> Instances;
     /// The instances made one at a time as the client pulls them, for classes with many
     /// (`None`, the default: [`Class::instances`] answers). Each item is an instance.
     fn instances_lazily(
@@ -80,7 +96,7 @@ pub trait Class: Send + Sync + 'static {
         None
     }
     /// The instance with these key values (checked against [`Class::keys`] already).
-    fn get(&self, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
+    fn get(&self, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Answer {
         self.instances(ctx, None)?
             .into_iter()
             .find(|i| i.matches_selectors(keys.iter().copied()))
@@ -94,12 +110,7 @@ pub trait Class: Send + Sync + 'static {
     /// Run `method` (on the instance `keys` name, or on the class when they are empty; the
     /// input is the request body, `<Method>_INPUT`). Answers the `<Method>_OUTPUT` instance,
     /// whose ReturnValue says whether the method succeeded: a failing method is not a fault.
-    fn invoke(
-        &self,
-        ctx: &Context<'_>,
-        _keys: &[(&str, &str)],
-        _method: &str,
-    ) -> Result<Instance, Fault> {
+    fn invoke(&self, ctx: &Context<'_>, _keys: &[(&str, &str)], _method: &str) -> Answer {
         Err(crate::not_supported(ctx))
     }
 }
@@ -376,11 +387,7 @@ impl CimProvider {
     /// DSP0227's association traversal, written once for every association class: the
     /// association instances whose reference (in `Role`, or any) is the object, and for
     /// AssociatedInstances the instances their other references (in `ResultRole`) point at.
-    fn associations(
-        &self,
-        ctx: &Context<'_>,
-        filter: &AssociationFilter,
-    ) -> Result<Vec<Instance>, Fault> {
+    fn associations(&self, ctx: &Context<'_>, filter: &AssociationFilter) -> Instances {
         let object_class = self.class_of(&filter.object.resource_uri).ok_or_else(|| {
             Fault::cannot_process_filter(format!(
                 "The association filter's object names no class served here: {}. ",
@@ -755,7 +762,7 @@ impl Provider for CimProvider {
 impl CimProvider {
     /// The instance a Get, Put or Delete addresses, read (the not-found fault when it does
     /// not exist).
-    fn addressed_instance(&self, ctx: &Context<'_>) -> Result<Instance, Fault> {
+    fn addressed_instance(&self, ctx: &Context<'_>) -> Answer {
         if matches!(ctx.operation().resource, Resource::ClassMetadata(_)) {
             return Err(crate::not_supported(ctx));
         }

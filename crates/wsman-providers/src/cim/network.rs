@@ -9,10 +9,9 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use wsman_proto::cim::{Instance, Value};
-use wsman_proto::Fault;
 
 use super::schema::{ClassSchema, Declaration};
-use super::{procfs, Class};
+use super::{procfs, Class, Instances};
 use crate::{Context, Filter};
 
 /// One interface as /sys/class/net shows it.
@@ -192,14 +191,8 @@ const NETWORK_ADAPTER: ClassSchema = ClassSchema {
 };
 
 impl Class for NetworkAdapter {
-    fn schema(&self) -> &'static ClassSchema {
-        &NETWORK_ADAPTER
-    }
-    fn instances(
-        &self,
-        _ctx: &Context<'_>,
-        _filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    schema!(NETWORK_ADAPTER);
+    fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let host = procfs::host_name();
         Ok(interfaces().iter().map(|i| adapter(i, &host)).collect())
     }
@@ -373,14 +366,8 @@ const NETWORK_ADAPTER_CONFIGURATION: ClassSchema = ClassSchema {
 };
 
 impl Class for NetworkAdapterConfiguration {
-    fn schema(&self) -> &'static ClassSchema {
-        &NETWORK_ADAPTER_CONFIGURATION
-    }
-    fn instances(
-        &self,
-        _ctx: &Context<'_>,
-        _filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    schema!(NETWORK_ADAPTER_CONFIGURATION);
+    fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let host = procfs::host_name();
         let addresses = addresses();
         let routes = routes();
@@ -472,14 +459,8 @@ const IP4_ROUTE_TABLE: ClassSchema = ClassSchema {
 };
 
 impl Class for Ip4RouteTable {
-    fn schema(&self) -> &'static ClassSchema {
-        &IP4_ROUTE_TABLE
-    }
-    fn instances(
-        &self,
-        _ctx: &Context<'_>,
-        _filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    schema!(IP4_ROUTE_TABLE);
+    fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let index: BTreeMap<String, u32> = interfaces()
             .into_iter()
             .map(|i| (i.name, i.index))

@@ -18,7 +18,7 @@ use wsman_proto::wql::{CompareOp, Condition, Literal};
 use wsman_proto::Fault;
 
 use super::schema::{ClassSchema, Declaration};
-use super::Class;
+use super::{Answer, Class, Instances};
 use crate::{Context, Filter, Item, ItemSource};
 
 /// Records one enumeration returns at most (newest first).
@@ -237,14 +237,8 @@ const NT_LOG_EVENT: ClassSchema = ClassSchema {
 };
 
 impl Class for NtLogEvent {
-    fn schema(&self) -> &'static ClassSchema {
-        &NT_LOG_EVENT
-    }
-    fn instances(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    schema!(NT_LOG_EVENT);
+    fn instances(&self, ctx: &Context<'_>, filter: Option<&Filter>) -> Instances {
         let records = self.records_for(ctx, filter)?;
         Ok(records.into_iter().map(instance).collect())
     }
@@ -265,7 +259,7 @@ impl Class for NtLogEvent {
         }))
     }
 
-    fn get(&self, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
+    fn get(&self, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Answer {
         let value = |name: &str| {
             keys.iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))

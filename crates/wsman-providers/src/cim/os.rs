@@ -3,14 +3,13 @@
 use std::sync::Arc;
 
 use wsman_proto::cim::{CimDateTime, Instance, MethodInput};
-use wsman_proto::Fault;
 use wsman_systemd::{Error, PowerAction};
 
 use super::schema::{ClassSchema, Declaration, Method};
 use super::service::{unavailable, ServiceManager};
 
 use super::procfs;
-use super::Class;
+use super::{Answer, Class, Instances};
 use crate::{Context, Filter};
 
 /// `Win32_OperatingSystem`: one instance (a singleton, as Windows' MOF marks it), keyed by Name. Memory sizes are in KB, as
@@ -137,17 +136,10 @@ const OPERATING_SYSTEM: ClassSchema = ClassSchema {
 };
 
 impl Class for OperatingSystem {
-    fn schema(&self) -> &'static ClassSchema {
-        &OPERATING_SYSTEM
-    }
+    schema!(OPERATING_SYSTEM);
     /// Reboot and Shutdown: the whole system, for administrators only (others get
     /// ReturnValue 2); 0 once systemd accepted the job, as Windows answers before it goes down.
-    fn invoke(
-        &self,
-        ctx: &Context<'_>,
-        keys: &[(&str, &str)],
-        method: &str,
-    ) -> Result<Instance, Fault> {
+    fn invoke(&self, ctx: &Context<'_>, keys: &[(&str, &str)], method: &str) -> Answer {
         let (method, action) = match method.to_ascii_lowercase().as_str() {
             "reboot" => ("Reboot", PowerAction::Reboot),
             "shutdown" => ("Shutdown", PowerAction::PowerOff),
@@ -184,11 +176,7 @@ impl Class for OperatingSystem {
         }
     }
 
-    fn instances(
-        &self,
-        _ctx: &Context<'_>,
-        _filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let meminfo = procfs::read_required("/proc/meminfo")?;
         let kb = |k| procfs::field(&meminfo, k);
         let (total, available) = (kb("MemTotal"), kb("MemAvailable"));

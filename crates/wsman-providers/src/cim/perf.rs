@@ -19,7 +19,7 @@ use wsman_proto::Fault;
 
 use super::procfs::{self, HUNDRED_NS_PER_TICK};
 use super::schema::{ClassSchema, Declaration};
-use super::Class;
+use super::{Class, Instances};
 use crate::{Context, Filter};
 
 /// `Win32_PerfRawData_PerfOS_Processor`, keyed by Name (`0`, `1`, ..., `_Total`).
@@ -124,10 +124,8 @@ const PERF_OS_PROCESSOR: ClassSchema = ClassSchema::performance(
 );
 
 impl Class for PerfOsProcessor {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_OS_PROCESSOR
-    }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(PERF_OS_PROCESSOR);
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let stat = procfs::read_required("/proc/stat")?;
         let timestamp = filetime_now();
         let lines = cpu_lines(&stat);
@@ -210,10 +208,8 @@ const PERF_OS_SYSTEM: ClassSchema = ClassSchema {
 };
 
 impl Class for PerfOsSystem {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_OS_SYSTEM
-    }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(PERF_OS_SYSTEM);
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let stat = procfs::read_required("/proc/stat")?;
         let timestamp = filetime_now();
         // The fourth field of /proc/loadavg: runnable / all scheduling entities (threads).
@@ -302,10 +298,8 @@ const PERF_OS_MEMORY: ClassSchema = ClassSchema {
 };
 
 impl Class for PerfOsMemory {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_OS_MEMORY
-    }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(PERF_OS_MEMORY);
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let meminfo = procfs::read_required("/proc/meminfo")?;
         let kb = |key| procfs::field(&meminfo, key);
         let available = kb("MemAvailable");
@@ -540,10 +534,8 @@ const PERF_FORMATTED_OS_PROCESSOR: ClassSchema = ClassSchema::performance(
 );
 
 impl Class for PerfFormattedOsProcessor {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_FORMATTED_OS_PROCESSOR
-    }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(PERF_FORMATTED_OS_PROCESSOR);
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let window = self.sampler.window()?;
         let before = &window.before;
         let mut out: Vec<Instance> = window
@@ -628,10 +620,8 @@ const PERF_TCPIP_NETWORK_INTERFACE: ClassSchema = ClassSchema::performance(
 );
 
 impl Class for PerfTcpipNetworkInterface {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_TCPIP_NETWORK_INTERFACE
-    }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(PERF_TCPIP_NETWORK_INTERFACE);
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let timestamp = filetime_now();
         let Ok(dir) = std::fs::read_dir("/sys/class/net") else {
             return Ok(Vec::new());

@@ -13,11 +13,10 @@
 use std::path::Path;
 
 use wsman_proto::cim::Instance;
-use wsman_proto::Fault;
 
 use super::perf::{filetime_now, PreviousSample};
 use super::schema::ClassSchema;
-use super::{procfs, Class};
+use super::{procfs, Class, Instances};
 use crate::{Context, Filter};
 
 /// Bytes in a sector of the block layer's counters, whatever the device's own sector size.
@@ -253,10 +252,8 @@ const PERF_RAW_PHYSICAL_DISK: ClassSchema = ClassSchema::performance(
 );
 
 impl Class for PerfRawPhysicalDisk {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_RAW_PHYSICAL_DISK
-    }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(PERF_RAW_PHYSICAL_DISK);
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let uptime = uptime_100ns().unwrap_or(0);
         Ok(disks(Path::new("/sys/block"))
             .iter()
@@ -367,10 +364,8 @@ const PERF_FORMATTED_PHYSICAL_DISK: ClassSchema = ClassSchema::performance(
 );
 
 impl Class for PerfFormattedPhysicalDisk {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_FORMATTED_PHYSICAL_DISK
-    }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(PERF_FORMATTED_PHYSICAL_DISK);
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let block = Path::new("/sys/block");
         let (started, before) = self.previous.take_or_sample(|| Ok(disks(block)))?;
         let after = disks(block);

@@ -9,13 +9,12 @@
 use std::collections::HashMap;
 
 use wsman_proto::cim::{Instance, Value};
-use wsman_proto::Fault;
 
 use super::perf::{filetime_now, filetime_of_unix};
 use super::process::Viewer;
 use super::procfs::{self, Stat, HUNDRED_NS_PER_TICK};
 use super::schema::ClassSchema;
-use super::Class;
+use super::{Class, Instances};
 use crate::{Context, Filter};
 
 /// The counters of one process; `None` where /proc does not let the daemon read them.
@@ -147,10 +146,8 @@ const PERF_PROC_PROCESS: ClassSchema = ClassSchema::performance(
 );
 
 impl Class for PerfProcProcess {
-    fn schema(&self) -> &'static ClassSchema {
-        &PERF_PROC_PROCESS
-    }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(PERF_PROC_PROCESS);
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let viewer = Viewer::of(ctx);
         let timestamp = filetime_now();
         let boot_time = procfs::boot_time();

@@ -12,13 +12,12 @@
 use std::sync::Arc;
 
 use wsman_proto::cim::{class_uri, Instance, Reference, Value};
-use wsman_proto::Fault;
 
 use super::hardware::{self, Hardware, NAMESPACE, SENSOR_KEYS, SYSTEM_CLASS};
 use super::schema::{ClassSchema, Declaration};
 use super::smbios::{MemoryDevice, ProcessorSocket};
 use super::sysfs::{self, SysfsSensor};
-use super::{is_administrator, procfs, reference_to, system, Class};
+use super::{is_administrator, procfs, reference_to, system, Class, Instances};
 use crate::{Context, Filter};
 
 /// The one enclosure's Tag, as Windows names its first.
@@ -115,10 +114,8 @@ const SYSTEM_ENCLOSURE: ClassSchema = ClassSchema {
 };
 
 impl Class for SystemEnclosure {
-    fn schema(&self) -> &'static ClassSchema {
-        &SYSTEM_ENCLOSURE
-    }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(SYSTEM_ENCLOSURE);
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let root = self.hardware.sysfs_root();
         // Without DMI (a VM without it, a container) there is no enclosure to describe.
         let Some(types) = chassis_type(&self.hardware) else {
@@ -207,10 +204,8 @@ const CHASSIS: ClassSchema = ClassSchema {
 };
 
 impl Class for Chassis {
-    fn schema(&self) -> &'static ClassSchema {
-        &CHASSIS
-    }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(CHASSIS);
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let root = self.hardware.sysfs_root();
         let Some(smbios) = chassis_type(&self.hardware) else {
             return Ok(Vec::new());
@@ -298,10 +293,8 @@ const COMPUTER_SYSTEM: ClassSchema = ClassSchema {
 };
 
 impl Class for ComputerSystem {
-    fn schema(&self) -> &'static ClassSchema {
-        &COMPUTER_SYSTEM
-    }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(COMPUTER_SYSTEM);
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let root = self.hardware.sysfs_root();
         let name = procfs::host_name();
         // DSP1052's identifying pairs: the SMBIOS UUID (root-only), the model, the serial
@@ -411,14 +404,8 @@ const PROCESSOR: ClassSchema = ClassSchema {
 };
 
 impl Class for Processor {
-    fn schema(&self) -> &'static ClassSchema {
-        &PROCESSOR
-    }
-    fn instances(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    schema!(PROCESSOR);
+    fn instances(&self, ctx: &Context<'_>, filter: Option<&Filter>) -> Instances {
         let system = procfs::host_name();
         let sockets = self.hardware.smbios().processors;
         let copy = |from: &Instance, name: &str| from.get(name).cloned().unwrap_or(Value::Null);
@@ -574,10 +561,8 @@ const PHYSICAL_MEMORY: ClassSchema = ClassSchema {
 };
 
 impl Class for PhysicalMemory {
-    fn schema(&self) -> &'static ClassSchema {
-        &PHYSICAL_MEMORY
-    }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(PHYSICAL_MEMORY);
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         Ok(self
             .hardware
             .smbios()
@@ -618,10 +603,8 @@ const SYSTEM_DEVICE: ClassSchema = ClassSchema {
 };
 
 impl Class for SystemDevice {
-    fn schema(&self) -> &'static ClassSchema {
-        &SYSTEM_DEVICE
-    }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(SYSTEM_DEVICE);
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let system = system_reference();
         let mut parts = hardware::all_sensors(ctx, &self.hardware, false);
         parts.extend(Processor::new(self.hardware.clone()).instances(ctx, None)?);
@@ -713,10 +696,8 @@ const ASSOCIATED_SENSOR: ClassSchema = ClassSchema {
 };
 
 impl Class for AssociatedSensor {
-    fn schema(&self) -> &'static ClassSchema {
-        &ASSOCIATED_SENSOR
-    }
-    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(ASSOCIATED_SENSOR);
+    fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
         let processors = Processor::new(self.hardware.clone()).instances(ctx, None)?;
         let packages: Vec<String> = processors
             .iter()

@@ -3,13 +3,12 @@
 //! (PeakWorkingSetSize, PageFileUsage, PeakPageFileUsage), as in WMI.
 
 use wsman_proto::cim::{CimDateTime, Instance, Value};
-use wsman_proto::Fault;
 
 use std::os::fd::OwnedFd;
 
 use super::procfs::{self, ProcessDir, Stat, HUNDRED_NS_PER_TICK, USER_HZ};
 use super::schema::{ClassSchema, Declaration, Method};
-use super::Class;
+use super::{Answer, Class, Instances};
 use crate::{Context, Filter, Item, ItemSource};
 
 /// `Win32_Process`.
@@ -446,14 +445,8 @@ const PROCESS: ClassSchema = ClassSchema {
 };
 
 impl Class for Process {
-    fn schema(&self) -> &'static ClassSchema {
-        &PROCESS
-    }
-    fn instances(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    schema!(PROCESS);
+    fn instances(&self, ctx: &Context<'_>, filter: Option<&Filter>) -> Instances {
         let viewer = Viewer::of(ctx);
         if let Some(pid) = pinned_pid(filter) {
             return Ok(instance(pid, viewer).into_iter().collect());
@@ -485,19 +478,14 @@ impl Class for Process {
         }))
     }
 
-    fn get(&self, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
+    fn get(&self, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Answer {
         let viewer = Viewer::of(ctx);
         handle(keys)
             .and_then(|pid| instance(pid, viewer))
             .ok_or_else(super::not_found)
     }
 
-    fn invoke(
-        &self,
-        ctx: &Context<'_>,
-        keys: &[(&str, &str)],
-        method: &str,
-    ) -> Result<Instance, Fault> {
+    fn invoke(&self, ctx: &Context<'_>, keys: &[(&str, &str)], method: &str) -> Answer {
         if method.eq_ignore_ascii_case("Terminate") {
             return terminate(self, ctx, keys);
         }
@@ -544,7 +532,7 @@ fn owner(pid: u32) -> Option<u32> {
 /// process `Create` started ends with everything it started, what called `setsid` included
 /// (the launcher's cgroup of it): a Linux command leaves helpers behind that a Windows
 /// program would not, and a client ending what it created expects nothing left running.
-fn terminate(class: &Process, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
+fn terminate(class: &Process, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Answer {
     use rustix::process::{pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
     wsman_proto::cim::MethodInput::read(ctx.request.body.as_ref(), "Terminate")?;
     let pid = handle(keys).ok_or_else(super::not_found)?;
@@ -607,7 +595,7 @@ mod create_return {
 /// `ProcessStartupInformation` is not used (there is no window to place). A missing
 /// CommandLine is `w:InvalidParameter`; a process that cannot start is a non-zero
 /// ReturnValue, as on Windows.
-fn create(ctx: &Context<'_>) -> Result<Instance, Fault> {
+fn create(ctx: &Context<'_>) -> Answer {
     use crate::LaunchError;
     use create_return::*;
     let input = wsman_proto::cim::MethodInput::read(ctx.request.body.as_ref(), "Create")?;

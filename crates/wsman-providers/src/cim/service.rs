@@ -17,7 +17,7 @@ use wsman_proto::Fault;
 use wsman_systemd::{Enablement, Error, PowerAction, ServiceUnit, Systemd, UnitName};
 
 use super::schema::{ClassSchema, Declaration, Method};
-use super::{procfs, Class};
+use super::{procfs, Answer, Class, Instances};
 use crate::{Context, Filter};
 
 /// Longest a method waits for systemd's job when the request gives no OperationTimeout
@@ -283,14 +283,8 @@ const SERVICE: ClassSchema = ClassSchema {
 };
 
 impl Class for Service {
-    fn schema(&self) -> &'static ClassSchema {
-        &SERVICE
-    }
-    fn instances(
-        &self,
-        _ctx: &Context<'_>,
-        filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    schema!(SERVICE);
+    fn instances(&self, _ctx: &Context<'_>, filter: Option<&Filter>) -> Instances {
         let host = procfs::host_name();
         let units = match pinned_name(filter) {
             Some(name) => self
@@ -303,7 +297,7 @@ impl Class for Service {
         Ok(units.iter().map(|u| instance(u, &host)).collect())
     }
 
-    fn get(&self, _ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
+    fn get(&self, _ctx: &Context<'_>, keys: &[(&str, &str)]) -> Answer {
         let name = unit_name(keys)?;
         let shown = name.clone();
         match self.manager.run(|s| async move { s.service(&name).await }) {
@@ -316,12 +310,7 @@ impl Class for Service {
         }
     }
 
-    fn invoke(
-        &self,
-        ctx: &Context<'_>,
-        keys: &[(&str, &str)],
-        method: &str,
-    ) -> Result<Instance, Fault> {
+    fn invoke(&self, ctx: &Context<'_>, keys: &[(&str, &str)], method: &str) -> Answer {
         let method = ["StartService", "StopService", "ChangeStartMode"]
             .into_iter()
             .find(|m| m.eq_ignore_ascii_case(method))
@@ -453,14 +442,8 @@ const DEPENDENT_SERVICE: ClassSchema = ClassSchema {
 };
 
 impl Class for DependentService {
-    fn schema(&self) -> &'static ClassSchema {
-        &DEPENDENT_SERVICE
-    }
-    fn instances(
-        &self,
-        _ctx: &Context<'_>,
-        _filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    schema!(DEPENDENT_SERVICE);
+    fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let units = self
             .manager
             .run(|s| async move { s.services().await })

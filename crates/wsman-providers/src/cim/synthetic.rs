@@ -4,10 +4,9 @@
 //! the same name, off by default): a production daemon never serves it.
 
 use wsman_proto::cim::{CimDateTime, Instance};
-use wsman_proto::Fault;
 
 use super::schema::{ClassSchema, Declaration};
-use super::Class;
+use super::{Answer, Class, Instances};
 use crate::{Context, CountedItems, Filter, Item, ItemSource};
 
 /// The class name.
@@ -60,15 +59,9 @@ pub fn instance(id: u32) -> Instance {
 }
 
 impl Class for Synthetic {
-    fn schema(&self) -> &'static ClassSchema {
-        &SYNTHETIC
-    }
+    schema!(SYNTHETIC);
 
-    fn instances(
-        &self,
-        _ctx: &Context<'_>,
-        _filter: Option<&Filter>,
-    ) -> Result<Vec<Instance>, Fault> {
+    fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         Ok((1..=self.count).map(instance).collect())
     }
 
@@ -81,7 +74,7 @@ impl Class for Synthetic {
         Some(Box::new(CountedItems::new(items, self.count as usize)))
     }
 
-    fn get(&self, _ctx: &Context<'_>, keys: &[(&str, &str)]) -> Result<Instance, Fault> {
+    fn get(&self, _ctx: &Context<'_>, keys: &[(&str, &str)]) -> Answer {
         keys.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("Id"))
             .and_then(|(_, v)| v.trim().parse::<u32>().ok())

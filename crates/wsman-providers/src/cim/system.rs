@@ -4,11 +4,10 @@
 use std::collections::BTreeMap;
 
 use wsman_proto::cim::{CimDateTime, Instance, Value};
-use wsman_proto::Fault;
 
 use super::procfs;
 use super::schema::{ClassSchema, Declaration};
-use super::Class;
+use super::{Class, Instances};
 use crate::{Context, Filter};
 
 /// The processors of /proc/cpuinfo: one map of `key: value` per logical processor.
@@ -144,10 +143,8 @@ const COMPUTER_SYSTEM: ClassSchema = ClassSchema {
 };
 
 impl Class for ComputerSystem {
-    fn schema(&self) -> &'static ClassSchema {
-        &COMPUTER_SYSTEM
-    }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(COMPUTER_SYSTEM);
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let host = procfs::host_name();
         let cpus = cpuinfo();
         let mut packages: Vec<u32> = cpus.iter().map(package).collect();
@@ -286,10 +283,8 @@ const PROCESSOR: ClassSchema = ClassSchema {
 };
 
 impl Class for Processor {
-    fn schema(&self) -> &'static ClassSchema {
-        &PROCESSOR
-    }
-    fn instances(&self, _: &Context<'_>, filter: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(PROCESSOR);
+    fn instances(&self, _: &Context<'_>, filter: Option<&Filter>) -> Instances {
         // The load needs a window of two samples: read only when the query can use it.
         let window = self
             .sampler
@@ -387,10 +382,8 @@ const PAGE_FILE_USAGE: ClassSchema = ClassSchema {
 };
 
 impl Class for PageFileUsage {
-    fn schema(&self) -> &'static ClassSchema {
-        &PAGE_FILE_USAGE
-    }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(PAGE_FILE_USAGE);
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let swaps = procfs::read_required("/proc/swaps")?;
         Ok(swaps
             .lines()
@@ -451,10 +444,8 @@ const UTC_TIME: ClassSchema = ClassSchema {
 };
 
 impl Class for UtcTime {
-    fn schema(&self) -> &'static ClassSchema {
-        &UTC_TIME
-    }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(UTC_TIME);
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as i64);
@@ -475,10 +466,8 @@ const LOCAL_TIME: ClassSchema = ClassSchema {
 };
 
 impl Class for LocalTime {
-    fn schema(&self) -> &'static ClassSchema {
-        &LOCAL_TIME
-    }
-    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Result<Vec<Instance>, Fault> {
+    schema!(LOCAL_TIME);
+    fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as i64);

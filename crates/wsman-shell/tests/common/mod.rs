@@ -1,6 +1,7 @@
 //! Shared helpers for the engine tests: a manager per test, an owner (the
-//! test user `wsmanuser` when it exists, else root), collecting a
-//! command's output, and checking that no process is left over.
+//! test user `wsmanuser` when it exists, else root), one open shell with the
+//! calls a test makes on it ([`Session`]), collecting a command's output, and
+//! checking that no process is left over.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -11,7 +12,7 @@ use wsman_os::process::all_processes;
 use wsman_os::{lookup_user, LinuxUser};
 use wsman_shell::{
     CgroupSupport, CommandSpec, CommandState, ReceiveOutcome, ReceiveRequest, SendOutcome,
-    ShellInfo, ShellLimits, ShellManager, ShellOptions, ShellOwner, ShellSignal,
+    ShellError, ShellInfo, ShellLimits, ShellManager, ShellOptions, ShellOwner, ShellSignal,
 };
 
 /// Tests that run as the test user take this lock, so "no process of the
@@ -42,6 +43,17 @@ pub fn limits() -> ShellLimits {
 
 pub fn manager(limits: ShellLimits) -> ShellManager {
     ShellManager::new(limits, CGROUP_BASE).unwrap()
+}
+
+/// A manager that limits shells with cgroups; `None` (the test says it skips) where this host
+/// has none usable.
+pub fn manager_with_cgroups(limits: ShellLimits) -> Option<ShellManager> {
+    let manager = manager(limits);
+    if manager.limit_report().cgroups {
+        return Some(manager);
+    }
+    eprintln!("skipped: no usable cgroups here");
+    None
 }
 
 pub fn manager_without_cgroups(limits: ShellLimits) -> ShellManager {
@@ -266,4 +278,169 @@ pub fn first_command_pid(manager: &ShellManager, user: &str, shell_id: &str) -> 
     manager.shell_info(user, shell_id).unwrap().commands[0]
         .process_id
         .unwrap()
+}
+
+/// The test user (root where it does not exist), with [`USER_LOCK`] held while this lives.
+pub struct TestUser {
+    pub owner: ShellOwner,
+    pub user: LinuxUser,
+    _lock: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl TestUser {
+    /// Takes [`USER_LOCK`]; `test` names the test when it falls back to root.
+    pub async fn lock(test: &str) -> Self {
+        let lock = USER_LOCK.lock().await;
+        let (owner, user) = user_or_root(test);
+        Self {
+            owner,
+            user,
+            _lock: lock,
+        }
+    }
+
+    /// Runs one command line to completion in a fresh shell of this user (see [`run`]).
+    pub async fn run(&self, manager: &ShellManager, command: &str) -> (String, String, i32) {
+        run(manager, &self.owner, command).await
+    }
+
+    /// Asserts that nothing of this user is left (see [`assert_no_user_processes`]).
+    pub async fn assert_nothing_left(&self) {
+        assert_no_user_processes(&self.user).await;
+    }
+}
+
+/// One test's shell: its manager, owner and shell id, and (for the test user) the
+/// [`USER_LOCK`] held until the session is dropped, so each test states what it does rather
+/// than the same five arguments on every call.
+pub struct Session {
+    pub manager: ShellManager,
+    pub owner: ShellOwner,
+    pub user: LinuxUser,
+    pub shell_id: String,
+    _lock: Option<tokio::sync::MutexGuard<'static, ()>>,
+}
+
+impl Session {
+    /// A shell of the test user (root where it does not exist; `test` says so), holding
+    /// [`USER_LOCK`].
+    pub async fn of_test_user(test: &str, manager: ShellManager) -> Self {
+        Self::of_test_user_with(test, manager, options()).await
+    }
+
+    /// A shell of the test user created with `options`.
+    pub async fn of_test_user_with(
+        test: &str,
+        manager: ShellManager,
+        options: ShellOptions,
+    ) -> Self {
+        let lock = USER_LOCK.lock().await;
+        let (owner, user) = user_or_root(test);
+        Self::open(manager, owner, user, options, Some(lock)).await
+    }
+
+    /// A shell of root (whose processes nothing counts, so no lock).
+    pub async fn of_root(manager: ShellManager) -> Self {
+        Self::of_root_with(manager, options()).await
+    }
+
+    /// A shell of root created with `options`.
+    pub async fn of_root_with(manager: ShellManager, options: ShellOptions) -> Self {
+        let root = root_user();
+        Self::open(manager, owner("root", root.clone()), root, options, None).await
+    }
+
+    /// The shell, or the manager's refusal to create it.
+    async fn open(
+        manager: ShellManager,
+        owner: ShellOwner,
+        user: LinuxUser,
+        options: ShellOptions,
+        lock: Option<tokio::sync::MutexGuard<'static, ()>>,
+    ) -> Self {
+        let shell = manager.create_shell(owner.clone(), options).await.unwrap();
+        Self {
+            manager,
+            owner,
+            user,
+            shell_id: shell.shell_id,
+            _lock: lock,
+        }
+    }
+
+    pub fn user_name(&self) -> &str {
+        &self.owner.user_name
+    }
+
+    /// Starts `command` (through the shell); its command id.
+    pub async fn start(&self, command: &str) -> String {
+        start(&self.manager, self.user_name(), &self.shell_id, command).await
+    }
+
+    /// Runs `spec` as given (the manager's answer, refusals included).
+    pub async fn run(&self, spec: CommandSpec) -> Result<String, ShellError> {
+        self.manager
+            .run_command(self.user_name(), &self.shell_id, spec)
+            .await
+    }
+
+    /// Sends `data` to the command's stdin (`end`: and closes it); must be accepted.
+    pub async fn send(&self, id: &str, data: &[u8], end: bool) -> SendOutcome {
+        send_input(
+            &self.manager,
+            self.user_name(),
+            &self.shell_id,
+            id,
+            data,
+            end,
+        )
+        .await
+    }
+
+    /// Sends `signal` to the command; must be accepted.
+    pub async fn signal(&self, id: &str, which: ShellSignal) {
+        signal(&self.manager, self.user_name(), &self.shell_id, id, which).await;
+    }
+
+    /// One Receive, answered as the manager answers it.
+    pub async fn receive(
+        &self,
+        id: &str,
+        request: &ReceiveRequest,
+    ) -> Result<ReceiveOutcome, ShellError> {
+        self.manager
+            .receive(self.user_name(), &self.shell_id, id, request)
+            .await
+    }
+
+    /// Everything the command prints, and its exit code (see [`collect`]).
+    pub async fn collect(&self, id: &str) -> (Vec<u8>, Vec<u8>, i32) {
+        collect(&self.manager, self.user_name(), &self.shell_id, id).await
+    }
+
+    /// The shell as the manager reports it now.
+    pub fn info(&self) -> ShellInfo {
+        self.manager
+            .shell_info(self.user_name(), &self.shell_id)
+            .unwrap()
+    }
+
+    /// The process id of the shell's first command.
+    pub fn first_command_pid(&self) -> u32 {
+        first_command_pid(&self.manager, self.user_name(), &self.shell_id)
+    }
+
+    /// Deletes the shell; the manager must accept it.
+    pub async fn delete(&self) {
+        self.manager
+            .delete_shell(self.user_name(), &self.shell_id)
+            .await
+            .unwrap();
+    }
+
+    /// Deletes the shell, then asserts that nothing of the test user is left.
+    pub async fn close(self) {
+        self.delete().await;
+        assert_no_user_processes(&self.user).await;
+    }
 }
