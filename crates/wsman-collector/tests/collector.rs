@@ -224,7 +224,8 @@ fn event(record: u64, computer: &str) -> String {
 /// A delivery of `events` in CDATA with bookmark `V`, as read by the collector.
 fn read_cdata_delivery(events: &[String]) -> ingest::Delivery {
     let text = delivery_text(events, Embedding::Cdata, Some("V"));
-    ingest::read_delivery(&parse_request(&text, &xml::Limits::default()).unwrap()).unwrap()
+    let request = parse_request(&text, &xml::Limits::default()).expect("a SOAP request");
+    ingest::read_delivery(&request).expect("a delivery")
 }
 
 fn delivery_text(events: &[String], embedding: Embedding, identifier: Option<&str>) -> String {
