@@ -104,23 +104,23 @@ fn queries_the_journal_as_windows_logs() {
     assert_eq!(document.elements().count(), 2);
 
     // Failures: an unknown log, a bad query, a journal that is not there.
-    let unknown = wevtutil(&["qe", "Setup", &journal]);
-    assert_eq!(unknown.code(), 1);
-    assert!(unknown.stderr.contains("could not be found"));
-    let bad = wevtutil(&["qe", "System", &journal, "/q:*[System[count(x)]]"]);
-    assert_eq!(bad.code(), 1);
-    assert!(
-        bad.stderr.contains("count() is not supported"),
-        "{}",
-        bad.stderr
-    );
-    let missing = wevtutil(&["qe", "System", "/j:/nonexistent/journal"]);
-    assert_eq!(missing.code(), 1);
-    assert!(
-        missing.stderr.contains("failed to read the journal"),
-        "{}",
-        missing.stderr
-    );
-    let usage = wevtutil(&["qe", "System", "/c:many"]);
-    assert_eq!(usage.code(), 2);
+    let journal = journal.as_str();
+    for (args, code, says) in [
+        (vec!["qe", "Setup", journal], 1, "could not be found"),
+        (
+            vec!["qe", "System", journal, "/q:*[System[count(x)]]"],
+            1,
+            "count() is not supported",
+        ),
+        (
+            vec!["qe", "System", "/j:/nonexistent/journal"],
+            1,
+            "failed to read the journal",
+        ),
+        (vec!["qe", "System", "/c:many"], 2, ""),
+    ] {
+        let failed = wevtutil(&args);
+        assert_eq!(failed.code(), code, "{args:?}");
+        assert!(failed.stderr.contains(says), "{args:?}: {}", failed.stderr);
+    }
 }

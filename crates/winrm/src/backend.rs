@@ -2,7 +2,7 @@
 //! machine's configuration directory (through wsman-config's ConfigStore). Both hand back
 //! parsed elements, so the output is the same either way.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use wsman_client::{BlockingClient, EnumerateOptions, Resource};
 use wsman_config::ConfigStore;
@@ -73,16 +73,7 @@ pub(crate) struct Local {
     pub(crate) store: ConfigStore,
 }
 
-/// `--config-dir`, else `WSMAND_CONFIG_DIR`, else `/etc/wsmand`.
-pub(crate) fn config_dir(flag: Option<&Path>) -> PathBuf {
-    if let Some(d) = flag {
-        return d.to_owned();
-    }
-    match std::env::var_os("WSMAND_CONFIG_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => PathBuf::from("/etc/wsmand"),
-    }
-}
+pub(crate) use wsman_cli::machine::config_dir;
 
 /// This machine's host name (for certificates of new HTTPS listeners).
 pub(crate) fn host_name() -> String {

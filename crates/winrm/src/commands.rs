@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use wsman_cli::{CliError, ClientSettings};
+use wsman_cli::CliError;
 use wsman_client::enumerate::dialect;
 use wsman_client::{
     BlockingClient, ClientOptions, Endpoint, EnumerateOptions, EnumerationMode, Filter, FilterBody,
@@ -70,28 +70,10 @@ fn instance_body(uri: &str, hash: &[(String, String)], s: &Switches) -> Result<S
         .map_err(|e| usage(e.to_string()).into())
 }
 
-/// This machine's WinRM client settings (`winrm/config/client` in the config directory, as
-/// local mode reads it; Windows' defaults when there is no config.toml): remote commands obey
-/// AllowUnencrypted and TrustedHosts like Windows' winrm does.
-fn client_settings(s: &Switches) -> Result<ClientSettings, Failure> {
-    let dir = backend::config_dir(s.config_dir.as_deref());
-    let store = wsman_config::ConfigStore::open(&dir).map_err(|e| {
-        Failure::local(format!(
-            "cannot read the WinRM client configuration in {}: {e}",
-            dir.display()
-        ))
-    })?;
-    let client = &store.config().client;
-    let mut settings = ClientSettings::default();
-    settings.allow_unencrypted = client.allow_unencrypted;
-    settings.trusted_hosts = client.trusted_hosts.clone();
-    settings.certs_dir = Some(store.certs_dir());
-    Ok(settings)
-}
-
 fn client_options(s: &Switches) -> Result<ClientOptions, Failure> {
     let user_agent = concat!("wsmand-winrm/", env!("CARGO_PKG_VERSION"));
-    let settings = client_settings(s)?;
+    let dir = backend::config_dir(s.config_dir.as_deref());
+    let settings = wsman_cli::machine::client_settings(&dir)?;
     s.connection
         .client_options(user_agent, &settings, |user| {
             prompt::password_for(user).map_err(|e| std::io::Error::other(e.to_string()))

@@ -27,30 +27,28 @@ mod syntax;
 
 use std::process::ExitCode;
 
-use failure::{describe, Failure, EXIT_OK, EXIT_USAGE};
+use failure::{describe, Failure, TOOL};
+use wsman_cli::failure::Why;
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let argv = wsman_cli::arguments();
     if argv.is_empty() {
         eprint!("{}", help::topic(None).unwrap_or_default());
-        return ExitCode::from(EXIT_USAGE);
+        return ExitCode::from(TOOL.exit_code(Why::Usage));
     }
     let invocation = match args::parse(argv) {
         Ok(i) => i,
         Err(u) => {
             eprint!("{}", describe(&Failure::Usage(u)));
-            return ExitCode::from(EXIT_USAGE);
+            return ExitCode::from(TOOL.exit_code(Why::Usage));
         }
     };
     let mut stdout = std::io::stdout();
     match commands::run(invocation, &mut stdout) {
-        Ok(()) => ExitCode::from(EXIT_OK),
+        Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             eprint!("{}", describe(&f));
-            ExitCode::from(f.exit_code())
+            ExitCode::from(f.exit_code(TOOL))
         }
     }
 }

@@ -1,13 +1,11 @@
 //! The pieces of winrm.cmd syntax that are not switches: resource URIs with aliases and
 //! `?Key=value+Key2=value` selectors, and `@{Key="value";Key2="value"}` hash tables.
 
-/// An error in what the user typed (exit code 2).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct UsageError(pub(crate) String);
+/// An error in what the user typed (exit code 2): the one both commands report.
+pub(crate) use wsman_cli::SwitchError as UsageError;
 
 pub(crate) fn usage(msg: impl Into<String>) -> UsageError {
-    UsageError(msg.into())
+    UsageError::new(msg)
 }
 
 /// The CLI's URI aliases (reference §6.1); they never reach the wire.

@@ -8,28 +8,16 @@
 //! `winrm` (wsman-cli).
 
 use wsman_cli::switches::find;
-use wsman_cli::{ConnectionSwitches, SwitchError};
+use wsman_cli::ConnectionSwitches;
 
 pub(crate) use crate::switches::{DetachSwitches, FanOutSwitches, ShellSwitches};
 use crate::switches::{Parsing, CONNECTION, DETACHED, FAN_OUT, SHELL};
 
-/// What the user typed wrong (exit code [`crate::failure::EXIT_USAGE`]).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub(crate) struct UsageError {
-    pub(crate) message: String,
-}
+/// What the user typed wrong (exit code 250): the one error both commands report.
+pub(crate) use wsman_cli::SwitchError as UsageError;
 
 pub(crate) fn usage(message: impl Into<String>) -> UsageError {
-    UsageError {
-        message: message.into(),
-    }
-}
-
-impl From<SwitchError> for UsageError {
-    fn from(e: SwitchError) -> Self {
-        usage(e.message)
-    }
+    UsageError::new(message)
 }
 
 /// A command line to run remotely.

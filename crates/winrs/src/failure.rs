@@ -4,66 +4,29 @@
 //! Exit codes are chosen not to collide with what remote commands commonly return (0-2, 126,
 //! 127, 128+N for signals, 255): a script can tell "the command failed" from "winrs failed".
 
-use wsman_cli::failure::ExitCodes;
+use wsman_cli::failure::{Tool, Why};
 #[cfg(test)]
 use wsman_client::ClientError;
 
-use crate::args::UsageError;
+/// Everything that can end winrs before the remote command's exit code is known.
+pub(crate) use wsman_cli::failure::Failure;
+
+/// winrs's exit codes (above 247, see [`Tool::Winrs`]) and wording.
+pub(crate) const TOOL: Tool = Tool::Winrs;
 
 /// The command line is wrong.
-pub(crate) const EXIT_USAGE: u8 = 250;
-/// The server refused the credentials (HTTP 401).
-pub(crate) const EXIT_AUTH: u8 = 251;
-/// No connection: network, TLS, HTTP error or no answer in time.
-pub(crate) const EXIT_CONNECTION: u8 = 252;
-/// The server answered with a WS-Management fault (e.g. shells not allowed, quota) or an
-/// answer that is not valid WS-Management.
-pub(crate) const EXIT_FAULT: u8 = 253;
-/// A local error: reading stdin or the password, writing stdout or stderr.
-pub(crate) const EXIT_LOCAL: u8 = 254;
+pub(crate) const EXIT_USAGE: u8 = TOOL.exit_code(Why::Usage);
 /// With several hosts: some failed (an error, or an exit code other than 0), some succeeded.
-pub(crate) const EXIT_SOME_FAILED: u8 = 248;
+pub(crate) const EXIT_SOME_FAILED: u8 = TOOL.exit_code(Why::SomeHostsFailed);
 /// With several hosts: every host failed.
-pub(crate) const EXIT_ALL_FAILED: u8 = 249;
+pub(crate) const EXIT_ALL_FAILED: u8 = TOOL.exit_code(Why::AllHostsFailed);
 /// The user pressed Ctrl-C twice: the remote command was terminated (as a shell reports a
 /// command killed by SIGINT).
 pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
-/// The `winrs` command's numbers and wording for the failures `wsman-cli` maps.
-#[derive(Debug)]
-pub(crate) struct Winrs;
-
-impl wsman_cli::failure::Command for Winrs {
-    type Usage = UsageError;
-    const EXIT_CODES: ExitCodes = ExitCodes {
-        usage: EXIT_USAGE,
-        local: EXIT_LOCAL,
-        fault: EXIT_FAULT,
-        protocol: EXIT_FAULT,
-        unauthorized: EXIT_AUTH,
-        invalid_endpoint: EXIT_USAGE,
-        configuration: EXIT_USAGE,
-        connection: EXIT_CONNECTION,
-        some_hosts_failed: EXIT_SOME_FAILED,
-        all_hosts_failed: EXIT_ALL_FAILED,
-    };
-    const PREFIX: &'static str = "winrs: ";
-    const LOCAL_LABEL: &'static str = "";
-    const HELP: &'static str = "winrs -?";
-}
-
-/// Everything that can end winrs before the remote command's exit code is known.
-pub(crate) type Failure = wsman_cli::failure::Failure<Winrs>;
-
-impl From<UsageError> for Failure {
-    fn from(e: UsageError) -> Self {
-        Self::Usage(e)
-    }
-}
-
 /// The text printed to stderr.
 pub(crate) fn describe(f: &Failure) -> String {
-    f.describe()
+    f.describe(TOOL)
 }
 
 /// The process exit code for a remote exit code: 0-255 as is; anything else (a Windows
@@ -76,6 +39,7 @@ pub(crate) fn exit_status(remote: i64) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wsman_cli::FailureKind;
 
     #[test]
     fn remote_codes_pass_through_or_saturate() {
@@ -94,33 +58,31 @@ mod tests {
 
     #[test]
     fn exit_codes_by_failure() {
+        let code = |f: Failure| f.exit_code(TOOL);
+        assert_eq!(code(Failure::Usage(crate::args::usage("x"))), 250);
         assert_eq!(
-            Failure::Usage(crate::args::usage("x")).exit_code(),
-            EXIT_USAGE
+            code(ClientError::Unauthorized { offered: vec![] }.into()),
+            251
         );
-        assert_eq!(
-            Failure::from(ClientError::Unauthorized { offered: vec![] }).exit_code(),
-            EXIT_AUTH
-        );
-        assert_eq!(
-            Failure::from(ClientError::Timeout { millis: 1 }).exit_code(),
-            EXIT_CONNECTION
-        );
-        assert_eq!(
-            Failure::from(ClientError::Http { status: 503 }).exit_code(),
-            EXIT_CONNECTION
-        );
-        assert_eq!(Failure::local("x").exit_code(), EXIT_LOCAL);
-        let codes = [
-            EXIT_SOME_FAILED,
-            EXIT_ALL_FAILED,
-            EXIT_USAGE,
-            EXIT_AUTH,
-            EXIT_CONNECTION,
-            EXIT_FAULT,
-            EXIT_LOCAL,
+        assert_eq!(code(ClientError::Timeout { millis: 1 }.into()), 252);
+        assert_eq!(code(ClientError::Http { status: 503 }.into()), 252);
+        assert_eq!(code(Failure::local("x")), 254);
+        let kinds = [
+            FailureKind::Fault,
+            FailureKind::Protocol,
+            FailureKind::Unauthorized,
+            FailureKind::InvalidEndpoint,
+            FailureKind::Configuration,
+            FailureKind::Connection,
         ];
-        for c in codes {
+        let others = [
+            Why::Usage,
+            Why::Local,
+            Why::SomeHostsFailed,
+            Why::AllHostsFailed,
+        ];
+        let whys = kinds.map(Why::Client).into_iter().chain(others);
+        for c in whys.map(|why| TOOL.exit_code(why)) {
             assert!(
                 c > 128 + 64 && c < 255,
                 "{c} collides with common remote codes"

@@ -14,8 +14,9 @@ mod terminal;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use wsman_cli::machine::config_dir;
 use wsman_cli::targets::{self, Remote};
-use wsman_cli::{AuthChoice, CliError, ClientSettings};
+use wsman_cli::{AuthChoice, CliError};
 use wsman_client::{Client, ClientOptions};
 
 use args::{Invocation, Parsed};
@@ -36,53 +37,24 @@ fn client_options(inv: &Invocation) -> Result<ClientOptions, Failure> {
         .into());
     }
     let user_agent = concat!("wsmand-winrs/", env!("CARGO_PKG_VERSION"));
-    let settings = machine_client_settings()?;
+    let settings = wsman_cli::machine::client_settings(&config_dir(None))?;
     c.client_options(user_agent, &settings, wsman_cli::read_password)
         .map_err(|e| match e {
-            CliError::Usage(u) => Failure::Usage(u.into()),
+            CliError::Usage(u) => Failure::Usage(u),
             other => Failure::local(other.to_string()),
         })
-}
-
-/// The machine's configuration directory: `WSMAND_CONFIG_DIR`, else `/etc/wsmand`, as
-/// `winrm` reads it.
-fn config_dir() -> std::path::PathBuf {
-    match std::env::var_os("WSMAND_CONFIG_DIR") {
-        Some(dir) if !dir.is_empty() => std::path::PathBuf::from(dir),
-        _ => std::path::PathBuf::from("/etc/wsmand"),
-    }
-}
-
-/// This machine's WinRM client settings (`winrm/config/client` in the configuration
-/// directory, as `winrm` reads them; Windows' defaults when there is no config.toml).
-fn machine_client_settings() -> Result<ClientSettings, Failure> {
-    let dir = config_dir();
-    let store = wsman_config::ConfigStore::open(&dir).map_err(|e| {
-        Failure::local(format!(
-            "cannot read the WinRM client configuration in {}: {e}",
-            dir.display()
-        ))
-    })?;
-    let client = &store.config().client;
-    let mut settings = ClientSettings::default();
-    settings.allow_unencrypted = client.allow_unencrypted;
-    settings.trusted_hosts = client.trusted_hosts.clone();
-    settings.certs_dir = Some(store.certs_dir());
-    Ok(settings)
 }
 
 /// The hosts of a fan-out run, or `None` for the one host of a plain run (`-r:HOST` without
 /// `-output:`, exactly as before fan-out existed).
 fn fan_out_hosts(inv: &Invocation) -> Result<Option<Vec<String>>, Failure> {
     let remote = inv.connection.remote.as_deref().unwrap_or(DEFAULT_REMOTE);
-    let groups = targets::read_groups(&config_dir()).map_err(args::UsageError::from)?;
-    Ok(
-        match targets::resolve(remote, &groups).map_err(args::UsageError::from)? {
-            Remote::Many(hosts) => Some(hosts),
-            Remote::Single(host) => inv.fan_out.output.map(|_| vec![host]),
-            _ => None,
-        },
-    )
+    let groups = targets::read_groups(&config_dir(None))?;
+    Ok(match targets::resolve(remote, &groups)? {
+        Remote::Many(hosts) => Some(hosts),
+        Remote::Single(host) => inv.fan_out.output.map(|_| vec![host]),
+        _ => None,
+    })
 }
 
 /// How a run ended: one command's ending, or the exit code of a fan-out.
@@ -140,10 +112,7 @@ fn run(inv: Invocation) -> Result<Finish, Failure> {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let argv = wsman_cli::arguments();
     if argv.is_empty() {
         eprint!("{}", help::help());
         return ExitCode::from(EXIT_USAGE);
@@ -176,7 +145,7 @@ fn main() -> ExitCode {
         }
         Err(f) => {
             eprint!("{}", describe(&f));
-            ExitCode::from(f.exit_code())
+            ExitCode::from(f.exit_code(failure::TOOL))
         }
     }
 }

@@ -148,17 +148,7 @@ pub(crate) async fn attach(client: &Client, shell_id: &str) -> Result<Ending, Fa
         )));
     };
     let command = shell.command(&item.command_id);
-    let (events, mut received) = mpsc::channel(4);
-    let mut reader = command.output()?;
-    let output_task = tokio::spawn(async move {
-        loop {
-            let next = reader.next().await;
-            let last = !matches!(next, Ok(Some(Output::Data { .. })));
-            if events.send(next).await.is_err() || last {
-                return;
-            }
-        }
-    });
+    let (mut received, output_task) = read_output(&command)?;
     let result = pump(&command, &mut received, &mut signals).await;
     output_task.abort();
     if let Ok(Ending::Stopped { .. }) = result {
@@ -217,17 +207,7 @@ async fn run_in(
     let resize_task = switches
         .pty
         .then(|| tokio::spawn(follow_window_size(command.clone())));
-    let (events, mut received) = mpsc::channel(4);
-    let mut reader = command.output()?;
-    let output_task = tokio::spawn(async move {
-        loop {
-            let next = reader.next().await;
-            let last = !matches!(next, Ok(Some(Output::Data { .. })));
-            if events.send(next).await.is_err() || last {
-                return;
-            }
-        }
-    });
+    let (mut received, output_task) = read_output(&command)?;
     let result = pump(&command, &mut received, signals).await;
     stdin_task.abort();
     output_task.abort();
@@ -241,6 +221,25 @@ async fn run_in(
 }
 
 type Event = Result<Option<Output>, ClientError>;
+
+/// The command's output, read by a task of its own (aborted by the caller) into a channel
+/// that ends after the first event that is not data.
+fn read_output(
+    command: &Command,
+) -> Result<(mpsc::Receiver<Event>, tokio::task::JoinHandle<()>), Failure> {
+    let (events, received) = mpsc::channel(4);
+    let mut reader = command.output()?;
+    let task = tokio::spawn(async move {
+        loop {
+            let next = reader.next().await;
+            let last = !matches!(next, Ok(Some(Output::Data { .. })));
+            if events.send(next).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    Ok((received, task))
+}
 
 /// Write output as it arrives and turn Ctrl-C into signals, until the command ends (or winrs
 /// is told to stop).

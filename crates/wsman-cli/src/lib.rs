@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod failure;
+pub mod machine;
 pub mod switches;
 pub mod targets;
 
@@ -113,6 +114,15 @@ pub struct ConnectionSwitches {
     pub certificate: Option<String>,
     /// `-spn:SERVICE`: the service part of the Kerberos SPN (`HTTP`, the default, or `WSMAN`).
     pub spn: Option<String>,
+}
+
+/// The command line after the program's name; an argument that is not UTF-8 is read lossily
+/// rather than refused.
+pub fn arguments() -> Vec<String> {
+    std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// The value of `-name:VALUE`, required and non-empty.

@@ -8,6 +8,10 @@ fn error_numbers_like_windows() {
         "Error number:  -2144108526 0x80338012"
     );
     assert_eq!(error_number(5), "Error number:  -2147024891 0x80070005");
+    assert_eq!(
+        error_number(2147942402),
+        "Error number:  -2147024894 0x80070002"
+    );
 }
 
 #[test]

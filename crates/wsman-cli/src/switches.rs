@@ -203,9 +203,59 @@ pub fn man_switch_headings(roff: &str) -> Vec<String> {
         .collect()
 }
 
+/// What a command's help and man page lack (empty: nothing), for its tests: a name a switch
+/// answers to (`names`, one list a switch) not in `help`, the page's `.TH` line not starting
+/// with `title`, a section heading (NAME, SYNOPSIS, EXIT STATUS and the page's own `sections`)
+/// not on the page.
+pub fn man_page_gaps<'a>(
+    help: &str,
+    page: &str,
+    names: impl IntoIterator<Item = &'a [&'a str]>,
+    title: &str,
+    sections: &[&str],
+) -> Vec<String> {
+    let help = help.to_ascii_lowercase();
+    let mut gaps: Vec<String> = names
+        .into_iter()
+        .filter(|names| {
+            !names
+                .iter()
+                .any(|n| help.contains(&format!("-{}", n.to_ascii_lowercase())))
+        })
+        .map(|names| format!("help lacks {names:?}"))
+        .collect();
+    if !page.starts_with(&format!(".TH {title} ")) {
+        gaps.push(format!("the man page does not start with .TH {title}"));
+    }
+    let every_page = [".SH NAME", ".SH SYNOPSIS", ".SH EXIT STATUS"];
+    for section in every_page
+        .iter()
+        .chain(sections)
+        .filter(|s| !page.contains(*s))
+    {
+        gaps.push(format!("the man page lacks {section}"));
+    }
+    gaps
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn man_page_gaps_names_what_is_missing() {
+        let page = ".TH X 1 \"\"\n.SH NAME\n.SH SYNOPSIS\n.SH EXIT STATUS\n";
+        let names: [&[&str]; 2] = [&["q", "quiet"], &["v"]];
+        assert!(man_page_gaps("  -Quiet -V", page, names, "X 1", &[]).is_empty());
+        assert_eq!(
+            man_page_gaps("  -q", page, names, "Y 1", &[".SH SWITCHES"]),
+            [
+                "help lacks [\"v\"]",
+                "the man page does not start with .TH Y 1",
+                "the man page lacks .SH SWITCHES"
+            ]
+        );
+    }
 
     struct Flags {
         quiet: bool,

@@ -602,10 +602,7 @@ impl Client {
         options.max_elements = options
             .max_elements
             .min(u32::try_from(limit.max(1)).unwrap_or(u32::MAX));
-        let body = enumerate::enumerate_body(&options);
-        let first = self.operation(action::ENUMERATE, resource, &body).await?;
-        let first = Self::required(first, "Enumerate")?;
-        let mut page = enumerate::read_enumerate_response(first)?;
+        let mut page = self.first_page(resource, &options).await?;
         let mut items = std::mem::take(&mut page.items);
         let mut pulls = 0usize;
         while let Some(context) = page.context.take().filter(|_| !page.end) {
@@ -633,6 +630,17 @@ impl Client {
         }
         items.truncate(limit);
         Ok(items)
+    }
+
+    /// The Enumerate that opens an enumeration: its first page.
+    async fn first_page(
+        &self,
+        resource: &Resource,
+        options: &EnumerateOptions,
+    ) -> Result<enumerate::Page, ClientError> {
+        let body = enumerate::enumerate_body(options);
+        let first = self.operation(action::ENUMERATE, resource, &body).await?;
+        enumerate::read_enumerate_response(Self::required(first, "Enumerate")?)
     }
 
     /// Like [`Client::enumerate`], but each item is handed to `each` as its page is read,
@@ -748,10 +756,7 @@ impl Client {
         resource: &Resource,
         options: &EnumerateOptions,
     ) -> Result<Vec<Element>, ClientError> {
-        let body = enumerate::enumerate_body(options);
-        let first = self.operation(action::ENUMERATE, resource, &body).await?;
-        let first = Self::required(first, "Enumerate")?;
-        let mut page = enumerate::read_enumerate_response(first)?;
+        let mut page = self.first_page(resource, options).await?;
         let mut items = std::mem::take(&mut page.items);
         let mut pulls = 0usize;
         while let Some(context) = page.context.take().filter(|_| !page.end) {

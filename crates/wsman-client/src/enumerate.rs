@@ -174,13 +174,19 @@ fn page(body: &mut Element, items_ns: &str) -> Page {
     }
 }
 
-pub(crate) fn read_enumerate_response(mut body: Element) -> Result<Page, ClientError> {
-    if !body.is(ns::ENUMERATION, "EnumerateResponse") {
-        return Err(ClientError::protocol(format!(
-            "expected n:EnumerateResponse, got {}",
-            body.name
-        )));
+/// A protocol error unless `body` is the enumeration element `local`.
+fn expect_enumeration(body: &Element, local: &str) -> Result<(), ClientError> {
+    if body.is(ns::ENUMERATION, local) {
+        return Ok(());
     }
+    let got = &body.name;
+    Err(ClientError::protocol(format!(
+        "expected n:{local}, got {got}"
+    )))
+}
+
+pub(crate) fn read_enumerate_response(mut body: Element) -> Result<Page, ClientError> {
+    expect_enumeration(&body, "EnumerateResponse")?;
     let mut p = page(&mut body, ns::WSMAN);
     if p.items.is_empty() {
         // A non-optimizing server may still answer with n:Items.
@@ -190,12 +196,7 @@ pub(crate) fn read_enumerate_response(mut body: Element) -> Result<Page, ClientE
 }
 
 pub(crate) fn read_pull_response(mut body: Element) -> Result<Page, ClientError> {
-    if !body.is(ns::ENUMERATION, "PullResponse") {
-        return Err(ClientError::protocol(format!(
-            "expected n:PullResponse, got {}",
-            body.name
-        )));
-    }
+    expect_enumeration(&body, "PullResponse")?;
     let mut p = page(&mut body, ns::ENUMERATION);
     if p.context.is_none() {
         // No context means nothing more to pull.

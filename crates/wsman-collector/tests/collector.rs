@@ -221,6 +221,13 @@ fn event(record: u64, computer: &str) -> String {
         .replace("COMPUTER", computer)
 }
 
+/// A delivery of `events` in CDATA with bookmark `V`, as read by the collector.
+fn read_cdata_delivery(events: &[String]) -> ingest::Delivery {
+    let text = delivery_text(events, Embedding::Cdata, Some("V"));
+    let request = parse_request(&text, &xml::Limits::default()).expect("a SOAP request");
+    ingest::read_delivery(&request).expect("a delivery")
+}
+
 fn delivery_text(events: &[String], embedding: Embedding, identifier: Option<&str>) -> String {
     let mut parameters = Vec::new();
     if let Some(identifier) = identifier {
@@ -292,61 +299,34 @@ fn deliveries_are_read_in_both_embeddings() {
 
 #[test]
 fn the_computer_must_be_the_sender() {
-    let cases: &[(Sender, &str, bool)] = &[
-        (
-            Sender::Kerberos("WEB01$@EXAMPLE.COM".into()),
-            "web01.example.com",
-            true,
-        ),
-        (Sender::Kerberos("WEB01$@EXAMPLE.COM".into()), "WEB01", true),
-        (
-            Sender::Kerberos("WEB01$@EXAMPLE.COM".into()),
-            "web02.example.com",
-            false,
-        ),
-        (
-            Sender::Kerberos("host/web01.example.com@EXAMPLE.COM".into()),
-            "web01.example.com",
-            true,
-        ),
-        (
-            Sender::Kerberos("host/web01.example.com@EXAMPLE.COM".into()),
-            "web01",
-            true,
-        ),
-        (
-            Sender::Kerberos("host/web01.example.com@EXAMPLE.COM".into()),
-            "web01.other.com",
-            false,
-        ),
-        (
-            Sender::Certificate(vec!["web01.example.com".into()]),
-            "web01.example.com",
-            true,
-        ),
-        (
-            Sender::Certificate(vec!["web01.example.com".into()]),
-            "db01.example.com",
-            false,
-        ),
-        (Sender::Account("web01".into()), "web01.example.com", true),
-        (Sender::Account("web01".into()), "web011.example.com", false),
-        (Sender::Account("web01".into()), "", false),
-    ];
-    for (sender, computer, allowed) in cases {
-        assert_eq!(
-            sender.may_send_for(computer),
-            *allowed,
+    let machine = Sender::Kerberos("WEB01$@EXAMPLE.COM".into());
+    let service = Sender::Kerberos("host/web01.example.com@EXAMPLE.COM".into());
+    let certificate = Sender::Certificate(vec!["web01.example.com".into()]);
+    let account = Sender::Account("web01".into());
+    for (sender, computer) in [
+        (&machine, "web01.example.com"),
+        (&machine, "WEB01"),
+        (&service, "web01.example.com"),
+        (&service, "web01"),
+        (&certificate, "web01.example.com"),
+        (&account, "web01.example.com"),
+    ] {
+        assert!(sender.may_send_for(computer), "{sender:?} for {computer:?}");
+    }
+    for (sender, computer) in [
+        (&machine, "web02.example.com"),
+        (&service, "web01.other.com"),
+        (&certificate, "db01.example.com"),
+        (&account, "web011.example.com"),
+        (&account, ""),
+    ] {
+        assert!(
+            !sender.may_send_for(computer),
             "{sender:?} for {computer:?}"
         );
     }
-    let text = delivery_text(
-        &[event(1, "web01.example.com"), event(2, "dc01.example.com")],
-        Embedding::Cdata,
-        Some("V"),
-    );
     let delivery =
-        ingest::read_delivery(&parse_request(&text, &xml::Limits::default()).unwrap()).unwrap();
+        read_cdata_delivery(&[event(1, "web01.example.com"), event(2, "dc01.example.com")]);
     let error = ingest::check_computers(&delivery, &Sender::Account("web01".into())).unwrap_err();
     assert!(
         matches!(error, DeliveryError::Forged { index: 1, .. }),
@@ -376,13 +356,7 @@ fn the_file_output_writes_each_new_event_once_and_on_disk() {
         },
     ];
     let outputs = FileOutputs::new();
-    let first = delivery_text(
-        &[event(1, "web01"), event(2, "web01")],
-        Embedding::Cdata,
-        Some("V"),
-    );
-    let first =
-        ingest::read_delivery(&parse_request(&first, &xml::Limits::default()).unwrap()).unwrap();
+    let first = read_cdata_delivery(&[event(1, "web01"), event(2, "web01")]);
     let fresh = ingest::unseen(&first, None);
     outputs
         .write(
@@ -395,13 +369,7 @@ fn the_file_output_writes_each_new_event_once_and_on_disk() {
     // A resend of event 2 with event 3, after the store reached 2: only 3 is new.
     let mut stored = BookmarkList::new();
     stored.advance("Security", 2);
-    let second = delivery_text(
-        &[event(2, "web01"), event(3, "web01")],
-        Embedding::Cdata,
-        Some("V"),
-    );
-    let second =
-        ingest::read_delivery(&parse_request(&second, &xml::Limits::default()).unwrap()).unwrap();
+    let second = read_cdata_delivery(&[event(2, "web01"), event(3, "web01")]);
     let fresh = ingest::unseen(&second, Some(&stored));
     assert_eq!(fresh.len(), 1);
     outputs.reopen();
@@ -428,24 +396,20 @@ fn the_file_output_writes_each_new_event_once_and_on_disk() {
         lines,
         vec![event(1, "web01"), event(2, "web01"), event(3, "web01")]
     );
-    let json_text =
-        std::fs::read_to_string(dir.path().join("security/WEB01__EXAMPLE.COM.json")).unwrap();
-    let records: Vec<serde_json::Value> = json_text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let json_lines = |file: &str| -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(dir.path().join("security").join(file)).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let records = json_lines("WEB01__EXAMPLE.COM.json");
     assert_eq!(records.len(), 3);
     assert_eq!(records[2]["record_id"], 3);
     assert_eq!(records[2]["event"]["System"]["EventID"], "4624");
     assert_eq!(records[2]["event"]["EventData"]["user"], "alice");
     assert_eq!(records[0]["client"], "WEB01$@EXAMPLE.COM");
     // raw+json: the same records, with each event's XML as it came.
-    let raw_json_text =
-        std::fs::read_to_string(dir.path().join("security/WEB01__EXAMPLE.COM.raw.json")).unwrap();
-    let with_xml: Vec<serde_json::Value> = raw_json_text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let with_xml = json_lines("WEB01__EXAMPLE.COM.raw.json");
     assert_eq!(with_xml.len(), 3);
     for (record, (plain, xml)) in with_xml.iter().zip(records.iter().zip(&lines)) {
         assert_eq!(record["xml"], xml.as_str());
@@ -497,16 +461,10 @@ fn decoy_system_and_doubled_computer_events_are_refused() {
         );
     }
     // The real thing is still read.
-    let text = delivery_text(
-        &[format!(
-            "<Event xmlns='{NS}'>{}</Event>",
-            system("web01.example.com")
-        )],
-        Embedding::Cdata,
-        Some("V"),
-    );
-    let delivery =
-        ingest::read_delivery(&parse_request(&text, &xml::Limits::default()).unwrap()).unwrap();
+    let delivery = read_cdata_delivery(&[format!(
+        "<Event xmlns='{NS}'>{}</Event>",
+        system("web01.example.com")
+    )]);
     assert_eq!(delivery.events[0].computer, "web01.example.com");
     ingest::check_computers(&delivery, &sender).unwrap();
 }
@@ -547,13 +505,7 @@ fn a_forwarder_inventing_channels_adds_no_rows_beyond_its_query() {
             .unwrap();
     }
     // One genuine batch of Security events: its row is kept.
-    let text = delivery_text(
-        &[event(20_000, "web01.example.com")],
-        Embedding::Cdata,
-        Some("V"),
-    );
-    let delivery =
-        ingest::read_delivery(&parse_request(&text, &xml::Limits::default()).unwrap()).unwrap();
+    let delivery = read_cdata_delivery(&[event(20_000, "web01.example.com")]);
     store
         .merge(
             "web01",

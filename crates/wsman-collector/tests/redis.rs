@@ -131,6 +131,13 @@ fn redis_output(url: &str, more: &str) -> String {
 
 const KEY: &str = "wec:sec:web01.example.com";
 
+/// The JSON records of the list at [`KEY`].
+fn json_records(redis: &Redis) -> Vec<Value> {
+    let lines = redis.list(KEY);
+    let parse = |line: &String| serde_json::from_str(line).expect("a JSON record");
+    lines.iter().map(parse).collect()
+}
+
 #[test]
 fn a_list_holds_every_acknowledged_event_across_a_killed_server() {
     let port = free_port();
@@ -144,11 +151,9 @@ fn a_list_holds_every_acknowledged_event_across_a_killed_server() {
     for batch in &batches[..3] {
         write(&outputs, CLIENT, batch).expect("stored");
     }
-    let records: Vec<u64> = redis
-        .list(KEY)
+    let records: Vec<u64> = json_records(&redis)
         .iter()
-        .map(|line| {
-            let record: Value = serde_json::from_str(line).expect("a JSON record");
+        .map(|record| {
             assert_eq!(record["client"], CLIENT);
             record["record_id"].as_u64().expect("record_id")
         })
@@ -172,11 +177,9 @@ fn a_list_holds_every_acknowledged_event_across_a_killed_server() {
     for batch in &batches[4..] {
         write(&outputs, CLIENT, batch).expect("stored after the restart");
     }
-    let stored: Vec<String> = redis
-        .list(KEY)
+    let stored: Vec<String> = json_records(&redis)
         .iter()
-        .map(|line| {
-            let record: Value = serde_json::from_str(line).expect("a JSON record");
+        .map(|record| {
             // JSON records carry the tree; the raw XML is compared through raw+json below.
             record["event"]["System"]["EventRecordID"]
                 .as_str()

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::listener::{Listener, ListenerAddress, Transport};
+use crate::listener::{Listener, Transport};
 use crate::schema::{Container, SettingKey, Value};
 
 /// The whole effective configuration.
@@ -307,24 +307,14 @@ impl Config {
     /// listeners (Address `*`, port 80 / 443, URLPrefix `wsman`; HTTPS uses
     /// `Service/CertificateThumbprint`) when `Service/EnableCompatibilityHttp(s)Listener` is on.
     pub fn active_listeners(&self) -> Vec<Listener> {
-        let mut out: Vec<Listener> = self
-            .listeners
-            .iter()
-            .filter(|l| l.enabled)
-            .cloned()
-            .collect();
-        if self.service.enable_compatibility_http_listener {
-            let mut l = Listener::new(ListenerAddress::Any, Transport::Http, 80);
-            l.compatibility = true;
-            out.push(l);
-        }
-        if self.service.enable_compatibility_https_listener {
-            let mut l = Listener::new(ListenerAddress::Any, Transport::Https, 443);
-            l.compatibility = true;
-            l.certificate_thumbprint = self.service.certificate_thumbprint.clone();
-            out.push(l);
-        }
-        out
+        let service = &self.service;
+        let https = service.enable_compatibility_https_listener;
+        let thumbprint = https.then(|| service.certificate_thumbprint.clone());
+        Listener::active(
+            &self.listeners,
+            service.enable_compatibility_http_listener,
+            thumbprint,
+        )
     }
 }
 

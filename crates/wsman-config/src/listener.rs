@@ -143,6 +143,31 @@ pub struct Listener {
 }
 
 impl Listener {
+    /// What a server binds: the enabled ones of `configured`, then the compatibility listeners
+    /// `Service/EnableCompatibilityHttp(s)Listener` asks for (Address `*`, port 80 / 443,
+    /// URLPrefix `wsman`; the HTTPS one with `https_thumbprint`).
+    pub fn active(
+        configured: &[Listener],
+        compatibility_http: bool,
+        compatibility_https: Option<String>,
+    ) -> Vec<Listener> {
+        let mut out: Vec<Listener> = configured.iter().filter(|l| l.enabled).cloned().collect();
+        let implied = |transport, port| {
+            let mut l = Listener::new(ListenerAddress::Any, transport, port);
+            l.compatibility = true;
+            l
+        };
+        if compatibility_http {
+            out.push(implied(Transport::Http, 80));
+        }
+        if let Some(thumbprint) = compatibility_https {
+            let mut https = implied(Transport::Https, 443);
+            https.certificate_thumbprint = thumbprint;
+            out.push(https);
+        }
+        out
+    }
+
     /// A listener with defaults for everything but the keys and port.
     pub fn new(address: ListenerAddress, transport: Transport, port: u16) -> Self {
         Self {

@@ -12,7 +12,7 @@ use crate::resource::{
     check_body_root, invalid_value, is_config_ns, leaf_text, save_fault, unknown_element,
     unreadable_fault, EnumItem, LISTENER_URI,
 };
-use crate::schema::ValueType;
+use crate::schema::{self, ValueType};
 use crate::store::ConfigStore;
 
 fn cert_not_found(thumbprint: &str) -> Fault {
@@ -70,12 +70,7 @@ fn parse_listener_body(
                 }
             }
             "port" => {
-                let ty = ValueType::Number {
-                    xsd: "unsignedShort",
-                    min: 1,
-                    max: u64::from(u16::MAX),
-                };
-                let v = ty
+                let v = schema::PORT
                     .parse(&text)
                     .map_err(|r| invalid_value(&what, &text, &r))?;
                 out.port = v.as_number().and_then(|n| u16::try_from(n).ok());

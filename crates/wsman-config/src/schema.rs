@@ -122,7 +122,7 @@ const fn ulong() -> ValueType {
 }
 
 /// Ports: a port of 0 cannot be listened on or connected to.
-const PORT: ValueType = ValueType::Number {
+pub(crate) const PORT: ValueType = ValueType::Number {
     xsd: "unsignedShort",
     min: 1,
     max: U16,

@@ -15,7 +15,7 @@ use toml_edit::{ImDocument, Item, TableLike};
 
 use crate::certmapping::{CertMapping, MappingValueError};
 use crate::listener::{ListenerAddress, StoredListener, Transport};
-use crate::schema::{Container, Entry, SettingKey, Value, ValueError, ValueType};
+use crate::schema::{self, Container, Entry, SettingKey, Value, ValueError, ValueType};
 use crate::ConfigError;
 
 /// One layer of values (the stored file, or the merged policy files).
@@ -112,13 +112,15 @@ pub(crate) fn parse(path: &Path, text: &str, kind: FileKind) -> Result<FileConte
                 walk_container(&ctx, Container::Config, table, &mut out.layer)?;
             }
             "Listener" if kind == FileKind::Stored => {
-                parse_listeners(&ctx, item, span, &mut out.listeners)?;
+                let (parse, same) = (parse_listener, same_listener);
+                parse_entries(&ctx, (item, span, key), &mut out.listeners, parse, same)?;
             }
             "Listener" => {
                 return Err(ctx.err(span, "listeners cannot be set by policy files"));
             }
             "CertMapping" if kind == FileKind::Stored => {
-                parse_cert_mappings(&ctx, item, span, &mut out.cert_mappings)?;
+                let (parse, same) = (parse_cert_mapping, same_cert_mapping);
+                parse_entries(&ctx, (item, span, key), &mut out.cert_mappings, parse, same)?;
             }
             "CertMapping" => {
                 return Err(ctx.err(span, "certificate mappings cannot be set by policy files"));
@@ -308,27 +310,33 @@ fn tables_of<'a>(
     Ok(tables)
 }
 
-fn parse_listeners(
+/// Parses one `[[name]]` table (with its span for error messages).
+type ParseEntry<T> = fn(&Ctx<'_>, &dyn TableLike, Option<Range<usize>>) -> Result<T, ConfigError>;
+
+/// The `[[name]]` entries into `out`, each by `parse`; `duplicate` says why an entry repeats
+/// the keys of one before it.
+fn parse_entries<T>(
     ctx: &Ctx<'_>,
-    item: &Item,
-    span: Option<Range<usize>>,
-    out: &mut Vec<StoredListener>,
+    (item, span, name): (&Item, Option<Range<usize>>, &str),
+    out: &mut Vec<T>,
+    parse: ParseEntry<T>,
+    duplicate: fn(&T, &T) -> Option<String>,
 ) -> Result<(), ConfigError> {
-    let tables = tables_of(ctx, item, span, "Listener")?;
-    for (table, table_span) in tables {
-        let l = parse_listener(ctx, table, table_span.clone())?;
-        if out.iter().any(|o| o.same_keys(&l.address, l.transport)) {
-            return Err(ctx.err(
-                table_span,
-                format!(
-                    "duplicate listener Address={} Transport={}",
-                    l.address, l.transport
-                ),
-            ));
+    for (table, table_span) in tables_of(ctx, item, span, name)? {
+        let entry = parse(ctx, table, table_span.clone())?;
+        if let Some(why) = out.iter().find_map(|o| duplicate(o, &entry)) {
+            return Err(ctx.err(table_span, why));
         }
-        out.push(l);
+        out.push(entry);
     }
     Ok(())
+}
+
+/// Why `l` repeats the keys of `o`, if it does.
+fn same_listener(o: &StoredListener, l: &StoredListener) -> Option<String> {
+    let (address, transport) = (&l.address, l.transport);
+    o.same_keys(address, transport)
+        .then(|| format!("duplicate listener Address={address} Transport={transport}"))
 }
 
 fn parse_listener(
@@ -343,6 +351,15 @@ fn parse_listener(
         let span = key_span(table, key, item);
         let value_span = item.span().or(span.clone());
         let text = |what: &str| string_value(ctx, what, item, span.clone());
+        let typed = |what: &str, ty: ValueType| {
+            item.as_value()
+                .ok_or_else(|| ctx.err(span.clone(), format!("{what} must be a value")))
+                .and_then(|v| {
+                    convert(ty, v).map_err(|r| {
+                        ctx.err(value_span.clone(), format!("invalid value for {what}: {r}"))
+                    })
+                })
+        };
         match key {
             "Address" => {
                 let t = text("Listener.Address")?;
@@ -358,22 +375,7 @@ fn parse_listener(
                 );
             }
             "Port" => {
-                let ty = ValueType::Number {
-                    xsd: "unsignedShort",
-                    min: 1,
-                    max: u64::from(u16::MAX),
-                };
-                let v = item
-                    .as_value()
-                    .ok_or_else(|| ctx.err(span.clone(), "Listener.Port must be a value"))
-                    .and_then(|v| {
-                        convert(ty, v).map_err(|r| {
-                            ctx.err(
-                                value_span.clone(),
-                                format!("invalid value for Listener.Port: {r}"),
-                            )
-                        })
-                    })?;
+                let v = typed("Listener.Port", schema::PORT)?;
                 l.port = v.as_number().and_then(|n| u16::try_from(n).ok());
             }
             "Hostname" => l.hostname = Some(text("Listener.Hostname")?),
@@ -389,17 +391,7 @@ fn parse_listener(
                 )?))
             }
             "Enabled" => {
-                let v = item
-                    .as_value()
-                    .ok_or_else(|| ctx.err(span.clone(), "Listener.Enabled must be a value"))
-                    .and_then(|v| {
-                        convert(ValueType::Bool, v).map_err(|r| {
-                            ctx.err(
-                                value_span.clone(),
-                                format!("invalid value for Listener.Enabled: {r}"),
-                            )
-                        })
-                    })?;
+                let v = typed("Listener.Enabled", ValueType::Bool)?;
                 l.enabled = v.as_bool();
             }
             other => {
@@ -412,30 +404,12 @@ fn parse_listener(
     Ok(l)
 }
 
-fn parse_cert_mappings(
-    ctx: &Ctx<'_>,
-    item: &Item,
-    span: Option<Range<usize>>,
-    out: &mut Vec<CertMapping>,
-) -> Result<(), ConfigError> {
-    let tables = tables_of(ctx, item, span, "CertMapping")?;
-    for (table, table_span) in tables {
-        let m = parse_cert_mapping(ctx, table, table_span.clone())?;
-        if out
-            .iter()
-            .any(|o| o.same_keys(&m.issuer, &m.subject, &m.uri))
-        {
-            return Err(ctx.err(
-                table_span,
-                format!(
-                    "duplicate certificate mapping Issuer={} Subject={} URI={}",
-                    m.issuer, m.subject, m.uri
-                ),
-            ));
-        }
-        out.push(m);
-    }
-    Ok(())
+/// Why `m` repeats the keys of `o`, if it does.
+fn same_cert_mapping(o: &CertMapping, m: &CertMapping) -> Option<String> {
+    let (issuer, subject, uri) = (&m.issuer, &m.subject, &m.uri);
+    o.same_keys(issuer, subject, uri).then(|| {
+        format!("duplicate certificate mapping Issuer={issuer} Subject={subject} URI={uri}")
+    })
 }
 
 fn parse_cert_mapping(

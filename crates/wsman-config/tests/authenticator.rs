@@ -40,19 +40,23 @@ fn authenticator(dir: &std::path::Path) -> (Authenticator, Arc<AtomicUsize>) {
     )
 }
 
+fn login(auth: &Authenticator, user: &str, password: &str) -> Result<Identity, AuthError> {
+    auth.authenticate(&Credentials::new(user, password))
+}
+
+/// Refused as a wrong password (not as an unusable accounts file).
+fn rejected(auth: &Authenticator, user: &str, password: &str) -> bool {
+    matches!(login(auth, user, password), Err(AuthError::Rejected { .. }))
+}
+
 #[test]
 fn linux_user_goes_to_system_checker() {
     let dir = tempfile::tempdir().unwrap();
     let (auth, calls) = authenticator(dir.path());
-    let identity = auth
-        .authenticate(&Credentials::new(r"HOST\alice", "alice-pw"))
-        .unwrap();
+    let identity = login(&auth, r"HOST\alice", "alice-pw").unwrap();
     assert_eq!(identity, Identity::linux_user("alice"));
     assert_eq!(identity.linux_user.as_deref(), Some("alice"));
-    assert!(matches!(
-        auth.authenticate(&Credentials::new("alice", "nope")),
-        Err(AuthError::Rejected { .. })
-    ));
+    assert!(rejected(&auth, "alice", "nope"));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
@@ -64,21 +68,14 @@ fn service_account_is_checked_only_in_store() {
     store.add("bare", "bare-pw", None).unwrap();
     let (auth, calls) = authenticator(dir.path());
 
-    let identity = auth
-        .authenticate(&Credentials::new("alice", "store-pw"))
-        .unwrap();
+    let identity = login(&auth, "alice", "store-pw").unwrap();
     assert_eq!(identity.kind, IdentityKind::ServiceAccount);
     assert_eq!(identity.linux_user.as_deref(), Some("bob"));
 
     // The Linux password of a name that is a service account does not work.
-    assert!(matches!(
-        auth.authenticate(&Credentials::new("alice", "alice-pw")),
-        Err(AuthError::Rejected { .. })
-    ));
+    assert!(rejected(&auth, "alice", "alice-pw"));
 
-    let identity = auth
-        .authenticate(&Credentials::new("bare@REALM", "bare-pw"))
-        .unwrap();
+    let identity = login(&auth, "bare@REALM", "bare-pw").unwrap();
     assert_eq!(
         identity,
         Identity::service_account("bare", None),
@@ -91,19 +88,16 @@ fn service_account_is_checked_only_in_store() {
 fn accounts_added_later_are_seen_without_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (auth, _) = authenticator(dir.path());
-    assert!(auth.authenticate(&Credentials::new("svc", "pw")).is_err());
+    assert!(login(&auth, "svc", "pw").is_err());
     load(dir.path()).unwrap().add("svc", "pw", None).unwrap();
-    assert!(auth.authenticate(&Credentials::new("svc", "pw")).is_ok());
+    assert!(login(&auth, "svc", "pw").is_ok());
 }
 
 #[test]
 fn empty_password_never_reaches_system() {
     let dir = tempfile::tempdir().unwrap();
     let (auth, calls) = authenticator(dir.path());
-    assert!(matches!(
-        auth.authenticate(&Credentials::new("alice", "")),
-        Err(AuthError::Rejected { .. })
-    ));
+    assert!(rejected(&auth, "alice", ""));
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
 
@@ -116,7 +110,7 @@ fn unusable_accounts_file_fails_closed() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (auth, calls) = authenticator(dir.path());
     assert!(matches!(
-        auth.authenticate(&Credentials::new("alice", "alice-pw")),
+        login(&auth, "alice", "alice-pw"),
         Err(AuthError::Accounts { .. })
     ));
     assert_eq!(calls.load(Ordering::SeqCst), 0);
@@ -129,15 +123,11 @@ fn service_account_names_match_case_insensitively_as_under_ntlm() {
     store.add("svc", "svc-pw", Some("bob".into())).unwrap();
     let (auth, calls) = authenticator(dir.path());
     for user in ["SVC", r"HOST\Svc", "sVc@EXAMPLE.COM"] {
-        let identity = auth
-            .authenticate(&Credentials::new(user, "svc-pw"))
-            .unwrap_or_else(|e| panic!("{user}: {e}"));
+        let identity = login(&auth, user, "svc-pw").unwrap_or_else(|e| panic!("{user}: {e}"));
         assert_eq!(identity.name, "svc", "{user}");
         assert_eq!(identity.kind, IdentityKind::ServiceAccount);
     }
     // Never handed to PAM, right or wrong password.
-    assert!(auth
-        .authenticate(&Credentials::new("SVC", "wrong"))
-        .is_err());
+    assert!(login(&auth, "SVC", "wrong").is_err());
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }

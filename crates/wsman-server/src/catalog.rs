@@ -209,69 +209,44 @@ mod tests {
     #[test]
     fn every_resource_has_one_family() {
         use wsman_proto::ns::action::{ENUMERATE, GET};
-        let family = |f| Some(Target::Family(f));
-        let cases = [
-            (
-                GET,
-                "http://schemas.microsoft.com/wbem/wsman/1/config/Listener",
-                family(Family::Config),
-            ),
-            (
-                GET,
-                "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service",
-                family(Family::Cim),
-            ),
-            (
-                GET,
-                "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Processor",
-                family(Family::Cim),
-            ),
-            (
-                ENUMERATE,
-                "http://schemas.dmtf.org/wbem/wscim/1/*",
-                family(Family::Cim),
-            ),
-            (
-                GET,
-                "http://schemas.dmtf.org/wbem/cim-xml/2/cim-schema/2/CIM_Processor",
-                family(Family::Cim),
-            ),
-            (
-                GET,
-                "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd",
-                family(Family::Shell),
-            ),
-            (
-                ENUMERATE,
-                "http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog",
-                family(Family::EventLog),
-            ),
-            (GET, "urn:anything", family(Family::Other)),
-            // Classified as CIM, but no engine serves a vendor's host yet.
-            (
-                GET,
-                "http://schemas.dell.com/wbem/wscim/1/cim-schema/2/CIM_Processor",
-                None,
-            ),
-            (GET, "", None),
-            (
-                GET,
-                "http://schemas.microsoft.com/powershell/Microsoft.PowerShell",
-                None,
-            ),
-            (
-                GET,
-                "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/other",
-                None,
-            ),
-            (
-                "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe",
-                "urn:anything",
-                Some(Target::Subscriptions),
-            ),
-        ];
-        for (action, uri, expected) in cases {
-            assert_eq!(target(action, uri), expected, "{action} {uri}");
+        const MS: &str = "http://schemas.microsoft.com";
+        const WSMAN: &str = "http://schemas.microsoft.com/wbem/wsman/1";
+        const DMTF: &str = "http://schemas.dmtf.org/wbem";
+        let family = |action, uri: &str, f| {
+            assert_eq!(target(action, uri), Some(Target::Family(f)), "{uri}")
+        };
+        family(GET, &format!("{WSMAN}/config/Listener"), Family::Config);
+        family(GET, &format!("{WSMAN}/windows/shell/cmd"), Family::Shell);
+        family(
+            ENUMERATE,
+            &format!("{WSMAN}/windows/EventLog"),
+            Family::EventLog,
+        );
+        family(GET, "urn:anything", Family::Other);
+        for uri in [
+            format!("{WSMAN}/wmi/root/cimv2/Win32_Service"),
+            format!("{DMTF}/wscim/1/cim-schema/2/CIM_Processor"),
+            format!("{DMTF}/wscim/1/*"),
+            format!("{DMTF}/cim-xml/2/cim-schema/2/CIM_Processor"),
+        ] {
+            let action = if uri.ends_with('*') { ENUMERATE } else { GET };
+            family(action, &uri, Family::Cim);
         }
+        for uri in [
+            // Classified as CIM, but no engine serves a vendor's host yet.
+            "http://schemas.dell.com/wbem/wscim/1/cim-schema/2/CIM_Processor".to_owned(),
+            String::new(),
+            format!("{MS}/powershell/Microsoft.PowerShell"),
+            format!("{WSMAN}/windows/shell/other"),
+        ] {
+            assert_eq!(target(GET, &uri), None, "{uri}");
+        }
+        assert_eq!(
+            target(
+                "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe",
+                "urn:anything"
+            ),
+            Some(Target::Subscriptions)
+        );
     }
 }

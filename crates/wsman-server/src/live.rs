@@ -177,21 +177,11 @@ impl LiveService {
 mod tests {
     use std::sync::mpsc;
 
-    use wsman_auth::{AuthError, PasswordChecker};
     use wsman_proto::xml::Limits;
 
     use super::*;
+    use crate::auth::NoSystemUsers;
     use crate::dispatch::Exchange;
-
-    struct NoSystemUsers;
-
-    impl PasswordChecker for NoSystemUsers {
-        fn check(&self, _user: &str, _password: &str) -> Result<(), AuthError> {
-            Err(AuthError::Rejected {
-                reason: "no system users here".to_owned(),
-            })
-        }
-    }
 
     /// A CA certificate installed as `DIR/certs/THUMB.crt`: its thumbprint.
     fn install_issuer(dir: &std::path::Path) -> String {

@@ -75,6 +75,19 @@ impl Histogram {
         self.count += 1;
         self.sum += seconds;
     }
+
+    /// The exposition lines of histogram `name` for one set of `labels` (`k="v",...`): the
+    /// buckets summed, `+Inf`, the sum and the count.
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (bound, count) in LATENCY_BUCKETS.iter().zip(self.buckets) {
+            cumulative += count;
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -158,28 +171,10 @@ impl Metrics {
             "Time from a request's head to its answer, by action (a Receive includes its wait for output).",
         );
         for (action, histogram) in &latency {
-            let mut cumulative = 0;
-            for (bound, count) in LATENCY_BUCKETS.iter().zip(histogram.buckets) {
-                cumulative += count;
-                let _ = writeln!(
-                    out,
-                    "wsman_request_duration_seconds_bucket{{action=\"{action}\",le=\"{bound}\"}} {cumulative}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "wsman_request_duration_seconds_bucket{{action=\"{action}\",le=\"+Inf\"}} {}",
-                histogram.count
-            );
-            let _ = writeln!(
-                out,
-                "wsman_request_duration_seconds_sum{{action=\"{action}\"}} {}",
-                histogram.sum
-            );
-            let _ = writeln!(
-                out,
-                "wsman_request_duration_seconds_count{{action=\"{action}\"}} {}",
-                histogram.count
+            histogram.render(
+                &mut out,
+                "wsman_request_duration_seconds",
+                &format!("action=\"{action}\""),
             );
         }
         header(

@@ -137,18 +137,9 @@ impl ServiceSettings {
 
     /// The listeners to run: the enabled configured ones plus the compatibility listeners.
     pub fn effective_listeners(&self) -> Vec<Listener> {
-        let mut out: Vec<Listener> = self
-            .listeners
-            .iter()
-            .filter(|l| l.enabled)
-            .cloned()
-            .collect();
-        if self.enable_compatibility_http_listener {
-            out.push(compatibility_listener(Transport::Http, 80));
-        }
-        if self.enable_compatibility_https_listener {
-            // Service/CertificateThumbprint, else the certificate of an HTTPS listener.
-            let thumbprint = if self.service_certificate_thumbprint.trim().is_empty() {
+        // Service/CertificateThumbprint, else the certificate of an HTTPS listener.
+        let thumbprint = || {
+            if self.service_certificate_thumbprint.trim().is_empty() {
                 self.listeners
                     .iter()
                     .find(|l| {
@@ -158,20 +149,15 @@ impl ServiceSettings {
                     .unwrap_or_default()
             } else {
                 self.service_certificate_thumbprint.clone()
-            };
-            let mut https = compatibility_listener(Transport::Https, 443);
-            https.certificate_thumbprint = thumbprint;
-            out.push(https);
-        }
-        out
+            }
+        };
+        let https = self.enable_compatibility_https_listener.then(thumbprint);
+        Listener::active(
+            &self.listeners,
+            self.enable_compatibility_http_listener,
+            https,
+        )
     }
-}
-
-/// A listener implied by `Service/EnableCompatibilityHttp(s)Listener`: every address.
-fn compatibility_listener(transport: Transport, port: u16) -> Listener {
-    let mut listener = Listener::new(ListenerAddress::Any, transport, port);
-    listener.compatibility = true;
-    listener
 }
 
 #[cfg(test)]

@@ -252,15 +252,15 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
         "wsman-client",
         &["wsman-proto", "wsman-auth", "wsman-gss", "wsman-buffers"],
     ),
-    ("wsman-cli", &["wsman-client", "wsman-proto"]),
+    (
+        "wsman-cli",
+        &["wsman-client", "wsman-config", "wsman-proto"],
+    ),
     (
         "winrm",
         &["wsman-cli", "wsman-client", "wsman-config", "wsman-proto"],
     ),
-    (
-        "winrs",
-        &["wsman-cli", "wsman-client", "wsman-config", "wsman-proto"],
-    ),
+    ("winrs", &["wsman-cli", "wsman-client", "wsman-proto"]),
     ("wevtutil", &["wsman-events", "wsman-journal"]),
     (
         "wsmand-mgmt",

@@ -11,7 +11,6 @@
 //! pulled only when the socket has taken the previous frame, each event cut to
 //! [`MAX_MESSAGE_CHARS`] characters of message.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +20,7 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use wsman_client::events::{PullSubscription, SubscribeOptions};
@@ -31,8 +30,8 @@ use wsman_proto::xml::Element;
 use crate::audit::AuditTrail;
 use crate::sessions::Sessions;
 use crate::socket_bounds::{
-    socket_config, CLOSE_DEADLINE, MAX_UPGRADE_QUERY_BYTES, QUEUED_OUTPUT_FRAMES,
-    SESSION_CHECK_INTERVAL,
+    end_at_host, finish_writer, server_socket, SocketContext, MAX_UPGRADE_QUERY_BYTES,
+    QUEUED_OUTPUT_FRAMES, SESSION_CHECK_INTERVAL,
 };
 use crate::terminal::Slot;
 
@@ -264,17 +263,8 @@ pub struct Subscribed {
     pub subscription: PullSubscription,
 }
 
-/// Who and what one stream is, for the relay and its audit records.
-pub struct StreamContext {
-    /// The configured host's name.
-    pub host: String,
-    /// The console user.
-    pub user: String,
-    /// The client's address.
-    pub client: IpAddr,
-    /// The session's id (to check it is still live).
-    pub session_id: String,
-}
+/// Who a stream serves.
+pub type StreamContext = SocketContext;
 
 /// What ended a stream, as audited.
 #[derive(Debug)]
@@ -399,17 +389,12 @@ pub async fn run(
     audit: Arc<AuditTrail>,
 ) {
     let started = Instant::now();
-    let socket = WebSocketStream::from_raw_socket(
-        TokioIo::new(upgraded),
-        Role::Server,
-        Some(socket_config(MAX_INCOMING_FRAME)),
-    )
-    .await;
+    let socket = server_socket(upgraded, MAX_INCOMING_FRAME).await;
     let (sink, stream) = socket.split();
     let (output_tx, output_rx) = mpsc::channel(QUEUED_OUTPUT_FRAMES);
     let (close_tx, close_rx) = tokio::sync::oneshot::channel();
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let mut writer = tokio::spawn(write_socket(sink, output_rx, close_rx));
+    let writer = tokio::spawn(write_socket(sink, output_rx, close_rx));
     let mut reader = tokio::spawn(read_socket(stream));
     let client = Arc::new(subscribed.client);
     let mut puller = tokio::spawn(pull(
@@ -446,33 +431,14 @@ pub async fn run(
         );
     }
     let _ = close_tx.send((end.close_code(), why.clone()));
-    if tokio::time::timeout(CLOSE_DEADLINE, &mut writer)
-        .await
-        .is_err()
-    {
-        writer.abort();
-    }
-    let unsubscribed =
-        match tokio::time::timeout(CLOSE_DEADLINE, client.unsubscribe(&subscribed.subscription))
-            .await
-        {
-            Ok(Ok(())) => "unsubscribed".to_owned(),
-            Ok(Err(error)) => format!("unsubscribe failed: {error}"),
-            Err(_) => "unsubscribe timed out".to_owned(),
-        };
+    finish_writer(writer).await;
+    let unsubscribe = client.unsubscribe(&subscribed.subscription);
+    let unsubscribed = end_at_host(unsubscribe, "unsubscribed", "unsubscribe").await;
     drop(slot);
-    audit.record_on(
-        context.client,
-        &context.user,
-        "event stream closed",
-        &context.host,
-        &format!(
-            "{}: {} s, {} event(s): {why}; {unsubscribed}",
-            context.host,
-            started.elapsed().as_secs(),
-            sent.load(std::sync::atomic::Ordering::Relaxed)
-        ),
-    );
+    let seconds = started.elapsed().as_secs();
+    let events = sent.load(std::sync::atomic::Ordering::Relaxed);
+    let detail = format!("{seconds} s, {events} event(s): {why}; {unsubscribed}");
+    context.audit(&audit, "event stream closed", &detail);
 }
 
 #[cfg(test)]

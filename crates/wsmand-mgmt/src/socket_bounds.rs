@@ -1,11 +1,21 @@
 //! The bounds both console WebSockets keep, the terminal's (`terminal`) and the events page's
 //! live stream (`event_stream`), in one place so that the two relays cannot drift apart: how
 //! much waits for a socket, how long a socket may take to close, how often it looks at its
-//! session, and how long its upgrade query may be.
+//! session, and how long its upgrade query may be; and the steps both take to open a socket,
+//! close it and audit its end.
 
+use std::fmt::Display;
+use std::future::Future;
+use std::net::IpAddr;
 use std::time::Duration;
 
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::audit::AuditTrail;
 
 /// Frames waiting for the socket; while one waits, nothing more is asked of the host (no
 /// Receive, no Pull), so a slow browser slows the host's side, not the memory.
@@ -29,4 +39,58 @@ pub fn socket_config(max_incoming_frame: usize) -> WebSocketConfig {
         .max_write_buffer_size(MAX_SOCKET_WRITE_BUFFER)
         .read_buffer_size(max_incoming_frame)
         .write_buffer_size(0)
+}
+
+/// The server side of an upgraded connection, with [`socket_config`]'s limits.
+pub async fn server_socket(
+    upgraded: Upgraded,
+    max_incoming_frame: usize,
+) -> WebSocketStream<TokioIo<Upgraded>> {
+    let config = socket_config(max_incoming_frame);
+    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await
+}
+
+/// Wait [`CLOSE_DEADLINE`] for the task writing a closing socket, then give up on it.
+pub async fn finish_writer<T>(mut writer: JoinHandle<T>) {
+    if tokio::time::timeout(CLOSE_DEADLINE, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+}
+
+/// The host's side of an end (Delete, Unsubscribe) within [`CLOSE_DEADLINE`], as audited:
+/// `done`, or `action` failed or timed out.
+pub async fn end_at_host<E: Display>(
+    end: impl Future<Output = Result<(), E>>,
+    done: &str,
+    action: &str,
+) -> String {
+    match tokio::time::timeout(CLOSE_DEADLINE, end).await {
+        Ok(Ok(())) => done.to_owned(),
+        Ok(Err(error)) => format!("{action} failed: {error}"),
+        Err(_) => format!("{action} timed out"),
+    }
+}
+
+/// Who a socket serves, for its checks and its audit records.
+#[derive(Clone, Debug)]
+pub struct SocketContext {
+    /// The configured host's name.
+    pub host: String,
+    /// The console user.
+    pub user: String,
+    /// The client's address.
+    pub client: IpAddr,
+    /// The session's id (to check it is still live).
+    pub session_id: String,
+}
+
+impl SocketContext {
+    /// Audit the socket's end (`event`, e.g. "terminal closed"): `detail` after the host.
+    pub fn audit(&self, audit: &AuditTrail, event: &str, detail: &str) {
+        let detail = format!("{}: {detail}", self.host);
+        audit.record_on(self.client, &self.user, event, &self.host, &detail);
+    }
 }

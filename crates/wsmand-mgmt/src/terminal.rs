@@ -8,7 +8,6 @@
 //! the shell's end all close the shell with a Delete, which ends its processes on the host.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,7 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use wsman_client::shell::{Command, Output, OutputReader, Shell};
@@ -25,7 +24,8 @@ use wsman_client::shell::{Command, Output, OutputReader, Shell};
 use crate::audit::AuditTrail;
 use crate::sessions::Sessions;
 use crate::socket_bounds::{
-    socket_config, CLOSE_DEADLINE, QUEUED_OUTPUT_FRAMES, SESSION_CHECK_INTERVAL,
+    end_at_host, finish_writer, server_socket, SocketContext, CLOSE_DEADLINE, QUEUED_OUTPUT_FRAMES,
+    SESSION_CHECK_INTERVAL,
 };
 use crate::terminal_proto::{self, Control, WindowSize, MAX_INPUT_FRAME};
 
@@ -143,17 +143,8 @@ impl Terminals {
     }
 }
 
-/// Who and what one terminal is, for the relay and its audit records.
-pub struct TerminalContext {
-    /// The configured host's name.
-    pub host: String,
-    /// The console user.
-    pub user: String,
-    /// The client's address.
-    pub client: IpAddr,
-    /// The session's id (to check it is still live).
-    pub session_id: String,
-}
+/// Who a terminal serves.
+pub type TerminalContext = SocketContext;
 
 /// What ended a terminal, as audited.
 #[derive(Debug)]
@@ -353,16 +344,11 @@ pub async fn run(
     audit: Arc<AuditTrail>,
 ) {
     let started = Instant::now();
-    let socket = WebSocketStream::from_raw_socket(
-        TokioIo::new(upgraded),
-        Role::Server,
-        Some(socket_config(MAX_INPUT_FRAME)),
-    )
-    .await;
+    let socket = server_socket(upgraded, MAX_INPUT_FRAME).await;
     let (sink, stream) = socket.split();
     let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE);
     let (output_tx, output_rx) = mpsc::channel(QUEUED_OUTPUT_FRAMES);
-    let mut writer = tokio::spawn(write_socket(sink, output_rx));
+    let writer = tokio::spawn(write_socket(sink, output_rx));
     let mut reader = tokio::spawn(read_socket(
         stream,
         input_tx,
@@ -419,30 +405,13 @@ pub async fn run(
         let _ = tokio::time::timeout(CLOSE_DEADLINE, output_tx.send(close)).await;
     }
     drop(output_tx);
-    if tokio::time::timeout(CLOSE_DEADLINE, &mut writer)
-        .await
-        .is_err()
-    {
-        writer.abort();
-    }
+    finish_writer(writer).await;
     // Delete ends every process the shell started on the host.
-    let closed = match tokio::time::timeout(CLOSE_DEADLINE, shell.close()).await {
-        Ok(Ok(())) => "shell deleted".to_owned(),
-        Ok(Err(error)) => format!("shell delete failed: {error}"),
-        Err(_) => "shell delete timed out".to_owned(),
-    };
+    let closed = end_at_host(shell.close(), "shell deleted", "shell delete").await;
     drop(slot);
-    audit.record_on(
-        context.client,
-        &context.user,
-        "terminal closed",
-        &context.host,
-        &format!(
-            "{}: {} s: {why}; {closed}",
-            context.host,
-            started.elapsed().as_secs()
-        ),
-    );
+    let seconds = started.elapsed().as_secs();
+    let detail = format!("{seconds} s: {why}; {closed}");
+    context.audit(&audit, "terminal closed", &detail);
 }
 
 #[cfg(test)]

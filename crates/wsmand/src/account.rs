@@ -367,20 +367,14 @@ mod tests {
         assert_eq!(hash(dir.path()), Some(nt_hash_of_password("pw2")));
         let listed = run_text(dir.path(), &["list"], "").unwrap();
         assert!(listed.contains("svc   -       yes"), "{listed}");
-        let said = run_text(
-            dir.path(),
-            &["passwd", "svc", "--password-stdin", "--no-ntlm"],
-            "pw3\n",
-        )
-        .unwrap();
+        let passwd = |ntlm: &str, password: &str| {
+            let args = ["passwd", "svc", "--password-stdin", ntlm];
+            run_text(dir.path(), &args, password).unwrap()
+        };
+        let said = passwd("--no-ntlm", "pw3\n");
         assert!(said.contains("NTLM logins disabled"), "{said}");
         assert_eq!(hash(dir.path()), None);
-        run_text(
-            dir.path(),
-            &["passwd", "svc", "--password-stdin", "--ntlm"],
-            "pw4\n",
-        )
-        .unwrap();
+        passwd("--ntlm", "pw4\n");
         assert_eq!(hash(dir.path()), Some(nt_hash_of_password("pw4")));
     }
 

@@ -320,7 +320,7 @@ mod tests {
     use std::net::SocketAddr;
 
     use wsman_auth::sealing::{MessageSealer, SealError};
-    use wsman_auth::{AuthError, Identity, PasswordChecker};
+    use wsman_auth::Identity;
 
     use super::super::accounts::AccountCache;
     use super::super::basic::CredentialVerifier;
@@ -370,18 +370,11 @@ mod tests {
         }
     }
 
-    struct Nobody;
-
-    impl PasswordChecker for Nobody {
-        fn check(&self, _user: &str, _password: &str) -> Result<(), AuthError> {
-            Err(AuthError::Rejected {
-                reason: "nobody logs in".to_owned(),
-            })
-        }
-    }
-
     fn services(dir: &std::path::Path) -> AuthServices {
-        let verifier = Arc::new(CredentialVerifier::with_system(dir, Box::new(Nobody)));
+        let verifier = Arc::new(CredentialVerifier::with_system(
+            dir,
+            Box::new(crate::auth::NoSystemUsers),
+        ));
         AuthServices::new(dir.to_owned(), verifier, None)
     }
 
@@ -406,6 +399,30 @@ mod tests {
         })
     }
 
+    /// One leg on [`channel`] with the default settings, for a one-byte `token`.
+    async fn drive_once(
+        services: &AuthServices,
+        state: &Mutex<AuthState>,
+        scheme: TokenScheme,
+        handshake: Box<dyn Handshake>,
+        initial: bool,
+        token: u8,
+    ) -> Leg {
+        let settings = ServiceSettings::default();
+        let token = vec![token];
+        drive(
+            services,
+            state,
+            &channel(),
+            &settings,
+            scheme,
+            handshake,
+            initial,
+            token,
+        )
+        .await
+    }
+
     fn scripted(steps: Vec<Step>) -> (Box<dyn Handshake>, Seen) {
         let tokens = Arc::new(Mutex::new(Vec::new()));
         let handshake = Scripted {
@@ -421,18 +438,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let services = services(dir.path());
         let state = Mutex::new(AuthState::default());
-        let settings = ServiceSettings::default();
         let (handshake, tokens) = scripted(vec![Step::Continue(vec![1, 2, 3]), completed("alice")]);
 
-        let first = drive(
+        let first = drive_once(
             &services,
             &state,
-            &channel(),
-            &settings,
             TokenScheme::Negotiate,
             handshake,
             true,
-            vec![9],
+            9,
         )
         .await;
         let Leg::Continue(challenge) = first else {
@@ -452,30 +466,10 @@ mod tests {
         let (handshake, _) = scripted(vec![Step::Continue(vec![1]), completed("alice")]);
         *lock(&state) = AuthState::Handshake(handshake);
         let pending = lock(&state).take_handshake(Mechanism::Kerberos).unwrap();
-        let leg = drive(
-            &services,
-            &state,
-            &channel(),
-            &settings,
-            TokenScheme::Kerberos,
-            pending,
-            false,
-            vec![8],
-        )
-        .await;
+        let leg = drive_once(&services, &state, TokenScheme::Kerberos, pending, false, 8).await;
         assert!(matches!(leg, Leg::Continue(_)));
         let pending = lock(&state).take_handshake(Mechanism::Kerberos).unwrap();
-        let leg = drive(
-            &services,
-            &state,
-            &channel(),
-            &settings,
-            TokenScheme::Kerberos,
-            pending,
-            false,
-            vec![7],
-        )
-        .await;
+        let leg = drive_once(&services, &state, TokenScheme::Kerberos, pending, false, 7).await;
         let Leg::Authenticated {
             principal,
             final_header,
@@ -500,7 +494,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let services = services(dir.path());
         let state = Mutex::new(AuthState::default());
-        let settings = ServiceSettings::default();
         let ip = channel().remote.ip();
 
         let (handshake, _) = scripted(vec![Step::Refused(Refusal::new(
@@ -508,17 +501,7 @@ mod tests {
             "bad proof",
             RefusalKind::Credentials,
         ))]);
-        let leg = drive(
-            &services,
-            &state,
-            &channel(),
-            &settings,
-            TokenScheme::Kerberos,
-            handshake,
-            true,
-            vec![1],
-        )
-        .await;
+        let leg = drive_once(&services, &state, TokenScheme::Kerberos, handshake, true, 1).await;
         assert!(matches!(leg, Leg::Refused));
         assert_eq!(services.login_throttle.failures(ip), 1);
         assert_eq!(lock(&state).pending(), None);
@@ -529,17 +512,7 @@ mod tests {
             ..Refusal::new("x", "truncated", RefusalKind::Protocol)
         };
         let (handshake, _) = scripted(vec![Step::Refused(refusal)]);
-        let leg = drive(
-            &services,
-            &state,
-            &channel(),
-            &settings,
-            TokenScheme::CredSsp,
-            handshake,
-            true,
-            vec![1],
-        )
-        .await;
+        let leg = drive_once(&services, &state, TokenScheme::CredSsp, handshake, true, 1).await;
         let Leg::Continue(reply) = leg else {
             panic!("the reply token is sent")
         };
@@ -554,17 +527,7 @@ mod tests {
             final_token: None,
             detail: Detail::CredSsp { inner: "NTLM" },
         })]);
-        let leg = drive(
-            &services,
-            &state,
-            &channel(),
-            &settings,
-            TokenScheme::CredSsp,
-            handshake,
-            true,
-            vec![1],
-        )
-        .await;
+        let leg = drive_once(&services, &state, TokenScheme::CredSsp, handshake, true, 1).await;
         assert!(matches!(leg, Leg::Refused));
         assert_eq!(services.login_throttle.failures(ip), 2);
         assert!(lock(&state).context_principal().is_none());

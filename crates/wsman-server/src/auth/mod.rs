@@ -193,6 +193,19 @@ pub fn listener_certificate(
     Some(certificate)
 }
 
+/// A system password check that refuses everyone: tests that must not reach PAM.
+#[cfg(test)]
+pub(crate) struct NoSystemUsers;
+
+#[cfg(test)]
+impl wsman_auth::PasswordChecker for NoSystemUsers {
+    fn check(&self, _user: &str, _password: &str) -> Result<(), wsman_auth::AuthError> {
+        Err(wsman_auth::AuthError::Rejected {
+            reason: "no system users here".to_owned(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,6 +84,16 @@ async fn run(d: &Arc<Catalog>, req: Arc<Request>, s: &ServiceSettings) -> Result
     }
 }
 
+/// The subcode of the fault `req` is answered with (empty when it is not refused).
+async fn refused_with(d: &Arc<Catalog>, req: Arc<Request>, s: &ServiceSettings) -> String {
+    run(d, req, s)
+        .await
+        .err()
+        .as_ref()
+        .map(subcode)
+        .unwrap_or_default()
+}
+
 fn subcode(f: &Fault) -> String {
     f.subcode.as_ref().map(|s| s.qname()).unwrap_or_default()
 }
@@ -102,38 +112,26 @@ async fn get_relates_to_the_request_byte_for_byte() {
 async fn unknown_uri_unknown_action_and_shell_uris() {
     let s = ServiceSettings::default();
     let d = dispatcher();
-    let f = run(&d, request(action::GET, "urn:nothing", "", ""), &s)
-        .await
-        .err();
     assert_eq!(
-        f.as_ref().map(subcode).as_deref(),
-        Some("a:DestinationUnreachable")
+        refused_with(&d, request(action::GET, "urn:nothing", "", ""), &s).await,
+        "a:DestinationUnreachable"
     );
-    let f = run(&d, request("urn:bogus-action", "urn:test", "", ""), &s)
-        .await
-        .err();
     assert_eq!(
-        f.as_ref().map(subcode).as_deref(),
-        Some("a:ActionNotSupported")
+        refused_with(&d, request("urn:bogus-action", "urn:test", "", ""), &s).await,
+        "a:ActionNotSupported"
     );
     // a provider that does not implement the operation
-    let f = run(&d, request(action::DELETE, "urn:test", "", ""), &s)
-        .await
-        .err();
     assert_eq!(
-        f.as_ref().map(subcode).as_deref(),
-        Some("a:ActionNotSupported")
+        refused_with(&d, request(action::DELETE, "urn:test", "", ""), &s).await,
+        "a:ActionNotSupported"
     );
     for uri in [
         "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd",
         "http://schemas.microsoft.com/powershell/Microsoft.PowerShell",
     ] {
-        let f = run(&d, request(action::CREATE, uri, "", ""), &s)
-            .await
-            .err();
         assert_eq!(
-            f.as_ref().map(subcode).as_deref(),
-            Some("a:DestinationUnreachable")
+            refused_with(&d, request(action::CREATE, uri, "", ""), &s).await,
+            "a:DestinationUnreachable"
         );
     }
 }
@@ -224,12 +222,9 @@ async fn enumerate_then_pull_in_batches_then_release_fails() {
     assert_eq!(d.enumeration_contexts(), 0);
     let release =
         format!("<n:Release><n:EnumerationContext>{context}</n:EnumerationContext></n:Release>");
-    let f = run(&d, request(action::RELEASE, "urn:test", "", &release), &s)
-        .await
-        .err();
     assert_eq!(
-        f.as_ref().map(subcode).as_deref(),
-        Some("n:InvalidEnumerationContext")
+        refused_with(&d, request(action::RELEASE, "urn:test", "", &release), &s).await,
+        "n:InvalidEnumerationContext"
     );
 }
 
@@ -269,10 +264,10 @@ async fn oversized_response_is_an_encoding_limit_fault() {
         }
     }
     let d = Arc::new(serving(Big));
-    let f = run(&d, request(action::GET, "urn:big", "", ""), &s)
-        .await
-        .err();
-    assert_eq!(f.as_ref().map(subcode).as_deref(), Some("w:EncodingLimit"));
+    assert_eq!(
+        refused_with(&d, request(action::GET, "urn:big", "", ""), &s).await,
+        "w:EncodingLimit"
+    );
 }
 
 #[test]

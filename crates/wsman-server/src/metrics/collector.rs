@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{header, Histogram, LATENCY_BUCKETS};
+use super::{header, Histogram};
 
 /// Why a delivery was refused: the `reason` label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -224,30 +224,8 @@ impl CollectorMetrics {
         );
         for ((subscription, output), o) in &outputs {
             let labels = format!("subscription=\"{subscription}\",output=\"{output}\"");
-            let histogram = &o.latency;
-            let mut cumulative = 0;
-            for (bound, count) in LATENCY_BUCKETS.iter().zip(histogram.buckets) {
-                cumulative += count;
-                let _ = writeln!(
-                    out,
-                    "wsman_wec_output_write_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "wsman_wec_output_write_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                histogram.count
-            );
-            let _ = writeln!(
-                out,
-                "wsman_wec_output_write_seconds_sum{{{labels}}} {}",
-                histogram.sum
-            );
-            let _ = writeln!(
-                out,
-                "wsman_wec_output_write_seconds_count{{{labels}}} {}",
-                histogram.count
-            );
+            o.latency
+                .render(&mut out, "wsman_wec_output_write_seconds", &labels);
         }
         header(
             &mut out,

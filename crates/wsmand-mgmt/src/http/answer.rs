@@ -167,6 +167,24 @@ pub(super) fn origin_matches(headers: &HeaderMap) -> bool {
     }
 }
 
+/// The form of a post from this service's own pages: refused with 403 from another origin
+/// (after `audit_refusal`), or with [`read_form`]'s answer when the body is not a bounded form.
+pub(super) async fn posted_form(
+    headers: &HeaderMap,
+    body: Incoming,
+    json_wanted: bool,
+    audit_refusal: impl FnOnce(),
+) -> Result<Form, Answer> {
+    if !origin_matches(headers) {
+        audit_refusal();
+        let refused = "cross-origin request refused";
+        return Err(error(json_wanted, StatusCode::FORBIDDEN, refused));
+    }
+    read_form(body, headers)
+        .await
+        .map_err(|(status, message)| error(json_wanted, status, message))
+}
+
 pub(super) async fn read_form(
     body: Incoming,
     headers: &HeaderMap,

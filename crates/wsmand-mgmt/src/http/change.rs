@@ -5,7 +5,7 @@ use hyper::body::Incoming;
 use hyper::header;
 use hyper::StatusCode;
 
-use super::answer::{error, html, json, origin_matches, read_form, redirect, set_cookie};
+use super::answer::{error, html, json, posted_form, redirect, set_cookie};
 use super::host_pages::authorize;
 use super::{Answer, AppState, SessionRequest, SESSION_COOKIE};
 use crate::delegation::cim_class;
@@ -30,22 +30,14 @@ pub(super) async fn change(
         json_wanted,
         ..
     } = request;
-    if !origin_matches(headers) {
-        state.audit.record(
-            peer.ip(),
-            &session.user,
-            "refused",
-            "change: cross-origin request",
-        );
-        return error(
-            json_wanted,
-            StatusCode::FORBIDDEN,
-            "cross-origin request refused",
-        );
-    }
-    let form = match read_form(body, headers).await {
+    let refused = || {
+        let (client, user) = (peer.ip(), &session.user);
+        let why = "change: cross-origin request";
+        state.audit.record(client, user, "refused", why);
+    };
+    let form = match posted_form(headers, body, json_wanted, refused).await {
         Ok(form) => form,
-        Err((status, message)) => return error(json_wanted, status, message),
+        Err(answer) => return answer,
     };
     let sent = form.get("csrf").map(str::to_owned).or_else(|| {
         headers

@@ -7,7 +7,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::StatusCode;
 
-use super::answer::{cookie, error, html, json, origin_matches, read_form, redirect, set_cookie};
+use super::answer::{cookie, error, html, json, posted_form, redirect, set_cookie};
 use super::{Answer, AppState, LOGIN_COOKIE, SESSION_COOKIE};
 use crate::login::LoginOutcome;
 use crate::pages;
@@ -43,19 +43,13 @@ pub(super) async fn login(
     body: Incoming,
     json_wanted: bool,
 ) -> Answer {
-    if !origin_matches(headers) {
-        state
-            .audit
-            .record(peer.ip(), "", "refused", "login: cross-origin request");
-        return error(
-            json_wanted,
-            StatusCode::FORBIDDEN,
-            "cross-origin request refused",
-        );
-    }
-    let form = match read_form(body, headers).await {
+    let refused = || {
+        let why = "login: cross-origin request";
+        state.audit.record(peer.ip(), "", "refused", why);
+    };
+    let form = match posted_form(headers, body, json_wanted, refused).await {
         Ok(form) => form,
-        Err((status, message)) => return error(json_wanted, status, message),
+        Err(answer) => return answer,
     };
     let expected = cookie(headers, LOGIN_COOKIE);
     let sent = form.get("csrf");

@@ -12,6 +12,7 @@ use super::host_pages::{authorize, Asker};
 use super::{Answer, AppState};
 use crate::hosts::Host;
 use crate::sessions::{tokens_equal, Session};
+use crate::socket_bounds::SocketContext;
 use wsman_config::mgmt::Action;
 
 /// One WebSocket upgrade request to a host's terminal or to its events page's live stream.
@@ -75,15 +76,19 @@ struct CheckedUpgrade<'a, Q> {
 }
 
 impl<Q> CheckedUpgrade<'_, Q> {
+    /// Who the socket serves.
+    fn context(&self) -> SocketContext {
+        SocketContext {
+            host: self.host_name.clone(),
+            user: self.session.user.clone(),
+            client: self.peer.ip(),
+            session_id: self.session_id.to_owned(),
+        }
+    }
+
     /// Audits `event` on the host as this upgrade's user and client.
     fn audit(&self, state: &AppState, event: &str, detail: &str) {
-        state.audit.record_on(
-            self.peer.ip(),
-            &self.session.user,
-            event,
-            &self.host_name,
-            &format!("{}: {detail}", self.host_name),
-        );
+        self.context().audit(&state.audit, event, detail);
     }
 }
 
@@ -216,13 +221,11 @@ pub(super) async fn open_terminal(
     };
     let detail = format!("{terminal} ({})", opened.command_line);
     upgrade.audit(state, "terminal opened", &detail);
-    let context = crate::terminal::TerminalContext {
-        host: upgrade.host_name,
-        user: upgrade.session.user.clone(),
-        client: upgrade.peer.ip(),
-        session_id: upgrade.session_id.to_owned(),
-    };
-    let (sessions, audit) = (Arc::clone(&state.sessions), Arc::clone(&state.audit));
+    let (context, sessions, audit) = (
+        upgrade.context(),
+        Arc::clone(&state.sessions),
+        Arc::clone(&state.audit),
+    );
     let (slot, on_upgrade) = (upgrade.slot, upgrade.on_upgrade);
     tokio::spawn(async move {
         match on_upgrade.await {
@@ -242,13 +245,8 @@ pub(super) async fn open_terminal(
                 let _ =
                     tokio::time::timeout(crate::hosts::HOST_DEADLINE, opened.shell.close()).await;
                 drop(slot);
-                audit.record_on(
-                    context.client,
-                    &context.user,
-                    "terminal closed",
-                    &context.host,
-                    &format!("{}: 0 s: the upgrade failed: {error}", context.host),
-                );
+                let detail = format!("0 s: the upgrade failed: {error}");
+                context.audit(&audit, "terminal closed", &detail);
             }
         }
     });
@@ -347,13 +345,11 @@ pub(super) async fn open_event_stream(
         }
     };
     upgrade.audit(state, "event stream opened", &logs.join(","));
-    let context = crate::event_stream::StreamContext {
-        host: upgrade.host_name,
-        user: upgrade.session.user.clone(),
-        client: upgrade.peer.ip(),
-        session_id: upgrade.session_id.to_owned(),
-    };
-    let (sessions, audit) = (Arc::clone(&state.sessions), Arc::clone(&state.audit));
+    let (context, sessions, audit) = (
+        upgrade.context(),
+        Arc::clone(&state.sessions),
+        Arc::clone(&state.audit),
+    );
     let (slot, on_upgrade) = (upgrade.slot, upgrade.on_upgrade);
     tokio::spawn(async move {
         match on_upgrade.await {
@@ -368,13 +364,8 @@ pub(super) async fn open_event_stream(
                 )
                 .await;
                 drop(slot);
-                audit.record_on(
-                    context.client,
-                    &context.user,
-                    "event stream closed",
-                    &context.host,
-                    &format!("{}: 0 s: the upgrade failed: {error}", context.host),
-                );
+                let detail = format!("0 s: the upgrade failed: {error}");
+                context.audit(&audit, "event stream closed", &detail);
             }
         }
     });
