@@ -5,6 +5,7 @@
 //! `a:ReferenceParameters`; both are accepted, and their children are kept as elements so every
 //! one can be echoed as a header of each delivery, as WS-Eventing requires.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use wsman_proto::envelope::OptionSet;
@@ -124,8 +125,9 @@ pub struct SubscribeRequest {
     /// `UTF-16` asks for UTF-16 deliveries (Windows' collectors do).
     pub utf16: bool,
     pub expires: Option<Expires>,
-    /// `None`: every event of every log the subscriber may read.
-    pub filter: Option<QueryList>,
+    /// `None`: every event of every log the subscriber may read. Shared, not copied, by the
+    /// feeds that select with it: a large query is a large tree.
+    pub filter: Option<Arc<QueryList>>,
     pub start_at: Option<StartAt>,
     pub send_bookmarks: bool,
     pub content_format: ContentFormat,
@@ -320,7 +322,8 @@ pub fn parse_subscribe_element(
     let filter = subscribe
         .child(ns::WSMAN, "Filter")
         .map(event_query)
-        .transpose()?;
+        .transpose()?
+        .map(Arc::new);
     let start_at = subscribe
         .child(ns::WSMAN, "Bookmark")
         .map(start_at)

@@ -263,7 +263,7 @@ impl Forwarder {
             program: self.program.clone(),
             ..Query::system()
         };
-        let mut reader = Reader::spawn(&query, ExportLimits::default())?;
+        let mut reader = Reader::start(&query, ExportLimits::default()).await?;
         Ok(reader.next().await?.and_then(|entry| entry.seqnum()))
     }
 }

@@ -37,7 +37,8 @@ fn request(filter: Option<&str>) -> SubscribeRequest {
         max_envelope_size: None,
         utf16: false,
         expires: None,
-        filter: filter.map(|f| QueryList::parse(f).expect("the filter parses")),
+        filter: filter
+            .map(|f| std::sync::Arc::new(QueryList::parse(f).expect("the filter parses"))),
         start_at: None,
         send_bookmarks: true,
         content_format: ContentFormat::Raw,

@@ -13,6 +13,7 @@
 //! position is past the entries it decided and no further, so nothing is skipped and nothing
 //! delivered twice. The `journalctl` of such a read runs at the lowest priority too.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use wsman_events::journal::LINUX_JOURNAL;
@@ -45,7 +46,8 @@ pub enum Position {
 #[derive(Clone, Debug)]
 pub struct Selection {
     /// `None`: every event of every log in `logs`.
-    pub query: Option<QueryList>,
+    /// Shared with the subscription (cloned per bulk job: a large query is a large tree).
+    pub query: Option<Arc<QueryList>>,
     /// The logs the reader may see (the Security log only for administrators).
     pub logs: Vec<String>,
     pub format: ContentFormat,
@@ -140,7 +142,7 @@ impl Feed {
             start: Start::NewestFirst,
             ..Query::system()
         };
-        let mut reader = Reader::spawn(&query, ExportLimits::default())?;
+        let mut reader = Reader::start(&query, ExportLimits::default()).await?;
         let newest = reader.next().await?;
         Ok(match newest.as_ref().and_then(|e| e.get("__CURSOR")) {
             Some(cursor) => Position::After(cursor.to_owned()),
@@ -218,7 +220,7 @@ impl Feed {
         deadline: Option<Instant>,
     ) -> Result<Vec<SelectedEvent>, Error> {
         let (max_items, max_entries) = (max_items.max(1), max_entries.max(1));
-        let mut reader = Reader::spawn(&self.query(follow), ExportLimits::default())?;
+        let mut reader = Reader::start(&self.query(follow), ExportLimits::default()).await?;
         let now = Timestamp::from_system_time(SystemTime::now());
         let mut selected = Vec::new();
         let mut read = 0usize;

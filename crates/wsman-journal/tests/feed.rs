@@ -23,7 +23,9 @@ fn sync(systemd: &BootedSystemd, tag: &str, count: usize) {
 
 fn selection(query: &str, logs: &[&str]) -> Selection {
     Selection {
-        query: Some(QueryList::parse(query).expect("the query parses")),
+        query: Some(std::sync::Arc::new(
+            QueryList::parse(query).expect("the query parses"),
+        )),
         logs: logs.iter().map(|l| (*l).to_owned()).collect(),
         format: ContentFormat::Raw,
         mapping: Mapping {

@@ -48,7 +48,9 @@ fn a_pull_without_a_turn_before_its_deadline_times_out_and_loses_nothing() {
             program: "journalctl".into(),
             position: Position::Oldest,
             selection: Selection {
-                query: Some(QueryList::parse(ERRORS).expect("the query parses")),
+                query: Some(std::sync::Arc::new(
+                    QueryList::parse(ERRORS).expect("the query parses"),
+                )),
                 logs: vec!["Application".to_owned()],
                 format: ContentFormat::Raw,
                 mapping: Mapping::default(),

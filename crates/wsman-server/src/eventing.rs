@@ -117,7 +117,13 @@ impl EventingEngine {
         now: Timestamp,
     ) -> Result<dispatch::Reply, Fault> {
         let request = call.request.as_ref();
-        let subscribe = parse_subscribe(request).map_err(|e| {
+        // A filter may be a query list of half a megabyte: parsed into its tree on a blocking
+        // thread, not on the async worker that moves every other client's bytes.
+        let owned = Arc::clone(call.request);
+        let parsed = tokio::task::spawn_blocking(move || parse_subscribe(&owned))
+            .await
+            .map_err(|e| Fault::internal_error(format!("parsing the Subscribe failed: {e}")))?;
+        let subscribe = parsed.map_err(|e| {
             tracing::info!(user = %caller.user, error = %e, "Subscribe refused");
             subscribe_fault(e)
         })?;

@@ -508,27 +508,29 @@ impl ShellManager {
                 drop(slot);
             })
         };
-        let started = Command::start(
-            id.clone(),
-            command_line.clone(),
-            request,
-            declared,
-            Buffers {
-                output_bytes: limits.output_buffer_bytes,
-                user_output: self.inner.user_outputs.for_user(
-                    &shell.owner.run_as.name,
-                    limits.output_buffer_bytes_per_user,
-                ),
-                input_bytes: limits.input_buffer_bytes,
-            },
-            limits.exit_drain_grace,
-            on_finished,
-            Seat {
-                user: shell.owner.run_as.name.clone(),
-                client_ip: shell.owner.client_ip,
-            },
-            group.clone(),
-        );
+        let started = off_the_async_worker(|| {
+            Command::start(
+                id.clone(),
+                command_line.clone(),
+                request,
+                declared,
+                Buffers {
+                    output_bytes: limits.output_buffer_bytes,
+                    user_output: self.inner.user_outputs.for_user(
+                        &shell.owner.run_as.name,
+                        limits.output_buffer_bytes_per_user,
+                    ),
+                    input_bytes: limits.input_buffer_bytes,
+                },
+                limits.exit_drain_grace,
+                on_finished,
+                Seat {
+                    user: shell.owner.run_as.name.clone(),
+                    client_ip: shell.owner.client_ip,
+                },
+                group.clone(),
+            )
+        });
         let command = match started {
             Ok(command) => command,
             Err(error) => {
@@ -951,5 +953,20 @@ impl Drop for Inner {
             shell.kill_now();
         }
         let _ = self.cgroups.remove_instance_scope();
+    }
+}
+
+/// Runs `work`, which blocks (starting a process: the daemon sleeps until the child has
+/// exec'd, milliseconds on a loaded host), without holding up the other requests of the async
+/// worker it is called on: on a multi-threaded runtime the worker's queue is handed to another
+/// thread meanwhile. On a current-thread runtime (tests) it simply runs.
+fn off_the_async_worker<T>(work: impl FnOnce() -> T) -> T {
+    let multi_threaded = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+        runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+    });
+    if multi_threaded {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
     }
 }
