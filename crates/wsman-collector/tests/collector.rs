@@ -254,10 +254,24 @@ fn delivery_text(events: &[String], embedding: Embedding, identifier: Option<&st
 #[test]
 fn deliveries_are_read_in_both_embeddings() {
     let events = vec![event(7, "web01.example.com"), event(8, "web01.example.com")];
-    for embedding in [Embedding::Cdata, Embedding::Element] {
+    for (embedding, with_trees) in [
+        (Embedding::Cdata, false),
+        (Embedding::Cdata, true),
+        (Embedding::Element, false),
+    ] {
         let text = delivery_text(&events, embedding, Some("VERSION-1"));
         let request = parse_request(&text, &xml::Limits::default()).unwrap();
-        let delivery = ingest::read_delivery(&request).unwrap();
+        let delivery = ingest::read_delivery(&request, with_trees).unwrap();
+        // The tree is built when asked for (an element embedding has it anyway), and reads
+        // the same either way.
+        assert_eq!(
+            delivery.events[0].tree.is_some(),
+            with_trees || embedding == Embedding::Element
+        );
+        assert_eq!(
+            *delivery.events[0].element(),
+            xml::parse(&events[0], &xml::Limits::default()).unwrap()
+        );
         assert_eq!(delivery.kind, DeliveryKind::Events);
         assert_eq!(delivery.version, "VERSION-1");
         assert_eq!(
@@ -276,7 +290,7 @@ fn deliveries_are_read_in_both_embeddings() {
     let text = delivery_text(&events, Embedding::Cdata, None);
     let request = parse_request(&text, &xml::Limits::default()).unwrap();
     assert_eq!(
-        ingest::read_delivery(&request).unwrap_err(),
+        ingest::read_delivery(&request, false).unwrap_err(),
         DeliveryError::NoIdentifier
     );
     // So is an event that is not an Event, or has no Computer.
@@ -284,7 +298,7 @@ fn deliveries_are_read_in_both_embeddings() {
         let text = delivery_text(&[bad.to_owned()], Embedding::Cdata, Some("V"));
         let request = parse_request(&text, &xml::Limits::default()).unwrap();
         assert!(matches!(
-            ingest::read_delivery(&request),
+            ingest::read_delivery(&request, false),
             Err(DeliveryError::BadEvent { index: 0, .. })
         ));
     }
@@ -345,8 +359,11 @@ fn the_computer_must_be_the_sender() {
         Embedding::Cdata,
         Some("V"),
     );
-    let delivery =
-        ingest::read_delivery(&parse_request(&text, &xml::Limits::default()).unwrap()).unwrap();
+    let delivery = ingest::read_delivery(
+        &parse_request(&text, &xml::Limits::default()).unwrap(),
+        false,
+    )
+    .unwrap();
     let error = ingest::check_computers(&delivery, &Sender::Account("web01".into())).unwrap_err();
     assert!(
         matches!(error, DeliveryError::Forged { index: 1, .. }),
@@ -381,8 +398,11 @@ fn the_file_output_writes_each_new_event_once_and_on_disk() {
         Embedding::Cdata,
         Some("V"),
     );
-    let first =
-        ingest::read_delivery(&parse_request(&first, &xml::Limits::default()).unwrap()).unwrap();
+    let first = ingest::read_delivery(
+        &parse_request(&first, &xml::Limits::default()).unwrap(),
+        false,
+    )
+    .unwrap();
     let fresh = ingest::unseen(&first, None);
     outputs
         .write(
@@ -400,8 +420,11 @@ fn the_file_output_writes_each_new_event_once_and_on_disk() {
         Embedding::Cdata,
         Some("V"),
     );
-    let second =
-        ingest::read_delivery(&parse_request(&second, &xml::Limits::default()).unwrap()).unwrap();
+    let second = ingest::read_delivery(
+        &parse_request(&second, &xml::Limits::default()).unwrap(),
+        false,
+    )
+    .unwrap();
     let fresh = ingest::unseen(&second, Some(&stored));
     assert_eq!(fresh.len(), 1);
     outputs.reopen();
@@ -486,14 +509,15 @@ fn decoy_system_and_doubled_computer_events_are_refused() {
         format!("<Event>{}</Event>", system("web01.example.com")),
     ];
     let sender = Sender::Account("web01".into());
-    for event in &forged {
+    // Both readers: the tree check and the one-pass check of the text.
+    for (event, with_trees) in forged.iter().flat_map(|e| [(e, true), (e, false)]) {
         let text = delivery_text(std::slice::from_ref(event), Embedding::Cdata, Some("V"));
         let request = parse_request(&text, &xml::Limits::default()).unwrap();
-        let refused = ingest::read_delivery(&request)
+        let refused = ingest::read_delivery(&request, with_trees)
             .and_then(|delivery| ingest::check_computers(&delivery, &sender));
         assert!(
             matches!(refused, Err(DeliveryError::BadEvent { index: 0, .. })),
-            "{event}: {refused:?}"
+            "{event} (trees: {with_trees}): {refused:?}"
         );
     }
     // The real thing is still read.
@@ -505,8 +529,11 @@ fn decoy_system_and_doubled_computer_events_are_refused() {
         Embedding::Cdata,
         Some("V"),
     );
-    let delivery =
-        ingest::read_delivery(&parse_request(&text, &xml::Limits::default()).unwrap()).unwrap();
+    let delivery = ingest::read_delivery(
+        &parse_request(&text, &xml::Limits::default()).unwrap(),
+        false,
+    )
+    .unwrap();
     assert_eq!(delivery.events[0].computer, "web01.example.com");
     ingest::check_computers(&delivery, &sender).unwrap();
 }
@@ -534,8 +561,11 @@ fn a_forwarder_inventing_channels_adds_no_rows_beyond_its_query() {
             "Channel=\"Security\"",
             &format!("Channel=\"Header-made-up-{batch}\""),
         );
-        let delivery =
-            ingest::read_delivery(&parse_request(&text, &xml::Limits::default()).unwrap()).unwrap();
+        let delivery = ingest::read_delivery(
+            &parse_request(&text, &xml::Limits::default()).unwrap(),
+            false,
+        )
+        .unwrap();
         let reached = ingest::reached(&delivery, &subscription.channels);
         store
             .merge(
@@ -552,8 +582,11 @@ fn a_forwarder_inventing_channels_adds_no_rows_beyond_its_query() {
         Embedding::Cdata,
         Some("V"),
     );
-    let delivery =
-        ingest::read_delivery(&parse_request(&text, &xml::Limits::default()).unwrap()).unwrap();
+    let delivery = ingest::read_delivery(
+        &parse_request(&text, &xml::Limits::default()).unwrap(),
+        false,
+    )
+    .unwrap();
     store
         .merge(
             "web01",
