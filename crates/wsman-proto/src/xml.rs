@@ -503,15 +503,13 @@ fn read_attributes<'a>(
         reason: e.to_string(),
     };
     let mut declarations = 0usize;
-    let mut read = 0usize;
-    for attr in start.attributes().with_checks(true) {
+    for (read, attr) in start.attributes().with_checks(true).enumerate() {
         let attr = attr.map_err(|e| malformed(&e))?;
         if read == limits.max_attributes {
             return Err(XmlError::TooManyAttributes {
                 limit: limits.max_attributes,
             });
         }
-        read += 1;
         if attr.key.as_namespace_binding().is_some() {
             declarations += 1;
         }
