@@ -7,6 +7,7 @@
 //! as a whole, so accepting part of it would either lose the rest or store it twice; a
 //! refused batch stays with the forwarder and is logged here.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use wsman_events::delivery::{EVENTS_ACTION, HEARTBEAT_ACTION, SUBSCRIPTION_END_ACTION};
@@ -32,10 +33,44 @@ pub enum DeliveryKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReceivedEvent {
     pub xml: String,
-    pub tree: Element,
+    /// The event's tree, built only when an output of the subscription needs it (JSON, the
+    /// journal): see [`ReceivedEvent::element`].
+    pub tree: Option<Element>,
     pub computer: String,
     pub channel: String,
     pub record_id: Option<u64>,
+}
+
+impl ReceivedEvent {
+    /// The event's tree: the one built on receipt, or else parsed from its XML now (the
+    /// collector builds it on receipt for every subscription with an output that needs it, so
+    /// this parse is for callers that did not ask; an event the parser refuses, which a
+    /// checked event's text never is, reads as an empty `Event`).
+    pub fn element(&self) -> Cow<'_, Element> {
+        match &self.tree {
+            Some(tree) => Cow::Borrowed(tree),
+            None => Cow::Owned(
+                xml::parse(&self.xml, &event_limits())
+                    .unwrap_or_else(|_| Element::new(Some(EVENT_NS), "Event")),
+            ),
+        }
+    }
+}
+
+/// What the collector reads of an event besides its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventFacts {
+    pub computer: String,
+    pub channel: String,
+    pub record_id: Option<u64>,
+}
+
+/// The bounds an event's XML is read within (an event is small and flat).
+pub fn event_limits() -> xml::Limits {
+    let mut limits = xml::Limits::default();
+    limits.max_depth = 32;
+    limits.max_elements = 10_000;
+    limits
 }
 
 /// A delivery, read.
@@ -74,8 +109,9 @@ pub enum DeliveryError {
     },
 }
 
-/// Read `request` as a delivery.
-pub fn read_delivery(request: &Request) -> Result<Delivery, DeliveryError> {
+/// Read `request` as a delivery. `with_trees`: build each event's tree (an output of the
+/// subscription needs it); without, each event is checked in one pass over its text.
+pub fn read_delivery(request: &Request, with_trees: bool) -> Result<Delivery, DeliveryError> {
     let action = request.action.as_deref().unwrap_or("");
     let kind = match action {
         EVENTS_ACTION => DeliveryKind::Events,
@@ -121,7 +157,8 @@ pub fn read_delivery(request: &Request) -> Result<Delivery, DeliveryError> {
                 return Err(DeliveryError::TooManyEvents);
             }
             events.push(
-                read_event(event).map_err(|reason| DeliveryError::BadEvent { index, reason })?,
+                read_event(event, with_trees)
+                    .map_err(|reason| DeliveryError::BadEvent { index, reason })?,
             );
         }
     }
@@ -153,20 +190,27 @@ pub enum EventError {
     Repeated(String),
 }
 
-fn read_event(wrapper: &Element) -> Result<ReceivedEvent, EventError> {
-    let (tree, xml) = match wrapper.elements().next() {
-        Some(element) => (element.clone(), event_xml(element)),
+fn read_event(wrapper: &Element, with_tree: bool) -> Result<ReceivedEvent, EventError> {
+    let (tree, xml, facts) = match wrapper.elements().next() {
+        Some(element) => (
+            Some(element.clone()),
+            event_xml(element),
+            check_tree(element)?,
+        ),
         None => {
-            // CDATA (or escaped text): parse what it holds, bounded like any input.
+            // CDATA (or escaped text): read what it holds, bounded like any input.
             let text = wrapper.text();
             let trimmed = text.trim();
             if trimmed.is_empty() {
                 return Err(EventError::Empty);
             }
-            let mut limits = xml::Limits::default();
-            limits.max_depth = 32;
-            limits.max_elements = 10_000;
-            let tree = xml::parse(trimmed, &limits).map_err(EventError::NotXml)?;
+            let (tree, facts) = if with_tree {
+                let tree = xml::parse(trimmed, &event_limits()).map_err(EventError::NotXml)?;
+                let facts = check_tree(&tree)?;
+                (Some(tree), facts)
+            } else {
+                (None, crate::event_scan::check_text(trimmed)?)
+            };
             // The text as it came is the line when it already is one (the usual case): kept,
             // not copied again.
             let xml = if trimmed.len() == text.len() && !has_line_break(&text) {
@@ -174,25 +218,35 @@ fn read_event(wrapper: &Element) -> Result<ReceivedEvent, EventError> {
             } else {
                 line_safe(trimmed)
             };
-            (tree, xml)
+            (tree, xml, facts)
         }
     };
+    Ok(ReceivedEvent {
+        xml,
+        tree,
+        computer: facts.computer,
+        channel: facts.channel,
+        record_id: facts.record_id,
+    })
+}
+
+/// Check an event's tree: an `Event` in the event namespace with one `System` and in it one
+/// `Computer` (not empty), at most one `Channel` and `EventRecordID`, and read those.
+pub fn check_tree(tree: &Element) -> Result<EventFacts, EventError> {
     if !tree.is(EVENT_NS, "Event") {
         return Err(EventError::NotAnEvent {
             name: tree.name.clone(),
             ns: tree.ns.clone().unwrap_or_default(),
         });
     }
-    let system = only_one(&tree, "System")?.ok_or(EventError::NoSystem)?;
+    let system = only_one(tree, "System")?.ok_or(EventError::NoSystem)?;
     let field = |name: &str| only_one(system, name).map(|e| e.map(Element::trimmed_text));
     let computer = field("Computer")?
         .filter(|c| !c.is_empty())
         .ok_or(EventError::NoComputer)?;
     let channel = field("Channel")?.unwrap_or_default();
     let record_id = field("EventRecordID")?.and_then(|r| r.parse().ok());
-    Ok(ReceivedEvent {
-        xml,
-        tree,
+    Ok(EventFacts {
         computer,
         channel,
         record_id,

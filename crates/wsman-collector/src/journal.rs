@@ -111,7 +111,8 @@ pub fn entry(
     event_xml: bool,
 ) -> Vec<u8> {
     let mut fields: Vec<(String, String)> = Vec::new();
-    let system = child(&event.tree, "System");
+    let tree = event.element();
+    let system = child(&tree, "System");
     let system_text = |name: &str| {
         system
             .and_then(|s| child(s, name))
@@ -157,7 +158,7 @@ pub fn entry(
         }
     }
     let mut data = Vec::new();
-    if let Some(event_data) = child(&event.tree, "EventData") {
+    if let Some(event_data) = child(&tree, "EventData") {
         for item in event_data.elements().filter(|e| e.name == "Data") {
             let value = item.text();
             if let Some(name) = item.attr("Name") {
@@ -170,7 +171,7 @@ pub fn entry(
             data.push((item.attr("Name").map(str::to_owned), value));
         }
     }
-    let rendered = child(&event.tree, "RenderingInfo")
+    let rendered = child(&tree, "RenderingInfo")
         .and_then(|r| child(r, "Message"))
         .map(|m| m.text())
         .filter(|m| !m.trim().is_empty());

@@ -7,6 +7,8 @@
 //!   with the forwarder's bookmark);
 //! - [`ingest`]: a delivery (Events, Heartbeat, SubscriptionEnd) read and checked, the
 //!   `Computer` of each event against who the sender proved to be;
+//! - [`event_scan`]: the same checks of an event in one pass over its text, without its tree,
+//!   for subscriptions whose outputs write the text as it came;
 //! - [`outputs`]: the output seam, a batch stored durably or refused;
 //! - [`subscription_outputs`]: each subscription's outputs, each bounded in flight, all of which
 //!   must have a batch durably before it is acknowledged;
@@ -27,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bookmarks;
+pub mod event_scan;
 pub mod ingest;
 pub mod journal;
 pub mod kafka;

@@ -267,7 +267,7 @@ pub fn json_record(
     if let Some(record_id) = event.record_id {
         record.insert("record_id".into(), Value::from(record_id));
     }
-    record.insert("event".into(), element_json(&event.tree));
+    record.insert("event".into(), element_json(&event.element()));
     Value::Object(record)
 }
 

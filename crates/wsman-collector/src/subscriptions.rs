@@ -91,6 +91,19 @@ impl OutputConfig {
             OutputConfig::Journal(_) => "journal",
         }
     }
+
+    /// Whether this output reads each event's tree (a JSON record, a journal entry's fields)
+    /// rather than writing its text as it came.
+    pub fn needs_tree(&self) -> bool {
+        let format = match self {
+            OutputConfig::File { format, .. } => format,
+            OutputConfig::Kafka(kafka) => &kafka.format,
+            OutputConfig::Tcp(tcp) => &tcp.format,
+            OutputConfig::Redis(redis) => &redis.format,
+            OutputConfig::Journal(_) => return true,
+        };
+        *format != OutputFormat::Raw
+    }
 }
 
 /// A TCP output: one connection, each event one line (`format`), reconnected with a bounded

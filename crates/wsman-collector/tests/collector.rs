@@ -225,7 +225,7 @@ fn event(record: u64, computer: &str) -> String {
 fn read_cdata_delivery(events: &[String]) -> ingest::Delivery {
     let text = delivery_text(events, Embedding::Cdata, Some("V"));
     let request = parse_request(&text, &xml::Limits::default()).expect("a SOAP request");
-    ingest::read_delivery(&request).expect("a delivery")
+    ingest::read_delivery(&request, false).expect("a delivery")
 }
 
 fn delivery_text(events: &[String], embedding: Embedding, identifier: Option<&str>) -> String {
@@ -261,10 +261,24 @@ fn delivery_text(events: &[String], embedding: Embedding, identifier: Option<&st
 #[test]
 fn deliveries_are_read_in_both_embeddings() {
     let events = vec![event(7, "web01.example.com"), event(8, "web01.example.com")];
-    for embedding in [Embedding::Cdata, Embedding::Element] {
+    for (embedding, with_trees) in [
+        (Embedding::Cdata, false),
+        (Embedding::Cdata, true),
+        (Embedding::Element, false),
+    ] {
         let text = delivery_text(&events, embedding, Some("VERSION-1"));
         let request = parse_request(&text, &xml::Limits::default()).unwrap();
-        let delivery = ingest::read_delivery(&request).unwrap();
+        let delivery = ingest::read_delivery(&request, with_trees).unwrap();
+        // The tree is built when asked for (an element embedding has it anyway), and reads
+        // the same either way.
+        assert_eq!(
+            delivery.events[0].tree.is_some(),
+            with_trees || embedding == Embedding::Element
+        );
+        assert_eq!(
+            *delivery.events[0].element(),
+            xml::parse(&events[0], &xml::Limits::default()).unwrap()
+        );
         assert_eq!(delivery.kind, DeliveryKind::Events);
         assert_eq!(delivery.version, "VERSION-1");
         assert_eq!(
@@ -283,7 +297,7 @@ fn deliveries_are_read_in_both_embeddings() {
     let text = delivery_text(&events, Embedding::Cdata, None);
     let request = parse_request(&text, &xml::Limits::default()).unwrap();
     assert_eq!(
-        ingest::read_delivery(&request).unwrap_err(),
+        ingest::read_delivery(&request, false).unwrap_err(),
         DeliveryError::NoIdentifier
     );
     // So is an event that is not an Event, or has no Computer.
@@ -291,7 +305,7 @@ fn deliveries_are_read_in_both_embeddings() {
         let text = delivery_text(&[bad.to_owned()], Embedding::Cdata, Some("V"));
         let request = parse_request(&text, &xml::Limits::default()).unwrap();
         assert!(matches!(
-            ingest::read_delivery(&request),
+            ingest::read_delivery(&request, false),
             Err(DeliveryError::BadEvent { index: 0, .. })
         ));
     }
@@ -450,14 +464,15 @@ fn decoy_system_and_doubled_computer_events_are_refused() {
         format!("<Event>{}</Event>", system("web01.example.com")),
     ];
     let sender = Sender::Account("web01".into());
-    for event in &forged {
+    // Both readers: the tree check and the one-pass check of the text.
+    for (event, with_trees) in forged.iter().flat_map(|e| [(e, true), (e, false)]) {
         let text = delivery_text(std::slice::from_ref(event), Embedding::Cdata, Some("V"));
         let request = parse_request(&text, &xml::Limits::default()).unwrap();
-        let refused = ingest::read_delivery(&request)
+        let refused = ingest::read_delivery(&request, with_trees)
             .and_then(|delivery| ingest::check_computers(&delivery, &sender));
         assert!(
             matches!(refused, Err(DeliveryError::BadEvent { index: 0, .. })),
-            "{event}: {refused:?}"
+            "{event} (trees: {with_trees}): {refused:?}"
         );
     }
     // The real thing is still read.
@@ -492,8 +507,11 @@ fn a_forwarder_inventing_channels_adds_no_rows_beyond_its_query() {
             "Channel=\"Security\"",
             &format!("Channel=\"Header-made-up-{batch}\""),
         );
-        let delivery =
-            ingest::read_delivery(&parse_request(&text, &xml::Limits::default()).unwrap()).unwrap();
+        let delivery = ingest::read_delivery(
+            &parse_request(&text, &xml::Limits::default()).unwrap(),
+            false,
+        )
+        .unwrap();
         let reached = ingest::reached(&delivery, &subscription.channels);
         store
             .merge(

@@ -57,8 +57,8 @@ fn windows_events_become_structured_journal_entries() {
     // syslog(3) priorities for Windows levels: critical, error, warning, information, debug.
     let priorities = ["2", "3", "4", "6", "7", "6"];
     for ((entry, event), priority) in entries.iter().zip(&events).zip(priorities) {
-        let system = event
-            .tree
+        let tree = event.element();
+        let system = tree
             .elements()
             .find(|e| e.name == "System")
             .expect("System");
@@ -78,9 +78,7 @@ fn windows_events_become_structured_journal_entries() {
                 .to_owned()
         };
         let data = |name: &str| {
-            event
-                .tree
-                .elements()
+            tree.elements()
                 .find(|e| e.name == "EventData")
                 .and_then(|d| d.elements().find(|e| e.attr("Name") == Some(name)))
                 .map(|e| e.text())

@@ -5,6 +5,7 @@
 //! attribute name to `(namespace URI, local name)` and refuses input that exceeds [`Limits`].
 //! DOCTYPE declarations are refused outright: no entity expansion, no external references.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use quick_xml::events::Event;
@@ -274,13 +275,100 @@ pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
 /// Parse a complete document into its root element, within `limits`.
 pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
+    let mut tree = TreeBuilder {
+        // Envelopes nest a few levels deep: start with room for them.
+        stack: Vec::with_capacity(8),
+        root: None,
+        pending: Vec::new(),
+    };
+    scan(input, limits, &mut tree)?;
+    tree.root.ok_or(XmlError::NoRoot)
+}
+
+/// What one pass over a document ([`scan`]) reports, in document order. The names, namespaces
+/// and text are borrowed from the input (or the reader) whenever they can be: a visitor that
+/// keeps only a few values of a document allocates nothing for the rest.
+pub trait Visitor {
+    /// One attribute of the element about to start (namespace declarations are not reported),
+    /// its value unescaped.
+    fn attribute(&mut self, ns: Option<&str>, name: &str, value: Cow<'_, str>);
+    /// An element opens, after its attributes; `empty` (`<a/>`) when no `end` follows.
+    fn start(&mut self, ns: Option<&str>, name: &str, prefix: Option<&str>, empty: bool);
+    /// The innermost open element closes.
+    fn end(&mut self);
+    /// Character data of the innermost open element (text unescaped, or CDATA as it is). Text
+    /// outside the root (whitespace only: anything else is refused) is not reported.
+    fn text(&mut self, text: Cow<'_, str>);
+}
+
+/// Builds the tree [`parse`] returns.
+struct TreeBuilder {
+    stack: Vec<Element>,
+    root: Option<Element>,
+    /// The attributes of the element about to start.
+    pending: Vec<Attribute>,
+}
+
+impl TreeBuilder {
+    fn attach(&mut self, done: Element) {
+        match self.stack.last_mut() {
+            Some(parent) => parent.children.push(Node::Element(done)),
+            None => self.root = Some(done),
+        }
+    }
+}
+
+impl Visitor for TreeBuilder {
+    fn attribute(&mut self, ns: Option<&str>, name: &str, value: Cow<'_, str>) {
+        self.pending.push(Attribute {
+            ns: ns.map(str::to_owned),
+            name: name.to_owned(),
+            value: value.into_owned(),
+        });
+    }
+
+    fn start(&mut self, ns: Option<&str>, name: &str, prefix: Option<&str>, empty: bool) {
+        let element = Element {
+            ns: ns.map(str::to_owned),
+            name: name.to_owned(),
+            prefix: prefix.map(str::to_owned),
+            attributes: std::mem::take(&mut self.pending),
+            children: Vec::new(),
+        };
+        if empty {
+            self.attach(element);
+        } else {
+            self.stack.push(element);
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some(done) = self.stack.pop() {
+            self.attach(done);
+        }
+    }
+
+    fn text(&mut self, text: Cow<'_, str>) {
+        if let Some(parent) = self.stack.last_mut() {
+            if let Some(Node::Text(prev)) = parent.children.last_mut() {
+                prev.push_str(&text);
+            } else {
+                // Owned text (CDATA, unescaped text) is moved into the tree, not copied again.
+                parent.children.push(Node::Text(text.into_owned()));
+            }
+        }
+    }
+}
+
+/// Read a complete document in one pass, within `limits`, reporting it to `visitor`: the same
+/// checks and the same refusals as [`parse`] (which is this pass building a tree), for readers
+/// that need a few values of a document and not its tree.
+pub fn scan(input: &str, limits: &Limits, visitor: &mut impl Visitor) -> Result<(), XmlError> {
     check_chars(input)?;
-    // Envelopes nest a few levels deep: start with room for them.
-    let mut stack: Vec<Element> = Vec::with_capacity(8);
     // Namespace declarations made by each open element, to know how many are in scope.
-    let mut declared: Vec<usize> = Vec::with_capacity(8);
+    let mut declared: Vec<usize> = Vec::new();
     let mut in_scope = 0usize;
-    let mut root: Option<Element> = None;
+    let mut root_seen = false;
     let mut count = 0usize;
 
     let mut reader = NsReader::from_str(input);
@@ -288,36 +376,34 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
     reader.config_mut().check_end_names = true;
     loop {
         let position = reader.buffer_position();
-        let (resolved, event) = reader
-            .read_resolved_event()
-            .map_err(|e| XmlError::Malformed {
-                position,
-                reason: e.to_string(),
-            })?;
+        let malformed = |e: &dyn std::fmt::Display| XmlError::Malformed {
+            position,
+            reason: e.to_string(),
+        };
+        let event = reader.read_event().map_err(|e| malformed(&e))?;
         let (start, empty) = match event {
             Event::Start(s) => (s, false),
             Event::Empty(s) => (s, true),
             Event::End(_) => {
-                in_scope -= declared.pop().unwrap_or(0);
-                let done = stack.pop().ok_or(XmlError::NoRoot)?;
-                attach(&mut stack, &mut root, done)?;
+                in_scope -= declared.pop().ok_or(XmlError::NoRoot)?;
+                visitor.end();
                 continue;
             }
             Event::Text(t) => {
-                let text = t.unescape().map_err(|e| XmlError::Malformed {
-                    position,
-                    reason: e.to_string(),
-                })?;
-                if let std::borrow::Cow::Owned(unescaped) = &text {
+                let text = t.unescape().map_err(|e| malformed(&e))?;
+                if let Cow::Owned(unescaped) = &text {
                     check_chars(unescaped)?;
                 }
-                push_text(&mut stack, &text)?;
+                scanned_text(&declared, visitor, text)?;
                 continue;
             }
             Event::CData(c) => {
-                // A slice of `input` (already UTF-8), moved into the tree: one copy, not two.
-                let text = input_text(input, &c.into_inner());
-                push_owned_text(&mut stack, text)?;
+                // A slice of `input` (already UTF-8).
+                let text = match c.into_inner() {
+                    Cow::Borrowed(bytes) => input_text(input, bytes),
+                    Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+                };
+                scanned_text(&declared, visitor, text)?;
                 continue;
             }
             Event::DocType(_) => return Err(XmlError::Doctype),
@@ -330,63 +416,79 @@ pub fn parse(input: &str, limits: &Limits) -> Result<Element, XmlError> {
                 limit: limits.max_elements,
             });
         }
-        if stack.len() >= limits.max_depth {
+        if declared.len() >= limits.max_depth {
             return Err(XmlError::TooDeep {
                 limit: limits.max_depth,
             });
         }
-        if root.is_some() {
-            return Err(XmlError::NoRoot);
+        if declared.is_empty() {
+            if root_seen {
+                return Err(XmlError::NoRoot);
+            }
+            root_seen = true;
         }
-        // Owned now, reported after the attributes' bounds as before: the resolution holds
-        // the reader, which the attributes' resolution needs.
-        let ns = resolved_ns(resolved);
         // Most elements of an envelope have no attributes at all: nothing to read then.
         // (XML's whitespace, S: not `is_ascii_whitespace`, which also takes form feed.)
-        let (declarations, attributes) = if start
+        let declarations = if start
             .attributes_raw()
             .iter()
             .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
         {
-            (0, Vec::new())
+            0
         } else {
-            read_attributes(&reader, &start, input, in_scope, limits, position)?
+            read_attributes(&reader, &start, input, in_scope, limits, position, visitor)?
         };
-        let ns = ns?;
-        let local = input_text(input, start.local_name().as_ref());
-        let prefix = start.name().prefix().map(|p| input_text(input, p.as_ref()));
-        let element = Element {
-            ns,
-            name: local,
-            prefix,
-            attributes,
-            children: Vec::new(),
-        };
-        if empty {
-            attach(&mut stack, &mut root, element)?;
-        } else {
+        // The element's own declarations are in scope for its name (the reader recorded them).
+        let (resolved, local) = reader.resolve_element(start.name());
+        let ns = resolved_ns(resolved)?;
+        let local = input_text(input, local.into_inner());
+        let prefix = start
+            .name()
+            .prefix()
+            .map(|p| input_text(input, p.into_inner()));
+        visitor.start(ns.as_deref(), &local, prefix.as_deref(), empty);
+        if !empty {
             in_scope += declarations;
             declared.push(declarations);
-            stack.push(element);
         }
     }
-    if !stack.is_empty() {
+    if !declared.is_empty() {
         return Err(XmlError::Malformed {
             position: input.len() as u64,
             reason: "unclosed element at end of input".to_owned(),
         });
     }
-    root.ok_or(XmlError::NoRoot)
+    if !root_seen {
+        return Err(XmlError::NoRoot);
+    }
+    Ok(())
 }
 
-/// Reads the attributes of a start tag in one pass: how many namespace declarations it made,
-/// and the other attributes, resolved.
+/// Character data at the depth `declared` records: reported inside the root; outside it,
+/// whitespace is fine and anything else is not a document.
+fn scanned_text(
+    declared: &[usize],
+    visitor: &mut impl Visitor,
+    text: Cow<'_, str>,
+) -> Result<(), XmlError> {
+    if !declared.is_empty() {
+        visitor.text(text);
+        Ok(())
+    } else if text.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(XmlError::NoRoot)
+    }
+}
+
+/// Reads the attributes of a start tag, reporting each to `visitor`; returns how many
+/// namespace declarations it made.
 ///
 /// The reader has recorded the tag's declarations already (one linear pass). Everything
 /// else is bounded before it costs more than linear time: the duplicate check costs the
-/// square of the attributes read so far, so the count is bounded while reading; resolving
-/// a name costs one look at each declaration in scope, so names are resolved only after
-/// the declarations are counted and bounded.
+/// square of the attributes read so far, so the count is bounded while reading (a first pass
+/// that keeps nothing); resolving a name costs one look at each declaration in scope, so
+/// names are resolved only after the declarations are counted and bounded (a second pass).
 fn read_attributes<'a>(
     reader: &NsReader<&'a [u8]>,
     start: &quick_xml::events::BytesStart<'a>,
@@ -394,24 +496,22 @@ fn read_attributes<'a>(
     in_scope: usize,
     limits: &Limits,
     position: u64,
-) -> Result<(usize, Vec<Attribute>), XmlError> {
+    visitor: &mut impl Visitor,
+) -> Result<usize, XmlError> {
     let malformed = |e: &dyn std::fmt::Display| XmlError::Malformed {
         position,
         reason: e.to_string(),
     };
     let mut declarations = 0usize;
-    let mut others = Vec::new();
-    for attr in start.attributes().with_checks(true) {
+    for (read, attr) in start.attributes().with_checks(true).enumerate() {
         let attr = attr.map_err(|e| malformed(&e))?;
-        if declarations + others.len() == limits.max_attributes {
+        if read == limits.max_attributes {
             return Err(XmlError::TooManyAttributes {
                 limit: limits.max_attributes,
             });
         }
         if attr.key.as_namespace_binding().is_some() {
             declarations += 1;
-        } else {
-            others.push(attr);
         }
     }
     if in_scope + declarations > limits.max_namespaces_in_scope {
@@ -419,15 +519,18 @@ fn read_attributes<'a>(
             limit: limits.max_namespaces_in_scope,
         });
     }
-    let mut attributes = Vec::with_capacity(others.len());
-    for attr in others {
+    for attr in start.attributes().with_checks(false) {
+        let attr = attr.map_err(|e| malformed(&e))?;
+        if attr.key.as_namespace_binding().is_some() {
+            continue;
+        }
         let (res, local) = reader.resolve_attribute(attr.key);
         let ns = match res {
             ResolveResult::Unbound => None,
-            ResolveResult::Bound(n) => Some(owned_text(n.as_ref())),
+            ResolveResult::Bound(n) => Some(utf8_text(n.into_inner())),
             ResolveResult::Unknown(p) => {
                 if p == b"xml" {
-                    Some(XML_NS.to_owned())
+                    Some(Cow::Borrowed(XML_NS))
                 } else {
                     return Err(XmlError::UnboundPrefix {
                         prefix: String::from_utf8_lossy(&p).into_owned(),
@@ -436,16 +539,12 @@ fn read_attributes<'a>(
             }
         };
         let value = attr.unescape_value().map_err(|e| malformed(&e))?;
-        if let std::borrow::Cow::Owned(unescaped) = &value {
+        if let Cow::Owned(unescaped) = &value {
             check_chars(unescaped)?;
         }
-        attributes.push(Attribute {
-            ns,
-            name: input_text(input, local.as_ref()),
-            value: value.into_owned(),
-        });
+        visitor.attribute(ns.as_deref(), &input_text(input, local.into_inner()), value);
     }
-    Ok((declarations, attributes))
+    Ok(declarations)
 }
 
 /// Refuse the characters XML 1.0 (production 2, `Char`) does not allow: C0 controls other
@@ -494,86 +593,38 @@ fn check_chars_between(text: &str, from: usize, to: usize) -> Result<(), XmlErro
     Ok(())
 }
 
-fn resolved_ns(res: ResolveResult<'_>) -> Result<Option<String>, XmlError> {
+fn resolved_ns<'n>(res: ResolveResult<'n>) -> Result<Option<Cow<'n, str>>, XmlError> {
     match res {
         ResolveResult::Unbound => Ok(None),
-        ResolveResult::Bound(n) => Ok(Some(owned_text(n.as_ref()))),
+        ResolveResult::Bound(n) => Ok(Some(utf8_text(n.into_inner()))),
         ResolveResult::Unknown(p) => Err(XmlError::UnboundPrefix {
             prefix: String::from_utf8_lossy(&p).into_owned(),
         }),
     }
 }
 
-/// Names and namespace URIs as owned strings. They are slices of a `&str` cut at ASCII
-/// delimiters, so the strict (fast, vectorised) UTF-8 check always passes; the lossy
-/// conversion is kept only as the fallback it always was.
-fn owned_text(bytes: &[u8]) -> String {
+/// Names and namespace URIs as text. They are slices of a `&str` cut at ASCII delimiters, so
+/// the strict (fast, vectorised) UTF-8 check always passes; the lossy conversion is kept only
+/// as the fallback it always was.
+fn utf8_text(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
-/// [`owned_text`] for a slice the reader borrowed from `input` (element and attribute names):
-/// found by its position, it is already known to be UTF-8 and needs no second validation.
-/// A slice from anywhere else takes the checked path.
-fn input_text(input: &str, bytes: &[u8]) -> String {
+/// [`utf8_text`] for a slice the reader borrowed from `input` (names, CDATA): found by its
+/// position, it is already known to be UTF-8 and needs no second validation. A slice from
+/// anywhere else takes the checked path.
+fn input_text<'i>(input: &'i str, bytes: &'i [u8]) -> Cow<'i, str> {
     let offset = bytes.as_ptr().addr().wrapping_sub(input.as_ptr().addr());
     match offset
         .checked_add(bytes.len())
         .and_then(|end| input.get(offset..end))
     {
-        Some(text) => text.to_owned(),
-        None => owned_text(bytes),
+        Some(text) => Cow::Borrowed(text),
+        None => utf8_text(bytes),
     }
-}
-
-fn push_text(stack: &mut [Element], text: &str) -> Result<(), XmlError> {
-    match stack.last_mut() {
-        Some(parent) => {
-            if let Some(Node::Text(prev)) = parent.children.last_mut() {
-                prev.push_str(text);
-            } else {
-                parent.children.push(Node::Text(text.to_owned()));
-            }
-            Ok(())
-        }
-        // Whitespace around the root is fine; anything else is not a document.
-        None if text.trim().is_empty() => Ok(()),
-        None => Err(XmlError::NoRoot),
-    }
-}
-
-/// [`push_text`] for text already owned (CDATA): moved into the tree, not copied.
-fn push_owned_text(stack: &mut [Element], text: String) -> Result<(), XmlError> {
-    match stack.last_mut() {
-        Some(parent) => {
-            if let Some(Node::Text(prev)) = parent.children.last_mut() {
-                prev.push_str(&text);
-            } else {
-                parent.children.push(Node::Text(text));
-            }
-            Ok(())
-        }
-        None => push_text(stack, &text),
-    }
-}
-
-fn attach(
-    stack: &mut [Element],
-    root: &mut Option<Element>,
-    done: Element,
-) -> Result<(), XmlError> {
-    match stack.last_mut() {
-        Some(parent) => parent.children.push(Node::Element(done)),
-        None => {
-            if root.is_some() {
-                return Err(XmlError::NoRoot);
-            }
-            *root = Some(done);
-        }
-    }
-    Ok(())
 }
 
 /// Escape character data for element content. Control characters that XML 1.0 forbids even

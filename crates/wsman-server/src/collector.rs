@@ -26,7 +26,7 @@ use wsman_collector::ingest::{self, DeliveryKind};
 use wsman_collector::manager::{self, Offer};
 use wsman_collector::outputs::Batch;
 use wsman_collector::subscription_outputs::Outputs;
-use wsman_collector::subscriptions::{self, SubscriptionSet};
+use wsman_collector::subscriptions::{self, OutputConfig, SubscriptionSet};
 use wsman_events::Timestamp;
 use wsman_proto::{ns, Fault, Request};
 
@@ -333,7 +333,11 @@ impl CollectorService {
             self.log_refused(principal, &client, identifier, why, &reason);
             ServiceError::BadRequest { reason }
         };
-        let delivery = ingest::read_delivery(request)
+        // The events' trees only for an output that reads them (JSON, the journal); Raw
+        // outputs write each event's text, checked in one pass over it.
+        let with_trees =
+            subscription.is_some_and(|s| s.outputs.iter().any(OutputConfig::needs_tree));
+        let delivery = ingest::read_delivery(request, with_trees)
             .map_err(|e| refuse(Refusal::Malformed, e.to_string()))?;
         let Some(subscription) = subscription else {
             return Err(refuse(

@@ -18,7 +18,7 @@ pub(crate) const QUERY: &str =
 /// An event of the Security log as the collector holds it once received from `computer`.
 pub(crate) fn received(text: String, computer: &str, record: u64) -> ReceivedEvent {
     ReceivedEvent {
-        tree: xml::parse(&text, &Limits::default()).expect("event XML"),
+        tree: Some(xml::parse(&text, &Limits::default()).expect("event XML")),
         xml: text,
         computer: computer.to_owned(),
         channel: "Security".to_owned(),
