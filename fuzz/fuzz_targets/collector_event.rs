@@ -6,6 +6,9 @@
 //! which the sanitizer build has no use for.
 #![no_main]
 
+#[path = "../../crates/wsman-collector/src/event_facts.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod event_facts;
 #[path = "../../crates/wsman-collector/src/ingest.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod ingest;

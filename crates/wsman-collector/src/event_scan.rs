@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use wsman_proto::xml::{self, Visitor};
 
-use crate::ingest::{event_limits, EventError, EventFacts, EVENT_NS};
+use crate::event_facts::{event_limits, EventError, EventFacts, EVENT_NS};
 
 /// The System fields the collector reads, in the order the tree check looks at them.
 const FIELDS: [&str; 3] = ["Computer", "Channel", "EventRecordID"];

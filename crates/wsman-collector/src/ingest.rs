@@ -15,8 +15,8 @@ use wsman_events::BookmarkList;
 use wsman_proto::xml::{self, Element, Node};
 use wsman_proto::{ns, Request};
 
-/// The event namespace.
-pub const EVENT_NS: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
+pub use crate::event_facts::{event_limits, EventError, EventFacts, EVENT_NS};
+
 /// Most events in one delivery.
 pub const MAX_EVENTS: usize = 10_000;
 
@@ -55,22 +55,6 @@ impl ReceivedEvent {
             ),
         }
     }
-}
-
-/// What the collector reads of an event besides its text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EventFacts {
-    pub computer: String,
-    pub channel: String,
-    pub record_id: Option<u64>,
-}
-
-/// The bounds an event's XML is read within (an event is small and flat).
-pub fn event_limits() -> xml::Limits {
-    let mut limits = xml::Limits::default();
-    limits.max_depth = 32;
-    limits.max_elements = 10_000;
-    limits
 }
 
 /// A delivery, read.
@@ -169,25 +153,6 @@ pub fn read_delivery(request: &Request, with_trees: bool) -> Result<Delivery, De
         bookmark,
         events,
     })
-}
-
-/// Why one `w:Event` of a delivery is not an event.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum EventError {
-    #[error("an empty w:Event")]
-    Empty,
-    #[error("not XML: {0}")]
-    NotXml(#[source] xml::XmlError),
-    #[error("the root element is {name} in namespace {ns:?}, not Event in {EVENT_NS}")]
-    NotAnEvent { name: String, ns: String },
-    #[error("no System element")]
-    NoSystem,
-    #[error("no System/Computer")]
-    NoComputer,
-    #[error("a {0} element in namespace {1:?}, not the event namespace")]
-    OtherNamespace(String, String),
-    #[error("more than one {0} element")]
-    Repeated(String),
 }
 
 fn read_event(wrapper: &Element, with_tree: bool) -> Result<ReceivedEvent, EventError> {

@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bookmarks;
+pub mod event_facts;
 pub mod event_scan;
 pub mod ingest;
 pub mod journal;
