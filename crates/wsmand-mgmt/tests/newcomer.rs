@@ -262,19 +262,29 @@ fn log_in_and_see_the_fleet(log: &Path) {
         "the fleet page lists this host as local:\n{}",
         fleet.body
     );
-    // Reached over HTTPS with the account the script made for the console.
-    let json = curl(&[
-        "-H",
-        &cookie,
-        "-H",
-        "Accept: application/json",
-        &format!("{CONSOLE_URL}/fleet"),
-    ]);
-    let hosts = json.json();
-    let local = hosts["hosts"]
-        .as_array()
-        .and_then(|hosts| hosts.iter().find(|h| h["name"] == "local"))
-        .unwrap_or_else(|| panic!("no local host in {}", json.body));
+    // Reached over HTTPS with the account the script made for the console, once the sampler
+    // has reached it (the fleet shows the sampler's data; a sample taken while the daemon was
+    // still starting says "not answering" until the next round, 10 s later).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let local = loop {
+        let json = curl(&[
+            "-H",
+            &cookie,
+            "-H",
+            "Accept: application/json",
+            &format!("{CONSOLE_URL}/fleet"),
+        ]);
+        let hosts = json.json();
+        let local = hosts["hosts"]
+            .as_array()
+            .and_then(|hosts| hosts.iter().find(|h| h["name"] == "local"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no local host in {}", json.body));
+        if local["sampled"]["state"] == "answering" || std::time::Instant::now() >= deadline {
+            break local;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
     assert_eq!(local["reachable"], true, "{local}");
 }
 
