@@ -4,7 +4,7 @@
 //! names a crate directory that no longer exists, when a forbidden dependency appears, when
 //! `unsafe` code appears outside wsman-os and wsman-gss's `ffi.rs`, when a member lacks a
 //! pinned rust-version, when a `Result`'s error is a bare `String`, or when the modules of a
-//! crate import each other in a circle; and
+//! crate import each other in a circle, when a Rust file grows past 1,000 lines; and
 //! when its lists of fuzz targets, benchmark scripts, scripts and docs disagree with the tree,
 //! or it grows past the length of a map.
 
@@ -18,6 +18,8 @@ use serde_json::Value;
 mod lists;
 #[path = "architecture/module_graph.rs"]
 mod module_graph;
+#[path = "architecture/sizes.rs"]
+mod sizes;
 
 use module_graph::{display, ModuleGraph};
 
@@ -869,4 +871,30 @@ fn every_fuzz_target_runs_in_the_smoke_run() {
         missing.is_empty(),
         "fuzz targets the smoke run of scripts/test.sh leaves out: {missing:?}"
     );
+}
+
+#[test]
+fn no_rust_file_is_over_a_thousand_lines() {
+    let root = workspace_root();
+    let over: Vec<String> = ["crates", "benches", "fuzz"]
+        .iter()
+        .flat_map(|dir| sizes::files_over(&root.join(dir), sizes::MAX_FILE_LINES))
+        .map(|(path, lines)| {
+            let shown = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
+            format!("{shown} ({lines} lines)")
+        })
+        .collect();
+    assert!(over.is_empty(), "split these by concern: {over:#?}");
+}
+
+#[test]
+fn the_size_check_finds_a_long_file() {
+    let dir = std::env::temp_dir().join(format!("wsman-sizes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("long.rs"), "//\n".repeat(12)).unwrap();
+    std::fs::write(dir.join("short.rs"), "//\n".repeat(3)).unwrap();
+    let over = sizes::files_over(&dir, 10);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(over.len(), 1, "{over:?}");
+    assert!(over[0].0.ends_with("long.rs") && over[0].1 == 12);
 }
