@@ -54,10 +54,7 @@ fn identify_and_get_with_negotiate() {
         let finished = winrm(&fixture, &fixture.config, NTLM_PASSWORD, &get);
         assert_eq!(finished.code(), 0, "{auth:?}: {}", finished.describe());
         assert!(
-            finished
-                .stdout
-                .lines()
-                .any(|l| l.trim() == "Negotiate = true"),
+            process::has_line(&finished.stdout, "Negotiate = true"),
             "{}",
             finished.describe()
         );
