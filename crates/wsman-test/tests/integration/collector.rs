@@ -788,17 +788,9 @@ fn a_full_disk_answers_503_until_space_is_freed_and_sighup_starts_a_new_file() {
     // Rotation: the file is renamed, SIGHUP, and the next batch creates a new one.
     let rotated = file.with_extension("xml.1");
     std::fs::rename(&file, &rotated).expect("rotate");
-    let reloads = |log: &str| log.matches("collector subscriptions loaded").count();
-    let before = reloads(&collector.daemon.stderr());
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &collector.daemon.pid().to_string()])
-        .status()
-        .expect("kill -HUP");
-    assert!(status.success());
-    let stderr_path = collector.daemon.stderr_path();
-    collector.daemon.wait_until("the reload after SIGHUP", || {
-        reloads(&std::fs::read_to_string(&stderr_path).unwrap_or_default()) > before
-    });
+    collector
+        .daemon
+        .reload_until("collector subscriptions loaded");
     deliver_acknowledged(port, &offer, 3, &events[20..30]);
     assert_eq!(lines(&rotated), events[0..20]);
     assert_eq!(lines(&file), events[20..30]);
