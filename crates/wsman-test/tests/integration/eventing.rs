@@ -4,7 +4,7 @@
 //! (curl), ownership between two Linux users, the Security log for administrators only, and
 //! every refusal of the bad-input list with its fault.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use wsman_proto::eventing::EVENT_LOG_URI;
 use wsman_proto::ns::action;
@@ -65,11 +65,7 @@ fn journal() -> Option<JournalDir> {
             ("_UID", "1000"),
         ],
     ];
-    let refs: Vec<&[(&str, &str)]> = entries.iter().map(Vec::as_slice).collect();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
-    JournalDir::from_entries(now - 60_000_000, &refs)
+    JournalDir::from_entries_before_now(Duration::from_secs(60), &entries)
 }
 
 /// Field order matters: the daemon is killed before its config dir and journal are deleted.
