@@ -285,6 +285,31 @@ pub(crate) fn numbered_events(count: u64) -> Vec<String> {
 }
 
 /// Delivers `events` as batch `message` (with its identifier) and asserts the Ack.
+/// Resends the batch `message` of `events`, every `pause` while the collector answers 503, until
+/// it is acknowledged; after `within`, fails saying the `output` is back yet no Ack came.
+pub(crate) fn resend_until_acknowledged(
+    (port, offer): (u16, &Offer),
+    message: u64,
+    events: &[String],
+    (within, pause): (Duration, Duration),
+    output: &str,
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        let answer = deliver(port, offer, &batch(offer, message, events, true));
+        if answer.status == 200 {
+            acknowledged(&answer, message);
+            break;
+        }
+        assert_eq!(answer.status, 503, "{}", text(&answer.body));
+        assert!(
+            Instant::now() < deadline,
+            "the {output} is back, yet no Ack"
+        );
+        std::thread::sleep(pause);
+    }
+}
+
 pub(crate) fn deliver_acknowledged(port: u16, offer: &Offer, message: u64, events: &[String]) {
     acknowledged(
         &deliver(port, offer, &batch(offer, message, events, true)),
@@ -855,20 +880,13 @@ fn each_output_has_its_own_latency_and_errors_and_a_tcp_outage_is_answered_503()
 
     // Back on its port: the forwarder's resend is acknowledged and lands.
     let restarted = LineReceiver::start(receiver.port());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let answer = deliver(port, &offer, &batch(&offer, 3, &events[20..30], true));
-        if answer.status == 200 {
-            acknowledged(&answer, 3);
-            break;
-        }
-        assert_eq!(answer.status, 503, "{}", text(&answer.body));
-        assert!(
-            Instant::now() < deadline,
-            "the receiver is back, yet no Ack"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    resend_until_acknowledged(
+        (port, &offer),
+        3,
+        &events[20..30],
+        (Duration::from_secs(20), Duration::from_millis(100)),
+        "receiver",
+    );
     assert_eq!(restarted.wait_for(10), events[20..30]);
     assert_eq!(enumerate(port).bookmark, Some(30));
     // The file had taken the refused batch before the TCP output failed: the resend is
