@@ -26,6 +26,19 @@ impl Finished {
         assert!(self.stdout.contains(text), "{}", self.describe());
     }
 
+    /// Asserts the process exited 0 having printed `expected` alone (surrounding white space
+    /// aside), as `winrs HOST "id -un"` prints a user; `context` names the case on failure.
+    #[track_caller]
+    pub fn assert_output(&self, expected: &str, context: &str) {
+        assert_eq!(self.code(), 0, "{context}: {}", self.describe());
+        assert_eq!(
+            self.stdout.trim(),
+            expected,
+            "{context}: {}",
+            self.describe()
+        );
+    }
+
     /// Asserts the process exited 0 having printed each of `lines` as a line of its own
     /// (surrounding white space aside), as `winrm get` prints settings.
     #[track_caller]

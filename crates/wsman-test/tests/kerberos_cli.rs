@@ -139,13 +139,7 @@ fn winrm_identify_and_winrs_with_kerberos() {
             "id -un",
         ]);
         let finished = s.run(winrs);
-        assert!(finished.status.success(), "{}", finished.describe());
-        assert_eq!(
-            finished.stdout.trim(),
-            s.kdc.user(),
-            "{}",
-            finished.describe()
-        );
+        finished.assert_output(s.kdc.user(), "winrs id -un");
     } else {
         eprintln!("skipped winrs: no Linux user {}", s.kdc.user());
     }
