@@ -352,13 +352,7 @@ fn ip_filter_closes_https_connections_before_the_tls_handshake() {
         config.add_https_listener(https_port);
         config.set("Config.Service", "IPv4Filter", "\"10.0.0.1\"");
     });
-    let outcome = wsman_test::http::curl_post(
-        &format!("https://127.0.0.1:{https_port}/wsman"),
-        Some((SERVICE_ACCOUNT, SERVICE_PASSWORD)),
-        "application/soap+xml;charset=UTF-8",
-        soap::identify().as_bytes(),
-        &["-k"],
-    );
+    let outcome = wsman_test::http::curl_https_identify(https_port);
     assert_ne!(outcome.exit_code, 0, "{outcome:?}");
     assert_eq!(outcome.response.status, 0, "{outcome:?}");
     let log = fixture.daemon.stderr();

@@ -6,8 +6,8 @@ use std::io::Read;
 use std::time::Duration;
 
 use wsman_proto::ns;
-use wsman_test::http::{curl_post, Connection};
-use wsman_test::{soap, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::http::{curl_https_identify, Connection};
+use wsman_test::{soap, Fixture, SERVICE_ACCOUNT};
 
 const ANONYMOUS: (&str, &str) = ("WSMANIDENTIFY", "unauthenticated");
 
@@ -226,7 +226,6 @@ fn https_over_max_connections_gets_the_same_503() {
         c.set("Config.Service", "MaxConnections", "1");
     });
     let port = fixture.port;
-    let url = format!("https://127.0.0.1:{port}/wsman");
     // Hold the one slot with an open (idle) TCP connection, then ask with curl. While the
     // start-up probe's connection still holds the slot, the held connection is the refused
     // one and curl is served: try again.
@@ -235,13 +234,7 @@ fn https_over_max_connections_gets_the_same_503() {
         .daemon
         .wait_until("curl refused while the slot is held", || {
             let _held = Connection::open(port).expect("connect");
-            let result = curl_post(
-                &url,
-                Some((SERVICE_ACCOUNT, SERVICE_PASSWORD)),
-                "application/soap+xml;charset=UTF-8",
-                soap::identify().as_bytes(),
-                &["-k"],
-            );
+            let result = curl_https_identify(port);
             let served = result.response.status == 200;
             outcome = Some(result);
             !served

@@ -1,22 +1,14 @@
 //! Live listener changes through `winrm create/set/delete`: they take effect without a restart
 //! and without dropping another listener's connections.
 
-use wsman_test::http::{curl_post, Connection};
+use wsman_test::http::{curl_https_identify, Connection};
 use wsman_test::process::{has_line, Finished};
-use wsman_test::{free_port, soap, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{free_port, soap, Fixture};
 
 const HTTPS_LISTENER: &str = "winrm/config/Listener?Address=IP:127.0.0.1+Transport=HTTPS";
 
 fn https_identify_status(port: u16) -> u16 {
-    curl_post(
-        &format!("https://127.0.0.1:{port}/wsman"),
-        Some((SERVICE_ACCOUNT, SERVICE_PASSWORD)),
-        "application/soap+xml;charset=UTF-8",
-        soap::identify().as_bytes(),
-        &["-k"],
-    )
-    .response
-    .status
+    curl_https_identify(port).response.status
 }
 
 /// `winrm OPERATION LISTENER @{Port="PORT"}` against the fixture; what it printed and returned.
