@@ -52,7 +52,8 @@ pub struct ClientFiles {
     pub thumbprint: String,
 }
 
-fn thumbprint(der: &[u8]) -> String {
+/// A certificate's thumbprint as WinRM names it: the SHA-1 of its DER, in upper-case hex.
+pub fn thumbprint(der: &[u8]) -> String {
     Sha1::digest(der)
         .iter()
         .map(|b| format!("{b:02X}"))

@@ -127,6 +127,26 @@ impl Daemon {
         }
     }
 
+    /// SIGHUP: the daemon reads its configuration again.
+    pub fn hang_up(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &self.pid().to_string()])
+            .status()
+            .expect("kill -HUP");
+        assert!(status.success(), "kill -HUP {}", self.pid());
+    }
+
+    /// SIGHUP, then wait until the daemon's log says `what` once more than before.
+    pub fn reload_until(&mut self, what: &str) {
+        let count = |log: &str| log.matches(what).count();
+        let before = count(&self.stderr());
+        self.hang_up();
+        let stderr = self.stderr_path();
+        self.wait_until(what, || {
+            count(&std::fs::read_to_string(&stderr).unwrap_or_default()) > before
+        });
+    }
+
     /// Stop the daemon (SIGKILL) and reap it.
     pub fn stop(&mut self) {
         let _ = self.child.kill();

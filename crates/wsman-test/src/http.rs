@@ -257,6 +257,18 @@ pub struct CurlOutcome {
     pub exit_code: i32,
 }
 
+/// An Identify with curl over HTTPS to 127.0.0.1:`port` as the service account, the server's
+/// certificate unchecked (`-k`): what a client of a generated certificate sees.
+pub fn curl_https_identify(port: u16) -> CurlOutcome {
+    curl_post(
+        &format!("https://127.0.0.1:{port}/wsman"),
+        Some((crate::SERVICE_ACCOUNT, crate::SERVICE_PASSWORD)),
+        "application/soap+xml;charset=UTF-8",
+        crate::soap::identify().as_bytes(),
+        &["-k"],
+    )
+}
+
 /// `curl` POSTing `body` to `url` with `Content-Type: content_type`, Basic credentials when
 /// given, and `extra` arguments (e.g. `-k`). The body goes through a file so that any bytes,
 /// including invalid UTF-8, reach the server unchanged.

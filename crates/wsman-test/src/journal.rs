@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::process;
 
@@ -43,6 +43,18 @@ impl JournalDir {
             export.push('\n');
         }
         Self::from_export(&export)
+    }
+
+    /// [`JournalDir::from_entries`] with the first entry `age` before now: a recent journal.
+    pub fn from_entries_before_now<'a>(
+        age: Duration,
+        entries: &'a [Vec<(&'a str, &'a str)>],
+    ) -> Option<JournalDir> {
+        let refs: Vec<Entry<'a>> = entries.iter().map(Vec::as_slice).collect();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        Self::from_entries(now - age.as_micros() as u64, &refs)
     }
 
     /// The journal of an export-format text.

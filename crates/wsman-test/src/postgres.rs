@@ -154,6 +154,14 @@ impl Postgres {
         process::run(&mut command, None, Duration::from_secs(120))
     }
 
+    /// `pg_ctl stop` of the cluster in `data`, waiting up to `seconds`, in shutdown `mode`.
+    fn pg_ctl_stop(&self, data: &str, seconds: &str, mode: &str) -> process::Finished {
+        self.run_tool(
+            "pg_ctl",
+            &["-D", data, "-w", "-t", seconds, "-m", mode, "stop"],
+        )
+    }
+
     /// Start the server (again, after [`Postgres::stop`]) and wait until it accepts.
     pub fn start_again(&self) {
         let log = self.dir.path().join("server.log");
@@ -180,19 +188,7 @@ impl Postgres {
 
     /// Stop the server (fast: open connections are cut, as when a database goes down).
     pub fn stop(&self) {
-        let stopped = self.run_tool(
-            "pg_ctl",
-            &[
-                "-D",
-                self.data().to_str().expect("utf-8"),
-                "-w",
-                "-t",
-                "60",
-                "-m",
-                "fast",
-                "stop",
-            ],
-        );
+        let stopped = self.pg_ctl_stop(self.data().to_str().expect("utf-8"), "60", "fast");
         assert!(
             stopped.status.success(),
             "pg_ctl stop: {}",
@@ -248,19 +244,7 @@ impl Postgres {
 impl Drop for Postgres {
     fn drop(&mut self) {
         if self.data().join("postmaster.pid").exists() {
-            let _ = self.run_tool(
-                "pg_ctl",
-                &[
-                    "-D",
-                    self.data().to_str().unwrap_or(""),
-                    "-w",
-                    "-t",
-                    "30",
-                    "-m",
-                    "immediate",
-                    "stop",
-                ],
-            );
+            let _ = self.pg_ctl_stop(self.data().to_str().unwrap_or(""), "30", "immediate");
         }
     }
 }

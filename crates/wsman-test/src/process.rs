@@ -26,6 +26,33 @@ impl Finished {
         assert!(self.stdout.contains(text), "{}", self.describe());
     }
 
+    /// Asserts the process exited 0 having printed `expected` alone (surrounding white space
+    /// aside), as `winrs HOST "id -un"` prints a user; `context` names the case on failure.
+    #[track_caller]
+    pub fn assert_output(&self, expected: &str, context: &str) {
+        assert_eq!(self.code(), 0, "{context}: {}", self.describe());
+        assert_eq!(
+            self.stdout.trim(),
+            expected,
+            "{context}: {}",
+            self.describe()
+        );
+    }
+
+    /// Asserts the process exited 0 having printed each of `lines` as a line of its own
+    /// (surrounding white space aside), as `winrm get` prints settings.
+    #[track_caller]
+    pub fn assert_printed_lines(&self, lines: &[&str]) {
+        assert_eq!(self.code(), 0, "{}", self.describe());
+        for line in lines {
+            assert!(
+                has_line(&self.stdout, line),
+                "missing {line:?}\n{}",
+                self.describe()
+            );
+        }
+    }
+
     /// Both streams, for assertion messages.
     pub fn describe(&self) -> String {
         format!(
@@ -35,6 +62,11 @@ impl Finished {
             self.stderr
         )
     }
+}
+
+/// Whether `output` has `expected` as a line of its own, surrounding white space aside.
+pub fn has_line(output: &str, expected: &str) -> bool {
+    output.lines().any(|l| l.trim() == expected)
 }
 
 /// [`run`] without input, asserting that the command succeeded (the panic says `what` failed

@@ -139,13 +139,7 @@ fn winrm_identify_and_winrs_with_kerberos() {
             "id -un",
         ]);
         let finished = s.run(winrs);
-        assert!(finished.status.success(), "{}", finished.describe());
-        assert_eq!(
-            finished.stdout.trim(),
-            s.kdc.user(),
-            "{}",
-            finished.describe()
-        );
+        finished.assert_output(s.kdc.user(), "winrs id -un");
     } else {
         eprintln!("skipped winrs: no Linux user {}", s.kdc.user());
     }
@@ -177,9 +171,7 @@ impl Setup {
 
     /// SIGHUP, then wait until the daemon has handled its `n`th reload request.
     fn reload(&mut self, n: usize) {
-        let pid = self.daemon.pid().to_string();
-        let sent = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
-        assert!(sent.success(), "kill -HUP {pid}");
+        self.daemon.hang_up();
         let daemon_log = self.daemon.stderr_path();
         self.daemon.wait_until(&format!("reload {n}"), || {
             let log = std::fs::read_to_string(&daemon_log).unwrap_or_default();
@@ -246,6 +238,14 @@ fn the_keytab_and_the_mapping_are_read_again_on_sighup() {
 }
 
 /// `wsmand wec doctor` against the realm: its answer (exit status, lines).
+/// Checks that the doctor's run failed and that its report says each of `says`.
+fn assert_doctor_fails_saying(finished: &Finished, says: &[&str]) {
+    assert!(!finished.status.success(), "{}", finished.describe());
+    for text in says {
+        assert!(finished.stdout.contains(text), "{}", finished.stdout);
+    }
+}
+
 fn doctor(kdc: &Kdc, config: &ConfigDir, database: &std::path::Path, args: &[&str]) -> Finished {
     let mut command = Command::new(binaries::wsmand());
     kdc.apply(&mut command);
@@ -318,12 +318,9 @@ fn wec_doctor_passes_a_good_setup_and_names_each_broken_part() {
         &database,
         &["--host", &host, "--keytab", other.to_str().unwrap()],
     );
-    assert!(!missing.status.success(), "{}", missing.describe());
-    assert!(
-        missing.stdout.contains("has no HTTP/ principal at all")
-            && missing.stdout.contains(&format!("FOO/{host}@")),
-        "{}",
-        missing.stdout
+    assert_doctor_fails_saying(
+        &missing,
+        &["has no HTTP/ principal at all", &format!("FOO/{host}@")],
     );
 
     // A host name the keytab was not made for.
@@ -333,20 +330,12 @@ fn wec_doctor_passes_a_good_setup_and_names_each_broken_part() {
         &database,
         &["--host", "collector.wsman.test"],
     );
-    assert!(!wrong.status.success(), "{}", wrong.describe());
-    assert!(
-        wrong.stdout.contains(&format!(
-            "the keytab has no key for HTTP/collector.wsman.test, only for HTTP/{host}"
-        )),
-        "{}",
-        wrong.stdout
-    );
-    assert!(
-        wrong
-            .stdout
-            .contains("collector.wsman.test does not resolve"),
-        "{}",
-        wrong.stdout
+    assert_doctor_fails_saying(
+        &wrong,
+        &[
+            &format!("the keytab has no key for HTTP/collector.wsman.test, only for HTTP/{host}"),
+            "collector.wsman.test does not resolve",
+        ],
     );
 
     // The principal re-keyed in the KDC after the keytab was exported: a stale kvno.
@@ -363,13 +352,11 @@ fn wec_doctor_passes_a_good_setup_and_names_each_broken_part() {
     let rekeyed = process::run(&mut rekey, None, Duration::from_secs(60));
     assert!(rekeyed.status.success(), "{}", rekeyed.describe());
     let stale = doctor(&kdc, &config, &database, &["--host", &host]);
-    assert!(!stale.status.success(), "{}", stale.describe());
-    assert!(
-        stale.stdout.contains(&format!(
+    assert_doctor_fails_saying(
+        &stale,
+        &[&format!(
             "the keytab's key for HTTP/{host} (kvno {kvno}) is not the KDC's current key"
-        )),
-        "{}",
-        stale.stdout
+        )],
     );
     assert_eq!(
         stale

@@ -71,25 +71,37 @@ fn typed_after(readme: &str, program: &str) -> BTreeSet<String> {
         .collect()
 }
 
-#[test]
-fn readme_names_every_wsmand_subcommand() {
-    let listed = clap_subcommands(&help_text(&binaries::wsmand(), &["--help"]));
-    assert!(listed.len() >= 4, "wsmand --help lists {listed:?}");
-    let typed = typed_after(&readme(), "wsmand");
+/// Checks that `program`'s help (`help_args`) lists at least `at_least` commands, as `parse`
+/// reads them, and that the README shows every one of them typed after the program's name.
+fn assert_readme_shows_every_command(
+    program: &Path,
+    help_args: &[&str],
+    parse: fn(&str) -> BTreeSet<String>,
+    at_least: usize,
+) {
+    let name = program.file_name().expect("a binary").to_string_lossy();
+    let listed = parse(&help_text(program, help_args));
+    assert!(
+        listed.len() >= at_least,
+        "{name} {} lists {listed:?}",
+        help_args.join(" ")
+    );
+    let typed = typed_after(&readme(), &name);
     let missing: Vec<_> = listed.difference(&typed).collect();
     assert!(
         missing.is_empty(),
-        "README never shows `wsmand {missing:?}`"
+        "README never shows `{name} {missing:?}`"
     );
 }
 
 #[test]
+fn readme_names_every_wsmand_subcommand() {
+    assert_readme_shows_every_command(&binaries::wsmand(), &["--help"], clap_subcommands, 4);
+}
+
+#[test]
 fn readme_names_every_winrm_operation() {
-    let listed = winrm_operations(&help_text(&binaries::winrm(), &["-?"]));
-    assert!(listed.len() >= 8, "winrm -? lists {listed:?}");
-    let typed = typed_after(&readme(), "winrm");
-    let missing: Vec<_> = listed.difference(&typed).collect();
-    assert!(missing.is_empty(), "README never shows `winrm {missing:?}`");
+    assert_readme_shows_every_command(&binaries::winrm(), &["-?"], winrm_operations, 8);
 }
 
 #[test]

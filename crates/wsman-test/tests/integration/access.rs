@@ -66,6 +66,17 @@ fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
 }
 
+/// Sends `times` Identify requests as the service account with the wrong `password`, checks
+/// each is refused with 401, and returns the daemon's log after them.
+fn failed_logins(fixture: &Fixture, password: &str, times: usize) -> String {
+    let wrong = basic_auth(SERVICE_ACCOUNT, password);
+    for _ in 0..times {
+        let r = wsman_test::http::post(fixture.port, Some(&wrong), soap::identify().as_bytes());
+        assert_eq!(r.status, 401, "{}", r.describe());
+    }
+    fixture.daemon.stderr()
+}
+
 #[test]
 fn ip_filter_closes_connections_before_reading_and_applies_live() {
     let mut fixture = Fixture::http();
@@ -304,13 +315,7 @@ fn failed_logins_are_logged_and_slowed_down_and_success_resets() {
     let fixture = Fixture::http_with(|config| {
         config.set("Security", "FailedLoginMaxDelayms", "300");
     });
-    let wrong = basic_auth(SERVICE_ACCOUNT, "Not-The-Password-42");
-    let identify = soap::identify();
-    for _ in 0..6 {
-        let r = wsman_test::http::post(fixture.port, Some(&wrong), identify.as_bytes());
-        assert_eq!(r.status, 401, "{}", r.describe());
-    }
-    let log = fixture.daemon.stderr();
+    let log = failed_logins(&fixture, "Not-The-Password-42", 6);
     const FAILED: &str = "401: authentication failed";
     const DELAYING: &str = "failed logins from this address: delaying the credential check";
     assert_eq!(count(&log, FAILED), 6, "{log}");
@@ -325,9 +330,7 @@ fn failed_logins_are_logged_and_slowed_down_and_success_resets() {
     // The right password also waits (so that giving up early tells nothing), then resets.
     let r = fixture.identify();
     assert_eq!(r.status, 200, "{}", r.describe());
-    let r = wsman_test::http::post(fixture.port, Some(&wrong), identify.as_bytes());
-    assert_eq!(r.status, 401);
-    let log = fixture.daemon.stderr();
+    let log = failed_logins(&fixture, "Not-The-Password-42", 1);
     assert_eq!(count(&log, DELAYING), 3, "{log}");
     assert!(log.contains("failures=1"), "{log}");
 }
@@ -337,12 +340,7 @@ fn failed_login_delay_can_be_turned_off() {
     let fixture = Fixture::http_with(|config| {
         config.set("Security", "FailedLoginDelay", "false");
     });
-    let wrong = basic_auth(SERVICE_ACCOUNT, "wrong");
-    for _ in 0..6 {
-        let r = wsman_test::http::post(fixture.port, Some(&wrong), soap::identify().as_bytes());
-        assert_eq!(r.status, 401);
-    }
-    let log = fixture.daemon.stderr();
+    let log = failed_logins(&fixture, "wrong", 6);
     assert_eq!(count(&log, "401: authentication failed"), 6, "{log}");
     assert_eq!(count(&log, "delaying the credential check"), 0, "{log}");
 }
@@ -354,13 +352,7 @@ fn ip_filter_closes_https_connections_before_the_tls_handshake() {
         config.add_https_listener(https_port);
         config.set("Config.Service", "IPv4Filter", "\"10.0.0.1\"");
     });
-    let outcome = wsman_test::http::curl_post(
-        &format!("https://127.0.0.1:{https_port}/wsman"),
-        Some((SERVICE_ACCOUNT, SERVICE_PASSWORD)),
-        "application/soap+xml;charset=UTF-8",
-        soap::identify().as_bytes(),
-        &["-k"],
-    );
+    let outcome = wsman_test::http::curl_https_identify(https_port);
     assert_ne!(outcome.exit_code, 0, "{outcome:?}");
     assert_eq!(outcome.response.status, 0, "{outcome:?}");
     let log = fixture.daemon.stderr();

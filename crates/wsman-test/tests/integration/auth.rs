@@ -1,7 +1,7 @@
 //! Identify and Basic authentication: service accounts, PAM accounts, challenges, logging.
 
 use wsman_proto::ns;
-use wsman_test::http::{basic_auth, curl_post, Connection, Response};
+use wsman_test::http::{basic_auth, curl_https_identify, curl_post, Connection, Response};
 use wsman_test::{pam_credentials, soap, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use crate::expect_fault;
@@ -248,13 +248,7 @@ fn https_listener_serves_identify_and_basic_without_allow_unencrypted() {
         c.set("Config.Service", "AllowUnencrypted", "false");
     });
     let port = fixture.port;
-    let outcome = curl_post(
-        &format!("https://127.0.0.1:{port}/wsman"),
-        Some((SERVICE_ACCOUNT, SERVICE_PASSWORD)),
-        "application/soap+xml;charset=UTF-8",
-        soap::identify().as_bytes(),
-        &["-k"],
-    );
+    let outcome = curl_https_identify(port);
     assert_eq!(outcome.response.status, 200, "{outcome:?}");
     assert!(outcome.response.text().contains("IdentifyResponse"));
     // Plain HTTP to the TLS port is not served.

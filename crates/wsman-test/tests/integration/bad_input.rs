@@ -21,6 +21,22 @@ fn curl(fixture: &Fixture, body: &[u8]) -> wsman_test::http::Response {
     outcome.response
 }
 
+/// Sends `body` and checks that it is refused with the fault `subcode` carrying `wsman_code`.
+fn expect_coded_fault(fixture: &Fixture, body: &str, subcode: &str, wsman_code: &str) {
+    let response = curl(fixture, body.as_bytes());
+    let fault = expect_fault(&response, subcode);
+    assert_eq!(fault.wsman_code.as_deref(), Some(wsman_code));
+}
+
+/// A hostile body may be refused as a bad request or as a fault, nothing else.
+fn assert_refused(response: &wsman_test::http::Response, why: &str) {
+    assert!(
+        response.status == 400 || response.status == 500,
+        "{why}: {}",
+        response.describe()
+    );
+}
+
 #[test]
 fn malformed_xml_is_400_with_no_fault() {
     let mut fixture = Fixture::http();
@@ -60,9 +76,7 @@ fn unknown_action_is_action_not_supported() {
         &[],
         "",
     );
-    let response = curl(&fixture, body.as_bytes());
-    let fault = expect_fault(&response, "ActionNotSupported");
-    assert_eq!(fault.wsman_code.as_deref(), Some("2150858771"));
+    expect_coded_fault(&fixture, &body, "ActionNotSupported", "2150858771");
 }
 
 #[test]
@@ -89,9 +103,7 @@ fn unknown_resource_uri_is_destination_unreachable() {
         "http://schemas.microsoft.com/wbem/wsman/1/config/nosuchthing",
         &[],
     );
-    let response = curl(&fixture, body.as_bytes());
-    let fault = expect_fault(&response, "DestinationUnreachable");
-    assert_eq!(fault.wsman_code.as_deref(), Some("2150858770"));
+    expect_coded_fault(&fixture, &body, "DestinationUnreachable", "2150858770");
 }
 
 #[test]
@@ -126,12 +138,12 @@ fn selectors_on_a_singleton_config_resource_are_unexpected() {
     // wsman-protocol.md §2.4: an unknown selector key is w:InvalidSelectors
     // (UnexpectedSelectors, 2150858843). winrm/config takes no selectors at all.
     let fixture = Fixture::http();
-    let response = curl(
+    expect_coded_fault(
         &fixture,
-        soap::get(soap::CONFIG_URI, &[("Name", "x")]).as_bytes(),
+        &soap::get(soap::CONFIG_URI, &[("Name", "x")]),
+        "InvalidSelectors",
+        "2150858843",
     );
-    let fault = expect_fault(&response, "InvalidSelectors");
-    assert_eq!(fault.wsman_code.as_deref(), Some("2150858843"));
 }
 
 #[test]
@@ -186,11 +198,7 @@ fn deeply_nested_xml_is_refused_bounded() {
     let nested = format!("{}{}", "<x>".repeat(depth), "</x>".repeat(depth));
     let body = soap::request(ns::action::GET, soap::CONFIG_URI, &[], &nested);
     let response = curl(&fixture, body.as_bytes());
-    assert!(
-        response.status == 400 || response.status == 500,
-        "deep nesting must be refused: {}",
-        response.describe()
-    );
+    assert_refused(&response, "deep nesting must be refused");
     fixture.assert_still_serving();
 }
 
@@ -215,11 +223,7 @@ fn huge_attributes_are_bounded() {
         &format!("<x{many}/>"),
     );
     let response = curl(&fixture, body.as_bytes());
-    assert!(
-        response.status == 400 || response.status == 500,
-        "too many attributes must be refused: {}",
-        response.describe()
-    );
+    assert_refused(&response, "too many attributes must be refused");
     fixture.assert_still_serving();
 }
 
@@ -231,11 +235,7 @@ fn doctype_and_entities_are_refused() {
         soap::identify()
     );
     let response = curl(&fixture, body.as_bytes());
-    assert!(
-        response.status == 400 || response.status == 500,
-        "{}",
-        response.describe()
-    );
+    assert_refused(&response, "a DOCTYPE must be refused");
     fixture.assert_still_serving();
 }
 

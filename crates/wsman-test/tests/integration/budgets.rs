@@ -3,7 +3,7 @@
 //! with the daemon's memory bounded (a journal of large records read as Win32_NTLogEvent), and
 //! costly filters (a LIKE, an event query) stop at the request's OperationTimeout.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use wsman_proto::ns::action;
 use wsman_test::http::{self, Response};
@@ -137,11 +137,7 @@ fn large_journal(count: usize, size: usize) -> Option<JournalDir> {
             ]
         })
         .collect();
-    let refs: Vec<&[(&str, &str)]> = entries.iter().map(Vec::as_slice).collect();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
-    JournalDir::from_entries(now - 600_000_000, &refs)
+    JournalDir::from_entries_before_now(Duration::from_secs(600), &entries)
 }
 
 /// The daemon over `journal` with RootSDDL open to users and the [`READER`] account.
@@ -379,11 +375,7 @@ fn marked_journal(fillers: usize) -> Option<JournalDir> {
             ]);
         }
     }
-    let refs: Vec<&[(&str, &str)]> = entries.iter().map(Vec::as_slice).collect();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
-    JournalDir::from_entries(now - 600_000_000, &refs)
+    JournalDir::from_entries_before_now(Duration::from_secs(600), &entries)
 }
 
 /// A large but legal event query: 6 Select clauses of about 1,900 terms, each term reading

@@ -270,8 +270,7 @@ fn mapped_certificate_runs_a_shell_as_the_mapped_user() {
             None,
             std::time::Duration::from_secs(60),
         );
-        assert_eq!(run.code(), 0, "{}", run.describe());
-        assert_eq!(run.stdout.trim(), MAPPED_USER, "{}", run.describe());
+        run.assert_output(MAPPED_USER, "winrs whoami with a certificate");
     }
     // The mapped user is not an administrator: configuration is denied.
     service.expect_config_denied(&alice);

@@ -54,10 +54,7 @@ fn identify_and_get_with_negotiate() {
         let finished = winrm(&fixture, &fixture.config, NTLM_PASSWORD, &get);
         assert_eq!(finished.code(), 0, "{auth:?}: {}", finished.describe());
         assert!(
-            finished
-                .stdout
-                .lines()
-                .any(|l| l.trim() == "Negotiate = true"),
+            process::has_line(&finished.stdout, "Negotiate = true"),
             "{}",
             finished.describe()
         );
@@ -142,13 +139,7 @@ fn certificate_authentication_from_both_tools() {
             ])
             .env("WSMAND_CONFIG_DIR", client.path());
         let finished = process::run(&mut command, None, Duration::from_secs(60));
-        assert_eq!(finished.code(), 0, "{certificate}: {}", finished.describe());
-        assert_eq!(
-            finished.stdout.trim(),
-            MAPPED_USER,
-            "{}",
-            finished.describe()
-        );
+        finished.assert_output(MAPPED_USER, &certificate);
     }
     // Certificate authentication needs HTTPS; without a certificate the tools refuse to start.
     let mut command = Command::new(binaries::winrm());

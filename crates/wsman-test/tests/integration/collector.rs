@@ -285,6 +285,31 @@ pub(crate) fn numbered_events(count: u64) -> Vec<String> {
 }
 
 /// Delivers `events` as batch `message` (with its identifier) and asserts the Ack.
+/// Resends the batch `message` of `events`, every `pause` while the collector answers 503, until
+/// it is acknowledged; after `within`, fails saying the `output` is back yet no Ack came.
+pub(crate) fn resend_until_acknowledged(
+    (port, offer): (u16, &Offer),
+    message: u64,
+    events: &[String],
+    (within, pause): (Duration, Duration),
+    output: &str,
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        let answer = deliver(port, offer, &batch(offer, message, events, true));
+        if answer.status == 200 {
+            acknowledged(&answer, message);
+            break;
+        }
+        assert_eq!(answer.status, 503, "{}", text(&answer.body));
+        assert!(
+            Instant::now() < deadline,
+            "the {output} is back, yet no Ack"
+        );
+        std::thread::sleep(pause);
+    }
+}
+
 pub(crate) fn deliver_acknowledged(port: u16, offer: &Offer, message: u64, events: &[String]) {
     acknowledged(
         &deliver(port, offer, &batch(offer, message, events, true)),
@@ -788,17 +813,9 @@ fn a_full_disk_answers_503_until_space_is_freed_and_sighup_starts_a_new_file() {
     // Rotation: the file is renamed, SIGHUP, and the next batch creates a new one.
     let rotated = file.with_extension("xml.1");
     std::fs::rename(&file, &rotated).expect("rotate");
-    let reloads = |log: &str| log.matches("collector subscriptions loaded").count();
-    let before = reloads(&collector.daemon.stderr());
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &collector.daemon.pid().to_string()])
-        .status()
-        .expect("kill -HUP");
-    assert!(status.success());
-    let stderr_path = collector.daemon.stderr_path();
-    collector.daemon.wait_until("the reload after SIGHUP", || {
-        reloads(&std::fs::read_to_string(&stderr_path).unwrap_or_default()) > before
-    });
+    collector
+        .daemon
+        .reload_until("collector subscriptions loaded");
     deliver_acknowledged(port, &offer, 3, &events[20..30]);
     assert_eq!(lines(&rotated), events[0..20]);
     assert_eq!(lines(&file), events[20..30]);
@@ -863,20 +880,13 @@ fn each_output_has_its_own_latency_and_errors_and_a_tcp_outage_is_answered_503()
 
     // Back on its port: the forwarder's resend is acknowledged and lands.
     let restarted = LineReceiver::start(receiver.port());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let answer = deliver(port, &offer, &batch(&offer, 3, &events[20..30], true));
-        if answer.status == 200 {
-            acknowledged(&answer, 3);
-            break;
-        }
-        assert_eq!(answer.status, 503, "{}", text(&answer.body));
-        assert!(
-            Instant::now() < deadline,
-            "the receiver is back, yet no Ack"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    resend_until_acknowledged(
+        (port, &offer),
+        3,
+        &events[20..30],
+        (Duration::from_secs(20), Duration::from_millis(100)),
+        "receiver",
+    );
     assert_eq!(restarted.wait_for(10), events[20..30]);
     assert_eq!(enumerate(port).bookmark, Some(30));
     // The file had taken the refused batch before the TCP output failed: the resend is

@@ -8,21 +8,6 @@ use crate::collector::{acknowledged, batch, deliver, enumerate, event, post, ENU
 
 const MANAGER: &str = "/wsman/SubscriptionManager/WEC";
 
-/// SIGHUP, then wait until the daemon's log says `what` once more than before.
-fn reload_until(fixture: &mut Fixture, what: &str) {
-    let count = |log: &str| log.matches(what).count();
-    let before = count(&fixture.daemon.stderr());
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &fixture.daemon.pid().to_string()])
-        .status()
-        .expect("kill -HUP");
-    assert!(status.success());
-    let stderr = fixture.daemon.stderr_path();
-    fixture.daemon.wait_until(what, || {
-        count(&std::fs::read_to_string(&stderr).unwrap_or_default()) > before
-    });
-}
-
 #[test]
 fn sighup_starts_the_collector_when_subscriptions_appear_and_stops_it_when_they_go() {
     let state = tempfile::tempdir().expect("tempdir");
@@ -51,7 +36,7 @@ fn sighup_starts_the_collector_when_subscriptions_appear_and_stops_it_when_they_
             output.display()
         ),
     );
-    reload_until(&mut fixture, "collector started");
+    fixture.daemon.reload_until("collector started");
     let offer = enumerate(port);
     let events: Vec<String> = (1..=3)
         .map(|r| event(r, SERVICE_ACCOUNT, &format!("e{r}")))
@@ -63,7 +48,7 @@ fn sighup_starts_the_collector_when_subscriptions_appear_and_stops_it_when_they_
 
     // Removed, then SIGHUP: the subscription manager and the deliveries answer 404 again.
     std::fs::remove_dir_all(fixture.config.path().join("subscriptions")).expect("remove");
-    reload_until(&mut fixture, "collector stopped");
+    fixture.daemon.reload_until("collector stopped");
     assert_eq!(post(port, MANAGER, ENUMERATE.as_bytes(), &[]).status, 404);
     let late = deliver(port, &offer, &batch(&offer, 2, &events, true));
     assert_eq!(late.status, 404);

@@ -79,13 +79,7 @@ fn winrm_identify_and_winrs_with_credssp() {
             finished.describe()
         );
         let finished = tool(&fixture, "winrs", &url, PASSWORD, &["id -un"]);
-        assert_eq!(finished.code(), 0, "{url}: {}", finished.describe());
-        assert_eq!(
-            finished.stdout.trim(),
-            expected_user,
-            "{}",
-            finished.describe()
-        );
+        finished.assert_output(expected_user, &url);
     }
     let log = fixture.daemon.stderr();
     assert!(

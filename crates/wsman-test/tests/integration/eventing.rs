@@ -4,10 +4,10 @@
 //! (curl), ownership between two Linux users, the Security log for administrators only, and
 //! every refusal of the bad-input list with its fault.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use wsman_proto::eventing::EVENT_LOG_URI;
-use wsman_proto::ns::action;
+use wsman_proto::ns::{self, action};
 use wsman_proto::xml::{self, Element, Limits};
 use wsman_test::http::{self, Response};
 use wsman_test::journal::JournalDir;
@@ -65,11 +65,7 @@ fn journal() -> Option<JournalDir> {
             ("_UID", "1000"),
         ],
     ];
-    let refs: Vec<&[(&str, &str)]> = entries.iter().map(Vec::as_slice).collect();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
-    JournalDir::from_entries(now - 60_000_000, &refs)
+    JournalDir::from_entries_before_now(Duration::from_secs(60), &entries)
 }
 
 /// Field order matters: the daemon is killed before its config dir and journal are deleted.
@@ -210,6 +206,11 @@ fn with_header(envelope: &str, header: &str) -> String {
     envelope.replacen("</s:Header>", &format!("{header}</s:Header>"), 1)
 }
 
+/// The element reached from `e` by each (namespace, local name) child step of `path` in turn.
+fn descend<'a>(e: &'a Element, path: &[(&str, &str)]) -> Option<&'a Element> {
+    path.iter().try_fold(e, |at, (ns, name)| at.child(ns, name))
+}
+
 pub(crate) fn parsed(response: &Response) -> Element {
     assert_eq!(response.status, 200, "{}", response.describe());
     xml::parse(&response.text(), &Limits::default()).expect("a well-formed response")
@@ -218,14 +219,17 @@ pub(crate) fn parsed(response: &Response) -> Element {
 /// The subscription's identifier and EnumerationContext from a SubscribeResponse.
 fn subscribed(response: &Response) -> (String, String) {
     let root = parsed(response);
-    let body = root
-        .child(wsman_proto::ns::SOAP, "Body")
-        .and_then(|b| b.child(wsman_proto::ns::EVENTING, "SubscribeResponse"))
-        .unwrap_or_else(|| panic!("not a SubscribeResponse: {}", response.describe()));
-    let identifier = body
-        .child(wsman_proto::ns::EVENTING, "SubscriptionManager")
-        .and_then(|m| m.child(wsman_proto::ns::ADDRESSING, "ReferenceParameters"))
-        .and_then(|p| p.child(wsman_proto::ns::EVENTING, "Identifier"))
+    let body = descend(
+        &root,
+        &[(ns::SOAP, "Body"), (ns::EVENTING, "SubscribeResponse")],
+    )
+    .unwrap_or_else(|| panic!("not a SubscribeResponse: {}", response.describe()));
+    let manager = [
+        (ns::EVENTING, "SubscriptionManager"),
+        (ns::ADDRESSING, "ReferenceParameters"),
+        (ns::EVENTING, "Identifier"),
+    ];
+    let identifier = descend(body, &manager)
         .map(|i| i.trimmed_text())
         .expect("an e:Identifier");
     assert!(body.child(wsman_proto::ns::EVENTING, "Expires").is_some());
@@ -240,10 +244,12 @@ fn subscribed(response: &Response) -> (String, String) {
 /// record id for `Application`.
 pub(crate) fn pulled(response: &Response) -> (Vec<(u64, String, u32)>, Option<u64>) {
     let root = parsed(response);
-    let items = root
-        .child(wsman_proto::ns::SOAP, "Body")
-        .and_then(|b| b.child(wsman_proto::ns::ENUMERATION, "PullResponse"))
-        .and_then(|p| p.child(wsman_proto::ns::ENUMERATION, "Items"))
+    let pull = [
+        (ns::SOAP, "Body"),
+        (ns::ENUMERATION, "PullResponse"),
+        (ns::ENUMERATION, "Items"),
+    ];
+    let items = descend(&root, &pull)
         .unwrap_or_else(|| panic!("not a PullResponse: {}", response.describe()));
     let events = items
         .children_named(EVENT_NS, "Event")
@@ -266,9 +272,7 @@ pub(crate) fn pulled(response: &Response) -> (Vec<(u64, String, u32)>, Option<u6
             )
         })
         .collect();
-    let bookmark = root
-        .child(wsman_proto::ns::SOAP, "Header")
-        .and_then(|h| h.child(wsman_proto::ns::WSMAN, "Bookmark"))
+    let bookmark = descend(&root, &[(ns::SOAP, "Header"), (ns::WSMAN, "Bookmark")])
         .and_then(|b| b.elements().next().cloned())
         .and_then(|list| {
             list.elements()
@@ -296,10 +300,12 @@ fn subscribe_pull_in_order_with_bookmarks_then_unsubscribe() {
         &identifier,
         "<e:GetStatus/>",
     )));
-    let expires = status
-        .child(wsman_proto::ns::SOAP, "Body")
-        .and_then(|b| b.child(wsman_proto::ns::EVENTING, "GetStatusResponse"))
-        .and_then(|r| r.child(wsman_proto::ns::EVENTING, "Expires"))
+    let get_status = [
+        (ns::SOAP, "Body"),
+        (ns::EVENTING, "GetStatusResponse"),
+        (ns::EVENTING, "Expires"),
+    ];
+    let expires = descend(&status, &get_status)
         .map(|e| e.trimmed_text())
         .expect("GetStatusResponse/Expires");
     let expires = wsman_events::Timestamp::parse_system_time(&expires)

@@ -237,15 +237,6 @@ fn log_entries(systemd: &BootedSystemd, tag: &str, range: std::ops::Range<usize>
     }
 }
 
-/// SIGHUP: the collector reads its subscriptions again.
-fn hang_up(daemon: &Daemon) {
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &daemon.pid().to_string()])
-        .status()
-        .expect("kill -HUP");
-    assert!(status.success());
-}
-
 /// SIGTERM: the daemon's orderly stop (Daemon::stop kills outright).
 fn terminate(daemon: &mut Daemon) {
     let status = std::process::Command::new("kill")

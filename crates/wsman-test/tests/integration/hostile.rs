@@ -6,8 +6,8 @@ use std::io::Read;
 use std::time::Duration;
 
 use wsman_proto::ns;
-use wsman_test::http::{curl_post, Connection};
-use wsman_test::{soap, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::http::{curl_https_identify, Connection};
+use wsman_test::{soap, Fixture, SERVICE_ACCOUNT};
 
 const ANONYMOUS: (&str, &str) = ("WSMANIDENTIFY", "unauthenticated");
 
@@ -29,32 +29,43 @@ fn padded_identify(size: usize) -> String {
     identify.replacen("<s:Body>", &format!("{padding}<s:Body>"), 1)
 }
 
+/// Posts `body` on a new connection, with `authorization` and `headers`, and checks the answer
+/// is `status` (`what` names the case in the message).
+fn assert_answered_on_a_new_connection(
+    fixture: &Fixture,
+    (authorization, headers): (Option<&str>, &[(&str, &str)]),
+    body: &[u8],
+    status: u16,
+    what: &str,
+) {
+    let mut connection = fixture.connect();
+    let response = connection
+        .post_with(authorization, body, headers)
+        .expect("response");
+    assert_eq!(response.status, status, "{what}: {}", response.describe());
+}
+
 #[test]
 fn namespace_declarations_are_bounded_like_attributes() {
     let mut fixture = Fixture::http();
     // Anonymous, small enough for the anonymous limit: refused as malformed, not parsed on.
-    let mut connection = fixture.connect();
     let small = namespace_flood(500);
     assert!(small.len() < 16 * 1024);
-    let response = connection
-        .post_with(None, small.as_bytes(), &[ANONYMOUS])
-        .expect("response");
-    assert_eq!(response.status, 401, "{}", response.describe());
+    let anonymous = (None, &[ANONYMOUS][..]);
+    assert_answered_on_a_new_connection(&fixture, anonymous, small.as_bytes(), 401, "500");
     // The issue's 25,000 declarations, anonymous: over the anonymous body limit.
-    let mut connection = fixture.connect();
-    let response = connection
-        .post_with(None, namespace_flood(25_000).as_bytes(), &[ANONYMOUS])
-        .expect("response");
-    assert_eq!(response.status, 413, "{}", response.describe());
+    let flood = namespace_flood(25_000);
+    assert_answered_on_a_new_connection(&fixture, anonymous, flood.as_bytes(), 413, "25,000");
     // Authenticated: the same envelope is bad XML (400), refused before any name lookup.
-    let mut connection = fixture.connect();
-    let response = connection
-        .post(
-            Some(&fixture.service_auth()),
-            namespace_flood(25_000).as_bytes(),
-        )
-        .expect("response");
-    assert_eq!(response.status, 400, "{}", response.describe());
+    let auth = fixture.service_auth();
+    let authenticated = (Some(auth.as_str()), &[][..]);
+    assert_answered_on_a_new_connection(
+        &fixture,
+        authenticated,
+        flood.as_bytes(),
+        400,
+        "25,000 authenticated",
+    );
     fixture.assert_still_serving();
 }
 
@@ -63,12 +74,10 @@ fn unauthenticated_identify_bodies_are_capped_small() {
     let mut fixture = Fixture::http();
     // A normal anonymous Identify, and one padded to just under the limit, are answered.
     for size in [0, 16 * 1024] {
-        let mut connection = fixture.connect();
         let body = padded_identify(size);
-        let response = connection
-            .post_with(None, body.as_bytes(), &[ANONYMOUS])
-            .expect("response");
-        assert_eq!(response.status, 200, "{size}: {}", response.describe());
+        let anonymous = (None, &[ANONYMOUS][..]);
+        let what = size.to_string();
+        assert_answered_on_a_new_connection(&fixture, anonymous, body.as_bytes(), 200, &what);
     }
     // Over it: 413 before the body is read, as the 500 KB bodies of the issue.
     for size in [16 * 1024 + 1, 499 * 1024] {
@@ -126,15 +135,13 @@ fn a_repeated_authorization_header_is_400() {
     let auth = fixture.service_auth();
     let wrong = wsman_test::http::basic_auth("nobody", "wrong");
     for (first, second) in [(&auth, &wrong), (&wrong, &auth), (&auth, &auth)] {
-        let mut connection = fixture.connect();
-        let response = connection
-            .post_with(
-                Some(first),
-                soap::identify().as_bytes(),
-                &[("Authorization", second)],
-            )
-            .expect("response");
-        assert_eq!(response.status, 400, "{}", response.describe());
+        assert_answered_on_a_new_connection(
+            &fixture,
+            (Some(first), &[("Authorization", second)]),
+            soap::identify().as_bytes(),
+            400,
+            "two Authorization headers",
+        );
     }
     fixture.assert_still_serving();
 }
@@ -219,7 +226,6 @@ fn https_over_max_connections_gets_the_same_503() {
         c.set("Config.Service", "MaxConnections", "1");
     });
     let port = fixture.port;
-    let url = format!("https://127.0.0.1:{port}/wsman");
     // Hold the one slot with an open (idle) TCP connection, then ask with curl. While the
     // start-up probe's connection still holds the slot, the held connection is the refused
     // one and curl is served: try again.
@@ -228,13 +234,7 @@ fn https_over_max_connections_gets_the_same_503() {
         .daemon
         .wait_until("curl refused while the slot is held", || {
             let _held = Connection::open(port).expect("connect");
-            let result = curl_post(
-                &url,
-                Some((SERVICE_ACCOUNT, SERVICE_PASSWORD)),
-                "application/soap+xml;charset=UTF-8",
-                soap::identify().as_bytes(),
-                &["-k"],
-            );
+            let result = curl_https_identify(port);
             let served = result.response.status == 200;
             outcome = Some(result);
             !served

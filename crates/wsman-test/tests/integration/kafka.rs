@@ -16,14 +16,14 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use wsman_test::SERVICE_ACCOUNT;
 
 use crate::collector::{
     acknowledged, batch, check_config_refuses, collector_with, deliver, deliver_acknowledged,
-    enumerate, numbered_events,
+    enumerate, numbered_events, resend_until_acknowledged,
 };
 
 const TOPIC: &str = "wec-kafka";
@@ -156,17 +156,13 @@ fn acknowledged_events_are_in_the_topic_in_order_per_host_across_a_broker_outage
     cluster.signal("-CONT");
 
     // The forwarder resends until it is acknowledged (the producer may still be reconnecting).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let answer = deliver(port, &offer, &batch(&offer, 4, &events[30..40], true));
-        if answer.status == 200 {
-            acknowledged(&answer, 4);
-            break;
-        }
-        assert_eq!(answer.status, 503);
-        assert!(Instant::now() < deadline, "the broker is back, yet no Ack");
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    resend_until_acknowledged(
+        (port, &offer),
+        4,
+        &events[30..40],
+        (Duration::from_secs(60), Duration::from_millis(500)),
+        "broker",
+    );
     deliver_acknowledged(port, &offer, 5, &events[40..50]);
     assert_eq!(enumerate(port).bookmark, Some(50));
     fixture.assert_still_serving();

@@ -1,21 +1,19 @@
 //! Live listener changes through `winrm create/set/delete`: they take effect without a restart
 //! and without dropping another listener's connections.
 
-use wsman_test::http::{curl_post, Connection};
-use wsman_test::{free_port, soap, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::http::{curl_https_identify, Connection};
+use wsman_test::process::{has_line, Finished};
+use wsman_test::{free_port, soap, Fixture};
 
 const HTTPS_LISTENER: &str = "winrm/config/Listener?Address=IP:127.0.0.1+Transport=HTTPS";
 
 fn https_identify_status(port: u16) -> u16 {
-    curl_post(
-        &format!("https://127.0.0.1:{port}/wsman"),
-        Some((SERVICE_ACCOUNT, SERVICE_PASSWORD)),
-        "application/soap+xml;charset=UTF-8",
-        soap::identify().as_bytes(),
-        &["-k"],
-    )
-    .response
-    .status
+    curl_https_identify(port).response.status
+}
+
+/// `winrm OPERATION LISTENER @{Port="PORT"}` against the fixture; what it printed and returned.
+fn winrm_listener_port(fixture: &Fixture, operation: &str, listener: &str, port: u16) -> Finished {
+    fixture.winrm_remote(&[operation, listener, &format!("@{{Port=\"{port}\"}}")])
 }
 
 fn assert_connection_serves(connection: &mut Connection, auth: &str, when: &str) {
@@ -34,11 +32,7 @@ fn listener_create_change_delete_live_without_dropping_other_connections() {
 
     // Create an HTTPS listener (no thumbprint: the service generates a certificate).
     let https_port = free_port();
-    let created = fixture.winrm_remote(&[
-        "create",
-        HTTPS_LISTENER,
-        &format!("@{{Port=\"{https_port}\"}}"),
-    ]);
+    let created = winrm_listener_port(&fixture, "create", HTTPS_LISTENER, https_port);
     assert_eq!(created.code(), 0, "{}", created.describe());
     fixture.daemon.wait_for_port(https_port);
     assert_eq!(https_identify_status(https_port), 200);
@@ -64,21 +58,14 @@ fn listener_create_change_delete_live_without_dropping_other_connections() {
     enumerated.assert_printed("Transport = HTTPS");
     assert!(
         enumerated.stdout.contains("Transport = HTTP\n")
-            || enumerated
-                .stdout
-                .lines()
-                .any(|l| l.trim() == "Transport = HTTP"),
+            || has_line(&enumerated.stdout, "Transport = HTTP"),
         "{}",
         enumerated.describe()
     );
 
     // Change its port live.
     let moved_port = free_port();
-    let changed = fixture.winrm_remote(&[
-        "set",
-        HTTPS_LISTENER,
-        &format!("@{{Port=\"{moved_port}\"}}"),
-    ]);
+    let changed = winrm_listener_port(&fixture, "set", HTTPS_LISTENER, moved_port);
     assert_eq!(changed.code(), 0, "{}", changed.describe());
     fixture.daemon.wait_for_port(moved_port);
     fixture.daemon.wait_for_port_closed(https_port);
@@ -96,10 +83,11 @@ fn listener_create_change_delete_live_without_dropping_other_connections() {
 #[test]
 fn creating_an_existing_listener_is_already_exists() {
     let fixture = Fixture::http();
-    let created = fixture.winrm_remote(&[
+    let created = winrm_listener_port(
+        &fixture,
         "create",
         "winrm/config/Listener?Address=IP:127.0.0.1+Transport=HTTP",
-        &format!("@{{Port=\"{}\"}}", fixture.port),
-    ]);
+        fixture.port,
+    );
     assert_ne!(created.code(), 0, "{}", created.describe());
 }

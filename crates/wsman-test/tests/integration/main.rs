@@ -42,6 +42,7 @@ mod service;
 mod winrm_cli;
 mod wmi_access;
 
+use wsman_proto::xml::Element;
 use wsman_test::http::Response;
 use wsman_test::soap::{self, FaultSummary};
 use wsman_test::{ConfigDir, ListenerSpec};
@@ -87,4 +88,14 @@ pub(crate) fn expect_fault(response: &Response, subcode: &str) -> FaultSummary {
     );
     assert!(!fault.reason.is_empty(), "fault without a message");
     fault
+}
+
+/// The elements named `name` anywhere under `e`, in document order (the cim and hardware tests).
+pub(crate) fn find_all<'a>(e: &'a Element, name: &str, out: &mut Vec<&'a Element>) {
+    for c in e.elements() {
+        if c.name == name {
+            out.push(c);
+        }
+        find_all(c, name, out);
+    }
 }

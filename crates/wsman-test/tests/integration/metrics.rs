@@ -240,13 +240,7 @@ fn metrics_count_what_was_done() {
         ])
         .env("WSMAND_CONFIG_DIR", fixture.config.path());
     let finished = process::run(&mut command, None, Duration::from_secs(60));
-    assert_eq!(finished.code(), 0, "{}", finished.describe());
-    assert_eq!(
-        finished.stdout.trim(),
-        "metrics-probe",
-        "{}",
-        finished.describe()
-    );
+    finished.assert_output("metrics-probe", "winrs echo");
 
     let (status, content_type, body) = scrape(metrics_port, "GET", "/metrics");
     assert!(status.contains(" 200 "), "{status}\n{body}");

@@ -56,6 +56,27 @@ fn negotiate(token: &[u8]) -> String {
     format!("Negotiate {}", STANDARD.encode(token))
 }
 
+/// One handshake-only request: `token` in the Authorization header, no body.
+fn handshake_leg(connection: &mut Connection, token: &[u8]) -> Response {
+    post(connection, Some(&negotiate(token)), SOAP_UTF8, b"")
+}
+
+/// An Identify in plain text, with `authorization` if given.
+fn plain_identify(connection: &mut Connection, authorization: Option<&str>) -> Response {
+    post(
+        connection,
+        authorization,
+        SOAP_UTF8,
+        soap::identify().as_bytes(),
+    )
+}
+
+/// Asserts the daemon logged `text`.
+fn assert_logged(fixture: &Fixture, text: &str) {
+    let log = fixture.daemon.stderr();
+    assert!(log.contains(text), "{text:?} not logged:\n{log}");
+}
+
 /// The token of the one `WWW-Authenticate: Negotiate <token>` header of a challenge leg.
 fn challenge_token(response: &Response) -> Vec<u8> {
     let headers = response.headers_named("www-authenticate");
@@ -76,11 +97,11 @@ fn handshake(
     let mut initiator =
         NegotiateInitiator::new(&credentials, form, "127.0.0.1", None).expect("initiator");
     let first = initiator.initial_token().expect("NEGOTIATE");
-    let response = post(connection, Some(&negotiate(&first)), SOAP_UTF8, b"");
+    let response = handshake_leg(connection, &first);
     assert_eq!(response.status, 401, "{}", response.describe());
     let challenge = challenge_token(&response);
     let authenticate = initiator.step(&challenge).expect("AUTHENTICATE");
-    let response = post(connection, Some(&negotiate(&authenticate)), SOAP_UTF8, b"");
+    let response = handshake_leg(connection, &authenticate);
     if response.status != 200 {
         return Err(response);
     }
@@ -97,6 +118,13 @@ fn handshake(
 fn sealed_identify(connection: &mut Connection, sealer: &mut dyn MessageSealer) -> Response {
     let sealed = seal_body(sealer, SOAP_UTF8, soap::identify().as_bytes()).expect("seal");
     post(connection, None, &sealed.content_type, &sealed.body)
+}
+
+/// Logs in on `connection` with the right password and checks a sealed Identify succeeds.
+fn assert_logs_in_and_serves(connection: &mut Connection, form: TokenForm) {
+    let mut sealer = handshake(connection, form, NTLM_PASSWORD).expect("handshake");
+    let response = sealed_identify(connection, sealer.as_mut());
+    assert_eq!(response.status, 200, "{}", response.describe());
 }
 
 fn unseal(response: &Response, sealer: &mut dyn MessageSealer) -> String {
@@ -144,17 +172,9 @@ fn plaintext_on_an_ntlm_connection_over_http_is_refused() {
     let fixture = fixture();
     let mut connection = fixture.connect();
     handshake(&mut connection, TokenForm::RawNtlm, NTLM_PASSWORD).expect("handshake");
-    let response = post(
-        &mut connection,
-        None,
-        SOAP_UTF8,
-        soap::identify().as_bytes(),
-    );
+    let response = plain_identify(&mut connection, None);
     assert_eq!(response.status, 500, "{}", response.describe());
-    assert!(fixture
-        .daemon
-        .stderr()
-        .contains("unencrypted request on an NTLM connection"));
+    assert_logged(&fixture, "unencrypted request on an NTLM connection");
 }
 
 #[test]
@@ -170,10 +190,7 @@ fn undecryptable_body_is_400_and_drops_the_context() {
     let response = post(&mut connection, None, &sealed.content_type, &sealed.body);
     assert_eq!(response.status, 400, "{}", response.describe());
     assert!(response.body.is_empty());
-    assert!(fixture
-        .daemon
-        .stderr()
-        .contains("undecryptable encrypted body"));
+    assert_logged(&fixture, "undecryptable encrypted body");
     // The context is gone: the next sealed body on this connection is unauthenticated.
     let sealed = seal_body(sealer.as_mut(), SOAP_UTF8, soap::identify().as_bytes()).expect("seal");
     let response = post(&mut connection, None, &sealed.content_type, &sealed.body);
@@ -204,10 +221,7 @@ fn wrong_password_then_the_same_connection_is_reused() {
     assert!(log.contains("wrong password for 'ntlm-svc'"), "{log}");
     assert!(!log.contains("Wrong-Password-1"));
     // The same connection, a new handshake with the right password.
-    let mut sealer =
-        handshake(&mut connection, TokenForm::Spnego, NTLM_PASSWORD).expect("handshake");
-    let response = sealed_identify(&mut connection, sealer.as_mut());
-    assert_eq!(response.status, 200, "{}", response.describe());
+    assert_logs_in_and_serves(&mut connection, TokenForm::Spnego);
 }
 
 #[test]
@@ -219,35 +233,17 @@ fn replayed_authenticate_is_refused() {
             .expect("initiator");
     let mut connection = fixture.connect();
     let first = initiator.initial_token().expect("NEGOTIATE");
-    let challenge = challenge_token(&post(
-        &mut connection,
-        Some(&negotiate(&first)),
-        SOAP_UTF8,
-        b"",
-    ));
+    let challenge = challenge_token(&handshake_leg(&mut connection, &first));
     let authenticate = initiator.step(&challenge).expect("AUTHENTICATE");
-    let response = post(
-        &mut connection,
-        Some(&negotiate(&authenticate)),
-        SOAP_UTF8,
-        b"",
-    );
+    let response = handshake_leg(&mut connection, &authenticate);
     assert_eq!(response.status, 200, "{}", response.describe());
     // Again on the same connection (completed context) and on a new one (no challenge).
-    let response = post(
-        &mut connection,
-        Some(&negotiate(&authenticate)),
-        SOAP_UTF8,
-        b"",
-    );
+    let response = handshake_leg(&mut connection, &authenticate);
     assert_eq!(response.status, 401, "{}", response.describe());
     let mut other = fixture.connect();
-    let response = post(&mut other, Some(&negotiate(&authenticate)), SOAP_UTF8, b"");
+    let response = handshake_leg(&mut other, &authenticate);
     assert_eq!(response.status, 401, "{}", response.describe());
-    assert!(fixture
-        .daemon
-        .stderr()
-        .contains("does not continue a handshake"));
+    assert_logged(&fixture, "does not continue a handshake");
 }
 
 #[test]
@@ -272,21 +268,13 @@ fn malformed_negotiate_headers_and_ntlm_messages_are_401_never_a_crash() {
     ];
     let mut connection = fixture.connect();
     for value in &values {
-        let response = post(
-            &mut connection,
-            Some(value),
-            SOAP_UTF8,
-            soap::identify().as_bytes(),
-        );
+        let response = plain_identify(&mut connection, Some(value));
         assert_eq!(response.status, 401, "{value:.40}: {}", response.describe());
         assert!(response.body.is_empty());
     }
-    assert!(fixture.daemon.stderr().contains("malformed token"));
+    assert_logged(&fixture, "malformed token");
     // Still serving, on the same connection.
-    let mut sealer =
-        handshake(&mut connection, TokenForm::RawNtlm, NTLM_PASSWORD).expect("handshake");
-    let response = sealed_identify(&mut connection, sealer.as_mut());
-    assert_eq!(response.status, 200, "{}", response.describe());
+    assert_logs_in_and_serves(&mut connection, TokenForm::RawNtlm);
 }
 
 #[test]
@@ -294,12 +282,7 @@ fn negotiate_is_advertised_and_can_be_switched_off_live() {
     // AllowUnencrypted on, so that `winrm set` can use Basic over HTTP.
     let fixture = fixture_with(true);
     let mut connection = fixture.connect();
-    let response = post(
-        &mut connection,
-        None,
-        SOAP_UTF8,
-        soap::identify().as_bytes(),
-    );
+    let response = plain_identify(&mut connection, None);
     assert_eq!(response.status, 401);
     let challenges = response.headers_named("www-authenticate");
     assert_eq!(

@@ -60,15 +60,7 @@ fn put_on_a_policy_value_is_refused_and_changes_nothing() {
 fn winrm_get_shows_source_gpo() {
     let fixture = with_policy();
     let finished = fixture.winrm_remote(&["get", "winrm/config"]);
-    assert_eq!(finished.code(), 0, "{}", finished.describe());
-    assert!(
-        finished
-            .stdout
-            .lines()
-            .any(|l| l.trim() == "MaxTimeoutms = 120000 [Source=\"GPO\"]"),
-        "{}",
-        finished.describe()
-    );
+    finished.assert_printed_lines(&["MaxTimeoutms = 120000 [Source=\"GPO\"]"]);
     let finished = fixture.winrm_remote(&["set", "winrm/config", "@{MaxTimeoutms=\"100000\"}"]);
     assert_ne!(finished.code(), 0, "{}", finished.describe());
 }

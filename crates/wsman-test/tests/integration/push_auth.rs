@@ -12,13 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use sha1::{Digest, Sha1};
 use wsman_auth::sealing::{
     is_sealed_content_type, seal_body, unseal_body, MessageSealer, SealError, SPNEGO_PROTOCOL,
 };
 use wsman_gss::{AcceptStep, KerberosAcceptor};
 use wsman_proto::ns;
-use wsman_test::client_certs::{ClientSpec, TestCa};
+use wsman_test::client_certs::{thumbprint, ClientSpec, TestCa};
 
 use crate::eventing::{source_with_env, unsubscribe_request, Source};
 use crate::expect_fault;
@@ -131,13 +130,6 @@ fn ack(message: &Received) -> String {
         ns::ANONYMOUS,
         message.message_id
     )
-}
-
-fn thumbprint(der: &[u8]) -> String {
-    Sha1::digest(der)
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect()
 }
 
 /// An HTTPS subscriber that requires a client certificate issued by `ca`.

@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use wsman_test::process::{self, Finished};
+use wsman_test::process::{self, has_line, Finished};
 use wsman_test::{
     binaries, free_port, soap, ConfigDir, Daemon, Fixture, ListenerSpec, SERVICE_ACCOUNT,
     SERVICE_PASSWORD,
@@ -13,22 +13,6 @@ fn winrm(args: &[&str]) -> Finished {
     let mut command = Command::new(binaries::winrm());
     command.args(args).env_remove("WSMAND_CONFIG_DIR");
     process::run(&mut command, None, Duration::from_secs(60))
-}
-
-fn has_line(output: &str, expected: &str) -> bool {
-    output.lines().any(|l| l.trim() == expected)
-}
-
-/// Asserts that `finished` exited 0 having printed each of `lines` as a line of its own.
-fn assert_printed(finished: &Finished, lines: &[&str]) {
-    assert_eq!(finished.code(), 0, "{}", finished.describe());
-    for line in lines {
-        assert!(
-            has_line(&finished.stdout, line),
-            "missing {line:?}\n{}",
-            finished.describe()
-        );
-    }
 }
 
 #[test]
@@ -52,17 +36,14 @@ fn identify_over_http() {
 fn get_config_shows_windows_names_and_defaults() {
     let fixture = Fixture::http();
     let finished = fixture.winrm_remote(&["get", "winrm/config"]);
-    assert_printed(
-        &finished,
-        &[
-            "Config",
-            "MaxEnvelopeSizekb = 500",
-            "MaxTimeoutms = 60000",
-            "MaxBatchItems = 32000",
-            "AllowUnencrypted = true",
-            "Basic = true",
-        ],
-    );
+    finished.assert_printed_lines(&[
+        "Config",
+        "MaxEnvelopeSizekb = 500",
+        "MaxTimeoutms = 60000",
+        "MaxBatchItems = 32000",
+        "AllowUnencrypted = true",
+        "Basic = true",
+    ]);
 }
 
 #[test]
@@ -113,16 +94,13 @@ fn enumerate_listeners() {
     let finished = fixture.winrm_remote(&["enumerate", "winrm/config/listener"]);
     finished.assert_printed("Listener");
     let port = format!("Port = {}", fixture.port);
-    assert_printed(
-        &finished,
-        &[
-            "Address = IP:127.0.0.1",
-            "Transport = HTTP",
-            &port,
-            "URLPrefix = wsman",
-            "ListeningOn = 127.0.0.1",
-        ],
-    );
+    finished.assert_printed_lines(&[
+        "Address = IP:127.0.0.1",
+        "Transport = HTTP",
+        &port,
+        "URLPrefix = wsman",
+        "ListeningOn = 127.0.0.1",
+    ]);
 }
 
 #[test]
@@ -260,14 +238,14 @@ fn quickconfig_https_in_a_config_dir() {
     ]);
     assert_eq!(finished.code(), 0, "{}", finished.describe());
     let enumerated = winrm(&["enumerate", "winrm/config/listener", "--config-dir", &dir]);
-    assert_printed(&enumerated, &["Transport = HTTPS", "Port = 5986"]);
+    enumerated.assert_printed_lines(&["Transport = HTTPS", "Port = 5986"]);
     let service = winrm(&["get", "winrm/config/service", "--config-dir", &dir]);
     assert!(
         has_line(&service.stdout, "AllowUnencrypted = false"),
         "quickconfig must keep plain-HTTP Basic off: {}",
         service.describe()
     );
-    assert_printed(&service, &["Basic = true"]);
+    service.assert_printed_lines(&["Basic = true"]);
 }
 
 /// Ten settings of three containers, each set by its own writer in the concurrency tests.

@@ -10,7 +10,7 @@ use wsman_test::http::Response;
 use wsman_test::soap;
 use wsman_test::Fixture;
 
-use super::expect_fault;
+use super::{expect_fault, find_all};
 
 mod perf;
 mod process;
@@ -86,7 +86,7 @@ fn items_of(r: &Response, name: &str) -> Vec<Element> {
     assert_eq!(r.status, 200, "{}", r.describe());
     let body = parse(&r.text());
     let mut found = Vec::new();
-    all(&body, name, &mut found);
+    find_all(&body, name, &mut found);
     found.into_iter().cloned().collect()
 }
 
@@ -94,19 +94,9 @@ fn parse(text: &str) -> Element {
     xml::parse(text, &Limits::default()).expect("response is XML")
 }
 
-/// The elements named `name` anywhere under `e`.
-fn all<'a>(e: &'a Element, name: &str, out: &mut Vec<&'a Element>) {
-    for c in e.elements() {
-        if c.name == name {
-            out.push(c);
-        }
-        all(c, name, out);
-    }
-}
-
 fn text_of(e: &Element, name: &str) -> Option<String> {
     let mut found = Vec::new();
-    all(e, name, &mut found);
+    find_all(e, name, &mut found);
     found.first().map(|e| e.trimmed_text())
 }
 
@@ -168,14 +158,14 @@ fn ip_json(args: &[&str]) -> Vec<serde_json::Value> {
 /// The texts of every `name` element under `e` (array properties repeat their element).
 fn texts_of(e: &Element, name: &str) -> Vec<String> {
     let mut found = Vec::new();
-    all(e, name, &mut found);
+    find_all(e, name, &mut found);
     found.iter().map(|e| e.trimmed_text()).collect()
 }
 
 /// The item of `class` whose `key` is `value`.
 fn item_with<'a>(body: &'a Element, class: &str, key: &str, value: &str) -> &'a Element {
     let mut items = Vec::new();
-    all(body, class, &mut items);
+    find_all(body, class, &mut items);
     items
         .into_iter()
         .find(|i| text_of(i, key).as_deref() == Some(value))

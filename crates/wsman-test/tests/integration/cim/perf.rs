@@ -38,7 +38,7 @@ fn perf_raw_processor_counters_are_proc_stat_in_100ns() {
     let after = proc_stat_cpus();
     let processors = (before.len() - 1) as u64;
     let mut items = Vec::new();
-    all(&body, "Win32_PerfRawData_PerfOS_Processor", &mut items);
+    find_all(&body, "Win32_PerfRawData_PerfOS_Processor", &mut items);
     assert_eq!(items.len(), before.len());
     for item in items {
         let name = text_of(item, "Name").expect("Name");
@@ -173,7 +173,7 @@ fn performance_counters_match_proc_and_sysfs() {
     let interfaces = enumerate_all(&f, "Win32_PerfRawData_Tcpip_NetworkInterface");
     let after: Vec<u64> = wanted.iter().map(|n| rx(n)).collect();
     let mut items = Vec::new();
-    all(
+    find_all(
         &interfaces,
         "Win32_PerfRawData_Tcpip_NetworkInterface",
         &mut items,
@@ -209,7 +209,7 @@ fn formatted_processor_percentages_see_a_busy_processor() {
     for _ in 0..2 {
         let body = enumerate_all(&f, CLASS);
         let mut items = Vec::new();
-        all(&body, CLASS, &mut items);
+        find_all(&body, CLASS, &mut items);
         let logical = std::fs::read_to_string("/proc/stat")
             .expect("/proc/stat")
             .lines()
@@ -280,7 +280,7 @@ fn formatted_logical_disk_counters_see_free_space_and_writes() {
         drive.to_xml()
     );
     let mut items = Vec::new();
-    all(&first, CLASS, &mut items);
+    find_all(&first, CLASS, &mut items);
     assert_eq!(
         text_of(items[items.len() - 1], "Name").as_deref(),
         Some("_Total")

@@ -44,7 +44,7 @@ fn win32_process_get_and_wql_match_proc() {
         assert_eq!(r.status, 200, "{query}\n{}", r.describe());
         let body = parse(&r.text());
         let mut items = Vec::new();
-        all(&body, "Win32_Process", &mut items);
+        find_all(&body, "Win32_Process", &mut items);
         assert_eq!(items.len(), 1, "{query}\n{}", r.text());
         assert_eq!(text_of(items[0], "ProcessId"), Some(pid.to_string()));
         assert!(r.text().contains("EndOfSequence"));
@@ -81,20 +81,29 @@ fn every_page(f: &Fixture, uri: &str, body: &str) -> Vec<Element> {
     for _ in 0..10_000 {
         let last = pages.last().expect("a page");
         let mut ends = Vec::new();
-        all(last, "EndOfSequence", &mut ends);
+        find_all(last, "EndOfSequence", &mut ends);
         if !ends.is_empty() {
             return pages;
         }
         let context = text_of(last, "EnumerationContext").expect("a context or the end");
-        let pull = format!(
-            "<n:Pull xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\">\
-             <n:EnumerationContext>{context}</n:EnumerationContext></n:Pull>"
-        );
-        let r = f.post(&soap::request(action::PULL, uri, &[], &pull));
-        assert_eq!(r.status, 200, "{}", r.describe());
-        pages.push(parse(&r.text()));
+        pages.push(parse(&pull(f, uri, &context, None).text()));
     }
     panic!("the enumeration never ended");
+}
+
+/// A Pull from `context` of at most `max_elements` items (`None`: as many as the service
+/// sends), which must succeed.
+fn pull(f: &Fixture, uri: &str, context: &str, max_elements: Option<u32>) -> Response {
+    let max = max_elements
+        .map(|n| format!("<n:MaxElements>{n}</n:MaxElements>"))
+        .unwrap_or_default();
+    let pull = format!(
+        "<n:Pull xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\">\
+         <n:EnumerationContext>{context}</n:EnumerationContext>{max}</n:Pull>"
+    );
+    let r = f.post(&soap::request(action::PULL, uri, &[], &pull));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    r
 }
 
 /// HandleCount is the number of open files (the fd directory's size on Linux >= 6.2, its
@@ -137,7 +146,7 @@ fn win32_process_handle_count_is_the_open_files() {
     let pages = every_page(&f, &uri, &enumerate_body(None, ""));
     let mut items = Vec::new();
     for page in &pages {
-        all(page, "Win32_Process", &mut items);
+        find_all(page, "Win32_Process", &mut items);
     }
     let item = items
         .iter()
@@ -173,15 +182,10 @@ fn win32_process_enumerates_in_pages_with_eprs() {
     let mut context = text_of(&parse(&r.text()), "EnumerationContext").expect("context");
     let mut handles = Vec::new();
     for _ in 0..100_000 {
-        let pull = format!(
-            "<n:Pull xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\">\
-             <n:EnumerationContext>{context}</n:EnumerationContext><n:MaxElements>2</n:MaxElements></n:Pull>"
-        );
-        let r = f.post(&soap::request(action::PULL, &uri, &[], &pull));
-        assert_eq!(r.status, 200, "{}", r.describe());
+        let r = pull(&f, &uri, &context, Some(2));
         let body = parse(&r.text());
         let mut selectors = Vec::new();
-        all(&body, "Selector", &mut selectors);
+        find_all(&body, "Selector", &mut selectors);
         assert!(selectors.len() <= 2);
         handles.extend(selectors.iter().map(|s| s.trimmed_text()));
         if r.text().contains("EndOfSequence") {
@@ -211,7 +215,7 @@ fn win32_process_pulls_over_a_changing_process_set() {
     let first = parse(&r.text());
     let handles_of = |body: &Element| {
         let mut items = Vec::new();
-        all(body, "Win32_Process", &mut items);
+        find_all(body, "Win32_Process", &mut items);
         items
             .iter()
             .filter_map(|i| text_of(i, "Handle"))
@@ -234,12 +238,7 @@ fn win32_process_pulls_over_a_changing_process_set() {
     let after: Vec<Sleeper> = (0..10).map(|_| Sleeper::start()).collect();
     let mut ended_sequence = false;
     for _ in 0..100_000 {
-        let pull = format!(
-            "<n:Pull xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\">\
-             <n:EnumerationContext>{context}</n:EnumerationContext><n:MaxElements>5</n:MaxElements></n:Pull>"
-        );
-        let r = f.post(&soap::request(action::PULL, &uri, &[], &pull));
-        assert_eq!(r.status, 200, "{}", r.describe());
+        let r = pull(&f, &uri, &context, Some(5));
         let body = parse(&r.text());
         let page = handles_of(&body);
         assert!(page.len() <= 5, "{page:?}");

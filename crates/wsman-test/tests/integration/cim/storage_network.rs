@@ -10,7 +10,7 @@ fn logical_disks_and_volumes_match_statvfs_of_their_mounts() {
     let disks = enumerate_all(&f, "Win32_LogicalDisk");
     let (_, _, avail_after) = df("/");
     let mut items = Vec::new();
-    all(&disks, "Win32_LogicalDisk", &mut items);
+    find_all(&disks, "Win32_LogicalDisk", &mut items);
     let root = items
         .iter()
         .find(|i| text_of(i, "DeviceID").as_deref() == Some("/"))
@@ -51,12 +51,7 @@ fn logical_disks_and_volumes_match_statvfs_of_their_mounts() {
     assert_eq!(text_of(&fragments[0], "Size"), Some(size.to_string()));
 
     let volumes = enumerate_all(&f, "Win32_Volume");
-    let mut items = Vec::new();
-    all(&volumes, "Win32_Volume", &mut items);
-    let root = items
-        .iter()
-        .find(|i| text_of(i, "Name").as_deref() == Some("/"))
-        .unwrap_or_else(|| panic!("no / among the volumes\n{}", volumes.to_xml()));
+    let root = item_with(&volumes, "Win32_Volume", "Name", "/");
     assert_eq!(text_of(root, "Capacity"), Some(size.to_string()));
     assert_eq!(text_of(root, "BootVolume").as_deref(), Some("true"));
     assert!(text_of(root, "DeviceID").is_some_and(|d| !d.is_empty()));
@@ -68,7 +63,7 @@ fn network_adapters_configurations_and_routes_match_ip() {
     let links = ip_json(&["link"]);
     let adapters = enumerate_all(&f, "Win32_NetworkAdapter");
     let mut items = Vec::new();
-    all(&adapters, "Win32_NetworkAdapter", &mut items);
+    find_all(&adapters, "Win32_NetworkAdapter", &mut items);
     assert_eq!(items.len(), links.len(), "{}", adapters.to_xml());
     for link in &links {
         let index = link["ifindex"].as_u64().expect("ifindex").to_string();
@@ -126,7 +121,7 @@ fn network_adapters_configurations_and_routes_match_ip() {
             .to_string()
     };
     let mut route_items = Vec::new();
-    all(&table, "Win32_IP4RouteTable", &mut route_items);
+    find_all(&table, "Win32_IP4RouteTable", &mut route_items);
     let mut checked = 0;
     for route in routes.iter().filter(|r| r.get("type").is_none()) {
         let dst = route["dst"].as_str().expect("dst");

@@ -63,7 +63,7 @@ fn computer_system_processor_page_files_and_clock_match_their_sources() {
     // Logical processors summed over the packages are the processors of /proc/cpuinfo.
     let body = enumerate_all(&f, "Win32_Processor");
     let mut counts = Vec::new();
-    all(&body, "NumberOfLogicalProcessors", &mut counts);
+    find_all(&body, "NumberOfLogicalProcessors", &mut counts);
     let sum: usize = counts
         .iter()
         .map(|c| c.trimmed_text().parse::<usize>().expect("number"))
@@ -79,7 +79,7 @@ fn computer_system_processor_page_files_and_clock_match_their_sources() {
     let swaps = std::fs::read_to_string("/proc/swaps").expect("swaps");
     let body = enumerate_all(&f, "Win32_PageFileUsage");
     let mut items = Vec::new();
-    all(&body, "Win32_PageFileUsage", &mut items);
+    find_all(&body, "Win32_PageFileUsage", &mut items);
     assert_eq!(items.len(), swaps.lines().skip(1).count());
     for (item, line) in items.iter().zip(swaps.lines().skip(1)) {
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -146,7 +146,7 @@ fn local_time_and_the_time_zone_follow_the_hosts_zone() {
     assert_eq!(text_of(&os, "CurrentTimeZone"), Some(minutes.to_string()));
     // LocalDateTime is a cim:Datetime inside the property, in the zone's offset.
     let mut local = Vec::new();
-    all(&os, "LocalDateTime", &mut local);
+    find_all(&os, "LocalDateTime", &mut local);
     let local = local.first().expect("LocalDateTime").to_xml();
     let suffix = format!("{}:{}<", &offset[..3], &offset[3..5]);
     assert!(local.contains(&suffix), "{local} in {suffix}");

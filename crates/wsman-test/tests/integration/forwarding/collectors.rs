@@ -150,7 +150,7 @@ fn basic_over_https_reaches_a_collector_and_follows_its_subscription_changes() {
         "subscriptions/linux.toml",
         &subscription.replace("max_latency_seconds = 1", "max_latency_seconds = 2"),
     );
-    hang_up(&collector.daemon);
+    collector.daemon.hang_up();
     wait_for(
         "the changed subscription restarted",
         || started(&forwarder) == 2,
@@ -170,7 +170,7 @@ fn basic_over_https_reaches_a_collector_and_follows_its_subscription_changes() {
         "subscriptions/linux.toml",
         &format!("enabled = false\n{subscription}"),
     );
-    hang_up(&collector.daemon);
+    collector.daemon.hang_up();
     wait_for(
         "the withdrawn subscription stopped",
         || {
@@ -244,7 +244,7 @@ fn sighup_rereads_forwarding_toml_and_collectors_dropped_or_stopped_get_subscrip
 
     // A file that does not check: logged, and the running configuration goes on.
     config.write_raw("forwarding.toml", "[[collector]]\nserver = 42\n");
-    hang_up(&forwarder);
+    forwarder.hang_up();
     wait_for(
         "the refused reload in the log",
         || forwarder.stderr().contains("forwarding.toml not reloaded"),
@@ -269,7 +269,7 @@ fn sighup_rereads_forwarding_toml_and_collectors_dropped_or_stopped_get_subscrip
     };
     assert_eq!(ended(&first), 0);
     config.write_raw("forwarding.toml", &forwarding(&[second.port]));
-    hang_up(&forwarder);
+    forwarder.hang_up();
     wait_for(
         "SubscriptionEnd at the first collector",
         || ended(&first) == 1,
@@ -285,7 +285,7 @@ fn sighup_rereads_forwarding_toml_and_collectors_dropped_or_stopped_get_subscrip
     assert_eq!(collected(&first_file, &scene.tag), expected);
 
     // Nothing changed: a reload keeps everything running, nothing is ended.
-    hang_up(&forwarder);
+    forwarder.hang_up();
     wait_for(
         "the unchanged reload in the log",
         || {

@@ -212,9 +212,6 @@ fn action(text: &str) -> String {
 /// a name the journal ignores, then renamed to `*.journal` (the follower sees it by inotify).
 /// `None` (reason printed) where the journal cannot be written here.
 fn add_entries_to(journal: &Path) -> Option<wsman_test::journal::JournalDir> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
     let entry = |message: &'static str| -> Vec<(&'static str, &'static str)> {
         vec![
             ("SYSLOG_IDENTIFIER", "shape"),
@@ -228,8 +225,8 @@ fn add_entries_to(journal: &Path) -> Option<wsman_test::journal::JournalDir> {
         entry("after the subscription 1"),
         entry("after the subscription 2"),
     ];
-    let refs: Vec<&[(&str, &str)]> = entries.iter().map(Vec::as_slice).collect();
-    let written = wsman_test::journal::JournalDir::from_entries(now, &refs)?;
+    let written =
+        wsman_test::journal::JournalDir::from_entries_before_now(Duration::ZERO, &entries)?;
     let staged = journal.join("live.staged");
     std::fs::copy(written.path().join("fixture.journal"), &staged).expect("copy the journal file");
     std::fs::rename(&staged, journal.join("live.journal")).expect("rename the journal file");

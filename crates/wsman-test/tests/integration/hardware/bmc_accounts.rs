@@ -99,13 +99,13 @@ fn a_user_accounts_clear_is_refused_for_its_privilege() {
 /// reading ipmitool gives.
 fn reads_every_sensor(sim: &IpmiSim, host: &Host) {
     let lines = sensor_lines(sim);
-    let sensors = host.enumerate(&format!("{DMTF}CIM_Sensor"), &[], "");
+    let sensors = host.instances("CIM_Sensor");
     let ipmi: Vec<&Element> = sensors
         .iter()
         .filter(|i| prop(i, "DeviceID").is_some_and(|d| d.starts_with("IPMI:")))
         .collect();
     assert_eq!(ipmi.len(), lines.len(), "{lines:?}");
-    let numeric = host.enumerate(&format!("{DMTF}CIM_NumericSensor"), &[], "");
+    let numeric = host.instances("CIM_NumericSensor");
     for f in lines.iter().filter(|f| f.len() >= 10 && f[2] != "discrete") {
         let item = by_name(&numeric, &f[0]);
         assert!(
@@ -120,13 +120,11 @@ fn reads_every_sensor(sim: &IpmiSim, host: &Host) {
 /// as ipmitool sees.
 #[test]
 fn an_operator_account_reads_every_sensor_and_clears_the_sel() {
-    let Some(sim) = IpmiSim::start() else {
+    let Some((sim, host)) = sim_with_sel_events(Some(BMC_OPERATOR)) else {
         return;
     };
-    sim.add_sel_events(SEL_EVENTS);
-    let host = Host::start(Some(&sim.bmc_toml_as(BMC_OPERATOR)), 0o600);
     reads_every_sensor(&sim, &host);
-    let records = host.enumerate(&format!("{DMTF}CIM_LogRecord"), &[], "");
+    let records = host.instances("CIM_LogRecord");
     assert_eq!(records.len(), SEL_EVENTS.lines().count());
     assert_eq!(host.clear_log_as((SERVICE_ACCOUNT, SERVICE_PASSWORD)), "0");
     assert_eq!(sel_entries(&sim), 0);
@@ -137,14 +135,12 @@ fn an_operator_account_reads_every_sensor_and_clears_the_sel() {
 /// privilege), the refusal is logged, and the SEL is as it was.
 #[test]
 fn a_user_account_reads_sensors_and_its_clear_log_is_refused() {
-    let Some(sim) = IpmiSim::start() else {
+    let Some((sim, host)) = sim_with_sel_events(Some(BMC_READER)) else {
         return;
     };
-    sim.add_sel_events(SEL_EVENTS);
-    let host = Host::start(Some(&sim.bmc_toml_as(BMC_READER)), 0o600);
     reads_every_sensor(&sim, &host);
     let ids = sel_ids(&sim);
-    let records = host.enumerate(&format!("{DMTF}CIM_LogRecord"), &[], "");
+    let records = host.instances("CIM_LogRecord");
     assert_eq!(records.len(), ids.len());
     assert_eq!(host.clear_log_as((SERVICE_ACCOUNT, SERVICE_PASSWORD)), "2");
     assert_eq!(sel_ids(&sim), ids);

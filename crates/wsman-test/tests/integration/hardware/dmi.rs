@@ -21,12 +21,12 @@ fn enclosure_chassis_and_system_come_from_dmi_with_serials_for_administrators_on
     assert_eq!(prop(e, "SerialNumber"), dmi("chassis_serial"));
     assert!(prop(e, "SerialNumber").is_some());
 
-    let chassis = host.enumerate(&format!("{DMTF}CIM_Chassis"), &[], "");
+    let chassis = host.instances("CIM_Chassis");
     assert_eq!(chassis.len(), 1);
     assert_eq!(prop(&chassis[0], "Manufacturer"), dmi("chassis_vendor"));
     assert_eq!(prop(&chassis[0], "SerialNumber"), dmi("chassis_serial"));
 
-    let system = host.enumerate(&format!("{DMTF}CIM_ComputerSystem"), &[], "");
+    let system = host.instances("CIM_ComputerSystem");
     assert_eq!(system.len(), 1);
     let uuid = dmi("product_uuid").expect("uuid");
     let hostname = read_trimmed(Path::new("/proc/sys/kernel/hostname")).expect("hostname");
@@ -128,7 +128,7 @@ fn physical_memory_and_processor_family_match_dmidecode() {
         .collect();
     assert!(!modules.is_empty());
     let host = Host::with_recorded_sysfs();
-    let memory = host.enumerate(&format!("{DMTF}CIM_PhysicalMemory"), &[], "");
+    let memory = host.instances("CIM_PhysicalMemory");
     assert_eq!(memory.len(), modules.len());
     // CIM's names of the codes (DSP0134 and CIM_PhysicalMemory's value maps), as dmidecode
     // names SMBIOS' codes.
@@ -207,7 +207,7 @@ fn physical_memory_and_processor_family_match_dmidecode() {
         Some("Core i7") => "198",
         other => panic!("family {other:?} not in the test's table"),
     };
-    let processors = host.enumerate(&format!("{DMTF}CIM_Processor"), &[], "");
+    let processors = host.instances("CIM_Processor");
     let cpu0 = processors
         .iter()
         .find(|p| prop(p, "DeviceID").as_deref() == Some("CPU0"))
@@ -215,7 +215,7 @@ fn physical_memory_and_processor_family_match_dmidecode() {
     assert_eq!(prop(cpu0, "Family").as_deref(), Some(family));
 
     // Every module is a part of the system.
-    let parts = host.enumerate(&format!("{DMTF}CIM_SystemDevice"), &[], "");
+    let parts = host.instances("CIM_SystemDevice");
     let memory_parts = parts
         .iter()
         .filter(|p| {

@@ -18,7 +18,7 @@ fn ipmi_sensors_match_ipmitool() {
 
     // The DMTF URI without __cimnamespace is root/hardware, as on Windows; the WMI URI and
     // the DMTF URI with the selector name the same class.
-    let numeric = host.enumerate(&format!("{DMTF}CIM_NumericSensor"), &[], "");
+    let numeric = host.instances("CIM_NumericSensor");
     let via_wmi = host.enumerate(&format!("{WMI_HARDWARE}CIM_NumericSensor"), &[], "");
     let via_selector = host.enumerate(
         &format!("{DMTF}CIM_NumericSensor"),
@@ -146,7 +146,7 @@ fn assert_every_sdr_sensor_is_served(sim: &IpmiSim, host: &Host, numeric_count: 
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
         .collect();
-    let all = host.enumerate(&format!("{DMTF}CIM_Sensor"), &[], "");
+    let all = host.instances("CIM_Sensor");
     let mut names: Vec<String> = all
         .iter()
         .map(|i| prop(i, "ElementName").expect("ElementName"))
@@ -224,15 +224,13 @@ fn assert_get_and_wql_find(host: &Host, item: &Element) {
 
 #[test]
 fn sel_records_match_ipmitool_and_clear_log_needs_an_administrator() {
-    let Some(sim) = IpmiSim::start() else {
+    let Some((sim, host)) = sim_with_sel_events(None) else {
         return;
     };
-    sim.add_sel_events(SEL_EVENTS);
-    let host = Host::start(Some(&sim.bmc_toml()), 0o600);
 
     let ids = sel_ids(&sim);
     assert_eq!(ids.len(), SEL_EVENTS.lines().count(), "{ids:?}");
-    let records = host.enumerate(&format!("{DMTF}CIM_LogRecord"), &[], "");
+    let records = host.instances("CIM_LogRecord");
     let got: Vec<u16> = records
         .iter()
         .map(|r| {
@@ -315,7 +313,7 @@ fn sel_records_match_ipmitool_and_clear_log_needs_an_administrator() {
     }
     assert_eq!(deasserted, 1, "{elist}");
 
-    let log = host.enumerate(&format!("{DMTF}CIM_RecordLog"), &[], "");
+    let log = host.instances("CIM_RecordLog");
     assert_eq!(log.len(), 1);
     assert_eq!(
         prop(&log[0], "CurrentNumberOfRecords"),
@@ -343,16 +341,13 @@ fn sel_records_match_ipmitool_and_clear_log_needs_an_administrator() {
     // The administrator: the SEL is empty, as ipmitool and wsmand both see.
     assert_eq!(host.clear_log_as((SERVICE_ACCOUNT, SERVICE_PASSWORD)), "0");
     assert_eq!(sel_entries(&sim), 0);
-    assert!(host
-        .enumerate(&format!("{DMTF}CIM_LogRecord"), &[], "")
-        .is_empty());
+    assert!(host.instances("CIM_LogRecord").is_empty());
 }
 
 #[test]
 fn without_a_bmc_the_hardware_classes_are_empty() {
     // No bmc.toml (and this machine has no /dev/ipmi0 in CI; where it has one, skip).
-    if std::path::Path::new("/dev/ipmi0").exists() {
-        eprintln!("skipped: this host has a local BMC");
+    if skipped_where_exists("/dev/ipmi0", "skipped: this host has a local BMC") {
         return;
     }
     let host = Host::start(None, 0o600);
@@ -390,9 +385,7 @@ fn without_a_bmc_the_hardware_classes_are_empty() {
 fn a_bmc_toml_readable_by_others_is_refused_and_logged() {
     let text = "address = \"127.0.0.1:9\"\nuser = \"u\"\npassword = \"never-logged\"\n";
     let host = Host::start(Some(text), 0o644);
-    assert!(host
-        .enumerate(&format!("{DMTF}CIM_RecordLog"), &[], "")
-        .is_empty());
+    assert!(host.instances("CIM_RecordLog").is_empty());
     let log = std::fs::read_to_string(host.daemon.stderr_path()).expect("daemon log");
     assert!(log.contains("BMC off") && log.contains("0644"), "{log}");
     assert!(!log.contains("never-logged"), "{log}");
@@ -433,13 +426,6 @@ fn bmc_toml_is_followed_at_sighup() {
             .filter(|i| prop(i, "DeviceID").is_some_and(|d| d.starts_with("IPMI:")))
             .count()
     };
-    let hangup = || {
-        let status = std::process::Command::new("kill")
-            .args(["-HUP", &host.daemon.pid().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    };
     let wait_for = |what: &str, wanted: &dyn Fn(usize) -> bool| {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
@@ -454,7 +440,7 @@ fn bmc_toml_is_followed_at_sighup() {
     assert_eq!(ipmi_sensors(), 0);
     let path = host.config.write_raw("bmc.toml", &sim.bmc_toml());
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    hangup();
+    host.daemon.hang_up();
     let count = wait_for("the BMC's sensors after SIGHUP", &|n| n > 0);
     assert_eq!(
         count,
@@ -462,7 +448,7 @@ fn bmc_toml_is_followed_at_sighup() {
         "every sensor ipmitool lists"
     );
     std::fs::remove_file(&path).expect("remove bmc.toml");
-    hangup();
+    host.daemon.hang_up();
     wait_for("no BMC after SIGHUP", &|n| n == 0);
 }
 
@@ -476,9 +462,7 @@ fn a_bmc_that_does_not_answer_times_out() {
     );
     let host = Host::start(Some(&text), 0o600);
     // Sensors leave the BMC's part out; the SEL, which only the BMC has, is a fault.
-    assert!(host
-        .enumerate(&format!("{DMTF}CIM_NumericSensor"), &[], "")
-        .is_empty());
+    assert!(host.instances("CIM_NumericSensor").is_empty());
     let body = "<n:Enumerate xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\"/>";
     let r = host.post(&soap::enumerate(&format!("{DMTF}CIM_LogRecord"), body));
     expect_fault(&r, "InternalError");
@@ -565,7 +549,7 @@ fn ipmi_sensors_are_devices_of_the_system_and_of_their_processor() {
         .collect();
     of_processor.sort();
     assert!(!of_processor.is_empty());
-    let processors = host.enumerate(&format!("{DMTF}CIM_Processor"), &[], "");
+    let processors = host.instances("CIM_Processor");
     let cpu0 = processors
         .iter()
         .find(|p| prop(p, "DeviceID").as_deref() == Some("CPU0"))

@@ -23,9 +23,9 @@ use wsman_proto::ns::action;
 use wsman_proto::xml::{self, Element, Limits};
 use wsman_test::http::{self, Response};
 use wsman_test::ipmi::{IpmiSim, SEL_EVENTS};
-use wsman_test::{free_port, process, soap, ConfigDir, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD};
+use wsman_test::{free_port, soap, ConfigDir, Daemon, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
-use super::{expect_fault, method_test_config};
+use super::{expect_fault, find_all, method_test_config};
 
 const DMTF: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/";
 const WMI_HARDWARE: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/hardware/";
@@ -103,6 +103,11 @@ impl Host {
             .unwrap_or_default()
     }
 
+    /// Every instance of the DMTF class `class` (`CIM_Sensor`), unfiltered.
+    fn instances(&self, class: &str) -> Vec<Element> {
+        self.enumerate(&format!("{DMTF}{class}"), &[], "")
+    }
+
     fn clear_log_as(&self, user: (&str, &str)) -> String {
         let uri = format!("{DMTF}CIM_RecordLog");
         let body = format!("<p:ClearLog_INPUT xmlns:p=\"{uri}\"/>");
@@ -118,13 +123,14 @@ impl Host {
     }
 }
 
-fn find_all<'a>(e: &'a Element, name: &str, out: &mut Vec<&'a Element>) {
-    for c in e.elements() {
-        if c.name == name {
-            out.push(c);
-        }
-        find_all(c, name, out);
-    }
+/// The simulator with [`SEL_EVENTS`] in its SEL and wsmand reading it as `account` (`None`: the
+/// administrator of [`IpmiSim::bmc_toml`]); `None` where the simulator's tools are missing.
+fn sim_with_sel_events(account: Option<(&str, &str, &str)>) -> Option<(IpmiSim, Host)> {
+    let sim = IpmiSim::start()?;
+    sim.add_sel_events(SEL_EVENTS);
+    let bmc_toml = account.map_or_else(|| sim.bmc_toml(), |account| sim.bmc_toml_as(account));
+    let host = Host::start(Some(&bmc_toml), 0o600);
+    Some((sim, host))
 }
 
 /// A property of an instance element (`None`: absent or nil).
@@ -191,6 +197,15 @@ fn sel_entries(sim: &IpmiSim) -> u64 {
         .find_map(|l| l.strip_prefix("Entries"))
         .and_then(|l| l.trim_start_matches([' ', ':']).trim().parse().ok())
         .expect("sel info gives Entries")
+}
+
+/// Whether `path` exists on this host, printing `skipped` (why the test stops there) if so.
+fn skipped_where_exists(path: &str, skipped: &str) -> bool {
+    let exists = Path::new(path).exists();
+    if exists {
+        eprintln!("{skipped}");
+    }
+    exists
 }
 
 /// The sysfs tree recorded from real machines (node_exporter's fixture, see its README).

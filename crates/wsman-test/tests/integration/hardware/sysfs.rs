@@ -54,7 +54,7 @@ fn fixture_inputs(root: &Path) -> Vec<FixtureInput> {
 fn hwmon_and_thermal_sensors_match_the_recorded_sysfs() {
     let root = sysfs_fixture();
     let host = Host::with_recorded_sysfs();
-    let numeric = host.enumerate(&format!("{DMTF}CIM_NumericSensor"), &[], "");
+    let numeric = host.instances("CIM_NumericSensor");
     let inputs = fixture_inputs(&root);
     let zones: Vec<PathBuf> = std::fs::read_dir(root.join("class/thermal"))
         .expect("class/thermal")
@@ -147,13 +147,14 @@ fn hwmon_and_thermal_sensors_match_the_recorded_sysfs() {
         assert!(prop(item, "ElementName").is_some_and(|n| n.starts_with(&kind)));
     }
     // CIM_Sensor, the base class, has them all too.
-    let all = host.enumerate(&format!("{DMTF}CIM_Sensor"), &[], "");
+    let all = host.instances("CIM_Sensor");
     assert_eq!(all.len(), numeric.len());
 }
 
-/// `winrm enumerate URI -dialect:association -filter:XML` as the service account.
-fn winrm_association(host: &Host, filter: &str) -> process::Finished {
-    wsman_test::winrm_basic(
+/// `winrm enumerate URI -dialect:association -filter:XML` as the service account, which must
+/// succeed: how many instances of `class` it printed, and what it printed.
+fn associated_count(host: &Host, filter: &str, class: &str) -> (usize, String) {
+    let out = wsman_test::winrm_basic(
         host.port,
         host.config.path(),
         &[
@@ -162,6 +163,45 @@ fn winrm_association(host: &Host, filter: &str) -> process::Finished {
             "-dialect:association",
             &format!("-filter:{filter}"),
         ],
+    );
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    let count = out.stdout.lines().filter(|l| *l == class).count();
+    (count, out.stdout)
+}
+
+/// How many entries of the directory `dir` have a name `keep` accepts.
+fn count_entries(dir: &Path, keep: impl Fn(&str) -> bool) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| keep(&e.file_name().to_string_lossy()))
+        })
+        .count()
+}
+
+/// An association filter from the root/hardware instance of `class` with `selectors`, through
+/// `association`; `rest` is what follows the association class (a result class, or nothing).
+fn associated_instances(
+    class: &str,
+    selectors: &[(&str, &str)],
+    association: &str,
+    rest: &str,
+) -> String {
+    let selectors: String = selectors
+        .iter()
+        .map(|(name, value)| format!("<w:Selector Name=\"{name}\">{value}</w:Selector>"))
+        .collect();
+    format!(
+        "<b:AssociatedInstances xmlns:b=\"http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd\" \
+         xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><b:Object>\
+         <a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address>\
+         <a:ReferenceParameters><w:ResourceURI>{WMI_HARDWARE}{class}</w:ResourceURI>\
+         <w:SelectorSet>{selectors}</w:SelectorSet>\
+         </a:ReferenceParameters></b:Object>\
+         <b:AssociationClassName>{association}</b:AssociationClassName>{rest}\
+         </b:AssociatedInstances>"
     )
 }
 
@@ -170,39 +210,20 @@ fn system_device_and_associated_sensor_through_the_association_filter() {
     let root = sysfs_fixture();
     let host = Host::with_recorded_sysfs();
     let hostname = read_trimmed(Path::new("/proc/sys/kernel/hostname")).expect("hostname");
-    let filter = format!(
-        "<b:AssociatedInstances xmlns:b=\"http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd\" \
-         xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
-         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><b:Object>\
-         <a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address>\
-         <a:ReferenceParameters><w:ResourceURI>{WMI_HARDWARE}CIM_ComputerSystem</w:ResourceURI>\
-         <w:SelectorSet><w:Selector Name=\"CreationClassName\">CIM_ComputerSystem</w:Selector>\
-         <w:Selector Name=\"Name\">{hostname}</w:Selector></w:SelectorSet>\
-         </a:ReferenceParameters></b:Object>\
-         <b:AssociationClassName>CIM_SystemDevice</b:AssociationClassName>\
-         <b:ResultClassName>CIM_NumericSensor</b:ResultClassName>\
-         </b:AssociatedInstances>"
+    let filter = associated_instances(
+        "CIM_ComputerSystem",
+        &[
+            ("CreationClassName", "CIM_ComputerSystem"),
+            ("Name", &hostname),
+        ],
+        "CIM_SystemDevice",
+        "<b:ResultClassName>CIM_NumericSensor</b:ResultClassName>",
     );
-    let out = winrm_association(&host, &filter);
-    assert_eq!(out.code(), 0, "{}", out.describe());
-    let sensors = out
-        .stdout
-        .lines()
-        .filter(|l| *l == "CIM_NumericSensor")
-        .count();
-    let zones = std::fs::read_dir(root.join("class/thermal"))
-        .expect("thermal")
-        .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("thermal_zone"))
-        })
-        .count();
-    assert_eq!(
-        sensors,
-        fixture_inputs(&root).len() + zones,
-        "{}",
-        out.stdout
-    );
+    let (sensors, printed) = associated_count(&host, &filter, "CIM_NumericSensor");
+    let zones = count_entries(&root.join("class/thermal"), |n| {
+        n.starts_with("thermal_zone")
+    });
+    assert_eq!(sensors, fixture_inputs(&root).len() + zones, "{printed}");
 
     // The processors of /proc/cpuinfo are the system's devices too.
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("cpuinfo");
@@ -215,53 +236,32 @@ fn system_device_and_associated_sensor_through_the_association_filter() {
     packages.sort();
     packages.dedup();
     let expected_packages = packages.len().max(1);
-    let processors = host.enumerate(&format!("{DMTF}CIM_Processor"), &[], "");
+    let processors = host.instances("CIM_Processor");
     assert_eq!(processors.len(), expected_packages);
     let devices = filter.replace(
         "<b:ResultClassName>CIM_NumericSensor</b:ResultClassName>",
         "<b:ResultClassName>CIM_Processor</b:ResultClassName>",
     );
-    let out = winrm_association(&host, &devices);
-    assert_eq!(out.code(), 0, "{}", out.describe());
-    assert_eq!(
-        out.stdout.lines().filter(|l| *l == "CIM_Processor").count(),
-        expected_packages,
-        "{}",
-        out.stdout
-    );
+    let (devices, printed) = associated_count(&host, &devices, "CIM_Processor");
+    assert_eq!(devices, expected_packages, "{printed}");
 
     // The processor's sensors: the coretemp chip of package 0 (coretemp.0's inputs) and, on a
     // host of one package, every processor sensor, through CIM_AssociatedSensor.
     let device_id = prop(&processors[0], "DeviceID").expect("DeviceID");
-    let sensors_of = format!(
-        "<b:AssociatedInstances xmlns:b=\"http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd\" \
-         xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
-         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><b:Object>\
-         <a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address>\
-         <a:ReferenceParameters><w:ResourceURI>{WMI_HARDWARE}CIM_Processor</w:ResourceURI>\
-         <w:SelectorSet><w:Selector Name=\"CreationClassName\">CIM_Processor</w:Selector>\
-         <w:Selector Name=\"DeviceID\">{device_id}</w:Selector>\
-         <w:Selector Name=\"SystemCreationClassName\">CIM_ComputerSystem</w:Selector>\
-         <w:Selector Name=\"SystemName\">{hostname}</w:Selector></w:SelectorSet>\
-         </a:ReferenceParameters></b:Object>\
-         <b:AssociationClassName>CIM_AssociatedSensor</b:AssociationClassName>\
-         </b:AssociatedInstances>"
+    let sensors_of = associated_instances(
+        "CIM_Processor",
+        &[
+            ("CreationClassName", "CIM_Processor"),
+            ("DeviceID", &device_id),
+            ("SystemCreationClassName", "CIM_ComputerSystem"),
+            ("SystemName", &hostname),
+        ],
+        "CIM_AssociatedSensor",
+        "",
     );
-    let out = winrm_association(&host, &sensors_of);
-    assert_eq!(out.code(), 0, "{}", out.describe());
-    let coretemp0 = std::fs::read_dir(root.join("class/hwmon/hwmon0"))
-        .expect("hwmon0")
-        .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with("_input"))
-        })
-        .count();
-    let found = out
-        .stdout
-        .lines()
-        .filter(|l| *l == "CIM_NumericSensor")
-        .count();
-    assert!(found >= coretemp0, "{found} < {coretemp0}\n{}", out.stdout);
+    let (found, printed) = associated_count(&host, &sensors_of, "CIM_NumericSensor");
+    let coretemp0 = count_entries(&root.join("class/hwmon/hwmon0"), |n| n.ends_with("_input"));
+    assert!(found >= coretemp0, "{found} < {coretemp0}\n{printed}");
 }
 
 #[test]
@@ -275,25 +275,22 @@ fn the_live_sysfs_of_this_host_answers_cleanly() {
         return;
     }
     let host = Host::start(None, 0o600);
-    if Path::new("/dev/ipmi0").exists() {
-        eprintln!("skipped: this host has a local BMC");
+    if skipped_where_exists("/dev/ipmi0", "skipped: this host has a local BMC") {
         return;
     }
-    assert!(host
-        .enumerate(&format!("{DMTF}CIM_NumericSensor"), &[], "")
-        .is_empty());
-    let chassis = host.enumerate(&format!("{DMTF}CIM_Chassis"), &[], "");
+    assert!(host.instances("CIM_NumericSensor").is_empty());
+    let chassis = host.instances("CIM_Chassis");
     let has_dmi = Path::new("/sys/class/dmi/id/chassis_type").exists();
     assert_eq!(chassis.len(), usize::from(has_dmi));
     // Without an SMBIOS table: no memory modules, and processors of family 2 (Unknown).
-    if Path::new("/sys/firmware/dmi/tables/DMI").exists() {
-        eprintln!("skipped the SMBIOS part: this host has a table");
+    if skipped_where_exists(
+        "/sys/firmware/dmi/tables/DMI",
+        "skipped the SMBIOS part: this host has a table",
+    ) {
         return;
     }
-    assert!(host
-        .enumerate(&format!("{DMTF}CIM_PhysicalMemory"), &[], "")
-        .is_empty());
-    let processors = host.enumerate(&format!("{DMTF}CIM_Processor"), &[], "");
+    assert!(host.instances("CIM_PhysicalMemory").is_empty());
+    let processors = host.instances("CIM_Processor");
     assert!(!processors.is_empty());
     assert!(processors
         .iter()
@@ -330,7 +327,7 @@ fn thermal_trip_points_are_the_zones_thresholds() {
         std::fs::write(zone.join(name), text).expect("write a zone attribute");
     }
     let host = Host::start_with(None, 0o600, Some(sysfs.path()));
-    let sensors = host.enumerate(&format!("{DMTF}CIM_NumericSensor"), &[], "");
+    let sensors = host.instances("CIM_NumericSensor");
     assert_eq!(sensors.len(), 1, "{sensors:?}");
     let s = &sensors[0];
     // The thresholds are the lowest temperature of each kind the test wrote, read back from
