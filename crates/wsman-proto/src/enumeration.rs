@@ -340,14 +340,7 @@ pub fn epr_item(address: &str, resource_uri: &str, selectors: &[(&str, &str)]) -
         escape_text(address),
         escape_text(resource_uri)
     );
-    for (n, v) in selectors {
-        let _ = write!(
-            out,
-            "<w:Selector Name=\"{}\">{}</w:Selector>",
-            crate::xml::escape_attr(n),
-            escape_text(v)
-        );
-    }
+    crate::transfer::write_selectors(&mut out, selectors);
     out.push_str("</w:SelectorSet></a:ReferenceParameters></a:EndpointReference>");
     out
 }

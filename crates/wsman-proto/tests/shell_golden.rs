@@ -11,6 +11,7 @@ use wsman_proto::shell::{
     self, CommandItem, CommandResponse, CommandStateValue, CreateResponse, ReceiveResponse,
     ShellCreate, ShellDescription, StreamData,
 };
+use wsman_proto::xml::Element;
 
 mod common;
 use common::*;
@@ -217,13 +218,7 @@ fn shell_items_of_get_and_enumerate_match_windows() {
         &d.to_xml(),
         "transfer/get-shell.response.xml",
     );
-    let doc = parse(&fixture("enumerate/enumerate-shells.response.xml"));
-    let items = body_of(&doc)
-        .child(ns::ENUMERATION, "EnumerateResponse")
-        .unwrap()
-        .child(ns::WSMAN, "Items")
-        .unwrap()
-        .clone();
+    let items = enumerate_items("enumerate/enumerate-shells.response.xml");
     let mut rendered = Vec::new();
     for item in items.elements() {
         rendered.push(ShellDescription::parse(item).unwrap().to_xml());
@@ -234,17 +229,9 @@ fn shell_items_of_get_and_enumerate_match_windows() {
         &wsman_proto::enumeration::enumerate_response(None, Some(&rendered), true),
         "enumerate/enumerate-shells.response.xml",
     );
-    let doc = parse(&fixture("enumerate/enumerate-commands.response.xml"));
-    let item = body_of(&doc)
-        .child(ns::ENUMERATION, "EnumerateResponse")
-        .unwrap()
-        .child(ns::WSMAN, "Items")
-        .unwrap()
-        .elements()
-        .next()
-        .unwrap()
-        .clone();
-    let c = CommandItem::parse(&item).unwrap();
+    let items = enumerate_items("enumerate/enumerate-commands.response.xml");
+    let item = items.elements().next().unwrap();
+    let c = CommandItem::parse(item).unwrap();
     assert_eq!(c.state, "Running");
     let ours = CommandItem::new(&c.command_id, "", "Running").to_xml();
     assert_matches_windows(
@@ -252,6 +239,16 @@ fn shell_items_of_get_and_enumerate_match_windows() {
         &wsman_proto::enumeration::enumerate_response(None, Some(&[ours]), true),
         "enumerate/enumerate-commands.response.xml",
     );
+}
+
+/// The `w:Items` of a recorded EnumerateResponse.
+fn enumerate_items(rel: &str) -> Element {
+    body_of(&parse(&fixture(rel)))
+        .child(ns::ENUMERATION, "EnumerateResponse")
+        .unwrap()
+        .child(ns::WSMAN, "Items")
+        .unwrap()
+        .clone()
 }
 
 #[test]
