@@ -31,6 +31,20 @@ fn add_account(svc: &TestService, name: &str, run_as: Option<&str>) {
         .unwrap();
 }
 
+/// Clients of the administrator `USER` and of `SHELL_USER` (added, run as the Linux user
+/// `wsmanuser`); `None`, with the reason printed, when that Linux user does not exist.
+async fn admin_and_user(svc: &TestService) -> Option<(ShellClient, ShellClient)> {
+    if !account_exists("wsmanuser") {
+        eprintln!("skipped: no Linux user wsmanuser");
+        return None;
+    }
+    add_account(svc, SHELL_USER, Some("wsmanuser"));
+    Some((
+        ShellClient::new(svc, USER).await,
+        ShellClient::new(svc, SHELL_USER).await,
+    ))
+}
+
 /// A client of one shell user on one connection.
 struct ShellClient {
     conn: Client,
@@ -446,13 +460,9 @@ async fn powershell_uri_gets_a_clean_fault() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shells_are_private_to_their_owner() {
     let svc = TestService::start("").await;
-    if !account_exists("wsmanuser") {
-        eprintln!("skipped: no Linux user wsmanuser");
+    let Some((mut admin, mut user)) = admin_and_user(&svc).await else {
         return;
-    }
-    add_account(&svc, SHELL_USER, Some("wsmanuser"));
-    let mut admin = ShellClient::new(&svc, USER).await;
-    let mut user = ShellClient::new(&svc, SHELL_USER).await;
+    };
     let admin_shell = admin.open().await;
     // a non-administrator with a Linux user may open shells; they run as that user
     let user_shell = user.open().await;
@@ -783,13 +793,9 @@ async fn a_disconnected_shell_ends_after_its_idle_timeout_with_its_processes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_user_may_not_disconnect_reconnect_or_connect() {
     let svc = TestService::start("").await;
-    if !account_exists("wsmanuser") {
-        eprintln!("skipped: no Linux user wsmanuser");
+    let Some((mut owner, mut intruder)) = admin_and_user(&svc).await else {
         return;
-    }
-    add_account(&svc, SHELL_USER, Some("wsmanuser"));
-    let mut owner = ShellClient::new(&svc, USER).await;
-    let mut intruder = ShellClient::new(&svc, SHELL_USER).await;
+    };
     let shell_id = owner.open().await;
     let r = intruder.disconnect(&shell_id, None).await;
     assert_eq!(fault_code(&r), "5");
