@@ -638,9 +638,12 @@ fn recorded(name: &str, shell_id: &str) -> String {
 }
 
 impl ShellClient {
-    async fn replay(&mut self, text: &str) -> Response {
+    /// Replays the [`recorded`] request `name` against the shell `shell_id`.
+    async fn replay_recorded(&mut self, name: &str, shell_id: &str) -> Response {
         let auth = self.auth.clone();
-        self.conn.post(Some(&auth), &[], text).await
+        self.conn
+            .post(Some(&auth), &[], &recorded(name, shell_id))
+            .await
     }
 
     async fn disconnect(&mut self, shell_id: &str, idle: Option<Duration>) -> Response {
@@ -673,7 +676,7 @@ async fn recorded_disconnect_and_reconnect_resume_the_output_in_order() {
         )
         .await;
     let r = c
-        .replay(&recorded("psrp-disconnect.request.xml", &shell_id))
+        .replay_recorded("psrp-disconnect.request.xml", &shell_id)
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains(shell::action::DISCONNECT_RESPONSE));
@@ -695,18 +698,18 @@ async fn recorded_disconnect_and_reconnect_resume_the_output_in_order() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let mut again = ShellClient::new(&svc, USER).await;
     let r = again
-        .replay(&recorded("psrp-reconnect.request.xml", &shell_id))
+        .replay_recorded("psrp-reconnect.request.xml", &shell_id)
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains(shell::action::RECONNECT_RESPONSE));
     // The same client session again: a no-op, as MS-WSMV asks.
     let r = again
-        .replay(&recorded("psrp-reconnect.request.xml", &shell_id))
+        .replay_recorded("psrp-reconnect.request.xml", &shell_id)
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     // Connect to a connected shell, and a Reconnect without the session: refused.
     let r = again
-        .replay(&recorded("psrp-connect.request.xml", &shell_id))
+        .replay_recorded("psrp-connect.request.xml", &shell_id)
         .await;
     assert_eq!(fault_code(&r), "2150859213");
     let r = again
@@ -737,7 +740,7 @@ async fn connect_from_a_new_client_gets_what_a_blocked_command_printed_meanwhile
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut other = ShellClient::new(&svc, USER).await;
     let r = other
-        .replay(&recorded("psrp-connect.request.xml", &shell_id))
+        .replay_recorded("psrp-connect.request.xml", &shell_id)
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let connected = shell::ConnectResponse::parse(&body_of(&r)).unwrap();
@@ -785,7 +788,7 @@ async fn a_disconnected_shell_ends_after_its_idle_timeout_with_its_processes() {
     }
     // Gone for Reconnect too.
     let r = other
-        .replay(&recorded("psrp-reconnect.request.xml", &shell_id))
+        .replay_recorded("psrp-reconnect.request.xml", &shell_id)
         .await;
     assert_eq!(fault_code(&r), "2150858843");
 }
@@ -801,7 +804,7 @@ async fn another_user_may_not_disconnect_reconnect_or_connect() {
     assert_eq!(fault_code(&r), "5");
     assert_eq!(owner.disconnect(&shell_id, None).await.status, 200);
     for name in ["psrp-reconnect.request.xml", "psrp-connect.request.xml"] {
-        let r = intruder.replay(&recorded(name, &shell_id)).await;
+        let r = intruder.replay_recorded(name, &shell_id).await;
         assert_eq!(fault_code(&r), "5", "{name}");
         assert!(r.text().contains("w:AccessDenied"), "{name}");
     }
@@ -824,7 +827,7 @@ async fn another_user_may_not_disconnect_reconnect_or_connect() {
         Some("Disconnected")
     );
     let r = owner
-        .replay(&recorded("psrp-reconnect.request.xml", &shell_id))
+        .replay_recorded("psrp-reconnect.request.xml", &shell_id)
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(owner.delete(&shell_id).await.status, 200);
@@ -856,7 +859,7 @@ async fn a_new_client_after_reconnect_gets_the_unacknowledged_response_again() {
     drop(c);
     let mut again = ShellClient::new(&svc, USER).await;
     let r = again
-        .replay(&recorded("psrp-reconnect.request.xml", &shell_id))
+        .replay_recorded("psrp-reconnect.request.xml", &shell_id)
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     // A new client numbers from 0: it gets that response first, then what follows.
