@@ -323,19 +323,25 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Condition, QueryError> {
-        let mut left = self.and()?;
-        while self.keyword("OR") {
-            let right = self.and()?;
-            left = Condition::Or(Box::new(left), Box::new(right));
-        }
-        Ok(left)
+        self.chain("OR", Self::and, Condition::Or)
     }
 
     fn and(&mut self) -> Result<Condition, QueryError> {
-        let mut left = self.not()?;
-        while self.keyword("AND") {
-            let right = self.not()?;
-            left = Condition::And(Box::new(left), Box::new(right));
+        self.chain("AND", Self::not, Condition::And)
+    }
+
+    /// A left-associative chain of `operand`s joined by the keyword `op`: OR binds looser
+    /// than AND, AND looser than NOT.
+    fn chain(
+        &mut self,
+        op: &str,
+        operand: fn(&mut Self) -> Result<Condition, QueryError>,
+        join: fn(Box<Condition>, Box<Condition>) -> Condition,
+    ) -> Result<Condition, QueryError> {
+        let mut left = operand(self)?;
+        while self.keyword(op) {
+            let right = operand(self)?;
+            left = join(Box::new(left), Box::new(right));
         }
         Ok(left)
     }
