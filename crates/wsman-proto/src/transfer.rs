@@ -31,13 +31,16 @@ pub fn ns_matches(actual: Option<&str>, expected: &str) -> bool {
 
 /// The `w:Selector` elements of a selector set (name, value), shared by every endpoint
 /// reference this crate writes.
-pub(crate) fn write_selectors(out: &mut String, selectors: &[(&str, &str)]) {
+pub(crate) fn write_selectors<N: AsRef<str>, V: AsRef<str>>(
+    out: &mut String,
+    selectors: &[(N, V)],
+) {
     for (name, value) in selectors {
         let _ = write!(
             out,
             "<w:Selector Name=\"{}\">{}</w:Selector>",
-            crate::xml::escape_attr(name),
-            escape_text(value)
+            crate::xml::escape_attr(name.as_ref()),
+            escape_text(value.as_ref())
         );
     }
 }
