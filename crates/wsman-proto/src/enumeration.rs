@@ -283,11 +283,7 @@ pub fn enumerate_response(context: Option<&str>, items: Option<&[String]>, end: 
     );
     if let Some(items) = items {
         if !items.is_empty() {
-            out.push_str("<w:Items>");
-            for i in items {
-                out.push_str(i);
-            }
-            out.push_str("</w:Items>");
+            push_items(&mut out, "w:Items", items);
         }
         if end {
             out.push_str("<w:EndOfSequence/>");
@@ -295,6 +291,15 @@ pub fn enumerate_response(context: Option<&str>, items: Option<&[String]>, end: 
     }
     out.push_str("</n:EnumerateResponse>");
     out
+}
+
+/// The items element `qname` holding the rendered `items`, in order.
+fn push_items(out: &mut String, qname: &str, items: &[String]) {
+    let _ = write!(out, "<{qname}>");
+    for i in items {
+        out.push_str(i);
+    }
+    let _ = write!(out, "</{qname}>");
 }
 
 /// PullResponse: `n:` Items and EndOfSequence; the context is omitted on the last batch.
@@ -308,11 +313,7 @@ pub fn pull_response(context: Option<&str>, items: &[String], end: bool) -> Stri
             escape_text(c)
         );
     }
-    out.push_str("<n:Items>");
-    for i in items {
-        out.push_str(i);
-    }
-    out.push_str("</n:Items>");
+    push_items(&mut out, "n:Items", items);
     if end {
         out.push_str("<n:EndOfSequence/>");
     }
