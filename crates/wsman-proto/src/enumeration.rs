@@ -283,11 +283,7 @@ pub fn enumerate_response(context: Option<&str>, items: Option<&[String]>, end: 
     );
     if let Some(items) = items {
         if !items.is_empty() {
-            out.push_str("<w:Items>");
-            for i in items {
-                out.push_str(i);
-            }
-            out.push_str("</w:Items>");
+            push_items(&mut out, "w:Items", items);
         }
         if end {
             out.push_str("<w:EndOfSequence/>");
@@ -295,6 +291,15 @@ pub fn enumerate_response(context: Option<&str>, items: Option<&[String]>, end: 
     }
     out.push_str("</n:EnumerateResponse>");
     out
+}
+
+/// The items element `qname` holding the rendered `items`, in order.
+fn push_items(out: &mut String, qname: &str, items: &[String]) {
+    let _ = write!(out, "<{qname}>");
+    for i in items {
+        out.push_str(i);
+    }
+    let _ = write!(out, "</{qname}>");
 }
 
 /// PullResponse: `n:` Items and EndOfSequence; the context is omitted on the last batch.
@@ -308,11 +313,7 @@ pub fn pull_response(context: Option<&str>, items: &[String], end: bool) -> Stri
             escape_text(c)
         );
     }
-    out.push_str("<n:Items>");
-    for i in items {
-        out.push_str(i);
-    }
-    out.push_str("</n:Items>");
+    push_items(&mut out, "n:Items", items);
     if end {
         out.push_str("<n:EndOfSequence/>");
     }
@@ -340,14 +341,7 @@ pub fn epr_item(address: &str, resource_uri: &str, selectors: &[(&str, &str)]) -
         escape_text(address),
         escape_text(resource_uri)
     );
-    for (n, v) in selectors {
-        let _ = write!(
-            out,
-            "<w:Selector Name=\"{}\">{}</w:Selector>",
-            crate::xml::escape_attr(n),
-            escape_text(v)
-        );
-    }
+    crate::transfer::write_selectors(&mut out, selectors);
     out.push_str("</w:SelectorSet></a:ReferenceParameters></a:EndpointReference>");
     out
 }

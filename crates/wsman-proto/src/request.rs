@@ -131,14 +131,7 @@ pub fn envelope(h: &RequestHeader, body: &str) -> String {
     }
     if !h.selectors.is_empty() {
         out.push_str("<w:SelectorSet>");
-        for (n, v) in &h.selectors {
-            let _ = write!(
-                out,
-                "<w:Selector Name=\"{}\">{}</w:Selector>",
-                escape_attr(n),
-                escape_text(v)
-            );
-        }
+        crate::transfer::write_selectors(&mut out, &h.selectors);
         out.push_str("</w:SelectorSet>");
     }
     if !h.options.is_empty() {

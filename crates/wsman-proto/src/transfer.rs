@@ -16,14 +16,7 @@ pub fn resource_created(address: &str, resource_uri: &str, selectors: &[(&str, &
     );
     if !selectors.is_empty() {
         out.push_str("<w:SelectorSet>");
-        for (name, value) in selectors {
-            let _ = write!(
-                out,
-                "<w:Selector Name=\"{}\">{}</w:Selector>",
-                crate::xml::escape_attr(name),
-                escape_text(value)
-            );
-        }
+        write_selectors(&mut out, selectors);
         out.push_str("</w:SelectorSet>");
     }
     out.push_str("</a:ReferenceParameters></x:ResourceCreated>");
@@ -34,4 +27,20 @@ pub fn resource_created(address: &str, resource_uri: &str, selectors: &[(&str, &
 /// (`winrm.vbs` builds `.../config/Listener` from the user's spelling).
 pub fn ns_matches(actual: Option<&str>, expected: &str) -> bool {
     actual.is_some_and(|a| a.eq_ignore_ascii_case(expected))
+}
+
+/// The `w:Selector` elements of a selector set (name, value), shared by every endpoint
+/// reference this crate writes.
+pub(crate) fn write_selectors<N: AsRef<str>, V: AsRef<str>>(
+    out: &mut String,
+    selectors: &[(N, V)],
+) {
+    for (name, value) in selectors {
+        let _ = write!(
+            out,
+            "<w:Selector Name=\"{}\">{}</w:Selector>",
+            crate::xml::escape_attr(name.as_ref()),
+            escape_text(value.as_ref())
+        );
+    }
 }

@@ -323,19 +323,25 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Condition, QueryError> {
-        let mut left = self.and()?;
-        while self.keyword("OR") {
-            let right = self.and()?;
-            left = Condition::Or(Box::new(left), Box::new(right));
-        }
-        Ok(left)
+        self.chain("OR", Self::and, Condition::Or)
     }
 
     fn and(&mut self) -> Result<Condition, QueryError> {
-        let mut left = self.not()?;
-        while self.keyword("AND") {
-            let right = self.not()?;
-            left = Condition::And(Box::new(left), Box::new(right));
+        self.chain("AND", Self::not, Condition::And)
+    }
+
+    /// A left-associative chain of `operand`s joined by the keyword `op`: OR binds looser
+    /// than AND, AND looser than NOT.
+    fn chain(
+        &mut self,
+        op: &str,
+        operand: fn(&mut Self) -> Result<Condition, QueryError>,
+        join: fn(Box<Condition>, Box<Condition>) -> Condition,
+    ) -> Result<Condition, QueryError> {
+        let mut left = operand(self)?;
+        while self.keyword(op) {
+            let right = operand(self)?;
+            left = join(Box::new(left), Box::new(right));
         }
         Ok(left)
     }
@@ -625,54 +631,34 @@ mod tests {
 
     #[test]
     fn the_subset_parses_and_evaluates() {
-        assert!(hit("SELECT * FROM Win32_Process"));
-        assert!(hit(
-            "select * from win32_process where name = 'CONHOST.EXE'"
-        ));
-        assert!(hit(
-            "SELECT * FROM Win32_Process WHERE Name=\"conhost.exe\""
-        ));
-        assert!(hit(
-            "SELECT * FROM Win32_Process WHERE ProcessId > 1000 AND ProcessId <= 1100"
-        ));
-        assert!(hit("SELECT * FROM Win32_Process WHERE 1000 < ProcessId"));
-        assert!(!hit("SELECT * FROM Win32_Process WHERE ProcessId <> 1100"));
-        assert!(hit(
-            "SELECT * FROM Win32_Process WHERE ProcessId != 1 OR Name = 'x'"
-        ));
-        assert!(hit("SELECT * FROM Win32_Process WHERE NOT (Name = 'x')"));
-        assert!(hit(
-            "SELECT * FROM Win32_Process WHERE Name LIKE 'con%.ex_'"
-        ));
-        assert!(hit(
-            "SELECT * FROM Win32_Process WHERE Name LIKE '[a-c]onhost%'"
-        ));
-        assert!(hit(
-            "SELECT * FROM Win32_Process WHERE Name NOT LIKE '[^c]%'"
-        ));
-        assert!(hit(
-            "SELECT * FROM Win32_Process WHERE ExecutablePath IS NULL"
-        ));
-        assert!(hit("SELECT * FROM Win32_Process WHERE Name IS NOT NULL"));
-        assert!(hit(
-            "SELECT * FROM Win32_Process WHERE ExecutablePath = NULL"
-        ));
-        // NULL compares as unknown: neither = nor <> matches it.
-        assert!(!hit(
-            "SELECT * FROM Win32_Process WHERE ExecutablePath = 'x'"
-        ));
-        assert!(!hit(
-            "SELECT * FROM Win32_Process WHERE ExecutablePath <> 'x'"
-        ));
-        assert!(hit(
-            "SELECT * FROM Win32_Process WHERE CreationDate > '20130101000000.000000+000'"
-        ));
-        assert!(hit(
-            "SELECT * FROM Win32_Process WHERE Name = 'it''s' OR Handle = '1100'"
-        ));
-        assert!(hit(
-            "SELECT * FROM Win32_Process WHERE WorkingSetSize = 2.244608e6"
-        ));
+        for q in [
+            "SELECT * FROM Win32_Process",
+            "select * from win32_process where name = 'CONHOST.EXE'",
+            "SELECT * FROM Win32_Process WHERE Name=\"conhost.exe\"",
+            "SELECT * FROM Win32_Process WHERE ProcessId > 1000 AND ProcessId <= 1100",
+            "SELECT * FROM Win32_Process WHERE 1000 < ProcessId",
+            "SELECT * FROM Win32_Process WHERE ProcessId != 1 OR Name = 'x'",
+            "SELECT * FROM Win32_Process WHERE NOT (Name = 'x')",
+            "SELECT * FROM Win32_Process WHERE Name LIKE 'con%.ex_'",
+            "SELECT * FROM Win32_Process WHERE Name LIKE '[a-c]onhost%'",
+            "SELECT * FROM Win32_Process WHERE Name NOT LIKE '[^c]%'",
+            "SELECT * FROM Win32_Process WHERE ExecutablePath IS NULL",
+            "SELECT * FROM Win32_Process WHERE Name IS NOT NULL",
+            "SELECT * FROM Win32_Process WHERE ExecutablePath = NULL",
+            "SELECT * FROM Win32_Process WHERE CreationDate > '20130101000000.000000+000'",
+            "SELECT * FROM Win32_Process WHERE Name = 'it''s' OR Handle = '1100'",
+            "SELECT * FROM Win32_Process WHERE WorkingSetSize = 2.244608e6",
+        ] {
+            assert!(hit(q), "{q}");
+        }
+        for q in [
+            "SELECT * FROM Win32_Process WHERE ProcessId <> 1100",
+            // NULL compares as unknown: neither = nor <> matches it.
+            "SELECT * FROM Win32_Process WHERE ExecutablePath = 'x'",
+            "SELECT * FROM Win32_Process WHERE ExecutablePath <> 'x'",
+        ] {
+            assert!(!hit(q), "{q}");
+        }
         let q = parse("SELECT Name, Handle FROM Win32_Process").ok();
         assert_eq!(
             q.and_then(|q| q.properties),

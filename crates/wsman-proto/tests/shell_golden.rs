@@ -11,21 +11,24 @@ use wsman_proto::shell::{
     self, CommandItem, CommandResponse, CommandStateValue, CreateResponse, ReceiveResponse,
     ShellCreate, ShellDescription, StreamData,
 };
+use wsman_proto::xml::Element;
 
 mod common;
 use common::*;
 
 // ---- golden: responses ----
 
+/// The cmd shell `shell_id` as the recorded Create responses describe it: vagrant's, from
+/// 192.168.56.1, with the default idle timeout (7200 s) unless a test sets the one it asked.
+fn recorded_cmd_shell(shell_id: &str) -> ShellDescription {
+    let mut d = ShellDescription::new(shell_id, shell::uri::CMD, "vagrant", "192.168.56.1");
+    d.idle_timeout = Duration::from_secs(7200);
+    d
+}
+
 #[test]
 fn create_response_matches_windows() {
-    let mut d = ShellDescription::new(
-        "4283CBDC-3706-415B-88BD-B385F3E51A53",
-        shell::uri::CMD,
-        "vagrant",
-        "192.168.56.1",
-    );
-    d.idle_timeout = Duration::from_secs(7200);
+    let d = recorded_cmd_shell("4283CBDC-3706-415B-88BD-B385F3E51A53");
     let r = CreateResponse::new("http://192.168.56.11:5985/wsman", d);
     assert_matches_windows(
         action::CREATE_RESPONSE,
@@ -42,13 +45,7 @@ fn create_response_with_environment_and_directory_matches_windows() {
             .as_ref(),
     )
     .unwrap();
-    let mut d = ShellDescription::new(
-        "58B89A37-84F9-4874-8999-AA7578B34ABE",
-        shell::uri::CMD,
-        "vagrant",
-        "192.168.56.1",
-    );
-    d.idle_timeout = Duration::from_secs(7200);
+    let mut d = recorded_cmd_shell("58B89A37-84F9-4874-8999-AA7578B34ABE");
     d.environment = req.environment.clone();
     // Windows echoes the third name without its backslash (its own quirk); the value is kept.
     d.environment[2].0 = d.environment[2].0.replace('\\', "");
@@ -67,12 +64,7 @@ fn create_response_with_environment_and_directory_matches_windows() {
     .unwrap();
     assert_eq!(req.name.as_deref(), Some("shell 1"));
     assert_eq!(req.lifetime, Some(Duration::from_secs(60)));
-    let mut d = ShellDescription::new(
-        "CBA3E536-A3A2-4B88-9ED3-4919930E15C2",
-        shell::uri::CMD,
-        "vagrant",
-        "192.168.56.1",
-    );
+    let mut d = recorded_cmd_shell("CBA3E536-A3A2-4B88-9ED3-4919930E15C2");
     d.idle_timeout = req.idle_timeout.unwrap();
     d.working_directory = req.working_directory.clone();
     let r = CreateResponse::new("http://192.168.56.15:5985/wsman", d);
@@ -217,13 +209,7 @@ fn shell_items_of_get_and_enumerate_match_windows() {
         &d.to_xml(),
         "transfer/get-shell.response.xml",
     );
-    let doc = parse(&fixture("enumerate/enumerate-shells.response.xml"));
-    let items = body_of(&doc)
-        .child(ns::ENUMERATION, "EnumerateResponse")
-        .unwrap()
-        .child(ns::WSMAN, "Items")
-        .unwrap()
-        .clone();
+    let items = enumerate_items("enumerate/enumerate-shells.response.xml");
     let mut rendered = Vec::new();
     for item in items.elements() {
         rendered.push(ShellDescription::parse(item).unwrap().to_xml());
@@ -234,17 +220,9 @@ fn shell_items_of_get_and_enumerate_match_windows() {
         &wsman_proto::enumeration::enumerate_response(None, Some(&rendered), true),
         "enumerate/enumerate-shells.response.xml",
     );
-    let doc = parse(&fixture("enumerate/enumerate-commands.response.xml"));
-    let item = body_of(&doc)
-        .child(ns::ENUMERATION, "EnumerateResponse")
-        .unwrap()
-        .child(ns::WSMAN, "Items")
-        .unwrap()
-        .elements()
-        .next()
-        .unwrap()
-        .clone();
-    let c = CommandItem::parse(&item).unwrap();
+    let items = enumerate_items("enumerate/enumerate-commands.response.xml");
+    let item = items.elements().next().unwrap();
+    let c = CommandItem::parse(item).unwrap();
     assert_eq!(c.state, "Running");
     let ours = CommandItem::new(&c.command_id, "", "Running").to_xml();
     assert_matches_windows(
@@ -252,6 +230,16 @@ fn shell_items_of_get_and_enumerate_match_windows() {
         &wsman_proto::enumeration::enumerate_response(None, Some(&[ours]), true),
         "enumerate/enumerate-commands.response.xml",
     );
+}
+
+/// The `w:Items` of a recorded EnumerateResponse.
+fn enumerate_items(rel: &str) -> Element {
+    body_of(&parse(&fixture(rel)))
+        .child(ns::ENUMERATION, "EnumerateResponse")
+        .unwrap()
+        .child(ns::WSMAN, "Items")
+        .unwrap()
+        .clone()
 }
 
 #[test]

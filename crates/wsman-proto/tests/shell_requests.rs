@@ -76,21 +76,20 @@ fn every_recorded_shell_request_parses() {
     }
 }
 
+/// The WinRS options a recorded request carries (they must parse).
+fn winrs_options(r: &Request) -> WinrsOptions {
+    WinrsOptions::parse(&r.options).unwrap()
+}
+
 #[test]
 fn recorded_requests_carry_the_values_windows_clients_send() {
     let r = request("shell/command.request.xml");
     let c = CommandLine::parse(r.body.as_ref()).unwrap();
     assert_eq!(c.command, "cmd.exe");
     assert_eq!(c.arguments, ["/c", "echo", "hi"]);
-    assert_eq!(
-        WinrsOptions::parse(&r.options).unwrap().skip_cmd_shell,
-        Some(false)
-    );
+    assert_eq!(winrs_options(&r).skip_cmd_shell, Some(false));
     let r = request("shell/command.skip-cmd-shell.request.xml");
-    assert_eq!(
-        WinrsOptions::parse(&r.options).unwrap().skip_cmd_shell,
-        Some(true)
-    );
+    assert_eq!(winrs_options(&r).skip_cmd_shell, Some(true));
     let r = request("shell/command.utf8-args.request.xml");
     let c = CommandLine::parse(r.body.as_ref()).unwrap();
     assert_eq!(c.arguments, ["Write-Host こんにちは"]);
@@ -107,25 +106,16 @@ fn recorded_requests_carry_the_values_windows_clients_send() {
     let r = request("shell/receive.request.xml");
     let rc = Receive::parse(r.body.as_ref()).unwrap();
     assert_eq!(rc.streams, ["stdout", "stderr"]);
-    assert_eq!(
-        WinrsOptions::parse(&r.options).unwrap().keepalive,
-        Some(true)
-    );
+    assert_eq!(winrs_options(&r).keepalive, Some(true));
     let r = request("shell/signal-terminate.psrp.request.xml");
     assert_eq!(
         Signal::parse(r.body.as_ref()).unwrap().code,
         SignalCode::Terminate
     );
     let r = request("shell/shell-create.noprofile.request.xml");
-    assert_eq!(
-        WinrsOptions::parse(&r.options).unwrap().no_profile,
-        Some(true)
-    );
+    assert_eq!(winrs_options(&r).no_profile, Some(true));
     let r = request("shell/shell-create.codepage-65001.request.xml");
-    assert_eq!(
-        WinrsOptions::parse(&r.options).unwrap().codepage,
-        Some(65001)
-    );
+    assert_eq!(winrs_options(&r).codepage, Some(65001));
     let r = request("shell/psrp-shell-create.request.xml");
     let c = ShellCreate::parse(r.body.as_ref()).unwrap();
     assert_eq!(

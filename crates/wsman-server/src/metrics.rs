@@ -14,7 +14,7 @@ pub mod collector;
 pub mod endpoint;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::fmt::{Display, Write as _};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -152,18 +152,16 @@ impl Metrics {
         };
         let (requests, latency, receive_bytes) = recorded;
         let mut out = String::with_capacity(4096);
-        header(
+        two_label_family(
             &mut out,
             "wsman_requests_total",
             "counter",
             "Requests answered, by action (none: refused before parsing) and HTTP status.",
+            ["action", "status"],
+            requests
+                .iter()
+                .map(|((action, status), count)| (action, status, count)),
         );
-        for ((action, status), count) in &requests {
-            let _ = writeln!(
-                out,
-                "wsman_requests_total{{action=\"{action}\",status=\"{status}\"}} {count}"
-            );
-        }
         header(
             &mut out,
             "wsman_request_duration_seconds",
@@ -184,18 +182,17 @@ impl Metrics {
             "Bytes of the Receive answers sent (the commands' output as WinRS carries it).",
         );
         let _ = writeln!(out, "wsman_receive_bytes_total {receive_bytes}");
-        header(
+        two_label_family(
             &mut out,
             "wsman_authentications_total",
             "counter",
             "Credential checks, by scheme and result.",
+            ["scheme", "result"],
+            gauges
+                .authentications
+                .iter()
+                .map(|((scheme, result), count)| (scheme, result, count)),
         );
-        for ((scheme, result), count) in &gauges.authentications {
-            let _ = writeln!(
-                out,
-                "wsman_authentications_total{{scheme=\"{scheme}\",result=\"{result}\"}} {count}"
-            );
-        }
         gauge(
             &mut out,
             "wsman_open_connections",
@@ -239,6 +236,21 @@ impl Metrics {
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A metric family with two labels: its header, then one sample per (label values, value) row.
+fn two_label_family<A: Display, B: Display, V: Display>(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    [first, second]: [&str; 2],
+    rows: impl IntoIterator<Item = (A, B, V)>,
+) {
+    header(out, name, kind, help);
+    for (a, b, value) in rows {
+        let _ = writeln!(out, "{name}{{{first}=\"{a}\",{second}=\"{b}\"}} {value}");
+    }
 }
 
 fn gauge(out: &mut String, name: &str, help: &str, value: usize) {

@@ -31,6 +31,20 @@ fn add_account(svc: &TestService, name: &str, run_as: Option<&str>) {
         .unwrap();
 }
 
+/// Clients of the administrator `USER` and of `SHELL_USER` (added, run as the Linux user
+/// `wsmanuser`); `None`, with the reason printed, when that Linux user does not exist.
+async fn admin_and_user(svc: &TestService) -> Option<(ShellClient, ShellClient)> {
+    if !account_exists("wsmanuser") {
+        eprintln!("skipped: no Linux user wsmanuser");
+        return None;
+    }
+    add_account(svc, SHELL_USER, Some("wsmanuser"));
+    Some((
+        ShellClient::new(svc, USER).await,
+        ShellClient::new(svc, SHELL_USER).await,
+    ))
+}
+
 /// A client of one shell user on one connection.
 struct ShellClient {
     conn: Client,
@@ -179,6 +193,15 @@ impl ShellClient {
 }
 
 /// Processes whose command line contains `marker`.
+/// Polls `done` every `every_ms` until it holds, failing with `what` after `within`.
+async fn wait_for(what: &str, within: Duration, every_ms: u64, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(every_ms)).await;
+    }
+}
+
 fn processes_with(marker: &str) -> usize {
     let mut n = 0;
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -288,11 +311,13 @@ async fn terminate_ends_what_the_command_started_outside_its_session() {
     let markers = ["sleep 600.421", "sleep 600.422", "sleep 600.423"];
     let line = "setsid -f sleep 600.421; (setsid sleep 600.422 &); sleep 600.423";
     let id = c.run(&shell_id, line).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while markers.iter().any(|marker| processes_with(marker) == 0) {
-        assert!(Instant::now() < deadline, "the sleeps never all ran");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for(
+        "the sleeps never all ran",
+        Duration::from_secs(30),
+        20,
+        || markers.iter().all(|marker| processes_with(marker) > 0),
+    )
+    .await;
     let r = c.signal(&shell_id, &id, SignalCode::Terminate).await;
     assert_eq!(r.status, 200, "{}", r.text());
     // Terminate answers once the command's group is empty: nothing is left to wait for.
@@ -446,13 +471,9 @@ async fn powershell_uri_gets_a_clean_fault() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shells_are_private_to_their_owner() {
     let svc = TestService::start("").await;
-    if !account_exists("wsmanuser") {
-        eprintln!("skipped: no Linux user wsmanuser");
+    let Some((mut admin, mut user)) = admin_and_user(&svc).await else {
         return;
-    }
-    add_account(&svc, SHELL_USER, Some("wsmanuser"));
-    let mut admin = ShellClient::new(&svc, USER).await;
-    let mut user = ShellClient::new(&svc, SHELL_USER).await;
+    };
     let admin_shell = admin.open().await;
     // a non-administrator with a Linux user may open shells; they run as that user
     let user_shell = user.open().await;
@@ -560,11 +581,13 @@ async fn a_vanished_client_leaves_no_process_after_the_idle_timeout() {
     other
         .wait_until_gone(&shell_id, Duration::from_secs(60), "shell never reaped")
         .await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while processes_with("sleep 3011") + processes_with("sleep 3012") > 0 {
-        assert!(Instant::now() < deadline, "processes left behind");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for(
+        "processes left behind",
+        Duration::from_secs(20),
+        100,
+        || processes_with("sleep 3011") + processes_with("sleep 3012") == 0,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -628,9 +651,21 @@ fn recorded(name: &str, shell_id: &str) -> String {
 }
 
 impl ShellClient {
-    async fn replay(&mut self, text: &str) -> Response {
+    /// Replays the recorded PSRP Reconnect against the shell, which must accept it.
+    async fn reconnect_recorded(&mut self, shell_id: &str) -> Response {
+        let r = self
+            .replay_recorded("psrp-reconnect.request.xml", shell_id)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        r
+    }
+
+    /// Replays the [`recorded`] request `name` against the shell `shell_id`.
+    async fn replay_recorded(&mut self, name: &str, shell_id: &str) -> Response {
         let auth = self.auth.clone();
-        self.conn.post(Some(&auth), &[], text).await
+        self.conn
+            .post(Some(&auth), &[], &recorded(name, shell_id))
+            .await
     }
 
     async fn disconnect(&mut self, shell_id: &str, idle: Option<Duration>) -> Response {
@@ -644,7 +679,9 @@ impl ShellClient {
         .await
     }
 
-    fn state_of(shells: &[ShellDescription], shell_id: &str) -> Option<String> {
+    /// The `rsp:State` Enumerate shows for the shell.
+    async fn state(&mut self, shell_id: &str) -> Option<String> {
+        let shells = self.enumerate_shells().await;
         shells
             .iter()
             .find(|d| d.shell_id == shell_id)
@@ -663,15 +700,12 @@ async fn recorded_disconnect_and_reconnect_resume_the_output_in_order() {
         )
         .await;
     let r = c
-        .replay(&recorded("psrp-disconnect.request.xml", &shell_id))
+        .replay_recorded("psrp-disconnect.request.xml", &shell_id)
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains(shell::action::DISCONNECT_RESPONSE));
     // Disconnected: only Get, Enumerate, Delete, Reconnect and Connect reach it.
-    assert_eq!(
-        ShellClient::state_of(&c.enumerate_shells().await, &shell_id).as_deref(),
-        Some("Disconnected")
-    );
+    assert_eq!(c.state(&shell_id).await.as_deref(), Some("Disconnected"));
     let r = c.receive(&shell_id, &id, 1).await;
     assert_eq!(fault_code(&r), "2150859204");
     let r = c.command(&shell_id, "true").await;
@@ -684,19 +718,13 @@ async fn recorded_disconnect_and_reconnect_resume_the_output_in_order() {
     // The command prints on while nobody is connected.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let mut again = ShellClient::new(&svc, USER).await;
-    let r = again
-        .replay(&recorded("psrp-reconnect.request.xml", &shell_id))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text());
+    let r = again.reconnect_recorded(&shell_id).await;
     assert!(r.text().contains(shell::action::RECONNECT_RESPONSE));
     // The same client session again: a no-op, as MS-WSMV asks.
-    let r = again
-        .replay(&recorded("psrp-reconnect.request.xml", &shell_id))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text());
+    again.reconnect_recorded(&shell_id).await;
     // Connect to a connected shell, and a Reconnect without the session: refused.
     let r = again
-        .replay(&recorded("psrp-connect.request.xml", &shell_id))
+        .replay_recorded("psrp-connect.request.xml", &shell_id)
         .await;
     assert_eq!(fault_code(&r), "2150859213");
     let r = again
@@ -707,10 +735,7 @@ async fn recorded_disconnect_and_reconnect_resume_the_output_in_order() {
     let expected: String = (1..=30).map(|i| format!("line{i}\n")).collect();
     assert_eq!(String::from_utf8_lossy(&out), expected);
     assert_eq!(code, 3);
-    assert_eq!(
-        ShellClient::state_of(&again.enumerate_shells().await, &shell_id).as_deref(),
-        Some("Connected")
-    );
+    assert_eq!(again.state(&shell_id).await.as_deref(), Some("Connected"));
     assert_eq!(again.delete(&shell_id).await.status, 200);
 }
 
@@ -727,7 +752,7 @@ async fn connect_from_a_new_client_gets_what_a_blocked_command_printed_meanwhile
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut other = ShellClient::new(&svc, USER).await;
     let r = other
-        .replay(&recorded("psrp-connect.request.xml", &shell_id))
+        .replay_recorded("psrp-connect.request.xml", &shell_id)
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let connected = shell::ConnectResponse::parse(&body_of(&r)).unwrap();
@@ -745,11 +770,13 @@ async fn a_disconnected_shell_ends_after_its_idle_timeout_with_its_processes() {
     let svc = TestService::start("").await;
     let (mut c, shell_id) = ShellClient::with_shell(&svc).await;
     c.run(&shell_id, "sleep 3021").await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while processes_with("sleep 3021") == 0 {
-        assert!(Instant::now() < deadline, "the command never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(
+        "the command never started",
+        Duration::from_secs(10),
+        50,
+        || processes_with("sleep 3021") > 0,
+    )
+    .await;
     assert_eq!(
         c.disconnect(&shell_id, Some(Duration::from_secs(1)))
             .await
@@ -768,14 +795,16 @@ async fn a_disconnected_shell_ends_after_its_idle_timeout_with_its_processes() {
             "disconnected shell never reaped",
         )
         .await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while processes_with("sleep 3021") > 0 {
-        assert!(Instant::now() < deadline, "processes left behind");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for(
+        "processes left behind",
+        Duration::from_secs(20),
+        100,
+        || processes_with("sleep 3021") == 0,
+    )
+    .await;
     // Gone for Reconnect too.
     let r = other
-        .replay(&recorded("psrp-reconnect.request.xml", &shell_id))
+        .replay_recorded("psrp-reconnect.request.xml", &shell_id)
         .await;
     assert_eq!(fault_code(&r), "2150858843");
 }
@@ -783,19 +812,15 @@ async fn a_disconnected_shell_ends_after_its_idle_timeout_with_its_processes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_user_may_not_disconnect_reconnect_or_connect() {
     let svc = TestService::start("").await;
-    if !account_exists("wsmanuser") {
-        eprintln!("skipped: no Linux user wsmanuser");
+    let Some((mut owner, mut intruder)) = admin_and_user(&svc).await else {
         return;
-    }
-    add_account(&svc, SHELL_USER, Some("wsmanuser"));
-    let mut owner = ShellClient::new(&svc, USER).await;
-    let mut intruder = ShellClient::new(&svc, SHELL_USER).await;
+    };
     let shell_id = owner.open().await;
     let r = intruder.disconnect(&shell_id, None).await;
     assert_eq!(fault_code(&r), "5");
     assert_eq!(owner.disconnect(&shell_id, None).await.status, 200);
     for name in ["psrp-reconnect.request.xml", "psrp-connect.request.xml"] {
-        let r = intruder.replay(&recorded(name, &shell_id)).await;
+        let r = intruder.replay_recorded(name, &shell_id).await;
         assert_eq!(fault_code(&r), "5", "{name}");
         assert!(r.text().contains("w:AccessDenied"), "{name}");
     }
@@ -814,13 +839,10 @@ async fn another_user_may_not_disconnect_reconnect_or_connect() {
         .await;
     assert_eq!(r.status, 500);
     assert_eq!(
-        ShellClient::state_of(&owner.enumerate_shells().await, &shell_id).as_deref(),
+        owner.state(&shell_id).await.as_deref(),
         Some("Disconnected")
     );
-    let r = owner
-        .replay(&recorded("psrp-reconnect.request.xml", &shell_id))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text());
+    owner.reconnect_recorded(&shell_id).await;
     assert_eq!(owner.delete(&shell_id).await.status, 200);
 }
 
@@ -849,10 +871,7 @@ async fn a_new_client_after_reconnect_gets_the_unacknowledged_response_again() {
     assert_eq!(c.disconnect(&shell_id, None).await.status, 200);
     drop(c);
     let mut again = ShellClient::new(&svc, USER).await;
-    let r = again
-        .replay(&recorded("psrp-reconnect.request.xml", &shell_id))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text());
+    again.reconnect_recorded(&shell_id).await;
     // A new client numbers from 0: it gets that response first, then what follows.
     assert_eq!(
         receive_numbered(&mut again, &shell_id, &id, 0).await,

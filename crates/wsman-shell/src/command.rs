@@ -75,6 +75,22 @@ pub(crate) struct Buffers {
     pub(crate) input_bytes: usize,
 }
 
+/// The output of a new command: its declared streams, each within the buffer size, all within
+/// the user's shared budget.
+fn new_output(declared_streams: [bool; 2], buffers: &Buffers) -> Arc<Output> {
+    Arc::new(
+        Output::new(declared_streams, buffers.output_bytes)
+            .with_user_budget(buffers.user_output.clone()),
+    )
+}
+
+/// Kills a child the runtime could not take on (the command cannot be served; it has just
+/// exec'd, alone in its process group, and once dropped it is reaped later) and says why.
+fn abandon(pid: u32, error: std::io::Error) -> ShellError {
+    let _ = signal_process_group(pid, ProcessSignal::Kill);
+    ShellError::from(wsman_os::process::ProcessError::from(error))
+}
+
 /// Called once when the command's process has exited and its pipes ended.
 pub(crate) type OnFinished = Box<dyn FnOnce(i32, Duration, u64) + Send>;
 
@@ -141,10 +157,7 @@ impl Command {
         }
         let started = Instant::now();
         let pid = Some(child.id());
-        let output = Arc::new(
-            Output::new(declared_streams, buffers.output_bytes)
-                .with_user_budget(buffers.user_output.clone()),
-        );
+        let output = new_output(declared_streams, &buffers);
         let mut tasks = Tasks::default();
         let stdin = child
             .stdin
@@ -164,12 +177,7 @@ impl Command {
         let (stdin, stdout, stderr) = match (stdin, stdout, stderr) {
             (Ok(stdin), Ok(stdout), Ok(stderr)) => (stdin, stdout, stderr),
             (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
-                // Not registered with the runtime: the command cannot be served. It has just
-                // exec'd, alone in its process group; dropped, it is reaped later.
-                let _ = signal_process_group(child.id(), ProcessSignal::Kill);
-                return Err(ShellError::from(wsman_os::process::ProcessError::from(
-                    error,
-                )));
+                return Err(abandon(child.id(), error));
             }
         };
         let input = match stdin {
@@ -204,19 +212,18 @@ impl Command {
             on_finished(code, started.elapsed(), waiter_output.bytes_out());
         });
         tasks.waiter = Some(waiter.abort_handle());
-        Ok(Arc::new(Self {
+        let terminal = Arc::new(Mutex::new(None));
+        Ok(Self::assemble(
             id,
             command_line,
             pid,
             started,
             output,
             input,
-            receive: tokio::sync::Mutex::new(ReceiveState::default()),
-            resumed: std::sync::atomic::AtomicBool::new(false),
-            tasks: Mutex::new(tasks),
-            terminal: Arc::new(Mutex::new(None)),
+            tasks,
+            terminal,
             group,
-        }))
+        ))
     }
 
     /// [`Command::start`] for a child on a pseudo-terminal: one output stream (stdout; the
@@ -255,17 +262,9 @@ impl Command {
         })();
         let (reader, writer, control) = match registered {
             Ok(parts) => parts,
-            Err(error) => {
-                let _ = signal_process_group(pid, ProcessSignal::Kill);
-                return Err(ShellError::from(wsman_os::process::ProcessError::from(
-                    error,
-                )));
-            }
+            Err(error) => return Err(abandon(pid, error)),
         };
-        let output = Arc::new(
-            Output::new(declared_streams, buffers.output_bytes)
-                .with_user_budget(buffers.user_output.clone()),
-        );
+        let output = new_output(declared_streams, &buffers);
         output.finish_stream(1);
         let input = Arc::new(Input::new(buffers.input_bytes));
         let writer = tokio::spawn(write_input(input.clone(), writer, END_OF_INPUT));
@@ -298,10 +297,36 @@ impl Command {
             waiter: Some(waiter.abort_handle()),
             ..tasks
         };
-        Ok(Arc::new(Self {
+        Ok(Self::assemble(
             id,
             command_line,
-            pid: Some(pid),
+            Some(pid),
+            started,
+            output,
+            input,
+            tasks,
+            terminal,
+            group,
+        ))
+    }
+
+    /// A started command, with nothing received yet: what both ways of starting one build.
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        id: String,
+        command_line: String,
+        pid: Option<u32>,
+        started: Instant,
+        output: Arc<Output>,
+        input: Arc<Input>,
+        tasks: Tasks,
+        terminal: Arc<Mutex<Option<TerminalControl>>>,
+        group: Option<Arc<ShellCgroup>>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            command_line,
+            pid,
             started,
             output,
             input,
@@ -310,7 +335,7 @@ impl Command {
             tasks: Mutex::new(tasks),
             terminal,
             group,
-        }))
+        })
     }
 
     /// Sets the window size of the command's terminal; `Ok(false)` when it has none (it runs

@@ -438,6 +438,43 @@ async fn refused_command(
     manager.run_command(user, shell_id, spec).await.unwrap_err()
 }
 
+/// The manager's refusal of a Send of `data` (not the end) to `stream` of the command.
+async fn refused_send(
+    manager: &ShellManager,
+    user: &str,
+    shell_id: &str,
+    command_id: &str,
+    stream: &str,
+    data: &[u8],
+) -> ShellError {
+    manager
+        .send(
+            user,
+            shell_id,
+            command_id,
+            stream,
+            data,
+            false,
+            SEND_TIMEOUT,
+        )
+        .await
+        .unwrap_err()
+}
+
+/// The manager's refusal of `request` on the command.
+async fn refused_receive(
+    manager: &ShellManager,
+    user: &str,
+    shell_id: &str,
+    command_id: &str,
+    request: &ReceiveRequest,
+) -> ShellError {
+    manager
+        .receive(user, shell_id, command_id, request)
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ids_and_bad_requests() {
     let manager = manager(limits());
@@ -501,28 +538,19 @@ async fn ids_and_bad_requests() {
         "{error:?}"
     );
 
-    let error = manager
-        .send("root", &shell_id, &id, "stdout", b"x", false, SEND_TIMEOUT)
-        .await
-        .unwrap_err();
+    let error = refused_send(&manager, "root", &shell_id, &id, "stdout", b"x").await;
     assert!(
         matches!(error, ShellError::UnknownInputStream { .. }),
         "{error:?}"
     );
     let request = ReceiveRequest::new(vec!["pr".into()], Duration::from_secs(1));
-    let error = manager
-        .receive("root", &shell_id, &id, &request)
-        .await
-        .unwrap_err();
+    let error = refused_receive(&manager, "root", &shell_id, &id, &request).await;
     assert!(
         matches!(error, ShellError::UnknownOutputStream { .. }),
         "{error:?}"
     );
     send_input(&manager, "root", &shell_id, &id, b"x", true).await;
-    let error = manager
-        .send("root", &shell_id, &id, "stdin", b"y", false, SEND_TIMEOUT)
-        .await
-        .unwrap_err();
+    let error = refused_send(&manager, "root", &shell_id, &id, "stdin", b"y").await;
     assert!(
         matches!(error, ShellError::InputAlreadyEnded { .. }),
         "{error:?}"
@@ -530,20 +558,14 @@ async fn ids_and_bad_requests() {
     let (out, _, code) = collect(&manager, "root", &shell_id, &id).await;
     assert_eq!((out.as_slice(), code), (&b"x"[..], 0));
     let request = ReceiveRequest::new(Vec::new(), Duration::from_secs(1));
-    let error = manager
-        .receive("root", &shell_id, &id, &request)
-        .await
-        .unwrap_err();
+    let error = refused_receive(&manager, "root", &shell_id, &id, &request).await;
     assert!(
         matches!(error, ShellError::CommandAlreadyDone { .. }),
         "{error:?}"
     );
 
     let unknown = "2D7E5C11-0000-4000-8000-00000000000C";
-    let error = manager
-        .receive("root", &shell_id, unknown, &request)
-        .await
-        .unwrap_err();
+    let error = refused_receive(&manager, "root", &shell_id, unknown, &request).await;
     assert!(
         matches!(error, ShellError::UnknownCommand { .. }),
         "{error:?}"

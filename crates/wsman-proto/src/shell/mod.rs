@@ -18,7 +18,7 @@ use std::time::Duration;
 use crate::fault::Fault;
 use crate::headers::OptionSet;
 use crate::ns;
-use crate::xml::Element;
+use crate::xml::{Element, Writer};
 
 pub mod receive_fast;
 pub mod reconnect;
@@ -236,6 +236,26 @@ pub fn format_dhms(d: Duration) -> String {
 /// The `xmlns:rsp` declaration every rendered root element carries.
 pub(crate) fn rsp_decl() -> (&'static str, &'static str) {
     ("xmlns:rsp", ns::SHELL)
+}
+
+/// Opens the root element `qname` of a body with the `rsp` declaration and, when set, its one
+/// id attribute (`ShellId`, `CommandId`, `SequenceId`): the start every such body shares.
+pub(crate) fn start_rsp(w: &mut Writer, qname: &str, id: Option<(&str, &str)>) {
+    let mut attrs = vec![rsp_decl()];
+    attrs.extend(id);
+    w.start(qname, &attrs);
+}
+
+/// The children of `e` in the shell namespace (what the body parsers look at).
+pub(crate) fn shell_elements(e: &Element) -> impl Iterator<Item = &Element> {
+    e.elements().filter(|c| c.ns.as_deref() == Some(ns::SHELL))
+}
+
+/// The fault for an invalid element in a shell request body, worded as Windows words it.
+pub(crate) fn schema_error(element: &str) -> Fault {
+    Fault::schema_validation_error(format!(
+        "The Windows Remote Shell cannot process the request. The SOAP packet contains an element {element} that is invalid. Retry the request with the correct XML element. "
+    ))
 }
 
 pub(crate) fn is_rsp(e: &Element, name: &str) -> bool {

@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
-use super::{expect_body, is_rsp, rsp_decl, words};
+use super::{expect_body, is_rsp, rsp_decl, schema_error, shell_elements, start_rsp, words};
 use crate::duration;
 use crate::fault::Fault;
 use crate::ns;
 use crate::xml::{Element, Writer};
 
+use super::requests::parse_duration;
 use super::responses::ResponseError;
 
 /// `rsp:BufferMode`: what the server does with output while no client is connected.
@@ -41,12 +42,6 @@ impl BufferMode {
             Err(schema_error("BufferMode"))
         }
     }
-}
-
-fn schema_error(element: &str) -> Fault {
-    Fault::schema_validation_error(format!(
-        "The Windows Remote Shell cannot process the request. The SOAP packet contains an element {element} that is invalid. Retry the request with the correct XML element. "
-    ))
 }
 
 /// The body may be absent, empty, or the named `rsp:` element (Reconnect has no schema type;
@@ -83,17 +78,9 @@ impl Disconnect {
     pub fn parse(body: Option<&Element>) -> Result<Self, Fault> {
         let disconnect = expect_body(body, "Disconnect")?;
         let mut out = Self::default();
-        for e in disconnect
-            .elements()
-            .filter(|e| e.ns.as_deref() == Some(ns::SHELL))
-        {
+        for e in shell_elements(disconnect) {
             match e.name.as_str() {
-                "IdleTimeOut" => {
-                    out.idle_timeout = Some(
-                        duration::parse(&e.trimmed_text())
-                            .ok_or_else(|| schema_error("IdleTimeOut"))?,
-                    )
-                }
+                "IdleTimeOut" => out.idle_timeout = Some(parse_duration(e)?),
                 "BufferMode" => out.buffer_mode = Some(BufferMode::parse(e)?),
                 other => return Err(schema_error(other)),
             }
@@ -136,10 +123,7 @@ impl Reconnect {
             command_id: reconnect.attr("CommandId").map(|c| c.trim().to_owned()),
             ..Self::default()
         };
-        for e in reconnect
-            .elements()
-            .filter(|e| e.ns.as_deref() == Some(ns::SHELL))
-        {
+        for e in shell_elements(reconnect) {
             match e.name.as_str() {
                 "BufferMode" => out.buffer_mode = Some(BufferMode::parse(e)?),
                 "CommandId" => out.command_id = Some(e.trimmed_text()),
@@ -194,12 +178,8 @@ impl Connect {
     /// The body XML (without open content: ours is a cmd-shell client).
     pub fn to_xml(&self) -> String {
         let mut w = Writer::new();
-        let (k, v) = rsp_decl();
-        let mut attrs = vec![(k, v)];
-        if let Some(c) = &self.command_id {
-            attrs.push(("CommandId", c.as_str()));
-        }
-        w.start("rsp:Connect", &attrs);
+        let id = self.command_id.as_deref().map(|c| ("CommandId", c));
+        start_rsp(&mut w, "rsp:Connect", id);
         w.finish()
     }
 }

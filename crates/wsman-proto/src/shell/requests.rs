@@ -6,6 +6,7 @@ use super::{bool_option, decode_base64, encode_base64, expect_body, is_rsp, word
 use super::{
     is_terminal_type, parse_dimension, rsp_decl, SignalCode, TerminalRequest, TerminalSize,
 };
+use super::{schema_error, shell_elements, start_rsp};
 use crate::duration;
 use crate::fault::Fault;
 use crate::headers::OptionSet;
@@ -113,13 +114,7 @@ fn terminal_options(set: &OptionSet) -> Result<Option<TerminalRequest>, Fault> {
     }))
 }
 
-fn schema_error(element: &str) -> Fault {
-    Fault::schema_validation_error(format!(
-        "The Windows Remote Shell cannot process the request. The SOAP packet contains an element {element} that is invalid. Retry the request with the correct XML element. "
-    ))
-}
-
-fn parse_duration(e: &Element) -> Result<Duration, Fault> {
+pub(super) fn parse_duration(e: &Element) -> Result<Duration, Fault> {
     // xs:duration only: a bare number (pywinrm#377) is a schema error, as on Windows.
     duration::parse(&e.trimmed_text()).ok_or_else(|| schema_error(&e.name))
 }
@@ -150,10 +145,7 @@ impl ShellCreate {
             shell_id: shell.attr("ShellId").map(|s| s.trim().to_owned()),
             ..Self::default()
         };
-        for e in shell
-            .elements()
-            .filter(|e| e.ns.as_deref() == Some(ns::SHELL))
-        {
+        for e in shell_elements(shell) {
             match e.name.as_str() {
                 "Name" => out.name = Some(e.text()),
                 "InputStreams" => out.input_streams = words(&e.text()),
@@ -179,12 +171,8 @@ impl ShellCreate {
     /// The body XML.
     pub fn to_xml(&self) -> String {
         let mut w = Writer::new();
-        let (k, v) = rsp_decl();
-        let mut attrs = vec![(k, v)];
-        if let Some(id) = &self.shell_id {
-            attrs.push(("ShellId", id.as_str()));
-        }
-        w.start("rsp:Shell", &attrs);
+        let id = self.shell_id.as_deref().map(|s| ("ShellId", s));
+        start_rsp(&mut w, "rsp:Shell", id);
         if let Some(n) = &self.name {
             w.leaf("rsp:Name", &[], n);
         }
@@ -257,12 +245,8 @@ impl CommandLine {
 
     pub fn to_xml(&self) -> String {
         let mut w = Writer::new();
-        let (k, v) = rsp_decl();
-        let mut attrs = vec![(k, v)];
-        if let Some(id) = &self.command_id {
-            attrs.push(("CommandId", id.as_str()));
-        }
-        w.start("rsp:CommandLine", &attrs);
+        let id = self.command_id.as_deref().map(|c| ("CommandId", c));
+        start_rsp(&mut w, "rsp:CommandLine", id);
         w.leaf("rsp:Command", &[], &self.command);
         for a in &self.arguments {
             w.leaf("rsp:Arguments", &[], a);
@@ -369,12 +353,11 @@ impl Receive {
     pub fn to_xml(&self) -> String {
         let mut w = Writer::new();
         let seq = self.sequence_id.map(|s| s.to_string());
-        let (k, v) = rsp_decl();
-        let mut attrs = vec![(k, v)];
-        if let Some(s) = &seq {
-            attrs.push(("SequenceId", s.as_str()));
-        }
-        w.start("rsp:Receive", &attrs);
+        start_rsp(
+            &mut w,
+            "rsp:Receive",
+            seq.as_deref().map(|s| ("SequenceId", s)),
+        );
         let mut d = Vec::new();
         if let Some(c) = &self.command_id {
             d.push(("CommandId", c.as_str()));
@@ -447,12 +430,8 @@ impl Signal {
 
     pub fn to_xml(&self) -> String {
         let mut w = Writer::new();
-        let (k, v) = rsp_decl();
-        let mut attrs = vec![(k, v)];
-        if let Some(c) = &self.command_id {
-            attrs.push(("CommandId", c.as_str()));
-        }
-        w.start("rsp:Signal", &attrs);
+        let id = self.command_id.as_deref().map(|c| ("CommandId", c));
+        start_rsp(&mut w, "rsp:Signal", id);
         w.leaf("rsp:Code", &[], self.code.uri());
         if let Some(size) = self.window_size {
             let (rows, columns) = (size.rows.to_string(), size.columns.to_string());

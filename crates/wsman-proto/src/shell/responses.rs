@@ -158,10 +158,7 @@ impl ShellDescription {
         let dur = |c: &Element, name: &'static str| {
             duration::parse(&c.trimmed_text()).ok_or_else(|| invalid(name, &c.text()))
         };
-        for c in shell
-            .elements()
-            .filter(|c| c.ns.as_deref() == Some(ns::SHELL))
-        {
+        for c in super::shell_elements(shell) {
             let t = c.trimmed_text();
             match c.name.as_str() {
                 "ShellId" => out.shell_id = t,

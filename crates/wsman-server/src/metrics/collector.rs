@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{header, Histogram};
+use super::{header, two_label_family, Histogram};
 
 /// Why a delivery was refused: the `reason` label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -190,32 +190,26 @@ impl CollectorMetrics {
             "Heartbeats taken, by subscription.",
             |s| s.heartbeats,
         );
-        header(
+        two_label_family(
             &mut out,
             "wsman_wec_output_errors_total",
             "counter",
             "Batches an output failed to store (answered 503), by subscription and output.",
+            ["subscription", "output"],
+            outputs
+                .iter()
+                .map(|((subscription, output), o)| (subscription, output, o.errors)),
         );
-        for ((subscription, output), o) in &outputs {
-            let _ = writeln!(
-                out,
-                "wsman_wec_output_errors_total{{subscription=\"{subscription}\",output=\"{output}\"}} {}",
-                o.errors
-            );
-        }
-        header(
+        two_label_family(
             &mut out,
             "wsman_wec_batches_refused_total",
             "counter",
             "Deliveries refused, by subscription (empty: not resolved) and reason.",
+            ["subscription", "reason"],
+            refused
+                .iter()
+                .map(|((subscription, reason), count)| (subscription, reason.label(), count)),
         );
-        for ((subscription, reason), count) in &refused {
-            let _ = writeln!(
-                out,
-                "wsman_wec_batches_refused_total{{subscription=\"{subscription}\",reason=\"{}\"}} {count}",
-                reason.label()
-            );
-        }
         header(
             &mut out,
             "wsman_wec_output_write_seconds",
@@ -227,18 +221,16 @@ impl CollectorMetrics {
             o.latency
                 .render(&mut out, "wsman_wec_output_write_seconds", &labels);
         }
-        header(
+        two_label_family(
             &mut out,
             "wsman_wec_clients",
             "gauge",
             "Forwarders by subscription and state (as `wsmand wec clients` shows them).",
+            ["subscription", "state"],
+            clients
+                .iter()
+                .map(|((subscription, state), count)| (subscription, state, count)),
         );
-        for ((subscription, state), count) in clients {
-            let _ = writeln!(
-                out,
-                "wsman_wec_clients{{subscription=\"{subscription}\",state=\"{state}\"}} {count}"
-            );
-        }
         out
     }
 }
