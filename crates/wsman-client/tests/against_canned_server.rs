@@ -2,17 +2,16 @@
 //! Windows responses (crates/wsman-proto/tests/fixtures/windows), adjusted only where a response must echo the
 //! request (RelatesTo).
 
-use std::convert::Infallible;
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use http_body_util::Full;
+use hyper::http::request::Parts;
 use tokio::net::TcpListener;
 use wsman_client::tls::TlsOptions;
 use wsman_client::{
@@ -66,17 +65,13 @@ struct Server {
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
-async fn handle(
-    req: hyper::Request<Incoming>,
-    handler: Handler,
-    seen: Arc<Mutex<Vec<Seen>>>,
-) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
-    let (parts, body) = req.into_parts();
-    let bytes = body
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
+/// The handler's reply to one request, recorded in `seen`.
+fn handle(
+    parts: Parts,
+    bytes: Bytes,
+    handler: &Handler,
+    seen: &Mutex<Vec<Seen>>,
+) -> hyper::Response<Full<Bytes>> {
     let s = Seen {
         headers: parts.headers,
         body: String::from_utf8_lossy(&bytes).into_owned(),
@@ -89,38 +84,19 @@ async fn handle(
     for (k, v) in r.headers {
         b = b.header(k, v);
     }
-    Ok(b.body(Full::new(Bytes::from(r.body))).unwrap_or_default())
+    b.body(Full::new(Bytes::from(r.body))).unwrap_or_default()
 }
 
 async fn start(handler: Handler, tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
     let connections = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (c2, s2) = (connections.clone(), seen.clone());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            c2.fetch_add(1, Ordering::SeqCst);
-            let (h, s) = (handler.clone(), s2.clone());
-            let tls = tls.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| handle(req, h.clone(), s.clone()));
-                let builder = hyper::server::conn::http1::Builder::new();
-                match tls {
-                    Some(acceptor) => {
-                        if let Ok(stream) = acceptor.accept(stream).await {
-                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
-                        }
-                    }
-                    None => {
-                        let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
-                    }
-                }
-            });
-        }
-    });
+    let addr = common::http_server(tls, move || {
+        c2.fetch_add(1, Ordering::SeqCst);
+        let (h, s) = (handler.clone(), s2.clone());
+        move |parts, bytes| std::future::ready(handle(parts, bytes, &h, &s))
+    })
+    .await;
     Server {
         addr,
         connections,

@@ -270,18 +270,14 @@ fn a_replayed_ap_req_is_refused_and_the_answer_carries_the_ap_rep() {
     let Some(kdc) = realm() else { return };
     let server = Server::start(Some(&kdc.keytab()), |_| {});
     let token = ap_req(&kdc);
-    let authorization = format!(
-        "Kerberos {}",
-        base64::engine::general_purpose::STANDARD.encode(&token)
-    );
     // First use: 200 with one WWW-Authenticate carrying the mutual-authentication token.
-    let first = http::post(server.http_port, Some(&authorization), b"");
+    let first = kerberos_post(server.http_port, &token);
     assert_eq!(first.status, 200, "{}", first.describe());
     let answers = first.headers_named("WWW-Authenticate");
     assert_eq!(answers.len(), 1, "{}", first.describe());
     assert!(answers[0].starts_with("Kerberos "), "{}", first.describe());
     // The same AP-REQ on a new connection: a replay.
-    let replay = http::post(server.http_port, Some(&authorization), b"");
+    let replay = kerberos_post(server.http_port, &token);
     assert_eq!(replay.status, 401, "{}", replay.describe());
     let log = server.daemon.stderr();
     assert!(log.to_ascii_lowercase().contains("replay"), "{log}");
@@ -343,12 +339,7 @@ fn without_a_keytab_kerberos_is_inert() {
     assert_eq!(challenge.status, 401);
     let offered = challenge.headers_named("WWW-Authenticate").join(",");
     assert!(!offered.contains("Kerberos"), "{offered}");
-    let token = ap_req(&kdc);
-    let authorization = format!(
-        "Kerberos {}",
-        base64::engine::general_purpose::STANDARD.encode(&token)
-    );
-    let refused = http::post(server.http_port, Some(&authorization), b"");
+    let refused = kerberos_post(server.http_port, &ap_req(&kdc));
     assert_eq!(refused.status, 401, "{}", refused.describe());
     assert!(server.daemon.stderr().contains("Kerberos off"));
 }
