@@ -12,7 +12,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::http::request::Parts;
-use tokio::net::TcpListener;
 use wsman_client::tls::TlsOptions;
 use wsman_client::{
     Auth, Client, ClientError, ClientOptions, Credentials, Endpoint, EnumerateOptions, Resource,
@@ -385,10 +384,7 @@ async fn reconnects_when_the_server_closes() {
 #[tokio::test]
 async fn reconnects_after_an_idle_close_without_connection_close() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (listener, addr) = common::loopback_listener().await;
     let accepted = Arc::new(AtomicUsize::new(0));
     let counter = accepted.clone();
     tokio::spawn(async move {
@@ -457,10 +453,7 @@ async fn oversized_responses_are_refused() {
 
 #[tokio::test]
 async fn silence_times_out() {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (listener, addr) = common::loopback_listener().await;
     let held = tokio::spawn(async move {
         // Accept and never answer.
         let conn = listener.accept().await;

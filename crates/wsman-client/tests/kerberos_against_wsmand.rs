@@ -138,6 +138,14 @@ impl Server {
         o.operation_timeout = Duration::from_secs(20);
         o
     }
+
+    /// The error an Identify with `auth` at `endpoint` meets (it must fail).
+    fn identify_error(&self, endpoint: Endpoint, auth: KerberosAuth) -> ClientError {
+        BlockingClient::new(endpoint, self.options(auth))
+            .unwrap()
+            .identify()
+            .unwrap_err()
+    }
 }
 
 fn password_auth(kdc: &Kdc) -> KerberosAuth {
@@ -229,20 +237,16 @@ fn wrong_password_and_foreign_service_are_refused() {
     let Some(kdc) = realm() else { return };
     let server = Server::start(Some(&kdc.keytab()), |_| {});
     // A wrong password never gets a ticket.
-    let client = BlockingClient::new(
+    let err = server.identify_error(
         server.http(),
-        server.options(KerberosAuth::with_password(kdc.user(), "not-the-password")),
-    )
-    .unwrap();
-    let err = client.identify().unwrap_err();
+        KerberosAuth::with_password(kdc.user(), "not-the-password"),
+    );
     assert!(matches!(err, ClientError::Authentication { .. }), "{err:?}");
     // A ticket for FOO/localhost (a real service of the realm, not in our keytab).
-    let client = BlockingClient::new(
+    let err = server.identify_error(
         server.http(),
-        server.options(KerberosAuth::from_ccache().with_service("FOO")),
-    )
-    .unwrap();
-    let err = client.identify().unwrap_err();
+        KerberosAuth::from_ccache().with_service("FOO"),
+    );
     assert!(matches!(err, ClientError::Unauthorized { .. }), "{err:?}");
     let log = server.daemon.stderr();
     assert!(log.contains("Kerberos"), "{log}");
@@ -292,10 +296,7 @@ fn plaintext_after_kerberos_over_http_is_refused_and_https_is_bound() {
     // -unencrypted style: authenticate, then send plaintext over HTTP: 500 (as Windows).
     let mut auth = KerberosAuth::from_ccache();
     auth.encrypt = false;
-    let err = BlockingClient::new(server.http(), server.options(auth))
-        .unwrap()
-        .identify()
-        .unwrap_err();
+    let err = server.identify_error(server.http(), auth);
     assert!(
         matches!(err, ClientError::Fault { .. } | ClientError::Http { .. }),
         "{err:?}"
@@ -306,10 +307,7 @@ fn plaintext_after_kerberos_over_http_is_refused_and_https_is_bound() {
     assert_eq!(client.identify().unwrap().name, "IdentifyResponse");
     let mut unbound = KerberosAuth::from_ccache();
     unbound.channel_binding = false;
-    let err = BlockingClient::new(server.https(), server.options(unbound))
-        .unwrap()
-        .identify()
-        .unwrap_err();
+    let err = server.identify_error(server.https(), unbound);
     assert!(matches!(err, ClientError::Unauthorized { .. }), "{err:?}");
 }
 
@@ -320,10 +318,7 @@ fn a_keytab_with_a_wrong_key_version_is_refused() {
     let stale = dir.path().join("stale.keytab");
     write_keytab(&stale, kdc.realm(), kdc.host(), 9);
     let server = Server::start(Some(&stale), |_| {});
-    let err = BlockingClient::new(server.http(), server.options(KerberosAuth::from_ccache()))
-        .unwrap()
-        .identify()
-        .unwrap_err();
+    let err = server.identify_error(server.http(), KerberosAuth::from_ccache());
     assert!(matches!(err, ClientError::Unauthorized { .. }), "{err:?}");
     let log = server.daemon.stderr();
     assert!(log.contains("401"), "{log}");

@@ -114,6 +114,15 @@ pub(crate) async fn spy_proxy(port: u16) -> (u16, Recording, Recording) {
     (proxy_port, recorded, sent)
 }
 
+/// A listener on a free loopback port, and its address.
+pub(crate) async fn loopback_listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    (listener, addr)
+}
+
 /// An in-test HTTP/1.1 server on a loopback port (over TLS with `tls`): for each accepted
 /// connection `on_connection()` makes the handler of its requests, which gets each request's
 /// head and whole body. A handler that panics drops its connection unanswered.
@@ -126,10 +135,7 @@ where
     H: Fn(Parts, Bytes) -> F + Send + Sync + 'static,
     F: Future<Output = hyper::Response<Full<Bytes>>> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (listener, addr) = loopback_listener().await;
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let handler = Arc::new(on_connection());
