@@ -103,6 +103,18 @@ async fn start(handler: Handler, tls: Option<tokio_rustls::TlsAcceptor>) -> Serv
     }
 }
 
+impl Server {
+    /// A client of this server with Basic credentials over plain HTTP.
+    fn basic_client(&self) -> Client {
+        Client::new(endpoint(self.addr, false), basic_options()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The requests the server saw so far.
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
 fn fixture(rel: &str) -> String {
     let path = format!(
         "{}/../wsman-proto/tests/fixtures/windows/{rel}",
@@ -158,7 +170,7 @@ async fn anonymous_identify_sends_the_header_and_no_credentials() {
         .child(ns::IDENTITY, "ProductVendor")
         .map(|e| e.trimmed_text());
     assert_eq!(vendor.as_deref(), Some("Microsoft Corporation"));
-    let seen = server.seen.lock().map(|v| v.clone()).unwrap_or_default();
+    let seen = server.seen();
     assert_eq!(
         seen[0]
             .headers
@@ -182,8 +194,7 @@ async fn get_sends_a_windows_shaped_request_and_checks_relates_to() {
         None,
     )
     .await;
-    let client = Client::new(endpoint(server.addr, false), basic_options())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client = server.basic_client();
     let r = Resource::new(CONFIG_URI).with_selector("Name", "x");
     let body = client.get(&r).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(body.is(CONFIG_URI, "Config"));
@@ -191,7 +202,7 @@ async fn get_sends_a_windows_shaped_request_and_checks_relates_to() {
     client.get(&r).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(server.connections.load(Ordering::SeqCst), 1);
 
-    let seen = server.seen.lock().map(|v| v.clone()).unwrap_or_default();
+    let seen = server.seen();
     let req = seen[0].request();
     assert_eq!(req.action.as_deref(), Some(ns::action::GET));
     assert_eq!(req.resource_uri.as_deref(), Some(CONFIG_URI));
@@ -223,8 +234,7 @@ async fn a_wrong_relates_to_is_refused() {
         None,
     )
     .await;
-    let client = Client::new(endpoint(server.addr, false), basic_options())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client = server.basic_client();
     let err = client.get(&Resource::new(CONFIG_URI)).await.err();
     assert!(matches!(err, Some(ClientError::Protocol { .. })), "{err:?}");
 }
@@ -244,8 +254,7 @@ async fn faults_are_parsed_from_the_windows_shape() {
         None,
     )
     .await;
-    let client = Client::new(endpoint(server.addr, false), basic_options())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client = server.basic_client();
     match client
         .delete(&Resource::new(ns::SHELL).with_selector("ShellId", "x"))
         .await
@@ -292,8 +301,7 @@ async fn unauthorized_and_other_statuses() {
         None,
     )
     .await;
-    let client = Client::new(endpoint(server.addr, false), basic_options())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client = server.basic_client();
     match client.get(&Resource::new(CONFIG_URI)).await {
         Err(ClientError::Unauthorized { offered }) => {
             assert_eq!(offered, vec!["Basic realm=\"WSMAN\"".to_owned()])
@@ -341,8 +349,7 @@ async fn enumerate_pulls_until_end_of_sequence() {
         reply(200, env)
     };
     let server = start(Arc::new(handler), None).await;
-    let client = Client::new(endpoint(server.addr, false), basic_options())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client = server.basic_client();
     let mut o = EnumerateOptions::default();
     o.mode = wsman_client::EnumerationMode::Epr;
     let items = client
@@ -368,8 +375,7 @@ async fn reconnects_when_the_server_closes() {
         None,
     )
     .await;
-    let client = Client::new(endpoint(server.addr, false), basic_options())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client = server.basic_client();
     for _ in 0..3 {
         client
             .get(&Resource::new(CONFIG_URI))
