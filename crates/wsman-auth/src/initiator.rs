@@ -161,13 +161,7 @@ impl NegotiateInitiator {
                 if let Some(bindings) = &channel_bindings {
                     ntlm.set_channel_bindings(bindings);
                 }
-                let handle = ntlm
-                    .acquire_credentials_handle()
-                    .with_credential_use(CredentialUse::Outbound)
-                    .with_auth_data(&identity)
-                    .execute(&mut ntlm)
-                    .map_err(internal)?
-                    .credentials_handle;
+                let handle = outbound_credentials(&mut ntlm, &identity).map_err(internal)?;
                 Context::Ntlm(Box::new(ntlm), handle)
             }
             TokenForm::Spnego => {
@@ -178,13 +172,8 @@ impl NegotiateInitiator {
                 );
                 let mut negotiate = Negotiate::new_client(config).map_err(internal)?;
                 let credentials = sspi::Credentials::from(identity);
-                let handle = negotiate
-                    .acquire_credentials_handle()
-                    .with_credential_use(CredentialUse::Outbound)
-                    .with_auth_data(&credentials)
-                    .execute(&mut negotiate)
-                    .map_err(internal)?
-                    .credentials_handle;
+                let handle =
+                    outbound_credentials(&mut negotiate, &credentials).map_err(internal)?;
                 Context::Spnego(Box::new(negotiate), handle)
             }
         };
@@ -354,6 +343,23 @@ fn sec_channel_bindings(application_data: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(application_data);
     out
+}
+
+/// A client's credentials handle of `context` for `auth`: the same sspi call for NTLM and
+/// SPNEGO.
+pub(crate) fn outbound_credentials<C>(
+    context: &mut C,
+    auth: &C::AuthenticationData,
+) -> sspi::Result<C::CredentialsHandle>
+where
+    C: SspiImpl + Sspi,
+{
+    Ok(context
+        .acquire_credentials_handle()
+        .with_credential_use(CredentialUse::Outbound)
+        .with_auth_data(auth)
+        .execute(context)?
+        .credentials_handle)
 }
 
 fn internal(err: sspi::Error) -> InitiatorError {
