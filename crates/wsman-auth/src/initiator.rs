@@ -24,16 +24,10 @@ use sspi::{
     CredentialsBuffers, DataRepresentation, Negotiate, NegotiateConfig, Ntlm, SecurityBuffer,
     SecurityStatus, Sspi, SspiImpl, Username,
 };
-#[cfg(test)]
-use sspi::{EncryptionFlags, SecurityBufferRef};
 use zeroize::Zeroizing;
 
-#[cfg(test)]
-use crate::ntlm::seal::SIGNATURE_LEN;
 use crate::ntlm::seal::{NtlmSeal, Role};
 use crate::sealing::MessageSealer;
-#[cfg(test)]
-use crate::sealing::{SealError, SPNEGO_PROTOCOL};
 
 /// How the NTLM messages travel under the `Negotiate` scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,13 +161,7 @@ impl NegotiateInitiator {
                 if let Some(bindings) = &channel_bindings {
                     ntlm.set_channel_bindings(bindings);
                 }
-                let handle = ntlm
-                    .acquire_credentials_handle()
-                    .with_credential_use(CredentialUse::Outbound)
-                    .with_auth_data(&identity)
-                    .execute(&mut ntlm)
-                    .map_err(internal)?
-                    .credentials_handle;
+                let handle = outbound_credentials(&mut ntlm, &identity).map_err(internal)?;
                 Context::Ntlm(Box::new(ntlm), handle)
             }
             TokenForm::Spnego => {
@@ -184,13 +172,8 @@ impl NegotiateInitiator {
                 );
                 let mut negotiate = Negotiate::new_client(config).map_err(internal)?;
                 let credentials = sspi::Credentials::from(identity);
-                let handle = negotiate
-                    .acquire_credentials_handle()
-                    .with_credential_use(CredentialUse::Outbound)
-                    .with_auth_data(&credentials)
-                    .execute(&mut negotiate)
-                    .map_err(internal)?
-                    .credentials_handle;
+                let handle =
+                    outbound_credentials(&mut negotiate, &credentials).map_err(internal)?;
                 Context::Spnego(Box::new(negotiate), handle)
             }
         };
@@ -362,6 +345,23 @@ fn sec_channel_bindings(application_data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A client's credentials handle of `context` for `auth`: the same sspi call for NTLM and
+/// SPNEGO.
+pub(crate) fn outbound_credentials<C>(
+    context: &mut C,
+    auth: &C::AuthenticationData,
+) -> sspi::Result<C::CredentialsHandle>
+where
+    C: SspiImpl + Sspi,
+{
+    Ok(context
+        .acquire_credentials_handle()
+        .with_credential_use(CredentialUse::Outbound)
+        .with_auth_data(auth)
+        .execute(context)?
+        .credentials_handle)
+}
+
 fn internal(err: sspi::Error) -> InitiatorError {
     InitiatorError::Internal(err.description)
 }
@@ -386,69 +386,10 @@ fn client_seal(context: &Context) -> Result<NtlmSeal, InitiatorError> {
 #[cfg(test)]
 pub(crate) type ReferenceSealer = Box<dyn MessageSealer>;
 
-/// sspi's own sealing of the completed context: the reference the differential tests
-/// compare ours with.
+// sspi's own sealing of the completed context: the reference the differential tests compare
+// ours with.
 #[cfg(test)]
-struct SspiReferenceSealer {
-    context: Context,
-}
-
-#[cfg(test)]
-impl MessageSealer for SspiReferenceSealer {
-    fn protocol(&self) -> &str {
-        SPNEGO_PROTOCOL
-    }
-
-    fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
-        match &mut self.context {
-            Context::Ntlm(ntlm, _) => sspi_wrap(ntlm.as_mut(), plain),
-            Context::Spnego(negotiate, _) => sspi_wrap(negotiate.as_mut(), plain),
-        }
-    }
-
-    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-        match &mut self.context {
-            Context::Ntlm(ntlm, _) => sspi_unwrap(ntlm.as_mut(), header, ciphertext),
-            Context::Spnego(negotiate, _) => sspi_unwrap(negotiate.as_mut(), header, ciphertext),
-        }
-    }
-}
-
-#[cfg(test)]
-fn sspi_wrap<S: Sspi>(context: &mut S, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
-    let mut signature = vec![0u8; SIGNATURE_LEN];
-    let mut data = plain.to_vec();
-    context
-        .encrypt_message(
-            EncryptionFlags::empty(),
-            &mut [
-                SecurityBufferRef::token_buf(&mut signature),
-                SecurityBufferRef::data_buf(&mut data),
-            ],
-        )
-        .map_err(|err| SealError::Wrap(err.description))?;
-    Ok((signature, data))
-}
-
-#[cfg(test)]
-fn sspi_unwrap<S: Sspi>(
-    context: &mut S,
-    header: &[u8],
-    ciphertext: &[u8],
-) -> Result<Vec<u8>, SealError> {
-    let mut signature = header.to_vec();
-    let mut data = ciphertext.to_vec();
-    let mut buffers = [
-        SecurityBufferRef::token_buf(&mut signature),
-        SecurityBufferRef::data_buf(&mut data),
-    ];
-    context
-        .decrypt_message(&mut buffers)
-        .map_err(|err| SealError::Unwrap(err.description))?;
-    let plain_len = buffers[1].data().len();
-    data.truncate(plain_len);
-    Ok(data)
-}
+crate::ntlm::seal::sspi_reference_sealer!();
 
 #[cfg(test)]
 #[path = "initiator_tests.rs"]

@@ -428,6 +428,20 @@ struct Reader<'a> {
     order: ByteOrder,
 }
 
+/// The integer readers (`u16`, `u32`, `i32`) differ only in width: one body, in the reader's
+/// byte order.
+macro_rules! read_ints {
+    ($($int:ident),*) => {$(
+        fn $int(&mut self) -> Option<$int> {
+            let bytes = self.array()?;
+            Some(match self.order {
+                ByteOrder::Big => $int::from_be_bytes(bytes),
+                ByteOrder::Little => $int::from_le_bytes(bytes),
+            })
+        }
+    )*};
+}
+
 impl<'a> Reader<'a> {
     fn new(data: &'a [u8], order: ByteOrder) -> Self {
         Self {
@@ -460,29 +474,7 @@ impl<'a> Reader<'a> {
         Some(self.array::<1>()?[0])
     }
 
-    fn u16(&mut self) -> Option<u16> {
-        let bytes = self.array()?;
-        Some(match self.order {
-            ByteOrder::Big => u16::from_be_bytes(bytes),
-            ByteOrder::Little => u16::from_le_bytes(bytes),
-        })
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        let bytes = self.array()?;
-        Some(match self.order {
-            ByteOrder::Big => u32::from_be_bytes(bytes),
-            ByteOrder::Little => u32::from_le_bytes(bytes),
-        })
-    }
-
-    fn i32(&mut self) -> Option<i32> {
-        let bytes = self.array()?;
-        Some(match self.order {
-            ByteOrder::Big => i32::from_be_bytes(bytes),
-            ByteOrder::Little => i32::from_le_bytes(bytes),
-        })
-    }
+    read_ints!(u16, u32, i32);
 
     fn counted_string(&mut self) -> Option<String> {
         let len = usize::from(self.u16()?);

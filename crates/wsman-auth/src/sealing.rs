@@ -693,19 +693,23 @@ fn parse_group<'a>(
     })
 }
 
+/// What follows `prefix` in `text` (the prefix compared ignoring ASCII case), trimmed; the
+/// two parts of OriginalContent are read alike.
+fn after_prefix_ignoring_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    text.get(..prefix.len())
+        .filter(|head| head.eq_ignore_ascii_case(prefix))
+        .map(|_| text[prefix.len()..].trim())
+}
+
 /// `type=application/soap+xml;charset=UTF-8;Length=N` -> (`application/soap+xml;charset=UTF-8`, N).
 fn parse_original_content(value: &str, max_plain: usize) -> Result<(&str, usize), SealError> {
     let (before, length) = value
         .rsplit_once(';')
         .ok_or(SealError::Malformed("OriginalContent has no Length"))?;
     let length = length.trim();
-    let digits = length
-        .get(..7)
-        .filter(|name| name.eq_ignore_ascii_case("Length="))
-        .map(|_| length[7..].trim())
-        .ok_or(SealError::Malformed(
-            "OriginalContent does not end with Length=",
-        ))?;
+    let digits = after_prefix_ignoring_case(length, "Length=").ok_or(SealError::Malformed(
+        "OriginalContent does not end with Length=",
+    ))?;
     if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(SealError::Malformed(
             "OriginalContent Length is not a number",
@@ -718,13 +722,9 @@ fn parse_original_content(value: &str, max_plain: usize) -> Result<(&str, usize)
         return Err(SealError::TooLarge { limit: max_plain });
     }
     let before = before.trim();
-    let original = before
-        .get(..5)
-        .filter(|prefix| prefix.eq_ignore_ascii_case("type="))
-        .map(|_| before[5..].trim())
-        .ok_or(SealError::Malformed(
-            "OriginalContent does not start with type=",
-        ))?;
+    let original = after_prefix_ignoring_case(before, "type=").ok_or(SealError::Malformed(
+        "OriginalContent does not start with type=",
+    ))?;
     if original.is_empty() {
         return Err(SealError::Malformed("OriginalContent type is empty"));
     }

@@ -2,18 +2,16 @@
 //! Windows responses (crates/wsman-proto/tests/fixtures/windows), adjusted only where a response must echo the
 //! request (RelatesTo).
 
-use std::convert::Infallible;
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use http_body_util::Full;
+use hyper::http::request::Parts;
 use wsman_client::tls::TlsOptions;
 use wsman_client::{
     Auth, Client, ClientError, ClientOptions, Credentials, Endpoint, EnumerateOptions, Resource,
@@ -66,17 +64,13 @@ struct Server {
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
-async fn handle(
-    req: hyper::Request<Incoming>,
-    handler: Handler,
-    seen: Arc<Mutex<Vec<Seen>>>,
-) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
-    let (parts, body) = req.into_parts();
-    let bytes = body
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
+/// The handler's reply to one request, recorded in `seen`.
+fn handle(
+    parts: Parts,
+    bytes: Bytes,
+    handler: &Handler,
+    seen: &Mutex<Vec<Seen>>,
+) -> hyper::Response<Full<Bytes>> {
     let s = Seen {
         headers: parts.headers,
         body: String::from_utf8_lossy(&bytes).into_owned(),
@@ -89,42 +83,35 @@ async fn handle(
     for (k, v) in r.headers {
         b = b.header(k, v);
     }
-    Ok(b.body(Full::new(Bytes::from(r.body))).unwrap_or_default())
+    b.body(Full::new(Bytes::from(r.body))).unwrap_or_default()
 }
 
 async fn start(handler: Handler, tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
     let connections = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (c2, s2) = (connections.clone(), seen.clone());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            c2.fetch_add(1, Ordering::SeqCst);
-            let (h, s) = (handler.clone(), s2.clone());
-            let tls = tls.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| handle(req, h.clone(), s.clone()));
-                let builder = hyper::server::conn::http1::Builder::new();
-                match tls {
-                    Some(acceptor) => {
-                        if let Ok(stream) = acceptor.accept(stream).await {
-                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
-                        }
-                    }
-                    None => {
-                        let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
-                    }
-                }
-            });
-        }
-    });
+    let addr = common::http_server(tls, move || {
+        c2.fetch_add(1, Ordering::SeqCst);
+        let (h, s) = (handler.clone(), s2.clone());
+        move |parts, bytes| std::future::ready(handle(parts, bytes, &h, &s))
+    })
+    .await;
     Server {
         addr,
         connections,
         seen,
+    }
+}
+
+impl Server {
+    /// A client of this server with Basic credentials over plain HTTP.
+    fn basic_client(&self) -> Client {
+        Client::new(endpoint(self.addr, false), basic_options()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The requests the server saw so far.
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().map(|v| v.clone()).unwrap_or_default()
     }
 }
 
@@ -183,7 +170,7 @@ async fn anonymous_identify_sends_the_header_and_no_credentials() {
         .child(ns::IDENTITY, "ProductVendor")
         .map(|e| e.trimmed_text());
     assert_eq!(vendor.as_deref(), Some("Microsoft Corporation"));
-    let seen = server.seen.lock().map(|v| v.clone()).unwrap_or_default();
+    let seen = server.seen();
     assert_eq!(
         seen[0]
             .headers
@@ -207,8 +194,7 @@ async fn get_sends_a_windows_shaped_request_and_checks_relates_to() {
         None,
     )
     .await;
-    let client = Client::new(endpoint(server.addr, false), basic_options())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client = server.basic_client();
     let r = Resource::new(CONFIG_URI).with_selector("Name", "x");
     let body = client.get(&r).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(body.is(CONFIG_URI, "Config"));
@@ -216,7 +202,7 @@ async fn get_sends_a_windows_shaped_request_and_checks_relates_to() {
     client.get(&r).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(server.connections.load(Ordering::SeqCst), 1);
 
-    let seen = server.seen.lock().map(|v| v.clone()).unwrap_or_default();
+    let seen = server.seen();
     let req = seen[0].request();
     assert_eq!(req.action.as_deref(), Some(ns::action::GET));
     assert_eq!(req.resource_uri.as_deref(), Some(CONFIG_URI));
@@ -248,8 +234,7 @@ async fn a_wrong_relates_to_is_refused() {
         None,
     )
     .await;
-    let client = Client::new(endpoint(server.addr, false), basic_options())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client = server.basic_client();
     let err = client.get(&Resource::new(CONFIG_URI)).await.err();
     assert!(matches!(err, Some(ClientError::Protocol { .. })), "{err:?}");
 }
@@ -269,8 +254,7 @@ async fn faults_are_parsed_from_the_windows_shape() {
         None,
     )
     .await;
-    let client = Client::new(endpoint(server.addr, false), basic_options())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client = server.basic_client();
     match client
         .delete(&Resource::new(ns::SHELL).with_selector("ShellId", "x"))
         .await
@@ -317,8 +301,7 @@ async fn unauthorized_and_other_statuses() {
         None,
     )
     .await;
-    let client = Client::new(endpoint(server.addr, false), basic_options())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client = server.basic_client();
     match client.get(&Resource::new(CONFIG_URI)).await {
         Err(ClientError::Unauthorized { offered }) => {
             assert_eq!(offered, vec!["Basic realm=\"WSMAN\"".to_owned()])
@@ -366,8 +349,7 @@ async fn enumerate_pulls_until_end_of_sequence() {
         reply(200, env)
     };
     let server = start(Arc::new(handler), None).await;
-    let client = Client::new(endpoint(server.addr, false), basic_options())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client = server.basic_client();
     let mut o = EnumerateOptions::default();
     o.mode = wsman_client::EnumerationMode::Epr;
     let items = client
@@ -393,8 +375,7 @@ async fn reconnects_when_the_server_closes() {
         None,
     )
     .await;
-    let client = Client::new(endpoint(server.addr, false), basic_options())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client = server.basic_client();
     for _ in 0..3 {
         client
             .get(&Resource::new(CONFIG_URI))
@@ -409,10 +390,7 @@ async fn reconnects_when_the_server_closes() {
 #[tokio::test]
 async fn reconnects_after_an_idle_close_without_connection_close() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (listener, addr) = common::loopback_listener().await;
     let accepted = Arc::new(AtomicUsize::new(0));
     let counter = accepted.clone();
     tokio::spawn(async move {
@@ -481,10 +459,7 @@ async fn oversized_responses_are_refused() {
 
 #[tokio::test]
 async fn silence_times_out() {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (listener, addr) = common::loopback_listener().await;
     let held = tokio::spawn(async move {
         // Accept and never answer.
         let conn = listener.accept().await;

@@ -138,6 +138,14 @@ impl Server {
         o.operation_timeout = Duration::from_secs(20);
         o
     }
+
+    /// The error an Identify with `auth` at `endpoint` meets (it must fail).
+    fn identify_error(&self, endpoint: Endpoint, auth: KerberosAuth) -> ClientError {
+        BlockingClient::new(endpoint, self.options(auth))
+            .unwrap()
+            .identify()
+            .unwrap_err()
+    }
 }
 
 fn password_auth(kdc: &Kdc) -> KerberosAuth {
@@ -229,20 +237,16 @@ fn wrong_password_and_foreign_service_are_refused() {
     let Some(kdc) = realm() else { return };
     let server = Server::start(Some(&kdc.keytab()), |_| {});
     // A wrong password never gets a ticket.
-    let client = BlockingClient::new(
+    let err = server.identify_error(
         server.http(),
-        server.options(KerberosAuth::with_password(kdc.user(), "not-the-password")),
-    )
-    .unwrap();
-    let err = client.identify().unwrap_err();
+        KerberosAuth::with_password(kdc.user(), "not-the-password"),
+    );
     assert!(matches!(err, ClientError::Authentication { .. }), "{err:?}");
     // A ticket for FOO/localhost (a real service of the realm, not in our keytab).
-    let client = BlockingClient::new(
+    let err = server.identify_error(
         server.http(),
-        server.options(KerberosAuth::from_ccache().with_service("FOO")),
-    )
-    .unwrap();
-    let err = client.identify().unwrap_err();
+        KerberosAuth::from_ccache().with_service("FOO"),
+    );
     assert!(matches!(err, ClientError::Unauthorized { .. }), "{err:?}");
     let log = server.daemon.stderr();
     assert!(log.contains("Kerberos"), "{log}");
@@ -270,18 +274,14 @@ fn a_replayed_ap_req_is_refused_and_the_answer_carries_the_ap_rep() {
     let Some(kdc) = realm() else { return };
     let server = Server::start(Some(&kdc.keytab()), |_| {});
     let token = ap_req(&kdc);
-    let authorization = format!(
-        "Kerberos {}",
-        base64::engine::general_purpose::STANDARD.encode(&token)
-    );
     // First use: 200 with one WWW-Authenticate carrying the mutual-authentication token.
-    let first = http::post(server.http_port, Some(&authorization), b"");
+    let first = kerberos_post(server.http_port, &token);
     assert_eq!(first.status, 200, "{}", first.describe());
     let answers = first.headers_named("WWW-Authenticate");
     assert_eq!(answers.len(), 1, "{}", first.describe());
     assert!(answers[0].starts_with("Kerberos "), "{}", first.describe());
     // The same AP-REQ on a new connection: a replay.
-    let replay = http::post(server.http_port, Some(&authorization), b"");
+    let replay = kerberos_post(server.http_port, &token);
     assert_eq!(replay.status, 401, "{}", replay.describe());
     let log = server.daemon.stderr();
     assert!(log.to_ascii_lowercase().contains("replay"), "{log}");
@@ -296,10 +296,7 @@ fn plaintext_after_kerberos_over_http_is_refused_and_https_is_bound() {
     // -unencrypted style: authenticate, then send plaintext over HTTP: 500 (as Windows).
     let mut auth = KerberosAuth::from_ccache();
     auth.encrypt = false;
-    let err = BlockingClient::new(server.http(), server.options(auth))
-        .unwrap()
-        .identify()
-        .unwrap_err();
+    let err = server.identify_error(server.http(), auth);
     assert!(
         matches!(err, ClientError::Fault { .. } | ClientError::Http { .. }),
         "{err:?}"
@@ -310,10 +307,7 @@ fn plaintext_after_kerberos_over_http_is_refused_and_https_is_bound() {
     assert_eq!(client.identify().unwrap().name, "IdentifyResponse");
     let mut unbound = KerberosAuth::from_ccache();
     unbound.channel_binding = false;
-    let err = BlockingClient::new(server.https(), server.options(unbound))
-        .unwrap()
-        .identify()
-        .unwrap_err();
+    let err = server.identify_error(server.https(), unbound);
     assert!(matches!(err, ClientError::Unauthorized { .. }), "{err:?}");
 }
 
@@ -324,10 +318,7 @@ fn a_keytab_with_a_wrong_key_version_is_refused() {
     let stale = dir.path().join("stale.keytab");
     write_keytab(&stale, kdc.realm(), kdc.host(), 9);
     let server = Server::start(Some(&stale), |_| {});
-    let err = BlockingClient::new(server.http(), server.options(KerberosAuth::from_ccache()))
-        .unwrap()
-        .identify()
-        .unwrap_err();
+    let err = server.identify_error(server.http(), KerberosAuth::from_ccache());
     assert!(matches!(err, ClientError::Unauthorized { .. }), "{err:?}");
     let log = server.daemon.stderr();
     assert!(log.contains("401"), "{log}");
@@ -343,12 +334,7 @@ fn without_a_keytab_kerberos_is_inert() {
     assert_eq!(challenge.status, 401);
     let offered = challenge.headers_named("WWW-Authenticate").join(",");
     assert!(!offered.contains("Kerberos"), "{offered}");
-    let token = ap_req(&kdc);
-    let authorization = format!(
-        "Kerberos {}",
-        base64::engine::general_purpose::STANDARD.encode(&token)
-    );
-    let refused = http::post(server.http_port, Some(&authorization), b"");
+    let refused = kerberos_post(server.http_port, &ap_req(&kdc));
     assert_eq!(refused.status, 401, "{}", refused.describe());
     assert!(server.daemon.stderr().contains("Kerberos off"));
 }

@@ -4,18 +4,16 @@
 //! every later body sealed both ways, a sealed 500 fault decrypted, a wrong password refused,
 //! and the bytes on the wire never holding the plaintext (a spy on the server's raw view).
 
-use std::convert::Infallible;
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use http_body_util::Full;
+use hyper::http::request::Parts;
 use wsman_auth::ntlm::{
     nt_hash_of_password, AcceptStep, ChannelBindingPolicy, NegotiateAcceptor, NtHashLookup,
     NtlmAccount,
@@ -181,42 +179,19 @@ fn serve(
 }
 
 async fn start() -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let connections = Arc::new(AtomicUsize::new(0));
     let spy = Arc::new(Mutex::new(Spy::default()));
     let (counter, spy2) = (connections.clone(), spy.clone());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let id = counter.fetch_add(1, Ordering::SeqCst);
-            let state = Arc::new(Mutex::new(ConnectionState::default()));
-            let spy = spy2.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<Incoming>| {
-                    let (state, spy) = (state.clone(), spy.clone());
-                    async move {
-                        let (parts, body) = req.into_parts();
-                        let body = body
-                            .collect()
-                            .await
-                            .map(|c| c.to_bytes())
-                            .unwrap_or_default();
-                        let mut state = state.lock().unwrap();
-                        Ok::<_, Infallible>(serve(
-                            id,
-                            &mut state,
-                            &spy,
-                            &parts.headers,
-                            body.to_vec(),
-                        ))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
+    let addr = common::http_server(None, move || {
+        let id = counter.fetch_add(1, Ordering::SeqCst);
+        let state = Mutex::new(ConnectionState::default());
+        let spy = spy2.clone();
+        move |parts: Parts, body: Bytes| {
+            let mut state = state.lock().unwrap();
+            std::future::ready(serve(id, &mut state, &spy, &parts.headers, body.to_vec()))
         }
-    });
+    })
+    .await;
     Server {
         addr,
         connections,

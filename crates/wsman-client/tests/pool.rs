@@ -5,9 +5,8 @@
 //! used again, while one that carried a complete fault is.
 
 mod common;
-use common::{default_shell, start};
+use common::{default_shell, http_server, parse_soap, soap_response, start};
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -16,17 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 use tokio::sync::{Barrier, Notify};
 use wsman_client::shell::{Output, Signal, CMD_SHELL_URI};
 use wsman_client::{Client, ClientError, ClientOptions, Endpoint, Resource, Scheme};
 use wsman_proto::response::{envelope, fault_envelope, ResponseHeader};
 use wsman_proto::shell::{CommandResponse, CommandStateValue, ReceiveResponse};
-use wsman_proto::xml::Limits;
 use wsman_proto::{ns, Fault, Request};
 
 const SHELL_ID: &str = "4283CBDC-3706-415B-88BD-B385F3E51A53";
@@ -77,49 +70,32 @@ impl Server {
 
 /// Serves `handler`, which gets each request and its index among all requests so far.
 async fn serve(handler: Handler) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
     let hits = Arc::new(Mutex::new(Vec::new()));
     let (counter, log) = (accepted.clone(), hits.clone());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let connection = counter.fetch_add(1, Ordering::SeqCst);
+    let addr = http_server(None, move || {
+        let connection = counter.fetch_add(1, Ordering::SeqCst);
+        let (handler, log) = (handler.clone(), log.clone());
+        move |_head, bytes: Bytes| {
             let (handler, log) = (handler.clone(), log.clone());
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<Incoming>| {
-                    let (handler, log) = (handler.clone(), log.clone());
-                    async move {
-                        let bytes = req.into_body().collect().await.unwrap().to_bytes();
-                        let text = String::from_utf8_lossy(&bytes).into_owned();
-                        let request = wsman_proto::parse_request(&text, &Limits::default())
-                            .unwrap_or_else(|e| panic!("bad request {e:?}: {text}"));
-                        let hit = Hit {
-                            connection,
-                            action: request.action.clone().unwrap_or_default(),
-                            request,
-                        };
-                        let index = {
-                            let mut all = log.lock().unwrap();
-                            all.push(hit.clone());
-                            all.len() - 1
-                        };
-                        let (status, body) = handler(hit, index).await;
-                        Ok::<_, Infallible>(
-                            hyper::Response::builder()
-                                .status(status)
-                                .header("content-type", "application/soap+xml;charset=UTF-8")
-                                .body(Full::new(Bytes::from(body)))
-                                .unwrap(),
-                        )
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
+            async move {
+                let request = parse_soap(&bytes);
+                let hit = Hit {
+                    connection,
+                    action: request.action.clone().unwrap_or_default(),
+                    request,
+                };
+                let index = {
+                    let mut all = log.lock().unwrap();
+                    all.push(hit.clone());
+                    all.len() - 1
+                };
+                let (status, body) = handler(hit, index).await;
+                soap_response(status, body)
+            }
         }
-    });
+    })
+    .await;
     Server {
         addr,
         accepted,

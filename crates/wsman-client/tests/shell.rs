@@ -4,18 +4,12 @@
 //! polling through `w:TimedOut`, and resending the same SequenceId when an answer is lost.
 
 mod common;
-use common::start;
+use common::{http_server, parse_soap, soap_response, start};
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 use wsman_client::shell::{CommandOptions, Output, Shell, ShellOptions, Signal};
 use wsman_client::{Client, ClientOptions, Endpoint, Scheme};
 use wsman_proto::response::{envelope, fault_envelope, ResponseHeader};
@@ -23,7 +17,6 @@ use wsman_proto::shell::{
     CommandLine, CommandResponse, CommandStateValue, Receive, ReceiveResponse, Send as SendBody,
     ShellCreate, SignalCode, StreamData,
 };
-use wsman_proto::xml::Limits;
 use wsman_proto::{ns, Fault, Request};
 
 const SHELL_ID: &str = "4283CBDC-3706-415B-88BD-B385F3E51A53";
@@ -53,47 +46,40 @@ impl Log {
 }
 
 async fn serve(script: Script) -> (SocketAddr, Log) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let log = Log::default();
     let seen = log.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let (script, seen) = (script.clone(), seen.clone());
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<Incoming>| {
-                    let (script, seen) = (script.clone(), seen.clone());
-                    async move {
-                        let bytes = req.into_body().collect().await.unwrap().to_bytes();
-                        let text = String::from_utf8_lossy(&bytes).into_owned();
-                        let parsed = wsman_proto::parse_request(&text, &Limits::default())
-                            .unwrap_or_else(|e| panic!("bad request {e:?}: {text}"));
-                        let n = {
-                            let mut all = seen.0.lock().unwrap();
-                            let n = all.iter().filter(|r| r.action == parsed.action).count();
-                            all.push(parsed.clone());
-                            n
-                        };
-                        match script(&parsed, n) {
-                            Answer::Reply(status, body) => Ok::<_, Infallible>(
-                                hyper::Response::builder()
-                                    .status(status)
-                                    .header("content-type", "application/soap+xml;charset=UTF-8")
-                                    .body(Full::new(Bytes::from(body)))
-                                    .unwrap(),
-                            ),
-                            // Panicking inside the service drops the connection unanswered.
-                            Answer::Drop => panic!("dropping this connection on purpose"),
-                        }
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
+    let addr = http_server(None, move || {
+        let (script, seen) = (script.clone(), seen.clone());
+        move |_head, bytes: Bytes| {
+            let parsed = parse_soap(&bytes);
+            let n = {
+                let mut all = seen.0.lock().unwrap();
+                let n = all.iter().filter(|r| r.action == parsed.action).count();
+                all.push(parsed.clone());
+                n
+            };
+            std::future::ready(match script(&parsed, n) {
+                Answer::Reply(status, body) => soap_response(status, body),
+                // Panicking inside the service drops the connection unanswered.
+                Answer::Drop => panic!("dropping this connection on purpose"),
+            })
         }
-    });
+    })
+    .await;
     (addr, log)
+}
+
+/// A 500 answering `req` with `fault`, as the host's WS-Management service sends it.
+fn fault(req: &Request, fault: &Fault) -> Answer {
+    Answer::Reply(
+        500,
+        fault_envelope(
+            fault,
+            "uuid:00000000-0000-4000-8000-0000000000FE",
+            req.message_id.as_deref(),
+            "host",
+        ),
+    )
 }
 
 fn reply(req: &Request, action: &str, body: &str) -> Answer {
@@ -166,15 +152,7 @@ fn lifecycle_script(req: &Request, n: usize) -> Answer {
             wsman_proto::shell::action::SEND_RESPONSE,
             &wsman_proto::shell::responses::send_response(),
         ),
-        ("Receive", 0) => Answer::Reply(
-            500,
-            fault_envelope(
-                &Fault::timed_out(),
-                "uuid:00000000-0000-4000-8000-0000000000FE",
-                req.message_id.as_deref(),
-                "host",
-            ),
-        ),
+        ("Receive", 0) => fault(req, &Fault::timed_out()),
         ("Receive", 1) => reply(
             req,
             wsman_proto::shell::action::RECEIVE_RESPONSE,
@@ -346,15 +324,7 @@ async fn faults_other_than_timeout_end_the_output() {
                 &body.to_xml(),
             );
         }
-        Answer::Reply(
-            500,
-            fault_envelope(
-                &Fault::access_denied(),
-                "uuid:00000000-0000-4000-8000-0000000000FE",
-                req.message_id.as_deref(),
-                "host",
-            ),
-        )
+        fault(req, &Fault::access_denied())
     };
     let (addr, _log) = serve(Arc::new(script)).await;
     let shell = Shell::open(&client(addr), &ShellOptions::default())

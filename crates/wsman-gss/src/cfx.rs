@@ -646,22 +646,18 @@ mod tests {
 
     #[test]
     fn sealed_tokens_in_the_right_direction_pass() {
-        assert_eq!(
-            check_sealed_wrap_header(&header(0x06), Sender::Initiator),
-            Ok(())
-        );
-        assert_eq!(
-            check_sealed_wrap_header(&header(0x02), Sender::Initiator),
-            Ok(())
-        );
-        assert_eq!(
-            check_sealed_wrap_header(&header(0x07), Sender::Acceptor),
-            Ok(())
-        );
-        assert_eq!(
-            check_sealed_wrap_header(&header(0x03), Sender::Acceptor),
-            Ok(())
-        );
+        for (flags, sender) in [
+            (0x06, Sender::Initiator),
+            (0x02, Sender::Initiator),
+            (0x07, Sender::Acceptor),
+            (0x03, Sender::Acceptor),
+        ] {
+            assert_eq!(
+                check_sealed_wrap_header(&header(flags), sender),
+                Ok(()),
+                "flags {flags:#04x} from {sender:?}"
+            );
+        }
     }
 
     #[test]

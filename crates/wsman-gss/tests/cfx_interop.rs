@@ -74,16 +74,16 @@ fn mit_sealing_into_buffers(kdc: &Kdc, enctype: &str) {
     assert!(!server.seals_natively(), "{enctype}: MIT seals");
     for size in [1, 4_096, 98_321, 500_000] {
         let message = pattern(size, 5);
-        let (first, second) = message.split_at(size / 2);
-        let (header, data) = sealed_after_prefix(|body| server.wrap_into(&[first, second], body));
-        assert_eq!(
-            mit_unwrap(&mut client, &header, &data),
-            message,
-            "{enctype} {size} out, MIT"
+        let label = format!("{enctype} {size}");
+        into_buffers_both_ways(
+            &mut client,
+            &mut server,
+            &message,
+            size / 2,
+            &message,
+            &label,
+            "MIT",
         );
-        let (header, data) = mit_wrap(&mut client, &message);
-        let opened = opened_after_prefix(|body| server.unwrap_into(&header, &data, body));
-        assert!(opened == message, "{enctype} {size} in, MIT");
     }
 }
 
@@ -116,16 +116,16 @@ fn acceptor_role(kdc: &Kdc, enctype: &str) {
             "{enctype} {size} out"
         );
         // Sealed into and opened into a body already holding bytes, from pieces cut anywhere.
-        let (first, second) = response.split_at(size / 3);
-        let (header, data) = sealed_after_prefix(|body| server.wrap_into(&[first, second], body));
-        assert_eq!(
-            mit_unwrap(&mut client, &header, &data),
-            response,
-            "{enctype} {size} out, into"
+        let label = format!("{enctype} {size}");
+        into_buffers_both_ways(
+            &mut client,
+            &mut server,
+            &response,
+            size / 3,
+            &request,
+            &label,
+            "into",
         );
-        let (header, data) = mit_wrap(&mut client, &request);
-        let opened = opened_after_prefix(|body| server.unwrap_into(&header, &data, body));
-        assert!(opened == request, "{enctype} {size} in, into");
         // Whole tokens (CredSSP's form, bounded by MAX_TOKEN_LEN) both ways.
         if size > 16 * 1024 {
             continue;
@@ -135,6 +135,30 @@ fn acceptor_role(kdc: &Kdc, enctype: &str) {
         let token = client.wrap(true, &request).unwrap().to_vec();
         assert_eq!(server.unwrap_token(&token).unwrap(), request);
     }
+}
+
+/// Our acceptor seals `outgoing` (given in two pieces cut at `cut`) into a body and opens MIT's
+/// sealing of `incoming` into a buffer, both already holding bytes; MIT must read ours and we
+/// must read MIT's. Failures name `label` and `how`.
+fn into_buffers_both_ways(
+    client: &mut ClientCtx,
+    server: &mut KerberosContext,
+    outgoing: &[u8],
+    cut: usize,
+    incoming: &[u8],
+    label: &str,
+    how: &str,
+) {
+    let (first, second) = outgoing.split_at(cut);
+    let (header, data) = sealed_after_prefix(|body| server.wrap_into(&[first, second], body));
+    assert_eq!(
+        mit_unwrap(client, &header, &data),
+        outgoing,
+        "{label} out, {how}"
+    );
+    let (header, data) = mit_wrap(client, incoming);
+    let opened = opened_after_prefix(|body| server.unwrap_into(&header, &data, body));
+    assert!(opened == incoming, "{label} in, {how}");
 }
 
 /// Our initiator, libgssapi's acceptor.

@@ -6,21 +6,15 @@ use sspi::{
     AuthIdentity, BufferType, CredentialUse, DataRepresentation, Negotiate, NegotiateConfig, Ntlm,
     Secret, SecurityBuffer, SecurityStatus, ServerRequestFlags, Sspi, SspiEx, SspiImpl, Username,
 };
-#[cfg(test)]
-use sspi::{EncryptionFlags, SecurityBufferRef};
 
 use sspi::ntlm::NtlmConfig;
 
 use super::message::{self, MessageType};
-#[cfg(test)]
-use super::seal::SIGNATURE_LEN;
 use super::seal::{NtlmSeal, Role};
 use super::spnego::{self, TokenKind};
 use super::verify;
 use super::{ChannelBindingPolicy, NtHashLookup, NtlmError};
 use crate::sealing::MessageSealer;
-#[cfg(test)]
-use crate::sealing::{SealError, SPNEGO_PROTOCOL};
 
 /// Domain forms a local-account client sends besides the host name (see the module doc).
 const LOCAL_DOMAINS: &[&str] = &[".", "WORKGROUP"];
@@ -541,48 +535,7 @@ fn server_seal(context: &Context) -> Result<NtlmSeal, NtlmError> {
         .ok_or_else(|| NtlmError::Rejected("session key is not 16 bytes".to_owned()))
 }
 
-/// sspi's own sealing of the same context: the reference the differential tests compare
-/// ours with.
+// sspi's own sealing of the completed context: the reference the differential tests compare
+// ours with.
 #[cfg(test)]
-pub(crate) struct SspiReferenceSealer {
-    context: Context,
-}
-
-#[cfg(test)]
-impl MessageSealer for SspiReferenceSealer {
-    fn protocol(&self) -> &str {
-        SPNEGO_PROTOCOL
-    }
-
-    fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), SealError> {
-        let mut signature = vec![0u8; SIGNATURE_LEN];
-        let mut data = plain.to_vec();
-        let mut buffers = [
-            SecurityBufferRef::token_buf(&mut signature),
-            SecurityBufferRef::data_buf(&mut data),
-        ];
-        let result = match &mut self.context {
-            Context::Ntlm(ntlm, _) => ntlm.encrypt_message(EncryptionFlags::empty(), &mut buffers),
-            Context::Spnego(negotiate, _) => {
-                negotiate.encrypt_message(EncryptionFlags::empty(), &mut buffers)
-            }
-        };
-        result.map_err(|e| SealError::Wrap(e.to_string()))?;
-        Ok((signature, data))
-    }
-
-    fn unwrap(&mut self, header: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
-        let mut signature = header.to_vec();
-        let mut data = ciphertext.to_vec();
-        let mut buffers = [
-            SecurityBufferRef::token_buf(&mut signature),
-            SecurityBufferRef::data_buf(&mut data),
-        ];
-        let result = match &mut self.context {
-            Context::Ntlm(ntlm, _) => ntlm.decrypt_message(&mut buffers).map(|_| ()),
-            Context::Spnego(negotiate, _) => negotiate.decrypt_message(&mut buffers).map(|_| ()),
-        };
-        result.map_err(|e| SealError::Unwrap(e.to_string()))?;
-        Ok(data)
-    }
-}
+crate::ntlm::seal::sspi_reference_sealer!();

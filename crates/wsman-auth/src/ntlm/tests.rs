@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use sspi::ntlm::NtlmConfig;
 use sspi::{
-    AuthIdentity, BufferType, ClientRequestFlags, CredentialUse, DataRepresentation,
-    EncryptionFlags, Negotiate, NegotiateConfig, Ntlm, SecurityBuffer, SecurityBufferRef,
-    SecurityStatus, Sspi, SspiImpl, Username,
+    AuthIdentity, BufferType, ClientRequestFlags, DataRepresentation, EncryptionFlags, Negotiate,
+    NegotiateConfig, Ntlm, SecurityBuffer, SecurityBufferRef, SecurityStatus, Sspi, SspiImpl,
+    Username,
 };
 
 use super::message::{self, FLAG_UNICODE};
@@ -15,6 +15,7 @@ use super::spnego;
 use super::verify::{nt_hash_of_password, nt_proof};
 use super::*;
 use crate::channel_binding::gss_channel_bindings_md5;
+use crate::initiator::outbound_credentials;
 use crate::sealing::MessageSealer;
 use crate::test_accounts::Accounts;
 
@@ -43,13 +44,7 @@ fn identity(user: &str, password: &str) -> AuthIdentity {
 
 fn ntlm_client(user: &str, password: &str) -> Client<Ntlm> {
     let mut context = Ntlm::new();
-    let creds = context
-        .acquire_credentials_handle()
-        .with_credential_use(CredentialUse::Outbound)
-        .with_auth_data(&identity(user, password))
-        .execute(&mut context)
-        .unwrap()
-        .credentials_handle;
+    let creds = outbound_credentials(&mut context, &identity(user, password)).unwrap();
     Client { context, creds }
 }
 
@@ -60,13 +55,8 @@ fn spnego_client(user: &str, password: &str) -> Client<Negotiate> {
         "client".to_owned(),
     );
     let mut context = Negotiate::new_client(config).unwrap();
-    let creds = context
-        .acquire_credentials_handle()
-        .with_credential_use(CredentialUse::Outbound)
-        .with_auth_data(&sspi::Credentials::AuthIdentity(identity(user, password)))
-        .execute(&mut context)
-        .unwrap()
-        .credentials_handle;
+    let auth = sspi::Credentials::AuthIdentity(identity(user, password));
+    let creds = outbound_credentials(&mut context, &auth).unwrap();
     Client { context, creds }
 }
 

@@ -1,8 +1,17 @@
-//! What the client's tests against the real daemon share.
+//! What the client's tests against the real daemon, and against in-test servers, share.
 #![allow(dead_code)] // each test file uses a part
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::http::request::Parts;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsman_client::shell::{Command, CommandOptions, CommandOutput, Shell, ShellOptions};
@@ -103,4 +112,76 @@ pub(crate) async fn spy_proxy(port: u16) -> (u16, Recording, Recording) {
         }
     });
     (proxy_port, recorded, sent)
+}
+
+/// A listener on a free loopback port, and its address.
+pub(crate) async fn loopback_listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    (listener, addr)
+}
+
+/// An in-test HTTP/1.1 server on a loopback port (over TLS with `tls`): for each accepted
+/// connection `on_connection()` makes the handler of its requests, which gets each request's
+/// head and whole body. A handler that panics drops its connection unanswered.
+pub(crate) async fn http_server<C, H, F>(
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    on_connection: C,
+) -> SocketAddr
+where
+    C: Fn() -> H + Send + 'static,
+    H: Fn(Parts, Bytes) -> F + Send + Sync + 'static,
+    F: Future<Output = hyper::Response<Full<Bytes>>> + Send + 'static,
+{
+    let (listener, addr) = loopback_listener().await;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let handler = Arc::new(on_connection());
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: hyper::Request<Incoming>| {
+                    let handler = handler.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|c| c.to_bytes())
+                            .unwrap_or_default();
+                        Ok::<_, Infallible>(handler(parts, body).await)
+                    }
+                });
+                let builder = hyper::server::conn::http1::Builder::new();
+                match tls {
+                    Some(acceptor) => {
+                        if let Ok(stream) = acceptor.accept(stream).await {
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                    }
+                    None => {
+                        let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A SOAP answer of `status` with `body`, as the in-test servers send it.
+pub(crate) fn soap_response(status: u16, body: String) -> hyper::Response<Full<Bytes>> {
+    hyper::Response::builder()
+        .status(status)
+        .header("content-type", "application/soap+xml;charset=UTF-8")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The WS-Management request in `body`; a body that is not one fails the test.
+pub(crate) fn parse_soap(body: &[u8]) -> wsman_proto::Request {
+    let text = String::from_utf8_lossy(body).into_owned();
+    wsman_proto::parse_request(&text, &wsman_proto::xml::Limits::default())
+        .unwrap_or_else(|e| panic!("bad request {e:?}: {text}"))
 }

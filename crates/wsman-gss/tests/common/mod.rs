@@ -10,16 +10,21 @@ use wsman_test::kdc::Kdc;
 /// An MIT raw Kerberos initiator for `SERVICE@host` of the realm, asking for mutual
 /// authentication, replay and sequence detection, confidentiality and integrity.
 pub(crate) fn mit_krb5_client(kdc: &Kdc, service: &str) -> ClientCtx {
-    let target = Name::new(
-        format!("{service}@{}", kdc.host()).as_bytes(),
-        Some(GSS_NT_HOSTBASED_SERVICE),
-    )
-    .unwrap();
     let flags = CtxFlags::GSS_C_MUTUAL_FLAG
         | CtxFlags::GSS_C_REPLAY_FLAG
         | CtxFlags::GSS_C_SEQUENCE_FLAG
         | CtxFlags::GSS_C_CONF_FLAG
         | CtxFlags::GSS_C_INTEG_FLAG;
+    mit_krb5_client_with(kdc, service, flags)
+}
+
+/// An MIT raw Kerberos initiator for `SERVICE@host` of the realm asking for `flags`.
+pub(crate) fn mit_krb5_client_with(kdc: &Kdc, service: &str, flags: CtxFlags) -> ClientCtx {
+    let target = Name::new(
+        format!("{service}@{}", kdc.host()).as_bytes(),
+        Some(GSS_NT_HOSTBASED_SERVICE),
+    )
+    .unwrap();
     ClientCtx::new(None, target, flags, Some(GSS_MECH_KRB5))
 }
 

@@ -13,8 +13,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use libgssapi::context::{ClientCtx, CtxFlags};
-use libgssapi::name::Name;
-use libgssapi::oid::{GSS_MECH_KRB5, GSS_NT_HOSTBASED_SERVICE};
 use wsman_gss::{
     AcceptStep, AcceptorOptions, Established, GssError, InitStep, InitiatorMechanism,
     KerberosAcceptor, KerberosContext, KerberosInitiator, KerberosInitiatorContext, MAX_TOKEN_LEN,
@@ -30,6 +28,13 @@ fn realm() -> Option<Arc<Kdc>> {
 
 fn user_principal(kdc: &Kdc) -> String {
     format!("{}@{}", kdc.user(), kdc.realm())
+}
+
+/// A fresh context of our acceptor for the realm's keytab, without channel bindings.
+fn our_server(kdc: &Kdc) -> KerberosContext {
+    KerberosAcceptor::from_keytab(&kdc.keytab())
+        .unwrap()
+        .context(None)
 }
 
 fn initiator(kdc: &Kdc, service: &str, mechanism: InitiatorMechanism) -> KerberosInitiator {
@@ -116,8 +121,7 @@ fn established_pair(
     service: &str,
     mechanism: InitiatorMechanism,
 ) -> (KerberosInitiatorContext, KerberosContext, Established) {
-    let acceptor = KerberosAcceptor::from_keytab(&kdc.keytab()).unwrap();
-    let mut server = acceptor.context(None);
+    let mut server = our_server(kdc);
     let mut client = initiator(kdc, service, mechanism).context(None).unwrap();
     let established = handshake(&mut client, &mut server).unwrap();
     (client, server, established)
@@ -150,8 +154,7 @@ fn raw_kerberos_handshake_is_mutual_and_seals_both_ways() {
 #[test]
 fn spnego_wrapped_kerberos_is_accepted() {
     let Some(kdc) = realm() else { return };
-    let acceptor = KerberosAcceptor::from_keytab(&kdc.keytab()).unwrap();
-    let mut server = acceptor.context(None);
+    let mut server = our_server(&kdc);
     let (mut client, first) = first_token(&kdc, "HTTP", InitiatorMechanism::Spnego);
     // A NegTokenInit: 0x60, then the SPNEGO OID 1.3.6.1.5.5.2.
     assert_eq!(first[0], 0x60);
@@ -182,8 +185,7 @@ fn password_initiator_gets_its_own_ticket() {
         InitiatorMechanism::Kerberos,
     )
     .unwrap();
-    let acceptor = KerberosAcceptor::from_keytab(&kdc.keytab()).unwrap();
-    let mut server = acceptor.context(None);
+    let mut server = our_server(&kdc);
     let mut client = initiator.context(None).unwrap();
     let established = handshake(&mut client, &mut server).unwrap();
     assert_eq!(established.principal, user_principal(&kdc));
@@ -258,19 +260,13 @@ fn replayed_ap_req_is_refused_on_a_new_context() {
 #[test]
 fn integrity_only_wrap_tokens_are_refused() {
     let Some(kdc) = realm() else { return };
-    let acceptor = KerberosAcceptor::from_keytab(&kdc.keytab()).unwrap();
-    let mut server = acceptor.context(None);
+    let mut server = our_server(&kdc);
     // A plain libgssapi client, so that it can wrap without confidentiality.
-    let target = Name::new(
-        format!("HTTP@{}", kdc.host()).as_bytes(),
-        Some(GSS_NT_HOSTBASED_SERVICE),
-    )
-    .unwrap();
     let flags = CtxFlags::GSS_C_MUTUAL_FLAG
         | CtxFlags::GSS_C_SEQUENCE_FLAG
         | CtxFlags::GSS_C_CONF_FLAG
         | CtxFlags::GSS_C_INTEG_FLAG;
-    let mut client = ClientCtx::new(None, target, flags, Some(GSS_MECH_KRB5));
+    let mut client = common::mit_krb5_client_with(&kdc, "HTTP", flags);
     let ap_req = client.step(None, None).unwrap().unwrap().to_vec();
     let ap_rep = match server.step(&ap_req).unwrap() {
         AcceptStep::Complete(established) => established.token.unwrap(),

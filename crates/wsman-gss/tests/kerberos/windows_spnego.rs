@@ -3,10 +3,10 @@
 
 use libgssapi::context::{ClientCtx, SecurityContext};
 use libgssapi::util::{GssIov, GssIovType};
-use wsman_gss::{AcceptStep, KerberosAcceptor, KerberosContext};
+use wsman_gss::{AcceptStep, KerberosContext};
 use wsman_test::kdc::Kdc;
 
-use crate::{client_wrap, realm, user_principal};
+use crate::{client_wrap, our_server, realm, user_principal};
 
 const SPNEGO_OID: &[u8] = b"\x2b\x06\x01\x05\x05\x02";
 const KRB5_OID: &[u8] = b"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02";
@@ -110,8 +110,7 @@ fn assert_raw_client_sealing(client: &mut ClientCtx, server: &mut KerberosContex
 #[test]
 fn windows_shaped_spnego_with_ms_krb5_first_completes_in_one_leg() {
     let Some(kdc) = realm() else { return };
-    let acceptor = KerberosAcceptor::from_keytab(&kdc.keytab()).unwrap();
-    let mut server = acceptor.context(None);
+    let mut server = our_server(&kdc);
     let mut client = raw_krb5_client(&kdc);
     let ap_req = client.step(None, None).unwrap().unwrap().to_vec();
     let mechs = mech_type_list(&[MS_KRB5_OID, KRB5_OID, NEGOEX_OID, NTLM_OID]);
@@ -140,8 +139,7 @@ fn windows_shaped_spnego_with_ms_krb5_first_completes_in_one_leg() {
 #[test]
 fn windows_shaped_spnego_with_negoex_first_takes_three_legs() {
     let Some(kdc) = realm() else { return };
-    let acceptor = KerberosAcceptor::from_keytab(&kdc.keytab()).unwrap();
-    let mut server = acceptor.context(None);
+    let mut server = our_server(&kdc);
     let mut client = raw_krb5_client(&kdc);
     let mechs = mech_type_list(&[NEGOEX_OID, MS_KRB5_OID, KRB5_OID, NTLM_OID]);
 
