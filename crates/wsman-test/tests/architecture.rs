@@ -882,7 +882,11 @@ fn no_rust_file_is_over_a_thousand_lines() {
         .iter()
         .flat_map(|dir| sizes::files_over(&root.join(dir), sizes::MAX_FILE_LINES))
         .map(|(path, lines)| {
-            let shown = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
+            let shown = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
             format!("{shown} ({lines} lines)")
         })
         .collect();

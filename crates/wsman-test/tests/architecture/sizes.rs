@@ -17,6 +17,6 @@ pub(crate) fn files_over(dir: &Path, limit: usize) -> Vec<(PathBuf, usize)> {
             (lines > limit).then_some((path, lines))
         })
         .collect();
-    over.sort_by(|a, b| b.1.cmp(&a.1));
+    over.sort_by_key(|(_, lines)| std::cmp::Reverse(*lines));
     over
 }
