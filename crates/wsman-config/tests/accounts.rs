@@ -159,44 +159,46 @@ fn write_raw(dir: &Path, text: &str) {
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
 }
 
+/// The error loading an `accounts.toml` that holds `text`.
+fn load_error(dir: &Path, text: &str) -> AccountError {
+    write_raw(dir, text);
+    load(dir).unwrap_err()
+}
+
 #[test]
 fn malformed_files_are_refused_with_location() {
     let dir = tempfile::tempdir().unwrap();
-    write_raw(dir.path(), "[[account]]\nname = \"a\"\npassword_hash = \n");
-    let error = load(dir.path()).unwrap_err();
+    let error = load_error(dir.path(), "[[account]]\nname = \"a\"\npassword_hash = \n");
     assert!(matches!(error, AccountError::Parse { .. }), "{error}");
     assert!(error.to_string().contains("line 3"), "{error}");
 
-    write_raw(
+    let error = load_error(
         dir.path(),
         "[[account]]\nname = \"a\"\npassword_hash = \"x\"\n",
     );
-    assert!(matches!(
-        load(dir.path()),
-        Err(AccountError::InvalidHash { .. })
-    ));
+    assert!(matches!(error, AccountError::InvalidHash { .. }), "{error}");
 
-    write_raw(
+    let error = load_error(
         dir.path(),
         "[[account]]\nname = \"a\"\npassword_hash = \"x\"\nextra = 1\n",
     );
-    assert!(matches!(load(dir.path()), Err(AccountError::Parse { .. })));
+    assert!(matches!(error, AccountError::Parse { .. }), "{error}");
 
     let entry = format!("[[account]]\nname = \"a\"\npassword_hash = \"{SOME_PASSWORD_HASH}\"\n");
-    write_raw(dir.path(), &entry.repeat(2));
-    assert!(matches!(
-        load(dir.path()),
-        Err(AccountError::InvalidEntry { .. })
-    ));
+    let error = load_error(dir.path(), &entry.repeat(2));
+    assert!(
+        matches!(error, AccountError::InvalidEntry { .. }),
+        "{error}"
+    );
 
-    write_raw(
+    let error = load_error(
         dir.path(),
         &format!("[[account]]\nname = \"a b\"\npassword_hash = \"{SOME_PASSWORD_HASH}\"\n"),
     );
-    assert!(matches!(
-        load(dir.path()),
-        Err(AccountError::InvalidEntry { .. })
-    ));
+    assert!(
+        matches!(error, AccountError::InvalidEntry { .. }),
+        "{error}"
+    );
 }
 
 #[test]
@@ -204,11 +206,8 @@ fn oversized_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let comment = format!("# {}\n", "x".repeat(1000));
     let lines = usize::try_from(MAX_ACCOUNTS_FILE_LEN).unwrap() / comment.len() + 1;
-    write_raw(dir.path(), &comment.repeat(lines));
-    assert!(matches!(
-        load(dir.path()),
-        Err(AccountError::TooLarge { .. })
-    ));
+    let error = load_error(dir.path(), &comment.repeat(lines));
+    assert!(matches!(error, AccountError::TooLarge { .. }), "{error}");
 }
 
 #[test]
@@ -280,8 +279,7 @@ fn malformed_nt_hash_is_refused() {
     store.add("svc", "pw", None).unwrap();
     let path = AccountStore::path_in(dir.path());
     let text = fs::read_to_string(&path).unwrap();
-    write_raw(dir.path(), &format!("{text}nt_hash = \"xyz\"\n"));
-    let error = load(dir.path()).unwrap_err().to_string();
+    let error = load_error(dir.path(), &format!("{text}nt_hash = \"xyz\"\n")).to_string();
     assert!(error.contains("nt_hash"), "{error}");
 }
 
