@@ -161,6 +161,22 @@ pub fn choice<T: Copy>(
         .ok_or_else(|| SwitchError::new(refusal(&v)))
 }
 
+/// One switch function (for [`switches::Switch::apply`]) with `body` over the state `s`, the
+/// switch's `name` as typed and its `value`: the signature the switch macros share.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! switch_function {
+    ($state:ty, $function:ident, |$s:ident, $name:ident, $value:ident| $body:block) => {
+        fn $function(
+            $s: &mut $state,
+            $name: &str,
+            $value: Option<&str>,
+        ) -> Result<(), $crate::SwitchError> {
+            $body
+        }
+    };
+}
+
 /// Defines switch functions (for [`switches::Switch::apply`]) that refuse a value and set a
 /// `bool` of the parsed state: the flag switches every tool's table has.
 ///
@@ -169,15 +185,11 @@ pub fn choice<T: Copy>(
 macro_rules! flag_switches {
     ($state:ty: $($function:ident => $($field:ident).+),+ $(,)?) => {
         $(
-            fn $function(
-                s: &mut $state,
-                name: &str,
-                value: Option<&str>,
-            ) -> Result<(), $crate::SwitchError> {
+            $crate::switch_function!($state, $function, |s, name, value| {
                 $crate::no_value(name, value)?;
                 s.$($field).+ = true;
                 Ok(())
-            }
+            });
         )+
     };
 }
@@ -190,14 +202,10 @@ macro_rules! flag_switches {
 macro_rules! value_switches {
     ($state:ty: $($function:ident => $($field:ident).+),+ $(,)?) => {
         $(
-            fn $function(
-                s: &mut $state,
-                name: &str,
-                value: Option<&str>,
-            ) -> Result<(), $crate::SwitchError> {
+            $crate::switch_function!($state, $function, |s, name, value| {
                 s.$($field).+ = Some(From::from($crate::required_value(name, value)?));
                 Ok(())
-            }
+            });
         )+
     };
 }
