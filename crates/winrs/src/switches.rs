@@ -2,6 +2,8 @@
 //! read these tables. The connection switches behave as in `winrm` (wsman-cli's
 //! `ConnectionSwitches`); their descriptions here are winrs's.
 
+use std::str::FromStr;
+
 use wsman_cli::switches::Switch;
 use wsman_cli::{choice, required_value, ConnectionSwitches, SwitchError};
 
@@ -113,26 +115,24 @@ fn environment(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), S
 }
 
 fn codepage(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    let v = required_value(name, value)?;
-    let cp = v
-        .parse::<u32>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| SwitchError::new(format!("-{name}:{v} is not a code page number")))?;
-    s.shell.codepage = Some(cp);
+    s.shell.codepage = Some(positive(name, value, "is not a code page number")?);
     Ok(())
 }
 
-fn positive(name: &str, value: Option<&str>, what: &str) -> Result<u64, SwitchError> {
+/// The number of `-NAME:N`, above zero; otherwise the error `-NAME:N` followed by `refusal`.
+fn positive<N>(name: &str, value: Option<&str>, refusal: &str) -> Result<N, SwitchError>
+where
+    N: FromStr + PartialOrd + Default,
+{
     let v = required_value(name, value)?;
-    v.parse::<u64>()
+    v.parse::<N>()
         .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| SwitchError::new(format!("-{name}:{v} is not a positive {what}")))
+        .filter(|n| *n > N::default())
+        .ok_or_else(|| SwitchError::new(format!("-{name}:{v} {refusal}")))
 }
 
 fn parallel(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    let n = positive(name, value, "number of hosts")?;
+    let n: u64 = positive(name, value, "is not a positive number of hosts")?;
     s.fan_out.parallel = Some(usize::try_from(n).unwrap_or(usize::MAX).min(1024));
     Ok(())
 }
@@ -146,12 +146,20 @@ fn output(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), Switch
 }
 
 fn connect_timeout(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    s.fan_out.connect_timeout_ms = Some(positive(name, value, "number of milliseconds")?);
+    s.fan_out.connect_timeout_ms = Some(positive(
+        name,
+        value,
+        "is not a positive number of milliseconds",
+    )?);
     Ok(())
 }
 
 fn host_timeout(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    s.fan_out.host_timeout_ms = Some(positive(name, value, "number of milliseconds")?);
+    s.fan_out.host_timeout_ms = Some(positive(
+        name,
+        value,
+        "is not a positive number of milliseconds",
+    )?);
     Ok(())
 }
 
@@ -387,12 +395,7 @@ fn attach(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), Switch
 }
 
 fn idle_timeout(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    let v = required_value(name, value)?;
-    let ms =
-        v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-            SwitchError::new(format!("-{name}:{v} is not a number of milliseconds"))
-        })?;
-    s.detached.idle_timeout_ms = Some(ms);
+    s.detached.idle_timeout_ms = Some(positive(name, value, "is not a number of milliseconds")?);
     Ok(())
 }
 
