@@ -15,6 +15,16 @@ fn mode_of(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// A fresh directory and its store, holding `accounts` (name, password; no run-as user).
+fn store_with(accounts: &[(&str, &str)]) -> (tempfile::TempDir, AccountStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = load(dir.path()).unwrap();
+    for (name, password) in accounts {
+        store.add(name, password, None).unwrap();
+    }
+    (dir, store)
+}
+
 #[test]
 fn missing_file_is_empty_store() {
     let dir = tempfile::tempdir().unwrap();
@@ -25,8 +35,7 @@ fn missing_file_is_empty_store() {
 
 #[test]
 fn add_creates_0600_file_and_verifies() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
+    let (dir, mut store) = store_with(&[]);
     let added = store
         .add("deploy", "correct horse", Some("deployer".into()))
         .unwrap();
@@ -49,10 +58,7 @@ fn add_creates_0600_file_and_verifies() {
 
 #[test]
 fn no_temp_files_left_behind() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("a", "pw-a", None).unwrap();
-    store.add("b", "pw-b", None).unwrap();
+    let (dir, mut store) = store_with(&[("a", "pw-a"), ("b", "pw-b")]);
     store.remove("a").unwrap();
     let mut names: Vec<String> = fs::read_dir(dir.path())
         .unwrap()
@@ -64,9 +70,7 @@ fn no_temp_files_left_behind() {
 
 #[test]
 fn duplicate_add_and_missing_remove_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("svc", "pw", None).unwrap();
+    let (_dir, mut store) = store_with(&[("svc", "pw")]);
     assert!(matches!(
         store.add("svc", "other", None),
         Err(AccountError::AlreadyExists { .. })
@@ -85,9 +89,7 @@ fn duplicate_add_and_missing_remove_are_refused() {
 
 #[test]
 fn remove_forgets_account() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("svc", "pw", None).unwrap();
+    let (dir, mut store) = store_with(&[("svc", "pw")]);
     store.remove("svc").unwrap();
     assert!(!store.contains("svc"));
     assert!(load(dir.path()).unwrap().list().is_empty());
@@ -132,9 +134,7 @@ fn changes_by_another_writer_are_not_lost() {
 
 #[test]
 fn group_or_world_accessible_file_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("svc", "pw", None).unwrap();
+    let (dir, _store) = store_with(&[("svc", "pw")]);
     let path = AccountStore::path_in(dir.path());
     for mode in [0o640, 0o604, 0o620, 0o602, 0o644] {
         fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
@@ -212,8 +212,7 @@ fn oversized_file_is_refused() {
 
 #[test]
 fn empty_and_overlong_passwords_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
+    let (dir, mut store) = store_with(&[]);
     assert!(matches!(
         store.add("svc", "", None),
         Err(AccountError::InvalidPassword { .. })
@@ -228,9 +227,7 @@ fn empty_and_overlong_passwords_are_refused() {
 
 #[test]
 fn list_never_exposes_hashes() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("svc", "pw", None).unwrap();
+    let (_dir, store) = store_with(&[("svc", "pw")]);
     let printed = format!("{:?}", store.list());
     assert!(!printed.contains("argon2"));
     let printed = format!("{store:?}");
@@ -241,10 +238,7 @@ fn list_never_exposes_hashes() {
 #[test]
 fn ntlm_opt_in_is_kept_current_and_can_be_dropped() {
     use wsman_auth::ntlm::nt_hash_of_password;
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("svc", "First-Pass-1", None).unwrap();
-    store.add("other", "Other-Pass-1", None).unwrap();
+    let (dir, mut store) = store_with(&[("svc", "First-Pass-1"), ("other", "Other-Pass-1")]);
     assert!(store.lookup("svc").is_none(), "no NT hash without --ntlm");
     assert!(!store.get("svc").unwrap().ntlm);
     store.enable_ntlm("svc", "First-Pass-1").unwrap();
@@ -274,9 +268,7 @@ fn ntlm_opt_in_is_kept_current_and_can_be_dropped() {
 
 #[test]
 fn malformed_nt_hash_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("svc", "pw", None).unwrap();
+    let (dir, _store) = store_with(&[("svc", "pw")]);
     let path = AccountStore::path_in(dir.path());
     let text = fs::read_to_string(&path).unwrap();
     let error = load_error(dir.path(), &format!("{text}nt_hash = \"xyz\"\n")).to_string();
@@ -285,8 +277,7 @@ fn malformed_nt_hash_is_refused() {
 
 #[test]
 fn implausible_run_as_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
+    let (dir, mut store) = store_with(&[]);
     for bad in ["", "a b", "a\nb", "a:b", &"x".repeat(257)] {
         assert!(
             matches!(
