@@ -2,10 +2,13 @@
 //! page (`help`) all read this table. The connection switches behave as in `winrs`
 //! (wsman-cli's `ConnectionSwitches`); their descriptions here are winrm's.
 
+use std::fmt::Display;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use wsman_cli::switches::Switch;
-use wsman_cli::{no_value, required_value, ConnectionSwitches, SwitchError};
+use wsman_cli::{choice, required_value, ConnectionSwitches, SwitchError};
 
 /// Output format (`-format:`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -87,136 +90,91 @@ fn sddl_edit(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), Sw
 
 /// A shared connection switch, applied by wsman-cli.
 fn connection(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    if s.connection.apply(name, value)? {
-        Ok(())
-    } else {
-        Err(SwitchError::new(format!(
-            "unknown switch -{name} (see `winrm help switches`)"
-        )))
-    }
+    s.connection.apply_known(name, value, "winrm help switches")
 }
+
+wsman_cli::value_switches!(Switches:
+    file => file,
+    filter => filter,
+    dialect => dialect,
+    config_dir => config_dir,
+);
+
+wsman_cli::flag_switches!(Switches:
+    quiet => quiet,
+    force => force,
+    skip_firewall => skip_firewall,
+    existing => existing,
+    help => help,
+);
 
 fn format(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    let v = required_value(name, value)?;
-    s.format = match v.to_ascii_lowercase().as_str() {
-        "text" => Format::Text,
-        "xml" => Format::Xml,
-        "#pretty" | "pretty" => Format::PrettyXml,
-        _ => {
-            return Err(SwitchError::new(format!(
-                "unknown format -format:{v} (text, xml, #pretty)"
-            )))
-        }
-    };
-    Ok(())
-}
-
-fn quiet(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    no_value(name, value)?;
-    s.quiet = true;
-    Ok(())
-}
-
-fn force(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    no_value(name, value)?;
-    s.force = true;
-    Ok(())
-}
-
-fn skip_firewall(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    no_value(name, value)?;
-    s.skip_firewall = true;
+    let formats = [
+        ("text", Format::Text),
+        ("xml", Format::Xml),
+        ("#pretty", Format::PrettyXml),
+        ("pretty", Format::PrettyXml),
+    ];
+    s.format = choice(name, value, &formats, |v| {
+        format!("unknown format -format:{v} (text, xml, #pretty)")
+    })?;
     Ok(())
 }
 
 fn transport(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    let v = required_value(name, value)?;
-    s.transport = match v.to_ascii_lowercase().as_str() {
-        "http" => QuickTransport::Http,
-        "https" => QuickTransport::Https,
-        _ => {
-            return Err(SwitchError::new(format!(
-                "-transport:{v} must be http or https"
-            )))
-        }
-    };
-    Ok(())
-}
-
-fn file(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    s.file = Some(PathBuf::from(required_value(name, value)?));
-    Ok(())
-}
-
-fn filter(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    s.filter = Some(required_value(name, value)?);
-    Ok(())
-}
-
-fn dialect(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    s.dialect = Some(required_value(name, value)?);
+    let transports = [
+        ("http", QuickTransport::Http),
+        ("https", QuickTransport::Https),
+    ];
+    s.transport = choice(name, value, &transports, |v| {
+        format!("-transport:{v} must be http or https")
+    })?;
     Ok(())
 }
 
 fn return_type(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    let types = [
+        ("object", ReturnType::Object),
+        ("epr", ReturnType::Epr),
+        ("objectepr", ReturnType::ObjectEpr),
+    ];
+    s.return_type = choice(name, value, &types, |v| {
+        format!("-returnType:{v} must be object, epr or objectepr")
+    })?;
+    Ok(())
+}
+
+/// The number of `-NAME:N`, which must lie in `range` (`-batches:`, `-maxElements:`,
+/// `-parallel:`).
+fn number_in<N>(name: &str, value: Option<&str>, range: RangeInclusive<N>) -> Result<N, SwitchError>
+where
+    N: FromStr + PartialOrd + Display,
+{
     let v = required_value(name, value)?;
-    s.return_type = match v.to_ascii_lowercase().as_str() {
-        "object" => ReturnType::Object,
-        "epr" => ReturnType::Epr,
-        "objectepr" => ReturnType::ObjectEpr,
-        _ => {
-            return Err(SwitchError::new(format!(
-                "-returnType:{v} must be object, epr or objectepr"
-            )))
-        }
-    };
-    Ok(())
-}
-
-fn config_dir(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    s.config_dir = Some(PathBuf::from(required_value(name, value)?));
-    Ok(())
-}
-
-fn existing(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    no_value(name, value)?;
-    s.existing = true;
-    Ok(())
-}
-
-/// `-batches:N` and `-maxElements:N`: a count from 1 to 10,000.
-fn count(name: &str, value: Option<&str>) -> Result<u32, SwitchError> {
-    let v = required_value(name, value)?;
-    v.parse::<u32>()
+    v.parse::<N>()
         .ok()
-        .filter(|n| (1..=10_000).contains(n))
-        .ok_or_else(|| SwitchError::new(format!("-{name}:{v} must be a number from 1 to 10000")))
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            SwitchError::new(format!(
+                "-{name}:{v} must be a number from {} to {}",
+                range.start(),
+                range.end()
+            ))
+        })
 }
 
 fn batches(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    s.batches = Some(count(name, value)?);
+    s.batches = Some(number_in(name, value, 1..=10_000)?);
     Ok(())
 }
 
 fn max_elements(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    s.max_elements = Some(count(name, value)?);
+    s.max_elements = Some(number_in(name, value, 1..=10_000)?);
     Ok(())
 }
 
 fn parallel(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    let v = required_value(name, value)?;
-    let n = v
-        .parse::<usize>()
-        .ok()
-        .filter(|n| (1..=1024).contains(n))
-        .ok_or_else(|| SwitchError::new(format!("-{name}:{v} must be a number from 1 to 1024")))?;
-    s.parallel = Some(n);
-    Ok(())
-}
-
-fn help(s: &mut Switches, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    no_value(name, value)?;
-    s.help = true;
+    s.parallel = Some(number_in(name, value, 1..=1024)?);
     Ok(())
 }
 

@@ -214,31 +214,38 @@ mod tests {
 
     #[test]
     fn aliases_expand() {
-        let r = parse_resource("winrm/config/service").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            r.uri,
-            "http://schemas.microsoft.com/wbem/wsman/1/config/service"
-        );
-        assert_eq!(
-            parse_resource("WSMAN/config").map(|r| r.uri),
-            Ok("http://schemas.microsoft.com/wbem/wsman/1/config".to_owned())
-        );
-        assert_eq!(
-            parse_resource("wmicimv2/Win32_Service").map(|r| r.uri),
-            Ok("http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service".to_owned())
-        );
-        assert_eq!(
-            parse_resource("cimv2/CIM_Foo").map(|r| r.uri),
-            Ok("http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Foo".to_owned())
-        );
-        assert_eq!(
-            parse_resource("shell").map(|r| r.uri),
-            Ok("http://schemas.microsoft.com/wbem/wsman/1/windows/shell".to_owned())
-        );
-        assert_eq!(
-            parse_resource("wmi/root/default/StdRegProv").map(|r| r.uri),
-            Ok("http://schemas.microsoft.com/wbem/wsman/1/wmi/root/default/StdRegProv".to_owned())
-        );
+        for (resource, uri) in [
+            (
+                "winrm/config/service",
+                "http://schemas.microsoft.com/wbem/wsman/1/config/service",
+            ),
+            (
+                "WSMAN/config",
+                "http://schemas.microsoft.com/wbem/wsman/1/config",
+            ),
+            (
+                "wmicimv2/Win32_Service",
+                "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service",
+            ),
+            (
+                "cimv2/CIM_Foo",
+                "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Foo",
+            ),
+            (
+                "shell",
+                "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
+            ),
+            (
+                "wmi/root/default/StdRegProv",
+                "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/default/StdRegProv",
+            ),
+        ] {
+            assert_eq!(
+                parse_resource(resource).map(|r| r.uri),
+                Ok(uri.to_owned()),
+                "{resource}"
+            );
+        }
         assert!(parse_resource("nosuchalias/x").is_err());
         assert!(parse_resource("").is_err());
     }

@@ -558,15 +558,20 @@ fn fixture(rel: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-#[test]
-fn remote_identify_anonymous() {
-    let d = tmp();
-    let (port, rx) = canned(
+/// A server that answers one Identify as Windows Server 2012 R2 does, unauthenticated.
+fn identify_server() -> (u16, mpsc::Receiver<String>) {
+    canned(
         200,
         "",
         fixture("identify/identify.response.anonymous.server2012r2.xml"),
         1,
-    );
+    )
+}
+
+#[test]
+fn remote_identify_anonymous() {
+    let d = tmp();
+    let (port, rx) = identify_server();
     let text = ok(
         d.path(),
         &["id", &format!("-r:127.0.0.1:{port}"), "-a:none"],
@@ -588,12 +593,7 @@ fn remote_identify_anonymous() {
 #[test]
 fn local_identify_uses_the_first_enabled_listener() {
     let d = tmp();
-    let (port, rx) = canned(
-        200,
-        "",
-        fixture("identify/identify.response.anonymous.server2012r2.xml"),
-        1,
-    );
+    let (port, rx) = identify_server();
     std::fs::write(
         d.path().join("config.toml"),
         format!("[[Listener]]\nAddress = \"IP:127.0.0.1\"\nTransport = \"HTTP\"\nPort = {port}\n"),

@@ -2,8 +2,10 @@
 //! read these tables. The connection switches behave as in `winrm` (wsman-cli's
 //! `ConnectionSwitches`); their descriptions here are winrs's.
 
+use std::str::FromStr;
+
 use wsman_cli::switches::Switch;
-use wsman_cli::{no_value, required_value, ConnectionSwitches, SwitchError};
+use wsman_cli::{choice, required_value, ConnectionSwitches, SwitchError};
 
 /// The switches that shape the remote shell and command.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -75,31 +77,30 @@ pub(crate) struct Parsing {
 
 /// A shared connection switch, applied by wsman-cli.
 fn connection(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    if s.connection.apply(name, value)? {
-        Ok(())
-    } else {
-        Err(SwitchError::new(format!(
-            "unknown switch -{name} (see `winrs -?`)"
-        )))
-    }
+    s.connection.apply_known(name, value, "winrs -?")
 }
+
+wsman_cli::value_switches!(Parsing: directory => shell.directory);
+
+wsman_cli::flag_switches!(Parsing:
+    no_profile => shell.no_profile,
+    skip_cmd_shell => shell.skip_cmd_shell,
+    no_echo => shell.no_echo,
+    pty => shell.pty,
+    raw_output => fan_out.raw_output,
+    help => help,
+    detach => detached.detach,
+    list => detached.list,
+);
 
 /// `-transport:http|https`: the same choice as `-usessl`.
 fn transport(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    s.connection.use_ssl = match required_value(name, value)?.to_ascii_lowercase() {
-        t if t == "https" => true,
-        t if t == "http" => false,
-        t => {
-            return Err(SwitchError::new(format!(
-                "-transport:{t} must be http or https"
-            )))
-        }
-    };
-    Ok(())
-}
-
-fn directory(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    s.shell.directory = Some(required_value(name, value)?);
+    s.connection.use_ssl = choice(name, value, &[("https", true), ("http", false)], |t| {
+        format!(
+            "-transport:{} must be http or https",
+            t.to_ascii_lowercase()
+        )
+    })?;
     Ok(())
 }
 
@@ -113,81 +114,52 @@ fn environment(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), S
     Ok(())
 }
 
-fn no_profile(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    no_value(name, value)?;
-    s.shell.no_profile = true;
-    Ok(())
-}
-
 fn codepage(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
+    s.shell.codepage = Some(positive(name, value, "is not a code page number")?);
+    Ok(())
+}
+
+/// The number of `-NAME:N`, above zero; otherwise the error `-NAME:N` followed by `refusal`.
+fn positive<N>(name: &str, value: Option<&str>, refusal: &str) -> Result<N, SwitchError>
+where
+    N: FromStr + PartialOrd + Default,
+{
     let v = required_value(name, value)?;
-    let cp = v
-        .parse::<u32>()
+    v.parse::<N>()
         .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| SwitchError::new(format!("-{name}:{v} is not a code page number")))?;
-    s.shell.codepage = Some(cp);
-    Ok(())
-}
-
-fn skip_cmd_shell(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    no_value(name, value)?;
-    s.shell.skip_cmd_shell = true;
-    Ok(())
-}
-
-fn no_echo(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    no_value(name, value)?;
-    s.shell.no_echo = true;
-    Ok(())
-}
-
-fn pty(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    no_value(name, value)?;
-    s.shell.pty = true;
-    Ok(())
-}
-
-fn positive(name: &str, value: Option<&str>, what: &str) -> Result<u64, SwitchError> {
-    let v = required_value(name, value)?;
-    v.parse::<u64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| SwitchError::new(format!("-{name}:{v} is not a positive {what}")))
+        .filter(|n| *n > N::default())
+        .ok_or_else(|| SwitchError::new(format!("-{name}:{v} {refusal}")))
 }
 
 fn parallel(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    let n = positive(name, value, "number of hosts")?;
+    let n: u64 = positive(name, value, "is not a positive number of hosts")?;
     s.fan_out.parallel = Some(usize::try_from(n).unwrap_or(usize::MAX).min(1024));
     Ok(())
 }
 
 fn output(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    s.fan_out.output = Some(match required_value(name, value)?.to_ascii_lowercase() {
-        v if v == "text" => OutputForm::Text,
-        v if v == "json" => OutputForm::Json,
-        v => {
-            return Err(SwitchError::new(format!(
-                "-{name}:{v} must be text or json"
-            )))
-        }
-    });
+    let forms = [("text", OutputForm::Text), ("json", OutputForm::Json)];
+    s.fan_out.output = Some(choice(name, value, &forms, |v| {
+        format!("-{name}:{} must be text or json", v.to_ascii_lowercase())
+    })?);
     Ok(())
 }
 
 fn connect_timeout(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    s.fan_out.connect_timeout_ms = Some(positive(name, value, "number of milliseconds")?);
+    s.fan_out.connect_timeout_ms = Some(positive(
+        name,
+        value,
+        "is not a positive number of milliseconds",
+    )?);
     Ok(())
 }
 
 fn host_timeout(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    s.fan_out.host_timeout_ms = Some(positive(name, value, "number of milliseconds")?);
-    Ok(())
-}
-
-fn raw_output(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    no_value(name, value)?;
-    s.fan_out.raw_output = true;
+    s.fan_out.host_timeout_ms = Some(positive(
+        name,
+        value,
+        "is not a positive number of milliseconds",
+    )?);
     Ok(())
 }
 
@@ -195,12 +167,6 @@ fn not_supported(_: &mut Parsing, name: &str, _: Option<&str>) -> Result<(), Swi
     Err(SwitchError::new(format!(
         "-{name} is not supported by this winrs (no credential delegation, no compression)"
     )))
-}
-
-fn help(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    no_value(name, value)?;
-    s.help = true;
-    Ok(())
 }
 
 /// The CONNECTION section.
@@ -417,12 +383,6 @@ stdout."#,
     },
 ];
 
-fn detach(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    no_value(name, value)?;
-    s.detached.detach = true;
-    Ok(())
-}
-
 fn attach(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
     let id = required_value(name, value)?;
     if id.len() != 36 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
@@ -434,19 +394,8 @@ fn attach(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), Switch
     Ok(())
 }
 
-fn list(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    no_value(name, value)?;
-    s.detached.list = true;
-    Ok(())
-}
-
 fn idle_timeout(s: &mut Parsing, name: &str, value: Option<&str>) -> Result<(), SwitchError> {
-    let v = required_value(name, value)?;
-    let ms =
-        v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-            SwitchError::new(format!("-{name}:{v} is not a number of milliseconds"))
-        })?;
-    s.detached.idle_timeout_ms = Some(ms);
+    s.detached.idle_timeout_ms = Some(positive(name, value, "is not a number of milliseconds")?);
     Ok(())
 }
 

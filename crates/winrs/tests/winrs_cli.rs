@@ -85,17 +85,26 @@ fn finish(mut child: Child) -> Finished {
     }
 }
 
+/// Starts `command` with `stdin` and its stdout and stderr piped to the test.
+fn spawn_piped(command: &mut Command, stdin: Stdio) -> Child {
+    command
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Run winrs with `stdin` (None: /dev/null) and collect everything.
 fn run(mut command: Command, stdin: Option<Vec<u8>>) -> Finished {
-    command
-        .stdin(if stdin.is_some() {
+    let mut child = spawn_piped(
+        &mut command,
+        if stdin.is_some() {
             Stdio::piped()
         } else {
             Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
+        },
+    );
     let feeder = stdin.map(|input| {
         let mut pipe = child.stdin.take().unwrap();
         thread::spawn(move || {
@@ -277,12 +286,7 @@ fn five_megabytes_of_output_and_a_silent_command_under_short_polls() {
 /// winrs running `args` (stdin empty, output piped) once the remote side printed `ready`;
 /// its stdout lines from then on.
 fn started_and_ready(fx: &Fixture, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
-    let mut child = winrs_command(fx, args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&mut winrs_command(fx, args), Stdio::null());
     let lines = stdout_lines(&mut child);
     wait_for_line(&lines, "ready");
     (child, lines)
@@ -329,12 +333,7 @@ fn repeated_ctrl_c_terminates_a_command_that_ignores_it() {
 #[test]
 fn interactive_shell_answers_line_by_line() {
     let fx = Fixture::http();
-    let mut child = winrs_command(&fx, &["/bin/sh"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&mut winrs_command(&fx, &["/bin/sh"]), Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     let lines = stdout_lines(&mut child);
     // The answer to the first line must arrive while stdin is still open.
@@ -455,14 +454,12 @@ fn terminal_password_prompt_and_ctrl_c() {
         binaries::path("winrs").display(),
         fx.url()
     );
-    let mut child = Command::new("/usr/bin/script")
-        .args(["-qec", &winrs, "/dev/null"])
-        .env("WSMAND_CONFIG_DIR", fx.config.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(
+        Command::new("/usr/bin/script")
+            .args(["-qec", &winrs, "/dev/null"])
+            .env("WSMAND_CONFIG_DIR", fx.config.path()),
+        Stdio::piped(),
+    );
     let mut terminal = child.stdin.take().unwrap();
     let seen = collect_output(&mut child);
     wait_for_text(&seen, "Enter the password for 'svc-test': ");

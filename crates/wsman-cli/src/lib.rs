@@ -145,6 +145,71 @@ pub fn no_value(name: &str, value: Option<&str>) -> Result<(), SwitchError> {
     }
 }
 
+/// The value of `-name:VALUE` among `choices` (names compared without case); otherwise the
+/// usage error `refusal` writes for the value as typed. Each tool words its own refusal.
+pub fn choice<T: Copy>(
+    name: &str,
+    value: Option<&str>,
+    choices: &[(&str, T)],
+    refusal: impl FnOnce(&str) -> String,
+) -> Result<T, SwitchError> {
+    let v = required_value(name, value)?;
+    choices
+        .iter()
+        .find(|(word, _)| word.eq_ignore_ascii_case(&v))
+        .map(|(_, chosen)| *chosen)
+        .ok_or_else(|| SwitchError::new(refusal(&v)))
+}
+
+/// One switch function (for [`switches::Switch::apply`]) with `body` over the state `s`, the
+/// switch's `name` as typed and its `value`: the signature the switch macros share.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! switch_function {
+    ($state:ty, $function:ident, |$s:ident, $name:ident, $value:ident| $body:block) => {
+        fn $function(
+            $s: &mut $state,
+            $name: &str,
+            $value: Option<&str>,
+        ) -> Result<(), $crate::SwitchError> {
+            $body
+        }
+    };
+}
+
+/// Defines switch functions (for [`switches::Switch::apply`]) that refuse a value and set a
+/// `bool` of the parsed state: the flag switches every tool's table has.
+///
+/// `flag_switches!(State: quiet => quiet, no_echo => shell.no_echo);`
+#[macro_export]
+macro_rules! flag_switches {
+    ($state:ty: $($function:ident => $($field:ident).+),+ $(,)?) => {
+        $(
+            $crate::switch_function!($state, $function, |s, name, value| {
+                $crate::no_value(name, value)?;
+                s.$($field).+ = true;
+                Ok(())
+            });
+        )+
+    };
+}
+
+/// Defines switch functions that take a required value into an `Option` of the parsed state
+/// (a `String`, a `PathBuf`: anything `From<String>`), the last given winning.
+///
+/// `value_switches!(State: filter => filter, directory => shell.directory);`
+#[macro_export]
+macro_rules! value_switches {
+    ($state:ty: $($function:ident => $($field:ident).+),+ $(,)?) => {
+        $(
+            $crate::switch_function!($state, $function, |s, name, value| {
+                s.$($field).+ = Some(From::from($crate::required_value(name, value)?));
+                Ok(())
+            });
+        )+
+    };
+}
+
 impl ConnectionSwitches {
     /// Apply `-name[:value]` when it is a connection switch (names case-insensitive, as on
     /// Windows). `Ok(false)`: not a connection switch, the caller handles it.
@@ -219,6 +284,23 @@ impl ConnectionSwitches {
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// [`apply`](Self::apply) for a table row only connection switches reach: any other name
+    /// is unknown, and the error points the user at `help` (the tool's help command).
+    pub fn apply_known(
+        &mut self,
+        name: &str,
+        value: Option<&str>,
+        help: &str,
+    ) -> Result<(), SwitchError> {
+        if self.apply(name, value)? {
+            Ok(())
+        } else {
+            Err(SwitchError::new(format!(
+                "unknown switch -{name} (see `{help}`)"
+            )))
+        }
     }
 
     /// The combinations both tools refuse.

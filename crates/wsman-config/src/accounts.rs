@@ -7,9 +7,9 @@
 //! The accounts themselves (parsing, checks, hashing) are `wsman_auth`'s, which stays pure;
 //! this module is only their file.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read as _};
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use wsman_auth::accounts::{AccountsChange, MAX_ACCOUNTS_FILE_LEN};
 use wsman_auth::{AccountError, AccountFile, AccountStore};
 use zeroize::Zeroizing;
 
-use crate::fsutil::write_atomic;
+use crate::fsutil::{lock_exclusive, write_atomic};
 
 /// The service accounts of `config_dir` (`config_dir/accounts.toml`). A missing file is an
 /// empty store; an unsafe or malformed one is an error.
@@ -48,15 +48,7 @@ impl AccountsFile {
     /// Takes the exclusive writers' lock, held until the returned file is dropped.
     fn lock(&self) -> Result<File, AccountError> {
         let lock_path = self.path.with_extension("toml.lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(io_error(&lock_path))?;
-        lock.lock().map_err(io_error(&lock_path))?;
-        Ok(lock)
+        lock_exclusive(&lock_path).map_err(io_error(&lock_path))
     }
 }
 

@@ -49,9 +49,7 @@ pub(crate) struct HttpLayer {
 impl HttpLayer {
     /// Values of `other` win.
     pub(crate) fn overlay(&mut self, other: &HttpLayer) {
-        if other.idle_connection_timeout.is_some() {
-            self.idle_connection_timeout = other.idle_connection_timeout;
-        }
+        overlay_fields!(self, other: idle_connection_timeout);
     }
 
     /// Set one key from its TOML value; the error is the reason (the caller adds file/line).

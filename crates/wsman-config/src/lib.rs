@@ -7,6 +7,18 @@
 //! local `winrm` CLI call the same resource operations, so both print the same thing.
 #![forbid(unsafe_code)]
 
+/// Overlays one configuration layer on another: each named `Option` field that `$other` sets
+/// wins over `$layer`'s (policy over the stored file, a later file over an earlier one).
+macro_rules! overlay_fields {
+    ($layer:ident, $other:ident: $($field:ident),+ $(,)?) => {
+        $(
+            if $other.$field.is_some() {
+                $layer.$field.clone_from(&$other.$field);
+            }
+        )+
+    };
+}
+
 pub mod accounts;
 pub mod certmapping;
 mod certmapping_ops;

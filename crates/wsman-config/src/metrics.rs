@@ -43,12 +43,7 @@ pub(crate) struct MetricsLayer {
 impl MetricsLayer {
     /// Values of `other` win.
     pub(crate) fn overlay(&mut self, other: &MetricsLayer) {
-        if other.address.is_some() {
-            self.address = other.address;
-        }
-        if other.allow_remote.is_some() {
-            self.allow_remote = other.allow_remote;
-        }
+        overlay_fields!(self, other: address, allow_remote);
     }
 
     /// Set one key from its TOML value; the error is the reason (the caller adds file/line).

@@ -192,24 +192,22 @@ pub(crate) struct SecurityLayer {
     pub(crate) failed_login_max_delay_ms: Option<u64>,
 }
 
+/// A descriptor setting's value: TOML text that parses as SDDL, kept trimmed; each setting
+/// names its own errors.
+fn sddl_text(
+    value: &toml_edit::Value,
+    not_text: SecurityValueError,
+    invalid: fn(crate::sddl::SddlError) -> SecurityValueError,
+) -> Result<String, SecurityValueError> {
+    let text = value.as_str().ok_or(not_text)?;
+    crate::sddl::validate(text).map_err(invalid)?;
+    Ok(text.trim().to_owned())
+}
+
 impl SecurityLayer {
     /// Values of `other` win.
     pub(crate) fn overlay(&mut self, other: &SecurityLayer) {
-        if other.shell_sddl.is_some() {
-            self.shell_sddl.clone_from(&other.shell_sddl);
-        }
-        if other.event_log_sddl.is_some() {
-            self.event_log_sddl.clone_from(&other.event_log_sddl);
-        }
-        if other.wmi_sddl.is_some() {
-            self.wmi_sddl.clone_from(&other.wmi_sddl);
-        }
-        if other.failed_login_delay.is_some() {
-            self.failed_login_delay = other.failed_login_delay;
-        }
-        if other.failed_login_max_delay_ms.is_some() {
-            self.failed_login_max_delay_ms = other.failed_login_max_delay_ms;
-        }
+        overlay_fields!(self, other: shell_sddl, event_log_sddl, wmi_sddl, failed_login_delay, failed_login_max_delay_ms);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -224,16 +222,18 @@ impl SecurityLayer {
     ) -> Result<(), SecurityValueError> {
         match key {
             "ShellSDDL" => {
-                let text = value.as_str().ok_or(SecurityValueError::ShellSddlNotText)?;
-                crate::sddl::validate(text).map_err(SecurityValueError::ShellSddl)?;
-                self.shell_sddl = Some(text.trim().to_owned());
+                self.shell_sddl = Some(sddl_text(
+                    value,
+                    SecurityValueError::ShellSddlNotText,
+                    SecurityValueError::ShellSddl,
+                )?);
             }
             "EventLogSDDL" => {
-                let text = value
-                    .as_str()
-                    .ok_or(SecurityValueError::EventLogSddlNotText)?;
-                crate::sddl::validate(text).map_err(SecurityValueError::EventLogSddl)?;
-                self.event_log_sddl = Some(text.trim().to_owned());
+                self.event_log_sddl = Some(sddl_text(
+                    value,
+                    SecurityValueError::EventLogSddlNotText,
+                    SecurityValueError::EventLogSddl,
+                )?);
             }
             "WmiSDDL" => {
                 let table = value

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::effective::{Config, IdentifyConfig, DEFAULT_PRODUCT_VENDOR};
-use crate::fsutil::write_atomic;
+use crate::fsutil::{lock_exclusive, write_atomic};
 use crate::schema::{SettingKey, Value};
 use crate::toml_file::{self, FileContent, FileKind, Layer};
 use crate::ConfigError;
@@ -201,18 +201,9 @@ pub(crate) const WRITE_LOCK_FILE: &str = ".config.lock";
 impl WriteLock {
     /// Block until this process is the only writer of `dir` (created if missing).
     pub(crate) fn acquire(dir: &Path) -> Result<Self, ConfigError> {
-        use std::os::unix::fs::OpenOptionsExt as _;
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let path = dir.join(WRITE_LOCK_FILE);
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        file.lock().map_err(io_err(&path))?;
+        let file = lock_exclusive(&path).map_err(io_err(&path))?;
         Ok(Self { _file: file })
     }
 }
@@ -254,11 +245,7 @@ impl ConfigStore {
         }
         match load(&self.dir) {
             Ok((stored, policy)) => {
-                self.stored = stored;
-                self.policy = policy;
-                self.fingerprint = now;
-                self.failed_fingerprint = None;
-                self.refresh();
+                self.adopt(stored, policy, now);
                 Ok(true)
             }
             Err(e) => {
@@ -317,12 +304,17 @@ impl ConfigStore {
             return Ok(lock);
         }
         let (stored, policy) = load(&self.dir)?;
+        self.adopt(stored, policy, now);
+        Ok(lock)
+    }
+
+    /// Takes the files as loaded at `now` for the configuration served from here on.
+    fn adopt(&mut self, stored: FileContent, policy: Layer, now: Fingerprint) {
         self.stored = stored;
         self.policy = policy;
         self.fingerprint = now;
         self.failed_fingerprint = None;
         self.refresh();
-        Ok(lock)
     }
 
     fn refresh(&mut self) {

@@ -36,12 +36,7 @@ impl Layer {
     /// Values of `other` win over ours.
     pub(crate) fn overlay(&mut self, other: Layer) {
         self.values.extend(other.values);
-        if other.product_vendor.is_some() {
-            self.product_vendor = other.product_vendor;
-        }
-        if other.product_version.is_some() {
-            self.product_version = other.product_version;
-        }
+        overlay_fields!(self, other: product_vendor, product_version);
         self.security.overlay(&other.security);
         self.metrics.overlay(&other.metrics);
         self.http.overlay(&other.http);

@@ -15,6 +15,16 @@ fn mode_of(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// A fresh directory and its store, holding `accounts` (name, password; no run-as user).
+fn store_with(accounts: &[(&str, &str)]) -> (tempfile::TempDir, AccountStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = load(dir.path()).unwrap();
+    for (name, password) in accounts {
+        store.add(name, password, None).unwrap();
+    }
+    (dir, store)
+}
+
 #[test]
 fn missing_file_is_empty_store() {
     let dir = tempfile::tempdir().unwrap();
@@ -25,8 +35,7 @@ fn missing_file_is_empty_store() {
 
 #[test]
 fn add_creates_0600_file_and_verifies() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
+    let (dir, mut store) = store_with(&[]);
     let added = store
         .add("deploy", "correct horse", Some("deployer".into()))
         .unwrap();
@@ -49,10 +58,7 @@ fn add_creates_0600_file_and_verifies() {
 
 #[test]
 fn no_temp_files_left_behind() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("a", "pw-a", None).unwrap();
-    store.add("b", "pw-b", None).unwrap();
+    let (dir, mut store) = store_with(&[("a", "pw-a"), ("b", "pw-b")]);
     store.remove("a").unwrap();
     let mut names: Vec<String> = fs::read_dir(dir.path())
         .unwrap()
@@ -64,9 +70,7 @@ fn no_temp_files_left_behind() {
 
 #[test]
 fn duplicate_add_and_missing_remove_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("svc", "pw", None).unwrap();
+    let (_dir, mut store) = store_with(&[("svc", "pw")]);
     assert!(matches!(
         store.add("svc", "other", None),
         Err(AccountError::AlreadyExists { .. })
@@ -85,9 +89,7 @@ fn duplicate_add_and_missing_remove_are_refused() {
 
 #[test]
 fn remove_forgets_account() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("svc", "pw", None).unwrap();
+    let (dir, mut store) = store_with(&[("svc", "pw")]);
     store.remove("svc").unwrap();
     assert!(!store.contains("svc"));
     assert!(load(dir.path()).unwrap().list().is_empty());
@@ -132,9 +134,7 @@ fn changes_by_another_writer_are_not_lost() {
 
 #[test]
 fn group_or_world_accessible_file_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("svc", "pw", None).unwrap();
+    let (dir, _store) = store_with(&[("svc", "pw")]);
     let path = AccountStore::path_in(dir.path());
     for mode in [0o640, 0o604, 0o620, 0o602, 0o644] {
         fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
@@ -159,44 +159,46 @@ fn write_raw(dir: &Path, text: &str) {
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
 }
 
+/// The error loading an `accounts.toml` that holds `text`.
+fn load_error(dir: &Path, text: &str) -> AccountError {
+    write_raw(dir, text);
+    load(dir).unwrap_err()
+}
+
 #[test]
 fn malformed_files_are_refused_with_location() {
     let dir = tempfile::tempdir().unwrap();
-    write_raw(dir.path(), "[[account]]\nname = \"a\"\npassword_hash = \n");
-    let error = load(dir.path()).unwrap_err();
+    let error = load_error(dir.path(), "[[account]]\nname = \"a\"\npassword_hash = \n");
     assert!(matches!(error, AccountError::Parse { .. }), "{error}");
     assert!(error.to_string().contains("line 3"), "{error}");
 
-    write_raw(
+    let error = load_error(
         dir.path(),
         "[[account]]\nname = \"a\"\npassword_hash = \"x\"\n",
     );
-    assert!(matches!(
-        load(dir.path()),
-        Err(AccountError::InvalidHash { .. })
-    ));
+    assert!(matches!(error, AccountError::InvalidHash { .. }), "{error}");
 
-    write_raw(
+    let error = load_error(
         dir.path(),
         "[[account]]\nname = \"a\"\npassword_hash = \"x\"\nextra = 1\n",
     );
-    assert!(matches!(load(dir.path()), Err(AccountError::Parse { .. })));
+    assert!(matches!(error, AccountError::Parse { .. }), "{error}");
 
     let entry = format!("[[account]]\nname = \"a\"\npassword_hash = \"{SOME_PASSWORD_HASH}\"\n");
-    write_raw(dir.path(), &entry.repeat(2));
-    assert!(matches!(
-        load(dir.path()),
-        Err(AccountError::InvalidEntry { .. })
-    ));
+    let error = load_error(dir.path(), &entry.repeat(2));
+    assert!(
+        matches!(error, AccountError::InvalidEntry { .. }),
+        "{error}"
+    );
 
-    write_raw(
+    let error = load_error(
         dir.path(),
         &format!("[[account]]\nname = \"a b\"\npassword_hash = \"{SOME_PASSWORD_HASH}\"\n"),
     );
-    assert!(matches!(
-        load(dir.path()),
-        Err(AccountError::InvalidEntry { .. })
-    ));
+    assert!(
+        matches!(error, AccountError::InvalidEntry { .. }),
+        "{error}"
+    );
 }
 
 #[test]
@@ -204,17 +206,13 @@ fn oversized_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let comment = format!("# {}\n", "x".repeat(1000));
     let lines = usize::try_from(MAX_ACCOUNTS_FILE_LEN).unwrap() / comment.len() + 1;
-    write_raw(dir.path(), &comment.repeat(lines));
-    assert!(matches!(
-        load(dir.path()),
-        Err(AccountError::TooLarge { .. })
-    ));
+    let error = load_error(dir.path(), &comment.repeat(lines));
+    assert!(matches!(error, AccountError::TooLarge { .. }), "{error}");
 }
 
 #[test]
 fn empty_and_overlong_passwords_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
+    let (dir, mut store) = store_with(&[]);
     assert!(matches!(
         store.add("svc", "", None),
         Err(AccountError::InvalidPassword { .. })
@@ -229,9 +227,7 @@ fn empty_and_overlong_passwords_are_refused() {
 
 #[test]
 fn list_never_exposes_hashes() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("svc", "pw", None).unwrap();
+    let (_dir, store) = store_with(&[("svc", "pw")]);
     let printed = format!("{:?}", store.list());
     assert!(!printed.contains("argon2"));
     let printed = format!("{store:?}");
@@ -242,10 +238,7 @@ fn list_never_exposes_hashes() {
 #[test]
 fn ntlm_opt_in_is_kept_current_and_can_be_dropped() {
     use wsman_auth::ntlm::nt_hash_of_password;
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("svc", "First-Pass-1", None).unwrap();
-    store.add("other", "Other-Pass-1", None).unwrap();
+    let (dir, mut store) = store_with(&[("svc", "First-Pass-1"), ("other", "Other-Pass-1")]);
     assert!(store.lookup("svc").is_none(), "no NT hash without --ntlm");
     assert!(!store.get("svc").unwrap().ntlm);
     store.enable_ntlm("svc", "First-Pass-1").unwrap();
@@ -275,20 +268,16 @@ fn ntlm_opt_in_is_kept_current_and_can_be_dropped() {
 
 #[test]
 fn malformed_nt_hash_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
-    store.add("svc", "pw", None).unwrap();
+    let (dir, _store) = store_with(&[("svc", "pw")]);
     let path = AccountStore::path_in(dir.path());
     let text = fs::read_to_string(&path).unwrap();
-    write_raw(dir.path(), &format!("{text}nt_hash = \"xyz\"\n"));
-    let error = load(dir.path()).unwrap_err().to_string();
+    let error = load_error(dir.path(), &format!("{text}nt_hash = \"xyz\"\n")).to_string();
     assert!(error.contains("nt_hash"), "{error}");
 }
 
 #[test]
 fn implausible_run_as_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = load(dir.path()).unwrap();
+    let (dir, mut store) = store_with(&[]);
     for bad in ["", "a b", "a\nb", "a:b", &"x".repeat(257)] {
         assert!(
             matches!(

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::*;
 use wsman_config::{ConfigStore, Container, SettingKey, Source, Value};
 use wsman_proto::fault::code;
@@ -69,23 +71,27 @@ fn policy_overlay_wins_shows_gpo_and_refuses_changes() {
         .contains("AllowUnencrypted = true"));
 }
 
+/// Why the store does not open once `file` holds `text`.
+fn open_error(dir: &Path, file: &str, text: &str) -> String {
+    write(dir, file, text);
+    ConfigStore::open(dir).unwrap_err().to_string()
+}
+
 #[test]
 fn corrupted_files_name_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    write(
+    let e = open_error(
         dir.path(),
         "config.toml",
         "[Config]\nMaxTimeoutms = 60000\n[Config.Service\n",
     );
-    let e = ConfigStore::open(dir.path()).unwrap_err().to_string();
     assert!(e.contains("config.toml:3"), "{e}");
     write(dir.path(), "config.toml", "");
-    write(
+    let e = open_error(
         dir.path(),
         "policy.d/50.toml",
         "\n[Config.Winrs]\nIdleTimeout = true\n",
     );
-    let e = ConfigStore::open(dir.path()).unwrap_err().to_string();
     assert!(e.contains("policy.d/50.toml:3"), "{e}");
     assert!(e.contains("IdleTimeout"), "{e}");
 }

@@ -24,6 +24,20 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, MgmtError> {
     }
 }
 
+/// The choice `value` names exactly, or the error `expected` for setting `name`.
+fn one_of<T: Copy>(
+    name: &str,
+    value: &str,
+    choices: &[(&str, T)],
+    expected: &str,
+) -> Result<T, MgmtError> {
+    choices
+        .iter()
+        .find(|(word, _)| *word == value)
+        .map(|(_, chosen)| *chosen)
+        .ok_or_else(|| invalid(name, expected))
+}
+
 fn parse_positive(name: &str, value: &str) -> Result<u32, MgmtError> {
     value
         .parse::<u32>()
@@ -86,29 +100,25 @@ impl MgmtSettings {
             "CertificateFile" => self.certificate_file = optional_path(value),
             "KeyFile" => self.key_file = optional_path(value),
             "Credentials" => {
-                self.credentials = match value {
-                    "os" => Credentials::Os,
-                    "os+manager" => Credentials::OsOrManager,
-                    _ => return Err(invalid(name, "expected os or os+manager")),
-                }
+                let choices = [
+                    ("os", Credentials::Os),
+                    ("os+manager", Credentials::OsOrManager),
+                ];
+                self.credentials = one_of(name, value, &choices, "expected os or os+manager")?;
             }
             "UnspecifiedClients" => {
-                self.unspecified_clients = match value.to_ascii_lowercase().as_str() {
-                    "allow" => ClientAccess::Allow,
-                    "deny" => ClientAccess::Deny,
-                    _ => return Err(invalid(name, "expected Allow or Deny")),
-                }
+                let choices = [("allow", ClientAccess::Allow), ("deny", ClientAccess::Deny)];
+                let lower = value.to_ascii_lowercase();
+                self.unspecified_clients =
+                    one_of(name, &lower, &choices, "expected Allow or Deny")?;
             }
             "AllowedClients" => self.allowed_clients = split_list(value),
             "DeniedClients" => self.denied_clients = split_list(value),
             "AllowedDomains" => self.allowed_domains = split_list(value),
             "DeniedDomains" => self.denied_domains = split_list(value),
             "RequestLog" => {
-                self.request_log = match value {
-                    "journal" => RequestLog::Journal,
-                    "off" => RequestLog::Off,
-                    _ => return Err(invalid(name, "expected journal or off")),
-                }
+                let choices = [("journal", RequestLog::Journal), ("off", RequestLog::Off)];
+                self.request_log = one_of(name, value, &choices, "expected journal or off")?;
             }
             "RequestLogDirectory" => self.request_log_directory = optional_path(value),
             "SessionIdleMinutes" => self.session_idle_minutes = parse_positive(name, value)?,

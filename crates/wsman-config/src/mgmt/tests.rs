@@ -55,6 +55,17 @@ fn os_login_settings_default_to_the_admin_group_and_stay_plain_names() {
     assert_eq!(s.get("PamService").as_deref(), Some("wsmand"));
 }
 
+/// Asserts that `decide` allows (`true`) or denies (`false`) each client as its case says.
+fn assert_decisions(decide: impl Fn(&str) -> ClientDecision, cases: &[(&str, bool)]) {
+    for &(client, allowed) in cases {
+        let accepted = match decide(client) {
+            ClientDecision::Allowed(_) => true,
+            ClientDecision::Denied(_) => false,
+        };
+        assert_eq!(accepted, allowed, "{client}");
+    }
+}
+
 #[test]
 fn deny_wins_then_allow_then_unspecified() {
     let mut s = MgmtSettings::default();
@@ -63,26 +74,16 @@ fn deny_wins_then_allow_then_unspecified() {
     s.set("UnspecifiedClients", "Deny").unwrap();
     let rules = ClientRules::from_settings(&s).unwrap();
     let ip = |t: &str| t.parse::<IpAddr>().unwrap();
-    assert!(matches!(
-        rules.decide(ip("10.2.3.4")),
-        ClientDecision::Allowed(_)
-    ));
-    assert!(matches!(
-        rules.decide(ip("10.1.3.4")),
-        ClientDecision::Denied(_)
-    ));
-    assert!(matches!(
-        rules.decide(ip("::ffff:10.1.3.4")),
-        ClientDecision::Denied(_)
-    ));
-    assert!(matches!(
-        rules.decide(ip("fd12::1")),
-        ClientDecision::Allowed(_)
-    ));
-    assert!(matches!(
-        rules.decide(ip("192.0.2.1")),
-        ClientDecision::Denied(_)
-    ));
+    assert_decisions(
+        |client| rules.decide(ip(client)),
+        &[
+            ("10.2.3.4", true),
+            ("10.1.3.4", false),
+            ("::ffff:10.1.3.4", false),
+            ("fd12::1", true),
+            ("192.0.2.1", false),
+        ],
+    );
     assert!(ClientNet::parse("0.0.0.0/0")
         .unwrap()
         .contains(ip("8.8.8.8")));
@@ -98,19 +99,15 @@ fn domains_match_confirmed_names_at_and_below_them() {
     let rules = ClientRules::from_settings(&s).unwrap();
     assert!(rules.needs_name());
     let ip: IpAddr = "192.0.2.9".parse().unwrap();
-    let decide = |name| rules.decide_named(ip, name);
-    assert!(matches!(
-        decide(Some("example.com")),
-        ClientDecision::Allowed(_)
-    ));
-    assert!(matches!(
-        decide(Some("www.example.com")),
-        ClientDecision::Allowed(_)
-    ));
-    assert!(matches!(
-        decide(Some("notexample.com")),
-        ClientDecision::Denied(_)
-    ));
+    let decide = |name: Option<&str>| rules.decide_named(ip, name);
+    assert_decisions(
+        |name| decide(Some(name)),
+        &[
+            ("example.com", true),
+            ("www.example.com", true),
+            ("notexample.com", false),
+        ],
+    );
     assert_eq!(
         decide(Some("x.bad.example.com")),
         ClientDecision::Denied("DeniedDomains bad.example.com (x.bad.example.com)".into())

@@ -73,12 +73,7 @@ impl MgmtSettings {
                     format!("{:?}: 1 to 64 letters, digits, '-', '_' or '.'", host.name),
                 ));
             }
-            if !names.insert(host.name.as_str()) {
-                return Err(invalid(
-                    "Host.Name",
-                    format!("{:?} appears twice", host.name),
-                ));
-            }
+            insert_unique(&mut names, "Host.Name", &host.name)?;
             if !(host.url.starts_with("http://") || host.url.starts_with("https://")) {
                 return Err(invalid(
                     "Host.Url",
@@ -108,12 +103,7 @@ impl MgmtSettings {
                     format!("{:?}: letters, digits, '-', '_' or '.'", role.name),
                 ));
             }
-            if !names.insert(role.name.as_str()) {
-                return Err(invalid(
-                    "Role.Name",
-                    format!("{:?} appears twice", role.name),
-                ));
-            }
+            insert_unique(&mut names, "Role.Name", &role.name)?;
             for member in &role.members {
                 let (name, wildcard) = match member.strip_prefix("os-group:") {
                     Some(group) => (group, false),
@@ -180,5 +170,18 @@ impl MgmtSettings {
             }
         }
         Ok(())
+    }
+}
+
+/// Adds `name` to `names`, refusing one already there: entries are found by their name.
+fn insert_unique<'a>(
+    names: &mut std::collections::BTreeSet<&'a str>,
+    key: &str,
+    name: &'a str,
+) -> Result<(), MgmtError> {
+    if names.insert(name) {
+        Ok(())
+    } else {
+        Err(invalid(key, format!("{name:?} appears twice")))
     }
 }
