@@ -462,16 +462,10 @@ pub(super) fn all_sensors(
     out
 }
 
-/// `CIM_Sensor`: every sensor, the numeric ones (CIM_NumericSensor instances) included, as a
-/// base class enumerates its subclasses.
-pub struct Sensor {
-    hardware: Arc<Hardware>,
-}
-
-impl Sensor {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `CIM_Sensor`: every sensor, the numeric ones (CIM_NumericSensor instances) included, as a
+    /// base class enumerates its subclasses.
+    Sensor
 }
 
 const SENSOR: ClassSchema = ClassSchema {
@@ -531,15 +525,9 @@ impl Class for Sensor {
     }
 }
 
-/// `CIM_NumericSensor`: the BMC's threshold sensors, the hwmon inputs and the thermal zones.
-pub struct NumericSensor {
-    hardware: Arc<Hardware>,
-}
-
-impl NumericSensor {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `CIM_NumericSensor`: the BMC's threshold sensors, the hwmon inputs and the thermal zones.
+    NumericSensor
 }
 
 const NUMERIC_SENSOR: ClassSchema = ClassSchema {
@@ -636,15 +624,9 @@ fn log_record_key(record_id: u16) -> Instance {
         .with_key("RecordID", record_id.to_string())
 }
 
-/// `CIM_RecordLog`: the SEL, one instance, with ClearLog.
-pub struct RecordLog {
-    hardware: Arc<Hardware>,
-}
-
-impl RecordLog {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `CIM_RecordLog`: the SEL, one instance, with ClearLog.
+    RecordLog
 }
 
 const RECORD_LOG: ClassSchema = ClassSchema {
@@ -751,16 +733,10 @@ impl Class for RecordLog {
     }
 }
 
-/// `CIM_LogRecord`: the SEL's entries, oldest first. RecordData is the record's 16 bytes in
-/// hexadecimal, as the BMC keeps them.
-pub struct LogRecord {
-    hardware: Arc<Hardware>,
-}
-
-impl LogRecord {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `CIM_LogRecord`: the SEL's entries, oldest first. RecordData is the record's 16 bytes in
+    /// hexadecimal, as the BMC keeps them.
+    LogRecord
 }
 
 const LOG_RECORD: ClassSchema = ClassSchema {
@@ -836,32 +812,21 @@ impl Class for LogRecord {
     }
 }
 
-/// `CIM_LogManagesRecord`: the SEL (Antecedent) and each of its records (Dependent).
-pub struct LogManagesRecord {
-    hardware: Arc<Hardware>,
+hardware_class! {
+    /// `CIM_LogManagesRecord`: the SEL (Antecedent) and each of its records (Dependent).
+    LogManagesRecord
 }
 
-impl LogManagesRecord {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
-}
-
-const LOG_MANAGES_RECORD: ClassSchema = ClassSchema {
-    name: "CIM_LogManagesRecord",
-    namespace: NAMESPACE,
-    keys: &["Antecedent", "Dependent"],
-    singleton: false,
-    references: &["Antecedent", "Dependent"],
-    declaration: Declaration {
-        superclass: Some("CIM_Dependency"),
-        properties: &[
-            ("Antecedent", "ref:CIM_Log"),
-            ("Dependent", "ref:CIM_RecordForLog"),
-        ],
-        methods: &[],
-    },
-};
+const LOG_MANAGES_RECORD: ClassSchema = ClassSchema::association(
+    "CIM_LogManagesRecord",
+    NAMESPACE,
+    "CIM_Dependency",
+    &["Antecedent", "Dependent"],
+    &[
+        ("Antecedent", "ref:CIM_Log"),
+        ("Dependent", "ref:CIM_RecordForLog"),
+    ],
+);
 
 impl Class for LogManagesRecord {
     schema!(LOG_MANAGES_RECORD);

@@ -9,8 +9,6 @@
 //! serial numbers and the UUID readable by root only, so they are served to administrators
 //! only and are nil for everyone else, whatever the daemon itself can read.
 
-use std::sync::Arc;
-
 use wsman_proto::cim::{class_uri, Instance, Reference, Value};
 
 use super::hardware::{self, Hardware, NAMESPACE, SENSOR_KEYS, SYSTEM_CLASS};
@@ -51,15 +49,9 @@ fn package_type(smbios: u16) -> u16 {
     }
 }
 
-/// `Win32_SystemEnclosure`: the machine's chassis from DMI, one instance keyed by Tag.
-pub struct SystemEnclosure {
-    hardware: Arc<Hardware>,
-}
-
-impl SystemEnclosure {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `Win32_SystemEnclosure`: the machine's chassis from DMI, one instance keyed by Tag.
+    SystemEnclosure
 }
 
 const SYSTEM_ENCLOSURE: ClassSchema = ClassSchema {
@@ -138,16 +130,10 @@ impl Class for SystemEnclosure {
     }
 }
 
-/// `CIM_Chassis`: the same chassis in DMTF's terms (DSP1011), keyed by CreationClassName and
-/// Tag.
-pub struct Chassis {
-    hardware: Arc<Hardware>,
-}
-
-impl Chassis {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `CIM_Chassis`: the same chassis in DMTF's terms (DSP1011), keyed by CreationClassName and
+    /// Tag.
+    Chassis
 }
 
 const CHASSIS: ClassSchema = ClassSchema {
@@ -231,16 +217,10 @@ impl Class for Chassis {
     }
 }
 
-/// `CIM_ComputerSystem` (root/hardware): the host, keyed by its name, which every sensor's
-/// SystemName refers to.
-pub struct ComputerSystem {
-    hardware: Arc<Hardware>,
-}
-
-impl ComputerSystem {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `CIM_ComputerSystem` (root/hardware): the host, keyed by its name, which every sensor's
+    /// SystemName refers to.
+    ComputerSystem
 }
 
 fn system_reference() -> Reference {
@@ -333,16 +313,10 @@ impl Class for ComputerSystem {
     }
 }
 
-/// `CIM_Processor` (root/hardware): the processor packages Win32_Processor serves, in DMTF's
-/// terms; keyed as every logical device of the system. Family is SMBIOS type 4's.
-pub struct Processor {
-    hardware: Arc<Hardware>,
-}
-
-impl Processor {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `CIM_Processor` (root/hardware): the processor packages Win32_Processor serves, in DMTF's
+    /// terms; keyed as every logical device of the system. Family is SMBIOS type 4's.
+    Processor
 }
 
 /// The SMBIOS family of the package `CPU<n>`: the n-th populated socket in table order, as the
@@ -439,17 +413,11 @@ impl Class for Processor {
     }
 }
 
-/// `CIM_PhysicalMemory` (root/hardware): the memory modules of SMBIOS type 17, empty sockets
-/// left out, keyed by CreationClassName and a Tag numbering them in table order as Windows'
-/// Win32_PhysicalMemory does (`Physical Memory 0`; the locators are not unique on every board).
-pub struct PhysicalMemory {
-    hardware: Arc<Hardware>,
-}
-
-impl PhysicalMemory {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `CIM_PhysicalMemory` (root/hardware): the memory modules of SMBIOS type 17, empty sockets
+    /// left out, keyed by CreationClassName and a Tag numbering them in table order as Windows'
+    /// Win32_PhysicalMemory does (`Physical Memory 0`; the locators are not unique on every board).
+    PhysicalMemory
 }
 
 /// CIM_PhysicalMemory.MemoryType of SMBIOS' memory type: CIM's map is SMBIOS' with Unknown
@@ -574,33 +542,22 @@ impl Class for PhysicalMemory {
     }
 }
 
-/// `CIM_SystemDevice`: the computer system (GroupComponent) and each of its sensors,
-/// processors and memory modules (PartComponent).
-pub struct SystemDevice {
-    hardware: Arc<Hardware>,
+hardware_class! {
+    /// `CIM_SystemDevice`: the computer system (GroupComponent) and each of its sensors,
+    /// processors and memory modules (PartComponent).
+    SystemDevice
 }
 
-impl SystemDevice {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
-}
-
-const SYSTEM_DEVICE: ClassSchema = ClassSchema {
-    name: "CIM_SystemDevice",
-    namespace: NAMESPACE,
-    keys: &["GroupComponent", "PartComponent"],
-    singleton: false,
-    references: &["GroupComponent", "PartComponent"],
-    declaration: Declaration {
-        superclass: Some("CIM_SystemComponent"),
-        properties: &[
-            ("GroupComponent", "ref:CIM_System"),
-            ("PartComponent", "ref:CIM_LogicalDevice"),
-        ],
-        methods: &[],
-    },
-};
+const SYSTEM_DEVICE: ClassSchema = ClassSchema::association(
+    "CIM_SystemDevice",
+    NAMESPACE,
+    "CIM_SystemComponent",
+    &["GroupComponent", "PartComponent"],
+    &[
+        ("GroupComponent", "ref:CIM_System"),
+        ("PartComponent", "ref:CIM_LogicalDevice"),
+    ],
+);
 
 impl Class for SystemDevice {
     schema!(SYSTEM_DEVICE);
@@ -666,34 +623,23 @@ fn package_id(n: usize, packages: &[String]) -> Option<String> {
     packages.contains(&id).then_some(id)
 }
 
-/// `CIM_AssociatedSensor`: a sensor (Antecedent) and the CIM_Processor it measures
-/// (Dependent): the BMC's sensors of a processor entity, and the kernel's sensors whose driver
-/// says what they measure.
-pub struct AssociatedSensor {
-    hardware: Arc<Hardware>,
+hardware_class! {
+    /// `CIM_AssociatedSensor`: a sensor (Antecedent) and the CIM_Processor it measures
+    /// (Dependent): the BMC's sensors of a processor entity, and the kernel's sensors whose driver
+    /// says what they measure.
+    AssociatedSensor
 }
 
-impl AssociatedSensor {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
-}
-
-const ASSOCIATED_SENSOR: ClassSchema = ClassSchema {
-    name: "CIM_AssociatedSensor",
-    namespace: NAMESPACE,
-    keys: &["Antecedent", "Dependent"],
-    singleton: false,
-    references: &["Antecedent", "Dependent"],
-    declaration: Declaration {
-        superclass: Some("CIM_Dependency"),
-        properties: &[
-            ("Antecedent", "ref:CIM_Sensor"),
-            ("Dependent", "ref:CIM_LogicalDevice"),
-        ],
-        methods: &[],
-    },
-};
+const ASSOCIATED_SENSOR: ClassSchema = ClassSchema::association(
+    "CIM_AssociatedSensor",
+    NAMESPACE,
+    "CIM_Dependency",
+    &["Antecedent", "Dependent"],
+    &[
+        ("Antecedent", "ref:CIM_Sensor"),
+        ("Dependent", "ref:CIM_LogicalDevice"),
+    ],
+);
 
 impl Class for AssociatedSensor {
     schema!(ASSOCIATED_SENSOR);

@@ -65,6 +65,29 @@ impl ClassSchema {
             },
         }
     }
+
+    /// An association without methods, as Windows and DMTF declare them: keyed by its
+    /// references (`Antecedent` and `Dependent`, `GroupComponent` and `PartComponent`).
+    pub const fn association(
+        name: &'static str,
+        namespace: &'static str,
+        superclass: &'static str,
+        references: &'static [&'static str],
+        properties: &'static [(&'static str, TypeName)],
+    ) -> Self {
+        Self {
+            name,
+            namespace,
+            keys: references,
+            singleton: false,
+            references,
+            declaration: Declaration {
+                superclass: Some(superclass),
+                properties,
+                methods: &[],
+            },
+        }
+    }
 }
 
 /// A class's declaration: the types of the properties [`super::Class::properties`] lists
