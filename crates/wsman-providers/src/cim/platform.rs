@@ -11,7 +11,7 @@
 
 use wsman_proto::cim::{class_uri, Instance, Reference, Value};
 
-use super::hardware::{self, Hardware, NAMESPACE, SENSOR_KEYS, SYSTEM_CLASS};
+use super::hardware::{self, Hardware, NAMESPACE, SYSTEM_CLASS};
 use super::schema::{ClassSchema, Declaration};
 use super::smbios::{MemoryDevice, ProcessorSocket};
 use super::sysfs::{self, SysfsSensor};
@@ -329,53 +329,46 @@ fn processor_family(device_id: &str, sockets: &[ProcessorSocket]) -> u16 {
         .map_or(2, |s| s.family)
 }
 
-const PROCESSOR: ClassSchema = ClassSchema {
-    name: "CIM_Processor",
-    namespace: NAMESPACE,
-    keys: SENSOR_KEYS,
-    singleton: false,
-    references: &[],
-    declaration: Declaration {
-        superclass: Some("CIM_LogicalDevice"),
-        properties: &[
-            ("AddressWidth", "uint16"),
-            ("Availability", "uint16"),
-            ("Caption", "string"),
-            ("ConfigManagerErrorCode", "uint32"),
-            ("ConfigManagerUserConfig", "boolean"),
-            ("CPUStatus", "uint16"),
-            ("CreationClassName", "string"),
-            ("CurrentClockSpeed", "uint32"),
-            ("DataWidth", "uint16"),
-            ("Description", "string"),
-            ("DeviceID", "string"),
-            ("ElementName", "string"),
-            ("EnabledState", "uint16"),
-            ("ErrorCleared", "boolean"),
-            ("ErrorDescription", "string"),
-            ("Family", "uint16"),
-            ("InstallDate", "datetime"),
-            ("LastErrorCode", "uint32"),
-            ("LoadPercentage", "uint16"),
-            ("MaxClockSpeed", "uint32"),
-            ("Name", "string"),
-            ("NumberOfEnabledCores", "uint16"),
-            ("OtherFamilyDescription", "string"),
-            ("PNPDeviceID", "string"),
-            ("PowerManagementCapabilities", "uint16[]"),
-            ("PowerManagementSupported", "boolean"),
-            ("Role", "string"),
-            ("Status", "string"),
-            ("StatusInfo", "uint16"),
-            ("Stepping", "string"),
-            ("SystemCreationClassName", "string"),
-            ("SystemName", "string"),
-            ("UniqueId", "string"),
-            ("UpgradeMethod", "uint16"),
-        ],
-        methods: &[],
-    },
-};
+const PROCESSOR: ClassSchema = hardware::logical_device(
+    "CIM_Processor",
+    "CIM_LogicalDevice",
+    &[
+        ("AddressWidth", "uint16"),
+        ("Availability", "uint16"),
+        ("Caption", "string"),
+        ("ConfigManagerErrorCode", "uint32"),
+        ("ConfigManagerUserConfig", "boolean"),
+        ("CPUStatus", "uint16"),
+        ("CreationClassName", "string"),
+        ("CurrentClockSpeed", "uint32"),
+        ("DataWidth", "uint16"),
+        ("Description", "string"),
+        ("DeviceID", "string"),
+        ("ElementName", "string"),
+        ("EnabledState", "uint16"),
+        ("ErrorCleared", "boolean"),
+        ("ErrorDescription", "string"),
+        ("Family", "uint16"),
+        ("InstallDate", "datetime"),
+        ("LastErrorCode", "uint32"),
+        ("LoadPercentage", "uint16"),
+        ("MaxClockSpeed", "uint32"),
+        ("Name", "string"),
+        ("NumberOfEnabledCores", "uint16"),
+        ("OtherFamilyDescription", "string"),
+        ("PNPDeviceID", "string"),
+        ("PowerManagementCapabilities", "uint16[]"),
+        ("PowerManagementSupported", "boolean"),
+        ("Role", "string"),
+        ("Status", "string"),
+        ("StatusInfo", "uint16"),
+        ("Stepping", "string"),
+        ("SystemCreationClassName", "string"),
+        ("SystemName", "string"),
+        ("UniqueId", "string"),
+        ("UpgradeMethod", "uint16"),
+    ],
+);
 
 impl Class for Processor {
     schema!(PROCESSOR);
