@@ -321,18 +321,7 @@ pub(super) const fn logical_device(
     superclass: &'static str,
     properties: &'static [(&'static str, TypeName)],
 ) -> ClassSchema {
-    ClassSchema {
-        name,
-        namespace: NAMESPACE,
-        keys: SENSOR_KEYS,
-        singleton: false,
-        references: &[],
-        declaration: Declaration {
-            superclass: Some(superclass),
-            properties,
-            methods: &[],
-        },
-    }
+    ClassSchema::without_methods(name, NAMESPACE, SENSOR_KEYS, &[], superclass, properties)
 }
 
 /// The DeviceID of an IPMI sensor: owner, LUN and number, its key in the SDR.
