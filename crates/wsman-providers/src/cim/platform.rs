@@ -31,11 +31,26 @@ fn privileged_dmi(ctx: &Context<'_>, hardware: &Hardware, name: &str) -> Option<
         .flatten()
 }
 
-/// SMBIOS' chassis type (`chassis_type`, the kernel drops the lock bit).
-fn chassis_type(hardware: &Hardware) -> Option<u16> {
-    sysfs::dmi(hardware.sysfs_root(), "chassis_type")?
-        .parse()
-        .ok()
+/// The chassis as DMI describes it, which Win32_SystemEnclosure and CIM_Chassis both serve.
+struct ChassisDmi {
+    /// SMBIOS' chassis type (`chassis_type`, the kernel drops the lock bit).
+    smbios_type: u16,
+    vendor: Option<String>,
+    /// Root-only in sysfs: nil unless the caller is an administrator.
+    serial: Option<String>,
+    version: Option<String>,
+}
+
+/// The chassis' DMI attributes; `None` without DMI (a VM without it, a container), where there
+/// is no chassis to describe.
+fn chassis_dmi(ctx: &Context<'_>, hardware: &Hardware) -> Option<ChassisDmi> {
+    let root = hardware.sysfs_root();
+    Some(ChassisDmi {
+        smbios_type: sysfs::dmi(root, "chassis_type")?.parse().ok()?,
+        vendor: sysfs::dmi(root, "chassis_vendor"),
+        serial: privileged_dmi(ctx, hardware, "chassis_serial"),
+        version: sysfs::dmi(root, "chassis_version"),
+    })
 }
 
 /// CIM_Chassis.ChassisPackageType of an SMBIOS chassis type: the same numbers up to 27
@@ -108,25 +123,21 @@ const SYSTEM_ENCLOSURE: ClassSchema = ClassSchema {
 impl Class for SystemEnclosure {
     schema!(SYSTEM_ENCLOSURE);
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
-        let root = self.hardware.sysfs_root();
-        // Without DMI (a VM without it, a container) there is no enclosure to describe.
-        let Some(types) = chassis_type(&self.hardware) else {
+        let Some(dmi) = chassis_dmi(ctx, &self.hardware) else {
             return Ok(Vec::new());
         };
+        let root = self.hardware.sysfs_root();
         Ok(vec![Instance::new(self.name(), self.namespace())
             .with("Caption", "System Enclosure")
-            .with("ChassisTypes", vec![types])
+            .with("ChassisTypes", vec![dmi.smbios_type])
             .with("CreationClassName", self.name())
             .with("Description", "System Enclosure")
-            .with("Manufacturer", sysfs::dmi(root, "chassis_vendor"))
+            .with("Manufacturer", dmi.vendor)
             .with("Name", "System Enclosure")
-            .with(
-                "SerialNumber",
-                privileged_dmi(ctx, &self.hardware, "chassis_serial"),
-            )
+            .with("SerialNumber", dmi.serial)
             .with("SMBIOSAssetTag", sysfs::dmi(root, "chassis_asset_tag"))
             .with_key("Tag", ENCLOSURE_TAG)
-            .with("Version", sysfs::dmi(root, "chassis_version"))])
+            .with("Version", dmi.version)])
     }
 }
 
@@ -192,10 +203,10 @@ const CHASSIS: ClassSchema = ClassSchema {
 impl Class for Chassis {
     schema!(CHASSIS);
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
-        let root = self.hardware.sysfs_root();
-        let Some(smbios) = chassis_type(&self.hardware) else {
+        let Some(dmi) = chassis_dmi(ctx, &self.hardware) else {
             return Ok(Vec::new());
         };
+        let smbios = dmi.smbios_type;
         let package = package_type(smbios);
         let description = (package == 1).then(|| format!("SMBIOS chassis type {smbios}"));
         Ok(vec![Instance::new(self.name(), NAMESPACE)
@@ -204,16 +215,13 @@ impl Class for Chassis {
             .with("ChassisTypeDescription", description)
             .with_key("CreationClassName", self.name())
             .with("ElementName", CHASSIS_TAG)
-            .with("Manufacturer", sysfs::dmi(root, "chassis_vendor"))
+            .with("Manufacturer", dmi.vendor)
             .with("Name", CHASSIS_TAG)
             // 3: Chassis/Frame.
             .with("PackageType", 3u16)
-            .with(
-                "SerialNumber",
-                privileged_dmi(ctx, &self.hardware, "chassis_serial"),
-            )
+            .with("SerialNumber", dmi.serial)
             .with_key("Tag", CHASSIS_TAG)
-            .with("Version", sysfs::dmi(root, "chassis_version"))])
+            .with("Version", dmi.version)])
     }
 }
 
