@@ -16,17 +16,48 @@ use ipmi_rs::storage::sel::Entry;
 
 use crate::SelEntry;
 
-/// Get Sensor Reading (IPMI 2.0 35.14): the raw answer bytes.
-pub struct ReadSensor {
-    number: u8,
-    target: (Address, Channel),
+/// A command of the Sensor/Event net function whose request is the sensor's number, sent to
+/// the sensor's owner, and whose answer `parse` reads: the struct and both trait impls,
+/// written once.
+macro_rules! sensor_command {
+    ($(#[$doc:meta])* $name:ident: $code:literal => $output:ty, $parse:ident) => {
+        $(#[$doc])*
+        pub struct $name {
+            number: u8,
+            target: (Address, Channel),
+        }
+
+        impl $name {
+            /// For the sensor `number` of the owner `target` addresses.
+            pub fn new(number: u8, target: (Address, Channel)) -> Self {
+                Self { number, target }
+            }
+        }
+
+        impl From<$name> for Message {
+            fn from(value: $name) -> Self {
+                Message::new_request(NetFn::SensorEvent, $code, vec![value.number])
+            }
+        }
+
+        impl IpmiCommand for $name {
+            type Output = $output;
+            type Error = NotEnoughData;
+
+            fn parse_success_response(data: &[u8]) -> Result<Self::Output, Self::Error> {
+                $parse(data).ok_or(NotEnoughData)
+            }
+
+            fn target(&self) -> Option<(Address, Channel)> {
+                Some(self.target)
+            }
+        }
+    };
 }
 
-impl ReadSensor {
-    /// For the sensor `number` of the owner `target` addresses.
-    pub fn new(number: u8, target: (Address, Channel)) -> Self {
-        Self { number, target }
-    }
+sensor_command! {
+    /// Get Sensor Reading (IPMI 2.0 35.14): the raw answer bytes.
+    ReadSensor: 0x2D => RawReading, parse_reading
 }
 
 /// A sensor's answer: the reading byte, and the state bytes (threshold comparison bits, or
@@ -39,25 +70,6 @@ pub struct RawReading {
     pub scanning_enabled: bool,
     /// States 0..7 in bits 0..7, states 8..14 in bits 8..14.
     pub states: Option<u16>,
-}
-
-impl From<ReadSensor> for Message {
-    fn from(value: ReadSensor) -> Self {
-        Message::new_request(NetFn::SensorEvent, 0x2D, vec![value.number])
-    }
-}
-
-impl IpmiCommand for ReadSensor {
-    type Output = RawReading;
-    type Error = NotEnoughData;
-
-    fn parse_success_response(data: &[u8]) -> Result<Self::Output, Self::Error> {
-        parse_reading(data).ok_or(NotEnoughData)
-    }
-
-    fn target(&self) -> Option<(Address, Channel)> {
-        Some(self.target)
-    }
 }
 
 /// The answer of Get Sensor Reading, bounded by its fixed layout.
@@ -77,17 +89,9 @@ pub fn parse_reading(data: &[u8]) -> Option<RawReading> {
     })
 }
 
-/// Get Sensor Thresholds (IPMI 2.0 35.9).
-pub struct GetThresholds {
-    number: u8,
-    target: (Address, Channel),
-}
-
-impl GetThresholds {
-    /// For the sensor `number` of the owner `target` addresses.
-    pub fn new(number: u8, target: (Address, Channel)) -> Self {
-        Self { number, target }
-    }
+sensor_command! {
+    /// Get Sensor Thresholds (IPMI 2.0 35.9).
+    GetThresholds: 0x27 => RawThresholds, parse_thresholds
 }
 
 /// The raw threshold bytes; `None` where the BMC says a threshold is not readable. Order:
@@ -95,25 +99,6 @@ impl GetThresholds {
 /// critical, upper non-recoverable (the order of the answer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RawThresholds(pub [Option<u8>; 6]);
-
-impl From<GetThresholds> for Message {
-    fn from(value: GetThresholds) -> Self {
-        Message::new_request(NetFn::SensorEvent, 0x27, vec![value.number])
-    }
-}
-
-impl IpmiCommand for GetThresholds {
-    type Output = RawThresholds;
-    type Error = NotEnoughData;
-
-    fn parse_success_response(data: &[u8]) -> Result<Self::Output, Self::Error> {
-        parse_thresholds(data).ok_or(NotEnoughData)
-    }
-
-    fn target(&self) -> Option<(Address, Channel)> {
-        Some(self.target)
-    }
-}
 
 pub fn parse_thresholds(data: &[u8]) -> Option<RawThresholds> {
     let (mask, values) = data.split_first()?;

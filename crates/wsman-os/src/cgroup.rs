@@ -712,6 +712,17 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// The cgroups of `base` for a test that needs them, or `None` (the reason printed, the
+    /// test skipped) where the host offers none.
+    pub(crate) fn usable_support(base: &str) -> Option<CgroupSupport> {
+        let support = CgroupSupport::detect(base);
+        if !support.is_available() {
+            eprintln!("skipped: no usable cgroups here ({support})");
+            return None;
+        }
+        Some(support)
+    }
+
     const MOUNTINFO: &str = "\
 30 25 0:26 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
 31 25 0:27 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
@@ -789,11 +800,9 @@ mod tests {
     /// Runs for real where the host allows groups (root here and in CI).
     #[test]
     fn shell_group_limits_and_kills() {
-        let support = CgroupSupport::detect("wsman-os-test");
-        if !support.is_available() {
-            eprintln!("skipped: no usable cgroups here ({support})");
+        let Some(support) = usable_support("wsman-os-test") else {
             return;
-        }
+        };
         let name = format!("unit-{}", std::process::id());
         let group = support
             .create_shell_group(&name, CgroupLimits::new(Some(50), Some(64 << 20)))
@@ -815,11 +824,9 @@ mod tests {
     fn a_command_group_inside_a_shell_group_ends_what_left_the_session() {
         use crate::process::{PreparedCommand, Program, RunAs, SpawnRequest};
         // A base of its own: tests probing one base at once race on its probe directory.
-        let support = CgroupSupport::detect("wsman-os-test-nested");
-        if !support.is_available() {
-            eprintln!("skipped: no usable cgroups here ({support})");
+        let Some(support) = usable_support("wsman-os-test-nested") else {
             return;
-        }
+        };
         let shell = support
             .create_shell_group(
                 &format!("nested-{}", std::process::id()),

@@ -231,6 +231,17 @@ mod tests {
     use crate::process::{PreparedCommand, Program, RunAs, SpawnRequest};
     use std::process::Command;
 
+    /// Starts `line` under `sh` as the daemon, in a session of its own, as a command would be.
+    fn spawn_shell(line: &str) -> crate::process::Child {
+        let request = SpawnRequest::new(
+            Program::ShellCommandLine { line: line.into() },
+            RunAs::Daemon,
+            vec![("PATH".into(), "/usr/bin:/bin".into())],
+            "/".into(),
+        );
+        PreparedCommand::new(request).unwrap().spawn().unwrap()
+    }
+
     #[test]
     fn exit_codes_and_signals_map_like_a_shell() {
         for (line, expected) in [("exit 0", 0), ("exit 42", 42), ("kill -9 $$", 137)] {
@@ -245,15 +256,7 @@ mod tests {
 
     #[test]
     fn kill_session_ends_background_children() {
-        let request = SpawnRequest::new(
-            Program::ShellCommandLine {
-                line: "sleep 300 & sleep 300 & wait".into(),
-            },
-            RunAs::Daemon,
-            vec![("PATH".into(), "/usr/bin:/bin".into())],
-            "/".into(),
-        );
-        let mut child = PreparedCommand::new(request).unwrap().spawn().unwrap();
+        let mut child = spawn_shell("sleep 300 & sleep 300 & wait");
         let sid = child.id();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while all_processes().iter().filter(|p| p.session == sid).count() < 3 {
@@ -275,19 +278,10 @@ mod tests {
     /// One scan for several sessions; a zombie in a session does not keep the scans going.
     #[test]
     fn kill_sessions_ends_several_sessions_at_once() {
-        let start = |line: &str| {
-            let request = SpawnRequest::new(
-                Program::ShellCommandLine { line: line.into() },
-                RunAs::Daemon,
-                vec![("PATH".into(), "/usr/bin:/bin".into())],
-                "/".into(),
-            );
-            PreparedCommand::new(request).unwrap().spawn().unwrap()
-        };
         // The second leaves a zombie: `sleep` never reaps the subshell that exited.
         let mut children = [
-            start("sleep 300 & sleep 300 & wait"),
-            start("(exit 0) & exec sleep 301"),
+            spawn_shell("sleep 300 & sleep 300 & wait"),
+            spawn_shell("(exit 0) & exec sleep 301"),
         ];
         let sids: Vec<u32> = children.iter().map(|child| child.id()).collect();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -317,15 +311,7 @@ mod tests {
     /// A child that started a session of its own is still the command's: killed with it.
     #[test]
     fn kill_session_ends_descendants_in_their_own_session() {
-        let request = SpawnRequest::new(
-            Program::ShellCommandLine {
-                line: "setsid sleep 1004 & exec sleep 1005".into(),
-            },
-            RunAs::Daemon,
-            vec![("PATH".into(), "/usr/bin:/bin".into())],
-            "/".into(),
-        );
-        let mut child = PreparedCommand::new(request).unwrap().spawn().unwrap();
+        let mut child = spawn_shell("setsid sleep 1004 & exec sleep 1005");
         let sid = child.id();
         let escaped = || {
             all_processes()

@@ -50,17 +50,25 @@ pub enum UserError {
     },
 }
 
-/// Looks up `name`. `Ok(None)` if there is no such user.
-pub fn lookup_user(name: &str) -> Result<Option<LinuxUser>, UserError> {
+/// Looks `name` up in NSS with `from_name` (a user or a group), refusing a NUL byte first.
+fn lookup<T>(
+    what: &'static str,
+    name: &str,
+    from_name: fn(&str) -> nix::Result<Option<T>>,
+) -> Result<Option<T>, UserError> {
     if name.contains('\0') {
         return Err(UserError::NulByte);
     }
-    let user = User::from_name(name).map_err(|errno| UserError::Lookup {
-        what: "user",
+    from_name(name).map_err(|errno| UserError::Lookup {
+        what,
         name: name.to_owned(),
         errno,
-    })?;
-    let Some(user) = user else {
+    })
+}
+
+/// Looks up `name`. `Ok(None)` if there is no such user.
+pub fn lookup_user(name: &str) -> Result<Option<LinuxUser>, UserError> {
+    let Some(user) = lookup("user", name, User::from_name)? else {
         return Ok(None);
     };
     let c_name = CString::new(user.name.as_str()).map_err(|_| UserError::NulByte)?;
@@ -93,14 +101,7 @@ pub fn is_member_of_group(user: &LinuxUser, group_name: &str) -> Result<bool, Us
 
 /// The gid of the group called `name`; `Ok(None)` if there is no such group.
 pub fn group_id(name: &str) -> Result<Option<u32>, UserError> {
-    if name.contains('\0') {
-        return Err(UserError::NulByte);
-    }
-    let group = Group::from_name(name).map_err(|errno| UserError::Lookup {
-        what: "group",
-        name: name.to_owned(),
-        errno,
-    })?;
+    let group = lookup("group", name, Group::from_name)?;
     Ok(group.map(|g| g.gid.as_raw()))
 }
 

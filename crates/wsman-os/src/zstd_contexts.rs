@@ -281,29 +281,30 @@ mod tests {
                     ZSTD_freeDCtx(context);
                 }
             }
+            // The frame decompressed with `context` into `out`.
+            let mut decompress = |context: *mut c_void| {
+                // SAFETY: a valid context and buffers of the lengths passed.
+                let n = unsafe {
+                    (codec.decompress)(
+                        context,
+                        out.as_mut_ptr().cast(),
+                        out.len(),
+                        frame.as_ptr().cast(),
+                        frame.len(),
+                    )
+                };
+                out[..n].to_vec()
+            };
             let kept = ZSTD_createDCtx();
-            // SAFETY: valid contexts and buffers of the lengths passed.
-            let (from_kept, from_new) = unsafe {
-                let n = (codec.decompress)(
-                    kept,
-                    out.as_mut_ptr().cast(),
-                    out.len(),
-                    frame.as_ptr().cast(),
-                    frame.len(),
-                );
-                let a = out[..n].to_vec();
-                let fresh = (zstd.create)();
-                let n = (codec.decompress)(
-                    fresh,
-                    out.as_mut_ptr().cast(),
-                    out.len(),
-                    frame.as_ptr().cast(),
-                    frame.len(),
-                );
+            let from_kept = decompress(kept);
+            // SAFETY: create has no preconditions.
+            let fresh = unsafe { (zstd.create)() };
+            let from_new = decompress(fresh);
+            // SAFETY: both came from create and are not used after.
+            unsafe {
                 (zstd.free)(fresh);
                 ZSTD_freeDCtx(kept);
-                (a, out[..n].to_vec())
-            };
+            }
             assert_eq!(from_kept, original, "round {round}");
             assert_eq!(from_new, original, "round {round}");
         }

@@ -318,38 +318,31 @@ impl Systemd {
             let unit = name.as_str().to_owned();
             move |e| classify(e, operation, unit, "ChangeStartMode")
         };
-        match to {
-            Enablement::Enabled => {
-                self.manager
-                    .unmask_unit_files(&unit, false)
-                    .await
-                    .map_err(denied("unmask"))?;
-                self.manager
-                    .enable_unit_files(&unit, false, false)
-                    .await
-                    .map_err(denied("enable"))?;
-            }
-            Enablement::Disabled => {
-                self.manager
-                    .unmask_unit_files(&unit, false)
-                    .await
-                    .map_err(denied("unmask"))?;
-                self.manager
-                    .disable_unit_files(&unit, false)
-                    .await
-                    .map_err(denied("disable"))?;
-            }
-            Enablement::Masked => {
-                self.manager
-                    .disable_unit_files(&unit, false)
-                    .await
-                    .map_err(denied("disable"))?;
-                // Never forced: forcing would replace an administrator's unit file in /etc.
-                self.manager
-                    .mask_unit_files(&unit, false, false)
-                    .await
-                    .map_err(denied("mask"))?;
-            }
+        // Enabled and Disabled unmask first, then enable or disable; Masked disables, then
+        // masks.
+        if !matches!(to, Enablement::Masked) {
+            self.manager
+                .unmask_unit_files(&unit, false)
+                .await
+                .map_err(denied("unmask"))?;
+        }
+        if matches!(to, Enablement::Enabled) {
+            self.manager
+                .enable_unit_files(&unit, false, false)
+                .await
+                .map_err(denied("enable"))?;
+        } else {
+            self.manager
+                .disable_unit_files(&unit, false)
+                .await
+                .map_err(denied("disable"))?;
+        }
+        if matches!(to, Enablement::Masked) {
+            // Never forced: forcing would replace an administrator's unit file in /etc.
+            self.manager
+                .mask_unit_files(&unit, false, false)
+                .await
+                .map_err(denied("mask"))?;
         }
         self.manager.reload().await.map_err(bus("Reload"))
     }

@@ -242,11 +242,9 @@ mod tests {
     /// live one and a foreign directory are left alone.
     #[test]
     fn stale_instances_are_killed_and_removed_live_ones_kept() {
-        let support = CgroupSupport::detect("wsman-os-instance-test");
-        if !support.is_available() {
-            eprintln!("skipped: no usable cgroups here ({support})");
+        let Some(support) = super::super::tests::usable_support("wsman-os-instance-test") else {
             return;
-        }
+        };
         let live = support.instance_scope().unwrap();
         let live_group = live
             .create_shell_group("LIVE", crate::cgroup::CgroupLimits::default())

@@ -18,7 +18,7 @@ pub mod session;
 pub mod stack;
 mod sys;
 
-use std::ffi::{c_int, CString};
+use std::ffi::{c_int, CStr, CString};
 use std::ptr;
 
 use self::conversation::{converse, ConversationData};
@@ -59,22 +59,10 @@ impl PamAuthenticator {
             user: user.to_owned(),
         };
 
-        let mut handle: *mut PamHandle = ptr::null_mut();
-        // SAFETY: `service` and `data.user` are valid NUL-terminated strings
-        // and `conversation` a valid `pam_conv`; PAM copies the `pam_conv`
-        // struct, and `data` (its appdata) outlives the transaction because
-        // `transaction` below is declared after it and so dropped first.
-        let code = unsafe {
-            sys::pam_start(
-                self.service.as_ptr(),
-                data.user.as_ptr(),
-                &conversation,
-                &mut handle,
-            )
-        };
-        if handle.is_null() {
-            return Err(failed(PamStage::Start, code));
-        }
+        // `data` (the conversation's appdata) outlives the transaction because `transaction`
+        // below is declared after it and so dropped first.
+        let (handle, code) = start(&self.service, &data.user, &conversation)
+            .map_err(|code| failed(PamStage::Start, code))?;
         let mut transaction = Transaction {
             handle,
             status: code,
@@ -96,6 +84,25 @@ impl PamAuthenticator {
         }
         Ok(())
     }
+}
+
+/// `pam_start` of `service` for `user`: the handle and its status (a handle that is not
+/// `PAM_SUCCESS` must still be ended), or the status alone when PAM gave no handle. The
+/// caller keeps the conversation's appdata alive until the handle is ended.
+fn start(
+    service: &CStr,
+    user: &CStr,
+    conversation: &PamConv,
+) -> Result<(*mut PamHandle, c_int), c_int> {
+    let mut handle: *mut PamHandle = ptr::null_mut();
+    // SAFETY: `service` and `user` are valid NUL-terminated strings and `conversation` a
+    // valid `pam_conv`, which PAM copies.
+    let code =
+        unsafe { sys::pam_start(service.as_ptr(), user.as_ptr(), conversation, &mut handle) };
+    if handle.is_null() {
+        return Err(code);
+    }
+    Ok((handle, code))
 }
 
 /// Ends the PAM transaction (with the last status, as PAM asks) however

@@ -63,19 +63,8 @@ impl PamSession {
             conv: Some(refuse_conversation),
             appdata_ptr: ptr::null_mut(),
         };
-        let mut handle: *mut PamHandle = ptr::null_mut();
-        // SAFETY: valid NUL-terminated strings and a valid `pam_conv` (PAM copies it).
-        let code = unsafe {
-            sys::pam_start(
-                service.as_ptr(),
-                user_c.as_ptr(),
-                &conversation,
-                &mut handle,
-            )
-        };
-        if handle.is_null() {
-            return Err(failed(PamStage::Start, code));
-        }
+        let (handle, code) = super::start(&service, &user_c, &conversation)
+            .map_err(|code| failed(PamStage::Start, code))?;
         let mut session = Self {
             handle,
             status: code,

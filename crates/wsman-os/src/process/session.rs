@@ -212,6 +212,15 @@ struct HelperArguments {
     command: Vec<CString>,
 }
 
+/// A comma-separated list of numbers (empty for none); `None` if one is not a number.
+fn numbers<T: std::str::FromStr>(list: &str) -> Option<Vec<T>> {
+    list.split(',')
+        .filter(|n| !n.is_empty())
+        .map(str::parse)
+        .collect::<Result<Vec<T>, _>>()
+        .ok()
+}
+
 fn parse_arguments(arguments: Vec<OsString>) -> Option<HelperArguments> {
     let mut strings = arguments.into_iter().map(OsString::into_vec);
     let text = |bytes: Vec<u8>| String::from_utf8(bytes).ok();
@@ -220,12 +229,7 @@ fn parse_arguments(arguments: Vec<OsString>) -> Option<HelperArguments> {
     let user = text(strings.next()?)?;
     let uid = text(strings.next()?)?.parse().ok()?;
     let gid = text(strings.next()?)?.parse().ok()?;
-    let groups = text(strings.next()?)?
-        .split(',')
-        .filter(|group| !group.is_empty())
-        .map(str::parse)
-        .collect::<Result<Vec<u32>, _>>()
-        .ok()?;
+    let groups: Vec<u32> = numbers(&text(strings.next()?)?)?;
     let directory = CString::new(strings.next()?).ok()?;
     let terminal = match text(strings.next()?)?.as_str() {
         "terminal" => true,
@@ -238,12 +242,7 @@ fn parse_arguments(arguments: Vec<OsString>) -> Option<HelperArguments> {
         .parse()
         .ok()
         .filter(|fd| *fd > 2 && *fd != stage_fd)?;
-    let cgroup_fds = text(strings.next()?)?
-        .split(',')
-        .filter(|fd| !fd.is_empty())
-        .map(str::parse)
-        .collect::<Result<Vec<RawFd>, _>>()
-        .ok()?;
+    let cgroup_fds: Vec<RawFd> = numbers(&text(strings.next()?)?)?;
     let limits = text(strings.next()?)?
         .split(',')
         .filter(|limit| !limit.is_empty())

@@ -17,7 +17,7 @@ use wsman_ipmi::{Bmc, Numeric, SensorKind};
 use wsman_proto::cim::{CimDateTime, Instance, MethodInput, Value};
 use wsman_proto::Fault;
 
-use super::schema::{ClassSchema, Declaration, Method};
+use super::schema::{ClassSchema, Declaration, Method, TypeName};
 use super::sysfs::{self, SysfsSensor};
 use super::{procfs, reference_to, Answer, Class, Instances};
 use crate::{Context, Filter};
@@ -314,6 +314,16 @@ pub(super) const SENSOR_KEYS: &[&str] = &[
     "SystemName",
 ];
 
+/// A logical device of the system in root/hardware (a sensor, a processor): keyed as CIM keys
+/// every CIM_LogicalDevice, without references or methods.
+pub(super) const fn logical_device(
+    name: &'static str,
+    superclass: &'static str,
+    properties: &'static [(&'static str, TypeName)],
+) -> ClassSchema {
+    ClassSchema::without_methods(name, NAMESPACE, SENSOR_KEYS, &[], superclass, properties)
+}
+
 /// The DeviceID of an IPMI sensor: owner, LUN and number, its key in the SDR.
 fn device_id(s: &wsman_ipmi::Sensor) -> String {
     format!("IPMI:{:02X}.{}.{}", s.owner, s.lun, s.number)
@@ -462,67 +472,54 @@ pub(super) fn all_sensors(
     out
 }
 
-/// `CIM_Sensor`: every sensor, the numeric ones (CIM_NumericSensor instances) included, as a
-/// base class enumerates its subclasses.
-pub struct Sensor {
-    hardware: Arc<Hardware>,
+hardware_class! {
+    /// `CIM_Sensor`: every sensor, the numeric ones (CIM_NumericSensor instances) included, as a
+    /// base class enumerates its subclasses.
+    Sensor
 }
 
-impl Sensor {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
-}
-
-const SENSOR: ClassSchema = ClassSchema {
-    name: "CIM_Sensor",
-    namespace: NAMESPACE,
-    keys: SENSOR_KEYS,
-    singleton: false,
-    references: &[],
-    declaration: Declaration {
-        superclass: Some("CIM_LogicalDevice"),
-        properties: &[
-            ("AdditionalAvailability", "uint16[]"),
-            ("Availability", "uint16"),
-            ("Caption", "string"),
-            ("CreationClassName", "string"),
-            ("CurrentState", "string"),
-            ("Description", "string"),
-            ("DeviceID", "string"),
-            ("ElementName", "string"),
-            ("EnabledDefault", "uint16"),
-            ("EnabledState", "uint16"),
-            ("ErrorCleared", "boolean"),
-            ("ErrorDescription", "string"),
-            ("HealthState", "uint16"),
-            ("IdentifyingDescriptions", "string[]"),
-            ("InstallDate", "datetime"),
-            ("LastErrorCode", "uint32"),
-            ("MaxQuiesceTime", "uint64"),
-            ("Name", "string"),
-            ("OperationalStatus", "uint16[]"),
-            ("OtherEnabledState", "string"),
-            ("OtherIdentifyingInfo", "string[]"),
-            ("OtherSensorTypeDescription", "string"),
-            ("PollingInterval", "uint64"),
-            ("PossibleStates", "string[]"),
-            ("PowerManagementCapabilities", "uint16[]"),
-            ("PowerManagementSupported", "boolean"),
-            ("PowerOnHours", "uint64"),
-            ("RequestedState", "uint16"),
-            ("SensorType", "uint16"),
-            ("Status", "string"),
-            ("StatusDescriptions", "string[]"),
-            ("StatusInfo", "uint16"),
-            ("SystemCreationClassName", "string"),
-            ("SystemName", "string"),
-            ("TimeOfLastStateChange", "datetime"),
-            ("TotalPowerOnHours", "uint64"),
-        ],
-        methods: &[],
-    },
-};
+const SENSOR: ClassSchema = logical_device(
+    "CIM_Sensor",
+    "CIM_LogicalDevice",
+    &[
+        ("AdditionalAvailability", "uint16[]"),
+        ("Availability", "uint16"),
+        ("Caption", "string"),
+        ("CreationClassName", "string"),
+        ("CurrentState", "string"),
+        ("Description", "string"),
+        ("DeviceID", "string"),
+        ("ElementName", "string"),
+        ("EnabledDefault", "uint16"),
+        ("EnabledState", "uint16"),
+        ("ErrorCleared", "boolean"),
+        ("ErrorDescription", "string"),
+        ("HealthState", "uint16"),
+        ("IdentifyingDescriptions", "string[]"),
+        ("InstallDate", "datetime"),
+        ("LastErrorCode", "uint32"),
+        ("MaxQuiesceTime", "uint64"),
+        ("Name", "string"),
+        ("OperationalStatus", "uint16[]"),
+        ("OtherEnabledState", "string"),
+        ("OtherIdentifyingInfo", "string[]"),
+        ("OtherSensorTypeDescription", "string"),
+        ("PollingInterval", "uint64"),
+        ("PossibleStates", "string[]"),
+        ("PowerManagementCapabilities", "uint16[]"),
+        ("PowerManagementSupported", "boolean"),
+        ("PowerOnHours", "uint64"),
+        ("RequestedState", "uint16"),
+        ("SensorType", "uint16"),
+        ("Status", "string"),
+        ("StatusDescriptions", "string[]"),
+        ("StatusInfo", "uint16"),
+        ("SystemCreationClassName", "string"),
+        ("SystemName", "string"),
+        ("TimeOfLastStateChange", "datetime"),
+        ("TotalPowerOnHours", "uint64"),
+    ],
+);
 
 impl Class for Sensor {
     schema!(SENSOR);
@@ -531,89 +528,76 @@ impl Class for Sensor {
     }
 }
 
-/// `CIM_NumericSensor`: the BMC's threshold sensors, the hwmon inputs and the thermal zones.
-pub struct NumericSensor {
-    hardware: Arc<Hardware>,
+hardware_class! {
+    /// `CIM_NumericSensor`: the BMC's threshold sensors, the hwmon inputs and the thermal zones.
+    NumericSensor
 }
 
-impl NumericSensor {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
-}
-
-const NUMERIC_SENSOR: ClassSchema = ClassSchema {
-    name: "CIM_NumericSensor",
-    namespace: NAMESPACE,
-    keys: SENSOR_KEYS,
-    singleton: false,
-    references: &[],
-    declaration: Declaration {
-        superclass: Some("CIM_Sensor"),
-        properties: &[
-            ("Accuracy", "sint32"),
-            ("AdditionalAvailability", "uint16[]"),
-            ("Availability", "uint16"),
-            ("BaseUnits", "uint16"),
-            ("Caption", "string"),
-            ("CreationClassName", "string"),
-            ("CurrentReading", "sint32"),
-            ("CurrentState", "string"),
-            ("Description", "string"),
-            ("DeviceID", "string"),
-            ("ElementName", "string"),
-            ("EnabledDefault", "uint16"),
-            ("EnabledState", "uint16"),
-            ("EnabledThresholds", "uint16[]"),
-            ("ErrorCleared", "boolean"),
-            ("ErrorDescription", "string"),
-            ("HealthState", "uint16"),
-            ("Hysteresis", "uint32"),
-            ("IdentifyingDescriptions", "string[]"),
-            ("InstallDate", "datetime"),
-            ("IsLinear", "boolean"),
-            ("LastErrorCode", "uint32"),
-            ("LowerThresholdCritical", "sint32"),
-            ("LowerThresholdFatal", "sint32"),
-            ("LowerThresholdNonCritical", "sint32"),
-            ("MaxQuiesceTime", "uint64"),
-            ("MaxReadable", "sint32"),
-            ("MinReadable", "sint32"),
-            ("Name", "string"),
-            ("NominalReading", "sint32"),
-            ("NormalMax", "sint32"),
-            ("NormalMin", "sint32"),
-            ("OperationalStatus", "uint16[]"),
-            ("OtherEnabledState", "string"),
-            ("OtherIdentifyingInfo", "string[]"),
-            ("OtherSensorTypeDescription", "string"),
-            ("PollingInterval", "uint64"),
-            ("PossibleStates", "string[]"),
-            ("PowerManagementCapabilities", "uint16[]"),
-            ("PowerManagementSupported", "boolean"),
-            ("PowerOnHours", "uint64"),
-            ("RateUnits", "uint16"),
-            ("RequestedState", "uint16"),
-            ("Resolution", "uint32"),
-            ("SensorType", "uint16"),
-            ("SettableThresholds", "uint16[]"),
-            ("Status", "string"),
-            ("StatusDescriptions", "string[]"),
-            ("StatusInfo", "uint16"),
-            ("SupportedThresholds", "uint16[]"),
-            ("SystemCreationClassName", "string"),
-            ("SystemName", "string"),
-            ("TimeOfLastStateChange", "datetime"),
-            ("Tolerance", "sint32"),
-            ("TotalPowerOnHours", "uint64"),
-            ("UnitModifier", "sint32"),
-            ("UpperThresholdCritical", "sint32"),
-            ("UpperThresholdFatal", "sint32"),
-            ("UpperThresholdNonCritical", "sint32"),
-        ],
-        methods: &[],
-    },
-};
+const NUMERIC_SENSOR: ClassSchema = logical_device(
+    "CIM_NumericSensor",
+    "CIM_Sensor",
+    &[
+        ("Accuracy", "sint32"),
+        ("AdditionalAvailability", "uint16[]"),
+        ("Availability", "uint16"),
+        ("BaseUnits", "uint16"),
+        ("Caption", "string"),
+        ("CreationClassName", "string"),
+        ("CurrentReading", "sint32"),
+        ("CurrentState", "string"),
+        ("Description", "string"),
+        ("DeviceID", "string"),
+        ("ElementName", "string"),
+        ("EnabledDefault", "uint16"),
+        ("EnabledState", "uint16"),
+        ("EnabledThresholds", "uint16[]"),
+        ("ErrorCleared", "boolean"),
+        ("ErrorDescription", "string"),
+        ("HealthState", "uint16"),
+        ("Hysteresis", "uint32"),
+        ("IdentifyingDescriptions", "string[]"),
+        ("InstallDate", "datetime"),
+        ("IsLinear", "boolean"),
+        ("LastErrorCode", "uint32"),
+        ("LowerThresholdCritical", "sint32"),
+        ("LowerThresholdFatal", "sint32"),
+        ("LowerThresholdNonCritical", "sint32"),
+        ("MaxQuiesceTime", "uint64"),
+        ("MaxReadable", "sint32"),
+        ("MinReadable", "sint32"),
+        ("Name", "string"),
+        ("NominalReading", "sint32"),
+        ("NormalMax", "sint32"),
+        ("NormalMin", "sint32"),
+        ("OperationalStatus", "uint16[]"),
+        ("OtherEnabledState", "string"),
+        ("OtherIdentifyingInfo", "string[]"),
+        ("OtherSensorTypeDescription", "string"),
+        ("PollingInterval", "uint64"),
+        ("PossibleStates", "string[]"),
+        ("PowerManagementCapabilities", "uint16[]"),
+        ("PowerManagementSupported", "boolean"),
+        ("PowerOnHours", "uint64"),
+        ("RateUnits", "uint16"),
+        ("RequestedState", "uint16"),
+        ("Resolution", "uint32"),
+        ("SensorType", "uint16"),
+        ("SettableThresholds", "uint16[]"),
+        ("Status", "string"),
+        ("StatusDescriptions", "string[]"),
+        ("StatusInfo", "uint16"),
+        ("SupportedThresholds", "uint16[]"),
+        ("SystemCreationClassName", "string"),
+        ("SystemName", "string"),
+        ("TimeOfLastStateChange", "datetime"),
+        ("Tolerance", "sint32"),
+        ("TotalPowerOnHours", "uint64"),
+        ("UnitModifier", "sint32"),
+        ("UpperThresholdCritical", "sint32"),
+        ("UpperThresholdFatal", "sint32"),
+        ("UpperThresholdNonCritical", "sint32"),
+    ],
+);
 
 impl Class for NumericSensor {
     schema!(NUMERIC_SENSOR);
@@ -636,15 +620,9 @@ fn log_record_key(record_id: u16) -> Instance {
         .with_key("RecordID", record_id.to_string())
 }
 
-/// `CIM_RecordLog`: the SEL, one instance, with ClearLog.
-pub struct RecordLog {
-    hardware: Arc<Hardware>,
-}
-
-impl RecordLog {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `CIM_RecordLog`: the SEL, one instance, with ClearLog.
+    RecordLog
 }
 
 const RECORD_LOG: ClassSchema = ClassSchema {
@@ -751,16 +729,10 @@ impl Class for RecordLog {
     }
 }
 
-/// `CIM_LogRecord`: the SEL's entries, oldest first. RecordData is the record's 16 bytes in
-/// hexadecimal, as the BMC keeps them.
-pub struct LogRecord {
-    hardware: Arc<Hardware>,
-}
-
-impl LogRecord {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `CIM_LogRecord`: the SEL's entries, oldest first. RecordData is the record's 16 bytes in
+    /// hexadecimal, as the BMC keeps them.
+    LogRecord
 }
 
 const LOG_RECORD: ClassSchema = ClassSchema {
@@ -836,32 +808,21 @@ impl Class for LogRecord {
     }
 }
 
-/// `CIM_LogManagesRecord`: the SEL (Antecedent) and each of its records (Dependent).
-pub struct LogManagesRecord {
-    hardware: Arc<Hardware>,
+hardware_class! {
+    /// `CIM_LogManagesRecord`: the SEL (Antecedent) and each of its records (Dependent).
+    LogManagesRecord
 }
 
-impl LogManagesRecord {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
-}
-
-const LOG_MANAGES_RECORD: ClassSchema = ClassSchema {
-    name: "CIM_LogManagesRecord",
-    namespace: NAMESPACE,
-    keys: &["Antecedent", "Dependent"],
-    singleton: false,
-    references: &["Antecedent", "Dependent"],
-    declaration: Declaration {
-        superclass: Some("CIM_Dependency"),
-        properties: &[
-            ("Antecedent", "ref:CIM_Log"),
-            ("Dependent", "ref:CIM_RecordForLog"),
-        ],
-        methods: &[],
-    },
-};
+const LOG_MANAGES_RECORD: ClassSchema = ClassSchema::association(
+    "CIM_LogManagesRecord",
+    NAMESPACE,
+    "CIM_Dependency",
+    &["Antecedent", "Dependent"],
+    &[
+        ("Antecedent", "ref:CIM_Log"),
+        ("Dependent", "ref:CIM_RecordForLog"),
+    ],
+);
 
 impl Class for LogManagesRecord {
     schema!(LOG_MANAGES_RECORD);

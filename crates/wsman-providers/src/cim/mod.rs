@@ -16,6 +16,23 @@ macro_rules! schema {
     };
 }
 
+/// A class served from the host's `hardware::Hardware` (DMI, SMBIOS, the BMC): its struct and
+/// constructor are the same for each, so they are written once.
+macro_rules! hardware_class {
+    ($(#[$doc:meta])* $class:ident) => {
+        $(#[$doc])*
+        pub struct $class {
+            hardware: std::sync::Arc<$crate::cim::hardware::Hardware>,
+        }
+
+        impl $class {
+            pub fn new(hardware: std::sync::Arc<$crate::cim::hardware::Hardware>) -> Self {
+                Self { hardware }
+            }
+        }
+    };
+}
+
 pub mod disk;
 pub mod hardware;
 #[cfg(test)]

@@ -9,11 +9,9 @@
 //! serial numbers and the UUID readable by root only, so they are served to administrators
 //! only and are nil for everyone else, whatever the daemon itself can read.
 
-use std::sync::Arc;
-
 use wsman_proto::cim::{class_uri, Instance, Reference, Value};
 
-use super::hardware::{self, Hardware, NAMESPACE, SENSOR_KEYS, SYSTEM_CLASS};
+use super::hardware::{self, Hardware, NAMESPACE, SYSTEM_CLASS};
 use super::schema::{ClassSchema, Declaration};
 use super::smbios::{MemoryDevice, ProcessorSocket};
 use super::sysfs::{self, SysfsSensor};
@@ -33,11 +31,26 @@ fn privileged_dmi(ctx: &Context<'_>, hardware: &Hardware, name: &str) -> Option<
         .flatten()
 }
 
-/// SMBIOS' chassis type (`chassis_type`, the kernel drops the lock bit).
-fn chassis_type(hardware: &Hardware) -> Option<u16> {
-    sysfs::dmi(hardware.sysfs_root(), "chassis_type")?
-        .parse()
-        .ok()
+/// The chassis as DMI describes it, which Win32_SystemEnclosure and CIM_Chassis both serve.
+struct ChassisDmi {
+    /// SMBIOS' chassis type (`chassis_type`, the kernel drops the lock bit).
+    smbios_type: u16,
+    vendor: Option<String>,
+    /// Root-only in sysfs: nil unless the caller is an administrator.
+    serial: Option<String>,
+    version: Option<String>,
+}
+
+/// The chassis' DMI attributes; `None` without DMI (a VM without it, a container), where there
+/// is no chassis to describe.
+fn chassis_dmi(ctx: &Context<'_>, hardware: &Hardware) -> Option<ChassisDmi> {
+    let root = hardware.sysfs_root();
+    Some(ChassisDmi {
+        smbios_type: sysfs::dmi(root, "chassis_type")?.parse().ok()?,
+        vendor: sysfs::dmi(root, "chassis_vendor"),
+        serial: privileged_dmi(ctx, hardware, "chassis_serial"),
+        version: sysfs::dmi(root, "chassis_version"),
+    })
 }
 
 /// CIM_Chassis.ChassisPackageType of an SMBIOS chassis type: the same numbers up to 27
@@ -51,15 +64,9 @@ fn package_type(smbios: u16) -> u16 {
     }
 }
 
-/// `Win32_SystemEnclosure`: the machine's chassis from DMI, one instance keyed by Tag.
-pub struct SystemEnclosure {
-    hardware: Arc<Hardware>,
-}
-
-impl SystemEnclosure {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `Win32_SystemEnclosure`: the machine's chassis from DMI, one instance keyed by Tag.
+    SystemEnclosure
 }
 
 const SYSTEM_ENCLOSURE: ClassSchema = ClassSchema {
@@ -116,38 +123,28 @@ const SYSTEM_ENCLOSURE: ClassSchema = ClassSchema {
 impl Class for SystemEnclosure {
     schema!(SYSTEM_ENCLOSURE);
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
-        let root = self.hardware.sysfs_root();
-        // Without DMI (a VM without it, a container) there is no enclosure to describe.
-        let Some(types) = chassis_type(&self.hardware) else {
+        let Some(dmi) = chassis_dmi(ctx, &self.hardware) else {
             return Ok(Vec::new());
         };
+        let root = self.hardware.sysfs_root();
         Ok(vec![Instance::new(self.name(), self.namespace())
             .with("Caption", "System Enclosure")
-            .with("ChassisTypes", vec![types])
+            .with("ChassisTypes", vec![dmi.smbios_type])
             .with("CreationClassName", self.name())
             .with("Description", "System Enclosure")
-            .with("Manufacturer", sysfs::dmi(root, "chassis_vendor"))
+            .with("Manufacturer", dmi.vendor)
             .with("Name", "System Enclosure")
-            .with(
-                "SerialNumber",
-                privileged_dmi(ctx, &self.hardware, "chassis_serial"),
-            )
+            .with("SerialNumber", dmi.serial)
             .with("SMBIOSAssetTag", sysfs::dmi(root, "chassis_asset_tag"))
             .with_key("Tag", ENCLOSURE_TAG)
-            .with("Version", sysfs::dmi(root, "chassis_version"))])
+            .with("Version", dmi.version)])
     }
 }
 
-/// `CIM_Chassis`: the same chassis in DMTF's terms (DSP1011), keyed by CreationClassName and
-/// Tag.
-pub struct Chassis {
-    hardware: Arc<Hardware>,
-}
-
-impl Chassis {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `CIM_Chassis`: the same chassis in DMTF's terms (DSP1011), keyed by CreationClassName and
+    /// Tag.
+    Chassis
 }
 
 const CHASSIS: ClassSchema = ClassSchema {
@@ -206,10 +203,10 @@ const CHASSIS: ClassSchema = ClassSchema {
 impl Class for Chassis {
     schema!(CHASSIS);
     fn instances(&self, ctx: &Context<'_>, _: Option<&Filter>) -> Instances {
-        let root = self.hardware.sysfs_root();
-        let Some(smbios) = chassis_type(&self.hardware) else {
+        let Some(dmi) = chassis_dmi(ctx, &self.hardware) else {
             return Ok(Vec::new());
         };
+        let smbios = dmi.smbios_type;
         let package = package_type(smbios);
         let description = (package == 1).then(|| format!("SMBIOS chassis type {smbios}"));
         Ok(vec![Instance::new(self.name(), NAMESPACE)
@@ -218,29 +215,20 @@ impl Class for Chassis {
             .with("ChassisTypeDescription", description)
             .with_key("CreationClassName", self.name())
             .with("ElementName", CHASSIS_TAG)
-            .with("Manufacturer", sysfs::dmi(root, "chassis_vendor"))
+            .with("Manufacturer", dmi.vendor)
             .with("Name", CHASSIS_TAG)
             // 3: Chassis/Frame.
             .with("PackageType", 3u16)
-            .with(
-                "SerialNumber",
-                privileged_dmi(ctx, &self.hardware, "chassis_serial"),
-            )
+            .with("SerialNumber", dmi.serial)
             .with_key("Tag", CHASSIS_TAG)
-            .with("Version", sysfs::dmi(root, "chassis_version"))])
+            .with("Version", dmi.version)])
     }
 }
 
-/// `CIM_ComputerSystem` (root/hardware): the host, keyed by its name, which every sensor's
-/// SystemName refers to.
-pub struct ComputerSystem {
-    hardware: Arc<Hardware>,
-}
-
-impl ComputerSystem {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `CIM_ComputerSystem` (root/hardware): the host, keyed by its name, which every sensor's
+    /// SystemName refers to.
+    ComputerSystem
 }
 
 fn system_reference() -> Reference {
@@ -333,16 +321,10 @@ impl Class for ComputerSystem {
     }
 }
 
-/// `CIM_Processor` (root/hardware): the processor packages Win32_Processor serves, in DMTF's
-/// terms; keyed as every logical device of the system. Family is SMBIOS type 4's.
-pub struct Processor {
-    hardware: Arc<Hardware>,
-}
-
-impl Processor {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `CIM_Processor` (root/hardware): the processor packages Win32_Processor serves, in DMTF's
+    /// terms; keyed as every logical device of the system. Family is SMBIOS type 4's.
+    Processor
 }
 
 /// The SMBIOS family of the package `CPU<n>`: the n-th populated socket in table order, as the
@@ -355,53 +337,46 @@ fn processor_family(device_id: &str, sockets: &[ProcessorSocket]) -> u16 {
         .map_or(2, |s| s.family)
 }
 
-const PROCESSOR: ClassSchema = ClassSchema {
-    name: "CIM_Processor",
-    namespace: NAMESPACE,
-    keys: SENSOR_KEYS,
-    singleton: false,
-    references: &[],
-    declaration: Declaration {
-        superclass: Some("CIM_LogicalDevice"),
-        properties: &[
-            ("AddressWidth", "uint16"),
-            ("Availability", "uint16"),
-            ("Caption", "string"),
-            ("ConfigManagerErrorCode", "uint32"),
-            ("ConfigManagerUserConfig", "boolean"),
-            ("CPUStatus", "uint16"),
-            ("CreationClassName", "string"),
-            ("CurrentClockSpeed", "uint32"),
-            ("DataWidth", "uint16"),
-            ("Description", "string"),
-            ("DeviceID", "string"),
-            ("ElementName", "string"),
-            ("EnabledState", "uint16"),
-            ("ErrorCleared", "boolean"),
-            ("ErrorDescription", "string"),
-            ("Family", "uint16"),
-            ("InstallDate", "datetime"),
-            ("LastErrorCode", "uint32"),
-            ("LoadPercentage", "uint16"),
-            ("MaxClockSpeed", "uint32"),
-            ("Name", "string"),
-            ("NumberOfEnabledCores", "uint16"),
-            ("OtherFamilyDescription", "string"),
-            ("PNPDeviceID", "string"),
-            ("PowerManagementCapabilities", "uint16[]"),
-            ("PowerManagementSupported", "boolean"),
-            ("Role", "string"),
-            ("Status", "string"),
-            ("StatusInfo", "uint16"),
-            ("Stepping", "string"),
-            ("SystemCreationClassName", "string"),
-            ("SystemName", "string"),
-            ("UniqueId", "string"),
-            ("UpgradeMethod", "uint16"),
-        ],
-        methods: &[],
-    },
-};
+const PROCESSOR: ClassSchema = hardware::logical_device(
+    "CIM_Processor",
+    "CIM_LogicalDevice",
+    &[
+        ("AddressWidth", "uint16"),
+        ("Availability", "uint16"),
+        ("Caption", "string"),
+        ("ConfigManagerErrorCode", "uint32"),
+        ("ConfigManagerUserConfig", "boolean"),
+        ("CPUStatus", "uint16"),
+        ("CreationClassName", "string"),
+        ("CurrentClockSpeed", "uint32"),
+        ("DataWidth", "uint16"),
+        ("Description", "string"),
+        ("DeviceID", "string"),
+        ("ElementName", "string"),
+        ("EnabledState", "uint16"),
+        ("ErrorCleared", "boolean"),
+        ("ErrorDescription", "string"),
+        ("Family", "uint16"),
+        ("InstallDate", "datetime"),
+        ("LastErrorCode", "uint32"),
+        ("LoadPercentage", "uint16"),
+        ("MaxClockSpeed", "uint32"),
+        ("Name", "string"),
+        ("NumberOfEnabledCores", "uint16"),
+        ("OtherFamilyDescription", "string"),
+        ("PNPDeviceID", "string"),
+        ("PowerManagementCapabilities", "uint16[]"),
+        ("PowerManagementSupported", "boolean"),
+        ("Role", "string"),
+        ("Status", "string"),
+        ("StatusInfo", "uint16"),
+        ("Stepping", "string"),
+        ("SystemCreationClassName", "string"),
+        ("SystemName", "string"),
+        ("UniqueId", "string"),
+        ("UpgradeMethod", "uint16"),
+    ],
+);
 
 impl Class for Processor {
     schema!(PROCESSOR);
@@ -439,17 +414,11 @@ impl Class for Processor {
     }
 }
 
-/// `CIM_PhysicalMemory` (root/hardware): the memory modules of SMBIOS type 17, empty sockets
-/// left out, keyed by CreationClassName and a Tag numbering them in table order as Windows'
-/// Win32_PhysicalMemory does (`Physical Memory 0`; the locators are not unique on every board).
-pub struct PhysicalMemory {
-    hardware: Arc<Hardware>,
-}
-
-impl PhysicalMemory {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
+hardware_class! {
+    /// `CIM_PhysicalMemory` (root/hardware): the memory modules of SMBIOS type 17, empty sockets
+    /// left out, keyed by CreationClassName and a Tag numbering them in table order as Windows'
+    /// Win32_PhysicalMemory does (`Physical Memory 0`; the locators are not unique on every board).
+    PhysicalMemory
 }
 
 /// CIM_PhysicalMemory.MemoryType of SMBIOS' memory type: CIM's map is SMBIOS' with Unknown
@@ -574,33 +543,22 @@ impl Class for PhysicalMemory {
     }
 }
 
-/// `CIM_SystemDevice`: the computer system (GroupComponent) and each of its sensors,
-/// processors and memory modules (PartComponent).
-pub struct SystemDevice {
-    hardware: Arc<Hardware>,
+hardware_class! {
+    /// `CIM_SystemDevice`: the computer system (GroupComponent) and each of its sensors,
+    /// processors and memory modules (PartComponent).
+    SystemDevice
 }
 
-impl SystemDevice {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
-}
-
-const SYSTEM_DEVICE: ClassSchema = ClassSchema {
-    name: "CIM_SystemDevice",
-    namespace: NAMESPACE,
-    keys: &["GroupComponent", "PartComponent"],
-    singleton: false,
-    references: &["GroupComponent", "PartComponent"],
-    declaration: Declaration {
-        superclass: Some("CIM_SystemComponent"),
-        properties: &[
-            ("GroupComponent", "ref:CIM_System"),
-            ("PartComponent", "ref:CIM_LogicalDevice"),
-        ],
-        methods: &[],
-    },
-};
+const SYSTEM_DEVICE: ClassSchema = ClassSchema::association(
+    "CIM_SystemDevice",
+    NAMESPACE,
+    "CIM_SystemComponent",
+    &["GroupComponent", "PartComponent"],
+    &[
+        ("GroupComponent", "ref:CIM_System"),
+        ("PartComponent", "ref:CIM_LogicalDevice"),
+    ],
+);
 
 impl Class for SystemDevice {
     schema!(SYSTEM_DEVICE);
@@ -666,34 +624,23 @@ fn package_id(n: usize, packages: &[String]) -> Option<String> {
     packages.contains(&id).then_some(id)
 }
 
-/// `CIM_AssociatedSensor`: a sensor (Antecedent) and the CIM_Processor it measures
-/// (Dependent): the BMC's sensors of a processor entity, and the kernel's sensors whose driver
-/// says what they measure.
-pub struct AssociatedSensor {
-    hardware: Arc<Hardware>,
+hardware_class! {
+    /// `CIM_AssociatedSensor`: a sensor (Antecedent) and the CIM_Processor it measures
+    /// (Dependent): the BMC's sensors of a processor entity, and the kernel's sensors whose driver
+    /// says what they measure.
+    AssociatedSensor
 }
 
-impl AssociatedSensor {
-    pub fn new(hardware: Arc<Hardware>) -> Self {
-        Self { hardware }
-    }
-}
-
-const ASSOCIATED_SENSOR: ClassSchema = ClassSchema {
-    name: "CIM_AssociatedSensor",
-    namespace: NAMESPACE,
-    keys: &["Antecedent", "Dependent"],
-    singleton: false,
-    references: &["Antecedent", "Dependent"],
-    declaration: Declaration {
-        superclass: Some("CIM_Dependency"),
-        properties: &[
-            ("Antecedent", "ref:CIM_Sensor"),
-            ("Dependent", "ref:CIM_LogicalDevice"),
-        ],
-        methods: &[],
-    },
-};
+const ASSOCIATED_SENSOR: ClassSchema = ClassSchema::association(
+    "CIM_AssociatedSensor",
+    NAMESPACE,
+    "CIM_Dependency",
+    &["Antecedent", "Dependent"],
+    &[
+        ("Antecedent", "ref:CIM_Sensor"),
+        ("Dependent", "ref:CIM_LogicalDevice"),
+    ],
+);
 
 impl Class for AssociatedSensor {
     schema!(ASSOCIATED_SENSOR);

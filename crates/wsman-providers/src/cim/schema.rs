@@ -43,6 +43,30 @@ pub struct ClassSchema {
 }
 
 impl ClassSchema {
+    /// A class with instances addressed by `keys` (not a singleton) and without methods, derived
+    /// from `superclass`: what the named constructors below (and other modules' own) share.
+    pub const fn without_methods(
+        name: &'static str,
+        namespace: &'static str,
+        keys: &'static [&'static str],
+        references: &'static [&'static str],
+        superclass: &'static str,
+        properties: &'static [(&'static str, TypeName)],
+    ) -> Self {
+        Self {
+            name,
+            namespace,
+            keys,
+            singleton: false,
+            references,
+            declaration: Declaration {
+                superclass: Some(superclass),
+                properties,
+                methods: &[],
+            },
+        }
+    }
+
     /// A performance-counter class with one instance per counted object, as Windows declares
     /// them: in root/cimv2, keyed by `Name` (a processor, a disk, `_Total`), without references
     /// or methods, derived from `Win32_PerfRawData` or `Win32_PerfFormattedData`. The keyless
@@ -52,18 +76,21 @@ impl ClassSchema {
         superclass: &'static str,
         properties: &'static [(&'static str, TypeName)],
     ) -> Self {
-        Self {
-            name,
-            namespace: "root/cimv2",
-            keys: &["Name"],
-            singleton: false,
-            references: &[],
-            declaration: Declaration {
-                superclass: Some(superclass),
-                properties,
-                methods: &[],
-            },
-        }
+        Self::without_methods(name, "root/cimv2", &["Name"], &[], superclass, properties)
+    }
+
+    /// An association without methods, as Windows and DMTF declare them: keyed by its
+    /// references (`Antecedent` and `Dependent`, `GroupComponent` and `PartComponent`).
+    pub const fn association(
+        name: &'static str,
+        namespace: &'static str,
+        superclass: &'static str,
+        references: &'static [&'static str],
+        properties: &'static [(&'static str, TypeName)],
+    ) -> Self {
+        Self::without_methods(
+            name, namespace, references, references, superclass, properties,
+        )
     }
 }
 

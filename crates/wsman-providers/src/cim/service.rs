@@ -424,22 +424,17 @@ fn dependencies(unit: &ServiceUnit) -> Vec<(&str, u16)> {
     out
 }
 
-const DEPENDENT_SERVICE: ClassSchema = ClassSchema {
-    name: "Win32_DependentService",
-    namespace: "root/cimv2",
-    keys: &["Antecedent", "Dependent"],
-    singleton: false,
-    references: &["Antecedent", "Dependent"],
-    declaration: Declaration {
-        superclass: Some("CIM_ServiceServiceDependency"),
-        properties: &[
-            ("Antecedent", "ref:Win32_BaseService"),
-            ("Dependent", "ref:Win32_BaseService"),
-            ("TypeOfDependency", "uint16"),
-        ],
-        methods: &[],
-    },
-};
+const DEPENDENT_SERVICE: ClassSchema = ClassSchema::association(
+    "Win32_DependentService",
+    "root/cimv2",
+    "CIM_ServiceServiceDependency",
+    &["Antecedent", "Dependent"],
+    &[
+        ("Antecedent", "ref:Win32_BaseService"),
+        ("Dependent", "ref:Win32_BaseService"),
+        ("TypeOfDependency", "uint16"),
+    ],
+);
 
 impl Class for DependentService {
     schema!(DEPENDENT_SERVICE);

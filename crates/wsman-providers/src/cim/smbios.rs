@@ -8,8 +8,9 @@
 //! forward by at least a structure header, so it cannot loop. A field beyond a structure's
 //! formatted length reads as absent (older SMBIOS versions have shorter structures).
 
-use std::io::Read;
 use std::path::Path;
+
+use super::sysfs::read_bounded;
 
 /// Most bytes of the table read. Real tables are a few KiB; SMBIOS 3's 32-bit maximum would
 /// let firmware ask for 4 GiB.
@@ -272,16 +273,6 @@ pub fn parse(entry_point: &[u8], table: &[u8]) -> Smbios {
             .filter_map(ProcessorSocket::from_structure)
             .collect(),
     }
-}
-
-fn read_bounded(path: &Path, limit: u64) -> Option<Vec<u8>> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(limit)
-        .read_to_end(&mut bytes)
-        .ok()?;
-    Some(bytes)
 }
 
 /// The table of the sysfs at `root` (`firmware/dmi/tables`), decoded; empty when the host has

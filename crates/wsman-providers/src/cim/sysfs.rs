@@ -17,14 +17,21 @@ const MAX_ENTRIES: usize = 4096;
 /// Longest attribute read: sysfs attributes are at most a page.
 const MAX_VALUE: u64 = 4096;
 
-/// One sysfs attribute as trimmed text; `None` when absent, unreadable or empty.
-pub fn attribute(path: &Path) -> Option<String> {
+/// At most `limit` bytes of a sysfs file (an attribute, the SMBIOS table); `None` when it is
+/// absent or unreadable.
+pub fn read_bounded(path: &Path, limit: u64) -> Option<Vec<u8>> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .ok()?
-        .take(MAX_VALUE)
+        .take(limit)
         .read_to_end(&mut bytes)
         .ok()?;
+    Some(bytes)
+}
+
+/// One sysfs attribute as trimmed text; `None` when absent, unreadable or empty.
+pub fn attribute(path: &Path) -> Option<String> {
+    let bytes = read_bounded(path, MAX_VALUE)?;
     let text = String::from_utf8_lossy(&bytes).trim().to_owned();
     (!text.is_empty()).then_some(text)
 }

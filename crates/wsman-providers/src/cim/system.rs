@@ -427,28 +427,36 @@ const CURRENT_TIME_PROPERTIES: &[(&str, &str)] = &[
     ("Year", "uint32"),
 ];
 
-/// Win32_CurrentTime, which both clocks derive from and add nothing to.
-const CURRENT_TIME: Declaration = Declaration {
-    superclass: Some("Win32_CurrentTime"),
-    properties: CURRENT_TIME_PROPERTIES,
-    methods: &[],
-};
+/// A clock: a singleton (no keys) of root/cimv2 declared as Win32_CurrentTime, which both
+/// clocks derive from and add nothing to.
+const fn clock(name: &'static str) -> ClassSchema {
+    ClassSchema {
+        name,
+        namespace: "root/cimv2",
+        keys: &[],
+        singleton: true,
+        references: &[],
+        declaration: Declaration {
+            superclass: Some("Win32_CurrentTime"),
+            properties: CURRENT_TIME_PROPERTIES,
+            methods: &[],
+        },
+    }
+}
 
-const UTC_TIME: ClassSchema = ClassSchema {
-    name: "Win32_UTCTime",
-    namespace: "root/cimv2",
-    keys: &[],
-    singleton: true,
-    references: &[],
-    declaration: CURRENT_TIME,
-};
+/// Microseconds since the Unix epoch now (0 for a clock set before it).
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+const UTC_TIME: ClassSchema = clock("Win32_UTCTime");
 
 impl Class for UtcTime {
     schema!(UTC_TIME);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as i64);
+        let now = now_micros();
         Ok(vec![utc_time(self.name(), self.namespace(), now)])
     }
 }
@@ -456,21 +464,12 @@ impl Class for UtcTime {
 /// Win32_LocalTime: the clock in the host's time zone (`TZ`, else `/etc/localtime`).
 pub struct LocalTime;
 
-const LOCAL_TIME: ClassSchema = ClassSchema {
-    name: "Win32_LocalTime",
-    namespace: "root/cimv2",
-    keys: &[],
-    singleton: true,
-    references: &[],
-    declaration: CURRENT_TIME,
-};
+const LOCAL_TIME: ClassSchema = clock("Win32_LocalTime");
 
 impl Class for LocalTime {
     schema!(LOCAL_TIME);
     fn instances(&self, _: &Context<'_>, _: Option<&Filter>) -> Instances {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as i64);
+        let now = now_micros();
         let local = now + i64::from(local_offset_minutes(now)) * 60_000_000;
         Ok(vec![utc_time(self.name(), self.namespace(), local)])
     }
