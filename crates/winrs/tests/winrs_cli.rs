@@ -14,26 +14,8 @@ use wsman_test::{binaries, process, ConfigDir, Fixture, SERVICE_ACCOUNT, SERVICE
 /// No test may hang: a winrs that has not finished by then is killed and the test fails.
 const DEADLINE: Duration = Duration::from_secs(90);
 
-struct Finished {
-    status: ExitStatus,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
-
-impl Finished {
-    fn code(&self) -> i32 {
-        self.status.code().unwrap_or(-1)
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code(),
-            String::from_utf8_lossy(&self.stdout),
-            String::from_utf8_lossy(&self.stderr)
-        )
-    }
-}
+/// What winrs printed: bytes, as its streams carry the shell's code page.
+type Finished = process::FinishedBytes;
 
 /// The winrs binary with `fx`'s config dir as the machine's client configuration (the test
 /// defaults there allow unencrypted traffic to 127.0.0.1, as Windows' client requires).
@@ -55,34 +37,8 @@ fn winrs_command(fx: &Fixture, args: &[&str]) -> Command {
     command
 }
 
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<Vec<u8>> {
-    thread::spawn(move || {
-        let mut buffer = Vec::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut buffer);
-        }
-        buffer
-    })
-}
-
-fn finish(mut child: Child) -> Finished {
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
-    let status = process::wait_until(&mut child, DEADLINE);
-    let stdout = stdout.join().unwrap();
-    let stderr = stderr.join().unwrap();
-    match status {
-        Some(status) => Finished {
-            status,
-            stdout,
-            stderr,
-        },
-        None => panic!(
-            "winrs did not finish within {DEADLINE:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            String::from_utf8_lossy(&stdout),
-            String::from_utf8_lossy(&stderr)
-        ),
-    }
+fn finish(child: Child) -> Finished {
+    process::collect(child, DEADLINE, "winrs")
 }
 
 /// Starts `command` with `stdin` and its stdout and stderr piped to the test.

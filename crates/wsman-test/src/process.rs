@@ -100,30 +100,69 @@ pub fn run(command: &mut Command, stdin: Option<&str>, deadline: Duration) -> Fi
         // A child that exits without reading gives EPIPE; its exit status tells the story.
         let _ = pipe.write_all(input.as_bytes());
     }
+    let bytes = collect(child, deadline, &description);
+    Finished {
+        status: bytes.status,
+        stdout: String::from_utf8_lossy(&bytes.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&bytes.stderr).into_owned(),
+    }
+}
+
+/// What a finished command printed, as bytes: for output that need not be UTF-8 (a shell's
+/// code page, a binary stream).
+#[derive(Debug)]
+pub struct FinishedBytes {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl FinishedBytes {
+    /// Exit code, or -1 when killed by a signal.
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+
+    /// Both streams, for assertion messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code(),
+            String::from_utf8_lossy(&self.stdout),
+            String::from_utf8_lossy(&self.stderr)
+        )
+    }
+}
+
+/// Read `child`'s piped stdout and stderr to their end and wait for it up to `deadline`.
+/// Panics when the deadline passes, naming `description`, with what it printed so far.
+pub fn collect(mut child: Child, deadline: Duration, description: &str) -> FinishedBytes {
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
     let status = wait_until(&mut child, deadline);
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
     match status {
-        Some(status) => Finished {
+        Some(status) => FinishedBytes {
             status,
             stdout,
             stderr,
         },
         None => panic!(
-            "{description} did not finish within {deadline:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+            "{description} did not finish within {deadline:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
         ),
     }
 }
 
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<String> {
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<Vec<u8>> {
     thread::spawn(move || {
         let mut buffer = Vec::new();
         if let Some(mut pipe) = pipe {
             let _ = pipe.read_to_end(&mut buffer);
         }
-        String::from_utf8_lossy(&buffer).into_owned()
+        buffer
     })
 }
 
