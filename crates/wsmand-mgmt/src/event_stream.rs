@@ -25,8 +25,8 @@ use wsman_client::Client;
 use wsman_proto::xml::Element;
 
 use crate::socket_bounds::{
-    end_at_host, finish_writer, send_close, server_socket, Relay, Socket, SocketContext,
-    MAX_UPGRADE_QUERY_BYTES, QUEUED_OUTPUT_FRAMES,
+    end_at_host, finish_writer, send_close, server_socket, Relay, Socket, MAX_UPGRADE_QUERY_BYTES,
+    QUEUED_OUTPUT_FRAMES,
 };
 
 /// The resource a stream subscribes on, and the one delegation rules name to allow it.
@@ -256,9 +256,6 @@ pub struct Subscribed {
     /// What to pull with and to Unsubscribe.
     pub subscription: PullSubscription,
 }
-
-/// Who a stream serves.
-pub type StreamContext = SocketContext;
 
 /// What ended a stream, as audited.
 #[derive(Debug)]

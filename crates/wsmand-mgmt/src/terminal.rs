@@ -20,8 +20,8 @@ use wsman_client::shell::{Command, Output, OutputReader, Shell};
 
 use crate::sessions::Sessions;
 use crate::socket_bounds::{
-    end_at_host, finish_writer, send_close, server_socket, Relay, Socket, SocketContext,
-    CLOSE_DEADLINE, QUEUED_OUTPUT_FRAMES,
+    end_at_host, finish_writer, send_close, server_socket, Relay, Socket, CLOSE_DEADLINE,
+    QUEUED_OUTPUT_FRAMES,
 };
 use crate::terminal_proto::{self, Control, WindowSize, MAX_INPUT_FRAME};
 
@@ -138,9 +138,6 @@ impl Terminals {
         self.lock().open
     }
 }
-
-/// Who a terminal serves.
-pub type TerminalContext = SocketContext;
 
 /// What ended a terminal, as audited.
 #[derive(Debug)]
