@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 
 use wsman_events::delivery::{EVENTS_ACTION, HEARTBEAT_ACTION, SUBSCRIPTION_END_ACTION};
 use wsman_events::BookmarkList;
-use wsman_proto::xml::{self, Element, Node};
+use wsman_proto::xml::{self, Element};
 use wsman_proto::{ns, Request};
 
 pub use crate::event_facts::{event_limits, EventError, EventFacts, EVENT_NS};
@@ -245,47 +245,19 @@ pub fn event_xml(event: &Element) -> String {
             && e.attributes.iter().all(|a| a.ns.is_none())
             && e.elements().all(|c| same_ns(c, ns))
     }
-    fn write(e: &Element, out: &mut String) {
-        out.push('<');
-        out.push_str(&e.name);
-        for a in &e.attributes {
-            out.push(' ');
-            out.push_str(&a.name);
-            out.push_str("='");
-            out.push_str(&line_safe(&xml::escape_attr(&a.value)));
-            out.push('\'');
-        }
-        if e.children.is_empty() {
-            out.push_str("/>");
-            return;
-        }
-        out.push('>');
-        for child in &e.children {
-            match child {
-                Node::Element(c) => write(c, out),
-                Node::Text(t) => out.push_str(&line_safe(&xml::escape_text(t))),
-            }
-        }
-        out.push_str("</");
-        out.push_str(&e.name);
-        out.push('>');
-    }
     if !same_ns(event, event.ns.as_deref()) {
         return line_safe(&event.to_xml());
     }
     let mut out = String::new();
-    let mut root = event.clone();
-    if let Some(ns) = &event.ns {
-        root.attributes.insert(
-            0,
-            xml::Attribute {
-                ns: None,
-                name: "xmlns".to_owned(),
-                value: ns.clone(),
-            },
-        );
-    }
-    write(&root, &mut out);
+    let escape = |text: &str, in_attribute: bool, out: &mut String| {
+        let escaped = if in_attribute {
+            xml::escape_attr(text)
+        } else {
+            xml::escape_text(text)
+        };
+        out.push_str(&line_safe(&escaped));
+    };
+    wsman_events::event::write_unprefixed(event, &mut out, event.ns.as_deref(), &escape);
     out
 }
 

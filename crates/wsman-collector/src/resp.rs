@@ -102,6 +102,24 @@ fn number(text: &str) -> Result<i64, RespError> {
         .map_err(|_| RespError::BadNumber(text.chars().take(32).collect()))
 }
 
+/// A bulk string's length or an array's count: `None` for -1 (RESP's null), else at most
+/// `max` (over it, or negative: `too_large`).
+fn length(
+    text: &str,
+    max: usize,
+    too_large: fn(i64) -> RespError,
+) -> Result<Option<usize>, RespError> {
+    let length = number(text)?;
+    if length == -1 {
+        return Ok(None);
+    }
+    usize::try_from(length)
+        .ok()
+        .filter(|&n| n <= max)
+        .map(Some)
+        .ok_or(too_large(length))
+}
+
 fn parse_at(
     input: &[u8],
     start: usize,
@@ -119,16 +137,14 @@ fn parse_at(
         b'-' => Ok(Some((Reply::Error(text.to_owned()), next))),
         b':' => Ok(Some((Reply::Integer(number(text)?), next))),
         b'$' => {
-            let length = number(text)?;
-            if length == -1 {
+            let Some(size) = length(text, limits.max_bulk, RespError::BulkTooLarge)? else {
                 return Ok(Some((Reply::Bulk(None), next)));
-            }
-            let size = usize::try_from(length)
-                .ok()
-                .filter(|&n| n <= limits.max_bulk)
-                .ok_or(RespError::BulkTooLarge(length))?;
+            };
             let Some(end) = next.checked_add(size) else {
-                return Err(RespError::BulkTooLarge(length));
+                // `size` came from a non-negative i64: the conversion back cannot fail.
+                return Err(RespError::BulkTooLarge(
+                    i64::try_from(size).unwrap_or(i64::MAX),
+                ));
             };
             if input.len() < end + 2 {
                 return Ok(None);
@@ -142,14 +158,9 @@ fn parse_at(
             )))
         }
         b'*' => {
-            let count = number(text)?;
-            if count == -1 {
+            let Some(count) = length(text, limits.max_elements, RespError::ArrayTooLarge)? else {
                 return Ok(Some((Reply::Array(None), next)));
-            }
-            let count = usize::try_from(count)
-                .ok()
-                .filter(|&n| n <= limits.max_elements)
-                .ok_or(RespError::ArrayTooLarge(count))?;
+            };
             if depth >= limits.max_depth {
                 return Err(RespError::TooDeep(limits.max_depth));
             }

@@ -269,7 +269,7 @@ impl Event {
     /// say): building it twice was a tenth of a forwarder's CPU.
     pub fn tree_to_xml(tree: &Element) -> String {
         let mut out = String::with_capacity(2048);
-        write_event_element(tree, &mut out, true);
+        write_event_element(tree, &mut out);
         out
     }
 }
@@ -330,17 +330,33 @@ fn push(parent: &mut Element, child: Element) {
     parent.children.push(Node::Element(child));
 }
 
-fn write_event_element(e: &Element, out: &mut String, root: bool) {
+fn write_event_element(e: &Element, out: &mut String) {
+    write_unprefixed(e, out, Some(EVENT_NS), &|text, in_attribute, out| {
+        escape_into(text, out, in_attribute);
+    });
+}
+
+/// `e` as Windows writes event XML, for the events written here and the collector's received
+/// ones alike: no prefixes, single-quoted attributes, `xmlns` (if any) first on the root;
+/// text and attribute values (`true`) escaped by `escape`.
+pub fn write_unprefixed<F: Fn(&str, bool, &mut String)>(
+    e: &Element,
+    out: &mut String,
+    xmlns: Option<&str>,
+    escape: &F,
+) {
     out.push('<');
     out.push_str(&e.name);
-    if root {
-        let _ = write!(out, " xmlns='{EVENT_NS}'");
+    if let Some(ns) = xmlns {
+        out.push_str(" xmlns='");
+        escape(ns, true, out);
+        out.push('\'');
     }
     for a in &e.attributes {
         out.push(' ');
         out.push_str(&a.name);
         out.push_str("='");
-        escape_into(&a.value, out, true);
+        escape(&a.value, true, out);
         out.push('\'');
     }
     if e.children.is_empty() {
@@ -350,8 +366,8 @@ fn write_event_element(e: &Element, out: &mut String, root: bool) {
     out.push('>');
     for child in &e.children {
         match child {
-            Node::Element(c) => write_event_element(c, out, false),
-            Node::Text(t) => escape_into(t, out, false),
+            Node::Element(c) => write_unprefixed(c, out, None, escape),
+            Node::Text(t) => escape(t, false, out),
         }
     }
     out.push_str("</");

@@ -503,32 +503,41 @@ impl Parser {
         self.depth -= 1;
     }
 
-    fn top(&mut self) -> Result<Top, QueryError> {
+    /// `term`s joined by `or` and `and` (`and` binding tighter), for queries and predicates
+    /// alike: a lone term as it is, more joined by `or` and `and`.
+    fn disjunction<T>(
+        &mut self,
+        term: fn(&mut Self) -> Result<T, QueryError>,
+        or: fn(Vec<T>) -> T,
+        and: fn(Vec<T>) -> T,
+    ) -> Result<T, QueryError> {
         self.enter()?;
-        let mut terms = vec![self.top_and()?];
-        while self.is_keyword("or") {
-            self.at += 1;
-            terms.push(self.top_and()?);
-        }
+        let joined = self.joined("or", |parser| parser.joined("and", term, and), or)?;
         self.leave();
+        Ok(joined)
+    }
+
+    /// Terms separated by `keyword`: a lone term as it is, more joined by `join`.
+    fn joined<T>(
+        &mut self,
+        keyword: &str,
+        term: impl Fn(&mut Self) -> Result<T, QueryError>,
+        join: fn(Vec<T>) -> T,
+    ) -> Result<T, QueryError> {
+        let mut terms = vec![term(self)?];
+        while self.is_keyword(keyword) {
+            self.at += 1;
+            terms.push(term(self)?);
+        }
         Ok(if terms.len() == 1 {
             terms.remove(0)
         } else {
-            Top::Or(terms)
+            join(terms)
         })
     }
 
-    fn top_and(&mut self) -> Result<Top, QueryError> {
-        let mut terms = vec![self.top_term()?];
-        while self.is_keyword("and") {
-            self.at += 1;
-            terms.push(self.top_term()?);
-        }
-        Ok(if terms.len() == 1 {
-            terms.remove(0)
-        } else {
-            Top::And(terms)
-        })
+    fn top(&mut self) -> Result<Top, QueryError> {
+        self.disjunction(Self::top_term, Top::Or, Top::And)
     }
 
     fn top_term(&mut self) -> Result<Top, QueryError> {
@@ -564,31 +573,7 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Expr, QueryError> {
-        self.enter()?;
-        let mut terms = vec![self.and()?];
-        while self.is_keyword("or") {
-            self.at += 1;
-            terms.push(self.and()?);
-        }
-        self.leave();
-        Ok(if terms.len() == 1 {
-            terms.remove(0)
-        } else {
-            Expr::Or(terms)
-        })
-    }
-
-    fn and(&mut self) -> Result<Expr, QueryError> {
-        let mut terms = vec![self.unary()?];
-        while self.is_keyword("and") {
-            self.at += 1;
-            terms.push(self.unary()?);
-        }
-        Ok(if terms.len() == 1 {
-            terms.remove(0)
-        } else {
-            Expr::And(terms)
-        })
+        self.disjunction(Self::unary, Expr::Or, Expr::And)
     }
 
     fn unary(&mut self) -> Result<Expr, QueryError> {

@@ -14,7 +14,8 @@ use wsman_events::delivery::{
 };
 use wsman_events::subscribe::{EnvelopePolicy, Expires, StartAt};
 use wsman_events::{
-    parse_subscribe, BookmarkList, ContentFormat, DeliveryMode, SubscribeError, Timestamp,
+    parse_subscribe, BookmarkList, ContentFormat, DeliveryMode, SubscribeError, SubscribeRequest,
+    Timestamp,
 };
 use wsman_proto::xml::{self, Element};
 use wsman_proto::{charset, ns, parse_request, Request};
@@ -33,6 +34,19 @@ const FILTER: &str = r#"<w:Filter Dialect="http://schemas.microsoft.com/win/2004
 
 fn parsed(text: &str) -> Request {
     parse_request(text, &xml::Limits::default()).expect("the envelope parses")
+}
+
+/// An Events-mode Subscribe with `body_extra` and `options`, typed.
+fn events_subscription(
+    body_extra: &str,
+    options: &str,
+) -> Result<SubscribeRequest, SubscribeError> {
+    parse_subscribe(&parsed(&subscribe(
+        DeliveryMode::EVENTS,
+        "",
+        body_extra,
+        options,
+    )))
 }
 
 #[test]
@@ -101,17 +115,11 @@ fn a_wef_subscription_is_typed() {
 
 #[test]
 fn compression_is_sldc_or_nothing() {
-    let plain = subscribe(DeliveryMode::EVENTS, "", "", "");
-    assert!(!parse_subscribe(&parsed(&plain)).unwrap().compress_sldc);
+    assert!(!events_subscription("", "").unwrap().compress_sldc);
     // MS-WSMV 3.1.4.1.30.1: "SLDC" is the only valid value.
-    let other = subscribe(
-        DeliveryMode::EVENTS,
-        "",
-        "",
-        r#"<w:Option Name="Compression">gzip</w:Option>"#,
-    );
+    let other = r#"<w:Option Name="Compression">gzip</w:Option>"#;
     assert!(matches!(
-        parse_subscribe(&parsed(&other)),
+        events_subscription("", other),
         Err(SubscribeError::InvalidValue {
             element: "Compression",
             ..
@@ -148,49 +156,30 @@ fn refusals_name_their_fault() {
         parse_subscribe(&parsed(&bad_mode)),
         Err(SubscribeError::DeliveryModeUnavailable(_))
     ));
-    let bad_dialect = subscribe(
-        DeliveryMode::EVENTS,
-        "",
-        r#"<w:Filter Dialect="http://schemas.microsoft.com/wbem/wsman/1/WQL">SELECT * FROM x</w:Filter>"#,
-        "",
-    );
+    let bad_dialect = r#"<w:Filter Dialect="http://schemas.microsoft.com/wbem/wsman/1/WQL">SELECT * FROM x</w:Filter>"#;
     assert!(matches!(
-        parse_subscribe(&parsed(&bad_dialect)),
+        events_subscription(bad_dialect, ""),
         Err(SubscribeError::FilterDialectUnavailable(_))
     ));
-    let bad_xpath = subscribe(
-        DeliveryMode::EVENTS,
-        "",
-        r#"<w:Filter Dialect="http://schemas.microsoft.com/win/2004/08/events/eventquery"><QueryList><Query Id="0"><Select Path="System">*[count(System)=1]</Select></Query></QueryList></w:Filter>"#,
-        "",
-    );
+    let bad_xpath = r#"<w:Filter Dialect="http://schemas.microsoft.com/win/2004/08/events/eventquery"><QueryList><Query Id="0"><Select Path="System">*[count(System)=1]</Select></Query></QueryList></w:Filter>"#;
     assert!(matches!(
-        parse_subscribe(&parsed(&bad_xpath)),
+        events_subscription(bad_xpath, ""),
         Err(SubscribeError::CannotProcessFilter(_))
     ));
     for expires in ["PT0S", "tomorrow", "2030-13-01T00:00:00Z"] {
-        let text = subscribe(
-            DeliveryMode::EVENTS,
-            "",
-            &format!("<e:Expires>{expires}</e:Expires>"),
-            "",
-        );
+        let text = format!("<e:Expires>{expires}</e:Expires>");
         assert!(
             matches!(
-                parse_subscribe(&parsed(&text)),
+                events_subscription(&text, ""),
                 Err(SubscribeError::InvalidExpirationTime(_))
             ),
             "{expires}"
         );
     }
-    let bad_bookmark = subscribe(
-        DeliveryMode::EVENTS,
-        "",
-        "<w:Bookmark><BookmarkList><Bookmark Channel=\"A\" RecordId=\"x\"/></BookmarkList></w:Bookmark>",
-        "",
-    );
+    let bad_bookmark =
+        "<w:Bookmark><BookmarkList><Bookmark Channel=\"A\" RecordId=\"x\"/></BookmarkList></w:Bookmark>";
     assert!(matches!(
-        parse_subscribe(&parsed(&bad_bookmark)),
+        events_subscription(bad_bookmark, ""),
         Err(SubscribeError::InvalidBookmark(_))
     ));
     let no_notify = subscribe(DeliveryMode::PUSH, "", "", "")
@@ -200,14 +189,9 @@ fn refusals_name_their_fault() {
         parse_subscribe(&parsed(&no_notify)),
         Err(SubscribeError::NotifyToMissing(_))
     ));
-    let bad_format = subscribe(
-        DeliveryMode::EVENTS,
-        "",
-        "",
-        r#"<w:Option Name="ContentFormat">Binary</w:Option>"#,
-    );
+    let bad_format = r#"<w:Option Name="ContentFormat">Binary</w:Option>"#;
     assert!(matches!(
-        parse_subscribe(&parsed(&bad_format)),
+        events_subscription("", bad_format),
         Err(SubscribeError::InvalidValue { .. })
     ));
 }

@@ -9,7 +9,7 @@ use wsman_events::subscribe::{Expires, StartAt};
 use wsman_events::{
     BookmarkList, ContentFormat, DeliveryMode, Mapping, QueryList, SubscribeRequest, Timestamp,
 };
-use wsman_eventsource::{Caller, EventSource, Limits, SourceError};
+use wsman_eventsource::{Caller, EventSource, Limits, Pulled, SourceError};
 use wsman_journal::Journal;
 use wsman_test::systemd::BootedSystemd;
 
@@ -22,6 +22,12 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn now() -> Timestamp {
     Timestamp::from_system_time(std::time::SystemTime::now())
+}
+
+/// A pull that brought the second application error alone.
+fn assert_only_app_error_two(pulled: &Pulled) {
+    assert_eq!(pulled.events.len(), 1);
+    assert!(pulled.events[0].xml.contains("app error two"));
 }
 
 fn request(filter: Option<&str>) -> SubscribeRequest {
@@ -146,8 +152,7 @@ async fn in_order_within_rights(source: &EventSource, systemd: &BootedSystemd) -
         .pull(&admin(), &sub.id, 10, Duration::from_millis(100), now())
         .await
         .unwrap();
-    assert_eq!(second.events.len(), 1);
-    assert!(second.events[0].xml.contains("app error two"));
+    assert_only_app_error_two(&second);
     let third = source
         .pull(&admin(), &sub.id, 10, Duration::from_millis(200), now())
         .await
@@ -304,6 +309,5 @@ async fn renew_expiry_and_resume(source: &EventSource, sub_id: &str, security_re
         .pull(&admin(), &resumed.id, 10, Duration::from_millis(100), now())
         .await
         .unwrap();
-    assert_eq!(again.events.len(), 1);
-    assert!(again.events[0].xml.contains("app error two"));
+    assert_only_app_error_two(&again);
 }

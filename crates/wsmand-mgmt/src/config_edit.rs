@@ -8,7 +8,7 @@ use wsman_config::schema::Container;
 
 pub use crate::hosts::SetRefused;
 use crate::hosts::{ConfigRow, HostError};
-use crate::pages::{fault, host_nav, layout, Viewer};
+use crate::pages::{fault, host_layout, Viewer};
 
 /// The container a setting's path (`Service/Auth/Basic`) is in, and the setting's name:
 /// `None` for a path in no container `winrm set` can change (a listener, a plugin) or a name
@@ -72,12 +72,14 @@ pub fn page(
     view: &View<'_>,
 ) -> Markup {
     let here = format!("/hosts/{host}/config");
-    layout(
-        &format!("{host}: configuration"),
-        Some(viewer),
+    host_layout(
+        viewer,
+        host,
+        "configuration",
+        "winrm/config",
+        "/config",
+        html! {},
         html! {
-            h1 { (host) ": winrm/config" }
-            (host_nav(host, "/config"))
             p.command { "Same from a shell: " code { "winrm get winrm/config " (switches) } }
             @if let Some(done) = view.done {
                 p.ok #set-done role="status" { "Set " code { (done) } "." }
@@ -134,22 +136,22 @@ mod tests {
 
     #[test]
     fn paths_name_their_container_as_winrm_set_does() {
-        assert_eq!(
-            container_of("MaxEnvelopeSizekb"),
-            Some((Container::Config, "MaxEnvelopeSizekb"))
-        );
-        assert_eq!(
-            container_of("Service/Auth/Basic"),
-            Some((Container::ServiceAuth, "Basic"))
-        );
-        assert_eq!(
-            container_of("Client/DefaultPorts/HTTPS"),
-            Some((Container::ClientDefaultPorts, "HTTPS"))
-        );
-        assert_eq!(
-            container_of("Winrs/MaxShellsPerUser"),
-            Some((Container::Winrs, "MaxShellsPerUser"))
-        );
+        for (path, container, leaf) in [
+            ("MaxEnvelopeSizekb", Container::Config, "MaxEnvelopeSizekb"),
+            ("Service/Auth/Basic", Container::ServiceAuth, "Basic"),
+            (
+                "Client/DefaultPorts/HTTPS",
+                Container::ClientDefaultPorts,
+                "HTTPS",
+            ),
+            (
+                "Winrs/MaxShellsPerUser",
+                Container::Winrs,
+                "MaxShellsPerUser",
+            ),
+        ] {
+            assert_eq!(container_of(path), Some((container, leaf)), "{path}");
+        }
         for not_set_here in [
             "Listener/Address",
             "Service/Auth/<x>",

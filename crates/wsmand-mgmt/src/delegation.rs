@@ -65,15 +65,23 @@ fn member(role: &Role, subject: Subject<'_>) -> bool {
 }
 
 fn describe(role: &Role, index: usize, rule: &DelegationRule) -> String {
-    let actions: Vec<&str> = rule.actions.iter().map(|a| a.name()).collect();
+    let (actions, hosts, resources) = rule_lists(rule);
     format!(
-        "role {} rule {} ({:?} {} on {} for {})",
+        "role {} rule {} ({:?} {actions} on {hosts} for {resources})",
         role.name,
         index + 1,
         rule.effect,
+    )
+}
+
+/// A rule's actions, hosts and resources, each list comma-separated, as decisions and the
+/// role form show them.
+pub(crate) fn rule_lists(rule: &DelegationRule) -> (String, String, String) {
+    let actions: Vec<&str> = rule.actions.iter().map(|a| a.name()).collect();
+    (
         actions.join(","),
         rule.hosts.join(","),
-        rule.resources.join(",")
+        rule.resources.join(","),
     )
 }
 
@@ -179,11 +187,16 @@ mod tests {
         parse(text).expect("settings")
     }
 
-    const MANAGER: Subject<'static> = Subject {
-        user: "alice",
-        kind: "manager",
-        groups: &[],
-    };
+    /// A subject in no OS group.
+    const fn ungrouped<'a>(user: &'a str, kind: &'a str) -> Subject<'a> {
+        Subject {
+            user,
+            kind,
+            groups: &[],
+        }
+    }
+
+    const MANAGER: Subject<'static> = ungrouped("alice", "manager");
 
     #[test]
     fn deny_by_default_then_deny_wins_over_allow() {
@@ -220,20 +233,12 @@ mod tests {
             Decision::Denied { .. }
         ));
         // A manager user no role names, and an OS user of the same name, are different people.
-        let bob = Subject {
-            user: "bob",
-            kind: "manager",
-            groups: &[],
-        };
+        let bob = ungrouped("bob", "manager");
         assert!(matches!(
             policy.sees_host(bob, "web1"),
             Decision::Denied { rule } if rule.contains("no role")
         ));
-        let os_alice = Subject {
-            user: "alice",
-            kind: "os",
-            groups: &[],
-        };
+        let os_alice = ungrouped("alice", "os");
         assert!(matches!(
             policy.sees_host(os_alice, "web1"),
             Decision::Allowed { .. }
@@ -266,11 +271,7 @@ mod tests {
                 "{kind} {groups:?}"
             );
         }
-        let manager_named_like_os = Subject {
-            user: "os:*",
-            kind: "manager",
-            groups: &[],
-        };
+        let manager_named_like_os = ungrouped("os:*", "manager");
         assert!(matches!(
             policy.sees_host(manager_named_like_os, "web1"),
             Decision::Denied { .. }
@@ -304,7 +305,7 @@ mod tests {
             ));
             for action in [Action::Read, Action::Change, Action::Shell] {
                 for kind in ["manager", "os"] {
-                    let subject = Subject { user: &user, kind, groups: &[] };
+                    let subject = ungrouped(&user, kind);
                     let denied = matches!(
                         policy.decide(subject, &host, &resource, action),
                         Decision::Denied { .. }

@@ -12,28 +12,22 @@
 //! [`MAX_MESSAGE_CHARS`] characters of message.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::WebSocketStream;
 use wsman_client::events::{PullSubscription, SubscribeOptions};
 use wsman_client::Client;
 use wsman_proto::xml::Element;
 
-use crate::audit::AuditTrail;
-use crate::sessions::Sessions;
 use crate::socket_bounds::{
-    end_at_host, finish_writer, server_socket, SocketContext, MAX_UPGRADE_QUERY_BYTES,
-    QUEUED_OUTPUT_FRAMES, SESSION_CHECK_INTERVAL,
+    end_at_host, finish_writer, send_close, server_socket, Relay, Socket, MAX_UPGRADE_QUERY_BYTES,
+    QUEUED_OUTPUT_FRAMES,
 };
-use crate::terminal::Slot;
 
 /// The resource a stream subscribes on, and the one delegation rules name to allow it.
 pub const EVENT_LOG_URI: &str = wsman_proto::eventing::EVENT_LOG_URI;
@@ -263,9 +257,6 @@ pub struct Subscribed {
     pub subscription: PullSubscription,
 }
 
-/// Who a stream serves.
-pub type StreamContext = SocketContext;
-
 /// What ended a stream, as audited.
 #[derive(Debug)]
 enum End {
@@ -299,8 +290,6 @@ impl End {
         }
     }
 }
-
-type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
 /// Reads the socket until the browser closes it; a data frame ends the stream.
 async fn read_socket(mut stream: futures_util::stream::SplitStream<Socket>) -> End {
@@ -367,28 +356,13 @@ async fn write_socket(
         }
     };
     if let Ok((code, why)) = closing {
-        let _ = sink.send(Message::Text(closed_message(&why).into())).await;
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame {
-                code,
-                reason: why.chars().take(100).collect::<String>().into(),
-            })))
-            .await;
-        let _ = sink.close().await;
+        send_close(&mut sink, closed_message(&why), code, &why).await;
     }
 }
 
 /// Runs one stream from the upgraded connection to its end, then ends the subscription with
 /// Unsubscribe and audits how long it ran, how many events it carried and why it ended.
-pub async fn run(
-    upgraded: Upgraded,
-    slot: Slot,
-    subscribed: Subscribed,
-    context: StreamContext,
-    sessions: Arc<Sessions>,
-    audit: Arc<AuditTrail>,
-) {
-    let started = Instant::now();
+pub async fn run(upgraded: Upgraded, relay: Relay, subscribed: Subscribed) {
     let socket = server_socket(upgraded, MAX_INCOMING_FRAME).await;
     let (sink, stream) = socket.split();
     let (output_tx, output_rx) = mpsc::channel(QUEUED_OUTPUT_FRAMES);
@@ -403,19 +377,10 @@ pub async fn run(
         output_tx,
         Arc::clone(&sent),
     ));
-    let mut ended = slot.ended();
-    let mut check = tokio::time::interval(SESSION_CHECK_INTERVAL);
-    let end = loop {
-        tokio::select! {
-            end = &mut reader => break end.unwrap_or_else(|e| End::SocketError(e.to_string())),
-            end = &mut puller => break end.unwrap_or_else(|e| End::HostError(e.to_string())),
-            _ = ended.changed() => break End::Logout,
-            _ = check.tick() => {
-                if !sessions.is_live(&context.session_id) {
-                    break End::SessionExpired;
-                }
-            }
-        }
+    let end = tokio::select! {
+        end = &mut reader => end.unwrap_or_else(|e| End::SocketError(e.to_string())),
+        end = &mut puller => end.unwrap_or_else(|e| End::HostError(e.to_string())),
+        end = relay.session_over(End::Logout, End::SessionExpired) => end,
     };
     // A Pull in flight is dropped: the subscription ends with the Unsubscribe below.
     puller.abort();
@@ -423,9 +388,9 @@ pub async fn run(
     let why = end.describe();
     if !matches!(end, End::ClientClosed | End::Logout | End::SessionExpired) {
         tracing::warn!(
-            host = %context.host,
-            user = %context.user,
-            client = %context.client,
+            host = %relay.context.host,
+            user = %relay.context.user,
+            client = %relay.context.client,
             why = %why,
             "event stream ended"
         );
@@ -434,11 +399,10 @@ pub async fn run(
     finish_writer(writer).await;
     let unsubscribe = client.unsubscribe(&subscribed.subscription);
     let unsubscribed = end_at_host(unsubscribe, "unsubscribed", "unsubscribe").await;
-    drop(slot);
-    let seconds = started.elapsed().as_secs();
     let events = sent.load(std::sync::atomic::Ordering::Relaxed);
-    let detail = format!("{seconds} s, {events} event(s): {why}; {unsubscribed}");
-    context.audit(&audit, "event stream closed", &detail);
+    relay.finish("event stream closed", |seconds| {
+        format!("{seconds} s, {events} event(s): {why}; {unsubscribed}")
+    });
 }
 
 #[cfg(test)]

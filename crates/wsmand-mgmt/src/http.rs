@@ -233,34 +233,17 @@ async fn dispatch(
 fn static_asset(route: &Route) -> Option<Answer> {
     const CSS: &str = "text/css; charset=utf-8";
     const SCRIPT: &str = "text/javascript; charset=utf-8";
+    let file = |content_type: &'static str, body: &'static [u8]| {
+        respond(StatusCode::OK, content_type, Bytes::from_static(body))
+    };
     Some(match route {
         Route::Stylesheet => respond(StatusCode::OK, CSS, pages::STYLESHEET),
         Route::Favicon => respond(StatusCode::NO_CONTENT, "image/x-icon", ""),
-        Route::TerminalScript => respond(
-            StatusCode::OK,
-            SCRIPT,
-            Bytes::from_static(pages::TERMINAL_SCRIPT),
-        ),
-        Route::EventsScript => respond(
-            StatusCode::OK,
-            SCRIPT,
-            Bytes::from_static(pages::EVENTS_SCRIPT),
-        ),
-        Route::TerminalStylesheet => respond(
-            StatusCode::OK,
-            CSS,
-            Bytes::from_static(pages::TERMINAL_STYLESHEET),
-        ),
-        Route::GraphsScript => respond(
-            StatusCode::OK,
-            SCRIPT,
-            Bytes::from_static(crate::graphs::SCRIPT),
-        ),
-        Route::GraphsStylesheet => respond(
-            StatusCode::OK,
-            CSS,
-            Bytes::from_static(crate::graphs::STYLESHEET),
-        ),
+        Route::TerminalScript => file(SCRIPT, pages::TERMINAL_SCRIPT),
+        Route::EventsScript => file(SCRIPT, pages::EVENTS_SCRIPT),
+        Route::TerminalStylesheet => file(CSS, pages::TERMINAL_STYLESHEET),
+        Route::GraphsScript => file(SCRIPT, crate::graphs::SCRIPT),
+        Route::GraphsStylesheet => file(CSS, crate::graphs::STYLESHEET),
         _ => return None,
     })
 }

@@ -54,14 +54,8 @@ pub struct RoleFields {
 
 /// A rule as one line of the role form.
 pub fn rule_line(rule: &DelegationRule) -> String {
-    let actions: Vec<&str> = rule.actions.iter().map(|a| a.name()).collect();
-    format!(
-        "{:?} {} {} {}",
-        rule.effect,
-        actions.join(","),
-        rule.hosts.join(","),
-        rule.resources.join(",")
-    )
+    let (actions, hosts, resources) = crate::delegation::rule_lists(rule);
+    format!("{:?} {actions} {hosts} {resources}", rule.effect)
 }
 
 impl RoleFields {
@@ -96,65 +90,71 @@ pub fn index(viewer: &Viewer<'_>, settings: &MgmtSettings, query: &TableQuery) -
         html! {
             h1 { "Manage" }
             p { "Hosts and roles changed here are written to " code { "mgmt.toml" } " (its comments kept) and apply at once, without a restart." }
-            section aria-labelledby="hosts-heading" {
-                h2 #hosts-heading { "Hosts" }
-                p { a.action href="/manage/hosts" { "Add a host" } }
-                @if settings.hosts.is_empty() {
-                    p { "No host is configured." }
-                } @else {
-                    table.manage {
-                        thead { tr { th { "Host" } th { "Endpoint" } th { "Account" } th { "Groups" } th { "Actions" } } }
-                        tbody {
-                            @for host in &settings.hosts {
-                                tr {
-                                    td { a href={ "/manage/hosts/" (host.name) } aria-label={ "Edit host " (host.name) } { (host.name) } }
-                                    td { code { (host.url) } }
-                                    td { (host.username) }
-                                    td { (host.groups.join(", ")) }
-                                    td.actions {
-                                        (post_button(viewer, &format!("/manage/hosts/{}/test", host.name), &format!("Test {}", host.name)))
-                                        (confirmed(viewer, query, &format!("/manage/hosts/{}/remove", host.name), &format!("Remove {}", host.name), &format!("host:{}", host.name)))
-                                    }
-                                }
-                            }
+            (entry_section(
+                "hosts", "Hosts", "Add a host", "No host is configured.",
+                &["Host", "Endpoint", "Account", "Groups"],
+                &settings.hosts[..],
+                |host| html! {
+                    td { a href={ "/manage/hosts/" (host.name) } aria-label={ "Edit host " (host.name) } { (host.name) } }
+                    td { code { (host.url) } }
+                    td { (host.username) }
+                    td { (host.groups.join(", ")) }
+                    td.actions {
+                        (post_button(viewer, &format!("/manage/hosts/{}/test", host.name), &format!("Test {}", host.name)))
+                        (confirmed(viewer, query, &format!("/manage/hosts/{}/remove", host.name), &format!("Remove {}", host.name), &format!("host:{}", host.name)))
+                    }
+                }))
+            (entry_section(
+                "roles", "Roles", "Add a role", "No role is configured: nobody may do anything on any host.",
+                &["Role", "Members", "Runs as", "Rules"],
+                &settings.roles[..],
+                |role| html! {
+                    td {
+                        @if addressable(&role.name) {
+                            a href={ "/manage/roles/" (role.name) } aria-label={ "Edit role " (role.name) } { (role.name) }
+                        } @else {
+                            (role.name) " (edit it in the file)"
                         }
                     }
-                }
-            }
-            section aria-labelledby="roles-heading" {
-                h2 #roles-heading { "Roles" }
-                p { a.action href="/manage/roles" { "Add a role" } }
-                @if settings.roles.is_empty() {
-                    p { "No role is configured: nobody may do anything on any host." }
-                } @else {
-                    table.manage {
-                        thead { tr { th { "Role" } th { "Members" } th { "Runs as" } th { "Rules" } th { "Actions" } } }
-                        tbody {
-                            @for role in &settings.roles {
-                                tr {
-                                    td {
-                                        @if addressable(&role.name) {
-                                            a href={ "/manage/roles/" (role.name) } aria-label={ "Edit role " (role.name) } { (role.name) }
-                                        } @else {
-                                            (role.name) " (edit it in the file)"
-                                        }
-                                    }
-                                    td { (role.members.join(", ")) }
-                                    td { (role.run_as.as_deref().unwrap_or("—")) }
-                                    td { @for rule in &role.rules { code { (rule_line(rule)) } br; } }
-                                    td.actions {
-                                        @if addressable(&role.name) {
-                                            (confirmed(viewer, query, &format!("/manage/roles/{}/remove", role.name), &format!("Remove {}", role.name), &format!("role:{}", role.name)))
-                                        }
-                                    }
-                                }
-                            }
+                    td { (role.members.join(", ")) }
+                    td { (role.run_as.as_deref().unwrap_or("—")) }
+                    td { @for rule in &role.rules { code { (rule_line(rule)) } br; } }
+                    td.actions {
+                        @if addressable(&role.name) {
+                            (confirmed(viewer, query, &format!("/manage/roles/{}/remove", role.name), &format!("Remove {}", role.name), &format!("role:{}", role.name)))
                         }
                     }
-                }
-            }
+                }))
         },
     )
+}
+
+/// One section of the Manage page: its `title` (the heading `{plural}-heading`), the link
+/// adding an entry, and the entries' table (`columns`, then their actions), or `empty`.
+fn entry_section<T>(
+    plural: &str,
+    title: &str,
+    add: &str,
+    empty: &str,
+    columns: &[&str],
+    entries: &[T],
+    row: impl Fn(&T) -> Markup,
+) -> Markup {
+    let heading = format!("{plural}-heading");
+    html! {
+        section aria-labelledby=(heading) {
+            h2 id=(heading) { (title) }
+            p { a.action href={ "/manage/" (plural) } { (add) } }
+            @if entries.is_empty() {
+                p { (empty) }
+            } @else {
+                table.manage {
+                    thead { tr { @for column in columns { th { (column) } } th { "Actions" } } }
+                    tbody { @for entry in entries { tr { (row(entry)) } } }
+                }
+            }
+        }
+    }
 }
 
 /// The reason a change was refused, in the form it belongs to.
@@ -167,7 +167,7 @@ fn refusal(error: Option<&str>) -> Markup {
 }
 
 /// What the host and role forms share: the title, the way back, the form posting to
-/// `/manage/{plural}[/NAME]` with its refusal and CSRF token around `fields`, and the submit
+/// `/manage/{plural}[/NAME]` with its refusal, CSRF token and name around `fields`, and the submit
 /// button ("Save", or `add` for a new entry).
 struct EntryForm<'a> {
     /// "Host" or "Role".
@@ -177,14 +177,30 @@ struct EntryForm<'a> {
     add: &'a str,
 }
 
+const HOST_FORM: EntryForm<'static> = EntryForm {
+    kind: "Host",
+    plural: "hosts",
+    add: "Add host",
+};
+
+const ROLE_FORM: EntryForm<'static> = EntryForm {
+    kind: "Role",
+    plural: "roles",
+    add: "Add role",
+};
+
 impl EntryForm<'_> {
+    /// The form with the entry's `name` first, then `fields` (given the id of the error they
+    /// point to, if any).
     fn page(
         &self,
         viewer: &Viewer<'_>,
         was: Option<&str>,
         error: Option<&str>,
-        fields: Markup,
+        name: &str,
+        fields: impl FnOnce(Option<&str>) -> Markup,
     ) -> Markup {
+        let described = error.map(|_| "form-error");
         let action = match was {
             Some(name) => format!("/manage/{}/{name}", self.plural),
             None => format!("/manage/{}", self.plural),
@@ -202,7 +218,8 @@ impl EntryForm<'_> {
                 form.edit method="post" action=(action) {
                     (refusal(error))
                     input type="hidden" name="csrf" value=(viewer.csrf);
-                    (fields)
+                    label { "Name" input type="text" name="name" required maxlength="64" value=(name) aria-describedby=[described]; }
+                    (fields(described))
                     button type="submit" { @if was.is_some() { "Save" } @else { (self.add) } }
                 }
             },
@@ -217,29 +234,19 @@ pub fn host_form(
     fields: &HostFields,
     error: Option<&str>,
 ) -> Markup {
-    let described = error.map(|_| "form-error");
-    let form = EntryForm {
-        kind: "Host",
-        plural: "hosts",
-        add: "Add host",
-    };
-    form.page(
-        viewer,
-        was,
-        error,
+    HOST_FORM.page(viewer, was, error, &fields.name, |described| {
         html! {
-                label { "Name" input type="text" name="name" required maxlength="64" value=(fields.name) aria-describedby=[described]; }
-                label { "Endpoint URL" input type="url" name="url" required maxlength="512" placeholder="https://server:5986/wsman" value=(fields.url) aria-describedby=[described]; }
-                label { "Username" input type="text" name="username" required maxlength="256" autocomplete="off" value=(fields.username); }
-                label {
-                    @if was.is_some() { "Password (empty: unchanged)" } @else { "Password" }
-                    input type="password" name="password" maxlength="512" autocomplete="new-password" required[was.is_none()];
-                }
-                label { "Groups (comma-separated)" input type="text" name="groups" maxlength="512" value=(fields.groups); }
-                label.check { input type="checkbox" name="allow_unencrypted" value="1" checked[fields.allow_unencrypted]; " Basic over plain HTTP (AllowUnencrypted)" }
-                label.check { input type="checkbox" name="skip_ca_check" value="1" checked[fields.skip_ca_check]; " Skip the certificate's CA check (-skipCAcheck)" }
-        },
-    )
+            label { "Endpoint URL" input type="url" name="url" required maxlength="512" placeholder="https://server:5986/wsman" value=(fields.url) aria-describedby=[described]; }
+            label { "Username" input type="text" name="username" required maxlength="256" autocomplete="off" value=(fields.username); }
+            label {
+                @if was.is_some() { "Password (empty: unchanged)" } @else { "Password" }
+                input type="password" name="password" maxlength="512" autocomplete="new-password" required[was.is_none()];
+            }
+            label { "Groups (comma-separated)" input type="text" name="groups" maxlength="512" value=(fields.groups); }
+            label.check { input type="checkbox" name="allow_unencrypted" value="1" checked[fields.allow_unencrypted]; " Basic over plain HTTP (AllowUnencrypted)" }
+            label.check { input type="checkbox" name="skip_ca_check" value="1" checked[fields.skip_ca_check]; " Skip the certificate's CA check (-skipCAcheck)" }
+        }
+    })
 }
 
 /// A role's form: `was` the role edited (none: a new one).
@@ -249,26 +256,16 @@ pub fn role_form(
     fields: &RoleFields,
     error: Option<&str>,
 ) -> Markup {
-    let described = error.map(|_| "form-error");
-    let form = EntryForm {
-        kind: "Role",
-        plural: "roles",
-        add: "Add role",
-    };
-    form.page(
-        viewer,
-        was,
-        error,
+    ROLE_FORM.page(viewer, was, error, &fields.name, |described| {
         html! {
-                label { "Name" input type="text" name="name" required maxlength="64" value=(fields.name) aria-describedby=[described]; }
-                label { "Members (comma-separated: manager users, os:NAME, os:*, os-group:NAME)" input type="text" name="members" maxlength="1024" value=(fields.members); }
-                label { "Runs as (a RunAs account of the hosts; empty: each host's Username)" input type="text" name="run_as" maxlength="256" value=(fields.run_as); }
-                label {
-                    "Rules, one a line: Allow|Deny ACTIONS HOSTS RESOURCES (lists comma-separated; actions read, change, shell, manage; hosts NAME, group:NAME or *; resources URI prefixes or *)"
-                    textarea name="rules" rows="6" maxlength="2048" aria-describedby=[described] { (fields.rules) }
-                }
-        },
-    )
+            label { "Members (comma-separated: manager users, os:NAME, os:*, os-group:NAME)" input type="text" name="members" maxlength="1024" value=(fields.members); }
+            label { "Runs as (a RunAs account of the hosts; empty: each host's Username)" input type="text" name="run_as" maxlength="256" value=(fields.run_as); }
+            label {
+                "Rules, one a line: Allow|Deny ACTIONS HOSTS RESOURCES (lists comma-separated; actions read, change, shell, manage; hosts NAME, group:NAME or *; resources URI prefixes or *)"
+                textarea name="rules" rows="6" maxlength="2048" aria-describedby=[described] { (fields.rules) }
+            }
+        }
+    })
 }
 
 /// What testing a host found: Identify's vendor and version, or the failure.

@@ -222,6 +222,54 @@ pub(crate) fn host_nav(name: &str, current: &str) -> Markup {
     }
 }
 
+/// The frame of a page about one host: its title and heading (the host's name, then
+/// `title` and `heading`), the host's tabs with `tab` current, then `body`; `head` goes in the
+/// document's head.
+pub(crate) fn host_layout(
+    viewer: &Viewer<'_>,
+    host: &str,
+    title: &str,
+    heading: &str,
+    tab: &str,
+    head: Markup,
+    body: Markup,
+) -> Markup {
+    layout_with(
+        &format!("{host}: {title}"),
+        Some(viewer),
+        head,
+        html! {
+            h1 { (host) ": " (heading) }
+            (host_nav(host, tab))
+            (body)
+        },
+    )
+}
+
+/// A host's rows as a table searched, sorted and paged by `query` (the host's failure
+/// instead if it failed), each row drawn by `row`, then its actions cell.
+fn rows_table<T>(
+    rows: &Result<Vec<T>, HostError>,
+    query: &TableQuery,
+    columns: &[Column<T>],
+    what: &str,
+    row: impl Fn(&T) -> Markup,
+) -> Markup {
+    html! {
+        @match rows {
+            Err(error) => (fault(&error.to_string())),
+            Ok(rows) => {
+                @let shown = table::page(rows, query, columns);
+                (table_controls(query, &shown, what))
+                table {
+                    thead { tr { @for column in columns { (sort_heading(query, column)) } th { "Action" } } }
+                    tbody { @for each in &shown.rows { tr { (row(each)) } } }
+                }
+            },
+        }
+    }
+}
+
 /// A host's terminal: the box xterm.js draws in, with what `/assets/terminal.js` needs in
 /// data attributes (the socket's path, the session's CSRF token, the nonce its `<style>`
 /// elements carry). No inline script.
@@ -232,13 +280,14 @@ pub fn terminal(
     style_nonce: &str,
     switches: &str,
 ) -> Markup {
-    layout_with(
-        &format!("{name}: terminal"),
-        Some(viewer),
+    host_layout(
+        viewer,
+        name,
+        "terminal",
+        "terminal",
+        "/terminal",
         html! { link rel="stylesheet" href="/assets/terminal.css"; },
         html! {
-            h1 { (name) ": terminal" }
-            (host_nav(name, "/terminal"))
             p #terminal-status .note { "connecting…" }
             p #terminal-keys .hint { "The terminal takes every key, Tab included: Shift+Esc leaves it." }
             div #terminal data-socket=(socket) data-csrf=(viewer.csrf) data-style-nonce=(style_nonce) {}
@@ -291,42 +340,33 @@ pub fn services(
     rows: &Result<Vec<ServiceRow>, HostError>,
     query: &TableQuery,
 ) -> Markup {
-    layout(
-        &format!("{host}: services"),
-        Some(viewer),
+    let row = |row: &ServiceRow| {
         html! {
-            h1 { (host) ": services" }
-            (host_nav(host, "/services"))
-            p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_Service " (switches) } }
-            @match rows {
-                Err(error) => (fault(&error.to_string())),
-                Ok(rows) => {
-                    @let shown = table::page(rows, query, &SERVICE_COLUMNS);
-                    (table_controls(query, &shown, "services"))
-                    table {
-                    thead { tr { @for column in &SERVICE_COLUMNS { (sort_heading(query, column)) } th { "Action" } } }
-                    tbody {
-                        @for row in &shown.rows {
-                            tr {
-                                td { (row.name) } td { (row.display_name) } td { (row.state) } td { (row.start_mode) } td { (row.status) }
-                                td.actions {
-                                    a.log href={ "/hosts/" (host) "/events?source=" (table::encode(log_source(&row.name))) } { "log" }
-                                    @for action in service_actions(row) {
-                                        @let target = format!("{}:{}", action.name(), row.name);
-                                        @let post = format!("/hosts/{host}/services/{}/{}", row.name, action.name());
-                                        @if !matches!(action, ServiceAction::Stop | ServiceAction::Restart | ServiceAction::Disable) {
-                                            (post_button(viewer, &post, action.name()))
-                                        } @else {
-                                            (confirmed(viewer, query, &post, action.name(), &target))
-                                        }
-                                    }
-                                }
-                            }
-                        }
+            td { (row.name) } td { (row.display_name) } td { (row.state) } td { (row.start_mode) } td { (row.status) }
+            td.actions {
+                a.log href={ "/hosts/" (host) "/events?source=" (table::encode(log_source(&row.name))) } { "log" }
+                @for action in service_actions(row) {
+                    @let target = format!("{}:{}", action.name(), row.name);
+                    @let post = format!("/hosts/{host}/services/{}/{}", row.name, action.name());
+                    @if !matches!(action, ServiceAction::Stop | ServiceAction::Restart | ServiceAction::Disable) {
+                        (post_button(viewer, &post, action.name()))
+                    } @else {
+                        (confirmed(viewer, query, &post, action.name(), &target))
                     }
-                    }
-                },
+                }
             }
+        }
+    };
+    host_layout(
+        viewer,
+        host,
+        "services",
+        "services",
+        "/services",
+        html! {},
+        html! {
+            p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_Service " (switches) } }
+            (rows_table(rows, query, &SERVICE_COLUMNS, "services", row))
             p.command {
                 "Each action from a shell: " code { "winrm invoke StartService|StopService wmicimv2/Win32_Service?Name=NAME " (switches) " @{}" }
                 ", " code { "winrm invoke ChangeStartMode wmicimv2/Win32_Service?Name=NAME " (switches) " @{StartMode=\"Automatic\"}" }
@@ -370,13 +410,14 @@ pub fn events(
     filter: &EventFilter,
     query: &TableQuery,
 ) -> Markup {
-    layout_with(
-        &format!("{host}: events"),
-        Some(viewer),
+    host_layout(
+        viewer,
+        host,
+        "events",
+        "events",
+        "/events",
         html! { script src="/assets/events.js" defer {} },
         html! {
-            h1 { (host) ": events" }
-            (host_nav(host, "/events"))
             section #live data-socket=(stream) data-csrf=(viewer.csrf) {
                 h2 { "Live" }
                 p.command {
@@ -455,20 +496,30 @@ fn event_filter_form(filter: &EventFilter, query: &TableQuery) -> Markup {
     }
 }
 
+/// A table column of a text field, sorted by it and searched (unless `unsearched`).
+macro_rules! text_column {
+    ($key:literal, $label:literal, $field:ident) => {
+        Column {
+            key: $key,
+            label: $label,
+            sort_key: |r| table::text_key(&r.$field),
+            search_text: Some(|r| r.$field.as_str()),
+        }
+    };
+    ($key:literal, $label:literal, $field:ident, unsearched) => {
+        Column {
+            key: $key,
+            label: $label,
+            sort_key: |r| table::text_key(&r.$field),
+            search_text: None,
+        }
+    };
+}
+
 /// The events table's searched text (source and message); records stay newest first.
 const EVENT_COLUMNS: [Column<EventRow>; 2] = [
-    Column {
-        key: "source",
-        label: "Source",
-        sort_key: |r| table::text_key(&r.source),
-        search_text: Some(|r| r.source.as_str()),
-    },
-    Column {
-        key: "message",
-        label: "Message",
-        sort_key: |r| table::text_key(&r.message),
-        search_text: Some(|r| r.message.as_str()),
-    },
+    text_column!("source", "Source", source),
+    text_column!("message", "Message", message),
 ];
 
 /// The console's own audit trail as the viewer may see it, newest first.
@@ -504,69 +555,35 @@ pub fn processes(
     rows: &Result<Vec<ProcessRow>, HostError>,
     query: &TableQuery,
 ) -> Markup {
-    layout(
-        &format!("{host}: processes"),
-        Some(viewer),
+    let row = |row: &ProcessRow| {
         html! {
-            h1 { (host) ": processes" }
-            (host_nav(host, "/processes"))
-            p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_Process " (switches) } }
-            @match rows {
-                Err(error) => (fault(&error.to_string())),
-                Ok(rows) => {
-                    @let shown = table::page(rows, query, &PROCESS_COLUMNS);
-                    (table_controls(query, &shown, "processes"))
-                    table {
-                    thead { tr { @for column in &PROCESS_COLUMNS { (sort_heading(query, column)) } th { "Action" } } }
-                    tbody {
-                        @for row in &shown.rows {
-                            tr {
-                                td { (row.pid) } td { (row.name) } td { (bytes(row.working_set)) } td.cmd { (command_line(&row.command_line)) }
-                                td.actions {
-                                    (confirmed(viewer, query, &format!("/hosts/{host}/processes/{}/terminate", row.pid), "terminate", &row.pid.to_string()))
-                                }
-                            }
-                        }
-                    }
-                    }
-                },
+            td { (row.pid) } td { (row.name) } td { (bytes(row.working_set)) } td.cmd { (command_line(&row.command_line)) }
+            td.actions {
+                (confirmed(viewer, query, &format!("/hosts/{host}/processes/{}/terminate", row.pid), "terminate", &row.pid.to_string()))
             }
+        }
+    };
+    host_layout(
+        viewer,
+        host,
+        "processes",
+        "processes",
+        "/processes",
+        html! {},
+        html! {
+            p.command { "Same from a shell: " code { "winrm enumerate wmicimv2/Win32_Process " (switches) } }
+            (rows_table(rows, query, &PROCESS_COLUMNS, "processes", row))
         },
     )
 }
 
 /// The services table's columns (sortable; name and display name searched).
 const SERVICE_COLUMNS: [Column<ServiceRow>; 5] = [
-    Column {
-        key: "name",
-        label: "Name",
-        sort_key: |r| table::text_key(&r.name),
-        search_text: Some(|r| r.name.as_str()),
-    },
-    Column {
-        key: "display",
-        label: "Display name",
-        sort_key: |r| table::text_key(&r.display_name),
-        search_text: Some(|r| r.display_name.as_str()),
-    },
-    Column {
-        key: "state",
-        label: "State",
-        sort_key: |r| table::text_key(&r.state),
-        search_text: Some(|r| r.state.as_str()),
-    },
-    Column {
-        key: "mode",
-        label: "Start mode",
-        sort_key: |r| table::text_key(&r.start_mode),
-        search_text: None,
-    },
-    Column {
-        key: "status",
-        label: "Status",
-        sort_key: |r| table::text_key(&r.status),
-        search_text: None,
-    },
+    text_column!("name", "Name", name),
+    text_column!("display", "Display name", display_name),
+    text_column!("state", "State", state),
+    text_column!("mode", "Start mode", start_mode, unsearched),
+    text_column!("status", "Status", status, unsearched),
 ];
 
 /// The processes table's columns (sortable; name and command line searched).
@@ -577,24 +594,14 @@ const PROCESS_COLUMNS: [Column<ProcessRow>; 4] = [
         sort_key: |r| SortKey::Number(u64::from(r.pid)),
         search_text: None,
     },
-    Column {
-        key: "name",
-        label: "Name",
-        sort_key: |r| table::text_key(&r.name),
-        search_text: Some(|r| r.name.as_str()),
-    },
+    text_column!("name", "Name", name),
     Column {
         key: "memory",
         label: "Working set",
         sort_key: |r| SortKey::Number(r.working_set),
         search_text: None,
     },
-    Column {
-        key: "command",
-        label: "Command line",
-        sort_key: |r| table::text_key(&r.command_line),
-        search_text: Some(|r| r.command_line.as_str()),
-    },
+    text_column!("command", "Command line", command_line),
 ];
 
 /// A change posted by one button, with the session's CSRF token.

@@ -7,15 +7,22 @@
 use std::fmt::Display;
 use std::future::Future;
 use std::net::IpAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use futures_util::stream::SplitSink;
+use futures_util::SinkExt as _;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::audit::AuditTrail;
+use crate::sessions::Sessions;
+use crate::terminal::Slot;
 
 /// Frames waiting for the socket; while one waits, nothing more is asked of the host (no
 /// Receive, no Pull), so a slow browser slows the host's side, not the memory.
@@ -41,13 +48,31 @@ pub fn socket_config(max_incoming_frame: usize) -> WebSocketConfig {
         .write_buffer_size(0)
 }
 
+/// A console WebSocket, the server's side.
+pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
+
 /// The server side of an upgraded connection, with [`socket_config`]'s limits.
-pub async fn server_socket(
-    upgraded: Upgraded,
-    max_incoming_frame: usize,
-) -> WebSocketStream<TokioIo<Upgraded>> {
+pub async fn server_socket(upgraded: Upgraded, max_incoming_frame: usize) -> Socket {
     let config = socket_config(max_incoming_frame);
     WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await
+}
+
+/// Ends a socket: `message` (the reason, as the page shows it) as a last text frame, the close
+/// frame with `code` and the reason's first 100 characters, then the closing handshake.
+pub async fn send_close(
+    sink: &mut SplitSink<Socket, Message>,
+    message: String,
+    code: CloseCode,
+    why: &str,
+) {
+    let _ = sink.send(Message::Text(message.into())).await;
+    let _ = sink
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: why.chars().take(100).collect::<String>().into(),
+        })))
+        .await;
+    let _ = sink.close().await;
 }
 
 /// Wait [`CLOSE_DEADLINE`] for the task writing a closing socket, then give up on it.
@@ -92,5 +117,43 @@ impl SocketContext {
     pub fn audit(&self, audit: &AuditTrail, event: &str, detail: &str) {
         let detail = format!("{}: {detail}", self.host);
         audit.record_on(self.client, &self.user, event, &self.host, &detail);
+    }
+}
+
+/// What a relay holds from its upgrade to its end: its slot, who it serves, the sessions (its
+/// own is checked while it runs) and the audit trail its end is recorded in.
+pub struct Relay {
+    pub slot: Slot,
+    pub context: SocketContext,
+    pub sessions: Arc<Sessions>,
+    pub audit: Arc<AuditTrail>,
+    /// When the connection was upgraded.
+    pub started: Instant,
+}
+
+impl Relay {
+    /// Resolves when the relay's session ends it: `logout` once its slot is told to end,
+    /// `expired` once a check (every [`SESSION_CHECK_INTERVAL`]) finds the session gone.
+    pub async fn session_over<E>(&self, logout: E, expired: E) -> E {
+        let mut ended = self.slot.ended();
+        let mut check = tokio::time::interval(SESSION_CHECK_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = ended.changed() => return logout,
+                _ = check.tick() => {
+                    if !self.sessions.is_live(&self.context.session_id) {
+                        return expired;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The relay's end: its slot freed, then `event` audited with `detail` of the seconds it
+    /// ran.
+    pub fn finish(self, event: &str, detail: impl FnOnce(u64) -> String) {
+        drop(self.slot);
+        let seconds = self.started.elapsed().as_secs();
+        self.context.audit(&self.audit, event, &detail(seconds));
     }
 }

@@ -13,19 +13,15 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::WebSocketStream;
 use wsman_client::shell::{Command, Output, OutputReader, Shell};
 
-use crate::audit::AuditTrail;
 use crate::sessions::Sessions;
 use crate::socket_bounds::{
-    end_at_host, finish_writer, server_socket, SocketContext, CLOSE_DEADLINE, QUEUED_OUTPUT_FRAMES,
-    SESSION_CHECK_INTERVAL,
+    end_at_host, finish_writer, send_close, server_socket, Relay, Socket, CLOSE_DEADLINE,
+    QUEUED_OUTPUT_FRAMES,
 };
 use crate::terminal_proto::{self, Control, WindowSize, MAX_INPUT_FRAME};
 
@@ -143,9 +139,6 @@ impl Terminals {
     }
 }
 
-/// Who a terminal serves.
-pub type TerminalContext = SocketContext;
-
 /// What ended a terminal, as audited.
 #[derive(Debug)]
 enum End {
@@ -193,8 +186,6 @@ enum Outgoing {
     Output(Vec<u8>),
     Close(CloseCode, String),
 }
-
-type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
 /// Reads the socket into the input queue until the browser closes it or sends something
 /// refused.
@@ -315,16 +306,7 @@ async fn write_socket(
                 }
             }
             Outgoing::Close(code, why) => {
-                let _ = sink
-                    .send(Message::Text(terminal_proto::closed_message(&why).into()))
-                    .await;
-                let _ = sink
-                    .send(Message::Close(Some(CloseFrame {
-                        code,
-                        reason: why.chars().take(100).collect::<String>().into(),
-                    })))
-                    .await;
-                let _ = sink.close().await;
+                send_close(&mut sink, terminal_proto::closed_message(&why), code, &why).await;
                 return;
             }
         }
@@ -333,17 +315,7 @@ async fn write_socket(
 
 /// Runs one terminal from the upgraded connection to its end, then closes the shell and
 /// audits how long it was open and why it ended.
-#[allow(clippy::too_many_arguments)]
-pub async fn run(
-    upgraded: Upgraded,
-    slot: Slot,
-    shell: Shell,
-    command: Command,
-    context: TerminalContext,
-    sessions: Arc<Sessions>,
-    audit: Arc<AuditTrail>,
-) {
-    let started = Instant::now();
+pub async fn run(upgraded: Upgraded, relay: Relay, shell: Shell, command: Command) {
     let socket = server_socket(upgraded, MAX_INPUT_FRAME).await;
     let (sink, stream) = socket.split();
     let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE);
@@ -352,27 +324,18 @@ pub async fn run(
     let mut reader = tokio::spawn(read_socket(
         stream,
         input_tx,
-        Arc::clone(&sessions),
-        context.session_id.clone(),
+        Arc::clone(&relay.sessions),
+        relay.context.session_id.clone(),
     ));
     let mut sender = tokio::spawn(send_input(input_rx, command.clone()));
     let end = match command.output() {
         Ok(output_reader) => {
             let mut output = tokio::spawn(read_output(output_reader, output_tx.clone()));
-            let mut ended = slot.ended.clone();
-            let mut check = tokio::time::interval(SESSION_CHECK_INTERVAL);
-            let end = loop {
-                tokio::select! {
-                    end = &mut reader => break end.unwrap_or_else(|e| End::Error(e.to_string())),
-                    end = &mut sender => break end.unwrap_or_else(|e| End::Error(e.to_string())),
-                    end = &mut output => break end.unwrap_or_else(|e| End::Error(e.to_string())),
-                    _ = ended.changed() => break End::Logout,
-                    _ = check.tick() => {
-                        if !sessions.is_live(&context.session_id) {
-                            break End::SessionExpired;
-                        }
-                    }
-                }
+            let end = tokio::select! {
+                end = &mut reader => end.unwrap_or_else(|e| End::Error(e.to_string())),
+                end = &mut sender => end.unwrap_or_else(|e| End::Error(e.to_string())),
+                end = &mut output => end.unwrap_or_else(|e| End::Error(e.to_string())),
+                end = relay.session_over(End::Logout, End::SessionExpired) => end,
             };
             output.abort();
             end
@@ -384,16 +347,16 @@ pub async fn run(
     let why = end.describe();
     match &end {
         End::TooLarge => tracing::warn!(
-            host = %context.host,
-            user = %context.user,
-            client = %context.client,
+            host = %relay.context.host,
+            user = %relay.context.user,
+            client = %relay.context.client,
             limit = MAX_INPUT_FRAME,
             "terminal socket closed with 1009: a frame too large"
         ),
         End::BadMessage(_) | End::Error(_) => tracing::warn!(
-            host = %context.host,
-            user = %context.user,
-            client = %context.client,
+            host = %relay.context.host,
+            user = %relay.context.user,
+            client = %relay.context.client,
             why = %why,
             "terminal ended"
         ),
@@ -408,10 +371,9 @@ pub async fn run(
     finish_writer(writer).await;
     // Delete ends every process the shell started on the host.
     let closed = end_at_host(shell.close(), "shell deleted", "shell delete").await;
-    drop(slot);
-    let seconds = started.elapsed().as_secs();
-    let detail = format!("{seconds} s: {why}; {closed}");
-    context.audit(&audit, "terminal closed", &detail);
+    relay.finish("terminal closed", |seconds| {
+        format!("{seconds} s: {why}; {closed}")
+    });
 }
 
 #[cfg(test)]

@@ -166,11 +166,7 @@ fn csrf_and_origin_are_checked_on_every_change() {
         status.code().is_none() || status.code() != Some(0),
         "terminated: {status}"
     );
-    let log = service.log();
-    assert!(
-        log.contains("missing or wrong CSRF token") && log.contains("cross-origin"),
-        "{log}"
-    );
+    assert_logged(&service, &["missing or wrong CSRF token", "cross-origin"]);
 }
 
 #[test]
@@ -208,11 +204,7 @@ fn a_denied_address_is_refused_before_tls() {
         .output()
         .expect("curl");
     assert!(!curl.status.success());
-    let log = service.log();
-    assert!(
-        log.contains("connection refused before TLS") && log.contains("127.0.0.2"),
-        "{log}"
-    );
+    assert_logged(&service, &["connection refused before TLS", "127.0.0.2"]);
 }
 
 #[test]
@@ -456,4 +448,10 @@ fn domain_restrictions_use_forward_confirmed_names_before_tls() {
         log.contains("by rule UnspecifiedClients Deny (no forward-confirmed name)"),
         "{log}"
     );
+}
+
+/// The service's log holds every one of `texts`.
+fn assert_logged(service: &Service, texts: &[&str]) {
+    let log = service.log();
+    assert!(texts.iter().all(|text| log.contains(text)), "{log}");
 }

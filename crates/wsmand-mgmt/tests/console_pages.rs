@@ -221,26 +221,16 @@ fn the_events_page_shows_the_newest_records_first_and_bounded() {
 fn service_actions_answer_as_the_winrm_cli_does_and_are_audited() {
     let service = Service::start(1, "");
     let (session, csrf) = service.manager_session();
-    let cookie = format!("Cookie: __Host-wsmand-session={session}");
-    let origin = format!("Origin: https://127.0.0.1:{}", service.port);
-    let token = format!("csrf={csrf}");
     let unit = "wsmand-console-no-such.service";
     for (action, method, parameters) in [
         ("restart", "StopService", "@{}"),
         ("disable", "ChangeStartMode", "@{StartMode=\"Disabled\"}"),
         ("enable", "ChangeStartMode", "@{StartMode=\"Automatic\"}"),
     ] {
-        let reply = service.curl(&[
-            "-H",
-            "Accept: application/json",
-            "-H",
-            &cookie,
-            "-H",
-            &origin,
-            "--data",
-            &token,
-            &service.url(&format!("/hosts/host0/services/{unit}/{action}")),
-        ]);
+        let reply = service.post_json(
+            (&session, &csrf),
+            &format!("/hosts/host0/services/{unit}/{action}"),
+        );
         let answer = reply.json();
         let command = answer["command"].as_str().expect("command");
         assert!(
@@ -455,6 +445,14 @@ fn the_audit_page_shows_each_user_only_the_hosts_it_may_read() {
             .collect()
     };
     let entry = |user: &str, event: &str, host: &str| (user.into(), event.into(), host.into());
+    // Every record `seen` is about `only_host`, or is `own`'s record of no host.
+    let only_about = |seen: &[(String, String, String)], only_host: &str, own: &str| {
+        assert!(
+            seen.iter()
+                .all(|(user, _, host)| host == only_host || (host == "-" && user == own)),
+            "{seen:?}"
+        );
+    };
     let seen_by_alice = summary(&records(&alice.0));
     let seen_by_bob = summary(&records(&bob.0));
     let (manager, _) = service.manager_session();
@@ -465,20 +463,10 @@ fn the_audit_page_shows_each_user_only_the_hosts_it_may_read() {
     assert!(seen_by_alice.contains(&entry("alice", "action", "host0")));
     assert!(seen_by_alice.contains(&entry("bob", "denied", "host0")));
     assert!(seen_by_alice.contains(&entry("alice", "login", "-")));
-    assert!(
-        seen_by_alice
-            .iter()
-            .all(|(user, _, host)| host == "host0" || (host == "-" && user == "alice")),
-        "{seen_by_alice:?}"
-    );
+    only_about(&seen_by_alice, "host0", "alice");
     // bob: alice's refusal on host1 and his own login only.
     assert!(seen_by_bob.contains(&entry("alice", "denied", "host1")));
-    assert!(
-        seen_by_bob
-            .iter()
-            .all(|(user, _, host)| host == "host1" || (host == "-" && user == "bob")),
-        "{seen_by_bob:?}"
-    );
+    only_about(&seen_by_bob, "host1", "bob");
     assert!(!seen_by_bob.iter().any(|(_, event, _)| event == "action"));
     // The manager reads every host: every record, the console's own included.
     for wanted in [

@@ -119,28 +119,34 @@ fn apply(connection: &Connection, change: &Change) -> Result<(), rusqlite::Error
             for (channel, record) in positions {
                 upsert.execute(params![client, subscription, channel, record])?;
             }
-            connection
-                .prepare_cached(
-                    "INSERT INTO client (client, subscription, last_event) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (client, subscription)
-                     DO UPDATE SET last_event = max(coalesce(last_event, 0), excluded.last_event)",
-                )?
-                .execute(params![client, subscription, at])?;
+            note_time(connection, "last_event", client, subscription, *at)?;
         }
         Change::Heartbeat {
             client,
             subscription,
             at,
         } => {
-            connection
-                .prepare_cached(
-                    "INSERT INTO client (client, subscription, last_heartbeat) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (client, subscription)
-                     DO UPDATE SET last_heartbeat = max(coalesce(last_heartbeat, 0), excluded.last_heartbeat)",
-                )?
-                .execute(params![client, subscription, at])?;
+            note_time(connection, "last_heartbeat", client, subscription, *at)?;
         }
     }
+    Ok(())
+}
+
+/// Note `at` in the client's `column` (`last_event`, `last_heartbeat`), never moving it back.
+fn note_time(
+    connection: &Connection,
+    column: &str,
+    client: &str,
+    subscription: &str,
+    at: i64,
+) -> Result<(), rusqlite::Error> {
+    connection
+        .prepare_cached(&format!(
+            "INSERT INTO client (client, subscription, {column}) VALUES (?1, ?2, ?3)
+             ON CONFLICT (client, subscription)
+             DO UPDATE SET {column} = max(coalesce({column}, 0), excluded.{column})"
+        ))?
+        .execute(params![client, subscription, at])?;
     Ok(())
 }
 

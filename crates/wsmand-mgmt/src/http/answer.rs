@@ -104,6 +104,20 @@ pub(super) fn json(status: StatusCode, value: &impl Serialize) -> Answer {
     respond(status, "application/json", body)
 }
 
+/// What was read from a host, as JSON: `value` of it (200), or the host's error (502).
+pub(super) fn read_json<T, E: std::fmt::Display>(
+    read: &Result<T, E>,
+    value: impl FnOnce(&T) -> serde_json::Value,
+) -> Answer {
+    match read {
+        Ok(read) => json(StatusCode::OK, &value(read)),
+        Err(error) => json(
+            StatusCode::BAD_GATEWAY,
+            &serde_json::json!({ "error": error.to_string() }),
+        ),
+    }
+}
+
 pub(super) fn redirect(to: &'static str) -> Answer {
     let mut response = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", "");
     response

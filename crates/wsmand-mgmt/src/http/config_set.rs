@@ -7,7 +7,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::StatusCode;
 use wsman_config::mgmt::Action;
 
-use super::answer::{error, html, json, respond};
+use super::answer::{error, html, json, read_json, respond};
 use super::host_pages::{authorize, Asker};
 use super::{Answer, AppState};
 use crate::config_edit::{self, container_of, Editing, View};
@@ -47,13 +47,7 @@ pub(super) async fn page(
     };
     let rows = host.config().await;
     if asker.json_wanted {
-        return match rows {
-            Ok(rows) => json(StatusCode::OK, &serde_json::json!({ "config": rows })),
-            Err(message) => json(
-                StatusCode::BAD_GATEWAY,
-                &serde_json::json!({ "error": message.to_string() }),
-            ),
-        };
+        return read_json(&rows, |rows| serde_json::json!({ "config": rows }));
     }
     let query = Form::parse(raw_query.as_bytes()).unwrap_or_default();
     let edit = query.get("edit").filter(|p| container_of(p).is_some());

@@ -8,7 +8,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::StatusCode;
 use serde::Serialize;
 
-use super::answer::{error, html, json, EVENTS_CSP};
+use super::answer::{error, html, json, read_json, EVENTS_CSP};
 use super::{Answer, AppState};
 use crate::delegation::{cim_class, Decision, Subject};
 use crate::hosts::{Host, HostError};
@@ -48,13 +48,10 @@ pub(super) async fn host_page(
         rows: &Result<Vec<T>, HostError>,
         page: impl FnOnce() -> maud::Markup,
     ) -> Answer {
-        match (json_wanted, rows) {
-            (true, Ok(rows)) => json(StatusCode::OK, &serde_json::json!({ key: rows })),
-            (true, Err(message)) => json(
-                StatusCode::BAD_GATEWAY,
-                &serde_json::json!({ "error": message.to_string() }),
-            ),
-            (false, _) => html(StatusCode::OK, page()),
+        if json_wanted {
+            read_json(rows, |rows| serde_json::json!({ key: rows }))
+        } else {
+            html(StatusCode::OK, page())
         }
     }
     match route {
@@ -79,16 +76,10 @@ pub(super) async fn host_page(
             let rows = host.events(filter.wql().as_deref()).await;
             let stream = format!("/hosts/{name}/events/ws");
             if json_wanted {
-                return match rows {
-                    Ok(rows) => json(
-                        StatusCode::OK,
-                        &serde_json::json!({ "events": rows, "stream": stream }),
-                    ),
-                    Err(message) => json(
-                        StatusCode::BAD_GATEWAY,
-                        &serde_json::json!({ "error": message.to_string() }),
-                    ),
-                };
+                return read_json(
+                    &rows,
+                    |rows| serde_json::json!({ "events": rows, "stream": stream }),
+                );
             }
             let mut answer = html(
                 StatusCode::OK,

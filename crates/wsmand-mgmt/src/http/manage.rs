@@ -7,7 +7,7 @@ use hyper::StatusCode;
 use maud::Markup;
 use wsman_config::mgmt::{EntryChange, ManagedHost, MgmtSettings, Role};
 
-use super::answer::{error, html, json, redirect};
+use super::answer::{error, html, json, read_json, redirect};
 use super::host_pages::Asker;
 use super::{Answer, AppState};
 use crate::delegation::{Decision, Subject};
@@ -323,13 +323,7 @@ async fn test_host(state: &AppState, viewer: &Viewer<'_>, asker: Asker<'_>, name
         &format!("{name}: test: {outcome}"),
     );
     if asker.json_wanted {
-        return match result {
-            Ok(product) => json(StatusCode::OK, &serde_json::json!({ "reached": product })),
-            Err(why) => json(
-                StatusCode::BAD_GATEWAY,
-                &serde_json::json!({ "error": why.to_string() }),
-            ),
-        };
+        return read_json(&result, |product| serde_json::json!({ "reached": product }));
     }
     html(
         StatusCode::OK,

@@ -1,10 +1,13 @@
 //! The console's WebSocket upgrades (the terminal, the events page's live stream): every
 //! check in one function for both, then the relay started on the upgraded connection.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::upgrade::Upgraded;
 use hyper::StatusCode;
 
 use super::answer::{error, origin_matches, respond};
@@ -12,7 +15,7 @@ use super::host_pages::{authorize, Asker};
 use super::{Answer, AppState};
 use crate::hosts::Host;
 use crate::sessions::{tokens_equal, Session};
-use crate::socket_bounds::SocketContext;
+use crate::socket_bounds::{Relay, SocketContext};
 use wsman_config::mgmt::Action;
 
 /// One WebSocket upgrade request to a host's terminal or to its events page's live stream.
@@ -89,6 +92,49 @@ impl<Q> CheckedUpgrade<'_, Q> {
     /// Audits `event` on the host as this upgrade's user and client.
     fn audit(&self, state: &AppState, event: &str, detail: &str) {
         self.context().audit(&state.audit, event, detail);
+    }
+
+    /// Answers 101 and, once the connection is upgraded, runs `run` on it with what was
+    /// opened on the host (`opened`); if the upgrade fails, `give_back` ends that on the host
+    /// (within the host deadline), the slot is freed and `closed` audited.
+    fn start_relay<T, R, G>(
+        self,
+        state: &AppState,
+        closed: &'static str,
+        opened: T,
+        run: impl FnOnce(Upgraded, Relay, T) -> R + Send + 'static,
+        give_back: impl FnOnce(T) -> G + Send + 'static,
+    ) -> Answer
+    where
+        T: Send + 'static,
+        R: Future<Output = ()> + Send + 'static,
+        G: Future + Send + 'static,
+    {
+        let (context, sessions, audit) = (
+            self.context(),
+            Arc::clone(&state.sessions),
+            Arc::clone(&state.audit),
+        );
+        let (slot, on_upgrade) = (self.slot, self.on_upgrade);
+        tokio::spawn(async move {
+            let upgraded = on_upgrade.await;
+            let relay = Relay {
+                slot,
+                context,
+                sessions,
+                audit,
+                started: Instant::now(),
+            };
+            match upgraded {
+                Ok(upgraded) => run(upgraded, relay, opened).await,
+                Err(error) => {
+                    let _ =
+                        tokio::time::timeout(crate::hosts::HOST_DEADLINE, give_back(opened)).await;
+                    relay.finish(closed, |_| format!("0 s: the upgrade failed: {error}"));
+                }
+            }
+        });
+        switching_protocols(&self.accept)
     }
 }
 
@@ -221,36 +267,13 @@ pub(super) async fn open_terminal(
     };
     let detail = format!("{terminal} ({})", opened.command_line);
     upgrade.audit(state, "terminal opened", &detail);
-    let (context, sessions, audit) = (
-        upgrade.context(),
-        Arc::clone(&state.sessions),
-        Arc::clone(&state.audit),
-    );
-    let (slot, on_upgrade) = (upgrade.slot, upgrade.on_upgrade);
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                crate::terminal::run(
-                    upgraded,
-                    slot,
-                    opened.shell,
-                    opened.command,
-                    context,
-                    sessions,
-                    audit,
-                )
-                .await;
-            }
-            Err(error) => {
-                let _ =
-                    tokio::time::timeout(crate::hosts::HOST_DEADLINE, opened.shell.close()).await;
-                drop(slot);
-                let detail = format!("0 s: the upgrade failed: {error}");
-                context.audit(&audit, "terminal closed", &detail);
-            }
-        }
-    });
-    switching_protocols(&upgrade.accept)
+    upgrade.start_relay(
+        state,
+        "terminal closed",
+        (opened.shell, opened.command),
+        |upgraded, relay, (shell, command)| crate::terminal::run(upgraded, relay, shell, command),
+        |(shell, _)| shell.close(),
+    )
 }
 
 /// The 101 answer accepting a WebSocket upgrade.
@@ -345,31 +368,18 @@ pub(super) async fn open_event_stream(
         }
     };
     upgrade.audit(state, "event stream opened", &logs.join(","));
-    let (context, sessions, audit) = (
-        upgrade.context(),
-        Arc::clone(&state.sessions),
-        Arc::clone(&state.audit),
-    );
-    let (slot, on_upgrade) = (upgrade.slot, upgrade.on_upgrade);
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                crate::event_stream::run(upgraded, slot, subscribed, context, sessions, audit)
-                    .await;
-            }
-            Err(error) => {
-                let _ = tokio::time::timeout(
-                    crate::hosts::HOST_DEADLINE,
-                    subscribed.client.unsubscribe(&subscribed.subscription),
-                )
-                .await;
-                drop(slot);
-                let detail = format!("0 s: the upgrade failed: {error}");
-                context.audit(&audit, "event stream closed", &detail);
-            }
-        }
-    });
-    switching_protocols(&upgrade.accept)
+    upgrade.start_relay(
+        state,
+        "event stream closed",
+        subscribed,
+        crate::event_stream::run,
+        |subscribed| async move {
+            subscribed
+                .client
+                .unsubscribe(&subscribed.subscription)
+                .await
+        },
+    )
 }
 
 fn error_answer_bad_gateway(message: &str) -> Answer {
