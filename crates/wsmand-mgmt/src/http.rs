@@ -63,9 +63,9 @@ pub struct AppState {
     /// Logins, refusals and actions (also logged).
     pub audit: Arc<crate::audit::AuditTrail>,
     /// The open terminals, by session and host.
-    pub terminals: Arc<crate::terminal::Terminals>,
+    pub terminals: Arc<crate::socket_slots::Terminals>,
     /// The events pages' live streams, by session and host (bounded as terminals are).
-    pub event_streams: Arc<crate::terminal::Terminals>,
+    pub event_streams: Arc<crate::socket_slots::Terminals>,
     /// Every host's sampled figures (the graphs, the fleet's health).
     pub samples: Arc<crate::samples::Samples>,
     /// The multi-host jobs (`/bulk`).

@@ -39,6 +39,7 @@ pub mod samples;
 pub mod server;
 pub mod sessions;
 pub mod socket_bounds;
+pub mod socket_slots;
 pub mod table;
 pub mod terminal;
 pub mod terminal_proto;

@@ -22,7 +22,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::audit::AuditTrail;
 use crate::sessions::Sessions;
-use crate::terminal::Slot;
+use crate::socket_slots::Slot;
 
 /// Frames waiting for the socket; while one waits, nothing more is asked of the host (no
 /// Receive, no Pull), so a slow browser slows the host's side, not the memory.

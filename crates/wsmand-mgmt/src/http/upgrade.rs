@@ -37,7 +37,7 @@ struct SocketKind<'a> {
     resource: &'static str,
     action: Action,
     /// Its slots: one per session and host, bounded per session and in the service.
-    slots: &'a Arc<crate::terminal::Terminals>,
+    slots: &'a Arc<crate::socket_slots::Terminals>,
     /// Why a second one for the same session and host is refused (409).
     already_open: &'static str,
     /// Why one over the bounds is refused (429).
@@ -72,7 +72,7 @@ struct CheckedUpgrade<'a, Q> {
     query: Q,
     /// The configured host as the allowing role's account.
     host: std::sync::Arc<Host>,
-    slot: crate::terminal::Slot,
+    slot: crate::socket_slots::Slot,
     /// The `Sec-WebSocket-Accept` value of the 101 answer.
     accept: String,
     on_upgrade: hyper::upgrade::OnUpgrade,
@@ -196,10 +196,10 @@ fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
     let host = authorize(state, asker, &host_name, kind.resource, kind.action)?;
     let slot = match kind.slots.reserve(session_id, &host_name) {
         Ok(slot) => slot,
-        Err(crate::terminal::Refusal::AlreadyOpen) => {
+        Err(crate::socket_slots::Refusal::AlreadyOpen) => {
             return Err(refuse(StatusCode::CONFLICT, kind.already_open))
         }
-        Err(crate::terminal::Refusal::TooMany) => {
+        Err(crate::socket_slots::Refusal::TooMany) => {
             return Err(refuse(StatusCode::TOO_MANY_REQUESTS, kind.too_many))
         }
     };
