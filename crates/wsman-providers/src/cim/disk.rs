@@ -11,6 +11,7 @@ use std::path::Path;
 
 use wsman_proto::cim::{Instance, Value};
 
+use super::perf_disk::DiskStat;
 use super::schema::{ClassSchema, Declaration};
 use super::{procfs, Class, Instances};
 use crate::{Context, Filter};
@@ -326,32 +327,11 @@ impl Class for LogicalDisk {
     }
 }
 
-/// The I/O counters of a block device (`/sys/dev/block/MAJ:MIN/stat`), for the rates of the
-/// formatted disk counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct IoCounters {
-    reads: u64,
-    read_sectors: u64,
-    writes: u64,
-    written_sectors: u64,
-    in_flight: u64,
-    busy_ms: u64,
-}
-
-fn io_counters(device: &str) -> Option<IoCounters> {
+/// The I/O counters of a drive's block device (`/sys/dev/block/MAJ:MIN/stat`), for the rates
+/// of the formatted disk counters.
+fn io_counters(device: &str) -> Option<DiskStat> {
     let text = procfs::read_text(format!("/sys/dev/block/{device}/stat")).ok()?;
-    let n: Vec<u64> = text
-        .split_whitespace()
-        .map(|v| v.parse().unwrap_or(0))
-        .collect();
-    (n.len() >= 10).then(|| IoCounters {
-        reads: n[0],
-        read_sectors: n[2],
-        writes: n[4],
-        written_sectors: n[6],
-        in_flight: n[8],
-        busy_ms: n[9],
-    })
+    DiskStat::parse(&text)
 }
 
 /// What a drive's device did per second between two samples.
@@ -366,7 +346,7 @@ struct Rates {
 }
 
 /// One sample of every drive: mount point, device, its counters.
-type DiskSample = Vec<(String, String, Option<IoCounters>)>;
+type DiskSample = Vec<(String, String, Option<DiskStat>)>;
 
 fn disk_sample(drives: &[Mount]) -> DiskSample {
     drives
@@ -390,9 +370,6 @@ fn disk_sample(drives: &[Mount]) -> DiskSample {
 pub struct PerfFormattedLogicalDisk {
     previous: super::perf::PreviousSample<DiskSample>,
 }
-
-/// Bytes in a sector of the block layer's counters, whatever the device's own sector size.
-const STAT_SECTOR: u64 = 512;
 
 const PERF_FORMATTED_LOGICAL_DISK: ClassSchema = ClassSchema::performance(
     "Win32_PerfFormattedData_PerfDisk_LogicalDisk",
@@ -454,13 +431,13 @@ impl Class for PerfFormattedLogicalDisk {
                 .find(|(m, d, _)| m == mount_point && d == device)
                 .and_then(|(_, _, c)| *c);
             let rates = counters.zip(previous).map(|(now, then)| {
-                let delta = |f: fn(&IoCounters) -> u64| f(&now).saturating_sub(f(&then));
+                let delta = now.since(&then);
                 Rates {
-                    read_bytes: per_second(delta(|c| c.read_sectors) * STAT_SECTOR),
-                    write_bytes: per_second(delta(|c| c.written_sectors) * STAT_SECTOR),
-                    reads: per_second(delta(|c| c.reads)),
-                    writes: per_second(delta(|c| c.writes)),
-                    busy_percent: (delta(|c| c.busy_ms) * 100 / elapsed_ms).min(100),
+                    read_bytes: per_second(delta.read_bytes()),
+                    write_bytes: per_second(delta.written_bytes()),
+                    reads: per_second(delta.reads),
+                    writes: per_second(delta.writes),
+                    busy_percent: (delta.io_ms.saturating_mul(100) / elapsed_ms).min(100),
                     queue: now.in_flight,
                 }
             });

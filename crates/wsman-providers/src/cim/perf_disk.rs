@@ -28,25 +28,26 @@ const FREQUENCY_100NS: u64 = 10_000_000;
 /// Name of the instance that sums the disks, as Windows names it.
 const TOTAL: &str = "_Total";
 
-/// One disk's counters (`/sys/block/<disk>/stat`), or their sum.
+/// One block device's counters (`/sys/block/<disk>/stat`), or their sum: the physical disk
+/// classes' source, and the logical disk rates' (`disk.rs`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct DiskStat {
-    reads: u64,
-    read_sectors: u64,
-    read_ms: u64,
-    writes: u64,
-    written_sectors: u64,
-    write_ms: u64,
-    in_flight: u64,
+pub(super) struct DiskStat {
+    pub(super) reads: u64,
+    pub(super) read_sectors: u64,
+    pub(super) read_ms: u64,
+    pub(super) writes: u64,
+    pub(super) written_sectors: u64,
+    pub(super) write_ms: u64,
+    pub(super) in_flight: u64,
     /// Time the disk had requests in flight (busy).
-    io_ms: u64,
+    pub(super) io_ms: u64,
     /// Time requests spent in flight, summed over them (the queue length integrated).
-    queue_ms: u64,
+    pub(super) queue_ms: u64,
 }
 
 impl DiskStat {
     /// The first eleven fields of a `stat` file; `None` for fewer.
-    fn parse(text: &str) -> Option<Self> {
+    pub(super) fn parse(text: &str) -> Option<Self> {
         let n: Vec<u64> = text
             .split_whitespace()
             .take(11)
@@ -79,15 +80,15 @@ impl DiskStat {
         })
     }
 
-    fn read_bytes(&self) -> u64 {
+    pub(super) fn read_bytes(&self) -> u64 {
         self.read_sectors.wrapping_mul(STAT_SECTOR)
     }
-    fn written_bytes(&self) -> u64 {
+    pub(super) fn written_bytes(&self) -> u64 {
         self.written_sectors.wrapping_mul(STAT_SECTOR)
     }
 
     /// What happened between `before` and `self`.
-    fn since(&self, before: &Self) -> Self {
+    pub(super) fn since(&self, before: &Self) -> Self {
         Self {
             reads: self.reads.saturating_sub(before.reads),
             read_sectors: self.read_sectors.saturating_sub(before.read_sectors),
