@@ -9,6 +9,7 @@
 //! lines to a file.
 
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The tracing target of every audit record.
@@ -216,4 +217,85 @@ pub(crate) fn process_ended(
         duration_ms = duration.as_millis() as u64,
         "process ended"
     );
+}
+
+/// A record held back until another is written.
+type HeldRecord = Box<dyn FnOnce() + Send>;
+
+/// Keeps a command's records in order. Its end is recorded by the task that waits for the
+/// process, its start by the request once the process is spawned; a command as short as
+/// `exit 4` can end first, so its end waits for its start.
+#[derive(Clone, Default)]
+pub(crate) struct StartFirst(Arc<Mutex<StartGate>>);
+
+#[derive(Default)]
+struct StartGate {
+    started: bool,
+    held: Option<HeldRecord>,
+}
+
+impl StartFirst {
+    /// Writes `end` now when the start is recorded, or right after it otherwise.
+    pub(crate) fn after_start(&self, end: impl FnOnce() + Send + 'static) {
+        let mut gate = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if gate.started {
+            drop(gate);
+            end();
+        } else {
+            gate.held = Some(Box::new(end));
+        }
+    }
+
+    /// The start is recorded: writes an end that came before it.
+    pub(crate) fn started(&self) {
+        let held = {
+            let mut gate = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            gate.started = true;
+            gate.held.take()
+        };
+        if let Some(end) = held {
+            end();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written() -> (
+        Arc<Mutex<Vec<&'static str>>>,
+        impl Fn(&'static str) -> HeldRecord,
+    ) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let writer = {
+            let log = Arc::clone(&log);
+            move |name: &'static str| -> HeldRecord {
+                let log = Arc::clone(&log);
+                Box::new(move || log.lock().unwrap().push(name))
+            }
+        };
+        (log, writer)
+    }
+
+    #[test]
+    fn an_end_before_the_start_is_written_after_it() {
+        let (log, record) = written();
+        let order = StartFirst::default();
+        order.after_start(record("ended"));
+        assert!(log.lock().unwrap().is_empty());
+        record("started")();
+        order.started();
+        assert_eq!(*log.lock().unwrap(), ["started", "ended"]);
+    }
+
+    #[test]
+    fn an_end_after_the_start_is_written_at_once() {
+        let (log, record) = written();
+        let order = StartFirst::default();
+        record("started")();
+        order.started();
+        order.after_start(record("ended"));
+        assert_eq!(*log.lock().unwrap(), ["started", "ended"]);
+    }
 }

@@ -488,23 +488,27 @@ impl ShellManager {
         let declared =
             STREAM_NAMES.map(|name| shell.options.output_streams.iter().any(|s| s == name));
         let limits = self.limits();
+        let audit_order = audit::StartFirst::default();
         let on_finished = {
+            let audit_order = audit_order.clone();
             let user = user.to_owned();
             let client_ip = shell.owner.client_ip;
             let shell_id = shell.id.clone();
             let command_id = id.clone();
             let command_line = command_line.clone();
             Box::new(move |exit_code: i32, duration: Duration, bytes_out: u64| {
-                audit::command_ended(
-                    &user,
-                    client_ip,
-                    &shell_id,
-                    &command_id,
-                    &command_line,
-                    exit_code,
-                    duration,
-                    bytes_out,
-                );
+                audit_order.after_start(move || {
+                    audit::command_ended(
+                        &user,
+                        client_ip,
+                        &shell_id,
+                        &command_id,
+                        &command_line,
+                        exit_code,
+                        duration,
+                        bytes_out,
+                    );
+                });
                 drop(slot);
             })
         };
@@ -555,6 +559,7 @@ impl ShellManager {
             &command_line,
             command.pid,
         );
+        audit_order.started();
         let mut commands = lock(&shell.commands);
         let closing = self.inner.closing.load(Ordering::Acquire);
         if commands.contains_key(&id) || closing {
