@@ -212,18 +212,19 @@ impl Command {
             on_finished(code, started.elapsed(), waiter_output.bytes_out());
         });
         tasks.waiter = Some(waiter.abort_handle());
-        let terminal = Arc::new(Mutex::new(None));
-        Ok(Self::assemble(
+        Ok(Arc::new(Self {
             id,
             command_line,
             pid,
             started,
             output,
             input,
-            tasks,
-            terminal,
+            receive: tokio::sync::Mutex::new(ReceiveState::default()),
+            resumed: std::sync::atomic::AtomicBool::new(false),
+            tasks: Mutex::new(tasks),
+            terminal: Arc::new(Mutex::new(None)),
             group,
-        ))
+        }))
     }
 
     /// [`Command::start`] for a child on a pseudo-terminal: one output stream (stdout; the
@@ -297,36 +298,10 @@ impl Command {
             waiter: Some(waiter.abort_handle()),
             ..tasks
         };
-        Ok(Self::assemble(
+        Ok(Arc::new(Self {
             id,
             command_line,
-            Some(pid),
-            started,
-            output,
-            input,
-            tasks,
-            terminal,
-            group,
-        ))
-    }
-
-    /// A started command, with nothing received yet: what both ways of starting one build.
-    #[allow(clippy::too_many_arguments)]
-    fn assemble(
-        id: String,
-        command_line: String,
-        pid: Option<u32>,
-        started: Instant,
-        output: Arc<Output>,
-        input: Arc<Input>,
-        tasks: Tasks,
-        terminal: Arc<Mutex<Option<TerminalControl>>>,
-        group: Option<Arc<ShellCgroup>>,
-    ) -> Arc<Self> {
-        Arc::new(Self {
-            id,
-            command_line,
-            pid,
+            pid: Some(pid),
             started,
             output,
             input,
@@ -335,7 +310,7 @@ impl Command {
             tasks: Mutex::new(tasks),
             terminal,
             group,
-        })
+        }))
     }
 
     /// Sets the window size of the command's terminal; `Ok(false)` when it has none (it runs
