@@ -60,7 +60,8 @@ fn the_default_is_root_sddl_plus_the_wmi_users_group() {
     store.set_wmi_users_gid(Some(1234));
     let xml = store.get(PLUGIN_URI, &name("wmi provider")).unwrap();
     let (_, sddl) = &securities(&xml)[0];
-    assert!(sddl.contains("(A;;GA;;;S-1-22-2-1234)S:"), "{sddl}");
+    // Read and Execute, not Full Control: Write would let the group start processes.
+    assert!(sddl.contains("(A;;GRGX;;;S-1-22-2-1234)S:"), "{sddl}");
     let items = store.enumerate(PLUGIN_URI, &|_| Vec::new()).unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(

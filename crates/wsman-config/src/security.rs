@@ -72,15 +72,25 @@ impl SecurityConfig {
 }
 
 /// The WMI plug-in's descriptor when none is set: RootSDDL (so that what an operator granted
-/// there still reaches the CIM classes) plus Full Control for the WMI users group
+/// there still reaches the CIM classes) plus Read and Execute for the WMI users group
 /// ([`WMI_USERS_GROUP`], when it exists), as Windows' plug-in admits `WinRMRemoteWMIUsers__`.
+/// Not Write: a method that starts a process (`Win32_Process.Create`) needs Write and Execute
+/// here besides what a shell needs, so a monitoring account queries and calls the methods that
+/// start nothing, and runs no command.
 pub fn default_wmi_sddl(root_sddl: &str, wmi_users_gid: Option<u32>) -> String {
     let Some(gid) = wmi_users_gid else {
         return root_sddl.to_owned();
     };
-    let grant = crate::sddl_edit::Edit::Grant(crate::sddl_edit::Right::Full);
-    crate::sddl_edit::edit(root_sddl, &crate::Sid::unix_group(gid), grant)
-        .unwrap_or_else(|_| root_sddl.to_owned())
+    let group = crate::Sid::unix_group(gid);
+    [
+        crate::sddl_edit::Right::Read,
+        crate::sddl_edit::Right::Execute,
+    ]
+    .into_iter()
+    .try_fold(root_sddl.to_owned(), |text, right| {
+        crate::sddl_edit::edit(&text, &group, crate::sddl_edit::Edit::Grant(right))
+    })
+    .unwrap_or_else(|_| root_sddl.to_owned())
 }
 
 /// A namespace as `WmiSDDL` keys it: lower case, `/` between parts (`root\cimv2` and

@@ -96,6 +96,10 @@ pub enum LaunchError {
     /// The command line cannot be run (empty, or a NUL byte).
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),
+    /// Refused with a fault of the launcher's own (a shell quota, `w:QuotaLimit`), answered
+    /// as it is instead of a ReturnValue, as Windows answers a quota.
+    #[error("{0}")]
+    Refused(Box<Fault>),
     /// Anything else (the service is shutting down, a system call failed).
     #[error("{0}")]
     Failed(String),

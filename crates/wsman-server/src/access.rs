@@ -34,6 +34,9 @@ pub struct AccessPolicy {
     pub root_sddl: Option<Arc<SecurityDescriptor>>,
     /// `[Security] ShellSDDL`: replaces RootSDDL for the WinRS and PowerShell resources.
     pub shell_sddl: Option<Arc<SecurityDescriptor>>,
+    /// `winrm/config/winrs AllowRemoteShellAccess`: false refuses the shells and every method
+    /// that starts a process.
+    pub allow_remote_shell_access: bool,
     /// `[Security] EventLogSDDL`: replaces RootSDDL for the event logs when set.
     pub event_log_sddl: Option<Arc<SecurityDescriptor>>,
     /// The WMI plug-in's descriptors (`[Security] WmiSDDL`, `winrm configSDDL`): they replace
@@ -52,6 +55,7 @@ impl Default for AccessPolicy {
             allow_remote_access: true,
             root_sddl: parse_sddl(wsman_config::schema::DEFAULT_ROOT_SDDL, "RootSDDL"),
             shell_sddl: parse_sddl(wsman_config::DEFAULT_SHELL_SDDL, "ShellSDDL"),
+            allow_remote_shell_access: true,
             event_log_sddl: None,
             wmi: WmiDescriptors::default(),
             throttle: ThrottlePolicy::default(),
@@ -76,6 +80,10 @@ pub enum Denial {
     RemoteAccessDisabled,
     /// The descriptor does not grant the access.
     Descriptor,
+    /// A method that starts a process while `AllowRemoteShellAccess` is false.
+    RemoteShellAccessDisabled,
+    /// A method that starts a process: ShellSDDL does not grant what a shell needs.
+    ShellDescriptor,
 }
 
 impl AccessPolicy {
@@ -94,6 +102,7 @@ impl AccessPolicy {
             allow_remote_access: service.allow_remote_access,
             root_sddl: parse_sddl(&service.root_sddl, "RootSDDL"),
             shell_sddl: parse_sddl(&config.security.shell_sddl, "ShellSDDL"),
+            allow_remote_shell_access: config.winrs.allow_remote_shell_access,
             // A descriptor that does not parse denies (like a broken RootSDDL), never opens.
             event_log_sddl: config.security.event_log_sddl.as_deref().map(|text| {
                 parse_sddl(text, "EventLogSDDL").unwrap_or_else(|| {
@@ -144,9 +153,39 @@ impl AccessPolicy {
             self.root_sddl.as_deref()
         };
         match descriptor {
-            Some(sd) if sd.allows(sids, access_for(&operation.action)) => Ok(()),
-            _ => Err(Denial::Descriptor),
+            Some(sd) if sd.allows(sids, access_for(&operation.action)) => {}
+            _ => return Err(Denial::Descriptor),
         }
+        if wsman_providers::cim::process::starts_processes(operation) {
+            self.authorize_process_start(sids, descriptor)?;
+        }
+        Ok(())
+    }
+
+    /// A method that starts a process is a shell by another name: it needs what creating a
+    /// shell and running a command in it need (AllowRemoteShellAccess, Write and Execute in
+    /// ShellSDDL), and Write besides Execute in the CIM descriptor, as it creates an instance
+    /// (the WMI users group's default grant, Read and Execute, therefore runs no command).
+    fn authorize_process_start(
+        &self,
+        sids: &[Sid],
+        descriptor: Option<&SecurityDescriptor>,
+    ) -> Result<(), Denial> {
+        if !self.allow_remote_shell_access {
+            return Err(Denial::RemoteShellAccessDisabled);
+        }
+        let grants_both = |sd: &SecurityDescriptor| {
+            [Access::Write, Access::Execute]
+                .iter()
+                .all(|a| sd.allows(sids, *a))
+        };
+        if !descriptor.is_some_and(grants_both) {
+            return Err(Denial::Descriptor);
+        }
+        if !self.shell_sddl.as_deref().is_some_and(grants_both) {
+            return Err(Denial::ShellDescriptor);
+        }
+        Ok(())
     }
 }
 
@@ -361,6 +400,59 @@ mod tests {
             p.authorize(lo, &monitor, &cimv2, None),
             Err(Denial::Descriptor)
         );
+    }
+
+    #[test]
+    fn a_method_that_starts_a_process_is_authorized_as_a_shell() {
+        let lo = ip("127.0.0.1");
+        let monitor = linux_sids(1001, &[1001, 2000], false);
+        let admin = linux_sids(0, &[0], true);
+        let mut config = Config::default();
+        config.security.wmi_users_gid = Some(2000);
+        let uri = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Process";
+        let invoke = |method: &str| op(Some(uri), &format!("{uri}/{method}"));
+        // Any spelling of the class and method.
+        let lower = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/win32_process";
+        let create_lower = op(Some(lower), &format!("{lower}/create"));
+        let p = AccessPolicy::from_config(&config);
+        // The group reads and calls the methods that start nothing, but starts no process.
+        assert_eq!(
+            p.authorize(lo, &monitor, &op(Some(uri), action::GET), None),
+            Ok(())
+        );
+        assert_eq!(p.authorize(lo, &monitor, &invoke("GetOwner"), None), Ok(()));
+        assert_eq!(
+            p.authorize(lo, &monitor, &invoke("Create"), None),
+            Err(Denial::Descriptor)
+        );
+        assert_eq!(
+            p.authorize(lo, &monitor, &create_lower, None),
+            Err(Denial::Descriptor)
+        );
+        assert_eq!(p.authorize(lo, &admin, &invoke("Create"), None), Ok(()));
+        // Granted Full Control on the namespace, the group still needs ShellSDDL.
+        config.security.wmi_sddl.insert(
+            "root/cimv2".to_owned(),
+            "O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;S-1-22-2-2000)".to_owned(),
+        );
+        config.security.shell_sddl = "O:NSG:BAD:P(A;;GA;;;BA)".to_owned();
+        let p = AccessPolicy::from_config(&config);
+        assert_eq!(
+            p.authorize(lo, &monitor, &invoke("Create"), None),
+            Err(Denial::ShellDescriptor)
+        );
+        assert_eq!(
+            p.authorize(lo, &monitor, &invoke("Terminate"), None),
+            Ok(())
+        );
+        // AllowRemoteShellAccess=false: nobody, administrators included.
+        config.winrs.allow_remote_shell_access = false;
+        let p = AccessPolicy::from_config(&config);
+        assert_eq!(
+            p.authorize(lo, &admin, &invoke("Create"), None),
+            Err(Denial::RemoteShellAccessDisabled)
+        );
+        assert_eq!(p.authorize(lo, &admin, &invoke("GetOwner"), None), Ok(()));
     }
 
     #[test]

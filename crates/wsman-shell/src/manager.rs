@@ -271,25 +271,7 @@ impl ShellManager {
         if registry.shells.contains_key(&id) {
             return Err(ShellError::ShellIdInUse { shell_id: id });
         }
-        // Shells count per Linux user (MaxShellsPerUser bounds a user's resources; a service
-        // account run as that user shares its quota); operations per authenticated name.
-        let user = owner.run_as.name.clone();
-        let current = registry.users.get(&user).map_or(0, |usage| usage.shells);
-        let users_with_shells = registry.users.values().filter(|u| u.shells > 0).count();
-        if current == 0
-            && limits.max_concurrent_users > 0
-            && users_with_shells >= limits.max_concurrent_users as usize
-        {
-            return Err(ShellError::TooManyUsers {
-                limit: limits.max_concurrent_users,
-            });
-        }
-        if limits.max_shells_per_user > 0 && current >= limits.max_shells_per_user {
-            return Err(ShellError::TooManyShells {
-                user,
-                limit: limits.max_shells_per_user,
-            });
-        }
+        take_shell_slot(&mut registry, &owner.run_as.name, &limits)?;
         let (cgroup, resource_limits) = self.shell_limits(&id, &limits);
         let client_session = options.client_session.clone();
         let window = options.terminal.as_ref().map(|terminal| terminal.window);
@@ -315,7 +297,6 @@ impl ShellManager {
         });
         // Taken before the shell is registered, so that no Command can have started in it.
         let info = shell.fresh_info();
-        registry.users.entry(user).or_default().shells += 1;
         registry.shells.insert(id.clone(), shell.clone());
         drop(registry);
         let limits_text = match &shell.cgroup {
@@ -879,14 +860,47 @@ fn process_environment(
 fn remove_shell(inner: &Inner, shell_id: &str) -> Option<Arc<Shell>> {
     let mut registry = lock(&inner.registry);
     let shell = registry.shells.remove(shell_id)?;
-    let user = &shell.owner.run_as.name;
+    release_shell_slot(&mut registry, &shell.owner.run_as.name);
+    Some(shell)
+}
+
+/// Counts one more shell of Linux user `user` (a shell, or a process a method started: both
+/// run commands), after MaxConcurrentUsers and MaxShellsPerUser. Shells count per Linux user
+/// (MaxShellsPerUser bounds a user's resources; a service account run as that user shares its
+/// quota); operations per authenticated name.
+fn take_shell_slot(
+    registry: &mut Registry,
+    user: &str,
+    limits: &ShellLimits,
+) -> Result<(), ShellError> {
+    let current = registry.users.get(user).map_or(0, |usage| usage.shells);
+    let users_with_shells = registry.users.values().filter(|u| u.shells > 0).count();
+    if current == 0
+        && limits.max_concurrent_users > 0
+        && users_with_shells >= limits.max_concurrent_users as usize
+    {
+        return Err(ShellError::TooManyUsers {
+            limit: limits.max_concurrent_users,
+        });
+    }
+    if limits.max_shells_per_user > 0 && current >= limits.max_shells_per_user {
+        return Err(ShellError::TooManyShells {
+            user: user.to_owned(),
+            limit: limits.max_shells_per_user,
+        });
+    }
+    registry.users.entry(user.to_owned()).or_default().shells += 1;
+    Ok(())
+}
+
+/// Gives back what [`take_shell_slot`] counted.
+fn release_shell_slot(registry: &mut Registry, user: &str) {
     if let Some(usage) = registry.users.get_mut(user) {
         usage.shells = usage.shells.saturating_sub(1);
         if usage.shells == 0 && usage.operations == 0 {
             registry.users.remove(user);
         }
     }
-    Some(shell)
 }
 
 fn normalize_options(mut options: ShellOptions) -> Result<ShellOptions, ShellError> {

@@ -14,6 +14,27 @@ use crate::{Context, Filter, Item, ItemSource};
 /// `Win32_Process`.
 pub struct Process;
 
+/// Whether `operation` invokes a method that starts a process (`Win32_Process.Create`): such
+/// a method is a remote shell by another name, so the server authorizes it as one (ShellSDDL,
+/// AllowRemoteShellAccess) besides the WMI descriptor, and the launcher counts it in the
+/// shell quotas. Decided on the class name in any namespace and URI form, so that no other
+/// spelling reaches the method as a query.
+pub fn starts_processes(operation: &wsman_proto::operation::Operation) -> bool {
+    use wsman_proto::operation::{Action, Resource};
+    let Action::Invoke(method) = &operation.action else {
+        return false;
+    };
+    let cim = matches!(
+        operation.resource,
+        Resource::Wmi { .. } | Resource::Cim { .. }
+    );
+    cim && method.eq_ignore_ascii_case("Create")
+        && operation
+            .resource
+            .class_name()
+            .is_some_and(|class| class.eq_ignore_ascii_case(PROCESS.name))
+}
+
 /// What every process instance shares: read once per enumeration.
 struct Host {
     name: String,
@@ -620,6 +641,10 @@ fn create(ctx: &Context<'_>) -> Answer {
             Ok(Instance::new("Create_OUTPUT", "root/cimv2")
                 .with("ProcessId", pid)
                 .with("ReturnValue", SUCCESS))
+        }
+        Err(LaunchError::Refused(fault)) => {
+            tracing::warn!(user = %caller.user, %fault, "Win32_Process.Create: refused");
+            Err(*fault)
         }
         Err(error) => {
             tracing::info!(user = %caller.user, %error, "Win32_Process.Create: refused or failed");

@@ -475,7 +475,11 @@ fn authorize(
         Err(crate::access::Denial::RemoteAccessDisabled) => Fault::access_denied()
             .with_code(wsman_proto::fault::code::SERVICE_REMOTE_ACCESS_DISABLED)
             .with_message("The WS-Management service does not accept remote requests (Service/AllowRemoteAccess is false). "),
-        Err(crate::access::Denial::Descriptor) => Fault::access_denied(),
+        Err(crate::access::Denial::RemoteShellAccessDisabled) => Fault::access_denied()
+            .with_message("A method that starts a process is a remote shell, and remote shell access is not allowed (Winrs/AllowRemoteShellAccess is false). "),
+        Err(
+            crate::access::Denial::Descriptor | crate::access::Denial::ShellDescriptor,
+        ) => Fault::access_denied(),
     };
     tracing::warn!(
         remote = %conn.remote,

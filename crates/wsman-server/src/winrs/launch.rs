@@ -57,6 +57,14 @@ fn launch_error(error: ShellError) -> LaunchError {
         ShellError::InvalidCommandLine { .. } => LaunchError::InvalidParameter(text),
         // Missing, not a directory, or not enterable by the user: Windows' "path not found".
         ShellError::WorkingDirectory { .. } => LaunchError::PathNotFound(text),
+        // A process counts as a shell of its user: the shells' own quota faults.
+        ShellError::TooManyShells { .. } | ShellError::TooManyUsers { .. } => {
+            LaunchError::Refused(Box::new(crate::error::shell_fault(error)))
+        }
+        // Checked when the request was authorized; the setting may have changed since.
+        ShellError::RemoteShellAccessDisabled => LaunchError::Refused(Box::new(
+            wsman_proto::Fault::access_denied().with_message(format!("{text}. ")),
+        )),
         _ => LaunchError::Failed(text),
     }
 }

@@ -24,13 +24,13 @@ use wsman_os::process::{
     exit_code, kill_session, LoginSession, PreparedCommand, Program, SpawnRequest,
 };
 
-use super::{process_environment, Inner, ShellManager};
+use super::{process_environment, release_shell_slot, take_shell_slot, Inner, ShellManager};
 use crate::audit;
 use crate::command::wait_for_exit;
 use crate::error::ShellError;
 use crate::ids::new_id;
 use crate::shell::lock;
-use crate::types::ShellOwner;
+use crate::types::{ShellLimits, ShellOwner};
 
 /// A process started by [`ShellManager::launch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +72,10 @@ impl ShellManager {
         if self.inner.closing.load(Ordering::Acquire) {
             return Err(ShellError::ShuttingDown);
         }
+        let limits = self.limits();
+        if !limits.allow_remote_shell_access {
+            return Err(ShellError::RemoteShellAccessDisabled);
+        }
         if !self.inner.switch_user && owner.run_as.uid != self.inner.daemon_uid {
             return Err(ShellError::RunAsNotPermitted {
                 uid: owner.run_as.uid,
@@ -99,7 +103,9 @@ impl ShellManager {
             None => PathBuf::from("/"),
         };
         let environment = process_environment(&owner.run_as, false, &[], None);
-        let limits = self.limits();
+        // Counted as a shell of its user until everything it started has ended (given back
+        // on every early return too, when the slot drops).
+        let slot = ShellSlot::take(&self.inner, &owner.run_as.name, &limits)?;
         let group_name = format!("process-{}", new_id().to_ascii_lowercase());
         let (cgroup, resource_limits) = self.shell_limits(&group_name, &limits);
         let mut request = SpawnRequest::new(
@@ -133,6 +139,7 @@ impl ShellManager {
         lock(&self.inner.launched_groups).push(LaunchedTree {
             leader: pid,
             group: group.clone(),
+            _slot: slot,
         });
         let started = Instant::now();
         audit::process_launched(
@@ -213,6 +220,40 @@ pub(super) struct LaunchedTree {
     leader: u32,
     /// Its cgroup, where the host has them.
     group: Option<Arc<ShellCgroup>>,
+    /// Its place in its user's MaxShellsPerUser, held while the tree is listed.
+    _slot: ShellSlot,
+}
+
+/// One of a user's MaxShellsPerUser places, held by a launched process tree; given back when
+/// dropped.
+#[derive(Debug)]
+struct ShellSlot {
+    inner: std::sync::Weak<Inner>,
+    user: String,
+}
+
+impl ShellSlot {
+    /// Takes a place (under the registry lock, where shutdown lists shells), or the quota
+    /// error a shell would get.
+    fn take(inner: &Arc<Inner>, user: &str, limits: &ShellLimits) -> Result<Self, ShellError> {
+        let mut registry = lock(&inner.registry);
+        if inner.closing.load(Ordering::Acquire) {
+            return Err(ShellError::ShuttingDown);
+        }
+        take_shell_slot(&mut registry, user, limits)?;
+        Ok(Self {
+            inner: Arc::downgrade(inner),
+            user: user.to_owned(),
+        })
+    }
+}
+
+impl Drop for ShellSlot {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade() {
+            release_shell_slot(&mut lock(&inner.registry), &self.user);
+        }
+    }
 }
 
 /// Removes the groups of launched processes that have no process left (the reaper's duty).

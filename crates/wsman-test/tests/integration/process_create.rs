@@ -462,3 +462,92 @@ fn create_and_terminate_refuse_bad_input_with_windows_return_values() {
         "{log}"
     );
 }
+
+// A method that starts a process is a shell by another name (docs/access-control.md): with
+// AllowRemoteShellAccess=false even an administrator's Create is refused with w:AccessDenied,
+// and the processes Create started count in the user's MaxShellsPerUser until they end.
+
+#[test]
+fn create_is_refused_when_remote_shell_access_is_off_even_for_an_administrator() {
+    let f = Fixture::http_with(|c| {
+        c.set("Config.Winrs", "AllowRemoteShellAccess", "false");
+    });
+    let dir = SharedDir::new("no-shell-access");
+    let marker = format!("touch {}", dir.path().join("never").display());
+    let r = create(&f, ADMIN, Some(&marker), None);
+    let fault = expect_fault(&r, "AccessDenied");
+    assert_eq!(fault.wsman_code.as_deref(), Some("5"), "{}", r.describe());
+    // The same through the winrm CLI, which prints Windows' access-denied error.
+    let out = f.winrm_remote(&[
+        "invoke",
+        "Create",
+        "wmicimv2/Win32_Process",
+        &format!("@{{CommandLine=\"{marker}\"}}"),
+    ]);
+    assert_ne!(out.code(), 0, "{}", out.describe());
+    // Methods that start nothing still answer.
+    let owner = f.winrm_remote(&[
+        "invoke",
+        "GetOwner",
+        &format!("wmicimv2/Win32_Process?Handle={}", f.daemon.pid()),
+    ]);
+    assert!(
+        owner.stdout.contains("ReturnValue = 0"),
+        "{}",
+        owner.describe()
+    );
+    // Nothing ran: a process that had started would have written its file by the time the
+    // daemon answered the next request and a further second.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!dir.path().join("never").exists());
+    let log = f.daemon.stderr();
+    assert!(log.contains("access denied"), "{log}");
+    assert!(log.contains("RemoteShellAccessDisabled"), "{log}");
+}
+
+#[test]
+fn created_processes_count_in_the_users_shell_quota() {
+    let _cleanup = Cleanup(&["600.511", "600.512", "600.513"]);
+    let f = Fixture::http_with(|c| {
+        c.set("Config.Winrs", "MaxShellsPerUser", "2");
+    });
+    let mut pids = Vec::new();
+    for seconds in ["600.511", "600.512"] {
+        let (code, pid) = output(&create(&f, ADMIN, Some(&format!("sleep {seconds}")), None));
+        assert_eq!(code, "0", "{seconds}");
+        pids.push(pid.expect("ProcessId"));
+    }
+    // The third: Windows' shell quota fault, and nothing starts.
+    let r = create(&f, ADMIN, Some("sleep 600.513"), None);
+    let fault = expect_fault(&r, "QuotaLimit");
+    assert_eq!(
+        fault.wsman_code.as_deref(),
+        Some("2150859173"),
+        "{}",
+        r.describe()
+    );
+    // A shell is refused too: the two processes are the user's two shells.
+    let mut winrs = Command::new(wsman_test::binaries::path("winrs"));
+    winrs
+        .arg(format!("-r:http://127.0.0.1:{}", f.port))
+        .arg(format!("-u:{SERVICE_ACCOUNT}"))
+        .arg(format!("-p:{SERVICE_PASSWORD}"))
+        .args(["-a:Basic", "-unencrypted", "echo", "over-quota"])
+        .env("WSMAND_CONFIG_DIR", f.config.path());
+    let shell = wsman_test::process::run(&mut winrs, None, Duration::from_secs(60));
+    assert!(
+        shell.code() != 0 && !shell.stdout.contains("over-quota"),
+        "{}",
+        shell.describe()
+    );
+    // Once one has ended, its place is free again.
+    assert_eq!(returned(&terminate(&f, pids[0])), "0");
+    let (code, pid) = output(&create(&f, ADMIN, Some("sleep 600.513"), None));
+    assert_eq!(code, "0");
+    pids.push(pid.expect("ProcessId"));
+    wait_for("sleep 600.513", || !sleeping("600.513").is_empty());
+    assert!(sleeping("600.511").is_empty());
+    for pid in &pids[1..] {
+        assert_eq!(returned(&terminate(&f, *pid)), "0");
+    }
+}

@@ -242,3 +242,55 @@ fn bad_edits_change_nothing() {
     assert_eq!(stored(&fixture), before);
     fixture.assert_still_serving();
 }
+
+/// The monitoring account's Create under the default descriptors (RootSDDL, ShellSDDL, the
+/// plug-in's), as an operator who only added it to the group leaves them: refused with
+/// `w:AccessDenied` and nothing runs, while it still queries and calls GetOwner.
+#[test]
+fn a_wmi_user_starts_no_process_under_the_default_descriptors() {
+    let Some((user, password)) = account("WMI") else {
+        return;
+    };
+    let fixture = Fixture::http();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    let file = dir.path().join("id");
+    let line = format!("@{{CommandLine=\"sh -c 'id > {}'\"}}", file.display());
+    let created = winrm_as(
+        &fixture,
+        &user,
+        &password,
+        &["invoke", "Create", PROCESSES, &line],
+    );
+    assert_denied(&created);
+    let owner = winrm_as(
+        &fixture,
+        &user,
+        &password,
+        &[
+            "invoke",
+            "GetOwner",
+            &format!("{PROCESSES}?Handle={}", fixture.daemon.pid()),
+        ],
+    );
+    assert_ok(&owner);
+    assert!(
+        owner.stdout.contains("ReturnValue = 0"),
+        "{}",
+        owner.describe()
+    );
+    let enumerated = winrm_as(&fixture, &user, &password, &["enumerate", PROCESSES, QUERY]);
+    assert!(lists_processes(&enumerated), "{}", enumerated.describe());
+    // Had the Create started anything, its file would exist well before now.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!file.exists(), "the monitoring account's command ran");
+    let log = fixture.daemon.stderr();
+    assert!(
+        log.contains("access denied") && log.contains(&user),
+        "{log}"
+    );
+}
