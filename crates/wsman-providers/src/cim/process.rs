@@ -565,13 +565,9 @@ fn terminate(class: &Process, ctx: &Context<'_>, keys: &[(&str, &str)]) -> Answe
     let Some(uid) = owner(pid) else {
         return Err(super::not_found());
     };
-    let caller = ctx.caller;
-    let user = caller.map_or("", |c| c.user.as_str());
-    let own = caller
-        .and_then(|c| c.linux_user.as_deref())
-        .is_some_and(|linux| linux == user_name(uid));
+    let user = ctx.caller.map_or("", |c| c.user.as_str());
     let protected = pid == 1 || pid == std::process::id();
-    if protected || !(own || super::is_administrator(ctx)) {
+    if protected || !may_end(ctx, uid) {
         tracing::info!(user, pid, "Win32_Process.Terminate: refused");
         return Ok(output(super::ACCESS_DENIED));
     }
@@ -659,6 +655,18 @@ fn create(ctx: &Context<'_>) -> Answer {
     }
 }
 
+/// Whether the caller may end a process whose real uid is `uid`: an administrator any, another
+/// caller those of its own Linux user, told by uid (as the kernel tells owners), never by
+/// name: two names can share a uid, an account only NSS knows has no line in /etc/passwd,
+/// and a name made of digits would match the number shown for such an account.
+fn may_end(ctx: &Context<'_>, uid: u32) -> bool {
+    match Viewer::of(ctx) {
+        Viewer::All => ctx.caller.is_some(),
+        Viewer::User { uid: own, .. } => own == uid,
+        Viewer::Nobody => false,
+    }
+}
+
 /// The pid of the Handle key.
 fn handle(keys: &[(&str, &str)]) -> Option<u32> {
     keys.iter()
@@ -666,17 +674,13 @@ fn handle(keys: &[(&str, &str)]) -> Option<u32> {
         .and_then(|(_, v)| v.trim().parse::<u32>().ok())
 }
 
-/// The name of user `uid` from /etc/passwd (accounts only NSS knows are shown by number).
+/// The name of user `uid` as NSS (the system's account databases) names it, by number when no
+/// database knows it.
 fn user_name(uid: u32) -> String {
-    let passwd = procfs::read_text("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .find_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
-        })
-        .unwrap_or_else(|| uid.to_string())
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |user| user.name)
 }
 
 #[cfg(test)]
@@ -719,6 +723,41 @@ mod tests {
             }
         );
         assert_eq!(reads("SELECT ParentProcessId FROM Win32_Process"), none);
+    }
+
+    /// Terminate's ownership is the uid: a caller whose Linux user name is the number shown for
+    /// an account without a name owns nothing of it (a name comparison with the number
+    /// GetOwner shows for such a uid granted it), and a name resolves to its own uid.
+    #[test]
+    fn ownership_is_decided_by_uid_not_by_name() {
+        let request = wsman_proto::Request::default();
+        let caller = |name: &str, is_administrator: bool| crate::Caller {
+            user: name.to_owned(),
+            linux_user: Some(name.to_owned()),
+            sids: std::sync::Arc::from(Vec::new()),
+            is_administrator,
+            client_ip: None,
+            linux_account: true,
+        };
+        let nameless = (4242..5000)
+            .find(|uid| {
+                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(*uid))
+                    .is_ok_and(|u| u.is_none())
+                    && nix::unistd::User::from_name(&uid.to_string()).is_ok_and(|u| u.is_none())
+            })
+            .expect("a uid without an account");
+        assert_eq!(user_name(nameless), nameless.to_string());
+        let numeric = caller(&nameless.to_string(), false);
+        let ctx = Context::new(&request, "").with_caller(Some(&numeric));
+        assert!(!may_end(&ctx, nameless));
+        let root = caller("root", false);
+        let ctx = Context::new(&request, "").with_caller(Some(&root));
+        assert!(may_end(&ctx, 0));
+        assert!(!may_end(&ctx, nameless));
+        let admin = caller("nobody-here", true);
+        let ctx = Context::new(&request, "").with_caller(Some(&admin));
+        assert!(may_end(&ctx, nameless));
+        assert_eq!(user_name(0), "root");
     }
 
     #[test]
