@@ -58,6 +58,18 @@ pub struct Context<'a> {
     /// When the request's OperationTimeout runs out: a provider whose own reading can take
     /// long (the event log) stops there instead of finishing unseen in the background.
     pub deadline: Option<std::time::Instant>,
+    /// Which CIM namespaces the caller may read (see [`Context::may_read_namespace`]).
+    pub namespaces: Option<&'a dyn NamespaceAccess>,
+}
+
+/// Whether the caller may read the classes of a CIM namespace: the WMI plug-in's descriptor of
+/// that namespace, as the server holds it. The server checks the namespace a request's URI
+/// names before the provider runs; an answer that draws from other namespaces too (an
+/// association's object, its association classes and their targets; `wscim/1/*` and the class
+/// metadata, which name theirs in a filter or selector) asks for each, so that no namespace's
+/// descriptor is bypassed through another's.
+pub trait NamespaceAccess: Send + Sync + std::fmt::Debug {
+    fn may_read(&self, namespace: &str) -> bool;
 }
 
 /// Starts a program for a method, through the spawn, user switch and limits of the daemon's
@@ -113,6 +125,22 @@ impl<'a> Context<'a> {
             caller: None,
             launcher: None,
             deadline: None,
+            namespaces: None,
+        }
+    }
+
+    /// Builder: which CIM namespaces the caller may read.
+    pub fn with_namespace_access(mut self, namespaces: Option<&'a dyn NamespaceAccess>) -> Self {
+        self.namespaces = namespaces;
+        self
+    }
+
+    /// Whether the caller may read the CIM `namespace` ([`NamespaceAccess`]). Without an
+    /// answer from the server, only a provider test without a caller may: deny by default.
+    pub fn may_read_namespace(&self, namespace: &str) -> bool {
+        match self.namespaces {
+            Some(access) => access.may_read(namespace),
+            None => self.caller.is_none(),
         }
     }
 

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wsman_config::{Access, Config, IpFilter, SecurityDescriptor, Sid};
-use wsman_proto::operation::{Action, Operation, Resource, ShellResource};
+use wsman_proto::operation::{Action, Resource, ShellResource};
+use wsman_proto::Request;
+use wsman_providers::cim::CIM_ALL_NAMESPACE;
 
 pub use crate::principal::{base_sids, linux_sids};
 use crate::throttle::ThrottlePolicy;
@@ -41,7 +43,7 @@ pub struct AccessPolicy {
     pub event_log_sddl: Option<Arc<SecurityDescriptor>>,
     /// The WMI plug-in's descriptors (`[Security] WmiSDDL`, `winrm configSDDL`): they replace
     /// RootSDDL for the CIM resources, as a plug-in's `Sddl` does on Windows.
-    pub wmi: WmiDescriptors,
+    pub wmi: Arc<WmiDescriptors>,
     /// `[Security]` failed-login throttle.
     pub throttle: ThrottlePolicy,
 }
@@ -57,7 +59,7 @@ impl Default for AccessPolicy {
             shell_sddl: parse_sddl(wsman_config::DEFAULT_SHELL_SDDL, "ShellSDDL"),
             allow_remote_shell_access: true,
             event_log_sddl: None,
-            wmi: WmiDescriptors::default(),
+            wmi: Arc::new(WmiDescriptors::default()),
             throttle: ThrottlePolicy::default(),
         }
     }
@@ -111,7 +113,7 @@ impl AccessPolicy {
                     )
                 })
             }),
-            wmi: WmiDescriptors::from_config(config),
+            wmi: Arc::new(WmiDescriptors::from_config(config)),
             throttle: ThrottlePolicy {
                 enabled: config.security.failed_login_delay,
                 max_delay: Duration::from_millis(config.security.failed_login_max_delay_ms),
@@ -135,9 +137,10 @@ impl AccessPolicy {
         &self,
         remote: IpAddr,
         sids: &[Sid],
-        operation: &Operation,
+        request: &Request,
         resource_sd: Option<&SecurityDescriptor>,
     ) -> Result<(), Denial> {
+        let operation = &request.operation;
         if !self.allow_remote_access && !remote.to_canonical().is_loopback() {
             return Err(Denial::RemoteAccessDisabled);
         }
@@ -147,7 +150,7 @@ impl AccessPolicy {
             Some(sd.as_ref())
         } else if resource_sd.is_some() {
             resource_sd
-        } else if let Some(plugin) = self.wmi.for_resource(&operation.resource) {
+        } else if let Some(plugin) = self.wmi.for_resource(request) {
             plugin
         } else {
             self.root_sddl.as_deref()
@@ -226,20 +229,61 @@ impl WmiDescriptors {
     }
 
     /// The descriptor for a CIM resource (`None` for other resources); its inner `None`: the
-    /// configured text does not parse, so nothing is allowed.
-    fn for_resource(&self, resource: &Resource) -> Option<Option<&SecurityDescriptor>> {
-        let namespace = match resource {
-            Resource::Wmi { namespace, .. } | Resource::Cim { namespace, .. } => Some(namespace),
-            Resource::CimAll | Resource::ClassMetadata(_) => None,
+    /// configured text does not parse, so nothing is allowed. `wscim/1/*` and the class
+    /// metadata are resolved to the namespace their answer draws from (as the CIM engine
+    /// resolves it), never to the plug-in's descriptor, which would bypass the namespace's.
+    fn for_resource(&self, request: &Request) -> Option<Option<&SecurityDescriptor>> {
+        let namespace = match &request.operation.resource {
+            Resource::Wmi { namespace, .. } | Resource::Cim { namespace, .. } => namespace.as_str(),
+            Resource::CimAll => CIM_ALL_NAMESPACE,
+            Resource::ClassMetadata(_) => metadata_namespace(request),
             _ => return None,
         };
-        let own = namespace
-            .map(|ns| wsman_config::normalize_namespace(ns))
-            .and_then(|ns| self.namespaces.get(&ns));
-        Some(match own {
+        Some(self.for_namespace(namespace))
+    }
+
+    /// The descriptor of `namespace`: its own, else the plug-in's (`None`: it does not parse).
+    pub fn for_namespace(&self, namespace: &str) -> Option<&SecurityDescriptor> {
+        match self
+            .namespaces
+            .get(&wsman_config::normalize_namespace(namespace))
+        {
             Some(sd) => sd.as_deref(),
             None => self.plugin.as_deref(),
-        })
+        }
+    }
+}
+
+/// The namespace of a class-metadata request: its `__cimnamespace` selector, else the default.
+fn metadata_namespace(request: &Request) -> &str {
+    request
+        .selectors
+        .get(wsman_proto::operation::CIM_NAMESPACE_SELECTOR)
+        .unwrap_or(CIM_ALL_NAMESPACE)
+}
+
+/// The CIM engine's question "may this caller read that namespace?", answered with the WMI
+/// descriptors for one caller's SIDs ([`wsman_providers::NamespaceAccess`]).
+#[derive(Debug)]
+pub struct NamespaceReader {
+    wmi: Arc<WmiDescriptors>,
+    sids: Arc<[Sid]>,
+}
+
+impl NamespaceReader {
+    pub fn new(policy: &AccessPolicy, sids: Arc<[Sid]>) -> Self {
+        Self {
+            wmi: Arc::clone(&policy.wmi),
+            sids,
+        }
+    }
+}
+
+impl wsman_providers::NamespaceAccess for NamespaceReader {
+    fn may_read(&self, namespace: &str) -> bool {
+        self.wmi
+            .for_namespace(namespace)
+            .is_some_and(|sd| sd.allows(&self.sids, Access::Read))
     }
 }
 
@@ -303,9 +347,11 @@ mod tests {
 
     use wsman_proto::ns::action;
 
-    /// The typed operation of `action` on `uri`, as the envelope parser makes it.
-    fn op(uri: Option<&str>, action: &str) -> Operation {
-        Operation::parse(Some(action), uri, &Default::default())
+    /// A request of `action` on `uri` with its typed operation, as the envelope parser makes it.
+    fn op(uri: Option<&str>, action: &str) -> Request {
+        let mut request = Request::default();
+        request.operation = wsman_proto::Operation::parse(Some(action), uri, &Default::default());
+        request
     }
 
     #[test]
@@ -456,6 +502,40 @@ mod tests {
     }
 
     #[test]
+    fn wscim_all_and_class_metadata_are_checked_in_their_own_namespace() {
+        let lo = ip("127.0.0.1");
+        let monitor = linux_sids(1001, &[1001, 2000], false);
+        let mut config = Config::default();
+        config.security.wmi_users_gid = Some(2000);
+        config.security.wmi_sddl.insert(
+            "root/cimv2".to_owned(),
+            "O:NSG:BAD:P(A;;GA;;;BA)".to_owned(),
+        );
+        let p = AccessPolicy::from_config(&config);
+        // The plug-in's default admits the group; root/cimv2's own descriptor does not.
+        let all = op(Some(wsman_proto::operation::CIM_ALL), action::ENUMERATE);
+        assert_eq!(
+            p.authorize(lo, &monitor, &all, None),
+            Err(Denial::Descriptor)
+        );
+        let uri = "http://schemas.dmtf.org/wbem/cim-xml/2/cim-schema/2/CIM_Sensor";
+        let mut metadata = op(Some(uri), action::GET);
+        assert_eq!(
+            p.authorize(lo, &monitor, &metadata, None),
+            Err(Denial::Descriptor)
+        );
+        metadata.selectors.0.push(wsman_proto::envelope::Selector {
+            name: "__CimNamespace".to_owned(),
+            value: wsman_proto::envelope::SelectorValue::Text("ROOT\\hardware".to_owned()),
+        });
+        assert_eq!(p.authorize(lo, &monitor, &metadata, None), Ok(()));
+        // The engine's question, per namespace.
+        use wsman_providers::NamespaceAccess as _;
+        let reader = NamespaceReader::new(&p, Arc::from(monitor));
+        assert!(reader.may_read("root/hardware") && !reader.may_read("Root\\CIMV2"));
+    }
+
+    #[test]
     fn the_event_logs_follow_root_sddl_unless_event_log_sddl_is_set() {
         let mut p = AccessPolicy::default();
         let user = linux_sids(1000, &[1000], false);
@@ -511,7 +591,7 @@ mod tests {
 
     #[test]
     fn operations_map_to_rights() {
-        let right = |a: &str| access_for(&op(Some("http://example"), a).action);
+        let right = |a: &str| access_for(&op(Some("http://example"), a).operation.action);
         assert_eq!(right(action::GET), Access::Read);
         assert_eq!(right(action::PULL), Access::Read);
         assert_eq!(right(action::PUT), Access::Write);

@@ -33,6 +33,7 @@ macro_rules! hardware_class {
     };
 }
 
+mod associations;
 pub mod disk;
 pub mod hardware;
 #[cfg(test)]
@@ -54,11 +55,11 @@ pub mod synthetic;
 pub mod sysfs;
 pub mod system;
 
-use std::collections::HashMap;
-
-use wsman_proto::cim::{Instance, Reference, Value};
-use wsman_proto::enumeration::{AssociationFilter, AssociationKind};
-use wsman_proto::envelope::{SelectorSet, SelectorValue};
+/// The tests of this module and of `mof_tests` read values through `super::*`.
+#[cfg(test)]
+use wsman_proto::cim::Value;
+use wsman_proto::cim::{Instance, Reference};
+use wsman_proto::envelope::SelectorValue;
 use wsman_proto::fault::SelectorProblem;
 use wsman_proto::operation::{ClassRef, Resource, CIM_NAMESPACE_SELECTOR, CLASS_METADATA_PREFIX};
 use wsman_proto::Fault;
@@ -186,6 +187,22 @@ pub(crate) fn reference_to(instance: &Instance) -> Reference {
         resource_uri: instance.resource_uri(),
         selectors: instance.selectors(),
     }
+}
+
+/// The namespace of `wscim/1/*` (a WQL query names only a class) and of the class metadata
+/// without a `__cimnamespace` selector.
+pub const CIM_ALL_NAMESPACE: &str = "root/cimv2";
+
+/// The refusal of an answer that would draw from `namespace`, which the caller may not read:
+/// Windows' access denied, as when the request names the namespace, logged with the rule.
+fn namespace_refused(ctx: &Context<'_>, namespace: &str) -> Fault {
+    let user = ctx.caller.map_or("", |c| c.user.as_str());
+    tracing::warn!(
+        user,
+        namespace,
+        "access denied: the WMI descriptor of a namespace the answer draws from"
+    );
+    Fault::access_denied()
 }
 
 /// Windows' ReturnValue of a method the caller may not run (access denied), the same in every
@@ -395,149 +412,9 @@ impl CimProvider {
     fn namespace_of<'a>(ctx: &Context<'a>) -> &'a str {
         match &ctx.operation().resource {
             Resource::Wmi { namespace, .. } | Resource::Cim { namespace, .. } => namespace,
-            _ => "root/cimv2",
+            _ => CIM_ALL_NAMESPACE,
         }
     }
-}
-
-impl CimProvider {
-    /// DSP0227's association traversal, written once for every association class: the
-    /// association instances whose reference (in `Role`, or any) is the object, and for
-    /// AssociatedInstances the instances their other references (in `ResultRole`) point at.
-    fn associations(&self, ctx: &Context<'_>, filter: &AssociationFilter) -> Instances {
-        let object_class = self.class_of(&filter.object.resource_uri).ok_or_else(|| {
-            Fault::cannot_process_filter(format!(
-                "The association filter's object names no class served here: {}. ",
-                filter.object.resource_uri
-            ))
-        })?;
-        let object_keys: Vec<(&str, &str)> = filter
-            .object
-            .selectors
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .filter(|(n, _)| !n.eq_ignore_ascii_case(CIM_NAMESPACE_SELECTOR))
-            .collect();
-        // The object must exist, as WMI checks before it traverses.
-        let object = object_class.get(ctx, &object_keys)?;
-        let wanted_association = match filter.kind {
-            AssociationKind::Associated => filter.association_class.as_deref(),
-            AssociationKind::Association => filter.result_class.as_deref(),
-        };
-        let refers_to_object = |value: Option<&Value>| match value {
-            Some(Value::Reference(r)) => same_instance(r, &object),
-            _ => false,
-        };
-        let mut out: Vec<Instance> = Vec::new();
-        // The instances of each class a reference points at, read once for all the
-        // references (a sensor walk of the BMC per target would be one SDR walk per sensor);
-        // `None` when the class could not answer.
-        let mut targets: HashMap<&'static str, Option<Vec<Instance>>> = HashMap::new();
-        for association in self.classes.iter().filter(|c| !c.references().is_empty()) {
-            if wanted_association.is_some_and(|w| !w.eq_ignore_ascii_case(association.name())) {
-                continue;
-            }
-            let roles: Vec<&str> = association
-                .references()
-                .iter()
-                .copied()
-                .filter(|r| {
-                    filter
-                        .role
-                        .as_deref()
-                        .is_none_or(|w| w.eq_ignore_ascii_case(r))
-                })
-                .collect();
-            // An association whose source cannot answer (no systemd for
-            // Win32_DependentService) fails the request only when the filter names it; else
-            // it cannot refer to the object, which exists, and is left out.
-            let instances = match association.instances(ctx, None) {
-                Ok(instances) => instances,
-                Err(fault) if wanted_association.is_some() => return Err(fault),
-                Err(fault) => {
-                    tracing::debug!(class = association.name(), ?fault, "association left out");
-                    continue;
-                }
-            };
-            for instance in instances {
-                let Some(matched) = roles.iter().find(|r| refers_to_object(instance.get(r))) else {
-                    continue;
-                };
-                if filter.kind == AssociationKind::Association {
-                    out.push(completed(association.as_ref(), instance));
-                    continue;
-                }
-                for result_role in association.references() {
-                    if result_role.eq_ignore_ascii_case(matched)
-                        || filter
-                            .result_role
-                            .as_deref()
-                            .is_some_and(|w| !w.eq_ignore_ascii_case(result_role))
-                    {
-                        continue;
-                    }
-                    let Some(Value::Reference(target)) = instance.get(result_role) else {
-                        continue;
-                    };
-                    let Some(class) = self.class_of(&target.resource_uri) else {
-                        continue;
-                    };
-                    if filter
-                        .result_class
-                        .as_deref()
-                        .is_some_and(|w| !w.eq_ignore_ascii_case(class.name()))
-                    {
-                        continue;
-                    }
-                    let candidates = targets
-                        .entry(class.name())
-                        .or_insert_with(|| class.instances(ctx, None).ok());
-                    // A reference to an instance that went away meanwhile is left out.
-                    let Some(found) = candidates
-                        .iter()
-                        .flatten()
-                        .find(|i| same_instance(target, i))
-                    else {
-                        continue;
-                    };
-                    let found = completed(class, found.clone());
-                    if !out.contains(&found) {
-                        out.push(found);
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// The class a WMI or DMTF class URI names.
-    fn class_of(&self, uri: &str) -> Option<&dyn Class> {
-        match Resource::classify(uri, &SelectorSet::default()) {
-            Resource::Wmi {
-                namespace,
-                class: ClassRef::Named(name),
-            }
-            | Resource::Cim {
-                namespace,
-                class: ClassRef::Named(name),
-            } => self.find(&namespace, &name),
-            _ => None,
-        }
-    }
-}
-
-/// Whether a reference names `instance`: the same class (by the last segment of its URI) and
-/// the same key values, compared without case as WMI compares them.
-fn same_instance(reference: &Reference, instance: &Instance) -> bool {
-    let class = reference.resource_uri.rsplit('/').next().unwrap_or("");
-    class.eq_ignore_ascii_case(&instance.class)
-        && instance.keys.len() == reference.selectors.len()
-        && instance.matches_selectors(
-            reference
-                .selectors
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str())),
-        )
 }
 
 /// Every selector must be a key of the class and every key must be given.
@@ -600,7 +477,7 @@ fn given_keys<'a>(
 impl CimProvider {
     /// The namespace and the selectors other than it, checked: only `ClassName` besides.
     fn metadata_selectors<'a>(ctx: &'a Context<'_>) -> Result<(String, Option<&'a str>), Fault> {
-        let mut namespace = "root/cimv2".to_owned();
+        let mut namespace = CIM_ALL_NAMESPACE.to_owned();
         let mut class_name = None;
         for s in &ctx.request.selectors.0 {
             let SelectorValue::Text(value) = &s.value else {
@@ -622,6 +499,10 @@ impl CimProvider {
                     ),
                 ));
             }
+        }
+        // The namespace the answer draws from, checked here for Get and Enumerate alike.
+        if !ctx.may_read_namespace(&namespace) {
+            return Err(namespace_refused(ctx, &namespace));
         }
         Ok((namespace, class_name))
     }
@@ -801,6 +682,9 @@ impl CimProvider {
         Ok(match (addressed, filter) {
             (_, Some(Filter::Query(q))) => {
                 let namespace = Self::namespace_of(ctx);
+                if !ctx.may_read_namespace(namespace) {
+                    return Err(namespace_refused(ctx, namespace));
+                }
                 let class = self.find(namespace, &q.class).ok_or_else(|| {
                     Fault::cannot_process_filter(
                         "The specified class does not exist in the given namespace. ",

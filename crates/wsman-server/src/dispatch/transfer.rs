@@ -211,6 +211,13 @@ impl TransferEngine {
         let served = self.provider(call.request)?;
         let address = call.exchange.address;
         let deadline = Instant::now() + call.budget;
+        // Which namespaces the caller may read, for answers that draw from several.
+        let namespaces = call.caller.map(|caller| {
+            crate::access::NamespaceReader::new(
+                &call.exchange.settings.access,
+                Arc::clone(&caller.sids),
+            )
+        });
         match served {
             Served::Blocking(provider) => {
                 let request = Arc::clone(call.request);
@@ -225,6 +232,11 @@ impl TransferEngine {
                     let ctx = Context::new(&request, &address)
                         .with_caller(caller.as_ref())
                         .with_launcher(launcher.as_deref())
+                        .with_namespace_access(
+                            namespaces
+                                .as_ref()
+                                .map(|n| n as &dyn wsman_providers::NamespaceAccess),
+                        )
                         .with_deadline(deadline);
                     provider.call(&ctx, op.as_call())
                 });
@@ -237,6 +249,11 @@ impl TransferEngine {
                 let ctx = Context::new(call.request, address)
                     .with_caller(call.caller)
                     .with_launcher(call.launcher.map(|l| l.as_ref()))
+                    .with_namespace_access(
+                        namespaces
+                            .as_ref()
+                            .map(|n| n as &dyn wsman_providers::NamespaceAccess),
+                    )
                     .with_deadline(deadline);
                 tokio::time::timeout(call.budget, provider.call(ctx, op.as_call()))
                     .await

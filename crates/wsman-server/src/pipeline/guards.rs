@@ -464,12 +464,10 @@ fn authorize(
     resource_sd: Option<&wsman_config::SecurityDescriptor>,
     relates_to: Option<&str>,
 ) -> Result<(), ServiceError> {
-    let decision = settings.access.authorize(
-        conn.remote.ip(),
-        &principal.sids,
-        &request.operation,
-        resource_sd,
-    );
+    let decision =
+        settings
+            .access
+            .authorize(conn.remote.ip(), &principal.sids, request, resource_sd);
     let fault = match decision {
         Ok(()) => return Ok(()),
         Err(crate::access::Denial::RemoteAccessDisabled) => Fault::access_denied()

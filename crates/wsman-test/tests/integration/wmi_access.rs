@@ -2,7 +2,9 @@
 //! and `winrs` CLIs: a member of the WMI users group (Windows' `WinRMRemoteWMIUsers__`)
 //! enumerates `Win32_Process` with RootSDDL at its default and gets nothing else; `winrm
 //! configSDDL` grants and takes back a user's Read on `root/cimv2`, locally and with `-r:`, and
-//! the daemon follows; bad edits change nothing.
+//! the daemon follows; bad edits change nothing. The group starts no process
+//! (`Win32_Process.Create`) under the default descriptors, and a namespace's own descriptor
+//! holds through association filters and `wscim/1/*`.
 
 use std::process::Command;
 use std::time::Duration;
@@ -293,4 +295,119 @@ fn a_wmi_user_starts_no_process_under_the_default_descriptors() {
         log.contains("access denied") && log.contains(&user),
         "{log}"
     );
+}
+
+/// The association filter of `CIM_ComputerSystem` (root/hardware) through `CIM_SystemDevice`,
+/// sent to the root/cimv2 URI (the answer draws from root/hardware): the `winrm` arguments.
+fn hardware_associations() -> Vec<String> {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    let hardware = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/hardware/";
+    let filter = format!(
+        "<b:AssociatedInstances xmlns:b=\"http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd\" \
+         xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><b:Object>\
+         <a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address>\
+         <a:ReferenceParameters><w:ResourceURI>{hardware}CIM_ComputerSystem</w:ResourceURI>\
+         <w:SelectorSet><w:Selector Name=\"CreationClassName\">CIM_ComputerSystem</w:Selector>\
+         <w:Selector Name=\"Name\">{}</w:Selector></w:SelectorSet>\
+         </a:ReferenceParameters></b:Object>\
+         <b:AssociationClassName>CIM_SystemDevice</b:AssociationClassName>\
+         </b:AssociatedInstances>",
+        hostname.trim()
+    );
+    vec![
+        "enumerate".to_owned(),
+        "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/*".to_owned(),
+        "-dialect:association".to_owned(),
+        format!("-filter:{filter}"),
+    ]
+}
+
+fn as_strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// `wscim/1/*` with a WQL query of root/cimv2's processes.
+fn cim_all_query(fixture: &Fixture, user: &str, password: &str) -> Finished {
+    winrm_as(
+        fixture,
+        user,
+        password,
+        &["enumerate", "http://schemas.dmtf.org/wbem/wscim/1/*", QUERY],
+    )
+}
+
+/// Keeps namespace `ns` (a `winrm configSDDL` URI) to administrators, locally.
+fn narrow(fixture: &Fixture, ns: &str) {
+    assert_ok(&winrm_local(
+        fixture,
+        &["configSDDL", ns, "-sddl:O:NSG:BAD:P(A;;GA;;;BA)"],
+    ));
+}
+
+/// A namespace's own descriptor holds whatever URI the answer comes through: with root/hardware
+/// kept to administrators (the example of docs/access-control.md), a member of the WMI users
+/// group asking root/cimv2 for the associations of root/hardware's CIM_ComputerSystem is
+/// refused; with root/cimv2 kept to administrators, its `wscim/1/*` WQL read of root/cimv2's
+/// processes is refused too. Each read works before the namespace is narrowed.
+#[test]
+fn namespace_descriptors_hold_through_associations_and_wscim_all() {
+    let Some((user, password)) = account("WMI") else {
+        return;
+    };
+    let mut fixture = Fixture::http();
+    let associations = hardware_associations();
+    let associations = as_strs(&associations);
+    let associated = winrm_as(&fixture, &user, &password, &associations);
+    assert_ok(&associated);
+    assert!(
+        associated.stdout.contains("CIM_Processor"),
+        "{}",
+        associated.describe()
+    );
+    let all = cim_all_query(&fixture, &user, &password);
+    assert!(lists_processes(&all), "{}", all.describe());
+
+    narrow(&fixture, "wmi/root/hardware");
+    let (port, dir) = (fixture.port, fixture.config.path().to_owned());
+    fixture.daemon.wait_until("root/hardware narrowed", || {
+        let direct = winrm_basic_as(
+            port,
+            &dir,
+            &user,
+            &password,
+            &[
+                "enumerate",
+                "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/hardware/CIM_Chassis",
+            ],
+        );
+        let all = format!("{}{}", direct.stdout, direct.stderr);
+        let refused = direct.code() != 0 && all.contains("0x80070005");
+        if !refused {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        refused
+    });
+    // root/cimv2 itself is still the group's: the URI alone would pass.
+    assert!(lists_processes(&winrm_as(
+        &fixture,
+        &user,
+        &password,
+        &["enumerate", PROCESSES, QUERY]
+    )));
+    let refused = winrm_as(&fixture, &user, &password, &associations);
+    assert_denied(&refused);
+    assert!(!refused.stdout.contains("CIM_Processor"));
+    // The administrator still gets them.
+    let admin = fixture.winrm_remote(&associations);
+    assert_ok(&admin);
+    assert!(
+        admin.stdout.contains("CIM_Processor"),
+        "{}",
+        admin.describe()
+    );
+
+    narrow(&fixture, "wmi/root/cimv2");
+    wait_for_access(&mut fixture, &user, &password, false);
+    assert_denied(&cim_all_query(&fixture, &user, &password));
 }
