@@ -158,7 +158,7 @@ fn subscribe_body(filter: &str, extra: &str) -> String {
     )
 }
 
-fn subscribe_request(filter: &str, extra: &str) -> String {
+pub(crate) fn subscribe_request(filter: &str, extra: &str) -> String {
     soap::request(
         wsman_proto::ns::action::SUBSCRIBE,
         EVENT_LOG_URI,

@@ -5,6 +5,7 @@
 //! Build the binaries first: `cargo build --workspace --bins` (scripts/test.sh does).
 
 mod access;
+mod access_table;
 mod audit;
 mod auth;
 mod bad_input;
