@@ -178,3 +178,23 @@ pub fn winrm_basic_as(
         .env("WSMAND_CONFIG_DIR", config_dir);
     process::run(&mut command, None, Duration::from_secs(60))
 }
+
+/// `winrs -r:URL -u:USER -p:PASSWORD -a:Basic -unencrypted COMMAND...` to the daemon on `port`
+/// as `user`, bounded, with `config_dir` as the client configuration.
+pub fn winrs_basic_as(
+    port: u16,
+    config_dir: &std::path::Path,
+    user: &str,
+    password: &str,
+    command_line: &[&str],
+) -> Finished {
+    let mut command = Command::new(binaries::path("winrs"));
+    command
+        .arg(format!("-r:http://127.0.0.1:{port}"))
+        .arg(format!("-u:{user}"))
+        .arg(format!("-p:{password}"))
+        .args(["-a:Basic", "-unencrypted"])
+        .args(command_line)
+        .env("WSMAND_CONFIG_DIR", config_dir);
+    process::run(&mut command, None, Duration::from_secs(60))
+}

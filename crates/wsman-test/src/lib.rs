@@ -50,7 +50,7 @@ pub mod xmlnorm;
 
 pub use config_dir::{ConfigDir, ListenerSpec, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 pub use daemon::Daemon;
-pub use fixture::{winrm_basic, winrm_basic_as, Fixture};
+pub use fixture::{winrm_basic, winrm_basic_as, winrs_basic_as, Fixture};
 
 use std::net::TcpListener;
 

@@ -6,11 +6,10 @@
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::Duration;
 
 use wsman_test::http;
-use wsman_test::process::{self, Finished};
-use wsman_test::{binaries, soap, winrm_basic_as, Fixture};
+use wsman_test::process::Finished;
+use wsman_test::{soap, winrm_basic_as, winrs_basic_as, Fixture};
 
 /// The table's heading in the document.
 const HEADING: &str = "### What each account may do";
@@ -111,17 +110,14 @@ fn run(fixture: &Fixture, column: &str, user: &str, password: &str) -> Outcome {
             |out| out.contains("ReturnValue = 0"),
         ),
         "Shell Create/Command" => {
-            let mut winrs = Command::new(binaries::path("winrs"));
-            winrs
-                .arg(format!("-r:http://127.0.0.1:{}", fixture.port))
-                .arg(format!("-u:{user}"))
-                .arg(format!("-p:{password}"))
-                .args(["-a:Basic", "-unencrypted", "echo", "table-shell"])
-                .env("WSMAND_CONFIG_DIR", fixture.config.path());
-            cli(
-                &process::run(&mut winrs, None, Duration::from_secs(60)),
-                |out| out.contains("table-shell"),
-            )
+            let shell = winrs_basic_as(
+                fixture.port,
+                fixture.config.path(),
+                user,
+                password,
+                &["echo", "table-shell"],
+            );
+            cli(&shell, |out| out.contains("table-shell"))
         }
         "Event log Subscribe" => {
             let request = crate::eventing::subscribe_request(crate::eventing::APPLICATION, "");

@@ -527,14 +527,13 @@ fn created_processes_count_in_the_users_shell_quota() {
         r.describe()
     );
     // A shell is refused too: the two processes are the user's two shells.
-    let mut winrs = Command::new(wsman_test::binaries::path("winrs"));
-    winrs
-        .arg(format!("-r:http://127.0.0.1:{}", f.port))
-        .arg(format!("-u:{SERVICE_ACCOUNT}"))
-        .arg(format!("-p:{SERVICE_PASSWORD}"))
-        .args(["-a:Basic", "-unencrypted", "echo", "over-quota"])
-        .env("WSMAND_CONFIG_DIR", f.config.path());
-    let shell = wsman_test::process::run(&mut winrs, None, Duration::from_secs(60));
+    let shell = wsman_test::winrs_basic_as(
+        f.port,
+        f.config.path(),
+        SERVICE_ACCOUNT,
+        SERVICE_PASSWORD,
+        &["echo", "over-quota"],
+    );
     assert!(
         shell.code() != 0 && !shell.stdout.contains("over-quota"),
         "{}",

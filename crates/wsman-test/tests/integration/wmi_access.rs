@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use wsman_test::process::{self, Finished};
-use wsman_test::{binaries, pam_credentials, winrm_basic_as, Fixture};
+use wsman_test::{binaries, pam_credentials, winrm_basic_as, winrs_basic_as, Fixture};
 
 const PROCESSES: &str = "wmicimv2/Win32_Process";
 /// The enumeration of `Win32_Process` the tests make: the daemon's own process (any process
@@ -120,14 +120,13 @@ fn a_wmi_user_enumerates_processes_and_is_refused_config_and_shells() {
         &password,
         &["enumerate", "winrm/config/listener"],
     ));
-    let mut winrs = Command::new(binaries::path("winrs"));
-    winrs
-        .arg(format!("-r:http://127.0.0.1:{}", fixture.port))
-        .arg(format!("-u:{user}"))
-        .arg(format!("-p:{password}"))
-        .args(["-a:Basic", "-unencrypted", "echo", "shell-opened"])
-        .env("WSMAND_CONFIG_DIR", fixture.config.path());
-    let shell = process::run(&mut winrs, None, Duration::from_secs(60));
+    let shell = winrs_basic_as(
+        fixture.port,
+        fixture.config.path(),
+        &user,
+        &password,
+        &["echo", "shell-opened"],
+    );
     assert!(
         shell.code() != 0 && !shell.stdout.contains("shell-opened"),
         "{}",
