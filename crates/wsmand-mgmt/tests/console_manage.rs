@@ -130,3 +130,124 @@ fn a_job_keeps_each_hosts_output_within_its_bound() {
     // Another user's job is not shown.
     assert_eq!(service.get_json(&session.0, "/bulk/999").status, 404);
 }
+
+/// A role allowing everything, `manage` too, on every host.
+const MANAGING_ROLE: &str = "[[Role]]\nName = \"admins\"\nMembers = [\"console-admin\"]\n\
+    [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+    Actions = [\"read\", \"change\", \"shell\", \"manage\"]\n";
+
+/// The host form's fields for host `name` at `url` (the harness's account, unencrypted).
+fn host_fields(name: &str, url: &str, password: &str) -> Vec<String> {
+    vec![
+        format!("name={name}"),
+        format!("url={url}"),
+        format!("username={}", wsman_test::SERVICE_ACCOUNT),
+        "allow_unencrypted=on".into(),
+        format!("password={password}"),
+    ]
+}
+
+fn post_fields(
+    service: &Service,
+    session: &(String, String),
+    path: &str,
+    fields: &[String],
+) -> Reply {
+    let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+    post_form(service, (&session.0, &session.1), path, &fields)
+}
+
+#[test]
+fn a_stored_password_goes_only_where_it_was_given_and_leaves_with_its_host() {
+    if !nix_is_root() {
+        eprintln!("skipped: the console writes mgmt.toml as its serving user (root needed)");
+        return;
+    }
+    let service = Service::start_layout(&Layout {
+        roles: Some(MANAGING_ROLE),
+        editable: true,
+        ..Layout::default()
+    });
+    let session = service.manager_session();
+    let file = service.dir.path().join("mgmt.toml");
+    let before = std::fs::read(&file).expect("mgmt.toml");
+    let daemon_url = format!("http://127.0.0.1:{}/wsman", service.daemons[0].2);
+    // Whatever would reach the new Url reaches this listener first.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let elsewhere = format!(
+        "http://127.0.0.1:{}/wsman",
+        listener.local_addr().unwrap().port()
+    );
+    let moved = post_fields(
+        &service,
+        &session,
+        "/manage/hosts/host0",
+        &host_fields("host0", &elsewhere, ""),
+    );
+    assert_eq!(moved.status, 400, "{}", moved.body);
+    assert!(
+        moved.json()["error"].as_str().unwrap().contains("Password"),
+        "{}",
+        moved.body
+    );
+    // The change would have been sampled before the answer: nothing was even connected.
+    match listener.accept() {
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the new Url was contacted: {other:?}"),
+    }
+    assert_eq!(std::fs::read(&file).expect("mgmt.toml"), before);
+    // Typed again, the change is made, and the audit names both Urls.
+    let other_name = format!("http://localhost:{}/wsman", service.daemons[0].2);
+    let typed = post_fields(
+        &service,
+        &session,
+        "/manage/hosts/host0",
+        &host_fields("host0", &other_name, wsman_test::SERVICE_PASSWORD),
+    );
+    assert_eq!(typed.status, 200, "{}", typed.body);
+    let change = service
+        .audit(&session.0)
+        .into_iter()
+        .find(|r| {
+            r["event"] == "manage"
+                && r["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("change host host0"))
+        })
+        .expect("the change is audited");
+    let detail = change["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&daemon_url) && detail.contains(&other_name),
+        "{detail}"
+    );
+    let stored = service.dir.path().join("mgmt-passwords");
+    assert!(stored.join("host0").is_file());
+    // Renamed: the password again, and the old name's file is gone.
+    let renamed = post_fields(
+        &service,
+        &session,
+        "/manage/hosts/host0",
+        &host_fields("web", &other_name, ""),
+    );
+    assert_eq!(renamed.status, 400, "{}", renamed.body);
+    let renamed = post_fields(
+        &service,
+        &session,
+        "/manage/hosts/host0",
+        &host_fields("web", &other_name, wsman_test::SERVICE_PASSWORD),
+    );
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    assert!(
+        !stored.join("host0").exists(),
+        "the renamed host's old password file stays"
+    );
+    assert!(stored.join("web").is_file());
+    // Removed: its file is gone.
+    let removed = post_fields(&service, &session, "/manage/hosts/web/remove", &[]);
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert!(
+        !stored.join("web").exists(),
+        "the removed host's password file stays"
+    );
+}

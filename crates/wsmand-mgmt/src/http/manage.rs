@@ -243,8 +243,8 @@ async fn save_host(
     if let Err(error) = wsman_client::Endpoint::parse(&entry.url, false) {
         return refused(&format!("Url: {error}"));
     }
-    if password.is_empty() && saved.is_none() {
-        return refused("Password: give the account's password");
+    if let Some(why) = saved.and_then(|saved| password_needed(state, saved, &entry, password)) {
+        return refused(why);
     }
     if !password.is_empty() {
         match state.live.store_password(&entry.name, password) {
@@ -252,12 +252,44 @@ async fn save_host(
             Err(error) => return refused(&error.to_string()),
         }
     }
-    let what = change_summary("host", was.as_deref(), &entry.name);
+    let mut what = change_summary("host", was.as_deref(), &entry.name);
+    if let Some(saved) = saved.filter(|saved| saved.url != entry.url) {
+        what.push_str(&format!(", Url {} -> {}", saved.url, entry.url));
+    }
     let change = EntryChange::PutHost {
         was: was.clone(),
         entry,
     };
     apply(state, asker, &change, &what, refused).await
+}
+
+/// Why the host `saved`, to become `entry`, needs its password typed again (`None`: it may
+/// keep its stored one). A password goes only where it was given: to the same Url, with the
+/// same AllowUnencrypted and SkipCaCheck, for the same host name.
+fn password_needed(
+    state: &AppState,
+    saved: &ManagedHost,
+    entry: &ManagedHost,
+    password: &str,
+) -> Option<&'static str> {
+    let moved = saved.url != entry.url
+        || saved.allow_unencrypted != entry.allow_unencrypted
+        || saved.skip_ca_check != entry.skip_ca_check;
+    if moved && !saved.run_as.is_empty() {
+        // Their passwords are kept as they are: they would go to the new Url untyped.
+        return Some("RunAs: this host has RunAs accounts, whose passwords cannot be typed here; change its Url, AllowUnencrypted or SkipCaCheck in mgmt.toml");
+    }
+    if !password.is_empty() {
+        return None;
+    }
+    let own_file = saved.password_file == state.live.password_path(&saved.name);
+    if moved {
+        Some("Password: the Url, AllowUnencrypted or SkipCaCheck changed: give the account's password again")
+    } else if saved.name != entry.name && own_file {
+        Some("Password: the host is renamed: give the account's password again")
+    } else {
+        None
+    }
 }
 
 async fn save_role(
