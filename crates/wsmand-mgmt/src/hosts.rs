@@ -322,6 +322,10 @@ pub enum HostError {
     /// A command of [`Host::run_bounded`] outlived its deadline (of that many seconds).
     #[error("no end within {0} s: ended")]
     Ended(u64),
+    /// A command of [`Host::run_bounded`] was cancelled (its job dropped, or no longer
+    /// allowed): ended.
+    #[error("cancelled: ended")]
+    Cancelled,
 }
 
 impl HostError {
@@ -650,6 +654,7 @@ impl Host {
         line: &str,
         max_output: usize,
         deadline: Duration,
+        cancel: impl std::future::Future<Output = ()>,
     ) -> Result<(Option<i64>, String, bool), HostError> {
         use wsman_client::shell::{Output, Signal};
         let shell = bounded(Shell::open(&self.client, &ShellOptions::default())).await?;
@@ -680,9 +685,13 @@ impl Host {
                 truncated,
             ))
         };
-        let result = match tokio::time::timeout(deadline, read).await {
-            Ok(result) => result,
-            Err(_) => Err(HostError::Ended(deadline.as_secs())),
+        // Cancelled or past the deadline, the shell is still closed (its command ended).
+        let result = tokio::select! {
+            result = tokio::time::timeout(deadline, read) => match result {
+                Ok(result) => result,
+                Err(_) => Err(HostError::Ended(deadline.as_secs())),
+            },
+            () = cancel => Err(HostError::Cancelled),
         };
         let _ = tokio::time::timeout(HOST_DEADLINE, shell.close()).await;
         result

@@ -190,7 +190,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         request_log_dir,
         audit: Arc::default(),
         terminals: Arc::default(),
-        event_streams: Arc::default(),
+        event_streams: Arc::new(wsmand_mgmt::socket_slots::Terminals::for_event_streams()),
         samples,
         jobs: Arc::default(),
     });

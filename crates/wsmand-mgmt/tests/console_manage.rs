@@ -251,3 +251,94 @@ fn a_stored_password_goes_only_where_it_was_given_and_leaves_with_its_host() {
         "the removed host's password file stays"
     );
 }
+
+#[test]
+fn a_user_has_a_bounded_number_of_sessions() {
+    let service = Service::start(0, "");
+    for _ in 0..16 {
+        let (reply, session) = service.login(MANAGER, MANAGER_PASSWORD, None);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert!(session.is_some());
+    }
+    let (refused, session) = service.login(MANAGER, MANAGER_PASSWORD, None);
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(session.is_none());
+}
+
+/// The host processes whose command line is `words` (read from `/proc`).
+fn processes(words: &[&str]) -> usize {
+    let wanted: Vec<u8> = words.join("\0").into_bytes();
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(Result::ok)
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .filter(|cmdline| cmdline.strip_suffix(b"\0").unwrap_or(cmdline) == wanted.as_slice())
+        .count()
+}
+
+/// Polls `done` for up to `seconds`; whether it came true.
+fn within(seconds: u64, done: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_users_running_jobs_are_bounded_and_a_dropped_job_is_cancelled() {
+    // host0 runs commands; host1 refuses them, so a job there finishes at once.
+    let roles = "[[Role]]\nName = \"admins\"\nMembers = [\"console-admin\", \"console-other\"]\n\
+                 [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+                 Actions = [\"read\", \"change\", \"shell\"]\n\
+                 [[Role.Rule]]\nEffect = \"Deny\"\nHosts = [\"host1\"]\nResources = [\"*\"]\n\
+                 Actions = [\"shell\"]\n";
+    let service = Service::start_layout(&Layout {
+        hosts: 2,
+        roles: Some(roles),
+        managers: &[("console-other", "Other-Pass-4-Console!")],
+        ..Layout::default()
+    });
+    let session = service.manager_session();
+    let seconds = format!("9{}", std::process::id());
+    let command = format!("command=sleep {seconds}");
+    let start = |session: &(String, String), host: &str| {
+        post_form(
+            &service,
+            (&session.0, &session.1),
+            "/bulk",
+            &[&format!("host.{host}=1"), "work=command", &command],
+        )
+    };
+    for _ in 0..4 {
+        let started = start(&session, "host0");
+        assert_eq!(started.status, 202, "{}", started.body);
+    }
+    let refused = start(&session, "host0");
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(
+        within(30, || processes(&["sleep", &seconds]) == 4),
+        "the four commands run on the host: {}",
+        processes(&["sleep", &seconds])
+    );
+    // Another user's 32 jobs (refused on host1, so finished at once) push the four out of
+    // the kept jobs: their commands end on the host, well before their own 60 s deadline.
+    let other = service.session_of("console-other", "Other-Pass-4-Console!");
+    for _ in 0..32 {
+        let started = start(&other, "host1");
+        assert_eq!(started.status, 202, "{}", started.body);
+    }
+    assert!(
+        within(30, || processes(&["sleep", &seconds]) == 0),
+        "dropped jobs still run: {}",
+        processes(&["sleep", &seconds])
+    );
+    // The first user may start jobs again.
+    let again = start(&session, "host1");
+    assert_eq!(again.status, 202, "{}", again.body);
+}

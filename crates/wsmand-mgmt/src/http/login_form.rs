@@ -108,9 +108,22 @@ pub(super) async fn login(
         }
         LoginOutcome::Accepted(kind, groups) => {
             let previous = cookie(headers, SESSION_COOKIE);
-            let id = state
+            let id = match state
                 .sessions
-                .create(user, kind, groups, previous.as_deref());
+                .create(user, kind, groups, previous.as_deref())
+            {
+                Ok(id) => id,
+                Err(refused) => {
+                    state
+                        .audit
+                        .record(peer.ip(), user, "login refused", &refused.to_string());
+                    return error(
+                        json_wanted,
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &refused.to_string(),
+                    );
+                }
+            };
             state
                 .audit
                 .record(peer.ip(), user, "login", &format!("{kind} user"));

@@ -194,7 +194,14 @@ fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
         json_wanted: false,
     };
     let host = authorize(state, asker, &host_name, kind.resource, kind.action)?;
-    let slot = match kind.slots.reserve(session_id, &host_name) {
+    let grant = crate::socket_slots::Grant {
+        user: session.user.clone(),
+        kind: session.kind,
+        groups: session.groups.clone(),
+        resource: kind.resource.to_owned(),
+        action: kind.action,
+    };
+    let slot = match kind.slots.reserve(session_id, &host_name, grant) {
         Ok(slot) => slot,
         Err(crate::socket_slots::Refusal::AlreadyOpen) => {
             return Err(refuse(StatusCode::CONFLICT, kind.already_open))
