@@ -48,6 +48,23 @@ pub struct Session {
     last_seen: Instant,
 }
 
+impl Session {
+    /// How the audit names this session's user: an OS user as `os:NAME` (the notation of a
+    /// role's `Members`), a manager user by name, so the two of one name are told apart.
+    pub fn audit_name(&self) -> String {
+        audit_name(self.kind, &self.user)
+    }
+}
+
+/// How the audit names the user `user` of kind `kind` (see [`Session::audit_name`]).
+pub fn audit_name(kind: &str, user: &str) -> String {
+    if kind == "os" {
+        format!("os:{user}")
+    } else {
+        user.to_owned()
+    }
+}
+
 /// All sessions of the service.
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
@@ -142,6 +159,21 @@ impl Sessions {
             .is_some_and(|s| !expired(s, now, self.idle, self.lifetime))
     }
 
+    /// Ends every session of the user `user` of kind `kind` (an administrator's decision);
+    /// returns their ids, so what they hold can be ended too.
+    pub fn end_user(&self, kind: &str, user: &str) -> Vec<String> {
+        let mut map = self.lock();
+        let ids: Vec<String> = map
+            .iter()
+            .filter(|(_, s)| s.kind == kind && s.user == user)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &ids {
+            map.remove(id);
+        }
+        ids
+    }
+
     /// Ends a session (logout).
     pub fn remove(&self, id: &str) -> Option<Session> {
         self.lock().remove(id)
@@ -203,5 +235,12 @@ mod tests {
             .is_ok());
         sessions.remove(&ids[1]);
         assert!(sessions.create("a", "manager", Vec::new(), None).is_ok());
+        // Ended by an administrator: every session of that user, and only of that user.
+        assert_eq!(
+            sessions.end_user("manager", "a").len(),
+            MAX_SESSIONS_PER_USER
+        );
+        assert!(sessions.create("a", "manager", Vec::new(), None).is_ok());
+        assert!(sessions.end_user("os", "b").is_empty());
     }
 }

@@ -342,3 +342,186 @@ fn a_users_running_jobs_are_bounded_and_a_dropped_job_is_cancelled() {
     let again = start(&session, "host1");
     assert_eq!(again.status, 202, "{}", again.body);
 }
+
+#[test]
+fn a_policy_change_ends_what_it_no_longer_allows_and_a_manager_ends_sessions() {
+    if !nix_is_root() {
+        eprintln!("skipped: the console writes mgmt.toml as its serving user (root needed)");
+        return;
+    }
+    let roles = format!(
+        "{MANAGING_ROLE}[[Role]]\nName = \"ops\"\nMembers = [\"console-other\"]\n\
+         [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+         Actions = [\"read\", \"shell\"]\n"
+    );
+    // The hosts' account runs as the PAM test user (see Service::for_terminals).
+    let user = std::env::var("WSMAN_TEST_PAM_USER").unwrap_or_else(|_| "wsmantest".into());
+    let service = Service::start_layout(&Layout {
+        roles: Some(&roles),
+        managers: &[("console-other", "Other-Pass-4-Console!")],
+        run_as: &user,
+        editable: true,
+        ..Layout::default()
+    });
+    let admin = service.manager_session();
+    let other = service.session_of("console-other", "Other-Pass-4-Console!");
+    let seconds = format!("9{}", std::process::id());
+    let sleep = format!("sleep {seconds}");
+    terminal::runtime().block_on(async {
+        let mut ws = terminal::open_as(&service, "host0", &other.0, &other.1).await;
+        let job = post_form(
+            &service,
+            (&other.0, &other.1),
+            "/bulk",
+            &["host.host0=1", "work=command", &format!("command={sleep}")],
+        );
+        assert_eq!(job.status, 202, "{}", job.body);
+        terminal::wait_for_process(&sleep, true);
+        // The role goes: its terminal and its job end.
+        let removed = post_form(
+            &service,
+            (&admin.0, &admin.1),
+            "/manage/roles/ops/remove",
+            &[],
+        );
+        assert_eq!(removed.status, 200, "{}", removed.body);
+        assert!(
+            terminal::close_code(&mut ws, Duration::from_secs(30))
+                .await
+                .is_some(),
+            "the terminal was closed"
+        );
+        terminal::wait_for_process(&sleep, false);
+    });
+    let change = service
+        .audit(&admin.0)
+        .into_iter()
+        .find(|r| {
+            r["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("remove role ops"))
+        })
+        .expect("audited");
+    assert!(
+        change["detail"].as_str().unwrap().contains("2 terminal(s)"),
+        "{change}"
+    );
+    // A manager ends another user's sessions: the next request of one is refused.
+    assert_eq!(service.get_json(&other.0, "/fleet").status, 200);
+    let ended = post_form(
+        &service,
+        (&admin.0, &admin.1),
+        "/manage/sessions/end",
+        &["kind=manager", "user=console-other"],
+    );
+    assert_eq!(ended.status, 200, "{}", ended.body);
+    assert_eq!(ended.json()["sessions"], 1, "{}", ended.body);
+    assert_eq!(service.get_json(&other.0, "/fleet").status, 401);
+    // The OS user of that name is another user: nothing of theirs to end.
+    let none = post_form(
+        &service,
+        (&admin.0, &admin.1),
+        "/manage/sessions/end",
+        &["kind=os", "user=console-admin"],
+    );
+    assert_eq!(none.json()["sessions"], 0, "{}", none.body);
+    assert_eq!(service.get_json(&admin.0, "/fleet").status, 200);
+}
+
+#[test]
+fn with_no_hosts_a_user_sees_only_their_own_console_records() {
+    let roles = "[[Role]]\nName = \"readers\"\nMembers = [\"console-admin\"]\n\
+                 [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\n\
+                 Actions = [\"read\"]\n";
+    let service = Service::start_layout(&Layout {
+        hosts: 0,
+        roles: Some(roles),
+        managers: &[("console-other", "Other-Pass-4-Console!")],
+        ..Layout::default()
+    });
+    let reader = service.manager_session();
+    let other = service.session_of("console-other", "Other-Pass-4-Console!");
+    let users = |session: &str| -> Vec<String> {
+        service
+            .audit(session)
+            .iter()
+            .map(|r| r["user"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    // The user without rules sees their own login only; the reader of every host sees both.
+    let seen = users(&other.0);
+    assert!(seen.iter().all(|u| u == "console-other"), "{seen:?}");
+    assert!(users(&reader.0).iter().any(|u| u == "console-other"));
+}
+
+#[test]
+fn a_manager_user_and_an_os_user_of_one_name_are_two_users() {
+    let Some((name, os_password)) = pam_user_as_root() else {
+        return;
+    };
+    // A manager user with the OS user's name, allowed to run commands; the OS user has no role.
+    let roles = format!(
+        "[[Role]]\nName = \"ops\"\nMembers = [\"{name}\"]\n[[Role.Rule]]\nEffect = \"Allow\"\n\
+         Hosts = [\"host0\"]\nResources = [\"*\"]\nActions = [\"read\", \"shell\"]\n"
+    );
+    let service = Service::start_layout(&Layout {
+        roles: Some(&roles),
+        managers: &[(&name, "Same-Name-Pass-4-Console!")],
+        ..Layout::default()
+    });
+    let manager = service.session_of(&name, "Same-Name-Pass-4-Console!");
+    let os_user = service.session_of(&name, &os_password);
+    let job = post_form(
+        &service,
+        (&manager.0, &manager.1),
+        "/bulk",
+        &["host.host0=1", "work=command", "command=true"],
+    );
+    assert_eq!(job.status, 202, "{}", job.body);
+    let page = job.json()["page"].as_str().expect("page").to_owned();
+    assert_eq!(service.get_json(&manager.0, &page).status, 200);
+    let theirs = service.get_json(&os_user.0, &page);
+    assert_eq!(theirs.status, 404, "{}", theirs.body);
+    // Each sees its own login, not the other's.
+    let logins = |session: &str| -> Vec<String> {
+        service
+            .audit(session)
+            .iter()
+            .filter(|r| r["event"] == "login")
+            .map(|r| r["user"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(logins(&os_user.0), [format!("os:{name}")]);
+    assert_eq!(logins(&manager.0), vec![name]);
+}
+
+#[test]
+fn the_fleet_shows_no_figure_a_deny_rule_refuses() {
+    let roles = "[[Role]]\nName = \"admins\"\nMembers = [\"console-admin\"]\n\
+        [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\nActions = [\"read\"]\n\
+        [[Role]]\nName = \"watchers\"\nMembers = [\"console-other\"]\n\
+        [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\nActions = [\"read\"]\n\
+        [[Role.Rule]]\nEffect = \"Deny\"\nHosts = [\"*\"]\n\
+        Resources = [\"http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_LogicalDisk\"]\n\
+        Actions = [\"read\"]\n";
+    let service = Service::start_layout(&Layout {
+        roles: Some(roles),
+        managers: &[("console-other", "Other-Pass-4-Console!")],
+        ..Layout::default()
+    });
+    let admin = service.manager_session();
+    let other = service.session_of("console-other", "Other-Pass-4-Console!");
+    let all = service.fleet_sampled(&admin.0).json();
+    // The host's fullest disk was read, and is shown to the reader of everything.
+    assert!(all["latest"]["host0"]["disk_free"].is_number(), "{all}");
+    let refused = service.fleet_sampled(&other.0).json();
+    assert_eq!(refused["hosts"][0]["name"], "host0", "{refused}");
+    assert!(
+        refused["latest"]["host0"]["disk_free"].is_null(),
+        "{refused}"
+    );
+    assert!(
+        refused["latest"]["host0"]["memory"].is_number(),
+        "{refused}"
+    );
+}

@@ -136,7 +136,7 @@ pub(super) fn start(
                 Decision::Denied { rule } => {
                     state.audit.record_on(
                         asker.peer.ip(),
-                        &asker.session.user,
+                        &asker.session.audit_name(),
                         "denied",
                         &name,
                         &format!("{name}: {} {resource}: by {rule}", action.name()),
@@ -152,7 +152,7 @@ pub(super) fn start(
         })
         .collect();
     let audit = Arc::clone(&state.audit);
-    let (ip, user) = (asker.peer.ip(), asker.session.user.clone());
+    let (ip, user) = (asker.peer.ip(), asker.session.audit_name());
     let grant = Grant {
         user: asker.session.user.clone(),
         kind: asker.session.kind,
@@ -168,7 +168,7 @@ pub(super) fn start(
         Err(refused) => {
             state.audit.record(
                 asker.peer.ip(),
-                &asker.session.user,
+                &asker.session.audit_name(),
                 "refused",
                 &format!("job: {refused}"),
             );

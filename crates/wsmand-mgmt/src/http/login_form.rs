@@ -114,9 +114,12 @@ pub(super) async fn login(
             {
                 Ok(id) => id,
                 Err(refused) => {
-                    state
-                        .audit
-                        .record(peer.ip(), user, "login refused", &refused.to_string());
+                    state.audit.record(
+                        peer.ip(),
+                        &crate::sessions::audit_name(kind, user),
+                        "login refused",
+                        &refused.to_string(),
+                    );
                     return error(
                         json_wanted,
                         StatusCode::TOO_MANY_REQUESTS,
@@ -124,9 +127,12 @@ pub(super) async fn login(
                     );
                 }
             };
-            state
-                .audit
-                .record(peer.ip(), user, "login", &format!("{kind} user"));
+            state.audit.record(
+                peer.ip(),
+                &crate::sessions::audit_name(kind, user),
+                "login",
+                &format!("{kind} user"),
+            );
             let mut answer = if json_wanted {
                 let csrf = state
                     .sessions
