@@ -265,17 +265,6 @@ fn a_user_has_a_bounded_number_of_sessions() {
     assert!(session.is_none());
 }
 
-/// The host processes whose command line is `words` (read from `/proc`).
-fn processes(words: &[&str]) -> usize {
-    let wanted: Vec<u8> = words.join("\0").into_bytes();
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(Result::ok)
-        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
-        .filter(|cmdline| cmdline.strip_suffix(b"\0").unwrap_or(cmdline) == wanted.as_slice())
-        .count()
-}
-
 /// Polls `done` for up to `seconds`; whether it came true.
 fn within(seconds: u64, done: impl Fn() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -306,7 +295,8 @@ fn a_users_running_jobs_are_bounded_and_a_dropped_job_is_cancelled() {
     });
     let session = service.manager_session();
     let seconds = format!("9{}", std::process::id());
-    let command = format!("command=sleep {seconds}");
+    let sleep = format!("sleep {seconds}");
+    let command = format!("command={sleep}");
     let start = |session: &(String, String), host: &str| {
         post_form(
             &service,
@@ -322,9 +312,9 @@ fn a_users_running_jobs_are_bounded_and_a_dropped_job_is_cancelled() {
     let refused = start(&session, "host0");
     assert_eq!(refused.status, 429, "{}", refused.body);
     assert!(
-        within(30, || processes(&["sleep", &seconds]) == 4),
+        within(30, || terminal::pids_of(&sleep).len() == 4),
         "the four commands run on the host: {}",
-        processes(&["sleep", &seconds])
+        terminal::pids_of(&sleep).len()
     );
     // Another user's 32 jobs (refused on host1, so finished at once) push the four out of
     // the kept jobs: their commands end on the host, well before their own 60 s deadline.
@@ -334,9 +324,9 @@ fn a_users_running_jobs_are_bounded_and_a_dropped_job_is_cancelled() {
         assert_eq!(started.status, 202, "{}", started.body);
     }
     assert!(
-        within(30, || processes(&["sleep", &seconds]) == 0),
+        within(30, || terminal::pids_of(&sleep).is_empty()),
         "dropped jobs still run: {}",
-        processes(&["sleep", &seconds])
+        terminal::pids_of(&sleep).len()
     );
     // The first user may start jobs again.
     let again = start(&session, "host1");
@@ -502,7 +492,8 @@ fn the_fleet_shows_no_figure_a_deny_rule_refuses() {
         [[Role]]\nName = \"watchers\"\nMembers = [\"console-other\"]\n\
         [[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\nActions = [\"read\"]\n\
         [[Role.Rule]]\nEffect = \"Deny\"\nHosts = [\"*\"]\n\
-        Resources = [\"http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_LogicalDisk\"]\n\
+        Resources = [\"http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_LogicalDisk\", \
+        \"http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Processor\"]\n\
         Actions = [\"read\"]\n";
     let service = Service::start_layout(&Layout {
         roles: Some(roles),
@@ -524,4 +515,18 @@ fn the_fleet_shows_no_figure_a_deny_rule_refuses() {
         refused["latest"]["host0"]["memory"].is_number(),
         "{refused}"
     );
+    // The load (Win32_Processor) likewise, on the fleet and on the host's overview.
+    assert!(all["hosts"][0]["load_percentage"].is_number(), "{all}");
+    assert!(
+        refused["hosts"][0]["load_percentage"].is_null(),
+        "{refused}"
+    );
+    let overview = service.get_json(&other.0, "/hosts/host0");
+    assert_eq!(overview.status, 200, "{}", overview.body);
+    assert!(
+        overview.json()["load_percentage"].is_null(),
+        "{}",
+        overview.body
+    );
+    assert!(overview.json()["os"].is_string(), "{}", overview.body);
 }

@@ -96,7 +96,14 @@ pub(super) async fn host_page(
             // From the sampler, as the fleet: the page's time is its rendering only.
             let status = state.samples.status(&name);
             let now = crate::samples::seconds_now();
-            let (summary, _, sampled) = crate::fleet_health::summary_of(&host.config, status, now);
+            let (mut summary, _, sampled) =
+                crate::fleet_health::summary_of(&host.config, status, now);
+            let subject = Subject {
+                user: &asker.session.user,
+                kind: asker.session.kind,
+                groups: &asker.session.groups,
+            };
+            hide_refused(&state.live.now().policy, subject, &mut summary, None);
             if json_wanted {
                 let mut answer = serde_json::json!(summary);
                 answer["sampled"] = serde_json::json!(sampled);
