@@ -197,6 +197,15 @@ fn a_stored_password_goes_only_where_it_was_given_and_leaves_with_its_host() {
         other => panic!("the new Url was contacted: {other:?}"),
     }
     assert_eq!(std::fs::read(&file).expect("mgmt.toml"), before);
+    let refusal = service
+        .audit(&session.0)
+        .into_iter()
+        .find(|r| r["event"] == "refused")
+        .expect("the refusal is audited");
+    assert!(
+        refusal["detail"].as_str().unwrap().contains(&elsewhere),
+        "{refusal}"
+    );
     // Typed again, the change is made, and the audit names both Urls.
     let other_name = format!("http://localhost:{}/wsman", service.daemons[0].2);
     let typed = post_fields(

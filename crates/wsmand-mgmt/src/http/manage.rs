@@ -324,8 +324,20 @@ async fn save_host(
     if let Err(error) = wsman_client::Endpoint::parse(&entry.url, false) {
         return refused(&format!("Url: {error}"));
     }
-    if let Some(why) = saved.and_then(|saved| password_needed(state, saved, &entry, password)) {
-        return refused(why);
+    if let Some(saved) = saved {
+        if let Some(why) = password_needed(state, saved, &entry, password) {
+            // A refusal (rate-limited per address), naming the Url the password would go to.
+            state.audit.record(
+                asker.peer.ip(),
+                &asker.session.audit_name(),
+                "refused",
+                &format!(
+                    "change host {}, Url {} -> {}: {why}",
+                    saved.name, saved.url, entry.url
+                ),
+            );
+            return refused(why);
+        }
     }
     if !password.is_empty() {
         match state.live.store_password(&entry.name, password) {
