@@ -66,9 +66,8 @@ impl Kind {
     fn of(event: &str) -> Self {
         match event {
             "login" | "logout" => Self::Session,
-            "refused" | "denied" | "login failed" | "login backoff" | SUMMARY_EVENT => {
-                Self::Refusal
-            }
+            "refused" | "denied" | "login failed" | "login backoff" | "login refused"
+            | SUMMARY_EVENT => Self::Refusal,
             _ => Self::Action,
         }
     }

@@ -3,16 +3,21 @@
 //! ([`CONCURRENT_HOSTS`]), each bounded in time and in the output kept; the job's page polls
 //! its progress (each host pending, running, done with its exit code or ReturnValue, or
 //! failed with the host's fault). Jobs are kept in memory, the newest [`KEPT_JOBS`], and
-//! shown only to the user who started them.
+//! shown only to the user who started them (told apart by kind and name). A user has at most
+//! [`MAX_RUNNING_PER_USER`] jobs running and the service [`MAX_RUNNING`]; a job pushed out of
+//! the kept ones has its hosts' runs cancelled (a command's shell closed on the host), and so
+//! has a host's run that a changed policy no longer allows ([`Jobs::end_where`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::sync::watch;
 
 use crate::hosts::Host;
 use crate::route::ServiceAction;
+pub use crate::socket_slots::Grant;
 
 /// Hosts run at once within one job.
 pub const CONCURRENT_HOSTS: usize = 4;
@@ -26,6 +31,23 @@ pub const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
 pub const KEPT_JOBS: usize = 32;
 /// Longest command line accepted.
 pub const MAX_COMMAND: usize = 1024;
+/// Jobs one user may have running (not every host finished) at once.
+pub const MAX_RUNNING_PER_USER: usize = 4;
+/// Jobs the service has running at once.
+pub const MAX_RUNNING: usize = 16;
+/// What a cancelled host's run shows.
+const CANCELLED: &str = "cancelled";
+
+/// Why a job was not started (429).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JobRefused {
+    /// The user has as many jobs running as allowed.
+    #[error("you have {MAX_RUNNING_PER_USER} jobs running: wait until one has finished")]
+    User,
+    /// The service has as many jobs running as allowed.
+    #[error("the console has {MAX_RUNNING} jobs running: wait until one has finished")]
+    Service,
+}
 
 /// What a job does on each host.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,9 +108,9 @@ pub struct HostRun {
 pub struct Job {
     /// Its number (its page is `/bulk/ID`).
     pub id: u64,
-    /// Who started it (only they see it).
+    /// Who started it, and what the rules allowed them (only they see it).
     #[serde(skip)]
-    pub user: String,
+    pub grant: Grant,
     /// What it does.
     pub what: String,
     /// Each host, in the order chosen.
@@ -104,10 +126,24 @@ impl Job {
     }
 }
 
+/// A kept job and the switches that cancel each host's run.
+struct Kept {
+    job: Arc<Mutex<Job>>,
+    cancels: Vec<watch::Sender<bool>>,
+}
+
+impl Kept {
+    fn cancel_all(&self) {
+        for cancel in &self.cancels {
+            let _ = cancel.send(true);
+        }
+    }
+}
+
 /// The jobs, newest last.
 #[derive(Default)]
 pub struct Jobs {
-    jobs: Mutex<VecDeque<Arc<Mutex<Job>>>>,
+    jobs: Mutex<VecDeque<Kept>>,
     next: std::sync::atomic::AtomicU64,
 }
 
@@ -130,19 +166,21 @@ pub enum NotRun {
 }
 
 impl Jobs {
-    /// Starts `work` on `targets` (refused ones are failed at once) and returns its number;
-    /// `audit` is told each host's outcome.
+    /// Starts `work` on `targets` (refused ones are failed at once) for `grant`'s holder and
+    /// returns its number, or the refusal when the user or the service has as many jobs
+    /// running as allowed; `audit` is told each host's outcome.
     pub fn start(
         self: &Arc<Self>,
-        user: &str,
+        grant: Grant,
         work: Work,
         targets: Vec<Target>,
         audit: impl Fn(&str, &str) + Send + Sync + 'static,
-    ) -> u64 {
+    ) -> Result<u64, JobRefused> {
         let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let same_user = |job: &Job| job.grant.kind == grant.kind && job.grant.user == grant.user;
         let job = Arc::new(Mutex::new(Job {
             id,
-            user: user.to_owned(),
+            grant: grant.clone(),
             what: work.describe(),
             hosts: targets
                 .iter()
@@ -157,16 +195,36 @@ impl Jobs {
                 })
                 .collect(),
         }));
+        let (cancels, cancelled): (Vec<_>, Vec<_>) =
+            targets.iter().map(|_| watch::channel(false)).unzip();
         {
             let mut jobs = lock(&self.jobs);
-            jobs.push_back(Arc::clone(&job));
+            let running: Vec<Job> = jobs
+                .iter()
+                .map(|kept| lock(&kept.job).clone())
+                .filter(|job| !job.finished())
+                .collect();
+            if running.iter().filter(|job| same_user(job)).count() >= MAX_RUNNING_PER_USER {
+                return Err(JobRefused::User);
+            }
+            if running.len() >= MAX_RUNNING {
+                return Err(JobRefused::Service);
+            }
+            jobs.push_back(Kept {
+                job: Arc::clone(&job),
+                cancels,
+            });
             while jobs.len() > KEPT_JOBS {
-                jobs.pop_front();
+                if let Some(dropped) = jobs.pop_front() {
+                    dropped.cancel_all();
+                }
             }
         }
         let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_HOSTS));
         let audit = Arc::new(audit);
-        for (index, (name, target)) in targets.into_iter().enumerate() {
+        for (index, ((name, target), mut cancelled)) in
+            targets.into_iter().zip(cancelled).enumerate()
+        {
             let Ok(host) = target else { continue };
             let (job, slots, work, audit) = (
                 Arc::clone(&job),
@@ -175,11 +233,19 @@ impl Jobs {
                 Arc::clone(&audit),
             );
             tokio::spawn(async move {
-                let Ok(_slot) = slots.acquire().await else {
-                    return;
+                let slot = tokio::select! {
+                    slot = slots.acquire() => slot.ok(),
+                    () = until_cancelled(&mut cancelled) => None,
                 };
-                set(&job, index, Progress::Running);
-                let progress = run(&host, &work).await;
+                let progress = match slot {
+                    Some(_slot) => {
+                        set(&job, index, Progress::Running);
+                        run(&host, &work, cancelled).await
+                    }
+                    None => Progress::Failed {
+                        error: CANCELLED.into(),
+                    },
+                };
                 let outcome = match &progress {
                     Progress::Done { code, .. } => format!(
                         "done, code {}",
@@ -192,15 +258,33 @@ impl Jobs {
                 set(&job, index, progress);
             });
         }
-        id
+        Ok(id)
     }
 
-    /// Job `id` as it is now, if `user` started it.
-    pub fn get(&self, id: u64, user: &str) -> Option<Job> {
+    /// Job `id` as it is now, if the user `user` of kind `kind` started it.
+    pub fn get(&self, id: u64, kind: &str, user: &str) -> Option<Job> {
         let jobs = lock(&self.jobs);
         jobs.iter()
-            .map(|job| lock(job).clone())
-            .find(|job| job.id == id && job.user == user)
+            .map(|kept| lock(&kept.job).clone())
+            .find(|job| job.id == id && job.grant.kind == kind && job.grant.user == user)
+    }
+
+    /// Cancels each host's run for which `ended(host, grant)` holds (a changed policy no
+    /// longer allowing it); returns how many were told to end.
+    pub fn end_where(&self, ended: impl Fn(&str, &Grant) -> bool) -> usize {
+        let jobs = lock(&self.jobs);
+        let mut count = 0;
+        for kept in jobs.iter() {
+            let job = lock(&kept.job).clone();
+            for (run, cancel) in job.hosts.iter().zip(&kept.cancels) {
+                let live = matches!(run.progress, Progress::Pending | Progress::Running);
+                if live && ended(&run.host, &job.grant) {
+                    let _ = cancel.send(true);
+                    count += 1;
+                }
+            }
+        }
+        count
     }
 }
 
@@ -216,11 +300,22 @@ fn set(job: &Mutex<Job>, index: usize, progress: Progress) {
     }
 }
 
-/// Runs `work` on `host`, bounded in time and output.
-async fn run(host: &Host, work: &Work) -> Progress {
+/// Returns once `cancelled` is set (or never, when its sender is gone: a kept job's runs).
+async fn until_cancelled(cancelled: &mut watch::Receiver<bool>) {
+    if cancelled.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Runs `work` on `host`, bounded in time and output, until done or `cancelled`.
+async fn run(host: &Host, work: &Work, mut cancelled: watch::Receiver<bool>) -> Progress {
+    let cancel = async move { until_cancelled(&mut cancelled).await };
     match work {
         Work::Service(service, action) => {
-            let result = host.service_action(service, *action).await;
+            let result = tokio::select! {
+                result = host.service_action(service, *action) => result,
+                () = cancel => return Progress::Failed { error: CANCELLED.into() },
+            };
             match result.error {
                 Some(error) => Progress::Failed { error },
                 None => Progress::Done {
@@ -230,7 +325,10 @@ async fn run(host: &Host, work: &Work) -> Progress {
                 },
             }
         }
-        Work::Command(line) => match host.run_bounded(line, MAX_OUTPUT, COMMAND_DEADLINE).await {
+        Work::Command(line) => match host
+            .run_bounded(line, MAX_OUTPUT, COMMAND_DEADLINE, cancel)
+            .await
+        {
             Ok((code, output, truncated)) => Progress::Done {
                 code,
                 output,

@@ -4,12 +4,10 @@
 //! untrusted text: it is only ever rendered through the autoescaping templates or JSON.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
-use std::os::unix::fs::PermissionsExt as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use serde::Serialize;
 use wsman_client::{
     Auth, Client, ClientOptions, Credentials, Element, Endpoint, EnumerateOptions, Resource,
@@ -18,6 +16,7 @@ use wsman_config::mgmt::ManagedHost;
 
 use wsman_client::shell::{Command, CommandOptions, Shell, ShellOptions, Terminal};
 
+use crate::password_files::Preloaded;
 use crate::route::ServiceAction;
 use crate::terminal_proto::WindowSize;
 
@@ -35,8 +34,6 @@ pub const MAX_EVENTS: usize = 100;
 const MAX_CONFIG_DEPTH: usize = 8;
 /// Most `winrm/config` settings shown.
 const MAX_CONFIG_ROWS: usize = 2000;
-/// Largest password file read.
-const MAX_PASSWORD_FILE: u64 = 1024;
 
 /// `TERM` of a terminal page's shell: what xterm.js emulates.
 const TERMINAL_TYPE: &str = "xterm-256color";
@@ -67,24 +64,14 @@ pub struct Fleet {
     run_as: BTreeMap<(String, String), Arc<Host>>,
 }
 
-fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
-    let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
-    let mode = file.metadata()?.permissions().mode();
-    if mode & 0o077 != 0 {
-        bail!(
-            "{}: mode {:04o}: a password file must be 0600",
-            path.display(),
-            mode & 0o7777
-        );
-    }
-    let mut text = String::new();
-    file.take(MAX_PASSWORD_FILE).read_to_string(&mut text)?;
-    Ok(text.trim_end_matches(['\r', '\n']).to_owned())
-}
-
 /// A host reached as `config.username` with the password in `config.password_file`.
 pub fn connect(config: ManagedHost) -> anyhow::Result<Host> {
-    let password = read_password(&config.password_file)?;
+    connect_preloaded(config, &Preloaded::default())
+}
+
+/// The same, the password taken from `preloaded` when root read it at start.
+fn connect_preloaded(config: ManagedHost, preloaded: &Preloaded) -> anyhow::Result<Host> {
+    let password = preloaded.password(&config.password_file)?;
     connect_with(config, password)
 }
 
@@ -110,6 +97,12 @@ impl Fleet {
         Self::empty().reload(hosts)
     }
 
+    /// The fleet at start: each password from `preloaded` (read by root) or else read now,
+    /// by the serving user.
+    pub fn start(hosts: &[ManagedHost], preloaded: &Preloaded) -> anyhow::Result<Self> {
+        Self::empty().reload_with(hosts, preloaded)
+    }
+
     /// No hosts.
     pub fn empty() -> Self {
         Self {
@@ -122,6 +115,10 @@ impl Fleet {
     /// unchanged (its password was read at start, perhaps before the service dropped its
     /// privileges, and its connections stay open); a new or changed entry is connected anew.
     pub fn reload(&self, hosts: &[ManagedHost]) -> anyhow::Result<Self> {
+        self.reload_with(hosts, &Preloaded::default())
+    }
+
+    fn reload_with(&self, hosts: &[ManagedHost], preloaded: &Preloaded) -> anyhow::Result<Self> {
         let mut out = BTreeMap::new();
         let mut run_as = BTreeMap::new();
         for host in hosts {
@@ -135,14 +132,14 @@ impl Fleet {
                         let mut config = host.clone();
                         config.username.clone_from(&account.username);
                         config.password_file.clone_from(&account.password_file);
-                        Arc::new(connect(config)?)
+                        Arc::new(connect_preloaded(config, preloaded)?)
                     }
                 };
                 run_as.insert(key, client);
             }
             let client = match same {
                 Some(client) => Arc::clone(client),
-                None => Arc::new(connect(host.clone())?),
+                None => Arc::new(connect_preloaded(host.clone(), preloaded)?),
             };
             out.insert(host.name.clone(), client);
         }
@@ -325,6 +322,10 @@ pub enum HostError {
     /// A command of [`Host::run_bounded`] outlived its deadline (of that many seconds).
     #[error("no end within {0} s: ended")]
     Ended(u64),
+    /// A command of [`Host::run_bounded`] was cancelled (its job dropped, or no longer
+    /// allowed): ended.
+    #[error("cancelled: ended")]
+    Cancelled,
 }
 
 impl HostError {
@@ -653,6 +654,7 @@ impl Host {
         line: &str,
         max_output: usize,
         deadline: Duration,
+        cancel: impl std::future::Future<Output = ()>,
     ) -> Result<(Option<i64>, String, bool), HostError> {
         use wsman_client::shell::{Output, Signal};
         let shell = bounded(Shell::open(&self.client, &ShellOptions::default())).await?;
@@ -683,9 +685,13 @@ impl Host {
                 truncated,
             ))
         };
-        let result = match tokio::time::timeout(deadline, read).await {
-            Ok(result) => result,
-            Err(_) => Err(HostError::Ended(deadline.as_secs())),
+        // Cancelled or past the deadline, the shell is still closed (its command ended).
+        let result = tokio::select! {
+            result = tokio::time::timeout(deadline, read) => match result {
+                Ok(result) => result,
+                Err(_) => Err(HostError::Ended(deadline.as_secs())),
+            },
+            () = cancel => Err(HostError::Cancelled),
         };
         let _ = tokio::time::timeout(HOST_DEADLINE, shell.close()).await;
         result

@@ -9,7 +9,8 @@
 //! bounded form (`form`), then the page or action over the configured hosts (`hosts`),
 //! rendered by autoescaping templates (`pages`; long tables paged by `table`, the events
 //! filter read by `event_filter`, a host's failure put in words by `fault`) or as JSON. Logins go through `login`, with
-//! `backoff` per address and per user, and OS accounts through the privileged `pam_helper`. Settings are `wsman_config::mgmt`'s.
+//! `backoff` per address and per user, and OS accounts through the privileged `pam_helper`; hosts' passwords are read by
+//! `password_files`. Settings are `wsman_config::mgmt`'s.
 #![forbid(unsafe_code)]
 
 pub mod address_slots;
@@ -33,6 +34,7 @@ pub mod manage;
 pub mod manage_pages;
 pub mod pages;
 pub mod pam_helper;
+pub mod password_files;
 pub mod request_log;
 pub mod route;
 pub mod samples;

@@ -1,6 +1,7 @@
 //! `wsmand-mgmt`: the management service's process. It reads everything it needs while it
-//! still may (settings, manager users, certificate, host passwords), binds its port, then
-//! drops to an unprivileged user before it serves a single connection. Before dropping, it
+//! still may (settings, manager users, certificate, the host passwords the serving user
+//! cannot change), binds its port, then drops to an unprivileged user before it serves a
+//! single connection, and reads the other host passwords as that user. Before dropping, it
 //! starts the privileged PAM helper (`pam-helper`, the same executable) on a socket pair.
 #![forbid(unsafe_code)]
 
@@ -12,7 +13,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use wsman_config::mgmt::{self, ClientRules, MgmtSettings, RequestLog};
 use wsmand_mgmt::http::AppState;
-use wsmand_mgmt::{hosts, login, pam_helper, server, sessions, tls};
+use wsmand_mgmt::{hosts, login, pam_helper, password_files, server, sessions, tls};
 
 /// The wsmand management service (HTTPS, port 8172 by default). Settings: DIR/mgmt.toml,
 /// changed with `wsmand mgmt set` while the service is stopped.
@@ -88,6 +89,19 @@ fn drop_privileges(user: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The user the service will serve as, when it runs as root now (and so will drop to it).
+fn serving_user(user: &str) -> anyhow::Result<Option<password_files::ServingUser>> {
+    if !nix::unistd::Uid::effective().is_root() {
+        return Ok(None);
+    }
+    let account = nix::unistd::User::from_name(user)?
+        .with_context(|| format!("no user {user:?} to run as"))?;
+    Ok(Some(password_files::ServingUser {
+        uid: account.uid.as_raw(),
+        gid: account.gid.as_raw(),
+    }))
+}
+
 /// Creates the request log directory (mode 0750) and, when running as root, gives it to the
 /// serving user, who writes the files after the privileges are dropped.
 fn prepare_log_directory(
@@ -103,7 +117,8 @@ fn prepare_log_directory(
     if nix::unistd::Uid::effective().is_root() {
         let account = nix::unistd::User::from_name(user)?
             .with_context(|| format!("no user {user:?} to run as"))?;
-        nix::unistd::chown(dir, Some(account.uid), Some(account.gid))
+        // Not through a link: root gives away only the directory it created or found.
+        std::os::unix::fs::lchown(dir, Some(account.uid.as_raw()), Some(account.gid.as_raw()))
             .with_context(|| format!("chown {}", dir.display()))?;
     }
     Ok(wsmand_mgmt::request_log::RequestLogDir::new(dir))
@@ -128,7 +143,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         certificate.fingerprint
     );
     tracing::info!(fingerprint = %certificate.fingerprint, source = %certificate.source.display(), "certificate");
-    let fleet = hosts::Fleet::new(&settings.hosts)?;
+    // Only what the serving user cannot change is read as root; the fleet is made once the
+    // privileges are dropped, reading every other password file as that user.
+    let preloaded = match serving_user(&cli.run_as)? {
+        Some(serving) => password_files::read_as_root(&cli.config_dir, serving, &settings.hosts)?,
+        None => password_files::Preloaded::default(),
+    };
     let samples = Arc::new(wsmand_mgmt::samples::Samples::new(
         settings.hosts.iter().map(|h| h.name.as_str()),
         Duration::from_secs(u64::from(settings.sample_interval_seconds)),
@@ -144,6 +164,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .map(|dir| prepare_log_directory(dir, &cli.run_as))
         .transpose()?;
     drop_privileges(&cli.run_as)?;
+    let fleet = hosts::Fleet::start(&settings.hosts, &preloaded)?;
+    drop(preloaded);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -168,7 +190,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         request_log_dir,
         audit: Arc::default(),
         terminals: Arc::default(),
-        event_streams: Arc::default(),
+        event_streams: Arc::new(wsmand_mgmt::socket_slots::Terminals::for_event_streams()),
         samples,
         jobs: Arc::default(),
     });

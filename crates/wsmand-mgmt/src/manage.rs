@@ -18,8 +18,7 @@ pub const MANAGE_RESOURCE: &str = "wsmand:mgmt.toml";
 /// The host a `manage` decision is asked for: only a rule whose `Hosts` holds `*` matches it
 /// (a rule for some hosts cannot grant editing the roles, which would grant every host).
 pub const EVERY_HOST: &str = "*";
-/// The directory, in the config directory, of the passwords typed into the host form.
-pub const PASSWORDS_DIR: &str = "mgmt-passwords";
+pub use crate::password_files::PASSWORDS_DIR;
 
 /// The configured hosts and the roles, as one unit (a host's groups are the policy's too).
 pub struct Managed {
@@ -109,7 +108,43 @@ impl Live {
             .current
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::clone(&next);
+        let gone = match change {
+            EntryChange::RemoveHost(name) => Some(name),
+            EntryChange::PutHost {
+                was: Some(old),
+                entry,
+            } if *old != entry.name => Some(old),
+            _ => None,
+        };
+        if let Some(name) = gone {
+            self.forget_password(name, &next.settings);
+        }
         Ok(next)
+    }
+
+    /// Where the host form stores the password of `host`.
+    pub fn password_path(&self, host: &str) -> PathBuf {
+        self.config_dir.join(PASSWORDS_DIR).join(host)
+    }
+
+    /// Deletes the stored password of `host`, removed or renamed, unless an entry of
+    /// `settings` still names the file: a password is kept only while a host uses it.
+    fn forget_password(&self, host: &str, settings: &MgmtSettings) {
+        let path = self.password_path(host);
+        let used = settings
+            .hosts
+            .iter()
+            .any(|h| h.password_file == path || h.run_as.iter().any(|a| a.password_file == path));
+        if used {
+            return;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => tracing::info!(host, "deleted the host's stored password"),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::warn!(host, %error, "could not delete the host's stored password");
+            }
+        }
     }
 
     /// Stores a password typed into the host form as `DIR/mgmt-passwords/HOST` (mode 0600,
@@ -123,7 +158,7 @@ impl Live {
             .mode(0o700)
             .create(&dir)
             .map_err(ChangeError::Password)?;
-        let path = dir.join(host);
+        let path = self.password_path(host);
         wsman_config::fsutil::write_atomic(&path, password.as_bytes(), 0o600)
             .map_err(ChangeError::Password)?;
         Ok(path)

@@ -120,6 +120,8 @@ pub enum Manage {
     Role(Option<String>),
     /// `POST /manage/roles/NAME/remove`.
     RemoveRole(String),
+    /// `POST /manage/sessions/end`: every session of the user the form names.
+    EndSessions,
 }
 
 /// Why a target was refused.
@@ -189,6 +191,7 @@ pub fn parse(target: &str) -> Result<Route, RouteError> {
         ["manage", "roles"] => Route::Manage(Manage::Role(None)),
         ["manage", "roles", name] => Route::Manage(Manage::Role(Some(host(name)?))),
         ["manage", "roles", name, "remove"] => Route::Manage(Manage::RemoveRole(host(name)?)),
+        ["manage", "sessions", "end"] => Route::Manage(Manage::EndSessions),
         ["hosts", name, "terminal"] => Route::Terminal(host(name)?),
         ["hosts", name, "terminal", "ws"] => Route::TerminalSocket(host(name)?),
         ["hosts", name] => Route::HostOverview(host(name)?),

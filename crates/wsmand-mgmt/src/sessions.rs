@@ -11,6 +11,14 @@ use subtle::ConstantTimeEq as _;
 
 /// Most live sessions; the oldest is dropped to make room.
 const MAX_SESSIONS: usize = 10_000;
+/// Most live sessions of one user (kind and name): past it a login is refused (429), so one
+/// account cannot fill the service's sessions and push everyone else's out.
+pub const MAX_SESSIONS_PER_USER: usize = 16;
+
+/// A login refused: the user already has [`MAX_SESSIONS_PER_USER`] sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("this user has {MAX_SESSIONS_PER_USER} sessions already: log out of one, or wait until one ends")]
+pub struct TooManySessions;
 
 /// 32 random bytes as 64 hex digits.
 pub fn random_token() -> String {
@@ -40,6 +48,23 @@ pub struct Session {
     last_seen: Instant,
 }
 
+impl Session {
+    /// How the audit names this session's user: an OS user as `os:NAME` (the notation of a
+    /// role's `Members`), a manager user by name, so the two of one name are told apart.
+    pub fn audit_name(&self) -> String {
+        audit_name(self.kind, &self.user)
+    }
+}
+
+/// How the audit names the user `user` of kind `kind` (see [`Session::audit_name`]).
+pub fn audit_name(kind: &str, user: &str) -> String {
+    if kind == "os" {
+        format!("os:{user}")
+    } else {
+        user.to_owned()
+    }
+}
+
 /// All sessions of the service.
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
@@ -64,14 +89,15 @@ impl Sessions {
     }
 
     /// A new session for `user`; `previous` (the id the browser sent, if any) is ended, so
-    /// the id changes at every login. Returns the new id.
+    /// the id changes at every login. Returns the new id, or the refusal when `user` (of
+    /// `kind`) has as many sessions as allowed.
     pub fn create(
         &self,
         user: &str,
         kind: &'static str,
         groups: Vec<String>,
         previous: Option<&str>,
-    ) -> String {
+    ) -> Result<String, TooManySessions> {
         let now = Instant::now();
         let id = random_token();
         let mut map = self.lock();
@@ -80,6 +106,13 @@ impl Sessions {
         }
         let (idle, lifetime) = (self.idle, self.lifetime);
         map.retain(|_, s| !expired(s, now, idle, lifetime));
+        let of_user = map
+            .values()
+            .filter(|s| s.kind == kind && s.user == user)
+            .count();
+        if of_user >= MAX_SESSIONS_PER_USER {
+            return Err(TooManySessions);
+        }
         if map.len() >= MAX_SESSIONS {
             if let Some(oldest) = map
                 .iter()
@@ -100,7 +133,7 @@ impl Sessions {
                 last_seen: now,
             },
         );
-        id
+        Ok(id)
     }
 
     /// The live session with this id (its idle clock restarted), `None` when unknown or
@@ -126,6 +159,21 @@ impl Sessions {
             .is_some_and(|s| !expired(s, now, self.idle, self.lifetime))
     }
 
+    /// Ends every session of the user `user` of kind `kind` (an administrator's decision);
+    /// returns their ids, so what they hold can be ended too.
+    pub fn end_user(&self, kind: &str, user: &str) -> Vec<String> {
+        let mut map = self.lock();
+        let ids: Vec<String> = map
+            .iter()
+            .filter(|(_, s)| s.kind == kind && s.user == user)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &ids {
+            map.remove(id);
+        }
+        ids
+    }
+
     /// Ends a session (logout).
     pub fn remove(&self, id: &str) -> Option<Session> {
         self.lock().remove(id)
@@ -143,9 +191,11 @@ mod tests {
     #[test]
     fn ids_are_256_bit_and_rotate() {
         let sessions = Sessions::new(Duration::from_secs(60), Duration::from_secs(600));
-        let first = sessions.create("a", "manager", Vec::new(), None);
+        let first = sessions.create("a", "manager", Vec::new(), None).unwrap();
         assert_eq!(first.len(), 64);
-        let second = sessions.create("a", "manager", Vec::new(), Some(&first));
+        let second = sessions
+            .create("a", "manager", Vec::new(), Some(&first))
+            .unwrap();
         assert_ne!(first, second);
         assert!(sessions.touch(&first).is_none());
         assert!(sessions.touch(&second).is_some());
@@ -159,10 +209,38 @@ mod tests {
     #[test]
     fn timeouts_end_sessions() {
         let idle = Sessions::new(Duration::ZERO, Duration::from_secs(600));
-        let id = idle.create("a", "manager", Vec::new(), None);
+        let id = idle.create("a", "manager", Vec::new(), None).unwrap();
         assert!(idle.touch(&id).is_none());
         let absolute = Sessions::new(Duration::from_secs(600), Duration::ZERO);
-        let id = absolute.create("a", "manager", Vec::new(), None);
+        let id = absolute.create("a", "manager", Vec::new(), None).unwrap();
         assert!(absolute.touch(&id).is_none());
+    }
+
+    #[test]
+    fn a_user_has_a_bounded_number_of_sessions_kept_apart_by_kind() {
+        let sessions = Sessions::new(Duration::from_secs(60), Duration::from_secs(600));
+        let ids: Vec<String> = (0..MAX_SESSIONS_PER_USER)
+            .map(|_| sessions.create("a", "manager", Vec::new(), None).unwrap())
+            .collect();
+        assert_eq!(
+            sessions.create("a", "manager", Vec::new(), None),
+            Err(TooManySessions)
+        );
+        // The OS user of the same name, and another manager user, are not affected.
+        assert!(sessions.create("a", "os", Vec::new(), None).is_ok());
+        assert!(sessions.create("b", "manager", Vec::new(), None).is_ok());
+        // Logging in again from one of them replaces it; a logout makes room.
+        assert!(sessions
+            .create("a", "manager", Vec::new(), Some(&ids[0]))
+            .is_ok());
+        sessions.remove(&ids[1]);
+        assert!(sessions.create("a", "manager", Vec::new(), None).is_ok());
+        // Ended by an administrator: every session of that user, and only of that user.
+        assert_eq!(
+            sessions.end_user("manager", "a").len(),
+            MAX_SESSIONS_PER_USER
+        );
+        assert!(sessions.create("a", "manager", Vec::new(), None).is_ok());
+        assert!(sessions.end_user("os", "b").is_empty());
     }
 }

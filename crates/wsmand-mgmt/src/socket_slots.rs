@@ -1,6 +1,8 @@
-//! The registry that bounds the console's sockets: one per (session, host), a cap per session
-//! and one for the service, each freed when its [`Slot`] drops, all of a session's ended at
-//! logout. The terminals have one and the events page's live streams another; both relays
+//! The registry that bounds the console's sockets: one per (session, host), a cap per session,
+//! per user (kind and name, across their sessions: a share of the service's, and of one
+//! host's, so one account cannot take every slot nor every event subscription of a host's
+//! account) and one for the service, each freed when its [`Slot`] drops, all of a session's
+//! ended at logout, and those a changed policy no longer allows ended by [`Terminals::end_where`]. The terminals have one and the events page's live streams another; both relays
 //! (`terminal`, `event_stream`) and the upgrade (`http::upgrade`) reserve through it.
 
 use std::collections::HashMap;
@@ -12,6 +14,11 @@ use tokio::sync::watch;
 pub const MAX_TERMINALS_PER_SESSION: usize = 4;
 /// Most terminals the service has open (each holds a socket and a remote shell).
 pub const MAX_TERMINALS: usize = 64;
+/// Most of one kind one user may have open across their sessions (an eighth of the service's).
+pub const MAX_PER_USER: usize = 8;
+/// Most of one kind one user may have open on one host (a live stream holds one of the host
+/// account's event subscriptions, of which a wsmand host allows 10).
+pub const MAX_PER_USER_ON_HOST: usize = 2;
 /// Why a terminal could not be opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -21,18 +28,62 @@ pub enum Refusal {
     TooMany,
 }
 
+/// Who holds a slot and what the delegation rules allowed them: kept to end the slot when a
+/// changed policy no longer allows it.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    /// The user's name.
+    pub user: String,
+    /// `manager` or `os`.
+    pub kind: &'static str,
+    /// An OS user's groups at login.
+    pub groups: Vec<String>,
+    /// The resource the rules allowed.
+    pub resource: String,
+    /// The action they allowed.
+    pub action: wsman_config::mgmt::Action,
+}
+
+impl Grant {
+    fn user_key(&self) -> (&'static str, String) {
+        (self.kind, self.user.clone())
+    }
+}
+
+struct Entry {
+    end: watch::Sender<bool>,
+    grant: Grant,
+}
+
 #[derive(Default)]
 struct Registry {
-    /// session id -> host -> the terminal's end switch.
-    by_session: HashMap<String, HashMap<String, watch::Sender<bool>>>,
+    /// session id -> host -> the terminal's end switch and grant.
+    by_session: HashMap<String, HashMap<String, Entry>>,
+    /// (kind, user) -> how many open.
+    by_user: HashMap<(&'static str, String), usize>,
+    /// (kind, user, host) -> how many open.
+    by_user_host: HashMap<(&'static str, String, String), usize>,
     open: usize,
 }
 
+/// Takes one from a count, removing it at zero.
+fn release<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: K) {
+    if let std::collections::hash_map::Entry::Occupied(mut count) = counts.entry(key) {
+        *count.get_mut() -= 1;
+        if *count.get() == 0 {
+            count.remove();
+        }
+    }
+}
+
 /// The open terminals, by session and host. The events page's live streams are bounded by a
-/// registry of this type too (one per session and host, the same caps).
+/// registry of this type too (one per session and host, the same caps, and
+/// [`MAX_PER_USER_ON_HOST`]: [`Terminals::for_event_streams`]).
 #[derive(Default)]
 pub struct Terminals {
     registry: Mutex<Registry>,
+    /// Most of one user on one host; `None`: only the other caps.
+    per_user_on_host: Option<usize>,
 }
 
 /// A reserved place for one terminal: freed when dropped.
@@ -50,8 +101,14 @@ impl Drop for Slot {
         let Some(hosts) = registry.by_session.get_mut(&self.session_id) else {
             return;
         };
-        if hosts.remove(&self.host).is_some() {
+        if let Some(entry) = hosts.remove(&self.host) {
             registry.open -= 1;
+            let (kind, user) = entry.grant.user_key();
+            release(
+                &mut registry.by_user_host,
+                (kind, user.clone(), self.host.clone()),
+            );
+            release(&mut registry.by_user, (kind, user));
         }
         if hosts.is_empty() {
             registry.by_session.remove(&self.session_id);
@@ -73,10 +130,34 @@ impl Terminals {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Reserves the terminal of `session_id` on `host`, before the upgrade is answered.
-    pub fn reserve(self: &Arc<Self>, session_id: &str, host: &str) -> Result<Slot, Refusal> {
+    /// The live streams' registry: each holds one of the host account's event
+    /// subscriptions, so one user has at most [`MAX_PER_USER_ON_HOST`] on a host.
+    pub fn for_event_streams() -> Self {
+        Self {
+            registry: Mutex::default(),
+            per_user_on_host: Some(MAX_PER_USER_ON_HOST),
+        }
+    }
+
+    /// Reserves the terminal of `session_id` on `host` for `grant`'s holder, before the
+    /// upgrade is answered.
+    pub fn reserve(
+        self: &Arc<Self>,
+        session_id: &str,
+        host: &str,
+        grant: Grant,
+    ) -> Result<Slot, Refusal> {
         let mut guard = self.lock();
         let registry = &mut *guard;
+        let (kind, user) = grant.user_key();
+        let user_key = (kind, user.clone());
+        let user_host_key = (kind, user, host.to_owned());
+        let of_user = registry.by_user.get(&user_key).copied().unwrap_or(0);
+        let of_user_here = registry
+            .by_user_host
+            .get(&user_host_key)
+            .copied()
+            .unwrap_or(0);
         let open = registry.open;
         let hosts = registry
             .by_session
@@ -85,15 +166,23 @@ impl Terminals {
         if hosts.contains_key(host) {
             return Err(Refusal::AlreadyOpen);
         }
-        if hosts.len() >= MAX_TERMINALS_PER_SESSION || open >= MAX_TERMINALS {
+        if hosts.len() >= MAX_TERMINALS_PER_SESSION
+            || of_user >= MAX_PER_USER
+            || self
+                .per_user_on_host
+                .is_some_and(|most| of_user_here >= most)
+            || open >= MAX_TERMINALS
+        {
             if hosts.is_empty() {
                 registry.by_session.remove(session_id);
             }
             return Err(Refusal::TooMany);
         }
         let (end, ended) = watch::channel(false);
-        hosts.insert(host.to_owned(), end);
+        hosts.insert(host.to_owned(), Entry { end, grant });
         registry.open += 1;
+        *registry.by_user.entry(user_key).or_default() += 1;
+        *registry.by_user_host.entry(user_host_key).or_default() += 1;
         Ok(Slot {
             terminals: Arc::clone(self),
             session_id: session_id.to_owned(),
@@ -106,11 +195,25 @@ impl Terminals {
     pub fn end_session(&self, session_id: &str) -> usize {
         let registry = self.lock();
         registry.by_session.get(session_id).map_or(0, |hosts| {
-            for end in hosts.values() {
-                let _ = end.send(true);
+            for entry in hosts.values() {
+                let _ = entry.end.send(true);
             }
             hosts.len()
         })
+    }
+
+    /// Ends every open one on a host for which `ended(host, grant)` holds (a changed policy
+    /// no longer allowing it); returns how many were told to end.
+    pub fn end_where(&self, ended: impl Fn(&str, &Grant) -> bool) -> usize {
+        let registry = self.lock();
+        let mut count = 0;
+        for (host, entry) in registry.by_session.values().flatten() {
+            if ended(host, &entry.grant) {
+                let _ = entry.end.send(true);
+                count += 1;
+            }
+        }
+        count
     }
 
     /// Terminals open now.
@@ -123,20 +226,75 @@ impl Terminals {
 mod tests {
     use super::*;
 
+    fn grant(user: &str, kind: &'static str) -> Grant {
+        Grant {
+            user: user.into(),
+            kind,
+            groups: Vec::new(),
+            resource: "r".into(),
+            action: wsman_config::mgmt::Action::Shell,
+        }
+    }
+
+    impl Terminals {
+        /// A slot of the user named like the session (one session per user).
+        fn take(self: &Arc<Self>, session_id: &str, host: &str) -> Result<Slot, Refusal> {
+            self.reserve(session_id, host, grant(session_id, "manager"))
+        }
+    }
+
+    #[test]
+    fn one_user_gets_a_share_of_the_slots_and_of_each_host() {
+        let terminals = Arc::new(Terminals::for_event_streams());
+        let on = |session: &str, host: &str, user: &str, kind| {
+            terminals.reserve(session, host, grant(user, kind))
+        };
+        // Two on one host, from two sessions of one user; the third refused.
+        let _a = on("s1", "h", "alice", "manager").expect("first");
+        let _b = on("s2", "h", "alice", "manager").expect("second");
+        assert_eq!(
+            on("s3", "h", "alice", "manager").err(),
+            Some(Refusal::TooMany)
+        );
+        // The OS user of the same name is another user.
+        let _c = on("s3", "h", "alice", "os").expect("another user");
+        // Across hosts and sessions: MAX_PER_USER in all.
+        let mut held = Vec::new();
+        for n in 0..MAX_PER_USER - 2 {
+            held.push(on(&format!("t{n}"), &format!("x{n}"), "alice", "manager").expect("slot"));
+        }
+        assert_eq!(
+            on("late", "y", "alice", "manager").err(),
+            Some(Refusal::TooMany)
+        );
+        drop(held.pop());
+        assert!(on("late", "y", "alice", "manager").is_ok());
+    }
+
+    #[test]
+    fn a_changed_policy_ends_what_it_no_longer_allows() {
+        let terminals = Arc::new(Terminals::default());
+        let kept = terminals.take("s1", "a").expect("a");
+        let ended = terminals.take("s2", "b").expect("b");
+        assert_eq!(
+            terminals.end_where(|host, grant| host == "b" && grant.user == "s2"),
+            1
+        );
+        assert!(*ended.ended().borrow());
+        assert!(!*kept.ended().borrow());
+    }
+
     #[test]
     fn one_terminal_per_session_and_host_and_a_cap_per_session() {
         let terminals = Arc::new(Terminals::default());
-        let first = terminals.reserve("s1", "a").expect("first");
-        assert_eq!(
-            terminals.reserve("s1", "a").err(),
-            Some(Refusal::AlreadyOpen)
-        );
+        let first = terminals.take("s1", "a").expect("first");
+        assert_eq!(terminals.take("s1", "a").err(), Some(Refusal::AlreadyOpen));
         let others: Vec<Slot> = (1..MAX_TERMINALS_PER_SESSION)
-            .map(|n| terminals.reserve("s1", &format!("h{n}")).expect("slot"))
+            .map(|n| terminals.take("s1", &format!("h{n}")).expect("slot"))
             .collect();
-        assert_eq!(terminals.reserve("s1", "z").err(), Some(Refusal::TooMany));
+        assert_eq!(terminals.take("s1", "z").err(), Some(Refusal::TooMany));
         // Another session is not affected.
-        let other_session = terminals.reserve("s2", "a").expect("s2");
+        let other_session = terminals.take("s2", "a").expect("s2");
         assert_eq!(terminals.open(), MAX_TERMINALS_PER_SESSION + 1);
         assert_eq!(terminals.end_session("s1"), MAX_TERMINALS_PER_SESSION);
         assert!(*first.ended.borrow());
@@ -144,16 +302,16 @@ mod tests {
         drop(first);
         drop(others);
         assert_eq!(terminals.open(), 1);
-        assert!(terminals.reserve("s1", "a").is_ok());
+        assert!(terminals.take("s1", "a").is_ok());
     }
 
     #[test]
     fn the_service_wide_cap_holds() {
         let terminals = Arc::new(Terminals::default());
         let slots: Vec<Slot> = (0..MAX_TERMINALS)
-            .map(|n| terminals.reserve(&format!("s{n}"), "a").expect("slot"))
+            .map(|n| terminals.take(&format!("s{n}"), "a").expect("slot"))
             .collect();
-        assert_eq!(terminals.reserve("late", "a").err(), Some(Refusal::TooMany));
+        assert_eq!(terminals.take("late", "a").err(), Some(Refusal::TooMany));
         assert_eq!(terminals.lock().by_session.len(), MAX_TERMINALS);
         drop(slots);
         assert_eq!(terminals.open(), 0);

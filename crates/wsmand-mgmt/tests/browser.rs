@@ -116,11 +116,13 @@ impl Console {
         ));
         std::fs::write(dir.path().join("mgmt.toml"), toml).expect("write mgmt.toml");
         // The manager pages write mgmt.toml as the serving user: the directory is theirs, as
-        // docs/management-service.md says to do for editing from the page.
+        // docs/management-service.md says to do for editing from the page, and so is the
+        // hosts' password file (root reads nothing at start that this user could change).
         if nix::unistd::Uid::effective().is_root() {
             let status = Command::new("chown")
                 .arg(SERVING_USER)
                 .arg(dir.path())
+                .arg(&password_file)
                 .status()
                 .expect("run chown");
             assert!(status.success(), "chown {SERVING_USER}");

@@ -259,3 +259,36 @@ fn event_stream_upgrades_are_checked_as_the_terminals_are() {
     let service = upgrade_checks_service();
     assert_every_upgrade_check(&service, &EVENTS_SOCKET);
 }
+
+#[test]
+fn one_user_holds_at_most_two_streams_on_a_host() {
+    let Some(systemd) = wsman_test::systemd::BootedSystemd::boot() else {
+        return;
+    };
+    let directory = systemd
+        .root()
+        .join("var/log/journal")
+        .to_str()
+        .expect("UTF-8")
+        .to_owned();
+    let env = [("WSMAND_JOURNAL_DIRECTORY", directory.as_str())];
+    let service = Service::start_with(1, "", (&|_| {}, &env));
+    // Three sessions of one user: each may open the host's stream once, the user twice.
+    let sessions: Vec<(String, String)> = (0..3).map(|_| service.manager_session()).collect();
+    terminal::runtime().block_on(async {
+        let mut open = Vec::new();
+        for (session, csrf) in &sessions[..2] {
+            let ws = live_events::open(&service, "host0", session, csrf, "&logs=System")
+                .await
+                .expect("a stream");
+            open.push(ws);
+        }
+        let (session, csrf) = &sessions[2];
+        let third = live_events::open(&service, "host0", session, csrf, "&logs=System").await;
+        assert_eq!(
+            third.err(),
+            Some(429),
+            "a third stream of one user on one host"
+        );
+    });
+}

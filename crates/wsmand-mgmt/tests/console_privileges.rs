@@ -443,3 +443,71 @@ fn roles_by_linux_group_follow_the_groups_the_os_reports_at_login() {
         refused.body
     );
 }
+
+#[test]
+fn a_linked_password_file_is_neither_read_by_root_nor_sent() {
+    if !nix_is_root() {
+        eprintln!("skipped: the root start phase needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // A small root file of mode 0600, and a link to it where the serving user keeps the
+    // passwords typed into the page (its own directory, as the service creates it).
+    let secret = dir.path().join("root-secret");
+    std::fs::write(&secret, "root-only-secret").expect("write");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let own = dir.path().join("mgmt-passwords");
+    std::fs::create_dir(&own).expect("mkdir");
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    give_to_serving_user(&[&own]);
+    std::os::unix::fs::symlink(&secret, own.join("host0")).expect("symlink");
+    // The host's Url: a listener recording whatever reaches it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = wsman_test::free_port();
+    let toml = format!(
+        "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\n\
+         Certificate = \"auto\"\nCredentials = \"os\"\nUnspecifiedClients = \"Allow\"\n\
+         AllowedClients = []\nDeniedClients = []\nRequestLog = \"journal\"\n\
+         SessionIdleMinutes = 15\nSessionLifetimeHours = 8\n\n[[Host]]\nName = \"host0\"\n\
+         Url = \"http://127.0.0.1:{}/wsman\"\nUsername = \"someone\"\nPasswordFile = \"{}\"\n\
+         AllowUnencrypted = true\n",
+        listener.local_addr().expect("addr").port(),
+        own.join("host0").display()
+    );
+    std::fs::write(dir.path().join("mgmt.toml"), toml).expect("write mgmt.toml");
+    let mut child = spawn_console(dir.path());
+    let start = Instant::now();
+    let exited = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        match listener.accept() {
+            Ok((mut stream, _)) => {
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut head = vec![0; 4096];
+                let n = stream.read(&mut head).unwrap_or(0);
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the host's Url was contacted with the linked file:\n{}",
+                    String::from_utf8_lossy(&head[..n])
+                );
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(error) => panic!("accept: {error}"),
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("neither refused nor connected: {}", console_log(dir.path()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let log = console_log(dir.path());
+    assert!(!exited.success(), "{log}");
+    assert!(log.contains("not a regular file"), "{log}");
+    assert!(!log.contains("root-only-secret"), "{log}");
+}

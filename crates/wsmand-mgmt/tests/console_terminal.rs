@@ -189,7 +189,34 @@ fn bench_console_terminal() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(4);
-    let service = Service::start(1, "");
+    // Ten manager users with two sessions each: one user may hold only a share of the
+    // service's terminals.
+    let users: Vec<(String, String)> = (0..10)
+        .map(|n| {
+            (
+                format!("bench-user-{n}"),
+                format!("Bench-Pass-{n}-Console!"),
+            )
+        })
+        .collect();
+    let managers: Vec<(&str, &str)> = users
+        .iter()
+        .map(|(user, password)| (user.as_str(), password.as_str()))
+        .collect();
+    let members: Vec<String> = users
+        .iter()
+        .map(|(user, _)| format!("\"{user}\""))
+        .collect();
+    let roles = format!(
+        "[[Role]]\nName = \"bench\"\nMembers = [{}]\n[[Role.Rule]]\nEffect = \"Allow\"\n\
+         Hosts = [\"*\"]\nResources = [\"*\"]\nActions = [\"read\", \"change\", \"shell\"]\n{ALL_POWERFUL_ROLE}",
+        members.join(", ")
+    );
+    let service = Service::start_layout(&Layout {
+        roles: Some(&roles),
+        managers: &managers,
+        ..Layout::default()
+    });
     let pid = service.child.id();
     let daemon_port = service.daemons[0].2;
     // Settle, then the idle figure.
@@ -201,7 +228,11 @@ fn bench_console_terminal() {
     );
     // 20 sessions (a terminal per session and host), logged in before any terminal opens so
     // that what the logins cost (argon2id) and what the terminals cost are told apart.
-    let sessions: Vec<(String, String)> = (0..20).map(|_| service.manager_session()).collect();
+    let sessions: Vec<(String, String)> = users
+        .iter()
+        .flat_map(|(user, password)| [(user, password), (user, password)])
+        .map(|(user, password)| service.session_of(user, password))
+        .collect();
     std::thread::sleep(Duration::from_millis(500));
     let logged_in = rss_kib(pid);
     terminal::runtime().block_on(async {

@@ -12,7 +12,7 @@ use wsman_config::mgmt::Action;
 use super::answer::{error, html, json, respond};
 use super::host_pages::Asker;
 use super::{Answer, AppState};
-use crate::bulk::{NotRun, Target, Work, MAX_COMMAND, MAX_HOSTS};
+use crate::bulk::{Grant, NotRun, Target, Work, MAX_COMMAND, MAX_HOSTS};
 use crate::bulk_pages;
 use crate::delegation::{cim_class, Decision, Subject};
 use crate::form::Form;
@@ -136,7 +136,7 @@ pub(super) fn start(
                 Decision::Denied { rule } => {
                     state.audit.record_on(
                         asker.peer.ip(),
-                        &asker.session.user,
+                        &asker.session.audit_name(),
                         "denied",
                         &name,
                         &format!("{name}: {} {resource}: by {rule}", action.name()),
@@ -152,12 +152,33 @@ pub(super) fn start(
         })
         .collect();
     let audit = Arc::clone(&state.audit);
-    let (ip, user) = (asker.peer.ip(), asker.session.user.clone());
-    let id = state
-        .jobs
-        .start(&asker.session.user, work, targets, move |host, detail| {
-            audit.record_on(ip, &user, "action", host, detail);
-        });
+    let (ip, user) = (asker.peer.ip(), asker.session.audit_name());
+    let grant = Grant {
+        user: asker.session.user.clone(),
+        kind: asker.session.kind,
+        groups: asker.session.groups.clone(),
+        resource,
+        action,
+    };
+    let started = state.jobs.start(grant, work, targets, move |host, detail| {
+        audit.record_on(ip, &user, "action", host, detail);
+    });
+    let id = match started {
+        Ok(id) => id,
+        Err(refused) => {
+            state.audit.record(
+                asker.peer.ip(),
+                &asker.session.audit_name(),
+                "refused",
+                &format!("job: {refused}"),
+            );
+            return error(
+                asker.json_wanted,
+                StatusCode::TOO_MANY_REQUESTS,
+                &refused.to_string(),
+            );
+        }
+    };
     if asker.json_wanted {
         return json(
             StatusCode::ACCEPTED,
@@ -179,7 +200,7 @@ pub(super) fn job_page(
     id: u64,
     raw_query: &str,
 ) -> Answer {
-    let Some(job) = state.jobs.get(id, &asker.session.user) else {
+    let Some(job) = state.jobs.get(id, asker.session.kind, &asker.session.user) else {
         return error(
             asker.json_wanted,
             StatusCode::NOT_FOUND,

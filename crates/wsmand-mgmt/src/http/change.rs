@@ -48,7 +48,7 @@ pub(super) async fn change(
     if !sent.is_some_and(|token| tokens_equal(&token, &session.csrf)) {
         state.audit.record(
             peer.ip(),
-            &session.user,
+            &session.audit_name(),
             "refused",
             "change: missing or wrong CSRF token",
         );
@@ -138,7 +138,7 @@ pub(super) async fn change(
     };
     state.audit.record_on(
         peer.ip(),
-        &session.user,
+        &session.audit_name(),
         "action",
         &host_name,
         &format!("{host_name}: {what}: {outcome}"),
@@ -180,7 +180,7 @@ fn logout(state: &AppState, request: SessionRequest<'_>) -> Answer {
     let detail = ended.join(", ");
     state
         .audit
-        .record(peer.ip(), &session.user, "logout", &detail);
+        .record(peer.ip(), &session.audit_name(), "logout", &detail);
     let mut answer = if json_wanted {
         json(StatusCode::OK, &serde_json::json!({ "logged_out": true }))
     } else {

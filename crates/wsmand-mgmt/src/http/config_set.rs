@@ -103,7 +103,7 @@ pub(super) async fn set(
     };
     state.audit.record_on(
         asker.peer.ip(),
-        &asker.session.user,
+        &asker.session.audit_name(),
         "action",
         name,
         &format!("{name}: winrm set {path} = {value:?}: {outcome}"),

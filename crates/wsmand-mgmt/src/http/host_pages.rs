@@ -96,7 +96,14 @@ pub(super) async fn host_page(
             // From the sampler, as the fleet: the page's time is its rendering only.
             let status = state.samples.status(&name);
             let now = crate::samples::seconds_now();
-            let (summary, _, sampled) = crate::fleet_health::summary_of(&host.config, status, now);
+            let (mut summary, _, sampled) =
+                crate::fleet_health::summary_of(&host.config, status, now);
+            let subject = Subject {
+                user: &asker.session.user,
+                kind: asker.session.kind,
+                groups: &asker.session.groups,
+            };
+            hide_refused(&state.live.now().policy, subject, &mut summary, None);
             if json_wanted {
                 let mut answer = serde_json::json!(summary);
                 answer["sampled"] = serde_json::json!(sampled);
@@ -152,7 +159,7 @@ pub(super) fn authorize(
     let refuse = |rule: &str| {
         state.audit.record_on(
             asker.peer.ip(),
-            &asker.session.user,
+            &asker.session.audit_name(),
             "denied",
             name,
             &format!("{name}: {} {resource}: by {rule}", action.name()),
@@ -177,8 +184,9 @@ pub(super) fn authorize(
 
 /// The audit records the session's user may see, newest first: a record about a host only to
 /// whoever may read that host (as the fleet shows it); a record of the console itself (logins,
-/// refusals before a host is known) to the user it names, and to whoever may read every
-/// configured host.
+/// refusals before a host is known) to the user it names (kind and name: `os:NAME` for an OS
+/// user), and to whoever a rule lets read every host (`Hosts = ["*"]`; not merely each host
+/// configured now, which with no hosts would be everyone).
 pub(super) fn visible_audit(state: &AppState, session: &Session) -> Vec<crate::audit::AuditRecord> {
     let subject = Subject {
         user: &session.user,
@@ -192,14 +200,15 @@ pub(super) fn visible_audit(state: &AppState, session: &Session) -> Vec<crate::a
             Decision::Allowed { .. }
         )
     };
-    let whole_fleet = live.fleet.hosts().all(|host| reads(&host.config.name));
+    let whole_fleet = reads(crate::manage::EVERY_HOST);
+    let own_name = session.audit_name();
     state
         .audit
         .newest(usize::MAX)
         .into_iter()
         .filter(|record| match &record.host {
             Some(host) => live.fleet.get(host).is_some() && reads(host),
-            None => whole_fleet || record.user == session.user,
+            None => whole_fleet || record.user == own_name,
         })
         .collect()
 }
@@ -234,7 +243,9 @@ pub(super) fn fleet_page(
         })
         .map(|host| {
             let status = state.samples.status(&host.config.name);
-            health::summary_of(&host.config, status, now)
+            let (mut summary, mut latest, sampled) = health::summary_of(&host.config, status, now);
+            hide_refused(&live.policy, subject, &mut summary, latest.as_mut());
+            (summary, latest, sampled)
         })
         .collect();
     let mut rows: Vec<Row<'_>> = shown
@@ -270,6 +281,43 @@ pub(super) fn fleet_page(
         StatusCode::OK,
         pages::fleet(viewer, &rows, configured, &query),
     )
+}
+
+/// Drops from a host's fleet row each figure read from a class the rules do not let `subject`
+/// read on that host (the sampler reads them all, as the host's own account): a Deny rule on
+/// `Win32_Service` hides the failed services as it refuses the services page.
+fn hide_refused(
+    policy: &crate::delegation::Policy,
+    subject: Subject<'_>,
+    summary: &mut crate::hosts::HostSummary,
+    latest: Option<&mut crate::samples::Point>,
+) {
+    let host = summary.name.clone();
+    let reads = |class: &str| {
+        matches!(
+            policy.decide(subject, &host, &cim_class(class), Action::Read),
+            Decision::Allowed { .. }
+        )
+    };
+    if !reads("Win32_Service") {
+        summary.failed_services = None;
+    }
+    // The processor load may come from either class.
+    let processor = reads("Win32_Processor") && reads("Win32_PerfFormattedData_PerfOS_Processor");
+    if !processor {
+        summary.load_percentage = None;
+    }
+    if let Some(point) = latest {
+        if !processor {
+            point.cpu = None;
+        }
+        if !reads("Win32_LogicalDisk") {
+            point.disk_free = None;
+        }
+        if !reads("Win32_PerfRawData_Tcpip_NetworkInterface") {
+            point.network = None;
+        }
+    }
 }
 
 /// The terminal page: xterm.js (from `/assets/terminal.js`) connected to the host's socket.

@@ -108,12 +108,31 @@ pub(super) async fn login(
         }
         LoginOutcome::Accepted(kind, groups) => {
             let previous = cookie(headers, SESSION_COOKIE);
-            let id = state
+            let id = match state
                 .sessions
-                .create(user, kind, groups, previous.as_deref());
-            state
-                .audit
-                .record(peer.ip(), user, "login", &format!("{kind} user"));
+                .create(user, kind, groups, previous.as_deref())
+            {
+                Ok(id) => id,
+                Err(refused) => {
+                    state.audit.record(
+                        peer.ip(),
+                        &crate::sessions::audit_name(kind, user),
+                        "login refused",
+                        &refused.to_string(),
+                    );
+                    return error(
+                        json_wanted,
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &refused.to_string(),
+                    );
+                }
+            };
+            state.audit.record(
+                peer.ip(),
+                &crate::sessions::audit_name(kind, user),
+                "login",
+                &format!("{kind} user"),
+            );
             let mut answer = if json_wanted {
                 let csrf = state
                     .sessions

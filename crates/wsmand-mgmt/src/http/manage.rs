@@ -30,7 +30,7 @@ fn allowed(state: &AppState, asker: Asker<'_>) -> Result<MgmtSettings, Box<Answe
         Decision::Denied { rule } => {
             state.audit.record(
                 asker.peer.ip(),
-                &asker.session.user,
+                &asker.session.audit_name(),
                 "denied",
                 &format!("manage {MANAGE_RESOURCE}: by {rule}"),
             );
@@ -77,7 +77,10 @@ pub(super) fn page(
             Some(role) => manage_pages::role_form(viewer, Some(name), &RoleFields::of(role), None),
             None => return missing("no such role in the configuration"),
         },
-        Manage::TestHost(_) | Manage::RemoveHost(_) | Manage::RemoveRole(_) => {
+        Manage::TestHost(_)
+        | Manage::RemoveHost(_)
+        | Manage::RemoveRole(_)
+        | Manage::EndSessions => {
             return error(
                 false,
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -119,7 +122,79 @@ pub(super) async fn post(
             let what = format!("remove role {name}");
             apply(state, asker, &change, &what, removal_refused(asker)).await
         }
+        Manage::EndSessions => end_sessions(state, asker, form),
     }
+}
+
+/// `POST /manage/sessions/end` (`kind` `manager` or `os`, `user`): ends every session of that
+/// user, with their terminals, event streams and running jobs; audited.
+fn end_sessions(state: &AppState, asker: Asker<'_>, form: &Form) -> Answer {
+    let kind = match form.get("kind").unwrap_or("manager") {
+        "manager" => "manager",
+        "os" => "os",
+        _ => {
+            return error(
+                asker.json_wanted,
+                StatusCode::BAD_REQUEST,
+                "kind: manager or os",
+            )
+        }
+    };
+    let user = field(form, "user");
+    if user.is_empty() {
+        return error(
+            asker.json_wanted,
+            StatusCode::BAD_REQUEST,
+            "user: give a user name",
+        );
+    }
+    let ids = state.sessions.end_user(kind, &user);
+    let sockets: usize = ids
+        .iter()
+        .map(|id| state.terminals.end_session(id) + state.event_streams.end_session(id))
+        .sum();
+    let runs = state
+        .jobs
+        .end_where(|_, grant| grant.kind == kind && grant.user == user);
+    state.audit.record(
+        asker.peer.ip(),
+        &asker.session.audit_name(),
+        "manage",
+        &format!(
+            "end sessions of {kind} user {user}: {} session(s), {sockets} socket(s), {runs} job run(s) ended",
+            ids.len()
+        ),
+    );
+    if asker.json_wanted {
+        json(
+            StatusCode::OK,
+            &serde_json::json!({ "sessions": ids.len(), "sockets": sockets, "runs": runs }),
+        )
+    } else {
+        redirect("/manage")
+    }
+}
+
+/// Ends the terminals, event streams and job runs that the policy now in force no longer
+/// allows (a host removed, a role or a rule changed); returns how many.
+fn end_what_is_no_longer_allowed(state: &AppState) -> usize {
+    let live = state.live.now();
+    let ended = |host: &str, grant: &crate::socket_slots::Grant| {
+        let subject = Subject {
+            user: &grant.user,
+            kind: grant.kind,
+            groups: &grant.groups,
+        };
+        live.fleet.get(host).is_none()
+            || !matches!(
+                live.policy
+                    .decide(subject, host, &grant.resource, grant.action),
+                Decision::Allowed { .. }
+            )
+    };
+    state.terminals.end_where(ended)
+        + state.event_streams.end_where(ended)
+        + state.jobs.end_where(ended)
 }
 
 /// Makes `change`, audits it with its outcome, and answers with the manager page (or JSON);
@@ -179,12 +254,18 @@ async fn change_audited(
         crate::samples::sample_new(&state.live, &state.samples).await;
     }
     let detail = match &outcome {
-        Ok(()) => format!("{what}: done"),
+        Ok(()) => match end_what_is_no_longer_allowed(state) {
+            0 => format!("{what}: done"),
+            ended => format!("{what}: done; {ended} terminal(s), stream(s) or job run(s) no longer allowed ended"),
+        },
         Err(error) => format!("{what}: refused: {error}"),
     };
-    state
-        .audit
-        .record(asker.peer.ip(), &asker.session.user, "manage", &detail);
+    state.audit.record(
+        asker.peer.ip(),
+        &asker.session.audit_name(),
+        "manage",
+        &detail,
+    );
     outcome
 }
 
@@ -243,8 +324,20 @@ async fn save_host(
     if let Err(error) = wsman_client::Endpoint::parse(&entry.url, false) {
         return refused(&format!("Url: {error}"));
     }
-    if password.is_empty() && saved.is_none() {
-        return refused("Password: give the account's password");
+    if let Some(saved) = saved {
+        if let Some(why) = password_needed(state, saved, &entry, password) {
+            // A refusal (rate-limited per address), naming the Url the password would go to.
+            state.audit.record(
+                asker.peer.ip(),
+                &asker.session.audit_name(),
+                "refused",
+                &format!(
+                    "change host {}, Url {} -> {}: {why}",
+                    saved.name, saved.url, entry.url
+                ),
+            );
+            return refused(why);
+        }
     }
     if !password.is_empty() {
         match state.live.store_password(&entry.name, password) {
@@ -252,12 +345,44 @@ async fn save_host(
             Err(error) => return refused(&error.to_string()),
         }
     }
-    let what = change_summary("host", was.as_deref(), &entry.name);
+    let mut what = change_summary("host", was.as_deref(), &entry.name);
+    if let Some(saved) = saved.filter(|saved| saved.url != entry.url) {
+        what.push_str(&format!(", Url {} -> {}", saved.url, entry.url));
+    }
     let change = EntryChange::PutHost {
         was: was.clone(),
         entry,
     };
     apply(state, asker, &change, &what, refused).await
+}
+
+/// Why the host `saved`, to become `entry`, needs its password typed again (`None`: it may
+/// keep its stored one). A password goes only where it was given: to the same Url, with the
+/// same AllowUnencrypted and SkipCaCheck, for the same host name.
+fn password_needed(
+    state: &AppState,
+    saved: &ManagedHost,
+    entry: &ManagedHost,
+    password: &str,
+) -> Option<&'static str> {
+    let moved = saved.url != entry.url
+        || saved.allow_unencrypted != entry.allow_unencrypted
+        || saved.skip_ca_check != entry.skip_ca_check;
+    if moved && !saved.run_as.is_empty() {
+        // Their passwords are kept as they are: they would go to the new Url untyped.
+        return Some("RunAs: this host has RunAs accounts, whose passwords cannot be typed here; change its Url, AllowUnencrypted or SkipCaCheck in mgmt.toml");
+    }
+    if !password.is_empty() {
+        return None;
+    }
+    let own_file = saved.password_file == state.live.password_path(&saved.name);
+    if moved {
+        Some("Password: the Url, AllowUnencrypted or SkipCaCheck changed: give the account's password again")
+    } else if saved.name != entry.name && own_file {
+        Some("Password: the host is renamed: give the account's password again")
+    } else {
+        None
+    }
 }
 
 async fn save_role(
@@ -318,7 +443,7 @@ async fn test_host(state: &AppState, viewer: &Viewer<'_>, asker: Asker<'_>, name
     // is removed, as its adding and removing are.
     state.audit.record(
         asker.peer.ip(),
-        &asker.session.user,
+        &asker.session.audit_name(),
         "manage",
         &format!("{name}: test: {outcome}"),
     );

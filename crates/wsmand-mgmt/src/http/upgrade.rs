@@ -83,7 +83,7 @@ impl<Q> CheckedUpgrade<'_, Q> {
     fn context(&self) -> SocketContext {
         SocketContext {
             host: self.host_name.clone(),
-            user: self.session.user.clone(),
+            user: self.session.audit_name(),
             client: self.peer.ip(),
             session_id: self.session_id.to_owned(),
         }
@@ -161,7 +161,7 @@ fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
     let refuse = |status: StatusCode, why: &str| {
         state.audit.record_on(
             peer.ip(),
-            &session.user,
+            &session.audit_name(),
             "refused",
             &host_name,
             &format!("{} {host_name}: {why}", kind.name),
@@ -194,7 +194,14 @@ fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
         json_wanted: false,
     };
     let host = authorize(state, asker, &host_name, kind.resource, kind.action)?;
-    let slot = match kind.slots.reserve(session_id, &host_name) {
+    let grant = crate::socket_slots::Grant {
+        user: session.user.clone(),
+        kind: session.kind,
+        groups: session.groups.clone(),
+        resource: kind.resource.to_owned(),
+        action: kind.action,
+    };
+    let slot = match kind.slots.reserve(session_id, &host_name, grant) {
         Ok(slot) => slot,
         Err(crate::socket_slots::Refusal::AlreadyOpen) => {
             return Err(refuse(StatusCode::CONFLICT, kind.already_open))

@@ -65,6 +65,9 @@ pub(crate) struct Layout<'a> {
     pub(crate) managers: &'a [(&'a str, &'a str)],
     /// Further accounts on every host (name, run-as user), with the hosts' password.
     pub(crate) accounts: &'a [(&'a str, &'a str)],
+    /// The config directory and the hosts' password file given to the serving user, as the
+    /// docs say to do for editing from the page (as root only).
+    pub(crate) editable: bool,
 }
 
 impl Default for Layout<'_> {
@@ -78,6 +81,7 @@ impl Default for Layout<'_> {
             roles: None,
             managers: &[],
             accounts: &[],
+            editable: false,
         }
     }
 }
@@ -198,6 +202,9 @@ impl Service {
         std::fs::write(dir.path().join("mgmt.toml"), toml).expect("write mgmt.toml");
         for (user, password) in [(MANAGER, MANAGER_PASSWORD)].iter().chain(layout.managers) {
             add_manager(dir.path(), user, password);
+        }
+        if layout.editable && nix_is_root() {
+            give_to_serving_user(&[dir.path(), &password_file]);
         }
         let child = spawn_console(dir.path());
         let mut service = Self {
@@ -473,6 +480,19 @@ pub(crate) fn write_host_password(dir: &Path) -> std::path::PathBuf {
     std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))
         .expect("chmod");
     password_file
+}
+
+/// The user the console serves as once it drops root (`--run-as`'s default).
+pub(crate) const SERVING_USER: &str = "wsmand-mgmt";
+
+/// `chown SERVING_USER` of each of `paths`.
+pub(crate) fn give_to_serving_user(paths: &[&Path]) {
+    let status = Command::new("chown")
+        .arg(SERVING_USER)
+        .args(paths)
+        .status()
+        .expect("run chown");
+    assert!(status.success(), "chown {SERVING_USER} {paths:?}");
 }
 
 /// `wsmand mgmt user add USER --password-stdin` in the console's config dir `dir`.
