@@ -135,6 +135,10 @@ fn win32_service_reads_and_controls_systemd_units() {
     stop_stops_the_unit(&host, &systemd);
     dependencies_are_requires_and_wants(&host, &systemd);
     names_that_are_no_service_do_not_exist(&host);
+    super::cim_server_2012::assert_answers_like_server_2012(
+        &|body| host.post(body),
+        "Win32_Service",
+    );
     drop(host.daemon);
 }
 
