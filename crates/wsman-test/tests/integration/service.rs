@@ -249,6 +249,23 @@ fn start_modes_enable_mask_and_disable(host: &Host, systemd: &BootedSystemd) {
             assert_eq!(property(&host.get("wsman-probe"), "StartMode"), "Auto");
         }
     }
+    // The parameter's name without case, as WMI reads it.
+    for (element, mode, unit_file_state) in [
+        ("startmode", "Automatic", "enabled"),
+        ("STARTMODE", "Manual", "disabled"),
+    ] {
+        let parameter = format!("<p:{element}>{mode}</p:{element}>");
+        assert_eq!(
+            host.invoke("ChangeStartMode", "wsman-probe", &parameter),
+            "0",
+            "{element}"
+        );
+        assert_eq!(
+            systemd.unit_property("wsman-probe.service", "UnitFileState"),
+            unit_file_state,
+            "{element}"
+        );
+    }
     // A driver's start mode: Windows' "invalid parameter" return value.
     assert_eq!(
         host.invoke("ChangeStartMode", "wsman-probe", &start_mode("Boot")),
