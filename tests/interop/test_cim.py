@@ -229,3 +229,26 @@ def test_get_of_a_missing_process_is_windows_fault(daemon):
         with pytest.raises(WSManFaultError) as raised:
             wsman.get(WMI + "Win32_Process", selector_set=selectors)
     assert raised.value.code == 2150858752, raised.value.message
+
+
+def test_microsoft_form_of_the_class_uri(daemon):
+    """pypsrp addressing Win32_OperatingSystem as OMI serves classes and Windows' MI client
+    names them (`http://schemas.microsoft.com/wbem/wscim/1/cim-schema/2/<Class>` with
+    `__cimnamespace`): Get and an optimized Enumerate answer the instance the WMI URI answers,
+    named by its DMTF class URI as OMI names it."""
+    microsoft = "http://schemas.microsoft.com/wbem/wscim/1/cim-schema/2/Win32_OperatingSystem"
+    dmtf = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/Win32_OperatingSystem"
+    selectors = SelectorSet()
+    selectors.add_option("__cimnamespace", "root/cimv2")
+    body = ET.Element(f"{{{ENUMERATION}}}Enumerate")
+    ET.SubElement(body, f"{{{WSMAN}}}OptimizeEnumeration")
+    ET.SubElement(body, f"{{{WSMAN}}}MaxElements").text = "10"
+    with make_wsman(daemon, "http", SERVICE_ACCOUNT, SERVICE_PASSWORD) as wsman:
+        wmi = wsman.get(WMI + "Win32_OperatingSystem").find(f"{{{WMI}Win32_OperatingSystem}}Win32_OperatingSystem")
+        got = wsman.get(microsoft, selector_set=selectors).find(f"{{{dmtf}}}Win32_OperatingSystem")
+        listed = wsman.enumerate(microsoft, body, selector_set=selectors).findall(f".//{{{dmtf}}}Win32_OperatingSystem")
+    assert wmi is not None and got is not None, "the instance in both forms"
+    assert len(listed) == 1
+    for instance in (got, listed[0]):
+        assert instance.findtext(f"{{{dmtf}}}Name") == wmi.findtext(f"{{{WMI}Win32_OperatingSystem}}Name")
+        assert instance.findtext(f"{{{dmtf}}}OSType") == "36"

@@ -17,15 +17,6 @@ pub const CIM_COMMON: &str = "http://schemas.dmtf.org/wbem/wscim/1/common";
 /// `xsi:` (`xsi:nil`, `xsi:type`).
 const XSI: &str = crate::ns::XSI;
 
-/// The prefixes a rendered value may use besides the element's own.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Prefix {
-    /// `xsi:nil` of a Null.
-    Xsi,
-    /// `cim:Datetime` / `cim:Interval`.
-    Cim,
-}
-
 /// A CIM datetime: an instant with the UTC offset it is shown in, or an interval.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CimDateTime {
@@ -68,6 +59,10 @@ pub struct Instance {
     pub properties: Vec<(String, Value)>,
     /// Names of the key properties (the selectors that address the instance).
     pub keys: Vec<String>,
+    /// The class's array properties (from its declaration, [`Instance::with_arrays`]): one of
+    /// them that is Null is left out of every rendering, as Windows leaves a NULL array out,
+    /// where a Null scalar is `xsi:nil`. The model keeps the Null (WQL's `IS NULL` holds).
+    pub arrays: &'static [&'static str],
 }
 
 impl Instance {
@@ -77,7 +72,19 @@ impl Instance {
             namespace: namespace.into(),
             properties: Vec::new(),
             keys: Vec::new(),
+            arrays: &[],
         }
+    }
+
+    /// Builder: the class's array properties, whose Null is left out when rendered.
+    pub fn with_arrays(mut self, arrays: &'static [&'static str]) -> Self {
+        self.arrays = arrays;
+        self
+    }
+
+    /// Whether `name`'s `value` is rendered: everything but a Null array.
+    fn is_rendered(&self, name: &str, value: &Value) -> bool {
+        !(matches!(value, Value::Null) && self.arrays.iter().any(|a| a.eq_ignore_ascii_case(name)))
     }
 
     /// Builder: add a property.
@@ -102,7 +109,8 @@ impl Instance {
 
     /// Every property of `declared` that the instance lacks, added as Null, so that the
     /// instance carries every property of its class as Windows' WMI renders it (`xsi:nil`
-    /// where there is no value); then in WMI's order when anything was added.
+    /// where a scalar has no value, nothing for a NULL array: see [`Instance::arrays`]); then
+    /// in WMI's order when anything was added.
     pub fn completed<'a>(mut self, declared: impl IntoIterator<Item = &'a str>) -> Self {
         let before = self.properties.len();
         for name in declared {
@@ -177,7 +185,9 @@ impl Instance {
         }
         out.push('>');
         for (name, value) in &self.properties {
-            if only.is_some_and(|o| !o.iter().any(|n| n.eq_ignore_ascii_case(name))) {
+            if only.is_some_and(|o| !o.iter().any(|n| n.eq_ignore_ascii_case(name)))
+                || !self.is_rendered(name, value)
+            {
                 continue;
             }
             render_property(&mut out, "p", name, value);
@@ -186,23 +196,24 @@ impl Instance {
         out
     }
 
-    /// `SELECT a,b`: a `w:XmlFragment` item with the selected properties only. The fragment
-    /// has no instance element to carry the namespaces of `xsi:nil` and `cim:Datetime`, so it
-    /// declares those its properties use (the envelope declares neither).
+    /// `SELECT a,b`: a `w:XmlFragment` item with the selected properties only, in the
+    /// instance's order (WMI's), not the query's, as a recorded Windows Server 2012 answers a
+    /// query listing its properties in any order. Its properties are unqualified, a datetime's
+    /// `Datetime` child too (as recorded: the fragment is no instance of a class schema). The
+    /// fragment declares `xsi` when a property is nil (the envelope does not).
     pub fn to_fragment(&self, properties: &[String]) -> String {
-        let selected: Vec<&(String, Value)> = properties
+        let selected: Vec<&(String, Value)> = self
+            .properties
             .iter()
-            .filter_map(|want| {
-                self.properties
+            .filter(|(name, value)| {
+                properties
                     .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(want))
+                    .any(|want| want.eq_ignore_ascii_case(name))
+                    && self.is_rendered(name, value)
             })
             .collect();
         let mut out = String::from("<w:XmlFragment");
-        if selected.iter().any(|(_, v)| v.uses_prefix(Prefix::Cim)) {
-            let _ = write!(out, " xmlns:cim=\"{CIM_COMMON}\"");
-        }
-        if selected.iter().any(|(_, v)| v.uses_prefix(Prefix::Xsi)) {
+        if selected.iter().any(|(_, v)| v.uses_xsi()) {
             let _ = write!(out, " xmlns:xsi=\"{XSI}\"");
         }
         out.push('>');
@@ -248,8 +259,11 @@ fn render_property(out: &mut String, prefix: &str, name: &str, value: &Value) {
                 CimDateTime::Instant { .. } => "Datetime",
                 CimDateTime::Interval { .. } => "Interval",
             };
+            // In an instance `cim:Datetime`; in a fragment (no prefix) unqualified, as Windows
+            // writes it there.
+            let cim = if prefix.is_empty() { "" } else { "cim:" };
             open(out);
-            let _ = write!(out, "><cim:{element}>{}</cim:{element}>", d.to_xs());
+            let _ = write!(out, "><{cim}{element}>{}</{cim}{element}>", d.to_xs());
             close(out);
         }
         Value::Reference(r) => {
@@ -308,12 +322,11 @@ fn reference_body(r: &Reference) -> String {
 }
 
 impl Value {
-    /// Whether the rendered value uses `prefix` (which its container must then declare).
-    fn uses_prefix(&self, prefix: Prefix) -> bool {
+    /// Whether the rendered value uses `xsi:` (which its container must then declare).
+    fn uses_xsi(&self) -> bool {
         match self {
-            Self::Null => prefix == Prefix::Xsi,
-            Self::DateTime(_) => prefix == Prefix::Cim,
-            Self::Array(items) => items.iter().any(|i| i.uses_prefix(prefix)),
+            Self::Null => true,
+            Self::Array(items) => items.iter().any(Value::uses_xsi),
             _ => false,
         }
     }
@@ -733,7 +746,7 @@ mod tests {
     }
 
     #[test]
-    fn fragments_declare_the_prefixes_of_nil_and_datetime_and_leave_empty_arrays_out() {
+    fn fragments_declare_xsi_for_nil_and_leave_empty_arrays_out() {
         let i = Instance::new("Win32_NetworkAdapterConfiguration", "root/cimv2")
             .with_key("Index", 1u32)
             .with("IPAddress", Value::Array(Vec::new()))
@@ -743,16 +756,47 @@ mod tests {
             i.to_fragment(&["Index".into(), "IPAddress".into()]),
             "<w:XmlFragment><Index>1</Index></w:XmlFragment>"
         );
+        // In the instance's order, whatever the query's; the datetime unqualified, as
+        // Windows Server 2012 writes it in a fragment.
         let fragment = i.to_fragment(&["DHCPServer".into(), "DHCPLeaseObtained".into()]);
         assert_eq!(
             fragment,
             format!(
-                "<w:XmlFragment xmlns:cim=\"{CIM_COMMON}\" xmlns:xsi=\"{XSI}\">\
-                 <DHCPServer xsi:nil=\"true\"/><DHCPLeaseObtained><cim:Datetime>\
-                 1970-01-01T00:00:00.000000Z</cim:Datetime></DHCPLeaseObtained></w:XmlFragment>"
+                "<w:XmlFragment xmlns:xsi=\"{XSI}\">\
+                 <DHCPLeaseObtained><Datetime>1970-01-01T00:00:00.000000Z</Datetime>\
+                 </DHCPLeaseObtained><DHCPServer xsi:nil=\"true\"/></w:XmlFragment>"
             )
         );
         assert!(!i.to_xml(&i.resource_uri()).contains("IPAddress"));
+    }
+
+    /// A NULL array is left out of the instance, of a property list and of a fragment, as
+    /// Windows leaves it out; a NULL scalar stays `xsi:nil`, and the model keeps both Null.
+    #[test]
+    fn null_arrays_are_left_out_and_null_scalars_are_nil() {
+        let i = Instance::new("Win32_OperatingSystem", "root/cimv2")
+            .with_key("Name", "Linux")
+            .with("MUILanguages", Value::Null)
+            .with("Locale", Value::Null)
+            .completed(["BootDevice", "OSProductSuite"])
+            .with_arrays(&["muiLanguages"]);
+        let xml = i.to_xml(&i.resource_uri());
+        assert!(!xml.contains("MUILanguages"), "{xml}");
+        assert!(xml.contains("<p:Locale xsi:nil=\"true\"/>"), "{xml}");
+        assert!(xml.contains("<p:BootDevice xsi:nil=\"true\"/>"), "{xml}");
+        // A property not declared an array stays nil even when it is one elsewhere.
+        assert!(
+            xml.contains("<p:OSProductSuite xsi:nil=\"true\"/>"),
+            "{xml}"
+        );
+        let only = ["MUILanguages".to_owned(), "Name".to_owned()];
+        let listed = i.render(&i.resource_uri(), &i.class, Some(&only));
+        assert!(!listed.contains("MUILanguages") && listed.contains("<p:Name>Linux"));
+        assert_eq!(
+            i.to_fragment(&["MUILanguages".into()]),
+            "<w:XmlFragment></w:XmlFragment>"
+        );
+        assert_eq!(i.get("MUILanguages"), Some(&Value::Null));
     }
 
     /// A value of any kind the model has, arrays included (empty ones too).

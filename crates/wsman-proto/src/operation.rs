@@ -192,6 +192,10 @@ pub enum Resource {
 pub const WMI_PREFIX: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/";
 /// The DMTF CIM class URI prefix (`wscim/1/cim-schema/2/`).
 pub const CIM_PREFIX: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/";
+/// Microsoft's form of the same class URIs, which OMI serves and Windows' MI client and
+/// SCOM's tools send (`.../wscim/1/cim-schema/2/<Class>?__cimnamespace=...`): served as
+/// [`CIM_PREFIX`] is.
+pub const MICROSOFT_CIM_PREFIX: &str = "http://schemas.microsoft.com/wbem/wscim/1/cim-schema/2/";
 /// Every CIM class (only with a filter).
 pub const CIM_ALL: &str = "http://schemas.dmtf.org/wbem/wscim/1/*";
 /// Prefix of the class-metadata URIs (Get-CimClass).
@@ -208,6 +212,15 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     (s.len() >= prefix.len()
         && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes()))
     .then(|| &s[prefix.len()..])
+}
+
+/// Whether `uri` is a CIM class URI of a host whose classes wsmand serves: the DMTF's own
+/// ([`CIM_PREFIX`]) or Microsoft's ([`MICROSOFT_CIM_PREFIX`]); other vendors' hosts are
+/// classified as [`Resource::Cim`] too, but no engine serves them.
+pub fn is_served_cim_class_uri(uri: &str) -> bool {
+    [CIM_PREFIX, MICROSOFT_CIM_PREFIX]
+        .iter()
+        .any(|prefix| strip_prefix_ci(uri, prefix).is_some())
 }
 
 impl Resource {
@@ -450,6 +463,47 @@ mod tests {
             }
         );
         assert_eq!(op(act::ENUMERATE, CIM_ALL).resource, Resource::CimAll);
+        // Microsoft's (OMI's) host is served as the DMTF's; other vendors' are classified only.
+        for (uri, served) in [
+            (
+                "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Sensor",
+                true,
+            ),
+            (
+                "HTTP://Schemas.Microsoft.com/wbem/wscim/1/cim-schema/2/Win32_Process",
+                true,
+            ),
+            (
+                "http://schemas.microsoft.com/wbem/wscim/1/cim-schema/2/*",
+                true,
+            ),
+            (
+                "http://schemas.dell.com/wbem/wscim/1/cim-schema/2/DCIM_View",
+                false,
+            ),
+            (
+                "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Process",
+                false,
+            ),
+            (
+                "http://schemas.microsoft.com/wbem/wscim/1/cim-schema/",
+                false,
+            ),
+        ] {
+            assert_eq!(is_served_cim_class_uri(uri), served, "{uri}");
+        }
+        assert_eq!(
+            Operation::parse(
+                Some(act::GET),
+                Some("http://schemas.microsoft.com/wbem/wscim/1/cim-schema/2/Win32_Process"),
+                &sel
+            )
+            .resource,
+            Resource::Cim {
+                namespace: "root/cimv2".into(),
+                class: ClassRef::Named("Win32_Process".into())
+            }
+        );
         assert_eq!(
             op(
                 act::GET,

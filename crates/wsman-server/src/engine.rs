@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wsman_proto::operation::{Action, Resource, ShellResource, CIM_PREFIX};
+use wsman_proto::operation::{is_served_cim_class_uri, Action, Resource, ShellResource};
 use wsman_proto::{Fault, Request};
 use wsman_providers::{Caller, Launcher};
 
@@ -108,7 +108,8 @@ impl Target {
             Resource::Absent
             | Resource::Shell(ShellResource::Unserved | ShellResource::PowerShell) => return None,
             Resource::Shell(_) => Family::Shell,
-            Resource::Cim { .. } if !is_dmtf_class_uri(uri) => return None,
+            // Served: the DMTF's host and Microsoft's (OMI's) form of it.
+            Resource::Cim { .. } if !is_served_cim_class_uri(uri) => return None,
             Resource::Wmi { .. }
             | Resource::Cim { .. }
             | Resource::CimAll
@@ -119,12 +120,6 @@ impl Target {
         };
         Some(Target::Family(family))
     }
-}
-
-/// A class URI of the DMTF's own host (`http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/`).
-fn is_dmtf_class_uri(uri: &str) -> bool {
-    uri.get(..CIM_PREFIX.len())
-        .is_some_and(|start| start.eq_ignore_ascii_case(CIM_PREFIX))
 }
 
 /// What the catalog is keyed by.

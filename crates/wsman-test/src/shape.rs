@@ -285,6 +285,18 @@ pub fn answer(text: &str) -> Result<Answer, ShapeError> {
     })
 }
 
+/// The `w:XmlFragment` items of an answer (a `SELECT a,b` enumeration), each as the shape of
+/// an instance whose element is the fragment and whose properties are its unqualified children.
+pub fn fragments(text: &str) -> Result<Vec<InstanceShape>, ShapeError> {
+    let doc = Document::parse(text)?;
+    let body = child(doc.root_element(), SOAP, "Body").ok_or(ShapeError::NoBody)?;
+    Ok(body
+        .descendants()
+        .filter(|n| n.has_tag_name((WSMAN, "XmlFragment")))
+        .map(instance)
+        .collect())
+}
+
 /// The kinds Windows wrote for each property over all of `recorded` (instances of one class).
 pub fn recorded_kinds(recorded: &[InstanceShape]) -> BTreeMap<String, BTreeSet<Kind>> {
     let mut kinds: BTreeMap<String, BTreeSet<Kind>> = BTreeMap::new();
@@ -313,6 +325,17 @@ impl InstanceShape {
     /// Properties nil here where Windows had a value are listed in `nil_where_windows_has`
     /// (Linux has no counterpart; the caller holds them against its documented list).
     pub fn differences(&self, recorded: &[InstanceShape]) -> Differences {
+        self.differences_with_arrays(recorded, &BTreeSet::new())
+    }
+
+    /// [`InstanceShape::differences`] for a class with the array properties `arrays` (Windows'
+    /// own, from its definition of the class): Windows leaves a NULL array out and repeats a
+    /// valued one, so an array is held to neither presence nor place, but is never nil.
+    pub fn differences_with_arrays(
+        &self,
+        recorded: &[InstanceShape],
+        arrays: &BTreeSet<String>,
+    ) -> Differences {
         let mut out = Differences::default();
         let Some(first) = recorded.first() else {
             out.structure.push("no recorded instance".to_owned());
@@ -336,12 +359,27 @@ impl InstanceShape {
                 self.namespaces, first.namespaces
             ));
         }
-        if property_names(self) != property_names(first) {
+        let scalars = |instance: &'_ InstanceShape| -> Vec<String> {
+            property_names(instance)
+                .into_iter()
+                .filter(|n| !arrays.contains(*n))
+                .map(str::to_owned)
+                .collect()
+        };
+        if scalars(self) != scalars(first) {
             out.structure.push(format!(
                 "properties {:?}, Windows {:?}",
                 property_names(self),
                 property_names(first)
             ));
+        }
+        for p in &self.properties {
+            if p.kind == Kind::Nil && arrays.contains(&p.name) {
+                out.structure.push(format!(
+                    "{}: a NULL array sent as nil, Windows leaves it out",
+                    p.name
+                ));
+            }
         }
         let kinds = recorded_kinds(recorded);
         for p in &self.properties {
@@ -453,6 +491,14 @@ mod tests {
         let found = nil.differences(std::slice::from_ref(&windows));
         assert!(found.structure.is_empty());
         assert!(found.nil_where_windows_has.contains("A"));
+        // A NULL array is left out (not nil); a valued one is anywhere, and repeated.
+        let arrays: BTreeSet<String> = ["R".to_owned()].into();
+        let valued = instance("<p:A>7</p:A><p:B>9</p:B><p:R>1</p:R><p:R>2</p:R>", "");
+        let found = valued.differences_with_arrays(std::slice::from_ref(&windows), &arrays);
+        assert_eq!(found, Differences::default());
+        let nil_array = instance("<p:A>7</p:A><p:B>9</p:B><p:R xsi:nil=\"true\"/>", "");
+        let found = nil_array.differences_with_arrays(std::slice::from_ref(&windows), &arrays);
+        assert_eq!(found.structure.len(), 1, "{found:?}");
         let typed = instance("<p:B>y</p:B><p:A>z</p:A>", "xsi:type=\"p:C_Type\"");
         let found = typed.differences(std::slice::from_ref(&windows));
         assert_eq!(found.structure.len(), 3, "{found:?}");

@@ -95,7 +95,7 @@ pub trait Class: Send + Sync + 'static {
     }
     /// Every property name of the class, keys included, in its declaration's order.
     fn properties(&self) -> &'static [&'static str] {
-        declared_names(&self.schema().declaration)
+        schema::declared(&self.schema().declaration).names
     }
     /// The reference properties that make this class an association (`Antecedent`,
     /// `Dependent`); empty for an ordinary class.
@@ -133,42 +133,21 @@ pub trait Class: Send + Sync + 'static {
     }
 }
 
-/// The property names of a declaration, made once per declaration and kept (a fixed number
-/// of declarations, so a fixed amount of memory).
-fn declared_names(declaration: &'static schema::Declaration) -> &'static [&'static str] {
-    type Names = Vec<(usize, &'static [&'static str])>;
-    static NAMES: std::sync::Mutex<Names> = std::sync::Mutex::new(Vec::new());
-    let id = std::ptr::from_ref(declaration) as usize;
-    let mut names = NAMES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((_, found)) = names.iter().find(|(d, _)| *d == id) {
-        return found;
-    }
-    let made: &'static [&'static str] =
-        Vec::leak(declaration.properties.iter().map(|(n, _)| *n).collect());
-    names.push((id, made));
-    made
-}
-
-/// The instance with every property of its class, Null where the class has no value, as
-/// Windows answers.
+/// The instance [`schema::Declared::complete`]d from its class's declaration.
 fn completed(class: &dyn Class, instance: Instance) -> Instance {
-    instance.completed(class.properties().iter().copied())
+    schema::declared(&class.schema().declaration).complete(instance)
 }
 
 /// The instances of a lazily read class, each [`completed`].
 struct Completing {
     inner: Box<dyn ItemSource>,
-    properties: &'static [&'static str],
+    declared: schema::Declared,
 }
 
 impl ItemSource for Completing {
     fn next_item(&mut self) -> Option<Item> {
         Some(match self.inner.next_item()? {
-            Item::Instance(instance) => {
-                Item::Instance(instance.completed(self.properties.iter().copied()))
-            }
+            Item::Instance(instance) => Item::Instance(self.declared.complete(instance)),
             xml => xml,
         })
     }
@@ -651,7 +630,7 @@ impl Provider for CimProvider {
         Ok(class.instances_lazily(ctx, filter).map(|inner| {
             Box::new(Completing {
                 inner,
-                properties: class.properties(),
+                declared: schema::declared(&class.schema().declaration),
             }) as Box<dyn ItemSource>
         }))
     }

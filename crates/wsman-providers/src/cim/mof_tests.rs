@@ -129,17 +129,75 @@ fn matches_windows(name: &str, beyond: &[&str], always: bool) {
         .unwrap();
         let elements: BTreeSet<String> = rendered.elements().map(|e| e.name.clone()).collect();
         for (property, kind) in &windows {
-            let empty_array =
-                matches!(instance.get(property), Some(Value::Array(a)) if a.is_empty());
-            assert!(
-                elements.contains(property) || (kind.ends_with("[]") && empty_array),
-                "{name}.{property} not rendered"
-            );
+            let value = instance.get(property);
+            let empty_array = matches!(value, Some(Value::Array(a)) if a.is_empty());
+            let null = matches!(value, Some(Value::Null));
+            if kind.ends_with("[]") && (empty_array || null) {
+                assert!(
+                    !elements.contains(property),
+                    "{name}.{property}: a NULL or empty array is left out, as Windows leaves it"
+                );
+            } else {
+                assert!(
+                    elements.contains(property),
+                    "{name}.{property} not rendered"
+                );
+            }
         }
+        assert_null_arrays_left_out(name, class.as_ref(), &instance);
         for element in &elements {
             assert!(
                 windows.iter().any(|(p, _)| p == element) || beyond.contains(&element.as_str()),
                 "{name}.{element} is no property of Windows' class"
+            );
+        }
+    }
+}
+
+/// Every declared array property of the class, made NULL in `instance`, is absent from the
+/// rendered instance and from a property list naming it, where every NULL scalar is
+/// `xsi:nil` (Windows' rendering: a NULL array is left out, a NULL scalar is nil).
+fn assert_null_arrays_left_out(name: &str, class: &dyn Class, instance: &Instance) {
+    let declaration = class.declaration().unwrap();
+    let is_array =
+        |t: &'static str| matches!(schema::CimType::parse(t), Some(schema::CimType::Array(_)));
+    let mut nulled = instance.clone();
+    for (property, value) in &mut nulled.properties {
+        if declaration
+            .properties
+            .iter()
+            .any(|(p, t)| p.eq_ignore_ascii_case(property) && is_array(t))
+        {
+            *value = Value::Null;
+        }
+    }
+    let nulled = completed(class, nulled);
+    let xml = nulled.to_xml(&nulled.resource_uri());
+    let rendered = xml::parse(&xml, &Limits::default()).unwrap();
+    let everything: Vec<String> = declaration
+        .properties
+        .iter()
+        .map(|(p, _)| (*p).to_owned())
+        .collect();
+    let listed = nulled.to_fragment(&everything);
+    for (property, type_name) in declaration.properties {
+        let elements: Vec<&xml::Element> = rendered
+            .elements()
+            .filter(|e| e.name.eq_ignore_ascii_case(property))
+            .collect();
+        if is_array(type_name) {
+            assert!(
+                elements.is_empty(),
+                "{name}.{property}: NULL array rendered: {xml}"
+            );
+            assert!(
+                !listed.contains(&format!("<{property}")),
+                "{name}.{property}: NULL array in a property list: {listed}"
+            );
+        } else if matches!(nulled.get(property), Some(Value::Null)) {
+            assert!(
+                elements.len() == 1 && xml.contains(&format!("<p:{property} xsi:nil=\"true\"/>")),
+                "{name}.{property}: NULL scalar not nil: {xml}"
             );
         }
     }
@@ -254,4 +312,38 @@ fn win32_process_renders_as_the_recorded_windows_answer() {
         .map(|(n, _)| n.as_str())
         .collect();
     assert_eq!(ours, windows);
+}
+
+/// Every class served, every declared array property: an instance with no value for it (so
+/// NULL, as completed from the declaration) leaves it out of the XML, of a property list and
+/// of a fragment, while each of its NULL scalars is `xsi:nil`. Checked on an instance with
+/// nothing set, so that classes without an instance on this host are held to it too.
+#[test]
+fn every_null_array_of_every_class_is_left_out() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let manager = service::ServiceManager::new(runtime.handle().clone(), None);
+    let classes = CimProvider::new()
+        .with_services(manager)
+        .with_event_log(std::sync::Arc::new(OneRecord))
+        .classes;
+    let mut arrays = 0;
+    for class in &classes {
+        let bare = Instance::new(class.name(), class.namespace());
+        assert_null_arrays_left_out(class.name(), class.as_ref(), &bare);
+        arrays += class
+            .declaration()
+            .unwrap()
+            .properties
+            .iter()
+            .filter(|(_, t)| t.ends_with("[]"))
+            .count();
+    }
+    // The declarations' own facts, so that the loop cannot pass over nothing.
+    assert!(
+        classes.len() > 20 && arrays > 30,
+        "{} classes, {arrays} arrays",
+        classes.len()
+    );
 }

@@ -477,7 +477,7 @@ impl Class for Ip4RouteTable {
                         format!("{destination} - {} - {}", r.mask, r.gateway),
                     )
                     .with_key("Destination", destination.clone())
-                    .with("Information", "0.0.0.0")
+                    .with("Information", "0.0")
                     .with_key("InterfaceIndex", index.get(&r.interface).map(|&i| i as i32))
                     .with_key("Mask", r.mask.to_string())
                     .with("Metric1", r.metric)

@@ -8,7 +8,7 @@
 //! is nil on this host still has a type, and Windows' widths (`uint32` ProcessId, `uint64`
 //! VirtualSize) are not in the values. A test checks every instance against its declaration.
 
-use wsman_proto::cim::Value;
+use wsman_proto::cim::{Instance, Value};
 use wsman_proto::xml::escape_attr;
 
 /// A property's (or parameter's) type as a short text: a CIM-XML type name (`string`,
@@ -103,6 +103,55 @@ pub struct Declaration {
     /// `(name, type)` for every property.
     pub properties: &'static [(&'static str, TypeName)],
     pub methods: &'static [Method],
+}
+
+/// The property names of a declaration and those of its arrays, made once per declaration and
+/// kept (a fixed number of declarations, so a fixed amount of memory).
+pub(crate) fn declared(declaration: &'static Declaration) -> Declared {
+    static MADE: std::sync::Mutex<Vec<(usize, Declared)>> = std::sync::Mutex::new(Vec::new());
+    let id = std::ptr::from_ref(declaration) as usize;
+    let mut made = MADE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, found)) = made.iter().find(|(d, _)| *d == id) {
+        return *found;
+    }
+    let names = |arrays_only: bool| -> &'static [&'static str] {
+        Vec::leak(
+            declaration
+                .properties
+                .iter()
+                .filter(|(_, t)| {
+                    !arrays_only || matches!(CimType::parse(t), Some(CimType::Array(_)))
+                })
+                .map(|(n, _)| *n)
+                .collect(),
+        )
+    };
+    let found = Declared {
+        names: names(false),
+        arrays: names(true),
+    };
+    made.push((id, found));
+    found
+}
+
+/// What [`declared`] keeps of a declaration.
+#[derive(Clone, Copy)]
+pub(crate) struct Declared {
+    pub(crate) names: &'static [&'static str],
+    pub(crate) arrays: &'static [&'static str],
+}
+
+impl Declared {
+    /// The instance with every property of its class, Null where the class has no value, as
+    /// Windows answers: `xsi:nil` for a scalar, nothing for an array (Windows leaves a NULL
+    /// array out).
+    pub(crate) fn complete(self, instance: Instance) -> Instance {
+        instance
+            .completed(self.names.iter().copied())
+            .with_arrays(self.arrays)
+    }
 }
 
 /// The CIM-XML type names (DSP0201's `CIMType`).

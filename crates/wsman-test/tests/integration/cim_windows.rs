@@ -201,3 +201,53 @@ fn private_process_values_are_hidden_as_linux_hides_them() {
         let _ = child.wait();
     }
 }
+
+/// Method parameters are matched by name without case, as WMI matches them: a Create whose
+/// parameters are spelled `commandline` and `CURRENTDIRECTORY` (and whose method is `create`)
+/// reads both, as the directory's ReturnValue 9 shows (a directory that does not exist, so
+/// that nothing starts); the service account (an administrator) calls it.
+#[test]
+fn method_parameter_names_match_without_case() {
+    let f = Fixture::http();
+    let process = format!("{WMI}Win32_Process");
+    let missing = std::env::temp_dir().join(format!("no-such-directory-{}", std::process::id()));
+    assert!(!missing.exists());
+    let create = |method: &str, command_line: &str, directory: &str| {
+        let body = format!(
+            "<p:{method}_INPUT xmlns:p=\"{process}\"><p:{command_line}>true</p:{command_line}>\
+             <p:{directory}>{}</p:{directory}></p:{method}_INPUT>",
+            missing.display()
+        );
+        let r = f.post(&soap::request(
+            &format!("{process}/{method}"),
+            &process,
+            &[],
+            &body,
+        ));
+        assert_eq!(r.status, 200, "{}", r.describe());
+        soap::find_text(&r.text(), "ReturnValue")
+    };
+    for (method, command_line, directory) in [
+        ("Create", "CommandLine", "CurrentDirectory"),
+        ("Create", "commandline", "currentdirectory"),
+        ("create", "COMMANDLINE", "CurrentDIRECTORY"),
+    ] {
+        assert_eq!(
+            create(method, command_line, directory).as_deref(),
+            Some("9"),
+            "{method}({command_line}, {directory})"
+        );
+    }
+    // A parameter of another name is not read: without CommandLine, the method's fault.
+    let body = format!(
+        "<p:Create_INPUT xmlns:p=\"{process}\"><p:CommandLines>true</p:CommandLines>\
+         </p:Create_INPUT>"
+    );
+    let r = f.post(&soap::request(
+        &format!("{process}/Create"),
+        &process,
+        &[],
+        &body,
+    ));
+    expect_fault(&r, "InvalidParameter");
+}

@@ -14,6 +14,8 @@ mod certificates;
 mod cim;
 mod cim_corpus;
 mod cim_load;
+mod cim_microsoft_prefix;
+mod cim_server_2012;
 mod cim_windows;
 mod cim_xml;
 mod class_metadata;

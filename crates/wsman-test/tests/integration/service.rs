@@ -135,6 +135,10 @@ fn win32_service_reads_and_controls_systemd_units() {
     stop_stops_the_unit(&host, &systemd);
     dependencies_are_requires_and_wants(&host, &systemd);
     names_that_are_no_service_do_not_exist(&host);
+    super::cim_server_2012::assert_answers_like_server_2012(
+        &|body| host.post(body),
+        "Win32_Service",
+    );
     drop(host.daemon);
 }
 
@@ -244,6 +248,23 @@ fn start_modes_enable_mask_and_disable(host: &Host, systemd: &BootedSystemd) {
         if mode == "Automatic" {
             assert_eq!(property(&host.get("wsman-probe"), "StartMode"), "Auto");
         }
+    }
+    // The parameter's name without case, as WMI reads it.
+    for (element, mode, unit_file_state) in [
+        ("startmode", "Automatic", "enabled"),
+        ("STARTMODE", "Manual", "disabled"),
+    ] {
+        let parameter = format!("<p:{element}>{mode}</p:{element}>");
+        assert_eq!(
+            host.invoke("ChangeStartMode", "wsman-probe", &parameter),
+            "0",
+            "{element}"
+        );
+        assert_eq!(
+            systemd.unit_property("wsman-probe.service", "UnitFileState"),
+            unit_file_state,
+            "{element}"
+        );
     }
     // A driver's start mode: Windows' "invalid parameter" return value.
     assert_eq!(
