@@ -36,6 +36,7 @@ mod metrics;
 mod ntlm;
 mod policy;
 mod process_create;
+mod proxy_protocol;
 mod push;
 mod push_auth;
 mod service;
