@@ -5,9 +5,17 @@
 //! ```toml
 //! [HTTP]
 //! IdleConnectionTimeout = 120   # seconds; HTTP.sys's default
+//! ProxyProtocolFrom = "10.0.0.5, 10.0.1.1-10.0.1.9"   # load balancers sending PROXY v2
 //! ```
+//!
+//! `ProxyProtocolFrom` is wsmand's own (HTTP.sys has no PROXY protocol): the addresses of TCP
+//! load balancers (haproxy's `send-proxy-v2`) whose connections start with a PROXY protocol
+//! v2 header naming the client. Connections from them must carry one; a header from any
+//! other address is refused, so no client can claim another's address. Unset (the default):
+//! no address is trusted and no header is read.
 
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
 /// HTTP.sys's default IdleConnectionTimeout, in seconds.
 pub const DEFAULT_IDLE_CONNECTION_TIMEOUT: u32 = 120;
@@ -21,14 +29,32 @@ pub struct HttpConfig {
     /// Seconds a kept-alive connection may stay idle between requests (and a client may take
     /// to send a request's headers) before the service closes it.
     pub idle_connection_timeout: u32,
+    /// Inclusive address ranges whose connections start with a PROXY protocol v2 header
+    /// (empty: none).
+    pub proxy_protocol_from: Vec<(IpAddr, IpAddr)>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             idle_connection_timeout: DEFAULT_IDLE_CONNECTION_TIMEOUT,
+            proxy_protocol_from: Vec::new(),
         }
     }
+}
+
+/// `ProxyProtocolFrom`'s ranges: addresses and `first-last` ranges of one family, comma
+/// separated; `*` is refused (trusting every address lets any client name any address).
+fn parse_proxy_from(text: &str) -> Result<Vec<(IpAddr, IpAddr)>, HttpValueError> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let v6 = part.contains(':');
+        match crate::ip_filter::IpFilter::parse(part, v6) {
+            Ok(crate::ip_filter::IpFilter::List(ranges)) => out.extend(ranges),
+            _ => return Err(HttpValueError::ProxyProtocolFrom),
+        }
+    }
+    Ok(out)
 }
 
 /// Why an `[HTTP]` key of config.toml is refused (the caller adds file and line).
@@ -36,7 +62,9 @@ impl Default for HttpConfig {
 pub(crate) enum HttpValueError {
     #[error("HTTP.IdleConnectionTimeout must be a number of seconds from 1 to 65535")]
     IdleConnectionTimeout,
-    #[error("unknown key {key:?} in [HTTP] (expected IdleConnectionTimeout)")]
+    #[error("HTTP.ProxyProtocolFrom must be a string of addresses and first-last ranges, comma separated (no *)")]
+    ProxyProtocolFrom,
+    #[error("unknown key {key:?} in [HTTP] (expected IdleConnectionTimeout, ProxyProtocolFrom)")]
     UnknownKey { key: String },
 }
 
@@ -44,12 +72,14 @@ pub(crate) enum HttpValueError {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct HttpLayer {
     pub(crate) idle_connection_timeout: Option<u32>,
+    /// As written (rendered back the same), checked when set.
+    pub(crate) proxy_protocol_from: Option<String>,
 }
 
 impl HttpLayer {
     /// Values of `other` win.
     pub(crate) fn overlay(&mut self, other: &HttpLayer) {
-        overlay_fields!(self, other: idle_connection_timeout);
+        overlay_fields!(self, other: idle_connection_timeout, proxy_protocol_from);
     }
 
     /// Set one key from its TOML value; the error is the reason (the caller adds file/line).
@@ -67,6 +97,11 @@ impl HttpLayer {
                     .ok_or(HttpValueError::IdleConnectionTimeout)?;
                 self.idle_connection_timeout = Some(seconds);
             }
+            "ProxyProtocolFrom" => {
+                let text = value.as_str().ok_or(HttpValueError::ProxyProtocolFrom)?;
+                parse_proxy_from(text)?;
+                self.proxy_protocol_from = Some(text.to_owned());
+            }
             other => {
                 return Err(HttpValueError::UnknownKey {
                     key: other.to_owned(),
@@ -81,13 +116,30 @@ impl HttpLayer {
             idle_connection_timeout: self
                 .idle_connection_timeout
                 .unwrap_or(DEFAULT_IDLE_CONNECTION_TIMEOUT),
+            // Checked when set: what was kept parses.
+            proxy_protocol_from: self
+                .proxy_protocol_from
+                .as_deref()
+                .and_then(|text| parse_proxy_from(text).ok())
+                .unwrap_or_default(),
         }
     }
 
     /// The `[HTTP]` table as written back to `config.toml` (nothing when nothing is set).
     pub(crate) fn render(&self, out: &mut String) {
+        if self.idle_connection_timeout.is_none() && self.proxy_protocol_from.is_none() {
+            return;
+        }
+        out.push_str("\n[HTTP]\n");
         if let Some(seconds) = self.idle_connection_timeout {
-            let _ = write!(out, "\n[HTTP]\nIdleConnectionTimeout = {seconds}\n");
+            let _ = writeln!(out, "IdleConnectionTimeout = {seconds}");
+        }
+        if let Some(text) = &self.proxy_protocol_from {
+            let _ = writeln!(
+                out,
+                "ProxyProtocolFrom = {}",
+                toml_edit::Value::from(text.as_str())
+            );
         }
     }
 }
@@ -116,5 +168,45 @@ mod tests {
         assert_eq!(layer.resolve().idle_connection_timeout, 300);
         layer.render(&mut out);
         assert_eq!(out, "\n[HTTP]\nIdleConnectionTimeout = 300\n");
+    }
+
+    #[test]
+    fn proxy_protocol_from_is_checked_and_rendered_back() {
+        let mut layer = HttpLayer::default();
+        assert!(layer.resolve().proxy_protocol_from.is_empty());
+        for bad in [
+            "\"*\"",
+            "\"10.0.0.1-10.0.0.0\"",
+            "\"haproxy\"",
+            "5",
+            "\"10.0.0.1-::1\"",
+        ] {
+            assert!(
+                layer.set("ProxyProtocolFrom", &value(bad)).is_err(),
+                "{bad}"
+            );
+        }
+        layer
+            .set(
+                "ProxyProtocolFrom",
+                &value("\"127.0.0.1, 10.0.0.1-10.0.0.9, ::1\""),
+            )
+            .unwrap();
+        let ranges = layer.resolve().proxy_protocol_from;
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            ranges,
+            vec![
+                (ip("127.0.0.1"), ip("127.0.0.1")),
+                (ip("10.0.0.1"), ip("10.0.0.9")),
+                (ip("::1"), ip("::1"))
+            ]
+        );
+        let mut out = String::new();
+        layer.render(&mut out);
+        assert_eq!(
+            out,
+            "\n[HTTP]\nProxyProtocolFrom = \"127.0.0.1, 10.0.0.1-10.0.0.9, ::1\"\n"
+        );
     }
 }

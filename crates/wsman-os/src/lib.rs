@@ -12,7 +12,7 @@
 //! `process::session`, the sd-journal calls in `journal`, and `kill`/`killpg`/`getsid` in
 //! `signal`, the
 //! pseudo-terminal ioctls in `terminal`, glibc's utmp calls in `login_record`, one
-//! `getnameinfo` call in `resolve`, the `setpriority` and `sched_setscheduler` calls in
+//! `getnameinfo` call in `resolve`, the `getrlimit`/`setrlimit` calls in `fd_limit`, the `setpriority` and `sched_setscheduler` calls in
 //! `priority` (bulk work's threads and children at the lowest priority), libzstd's context functions (and the two that stand in for
 //! them in `wsmand`) in `zstd_contexts`;
 //! modules that need
@@ -30,6 +30,7 @@
 
 pub mod allocator;
 pub mod cgroup;
+pub mod fd_limit;
 pub mod host;
 pub mod journal;
 pub mod login_record;

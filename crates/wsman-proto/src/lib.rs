@@ -23,6 +23,7 @@ pub mod headers;
 pub mod identify;
 pub mod ns;
 pub mod operation;
+pub mod proxy_protocol;
 pub mod refusal_log;
 pub mod request;
 pub mod response;

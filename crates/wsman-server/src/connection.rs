@@ -27,7 +27,11 @@ pub struct Shared {
 
 /// State of one TCP (or TLS) connection.
 pub struct Connection {
+    /// The client's address: the socket's peer, or the one a trusted load balancer's PROXY
+    /// protocol header named.
     pub remote: SocketAddr,
+    /// The load balancer that relayed the connection (`remote` came from its header).
+    pub forwarded_by: Option<SocketAddr>,
     pub local: SocketAddr,
     pub transport: Transport,
     /// `/` + URLPrefix of the listener that accepted it.
@@ -53,6 +57,7 @@ impl Connection {
     ) -> Self {
         Self {
             remote,
+            forwarded_by: None,
             local,
             transport,
             path,
@@ -67,6 +72,12 @@ impl Connection {
     /// Builder-style: the client certificate of the TLS handshake.
     pub fn with_peer_certificate(mut self, peer: Option<PeerCertificate>) -> Self {
         self.peer_certificate = peer;
+        self
+    }
+
+    /// Builder-style: the load balancer whose PROXY protocol header named `remote`.
+    pub fn with_forwarded_by(mut self, balancer: Option<SocketAddr>) -> Self {
+        self.forwarded_by = balancer;
         self
     }
 

@@ -12,10 +12,15 @@
 //! Per connection ([`listener`]):
 //! 1. `address_filter`: a connection on a local address outside Service/IPv4Filter /
 //!    IPv6Filter is closed before one byte is read ([`access`], logged at a bounded rate);
-//!    connection limit: Service/MaxConnections across all listeners; an extra connection is
-//!    answered 503 and closed (over HTTPS after a TLS handshake bounded at 3 s), the others
-//!    are unaffected (logged at warn, at a bounded rate per address:
-//!    [`throttle::RefusalRateLog`])
+//!    connection limit: Service/MaxConnections across all listeners, lowered to what the
+//!    open-file limit leaves room for ([`connection_limit`]); an extra connection is
+//!    answered 503 with a Retry-After and closed (over HTTPS after a TLS handshake bounded at
+//!    3 s), the others are unaffected (logged at warn once per 10 s, with a count)
+//!    PROXY protocol: from an address in `[HTTP] ProxyProtocolFrom`, a PROXY v2 header is
+//!    read first (bounded in size and time) and its client address is the connection's
+//!    remote address from then on; from any other address, with balancers configured, a
+//!    connection that starts with a header is closed ([`proxy_header`]; both refusals logged
+//!    at a bounded rate per address)
 //! 2. `tls_handshake`: bounded by [`listener::TLS_HANDSHAKE_TIMEOUT`] (HTTPS listeners)
 //! 3. `request_head`: HTTP/1.1 with keep-alive; request headers bounded in size (64 KiB; more
 //!    than 100 header lines is 431, hyper's bound) and in time by `[HTTP]
@@ -78,6 +83,7 @@ pub mod body;
 pub mod catalog;
 pub mod collector;
 pub mod connection;
+pub mod connection_limit;
 pub mod dispatch;
 pub mod engine;
 pub mod enumeration;
@@ -90,6 +96,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod principal;
 pub mod proof;
+pub mod proxy_header;
 pub mod response;
 pub mod response_body;
 pub mod server;

@@ -3,14 +3,16 @@
 //! Order per connection: (a) address filter: a connection that arrived on a local address
 //! outside Service/IPv4Filter / IPv6Filter is closed at once, before one byte is read (and
 //! before any TLS handshake), logged at a bounded rate; (b) connection limit
-//! (Service/MaxConnections, counted across all listeners; an extra connection gets HTTP 503,
-//! over HTTPS inside a TLS session, and is closed, the others are unaffected), (c) TLS handshake bounded by
+//! (Service/MaxConnections, counted across all listeners, and never more than the open-file
+//! limit leaves room for: [`crate::connection_limit`]; an extra connection gets HTTP 503 with
+//! a Retry-After, over HTTPS inside a TLS session, and is closed, the others are unaffected;
+//! logged once per interval with a count), (c) TLS handshake bounded by
 //! [`TLS_HANDSHAKE_TIMEOUT`] on HTTPS listeners, (d) hyper's HTTP/1.1 with keep-alive and a
 //! header read timeout, then the request pipeline of [`crate::pipeline`]. Each connection
 //! owns its [`Connection`] state.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,8 +25,11 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::connection::{Connection, Shared};
+pub use crate::connection_limit::{ConnectionCounter, ConnectionPermit};
 use crate::pipeline;
+use crate::proxy_header;
 use crate::settings::Transport;
+use wsman_proto::proxy_protocol::Header;
 
 /// Longest time a client may take to finish the TLS handshake.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,53 +46,19 @@ const MAX_REFUSALS_IN_FLIGHT: usize = 512;
 const REFUSAL_READ_WAIT: Duration = Duration::from_millis(500);
 /// Longest time a refusal may take in all, TLS handshake included.
 const REFUSAL_DEADLINE: Duration = Duration::from_secs(3);
-const RESPONSE_503: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nServer: wsmand\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+/// The shortest and longest Retry-After a refused connection is told, in seconds. Spread
+/// between them (each refusal the next second, round), so clients refused together (a fleet of
+/// forwarders reconnecting after a restart) do not all come back in the same second.
+const RETRY_AFTER_SECONDS: std::ops::RangeInclusive<u64> = 5..=30;
 
-/// Counts open connections across all listeners.
-#[derive(Default)]
-pub struct ConnectionCounter {
-    open: AtomicUsize,
-    refusing: AtomicUsize,
-}
-
-/// Held while a connection is open.
-pub struct ConnectionPermit {
-    counter: Arc<ConnectionCounter>,
-}
-
-impl Drop for ConnectionPermit {
-    fn drop(&mut self) {
-        self.counter.open.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl ConnectionCounter {
-    /// A permit if fewer than `limit` connections are open.
-    pub fn try_open(self: &Arc<Self>, limit: usize) -> Option<ConnectionPermit> {
-        let mut current = self.open.load(Ordering::Acquire);
-        loop {
-            if current >= limit {
-                return None;
-            }
-            match self.open.compare_exchange_weak(
-                current,
-                current + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    return Some(ConnectionPermit {
-                        counter: Arc::clone(self),
-                    })
-                }
-                Err(actual) => current = actual,
-            }
-        }
-    }
-
-    pub fn open_connections(&self) -> usize {
-        self.open.load(Ordering::Acquire)
-    }
+/// The 503 a refused connection gets: Retry-After as Windows' collector answers it.
+fn response_503(sequence: u64) -> Vec<u8> {
+    let (low, high) = (*RETRY_AFTER_SECONDS.start(), *RETRY_AFTER_SECONDS.end());
+    let seconds = low + sequence % (high - low + 1);
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\nServer: wsmand\r\nRetry-After: {seconds}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes()
 }
 
 /// Everything an accept loop needs.
@@ -124,7 +95,9 @@ pub async fn accept_loop(
             Ok(pair) => pair,
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
+                if let Some(count) = runtime.counter.accept_failed.note() {
+                    tracing::warn!(error = %e, count, "accept failed (count: since the last such line)");
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
@@ -145,8 +118,8 @@ pub async fn accept_loop(
             continue;
         }
         let Some(permit) = runtime.counter.try_open(limit) else {
-            if runtime.shared.auth.refusal_log.admit(remote) {
-                tracing::warn!(remote = %remote, limit, "connection refused: MaxConnections reached");
+            if let Some(count) = runtime.counter.over_cap.note() {
+                tracing::warn!(remote = %remote, max_connections = limit, cap = runtime.counter.limit(limit), count, "connection refused (503): the connection cap is reached (MaxConnections or the open-file limit; count: refused since the last such line)");
             }
             refuse(stream, &runtime);
             continue;
@@ -166,11 +139,12 @@ pub async fn accept_loop(
 /// away and can retry later. Refusals in flight are bounded by [`MAX_REFUSALS_IN_FLIGHT`].
 fn refuse(stream: TcpStream, runtime: &Arc<ListenerRuntime>) {
     let counter = Arc::clone(&runtime.counter);
+    let sequence = counter.refused.fetch_add(1, Ordering::AcqRel);
     if counter.refusing.fetch_add(1, Ordering::AcqRel) >= MAX_REFUSALS_IN_FLIGHT {
         counter.refusing.fetch_sub(1, Ordering::AcqRel);
         if runtime.tls.is_none() {
-            // A 73-byte answer fits any socket buffer: written without waiting.
-            let _ = stream.try_write(RESPONSE_503);
+            // A 90-byte answer fits any socket buffer: written without waiting.
+            let _ = stream.try_write(&response_503(sequence));
         }
         return;
     }
@@ -178,10 +152,10 @@ fn refuse(stream: TcpStream, runtime: &Arc<ListenerRuntime>) {
     tokio::spawn(async move {
         let _ = tokio::time::timeout(REFUSAL_DEADLINE, async move {
             match tls {
-                None => write_503(stream).await,
+                None => write_503(stream, sequence).await,
                 Some(acceptor) => {
                     if let Ok(tls) = acceptor.accept(stream).await {
-                        write_503(tls).await;
+                        write_503(tls, sequence).await;
                     }
                 }
             }
@@ -191,25 +165,65 @@ fn refuse(stream: TcpStream, runtime: &Arc<ListenerRuntime>) {
     });
 }
 
-async fn write_503<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
+async fn write_503<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, sequence: u64) {
     // Read what the client sent first (bounded), so closing does not reset the connection
     // before the client sees the answer.
     let mut buf = [0u8; 4096];
     let _ = tokio::time::timeout(REFUSAL_READ_WAIT, stream.read(&mut buf)).await;
-    let _ = stream.write_all(RESPONSE_503).await;
+    let _ = stream.write_all(&response_503(sequence)).await;
     let _ = stream.shutdown().await;
 }
 
+/// The client's address, from a trusted balancer's PROXY protocol header when it sends one,
+/// with the balancer's; `None` when the connection is to be closed (logged at a bounded rate).
+async fn client_address(
+    stream: &mut TcpStream,
+    remote: SocketAddr,
+    runtime: &ListenerRuntime,
+) -> Option<(SocketAddr, Option<SocketAddr>)> {
+    let trusted = runtime.shared.settings.borrow().proxy_protocol_from.clone();
+    if trusted.is_empty() {
+        return Some((remote, None));
+    }
+    let outcome = if proxy_header::is_trusted(&trusted, remote.ip()) {
+        proxy_header::read(stream).await.map(|header| match header {
+            Header::Tcp { source, .. } => (source, Some(remote)),
+            Header::Local | Header::Unknown => (remote, None),
+        })
+    } else if proxy_header::starts_with_signature(stream).await {
+        Err(proxy_header::ProxyReadError::Untrusted)
+    } else {
+        Ok((remote, None))
+    };
+    match outcome {
+        Ok(addresses) => Some(addresses),
+        Err(error) => {
+            if runtime.shared.auth.refusal_log.admit(remote) {
+                tracing::warn!(remote = %remote, %error, "connection closed");
+            }
+            None
+        }
+    }
+}
+
 async fn serve_stream(
-    stream: TcpStream,
+    mut stream: TcpStream,
     remote: SocketAddr,
     local: SocketAddr,
     runtime: Arc<ListenerRuntime>,
     stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let Some((remote, forwarded_by)) = client_address(&mut stream, remote, &runtime).await else {
+        return;
+    };
+    let addresses = Addresses {
+        remote,
+        local,
+        forwarded_by,
+    };
     match &runtime.tls {
-        None => serve_io(stream, remote, local, runtime, stop, None).await,
+        None => serve_io(stream, addresses, runtime, stop, None).await,
         Some(acceptor) => {
             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => {
@@ -218,7 +232,7 @@ async fn serve_stream(
                             chain.iter().map(|c| c.clone().into_owned()).collect(),
                         )
                     });
-                    serve_io(tls, remote, local, runtime, stop, peer).await
+                    serve_io(tls, addresses, runtime, stop, peer).await
                 }
                 Ok(Err(e)) => tracing::debug!(remote = %remote, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(remote = %remote, "TLS handshake timed out"),
@@ -227,18 +241,30 @@ async fn serve_stream(
     }
 }
 
-async fn serve_io<I>(
-    io: I,
+/// A connection's addresses: the client's, ours, and the relaying balancer's.
+struct Addresses {
     remote: SocketAddr,
     local: SocketAddr,
+    forwarded_by: Option<SocketAddr>,
+}
+
+async fn serve_io<I>(
+    io: I,
+    addresses: Addresses,
     runtime: Arc<ListenerRuntime>,
     mut stop: watch::Receiver<bool>,
     peer: Option<crate::auth::certificate::PeerCertificate>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let Addresses {
+        remote,
+        local,
+        forwarded_by,
+    } = addresses;
     let conn_state = Arc::new(
         Connection::new(remote, local, runtime.transport, Arc::clone(&runtime.path))
+            .with_forwarded_by(forwarded_by)
             .with_peer_certificate(peer)
             .with_channel_binding(runtime.channel_binding)
             .with_end_point_binding(runtime.end_point_binding.clone()),
@@ -286,14 +312,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counter_enforces_limit_and_releases() {
-        let c = Arc::new(ConnectionCounter::default());
-        let a = c.try_open(2);
-        let b = c.try_open(2);
-        assert!(a.is_some() && b.is_some());
-        assert!(c.try_open(2).is_none());
-        drop(a);
-        assert_eq!(c.open_connections(), 1);
-        assert!(c.try_open(2).is_some());
+    fn refusals_spread_their_retry_after() {
+        let seconds = |sequence| {
+            let text = String::from_utf8(response_503(sequence)).expect("ASCII");
+            assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
+            assert!(text.ends_with("\r\n\r\n"), "{text}");
+            text.lines()
+                .find_map(|l| l.strip_prefix("Retry-After: "))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .expect("a Retry-After in seconds")
+        };
+        let all: std::collections::BTreeSet<u64> = (0..100).map(seconds).collect();
+        assert_eq!(all.first(), Some(RETRY_AFTER_SECONDS.start()));
+        assert_eq!(all.last(), Some(RETRY_AFTER_SECONDS.end()));
+        assert_eq!(all.len(), 26);
     }
 }

@@ -129,6 +129,9 @@ impl Server {
         let kerberos = crate::auth::kerberos::KerberosService::load(&parts.config_dir);
         let mut settings = parts.settings;
         settings.kerberos_keytab = kerberos.is_some();
+        crate::connection_limit::raise_open_file_limit();
+        let counter = Arc::new(ConnectionCounter::default());
+        counter.check_open_file_limit(settings.max_connections);
         let (settings_tx, settings_rx) = watch::channel(Arc::new(settings));
         let shared = Arc::new(Shared {
             settings: settings_rx,
@@ -144,7 +147,7 @@ impl Server {
             config_dir: parts.config_dir,
             settings_tx,
             shared,
-            counter: Arc::new(ConnectionCounter::default()),
+            counter,
             table: parts.listener_table,
             running: Mutex::new(HashMap::new()),
             shells,
@@ -182,6 +185,7 @@ impl Server {
         if let Some(shells) = &self.shells {
             shells.set_limits(settings.winrs.clone());
         }
+        self.counter.check_open_file_limit(settings.max_connections);
         self.settings_tx.send_replace(Arc::new(settings));
     }
 

@@ -23,6 +23,9 @@ pub struct ServiceSettings {
     /// `[HTTP] IdleConnectionTimeout`: how long a kept-alive connection may stay idle (and a
     /// client may take to send a request's headers), as HTTP.sys keeps WinRM's connections.
     pub idle_connection_timeout: std::time::Duration,
+    /// `[HTTP] ProxyProtocolFrom`: load balancers whose connections start with a PROXY
+    /// protocol v2 header naming the client (inclusive ranges; empty: none).
+    pub proxy_protocol_from: Vec<(std::net::IpAddr, std::net::IpAddr)>,
     pub max_packet_retrieval_time_seconds: u32,
     pub enumeration_timeout_ms: u32,
     pub allow_unencrypted: bool,
@@ -70,6 +73,7 @@ impl Default for ServiceSettings {
             idle_connection_timeout: std::time::Duration::from_secs(u64::from(
                 wsman_config::DEFAULT_IDLE_CONNECTION_TIMEOUT,
             )),
+            proxy_protocol_from: Vec::new(),
             max_packet_retrieval_time_seconds: 120,
             enumeration_timeout_ms: 240_000,
             allow_unencrypted: false,

@@ -22,6 +22,7 @@ pub fn settings_from_config(config: &Config, default_product_version: &str) -> S
         idle_connection_timeout: std::time::Duration::from_secs(u64::from(
             config.http.idle_connection_timeout,
         )),
+        proxy_protocol_from: config.http.proxy_protocol_from.clone(),
         max_packet_retrieval_time_seconds: service.max_packet_retrieval_time_seconds,
         enumeration_timeout_ms: service.enumeration_timeout_ms,
         allow_unencrypted: service.allow_unencrypted,

@@ -296,6 +296,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("shell-bench", &["wsman-client"]),
     ("auth-bench", &["wsman-client"]),
     ("enum-bench", &["wsman-client"]),
+    ("fleet-load", &["wsman-events"]),
 ];
 
 #[test]

@@ -13,6 +13,7 @@
 //! fsyncs. Reads go through a connection of their own, so they never wait behind a commit.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -30,6 +31,8 @@ pub struct SqliteStore {
     reader: Mutex<Connection>,
     group: Mutex<Group>,
     committed: Condvar,
+    /// Transactions committed (each one fsync), for the count of writes per commit.
+    commits: AtomicU64,
 }
 
 /// Writes waiting for the next commit, and whether a commit is under way.
@@ -151,6 +154,12 @@ fn note_time(
 }
 
 impl SqliteStore {
+    /// Transactions committed since the store was opened: with group commit, fewer than the
+    /// merges and heartbeats written when deliveries arrive together.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
     /// Open (or create) the database at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let writer = Connection::open(path)?;
@@ -163,6 +172,7 @@ impl SqliteStore {
             reader: Mutex::new(reader),
             group: Mutex::new(Group::default()),
             committed: Condvar::new(),
+            commits: AtomicU64::new(0),
         })
     }
 
@@ -208,6 +218,9 @@ impl SqliteStore {
             }
             transaction.commit()
         })();
+        if committed.is_ok() {
+            self.commits.fetch_add(1, Ordering::Relaxed);
+        }
         for member in members {
             let outcome = match (&committed, &member.change) {
                 (Err(e), _) => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
@@ -298,5 +311,58 @@ impl BookmarkStore for SqliteStore {
             )
             .optional()?;
         Ok(removed > 0 || known.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Merges that arrive while a commit is under way share the next one: 1 + 63 merges, two
+    /// commits, and each merge returns only once its bookmark is in the file (read back
+    /// through a store opened anew on it). The first commit is held by taking the writer
+    /// connection, so the grouping does not depend on timing.
+    #[test]
+    fn merges_waiting_behind_a_commit_share_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wec.sqlite");
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
+        let at = Timestamp::from_unix_micros(1_000_000);
+        let merge = |store: &Arc<SqliteStore>, i: u64| {
+            let store = Arc::clone(store);
+            std::thread::spawn(move || {
+                let mut list = BookmarkList::new();
+                list.advance("Security", 100 + i);
+                let stored = store.merge(&format!("fwd{i}"), "s", &list, at).unwrap();
+                assert_eq!(
+                    stored.positions().collect::<Vec<_>>(),
+                    vec![("Security", 100 + i)]
+                );
+            })
+        };
+        let writer = lock(&store.writer);
+        let first = merge(&store, 0);
+        while !lock(&store.group).committing {
+            std::thread::yield_now();
+        }
+        let rest: Vec<_> = (1..64).map(|i| merge(&store, i)).collect();
+        while lock(&store.group).waiting.len() < 63 {
+            std::thread::yield_now();
+        }
+        drop(writer);
+        first.join().unwrap();
+        for thread in rest {
+            thread.join().unwrap();
+        }
+        assert_eq!(store.commits(), 2, "64 merges in two commits");
+        let reopened = SqliteStore::open(&path).unwrap();
+        for i in 0..64 {
+            let list = reopened.load(&format!("fwd{i}"), "s").unwrap().unwrap();
+            assert_eq!(
+                list.positions().collect::<Vec<_>>(),
+                vec![("Security", 100 + i)]
+            );
+        }
     }
 }

@@ -97,7 +97,14 @@ fn connections_over_max_connections_are_refused_cleanly() {
     // One more: refused with 503 or closed, never served and never hanging.
     let mut extra = fixture.connect();
     match extra.post(Some(&auth), soap::identify().as_bytes()) {
-        Ok(response) => assert_eq!(response.status, 503, "{}", response.describe()),
+        Ok(response) => {
+            assert_eq!(response.status, 503, "{}", response.describe());
+            let seconds: u64 = response
+                .header("Retry-After")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("a Retry-After in seconds: {}", response.describe()));
+            assert!((5..=30).contains(&seconds), "{seconds}");
+        }
         Err(error) => assert!(
             error.kind() != std::io::ErrorKind::WouldBlock
                 && error.kind() != std::io::ErrorKind::TimedOut,
@@ -124,6 +131,62 @@ fn connections_over_max_connections_are_refused_cleanly() {
             .is_ok_and(|r| r.status == 200)
     });
     assert!(fixture.daemon.is_running());
+}
+
+/// The open-file limit caps connections like MaxConnections: with a soft limit of the
+/// daemon's reserve plus 3 (set on the running daemon with prlimit, read again at the reload),
+/// the fourth connection is refused with 503 instead of failing in accept, the log says which
+/// limit to raise, and the three keep being served.
+#[test]
+fn the_open_file_limit_caps_connections_and_is_logged() {
+    // wsman_server::connection_limit::RESERVED_DESCRIPTORS (wsman-test does not link the server).
+    let reserve: u64 = 1280;
+    let mut fixture = Fixture::http();
+    let auth = fixture.service_auth();
+    let limit = reserve + 3;
+    let status = std::process::Command::new("prlimit")
+        .arg(format!("--nofile={limit}:{limit}"))
+        .arg(format!("--pid={}", fixture.daemon.pid()))
+        .status()
+        .expect("prlimit");
+    assert!(status.success());
+    fixture
+        .daemon
+        .reload_until("the open-file limit (RLIMIT_NOFILE) is below MaxConnections");
+    let log = fixture.daemon.stderr();
+    assert!(log.contains(&format!("open_file_limit={limit}")), "{log}");
+    assert!(log.contains("connections=3"), "{log}");
+
+    let mut open: Vec<Connection> = (0..3)
+        .map(|_| {
+            let mut c = fixture.connect();
+            let r = c
+                .post(Some(&auth), soap::identify().as_bytes())
+                .expect("identify");
+            assert_eq!(r.status, 200, "{}", r.describe());
+            c
+        })
+        .collect();
+    let mut extra = fixture.connect();
+    let refused = extra
+        .post(Some(&auth), soap::identify().as_bytes())
+        .expect("the fourth connection is answered");
+    assert_eq!(refused.status, 503, "{}", refused.describe());
+    assert!(
+        refused.header("Retry-After").is_some(),
+        "{}",
+        refused.describe()
+    );
+    for connection in &mut open {
+        let r = connection
+            .post(Some(&auth), soap::identify().as_bytes())
+            .expect("a connection inside the cap keeps working");
+        assert_eq!(r.status, 200, "{}", r.describe());
+    }
+    assert!(fixture
+        .daemon
+        .stderr()
+        .contains("connection refused (503): the connection cap is reached"));
 }
 
 /// Peak resident memory of a process, from /proc/PID/status (VmHWM), in KiB.

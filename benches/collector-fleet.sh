@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Benchmark: the collector with a fleet of forwarders. benches/fleet-load (Rust: tokio and
+# rustls) runs BENCH_FORWARDERS forwarders, each with its own client certificate (rcgen, made
+# in the run, one throwaway CA mapped by one certificate mapping with Subject=*) and its own
+# kept-alive TLS connection, as Windows forwarders send: an Enumerate of the subscription
+# manager, then Events batches of BENCH_PER_BATCH events (UTF-16LE, SLDC, a bookmark, each
+# waiting for its Ack) at their share of BENCH_RATE events/s across the fleet, and a Heartbeat
+# after BENCH_HEARTBEAT seconds of silence, for BENCH_SECONDS. The collector writes to the file
+# output ({client}.xml, fsync before the Ack) with SQLite bookmarks. Afterwards every
+# forwarder's acknowledged events are looked for in the files by record id: lost (acknowledged,
+# not in the file) and duplicated (in the file more than once). The collector's peak RSS
+# (VmHWM) and its RSS before the fleet connected give the memory per forwarder.
+#
+# With OPENWEC_BIN (openwecd built outside the project, as benches/collector.sh takes it) the
+# same fleet runs against OpenWEC (TLS, SQLite, its Files output) in the same run, and the
+# ratio of events/s (wsmand / OpenWEC) is printed; where OpenWEC cannot hold the load the
+# fleet's failures say how far it got.
+#
+# The last line: forwarders, events/s, p99 Ack, RSS, lost, duplicated, ratio to OpenWEC.
+#
+#   benches/collector-fleet.sh                                  # 1,000 forwarders, 20 s
+#   BENCH_FORWARDERS=10000 BENCH_RATE=10000 BENCH_SECONDS=600 benches/collector-fleet.sh
+#   OPENWEC_BIN=/path/to/openwec/target/release/openwecd benches/collector-fleet.sh
+#   WSMAND_BIN=target/release/wsmand FLEET_LOAD_BIN=target/release/fleet-load benches/collector-fleet.sh
+#   BENCH_PROFILE=debug benches/collector-fleet.sh              # debug builds (figures not comparable)
+#
+# Not part of scripts/test.sh: figures depend on the machine; the ratio is what to compare.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+unit_environment
+
+FORWARDERS="${BENCH_FORWARDERS:-1000}"
+RATE="${BENCH_RATE:-2000}"
+SECONDS_="${BENCH_SECONDS:-20}"
+PER_BATCH="${BENCH_PER_BATCH:-10}"
+EVENT_BYTES="${BENCH_EVENT_BYTES:-500}"
+HEARTBEAT="${BENCH_HEARTBEAT:-30}"
+PROFILE="${BENCH_PROFILE:-release}"
+command -v openssl >/dev/null 2>&1 || ensure_packages openssl
+
+PROFILE_FLAG=(--release)
+[ "$PROFILE" = debug ] && PROFILE_FLAG=()
+if [ -z "${WSMAND_BIN:-}" ] || [ -z "${FLEET_LOAD_BIN:-}" ]; then
+    require_cargo
+    step "building wsmand and fleet-load ($PROFILE)"
+    cargo build "${PROFILE_FLAG[@]}" -p wsmand -p fleet-load
+fi
+WSMAND="${WSMAND_BIN:-$ROOT/target/$PROFILE/wsmand}"
+LOAD="${FLEET_LOAD_BIN:-$ROOT/target/$PROFILE/fleet-load}"
+scratch_dir wsmand-collector-fleet
+
+step "the forwarders' CA (rcgen) and the listener's certificate"
+"$LOAD" ca "$WORK/ca"
+CA_THUMB="$(openssl x509 -in "$WORK/ca/ca.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
+listener_certificate listener
+
+step "wsmand: HTTPS listener, certificate mapping (Subject=*), MaxConnections for the fleet, file output"
+CONFIG="$WORK/wsmand"
+mkdir -p "$CONFIG/subscriptions"
+install_listener_certificate listener "$CONFIG"
+install -m 0644 "$WORK/ca/ca.crt" "$CONFIG/certs/$CA_THUMB.crt"
+PORT="$(free_port)"
+cat >"$CONFIG/config.toml" <<TOML
+[Config.Service]
+MaxConnections = $((FORWARDERS + 1000))
+[Config.Service.Auth]
+Certificate = true
+[[Listener]]
+Address = "IP:127.0.0.1"
+Transport = "HTTPS"
+Port = $PORT
+CertificateThumbprint = "$THUMBPRINT"
+[[CertMapping]]
+Issuer = "$CA_THUMB"
+Subject = "*"
+URI = "*"
+UserName = "wecfleet"
+Enabled = true
+TOML
+printf 'fleet-%s\n' "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" |
+    WSMAND_CONFIG_DIR="$CONFIG" "$WSMAND" account add wecfleet --password-stdin >/dev/null
+cat >"$CONFIG/subscriptions/fleet.toml" <<TOML
+query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'
+heartbeat_seconds = $HEARTBEAT
+[[outputs]]
+type = "file"
+path = "$WORK/wsmand-out/{client}.xml"
+format = "raw"
+TOML
+env "${UNIT_ENV[@]}" WSMAND_WEC_DATABASE="$WORK/wec.sqlite" \
+    "$WSMAND" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
+WSMAND_PID=$!
+PIDS+=("$WSMAND_PID")
+wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand.log"
+sleep 1
+RSS_BEFORE="$(awk '/^VmRSS:/ {print $2}' "/proc/$WSMAND_PID/status")"
+
+# fleet NAME PORT SERVER_CA OUT_DIR: the fleet against one collector; its JSON line in
+# $WORK/NAME.json, then lost and duplicated counted from OUT_DIR's files into $WORK/NAME.count.
+fleet() {
+    local name="$1" port="$2" server_ca="$3" out="$4"
+    step "$name: $FORWARDERS forwarders, $RATE events/s in batches of $PER_BATCH, ${SECONDS_} s"
+    "$LOAD" run --ca-dir "$WORK/ca" --server-ca "$server_ca" --port "$port" \
+        --forwarders "$FORWARDERS" --rate "$RATE" --per-batch "$PER_BATCH" \
+        --event-bytes "$EVENT_BYTES" --seconds "$SECONDS_" --heartbeat-seconds "$HEARTBEAT" \
+        --acked "$WORK/$name.acked" | tee "$WORK/$name.json"
+    python3 - "$WORK/$name.acked" "$out" <<'PY' | tee "$WORK/$name.count"
+import collections, os, re, sys
+acked = dict(line.split() for line in open(sys.argv[1]))
+seen = collections.Counter()
+for root, _, files in os.walk(sys.argv[2]):
+    for f in files:
+        text = open(os.path.join(root, f), errors="replace").read()
+        for m in re.finditer(r"<EventRecordID>(\d+)</EventRecordID><Channel>[^<]*</Channel><Computer>([^<]+)</Computer>", text):
+            seen[(m.group(2), int(m.group(1)))] += 1
+lost = sum(1 for c, last in acked.items() for r in range(1, int(last) + 1) if seen[(c, r)] == 0)
+duplicated = sum(n - 1 for n in seen.values() if n > 1)
+print(f"lost {lost} duplicated {duplicated} stored {len(seen)}")
+PY
+}
+
+fleet wsmand "$PORT" "$WORK/listener.crt" "$WORK/wsmand-out"
+RSS_PEAK="$(awk '/^VmHWM:/ {print $2}' "/proc/$WSMAND_PID/status")"
+kill -0 "$WSMAND_PID" || { tail -20 "$WORK/wsmand.log"; exit 1; }
+
+OPENWEC_EPS=""
+if [ -n "${OPENWEC_BIN:-}" ]; then
+    OPENWEC_CLI="${OPENWEC_CLI:-$(dirname "$OPENWEC_BIN")/openwec}"
+    step "OpenWEC ($OPENWEC_BIN): TLS with the forwarders' CA, SQLite, its Files output"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$WORK/openwec.key" -out "$WORK/openwec.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$WORK/openwec.ext"
+    openssl x509 -req -in "$WORK/openwec.csr" -CA "$WORK/ca/ca.crt" -CAkey "$WORK/ca/ca.key" \
+        -set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" -days 2 \
+        -extfile "$WORK/openwec.ext" -out "$WORK/openwec.crt" 2>/dev/null
+    OPORT="$(free_port)"
+    cat >"$WORK/openwec.toml" <<TOML
+[logging]
+verbosity = "warn"
+[database]
+type = "SQLite"
+path = "$WORK/openwec.sqlite"
+[[collectors]]
+hostname = "127.0.0.1"
+listen_address = "127.0.0.1"
+listen_port = $OPORT
+[collectors.authentication]
+type = "Tls"
+ca_certificate = "$WORK/ca/ca.crt"
+server_certificate = "$WORK/openwec.crt"
+server_private_key = "$WORK/openwec.key"
+TOML
+    mkdir -p "$WORK/openwec-subscriptions"
+    cat >"$WORK/openwec-subscriptions/fleet.toml" <<TOML
+uuid = "$(python3 -c 'import uuid; print(uuid.uuid4())')"
+name = "fleet"
+query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'
+[options]
+enabled = true
+heartbeat_interval = $HEARTBEAT
+[[outputs]]
+driver = "Files"
+format = "Raw"
+config = { path = "$WORK/openwec-out/{client}/messages" }
+TOML
+    "$OPENWEC_CLI" -c "$WORK/openwec.toml" db init >/dev/null
+    "$OPENWEC_CLI" -c "$WORK/openwec.toml" subscriptions load "$WORK/openwec-subscriptions" >/dev/null
+    (ulimit -n "$(ulimit -Hn)"; exec "$OPENWEC_BIN" -c "$WORK/openwec.toml") >"$WORK/openwec.log" 2>&1 &
+    OPENWEC_PID=$!
+    PIDS+=("$OPENWEC_PID")
+    wait_for_port "$OPORT" "$OPENWEC_PID" "$WORK/openwec.log"
+    fleet openwec "$OPORT" "$WORK/ca/ca.crt" "$WORK/openwec-out"
+    OPENWEC_EPS="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events_per_second"])' "$WORK/openwec.json")"
+else
+    echo "no OPENWEC_BIN: wsmand's figures alone"
+fi
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+python3 - "$WORK/wsmand.json" "$WORK/wsmand.count" "$RSS_BEFORE" "$RSS_PEAK" "$FORWARDERS" "$OPENWEC_EPS" <<'PY'
+import json, sys
+run = json.load(open(sys.argv[1]))
+lost, duplicated = (int(x) for x in open(sys.argv[2]).read().split()[1:4:2])
+before, peak, forwarders = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+openwec = float(sys.argv[6]) if sys.argv[6] else None
+per = (peak - before) * 1024 / forwarders
+ratio = f"{run['events_per_second'] / openwec:.2f}x OpenWEC events/s" if openwec else "no OpenWEC in this run"
+if run["failed"]:
+    print(f"{run['failed']} forwarders failed, first: {run['first_failures']}")
+print(f"fleet: {forwarders} forwarders ({run['connected']} connected), {run['events_per_second']:.0f} events/s, "
+      f"p99 Ack {run['ack_ms_p99']:.1f} ms, RSS {peak / 1024:.1f} MB peak ({before / 1024:.1f} MB before, "
+      f"{per / 1024:.1f} KiB per forwarder), lost {lost}, duplicated {duplicated}, {ratio}")
+PY
