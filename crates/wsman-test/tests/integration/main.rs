@@ -21,6 +21,7 @@ mod collector;
 mod collector_paging;
 mod collector_postgres;
 mod collector_reload;
+mod collector_sldc_padding;
 mod collector_windows_body;
 mod config_file;
 mod credssp_cli;
