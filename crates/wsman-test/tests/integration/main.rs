@@ -18,6 +18,7 @@ mod cim_xml;
 mod class_metadata;
 mod client_auth_cli;
 mod collector;
+mod collector_computer;
 mod collector_paging;
 mod collector_postgres;
 mod collector_reload;
