@@ -18,6 +18,7 @@
 
 mod authentication;
 mod collectors;
+mod credentials;
 mod journal;
 mod windows_shape;
 

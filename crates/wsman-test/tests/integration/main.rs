@@ -40,6 +40,7 @@ mod policy;
 mod process_create;
 mod push;
 mod push_auth;
+mod push_credentials;
 mod service;
 mod winrm_cli;
 mod wmi_access;
