@@ -89,6 +89,12 @@ impl ClientCertificate {
     /// its store for a subscriber that names the issuer; the first by file name.
     pub fn issued_by(certs_dir: &Path, issuer: &str) -> Result<Self, ClientError> {
         let issuer = issuer.to_ascii_uppercase();
+        // The issuer names a file of `certs_dir`: a thumbprint, never a path.
+        if !is_thumbprint(&issuer) {
+            return Err(ClientError::configuration(format!(
+                "{issuer:?} is not an issuer thumbprint (40 hexadecimal digits)"
+            )));
+        }
         let ca = read_pem_certs(&certs_dir.join(format!("{issuer}.crt")))?;
         let ca = ca
             .first()

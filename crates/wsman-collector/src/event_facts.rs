@@ -40,4 +40,10 @@ pub enum EventError {
     OtherNamespace(String, String),
     #[error("more than one {0} element")]
     Repeated(String),
+    #[error("System is not the first element of Event")]
+    SystemNotFirst,
+    #[error(
+        "a {0} element elsewhere than Event/System/Computer (a decoy for readers going by name)"
+    )]
+    Misplaced(String),
 }

@@ -60,6 +60,13 @@ struct EventScan {
     /// Inside the System that is read (its children are at depth 2).
     in_system: bool,
     fields: [OnlyOne; 3],
+    /// Whether an element of the Event was met, and whether the first was named `System`.
+    met_child: bool,
+    system_first: bool,
+    /// The Event's child being read is named `System` (of any namespace).
+    under_system: bool,
+    /// The first `System` or `Computer` met elsewhere than `Event/System(/Computer)`.
+    misplaced: Option<EventError>,
     /// The field element open at depth 3 whose direct text is being read.
     reading: Option<usize>,
     values: [String; 3],
@@ -69,6 +76,7 @@ impl Visitor for EventScan {
     fn attribute(&mut self, _: Option<&str>, _: &str, _: Cow<'_, str>) {}
 
     fn start(&mut self, ns: Option<&str>, name: &str, _: Option<&str>, empty: bool) {
+        self.place(name);
         match self.depth {
             0 if !(name == "Event" && ns == Some(EVENT_NS)) => {
                 self.not_an_event = Some(EventError::NotAnEvent {
@@ -111,6 +119,28 @@ impl Visitor for EventScan {
     }
 }
 
+impl EventScan {
+    /// Where an element named `name` starts: the Event's first child, and decoys, as the
+    /// tree check's `misplaced` finds them (document order, the first one).
+    fn place(&mut self, name: &str) {
+        if self.depth == 1 {
+            if !self.met_child {
+                self.met_child = true;
+                self.system_first = name == "System";
+            }
+            self.under_system = name == "System";
+        }
+        let placed = match name {
+            "System" => self.depth <= 1,
+            "Computer" => self.depth == 2 && self.under_system,
+            _ => true,
+        };
+        if !placed && self.depth > 0 && self.misplaced.is_none() {
+            self.misplaced = Some(EventError::Misplaced(name.to_owned()));
+        }
+    }
+}
+
 /// XML's whitespace, as `Element::trimmed_text` trims it.
 fn trimmed(text: &str) -> &str {
     text.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n'))
@@ -129,6 +159,12 @@ pub fn check_text(text: &str) -> Result<EventFacts, EventError> {
     }
     if !scan.system.found {
         return Err(EventError::NoSystem);
+    }
+    if !scan.system_first {
+        return Err(EventError::SystemNotFirst);
+    }
+    if let Some(problem) = scan.misplaced {
+        return Err(problem);
     }
     let [computer, channel, record] = scan.fields;
     let [computer_text, channel_text, record_text] = scan.values;

@@ -195,8 +195,9 @@ fn read_event(wrapper: &Element, with_tree: bool) -> Result<ReceivedEvent, Event
     })
 }
 
-/// Check an event's tree: an `Event` in the event namespace with one `System` and in it one
-/// `Computer` (not empty), at most one `Channel` and `EventRecordID`, and read those.
+/// Check an event's tree: an `Event` in the event namespace whose first element is its one
+/// `System`, in it one `Computer` (not empty), at most one `Channel` and `EventRecordID`, no
+/// `System` or `Computer` anywhere else, and read those.
 pub fn check_tree(tree: &Element) -> Result<EventFacts, EventError> {
     if !tree.is(EVENT_NS, "Event") {
         return Err(EventError::NotAnEvent {
@@ -205,6 +206,16 @@ pub fn check_tree(tree: &Element) -> Result<EventFacts, EventError> {
         });
     }
     let system = only_one(tree, "System")?.ok_or(EventError::NoSystem)?;
+    if !tree
+        .elements()
+        .next()
+        .is_some_and(|e| std::ptr::eq(e, system))
+    {
+        return Err(EventError::SystemNotFirst);
+    }
+    if let Some(name) = misplaced(tree, 0, false) {
+        return Err(EventError::Misplaced(name.to_owned()));
+    }
     let field = |name: &str| only_one(system, name).map(|e| e.map(Element::trimmed_text));
     let computer = field("Computer")?
         .filter(|c| !c.is_empty())
@@ -216,6 +227,29 @@ pub fn check_tree(tree: &Element) -> Result<EventFacts, EventError> {
         channel,
         record_id,
     })
+}
+
+/// The first element, in document order, below `parent` (at `depth`; `in_system`: `parent` is
+/// a child of the Event named `System`) named `System` or `Computer` but not at `Event/System`
+/// or `Event/System/Computer`: a decoy that a reader taking the first `Computer` it meets (in
+/// `EventData` or `UserData`, before the real `System`) would believe. Any namespace: readers
+/// going by local names ignore it. Deep as the parser's depth limit at most.
+fn misplaced(parent: &Element, depth: usize, in_system: bool) -> Option<&str> {
+    for child in parent.elements() {
+        let name = child.name.as_str();
+        let placed = match name {
+            "System" => depth == 0,
+            "Computer" => depth == 1 && in_system,
+            _ => true,
+        };
+        if !placed {
+            return Some(name);
+        }
+        if let Some(found) = misplaced(child, depth + 1, depth == 0 && name == "System") {
+            return Some(found);
+        }
+    }
+    None
 }
 
 /// The one child of `parent` named `name` in the event namespace, if any. Refused: two of them,
@@ -302,57 +336,61 @@ impl Sender {
         }
     }
 
-    /// Whether an event naming `computer` may come from this sender:
-    /// - a machine principal `NAME$@REALM`: `NAME` is the first label of the Computer;
-    /// - a service principal `service/FQDN@REALM`: FQDN is the Computer (or its first label
-    ///   is, when the Computer is a short name);
-    /// - a certificate: one of its names is the Computer (the same rule as a service
-    ///   principal's host);
-    /// - another principal or a Basic account: its name (before `@`) is the Computer or its
-    ///   first label.
+    /// Whether an event naming `computer` may come from this sender: the Computer is the
+    /// sender's full name, never a part of it.
+    /// - a machine principal `NAME$@REALM`: the Computer is `NAME.REALM` (a domain member's
+    ///   DNS name is its account name in the realm's domain);
+    /// - a service principal `service/FQDN@REALM`: the Computer is FQDN;
+    /// - a certificate: one of its names is the Computer;
+    /// - another principal or a Basic account: its name (before `@`) is the Computer.
     ///
-    /// Case never matters (DNS and NetBIOS names are case-insensitive).
+    /// Why no shorter form: a first label matches the same host name in every domain (the
+    /// machine `WEB01$` would speak for `web01.other.example`), and a short host name equal to
+    /// a user's name would let any user named `backup` speak for `backup.example.com`.
+    /// Case never matters (DNS and NetBIOS names are case-insensitive); a final dot is no
+    /// part of the name.
     pub fn may_send_for(&self, computer: &str) -> bool {
         let computer = computer.trim().trim_end_matches('.');
-        let first_label = computer.split('.').next().unwrap_or(computer);
-        let host_matches = |host: &str| {
-            let host = host.trim_end_matches('.');
-            host.eq_ignore_ascii_case(computer)
-                || (!computer.contains('.')
-                    && host
-                        .split('.')
-                        .next()
-                        .is_some_and(|h| h.eq_ignore_ascii_case(computer)))
-        };
-        let name_matches = |name: &str| {
-            name.eq_ignore_ascii_case(computer) || name.eq_ignore_ascii_case(first_label)
+        let is = |name: &str| {
+            !name.is_empty() && name.trim_end_matches('.').eq_ignore_ascii_case(computer)
         };
         if computer.is_empty() {
             return false;
         }
         match self {
             Sender::Kerberos(principal) => {
-                let name = principal
-                    .rsplit_once('@')
-                    .map_or(principal.as_str(), |(n, _)| n);
+                let (name, realm) = principal.rsplit_once('@').unwrap_or((principal, ""));
                 if let Some(machine) = name.strip_suffix('$') {
-                    return machine.eq_ignore_ascii_case(first_label);
+                    return !realm.is_empty() && is(&format!("{machine}.{realm}"));
                 }
-                if let Some((_, host)) = name.split_once('/') {
-                    return host_matches(host);
+                match name.split_once('/') {
+                    Some((_, host)) => is(host),
+                    None => is(name),
                 }
-                name_matches(name)
             }
-            Sender::Certificate(names) => names.iter().any(|n| host_matches(n)),
-            Sender::Account(name) => name_matches(name),
+            Sender::Certificate(names) => names.iter().any(|n| is(n)),
+            Sender::Account(name) => is(name),
         }
     }
 }
 
-/// Refuse `delivery` unless every event's Computer is one `sender` may send for.
-pub fn check_computers(delivery: &Delivery, sender: &Sender) -> Result<(), DeliveryError> {
+/// Refuse `delivery` unless every event's Computer is one `sender` may send for: its own
+/// full name, or one of `mapped` (the subscription's explicit map for it), compared as
+/// [`Sender::may_send_for`] compares.
+pub fn check_computers(
+    delivery: &Delivery,
+    sender: &Sender,
+    mapped: &[String],
+) -> Result<(), DeliveryError> {
+    let in_map = |computer: &str| {
+        let computer = computer.trim().trim_end_matches('.');
+        !computer.is_empty()
+            && mapped
+                .iter()
+                .any(|m| m.trim_end_matches('.').eq_ignore_ascii_case(computer))
+    };
     for (index, event) in delivery.events.iter().enumerate() {
-        if !sender.may_send_for(&event.computer) {
+        if !sender.may_send_for(&event.computer) && !in_map(&event.computer) {
             return Err(DeliveryError::Forged {
                 index,
                 computer: event.computer.clone(),

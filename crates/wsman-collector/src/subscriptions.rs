@@ -12,6 +12,8 @@
 //! read_existing_events = false
 //! allowed_principals = []           # empty with allowed_groups empty: every authenticated forwarder
 //! allowed_groups = []
+//! [computers]                       # Computers a forwarder speaks for besides its own full name
+//! "WEB01$@EXAMPLE.COM" = ["web01.ad.example.net"]
 //! [[outputs]]
 //! type = "file"
 //! path = "/var/log/wec/{subscription}/{client}.log"
@@ -35,6 +37,7 @@
 //! everything a forwarder sees (a forwarder subscribes again when the version it holds is no
 //! longer offered, so a changed query reaches it on its next refresh).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -550,6 +553,8 @@ struct SubscriptionFile {
     #[serde(default)]
     allowed_groups: Vec<String>,
     #[serde(default)]
+    computers: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
     outputs: Vec<OutputConfig>,
 }
 
@@ -588,6 +593,9 @@ pub struct Subscription {
     pub read_existing_events: bool,
     pub allowed_principals: Vec<String>,
     pub allowed_groups: Vec<String>,
+    /// The explicit map of the Computer check: a forwarder (by its client name) to the
+    /// Computers it may send events for besides its own full name (`ingest::Sender`).
+    pub computers: BTreeMap<String, Vec<String>>,
     pub outputs: Vec<OutputConfig>,
     /// The file it was read from.
     pub file: PathBuf,
@@ -734,6 +742,15 @@ pub fn parse(file: &Path, text: &str) -> Result<Subscription, SubscriptionError>
     if !(1..=86_400).contains(&raw.heartbeat_seconds) {
         return Err(invalid("heartbeat_seconds: 1 to 86400".to_owned()));
     }
+    if let Some(bad) =
+        raw.computers.values().flatten().find(|c| {
+            c.trim().is_empty() || c.contains(['*', ' ']) || c.chars().any(char::is_control)
+        })
+    {
+        return Err(invalid(format!(
+            "computers: {bad:?} is not a full computer name (no patterns)"
+        )));
+    }
     for output in &raw.outputs {
         match output {
             OutputConfig::File { path, .. } => {
@@ -767,6 +784,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Subscription, SubscriptionError>
         read_existing_events: raw.read_existing_events,
         allowed_principals: raw.allowed_principals,
         allowed_groups: raw.allowed_groups,
+        computers: raw.computers,
         outputs: raw.outputs,
         file: file.to_owned(),
     };
@@ -790,6 +808,15 @@ impl Subscription {
             self.read_existing_events
         );
         guid_text(&["version", &facts])
+    }
+
+    /// The Computers the explicit map lets `client` send events for (its name compared
+    /// without case, as the allow list compares it).
+    pub fn mapped_computers(&self, client: &str) -> &[String] {
+        self.computers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(client))
+            .map_or(&[], |(_, computers)| computers.as_slice())
     }
 
     /// Whether a forwarder known as `client` (its authenticated name), member of the Linux

@@ -315,22 +315,34 @@ fn deliveries_are_read_in_both_embeddings() {
 fn the_computer_must_be_the_sender() {
     let machine = Sender::Kerberos("WEB01$@EXAMPLE.COM".into());
     let service = Sender::Kerberos("host/web01.example.com@EXAMPLE.COM".into());
+    let user = Sender::Kerberos("backup@EXAMPLE.COM".into());
     let certificate = Sender::Certificate(vec!["web01.example.com".into()]);
     let account = Sender::Account("web01".into());
+    let full_account = Sender::Account("web01.example.com".into());
     for (sender, computer) in [
         (&machine, "web01.example.com"),
-        (&machine, "WEB01"),
+        (&machine, "WEB01.EXAMPLE.COM."),
         (&service, "web01.example.com"),
-        (&service, "web01"),
         (&certificate, "web01.example.com"),
-        (&account, "web01.example.com"),
+        (&account, "web01"),
+        (&full_account, "Web01.Example.Com"),
+        (&user, "backup"),
     ] {
         assert!(sender.may_send_for(computer), "{sender:?} for {computer:?}");
     }
     for (sender, computer) in [
         (&machine, "web02.example.com"),
+        // A first label in any domain, or the short name, is not the full name.
+        (&machine, "web01.other.example"),
+        (&machine, "WEB01"),
         (&service, "web01.other.com"),
+        (&service, "web01"),
         (&certificate, "db01.example.com"),
+        (&certificate, "web01"),
+        // A user (account or principal) named as a host's short name speaks only for that
+        // exact name, not for the host's full one.
+        (&account, "web01.example.com"),
+        (&user, "backup.example.com"),
         (&account, "web011.example.com"),
         (&account, ""),
     ] {
@@ -339,13 +351,18 @@ fn the_computer_must_be_the_sender() {
             "{sender:?} for {computer:?}"
         );
     }
-    let delivery =
-        read_cdata_delivery(&[event(1, "web01.example.com"), event(2, "dc01.example.com")]);
-    let error = ingest::check_computers(&delivery, &Sender::Account("web01".into())).unwrap_err();
+    let delivery = read_cdata_delivery(&[event(1, "web01"), event(2, "dc01.example.com")]);
+    let error =
+        ingest::check_computers(&delivery, &Sender::Account("web01".into()), &[]).unwrap_err();
     assert!(
         matches!(error, DeliveryError::Forged { index: 1, .. }),
         "{error}"
     );
+    // The explicit map names more Computers for a sender, each in full.
+    let mapped = ["DC01.example.com.".to_owned()];
+    ingest::check_computers(&delivery, &Sender::Account("web01".into()), &mapped).expect("mapped");
+    let short = ["dc01".to_owned()];
+    assert!(ingest::check_computers(&delivery, &Sender::Account("web01".into()), &short).is_err());
 }
 
 #[test]
@@ -462,14 +479,18 @@ fn decoy_system_and_doubled_computer_events_are_refused() {
         format!("<Event xmlns='{NS}'><System><Computer>web01.example.com</Computer><x:Computer xmlns:x='urn:decoy'>dc01.example.com</x:Computer></System></Event>"),
         format!("<Event xmlns='{NS}'>{}{}</Event>", system("web01.example.com"), system("dc01.example.com")),
         format!("<Event>{}</Event>", system("web01.example.com")),
+        // A decoy nested in EventData or UserData, before or after the real System.
+        format!("<Event xmlns='{NS}'><EventData><Computer>web01.example.com</Computer></EventData>{}</Event>", system("dc01.example.com")),
+        format!("<Event xmlns='{NS}'><UserData><L xmlns='urn:l'><System><Computer>web01.example.com</Computer></System></L></UserData>{}</Event>", system("dc01.example.com")),
+        format!("<Event xmlns='{NS}'>{}<EventData><Data Name='x'><Computer>dc01.example.com</Computer></Data></EventData></Event>", system("web01.example.com")),
     ];
-    let sender = Sender::Account("web01".into());
+    let sender = Sender::Account("web01.example.com".into());
     // Both readers: the tree check and the one-pass check of the text.
     for (event, with_trees) in forged.iter().flat_map(|e| [(e, true), (e, false)]) {
         let text = delivery_text(std::slice::from_ref(event), Embedding::Cdata, Some("V"));
         let request = parse_request(&text, &xml::Limits::default()).unwrap();
         let refused = ingest::read_delivery(&request, with_trees)
-            .and_then(|delivery| ingest::check_computers(&delivery, &sender));
+            .and_then(|delivery| ingest::check_computers(&delivery, &sender, &[]));
         assert!(
             matches!(refused, Err(DeliveryError::BadEvent { index: 0, .. })),
             "{event} (trees: {with_trees}): {refused:?}"
@@ -481,7 +502,7 @@ fn decoy_system_and_doubled_computer_events_are_refused() {
         system("web01.example.com")
     )]);
     assert_eq!(delivery.events[0].computer, "web01.example.com");
-    ingest::check_computers(&delivery, &sender).unwrap();
+    ingest::check_computers(&delivery, &sender, &[]).unwrap();
 }
 
 /// A forwarder that makes up a new channel name for every event (10,000 of them over 100

@@ -29,6 +29,8 @@ fn value() -> impl Strategy<Value = String> {
         Just("\r\n  web01 \t".to_owned()),
         Just(" 42 ".to_owned()),
         Just("web<b>x</b>01".to_owned()),
+        Just("web<Computer>x</Computer>01".to_owned()),
+        Just("<e:System/>".to_owned()),
         Just("&bogus;".to_owned()),
     ]
 }
@@ -67,6 +69,12 @@ fn child() -> impl Strategy<Value = String> {
             }
         }),
         1 => Just("<EventData><Data Name='a'>x &amp; y</Data><Data Name='b'><![CDATA[<z>]]></Data></EventData>".to_owned()),
+        1 => prop_oneof![
+            Just("<EventData><Data Name='Computer'>dc01</Data><Computer>dc01.example.com</Computer></EventData>"),
+            Just("<UserData><Log xmlns='urn:log'><e:Computer>dc01</e:Computer></Log></UserData>"),
+            Just("<UserData><Log><System><Computer>dc01</Computer></System></Log></UserData>"),
+            Just("<RenderingInfo><Computer/></RenderingInfo>"),
+        ].prop_map(str::to_owned),
         1 => Just("<!-- a comment -->".to_owned()),
         1 => Just("\n  ".to_owned()),
         1 => Just("<System/>".to_owned()),
@@ -137,10 +145,58 @@ fn the_generated_cases_include_accepted_and_each_refusal() {
         format!("<Event xmlns='{NS}'/>"),
         format!("<Event>{system}</Event>"),
         format!("<Event xmlns='{NS}'>{system}"),
+        // A decoy Computer (or System) before the real System, or nested anywhere else.
+        format!("<Event xmlns='{NS}'><EventData><Computer>dc01</Computer></EventData>{system}</Event>"),
+        format!("<Event xmlns='{NS}'><!-- c -->{system}<UserData><x:Computer xmlns:x='urn:u'>dc01</x:Computer></UserData></Event>"),
+        format!("<Event xmlns='{NS}'>{system}<UserData><L><System/></L></UserData></Event>"),
+        format!("<Event xmlns='{NS}'><System><Computer>a<Computer>b</Computer></Computer></System></Event>"),
     ];
     for text in &refusals {
         let answer = check_text(text);
         assert!(answer.is_err(), "{text}");
         assert_eq!(answer, by_tree(text), "{text}");
     }
+}
+
+/// A `Computer` (or `System`) anywhere but `Event/System/Computer` is a decoy for a reader that
+/// takes the first one it meets: refused by both checks, whatever its namespace; and `System`
+/// must be the Event's first element (comments and whitespace before it are not elements).
+#[test]
+fn decoys_and_a_system_that_is_not_first_are_refused() {
+    let system = "<System><Computer>web01</Computer></System>";
+    let misplaced = |name: &str| Err(EventError::Misplaced(name.to_owned()));
+    for (text, expected) in [
+        (
+            format!("<Event xmlns='{NS}'><EventData><Computer>dc01</Computer></EventData>{system}</Event>"),
+            Err(EventError::SystemNotFirst),
+        ),
+        (
+            format!("<Event xmlns='{NS}'>{system}<EventData><Data Name='a'><Computer>dc01</Computer></Data></EventData></Event>"),
+            misplaced("Computer"),
+        ),
+        (
+            format!("<Event xmlns='{NS}'>{system}<UserData><L xmlns='urn:l'><Computer>dc01</Computer></L></UserData></Event>"),
+            misplaced("Computer"),
+        ),
+        (
+            format!("<Event xmlns='{NS}'>{system}<UserData><System/></UserData></Event>"),
+            misplaced("System"),
+        ),
+        (
+            format!("<Event xmlns='{NS}'><System><Computer>web01</Computer><Security><Computer>dc01</Computer></Security></System></Event>"),
+            misplaced("Computer"),
+        ),
+    ] {
+        assert_eq!(check_text(&text), expected, "{text}");
+        assert_eq!(by_tree(&text), expected, "{text}");
+    }
+    let accepted = format!("<Event xmlns='{NS}'> <!-- c -->{system}<EventData><Data Name='Computer'>dc01</Data></EventData></Event>");
+    assert_eq!(
+        check_text(&accepted).map(|f| f.computer),
+        Ok("web01".to_owned())
+    );
+    assert_eq!(
+        by_tree(&accepted).map(|f| f.computer),
+        Ok("web01".to_owned())
+    );
 }

@@ -17,7 +17,9 @@
 //! End of Record, zero bits to a 16-bit boundary, then the uncompressed length as a
 //! little-endian u32, and no End Marker. A decoder that stops only at End of Record (OpenWEC's)
 //! reads nothing else, so [`compress`] and [`store`] end every stream that way; [`decompress`]
-//! stops at End of Record, checks the length when it is there, and refuses anything else after
+//! stops at End of Record and reads what an encoder may append: zero bits to any boundary up
+//! to 32 bits (ECMA-321 aligns records on 32 bits, tape-oriented encoders pad so), then the
+//! length or nothing; it checks the length when it is there, and refuses anything else after
 //! it. An End Marker still ends a stream (earlier versions of ours wrote one); a stream that
 //! runs out before either is truncated.
 //!
@@ -199,24 +201,33 @@ pub fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>, SldcError> {
     Ok(out)
 }
 
-/// What Windows appends after End of Record (at bit `bits.position`): zero bits to the byte
-/// boundary, one zero byte more when that reaches a 16-bit boundary (the capture has it), then
-/// either nothing or the uncompressed length as a little-endian u32, which must be `decoded`.
-/// A length right at the byte boundary is read too (the capture does not decide between them).
+/// Most zero bytes read as padding after the byte boundary that follows End of Record: with the
+/// bits to that boundary, zero bits to any boundary up to 32 bits (ECMA-321 aligns records on
+/// 32 bits, and tape-oriented encoders pad so; Windows pads to 16).
+const MAX_PADDING_BYTES: usize = 3;
+
+/// What may follow End of Record (at bit `bits.position`): zero bits to the byte boundary, up
+/// to [`MAX_PADDING_BYTES`] zero bytes more, then either nothing or the uncompressed length as
+/// a little-endian u32, which must be `decoded`. Which it is follows from the count of bytes
+/// left: at most three are all padding; four to seven are padding then the length. Anything
+/// else (a 1-bit in the padding, more bytes) is refused: the stream's end is not guessed.
 fn check_trailer(bits: &Bits<'_>, decoded: usize) -> Result<(), SldcError> {
     let boundary = bits.position.div_ceil(8);
     let to_boundary = boundary * 8 - bits.position;
-    if bits.peek(to_boundary) != Some(0) {
-        return Err(SldcError::TrailingData(
-            bits.bytes.len() - bits.position / 8,
-        ));
-    }
     let rest = &bits.bytes[boundary..];
-    let length = match rest {
-        [] | [0] => return Ok(()),
-        [a, b, c, d] | [0, a, b, c, d] => u32::from_le_bytes([*a, *b, *c, *d]),
-        _ => return Err(SldcError::TrailingData(rest.len())),
+    let refused = || SldcError::TrailingData(bits.bytes.len() - bits.position / 8);
+    if bits.peek(to_boundary) != Some(0) || rest.len() > MAX_PADDING_BYTES + 4 {
+        return Err(refused());
+    }
+    let padding = rest.len().checked_sub(4).unwrap_or(rest.len());
+    let (zeros, length) = rest.split_at(padding);
+    if zeros.iter().any(|&b| b != 0) {
+        return Err(refused());
+    }
+    let [a, b, c, d] = *length else {
+        return Ok(());
     };
+    let length = u32::from_le_bytes([a, b, c, d]);
     if usize::try_from(length).ok() != Some(decoded) {
         return Err(SldcError::LengthMismatch {
             stated: length,

@@ -439,6 +439,11 @@ fn start_at(b: &Element) -> Result<StartAt, SubscribeError> {
     }
 }
 
+/// A SHA-1 thumbprint as text: 40 hexadecimal digits.
+fn is_sha1_hex(text: &str) -> bool {
+    text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 fn invalid(element: &'static str, value: &str) -> SubscribeError {
     SubscribeError::InvalidValue {
         element,
@@ -511,14 +516,28 @@ fn authentication_profiles(
                         .flat_map(|c| c.children_named(AUTHENTICATION_NS, "Thumbprint"))
                         // MS-WSMV 2.2.4.1: a Thumbprint without Role names the certificate.
                         .filter(|t| (t.attr("Role") == Some("issuer")) == issuer)
-                        .map(|t| t.trimmed_text().to_ascii_uppercase())
+                        .map(|t| {
+                            let text = t.text();
+                            let compact = text.chars().filter(|c| !c.is_whitespace());
+                            compact.collect::<String>().to_ascii_uppercase()
+                        })
                         .take(MAX_POLICIES)
-                        .collect()
+                        .collect::<Vec<String>>()
                 };
+                let (issuers, certificates) = (thumbprints(true), thumbprints(false));
+                // A thumbprint names a file of the source's `certs/`: 40 hexadecimal digits
+                // (a SHA-1), nothing a path could be made of.
+                if let Some(bad) = issuers
+                    .iter()
+                    .chain(&certificates)
+                    .find(|t| !is_sha1_hex(t))
+                {
+                    return Err(invalid("auth:Thumbprint", bad));
+                }
                 profiles.push(AuthenticationProfile {
                     profile: auth.attr("Profile").unwrap_or("").to_owned(),
-                    issuer_thumbprints: thumbprints(true),
-                    certificate_thumbprints: thumbprints(false),
+                    issuer_thumbprints: issuers,
+                    certificate_thumbprints: certificates,
                     subscriber_thumbprint: None,
                 });
             }

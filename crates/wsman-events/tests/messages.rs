@@ -363,6 +363,37 @@ fn the_subscribers_certificate_and_the_client_certificate_are_named() {
     ));
 }
 
+/// A thumbprint of the policy names a file of the source's `certs/`: anything but 40
+/// hexadecimal digits (a path, a short or long value) is refused at Subscribe.
+#[test]
+fn issuer_and_certificate_thumbprints_must_be_40_hex_digits() {
+    const ISSUER: &str = r#"<auth:Thumbprint Role="issuer">4ab167dfcbbda8d6225889b05937112062ea1152</auth:Thumbprint>"#;
+    for bad in [
+        "../../../../etc/ssl/private/host",
+        "4ab167dfcbbda8d6225889b05937112062ea115",
+        "4ab167dfcbbda8d6225889b05937112062ea11522",
+        "4ab167dfcbbda8d6225889b05937112062ea115g",
+        "",
+    ] {
+        for role in [r#" Role="issuer""#, ""] {
+            let text = subscribe(DeliveryMode::EVENTS, "", FILTER, "").replace(
+                ISSUER,
+                &format!("<auth:Thumbprint{role}>{bad}</auth:Thumbprint>"),
+            );
+            assert!(
+                matches!(
+                    parse_subscribe(&parsed(&text)),
+                    Err(SubscribeError::InvalidValue {
+                        element: "auth:Thumbprint",
+                        ..
+                    })
+                ),
+                "{bad:?} (role {role:?})"
+            );
+        }
+    }
+}
+
 #[test]
 fn dsp0226_names_the_profile_with_w_auth() {
     let text = subscribe(

@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 use wsman_events::sldc::{self, SldcError};
+use wsman_test::ecma321;
 
 /// Packs a string of '0'/'1' (spaces ignored) into bytes, most significant bit first, padded
 /// with zeros: the test's own bit writer, independent of the module's.
@@ -104,6 +105,80 @@ proptest! {
     fn arbitrary_bytes_never_panic_and_stay_bounded(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
         if let Ok(out) = sldc::decompress(&data, 4096) {
             prop_assert!(out.len() <= 4096);
+        }
+    }
+}
+
+/// Every padding after End of Record from 0 to 31 bits (zero bits to any boundary up to 32),
+/// with the length after it and without, written by the harness's ECMA-321 writer (not our
+/// compressor): each decodes to its text. A 1-bit anywhere in that padding, a length that
+/// disagrees, or a byte more are refused.
+#[test]
+fn every_padding_up_to_32_bits_is_read_with_and_without_the_length() {
+    let plain = b"<Event xmlns='e'><System><Computer>web01</Computer></System></Event>";
+    for padding in 0..32 {
+        for with_length in [false, true] {
+            let stream = ecma321::framed(plain, padding, with_length);
+            assert_eq!(
+                sldc::decompress(&stream, 1 << 16).as_deref(),
+                Ok(&plain[..]),
+                "padding {padding}, length {with_length}"
+            );
+            let trailer = if with_length { 4 } else { 0 };
+            // The padding's bits are the last `padding` bits before the length.
+            let end = (stream.len() - trailer) * 8;
+            for bit in end - padding..end {
+                let mut flipped = stream.clone();
+                flipped[bit / 8] |= 0x80 >> (bit % 8);
+                assert!(
+                    sldc::decompress(&flipped, 1 << 16).is_err(),
+                    "padding {padding}, bit {bit} set, length {with_length}"
+                );
+            }
+            // A zero byte more: still padding while that stays under 32 bits and no length
+            // came before it; otherwise refused.
+            let mut longer = stream.clone();
+            longer.push(0);
+            assert_eq!(
+                sldc::decompress(&longer, 1 << 16).is_ok(),
+                !with_length && padding + 8 < 32,
+                "padding {padding} and a zero byte more, length {with_length}"
+            );
+        }
+        let mut wrong = ecma321::framed(plain, padding, true);
+        let at = wrong.len() - 4;
+        wrong[at] ^= 1;
+        assert!(matches!(
+            sldc::decompress(&wrong, 1 << 16),
+            Err(SldcError::LengthMismatch { .. })
+        ));
+    }
+    // 32 bits of padding (a whole zero word after the byte boundary) are not padding.
+    let mut too_long = ecma321::framed(plain, 0, false);
+    too_long.extend_from_slice(&[0; 4]);
+    assert!(sldc::decompress(&too_long, 1 << 16).is_err());
+}
+
+proptest! {
+    #[test]
+    fn independently_written_streams_decode_whatever_their_padding(
+        plain in proptest::collection::vec(any::<u8>(), 8..600),
+        padding in 0usize..32,
+        with_length: bool,
+        tail in proptest::collection::vec(1u8..=255, 0..3),
+    ) {
+        let mut plain = plain;
+        // Some bytes other than 0xFF at the start, for the writer's split.
+        for byte in &mut plain[..8] {
+            *byte &= 0x7F;
+        }
+        let stream = ecma321::framed(&plain, padding, with_length);
+        prop_assert_eq!(sldc::decompress(&stream, plain.len()).unwrap(), plain.clone());
+        // A non-zero byte after it is never read as padding.
+        if !tail.is_empty() {
+            let mut longer = stream;
+            longer.extend_from_slice(&tail);
+            prop_assert!(sldc::decompress(&longer, plain.len()).is_err());
         }
     }
 }

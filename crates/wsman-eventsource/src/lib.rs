@@ -14,6 +14,9 @@
 
 pub mod forward;
 pub mod push;
+mod push_credentials;
+
+pub use push_credentials::CredentialSubscribers;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -63,6 +66,9 @@ pub struct Caller {
     /// The Linux user the request runs as (subscriptions are counted and owned per user).
     pub user: String,
     pub administrator: bool,
+    /// That user's uid, when the request runs as a Linux user (root's subscriptions may
+    /// have the daemon authenticate anywhere: [`CredentialSubscribers`]).
+    pub uid: Option<u32>,
 }
 
 /// Why the source refused.
@@ -152,6 +158,7 @@ pub struct EventSource {
     /// Shared with the push tasks, which advance their subscription's bookmark.
     subscriptions: Arc<std::sync::Mutex<HashMap<String, Subscription>>>,
     connector: Option<Arc<dyn push::Connector>>,
+    credential_subscribers: CredentialSubscribers,
 }
 
 impl EventSource {
@@ -163,6 +170,7 @@ impl EventSource {
             limits,
             subscriptions: Arc::new(std::sync::Mutex::new(HashMap::new())),
             connector: None,
+            credential_subscribers: CredentialSubscribers::default(),
         }
     }
 
@@ -170,6 +178,13 @@ impl EventSource {
     /// without one only Pull is offered.
     pub fn with_connector(mut self, connector: Arc<dyn push::Connector>) -> EventSource {
         self.connector = Some(connector);
+        self
+    }
+
+    /// The hosts a push subscription not made as root may have the daemon authenticate to
+    /// (none by default).
+    pub fn with_credential_subscribers(mut self, hosts: CredentialSubscribers) -> EventSource {
+        self.credential_subscribers = hosts;
         self
     }
 
@@ -204,6 +219,9 @@ impl EventSource {
             }
             (Some(connector), true) => Some(connector),
         };
+        if connector.is_some() {
+            self.check_credentials(caller, request)?;
+        }
         let readable: Vec<String> = if caller.administrator {
             LOGS.iter().map(|l| (*l).to_owned()).collect()
         } else {
@@ -312,6 +330,29 @@ impl EventSource {
         );
         tracing::info!(subscription = %id, user = %caller.user, "event subscription created");
         Ok(Subscribed { id, expires })
+    }
+
+    /// Refuse a push subscription whose policy names an authentication profile (the daemon
+    /// would prove itself with its own credentials) to a NotifyTo or EndTo host the operator
+    /// did not list, unless it is made as uid 0: decided before anything is opened or sent.
+    fn check_credentials(
+        &self,
+        caller: &Caller,
+        request: &SubscribeRequest,
+    ) -> Result<(), SourceError> {
+        if request.authentication.is_empty() || caller.uid == Some(0) {
+            return Ok(());
+        }
+        let addresses = request.notify_to.iter().chain(&request.end_to);
+        for to in addresses {
+            if !self.credential_subscribers.names(&to.address) {
+                return Err(SourceError::AccessDenied(format!(
+                    "user {} asked for push delivery with the daemon's credentials to {}, a host push.toml's credential_subscribers does not list (only root may name any)",
+                    caller.user, to.address
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Open the subscriber and start the task that pushes to it. The task ends when the

@@ -59,6 +59,7 @@ fn admin() -> Caller {
     Caller {
         user: "root".to_owned(),
         administrator: true,
+        uid: Some(0),
     }
 }
 
@@ -66,6 +67,7 @@ fn user(name: &str) -> Caller {
     Caller {
         user: name.to_owned(),
         administrator: false,
+        uid: None,
     }
 }
 

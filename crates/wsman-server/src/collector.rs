@@ -363,8 +363,12 @@ impl CollectorService {
                 request.message_id.as_deref(),
             ));
         }
-        ingest::check_computers(&delivery, &proof.sender)
-            .map_err(|e| refuse(Refusal::ForgedComputer, e.to_string()))?;
+        ingest::check_computers(
+            &delivery,
+            &proof.sender,
+            subscription.mapped_computers(&client),
+        )
+        .map_err(|e| refuse(Refusal::ForgedComputer, e.to_string()))?;
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
         let unavailable = |why: Refusal, what: String| {
             tracing::error!(client = %client, subscription = %subscription.name, error = %what, "collector: batch not stored (503: the forwarder resends)");

@@ -221,14 +221,22 @@ impl Engine for EventingEngine {
 }
 
 /// Who the event source sees: the Linux user the request runs as (subscriptions are owned and
-/// counted per Linux user), and whether that caller is an administrator.
+/// counted per Linux user), whether that caller is an administrator, and its uid (only a
+/// mapped Linux user has one; a lookup that fails leaves none, which is never root's).
 fn source_caller(caller: &Caller) -> SourceCaller {
+    let uid = caller.linux_user.as_deref().and_then(|name| {
+        wsman_os::users::lookup_user(name)
+            .ok()
+            .flatten()
+            .map(|u| u.uid)
+    });
     SourceCaller {
         user: caller
             .linux_user
             .clone()
             .unwrap_or_else(|| caller.user.clone()),
         administrator: caller.is_administrator,
+        uid,
     }
 }
 

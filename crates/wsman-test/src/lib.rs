@@ -16,6 +16,8 @@
 //! - [`shape`]: an answer's structure, values aside, for differential tests against recorded
 //!   Windows answers;
 //! - [`process`]: running a command with a deadline, so no test can hang.
+//! - [`ecma321`]: an SLDC writer from the standard's symbol table, independent of ours, for
+//!   bodies framed as other encoders frame them (padding after End of Record);
 //! - [`line_receiver`]: a TCP line receiver in the test process, the far end of the
 //!   collector's TCP output, that can be killed mid-stream and started again on its port;
 //! - [`kdc`]: a throwaway MIT Kerberos realm on 127.0.0.1 (`scripts/kdc.sh`), stopped on drop.
@@ -35,6 +37,7 @@ pub mod binaries;
 pub mod client_certs;
 mod config_dir;
 mod daemon;
+pub mod ecma321;
 mod fixture;
 pub mod http;
 pub mod ipmi;

@@ -300,7 +300,15 @@ fn windows_traffic_over_kerberos_sealed_http_lands_once_in_order() {
                 "kerberos.toml",
                 &format!("[PrincipalMap]\n\"{machine}\" = \"{}\"\n", kdc.user()),
             );
-            config.write_raw("subscriptions/wef.toml", &subscription(&file));
+            // The test realm is not the forwarder's DNS domain (a disjoint namespace): the
+            // explicit map names the machine's Computer.
+            config.write_raw(
+                "subscriptions/wef.toml",
+                &format!(
+                    "{}[computers]\n\"{machine}\" = [\"{COMPUTER}\"]\n",
+                    subscription(&file)
+                ),
+            );
         },
         &env,
     );

@@ -263,16 +263,23 @@ fn client_options(config: &CollectorConfig) -> anyhow::Result<ClientOptions> {
 }
 
 /// Opens the collector's delivery addresses with the configured authentication, when the
-/// subscription's policy accepts it.
+/// subscription's policy accepts it and the address is on the configured collector's host.
 struct CollectorConnector {
     options: ClientOptions,
     issuer_ca: Option<String>,
+    /// The host of the configured `Server=`: the only one the forwarder's credentials go to.
+    /// A collector names the delivery addresses (NotifyTo, EndTo), so without this one that
+    /// was compromised or spoofed could have the forwarder send its Basic password, or prove
+    /// itself, to any host.
+    collector_host: String,
 }
 
 #[derive(Debug, thiserror::Error)]
 enum ConnectError {
     #[error("the collector's policy accepts none of our authentication ({0})")]
     Policy(String),
+    #[error("the collector at {collector} names a delivery address on another host, {to}: the forwarder's credentials go only to the collector's host")]
+    OtherHost { collector: String, to: String },
     #[error(transparent)]
     Client(#[from] wsman_client::ClientError),
 }
@@ -306,6 +313,13 @@ impl Connector for CollectorConnector {
             return Err(ConnectError::Policy(ours.to_owned()).into());
         }
         let endpoint = Endpoint::parse(&to.address, false).map_err(ConnectError::from)?;
+        if !endpoint.host.eq_ignore_ascii_case(&self.collector_host) {
+            return Err(ConnectError::OtherHost {
+                collector: self.collector_host.clone(),
+                to: endpoint.host,
+            }
+            .into());
+        }
         let client = Client::new(endpoint, self.options.clone()).map_err(ConnectError::from)?;
         Ok(Box::new(HttpSubscriber::new(client)))
     }
@@ -509,11 +523,12 @@ impl Supervisor {
             let options = client_options(&collector)
                 .with_context(|| format!("collector {}", collector.server))?;
             let endpoint = Endpoint::parse(&collector.server, false)?;
-            let client = Client::new(endpoint, options.clone())?;
             let connector = CollectorConnector {
-                options,
+                options: options.clone(),
                 issuer_ca: collector.issuer_ca.clone(),
+                collector_host: endpoint.host.clone(),
             };
+            let client = Client::new(endpoint, options)?;
             prepared.push((collector, client, connector));
         }
         Ok(prepared

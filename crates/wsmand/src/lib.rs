@@ -12,6 +12,7 @@ mod event_log;
 mod forwarder;
 mod mgmt;
 mod notify;
+mod push_file;
 mod wec;
 
 use std::fs::DirBuilder;
@@ -346,6 +347,7 @@ fn check_config(dir: &Path) -> anyhow::Result<()> {
             forwarding.collectors.len()
         );
     }
+    push_file::load(dir)?;
     check_subscriptions(dir)?;
     println!(
         "{}: configuration OK ({} listener(s) active)",
@@ -526,6 +528,7 @@ fn event_source(
     certs_dir: std::path::PathBuf,
     journal: wsman_journal::Journal,
     mapping: wsman_events::Mapping,
+    credential_subscribers: wsman_eventsource::CredentialSubscribers,
 ) -> Arc<wsman_eventsource::EventSource> {
     let limits = wsman_eventsource::Limits {
         max_total: config.service.max_subscriptions as usize,
@@ -534,7 +537,8 @@ fn event_source(
     };
     Arc::new(
         wsman_eventsource::EventSource::new(journal, mapping, limits)
-            .with_connector(Arc::new(delivery::HttpConnector::new(certs_dir))),
+            .with_connector(Arc::new(delivery::HttpConnector::new(certs_dir)))
+            .with_credential_subscribers(credential_subscribers),
     )
 }
 
@@ -571,7 +575,15 @@ pub async fn run_daemon(
         journal.clone(),
         mapping.clone(),
     )?;
-    let events = event_source(store.config(), store.certs_dir(), journal, mapping);
+    // Who push subscriptions may have the daemon authenticate to (push.toml): checked at start.
+    let credential_subscribers = push_file::load(&config_dir)?;
+    let events = event_source(
+        store.config(),
+        store.certs_dir(),
+        journal,
+        mapping,
+        credential_subscribers,
+    );
     // Bound before the service starts, so a wrong address stops the daemon at once.
     let metrics_listener = match metrics.resolve(&store.config().metrics) {
         Some((address, allow_remote)) => Some(

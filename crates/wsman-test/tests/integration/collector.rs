@@ -179,6 +179,16 @@ pub(crate) fn enumerate_as(port: u16, user: &str, password: &str) -> Offer {
 
 /// A delivery as the push side writes it, UTF-16, SLDC-compressed.
 pub(crate) fn batch(offer: &Offer, message: u64, events: &[String], identifier: bool) -> Vec<u8> {
+    sldc::compress(&batch_text(offer, message, events, identifier))
+}
+
+/// The bytes of [`batch`] before compression: the envelope in UTF-16 with a byte-order mark.
+pub(crate) fn batch_text(
+    offer: &Offer,
+    message: u64,
+    events: &[String],
+    identifier: bool,
+) -> Vec<u8> {
     let mut parameters = Vec::new();
     if identifier {
         let mut element = Element::new(
@@ -221,7 +231,7 @@ pub(crate) fn batch(offer: &Offer, message: u64, events: &[String], identifier: 
     };
     let xml = delivery::events_envelope(&headers, events, Embedding::Cdata);
     let (bytes, _) = delivery::encode(&xml, true);
-    sldc::compress(&bytes)
+    bytes
 }
 
 pub(crate) fn deliver(port: u16, offer: &Offer, body: &[u8]) -> Answer {

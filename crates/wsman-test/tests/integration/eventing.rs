@@ -139,7 +139,7 @@ impl Source {
         );
     }
 
-    fn post_as(&self, user: &str, password: &str, body: &str) -> Response {
+    pub(crate) fn post_as(&self, user: &str, password: &str, body: &str) -> Response {
         http::post_as(self.port, user, password, body)
     }
 

@@ -18,6 +18,7 @@
 
 mod authentication;
 mod collectors;
+mod credentials;
 mod journal;
 mod windows_shape;
 
@@ -152,10 +153,12 @@ fn forwarder_config(forwarding: &str) -> (ConfigDir, u16) {
 }
 
 /// A collector subscription selecting the entries tagged `tag`, with `delivery` settings
-/// (TOML lines), written as raw XML to `file` under `output`.
+/// (TOML lines), written as raw XML to `file` under `output`. Its explicit map lets the
+/// service account speak for the forwarders' Computer, `SERVICE_ACCOUNT.forwarder.test` (the
+/// collector matches full names only).
 fn subscription(tag: &str, output: &Path, delivery: &str, file: &str) -> String {
     format!(
-        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select></Query></QueryList>'\n{delivery}[[outputs]]\ntype = \"file\"\npath = \"{}/{file}\"\nformat = \"raw\"\n",
+        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Application\">*[System[Provider[@Name=\"{tag}\"]]]</Select></Query></QueryList>'\n{delivery}[[outputs]]\ntype = \"file\"\npath = \"{}/{file}\"\nformat = \"raw\"\n[computers]\n\"{SERVICE_ACCOUNT}\" = [\"{SERVICE_ACCOUNT}.forwarder.test\"]\n",
         output.display()
     )
 }

@@ -74,10 +74,17 @@ fn kerberos_from_the_credential_cache_reaches_a_collector_over_sealed_http() {
     let Some(scene) = Scene::boot("wef-krb") else {
         return;
     };
-    // The test principal's name is the Computer's first label (the collector's rule for a
-    // principal that is neither a machine nor a service).
+    // A user principal speaks for no host of its own: the subscription's explicit map lets it
+    // speak for this Computer (the collector matches full names only).
     let computer = format!("{}.forwarder.test", kdc.user());
-    let subscription = scene.prompt_subscription("forwarded.xml");
+    let subscription = scene.prompt_subscription("forwarded.xml").replace(
+        "[computers]\n",
+        &format!(
+            "[computers]\n\"{}@{}\" = [\"{computer}\"]\n",
+            kdc.user(),
+            kdc.realm()
+        ),
+    );
     let realm_env: Vec<(&str, &str)> = kdc
         .env()
         .iter()
