@@ -78,6 +78,7 @@ pub mod body;
 pub mod catalog;
 pub mod collector;
 pub mod connection;
+pub mod control;
 pub mod dispatch;
 pub mod engine;
 pub mod enumeration;
