@@ -198,9 +198,9 @@ async function oneSampleGraphs(browser) {
   await clickAndWait(page, page.locator('form.login button[type=submit]'));
   await page.goto(`${url}/hosts/${LOCAL}`);
   await page.waitForFunction(() => document.getElementById('graphs')?.dataset.points === '1', null, { timeout: STEP_TIMEOUT });
-  await page.waitForFunction(() => document.querySelector('figure.graph[data-series="cpu"]')?.dataset.timeLabels, null, { timeout: STEP_TIMEOUT });
   const status = (await page.locator('#figures-status').innerText()).trim();
   check(status === '1 sample of the last hour, one every 3600 s (live).', `one sample's status "${status}"`);
+  await page.waitForFunction(() => document.querySelector('figure.graph[data-series="cpu"]')?.dataset.timeLabels, null, { timeout: STEP_TIMEOUT });
   const now = Date.now() / 1000;
   for (const series of ['cpu', 'memory', 'disk_free']) {
     const figure = page.locator(`figure.graph[data-series="${series}"]`);
