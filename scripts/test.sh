@@ -198,6 +198,8 @@ run_pytest() {
 browser_tests() {
     # npm itself comes from install_packages (Debian's, when the command is missing).
     (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund)
+    # The graphs' time axis without a browser (node's own test runner, no package).
+    node --test crates/wsmand-mgmt/web/src/time_axis.test.mjs
     WSMAN_TEST_BROWSER=1 cargo test -p wsmand-mgmt --test browser -- --nocapture 2>&1 \
         | tee "$LOG_DIR/browser.log"
 }

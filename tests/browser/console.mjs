@@ -184,6 +184,48 @@ async function hostGraphs(page) {
   await page.goto(`${CONSOLE}/fleet`);
 }
 
+/// A host page with one sample (a console sampling once an hour): the time axis is the last
+/// minutes up to now, its labels times of today, and the count says "1 sample".
+async function oneSampleGraphs(browser) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  context.setDefaultTimeout(STEP_TIMEOUT);
+  const page = await context.newPage();
+  watch(page, 'one-sample console');
+  const url = env('ONE_SAMPLE_URL');
+  await page.goto(`${url}/login`);
+  await page.fill('input[name=user]', env('MANAGER_USER'));
+  await page.fill('input[name=password]', env('MANAGER_PASSWORD'));
+  await clickAndWait(page, page.locator('form.login button[type=submit]'));
+  await page.goto(`${url}/hosts/${LOCAL}`);
+  await page.waitForFunction(() => document.getElementById('graphs')?.dataset.points === '1', null, { timeout: STEP_TIMEOUT });
+  const status = (await page.locator('#figures-status').innerText()).trim();
+  check(status === '1 sample of the last hour, one every 3600 s (live).', `one sample's status "${status}"`);
+  await page.waitForFunction(() => document.querySelector('figure.graph[data-series="cpu"]')?.dataset.timeLabels, null, { timeout: STEP_TIMEOUT });
+  const now = Date.now() / 1000;
+  for (const series of ['cpu', 'memory', 'disk_free']) {
+    const figure = page.locator(`figure.graph[data-series="${series}"]`);
+    const from = Number(await figure.getAttribute('data-time-from'));
+    const to = Number(await figure.getAttribute('data-time-to'));
+    check(Math.abs(to - now) < 120 && to - from >= 240 && to - from <= 3600,
+      `the ${series} time axis ends now and spans minutes: ${new Date(from * 1000).toISOString()} to ${new Date(to * 1000).toISOString()}`);
+    const labels = (await figure.getAttribute('data-time-labels')).split(' ').filter((l) => l !== '');
+    check(labels.length >= 2, `the ${series} time axis has labels (${labels.join(', ')})`);
+    for (const label of labels) {
+      const match = /^(\d\d):(\d\d)$/.exec(label);
+      // The label as a time of today (local time, as the page draws it).
+      const today = new Date();
+      if (match) today.setHours(Number(match[1]), Number(match[2]), 0, 0);
+      let at = today.getTime() / 1000;
+      // Just after midnight the axis' first minutes are yesterday's.
+      if (at > to + 60) at -= 86400;
+      check(match !== null && at >= from - 60 && at <= to + 60,
+        `the ${series} time label "${label}" is a time of today on the axis (${labels.join(', ')})`);
+    }
+  }
+  await screenshot(page, 'overview-one-sample');
+  await context.close();
+}
+
 /// The Windows recording's overview: reachable, and its figures are what the recorded answers
 /// give: the recorded fault (the recordings hold no performance class), no point.
 async function windowsFigures(page) {
@@ -214,6 +256,9 @@ try {
   await page.fill('input[name=password]', env('MANAGER_PASSWORD'));
   await clickAndWait(page, page.locator('form.login button[type=submit]'));
   check(new URL(page.url()).pathname === '/fleet', `logged in, at ${page.url()}`);
+
+  // A host page with one sample, on the console sampling once an hour.
+  await oneSampleGraphs(browser);
 
   // The fleet: both hosts reachable, with the operating system the OS reports.
   await fleetSampled(page);

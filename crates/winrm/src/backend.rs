@@ -94,6 +94,29 @@ impl Local {
         store.set_wmi_users_gid(group.ok().flatten().map(|g| g.gid.as_raw()));
         Ok(Self { store })
     }
+
+    /// After a write: wait until the daemon serving the directory has applied it
+    /// ([`crate::confirm`]); without a daemon, or without its answer, say so on stderr. A
+    /// change the daemon refuses is taken back and is this command's failure.
+    fn confirm(&mut self) -> Result<(), Failure> {
+        use crate::confirm::{self, Outcome};
+        let dir = self.store.dir().to_owned();
+        let outcome = confirm::request_apply(&dir, confirm::TIMEOUT);
+        if let Outcome::Refused(reason) = outcome {
+            let kept = match self.store.undo_last_commit() {
+                Ok(true) => "the configuration was put back as it was",
+                Ok(false) => "another change was written since and is kept",
+                Err(_) => "and the change could not be taken back",
+            };
+            return Err(Failure::local(format!(
+                "wsmand refused the change: {reason}; {kept}."
+            )));
+        }
+        if let Some(note) = confirm::note(&dir, &outcome) {
+            eprint!("{note}");
+        }
+        Ok(())
+    }
 }
 
 fn selector_set(r: &Resource) -> SelectorSet {
@@ -170,6 +193,7 @@ impl Backend for Local {
             .store
             .put(&r.uri, &selector_set(r), Some(&body))
             .map_err(local_fault)?;
+        self.confirm()?;
         parse_xml(&text).map(Some)
     }
 
@@ -186,6 +210,7 @@ impl Backend for Local {
             .store
             .create(&r.uri, &selector_set(r), body.as_ref(), &host_name())
             .map_err(local_fault)?;
+        self.confirm()?;
         resource_created(ns::ANONYMOUS, &r.uri, &selectors)
     }
 
@@ -195,7 +220,8 @@ impl Backend for Local {
         }
         self.store
             .delete(&r.uri, &selector_set(r))
-            .map_err(local_fault)
+            .map_err(local_fault)?;
+        self.confirm()
     }
 
     fn enumerate(&mut self, r: &Resource, o: &EnumerateOptions) -> Result<Vec<Element>, Failure> {

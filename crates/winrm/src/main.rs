@@ -15,6 +15,7 @@ mod args;
 mod backend;
 mod commands;
 mod configsddl;
+mod confirm;
 mod failure;
 mod fanout;
 mod firewall;

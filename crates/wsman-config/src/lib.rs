@@ -23,6 +23,7 @@ pub mod accounts;
 pub mod certmapping;
 mod certmapping_ops;
 pub mod certs;
+pub mod control;
 mod effective;
 pub mod fsutil;
 mod http;

@@ -54,6 +54,15 @@ pub struct ConfigStore {
     /// (this crate does no account lookups: the opener resolves it, see
     /// [`Self::set_wmi_users_gid`]).
     wmi_users_gid: Option<u32>,
+    /// This store's last write, so that one the daemon refuses can be taken back.
+    last_commit: Option<LastCommit>,
+}
+
+/// `config.toml` before and after a write (`None`: there was no file).
+#[derive(Debug)]
+struct LastCommit {
+    previous: Option<Vec<u8>>,
+    written: Vec<u8>,
 }
 
 const CONFIG_FILE: &str = "config.toml";
@@ -122,6 +131,14 @@ fn fingerprint(dir: &Path) -> Result<Fingerprint, ConfigError> {
 
 fn read_optional(path: &Path) -> Result<Option<String>, ConfigError> {
     match fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+fn read_optional_bytes(path: &Path) -> Result<Option<Vec<u8>>, ConfigError> {
+    match fs::read(path) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(path)(e)),
@@ -224,6 +241,7 @@ impl ConfigStore {
             fingerprint,
             failed_fingerprint: None,
             wmi_users_gid: None,
+            last_commit: None,
         })
     }
 
@@ -239,8 +257,19 @@ impl ConfigStore {
     /// policy files). Cheap when nothing changed: a `stat` and a read of each small file. On an error the current
     /// configuration stays in force and the same broken state is reported only once.
     pub fn reload_if_changed(&mut self) -> Result<bool, ConfigError> {
+        self.reload(false)
+    }
+
+    /// Like [`Self::reload_if_changed`], but files that failed before are read and reported
+    /// again: someone asked for them to apply (a local `winrm` waiting for the daemon) and
+    /// must hear why they do not.
+    pub fn reload_now(&mut self) -> Result<bool, ConfigError> {
+        self.reload(true)
+    }
+
+    fn reload(&mut self, again: bool) -> Result<bool, ConfigError> {
         let now = fingerprint(&self.dir)?;
-        if now == self.fingerprint || self.failed_fingerprint.as_ref() == Some(&now) {
+        if now == self.fingerprint || (!again && self.failed_fingerprint.as_ref() == Some(&now)) {
             return Ok(false);
         }
         match load(&self.dir) {
@@ -332,7 +361,10 @@ impl ConfigStore {
             .retain(|k, v| k.setting().is_none_or(|s| s.default != *v));
         let path = self.config_path();
         fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
-        write_atomic(&path, toml_file::render(&next).as_bytes(), 0o644).map_err(io_err(&path))?;
+        let previous = read_optional_bytes(&path)?;
+        let written = toml_file::render(&next).into_bytes();
+        write_atomic(&path, &written, 0o644).map_err(io_err(&path))?;
+        self.last_commit = Some(LastCommit { previous, written });
         self.stored = next;
         self.refresh();
         // Our own write is not a change to reload; a failure to stat only costs a reload.
@@ -340,5 +372,27 @@ impl ConfigStore {
             self.fingerprint = f;
         }
         Ok(())
+    }
+
+    /// Put `config.toml` back as it was before this store's last write (which the daemon
+    /// refused), under the writers' lock. `Ok(false)`: nothing to take back, or another
+    /// writer changed the file since, whose change is kept.
+    pub fn undo_last_commit(&mut self) -> Result<bool, ConfigError> {
+        let Some(last) = self.last_commit.take() else {
+            return Ok(false);
+        };
+        let _lock = WriteLock::acquire(&self.dir)?;
+        let path = self.config_path();
+        if read_optional_bytes(&path)?.as_deref() != Some(last.written.as_slice()) {
+            return Ok(false);
+        }
+        match &last.previous {
+            Some(bytes) => write_atomic(&path, bytes, 0o644).map_err(io_err(&path))?,
+            None => fs::remove_file(&path).map_err(io_err(&path))?,
+        }
+        let now = fingerprint(&self.dir)?;
+        let (stored, policy) = load(&self.dir)?;
+        self.adopt(stored, policy, now);
+        Ok(true)
     }
 }

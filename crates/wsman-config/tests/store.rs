@@ -168,6 +168,71 @@ fn writes_apply_on_top_of_changes_made_by_another_writer() {
 }
 
 #[test]
+fn reload_now_reports_a_broken_file_every_time_it_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = ConfigStore::open(dir.path()).unwrap();
+    assert!(!s.reload_now().unwrap());
+    write(dir.path(), "config.toml", "[Config]\nMaxBatchItems = 0\n");
+    assert!(s.reload_if_changed().is_err());
+    // The periodic check stays quiet; someone waiting for the change hears why, each time.
+    assert!(!s.reload_if_changed().unwrap());
+    let e = s.reload_now().unwrap_err().to_string();
+    assert!(e.contains("config.toml:2"), "{e}");
+    assert!(s.reload_now().is_err());
+    write(dir.path(), "config.toml", "[Config]\nMaxBatchItems = 5\n");
+    assert!(s.reload_now().unwrap());
+    assert_eq!(s.config().max_batch_items, 5);
+}
+
+#[test]
+fn a_refused_write_is_taken_back_unless_another_writer_came_after() {
+    let (dir, mut s) = store();
+    // No file before the write: taking it back removes it.
+    assert!(!s.undo_last_commit().unwrap());
+    put_leaves(
+        &mut s,
+        CONFIG,
+        "Config",
+        "<p:MaxBatchItems>11</p:MaxBatchItems>",
+    )
+    .unwrap();
+    assert!(read(dir.path(), "config.toml").is_some());
+    assert!(s.undo_last_commit().unwrap());
+    assert_eq!(read(dir.path(), "config.toml"), None);
+    assert_eq!(s.config().max_batch_items, 32000);
+    // Taken back once only.
+    assert!(!s.undo_last_commit().unwrap());
+    write(dir.path(), "config.toml", "[Config]\nMaxBatchItems = 7\n");
+    put_leaves(
+        &mut s,
+        CONFIG,
+        "Config",
+        "<p:MaxBatchItems>12</p:MaxBatchItems>",
+    )
+    .unwrap();
+    assert!(s.undo_last_commit().unwrap());
+    assert_eq!(
+        read(dir.path(), "config.toml").as_deref(),
+        Some("[Config]\nMaxBatchItems = 7\n")
+    );
+    assert_eq!(s.config().max_batch_items, 7);
+    // Another writer's change made after ours is kept.
+    put_leaves(
+        &mut s,
+        CONFIG,
+        "Config",
+        "<p:MaxBatchItems>13</p:MaxBatchItems>",
+    )
+    .unwrap();
+    write(dir.path(), "config.toml", "[Config]\nMaxBatchItems = 14\n");
+    assert!(!s.undo_last_commit().unwrap());
+    assert_eq!(
+        read(dir.path(), "config.toml").as_deref(),
+        Some("[Config]\nMaxBatchItems = 14\n")
+    );
+}
+
+#[test]
 fn store_and_config_can_be_shared_across_threads() {
     fn shareable<T: Send + Sync>() {}
     shareable::<ConfigStore>();

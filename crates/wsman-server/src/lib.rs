@@ -84,6 +84,7 @@ pub mod catalog;
 pub mod collector;
 pub mod connection;
 pub mod connection_limit;
+pub mod control;
 pub mod dispatch;
 pub mod engine;
 pub mod enumeration;

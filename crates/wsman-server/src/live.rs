@@ -1,8 +1,10 @@
 //! The live configuration: the config store behind a lock, the server built on it, and the
 //! loop that applies changes without a restart.
 //!
-//! Changes come from three places and take the same path ([`Server::apply`]): the files
-//! changed on disk (checked every second, a few `stat` calls), SIGHUP (forwarded by the daemon
+//! Changes come from four places and take the same path ([`Server::apply`]): the files
+//! changed on disk (checked every second, a few `stat` calls), a local `winrm` that wrote
+//! them and asks on the control socket ([`crate::control`]) for them to apply before it
+//! returns, SIGHUP (forwarded by the daemon
 //! as a reload request; it also reads the Kerberos keytab and `kerberos.toml` again:
 //! [`Server::reload_kerberos`], and every engine its own configuration:
 //! [`Server::reload_engines`], so the collector follows `subscriptions/`), and remote
@@ -21,6 +23,7 @@ use wsman_providers::config::{ConfigProvider, StoreBackend};
 
 use crate::auth::basic::CredentialVerifier;
 use crate::catalog::{Catalog, Family};
+use crate::control::{ApplyRequest, ControlSocket};
 use crate::dispatch::transfer::TransferEngine;
 use crate::server::{ListenerTable, Server, ServerParts};
 use crate::system::settings_from_config;
@@ -35,6 +38,10 @@ pub struct LiveService {
     server: Arc<Server>,
     store: Arc<Mutex<ConfigStore>>,
     default_product_version: String,
+    /// Served from the start, so that it is there once the listeners are; its requests
+    /// wait for [`Self::run`].
+    control: Option<ControlSocket>,
+    apply_requests: mpsc::Receiver<ApplyRequest>,
 }
 
 impl LiveService {
@@ -49,6 +56,7 @@ impl LiveService {
         host_name: String,
     ) -> Self {
         let config_dir: PathBuf = store.dir().to_owned();
+        let (control, apply_requests) = control_socket(&config_dir);
         let settings = settings_from_config(store.config(), &default_product_version);
         let store = Arc::new(Mutex::new(store));
         let table = Arc::new(ListenerTable::default());
@@ -106,6 +114,8 @@ impl LiveService {
             server,
             store,
             default_product_version,
+            control,
+            apply_requests,
         }
     }
 
@@ -126,6 +136,21 @@ impl LiveService {
         Ok(true)
     }
 
+    /// Apply the files as they are now (a local `winrm` asked on the control socket): `Err`
+    /// with the reason when they do not load, even if they failed before.
+    pub async fn apply_files_now(&self) -> Result<(), ConfigError> {
+        let snapshot = {
+            let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+            if !store.reload_now()? {
+                return Ok(());
+            }
+            store.snapshot()
+        };
+        self.apply(&snapshot).await;
+        tracing::info!("configuration reloaded (asked on the control socket)");
+        Ok(())
+    }
+
     async fn apply(&self, config: &Config) {
         let settings = settings_from_config(config, &self.default_product_version);
         self.server.apply(settings).await;
@@ -134,18 +159,29 @@ impl LiveService {
     /// Serve until `shutdown` resolves. `reload_requests` carries SIGHUP; `notify` receives
     /// the systemd states (`RELOADING=1`, `READY=1`, `STOPPING=1`).
     pub async fn run(
-        self,
+        mut self,
         mut reload_requests: mpsc::Receiver<()>,
         shutdown: impl Future<Output = ()>,
         notify: &(dyn Fn(&str) + Send + Sync),
     ) {
         let mut tick = tokio::time::interval(CHECK_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Answered here, between two file checks, so an answer never leaves while a check
+        // that read the same files is still applying them.
+        let control = self.control.take();
+        let mut apply_requests = std::mem::replace(&mut self.apply_requests, mpsc::channel(1).1);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
                 _ = tick.tick() => self.reload_logged(false).await,
+                Some(reply) = apply_requests.recv() => {
+                    let outcome = self.apply_files_now().await.map_err(|e| {
+                        tracing::error!(error = %e, "configuration not applied on request; keeping the one in force");
+                        wsman_config::control::Refused(e.to_string())
+                    });
+                    let _ = reply.send(outcome);
+                }
                 Some(()) = reload_requests.recv() => {
                     notify("RELOADING=1");
                     self.server.reload_kerberos().await;
@@ -155,6 +191,7 @@ impl LiveService {
                 }
             }
         }
+        drop(control);
         notify("STOPPING=1");
         tracing::info!("shutting down");
         self.server.shutdown().await;
@@ -169,6 +206,18 @@ impl LiveService {
             Err(e) => {
                 tracing::error!(error = %e, "configuration not reloaded; keeping the one in force")
             }
+        }
+    }
+}
+
+/// Serve the control socket of the config dir; `None` (logged) when it cannot be.
+fn control_socket(dir: &std::path::Path) -> (Option<ControlSocket>, mpsc::Receiver<ApplyRequest>) {
+    let (tx, rx) = mpsc::channel(16);
+    match crate::control::serve(dir, tx) {
+        Ok(socket) => (Some(socket), rx),
+        Err(e) => {
+            tracing::warn!(error = %e, "no control socket: a local winrm cannot wait for its changes to apply");
+            (None, rx)
         }
     }
 }

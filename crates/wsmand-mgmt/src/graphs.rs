@@ -63,10 +63,19 @@ fn status(figures: &Snapshot) -> String {
         (Some(false), _) => "The last sample did not reach the host.".to_owned(),
         (Some(true), None) => "The host answered, but gave none of the figures.".to_owned(),
         (Some(true), Some(_)) => format!(
-            "{} samples of the last hour, one every {} s.",
-            figures.points.len(),
+            "{} of the last hour, one every {} s.",
+            samples(figures.points.len()),
             figures.interval
         ),
+    }
+}
+
+/// "1 sample", "2 samples": the count agrees with its noun (graphs.js words it alike).
+fn samples(count: usize) -> String {
+    if count == 1 {
+        "1 sample".to_owned()
+    } else {
+        format!("{count} samples")
     }
 }
 
@@ -121,6 +130,9 @@ mod tests {
         assert_eq!(figure("disk_free", Some(&point)), "100.0 %");
         assert_eq!(figure("network", Some(&point)), "1.5 KiB/s");
         assert_eq!(figure("cpu", None), "—");
+        assert_eq!(samples(1), "1 sample");
+        assert_eq!(samples(0), "0 samples");
+        assert_eq!(samples(360), "360 samples");
         assert_eq!(rate(0.0), "0.0 B/s");
         assert_eq!(
             rate(5.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0),

@@ -95,8 +95,11 @@ impl Console {
             "EnableRemoteManagement = false\nPort = {port}\nBindAddresses = [\"*\"]\n\
              Certificate = \"auto\"\nCredentials = \"os+manager\"\nUnspecifiedClients = \"Allow\"\n\
              AllowedClients = []\nRequestLog = \"journal\"\nSessionIdleMinutes = 15\n\
-             SessionLifetimeHours = 8\nSampleIntervalSeconds = 2\n{extra}\n"
+             SessionLifetimeHours = 8\n{extra}\n"
         );
+        if !extra.contains("SampleIntervalSeconds") {
+            toml.push_str("SampleIntervalSeconds = 2\n");
+        }
         if !extra.contains("DeniedClients") {
             toml.push_str("DeniedClients = []\n");
         }
@@ -415,8 +418,13 @@ fn the_console_in_chromium() {
             .expect("start the process to terminate"),
     );
 
+    // A console that samples once an hour: its host page has one sample all along (the
+    // first is taken at its start).
+    let one_sample = Console::start(&[("local", hosts[0].2)], "SampleIntervalSeconds = 3600");
+
     let artifacts = artifacts_dir("console");
     let env = [
+        ("ONE_SAMPLE_URL", one_sample.url()),
         ("CONSOLE_URL", console.url()),
         ("DENIED_URL", denying.url()),
         ("MANAGER_USER", MANAGER.to_owned()),

@@ -102,3 +102,65 @@ fn wrong_credssp_password_is_refused_by_both_tools() {
     assert!(log.contains("wrong password for 'credsspcli'"), "{log}");
     assert!(!log.contains("Wrong-Pass-3"));
 }
+
+/// `winrm --config-dir DIR set ...` against the daemon serving DIR returns once the daemon has
+/// applied the change (it asks on the control socket and waits): CredSSP switched on is
+/// offered to the very next request and a CredSSP handshake succeeds, switched off it is
+/// refused at once; 20 rounds, each a real change.
+#[test]
+fn a_local_set_of_credssp_holds_when_winrm_returns() {
+    let fixture = Fixture::http();
+    fixture
+        .config
+        .add_ntlm_account(USER, PASSWORD, run_as_user());
+    let dir = fixture.config.path().to_string_lossy().into_owned();
+    let url = format!("http://127.0.0.1:{}/wsman", fixture.port);
+    let set = |on: bool| {
+        let value = format!("@{{CredSSP=\"{on}\"}}");
+        let mut command = Command::new(binaries::winrm());
+        command
+            .args([
+                "set",
+                "winrm/config/service/auth",
+                &value,
+                "--config-dir",
+                &dir,
+            ])
+            .env_remove("WSMAND_CONFIG_DIR");
+        process::run(&mut command, None, Duration::from_secs(60))
+    };
+    for round in 0..20 {
+        for on in [true, false] {
+            let finished = set(on);
+            assert_eq!(finished.code(), 0, "{}", finished.describe());
+            // Confirmed by the daemon: no note that it could not be reached.
+            assert!(
+                !finished.stderr.contains("wsmand"),
+                "{}",
+                finished.describe()
+            );
+            let identify = tool(&fixture, "winrm", &url, PASSWORD, &["identify"]);
+            if on {
+                assert_eq!(
+                    identify.code(),
+                    0,
+                    "round {round}: CredSSP not in force when winrm set returned: {}",
+                    identify.describe()
+                );
+                assert!(identify.stdout.contains("IdentifyResponse"));
+            } else {
+                assert_ne!(
+                    identify.code(),
+                    0,
+                    "round {round}: CredSSP still offered after winrm set returned: {}",
+                    identify.describe()
+                );
+            }
+        }
+    }
+    let log = fixture.daemon.stderr();
+    assert!(
+        log.contains("authenticated (CredSSP, credentials delegated)"),
+        "{log}"
+    );
+}

@@ -170,6 +170,14 @@ fn local_mode_reads_and_writes_the_config_dir() {
         &dir,
     ]);
     assert_eq!(finished.code(), 0, "{}", finished.describe());
+    // No daemon serves the directory: said, and the change waits for its start.
+    assert!(
+        finished.stderr.contains(&format!(
+            "no wsmand is running for {dir}: the change applies when it starts"
+        )),
+        "{}",
+        finished.describe()
+    );
     let finished = winrm(&["get", "winrm/config/service", "--config-dir", &dir]);
     assert!(
         has_line(&finished.stdout, "MaxConnections = 42"),
@@ -387,4 +395,39 @@ fn deleting_a_listener_deletes_its_generated_certificate_and_warns_when_none_is_
         only_own,
         "an operator's certificate is kept"
     );
+}
+
+/// The daemon's control socket answers `refused` with the file and line when the files do
+/// not load, every time it is asked (not only the first time, as the periodic check logs
+/// it), keeps the configuration in force, and `applied` once they load again.
+#[test]
+fn the_control_socket_refuses_files_that_do_not_load_and_says_why() {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let mut fixture = Fixture::http();
+    let socket = fixture.config.path().join(".control.sock");
+    let ask = || {
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("control socket");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        stream.write_all(b"apply\n").expect("request");
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).expect("answer");
+        line
+    };
+    assert_eq!(ask(), "applied\n");
+    let config = fixture.config.path().join("config.toml");
+    let good = std::fs::read_to_string(&config).expect("config.toml");
+    std::fs::write(&config, format!("{good}\n[Config]\nMaxBatchItems = 0\n")).expect("write");
+    for _ in 0..2 {
+        let answer = ask();
+        assert!(
+            answer.starts_with("refused ") && answer.contains("config.toml:"),
+            "{answer}"
+        );
+    }
+    // The configuration in force still serves.
+    fixture.assert_still_serving();
+    std::fs::write(&config, &good).expect("write");
+    assert_eq!(ask(), "applied\n");
 }

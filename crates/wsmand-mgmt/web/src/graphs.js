@@ -6,8 +6,13 @@
 // own (numbers only); a figure the host did not give is null, drawn as a gap.
 
 import uPlot from "uplot";
+import { clock, MINUTE_STEPS, timeRange } from "./time_axis.js";
 
 const HOUR = 3600;
+// "1 sample", "2 samples" (the server's table says it alike).
+function samples(count) {
+  return count === 1 ? "1 sample" : count + " samples";
+}
 
 function colour(name, fallback) {
   const value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -29,6 +34,15 @@ function tickValue(unit) {
     });
 }
 
+// The time axis' labels; the ones drawn last are kept on the figure for the browser test.
+function timeLabels(figure) {
+  return (u, ticks) => {
+    const labels = ticks.map(clock);
+    figure.dataset.timeLabels = labels.join(" ");
+    return labels;
+  };
+}
+
 function chart(figure, width) {
   const box = figure.querySelector(".chart");
   const unit = figure.dataset.unit;
@@ -40,9 +54,18 @@ function chart(figure, width) {
     height: 160,
     legend: { show: false },
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true }, y: percent ? { range: [0, 100] } : { range: (u, min, max) => [0, Math.max(max, 1)] } },
-    axes: [axis, { ...axis, size: percent ? 50 : 80, values: tickValue(unit) }],
+    scales: { x: { time: true, range: (u) => timeRange(u.data[0], Date.now() / 1000) }, y: percent ? { range: [0, 100] } : { range: (u, min, max) => [0, Math.max(max, 1)] } },
+    axes: [{ ...axis, space: 60, incrs: MINUTE_STEPS, values: timeLabels(figure) }, { ...axis, size: percent ? 50 : 80, values: tickValue(unit) }],
     series: [{}, { label: figure.querySelector("figcaption").textContent, stroke, width: 2, spanGaps: false, points: { show: true, size: 4 } }],
+    // What was drawn, for the browser test: the time axis' ends (seconds).
+    hooks: {
+      draw: [
+        (u) => {
+          figure.dataset.timeFrom = String(u.scales.x.min);
+          figure.dataset.timeTo = String(u.scales.x.max);
+        },
+      ],
+    },
   };
   return new uPlot(options, [[], []], box);
 }
@@ -82,7 +105,7 @@ function start(root) {
       points = points.filter((p) => p.at > oldest);
       draw();
       if (status && fresh.length) {
-        status.textContent = points.length + " samples of the last hour, one every " + interval + " s (live).";
+        status.textContent = samples(points.length) + " of the last hour, one every " + interval + " s (live).";
       }
     } catch (error) {
       if (status) status.textContent = "The figures could not be read: " + error.message;
