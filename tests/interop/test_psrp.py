@@ -403,3 +403,24 @@ def test_over_kerberos(realm, kerberos_daemon, transport, monkeypatch):
     if transport == "http":
         assert spy.calls >= 4, spy.calls
     assert "authenticated (Kerberos)" in kerberos_daemon.log_tail(400)
+
+
+@pytest.mark.parametrize(
+    "creation, reason",
+    [("!!not base64!!", "not base64"), (None, "creationXml")],
+)
+def test_a_create_whose_creation_xml_does_not_decode_starts_nothing(ps_daemon, uid, creation, reason):
+    target = Target(ps_daemon, "http", login_for("run-as"))
+    create = (WINDOWS / "psrp-shell-create.request.xml").read_text()
+    create = create.replace("76056A84-51DC-4F24-9262-CA2A55464B2B", str(uuid.uuid4()).upper())
+    create = create.replace("https://127.0.0.1:55986/wsman", target.url)
+    start = create.index("<creationXml")
+    end = create.index("</creationXml>") + len("</creationXml>")
+    element = "" if creation is None else (
+        f'<creationXml xmlns="http://schemas.microsoft.com/powershell">{creation}</creationXml>')
+    answer = post(target, create[:start] + element + create[end:])
+    fault = answer.find(f"{SOAP}Body/{SOAP}Fault")
+    assert fault is not None, ET.tostring(answer)
+    assert reason in ET.tostring(fault, encoding="unicode")
+    assert fault.findtext(f"{SOAP}Code/{SOAP}Subcode/{SOAP}Value").endswith("InvalidParameter")
+    assert not pwsh_processes(uid)
