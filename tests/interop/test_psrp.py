@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -32,7 +33,7 @@ from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
 from pypsrp.shell import WinRS
 from pypsrp.wsman import SelectorSet
 
-from conftest import REPO, Account, DecryptSpy, running_daemon
+from conftest import REPO, Account, DecryptSpy, binary, running_daemon
 from shell_support import (  # noqa: F401 (no_leftover_processes: autouse fixture)
     LOGINS,
     RUN_AS_ACCOUNT,
@@ -424,3 +425,35 @@ def test_a_create_whose_creation_xml_does_not_decode_starts_nothing(ps_daemon, u
     assert reason in ET.tostring(fault, encoding="unicode")
     assert fault.findtext(f"{SOAP}Code/{SOAP}Subcode/{SOAP}Value").endswith("InvalidParameter")
     assert not pwsh_processes(uid)
+
+
+POWERSHELL_URI = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
+
+
+def test_config_sddl_edits_the_plugin_descriptor_and_the_daemon_applies_it(uid, standin):
+    """`winrm configSDDL` on the PowerShell plug-in's URI: the default admits BUILTIN\\Users;
+    narrowed to administrators, the run-as user's pool is refused before any pwsh starts."""
+    winrm = str(binary("winrm"))
+
+    def configsddl(config_dir: Path, *edits: str) -> str:
+        return subprocess.run(
+            [winrm, "--config-dir", str(config_dir), "configSDDL", POWERSHELL_URI, *edits],
+            capture_output=True, text=True, check=True, timeout=60,
+        ).stdout
+
+    shown: dict[str, str] = {}
+
+    def prepare(config_dir: Path) -> None:
+        powershell_config(standin.path)(config_dir)
+        shown["default"] = configsddl(config_dir)
+        shown["narrowed"] = configsddl(config_dir, "-sddl:O:NSG:BAD:P(A;;GA;;;BA)")
+
+    with running_daemon((RUN_AS_ACCOUNT,), prepare=prepare) as daemon:
+        target = Target(daemon, "http", login_for("run-as"))
+        with pytest.raises(WSManFaultError) as fault:
+            RunspacePool(target.wsman()).open()
+        assert "Access is denied" in str(fault.value), str(fault.value)
+        assert not pwsh_processes(uid)
+    assert "BUILTIN\\Users" in shown["default"], shown
+    assert "BUILTIN\\Users" not in shown["narrowed"], shown
+    assert "BUILTIN\\Administrators" in shown["narrowed"], shown
