@@ -193,11 +193,13 @@ def test_delete_kills_the_processes(target, uid):
     assert wait_until(lambda: not processes_running(uid, marker), 15), f"{marker} survived Delete"
 
 
-def test_powershell_uri_is_a_clean_fault(user_daemon):
+def test_powershell_create_without_a_shell_body_is_a_clean_fault(user_daemon):
+    """The PowerShell plug-in is served (tests/interop/test_psrp.py); a Create of it without
+    its rsp:Shell body is the schema fault a cmd shell's gets."""
     with Target(user_daemon, "http", login_for("run-as")).wsman() as w:
         with pytest.raises(WSManFaultError) as info:
             w.create("http://schemas.microsoft.com/powershell/Microsoft.PowerShell", None)
-    assert info.value.code == 2150858770
+    assert info.value.code == 2150858817
 
 
 def test_twenty_concurrent_shells(target, uid):

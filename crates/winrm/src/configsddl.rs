@@ -13,7 +13,10 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use wsman_client::Resource;
-use wsman_config::plugin::{uri_of_wmi_key, wmi_key_of_uri, PLUGIN_CONFIG_NS};
+use wsman_config::plugin::{
+    uri_of_wmi_key, wmi_key_of_uri, PLUGIN_CONFIG_NS, POWERSHELL_PLUGIN_NAME,
+    POWERSHELL_RESOURCE_URI,
+};
 use wsman_config::sddl_edit::{edit, rights_table, Edit, Right};
 use wsman_config::{SecurityDescriptor, Sid, PLUGIN_URI, WMI_PLUGIN_KEY, WMI_PLUGIN_NAME};
 use wsman_proto::xml::{Element, Writer};
@@ -29,6 +32,8 @@ enum Target {
     Root,
     /// A `WmiSDDL` key: the plug-in or a namespace.
     Wmi(String),
+    /// The PowerShell plug-in (`microsoft.powershell`): its one descriptor.
+    PowerShell,
 }
 
 fn target(uri: &str) -> Result<Target, Failure> {
@@ -37,20 +42,63 @@ fn target(uri: &str) -> Result<Target, Failure> {
     }
     let full = crate::syntax::parse_resource(uri)?.uri;
     let path = full.trim_end_matches("/*").trim_end_matches('/');
+    if path.eq_ignore_ascii_case(POWERSHELL_RESOURCE_URI) {
+        return Ok(Target::PowerShell);
+    }
     wmi_key_of_uri(path).map(Target::Wmi).ok_or_else(|| {
         usage(format!(
             "{uri:?} has no security descriptor of its own here: use default (RootSDDL), \
-             {} (the WMI plug-in) or a WMI namespace's URI (wmi/root/cimv2)",
-            wsman_config::WMI_NAMESPACE_URI
+             {} (the WMI plug-in), a WMI namespace's URI (wmi/root/cimv2) or {} (PowerShell)",
+            wsman_config::WMI_NAMESPACE_URI,
+            POWERSHELL_RESOURCE_URI
         ))
         .into()
     })
 }
 
 fn plugin_resource() -> Resource {
+    named_plugin(WMI_PLUGIN_NAME)
+}
+
+fn named_plugin(name: &str) -> Resource {
     let mut r = Resource::new(PLUGIN_URI.to_owned());
-    r.selectors = vec![("Name".to_owned(), WMI_PLUGIN_NAME.to_owned())];
+    r.selectors = vec![("Name".to_owned(), name.to_owned())];
     r
+}
+
+/// The `Sddl` of the first `Security` entry of a plug-in's document.
+fn first_sddl(e: &Element) -> Option<String> {
+    e.elements().find_map(|child| {
+        if child.name == "Security" {
+            child.attr("Sddl").map(str::to_owned)
+        } else {
+            first_sddl(child)
+        }
+    })
+}
+
+/// The PowerShell plug-in's document carrying `sddl` (what Put reads of it).
+fn powershell_body(sddl: &str) -> String {
+    let mut w = Writer::new();
+    w.start(
+        "PlugInConfiguration",
+        &[
+            ("xmlns", PLUGIN_CONFIG_NS),
+            ("Name", POWERSHELL_PLUGIN_NAME),
+        ],
+    );
+    w.start("Resources", &[]);
+    w.start("Resource", &[("ResourceUri", POWERSHELL_RESOURCE_URI)]);
+    w.start(
+        "Security",
+        &[
+            ("Uri", POWERSHELL_RESOURCE_URI),
+            ("ExactMatch", "true"),
+            ("Sddl", sddl),
+        ],
+    );
+    w.end();
+    w.finish()
 }
 
 fn service_resource() -> Resource {
@@ -132,6 +180,12 @@ pub(crate) fn run(
             };
             (sddl, entries, inherited)
         }
+        Target::PowerShell => {
+            let document = backend.get(&named_plugin(POWERSHELL_PLUGIN_NAME))?;
+            let sddl = first_sddl(&document)
+                .ok_or_else(|| Failure::local("the PowerShell plug-in has no descriptor"))?;
+            (sddl, Vec::new(), false)
+        }
     };
     let mut next = current.clone();
     for e in edits {
@@ -155,6 +209,11 @@ pub(crate) fn run(
                 entries.push((key.clone(), next.clone()));
                 backend.put(&plugin_resource(), &plugin_body(&entries))?;
                 next
+            }
+            Target::PowerShell => {
+                let plugin = named_plugin(POWERSHELL_PLUGIN_NAME);
+                let answer = backend.put(&plugin, &powershell_body(&next))?;
+                answer.and_then(|a| first_sddl(&a)).unwrap_or(next)
             }
         }
     };

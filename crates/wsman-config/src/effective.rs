@@ -29,6 +29,8 @@ pub struct Config {
     pub metrics: crate::metrics::MetricsConfig,
     /// The `[HTTP]` extension (HTTP.sys's IdleConnectionTimeout).
     pub http: crate::http::HttpConfig,
+    /// The `[PowerShell]` extension (where pwsh is).
+    pub powershell: crate::powershell::PowerShellConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -275,6 +277,7 @@ impl Config {
             security: crate::security::SecurityConfig::default(),
             metrics: crate::metrics::MetricsConfig::default(),
             http: crate::http::HttpConfig::default(),
+            powershell: crate::powershell::PowerShellConfig::default(),
         }
     }
 

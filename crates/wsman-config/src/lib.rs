@@ -34,6 +34,7 @@ mod metrics;
 pub mod mgmt;
 pub mod plugin;
 mod plugin_ops;
+mod powershell;
 mod resource;
 pub mod schema;
 pub mod sddl;
@@ -56,6 +57,7 @@ pub use listener::{AddressError, Listener, ListenerAddress, Transport, DEFAULT_U
 pub use listener_ops::render_listener;
 pub use metrics::MetricsConfig;
 pub use plugin::{PLUGIN_URI, WMI_NAMESPACE_URI, WMI_PLUGIN_NAME};
+pub use powershell::PowerShellConfig;
 pub use resource::{body_from_values, resource, ConfigResource, EnumItem, LISTENER_URI};
 pub use schema::{Container, SettingKey, Value, ValueError};
 pub use sddl::{Access, SddlError, SecurityDescriptor, Sid};

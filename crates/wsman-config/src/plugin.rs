@@ -18,6 +18,11 @@ pub const PLUGIN_CONFIG_NS: &str =
     "http://schemas.microsoft.com/wbem/wsman/1/config/PluginConfiguration";
 /// Windows' name of the WMI plug-in (the `Name` selector).
 pub const WMI_PLUGIN_NAME: &str = "WMI Provider";
+/// Windows' name of the PowerShell plug-in (served by the PowerShell bridge to `pwsh -s`).
+pub const POWERSHELL_PLUGIN_NAME: &str = "microsoft.powershell";
+/// The resource of the PowerShell plug-in, as Windows' entry spells it.
+pub const POWERSHELL_RESOURCE_URI: &str =
+    "http://schemas.microsoft.com/powershell/microsoft.powershell";
 /// The URI `winrm configSDDL` takes for the whole WMI plug-in.
 pub const WMI_NAMESPACE_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/WmiNamespace";
 /// The resource the WMI plug-in serves (its URIs are prefixes, as on Windows).

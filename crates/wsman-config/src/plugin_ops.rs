@@ -6,16 +6,24 @@ use wsman_proto::xml::{Element, Writer};
 use wsman_proto::Fault;
 
 use crate::plugin::{
-    uri_of_wmi_key, wmi_key_of_uri, CAPABILITIES, PLUGIN_CONFIG_NS, WMI_PLUGIN_NAME,
-    WMI_RESOURCE_URI,
+    uri_of_wmi_key, wmi_key_of_uri, CAPABILITIES, PLUGIN_CONFIG_NS, POWERSHELL_PLUGIN_NAME,
+    POWERSHELL_RESOURCE_URI, WMI_PLUGIN_NAME, WMI_RESOURCE_URI,
 };
 use crate::resource::{invalid_value, unknown_element, unreadable_fault, EnumItem};
 use crate::schema::{Container, SettingKey};
 use crate::security::{check_wmi_entries, default_wmi_sddl, WMI_PLUGIN_KEY};
 use crate::store::ConfigStore;
 
-/// The plug-in a request names: `Name` must be the WMI plug-in's.
-fn check_name(selectors: &SelectorSet) -> Result<(), Fault> {
+/// The plug-ins `winrm/config/plugin` shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plugin {
+    Wmi,
+    /// `microsoft.powershell`, bridged to `pwsh -s`; its descriptor is `[Security] ShellSDDL`.
+    PowerShell,
+}
+
+/// The plug-in a request names: the WMI plug-in or `microsoft.powershell`.
+fn check_name(selectors: &SelectorSet) -> Result<Plugin, Fault> {
     let mut name = None;
     for s in &selectors.0 {
         if !s.name.eq_ignore_ascii_case("Name") {
@@ -34,10 +42,11 @@ fn check_name(selectors: &SelectorSet) -> Result<(), Fault> {
             SelectorProblem::Insufficient,
             "A plug-in is named by the selector Name. ",
         )),
-        Some(n) if n.eq_ignore_ascii_case(WMI_PLUGIN_NAME) => Ok(()),
+        Some(n) if n.eq_ignore_ascii_case(WMI_PLUGIN_NAME) => Ok(Plugin::Wmi),
+        Some(n) if n.eq_ignore_ascii_case(POWERSHELL_PLUGIN_NAME) => Ok(Plugin::PowerShell),
         Some(n) => Err(Fault::invalid_selectors(
             SelectorProblem::InvalidValue,
-            format!("There is no plug-in {n:?} here: wsmand's only configurable plug-in is {WMI_PLUGIN_NAME:?}. "),
+            format!("There is no plug-in {n:?} here: wsmand's plug-ins are {WMI_PLUGIN_NAME:?} and {POWERSHELL_PLUGIN_NAME:?}. "),
         )),
     }
 }
@@ -103,16 +112,103 @@ impl ConfigStore {
         w.finish()
     }
 
+    /// The document of `microsoft.powershell`, in the shape of Windows' entry: its one
+    /// `Security` is the descriptor PowerShell shells are checked against (ShellSDDL), its
+    /// Filename the pwsh it runs.
+    fn render_powershell_plugin(&self) -> String {
+        let config = self.config();
+        let pwsh = config
+            .powershell
+            .path
+            .as_ref()
+            .map_or_else(|| "pwsh".to_owned(), |p| p.display().to_string());
+        let mut w = Writer::new();
+        w.start(
+            "PlugInConfiguration",
+            &[
+                ("xmlns", PLUGIN_CONFIG_NS),
+                ("Name", POWERSHELL_PLUGIN_NAME),
+                ("Filename", &pwsh),
+                ("SDKVersion", "2"),
+                ("XmlRenderingType", "text"),
+                ("Enabled", "true"),
+                ("OutputBufferingMode", "Block"),
+            ],
+        );
+        w.start("Resources", &[]);
+        w.start(
+            "Resource",
+            &[
+                ("ResourceUri", POWERSHELL_RESOURCE_URI),
+                ("SupportsOptions", "true"),
+                ("ExactMatch", "true"),
+            ],
+        );
+        w.start(
+            "Security",
+            &[
+                ("Uri", POWERSHELL_RESOURCE_URI),
+                ("ExactMatch", "true"),
+                ("Sddl", &config.security.shell_sddl),
+            ],
+        );
+        w.end();
+        w.start("Capability", &[("Type", "Shell")]);
+        w.end();
+        w.finish()
+    }
+
+    fn render_plugin(&self, plugin: Plugin) -> String {
+        match plugin {
+            Plugin::Wmi => self.render_wmi_plugin(),
+            Plugin::PowerShell => self.render_powershell_plugin(),
+        }
+    }
+
     pub(crate) fn get_plugin(&self, selectors: &SelectorSet) -> Result<String, Fault> {
-        check_name(selectors)?;
-        Ok(self.render_wmi_plugin())
+        Ok(self.render_plugin(check_name(selectors)?))
     }
 
     pub(crate) fn enumerate_plugins(&self) -> Vec<EnumItem> {
-        vec![EnumItem {
-            xml: self.render_wmi_plugin(),
-            selectors: vec![("Name".to_owned(), WMI_PLUGIN_NAME.to_owned())],
-        }]
+        [
+            (Plugin::Wmi, WMI_PLUGIN_NAME),
+            (Plugin::PowerShell, POWERSHELL_PLUGIN_NAME),
+        ]
+        .into_iter()
+        .map(|(plugin, name)| EnumItem {
+            xml: self.render_plugin(plugin),
+            selectors: vec![("Name".to_owned(), name.to_owned())],
+        })
+        .collect()
+    }
+
+    /// Put of `microsoft.powershell`: its one `Security` entry becomes ShellSDDL.
+    fn put_powershell_plugin(&mut self, body: &Element) -> Result<String, Fault> {
+        let mut sddls = Vec::new();
+        collect_powershell_security(body, &mut sddls);
+        let [sddl] = sddls.as_slice() else {
+            return Err(Fault::schema_validation_error(
+                "The WS-Management service cannot process the request because the PowerShell plug-in takes exactly one Security entry. ",
+            ));
+        };
+        crate::sddl::validate(sddl).map_err(|e| {
+            Fault::schema_validation_error(format!(
+                "The WS-Management service cannot process the request because the Security entry of the plug-in is not valid: {e}. "
+            ))
+        })?;
+        let sddl = sddl.trim().to_owned();
+        if let Some(pinned) = &self.policy.security.shell_sddl {
+            if *pinned != sddl {
+                return Err(Fault::config_gpo_controlled("ShellSDDL"));
+            }
+            return Ok(self.render_powershell_plugin());
+        }
+        let mut next = self.stored.clone();
+        next.layer.security.shell_sddl = Some(sddl);
+        if next != self.stored {
+            self.commit(next).map_err(crate::resource::save_fault)?;
+        }
+        Ok(self.render_powershell_plugin())
     }
 
     /// Put: the body's `Security` entries become the plug-in's descriptors, all checked before
@@ -123,11 +219,14 @@ impl ConfigStore {
         selectors: &SelectorSet,
         body: Option<&Element>,
     ) -> Result<String, Fault> {
-        check_name(selectors)?;
+        let plugin = check_name(selectors)?;
         let _writers = self.sync_before_write().map_err(unreadable_fault)?;
         let body = body
             .filter(|b| b.name.eq_ignore_ascii_case("PlugInConfiguration"))
             .ok_or_else(|| unknown_element("(missing PlugInConfiguration)", "the body"))?;
+        if plugin == Plugin::PowerShell {
+            return self.put_powershell_plugin(body);
+        }
         let mut entries = Vec::new();
         collect_security(body, &mut entries)?;
         let refs = entries.iter().map(|(k, v)| (k.as_str(), v.as_str()));
@@ -152,6 +251,17 @@ impl ConfigStore {
             self.commit(next).map_err(crate::resource::save_fault)?;
         }
         Ok(self.render_wmi_plugin())
+    }
+}
+
+/// The `Sddl` of every `Security` entry anywhere in the document.
+fn collect_powershell_security(e: &Element, out: &mut Vec<String>) {
+    for child in e.elements() {
+        if child.name.eq_ignore_ascii_case("Security") {
+            out.push(child.attr_ignore_case("Sddl").unwrap_or("").to_owned());
+        } else {
+            collect_powershell_security(child, out);
+        }
     }
 }
 

@@ -63,7 +63,7 @@ fn the_default_is_root_sddl_plus_the_wmi_users_group() {
     // Read and Execute, not Full Control: Write would let the group start processes.
     assert!(sddl.contains("(A;;GRGX;;;S-1-22-2-1234)S:"), "{sddl}");
     let items = store.enumerate(PLUGIN_URI, &|_| Vec::new()).unwrap();
-    assert_eq!(items.len(), 1);
+    assert_eq!(items.len(), 2);
     assert_eq!(
         items[0].selectors,
         vec![("Name".to_owned(), "WMI Provider".to_owned())]
@@ -159,4 +159,49 @@ fn uris_map_to_keys() {
         uri_of_wmi_key("root/cimv2"),
         "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2"
     );
+}
+
+#[test]
+fn the_powershell_plugin_shows_and_sets_the_shell_descriptor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = ConfigStore::open(dir.path()).unwrap();
+    let items = store.enumerate_plugins();
+    let names: Vec<&str> = items.iter().map(|i| i.selectors[0].1.as_str()).collect();
+    assert_eq!(names, ["WMI Provider", "microsoft.powershell"]);
+    let xml = store
+        .get(PLUGIN_URI, &name("Microsoft.PowerShell"))
+        .unwrap();
+    assert_eq!(
+        securities(&xml),
+        vec![(
+            POWERSHELL_RESOURCE_URI.to_owned(),
+            crate::security::DEFAULT_SHELL_SDDL.to_owned()
+        )]
+    );
+    assert!(xml.contains("Filename=\"pwsh\""), "{xml}");
+    let put = |sddl: &str| {
+        let text = format!(
+            "<PlugInConfiguration xmlns=\"{PLUGIN_CONFIG_NS}\" Name=\"microsoft.powershell\"><Resources><Resource ResourceUri=\"{POWERSHELL_RESOURCE_URI}\"><Security Uri=\"{POWERSHELL_RESOURCE_URI}\" ExactMatch=\"true\" Sddl=\"{sddl}\"/></Resource></Resources></PlugInConfiguration>"
+        );
+        parse(&text, &Limits::default()).unwrap()
+    };
+    let narrowed = "O:NSG:BAD:P(A;;GA;;;BA)";
+    store
+        .put(
+            PLUGIN_URI,
+            &name("microsoft.powershell"),
+            Some(&put(narrowed)),
+        )
+        .unwrap();
+    assert_eq!(store.config().security.shell_sddl, narrowed);
+    let reopened = ConfigStore::open(dir.path()).unwrap();
+    assert_eq!(reopened.config().security.shell_sddl, narrowed);
+    assert!(store
+        .put(
+            PLUGIN_URI,
+            &name("microsoft.powershell"),
+            Some(&put("garbage"))
+        )
+        .is_err());
+    assert_eq!(store.config().security.shell_sddl, narrowed);
 }

@@ -187,6 +187,9 @@ pub(crate) fn build_effective(stored: &FileContent, policy: &Layer) -> Config {
     let mut http = stored.layer.http.clone();
     http.overlay(&policy.http);
     config.http = http.resolve();
+    let mut powershell = stored.layer.powershell.clone();
+    powershell.overlay(&policy.powershell);
+    config.powershell = powershell.resolve();
     config.identify = IdentifyConfig {
         product_vendor: policy
             .product_vendor

@@ -30,6 +30,8 @@ pub(crate) struct Layer {
     pub(crate) metrics: crate::metrics::MetricsLayer,
     /// `[HTTP]`.
     pub(crate) http: crate::http::HttpLayer,
+    /// `[PowerShell]`.
+    pub(crate) powershell: crate::powershell::PowerShellLayer,
 }
 
 impl Layer {
@@ -40,6 +42,7 @@ impl Layer {
         self.security.overlay(&other.security);
         self.metrics.overlay(&other.metrics);
         self.http.overlay(&other.http);
+        self.powershell.overlay(&other.powershell);
     }
 }
 
@@ -129,6 +132,9 @@ pub(crate) fn parse(path: &Path, text: &str, kind: FileKind) -> Result<FileConte
             "HTTP" => set_extension(&ctx, "HTTP", item, span, |key, value| {
                 out.layer.http.set(key, value)
             })?,
+            "PowerShell" => set_extension(&ctx, "PowerShell", item, span, |key, value| {
+                out.layer.powershell.set(key, value)
+            })?,
             "Identify" => {
                 let table = item
                     .as_table_like()
@@ -139,7 +145,7 @@ pub(crate) fn parse(path: &Path, text: &str, kind: FileKind) -> Result<FileConte
                 return Err(ctx.err(
                     span,
                     format!(
-                        "unknown key {other:?} (expected Config, Listener, CertMapping, Identify, Security, Metrics or HTTP)"
+                        "unknown key {other:?} (expected Config, Listener, CertMapping, Identify, Security, Metrics, HTTP or PowerShell)"
                     ),
                 ))
             }
@@ -574,6 +580,7 @@ pub(crate) fn render(content: &FileContent) -> String {
     content.layer.security.render(&mut out, toml_string);
     content.layer.metrics.render(&mut out);
     content.layer.http.render(&mut out);
+    content.layer.powershell.render(&mut out, toml_string);
     if content.layer.product_vendor.is_some() || content.layer.product_version.is_some() {
         out.push_str("\n[Identify]\n");
         if let Some(v) = &content.layer.product_vendor {

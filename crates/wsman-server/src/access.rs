@@ -288,7 +288,7 @@ impl wsman_providers::NamespaceAccess for NamespaceReader {
 }
 
 /// Whether non-administrators may send requests for `resource`: the shell resources (their
-/// owner is checked per shell) and PowerShell URIs (answered with a clean fault). They are
+/// owner is checked per shell) and PowerShell URIs (the PowerShell plug-in, bridged to pwsh). They are
 /// checked against ShellSDDL.
 fn open_to_users(resource: &Resource) -> bool {
     matches!(

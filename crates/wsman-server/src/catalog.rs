@@ -217,6 +217,12 @@ mod tests {
         };
         family(GET, &format!("{WSMAN}/config/Listener"), Family::Config);
         family(GET, &format!("{WSMAN}/windows/shell/cmd"), Family::Shell);
+        // The PowerShell plug-in, bridged to pwsh by the shell engine.
+        family(
+            GET,
+            &format!("{MS}/powershell/Microsoft.PowerShell"),
+            Family::Shell,
+        );
         family(
             ENUMERATE,
             &format!("{WSMAN}/windows/EventLog"),
@@ -236,7 +242,6 @@ mod tests {
             // Classified as CIM, but no engine serves a vendor's host yet.
             "http://schemas.dell.com/wbem/wscim/1/cim-schema/2/CIM_Processor".to_owned(),
             String::new(),
-            format!("{MS}/powershell/Microsoft.PowerShell"),
             format!("{WSMAN}/windows/shell/other"),
         ] {
             assert_eq!(target(GET, &uri), None, "{uri}");

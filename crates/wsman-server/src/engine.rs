@@ -105,8 +105,7 @@ impl Target {
     pub fn family_of(request: &Request) -> Option<Target> {
         let uri = request.resource_uri.as_deref().unwrap_or("");
         let family = match &request.operation.resource {
-            Resource::Absent
-            | Resource::Shell(ShellResource::Unserved | ShellResource::PowerShell) => return None,
+            Resource::Absent | Resource::Shell(ShellResource::Unserved) => return None,
             Resource::Shell(_) => Family::Shell,
             // Served: the DMTF's host and Microsoft's (OMI's) form of it.
             Resource::Cim { .. } if !is_served_cim_class_uri(uri) => return None,

@@ -115,6 +115,7 @@ impl Server {
         let mut catalog = parts.catalog;
         let shells = match ShellService::start(parts.settings.winrs.clone()) {
             Ok(shells) => {
+                shells.powershell().set_pwsh(parts.settings.pwsh.clone());
                 catalog.set_launcher(Arc::new(shells.clone()));
                 let engine = ShellEngine::new(shells.clone(), catalog.enumerations());
                 catalog.insert(engine);
@@ -184,6 +185,7 @@ impl Server {
         settings.kerberos_keytab = self.shared.auth.kerberos().is_some();
         if let Some(shells) = &self.shells {
             shells.set_limits(settings.winrs.clone());
+            shells.powershell().set_pwsh(settings.pwsh.clone());
         }
         self.counter.check_open_file_limit(settings.max_connections);
         self.settings_tx.send_replace(Arc::new(settings));

@@ -58,6 +58,8 @@ pub struct ServiceSettings {
     pub product_version: String,
     /// `winrm/config/winrs` (and the per-user operation quota) as the shell engine's limits.
     pub winrs: wsman_shell::ShellLimits,
+    /// `[PowerShell] Path`: the pwsh the PowerShell plug-in runs (`None`: `pwsh` on PATH).
+    pub pwsh: Option<std::path::PathBuf>,
     /// IP filters, AllowRemoteAccess, RootSDDL, the shell descriptor, the login throttle.
     pub access: crate::access::AccessPolicy,
 }
@@ -94,6 +96,7 @@ impl Default for ServiceSettings {
             product_vendor: "wsmand".to_owned(),
             product_version: "OS: 0.0.0 SP: 0.0 Stack: 3.0".to_owned(),
             winrs: wsman_shell::ShellLimits::default(),
+            pwsh: None,
             access: crate::access::AccessPolicy::default(),
         }
     }

@@ -12,6 +12,7 @@ use wsman_os::process::{
     Program, ResourceLimits, RunAs, SessionHelper, SpawnRequest,
 };
 
+mod host;
 mod housekeeping;
 mod launch;
 

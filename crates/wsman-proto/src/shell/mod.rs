@@ -20,6 +20,7 @@ use crate::headers::OptionSet;
 use crate::ns;
 use crate::xml::{Element, Writer};
 
+pub mod psrp;
 pub mod receive_fast;
 pub mod reconnect;
 pub mod requests;

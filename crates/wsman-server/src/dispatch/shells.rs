@@ -80,9 +80,20 @@ impl ShellEngine {
                 Ok(Reply::Pieces(pieces))
             }
             _ => {
+                // A PowerShell Receive is answered whole (its output is PSRP fragments).
+                let overhead = if request.operation.action == Action::Receive {
+                    receive_overhead(request)
+                } else {
+                    0
+                };
                 let (response_action, body) = self
                     .service
-                    .operate(request, caller, call.exchange.address, self.budget(call, 0))
+                    .operate(
+                        request,
+                        caller,
+                        call.exchange.address,
+                        self.budget(call, overhead),
+                    )
                     .await?;
                 dispatch::finish_owned(request, response_action, body, call.max_envelope)
             }

@@ -29,13 +29,14 @@
 
 mod describe;
 mod launch;
+mod psrp;
 
 use std::time::Duration;
 
 use wsman_proto::envelope::SelectorSet;
 use wsman_proto::fault::SelectorProblem;
 use wsman_proto::ns::action;
-use wsman_proto::operation::ShellResource::{Cmd, Commands, Shells};
+use wsman_proto::operation::ShellResource::{Cmd, Commands, PowerShell, Shells};
 use wsman_proto::operation::{Action, Resource};
 use wsman_proto::shell::requests::{CommandLine, Receive, Send, ShellCreate, Signal, WinrsOptions};
 use wsman_proto::shell::responses::{self, CommandResponse, CreateResponse, ReceiveResponse};
@@ -51,6 +52,7 @@ use wsman_shell::{
 use crate::error::shell_fault;
 
 pub use describe::limits_from_config;
+pub use psrp::PowerShellBridge;
 
 /// Who is asking: the authenticated name (quotas and ownership), the Linux user it maps to
 /// (the account shells run as; none = no shells), and the client's address (audit, ClientIP).
@@ -60,6 +62,7 @@ pub use wsman_providers::Caller;
 #[derive(Debug, Clone)]
 pub struct ShellService {
     manager: ShellManager,
+    powershell: PowerShellBridge,
 }
 
 /// Per-request limits of a shell operation.
@@ -86,12 +89,20 @@ impl ShellService {
             switch_user = report.switch_user,
             "WinRS shells ready"
         );
-        Ok(Self { manager })
+        Ok(Self {
+            manager,
+            powershell: PowerShellBridge::default(),
+        })
     }
 
     /// The engine (tests and diagnostics).
     pub fn manager(&self) -> &ShellManager {
         &self.manager
+    }
+
+    /// The PowerShell plug-in's shells.
+    pub fn powershell(&self) -> &PowerShellBridge {
+        &self.powershell
     }
 
     /// Apply changed `winrm/config/winrs` limits (quotas apply from now on).
@@ -110,6 +121,11 @@ impl ShellService {
         address: &str,
         budget: Budget,
     ) -> Result<(&'static str, String), Fault> {
+        if request.operation.resource == Resource::Shell(PowerShell) {
+            return self
+                .powershell_operate(request, caller, address, budget)
+                .await;
+        }
         let options = WinrsOptions::parse(&request.options)?;
         let Resource::Shell(resource) = request.operation.resource else {
             return Err(not_supported(request));
@@ -172,6 +188,29 @@ impl ShellService {
                     ConnectResponse::new(info.input_streams, info.output_streams).to_xml(),
                 ))
             }
+            _ => Err(not_supported(request)),
+        }
+    }
+
+    /// A request of the PowerShell plug-in ([`psrp`]): its `protocolversion` option is
+    /// PSRP's, not a WinRS option.
+    async fn powershell_operate(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        address: &str,
+        budget: Budget,
+    ) -> Result<(&'static str, String), Fault> {
+        let bridge = &self.powershell;
+        let manager = &self.manager;
+        match &request.operation.action {
+            Action::Create => bridge.create(manager, request, caller, address).await,
+            Action::Command => bridge.command(manager, request, caller, budget).await,
+            Action::Send => bridge.send(manager, request, caller, budget).await,
+            Action::Receive => bridge.receive(request, caller, budget).await,
+            Action::Signal => bridge.signal(manager, request, caller, budget).await,
+            Action::Delete => bridge.delete(manager, request, caller).await,
+            // Disconnect, Reconnect and Connect of PowerShell shells: not bridged yet.
             _ => Err(not_supported(request)),
         }
     }

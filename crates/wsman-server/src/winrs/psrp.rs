@@ -1,0 +1,494 @@
+//! The PowerShell plug-in (`http://schemas.microsoft.com/powershell/Microsoft.PowerShell`)
+//! bridged to `pwsh -s`, PowerShell's server mode, whose out-of-process transport is what SSH
+//! remoting uses.
+//!
+//! | WinRM | `pwsh -s` |
+//! |---|---|
+//! | Create (`creationXml`: the pool's first fragments) | start `pwsh -s -NoLogo -NoProfile`, then `<Data PSGuid=nil>` |
+//! | Command (CommandId chosen by the client = the pipeline's id, `Arguments`: its first fragments) | `<Command PSGuid>`, `<Data PSGuid>` |
+//! | Send `stdin` / `pr` (with or without CommandId) | `<Data Stream='Default'/'PromptResponse'>` |
+//! | Receive `stdout` (with a CommandId: the pipeline's, else the pool's) | the host's `<Data>` for that PSGuid, whole fragments, within MaxEnvelopeSize |
+//! | Signal `powershell/signal/crtl_c` | `<Signal PSGuid>` |
+//! | Signal terminate | `<Signal>` if the pipeline still runs, then `<Close PSGuid>`; the CommandId is released |
+//! | Delete | `<Close PSGuid=nil>`, then the shell's processes are ended |
+//!
+//! The host is a command of an ordinary engine shell: it runs as the authenticated user, in
+//! the PAM session and the shell's cgroup, under every WinRS quota (MaxShellsPerUser,
+//! MaxProcessesPerShell, memory, IdleTimeout, MaxShellRunTime); when the engine ends the shell,
+//! the host goes with it and the bridge forgets the session. A pipeline ends when its
+//! PIPELINE_STATE message has arrived whole (only fragment headers are read). A host that
+//! exits, writes what is not the protocol, or writes an endless line is terminated; Receives
+//! then deliver what was held and answer with a fault naming why.
+
+mod session;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use base64::Engine as _;
+use uuid::Uuid;
+use wsman_proto::ns::action;
+use wsman_proto::shell::psrp::{DataStream, Packet};
+use wsman_proto::shell::requests::{CommandLine, Receive, Send, ShellCreate, Signal};
+use wsman_proto::shell::responses::{
+    self, CommandResponse, CommandStateValue, CreateResponse, ReceiveResponse,
+};
+use wsman_proto::shell::{self, SignalCode, StreamData};
+use wsman_proto::xml::Element;
+use wsman_proto::{Fault, Request};
+use wsman_shell::{CommandSpec, SendOutcome, ShellError, ShellManager, ShellOptions, ShellOwner};
+
+use super::{describe, no_command_id, receive_capacity, run_as_user, shell_id, Budget, Caller};
+use crate::error::shell_fault;
+use session::{Session, Taken};
+
+/// The configuration names served: Windows' default session configuration.
+pub(super) const CONFIGURATION: &str = "microsoft.powershell";
+/// The PSRP namespace of `creationXml`.
+const PSRP_NS: &str = "http://schemas.microsoft.com/powershell";
+
+type Sessions = Arc<Mutex<HashMap<String, Arc<Session>>>>;
+
+/// The PowerShell shells of the service.
+#[derive(Clone, Default)]
+pub struct PowerShellBridge {
+    sessions: Sessions,
+    /// The configured path of pwsh; `None`: looked up on PATH at each Create.
+    pwsh: Arc<RwLock<Option<PathBuf>>>,
+}
+
+impl std::fmt::Debug for PowerShellBridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PowerShellBridge").finish_non_exhaustive()
+    }
+}
+
+impl PowerShellBridge {
+    /// Sets where pwsh is (`None`: found on PATH).
+    pub fn set_pwsh(&self, path: Option<PathBuf>) {
+        *self.pwsh.write().unwrap_or_else(PoisonError::into_inner) = path;
+    }
+
+    /// Bridged shells alive (tests and diagnostics).
+    pub fn session_count(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn session(&self, caller: &Caller, request: &Request) -> Result<Arc<Session>, Fault> {
+        let id = shell_id(&request.selectors)?.to_ascii_uppercase();
+        match self.lock().get(&id) {
+            Some(s) if s.user == caller.user => Ok(Arc::clone(s)),
+            _ => Err(shell_fault(ShellError::UnknownShell { shell_id: id })),
+        }
+    }
+
+    /// The pwsh to start: the configured one, else `pwsh` on PATH.
+    fn pwsh(&self) -> Result<PathBuf, Fault> {
+        let configured = self
+            .pwsh
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let found = match &configured {
+            Some(path) => is_executable(path).then(|| path.clone()),
+            None => std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|dir| dir.join("pwsh"))
+                    .find(|p| is_executable(p))
+            }),
+        };
+        found.ok_or_else(|| {
+            let what = match &configured {
+                Some(path) => format!("the configured pwsh {} is not an executable file", path.display()),
+                None => "pwsh was not found on the service's PATH".to_owned(),
+            };
+            tracing::warn!(reason = %what, "PowerShell shell refused");
+            Fault::internal_error(format!(
+                "The WS-Management service cannot create a PowerShell shell: PowerShell is not installed ({what}). Install PowerShell 7 (pwsh) or set the plug-in's pwsh path. "
+            ))
+        })
+    }
+
+    /// Create: a shell of the engine whose one command is `pwsh -s`, fed the `creationXml`.
+    pub(super) async fn create(
+        &self,
+        manager: &ShellManager,
+        request: &Request,
+        caller: &Caller,
+        address: &str,
+    ) -> Result<(&'static str, String), Fault> {
+        check_configuration(request)?;
+        let body = ShellCreate::parse(request.body.as_ref())?;
+        let creation = creation_xml(request.body.as_ref())?;
+        let pwsh = self.pwsh()?;
+        let run_as = run_as_user(caller).await?;
+        let mut options = ShellOptions::default();
+        options.shell_id = body.shell_id.clone();
+        options.name = body.name.clone();
+        options.idle_timeout = body.idle_timeout;
+        options.lifetime = body.lifetime;
+        options.input_streams = vec!["stdin".to_owned(), "pr".to_owned()];
+        options.output_streams = vec!["stdout".to_owned()];
+        options.client_session = request.session_id.clone();
+        options.no_profile = true;
+        let mut owner = ShellOwner::new(caller.user.clone(), run_as, caller.client_ip);
+        owner.linux_account = caller.linux_account;
+        let info = manager
+            .create_shell(owner, options)
+            .await
+            .map_err(shell_fault)?;
+        let mut spec = CommandSpec::new(
+            pwsh.to_string_lossy().into_owned(),
+            ["-s", "-NoLogo", "-NoProfile"].map(str::to_owned).to_vec(),
+        );
+        spec.skip_cmd_shell = true;
+        let host = match manager
+            .run_command(&caller.user, &info.shell_id, spec)
+            .await
+        {
+            Ok(host) => host,
+            Err(error) => {
+                let _ = manager.delete_shell(&caller.user, &info.shell_id).await;
+                return Err(shell_fault(error));
+            }
+        };
+        let limit = manager.limits().output_buffer_bytes;
+        let session = Arc::new(Session::new(
+            info.shell_id.clone(),
+            caller.user.clone(),
+            host,
+            limit,
+        ));
+        self.lock()
+            .insert(info.shell_id.clone(), Arc::clone(&session));
+        tokio::spawn(session::pump(
+            manager.clone(),
+            Arc::clone(&session),
+            Arc::downgrade(&self.sessions),
+        ));
+        let packet = Packet::Data {
+            stream: DataStream::Default,
+            guid: Uuid::nil(),
+            data: creation,
+        };
+        if let Err(fault) = write(
+            manager,
+            &session,
+            &[packet],
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        {
+            self.delete_session(manager, &session).await;
+            return Err(fault);
+        }
+        let mut description = describe::created(&info, None);
+        description.resource_uri = request.resource_uri.clone().unwrap_or_default();
+        Ok((
+            action::CREATE_RESPONSE,
+            CreateResponse::new(address, description).to_xml(),
+        ))
+    }
+
+    /// Command: a pipeline whose id is the CommandId (the client's, or a new one).
+    pub(super) async fn command(
+        &self,
+        manager: &ShellManager,
+        request: &Request,
+        caller: &Caller,
+        budget: Budget,
+    ) -> Result<(&'static str, String), Fault> {
+        let session = self.session(caller, request)?;
+        let line = CommandLine::parse(request.body.as_ref())?;
+        let id = match &line.command_id {
+            Some(id) => parse_guid(id)?,
+            None => Uuid::new_v4(),
+        };
+        let mut data = Vec::new();
+        for argument in &line.arguments {
+            data.extend(decode(argument)?);
+        }
+        if !session.add_pipeline(id) {
+            return Err(shell_fault(ShellError::CommandIdInUse {
+                command_id: upper(id),
+            }));
+        }
+        let packets = [
+            Packet::Command(id),
+            Packet::Data {
+                stream: DataStream::Default,
+                guid: id,
+                data,
+            },
+        ];
+        if let Err(fault) = write(manager, &session, &packets, budget.time).await {
+            session.remove_pipeline(id);
+            return Err(fault);
+        }
+        Ok((
+            shell::action::COMMAND_RESPONSE,
+            CommandResponse {
+                command_id: upper(id),
+            }
+            .to_xml(),
+        ))
+    }
+
+    /// Send: each stream's data as one Data packet of its pipeline (or of the pool).
+    pub(super) async fn send(
+        &self,
+        manager: &ShellManager,
+        request: &Request,
+        caller: &Caller,
+        budget: Budget,
+    ) -> Result<(&'static str, String), Fault> {
+        let session = self.session(caller, request)?;
+        let send = Send::parse(request.body.as_ref())?;
+        let mut packets = Vec::new();
+        for stream in &send.streams {
+            let stream_type = match stream.name.as_str() {
+                "stdin" => DataStream::Default,
+                "pr" => DataStream::PromptResponse,
+                other => {
+                    return Err(shell_fault(ShellError::UnknownInputStream {
+                        stream: other.to_owned(),
+                    }))
+                }
+            };
+            let guid = match &stream.command_id {
+                Some(id) => self.known_pipeline(&session, id)?,
+                None => Uuid::nil(),
+            };
+            if !stream.data.is_empty() {
+                packets.push(Packet::Data {
+                    stream: stream_type,
+                    guid,
+                    data: stream.data.clone(),
+                });
+            }
+        }
+        write(manager, &session, &packets, budget.time).await?;
+        Ok((shell::action::SEND_RESPONSE, responses::send_response()))
+    }
+
+    fn known_pipeline(&self, session: &Session, id: &str) -> Result<Uuid, Fault> {
+        let guid = parse_guid(id)?;
+        if !session.has_pipeline(guid) {
+            return Err(shell_fault(ShellError::UnknownCommand {
+                shell_id: session.shell_id.clone(),
+                command_id: id.to_owned(),
+            }));
+        }
+        Ok(guid)
+    }
+
+    /// Receive: whole fragments of the pipeline's (or the pool's) output; a pipeline's
+    /// response that carries its PIPELINE_STATE says Done.
+    pub(super) async fn receive(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        budget: Budget,
+    ) -> Result<(&'static str, String), Fault> {
+        let session = self.session(caller, request)?;
+        let receive = Receive::parse(request.body.as_ref())?;
+        let command_id = receive.command_id.as_deref();
+        let guid = command_id.map(parse_guid).transpose()?.unwrap_or_default();
+        let capacity = receive_capacity(budget, &receive.streams, command_id.unwrap_or(""))?;
+        let unknown = || {
+            shell_fault(ShellError::UnknownCommand {
+                shell_id: session.shell_id.clone(),
+                command_id: command_id.unwrap_or("").to_owned(),
+            })
+        };
+        let (data, ended) = match session.take(guid, capacity, budget.time).await {
+            Taken::Output { data, ended } => (data, ended),
+            Taken::TimedOut => return Err(Fault::timed_out()),
+            Taken::Unknown => return Err(unknown()),
+            Taken::AlreadyDone => {
+                return Err(shell_fault(ShellError::CommandAlreadyDone {
+                    command_id: command_id.unwrap_or("").to_owned(),
+                }))
+            }
+            Taken::Broken(reason) => return Err(broken_fault(&reason)),
+            Taken::TooLarge(size) => {
+                return Err(Fault::max_envelope_size_exceeded(size, budget.max_envelope))
+            }
+        };
+        let state = command_id.map(|id| {
+            let value = if ended {
+                CommandStateValue::Done { exit_code: Some(0) }
+            } else {
+                CommandStateValue::Running
+            };
+            (Some(id.to_ascii_uppercase()), value)
+        });
+        let stream = StreamData::new("stdout", command_id, data, ended);
+        let body = ReceiveResponse::new(vec![stream], state).to_xml();
+        Ok((shell::action::RECEIVE_RESPONSE, body))
+    }
+
+    /// Signal: stop (`crtl_c`) or terminate (stop if running, then release) a pipeline.
+    pub(super) async fn signal(
+        &self,
+        manager: &ShellManager,
+        request: &Request,
+        caller: &Caller,
+        budget: Budget,
+    ) -> Result<(&'static str, String), Fault> {
+        let session = self.session(caller, request)?;
+        let signal = Signal::parse(request.body.as_ref())?;
+        let id = signal.command_id.as_deref().ok_or_else(no_command_id)?;
+        let guid = self.known_pipeline(&session, id)?;
+        let packets = match signal.code {
+            SignalCode::PsrpStop | SignalCode::CtrlC => vec![Packet::Signal(guid)],
+            // pypsrp sends the stop code relative: `powershell/signal/ctrl_c`.
+            SignalCode::Other(ref code) if is_stop_code(code) => vec![Packet::Signal(guid)],
+            SignalCode::Terminate => {
+                let ended = session.remove_pipeline(guid).unwrap_or(true);
+                let mut packets = Vec::new();
+                if !ended {
+                    packets.push(Packet::Signal(guid));
+                }
+                packets.push(Packet::Close(guid));
+                packets
+            }
+            _ => {
+                return Err(Fault::invalid_parameter(format!(
+                    "The signal code {:?} is not supported by the PowerShell plug-in. ",
+                    signal.code.uri()
+                )))
+            }
+        };
+        if session.broken().is_none() {
+            write(manager, &session, &packets, budget.time).await?;
+        }
+        Ok((shell::action::SIGNAL_RESPONSE, responses::signal_response()))
+    }
+
+    /// Delete: Close to pwsh, then the engine ends the shell and its processes.
+    pub(super) async fn delete(
+        &self,
+        manager: &ShellManager,
+        request: &Request,
+        caller: &Caller,
+    ) -> Result<(&'static str, String), Fault> {
+        let session = self.session(caller, request)?;
+        self.delete_session(manager, &session).await;
+        Ok((action::DELETE_RESPONSE, String::new()))
+    }
+
+    async fn delete_session(&self, manager: &ShellManager, session: &Arc<Session>) {
+        session.close();
+        if session.broken().is_none() {
+            let close = [Packet::Close(Uuid::nil())];
+            let _ = write(manager, session, &close, std::time::Duration::from_secs(1)).await;
+        }
+        self.lock().remove(&session.shell_id);
+        if let Err(error) = manager.delete_shell(&session.user, &session.shell_id).await {
+            tracing::debug!(shell_id = %session.shell_id, %error, "PowerShell shell already gone");
+        }
+    }
+}
+
+/// Writes packets to the host's stdin, whole or not at all.
+async fn write(
+    manager: &ShellManager,
+    session: &Session,
+    packets: &[Packet],
+    timeout: std::time::Duration,
+) -> Result<(), Fault> {
+    if let Some(reason) = session.broken() {
+        return Err(broken_fault(&reason));
+    }
+    if packets.is_empty() {
+        return Ok(());
+    }
+    let lines: String = packets.iter().map(Packet::to_line).collect();
+    let outcome = manager
+        .send(
+            &session.user,
+            &session.shell_id,
+            &session.host,
+            "stdin",
+            lines.as_bytes(),
+            false,
+            timeout,
+        )
+        .await
+        .map_err(shell_fault)?;
+    if outcome != SendOutcome::Accepted {
+        return Err(Fault::timed_out());
+    }
+    Ok(())
+}
+
+/// The fault of a request on a shell whose pwsh failed.
+fn broken_fault(reason: &str) -> Fault {
+    Fault::internal_error(format!(
+        "The PowerShell host process of this shell failed: {reason}. Delete the shell. "
+    ))
+}
+
+/// Only `microsoft.powershell` is configured; another configuration name is Windows' fault
+/// for an unknown session configuration.
+fn check_configuration(request: &Request) -> Result<(), Fault> {
+    let uri = request.resource_uri.as_deref().unwrap_or("");
+    let name = uri.rsplit('/').next().unwrap_or("");
+    if name.eq_ignore_ascii_case(CONFIGURATION) {
+        return Ok(());
+    }
+    Err(Fault::destination_unreachable(uri).with_message(format!(
+        "The WS-Management service cannot process the request. Cannot find the {name} session configuration in the WSMan: drive on the localhost computer. "
+    )))
+}
+
+/// The decoded `creationXml` of a Create body.
+fn creation_xml(body: Option<&Element>) -> Result<Vec<u8>, Fault> {
+    let creation = body
+        .into_iter()
+        .flat_map(Element::elements)
+        .find(|e| e.name == "creationXml" && e.ns.as_deref() == Some(PSRP_NS))
+        .ok_or_else(|| {
+            Fault::invalid_parameter(
+                "A PowerShell shell's Create must carry the runspace pool's creationXml. ",
+            )
+        })?;
+    decode(&creation.text())
+}
+
+fn decode(text: &str) -> Result<Vec<u8>, Fault> {
+    let compact: String = text.split_ascii_whitespace().collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|_| Fault::invalid_parameter("The PSRP data is not base64. "))
+}
+
+fn parse_guid(id: &str) -> Result<Uuid, Fault> {
+    Uuid::parse_str(id.trim()).map_err(|_| {
+        shell_fault(ShellError::InvalidCommandId {
+            value: id.to_owned(),
+        })
+    })
+}
+
+/// A PSRP stop code however it is spelt: `crtl_c` (Windows' own typo) or `ctrl_c`, as a whole
+/// URI or relative (`powershell/signal/ctrl_c`).
+fn is_stop_code(code: &str) -> bool {
+    let code = code.trim().to_ascii_lowercase();
+    code.ends_with("powershell/signal/ctrl_c") || code.ends_with("powershell/signal/crtl_c")
+}
+
+fn upper(id: Uuid) -> String {
+    id.to_string().to_ascii_uppercase()
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}

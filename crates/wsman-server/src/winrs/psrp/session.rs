@@ -1,0 +1,312 @@
+//! One PowerShell shell's bridge state: the output of its runspace pool and pipelines as whole
+//! PSRP fragments, bounded, and the pump that reads them from its `pwsh -s`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use uuid::Uuid;
+use wsman_proto::shell::psrp::{FragmentError, FragmentScanner, Packet, PacketError, MAX_LINE};
+use wsman_shell::{
+    CommandState, ReceiveOutcome, ReceiveRequest, ShellError, ShellManager, ShellSignal,
+};
+
+/// How long one read of the host waits before it asks again (it ends early when the host's
+/// output ends: exit, or the shell deleted).
+const HOST_POLL: Duration = Duration::from_secs(60);
+/// How often a broken session looks whether its shell is still there.
+const BROKEN_POLL: Duration = Duration::from_secs(2);
+/// Most bytes read from the host in one go.
+const HOST_READ: usize = 64 * 1024;
+
+/// Why a host is given up on.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum HostFailure {
+    #[error("pwsh wrote something that is not PowerShell's out-of-process protocol ({0})")]
+    Protocol(PacketError),
+    #[error("pwsh wrote data that is not PSRP fragments ({0})")]
+    Fragments(FragmentError),
+    #[error("pwsh wrote a line longer than {MAX_LINE} bytes")]
+    LineTooLong,
+    #[error("pwsh exited with status {0}")]
+    Exited(i32),
+    #[error("the shell ended ({0})")]
+    ShellEnded(ShellError),
+}
+
+/// What a Receive got.
+pub(super) enum Taken {
+    /// Whole fragments, and whether the pipeline has ended with them.
+    Output { data: Vec<u8>, ended: bool },
+    /// The pipeline's end was already delivered.
+    AlreadyDone,
+    /// No such pipeline (never started, or released by Terminate).
+    Unknown,
+    /// Nothing within the time.
+    TimedOut,
+    /// The host failed (exited, wrote garbage): why.
+    Broken(String),
+    /// The first fragment waiting does not fit in `capacity`.
+    TooLarge(usize),
+}
+
+/// The output of one PSGuid (the pool's is the nil GUID).
+#[derive(Default)]
+struct Output {
+    fragments: VecDeque<Vec<u8>>,
+    scanner: FragmentScanner,
+    ended: bool,
+    delivered_end: bool,
+}
+
+#[derive(Default)]
+struct State {
+    outputs: HashMap<Uuid, Output>,
+    buffered: usize,
+    broken: Option<String>,
+    closing: bool,
+}
+
+/// One PowerShell shell: its ids and output. Shared by the requests and the pump.
+pub(super) struct Session {
+    pub(super) shell_id: String,
+    pub(super) user: String,
+    /// The CommandId of the `pwsh -s` command inside the engine's shell.
+    pub(super) host: String,
+    state: Mutex<State>,
+    changed: Notify,
+    /// Bytes of output held before the pump stops reading the host (the host then blocks).
+    limit: usize,
+}
+
+impl Session {
+    pub(super) fn new(shell_id: String, user: String, host: String, limit: usize) -> Self {
+        let mut state = State::default();
+        state.outputs.insert(Uuid::nil(), Output::default());
+        Self {
+            shell_id,
+            user,
+            host,
+            state: Mutex::new(state),
+            changed: Notify::new(),
+            limit,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a pipeline before its Command reaches the host; false if the id is in use.
+    pub(super) fn add_pipeline(&self, id: Uuid) -> bool {
+        let mut state = self.lock();
+        if state.outputs.contains_key(&id) {
+            return false;
+        }
+        state.outputs.insert(id, Output::default());
+        true
+    }
+
+    /// Forgets a pipeline (Terminate); its held output is dropped. Whether it had ended.
+    pub(super) fn remove_pipeline(&self, id: Uuid) -> Option<bool> {
+        let mut state = self.lock();
+        let output = state.outputs.remove(&id)?;
+        let held: usize = output.fragments.iter().map(Vec::len).sum();
+        state.buffered -= held;
+        drop(state);
+        self.changed.notify_waiters();
+        Some(output.ended)
+    }
+
+    pub(super) fn has_pipeline(&self, id: Uuid) -> bool {
+        self.lock().outputs.contains_key(&id)
+    }
+
+    pub(super) fn broken(&self) -> Option<String> {
+        self.lock().broken.clone()
+    }
+
+    /// Marks the session closing (Delete): the host's end is no longer a failure.
+    pub(super) fn close(&self) {
+        self.lock().closing = true;
+        self.changed.notify_waiters();
+    }
+
+    fn fail(&self, reason: String) {
+        let mut state = self.lock();
+        if state.broken.is_none() && !state.closing {
+            tracing::warn!(shell_id = %self.shell_id, %reason, "PowerShell host failed");
+        }
+        state.broken.get_or_insert(reason);
+        drop(state);
+        self.changed.notify_waiters();
+    }
+
+    /// Takes whole fragments of `id`'s output, at most `capacity` bytes, waiting up to
+    /// `timeout` for some. Output held before a failure is delivered before the failure.
+    pub(super) async fn take(&self, id: Uuid, capacity: usize, timeout: Duration) -> Taken {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(taken) = self.try_take(id, capacity) {
+                return taken;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Taken::TimedOut;
+            }
+        }
+    }
+
+    fn try_take(&self, id: Uuid, capacity: usize) -> Option<Taken> {
+        let mut state = self.lock();
+        let broken = state.broken.clone();
+        let Some(output) = state.outputs.get_mut(&id) else {
+            return Some(Taken::Unknown);
+        };
+        if output.delivered_end {
+            return Some(Taken::AlreadyDone);
+        }
+        if output.fragments.is_empty() && !output.ended {
+            return broken.map(Taken::Broken);
+        }
+        let mut data = Vec::new();
+        while let Some(next) = output.fragments.front() {
+            if data.len() + next.len() > capacity {
+                if data.is_empty() {
+                    return Some(Taken::TooLarge(next.len()));
+                }
+                break;
+            }
+            data.extend(output.fragments.pop_front().unwrap_or_default());
+        }
+        let ended = output.ended && output.fragments.is_empty();
+        output.delivered_end = ended;
+        state.buffered -= data.len();
+        drop(state);
+        self.changed.notify_waiters();
+        Some(Taken::Output { data, ended })
+    }
+
+    /// One line of the host: routes a Data packet's fragments; acks are dropped.
+    fn line(&self, line: &[u8]) -> Result<(), HostFailure> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        let packet = Packet::parse(line).map_err(HostFailure::Protocol)?;
+        let Packet::Data { guid, data, .. } = packet else {
+            return Ok(());
+        };
+        let mut state = self.lock();
+        let Some(output) = state.outputs.get_mut(&guid) else {
+            // A pipeline the client released: its last words are dropped.
+            return Ok(());
+        };
+        let fragments = output.scanner.feed(&data).map_err(HostFailure::Fragments)?;
+        let mut added = 0;
+        for fragment in fragments {
+            output.ended |= fragment.ends_pipeline && guid != Uuid::nil();
+            added += fragment.bytes.len();
+            output.fragments.push_back(fragment.bytes);
+        }
+        state.buffered += added;
+        drop(state);
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// Waits while the output held is at its bound; false once the session is over.
+    async fn room(&self) -> bool {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let state = self.lock();
+                if state.broken.is_some() || state.closing {
+                    return false;
+                }
+                if state.buffered < self.limit {
+                    return true;
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Reads the host's stdout until it ends, cutting it into lines and routing their packets.
+/// A host that exits, writes something else than the protocol or a line without end is
+/// terminated and the session broken: Receives answer with a fault, Delete reaps the rest.
+/// At the end the session leaves `sessions`.
+pub(super) async fn pump(
+    manager: ShellManager,
+    session: Arc<Session>,
+    sessions: Weak<Mutex<HashMap<String, Arc<Session>>>>,
+) {
+    let reason = read_host(&manager, &session).await;
+    if let Some(reason) = reason {
+        session.fail(reason.to_string());
+        let _ = manager
+            .signal(
+                &session.user,
+                &session.shell_id,
+                &session.host,
+                ShellSignal::Terminate,
+            )
+            .await;
+        // A broken session stays to answer its shell's requests with why, until the shell
+        // goes (Delete, IdleTimeout, MaxShellRunTime, shutdown).
+        while manager.shell_info(&session.user, &session.shell_id).is_ok() {
+            tokio::time::sleep(BROKEN_POLL).await;
+        }
+    }
+    if let Some(sessions) = sessions.upgrade() {
+        let mut map = sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        if map
+            .get(&session.shell_id)
+            .is_some_and(|s| Arc::ptr_eq(s, &session))
+        {
+            map.remove(&session.shell_id);
+        }
+    }
+}
+
+/// The pump's loop; `Some(why)` when the host failed.
+async fn read_host(manager: &ShellManager, session: &Session) -> Option<HostFailure> {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut request = ReceiveRequest::new(vec!["stdout".to_owned()], HOST_POLL);
+    request.max_bytes = HOST_READ;
+    loop {
+        if !session.room().await {
+            return None;
+        }
+        let outcome = manager
+            .host_receive(&session.user, &session.shell_id, &session.host, &request)
+            .await;
+        let output = match outcome {
+            Ok(ReceiveOutcome::Output(output)) => output,
+            Ok(_) => continue,
+            // The shell was deleted or reaped.
+            Err(error) => return Some(HostFailure::ShellEnded(error)),
+        };
+        for chunk in &output.chunks {
+            pending.extend_from_slice(&chunk.decoded());
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                if let Err(reason) = session.line(&line[..line.len() - 1]) {
+                    return Some(reason);
+                }
+            }
+            if pending.len() > MAX_LINE {
+                return Some(HostFailure::LineTooLong);
+            }
+        }
+        if let CommandState::Done { exit_code } = output.state {
+            return Some(HostFailure::Exited(exit_code));
+        }
+    }
+}

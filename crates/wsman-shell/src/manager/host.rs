@@ -1,0 +1,31 @@
+//! A shell's host process: a program that serves the shell's protocol itself (PowerShell's
+//! `pwsh -s`), started like any command (as the owner, in the PAM session and the shell's
+//! cgroup, under its quotas) and then read by the server's bridge rather than by a client.
+//!
+//! Reading the host's output is not a client request: it neither counts as activity (the
+//! shell's IdleTimeout still runs while the bridge waits on the host), nor takes an operation
+//! slot, nor is refused while the shell is disconnected (the host's output is still read and
+//! kept within its bounds).
+
+use crate::error::ShellError;
+use crate::types::{ReceiveOutcome, ReceiveRequest};
+
+use super::ShellManager;
+
+impl ShellManager {
+    /// The next output of a shell's host command (see the module doc): like
+    /// [`ShellManager::receive`], without touching the shell.
+    pub async fn host_receive(
+        &self,
+        user: &str,
+        shell_id: &str,
+        command_id: &str,
+        request: &ReceiveRequest,
+    ) -> Result<ReceiveOutcome, ShellError> {
+        let shell = self.shell(user, shell_id)?;
+        let command = shell.command(command_id)?;
+        let streams = shell.output_indices(&request.streams)?;
+        drop(shell);
+        command.receive(&streams, request).await
+    }
+}
