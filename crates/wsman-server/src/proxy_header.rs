@@ -80,7 +80,7 @@ async fn read_exact_header(stream: &mut TcpStream) -> Result<Header, ProxyReadEr
 }
 
 /// Whether an untrusted connection starts with a header's signature, looking without
-/// consuming anything. A partial signature still incomplete after [`PEEK_TIMEOUT`] counts as
+/// consuming anything. A partial signature still incomplete after `PEEK_TIMEOUT` counts as
 /// one (nothing else starts that way); no bytes at all is not one.
 pub async fn starts_with_signature(stream: &TcpStream) -> bool {
     let deadline = tokio::time::Instant::now() + PEEK_TIMEOUT;
