@@ -123,11 +123,8 @@ mod live_events {
     }
 }
 
-#[test]
-fn the_events_page_streams_new_journal_entries_and_unsubscribes_when_closed() {
-    let Some(systemd) = wsman_test::systemd::BootedSystemd::boot() else {
-        return;
-    };
+/// The service with one host whose event logs are the booted systemd's journal.
+fn service_on_journal_of(systemd: &wsman_test::systemd::BootedSystemd) -> Service {
     let directory = systemd
         .root()
         .join("var/log/journal")
@@ -135,7 +132,15 @@ fn the_events_page_streams_new_journal_entries_and_unsubscribes_when_closed() {
         .expect("UTF-8")
         .to_owned();
     let env = [("WSMAND_JOURNAL_DIRECTORY", directory.as_str())];
-    let service = Service::start_with(1, "", (&|_| {}, &env));
+    Service::start_with(1, "", (&|_| {}, &env))
+}
+
+#[test]
+fn the_events_page_streams_new_journal_entries_and_unsubscribes_when_closed() {
+    let Some(systemd) = wsman_test::systemd::BootedSystemd::boot() else {
+        return;
+    };
+    let service = service_on_journal_of(&systemd);
     let daemon = &service.daemons[0].1;
     let (session, csrf) = service.manager_session();
     // The JSON page names the stream; the HTML page loads its script and may connect.
@@ -265,14 +270,7 @@ fn one_user_holds_at_most_two_streams_on_a_host() {
     let Some(systemd) = wsman_test::systemd::BootedSystemd::boot() else {
         return;
     };
-    let directory = systemd
-        .root()
-        .join("var/log/journal")
-        .to_str()
-        .expect("UTF-8")
-        .to_owned();
-    let env = [("WSMAND_JOURNAL_DIRECTORY", directory.as_str())];
-    let service = Service::start_with(1, "", (&|_| {}, &env));
+    let service = service_on_journal_of(&systemd);
     // Three sessions of one user: each may open the host's stream once, the user twice.
     let sessions: Vec<(String, String)> = (0..3).map(|_| service.manager_session()).collect();
     terminal::runtime().block_on(async {

@@ -10,6 +10,7 @@ use wsman_test::soap;
 use wsman_test::Fixture;
 
 use super::cim_corpus::recorded;
+use super::hardware::fixture_with_recorded_sysfs;
 
 const MICROSOFT: &str = "http://schemas.microsoft.com/wbem/wscim/1/cim-schema/2/";
 const DMTF: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/";
@@ -143,16 +144,7 @@ fn get_enumerate_pull_and_invoke_as_in_the_dmtf_form() {
 /// tables and /proc/cpuinfo).
 #[test]
 fn association_filter_as_in_the_dmtf_form() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../wsman-providers/tests/fixtures/sysfs")
-        .canonicalize()
-        .expect("the sysfs fixture");
-    let f = Fixture::http_with(|config| {
-        config.write_raw(
-            "hardware.toml",
-            &format!("sysfs_root = \"{}\"\n", root.display()),
-        );
-    });
+    let f = fixture_with_recorded_sysfs();
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
     let associated = |prefix: &str| {
         let body = format!(

@@ -21,6 +21,7 @@ use wsman_test::soap;
 use wsman_test::Fixture;
 
 use super::cim_corpus::recorded;
+use super::hardware::fixture_with_recorded_sysfs;
 
 const WMI: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/";
 
@@ -323,15 +324,6 @@ fn perf_raw_proc_process_as_server_2012() {
 /// instance wherever the test runs.
 #[test]
 fn win32_system_enclosure_as_server_2012() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../wsman-providers/tests/fixtures/sysfs")
-        .canonicalize()
-        .expect("the sysfs fixture");
-    let f = Fixture::http_with(|config| {
-        config.write_raw(
-            "hardware.toml",
-            &format!("sysfs_root = \"{}\"\n", root.display()),
-        );
-    });
+    let f = fixture_with_recorded_sysfs();
     assert_answers_like_server_2012(&|body| f.post(body), "Win32_SystemEnclosure");
 }

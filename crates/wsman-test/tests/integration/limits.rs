@@ -83,16 +83,7 @@ fn connections_over_max_connections_are_refused_cleanly() {
     });
     let auth = fixture.service_auth();
     // Fill the limit with kept-alive, authenticated connections.
-    let mut open: Vec<Connection> = (0..limit)
-        .map(|_| {
-            let mut c = fixture.connect();
-            let r = c
-                .post(Some(&auth), soap::identify().as_bytes())
-                .expect("identify");
-            assert_eq!(r.status, 200, "{}", r.describe());
-            c
-        })
-        .collect();
+    let mut open = identified_connections(&fixture, &auth, limit);
 
     // One more: refused with 503 or closed, never served and never hanging.
     let mut extra = fixture.connect();
@@ -157,16 +148,7 @@ fn the_open_file_limit_caps_connections_and_is_logged() {
     assert!(log.contains(&format!("open_file_limit={limit}")), "{log}");
     assert!(log.contains("connections=3"), "{log}");
 
-    let mut open: Vec<Connection> = (0..3)
-        .map(|_| {
-            let mut c = fixture.connect();
-            let r = c
-                .post(Some(&auth), soap::identify().as_bytes())
-                .expect("identify");
-            assert_eq!(r.status, 200, "{}", r.describe());
-            c
-        })
-        .collect();
+    let mut open = identified_connections(&fixture, &auth, 3);
     let mut extra = fixture.connect();
     let refused = extra
         .post(Some(&auth), soap::identify().as_bytes())
@@ -187,6 +169,20 @@ fn the_open_file_limit_caps_connections_and_is_logged() {
         .daemon
         .stderr()
         .contains("connection refused (503): the connection cap is reached"));
+}
+
+/// `count` kept-alive connections, each answered one authenticated Identify.
+fn identified_connections(fixture: &Fixture, auth: &str, count: usize) -> Vec<Connection> {
+    (0..count)
+        .map(|_| {
+            let mut c = fixture.connect();
+            let r = c
+                .post(Some(auth), soap::identify().as_bytes())
+                .expect("identify");
+            assert_eq!(r.status, 200, "{}", r.describe());
+            c
+        })
+        .collect()
 }
 
 /// Peak resident memory of a process, from /proc/PID/status (VmHWM), in KiB.

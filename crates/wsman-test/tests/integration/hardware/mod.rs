@@ -216,6 +216,18 @@ fn sysfs_fixture() -> PathBuf {
         .expect("the sysfs fixture")
 }
 
+/// An HTTP fixture whose daemon reads DMI, hwmon and thermal zones from [`sysfs_fixture`], so
+/// that the hardware classes have instances wherever the test runs.
+pub(crate) fn fixture_with_recorded_sysfs() -> wsman_test::Fixture {
+    let root = sysfs_fixture();
+    wsman_test::Fixture::http_with(|config| {
+        config.write_raw(
+            "hardware.toml",
+            &format!("sysfs_root = \"{}\"\n", root.display()),
+        );
+    })
+}
+
 fn read_trimmed(path: &Path) -> Option<String> {
     let bytes = std::fs::read(path).ok()?;
     let text = String::from_utf8_lossy(&bytes).trim().to_owned();
