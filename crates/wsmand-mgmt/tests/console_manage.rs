@@ -73,6 +73,15 @@ fn managing_needs_a_manage_rule_on_every_host() {
         ],
     );
     assert_eq!(added.status, 403, "{}", added.body);
+    // Ending sessions is managing too: refused, and the asker's own session ends nothing.
+    let ended = post_form(
+        &service,
+        (&session.0, &session.1),
+        "/manage/sessions/end",
+        &["kind=manager", "user=console-admin"],
+    );
+    assert_eq!(ended.status, 403, "{}", ended.body);
+    assert_eq!(service.get_json(&session.0, "/fleet").status, 200);
     assert_eq!(
         std::fs::read(&file).expect("mgmt.toml"),
         before,
@@ -88,7 +97,7 @@ fn managing_needs_a_manage_rule_on_every_host() {
                     .is_some_and(|d| d.starts_with("manage "))
         })
         .count();
-    assert_eq!(denied, 3, "each refusal is audited");
+    assert_eq!(denied, 4, "each refusal is audited");
 }
 
 #[test]
