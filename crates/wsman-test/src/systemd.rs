@@ -308,7 +308,8 @@ fn usable_root() -> Result<PathBuf, Unusable> {
     Ok(root)
 }
 
-fn is_root() -> bool {
+/// Whether this process runs with effective uid 0 (tests that act as other users need it).
+pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
         status
             .lines()

@@ -431,3 +431,47 @@ fn the_control_socket_refuses_files_that_do_not_load_and_says_why() {
     std::fs::write(&config, &good).expect("write");
     assert_eq!(ask(), "applied\n");
 }
+
+/// Only root or the daemon's own user may ask the control socket to apply: a request from
+/// another user (here `nobody`, with the directory and the socket opened to it on purpose)
+/// gets no answer, and the refusal is logged.
+#[test]
+fn the_control_socket_answers_no_other_user() {
+    use std::os::unix::fs::PermissionsExt as _;
+    if !wsman_test::systemd::is_root() {
+        eprintln!("skipped: needs root to ask as another user");
+        return;
+    }
+    let mut fixture = Fixture::http();
+    let dir = fixture.config.path().to_owned();
+    let socket = dir.join(".control.sock");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o777))
+        .expect("chmod socket");
+    let script = "import socket,sys\n\
+                  s=socket.socket(socket.AF_UNIX)\n\
+                  s.settimeout(20)\n\
+                  s.connect(sys.argv[1])\n\
+                  try:\n s.sendall(b'apply\\n'); answer=s.recv(100)\n\
+                  except (BrokenPipeError, ConnectionResetError):\n answer=b''\n\
+                  print('closed' if answer==b'' else repr(answer))\n";
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .args(["/usr/bin/python3", "-c", script])
+        .arg(&socket)
+        .output()
+        .expect("setpriv");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The connection was reached (so the refusal is the daemon's) and closed unanswered.
+    assert_eq!(stdout.trim(), "closed", "{stdout}");
+    let log = fixture.daemon.stderr_path();
+    fixture.daemon.wait_until("the refusal logged", || {
+        std::fs::read_to_string(&log)
+            .is_ok_and(|log| log.contains("control socket: a request from another user refused"))
+    });
+}
