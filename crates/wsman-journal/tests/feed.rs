@@ -40,6 +40,10 @@ fn feeds_select_after_their_position_and_wait_for_more() {
     let Some(systemd) = BootedSystemd::boot() else {
         return;
     };
+    // journald writes asynchronously: under load the fresh journal can still be empty here.
+    systemd.journal_until(&["-q", "-n", "1", "-o", "export"], |out| {
+        out.contains("__CURSOR=")
+    });
     let journal = Journal::Directory(systemd.root().join("var/log/journal"));
     runtime().block_on(async {
         let start = Feed::end_position(&journal).await.expect("the journal's end");
