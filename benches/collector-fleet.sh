@@ -16,7 +16,14 @@
 # ratio of events/s (wsmand / OpenWEC) is printed; where OpenWEC cannot hold the load the
 # fleet's failures say how far it got.
 #
-# The last line: forwarders, events/s, p99 Ack, RSS, lost, duplicated, ratio to OpenWEC.
+# The restart storm (BENCH_STORM_SECONDS, default 90; 0 skips it): the same fleet runs again
+# with fresh record ids; after BENCH_STORM_KILL_AT seconds the collector is SIGKILLed with every
+# forwarder connected and started again on the same configuration and bookmark database. It
+# reports the time from the kill until every forwarder had an Ack again, and the lost and
+# duplicated events of that run.
+#
+# The last line: forwarders, events/s, p99 Ack, RSS, lost, duplicated, ratio to OpenWEC, and
+# the storm's recovery time, lost and duplicated.
 #
 #   benches/collector-fleet.sh                                  # 1,000 forwarders, 20 s
 #   BENCH_FORWARDERS=10000 BENCH_RATE=10000 BENCH_SECONDS=600 benches/collector-fleet.sh
@@ -39,6 +46,10 @@ SECONDS_="${BENCH_SECONDS:-20}"
 PER_BATCH="${BENCH_PER_BATCH:-10}"
 EVENT_BYTES="${BENCH_EVENT_BYTES:-500}"
 HEARTBEAT="${BENCH_HEARTBEAT:-30}"
+STORM_SECONDS="${BENCH_STORM_SECONDS:-90}"
+STORM_KILL_AT="${BENCH_STORM_KILL_AT:-30}"
+# The storm's record ids start here, above any the first run can reach.
+STORM_FIRST=1000000000
 PROFILE="${BENCH_PROFILE:-release}"
 command -v openssl >/dev/null 2>&1 || ensure_packages openssl
 
@@ -91,33 +102,42 @@ type = "file"
 path = "$WORK/wsmand-out/{client}.xml"
 format = "raw"
 TOML
-env "${UNIT_ENV[@]}" WSMAND_WEC_DATABASE="$WORK/wec.sqlite" \
-    "$WSMAND" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
-WSMAND_PID=$!
-PIDS+=("$WSMAND_PID")
-wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand.log"
+# start_collector LOG: wsmand on CONFIG and the bookmark database; sets WSMAND_PID.
+start_collector() {
+    env "${UNIT_ENV[@]}" WSMAND_WEC_DATABASE="$WORK/wec.sqlite" \
+        "$WSMAND" --config-dir "$CONFIG" 2>"$1" &
+    WSMAND_PID=$!
+    PIDS+=("$WSMAND_PID")
+    wait_for_port "$PORT" "$WSMAND_PID" "$1"
+}
+start_collector "$WORK/wsmand.log"
 sleep 1
 RSS_BEFORE="$(awk '/^VmRSS:/ {print $2}' "/proc/$WSMAND_PID/status")"
 
-# fleet NAME PORT SERVER_CA OUT_DIR: the fleet against one collector; its JSON line in
-# $WORK/NAME.json, then lost and duplicated counted from OUT_DIR's files into $WORK/NAME.count.
+# fleet NAME PORT SERVER_CA OUT_DIR [SECONDS FIRST_RECORD FLEET-LOAD-ARGS...]: the fleet against
+# one collector; its JSON line in $WORK/NAME.json, then lost and duplicated (of the record ids
+# from FIRST_RECORD on) counted from OUT_DIR's files into $WORK/NAME.count.
 fleet() {
-    local name="$1" port="$2" server_ca="$3" out="$4"
-    step "$name: $FORWARDERS forwarders, $RATE events/s in batches of $PER_BATCH, ${SECONDS_} s"
+    local name="$1" port="$2" server_ca="$3" out="$4" seconds="${5:-$SECONDS_}" first="${6:-1}"
+    shift 4
+    shift $(($# < 2 ? $# : 2))
+    step "$name: $FORWARDERS forwarders, $RATE events/s in batches of $PER_BATCH, ${seconds} s"
     "$LOAD" run --ca-dir "$WORK/ca" --server-ca "$server_ca" --port "$port" \
         --forwarders "$FORWARDERS" --rate "$RATE" --per-batch "$PER_BATCH" \
-        --event-bytes "$EVENT_BYTES" --seconds "$SECONDS_" --heartbeat-seconds "$HEARTBEAT" \
-        --acked "$WORK/$name.acked" | tee "$WORK/$name.json"
-    python3 - "$WORK/$name.acked" "$out" <<'PY' | tee "$WORK/$name.count"
+        --event-bytes "$EVENT_BYTES" --seconds "$seconds" --heartbeat-seconds "$HEARTBEAT" \
+        --first-record "$first" --acked "$WORK/$name.acked" "$@" | tee "$WORK/$name.json"
+    python3 - "$WORK/$name.acked" "$out" "$first" <<'PY' | tee "$WORK/$name.count"
 import collections, os, re, sys
 acked = dict(line.split() for line in open(sys.argv[1]))
+first = int(sys.argv[3])
 seen = collections.Counter()
 for root, _, files in os.walk(sys.argv[2]):
     for f in files:
         text = open(os.path.join(root, f), errors="replace").read()
         for m in re.finditer(r"<EventRecordID>(\d+)</EventRecordID><Channel>[^<]*</Channel><Computer>([^<]+)</Computer>", text):
-            seen[(m.group(2), int(m.group(1)))] += 1
-lost = sum(1 for c, last in acked.items() for r in range(1, int(last) + 1) if seen[(c, r)] == 0)
+            if int(m.group(1)) >= first:
+                seen[(m.group(2), int(m.group(1)))] += 1
+lost = sum(1 for c, last in acked.items() for r in range(first, int(last) + 1) if seen[(c, r)] == 0)
 duplicated = sum(n - 1 for n in seen.values() if n > 1)
 print(f"lost {lost} duplicated {duplicated} stored {len(seen)}")
 PY
@@ -126,6 +146,37 @@ PY
 fleet wsmand "$PORT" "$WORK/listener.crt" "$WORK/wsmand-out"
 RSS_PEAK="$(awk '/^VmHWM:/ {print $2}' "/proc/$WSMAND_PID/status")"
 kill -0 "$WSMAND_PID" || { tail -20 "$WORK/wsmand.log"; exit 1; }
+
+STORM=""
+if [ "$STORM_SECONDS" -gt 0 ]; then
+    (
+        sleep "$STORM_KILL_AT"
+        kill -KILL "$WSMAND_PID"
+        date +%s.%N >"$WORK/storm.at"
+        echo "storm: collector SIGKILLed at ${STORM_KILL_AT} s; starting it again" >&2
+    ) &
+    STORM_KILLER=$!
+    # The restarted collector must be listening while the fleet runs: start it as soon as the
+    # kill is written, from this shell (so the process is ours to stop at the end).
+    (
+        fleet storm "$PORT" "$WORK/listener.crt" "$WORK/wsmand-out" "$STORM_SECONDS" \
+            "$STORM_FIRST" --storm-file "$WORK/storm.at" --max-retry-seconds 30
+    ) &
+    STORM_FLEET=$!
+    wait "$STORM_KILLER"
+    wait "$WSMAND_PID" 2>/dev/null || true
+    start_collector "$WORK/wsmand-restarted.log"
+    wait "$STORM_FLEET"
+    STORM="$(python3 - "$WORK/storm.json" "$WORK/storm.count" <<'PY'
+import json, sys
+run = json.load(open(sys.argv[1]))
+lost, duplicated = (int(x) for x in open(sys.argv[2]).read().split()[1:4:2])
+print(f"storm: all delivering again {run['storm_recovery_seconds']:.1f} s after the kill "
+      f"({run['storm_not_recovered']} never), lost {lost}, duplicated {duplicated}")
+PY
+)"
+    echo "$STORM"
+fi
 
 OPENWEC_EPS=""
 if [ -n "${OPENWEC_BIN:-}" ]; then
@@ -180,7 +231,7 @@ else
 fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 - "$WORK/wsmand.json" "$WORK/wsmand.count" "$RSS_BEFORE" "$RSS_PEAK" "$FORWARDERS" "$OPENWEC_EPS" <<'PY'
+python3 - "$WORK/wsmand.json" "$WORK/wsmand.count" "$RSS_BEFORE" "$RSS_PEAK" "$FORWARDERS" "$OPENWEC_EPS" "$STORM" <<'PY'
 import json, sys
 run = json.load(open(sys.argv[1]))
 lost, duplicated = (int(x) for x in open(sys.argv[2]).read().split()[1:4:2])
@@ -192,5 +243,6 @@ if run["failed"]:
     print(f"{run['failed']} forwarders failed, first: {run['first_failures']}")
 print(f"fleet: {forwarders} forwarders ({run['connected']} connected), {run['events_per_second']:.0f} events/s, "
       f"p99 Ack {run['ack_ms_p99']:.1f} ms, RSS {peak / 1024:.1f} MB peak ({before / 1024:.1f} MB before, "
-      f"{per / 1024:.1f} KiB per forwarder), lost {lost}, duplicated {duplicated}, {ratio}")
+      f"{per / 1024:.1f} KiB per forwarder), lost {lost}, duplicated {duplicated}, {ratio}"
+      + (f"; {sys.argv[7]}" if sys.argv[7] else ""))
 PY

@@ -6,7 +6,8 @@
 //! and a lost connection reconnected and enumerated anew; the unacknowledged batch is sent
 //! again, as a forwarder keeps it. Prints one JSON line; `--acked FILE` writes each
 //! forwarder's last acknowledged record id, for the caller to count lost and duplicated
-//! events in the collector's output.
+//! events in the collector's output. With `--storm-file`, the time from the collector's kill
+//! (written there by the caller) until every forwarder is acknowledged again.
 //!
 //!   fleet-load ca DIR
 //!   fleet-load run --ca-dir DIR --server-ca listener.crt --port 5986 --forwarders 2000 ...
@@ -16,6 +17,7 @@ mod certs;
 mod wire;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -85,6 +87,11 @@ struct Run {
     first_record: u64,
     #[arg(long)]
     acked: Option<PathBuf>,
+    /// A restart storm: the caller writes the time it killed the collector (seconds since the
+    /// epoch) to this file; the run then reports how long until every forwarder had an Ack
+    /// after that moment.
+    #[arg(long)]
+    storm_file: Option<PathBuf>,
 }
 
 /// What all forwarders add up.
@@ -99,6 +106,33 @@ struct Tally {
     connected: u64,
     failures: Vec<String>,
     last_acked: Vec<(String, u64)>,
+    /// The latest of the forwarders' first Acks after the storm (ms since the epoch), and how
+    /// many forwarders had none.
+    last_recovery_ms: u64,
+    not_recovered: u64,
+}
+
+/// Milliseconds since the epoch: the clock the caller's kill time is written in.
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// When the collector was killed (ms since the epoch, 0 until the caller says so): read from
+/// `--storm-file` every 100 ms.
+static STORM_AT_MS: AtomicU64 = AtomicU64::new(0);
+
+async fn watch_storm(path: PathBuf) {
+    loop {
+        if let Ok(text) = tokio::fs::read_to_string(&path).await {
+            if let Ok(seconds) = text.trim().parse::<f64>() {
+                STORM_AT_MS.store((seconds * 1000.0) as u64, Ordering::Relaxed);
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// One forwarder's part.
@@ -109,6 +143,8 @@ struct Forwarder {
     server: rustls::pki_types::ServerName<'static>,
     /// Whether it has had a session once (the count of forwarders that connected).
     connected: std::sync::atomic::AtomicBool,
+    /// Its first Ack after the storm (ms since the epoch; 0: none yet).
+    recovered_ms: AtomicU64,
 }
 
 /// A delivery's address on a connection: the path and the reference headers to echo.
@@ -196,6 +232,16 @@ impl Forwarder {
                 Ok(answer) if answer.status == 200 && answer.text.contains("wsman/Ack") => {
                     if answer.close {
                         *session = None;
+                    }
+                    let storm = STORM_AT_MS.load(Ordering::Relaxed);
+                    let now = epoch_ms();
+                    if storm != 0 && now >= storm {
+                        let _ = self.recovered_ms.compare_exchange(
+                            0,
+                            now,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        );
                     }
                     return Ok(started.elapsed());
                 }
@@ -299,6 +345,10 @@ impl Forwarder {
         if let Err(error) = outcome {
             t.failures.push(format!("{}: {error:#}", self.name));
         }
+        match self.recovered_ms.load(Ordering::Relaxed) {
+            0 => t.not_recovered += 1,
+            at => t.last_recovery_ms = t.last_recovery_ms.max(at),
+        }
     }
 }
 
@@ -341,7 +391,11 @@ async fn run(o: Run) -> anyhow::Result<()> {
             options: Arc::clone(&options),
             server: server.clone(),
             connected: std::sync::atomic::AtomicBool::new(false),
+            recovered_ms: AtomicU64::new(0),
         });
+    }
+    if let Some(path) = &o.storm_file {
+        tokio::spawn(watch_storm(path.clone()));
     }
     let gate = Arc::new(Semaphore::new(o.connect_concurrency.max(1)));
     let tally = Arc::new(Mutex::new(Tally::default()));
@@ -365,8 +419,17 @@ async fn run(o: Run) -> anyhow::Result<()> {
             .collect();
         std::fs::write(path, lines)?;
     }
+    let storm = STORM_AT_MS.load(Ordering::Relaxed);
+    let (recovery, not_recovered) = if storm == 0 {
+        (0.0, 0)
+    } else {
+        (
+            t.last_recovery_ms.saturating_sub(storm) as f64 / 1000.0,
+            t.not_recovered,
+        )
+    };
     println!(
-        "{{\"forwarders\":{},\"connected\":{},\"batches_acked\":{},\"events_acked\":{},\"heartbeats\":{},\"seconds\":{:.1},\"events_per_second\":{:.0},\"ack_ms_p50\":{:.1},\"ack_ms_p99\":{:.1},\"ack_ms_max\":{:.1},\"refused_503\":{},\"reconnects\":{},\"failed\":{},\"first_failures\":{:?}}}",
+        "{{\"forwarders\":{},\"connected\":{},\"batches_acked\":{},\"events_acked\":{},\"heartbeats\":{},\"seconds\":{:.1},\"events_per_second\":{:.0},\"ack_ms_p50\":{:.1},\"ack_ms_p99\":{:.1},\"ack_ms_max\":{:.1},\"refused_503\":{},\"reconnects\":{},\"storm_recovery_seconds\":{:.1},\"storm_not_recovered\":{},\"failed\":{},\"first_failures\":{:?}}}",
         o.forwarders,
         t.connected,
         t.batches,
@@ -379,6 +442,8 @@ async fn run(o: Run) -> anyhow::Result<()> {
         percentile(&t.ack_micros, 1.0),
         t.refused_503,
         t.reconnects,
+        recovery,
+        not_recovered,
         t.failures.len(),
         t.failures.iter().take(3).collect::<Vec<_>>()
     );
