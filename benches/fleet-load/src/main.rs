@@ -35,7 +35,7 @@ enum Command {
     /// Make the CA that issues the forwarders' certificates: DIR/ca.crt, DIR/ca.key.
     Ca { dir: PathBuf },
     /// Run the forwarders.
-    Run(Run),
+    Run(Box<Run>),
 }
 
 #[derive(clap::Args, Clone)]
@@ -457,6 +457,6 @@ fn main() -> anyhow::Result<()> {
         Command::Run(o) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
-            .block_on(run(o)),
+            .block_on(run(*o)),
     }
 }
