@@ -64,36 +64,13 @@ WSMAND="${WSMAND_BIN:-$ROOT/target/$PROFILE/wsmand}"
 LOAD="${FLEET_LOAD_BIN:-$ROOT/target/$PROFILE/fleet-load}"
 scratch_dir wsmand-collector-fleet
 
-step "the forwarders' CA (rcgen) and the listener's certificate"
+step "the forwarders' CA (rcgen)"
 "$LOAD" ca "$WORK/ca"
-CA_THUMB="$(openssl x509 -in "$WORK/ca/ca.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
-listener_certificate listener
 
 step "wsmand: HTTPS listener, certificate mapping (Subject=*), MaxConnections for the fleet, file output"
 CONFIG="$WORK/wsmand"
-mkdir -p "$CONFIG/subscriptions"
-install_listener_certificate listener "$CONFIG"
-install -m 0644 "$WORK/ca/ca.crt" "$CONFIG/certs/$CA_THUMB.crt"
-PORT="$(free_port)"
-cat >"$CONFIG/config.toml" <<TOML
-[Config.Service]
-MaxConnections = $((FORWARDERS + 1000))
-[Config.Service.Auth]
-Certificate = true
-[[Listener]]
-Address = "IP:127.0.0.1"
-Transport = "HTTPS"
-Port = $PORT
-CertificateThumbprint = "$THUMBPRINT"
-[[CertMapping]]
-Issuer = "$CA_THUMB"
-Subject = "*"
-URI = "*"
-UserName = "wecfleet"
-Enabled = true
-TOML
-printf 'fleet-%s\n' "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" |
-    WSMAND_CONFIG_DIR="$CONFIG" "$WSMAND" account add wecfleet --password-stdin >/dev/null
+certificate_collector_config "$CONFIG" "$WORK/ca/ca.crt" listener wecfleet \
+    "MaxConnections = $((FORWARDERS + 1000))"
 cat >"$CONFIG/subscriptions/fleet.toml" <<TOML
 query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'
 heartbeat_seconds = $HEARTBEAT
@@ -102,15 +79,8 @@ type = "file"
 path = "$WORK/wsmand-out/{client}.xml"
 format = "raw"
 TOML
-# start_collector LOG: wsmand on CONFIG and the bookmark database; sets WSMAND_PID.
-start_collector() {
-    env "${UNIT_ENV[@]}" WSMAND_WEC_DATABASE="$WORK/wec.sqlite" \
-        "$WSMAND" --config-dir "$CONFIG" 2>"$1" &
-    WSMAND_PID=$!
-    PIDS+=("$WSMAND_PID")
-    wait_for_port "$PORT" "$WSMAND_PID" "$1"
-}
-start_collector "$WORK/wsmand.log"
+start_collector "$CONFIG" "$WORK/wec.sqlite" "$WORK/wsmand.log"
+WSMAND_PID=$COLLECTOR_PID
 sleep 1
 RSS_BEFORE="$(awk '/^VmRSS:/ {print $2}' "/proc/$WSMAND_PID/status")"
 
@@ -165,7 +135,7 @@ if [ "$STORM_SECONDS" -gt 0 ]; then
     STORM_FLEET=$!
     wait "$STORM_KILLER"
     wait "$WSMAND_PID" 2>/dev/null || true
-    start_collector "$WORK/wsmand-restarted.log"
+    start_collector "$CONFIG" "$WORK/wec.sqlite" "$WORK/wsmand-restarted.log"
     wait "$STORM_FLEET"
     STORM="$(python3 - "$WORK/storm.json" "$WORK/storm.count" <<'PY'
 import json, sys

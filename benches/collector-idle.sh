@@ -28,7 +28,6 @@ CLIENTS="${BENCH_CLIENTS:-10000}"
 HEARTBEATS="${BENCH_HEARTBEATS:-2}"
 WORKERS="${BENCH_WORKERS:-32}"
 ACCOUNT=wecidle
-PASSWORD="idle-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 command -v openssl >/dev/null 2>&1 || ensure_packages openssl
 
 if [ -n "${WSMAND_BIN:-}" ]; then
@@ -52,33 +51,11 @@ step "a CA and $CLIENTS forwarder certificates"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -subj "/CN=wsmand idle bench CA" -addext "basicConstraints=critical,CA:TRUE" \
     -addext "keyUsage=critical,keyCertSign" -keyout "$WORK/ca.key" -out "$WORK/ca.crt" 2>/dev/null
-CA_THUMB="$(openssl x509 -in "$WORK/ca.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
 "$PYTHON" "$ROOT/benches/collector_idle.py" certs "$WORK/clients" "$WORK/ca.key" "$WORK/ca.crt" "$CLIENTS"
 
 step "configuring wsmand (HTTPS listener, certificate mapping, one subscription)"
 CONFIG="$WORK/config"
-mkdir -p "$CONFIG/certs" "$CONFIG/subscriptions"
-listener_certificate listener
-install_listener_certificate listener "$CONFIG"
-install -m 0644 "$WORK/ca.crt" "$CONFIG/certs/$CA_THUMB.crt"
-PORT="$(free_port)"
-cat >"$CONFIG/config.toml" <<TOML
-[Config.Service.Auth]
-Certificate = true
-[[Listener]]
-Address = "IP:127.0.0.1"
-Transport = "HTTPS"
-Port = $PORT
-CertificateThumbprint = "$THUMBPRINT"
-[[CertMapping]]
-Issuer = "$CA_THUMB"
-Subject = "*"
-URI = "*"
-UserName = "$ACCOUNT"
-Enabled = true
-TOML
-printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$WSMAND" account add "$ACCOUNT" \
-    --password-stdin >/dev/null
+certificate_collector_config "$CONFIG" "$WORK/ca.crt" listener "$ACCOUNT"
 cat >"$CONFIG/subscriptions/idle.toml" <<TOML
 query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'
 heartbeat_seconds = 900
@@ -89,11 +66,8 @@ format = "raw"
 TOML
 
 step "starting wsmand on loopback (the allocator settings of dist/wsmand.service)"
-env "${UNIT_ENV[@]}" WSMAND_WEC_DATABASE="$WORK/wec.sqlite" \
-    "$WSMAND" --config-dir "$CONFIG" 2>"$WORK/wsmand.log" &
-WSMAND_PID=$!
-PIDS+=("$WSMAND_PID")
-wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand.log"
+start_collector "$CONFIG" "$WORK/wec.sqlite" "$WORK/wsmand.log"
+WSMAND_PID=$COLLECTOR_PID
 sleep 2
 kb() { awk -v key="$1:" '$1 == key {print $2}' "/proc/$WSMAND_PID/status"; }
 BASE_RSS="$(kb VmRSS)"

@@ -74,7 +74,6 @@ if [[ "$PARTS" == *" cpu "* ]]; then
         -subj "/CN=wsmand collector bench CA" -addext "basicConstraints=critical,CA:TRUE" \
         -addext "keyUsage=critical,keyCertSign,cRLSign" \
         -keyout "$CPU/ca.key" -out "$CPU/ca.crt" 2>/dev/null
-    CA_THUMB="$(openssl x509 -in "$CPU/ca.crt" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
     issue() { # issue NAME SUBJECT EXTENSIONS: a P-256 key and a certificate of the CA
         openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$2" \
             -keyout "$CPU/$1.key" -out "$CPU/$1.csr" 2>/dev/null
@@ -91,28 +90,8 @@ if [[ "$PARTS" == *" cpu "* ]]; then
 
     step "wsmand: HTTPS listener, certificate mapping (Subject=*), one subscription with the file output"
     WCONFIG="$CPU/wsmand"
-    mkdir -p "$WCONFIG/certs" "$WCONFIG/subscriptions"
-    listener_certificate cpu-listener
-    install_listener_certificate cpu-listener "$WCONFIG"
-    install -m 0644 "$CPU/ca.crt" "$WCONFIG/certs/$CA_THUMB.crt"
-    WPORT="$(free_port)"
-    cat >"$WCONFIG/config.toml" <<TOML
-[Config.Service.Auth]
-Certificate = true
-[[Listener]]
-Address = "IP:127.0.0.1"
-Transport = "HTTPS"
-Port = $WPORT
-CertificateThumbprint = "$THUMBPRINT"
-[[CertMapping]]
-Issuer = "$CA_THUMB"
-Subject = "*"
-URI = "*"
-UserName = "wecbench"
-Enabled = true
-TOML
-    printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$WCONFIG" "$WSMAND" account add wecbench \
-        --password-stdin >/dev/null
+    certificate_collector_config "$WCONFIG" "$CPU/ca.crt" cpu-listener wecbench
+    WPORT="$PORT"
     cat >"$WCONFIG/subscriptions/files.toml" <<TOML
 query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'
 [[outputs]]
@@ -121,11 +100,8 @@ path = "$DATA/wsmand-out/{subscription}/{client}.xml"
 format = "raw"
 TOML
     unit_environment
-    env "${UNIT_ENV[@]}" WSMAND_WEC_DATABASE="$DATA/wsmand.sqlite" \
-        "$WSMAND" --config-dir "$WCONFIG" 2>"$CPU/wsmand.log" &
-    WSMAND_CPU_PID=$!
-    PIDS+=("$WSMAND_CPU_PID")
-    wait_for_port "$WPORT" "$WSMAND_CPU_PID" "$CPU/wsmand.log"
+    start_collector "$WCONFIG" "$DATA/wsmand.sqlite" "$CPU/wsmand.log" "$WPORT"
+    WSMAND_CPU_PID=$COLLECTOR_PID
     COLLECTORS=("wsmand $WSMAND_CPU_PID $WPORT $WORK/cpu-listener.crt")
 
     if [ -n "${OPENWEC_BIN:-}" ]; then

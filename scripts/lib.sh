@@ -119,6 +119,51 @@ install_listener_certificate() {
     install -m 0600 "$WORK/$1.key" "$2/certs/$THUMBPRINT.key"
 }
 
+# Configure the config dir $1 as a collector for forwarders whose client certificates the CA
+# certificate $2 issues: an HTTPS listener on a free 127.0.0.1 port with the certificate $3 of
+# listener_certificate, a certificate mapping (Subject=*) to the service account $4 (made with
+# a throwaway password: certificate logins never use it), and the TOML lines $5, if any, under
+# [Config.Service]. The subscriptions are the caller's. Needs $WSMAND; sets PORT and THUMBPRINT.
+certificate_collector_config() {
+    local config="$1" ca="$2" listener="$3" account="$4" service="${5:-}" ca_thumb
+    ca_thumb="$(openssl x509 -in "$ca" -noout -fingerprint -sha1 | sed 's/^.*=//; s/://g' | tr 'a-f' 'A-F')"
+    mkdir -p "$config/certs" "$config/subscriptions"
+    listener_certificate "$listener"
+    install_listener_certificate "$listener" "$config"
+    install -m 0644 "$ca" "$config/certs/$ca_thumb.crt"
+    PORT="$(free_port)"
+    {
+        [ -z "$service" ] || printf '[Config.Service]\n%s\n' "$service"
+        cat <<TOML
+[Config.Service.Auth]
+Certificate = true
+[[Listener]]
+Address = "IP:127.0.0.1"
+Transport = "HTTPS"
+Port = $PORT
+CertificateThumbprint = "$THUMBPRINT"
+[[CertMapping]]
+Issuer = "$ca_thumb"
+Subject = "*"
+URI = "*"
+UserName = "$account"
+Enabled = true
+TOML
+    } >"$config/config.toml"
+    printf '%s-%s\n' "$account" "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" |
+        WSMAND_CONFIG_DIR="$config" "$WSMAND" account add "$account" --password-stdin >/dev/null
+}
+
+# Start $WSMAND as the collector of the config dir $1 with the bookmark database $2, its stderr
+# in $3, the allocator settings of dist/wsmand.service (unit_environment first); waits for PORT
+# ($4, default $PORT) and sets COLLECTOR_PID.
+start_collector() {
+    env "${UNIT_ENV[@]}" WSMAND_WEC_DATABASE="$2" "$WSMAND" --config-dir "$1" 2>"$3" &
+    COLLECTOR_PID=$!
+    PIDS+=("$COLLECTOR_PID")
+    wait_for_port "${4:-$PORT}" "$COLLECTOR_PID" "$3"
+}
+
 # Install the packages from $@ that are missing. Runs apt-get update once, only when something
 # is missing. Without root it prints the command to run instead and returns 1.
 ensure_packages() {
