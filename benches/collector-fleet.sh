@@ -52,6 +52,14 @@ STORM_KILL_AT="${BENCH_STORM_KILL_AT:-30}"
 STORM_FIRST=1000000000
 PROFILE="${BENCH_PROFILE:-release}"
 command -v openssl >/dev/null 2>&1 || ensure_packages openssl
+# Every forwarder is a descriptor in fleet-load and one in the collector: raise this shell's
+# limit (the hard one too, as root) so that both inherit enough; say so when it cannot.
+WANT_FDS=$((FORWARDERS + 4096))
+if [ "$(ulimit -n)" -lt "$WANT_FDS" ]; then
+    ulimit -Hn "$WANT_FDS" 2>/dev/null || true
+    ulimit -n "$WANT_FDS" 2>/dev/null ||
+        echo "open-file limit $(ulimit -n) is below $WANT_FDS: forwarders past it will fail" >&2
+fi
 
 PROFILE_FLAG=(--release)
 [ "$PROFILE" = debug ] && PROFILE_FLAG=()
