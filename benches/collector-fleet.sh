@@ -103,11 +103,16 @@ fleet() {
     "$LOAD" run --ca-dir "$WORK/ca" --server-ca "$server_ca" --port "$port" \
         --forwarders "$FORWARDERS" --rate "$RATE" --per-batch "$PER_BATCH" \
         --event-bytes "$EVENT_BYTES" --seconds "$seconds" --heartbeat-seconds "$HEARTBEAT" \
-        --first-record "$first" --acked "$WORK/$name.acked" "$@" | tee "$WORK/$name.json"
-    python3 - "$WORK/$name.acked" "$out" "$first" <<'PY' | tee "$WORK/$name.count"
+        --first-record "$first" --acked "$WORK/$name.acked" --resent "$WORK/$name.resent" "$@" |
+        tee "$WORK/$name.json"
+    python3 - "$WORK/$name.acked" "$out" "$first" "$WORK/$name.resent" <<'PY' | tee "$WORK/$name.count"
 import collections, os, re, sys
 acked = dict(line.split() for line in open(sys.argv[1]))
 first = int(sys.argv[3])
+resent = set()
+for line in open(sys.argv[4]):
+    c, a, b = line.split()
+    resent.update((c, r) for r in range(int(a), int(b) + 1))
 seen = collections.Counter()
 for root, _, files in os.walk(sys.argv[2]):
     for f in files:
@@ -116,8 +121,9 @@ for root, _, files in os.walk(sys.argv[2]):
             if int(m.group(1)) >= first:
                 seen[(m.group(2), int(m.group(1)))] += 1
 lost = sum(1 for c, last in acked.items() for r in range(first, int(last) + 1) if seen[(c, r)] == 0)
-duplicated = sum(n - 1 for n in seen.values() if n > 1)
-print(f"lost {lost} duplicated {duplicated} stored {len(seen)}")
+duplicated = sum(n - 1 for k, n in seen.items() if n > 1 and k not in resent)
+unacked = sum(n - 1 for k, n in seen.items() if n > 1 and k in resent)
+print(f"lost {lost} duplicated {duplicated} stored {len(seen)} resent-unacknowledged-twice {unacked}")
 PY
 }
 
@@ -149,8 +155,10 @@ if [ "$STORM_SECONDS" -gt 0 ]; then
 import json, sys
 run = json.load(open(sys.argv[1]))
 lost, duplicated = (int(x) for x in open(sys.argv[2]).read().split()[1:4:2])
+unacked = int(open(sys.argv[2]).read().split()[7])
 print(f"storm: all delivering again {run['storm_recovery_seconds']:.1f} s after the kill "
-      f"({run['storm_not_recovered']} never), lost {lost}, duplicated {duplicated}")
+      f"({run['storm_not_recovered']} never), lost {lost}, duplicated {duplicated} "
+      f"(and {unacked} events of batches lost unanswered at the kill stored twice)")
 PY
 )"
     echo "$STORM"

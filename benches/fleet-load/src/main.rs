@@ -6,7 +6,8 @@
 //! and a lost connection reconnected and enumerated anew; the unacknowledged batch is sent
 //! again, as a forwarder keeps it. Prints one JSON line; `--acked FILE` writes each
 //! forwarder's last acknowledged record id, for the caller to count lost and duplicated
-//! events in the collector's output. With `--storm-file`, the time from the collector's kill
+//! events in the collector's output (`--resent FILE`: the batches sent again after a connection
+//! lost unanswered, which the collector may hold twice). With `--storm-file`, the time from the collector's kill
 //! (written there by the caller) until every forwarder is acknowledged again.
 //!
 //!   fleet-load ca DIR
@@ -87,6 +88,9 @@ struct Run {
     first_record: u64,
     #[arg(long)]
     acked: Option<PathBuf>,
+    /// Writes `NAME FIRST LAST` for each batch sent again after a connection lost unanswered.
+    #[arg(long)]
+    resent: Option<PathBuf>,
     /// A restart storm: the caller writes the time it killed the collector (seconds since the
     /// epoch) to this file; the run then reports how long until every forwarder had an Ack
     /// after that moment.
@@ -106,6 +110,10 @@ struct Tally {
     connected: u64,
     failures: Vec<String>,
     last_acked: Vec<(String, u64)>,
+    /// Batches (forwarder, first and last record id) sent again after their connection was
+    /// lost unanswered: the collector may have stored them before it died, so a second copy of
+    /// these is a resend of an unacknowledged batch, not a duplicated acknowledged event.
+    resent: Vec<(String, u64, u64)>,
     /// The latest of the forwarders' first Acks after the storm (ms since the epoch), and how
     /// many forwarders had none.
     last_recovery_ms: u64,
@@ -181,7 +189,8 @@ impl Forwarder {
     }
 
     /// Send `text` until it is acknowledged (reconnecting and waiting out refusals), or give
-    /// up at `deadline`; the time the acknowledged attempt took.
+    /// up at `deadline`; the time the acknowledged attempt took, and whether an earlier attempt
+    /// was lost with its connection (unanswered: maybe stored).
     async fn deliver(
         &self,
         session: &mut Option<Session>,
@@ -189,8 +198,9 @@ impl Forwarder {
         tally: &Mutex<Tally>,
         build: &(dyn Fn(&Session) -> String + Sync),
         deadline: Instant,
-    ) -> anyhow::Result<Duration> {
+    ) -> anyhow::Result<(Duration, bool)> {
         let o = &self.options;
+        let mut unanswered = false;
         loop {
             anyhow::ensure!(Instant::now() < deadline, "gave up: no Ack in time");
             if session.is_none() {
@@ -243,7 +253,7 @@ impl Forwarder {
                             Ordering::Relaxed,
                         );
                     }
-                    return Ok(started.elapsed());
+                    return Ok((started.elapsed(), unanswered));
                 }
                 Ok(answer) if answer.status == 503 => {
                     lock(tally).refused_503 += 1;
@@ -262,6 +272,7 @@ impl Forwarder {
                     answer.text.chars().take(300).collect::<String>()
                 ),
                 Err(_) => {
+                    unanswered = true;
                     lock(tally).reconnects += 1;
                     *session = None;
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -300,6 +311,7 @@ impl Forwarder {
         let mut last_message = Instant::now();
         let heartbeat = Duration::from_secs(o.heartbeat_seconds);
         let mut mine = Vec::new();
+        let mut resent = Vec::new();
         let outcome: anyhow::Result<()> = async {
             while Instant::now() < end && (o.batches == 0 || sent < o.batches) {
                 let now = Instant::now();
@@ -315,9 +327,12 @@ impl Forwarder {
                             o.event_bytes,
                         )
                     };
-                    let took = self
+                    let (took, unanswered) = self
                         .deliver(&mut session, &gate, &tally, &build, drain)
                         .await?;
+                    if unanswered {
+                        resent.push((first, first + o.per_batch - 1));
+                    }
                     mine.push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
                     next_record += o.per_batch;
                     sent += 1;
@@ -339,6 +354,8 @@ impl Forwarder {
         .await;
         let mut t = lock(&tally);
         t.ack_micros.extend(mine);
+        t.resent
+            .extend(resent.into_iter().map(|(a, b)| (self.name.clone(), a, b)));
         t.batches += sent;
         t.events += sent * o.per_batch;
         t.last_acked.push((self.name.clone(), next_record - 1));
@@ -416,6 +433,14 @@ async fn run(o: Run) -> anyhow::Result<()> {
             .last_acked
             .iter()
             .map(|(name, last)| format!("{name} {last}\n"))
+            .collect();
+        std::fs::write(path, lines)?;
+    }
+    if let Some(path) = &o.resent {
+        let lines: String = t
+            .resent
+            .iter()
+            .map(|(name, first, last)| format!("{name} {first} {last}\n"))
             .collect();
         std::fs::write(path, lines)?;
     }
