@@ -30,6 +30,9 @@ pub struct Request {
     pub operation_id: Option<String>,
     pub sequence_id: Option<String>,
     pub request_total_items_count_estimate: bool,
+    /// `rsp:CompressionType` (`xpress`): only a PowerShell shell's Create may carry it with
+    /// mustUnderstand (see [`crate::xpress`]); elsewhere it is still not understood.
+    pub compression_type: Option<String>,
     /// `w:FragmentTransfer`, kept whole for the handler to refuse or serve.
     pub fragment_transfer: Option<Element>,
     /// Every header block, for handlers that read extension headers.
@@ -92,6 +95,7 @@ const UNDERSTOOD: &[(&str, &str)] = &[
     (ns::MS_WSMAN, "SessionId"),
     (ns::MS_WSMAN, "OperationID"),
     (ns::MS_WSMAN, "SequenceId"),
+    (ns::SHELL, "CompressionType"),
     // DSP0226's delivery credentials of a Subscribe, read by the eventing core.
     (
         "http://schemas.xmlsoap.org/ws/2005/02/trust",
@@ -169,6 +173,7 @@ pub fn parse_request(text: &str, limits: &Limits) -> Result<Request, RequestErro
         req.resource_uri.as_deref(),
         &req.selectors,
     );
+    refuse_misplaced_compression(&req).map_err(|f| fault(f, &mid))?;
     if req.is_identify() {
         return Ok(req);
     }
@@ -185,6 +190,26 @@ pub fn parse_request(text: &str, limits: &Limits) -> Result<Request, RequestErro
         ));
     }
     Ok(req)
+}
+
+/// `rsp:CompressionType` is understood on the Create of a PowerShell shell, the one place
+/// the stream data it compresses is handled; anywhere else a mustUnderstand one is refused as
+/// before (winrs.exe `-compression` on a cmd shell gets the answer of a server without it).
+fn refuse_misplaced_compression(req: &Request) -> Result<(), Fault> {
+    let powershell_create = req.operation.action == crate::operation::Action::Create
+        && req.operation.resource
+            == crate::operation::Resource::Shell(crate::operation::ShellResource::PowerShell);
+    if powershell_create {
+        return Ok(());
+    }
+    match req
+        .headers
+        .iter()
+        .find(|e| e.is(ns::SHELL, "CompressionType"))
+    {
+        Some(e) if must_understand(e) => Err(Fault::must_understand(ns::SHELL, "CompressionType")),
+        _ => Ok(()),
+    }
 }
 
 fn read_header(req: &mut Request, e: &Element) -> Result<(), Fault> {
@@ -268,6 +293,7 @@ fn read_header(req: &mut Request, e: &Element) -> Result<(), Fault> {
         (ns::MS_WSMAN, "SessionId") => req.session_id = Some(e.trimmed_text()),
         (ns::MS_WSMAN, "OperationID") => req.operation_id = Some(e.trimmed_text()),
         (ns::MS_WSMAN, "SequenceId") => req.sequence_id = Some(e.trimmed_text()),
+        (ns::SHELL, "CompressionType") => req.compression_type = Some(e.trimmed_text()),
         _ => {}
     }
     Ok(())

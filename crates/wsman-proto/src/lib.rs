@@ -31,6 +31,7 @@ pub mod shell;
 pub mod transfer;
 pub mod wql;
 pub mod xml;
+pub mod xpress;
 
 pub use envelope::{parse_request, Request, RequestError};
 pub use fault::Fault;

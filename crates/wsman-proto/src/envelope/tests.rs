@@ -176,3 +176,35 @@ fn message_id_is_kept_byte_for_byte() {
 fn not_xml_is_not_a_fault() {
     assert!(matches!(parse("not xml <"), Err(RequestError::NotXml(_))));
 }
+
+#[test]
+fn compression_type_is_understood_on_a_powershell_create_only() {
+    let compression = r#"<rsp:CompressionType s:mustUnderstand="true" xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell">xpress</rsp:CompressionType>"#;
+    let create = |uri: &str| {
+        GET_HEADERS
+            .replace("transfer/Get", "transfer/Create")
+            .replace(ns::CONFIG, uri)
+            + compression
+    };
+    let r = parse(&req(
+        &create("http://schemas.microsoft.com/powershell/Microsoft.PowerShell"),
+        "",
+    ))
+    .unwrap();
+    assert_eq!(r.compression_type.as_deref(), Some("xpress"));
+    // A cmd shell's Create (winrs.exe -compression), or any other request: not understood.
+    for headers in [
+        create("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"),
+        format!("{GET_HEADERS}{compression}"),
+    ] {
+        let (f, _) = fault_of(parse(&req(&headers, "")));
+        assert_eq!(f.code, FaultCode::MustUnderstand);
+        assert_eq!(
+            f.not_understood,
+            Some((ns::SHELL.into(), "CompressionType".into()))
+        );
+    }
+    // Without mustUnderstand it is ignored where it means nothing, as any header.
+    let relaxed = format!("{GET_HEADERS}{}", compression.replace("true", "false"));
+    assert!(parse(&req(&relaxed, "")).is_ok());
+}

@@ -20,6 +20,7 @@
 //! exits, writes what is not the protocol, or writes an endless line is terminated; Receives
 //! then deliver what was held and answer with a fault naming why.
 
+mod compression;
 mod session;
 
 use std::collections::HashMap;
@@ -41,6 +42,7 @@ use wsman_shell::{CommandSpec, SendOutcome, ShellError, ShellManager, ShellOptio
 
 use super::{describe, no_command_id, receive_capacity, run_as_user, shell_id, Budget, Caller};
 use crate::error::shell_fault;
+use compression::Compression;
 use session::{Session, Taken};
 
 /// The configuration names served: Windows' default session configuration.
@@ -125,6 +127,7 @@ impl PowerShellBridge {
         check_configuration(request)?;
         let body = ShellCreate::parse(request.body.as_ref())?;
         let creation = creation_xml(request.body.as_ref())?;
+        let compression = Compression::of_create(request)?;
         let pwsh = self.pwsh()?;
         let run_as = run_as_user(caller).await?;
         let mut options = ShellOptions::default();
@@ -163,6 +166,7 @@ impl PowerShellBridge {
             caller.user.clone(),
             host,
             limit,
+            compression,
         ));
         self.lock()
             .insert(info.shell_id.clone(), Arc::clone(&session));
@@ -189,6 +193,7 @@ impl PowerShellBridge {
         }
         let mut description = describe::created(&info, None);
         description.resource_uri = request.resource_uri.clone().unwrap_or_default();
+        description.compression_mode = Some(compression.mode().to_owned());
         Ok((
             action::CREATE_RESPONSE,
             CreateResponse::new(address, description).to_xml(),
@@ -268,7 +273,7 @@ impl PowerShellBridge {
                 packets.push(Packet::Data {
                     stream: stream_type,
                     guid,
-                    data: stream.data.clone(),
+                    data: session.compression.inflate(&stream.data)?,
                 });
             }
         }
@@ -300,6 +305,7 @@ impl PowerShellBridge {
         let command_id = receive.command_id.as_deref();
         let guid = command_id.map(parse_guid).transpose()?.unwrap_or_default();
         let capacity = receive_capacity(budget, &receive.streams, command_id.unwrap_or(""))?;
+        let capacity = session.compression.capacity(capacity);
         let unknown = || {
             shell_fault(ShellError::UnknownCommand {
                 shell_id: session.shell_id.clone(),
@@ -328,6 +334,7 @@ impl PowerShellBridge {
             };
             (Some(id.to_ascii_uppercase()), value)
         });
+        let data = session.compression.deflate(data);
         let stream = StreamData::new("stdout", command_id, data, ended);
         let body = ReceiveResponse::new(vec![stream], state).to_xml();
         Ok((shell::action::RECEIVE_RESPONSE, body))

@@ -78,10 +78,18 @@ pub(super) struct Session {
     changed: Notify,
     /// Bytes of output held before the pump stops reading the host (the host then blocks).
     limit: usize,
+    /// How the stream data of Send and Receive is framed (the Create's CompressionType).
+    pub(super) compression: super::Compression,
 }
 
 impl Session {
-    pub(super) fn new(shell_id: String, user: String, host: String, limit: usize) -> Self {
+    pub(super) fn new(
+        shell_id: String,
+        user: String,
+        host: String,
+        limit: usize,
+        compression: super::Compression,
+    ) -> Self {
         let mut state = State::default();
         state.outputs.insert(Uuid::nil(), Output::default());
         Self {
@@ -91,6 +99,7 @@ impl Session {
             state: Mutex::new(state),
             changed: Notify::new(),
             limit,
+            compression,
         }
     }
 
