@@ -11,6 +11,8 @@
 //! | Signal `powershell/signal/crtl_c` | `<Signal PSGuid>` |
 //! | Signal terminate | `<Signal>` if the pipeline still runs, then `<Close PSGuid>`; the CommandId is released |
 //! | Delete | `<Close PSGuid=nil>`, then the shell's processes are ended |
+//! | Disconnect, Reconnect | the engine's: pwsh runs on, its output is read and held (bounded) |
+//! | Connect (`connectXml`) | answered by the bridge (see [`connect`]): pwsh -s has no connect |
 //!
 //! The host is a command of an ordinary engine shell: it runs as the authenticated user, in
 //! the PAM session and the shell's cgroup, under every WinRS quota (MaxShellsPerUser,
@@ -20,6 +22,8 @@
 //! exits, writes what is not the protocol, or writes an endless line is terminated; Receives
 //! then deliver what was held and answer with a fault naming why.
 
+mod connect;
+mod message;
 mod session;
 
 use std::collections::HashMap;
@@ -29,6 +33,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use base64::Engine as _;
 use uuid::Uuid;
 use wsman_proto::ns::action;
+use wsman_proto::operation::Action;
 use wsman_proto::shell::psrp::{DataStream, Packet};
 use wsman_proto::shell::requests::{CommandLine, Receive, Send, ShellCreate, Signal};
 use wsman_proto::shell::responses::{
@@ -39,7 +44,9 @@ use wsman_proto::xml::Element;
 use wsman_proto::{Fault, Request};
 use wsman_shell::{CommandSpec, SendOutcome, ShellError, ShellManager, ShellOptions, ShellOwner};
 
-use super::{describe, no_command_id, receive_capacity, run_as_user, shell_id, Budget, Caller};
+use super::{
+    describe, no_command_id, not_supported, receive_capacity, run_as_user, shell_id, Budget, Caller,
+};
 use crate::error::shell_fault;
 use session::{Session, Taken};
 
@@ -49,6 +56,16 @@ pub(super) const CONFIGURATION: &str = "microsoft.powershell";
 const PSRP_NS: &str = "http://schemas.microsoft.com/powershell";
 
 type Sessions = Arc<Mutex<HashMap<String, Arc<Session>>>>;
+/// A response's Action and body.
+type Answer = (&'static str, String);
+
+/// One request to a PowerShell shell: what every handler is given.
+pub(super) struct Op<'a> {
+    pub(super) manager: &'a ShellManager,
+    pub(super) request: &'a Request,
+    pub(super) caller: &'a Caller,
+    pub(super) budget: Budget,
+}
 
 /// The PowerShell shells of the service.
 #[derive(Clone, Default)]
@@ -73,6 +90,40 @@ impl PowerShellBridge {
     /// Bridged shells alive (tests and diagnostics).
     pub fn session_count(&self) -> usize {
         self.lock().len()
+    }
+
+    /// The ResourceURI of a bridged shell and its pipelines with whether each has ended
+    /// (Enumerate); `None` for a shell the bridge does not serve.
+    pub(super) fn inventory(&self, shell_id: &str) -> Option<(String, Vec<(String, bool)>)> {
+        let session = self.lock().get(&shell_id.to_ascii_uppercase()).cloned()?;
+        let pipelines = session.pipelines();
+        let pipelines = pipelines.into_iter().map(|(id, ended)| (upper(id), ended));
+        Some((session.resource_uri.clone(), pipelines.collect()))
+    }
+
+    /// Every request of the plug-in: Create, Disconnect, Reconnect and Connect, else a
+    /// request on a bridged shell of the caller's.
+    pub(super) async fn operate(&self, op: &Op<'_>, address: &str) -> Result<Answer, Fault> {
+        let (manager, request, caller) = (op.manager, op.request, op.caller);
+        match &request.operation.action {
+            Action::Create => return self.create(op, address).await,
+            Action::Disconnect => return super::disconnect(manager, request, caller),
+            Action::Reconnect => return super::reconnect(manager, request, caller),
+            Action::Connect => return self.connect(op),
+            _ => {}
+        }
+        let session = self.session(caller, request)?;
+        match &request.operation.action {
+            Action::Command => self.command(op, &session).await,
+            Action::Send => self.send(op, &session).await,
+            Action::Receive => self.receive(op, &session).await,
+            Action::Signal => self.signal(op, &session).await,
+            Action::Delete => {
+                self.delete_session(manager, &session).await;
+                Ok((action::DELETE_RESPONSE, String::new()))
+            }
+            _ => Err(not_supported(request)),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
@@ -115,13 +166,8 @@ impl PowerShellBridge {
     }
 
     /// Create: a shell of the engine whose one command is `pwsh -s`, fed the `creationXml`.
-    pub(super) async fn create(
-        &self,
-        manager: &ShellManager,
-        request: &Request,
-        caller: &Caller,
-        address: &str,
-    ) -> Result<(&'static str, String), Fault> {
+    async fn create(&self, op: &Op<'_>, address: &str) -> Result<Answer, Fault> {
+        let (manager, request, caller) = (op.manager, op.request, op.caller);
         check_configuration(request)?;
         let body = ShellCreate::parse(request.body.as_ref())?;
         let creation = creation_xml(request.body.as_ref())?;
@@ -158,12 +204,13 @@ impl PowerShellBridge {
             }
         };
         let limit = manager.limits().output_buffer_bytes;
-        let session = Arc::new(Session::new(
-            info.shell_id.clone(),
-            caller.user.clone(),
-            host,
-            limit,
-        ));
+        let mut session = Session::new(info.shell_id.clone(), caller.user.clone(), host, limit);
+        session.runspaces = (
+            message::clixml_u32(&creation, "MinRunspaces").unwrap_or(1),
+            message::clixml_u32(&creation, "MaxRunspaces").unwrap_or(1),
+        );
+        session.resource_uri = request.resource_uri.clone().unwrap_or_default();
+        let session = Arc::new(session);
         self.lock()
             .insert(info.shell_id.clone(), Arc::clone(&session));
         tokio::spawn(session::pump(
@@ -196,15 +243,8 @@ impl PowerShellBridge {
     }
 
     /// Command: a pipeline whose id is the CommandId (the client's, or a new one).
-    pub(super) async fn command(
-        &self,
-        manager: &ShellManager,
-        request: &Request,
-        caller: &Caller,
-        budget: Budget,
-    ) -> Result<(&'static str, String), Fault> {
-        let session = self.session(caller, request)?;
-        let line = CommandLine::parse(request.body.as_ref())?;
+    async fn command(&self, op: &Op<'_>, session: &Session) -> Result<Answer, Fault> {
+        let line = CommandLine::parse(op.request.body.as_ref())?;
         let id = match &line.command_id {
             Some(id) => parse_guid(id)?,
             None => Uuid::new_v4(),
@@ -226,7 +266,7 @@ impl PowerShellBridge {
                 data,
             },
         ];
-        if let Err(fault) = write(manager, &session, &packets, budget.time).await {
+        if let Err(fault) = write(op.manager, session, &packets, op.budget.time).await {
             session.remove_pipeline(id);
             return Err(fault);
         }
@@ -240,15 +280,8 @@ impl PowerShellBridge {
     }
 
     /// Send: each stream's data as one Data packet of its pipeline (or of the pool).
-    pub(super) async fn send(
-        &self,
-        manager: &ShellManager,
-        request: &Request,
-        caller: &Caller,
-        budget: Budget,
-    ) -> Result<(&'static str, String), Fault> {
-        let session = self.session(caller, request)?;
-        let send = Send::parse(request.body.as_ref())?;
+    async fn send(&self, op: &Op<'_>, session: &Session) -> Result<Answer, Fault> {
+        let send = Send::parse(op.request.body.as_ref())?;
         let mut packets = Vec::new();
         for stream in &send.streams {
             let stream_type = match stream.name.as_str() {
@@ -261,7 +294,7 @@ impl PowerShellBridge {
                 }
             };
             let guid = match &stream.command_id {
-                Some(id) => self.known_pipeline(&session, id)?,
+                Some(id) => self.known_pipeline(session, id)?,
                 None => Uuid::nil(),
             };
             if !stream.data.is_empty() {
@@ -272,7 +305,7 @@ impl PowerShellBridge {
                 });
             }
         }
-        write(manager, &session, &packets, budget.time).await?;
+        write(op.manager, session, &packets, op.budget.time).await?;
         Ok((shell::action::SEND_RESPONSE, responses::send_response()))
     }
 
@@ -289,14 +322,14 @@ impl PowerShellBridge {
 
     /// Receive: whole fragments of the pipeline's (or the pool's) output; a pipeline's
     /// response that carries its PIPELINE_STATE says Done.
-    pub(super) async fn receive(
-        &self,
-        request: &Request,
-        caller: &Caller,
-        budget: Budget,
-    ) -> Result<(&'static str, String), Fault> {
-        let session = self.session(caller, request)?;
-        let receive = Receive::parse(request.body.as_ref())?;
+    async fn receive(&self, op: &Op<'_>, session: &Session) -> Result<Answer, Fault> {
+        // The bridge holds the output itself: a disconnected shell's is kept for whoever
+        // reconnects or connects.
+        op.manager
+            .ensure_connected(&op.caller.user, &session.shell_id)
+            .map_err(shell_fault)?;
+        let budget = op.budget;
+        let receive = Receive::parse(op.request.body.as_ref())?;
         let command_id = receive.command_id.as_deref();
         let guid = command_id.map(parse_guid).transpose()?.unwrap_or_default();
         let capacity = receive_capacity(budget, &receive.streams, command_id.unwrap_or(""))?;
@@ -334,17 +367,10 @@ impl PowerShellBridge {
     }
 
     /// Signal: stop (`crtl_c`) or terminate (stop if running, then release) a pipeline.
-    pub(super) async fn signal(
-        &self,
-        manager: &ShellManager,
-        request: &Request,
-        caller: &Caller,
-        budget: Budget,
-    ) -> Result<(&'static str, String), Fault> {
-        let session = self.session(caller, request)?;
-        let signal = Signal::parse(request.body.as_ref())?;
+    async fn signal(&self, op: &Op<'_>, session: &Session) -> Result<Answer, Fault> {
+        let signal = Signal::parse(op.request.body.as_ref())?;
         let id = signal.command_id.as_deref().ok_or_else(no_command_id)?;
-        let guid = self.known_pipeline(&session, id)?;
+        let guid = self.known_pipeline(session, id)?;
         let packets = match signal.code {
             SignalCode::PsrpStop | SignalCode::CtrlC => vec![Packet::Signal(guid)],
             // pypsrp sends the stop code relative: `powershell/signal/ctrl_c`.
@@ -366,23 +392,12 @@ impl PowerShellBridge {
             }
         };
         if session.broken().is_none() {
-            write(manager, &session, &packets, budget.time).await?;
+            write(op.manager, session, &packets, op.budget.time).await?;
         }
         Ok((shell::action::SIGNAL_RESPONSE, responses::signal_response()))
     }
 
     /// Delete: Close to pwsh, then the engine ends the shell and its processes.
-    pub(super) async fn delete(
-        &self,
-        manager: &ShellManager,
-        request: &Request,
-        caller: &Caller,
-    ) -> Result<(&'static str, String), Fault> {
-        let session = self.session(caller, request)?;
-        self.delete_session(manager, &session).await;
-        Ok((action::DELETE_RESPONSE, String::new()))
-    }
-
     async fn delete_session(&self, manager: &ShellManager, session: &Arc<Session>) {
         session.close();
         if session.broken().is_none() {
