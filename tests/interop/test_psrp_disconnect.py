@@ -1,5 +1,6 @@
-"""Disconnected PowerShell pools, and Receives smaller than pwsh's fragments, with pypsrp from
-PyPI against the real wsmand and the pwsh stand-in (see test_psrp.py).
+"""Disconnected PowerShell pools, Receives smaller than pwsh's fragments, and a client's bad
+fragments, with pypsrp from PyPI against the real wsmand and the pwsh stand-in (see
+test_psrp.py).
 
 A disconnected pool keeps its pwsh and its held output until its IdleTimeOut; the client that
 disconnected Reconnects, another client of the same user Connects (`RunspacePool.
@@ -215,3 +216,35 @@ def test_a_fragment_larger_than_the_envelope_is_split_across_receives(ps_daemon)
         ps = PowerShell(pool)
         ps.add_script(f"Write-Output {big}")
         assert ps.invoke() == [big]
+
+
+def fragment(object_id: int, fragment_id: int, start: bool, end: bool, blob: bytes = b"<S />") -> bytes:
+    """A PSRP fragment as MS-PSRP 2.2.4 lays it out."""
+    flags = (1 if start else 0) | (2 if end else 0)
+    header = object_id.to_bytes(8, "big") + fragment_id.to_bytes(8, "big") + bytes([flags])
+    return header + len(blob).to_bytes(4, "big") + blob
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(fragment(900, 1, False, True), id="not-a-message-start"),
+        pytest.param(fragment(900, 0, True, False) + fragment(901, 0, True, True), id="a-message-inside-another"),
+        pytest.param(fragment(900, 0, True, True)[:-2], id="cut-short"),
+        pytest.param(fragment(900, 0, True, True)[:19], id="cut-in-the-header"),
+        pytest.param(fragment(900, 0, True, True)[:17] + (2 << 20).to_bytes(4, "big") + b"<S />", id="oversized"),
+    ],
+)
+def test_fragments_out_of_order_or_oversized_are_refused_and_the_pool_goes_on(ps_daemon, uid, data):
+    """Refused whole with a fault, never written to pwsh: the pool and its pwsh go on."""
+    target = Target(ps_daemon, "http", login_for("run-as"))
+    with RunspacePool(target.wsman()) as pool:
+        with pytest.raises(WSManFaultError) as fault:
+            pool.shell.send("stdin", data)
+        assert fault.value.code == 87, fault.value
+        assert "whole fragments in order" in str(fault.value)
+        ps = PowerShell(pool)
+        ps.add_script("Write-Output still-here")
+        assert ps.invoke() == ["still-here"]
+        assert len(pwsh_processes(uid)) == 1
+    assert wait_until(lambda: not pwsh_processes(uid), 15), pwsh_processes(uid)

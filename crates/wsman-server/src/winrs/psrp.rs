@@ -23,6 +23,7 @@
 //! then deliver what was held and answer with a fault naming why.
 
 mod connect;
+mod input;
 mod message;
 mod session;
 
@@ -34,6 +35,7 @@ use base64::Engine as _;
 use uuid::Uuid;
 use wsman_proto::ns::action;
 use wsman_proto::operation::Action;
+use wsman_proto::refusal_log::{RefusalLimits, RefusalLog};
 use wsman_proto::shell::psrp::{DataStream, Packet};
 use wsman_proto::shell::requests::{CommandLine, Receive, Send, ShellCreate, Signal};
 use wsman_proto::shell::responses::{
@@ -48,6 +50,7 @@ use super::{
     describe, no_command_id, not_supported, receive_capacity, run_as_user, shell_id, Budget, Caller,
 };
 use crate::error::shell_fault;
+use input::{InputError, InputOrder};
 use session::{Session, Taken};
 
 /// The configuration names served: Windows' default session configuration.
@@ -68,11 +71,28 @@ pub(super) struct Op<'a> {
 }
 
 /// The PowerShell shells of the service.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct PowerShellBridge {
     sessions: Sessions,
+    /// Refused client fragments, logged a line per user at most every 10 s.
+    refusals: Arc<RefusalLog<String>>,
     /// The configured path of pwsh; `None`: looked up on PATH at each Create.
     pwsh: Arc<RwLock<Option<PathBuf>>>,
+}
+
+impl Default for PowerShellBridge {
+    fn default() -> Self {
+        Self {
+            sessions: Sessions::default(),
+            refusals: Arc::new(RefusalLog::new(RefusalLimits {
+                interval: std::time::Duration::from_secs(10),
+                per_key: 1,
+                total: 20,
+                max_keys: 256,
+            })),
+            pwsh: Arc::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for PowerShellBridge {
@@ -171,6 +191,7 @@ impl PowerShellBridge {
         check_configuration(request)?;
         let body = ShellCreate::parse(request.body.as_ref())?;
         let creation = creation_xml(request.body.as_ref())?;
+        let order = self.checked(caller, InputOrder::default(), &creation)?;
         let pwsh = self.pwsh()?;
         let run_as = run_as_user(caller).await?;
         let mut options = ShellOptions::default();
@@ -210,6 +231,7 @@ impl PowerShellBridge {
             message::clixml_u32(&creation, "MaxRunspaces").unwrap_or(1),
         );
         session.resource_uri = request.resource_uri.clone().unwrap_or_default();
+        session.set_input_order(Uuid::nil(), false, order);
         let session = Arc::new(session);
         self.lock()
             .insert(info.shell_id.clone(), Arc::clone(&session));
@@ -253,6 +275,7 @@ impl PowerShellBridge {
         for argument in &line.arguments {
             data.extend(decode(argument)?);
         }
+        let order = self.checked(op.caller, InputOrder::default(), &data)?;
         if !session.add_pipeline(id) {
             return Err(shell_fault(ShellError::CommandIdInUse {
                 command_id: upper(id),
@@ -270,6 +293,7 @@ impl PowerShellBridge {
             session.remove_pipeline(id);
             return Err(fault);
         }
+        session.set_input_order(id, false, order);
         Ok((
             shell::action::COMMAND_RESPONSE,
             CommandResponse {
@@ -283,6 +307,8 @@ impl PowerShellBridge {
     async fn send(&self, op: &Op<'_>, session: &Session) -> Result<Answer, Fault> {
         let send = Send::parse(op.request.body.as_ref())?;
         let mut packets = Vec::new();
+        // Where each stream's fragments will stand once pwsh has taken this Send.
+        let mut orders: Vec<((Uuid, bool), InputOrder)> = Vec::new();
         for stream in &send.streams {
             let stream_type = match stream.name.as_str() {
                 "stdin" => DataStream::Default,
@@ -298,6 +324,12 @@ impl PowerShellBridge {
                 None => Uuid::nil(),
             };
             if !stream.data.is_empty() {
+                let key = (guid, stream_type == DataStream::PromptResponse);
+                let before = match orders.iter().rev().find(|(k, _)| *k == key) {
+                    Some((_, order)) => *order,
+                    None => session.input_order(key.0, key.1),
+                };
+                orders.push((key, self.checked(op.caller, before, &stream.data)?));
                 packets.push(Packet::Data {
                     stream: stream_type,
                     guid,
@@ -306,7 +338,42 @@ impl PowerShellBridge {
             }
         }
         write(op.manager, session, &packets, op.budget.time).await?;
+        for ((guid, prompt), order) in orders {
+            session.set_input_order(guid, prompt, order);
+        }
         Ok((shell::action::SEND_RESPONSE, responses::send_response()))
+    }
+
+    /// The order after the client's `data`, or the fault refusing it (logged, rate-limited):
+    /// nothing of it reaches pwsh.
+    fn checked(
+        &self,
+        caller: &Caller,
+        order: InputOrder,
+        data: &[u8],
+    ) -> Result<InputOrder, Fault> {
+        order
+            .after(data)
+            .map_err(|error| self.refused(caller, &error))
+    }
+
+    fn refused(&self, caller: &Caller, error: &InputError) -> Fault {
+        let admission = self
+            .refusals
+            .admit(caller.user.clone(), "psrp", std::time::Instant::now());
+        for left in &admission.ended {
+            tracing::warn!(
+                user = left.key.as_deref().unwrap_or("(other users)"),
+                refused = left.count,
+                "more PSRP data refused (not logged one by one)"
+            );
+        }
+        if admission.log {
+            tracing::warn!(user = %caller.user, %error, "PSRP data refused");
+        }
+        Fault::invalid_parameter(format!(
+            "The PSRP data of this request is not a sequence of whole fragments in order: {error}. "
+        ))
     }
 
     fn known_pipeline(&self, session: &Session, id: &str) -> Result<Uuid, Fault> {

@@ -21,6 +21,7 @@ use wsman_shell::{
     CommandState, ReceiveOutcome, ReceiveRequest, ShellError, ShellManager, ShellSignal,
 };
 
+use super::input::InputOrder;
 use super::message;
 
 /// How long one read of the host waits before it asks again (it ends early when the host's
@@ -150,6 +151,8 @@ struct State {
     broken: Option<String>,
     closing: bool,
     pool: PoolMessages,
+    /// Where the client's fragments stand, per PSGuid and stream (true: PromptResponse).
+    inputs: HashMap<(Uuid, bool), InputOrder>,
 }
 
 /// One PowerShell shell: its ids and output. Shared by the requests and the pump.
@@ -182,6 +185,20 @@ impl Session {
             runspaces: (1, 1),
             resource_uri: String::new(),
         }
+    }
+
+    /// Where the client's fragments of `guid`'s stream stand.
+    pub(super) fn input_order(&self, guid: Uuid, prompt: bool) -> InputOrder {
+        self.lock()
+            .inputs
+            .get(&(guid, prompt))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Notes where they stand after data pwsh has taken.
+    pub(super) fn set_input_order(&self, guid: Uuid, prompt: bool, order: InputOrder) {
+        self.lock().inputs.insert((guid, prompt), order);
     }
 
     /// The pipelines known, and whether each has ended (the shell's command inventory).
@@ -248,6 +265,7 @@ impl Session {
     pub(super) fn remove_pipeline(&self, id: Uuid) -> Option<bool> {
         let mut state = self.lock();
         let output = state.outputs.remove(&id)?;
+        state.inputs.retain(|(guid, _), _| *guid != id);
         let held: usize = output.fragments.iter().map(Vec::len).sum();
         state.buffered -= held;
         drop(state);
