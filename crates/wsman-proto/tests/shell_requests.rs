@@ -190,19 +190,26 @@ fn disconnect_reconnect_connect_responses_match_windows() {
     let windows = ConnectResponse::parse(&body_of(&doc)).unwrap();
     assert_eq!(windows.input_streams, ["stdin", "pr"]);
     assert_eq!(windows.output_streams, ["stdout"]);
-    let ours = ConnectResponse::new(
+    assert!(windows
+        .connect_response_xml
+        .as_deref()
+        .is_some_and(|x| x.starts_with("AAAAAAAAAAQ")));
+    let plain = ConnectResponse::new(
         windows.input_streams.clone(),
         windows.output_streams.clone(),
     );
-    // Ours is Windows' without the PSRP element: the same streams in the same order.
+    // Without PSRP's element, ours is Windows' without it: the same streams in the same order.
     let mut expected = body_of(&doc)
         .child(ns::SHELL, "ConnectResponse")
         .unwrap()
         .clone();
+    let whole = expected.clone();
     expected
         .children
         .retain(|c| !matches!(c, Node::Element(e) if e.ns.as_deref() != Some(ns::SHELL)));
-    assert_eq!(normalise(&parse(&ours.to_xml())), normalise(&expected));
+    assert_eq!(normalise(&parse(&plain.to_xml())), normalise(&expected));
+    // With it (the PowerShell plug-in's answer), ours is Windows' whole.
+    assert_eq!(normalise(&parse(&windows.to_xml())), normalise(&whole));
 }
 
 #[test]

@@ -190,6 +190,9 @@ impl Connect {
 pub struct ConnectResponse {
     pub input_streams: Vec<String>,
     pub output_streams: Vec<String>,
+    /// PSRP's `connectResponseXml` (base64 fragments): the PowerShell plug-in's answer to
+    /// the `connectXml` of a Connect.
+    pub connect_response_xml: Option<String>,
 }
 
 impl ConnectResponse {
@@ -197,6 +200,7 @@ impl ConnectResponse {
         Self {
             input_streams,
             output_streams,
+            connect_response_xml: None,
         }
     }
 
@@ -205,6 +209,10 @@ impl ConnectResponse {
         w.start("rsp:ConnectResponse", &[rsp_decl()]);
         w.leaf("rsp:InputStreams", &[], &self.input_streams.join(" "));
         w.leaf("rsp:OutputStreams", &[], &self.output_streams.join(" "));
+        if let Some(xml) = &self.connect_response_xml {
+            let psrp = ("xmlns", "http://schemas.microsoft.com/powershell");
+            w.leaf("connectResponseXml", &[psrp], xml);
+        }
         w.finish()
     }
 
@@ -226,6 +234,10 @@ impl ConnectResponse {
         Ok(Self {
             input_streams: streams("InputStreams"),
             output_streams: streams("OutputStreams"),
+            connect_response_xml: r
+                .elements()
+                .find(|e| e.name == "connectResponseXml")
+                .map(|e| e.trimmed_text()),
         })
     }
 }

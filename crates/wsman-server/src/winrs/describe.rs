@@ -88,6 +88,12 @@ pub(super) fn command_item(c: &CommandInfo) -> CommandItem {
     CommandItem::new(&c.command_id, &c.command_line, state)
 }
 
+/// A pipeline of a PowerShell shell in the `.../windows/shell/Command` enumeration (its
+/// command line is the pipeline's CREATE_PIPELINE, which the bridge does not read).
+pub(super) fn pipeline_item(command_id: &str, ended: bool) -> CommandItem {
+    CommandItem::new(command_id, "", if ended { "Done" } else { "Running" })
+}
+
 /// Engine output as a ReceiveResponse body between `start` (an envelope's start, or nothing)
 /// and `end`, in pieces to write in order: every chunk tagged with the CommandId, and the
 /// state. The engine's base64 text pieces are shared, not copied (see

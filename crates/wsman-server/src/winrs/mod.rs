@@ -155,27 +155,8 @@ impl ShellService {
             (Action::Command, Cmd) => self.command(request, caller, &options).await,
             (Action::Send, Cmd) => self.send(request, caller, budget).await,
             (Action::Signal, Cmd) => self.signal(request, caller).await,
-            (Action::Disconnect, Cmd) => {
-                let id = shell_id(&request.selectors)?;
-                let body = Disconnect::parse(request.body.as_ref())?;
-                if body.buffer_mode == Some(BufferMode::Drop) {
-                    return Err(Fault::invalid_parameter(
-                        "BufferMode Drop is not supported: a disconnected shell keeps its output and its commands wait while the buffer is full. ",
-                    ));
-                }
-                self.manager
-                    .disconnect(&caller.user, &id, body.idle_timeout)
-                    .map_err(shell_fault)?;
-                Ok((shell::action::DISCONNECT_RESPONSE, String::new()))
-            }
-            (Action::Reconnect, Cmd) => {
-                let id = shell_id(&request.selectors)?;
-                Reconnect::parse(request.body.as_ref())?;
-                self.manager
-                    .reconnect(&caller.user, &id, request.session_id.as_deref())
-                    .map_err(shell_fault)?;
-                Ok((shell::action::RECONNECT_RESPONSE, String::new()))
-            }
+            (Action::Disconnect, Cmd) => disconnect(&self.manager, request, caller),
+            (Action::Reconnect, Cmd) => reconnect(&self.manager, request, caller),
             (Action::Connect, Cmd) => {
                 let id = shell_id(&request.selectors)?;
                 Connect::parse(request.body.as_ref())?;
@@ -201,18 +182,13 @@ impl ShellService {
         address: &str,
         budget: Budget,
     ) -> Result<(&'static str, String), Fault> {
-        let bridge = &self.powershell;
-        let manager = &self.manager;
-        match &request.operation.action {
-            Action::Create => bridge.create(manager, request, caller, address).await,
-            Action::Command => bridge.command(manager, request, caller, budget).await,
-            Action::Send => bridge.send(manager, request, caller, budget).await,
-            Action::Receive => bridge.receive(request, caller, budget).await,
-            Action::Signal => bridge.signal(manager, request, caller, budget).await,
-            Action::Delete => bridge.delete(manager, request, caller).await,
-            // Disconnect, Reconnect and Connect of PowerShell shells: not bridged yet.
-            _ => Err(not_supported(request)),
-        }
+        let op = psrp::Op {
+            manager: &self.manager,
+            request,
+            caller,
+            budget,
+        };
+        self.powershell.operate(&op, address).await
     }
 
     /// Whether `request` is a Receive of the cmd shell, which [`Self::receive_envelope`]
@@ -257,10 +233,19 @@ impl ShellService {
                 .manager
                 .list_shells(&caller.user)
                 .iter()
-                .map(|info| Item::Xml {
-                    xml: describe::full(info, request, &limits).to_xml(),
-                    resource_uri: shell::uri::SHELLS.to_owned(),
-                    selectors: vec![("ShellId".to_owned(), info.shell_id.clone())],
+                .map(|info| {
+                    let mut described = describe::full(info, request, &limits);
+                    // A PowerShell shell is its plug-in's, as Windows lists it (its plug-in
+                    // host has no working directory of the client's).
+                    if let Some((uri, _)) = self.powershell.inventory(&info.shell_id) {
+                        described.resource_uri = uri;
+                        described.working_directory = None;
+                    }
+                    Item::Xml {
+                        xml: described.to_xml(),
+                        resource_uri: shell::uri::SHELLS.to_owned(),
+                        selectors: vec![("ShellId".to_owned(), info.shell_id.clone())],
+                    }
                 })
                 .collect());
         }
@@ -278,6 +263,20 @@ impl ShellService {
                 .manager
                 .shell_info(&caller.user, &id)
                 .map_err(shell_fault)?;
+            // A PowerShell shell's commands are its pipelines, not its pwsh.
+            if let Some((_, pipelines)) = self.powershell.inventory(&info.shell_id) {
+                return Ok(pipelines
+                    .into_iter()
+                    .map(|(command_id, ended)| Item::Xml {
+                        xml: describe::pipeline_item(&command_id, ended).to_xml(),
+                        resource_uri: shell::uri::COMMANDS.to_owned(),
+                        selectors: vec![
+                            ("ShellId".to_owned(), info.shell_id.clone()),
+                            ("CommandId".to_owned(), command_id),
+                        ],
+                    })
+                    .collect());
+            }
             return Ok(info
                 .commands
                 .iter()
@@ -465,12 +464,46 @@ impl ShellService {
 /// `ERROR_WSMAN_ENUMERATE_SHELLCOMAMNDS_FILTER_EXPECTED` (sic).
 const ENUMERATE_SHELLCOMMANDS_FILTER_EXPECTED: u32 = 2150859200;
 
-/// The ShellId selector; without it the request addresses no shell.
+/// Disconnect (MS-WSMV 3.1.4.15), of a cmd or a PowerShell shell: the engine keeps the shell
+/// and its output until the Disconnect's IdleTimeOut.
+fn disconnect(
+    manager: &ShellManager,
+    request: &Request,
+    caller: &Caller,
+) -> Result<(&'static str, String), Fault> {
+    let id = shell_id(&request.selectors)?;
+    let body = Disconnect::parse(request.body.as_ref())?;
+    if body.buffer_mode == Some(BufferMode::Drop) {
+        return Err(Fault::invalid_parameter(
+            "BufferMode Drop is not supported: a disconnected shell keeps its output and its commands wait while the buffer is full. ",
+        ));
+    }
+    manager
+        .disconnect(&caller.user, &id, body.idle_timeout)
+        .map_err(shell_fault)?;
+    Ok((shell::action::DISCONNECT_RESPONSE, String::new()))
+}
+
+/// Reconnect (MS-WSMV 3.1.4.16) by the client that disconnected, of either kind of shell.
+fn reconnect(
+    manager: &ShellManager,
+    request: &Request,
+    caller: &Caller,
+) -> Result<(&'static str, String), Fault> {
+    let id = shell_id(&request.selectors)?;
+    Reconnect::parse(request.body.as_ref())?;
+    manager
+        .reconnect(&caller.user, &id, request.session_id.as_deref())
+        .map_err(shell_fault)?;
+    Ok((shell::action::RECONNECT_RESPONSE, String::new()))
+}
+
 /// `a:ActionNotSupported` for the request's action (as the client sent it).
 fn not_supported(request: &Request) -> Fault {
     Fault::action_not_supported(request.action.as_deref().unwrap_or(""))
 }
 
+/// The ShellId selector; without it the request addresses no shell.
 fn shell_id(selectors: &SelectorSet) -> Result<String, Fault> {
     selectors.get("ShellId").map(str::to_owned).ok_or_else(|| {
         Fault::invalid_selectors(

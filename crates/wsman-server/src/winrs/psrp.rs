@@ -11,6 +11,8 @@
 //! | Signal `powershell/signal/crtl_c` | `<Signal PSGuid>` |
 //! | Signal terminate | `<Signal>` if the pipeline still runs, then `<Close PSGuid>`; the CommandId is released |
 //! | Delete | `<Close PSGuid=nil>`, then the shell's processes are ended |
+//! | Disconnect, Reconnect | the engine's: pwsh runs on, its output is read and held (bounded) |
+//! | Connect (`connectXml`) | answered by the bridge (see [`connect`]): pwsh -s has no connect |
 //!
 //! The host is a command of an ordinary engine shell: it runs as the authenticated user, in
 //! the PAM session and the shell's cgroup, under every WinRS quota (MaxShellsPerUser,
@@ -21,6 +23,9 @@
 //! then deliver what was held and answer with a fault naming why.
 
 mod compression;
+mod connect;
+mod input;
+mod message;
 mod session;
 
 use std::collections::HashMap;
@@ -30,6 +35,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use base64::Engine as _;
 use uuid::Uuid;
 use wsman_proto::ns::action;
+use wsman_proto::operation::Action;
+use wsman_proto::refusal_log::{RefusalLimits, RefusalLog};
 use wsman_proto::shell::psrp::{DataStream, Packet};
 use wsman_proto::shell::requests::{CommandLine, Receive, Send, ShellCreate, Signal};
 use wsman_proto::shell::responses::{
@@ -40,9 +47,12 @@ use wsman_proto::xml::Element;
 use wsman_proto::{Fault, Request};
 use wsman_shell::{CommandSpec, SendOutcome, ShellError, ShellManager, ShellOptions, ShellOwner};
 
-use super::{describe, no_command_id, receive_capacity, run_as_user, shell_id, Budget, Caller};
+use super::{
+    describe, no_command_id, not_supported, receive_capacity, run_as_user, shell_id, Budget, Caller,
+};
 use crate::error::shell_fault;
 use compression::Compression;
+use input::{InputError, InputOrder};
 use session::{Session, Taken};
 
 /// The configuration names served: Windows' default session configuration.
@@ -51,13 +61,40 @@ pub(super) const CONFIGURATION: &str = "microsoft.powershell";
 const PSRP_NS: &str = "http://schemas.microsoft.com/powershell";
 
 type Sessions = Arc<Mutex<HashMap<String, Arc<Session>>>>;
+/// A response's Action and body.
+type Answer = (&'static str, String);
+
+/// One request to a PowerShell shell: what every handler is given.
+pub(super) struct Op<'a> {
+    pub(super) manager: &'a ShellManager,
+    pub(super) request: &'a Request,
+    pub(super) caller: &'a Caller,
+    pub(super) budget: Budget,
+}
 
 /// The PowerShell shells of the service.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct PowerShellBridge {
     sessions: Sessions,
+    /// Refused client fragments, logged a line per user at most every 10 s.
+    refusals: Arc<RefusalLog<String>>,
     /// The configured path of pwsh; `None`: looked up on PATH at each Create.
     pwsh: Arc<RwLock<Option<PathBuf>>>,
+}
+
+impl Default for PowerShellBridge {
+    fn default() -> Self {
+        Self {
+            sessions: Sessions::default(),
+            refusals: Arc::new(RefusalLog::new(RefusalLimits {
+                interval: std::time::Duration::from_secs(10),
+                per_key: 1,
+                total: 20,
+                max_keys: 256,
+            })),
+            pwsh: Arc::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for PowerShellBridge {
@@ -75,6 +112,40 @@ impl PowerShellBridge {
     /// Bridged shells alive (tests and diagnostics).
     pub fn session_count(&self) -> usize {
         self.lock().len()
+    }
+
+    /// The ResourceURI of a bridged shell and its pipelines with whether each has ended
+    /// (Enumerate); `None` for a shell the bridge does not serve.
+    pub(super) fn inventory(&self, shell_id: &str) -> Option<(String, Vec<(String, bool)>)> {
+        let session = self.lock().get(&shell_id.to_ascii_uppercase()).cloned()?;
+        let pipelines = session.pipelines();
+        let pipelines = pipelines.into_iter().map(|(id, ended)| (upper(id), ended));
+        Some((session.resource_uri.clone(), pipelines.collect()))
+    }
+
+    /// Every request of the plug-in: Create, Disconnect, Reconnect and Connect, else a
+    /// request on a bridged shell of the caller's.
+    pub(super) async fn operate(&self, op: &Op<'_>, address: &str) -> Result<Answer, Fault> {
+        let (manager, request, caller) = (op.manager, op.request, op.caller);
+        match &request.operation.action {
+            Action::Create => return self.create(op, address).await,
+            Action::Disconnect => return super::disconnect(manager, request, caller),
+            Action::Reconnect => return super::reconnect(manager, request, caller),
+            Action::Connect => return self.connect(op),
+            _ => {}
+        }
+        let session = self.session(caller, request)?;
+        match &request.operation.action {
+            Action::Command => self.command(op, &session).await,
+            Action::Send => self.send(op, &session).await,
+            Action::Receive => self.receive(op, &session).await,
+            Action::Signal => self.signal(op, &session).await,
+            Action::Delete => {
+                self.delete_session(manager, &session).await;
+                Ok((action::DELETE_RESPONSE, String::new()))
+            }
+            _ => Err(not_supported(request)),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
@@ -117,17 +188,13 @@ impl PowerShellBridge {
     }
 
     /// Create: a shell of the engine whose one command is `pwsh -s`, fed the `creationXml`.
-    pub(super) async fn create(
-        &self,
-        manager: &ShellManager,
-        request: &Request,
-        caller: &Caller,
-        address: &str,
-    ) -> Result<(&'static str, String), Fault> {
+    async fn create(&self, op: &Op<'_>, address: &str) -> Result<Answer, Fault> {
+        let (manager, request, caller) = (op.manager, op.request, op.caller);
         check_configuration(request)?;
         let body = ShellCreate::parse(request.body.as_ref())?;
         let creation = creation_xml(request.body.as_ref())?;
         let compression = Compression::of_create(request)?;
+        let order = self.checked(caller, InputOrder::default(), &creation)?;
         let pwsh = self.pwsh()?;
         let run_as = run_as_user(caller).await?;
         let mut options = ShellOptions::default();
@@ -161,13 +228,20 @@ impl PowerShellBridge {
             }
         };
         let limit = manager.limits().output_buffer_bytes;
-        let session = Arc::new(Session::new(
+        let mut session = Session::new(
             info.shell_id.clone(),
             caller.user.clone(),
             host,
             limit,
             compression,
-        ));
+        );
+        session.runspaces = (
+            message::clixml_u32(&creation, "MinRunspaces").unwrap_or(1),
+            message::clixml_u32(&creation, "MaxRunspaces").unwrap_or(1),
+        );
+        session.resource_uri = request.resource_uri.clone().unwrap_or_default();
+        session.set_input_order(Uuid::nil(), false, order);
+        let session = Arc::new(session);
         self.lock()
             .insert(info.shell_id.clone(), Arc::clone(&session));
         tokio::spawn(session::pump(
@@ -201,15 +275,8 @@ impl PowerShellBridge {
     }
 
     /// Command: a pipeline whose id is the CommandId (the client's, or a new one).
-    pub(super) async fn command(
-        &self,
-        manager: &ShellManager,
-        request: &Request,
-        caller: &Caller,
-        budget: Budget,
-    ) -> Result<(&'static str, String), Fault> {
-        let session = self.session(caller, request)?;
-        let line = CommandLine::parse(request.body.as_ref())?;
+    async fn command(&self, op: &Op<'_>, session: &Session) -> Result<Answer, Fault> {
+        let line = CommandLine::parse(op.request.body.as_ref())?;
         let id = match &line.command_id {
             Some(id) => parse_guid(id)?,
             None => Uuid::new_v4(),
@@ -218,6 +285,7 @@ impl PowerShellBridge {
         for argument in &line.arguments {
             data.extend(decode(argument)?);
         }
+        let order = self.checked(op.caller, InputOrder::default(), &data)?;
         if !session.add_pipeline(id) {
             return Err(shell_fault(ShellError::CommandIdInUse {
                 command_id: upper(id),
@@ -231,10 +299,11 @@ impl PowerShellBridge {
                 data,
             },
         ];
-        if let Err(fault) = write(manager, &session, &packets, budget.time).await {
+        if let Err(fault) = write(op.manager, session, &packets, op.budget.time).await {
             session.remove_pipeline(id);
             return Err(fault);
         }
+        session.set_input_order(id, false, order);
         Ok((
             shell::action::COMMAND_RESPONSE,
             CommandResponse {
@@ -245,16 +314,11 @@ impl PowerShellBridge {
     }
 
     /// Send: each stream's data as one Data packet of its pipeline (or of the pool).
-    pub(super) async fn send(
-        &self,
-        manager: &ShellManager,
-        request: &Request,
-        caller: &Caller,
-        budget: Budget,
-    ) -> Result<(&'static str, String), Fault> {
-        let session = self.session(caller, request)?;
-        let send = Send::parse(request.body.as_ref())?;
+    async fn send(&self, op: &Op<'_>, session: &Session) -> Result<Answer, Fault> {
+        let send = Send::parse(op.request.body.as_ref())?;
         let mut packets = Vec::new();
+        // Where each stream's fragments will stand once pwsh has taken this Send.
+        let mut orders: Vec<((Uuid, bool), InputOrder)> = Vec::new();
         for stream in &send.streams {
             let stream_type = match stream.name.as_str() {
                 "stdin" => DataStream::Default,
@@ -266,10 +330,16 @@ impl PowerShellBridge {
                 }
             };
             let guid = match &stream.command_id {
-                Some(id) => self.known_pipeline(&session, id)?,
+                Some(id) => self.known_pipeline(session, id)?,
                 None => Uuid::nil(),
             };
             if !stream.data.is_empty() {
+                let key = (guid, stream_type == DataStream::PromptResponse);
+                let before = match orders.iter().rev().find(|(k, _)| *k == key) {
+                    Some((_, order)) => *order,
+                    None => session.input_order(key.0, key.1),
+                };
+                orders.push((key, self.checked(op.caller, before, &stream.data)?));
                 packets.push(Packet::Data {
                     stream: stream_type,
                     guid,
@@ -277,8 +347,43 @@ impl PowerShellBridge {
                 });
             }
         }
-        write(manager, &session, &packets, budget.time).await?;
+        write(op.manager, session, &packets, op.budget.time).await?;
+        for ((guid, prompt), order) in orders {
+            session.set_input_order(guid, prompt, order);
+        }
         Ok((shell::action::SEND_RESPONSE, responses::send_response()))
+    }
+
+    /// The order after the client's `data`, or the fault refusing it (logged, rate-limited):
+    /// nothing of it reaches pwsh.
+    fn checked(
+        &self,
+        caller: &Caller,
+        order: InputOrder,
+        data: &[u8],
+    ) -> Result<InputOrder, Fault> {
+        order
+            .after(data)
+            .map_err(|error| self.refused(caller, &error))
+    }
+
+    fn refused(&self, caller: &Caller, error: &InputError) -> Fault {
+        let admission = self
+            .refusals
+            .admit(caller.user.clone(), "psrp", std::time::Instant::now());
+        for left in &admission.ended {
+            tracing::warn!(
+                user = left.key.as_deref().unwrap_or("(other users)"),
+                refused = left.count,
+                "more PSRP data refused (not logged one by one)"
+            );
+        }
+        if admission.log {
+            tracing::warn!(user = %caller.user, %error, "PSRP data refused");
+        }
+        Fault::invalid_parameter(format!(
+            "The PSRP data of this request is not a sequence of whole fragments in order: {error}. "
+        ))
     }
 
     fn known_pipeline(&self, session: &Session, id: &str) -> Result<Uuid, Fault> {
@@ -294,14 +399,14 @@ impl PowerShellBridge {
 
     /// Receive: whole fragments of the pipeline's (or the pool's) output; a pipeline's
     /// response that carries its PIPELINE_STATE says Done.
-    pub(super) async fn receive(
-        &self,
-        request: &Request,
-        caller: &Caller,
-        budget: Budget,
-    ) -> Result<(&'static str, String), Fault> {
-        let session = self.session(caller, request)?;
-        let receive = Receive::parse(request.body.as_ref())?;
+    async fn receive(&self, op: &Op<'_>, session: &Session) -> Result<Answer, Fault> {
+        // The bridge holds the output itself: a disconnected shell's is kept for whoever
+        // reconnects or connects.
+        op.manager
+            .ensure_connected(&op.caller.user, &session.shell_id)
+            .map_err(shell_fault)?;
+        let budget = op.budget;
+        let receive = Receive::parse(op.request.body.as_ref())?;
         let command_id = receive.command_id.as_deref();
         let guid = command_id.map(parse_guid).transpose()?.unwrap_or_default();
         let capacity = receive_capacity(budget, &receive.streams, command_id.unwrap_or(""))?;
@@ -341,17 +446,10 @@ impl PowerShellBridge {
     }
 
     /// Signal: stop (`crtl_c`) or terminate (stop if running, then release) a pipeline.
-    pub(super) async fn signal(
-        &self,
-        manager: &ShellManager,
-        request: &Request,
-        caller: &Caller,
-        budget: Budget,
-    ) -> Result<(&'static str, String), Fault> {
-        let session = self.session(caller, request)?;
-        let signal = Signal::parse(request.body.as_ref())?;
+    async fn signal(&self, op: &Op<'_>, session: &Session) -> Result<Answer, Fault> {
+        let signal = Signal::parse(op.request.body.as_ref())?;
         let id = signal.command_id.as_deref().ok_or_else(no_command_id)?;
-        let guid = self.known_pipeline(&session, id)?;
+        let guid = self.known_pipeline(session, id)?;
         let packets = match signal.code {
             SignalCode::PsrpStop | SignalCode::CtrlC => vec![Packet::Signal(guid)],
             // pypsrp sends the stop code relative: `powershell/signal/ctrl_c`.
@@ -373,23 +471,12 @@ impl PowerShellBridge {
             }
         };
         if session.broken().is_none() {
-            write(manager, &session, &packets, budget.time).await?;
+            write(op.manager, session, &packets, op.budget.time).await?;
         }
         Ok((shell::action::SIGNAL_RESPONSE, responses::signal_response()))
     }
 
     /// Delete: Close to pwsh, then the engine ends the shell and its processes.
-    pub(super) async fn delete(
-        &self,
-        manager: &ShellManager,
-        request: &Request,
-        caller: &Caller,
-    ) -> Result<(&'static str, String), Fault> {
-        let session = self.session(caller, request)?;
-        self.delete_session(manager, &session).await;
-        Ok((action::DELETE_RESPONSE, String::new()))
-    }
-
     async fn delete_session(&self, manager: &ShellManager, session: &Arc<Session>) {
         session.close();
         if session.broken().is_none() {

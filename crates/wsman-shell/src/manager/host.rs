@@ -28,4 +28,16 @@ impl ShellManager {
         drop(shell);
         command.receive(&streams, request).await
     }
+
+    /// Whether `user` owns the shell ([`ShellError::NotShellOwner`] for another user's): for a
+    /// bridge that answers a Connect itself and must refuse another user's first.
+    pub fn check_owner(&self, user: &str, shell_id: &str) -> Result<(), ShellError> {
+        self.owned_shell(user, shell_id).map(drop)
+    }
+
+    /// [`ShellError::ShellDisconnected`] unless the shell is connected: for a bridge that
+    /// answers Receive from output it holds itself.
+    pub fn ensure_connected(&self, user: &str, shell_id: &str) -> Result<(), ShellError> {
+        self.shell(user, shell_id)?.ensure_connected()
+    }
 }

@@ -1,5 +1,12 @@
 //! One PowerShell shell's bridge state: the output of its runspace pool and pipelines as whole
 //! PSRP fragments, bounded, and the pump that reads them from its `pwsh -s`.
+//!
+//! A fragment larger than a Receive can carry is cut in two (the rest numbered as the next
+//! fragment of its object, and the object's later fragments after it), as Windows' plug-in
+//! fragments to the client's MaxEnvelopeSize; the client reassembles them.
+//!
+//! The pool's SESSION_CAPABILITY and APPLICATION_PRIVATE_DATA, as pwsh sent them when the
+//! pool opened, are kept to answer a Connect from another client (see `super::connect`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -7,10 +14,15 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 use uuid::Uuid;
-use wsman_proto::shell::psrp::{FragmentError, FragmentScanner, Packet, PacketError, MAX_LINE};
+use wsman_proto::shell::psrp::{
+    FragmentError, FragmentScanner, Packet, PacketError, FRAGMENT_HEADER, MAX_LINE,
+};
 use wsman_shell::{
     CommandState, ReceiveOutcome, ReceiveRequest, ShellError, ShellManager, ShellSignal,
 };
+
+use super::input::InputOrder;
+use super::message;
 
 /// How long one read of the host waits before it asks again (it ends early when the host's
 /// output ends: exit, or the shell deleted).
@@ -19,6 +31,8 @@ const HOST_POLL: Duration = Duration::from_secs(60);
 const BROKEN_POLL: Duration = Duration::from_secs(2);
 /// Most bytes read from the host in one go.
 const HOST_READ: usize = 64 * 1024;
+/// Largest pool message kept for a Connect (pwsh's are a few hundred bytes).
+const KEPT_MESSAGE: usize = 64 * 1024;
 
 /// Why a host is given up on.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +72,76 @@ struct Output {
     scanner: FragmentScanner,
     ended: bool,
     delivered_end: bool,
+    /// Objects a cut has renumbered whose end fragment has not arrived yet: how much to add
+    /// to the FragmentId of what comes.
+    shifts: HashMap<u64, u64>,
+}
+
+impl Output {
+    fn push(&mut self, mut fragment: Vec<u8>) {
+        if let Some(h) = message::header(&fragment) {
+            if let Some(shift) = self.shifts.get(&h.object_id).copied() {
+                message::renumber(&mut fragment, h.object_id, h.fragment_id + shift);
+            }
+            if h.end {
+                self.shifts.remove(&h.object_id);
+            }
+        }
+        self.fragments.push_back(fragment);
+    }
+
+    /// Cuts the first fragment so that its head is `size` bytes; false if it cannot be.
+    fn cut_front(&mut self, size: usize) -> bool {
+        let Some((head, rest)) = self.fragments.front().and_then(|f| message::split(f, size))
+        else {
+            return false;
+        };
+        let Some(h) = message::header(&rest) else {
+            return false;
+        };
+        let mut ended = h.end;
+        for later in self.fragments.iter_mut().skip(1) {
+            match message::header(later) {
+                Some(l) if l.object_id == h.object_id => {
+                    message::renumber(later, l.object_id, l.fragment_id + 1);
+                    ended |= l.end;
+                }
+                _ => {}
+            }
+        }
+        if !ended {
+            *self.shifts.entry(h.object_id).or_default() += 1;
+        }
+        self.fragments[0] = rest;
+        self.fragments.push_front(head);
+        true
+    }
+}
+
+/// What the pool's pwsh said when it opened, kept for a Connect.
+#[derive(Default)]
+struct PoolMessages {
+    capability: Option<Vec<u8>>,
+    private_data: Option<Vec<u8>>,
+    /// The highest ObjectId of the pool's output: the Connect's fragments come after it.
+    last_object: u64,
+}
+
+impl PoolMessages {
+    fn note(&mut self, fragment: &[u8], kind: Option<u32>) {
+        let Some(h) = message::header(fragment) else {
+            return;
+        };
+        self.last_object = self.last_object.max(h.object_id);
+        let slot = match kind {
+            Some(message::SESSION_CAPABILITY) => &mut self.capability,
+            Some(message::APPLICATION_PRIVATE_DATA) => &mut self.private_data,
+            _ => return,
+        };
+        if slot.is_none() && h.start && h.end && fragment.len() <= KEPT_MESSAGE {
+            *slot = Some(fragment.to_vec());
+        }
+    }
 }
 
 #[derive(Default)]
@@ -66,6 +150,9 @@ struct State {
     buffered: usize,
     broken: Option<String>,
     closing: bool,
+    pool: PoolMessages,
+    /// Where the client's fragments stand, per PSGuid and stream (true: PromptResponse).
+    inputs: HashMap<(Uuid, bool), InputOrder>,
 }
 
 /// One PowerShell shell: its ids and output. Shared by the requests and the pump.
@@ -80,6 +167,10 @@ pub(super) struct Session {
     limit: usize,
     /// How the stream data of Send and Receive is framed (the Create's CompressionType).
     pub(super) compression: super::Compression,
+    /// The pool's MinRunspaces and MaxRunspaces, as its creation asked.
+    pub(super) runspaces: (u32, u32),
+    /// The Create's ResourceURI (the configuration's), which Enumerate reports.
+    pub(super) resource_uri: String,
 }
 
 impl Session {
@@ -100,7 +191,69 @@ impl Session {
             changed: Notify::new(),
             limit,
             compression,
+            runspaces: (1, 1),
+            resource_uri: String::new(),
         }
+    }
+
+    /// Where the client's fragments of `guid`'s stream stand.
+    pub(super) fn input_order(&self, guid: Uuid, prompt: bool) -> InputOrder {
+        self.lock()
+            .inputs
+            .get(&(guid, prompt))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Notes where they stand after data pwsh has taken.
+    pub(super) fn set_input_order(&self, guid: Uuid, prompt: bool, order: InputOrder) {
+        self.lock().inputs.insert((guid, prompt), order);
+    }
+
+    /// The pipelines known, and whether each has ended (the shell's command inventory).
+    pub(super) fn pipelines(&self) -> Vec<(Uuid, bool)> {
+        let state = self.lock();
+        let mut out: Vec<(Uuid, bool)> = state
+            .outputs
+            .iter()
+            .filter(|(id, _)| !id.is_nil())
+            .map(|(id, output)| (*id, output.ended))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The fragments that answer a Connect: the pool's SESSION_CAPABILITY as pwsh sent it
+    /// and RUNSPACEPOOL_INIT_DATA, numbered after the pool's output so far. `None` if pwsh
+    /// never sent what the answer needs.
+    pub(super) fn connect_reply(&self) -> Option<Vec<u8>> {
+        let state = self.lock();
+        let pool = &state.pool;
+        pool.private_data.as_ref()?;
+        let mut capability = pool.capability.clone()?;
+        let rpid = message::rpid(&capability)?;
+        message::renumber(&mut capability, pool.last_object + 1, 0);
+        let init = message::init_data(pool.last_object + 2, rpid, self.runspaces);
+        capability.extend(init);
+        Some(capability)
+    }
+
+    /// After a Connect: the pool's APPLICATION_PRIVATE_DATA is the first output the new
+    /// client receives, as Windows sends it after a Connect.
+    pub(super) fn replay_private_data(&self) {
+        let mut state = self.lock();
+        let object = state.pool.last_object + 3;
+        let Some(mut data) = state.pool.private_data.clone() else {
+            return;
+        };
+        message::renumber(&mut data, object, 0);
+        state.pool.last_object = object;
+        state.buffered += data.len();
+        if let Some(pool) = state.outputs.get_mut(&Uuid::nil()) {
+            pool.fragments.push_front(data);
+        }
+        drop(state);
+        self.changed.notify_waiters();
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -121,6 +274,7 @@ impl Session {
     pub(super) fn remove_pipeline(&self, id: Uuid) -> Option<bool> {
         let mut state = self.lock();
         let output = state.outputs.remove(&id)?;
+        state.inputs.retain(|(guid, _), _| *guid != id);
         let held: usize = output.fragments.iter().map(Vec::len).sum();
         state.buffered -= held;
         drop(state);
@@ -170,7 +324,8 @@ impl Session {
     }
 
     fn try_take(&self, id: Uuid, capacity: usize) -> Option<Taken> {
-        let mut state = self.lock();
+        let mut guard = self.lock();
+        let state = &mut *guard;
         let broken = state.broken.clone();
         let Some(output) = state.outputs.get_mut(&id) else {
             return Some(Taken::Unknown);
@@ -182,19 +337,26 @@ impl Session {
             return broken.map(Taken::Broken);
         }
         let mut data = Vec::new();
-        while let Some(next) = output.fragments.front() {
-            if data.len() + next.len() > capacity {
+        while let Some(next) = output.fragments.front().map(Vec::len) {
+            if data.len() + next > capacity {
                 if data.is_empty() {
-                    return Some(Taken::TooLarge(next.len()));
+                    if !output.cut_front(capacity) {
+                        return Some(Taken::TooLarge(next));
+                    }
+                    // The rest has a header of its own.
+                    state.buffered += FRAGMENT_HEADER;
                 }
-                break;
+                if !data.is_empty() {
+                    break;
+                }
+                continue;
             }
             data.extend(output.fragments.pop_front().unwrap_or_default());
         }
         let ended = output.ended && output.fragments.is_empty();
         output.delivered_end = ended;
         state.buffered -= data.len();
-        drop(state);
+        drop(guard);
         self.changed.notify_waiters();
         Some(Taken::Output { data, ended })
     }
@@ -209,20 +371,22 @@ impl Session {
         let Packet::Data { guid, data, .. } = packet else {
             return Ok(());
         };
-        let mut state = self.lock();
+        let mut guard = self.lock();
+        let state = &mut *guard;
         let Some(output) = state.outputs.get_mut(&guid) else {
             // A pipeline the client released: its last words are dropped.
             return Ok(());
         };
         let fragments = output.scanner.feed(&data).map_err(HostFailure::Fragments)?;
-        let mut added = 0;
         for fragment in fragments {
-            output.ended |= fragment.ends_pipeline && guid != Uuid::nil();
-            added += fragment.bytes.len();
-            output.fragments.push_back(fragment.bytes);
+            output.ended |= fragment.ends_pipeline && !guid.is_nil();
+            state.buffered += fragment.bytes.len();
+            if guid.is_nil() {
+                state.pool.note(&fragment.bytes, fragment.message_type);
+            }
+            output.push(fragment.bytes);
         }
-        state.buffered += added;
-        drop(state);
+        drop(guard);
         self.changed.notify_waiters();
         Ok(())
     }

@@ -1,0 +1,156 @@
+//! The client's PSRP fragments, checked before they reach pwsh (MS-PSRP 2.2.4, 3.1.5.1.1):
+//! each Send (and a Create's `creationXml`, a Command's `Arguments`) carries whole fragments;
+//! per PSGuid and stream, a message's fragments come in order (FragmentId 0 with the start
+//! flag, then one up each, the last with the end flag) and a message ends before the next
+//! begins. What breaks that is refused whole with a fault and never written, so a client's
+//! bad input cannot wedge or kill the pool's pwsh (pwsh's defragmenter would fail the session).
+
+use wsman_proto::shell::psrp::{FRAGMENT_HEADER, MAX_FRAGMENT};
+
+use super::message;
+
+/// Where the client's fragments of one PSGuid and stream are: between messages, or inside
+/// one, expecting its next fragment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct InputOrder {
+    open: Option<(u64, u64)>,
+}
+
+/// Why a client's data is not the fragments that may come next.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(super) enum InputError {
+    #[error(
+        "the data ends inside a fragment (a fragment of {declared} bytes of blob holds {held})"
+    )]
+    NotWhole { declared: usize, held: usize },
+    #[error("a fragment's blob of {0} bytes is longer than {MAX_FRAGMENT}")]
+    TooLong(usize),
+    #[error("fragment {fragment_id} of object {object_id} is out of order ({expected})")]
+    OutOfOrder {
+        object_id: u64,
+        fragment_id: u64,
+        expected: String,
+    },
+}
+
+impl InputOrder {
+    /// The order after `data`, if every fragment of it is whole and comes in order.
+    pub(super) fn after(self, data: &[u8]) -> Result<Self, InputError> {
+        let mut order = self;
+        let mut rest = data;
+        while !rest.is_empty() {
+            let short = InputError::NotWhole {
+                declared: FRAGMENT_HEADER,
+                held: rest.len(),
+            };
+            let (Some(h), Some(length)) = (message::header(rest), rest.get(17..FRAGMENT_HEADER))
+            else {
+                return Err(short);
+            };
+            let blob = <[u8; 4]>::try_from(length).map_or(0, |b| u32::from_be_bytes(b) as usize);
+            if blob > MAX_FRAGMENT {
+                return Err(InputError::TooLong(blob));
+            }
+            let held = rest.len() - FRAGMENT_HEADER;
+            if held < blob {
+                return Err(InputError::NotWhole {
+                    declared: blob,
+                    held,
+                });
+            }
+            let expected = match order.open {
+                Some((object, next)) => {
+                    (h.object_id == object && h.fragment_id == next && !h.start)
+                        .then_some(())
+                        .ok_or_else(|| format!("expected fragment {next} of object {object}"))
+                }
+                None => (h.start && h.fragment_id == 0)
+                    .then_some(())
+                    .ok_or_else(|| "expected the start fragment of a message".to_owned()),
+            };
+            if let Err(expected) = expected {
+                return Err(InputError::OutOfOrder {
+                    object_id: h.object_id,
+                    fragment_id: h.fragment_id,
+                    expected,
+                });
+            }
+            order.open = (!h.end).then_some((h.object_id, h.fragment_id + 1));
+            rest = &rest[FRAGMENT_HEADER + blob..];
+        }
+        Ok(order)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::message::{fragment, Header};
+    use super::*;
+
+    fn frag(object_id: u64, fragment_id: u64, start: bool, end: bool) -> Vec<u8> {
+        let h = Header {
+            object_id,
+            fragment_id,
+            start,
+            end,
+        };
+        fragment(h, b"blob")
+    }
+
+    #[test]
+    fn messages_in_order_across_sends_are_taken() {
+        let order = InputOrder::default();
+        let order = order.after(&frag(1, 0, true, true)).unwrap();
+        let order = order.after(&frag(2, 0, true, false)).unwrap();
+        let mut two = frag(2, 1, false, false);
+        two.extend(frag(2, 2, false, true));
+        let order = order.after(&two).unwrap();
+        assert_eq!(order, InputOrder::default());
+        assert_eq!(order.after(b""), Ok(order));
+    }
+
+    #[test]
+    fn out_of_order_fragments_are_refused() {
+        let fresh = InputOrder::default();
+        for bad in [
+            frag(1, 1, false, true),
+            frag(1, 1, true, true),
+            frag(1, 0, false, true),
+        ] {
+            assert!(matches!(
+                fresh.after(&bad),
+                Err(InputError::OutOfOrder { .. })
+            ));
+        }
+        let open = fresh.after(&frag(5, 0, true, false)).unwrap();
+        for bad in [
+            frag(6, 0, true, true),
+            frag(5, 2, false, true),
+            frag(5, 1, true, true),
+        ] {
+            assert!(matches!(
+                open.after(&bad),
+                Err(InputError::OutOfOrder { .. })
+            ));
+        }
+        // A refused Send leaves the order where it was.
+        assert!(open.after(&frag(5, 1, false, true)).is_ok());
+    }
+
+    #[test]
+    fn cut_or_oversized_fragments_are_refused() {
+        let whole = frag(1, 0, true, true);
+        for cut in 1..whole.len() {
+            assert!(matches!(
+                InputOrder::default().after(&whole[..cut]),
+                Err(InputError::NotWhole { .. })
+            ));
+        }
+        let mut huge = whole.clone();
+        huge[17..21].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(
+            InputOrder::default().after(&huge),
+            Err(InputError::TooLong(u32::MAX as usize))
+        );
+    }
+}
