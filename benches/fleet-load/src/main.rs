@@ -50,6 +50,10 @@ struct Run {
     host: String,
     #[arg(long)]
     port: u16,
+    /// Connect from this local address (forwarders of another network, behind a balancer
+    /// that relays their address).
+    #[arg(long)]
+    source: Option<std::net::IpAddr>,
     #[arg(long, default_value_t = 100)]
     forwarders: usize,
     /// Forwarder i is `fwd<i>.<domain>` (its certificate's name and its events' Computer).
@@ -167,7 +171,8 @@ impl Forwarder {
     async fn connect(&self, gate: &Semaphore) -> anyhow::Result<Session> {
         let _permit = gate.acquire().await?;
         let o = &self.options;
-        let mut link = wire::Link::open(&self.connector, &o.host, o.port, &self.server).await?;
+        let mut link =
+            wire::Link::open(&self.connector, &o.host, o.port, &self.server, o.source).await?;
         let host = format!("{}:{}", o.host, o.port);
         let answer = link
             .post(

@@ -45,8 +45,25 @@ impl Link {
         host: &str,
         port: u16,
         name: &rustls::pki_types::ServerName<'static>,
+        source: Option<std::net::IpAddr>,
     ) -> anyhow::Result<Self> {
-        let tcp = TcpStream::connect((host, port)).await?;
+        let tcp = match source {
+            None => TcpStream::connect((host, port)).await?,
+            Some(source) => {
+                // From a chosen local address: forwarders of several networks on one machine.
+                let target = tokio::net::lookup_host((host, port))
+                    .await?
+                    .find(|a| a.is_ipv4() == source.is_ipv4())
+                    .ok_or_else(|| anyhow::anyhow!("{host}: no address of {source}'s family"))?;
+                let socket = if source.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()?
+                } else {
+                    tokio::net::TcpSocket::new_v6()?
+                };
+                socket.bind(std::net::SocketAddr::new(source, 0))?;
+                socket.connect(target).await?
+            }
+        };
         tcp.set_nodelay(true)?;
         let stream = connector.connect(name.clone(), tcp).await?;
         Ok(Self {

@@ -1,8 +1,10 @@
 //! The Windows Event Collector side of wsmand: what a collector of Windows Event Forwarding
 //! must never lose.
 //!
-//! - [`subscriptions`]: source-initiated subscriptions, one TOML file each, with a stable
-//!   identifier and a version that changes with their content;
+//! - [`subscriptions`]: source-initiated subscriptions, one TOML file each (or stored in the
+//!   PostgreSQL store, shared by several collectors), with a stable identifier and a version
+//!   that changes with their content;
+//! - [`address_range`]: a subscription's allowed forwarder addresses (CIDR);
 //! - [`manager`]: the subscription manager's Enumerate answer (each subscription's Subscribe,
 //!   with the forwarder's bookmark);
 //! - [`ingest`]: a delivery (Events, Heartbeat, SubscriptionEnd) read and checked, the
@@ -28,6 +30,7 @@
 //!   and its bookmark are stored, so a restart resumes exactly there.
 #![forbid(unsafe_code)]
 
+pub mod address_range;
 pub mod bookmarks;
 pub mod event_facts;
 pub mod event_scan;

@@ -12,6 +12,7 @@
 //! read_existing_events = false
 //! allowed_principals = []           # empty with allowed_groups empty: every authenticated forwarder
 //! allowed_groups = []
+//! allowed_addresses = []            # forwarders' addresses or networks (CIDR); empty: any
 //! [computers]                       # Computers a forwarder speaks for besides its own full name
 //! "WEB01$@EXAMPLE.COM" = ["web01.ad.example.net"]
 //! [[outputs]]
@@ -44,6 +45,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use sha1::{Digest, Sha1};
+
+pub use crate::address_range::AddressRange;
 use wsman_events::{ContentFormat, QueryList};
 
 /// Largest subscription file read.
@@ -553,6 +556,8 @@ struct SubscriptionFile {
     #[serde(default)]
     allowed_groups: Vec<String>,
     #[serde(default)]
+    allowed_addresses: Vec<String>,
+    #[serde(default)]
     computers: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     outputs: Vec<OutputConfig>,
@@ -593,6 +598,9 @@ pub struct Subscription {
     pub read_existing_events: bool,
     pub allowed_principals: Vec<String>,
     pub allowed_groups: Vec<String>,
+    /// The forwarder addresses (as the connection proved them: behind a trusted balancer, the
+    /// PROXY header's) that may have it; empty: any.
+    pub allowed_addresses: Vec<AddressRange>,
     /// The explicit map of the Computer check: a forwarder (by its client name) to the
     /// Computers it may send events for besides its own full name (`ingest::Sender`).
     pub computers: BTreeMap<String, Vec<String>>,
@@ -751,6 +759,12 @@ pub fn parse(file: &Path, text: &str) -> Result<Subscription, SubscriptionError>
             "computers: {bad:?} is not a full computer name (no patterns)"
         )));
     }
+    let allowed_addresses = raw
+        .allowed_addresses
+        .iter()
+        .map(|a| AddressRange::parse(a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(format!("allowed_addresses: {e}")))?;
     for output in &raw.outputs {
         match output {
             OutputConfig::File { path, .. } => {
@@ -784,6 +798,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Subscription, SubscriptionError>
         read_existing_events: raw.read_existing_events,
         allowed_principals: raw.allowed_principals,
         allowed_groups: raw.allowed_groups,
+        allowed_addresses,
         computers: raw.computers,
         outputs: raw.outputs,
         file: file.to_owned(),
@@ -808,6 +823,22 @@ impl Subscription {
             self.read_existing_events
         );
         guid_text(&["version", &facts])
+    }
+
+    /// The version as served from a shared store: the content's version mixed with the
+    /// store's revision of the subscription, so every change an operator makes there (an
+    /// enable or a disable included) gives forwarders a new version to subscribe to, as
+    /// Windows' collector does when a subscription is saved.
+    pub fn with_revision(mut self, revision: i64) -> Subscription {
+        self.version = guid_text(&["version", &self.version, &revision.to_string()]);
+        self
+    }
+
+    /// Whether a forwarder connecting from `address` may have this subscription; `None` (no
+    /// address known) passes only when no address is listed.
+    pub fn allows_address(&self, address: Option<std::net::IpAddr>) -> bool {
+        self.allowed_addresses.is_empty()
+            || address.is_some_and(|ip| self.allowed_addresses.iter().any(|r| r.contains(ip)))
     }
 
     /// The Computers the explicit map lets `client` send events for (its name compared
@@ -857,6 +888,23 @@ fn guid_text(parts: &[&str]) -> String {
 pub fn set_enabled(file: &Path, enabled: bool) -> Result<(), SubscriptionError> {
     let io = |e| SubscriptionError::Io(file.into(), e);
     let text = std::fs::read_to_string(file).map_err(io)?;
+    let out = with_enabled(&text, enabled);
+    // The result must still be a valid subscription.
+    parse(file, &out)?;
+    let temporary = file.with_extension("toml.tmp");
+    {
+        use std::io::Write as _;
+        let mut handle = std::fs::File::create(&temporary).map_err(io)?;
+        handle.write_all(out.as_bytes()).map_err(io)?;
+        handle.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&temporary, file).map_err(io)?;
+    Ok(())
+}
+
+/// The subscription text `text` with `enabled` set: its line `enabled = ...` replaced, or one
+/// added at the top (comments and the rest kept as written).
+pub fn with_enabled(text: &str, enabled: bool) -> String {
     let mut replaced = false;
     let mut out = String::with_capacity(text.len() + 16);
     for line in text.lines() {
@@ -872,15 +920,5 @@ pub fn set_enabled(file: &Path, enabled: bool) -> Result<(), SubscriptionError> 
     if !replaced {
         out = format!("enabled = {enabled}\n{out}");
     }
-    // The result must still be a valid subscription.
-    parse(file, &out)?;
-    let temporary = file.with_extension("toml.tmp");
-    {
-        use std::io::Write as _;
-        let mut handle = std::fs::File::create(&temporary).map_err(io)?;
-        handle.write_all(out.as_bytes()).map_err(io)?;
-        handle.sync_all().map_err(io)?;
-    }
-    std::fs::rename(&temporary, file).map_err(io)?;
-    Ok(())
+    out
 }

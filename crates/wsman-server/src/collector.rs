@@ -16,6 +16,7 @@
 //! forwarders are stored in parallel (the outputs bound how many batches they take at once).
 
 pub mod engine;
+mod shared;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,10 @@ pub struct CollectorService {
     subscriptions_dir: PathBuf,
     subscriptions: RwLock<Arc<SubscriptionSet>>,
     store: Arc<dyn BookmarkStore>,
+    /// The PostgreSQL store when the bookmarks are there: its subscriptions are served too.
+    shared: Option<Arc<bookmarks::PostgresStore>>,
+    /// What was last read of the shared subscriptions ([`shared`]).
+    shared_state: Mutex<shared::SharedState>,
     outputs: Outputs,
     /// One lock per (client, subscription) with a delivery under way: that pair's batches
     /// are stored one at a time, while other forwarders' go on in parallel.
@@ -89,11 +94,19 @@ impl CollectorService {
                 })?;
             }
         }
-        let store = bookmarks::open(backend)?;
+        let (store, shared): (Arc<dyn BookmarkStore>, _) = match backend {
+            Backend::Postgres(settings) => {
+                let postgres = Arc::new(bookmarks::PostgresStore::open(settings)?);
+                (Arc::clone(&postgres) as _, Some(postgres))
+            }
+            Backend::Sqlite { .. } => (bookmarks::open(backend)?, None),
+        };
         let service = CollectorService {
             subscriptions_dir: config_dir.join("subscriptions"),
             subscriptions: RwLock::new(Arc::new(SubscriptionSet::default())),
             store,
+            shared,
+            shared_state: Mutex::default(),
             outputs: Outputs::new(),
             deliveries: Mutex::new(HashMap::new()),
             metrics: CollectorMetrics::default(),
@@ -103,10 +116,15 @@ impl CollectorService {
         Ok(service)
     }
 
-    /// Read the subscriptions again, set up their outputs (Kafka producers of unchanged
-    /// clusters are kept) and reopen the output files (SIGHUP).
+    /// Read the subscriptions again (the files, and the shared store's), set up their outputs
+    /// (Kafka producers of unchanged clusters are kept) and reopen the output files (SIGHUP).
     pub fn reload(&self) {
-        let set = subscriptions::load_dir(&self.subscriptions_dir);
+        self.load_subscriptions();
+        self.outputs.reopen();
+    }
+
+    /// Serve `set`: its outputs set up, its problems logged.
+    fn serve_set(&self, set: SubscriptionSet) {
         for error in &set.errors {
             tracing::error!(%error, "subscription not loaded");
         }
@@ -122,7 +140,6 @@ impl CollectorService {
             .subscriptions
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
-        self.outputs.reopen();
     }
 
     /// The collector's metrics ([`crate::metrics::collector`]), forwarders by state as they
@@ -175,14 +192,16 @@ impl CollectorService {
     fn log_refused(
         &self,
         forwarder: &Principal,
+        remote: Option<std::net::IpAddr>,
         client: &str,
         subscription: &str,
         why: Refusal,
         reason: &str,
     ) {
         let key = format!("{forwarder}\u{0}{why:?}");
+        let remote = remote.map_or(String::new(), |r| r.to_string());
         if let Some(left_out) = self.body_refusals.admit(&key) {
-            tracing::warn!(forwarder = %forwarder, client = %client, subscription, refusal = ?why, %reason, not_logged_since = left_out, "collector: delivery refused, nothing of it stored");
+            tracing::warn!(forwarder = %forwarder, %remote, client = %client, subscription, refusal = ?why, %reason, not_logged_since = left_out, "collector: delivery refused, nothing of it stored");
         }
     }
 
@@ -250,6 +269,27 @@ impl CollectorService {
         })
     }
 
+    /// Whether the forwarder's address (as the connection proved it: behind a trusted balancer,
+    /// its PROXY header's) is one `subscription` allows; a refusal is logged once per
+    /// forwarder and interval, naming that address.
+    fn address_allowed(
+        &self,
+        subscription: &subscriptions::Subscription,
+        proof: &Proof,
+        client: &str,
+        what: &str,
+    ) -> bool {
+        if subscription.allows_address(proof.remote) {
+            return true;
+        }
+        let remote = proof.remote.map_or(String::new(), |r| r.to_string());
+        let key = format!("{client}\u{0}address\u{0}{remote}");
+        if let Some(left_out) = self.body_refusals.admit(&key) {
+            tracing::warn!(client = %client, %remote, subscription = %subscription.name, not_logged_since = left_out, "collector: {what}: the forwarder's address is not in the subscription's allowed_addresses");
+        }
+        false
+    }
+
     /// The subscriptions the subscription manager at `uri` offers this forwarder, each a
     /// rendered `m:Subscription` item with its stored bookmark (blocking: reads the store).
     /// Anything but an Enumerate of the subscriptions is refused here: the engine pages the
@@ -278,10 +318,12 @@ impl CollectorService {
         let client = proof.sender.client_name();
         let set = self.current();
         let mut items = Vec::new();
+        let remote = proof.remote.map_or(String::new(), |r| r.to_string());
         for subscription in set.subscriptions.iter().filter(|s| {
             s.enabled
                 && (s.uris.iter().any(|u| u.eq_ignore_ascii_case(uri)))
                 && self.allowed(s, proof, principal)
+                && self.address_allowed(s, proof, &client, "not offered")
         }) {
             let bookmark = self.store.load(&client, &subscription.name).map_err(|e| {
                 tracing::error!(error = %e, "collector: bookmark store");
@@ -300,7 +342,7 @@ impl CollectorService {
                 },
             ));
         }
-        tracing::info!(client = %client, subscriptions = items.len(), "collector: subscriptions enumerated");
+        tracing::info!(client = %client, %remote, subscriptions = items.len(), "collector: subscriptions enumerated");
         Ok(items)
     }
 
@@ -330,7 +372,7 @@ impl CollectorService {
         let name = subscription.map(|s| s.name.as_str());
         let refuse = |why: Refusal, reason: String| {
             self.metrics.refused(name, why);
-            self.log_refused(principal, &client, identifier, why, &reason);
+            self.log_refused(principal, proof.remote, &client, identifier, why, &reason);
             ServiceError::BadRequest { reason }
         };
         // The events' trees only for an output that reads them (JSON, the journal); Raw
@@ -357,7 +399,21 @@ impl CollectorService {
             self.metrics.refused(name, Refusal::NotAllowed);
             let reason =
                 "the subscription's allow list does not name this forwarder (access denied)";
-            self.log_refused(principal, &client, identifier, Refusal::NotAllowed, reason);
+            self.log_refused(
+                principal,
+                proof.remote,
+                &client,
+                identifier,
+                Refusal::NotAllowed,
+                reason,
+            );
+            return Err(ServiceError::fault(
+                Fault::access_denied(),
+                request.message_id.as_deref(),
+            ));
+        }
+        if !self.address_allowed(subscription, proof, &client, "delivery refused") {
+            self.metrics.refused(name, Refusal::AddressNotAllowed);
             return Err(ServiceError::fault(
                 Fault::access_denied(),
                 request.message_id.as_deref(),

@@ -16,6 +16,9 @@ pub struct Proof {
     pub auth: DeliveryAuth,
     /// The principal it was proved of.
     pub principal: Arc<Principal>,
+    /// The client's address: behind a trusted balancer, the one its PROXY header carried
+    /// (what a subscription's `allowed_addresses` decide on and the logs name).
+    pub remote: Option<std::net::IpAddr>,
 }
 
 impl Proof {
@@ -24,12 +27,14 @@ impl Proof {
         principal: &Arc<Principal>,
         certificate: Option<&crate::auth::certificate::PeerCertificate>,
         https: bool,
+        remote: Option<std::net::IpAddr>,
     ) -> Proof {
         if let Some((names, issuers)) = certificate.and_then(|c| c.proof_of(principal)) {
             return Proof {
                 sender: Sender::Certificate(names),
                 auth: DeliveryAuth::Certificate { issuers },
                 principal: Arc::clone(principal),
+                remote,
             };
         }
         if let Some(kerberos) = &principal.kerberos_principal {
@@ -37,12 +42,14 @@ impl Proof {
                 sender: Sender::Kerberos(kerberos.clone()),
                 auth: DeliveryAuth::Kerberos,
                 principal: Arc::clone(principal),
+                remote,
             };
         }
         Proof {
             sender: Sender::Account(principal.identity.name.clone()),
             auth: DeliveryAuth::Basic { https },
             principal: Arc::clone(principal),
+            remote,
         }
     }
 }

@@ -2,9 +2,12 @@
 //!
 //! Reads `DIR/subscriptions/*.toml` and the bookmark database directly (a running daemon is
 //! not needed); `enable` and `disable` rewrite the subscription's file, and a running daemon
-//! takes the change on SIGHUP (`systemctl reload wsmand`).
+//! takes the change on SIGHUP (`systemctl reload wsmand`). With the bookmarks in PostgreSQL,
+//! the subscriptions stored there are listed, shown and edited there ([`shared`]), and every
+//! node serving that database takes a change within seconds.
 
 mod doctor;
+mod shared;
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -25,11 +28,29 @@ pub(crate) enum WecCommand {
     /// settings, who may have it, and its outputs.
     Show { name: String },
     /// Set `enabled = true` in the subscription's file (forwarders get it at their next
-    /// refresh once the daemon has reloaded: `systemctl reload wsmand`).
+    /// refresh once the daemon has reloaded: `systemctl reload wsmand`), or in the PostgreSQL
+    /// store when it is stored there (every node takes it within seconds; its version changes).
     Enable { name: String },
     /// Set `enabled = false` in the subscription's file (after a reload, forwarders are no
-    /// longer offered it and their deliveries to it are refused).
+    /// longer offered it and their deliveries to it are refused), or in the PostgreSQL store.
     Disable { name: String },
+    /// Store a new subscription in the PostgreSQL store from FILE (the format of
+    /// DIR/subscriptions/*.toml; its name is the file's stem unless --name). Needs the bookmarks
+    /// in PostgreSQL (DIR/collector.toml); refused when the name is stored already.
+    Create {
+        file: PathBuf,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Copy subscription files (DIR/subscriptions/*.toml, say) into the PostgreSQL store,
+    /// replacing stored ones of the same names; each change gives a new version, which
+    /// forwarders subscribe to at their next refresh.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Remove a subscription from the PostgreSQL store (its forwarders' bookmarks are kept).
+    Delete { name: String },
     /// The forwarders of one subscription: last event, last heartbeat and state. Active: an
     /// event within the subscription's heartbeat interval; alive: a heartbeat (or event)
     /// within the interval plus half of it (at most a minute more); dead: neither.
@@ -78,6 +99,9 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
         println!("the collector's Kerberos setup is sound");
         return Ok(());
     }
+    if shared::run(&command, config_dir, database)? {
+        return Ok(());
+    }
     let set = subscriptions::load_dir(&config_dir.join("subscriptions"));
     let find = |name: &str| -> anyhow::Result<&Subscription> {
         set.by_name(name).with_context(|| {
@@ -108,53 +132,7 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
                 eprintln!("refused: {error}");
             }
         }
-        WecCommand::Show { name } => {
-            let s = find(&name)?;
-            println!("Name: {}", s.name);
-            println!("File: {}", s.file.display());
-            println!("Enabled: {}", s.enabled);
-            println!("Identifier: {}", s.identifier);
-            println!("Version: {}", s.version);
-            println!("URIs: {}", s.uris.join(", "));
-            println!("Query: {}", s.query.trim());
-            println!(
-                "MaxItems: {}",
-                s.max_items.map_or("(none)".to_owned(), |m| m.to_string())
-            );
-            println!("MaxLatency: {} s", s.max_latency.as_secs());
-            println!("Heartbeat: {} s", s.heartbeat.as_secs());
-            println!("ContentFormat: {:?}", s.content_format);
-            println!("ReadExistingEvents: {}", s.read_existing_events);
-            println!("AllowedPrincipals: {}", s.allowed_principals.join(", "));
-            println!("AllowedGroups: {}", s.allowed_groups.join(", "));
-            for output in &s.outputs {
-                match output {
-                    subscriptions::OutputConfig::File { path, format } => {
-                        println!("Output: file {path} ({format:?})")
-                    }
-                    subscriptions::OutputConfig::Kafka(kafka) => println!(
-                        "Output: kafka topic {} at {} ({:?})",
-                        kafka.topic,
-                        kafka.brokers.join(","),
-                        kafka.format
-                    ),
-                    subscriptions::OutputConfig::Tcp(tcp) => println!(
-                        "Output: tcp {}{} ({:?})",
-                        tcp.address,
-                        if tcp.tls { " over TLS" } else { "" },
-                        tcp.format
-                    ),
-                    subscriptions::OutputConfig::Redis(redis) => println!(
-                        "Output: redis {:?} {:?} {} ({:?})",
-                        redis.url, redis.mode, redis.key, redis.format
-                    ),
-                    subscriptions::OutputConfig::Journal(journal) => println!(
-                        "Output: journal {} as {}",
-                        journal.socket, journal.syslog_identifier
-                    ),
-                }
-            }
-        }
+        WecCommand::Show { name } => print_subscription(find(&name)?, None),
         WecCommand::Enable { name } | WecCommand::Disable { name }
             if set.by_name(&name).is_none() =>
         {
@@ -168,29 +146,97 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
             subscriptions::set_enabled(&find(&name)?.file, false)?;
             println!("{name}: disabled (reload the daemon to apply)");
         }
+        WecCommand::Create { .. } | WecCommand::Import { .. } | WecCommand::Delete { .. } => {
+            bail!("{}", shared::NEEDS_POSTGRES)
+        }
         WecCommand::Doctor { .. } => {}
         WecCommand::Clients { name } => {
             let s = find(&name)?;
             let store = open_store(config_dir, database)?;
-            let now = Timestamp::from_system_time(SystemTime::now());
-            println!(
-                "{:<40} {:<30} {:<30} STATE",
-                "CLIENT", "LAST EVENT", "LAST HEARTBEAT"
-            );
-            for client in store.clients(&s.name)? {
-                let state = client.liveness(s.heartbeat, now).as_str();
-                let show =
-                    |t: Option<Timestamp>| t.map_or("-".to_owned(), Timestamp::to_system_time);
-                println!(
-                    "{:<40} {:<30} {:<30} {state}",
-                    client.client,
-                    show(client.last_event),
-                    show(client.last_heartbeat)
-                );
-            }
+            clients(&*store, s)?;
         }
     }
     Ok(())
+}
+
+/// `wsmand wec clients` of subscription `s`.
+fn clients(store: &dyn BookmarkStore, s: &Subscription) -> anyhow::Result<()> {
+    let now = Timestamp::from_system_time(SystemTime::now());
+    println!(
+        "{:<40} {:<30} {:<30} STATE",
+        "CLIENT", "LAST EVENT", "LAST HEARTBEAT"
+    );
+    for client in store.clients(&s.name)? {
+        let state = client.liveness(s.heartbeat, now).as_str();
+        let show = |t: Option<Timestamp>| t.map_or("-".to_owned(), Timestamp::to_system_time);
+        println!(
+            "{:<40} {:<30} {:<30} {state}",
+            client.client,
+            show(client.last_event),
+            show(client.last_heartbeat)
+        );
+    }
+    Ok(())
+}
+
+/// `wsmand wec show`: a subscription in full; `stored` names its revision when it is in the
+/// PostgreSQL store (else it is a file).
+fn print_subscription(s: &Subscription, stored: Option<i64>) {
+    println!("Name: {}", s.name);
+    match stored {
+        Some(revision) => println!("Stored: PostgreSQL (revision {revision})"),
+        None => println!("File: {}", s.file.display()),
+    }
+    println!("Enabled: {}", s.enabled);
+    println!("Identifier: {}", s.identifier);
+    println!("Version: {}", s.version);
+    println!("URIs: {}", s.uris.join(", "));
+    println!("Query: {}", s.query.trim());
+    println!(
+        "MaxItems: {}",
+        s.max_items.map_or("(none)".to_owned(), |m| m.to_string())
+    );
+    println!("MaxLatency: {} s", s.max_latency.as_secs());
+    println!("Heartbeat: {} s", s.heartbeat.as_secs());
+    println!("ContentFormat: {:?}", s.content_format);
+    println!("ReadExistingEvents: {}", s.read_existing_events);
+    println!("AllowedPrincipals: {}", s.allowed_principals.join(", "));
+    println!("AllowedGroups: {}", s.allowed_groups.join(", "));
+    for output in &s.outputs {
+        match output {
+            subscriptions::OutputConfig::File { path, format } => {
+                println!("Output: file {path} ({format:?})")
+            }
+            subscriptions::OutputConfig::Kafka(kafka) => println!(
+                "Output: kafka topic {} at {} ({:?})",
+                kafka.topic,
+                kafka.brokers.join(","),
+                kafka.format
+            ),
+            subscriptions::OutputConfig::Tcp(tcp) => println!(
+                "Output: tcp {}{} ({:?})",
+                tcp.address,
+                if tcp.tls { " over TLS" } else { "" },
+                tcp.format
+            ),
+            subscriptions::OutputConfig::Redis(redis) => println!(
+                "Output: redis {:?} {:?} {} ({:?})",
+                redis.url, redis.mode, redis.key, redis.format
+            ),
+            subscriptions::OutputConfig::Journal(journal) => println!(
+                "Output: journal {} as {}",
+                journal.socket, journal.syslog_identifier
+            ),
+        }
+    }
+    println!(
+        "AllowedAddresses: {}",
+        s.allowed_addresses
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 }
 
 fn open_store(config_dir: &Path, database: &Path) -> anyhow::Result<Arc<dyn BookmarkStore>> {

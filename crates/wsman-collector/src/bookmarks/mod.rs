@@ -17,7 +17,7 @@ use std::sync::Arc;
 use wsman_events::{BookmarkList, Timestamp};
 
 pub use config::{Backend, PostgresSettings};
-pub use postgres::PostgresStore;
+pub use postgres::{check_subscription, Change, PostgresStore, PutError, StoredSubscription};
 pub use sqlite::SqliteStore;
 
 /// Why the store failed. Every variant is answered 503 by the collector (nothing is

@@ -22,8 +22,11 @@
 //! - a connection goes back to the pool only after a call that succeeded: one whose statement
 //!   failed or timed out (possibly still busy in the server) is closed, never lent again.
 
+mod subscriptions;
+
 use std::sync::{Arc, Mutex};
 
+pub use subscriptions::{check as check_subscription, Change, PutError, StoredSubscription};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::Client;
 use wsman_events::{BookmarkList, Timestamp};
@@ -33,7 +36,8 @@ use super::{
 };
 
 /// The schema version this build writes; older ones are migrated at start.
-const SCHEMA_VERSION: i32 = 1;
+/// 2: the subscriptions ([`subscriptions::SCHEMA`]).
+const SCHEMA_VERSION: i32 = 2;
 /// Arbitrary constant for the advisory lock taken while the schema is created.
 const SCHEMA_LOCK: i64 = 0x7773_6d61_6e64_7765; // "wsmandwe"
 
@@ -347,6 +351,10 @@ impl PostgresStore {
                 .batch_execute(SCHEMA)
                 .await
                 .map_err(postgres_error)?;
+            transaction
+                .batch_execute(subscriptions::SCHEMA)
+                .await
+                .map_err(postgres_error)?;
             let version: Option<i32> = transaction
                 .query_opt("SELECT max(version) FROM wec_schema", &[])
                 .await
@@ -364,7 +372,14 @@ impl PostgresStore {
                         "the database's schema is version {v}, newer than this collector's {SCHEMA_VERSION}: upgrade wsmand"
                     )));
                 }
-                // Migrations from older versions go here, one step each.
+                // Migrations from older versions go here, one step each. 1 to 2: the
+                // subscriptions' tables, created above.
+                Some(v) if v < SCHEMA_VERSION => {
+                    transaction
+                        .execute("UPDATE wec_schema SET version = $1", &[&SCHEMA_VERSION])
+                        .await
+                        .map_err(postgres_error)?;
+                }
                 Some(_) => {}
             }
             transaction.commit().await.map_err(postgres_error)?;

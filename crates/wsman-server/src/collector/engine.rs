@@ -53,8 +53,9 @@ impl CollectorEngine {
             enumerations: Arc::default(),
         };
         if engine.wanted() {
-            let service = engine.open()?;
-            *engine.running.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(service));
+            let service = Arc::new(engine.open()?);
+            service.follow_shared_subscriptions();
+            *engine.running.write().unwrap_or_else(|p| p.into_inner()) = Some(service);
         }
         Ok(engine)
     }
@@ -214,7 +215,9 @@ impl Engine for CollectorEngine {
             (true, Some(service)) => service.reload(),
             (true, None) => match self.open() {
                 Ok(service) => {
-                    self.set(Some(Arc::new(service)));
+                    let service = Arc::new(service);
+                    service.follow_shared_subscriptions();
+                    self.set(Some(service));
                     tracing::info!(dir = %self.config_dir.display(), "collector started: subscriptions/ appeared");
                 }
                 Err(error) => {

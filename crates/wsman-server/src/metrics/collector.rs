@@ -28,6 +28,9 @@ pub enum Refusal {
     StaleVersion,
     /// The subscription does not allow this forwarder.
     NotAllowed,
+    /// The subscription's `allowed_addresses` do not hold the forwarder's address (behind a
+    /// trusted balancer, the one its PROXY header carried).
+    AddressNotAllowed,
     /// An event's Computer is not the sender.
     ForgedComputer,
     /// An output did not take the batch (503).
@@ -44,6 +47,7 @@ impl Refusal {
             Refusal::UnknownSubscription => "unknown_subscription",
             Refusal::StaleVersion => "stale_version",
             Refusal::NotAllowed => "not_allowed",
+            Refusal::AddressNotAllowed => "address_not_allowed",
             Refusal::ForgedComputer => "forged_computer",
             Refusal::OutputError => "output_error",
             Refusal::StoreError => "store_error",

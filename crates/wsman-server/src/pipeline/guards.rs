@@ -410,8 +410,14 @@ impl Guards<'_> {
             address: &address,
         };
         let https = conn.transport == Transport::Https;
-        let proof = matches!(access, Access::Engine)
-            .then(|| Proof::of(principal, conn.peer_certificate.as_ref(), https));
+        let proof = matches!(access, Access::Engine).then(|| {
+            Proof::of(
+                principal,
+                conn.peer_certificate.as_ref(),
+                https,
+                Some(conn.remote.ip()),
+            )
+        });
         let caller = caller_of(principal, conn);
         let arrival = Arrival {
             endpoint,

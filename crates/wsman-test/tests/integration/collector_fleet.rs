@@ -119,7 +119,7 @@ fn fleet(ca_dir: &Path, server_ca: &Path, port: u16, count: usize, acked: &Path)
         .expect("spawn fleet-load")
 }
 
-fn finish(child: Child) -> String {
+pub(crate) fn finish(child: Child) -> String {
     let finished = wsman_test::process::collect(child, RUN_GUARD, "fleet-load");
     let stdout = String::from_utf8_lossy(&finished.stdout).into_owned();
     assert_eq!(finished.code(), 0, "{}", finished.describe());
@@ -127,7 +127,7 @@ fn finish(child: Child) -> String {
 }
 
 /// A number field of the fleet's JSON line.
-fn field(json: &str, name: &str) -> u64 {
+pub(crate) fn field(json: &str, name: &str) -> u64 {
     let at = json
         .find(&format!("\"{name}\":"))
         .unwrap_or_else(|| panic!("{name} in {json}"));
@@ -140,7 +140,7 @@ fn field(json: &str, name: &str) -> u64 {
 }
 
 /// Every (Computer, record id) in the output files, with how often it appears.
-fn stored(out: &Path) -> HashMap<(String, u64), u32> {
+pub(crate) fn stored(out: &Path) -> HashMap<(String, u64), u32> {
     let mut seen = HashMap::new();
     for entry in std::fs::read_dir(out).expect("output dir") {
         let text = std::fs::read_to_string(entry.expect("entry").path()).expect("output file");
@@ -194,7 +194,7 @@ fn assert_exactly_once(acked: &Path, out: &Path, count: usize) {
 }
 
 /// The fleet's CA (`fleet-load ca`), the output dir and the acknowledgement file.
-fn scratch() -> (
+pub(crate) fn scratch() -> (
     tempfile::TempDir,
     std::path::PathBuf,
     std::path::PathBuf,

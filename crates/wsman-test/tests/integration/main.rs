@@ -23,6 +23,7 @@ mod client_auth_cli;
 mod collector;
 mod collector_computer;
 mod collector_fleet;
+mod collector_nodes;
 mod collector_paging;
 mod collector_postgres;
 mod collector_reload;

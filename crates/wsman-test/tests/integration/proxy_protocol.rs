@@ -16,7 +16,7 @@ use wsman_test::{
 };
 
 /// A haproxy process, killed when dropped.
-struct Haproxy {
+pub(crate) struct Haproxy {
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -31,18 +31,38 @@ impl Drop for Haproxy {
 /// haproxy in TCP mode on `front`, relaying to 127.0.0.1:`back` with a PROXY v2 header; `None`
 /// (the test skipped) when haproxy is not installed.
 fn haproxy(front: u16, back: u16) -> Option<Haproxy> {
+    haproxy_to(front, &[back])
+}
+
+/// haproxy in TCP mode on `front`, balancing connections over 127.0.0.1:`backs` (round robin),
+/// each with a PROXY v2 header, a node that does not answer its health check (every 300 ms,
+/// itself with a header) taken out and a connection it refused sent to another; `None` (the
+/// test skipped) when haproxy is not installed.
+pub(crate) fn haproxy_to(front: u16, backs: &[u16]) -> Option<Haproxy> {
     if Command::new("haproxy").arg("-v").output().is_err() {
         skipped("WSMAN_TEST_REQUIRE_HAPROXY", "haproxy is not installed");
         return None;
     }
     let dir = scratch_dir("haproxy-", "haproxy's configuration");
     let config = dir.path().join("haproxy.cfg");
+    let servers: String = backs
+        .iter()
+        .enumerate()
+        .map(|(i, back)| {
+            let check = if backs.len() > 1 {
+                " check check-send-proxy inter 300 fall 1 rise 1"
+            } else {
+                ""
+            };
+            format!("    server node{i} 127.0.0.1:{back} send-proxy-v2{check}\n")
+        })
+        .collect();
     std::fs::write(
         &config,
         format!(
-            "global\n    maxconn 100\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 60s\n    timeout server 60s\n\
+            "global\n    maxconn 2000\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 60s\n    timeout server 60s\n    retries 3\n    option redispatch\n\
              frontend collectors\n    bind 127.0.0.1:{front}\n    default_backend wsmand\n\
-             backend wsmand\n    server node1 127.0.0.1:{back} send-proxy-v2\n"
+             backend wsmand\n    balance roundrobin\n{servers}"
         ),
     )
     .expect("write haproxy.cfg");

@@ -1,0 +1,295 @@
+//! Subscriptions in the PostgreSQL store, so that every collector sharing the database serves
+//! the same ones (`wsmand wec` edits them there; files stay the single-node default).
+//!
+//! Why these choices:
+//! - a subscription is stored as the text of its file (`DIR/subscriptions/NAME.toml`), checked
+//!   by the same parser before it is written and again when a node reads it: one format for
+//!   both homes, and `wsmand wec import` is a copy;
+//! - every change (create, replace, enable, disable, delete) takes the one row of
+//!   `wec_subscription_generation` and adds one to it, in the change's transaction: changes are
+//!   serialized, and the new generation is the subscription's revision, which is part of the
+//!   version forwarders see ([`Subscription::with_revision`]), so each change makes them
+//!   subscribe again at their next refresh, as a saved subscription does on Windows;
+//! - nodes learn of a change by reading that counter every few seconds rather than by
+//!   LISTEN/NOTIFY: a notification sent while a node's connection is broken (the database
+//!   restarting, a failover, the node's own pool reconnecting) is lost, and a LISTEN needs a
+//!   connection held outside the bounded pool; one primary-key read per node per interval
+//!   costs nothing next to the bookmarks, and a missed change is impossible;
+//! - the counter and the rows are read in one REPEATABLE READ transaction, so a node never
+//!   serves a set that is newer than the generation it believes it has.
+
+use std::path::PathBuf;
+
+use super::{postgres_error, PostgresStore};
+use crate::bookmarks::StoreError;
+use crate::subscriptions::{
+    self, Subscription, SubscriptionError, SubscriptionSet, MAX_FILE_BYTES, MAX_SUBSCRIPTIONS,
+};
+
+/// The tables, created (or added to an older schema) at start with the bookmarks'.
+pub(super) const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS wec_subscription (
+        name TEXT PRIMARY KEY,
+        definition TEXT NOT NULL,
+        revision BIGINT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS wec_subscription_generation (
+        only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+        generation BIGINT NOT NULL
+    );
+    INSERT INTO wec_subscription_generation (only_row, generation) VALUES (TRUE, 0)
+        ON CONFLICT DO NOTHING;
+";
+
+const BUMP: &str =
+    "UPDATE wec_subscription_generation SET generation = generation + 1 RETURNING generation";
+
+/// One stored subscription as `wsmand wec` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSubscription {
+    pub name: String,
+    /// The subscription file's text.
+    pub definition: String,
+    /// The generation of its last change.
+    pub revision: i64,
+}
+
+/// What a change to the stored subscriptions did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Done; the subscription's new revision.
+    Done(i64),
+    /// Not done: `create` of a name already stored.
+    Exists,
+    /// Not done: no subscription of that name.
+    Missing,
+}
+
+/// Why a subscription text was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Invalid(#[from] SubscriptionError),
+    #[error("the store holds {MAX_SUBSCRIPTIONS} subscriptions already")]
+    TooMany,
+}
+
+/// The file name a stored subscription is parsed as (its name is the file's stem).
+fn file_of(name: &str) -> PathBuf {
+    PathBuf::from(format!("{name}.toml"))
+}
+
+/// Check a subscription's text as a file named `name.toml` would be checked.
+pub fn check(name: &str, definition: &str) -> Result<Subscription, SubscriptionError> {
+    if !subscriptions::valid_name(name) {
+        return Err(SubscriptionError::Invalid(
+            file_of(name),
+            format!("{name:?} is not a subscription name (1 to 64 of A-Z a-z 0-9 . _ -)"),
+        ));
+    }
+    if definition.len() as u64 > MAX_FILE_BYTES {
+        return Err(SubscriptionError::TooLarge(file_of(name)));
+    }
+    subscriptions::parse(&file_of(name), definition)
+}
+
+impl PostgresStore {
+    /// The generation of the stored subscriptions: it changes with every change to them.
+    pub fn subscription_generation(&self) -> Result<i64, StoreError> {
+        self.run(|pool| async move {
+            let connection = pool.get().await?;
+            let row = connection
+                .query_one("SELECT generation FROM wec_subscription_generation", &[])
+                .await
+                .map_err(postgres_error)?;
+            connection.reuse();
+            Ok(row.get(0))
+        })
+    }
+
+    /// Every stored subscription, by name, with the generation they are of.
+    pub fn stored_subscriptions(&self) -> Result<(i64, Vec<StoredSubscription>), StoreError> {
+        let limit = i64::try_from(MAX_SUBSCRIPTIONS).unwrap_or(i64::MAX) + 1;
+        self.run(|pool| async move {
+            let mut connection = pool.get().await?;
+            let transaction = connection
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await
+                .map_err(postgres_error)?;
+            let generation: i64 = transaction
+                .query_one("SELECT generation FROM wec_subscription_generation", &[])
+                .await
+                .map_err(postgres_error)?
+                .get(0);
+            let rows = transaction
+                .query(
+                    "SELECT name, definition, revision FROM wec_subscription ORDER BY name LIMIT $1",
+                    &[&limit],
+                )
+                .await
+                .map_err(postgres_error)?;
+            transaction.commit().await.map_err(postgres_error)?;
+            connection.reuse();
+            let stored = rows
+                .iter()
+                .map(|row| StoredSubscription {
+                    name: row.get(0),
+                    definition: row.get(1),
+                    revision: row.get(2),
+                })
+                .collect();
+            Ok((generation, stored))
+        })
+    }
+
+    /// The stored subscriptions checked as files are, each at its revision's version; the
+    /// rows that do not pass are in the set's errors (a row another build wrote, say).
+    pub fn subscription_set(&self) -> Result<(i64, SubscriptionSet), StoreError> {
+        let (generation, stored) = self.stored_subscriptions()?;
+        let mut set = SubscriptionSet::default();
+        for (index, row) in stored.into_iter().enumerate() {
+            if index >= MAX_SUBSCRIPTIONS {
+                set.errors.push(SubscriptionError::TooMany);
+                break;
+            }
+            match check(&row.name, &row.definition) {
+                Ok(subscription) => set
+                    .subscriptions
+                    .push(subscription.with_revision(row.revision)),
+                Err(error) => set.errors.push(error),
+            }
+        }
+        Ok((generation, set))
+    }
+
+    /// Store `definition` as subscription `name` (checked first); an existing one is replaced
+    /// only when `replace` (`wsmand wec import`), not by `create`.
+    pub fn put_subscription(
+        &self,
+        name: &str,
+        definition: &str,
+        replace: bool,
+    ) -> Result<Change, PutError> {
+        check(name, definition)?;
+        let (name, definition) = (name.to_owned(), definition.to_owned());
+        let limit = i64::try_from(MAX_SUBSCRIPTIONS).unwrap_or(i64::MAX);
+        let outcome = self.run(move |pool| async move {
+            let mut connection = pool.get().await?;
+            let transaction = connection.transaction().await.map_err(postgres_error)?;
+            let generation: i64 = transaction
+                .query_one(BUMP, &[])
+                .await
+                .map_err(postgres_error)?
+                .get(0);
+            let exists = transaction
+                .query_opt("SELECT 1 FROM wec_subscription WHERE name = $1", &[&name])
+                .await
+                .map_err(postgres_error)?
+                .is_some();
+            if exists && !replace {
+                return Ok(Some(Change::Exists));
+            }
+            let count: i64 = transaction
+                .query_one("SELECT count(*) FROM wec_subscription", &[])
+                .await
+                .map_err(postgres_error)?
+                .get(0);
+            if !exists && count >= limit {
+                return Ok(None);
+            }
+            transaction
+                .execute(
+                    "INSERT INTO wec_subscription (name, definition, revision) VALUES ($1, $2, $3)
+                     ON CONFLICT (name) DO UPDATE SET definition = EXCLUDED.definition,
+                         revision = EXCLUDED.revision",
+                    &[&name, &definition, &generation],
+                )
+                .await
+                .map_err(postgres_error)?;
+            transaction.commit().await.map_err(postgres_error)?;
+            connection.reuse();
+            Ok(Some(Change::Done(generation)))
+        })?;
+        outcome.ok_or(PutError::TooMany)
+    }
+
+    /// Set `enabled` in stored subscription `name` (its text rewritten as `wsmand wec enable`
+    /// rewrites a file).
+    pub fn set_subscription_enabled(&self, name: &str, enabled: bool) -> Result<Change, PutError> {
+        let owned = name.to_owned();
+        let current = self.run(move |pool| async move {
+            let connection = pool.get().await?;
+            let row = connection
+                .query_opt(
+                    "SELECT definition FROM wec_subscription WHERE name = $1",
+                    &[&owned],
+                )
+                .await
+                .map_err(postgres_error)?;
+            connection.reuse();
+            Ok(row.map(|r| r.get::<_, String>(0)))
+        })?;
+        let Some(current) = current else {
+            return Ok(Change::Missing);
+        };
+        let changed = subscriptions::with_enabled(&current, enabled);
+        check(name, &changed)?;
+        let (name, expected) = (name.to_owned(), current);
+        self.run(move |pool| async move {
+            let mut connection = pool.get().await?;
+            let transaction = connection.transaction().await.map_err(postgres_error)?;
+            let generation: i64 = transaction
+                .query_one(BUMP, &[])
+                .await
+                .map_err(postgres_error)?
+                .get(0);
+            // Only over the text it was computed from: a change made in between wins, and
+            // this one is reported missing rather than undoing it.
+            let updated = transaction
+                .execute(
+                    "UPDATE wec_subscription SET definition = $2, revision = $3
+                     WHERE name = $1 AND definition = $4",
+                    &[&name, &changed, &generation, &expected],
+                )
+                .await
+                .map_err(postgres_error)?;
+            if updated == 0 {
+                return Ok(Change::Missing);
+            }
+            transaction.commit().await.map_err(postgres_error)?;
+            connection.reuse();
+            Ok(Change::Done(generation))
+        })
+        .map_err(PutError::from)
+    }
+
+    /// Remove stored subscription `name` (its forwarders' bookmarks stay: a subscription
+    /// created again under the name resumes them).
+    pub fn delete_subscription(&self, name: &str) -> Result<Change, StoreError> {
+        let name = name.to_owned();
+        self.run(move |pool| async move {
+            let mut connection = pool.get().await?;
+            let transaction = connection.transaction().await.map_err(postgres_error)?;
+            let generation: i64 = transaction
+                .query_one(BUMP, &[])
+                .await
+                .map_err(postgres_error)?
+                .get(0);
+            let removed = transaction
+                .execute("DELETE FROM wec_subscription WHERE name = $1", &[&name])
+                .await
+                .map_err(postgres_error)?;
+            if removed == 0 {
+                return Ok(Change::Missing);
+            }
+            transaction.commit().await.map_err(postgres_error)?;
+            connection.reuse();
+            Ok(Change::Done(generation))
+        })
+    }
+}

@@ -1,0 +1,369 @@
+//! Three collector nodes behind Debian's haproxy (TCP mode, TLS passed through to wsmand,
+//! `send-proxy-v2`) sharing a real PostgreSQL (`wsman_test::postgres`), as a fleet runs them
+//! (issue 40):
+//!
+//! - a subscription created with `wsmand wec create` on one node is read from the database by
+//!   all three (none has a subscription file), and forwarders through haproxy enumerate it on
+//!   each;
+//! - a fleet (`benches/fleet-load`, each forwarder its own client certificate) delivers through
+//!   haproxy from 127.0.0.2 while one node is SIGKILLed and started again: every forwarder
+//!   finishes, and every acknowledged event is in the outputs, counted by forwarder and record
+//!   id. What is asserted of doubles: a node killed after its output's fsync and before its
+//!   bookmark commit leaves that batch written but not acknowledged, and the forwarder's resend
+//!   is written again by another node (the documented window, docs/collector.md). So a
+//!   forwarder may have at most one batch twice, and only when a node was killed under it;
+//!   nothing else appears twice;
+//! - the subscription allows 127.0.0.2 only (`allowed_addresses`): the nodes see the
+//!   forwarders' own address from haproxy's header (their logs name 127.0.0.2, never haproxy's
+//!   127.0.0.1), and a forwarder from 127.0.0.3 through the same haproxy is not offered the
+//!   subscription, its delivery stored nowhere, and the refusal logged with 127.0.0.3.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha1::Digest;
+use wsman_test::postgres::{self, Postgres};
+use wsman_test::{binaries, free_port, ConfigDir, Daemon};
+
+use crate::collector_fleet::{field, finish, scratch, stored};
+
+const NODES: usize = 3;
+const FORWARDERS: usize = 300;
+const BATCHES: u64 = 4;
+const PER_BATCH: u64 = 5;
+/// Hang guard for every wait of the test.
+const GUARD: Duration = Duration::from_secs(180);
+
+/// One node's configuration: HTTPS with certificate authentication (the fleet's CA mapped),
+/// haproxy (127.0.0.1) trusted to send PROXY headers, the bookmarks (and so the
+/// subscriptions) in `server`, and an empty `subscriptions/` (the collector on, no file).
+fn node(server: &Postgres, ca_dir: &Path) -> (ConfigDir, u16, PathBuf) {
+    let port = free_port();
+    let mut config = ConfigDir::new();
+    config.set("Config.Service.Auth", "Certificate", "true");
+    config.set("HTTP", "ProxyProtocolFrom", "\"127.0.0.1\"");
+    let thumbprint = config.add_https_listener(port);
+    let ca = std::fs::read(ca_dir.join("ca.crt")).expect("ca.crt");
+    let der = rustls_pemfile::certs(&mut ca.as_slice())
+        .next()
+        .expect("a certificate")
+        .expect("PEM");
+    let ca_thumbprint: String = sha1::Sha1::digest(der.as_ref())
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    config.write_raw(
+        &format!("certs/{ca_thumbprint}.crt"),
+        &String::from_utf8_lossy(&ca),
+    );
+    config.write_raw(
+        "config.toml",
+        &format!(
+            "{}[[CertMapping]]\nIssuer = \"{ca_thumbprint}\"\nSubject = \"*\"\nURI = \"*\"\nUserName = \"{}\"\nEnabled = true\n",
+            config.render(),
+            wsman_test::SERVICE_ACCOUNT
+        ),
+    );
+    config.add_service_account();
+    std::fs::create_dir_all(config.path().join("subscriptions")).expect("subscriptions/");
+    let password_file = config.write_raw("wec-db.password", postgres::PASSWORD);
+    std::fs::set_permissions(
+        &password_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod");
+    config.write_raw(
+        "collector.toml",
+        &format!(
+            "[bookmarks]\nbackend = \"postgres\"\nconnection = \"{}\"\npassword_file = \"{}\"\npool_size = 8\nconnect_timeout_seconds = 2\nstatement_timeout_seconds = 4\n",
+            server.connection(),
+            password_file.display()
+        ),
+    );
+    let certificate = config.path().join(format!("certs/{thumbprint}.crt"));
+    (config, port, certificate)
+}
+
+fn start(config: &ConfigDir, port: u16) -> Daemon {
+    let unused = config.path().join("unused.sqlite");
+    let daemon = Daemon::start_with_env(
+        config,
+        &[port],
+        &[("WSMAND_WEC_DATABASE", unused.to_str().expect("UTF-8 path"))],
+    );
+    assert!(!unused.exists(), "the database is the only store");
+    daemon
+}
+
+/// `fleet-load run` through haproxy at `front` from `source`.
+fn fleet(
+    ca_dir: &Path,
+    server_ca: &Path,
+    front: u16,
+    (source, domain, count): (&str, &str, usize),
+    (seconds, drain): (u64, u64),
+    acked: &Path,
+) -> Child {
+    Command::new(binaries::path("fleet-load"))
+        .arg("run")
+        .arg("--ca-dir")
+        .arg(ca_dir)
+        .arg("--server-ca")
+        .arg(server_ca)
+        .args(["--port", &front.to_string(), "--source", source])
+        .args(["--domain", domain])
+        .args(["--forwarders", &count.to_string()])
+        .args(["--batches", &BATCHES.to_string()])
+        .args(["--per-batch", &PER_BATCH.to_string()])
+        .args(["--event-bytes", "200"])
+        // One batch per forwarder every 2 s or so, across the fleet.
+        .args(["--rate", &(count as u64 * PER_BATCH / 2).max(1).to_string()])
+        .args(["--seconds", &seconds.to_string()])
+        .args(["--drain-seconds", &drain.to_string()])
+        .args(["--max-retry-seconds", "1", "--connect-concurrency", "32"])
+        .arg("--acked")
+        .arg(acked)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn fleet-load")
+}
+
+/// `wsmand --config-dir DIR wec ARGS`: its stdout, asserted to succeed.
+fn wec(config: &ConfigDir, args: &[&str]) -> String {
+    let output = Command::new(binaries::wsmand())
+        .arg("--config-dir")
+        .arg(config.path())
+        .arg("wec")
+        .args(args)
+        .output()
+        .expect("wsmand wec");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "wec {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn wait(what: &str, mut condition: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(started.elapsed() < GUARD, "never: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn three_nodes_behind_haproxy_share_subscriptions_and_lose_nothing_through_a_kill() {
+    let Some(server) = Postgres::start() else {
+        return;
+    };
+    let (dir, ca_dir, out, acked) = scratch();
+    let configs: Vec<_> = (0..NODES).map(|_| node(&server, &ca_dir)).collect();
+    let mut daemons: Vec<Daemon> = configs.iter().map(|(c, p, _)| start(c, *p)).collect();
+    let server_ca = dir.path().join("nodes.crt");
+    let bundle: String = configs
+        .iter()
+        .map(|(_, _, c)| std::fs::read_to_string(c).expect("listener certificate"))
+        .collect();
+    std::fs::write(&server_ca, bundle).expect("nodes.crt");
+    let front = free_port();
+    let ports: Vec<u16> = configs.iter().map(|(_, p, _)| *p).collect();
+    let Some(_haproxy) = crate::proxy_protocol::haproxy_to(front, &ports) else {
+        return;
+    };
+
+    // Created once, on node 0, from a file in the subscriptions' format.
+    let definition = dir.path().join("fleet.toml");
+    std::fs::write(
+        &definition,
+        format!(
+            "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n\
+             heartbeat_seconds = 30\nallowed_addresses = [\"127.0.0.2\"]\n\
+             [[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n",
+            out.display()
+        ),
+    )
+    .expect("fleet.toml");
+    let created = wec(
+        &configs[0].0,
+        &["create", definition.to_str().expect("UTF-8")],
+    );
+    assert!(created.contains("fleet: created"), "{created}");
+    // Every node reads it from the database (none has a file), and lists it from there.
+    for daemon in &daemons {
+        wait("every node reads the created subscription", || {
+            daemon
+                .stderr()
+                .contains("subscriptions read from the shared store generation=1 stored=1")
+        });
+    }
+    let listed = wec(&configs[2].0, &["list"]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("fleet") && l.ends_with("database")),
+        "{listed}"
+    );
+
+    // The fleet through haproxy, from 127.0.0.2; node 1 killed once half is stored, then
+    // started again on its port.
+    let run = fleet(
+        &ca_dir,
+        &server_ca,
+        front,
+        ("127.0.0.2", "fleet.test", FORWARDERS),
+        (60, 60),
+        &acked,
+    );
+    wait("half of the fleet's first batches stored", || {
+        stored(&out).len() >= FORWARDERS / 2 * PER_BATCH as usize
+    });
+    daemons[1].stop();
+    let killed_log = daemons[1].stderr();
+    let (config, port, _) = &configs[1];
+    daemons[1] = start(config, *port);
+    // Back, it serves the stored subscription from its start.
+    wait("the restarted node reads the subscription", || {
+        daemons[1]
+            .stderr()
+            .contains("subscriptions read from the shared store generation=1 stored=1")
+    });
+    let json = finish(run);
+    assert_eq!(field(&json, "failed"), 0, "{json}");
+    assert_eq!(
+        field(&json, "batches_acked"),
+        FORWARDERS as u64 * BATCHES,
+        "{json}"
+    );
+    let kills_seen = field(&json, "reconnects");
+
+    // Forwarders from 127.0.0.3 through the same haproxy: not offered the subscription, and
+    // nothing of theirs stored.
+    let refused_acked = dir.path().join("refused-acked");
+    let refused = finish_allowing_failure(fleet(
+        &ca_dir,
+        &server_ca,
+        front,
+        ("127.0.0.3", "refused.test", 3),
+        // Each has its first batch due before the end, and tries until the drain is over.
+        (3, 3),
+        &refused_acked,
+    ));
+    assert_eq!(field(&refused, "batches_acked"), 0, "{refused}");
+    assert_eq!(field(&refused, "failed"), 3, "{refused}");
+
+    // Each node served the subscription to forwarders it saw at 127.0.0.2, haproxy's
+    // header's address; and 127.0.0.3 was refused by the allow list, logged with its address.
+    for (i, daemon) in daemons.iter().enumerate() {
+        // The killed node's log before its kill: the restarted one may get no new connection.
+        let log = if i == 1 {
+            killed_log.clone()
+        } else {
+            daemon.stderr()
+        };
+        let enumerated: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("subscriptions enumerated"))
+            .collect();
+        assert!(
+            enumerated
+                .iter()
+                .any(|l| l.contains("remote=127.0.0.2") && l.contains("subscriptions=1")),
+            "node {i} served the subscription to 127.0.0.2: {enumerated:?}"
+        );
+        assert!(
+            !enumerated.iter().any(|l| l.contains("remote=127.0.0.1")),
+            "node {i} saw haproxy's address"
+        );
+    }
+    let refusals: Vec<String> = daemons
+        .iter()
+        .map(Daemon::stderr)
+        .chain([killed_log])
+        .flat_map(|log| {
+            log.lines()
+                .filter(|l| l.contains("not in the subscription's allowed_addresses"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        !refusals.is_empty() && refusals.iter().all(|l| l.contains("remote=127.0.0.3")),
+        "{refusals:?}"
+    );
+
+    assert_delivered(&acked, &out, kills_seen);
+    assert!(
+        !stored(&out)
+            .keys()
+            .any(|(computer, _)| computer.ends_with("refused.test")),
+        "nothing of a refused forwarder is stored"
+    );
+    for daemon in &mut daemons {
+        assert!(daemon.is_running());
+        assert!(!daemon.stderr().contains(postgres::PASSWORD));
+    }
+}
+
+/// fleet-load's JSON line, whatever its exit status (a refused fleet fails).
+fn finish_allowing_failure(child: Child) -> String {
+    let finished = wsman_test::process::collect(child, GUARD, "fleet-load");
+    String::from_utf8_lossy(&finished.stdout).into_owned()
+}
+
+/// Every acknowledged event is stored; a forwarder has at most one batch twice (the kill's
+/// window), and only when the fleet saw a connection broken.
+fn assert_delivered(acked: &Path, out: &Path, reconnects: u64) {
+    let seen = stored(out);
+    let acked = std::fs::read_to_string(acked).expect("acked file");
+    let mut lost = Vec::new();
+    let mut doubled: HashMap<String, Vec<u64>> = HashMap::new();
+    let mut forwarders = 0;
+    for line in acked.lines() {
+        let (name, last) = line.split_once(' ').expect("NAME LAST");
+        let last: u64 = last.parse().expect("last record");
+        assert_eq!(last, BATCHES * PER_BATCH, "{name} finished");
+        forwarders += 1;
+        for record in 1..=last {
+            match seen.get(&(name.to_owned(), record)) {
+                None => lost.push(format!("{name} {record}")),
+                Some(1) => {}
+                Some(_) => doubled.entry(name.to_owned()).or_default().push(record),
+            }
+        }
+    }
+    assert_eq!(forwarders, FORWARDERS);
+    assert!(
+        lost.is_empty(),
+        "{} lost, first {:?}",
+        lost.len(),
+        lost.first()
+    );
+    assert!(
+        seen.values().all(|n| *n <= 2),
+        "an event stored more than twice"
+    );
+    for (name, records) in &doubled {
+        let batch = (records[0] - 1) / PER_BATCH;
+        assert!(
+            records.len() as u64 <= PER_BATCH
+                && records.iter().all(|r| (r - 1) / PER_BATCH == batch),
+            "{name}: more than one batch twice: {records:?}"
+        );
+    }
+    assert!(
+        doubled.is_empty() || reconnects > 0,
+        "doubles without a kill: {doubled:?}"
+    );
+    eprintln!(
+        "{} forwarders, {} events, {} forwarders with a batch twice (the kill's window)",
+        forwarders,
+        seen.len(),
+        doubled.len()
+    );
+}
