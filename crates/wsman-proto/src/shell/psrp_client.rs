@@ -99,15 +99,15 @@ pub struct Message {
 }
 
 impl Message {
-    /// The message's bytes: little-endian numbers, but GUIDs in RFC 4122 (big-endian) byte
-    /// order, as Windows and pypsrp write them (not the little-endian order of MS-DTYP that
-    /// MS-PSRP 2.2.1 names; see docs/windows-quirks.md).
+    /// The message's bytes: little-endian numbers, GUIDs in .NET's byte order (MS-DTYP's: the
+    /// first three fields little-endian), as pwsh, pypsrp since 2019 and psrpcore write them
+    /// (pypsrp's 2018 recordings carry them in RFC 4122 order; see docs/windows-quirks.md).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(MESSAGE_HEADER + self.data.len());
         out.extend_from_slice(&self.destination.to_le_bytes());
         out.extend_from_slice(&self.message_type.to_le_bytes());
-        out.extend_from_slice(self.rpid.as_bytes());
-        out.extend_from_slice(self.pid.as_bytes());
+        out.extend_from_slice(&self.rpid.to_bytes_le());
+        out.extend_from_slice(&self.pid.to_bytes_le());
         out.extend_from_slice(&self.data);
         out
     }
@@ -121,7 +121,7 @@ impl Message {
         let guid = |at: usize| {
             let mut raw = [0u8; 16];
             raw.copy_from_slice(&header[at..at + 16]);
-            Uuid::from_bytes(raw)
+            Uuid::from_bytes_le(raw)
         };
         Ok(Self {
             destination: word(0),

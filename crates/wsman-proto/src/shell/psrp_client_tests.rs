@@ -43,11 +43,18 @@ fn events(name: &str) -> Vec<PsEvent> {
     pool.receive(&received(name)).unwrap()
 }
 
+/// The pool id as the recorded messages carry it. pypsrp wrote GUIDs in RFC 4122 byte order
+/// until 2019 (its commit e16ac49 "Fix pid and rpid uuid byte ordering"), so in these 2018
+/// recordings the ShellId's bytes stand where .NET's byte order belongs: read them the .NET way.
+fn recorded_id(shell_id: &str) -> Uuid {
+    Uuid::from_bytes_le(*Uuid::parse_str(shell_id).unwrap().as_bytes())
+}
+
 #[test]
 fn the_creation_xml_is_the_one_pypsrp_sent_windows() {
     let recorded = fixture("psrp-shell-create.request.xml");
     let bytes = base64_in(&recorded, "<creationXml");
-    let id = Uuid::parse_str("76056A84-51DC-4F24-9262-CA2A55464B2B").unwrap();
+    let id = recorded_id("76056A84-51DC-4F24-9262-CA2A55464B2B");
     let mut pool = PoolClient::new(id, MAX_BLOB);
     assert_eq!(pool.open().concat(), bytes);
     let messages = Defragmenter::default().feed(&bytes).unwrap();
@@ -74,7 +81,7 @@ fn create_pipeline_is_the_message_pypsrp_sent_windows() {
     assert_eq!(message.message_type, message_type::CREATE_PIPELINE);
     assert_eq!(
         message.pid,
-        Uuid::parse_str("E888E1DF-C962-41D6-BEFD-F2C82D0ABCCA").unwrap()
+        recorded_id("E888E1DF-C962-41D6-BEFD-F2C82D0ABCCA")
     );
     let script = "$ErrorActionPreference = 'Stop'; Write-Output before; Write-Error error; Write-Output after";
     assert_eq!(
@@ -107,7 +114,7 @@ fn windows_pool_messages_are_read() {
 
 #[test]
 fn a_windows_pipeline_that_failed_is_read() {
-    let pid = Uuid::parse_str("E888E1DF-C962-41D6-BEFD-F2C82D0ABCCA").unwrap();
+    let pid = recorded_id("E888E1DF-C962-41D6-BEFD-F2C82D0ABCCA");
     assert_eq!(
         events("psrp-receive.failed.response.xml"),
         [
@@ -156,6 +163,29 @@ fn every_stream_of_a_windows_pipeline_is_read() {
         Some(PsEvent::PipelineState { report, .. })
             if report.state == pipeline_state::COMPLETED && report.reason.is_none()
     ));
+}
+
+/// MS-PSRP 2.2.1's GUIDs in .NET's order, as psrpcore (PyPI) writes them: its
+/// `uuid.bytes_le` for the id 11223344-5566-7788-99aa-bbccddeeff00.
+#[test]
+fn guids_are_in_dotnet_byte_order() {
+    let id = Uuid::parse_str("11223344-5566-7788-99aa-bbccddeeff00").unwrap();
+    let message = Message {
+        destination: TO_SERVER,
+        message_type: message_type::CREATE_PIPELINE,
+        rpid: id,
+        pid: Uuid::nil(),
+        data: Vec::new(),
+    };
+    let bytes = message.to_bytes();
+    assert_eq!(
+        bytes[8..24],
+        [
+            0x44, 0x33, 0x22, 0x11, 0x66, 0x55, 0x88, 0x77, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee,
+            0xff, 0x00
+        ]
+    );
+    assert_eq!(Message::parse(&bytes).unwrap().rpid, id);
 }
 
 #[test]
