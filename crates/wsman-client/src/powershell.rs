@@ -33,7 +33,7 @@ use uuid::Uuid;
 use wsman_proto::duration;
 use wsman_proto::ns::action;
 use wsman_proto::shell::psrp_client::{
-    pipeline_state, pool_state, Defragmenter, PoolClient, PsEvent, RecordStream, MAX_BLOB,
+    pipeline_state, pool_state, Defragmenter, PoolClient, PsEvent, MAX_BLOB,
 };
 use wsman_proto::shell::{
     CommandLine, CommandStateValue, Receive, ReceiveResponse, Send, SignalCode, StreamData,
@@ -44,6 +44,9 @@ use wsman_proto::xml::Writer;
 use crate::client::{Client, Resource};
 use crate::error::ClientError;
 use crate::shell::is_timed_out;
+
+/// The streams of records besides output.
+pub use wsman_proto::shell::psrp_client::RecordStream;
 
 /// The resource URI of Windows' default PowerShell session configuration.
 pub const POWERSHELL_URI: &str = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell";
