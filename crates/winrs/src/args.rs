@@ -100,6 +100,12 @@ pub(crate) fn parse(args: Vec<String>) -> Result<Parsed, UsageError> {
     if usize::from(d.detach) + usize::from(d.attach.is_some()) + usize::from(d.list) > 1 {
         return Err(usage("-detach, -attach: and -list exclude each other"));
     }
+    let sh = &state.shell;
+    if sh.powershell && (sh.pty || sh.skip_cmd_shell || d.detach || d.attach.is_some() || d.list) {
+        return Err(usage(
+            "-ps excludes -pty, -skipcmdshell, -detach, -attach: and -list",
+        ));
+    }
     if d.idle_timeout_ms.is_some() && !d.detach {
         return Err(usage("-idletimeout: goes with -detach"));
     }
@@ -292,5 +298,21 @@ mod tests {
         };
         assert!(!i.connection.use_ssl);
         assert_eq!(i.connection.effective_auth(), AuthChoice::Negotiate);
+    }
+
+    #[test]
+    fn powershell_takes_the_command_line_as_its_script() {
+        let i = run(&["-r:h", "-ps", "Get-Date;", "Write-Output", "-x"]);
+        assert!(i.shell.powershell);
+        assert_eq!(i.command, "Get-Date;");
+        assert_eq!(i.arguments, ["Write-Output", "-x"]);
+        assert!(run(&["-POWERSHELL", "x"]).shell.powershell);
+        for bad in [
+            &["-ps", "-pty", "x"][..],
+            &["-ps", "-detach", "x"],
+            &["-ps", "-list"],
+        ] {
+            assert!(p(bad).is_err(), "{bad:?}");
+        }
     }
 }

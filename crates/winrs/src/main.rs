@@ -7,6 +7,7 @@ mod args;
 mod failure;
 mod fanout;
 mod help;
+mod powershell;
 mod session;
 mod switches;
 mod terminal;
@@ -86,6 +87,7 @@ fn run(inv: Invocation) -> Result<Finish, Failure> {
                 Err(Failure::local("-detach, -attach: and -list take one host"))
             }
             (Some(_), _) if inv.shell.pty => Err(Failure::local("-pty takes one host")),
+            (Some(_), _) if inv.shell.powershell => Err(Failure::local("-ps takes one host")),
             (Some(hosts), _) => fanout::run(&inv, hosts, options).await.map(Finish::Many),
             (None, Some(endpoint)) => {
                 let client = Client::new(endpoint, options)?;
@@ -94,6 +96,9 @@ fn run(inv: Invocation) -> Result<Finish, Failure> {
                     session::list(&client).await
                 } else if let Some(shell_id) = &d.attach {
                     session::attach(&client, shell_id).await
+                } else if inv.shell.powershell {
+                    let script = powershell::script(&inv.command, &inv.arguments);
+                    powershell::run(&client, &script).await
                 } else if d.detach {
                     let idle = d.idle_timeout_ms.map(std::time::Duration::from_millis);
                     session::detach(&client, &inv.shell, &inv.command, &inv.arguments, idle).await

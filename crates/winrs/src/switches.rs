@@ -24,6 +24,9 @@ pub(crate) struct ShellSwitches {
     pub(crate) no_echo: bool,
     /// `-pty`: run the command on a remote pseudo-terminal like this one (wsmand's extension).
     pub(crate) pty: bool,
+    /// `-ps` / `-powershell`: the command line is a PowerShell script, run in a runspace pool
+    /// of the host's PowerShell plug-in.
+    pub(crate) powershell: bool,
 }
 
 /// How results are written when `-r:` names several hosts.
@@ -87,6 +90,7 @@ wsman_cli::flag_switches!(Parsing:
     skip_cmd_shell => shell.skip_cmd_shell,
     no_echo => shell.no_echo,
     pty => shell.pty,
+    powershell => shell.powershell,
     raw_output => fan_out.raw_output,
     help => help,
     detach => detached.detach,
@@ -368,6 +372,18 @@ to the remote terminal as typed (Ctrl+C interrupts the remote job), window
 changes follow. Needs a terminal on stdin and stdout; output all arrives on
 stdout."#,
         apply: pty,
+    },
+    Switch {
+        names: &["ps", "powershell"],
+        synopsis: r#"-ps | -powershell"#,
+        doc: r#"COMMAND and ARGS, joined with spaces, are a PowerShell script: run it in a
+runspace pool of the host's PowerShell plug-in (PowerShell remoting, as
+Enter-PSSession and Invoke-Command use; wsmand runs pwsh). Each output object
+is written to stdout as a line (its ToString), errors to stderr, warnings,
+verbose and debug records to stderr with their prefix. Ctrl-C stops the
+pipeline. Exit code 0, or 1 when the script failed or wrote errors. Not with
+-pty, -skipcmdshell, -detach or several hosts; -d: and -env: do not apply."#,
+        apply: powershell,
     },
     Switch {
         names: &["ad", "allowdelegate", "comp", "compression"],

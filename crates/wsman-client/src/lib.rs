@@ -35,6 +35,7 @@ pub mod fanout;
 mod initiator;
 pub mod kerberos;
 pub mod negotiate;
+pub mod powershell;
 mod response;
 pub mod shell;
 pub mod tls;

@@ -21,6 +21,8 @@ use crate::ns;
 use crate::xml::{Element, Writer};
 
 pub mod psrp;
+pub mod psrp_client;
+pub mod psrp_clixml;
 pub mod receive_fast;
 pub mod reconnect;
 pub mod requests;
