@@ -13,6 +13,7 @@ use anyhow::{bail, Context};
 use std::sync::Arc;
 
 use wsman_collector::bookmarks::{self, Backend, BookmarkStore};
+use wsman_collector::fleet;
 use wsman_collector::subscriptions::{self, Subscription};
 use wsman_events::Timestamp;
 
@@ -33,7 +34,18 @@ pub(crate) enum WecCommand {
     /// The forwarders of one subscription: last event, last heartbeat and state. Active: an
     /// event within the subscription's heartbeat interval; alive: a heartbeat (or event)
     /// within the interval plus half of it (at most a minute more); dead: neither.
-    Clients { name: String },
+    Clients {
+        name: String,
+        /// Only the forwarders silent (no event, no heartbeat) for more than N heartbeat
+        /// intervals, the longest silent first, with how long; N is `[clients]
+        /// silent_after_heartbeats` of collector.toml (default 3), as the daemon's
+        /// `wsman_wec_silent_clients` counts them.
+        #[arg(long)]
+        silent: bool,
+        /// N for `--silent` instead of collector.toml's.
+        #[arg(long, value_name = "N", requires = "silent")]
+        silent_after: Option<u32>,
+    },
     /// Check a Kerberos collector setup end to end and say what is wrong: the host name
     /// forwarders use (DNS forward and reverse), the keytab's HTTP/<host> (and WSMAN/<host>)
     /// with usable enctypes, a ticket from the KDC accepted with the keytab's key (a stale
@@ -169,28 +181,90 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
             println!("{name}: disabled (reload the daemon to apply)");
         }
         WecCommand::Doctor { .. } => {}
-        WecCommand::Clients { name } => {
+        WecCommand::Clients {
+            name,
+            silent,
+            silent_after,
+        } => {
             let s = find(&name)?;
             let store = open_store(config_dir, database)?;
             let now = Timestamp::from_system_time(SystemTime::now());
-            println!(
-                "{:<40} {:<30} {:<30} STATE",
-                "CLIENT", "LAST EVENT", "LAST HEARTBEAT"
-            );
-            for client in store.clients(&s.name)? {
-                let state = client.liveness(s.heartbeat, now).as_str();
-                let show =
-                    |t: Option<Timestamp>| t.map_or("-".to_owned(), Timestamp::to_system_time);
-                println!(
-                    "{:<40} {:<30} {:<30} {state}",
-                    client.client,
-                    show(client.last_event),
-                    show(client.last_heartbeat)
-                );
+            let clients = store.clients(&s.name)?;
+            if silent {
+                let after = match silent_after {
+                    Some(n) => n,
+                    None => {
+                        bookmarks::config::silent_after(config_dir).map_err(anyhow::Error::msg)?
+                    }
+                };
+                print_silent(s, clients, after, now);
+            } else {
+                print_clients(s, &clients, now);
             }
         }
     }
     Ok(())
+}
+
+fn show_time(t: Option<Timestamp>) -> String {
+    t.map_or("-".to_owned(), Timestamp::to_system_time)
+}
+
+fn print_clients(s: &Subscription, clients: &[bookmarks::ClientState], now: Timestamp) {
+    println!(
+        "{:<40} {:<30} {:<30} STATE",
+        "CLIENT", "LAST EVENT", "LAST HEARTBEAT"
+    );
+    for client in clients {
+        let state = client.liveness(s.heartbeat, now).as_str();
+        println!(
+            "{:<40} {:<30} {:<30} {state}",
+            client.client,
+            show_time(client.last_event),
+            show_time(client.last_heartbeat)
+        );
+    }
+}
+
+/// The forwarders silent for more than `after` heartbeat intervals, the longest first.
+fn print_silent(
+    s: &Subscription,
+    clients: Vec<bookmarks::ClientState>,
+    after: u32,
+    now: Timestamp,
+) {
+    let mut silent: Vec<_> = clients
+        .into_iter()
+        .map(|c| (fleet::last_seen(c.last_event, c.last_heartbeat), c))
+        .filter(|(seen, _)| fleet::is_silent(*seen, s.heartbeat, after, now))
+        .collect();
+    silent.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.client.cmp(&b.1.client)));
+    println!(
+        "{:<40} {:<30} {:<30} SILENT FOR",
+        "CLIENT", "LAST EVENT", "LAST HEARTBEAT"
+    );
+    for (seen, client) in &silent {
+        let silent_for = seen.map_or("never heard".to_owned(), |seen| {
+            silence(now.saturating_duration_since(seen))
+        });
+        println!(
+            "{:<40} {:<30} {:<30} {silent_for}",
+            client.client,
+            show_time(client.last_event),
+            show_time(client.last_heartbeat)
+        );
+    }
+}
+
+/// `45s`, `12m05s`, `3h12m`, `2d04h`: how long, to the unit that matters.
+fn silence(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
 }
 
 fn open_store(config_dir: &Path, database: &Path) -> anyhow::Result<Arc<dyn BookmarkStore>> {
@@ -204,4 +278,19 @@ fn open_store(config_dir: &Path, database: &Path) -> anyhow::Result<Arc<dyn Book
         }
     }
     bookmarks::open(&backend).context("cannot open the bookmark store")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::silence;
+    use std::time::Duration;
+
+    #[test]
+    fn silence_is_shown_to_the_unit_that_matters() {
+        let s = Duration::from_secs;
+        assert_eq!(silence(s(45)), "45s");
+        assert_eq!(silence(s(12 * 60 + 5)), "12m05s");
+        assert_eq!(silence(s(3 * 3600 + 12 * 60 + 7)), "3h12m");
+        assert_eq!(silence(s(2 * 86_400 + 4 * 3600 + 1)), "2d04h");
+    }
 }
