@@ -148,7 +148,9 @@ fn a_forwarder_that_stops_heartbeating_is_counted_and_listed_silent_and_one_that
     assert_eq!(silent_count(&collector), 0.0, "both were just heard");
     let mut all = listed(&collector, &[]);
     all.sort();
-    assert_eq!(all, [SECOND, SERVICE_ACCOUNT]);
+    let mut both = vec![SECOND.to_owned(), SERVICE_ACCOUNT.to_owned()];
+    both.sort();
+    assert_eq!(all, both);
 
     // The second stops; the first keeps going until the second has been silent long enough.
     keep_going_until(
