@@ -77,8 +77,9 @@ pub enum OpenError {
     },
     #[error(transparent)]
     Store(#[from] bookmarks::StoreError),
+    /// `DIR/collector.toml` is refused (boxed: its errors are large).
     #[error(transparent)]
-    Settings(#[from] bookmarks::config::SettingsError),
+    Settings(Box<bookmarks::config::SettingsError>),
 }
 
 /// The lock of one (client, subscription).
@@ -113,7 +114,8 @@ impl CollectorService {
                 })?;
             }
         }
-        let silent_after = bookmarks::config::silent_after(config_dir)?;
+        let silent_after = bookmarks::config::silent_after(config_dir)
+            .map_err(|e| OpenError::Settings(Box::new(e)))?;
         let store = bookmarks::open(backend)?;
         let shared_read =
             matches!(backend, Backend::Postgres(_)).then(|| Mutex::new(std::time::Instant::now()));
