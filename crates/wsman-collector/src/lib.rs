@@ -21,6 +21,8 @@
 //!   acknowledgement, a broken connection answered 503 and reconnected with a bounded backoff;
 //! - [`redis`] (over [`resp`], our bounded reader of Redis replies): RPUSH or XADD, the
 //!   server's reply (and optionally `WAIT` for replicas) before the acknowledgement;
+//! - [`fleet`]: forwarders silent for more than a few heartbeat intervals, counted in memory
+//!   per subscription so that a scrape reads no database;
 //! - [`refusal_log`]: refused delivery bodies logged once per forwarder and interval;
 //! - [`journal`]: structured entries in the local systemd journal through its native socket,
 //!   accepted by journald before the acknowledgement;
@@ -34,6 +36,7 @@ pub mod address_range;
 pub mod bookmarks;
 pub mod event_facts;
 pub mod event_scan;
+pub mod fleet;
 pub mod ingest;
 pub mod journal;
 pub mod kafka;

@@ -23,8 +23,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use wsman_collector::bookmarks::{self, Backend, BookmarkStore, Liveness};
+use wsman_collector::fleet::{self, LastSeen};
 use wsman_collector::ingest::{self, DeliveryKind};
-use wsman_collector::manager::{self, Offer};
+use wsman_collector::manager;
 use wsman_collector::outputs::Batch;
 use wsman_collector::subscription_outputs::Outputs;
 use wsman_collector::subscriptions::{self, OutputConfig, SubscriptionSet};
@@ -57,6 +58,18 @@ pub struct CollectorService {
     deliveries: Mutex<HashMap<(String, String), PairLock>>,
     metrics: CollectorMetrics,
     body_refusals: wsman_collector::refusal_log::BodyRefusalLog,
+    /// Each forwarder's last event and heartbeat, so a scrape reads no database.
+    last_seen: LastSeen,
+    /// Heartbeat intervals of silence before a forwarder counts as silent.
+    silent_after: u32,
+    /// Each subscription's Enumerate item, rendered once per version, delivery base and
+    /// authentication ([`manager::ItemTemplate`]).
+    templates: Mutex<HashMap<TemplateKey, Arc<manager::ItemTemplate>>>,
+    /// How many templates were rendered: a reload that changes no version renders none.
+    templates_built: std::sync::atomic::AtomicU64,
+    /// When a store shared with other collectors was last read for [`Self::last_seen`];
+    /// `None` for a store only this collector writes.
+    shared_read: Option<Mutex<std::time::Instant>>,
 }
 
 /// Why the collector's bookmark store could not be opened.
@@ -69,10 +82,22 @@ pub enum OpenError {
     },
     #[error(transparent)]
     Store(#[from] bookmarks::StoreError),
+    /// `DIR/collector.toml` is refused (boxed: its errors are large).
+    #[error(transparent)]
+    Settings(Box<bookmarks::config::SettingsError>),
 }
 
 /// The lock of one (client, subscription).
 type PairLock = Arc<Mutex<()>>;
+
+/// What an Enumerate item is rendered for: subscription identifier and version, the base the
+/// forwarder addressed, how it must authenticate its deliveries.
+type TemplateKey = (String, String, String, manager::DeliveryAuth);
+
+/// The most templates kept: a subscription is offered under as many bases as the names
+/// forwarders address the collector by, so past this (a client making names up) the cache
+/// starts over rather than grow.
+const MAX_TEMPLATES: usize = 1024;
 
 impl std::fmt::Debug for CollectorService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,6 +119,8 @@ impl CollectorService {
                 })?;
             }
         }
+        let silent_after = bookmarks::config::silent_after(config_dir)
+            .map_err(|e| OpenError::Settings(Box::new(e)))?;
         let (store, shared): (Arc<dyn BookmarkStore>, _) = match backend {
             Backend::Postgres(settings) => {
                 let postgres = Arc::new(bookmarks::PostgresStore::open(settings)?);
@@ -101,6 +128,8 @@ impl CollectorService {
             }
             Backend::Sqlite { .. } => (bookmarks::open(backend)?, None),
         };
+        let shared_read =
+            matches!(backend, Backend::Postgres(_)).then(|| Mutex::new(std::time::Instant::now()));
         let service = CollectorService {
             subscriptions_dir: config_dir.join("subscriptions"),
             subscriptions: RwLock::new(Arc::new(SubscriptionSet::default())),
@@ -111,6 +140,11 @@ impl CollectorService {
             deliveries: Mutex::new(HashMap::new()),
             metrics: CollectorMetrics::default(),
             body_refusals: Default::default(),
+            last_seen: LastSeen::default(),
+            templates: Mutex::new(HashMap::new()),
+            templates_built: Default::default(),
+            silent_after,
+            shared_read,
         };
         service.reload();
         Ok(service)
@@ -140,31 +174,70 @@ impl CollectorService {
             .subscriptions
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
+        self.read_last_seen(false);
+        let set = self.current();
+        self.templates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(identifier, version, _, _), _| {
+                set.by_identifier(identifier)
+                    .is_some_and(|s| s.version == *version)
+            });
+    }
+
+    /// Read the forwarders' times from the store into [`Self::last_seen`]: of every
+    /// subscription when `all`, else of those not read yet (at start, and those a reload
+    /// added); removed subscriptions are forgotten.
+    fn read_last_seen(&self, all: bool) {
+        let set = self.current();
+        self.last_seen
+            .retain(|name| set.subscriptions.iter().any(|s| s.name == name));
+        for subscription in &set.subscriptions {
+            if !all && self.last_seen.seeded(&subscription.name) {
+                continue;
+            }
+            match self.store.clients(&subscription.name) {
+                Ok(clients) => self.last_seen.seed(&subscription.name, &clients),
+                Err(error) => {
+                    tracing::warn!(%error, subscription = %subscription.name, "collector: forwarders' last times not read from the bookmark store (read again at the next scrape)");
+                }
+            }
+        }
     }
 
     /// The collector's metrics ([`crate::metrics::collector`]), forwarders by state as they
-    /// are now.
+    /// are now, from memory: the store is read only for subscriptions not read yet, and, when
+    /// other collectors share it, at most once per [`fleet::SHARED_RESYNC`].
     pub fn metrics_text(&self) -> String {
+        let resync = self.shared_read.as_ref().is_some_and(|last| {
+            let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+            let due = last.elapsed() >= fleet::SHARED_RESYNC;
+            if due {
+                *last = std::time::Instant::now();
+            }
+            due
+        });
+        self.read_last_seen(resync);
         let set = self.current();
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
         let mut census: ClientCensus = Vec::new();
+        let mut silent = Vec::new();
         for subscription in &set.subscriptions {
-            let clients = match self.store.clients(&subscription.name) {
-                Ok(clients) => clients,
-                Err(error) => {
-                    tracing::warn!(%error, "collector metrics: bookmark store not read");
-                    continue;
-                }
-            };
-            for state in Liveness::ALL {
-                let count = clients
-                    .iter()
-                    .filter(|c| c.liveness(subscription.heartbeat, now) == state)
-                    .count();
-                census.push(((subscription.name.clone(), state.as_str()), count as u64));
+            let counted = self.last_seen.census(
+                &subscription.name,
+                subscription.heartbeat,
+                self.silent_after,
+                now,
+            );
+            for (state, count) in Liveness::ALL.iter().zip(counted.by_state) {
+                census.push(((subscription.name.clone(), state.as_str()), count));
             }
+            silent.push((subscription.name.clone(), counted.silent));
         }
-        self.metrics.render(&census)
+        let built = self
+            .templates_built
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.metrics.render(&census, &silent, built)
     }
 
     /// Count a delivery refused before it reached [`Self::handle_delivery`] (undecodable SLDC, a body
@@ -331,19 +404,39 @@ impl CollectorService {
             })?;
             let message_id = dispatch::new_message_id();
             let operation_id = dispatch::new_message_id();
-            items.push(manager::subscription_item(
-                subscription,
-                &Offer {
-                    base,
-                    auth: &proof.auth,
-                    bookmark: bookmark.as_ref(),
-                    message_id: &message_id,
-                    operation_id: &operation_id,
-                },
-            ));
+            let template = self.template(subscription, base, &proof.auth);
+            items.push(template.render(bookmark.as_ref(), &message_id, &operation_id));
         }
         tracing::info!(client = %client, %remote, subscriptions = items.len(), "collector: subscriptions enumerated");
         Ok(items)
+    }
+
+    /// `subscription`'s Enumerate item for `base` and `auth`, rendered at its first offer
+    /// after a change of version.
+    fn template(
+        &self,
+        subscription: &subscriptions::Subscription,
+        base: &str,
+        auth: &manager::DeliveryAuth,
+    ) -> Arc<manager::ItemTemplate> {
+        let key = (
+            subscription.identifier.clone(),
+            subscription.version.clone(),
+            base.to_owned(),
+            auth.clone(),
+        );
+        let mut templates = self.templates.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(template) = templates.get(&key) {
+            return Arc::clone(template);
+        }
+        if templates.len() >= MAX_TEMPLATES {
+            templates.clear();
+        }
+        self.templates_built
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let template = Arc::new(manager::ItemTemplate::new(subscription, base, auth));
+        templates.insert(key, Arc::clone(&template));
+        template
     }
 
     /// The lock of this (client, subscription); entries nobody holds are dropped, so the
@@ -439,6 +532,7 @@ impl CollectorService {
                 self.store
                     .heartbeat(&client, &subscription.name, now)
                     .map_err(store_failed)?;
+                self.last_seen.heartbeat(&subscription.name, &client, now);
                 self.metrics.heartbeat(&subscription.name);
             }
             DeliveryKind::SubscriptionEnd => {
@@ -471,6 +565,7 @@ impl CollectorService {
                 claim
                     .commit(&ingest::reached(&delivery, &subscription.channels), now)
                     .map_err(store_failed)?;
+                self.last_seen.event(&subscription.name, &client, now);
                 self.metrics.acknowledged(&subscription.name, fresh.len());
                 let already_stored = delivery.events.len() - fresh.len();
                 if already_stored > 0 {

@@ -6,6 +6,7 @@
 //! the subscriptions stored there are listed, shown and edited there ([`shared`]), and every
 //! node serving that database takes a change within seconds.
 
+mod clients;
 mod doctor;
 mod shared;
 
@@ -54,7 +55,18 @@ pub(crate) enum WecCommand {
     /// The forwarders of one subscription: last event, last heartbeat and state. Active: an
     /// event within the subscription's heartbeat interval; alive: a heartbeat (or event)
     /// within the interval plus half of it (at most a minute more); dead: neither.
-    Clients { name: String },
+    Clients {
+        name: String,
+        /// Only the forwarders silent (no event, no heartbeat) for more than N heartbeat
+        /// intervals, the longest silent first, with how long; N is `[clients]
+        /// silent_after_heartbeats` of collector.toml (default 3), as the daemon's
+        /// `wsman_wec_silent_clients` counts them.
+        #[arg(long)]
+        silent: bool,
+        /// N for `--silent` instead of collector.toml's.
+        #[arg(long, value_name = "N", requires = "silent")]
+        silent_after: Option<u32>,
+    },
     /// Check a Kerberos collector setup end to end and say what is wrong: the host name
     /// forwarders use (DNS forward and reverse), the keytab's HTTP/<host> (and WSMAN/<host>)
     /// with usable enctypes, a ticket from the KDC accepted with the keytab's key (a stale
@@ -150,31 +162,27 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
             bail!("{}", shared::NEEDS_POSTGRES)
         }
         WecCommand::Doctor { .. } => {}
-        WecCommand::Clients { name } => {
+        WecCommand::Clients {
+            name,
+            silent,
+            silent_after,
+        } => {
             let s = find(&name)?;
             let store = open_store(config_dir, database)?;
-            clients(&*store, s)?;
+            let now = Timestamp::from_system_time(SystemTime::now());
+            let list = store.clients(&s.name)?;
+            if silent {
+                let after = match silent_after {
+                    Some(n) => n,
+                    None => {
+                        bookmarks::config::silent_after(config_dir).map_err(anyhow::Error::msg)?
+                    }
+                };
+                clients::print_silent(s, list, after, now);
+            } else {
+                clients::print_clients(s, &list, now);
+            }
         }
-    }
-    Ok(())
-}
-
-/// `wsmand wec clients` of subscription `s`.
-fn clients(store: &dyn BookmarkStore, s: &Subscription) -> anyhow::Result<()> {
-    let now = Timestamp::from_system_time(SystemTime::now());
-    println!(
-        "{:<40} {:<30} {:<30} STATE",
-        "CLIENT", "LAST EVENT", "LAST HEARTBEAT"
-    );
-    for client in store.clients(&s.name)? {
-        let state = client.liveness(s.heartbeat, now).as_str();
-        let show = |t: Option<Timestamp>| t.map_or("-".to_owned(), Timestamp::to_system_time);
-        println!(
-            "{:<40} {:<30} {:<30} {state}",
-            client.client,
-            show(client.last_event),
-            show(client.last_heartbeat)
-        );
     }
     Ok(())
 }

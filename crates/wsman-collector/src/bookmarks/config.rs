@@ -19,6 +19,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Heartbeat intervals a forwarder may stay silent before it counts as silent
+/// (the `fleet` module), unless `[clients] silent_after_heartbeats` says otherwise.
+pub const DEFAULT_SILENT_AFTER: u32 = 3;
+/// The most intervals `silent_after_heartbeats` may be.
+pub const MAX_SILENT_AFTER: u32 = 1000;
+
 /// The most connections one collector keeps to PostgreSQL.
 pub const MAX_POOL_SIZE: usize = 64;
 /// Bound on `collector.toml` and on a password file (both small).
@@ -85,6 +91,15 @@ impl PostgresSettings {
 struct File {
     #[serde(default)]
     bookmarks: Option<Section>,
+    #[serde(default)]
+    clients: Option<ClientsSection>,
+}
+
+/// `[clients]`: how forwarders are judged (the `fleet` module).
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ClientsSection {
+    silent_after_heartbeats: Option<u32>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -132,6 +147,8 @@ pub enum SettingsError {
     TooLong { file: PathBuf, name: &'static str },
     #[error("{}: [bookmarks] ca_file is set but tls is not", .file.display())]
     CaWithoutTls { file: PathBuf },
+    #[error("{}: [clients] silent_after_heartbeats must be 1 to {}", .file.display(), MAX_SILENT_AFTER)]
+    SilentAfter { file: PathBuf },
     #[error("{}: [bookmarks] backend {backend:?}: \"sqlite\" or \"postgres\"", .file.display())]
     Backend { file: PathBuf, backend: String },
     #[error("{} holds the bookmark database's password and is readable by others (mode {mode:o}): chmod 600 it", .file.display())]
@@ -142,21 +159,52 @@ pub enum SettingsError {
 /// `[bookmarks]` is absent. The error says what is wrong in words (never the password).
 pub fn load(config_dir: &Path, default_sqlite: &Path) -> Result<Backend, SettingsError> {
     let file = config_dir.join("collector.toml");
-    let text = match read_bounded(&file) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Backend::Sqlite {
-                path: default_sqlite.to_owned(),
-            })
-        }
-        Err(source) => return Err(SettingsError::Read { file, source }),
+    let Some(parsed) = read_file(&file)? else {
+        return Ok(Backend::Sqlite {
+            path: default_sqlite.to_owned(),
+        });
     };
-    let parsed: File = match toml::from_str(&text) {
-        Ok(parsed) => parsed,
-        Err(source) => return Err(SettingsError::Toml { file, source }),
-    };
+    silent_after_of(parsed.clients.as_ref(), &file)?;
     let section = parsed.bookmarks.unwrap_or_default();
     parse_section(section, &file, default_sqlite)
+}
+
+/// How many heartbeat intervals a forwarder may stay silent before it counts as silent:
+/// `[clients] silent_after_heartbeats` of `DIR/collector.toml` (read by the `fleet` module).
+pub fn silent_after(config_dir: &Path) -> Result<u32, SettingsError> {
+    let file = config_dir.join("collector.toml");
+    let parsed = read_file(&file)?;
+    silent_after_of(parsed.as_ref().and_then(|p| p.clients.as_ref()), &file)
+}
+
+fn silent_after_of(clients: Option<&ClientsSection>, file: &Path) -> Result<u32, SettingsError> {
+    match clients.and_then(|c| c.silent_after_heartbeats) {
+        None => Ok(DEFAULT_SILENT_AFTER),
+        Some(n) if (1..=MAX_SILENT_AFTER).contains(&n) => Ok(n),
+        Some(_) => Err(SettingsError::SilentAfter {
+            file: file.to_owned(),
+        }),
+    }
+}
+
+/// `DIR/collector.toml` parsed; `None` when there is none.
+fn read_file(file: &Path) -> Result<Option<File>, SettingsError> {
+    let text = match read_bounded(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(SettingsError::Read {
+                file: file.to_owned(),
+                source,
+            })
+        }
+    };
+    toml::from_str(&text)
+        .map(Some)
+        .map_err(|source| SettingsError::Toml {
+            file: file.to_owned(),
+            source,
+        })
 }
 
 fn parse_section(

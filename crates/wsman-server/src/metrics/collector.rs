@@ -142,8 +142,14 @@ impl CollectorMetrics {
             .or_insert(0) += 1;
     }
 
-    /// The exposition text of the collector, with `clients` sampled now.
-    pub fn render(&self, clients: &ClientCensus) -> String {
+    /// The exposition text of the collector, with `clients` and `silent` (subscription,
+    /// forwarders silent for more than the configured heartbeat intervals) sampled now.
+    pub fn render(
+        &self,
+        clients: &ClientCensus,
+        silent: &[(String, u64)],
+        offers_rendered: u64,
+    ) -> String {
         let (subscriptions, outputs, refused) = {
             let recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
             (
@@ -235,6 +241,25 @@ impl CollectorMetrics {
                 .iter()
                 .map(|((subscription, state), count)| (subscription, state, count)),
         );
+        header(
+            &mut out,
+            "wsman_wec_silent_clients",
+            "gauge",
+            "Forwarders with no event and no heartbeat for more than [clients] silent_after_heartbeats heartbeat intervals (default 3), by subscription (listed by `wsmand wec clients NAME --silent`).",
+        );
+        for (subscription, count) in silent {
+            let _ = writeln!(
+                out,
+                "wsman_wec_silent_clients{{subscription=\"{subscription}\"}} {count}"
+            );
+        }
+        header(
+            &mut out,
+            "wsman_wec_offers_rendered_total",
+            "counter",
+            "Subscription items of the Enumerate answer rendered anew (once per subscription version, delivery address and authentication; every other Enumerate reuses them).",
+        );
+        let _ = writeln!(out, "wsman_wec_offers_rendered_total {offers_rendered}");
         out
     }
 }
@@ -255,7 +280,7 @@ mod tests {
         metrics.refused(Some("wef"), Refusal::ForgedComputer);
         metrics.refused(None, Refusal::BadSldc);
         let clients = vec![(("wef".to_owned(), "active"), 2)];
-        let text = metrics.render(&clients);
+        let text = metrics.render(&clients, &[("wef".to_owned(), 3)], 4);
         assert!(text.contains("wsman_wec_events_received_total{subscription=\"wef\"} 20\n"));
         assert!(text.contains("wsman_wec_received_bytes_total{subscription=\"wef\"} 2234\n"));
         assert!(text.contains("wsman_wec_events_stored_total{subscription=\"wef\"} 10\n"));
@@ -276,5 +301,8 @@ mod tests {
             "wsman_wec_output_write_seconds_bucket{subscription=\"wef\",output=\"kafka\",le=\"0.005\"} 0\n"
         ));
         assert!(text.contains("wsman_wec_clients{subscription=\"wef\",state=\"active\"} 2\n"));
+        assert!(text.contains("# TYPE wsman_wec_silent_clients gauge\n"));
+        assert!(text.contains("wsman_wec_silent_clients{subscription=\"wef\"} 3\n"));
+        assert!(text.contains("wsman_wec_offers_rendered_total 4\n"));
     }
 }

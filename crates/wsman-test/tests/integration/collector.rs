@@ -498,6 +498,18 @@ impl Collector {
         output_template: &str,
         more_outputs: &str,
     ) -> Collector {
+        Collector::start_configured(state, output_template, more_outputs, 60, None)
+    }
+
+    /// [`Collector::start_with_outputs`] with the subscription's heartbeat interval and, when
+    /// given, `collector_toml` as `DIR/collector.toml`.
+    pub(crate) fn start_configured(
+        state: &std::path::Path,
+        output_template: &str,
+        more_outputs: &str,
+        heartbeat_seconds: u64,
+        collector_toml: Option<&str>,
+    ) -> Collector {
         let port = wsman_test::free_port();
         let metrics_port = wsman_test::free_port();
         let database = state.join("wec.sqlite");
@@ -512,9 +524,12 @@ impl Collector {
         config.write_raw(
             "subscriptions/wef.toml",
             &format!(
-                "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{output_template}\"\nformat = \"raw\"\n{more_outputs}"
+                "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = {heartbeat_seconds}\n[[outputs]]\ntype = \"file\"\npath = \"{output_template}\"\nformat = \"raw\"\n{more_outputs}"
             ),
         );
+        if let Some(text) = collector_toml {
+            config.write_raw("collector.toml", text);
+        }
         config.add_service_account();
         config.add_account(SECOND, SECOND_PASSWORD, Some("root"));
         let mut daemon = Daemon::start_with_env(
@@ -535,7 +550,41 @@ impl Collector {
         }
     }
 
-    fn scrape(&self) -> Vec<crate::metrics::Sample> {
+    /// Kill the daemon and start it again on the same configuration and database.
+    pub(crate) fn restart(&mut self) {
+        self.daemon.stop();
+        self.daemon = Daemon::start_with_env(
+            &self.config,
+            &[self.port],
+            &[(
+                "WSMAND_WEC_DATABASE",
+                self.database.to_str().expect("utf-8 path"),
+            )],
+        );
+        self.daemon.wait_for_port(self.metrics_port);
+    }
+
+    /// `wsmand wec ARGS` against this collector's configuration and database: its output.
+    pub(crate) fn wec(&self, args: &[&str]) -> String {
+        let cli = std::process::Command::new(wsman_test::binaries::wsmand())
+            .arg("--config-dir")
+            .arg(self.config.path())
+            .arg("--wec-database")
+            .arg(&self.database)
+            .arg("wec")
+            .args(args)
+            .output()
+            .expect("wsmand wec");
+        let out = String::from_utf8_lossy(&cli.stdout).into_owned();
+        assert!(
+            cli.status.success(),
+            "wsmand wec {args:?}: {out}{}",
+            String::from_utf8_lossy(&cli.stderr)
+        );
+        out
+    }
+
+    pub(crate) fn scrape(&self) -> Vec<crate::metrics::Sample> {
         let (status, _, body) = crate::metrics::scrape(self.metrics_port, "GET", "/metrics");
         assert!(status.contains(" 200 "), "{status}");
         crate::metrics::parse(&body)

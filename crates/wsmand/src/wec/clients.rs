@@ -1,0 +1,83 @@
+//! `wsmand wec clients`: a subscription's forwarders as the bookmark store has them, or only
+//! those silent for more than N heartbeat intervals (the hosts that stopped sending).
+
+use wsman_collector::bookmarks;
+use wsman_collector::fleet;
+use wsman_collector::subscriptions::Subscription;
+use wsman_events::Timestamp;
+
+fn show_time(t: Option<Timestamp>) -> String {
+    t.map_or("-".to_owned(), Timestamp::to_system_time)
+}
+
+pub(super) fn print_clients(s: &Subscription, clients: &[bookmarks::ClientState], now: Timestamp) {
+    println!(
+        "{:<40} {:<30} {:<30} STATE",
+        "CLIENT", "LAST EVENT", "LAST HEARTBEAT"
+    );
+    for client in clients {
+        let state = client.liveness(s.heartbeat, now).as_str();
+        println!(
+            "{:<40} {:<30} {:<30} {state}",
+            client.client,
+            show_time(client.last_event),
+            show_time(client.last_heartbeat)
+        );
+    }
+}
+
+/// The forwarders silent for more than `after` heartbeat intervals, the longest first.
+pub(super) fn print_silent(
+    s: &Subscription,
+    clients: Vec<bookmarks::ClientState>,
+    after: u32,
+    now: Timestamp,
+) {
+    let mut silent: Vec<_> = clients
+        .into_iter()
+        .map(|c| (fleet::last_seen(c.last_event, c.last_heartbeat), c))
+        .filter(|(seen, _)| fleet::is_silent(*seen, s.heartbeat, after, now))
+        .collect();
+    silent.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.client.cmp(&b.1.client)));
+    println!(
+        "{:<40} {:<30} {:<30} SILENT FOR",
+        "CLIENT", "LAST EVENT", "LAST HEARTBEAT"
+    );
+    for (seen, client) in &silent {
+        let silent_for = seen.map_or("never heard".to_owned(), |seen| {
+            silence(now.saturating_duration_since(seen))
+        });
+        println!(
+            "{:<40} {:<30} {:<30} {silent_for}",
+            client.client,
+            show_time(client.last_event),
+            show_time(client.last_heartbeat)
+        );
+    }
+}
+
+/// `45s`, `12m05s`, `3h12m`, `2d04h`: how long, to the unit that matters.
+fn silence(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::silence;
+    use std::time::Duration;
+
+    #[test]
+    fn silence_is_shown_to_the_unit_that_matters() {
+        let s = Duration::from_secs;
+        assert_eq!(silence(s(45)), "45s");
+        assert_eq!(silence(s(12 * 60 + 5)), "12m05s");
+        assert_eq!(silence(s(3 * 3600 + 12 * 60 + 7)), "3h12m");
+        assert_eq!(silence(s(2 * 86_400 + 4 * 3600 + 1)), "2d04h");
+    }
+}
