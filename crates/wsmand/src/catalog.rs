@@ -10,12 +10,12 @@ use wsman_server::engines;
 use wsman_server::live::Starting;
 
 /// The engines made before the catalog, from the daemon's start.
-pub struct Engines {
+pub(crate) struct Engines {
     /// What `Win32_NTLogEvent` reads.
-    pub event_log: Arc<dyn wsman_providers::cim::ntlogevent::EventLog>,
+    pub(crate) event_log: Arc<dyn wsman_providers::cim::ntlogevent::EventLog>,
     /// The host as an event source (WS-Eventing).
-    pub events: Arc<wsman_eventsource::EventSource>,
-    pub collector: wsman_server::collector::engine::CollectorEngine,
+    pub(crate) events: Arc<wsman_eventsource::EventSource>,
+    pub(crate) collector: wsman_server::collector::engine::CollectorEngine,
 }
 
 /// Every engine of the daemon, in one catalog. Called on the runtime: `Win32_Service` reaches
@@ -24,7 +24,7 @@ pub struct Engines {
 /// names (or `/sys`); `Win32_NTLogEvent` reads `event_log`; methods that start programs
 /// (`Win32_Process.Create`) use the shells' spawn. The hardware handle comes back too: SIGHUP
 /// gives it the BMC `bmc.toml` names then.
-pub fn build(
+pub(crate) fn build(
     config_dir: &std::path::Path,
     starting: &mut Starting,
     engines: Engines,
@@ -73,7 +73,7 @@ fn synthetic_count() -> u32 {
 
 /// The BMC of `bmc.toml` or `/dev/ipmi0`; a refused file is logged and leaves the host
 /// without one, as a refused keytab leaves it without Kerberos.
-fn bmc(config_dir: &std::path::Path) -> Option<wsman_ipmi::Bmc> {
+pub(crate) fn bmc(config_dir: &std::path::Path) -> Option<wsman_ipmi::Bmc> {
     match wsman_ipmi::BmcConfig::load(config_dir) {
         Ok(Some(config)) => {
             tracing::info!(target = ?config.target, "BMC");

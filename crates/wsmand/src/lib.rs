@@ -594,7 +594,7 @@ pub async fn run_daemon(
             let _ = reload_tx.try_send(());
             forwarding_reloader.reload();
             let (hardware, dir) = (Arc::clone(&hardware), bmc_dir.clone());
-            tokio::task::spawn_blocking(move || hardware.set_bmc(bmc(&dir)));
+            tokio::task::spawn_blocking(move || hardware.set_bmc(catalog::bmc(&dir)));
         }
     });
     let shutdown = async move {

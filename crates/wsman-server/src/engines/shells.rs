@@ -35,6 +35,7 @@ impl ShellEngine {
         let request = call.request;
         // The router only sends requests with a caller here.
         let caller = call.caller.ok_or_else(Fault::access_denied)?;
+        unconfigured_powershell(request)?;
         match &request.operation.action {
             Action::Enumerate => {
                 let parsed = Enumerate::parse(request.body.as_ref())?;
@@ -145,6 +146,18 @@ impl Engine for ShellEngine {
     fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
         Box::pin(self.serve(call))
     }
+}
+
+/// A PowerShell session configuration other than `microsoft.powershell` (Windows registers
+/// `microsoft.powershell32`, `microsoft.powershell.workflow`, ...): none is configured here, so
+/// it is not served (`docs/windows-quirks.md`).
+pub(crate) fn unconfigured_powershell(request: &Request) -> Result<(), Fault> {
+    let uri = request.resource_uri.as_deref().unwrap_or("");
+    let powershell = request.operation.resource == Resource::Shell(ShellResource::PowerShell);
+    if powershell && !uri.eq_ignore_ascii_case(wsman_config::plugin::POWERSHELL_RESOURCE_URI) {
+        return Err(Fault::destination_unreachable(uri));
+    }
+    Ok(())
 }
 
 /// The shells' descriptor grants the operation's right, never RootSDDL: ShellSDDL for WinRS

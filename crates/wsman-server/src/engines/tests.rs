@@ -212,3 +212,31 @@ fn powershell_follows_its_plugin_descriptor_not_shell_sddl() {
     assert_eq!(decide(&p, &user, &ps), Ok(()));
     assert_eq!(decide(&p, &user, &cmd), Err(Denial::Descriptor));
 }
+
+#[test]
+fn only_the_microsoft_powershell_configuration_is_served() {
+    for name in ["Microsoft.PowerShell", "microsoft.powershell"] {
+        let uri = format!("http://schemas.microsoft.com/powershell/{name}");
+        let create = op(Some(&uri), action::CREATE);
+        assert!(shells::unconfigured_powershell(&create).is_ok(), "{name}");
+    }
+    for name in [
+        "microsoft.powershell32",
+        "microsoft.powershell.workflow",
+        "microsoft.windows.servermanagerworkflows",
+    ] {
+        let uri = format!("http://schemas.microsoft.com/powershell/{name}");
+        let mut create = op(Some(&uri), action::CREATE);
+        create.resource_uri = Some(uri);
+        let refused = shells::unconfigured_powershell(&create).err();
+        let subcode = refused.and_then(|f| f.subcode).map(|s| s.qname());
+        assert_eq!(
+            subcode.as_deref(),
+            Some("a:DestinationUnreachable"),
+            "{name}"
+        );
+    }
+    // WinRS is not a PowerShell configuration.
+    let cmd = op(Some(wsman_proto::shell::uri::CMD), action::CREATE);
+    assert!(shells::unconfigured_powershell(&cmd).is_ok());
+}
