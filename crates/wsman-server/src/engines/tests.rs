@@ -217,7 +217,8 @@ fn powershell_follows_its_plugin_descriptor_not_shell_sddl() {
 fn only_the_microsoft_powershell_configuration_is_served() {
     for name in ["Microsoft.PowerShell", "microsoft.powershell"] {
         let uri = format!("http://schemas.microsoft.com/powershell/{name}");
-        let create = op(Some(&uri), action::CREATE);
+        let mut create = op(Some(&uri), action::CREATE);
+        create.resource_uri = Some(uri);
         assert!(shells::unconfigured_powershell(&create).is_ok(), "{name}");
     }
     for name in [
