@@ -125,6 +125,8 @@ if [ "$1" = configure ]; then
     getent group wsmand-admins >/dev/null || groupadd --system wsmand-admins
     # Windows' WinRMRemoteWMIUsers__: the WMI plug-in's default descriptor admits its members.
     getent group wsmand-wmi-users >/dev/null || groupadd --system wsmand-wmi-users
+    # Windows' Remote Management Users: the PowerShell plug-in's default descriptor admits them.
+    getent group wsmand-remote-users >/dev/null || groupadd --system wsmand-remote-users
     # The management service's own unprivileged user (it serves as this, never as root).
     getent passwd wsmand-mgmt >/dev/null || useradd --system --user-group --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin --comment "wsmand management service" \
@@ -157,7 +159,7 @@ case "$1" in
         ;;
     purge)
         # The configuration (listeners, accounts, certificates) and the Kerberos replay cache.
-        # The wsmand-admins and wsmand-wmi-users groups stay: their members were added by an
+        # The wsmand-admins, wsmand-wmi-users and wsmand-remote-users groups stay: their members were added by an
         # administrator. The
         # wsmand-mgmt system user stays too (files it may own outlive the package).
         rm -rf /etc/wsmand /var/lib/wsmand

@@ -27,6 +27,9 @@ ADMIN_GROUP=wsmand-admins
 # Windows' WinRMRemoteWMIUsers__: its members may use the CIM classes (the WMI plug-in's
 # default descriptor admits them), nothing else.
 WMI_GROUP=wsmand-wmi-users
+# Windows' Remote Management Users: its members may open PowerShell sessions (the PowerShell
+# plug-in's default descriptor admits them).
+REMOTE_GROUP=wsmand-remote-users
 MODE=foreground
 CONSOLE=no
 for arg in "$@"; do
@@ -133,6 +136,7 @@ done
 ensure_pam_service
 getent group "$ADMIN_GROUP" >/dev/null || groupadd --system "$ADMIN_GROUP"
 getent group "$WMI_GROUP" >/dev/null || groupadd --system "$WMI_GROUP"
+getent group "$REMOTE_GROUP" >/dev/null || groupadd --system "$REMOTE_GROUP"
 install -d -m 0755 "$CONFIG_DIR"
 
 if [ "$MODE" = systemd ]; then

@@ -32,6 +32,8 @@ PLAIN_PASSWORD='Wsman-User-Pass1'
 ADMIN_GROUP=wsmand-admins
 # The WMI users group (Windows' WinRMRemoteWMIUsers__) and a monitoring account in it.
 WMI_GROUP=wsmand-wmi-users
+# Windows' Remote Management Users: the PowerShell plug-in's default descriptor admits them.
+REMOTE_GROUP=wsmand-remote-users
 WMI_USER=wsmanwmi
 WMI_PASSWORD='Wsman-Wmi-Pass1'
 FUZZ_SECONDS="${WSMAN_FUZZ_SECONDS:-20}"
@@ -124,6 +126,7 @@ create_test_users() {
     id "$KRB_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$KRB_USER"
     usermod -aG "$ADMIN_GROUP" "$ADMIN_USER"
     getent group "$WMI_GROUP" >/dev/null || groupadd --system "$WMI_GROUP"
+    getent group "$REMOTE_GROUP" >/dev/null || groupadd --system "$REMOTE_GROUP"
     id "$WMI_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$WMI_USER"
     usermod -aG "$WMI_GROUP" "$WMI_USER"
     # The management service's own user (the package creates it; the console tests run the

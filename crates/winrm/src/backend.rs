@@ -86,12 +86,14 @@ pub(crate) fn host_name() -> String {
 }
 
 impl Local {
-    /// The store, with this host's WMI users group looked up (the WMI plug-in's default
-    /// descriptor admits it, as the daemon's does).
+    /// The store, with this host's WMI users and remote users groups looked up (the WMI and
+    /// PowerShell plug-ins' default descriptors admit them, as the daemon's do).
     pub(crate) fn open(dir: &Path) -> Result<Self, Failure> {
         let mut store = ConfigStore::open(dir).map_err(|e| Failure::local(e.to_string()))?;
         let group = nix::unistd::Group::from_name(wsman_config::WMI_USERS_GROUP);
         store.set_wmi_users_gid(group.ok().flatten().map(|g| g.gid.as_raw()));
+        let group = nix::unistd::Group::from_name(wsman_config::REMOTE_USERS_GROUP);
+        store.set_remote_users_gid(group.ok().flatten().map(|g| g.gid.as_raw()));
         Ok(Self { store })
     }
 

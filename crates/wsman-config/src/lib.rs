@@ -62,8 +62,9 @@ pub use resource::{body_from_values, resource, ConfigResource, EnumItem, LISTENE
 pub use schema::{Container, SettingKey, Value, ValueError};
 pub use sddl::{Access, SddlError, SecurityDescriptor, Sid};
 pub use security::{
-    default_wmi_sddl, normalize_namespace, SecurityConfig, WmiSddlError,
-    DEFAULT_FAILED_LOGIN_MAX_DELAY_MS, DEFAULT_SHELL_SDDL, WMI_PLUGIN_KEY, WMI_USERS_GROUP,
+    default_powershell_sddl, default_wmi_sddl, normalize_namespace, SecurityConfig, WmiSddlError,
+    DEFAULT_FAILED_LOGIN_MAX_DELAY_MS, DEFAULT_SHELL_SDDL, REMOTE_USERS_GROUP,
+    WINDOWS_POWERSHELL_SDDL, WMI_PLUGIN_KEY, WMI_USERS_GROUP,
 };
 pub use store::{ConfigStore, Source};
 

@@ -113,8 +113,9 @@ impl ConfigStore {
     }
 
     /// The document of `microsoft.powershell`, in the shape of Windows' entry: its one
-    /// `Security` is the descriptor PowerShell shells are checked against (ShellSDDL), its
-    /// Filename the pwsh it runs.
+    /// `Security` is the descriptor PowerShell shells are checked against (`PowerShellSDDL`,
+    /// else its default: Windows' own with the remote users group), its Filename the pwsh it
+    /// runs.
     fn render_powershell_plugin(&self) -> String {
         let config = self.config();
         let pwsh = config
@@ -149,7 +150,7 @@ impl ConfigStore {
             &[
                 ("Uri", POWERSHELL_RESOURCE_URI),
                 ("ExactMatch", "true"),
-                ("Sddl", &config.security.shell_sddl),
+                ("Sddl", &config.security.powershell_sddl()),
             ],
         );
         w.end();
@@ -182,7 +183,8 @@ impl ConfigStore {
         .collect()
     }
 
-    /// Put of `microsoft.powershell`: its one `Security` entry becomes ShellSDDL.
+    /// Put of `microsoft.powershell`: its one `Security` entry becomes `PowerShellSDDL` (not
+    /// stored when it is the default, which follows the remote users group).
     fn put_powershell_plugin(&mut self, body: &Element) -> Result<String, Fault> {
         let mut sddls = Vec::new();
         collect_powershell_security(body, &mut sddls);
@@ -197,14 +199,15 @@ impl ConfigStore {
             ))
         })?;
         let sddl = sddl.trim().to_owned();
-        if let Some(pinned) = &self.policy.security.shell_sddl {
+        if let Some(pinned) = &self.policy.security.powershell_sddl {
             if *pinned != sddl {
-                return Err(Fault::config_gpo_controlled("ShellSDDL"));
+                return Err(Fault::config_gpo_controlled("PowerShellSDDL"));
             }
             return Ok(self.render_powershell_plugin());
         }
+        let default = crate::default_powershell_sddl(self.config().security.remote_users_gid);
         let mut next = self.stored.clone();
-        next.layer.security.shell_sddl = Some(sddl);
+        next.layer.security.powershell_sddl = (sddl != default).then_some(sddl);
         if next != self.stored {
             self.commit(next).map_err(crate::resource::save_fault)?;
         }

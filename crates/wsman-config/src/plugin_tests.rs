@@ -162,7 +162,7 @@ fn uris_map_to_keys() {
 }
 
 #[test]
-fn the_powershell_plugin_shows_and_sets_the_shell_descriptor() {
+fn the_powershell_plugin_shows_and_sets_its_own_descriptor() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = ConfigStore::open(dir.path()).unwrap();
     let items = store.enumerate_plugins();
@@ -175,9 +175,17 @@ fn the_powershell_plugin_shows_and_sets_the_shell_descriptor() {
         securities(&xml),
         vec![(
             POWERSHELL_RESOURCE_URI.to_owned(),
-            crate::security::DEFAULT_SHELL_SDDL.to_owned()
+            crate::security::WINDOWS_POWERSHELL_SDDL.to_owned()
         )]
     );
+    // The remote users group, when it exists, is in the default.
+    store.set_remote_users_gid(Some(4321));
+    let xml = store
+        .get(PLUGIN_URI, &name("microsoft.powershell"))
+        .unwrap();
+    let default = crate::security::default_powershell_sddl(Some(4321));
+    assert!(default.contains("S-1-22-2-4321"), "{default}");
+    assert_eq!(securities(&xml)[0].1, default);
     assert!(xml.contains("Filename=\"pwsh\""), "{xml}");
     let put = |sddl: &str| {
         let text = format!(
@@ -193,9 +201,14 @@ fn the_powershell_plugin_shows_and_sets_the_shell_descriptor() {
             Some(&put(narrowed)),
         )
         .unwrap();
-    assert_eq!(store.config().security.shell_sddl, narrowed);
+    assert_eq!(store.config().security.powershell_sddl(), narrowed);
+    // Not ShellSDDL: WinRS keeps its own.
+    assert_eq!(
+        store.config().security.shell_sddl,
+        crate::security::DEFAULT_SHELL_SDDL
+    );
     let reopened = ConfigStore::open(dir.path()).unwrap();
-    assert_eq!(reopened.config().security.shell_sddl, narrowed);
+    assert_eq!(reopened.config().security.powershell_sddl(), narrowed);
     assert!(store
         .put(
             PLUGIN_URI,
@@ -203,5 +216,5 @@ fn the_powershell_plugin_shows_and_sets_the_shell_descriptor() {
             Some(&put("garbage"))
         )
         .is_err());
-    assert_eq!(store.config().security.shell_sddl, narrowed);
+    assert_eq!(store.config().security.powershell_sddl(), narrowed);
 }

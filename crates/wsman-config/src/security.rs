@@ -7,6 +7,7 @@
 //! ShellSDDL = "O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;BU)"   # who may use WinRS / PowerShell shells
 //! EventLogSDDL = "O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;BU)" # who may subscribe to the event logs
 //! # The WMI plug-in: the whole plug-in (WmiNamespace) and single namespaces
+//! PowerShellSDDL = "O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;RM)" # who may open PowerShell shells
 //! WmiSDDL = { WmiNamespace = "O:NSG:BAD:P(A;;GA;;;BA)", "root/cimv2" = "O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;S-1-22-1-1001)" }
 //! FailedLoginDelay = true                            # slow down password guessing
 //! FailedLoginMaxDelayms = 8000                       # cap of the delay per attempt
@@ -30,6 +31,13 @@ pub const DEFAULT_SHELL_SDDL: &str =
 /// The Linux group standing for Windows' `WinRMRemoteWMIUsers__`: the WMI plug-in's default
 /// descriptor admits its members (`S-1-22-2-<gid>`), and nothing else does.
 pub const WMI_USERS_GROUP: &str = "wsmand-wmi-users";
+/// The Linux group standing for Windows' `Remote Management Users`: the PowerShell plug-in's
+/// default descriptor admits its members (`S-1-22-2-<gid>`), besides the administrators.
+pub const REMOTE_USERS_GROUP: &str = "wsmand-remote-users";
+/// Windows' default descriptor of its `microsoft.powershell` plug-in: Administrators,
+/// Interactive Users and Remote Management Users, with its audit entries.
+pub const WINDOWS_POWERSHELL_SDDL: &str =
+    "O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;IU)(A;;GA;;;RM)S:P(AU;FA;GA;;;WD)(AU;SA;GXGW;;;WD)";
 /// The `WmiSDDL` key of the whole plug-in: Windows' `winrm configSDDL` URI for it is
 /// `http://schemas.microsoft.com/wbem/wsman/1/wmi/WmiNamespace`.
 pub const WMI_PLUGIN_KEY: &str = "WmiNamespace";
@@ -53,6 +61,11 @@ pub struct SecurityConfig {
     /// The gid of [`WMI_USERS_GROUP`] on this host, looked up by whoever opened the store
     /// (`None`: no such group, or not looked up).
     pub wmi_users_gid: Option<u32>,
+    /// `PowerShellSDDL`: the `microsoft.powershell` plug-in's own descriptor; `None`: the
+    /// default, [`default_powershell_sddl`].
+    pub powershell_sddl: Option<String>,
+    /// The gid of [`REMOTE_USERS_GROUP`] on this host, looked up by whoever opened the store.
+    pub remote_users_gid: Option<u32>,
     pub failed_login_delay: bool,
     pub failed_login_max_delay_ms: u64,
 }
@@ -69,6 +82,31 @@ impl SecurityConfig {
             .cloned()
             .unwrap_or_else(|| default_wmi_sddl(root_sddl, self.wmi_users_gid))
     }
+}
+
+impl SecurityConfig {
+    /// The descriptor PowerShell shells are checked against (instead of ShellSDDL, as the
+    /// `microsoft.powershell` plug-in's `Sddl` is on Windows).
+    pub fn powershell_sddl(&self) -> String {
+        self.powershell_sddl
+            .clone()
+            .unwrap_or_else(|| default_powershell_sddl(self.remote_users_gid))
+    }
+}
+
+/// The PowerShell plug-in's descriptor when none is set: Windows' own
+/// ([`WINDOWS_POWERSHELL_SDDL`]: administrators, `wsmand-admins` being BUILTIN\Administrators
+/// here) plus Full Control for the remote users group ([`REMOTE_USERS_GROUP`], when it exists),
+/// which stands for Remote Management Users. Not every Linux user, as ShellSDDL's default
+/// admits for WinRS: Windows admits only these to PowerShell remoting.
+pub fn default_powershell_sddl(remote_users_gid: Option<u32>) -> String {
+    let Some(gid) = remote_users_gid else {
+        return WINDOWS_POWERSHELL_SDDL.to_owned();
+    };
+    let group = crate::Sid::unix_group(gid);
+    let full = crate::sddl_edit::Edit::Grant(crate::sddl_edit::Right::Full);
+    crate::sddl_edit::edit(WINDOWS_POWERSHELL_SDDL, &group, full)
+        .unwrap_or_else(|_| WINDOWS_POWERSHELL_SDDL.to_owned())
 }
 
 /// The WMI plug-in's descriptor when none is set: RootSDDL (so that what an operator granted
@@ -166,6 +204,10 @@ pub(crate) enum SecurityValueError {
     EventLogSddlNotText,
     #[error("invalid Security.EventLogSDDL: {0}")]
     EventLogSddl(crate::sddl::SddlError),
+    #[error("Security.PowerShellSDDL must be a string")]
+    PowerShellSddlNotText,
+    #[error("invalid Security.PowerShellSDDL: {0}")]
+    PowerShellSddl(crate::sddl::SddlError),
     #[error("Security.WmiSDDL must be a table of namespace = descriptor")]
     WmiSddlNotTable,
     #[error("invalid Security.WmiSDDL: {0}")]
@@ -174,7 +216,7 @@ pub(crate) enum SecurityValueError {
     FailedLoginDelayNotBoolean,
     #[error("Security.FailedLoginMaxDelayms must be an integer from 0 to {MAX_FAILED_LOGIN_MAX_DELAY_MS}")]
     FailedLoginMaxDelayOutOfRange,
-    #[error("unknown key {key:?} in [Security] (expected ShellSDDL, EventLogSDDL, WmiSDDL, FailedLoginDelay, FailedLoginMaxDelayms)")]
+    #[error("unknown key {key:?} in [Security] (expected ShellSDDL, EventLogSDDL, WmiSDDL, PowerShellSDDL, FailedLoginDelay, FailedLoginMaxDelayms)")]
     UnknownKey { key: String },
 }
 
@@ -185,6 +227,8 @@ impl Default for SecurityConfig {
             event_log_sddl: None,
             wmi_sddl: BTreeMap::new(),
             wmi_users_gid: None,
+            powershell_sddl: None,
+            remote_users_gid: None,
             failed_login_delay: true,
             failed_login_max_delay_ms: DEFAULT_FAILED_LOGIN_MAX_DELAY_MS,
         }
@@ -198,6 +242,7 @@ pub(crate) struct SecurityLayer {
     pub(crate) event_log_sddl: Option<String>,
     /// `WmiSDDL`: the whole table (a policy file's replaces the stored one).
     pub(crate) wmi_sddl: Option<BTreeMap<String, String>>,
+    pub(crate) powershell_sddl: Option<String>,
     pub(crate) failed_login_delay: Option<bool>,
     pub(crate) failed_login_max_delay_ms: Option<u64>,
 }
@@ -217,7 +262,7 @@ fn sddl_text(
 impl SecurityLayer {
     /// Values of `other` win.
     pub(crate) fn overlay(&mut self, other: &SecurityLayer) {
-        overlay_fields!(self, other: shell_sddl, event_log_sddl, wmi_sddl, failed_login_delay, failed_login_max_delay_ms);
+        overlay_fields!(self, other: shell_sddl, event_log_sddl, wmi_sddl, powershell_sddl, failed_login_delay, failed_login_max_delay_ms);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -243,6 +288,13 @@ impl SecurityLayer {
                     value,
                     SecurityValueError::EventLogSddlNotText,
                     SecurityValueError::EventLogSddl,
+                )?);
+            }
+            "PowerShellSDDL" => {
+                self.powershell_sddl = Some(sddl_text(
+                    value,
+                    SecurityValueError::PowerShellSddlNotText,
+                    SecurityValueError::PowerShellSddl,
                 )?);
             }
             "WmiSDDL" => {
@@ -289,6 +341,8 @@ impl SecurityLayer {
             event_log_sddl: self.event_log_sddl.clone(),
             wmi_sddl: self.wmi_sddl.clone().unwrap_or_default(),
             wmi_users_gid: None,
+            powershell_sddl: self.powershell_sddl.clone(),
+            remote_users_gid: None,
             failed_login_delay: self.failed_login_delay.unwrap_or(d.failed_login_delay),
             failed_login_max_delay_ms: self
                 .failed_login_max_delay_ms
@@ -314,6 +368,9 @@ impl SecurityLayer {
                 .map(|(k, v)| format!("{} = {}", quote(k), quote(v)))
                 .collect();
             let _ = writeln!(out, "WmiSDDL = {{ {} }}", entries.join(", "));
+        }
+        if let Some(v) = &self.powershell_sddl {
+            let _ = writeln!(out, "PowerShellSDDL = {}", quote(v));
         }
         if let Some(v) = self.failed_login_delay {
             let _ = writeln!(out, "FailedLoginDelay = {v}");
@@ -353,5 +410,35 @@ mod tests {
         let mut top = SecurityLayer::default();
         top.overlay(&l);
         assert_eq!(top, l);
+    }
+
+    #[test]
+    fn the_powershell_plugin_has_windows_descriptor_and_the_remote_users_group() {
+        crate::sddl::validate(WINDOWS_POWERSHELL_SDDL).unwrap();
+        let mut security = SecurityConfig::default();
+        assert_eq!(security.powershell_sddl(), WINDOWS_POWERSHELL_SDDL);
+        security.remote_users_gid = Some(4321);
+        let with_group = security.powershell_sddl();
+        assert!(
+            with_group.contains("(A;;GA;;;S-1-22-2-4321)"),
+            "{with_group}"
+        );
+        assert!(
+            with_group.starts_with("O:NSG:BAD:P(A;;GA;;;BA)"),
+            "{with_group}"
+        );
+        let mut l = SecurityLayer::default();
+        l.set("PowerShellSDDL", &value("\"O:NSG:BAD:P(A;;GA;;;BA)\""))
+            .unwrap();
+        assert!(l.set("PowerShellSDDL", &value("\"garbage\"")).is_err());
+        let mut resolved = l.resolve();
+        resolved.remote_users_gid = Some(4321);
+        assert_eq!(resolved.powershell_sddl(), "O:NSG:BAD:P(A;;GA;;;BA)");
+        let mut out = String::new();
+        l.render(&mut out, |s| format!("{s:?}"));
+        assert!(
+            out.contains("PowerShellSDDL = \"O:NSG:BAD:P(A;;GA;;;BA)\"\n"),
+            "{out}"
+        );
     }
 }

@@ -54,6 +54,8 @@ pub struct ConfigStore {
     /// (this crate does no account lookups: the opener resolves it, see
     /// [`Self::set_wmi_users_gid`]).
     wmi_users_gid: Option<u32>,
+    /// The gid of the remote users group ([`Self::set_remote_users_gid`]).
+    remote_users_gid: Option<u32>,
     /// This store's last write, so that one the daemon refuses can be taken back.
     last_commit: Option<LastCommit>,
 }
@@ -244,6 +246,7 @@ impl ConfigStore {
             fingerprint,
             failed_fingerprint: None,
             wmi_users_gid: None,
+            remote_users_gid: None,
             last_commit: None,
         })
     }
@@ -253,6 +256,14 @@ impl ConfigStore {
     /// [`crate::SecurityConfig::wmi_users_gid`].
     pub fn set_wmi_users_gid(&mut self, gid: Option<u32>) {
         self.wmi_users_gid = gid;
+        self.refresh();
+    }
+
+    /// The gid of [`crate::REMOTE_USERS_GROUP`] on this host (`None`: the group does not
+    /// exist), kept in [`crate::SecurityConfig::remote_users_gid`]: the PowerShell plug-in's
+    /// default descriptor admits it.
+    pub fn set_remote_users_gid(&mut self, gid: Option<u32>) {
+        self.remote_users_gid = gid;
         self.refresh();
     }
 
@@ -352,6 +363,7 @@ impl ConfigStore {
     fn refresh(&mut self) {
         let mut config = build_effective(&self.stored, &self.policy);
         config.security.wmi_users_gid = self.wmi_users_gid;
+        config.security.remote_users_gid = self.remote_users_gid;
         self.effective = Arc::new(config);
     }
 

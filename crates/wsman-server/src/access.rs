@@ -1,7 +1,9 @@
 //! The access policy: which connections are served (Service/IPv4Filter, IPv6Filter), which
-//! peers (Service/AllowRemoteAccess), and what an authenticated caller may do (RootSDDL, and
-//! the shell resources' own descriptor). The mapping from Linux users and groups to SIDs is
-//! here too; `docs/access-control.md` is its documentation.
+//! peers (Service/AllowRemoteAccess), and the check of what an authenticated caller may do:
+//! the descriptors a request's engine requires ([`Required`], built by the engines in
+//! `crate::engines` from these settings) against the caller's SIDs. Nothing here knows
+//! resources: each engine states which descriptors its requests follow. The mapping from
+//! Linux users and groups to SIDs is here too; `docs/access-control.md` is its documentation.
 //!
 //! Why SIDs: RootSDDL is a Windows security descriptor, and operators bring descriptors from
 //! Windows. Every caller gets the SIDs a Windows network logon would have (Everyone,
@@ -14,9 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wsman_config::{Access, Config, IpFilter, SecurityDescriptor, Sid};
-use wsman_proto::operation::{Action, Resource, ShellResource};
-use wsman_proto::Request;
-use wsman_providers::cim::CIM_ALL_NAMESPACE;
+use wsman_proto::operation::Action;
 
 pub use crate::principal::{base_sids, linux_sids};
 use crate::throttle::ThrottlePolicy;
@@ -36,6 +36,9 @@ pub struct AccessPolicy {
     pub root_sddl: Option<Arc<SecurityDescriptor>>,
     /// `[Security] ShellSDDL`: replaces RootSDDL for the WinRS and PowerShell resources.
     pub shell_sddl: Option<Arc<SecurityDescriptor>>,
+    /// The `microsoft.powershell` plug-in's descriptor (`[Security] PowerShellSDDL`, else
+    /// Windows' default with the remote users group): replaces ShellSDDL for PowerShell.
+    pub powershell_sddl: Option<Arc<SecurityDescriptor>>,
     /// `winrm/config/winrs AllowRemoteShellAccess`: false refuses the shells and every method
     /// that starts a process.
     pub allow_remote_shell_access: bool,
@@ -57,6 +60,7 @@ impl Default for AccessPolicy {
             allow_remote_access: true,
             root_sddl: parse_sddl(wsman_config::schema::DEFAULT_ROOT_SDDL, "RootSDDL"),
             shell_sddl: parse_sddl(wsman_config::DEFAULT_SHELL_SDDL, "ShellSDDL"),
+            powershell_sddl: parse_sddl(wsman_config::WINDOWS_POWERSHELL_SDDL, "PowerShellSDDL"),
             allow_remote_shell_access: true,
             event_log_sddl: None,
             wmi: Arc::new(WmiDescriptors::default()),
@@ -104,6 +108,7 @@ impl AccessPolicy {
             allow_remote_access: service.allow_remote_access,
             root_sddl: parse_sddl(&service.root_sddl, "RootSDDL"),
             shell_sddl: parse_sddl(&config.security.shell_sddl, "ShellSDDL"),
+            powershell_sddl: parse_sddl(&config.security.powershell_sddl(), "PowerShellSDDL"),
             allow_remote_shell_access: config.winrs.allow_remote_shell_access,
             // A descriptor that does not parse denies (like a broken RootSDDL), never opens.
             event_log_sddl: config.security.event_log_sddl.as_deref().map(|text| {
@@ -131,64 +136,80 @@ impl AccessPolicy {
         }
     }
 
-    /// The access check of one request (Identify is not checked: any authenticated caller).
-    /// `resource_sd` is the descriptor the resource's provider names instead of RootSDDL.
+    /// The access check of one request (Identify is not checked: any authenticated caller):
+    /// AllowRemoteAccess, then what the request's engine requires ([`Required`], built by
+    /// the engine from these settings), against the caller's SIDs. Which descriptor a
+    /// resource follows is the engine's to say (`crate::engines`), never decided here.
     pub fn authorize(
         &self,
         remote: IpAddr,
         sids: &[Sid],
-        request: &Request,
-        resource_sd: Option<&SecurityDescriptor>,
+        required: &Required,
     ) -> Result<(), Denial> {
-        let operation = &request.operation;
         if !self.allow_remote_access && !remote.to_canonical().is_loopback() {
             return Err(Denial::RemoteAccessDisabled);
         }
-        let descriptor = if open_to_users(&operation.resource) {
-            self.shell_sddl.as_deref()
-        } else if let (Resource::EventLog, Some(sd)) = (&operation.resource, &self.event_log_sddl) {
-            Some(sd.as_ref())
-        } else if resource_sd.is_some() {
-            resource_sd
-        } else if let Some(plugin) = self.wmi.for_resource(request) {
-            plugin
-        } else {
-            self.root_sddl.as_deref()
-        };
-        match descriptor {
-            Some(sd) if sd.allows(sids, access_for(&operation.action)) => {}
-            _ => return Err(Denial::Descriptor),
+        if required.remote_shell && !self.allow_remote_shell_access {
+            return Err(Denial::RemoteShellAccessDisabled);
         }
-        if wsman_providers::cim::process::starts_processes(operation) {
-            self.authorize_process_start(sids, descriptor)?;
+        for grant in &required.grants {
+            let granted = grant
+                .descriptor
+                .as_deref()
+                .is_some_and(|sd| grant.rights.iter().all(|right| sd.allows(sids, *right)));
+            if !granted {
+                return Err(grant.denial);
+            }
         }
         Ok(())
     }
+}
 
-    /// A method that starts a process is a shell by another name: it needs what creating a
-    /// shell and running a command in it need (AllowRemoteShellAccess, Write and Execute in
-    /// ShellSDDL), and Write besides Execute in the CIM descriptor, as it creates an instance
-    /// (the WMI users group's default grant, Read and Execute, therefore runs no command).
-    fn authorize_process_start(
-        &self,
-        sids: &[Sid],
-        descriptor: Option<&SecurityDescriptor>,
-    ) -> Result<(), Denial> {
-        if !self.allow_remote_shell_access {
-            return Err(Denial::RemoteShellAccessDisabled);
-        }
-        let grants_both = |sd: &SecurityDescriptor| {
-            [Access::Write, Access::Execute]
-                .iter()
-                .all(|a| sd.allows(sids, *a))
-        };
-        if !descriptor.is_some_and(grants_both) {
-            return Err(Denial::Descriptor);
-        }
-        if !self.shell_sddl.as_deref().is_some_and(grants_both) {
-            return Err(Denial::ShellDescriptor);
-        }
-        Ok(())
+/// What one request needs, as its engine states it: every grant, and remote shell access
+/// when it starts a process.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Required {
+    pub grants: Vec<Grant>,
+    /// The request starts a process (a shell, or a method that runs a command): refused
+    /// while `AllowRemoteShellAccess` is false.
+    pub remote_shell: bool,
+}
+
+/// One descriptor that must grant rights.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// `None`: the configured text does not parse, so nothing is granted.
+    pub descriptor: Option<Arc<SecurityDescriptor>>,
+    pub rights: Vec<Access>,
+    /// How a refusal is reported.
+    pub denial: Denial,
+}
+
+impl Required {
+    /// `descriptor` must grant `right`.
+    pub fn one(descriptor: Option<&Arc<SecurityDescriptor>>, right: Access) -> Self {
+        Self::default().and(descriptor, &[right], Denial::Descriptor)
+    }
+
+    /// Also `descriptor` must grant every one of `rights`.
+    pub fn and(
+        mut self,
+        descriptor: Option<&Arc<SecurityDescriptor>>,
+        rights: &[Access],
+        denial: Denial,
+    ) -> Self {
+        self.grants.push(Grant {
+            descriptor: descriptor.cloned(),
+            rights: rights.to_vec(),
+            denial,
+        });
+        self
+    }
+
+    /// RootSDDL grants the operation's right: the service's own resources (the
+    /// configuration tree, and what no engine serves: refused after this, as Windows does).
+    pub fn service(policy: &AccessPolicy, action: &Action) -> Self {
+        Self::one(policy.root_sddl.as_ref(), access_for(action))
     }
 }
 
@@ -228,42 +249,21 @@ impl WmiDescriptors {
         }
     }
 
-    /// The descriptor for a CIM resource (`None` for other resources); its inner `None`: the
-    /// configured text does not parse, so nothing is allowed. `wscim/1/*` and the class
-    /// metadata are resolved to the namespace their answer draws from (as the CIM engine
-    /// resolves it), never to the plug-in's descriptor, which would bypass the namespace's.
-    fn for_resource(&self, request: &Request) -> Option<Option<&SecurityDescriptor>> {
-        let namespace = match &request.operation.resource {
-            Resource::Wmi { namespace, .. } | Resource::Cim { namespace, .. } => namespace.as_str(),
-            Resource::CimAll => CIM_ALL_NAMESPACE,
-            Resource::ClassMetadata(_) => metadata_namespace(request),
-            _ => return None,
-        };
-        Some(self.for_namespace(namespace))
-    }
-
     /// The descriptor of `namespace`: its own, else the plug-in's (`None`: it does not parse).
-    pub fn for_namespace(&self, namespace: &str) -> Option<&SecurityDescriptor> {
+    pub fn for_namespace(&self, namespace: &str) -> Option<&Arc<SecurityDescriptor>> {
         match self
             .namespaces
             .get(&wsman_config::normalize_namespace(namespace))
         {
-            Some(sd) => sd.as_deref(),
-            None => self.plugin.as_deref(),
+            Some(sd) => sd.as_ref(),
+            None => self.plugin.as_ref(),
         }
     }
 }
 
-/// The namespace of a class-metadata request: its `__cimnamespace` selector, else the default.
-fn metadata_namespace(request: &Request) -> &str {
-    request
-        .selectors
-        .get(wsman_proto::operation::CIM_NAMESPACE_SELECTOR)
-        .unwrap_or(CIM_ALL_NAMESPACE)
-}
-
 /// The CIM engine's question "may this caller read that namespace?", answered with the WMI
-/// descriptors for one caller's SIDs ([`wsman_providers::NamespaceAccess`]).
+/// descriptors for one caller's SIDs ([`wsman_providers::NamespaceAccess`]): how an answer
+/// that draws from several namespaces (associations, their targets) is held to each one's.
 #[derive(Debug)]
 pub struct NamespaceReader {
     wmi: Arc<WmiDescriptors>,
@@ -285,21 +285,6 @@ impl wsman_providers::NamespaceAccess for NamespaceReader {
             .for_namespace(namespace)
             .is_some_and(|sd| sd.allows(&self.sids, Access::Read))
     }
-}
-
-/// Whether non-administrators may send requests for `resource`: the shell resources (their
-/// owner is checked per shell) and PowerShell URIs (the PowerShell plug-in, bridged to pwsh). They are
-/// checked against ShellSDDL.
-fn open_to_users(resource: &Resource) -> bool {
-    matches!(
-        resource,
-        Resource::Shell(
-            ShellResource::Cmd
-                | ShellResource::Shells
-                | ShellResource::Commands
-                | ShellResource::PowerShell
-        )
-    )
 }
 
 /// The right an operation needs, as `winrm configSDDL` names them: Read (Get, Enumerate and
@@ -346,6 +331,7 @@ mod tests {
     }
 
     use wsman_proto::ns::action;
+    use wsman_proto::Request;
 
     /// A request of `action` on `uri` with its typed operation, as the envelope parser makes it.
     fn op(uri: Option<&str>, action: &str) -> Request {
@@ -355,212 +341,9 @@ mod tests {
     }
 
     #[test]
-    fn default_root_sddl_is_administrators_and_shells_are_users() {
-        let p = AccessPolicy::default();
-        let admin = linux_sids(0, &[0], true);
-        let user = linux_sids(1000, &[1000], false);
-        let service_account = base_sids(false);
-        let cfg = Some(wsman_proto::ns::CONFIG);
-        let cmd = Some(wsman_proto::shell::uri::CMD);
-        let lo = ip("127.0.0.1");
-        for a in [action::GET, action::PUT, action::ENUMERATE] {
-            assert_eq!(p.authorize(lo, &admin, &op(cfg, a), None), Ok(()));
-            assert_eq!(
-                p.authorize(lo, &user, &op(cfg, a), None),
-                Err(Denial::Descriptor)
-            );
-        }
-        for a in [action::CREATE, action::SHELL_COMMAND, action::DELETE] {
-            assert_eq!(p.authorize(lo, &user, &op(cmd, a), None), Ok(()));
-            assert_eq!(p.authorize(lo, &admin, &op(cmd, a), None), Ok(()));
-            assert_eq!(
-                p.authorize(lo, &service_account, &op(cmd, a), None),
-                Err(Denial::Descriptor)
-            );
-        }
-    }
-
-    #[test]
-    fn a_resource_descriptor_replaces_root_sddl_but_not_shell_sddl() {
-        let p = AccessPolicy::default();
-        let user = linux_sids(1000, &[1000], false);
-        let lo = ip("127.0.0.1");
-        let wmi = Some("http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Process");
-        let users_read = SecurityDescriptor::parse("O:NSG:BAD:P(A;;GR;;;BU)").ok();
-        let get = op(wmi, action::GET);
-        assert_eq!(p.authorize(lo, &user, &get, None), Err(Denial::Descriptor));
-        assert_eq!(p.authorize(lo, &user, &get, users_read.as_ref()), Ok(()));
-        assert_eq!(
-            p.authorize(lo, &user, &op(wmi, action::PUT), users_read.as_ref()),
-            Err(Denial::Descriptor)
-        );
-        // The shell resources keep ShellSDDL whatever a provider says.
-        let nobody = SecurityDescriptor::parse("O:NSG:BAD:P(A;;GA;;;S-1-5-18)").ok();
-        assert!(nobody.is_some());
-        let cmd = op(Some(wsman_proto::shell::uri::CMD), action::CREATE);
-        assert_eq!(p.authorize(lo, &user, &cmd, nobody.as_ref()), Ok(()));
-    }
-
-    #[test]
-    fn the_wmi_plugin_descriptor_replaces_root_sddl_for_cim_resources_only() {
-        let lo = ip("127.0.0.1");
-        let monitor = linux_sids(1001, &[1001, 2000], false);
-        let other = linux_sids(1002, &[1002], false);
-        let mut config = Config::default();
-        config.security.wmi_users_gid = Some(2000);
-        config.security.wmi_sddl.insert(
-            "root/hardware".to_owned(),
-            "O:NSG:BAD:P(A;;GA;;;BA)".to_owned(),
-        );
-        let p = AccessPolicy::from_config(&config);
-        let cimv2 = op(
-            Some("http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Process"),
-            action::ENUMERATE,
-        );
-        let hardware = op(
-            Some("http://schemas.microsoft.com/wbem/wsman/1/wmi/root/hardware/CIM_Sensor"),
-            action::ENUMERATE,
-        );
-        let cfg = op(Some(wsman_proto::ns::CONFIG), action::GET);
-        // The group is admitted by the plug-in's default, and only there.
-        assert_eq!(p.authorize(lo, &monitor, &cimv2, None), Ok(()));
-        assert_eq!(
-            p.authorize(lo, &other, &cimv2, None),
-            Err(Denial::Descriptor)
-        );
-        assert_eq!(
-            p.authorize(lo, &monitor, &cfg, None),
-            Err(Denial::Descriptor)
-        );
-        // A namespace's own descriptor replaces the plug-in's.
-        assert_eq!(
-            p.authorize(lo, &monitor, &hardware, None),
-            Err(Denial::Descriptor)
-        );
-        // Without the group, the plug-in follows RootSDDL: what was granted there still counts.
-        config.security.wmi_users_gid = None;
-        config.service.root_sddl = "O:NSG:BAD:P(A;;GR;;;S-1-22-1-1002)".to_owned();
-        let p = AccessPolicy::from_config(&config);
-        assert_eq!(p.authorize(lo, &other, &cimv2, None), Ok(()));
-        assert_eq!(
-            p.authorize(lo, &monitor, &cimv2, None),
-            Err(Denial::Descriptor)
-        );
-    }
-
-    #[test]
-    fn a_method_that_starts_a_process_is_authorized_as_a_shell() {
-        let lo = ip("127.0.0.1");
-        let monitor = linux_sids(1001, &[1001, 2000], false);
-        let admin = linux_sids(0, &[0], true);
-        let mut config = Config::default();
-        config.security.wmi_users_gid = Some(2000);
-        let uri = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Process";
-        let invoke = |method: &str| op(Some(uri), &format!("{uri}/{method}"));
-        // Any spelling of the class and method.
-        let lower = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/win32_process";
-        let create_lower = op(Some(lower), &format!("{lower}/create"));
-        let p = AccessPolicy::from_config(&config);
-        // The group reads and calls the methods that start nothing, but starts no process.
-        assert_eq!(
-            p.authorize(lo, &monitor, &op(Some(uri), action::GET), None),
-            Ok(())
-        );
-        assert_eq!(p.authorize(lo, &monitor, &invoke("GetOwner"), None), Ok(()));
-        assert_eq!(
-            p.authorize(lo, &monitor, &invoke("Create"), None),
-            Err(Denial::Descriptor)
-        );
-        assert_eq!(
-            p.authorize(lo, &monitor, &create_lower, None),
-            Err(Denial::Descriptor)
-        );
-        assert_eq!(p.authorize(lo, &admin, &invoke("Create"), None), Ok(()));
-        // Granted Full Control on the namespace, the group still needs ShellSDDL.
-        config.security.wmi_sddl.insert(
-            "root/cimv2".to_owned(),
-            "O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;S-1-22-2-2000)".to_owned(),
-        );
-        config.security.shell_sddl = "O:NSG:BAD:P(A;;GA;;;BA)".to_owned();
-        let p = AccessPolicy::from_config(&config);
-        assert_eq!(
-            p.authorize(lo, &monitor, &invoke("Create"), None),
-            Err(Denial::ShellDescriptor)
-        );
-        assert_eq!(
-            p.authorize(lo, &monitor, &invoke("Terminate"), None),
-            Ok(())
-        );
-        // AllowRemoteShellAccess=false: nobody, administrators included.
-        config.winrs.allow_remote_shell_access = false;
-        let p = AccessPolicy::from_config(&config);
-        assert_eq!(
-            p.authorize(lo, &admin, &invoke("Create"), None),
-            Err(Denial::RemoteShellAccessDisabled)
-        );
-        assert_eq!(p.authorize(lo, &admin, &invoke("GetOwner"), None), Ok(()));
-    }
-
-    #[test]
-    fn wscim_all_and_class_metadata_are_checked_in_their_own_namespace() {
-        let lo = ip("127.0.0.1");
-        let monitor = linux_sids(1001, &[1001, 2000], false);
-        let mut config = Config::default();
-        config.security.wmi_users_gid = Some(2000);
-        config.security.wmi_sddl.insert(
-            "root/cimv2".to_owned(),
-            "O:NSG:BAD:P(A;;GA;;;BA)".to_owned(),
-        );
-        let p = AccessPolicy::from_config(&config);
-        // The plug-in's default admits the group; root/cimv2's own descriptor does not.
-        let all = op(Some(wsman_proto::operation::CIM_ALL), action::ENUMERATE);
-        assert_eq!(
-            p.authorize(lo, &monitor, &all, None),
-            Err(Denial::Descriptor)
-        );
-        let uri = "http://schemas.dmtf.org/wbem/cim-xml/2/cim-schema/2/CIM_Sensor";
-        let mut metadata = op(Some(uri), action::GET);
-        assert_eq!(
-            p.authorize(lo, &monitor, &metadata, None),
-            Err(Denial::Descriptor)
-        );
-        metadata.selectors.0.push(wsman_proto::envelope::Selector {
-            name: "__CimNamespace".to_owned(),
-            value: wsman_proto::envelope::SelectorValue::Text("ROOT\\hardware".to_owned()),
-        });
-        assert_eq!(p.authorize(lo, &monitor, &metadata, None), Ok(()));
-        // The engine's question, per namespace.
-        use wsman_providers::NamespaceAccess as _;
-        let reader = NamespaceReader::new(&p, Arc::from(monitor));
-        assert!(reader.may_read("root/hardware") && !reader.may_read("Root\\CIMV2"));
-    }
-
-    #[test]
-    fn the_event_logs_follow_root_sddl_unless_event_log_sddl_is_set() {
-        let mut p = AccessPolicy::default();
-        let user = linux_sids(1000, &[1000], false);
-        let admin = linux_sids(0, &[0], true);
-        let lo = ip("127.0.0.1");
-        let subscribe = op(
-            Some(wsman_proto::eventing::EVENT_LOG_URI),
-            "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe",
-        );
-        assert_eq!(
-            p.authorize(lo, &user, &subscribe, None),
-            Err(Denial::Descriptor)
-        );
-        assert_eq!(p.authorize(lo, &admin, &subscribe, None), Ok(()));
-        p.event_log_sddl = SecurityDescriptor::parse("O:NSG:BAD:P(A;;GR;;;BU)")
-            .ok()
-            .map(Arc::new);
-        assert_eq!(p.authorize(lo, &user, &subscribe, None), Ok(()));
-        // Only the event logs: other resources still follow RootSDDL.
-        let cfg = op(Some(wsman_proto::ns::CONFIG), action::GET);
-        assert_eq!(p.authorize(lo, &user, &cfg, None), Err(Denial::Descriptor));
-    }
-
-    #[test]
     fn groups_in_descriptors_and_remote_access() {
+        let cfg = Some(wsman_proto::ns::CONFIG);
+        let root = |p: &AccessPolicy, a| Required::service(p, &op(cfg, a).operation.action);
         let mut p = AccessPolicy {
             allow_remote_access: false,
             ..AccessPolicy::default()
@@ -569,22 +352,21 @@ mod tests {
             .ok()
             .map(Arc::new);
         let member = linux_sids(1000, &[1000, 2000], false);
-        let cfg = Some(wsman_proto::ns::CONFIG);
         assert_eq!(
-            p.authorize(ip("127.0.0.1"), &member, &op(cfg, action::GET), None),
+            p.authorize(ip("127.0.0.1"), &member, &root(&p, action::GET)),
             Ok(())
         );
         assert_eq!(
-            p.authorize(ip("::1"), &member, &op(cfg, action::PUT), None),
+            p.authorize(ip("::1"), &member, &root(&p, action::PUT)),
             Err(Denial::Descriptor)
         );
         assert_eq!(
-            p.authorize(ip("10.1.2.3"), &member, &op(cfg, action::GET), None),
+            p.authorize(ip("10.1.2.3"), &member, &root(&p, action::GET)),
             Err(Denial::RemoteAccessDisabled)
         );
         p.root_sddl = None;
         assert_eq!(
-            p.authorize(ip("127.0.0.1"), &member, &op(cfg, action::GET), None),
+            p.authorize(ip("127.0.0.1"), &member, &root(&p, action::GET)),
             Err(Denial::Descriptor)
         );
     }

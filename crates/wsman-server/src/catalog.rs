@@ -7,21 +7,24 @@
 //! ([`Catalog::endpoint`]: the listener's `/wsman`, or an endpoint an engine claims, such as
 //! the collector's subscription manager and delivery URIs); the target from the typed
 //! operation parsed with the envelope ([`Target::of`]). The daemon binary builds the catalog
-//! with its engines and hands it to the live service, which adds the configuration tree and
-//! the shells (they follow its settings).
+//! with every engine, in one function, and hands it to the live service. A request is looked
+//! up once ([`Catalog::route`]): the [`Routed`] answer carries the engine and the access that
+//! engine states, to authorization and then to dispatch.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use wsman_proto::operation::{Action, Resource};
+use wsman_proto::operation::Action;
 use wsman_proto::{Fault, Request};
-use wsman_providers::{Caller, Launcher};
+use wsman_providers::Caller;
 
 use crate::dispatch::{max_envelope, operation_budget};
-pub use crate::engine::{Access, Endpoint, EndpointKind, Family, Key, Target};
+pub use crate::engine::{Access, Endpoint, EndpointKind, Family, Key, Routed, Target};
 use crate::engine::{Call, Engine, Exchange, Reply, UnreadableBody};
 use crate::enumeration::EnumerationStore;
 use crate::proof::Proof;
+use crate::settings::ServiceSettings;
 
 /// How a request arrived, as the pipeline established it.
 #[derive(Clone, Copy, Debug)]
@@ -35,15 +38,17 @@ pub struct Arrival<'a> {
     pub wire_length: usize,
 }
 
-/// Every engine of the service, by key.
+/// Every engine of the service, by key. Built once, by the daemon binary, with every engine
+/// it serves; nothing adds engines afterwards.
 #[derive(Default)]
 pub struct Catalog {
     engines: Vec<Arc<dyn Engine>>,
     by_key: HashMap<Key, Arc<dyn Engine>>,
     /// The enumeration contexts every engine's Enumerate and Pull share.
     enumerations: Arc<EnumerationStore>,
-    /// How methods start programs (the shells' spawn), when shells are served.
-    launcher: Option<Arc<dyn Launcher>>,
+    /// Lookups of a request's engine, counted (`wsman_catalog_lookups_total`): a request is
+    /// routed once, and a test holds it to that.
+    lookups: AtomicU64,
 }
 
 impl Catalog {
@@ -71,14 +76,14 @@ impl Catalog {
         &self.enumerations
     }
 
-    /// Let methods start programs through `launcher`.
-    pub fn set_launcher(&mut self, launcher: Arc<dyn Launcher>) {
-        self.launcher = Some(launcher);
-    }
-
     /// Live enumeration contexts (diagnostics, tests).
     pub fn enumeration_contexts(&self) -> usize {
         self.enumerations.len()
+    }
+
+    /// How many times a request's engine was looked up ([`Self::route`]).
+    pub fn lookups(&self) -> u64 {
+        self.lookups.load(Ordering::Relaxed)
     }
 
     /// The endpoint `path` is on a listener whose WS-Management path is `prefix`; `None`:
@@ -88,6 +93,24 @@ impl Catalog {
             return Some(Endpoint::WsMan);
         }
         self.engines.iter().find_map(|e| e.endpoint(prefix, path))
+    }
+
+    /// Route `request` at `endpoint` once: the engine that answers it and the access it needs
+    /// under `settings`, stated by that engine (RootSDDL when no engine serves it: it is
+    /// refused after authorization, as Windows does). Authorization and dispatch both use the
+    /// answer.
+    pub fn route(
+        &self,
+        endpoint: &Endpoint,
+        request: &Request,
+        settings: &ServiceSettings,
+    ) -> Routed {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
+        let engine = self.engine(endpoint, request).cloned();
+        let access = engine
+            .as_ref()
+            .map_or(Access::Service, |engine| engine.access(request, settings));
+        Routed { engine, access }
     }
 
     /// The engine answering `operation` at `endpoint`, if any.
@@ -105,13 +128,6 @@ impl Catalog {
         })
     }
 
-    /// The access `request` needs at `endpoint` (the service's descriptors when no engine
-    /// serves it: it is refused after authorization, as Windows does).
-    pub fn access(&self, endpoint: &Endpoint, request: &Request) -> Access {
-        self.engine(endpoint, request)
-            .map_or(Access::Service, |engine| engine.access(request))
-    }
-
     /// A body at `endpoint` that could not be read (SLDC, XML): the engine counts it.
     pub fn unreadable(&self, endpoint: &Endpoint, body: &UnreadableBody<'_>) {
         for engine in &self.engines {
@@ -126,16 +142,22 @@ impl Catalog {
         }
     }
 
-    /// The engines' own metrics text.
+    /// The engines' own metrics text, and the catalog's lookups.
     pub fn metrics_text(&self) -> String {
-        self.engines
-            .iter()
-            .filter_map(|e| e.metrics_text())
-            .collect()
+        let mut text = format!(
+            "# HELP wsman_catalog_lookups_total Requests routed to their engine (one lookup each).\n\
+             # TYPE wsman_catalog_lookups_total counter\n\
+             wsman_catalog_lookups_total {}\n",
+            self.lookups()
+        );
+        for engine in &self.engines {
+            text.extend(engine.metrics_text());
+        }
+        text
     }
 
-    /// Dispatch one request at the WS-Management endpoint without a caller (shell resources
-    /// are then refused).
+    /// Route and dispatch one request at the WS-Management endpoint without a caller (tests
+    /// of the engines; shell resources are then refused). No access is checked.
     pub async fn dispatch(
         &self,
         request: Arc<Request>,
@@ -144,7 +166,7 @@ impl Catalog {
         self.dispatch_as(request, exchange, None).await
     }
 
-    /// Dispatch one request at the WS-Management endpoint for `caller`.
+    /// [`Self::dispatch`] for `caller`.
     pub async fn dispatch_as(
         &self,
         request: Arc<Request>,
@@ -157,11 +179,14 @@ impl Catalog {
             proof: None,
             wire_length: 0,
         };
-        self.serve(request, exchange, arrival).await
+        let routed = self.route(arrival.endpoint, &request, exchange.settings);
+        routed.serve(request, exchange, arrival).await
     }
+}
 
-    /// Dispatch one request as it arrived. Faults come back as `Err` for the caller to
-    /// render.
+impl Routed {
+    /// Dispatch the routed request as it arrived. Faults come back as `Err` for the caller
+    /// to render.
     pub async fn serve(
         &self,
         request: Arc<Request>,
@@ -173,11 +198,9 @@ impl Catalog {
         }
         let uri = request.resource_uri.as_deref().unwrap_or("");
         let engine = self
-            .engine(arrival.endpoint, &request)
+            .engine
+            .as_ref()
             .ok_or_else(|| Fault::destination_unreachable(uri))?;
-        if matches!(request.operation.resource, Resource::Shell(_)) {
-            arrival.caller.ok_or_else(Fault::access_denied)?;
-        }
         let call = Call {
             request: &request,
             exchange,
@@ -187,7 +210,6 @@ impl Catalog {
             endpoint: arrival.endpoint,
             proof: arrival.proof,
             wire_length: arrival.wire_length,
-            launcher: self.launcher.as_ref(),
         };
         engine.handle(call).await
     }

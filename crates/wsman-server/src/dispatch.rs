@@ -1,13 +1,12 @@
 //! What every engine shares: the [`Engine`] trait the catalog ([`crate::catalog`]) routes
 //! to, the [`Call`] an engine receives, the operation budget (OperationTimeout capped at
-//! MaxTimeoutms), the request's MaxEnvelopeSize, and envelope rendering. Engines: WS-Transfer,
-//! WS-Enumeration and Invoke over a provider ([`transfer::TransferEngine`]), the WinRS shells
-//! ([`shells::ShellEngine`]), WS-Eventing ([`crate::eventing`]) and the collector
-//! ([`crate::collector`]); each sizes its own responses within the envelope, and enumeration
-//! contexts are paged in one place ([`paging`]).
+//! MaxTimeoutms), the request's MaxEnvelopeSize, and envelope rendering. The engines' adapters
+//! are in [`crate::engines`]: WS-Transfer, WS-Enumeration and Invoke over a provider
+//! ([`transfer::TransferEngine`]), the WinRS shells, WS-Eventing ([`crate::eventing`]) and the
+//! collector ([`crate::collector`]); each sizes its own responses within the envelope, and
+//! enumeration contexts are paged in one place ([`paging`]).
 
 pub mod paging;
-pub mod shells;
 pub mod transfer;
 
 use std::time::Duration;

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use wsman_proto::operation::{is_served_cim_class_uri, Action, Resource, ShellResource};
 use wsman_proto::{Fault, Request};
-use wsman_providers::{Caller, Launcher};
+use wsman_providers::Caller;
 
+use crate::access::Required;
 use crate::metrics::collector::Refusal;
 use crate::principal::Principal;
 use crate::proof::Proof;
@@ -124,17 +125,41 @@ impl Target {
 /// What the catalog is keyed by.
 pub type Key = (EndpointKind, Target);
 
-/// The access a request to an engine needs, decided before the engine is called.
+/// The access a request to an engine needs, stated by the engine from the live settings
+/// and checked before the engine is called ([`crate::access::AccessPolicy::authorize`]).
 #[derive(Clone, Debug)]
 pub enum Access {
-    /// The service's descriptors: RootSDDL, ShellSDDL for the shell resources, the event
-    /// logs' descriptor ([`crate::access`]).
+    /// The service's own descriptor: RootSDDL grants the operation's right.
     Service,
-    /// This descriptor instead of RootSDDL.
-    Descriptor(Arc<wsman_config::SecurityDescriptor>),
+    /// The engine's descriptors instead of RootSDDL (ShellSDDL, EventLogSDDL, the WMI
+    /// descriptor of every namespace an answer draws from, ...), every one of which must grant.
+    Descriptor(crate::access::Required),
     /// The engine decides for itself (the collector: each subscription's allow list; a
     /// forwarder is a machine, not an administrator).
     Engine,
+}
+
+impl Access {
+    /// What the pipeline checks (`None`: the engine decides).
+    pub fn required(&self, settings: &ServiceSettings, request: &Request) -> Option<Required> {
+        match self {
+            Self::Service => Some(Required::service(
+                &settings.access,
+                &request.operation.action,
+            )),
+            Self::Descriptor(required) => Some(required.clone()),
+            Self::Engine => None,
+        }
+    }
+}
+
+/// A request routed once ([`crate::catalog::Catalog::route`]): the engine that serves it
+/// (`None`: no engine does; refused after authorization, as Windows does) and the access it
+/// needs. Authorization and dispatch both use it, so one lookup decides both.
+#[derive(Clone)]
+pub struct Routed {
+    pub engine: Option<Arc<dyn Engine>>,
+    pub access: Access,
 }
 
 /// The answer of a dispatched request.
@@ -196,8 +221,6 @@ pub struct Call<'a> {
     pub proof: Option<&'a Proof>,
     /// The body's size as sent (unsealed, still compressed).
     pub wire_length: usize,
-    /// How methods start programs (the shells' spawn); `None`: they cannot.
-    pub launcher: Option<&'a Arc<dyn Launcher>>,
 }
 
 /// A boxed engine answer.
@@ -210,8 +233,8 @@ pub trait Engine: Send + Sync {
     /// The (endpoint, target) pairs this engine answers.
     fn keys(&self) -> Vec<Key>;
 
-    /// The access `request` needs (default: the service's descriptors).
-    fn access(&self, _request: &Request) -> Access {
+    /// The access `request` needs under the live `settings` (default: RootSDDL).
+    fn access(&self, _request: &Request, _settings: &ServiceSettings) -> Access {
         Access::Service
     }
 

@@ -21,8 +21,7 @@ use wsman_proto::operation::{Action, Resource};
 use wsman_proto::{eventing, Fault};
 use wsman_providers::Caller;
 
-use crate::dispatch::{self, Call, Engine, ReplyFuture};
-use crate::engine::{EndpointKind, Family, Key, Target};
+use crate::dispatch::{self, Call};
 
 /// Room kept in a PullResponse for the envelope, its headers and the bookmark; the events get
 /// the rest of the request's MaxEnvelopeSize.
@@ -40,7 +39,7 @@ impl EventingEngine {
         Self { source }
     }
 
-    async fn answer(&self, call: Call<'_>) -> Result<dispatch::Reply, Fault> {
+    pub(crate) async fn answer(&self, call: Call<'_>) -> Result<dispatch::Reply, Fault> {
         let request = call.request.as_ref();
         let op = &request.operation;
         if op.resource != Resource::EventLog {
@@ -202,21 +201,6 @@ impl EventingEngine {
             &body,
             call.max_envelope,
         )
-    }
-}
-
-impl Engine for EventingEngine {
-    /// The event logs, and the subscription actions whatever their resource (they are
-    /// refused here for any other resource).
-    fn keys(&self) -> Vec<Key> {
-        vec![
-            (EndpointKind::WsMan, Target::Family(Family::EventLog)),
-            (EndpointKind::WsMan, Target::Subscriptions),
-        ]
-    }
-
-    fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
-        Box::pin(self.answer(call))
     }
 }
 

@@ -87,6 +87,7 @@ pub mod connection_limit;
 pub mod control;
 pub mod dispatch;
 pub mod engine;
+pub mod engines;
 pub mod enumeration;
 pub mod error;
 pub mod eventing;

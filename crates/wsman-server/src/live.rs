@@ -22,11 +22,12 @@ use wsman_config::{Config, ConfigError, ConfigStore, Listener};
 use wsman_providers::config::{ConfigProvider, StoreBackend};
 
 use crate::auth::basic::CredentialVerifier;
-use crate::catalog::{Catalog, Family};
+use crate::catalog::Catalog;
 use crate::control::{ApplyRequest, ControlSocket};
-use crate::dispatch::transfer::TransferEngine;
 use crate::server::{ListenerTable, Server, ServerParts};
+use crate::settings::ServiceSettings;
 use crate::system::settings_from_config;
+use crate::winrs::ShellService;
 
 /// How often the config files are checked for changes.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -44,63 +45,122 @@ pub struct LiveService {
     apply_requests: mpsc::Receiver<ApplyRequest>,
 }
 
+/// A live service being built: its store, its settings and its shells exist, so that the
+/// daemon can make the configuration tree's and the shells' engines for the catalog it
+/// builds; [`Starting::start`] then serves that catalog.
+pub struct Starting {
+    config_dir: PathBuf,
+    store: Arc<Mutex<ConfigStore>>,
+    settings: ServiceSettings,
+    default_product_version: String,
+    host_name: String,
+    table: Arc<ListenerTable>,
+    /// The server does not exist yet when its config provider is made.
+    server_cell: Arc<OnceLock<Weak<Server>>>,
+    written_tx: mpsc::UnboundedSender<Arc<Config>>,
+    written: mpsc::UnboundedReceiver<Arc<Config>>,
+    control: Option<ControlSocket>,
+    apply_requests: mpsc::Receiver<ApplyRequest>,
+    /// Started on first ask ([`Self::shells`]); the inner `None`: they could not start.
+    shells: Option<Option<ShellService>>,
+}
+
 impl LiveService {
-    /// Add the configuration tree over `store` to `catalog` (the daemon's other engines)
-    /// and start the server with its configuration. `host_name` names self-signed
-    /// certificates of HTTPS listeners created remotely.
-    pub async fn start(
-        mut catalog: Catalog,
+    /// The service over `store`, to be started with the catalog the daemon builds.
+    /// `host_name` names self-signed certificates of HTTPS listeners created remotely.
+    pub fn prepare(
         store: ConfigStore,
-        verifier: Arc<CredentialVerifier>,
         default_product_version: String,
         host_name: String,
-    ) -> Self {
+    ) -> Starting {
         let config_dir: PathBuf = store.dir().to_owned();
         let (control, apply_requests) = control_socket(&config_dir);
         let settings = settings_from_config(store.config(), &default_product_version);
-        let store = Arc::new(Mutex::new(store));
-        let table = Arc::new(ListenerTable::default());
-        let (written_tx, mut written) = mpsc::unbounded_channel::<Arc<Config>>();
-        let listening_table = Arc::clone(&table);
-        // The server does not exist yet when its config provider is made.
-        let server_cell: Arc<OnceLock<Weak<Server>>> = Arc::new(OnceLock::new());
-        let publish_to = Arc::clone(&server_cell);
-        let publish_version = default_product_version.clone();
+        let (written_tx, written) = mpsc::unbounded_channel::<Arc<Config>>();
+        Starting {
+            config_dir,
+            store: Arc::new(Mutex::new(store)),
+            settings,
+            default_product_version,
+            host_name,
+            table: Arc::new(ListenerTable::default()),
+            server_cell: Arc::new(OnceLock::new()),
+            written_tx,
+            written,
+            control,
+            apply_requests,
+            shells: None,
+        }
+    }
+}
+
+impl Starting {
+    /// The configuration tree's provider over the store: remote writes are published before
+    /// their answer is sent.
+    pub fn config_provider(&self) -> ConfigProvider<StoreBackend> {
+        let listening_table = Arc::clone(&self.table);
+        let publish_to = Arc::clone(&self.server_cell);
+        let publish_version = self.default_product_version.clone();
+        let written_tx = self.written_tx.clone();
         let backend = StoreBackend::new(
-            Arc::clone(&store),
+            Arc::clone(&self.store),
             Arc::new(move |l: &Listener| {
                 listening_table.listening_on(&l.address.to_string(), l.transport)
             }),
             Arc::new(move |config: Arc<Config>| {
                 // Published here, before the write's answer is sent; the listeners (which
-                // bind sockets) are reconciled by the task below.
+                // bind sockets) are reconciled by the task `start` spawns.
                 if let Some(server) = publish_to.get().and_then(Weak::upgrade) {
                     server.publish(settings_from_config(&config, &publish_version));
                 }
                 let _ = written_tx.send(config);
             }),
-            host_name,
+            self.host_name.clone(),
         );
-        let config = TransferEngine::new(
-            Family::Config,
-            ConfigProvider::new(backend),
-            catalog.enumerations(),
-        );
-        catalog.insert(config);
+        ConfigProvider::new(backend)
+    }
+
+    /// The WinRS shell subsystem under the configured limits (started once; `None`: it could
+    /// not start, logged).
+    pub fn shells(&mut self) -> Option<ShellService> {
+        let settings = &self.settings;
+        self.shells
+            .get_or_insert_with(|| match ShellService::start(settings.winrs.clone()) {
+                Ok(shells) => {
+                    shells.powershell().set_pwsh(settings.pwsh.clone());
+                    Some(shells)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "WinRS shells are not available");
+                    None
+                }
+            })
+            .clone()
+    }
+
+    /// Start the server over `catalog` (built by the daemon with every engine).
+    pub async fn start(
+        mut self,
+        catalog: Catalog,
+        verifier: Arc<CredentialVerifier>,
+    ) -> LiveService {
+        let shells = self.shells();
         let server = Server::start(ServerParts {
-            config_dir,
-            settings,
+            config_dir: self.config_dir,
+            settings: self.settings,
             verifier,
             catalog,
-            listener_table: table,
+            listener_table: self.table,
+            shells,
         })
         .await;
-        let _ = server_cell.set(Arc::downgrade(&server));
+        let _ = self.server_cell.set(Arc::downgrade(&server));
         // Remote writes are published before their answer (above); their listeners are
         // reconciled here, whether or not `run` drives the file checks.
         // (Published again here: a write answered before `server_cell` was set is not lost.)
         let applier = Arc::clone(&server);
-        let version = default_product_version.clone();
+        let version = self.default_product_version.clone();
+        let mut written = self.written;
         tokio::spawn(async move {
             while let Some(config) = written.recv().await {
                 tracing::info!("configuration changed by a remote request: applying");
@@ -110,15 +170,17 @@ impl LiveService {
                 applier.apply(settings_from_config(&config, &version)).await;
             }
         });
-        Self {
+        LiveService {
             server,
-            store,
-            default_product_version,
-            control,
-            apply_requests,
+            store: self.store,
+            default_product_version: self.default_product_version,
+            control: self.control,
+            apply_requests: self.apply_requests,
         }
     }
+}
 
+impl LiveService {
     pub fn server(&self) -> &Arc<Server> {
         &self.server
     }
@@ -275,14 +337,12 @@ mod tests {
             dir.path(),
             Box::new(NoSystemUsers),
         ));
-        let service = LiveService::start(
-            Catalog::new(),
-            store,
-            verifier,
-            "OS: test".to_owned(),
-            "host".to_owned(),
-        )
-        .await;
+        let starting = LiveService::prepare(store, "OS: test".to_owned(), "host".to_owned());
+        let mut catalog = Catalog::new();
+        let config =
+            crate::engines::config::engine(starting.config_provider(), catalog.enumerations());
+        catalog.insert(config);
+        let service = starting.start(catalog, verifier).await;
         assert!(service.server().settings().cert_mappings.is_empty());
 
         // Hold the one worker: whatever the write hands to another task waits.

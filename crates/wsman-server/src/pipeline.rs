@@ -169,8 +169,8 @@ async fn process(
     if let Some(answer) = g.identify(&endpoint, &parsed) {
         return Ok(answer);
     }
-    let access = g.authorization(&endpoint, &admitted.principal, &parsed.request)?;
-    g.dispatch(headers, &endpoint, &admitted.principal, parsed, access)
+    let routed = g.authorization(&endpoint, &admitted.principal, &parsed.request)?;
+    g.dispatch(headers, &endpoint, &admitted.principal, parsed, routed)
         .await
 }
 

@@ -16,7 +16,6 @@ use crate::auth::basic::CredentialVerifier;
 use crate::auth::services::AuthServices;
 use crate::catalog::Catalog;
 use crate::connection::Shared;
-use crate::dispatch::shells::ShellEngine;
 use crate::listener::{accept_loop, ConnectionCounter, ListenerRuntime};
 use crate::settings::{Listener, ServiceSettings, Transport};
 use crate::tls;
@@ -90,8 +89,11 @@ pub struct ServerParts {
     pub config_dir: PathBuf,
     pub settings: ServiceSettings,
     pub verifier: Arc<CredentialVerifier>,
-    /// The engines; the server adds the WinRS shells.
+    /// Every engine the service serves.
     pub catalog: Catalog,
+    /// The WinRS shell subsystem its shell engine serves, when it started (its limits follow
+    /// the settings).
+    pub shells: Option<ShellService>,
     /// Shared with the config provider, which reports ListeningOn from it.
     pub listener_table: Arc<ListenerTable>,
 }
@@ -112,20 +114,7 @@ impl Server {
     /// Publish the settings and bind the configured listeners. Listeners that cannot be bound
     /// are logged and skipped (the others still serve).
     pub async fn start(parts: ServerParts) -> Arc<Self> {
-        let mut catalog = parts.catalog;
-        let shells = match ShellService::start(parts.settings.winrs.clone()) {
-            Ok(shells) => {
-                shells.powershell().set_pwsh(parts.settings.pwsh.clone());
-                catalog.set_launcher(Arc::new(shells.clone()));
-                let engine = ShellEngine::new(shells.clone(), catalog.enumerations());
-                catalog.insert(engine);
-                Some(shells)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "WinRS shells are not available");
-                None
-            }
-        };
+        let (catalog, shells) = (parts.catalog, parts.shells);
         // Blocking (reads the keytab), once at start.
         let kerberos = crate::auth::kerberos::KerberosService::load(&parts.config_dir);
         let mut settings = parts.settings;

@@ -7,6 +7,7 @@
 
 mod account;
 mod audit_file;
+mod catalog;
 mod delivery;
 mod event_log;
 mod forwarder;
@@ -25,8 +26,6 @@ use anyhow::Context;
 use clap::Parser;
 use tokio::sync::mpsc;
 use wsman_config::ConfigStore;
-use wsman_server::catalog::{Catalog, Family};
-use wsman_server::dispatch::transfer::TransferEngine;
 use wsman_server::{CredentialVerifier, LiveService};
 
 /// Default configuration directory.
@@ -306,9 +305,9 @@ pub fn ensure_config_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Open the configuration; the error names the file and line. The WMI users group is looked
-/// up here (the WMI plug-in's default descriptor admits it), so a group created later counts
-/// from the next start.
+/// Open the configuration; the error names the file and line. The WMI users group and the
+/// remote users group are looked up here (the WMI and PowerShell plug-ins' default descriptors
+/// admit them), so a group created later counts from the next start.
 pub fn open_config(dir: &Path) -> anyhow::Result<ConfigStore> {
     let mut store =
         ConfigStore::open(dir).map_err(|e| anyhow::anyhow!("configuration refused: {e}"))?;
@@ -317,6 +316,13 @@ pub fn open_config(dir: &Path) -> anyhow::Result<ConfigStore> {
         Err(error) => tracing::warn!(
             %error,
             "the WMI users group could not be looked up: the WMI plug-in's default admits only what RootSDDL admits"
+        ),
+    }
+    match wsman_os::group_id(wsman_config::REMOTE_USERS_GROUP) {
+        Ok(gid) => store.set_remote_users_gid(gid),
+        Err(error) => tracing::warn!(
+            %error,
+            "the remote users group could not be looked up: the PowerShell plug-in's default admits administrators only"
         ),
     }
     Ok(store)
@@ -459,68 +465,7 @@ fn async_worker_threads(configured: Option<&str>, cores: usize) -> usize {
     }
 }
 
-/// The catalog of the engines this daemon serves besides its configuration tree and its
-/// shells (which the live service adds over its own store and settings): CIM and WMI,
-/// WS-Eventing on the event logs, and the collector. Called on the runtime: `Win32_Service`
-/// reaches systemd through it (the system bus, or `DBUS_SYSTEM_BUS_ADDRESS`); root/hardware
-/// reads the BMC `config_dir/bmc.toml` names (or `/dev/ipmi0`) and the sysfs
-/// `config_dir/hardware.toml` names (or `/sys`); `Win32_NTLogEvent` reads `event_log`. The
-/// hardware handle comes back too: SIGHUP gives it the BMC `bmc.toml` names then.
-fn catalog(
-    config_dir: &std::path::Path,
-    event_log: Arc<dyn wsman_providers::cim::ntlogevent::EventLog>,
-    events: Arc<wsman_eventsource::EventSource>,
-    collector: wsman_server::collector::engine::CollectorEngine,
-) -> (Catalog, Arc<wsman_providers::cim::hardware::Hardware>) {
-    use wsman_providers::cim::{hardware::Hardware, service::ServiceManager, CimProvider};
-    let services = ServiceManager::new(tokio::runtime::Handle::current(), None);
-    let sysfs_root =
-        wsman_providers::cim::hardware::sysfs_root(config_dir).unwrap_or_else(|reason| {
-            tracing::error!(%reason, "hardware.toml refused, reading /sys");
-            std::path::PathBuf::from(wsman_providers::cim::hardware::SYSFS)
-        });
-    let hardware = Hardware::new(bmc(config_dir), sysfs_root);
-    let cim = CimProvider::new()
-        .with_services(services)
-        .with_event_log(event_log)
-        .with_hardware(Arc::clone(&hardware));
-    #[cfg(feature = "bench-synthetic")]
-    let cim = cim.with_synthetic(synthetic_count());
-    let mut catalog = Catalog::new();
-    let cim = TransferEngine::new(Family::Cim, cim, catalog.enumerations());
-    let collector = collector.with_enumerations(catalog.enumerations());
-    catalog
-        .insert(cim)
-        .insert(wsman_server::eventing::EventingEngine::new(events))
-        .insert(collector);
-    (catalog, hardware)
-}
-
 /// Instances of the benchmark class: `WSMAND_BENCH_SYNTHETIC_INSTANCES`, default 100,000.
-#[cfg(feature = "bench-synthetic")]
-fn synthetic_count() -> u32 {
-    std::env::var("WSMAND_BENCH_SYNTHETIC_INSTANCES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100_000)
-}
-
-/// The BMC of `bmc.toml` or `/dev/ipmi0`; a refused file is logged and leaves the host
-/// without one, as a refused keytab leaves it without Kerberos.
-fn bmc(config_dir: &std::path::Path) -> Option<wsman_ipmi::Bmc> {
-    match wsman_ipmi::BmcConfig::load(config_dir) {
-        Ok(Some(config)) => {
-            tracing::info!(target = ?config.target, "BMC");
-            Some(wsman_ipmi::Bmc::new(config))
-        }
-        Ok(None) => None,
-        Err(reason) => {
-            tracing::error!(%reason, "BMC off");
-            None
-        }
-    }
-}
-
 /// The host as an event source over `journal`, bounded by Service/MaxSubscriptions and
 /// MaxSubscriptionsPerUser (read at start), its events mapped by `mapping`.
 fn event_source(
@@ -603,16 +548,16 @@ pub async fn run_daemon(
     })
     .await
     .context("collector start")??;
-    let (catalog, hardware) = catalog(store.dir(), event_log, events, collector);
     let bmc_dir = store.dir().to_owned();
-    let service = LiveService::start(
-        catalog,
-        store,
-        verifier,
-        wsman_server::default_product_version(),
-        host_name,
-    )
-    .await;
+    let mut starting =
+        LiveService::prepare(store, wsman_server::default_product_version(), host_name);
+    let engines = catalog::Engines {
+        event_log,
+        events,
+        collector,
+    };
+    let (catalog, hardware) = catalog::build(&bmc_dir, &mut starting, engines);
+    let service = starting.start(catalog, verifier).await;
     if let Some(shells) = service.server().shells() {
         shells.manager().set_login_sessions(sessions);
     }
@@ -649,7 +594,7 @@ pub async fn run_daemon(
             let _ = reload_tx.try_send(());
             forwarding_reloader.reload();
             let (hardware, dir) = (Arc::clone(&hardware), bmc_dir.clone());
-            tokio::task::spawn_blocking(move || hardware.set_bmc(bmc(&dir)));
+            tokio::task::spawn_blocking(move || hardware.set_bmc(catalog::bmc(&dir)));
         }
     });
     let shutdown = async move {

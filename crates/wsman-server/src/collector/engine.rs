@@ -12,12 +12,12 @@ use std::time::Instant;
 
 use wsman_proto::enumeration::Enumerate;
 use wsman_proto::ns::action;
-use wsman_proto::{Fault, Request};
+use wsman_proto::Fault;
 
 use super::{CollectorService, Proof};
 use crate::dispatch::paging;
-use crate::engine::{Access, Endpoint, EndpointKind, Key, Target};
-use crate::engine::{Call, Engine, Refused, Reply, ReplyFuture, UnreadableBody};
+use crate::engine::Endpoint;
+use crate::engine::{Call, Refused, Reply};
 use crate::enumeration::{EnumerationStore, Pending};
 use crate::error::ServiceError;
 use wsman_providers::Caller;
@@ -33,7 +33,7 @@ pub enum CollectorError {
 
 /// The Windows Event Collector's endpoints, served while `DIR/subscriptions` exists.
 pub struct CollectorEngine {
-    config_dir: PathBuf,
+    pub(crate) config_dir: PathBuf,
     /// The SQLite bookmark database when `collector.toml` names no other store.
     default_database: PathBuf,
     running: RwLock<Option<Arc<CollectorService>>>,
@@ -68,11 +68,11 @@ impl CollectorEngine {
     }
 
     /// Whether the configuration asks for a collector.
-    fn wanted(&self) -> bool {
+    pub(crate) fn wanted(&self) -> bool {
         self.config_dir.join("subscriptions").is_dir()
     }
 
-    fn open(&self) -> Result<CollectorService, CollectorError> {
+    pub(crate) fn open(&self) -> Result<CollectorService, CollectorError> {
         let backend =
             wsman_collector::bookmarks::config::load(&self.config_dir, &self.default_database)?;
         Ok(CollectorService::open(&self.config_dir, &backend)?)
@@ -86,11 +86,11 @@ impl CollectorEngine {
             .clone()
     }
 
-    fn set(&self, service: Option<Arc<CollectorService>>) {
+    pub(crate) fn set(&self, service: Option<Arc<CollectorService>>) {
         *self.running.write().unwrap_or_else(|p| p.into_inner()) = service;
     }
 
-    async fn answer(&self, call: Call<'_>) -> Result<Reply, Fault> {
+    pub(crate) async fn answer(&self, call: Call<'_>) -> Result<Reply, Fault> {
         let Some(service) = self.current() else {
             return Ok(Reply::Refused(Refused::NotFound));
         };
@@ -180,59 +180,5 @@ fn reply_of(error: ServiceError) -> Result<Reply, Fault> {
         ServiceError::BadRequest { reason } => Ok(Reply::Refused(Refused::BadRequest(reason))),
         ServiceError::NotFound => Ok(Reply::Refused(Refused::NotFound)),
         _ => Ok(Reply::Refused(Refused::Unavailable)),
-    }
-}
-
-impl Engine for CollectorEngine {
-    fn keys(&self) -> Vec<Key> {
-        vec![
-            (EndpointKind::SubscriptionManager, Target::Every),
-            (EndpointKind::Delivery, Target::Every),
-        ]
-    }
-
-    /// Each subscription's allow list decides, in the collector.
-    fn access(&self, _request: &Request) -> Access {
-        Access::Engine
-    }
-
-    fn endpoint(&self, prefix: &str, path: &str) -> Option<Endpoint> {
-        self.current()?.route(prefix, path)
-    }
-
-    fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
-        Box::pin(self.answer(call))
-    }
-
-    fn unreadable(&self, endpoint: &Endpoint, body: &UnreadableBody<'_>) {
-        if let Some(service) = self.current() {
-            service.refused_before_parsing(endpoint, body);
-        }
-    }
-
-    fn reload(&self) {
-        match (self.wanted(), self.current()) {
-            (true, Some(service)) => service.reload(),
-            (true, None) => match self.open() {
-                Ok(service) => {
-                    let service = Arc::new(service);
-                    service.follow_shared_subscriptions();
-                    self.set(Some(service));
-                    tracing::info!(dir = %self.config_dir.display(), "collector started: subscriptions/ appeared");
-                }
-                Err(error) => {
-                    tracing::error!(%error, "collector not started");
-                }
-            },
-            (false, Some(_)) => {
-                self.set(None);
-                tracing::info!(dir = %self.config_dir.display(), "collector stopped: subscriptions/ is gone");
-            }
-            (false, None) => {}
-        }
-    }
-
-    fn metrics_text(&self) -> Option<String> {
-        self.current().map(|service| service.metrics_text())
     }
 }

@@ -20,20 +20,30 @@ use wsman_proto::ns::action;
 use wsman_proto::operation::{Action, Resource, CIM_PREFIX};
 use wsman_proto::{transfer, wql, Fault, Request};
 use wsman_providers::{
-    Answer, AsyncProvider, Body, Call as ProviderCall, Context, Filter, Item, Provider, Served,
+    Answer, AsyncProvider, Body, Call as ProviderCall, Context, Filter, Item, Launcher, Provider,
+    Served,
 };
 
-use super::{finish, finish_owned, paging, Call, Engine, ReplyFuture};
-use crate::engine::{EndpointKind, Family, Key, Target};
+use super::{finish, finish_owned, paging, Call};
+use crate::engine::{Access, Family};
 use crate::enumeration::{EnumerationStore, LazyItems, Pending};
+use crate::settings::ServiceSettings;
 use wsman_work::{Lane, WorkPool};
 
 /// WS-Transfer, WS-Enumeration and Invoke over a provider.
 pub struct TransferEngine {
-    family: Family,
+    pub(crate) family: Family,
     provider: Served,
     enumerations: Arc<EnumerationStore>,
+    /// The access its requests need, as the engine of its family states it
+    /// (`crate::engines`); RootSDDL unless told.
+    pub(crate) access: AccessOf,
+    /// How methods start programs (the shells' spawn); `None`: they cannot.
+    launcher: Option<Arc<dyn Launcher>>,
 }
+
+/// How an engine states the access of a request from the live settings.
+pub type AccessOf = fn(&Request, &ServiceSettings) -> Access;
 
 impl TransferEngine {
     /// Serve `family` with a synchronous provider (run on the blocking pool).
@@ -59,7 +69,21 @@ impl TransferEngine {
             family,
             provider,
             enumerations: Arc::clone(enumerations),
+            access: |_, _| Access::Service,
+            launcher: None,
         }
+    }
+
+    /// Its requests need what `access` states.
+    pub fn with_access(mut self, access: AccessOf) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// Let its methods start programs through `launcher`.
+    pub fn with_launcher(mut self, launcher: Option<Arc<dyn Launcher>>) -> Self {
+        self.launcher = launcher;
+        self
     }
 
     /// The provider, when it serves the request's resource URI.
@@ -71,7 +95,7 @@ impl TransferEngine {
         Ok(self.provider.clone())
     }
 
-    async fn serve(&self, call: Call<'_>) -> Result<super::Reply, Fault> {
+    pub(crate) async fn serve(&self, call: Call<'_>) -> Result<super::Reply, Fault> {
         let request = call.request;
         let max = call.max_envelope;
         match &request.operation.action {
@@ -223,7 +247,7 @@ impl TransferEngine {
                 let request = Arc::clone(call.request);
                 let address = address.to_owned();
                 let caller = call.caller.cloned();
-                let launcher = call.launcher.cloned();
+                let launcher = self.launcher.clone();
                 let pool = WorkPool::shared();
                 let turn = pool
                     .wait_turn(Lane::Interactive, paging::owner(&call), deadline)
@@ -248,7 +272,7 @@ impl TransferEngine {
             Served::Async(provider) => {
                 let ctx = Context::new(call.request, address)
                     .with_caller(call.caller)
-                    .with_launcher(call.launcher.map(|l| l.as_ref()))
+                    .with_launcher(self.launcher.as_deref())
                     .with_namespace_access(
                         namespaces
                             .as_ref()
@@ -260,16 +284,6 @@ impl TransferEngine {
                     .unwrap_or_else(|_| Err(Fault::timed_out()))
             }
         }
-    }
-}
-
-impl Engine for TransferEngine {
-    fn keys(&self) -> Vec<Key> {
-        vec![(EndpointKind::WsMan, Target::Family(self.family))]
-    }
-
-    fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
-        Box::pin(self.serve(call))
     }
 }
 

@@ -20,7 +20,7 @@ use super::{
 use crate::auth::gate::{self, Outcome};
 use crate::auth::Principal;
 use crate::body;
-use crate::catalog::{Access, Arrival, Endpoint};
+use crate::catalog::{Access, Arrival, Endpoint, Routed};
 use crate::connection::{Connection, Shared};
 use crate::dispatch::{Exchange, Reply};
 use crate::engine::UnreadableBody;
@@ -358,20 +358,19 @@ impl Guards<'_> {
         Some(Answer::Encoded { body, encoding })
     }
 
-    /// The access the request's engine needs ([`crate::catalog::Catalog::access`]): a client
-    /// certificate's scope, then AllowRemoteAccess and the descriptors ([`authorize`]); an
-    /// engine that decides for itself (the collector) is left to decide.
+    /// The request routed once ([`crate::catalog::Catalog::route`]), then the access its
+    /// engine states: a client certificate's scope, then AllowRemoteAccess and the engine's
+    /// descriptors ([`authorize`]); an engine that decides for itself (the collector) is left
+    /// to decide. The route goes on to dispatch.
     pub(super) fn authorization(
         &mut self,
         endpoint: &Endpoint,
         principal: &Arc<Principal>,
         request: &Request,
-    ) -> Result<Access, ServiceError> {
-        let access = self.shared.catalog.access(endpoint, request);
-        let descriptor = match &access {
-            Access::Engine => return Ok(access),
-            Access::Descriptor(descriptor) => Some(descriptor.as_ref()),
-            Access::Service => None,
+    ) -> Result<Routed, ServiceError> {
+        let routed = self.shared.catalog.route(endpoint, request, self.settings);
+        let Some(required) = routed.access.required(self.settings, request) else {
+            return Ok(routed);
         };
         let conn = self.conn;
         crate::auth::certificate::check_scope(
@@ -386,10 +385,10 @@ impl Guards<'_> {
             self.settings,
             principal,
             request,
-            descriptor,
+            &required,
             relates_to,
         )?;
-        Ok(access)
+        Ok(routed)
     }
 
     /// The catalog's engine for the request ([`crate::catalog`]); faults are rendered with the
@@ -400,7 +399,7 @@ impl Guards<'_> {
         endpoint: &Endpoint,
         principal: &Arc<Principal>,
         parsed: Parsed,
-        access: Access,
+        routed: Routed,
     ) -> Result<Answer, ServiceError> {
         let conn = self.conn;
         let host = host_header(headers).unwrap_or_default();
@@ -410,7 +409,7 @@ impl Guards<'_> {
             address: &address,
         };
         let https = conn.transport == Transport::Https;
-        let proof = matches!(access, Access::Engine).then(|| {
+        let proof = matches!(routed.access, Access::Engine).then(|| {
             Proof::of(
                 principal,
                 conn.peer_certificate.as_ref(),
@@ -427,7 +426,7 @@ impl Guards<'_> {
         };
         let relates_to = parsed.request.message_id.clone();
         let request = Arc::new(parsed.request);
-        match self.shared.catalog.serve(request, exchange, arrival).await {
+        match routed.serve(request, exchange, arrival).await {
             Ok(Reply::Refused(refused)) => Err(refused.into()),
             Ok(reply) => Ok(Answer::Reply(reply, parsed.encoding)),
             Err(fault) => Err(ServiceError::Fault {
@@ -460,20 +459,19 @@ async fn pace_unauthenticated(shared: &Shared, conn: &Connection) {
 }
 
 /// The `authorization` guard's decision (Identify never gets here): Service/AllowRemoteAccess, then the
-/// request's descriptor (RootSDDL, or the shell resources' own) against the caller's SIDs.
+/// descriptors the request's engine requires against the caller's SIDs.
 /// Refusals are logged and answered as Windows answers: `w:AccessDenied`, HTTP 500.
 fn authorize(
     conn: &Connection,
     settings: &ServiceSettings,
     principal: &Principal,
     request: &Request,
-    resource_sd: Option<&wsman_config::SecurityDescriptor>,
+    required: &crate::access::Required,
     relates_to: Option<&str>,
 ) -> Result<(), ServiceError> {
-    let decision =
-        settings
-            .access
-            .authorize(conn.remote.ip(), &principal.sids, request, resource_sd);
+    let decision = settings
+        .access
+        .authorize(conn.remote.ip(), &principal.sids, required);
     let fault = match decision {
         Ok(()) => return Ok(()),
         Err(crate::access::Denial::RemoteAccessDisabled) => Fault::access_denied()

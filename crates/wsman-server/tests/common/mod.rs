@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use wsman_proto::ns;
 use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse};
 use wsman_proto::xml::{self, Element, Limits};
-use wsman_server::{CredentialVerifier, LiveService};
+use wsman_server::{engines, CredentialVerifier, LiveService};
 pub use wsman_test::free_port;
 /// The harness's own: a parsed response, `Basic` credentials, a free loopback port.
 pub use wsman_test::http::{basic_auth as basic, Response};
@@ -90,14 +90,20 @@ impl TestService {
         let store = wsman_config::ConfigStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let verifier = CredentialVerifier::new(dir.path(), wsman_os::DEFAULT_PAM_SERVICE)
             .unwrap_or_else(|e| panic!("{e}"));
-        let service = LiveService::start(
-            wsman_server::catalog::Catalog::new(),
+        let mut starting = LiveService::prepare(
             store,
-            Arc::new(verifier),
             "OS: test SP: 0.0 Stack: 3.0".to_owned(),
             "testhost".to_owned(),
-        )
-        .await;
+        );
+        // The configuration tree and the shells, as the daemon serves them.
+        let mut catalog = wsman_server::catalog::Catalog::new();
+        let enumerations = Arc::clone(catalog.enumerations());
+        let config = engines::config::engine(starting.config_provider(), &enumerations);
+        catalog.insert(config);
+        if let Some(shells) = starting.shells() {
+            catalog.insert(engines::shells::ShellEngine::new(shells, &enumerations));
+        }
+        let service = starting.start(catalog, Arc::new(verifier)).await;
         Self {
             dir,
             port,

@@ -119,6 +119,7 @@ fn run(fixture: &Fixture, column: &str, user: &str, password: &str) -> Outcome {
             );
             cli(&shell, |out| out.contains("table-shell"))
         }
+        "PowerShell Create" => powershell_create(fixture, user, password),
         "Event log Subscribe" => {
             let request = crate::eventing::subscribe_request(crate::eventing::APPLICATION, "");
             soap_outcome(&http::post_as(fixture.port, user, password, &request))
@@ -135,6 +136,28 @@ fn run(fixture: &Fixture, column: &str, user: &str, password: &str) -> Outcome {
             get
         }
         other => panic!("the table names an operation this test does not run: {other}"),
+    }
+}
+
+/// A Create of a `microsoft.powershell` shell, as a PSRP client opens one: refused with
+/// `w:AccessDenied` when the plug-in's descriptor does not admit `user`; anything else (a
+/// shell, or the bridge's own fault where no pwsh is installed) got past authorization.
+fn powershell_create(fixture: &Fixture, user: &str, password: &str) -> Outcome {
+    let body = "<rsp:Shell xmlns:rsp=\"http://schemas.microsoft.com/wbem/wsman/1/windows/shell\">\
+                <rsp:InputStreams>stdin pr</rsp:InputStreams>\
+                <rsp:OutputStreams>stdout</rsp:OutputStreams></rsp:Shell>";
+    let request = soap::request(
+        wsman_proto::ns::action::CREATE,
+        "http://schemas.microsoft.com/powershell/Microsoft.PowerShell",
+        &[],
+        body,
+    );
+    let response = http::post_as(fixture.port, user, password, &request);
+    let fault = soap::fault(&response.text()).and_then(|f| f.subcode);
+    if response.status == 500 && fault.as_deref() == Some("AccessDenied") {
+        Outcome::Denied
+    } else {
+        Outcome::Allowed
     }
 }
 

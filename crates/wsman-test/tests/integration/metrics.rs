@@ -357,3 +357,46 @@ fn a_remote_metrics_address_is_refused_unless_allowed() {
         finished.describe()
     );
 }
+
+/// Each request is routed to its engine once: the engine found for authorization is the one
+/// that answers (`wsman_catalog_lookups_total` counts the catalog's lookups). A shell Create, a
+/// CIM Enumerate and an event-log Subscribe each add exactly one, whatever their answer.
+#[test]
+fn each_request_is_routed_to_its_engine_once() {
+    let (fixture, metrics_port) = start_with_metrics();
+    let good = http::basic_auth(SERVICE_ACCOUNT, SERVICE_PASSWORD);
+    let lookups = || {
+        let (status, _, body) = scrape(metrics_port, "GET", "/metrics");
+        assert!(status.contains(" 200 "), "{status}\n{body}");
+        value(&parse(&body), "wsman_catalog_lookups_total", &[])
+            .unwrap_or_else(|| panic!("no lookup counter\n{body}"))
+    };
+    let shell_body = format!(
+        "<rsp:Shell xmlns:rsp=\"{SHELL_NS}\"><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>"
+    );
+    let shell = soap::request(wsman_proto::ns::action::CREATE, SHELL_URI, &[], &shell_body);
+    let cim = soap::enumerate(
+        "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_OperatingSystem",
+        "<n:Enumerate/>",
+    );
+    let event_log = soap::request(
+        wsman_proto::ns::action::SUBSCRIBE,
+        wsman_proto::eventing::EVENT_LOG_URI,
+        &[],
+        "<e:Subscribe><e:Delivery Mode=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull\"/>\
+         <w:Filter Dialect=\"http://schemas.microsoft.com/win/2004/08/events/eventquery\">\
+         <QueryList><Query Id=\"0\"><Select Path=\"Application\">*</Select></Query></QueryList>\
+         </w:Filter></e:Subscribe>",
+    );
+    // Identify is answered before routing: no lookup.
+    let before = lookups();
+    let answer = http::post(fixture.port, Some(&good), soap::identify().as_bytes());
+    assert_eq!(answer.status, 200, "{}", answer.describe());
+    assert_eq!(lookups(), before, "Identify looked an engine up");
+    for (what, body) in [("shell", shell), ("CIM", cim), ("event log", event_log)] {
+        let before = lookups();
+        let answer = http::post(fixture.port, Some(&good), body.as_bytes());
+        assert_eq!(answer.status, 200, "{what}: {}", answer.describe());
+        assert_eq!(lookups() - before, 1.0, "{what}: lookups per request");
+    }
+}

@@ -1,17 +1,20 @@
-//! The WinRS engine behind the router: every action on the shell resources, with its own
-//! envelope sizing (a Receive fills what MaxEnvelopeSize leaves around its markup).
+//! The WinRS engine's adapter: every action on the shell resources, with its own envelope
+//! sizing (a Receive fills what MaxEnvelopeSize leaves around its markup). The shells follow
+//! `[Security] ShellSDDL` instead of RootSDDL, as Windows' WinRS plug-in does.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use wsman_proto::enumeration::Enumerate;
-use wsman_proto::operation::Action;
+use wsman_proto::operation::{Action, Resource, ShellResource};
 use wsman_proto::shell::{self, CommandStateValue, ReceiveResponse};
 use wsman_proto::{response, Fault, Request};
 
+use crate::access::{access_for, Required};
 use crate::dispatch::{self, paging, Call, Engine, Reply, ReplyFuture};
-use crate::engine::{EndpointKind, Family, Key, Target};
+use crate::engine::{Access, EndpointKind, Family, Key, Target};
 use crate::enumeration::EnumerationStore;
+use crate::settings::ServiceSettings;
 use crate::winrs::{Budget, ShellService};
 
 /// The shell resources as one engine.
@@ -32,6 +35,7 @@ impl ShellEngine {
         let request = call.request;
         // The router only sends requests with a caller here.
         let caller = call.caller.ok_or_else(Fault::access_denied)?;
+        unconfigured_powershell(request)?;
         match &request.operation.action {
             Action::Enumerate => {
                 let parsed = Enumerate::parse(request.body.as_ref())?;
@@ -135,7 +139,36 @@ impl Engine for ShellEngine {
         vec![(EndpointKind::WsMan, Target::Family(Family::Shell))]
     }
 
+    fn access(&self, request: &Request, settings: &ServiceSettings) -> Access {
+        access(request, settings)
+    }
+
     fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
         Box::pin(self.serve(call))
     }
+}
+
+/// A PowerShell session configuration other than `microsoft.powershell` (Windows registers
+/// `microsoft.powershell32`, `microsoft.powershell.workflow`, ...): none is configured here, so
+/// it is not served (`docs/windows-quirks.md`).
+pub(crate) fn unconfigured_powershell(request: &Request) -> Result<(), Fault> {
+    let uri = request.resource_uri.as_deref().unwrap_or("");
+    let powershell = request.operation.resource == Resource::Shell(ShellResource::PowerShell);
+    if powershell && !uri.eq_ignore_ascii_case(wsman_config::plugin::POWERSHELL_RESOURCE_URI) {
+        return Err(Fault::destination_unreachable(uri));
+    }
+    Ok(())
+}
+
+/// The shells' descriptor grants the operation's right, never RootSDDL: ShellSDDL for WinRS
+/// (open to users; each shell's owner is checked by the shell service), the
+/// `microsoft.powershell` plug-in's own for PowerShell, as on Windows.
+pub fn access(request: &Request, settings: &ServiceSettings) -> Access {
+    let policy = &settings.access;
+    let descriptor = match request.operation.resource {
+        Resource::Shell(ShellResource::PowerShell) => policy.powershell_sddl.as_ref(),
+        _ => policy.shell_sddl.as_ref(),
+    };
+    let right = access_for(&request.operation.action);
+    Access::Descriptor(Required::one(descriptor, right))
 }

@@ -1,0 +1,66 @@
+//! The collector's adapter: the subscription manager and delivery endpoints of every
+//! subscription ([`crate::collector`]). Access is the engine's own: each subscription's allow
+//! list decides, as a forwarder is a machine, not an administrator.
+
+use std::sync::Arc;
+
+use wsman_proto::Request;
+
+use crate::collector::engine::CollectorEngine;
+use crate::engine::UnreadableBody;
+use crate::engine::{Access, Call, Endpoint, EndpointKind, Engine, Key, ReplyFuture, Target};
+use crate::settings::ServiceSettings;
+
+impl Engine for CollectorEngine {
+    fn keys(&self) -> Vec<Key> {
+        vec![
+            (EndpointKind::SubscriptionManager, Target::Every),
+            (EndpointKind::Delivery, Target::Every),
+        ]
+    }
+
+    /// Each subscription's allow list decides, in the collector.
+    fn access(&self, _request: &Request, _settings: &ServiceSettings) -> Access {
+        Access::Engine
+    }
+
+    fn endpoint(&self, prefix: &str, path: &str) -> Option<Endpoint> {
+        self.current()?.route(prefix, path)
+    }
+
+    fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
+        Box::pin(self.answer(call))
+    }
+
+    fn unreadable(&self, endpoint: &Endpoint, body: &UnreadableBody<'_>) {
+        if let Some(service) = self.current() {
+            service.refused_before_parsing(endpoint, body);
+        }
+    }
+
+    fn reload(&self) {
+        match (self.wanted(), self.current()) {
+            (true, Some(service)) => service.reload(),
+            (true, None) => match self.open() {
+                Ok(service) => {
+                    let service = Arc::new(service);
+                    service.follow_shared_subscriptions();
+                    self.set(Some(service));
+                    tracing::info!(dir = %self.config_dir.display(), "collector started: subscriptions/ appeared");
+                }
+                Err(error) => {
+                    tracing::error!(%error, "collector not started");
+                }
+            },
+            (false, Some(_)) => {
+                self.set(None);
+                tracing::info!(dir = %self.config_dir.display(), "collector stopped: subscriptions/ is gone");
+            }
+            (false, None) => {}
+        }
+    }
+
+    fn metrics_text(&self) -> Option<String> {
+        self.current().map(|service| service.metrics_text())
+    }
+}
