@@ -840,6 +840,13 @@ fn a_full_disk_answers_503_until_space_is_freed_and_sighup_starts_a_new_file() {
     let filler = disk.fill("filler");
     let full = deliver(port, &offer, &batch(&offer, 2, &events[10..20], true));
     assert_eq!(full.status, 503, "{}", text(&full.body));
+    // The forwarder resends while the disk stays full: each resend is refused and counted,
+    // one line is logged (rate-limited), not one per refusal.
+    const RESENDS: usize = 9;
+    for _ in 0..RESENDS {
+        let again = deliver(port, &offer, &batch(&offer, 2, &events[10..20], true));
+        assert_eq!(again.status, 503, "{}", text(&again.body));
+    }
     assert_eq!(
         std::fs::metadata(&file).expect("the output file").len(),
         size_before,
@@ -847,12 +854,18 @@ fn a_full_disk_answers_503_until_space_is_freed_and_sighup_starts_a_new_file() {
     );
     assert_eq!(lines(&file), events[0..10]);
     assert_eq!(enumerate(port).bookmark, Some(10));
-    assert!(collector.daemon.stderr().contains("batch not stored"));
+    let not_stored = collector
+        .daemon
+        .stderr()
+        .lines()
+        .filter(|l| l.contains("batch not stored"))
+        .count();
+    assert_eq!(not_stored, 1, "one line for {} refusals", RESENDS + 1);
     let samples = collector.scrape();
     let wef_file = [("subscription", "wef"), ("output", "file")];
     assert_eq!(
         metric(&samples, "wsman_wec_output_errors_total", &wef_file),
-        1.0
+        (RESENDS + 1) as f64
     );
     assert_eq!(
         metric(
@@ -860,7 +873,7 @@ fn a_full_disk_answers_503_until_space_is_freed_and_sighup_starts_a_new_file() {
             "wsman_wec_batches_refused_total",
             &[("subscription", "wef"), ("reason", "output_error")]
         ),
-        1.0
+        (RESENDS + 1) as f64
     );
 
     // Space is freed; the forwarder's resend of the same batch lands once.
