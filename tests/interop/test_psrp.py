@@ -97,10 +97,18 @@ class StandIn:
         self.dir.rmdir()
 
 
+# These tests' users are ordinary Linux users, whom the plug-in's default descriptor (Windows':
+# administrators and Remote Management Users, here wsmand-remote-users) refuses; the daemon
+# under test widens it to every user, as an operator would with `winrm configSDDL`. Who the
+# default admits is the access table's test (crates/wsman-test/tests/integration/access_table.rs).
+EVERY_USER_SDDL = "O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;BU)S:P(AU;FA;GA;;;WD)(AU;SA;GXGW;;;WD)"
+
+
 def powershell_config(path: Path):
     def prepare(config_dir: Path) -> None:
         with open(config_dir / "config.toml", "a") as config:
             config.write(f'\n[PowerShell]\nPath = "{path}"\n')
+            config.write(f'\n[Security]\nPowerShellSDDL = "{EVERY_USER_SDDL}"\n')
 
     return prepare
 

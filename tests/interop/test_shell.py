@@ -193,13 +193,15 @@ def test_delete_kills_the_processes(target, uid):
     assert wait_until(lambda: not processes_running(uid, marker), 15), f"{marker} survived Delete"
 
 
-def test_powershell_create_without_a_shell_body_is_a_clean_fault(user_daemon):
-    """The PowerShell plug-in is served (tests/interop/test_psrp.py); a Create of it without
-    its rsp:Shell body is the schema fault a cmd shell's gets."""
+def test_powershell_create_of_an_ordinary_user_is_refused_before_its_body_is_read(user_daemon):
+    """The PowerShell plug-in is served (tests/interop/test_psrp.py), but its default descriptor
+    is Windows': administrators and Remote Management Users (wsmand-remote-users). An ordinary
+    user's Create is refused with Windows' access fault before anything of it is read, even
+    without its rsp:Shell body (which a permitted user gets the schema fault for)."""
     with Target(user_daemon, "http", login_for("run-as")).wsman() as w:
         with pytest.raises(WSManFaultError) as info:
             w.create("http://schemas.microsoft.com/powershell/Microsoft.PowerShell", None)
-    assert info.value.code == 2150858817
+    assert info.value.code == 5
 
 
 def test_twenty_concurrent_shells(target, uid):

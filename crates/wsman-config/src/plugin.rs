@@ -20,6 +20,15 @@ pub const PLUGIN_CONFIG_NS: &str =
 pub const WMI_PLUGIN_NAME: &str = "WMI Provider";
 /// Windows' name of the PowerShell plug-in (served by the PowerShell bridge to `pwsh -s`).
 pub const POWERSHELL_PLUGIN_NAME: &str = "microsoft.powershell";
+/// Windows Server's other default PowerShell session configurations (`Get-PSSessionConfiguration`
+/// on 2012 R2 and 2016). Listed, as Windows lists them, so that tools enumerating plug-ins see
+/// the same names; `Enabled="false"` because wsmand serves none of them (a Create for one is
+/// refused), and they cannot be changed.
+pub const UNSERVED_POWERSHELL_CONFIGURATIONS: [&str; 3] = [
+    "microsoft.powershell.workflow",
+    "microsoft.powershell32",
+    "microsoft.windows.servermanagerworkflows",
+];
 /// The resource of the PowerShell plug-in, as Windows' entry spells it.
 pub const POWERSHELL_RESOURCE_URI: &str =
     "http://schemas.microsoft.com/powershell/microsoft.powershell";

@@ -7,7 +7,7 @@ use wsman_proto::Fault;
 
 use crate::plugin::{
     uri_of_wmi_key, wmi_key_of_uri, CAPABILITIES, PLUGIN_CONFIG_NS, POWERSHELL_PLUGIN_NAME,
-    POWERSHELL_RESOURCE_URI, WMI_PLUGIN_NAME, WMI_RESOURCE_URI,
+    UNSERVED_POWERSHELL_CONFIGURATIONS, WMI_PLUGIN_NAME, WMI_RESOURCE_URI,
 };
 use crate::resource::{invalid_value, unknown_element, unreadable_fault, EnumItem};
 use crate::schema::{Container, SettingKey};
@@ -18,8 +18,11 @@ use crate::store::ConfigStore;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Plugin {
     Wmi,
-    /// `microsoft.powershell`, bridged to `pwsh -s`; its descriptor is `[Security] ShellSDDL`.
+    /// `microsoft.powershell`, bridged to `pwsh -s`; its descriptor is `[Security]
+    /// PowerShellSDDL`.
     PowerShell,
+    /// One of Windows' other PowerShell configurations: listed, disabled, read-only.
+    Unserved(&'static str),
 }
 
 /// The plug-in a request names: the WMI plug-in or `microsoft.powershell`.
@@ -44,10 +47,16 @@ fn check_name(selectors: &SelectorSet) -> Result<Plugin, Fault> {
         )),
         Some(n) if n.eq_ignore_ascii_case(WMI_PLUGIN_NAME) => Ok(Plugin::Wmi),
         Some(n) if n.eq_ignore_ascii_case(POWERSHELL_PLUGIN_NAME) => Ok(Plugin::PowerShell),
-        Some(n) => Err(Fault::invalid_selectors(
+        Some(n) => match UNSERVED_POWERSHELL_CONFIGURATIONS
+            .into_iter()
+            .find(|u| n.eq_ignore_ascii_case(u))
+        {
+            Some(unserved) => Ok(Plugin::Unserved(unserved)),
+            None => Err(Fault::invalid_selectors(
             SelectorProblem::InvalidValue,
             format!("There is no plug-in {n:?} here: wsmand's plug-ins are {WMI_PLUGIN_NAME:?} and {POWERSHELL_PLUGIN_NAME:?}. "),
-        )),
+            )),
+        },
     }
 }
 
@@ -123,46 +132,18 @@ impl ConfigStore {
             .path
             .as_ref()
             .map_or_else(|| "pwsh".to_owned(), |p| p.display().to_string());
-        let mut w = Writer::new();
-        w.start(
-            "PlugInConfiguration",
-            &[
-                ("xmlns", PLUGIN_CONFIG_NS),
-                ("Name", POWERSHELL_PLUGIN_NAME),
-                ("Filename", &pwsh),
-                ("SDKVersion", "2"),
-                ("XmlRenderingType", "text"),
-                ("Enabled", "true"),
-                ("OutputBufferingMode", "Block"),
-            ],
-        );
-        w.start("Resources", &[]);
-        w.start(
-            "Resource",
-            &[
-                ("ResourceUri", POWERSHELL_RESOURCE_URI),
-                ("SupportsOptions", "true"),
-                ("ExactMatch", "true"),
-            ],
-        );
-        w.start(
-            "Security",
-            &[
-                ("Uri", POWERSHELL_RESOURCE_URI),
-                ("ExactMatch", "true"),
-                ("Sddl", &config.security.powershell_sddl()),
-            ],
-        );
-        w.end();
-        w.start("Capability", &[("Type", "Shell")]);
-        w.end();
-        w.finish()
+        let sddl = config.security.powershell_sddl();
+        render_powershell_entry(POWERSHELL_PLUGIN_NAME, &pwsh, true, &sddl)
     }
 
     fn render_plugin(&self, plugin: Plugin) -> String {
         match plugin {
             Plugin::Wmi => self.render_wmi_plugin(),
             Plugin::PowerShell => self.render_powershell_plugin(),
+            Plugin::Unserved(name) => {
+                let sddl = self.config().security.powershell_sddl();
+                render_powershell_entry(name, "", false, &sddl)
+            }
         }
     }
 
@@ -176,6 +157,11 @@ impl ConfigStore {
             (Plugin::PowerShell, POWERSHELL_PLUGIN_NAME),
         ]
         .into_iter()
+        .chain(
+            UNSERVED_POWERSHELL_CONFIGURATIONS
+                .into_iter()
+                .map(|name| (Plugin::Unserved(name), name)),
+        )
         .map(|(plugin, name)| EnumItem {
             xml: self.render_plugin(plugin),
             selectors: vec![("Name".to_owned(), name.to_owned())],
@@ -223,6 +209,11 @@ impl ConfigStore {
         body: Option<&Element>,
     ) -> Result<String, Fault> {
         let plugin = check_name(selectors)?;
+        if let Plugin::Unserved(name) = plugin {
+            return Err(Fault::config_readonly(&format!(
+                "of the plug-in {name} (wsmand serves no such configuration)"
+            )));
+        }
         let _writers = self.sync_before_write().map_err(unreadable_fault)?;
         let body = body
             .filter(|b| b.name.eq_ignore_ascii_case("PlugInConfiguration"))
@@ -255,6 +246,42 @@ impl ConfigStore {
         }
         Ok(self.render_wmi_plugin())
     }
+}
+
+/// A PowerShell configuration's entry, in the shape of Windows' (`Filename` is the program
+/// that serves it, empty for one that is not served).
+fn render_powershell_entry(name: &str, filename: &str, enabled: bool, sddl: &str) -> String {
+    let uri = format!("http://schemas.microsoft.com/powershell/{name}");
+    let mut w = Writer::new();
+    w.start(
+        "PlugInConfiguration",
+        &[
+            ("xmlns", PLUGIN_CONFIG_NS),
+            ("Name", name),
+            ("Filename", filename),
+            ("SDKVersion", "2"),
+            ("XmlRenderingType", "text"),
+            ("Enabled", if enabled { "true" } else { "false" }),
+            ("OutputBufferingMode", "Block"),
+        ],
+    );
+    w.start("Resources", &[]);
+    w.start(
+        "Resource",
+        &[
+            ("ResourceUri", &uri),
+            ("SupportsOptions", "true"),
+            ("ExactMatch", "true"),
+        ],
+    );
+    w.start(
+        "Security",
+        &[("Uri", &uri), ("ExactMatch", "true"), ("Sddl", sddl)],
+    );
+    w.end();
+    w.start("Capability", &[("Type", "Shell")]);
+    w.end();
+    w.finish()
 }
 
 /// The `Sddl` of every `Security` entry anywhere in the document.

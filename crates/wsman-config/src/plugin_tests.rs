@@ -63,7 +63,10 @@ fn the_default_is_root_sddl_plus_the_wmi_users_group() {
     // Read and Execute, not Full Control: Write would let the group start processes.
     assert!(sddl.contains("(A;;GRGX;;;S-1-22-2-1234)S:"), "{sddl}");
     let items = store.enumerate(PLUGIN_URI, &|_| Vec::new()).unwrap();
-    assert_eq!(items.len(), 2);
+    assert_eq!(
+        items.len(),
+        2 + crate::plugin::UNSERVED_POWERSHELL_CONFIGURATIONS.len()
+    );
     assert_eq!(
         items[0].selectors,
         vec![("Name".to_owned(), "WMI Provider".to_owned())]
@@ -167,7 +170,16 @@ fn the_powershell_plugin_shows_and_sets_its_own_descriptor() {
     let mut store = ConfigStore::open(dir.path()).unwrap();
     let items = store.enumerate_plugins();
     let names: Vec<&str> = items.iter().map(|i| i.selectors[0].1.as_str()).collect();
-    assert_eq!(names, ["WMI Provider", "microsoft.powershell"]);
+    assert_eq!(
+        names,
+        [
+            "WMI Provider",
+            "microsoft.powershell",
+            "microsoft.powershell.workflow",
+            "microsoft.powershell32",
+            "microsoft.windows.servermanagerworkflows"
+        ]
+    );
     let xml = store
         .get(PLUGIN_URI, &name("Microsoft.PowerShell"))
         .unwrap();
@@ -217,4 +229,36 @@ fn the_powershell_plugin_shows_and_sets_its_own_descriptor() {
         )
         .is_err());
     assert_eq!(store.config().security.powershell_sddl(), narrowed);
+}
+
+#[test]
+fn windows_other_powershell_configurations_are_listed_disabled_and_cannot_be_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = ConfigStore::open(dir.path()).unwrap();
+    let xml = store
+        .get(PLUGIN_URI, &name("Microsoft.PowerShell32"))
+        .unwrap();
+    assert!(xml.contains("Name=\"microsoft.powershell32\""), "{xml}");
+    assert!(xml.contains("Enabled=\"false\""), "{xml}");
+    assert!(
+        xml.contains(
+            "ResourceUri=\"http://schemas.microsoft.com/powershell/microsoft.powershell32\""
+        ),
+        "{xml}"
+    );
+    let served = store
+        .get(PLUGIN_URI, &name("microsoft.powershell"))
+        .unwrap();
+    assert!(served.contains("Enabled=\"true\""), "{served}");
+    let text = format!(
+        "<PlugInConfiguration xmlns=\"{PLUGIN_CONFIG_NS}\" Name=\"microsoft.powershell32\"><Resources><Resource><Security Sddl=\"O:NSG:BAD:P(A;;GA;;;BA)\"/></Resource></Resources></PlugInConfiguration>"
+    );
+    let body = parse(&text, &Limits::default()).unwrap();
+    let refused = store
+        .put(PLUGIN_URI, &name("microsoft.powershell32"), Some(&body))
+        .unwrap_err();
+    assert!(format!("{refused:?}").contains("read-only"), "{refused:?}");
+    assert!(store
+        .get(PLUGIN_URI, &name("microsoft.powershell7"))
+        .is_err());
 }

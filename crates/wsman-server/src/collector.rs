@@ -519,8 +519,13 @@ impl CollectorService {
         )
         .map_err(|e| refuse(Refusal::ForgedComputer, e.to_string()))?;
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        // Once per subscription, kind and interval: a full disk or a saturated output refuses
+        // every forwarder's every batch, and 10,000 forwarders must not write a line each.
         let unavailable = |why: Refusal, what: String| {
-            tracing::error!(client = %client, subscription = %subscription.name, error = %what, "collector: batch not stored (503: the forwarder resends)");
+            let key = format!("{}\u{0}{why:?}", subscription.name);
+            if let Some(left_out) = self.body_refusals.admit(&key) {
+                tracing::error!(client = %client, subscription = %subscription.name, error = %what, not_logged_since = left_out, "collector: batch not stored (503: the forwarder resends)");
+            }
             self.metrics.refused(name, why);
             ServiceError::Unavailable
         };

@@ -92,7 +92,7 @@ impl CollectorService {
     }
 
     /// With a shared store, follow its subscriptions: a thread reads the generation every
-    /// [`POLL_INTERVAL`] and loads the set again when it moved; it ends once the service is
+    /// `POLL_INTERVAL` and loads the set again when it moved; it ends once the service is
     /// dropped (a reload that stopped the collector).
     pub fn follow_shared_subscriptions(self: &Arc<Self>) {
         if self.shared.is_none() {

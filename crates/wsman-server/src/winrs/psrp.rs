@@ -339,11 +339,13 @@ impl PowerShellBridge {
                     Some((_, order)) => *order,
                     None => session.input_order(key.0, key.1),
                 };
-                orders.push((key, self.checked(op.caller, before, &stream.data)?));
+                // The fragments are checked as pwsh would read them: decompressed first.
+                let data = session.compression.inflate(&stream.data)?;
+                orders.push((key, self.checked(op.caller, before, &data)?));
                 packets.push(Packet::Data {
                     stream: stream_type,
                     guid,
-                    data: session.compression.inflate(&stream.data)?,
+                    data,
                 });
             }
         }

@@ -22,6 +22,8 @@ use wsman_test::http::basic_auth;
 use wsman_test::line_receiver::LineReceiver;
 use wsman_test::{Daemon, Fixture, SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
+use crate::tmpfs::Tmpfs;
+
 const SUBSCRIPTION_NS: &str = "http://schemas.microsoft.com/wbem/wsman/1/subscription";
 pub(crate) const ENUMERATE: &str = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:n="http://schemas.xmlsoap.org/ws/2004/09/enumeration" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header><a:To>http://127.0.0.1/wsman/SubscriptionManager/WEC</a:To><w:ResourceURI s:mustUnderstand="true">http://schemas.microsoft.com/wbem/wsman/1/SubscriptionManager/Subscription</w:ResourceURI><a:ReplyTo><a:Address s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo><a:Action s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate</a:Action><w:MaxEnvelopeSize s:mustUnderstand="true">512000</w:MaxEnvelopeSize><a:MessageID>uuid:2E6B2E9C-1111-4A4B-9C1D-000000000001</a:MessageID><w:OperationTimeout>PT60.000S</w:OperationTimeout></s:Header><s:Body><n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements></n:Enumerate></s:Body></s:Envelope>"#;
 
@@ -761,63 +763,6 @@ fn collector_metrics_count_what_the_forwarders_sent_while_a_forger_is_refused() 
     assert!(!log.contains(SECOND_PASSWORD) && !log.contains(SERVICE_PASSWORD));
 }
 
-/// A tmpfs mounted for one test and unmounted when dropped.
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    /// `None` when not root (mounting needs it).
-    fn mount(dir: &std::path::Path, size: &str) -> Option<Tmpfs> {
-        let uid = std::process::Command::new("id")
-            .arg("-u")
-            .output()
-            .expect("id -u");
-        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-            eprintln!("skipped: mounting a tmpfs needs root");
-            return None;
-        }
-        std::fs::create_dir_all(dir).expect("mount point");
-        let status = std::process::Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0755"),
-                "tmpfs",
-            ])
-            .arg(dir)
-            .status()
-            .expect("mount");
-        assert!(status.success(), "mount -t tmpfs failed");
-        Some(Tmpfs(dir.to_owned()))
-    }
-
-    /// Write a file of zeros until the file system is full.
-    fn fill(&self, name: &str) -> std::path::PathBuf {
-        let path = self.0.join(name);
-        let mut file = std::fs::File::create(&path).expect("filler");
-        let chunk = vec![0u8; 4096];
-        loop {
-            match file.write(&chunk) {
-                Ok(0) => break,
-                Ok(_) => continue,
-                Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
-                Err(e) => panic!("filling the tmpfs: {e}"),
-            }
-        }
-        let _ = file.sync_all();
-        path
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
 #[test]
 fn a_full_disk_answers_503_until_space_is_freed_and_sighup_starts_a_new_file() {
     let state = tempfile::tempdir().expect("tempdir");
@@ -840,6 +785,13 @@ fn a_full_disk_answers_503_until_space_is_freed_and_sighup_starts_a_new_file() {
     let filler = disk.fill("filler");
     let full = deliver(port, &offer, &batch(&offer, 2, &events[10..20], true));
     assert_eq!(full.status, 503, "{}", text(&full.body));
+    // The forwarder resends while the disk stays full: each resend is refused and counted,
+    // one line is logged (rate-limited), not one per refusal.
+    const RESENDS: usize = 9;
+    for _ in 0..RESENDS {
+        let again = deliver(port, &offer, &batch(&offer, 2, &events[10..20], true));
+        assert_eq!(again.status, 503, "{}", text(&again.body));
+    }
     assert_eq!(
         std::fs::metadata(&file).expect("the output file").len(),
         size_before,
@@ -847,12 +799,18 @@ fn a_full_disk_answers_503_until_space_is_freed_and_sighup_starts_a_new_file() {
     );
     assert_eq!(lines(&file), events[0..10]);
     assert_eq!(enumerate(port).bookmark, Some(10));
-    assert!(collector.daemon.stderr().contains("batch not stored"));
+    let not_stored = collector
+        .daemon
+        .stderr()
+        .lines()
+        .filter(|l| l.contains("batch not stored"))
+        .count();
+    assert_eq!(not_stored, 1, "one line for {} refusals", RESENDS + 1);
     let samples = collector.scrape();
     let wef_file = [("subscription", "wef"), ("output", "file")];
     assert_eq!(
         metric(&samples, "wsman_wec_output_errors_total", &wef_file),
-        1.0
+        (RESENDS + 1) as f64
     );
     assert_eq!(
         metric(
@@ -860,7 +818,7 @@ fn a_full_disk_answers_503_until_space_is_freed_and_sighup_starts_a_new_file() {
             "wsman_wec_batches_refused_total",
             &[("subscription", "wef"), ("reason", "output_error")]
         ),
-        1.0
+        (RESENDS + 1) as f64
     );
 
     // Space is freed; the forwarder's resend of the same batch lands once.

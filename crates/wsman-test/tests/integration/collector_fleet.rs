@@ -47,28 +47,7 @@ fn collector(ca_dir: &Path, out: &Path, max_connections: usize) -> (ConfigDir, u
     );
     config.set("Config.Service.Auth", "Certificate", "true");
     let thumbprint = config.add_https_listener(port);
-    let ca = std::fs::read(ca_dir.join("ca.crt")).expect("ca.crt");
-    let der = rustls_pemfile::certs(&mut ca.as_slice())
-        .next()
-        .expect("a certificate")
-        .expect("PEM");
-    let ca_thumbprint: String = sha1::Sha1::digest(der.as_ref())
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect();
-    config.write_raw(
-        &format!("certs/{ca_thumbprint}.crt"),
-        &String::from_utf8_lossy(&ca),
-    );
-    config.write_raw(
-        "config.toml",
-        &format!(
-            "{}[[CertMapping]]\nIssuer = \"{ca_thumbprint}\"\nSubject = \"*\"\nURI = \"*\"\nUserName = \"{}\"\nEnabled = true\n",
-            config.render(),
-            wsman_test::SERVICE_ACCOUNT
-        ),
-    );
-    config.add_service_account();
+    map_fleet_ca(&mut config, ca_dir);
     config.write_raw(
         "subscriptions/fleet.toml",
         &format!(
@@ -280,4 +259,32 @@ fn past_the_connection_cap_forwarders_are_refused_cleanly_and_come_back() {
         field(&json, "refused_503")
     );
     assert!(daemon.is_running());
+}
+
+/// The fleet's CA (`ca_dir/ca.crt`, fleet-load's) trusted in `config` and mapped by one
+/// certificate mapping (`Subject=*`) to the service account, which is added: every forwarder
+/// with a certificate of that CA logs in as it.
+pub(crate) fn map_fleet_ca(config: &mut ConfigDir, ca_dir: &Path) {
+    let ca = std::fs::read(ca_dir.join("ca.crt")).expect("ca.crt");
+    let der = rustls_pemfile::certs(&mut ca.as_slice())
+        .next()
+        .expect("a certificate")
+        .expect("PEM");
+    let ca_thumbprint: String = sha1::Sha1::digest(der.as_ref())
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    config.write_raw(
+        &format!("certs/{ca_thumbprint}.crt"),
+        &String::from_utf8_lossy(&ca),
+    );
+    config.write_raw(
+        "config.toml",
+        &format!(
+            "{}[[CertMapping]]\nIssuer = \"{ca_thumbprint}\"\nSubject = \"*\"\nURI = \"*\"\nUserName = \"{}\"\nEnabled = true\n",
+            config.render(),
+            wsman_test::SERVICE_ACCOUNT
+        ),
+    );
+    config.add_service_account();
 }

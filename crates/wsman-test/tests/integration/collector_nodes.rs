@@ -23,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sha1::Digest;
 use wsman_test::postgres::{self, Postgres};
 use wsman_test::{binaries, free_port, ConfigDir, Daemon};
 
@@ -45,28 +44,7 @@ fn node(server: &Postgres, ca_dir: &Path) -> (ConfigDir, u16, PathBuf) {
     config.set("Config.Service.Auth", "Certificate", "true");
     config.set("HTTP", "ProxyProtocolFrom", "\"127.0.0.1\"");
     let thumbprint = config.add_https_listener(port);
-    let ca = std::fs::read(ca_dir.join("ca.crt")).expect("ca.crt");
-    let der = rustls_pemfile::certs(&mut ca.as_slice())
-        .next()
-        .expect("a certificate")
-        .expect("PEM");
-    let ca_thumbprint: String = sha1::Sha1::digest(der.as_ref())
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect();
-    config.write_raw(
-        &format!("certs/{ca_thumbprint}.crt"),
-        &String::from_utf8_lossy(&ca),
-    );
-    config.write_raw(
-        "config.toml",
-        &format!(
-            "{}[[CertMapping]]\nIssuer = \"{ca_thumbprint}\"\nSubject = \"*\"\nURI = \"*\"\nUserName = \"{}\"\nEnabled = true\n",
-            config.render(),
-            wsman_test::SERVICE_ACCOUNT
-        ),
-    );
-    config.add_service_account();
+    crate::collector_fleet::map_fleet_ca(&mut config, ca_dir);
     std::fs::create_dir_all(config.path().join("subscriptions")).expect("subscriptions/");
     let password_file = config.write_raw("wec-db.password", postgres::PASSWORD);
     std::fs::set_permissions(

@@ -50,6 +50,7 @@ mod push;
 mod push_auth;
 mod push_credentials;
 mod service;
+mod tmpfs;
 mod winrm_cli;
 mod wmi_access;
 
