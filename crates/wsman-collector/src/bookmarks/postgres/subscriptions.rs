@@ -44,6 +44,16 @@ pub(super) const SCHEMA: &str = "
 const BUMP: &str =
     "UPDATE wec_subscription_generation SET generation = generation + 1 RETURNING generation";
 
+/// Move the subscription generation within `transaction`: the new value is the revision of
+/// what the transaction changes, and nodes see it once the transaction commits.
+async fn next_generation(transaction: &tokio_postgres::Transaction<'_>) -> Result<i64, StoreError> {
+    Ok(transaction
+        .query_one(BUMP, &[])
+        .await
+        .map_err(postgres_error)?
+        .get(0))
+}
+
 /// One stored subscription as `wsmand wec` lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredSubscription {
@@ -181,11 +191,7 @@ impl PostgresStore {
         let outcome = self.run(move |pool| async move {
             let mut connection = pool.get().await?;
             let transaction = connection.transaction().await.map_err(postgres_error)?;
-            let generation: i64 = transaction
-                .query_one(BUMP, &[])
-                .await
-                .map_err(postgres_error)?
-                .get(0);
+            let generation = next_generation(&transaction).await?;
             let exists = transaction
                 .query_opt("SELECT 1 FROM wec_subscription WHERE name = $1", &[&name])
                 .await
@@ -243,11 +249,7 @@ impl PostgresStore {
         self.run(move |pool| async move {
             let mut connection = pool.get().await?;
             let transaction = connection.transaction().await.map_err(postgres_error)?;
-            let generation: i64 = transaction
-                .query_one(BUMP, &[])
-                .await
-                .map_err(postgres_error)?
-                .get(0);
+            let generation = next_generation(&transaction).await?;
             // Only over the text it was computed from: a change made in between wins, and
             // this one is reported missing rather than undoing it.
             let updated = transaction
@@ -275,11 +277,7 @@ impl PostgresStore {
         self.run(move |pool| async move {
             let mut connection = pool.get().await?;
             let transaction = connection.transaction().await.map_err(postgres_error)?;
-            let generation: i64 = transaction
-                .query_one(BUMP, &[])
-                .await
-                .map_err(postgres_error)?
-                .get(0);
+            let generation = next_generation(&transaction).await?;
             let removed = transaction
                 .execute("DELETE FROM wec_subscription WHERE name = $1", &[&name])
                 .await
