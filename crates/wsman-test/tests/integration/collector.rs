@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use wsman_events::delivery::{self, DeliveryHeaders, Embedding};
+use wsman_events::subscribe::EndpointReference;
 use wsman_events::{sldc, BookmarkList};
 use wsman_proto::xml::{self, Element, Limits};
 use wsman_test::http::basic_auth;
@@ -179,6 +180,48 @@ pub(crate) fn enumerate_as(port: u16, user: &str, password: &str) -> Offer {
     }
 }
 
+/// The offered subscription's delivery address, with its `e:Identifier` reference parameter
+/// (the subscription's version, as the push side echoes it) when `identifier`.
+pub(crate) fn delivery_endpoint(offer: &Offer, identifier: bool) -> EndpointReference {
+    let mut parameters = Vec::new();
+    if identifier {
+        let mut element = Element::new(
+            Some("http://schemas.xmlsoap.org/ws/2004/08/eventing"),
+            "Identifier",
+        );
+        element
+            .children
+            .push(xml::Node::Text(offer.version.clone()));
+        parameters.push(element);
+    }
+    delivery::endpoint(&offer.path, parameters)
+}
+
+/// Delivery `message`'s MessageID (and OperationID).
+pub(crate) fn delivery_message_id(message: u64) -> String {
+    format!("uuid:0B0B0B0B-0000-0000-0000-{message:012}")
+}
+
+/// The headers of a delivery as the push side writes them, acknowledgement requested.
+pub(crate) fn delivery_headers<'a>(
+    to: &'a EndpointReference,
+    message_id: &'a str,
+    bookmark: Option<&'a BookmarkList>,
+) -> DeliveryHeaders<'a> {
+    DeliveryHeaders {
+        to,
+        message_id,
+        operation_id: message_id,
+        session_id: None,
+        sequence_id: 1,
+        machine_id: SERVICE_ACCOUNT,
+        max_envelope_size: 512_000,
+        operation_timeout: Duration::from_secs(60),
+        bookmark,
+        ack_requested: true,
+    }
+}
+
 /// A delivery as the push side writes it, UTF-16, SLDC-compressed.
 pub(crate) fn batch(offer: &Offer, message: u64, events: &[String], identifier: bool) -> Vec<u8> {
     sldc::compress(&batch_text(offer, message, events, identifier))
@@ -191,18 +234,7 @@ pub(crate) fn batch_text(
     events: &[String],
     identifier: bool,
 ) -> Vec<u8> {
-    let mut parameters = Vec::new();
-    if identifier {
-        let mut element = Element::new(
-            Some("http://schemas.xmlsoap.org/ws/2004/08/eventing"),
-            "Identifier",
-        );
-        element
-            .children
-            .push(xml::Node::Text(offer.version.clone()));
-        parameters.push(element);
-    }
-    let to = delivery::endpoint(&offer.path, parameters);
+    let to = delivery_endpoint(offer, identifier);
     let mut bookmark = BookmarkList::new();
     if let Some(last) = events
         .iter()
@@ -218,19 +250,8 @@ pub(crate) fn batch_text(
     {
         bookmark.advance("Security", last);
     }
-    let message_id = format!("uuid:0B0B0B0B-0000-0000-0000-{message:012}");
-    let headers = DeliveryHeaders {
-        to: &to,
-        message_id: &message_id,
-        operation_id: &message_id,
-        session_id: None,
-        sequence_id: 1,
-        machine_id: SERVICE_ACCOUNT,
-        max_envelope_size: 512_000,
-        operation_timeout: Duration::from_secs(60),
-        bookmark: Some(&bookmark),
-        ack_requested: true,
-    };
+    let message_id = delivery_message_id(message);
+    let headers = delivery_headers(&to, &message_id, Some(&bookmark));
     let xml = delivery::events_envelope(&headers, events, Embedding::Cdata);
     let (bytes, _) = delivery::encode(&xml, true);
     bytes

@@ -6,14 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use wsman_events::delivery::{self, DeliveryHeaders};
+use wsman_events::delivery;
 use wsman_events::sldc;
-use wsman_proto::xml::Element;
 use wsman_test::{SERVICE_ACCOUNT, SERVICE_PASSWORD};
 
 use crate::collector::{
-    acknowledged, batch, deliver_as, enumerate_as, numbered_events, text, Collector, Offer, SECOND,
-    SECOND_PASSWORD,
+    acknowledged, batch, deliver_as, delivery_endpoint, delivery_headers, delivery_message_id,
+    enumerate_as, numbered_events, text, Collector, Offer, SECOND, SECOND_PASSWORD,
 };
 
 /// The subscription's heartbeat interval, and how many of them make a forwarder silent: a
@@ -24,27 +23,9 @@ const PACE: Duration = Duration::from_millis(300);
 
 /// A heartbeat as the push side writes it, UTF-16, SLDC-compressed.
 fn heartbeat(offer: &Offer, message: u64) -> Vec<u8> {
-    let mut identifier = Element::new(
-        Some("http://schemas.xmlsoap.org/ws/2004/08/eventing"),
-        "Identifier",
-    );
-    identifier
-        .children
-        .push(wsman_proto::xml::Node::Text(offer.version.clone()));
-    let to = delivery::endpoint(&offer.path, vec![identifier]);
-    let message_id = format!("uuid:0B0B0B0B-0000-0000-0000-{message:012}");
-    let headers = DeliveryHeaders {
-        to: &to,
-        message_id: &message_id,
-        operation_id: &message_id,
-        session_id: None,
-        sequence_id: 1,
-        machine_id: SERVICE_ACCOUNT,
-        max_envelope_size: 512_000,
-        operation_timeout: Duration::from_secs(60),
-        bookmark: None,
-        ack_requested: true,
-    };
+    let to = delivery_endpoint(offer, true);
+    let message_id = delivery_message_id(message);
+    let headers = delivery_headers(&to, &message_id, None);
     let (bytes, _) = delivery::encode(&delivery::heartbeat_envelope(&headers), true);
     sldc::compress(&bytes)
 }
