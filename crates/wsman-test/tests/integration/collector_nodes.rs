@@ -46,20 +46,7 @@ fn node(server: &Postgres, ca_dir: &Path) -> (ConfigDir, u16, PathBuf) {
     let thumbprint = config.add_https_listener(port);
     crate::collector_fleet::map_fleet_ca(&mut config, ca_dir);
     std::fs::create_dir_all(config.path().join("subscriptions")).expect("subscriptions/");
-    let password_file = config.write_raw("wec-db.password", postgres::PASSWORD);
-    std::fs::set_permissions(
-        &password_file,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .expect("chmod");
-    config.write_raw(
-        "collector.toml",
-        &format!(
-            "[bookmarks]\nbackend = \"postgres\"\nconnection = \"{}\"\npassword_file = \"{}\"\npool_size = 8\nconnect_timeout_seconds = 2\nstatement_timeout_seconds = 4\n",
-            server.connection(),
-            password_file.display()
-        ),
-    );
+    crate::collector_postgres::use_postgres_store(&config, server, 8);
     let certificate = config.path().join(format!("certs/{thumbprint}.crt"));
     (config, port, certificate)
 }
