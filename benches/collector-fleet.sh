@@ -30,6 +30,15 @@
 #   OPENWEC_BIN=/path/to/openwec/target/release/openwecd benches/collector-fleet.sh
 #   WSMAND_BIN=target/release/wsmand FLEET_LOAD_BIN=target/release/fleet-load benches/collector-fleet.sh
 #   BENCH_PROFILE=debug benches/collector-fleet.sh              # debug builds (figures not comparable)
+#   BENCH_STORE=postgres benches/collector-fleet.sh              # bookmarks in PostgreSQL
+#
+# With BENCH_STORE=postgres the bookmarks are in a PostgreSQL cluster started for the run
+# (fsync on; BENCH_POOL connections, default 8, as a node's default pool) instead of SQLite, as
+# the nodes behind a load balancer keep them. Each delivery commits its own transaction (its
+# claim on the forwarder is a lock in it) and PostgreSQL flushes the WAL of the commits that
+# wait together in one fsync: its own group commit. The run reports the commits and the WAL
+# syncs the server counted (pg_stat_database, pg_stat_wal), so how many Acks share an fsync is
+# measured, not assumed.
 #
 # Not part of scripts/test.sh: figures depend on the machine; the ratio is what to compare.
 set -euo pipefail
@@ -48,6 +57,12 @@ EVENT_BYTES="${BENCH_EVENT_BYTES:-500}"
 HEARTBEAT="${BENCH_HEARTBEAT:-30}"
 STORM_SECONDS="${BENCH_STORM_SECONDS:-90}"
 STORM_KILL_AT="${BENCH_STORM_KILL_AT:-30}"
+STORE="${BENCH_STORE:-sqlite}"
+POOL="${BENCH_POOL:-8}"
+case "$STORE" in
+sqlite | postgres) ;;
+*) echo "BENCH_STORE is sqlite or postgres, not $STORE" >&2; exit 2 ;;
+esac
 # The storm's record ids start here, above any the first run can reach.
 STORM_FIRST=1000000000
 PROFILE="${BENCH_PROFILE:-release}"
@@ -87,6 +102,14 @@ type = "file"
 path = "$WORK/wsmand-out/{client}.xml"
 format = "raw"
 TOML
+if [ "$STORE" = postgres ]; then
+    step "PostgreSQL for the bookmarks (pool of $POOL connections)"
+    start_postgres $((POOL * 2 + 20))
+    install -m 0600 /dev/null "$CONFIG/wec-db.password"
+    printf '%s\n' "$PG_PASSWORD" >"$CONFIG/wec-db.password"
+    printf '[bookmarks]\nbackend = "postgres"\nconnection = "%s"\npassword_file = "%s"\npool_size = %s\n' \
+        "$PG_CONNECTION" "$CONFIG/wec-db.password" "$POOL" >"$CONFIG/collector.toml"
+fi
 start_collector "$CONFIG" "$WORK/wec.sqlite" "$WORK/wsmand.log"
 WSMAND_PID=$COLLECTOR_PID
 sleep 1
@@ -127,7 +150,33 @@ print(f"lost {lost} duplicated {duplicated} stored {len(seen)} resent-unacknowle
 PY
 }
 
+# The server's count of commits in the bookmarks' database and of WAL syncs, cluster-wide.
+pg_counts() {
+    pg_sql postgres "SELECT pg_stat_force_next_flush()" >/dev/null 2>&1 || true
+    pg_sql wec "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = 'wec'), wal_sync FROM pg_stat_wal"
+}
+# A process's CPU time so far (user + system), in seconds.
+cpu_seconds() {
+    awk -v tick="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / tick }' "/proc/$1/stat"
+}
+[ "$STORE" = postgres ] && PG_BEFORE="$(pg_counts)"
+CPU_BEFORE="$(cpu_seconds "$WSMAND_PID")"
 fleet wsmand "$PORT" "$WORK/listener.crt" "$WORK/wsmand-out"
+CPU_WSMAND="$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$CPU_BEFORE" "$(cpu_seconds "$WSMAND_PID")")"
+PG_LINE=""
+if [ "$STORE" = postgres ]; then
+    # An idle backend reports its counts within 10 s (PostgreSQL's PGSTAT_IDLE_INTERVAL).
+    sleep 11
+    PG_LINE="$(python3 - "$PG_BEFORE" "$(pg_counts)" <<'PY'
+import sys
+(c0, s0), (c1, s1) = (map(int, a.split()) for a in sys.argv[1:3])
+commits, syncs = c1 - c0, s1 - s0
+print(f"PostgreSQL bookmarks: {commits} commits, {syncs} WAL syncs, "
+      f"{commits / max(syncs, 1):.1f} commits per sync")
+PY
+)"
+    echo "$PG_LINE"
+fi
 RSS_PEAK="$(awk '/^VmHWM:/ {print $2}' "/proc/$WSMAND_PID/status")"
 kill -0 "$WSMAND_PID" || { tail -20 "$WORK/wsmand.log"; exit 1; }
 
@@ -165,6 +214,7 @@ PY
 fi
 
 OPENWEC_EPS=""
+CPU_OPENWEC=""
 if [ -n "${OPENWEC_BIN:-}" ]; then
     OPENWEC_CLI="${OPENWEC_CLI:-$(dirname "$OPENWEC_BIN")/openwec}"
     step "OpenWEC ($OPENWEC_BIN): TLS with the forwarders' CA, SQLite, its Files output"
@@ -210,25 +260,39 @@ TOML
     OPENWEC_PID=$!
     PIDS+=("$OPENWEC_PID")
     wait_for_port "$OPORT" "$OPENWEC_PID" "$WORK/openwec.log"
+    CPU_BEFORE="$(cpu_seconds "$OPENWEC_PID")"
     fleet openwec "$OPORT" "$WORK/ca/ca.crt" "$WORK/openwec-out"
+    CPU_OPENWEC="$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$CPU_BEFORE" "$(cpu_seconds "$OPENWEC_PID")")"
     OPENWEC_EPS="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events_per_second"])' "$WORK/openwec.json")"
 else
     echo "no OPENWEC_BIN: wsmand's figures alone"
 fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 - "$WORK/wsmand.json" "$WORK/wsmand.count" "$RSS_BEFORE" "$RSS_PEAK" "$FORWARDERS" "$OPENWEC_EPS" "$STORM" <<'PY'
+python3 - "$WORK/wsmand.json" "$WORK/wsmand.count" "$RSS_BEFORE" "$RSS_PEAK" "$FORWARDERS" "$OPENWEC_EPS" "$STORM" "$PG_LINE" \
+    "$CPU_WSMAND" "$CPU_OPENWEC" "$WORK/openwec.json" <<'PY'
 import json, sys
 run = json.load(open(sys.argv[1]))
+def per_100k(cpu, acked):
+    return f"{float(cpu) * 100000 / max(acked, 1):.2f} CPU-s per 100k events"
+cpu = per_100k(sys.argv[9], run["events_acked"])
+if sys.argv[10]:
+    cpu += f" (OpenWEC {per_100k(sys.argv[10], json.load(open(sys.argv[11]))['events_acked'])})"
 lost, duplicated = (int(x) for x in open(sys.argv[2]).read().split()[1:4:2])
 before, peak, forwarders = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 openwec = float(sys.argv[6]) if sys.argv[6] else None
 per = (peak - before) * 1024 / forwarders
-ratio = f"{run['events_per_second'] / openwec:.2f}x OpenWEC events/s" if openwec else "no OpenWEC in this run"
+ratio = "no OpenWEC in this run"
+if openwec:
+    theirs = json.load(open(sys.argv[11]))
+    ratio = (f"{run['events_per_second'] / openwec:.2f}x OpenWEC events/s, OpenWEC's p99 Ack "
+             f"{theirs['ack_ms_p99']:.1f} ms ({theirs['ack_ms_p99'] / max(run['ack_ms_p99'], 0.1):.1f}x ours), "
+             f"{theirs['failed']} of its forwarders failed")
 if run["failed"]:
     print(f"{run['failed']} forwarders failed, first: {run['first_failures']}")
 print(f"fleet: {forwarders} forwarders ({run['connected']} connected), {run['events_per_second']:.0f} events/s, "
       f"p99 Ack {run['ack_ms_p99']:.1f} ms, RSS {peak / 1024:.1f} MB peak ({before / 1024:.1f} MB before, "
-      f"{per / 1024:.1f} KiB per forwarder), lost {lost}, duplicated {duplicated}, {ratio}"
-      + (f"; {sys.argv[7]}" if sys.argv[7] else ""))
+      f"{per / 1024:.1f} KiB per forwarder), lost {lost}, duplicated {duplicated}, {ratio}, {cpu}"
+      + (f"; {sys.argv[7]}" if sys.argv[7] else "")
+      + (f"; {sys.argv[8]}" if sys.argv[8] else ""))
 PY

@@ -164,6 +164,50 @@ start_collector() {
     wait_for_port "${4:-$PORT}" "$COLLECTOR_PID" "$3"
 }
 
+# A PostgreSQL cluster of its own for a benchmark, from Debian's `postgresql` binaries: initdb
+# in $WORK/postgres (as the `postgres` user when run as root, which PostgreSQL refuses to run
+# as), listening on 127.0.0.1 only, fsync on (its commits are as durable as the service's),
+# one database `wec` of the user `wec` (scram-sha-256, a password made here). Sets PG_PORT,
+# PG_PASSWORD, PG_CONNECTION (a libpq connection string without the password), PG_BIN and adds the
+# server to PIDS, so cleanup_scratch stops it.
+#   start_postgres [MAX_CONNECTIONS]
+start_postgres() {
+    local bin data run=() max="${1:-200}"
+    ensure_packages postgresql
+    bin="$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d | sort -V | tail -1)"
+    [ -x "$bin/initdb" ] || { echo "PostgreSQL's initdb not found under /usr/lib/postgresql" >&2; exit 1; }
+    mkdir -p "$WORK/postgres"
+    if [ "$(id -u)" -eq 0 ]; then
+        # Only traversal of $WORK for the postgres user: nothing else of it is readable.
+        chmod 0711 "$WORK"
+        chown postgres:postgres "$WORK/postgres"
+        run=(setpriv --reuid=postgres --regid=postgres --init-groups)
+    fi
+    data="$WORK/postgres/data"
+    PG_PORT="$(free_port)"
+    PG_PASSWORD="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+    printf '%s\n' "$PG_PASSWORD" >"$WORK/postgres/pwfile"
+    [ "${#run[@]}" -eq 0 ] || chown postgres:postgres "$WORK/postgres/pwfile"
+    "${run[@]}" "$bin/initdb" -D "$data" -U wec --auth=scram-sha-256 \
+        --pwfile="$WORK/postgres/pwfile" -E UTF8 --locale=C >"$WORK/postgres/initdb.log"
+    rm -f "$WORK/postgres/pwfile"
+    printf "listen_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = '%s'\nfsync = on\nmax_connections = %s\n" \
+        "$PG_PORT" "$WORK/postgres" "$max" >>"$data/postgresql.conf"
+    "${run[@]}" "$bin/postgres" -D "$data" >"$WORK/postgres/server.log" 2>&1 &
+    PIDS+=("$!")
+    wait_for_port "$PG_PORT" "$!" "$WORK/postgres/server.log"
+    PG_CONNECTION="host=127.0.0.1 port=$PG_PORT user=wec dbname=wec"
+    PG_BIN="$bin"
+    pg_sql postgres "CREATE DATABASE wec" >/dev/null
+}
+
+# Run SQL on the benchmark's cluster (start_postgres), in database $1; prints the rows
+# unaligned, fields separated by spaces.
+#   pg_sql DATABASE SQL
+pg_sql() {
+    PGPASSWORD="$PG_PASSWORD" "$PG_BIN/psql" -X -q -A -t -F ' ' -h 127.0.0.1 -p "$PG_PORT" -U wec -d "$1" -c "$2"
+}
+
 # Install the packages from $@ that are missing. Runs apt-get update once, only when something
 # is missing. Without root it prints the command to run instead and returns 1.
 ensure_packages() {
