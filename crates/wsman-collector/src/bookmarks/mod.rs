@@ -9,6 +9,7 @@
 //! `DIR/collector.toml` ([`config`]).
 
 pub mod config;
+mod group;
 mod postgres;
 mod sqlite;
 

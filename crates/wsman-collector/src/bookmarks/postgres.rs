@@ -24,6 +24,7 @@
 
 mod subscriptions;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub use subscriptions::{check as check_subscription, Change, PutError, StoredSubscription};
@@ -31,6 +32,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::Client;
 use wsman_events::{BookmarkList, Timestamp};
 
+use super::group::GroupCommit;
 use super::{
     list_from_rows, stored_record, BookmarkStore, Claim, ClientState, PostgresSettings, StoreError,
 };
@@ -73,10 +75,27 @@ const NOTE_EVENT: &str = "
     ON CONFLICT (client, subscription)
     DO UPDATE SET last_event = GREATEST(wec_client.last_event, EXCLUDED.last_event)";
 
-const NOTE_HEARTBEAT: &str = "
-    INSERT INTO wec_client (client, subscription, last_heartbeat) VALUES ($1, $2, $3)
+/// The heartbeats of a group in one statement: the latest of each forwarder (one statement may
+/// not update a row twice), in one order (two nodes' groups cannot deadlock).
+const NOTE_HEARTBEATS: &str = "
+    INSERT INTO wec_client (client, subscription, last_heartbeat)
+    SELECT client, subscription, max(at)
+    FROM unnest($1::text[], $2::text[], $3::bigint[]) AS beat(client, subscription, at)
+    GROUP BY client, subscription
+    ORDER BY client, subscription
     ON CONFLICT (client, subscription)
     DO UPDATE SET last_heartbeat = GREATEST(wec_client.last_heartbeat, EXCLUDED.last_heartbeat)";
+
+/// The most heartbeats one commit carries.
+const MAX_HEARTBEAT_GROUP: usize = 1024;
+
+/// One heartbeat waiting for its group's commit.
+#[derive(Debug)]
+struct Beat {
+    client: String,
+    subscription: String,
+    at: i64,
+}
 
 const LOAD: &str = "SELECT channel, record_id FROM wec_bookmark
     WHERE client = $1 AND subscription = $2 ORDER BY channel";
@@ -88,6 +107,10 @@ const CLAIM: &str = "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))";
 /// The store over a bounded pool of connections to one database.
 pub struct PostgresStore {
     pool: Arc<Pool>,
+    /// Heartbeats are committed in groups: a fleet's heartbeats are as many writes as its
+    /// batches, and one commit (one WAL flush) each queued them for the pool's connections.
+    heartbeats: GroupCommit<Beat, Result<(), StoreError>>,
+    heartbeat_commits: AtomicU64,
     /// Taken out only by `Drop`, which shuts it down without blocking (the store may be
     /// dropped on an async thread).
     runtime: Option<tokio::runtime::Runtime>,
@@ -338,6 +361,8 @@ impl PostgresStore {
         });
         let store = PostgresStore {
             pool,
+            heartbeats: GroupCommit::new(MAX_HEARTBEAT_GROUP),
+            heartbeat_commits: AtomicU64::new(0),
             runtime: Some(runtime),
         };
         store.run(|pool| async move {
@@ -419,6 +444,48 @@ impl PostgresStore {
             .recv()
             .unwrap_or_else(|_| Err(StoreError::Unavailable("store task ended".to_owned())))
     }
+}
+
+impl PostgresStore {
+    /// Heartbeat statements committed since the store was opened: with group commit, fewer
+    /// than the heartbeats noted when forwarders send them together.
+    pub fn heartbeat_commits(&self) -> u64 {
+        self.heartbeat_commits.load(Ordering::Relaxed)
+    }
+
+    /// One group's heartbeats in one statement (its own transaction, one WAL flush); every
+    /// member is told how it went.
+    fn note_heartbeats(&self, beats: &[&Beat]) -> Vec<Result<(), StoreError>> {
+        let clients: Vec<&str> = beats.iter().map(|b| b.client.as_str()).collect();
+        let subscriptions: Vec<&str> = beats.iter().map(|b| b.subscription.as_str()).collect();
+        let times: Vec<i64> = beats.iter().map(|b| b.at).collect();
+        let (clients, subscriptions) = (owned(&clients), owned(&subscriptions));
+        let written = self.run(|pool| async move {
+            let connection = pool.get().await?;
+            connection
+                .execute(NOTE_HEARTBEATS, &[&clients, &subscriptions, &times])
+                .await
+                .map_err(postgres_error)?;
+            connection.reuse();
+            Ok(())
+        });
+        if written.is_ok() {
+            self.heartbeat_commits.fetch_add(1, Ordering::Relaxed);
+        }
+        beats
+            .iter()
+            .map(|_| match &written {
+                Ok(()) => Ok(()),
+                Err(error) => Err(StoreError::Unavailable(format!(
+                    "heartbeats not stored: {error}"
+                ))),
+            })
+            .collect()
+    }
+}
+
+fn owned(texts: &[&str]) -> Vec<String> {
+    texts.iter().map(|t| (*t).to_owned()).collect()
 }
 
 /// A transaction holding a forwarder's claim ([`CLAIM`]), open on its own connection until
@@ -572,16 +639,13 @@ impl BookmarkStore for PostgresStore {
 
     fn heartbeat(&self, client: &str, subscription: &str, at: Timestamp) -> Result<(), StoreError> {
         let (client, subscription) = (client.to_owned(), subscription.to_owned());
-        let at = at.unix_micros();
-        self.run(|pool| async move {
-            let connection = pool.get().await?;
-            connection
-                .execute(NOTE_HEARTBEAT, &[&client, &subscription, &at])
-                .await
-                .map_err(postgres_error)?;
-            connection.reuse();
-            Ok(())
-        })
+        let beat = Beat {
+            client,
+            subscription,
+            at: at.unix_micros(),
+        };
+        self.heartbeats
+            .submit(beat, |beats| self.note_heartbeats(beats))
     }
 
     fn clients(&self, subscription: &str) -> Result<Vec<ClientState>, StoreError> {
@@ -635,5 +699,86 @@ impl BookmarkStore for PostgresStore {
             connection.reuse();
             Ok(removed > 0 || known > 0)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::bookmarks::{config, Backend};
+    use wsman_test::postgres::{self, Postgres};
+
+    /// A store of one connection on a real server.
+    fn store_of_one_connection(server: &Postgres, dir: &std::path::Path) -> PostgresStore {
+        let password = dir.join("password");
+        std::fs::write(&password, postgres::PASSWORD).unwrap();
+        std::fs::set_permissions(
+            &password,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("collector.toml"),
+            format!(
+                "[bookmarks]\nbackend = \"postgres\"\nconnection = \"{}\"\npassword_file = \"{}\"\npool_size = 1\nstatement_timeout_seconds = 20\n",
+                server.connection(),
+                password.display()
+            ),
+        )
+        .unwrap();
+        match config::load(dir, &dir.join("unused.sqlite")).unwrap() {
+            Backend::Postgres(settings) => PostgresStore::open(&settings).unwrap(),
+            Backend::Sqlite { .. } => unreachable!("the file names PostgreSQL"),
+        }
+    }
+
+    /// Heartbeats that arrive while one is being written share the next statement: 1 + 63
+    /// heartbeats of 32 forwarders (two of most in one group), two commits, and each
+    /// forwarder's latest time stored. The first write is held by a claim on the pool's only
+    /// connection, so the grouping does not depend on timing.
+    #[test]
+    fn heartbeats_waiting_behind_a_write_share_the_next_one() {
+        let Some(server) = Postgres::start() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(store_of_one_connection(&server, dir.path()));
+        let beat = |store: &Arc<PostgresStore>, i: i64| {
+            let store = Arc::clone(store);
+            std::thread::spawn(move || {
+                let at = Timestamp::from_unix_micros(1_000_000 + i);
+                store
+                    .heartbeat(&format!("fwd{}", i % 32), "wef", at)
+                    .unwrap();
+            })
+        };
+        let claim = store.claim("holder", "wef").unwrap();
+        let first = beat(&store, 0);
+        while !store.heartbeats.is_committing() {
+            std::thread::yield_now();
+        }
+        let rest: Vec<_> = (1..64).map(|i| beat(&store, i)).collect();
+        while store.heartbeats.waiting() < 63 {
+            std::thread::yield_now();
+        }
+        drop(claim);
+        first.join().unwrap();
+        for thread in rest {
+            thread.join().unwrap();
+        }
+        assert_eq!(store.heartbeat_commits(), 2, "64 heartbeats in two commits");
+        let clients = store.clients("wef").unwrap();
+        assert_eq!(clients.len(), 32);
+        for state in clients {
+            let n: i64 = state.client.trim_start_matches("fwd").parse().unwrap();
+            assert_eq!(
+                state.last_heartbeat,
+                Some(Timestamp::from_unix_micros(1_000_000 + n + 32)),
+                "{}: the later of its two heartbeats",
+                state.client
+            );
+            assert_eq!(state.last_event, None);
+        }
     }
 }

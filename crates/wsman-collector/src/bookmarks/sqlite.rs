@@ -14,39 +14,28 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use wsman_events::{BookmarkList, Timestamp};
 
+use super::group::GroupCommit;
 use super::{list_from_rows, stored_record, BookmarkStore, ClientState, StoreError};
 
 /// The most writes one group commit carries; the rest wait for the next.
 const MAX_GROUP: usize = 256;
+
+/// What one write returns: the bookmark as stored, for a merge.
+type Outcome = Result<Option<BookmarkList>, StoreError>;
 
 /// The store, one SQLite database.
 #[derive(Debug)]
 pub struct SqliteStore {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
-    group: Mutex<Group>,
-    committed: Condvar,
+    group: GroupCommit<Change, Outcome>,
     /// Transactions committed (each one fsync), for the count of writes per commit.
     commits: AtomicU64,
-}
-
-/// Writes waiting for the next commit, and whether a commit is under way.
-#[derive(Debug, Default)]
-struct Group {
-    waiting: Vec<Arc<Write>>,
-    committing: bool,
-}
-
-/// One write of a group and, once its group committed, how it went.
-#[derive(Debug)]
-struct Write {
-    change: Change,
-    outcome: Mutex<Option<Result<Option<BookmarkList>, StoreError>>>,
 }
 
 #[derive(Debug)]
@@ -170,59 +159,34 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
-            group: Mutex::new(Group::default()),
-            committed: Condvar::new(),
+            group: GroupCommit::new(MAX_GROUP),
             commits: AtomicU64::new(0),
         })
     }
 
     /// Add `change` to the waiting group and return once a commit that holds it is durable
-    /// (or failed). The first waiter to find no commit under way commits everyone waiting.
-    fn write(&self, change: Change) -> Result<Option<BookmarkList>, StoreError> {
-        let mine = Arc::new(Write {
-            change,
-            outcome: Mutex::new(None),
-        });
-        let mut group = lock(&self.group);
-        group.waiting.push(Arc::clone(&mine));
-        loop {
-            if let Some(outcome) = lock(&mine.outcome).take() {
-                return outcome;
-            }
-            if group.committing {
-                group = self
-                    .committed
-                    .wait(group)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                continue;
-            }
-            let take = group.waiting.len().min(MAX_GROUP);
-            let members: Vec<Arc<Write>> = group.waiting.drain(..take).collect();
-            group.committing = true;
-            drop(group);
-            self.commit(&members);
-            group = lock(&self.group);
-            group.committing = false;
-            self.committed.notify_all();
-        }
+    /// (or failed).
+    fn write(&self, change: Change) -> Outcome {
+        self.group.submit(change, |changes| self.commit(changes))
     }
 
-    /// One transaction for `members`, then each member's outcome: the bookmark as stored
-    /// for a merge. A failed commit fails every member (none is acknowledged).
-    fn commit(&self, members: &[Arc<Write>]) {
+    /// One transaction for `changes`, then each one's outcome: the bookmark as stored for a
+    /// merge. A failed commit fails every member (none is acknowledged).
+    fn commit(&self, changes: &[&Change]) -> Vec<Outcome> {
         let mut connection = lock(&self.writer);
         let committed = (|| -> Result<(), rusqlite::Error> {
             let transaction = connection.transaction()?;
-            for member in members {
-                apply(&transaction, &member.change)?;
+            for change in changes {
+                apply(&transaction, change)?;
             }
             transaction.commit()
         })();
         if committed.is_ok() {
             self.commits.fetch_add(1, Ordering::Relaxed);
         }
-        for member in members {
-            let outcome = match (&committed, &member.change) {
+        changes
+            .iter()
+            .map(|change| match (&committed, change) {
                 (Err(e), _) => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
                 (Ok(()), Change::Heartbeat { .. }) => Ok(None),
                 (
@@ -233,9 +197,8 @@ impl SqliteStore {
                         ..
                     },
                 ) => load_on(&connection, client, subscription),
-            };
-            *lock(&member.outcome) = Some(outcome);
-        }
+            })
+            .collect()
     }
 }
 
@@ -318,6 +281,7 @@ impl BookmarkStore for SqliteStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::sync::Arc;
 
     /// Merges that arrive while a commit is under way share the next one: 1 + 63 merges, two
     /// commits, and each merge returns only once its bookmark is in the file (read back
@@ -343,11 +307,11 @@ mod tests {
         };
         let writer = lock(&store.writer);
         let first = merge(&store, 0);
-        while !lock(&store.group).committing {
+        while !store.group.is_committing() {
             std::thread::yield_now();
         }
         let rest: Vec<_> = (1..64).map(|i| merge(&store, i)).collect();
-        while lock(&store.group).waiting.len() < 63 {
+        while store.group.waiting() < 63 {
             std::thread::yield_now();
         }
         drop(writer);

@@ -1,0 +1,219 @@
+//! Group commit: writes that arrive while a commit is under way wait together and go into the
+//! next commit, one transaction and one durable flush for all of them.
+//!
+//! Why: every write must be durable before what depends on it is acknowledged, and one flush
+//! per write, one after another, makes concurrent writers queue behind each other's flushes
+//! (the tail of the time to Ack). Each member still returns only once a commit that holds it
+//! is durable, or failed: the same guarantee, fewer flushes. The first waiter that finds no
+//! commit under way commits everyone waiting (up to a bound), on its own thread: no thread
+//! of the store's own, nothing to start or stop.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// Writes of type `C` committed in groups; each gets an outcome `O`.
+#[derive(Debug)]
+pub(super) struct GroupCommit<C, O> {
+    waiting: Mutex<Waiting<C, O>>,
+    committed: Condvar,
+    max: usize,
+}
+
+#[derive(Debug)]
+struct Waiting<C, O> {
+    members: Vec<Arc<Member<C, O>>>,
+    committing: bool,
+}
+
+/// One write and, once its group committed, how it went.
+#[derive(Debug)]
+struct Member<C, O> {
+    change: C,
+    outcome: Mutex<Option<O>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded state is a list and a flag, each change of it complete under the lock.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<C, O> GroupCommit<C, O> {
+    /// Groups of at most `max` writes; the rest wait for the next commit.
+    pub(super) fn new(max: usize) -> GroupCommit<C, O> {
+        GroupCommit {
+            waiting: Mutex::new(Waiting {
+                members: Vec::new(),
+                committing: false,
+            }),
+            committed: Condvar::new(),
+            max: max.max(1),
+        }
+    }
+
+    /// Add `change` to the waiting group and return its outcome once a commit that holds it
+    /// is done. `commit` writes a group in one transaction and returns one outcome per change,
+    /// in order; it runs on the thread of whichever member leads the group.
+    pub(super) fn submit(&self, change: C, commit: impl Fn(&[&C]) -> Vec<O>) -> O {
+        let mine = Arc::new(Member {
+            change,
+            outcome: Mutex::new(None),
+        });
+        let mut waiting = lock(&self.waiting);
+        waiting.members.push(Arc::clone(&mine));
+        loop {
+            if let Some(outcome) = lock(&mine.outcome).take() {
+                return outcome;
+            }
+            if waiting.committing {
+                waiting = self
+                    .committed
+                    .wait(waiting)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                continue;
+            }
+            let take = waiting.members.len().min(self.max);
+            let members: Vec<Arc<Member<C, O>>> = waiting.members.drain(..take).collect();
+            waiting.committing = true;
+            drop(waiting);
+            // Whatever `commit` does (panics included), the group is settled and the flag
+            // cleared, so no member waits forever.
+            let settle = Settle {
+                group: self,
+                members: &members,
+            };
+            let changes: Vec<&C> = members.iter().map(|m| &m.change).collect();
+            let outcomes = commit(&changes);
+            assert_eq!(outcomes.len(), members.len(), "one outcome per change");
+            for (member, outcome) in members.iter().zip(outcomes) {
+                *lock(&member.outcome) = Some(outcome);
+            }
+            drop(settle);
+            waiting = lock(&self.waiting);
+        }
+    }
+
+    /// A commit is under way (for tests that hold one to make a group).
+    #[cfg(test)]
+    pub(super) fn is_committing(&self) -> bool {
+        lock(&self.waiting).committing
+    }
+
+    /// Writes waiting for the next commit.
+    #[cfg(test)]
+    pub(super) fn waiting(&self) -> usize {
+        lock(&self.waiting).members.len()
+    }
+}
+
+/// Ends a group's commit when dropped: clears the flag and wakes the waiters. Members a
+/// panicking commit left unsettled go back to the waiting list, so their threads lead or join
+/// the next group instead of waiting for an outcome that never comes.
+struct Settle<'a, C, O> {
+    group: &'a GroupCommit<C, O>,
+    members: &'a [Arc<Member<C, O>>],
+}
+
+impl<C, O> Drop for Settle<'_, C, O> {
+    fn drop(&mut self) {
+        let mut waiting = lock(&self.group.waiting);
+        waiting.committing = false;
+        // Members the commit did not settle (it panicked) wait again for the next group.
+        for member in self.members {
+            if lock(&member.outcome).is_none() && std::thread::panicking() {
+                waiting.members.push(Arc::clone(member));
+            }
+        }
+        drop(waiting);
+        self.group.committed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::sync::mpsc;
+
+    /// Writes that arrive while a commit is under way share the next one: 1 + 63 writes, two
+    /// commits, every member told its own outcome. The first commit is held on a channel, so
+    /// the grouping does not depend on timing.
+    #[test]
+    fn writes_waiting_behind_a_commit_share_the_next_one() {
+        let group = Arc::new(GroupCommit::<u32, u32>::new(256));
+        let commits = Arc::new(Mutex::new(Vec::<Vec<u32>>::new()));
+        let (release, held) = mpsc::channel::<()>();
+        let held = Arc::new(Mutex::new(held));
+        let submit = |value: u32| {
+            let (group, commits, held) =
+                (Arc::clone(&group), Arc::clone(&commits), Arc::clone(&held));
+            std::thread::spawn(move || {
+                let outcome = group.submit(value, |changes| {
+                    if lock(&commits).is_empty() {
+                        lock(&held).recv().unwrap();
+                    }
+                    lock(&commits).push(changes.iter().map(|c| **c).collect());
+                    changes.iter().map(|c| **c * 10).collect()
+                });
+                assert_eq!(outcome, value * 10);
+            })
+        };
+        let first = submit(0);
+        while !group.is_committing() {
+            std::thread::yield_now();
+        }
+        let rest: Vec<_> = (1..64).map(submit).collect();
+        while group.waiting() < 63 {
+            std::thread::yield_now();
+        }
+        release.send(()).unwrap();
+        first.join().unwrap();
+        for thread in rest {
+            thread.join().unwrap();
+        }
+        let commits = lock(&commits);
+        assert_eq!(commits.len(), 2, "64 writes in two commits: {commits:?}");
+        assert_eq!(commits[0], vec![0]);
+        let mut second = commits[1].clone();
+        second.sort_unstable();
+        assert_eq!(second, (1..64).collect::<Vec<_>>());
+    }
+
+    /// A group is at most `max` writes: the rest wait for the commit after.
+    #[test]
+    fn a_group_holds_at_most_its_bound() {
+        let group = Arc::new(GroupCommit::<u32, ()>::new(4));
+        let sizes = Arc::new(Mutex::new(Vec::<usize>::new()));
+        let (release, held) = mpsc::channel::<()>();
+        let held = Arc::new(Mutex::new(held));
+        let submit = |value: u32| {
+            let (group, sizes, held) = (Arc::clone(&group), Arc::clone(&sizes), Arc::clone(&held));
+            std::thread::spawn(move || {
+                group.submit(value, |changes| {
+                    if lock(&sizes).is_empty() {
+                        lock(&held).recv().unwrap();
+                    }
+                    lock(&sizes).push(changes.len());
+                    vec![(); changes.len()]
+                })
+            })
+        };
+        let first = submit(0);
+        while !group.is_committing() {
+            std::thread::yield_now();
+        }
+        let rest: Vec<_> = (1..10).map(submit).collect();
+        while group.waiting() < 9 {
+            std::thread::yield_now();
+        }
+        release.send(()).unwrap();
+        first.join().unwrap();
+        for thread in rest {
+            thread.join().unwrap();
+        }
+        let sizes = lock(&sizes);
+        assert_eq!(sizes[0], 1);
+        assert!(sizes.iter().all(|&n| n <= 4), "{sizes:?}");
+        assert_eq!(sizes.iter().sum::<usize>(), 10);
+    }
+}
