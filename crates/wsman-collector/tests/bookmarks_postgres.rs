@@ -32,22 +32,7 @@ fn a_held_forwarder_fails_in_the_server_and_holds_no_one_else() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let password = dir.path().join("password");
-    std::fs::write(&password, postgres::PASSWORD).expect("password file");
-    std::fs::set_permissions(
-        &password,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .expect("chmod");
-    std::fs::write(
-        dir.path().join("collector.toml"),
-        format!(
-            "[bookmarks]\nbackend = \"postgres\"\nconnection = \"{}\"\npassword_file = \"{}\"\npool_size = 2\nstatement_timeout_seconds = 4\n",
-            server.connection(),
-            password.display()
-        ),
-    )
-    .expect("collector.toml");
+    server.write_collector_toml(dir.path(), "pool_size = 2\nstatement_timeout_seconds = 4\n");
     let backend = bookmarks::config::load(dir.path(), &dir.path().join("unused.sqlite"))
         .expect("the backend");
     let store = bookmarks::open(&backend).expect("the store");

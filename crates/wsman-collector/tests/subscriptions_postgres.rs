@@ -7,27 +7,12 @@
 
 use wsman_collector::bookmarks::{self, Change, PostgresStore, PutError};
 use wsman_events::{BookmarkList, Timestamp};
-use wsman_test::postgres::{self, Postgres};
+use wsman_test::postgres::Postgres;
 
 const QUERY: &str = "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n";
 
 fn open(server: &Postgres, dir: &std::path::Path) -> PostgresStore {
-    let password = dir.join("password");
-    std::fs::write(&password, postgres::PASSWORD).expect("password file");
-    std::fs::set_permissions(
-        &password,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .expect("chmod");
-    std::fs::write(
-        dir.join("collector.toml"),
-        format!(
-            "[bookmarks]\nbackend = \"postgres\"\nconnection = \"{}\"\npassword_file = \"{}\"\npool_size = 2\n",
-            server.connection(),
-            password.display()
-        ),
-    )
-    .expect("collector.toml");
+    server.write_collector_toml(dir, "pool_size = 2\n");
     let backend =
         bookmarks::config::load(dir, &dir.join("unused.sqlite")).expect("the backend settings");
     let bookmarks::Backend::Postgres(settings) = backend else {

@@ -208,6 +208,28 @@ impl Postgres {
         )
     }
 
+    /// `DIR/collector.toml` naming this server as the bookmark store, with the password in a
+    /// file of its own beside it (mode 0600, as the collector requires) and `settings` (further
+    /// `[bookmarks]` lines: pool size, timeouts) after the connection.
+    pub fn write_collector_toml(&self, dir: &Path, settings: &str) {
+        let password = dir.join("db.password");
+        std::fs::write(&password, format!("{PASSWORD}\n")).expect("password file");
+        std::fs::set_permissions(
+            &password,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .expect("chmod the password file");
+        std::fs::write(
+            dir.join("collector.toml"),
+            format!(
+                "[bookmarks]\nbackend = \"postgres\"\nconnection = \"{}\"\npassword_file = \"{}\"\n{settings}",
+                self.connection(),
+                password.display()
+            ),
+        )
+        .expect("collector.toml");
+    }
+
     /// The server's self-signed certificate (PEM), the CA a TLS client trusts.
     pub fn ca_file(&self) -> PathBuf {
         self.dir.path().join("server.crt")

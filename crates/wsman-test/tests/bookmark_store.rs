@@ -26,25 +26,16 @@ fn at(seconds: i64) -> Timestamp {
 /// `DIR/collector.toml` for `server`, the password in a private file beside it.
 fn postgres_backend(server: &Postgres, tls: bool, pool_size: usize) -> Backend {
     let dir = tempfile::tempdir().expect("config dir");
-    let password_file = dir.path().join("db.password");
-    std::fs::write(&password_file, format!("{}\n", postgres::PASSWORD)).expect("password");
-    std::fs::set_permissions(
-        &password_file,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .expect("chmod");
-    let mut text = format!(
-        "[bookmarks]\nbackend = \"postgres\"\nconnection = \"{}\"\npassword_file = \"{}\"\npool_size = {pool_size}\nconnect_timeout_seconds = 3\nstatement_timeout_seconds = 5\n",
-        server.connection(),
-        password_file.display()
+    let mut settings = format!(
+        "pool_size = {pool_size}\nconnect_timeout_seconds = 3\nstatement_timeout_seconds = 5\n"
     );
     if tls {
-        text.push_str(&format!(
+        settings.push_str(&format!(
             "tls = true\nca_file = \"{}\"\n",
             server.ca_file().display()
         ));
     }
-    std::fs::write(dir.path().join("collector.toml"), text).expect("collector.toml");
+    server.write_collector_toml(dir.path(), &settings);
     let backend = bookmarks::config::load(dir.path(), Path::new("/nonexistent")).expect("settings");
     assert!(matches!(backend, Backend::Postgres(_)));
     backend

@@ -707,26 +707,11 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::bookmarks::{config, Backend};
-    use wsman_test::postgres::{self, Postgres};
+    use wsman_test::postgres::Postgres;
 
     /// A store of one connection on a real server.
     fn store_of_one_connection(server: &Postgres, dir: &std::path::Path) -> PostgresStore {
-        let password = dir.join("password");
-        std::fs::write(&password, postgres::PASSWORD).unwrap();
-        std::fs::set_permissions(
-            &password,
-            std::os::unix::fs::PermissionsExt::from_mode(0o600),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("collector.toml"),
-            format!(
-                "[bookmarks]\nbackend = \"postgres\"\nconnection = \"{}\"\npassword_file = \"{}\"\npool_size = 1\nstatement_timeout_seconds = 20\n",
-                server.connection(),
-                password.display()
-            ),
-        )
-        .unwrap();
+        server.write_collector_toml(dir, "pool_size = 1\nstatement_timeout_seconds = 20\n");
         match config::load(dir, &dir.join("unused.sqlite")).unwrap() {
             Backend::Postgres(settings) => PostgresStore::open(&settings).unwrap(),
             Backend::Sqlite { .. } => unreachable!("the file names PostgreSQL"),

@@ -322,19 +322,10 @@ fn a_frozen_collector_holds_no_other_forwarder_and_its_batch_is_stored_at_most_t
 /// Point `config`'s collector at `server`'s database (its password in a 0600 file beside the
 /// configuration) with a pool of `pool_size` connections.
 pub(crate) fn use_postgres_store(config: &ConfigDir, server: &Postgres, pool_size: u32) {
-    let password_file = config.write_raw("wec-db.password", postgres::PASSWORD);
-    std::fs::set_permissions(
-        &password_file,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .expect("chmod");
-    config.write_raw(
-        "collector.toml",
+    server.write_collector_toml(
+        config.path(),
         &format!(
-            "[bookmarks]\nbackend = \"postgres\"\nconnection = \"{}\"\npassword_file = \"{}\"\npool_size = {}\nconnect_timeout_seconds = 2\nstatement_timeout_seconds = 4\n",
-            server.connection(),
-            password_file.display(),
-            pool_size
+            "pool_size = {pool_size}\nconnect_timeout_seconds = 2\nstatement_timeout_seconds = 4\n"
         ),
     );
 }
