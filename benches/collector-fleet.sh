@@ -152,7 +152,6 @@ PY
 
 # The server's count of commits in the bookmarks' database and of WAL syncs, cluster-wide.
 pg_counts() {
-    pg_sql postgres "SELECT pg_stat_force_next_flush()" >/dev/null 2>&1 || true
     pg_sql wec "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = 'wec'), wal_sync FROM pg_stat_wal"
 }
 # A process's CPU time so far (user + system), in seconds.

@@ -456,10 +456,9 @@ impl PostgresStore {
     /// One group's heartbeats in one statement (its own transaction, one WAL flush); every
     /// member is told how it went.
     fn note_heartbeats(&self, beats: &[&Beat]) -> Vec<Result<(), StoreError>> {
-        let clients: Vec<&str> = beats.iter().map(|b| b.client.as_str()).collect();
-        let subscriptions: Vec<&str> = beats.iter().map(|b| b.subscription.as_str()).collect();
+        let clients: Vec<String> = beats.iter().map(|b| b.client.clone()).collect();
+        let subscriptions: Vec<String> = beats.iter().map(|b| b.subscription.clone()).collect();
         let times: Vec<i64> = beats.iter().map(|b| b.at).collect();
-        let (clients, subscriptions) = (owned(&clients), owned(&subscriptions));
         let written = self.run(|pool| async move {
             let connection = pool.get().await?;
             connection
@@ -482,10 +481,6 @@ impl PostgresStore {
             })
             .collect()
     }
-}
-
-fn owned(texts: &[&str]) -> Vec<String> {
-    texts.iter().map(|t| (*t).to_owned()).collect()
 }
 
 /// A transaction holding a forwarder's claim ([`CLAIM`]), open on its own connection until
