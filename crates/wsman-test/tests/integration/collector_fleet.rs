@@ -138,16 +138,20 @@ pub(crate) fn stored(out: &Path) -> HashMap<(String, u64), u32> {
     seen
 }
 
-/// Each forwarder's acknowledged events are stored once; none is stored twice.
-fn assert_exactly_once(acked: &Path, out: &Path, count: usize) {
-    let seen = stored(out);
+/// The forwarders of fleet-load's acknowledgement file (`NAME LAST` lines), each of which must
+/// have had `last` events acknowledged, and those of their acknowledged events `seen` lacks.
+pub(crate) fn lost_events(
+    acked: &Path,
+    seen: &HashMap<(String, u64), u32>,
+    last: u64,
+) -> (usize, Vec<String>) {
     let acked = std::fs::read_to_string(acked).expect("acked file");
     let mut lost = Vec::new();
     let mut forwarders = 0;
     for line in acked.lines() {
-        let (name, last) = line.split_once(' ').expect("NAME LAST");
-        let last: u64 = last.parse().expect("last record");
-        assert_eq!(last, BATCHES * PER_BATCH, "{name} finished");
+        let (name, finished) = line.split_once(' ').expect("NAME LAST");
+        let finished: u64 = finished.parse().expect("last record");
+        assert_eq!(finished, last, "{name} finished");
         forwarders += 1;
         lost.extend(
             (1..=last)
@@ -155,6 +159,13 @@ fn assert_exactly_once(acked: &Path, out: &Path, count: usize) {
                 .map(|r| format!("{name} {r}")),
         );
     }
+    (forwarders, lost)
+}
+
+/// Each forwarder's acknowledged events are stored once; none is stored twice.
+fn assert_exactly_once(acked: &Path, out: &Path, count: usize) {
+    let seen = stored(out);
+    let (forwarders, lost) = lost_events(acked, &seen, BATCHES * PER_BATCH);
     assert_eq!(forwarders, count);
     let duplicated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use wsman_test::postgres::{self, Postgres};
 use wsman_test::{binaries, free_port, ConfigDir, Daemon};
 
-use crate::collector_fleet::{field, finish, scratch, stored};
+use crate::collector_fleet::{field, finish, lost_events, scratch, stored};
 
 const NODES: usize = 3;
 const FORWARDERS: usize = 300;
@@ -285,22 +285,13 @@ fn finish_allowing_failure(child: Child) -> String {
 /// window), and only when the fleet saw a connection broken.
 fn assert_delivered(acked: &Path, out: &Path, reconnects: u64) {
     let seen = stored(out);
-    let acked = std::fs::read_to_string(acked).expect("acked file");
-    let mut lost = Vec::new();
+    let (forwarders, lost) = lost_events(acked, &seen, BATCHES * PER_BATCH);
     let mut doubled: HashMap<String, Vec<u64>> = HashMap::new();
-    let mut forwarders = 0;
-    for line in acked.lines() {
-        let (name, last) = line.split_once(' ').expect("NAME LAST");
-        let last: u64 = last.parse().expect("last record");
-        assert_eq!(last, BATCHES * PER_BATCH, "{name} finished");
-        forwarders += 1;
-        for record in 1..=last {
-            match seen.get(&(name.to_owned(), record)) {
-                None => lost.push(format!("{name} {record}")),
-                Some(1) => {}
-                Some(_) => doubled.entry(name.to_owned()).or_default().push(record),
-            }
-        }
+    for ((name, record), _) in seen.iter().filter(|(_, n)| **n > 1) {
+        doubled.entry(name.clone()).or_default().push(*record);
+    }
+    for records in doubled.values_mut() {
+        records.sort_unstable();
     }
     assert_eq!(forwarders, FORWARDERS);
     assert!(
