@@ -541,6 +541,9 @@ fn raw_sealer(
     }
     let seal = NtlmSeal::of_session_key(&**exported, Role::Server, 0)
         .ok_or_else(|| NtlmError::Rejected("session key is not 16 bytes".to_owned()))?;
+    if flags & message::FLAG_KEY_EXCH == 0 {
+        return Ok(Box::new(seal.without_key_exchange()));
+    }
     Ok(Box::new(seal))
 }
 
