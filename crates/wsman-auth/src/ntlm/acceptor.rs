@@ -587,7 +587,9 @@ impl MessageSealer for SspiReferenceSealer {
     fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), crate::sealing::SealError> {
         match &mut self.context {
             Context::Spnego(negotiate, _) => super::seal::sspi_wrap(negotiate.as_mut(), plain),
-            Context::Raw => Err(crate::sealing::SealError::Wrap("no sspi context".to_owned())),
+            Context::Raw => Err(crate::sealing::SealError::Wrap(
+                "no sspi context".to_owned(),
+            )),
         }
     }
 

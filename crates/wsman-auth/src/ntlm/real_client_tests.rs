@@ -7,9 +7,8 @@
 
 use super::*;
 use crate::ntlm::message::{
-    FLAG_128, FLAG_56, FLAG_ALWAYS_SIGN, FLAG_EXTENDED_SESSION_SECURITY, FLAG_KEY_EXCH,
-    FLAG_NTLM, FLAG_OEM, FLAG_REQUEST_TARGET, FLAG_SEAL, FLAG_SIGN, FLAG_TARGET_INFO,
-    FLAG_VERSION,
+    FLAG_128, FLAG_56, FLAG_ALWAYS_SIGN, FLAG_EXTENDED_SESSION_SECURITY, FLAG_KEY_EXCH, FLAG_NTLM,
+    FLAG_OEM, FLAG_REQUEST_TARGET, FLAG_SEAL, FLAG_SIGN, FLAG_TARGET_INFO, FLAG_VERSION,
 };
 use crate::ntlm::server_challenge;
 
@@ -135,7 +134,10 @@ fn authenticate_like_go_and_node(challenge: &[u8], answer: Answer<'_>) -> Vec<u8
 }
 
 /// A fresh acceptor's CHALLENGE for `negotiate`, then its answer to `answer`.
-fn handshake_like(negotiate: &[u8], answer: Answer<'_>) -> (Vec<u8>, Result<AcceptStep, NtlmError>) {
+fn handshake_like(
+    negotiate: &[u8],
+    answer: Answer<'_>,
+) -> (Vec<u8>, Result<AcceptStep, NtlmError>) {
     let accounts = Accounts::one();
     let mut server = acceptor();
     let challenge = expect_continue(server.step(negotiate, &accounts));
@@ -184,7 +186,11 @@ fn node_ntlm_client_oem_negotiate_is_accepted() {
     let (challenge, step) = handshake_like(&negotiate, Answer::default());
     let flags = challenge_flags_of(&challenge);
     assert_eq!(flags & (FLAG_OEM | FLAG_UNICODE), FLAG_OEM, "{flags:#x}");
-    assert_eq!(flags & (FLAG_KEY_EXCH | FLAG_128 | FLAG_56), 0, "{flags:#x}");
+    assert_eq!(
+        flags & (FLAG_KEY_EXCH | FLAG_128 | FLAG_56),
+        0,
+        "{flags:#x}"
+    );
     assert!(
         challenge.windows(6).any(|w| w == b"SERVER"),
         "target name not in ASCII"
@@ -208,13 +214,16 @@ fn node_negotiate_with_a_domain_is_accepted() {
     assert!(matches!(step, Ok(AcceptStep::Complete(_))), "{step:?}");
 }
 
+/// Which refusal a case expects.
+type Expected = fn(&NtlmError) -> bool;
+
 /// What stays refused with the real clients' layout: a wrong password, NTLMv1 and LM-only
 /// responses, and a MIC announced in MsvAvFlags but absent from the message.
 #[test]
 fn go_and_node_layouts_still_refuse_what_windows_refuses() {
     for flags in [GO_FLAGS, NODE_FLAGS] {
         let negotiate = negotiate_of(flags, flags == GO_FLAGS, "");
-        let cases: [(Answer, fn(&NtlmError) -> bool); 4] = [
+        let cases: [(Answer, Expected); 4] = [
             (
                 Answer {
                     password: "Wrong-Pass",
@@ -348,8 +357,14 @@ fn challenge_grants_only_what_was_asked() {
         let flags = parsed.flags;
         assert_eq!(flags & LM_KEY, 0, "{client:#x}");
         assert_ne!(flags & FLAG_TARGET_INFO, 0);
-        for negotiable in [FLAG_KEY_EXCH, FLAG_128, FLAG_56, FLAG_SEAL, FLAG_SIGN, FLAG_ALWAYS_SIGN]
-        {
+        for negotiable in [
+            FLAG_KEY_EXCH,
+            FLAG_128,
+            FLAG_56,
+            FLAG_SEAL,
+            FLAG_SIGN,
+            FLAG_ALWAYS_SIGN,
+        ] {
             assert_eq!(flags & negotiable, client & negotiable, "{client:#x}");
         }
         assert_eq!(flags & 0x0000_0800, 0, "anonymous never offered");

@@ -12,8 +12,8 @@ use zeroize::Zeroizing;
 
 use super::message::{
     FLAG_128, FLAG_56, FLAG_ALWAYS_SIGN, FLAG_EXTENDED_SESSION_SECURITY, FLAG_KEY_EXCH, FLAG_NTLM,
-    FLAG_OEM, FLAG_REQUEST_TARGET, FLAG_SEAL, FLAG_SIGN, FLAG_TARGET_INFO,
-    FLAG_TARGET_TYPE_SERVER, FLAG_UNICODE, FLAG_VERSION,
+    FLAG_OEM, FLAG_REQUEST_TARGET, FLAG_SEAL, FLAG_SIGN, FLAG_TARGET_INFO, FLAG_TARGET_TYPE_SERVER,
+    FLAG_UNICODE, FLAG_VERSION,
 };
 
 /// The client requests we grant when asked (and only then). Not granted: LM_KEY (NTLMv1
@@ -119,7 +119,7 @@ pub(crate) fn exported_session_key(
             super::NtlmError::Malformed("EncryptedRandomSessionKey is not 16 bytes")
         })?;
         let mut key = Zeroizing::new(encrypted);
-        super::rc4::rc4(&**key_exchange_key, key.as_mut());
+        super::rc4::rc4(key_exchange_key, key.as_mut());
         Ok(key)
     } else {
         Ok(key_exchange_key.clone())

@@ -79,7 +79,7 @@ pub fn check_shape(message: &AuthenticateMessage) -> Result<(), NtlmError> {
     if !message.is_ntlmv2() {
         return Err(NtlmError::NotNtlmV2);
     }
-    if mic_announced(message) && !message.mic.is_some_and(|mic| mic != [0u8; 16]) {
+    if mic_announced(message) && message.mic.is_none_or(|mic| mic == [0u8; 16]) {
         return Err(NtlmError::MicMissing);
     }
     if message.flags & FLAG_EXTENDED_SESSION_SECURITY == 0 {

@@ -114,7 +114,12 @@ fn value<'a>(report: &'a Finished, key: &str) -> &'a str {
 /// Every step of the Go client succeeded with the right answers.
 fn assert_works(port: u16, https: bool, auth: &str) {
     let report = run(port, https, auth, PASSWORD);
-    assert_eq!(report.code(), 0, "{auth} https={https}: {}", report.describe());
+    assert_eq!(
+        report.code(),
+        0,
+        "{auth} https={https}: {}",
+        report.describe()
+    );
     assert_eq!(value(&report, "user"), super::credssp_cli::run_as_user());
     assert_eq!(value(&report, "user-exit"), "0");
     assert_eq!(value(&report, "exit"), "7", "{}", report.describe());
@@ -172,6 +177,9 @@ fn go_winrm_ntlm_wrong_password_is_401_and_logged() {
         );
     }
     let log = fixture.daemon.stderr();
-    assert!(log.contains(&format!("wrong password for '{USER}'")), "{log}");
+    assert!(
+        log.contains(&format!("wrong password for '{USER}'")),
+        "{log}"
+    );
     assert!(!log.contains("Wrong-Pass-9"), "the password was logged");
 }
