@@ -23,9 +23,10 @@ const GOPATH: &str = "/usr/share/gocode";
 const USER: &str = "gowinrm";
 const PASSWORD: &str = "Go-Winrm-Pass-7";
 
-/// The built client, or why it could not be built (each test then skips or fails).
+/// The built client, or `None` when Go or the library is not installed (each test then skips,
+/// or fails under [`REQUIRE`]).
 fn client() -> Option<&'static Path> {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    static BUILT: OnceLock<Result<PathBuf, Unavailable>> = OnceLock::new();
     match BUILT.get_or_init(build) {
         Ok(path) => Some(path),
         Err(reason) => {
@@ -35,17 +36,28 @@ fn client() -> Option<&'static Path> {
     }
 }
 
-fn build() -> Result<PathBuf, String> {
+/// Why the client could not be built (the skip or failure message).
+#[derive(Debug)]
+struct Unavailable(String);
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn build() -> Result<PathBuf, Unavailable> {
     let library = Path::new(GOPATH).join("src/github.com/masterzen/winrm");
     if !library.is_dir() {
-        return Err(format!(
+        return Err(Unavailable(format!(
             "{} missing (golang-github-masterzen-winrm-dev)",
             library.display()
-        ));
+        )));
     }
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/go/winrm-check");
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-winrm-check");
-    std::fs::create_dir_all(&work).map_err(|e| format!("create {}: {e}", work.display()))?;
+    std::fs::create_dir_all(&work)
+        .map_err(|e| Unavailable(format!("create {}: {e}", work.display())))?;
     let output = work.join("winrm-check");
     let mut command = Command::new("go");
     command
@@ -60,11 +72,12 @@ fn build() -> Result<PathBuf, String> {
         .env("GOFLAGS", "")
         .env("CGO_ENABLED", "0");
     match command.output() {
-        Err(e) => Err(format!("go (golang-go) cannot run: {e}")),
-        Ok(out) if !out.status.success() => Err(format!(
+        Err(e) => Err(Unavailable(format!("go (golang-go) cannot run: {e}"))),
+        // Go and the library are there: a build failure is a defect, never a skip.
+        Ok(out) if !out.status.success() => panic!(
             "go build of tests/go/winrm-check failed: {}",
             String::from_utf8_lossy(&out.stderr)
-        )),
+        ),
         Ok(_) => Ok(output),
     }
 }
