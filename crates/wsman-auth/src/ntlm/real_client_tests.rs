@@ -370,3 +370,39 @@ fn challenge_grants_only_what_was_asked() {
         assert_eq!(flags & 0x0000_0800, 0, "anonymous never offered");
     }
 }
+
+/// go-ntlmssp's own messages, recorded from the library (the fuzz seeds `go_negotiate` and
+/// `go_authenticate`, the latter answering `challenge_without_key_exchange` for svc with
+/// [`PASSWORD`]): the NEGOTIATE has go's flags, the AUTHENTICATE no Version, no MIC and no
+/// session key, and it passes our shape, proof and MIC checks; a wrong password fails the proof.
+#[test]
+fn recorded_go_ntlmssp_messages_verify() {
+    let negotiate = include_bytes!("../../../../fuzz/seeds/ntlm/go_negotiate");
+    let challenge = include_bytes!("../../../../fuzz/seeds/ntlm/challenge_without_key_exchange");
+    let authenticate = include_bytes!("../../../../fuzz/seeds/ntlm/go_authenticate");
+    assert_eq!(message::parse_negotiate(negotiate).unwrap().flags, GO_FLAGS);
+    let server_challenge = message::parse_challenge(challenge)
+        .unwrap()
+        .server_challenge;
+    let parsed = message::parse_authenticate(authenticate).unwrap();
+    assert_eq!(
+        (parsed.user.as_str(), parsed.domain.as_str()),
+        ("svc", "SERVER")
+    );
+    assert!(parsed.mic.is_none() && parsed.encrypted_session_key.is_empty());
+    assert_eq!(parsed.flags & FLAG_KEY_EXCH, 0);
+    verify::check_shape(&parsed).unwrap();
+    let hash = nt_hash_of_password(PASSWORD);
+    verify::check_proof(&parsed, &hash, &server_challenge).unwrap();
+    let transcript = verify::Transcript {
+        negotiate,
+        challenge,
+        authenticate,
+    };
+    verify::check_mic(&parsed, &hash, transcript).unwrap();
+    let wrong = nt_hash_of_password("Wrong-Pass");
+    assert!(matches!(
+        verify::check_proof(&parsed, &wrong, &server_challenge),
+        Err(NtlmError::WrongPassword { .. })
+    ));
+}
