@@ -158,8 +158,9 @@ chmod 0755 "$STAGE"/usr/bin/* "$STAGE/usr/lib/wsmand/wsmand-session"
 # dpkg-shlibdeps finds them (it wants a debian/control to read; a minimal one does).
 mkdir "$SHLIBS/debian"
 printf 'Source: wsmand\n\nPackage: wsmand\nArchitecture: any\n' >"$SHLIBS/debian/control"
-SHLIB_DEPENDS=$(cd "$SHLIBS" && dpkg-shlibdeps -O -e"$STAGE"/usr/bin/* \
-    -e"$STAGE/usr/lib/wsmand/wsmand-session" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+ELF=()
+for f in "$STAGE"/usr/bin/* "$STAGE/usr/lib/wsmand/wsmand-session"; do ELF+=("-e$f"); done
+SHLIB_DEPENDS=$(cd "$SHLIBS" && dpkg-shlibdeps -O "${ELF[@]}" | sed -n 's/^shlibs:Depends=//p')
 [ -n "$SHLIB_DEPENDS" ] || { echo "deb.sh: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 
 cat >"$STAGE/DEBIAN/control" <<CONTROL

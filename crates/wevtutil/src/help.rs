@@ -83,13 +83,22 @@ pub(crate) fn topic(topic: Option<&str>) -> String {
     }
 }
 
-/// A command's help without its first line (the heading the man page's section replaces).
-fn body(help: &'static str) -> &'static str {
-    help.split_once("\n\n").map_or(help, |(_, rest)| rest)
+/// A command's help without its first line (the heading the man page's section replaces),
+/// and one level (two spaces) less indented: a man page indents its sections itself.
+fn body(help: &'static str) -> String {
+    dedent(help.split_once("\n\n").map_or(help, |(_, rest)| rest))
+}
+
+fn dedent(text: &str) -> String {
+    text.lines()
+        .map(|line| line.strip_prefix("  ").unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `wevtutil(1)` in roff, from the texts of [`topic`].
 pub(crate) fn man_page() -> String {
+    let (commands, el, gl, qe) = (dedent(USAGE), body(HELP_EL), body(HELP_GL), body(HELP_QE));
     ManPage {
         name: "wevtutil",
         section: 1,
@@ -103,19 +112,19 @@ pub(crate) fn man_page() -> String {
             },
             ManSection::Text {
                 title: "COMMANDS",
-                body: USAGE,
+                body: &commands,
             },
             ManSection::Text {
                 title: "EL (ENUM-LOGS)",
-                body: body(HELP_EL),
+                body: &el,
             },
             ManSection::Text {
                 title: "GL LOG (GET-LOG)",
-                body: body(HELP_GL),
+                body: &gl,
             },
             ManSection::Text {
                 title: "QE LOG (QUERY-EVENTS)",
-                body: body(HELP_QE),
+                body: &qe,
             },
             ManSection::Text {
                 title: "EXIT STATUS",

@@ -238,7 +238,12 @@ fn the_deb_declares_what_it_needs(steps: &mut Steps, deb: &Path) {
         );
     }
     let mut lintian = Command::new("lintian");
-    lintian.args(["--fail-on", "error", "--no-tag-display-limit"]).arg(deb);
+    // The test's package is uncompressed (xz of debug binaries takes minutes): lintian's
+    // errors about exactly that are not the package's.
+    lintian
+        .args(["--fail-on", "error", "--tag-display-limit", "0", "--suppress-tags"])
+        .arg("uses-no-compression-for-control-tarball,uses-no-compression-for-data-tarball")
+        .arg(deb);
     let linted = process::run(&mut lintian, None, Duration::from_secs(600));
     steps.check(
         linted.status.success() && !linted.stdout.contains("\nE: ") && !linted.stdout.starts_with("E: "),
@@ -359,8 +364,12 @@ fn run_the_installed_programs(steps: &mut Steps) {
         ("wsmand.service", "/usr/bin/wsmand"),
         ("wsmand-mgmt.service", "/usr/bin/wsmand-mgmt"),
     ] {
+        // Seen from inside, the link still names the overlay's path on the host.
         let exe = steps.executable(unit);
-        steps.equal(&format!("{unit}'s /proc/PID/exe"), &exe, program);
+        steps.check(
+            exe.ends_with(program),
+            format!("{unit}'s /proc/PID/exe is {exe:?}, not {program}"),
+        );
     }
 }
 

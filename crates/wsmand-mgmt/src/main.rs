@@ -15,8 +15,9 @@ use wsman_config::mgmt::{self, ClientRules, MgmtSettings, RequestLog};
 use wsmand_mgmt::http::AppState;
 use wsmand_mgmt::{hosts, login, pam_helper, password_files, server, sessions, tls};
 
-/// The wsmand management service (HTTPS, port 8172 by default). Settings: DIR/mgmt.toml,
-/// changed with `wsmand mgmt set` while the service is stopped.
+/// The wsmand management service and its web console (HTTPS, port 8172 by default)
+///
+/// Settings: DIR/mgmt.toml, changed with `wsmand mgmt set` while the service is stopped.
 #[derive(Debug, Parser)]
 #[command(name = "wsmand-mgmt", version)]
 struct Cli {
