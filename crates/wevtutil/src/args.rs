@@ -103,7 +103,9 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, UsageError> {
             [what] if what == "man" => Ok(Command::Man),
             [what] => wsman_cli::switches::CompletionShell::parse(what)
                 .map(Command::Completion)
-                .ok_or_else(|| UsageError(format!("--generate {what}: one of man, bash, zsh, fish"))),
+                .ok_or_else(|| {
+                    UsageError(format!("--generate {what}: one of man, bash, zsh, fish"))
+                }),
             _ => usage("--generate takes one of man, bash, zsh, fish"),
         };
     }

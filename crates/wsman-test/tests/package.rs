@@ -99,7 +99,9 @@ impl<'a> Steps<'a> {
         match self.property(unit, "MainPID").as_str() {
             "0" | "" => String::new(),
             pid => {
-                let link = self.systemd.exec(&["readlink", &format!("/proc/{pid}/exe")]);
+                let link = self
+                    .systemd
+                    .exec(&["readlink", &format!("/proc/{pid}/exe")]);
                 link.stdout.trim().to_owned()
             }
         }
@@ -109,7 +111,9 @@ impl<'a> Steps<'a> {
     /// package other than installed).
     fn install(&mut self, deb: &str) -> String {
         let installed = self.run(&["dpkg", "-i", deb]);
-        let status = self.systemd.exec(&["dpkg-query", "-W", "-f=${Status}", "wsmand"]);
+        let status = self
+            .systemd
+            .exec(&["dpkg-query", "-W", "-f=${Status}", "wsmand"]);
         let status = status.stdout.trim().to_owned();
         self.equal("package status", &status, "install ok installed");
         format!("{}{}", installed.stdout, installed.stderr)
@@ -171,7 +175,13 @@ fn build_deb(out: &Path, revision: &str) -> PathBuf {
     let mut build = Command::new("bash");
     build
         .arg(repo.join("scripts/deb.sh"))
-        .args(["--no-build", "--no-compress", "--revision", revision, "--output"])
+        .args([
+            "--no-build",
+            "--no-compress",
+            "--revision",
+            revision,
+            "--output",
+        ])
         .arg(out)
         .current_dir(&repo);
     let built = process::run(&mut build, None, Duration::from_secs(300));
@@ -241,12 +251,20 @@ fn the_deb_declares_what_it_needs(steps: &mut Steps, deb: &Path) {
     // The test's package is uncompressed (xz of debug binaries takes minutes): lintian's
     // errors about exactly that are not the package's.
     lintian
-        .args(["--fail-on", "error", "--tag-display-limit", "0", "--suppress-tags"])
+        .args([
+            "--fail-on",
+            "error",
+            "--tag-display-limit",
+            "0",
+            "--suppress-tags",
+        ])
         .arg("uses-no-compression-for-control-tarball,uses-no-compression-for-data-tarball")
         .arg(deb);
     let linted = process::run(&mut lintian, None, Duration::from_secs(600));
     steps.check(
-        linted.status.success() && !linted.stdout.contains("\nE: ") && !linted.stdout.starts_with("E: "),
+        linted.status.success()
+            && !linted.stdout.contains("\nE: ")
+            && !linted.stdout.starts_with("E: "),
         format!("lintian: {}", linted.describe()),
     );
 }
@@ -335,7 +353,10 @@ fn commands_run_in_a_pam_session(steps: &mut Steps, port: u16) {
     let journal = steps
         .systemd
         .journal_until(&[], |text| text.contains(&opened) && text.contains(&closed));
-    let counts = (journal.matches(&opened).count(), journal.matches(&closed).count());
+    let counts = (
+        journal.matches(&opened).count(),
+        journal.matches(&closed).count(),
+    );
     steps.check(counts == (1, 1), format!("session lines {counts:?}"));
 }
 
@@ -377,7 +398,10 @@ fn run_the_installed_programs(steps: &mut Steps) {
 fn an_upgrade_restarts_both(steps: &mut Steps, port: u16) {
     steps.begin("upgrade");
     let detached = winrs_as(port, ACCOUNT, PASSWORD, &["-detach", "sleep 600"]);
-    steps.check(detached.code() == 0, format!("-detach: {}", detached.describe()));
+    steps.check(
+        detached.code() == 0,
+        format!("-detach: {}", detached.describe()),
+    );
     let shell_id = detached.stdout.trim().to_owned();
     let printed = steps.install("/tmp/wsmand-2.deb");
     steps.check(
@@ -389,7 +413,10 @@ fn an_upgrade_restarts_both(steps: &mut Steps, port: u16) {
     let attached = winrs_as(port, ACCOUNT, PASSWORD, &[&format!("-attach:{shell_id}")]);
     steps.check(
         attached.code() != 0,
-        format!("the detached shell outlived the restart: {}", attached.describe()),
+        format!(
+            "the detached shell outlived the restart: {}",
+            attached.describe()
+        ),
     );
 }
 
@@ -435,9 +462,19 @@ fn disable_and_mask_survive_upgrades(steps: &mut Steps, port: u16) {
         format!("the upgrade does not say it left the services running:\n{printed}"),
     );
     steps.answers_identify(port);
-    let setting = steps.run(&["grep", "-c", "^RESTART_ON_UPGRADE=no", "/etc/default/wsmand"]);
+    let setting = steps.run(&[
+        "grep",
+        "-c",
+        "^RESTART_ON_UPGRADE=no",
+        "/etc/default/wsmand",
+    ]);
     steps.equal("the kept setting", setting.stdout.trim(), "1");
-    steps.run(&["systemctl", "restart", "wsmand.service", "wsmand-mgmt.service"]);
+    steps.run(&[
+        "systemctl",
+        "restart",
+        "wsmand.service",
+        "wsmand-mgmt.service",
+    ]);
     run_the_installed_programs(steps);
 }
 
@@ -475,14 +512,25 @@ fn purge_removes_what_the_package_made(steps: &mut Steps, port: u16) {
     steps.run(&["usermod", "-aG", "wsmand-admins", PAM_USER]);
     let purged = steps.run(&["dpkg", "-P", "wsmand"]);
     steps.refuses(port);
-    for gone in ["/etc/wsmand", "/etc/pam.d/wsmand", "/etc/default/wsmand", "/var/lib/wsmand"] {
+    for gone in [
+        "/etc/wsmand",
+        "/etc/pam.d/wsmand",
+        "/etc/default/wsmand",
+        "/var/lib/wsmand",
+    ] {
         steps.check(!steps.exists(gone), format!("{gone} left after purge"));
     }
     let user = steps.systemd.exec(&["getent", "passwd", "wsmand-mgmt"]);
-    steps.check(!user.status.success(), "the user wsmand-mgmt left after purge");
+    steps.check(
+        !user.status.success(),
+        "the user wsmand-mgmt left after purge",
+    );
     for group in &GROUPS[1..] {
         let left = steps.systemd.exec(&["getent", "group", group]);
-        steps.check(!left.status.success(), format!("the group {group} left after purge"));
+        steps.check(
+            !left.status.success(),
+            format!("the group {group} left after purge"),
+        );
     }
     steps.run(&["getent", "group", "wsmand-admins"]);
     let said = format!("{}{}", purged.stdout, purged.stderr);
@@ -490,11 +538,9 @@ fn purge_removes_what_the_package_made(steps: &mut Steps, port: u16) {
         said.contains("kept the group wsmand-admins"),
         format!("purge does not name the kept group:\n{said}"),
     );
-    let links = steps.systemd.exec(&[
-        "sh",
-        "-c",
-        "ls /etc/systemd/system/*.wants/ | grep wsmand",
-    ]);
+    let links = steps
+        .systemd
+        .exec(&["sh", "-c", "ls /etc/systemd/system/*.wants/ | grep wsmand"]);
     steps.check(
         links.stdout.trim().is_empty(),
         format!("enable links left after purge: {}", links.stdout),

@@ -301,9 +301,15 @@ mod tests {
             .collect();
         assert!(longs.contains(&"config-dir".to_owned()), "{longs:?}");
         for long in &longs {
-            assert!(man.contains(&long.replace('-', "\\-")), "man lacks --{long}");
+            assert!(
+                man.contains(&long.replace('-', "\\-")),
+                "man lacks --{long}"
+            );
             for shell in [Generate::Bash, Generate::Zsh, Generate::Fish] {
-                assert!(text(shell).contains(long.as_str()), "{shell:?} lacks --{long}");
+                assert!(
+                    text(shell).contains(long.as_str()),
+                    "{shell:?} lacks --{long}"
+                );
             }
         }
     }
