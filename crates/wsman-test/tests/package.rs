@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use booted::{configure, winrs_as, ACCOUNT, PASSWORD};
+use booted::{configure, start_and_wait, winrs_as, ACCOUNT, PASSWORD};
 use wsman_test::process::{self, Finished};
 use wsman_test::systemd::BootedSystemd;
 use wsman_test::{binaries, free_port, ConfigDir};
@@ -372,8 +372,7 @@ fn start_the_console(steps: &mut Steps) {
              SessionIdleMinutes = 15\nSessionLifetimeHours = 8\n"
         ),
     );
-    steps.run(&["systemctl", "start", "wsmand-mgmt.service"]);
-    booted::wait_for_port(steps.systemd, "wsmand-mgmt.service", port);
+    start_and_wait(steps.systemd, "wsmand-mgmt.service", port);
     let pid = steps.property("wsmand-mgmt.service", "MainPID");
     let owner = steps.run(&["stat", "-c", "%U", &format!("/proc/{pid}")]);
     steps.equal("the console's user", owner.stdout.trim(), "wsmand-mgmt");

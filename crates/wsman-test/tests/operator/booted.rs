@@ -10,13 +10,13 @@ use wsman_test::systemd::BootedSystemd;
 use wsman_test::{binaries, ConfigDir};
 
 /// The service account the tests' clients sign in as.
-pub const ACCOUNT: &str = "auditsvc";
-pub const PASSWORD: &str = "Audit-Svc-Pass1";
+pub(crate) const ACCOUNT: &str = "auditsvc";
+pub(crate) const PASSWORD: &str = "Audit-Svc-Pass1";
 
 /// Write `/etc/wsmand/config.toml` inside: one HTTP listener on 127.0.0.1:`port`, Basic over
 /// HTTP (loopback test only), and the service account `ACCOUNT` acting as root, added with
 /// `wsmand` (at `wsmand_path` inside).
-pub fn configure(systemd: &BootedSystemd, wsmand_path: &str, port: u16) {
+pub(crate) fn configure(systemd: &BootedSystemd, wsmand_path: &str, port: u16) {
     systemd.exec_ok(&["mkdir", "-p", "/etc/wsmand"]);
     systemd.write_file(
         "/etc/wsmand/config.toml",
@@ -32,13 +32,13 @@ pub fn configure(systemd: &BootedSystemd, wsmand_path: &str, port: u16) {
 }
 
 /// Start `unit` and wait for its port on the host's loopback.
-pub fn start_and_wait(systemd: &BootedSystemd, unit: &str, port: u16) {
+pub(crate) fn start_and_wait(systemd: &BootedSystemd, unit: &str, port: u16) {
     systemd.exec_ok(&["systemctl", "start", unit]);
     wait_for_port(systemd, unit, port);
 }
 
 /// Wait until something listens on 127.0.0.1:`port` (`unit`'s journal in the failure).
-pub fn wait_for_port(systemd: &BootedSystemd, unit: &str, port: u16) {
+pub(crate) fn wait_for_port(systemd: &BootedSystemd, unit: &str, port: u16) {
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -55,7 +55,7 @@ pub fn wait_for_port(systemd: &BootedSystemd, unit: &str, port: u16) {
 /// The host's `winrs` as `user` with `password` (Basic over HTTP, its client settings in a
 /// temporary dir) against 127.0.0.1:`port`, with `args` (switches, then the command) after
 /// the connection's.
-pub fn winrs_as(port: u16, user: &str, password: &str, args: &[&str]) -> Finished {
+pub(crate) fn winrs_as(port: u16, user: &str, password: &str, args: &[&str]) -> Finished {
     let client = ConfigDir::new();
     client.write();
     let mut winrs = Command::new(binaries::path("winrs"));
