@@ -403,6 +403,7 @@ fn an_upgrade_restarts_both(steps: &mut Steps, port: u16) {
     );
     let shell_id = detached.stdout.trim().to_owned();
     let printed = steps.install("/tmp/wsmand-2.deb");
+    eprintln!("the upgrade printed:\n{printed}");
     steps.check(
         printed.contains("shells end"),
         format!("the upgrade does not say that shells end:\n{printed}"),
@@ -454,6 +455,7 @@ fn disable_and_mask_survive_upgrades(steps: &mut Steps, port: u16) {
     ]);
     let before = steps.property("wsmand.service", "MainPID");
     let printed = steps.install("/tmp/wsmand-2.deb");
+    eprintln!("the upgrade with RESTART_ON_UPGRADE=no printed:\n{printed}");
     let after = steps.property("wsmand.service", "MainPID");
     steps.equal("wsmand's MainPID", &after, &before);
     steps.check(
@@ -533,6 +535,7 @@ fn purge_removes_what_the_package_made(steps: &mut Steps, port: u16) {
     }
     steps.run(&["getent", "group", "wsmand-admins"]);
     let said = format!("{}{}", purged.stdout, purged.stderr);
+    eprintln!("the purge printed:\n{said}");
     steps.check(
         said.contains("kept the group wsmand-admins"),
         format!("purge does not name the kept group:\n{said}"),
