@@ -1,5 +1,7 @@
-//! Win32_OperatingSystem from /proc, /etc/os-release and the kernel's identity.
+//! Win32_OperatingSystem from /proc, /etc/os-release and the kernel's identity; its
+//! Description (the computer description) from `/etc/machine-info`, where a Put writes it.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use wsman_proto::cim::{CimDateTime, Instance, MethodInput};
@@ -14,17 +16,31 @@ use crate::{Context, Filter};
 
 /// `Win32_OperatingSystem`: one instance (a singleton, as Windows' MOF marks it), keyed by Name. Memory sizes are in KB, as
 /// Windows reports them; OSType 36 is LINUX in CIM_OperatingSystem's value map. Its Reboot and
-/// Shutdown methods go to systemd when the class has the host's service manager.
-#[derive(Default)]
+/// Shutdown methods go to systemd when the class has the host's service manager; its
+/// Description is the machine's, kept in `machine_info` ([`super::machine_info`]).
 pub struct OperatingSystem {
     power: Option<Arc<ServiceManager>>,
+    machine_info: PathBuf,
 }
 
+impl Default for OperatingSystem {
+    fn default() -> Self {
+        Self::new(None, super::machine_info::MACHINE_INFO.into())
+    }
+}
+
+/// The properties Windows' MOF marks writable (`Write`) that Linux can honour: the others
+/// it marks so (ForegroundApplicationBoost, QuantumLength, QuantumType: Windows' scheduler
+/// quanta) have no Linux counterpart (docs/cim.md).
+const WRITABLE: &[&str] = &["Description"];
+
 impl OperatingSystem {
-    /// The class with Reboot and Shutdown through `manager`.
-    pub fn with_power(manager: Arc<ServiceManager>) -> Self {
+    /// The class with Reboot and Shutdown through `power` (none: they answer 1, not
+    /// supported) and the description kept in `machine_info`.
+    pub fn new(power: Option<Arc<ServiceManager>>, machine_info: PathBuf) -> Self {
         Self {
-            power: Some(manager),
+            power,
+            machine_info,
         }
     }
 }
@@ -176,6 +192,40 @@ impl Class for OperatingSystem {
         }
     }
 
+    /// A Put changes the Description, for administrators only (others: access denied, as
+    /// Windows refuses a user who may not write the computer description).
+    fn put(&self, ctx: &Context<'_>, current: wsman_proto::cim::Instance) -> Answer {
+        let user = ctx.caller.map_or("", |c| c.user.as_str());
+        if !super::is_administrator(ctx) {
+            tracing::info!(
+                user,
+                class = self.name(),
+                "Put refused: not an administrator"
+            );
+            return Err(wsman_proto::Fault::access_denied());
+        }
+        for change in super::put::changes(ctx, self, &current, WRITABLE)? {
+            // Description is the one writable property (WRITABLE).
+            let value = change.value.unwrap_or_default();
+            super::machine_info::check_description(&value)?;
+            super::machine_info::set_description(&self.machine_info, &value).map_err(|error| {
+                tracing::warn!(
+                    user,
+                    path = %self.machine_info.display(),
+                    %error,
+                    "Win32_OperatingSystem: the description could not be written"
+                );
+                wsman_proto::Fault::internal_error(
+                    "The machine's description could not be written. ",
+                )
+            })?;
+            tracing::info!(user, "Win32_OperatingSystem: Description changed");
+        }
+        let keys = current.selectors();
+        let keys: Vec<(&str, &str)> = keys.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        self.get(ctx, &keys)
+    }
+
     fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let meminfo = procfs::read_required("/proc/meminfo")?;
         let kb = |k| procfs::field(&meminfo, k);
@@ -200,6 +250,10 @@ impl Class for OperatingSystem {
             .with("CreationClassName", self.name())
             .with("CSCreationClassName", "Win32_ComputerSystem")
             .with("CSName", procfs::host_name())
+            .with(
+                "Description",
+                super::machine_info::description(&self.machine_info),
+            )
             .with("FreePhysicalMemory", available)
             .with("FreeSpaceInPagingFiles", swap_free)
             .with(
