@@ -62,11 +62,10 @@ pub fn machine_info_path(config_dir: &Path) -> Result<PathBuf, HostFileError> {
         Ok(meta) if meta.len() > MAX_FILE => return Err(HostFileError::TooLarge { path }),
         Ok(_) => std::fs::read_to_string(&path).map_err(read)?,
     };
-    let file: HostFile =
-        toml::from_str(&text).map_err(|source| HostFileError::Toml {
-            path: path.clone(),
-            source,
-        })?;
+    let file: HostFile = toml::from_str(&text).map_err(|source| HostFileError::Toml {
+        path: path.clone(),
+        source,
+    })?;
     if !file.machine_info.is_absolute() {
         return Err(HostFileError::NotAbsolute {
             path,
@@ -93,7 +92,10 @@ fn read_text(path: &Path) -> std::io::Result<String> {
 pub fn description(path: &Path) -> Option<String> {
     let text = read_text(path).ok()?;
     text.lines().rev().find_map(|line| {
-        let value = line.trim_start().strip_prefix(PRETTY_HOSTNAME)?.strip_prefix('=')?;
+        let value = line
+            .trim_start()
+            .strip_prefix(PRETTY_HOSTNAME)?
+            .strip_prefix('=')?;
         Some(unquote(value.trim_end())).filter(|v| !v.is_empty())
     })
 }
@@ -182,15 +184,25 @@ mod tests {
     fn a_description_is_written_beside_the_other_keys_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("machine-info");
-        std::fs::write(&path, "CHASSIS=vm\nPRETTY_HOSTNAME=\"old\"\nLOCATION=rack 4\n").unwrap();
+        std::fs::write(
+            &path,
+            "CHASSIS=vm\nPRETTY_HOSTNAME=\"old\"\nLOCATION=rack 4\n",
+        )
+        .unwrap();
         let value = "Web \"front\" $HOME \\ `x`";
         set_description(&path, value).unwrap();
         assert_eq!(description(&path).as_deref(), Some(value));
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("CHASSIS=vm\nLOCATION=rack 4\nPRETTY_HOSTNAME="), "{text}");
+        assert!(
+            text.starts_with("CHASSIS=vm\nLOCATION=rack 4\nPRETTY_HOSTNAME="),
+            "{text}"
+        );
         set_description(&path, "").unwrap();
         assert_eq!(description(&path), None);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "CHASSIS=vm\nLOCATION=rack 4\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "CHASSIS=vm\nLOCATION=rack 4\n"
+        );
     }
 
     #[test]
@@ -210,6 +222,9 @@ mod tests {
         std::fs::write(dir.path().join("host.toml"), "machine_info = \"rel\"\n").unwrap();
         assert!(machine_info_path(dir.path()).is_err());
         std::fs::write(dir.path().join("host.toml"), "machine_info = \"/x/mi\"\n").unwrap();
-        assert_eq!(machine_info_path(dir.path()).unwrap(), PathBuf::from("/x/mi"));
+        assert_eq!(
+            machine_info_path(dir.path()).unwrap(),
+            PathBuf::from("/x/mi")
+        );
     }
 }

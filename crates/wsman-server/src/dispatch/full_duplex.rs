@@ -17,15 +17,13 @@ use super::Reply;
 pub fn answer(request: &Request) -> Option<Result<Reply, Fault>> {
     match request.operation.action {
         Action::End => Some(Ok(Reply::Empty { close: true })),
-        Action::InteractiveResponse => Some(
-            check_interactive_response(request).map(|()| {
-                tracing::debug!(
-                    operation = request.operation_id.as_deref().unwrap_or(""),
-                    "InteractiveResponse: no operation of this server prompts"
-                );
-                Reply::Empty { close: false }
-            }),
-        ),
+        Action::InteractiveResponse => Some(check_interactive_response(request).map(|()| {
+            tracing::debug!(
+                operation = request.operation_id.as_deref().unwrap_or(""),
+                "InteractiveResponse: no operation of this server prompts"
+            );
+            Reply::Empty { close: false }
+        })),
         _ => None,
     }
 }

@@ -35,7 +35,7 @@ fn machine_info(f: &Fixture) -> std::path::PathBuf {
 /// A daemon whose machine-info file is the fixture's own, seeded with another key, and with
 /// a plain account; `root_sddl`: RootSDDL (the WMI descriptor's default follows it).
 fn fixture(root_sddl: Option<&str>) -> Fixture {
-    let f = Fixture::http_with(|c| {
+    Fixture::http_with(|c| {
         let file = c.path().join("machine-info");
         std::fs::write(&file, "CHASSIS=vm\n").unwrap();
         c.write_raw(
@@ -78,7 +78,10 @@ fn put_4_1_3(name: &str, property: &str) -> String {
             (uri, OS),
             ("<p:myclass", "<p:Win32_OperatingSystem"),
             ("</p:myclass>", "</p:Win32_OperatingSystem>"),
-            ("<wsman:Selector Name=\"id\">1<", &format!("<wsman:Selector Name=\"Name\">{name}<")),
+            (
+                "<wsman:Selector Name=\"id\">1<",
+                &format!("<wsman:Selector Name=\"Name\">{name}<"),
+            ),
             ("<p:id>1</p:id>", &format!("<p:Name>{name}</p:Name>")),
             ("p:Data1>", &format!("p:{property}>")),
         ],
@@ -92,16 +95,18 @@ fn put_set_ciminstance(name: &str, property: &str, value: &str) -> String {
         &[
             ("MSFT_Person", "Win32_OperatingSystem"),
             ("Name=\"Key\">1<", &format!("Name=\"Name\">{name}<")),
-            ("p0:Key xsi:type=\"cim:cimString\">1</p0:Key", &format!(
-                "p0:Name xsi:type=\"cim:cimString\">{name}</p0:Name"
-            )),
+            (
+                "p0:Key xsi:type=\"cim:cimString\">1</p0:Key",
+                &format!("p0:Name xsi:type=\"cim:cimString\">{name}</p0:Name"),
+            ),
             ("p0:Species ", "p0:BootDevice "),
             ("p0:First ", "p0:Organization "),
             ("p0:ExpensiveProperty ", "p0:PlusProductID "),
             (">Last<", &format!(">{property}<")),
-            ("p0:Last xsi:type=\"cim:cimString\">Osama</p0:Last", &format!(
-                "p0:{property} xsi:type=\"cim:cimString\">{value}</p0:{property}"
-            )),
+            (
+                "p0:Last xsi:type=\"cim:cimString\">Osama</p0:Last",
+                &format!("p0:{property} xsi:type=\"cim:cimString\">{value}</p0:{property}"),
+            ),
         ],
     )
 }
@@ -126,7 +131,11 @@ fn the_ms_wsmv_4_1_3_put_changes_the_description_for_an_administrator() {
         "{text}"
     );
     // The instance as it is now, as 4.1.3's answer carries it.
-    assert_eq!(description_in(&r).as_deref(), Some("Test Message"), "{text}");
+    assert_eq!(
+        description_in(&r).as_deref(),
+        Some("Test Message"),
+        "{text}"
+    );
     assert_eq!(
         std::fs::read_to_string(machine_info(&f)).unwrap(),
         "CHASSIS=vm\nPRETTY_HOSTNAME=\"Test Message\"\n"
@@ -139,11 +148,16 @@ fn the_ms_wsmv_4_1_3_put_changes_the_description_for_an_administrator() {
 fn set_ciminstance_changes_the_description_it_names() {
     let f = fixture(None);
     let name = instance_name(&f);
-    let r = f.post(&put_set_ciminstance(&name, "Description", "Rack 4, web front"));
+    let r = f.post(&put_set_ciminstance(
+        &name,
+        "Description",
+        "Rack 4, web front",
+    ));
     assert_eq!(r.status, 200, "{}", r.describe());
     assert_eq!(description_in(&r).as_deref(), Some("Rack 4, web front"));
     assert!(
-        r.text().contains("uuid:E0D1E346-8E68-4345-80E9-3D56D3F20812"),
+        r.text()
+            .contains("uuid:E0D1E346-8E68-4345-80E9-3D56D3F20812"),
         "{}",
         r.text()
     );
@@ -195,7 +209,11 @@ fn unknown_and_read_only_properties_and_line_breaks_are_refused() {
     let fault = expect_fault(&r, "InvalidRepresentation");
     assert!(fault.reason.contains("read-only"), "{}", fault.reason);
     // A line break would add another key to the file.
-    let r = f.post(&put_set_ciminstance(&name, "Description", "a&#10;CHASSIS=server"));
+    let r = f.post(&put_set_ciminstance(
+        &name,
+        "Description",
+        "a&#10;CHASSIS=server",
+    ));
     expect_fault(&r, "InvalidRepresentation");
     assert_unchanged(&f);
 }

@@ -33,7 +33,10 @@ fn interactive_response_is_answered_with_an_empty_200() {
     assert_empty_200(&r);
     assert_ne!(r.header("Connection"), Some("close"), "{}", r.describe());
     // The same message with an answer its schema does not have.
-    let bad = request.replace("<i:Response>yes</i:Response>", "<i:Response>maybe</i:Response>");
+    let bad = request.replace(
+        "<i:Response>yes</i:Response>",
+        "<i:Response>maybe</i:Response>",
+    );
     assert_ne!(bad, request);
     expect_fault(&f.post(&bad), "SchemaValidationError");
 }
