@@ -32,12 +32,17 @@ fn machine_info(f: &Fixture) -> std::path::PathBuf {
     f.config.path().join("machine-info")
 }
 
+/// What the machine-info file holds.
+fn stored(f: &Fixture) -> String {
+    std::fs::read_to_string(machine_info(f)).expect("read the machine-info file")
+}
+
 /// A daemon whose machine-info file is the fixture's own, seeded with another key, and with
 /// a plain account; `root_sddl`: RootSDDL (the WMI descriptor's default follows it).
 fn fixture(root_sddl: Option<&str>) -> Fixture {
     Fixture::http_with(|c| {
         let file = c.path().join("machine-info");
-        std::fs::write(&file, "CHASSIS=vm\n").unwrap();
+        std::fs::write(&file, "CHASSIS=vm\n").expect("seed the machine-info file");
         c.write_raw(
             "host.toml",
             &format!("machine_info = {:?}\n", file.display().to_string()),
@@ -136,10 +141,7 @@ fn the_ms_wsmv_4_1_3_put_changes_the_description_for_an_administrator() {
         Some("Test Message"),
         "{text}"
     );
-    assert_eq!(
-        std::fs::read_to_string(machine_info(&f)).unwrap(),
-        "CHASSIS=vm\nPRETTY_HOSTNAME=\"Test Message\"\n"
-    );
+    assert_eq!(stored(&f), "CHASSIS=vm\nPRETTY_HOSTNAME=\"Test Message\"\n");
     let got = f.post(&soap::get(OS, &[]));
     assert_eq!(description_in(&got).as_deref(), Some("Test Message"));
 }
@@ -162,17 +164,14 @@ fn set_ciminstance_changes_the_description_it_names() {
         r.text()
     );
     assert_eq!(
-        std::fs::read_to_string(machine_info(&f)).unwrap(),
+        stored(&f),
         "CHASSIS=vm\nPRETTY_HOSTNAME=\"Rack 4, web front\"\n"
     );
 }
 
 /// Every refusal leaves the file as it was.
 fn assert_unchanged(f: &Fixture) {
-    assert_eq!(
-        std::fs::read_to_string(machine_info(f)).unwrap(),
-        "CHASSIS=vm\n"
-    );
+    assert_eq!(stored(f), "CHASSIS=vm\n");
 }
 
 #[test]
