@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use wsman_proto::cim::{CimDateTime, Instance, MethodInput};
+use wsman_proto::refusal_log::{RefusalLimits, RefusalLog};
+use wsman_proto::Fault;
 use wsman_systemd::{Error, PowerAction};
 
 use super::schema::{ClassSchema, Declaration, Method};
 use super::service::{unavailable, ServiceManager};
 
-use super::procfs;
+use super::{machine_info, procfs};
 use super::{Answer, Class, Instances};
 use crate::{Context, Filter};
 
@@ -21,11 +23,14 @@ use crate::{Context, Filter};
 pub struct OperatingSystem {
     power: Option<Arc<ServiceManager>>,
     machine_info: PathBuf,
+    /// Refused Puts, logged at most a few a minute per user (a client repeating a refused
+    /// Put costs itself nothing).
+    refusals: RefusalLog<String>,
 }
 
 impl Default for OperatingSystem {
     fn default() -> Self {
-        Self::new(None, super::machine_info::MACHINE_INFO.into())
+        Self::new(None, machine_info::MACHINE_INFO.into())
     }
 }
 
@@ -41,7 +46,63 @@ impl OperatingSystem {
         Self {
             power,
             machine_info,
+            refusals: RefusalLog::new(RefusalLimits {
+                interval: std::time::Duration::from_secs(60),
+                per_key: 5,
+                total: 50,
+                max_keys: 256,
+            }),
         }
+    }
+
+    /// `fault`, a Put of `user` refused because of `why` (the fault's message when `None`),
+    /// logged within the refusal log's bounds.
+    fn refused(&self, user: &str, why: Option<&str>, fault: Fault) -> Fault {
+        let admission = self
+            .refusals
+            .admit(user.to_owned(), "put", std::time::Instant::now());
+        for left in &admission.ended {
+            tracing::warn!(
+                user = left.key.as_deref().unwrap_or("(other users)"),
+                refused = left.count,
+                "more Puts of Win32_OperatingSystem refused (not logged one by one)"
+            );
+        }
+        if admission.log {
+            tracing::warn!(
+                user,
+                reason = why.unwrap_or(&fault.message),
+                "Put of Win32_OperatingSystem refused"
+            );
+        }
+        fault
+    }
+
+    /// Write the changes of a Put (Description, the one writable property).
+    fn write(&self, ctx: &Context<'_>, current: &Instance) -> Result<(), Fault> {
+        let user = ctx.caller.map_or("", |c| c.user.as_str());
+        if !super::is_administrator(ctx) {
+            let why = Some("not an administrator");
+            return Err(self.refused(user, why, Fault::access_denied()));
+        }
+        let changes = super::put::changes(ctx, self, current, WRITABLE)
+            .map_err(|fault| self.refused(user, None, fault))?;
+        for change in changes {
+            let value = change.value.unwrap_or_default();
+            machine_info::check_description(&value)
+                .map_err(|fault| self.refused(user, None, fault))?;
+            machine_info::set_description(&self.machine_info, &value).map_err(|error| {
+                tracing::warn!(
+                    user,
+                    path = %self.machine_info.display(),
+                    %error,
+                    "Win32_OperatingSystem: the description could not be written"
+                );
+                Fault::internal_error("The machine's description could not be written. ")
+            })?;
+            tracing::info!(user, "Win32_OperatingSystem: Description changed");
+        }
+        Ok(())
     }
 }
 
@@ -194,33 +255,8 @@ impl Class for OperatingSystem {
 
     /// A Put changes the Description, for administrators only (others: access denied, as
     /// Windows refuses a user who may not write the computer description).
-    fn put(&self, ctx: &Context<'_>, current: wsman_proto::cim::Instance) -> Answer {
-        let user = ctx.caller.map_or("", |c| c.user.as_str());
-        if !super::is_administrator(ctx) {
-            tracing::info!(
-                user,
-                class = self.name(),
-                "Put refused: not an administrator"
-            );
-            return Err(wsman_proto::Fault::access_denied());
-        }
-        for change in super::put::changes(ctx, self, &current, WRITABLE)? {
-            // Description is the one writable property (WRITABLE).
-            let value = change.value.unwrap_or_default();
-            super::machine_info::check_description(&value)?;
-            super::machine_info::set_description(&self.machine_info, &value).map_err(|error| {
-                tracing::warn!(
-                    user,
-                    path = %self.machine_info.display(),
-                    %error,
-                    "Win32_OperatingSystem: the description could not be written"
-                );
-                wsman_proto::Fault::internal_error(
-                    "The machine's description could not be written. ",
-                )
-            })?;
-            tracing::info!(user, "Win32_OperatingSystem: Description changed");
-        }
+    fn put(&self, ctx: &Context<'_>, current: Instance) -> Answer {
+        self.write(ctx, &current)?;
         let keys = current.selectors();
         let keys: Vec<(&str, &str)> = keys.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         self.get(ctx, &keys)
@@ -250,10 +286,7 @@ impl Class for OperatingSystem {
             .with("CreationClassName", self.name())
             .with("CSCreationClassName", "Win32_ComputerSystem")
             .with("CSName", procfs::host_name())
-            .with(
-                "Description",
-                super::machine_info::description(&self.machine_info),
-            )
+            .with("Description", machine_info::description(&self.machine_info))
             .with("FreePhysicalMemory", available)
             .with("FreeSpaceInPagingFiles", swap_free)
             .with(

@@ -190,6 +190,14 @@ fn only_administrators_may_put_the_description() {
             expect_fault(&r, "AccessDenied");
         }
         assert_unchanged(&f);
+        if root_sddl.is_some() {
+            // Refused by the class, and logged with who asked.
+            let log = f.daemon.stderr();
+            assert!(
+                log.contains("Put of Win32_OperatingSystem refused") && log.contains(PLAIN),
+                "{log}"
+            );
+        }
         let r = http::post_as(f.port, SERVICE_ACCOUNT, SERVICE_PASSWORD, &put);
         assert_eq!(r.status, 200, "{:?}: {}", root_sddl, r.describe());
     }
