@@ -38,6 +38,7 @@ mod eventing;
 mod fanout;
 mod forwarding;
 mod full_duplex;
+mod go_winrm;
 mod hardware;
 mod hostile;
 mod kafka;
