@@ -308,7 +308,7 @@ pub fn ensure_config_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// Open the configuration; the error names the file and line. The WMI users group and the
 /// remote users group are looked up here (the WMI and PowerShell plug-ins' default descriptors
-/// admit them), so a group created later counts from the next start.
+/// admit them), so a group created later counts from the next start or reload (SIGHUP).
 pub fn open_config(dir: &Path) -> anyhow::Result<ConfigStore> {
     let mut store =
         ConfigStore::open(dir).map_err(|e| anyhow::anyhow!("configuration refused: {e}"))?;
