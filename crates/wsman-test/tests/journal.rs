@@ -42,7 +42,10 @@ fn install_and_start(systemd: &BootedSystemd, port: u16) {
     let read = |path: &str| {
         std::fs::read_to_string(repo.join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"))
     };
-    systemd.write_file("/etc/systemd/system/wsmand.service", &read("dist/wsmand.service"));
+    systemd.write_file(
+        "/etc/systemd/system/wsmand.service",
+        &read("dist/wsmand.service"),
+    );
     systemd.write_file("/etc/pam.d/wsmand", &read("dist/wsmand.pam"));
     systemd.exec_ok(&["mkdir", "-p", "/etc/wsmand"]);
     systemd.write_file("/etc/wsmand/config.toml", &config(port));
@@ -139,7 +142,11 @@ fn the_plain_journal_says_who_where_and_why() {
     let journal = systemd.journal_until(short, |text| text.contains(not_reloaded));
     let reload = line_with(&journal, &[not_reloaded]);
     eprintln!("refused reload: {reload}");
-    for fact in ["/etc/wsmand/config.toml", "error=", "keeping the one in force"] {
+    for fact in [
+        "/etc/wsmand/config.toml",
+        "error=",
+        "keeping the one in force",
+    ] {
         assert!(reload.contains(fact), "{fact:?} not in: {reload}");
     }
     // Still serving with the configuration in force.

@@ -27,7 +27,7 @@ const CUT_VALUE_AT: usize = 4096;
 const REDACTED: &str = "<redacted>";
 
 /// Writes events to journald; see the module's documentation.
-pub struct JournalLayer {
+pub(crate) struct JournalLayer {
     socket: UnixDatagram,
     /// Prefix of the event's own fields (`WSMAN` for the audit records), not of `MESSAGE`.
     field_prefix: Option<&'static str>,
@@ -36,7 +36,7 @@ pub struct JournalLayer {
 
 impl JournalLayer {
     /// A layer sending to the local journald; fails when its socket cannot be made.
-    pub fn new(field_prefix: Option<&'static str>) -> io::Result<Self> {
+    pub(crate) fn new(field_prefix: Option<&'static str>) -> io::Result<Self> {
         let socket = UnixDatagram::unbound()?;
         let identifier = std::env::current_exe()
             .ok()
@@ -66,12 +66,7 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for JournalLayer {
 
 impl JournalLayer {
     /// The entry in journald's native format, each value cut to `cut_at` bytes.
-    fn entry(
-        &self,
-        meta: &tracing::Metadata<'_>,
-        fields: &EventFields,
-        cut_at: usize,
-    ) -> Vec<u8> {
+    fn entry(&self, meta: &tracing::Metadata<'_>, fields: &EventFields, cut_at: usize) -> Vec<u8> {
         let mut entry = Vec::with_capacity(512);
         put(&mut entry, "MESSAGE", &cut(&fields.readable(), cut_at));
         put(&mut entry, "PRIORITY", priority(*meta.level()));

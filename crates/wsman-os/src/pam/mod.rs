@@ -62,12 +62,13 @@ impl PamAuthenticator {
         password: &str,
         remote_host: Option<&str>,
     ) -> Result<(), PamError> {
-        let remote_host = remote_host
-            .map(CString::new)
-            .transpose()
-            .map_err(|_| PamError::NulByte {
-                what: "remote host",
-            })?;
+        let remote_host =
+            remote_host
+                .map(CString::new)
+                .transpose()
+                .map_err(|_| PamError::NulByte {
+                    what: "remote host",
+                })?;
         let data =
             ConversationData::new(user, password).map_err(|what| PamError::NulByte { what })?;
         let conversation = PamConv {

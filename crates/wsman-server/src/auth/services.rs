@@ -95,7 +95,8 @@ impl AuthServices {
             return Err(PasswordCheckError::ShuttingDown);
         };
         let verifier = Arc::clone(&self.verifier);
-        let job = tokio::task::spawn_blocking(move || verifier.verify_basic(&credentials, Some(client)));
+        let job =
+            tokio::task::spawn_blocking(move || verifier.verify_basic(&credentials, Some(client)));
         Ok(job.await??)
     }
 }
