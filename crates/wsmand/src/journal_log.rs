@@ -31,12 +31,29 @@ pub(crate) struct JournalLayer {
     socket: UnixDatagram,
     /// Prefix of the event's own fields (`WSMAN` for the audit records), not of `MESSAGE`.
     field_prefix: Option<&'static str>,
+    /// Fields kept out of `MESSAGE`'s text (still journal fields): the audit records' markers
+    /// `audit=1` and `event=NAME`, which their message already says.
+    not_in_message: &'static [&'static str],
     identifier: String,
 }
 
 impl JournalLayer {
+    /// The daemon's log: every field in the text and as a journal field of its own name.
+    pub(crate) fn general() -> io::Result<Self> {
+        Self::new(None, &[])
+    }
+
+    /// The audit records: fields prefixed `WSMAN_` (`journalctl WSMAN_AUDIT=1`), the markers
+    /// left out of the text.
+    pub(crate) fn audit() -> io::Result<Self> {
+        Self::new(Some("WSMAN"), &["audit", "event"])
+    }
+
     /// A layer sending to the local journald; fails when its socket cannot be made.
-    pub(crate) fn new(field_prefix: Option<&'static str>) -> io::Result<Self> {
+    fn new(
+        field_prefix: Option<&'static str>,
+        not_in_message: &'static [&'static str],
+    ) -> io::Result<Self> {
         let socket = UnixDatagram::unbound()?;
         let identifier = std::env::current_exe()
             .ok()
@@ -45,6 +62,7 @@ impl JournalLayer {
         Ok(Self {
             socket,
             field_prefix,
+            not_in_message,
             identifier,
         })
     }
@@ -68,7 +86,8 @@ impl JournalLayer {
     /// The entry in journald's native format, each value cut to `cut_at` bytes.
     fn entry(&self, meta: &tracing::Metadata<'_>, fields: &EventFields, cut_at: usize) -> Vec<u8> {
         let mut entry = Vec::with_capacity(512);
-        put(&mut entry, "MESSAGE", &cut(&fields.readable(), cut_at));
+        let text = fields.readable(self.not_in_message);
+        put(&mut entry, "MESSAGE", &cut(&text, cut_at));
         put(&mut entry, "PRIORITY", priority(*meta.level()));
         put(&mut entry, "SYSLOG_IDENTIFIER", &self.identifier);
         put(&mut entry, "TARGET", meta.target());
@@ -167,12 +186,16 @@ struct EventFields {
 }
 
 impl EventFields {
-    /// The message, then ` key=value` per field; a value with a space, a quote, `=` or a
+    /// The message, then ` key=value` per field but those named in `leave_out`; a value with a space, a quote, `=` or a
     /// control character (or an empty one) is quoted with Rust's escapes, so one entry stays
     /// one line and a reader can tell where a value ends.
-    fn readable(&self) -> String {
+    fn readable(&self, leave_out: &[&str]) -> String {
         let mut text = self.message.clone();
-        for (name, value) in &self.fields {
+        let shown = self
+            .fields
+            .iter()
+            .filter(|(name, _)| !leave_out.contains(name));
+        for (name, value) in shown {
             if !text.is_empty() {
                 text.push(' ');
             }
@@ -236,16 +259,28 @@ mod tests {
             ],
         );
         assert_eq!(
-            event.readable(),
+            event.readable(&[]),
             "401: authentication failed remote=127.0.0.1:4242 user=bob \
              reason=\"credentials rejected: PAM_AUTH_ERR\" empty=\"\""
         );
     }
 
     #[test]
+    fn the_audit_markers_stay_out_of_the_text() {
+        let event = fields(
+            "shell ended",
+            &[("audit", "1"), ("event", "shell_ended"), ("user", "alice")],
+        );
+        assert_eq!(
+            event.readable(&["audit", "event"]),
+            "shell ended user=alice"
+        );
+    }
+
+    #[test]
     fn a_value_with_a_newline_stays_on_one_line() {
         let event = fields("refused", &[("error", "line 1\nline 2")]);
-        assert_eq!(event.readable(), "refused error=\"line 1\\nline 2\"");
+        assert_eq!(event.readable(&[]), "refused error=\"line 1\\nline 2\"");
     }
 
     /// What the layer's visitor makes of the events `emit` logs.
@@ -257,7 +292,7 @@ mod tests {
             fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
                 let mut fields = EventFields::default();
                 event.record(&mut fields);
-                self.0.lock().unwrap().push(fields.readable());
+                self.0.lock().unwrap().push(fields.readable(&[]));
             }
         }
         let seen = Arc::new(Mutex::new(Vec::new()));

@@ -275,9 +275,7 @@ fn init_logging(level: Option<&str>, audit_file: Option<&Path>) -> anyhow::Resul
         .transpose()?;
     let registry = tracing_subscriber::registry().with(audit_file);
     if std::env::var_os("JOURNAL_STREAM").is_some() {
-        if let (Ok(general), Ok(audit)) =
-            (JournalLayer::new(None), JournalLayer::new(Some("WSMAN")))
-        {
+        if let (Ok(general), Ok(audit)) = (JournalLayer::general(), JournalLayer::audit()) {
             let _ = registry
                 .with(general.with_filter(filter().and(filter_fn(move |meta| !is_audit(meta)))))
                 .with(audit.with_filter(filter_fn(is_audit)))
