@@ -6,6 +6,7 @@
 //!   say who, where and why in their text, not only in journal fields a plain reader never sees;
 //! - pam_unix's failure line names the client (`rhost=127.0.0.1`): PAM got `PAM_RHOST`;
 //! - the password of the failed login is nowhere in the journal, in no field;
+//! - a group made after the start (`wsmand-remote-users`) is looked up again at a reload;
 //! - the runtime files (the control socket, the writers' locks) are under `/run/wsmand`, not
 //!   among the configuration in `/etc/wsmand`.
 //!
@@ -133,6 +134,16 @@ fn the_plain_journal_says_who_where_and_why() {
     );
     expect(pam, &["rhost=127.0.0.1 ", &user]);
     expect(listening, &[&port_text, "transport=HTTP"]);
+
+    // A group made after the start counts from the next reload: looked up again.
+    systemd.exec_ok(&["groupadd", "--gid", "4242", "wsmand-remote-users"]);
+    systemd.exec_ok(&["systemctl", "reload", "wsmand"]);
+    let looked_up = "groups looked up again";
+    let journal = systemd.journal_until(short, |text| text.contains(looked_up));
+    expect(
+        line_with(&journal, &[looked_up]),
+        &["remote_users_gid=Some(4242)"],
+    );
 
     // A reload refused: the file and the error.
     systemd.write_file(
