@@ -1,6 +1,7 @@
 //! Turning verified credentials into an [`Identity`]: service accounts from
 //! `accounts.toml` first, the system (PAM) for every other name.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::accounts::{AccountError, AccountFile, AccountStore};
@@ -14,6 +15,18 @@ pub trait PasswordChecker: Send + Sync {
     /// `Ok(())` if `password` is right for the Linux user `user` and the
     /// account may log in now.
     fn check(&self, user: &str, password: &str) -> Result<(), AuthError>;
+
+    /// [`Self::check`] for a client at `client` (PAM gets it as `PAM_RHOST`, so its modules
+    /// log and decide on where the login comes from). By default the address is not used.
+    fn check_from(
+        &self,
+        user: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        let _ = client;
+        self.check(user, password)
+    }
 }
 
 /// Why authentication failed.
@@ -134,6 +147,17 @@ impl Authenticator {
         store: &AccountStore,
         credentials: &Credentials,
     ) -> Result<Identity, AuthError> {
+        self.authenticate_from(store, credentials, None)
+    }
+
+    /// [`Self::authenticate_in`] for a client at `client`: the system check is told where the
+    /// login comes from ([`PasswordChecker::check_from`]).
+    pub fn authenticate_from(
+        &self,
+        store: &AccountStore,
+        credentials: &Credentials,
+        client: Option<IpAddr>,
+    ) -> Result<Identity, AuthError> {
         let name = credentials.bare_user();
         let password = credentials.password.as_str();
         if let Some(name) = store.login_name(name) {
@@ -149,7 +173,7 @@ impl Authenticator {
                 reason: "empty password".to_owned(),
             });
         }
-        self.system.check(name, password)?;
+        self.system.check_from(name, password, client)?;
         Ok(Identity::linux_user(name))
     }
 }

@@ -1,15 +1,15 @@
 //! `DIR/accounts.toml` on disk, for the service accounts of `wsman_auth::AccountStore`: the
 //! file is read only when it is safe (mode 0600 or stricter, at most
 //! [`MAX_ACCOUNTS_FILE_LEN`] bytes) into a buffer that is wiped when dropped, and every change
-//! is made under a writers' lock (`accounts.toml.lock`, a separate file because the data file
-//! is replaced by rename) with the same atomic write as `config.toml`.
+//! is made under a writers' lock (`accounts.toml.lock` in the runtime directory,
+//! [`crate::runtime::dir`]: a separate file because the data file is replaced by rename) with the same atomic write as `config.toml`.
 //!
 //! The accounts themselves (parsing, checks, hashing) are `wsman_auth`'s, which stays pure;
 //! this module is only their file.
 
 use std::fs::File;
 use std::io::{self, Read as _};
-use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,30 +25,43 @@ pub fn load(config_dir: &Path) -> Result<AccountStore, AccountError> {
     AccountStore::open(Arc::new(AccountsFile::in_dir(config_dir)))
 }
 
+/// The writers' lock of a config directory's `accounts.toml`.
+const LOCK_FILE_NAME: &str = "accounts.toml.lock";
+
 /// `accounts.toml` of one config directory.
 #[derive(Debug, Clone)]
 pub struct AccountsFile {
     path: PathBuf,
+    lock_path: PathBuf,
 }
 
 impl AccountsFile {
-    /// The accounts file of `config_dir`.
+    /// The accounts file of `config_dir`; its lock in the runtime directory.
     pub fn in_dir(config_dir: &Path) -> Self {
         Self {
             path: AccountStore::path_in(config_dir),
+            lock_path: crate::runtime::dir(config_dir).join(LOCK_FILE_NAME),
         }
     }
 
     /// An accounts file of the same form at another path (the management service's manager
-    /// users).
+    /// users), its lock beside it.
     pub fn at(path: PathBuf) -> Self {
-        Self { path }
+        let lock_path = path.with_extension("toml.lock");
+        Self { path, lock_path }
     }
 
     /// Takes the exclusive writers' lock, held until the returned file is dropped.
     fn lock(&self) -> Result<File, AccountError> {
-        let lock_path = self.path.with_extension("toml.lock");
-        lock_exclusive(&lock_path).map_err(io_error(&lock_path))
+        let lock_path = &self.lock_path;
+        if let Some(parent) = lock_path.parent() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(parent)
+                .map_err(io_error(parent))?;
+        }
+        lock_exclusive(lock_path).map_err(io_error(lock_path))
     }
 }
 

@@ -1,4 +1,5 @@
-//! The daemon's control socket, `DIR/.control.sock`: after a local `winrm --config-dir DIR`
+//! The daemon's control socket, `.control.sock` in the runtime directory of DIR
+//! ([`crate::runtime::dir`]: `/run/wsmand` for `/etc/wsmand`): after a local `winrm --config-dir DIR`
 //! wrote the files, it asks the daemon serving DIR to apply them now and waits for the answer,
 //! so that the change holds when `winrm` returns, as Windows' `winrm` (which goes through the
 //! service) does. One request line, one answer line: `apply` → `applied` or `refused REASON`.
@@ -8,7 +9,7 @@
 use std::io::{self, BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 
-/// The socket's name inside the configuration directory.
+/// The socket's name inside the runtime directory.
 pub const SOCKET_FILE: &str = ".control.sock";
 /// The one request: apply the files as they are on disk now.
 pub const APPLY: &str = "apply";
@@ -19,9 +20,9 @@ pub const REFUSED: &str = "refused";
 /// The longest line either side reads: bounded before it is buffered.
 pub const MAX_LINE: usize = 4096;
 
-/// Where the daemon serving `dir` listens.
+/// Where the daemon serving the configuration directory `dir` listens.
 pub fn socket_path(dir: &Path) -> PathBuf {
-    dir.join(SOCKET_FILE)
+    crate::runtime::dir(dir).join(SOCKET_FILE)
 }
 
 /// One line of at most [`MAX_LINE`] bytes, without its newline.

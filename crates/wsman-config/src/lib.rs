@@ -36,6 +36,7 @@ pub mod plugin;
 mod plugin_ops;
 mod powershell;
 mod resource;
+pub mod runtime;
 pub mod schema;
 pub mod sddl;
 pub mod sddl_edit;

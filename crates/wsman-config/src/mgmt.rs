@@ -4,7 +4,7 @@
 //! Both the service (`wsmand-mgmt`) and `wsmand mgmt get|set` read this one definition, so the
 //! names the help prints are the names the file holds. WMSVC is configured only while it is
 //! stopped; [`is_running`] tells whether a service holds the directory's run lock
-//! (`DIR/.mgmt.lock`), which `wsmand mgmt set` checks before it writes.
+//! (`.mgmt.lock` in DIR's runtime directory, [`crate::runtime`]), which `wsmand mgmt set` checks before it writes.
 //!
 //! One concern a file: the settings' types here, their help in `help`, the client
 //! restrictions in `clients`, the checks in `validate`, `get`/`set` in `edit`, the file, its

@@ -210,21 +210,22 @@ pub(crate) fn build_effective(stored: &FileContent, policy: &Layer) -> Config {
 /// to renaming the new `config.toml` into place: the daemon (remote `winrm set`) and every
 /// local `winrm --config-dir` alike. Without it, two writers each read the same file, each
 /// add their change, and the second rename drops the first change. An advisory `flock` on
-/// `DIR/.config.lock` (never deleted: a lock file that is replaced is no lock), released when
+/// `.config.lock` in DIR's runtime directory ([`crate::runtime::dir`]; never deleted: a lock file that is replaced is no lock), released when
 /// dropped or when the process dies.
 #[derive(Debug)]
 pub(crate) struct WriteLock {
     _file: fs::File,
 }
 
-/// The writers' lock file, inside the configuration directory.
+/// The writers' lock file, inside the runtime directory.
 pub(crate) const WRITE_LOCK_FILE: &str = ".config.lock";
 
 impl WriteLock {
     /// Block until this process is the only writer of `dir` (created if missing).
     pub(crate) fn acquire(dir: &Path) -> Result<Self, ConfigError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let path = dir.join(WRITE_LOCK_FILE);
+        let runtime = crate::runtime::ensure_dir(dir).map_err(io_err(dir))?;
+        let path = runtime.join(WRITE_LOCK_FILE);
         let file = lock_exclusive(&path).map_err(io_err(&path))?;
         Ok(Self { _file: file })
     }

@@ -1,8 +1,9 @@
-//! The control socket `DIR/.control.sock` (protocol in [`wsman_config::control`]): a local
+//! The control socket `.control.sock` in the runtime directory of DIR (`/run/wsmand` for
+//! `/etc/wsmand`, [`wsman_config::runtime`]; protocol in [`wsman_config::control`]): a local
 //! `winrm --config-dir DIR` that wrote the files asks the daemon to apply them now and waits
 //! for the answer, instead of returning before the once-a-second check has seen them.
 //!
-//! The daemon runs as root and the directory is the operator's: the socket is made only in a
+//! The daemon runs as root and the directory may be the operator's: the socket is made only in a
 //! directory that no other user can write (so nobody else can have put a link or a file where
 //! it goes), an existing file there is removed only when it is a socket nobody listens on (a
 //! daemon that died), and only root or the daemon's own user may ask. Each request is a line
@@ -55,7 +56,8 @@ pub enum ControlError {
     Io { path: PathBuf, source: io::Error },
 }
 
-/// Serve the control socket of `dir`; each request arrives on `requests`.
+/// Serve the control socket of the configuration directory `dir`; each request arrives on
+/// `requests`.
 pub fn serve(
     dir: &Path,
     requests: mpsc::Sender<ApplyRequest>,
@@ -66,11 +68,10 @@ pub fn serve(
         source,
     };
     let owner = wsman_os::process::daemon_uid();
-    let meta = std::fs::metadata(dir).map_err(io_error)?;
+    let runtime = wsman_config::runtime::ensure_dir(dir).map_err(io_error)?;
+    let meta = std::fs::metadata(&runtime).map_err(io_error)?;
     if (meta.uid() != owner && meta.uid() != 0) || meta.mode() & 0o022 != 0 {
-        return Err(ControlError::DirOpen {
-            dir: dir.to_owned(),
-        });
+        return Err(ControlError::DirOpen { dir: runtime });
     }
     match std::fs::symlink_metadata(&path) {
         Ok(m) if !m.file_type().is_socket() => return Err(ControlError::NotASocket { path }),

@@ -246,6 +246,7 @@ impl LiveService {
                 }
                 Some(()) = reload_requests.recv() => {
                     notify("RELOADING=1");
+                    self.refresh_groups().await;
                     self.server.reload_kerberos().await;
                     self.server.reload_engines().await;
                     self.reload_logged(true).await;
@@ -258,6 +259,48 @@ impl LiveService {
         tracing::info!("shutting down");
         self.server.shutdown().await;
         self.server.drain(SHUTDOWN_GRACE).await;
+    }
+
+    /// Look the WMI users and remote users groups up again (SIGHUP): a group created since the
+    /// start counts from this reload, as the reload's other changes do. A lookup that fails is
+    /// logged and the gid in force kept.
+    async fn refresh_groups(&self) {
+        let looked_up = tokio::task::spawn_blocking(|| {
+            [
+                wsman_config::WMI_USERS_GROUP,
+                wsman_config::REMOTE_USERS_GROUP,
+            ]
+            .map(|group| {
+                wsman_os::group_id(group)
+                    .map_err(|error| tracing::warn!(group, %error, "group not looked up again; keeping its gid in force"))
+                    .ok()
+            })
+        })
+        .await;
+        let Ok([wmi, remote]) = looked_up else {
+            return;
+        };
+        let changed = {
+            let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+            let before = store.snapshot();
+            if let Some(gid) = wmi {
+                store.set_wmi_users_gid(gid);
+            }
+            if let Some(gid) = remote {
+                store.set_remote_users_gid(gid);
+            }
+            let after = store.snapshot();
+            let gids = |c: &Config| (c.security.wmi_users_gid, c.security.remote_users_gid);
+            (gids(&before) != gids(&after)).then_some(after)
+        };
+        if let Some(config) = changed {
+            self.apply(&config).await;
+            tracing::info!(
+                wmi_users_gid = ?config.security.wmi_users_gid,
+                remote_users_gid = ?config.security.remote_users_gid,
+                "the WMI and remote users groups looked up again"
+            );
+        }
     }
 
     async fn reload_logged(&self, requested: bool) {

@@ -161,7 +161,7 @@ impl ShellManager {
             memory = %report.memory,
             switch_user = report.switch_user,
             detail = %report.detail,
-            "WinRS shell limits enforced by"
+            "how the WinRS shell limits are enforced:"
         );
         runtime.spawn(reap(Arc::downgrade(&inner), reap_interval));
         Ok(Self { inner })

@@ -191,7 +191,7 @@ fn empty_fleet(configured: usize) -> Markup {
     html! {
         section.empty {
             @if configured == 0 {
-                p { "No host is configured yet. Add one as a " code { "[[Host]]" } " table in " code { "mgmt.toml" } " and a " code { "[[Role]]" } " whose rules let you read it, then restart the service:" }
+                p { "No host is configured yet. Add one on the " a href="/manage" { "Manage" } " page: it applies at once, without a restart. Or write a " code { "[[Host]]" } " table in " code { "mgmt.toml" } " and a " code { "[[Role]]" } " whose rules let you read it, which the service reads when it starts:" }
                 pre { "[[Host]]\nName = \"web1\"\nUrl = \"https://web1.example.com:5986/wsman\"\nUsername = \"svc-console\"\nPasswordFile = \"/etc/wsmand/hosts/web1.pass\"\n\n[[Role]]\nName = \"admins\"\nMembers = [\"os-group:wsmand-admins\"]\n[[Role.Rule]]\nEffect = \"Allow\"\nHosts = [\"*\"]\nResources = [\"*\"]\nActions = [\"read\", \"change\", \"shell\"]" }
             } @else {
                 p { (configured) " host(s) are configured, but no role lets you read any of them. A " code { "[[Role]]" } " in " code { "mgmt.toml" } " naming you (or one of your groups) in " code { "Members" } " with an Allow rule for " code { "read" } " shows them here." }

@@ -120,10 +120,12 @@ pub struct ServingUser {
 
 impl ServingUser {
     /// Could this user change `path` (write it, or make it another file: a link, a file it
-    /// owns and may chmod)? Also true when `path` cannot be inspected.
+    /// owns and may chmod)? Also true when `path` cannot be inspected; false when it does not
+    /// exist (whether it could be made is its directory's question: [`Self::could_replace`]).
     pub fn could_change(self, path: &Path) -> bool {
-        let Ok(metadata) = std::fs::symlink_metadata(path) else {
-            return true;
+        let metadata = match std::fs::symlink_metadata(path) {
+            Ok(metadata) => metadata,
+            Err(e) => return e.kind() != std::io::ErrorKind::NotFound,
         };
         let mode = metadata.mode();
         metadata.file_type().is_symlink()
@@ -153,9 +155,15 @@ pub fn read_as_root(
     hosts: &[ManagedHost],
 ) -> Result<Preloaded, PasswordFileError> {
     let mut preloaded = Preloaded::default();
-    if serving.could_replace(&MgmtSettings::path_in(config_dir)) {
+    if hosts.is_empty() {
+        // Nothing to read: hosts added later from the page are read as the serving user.
+        return Ok(preloaded);
+    }
+    let settings = MgmtSettings::path_in(config_dir);
+    if serving.could_replace(&settings) {
         tracing::info!(
-            "mgmt.toml could be changed by the serving user: every host password file is read as that user"
+            file = %settings.display(),
+            "the serving user could change or replace the settings file, so every host password file is read as that user, not as root"
         );
         return Ok(preloaded);
     }
@@ -228,6 +236,10 @@ mod tests {
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&file, &link).unwrap();
         assert!(stranger.could_change(&link));
-        assert!(stranger.could_change(&dir.path().join("missing")));
+        // A missing file is not changed; making it is a question of its directory.
+        let missing = dir.path().join("missing");
+        assert!(!stranger.could_change(&missing));
+        assert!(owner.could_replace(&missing));
+        assert!(!stranger.could_replace(&missing));
     }
 }

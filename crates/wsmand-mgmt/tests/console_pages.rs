@@ -500,6 +500,12 @@ fn an_empty_fleet_says_what_to_add() {
         page.body
     );
     assert!(page.body.contains("[[Host]]") && page.body.contains("[[Role]]"));
+    // Hosts are added from the Manage page without a restart (README, docs): the page says so.
+    assert!(
+        page.body.contains("href=\"/manage\"") && page.body.contains("without a restart"),
+        "{}",
+        page.body
+    );
     assert!(
         !page.body.contains("<table class=\"fleet\""),
         "{}",

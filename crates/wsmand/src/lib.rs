@@ -11,6 +11,7 @@ mod catalog;
 mod delivery;
 mod event_log;
 mod forwarder;
+mod journal_log;
 mod mgmt;
 mod notify;
 mod push_file;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use journal_log::JournalLayer;
 use tokio::sync::mpsc;
 use wsman_config::ConfigStore;
 use wsman_server::{CredentialVerifier, LiveService};
@@ -249,8 +251,8 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-/// Logs go to journald under systemd (JOURNAL_STREAM is set), else to stderr, filtered by
-/// `level`. The audit records of the shell engine ([`wsman_server::AUDIT_TARGET`]) are
+/// Logs go to journald under systemd (JOURNAL_STREAM is set), each message followed by its
+/// fields as `key=value` ([`journal_log`]), else to stderr, filtered by `level`. The audit records of the shell engine ([`wsman_server::AUDIT_TARGET`]) are
 /// written whatever the level: to the journal with their fields prefixed `WSMAN_` (match
 /// fields: `journalctl WSMAN_AUDIT=1 WSMAN_USER=alice`), and to `audit_file` as JSON lines
 /// when one is given.
@@ -273,8 +275,7 @@ fn init_logging(level: Option<&str>, audit_file: Option<&Path>) -> anyhow::Resul
         .transpose()?;
     let registry = tracing_subscriber::registry().with(audit_file);
     if std::env::var_os("JOURNAL_STREAM").is_some() {
-        if let (Ok(general), Ok(audit)) = (tracing_journald::layer(), tracing_journald::layer()) {
-            let audit = audit.with_field_prefix(Some("WSMAN".to_owned()));
+        if let (Ok(general), Ok(audit)) = (JournalLayer::general(), JournalLayer::audit()) {
             let _ = registry
                 .with(general.with_filter(filter().and(filter_fn(move |meta| !is_audit(meta)))))
                 .with(audit.with_filter(filter_fn(is_audit)))
@@ -307,7 +308,7 @@ pub fn ensure_config_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// Open the configuration; the error names the file and line. The WMI users group and the
 /// remote users group are looked up here (the WMI and PowerShell plug-ins' default descriptors
-/// admit them), so a group created later counts from the next start.
+/// admit them), so a group created later counts from the next start or reload (SIGHUP).
 pub fn open_config(dir: &Path) -> anyhow::Result<ConfigStore> {
     let mut store =
         ConfigStore::open(dir).map_err(|e| anyhow::anyhow!("configuration refused: {e}"))?;

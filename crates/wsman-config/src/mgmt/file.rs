@@ -135,10 +135,11 @@ pub(super) fn read_bounded(path: &Path, max: u64) -> io::Result<Option<String>> 
     Ok(Some(text))
 }
 
-/// The run lock of `config_dir`, taken by the service at start and held until it exits.
+/// The run lock of `config_dir` (in its runtime directory, [`crate::runtime::dir`]), taken by
+/// the service at start and held until it exits.
 /// `Ok(None)`: another process holds it (a service already runs on this directory).
 pub fn take_run_lock(config_dir: &Path) -> io::Result<Option<File>> {
-    let path = config_dir.join(RUN_LOCK_FILE_NAME);
+    let path = crate::runtime::ensure_dir(config_dir)?.join(RUN_LOCK_FILE_NAME);
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -154,7 +155,7 @@ pub fn take_run_lock(config_dir: &Path) -> io::Result<Option<File>> {
 
 /// True while a service runs on `config_dir` (holds its run lock).
 pub fn is_running(config_dir: &Path) -> io::Result<bool> {
-    let path = config_dir.join(RUN_LOCK_FILE_NAME);
+    let path = crate::runtime::dir(config_dir).join(RUN_LOCK_FILE_NAME);
     let file = match File::open(&path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),

@@ -1,7 +1,9 @@
 //! Checking a Linux user's password through PAM, non-interactively.
 //!
 //! One call runs one PAM transaction: `pam_start` with the service name
-//! (`wsmand`, so `/etc/pam.d/wsmand` decides the policy), `pam_authenticate`
+//! (`wsmand`, so `/etc/pam.d/wsmand` decides the policy), `PAM_RHOST` set to the
+//! client's address when there is one (modules log it, `pam_access` and
+//! `pam_faillock` decide on it), `pam_authenticate`
 //! and `pam_acct_mgmt` with `PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK`, then
 //! `pam_end`. The password reaches PAM only through the conversation
 //! callback; our copy is wiped when the call returns.
@@ -23,7 +25,9 @@ use std::ptr;
 
 use self::conversation::{converse, ConversationData};
 pub use self::error::{PamCode, PamError, PamStage};
-use self::sys::{PamConv, PamHandle, PAM_DISALLOW_NULL_AUTHTOK, PAM_SILENT, PAM_SUCCESS};
+use self::sys::{
+    PamConv, PamHandle, PAM_DISALLOW_NULL_AUTHTOK, PAM_RHOST, PAM_SILENT, PAM_SUCCESS,
+};
 
 /// The PAM service wsmand uses: `/etc/pam.d/wsmand`.
 pub const DEFAULT_PAM_SERVICE: &str = "wsmand";
@@ -47,6 +51,24 @@ impl PamAuthenticator {
     /// in now (`pam_acct_mgmt`: not expired, not locked, no forced password
     /// change, which a WinRM client could not perform).
     pub fn authenticate(&self, user: &str, password: &str) -> Result<(), PamError> {
+        self.authenticate_from(user, password, None)
+    }
+
+    /// [`Self::authenticate`] for a client at `remote_host` (its address, as text), which
+    /// PAM gets as `PAM_RHOST` before any module runs.
+    pub fn authenticate_from(
+        &self,
+        user: &str,
+        password: &str,
+        remote_host: Option<&str>,
+    ) -> Result<(), PamError> {
+        let remote_host =
+            remote_host
+                .map(CString::new)
+                .transpose()
+                .map_err(|_| PamError::NulByte {
+                    what: "remote host",
+                })?;
         let data =
             ConversationData::new(user, password).map_err(|what| PamError::NulByte { what })?;
         let conversation = PamConv {
@@ -69,6 +91,14 @@ impl PamAuthenticator {
         };
         if code != PAM_SUCCESS {
             return Err(failed(PamStage::Start, code));
+        }
+        if let Some(remote_host) = &remote_host {
+            // SAFETY: a live handle from a successful pam_start; PAM copies the string.
+            transaction.status =
+                unsafe { sys::pam_set_item(handle, PAM_RHOST, remote_host.as_ptr().cast()) };
+            if transaction.status != PAM_SUCCESS {
+                return Err(failed(PamStage::Start, transaction.status));
+            }
         }
 
         let flags: c_int = PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK;

@@ -2,6 +2,7 @@
 //! and the per-connection cache of a verified Authorization value. The parsing, account store
 //! and constant-time, zeroizing cache are `wsman-auth`'s; this module wires them to the OS.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -18,7 +19,18 @@ struct PamChecker {
 
 impl PasswordChecker for PamChecker {
     fn check(&self, user: &str, password: &str) -> Result<(), AuthError> {
-        self.pam.authenticate(user, password).map_err(|error| {
+        self.check_from(user, password, None)
+    }
+
+    fn check_from(
+        &self,
+        user: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        let rhost = client.map(|ip| ip.to_string());
+        let checked = self.pam.authenticate_from(user, password, rhost.as_deref());
+        checked.map_err(|error| {
             if error.is_credential_failure() {
                 AuthError::Rejected {
                     reason: error.to_string(),
@@ -69,9 +81,16 @@ impl CredentialVerifier {
     }
 
     /// Checks Basic credentials and resolves the principal. Errors carry no secret.
-    pub fn verify_basic(&self, credentials: &Credentials) -> Result<Principal, AuthError> {
+    /// `client` is the peer's address, which PAM gets as `PAM_RHOST`.
+    pub fn verify_basic(
+        &self,
+        credentials: &Credentials,
+        client: Option<IpAddr>,
+    ) -> Result<Principal, AuthError> {
         let store = self.accounts.current()?;
-        let identity = self.authenticator.authenticate_in(&store, credentials)?;
+        let identity = self
+            .authenticator
+            .authenticate_from(&store, credentials, client)?;
         crate::access::resolve_principal(identity).map_err(|error| AuthError::Backend {
             backend: "user lookup",
             detail: error.to_string(),
@@ -140,7 +159,7 @@ mod tests {
     }
 
     fn verify(verifier: &CredentialVerifier, user: &str, password: &str) -> Option<Principal> {
-        match verifier.verify_basic(&Credentials::new(user, password)) {
+        match verifier.verify_basic(&Credentials::new(user, password), None) {
             Ok(principal) => Some(principal),
             Err(AuthError::Rejected { .. }) => None,
             Err(other) => panic!("unexpected backend error: {other}"),

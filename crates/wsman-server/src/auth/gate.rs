@@ -222,7 +222,7 @@ async fn first_check(
             throttle
                 .delay_before_check(conn.remote, "Basic", &settings.access.throttle)
                 .await;
-            match services.check_password(credentials).await {
+            match services.check_password(credentials, conn.remote.ip()).await {
                 Ok(principal) => {
                     throttle.record_success(conn.remote, "Basic");
                     tracing::info!(remote = %conn.remote, user = %principal, "authenticated (Basic)");

@@ -261,7 +261,7 @@ async fn drive(
         Proof::Principal(principal) => principal,
         Proof::DelegatedPassword(credentials) => {
             let user = credentials.user.clone();
-            match services.check_password(credentials).await {
+            match services.check_password(credentials, remote.ip()).await {
                 Ok(principal) => principal,
                 Err(reason) => {
                     services.login_throttle.record_failure(

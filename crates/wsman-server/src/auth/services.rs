@@ -85,16 +85,18 @@ impl AuthServices {
     /// The one password check (Basic, and the password CredSSP delegates): on the blocking
     /// pool (PAM blocks), one bounded turn at a time. The credentials (and with them the
     /// zeroizing password) are dropped on that thread; the error says why, never with a
-    /// secret.
+    /// secret. `client` is the peer's address (PAM's `PAM_RHOST`).
     pub async fn check_password(
         &self,
         credentials: Credentials,
+        client: std::net::IpAddr,
     ) -> Result<Principal, PasswordCheckError> {
         let Some(_permit) = self.check_permit().await else {
             return Err(PasswordCheckError::ShuttingDown);
         };
         let verifier = Arc::clone(&self.verifier);
-        let job = tokio::task::spawn_blocking(move || verifier.verify_basic(&credentials));
+        let job =
+            tokio::task::spawn_blocking(move || verifier.verify_basic(&credentials, Some(client)));
         Ok(job.await??)
     }
 }
