@@ -97,7 +97,13 @@ async fn run_command_gets_a_short_commands_whole_stdout_and_stderr() {
     let svc = service().await;
     let got = drive("run", svc.port, USER, "printf 'alpha\\nbravo\\n'").await;
     assert_eq!(text(&got, "output"), "alpha\nbravo");
-    let got = drive("run", svc.port, USER, "printf 'oops\\nfailed\\n' >&2; exit 3").await;
+    let got = drive(
+        "run",
+        svc.port,
+        USER,
+        "printf 'oops\\nfailed\\n' >&2; exit 3",
+    )
+    .await;
     assert_eq!(text(&got, "output"), "oops\nfailed");
 }
 

@@ -131,7 +131,11 @@ impl Shell {
 async fn wait_for_file(path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !path.exists() {
-        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -140,7 +144,11 @@ async fn wait_for_file(path: &Path) {
 fn assert_ends_only_with_done(answers: &[Vec<Item>]) {
     let (last, before) = answers.split_last().unwrap();
     for answer in before {
-        assert_eq!(answer.last(), Some(&Item::State("Running".into())), "{answer:?}");
+        assert_eq!(
+            answer.last(),
+            Some(&Item::State("Running".into())),
+            "{answer:?}"
+        );
         assert!(
             !answer.iter().any(|i| matches!(i, Item::End { .. })),
             "End in a Running answer: {answer:?}"

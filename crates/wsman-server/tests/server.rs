@@ -89,7 +89,11 @@ async fn unauthorized_lists_the_challenges_in_windows_order() {
     let mut c = svc.connect().await;
     let r = c.post(None, &[], &identify_body()).await;
     assert_eq!(r.status, 401);
-    let names: Vec<String> = r.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+    let names: Vec<String> = r
+        .headers
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect();
     let first = names.iter().position(|n| n == "www-authenticate").unwrap();
     assert_eq!(
         r.headers[first..first + 3]
