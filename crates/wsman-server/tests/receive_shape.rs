@@ -217,8 +217,8 @@ async fn a_long_output_has_no_end_before_done() {
     assert_ends_only_with_done(&answers);
     let last = answers.last().unwrap();
     let tail = &last[last.len() - 3..];
-    let recorded = recorded("receive.done.response.xml");
-    assert_eq!(tail, &recorded[recorded.len() - 3..], "{last:?}");
+    let done = recorded("receive.done.response.xml");
+    assert_eq!(tail, &done[done.len() - 3..], "{last:?}");
     // The recorded Running answer: data, no End.
     assert_eq!(
         recorded("receive.running.response.xml"),
