@@ -26,24 +26,23 @@ fn client_dir() -> PathBuf {
 
 /// `npm ci` once per test binary when the package is not installed yet.
 fn install_client() -> &'static Path {
-    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let installed = INSTALLED.get_or_init(|| {
+    static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
         let dir = client_dir();
-        if dir.join("node_modules/winrm-client/package.json").is_file() {
-            return Ok(dir);
+        if !dir.join("node_modules/winrm-client/package.json").is_file() {
+            let status = std::process::Command::new("npm")
+                .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+                .current_dir(&dir)
+                .status()
+                .unwrap_or_else(|e| panic!("npm: {e} (scripts/test.sh installs nodejs and npm)"));
+            assert!(
+                status.success(),
+                "npm ci in {} failed: {status}",
+                dir.display()
+            );
         }
-        let status = std::process::Command::new("npm")
-            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .status()
-            .map_err(|e| format!("npm: {e} (scripts/test.sh installs nodejs and npm)"))?;
-        if status.success() {
-            Ok(dir)
-        } else {
-            Err(format!("npm ci in {} failed: {status}", dir.display()))
-        }
-    });
-    installed.as_deref().unwrap_or_else(|e| panic!("{e}"))
+        dir
+    })
 }
 
 /// Runs the driver (`drive.js MODE PORT USER PASSWORD COMMAND`); its JSON answer.
