@@ -76,10 +76,11 @@ TOML
 # make, libssl-dev and zlib1g-dev to build the collector's vendored librdkafka (rdkafka-sys:
 # its configure and make, TLS through OpenSSL, gzip through zlib).
 REQUIRED_PACKAGES=(libpam0g-dev libsystemd-dev pkg-config curl wrk python3-venv python3-dev gcc libc6-dev binutils
-    make libssl-dev zlib1g-dev
+    make libssl-dev zlib1g-dev dpkg-dev lintian
     krb5-kdc krb5-admin-server krb5-user libkrb5-dev libclang-dev debootstrap iproute2
     systemd-journal-remote tzdata openipmi ipmitool wsl uuid-runtime dmidecode tmux vim
-    chromium nodejs nftables postgresql redis-server strace haproxy)
+    chromium nodejs nftables postgresql redis-server strace haproxy
+    golang-go golang-github-masterzen-winrm-dev)
 
 # Makes $WORK, a scratch directory named after $1, and $PIDS, the processes a benchmark
 # starts; at exit every one of them gets SIGTERM and is reaped, then $WORK is removed. One

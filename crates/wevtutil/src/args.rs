@@ -38,6 +38,10 @@ pub(crate) enum Command {
     EnumLogs,
     GetLog(String),
     QueryEvents(QueryEvents),
+    /// `--generate man`: print wevtutil(1) (packaging).
+    Man,
+    /// `--generate bash|zsh|fish`: print a completion script (packaging).
+    Completion(wsman_cli::switches::CompletionShell),
 }
 
 /// What the user typed wrong.
@@ -49,7 +53,7 @@ fn usage<T>(message: impl Into<String>) -> Result<T, UsageError> {
 }
 
 /// The options of `qe`, short and long names.
-const QE_OPTIONS: &[(&str, &str)] = &[
+pub(crate) const QE_OPTIONS: &[(&str, &str)] = &[
     ("lf", "logfile"),
     ("q", "query"),
     ("rd", "reversedirection"),
@@ -63,6 +67,9 @@ const QE_OPTIONS: &[(&str, &str)] = &[
     // Linux extension: read the journal in this directory instead of the host's.
     ("j", "journal"),
 ];
+
+/// Options of Windows' `qe` that are refused here (long names): completions leave them out.
+pub(crate) const WINDOWS_ONLY: &[&str] = &["structuredquery", "bookmark", "savebookmark"];
 
 /// `name:value` of an option argument, with the long name, when `arg` is one.
 fn option(arg: &str) -> Option<(&'static str, &str)> {
@@ -91,6 +98,17 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, UsageError> {
         return Ok(Command::Help(None));
     };
     let rest = &args[1..];
+    if command == "--generate" {
+        return match rest {
+            [what] if what == "man" => Ok(Command::Man),
+            [what] => wsman_cli::switches::CompletionShell::parse(what)
+                .map(Command::Completion)
+                .ok_or_else(|| {
+                    UsageError(format!("--generate {what}: one of man, bash, zsh, fish"))
+                }),
+            _ => usage("--generate takes one of man, bash, zsh, fish"),
+        };
+    }
     if is_help(command) {
         return Ok(Command::Help(None));
     }
@@ -233,6 +251,11 @@ mod tests {
         );
         assert_eq!(parsed("qe /?").unwrap(), Command::Help(Some("qe")));
         assert_eq!(parsed("").unwrap(), Command::Help(None));
+        assert_eq!(parsed("--generate man").unwrap(), Command::Man);
+        assert!(matches!(
+            parsed("--generate zsh").unwrap(),
+            Command::Completion(_)
+        ));
     }
 
     #[test]
@@ -248,6 +271,8 @@ mod tests {
             "gl",
             "el extra",
             "frobnicate",
+            "--generate",
+            "--generate pdf",
         ] {
             assert!(parsed(line).is_err(), "{line:?}");
         }

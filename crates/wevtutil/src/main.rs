@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod help;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -26,67 +27,6 @@ const EXIT_USAGE: u8 = 2;
 /// The logs a Linux host has, in the order `el` lists them.
 const LOGS: [&str; 4] = [APPLICATION, LINUX_JOURNAL, SECURITY, SYSTEM];
 
-const HELP: &str = "\
-wevtutil - query the systemd journal as Windows event logs
-
-Usage:
-  wevtutil el                      list the event logs
-  wevtutil gl LOG                  show a log's configuration
-  wevtutil qe LOG [/OPTION:VALUE]...
-                                   query events of a log
-  wevtutil COMMAND /?              help on one command
-
-The journal is shown as Windows' logs: Security (authentication and audit: sshd, sudo, login,
-the audit subsystem, syslog's auth facilities), System (the kernel and system services),
-Application (everything else) and Linux/Journal (every entry). Each entry becomes a Windows
-event: provider from SYSLOG_IDENTIFIER, level from PRIORITY, record id from the journal's
-sequence number, user as S-1-22-1-UID; the full table is in docs/events.md.
-
-Options are written /name:value or -name:value, in short or long form, without case.
-
-Exit status: 0 success; 1 the query failed (unknown log, unreadable journal); 2 a wrong
-command line.
-";
-
-const HELP_QE: &str = "\
-wevtutil qe LOG [/OPTION:VALUE]...   (query-events)
-
-Print the events of LOG (Application, Security, System or Linux/Journal), oldest first.
-
-Options:
-  /lf:true               LOG is a journal directory (logfile), read as Linux/Journal
-  /q:XPATH               only events the XPath selects (query); Windows' event-query subset:
-                         *[System[(Level=1 or Level=2)]], *[System[Provider[@Name='sshd']]],
-                         *[System[TimeCreated[timediff(@SystemTime) <= 86400000]]],
-                         *[EventData[Data[@Name='_UID']='1000']] ...
-  /c:N                   at most N events (count)
-  /rd:true               newest first (reversedirection)
-  /f:xml|RenderedXml|text
-                         event XML (the default), event XML with the rendered message, or
-                         readable text (format)
-  /e:NAME                wrap the XML output in <NAME>...</NAME> (element)
-  /l:LOCALE              accepted and ignored: messages are the journal's own (locale)
-  /j:DIR                 read the journal in DIR instead of the host's (journal; a Linux
-                         extension: another root's or a copied journal, shown as logs)
-
-Examples:
-  wevtutil qe System /c:10 /rd:true /f:text
-  wevtutil qe Security /q:\"*[System[Provider[@Name='sshd'] and Level<=3]]\"
-  wevtutil qe /var/log/journal /lf:true /c:1 /e:Events
-";
-
-const HELP_EL: &str = "\
-wevtutil el   (enum-logs)
-
-List the event logs the journal is shown as: Application, Linux/Journal, Security, System.
-";
-
-const HELP_GL: &str = "\
-wevtutil gl LOG   (get-log)
-
-Show how LOG is made from the journal: which entries it holds and where they are stored.
-";
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = match args::parse(&args) {
@@ -99,15 +39,15 @@ fn main() -> ExitCode {
     };
     let result = match command {
         Command::Help(topic) => {
-            print!(
-                "{}",
-                match topic {
-                    Some("qe") => HELP_QE,
-                    Some("el") => HELP_EL,
-                    Some("gl") => HELP_GL,
-                    _ => HELP,
-                }
-            );
+            print!("{}", help::topic(topic));
+            Ok(())
+        }
+        Command::Man => {
+            print!("{}", help::man_page());
+            Ok(())
+        }
+        Command::Completion(shell) => {
+            print!("{}", help::completion(shell));
             Ok(())
         }
         Command::EnumLogs => {

@@ -267,7 +267,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
         &["wsman-cli", "wsman-client", "wsman-config", "wsman-proto"],
     ),
     ("winrs", &["wsman-cli", "wsman-client", "wsman-proto"]),
-    ("wevtutil", &["wsman-events", "wsman-journal"]),
+    ("wevtutil", &["wsman-events", "wsman-journal", "wsman-cli"]),
     (
         "wsmand-mgmt",
         &[

@@ -15,8 +15,9 @@ use wsman_config::mgmt::{self, ClientRules, MgmtSettings, RequestLog};
 use wsmand_mgmt::http::AppState;
 use wsmand_mgmt::{hosts, login, pam_helper, password_files, server, sessions, tls};
 
-/// The wsmand management service (HTTPS, port 8172 by default). Settings: DIR/mgmt.toml,
-/// changed with `wsmand mgmt set` while the service is stopped.
+/// The wsmand management service and its web console (HTTPS, port 8172 by default)
+///
+/// Settings: DIR/mgmt.toml, changed with `wsmand mgmt set` while the service is stopped.
 #[derive(Debug, Parser)]
 #[command(name = "wsmand-mgmt", version)]
 struct Cli {
@@ -27,6 +28,9 @@ struct Cli {
     /// own system user, which the package creates, so nothing else runs with its identity.
     #[arg(long, default_value = "wsmand-mgmt")]
     run_as: String,
+    /// Print wsmand-mgmt(8) in roff, or a completion script for a shell, and exit (packaging).
+    #[arg(long, value_enum, value_name = "WHAT", hide = true)]
+    generate: Option<Generate>,
     #[command(subcommand)]
     helper: Option<Helper>,
 }
@@ -44,6 +48,38 @@ enum Helper {
         #[arg(long)]
         login_group: String,
     },
+}
+
+/// What `--generate` prints: written from this command line's own definition, as wsmand's,
+/// so the man page and the completions say what `--help` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Generate {
+    Man,
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// The text `--generate what` prints.
+fn generated(what: Generate) -> std::io::Result<Vec<u8>> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let mut command = Cli::command();
+    let mut out = Vec::new();
+    let shell = match what {
+        // Section 8: a system administration daemon.
+        Generate::Man => {
+            clap_mangen::Man::new(command)
+                .section("8")
+                .render(&mut out)?;
+            return Ok(out);
+        }
+        Generate::Bash => Shell::Bash,
+        Generate::Zsh => Shell::Zsh,
+        Generate::Fish => Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut command, "wsmand-mgmt", &mut out);
+    Ok(out)
 }
 
 fn init_logging() {
@@ -215,6 +251,16 @@ fn main() -> std::process::ExitCode {
     // each freed hash buffer resident in a per-thread arena (see wsman_os::allocator).
     let large_buffers_returned = wsman_os::allocator::return_large_buffers_to_the_system();
     let cli = Cli::parse();
+    if let Some(what) = cli.generate {
+        use std::io::Write as _;
+        return match generated(what).and_then(|text| std::io::stdout().write_all(&text)) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("wsmand-mgmt: cannot write --generate {what:?}: {error}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     init_logging();
     if !large_buffers_returned {
         tracing::warn!(
@@ -234,6 +280,37 @@ fn main() -> std::process::ExitCode {
             tracing::error!("{error:#}");
             eprintln!("wsmand-mgmt: {error:#}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn man_page_and_completions_come_from_the_command_line() {
+        use clap::CommandFactory;
+        let text = |what| String::from_utf8(generated(what).expect("generate")).expect("UTF-8");
+        let man = text(Generate::Man);
+        assert!(man.contains(".TH wsmand-mgmt 8"), "{man}");
+        let longs: Vec<String> = Cli::command()
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .collect();
+        assert!(longs.contains(&"config-dir".to_owned()), "{longs:?}");
+        for long in &longs {
+            assert!(
+                man.contains(&long.replace('-', "\\-")),
+                "man lacks --{long}"
+            );
+            for shell in [Generate::Bash, Generate::Zsh, Generate::Fish] {
+                assert!(
+                    text(shell).contains(long.as_str()),
+                    "{shell:?} lacks --{long}"
+                );
+            }
         }
     }
 }

@@ -3,14 +3,16 @@
 use std::fmt;
 
 use sspi::{
-    AuthIdentity, BufferType, CredentialUse, DataRepresentation, Negotiate, NegotiateConfig, Ntlm,
-    Secret, SecurityBuffer, SecurityStatus, ServerRequestFlags, Sspi, SspiEx, SspiImpl, Username,
+    AuthIdentity, BufferType, CredentialUse, DataRepresentation, Negotiate, NegotiateConfig,
+    Secret, SecurityBuffer, SecurityStatus, ServerRequestFlags, Sspi, SspiImpl, Username,
 };
+use zeroize::Zeroizing;
 
 use sspi::ntlm::NtlmConfig;
 
 use super::message::{self, MessageType};
 use super::seal::{NtlmSeal, Role};
+use super::server_challenge;
 use super::spnego::{self, TokenKind};
 use super::verify;
 use super::{ChannelBindingPolicy, NtHashLookup, NtlmError};
@@ -64,9 +66,9 @@ impl fmt::Debug for AcceptStep {
     }
 }
 
-/// The sspi context of either form.
+/// Raw NTLM (entirely ours) or the sspi context of SPNEGO.
 enum Context {
-    Ntlm(Box<Ntlm>, Box<<Ntlm as SspiImpl>::CredentialsHandle>),
+    Raw,
     Spnego(
         Box<Negotiate>,
         Box<<Negotiate as SspiImpl>::CredentialsHandle>,
@@ -187,12 +189,12 @@ impl NegotiateAcceptor {
             )),
             (
                 State::InProgress {
-                    context: Context::Ntlm(ntlm, creds),
+                    context: Context::Raw,
                     challenge: Some(challenge),
                     ..
                 },
                 TokenKind::RawNtlm,
-            ) => self.authenticate_raw(ntlm, creds, &challenge, token, lookup),
+            ) => self.authenticate_raw(&challenge, token, lookup),
             (
                 state @ State::InProgress {
                     context: Context::Spnego(..),
@@ -204,21 +206,16 @@ impl NegotiateAcceptor {
         }
     }
 
-    /// A raw NTLM NEGOTIATE: our CHALLENGE.
+    /// A raw NTLM NEGOTIATE: our CHALLENGE, built by us for whatever flags a real client
+    /// sends (see [`server_challenge`]).
     fn start_raw(&mut self, token: &[u8]) -> Result<AcceptStep, NtlmError> {
         if message::message_type(token)? != MessageType::Negotiate {
             return Err(NtlmError::OutOfOrder("expected an NTLM NEGOTIATE"));
         }
-        message::parse_negotiate(token)?;
-        let mut ntlm = Box::new(Ntlm::with_config(NtlmConfig::default()));
-        let mut creds = Box::new(acquire(ntlm.as_mut())?);
-        let (status, output) = accept(ntlm.as_mut(), creds.as_mut(), token.to_vec())?;
-        if status != SecurityStatus::ContinueNeeded {
-            return Err(NtlmError::Rejected(format!("unexpected status {status:?}")));
-        }
-        message::parse_challenge(&output)?;
+        let negotiate = message::parse_negotiate(token)?;
+        let output = server_challenge::build(negotiate.flags, &self.host_name);
         self.state = State::InProgress {
-            context: Context::Ntlm(ntlm, creds),
+            context: Context::Raw,
             negotiate: None,
             challenge: Some(Handshake {
                 negotiate: token.to_vec(),
@@ -272,11 +269,10 @@ impl NegotiateAcceptor {
         Ok(AcceptStep::Continue(output))
     }
 
-    /// A raw NTLM AUTHENTICATE answering `challenge`: checked by us, then completed by sspi.
+    /// A raw NTLM AUTHENTICATE answering `challenge`: verified by us, sealed with the
+    /// exported session key we derive.
     fn authenticate_raw(
         &mut self,
-        mut ntlm: Box<Ntlm>,
-        mut creds: Box<<Ntlm as SspiImpl>::CredentialsHandle>,
         challenge: &Handshake,
         token: &[u8],
         lookup: &dyn NtHashLookup,
@@ -284,26 +280,18 @@ impl NegotiateAcceptor {
         if message::message_type(token)? != MessageType::Authenticate {
             return Err(NtlmError::OutOfOrder("expected an NTLM AUTHENTICATE"));
         }
-        let (verified, account) = self.verify_authenticate(token, challenge, lookup)?;
-        let (status, _) = accept(ntlm.as_mut(), creds.as_mut(), token.to_vec())?;
-        if status != SecurityStatus::CompleteNeeded && status != SecurityStatus::Ok {
-            return Err(NtlmError::Rejected(format!("unexpected status {status:?}")));
-        }
-        let username =
-            Username::new(&account.name, None).map_err(|e| NtlmError::Rejected(e.to_string()))?;
-        let identity = AuthIdentity {
-            username,
-            password: Secret::new(format!(
-                "{}{}",
-                sspi::NTLM_HASH_PREFIX,
-                &*account.hash.to_hex()
-            )),
-        };
-        ntlm.custom_set_auth_identity(identity)
-            .map_err(|e| NtlmError::Rejected(e.to_string()))?;
-        ntlm.complete_auth_token(&mut [])
-            .map_err(|e| NtlmError::Rejected(e.to_string()))?;
-        complete(verified, None, Context::Ntlm(ntlm, creds))
+        let (verified, parsed, account) = self.verify_authenticate(token, challenge, lookup)?;
+        let exported = verify::exported_session_key(&parsed, &account.hash)?;
+        let seal = raw_sealer(&exported, parsed.flags)?;
+        Ok(AcceptStep::Complete(Box::new(Completed {
+            account: verified.account,
+            wire_user: verified.wire_user,
+            wire_domain: verified.wire_domain,
+            final_token: None,
+            sealer: seal,
+            #[cfg(test)]
+            reference: None,
+        })))
     }
 
     /// A SPNEGO NegTokenResp mid-handshake: the NEGOTIATE (when the init had none), the
@@ -336,7 +324,8 @@ impl NegotiateAcceptor {
             if verified.is_some() {
                 return Err(NtlmError::OutOfOrder("a second AUTHENTICATE"));
             }
-            let (checked, _) = self.verify_authenticate(inner, handshake, lookup)?;
+            let (checked, parsed, _) = self.verify_authenticate(inner, handshake, lookup)?;
+            verify::check_spnego_engine_needs(&parsed)?;
             if !self.spnego_domain_accepted(&checked.wire_domain) {
                 return Err(NtlmError::DomainNotAccepted {
                     user: checked.wire_user,
@@ -383,7 +372,7 @@ impl NegotiateAcceptor {
         token: &[u8],
         handshake: &Handshake,
         lookup: &dyn NtHashLookup,
-    ) -> Result<(Verified, super::NtlmAccount), NtlmError> {
+    ) -> Result<(Verified, message::AuthenticateMessage, super::NtlmAccount), NtlmError> {
         let server_challenge = message::parse_challenge(&handshake.challenge)?.server_challenge;
         let parsed = message::parse_authenticate(token)?;
         self.attempted_user = Some(parsed.user.clone());
@@ -405,10 +394,10 @@ impl NegotiateAcceptor {
         verify::check_channel_bindings(&parsed, &self.policy)?;
         let verified = Verified {
             account: account.name.clone(),
-            wire_user: parsed.user,
-            wire_domain: parsed.domain,
+            wire_user: parsed.user.clone(),
+            wire_domain: parsed.domain.clone(),
         };
-        Ok((verified, account))
+        Ok((verified, parsed, account))
     }
 
     fn spnego_domains(&self) -> Vec<Option<String>> {
@@ -526,16 +515,96 @@ where
 /// The server's sealing state from the completed context: seq 0 for raw NTLM, 1 under SPNEGO
 /// (the mechListMIC used 0 and sspi restored the RC4 states afterwards).
 fn server_seal(context: &Context) -> Result<NtlmSeal, NtlmError> {
-    let (keys, first_seq) = match context {
-        Context::Ntlm(ntlm, _) => (ntlm.query_context_session_key(), 0),
-        Context::Spnego(negotiate, _) => (negotiate.query_context_session_key(), 1),
+    let Context::Spnego(negotiate, _) = context else {
+        return Err(NtlmError::Rejected(
+            "raw NTLM derives its own session key".to_owned(),
+        ));
     };
-    let keys = keys.map_err(|_| NtlmError::Rejected("no session key".to_owned()))?;
-    NtlmSeal::of_session_key(keys.session_key.as_ref(), Role::Server, first_seq)
+    let keys = negotiate
+        .query_context_session_key()
+        .map_err(|_| NtlmError::Rejected("no session key".to_owned()))?;
+    NtlmSeal::of_session_key(keys.session_key.as_ref(), Role::Server, 1)
         .ok_or_else(|| NtlmError::Rejected("session key is not 16 bytes".to_owned()))
 }
 
-// sspi's own sealing of the completed context: the reference the differential tests compare
-// ours with.
+/// The sealer of a raw NTLM context (sequence numbers from 0). Our sealer speaks extended
+/// session security with 128-bit keys; a client that did not negotiate 128-bit keys (Node's
+/// ntlm-client asks for neither 128 nor 56) is authenticated, and may use HTTPS or
+/// AllowUnencrypted, but its sealed bodies are refused rather than protected by a 40- or
+/// 56-bit key.
+fn raw_sealer(
+    exported: &Zeroizing<[u8; 16]>,
+    flags: u32,
+) -> Result<Box<dyn MessageSealer>, NtlmError> {
+    if flags & message::FLAG_128 == 0 {
+        return Ok(Box::new(WeakKeySealer));
+    }
+    let seal = NtlmSeal::of_session_key(&**exported, Role::Server, 0)
+        .ok_or_else(|| NtlmError::Rejected("session key is not 16 bytes".to_owned()))?;
+    if flags & message::FLAG_KEY_EXCH == 0 {
+        return Ok(Box::new(seal.without_key_exchange()));
+    }
+    Ok(Box::new(seal))
+}
+
+/// The sealer of a context without 128-bit keys: every seal and unseal refused, with the
+/// reason.
+struct WeakKeySealer;
+
+const WEAK_KEYS: &str = "the NTLM context did not negotiate 128-bit keys (NTLMSSP_NEGOTIATE_128): message encryption refused";
+
+impl MessageSealer for WeakKeySealer {
+    fn protocol(&self) -> &str {
+        crate::sealing::SPNEGO_PROTOCOL
+    }
+
+    fn wrap(&mut self, _plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), crate::sealing::SealError> {
+        Err(crate::sealing::SealError::Wrap(WEAK_KEYS.to_owned()))
+    }
+
+    fn unwrap(
+        &mut self,
+        _header: &[u8],
+        _ciphertext: &[u8],
+    ) -> Result<Vec<u8>, crate::sealing::SealError> {
+        Err(crate::sealing::SealError::Unwrap(WEAK_KEYS.to_owned()))
+    }
+}
+
+// sspi's own sealing of a completed SPNEGO context: the reference the differential tests
+// compare ours with (raw NTLM has no sspi context).
 #[cfg(test)]
-crate::ntlm::seal::sspi_reference_sealer!();
+pub(crate) struct SspiReferenceSealer {
+    context: Context,
+}
+
+#[cfg(test)]
+impl MessageSealer for SspiReferenceSealer {
+    fn protocol(&self) -> &str {
+        crate::sealing::SPNEGO_PROTOCOL
+    }
+
+    fn wrap(&mut self, plain: &[u8]) -> Result<(Vec<u8>, Vec<u8>), crate::sealing::SealError> {
+        match &mut self.context {
+            Context::Spnego(negotiate, _) => super::seal::sspi_wrap(negotiate.as_mut(), plain),
+            Context::Raw => Err(crate::sealing::SealError::Wrap(
+                "no sspi context".to_owned(),
+            )),
+        }
+    }
+
+    fn unwrap(
+        &mut self,
+        header: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, crate::sealing::SealError> {
+        match &mut self.context {
+            Context::Spnego(negotiate, _) => {
+                super::seal::sspi_unwrap(negotiate.as_mut(), header, ciphertext)
+            }
+            Context::Raw => Err(crate::sealing::SealError::Unwrap(
+                "no sspi context".to_owned(),
+            )),
+        }
+    }
+}

@@ -1,14 +1,19 @@
 //! The server side of `Negotiate`/`NTLM` authentication: one [`NegotiateAcceptor`] per TCP
-//! connection, raw NTLMSSP or SPNEGO-wrapped NTLM (NTLMv2 with extended session security and
-//! key exchange), ending in a [`MessageSealer`](crate::sealing::MessageSealer) for MS-WSMV
-//! message encryption.
+//! connection, raw NTLMSSP or SPNEGO-wrapped NTLM (NTLMv2 with extended session security),
+//! ending in a [`MessageSealer`](crate::sealing::MessageSealer) for MS-WSMV message
+//! encryption.
 //!
-//! sspi (pinned) builds the CHALLENGE, derives the session key and checks the NTLM and SPNEGO
-//! MICs; it never appears outside this module. Message sealing is ours (`seal`, MS-NLMP
-//! 3.4.4), keyed from the exported session key: sspi's makes three or four temporary copies of every
-//! message, which showed in sealed streaming (docs/benchmarks.md). Around it we keep what it gets wrong or leaves
-//! out: our own bounded NTLM parser ([`message`]), our own NTProofStr check with the NT hash we
-//! looked up (sspi accepts any password when the client omits the MIC), a required MIC, no
+//! Raw NTLM is entirely ours, accepted as Windows accepts it: our CHALLENGE for whatever
+//! flags a real client sends ([`server_challenge`]: sspi's server refuses go-ntlmssp's and
+//! Node's NEGOTIATE), the AUTHENTICATE verified by us, the MIC verified when the client
+//! announces one, key exchange optional (the exported session key is then the
+//! KeyExchangeKey). Under SPNEGO, sspi (pinned) builds the CHALLENGE, derives the session key
+//! and checks the SPNEGO mechListMIC; it never appears outside this module. Message sealing
+//! is ours (`seal`, MS-NLMP 3.4.4), keyed from the exported session key: sspi's makes three
+//! or four temporary copies of every message, which showed in sealed streaming
+//! (docs/benchmarks.md). Around sspi we keep what it gets wrong or leaves out: our own
+//! bounded NTLM parser ([`message`]), our own NTProofStr check with the NT hash we looked up
+//! (sspi accepts any password when the client omits the MIC), our own MIC check, no LM or
 //! NTLMv1, anonymous or guest logon, channel bindings per CbtHardeningLevel, the SPNEGO
 //! negState normalisation, and a state machine that cannot be stepped again once it completed
 //! or failed (a replayed AUTHENTICATE finds no CHALLENGE to answer).
@@ -31,6 +36,7 @@ mod md5_core;
 pub mod message;
 mod rc4;
 pub(crate) mod seal;
+pub(crate) mod server_challenge;
 pub mod spnego;
 pub mod verify;
 
@@ -139,7 +145,7 @@ pub enum NtlmError {
     Guest,
     #[error("only NTLMv2 is accepted")]
     NotNtlmV2,
-    #[error("the AUTHENTICATE message has no MIC (required)")]
+    #[error("the AUTHENTICATE message announces a MIC (MsvAvFlags) but carries none")]
     MicMissing,
     #[error("the AUTHENTICATE message's MIC is wrong")]
     MicInvalid,

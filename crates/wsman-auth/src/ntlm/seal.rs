@@ -1,11 +1,13 @@
-//! NTLM message sealing (MS-NLMP 3.4.4, extended session security with KEY_EXCH, 128-bit):
+//! NTLM message sealing (MS-NLMP 3.4.4, extended session security, 128-bit, with or without
+//! KEY_EXCH):
 //! our own `GSS_Wrap`/`GSS_Unwrap` for MS-WSMV bodies, used after sspi completed the handshake.
 //!
 //! Per direction a SignKey and a SealKey are derived from the exported session key with the
 //! client-to-server or server-to-client magic constants; the RC4 state of a direction persists
 //! across messages. A message is signed with HMAC_MD5(SignKey, seq ‖ plaintext), the data is
 //! RC4-sealed first and the first 8 bytes of the HMAC are encrypted with the same stream
-//! afterwards; the 16-byte signature is version 1 ‖ checksum ‖ seq. Unsealing reverses that,
+//! afterwards when key exchange was negotiated (without it the checksum is sent as computed,
+//! MS-NLMP 3.4.4.2); the 16-byte signature is version 1 ‖ checksum ‖ seq. Unsealing reverses that,
 //! checks the sequence number and compares the checksum in constant time.
 //!
 //! The only copy of a message is the output buffer (the HMAC reads the plaintext where it
@@ -103,6 +105,9 @@ fn derive(session_key: &[u8], magic: &[u8]) -> Zeroizing<[u8; 16]> {
 pub(crate) struct NtlmSeal {
     send: Direction,
     recv: Direction,
+    /// Whether the checksum is RC4-encrypted: only when NTLMSSP_NEGOTIATE_KEY_EXCH was
+    /// negotiated (MS-NLMP 3.4.4.2).
+    seal_checksum: bool,
 }
 
 /// NTLM sealing as the MS-WSMV framing uses it, for the server and the client alike (the
@@ -159,12 +164,21 @@ impl NtlmSeal {
             Role::Client => Self {
                 send: client,
                 recv: server,
+                seal_checksum: true,
             },
             Role::Server => Self {
                 send: server,
                 recv: client,
+                seal_checksum: true,
             },
         }
+    }
+
+    /// The same keys for a context that negotiated no key exchange: checksums travel
+    /// unencrypted (the data is still sealed).
+    pub(crate) fn without_key_exchange(mut self) -> Self {
+        self.seal_checksum = false;
+        self
     }
 
     /// Seals `plain`: returns the 16-byte signature and the ciphertext (same length).
@@ -223,7 +237,9 @@ impl NtlmSeal {
         let mut signature = [0u8; SIGNATURE_LEN];
         signature[0..4].copy_from_slice(&1u32.to_le_bytes());
         signature[4..12].copy_from_slice(&digest[0..8]);
-        send.rc4.apply(&mut signature[4..12]);
+        if self.seal_checksum {
+            send.rc4.apply(&mut signature[4..12]);
+        }
         signature[12..16].copy_from_slice(&seq.to_le_bytes());
         signature
     }
@@ -291,7 +307,9 @@ impl NtlmSeal {
         };
         let mut checksum = Zeroizing::new([0u8; 8]);
         checksum.copy_from_slice(&signature[4..12]);
-        recv.rc4.apply(checksum.as_mut());
+        if self.seal_checksum {
+            recv.rc4.apply(checksum.as_mut());
+        }
         let digest = Zeroizing::new(<[u8; 16]>::from(mac.finalize().into_bytes()));
         if bool::from(digest[0..8].ct_eq(checksum.as_ref())) {
             Ok(())

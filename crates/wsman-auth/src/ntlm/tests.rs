@@ -33,7 +33,13 @@ impl Accounts {
 struct Client<C: Sspi + SspiImpl> {
     context: C,
     creds: C::CredentialsHandle,
+    /// What the client asks for: sealing (sspi then adds key exchange) or signing only.
+    requirements: ClientRequestFlags,
 }
+
+const SEALING: ClientRequestFlags = ClientRequestFlags::CONFIDENTIALITY
+    .union(ClientRequestFlags::INTEGRITY)
+    .union(ClientRequestFlags::ALLOCATE_MEMORY);
 
 fn identity(user: &str, password: &str) -> AuthIdentity {
     AuthIdentity {
@@ -45,7 +51,11 @@ fn identity(user: &str, password: &str) -> AuthIdentity {
 fn ntlm_client(user: &str, password: &str) -> Client<Ntlm> {
     let mut context = Ntlm::new();
     let creds = outbound_credentials(&mut context, &identity(user, password)).unwrap();
-    Client { context, creds }
+    Client {
+        context,
+        creds,
+        requirements: SEALING,
+    }
 }
 
 fn spnego_client(user: &str, password: &str) -> Client<Negotiate> {
@@ -57,7 +67,11 @@ fn spnego_client(user: &str, password: &str) -> Client<Negotiate> {
     let mut context = Negotiate::new_client(config).unwrap();
     let auth = sspi::Credentials::AuthIdentity(identity(user, password));
     let creds = outbound_credentials(&mut context, &auth).unwrap();
-    Client { context, creds }
+    Client {
+        context,
+        creds,
+        requirements: SEALING,
+    }
 }
 
 impl<C: Sspi + SspiImpl> Client<C> {
@@ -70,11 +84,7 @@ impl<C: Sspi + SspiImpl> Client<C> {
             .context
             .initialize_security_context()
             .with_credentials_handle(&mut self.creds)
-            .with_context_requirements(
-                ClientRequestFlags::CONFIDENTIALITY
-                    | ClientRequestFlags::INTEGRITY
-                    | ClientRequestFlags::ALLOCATE_MEMORY,
-            )
+            .with_context_requirements(self.requirements)
             .with_target_data_representation(DataRepresentation::Native)
             .with_target_name("HTTP/server")
             .with_input(&mut inputs)
@@ -314,6 +324,8 @@ struct Craft<'a> {
     nt_response_override: Option<Vec<u8>>,
     /// Leave NTLMSSP_NEGOTIATE_KEY_EXCH and NTLMSSP_NEGOTIATE_128 out of the flags.
     weak_session: bool,
+    /// Announce and compute the MIC, then zero it.
+    strip_mic: bool,
 }
 
 impl Default for Craft<'_> {
@@ -327,6 +339,7 @@ impl Default for Craft<'_> {
             channel_bindings: None,
             nt_response_override: None,
             weak_session: false,
+            strip_mic: false,
         }
     }
 }
@@ -356,9 +369,14 @@ fn craft_authenticate(negotiate: &[u8], challenge: &[u8], craft: &Craft<'_>) -> 
     let proof = nt_proof(&hash, craft.user, craft.domain, &server_challenge, &blob);
     let response_key = super::verify::ntowf_v2(&hash, craft.user, craft.domain);
     let key_exchange_key = super::verify::hmac_md5(&*response_key, &[&proof[..]]);
-    let exported = [0x5au8; 16];
+    // With key exchange the client picks the session key and sends it encrypted; without it
+    // the exported session key is the KeyExchangeKey (MS-NLMP 3.1.5.1.2).
+    let mut exported = [0x5au8; 16];
     let mut encrypted_key = exported;
     super::rc4::rc4(&key_exchange_key, &mut encrypted_key);
+    if craft.weak_session {
+        exported.copy_from_slice(&*key_exchange_key);
+    }
     let mut nt = proof.to_vec();
     nt.extend_from_slice(&blob);
     if let Some(forced) = &craft.nt_response_override {
@@ -370,7 +388,11 @@ fn craft_authenticate(negotiate: &[u8], challenge: &[u8], craft: &Craft<'_>) -> 
         utf16(craft.domain),
         utf16(craft.user),
         utf16("WS"),
-        encrypted_key.to_vec(),
+        if craft.weak_session {
+            Vec::new()
+        } else {
+            encrypted_key.to_vec()
+        },
     ];
     let mut out = b"NTLMSSP\0".to_vec();
     out.extend_from_slice(&3u32.to_le_bytes());
@@ -386,6 +408,8 @@ fn craft_authenticate(negotiate: &[u8], challenge: &[u8], craft: &Craft<'_>) -> 
     }
     let strong = message::FLAG_KEY_EXCH | message::FLAG_128;
     let flags = FLAG_UNICODE
+        | message::FLAG_SIGN
+        | message::FLAG_SEAL
         | message::FLAG_EXTENDED_SESSION_SECURITY
         | if craft.weak_session { 0 } else { strong };
     out.extend_from_slice(&flags.to_le_bytes());
@@ -398,6 +422,9 @@ fn craft_authenticate(negotiate: &[u8], challenge: &[u8], craft: &Craft<'_>) -> 
     }
     if craft.forge_mic {
         out[72..88].copy_from_slice(&[0x44; 16]);
+    }
+    if craft.strip_mic {
+        out[72..88].fill(0);
     }
     out
 }
@@ -425,7 +452,8 @@ fn refusal_of(craft: &Craft) -> NtlmError {
     server.step(&authenticate, &accounts).unwrap_err()
 }
 
-/// The required test: sspi alone accepts this (issue 172); we must not.
+/// The required test: sspi alone accepts this (issue 172); we must not. Without a MIC our
+/// NTProofStr check is what refuses it.
 #[test]
 fn no_mic_wrong_password_is_refused() {
     let error = refusal_of(&Craft {
@@ -433,16 +461,43 @@ fn no_mic_wrong_password_is_refused() {
         mic: false,
         ..Craft::default()
     });
-    assert_eq!(error, NtlmError::MicMissing);
+    assert!(matches!(error, NtlmError::WrongPassword { .. }), "{error}");
 }
 
+/// No MIC announced and none sent, right password: accepted, as Windows accepts it.
 #[test]
-fn no_mic_right_password_is_refused_too() {
-    let error = refusal_of(&Craft {
+fn no_mic_unannounced_right_password_is_accepted() {
+    let (mut server, accounts, authenticate) = crafted(&Craft {
         mic: false,
         ..Craft::default()
     });
+    let step = server.step(&authenticate, &accounts);
+    assert!(matches!(step, Ok(AcceptStep::Complete(_))), "{step:?}");
+}
+
+/// A MIC announced in MsvAvFlags but zeroed (stripped) is refused before the lookup.
+#[test]
+fn stripped_but_announced_mic_is_refused() {
+    let error = refusal_of(&Craft {
+        strip_mic: true,
+        ..Craft::default()
+    });
     assert_eq!(error, NtlmError::MicMissing);
+}
+
+/// An attacker who strips the MIC and clears its MsvAvFlags bit changes the NTLMv2 client
+/// challenge, which NTProofStr covers: refused as a wrong password.
+#[test]
+fn stripped_mic_with_its_flag_cleared_fails_the_proof() {
+    let (mut server, accounts, mut authenticate) = crafted(&Craft::default());
+    let flag_at = authenticate
+        .windows(8)
+        .position(|w| w == [6, 0, 4, 0, 2, 0, 0, 0])
+        .expect("MsvAvFlags");
+    authenticate[flag_at + 4] = 0;
+    authenticate[72..88].fill(0);
+    let error = server.step(&authenticate, &accounts).unwrap_err();
+    assert!(matches!(error, NtlmError::WrongPassword { .. }), "{error}");
 }
 
 #[test]
@@ -683,13 +738,17 @@ fn our_initiator_and_acceptor_interoperate_with_channel_binding() {
     }
 }
 
-/// Our sealer needs key exchange and 128-bit keys: a client without them is refused at the
-/// handshake (right password and MIC), not at its first sealed body.
+/// Key exchange and 128-bit keys are not required (Windows accepts their absence): a crafted
+/// client without them, with the right password and MIC, logs in.
 #[test]
-fn session_security_without_key_exchange_is_refused() {
-    let error = refusal_of(&Craft {
+fn session_security_without_key_exchange_is_accepted() {
+    let (mut server, accounts, authenticate) = crafted(&Craft {
         weak_session: true,
         ..Craft::default()
     });
-    assert!(matches!(error, NtlmError::Unsupported(_)));
+    let step = server.step(&authenticate, &accounts);
+    assert!(matches!(step, Ok(AcceptStep::Complete(_))), "{step:?}");
 }
+
+#[path = "real_client_tests.rs"]
+mod real_clients;

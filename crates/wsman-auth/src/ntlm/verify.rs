@@ -1,6 +1,6 @@
-//! The checks we make ourselves on an AUTHENTICATE before sspi sees it: NTLMv2 only, no
-//! anonymous or guest logon, a MIC required, NTProofStr recomputed from the stored NT hash
-//! (sspi 0.23.1 skips this when the MIC is absent), and channel bindings per
+//! The checks we make ourselves on an AUTHENTICATE: NTLMv2 only, no anonymous or guest logon,
+//! a MIC verified whenever the client announces one, NTProofStr recomputed from the stored NT
+//! hash (sspi 0.23.1 skips this when the MIC is absent), and channel bindings per
 //! CbtHardeningLevel.
 
 use hmac::{Hmac, Mac};
@@ -12,7 +12,7 @@ use super::message::{
     AuthenticateMessage, AV_FLAG_MIC_PRESENT, FLAG_128, FLAG_ANONYMOUS,
     FLAG_EXTENDED_SESSION_SECURITY, FLAG_KEY_EXCH, MIC_OFFSET,
 };
-use super::rc4::rc4;
+use super::server_challenge;
 use super::{CbtHardening, ChannelBindingPolicy, NtHash, NtlmError};
 
 pub(crate) type HmacMd5 = Hmac<Md5>;
@@ -64,7 +64,11 @@ pub fn nt_proof(
     hmac_md5(&*key, &[server_challenge, blob])
 }
 
-/// Refuses what must never reach the lookup: anonymous, NTLMv1, no MIC.
+/// Refuses what must never reach the lookup: anonymous, guest, LM and NTLMv1 responses, a MIC
+/// announced (MsvAvFlags bit 0x2) but not sent, and session security without extended session
+/// security (the only kind our sealer speaks, and what every NTLMv2 client sets). A MIC the
+/// client does not announce is not required, and key exchange and 128-bit keys are not
+/// either: Windows accepts such clients (go-ntlmssp, Node's ntlm-client) and so do we.
 pub fn check_shape(message: &AuthenticateMessage) -> Result<(), NtlmError> {
     if message.user.is_empty() || message.flags & FLAG_ANONYMOUS != 0 {
         return Err(NtlmError::Anonymous);
@@ -75,23 +79,42 @@ pub fn check_shape(message: &AuthenticateMessage) -> Result<(), NtlmError> {
     if !message.is_ntlmv2() {
         return Err(NtlmError::NotNtlmV2);
     }
-    let mic_flagged = message
-        .av_flags
-        .is_some_and(|flags| flags & AV_FLAG_MIC_PRESENT != 0);
-    let mic_nonzero = message.mic.is_some_and(|mic| mic != [0u8; 16]);
-    if !mic_flagged || !mic_nonzero {
+    if mic_announced(message) && message.mic.is_none_or(|mic| mic == [0u8; 16]) {
         return Err(NtlmError::MicMissing);
     }
-    // Our sealer (`seal`) implements extended session security with key exchange and 128-bit
-    // keys, which every WinRM client negotiates; anything weaker is refused here, clearly,
-    // instead of failing later at the first sealed body.
-    let required = FLAG_EXTENDED_SESSION_SECURITY | FLAG_KEY_EXCH | FLAG_128;
-    if message.flags & required != required {
+    if message.flags & FLAG_EXTENDED_SESSION_SECURITY == 0 {
         return Err(NtlmError::Unsupported(
-            "session security without extended session security, key exchange and 128-bit keys",
+            "session security without extended session security",
         ));
     }
     Ok(())
+}
+
+/// What sspi's SPNEGO engine needs on top of [`check_shape`]: it reads a MIC at the fixed
+/// offset whenever NEGOTIATE_TARGET_INFO is set, so a MIC-less AUTHENTICATE would be misread
+/// there, and it was only ever proven with key exchange and 128-bit keys (what every SPNEGO
+/// client sends). Raw NTLM does not go through sspi and does not need this.
+pub fn check_spnego_engine_needs(message: &AuthenticateMessage) -> Result<(), NtlmError> {
+    if !mic_announced(message) {
+        return Err(NtlmError::Unsupported(
+            "SPNEGO-wrapped NTLM without a MIC (raw NTLM accepts it)",
+        ));
+    }
+    let required = FLAG_KEY_EXCH | FLAG_128;
+    if message.flags & required != required {
+        return Err(NtlmError::Unsupported(
+            "SPNEGO-wrapped NTLM without key exchange and 128-bit keys (raw NTLM accepts it)",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the client says it sent a MIC (MsvAvFlags bit 0x2, covered by NTProofStr, so an
+/// attacker cannot clear it without failing the proof).
+pub fn mic_announced(message: &AuthenticateMessage) -> bool {
+    message
+        .av_flags
+        .is_some_and(|flags| flags & AV_FLAG_MIC_PRESENT != 0)
 }
 
 /// Recomputes NTProofStr with the stored hash and compares in constant time.
@@ -113,31 +136,42 @@ pub fn check_proof(
     }
 }
 
-/// Verifies the AUTHENTICATE's MIC ourselves (MS-NLMP 3.2.5.1.2): HMAC_MD5 under the exported
-/// session key over NEGOTIATE ‖ CHALLENGE ‖ AUTHENTICATE with the MIC zeroed. sspi checks it
-/// only when the client keeps NEGOTIATE_TARGET_INFO set, so a client could skip it there.
+/// The exported session key of a verified NTLMv2 AUTHENTICATE: KeyExchangeKey is the
+/// SessionBaseKey, HMAC_MD5(ResponseKeyNT, NTProofStr); see
+/// [`server_challenge::exported_session_key`] for the rest.
+pub fn exported_session_key(
+    message: &AuthenticateMessage,
+    hash: &NtHash,
+) -> Result<Zeroizing<[u8; 16]>, NtlmError> {
+    let proof = message.nt_proof().ok_or(NtlmError::NotNtlmV2)?;
+    let response_key = ntowf_v2(hash, &message.user, &message.domain);
+    let key_exchange_key = hmac_md5(&*response_key, &[proof]);
+    server_challenge::exported_session_key(
+        message.flags,
+        &key_exchange_key,
+        &message.encrypted_session_key,
+    )
+}
+
+/// Verifies the AUTHENTICATE's MIC ourselves when the client announces one (MS-NLMP
+/// 3.2.5.1.2): HMAC_MD5 under the exported session key over NEGOTIATE ‖ CHALLENGE ‖
+/// AUTHENTICATE with the MIC zeroed. Without the announcement there is nothing to verify (as
+/// on Windows); an announced MIC that is absent or wrong is refused.
 pub fn check_mic(
     message: &AuthenticateMessage,
     hash: &NtHash,
     transcript: Transcript<'_>,
 ) -> Result<(), NtlmError> {
-    let (Some(mic), Some(proof)) = (message.mic, message.nt_proof()) else {
+    if !mic_announced(message) {
+        return Ok(());
+    }
+    let Some(mic) = message.mic else {
         return Err(NtlmError::MicMissing);
     };
-    let response_key = ntowf_v2(hash, &message.user, &message.domain);
-    let key_exchange_key = hmac_md5(&*response_key, &[proof]);
-    let exported = if message.flags & FLAG_KEY_EXCH != 0 {
-        let encrypted: [u8; 16] = message
-            .encrypted_session_key
-            .as_slice()
-            .try_into()
-            .map_err(|_| NtlmError::Malformed("EncryptedRandomSessionKey is not 16 bytes"))?;
-        let mut key = Zeroizing::new(encrypted);
-        rc4(&key_exchange_key, key.as_mut());
-        key
-    } else {
-        key_exchange_key
-    };
+    let exported = exported_session_key(message, hash)?;
+    if transcript.authenticate.len() < MIC_OFFSET + 16 {
+        return Err(NtlmError::MicMissing);
+    }
     let mut zeroed = transcript.authenticate.to_vec();
     zeroed[MIC_OFFSET..MIC_OFFSET + 16].fill(0);
     let expected = hmac_md5(

@@ -26,7 +26,7 @@ fn credssp_fixture() -> (Fixture, u16) {
 }
 
 /// The test user when it exists and this runs as root (CI), else root as in the NTLM tests.
-fn run_as_user() -> &'static str {
+pub(crate) fn run_as_user() -> &'static str {
     let output = |args: &[&str]| {
         Command::new("id")
             .args(args)

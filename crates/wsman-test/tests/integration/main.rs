@@ -36,6 +36,7 @@ mod credssp_cli;
 mod eventing;
 mod fanout;
 mod forwarding;
+mod go_winrm;
 mod hardware;
 mod hostile;
 mod kafka;
