@@ -20,6 +20,10 @@ pub const CONFIG: &str = "http://schemas.microsoft.com/wbem/wsman/1/config";
 pub const IDENTITY: &str = "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd";
 pub const WSMAN_FAULT: &str = "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault";
 pub const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+/// WS-CIM's common elements (`cim:Location`, the address an instance carries in a Put).
+pub const WSCIM_COMMON: &str = "http://schemas.dmtf.org/wbem/wscim/1/common";
+/// MS-WSMV's interactive events and their answers (`i:InteractiveResponse`, 2.2.4.48).
+pub const INTERACTIVE: &str = "http://schemas.microsoft.com/wbem/wsman/1/cim/interactive.xsd";
 /// wsmand's own extensions of WinRS (Linux only, off unless a client asks): the terminal
 /// window element of the resize signal. A URN, because the project owns no schema host; the
 /// option names of the same extensions start with `WSMAND_`.
@@ -75,8 +79,12 @@ pub mod action {
         "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Reconnect";
     pub const SHELL_CONNECT: &str =
         "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Connect";
-    /// Robust-connection end (answered with HTTP 204 and no envelope).
+    /// Full-duplex end (MS-WSMV 3.1.4.19; answered with HTTP 200 and no body, 4.11.1).
     pub const END: &str = "http://schemas.microsoft.com/wbem/wsman/1/wsman/End";
+    /// The client's answer to a prompt of a full-duplex CIM operation: the action is this
+    /// relative URI, as MS-WSMV 2.2.2.5 and 4.11.1 write it (answered with HTTP 200 and no
+    /// body).
+    pub const INTERACTIVE_RESPONSE: &str = "/InteractiveResponse";
     pub const SUBSCRIBE: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe";
     pub const SUBSCRIBE_RESPONSE: &str =
         "http://schemas.xmlsoap.org/ws/2004/08/eventing/SubscribeResponse";

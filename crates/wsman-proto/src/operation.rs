@@ -34,8 +34,11 @@ pub enum Action {
     Disconnect,
     Reconnect,
     Connect,
-    /// Robust-connection end (HTTP 204).
+    /// Full-duplex end (MS-WSMV 3.1.4.19): HTTP 200, no body, the connection closed.
     End,
+    /// A client's answer to a full-duplex operation's prompt (MS-WSMV 2.2.2.5): HTTP 200,
+    /// no body.
+    InteractiveResponse,
     /// A custom action on the addressed class: `<ResourceURI>/<Method>`, or OMI's
     /// `http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/<Class>/<Method>` for the same class.
     Invoke(String),
@@ -70,6 +73,7 @@ impl Action {
             act::SHELL_RECONNECT => return Self::Reconnect,
             act::SHELL_CONNECT => return Self::Connect,
             act::END => return Self::End,
+            act::INTERACTIVE_RESPONSE => return Self::InteractiveResponse,
             _ => {}
         }
         if let Some(rest) = a.strip_prefix(WS_EVENTING) {

@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use wsman_proto::operation::Action;
 use wsman_proto::{Fault, Request};
 use wsman_providers::Caller;
 
@@ -193,8 +192,10 @@ impl Routed {
         exchange: Exchange<'_>,
         arrival: Arrival<'_>,
     ) -> Result<Reply, Fault> {
-        if *arrival.endpoint == Endpoint::WsMan && request.operation.action == Action::End {
-            return Ok(Reply::NoContent);
+        if *arrival.endpoint == Endpoint::WsMan {
+            if let Some(answer) = crate::dispatch::full_duplex::answer(&request) {
+                return answer;
+            }
         }
         let uri = request.resource_uri.as_deref().unwrap_or("");
         let engine = self

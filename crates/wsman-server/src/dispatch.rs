@@ -6,6 +6,7 @@
 //! collector ([`crate::collector`]); each sizes its own responses within the envelope, and
 //! enumeration contexts are paged in one place ([`paging`]).
 
+pub mod full_duplex;
 pub mod paging;
 pub mod transfer;
 

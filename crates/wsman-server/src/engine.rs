@@ -91,6 +91,13 @@ impl Target {
     /// The target of `request` at the WS-Management endpoint, from its typed operation;
     /// `None`: no engine can serve it.
     pub fn of(request: &Request) -> Option<Target> {
+        // The full-duplex messages belong to the connection, not to a resource: RootSDDL.
+        if matches!(
+            request.operation.action,
+            Action::End | Action::InteractiveResponse
+        ) {
+            return None;
+        }
         if matches!(
             request.operation.action,
             Action::Subscribe | Action::Renew | Action::GetStatus | Action::Unsubscribe
@@ -171,8 +178,9 @@ pub enum Reply {
     /// around output the shell engine already holds as base64 text (see
     /// [`crate::response_body`]).
     Pieces(Vec<bytes::Bytes>),
-    /// HTTP 204 with no body (`.../wsman/End`).
-    NoContent,
+    /// HTTP 200 with an empty body, as MS-WSMV 4.11.1 answers the full-duplex `End`
+    /// (`close`: the connection is closed after it) and `InteractiveResponse`.
+    Empty { close: bool },
     /// An HTTP status without a body: what the collector answers a forwarder for a delivery
     /// it cannot read (400) or could not store (503: the forwarder resends).
     Refused(Refused),

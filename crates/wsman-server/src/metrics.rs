@@ -52,6 +52,7 @@ pub fn action_label(action: &Action) -> &'static str {
         Action::Receive => "Receive",
         Action::Signal => "Signal",
         Action::End => "End",
+        Action::InteractiveResponse => "InteractiveResponse",
         Action::Invoke(_) => "Invoke",
         Action::Absent => "Absent",
         // Unknown actions, and any the protocol crate learns later, until named here.

@@ -175,9 +175,12 @@ pub fn reply_response(reply: Reply, encoding: Encoding) -> Response<ResponseBody
                 other,
             ),
         },
-        Reply::NoContent => {
-            let mut r = base_response(StatusCode::NO_CONTENT, Bytes::new());
-            r.headers_mut().remove(CONTENT_LENGTH);
+        Reply::Empty { close } => {
+            let mut r = base_response(StatusCode::OK, Bytes::new());
+            if close {
+                r.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
             r
         }
         Reply::Refused(refused) => {

@@ -21,7 +21,8 @@ pub(crate) struct Engines {
 /// Every engine of the daemon, in one catalog. Called on the runtime: `Win32_Service` reaches
 /// systemd through it (the system bus, or `DBUS_SYSTEM_BUS_ADDRESS`); root/hardware reads the
 /// BMC `config_dir/bmc.toml` names (or `/dev/ipmi0`) and the sysfs `config_dir/hardware.toml`
-/// names (or `/sys`); `Win32_NTLogEvent` reads `event_log`; methods that start programs
+/// names (or `/sys`); the machine's description is kept in the file `config_dir/host.toml`
+/// names (or `/etc/machine-info`); `Win32_NTLogEvent` reads `event_log`; methods that start programs
 /// (`Win32_Process.Create`) use the shells' spawn. The hardware handle comes back too: SIGHUP
 /// gives it the BMC `bmc.toml` names then.
 pub(crate) fn build(
@@ -37,8 +38,14 @@ pub(crate) fn build(
             std::path::PathBuf::from(wsman_providers::cim::hardware::SYSFS)
         });
     let hardware = Hardware::new(bmc(config_dir), sysfs_root);
+    let machine_info = wsman_providers::cim::machine_info::machine_info_path(config_dir)
+        .unwrap_or_else(|reason| {
+            tracing::error!(%reason, "host.toml refused, keeping /etc/machine-info");
+            wsman_providers::cim::machine_info::MACHINE_INFO.into()
+        });
     let cim = CimProvider::new()
         .with_services(services)
+        .with_machine_info(machine_info)
         .with_event_log(engines.event_log)
         .with_hardware(Arc::clone(&hardware));
     #[cfg(feature = "bench-synthetic")]

@@ -36,6 +36,7 @@ macro_rules! hardware_class {
 mod associations;
 pub mod disk;
 pub mod hardware;
+pub mod machine_info;
 #[cfg(test)]
 mod mof_tests;
 pub mod network;
@@ -47,6 +48,7 @@ pub mod perf_process;
 pub mod platform;
 pub mod process;
 pub mod procfs;
+pub mod put;
 pub mod schema;
 pub mod service;
 pub mod smbios;
@@ -129,6 +131,12 @@ pub trait Class: Send + Sync + 'static {
     /// input is the request body, `<Method>_INPUT`). Answers the `<Method>_OUTPUT` instance,
     /// whose ReturnValue says whether the method succeeded: a failing method is not a fault.
     fn invoke(&self, ctx: &Context<'_>, _keys: &[(&str, &str)], _method: &str) -> Answer {
+        Err(crate::not_supported(ctx))
+    }
+    /// Change `current`, the instance a Put addresses, as the request's body says
+    /// ([`put::changes`]); answers the instance as it is now. Default: no property of the
+    /// class can be changed (`a:ActionNotSupported`).
+    fn put(&self, ctx: &Context<'_>, _current: Instance) -> Answer {
         Err(crate::not_supported(ctx))
     }
 }
@@ -233,6 +241,8 @@ struct Sources {
     hardware: std::sync::Arc<hardware::Hardware>,
     services: Option<std::sync::Arc<service::ServiceManager>>,
     event_log: Option<std::sync::Arc<dyn ntlogevent::EventLog>>,
+    /// Where the machine's description is kept ([`machine_info`]).
+    machine_info: std::path::PathBuf,
     #[cfg(feature = "bench-synthetic")]
     synthetic: Option<u32>,
 }
@@ -248,10 +258,10 @@ fn served(class: impl Class) -> Option<Box<dyn Class>> {
 /// Every class served, one row each: a new class is its own file and one row here.
 const CLASSES: &[Row] = &[
     |s| {
-        served(match &s.services {
-            Some(manager) => os::OperatingSystem::with_power(manager.clone()),
-            None => os::OperatingSystem::default(),
-        })
+        served(os::OperatingSystem::new(
+            s.services.clone(),
+            s.machine_info.clone(),
+        ))
     },
     |_| served(process::Process),
     |_| served(system::ComputerSystem),
@@ -318,6 +328,7 @@ impl CimProvider {
             hardware: hardware::Hardware::none(),
             services: None,
             event_log: None,
+            machine_info: machine_info::MACHINE_INFO.into(),
             #[cfg(feature = "bench-synthetic")]
             synthetic: None,
         })
@@ -351,6 +362,12 @@ impl CimProvider {
     /// Builder: serve `Win32_NTLogEvent` from the host's event logs.
     pub fn with_event_log(self, log: std::sync::Arc<dyn ntlogevent::EventLog>) -> Self {
         self.with_sources(|s| s.event_log = Some(log))
+    }
+
+    /// Builder: keep the machine's description (Win32_OperatingSystem.Description) in this
+    /// file instead of `/etc/machine-info`.
+    pub fn with_machine_info(self, path: std::path::PathBuf) -> Self {
+        self.with_sources(|s| s.machine_info = path)
     }
 
     /// Builder: serve `Win32_Service`, `Win32_DependentService` and Win32_OperatingSystem's
@@ -571,12 +588,17 @@ impl Provider for CimProvider {
         self.addressed_instance(ctx).map(Body::Instance)
     }
 
-    /// No class served here can be changed by Put: an instance that exists gets
-    /// `a:ActionNotSupported`, one that does not the not-found fault, as WMI reads the instance
-    /// before it writes it.
+    /// The class changes the instance ([`Class::put`]; `a:ActionNotSupported` for a class
+    /// that has no writable property); an instance that does not exist gets the not-found
+    /// fault first, as WMI reads the instance before it writes it.
     fn put(&self, ctx: &Context<'_>) -> Result<Body, Fault> {
-        self.addressed_instance(ctx)?;
-        Err(crate::not_supported(ctx))
+        let current = self.addressed_instance(ctx)?;
+        let Some(class) = self.addressed(ctx)? else {
+            return Err(Fault::destination_unreachable(ctx.resource_uri()));
+        };
+        class
+            .put(ctx, current)
+            .map(|i| Body::Instance(completed(class, i)))
     }
 
     /// As [`Provider::put`]: no instance is deleted through WS-Transfer (processes end through

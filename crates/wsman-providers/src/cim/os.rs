@@ -1,31 +1,108 @@
-//! Win32_OperatingSystem from /proc, /etc/os-release and the kernel's identity.
+//! Win32_OperatingSystem from /proc, /etc/os-release and the kernel's identity; its
+//! Description (the computer description) from `/etc/machine-info`, where a Put writes it.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use wsman_proto::cim::{CimDateTime, Instance, MethodInput};
+use wsman_proto::refusal_log::{RefusalLimits, RefusalLog};
+use wsman_proto::Fault;
 use wsman_systemd::{Error, PowerAction};
 
 use super::schema::{ClassSchema, Declaration, Method};
 use super::service::{unavailable, ServiceManager};
 
-use super::procfs;
+use super::{machine_info, procfs};
 use super::{Answer, Class, Instances};
 use crate::{Context, Filter};
 
 /// `Win32_OperatingSystem`: one instance (a singleton, as Windows' MOF marks it), keyed by Name. Memory sizes are in KB, as
 /// Windows reports them; OSType 36 is LINUX in CIM_OperatingSystem's value map. Its Reboot and
-/// Shutdown methods go to systemd when the class has the host's service manager.
-#[derive(Default)]
+/// Shutdown methods go to systemd when the class has the host's service manager; its
+/// Description is the machine's, kept in `machine_info` ([`super::machine_info`]).
 pub struct OperatingSystem {
     power: Option<Arc<ServiceManager>>,
+    machine_info: PathBuf,
+    /// Refused Puts, logged at most a few a minute per user (a client repeating a refused
+    /// Put costs itself nothing).
+    refusals: RefusalLog<String>,
 }
 
+impl Default for OperatingSystem {
+    fn default() -> Self {
+        Self::new(None, machine_info::MACHINE_INFO.into())
+    }
+}
+
+/// The properties Windows' MOF marks writable (`Write`) that Linux can honour: the others
+/// it marks so (ForegroundApplicationBoost, QuantumLength, QuantumType: Windows' scheduler
+/// quanta) have no Linux counterpart (docs/cim.md).
+const WRITABLE: &[&str] = &["Description"];
+
 impl OperatingSystem {
-    /// The class with Reboot and Shutdown through `manager`.
-    pub fn with_power(manager: Arc<ServiceManager>) -> Self {
+    /// The class with Reboot and Shutdown through `power` (none: they answer 1, not
+    /// supported) and the description kept in `machine_info`.
+    pub fn new(power: Option<Arc<ServiceManager>>, machine_info: PathBuf) -> Self {
         Self {
-            power: Some(manager),
+            power,
+            machine_info,
+            refusals: RefusalLog::new(RefusalLimits {
+                interval: std::time::Duration::from_secs(60),
+                per_key: 5,
+                total: 50,
+                max_keys: 256,
+            }),
         }
+    }
+
+    /// `fault`, a Put of `user` refused because of `why` (the fault's message when `None`),
+    /// logged within the refusal log's bounds.
+    fn refused(&self, user: &str, why: Option<&str>, fault: Fault) -> Fault {
+        let admission = self
+            .refusals
+            .admit(user.to_owned(), "put", std::time::Instant::now());
+        for left in &admission.ended {
+            tracing::warn!(
+                user = left.key.as_deref().unwrap_or("(other users)"),
+                refused = left.count,
+                "more Puts of Win32_OperatingSystem refused (not logged one by one)"
+            );
+        }
+        if admission.log {
+            tracing::warn!(
+                user,
+                reason = why.unwrap_or(&fault.message),
+                "Put of Win32_OperatingSystem refused"
+            );
+        }
+        fault
+    }
+
+    /// Write the changes of a Put (Description, the one writable property).
+    fn write(&self, ctx: &Context<'_>, current: &Instance) -> Result<(), Fault> {
+        let user = ctx.caller.map_or("", |c| c.user.as_str());
+        if !super::is_administrator(ctx) {
+            let why = Some("not an administrator");
+            return Err(self.refused(user, why, Fault::access_denied()));
+        }
+        let changes = super::put::changes(ctx, self, current, WRITABLE)
+            .map_err(|fault| self.refused(user, None, fault))?;
+        for change in changes {
+            let value = change.value.unwrap_or_default();
+            machine_info::check_description(&value)
+                .map_err(|fault| self.refused(user, None, fault))?;
+            machine_info::set_description(&self.machine_info, &value).map_err(|error| {
+                tracing::warn!(
+                    user,
+                    path = %self.machine_info.display(),
+                    %error,
+                    "Win32_OperatingSystem: the description could not be written"
+                );
+                Fault::internal_error("The machine's description could not be written. ")
+            })?;
+            tracing::info!(user, "Win32_OperatingSystem: Description changed");
+        }
+        Ok(())
     }
 }
 
@@ -176,6 +253,15 @@ impl Class for OperatingSystem {
         }
     }
 
+    /// A Put changes the Description, for administrators only (others: access denied, as
+    /// Windows refuses a user who may not write the computer description).
+    fn put(&self, ctx: &Context<'_>, current: Instance) -> Answer {
+        self.write(ctx, &current)?;
+        let keys = current.selectors();
+        let keys: Vec<(&str, &str)> = keys.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        self.get(ctx, &keys)
+    }
+
     fn instances(&self, _ctx: &Context<'_>, _filter: Option<&Filter>) -> Instances {
         let meminfo = procfs::read_required("/proc/meminfo")?;
         let kb = |k| procfs::field(&meminfo, k);
@@ -200,6 +286,7 @@ impl Class for OperatingSystem {
             .with("CreationClassName", self.name())
             .with("CSCreationClassName", "Win32_ComputerSystem")
             .with("CSName", procfs::host_name())
+            .with("Description", machine_info::description(&self.machine_info))
             .with("FreePhysicalMemory", available)
             .with("FreeSpaceInPagingFiles", swap_free)
             .with(

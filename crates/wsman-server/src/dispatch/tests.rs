@@ -79,7 +79,7 @@ async fn run(d: &Arc<Catalog>, req: Arc<Request>, s: &ServiceSettings) -> Result
     match d.dispatch(req, exchange(s)).await? {
         Reply::Envelope(x) => Ok(x),
         Reply::Pieces(pieces) => Ok(String::from_utf8(pieces.concat()).expect("UTF-8 pieces")),
-        Reply::NoContent => Ok(String::new()),
+        Reply::Empty { .. } => Ok(String::new()),
         Reply::Refused(refused) => panic!("refused: {refused:?}"),
     }
 }
@@ -137,7 +137,7 @@ async fn unknown_uri_unknown_action_and_shell_uris() {
 }
 
 #[tokio::test]
-async fn end_is_no_content() {
+async fn end_is_an_empty_answer_closing_the_connection() {
     let s = ServiceSettings::default();
     let r = dispatcher()
         .dispatch(
@@ -150,7 +150,7 @@ async fn end_is_no_content() {
             exchange(&s),
         )
         .await;
-    assert_eq!(r.ok(), Some(Reply::NoContent));
+    assert_eq!(r.ok(), Some(Reply::Empty { close: true }));
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ const WMI_NAMESPACE: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/WmiNa
 
 /// An account from the environment `scripts/test.sh` exports (`WSMAN_TEST_PAM_<WHICH>_USER`),
 /// or `None` with the reason printed.
-fn account(which: &str) -> Option<(String, String)> {
+pub(crate) fn account(which: &str) -> Option<(String, String)> {
     pam_credentials()?;
     let user = std::env::var(format!("WSMAN_TEST_PAM_{which}_USER"));
     let password = std::env::var(format!("WSMAN_TEST_PAM_{which}_PASSWORD"));
