@@ -196,6 +196,12 @@ run_pytest() {
     return "$status"
 }
 
+# npm's winrm-client at its lockfile's version, without install scripts, for
+# crates/wsman-server/tests/node_winrm.rs (which installs it itself when this did not run).
+node_clients() {
+    (cd tests/node-winrm && npm ci --ignore-scripts --no-audit --no-fund)
+}
+
 # The console in Debian's chromium (crates/wsmand-mgmt/tests/browser.rs driving
 # tests/browser/console.mjs): playwright-core from the npm registry at the lockfile's version,
 # without its install scripts (they would download a browser).
@@ -270,6 +276,7 @@ stage "cargo clippy -D warnings" continue cargo clippy --workspace --all-targets
 stage "cargo doc -D warnings" continue env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 stage "console assets match a fresh npm build" continue scripts/web-assets.sh check
 stage "cargo build" required cargo build --workspace --bins
+stage "npm clients (winrm-client)" continue node_clients
 stage "cargo test" continue run_cargo_test
 list_failed_tests '^test (.*) \.\.\. FAILED$' "$LOG_DIR/cargo-test.log"
 list_panics "$LOG_DIR/cargo-test.log"

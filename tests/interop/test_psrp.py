@@ -354,6 +354,42 @@ def test_recorded_windows_create_and_terminate_are_answered_in_windows_shapes(ps
     shell.close()
 
 
+def test_pipeline_receives_are_shaped_as_windows_answers_them(ps_daemon, monkeypatch):
+    """Windows' PSRP Receive answers (recorded `psrp-receive.streams`, `psrp-receive.failed`):
+    `stdout` elements with the pipeline's CommandId and no `End="true"`, the last answer with
+    CommandState Done. The bridge marked its last data element End until issue 47."""
+    target = Target(ps_daemon, "http", login_for("run-as"))
+    wsman = target.wsman()
+    answers = []
+    original = wsman.transport.send
+
+    def send(message, **kwargs):
+        response = original(message, **kwargs)
+        if b"ReceiveResponse" in response:
+            answers.append(ET.fromstring(response))
+        return response
+
+    monkeypatch.setattr(wsman.transport, "send", send)
+    with RunspacePool(wsman) as pool:
+        ps = PowerShell(pool)
+        ps.add_script("Write-Output first; Write-Output second")
+        assert ps.invoke() == ["first", "second"]
+    recorded = ET.fromstring((WINDOWS / "psrp-receive.streams.response.xml").read_bytes())
+
+    def streams(envelope):
+        return envelope.findall(f"{SOAP}Body/{RSP}ReceiveResponse/{RSP}Stream")
+
+    assert all(s.get("End") is None for s in streams(recorded))
+    pipeline = [a for a in answers if a.find(f"{SOAP}Body/{RSP}ReceiveResponse/{RSP}CommandState") is not None]
+    assert pipeline, [ET.tostring(a) for a in answers]
+    for answer in answers:
+        for stream in streams(answer):
+            assert stream.get("Name") == "stdout"
+            assert stream.get("End") is None, ET.tostring(answer)
+    last = pipeline[-1].find(f"{SOAP}Body/{RSP}ReceiveResponse/{RSP}CommandState")
+    assert last.get("State").endswith("/Done")
+
+
 # ---- other schemes: NTLM with message encryption on HTTP, Kerberos ----
 
 NTLM_PSRP_ACCOUNT = Account("interop-psrp-ntlm", "Psrp-Ntlm-Pass-5!", TEST_USER, ntlm=True)

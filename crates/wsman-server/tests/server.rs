@@ -70,6 +70,46 @@ async fn unauthorized_gets_a_challenge_and_the_connection_stays_usable() {
     assert_eq!(r.status, 401);
 }
 
+/// The challenges of a 401 in the order Windows lists them, one header each: Negotiate before
+/// Basic, CredSSP last, as a Windows Server's 401 on 5985 with Basic and CredSSP enabled lists
+/// them (`Server: Microsoft-HTTPAPI/2.0`, captured by users of Ansible and of a CredSSP client).
+/// Clients that take the first scheme they know (npm's winrm-client probes, then sends
+/// Negotiate) see Windows' choice. Kerberos, with a keytab, comes right after Negotiate
+/// (`challenge.rs`'s unit test; a keytab needs the KDC of `wsman-test`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthorized_lists_the_challenges_in_windows_order() {
+    let svc = TestService::start_with(|port, _| {
+        format!(
+            "[Config.Service]\nAllowUnencrypted = true\n\n\
+             [Config.Service.Auth]\nBasic = true\nCredSSP = true\n\n\
+             [[Listener]]\nAddress = \"IP:127.0.0.1\"\nTransport = \"HTTP\"\nPort = {port}\n"
+        )
+    })
+    .await;
+    let mut c = svc.connect().await;
+    let r = c.post(None, &[], &identify_body()).await;
+    assert_eq!(r.status, 401);
+    let names: Vec<String> = r
+        .headers
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect();
+    let first = names.iter().position(|n| n == "www-authenticate").unwrap();
+    assert_eq!(
+        r.headers[first..first + 3]
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("www-authenticate".to_owned(), "Negotiate"),
+            ("www-authenticate".to_owned(), "Basic realm=\"WSMAN\""),
+            ("www-authenticate".to_owned(), "CredSSP"),
+        ],
+        "adjacent, in Windows' order"
+    );
+    assert_eq!(r.headers_named("WWW-Authenticate").len(), 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_get_413_before_buffering() {
     let svc = TestService::start("").await;

@@ -45,9 +45,6 @@ const CGROUP_KILL_ROUNDS: u32 = 400;
 /// `Output::worth_waiting`): far below what a person notices, far above the time to read the
 /// next block from the pipe.
 const FILL_WAIT: Duration = Duration::from_millis(5);
-/// Longest a Receive that found only the ends of streams waits for the process's exit, to
-/// answer with both (see [`Command::receive`]).
-const EXIT_WAIT: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Default)]
 struct ReceiveState {
@@ -422,8 +419,6 @@ impl Command {
         // While the command prints flat out, a response is allowed to fill up for at most
         // this long (see `Output::worth_waiting`).
         let mut fill_deadline: Option<tokio::time::Instant> = None;
-        // How long a Receive that found only the ends of streams waits for the exit.
-        let mut exit_deadline: Option<tokio::time::Instant> = None;
         loop {
             let notified = self.output.changed.notified();
             tokio::pin!(notified);
@@ -433,20 +428,6 @@ impl Command {
                 let until = *fill_deadline.get_or_insert(now + FILL_WAIT);
                 if now < until && now < deadline {
                     let _ = timeout_at(until.min(deadline), notified).await;
-                    continue;
-                }
-            }
-            if self.output.only_ends_pending(streams) {
-                // The pipes closed without output, which is what a process does as it exits:
-                // wait a moment for the exit, so that one response carries the ends and the
-                // final state (as Windows answers a command that printed nothing) instead of
-                // a response per event, each a round trip. A process that closed its output
-                // and runs on is answered after EXIT_WAIT. Nothing is taken before the wait,
-                // so a Receive dropped meanwhile loses nothing.
-                let now = tokio::time::Instant::now();
-                let until = *exit_deadline.get_or_insert((now + EXIT_WAIT).min(deadline));
-                if now < until {
-                    let _ = timeout_at(until, notified).await;
                     continue;
                 }
             }

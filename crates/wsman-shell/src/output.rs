@@ -274,28 +274,6 @@ impl Output {
         self.changed.notify_waiters();
     }
 
-    /// Whether all a Receive would find now is the end of some requested streams: no data
-    /// on any of them, the process not known to have exited. Their pipes closing is what a
-    /// process does as it exits, so the Receive waits a moment for the exit (see
-    /// `Command::receive`); checked before taking, so that nothing is taken while it waits.
-    pub(crate) fn only_ends_pending(&self, requested: &[usize]) -> bool {
-        let state = self.lock();
-        if state.exit_code.is_some() {
-            return false;
-        }
-        let mut ends = false;
-        for &index in requested {
-            let Some(stream) = state.streams.get(index) else {
-                continue;
-            };
-            if !stream.pending.is_empty() {
-                return false;
-            }
-            ends |= stream.eof && !stream.end_reported;
-        }
-        ends
-    }
-
     /// Whether a Receive that could answer now with some output should rather wait a moment
     /// for more: a requested stream is flowing (its last read filled the read buffer, so
     /// the pipe holds more), less than `max_bytes` is buffered, and the buffer has room to
@@ -325,6 +303,13 @@ impl Output {
     /// Takes up to `max_bytes` from the requested streams (indices into
     /// [`STREAM_NAMES`]). `hold`: the bytes keep counting against capacity
     /// until [`Output::release`].
+    ///
+    /// Shaped as Windows shapes a Receive (every recorded answer, e.g. `receive.done*` in the
+    /// fixtures): a stream's data in elements of its own, never on an `End` element, and the
+    /// `End` of every requested stream, empty, in the response that carries the command's
+    /// `Done`, after all the data. Clients that skip `End` elements (npm's `winrm-client`)
+    /// lost output put on one; clients that stop at the first `End` lost the rest of the
+    /// other stream when one ended early.
     pub(crate) fn take(&self, requested: &[usize], max_bytes: usize, hold: bool) -> Taken {
         let mut state = self.lock();
         let mut taken = Taken::default();
@@ -336,22 +321,19 @@ impl Output {
             let text = stream.pending.take(budget, &self.pool);
             let count = text.len;
             budget -= count;
-            let end = stream.eof && stream.pending.is_empty() && !stream.end_reported;
-            if end {
-                stream.end_reported = true;
+            if count == 0 {
+                continue;
             }
-            if count > 0 && hold {
+            if hold {
                 stream.held += count;
                 taken.held.push((index, count));
             }
-            if count > 0 || end {
-                taken.chunks.push(OutputChunk {
-                    stream: STREAM_NAMES[index].to_owned(),
-                    base64: text.pieces,
-                    len: count,
-                    end,
-                });
-            }
+            taken.chunks.push(OutputChunk {
+                stream: STREAM_NAMES[index].to_owned(),
+                base64: text.pieces,
+                len: count,
+                end: false,
+            });
         }
         let all_ended = state.streams.iter().all(|stream| stream.eof);
         let requested_drained = requested.iter().all(|&index| {

@@ -240,12 +240,13 @@ pub struct OutputChunk {
     /// Stream name (`stdout`, `stderr`).
     pub stream: String,
     /// The bytes as standard padded base64, in pieces to be written one after another: their
-    /// concatenation is one valid base64 string (empty when only `end` is set). Shared, not
+    /// concatenation is one valid base64 string (empty when `end` is set). Shared, not
     /// copied, between the response and the copy kept for a SequenceId replay.
     pub base64: Vec<bytes::Bytes>,
     /// How many bytes the text encodes.
     pub len: usize,
-    /// The stream has ended (`End="true"`); sent once per stream.
+    /// The stream has ended (`End="true"`): sent once per stream, as Windows sends it, on a
+    /// chunk without data, in the response that says `Done`.
     pub end: bool,
 }
 

@@ -680,6 +680,8 @@ fn repository_files(dir: &Path, out: &mut Vec<PathBuf>) {
                 "corpus",
                 "artifacts",
                 "__pycache__",
+                // npm packages installed from a lockfile (tests/browser, tests/node-winrm)
+                "node_modules",
             ]
             .contains(&name.as_str())
             {

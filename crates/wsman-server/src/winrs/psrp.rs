@@ -442,7 +442,9 @@ impl PowerShellBridge {
             (Some(id.to_ascii_uppercase()), value)
         });
         let data = session.compression.deflate(data);
-        let stream = StreamData::new("stdout", command_id, data, ended);
+        // No `End`: Windows' recorded PSRP answers (`psrp-receive.streams`, `.failed`) end a
+        // pipeline with CommandState Done alone; its stream never ends apart from it.
+        let stream = StreamData::new("stdout", command_id, data, false);
         let body = ReceiveResponse::new(vec![stream], state).to_xml();
         Ok((shell::action::RECEIVE_RESPONSE, body))
     }

@@ -14,6 +14,8 @@ use wsman_proto::xml::{self, Element, Limits};
 use wsman_server::{engines, CredentialVerifier, LiveService};
 pub use wsman_test::free_port;
 /// The harness's own: a parsed response, `Basic` credentials, a free loopback port.
+/// (A test binary that logs in only through a real client leaves `basic` unused.)
+#[allow(unused_imports)]
 pub use wsman_test::http::{basic_auth as basic, Response};
 
 pub const USER: &str = "tester";

@@ -108,7 +108,10 @@ pub async fn collect(
         {
             ReceiveOutcome::TimedOut => continue,
             ReceiveOutcome::Output(output) => {
+                let done = matches!(output.state, CommandState::Done { .. });
                 for chunk in output.chunks {
+                    // Windows' shape: End only with Done, on an element without data.
+                    assert!(!chunk.end || (done && chunk.len == 0), "End out of place");
                     match chunk.stream.as_str() {
                         "stdout" => stdout.extend(chunk.decoded()),
                         "stderr" => stderr.extend(chunk.decoded()),
