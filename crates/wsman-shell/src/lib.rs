@@ -140,6 +140,7 @@ mod user_output;
 
 pub use audit::AUDIT_TARGET;
 pub use error::ShellError;
+pub use wsman_principal::{OwnerKey, Principal, PrincipalKind};
 pub use manager::{Launched, LimitReport, ShellManager};
 pub use types::{
     CommandInfo, CommandSpec, CommandState, OutputChunk, ReceiveOutcome, ReceiveOutput,

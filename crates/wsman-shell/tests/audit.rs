@@ -50,7 +50,7 @@ async fn every_shell_and_command_is_audited_without_stdin() {
     let (_, _, code) = collect(&manager, "auditor", &shell.shell_id, &id).await;
     assert_eq!(code, 3);
     manager
-        .delete_shell("auditor", &shell.shell_id)
+        .delete_shell(&key("auditor"), &shell.shell_id)
         .await
         .unwrap();
 

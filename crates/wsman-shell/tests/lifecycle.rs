@@ -124,7 +124,7 @@ async fn delete_kills_the_whole_tree(manager: ShellManager, escape: bool) {
     .await;
     let error = session
         .manager
-        .shell_info(session.user_name(), &session.shell_id)
+        .shell_info(&key(session.user_name()), &session.shell_id)
         .unwrap_err();
     assert!(matches!(error, ShellError::UnknownShell { .. }));
     assert_no_user_processes(&session.user).await;
@@ -255,7 +255,7 @@ async fn idle_shells_are_reaped_with_their_processes() {
     session.start("sleep 300").await;
     let pid = session.first_command_pid();
     wait_until("the shell is reaped", || {
-        session.manager.list_shells(session.user_name()).is_empty()
+        session.manager.list_shells(&key(session.user_name())).is_empty()
     })
     .await;
     wait_until("its process is gone", || {
@@ -342,8 +342,8 @@ async fn quotas_are_typed_errors() {
         "{error:?}"
     );
     // Bob cannot see or use Alice's shells.
-    assert!(manager.list_shells("bob").is_empty());
-    assert_eq!(manager.list_shells("alice").len(), 2);
+    assert!(manager.list_shells(&key("bob")).is_empty());
+    assert_eq!(manager.list_shells(&key("alice")).len(), 2);
     let error = refused_command(&manager, "bob", &first.shell_id, line("true")).await;
     assert!(
         matches!(error, ShellError::UnknownShell { .. }),
@@ -368,7 +368,7 @@ async fn quotas_are_typed_errors() {
     .await;
     wait_until("the slot is free", || {
         manager
-            .shell_info("alice", &first.shell_id)
+            .shell_info(&key("alice"), &first.shell_id)
             .unwrap()
             .commands
             .len()
@@ -378,7 +378,7 @@ async fn quotas_are_typed_errors() {
     let mut ran = None;
     for _ in 0..200 {
         match manager
-            .run_command("alice", &first.shell_id, line("true"))
+            .run_command(&key("alice"), &first.shell_id, line("true"))
             .await
         {
             Ok(id) => {
@@ -397,7 +397,7 @@ async fn quotas_are_typed_errors() {
     );
 
     manager
-        .delete_shell("alice", &first.shell_id)
+        .delete_shell(&key("alice"), &first.shell_id)
         .await
         .unwrap();
     for info in manager.list_all_shells() {
@@ -435,7 +435,7 @@ async fn refused_command(
     shell_id: &str,
     spec: CommandSpec,
 ) -> ShellError {
-    manager.run_command(user, shell_id, spec).await.unwrap_err()
+    manager.run_command(&key(user), shell_id, spec).await.unwrap_err()
 }
 
 /// The manager's refusal of a Send of `data` (not the end) to `stream` of the command.
@@ -449,7 +449,7 @@ async fn refused_send(
 ) -> ShellError {
     manager
         .send(
-            user,
+            &key(user),
             shell_id,
             command_id,
             stream,
@@ -470,7 +470,7 @@ async fn refused_receive(
     request: &ReceiveRequest,
 ) -> ShellError {
     manager
-        .receive(user, shell_id, command_id, request)
+        .receive(&key(user), shell_id, command_id, request)
         .await
         .unwrap_err()
 }
@@ -516,7 +516,7 @@ async fn ids_and_bad_requests() {
     let mut spec = CommandSpec::new("cat", Vec::new());
     spec.command_id = Some("1D7E5C11-0000-4000-8000-00000000000C".into());
     let id = manager
-        .run_command("root", &shell_id, spec.clone())
+        .run_command(&key("root"), &shell_id, spec.clone())
         .await
         .unwrap();
     assert_eq!(id, "1D7E5C11-0000-4000-8000-00000000000C");
@@ -571,15 +571,15 @@ async fn ids_and_bad_requests() {
         "{error:?}"
     );
     let error = manager
-        .signal("root", unknown, unknown, ShellSignal::CtrlC)
+        .signal(&key("root"), unknown, unknown, ShellSignal::CtrlC)
         .await
         .unwrap_err();
     assert!(
         matches!(error, ShellError::UnknownShell { .. }),
         "{error:?}"
     );
-    manager.delete_shell("root", &shell_id).await.unwrap();
-    let error = manager.delete_shell("root", &shell_id).await.unwrap_err();
+    manager.delete_shell(&key("root"), &shell_id).await.unwrap();
+    let error = manager.delete_shell(&key("root"), &shell_id).await.unwrap_err();
     assert!(
         matches!(error, ShellError::UnknownShell { .. }),
         "{error:?}"

@@ -2,6 +2,7 @@
 //! bytes per user and in all. A new Enumerate past a limit is refused with Windows' quota fault;
 //! nothing already open is evicted to make room, so no caller can push out another's context.
 
+use wsman_principal::OwnerKey;
 use wsman_proto::fault::code;
 use wsman_proto::refusal_log::{RefusalLimits, RefusalLog};
 use wsman_proto::Fault;
@@ -50,11 +51,11 @@ pub struct Held {
 
 impl Held {
     /// Add up `entries` (owner, bytes) for `owner`.
-    pub fn of<'a>(owner: &str, entries: impl Iterator<Item = (&'a str, usize)>) -> Self {
+    pub fn of<'a>(owner: &OwnerKey, entries: impl Iterator<Item = (&'a OwnerKey, usize)>) -> Self {
         entries.fold(Self::default(), |mut held, (entry_owner, bytes)| {
             held.contexts += 1;
             held.bytes += bytes;
-            if entry_owner == owner {
+            if entry_owner.is(owner) {
                 held.owner_contexts += 1;
                 held.owner_bytes += bytes;
             }
