@@ -15,10 +15,10 @@
 
 pub mod quota;
 
-use wsman_principal::OwnerKey;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use wsman_principal::OwnerKey;
 
 use wsman_proto::budget::{Budget, Expired};
 use wsman_proto::Fault;
@@ -499,7 +499,8 @@ impl EnumerationStore {
     ) -> Result<Batch, Fault> {
         let (out, slot) = self.check_out(owner, context, now, idle_timeout)?.split();
         let pending = slot.ready().await?;
-        let (pending, batch, end) = take_batch(pending, max_items, space, &owner.to_string(), deadline).await?;
+        let (pending, batch, end) =
+            take_batch(pending, max_items, space, &owner.to_string(), deadline).await?;
         let total = out.total;
         let next = (!end).then_some((max_items, space));
         self.check_in(out, pending, next, now, idle_timeout);
@@ -647,12 +648,16 @@ mod tests {
     #[tokio::test]
     async fn pull_to_the_end_then_context_is_gone() {
         let (store, id, now, t) = store_with_alices(3);
-        let b = store.pull(&key("alice"), &id, now, t, 2, 10_000, far()).await;
+        let b = store
+            .pull(&key("alice"), &id, now, t, 2, 10_000, far())
+            .await;
         assert_eq!(
             b.as_ref().map(|b| (b.items.len(), b.end)).ok(),
             Some((2, false))
         );
-        let b = store.pull(&key("alice"), &id, now, t, 2, 10_000, far()).await;
+        let b = store
+            .pull(&key("alice"), &id, now, t, 2, 10_000, far())
+            .await;
         assert_eq!(
             b.as_ref().map(|b| (b.items.len(), b.end)).ok(),
             Some((1, true))
@@ -666,8 +671,13 @@ mod tests {
     #[tokio::test]
     async fn an_item_too_large_keeps_the_context() {
         let (store, id, now, t) = store_with_alices(2);
-        assert!(store.pull(&key("alice"), &id, now, t, 2, 3, far()).await.is_err());
-        let b = store.pull(&key("alice"), &id, now, t, 5, 10_000, far()).await;
+        assert!(store
+            .pull(&key("alice"), &id, now, t, 2, 3, far())
+            .await
+            .is_err());
+        let b = store
+            .pull(&key("alice"), &id, now, t, 5, 10_000, far())
+            .await;
         assert_eq!(
             b.map(|b| (b.items, b.end)).ok(),
             Some((vec!["<i>0</i>".to_owned(), "<i>1</i>".to_owned()], true))
@@ -683,7 +693,8 @@ mod tests {
             .insert(&key("alice"), items(3), 3, now, t, None)
             .unwrap_or_default();
         assert!(store
-            .pull(&key("alice"),
+            .pull(
+                &key("alice"),
                 &id,
                 now + Duration::from_secs(1),
                 t,
@@ -717,7 +728,9 @@ mod tests {
             alices.push(store.insert(&key("alice"), items(1), 1, now, t, None));
         }
         assert!(alices.iter().all(Result::is_ok));
-        assert!(store.insert(&key("alice"), items(1), 1, now, t, None).is_err());
+        assert!(store
+            .insert(&key("alice"), items(1), 1, now, t, None)
+            .is_err());
         assert!(store.insert(&key("bob"), items(1), 1, now, t, None).is_ok());
         assert!(store.insert(&key("bob"), items(1), 1, now, t, None).is_ok());
         // Five in all: a third user is refused too, and nobody's context was evicted.
@@ -725,7 +738,9 @@ mod tests {
         assert_eq!(store.len(), 5);
         let first = alices[0].clone().unwrap_or_default();
         assert!(store.release(&key("alice"), &first).is_ok());
-        assert!(store.insert(&key("alice"), items(1), 1, now, t, None).is_ok());
+        assert!(store
+            .insert(&key("alice"), items(1), 1, now, t, None)
+            .is_ok());
     }
 
     /// The bytes of rendered items count against the budget.
@@ -739,12 +754,20 @@ mod tests {
         let now = Instant::now();
         let t = Duration::from_secs(60);
         // 10 items of 8 bytes and 32 of overhead: 400 bytes.
-        assert!(store.insert(&key("alice"), items(10), 10, now, t, None).is_ok());
+        assert!(store
+            .insert(&key("alice"), items(10), 10, now, t, None)
+            .is_ok());
         assert_eq!(store.held_bytes(), 400);
         // Ten more of 8 and five of 9 (`<i>10</i>`): 605 bytes, 5 over.
-        assert!(store.insert(&key("alice"), items(15), 15, now, t, None).is_err());
-        assert!(store.insert(&key("bob"), items(15), 15, now, t, None).is_ok());
-        assert!(store.insert(&key("alice"), items(14), 14, now, t, None).is_ok());
+        assert!(store
+            .insert(&key("alice"), items(15), 15, now, t, None)
+            .is_err());
+        assert!(store
+            .insert(&key("bob"), items(15), 15, now, t, None)
+            .is_ok());
+        assert!(store
+            .insert(&key("alice"), items(14), 14, now, t, None)
+            .is_ok());
     }
 
     /// Another user's Pull or Release is answered as for an unknown context, and leaves the
@@ -753,14 +776,27 @@ mod tests {
     async fn a_context_belongs_to_its_owner() {
         let (store, id, now, t) = store_with_alices(3);
         let unknown = store
-            .pull(&key("alice"), "uuid:NOT-A-CONTEXT", now, t, 1, 10_000, far())
+            .pull(
+                &key("alice"),
+                "uuid:NOT-A-CONTEXT",
+                now,
+                t,
+                1,
+                10_000,
+                far(),
+            )
             .await
             .err();
         assert!(unknown.is_some());
-        let by_bob = store.pull(&key("bob"), &id, now, t, 1, 10_000, far()).await.err();
+        let by_bob = store
+            .pull(&key("bob"), &id, now, t, 1, 10_000, far())
+            .await
+            .err();
         assert_eq!(by_bob, unknown);
         assert_eq!(store.release(&key("bob"), &id).err(), unknown);
-        let b = store.pull(&key("alice"), &id, now, t, 5, 10_000, far()).await;
+        let b = store
+            .pull(&key("alice"), &id, now, t, 5, 10_000, far())
+            .await;
         assert_eq!(b.map(|b| b.items.len()).ok(), Some(3));
     }
 
@@ -788,9 +824,13 @@ mod tests {
             .insert(&key("alice"), pending, 3, now, t, None)
             .unwrap_or_default();
         let past = Instant::now();
-        let late = store.pull(&key("alice"), &id, now, t, 10, 10_000, past).await;
+        let late = store
+            .pull(&key("alice"), &id, now, t, 10, 10_000, past)
+            .await;
         assert_eq!(late.err(), Some(Fault::timed_out()));
-        let b = store.pull(&key("alice"), &id, now, t, 10, 10_000, far()).await;
+        let b = store
+            .pull(&key("alice"), &id, now, t, 10, 10_000, far())
+            .await;
         assert_eq!(
             b.map(|b| (b.items, b.end)).ok(),
             Some((
@@ -834,7 +874,8 @@ mod tests {
         let now = Instant::now();
         let t = Duration::from_secs(60);
         let id = store
-            .insert(&key("alice"),
+            .insert(
+                &key("alice"),
                 Pending::Lazy(LazyItems::new(Box::new(source), render)),
                 10,
                 now,

@@ -59,12 +59,7 @@ macro_rules! record {
     };
 }
 
-pub(crate) fn shell_created(
-    who: &Who,
-    run_as: &str,
-    shell_id: &str,
-    limits: &str,
-) {
+pub(crate) fn shell_created(who: &Who, run_as: &str, shell_id: &str, limits: &str) {
     record!(
         "shell_created",
         who,
@@ -75,12 +70,7 @@ pub(crate) fn shell_created(
     );
 }
 
-pub(crate) fn shell_ended(
-    who: &Who,
-    shell_id: &str,
-    reason: &str,
-    duration: Duration,
-) {
+pub(crate) fn shell_ended(who: &Who, shell_id: &str, reason: &str, duration: Duration) {
     record!(
         "shell_ended",
         who,
@@ -150,11 +140,7 @@ pub(crate) fn command_failed(
 
 /// A shell left by its client (Disconnect), kept for `idle_timeout`. The address is the one the
 /// shell was created from.
-pub(crate) fn shell_disconnected(
-    who: &Who,
-    shell_id: &str,
-    idle_timeout: Duration,
-) {
+pub(crate) fn shell_disconnected(who: &Who, shell_id: &str, idle_timeout: Duration) {
     record!(
         "shell_disconnected",
         who,
@@ -166,21 +152,11 @@ pub(crate) fn shell_disconnected(
 
 /// A disconnected shell taken up again (Reconnect or Connect).
 pub(crate) fn shell_reconnected(who: &Who, shell_id: &str) {
-    record!(
-        "shell_reconnected",
-        who,
-        shell_id,
-        "shell reconnected"
-    );
+    record!("shell_reconnected", who, shell_id, "shell reconnected");
 }
 
 /// A process started outside any shell (Win32_Process Create).
-pub(crate) fn process_launched(
-    who: &Who,
-    command_line: &str,
-    working_directory: &str,
-    pid: u32,
-) {
+pub(crate) fn process_launched(who: &Who, command_line: &str, working_directory: &str, pid: u32) {
     record!(
         "process_launched",
         who,
@@ -192,11 +168,7 @@ pub(crate) fn process_launched(
 }
 
 /// A launched process could not start.
-pub(crate) fn process_launch_failed(
-    who: &Who,
-    command_line: &str,
-    error: &dyn std::fmt::Display,
-) {
+pub(crate) fn process_launch_failed(who: &Who, command_line: &str, error: &dyn std::fmt::Display) {
     record!(
         "process_launch_failed",
         who,

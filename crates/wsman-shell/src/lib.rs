@@ -140,7 +140,6 @@ mod user_output;
 
 pub use audit::AUDIT_TARGET;
 pub use error::ShellError;
-pub use wsman_principal::{OwnerKey, Principal, PrincipalKind};
 pub use manager::{Launched, LimitReport, ShellManager};
 pub use types::{
     CommandInfo, CommandSpec, CommandState, OutputChunk, ReceiveOutcome, ReceiveOutput,
@@ -148,3 +147,4 @@ pub use types::{
     ShellState, TerminalOptions, WindowSize,
 };
 pub use wsman_os::cgroup::{CgroupSupport, LimitMechanism};
+pub use wsman_principal::{OwnerKey, Principal, PrincipalKind};

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use wsman_os::cgroup::{CgroupLimits, CgroupSupport, LimitMechanism, ShellCgroup};
@@ -19,8 +19,8 @@ mod launch;
 mod quota;
 
 use housekeeping::{claim_cgroups, reap};
-use quota::{release_shell_slot, take_shell_slot, Registry};
 pub use launch::Launched;
+use quota::{release_shell_slot, take_shell_slot, Registry};
 
 use crate::audit;
 use crate::command::{Buffers, Command, Seat};
@@ -475,13 +475,7 @@ impl ShellManager {
                 return Err(error);
             }
         };
-        audit::command_started(
-            &who,
-            &shell.id,
-            &id,
-            &command_line,
-            command.pid,
-        );
+        audit::command_started(&who, &shell.id, &id, &command_line, command.pid);
         audit_order.started();
         let mut commands = lock(&shell.commands);
         let closing = self.inner.closing.load(Ordering::Acquire);

@@ -178,7 +178,8 @@ async fn bad_terminal_options_and_resizes_are_refused() {
     let shell = shell(&manager, &owner).await;
     let id = start(&manager, &owner.user_name, &shell.shell_id, "true").await;
     let refused = manager
-        .signal(&owner.key,
+        .signal(
+            &owner.key,
             &shell.shell_id,
             &id,
             ShellSignal::WindowSize(WindowSize::new(10, 10)),
@@ -295,7 +296,10 @@ async fn a_terminal_is_a_login_seat_in_utmp_and_wtmp() {
         "{listed:?}"
     );
 
-    manager.delete_shell(&key(name), &shell.shell_id).await.unwrap();
+    manager
+        .delete_shell(&key(name), &shell.shell_id)
+        .await
+        .unwrap();
     wait_until("who no longer lists the terminal", || {
         who_lists(&pts).is_empty()
     })

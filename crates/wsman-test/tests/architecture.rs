@@ -234,7 +234,10 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
         ],
     ),
     ("wsman-collector", &["wsman-events", "wsman-proto"]),
-    ("wsman-shell", &["wsman-os", "wsman-buffers", "wsman-principal"]),
+    (
+        "wsman-shell",
+        &["wsman-os", "wsman-buffers", "wsman-principal"],
+    ),
     (
         "wsman-providers",
         &[

@@ -13,8 +13,7 @@ use std::process::Command;
 use wsman_client::enumerate::{enumerate_body, pull_body, release_body};
 use wsman_client::shell::{list_shells, CommandOptions, Shell, ShellOptions, Signal};
 use wsman_client::{
-    Auth, Client, ClientOptions, Endpoint, EnumerateOptions, KerberosAuth, NegotiateAuth,
-    Resource,
+    Auth, Client, ClientOptions, Endpoint, EnumerateOptions, KerberosAuth, NegotiateAuth, Resource,
 };
 use wsman_proto::ns::action;
 use wsman_proto::xml::Element;
@@ -97,12 +96,12 @@ fn uid_of(name: &str) -> String {
 
 /// The first `EnumerationContext` in `elements` or below.
 fn context_in(elements: &[Element]) -> Option<String> {
-    elements.iter().find_map(|element| {
-        match element.child_ignore_case("EnumerationContext") {
+    elements.iter().find_map(
+        |element| match element.child_ignore_case("EnumerationContext") {
             Some(context) => Some(context.trimmed_text()),
             None => context_in(&element.elements().cloned().collect::<Vec<_>>()),
-        }
-    })
+        },
+    )
 }
 
 /// `owner` opens a shell with a command (`sh` reading its stdin) and a second shell, then:
@@ -216,7 +215,13 @@ fn a_kerberos_user_and_the_service_account_of_its_name_own_nothing_of_each_other
     runtime.block_on(async {
         let (kerberos, account) = (s.kerberos(), s.account());
         only_the_owner(&account, &kerberos, "0", "account's shell, Kerberos caller").await;
-        only_the_owner(&kerberos, &account, &user_uid, "Kerberos shell, account caller").await;
+        only_the_owner(
+            &kerberos,
+            &account,
+            &user_uid,
+            "Kerberos shell, account caller",
+        )
+        .await;
     });
     // The audit keeps the name both share and says which caller it was.
     let text = std::fs::read_to_string(&s.audit).unwrap();
@@ -227,7 +232,10 @@ fn a_kerberos_user_and_the_service_account_of_its_name_own_nothing_of_each_other
         .map(|record| {
             assert_eq!(record["user"], s.kdc.user(), "{record}");
             let principal = record["principal"].as_str().unwrap_or_default().to_owned();
-            (principal, record["run_as"].as_str().unwrap_or_default().to_owned())
+            (
+                principal,
+                record["run_as"].as_str().unwrap_or_default().to_owned(),
+            )
         })
         .collect();
     let kerberos = format!("kerberos:{}@{}", s.kdc.user(), s.kdc.realm());

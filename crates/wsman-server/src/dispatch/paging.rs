@@ -4,8 +4,8 @@
 //! MaxEnvelopeSize and MaxElements, and Release. A context is its caller's: see
 //! [`crate::enumeration`].
 
-use wsman_principal::{OwnerKey, Principal};
 use std::time::Instant;
+use wsman_principal::{OwnerKey, Principal};
 
 use wsman_proto::enumeration::{self, Enumerate, Pull};
 use wsman_proto::ns::action;
@@ -69,7 +69,14 @@ pub async fn enumerate_response(
     .len()
         + ITEMS_WRAPPER;
     let space = item_space(call.max_envelope, overhead)?;
-    let (rest, batch, end) = take_batch(pending, max_items, space, &owner(&call).to_string(), deadline).await?;
+    let (rest, batch, end) = take_batch(
+        pending,
+        max_items,
+        space,
+        &owner(&call).to_string(),
+        deadline,
+    )
+    .await?;
     let batch = batch.map_err(|unfit| {
         unfit.fault(|len| Fault::max_envelope_size_exceeded(len + overhead, call.max_envelope))
     })?;
@@ -157,8 +164,10 @@ pub fn release(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fault>
 /// Whose contexts a call opens and may use: the authenticated principal (none only in tests
 /// of the router).
 pub(crate) fn owner(call: &Call<'_>) -> OwnerKey {
-    call.caller
-        .map_or_else(|| Principal::default().owner_key(), |caller| caller.owner_key())
+    call.caller.map_or_else(
+        || Principal::default().owner_key(),
+        |caller| caller.owner_key(),
+    )
 }
 
 fn item_space(max_envelope: u64, overhead: usize) -> Result<usize, Fault> {

@@ -393,7 +393,15 @@ impl ShellService {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let outcome = self
                 .manager
-                .send(&caller.owner_key(), &id, command_id, stream, data, *end, left)
+                .send(
+                    &caller.owner_key(),
+                    &id,
+                    command_id,
+                    stream,
+                    data,
+                    *end,
+                    left,
+                )
                 .await
                 .map_err(shell_fault)?;
             if outcome != SendOutcome::Accepted {

@@ -223,7 +223,9 @@ impl PowerShellBridge {
         {
             Ok(host) => host,
             Err(error) => {
-                let _ = manager.delete_shell(&caller.owner_key(), &info.shell_id).await;
+                let _ = manager
+                    .delete_shell(&caller.owner_key(), &info.shell_id)
+                    .await;
                 return Err(shell_fault(error));
             }
         };
@@ -486,7 +488,10 @@ impl PowerShellBridge {
             let _ = write(manager, session, &close, std::time::Duration::from_secs(1)).await;
         }
         self.lock().remove(&session.shell_id);
-        if let Err(error) = manager.delete_shell(&session.owner, &session.shell_id).await {
+        if let Err(error) = manager
+            .delete_shell(&session.owner, &session.shell_id)
+            .await
+        {
             tracing::debug!(shell_id = %session.shell_id, %error, "PowerShell shell already gone");
         }
     }

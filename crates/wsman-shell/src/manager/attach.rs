@@ -16,7 +16,11 @@ use crate::types::ShellInfo;
 impl ShellManager {
     /// A shell for Disconnect, Reconnect and Connect: another user's is
     /// [`ShellError::NotShellOwner`] (Windows answers access denied there), not unknown.
-    fn owned_shell(&self, caller: &OwnerKey, shell_id: &str) -> Result<Arc<Shell>, ShellError> {
+    pub(super) fn owned_shell(
+        &self,
+        caller: &OwnerKey,
+        shell_id: &str,
+    ) -> Result<Arc<Shell>, ShellError> {
         let unknown = || ShellError::UnknownShell {
             shell_id: shell_id.to_owned(),
         };
@@ -55,11 +59,7 @@ impl ShellManager {
         attachment.disconnected = Some((timeout, Instant::now()));
         attachment.client_session = None;
         drop(attachment);
-        audit::shell_disconnected(
-            &audit::Who::of(&shell.owner),
-            &shell.id,
-            timeout,
-        );
+        audit::shell_disconnected(&audit::Who::of(&shell.owner), &shell.id, timeout);
         Ok(())
     }
 
@@ -108,8 +108,6 @@ impl ShellManager {
         drop(attachment);
         Ok(shell.info())
     }
-
-
 }
 
 /// Connects a disconnected shell to `client_session`; its idle time counts from now, and each
@@ -123,4 +121,3 @@ fn attach(shell: &Shell, attachment: &mut Attachment, client_session: Option<&st
     }
     audit::shell_reconnected(&audit::Who::of(&shell.owner), &shell.id);
 }
-

@@ -153,13 +153,7 @@ impl ShellManager {
         let command_line = command_line.to_owned();
         self.inner.runtime.spawn(async move {
             let code = wait_for_exit(child).await.map(exit_code).unwrap_or(-1);
-            audit::process_ended(
-                &who,
-                &command_line,
-                pid,
-                code,
-                started.elapsed(),
-            );
+            audit::process_ended(&who, &command_line, pid, code, started.elapsed());
             let Some(inner) = inner.upgrade() else {
                 return;
             };

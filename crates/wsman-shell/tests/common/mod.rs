@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use wsman_os::process::all_processes;
 use wsman_os::{lookup_user, LinuxUser};
 use wsman_shell::{
-    OwnerKey, Principal,
-    CgroupSupport, CommandSpec, CommandState, ReceiveOutcome, ReceiveRequest, SendOutcome,
-    ShellError, ShellInfo, ShellLimits, ShellManager, ShellOptions, ShellOwner, ShellSignal,
+    CgroupSupport, CommandSpec, CommandState, OwnerKey, Principal, ReceiveOutcome, ReceiveRequest,
+    SendOutcome, ShellError, ShellInfo, ShellLimits, ShellManager, ShellOptions, ShellOwner,
+    ShellSignal,
 };
 
 /// Tests that run as the test user take this lock, so "no process of the
@@ -263,7 +263,10 @@ pub async fn delete_and_check(
     shell_id: &str,
     user: &LinuxUser,
 ) {
-    manager.delete_shell(&key(user_name), shell_id).await.unwrap();
+    manager
+        .delete_shell(&key(user_name), shell_id)
+        .await
+        .unwrap();
     assert_no_user_processes(user).await;
 }
 
@@ -278,7 +281,15 @@ pub async fn send_input(
     end: bool,
 ) -> SendOutcome {
     manager
-        .send(&key(user), shell_id, command_id, "stdin", data, end, SEND_TIMEOUT)
+        .send(
+            &key(user),
+            shell_id,
+            command_id,
+            "stdin",
+            data,
+            end,
+            SEND_TIMEOUT,
+        )
         .await
         .unwrap()
 }

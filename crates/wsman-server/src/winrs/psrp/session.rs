@@ -434,7 +434,10 @@ pub(super) async fn pump(
             .await;
         // A broken session stays to answer its shell's requests with why, until the shell
         // goes (Delete, IdleTimeout, MaxShellRunTime, shutdown).
-        while manager.shell_info(&session.owner, &session.shell_id).is_ok() {
+        while manager
+            .shell_info(&session.owner, &session.shell_id)
+            .is_ok()
+        {
             tokio::time::sleep(BROKEN_POLL).await;
         }
     }
