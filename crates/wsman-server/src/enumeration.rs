@@ -734,7 +734,9 @@ mod tests {
         assert!(store.insert(&key("bob"), items(1), 1, now, t, None).is_ok());
         assert!(store.insert(&key("bob"), items(1), 1, now, t, None).is_ok());
         // Five in all: a third user is refused too, and nobody's context was evicted.
-        assert!(store.insert("carol", items(1), 1, now, t, None).is_err());
+        assert!(store
+            .insert(&key("carol"), items(1), 1, now, t, None)
+            .is_err());
         assert_eq!(store.len(), 5);
         let first = alices[0].clone().unwrap_or_default();
         assert!(store.release(&key("alice"), &first).is_ok());

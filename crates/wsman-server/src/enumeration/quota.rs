@@ -154,7 +154,14 @@ mod tests {
             per_user_bytes: 100,
             total_bytes: 150,
         };
-        let held = |entries: &[(&str, usize)]| Held::of("alice", entries.iter().copied());
+        let key = |name: &str| wsman_principal::Principal::linux_user(name).owner_key();
+        let held = |entries: &[(&str, usize)]| {
+            let entries: Vec<(OwnerKey, usize)> = entries
+                .iter()
+                .map(|&(name, bytes)| (key(name), bytes))
+                .collect();
+            Held::of(&key("alice"), entries.iter().map(|(k, b)| (k, *b)))
+        };
         assert!(limits.admit(held(&[("alice", 10)]), 10).is_ok());
         let per_user = limits.admit(held(&[("alice", 10), ("alice", 10)]), 10);
         assert_eq!(
