@@ -104,6 +104,20 @@ fn context_in(elements: &[Element]) -> Option<String> {
     )
 }
 
+/// A Pull of `context` (one item) by `client`.
+async fn pull(
+    client: &Client,
+    resource: &Resource,
+    context: &str,
+) -> Result<Vec<Element>, wsman_client::ClientError> {
+    let mut paging = EnumerateOptions::default();
+    paging.max_elements = 1;
+    let header = client.request_header(action::PULL, resource);
+    client
+        .send_for_body(&header, &pull_body(context, &paging))
+        .await
+}
+
 /// `owner` opens a shell with a command (`sh` reading its stdin) and a second shell, then:
 /// `other` does not see them, cannot Send, Receive, Terminate, Delete or Connect (once
 /// disconnected), nor Pull or Release `owner`'s enumeration of its shells; `owner` still does
@@ -149,13 +163,8 @@ async fn only_the_owner(owner: &Client, other: &Client, owner_uid: &str, who: &s
         .await
         .unwrap();
     let context = context_in(&opened).expect("an open enumeration context");
-    let pull = |client: &Client| {
-        let header = client.request_header(action::PULL, &resource);
-        let body = pull_body(&context, &paging);
-        async move { client.send_for_body(&header, &body).await }
-    };
     assert!(
-        pull(other).await.is_err(),
+        pull(other, &resource, &context).await.is_err(),
         "{who}: the other caller pulled the owner's enumeration"
     );
     let header = other.request_header(action::RELEASE, &resource);
@@ -166,7 +175,7 @@ async fn only_the_owner(owner: &Client, other: &Client, owner_uid: &str, who: &s
             .is_err(),
         "{who}: the other caller released the owner's enumeration"
     );
-    pull(owner).await.unwrap();
+    pull(owner, &resource, &context).await.unwrap();
 
     // Connect: the owner leaves the shell; only the owner takes it up again.
     shell.disconnect(None).await.unwrap();
