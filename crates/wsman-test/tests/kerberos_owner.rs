@@ -13,12 +13,17 @@ use std::process::Command;
 use wsman_client::enumerate::{enumerate_body, pull_body, release_body};
 use wsman_client::shell::{list_shells, CommandOptions, Shell, ShellOptions, Signal};
 use wsman_client::{
-    Auth, Client, ClientOptions, Endpoint, EnumerateOptions, KerberosAuth, NegotiateAuth, Resource,
+    Auth, Client, ClientError, ClientOptions, Endpoint, EnumerateOptions, KerberosAuth,
+    NegotiateAuth, Resource,
 };
 use wsman_proto::ns::action;
+use wsman_proto::shell::Connect;
 use wsman_proto::xml::Element;
 use wsman_test::kdc::Kdc;
 use wsman_test::{ConfigDir, Daemon};
+
+/// The PowerShell plug-in's resource.
+const POWERSHELL: &str = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell";
 
 /// The service account's password (the account has the Kerberos user's name).
 const ACCOUNT_PASSWORD: &str = "Same-Name-Account-Pass-3";
@@ -109,7 +114,7 @@ async fn pull(
     client: &Client,
     resource: &Resource,
     context: &str,
-) -> Result<Vec<Element>, wsman_client::ClientError> {
+) -> Result<Vec<Element>, ClientError> {
     let mut paging = EnumerateOptions::default();
     paging.max_elements = 1;
     let header = client.request_header(action::PULL, resource);
@@ -182,6 +187,20 @@ async fn only_the_owner(owner: &Client, other: &Client, owner_uid: &str, who: &s
     assert!(
         Shell::connect(other, shell.id()).await.is_err(),
         "{who}: the other caller connected to the owner's shell"
+    );
+    // The PowerShell plug-in's Connect checks the owner first, for any shell id: the other
+    // caller is refused as not the owner (access denied), not told that no pool is there.
+    // (Without a grant in PowerShellSDDL a non-administrator is refused before that; the
+    // account, run as root, is an administrator: the direction where this matters.)
+    let pool = Resource::new(POWERSHELL).with_selector("ShellId", shell.id());
+    let header = other.request_header(action::SHELL_CONNECT, &pool);
+    let refused = other
+        .send_for_body(&header, &Connect::default().to_xml())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ClientError::Fault { subcode: Some(s), .. } if s.ends_with("AccessDenied")),
+        "{who}: PowerShell Connect by the other caller: {refused}"
     );
     let shell = Shell::connect(owner, shell.id()).await.unwrap();
     let command = shell.command(command.id());
