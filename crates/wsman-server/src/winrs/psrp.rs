@@ -26,6 +26,8 @@ mod compression;
 mod connect;
 mod input;
 mod message;
+#[cfg(test)]
+mod owner_tests;
 mod session;
 
 use std::collections::HashMap;
