@@ -63,8 +63,12 @@ impl Default for Limits {
 /// Who asks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
-    /// The Linux user the request runs as (subscriptions are counted and owned per user).
+    /// The Linux user the request runs as (which logs it may read), or the account name when
+    /// it runs as none; for logs.
     pub user: String,
+    /// Who asks: subscriptions are owned and counted per principal, so that a Kerberos user
+    /// and a service account of the same name (or run as the same Linux user) share none.
+    pub owner: wsman_principal::OwnerKey,
     pub administrator: bool,
     /// That user's uid, when the request runs as a Linux user (root's subscriptions may
     /// have the daemon authenticate anywhere: [`CredentialSubscribers`]).
@@ -127,7 +131,7 @@ pub struct Pulled {
 }
 
 struct Subscription {
-    owner: String,
+    owner: wsman_principal::OwnerKey,
     expires: Timestamp,
     send_bookmarks: bool,
     bookmark: BookmarkList,
@@ -262,7 +266,7 @@ impl EventSource {
             }
             let mine = subscriptions
                 .values()
-                .filter(|s| s.owner == caller.user)
+                .filter(|s| s.owner.is(&caller.owner))
                 .count();
             if mine >= self.limits.max_per_user {
                 return Err(SourceError::TooManySubscriptions(format!(
@@ -294,7 +298,7 @@ impl EventSource {
             program: self.program.clone(),
             position,
             selection: selection(request, readable, &self.mapping),
-            owner: caller.user.clone(),
+            owner: caller.owner.to_string(),
         };
         let delivery = match connector {
             None => Delivery::Pull(Arc::new(Mutex::new(Reading {
@@ -310,7 +314,7 @@ impl EventSource {
         if subscriptions.len() >= self.limits.max_total
             || subscriptions
                 .values()
-                .filter(|s| s.owner == caller.user)
+                .filter(|s| s.owner.is(&caller.owner))
                 .count()
                 >= self.limits.max_per_user
         {
@@ -321,7 +325,7 @@ impl EventSource {
         subscriptions.insert(
             id.clone(),
             Subscription {
-                owner: caller.user.clone(),
+                owner: caller.owner.clone(),
                 expires,
                 send_bookmarks: request.send_bookmarks,
                 bookmark,
@@ -569,7 +573,7 @@ impl EventSource {
         let subscription = subscriptions
             .get(id)
             .ok_or(SourceError::UnknownSubscription)?;
-        if subscription.owner != caller.user {
+        if !subscription.owner.is(&caller.owner) {
             return Err(SourceError::AccessDenied(
                 "the subscription belongs to another user".to_owned(),
             ));

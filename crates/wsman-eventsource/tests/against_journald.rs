@@ -58,6 +58,7 @@ fn request(filter: Option<&str>) -> SubscribeRequest {
 fn admin() -> Caller {
     Caller {
         user: "root".to_owned(),
+        owner: wsman_principal::Principal::linux_user("root").owner_key(),
         administrator: true,
         uid: Some(0),
     }
@@ -66,6 +67,7 @@ fn admin() -> Caller {
 fn user(name: &str) -> Caller {
     Caller {
         user: name.to_owned(),
+        owner: wsman_principal::Principal::linux_user(name).owner_key(),
         administrator: false,
         uid: None,
     }

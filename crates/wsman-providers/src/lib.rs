@@ -31,8 +31,11 @@ use wsman_proto::{Fault, Operation, Request};
 /// none = nothing runs), its SIDs and whether it is an administrator, and its address.
 #[derive(Clone, Debug, Default)]
 pub struct Caller {
-    /// The authenticated name (quotas and ownership).
+    /// The authenticated name (logs; what Windows shows as the owner's name).
     pub user: String,
+    /// Who it is: ownership and per-caller quotas are compared on this
+    /// ([`Caller::owner_key`]), never on `user`.
+    pub principal: wsman_principal::Principal,
     pub linux_user: Option<String>,
     pub sids: Arc<[Sid]>,
     /// Windows' BA: uid 0 or a member of `wsmand-admins`.
@@ -41,6 +44,13 @@ pub struct Caller {
     /// The name is a Linux account (checked by PAM or mapped from Kerberos/NTLM), not a
     /// service account: its commands run inside a PAM session, as a login's would.
     pub linux_account: bool,
+}
+
+impl Caller {
+    /// The key of what this caller owns.
+    pub fn owner_key(&self) -> wsman_principal::OwnerKey {
+        self.principal.owner_key()
+    }
 }
 
 /// What a provider gets besides its own state.

@@ -18,6 +18,7 @@ pub mod quota;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use wsman_principal::OwnerKey;
 
 use wsman_proto::budget::{Budget, Expired};
 use wsman_proto::Fault;
@@ -165,10 +166,10 @@ impl Slot {
     /// A slot for `pending`, its next batch (`next`: `max_items`, `budget`) made ahead when
     /// it is lazy and a runtime is at hand: in `owner`'s turn of the work pool, for at most
     /// [`MAKE_AHEAD_TIME`] (what is not made then is made by the next Pull).
-    fn ahead(pending: Pending, next: Option<(usize, usize)>, owner: &str) -> Self {
+    fn ahead(pending: Pending, next: Option<(usize, usize)>, owner: &OwnerKey) -> Self {
         match (pending, next, tokio::runtime::Handle::try_current()) {
             (Pending::Lazy(mut lazy), Some((max_items, bytes)), Ok(runtime)) => {
-                let owner = owner.to_owned();
+                let owner = owner.to_string();
                 Self::MakingAhead(runtime.spawn(async move {
                     let until = Instant::now() + MAKE_AHEAD_TIME;
                     let pool = WorkPool::shared();
@@ -200,8 +201,8 @@ impl Slot {
 }
 
 struct Entry {
-    /// The user who opened it ([`wsman_providers::Caller::user`]).
-    owner: String,
+    /// The principal that opened it ([`wsman_providers::Caller::owner_key`]).
+    owner: OwnerKey,
     items: Slot,
     /// What its items held when last put in the store.
     bytes: usize,
@@ -232,7 +233,7 @@ pub struct Batch {
 /// with its items (`T`: a [`Slot`]) or without them, while they are used.
 pub struct CheckedOut<T = Slot> {
     pub id: String,
-    pub owner: String,
+    pub owner: OwnerKey,
     pub items: T,
     pub total: usize,
 }
@@ -378,7 +379,7 @@ impl EnumerationStore {
     /// owner's or the service's limits: Windows' quota fault, and `items` are dropped.
     pub fn insert(
         &self,
-        owner: &str,
+        owner: &OwnerKey,
         items: Pending,
         total: usize,
         now: Instant,
@@ -392,11 +393,11 @@ impl EnumerationStore {
         );
         let mut map = self.lock();
         let expired = take_expired(&mut map, now, idle_timeout);
-        let held = Held::of(owner, map.values().map(|e| (e.owner.as_str(), e.bytes)));
+        let held = Held::of(owner, map.values().map(|e| (&e.owner, e.bytes)));
         let refused = match self.limits.admit(held, bytes) {
             Ok(()) => {
                 let entry = Entry {
-                    owner: owner.to_owned(),
+                    owner: owner.clone(),
                     items: Slot::ahead(items, next, owner),
                     bytes,
                     total,
@@ -412,7 +413,7 @@ impl EnumerationStore {
         match refused {
             None => Ok(id),
             Some((fault, items)) => {
-                self.refusals.refused(owner, bytes, now);
+                self.refusals.refused(&owner.to_string(), bytes, now);
                 dispose(vec![(bytes, Slot::Ready(items))]);
                 Err(fault)
             }
@@ -425,14 +426,14 @@ impl EnumerationStore {
     /// expired, or another user's: `n:InvalidEnumerationContext` (and another user's stays).
     pub fn check_out(
         &self,
-        owner: &str,
+        owner: &OwnerKey,
         context: &str,
         now: Instant,
         idle_timeout: Duration,
     ) -> Result<CheckedOut, Fault> {
         let mut map = self.lock();
         let entry = match map.get(context) {
-            Some(e) if e.owner != owner => None,
+            Some(e) if !e.owner.is(owner) => None,
             Some(_) => map.remove(context),
             None => None,
         };
@@ -488,7 +489,7 @@ impl EnumerationStore {
     #[allow(clippy::too_many_arguments)]
     pub async fn pull(
         &self,
-        owner: &str,
+        owner: &OwnerKey,
         context: &str,
         now: Instant,
         idle_timeout: Duration,
@@ -498,7 +499,8 @@ impl EnumerationStore {
     ) -> Result<Batch, Fault> {
         let (out, slot) = self.check_out(owner, context, now, idle_timeout)?.split();
         let pending = slot.ready().await?;
-        let (pending, batch, end) = take_batch(pending, max_items, space, owner, deadline).await?;
+        let (pending, batch, end) =
+            take_batch(pending, max_items, space, &owner.to_string(), deadline).await?;
         let total = out.total;
         let next = (!end).then_some((max_items, space));
         self.check_in(out, pending, next, now, idle_timeout);
@@ -510,10 +512,10 @@ impl EnumerationStore {
 
     /// Release `owner`'s context. Unknown or another user's: `n:InvalidEnumerationContext`
     /// (and another user's stays).
-    pub fn release(&self, owner: &str, context: &str) -> Result<(), Fault> {
+    pub fn release(&self, owner: &OwnerKey, context: &str) -> Result<(), Fault> {
         let mut map = self.lock();
         let entry = match map.get(context) {
-            Some(e) if e.owner == owner => map.remove(context),
+            Some(e) if e.owner.is(owner) => map.remove(context),
             _ => None,
         };
         drop(map);
@@ -530,9 +532,9 @@ impl EnumerationStore {
     /// asked for anything): a user at its limit is refused at once, not after the work. The
     /// next context is expected to be as large as the owner's average, so a user whose
     /// budget is nearly used by large enumerations is refused before it makes another.
-    pub fn admits(&self, owner: &str) -> Result<(), Fault> {
+    pub fn admits(&self, owner: &OwnerKey) -> Result<(), Fault> {
         let map = self.lock();
-        let held = Held::of(owner, map.values().map(|e| (e.owner.as_str(), e.bytes)));
+        let held = Held::of(owner, map.values().map(|e| (&e.owner, e.bytes)));
         let average = held.owner_bytes / held.owner_contexts.max(1);
         self.limits.admit(held, average)
     }
@@ -597,276 +599,4 @@ fn dispose(gone: Vec<(usize, Slot)>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use wsman_proto::cim::Instance;
-    use wsman_providers::CountedItems;
-
-    fn far() -> Instant {
-        Instant::now() + Duration::from_secs(600)
-    }
-
-    fn items(n: usize) -> Pending {
-        Pending::Rendered((0..n).map(|i| format!("<i>{i}</i>")).collect())
-    }
-
-    /// A store holding one context of alice's with `n` items; the time and idle timeout used.
-    fn store_with_alices(n: usize) -> (EnumerationStore, String, Instant, Duration) {
-        let store = EnumerationStore::new();
-        let now = Instant::now();
-        let t = Duration::from_secs(60);
-        let id = store
-            .insert("alice", items(n), n, now, t, None)
-            .unwrap_or_default();
-        (store, id, now, t)
-    }
-
-    fn left(p: &Pending) -> usize {
-        match p {
-            Pending::Rendered(q) => q.len(),
-            Pending::Lazy(_) => usize::MAX,
-        }
-    }
-
-    #[test]
-    fn batches_respect_count_and_budget() {
-        let mut q = items(5);
-        assert_eq!(take_fitting(&mut q, 2, 1000).map(|v| v.len()), Ok(2));
-        // each item is 8 bytes: a 20-byte budget fits two
-        assert_eq!(take_fitting(&mut q, 10, 20).map(|v| v.len()), Ok(2));
-        assert_eq!(take_fitting(&mut q, 10, 3), Err(8));
-        assert_eq!(left(&q), 1);
-    }
-
-    #[tokio::test]
-    async fn pull_to_the_end_then_context_is_gone() {
-        let (store, id, now, t) = store_with_alices(3);
-        let b = store.pull("alice", &id, now, t, 2, 10_000, far()).await;
-        assert_eq!(
-            b.as_ref().map(|b| (b.items.len(), b.end)).ok(),
-            Some((2, false))
-        );
-        let b = store.pull("alice", &id, now, t, 2, 10_000, far()).await;
-        assert_eq!(
-            b.as_ref().map(|b| (b.items.len(), b.end)).ok(),
-            Some((1, true))
-        );
-        assert!(store
-            .pull("alice", &id, now, t, 2, 10_000, far())
-            .await
-            .is_err());
-    }
-
-    #[tokio::test]
-    async fn an_item_too_large_keeps_the_context() {
-        let (store, id, now, t) = store_with_alices(2);
-        assert!(store.pull("alice", &id, now, t, 2, 3, far()).await.is_err());
-        let b = store.pull("alice", &id, now, t, 5, 10_000, far()).await;
-        assert_eq!(
-            b.map(|b| (b.items, b.end)).ok(),
-            Some((vec!["<i>0</i>".to_owned(), "<i>1</i>".to_owned()], true))
-        );
-    }
-
-    #[tokio::test]
-    async fn idle_contexts_expire_and_release_works() {
-        let store = EnumerationStore::new();
-        let now = Instant::now();
-        let t = Duration::from_millis(10);
-        let id = store
-            .insert("alice", items(3), 3, now, t, None)
-            .unwrap_or_default();
-        assert!(store
-            .pull(
-                "alice",
-                &id,
-                now + Duration::from_secs(1),
-                t,
-                1,
-                10_000,
-                far()
-            )
-            .await
-            .is_err());
-        let id = store
-            .insert("alice", items(3), 3, now, t, None)
-            .unwrap_or_default();
-        assert!(store.release("alice", &id).is_ok());
-        assert!(store.release("alice", &id).is_err());
-    }
-
-    /// Past a user's limit a new Enumerate is refused, nothing open is evicted, and other
-    /// users still open theirs.
-    #[test]
-    fn store_is_bounded_per_user_without_evicting() {
-        let limits = ContextLimits {
-            per_user: 3,
-            total: 5,
-            ..ContextLimits::default()
-        };
-        let store = EnumerationStore::with_limits(limits);
-        let now = Instant::now();
-        let t = Duration::from_secs(60);
-        let mut alices = Vec::new();
-        for _ in 0..3 {
-            alices.push(store.insert("alice", items(1), 1, now, t, None));
-        }
-        assert!(alices.iter().all(Result::is_ok));
-        assert!(store.insert("alice", items(1), 1, now, t, None).is_err());
-        assert!(store.insert("bob", items(1), 1, now, t, None).is_ok());
-        assert!(store.insert("bob", items(1), 1, now, t, None).is_ok());
-        // Five in all: a third user is refused too, and nobody's context was evicted.
-        assert!(store.insert("carol", items(1), 1, now, t, None).is_err());
-        assert_eq!(store.len(), 5);
-        let first = alices[0].clone().unwrap_or_default();
-        assert!(store.release("alice", &first).is_ok());
-        assert!(store.insert("alice", items(1), 1, now, t, None).is_ok());
-    }
-
-    /// The bytes of rendered items count against the budget.
-    #[test]
-    fn store_is_bounded_in_bytes() {
-        let limits = ContextLimits {
-            per_user_bytes: 1000,
-            ..ContextLimits::default()
-        };
-        let store = EnumerationStore::with_limits(limits);
-        let now = Instant::now();
-        let t = Duration::from_secs(60);
-        // 10 items of 8 bytes and 32 of overhead: 400 bytes.
-        assert!(store.insert("alice", items(10), 10, now, t, None).is_ok());
-        assert_eq!(store.held_bytes(), 400);
-        // Ten more of 8 and five of 9 (`<i>10</i>`): 605 bytes, 5 over.
-        assert!(store.insert("alice", items(15), 15, now, t, None).is_err());
-        assert!(store.insert("bob", items(15), 15, now, t, None).is_ok());
-        assert!(store.insert("alice", items(14), 14, now, t, None).is_ok());
-    }
-
-    /// Another user's Pull or Release is answered as for an unknown context, and leaves the
-    /// context to its owner.
-    #[tokio::test]
-    async fn a_context_belongs_to_its_owner() {
-        let (store, id, now, t) = store_with_alices(3);
-        let unknown = store
-            .pull("alice", "uuid:NOT-A-CONTEXT", now, t, 1, 10_000, far())
-            .await
-            .err();
-        assert!(unknown.is_some());
-        let by_bob = store.pull("bob", &id, now, t, 1, 10_000, far()).await.err();
-        assert_eq!(by_bob, unknown);
-        assert_eq!(store.release("bob", &id).err(), unknown);
-        let b = store.pull("alice", &id, now, t, 5, 10_000, far()).await;
-        assert_eq!(b.map(|b| b.items.len()).ok(), Some(3));
-    }
-
-    /// A Pull whose budget runs out before one item is made answers `w:TimedOut`; the context
-    /// stays, and the next Pull gets every item, the one being decided included.
-    #[tokio::test]
-    async fn a_pull_out_of_time_times_out_and_loses_nothing() {
-        let source = CountedItems::new(
-            (0..3u32).map(|i| Item::Instance(Instance::new("T", "root/cimv2").with_key("Id", i))),
-            3,
-        );
-        // Each item costs more steps than one check interval, as a hostile LIKE does.
-        let render: Render = Box::new(|item, budget| {
-            budget.spend(wsman_proto::budget::CHECK_EVERY * 2)?;
-            Ok(match item {
-                Item::Instance(i) => i.get("Id").map(|v| format!("<i>{}</i>", v.to_text())),
-                Item::Xml { .. } => None,
-            })
-        });
-        let store = EnumerationStore::new();
-        let now = Instant::now();
-        let t = Duration::from_secs(60);
-        let pending = Pending::Lazy(LazyItems::new(Box::new(source), render));
-        let id = store
-            .insert("alice", pending, 3, now, t, None)
-            .unwrap_or_default();
-        let past = Instant::now();
-        let late = store.pull("alice", &id, now, t, 10, 10_000, past).await;
-        assert_eq!(late.err(), Some(Fault::timed_out()));
-        let b = store.pull("alice", &id, now, t, 10, 10_000, far()).await;
-        assert_eq!(
-            b.map(|b| (b.items, b.end)).ok(),
-            Some((
-                vec![
-                    "<i>0</i>".to_owned(),
-                    "<i>1</i>".to_owned(),
-                    "<i>2</i>".to_owned()
-                ],
-                true
-            ))
-        );
-    }
-
-    /// A lazy source is read only as far as each batch needs (and one batch ahead), its
-    /// filtered items are skipped, and the last batch says so.
-    #[tokio::test]
-    async fn lazy_items_are_made_as_pulled() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        use std::sync::Arc;
-        let made = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&made);
-        let source = CountedItems::new(
-            (0..10u32).map(move |i| {
-                counter.fetch_add(1, Ordering::SeqCst);
-                Item::Instance(Instance::new("T", "root/cimv2").with_key("Id", i))
-            }),
-            10,
-        );
-        // Odd ids are filtered out; even ones render as <i>ID</i>.
-        let render: Render = Box::new(|item, _| {
-            Ok(match item {
-                Item::Instance(i) => {
-                    let id = i.get("Id").map(|v| v.to_text()).unwrap_or_default();
-                    let even = id.parse::<u32>().is_ok_and(|n| n % 2 == 0);
-                    even.then(|| format!("<i>{id}</i>"))
-                }
-                Item::Xml { .. } => None,
-            })
-        });
-        let store = EnumerationStore::new();
-        let now = Instant::now();
-        let t = Duration::from_secs(60);
-        let id = store
-            .insert(
-                "alice",
-                Pending::Lazy(LazyItems::new(Box::new(source), render)),
-                10,
-                now,
-                t,
-                None,
-            )
-            .unwrap_or_default();
-        assert_eq!(made.load(Ordering::SeqCst), 0, "nothing made at Enumerate");
-        let b = store
-            .pull("alice", &id, now, t, 2, 10_000, far())
-            .await
-            .ok();
-        assert_eq!(
-            b.map(|b| (b.items, b.end)),
-            Some((vec!["<i>0</i>".to_owned(), "<i>2</i>".to_owned()], false))
-        );
-        // 0..=2, then 3 (filtered) and 4 (ahead, kept for the next batch); the next batch
-        // (two kept items and one more) may be being made ahead, never the whole source.
-        let so_far = made.load(Ordering::SeqCst);
-        assert!((5..=9).contains(&so_far), "{so_far} items made");
-        let b = store
-            .pull("alice", &id, now, t, 10, 10_000, far())
-            .await
-            .ok();
-        assert_eq!(
-            b.map(|b| (b.items, b.end, b.total)),
-            Some((
-                vec![
-                    "<i>4</i>".to_owned(),
-                    "<i>6</i>".to_owned(),
-                    "<i>8</i>".to_owned()
-                ],
-                true,
-                10
-            ))
-        );
-        assert!(store.is_empty());
-    }
-}
+mod tests;

@@ -204,8 +204,8 @@ impl EventingEngine {
     }
 }
 
-/// Who the event source sees: the Linux user the request runs as (subscriptions are owned and
-/// counted per Linux user), whether that caller is an administrator, and its uid (only a
+/// Who the event source sees: the Linux user the request runs as (which logs it reads), the
+/// principal (which owns and counts its subscriptions), whether that caller is an administrator, and its uid (only a
 /// mapped Linux user has one; a lookup that fails leaves none, which is never root's).
 fn source_caller(caller: &Caller) -> SourceCaller {
     let uid = caller.linux_user.as_deref().and_then(|name| {
@@ -219,6 +219,7 @@ fn source_caller(caller: &Caller) -> SourceCaller {
             .linux_user
             .clone()
             .unwrap_or_else(|| caller.user.clone()),
+        owner: caller.owner_key(),
         administrator: caller.is_administrator,
         uid,
     }

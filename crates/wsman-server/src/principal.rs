@@ -23,18 +23,44 @@ pub struct Principal {
     /// The Kerberos principal the client proved (`WEB01$@EXAMPLE.COM`), when it authenticated
     /// with Kerberos: the collector checks the `Computer` of a forwarder's events against it.
     pub kerberos_principal: Option<String>,
+    /// The typed principal (kind, realm or store, name) that owns what this caller opens:
+    /// shells, pools, enumeration contexts, subscriptions. Set by how the caller
+    /// authenticated, never from the account name alone.
+    pub who: wsman_principal::Principal,
 }
 
 impl Principal {
     /// A principal with the SIDs every authenticated caller has (plus BA for an
     /// administrator); [`crate::access::resolve_principal`] adds the Linux user's.
     pub fn new(identity: Identity, is_administrator: bool) -> Self {
+        let who = match identity.kind {
+            IdentityKind::ServiceAccount => {
+                wsman_principal::Principal::service_account(identity.name.clone())
+            }
+            _ => wsman_principal::Principal::linux_user(identity.name.clone()),
+        };
         Self {
+            who,
             identity,
             is_administrator,
             sids: base_sids(is_administrator).into(),
             kerberos_principal: None,
         }
+    }
+
+    /// The caller proved the Kerberos principal `principal` (`name@REALM`): it owns what it
+    /// opens as that principal, not as the Linux user it maps to.
+    pub fn via_kerberos(mut self, principal: &str) -> Self {
+        self.who = wsman_principal::Principal::kerberos(principal);
+        self.kerberos_principal = Some(principal.to_owned());
+        self
+    }
+
+    /// The caller presented a certificate that the mapping of issuer `issuer` maps to its
+    /// account.
+    pub fn via_certificate(mut self, issuer: &str) -> Self {
+        self.who = wsman_principal::Principal::certificate(issuer, self.identity.name.clone());
+        self
     }
 
     /// Builder-style SID setter.

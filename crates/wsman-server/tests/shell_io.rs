@@ -251,7 +251,7 @@ async fn max_buffered_output_per_user_bounds_a_users_unreceived_output() {
     let manager = server.shells().expect("shells are served").manager();
     let held = || -> u64 {
         manager
-            .list_shells(USER)
+            .list_shells(&wsman_shell::Principal::service_account(USER).owner_key())
             .iter()
             .flat_map(|s| &s.commands)
             .map(|c| c.bytes_out)

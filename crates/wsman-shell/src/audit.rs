@@ -7,10 +7,16 @@
 //! `journalctl WSMAN_AUDIT=1` selects them, and `WSMAN_USER`,
 //! `WSMAN_COMMAND_LINE`, `WSMAN_EXIT_CODE`, ... are match fields), or as JSON
 //! lines to a file.
+//!
+//! `user` is the account name; `principal` says which account of that name it was
+//! (`kerberos:alice@EXAMPLE.COM`, `account:backup`, `linux:alice`), since a name alone does
+//! not tell a Kerberos user from the service account of the same name.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use crate::types::ShellOwner;
 
 /// The tracing target of every audit record.
 pub const AUDIT_TARGET: &str = "wsman::audit";
@@ -19,32 +25,44 @@ fn address(client_ip: Option<IpAddr>) -> String {
     client_ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string())
 }
 
-/// One audit record: the marker, the event name, the user and the client's address that every
-/// record carries, then the event's own fields and its message.
+/// Who a record is about: the account name, its principal and the client's address.
+#[derive(Clone, Debug)]
+pub(crate) struct Who {
+    user: String,
+    principal: String,
+    client_ip: Option<IpAddr>,
+}
+
+impl Who {
+    pub(crate) fn of(owner: &ShellOwner) -> Self {
+        Self {
+            user: owner.user_name.clone(),
+            principal: owner.key.to_string(),
+            client_ip: owner.client_ip,
+        }
+    }
+}
+
+/// One audit record: the marker, the event name, the user, its principal and the client's
+/// address that every record carries, then the event's own fields and its message.
 macro_rules! record {
-    ($event:literal, $user:expr, $client_ip:expr, $($fields:tt)+) => {
+    ($event:literal, $who:expr, $($fields:tt)+) => {
         tracing::info!(
             target: AUDIT_TARGET,
             audit = 1,
             event = $event,
-            user = $user,
-            remote_address = %address($client_ip),
+            user = $who.user.as_str(),
+            principal = $who.principal.as_str(),
+            remote_address = %address($who.client_ip),
             $($fields)+
         )
     };
 }
 
-pub(crate) fn shell_created(
-    user: &str,
-    run_as: &str,
-    client_ip: Option<IpAddr>,
-    shell_id: &str,
-    limits: &str,
-) {
+pub(crate) fn shell_created(who: &Who, run_as: &str, shell_id: &str, limits: &str) {
     record!(
         "shell_created",
-        user,
-        client_ip,
+        who,
         run_as,
         shell_id,
         limits,
@@ -52,17 +70,10 @@ pub(crate) fn shell_created(
     );
 }
 
-pub(crate) fn shell_ended(
-    user: &str,
-    client_ip: Option<IpAddr>,
-    shell_id: &str,
-    reason: &str,
-    duration: Duration,
-) {
+pub(crate) fn shell_ended(who: &Who, shell_id: &str, reason: &str, duration: Duration) {
     record!(
         "shell_ended",
-        user,
-        client_ip,
+        who,
         shell_id,
         reason,
         duration_ms = duration.as_millis() as u64,
@@ -71,8 +82,7 @@ pub(crate) fn shell_ended(
 }
 
 pub(crate) fn command_started(
-    user: &str,
-    client_ip: Option<IpAddr>,
+    who: &Who,
     shell_id: &str,
     command_id: &str,
     command_line: &str,
@@ -80,8 +90,7 @@ pub(crate) fn command_started(
 ) {
     record!(
         "command_started",
-        user,
-        client_ip,
+        who,
         shell_id,
         command_id,
         command_line,
@@ -92,8 +101,7 @@ pub(crate) fn command_started(
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn command_ended(
-    user: &str,
-    client_ip: Option<IpAddr>,
+    who: &Who,
     shell_id: &str,
     command_id: &str,
     command_line: &str,
@@ -103,8 +111,7 @@ pub(crate) fn command_ended(
 ) {
     record!(
         "command_ended",
-        user,
-        client_ip,
+        who,
         shell_id,
         command_id,
         command_line,
@@ -116,16 +123,14 @@ pub(crate) fn command_ended(
 }
 
 pub(crate) fn command_failed(
-    user: &str,
-    client_ip: Option<IpAddr>,
+    who: &Who,
     shell_id: &str,
     command_line: &str,
     error: &dyn std::fmt::Display,
 ) {
     record!(
         "command_failed",
-        user,
-        client_ip,
+        who,
         shell_id,
         command_line,
         error = %error,
@@ -135,16 +140,10 @@ pub(crate) fn command_failed(
 
 /// A shell left by its client (Disconnect), kept for `idle_timeout`. The address is the one the
 /// shell was created from.
-pub(crate) fn shell_disconnected(
-    user: &str,
-    client_ip: Option<IpAddr>,
-    shell_id: &str,
-    idle_timeout: Duration,
-) {
+pub(crate) fn shell_disconnected(who: &Who, shell_id: &str, idle_timeout: Duration) {
     record!(
         "shell_disconnected",
-        user,
-        client_ip,
+        who,
         shell_id,
         idle_timeout_ms = idle_timeout.as_millis() as u64,
         "shell disconnected"
@@ -152,28 +151,15 @@ pub(crate) fn shell_disconnected(
 }
 
 /// A disconnected shell taken up again (Reconnect or Connect).
-pub(crate) fn shell_reconnected(user: &str, client_ip: Option<IpAddr>, shell_id: &str) {
-    record!(
-        "shell_reconnected",
-        user,
-        client_ip,
-        shell_id,
-        "shell reconnected"
-    );
+pub(crate) fn shell_reconnected(who: &Who, shell_id: &str) {
+    record!("shell_reconnected", who, shell_id, "shell reconnected");
 }
 
 /// A process started outside any shell (Win32_Process Create).
-pub(crate) fn process_launched(
-    user: &str,
-    client_ip: Option<IpAddr>,
-    command_line: &str,
-    working_directory: &str,
-    pid: u32,
-) {
+pub(crate) fn process_launched(who: &Who, command_line: &str, working_directory: &str, pid: u32) {
     record!(
         "process_launched",
-        user,
-        client_ip,
+        who,
         command_line,
         working_directory,
         pid,
@@ -182,16 +168,10 @@ pub(crate) fn process_launched(
 }
 
 /// A launched process could not start.
-pub(crate) fn process_launch_failed(
-    user: &str,
-    client_ip: Option<IpAddr>,
-    command_line: &str,
-    error: &dyn std::fmt::Display,
-) {
+pub(crate) fn process_launch_failed(who: &Who, command_line: &str, error: &dyn std::fmt::Display) {
     record!(
         "process_launch_failed",
-        user,
-        client_ip,
+        who,
         command_line,
         error = %error,
         "process failed to start"
@@ -200,8 +180,7 @@ pub(crate) fn process_launch_failed(
 
 /// A launched process exited (and was reaped).
 pub(crate) fn process_ended(
-    user: &str,
-    client_ip: Option<IpAddr>,
+    who: &Who,
     command_line: &str,
     pid: u32,
     exit_code: i32,
@@ -209,8 +188,7 @@ pub(crate) fn process_ended(
 ) {
     record!(
         "process_ended",
-        user,
-        client_ip,
+        who,
         command_line,
         pid,
         exit_code,

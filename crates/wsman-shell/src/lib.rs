@@ -147,3 +147,4 @@ pub use types::{
     ShellState, TerminalOptions, WindowSize,
 };
 pub use wsman_os::cgroup::{CgroupSupport, LimitMechanism};
+pub use wsman_principal::{OwnerKey, Principal, PrincipalKind};

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use wsman_os::cgroup::{CgroupLimits, CgroupSupport, LimitMechanism, ShellCgroup};
@@ -12,12 +12,15 @@ use wsman_os::process::{
     Program, ResourceLimits, RunAs, SessionHelper, SpawnRequest,
 };
 
+mod attach;
 mod host;
 mod housekeeping;
 mod launch;
+mod quota;
 
 use housekeeping::{claim_cgroups, reap};
 pub use launch::Launched;
+use quota::{release_shell_slot, take_shell_slot, Registry};
 
 use crate::audit;
 use crate::command::{Buffers, Command, Seat};
@@ -25,6 +28,8 @@ use crate::error::ShellError;
 use crate::ids::{canonical_id, new_id};
 use crate::output::STREAM_NAMES;
 use crate::shell::{lock, Attachment, Busy, Shell, KILL_WAIT};
+use wsman_principal::OwnerKey;
+
 use crate::types::{
     CommandSpec, ReceiveOutcome, ReceiveRequest, SendOutcome, ShellInfo, ShellLimits, ShellOptions,
     ShellOwner, ShellSignal,
@@ -77,44 +82,6 @@ struct Inner {
     login_sessions: RwLock<Option<SessionHelper>>,
     /// Each user's budget of buffered command output, across that user's commands.
     user_outputs: UserOutputs,
-}
-
-#[derive(Debug, Default)]
-struct Registry {
-    shells: HashMap<String, Arc<Shell>>,
-    /// Shells per Linux user name, operations per authenticated user name (the same name
-    /// for a Linux account; a service account's operations are its own).
-    users: HashMap<String, Usage>,
-}
-
-#[derive(Debug, Default)]
-struct Usage {
-    shells: u32,
-    operations: u32,
-}
-
-/// Holds one of a user's MaxConcurrentOperationsPerUser slots.
-struct OperationSlot {
-    inner: Weak<Inner>,
-    user: String,
-}
-
-impl Drop for OperationSlot {
-    fn drop(&mut self) {
-        if let Some(inner) = self.inner.upgrade() {
-            let mut registry = lock(&inner.registry);
-            if let Some(usage) = registry.users.get_mut(&self.user) {
-                usage.operations = usage.operations.saturating_sub(1);
-            }
-            if registry
-                .users
-                .get(&self.user)
-                .is_some_and(|u| u.shells == 0 && u.operations == 0)
-            {
-                registry.users.remove(&self.user);
-            }
-        }
-    }
 }
 
 impl ShellManager {
@@ -305,9 +272,8 @@ impl ShellManager {
             None => format!("{:?}", shell.resource_limits),
         };
         audit::shell_created(
-            &shell.owner.user_name,
+            &audit::Who::of(&shell.owner),
             &shell.owner.run_as.name,
-            shell.owner.client_ip,
             &shell.id,
             &limits_text,
         );
@@ -382,45 +348,28 @@ impl ShellManager {
         (cgroup, ResourceLimits::new(nproc, address_space))
     }
 
-    fn shell(&self, user: &str, shell_id: &str) -> Result<Arc<Shell>, ShellError> {
+    fn shell(&self, caller: &OwnerKey, shell_id: &str) -> Result<Arc<Shell>, ShellError> {
         let unknown = || ShellError::UnknownShell {
             shell_id: shell_id.to_owned(),
         };
         let id = canonical_id(shell_id).ok_or_else(unknown)?;
         let registry = lock(&self.inner.registry);
         let shell = registry.shells.get(&id).ok_or_else(unknown)?;
-        if shell.owner.user_name != user {
+        if !shell.owner.key.is(caller) {
             return Err(unknown());
         }
         Ok(shell.clone())
     }
 
-    fn acquire_operation(&self, user: &str) -> Result<OperationSlot, ShellError> {
-        let limit = self.limits().max_concurrent_operations_per_user;
-        let mut registry = lock(&self.inner.registry);
-        let usage = registry.users.entry(user.to_owned()).or_default();
-        if limit > 0 && usage.operations >= limit {
-            return Err(ShellError::TooManyOperations {
-                user: user.to_owned(),
-                limit,
-            });
-        }
-        usage.operations += 1;
-        Ok(OperationSlot {
-            inner: Arc::downgrade(&self.inner),
-            user: user.to_owned(),
-        })
-    }
-
     /// Starts a command in a shell (`rsp:CommandLine`); returns its
-    /// CommandId. `user` is the authenticated caller (must own the shell).
+    /// CommandId. `caller` must own the shell.
     pub async fn run_command(
         &self,
-        user: &str,
+        caller: &OwnerKey,
         shell_id: &str,
         spec: CommandSpec,
     ) -> Result<String, ShellError> {
-        let shell = self.shell(user, shell_id)?;
+        let shell = self.shell(caller, shell_id)?;
         shell.ensure_connected()?;
         let _busy = Busy::new(&shell);
         if self.inner.closing.load(Ordering::Acquire) {
@@ -440,7 +389,7 @@ impl ShellManager {
         if lock(&shell.commands).contains_key(&id) {
             return Err(ShellError::CommandIdInUse { command_id: id });
         }
-        let slot = self.acquire_operation(user)?;
+        let slot = self.acquire_operation(caller)?;
         let command_line = spec.command_line();
         let program = if spec.skip_cmd_shell {
             Program::Direct {
@@ -471,18 +420,17 @@ impl ShellManager {
             STREAM_NAMES.map(|name| shell.options.output_streams.iter().any(|s| s == name));
         let limits = self.limits();
         let audit_order = audit::StartFirst::default();
+        let who = audit::Who::of(&shell.owner);
         let on_finished = {
             let audit_order = audit_order.clone();
-            let user = user.to_owned();
-            let client_ip = shell.owner.client_ip;
+            let who = who.clone();
             let shell_id = shell.id.clone();
             let command_id = id.clone();
             let command_line = command_line.clone();
             Box::new(move |exit_code: i32, duration: Duration, bytes_out: u64| {
                 audit_order.after_start(move || {
                     audit::command_ended(
-                        &user,
-                        client_ip,
+                        &who,
                         &shell_id,
                         &command_id,
                         &command_line,
@@ -523,24 +471,11 @@ impl ShellManager {
                 if let Some(group) = group {
                     let _ = group.remove();
                 }
-                audit::command_failed(
-                    user,
-                    shell.owner.client_ip,
-                    &shell.id,
-                    &command_line,
-                    &error,
-                );
+                audit::command_failed(&who, &shell.id, &command_line, &error);
                 return Err(error);
             }
         };
-        audit::command_started(
-            user,
-            shell.owner.client_ip,
-            &shell.id,
-            &id,
-            &command_line,
-            command.pid,
-        );
+        audit::command_started(&who, &shell.id, &id, &command_line, command.pid);
         audit_order.started();
         let mut commands = lock(&shell.commands);
         let closing = self.inner.closing.load(Ordering::Acquire);
@@ -566,7 +501,7 @@ impl ShellManager {
     #[allow(clippy::too_many_arguments)]
     pub async fn send(
         &self,
-        user: &str,
+        caller: &OwnerKey,
         shell_id: &str,
         command_id: &str,
         stream: &str,
@@ -574,7 +509,7 @@ impl ShellManager {
         end: bool,
         timeout: Duration,
     ) -> Result<SendOutcome, ShellError> {
-        let shell = self.shell(user, shell_id)?;
+        let shell = self.shell(caller, shell_id)?;
         shell.ensure_connected()?;
         let _busy = Busy::new(&shell);
         if !shell.options.input_streams.iter().any(|s| s == stream) {
@@ -583,7 +518,7 @@ impl ShellManager {
             });
         }
         let command = shell.command(command_id)?;
-        let _slot = self.acquire_operation(user)?;
+        let _slot = self.acquire_operation(caller)?;
         command.send(data, end, timeout).await
     }
 
@@ -591,17 +526,17 @@ impl ShellManager {
     /// exists, or [`ReceiveOutcome::TimedOut`] after `request.timeout`.
     pub async fn receive(
         &self,
-        user: &str,
+        caller: &OwnerKey,
         shell_id: &str,
         command_id: &str,
         request: &ReceiveRequest,
     ) -> Result<ReceiveOutcome, ShellError> {
-        let shell = self.shell(user, shell_id)?;
+        let shell = self.shell(caller, shell_id)?;
         shell.ensure_connected()?;
         let _busy = Busy::new(&shell);
         let command = shell.command(command_id)?;
         let streams = shell.output_indices(&request.streams)?;
-        let _slot = self.acquire_operation(user)?;
+        let _slot = self.acquire_operation(caller)?;
         command.receive(&streams, request).await
     }
 
@@ -609,12 +544,12 @@ impl ShellManager {
     /// Terminate kills the command's process tree and releases its id.
     pub async fn signal(
         &self,
-        user: &str,
+        caller: &OwnerKey,
         shell_id: &str,
         command_id: &str,
         signal: ShellSignal,
     ) -> Result<(), ShellError> {
-        let shell = self.shell(user, shell_id)?;
+        let shell = self.shell(caller, shell_id)?;
         shell.ensure_connected()?;
         let _busy = Busy::new(&shell);
         let command = shell.command(command_id)?;
@@ -649,8 +584,8 @@ impl ShellManager {
 
     /// Deletes a shell: kills every process it started, drops its output,
     /// releases its quota.
-    pub async fn delete_shell(&self, user: &str, shell_id: &str) -> Result<(), ShellError> {
-        let shell = self.shell(user, shell_id)?;
+    pub async fn delete_shell(&self, caller: &OwnerKey, shell_id: &str) -> Result<(), ShellError> {
+        let shell = self.shell(caller, shell_id)?;
         if !self.remove(&shell.id) {
             return Err(ShellError::UnknownShell {
                 shell_id: shell_id.to_owned(),
@@ -660,115 +595,19 @@ impl ShellManager {
         Ok(())
     }
 
-    /// A shell for Disconnect, Reconnect and Connect: another user's is
-    /// [`ShellError::NotShellOwner`] (Windows answers access denied there), not unknown.
-    fn owned_shell(&self, user: &str, shell_id: &str) -> Result<Arc<Shell>, ShellError> {
-        let unknown = || ShellError::UnknownShell {
-            shell_id: shell_id.to_owned(),
-        };
-        let id = canonical_id(shell_id).ok_or_else(unknown)?;
-        let shell = lock(&self.inner.registry)
-            .shells
-            .get(&id)
-            .cloned()
-            .ok_or_else(unknown)?;
-        if shell.owner.user_name != user {
-            return Err(ShellError::NotShellOwner { shell_id: id });
-        }
-        Ok(shell)
-    }
-
-    /// Disconnect (MS-WSMV 3.1.4.15): the shell stays with its commands running and their
-    /// output kept within its bounds; `idle_timeout` (capped by
-    /// [`ShellLimits::idle_timeout`]; default the shell's own) ends it unless a Reconnect or
-    /// Connect comes first. Disconnecting a disconnected shell is
-    /// [`ShellError::ShellDisconnected`].
-    pub fn disconnect(
-        &self,
-        user: &str,
-        shell_id: &str,
-        idle_timeout: Option<Duration>,
-    ) -> Result<(), ShellError> {
-        let shell = self.owned_shell(user, shell_id)?;
-        let cap = self.limits().idle_timeout;
-        let timeout = idle_timeout.map_or(shell.idle_timeout, |asked| asked.min(cap));
-        let mut attachment = lock(&shell.attachment);
-        if attachment.disconnected.is_some() {
-            return Err(ShellError::ShellDisconnected {
-                shell_id: shell.id.clone(),
-            });
-        }
-        attachment.disconnected = Some((timeout, Instant::now()));
-        attachment.client_session = None;
-        drop(attachment);
-        audit::shell_disconnected(
-            &shell.owner.user_name,
-            shell.owner.client_ip,
-            &shell.id,
-            timeout,
-        );
-        Ok(())
-    }
-
-    /// Reconnect (MS-WSMV 3.1.4.16) by the client session `client_session`: a disconnected
-    /// shell is connected again; a connected one is left as it is when this session holds it,
-    /// else [`ShellError::ShellConnected`].
-    pub fn reconnect(
-        &self,
-        user: &str,
-        shell_id: &str,
-        client_session: Option<&str>,
-    ) -> Result<(), ShellError> {
-        let shell = self.owned_shell(user, shell_id)?;
-        let mut attachment = lock(&shell.attachment);
-        if attachment.disconnected.is_none() {
-            let same =
-                client_session.is_some() && attachment.client_session.as_deref() == client_session;
-            return match same {
-                true => Ok(()),
-                false => Err(ShellError::ShellConnected {
-                    shell_id: shell.id.clone(),
-                }),
-            };
-        }
-        attach(&shell, &mut attachment, client_session);
-        Ok(())
-    }
-
-    /// Connect (MS-WSMV 3.1.4.17) from a client with no state of the shell: a disconnected
-    /// shell is connected to `client_session` and described; a connected one is
-    /// [`ShellError::ShellConnected`].
-    pub fn connect(
-        &self,
-        user: &str,
-        shell_id: &str,
-        client_session: Option<&str>,
-    ) -> Result<ShellInfo, ShellError> {
-        let shell = self.owned_shell(user, shell_id)?;
-        let mut attachment = lock(&shell.attachment);
-        if attachment.disconnected.is_none() {
-            return Err(ShellError::ShellConnected {
-                shell_id: shell.id.clone(),
-            });
-        }
-        attach(&shell, &mut attachment, client_session);
-        drop(attachment);
-        Ok(shell.info())
-    }
-
     /// Takes a shell out of the registry; false if someone else did first.
     fn remove(&self, shell_id: &str) -> bool {
         remove_shell(&self.inner, shell_id).is_some()
     }
 
-    /// One shell of `user`.
-    pub fn shell_info(&self, user: &str, shell_id: &str) -> Result<ShellInfo, ShellError> {
-        Ok(self.shell(user, shell_id)?.info())
+    /// One shell of `caller`.
+    pub fn shell_info(&self, caller: &OwnerKey, shell_id: &str) -> Result<ShellInfo, ShellError> {
+        Ok(self.shell(caller, shell_id)?.info())
     }
 
-    /// The shells of `user` (Enumerate), oldest first.
-    pub fn list_shells(&self, user: &str) -> Vec<ShellInfo> {
-        self.collect(|shell| shell.owner.user_name == user)
+    /// The shells of `caller` (Enumerate), oldest first.
+    pub fn list_shells(&self, caller: &OwnerKey) -> Vec<ShellInfo> {
+        self.collect(|shell| shell.owner.key.is(caller))
     }
 
     /// How many shells are open and how many commands they hold, without reading any
@@ -820,18 +659,6 @@ impl ShellManager {
     }
 }
 
-/// Connects a disconnected shell to `client_session`; its idle time counts from now, and each
-/// command's next Receive replays what the previous client had not acknowledged.
-fn attach(shell: &Shell, attachment: &mut Attachment, client_session: Option<&str>) {
-    attachment.disconnected = None;
-    attachment.client_session = client_session.map(str::to_owned);
-    shell.touch();
-    for command in lock(&shell.commands).values() {
-        command.resume();
-    }
-    audit::shell_reconnected(&shell.owner.user_name, shell.owner.client_ip, &shell.id);
-}
-
 /// The environment every process the manager starts gets: the user's login environment,
 /// then the client's variables, and a UTF-8 locale when the code page is UTF-8 (WinRS text is
 /// UTF-8, code page 65001, our default: without a locale, programs would print non-ASCII as
@@ -863,45 +690,6 @@ fn remove_shell(inner: &Inner, shell_id: &str) -> Option<Arc<Shell>> {
     let shell = registry.shells.remove(shell_id)?;
     release_shell_slot(&mut registry, &shell.owner.run_as.name);
     Some(shell)
-}
-
-/// Counts one more shell of Linux user `user` (a shell, or a process a method started: both
-/// run commands), after MaxConcurrentUsers and MaxShellsPerUser. Shells count per Linux user
-/// (MaxShellsPerUser bounds a user's resources; a service account run as that user shares its
-/// quota); operations per authenticated name.
-fn take_shell_slot(
-    registry: &mut Registry,
-    user: &str,
-    limits: &ShellLimits,
-) -> Result<(), ShellError> {
-    let current = registry.users.get(user).map_or(0, |usage| usage.shells);
-    let users_with_shells = registry.users.values().filter(|u| u.shells > 0).count();
-    if current == 0
-        && limits.max_concurrent_users > 0
-        && users_with_shells >= limits.max_concurrent_users as usize
-    {
-        return Err(ShellError::TooManyUsers {
-            limit: limits.max_concurrent_users,
-        });
-    }
-    if limits.max_shells_per_user > 0 && current >= limits.max_shells_per_user {
-        return Err(ShellError::TooManyShells {
-            user: user.to_owned(),
-            limit: limits.max_shells_per_user,
-        });
-    }
-    registry.users.entry(user.to_owned()).or_default().shells += 1;
-    Ok(())
-}
-
-/// Gives back what [`take_shell_slot`] counted.
-fn release_shell_slot(registry: &mut Registry, user: &str) {
-    if let Some(usage) = registry.users.get_mut(user) {
-        usage.shells = usage.shells.saturating_sub(1);
-        if usage.shells == 0 && usage.operations == 0 {
-            registry.users.remove(user);
-        }
-    }
 }
 
 fn normalize_options(mut options: ShellOptions) -> Result<ShellOptions, ShellError> {

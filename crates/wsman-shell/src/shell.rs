@@ -233,8 +233,7 @@ impl Shell {
             .await;
         }
         audit::shell_ended(
-            &self.owner.user_name,
-            self.owner.client_ip,
+            &audit::Who::of(&self.owner),
             &self.id,
             reason,
             self.created.elapsed(),

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 pub use wsman_os::terminal::WindowSize;
 use wsman_os::LinuxUser;
+use wsman_principal::{OwnerKey, Principal, PrincipalKind};
 
 /// Limits from `winrm/config/winrs` and `winrm/config/service`, plus the
 /// engine's own tuning. Windows' defaults; 0 means unlimited where noted.
@@ -87,8 +88,11 @@ impl Default for ShellLimits {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ShellOwner {
-    /// The authenticated name (a Linux account or a service account).
+    /// The authenticated name (a Linux account or a service account), as shown and audited.
     pub user_name: String,
+    /// Who owns the shell: only this principal may list, use, reconnect or delete it (a
+    /// Kerberos user is not the service account of the same name).
+    pub key: OwnerKey,
     /// The Linux account the processes run as.
     pub run_as: LinuxUser,
     /// The client's address, for the audit log and `rsp:ClientIP`.
@@ -100,13 +104,15 @@ pub struct ShellOwner {
 }
 
 impl ShellOwner {
-    /// An owner.
-    pub fn new(user_name: impl Into<String>, run_as: LinuxUser, client_ip: Option<IpAddr>) -> Self {
+    /// The owner `principal`, whose processes run as `run_as`. A service account's commands
+    /// get no PAM session; anyone else's do (see [`ShellOwner::linux_account`]).
+    pub fn new(principal: &Principal, run_as: LinuxUser, client_ip: Option<IpAddr>) -> Self {
         Self {
-            user_name: user_name.into(),
+            user_name: principal.name().to_owned(),
+            key: principal.owner_key(),
             run_as,
             client_ip,
-            linux_account: true,
+            linux_account: principal.kind() != PrincipalKind::ServiceAccount,
         }
     }
 }

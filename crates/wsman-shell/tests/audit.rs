@@ -50,7 +50,7 @@ async fn every_shell_and_command_is_audited_without_stdin() {
     let (_, _, code) = collect(&manager, "auditor", &shell.shell_id, &id).await;
     assert_eq!(code, 3);
     manager
-        .delete_shell("auditor", &shell.shell_id)
+        .delete_shell(&key("auditor"), &shell.shell_id)
         .await
         .unwrap();
 
@@ -68,6 +68,7 @@ async fn every_shell_and_command_is_audited_without_stdin() {
     };
     let created = find("shell_created");
     assert!(created.contains("user=\"auditor\"") && created.contains("remote_address=127.0.0.1"));
+    assert!(created.contains("principal=\"linux:auditor\""), "{created}");
     assert!(created.contains(&shell.shell_id));
     let started = find("command_started");
     assert!(started.contains(&id) && started.contains("command_line=\"cat; exit 3\""));

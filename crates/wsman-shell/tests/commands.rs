@@ -402,7 +402,7 @@ async fn a_send_is_queued_whole_or_refused_whole() {
         let (shell_id, id) = (session.shell_id.clone(), id.clone());
         async move {
             manager
-                .send("root", &shell_id, &id, "stdin", &data, end, timeout)
+                .send(&key("root"), &shell_id, &id, "stdin", &data, end, timeout)
                 .await
         }
     };

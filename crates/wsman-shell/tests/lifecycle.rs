@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use wsman_shell::{
-    CommandSpec, CommandState, LimitMechanism, ReceiveRequest, ShellError, ShellManager,
+    CommandSpec, CommandState, LimitMechanism, Principal, ReceiveRequest, ShellError, ShellManager,
     ShellOptions, ShellOwner, ShellSignal,
 };
 
@@ -124,7 +124,7 @@ async fn delete_kills_the_whole_tree(manager: ShellManager, escape: bool) {
     .await;
     let error = session
         .manager
-        .shell_info(session.user_name(), &session.shell_id)
+        .shell_info(&key(session.user_name()), &session.shell_id)
         .unwrap_err();
     assert!(matches!(error, ShellError::UnknownShell { .. }));
     assert_no_user_processes(&session.user).await;
@@ -255,7 +255,10 @@ async fn idle_shells_are_reaped_with_their_processes() {
     session.start("sleep 300").await;
     let pid = session.first_command_pid();
     wait_until("the shell is reaped", || {
-        session.manager.list_shells(session.user_name()).is_empty()
+        session
+            .manager
+            .list_shells(&key(session.user_name()))
+            .is_empty()
     })
     .await;
     wait_until("its process is gone", || {
@@ -342,8 +345,8 @@ async fn quotas_are_typed_errors() {
         "{error:?}"
     );
     // Bob cannot see or use Alice's shells.
-    assert!(manager.list_shells("bob").is_empty());
-    assert_eq!(manager.list_shells("alice").len(), 2);
+    assert!(manager.list_shells(&key("bob")).is_empty());
+    assert_eq!(manager.list_shells(&key("alice")).len(), 2);
     let error = refused_command(&manager, "bob", &first.shell_id, line("true")).await;
     assert!(
         matches!(error, ShellError::UnknownShell { .. }),
@@ -368,7 +371,7 @@ async fn quotas_are_typed_errors() {
     .await;
     wait_until("the slot is free", || {
         manager
-            .shell_info("alice", &first.shell_id)
+            .shell_info(&key("alice"), &first.shell_id)
             .unwrap()
             .commands
             .len()
@@ -378,7 +381,7 @@ async fn quotas_are_typed_errors() {
     let mut ran = None;
     for _ in 0..200 {
         match manager
-            .run_command("alice", &first.shell_id, line("true"))
+            .run_command(&key("alice"), &first.shell_id, line("true"))
             .await
         {
             Ok(id) => {
@@ -397,12 +400,12 @@ async fn quotas_are_typed_errors() {
     );
 
     manager
-        .delete_shell("alice", &first.shell_id)
+        .delete_shell(&key("alice"), &first.shell_id)
         .await
         .unwrap();
     for info in manager.list_all_shells() {
         manager
-            .delete_shell(&info.owner, &info.shell_id)
+            .delete_shell(&key(&info.owner), &info.shell_id)
             .await
             .unwrap();
     }
@@ -435,7 +438,10 @@ async fn refused_command(
     shell_id: &str,
     spec: CommandSpec,
 ) -> ShellError {
-    manager.run_command(user, shell_id, spec).await.unwrap_err()
+    manager
+        .run_command(&key(user), shell_id, spec)
+        .await
+        .unwrap_err()
 }
 
 /// The manager's refusal of a Send of `data` (not the end) to `stream` of the command.
@@ -449,7 +455,7 @@ async fn refused_send(
 ) -> ShellError {
     manager
         .send(
-            user,
+            &key(user),
             shell_id,
             command_id,
             stream,
@@ -470,7 +476,7 @@ async fn refused_receive(
     request: &ReceiveRequest,
 ) -> ShellError {
     manager
-        .receive(user, shell_id, command_id, request)
+        .receive(&key(user), shell_id, command_id, request)
         .await
         .unwrap_err()
 }
@@ -516,7 +522,7 @@ async fn ids_and_bad_requests() {
     let mut spec = CommandSpec::new("cat", Vec::new());
     spec.command_id = Some("1D7E5C11-0000-4000-8000-00000000000C".into());
     let id = manager
-        .run_command("root", &shell_id, spec.clone())
+        .run_command(&key("root"), &shell_id, spec.clone())
         .await
         .unwrap();
     assert_eq!(id, "1D7E5C11-0000-4000-8000-00000000000C");
@@ -571,15 +577,18 @@ async fn ids_and_bad_requests() {
         "{error:?}"
     );
     let error = manager
-        .signal("root", unknown, unknown, ShellSignal::CtrlC)
+        .signal(&key("root"), unknown, unknown, ShellSignal::CtrlC)
         .await
         .unwrap_err();
     assert!(
         matches!(error, ShellError::UnknownShell { .. }),
         "{error:?}"
     );
-    manager.delete_shell("root", &shell_id).await.unwrap();
-    let error = manager.delete_shell("root", &shell_id).await.unwrap_err();
+    manager.delete_shell(&key("root"), &shell_id).await.unwrap();
+    let error = manager
+        .delete_shell(&key("root"), &shell_id)
+        .await
+        .unwrap_err();
     assert!(
         matches!(error, ShellError::UnknownShell { .. }),
         "{error:?}"
@@ -631,4 +640,98 @@ async fn commands_get_a_login_umask() {
     let owner = owner("root", root_user());
     let (out, _, _) = run(&manager, &owner, "umask").await;
     assert_eq!(out.trim(), "0022");
+}
+
+/// A shell belongs to its principal, not to its name: the service account `alice` (run as
+/// root), the Kerberos principal `alice@EXAMPLE.TEST` and the Linux user `alice` are three
+/// callers; neither of the others lists, uses, disconnects, reconnects, connects to or deletes
+/// the account's shell.
+#[tokio::test]
+async fn a_shell_belongs_to_its_principal_not_to_its_name() {
+    let manager = manager(limits());
+    let account = ShellOwner::new(&Principal::service_account("alice"), root_user(), None);
+    let others = [
+        Principal::kerberos("alice@EXAMPLE.TEST").owner_key(),
+        key("alice"),
+    ];
+    let info = manager
+        .create_shell(account.clone(), options())
+        .await
+        .unwrap();
+    let id = manager
+        .run_command(&account.key, &info.shell_id, line("cat"))
+        .await
+        .unwrap();
+    let receive = ReceiveRequest::new(vec!["stdout".into()], Duration::from_secs(1));
+    for other in &others {
+        assert!(manager.list_shells(other).is_empty(), "{other}");
+        let unknown = manager.shell_info(other, &info.shell_id).unwrap_err();
+        assert!(
+            matches!(unknown, ShellError::UnknownShell { .. }),
+            "{other}"
+        );
+        let run = manager.run_command(other, &info.shell_id, line("id")).await;
+        assert!(
+            matches!(run, Err(ShellError::UnknownShell { .. })),
+            "{other}"
+        );
+        let send = manager
+            .send(
+                other,
+                &info.shell_id,
+                &id,
+                "stdin",
+                b"id\n",
+                false,
+                SEND_TIMEOUT,
+            )
+            .await;
+        assert!(
+            matches!(send, Err(ShellError::UnknownShell { .. })),
+            "{other}"
+        );
+        let received = manager.receive(other, &info.shell_id, &id, &receive).await;
+        assert!(
+            matches!(received, Err(ShellError::UnknownShell { .. })),
+            "{other}"
+        );
+        let terminate = manager
+            .signal(other, &info.shell_id, &id, ShellSignal::Terminate)
+            .await;
+        assert!(
+            matches!(terminate, Err(ShellError::UnknownShell { .. })),
+            "{other}"
+        );
+        let left = manager.disconnect(other, &info.shell_id, None);
+        assert!(
+            matches!(left, Err(ShellError::NotShellOwner { .. })),
+            "{other}"
+        );
+        let deleted = manager.delete_shell(other, &info.shell_id).await;
+        assert!(
+            matches!(deleted, Err(ShellError::UnknownShell { .. })),
+            "{other}"
+        );
+    }
+    manager
+        .disconnect(&account.key, &info.shell_id, None)
+        .unwrap();
+    for other in &others {
+        let connect = manager.connect(other, &info.shell_id, None);
+        assert!(
+            matches!(connect, Err(ShellError::NotShellOwner { .. })),
+            "{other}"
+        );
+        let reconnect = manager.reconnect(other, &info.shell_id, None);
+        assert!(
+            matches!(reconnect, Err(ShellError::NotShellOwner { .. })),
+            "{other}"
+        );
+    }
+    manager.connect(&account.key, &info.shell_id, None).unwrap();
+    assert_eq!(manager.list_shells(&account.key).len(), 1);
+    manager
+        .delete_shell(&account.key, &info.shell_id)
+        .await
+        .unwrap();
 }

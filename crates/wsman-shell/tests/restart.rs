@@ -147,7 +147,7 @@ async fn shells_left_by_a_killed_daemon_are_ended_at_the_next_start() {
         !processes_with(&live_marker).is_empty(),
         "the live manager's shell was touched"
     );
-    live.delete_shell("root", &live_shell.shell_id)
+    live.delete_shell(&key("root"), &live_shell.shell_id)
         .await
         .unwrap();
     drop(next);
@@ -166,7 +166,7 @@ async fn nothing_starts_after_shutdown() {
         .unwrap_err();
     assert!(matches!(error, ShellError::ShuttingDown), "{error:?}");
     let error = manager
-        .run_command("root", &shell.shell_id, line("true"))
+        .run_command(&key("root"), &shell.shell_id, line("true"))
         .await
         .unwrap_err();
     assert!(

@@ -179,7 +179,7 @@ async fn bad_terminal_options_and_resizes_are_refused() {
     let id = start(&manager, &owner.user_name, &shell.shell_id, "true").await;
     let refused = manager
         .signal(
-            &owner.user_name,
+            &owner.key,
             &shell.shell_id,
             &id,
             ShellSignal::WindowSize(WindowSize::new(10, 10)),
@@ -187,7 +187,7 @@ async fn bad_terminal_options_and_resizes_are_refused() {
         .await;
     assert!(matches!(refused, Err(ShellError::InvalidOption { .. })));
     manager
-        .delete_shell(&owner.user_name, &shell.shell_id)
+        .delete_shell(&owner.key, &shell.shell_id)
         .await
         .unwrap();
 }
@@ -296,7 +296,10 @@ async fn a_terminal_is_a_login_seat_in_utmp_and_wtmp() {
         "{listed:?}"
     );
 
-    manager.delete_shell(name, &shell.shell_id).await.unwrap();
+    manager
+        .delete_shell(&key(name), &shell.shell_id)
+        .await
+        .unwrap();
     wait_until("who no longer lists the terminal", || {
         who_lists(&pts).is_empty()
     })

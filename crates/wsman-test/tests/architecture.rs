@@ -214,6 +214,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-os", &[]),
     ("wsman-gss", &["wsman-mac-beside"]),
     ("wsman-buffers", &[]),
+    ("wsman-principal", &[]),
     ("wsman-work", &["wsman-os", "wsman-proto"]),
     ("wsman-systemd", &[]),
     ("wsman-ipmi", &[]),
@@ -229,13 +230,23 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-journal",
             "wsman-proto",
             "wsman-config",
+            "wsman-principal",
         ],
     ),
     ("wsman-collector", &["wsman-events", "wsman-proto"]),
-    ("wsman-shell", &["wsman-os", "wsman-buffers"]),
+    (
+        "wsman-shell",
+        &["wsman-os", "wsman-buffers", "wsman-principal"],
+    ),
     (
         "wsman-providers",
-        &["wsman-proto", "wsman-config", "wsman-systemd", "wsman-ipmi"],
+        &[
+            "wsman-proto",
+            "wsman-config",
+            "wsman-systemd",
+            "wsman-ipmi",
+            "wsman-principal",
+        ],
     ),
     (
         "wsman-server",
@@ -252,6 +263,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-events",
             "wsman-eventsource",
             "wsman-collector",
+            "wsman-principal",
         ],
     ),
     (

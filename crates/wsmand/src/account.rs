@@ -140,6 +140,14 @@ fn run_with(
                      account's password, not the Linux one.",
                     account.name, account.name
                 )?;
+                writeln!(
+                    output,
+                    "Note: the service account '{name}' and the Linux user '{name}' (by Kerberos \
+                     as {name}@REALM, or by a certificate) are different callers: neither \
+                     lists, uses, connects to or ends the other's shells, PowerShell pools, \
+                     enumerations or subscriptions.",
+                    name = account.name
+                )?;
             }
         }
         AccountCommand::List => {
@@ -299,6 +307,24 @@ mod tests {
             &mut output,
         )?;
         Ok(String::from_utf8(output)?)
+    }
+
+    /// An account named after a Linux user says that the two are different callers (what
+    /// one opens, the other cannot see or use), not only whose password a login checks.
+    #[test]
+    fn adding_an_account_named_after_a_linux_user_says_they_are_different_callers() {
+        let dir = tempfile::tempdir().unwrap();
+        let said = run_text(dir.path(), &["add", "root", "--password-stdin"], "pw\n").unwrap();
+        assert!(said.contains("a Linux user 'root' exists"), "{said}");
+        assert!(said.contains("are different callers"), "{said}");
+        assert!(said.contains("root@REALM"), "{said}");
+        let unrelated = run_text(
+            dir.path(),
+            &["add", "wsmand-no-such-user-7", "--password-stdin"],
+            "pw\n",
+        )
+        .unwrap();
+        assert!(!unrelated.contains("different callers"), "{unrelated}");
     }
 
     #[test]

@@ -733,6 +733,7 @@ mod tests {
         let request = wsman_proto::Request::default();
         let caller = |name: &str, is_administrator: bool| crate::Caller {
             user: name.to_owned(),
+            principal: wsman_principal::Principal::linux_user(name),
             linux_user: Some(name.to_owned()),
             sids: std::sync::Arc::from(Vec::new()),
             is_administrator,

@@ -304,7 +304,7 @@ pub fn authenticate(
         .map(|m| m.uri.clone())
         .collect();
     let identity = resolve_user(accounts, &user)?;
-    let principal = crate::access::resolve_principal(identity)?;
+    let principal = crate::access::resolve_principal(identity)?.via_certificate(issuer);
     Ok((principal, uris))
 }
 

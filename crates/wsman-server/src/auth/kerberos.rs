@@ -428,10 +428,7 @@ impl Handshake for KerberosHandshake {
             Err(e) => return Step::Refused(Refusal::backend(format!("user lookup: {e}"))),
         }
         let principal = match crate::access::resolve_principal(Identity::linux_user(user)) {
-            Ok(mut principal) => {
-                principal.kerberos_principal = Some(established.principal.clone());
-                principal
-            }
+            Ok(principal) => principal.via_kerberos(&established.principal),
             Err(e) => return Step::Refused(Refusal::backend(format!("user lookup: {e}"))),
         };
         let Some(context) = self.context.take() else {

@@ -130,6 +130,7 @@ impl CollectorEngine {
     ) -> Result<Reply, Fault> {
         let forwarder = Caller {
             user: format!("forwarder:{}", proof.sender.client_name()),
+            principal: wsman_principal::Principal::forwarder(proof.sender.client_name()),
             ..call.caller.cloned().unwrap_or_default()
         };
         let call = Call {

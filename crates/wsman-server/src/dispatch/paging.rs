@@ -5,6 +5,7 @@
 //! [`crate::enumeration`].
 
 use std::time::Instant;
+use wsman_principal::{OwnerKey, Principal};
 
 use wsman_proto::enumeration::{self, Enumerate, Pull};
 use wsman_proto::ns::action;
@@ -48,7 +49,7 @@ pub async fn enumerate_response(
     let now = Instant::now();
     if !parsed.optimize {
         let timeout = settings.enumeration_timeout();
-        let id = store.insert(owner(&call), pending, total, now, timeout, None)?;
+        let id = store.insert(&owner(&call), pending, total, now, timeout, None)?;
         let body = enumeration::enumerate_response(Some(&id), None, false);
         return finish(
             request,
@@ -68,7 +69,14 @@ pub async fn enumerate_response(
     .len()
         + ITEMS_WRAPPER;
     let space = item_space(call.max_envelope, overhead)?;
-    let (rest, batch, end) = take_batch(pending, max_items, space, owner(&call), deadline).await?;
+    let (rest, batch, end) = take_batch(
+        pending,
+        max_items,
+        space,
+        &owner(&call).to_string(),
+        deadline,
+    )
+    .await?;
     let batch = batch.map_err(|unfit| {
         unfit.fault(|len| Fault::max_envelope_size_exceeded(len + overhead, call.max_envelope))
     })?;
@@ -78,7 +86,7 @@ pub async fn enumerate_response(
         // The first Pull's batch is made ahead about this size.
         let next = Some((max_items, space));
         let timeout = settings.enumeration_timeout();
-        let id = store.insert(owner(&call), rest, total, now, timeout, next)?;
+        let id = store.insert(&owner(&call), rest, total, now, timeout, next)?;
         enumeration::enumerate_response(Some(&id), Some(&batch), false)
     };
     finish(
@@ -118,7 +126,7 @@ pub async fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fau
     }
     let batch = store
         .pull(
-            owner(&call),
+            &owner(&call),
             &parsed.context,
             Instant::now(),
             settings.enumeration_timeout(),
@@ -141,7 +149,7 @@ pub async fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fau
 /// Answer a Release of the context it names.
 pub fn release(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fault> {
     store.release(
-        owner(&call),
+        &owner(&call),
         &enumeration::parse_release(call.request.body.as_ref())?,
     )?;
     finish(
@@ -153,10 +161,13 @@ pub fn release(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fault>
     )
 }
 
-/// Whose contexts a call opens and may use: the authenticated user (none only in tests of the
-/// router).
-pub(crate) fn owner<'a>(call: &Call<'a>) -> &'a str {
-    call.caller.map_or("", |caller| caller.user.as_str())
+/// Whose contexts a call opens and may use: the authenticated principal (none only in tests
+/// of the router).
+pub(crate) fn owner(call: &Call<'_>) -> OwnerKey {
+    call.caller.map_or_else(
+        || Principal::default().owner_key(),
+        |caller| caller.owner_key(),
+    )
 }
 
 fn item_space(max_envelope: u64, overhead: usize) -> Result<usize, Fault> {

@@ -173,7 +173,7 @@ impl TransferEngine {
             Some(_) if !served.filtering() => return Err(Fault::filtering_not_supported()),
             Some(f) => Some(compile_filter(f)?),
         };
-        self.enumerations.admits(paging::owner(&call))?;
+        self.enumerations.admits(&paging::owner(&call))?;
         let items = match self
             .call_provider(call, Op::Enumerate(filter.clone()))
             .await?
@@ -206,22 +206,27 @@ impl TransferEngine {
         let (owned_request, address) = (Arc::clone(request), call.exchange.address.to_owned());
         let mode = parsed.mode;
         let rendered = WorkPool::shared()
-            .run(Lane::Bulk, paging::owner(&call), deadline, move |budget| {
-                let mut rendered = VecDeque::new();
-                for item in &items {
-                    if item_passes(item, filter.as_ref(), budget)? {
-                        let properties = selected(filter.as_ref());
-                        rendered.push_back(render_item(
-                            &owned_request,
-                            item,
-                            mode,
-                            &address,
-                            properties,
-                        ));
+            .run(
+                Lane::Bulk,
+                &paging::owner(&call).to_string(),
+                deadline,
+                move |budget| {
+                    let mut rendered = VecDeque::new();
+                    for item in &items {
+                        if item_passes(item, filter.as_ref(), budget)? {
+                            let properties = selected(filter.as_ref());
+                            rendered.push_back(render_item(
+                                &owned_request,
+                                item,
+                                mode,
+                                &address,
+                                properties,
+                            ));
+                        }
                     }
-                }
-                Ok(rendered)
-            })
+                    Ok(rendered)
+                },
+            )
             .await?;
         paging::enumerate_rendered(&self.enumerations, call, &parsed, rendered, deadline).await
     }
@@ -250,7 +255,11 @@ impl TransferEngine {
                 let launcher = self.launcher.clone();
                 let pool = WorkPool::shared();
                 let turn = pool
-                    .wait_turn(Lane::Interactive, paging::owner(&call), deadline)
+                    .wait_turn(
+                        Lane::Interactive,
+                        &paging::owner(&call).to_string(),
+                        deadline,
+                    )
                     .await?;
                 let job = pool.run_in_turn(turn, deadline, move |_| {
                     let ctx = Context::new(&request, &address)

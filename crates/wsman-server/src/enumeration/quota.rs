@@ -2,6 +2,7 @@
 //! bytes per user and in all. A new Enumerate past a limit is refused with Windows' quota fault;
 //! nothing already open is evicted to make room, so no caller can push out another's context.
 
+use wsman_principal::OwnerKey;
 use wsman_proto::fault::code;
 use wsman_proto::refusal_log::{RefusalLimits, RefusalLog};
 use wsman_proto::Fault;
@@ -50,11 +51,11 @@ pub struct Held {
 
 impl Held {
     /// Add up `entries` (owner, bytes) for `owner`.
-    pub fn of<'a>(owner: &str, entries: impl Iterator<Item = (&'a str, usize)>) -> Self {
+    pub fn of<'a>(owner: &OwnerKey, entries: impl Iterator<Item = (&'a OwnerKey, usize)>) -> Self {
         entries.fold(Self::default(), |mut held, (entry_owner, bytes)| {
             held.contexts += 1;
             held.bytes += bytes;
-            if entry_owner == owner {
+            if entry_owner.is(owner) {
                 held.owner_contexts += 1;
                 held.owner_bytes += bytes;
             }
@@ -153,7 +154,14 @@ mod tests {
             per_user_bytes: 100,
             total_bytes: 150,
         };
-        let held = |entries: &[(&str, usize)]| Held::of("alice", entries.iter().copied());
+        let key = |name: &str| wsman_principal::Principal::linux_user(name).owner_key();
+        let held = |entries: &[(&str, usize)]| {
+            let entries: Vec<(OwnerKey, usize)> = entries
+                .iter()
+                .map(|&(name, bytes)| (key(name), bytes))
+                .collect();
+            Held::of(&key("alice"), entries.iter().map(|(k, b)| (k, *b)))
+        };
         assert!(limits.admit(held(&[("alice", 10)]), 10).is_ok());
         let per_user = limits.admit(held(&[("alice", 10), ("alice", 10)]), 10);
         assert_eq!(

@@ -441,6 +441,7 @@ impl Guards<'_> {
 fn caller_of(principal: &Principal, conn: &Connection) -> crate::winrs::Caller {
     crate::winrs::Caller {
         user: principal.identity.name.clone(),
+        principal: principal.who.clone(),
         linux_user: principal.identity.linux_user.clone(),
         sids: Arc::clone(&principal.sids),
         is_administrator: principal.is_administrator,

@@ -31,7 +31,7 @@ impl Launcher for ShellService {
             }
             Err(error) => return Err(LaunchError::Failed(error.to_string())),
         };
-        let mut owner = ShellOwner::new(caller.user.clone(), run_as, caller.client_ip);
+        let mut owner = ShellOwner::new(&caller.principal, run_as, caller.client_ip);
         owner.linux_account = caller.linux_account;
         self.manager()
             .launch(&owner, command_line, working_directory)

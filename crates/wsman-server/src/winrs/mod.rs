@@ -135,7 +135,7 @@ impl ShellService {
             (Action::Delete, Cmd) => {
                 let id = shell_id(&request.selectors)?;
                 self.manager
-                    .delete_shell(&caller.user, &id)
+                    .delete_shell(&caller.owner_key(), &id)
                     .await
                     .map_err(shell_fault)?;
                 Ok((action::DELETE_RESPONSE, String::new()))
@@ -144,7 +144,7 @@ impl ShellService {
                 let id = shell_id(&request.selectors)?;
                 let info = self
                     .manager
-                    .shell_info(&caller.user, &id)
+                    .shell_info(&caller.owner_key(), &id)
                     .map_err(shell_fault)?;
                 let limits = self.manager.limits();
                 Ok((
@@ -162,7 +162,7 @@ impl ShellService {
                 Connect::parse(request.body.as_ref())?;
                 let info = self
                     .manager
-                    .connect(&caller.user, &id, request.session_id.as_deref())
+                    .connect(&caller.owner_key(), &id, request.session_id.as_deref())
                     .map_err(shell_fault)?;
                 Ok((
                     shell::action::CONNECT_RESPONSE,
@@ -231,7 +231,7 @@ impl ShellService {
         if *resource == Resource::Shell(Shells) {
             return Ok(self
                 .manager
-                .list_shells(&caller.user)
+                .list_shells(&caller.owner_key())
                 .iter()
                 .map(|info| {
                     let mut described = describe::full(info, request, &limits);
@@ -261,7 +261,7 @@ impl ShellService {
                 })?;
             let info = self
                 .manager
-                .shell_info(&caller.user, &id)
+                .shell_info(&caller.owner_key(), &id)
                 .map_err(shell_fault)?;
             // A PowerShell shell's commands are its pipelines, not its pwsh.
             if let Some((_, pipelines)) = self.powershell.inventory(&info.shell_id) {
@@ -320,7 +320,7 @@ impl ShellService {
                 WindowSize::new(terminal.size.rows, terminal.size.columns),
             )
         });
-        let mut owner = ShellOwner::new(caller.user.clone(), run_as, caller.client_ip);
+        let mut owner = ShellOwner::new(&caller.principal, run_as, caller.client_ip);
         owner.linux_account = caller.linux_account;
         let info = self
             .manager
@@ -348,7 +348,7 @@ impl ShellService {
         spec.console_mode_stdin = options.console_mode_stdin.unwrap_or(false);
         let command_id = self
             .manager
-            .run_command(&caller.user, &id, spec)
+            .run_command(&caller.owner_key(), &id, spec)
             .await
             .map_err(shell_fault)?;
         Ok((
@@ -393,7 +393,15 @@ impl ShellService {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let outcome = self
                 .manager
-                .send(&caller.user, &id, command_id, stream, data, *end, left)
+                .send(
+                    &caller.owner_key(),
+                    &id,
+                    command_id,
+                    stream,
+                    data,
+                    *end,
+                    left,
+                )
                 .await
                 .map_err(shell_fault)?;
             if outcome != SendOutcome::Accepted {
@@ -418,7 +426,7 @@ impl ShellService {
         wanted.max_bytes = receive_capacity(budget, &receive.streams, &command_id)?;
         let outcome = self
             .manager
-            .receive(&caller.user, &id, &command_id, &wanted)
+            .receive(&caller.owner_key(), &id, &command_id, &wanted)
             .await
             .map_err(shell_fault)?;
         let output = match outcome {
@@ -454,7 +462,7 @@ impl ShellService {
             }
         };
         self.manager
-            .signal(&caller.user, &id, command_id, code)
+            .signal(&caller.owner_key(), &id, command_id, code)
             .await
             .map_err(shell_fault)?;
         Ok((shell::action::SIGNAL_RESPONSE, responses::signal_response()))
@@ -479,7 +487,7 @@ fn disconnect(
         ));
     }
     manager
-        .disconnect(&caller.user, &id, body.idle_timeout)
+        .disconnect(&caller.owner_key(), &id, body.idle_timeout)
         .map_err(shell_fault)?;
     Ok((shell::action::DISCONNECT_RESPONSE, String::new()))
 }
@@ -493,7 +501,7 @@ fn reconnect(
     let id = shell_id(&request.selectors)?;
     Reconnect::parse(request.body.as_ref())?;
     manager
-        .reconnect(&caller.user, &id, request.session_id.as_deref())
+        .reconnect(&caller.owner_key(), &id, request.session_id.as_deref())
         .map_err(shell_fault)?;
     Ok((shell::action::RECONNECT_RESPONSE, String::new()))
 }

@@ -26,6 +26,8 @@ mod compression;
 mod connect;
 mod input;
 mod message;
+#[cfg(test)]
+mod owner_tests;
 mod session;
 
 use std::collections::HashMap;
@@ -155,7 +157,7 @@ impl PowerShellBridge {
     fn session(&self, caller: &Caller, request: &Request) -> Result<Arc<Session>, Fault> {
         let id = shell_id(&request.selectors)?.to_ascii_uppercase();
         match self.lock().get(&id) {
-            Some(s) if s.user == caller.user => Ok(Arc::clone(s)),
+            Some(s) if s.owner.is(&caller.owner_key()) => Ok(Arc::clone(s)),
             _ => Err(shell_fault(ShellError::UnknownShell { shell_id: id })),
         }
     }
@@ -206,7 +208,7 @@ impl PowerShellBridge {
         options.output_streams = vec!["stdout".to_owned()];
         options.client_session = request.session_id.clone();
         options.no_profile = true;
-        let mut owner = ShellOwner::new(caller.user.clone(), run_as, caller.client_ip);
+        let mut owner = ShellOwner::new(&caller.principal, run_as, caller.client_ip);
         owner.linux_account = caller.linux_account;
         let info = manager
             .create_shell(owner, options)
@@ -218,19 +220,21 @@ impl PowerShellBridge {
         );
         spec.skip_cmd_shell = true;
         let host = match manager
-            .run_command(&caller.user, &info.shell_id, spec)
+            .run_command(&caller.owner_key(), &info.shell_id, spec)
             .await
         {
             Ok(host) => host,
             Err(error) => {
-                let _ = manager.delete_shell(&caller.user, &info.shell_id).await;
+                let _ = manager
+                    .delete_shell(&caller.owner_key(), &info.shell_id)
+                    .await;
                 return Err(shell_fault(error));
             }
         };
         let limit = manager.limits().output_buffer_bytes;
         let mut session = Session::new(
             info.shell_id.clone(),
-            caller.user.clone(),
+            caller.owner_key(),
             host,
             limit,
             compression,
@@ -405,7 +409,7 @@ impl PowerShellBridge {
         // The bridge holds the output itself: a disconnected shell's is kept for whoever
         // reconnects or connects.
         op.manager
-            .ensure_connected(&op.caller.user, &session.shell_id)
+            .ensure_connected(&op.caller.owner_key(), &session.shell_id)
             .map_err(shell_fault)?;
         let budget = op.budget;
         let receive = Receive::parse(op.request.body.as_ref())?;
@@ -488,7 +492,10 @@ impl PowerShellBridge {
             let _ = write(manager, session, &close, std::time::Duration::from_secs(1)).await;
         }
         self.lock().remove(&session.shell_id);
-        if let Err(error) = manager.delete_shell(&session.user, &session.shell_id).await {
+        if let Err(error) = manager
+            .delete_shell(&session.owner, &session.shell_id)
+            .await
+        {
             tracing::debug!(shell_id = %session.shell_id, %error, "PowerShell shell already gone");
         }
     }
@@ -510,7 +517,7 @@ async fn write(
     let lines: String = packets.iter().map(Packet::to_line).collect();
     let outcome = manager
         .send(
-            &session.user,
+            &session.owner,
             &session.shell_id,
             &session.host,
             "stdin",

@@ -7,6 +7,8 @@
 //! slot, nor is refused while the shell is disconnected (the host's output is still read and
 //! kept within its bounds).
 
+use wsman_principal::OwnerKey;
+
 use crate::error::ShellError;
 use crate::types::{ReceiveOutcome, ReceiveRequest};
 
@@ -17,27 +19,27 @@ impl ShellManager {
     /// [`ShellManager::receive`], without touching the shell.
     pub async fn host_receive(
         &self,
-        user: &str,
+        caller: &OwnerKey,
         shell_id: &str,
         command_id: &str,
         request: &ReceiveRequest,
     ) -> Result<ReceiveOutcome, ShellError> {
-        let shell = self.shell(user, shell_id)?;
+        let shell = self.shell(caller, shell_id)?;
         let command = shell.command(command_id)?;
         let streams = shell.output_indices(&request.streams)?;
         drop(shell);
         command.receive(&streams, request).await
     }
 
-    /// Whether `user` owns the shell ([`ShellError::NotShellOwner`] for another user's): for a
+    /// Whether `caller` owns the shell ([`ShellError::NotShellOwner`] for another's): for a
     /// bridge that answers a Connect itself and must refuse another user's first.
-    pub fn check_owner(&self, user: &str, shell_id: &str) -> Result<(), ShellError> {
-        self.owned_shell(user, shell_id).map(drop)
+    pub fn check_owner(&self, caller: &OwnerKey, shell_id: &str) -> Result<(), ShellError> {
+        self.owned_shell(caller, shell_id).map(drop)
     }
 
     /// [`ShellError::ShellDisconnected`] unless the shell is connected: for a bridge that
     /// answers Receive from output it holds itself.
-    pub fn ensure_connected(&self, user: &str, shell_id: &str) -> Result<(), ShellError> {
-        self.shell(user, shell_id)?.ensure_connected()
+    pub fn ensure_connected(&self, caller: &OwnerKey, shell_id: &str) -> Result<(), ShellError> {
+        self.shell(caller, shell_id)?.ensure_connected()
     }
 }

@@ -58,7 +58,7 @@ impl ShellManager {
     ) -> Result<Launched, ShellError> {
         let result = self.try_launch(owner, command_line, working_directory);
         if let Err(error) = &result {
-            audit::process_launch_failed(&owner.user_name, owner.client_ip, command_line, error);
+            audit::process_launch_failed(&audit::Who::of(owner), command_line, error);
         }
         result
     }
@@ -143,26 +143,17 @@ impl ShellManager {
         });
         let started = Instant::now();
         audit::process_launched(
-            &owner.user_name,
-            owner.client_ip,
+            &audit::Who::of(owner),
             command_line,
             &directory.to_string_lossy(),
             pid,
         );
         let inner = Arc::downgrade(&self.inner);
-        let user = owner.user_name.clone();
-        let client_ip = owner.client_ip;
+        let who = audit::Who::of(owner);
         let command_line = command_line.to_owned();
         self.inner.runtime.spawn(async move {
             let code = wait_for_exit(child).await.map(exit_code).unwrap_or(-1);
-            audit::process_ended(
-                &user,
-                client_ip,
-                &command_line,
-                pid,
-                code,
-                started.elapsed(),
-            );
+            audit::process_ended(&who, &command_line, pid, code, started.elapsed());
             let Some(inner) = inner.upgrade() else {
                 return;
             };

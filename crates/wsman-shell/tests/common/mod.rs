@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use wsman_os::process::all_processes;
 use wsman_os::{lookup_user, LinuxUser};
 use wsman_shell::{
-    CgroupSupport, CommandSpec, CommandState, ReceiveOutcome, ReceiveRequest, SendOutcome,
-    ShellError, ShellInfo, ShellLimits, ShellManager, ShellOptions, ShellOwner, ShellSignal,
+    CgroupSupport, CommandSpec, CommandState, OwnerKey, Principal, ReceiveOutcome, ReceiveRequest,
+    SendOutcome, ShellError, ShellInfo, ShellLimits, ShellManager, ShellOptions, ShellOwner,
+    ShellSignal,
 };
 
 /// Tests that run as the test user take this lock, so "no process of the
@@ -61,7 +62,16 @@ pub fn manager_without_cgroups(limits: ShellLimits) -> ShellManager {
 }
 
 pub fn owner(name: &str, run_as: LinuxUser) -> ShellOwner {
-    ShellOwner::new(name, run_as, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)))
+    ShellOwner::new(
+        &Principal::linux_user(name),
+        run_as,
+        Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+    )
+}
+
+/// The owner key of the Linux user `name` (what [`owner`] makes owns its shells).
+pub fn key(name: &str) -> OwnerKey {
+    Principal::linux_user(name).owner_key()
 }
 
 /// Options with the working directory set to `/tmp` (the test user's home
@@ -102,7 +112,7 @@ pub async fn collect(
     loop {
         assert!(Instant::now() < deadline, "command never finished");
         match manager
-            .receive(user, shell_id, command_id, &request)
+            .receive(&key(user), shell_id, command_id, &request)
             .await
             .unwrap()
         {
@@ -149,12 +159,12 @@ pub async fn run_in(
 ) -> (String, String, i32) {
     let shell = manager.create_shell(owner.clone(), options).await.unwrap();
     let id = manager
-        .run_command(&owner.user_name, &shell.shell_id, line(command))
+        .run_command(&owner.key, &shell.shell_id, line(command))
         .await
         .unwrap();
     let (out, err, code) = collect(manager, &owner.user_name, &shell.shell_id, &id).await;
     manager
-        .delete_shell(&owner.user_name, &shell.shell_id)
+        .delete_shell(&owner.key, &shell.shell_id)
         .await
         .unwrap();
     (
@@ -230,7 +240,7 @@ pub fn user_or_root(test: &str) -> (ShellOwner, LinuxUser) {
 /// Starts `command` in the shell; its command id.
 pub async fn start(manager: &ShellManager, user: &str, shell_id: &str, command: &str) -> String {
     manager
-        .run_command(user, shell_id, line(command))
+        .run_command(&key(user), shell_id, line(command))
         .await
         .unwrap()
 }
@@ -244,7 +254,7 @@ pub async fn signal(
     signal: ShellSignal,
 ) {
     manager
-        .signal(user, shell_id, command_id, signal)
+        .signal(&key(user), shell_id, command_id, signal)
         .await
         .unwrap();
 }
@@ -256,7 +266,10 @@ pub async fn delete_and_check(
     shell_id: &str,
     user: &LinuxUser,
 ) {
-    manager.delete_shell(user_name, shell_id).await.unwrap();
+    manager
+        .delete_shell(&key(user_name), shell_id)
+        .await
+        .unwrap();
     assert_no_user_processes(user).await;
 }
 
@@ -271,14 +284,22 @@ pub async fn send_input(
     end: bool,
 ) -> SendOutcome {
     manager
-        .send(user, shell_id, command_id, "stdin", data, end, SEND_TIMEOUT)
+        .send(
+            &key(user),
+            shell_id,
+            command_id,
+            "stdin",
+            data,
+            end,
+            SEND_TIMEOUT,
+        )
         .await
         .unwrap()
 }
 
 /// The process id of the shell's first command.
 pub fn first_command_pid(manager: &ShellManager, user: &str, shell_id: &str) -> u32 {
-    manager.shell_info(user, shell_id).unwrap().commands[0]
+    manager.shell_info(&key(user), shell_id).unwrap().commands[0]
         .process_id
         .unwrap()
 }
@@ -383,7 +404,7 @@ impl Session {
     /// Runs `spec` as given (the manager's answer, refusals included).
     pub async fn run(&self, spec: CommandSpec) -> Result<String, ShellError> {
         self.manager
-            .run_command(self.user_name(), &self.shell_id, spec)
+            .run_command(&key(self.user_name()), &self.shell_id, spec)
             .await
     }
 
@@ -412,7 +433,7 @@ impl Session {
         request: &ReceiveRequest,
     ) -> Result<ReceiveOutcome, ShellError> {
         self.manager
-            .receive(self.user_name(), &self.shell_id, id, request)
+            .receive(&key(self.user_name()), &self.shell_id, id, request)
             .await
     }
 
@@ -424,7 +445,7 @@ impl Session {
     /// The shell as the manager reports it now.
     pub fn info(&self) -> ShellInfo {
         self.manager
-            .shell_info(self.user_name(), &self.shell_id)
+            .shell_info(&key(self.user_name()), &self.shell_id)
             .unwrap()
     }
 
@@ -436,7 +457,7 @@ impl Session {
     /// Deletes the shell; the manager must accept it.
     pub async fn delete(&self) {
         self.manager
-            .delete_shell(self.user_name(), &self.shell_id)
+            .delete_shell(&key(self.user_name()), &self.shell_id)
             .await
             .unwrap();
     }

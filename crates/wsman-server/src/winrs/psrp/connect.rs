@@ -30,7 +30,7 @@ impl PowerShellBridge {
         let body = Connect::parse(request.body.as_ref())?;
         // Another user's shell is refused as such, before anything else is looked at.
         manager
-            .check_owner(&caller.user, &id)
+            .check_owner(&caller.owner_key(), &id)
             .map_err(shell_fault)?;
         let session = self.session(caller, request)?;
         let mut response = ConnectResponse::new(
@@ -39,7 +39,7 @@ impl PowerShellBridge {
         );
         if let Some(command_id) = &body.command_id {
             manager
-                .ensure_connected(&caller.user, &id)
+                .ensure_connected(&caller.owner_key(), &id)
                 .map_err(shell_fault)?;
             self.known_pipeline(&session, command_id)?;
             return Ok((shell::action::CONNECT_RESPONSE, response.to_xml()));
@@ -51,7 +51,7 @@ impl PowerShellBridge {
             )
         })?;
         manager
-            .connect(&caller.user, &id, request.session_id.as_deref())
+            .connect(&caller.owner_key(), &id, request.session_id.as_deref())
             .map_err(shell_fault)?;
         session.replay_private_data();
         response.connect_response_xml =

@@ -158,7 +158,8 @@ struct State {
 /// One PowerShell shell: its ids and output. Shared by the requests and the pump.
 pub(super) struct Session {
     pub(super) shell_id: String,
-    pub(super) user: String,
+    /// Who owns the pool (and its shell).
+    pub(super) owner: wsman_principal::OwnerKey,
     /// The CommandId of the `pwsh -s` command inside the engine's shell.
     pub(super) host: String,
     state: Mutex<State>,
@@ -176,7 +177,7 @@ pub(super) struct Session {
 impl Session {
     pub(super) fn new(
         shell_id: String,
-        user: String,
+        owner: wsman_principal::OwnerKey,
         host: String,
         limit: usize,
         compression: super::Compression,
@@ -185,7 +186,7 @@ impl Session {
         state.outputs.insert(Uuid::nil(), Output::default());
         Self {
             shell_id,
-            user,
+            owner,
             host,
             state: Mutex::new(state),
             changed: Notify::new(),
@@ -425,7 +426,7 @@ pub(super) async fn pump(
         session.fail(reason.to_string());
         let _ = manager
             .signal(
-                &session.user,
+                &session.owner,
                 &session.shell_id,
                 &session.host,
                 ShellSignal::Terminate,
@@ -433,7 +434,10 @@ pub(super) async fn pump(
             .await;
         // A broken session stays to answer its shell's requests with why, until the shell
         // goes (Delete, IdleTimeout, MaxShellRunTime, shutdown).
-        while manager.shell_info(&session.user, &session.shell_id).is_ok() {
+        while manager
+            .shell_info(&session.owner, &session.shell_id)
+            .is_ok()
+        {
             tokio::time::sleep(BROKEN_POLL).await;
         }
     }
@@ -458,7 +462,7 @@ async fn read_host(manager: &ShellManager, session: &Session) -> Option<HostFail
             return None;
         }
         let outcome = manager
-            .host_receive(&session.user, &session.shell_id, &session.host, &request)
+            .host_receive(&session.owner, &session.shell_id, &session.host, &request)
             .await;
         let output = match outcome {
             Ok(ReceiveOutcome::Output(output)) => output,
