@@ -121,7 +121,7 @@ pub struct ServingUser {
 impl ServingUser {
     /// Could this user change `path` (write it, or make it another file: a link, a file it
     /// owns and may chmod)? Also true when `path` cannot be inspected; false when it does not
-    /// exist (whether it could be made is its directory's question: [`Self::could_replace`]).
+    /// exist (whether it could be made is its directory's question: `could_replace`).
     pub fn could_change(self, path: &Path) -> bool {
         let metadata = match std::fs::symlink_metadata(path) {
             Ok(metadata) => metadata,
