@@ -4,7 +4,7 @@
 //! encryption.
 //!
 //! Raw NTLM is entirely ours, accepted as Windows accepts it: our CHALLENGE for whatever
-//! flags a real client sends ([`server_challenge`]: sspi's server refuses go-ntlmssp's and
+//! flags a real client sends (`server_challenge`: sspi's server refuses go-ntlmssp's and
 //! Node's NEGOTIATE), the AUTHENTICATE verified by us, the MIC verified when the client
 //! announces one, key exchange optional (the exported session key is then the
 //! KeyExchangeKey). Under SPNEGO, sspi (pinned) builds the CHALLENGE, derives the session key

@@ -138,7 +138,7 @@ pub fn check_proof(
 
 /// The exported session key of a verified NTLMv2 AUTHENTICATE: KeyExchangeKey is the
 /// SessionBaseKey, HMAC_MD5(ResponseKeyNT, NTProofStr); see
-/// [`server_challenge::exported_session_key`] for the rest.
+/// `server_challenge::exported_session_key` for the rest.
 pub fn exported_session_key(
     message: &AuthenticateMessage,
     hash: &NtHash,

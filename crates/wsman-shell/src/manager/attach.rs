@@ -38,7 +38,7 @@ impl ShellManager {
 
     /// Disconnect (MS-WSMV 3.1.4.15): the shell stays with its commands running and their
     /// output kept within its bounds; `idle_timeout` (capped by
-    /// [`ShellLimits::idle_timeout`]; default the shell's own) ends it unless a Reconnect or
+    /// [`crate::ShellLimits::idle_timeout`]; default the shell's own) ends it unless a Reconnect or
     /// Connect comes first. Disconnecting a disconnected shell is
     /// [`ShellError::ShellDisconnected`].
     pub fn disconnect(
