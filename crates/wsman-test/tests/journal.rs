@@ -13,12 +13,12 @@
 //! Skipped with a printed reason where the machine cannot boot systemd; `scripts/test.sh` as
 //! root sets `WSMAN_TEST_REQUIRE_SYSTEMD=1` so CI runs it.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+#[path = "operator/booted.rs"]
+#[allow(dead_code)] // this binary uses the clients and the port wait, not the account set-up
+mod booted;
 
-use wsman_test::process::{self, Finished};
 use wsman_test::systemd::BootedSystemd;
-use wsman_test::{binaries, free_port, ConfigDir};
+use wsman_test::{binaries, free_port};
 
 /// A Linux account made inside the booted system; its login is refused with `WRONG_PASSWORD`.
 const USER: &str = "journaluser";
@@ -53,36 +53,7 @@ fn install_and_start(systemd: &BootedSystemd, port: u16) {
     systemd.exec_ok(&["useradd", "--create-home", USER]);
     systemd.exec_ok(&["sh", "-c", &format!("echo '{USER}:{PASSWORD}' | chpasswd")]);
     systemd.exec_ok(&["systemctl", "daemon-reload"]);
-    systemd.exec_ok(&["systemctl", "start", "wsmand.service"]);
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "wsmand does not listen on {port}: {}",
-            systemd
-                .exec(&["journalctl", "-u", "wsmand", "--no-pager"])
-                .describe()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The host's `winrs` as `user` with `password` (Basic over HTTP) running `command`.
-fn winrs(port: u16, user: &str, password: &str, command: &str) -> Finished {
-    let client = ConfigDir::new();
-    client.write();
-    let mut winrs = Command::new(binaries::path("winrs"));
-    winrs
-        .args([
-            &format!("-r:http://127.0.0.1:{port}/wsman"),
-            &format!("-u:{user}"),
-            &format!("-p:{password}"),
-            "-a:Basic",
-            "-unencrypted",
-            command,
-        ])
-        .env("WSMAND_CONFIG_DIR", client.path());
-    process::run(&mut winrs, None, Duration::from_secs(60))
+    booted::start_and_wait(systemd, "wsmand.service", port);
 }
 
 /// The one line of `journal` holding every one of `parts`; panics with the journal otherwise.
@@ -102,7 +73,7 @@ fn the_plain_journal_says_who_where_and_why() {
     install_and_start(&systemd, port);
 
     // A failed login of a Linux account: the daemon's line and pam_unix's.
-    let refused = winrs(port, USER, WRONG_PASSWORD, "echo never");
+    let refused = booted::winrs_as(port, USER, WRONG_PASSWORD, &["echo never"]);
     assert_ne!(refused.code(), 0, "{}", refused.describe());
     let failed = "401: authentication failed";
     let pam_failed = "pam_unix(wsmand:auth): authentication failure";
@@ -201,7 +172,7 @@ fn runtime_files_are_under_run() {
         .collect();
     assert!(runtime_files.is_empty(), "{}", listed.describe());
     // The daemon still sees an account added while it runs: the Basic login works.
-    let ran = winrs(port, "runtimesvc", "Svc-Pass-1234", "echo served");
+    let ran = booted::winrs_as(port, "runtimesvc", "Svc-Pass-1234", &["echo served"]);
     assert_eq!(ran.stdout.trim(), "served", "{}", ran.describe());
     // A restart keeps the directory (and the lock files a local writer may hold open).
     systemd.exec_ok(&["systemctl", "restart", "wsmand"]);
