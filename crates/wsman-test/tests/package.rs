@@ -518,6 +518,7 @@ fn purge_removes_what_the_package_made(steps: &mut Steps, port: u16) {
         "/etc/pam.d/wsmand",
         "/etc/default/wsmand",
         "/var/lib/wsmand",
+        "/run/wsmand",
     ] {
         steps.check(!steps.exists(gone), format!("{gone} left after purge"));
     }
