@@ -171,8 +171,14 @@ fn inside_the_namespace(work: &Path) {
         wait_for_console(&mut child, &log_path);
         log_in_and_see_the_fleet(&log_path);
     }));
-    stop(&mut child);
+    let stopped = stop(&mut child, work);
     let printed = std::fs::read_to_string(&log_path).unwrap_or_default();
+    if let Err(still_running) = stopped {
+        panic!(
+            "scripts/start.sh --console did not stop on SIGINT within 30 s; running then: \
+             {still_running:?}\nthe script's output:\n{printed}"
+        );
+    }
     if let Err(panic) = outcome {
         eprintln!("the script's output:\n{printed}");
         std::panic::resume_unwind(panic);
@@ -288,13 +294,17 @@ fn log_in_and_see_the_fleet(log: &Path) {
     assert_eq!(local["reachable"], true, "{local}");
 }
 
-/// Stops the script as Ctrl+C would (SIGINT to its process group), then SIGKILL after 30 s.
-fn stop(child: &mut Child) {
+/// Stops the script as Ctrl+C would (SIGINT to its process group), then SIGKILL after 30 s;
+/// on that timeout, the processes of the run that were still there (so the failure says which
+/// one did not stop).
+fn stop(child: &mut Child, work: &Path) -> Result<(), Vec<(i32, String)>> {
     let group = nix::unistd::Pid::from_raw(child.id() as i32);
     let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGINT);
     if wsman_test::process::wait_until(child, Duration::from_secs(30)).is_none() {
+        let still_running = left_running(work);
         let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
         let _ = child.wait();
-        panic!("scripts/start.sh --console did not stop on SIGINT within 30 s");
+        return Err(still_running);
     }
+    Ok(())
 }

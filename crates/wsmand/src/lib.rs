@@ -440,15 +440,23 @@ fn run_daemon_blocking(
         Some(directory) => wsman_journal::Journal::Directory(directory.to_owned()),
         None => wsman_journal::Journal::System,
     };
-    runtime.block_on(run_daemon(
+    let served = runtime.block_on(run_daemon(
         store,
         verifier,
         journal,
         metrics,
         wec_database,
         sessions,
-    ))
+    ));
+    // Dropping a runtime waits without end for its blocking pool; a task still in there once
+    // serving has ended (a journal wait, a PAM conversation, a stuck D-Bus call) must not hold
+    // the stop past what systemd or a Ctrl+C expects.
+    runtime.shutdown_timeout(BLOCKING_WORK_AT_EXIT);
+    served
 }
+
+/// How long the stop waits for blocking work still running after serving has ended.
+const BLOCKING_WORK_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Async worker threads: one fewer than the cores, at least one; `TOKIO_WORKER_THREADS`
 /// (a positive number) overrides, as it does for any Tokio program.
