@@ -117,16 +117,7 @@ fn authenticate_like_go_and_node(challenge: &[u8], answer: Answer<'_>) -> Vec<u8
     ];
     let mut out = b"NTLMSSP\0".to_vec();
     out.extend_from_slice(&3u32.to_le_bytes());
-    let mut offset = 64u32;
-    let mut payload = Vec::new();
-    for field in &fields {
-        let len = field.len() as u16;
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&offset.to_le_bytes());
-        offset += u32::from(len);
-        payload.extend_from_slice(field);
-    }
+    let payload = super::security_buffers(&mut out, &fields, 64);
     out.extend_from_slice(&[0u8; 8]); // EncryptedRandomSessionKey: none
     out.extend_from_slice(&flags.to_le_bytes());
     out.extend_from_slice(&payload);

@@ -396,16 +396,7 @@ fn craft_authenticate(negotiate: &[u8], challenge: &[u8], craft: &Craft<'_>) -> 
     ];
     let mut out = b"NTLMSSP\0".to_vec();
     out.extend_from_slice(&3u32.to_le_bytes());
-    let mut offset = 88u32;
-    let mut payload = Vec::new();
-    for field in &fields {
-        let len = field.len() as u16;
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&offset.to_le_bytes());
-        offset += u32::from(len);
-        payload.extend_from_slice(field);
-    }
+    let payload = security_buffers(&mut out, &fields, 88);
     let strong = message::FLAG_KEY_EXCH | message::FLAG_128;
     let flags = FLAG_UNICODE
         | message::FLAG_SIGN
@@ -748,6 +739,22 @@ fn session_security_without_key_exchange_is_accepted() {
     });
     let step = server.step(&authenticate, &accounts);
     assert!(matches!(step, Ok(AcceptStep::Complete(_))), "{step:?}");
+}
+
+/// Appends an AUTHENTICATE message's security buffer headers for `fields` (length, maximum
+/// length, offset from `first_offset` on) to `out`, and returns the payload they point into.
+fn security_buffers(out: &mut Vec<u8>, fields: &[Vec<u8>], first_offset: u32) -> Vec<u8> {
+    let mut offset = first_offset;
+    let mut payload = Vec::new();
+    for field in fields {
+        let len = field.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&offset.to_le_bytes());
+        offset += u32::from(len);
+        payload.extend_from_slice(field);
+    }
+    payload
 }
 
 #[path = "real_client_tests.rs"]
