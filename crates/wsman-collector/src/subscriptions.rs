@@ -47,6 +47,10 @@ use serde::Deserialize;
 use sha1::{Digest, Sha1};
 
 pub use crate::address_range::AddressRange;
+pub use crate::kafka_config::{
+    check_kafka, check_topic_template, KafkaConfig, KafkaProperties, TopicError,
+    KAFKA_FIXED_PROPERTIES, MAX_TOPIC_LENGTH,
+};
 use wsman_events::{ContentFormat, QueryList};
 
 /// Largest subscription file read.
@@ -157,6 +161,9 @@ pub enum RedisMode {
 pub struct RedisConfig {
     /// `redis://[[user]:password@]host[:port][/db]`; its password is never shown.
     pub url: RedisUrl,
+    /// The password by the name of a node-local secret file (`DIR/secrets/NAME`), read when
+    /// the output starts; the URL then holds none.
+    pub password_secret: Option<String>,
     /// List or stream key, a template of `{subscription}` and `{client}`.
     pub key: String,
     #[serde(default = "list_mode")]
@@ -210,63 +217,7 @@ pub struct JournalConfig {
     pub send_timeout_ms: u32,
 }
 
-/// A Kafka output: the cluster (brokers and producer settings: subscriptions with equal ones
-/// share one producer) and the topic and format of this subscription's messages.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KafkaConfig {
-    /// `host:port` of the bootstrap brokers.
-    pub brokers: Vec<String>,
-    /// Topic name, a template of `{subscription}` and `{client}`.
-    pub topic: String,
-    #[serde(default = "raw_format")]
-    pub format: OutputFormat,
-    /// How long librdkafka keeps trying to deliver a message before it reports a failure
-    /// (`message.timeout.ms`); the forwarder is then answered 503 and resends.
-    #[serde(default = "default_message_timeout")]
-    pub message_timeout_ms: u32,
-    /// The producer's queue bound (`queue.buffering.max.messages`): a batch that does not
-    /// fit is answered 503, never queued without bound.
-    #[serde(default = "default_queue_messages")]
-    pub queue_max_messages: u32,
-    /// The producer's queue bound in KiB (`queue.buffering.max.kbytes`).
-    #[serde(default = "default_queue_kbytes")]
-    pub queue_max_kbytes: u32,
-    /// More librdkafka producer properties (TLS, SASL, `linger.ms`, compression): passed
-    /// through as they are, never logged (they hold passwords).
-    #[serde(default)]
-    pub properties: KafkaProperties,
-}
-
-/// librdkafka properties of a Kafka output. Its `Debug` names the keys only: the values of
-/// `sasl.password` or `ssl.key.password` must never reach a log.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct KafkaProperties(pub std::collections::BTreeMap<String, String>);
-
-impl std::fmt::Debug for KafkaProperties {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish()
-    }
-}
-
-/// Properties the collector sets itself: the delivery guarantee rests on them.
-pub const KAFKA_FIXED_PROPERTIES: &[&str] = &[
-    "bootstrap.servers",
-    "metadata.broker.list",
-    "acks",
-    "request.required.acks",
-    "enable.idempotence",
-    "message.timeout.ms",
-    "delivery.timeout.ms",
-    "queue.buffering.max.messages",
-    "queue.buffering.max.kbytes",
-];
-
-/// The longest Kafka topic name.
-pub const MAX_TOPIC_LENGTH: usize = 249;
-
-fn raw_format() -> OutputFormat {
+pub(crate) fn raw_format() -> OutputFormat {
     OutputFormat::Raw
 }
 fn list_mode() -> RedisMode {
@@ -313,6 +264,8 @@ pub enum OutputSettingError {
     RedisKey(String),
     #[error("redis output: reply_timeout_ms must be longer than wait_timeout_ms")]
     ReplyBeforeWait,
+    #[error("redis output: a password in the URL and password_secret: one or the other")]
+    RedisPasswordTwice,
     #[error("journal output: socket {0:?} is not an absolute path")]
     RelativeJournalSocket(String),
     #[error("journal output: syslog_identifier {0:?}: 1 to 64 characters, no control characters")]
@@ -323,21 +276,20 @@ pub enum OutputSettingError {
     Topic(#[from] TopicError),
     #[error("kafka output: property {0:?} is set by the collector (use brokers, message_timeout_ms, queue_max_*)")]
     FixedProperty(String),
-}
-
-/// Why a topic template cannot name a Kafka topic.
-#[derive(Debug, thiserror::Error)]
-pub enum TopicError {
-    #[error("topic {0:?}: 1 to {MAX_TOPIC_LENGTH} characters (with {{subscription}} at most 64 and {{client}} at most 128)")]
-    Length(String),
-    #[error("topic {template:?}: {bad:?} is not allowed in a Kafka topic (A-Z a-z 0-9 . _ -; placeholders {{subscription}} and {{client}})")]
-    Character { template: String, bad: char },
-    #[error("topic {0:?} is not a topic name")]
-    NotAName(String),
+    #[error("kafka output: property {0:?} is not one a subscription may set (TLS, SASL, batching, compression and timing properties only: docs/collector.md)")]
+    PropertyNotAllowed(String),
+    #[error(
+        "kafka output: secrets: {0:?} is not a secret property (sasl.password, ssl.key.password)"
+    )]
+    NotASecretProperty(String),
+    #[error("kafka output: {0:?} is both in properties and in secrets")]
+    SecretTwice(String),
+    #[error("secret name {0:?}: 1 to 64 of A-Z a-z 0-9 . _ - (a file of DIR/secrets)")]
+    SecretName(String),
 }
 
 /// Why a `host:port` is refused.
-fn check_host_port(what: &'static str, address: &str) -> Result<(), OutputSettingError> {
+pub(crate) fn check_host_port(what: &'static str, address: &str) -> Result<(), OutputSettingError> {
     let port = address
         .rsplit_once(':')
         .map(|(host, port)| (host, port.parse::<u16>()));
@@ -352,7 +304,7 @@ fn check_host_port(what: &'static str, address: &str) -> Result<(), OutputSettin
     Ok(())
 }
 
-fn check_range(
+pub(crate) fn check_range(
     what: &'static str,
     value: u32,
     range: std::ops::RangeInclusive<u32>,
@@ -409,7 +361,15 @@ pub fn check_tcp(config: &TcpConfig) -> Result<(), OutputSettingError> {
 
 /// Why a Redis output's settings are refused.
 pub fn check_redis(config: &RedisConfig) -> Result<(), OutputSettingError> {
-    crate::resp::Endpoint::parse(&config.url.0)?;
+    let endpoint = crate::resp::Endpoint::parse(&config.url.0)?;
+    if let Some(name) = &config.password_secret {
+        if !valid_name(name) {
+            return Err(OutputSettingError::SecretName(name.clone()));
+        }
+        if endpoint.password.is_some() {
+            return Err(OutputSettingError::RedisPasswordTwice);
+        }
+    }
     let literal = config
         .key
         .replace("{subscription}", "s")
@@ -460,77 +420,6 @@ pub fn check_journal(config: &JournalConfig) -> Result<(), OutputSettingError> {
         config.send_timeout_ms,
         100..=600_000,
     )?;
-    Ok(())
-}
-
-fn default_message_timeout() -> u32 {
-    30_000
-}
-fn default_queue_messages() -> u32 {
-    100_000
-}
-fn default_queue_kbytes() -> u32 {
-    64 * 1024
-}
-
-/// Why a topic template cannot name a Kafka topic (`{subscription}` and `{client}` expand to
-/// `A-Z a-z 0-9 . _ -`, the characters Kafka allows).
-pub fn check_topic_template(template: &str) -> Result<(), TopicError> {
-    let literal = template
-        .replace("{subscription}", "s")
-        .replace("{client}", "c");
-    // The longest expansion: a subscription name has at most 64 characters, a client's part
-    // at most 128.
-    let longest = template
-        .replace("{subscription}", &"s".repeat(64))
-        .replace("{client}", &"c".repeat(128));
-    if literal.is_empty() || longest.len() > MAX_TOPIC_LENGTH {
-        return Err(TopicError::Length(template.to_owned()));
-    }
-    if let Some(bad) = literal
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(TopicError::Character {
-            template: template.to_owned(),
-            bad,
-        });
-    }
-    if literal == "." || literal == ".." {
-        return Err(TopicError::NotAName(template.to_owned()));
-    }
-    Ok(())
-}
-
-/// Why a Kafka output's settings are refused.
-pub fn check_kafka(config: &KafkaConfig) -> Result<(), OutputSettingError> {
-    if config.brokers.is_empty() {
-        return Err(OutputSettingError::NoBrokers);
-    }
-    for broker in &config.brokers {
-        check_host_port("kafka output: broker", broker)?;
-    }
-    check_topic_template(&config.topic)?;
-    check_range(
-        "kafka output: message_timeout_ms",
-        config.message_timeout_ms,
-        1_000..=3_600_000,
-    )?;
-    check_range(
-        "kafka output: queue_max_messages",
-        config.queue_max_messages,
-        1..=10_000_000,
-    )?;
-    check_range(
-        "kafka output: queue_max_kbytes",
-        config.queue_max_kbytes,
-        1..=2_097_151,
-    )?;
-    for key in config.properties.0.keys() {
-        if KAFKA_FIXED_PROPERTIES.contains(&key.as_str()) {
-            return Err(OutputSettingError::FixedProperty(key.clone()));
-        }
-    }
     Ok(())
 }
 
@@ -622,6 +511,9 @@ pub enum SubscriptionError {
     Invalid(PathBuf, String),
     #[error("{0}: {1}")]
     Output(PathBuf, OutputSettingError),
+    /// A stored subscription whose outputs the node's `[outputs]` policy does not allow.
+    #[error("{0}: refused by this node's [outputs] policy: {1}")]
+    Policy(PathBuf, crate::output_policy::PolicyError),
     #[error("more than {MAX_SUBSCRIPTIONS} subscription files; the rest are not read")]
     TooMany,
 }

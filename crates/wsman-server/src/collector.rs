@@ -136,7 +136,7 @@ impl CollectorService {
             store,
             shared,
             shared_state: Mutex::default(),
-            outputs: Outputs::new(),
+            outputs: Outputs::with_secrets(config_dir.join("secrets")),
             deliveries: Mutex::new(HashMap::new()),
             metrics: CollectorMetrics::default(),
             body_refusals: Default::default(),
