@@ -392,3 +392,85 @@ fn read_bounded(path: &Path) -> std::io::Result<String> {
     }
     Ok(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `load` logs, and its answer, for a `collector.toml` whose `[bookmarks]` connects
+    /// with `connection` and has `more` lines.
+    fn load_logged(connection: &str, more: &str) -> (Backend, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("collector.toml"),
+            format!("[bookmarks]\nbackend = \"postgres\"\nconnection = \"{connection}\"\n{more}"),
+        )
+        .expect("collector.toml");
+        let logs = Logs::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
+        let backend = tracing::subscriber::with_default(subscriber, || {
+            load(dir.path(), Path::new("/unused.sqlite"))
+        })
+        .expect("settings");
+        let text = String::from_utf8_lossy(&logs.0.lock().expect("logs")).into_owned();
+        (backend, text)
+    }
+
+    /// The formatted log lines written while a test's subscriber is the default.
+    #[derive(Clone, Default)]
+    struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("logs").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+        type Writer = Logs;
+        fn make_writer(&'a self) -> Logs {
+            self.clone()
+        }
+    }
+
+    fn tls_of(backend: &Backend) -> bool {
+        match backend {
+            Backend::Postgres(settings) => settings.tls,
+            Backend::Sqlite { .. } => panic!("not PostgreSQL"),
+        }
+    }
+
+    #[test]
+    fn off_loopback_tls_is_the_default_and_the_opt_out_is_logged() {
+        let remote = "host=db.example.com user=wec dbname=wec";
+        let (backend, logs) = load_logged(remote, "");
+        assert!(tls_of(&backend), "a remote database is verified by default");
+        assert!(!logs.contains("tls = false"), "{logs}");
+        let (backend, _) = load_logged("host=127.0.0.1,db.example.com user=wec dbname=wec", "");
+        assert!(tls_of(&backend), "one remote host is enough");
+        for local in [
+            "host=127.0.0.1 user=wec dbname=wec",
+            "host=localhost user=wec dbname=wec",
+            "host=::1 user=wec dbname=wec",
+            "host=/run/postgresql user=wec dbname=wec",
+        ] {
+            let (backend, logs) = load_logged(local, "");
+            assert!(!tls_of(&backend), "{local}: loopback keeps the old default");
+            assert!(!logs.contains("tls = false"), "{logs}");
+        }
+        // The opt-out is explicit, and said at every start.
+        let (backend, logs) = load_logged(remote, "tls = false\n");
+        assert!(!tls_of(&backend));
+        assert!(
+            logs.contains("WARN") && logs.contains("tls = false") && logs.contains("db.example.com"),
+            "{logs}"
+        );
+    }
+}
