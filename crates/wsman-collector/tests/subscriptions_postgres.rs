@@ -188,8 +188,7 @@ fn a_row_does_only_what_the_nodes_outputs_policy_allows() {
         "{QUERY}[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}\"\nformat = \"raw\"\n",
         outside.display()
     );
-    let exfil =
-        format!("{QUERY}[[outputs]]\ntype = \"tcp\"\naddress = \"{undeclared}\"\n");
+    let exfil = format!("{QUERY}[[outputs]]\ntype = \"tcp\"\naddress = \"{undeclared}\"\n");
     let good = format!(
         "{QUERY}[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n",
         allowed.display()
@@ -242,7 +241,10 @@ fn a_row_does_only_what_the_nodes_outputs_policy_allows() {
             })
             .expect("written");
     }
-    assert!(allowed.join("web01.xml").is_file(), "the allowed row is served");
+    assert!(
+        allowed.join("web01.xml").is_file(),
+        "the allowed row is served"
+    );
     assert_eq!(std::fs::read_dir(&outside).expect("outside").count(), 0);
     assert_eq!(
         receiver.accept().map(|_| ()).map_err(|e| e.kind()),

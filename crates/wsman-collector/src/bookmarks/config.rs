@@ -469,7 +469,9 @@ mod tests {
         let (backend, logs) = load_logged(remote, "tls = false\n");
         assert!(!tls_of(&backend));
         assert!(
-            logs.contains("WARN") && logs.contains("tls = false") && logs.contains("db.example.com"),
+            logs.contains("WARN")
+                && logs.contains("tls = false")
+                && logs.contains("db.example.com"),
             "{logs}"
         );
     }

@@ -55,7 +55,10 @@ fn node(server: &Postgres, ca_dir: &Path) -> (ConfigDir, u16, PathBuf) {
 fn allow_file_outputs(config: &ConfigDir, dir: &Path) {
     let file = config.path().join("collector.toml");
     let mut text = std::fs::read_to_string(&file).expect("collector.toml");
-    text.push_str(&format!("[outputs]\nfile_directories = [\"{}\"]\n", dir.display()));
+    text.push_str(&format!(
+        "[outputs]\nfile_directories = [\"{}\"]\n",
+        dir.display()
+    ));
     std::fs::write(&file, text).expect("collector.toml");
 }
 
