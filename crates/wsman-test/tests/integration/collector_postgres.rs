@@ -380,9 +380,10 @@ fn a_collector_serves_a_row_only_within_its_outputs_policy() {
     }
     server.psql("UPDATE wec_subscription_generation SET generation = generation + 1");
     let guard = std::time::Instant::now();
+    // Read, then served: the refusals are logged between the two lines.
     while !daemon
         .stderr()
-        .contains("subscriptions read from the shared store generation=1")
+        .contains("collector subscriptions loaded subscriptions=1")
     {
         assert!(
             guard.elapsed() < std::time::Duration::from_secs(60),
@@ -394,7 +395,7 @@ fn a_collector_serves_a_row_only_within_its_outputs_policy() {
     let log = daemon.stderr();
     assert!(log.contains("generation=1 stored=1"), "{log}");
     for reason in [
-        "plugin.toml: kafka output: property \\\"plugin.library.paths\\\" is not one a subscription may set",
+        "plugin.toml: kafka output: property \"plugin.library.paths\" is not one a subscription may set",
         "cron.toml: refused by this node's [outputs] policy: file output",
         "exfil.toml: refused by this node's [outputs] policy: tcp output",
     ] {
