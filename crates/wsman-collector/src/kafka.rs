@@ -152,7 +152,7 @@ pub fn cluster_key(config: &KafkaConfig, secrets: &KafkaSecrets) -> String {
 }
 
 /// librdkafka's settings for a cluster: ours (the delivery guarantee), then the configured
-/// properties (each on the allow list, `crate::kafka_config`) and the secrets read for it.
+/// properties (each on the allow list, `crate::output_settings`) and the secrets read for it.
 pub fn client_config(config: &KafkaConfig, secrets: &KafkaSecrets) -> ClientConfig {
     let mut client = ClientConfig::new();
     client

@@ -17,14 +17,16 @@
 //! output uses journald's own socket, and it holds no password (a secret is named, and read from
 //! the node's `DIR/secrets/NAME`). Nothing listed: a row may have only journal outputs. Files of
 //! `DIR/subscriptions` are root's and keep their freedom; the Kafka property allow list
-//! ([`crate::kafka_config`]) is the same for both.
+//! ([`crate::output_settings`]) is the same for both.
 
 use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::kafka_config::{KAFKA_FILE_PROPERTIES, KAFKA_SECRET_PROPERTIES};
-use crate::subscriptions::{check_host_port, valid_name, OutputConfig};
+use crate::output_settings::{
+    check_host_port, OutputConfig, OutputSettingError, KAFKA_FILE_PROPERTIES,
+    KAFKA_SECRET_PROPERTIES,
+};
 
 /// The node's `[outputs]`: what a stored subscription's outputs may reach.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -67,42 +69,7 @@ pub enum PolicySettingError {
     #[error("[outputs] {0:?} is not an absolute directory without ..")]
     Directory(PathBuf),
     #[error("[outputs] destinations: {0}")]
-    Destination(#[from] crate::subscriptions::OutputSettingError),
-}
-
-/// Why a secret file could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum SecretError {
-    #[error("secret {0:?}: not a secret name (1 to 64 of A-Z a-z 0-9 . _ -)")]
-    Name(String),
-    #[error("secret {0:?}: this collector has no secrets directory")]
-    NoDirectory(String),
-    #[error("secret {name:?}: {source}")]
-    Read {
-        name: String,
-        source: Box<crate::bookmarks::config::SettingsError>,
-    },
-    #[error("secret {0:?}: the file is empty")]
-    Empty(String),
-}
-
-/// Read secret `name` of `dir` (`DIR/secrets/NAME`), a file no one but its owner may read;
-/// its last line break dropped. The value is never logged.
-pub fn read_secret(dir: Option<&Path>, name: &str) -> Result<String, SecretError> {
-    if !valid_name(name) {
-        return Err(SecretError::Name(name.to_owned()));
-    }
-    let dir = dir.ok_or_else(|| SecretError::NoDirectory(name.to_owned()))?;
-    let path = dir.join(name);
-    let text = crate::bookmarks::config::read_private(&path).map_err(|e| SecretError::Read {
-        name: name.to_owned(),
-        source: Box::new(e),
-    })?;
-    let value = text.trim_end_matches(['\n', '\r']);
-    if value.is_empty() {
-        return Err(SecretError::Empty(name.to_owned()));
-    }
-    Ok(value.to_owned())
+    Destination(#[from] OutputSettingError),
 }
 
 /// Whether `path` is absolute, has no `..` and lies strictly under one of `directories`.
@@ -237,6 +204,3 @@ impl OutputsPolicy {
         Ok(())
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -9,11 +9,13 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::journal::JournalOutput;
+use crate::kafka::KafkaOutputError;
 use crate::kafka::{KafkaCluster, KafkaOutput};
 use crate::output::{FileOutput, FileOutputs};
-use crate::output_policy::{read_secret, SecretError};
 use crate::outputs::{Batch, Output, OutputError, MAX_IN_FLIGHT_BATCHES};
 use crate::redis::RedisOutput;
+use crate::resp::UrlError;
+use crate::secrets::{read_secret, SecretError};
 use crate::subscriptions::{KafkaConfig, OutputConfig, RedisConfig, SubscriptionSet};
 use crate::tcp::TcpOutput;
 
@@ -81,6 +83,17 @@ pub struct Outputs {
     secrets: Option<PathBuf>,
 }
 
+/// Why a Kafka or Redis output did not start.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Kafka(#[from] KafkaOutputError),
+    #[error(transparent)]
+    Redis(#[from] UrlError),
+}
+
 /// The lines of outputs that could not start, and each as an output that answers 503.
 struct Problems(Vec<String>);
 
@@ -131,7 +144,7 @@ impl Outputs {
                                     subscription.name,
                                     kafka.brokers.join(",")
                                 );
-                                problems.not_started(output, reason)
+                                problems.not_started(output, reason.to_string())
                             }
                         }
                     }
@@ -147,7 +160,7 @@ impl Outputs {
                         Ok(output) => Arc::new(output),
                         Err(reason) => {
                             let output = format!("redis output of {}", subscription.name);
-                            problems.not_started(output, reason)
+                            problems.not_started(output, reason.to_string())
                         }
                     },
                     OutputConfig::Journal(journal) => Arc::new(JournalOutput::new(journal)),
@@ -171,29 +184,28 @@ impl Outputs {
         kafka: &KafkaConfig,
         previous: &HashMap<String, Arc<KafkaCluster>>,
         clusters: &mut HashMap<String, Arc<KafkaCluster>>,
-    ) -> Result<Arc<dyn Output>, String> {
+    ) -> Result<Arc<dyn Output>, StartError> {
         let secrets = kafka
             .secrets
             .iter()
             .map(|(property, name)| Ok((property.clone(), self.secret(name)?)))
-            .collect::<Result<Vec<_>, SecretError>>()
-            .map_err(|e| e.to_string())?;
+            .collect::<Result<Vec<_>, SecretError>>()?;
         let key = crate::kafka::cluster_key(kafka, &secrets);
         let cluster = match clusters.get(&key).or_else(|| previous.get(&key)) {
             Some(cluster) => Arc::clone(cluster),
-            None => Arc::new(KafkaCluster::start(kafka, &secrets).map_err(|e| e.to_string())?),
+            None => Arc::new(KafkaCluster::start(kafka, &secrets)?),
         };
         clusters.insert(key, Arc::clone(&cluster));
         Ok(Arc::new(KafkaOutput::new(cluster, kafka)))
     }
 
     /// A Redis output with the password its `password_secret` names, or why not.
-    fn redis(&self, redis: &RedisConfig) -> Result<RedisOutput, String> {
+    fn redis(&self, redis: &RedisConfig) -> Result<RedisOutput, StartError> {
         let password = match &redis.password_secret {
-            Some(name) => Some(self.secret(name).map_err(|e| e.to_string())?),
+            Some(name) => Some(self.secret(name)?),
             None => None,
         };
-        RedisOutput::start(redis, password).map_err(|e| e.to_string())
+        Ok(RedisOutput::start(redis, password)?)
     }
 
     fn secret(&self, name: &str) -> Result<String, SecretError> {

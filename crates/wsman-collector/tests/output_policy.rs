@@ -1,10 +1,12 @@
-//! The policy's checks on subscriptions as their text gives them.
+//! The node's outputs policy (`[outputs]`) on subscriptions as their text gives them, the
+//! Kafka property allow list every subscription passes, and the secret files outputs name.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
-use super::*;
-use crate::subscriptions::{parse, SubscriptionError};
+use wsman_collector::output_policy::{OutputsPolicy, PolicyError};
+use wsman_collector::secrets::{read_secret, SecretError};
+use wsman_collector::subscriptions::{parse, OutputConfig, OutputSettingError, SubscriptionError};
 
 const QUERY: &str =
     r#"query = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'"#;
@@ -166,7 +168,7 @@ fn kafka_properties_pass_an_allow_list_from_files_and_rows_alike() {
         assert!(
             matches!(
                 &error,
-                SubscriptionError::Output(_, crate::subscriptions::OutputSettingError::PropertyNotAllowed(k)) if k == refused
+                SubscriptionError::Output(_, OutputSettingError::PropertyNotAllowed(k)) if k == refused
             ),
             "{refused}: {error}"
         );
