@@ -23,10 +23,10 @@
 //! ([`crate::output_policy`]).
 
 use std::os::unix::fs::PermissionsExt;
-
-use crate::output_policy::{OutputsPolicy, PolicySettingError};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::output_policy::{OutputsPolicy, PolicySettingError};
 
 /// Heartbeat intervals a forwarder may stay silent before it counts as silent
 /// (the `fleet` module), unless `[clients] silent_after_heartbeats` says otherwise.
