@@ -1,6 +1,6 @@
 //! What a subscription read from a shared store (a PostgreSQL row) may make this node do: the
-//! node's own outputs policy, `[outputs]` of `DIR/collector.toml`, and the secret files of
-//! `DIR/secrets`.
+//! node's own outputs policy, `[outputs]` of `DIR/collector.toml` (the secrets outputs name are
+//! files of the node's `DIR/secrets`: [`crate::secrets`]).
 //!
 //! ```toml
 //! [outputs]
