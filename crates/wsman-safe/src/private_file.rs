@@ -60,6 +60,23 @@ impl PrivateFileError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::Io(error) if error.kind() == io::ErrorKind::NotFound)
     }
+
+    /// As an I/O error, for a caller whose error type has no place for the refusal: the I/O
+    /// error itself, or the refusal as `PermissionDenied` (link, type, owner, mode) or
+    /// `InvalidData` (size, text).
+    pub fn into_io(self) -> io::Error {
+        let kind = match &self {
+            Self::Io(_) => io::ErrorKind::Other,
+            Self::Link | Self::NotAFile | Self::Owner { .. } | Self::Mode { .. } => {
+                io::ErrorKind::PermissionDenied
+            }
+            Self::TooLarge { .. } | Self::NotText => io::ErrorKind::InvalidData,
+        };
+        match self {
+            Self::Io(error) => error,
+            refusal => io::Error::new(kind, refusal),
+        }
+    }
 }
 
 /// The bytes of the secret file `path`: a regular file owned by the process's effective user or
