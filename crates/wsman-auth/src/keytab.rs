@@ -25,7 +25,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-
 /// Largest keytab accepted: a real one holds a few dozen entries of about 100 bytes.
 pub const MAX_KEYTAB_BYTES: usize = 1024 * 1024;
 /// Most entries (holes not counted) accepted in one keytab.

@@ -6,8 +6,8 @@ use std::fmt;
 
 use crate::error::ClientError;
 
-pub use wsman_safe::http::{Scheme, DEFAULT_PATH};
 use wsman_safe::http::HttpAddress;
+pub use wsman_safe::http::{Scheme, DEFAULT_PATH};
 
 /// A parsed WS-Management endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,12 +39,11 @@ impl Endpoint {
     /// Parse a `-r:` value. `use_ssl` (`-usessl`) selects HTTPS for forms without a scheme;
     /// combined with an explicit `http://` URL it is refused as contradictory.
     pub fn parse(input: &str, use_ssl: bool) -> Result<Self, ClientError> {
-        let address = HttpAddress::parse(input, use_ssl).map_err(|reason| {
-            ClientError::InvalidEndpoint {
+        let address =
+            HttpAddress::parse(input, use_ssl).map_err(|reason| ClientError::InvalidEndpoint {
                 input: input.to_owned(),
                 reason: reason.to_string(),
-            }
-        })?;
+            })?;
         Ok(Self {
             scheme: address.scheme,
             host: address.host,

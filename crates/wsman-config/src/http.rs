@@ -197,11 +197,7 @@ mod tests {
         let range = |s: &str| IpRange::parse_range(s).unwrap();
         assert_eq!(
             ranges,
-            vec![
-                range("127.0.0.1"),
-                range("10.0.0.1-10.0.0.9"),
-                range("::1")
-            ]
+            vec![range("127.0.0.1"), range("10.0.0.1-10.0.0.9"), range("::1")]
         );
         let mut out = String::new();
         layer.render(&mut out);

@@ -2,7 +2,6 @@
 //! network, so it is read only when no one but its owner can read it (mode 0600), as the
 //! keytab is.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -153,18 +152,22 @@ impl BmcConfig {
     /// Read and check one `bmc.toml`.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
         let path_ = || path.to_owned();
-        let text = wsman_safe::read_private_text(path, MAX_FILE_BYTES).map_err(|error| match error {
-            PrivateFileError::Mode { mode } => ConfigError::Mode { path: path_(), mode },
-            PrivateFileError::TooLarge { .. } => ConfigError::TooLarge { path: path_() },
-            PrivateFileError::Io(source) => ConfigError::Io {
-                path: path_(),
-                source,
-            },
-            source => ConfigError::NotPrivate {
-                path: path_(),
-                source,
-            },
-        })?;
+        let text =
+            wsman_safe::read_private_text(path, MAX_FILE_BYTES).map_err(|error| match error {
+                PrivateFileError::Mode { mode } => ConfigError::Mode {
+                    path: path_(),
+                    mode,
+                },
+                PrivateFileError::TooLarge { .. } => ConfigError::TooLarge { path: path_() },
+                PrivateFileError::Io(source) => ConfigError::Io {
+                    path: path_(),
+                    source,
+                },
+                source => ConfigError::NotPrivate {
+                    path: path_(),
+                    source,
+                },
+            })?;
         Self::parse(&text).map_err(|source| ConfigError::Invalid {
             path: path.to_owned(),
             source,
@@ -216,6 +219,7 @@ impl BmcConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
 
     #[test]
     fn network_bmc_with_default_port() {

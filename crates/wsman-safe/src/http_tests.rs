@@ -8,10 +8,16 @@ fn ok(input: &str) -> HttpAddress {
 #[test]
 fn defaults_are_winrm_s() {
     let a = ok("http://siem.example.com/events");
-    assert_eq!((a.scheme, a.host.as_str(), a.port), (Scheme::Http, "siem.example.com", 5985));
+    assert_eq!(
+        (a.scheme, a.host.as_str(), a.port),
+        (Scheme::Http, "siem.example.com", 5985)
+    );
     assert_eq!(ok("https://h").port, 5986);
     assert_eq!(ok("h").scheme, Scheme::Http);
-    assert_eq!(HttpAddress::parse("h", true).expect("parses").scheme, Scheme::Https);
+    assert_eq!(
+        HttpAddress::parse("h", true).expect("parses").scheme,
+        Scheme::Https
+    );
     assert_eq!(ok("http://[::1]:8080/x").to_string(), "http://[::1]:8080/x");
     assert_eq!(ok("HTTPS://h").to_string(), "https://h:5986/wsman");
 }

@@ -16,6 +16,4 @@ pub mod net;
 mod private_file;
 
 pub use atomic::write_atomic;
-pub use private_file::{
-    read_private, read_private_owned_by, read_private_text, PrivateFileError,
-};
+pub use private_file::{read_private, read_private_owned_by, read_private_text, PrivateFileError};

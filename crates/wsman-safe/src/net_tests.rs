@@ -62,7 +62,10 @@ fn refused_forms() {
         "10.0.0.0/08x",
         "10.0.0.0/0008",
     ] {
-        assert!(IpRange::parse_cidr(bad, HostBits::Cleared).is_err(), "{bad:?}");
+        assert!(
+            IpRange::parse_cidr(bad, HostBits::Cleared).is_err(),
+            "{bad:?}"
+        );
     }
     for bad in ["", "10.0.0.9-10.0.0.1", "10.0.0.1-::1", "a-b", "10.0.0.1-"] {
         assert!(IpRange::parse_range(bad).is_err(), "{bad:?}");

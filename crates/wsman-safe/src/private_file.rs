@@ -124,11 +124,7 @@ fn open_no_follow(path: &Path) -> Result<File, PrivateFileError> {
 }
 
 /// The checks and the bounded read, on the file as opened (whatever its path names by now).
-fn read_opened(
-    file: &File,
-    max: u64,
-    owner: u32,
-) -> Result<Zeroizing<Vec<u8>>, PrivateFileError> {
+fn read_opened(file: &File, max: u64, owner: u32) -> Result<Zeroizing<Vec<u8>>, PrivateFileError> {
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(PrivateFileError::NotAFile);

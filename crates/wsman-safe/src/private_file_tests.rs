@@ -92,8 +92,12 @@ fn refuses_what_is_not_a_regular_file() {
     ));
     // A FIFO opens without blocking (no writer) and is then refused.
     let fifo = dir.path().join("fifo");
-    rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600))
-        .expect("mkfifo");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .expect("mkfifo");
     assert!(matches!(
         read_private(&fifo, 64),
         Err(PrivateFileError::NotAFile)

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use wsman_safe::net::IpRange;
 use wsman_proto::proxy_protocol::{self, Header, Parsed, ProxyHeaderError, SIGNATURE};
+use wsman_safe::net::IpRange;
 
 /// Longest time a balancer may take to send its header (it sends it at once, before any of
 /// the client's bytes).

@@ -59,20 +59,24 @@ pub enum PasswordFileError {
 /// then refused), judged on the opened file ([`wsman_safe::read_private_text`]).
 pub fn read(path: &Path) -> Result<String, PasswordFileError> {
     let path_ = || path.to_owned();
-    let text = wsman_safe::read_private_text(path, MAX_PASSWORD_FILE).map_err(|error| match error {
-        PrivateFileError::Link | PrivateFileError::NotAFile => {
-            PasswordFileError::NotRegular { path: path_() }
-        }
-        PrivateFileError::Mode { mode } => PasswordFileError::Mode { path: path_(), mode },
-        PrivateFileError::Io(source) => PasswordFileError::Open {
-            path: path_(),
-            source,
-        },
-        refused => PasswordFileError::Read {
-            path: path_(),
-            source: refused.into_io(),
-        },
-    })?;
+    let text =
+        wsman_safe::read_private_text(path, MAX_PASSWORD_FILE).map_err(|error| match error {
+            PrivateFileError::Link | PrivateFileError::NotAFile => {
+                PasswordFileError::NotRegular { path: path_() }
+            }
+            PrivateFileError::Mode { mode } => PasswordFileError::Mode {
+                path: path_(),
+                mode,
+            },
+            PrivateFileError::Io(source) => PasswordFileError::Open {
+                path: path_(),
+                source,
+            },
+            refused => PasswordFileError::Read {
+                path: path_(),
+                source: refused.into_io(),
+            },
+        })?;
     Ok(text.trim_end_matches(['\r', '\n']).to_owned())
 }
 

@@ -372,7 +372,10 @@ mod tests {
         assert!(load(dir.path(), Path::new("/x")).is_ok());
         private_file(&dir.path().join("collector.toml"), &toml(&link));
         let refused = load(dir.path(), Path::new("/x")).expect_err("a link");
-        assert!(matches!(refused, SettingsError::NotPrivate { .. }), "{refused}");
+        assert!(
+            matches!(refused, SettingsError::NotPrivate { .. }),
+            "{refused}"
+        );
 
         // collector.toml itself, with the password in its connection string, behind a link.
         let other = tempfile::tempdir().expect("dir");
@@ -384,9 +387,15 @@ mod tests {
         let config = tempfile::tempdir().expect("dir");
         symlink(&real, config.path().join("collector.toml")).expect("symlink");
         let refused = load(config.path(), Path::new("/x")).expect_err("a link");
-        assert!(matches!(refused, SettingsError::NotPrivate { .. }), "{refused}");
+        assert!(
+            matches!(refused, SettingsError::NotPrivate { .. }),
+            "{refused}"
+        );
         // Without a password the same link is an ordinary config file.
-        private_file(&real, &format!("[bookmarks]\nbackend = \"postgres\"\nconnection = \"{CONNECTION}\"\n"));
+        private_file(
+            &real,
+            &format!("[bookmarks]\nbackend = \"postgres\"\nconnection = \"{CONNECTION}\"\n"),
+        );
         assert!(load(config.path(), Path::new("/x")).is_ok());
     }
 }
