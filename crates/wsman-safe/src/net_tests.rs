@@ -89,15 +89,15 @@ proptest! {
     /// prints parses back to the same range.
     #[test]
     fn any_text(text in "\\PC{0,48}") {
-        for parsed in [
-            IpRange::parse_cidr(&text, HostBits::Refused),
-            IpRange::parse_cidr(&text, HostBits::Cleared),
-            IpRange::parse_range(&text),
-        ] {
-            if let Ok(range) = parsed {
-                prop_assert!(range.contains(range.first()));
-                prop_assert!(range.contains(range.last()));
-            }
+        let cidr = [HostBits::Refused, HostBits::Cleared]
+            .map(|host_bits| IpRange::parse_cidr(&text, host_bits));
+        for range in cidr.into_iter().flatten() {
+            prop_assert!(range.contains(range.first()) && range.contains(range.last()));
+            prop_assert_eq!(strict(&range.to_string()), range);
+        }
+        if let Ok(range) = IpRange::parse_range(&text) {
+            prop_assert!(range.contains(range.first()) && range.contains(range.last()));
+            prop_assert_eq!(IpRange::parse_range(&range.to_string()), Ok(range));
         }
     }
 
