@@ -25,8 +25,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use zeroize::Zeroize;
-
 /// Largest keytab accepted: a real one holds a few dozen entries of about 100 bytes.
 pub const MAX_KEYTAB_BYTES: usize = 1024 * 1024;
 /// Most entries (holes not counted) accepted in one keytab.
@@ -371,48 +369,34 @@ fn parse_entry(
     })
 }
 
-/// Read and check the keytab an operator configured: a regular file, not accessible to group
-/// or others, owned by `expected_owner` (the daemon's uid) or root, and a well-formed keytab.
-/// Blocking (file I/O). The bytes read are zeroed before returning.
+/// Read and check the keytab an operator configured: a regular file (not a link), not
+/// accessible to group or others, owned by `expected_owner` (the daemon's uid) or root, and a
+/// well-formed keytab ([`wsman_safe::read_private_owned_by`]: judged on the opened file, the
+/// bytes wiped when dropped). Blocking (file I/O).
 pub fn read_keytab_file(path: &Path, expected_owner: u32) -> Result<Keytab, KeytabFileError> {
-    use std::io::Read;
-    use std::os::unix::fs::MetadataExt;
-
-    let read_error = |source| KeytabFileError::Read {
+    use wsman_safe::PrivateFileError as Refused;
+    // One byte over the parser's limit, so that a larger file is the parser's `TooLarge`.
+    let limit = u64::try_from(MAX_KEYTAB_BYTES + 1).unwrap_or(u64::MAX);
+    let data = wsman_safe::read_private_owned_by(path, limit, expected_owner).map_err(|error| {
+        let path = path.to_owned();
+        match error {
+            Refused::Link | Refused::NotAFile => KeytabFileError::NotAFile(path),
+            Refused::Mode { mode } => KeytabFileError::TooOpen { path, mode },
+            Refused::Owner { owner, expected } => KeytabFileError::WrongOwner {
+                path,
+                owner,
+                expected,
+            },
+            other => KeytabFileError::Read {
+                path,
+                source: other.into_io(),
+            },
+        }
+    })?;
+    parse_keytab(&data).map_err(|source| KeytabFileError::Format {
         path: path.to_owned(),
         source,
-    };
-    let file = std::fs::File::open(path).map_err(read_error)?;
-    let metadata = file.metadata().map_err(read_error)?;
-    if !metadata.is_file() {
-        return Err(KeytabFileError::NotAFile(path.to_owned()));
-    }
-    let mode = metadata.mode() & 0o7777;
-    if mode & 0o077 != 0 {
-        return Err(KeytabFileError::TooOpen {
-            path: path.to_owned(),
-            mode,
-        });
-    }
-    if metadata.uid() != expected_owner && metadata.uid() != 0 {
-        return Err(KeytabFileError::WrongOwner {
-            path: path.to_owned(),
-            owner: metadata.uid(),
-            expected: expected_owner,
-        });
-    }
-    let mut data = Vec::new();
-    // One byte over the limit is enough to know it is too large.
-    let limit = u64::try_from(MAX_KEYTAB_BYTES + 1).unwrap_or(u64::MAX);
-    let read = file.take(limit).read_to_end(&mut data);
-    let parsed = read.map_err(read_error).and_then(|_| {
-        parse_keytab(&data).map_err(|source| KeytabFileError::Format {
-            path: path.to_owned(),
-            source,
-        })
-    });
-    data.zeroize();
-    parsed
+    })
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -365,6 +365,24 @@ fn file_checks_mode_owner_and_content() {
     ));
 }
 
+/// A link to a good keytab is refused: whoever may replace the link chooses the keys.
+#[test]
+fn a_keytab_that_is_a_link_is_refused() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("real.keytab");
+    std::fs::write(&path, encode(&[spec(&["HTTP", "h"], 2, 18)], 2)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let owner = std::fs::metadata(&path).unwrap().uid();
+    let link = dir.path().join("wsman.keytab");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    assert!(read_keytab_file(&path, owner).is_ok());
+    assert!(matches!(
+        read_keytab_file(&link, owner),
+        Err(KeytabFileError::NotAFile(_))
+    ));
+}
+
 fn arb_spec() -> impl Strategy<Value = Spec> {
     (
         proptest::collection::vec("[A-Za-z0-9.-]{0,20}", 1..4),

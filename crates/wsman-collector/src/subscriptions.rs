@@ -404,23 +404,19 @@ fn guid_text(parts: &[&str]) -> String {
     )
 }
 
-/// Set `enabled` in the subscription file `file`, rewriting it atomically (temporary file,
-/// fsync, rename). The line `enabled = ...` is replaced, or one is added at the top.
+/// Set `enabled` in the subscription file `file`, rewriting it atomically
+/// ([`wsman_safe::write_atomic`]: temporary file, fsync, rename, directory fsync). The line `enabled = ...` is replaced, or one is added at the top.
 pub fn set_enabled(file: &Path, enabled: bool) -> Result<(), SubscriptionError> {
     let io = |e| SubscriptionError::Io(file.into(), e);
     let text = std::fs::read_to_string(file).map_err(io)?;
     let out = with_enabled(&text, enabled);
     // The result must still be a valid subscription.
     parse(file, &out)?;
-    let temporary = file.with_extension("toml.tmp");
-    {
-        use std::io::Write as _;
-        let mut handle = std::fs::File::create(&temporary).map_err(io)?;
-        handle.write_all(out.as_bytes()).map_err(io)?;
-        handle.sync_all().map_err(io)?;
-    }
-    std::fs::rename(&temporary, file).map_err(io)?;
-    Ok(())
+    // The file keeps its mode (it may hold an output's credentials).
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(file).map_err(io)?.permissions(),
+    ) & 0o7777;
+    wsman_safe::write_atomic(file, out.as_bytes(), mode).map_err(io)
 }
 
 /// The subscription text `text` with `enabled` set: its line `enabled = ...` replaced, or one

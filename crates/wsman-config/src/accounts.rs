@@ -1,6 +1,7 @@
 //! `DIR/accounts.toml` on disk, for the service accounts of `wsman_auth::AccountStore`: the
-//! file is read only when it is safe (mode 0600 or stricter, at most
-//! [`MAX_ACCOUNTS_FILE_LEN`] bytes) into a buffer that is wiped when dropped, and every change
+//! file is read only when it is safe ([`wsman_safe::read_private_text`]: not a link, owned by
+//! the reader or root, mode 0600 or stricter, at most [`MAX_ACCOUNTS_FILE_LEN`] bytes) into a
+//! buffer that is wiped when dropped, and every change
 //! is made under a writers' lock (`accounts.toml.lock` in the runtime directory,
 //! [`crate::runtime::dir`]: a separate file because the data file is replaced by rename) with the same atomic write as `config.toml`.
 //!
@@ -8,8 +9,8 @@
 //! this module is only their file.
 
 use std::fs::File;
-use std::io::{self, Read as _};
-use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+use std::io;
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -72,36 +73,22 @@ impl AccountFile for AccountsFile {
 
     fn read(&self) -> Result<Option<Zeroizing<String>>, AccountError> {
         let path = &self.path;
-        let file = match File::open(path) {
-            Ok(file) => file,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(io_error(path)(error)),
-        };
-        let metadata = file.metadata().map_err(io_error(path))?;
-        let mode = metadata.permissions().mode();
-        if mode & 0o077 != 0 {
-            return Err(AccountError::InsecurePermissions {
+        // The file holds NT hashes: read through the opened file, wiped when dropped.
+        match wsman_safe::read_private_text(path, MAX_ACCOUNTS_FILE_LEN) {
+            Ok(text) => Ok(Some(text)),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(wsman_safe::PrivateFileError::Mode { mode }) => {
+                Err(AccountError::InsecurePermissions {
+                    path: path.to_owned(),
+                    mode,
+                })
+            }
+            Err(wsman_safe::PrivateFileError::TooLarge { max }) => Err(AccountError::TooLarge {
                 path: path.to_owned(),
-                mode: mode & 0o7777,
-            });
+                max,
+            }),
+            Err(other) => Err(io_error(path)(other.into_io())),
         }
-        // The file holds NT hashes: its text is wiped when dropped, like the hashes themselves.
-        // The buffer is sized up front so reading does not reallocate and leave unwiped copies
-        // behind.
-        let expected = metadata.len().min(MAX_ACCOUNTS_FILE_LEN) + 1;
-        let mut text = Zeroizing::new(String::with_capacity(
-            usize::try_from(expected).unwrap_or(0),
-        ));
-        file.take(MAX_ACCOUNTS_FILE_LEN + 1)
-            .read_to_string(&mut text)
-            .map_err(io_error(path))?;
-        if text.len() as u64 > MAX_ACCOUNTS_FILE_LEN {
-            return Err(AccountError::TooLarge {
-                path: path.to_owned(),
-                max: MAX_ACCOUNTS_FILE_LEN,
-            });
-        }
-        Ok(Some(text))
     }
 
     fn update(&self, change: AccountsChange<'_>) -> Result<(), AccountError> {

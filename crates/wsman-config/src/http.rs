@@ -15,7 +15,8 @@
 //! no address is trusted and no header is read.
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
+
+use wsman_safe::net::IpRange;
 
 /// HTTP.sys's default IdleConnectionTimeout, in seconds.
 pub const DEFAULT_IDLE_CONNECTION_TIMEOUT: u32 = 120;
@@ -31,7 +32,7 @@ pub struct HttpConfig {
     pub idle_connection_timeout: u32,
     /// Inclusive address ranges whose connections start with a PROXY protocol v2 header
     /// (empty: none).
-    pub proxy_protocol_from: Vec<(IpAddr, IpAddr)>,
+    pub proxy_protocol_from: Vec<IpRange>,
 }
 
 impl Default for HttpConfig {
@@ -45,7 +46,7 @@ impl Default for HttpConfig {
 
 /// `ProxyProtocolFrom`'s ranges: addresses and `first-last` ranges of one family, comma
 /// separated; `*` is refused (trusting every address lets any client name any address).
-fn parse_proxy_from(text: &str) -> Result<Vec<(IpAddr, IpAddr)>, HttpValueError> {
+fn parse_proxy_from(text: &str) -> Result<Vec<IpRange>, HttpValueError> {
     let mut out = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let v6 = part.contains(':');
@@ -193,14 +194,10 @@ mod tests {
             )
             .unwrap();
         let ranges = layer.resolve().proxy_protocol_from;
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let range = |s: &str| IpRange::parse_range(s).unwrap();
         assert_eq!(
             ranges,
-            vec![
-                (ip("127.0.0.1"), ip("127.0.0.1")),
-                (ip("10.0.0.1"), ip("10.0.0.9")),
-                (ip("::1"), ip("::1"))
-            ]
+            vec![range("127.0.0.1"), range("10.0.0.1-10.0.0.9"), range("::1")]
         );
         let mut out = String::new();
         layer.render(&mut out);

@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 
+use wsman_safe::net::IpRange;
+
 /// Why a filter does not parse.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -20,7 +22,7 @@ pub enum IpFilterError {
 pub enum IpFilter {
     Any,
     /// Inclusive ranges (a single address is a range of one); empty = no address.
-    List(Vec<(IpAddr, IpAddr)>),
+    List(Vec<IpRange>),
 }
 
 impl IpFilter {
@@ -51,12 +53,11 @@ impl IpFilter {
                     (a, a)
                 }
             };
-            if first > last {
-                return Err(IpFilterError::Reversed {
+            out.push(
+                IpRange::new(first, last).map_err(|_| IpFilterError::Reversed {
                     range: part.to_owned(),
-                });
-            }
-            out.push((first, last));
+                })?,
+            );
         }
         Ok(Self::List(out))
     }
@@ -65,9 +66,7 @@ impl IpFilter {
     pub fn allows(&self, ip: IpAddr) -> bool {
         match self {
             Self::Any => true,
-            Self::List(ranges) => ranges
-                .iter()
-                .any(|(a, b)| a.is_ipv6() == ip.is_ipv6() && *a <= ip && ip <= *b),
+            Self::List(ranges) => ranges.iter().any(|range| range.contains(ip)),
         }
     }
 }

@@ -5,6 +5,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use wsman_safe::net::IpRange;
+
 /// The `Address` key: `*`, `IP:a.b.c.d` or `IP:a.b.c.d-e.f.g.h` (IPv6 too).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ListenerAddress {
@@ -70,7 +72,7 @@ impl ListenerAddress {
         match self {
             Self::Any => true,
             Self::Ip(a) => *a == ip,
-            Self::Range(a, b) => a.is_ipv4() == ip.is_ipv4() && *a <= ip && ip <= *b,
+            Self::Range(a, b) => IpRange::new(*a, *b).is_ok_and(|range| range.contains(ip)),
         }
     }
 }

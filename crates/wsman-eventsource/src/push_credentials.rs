@@ -10,6 +10,8 @@
 //! subscription without an authentication profile sends no credentials and is not bounded
 //! here.
 
+use wsman_safe::http::HttpAddress;
+
 /// The hosts (`host` or `host:port`, compared without case) a subscriber other than root may
 /// have the daemon authenticate to. Empty (the default): root only.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -22,49 +24,16 @@ impl CredentialSubscribers {
         CredentialSubscribers { hosts }
     }
 
-    /// Whether the list names the host of `address` (an `http://` or `https://` URL): as
-    /// `host`, or as `host:port` with the port the address uses (its scheme's when it names
-    /// none).
+    /// Whether the list names the host of `address` as the delivery will connect to it: parsed
+    /// by the parser the delivery's connection uses ([`HttpAddress`], WinRM's default ports),
+    /// named as `host`, or as `host:port` with the port connected to. An address the delivery
+    /// could not use is named by nothing.
     pub fn names(&self, address: &str) -> bool {
-        let Some((host, port)) = host_and_port(address) else {
+        let Ok(target) = HttpAddress::parse(address, false) else {
             return false;
         };
-        let with_port = format!("{host}:{port}");
-        self.hosts
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(host) || h.eq_ignore_ascii_case(&with_port))
+        self.hosts.iter().any(|h| target.is_named_by(h))
     }
-}
-
-/// The host and port of an `http://` or `https://` address; `None` for anything else (another
-/// scheme, user information, no host).
-fn host_and_port(address: &str) -> Option<(&str, u16)> {
-    let (scheme, rest) = address.split_once("://")?;
-    let default_port = match scheme.to_ascii_lowercase().as_str() {
-        "http" => 80,
-        "https" => 443,
-        _ => return None,
-    };
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.contains('@') || authority.is_empty() {
-        return None;
-    }
-    // `[v6]:port`, `[v6]`, `host:port`, `host`.
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(v6) => {
-            let (host, after) = v6.split_once(']')?;
-            (host, after.strip_prefix(':'))
-        }
-        None => match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        },
-    };
-    let port = match port {
-        Some(port) => port.parse().ok()?,
-        None => default_port,
-    };
-    (!host.is_empty()).then_some((host, port))
 }
 
 #[cfg(test)]
@@ -82,21 +51,37 @@ mod tests {
             "https://SIEM.example.com:5986/wsman",
             "http://siem.example.com/events",
             "https://collector.example.com:5986/wsman",
+            // No port: the delivery connects to WinRM's HTTPS port, the one listed.
+            "https://collector.example.com/wsman",
             "http://[::1]:8080/x",
         ] {
             assert!(list.names(address), "{address}");
         }
         for address in [
-            "https://collector.example.com/wsman",
+            "https://collector.example.com:443/wsman",
             "https://collector.example.com:5985/wsman",
             "https://siem.example.com.evil.test/",
             "https://user@siem.example.com/",
             "ftp://siem.example.com/",
-            "siem.example.com",
             "https://other.example.com?siem.example.com",
         ] {
             assert!(!list.names(address), "{address}");
         }
         assert!(!CredentialSubscribers::default().names("https://siem.example.com/"));
+    }
+
+    /// The policy decides on the port the delivery connects to: an address without a port is
+    /// delivered to WinRM's port (5985 for http, as the delivery's parser says), so a list
+    /// naming port 80 does not let it through, and one naming 5985 does.
+    #[test]
+    fn the_port_is_the_one_the_delivery_connects_to() {
+        let port_80 = CredentialSubscribers::new(vec!["siem.example.com:80".into()]);
+        assert!(!port_80.names("http://siem.example.com/events"));
+        let winrm = CredentialSubscribers::new(vec!["siem.example.com:5985".into()]);
+        assert!(winrm.names("http://siem.example.com/events"));
+        assert_eq!(
+            HttpAddress::parse("http://siem.example.com/events", false).map(|a| a.port),
+            Ok(5985)
+        );
     }
 }

@@ -2,11 +2,11 @@
 //! network, so it is read only when no one but its owner can read it (mode 0600), as the
 //! keytab is.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use wsman_safe::PrivateFileError;
 use zeroize::Zeroizing;
 
 /// The file's name in the config dir.
@@ -92,6 +92,11 @@ pub enum ConfigError {
     Mode { path: PathBuf, mode: u32 },
     #[error("{path} is larger than {MAX_FILE_BYTES} bytes")]
     TooLarge { path: PathBuf },
+    #[error("{path} holds a password and {source}")]
+    NotPrivate {
+        path: PathBuf,
+        source: PrivateFileError,
+    },
     #[error("{path}: {source}")]
     Invalid { path: PathBuf, source: ParseError },
 }
@@ -146,24 +151,23 @@ impl BmcConfig {
 
     /// Read and check one `bmc.toml`.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let io = |source| ConfigError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let meta = std::fs::metadata(path).map_err(io)?;
-        let mode = meta.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            return Err(ConfigError::Mode {
-                path: path.to_owned(),
-                mode,
-            });
-        }
-        if meta.len() > MAX_FILE_BYTES {
-            return Err(ConfigError::TooLarge {
-                path: path.to_owned(),
-            });
-        }
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
+        let path_ = || path.to_owned();
+        let text =
+            wsman_safe::read_private_text(path, MAX_FILE_BYTES).map_err(|error| match error {
+                PrivateFileError::Mode { mode } => ConfigError::Mode {
+                    path: path_(),
+                    mode,
+                },
+                PrivateFileError::TooLarge { .. } => ConfigError::TooLarge { path: path_() },
+                PrivateFileError::Io(source) => ConfigError::Io {
+                    path: path_(),
+                    source,
+                },
+                source => ConfigError::NotPrivate {
+                    path: path_(),
+                    source,
+                },
+            })?;
         Self::parse(&text).map_err(|source| ConfigError::Invalid {
             path: path.to_owned(),
             source,
@@ -215,6 +219,7 @@ impl BmcConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
 
     #[test]
     fn network_bmc_with_default_port() {
@@ -282,5 +287,21 @@ mod tests {
         ));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         assert!(BmcConfig::load(dir.path()).expect("valid").is_some());
+    }
+
+    /// `bmc.toml` as a link to a private file is refused: the check is the opened file's, and
+    /// a link is not opened (whoever may replace it chooses the BMC and its password).
+    #[test]
+    fn a_link_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = dir.path().join("real.toml");
+        std::fs::write(&real, "address = \"h\"\nuser = \"u\"\npassword = \"p\"\n").expect("write");
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        std::os::unix::fs::symlink(&real, dir.path().join(FILE_NAME)).expect("symlink");
+        assert!(BmcConfig::read(&real).is_ok());
+        assert!(matches!(
+            BmcConfig::load(dir.path()),
+            Err(ConfigError::NotPrivate { .. })
+        ));
     }
 }

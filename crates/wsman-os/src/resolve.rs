@@ -6,6 +6,8 @@
 use std::ffi::CStr;
 use std::net::{IpAddr, ToSocketAddrs as _};
 
+use wsman_safe::net::canonical;
+
 /// Longest host name `getnameinfo` writes (`NI_MAXHOST`).
 const MAX_HOST: usize = 1025;
 
@@ -79,13 +81,6 @@ pub fn confirms(name: &str, ip: IpAddr) -> bool {
     (name, 0)
         .to_socket_addrs()
         .is_ok_and(|mut addresses| addresses.any(|a| canonical(a.ip()) == ip))
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
 }
 
 #[cfg(test)]

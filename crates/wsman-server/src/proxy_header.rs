@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use wsman_proto::proxy_protocol::{self, Header, Parsed, ProxyHeaderError, SIGNATURE};
+use wsman_safe::net::IpRange;
 
 /// Longest time a balancer may take to send its header (it sends it at once, before any of
 /// the client's bytes).
@@ -38,21 +39,9 @@ pub enum ProxyReadError {
     Untrusted,
 }
 
-/// Whether `ip` is one of the balancers in `trusted` (inclusive ranges).
-pub fn is_trusted(trusted: &[(IpAddr, IpAddr)], ip: IpAddr) -> bool {
-    let ip = canonical(ip);
-    trusted.iter().any(|(first, last)| {
-        let (first, last) = (canonical(*first), canonical(*last));
-        first.is_ipv4() == ip.is_ipv4() && first <= ip && ip <= last
-    })
-}
-
-/// An IPv4-mapped IPv6 address as IPv4 (a dual-stack socket reports them so).
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        IpAddr::V4(_) => ip,
-    }
+/// Whether `ip` is one of the balancers in `trusted` (IPv4-mapped addresses as IPv4).
+pub fn is_trusted(trusted: &[IpRange], ip: IpAddr) -> bool {
+    trusted.iter().any(|range| range.contains(ip))
 }
 
 /// Read a trusted balancer's header from `stream`, consuming exactly its bytes.
@@ -114,7 +103,8 @@ mod tests {
     #[test]
     fn trusted_ranges_match_either_family_and_mapped_addresses() {
         let ip = |s: &str| s.parse::<IpAddr>().expect("address");
-        let trusted = vec![(ip("10.0.0.1"), ip("10.0.0.9")), (ip("::1"), ip("::1"))];
+        let range = |s: &str| IpRange::parse_range(s).expect("range");
+        let trusted = vec![range("10.0.0.1-10.0.0.9"), range("::1")];
         assert!(is_trusted(&trusted, ip("10.0.0.5")));
         assert!(is_trusted(&trusted, ip("::ffff:10.0.0.9")));
         assert!(is_trusted(&trusted, ip("::1")));

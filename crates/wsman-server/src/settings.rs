@@ -25,7 +25,7 @@ pub struct ServiceSettings {
     pub idle_connection_timeout: std::time::Duration,
     /// `[HTTP] ProxyProtocolFrom`: load balancers whose connections start with a PROXY
     /// protocol v2 header naming the client (inclusive ranges; empty: none).
-    pub proxy_protocol_from: Vec<(std::net::IpAddr, std::net::IpAddr)>,
+    pub proxy_protocol_from: Vec<wsman_safe::net::IpRange>,
     pub max_packet_retrieval_time_seconds: u32,
     pub enumeration_timeout_ms: u32,
     pub allow_unencrypted: bool,

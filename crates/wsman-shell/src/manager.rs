@@ -168,13 +168,11 @@ impl ShellManager {
             .unwrap_or_else(PoisonError::into_inner) = limits;
     }
 
-    /// Creates a shell (WS-Transfer Create on `.../windows/shell/cmd`).
-    pub async fn create_shell(
-        &self,
-        owner: ShellOwner,
-        options: ShellOptions,
-    ) -> Result<ShellInfo, ShellError> {
-        let limits = self.limits();
+    /// The one admission check of every way a process starts (a shell, a PowerShell pool, a
+    /// process a method launches): refused while shutting down, while AllowRemoteShellAccess
+    /// is false, and for another account than the daemon's when it cannot switch users. The
+    /// quotas are counted after, under the registry lock.
+    pub(crate) fn admit(&self, owner: &ShellOwner, limits: &ShellLimits) -> Result<(), ShellError> {
         if self.inner.closing.load(Ordering::Acquire) {
             return Err(ShellError::ShuttingDown);
         }
@@ -187,6 +185,17 @@ impl ShellManager {
                 daemon_uid: self.inner.daemon_uid,
             });
         }
+        Ok(())
+    }
+
+    /// Creates a shell (WS-Transfer Create on `.../windows/shell/cmd`).
+    pub async fn create_shell(
+        &self,
+        owner: ShellOwner,
+        options: ShellOptions,
+    ) -> Result<ShellInfo, ShellError> {
+        let limits = self.limits();
+        self.admit(&owner, &limits)?;
         let id = match &options.shell_id {
             Some(value) => canonical_id(value).ok_or_else(|| ShellError::InvalidShellId {
                 value: value.clone(),

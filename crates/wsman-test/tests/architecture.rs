@@ -20,6 +20,8 @@ use serde_json::Value;
 mod lists;
 #[path = "architecture/module_graph.rs"]
 mod module_graph;
+#[path = "architecture/primitives.rs"]
+mod primitives;
 #[path = "architecture/routing.rs"]
 mod routing;
 #[path = "architecture/sizes.rs"]
@@ -208,16 +210,20 @@ fn transitive(graph: &BTreeMap<String, BTreeSet<String>>, start: &str) -> BTreeS
 /// Mirrors ARCHITECTURE.md's "Dependency direction".
 const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("wsman-proto", &[]),
+    ("wsman-safe", &[]),
     ("wsman-mac-beside", &[]),
-    ("wsman-auth", &["wsman-proto", "wsman-mac-beside"]),
-    ("wsman-config", &["wsman-proto", "wsman-auth"]),
-    ("wsman-os", &[]),
+    (
+        "wsman-auth",
+        &["wsman-proto", "wsman-mac-beside", "wsman-safe"],
+    ),
+    ("wsman-config", &["wsman-proto", "wsman-auth", "wsman-safe"]),
+    ("wsman-os", &["wsman-safe"]),
     ("wsman-gss", &["wsman-mac-beside"]),
     ("wsman-buffers", &[]),
     ("wsman-principal", &[]),
     ("wsman-work", &["wsman-os", "wsman-proto"]),
     ("wsman-systemd", &[]),
-    ("wsman-ipmi", &[]),
+    ("wsman-ipmi", &["wsman-safe"]),
     ("wsman-events", &["wsman-proto"]),
     (
         "wsman-journal",
@@ -231,9 +237,13 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-proto",
             "wsman-config",
             "wsman-principal",
+            "wsman-safe",
         ],
     ),
-    ("wsman-collector", &["wsman-events", "wsman-proto"]),
+    (
+        "wsman-collector",
+        &["wsman-events", "wsman-proto", "wsman-safe"],
+    ),
     (
         "wsman-shell",
         &["wsman-os", "wsman-buffers", "wsman-principal"],
@@ -264,11 +274,18 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-eventsource",
             "wsman-collector",
             "wsman-principal",
+            "wsman-safe",
         ],
     ),
     (
         "wsman-client",
-        &["wsman-proto", "wsman-auth", "wsman-gss", "wsman-buffers"],
+        &[
+            "wsman-proto",
+            "wsman-auth",
+            "wsman-gss",
+            "wsman-buffers",
+            "wsman-safe",
+        ],
     ),
     (
         "wsman-cli",
@@ -288,6 +305,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-auth",
             "wsman-proto",
             "wsman-os",
+            "wsman-safe",
         ],
     ),
     (

@@ -7,11 +7,11 @@
 //! directories it cannot write; every other file is read after the privileges are dropped.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
 use wsman_config::mgmt::{ManagedHost, MgmtSettings};
+use wsman_safe::PrivateFileError;
 
 /// The directory, in the config directory, of the passwords typed into the host form.
 pub const PASSWORDS_DIR: &str = "mgmt-passwords";
@@ -54,43 +54,28 @@ pub enum PasswordFileError {
     },
 }
 
-/// The password in `path`, its line end dropped: a regular file of mode 0600, opened without
-/// following a link (and without blocking on a FIFO, which is then refused).
+/// The password in `path`, its line end dropped: a regular file of mode 0600 owned by the
+/// reader or root, opened without following a link (and without blocking on a FIFO, which is
+/// then refused), judged on the opened file ([`wsman_safe::read_private_text`]).
 pub fn read(path: &Path) -> Result<String, PasswordFileError> {
-    let flags = nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(flags.bits())
-        .open(path)
-        .map_err(|source| match source.raw_os_error() {
-            Some(code) if code == nix::errno::Errno::ELOOP as i32 => {
-                PasswordFileError::NotRegular { path: path.into() }
+    let path_ = || path.to_owned();
+    let text =
+        wsman_safe::read_private_text(path, MAX_PASSWORD_FILE).map_err(|error| match error {
+            PrivateFileError::Link | PrivateFileError::NotAFile => {
+                PasswordFileError::NotRegular { path: path_() }
             }
-            _ => PasswordFileError::Open {
-                path: path.into(),
+            PrivateFileError::Mode { mode } => PasswordFileError::Mode {
+                path: path_(),
+                mode,
+            },
+            PrivateFileError::Io(source) => PasswordFileError::Open {
+                path: path_(),
                 source,
             },
-        })?;
-    let metadata = file.metadata().map_err(|source| PasswordFileError::Read {
-        path: path.into(),
-        source,
-    })?;
-    if !metadata.file_type().is_file() {
-        return Err(PasswordFileError::NotRegular { path: path.into() });
-    }
-    let mode = metadata.permissions().mode();
-    if mode & 0o077 != 0 {
-        return Err(PasswordFileError::Mode {
-            path: path.into(),
-            mode: mode & 0o7777,
-        });
-    }
-    let mut text = String::new();
-    file.take(MAX_PASSWORD_FILE)
-        .read_to_string(&mut text)
-        .map_err(|source| PasswordFileError::Read {
-            path: path.into(),
-            source,
+            refused => PasswordFileError::Read {
+                path: path_(),
+                source: refused.into_io(),
+            },
         })?;
     Ok(text.trim_end_matches(['\r', '\n']).to_owned())
 }
@@ -183,6 +168,7 @@ pub fn read_as_root(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
 
     fn secret_file(dir: &Path, name: &str, mode: u32) -> PathBuf {
         let path = dir.join(name);

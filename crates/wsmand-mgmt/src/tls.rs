@@ -2,9 +2,8 @@
 //! its addresses, kept in `DIR/mgmt-certs/`, renewed when it has under 30 days left or the
 //! names changed) or PEM files; and the rustls server configuration (TLS 1.2 and 1.3 only).
 
-use std::fs::{self, OpenOptions};
-use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::fs;
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -84,18 +83,7 @@ fn read_pem(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 fn write_file(path: &Path, data: &[u8], mode: u32) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&tmp)
-        .with_context(|| format!("create {}", tmp.display()))?;
-    file.write_all(data)?;
-    file.sync_all()?;
-    fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
-    Ok(())
+    wsman_safe::write_atomic(path, data, mode).with_context(|| format!("write {}", path.display()))
 }
 
 /// The generated certificate's files in `config_dir`, made or renewed as needed.
@@ -156,17 +144,6 @@ pub fn load(settings: &MgmtSettings, config_dir: &Path) -> anyhow::Result<Servic
         },
         _ => auto_certificate(config_dir, &certificate_names(settings))?,
     };
-    let key_mode = fs::metadata(&key_path)
-        .with_context(|| format!("stat {}", key_path.display()))?
-        .permissions()
-        .mode();
-    if key_mode & 0o077 != 0 {
-        bail!(
-            "{}: mode {:04o} lets other users read the private key; run `chmod 600` on it",
-            key_path.display(),
-            key_mode & 0o7777
-        );
-    }
     let cert_pem = read_pem(&cert_path)?;
     let chain: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_slice())
         .collect::<Result<_, _>>()
@@ -179,7 +156,9 @@ pub fn load(settings: &MgmtSettings, config_dir: &Path) -> anyhow::Result<Servic
         .map(|b| format!("{b:02X}"))
         .collect::<Vec<_>>()
         .join(":");
-    let key_pem = zeroize::Zeroizing::new(read_pem(&key_path)?);
+    // The private key: judged on the opened file (not a link, owned by us or root, 0600).
+    let key_pem = wsman_safe::read_private(&key_path, MAX_PEM_BYTES)
+        .with_context(|| format!("private key {}", key_path.display()))?;
     let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
         .with_context(|| format!("read {}", key_path.display()))?
         .with_context(|| format!("{}: no private key", key_path.display()))?;

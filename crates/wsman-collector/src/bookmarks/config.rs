@@ -22,11 +22,12 @@
 //! are read. The same file's `[outputs]` is the node's outputs policy
 //! ([`crate::output_policy`]).
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::output_policy::{OutputsPolicy, PolicySettingError};
+use wsman_safe::PrivateFileError;
+use zeroize::Zeroizing;
 
 /// Heartbeat intervals a forwarder may stay silent before it counts as silent
 /// (the `fleet` module), unless `[clients] silent_after_heartbeats` says otherwise.
@@ -171,13 +172,18 @@ pub enum SettingsError {
     },
     #[error("{} holds the bookmark database's password and is readable by others (mode {mode:o}): chmod 600 it", .file.display())]
     Readable { file: PathBuf, mode: u32 },
+    #[error("{} holds the bookmark database's password and {source}", .file.display())]
+    NotPrivate {
+        file: PathBuf,
+        source: wsman_safe::PrivateFileError,
+    },
 }
 
 /// The backend `DIR/collector.toml` names; SQLite at `default_sqlite` when the file or its
 /// `[bookmarks]` is absent. The error says what is wrong in words (never the password).
 pub fn load(config_dir: &Path, default_sqlite: &Path) -> Result<Backend, SettingsError> {
     let file = config_dir.join("collector.toml");
-    let Some(parsed) = read_file(&file)? else {
+    let Some((parsed, refusal)) = read_file(&file)? else {
         return Ok(Backend::Sqlite {
             path: default_sqlite.to_owned(),
         });
@@ -189,7 +195,7 @@ pub fn load(config_dir: &Path, default_sqlite: &Path) -> Result<Backend, Setting
         source,
     })?;
     let section = parsed.bookmarks.unwrap_or_default();
-    let mut backend = parse_section(section, &file, default_sqlite)?;
+    let mut backend = parse_section(section, &file, refusal, default_sqlite)?;
     if let Backend::Postgres(settings) = &mut backend {
         settings.outputs = policy;
     }
@@ -200,7 +206,7 @@ pub fn load(config_dir: &Path, default_sqlite: &Path) -> Result<Backend, Setting
 /// `[clients] silent_after_heartbeats` of `DIR/collector.toml` (read by the `fleet` module).
 pub fn silent_after(config_dir: &Path) -> Result<u32, SettingsError> {
     let file = config_dir.join("collector.toml");
-    let parsed = read_file(&file)?;
+    let parsed = read_file(&file)?.map(|(parsed, _)| parsed);
     silent_after_of(parsed.as_ref().and_then(|p| p.clients.as_ref()), &file)
 }
 
@@ -214,20 +220,32 @@ fn silent_after_of(clients: Option<&ClientsSection>, file: &Path) -> Result<u32,
     }
 }
 
-/// `DIR/collector.toml` parsed; `None` when there is none.
-fn read_file(file: &Path) -> Result<Option<File>, SettingsError> {
-    let text = match read_bounded(file) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(SettingsError::Read {
-                file: file.to_owned(),
-                source,
-            })
+/// `DIR/collector.toml` parsed, with why it is not a private file (`None` when it is, as
+/// [`wsman_safe::read_private`] judges the opened file whose text is parsed: a password may be
+/// in it only then); `None` when there is no file.
+#[allow(clippy::type_complexity)]
+fn read_file(file: &Path) -> Result<Option<(File, Option<PrivateFileError>)>, SettingsError> {
+    let read_error = |source| SettingsError::Read {
+        file: file.to_owned(),
+        source,
+    };
+    let (text, refusal) = match wsman_safe::read_private_text(file, MAX_FILE_BYTES) {
+        Ok(text) => (text, None),
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(
+            e @ (PrivateFileError::Link
+            | PrivateFileError::NotAFile
+            | PrivateFileError::Owner { .. }
+            | PrivateFileError::Mode { .. }),
+        ) => {
+            // Not a private file: read as any config file, and no password may be in it.
+            let text = read_bounded(file).map_err(read_error)?;
+            (Zeroizing::new(text), Some(e))
         }
+        Err(other) => return Err(read_error(other.into_io())),
     };
     toml::from_str(&text)
-        .map(Some)
+        .map(|parsed| Some((parsed, refusal)))
         .map_err(|source| SettingsError::Toml {
             file: file.to_owned(),
             source,
@@ -237,6 +255,7 @@ fn read_file(file: &Path) -> Result<Option<File>, SettingsError> {
 fn parse_section(
     section: Section,
     file: &Path,
+    refusal: Option<PrivateFileError>,
     default_sqlite: &Path,
 ) -> Result<Backend, SettingsError> {
     let file_ = || file.to_owned();
@@ -253,16 +272,12 @@ fn parse_section(
                     file: file_(),
                     source,
                 })?;
-            if connection.get_password().is_some() {
-                private(file)?;
+            if let (Some(_), Some(refusal)) = (connection.get_password(), refusal) {
+                return Err(not_private(file, refusal));
             }
             if let Some(password_file) = &section.password_file {
-                private(password_file)?;
-                let password =
-                    read_bounded(password_file).map_err(|source| SettingsError::Read {
-                        file: password_file.clone(),
-                        source,
-                    })?;
+                let password = wsman_safe::read_private_text(password_file, MAX_FILE_BYTES)
+                    .map_err(|error| not_private(password_file, error))?;
                 connection.password(password.trim_end_matches(['\n', '\r']));
             }
             if connection.get_user().is_none() {
@@ -351,31 +366,22 @@ pub fn on_loopback(connection: &tokio_postgres::Config) -> bool {
     addresses_loopback && hosts_loopback
 }
 
-/// The text of a file that holds a secret: refused when others may read it.
+/// The text of a file that holds a secret: refused unless the opened file is private
+/// ([`wsman_safe::read_private_text`]).
 pub fn read_private(path: &Path) -> Result<String, SettingsError> {
-    private(path)?;
-    read_bounded(path).map_err(|source| SettingsError::Read {
-        file: path.to_owned(),
-        source,
-    })
+    wsman_safe::read_private_text(path, MAX_FILE_BYTES)
+        .map(|text| text.to_string())
+        .map_err(|error| not_private(path, error))
 }
 
-/// Refuse a file that holds a secret and that others may read.
-fn private(path: &Path) -> Result<(), SettingsError> {
-    let mode = std::fs::metadata(path)
-        .map_err(|source| SettingsError::Read {
-            file: path.to_owned(),
-            source,
-        })?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(SettingsError::Readable {
-            file: path.to_owned(),
-            mode: mode & 0o777,
-        });
+/// The error of a file that holds a secret and is not private (or could not be read).
+fn not_private(path: &Path, error: PrivateFileError) -> SettingsError {
+    let file = path.to_owned();
+    match error {
+        PrivateFileError::Mode { mode } => SettingsError::Readable { file, mode },
+        PrivateFileError::Io(source) => SettingsError::Read { file, source },
+        source => SettingsError::NotPrivate { file, source },
     }
-    Ok(())
 }
 
 fn read_bounded(path: &Path) -> std::io::Result<String> {
@@ -474,5 +480,60 @@ mod tests {
                 && logs.contains("db.example.com"),
             "{logs}"
         );
+    }
+
+    use std::os::unix::fs::{symlink, PermissionsExt as _};
+
+    const CONNECTION: &str = "host=127.0.0.1 user=wec dbname=wec";
+
+    fn private_file(path: &Path, text: &str) {
+        std::fs::write(path, text).expect("write");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+
+    /// A password is read only from a file judged private on the opened file: a link to a
+    /// private file is not one (whoever may replace the link chooses what is read).
+    #[test]
+    fn a_password_behind_a_link_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let real = dir.path().join("real.password");
+        private_file(&real, "secret\n");
+        let link = dir.path().join("wec-db.password");
+        symlink(&real, &link).expect("symlink");
+        let toml = |password_file: &Path| {
+            format!(
+                "[bookmarks]\nbackend = \"postgres\"\nconnection = \"{CONNECTION}\"\npassword_file = \"{}\"\n",
+                password_file.display()
+            )
+        };
+        private_file(&dir.path().join("collector.toml"), &toml(&real));
+        assert!(load(dir.path(), Path::new("/x")).is_ok());
+        private_file(&dir.path().join("collector.toml"), &toml(&link));
+        let refused = load(dir.path(), Path::new("/x")).expect_err("a link");
+        assert!(
+            matches!(refused, SettingsError::NotPrivate { .. }),
+            "{refused}"
+        );
+
+        // collector.toml itself, with the password in its connection string, behind a link.
+        let other = tempfile::tempdir().expect("dir");
+        let real = other.path().join("real.toml");
+        private_file(
+            &real,
+            &format!("[bookmarks]\nbackend = \"postgres\"\nconnection = \"{CONNECTION} password=secret\"\n"),
+        );
+        let config = tempfile::tempdir().expect("dir");
+        symlink(&real, config.path().join("collector.toml")).expect("symlink");
+        let refused = load(config.path(), Path::new("/x")).expect_err("a link");
+        assert!(
+            matches!(refused, SettingsError::NotPrivate { .. }),
+            "{refused}"
+        );
+        // Without a password the same link is an ordinary config file.
+        private_file(
+            &real,
+            &format!("[bookmarks]\nbackend = \"postgres\"\nconnection = \"{CONNECTION}\"\n"),
+        );
+        assert!(load(config.path(), Path::new("/x")).is_ok());
     }
 }

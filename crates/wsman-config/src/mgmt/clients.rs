@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 
+use wsman_safe::net::{HostBits, IpRange, IpRangeError};
+
 use super::{invalid, ClientAccess, MgmtError, MgmtSettings};
 
 /// Why an entry of the client restrictions was refused.
@@ -17,60 +19,29 @@ pub enum ClientRuleError {
     NotADomain(String),
 }
 
-/// An address range of the client restrictions: `ADDR` or `ADDR/BITS`.
+/// An address range of the client restrictions: `ADDR` or `ADDR/BITS` (bits past the prefix
+/// cleared), the workspace's one range type ([`IpRange`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientNet {
-    address: IpAddr,
-    prefix: u8,
-}
+pub struct ClientNet(IpRange);
 
 impl ClientNet {
     /// Parses `ADDR` or `ADDR/BITS`, IPv4 or IPv6.
     pub fn parse(text: &str) -> Result<Self, ClientRuleError> {
         let text = text.trim();
-        let (address, prefix) = match text.split_once('/') {
-            Some((a, b)) => (a, Some(b)),
-            None => (text, None),
-        };
-        let address: IpAddr = address
-            .parse()
-            .map_err(|_| ClientRuleError::NotAnAddress(text.to_owned()))?;
-        let max = if address.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(bits) => bits
-                .parse::<u8>()
-                .ok()
-                .filter(|b| *b <= max)
-                .ok_or_else(|| ClientRuleError::PrefixLength {
+        IpRange::parse_cidr(text, HostBits::Cleared)
+            .map(Self)
+            .map_err(|error| match error {
+                IpRangeError::Prefix { max, .. } => ClientRuleError::PrefixLength {
                     text: text.to_owned(),
                     max,
-                })?,
-        };
-        Ok(Self { address, prefix })
+                },
+                _ => ClientRuleError::NotAnAddress(text.to_owned()),
+            })
     }
 
     /// True when `ip` is inside this range (IPv4-mapped IPv6 clients count as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        match (self.address, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(ip)
     }
 }
 
@@ -159,7 +130,7 @@ impl ClientRules {
             name.and_then(|name| list.iter().find(|d| in_domain(name, d)).cloned())
         };
         if let Some(net) = self.denied.iter().find(|n| n.contains(ip)) {
-            return ClientDecision::Denied(format!("DeniedClients {}/{}", net.address, net.prefix));
+            return ClientDecision::Denied(format!("DeniedClients {}", net.0));
         }
         if let Some(domain) = domain_of(&self.denied_domains) {
             return ClientDecision::Denied(format!(
@@ -168,10 +139,7 @@ impl ClientRules {
             ));
         }
         if let Some(net) = self.allowed.iter().find(|n| n.contains(ip)) {
-            return ClientDecision::Allowed(format!(
-                "AllowedClients {}/{}",
-                net.address, net.prefix
-            ));
+            return ClientDecision::Allowed(format!("AllowedClients {}", net.0));
         }
         if let Some(domain) = domain_of(&self.allowed_domains) {
             return ClientDecision::Allowed(format!(

@@ -69,19 +69,8 @@ impl ShellManager {
         command_line: &str,
         working_directory: Option<&Path>,
     ) -> Result<Launched, ShellError> {
-        if self.inner.closing.load(Ordering::Acquire) {
-            return Err(ShellError::ShuttingDown);
-        }
         let limits = self.limits();
-        if !limits.allow_remote_shell_access {
-            return Err(ShellError::RemoteShellAccessDisabled);
-        }
-        if !self.inner.switch_user && owner.run_as.uid != self.inner.daemon_uid {
-            return Err(ShellError::RunAsNotPermitted {
-                uid: owner.run_as.uid,
-                daemon_uid: self.inner.daemon_uid,
-            });
-        }
+        self.admit(owner, &limits)?;
         if command_line.trim().is_empty() {
             return Err(ShellError::InvalidCommandLine {
                 reason: "the command is empty",
