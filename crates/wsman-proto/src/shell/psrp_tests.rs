@@ -107,7 +107,8 @@ fn a_pipeline_ends_with_the_last_fragment_of_its_state_message() {
 fn oversized_and_headless_fragments_are_refused() {
     let mut scanner = FragmentScanner::default();
     let mut big = fragment(1, 0, true, true, b"");
-    big[17..21].copy_from_slice(&((MAX_FRAGMENT + 1) as u32).to_be_bytes());
+    let blob_len = (MAX_FRAGMENT + 1) as u32;
+    big[FRAGMENT_HEADER - 4..FRAGMENT_HEADER].copy_from_slice(&blob_len.to_be_bytes());
     assert!(matches!(scanner.feed(&big), Err(FragmentError::TooLong(_))));
     let mut scanner = FragmentScanner::default();
     assert_eq!(
