@@ -508,10 +508,11 @@ impl FragmentScanner {
             let Some(bytes) = rest.get(..FRAGMENT_HEADER + header.blob_len) else {
                 break Ok(());
             };
-            let (message_type, ends_pipeline) = match track(&mut self.open, self.max_open, &header, bytes) {
-                Ok(seen) => seen,
-                Err(error) => break Err(error),
-            };
+            let (message_type, ends_pipeline) =
+                match track(&mut self.open, self.max_open, &header, bytes) {
+                    Ok(seen) => seen,
+                    Err(error) => break Err(error),
+                };
             out.push(Fragment {
                 header,
                 bytes: bytes.to_vec(),

@@ -129,7 +129,10 @@ fn every_message_type_is_psrpcores() {
     assert_eq!(ours.len(), message_type::ALL.len(), "a number twice");
     for (name, kind, _, _) in &recorded {
         let ours = message_type::name(*kind).unwrap().replace('_', "");
-        assert!(ours.eq_ignore_ascii_case(name), "{kind:#x}: {ours} / {name}");
+        assert!(
+            ours.eq_ignore_ascii_case(name),
+            "{kind:#x}: {ours} / {name}"
+        );
     }
 }
 
@@ -271,8 +274,14 @@ fn every_split_keeps_the_blob_and_numbers_the_rest_next() {
             assert_eq!(head.len(), size);
             let h = FragmentHeader::parse(&head).unwrap();
             let r = FragmentHeader::parse(&rest).unwrap();
-            assert_eq!((h.object_id, h.fragment_id, h.start, h.end), (7, 3, start, false));
-            assert_eq!((r.object_id, r.fragment_id, r.start, r.end), (7, 4, false, end));
+            assert_eq!(
+                (h.object_id, h.fragment_id, h.start, h.end),
+                (7, 3, start, false)
+            );
+            assert_eq!(
+                (r.object_id, r.fragment_id, r.start, r.end),
+                (7, 4, false, end)
+            );
             assert_eq!(h.blob_len + FRAGMENT_HEADER, head.len());
             assert_eq!(r.blob_len + FRAGMENT_HEADER, rest.len());
             let mut joined = head[FRAGMENT_HEADER..].to_vec();
@@ -288,13 +297,19 @@ fn renumbering_rewrites_only_the_ids() {
     let before = f.clone();
     renumber(&mut f, 9, 2);
     let h = FragmentHeader::parse(&f).unwrap();
-    assert_eq!((h.object_id, h.fragment_id, h.start, h.end), (9, 2, true, true));
+    assert_eq!(
+        (h.object_id, h.fragment_id, h.start, h.end),
+        (9, 2, true, true)
+    );
     assert_eq!(f[16..], before[16..]);
 }
 
 /// The lines of the fixture of psrpcore's messages: name, type, destination, fragments.
 fn psrpcore_messages() -> Vec<(String, u32, u32, Vec<u8>)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/psrpcore/messages.txt");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/psrpcore/messages.txt"
+    );
     let text = std::fs::read_to_string(path).unwrap();
     text.lines()
         .map(|line| {
@@ -303,7 +318,12 @@ fn psrpcore_messages() -> Vec<(String, u32, u32, Vec<u8>)> {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(fields[3])
                 .unwrap();
-            (fields[0].to_owned(), kind, fields[2].parse().unwrap(), bytes)
+            (
+                fields[0].to_owned(),
+                kind,
+                fields[2].parse().unwrap(),
+                bytes,
+            )
         })
         .collect()
 }

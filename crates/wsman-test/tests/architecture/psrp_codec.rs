@@ -17,7 +17,10 @@ fn message_types(codec: &str) -> Vec<u32> {
         .lines()
         .filter_map(|line| line.trim().strip_prefix("pub const "))
         .filter_map(|line| line.split("= 0x").nth(1))
-        .map(|hex| u32::from_str_radix(&hex.trim_end_matches(';').replace('_', ""), 16).unwrap())
+        .map(|hex| {
+            let digits = hex.trim_end_matches(';').replace('_', "");
+            u32::from_str_radix(&digits, 16).expect("a hexadecimal number")
+        })
         .collect()
 }
 
@@ -44,10 +47,8 @@ fn psrp_numbers_are_written_in_the_codec_alone() {
     assert_eq!(kinds.len(), 31, "the table of MS-PSRP 2.2.1");
     let mut needles: Vec<String> = kinds.into_iter().flat_map(spellings).collect();
     // The header layouts: their sizes, and the length field's place (bytes 17 to 21).
-    needles.extend(
-        ["FRAGMENT_HEADER: usize", "MESSAGE_HEADER: usize", "17..21"]
-            .map(str::to_owned),
-    );
+    needles
+        .extend(["FRAGMENT_HEADER: usize", "MESSAGE_HEADER: usize", "17..21"].map(str::to_owned));
     for needle in needles {
         let outside: Vec<String> = files_with(&needle)
             .into_iter()

@@ -120,8 +120,7 @@ impl Output {
 
     /// Cuts the first fragment so that its head is `size` bytes; false if it cannot be.
     fn cut_front(&mut self, size: usize) -> bool {
-        let Some((head, rest)) = self.fragments.front().and_then(|f| codec::split(f, size))
-        else {
+        let Some((head, rest)) = self.fragments.front().and_then(|f| codec::split(f, size)) else {
             return false;
         };
         let Some(h) = FragmentHeader::parse(&rest) else {
@@ -522,7 +521,10 @@ impl Lines {
     ) -> Result<(), HostFailure> {
         self.pending.extend_from_slice(data);
         let mut start = 0;
-        while let Some(at) = self.pending[self.scanned..].iter().position(|b| *b == b'\n') {
+        while let Some(at) = self.pending[self.scanned..]
+            .iter()
+            .position(|b| *b == b'\n')
+        {
             let end = self.scanned + at;
             each(&self.pending[start..end])?;
             start = end + 1;
