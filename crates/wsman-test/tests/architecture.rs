@@ -8,7 +8,8 @@
 //! when its lists of fuzz targets, benchmark scripts, scripts and docs disagree with the tree,
 //! or it grows past the length of a map; and when the catalog of engines is built anywhere but
 //! the daemon's one file, an engine adapter lives outside `engines/`, or the access check
-//! decides by resource (`architecture/routing.rs`).
+//! decides by resource (`architecture/routing.rs`); and when a PSRP header's layout or a message
+//! type's number is written outside the one PSRP codec (`architecture/psrp_codec.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ mod lists;
 mod module_graph;
 #[path = "architecture/primitives.rs"]
 mod primitives;
+#[path = "architecture/psrp_codec.rs"]
+mod psrp_codec;
 #[path = "architecture/routing.rs"]
 mod routing;
 #[path = "architecture/sizes.rs"]

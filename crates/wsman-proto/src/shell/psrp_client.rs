@@ -13,41 +13,19 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::psrp::{FragmentError, FragmentScanner, FRAGMENT_HEADER};
+pub use super::psrp::{
+    message_type, Fragmenter, Message, ShortMessage, MESSAGE_HEADER, TO_CLIENT, TO_SERVER,
+};
+use super::psrp::{FragmentError, FragmentScanner, FRAGMENT_HEADER, MAX_OPEN};
 use super::psrp_clixml::{self as clixml, ClixmlError, StateReport};
 
-/// MS-PSRP 2.2.1 message types this client sends or reads.
-pub mod message_type {
-    pub const SESSION_CAPABILITY: u32 = 0x0001_0002;
-    pub const INIT_RUNSPACEPOOL: u32 = 0x0001_0004;
-    pub const RUNSPACEPOOL_STATE: u32 = 0x0002_1005;
-    pub const CREATE_PIPELINE: u32 = 0x0002_1006;
-    pub const APPLICATION_PRIVATE_DATA: u32 = 0x0002_1009;
-    pub const RUNSPACEPOOL_INIT_DATA: u32 = 0x0002_100B;
-    pub const RUNSPACEPOOL_HOST_CALL: u32 = 0x0002_1100;
-    pub const PIPELINE_OUTPUT: u32 = 0x0004_1004;
-    pub const ERROR_RECORD: u32 = 0x0004_1005;
-    pub const PIPELINE_STATE: u32 = 0x0004_1006;
-    pub const DEBUG_RECORD: u32 = 0x0004_1007;
-    pub const VERBOSE_RECORD: u32 = 0x0004_1008;
-    pub const WARNING_RECORD: u32 = 0x0004_1009;
-    pub const PROGRESS_RECORD: u32 = 0x0004_1010;
-    pub const INFORMATION_RECORD: u32 = 0x0004_1011;
-    pub const PIPELINE_HOST_CALL: u32 = 0x0004_1100;
-}
-
-/// `Destination` of a message: to the client or to the server.
-pub const TO_CLIENT: u32 = 1;
-pub const TO_SERVER: u32 = 2;
-/// Bytes of a message header: destination, type, two GUIDs.
-pub const MESSAGE_HEADER: usize = 40;
 /// Largest fragment blob this client writes: PowerShell's own default (32 KiB).
 pub const MAX_BLOB: usize = 32 * 1024;
 /// Largest message the client reassembles (PowerShell's own default maximum received
 /// object size is 10 MiB; output beyond that is refused rather than buffered).
 pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 /// Messages being reassembled at once.
-pub const MAX_PARTIAL: usize = 64;
+pub const MAX_PARTIAL: usize = MAX_OPEN;
 
 /// Runspace pool states (MS-PSRP 2.2.3.4) a client acts on.
 pub mod pool_state {
@@ -69,172 +47,43 @@ pub mod pipeline_state {
 pub enum PsrpError {
     #[error("PSRP fragments: {0}")]
     Fragment(#[from] FragmentError),
-    #[error("a fragment of object {object} is out of order (id {got}, expected {expected})")]
-    OutOfOrder {
-        object: u64,
-        got: u64,
-        expected: u64,
-    },
     #[error("a message is longer than {MAX_MESSAGE} bytes")]
     TooLong,
-    #[error("more than {MAX_PARTIAL} messages are incomplete at once")]
-    TooManyPartial,
-    #[error("a message is shorter than its {MESSAGE_HEADER}-byte header")]
-    Short,
+    #[error(transparent)]
+    Short(#[from] ShortMessage),
     #[error("message type {0:#010x}: {1}")]
     Clixml(u32, ClixmlError),
 }
 
-/// One PSRP message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Message {
-    pub destination: u32,
-    pub message_type: u32,
-    /// The runspace pool's id.
-    pub rpid: Uuid,
-    /// The pipeline's id (nil for a pool message).
-    pub pid: Uuid,
-    /// The CLIXML, UTF-8.
-    pub data: Vec<u8>,
-}
-
-impl Message {
-    /// The message's bytes: little-endian numbers, GUIDs in .NET's byte order (MS-DTYP's: the
-    /// first three fields little-endian), as pwsh, pypsrp since 2019 and psrpcore write them
-    /// (pypsrp's 2018 recordings carry them in RFC 4122 order; see docs/windows-quirks.md).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(MESSAGE_HEADER + self.data.len());
-        out.extend_from_slice(&self.destination.to_le_bytes());
-        out.extend_from_slice(&self.message_type.to_le_bytes());
-        out.extend_from_slice(&self.rpid.to_bytes_le());
-        out.extend_from_slice(&self.pid.to_bytes_le());
-        out.extend_from_slice(&self.data);
-        out
-    }
-
-    /// Reads a whole message.
-    pub fn parse(bytes: &[u8]) -> Result<Self, PsrpError> {
-        let header = bytes.get(..MESSAGE_HEADER).ok_or(PsrpError::Short)?;
-        let word = |at: usize| {
-            u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
-        };
-        let guid = |at: usize| {
-            let mut raw = [0u8; 16];
-            raw.copy_from_slice(&header[at..at + 16]);
-            Uuid::from_bytes_le(raw)
-        };
-        Ok(Self {
-            destination: word(0),
-            message_type: word(4),
-            rpid: guid(8),
-            pid: guid(24),
-            data: bytes[MESSAGE_HEADER..].to_vec(),
-        })
-    }
-}
-
-/// Cuts messages into fragments; object ids count up from 1 for the life of the pool, as
-/// MS-PSRP 2.2.4 asks of a sender.
-#[derive(Debug)]
-pub struct Fragmenter {
-    next_object: u64,
-    max_blob: usize,
-}
-
-impl Default for Fragmenter {
-    fn default() -> Self {
-        Self::new(MAX_BLOB)
-    }
-}
-
-impl Fragmenter {
-    /// Fragments of at most `max_blob` bytes of message each (at least a message header, so
-    /// that a start fragment always holds its message's type).
-    pub fn new(max_blob: usize) -> Self {
-        Self {
-            next_object: 1,
-            max_blob: max_blob.max(MESSAGE_HEADER),
-        }
-    }
-
-    /// The fragments of `message`, each one whole fragment's bytes.
-    pub fn fragments(&mut self, message: &Message) -> Vec<Vec<u8>> {
-        let object = self.next_object;
-        self.next_object += 1;
-        let bytes = message.to_bytes();
-        let chunks: Vec<&[u8]> = bytes.chunks(self.max_blob).collect();
-        let last = chunks.len().saturating_sub(1);
-        let mut out = Vec::with_capacity(chunks.len());
-        for ((id, chunk), i) in (0u64..).zip(&chunks).zip(0..) {
-            let mut fragment = Vec::with_capacity(FRAGMENT_HEADER + chunk.len());
-            fragment.extend_from_slice(&object.to_be_bytes());
-            fragment.extend_from_slice(&id.to_be_bytes());
-            fragment.push(u8::from(i == 0) | (u8::from(i == last) << 1));
-            fragment.extend_from_slice(&(chunk.len() as u32).to_be_bytes());
-            fragment.extend_from_slice(chunk);
-            out.push(fragment);
-        }
-        out
-    }
-}
-
 /// Puts the server's fragments back into messages. Fragments of one object arrive in order
 /// (MS-PSRP 2.2.4); those of different objects may interleave. Bounded by [`MAX_MESSAGE`]
-/// and [`MAX_PARTIAL`].
+/// and the scanner's [`MAX_PARTIAL`].
 #[derive(Debug, Default)]
 pub struct Defragmenter {
     scanner: FragmentScanner,
-    /// Object id → (next fragment id, bytes so far).
-    partial: HashMap<u64, (u64, Vec<u8>)>,
+    /// Object id → bytes so far.
+    partial: HashMap<u64, Vec<u8>>,
 }
 
 impl Defragmenter {
-    /// Feeds stream bytes (any cut); returns every message they complete, in order.
+    /// Feeds stream bytes (any cut); returns every message they complete, in order. The
+    /// scanner has checked the fragments' order and capped the messages open.
     pub fn feed(&mut self, data: &[u8]) -> Result<Vec<Message>, PsrpError> {
         let mut out = Vec::new();
         for fragment in self.scanner.feed(data)? {
-            let header = &fragment.bytes[..FRAGMENT_HEADER];
-            let object = u64::from_be_bytes(header[0..8].try_into().unwrap_or_default());
-            let id = u64::from_be_bytes(header[8..16].try_into().unwrap_or_default());
-            let (start, end) = (header[16] & 1 != 0, header[16] & 2 != 0);
+            let (start, end) = (fragment.header.start, fragment.header.end);
             let blob = &fragment.bytes[FRAGMENT_HEADER..];
-            if start {
-                if id != 0 || self.partial.contains_key(&object) {
-                    return Err(PsrpError::OutOfOrder {
-                        object,
-                        got: id,
-                        expected: 0,
-                    });
-                }
-                if self.partial.len() >= MAX_PARTIAL {
-                    return Err(PsrpError::TooManyPartial);
-                }
-                self.partial.insert(object, (0, Vec::new()));
+            if start && end {
+                out.push(Message::parse(blob)?);
+                continue;
             }
-            let (next, bytes) = match self.partial.get_mut(&object) {
-                Some(entry) => entry,
-                None => {
-                    return Err(PsrpError::OutOfOrder {
-                        object,
-                        got: id,
-                        expected: 0,
-                    })
-                }
-            };
-            if *next != id {
-                return Err(PsrpError::OutOfOrder {
-                    object,
-                    got: id,
-                    expected: *next,
-                });
-            }
+            let bytes = self.partial.entry(fragment.header.object_id).or_default();
             if bytes.len() + blob.len() > MAX_MESSAGE {
                 return Err(PsrpError::TooLong);
             }
             bytes.extend_from_slice(blob);
-            *next += 1;
             if end {
-                if let Some((_, whole)) = self.partial.remove(&object) {
+                if let Some(whole) = self.partial.remove(&fragment.header.object_id) {
                     out.push(Message::parse(&whole)?);
                 }
             }

@@ -219,13 +219,13 @@ fn fragments_out_of_order_or_unbounded_are_refused() {
     let mut d = Defragmenter::default();
     assert!(matches!(
         d.feed(&pieces[1]),
-        Err(PsrpError::OutOfOrder { .. })
+        Err(PsrpError::Fragment(FragmentError::OutOfOrder { .. }))
     ));
     let mut d = Defragmenter::default();
     d.feed(&pieces[0]).unwrap();
     assert!(matches!(
         d.feed(&pieces[2]),
-        Err(PsrpError::OutOfOrder { .. })
+        Err(PsrpError::Fragment(FragmentError::OutOfOrder { .. }))
     ));
     let mut d = Defragmenter::default();
     let mut f = Fragmenter::new(10);
@@ -238,7 +238,10 @@ fn fragments_out_of_order_or_unbounded_are_refused() {
             refused = Some(e);
         }
     }
-    assert_eq!(refused, Some(PsrpError::TooManyPartial));
+    assert_eq!(
+        refused,
+        Some(PsrpError::Fragment(FragmentError::TooManyOpen(MAX_PARTIAL)))
+    );
     // A message whose data is not CLIXML is an error of its type, not a panic.
     let mut bad = message(message_type::PIPELINE_STATE);
     bad.data = b"<Obj><MS></MS></Obj>".to_vec();

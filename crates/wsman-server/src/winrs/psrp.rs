@@ -55,7 +55,7 @@ use super::{
 use crate::error::shell_fault;
 use compression::Compression;
 use input::{InputError, InputOrder};
-use session::{Session, Taken};
+use session::{PipelineRefused, Session, Taken};
 
 /// The configuration names served: Windows' default session configuration.
 pub(super) const CONFIGURATION: &str = "microsoft.powershell";
@@ -290,10 +290,14 @@ impl PowerShellBridge {
             data.extend(decode(argument)?);
         }
         let order = self.checked(op.caller, InputOrder::default(), &data)?;
-        if !session.add_pipeline(id) {
-            return Err(shell_fault(ShellError::CommandIdInUse {
-                command_id: upper(id),
-            }));
+        match session.add_pipeline(id) {
+            Ok(()) => {}
+            Err(PipelineRefused::InUse) => {
+                return Err(shell_fault(ShellError::CommandIdInUse {
+                    command_id: upper(id),
+                }))
+            }
+            Err(PipelineRefused::TooMany(limit)) => return Err(pipelines_quota_fault(limit)),
         }
         let packets = [
             Packet::Command(id),
@@ -531,6 +535,15 @@ async fn write(
         return Err(Fault::timed_out());
     }
     Ok(())
+}
+
+/// The fault of a Command on a shell that has its most pipelines (Windows' code for it is not
+/// recorded: see docs/windows-quirks.md).
+fn pipelines_quota_fault(limit: usize) -> Fault {
+    Fault::quota_limit(
+        wsman_proto::fault::code::QUOTA_LIMIT,
+        format!("The WS-Management service cannot process the request. This shell is allowed a maximum number of {limit} concurrent commands, which has been exceeded. Terminate existing commands or create a new shell. "),
+    )
 }
 
 /// The fault of a request on a shell whose pwsh failed.

@@ -21,7 +21,7 @@ fn production(path: &Path, source: &str) -> String {
 }
 
 /// The workspace's production files (under `crates/*/src`) whose code contains `needle`.
-fn files_with(needle: &str) -> Vec<String> {
+pub(super) fn files_with(needle: &str) -> Vec<String> {
     let root = workspace_root();
     let mut files = Vec::new();
     super::rust_files(&root.join("crates"), &mut files);

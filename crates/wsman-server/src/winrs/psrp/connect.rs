@@ -14,11 +14,10 @@
 //! the pipeline exists: its output is held for whoever receives it.
 
 use base64::Engine as _;
-use wsman_proto::shell::psrp::FragmentScanner;
+use wsman_proto::shell::psrp::{message_type, FragmentScanner};
 use wsman_proto::shell::{self, Connect, ConnectResponse};
 use wsman_proto::Fault;
 
-use super::message::CONNECT_RUNSPACEPOOL;
 use super::{decode, shell_id, Answer, Op, PowerShellBridge, PSRP_NS};
 use crate::error::shell_fault;
 
@@ -75,7 +74,7 @@ fn check_connect_xml(open_content: Option<(String, Option<String>, String)>) -> 
     let fragments = scanner.feed(&data).map_err(|_| bad())?;
     let connects = fragments
         .iter()
-        .any(|f| f.message_type == Some(CONNECT_RUNSPACEPOOL));
+        .any(|f| f.message_type == Some(message_type::CONNECT_RUNSPACEPOOL));
     if scanner.pending() != 0 || !connects {
         return Err(bad());
     }

@@ -5,9 +5,7 @@
 //! begins. What breaks that is refused whole with a fault and never written, so a client's
 //! bad input cannot wedge or kill the pool's pwsh (pwsh's defragmenter would fail the session).
 
-use wsman_proto::shell::psrp::{FRAGMENT_HEADER, MAX_FRAGMENT};
-
-use super::message;
+use wsman_proto::shell::psrp::{FragmentHeader, FRAGMENT_HEADER, MAX_FRAGMENT};
 
 /// Where the client's fragments of one PSGuid and stream are: between messages, or inside
 /// one, expecting its next fragment.
@@ -43,11 +41,10 @@ impl InputOrder {
                 declared: FRAGMENT_HEADER,
                 held: rest.len(),
             };
-            let (Some(h), Some(length)) = (message::header(rest), rest.get(17..FRAGMENT_HEADER))
-            else {
+            let Some(h) = FragmentHeader::parse(rest) else {
                 return Err(short);
             };
-            let blob = <[u8; 4]>::try_from(length).map_or(0, |b| u32::from_be_bytes(b) as usize);
+            let blob = h.blob_len;
             if blob > MAX_FRAGMENT {
                 return Err(InputError::TooLong(blob));
             }
@@ -84,17 +81,17 @@ impl InputOrder {
 
 #[cfg(test)]
 mod tests {
-    use super::super::message::{fragment, Header};
     use super::*;
 
     fn frag(object_id: u64, fragment_id: u64, start: bool, end: bool) -> Vec<u8> {
-        let h = Header {
+        let h = FragmentHeader {
             object_id,
             fragment_id,
             start,
             end,
+            blob_len: 4,
         };
-        fragment(h, b"blob")
+        h.fragment(b"blob")
     }
 
     #[test]

@@ -7,6 +7,11 @@
 //!
 //! The pool's SESSION_CAPABILITY and APPLICATION_PRIVATE_DATA, as pwsh sent them when the
 //! pool opened, are kept to answer a Connect from another client (see `super::connect`).
+//!
+//! What pwsh writes is written by the client's scripts too (a script may write raw bytes to
+//! its stdout), so its reading is linear and its state bounded: lines are cut and parsed on
+//! a blocking worker, off the runtime's threads; the bytes of partial fragments count in the
+//! output held; the messages open across the pool and the pipelines per shell are capped.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -15,7 +20,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use uuid::Uuid;
 use wsman_proto::shell::psrp::{
-    FragmentError, FragmentScanner, Packet, PacketError, FRAGMENT_HEADER, MAX_LINE,
+    self as codec, message_type, FragmentError, FragmentHeader, FragmentScanner, Message, Packet,
+    PacketError, FRAGMENT_HEADER, MAX_LINE,
 };
 use wsman_shell::{
     CommandState, ReceiveOutcome, ReceiveRequest, ShellError, ShellManager, ShellSignal,
@@ -23,6 +29,10 @@ use wsman_shell::{
 
 use super::input::InputOrder;
 use super::message;
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
 
 /// How long one read of the host waits before it asks again (it ends early when the host's
 /// output ends: exit, or the shell deleted).
@@ -33,6 +43,11 @@ const BROKEN_POLL: Duration = Duration::from_secs(2);
 const HOST_READ: usize = 64 * 1024;
 /// Largest pool message kept for a Connect (pwsh's are a few hundred bytes).
 const KEPT_MESSAGE: usize = 64 * 1024;
+/// Messages begun and not ended across the pool and its pipelines (pwsh has one or two).
+pub(super) const MAX_OPEN_PER_POOL: usize = 256;
+/// Pipelines of one shell, ended or not, until Terminate releases them (the plug-in quota
+/// MaxConcurrentCommandsPerShell of Windows' microsoft.powershell configuration).
+pub(super) const MAX_PIPELINES: usize = 1000;
 
 /// Why a host is given up on.
 #[derive(Debug, thiserror::Error)]
@@ -43,10 +58,25 @@ pub(super) enum HostFailure {
     Fragments(FragmentError),
     #[error("pwsh wrote a line longer than {MAX_LINE} bytes")]
     LineTooLong,
+    #[error("pwsh began more than {MAX_OPEN_PER_POOL} messages without ending them")]
+    TooManyOpen,
+    #[error("pwsh's partial fragments reached the output bound of {0} bytes")]
+    PendingTooLarge(usize),
+    #[error("the reader of pwsh's output stopped ({0})")]
+    Worker(String),
     #[error("pwsh exited with status {0}")]
     Exited(i32),
     #[error("the shell ended ({0})")]
     ShellEnded(ShellError),
+}
+
+/// Why a pipeline is not registered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PipelineRefused {
+    /// The id is in use in this shell.
+    InUse,
+    /// The shell has this many pipelines.
+    TooMany(usize),
 }
 
 /// What a Receive got.
@@ -78,32 +108,29 @@ struct Output {
 }
 
 impl Output {
-    fn push(&mut self, mut fragment: Vec<u8>) {
-        if let Some(h) = message::header(&fragment) {
-            if let Some(shift) = self.shifts.get(&h.object_id).copied() {
-                message::renumber(&mut fragment, h.object_id, h.fragment_id + shift);
-            }
-            if h.end {
-                self.shifts.remove(&h.object_id);
-            }
+    fn push(&mut self, h: FragmentHeader, mut fragment: Vec<u8>) {
+        if let Some(shift) = self.shifts.get(&h.object_id).copied() {
+            codec::renumber(&mut fragment, h.object_id, h.fragment_id + shift);
+        }
+        if h.end {
+            self.shifts.remove(&h.object_id);
         }
         self.fragments.push_back(fragment);
     }
 
     /// Cuts the first fragment so that its head is `size` bytes; false if it cannot be.
     fn cut_front(&mut self, size: usize) -> bool {
-        let Some((head, rest)) = self.fragments.front().and_then(|f| message::split(f, size))
-        else {
+        let Some((head, rest)) = self.fragments.front().and_then(|f| codec::split(f, size)) else {
             return false;
         };
-        let Some(h) = message::header(&rest) else {
+        let Some(h) = FragmentHeader::parse(&rest) else {
             return false;
         };
         let mut ended = h.end;
         for later in self.fragments.iter_mut().skip(1) {
-            match message::header(later) {
+            match FragmentHeader::parse(later) {
                 Some(l) if l.object_id == h.object_id => {
-                    message::renumber(later, l.object_id, l.fragment_id + 1);
+                    codec::renumber(later, l.object_id, l.fragment_id + 1);
                     ended |= l.end;
                 }
                 _ => {}
@@ -128,14 +155,11 @@ struct PoolMessages {
 }
 
 impl PoolMessages {
-    fn note(&mut self, fragment: &[u8], kind: Option<u32>) {
-        let Some(h) = message::header(fragment) else {
-            return;
-        };
+    fn note(&mut self, h: FragmentHeader, fragment: &[u8], kind: Option<u32>) {
         self.last_object = self.last_object.max(h.object_id);
         let slot = match kind {
-            Some(message::SESSION_CAPABILITY) => &mut self.capability,
-            Some(message::APPLICATION_PRIVATE_DATA) => &mut self.private_data,
+            Some(message_type::SESSION_CAPABILITY) => &mut self.capability,
+            Some(message_type::APPLICATION_PRIVATE_DATA) => &mut self.private_data,
             _ => return,
         };
         if slot.is_none() && h.start && h.end && fragment.len() <= KEPT_MESSAGE {
@@ -147,7 +171,12 @@ impl PoolMessages {
 #[derive(Default)]
 struct State {
     outputs: HashMap<Uuid, Output>,
+    /// Bytes held: whole fragments waiting for a Receive and the scanners' partial ones.
     buffered: usize,
+    /// Of which in partial fragments.
+    pending: usize,
+    /// Messages open across the scanners.
+    open: usize,
     broken: Option<String>,
     closing: bool,
     pool: PoolMessages,
@@ -232,8 +261,8 @@ impl Session {
         let pool = &state.pool;
         pool.private_data.as_ref()?;
         let mut capability = pool.capability.clone()?;
-        let rpid = message::rpid(&capability)?;
-        message::renumber(&mut capability, pool.last_object + 1, 0);
+        let rpid = Message::of_fragment(&capability)?.rpid;
+        codec::renumber(&mut capability, pool.last_object + 1, 0);
         let init = message::init_data(pool.last_object + 2, rpid, self.runspaces);
         capability.extend(init);
         Some(capability)
@@ -247,7 +276,7 @@ impl Session {
         let Some(mut data) = state.pool.private_data.clone() else {
             return;
         };
-        message::renumber(&mut data, object, 0);
+        codec::renumber(&mut data, object, 0);
         state.pool.last_object = object;
         state.buffered += data.len();
         if let Some(pool) = state.outputs.get_mut(&Uuid::nil()) {
@@ -261,14 +290,19 @@ impl Session {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a pipeline before its Command reaches the host; false if the id is in use.
-    pub(super) fn add_pipeline(&self, id: Uuid) -> bool {
+    /// Registers a pipeline before its Command reaches the host, unless the id is in use or
+    /// the shell has its [`MAX_PIPELINES`].
+    pub(super) fn add_pipeline(&self, id: Uuid) -> Result<(), PipelineRefused> {
         let mut state = self.lock();
         if state.outputs.contains_key(&id) {
-            return false;
+            return Err(PipelineRefused::InUse);
+        }
+        // The pool's own output is not a pipeline.
+        if state.outputs.len() > MAX_PIPELINES {
+            return Err(PipelineRefused::TooMany(MAX_PIPELINES));
         }
         state.outputs.insert(id, Output::default());
-        true
+        Ok(())
     }
 
     /// Forgets a pipeline (Terminate); its held output is dropped. Whether it had ended.
@@ -277,7 +311,10 @@ impl Session {
         let output = state.outputs.remove(&id)?;
         state.inputs.retain(|(guid, _), _| *guid != id);
         let held: usize = output.fragments.iter().map(Vec::len).sum();
-        state.buffered -= held;
+        let pending = output.scanner.pending();
+        state.buffered -= held + pending;
+        state.pending -= pending;
+        state.open -= output.scanner.open();
         drop(state);
         self.changed.notify_waiters();
         Some(output.ended)
@@ -362,7 +399,8 @@ impl Session {
         Some(Taken::Output { data, ended })
     }
 
-    /// One line of the host: routes a Data packet's fragments; acks are dropped.
+    /// One line of the host: routes a Data packet's fragments; acks are dropped. The
+    /// scanner's partial fragment counts in the output held.
     fn line(&self, line: &[u8]) -> Result<(), HostFailure> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -378,14 +416,28 @@ impl Session {
             // A pipeline the client released: its last words are dropped.
             return Ok(());
         };
-        let fragments = output.scanner.feed(&data).map_err(HostFailure::Fragments)?;
-        for fragment in fragments {
+        let before = (output.scanner.pending(), output.scanner.open());
+        let fed = output.scanner.feed(&data);
+        let after = (output.scanner.pending(), output.scanner.open());
+        state.buffered = state.buffered - before.0 + after.0;
+        state.pending = state.pending - before.0 + after.0;
+        state.open = state.open - before.1 + after.1;
+        for fragment in fed.map_err(HostFailure::Fragments)? {
             output.ended |= fragment.ends_pipeline && !guid.is_nil();
             state.buffered += fragment.bytes.len();
             if guid.is_nil() {
-                state.pool.note(&fragment.bytes, fragment.message_type);
+                let kind = fragment.message_type;
+                state.pool.note(fragment.header, &fragment.bytes, kind);
             }
-            output.push(fragment.bytes);
+            output.push(fragment.header, fragment.bytes);
+        }
+        if state.open > MAX_OPEN_PER_POOL {
+            return Err(HostFailure::TooManyOpen);
+        }
+        // Partial fragments are never delivered: were they the bound, the pump would wait
+        // for room no Receive can make.
+        if state.pending >= self.limit {
+            return Err(HostFailure::PendingTooLarge(self.limit));
         }
         drop(guard);
         self.changed.notify_waiters();
@@ -452,9 +504,46 @@ pub(super) async fn pump(
     }
 }
 
-/// The pump's loop; `Some(why)` when the host failed.
-async fn read_host(manager: &ShellManager, session: &Session) -> Option<HostFailure> {
-    let mut pending: Vec<u8> = Vec::new();
+/// The host's output cut into lines, across reads, each byte looked at once.
+#[derive(Default)]
+pub(super) struct Lines {
+    pending: Vec<u8>,
+    /// Bytes of `pending` known to hold no newline.
+    scanned: usize,
+}
+
+impl Lines {
+    /// Feeds bytes; gives `each` every line they complete (without its newline).
+    pub(super) fn feed(
+        &mut self,
+        data: &[u8],
+        mut each: impl FnMut(&[u8]) -> Result<(), HostFailure>,
+    ) -> Result<(), HostFailure> {
+        self.pending.extend_from_slice(data);
+        let mut start = 0;
+        while let Some(at) = self.pending[self.scanned..]
+            .iter()
+            .position(|b| *b == b'\n')
+        {
+            let end = self.scanned + at;
+            each(&self.pending[start..end])?;
+            start = end + 1;
+            self.scanned = start;
+        }
+        self.pending.drain(..start);
+        self.scanned = self.pending.len();
+        if self.pending.len() > MAX_LINE {
+            return Err(HostFailure::LineTooLong);
+        }
+        Ok(())
+    }
+}
+
+/// The pump's loop; `Some(why)` when the host failed. Each read is cut into lines and
+/// parsed on a blocking worker: a script writing a flood of bytes to pwsh's stdout takes a
+/// worker's time, not the runtime's.
+async fn read_host(manager: &ShellManager, session: &Arc<Session>) -> Option<HostFailure> {
+    let mut lines = Lines::default();
     let mut request = ReceiveRequest::new(vec!["stdout".to_owned()], HOST_POLL);
     request.max_bytes = HOST_READ;
     loop {
@@ -470,17 +559,21 @@ async fn read_host(manager: &ShellManager, session: &Session) -> Option<HostFail
             // The shell was deleted or reaped.
             Err(error) => return Some(HostFailure::ShellEnded(error)),
         };
-        for chunk in &output.chunks {
-            pending.extend_from_slice(&chunk.decoded());
-            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=end).collect();
-                if let Err(reason) = session.line(&line[..line.len() - 1]) {
+        let data: Vec<u8> = output.chunks.iter().flat_map(|c| c.decoded()).collect();
+        let worker = Arc::clone(session);
+        let parsed = tokio::task::spawn_blocking(move || {
+            let result = lines.feed(&data, |line| worker.line(line));
+            (lines, result)
+        })
+        .await;
+        match parsed {
+            Ok((kept, result)) => {
+                lines = kept;
+                if let Err(reason) = result {
                     return Some(reason);
                 }
             }
-            if pending.len() > MAX_LINE {
-                return Some(HostFailure::LineTooLong);
-            }
+            Err(error) => return Some(HostFailure::Worker(error.to_string())),
         }
         if let CommandState::Done { exit_code } = output.state {
             return Some(HostFailure::Exited(exit_code));
