@@ -496,3 +496,40 @@ async fn stream_ends_come_with_the_exit() {
     assert_eq!(ends, [("stdout", 0, true), ("stderr", 0, true)]);
     session.close().await;
 }
+
+/// A Send larger than the whole input queue could never fit: it is refused at once, even into
+/// an empty queue, and nothing of it is queued or reaches the child; one that fits exactly is
+/// taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_larger_than_the_input_queue_is_refused_not_queued() {
+    let mut limits = limits();
+    limits.input_buffer_bytes = 1000;
+    let session = Session::of_root(manager(limits)).await;
+    let id = session.start("cat").await;
+    let send = |data: Vec<u8>, end: bool| {
+        let manager = session.manager.clone();
+        let (shell_id, id) = (session.shell_id.clone(), id.clone());
+        async move {
+            manager
+                .send(&key("root"), &shell_id, &id, "stdin", &data, end, Duration::from_secs(5))
+                .await
+        }
+    };
+    let refused = send(vec![b'x'; 1001], false).await;
+    assert!(
+        matches!(
+            refused,
+            Err(ShellError::InputTooLarge {
+                bytes: 1001,
+                limit: 1000
+            })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(session.info().commands[0].peak_input_queued_bytes, 0);
+    let taken = send(vec![b'y'; 1000], true).await;
+    assert!(matches!(taken, Ok(SendOutcome::Accepted)), "{taken:?}");
+    assert_eq!(session.info().commands[0].peak_input_queued_bytes, 1000);
+    let (out, _, code) = session.collect(&id).await;
+    assert_eq!((out, code), (vec![b'y'; 1000], 0));
+}

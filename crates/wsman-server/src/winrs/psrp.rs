@@ -53,7 +53,7 @@ use super::{
     describe, no_command_id, not_supported, receive_capacity, run_as_user, shell_id, Budget, Caller,
 };
 use crate::error::shell_fault;
-use compression::Compression;
+use compression::{Compression, InputBudget};
 use input::{InputError, InputOrder};
 use session::{Session, Taken};
 
@@ -317,13 +317,15 @@ impl PowerShellBridge {
         ))
     }
 
-    /// Send: each stream's data as one Data packet of its pipeline (or of the pool).
+    /// Send: each stream's data as one Data packet of its pipeline (or of the pool), all of
+    /// them within one [`InputBudget`] of the shell's input queue.
     async fn send(&self, op: &Op<'_>, session: &Session) -> Result<Answer, Fault> {
         let send = Send::parse(op.request.body.as_ref())?;
+        let mut budget = InputBudget::of_queue(op.manager.limits().input_buffer_bytes);
         let mut packets = Vec::new();
         // Where each stream's fragments will stand once pwsh has taken this Send.
         let mut orders: Vec<((Uuid, bool), InputOrder)> = Vec::new();
-        for stream in &send.streams {
+        for stream in send.streams {
             let stream_type = match stream.name.as_str() {
                 "stdin" => DataStream::Default,
                 "pr" => DataStream::PromptResponse,
@@ -344,13 +346,19 @@ impl PowerShellBridge {
                     None => session.input_order(key.0, key.1),
                 };
                 // The fragments are checked as pwsh would read them: decompressed first.
-                let data = session.compression.inflate(&stream.data)?;
-                orders.push((key, self.checked(op.caller, before, &data)?));
-                packets.push(Packet::Data {
+                let mut packet = Packet::Data {
                     stream: stream_type,
                     guid,
-                    data,
-                });
+                    data: Vec::new(),
+                };
+                let markup = packet.to_line().len();
+                let data = inflate(session.compression, stream.data, budget, markup).await?;
+                budget.spend(markup, data.len());
+                orders.push((key, self.checked(op.caller, before, &data)?));
+                if let Packet::Data { data: slot, .. } = &mut packet {
+                    *slot = data;
+                }
+                packets.push(packet);
             }
         }
         write(op.manager, session, &packets, op.budget.time).await?;
@@ -499,6 +507,22 @@ impl PowerShellBridge {
             tracing::debug!(shell_id = %session.shell_id, %error, "PowerShell shell already gone");
         }
     }
+}
+
+/// `data` inflated (see [`Compression::inflate`]); Xpress on the blocking pool, so that a
+/// user's decompression never holds up the async workers.
+async fn inflate(
+    compression: Compression,
+    data: Vec<u8>,
+    budget: InputBudget,
+    markup: usize,
+) -> Result<Vec<u8>, Fault> {
+    if compression == Compression::None {
+        return compression.inflate(data, &budget, markup);
+    }
+    tokio::task::spawn_blocking(move || compression.inflate(data, &budget, markup))
+        .await
+        .map_err(|_| Fault::internal_error("The decompression of the Send's data failed. "))?
 }
 
 /// Writes packets to the host's stdin, whole or not at all.
