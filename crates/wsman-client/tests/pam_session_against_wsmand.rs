@@ -474,9 +474,9 @@ async fn another_users_identify_is_answered_while_a_session_opens() {
     std::fs::write(
         &gate,
         format!(
-            "#!/bin/sh\n[ \"$PAM_TYPE\" = open_session ] || exit 0\ntouch {waiting}\n\
+            "#!/bin/sh\nPATH=/usr/bin:/bin\n[ \"$PAM_TYPE\" = open_session ] || exit 0\n: >{waiting}\n\
              i=0\nwhile [ ! -e {open} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n\
-             touch {released}\n",
+             : >{released}\n",
             waiting = waiting.display(),
             open = open.display(),
             released = released.display()
@@ -484,8 +484,12 @@ async fn another_users_identify_is_answered_while_a_session_opens() {
     )
     .unwrap();
     std::fs::set_permissions(&gate, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // The service is bound (`_service`): its drop removes the PAM stack.
     let Some(SetUp {
-        fx, client, ..
+        fx,
+        client,
+        service: _service,
+        ..
     }) = set_up("gate", &format!("session required pam_exec.so {}\n", gate.display()))
     else {
         return;
