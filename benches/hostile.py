@@ -538,14 +538,17 @@ def pathological_pwsh():
         os._exit(0)
     threading.Thread(target=drain, daemon=True).start()
     out = sys.stdout.buffer
-    fragment_id = 0
+    # The start fragment holds the message's header (MS-PSRP 2.2.1: destination, type,
+    # RPID, PID; a PIPELINE_OUTPUT to the client), every later one a byte.
+    header = struct.pack("<II", 1, 0x00041004) + bytes(32)
+    fragments = bytearray(struct.pack(">QQBI", 1, 0, 0x1, len(header)) + header)
+    fragment_id = 1
     while True:
-        fragments = bytearray()
         for _ in range(2000):
-            flags = 0x1 if fragment_id == 0 else 0
-            fragments += struct.pack(">QQBI", 1, fragment_id, flags, 1) + b"x"
+            fragments += struct.pack(">QQBI", 1, fragment_id, 0, 1) + b"x"
             fragment_id += 1
         data = base64.b64encode(bytes(fragments)).decode()
+        fragments = bytearray()
         try:
             out.write(f"<Data Stream='Default' PSGuid='{NIL}'>{data}</Data>\n".encode())
             out.flush()

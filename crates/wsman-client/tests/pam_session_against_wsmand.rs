@@ -490,7 +490,10 @@ async fn another_users_identify_is_answered_while_a_session_opens() {
         client,
         service: _service,
         ..
-    }) = set_up("gate", &format!("session required pam_exec.so {}\n", gate.display()))
+    }) = set_up(
+        "gate",
+        &format!("session required pam_exec.so {}\n", gate.display()),
+    )
     else {
         return;
     };
@@ -515,5 +518,8 @@ async fn another_users_identify_is_answered_while_a_session_opens() {
         answered_while_held,
         "the Identify was answered only once the session had opened"
     );
-    assert_eq!((out.stdout.as_slice(), out.exit_code), (&b"started\n"[..], 0));
+    assert_eq!(
+        (out.stdout.as_slice(), out.exit_code),
+        (&b"started\n"[..], 0)
+    );
 }

@@ -108,7 +108,9 @@ pub enum ShellError {
     /// A Send larger than the command's whole input queue
     /// ([`crate::ShellLimits::input_buffer_bytes`]): refused, never queued, so the queue
     /// never holds more than its bound. Fault: `w:QuotaLimit`.
-    #[error("the input of {bytes} bytes is larger than the command's input queue of {limit} bytes")]
+    #[error(
+        "the input of {bytes} bytes is larger than the command's input queue of {limit} bytes"
+    )]
     InputTooLarge {
         /// The Send's bytes (as the command would read them).
         bytes: usize,

@@ -396,8 +396,7 @@ impl ShellManager {
         // The start registers the command itself, so a request dropped meanwhile leaves no
         // process the shell does not know.
         let (manager, starting) = (self.clone(), Arc::clone(&shell));
-        let started =
-            tokio::task::spawn_blocking(move || manager.start(&starting, id, spec, slot));
+        let started = tokio::task::spawn_blocking(move || manager.start(&starting, id, spec, slot));
         match started.await {
             Ok(result) => result,
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
@@ -467,26 +466,26 @@ impl ShellManager {
             })
         };
         let started = Command::start(
-                id.clone(),
-                command_line.clone(),
-                request,
-                declared,
-                Buffers {
-                    output_bytes: limits.output_buffer_bytes,
-                    user_output: self.inner.user_outputs.for_user(
-                        &shell.owner.run_as.name,
-                        limits.output_buffer_bytes_per_user,
-                    ),
-                    input_bytes: limits.input_buffer_bytes,
-                },
-                limits.exit_drain_grace,
-                on_finished,
-                Seat {
-                    user: shell.owner.run_as.name.clone(),
-                    client_ip: shell.owner.client_ip,
-                },
-                group.clone(),
-            );
+            id.clone(),
+            command_line.clone(),
+            request,
+            declared,
+            Buffers {
+                output_bytes: limits.output_buffer_bytes,
+                user_output: self.inner.user_outputs.for_user(
+                    &shell.owner.run_as.name,
+                    limits.output_buffer_bytes_per_user,
+                ),
+                input_bytes: limits.input_buffer_bytes,
+            },
+            limits.exit_drain_grace,
+            on_finished,
+            Seat {
+                user: shell.owner.run_as.name.clone(),
+                client_ip: shell.owner.client_ip,
+            },
+            group.clone(),
+        );
         let command = match started {
             Ok(command) => command,
             Err(error) => {

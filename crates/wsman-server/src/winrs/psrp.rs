@@ -453,7 +453,7 @@ impl PowerShellBridge {
             };
             (Some(id.to_ascii_uppercase()), value)
         });
-        let data = session.compression.deflate(data);
+        let data = deflate(session.compression, data).await?;
         // No `End`: Windows' recorded PSRP answers (`psrp-receive.streams`, `.failed`) end a
         // pipeline with CommandState Done alone; its stream never ends apart from it.
         let stream = StreamData::new("stdout", command_id, data, false);
@@ -523,6 +523,17 @@ async fn inflate(
     tokio::task::spawn_blocking(move || compression.inflate(data, &budget, markup))
         .await
         .map_err(|_| Fault::internal_error("The decompression of the Send's data failed. "))?
+}
+
+/// `data` framed for a ReceiveResponse (see [`Compression::deflate`]); Xpress on the blocking
+/// pool, as [`inflate`].
+async fn deflate(compression: Compression, data: Vec<u8>) -> Result<Vec<u8>, Fault> {
+    if compression == Compression::None {
+        return Ok(data);
+    }
+    tokio::task::spawn_blocking(move || compression.deflate(data))
+        .await
+        .map_err(|_| Fault::internal_error("The compression of the output failed. "))
 }
 
 /// Writes packets to the host's stdin, whole or not at all.

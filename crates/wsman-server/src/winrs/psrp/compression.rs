@@ -145,7 +145,9 @@ mod tests {
             .unwrap_err();
         assert!(fault.to_string().contains("Xpress"), "{fault}");
         assert_eq!(
-            Compression::None.inflate(b"x".to_vec(), &budget, 10).unwrap(),
+            Compression::None
+                .inflate(b"x".to_vec(), &budget, 10)
+                .unwrap(),
             b"x"
         );
     }
@@ -157,7 +159,9 @@ mod tests {
         let mut budget = InputBudget::of_queue(1000);
         assert_eq!(budget.room(100), 900 / 4 * 3);
         let block = xpress::compress(&[b'a'; 600]);
-        let first = Compression::Xpress.inflate(block.clone(), &budget, 100).unwrap();
+        let first = Compression::Xpress
+            .inflate(block.clone(), &budget, 100)
+            .unwrap();
         budget.spend(100, first.len());
         // 100 + 800 of 1000 spent: the same stream again does not fit.
         assert_eq!(budget.room(100), 0);
