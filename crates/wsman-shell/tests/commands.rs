@@ -560,7 +560,7 @@ async fn a_command_waiting_for_its_session_holds_no_runtime_thread() {
         eprintln!("skipped: needs WSMAN_TEST_PAM_USER and wsmand-session (cargo build -p wsmand)");
         return;
     };
-    let Some(user) = lookup_user(&name).ok().flatten() else {
+    let Some(user) = wsman_os::lookup_user(&name).ok().flatten() else {
         eprintln!("skipped: no account {name}");
         return;
     };
