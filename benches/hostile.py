@@ -488,7 +488,11 @@ def powershell_shell(port, name, password, end, tally):
     """One shell of the user, created again whenever it fails, Sends back to back."""
     from xpress_bomb import message
     sender, receiver = User(port, name, password), User(port, name, password)
-    object_id = 10
+    # One body for all the Sends (the fragments' order allows a message again), so that the
+    # driver spends its time sending, not compressing.
+    streams = "".join(f'<rsp:Stream Name="stdin">{base64.b64encode(message(10 + i, 16)).decode()}'
+                      "</rsp:Stream>" for i in range(17))
+    body = f'<rsp:Send xmlns:rsp="{SHELL_NS}">{streams}</rsp:Send>'
     while time.monotonic() < end:
         shell_id, outcome = create_powershell(sender)
         tally.add(requests=1)
@@ -501,12 +505,6 @@ def powershell_shell(port, name, password, end, tally):
                                    daemon=True)
         reading.start()
         while time.monotonic() < end and not stop.is_set():
-            streams = []
-            for _ in range(17):
-                object_id += 1
-                data = base64.b64encode(message(object_id, 16)).decode()
-                streams.append(f'<rsp:Stream Name="stdin">{data}</rsp:Stream>')
-            body = f'<rsp:Send xmlns:rsp="{SHELL_NS}">{"".join(streams)}</rsp:Send>'
             status, text = sender.post(f"{SHELL_NS}/Send", POWERSHELL, body, 5, selector(shell_id))
             tally.add(requests=1, answered=int(status != 0), errors=int(status == 0))
             tally.outcome("send_accepted" if status == 200 else "send_" + fault_of(text))

@@ -453,12 +453,19 @@ impl PowerShellBridge {
             };
             (Some(id.to_ascii_uppercase()), value)
         });
-        let data = deflate(session.compression, data).await?;
-        // No `End`: Windows' recorded PSRP answers (`psrp-receive.streams`, `.failed`) end a
-        // pipeline with CommandState Done alone; its stream never ends apart from it.
-        let stream = StreamData::new("stdout", command_id, data, false);
-        let body = ReceiveResponse::new(vec![stream], state).to_xml();
-        Ok((shell::action::RECEIVE_RESPONSE, body))
+        let command_id = command_id.map(str::to_owned);
+        let compression = session.compression;
+        let build = move || {
+            let data = compression.deflate(data);
+            // No `End`: Windows' recorded PSRP answers (`psrp-receive.streams`, `.failed`) end
+            // a pipeline with CommandState Done alone; its stream never ends apart from it.
+            let stream = StreamData::new("stdout", command_id.as_deref(), data, false);
+            ReceiveResponse::new(vec![stream], state).to_xml()
+        };
+        Ok((
+            shell::action::RECEIVE_RESPONSE,
+            off_the_reactor(build).await?,
+        ))
     }
 
     /// Signal: stop (`crtl_c`) or terminate (stop if running, then release) a pipeline.
@@ -525,15 +532,14 @@ async fn inflate(
         .map_err(|_| Fault::internal_error("The decompression of the Send's data failed. "))?
 }
 
-/// `data` framed for a ReceiveResponse (see [`Compression::deflate`]); Xpress on the blocking
-/// pool, as [`inflate`].
-async fn deflate(compression: Compression, data: Vec<u8>) -> Result<Vec<u8>, Fault> {
-    if compression == Compression::None {
-        return Ok(data);
-    }
-    tokio::task::spawn_blocking(move || compression.deflate(data))
+/// `build`'s answer, made on the blocking pool: a Receive's output (up to an envelope of it)
+/// is compressed and base64-encoded there, never on an async worker.
+async fn off_the_reactor(
+    build: impl FnOnce() -> String + std::marker::Send + 'static,
+) -> Result<String, Fault> {
+    tokio::task::spawn_blocking(build)
         .await
-        .map_err(|_| Fault::internal_error("The compression of the output failed. "))
+        .map_err(|_| Fault::internal_error("The response to the Receive could not be made. "))
 }
 
 /// Writes packets to the host's stdin, whole or not at all.

@@ -453,7 +453,7 @@ pub(super) async fn pump(
 }
 
 /// The pump's loop; `Some(why)` when the host failed.
-async fn read_host(manager: &ShellManager, session: &Session) -> Option<HostFailure> {
+async fn read_host(manager: &ShellManager, session: &Arc<Session>) -> Option<HostFailure> {
     let mut pending: Vec<u8> = Vec::new();
     let mut request = ReceiveRequest::new(vec!["stdout".to_owned()], HOST_POLL);
     request.max_bytes = HOST_READ;
@@ -470,20 +470,44 @@ async fn read_host(manager: &ShellManager, session: &Session) -> Option<HostFail
             // The shell was deleted or reaped.
             Err(error) => return Some(HostFailure::ShellEnded(error)),
         };
-        for chunk in &output.chunks {
-            pending.extend_from_slice(&chunk.decoded());
-            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=end).collect();
-                if let Err(reason) = session.line(&line[..line.len() - 1]) {
-                    return Some(reason);
-                }
-            }
-            if pending.len() > MAX_LINE {
-                return Some(HostFailure::LineTooLong);
-            }
+        // Cut and routed on the blocking pool: what pwsh writes costs what pwsh chooses (a
+        // line of a million one-byte fragments), never an async worker's time.
+        let chunks = output.chunks;
+        let routing = Arc::clone(session);
+        let routed = tokio::task::spawn_blocking(move || {
+            let failure = route(&routing, &mut pending, &chunks);
+            (pending, failure)
+        })
+        .await;
+        match routed {
+            Ok((rest, None)) => pending = rest,
+            Ok((_, Some(reason))) => return Some(reason),
+            Err(_) => return None,
         }
         if let CommandState::Done { exit_code } = output.state {
             return Some(HostFailure::Exited(exit_code));
         }
     }
+}
+
+/// Cuts `chunks` of the host's output, after what is `pending` of a line, into lines and
+/// routes their packets; `Some(why)` when the host failed.
+fn route(
+    session: &Session,
+    pending: &mut Vec<u8>,
+    chunks: &[wsman_shell::OutputChunk],
+) -> Option<HostFailure> {
+    for chunk in chunks {
+        pending.extend_from_slice(&chunk.decoded());
+        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            if let Err(reason) = session.line(&line[..line.len() - 1]) {
+                return Some(reason);
+            }
+        }
+        if pending.len() > MAX_LINE {
+            return Some(HostFailure::LineTooLong);
+        }
+    }
+    None
 }
