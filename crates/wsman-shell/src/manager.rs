@@ -396,7 +396,16 @@ impl ShellManager {
         // The start registers the command itself, so a request dropped meanwhile leaves no
         // process the shell does not know.
         let (manager, starting) = (self.clone(), Arc::clone(&shell));
-        let started = tokio::task::spawn_blocking(move || manager.start(&starting, id, spec, slot));
+        // The request's subscriber and span go along: the start's audit record is the request's.
+        let (dispatch, span) = (
+            tracing::dispatcher::get_default(Clone::clone),
+            tracing::Span::current(),
+        );
+        let started = tokio::task::spawn_blocking(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                span.in_scope(|| manager.start(&starting, id, spec, slot))
+            })
+        });
         match started.await {
             Ok(result) => result,
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
