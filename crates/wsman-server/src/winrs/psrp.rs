@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use base64::Engine as _;
 use uuid::Uuid;
+use wsman_principal::OwnerKey;
 use wsman_proto::ns::action;
 use wsman_proto::operation::Action;
 use wsman_proto::refusal_log::{RefusalLimits, RefusalLog};
@@ -48,6 +49,7 @@ use wsman_proto::shell::{self, SignalCode, StreamData};
 use wsman_proto::xml::Element;
 use wsman_proto::{Fault, Request};
 use wsman_shell::{CommandSpec, SendOutcome, ShellError, ShellManager, ShellOptions, ShellOwner};
+use wsman_work::{Lane, WorkPool};
 
 use super::{
     describe, no_command_id, not_supported, receive_capacity, run_as_user, shell_id, Budget, Caller,
@@ -322,6 +324,7 @@ impl PowerShellBridge {
     async fn send(&self, op: &Op<'_>, session: &Session) -> Result<Answer, Fault> {
         let send = Send::parse(op.request.body.as_ref())?;
         let mut budget = InputBudget::of_queue(op.manager.limits().input_buffer_bytes);
+        let deadline = std::time::Instant::now() + op.budget.time;
         let mut packets = Vec::new();
         // Where each stream's fragments will stand once pwsh has taken this Send.
         let mut orders: Vec<((Uuid, bool), InputOrder)> = Vec::new();
@@ -352,7 +355,14 @@ impl PowerShellBridge {
                     data: Vec::new(),
                 };
                 let markup = packet.to_line().len();
-                let data = inflate(session.compression, stream.data, budget, markup).await?;
+                let (compression, data) = (session.compression, stream.data);
+                let data = match compression {
+                    Compression::None => compression.inflate(data, &budget, markup)?,
+                    Compression::Xpress => {
+                        let inflate = move || compression.inflate(data, &budget, markup);
+                        bulk(&session.owner, deadline, inflate).await??
+                    }
+                };
                 budget.spend(markup, data.len());
                 orders.push((key, self.checked(op.caller, before, &data)?));
                 if let Packet::Data { data: slot, .. } = &mut packet {
@@ -462,10 +472,9 @@ impl PowerShellBridge {
             let stream = StreamData::new("stdout", command_id.as_deref(), data, false);
             ReceiveResponse::new(vec![stream], state).to_xml()
         };
-        Ok((
-            shell::action::RECEIVE_RESPONSE,
-            off_the_reactor(build).await?,
-        ))
+        let deadline = std::time::Instant::now() + budget.time;
+        let body = bulk(&session.owner, deadline, build).await?;
+        Ok((shell::action::RECEIVE_RESPONSE, body))
     }
 
     /// Signal: stop (`crtl_c`) or terminate (stop if running, then release) a pipeline.
@@ -516,30 +525,24 @@ impl PowerShellBridge {
     }
 }
 
-/// `data` inflated (see [`Compression::inflate`]); Xpress on the blocking pool, so that a
-/// user's decompression never holds up the async workers.
-async fn inflate(
-    compression: Compression,
-    data: Vec<u8>,
-    budget: InputBudget,
-    markup: usize,
-) -> Result<Vec<u8>, Fault> {
-    if compression == Compression::None {
-        return compression.inflate(data, &budget, markup);
-    }
-    tokio::task::spawn_blocking(move || compression.inflate(data, &budget, markup))
+/// `work`, whose cost the client's or pwsh's data chooses (inflating a Send, compressing and
+/// encoding a Receive's output, cutting pwsh's lines), in the work pool's bulk lane: at the
+/// lowest priority and at most half of its turns for one user, so that it never holds up the
+/// async workers nor, beyond its share, other users. Past `deadline` without a turn:
+/// `w:TimedOut`.
+pub(super) async fn bulk<T: std::marker::Send + 'static>(
+    owner: &OwnerKey,
+    deadline: std::time::Instant,
+    work: impl FnOnce() -> T + std::marker::Send + 'static,
+) -> Result<T, Fault> {
+    WorkPool::shared()
+        .run(
+            Lane::Bulk,
+            &owner.to_string(),
+            deadline,
+            move |_| Ok(work()),
+        )
         .await
-        .map_err(|_| Fault::internal_error("The decompression of the Send's data failed. "))?
-}
-
-/// `build`'s answer, made on the blocking pool: a Receive's output (up to an envelope of it)
-/// is compressed and base64-encoded there, never on an async worker.
-async fn off_the_reactor(
-    build: impl FnOnce() -> String + std::marker::Send + 'static,
-) -> Result<String, Fault> {
-    tokio::task::spawn_blocking(build)
-        .await
-        .map_err(|_| Fault::internal_error("The response to the Receive could not be made. "))
 }
 
 /// Writes packets to the host's stdin, whole or not at all.

@@ -31,6 +31,9 @@ const HOST_POLL: Duration = Duration::from_secs(60);
 const BROKEN_POLL: Duration = Duration::from_secs(2);
 /// Most bytes read from the host in one go.
 const HOST_READ: usize = 64 * 1024;
+/// How long the pump waits for a turn of the work pool to route what it read (the owner's
+/// other bulk work first); past it the host is given up on.
+const ROUTE_WAIT: Duration = Duration::from_secs(300);
 /// Largest pool message kept for a Connect (pwsh's are a few hundred bytes).
 const KEPT_MESSAGE: usize = 64 * 1024;
 
@@ -47,6 +50,8 @@ pub(super) enum HostFailure {
     Exited(i32),
     #[error("the shell ended ({0})")]
     ShellEnded(ShellError),
+    #[error("its output could not be read: {0}")]
+    NotRouted(String),
 }
 
 /// What a Receive got.
@@ -470,11 +475,12 @@ async fn read_host(manager: &ShellManager, session: &Arc<Session>) -> Option<Hos
             // The shell was deleted or reaped.
             Err(error) => return Some(HostFailure::ShellEnded(error)),
         };
-        // Cut and routed on the blocking pool: what pwsh writes costs what pwsh chooses (a
-        // line of a million one-byte fragments), never an async worker's time.
+        // Cut and routed in the work pool's bulk lane: what pwsh writes costs what pwsh
+        // chooses (a line of a million one-byte fragments), never an async worker's time.
         let chunks = output.chunks;
         let routing = Arc::clone(session);
-        let routed = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + ROUTE_WAIT;
+        let routed = super::bulk(&session.owner, deadline, move || {
             let failure = route(&routing, &mut pending, &chunks);
             (pending, failure)
         })
@@ -482,7 +488,7 @@ async fn read_host(manager: &ShellManager, session: &Arc<Session>) -> Option<Hos
         match routed {
             Ok((rest, None)) => pending = rest,
             Ok((_, Some(reason))) => return Some(reason),
-            Err(_) => return None,
+            Err(fault) => return Some(HostFailure::NotRouted(fault.to_string())),
         }
         if let CommandState::Done { exit_code } = output.state {
             return Some(HostFailure::Exited(exit_code));
