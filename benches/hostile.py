@@ -24,6 +24,15 @@
                                          "HOSTILE requests=.. answered=.. errors=.."
   hostile.py rss PID SECONDS [STOP]      samples VmRSS every 50 ms (until the file STOP exists);
                                          prints "RSS peak_kb=.. last_kb=.."
+  hostile.py powershell PORT SECONDS USER PASSWORD SHELLS
+                                         a PowerShell user's SHELLS Xpress-compressed shells, each
+                                         sending back to back Sends of 17 streams (460 KB, each
+                                         stream a 1 MiB message inflated from 27 KB) while a
+                                         second client Receives its output; a shell that fails
+                                         is deleted and created again; prints "POWERSHELL .."
+  hostile.py pwsh                        a pathological `pwsh -s` (the shells' host): drops its
+                                         input and writes, for the pool, one message that never
+                                         ends in fragments of one byte, in lines of 59 KB
 """
 import base64
 import http.client
@@ -31,10 +40,16 @@ import json
 import os
 import re
 import socket
+import struct
 import sys
 import threading
 import time
 import uuid
+from pathlib import Path
+
+# The hostile Xpress data (tests/psrp-standin/xpress_bomb.py); beside this file when copied
+# for the pathological pwsh, which does not need it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "psrp-standin"))
 
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
 IDENTITY = "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"
@@ -430,6 +445,115 @@ def users(port, seconds, timeout_s, password, path):
           f"errors={tally.errors} {outcomes}", flush=True)
 
 
+# A PowerShell user's hostile Sends and a pathological pwsh (issue 46).
+SHELL_NS = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
+POWERSHELL = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
+TRANSFER = "http://schemas.xmlsoap.org/ws/2004/09/transfer"
+NIL = "00000000-0000-0000-0000-000000000000"
+
+
+def selector(shell_id):
+    return (f'<w:SelectorSet><w:Selector Name="ShellId">{shell_id}</w:Selector>'
+            "</w:SelectorSet>")
+
+
+def create_powershell(user):
+    """A PowerShell shell with Xpress compression; its ShellId, or None (counted)."""
+    from xpress_bomb import fragment_header
+    creation = base64.b64encode(fragment_header(1, 5) + b"hello").decode()
+    header = (f'<rsp:CompressionType s:mustUnderstand="true" xmlns:rsp="{SHELL_NS}">xpress'
+              "</rsp:CompressionType>")
+    body = (f'<rsp:Shell xmlns:rsp="{SHELL_NS}"><rsp:InputStreams>stdin pr</rsp:InputStreams>'
+            "<rsp:OutputStreams>stdout</rsp:OutputStreams>"
+            f'<creationXml xmlns="http://schemas.microsoft.com/powershell">{creation}'
+            "</creationXml></rsp:Shell>")
+    status, text = user.post(f"{TRANSFER}/Create", POWERSHELL, body, 20, header)
+    found = re.search(r'Name="ShellId">([^<]+)<', text) if status == 200 else None
+    return (found.group(1), "created") if found else (None, "create_" + fault_of(text))
+
+
+def receive_loop(user, shell_id, stop, tally):
+    body = (f'<rsp:Receive xmlns:rsp="{SHELL_NS}"><rsp:DesiredStream>stdout</rsp:DesiredStream>'
+            "</rsp:Receive>")
+    while not stop.is_set():
+        status, text = user.post(f"{SHELL_NS}/Receive", POWERSHELL, body, 5, selector(shell_id))
+        tally.add(requests=1, answered=int(status != 0), errors=int(status == 0))
+        outcome = "receive_output" if status == 200 else "receive_" + fault_of(text)
+        tally.outcome(outcome)
+        if status != 200 and outcome != "receive_TimedOut":
+            stop.set()
+
+
+def powershell_shell(port, name, password, end, tally):
+    """One shell of the user, created again whenever it fails, Sends back to back."""
+    from xpress_bomb import message
+    sender, receiver = User(port, name, password), User(port, name, password)
+    # One body for all the Sends (the fragments' order allows a message again), so that the
+    # driver spends its time sending, not compressing.
+    streams = "".join(f'<rsp:Stream Name="stdin">{base64.b64encode(message(10 + i, 16)).decode()}'
+                      "</rsp:Stream>" for i in range(17))
+    body = f'<rsp:Send xmlns:rsp="{SHELL_NS}">{streams}</rsp:Send>'
+    while time.monotonic() < end:
+        shell_id, outcome = create_powershell(sender)
+        tally.add(requests=1)
+        tally.outcome(outcome)
+        if shell_id is None:
+            time.sleep(0.2)
+            continue
+        stop = threading.Event()
+        reading = threading.Thread(target=receive_loop, args=(receiver, shell_id, stop, tally),
+                                   daemon=True)
+        reading.start()
+        while time.monotonic() < end and not stop.is_set():
+            status, text = sender.post(f"{SHELL_NS}/Send", POWERSHELL, body, 5, selector(shell_id))
+            tally.add(requests=1, answered=int(status != 0), errors=int(status == 0))
+            tally.outcome("send_accepted" if status == 200 else "send_" + fault_of(text))
+        stop.set()
+        sender.post(f"{TRANSFER}/Delete", POWERSHELL, "", 20, selector(shell_id))
+        reading.join(30)
+
+
+def powershell(port, seconds, name, password, shells):
+    end = time.monotonic() + seconds
+    tally = Tally()
+    threads = [threading.Thread(target=powershell_shell, args=(port, name, password, end, tally),
+                                daemon=True) for _ in range(shells)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 90)
+    outcomes = " ".join(f"{k}={v}" for k, v in sorted(tally.kinds.items()))
+    print(f"POWERSHELL shells={shells} requests={tally.requests} answered={tally.answered} "
+          f"errors={tally.errors} {outcomes}", flush=True)
+
+
+def pathological_pwsh():
+    """Reads and drops its input (and exits at its end); writes, for the pool, one message that
+    never ends, in fragments of one byte, as fast as the daemon takes them."""
+    def drain():
+        for _ in sys.stdin.buffer:
+            pass
+        os._exit(0)
+    threading.Thread(target=drain, daemon=True).start()
+    out = sys.stdout.buffer
+    # The start fragment holds the message's header (MS-PSRP 2.2.1: destination, type,
+    # RPID, PID; a PIPELINE_OUTPUT to the client), every later one a byte.
+    header = struct.pack("<II", 1, 0x00041004) + bytes(32)
+    fragments = bytearray(struct.pack(">QQBI", 1, 0, 0x1, len(header)) + header)
+    fragment_id = 1
+    while True:
+        for _ in range(2000):
+            fragments += struct.pack(">QQBI", 1, fragment_id, 0, 1) + b"x"
+            fragment_id += 1
+        data = base64.b64encode(bytes(fragments)).decode()
+        fragments = bytearray()
+        try:
+            out.write(f"<Data Stream='Default' PSGuid='{NIL}'>{data}</Data>\n".encode())
+            out.flush()
+        except BrokenPipeError:
+            os._exit(0)
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "legit":
@@ -443,6 +567,10 @@ if __name__ == "__main__":
         users(int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6])
     elif mode == "hostile":
         hostile(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))
+    elif mode == "powershell":
+        powershell(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]))
+    elif mode == "pwsh":
+        pathological_pwsh()
     elif mode == "rss":
         rss(int(sys.argv[2]), float(sys.argv[3]), *sys.argv[4:5])
     else:

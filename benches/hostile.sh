@@ -16,9 +16,18 @@
 # request spending its whole OperationTimeout (HOSTILE_TIMEOUT s). Prints the Get's p50/p99 in
 # both phases and their ratio, and wsmand's peak RSS against the budget the quotas give.
 #
-#   benches/hostile.sh                       # both parts, 20 s per phase
+# Part "powershell" (as root: the PowerShell user's shells run as `nobody`): an administrator's
+# authenticated Identify every 10 ms alone, then beside a PowerShell user whose HOSTILE_SHELLS
+# Xpress-compressed shells send, back to back, Sends of 460 KB that would inflate to 17 MiB each
+# (17 streams of a 1 MiB message, benches/hostile.py), and whose host is a pathological pwsh
+# writing one endless message in one-byte fragments, received as fast as it comes. Prints the
+# Identify's p50/p99 in both phases and their ratio, and wsmand's peak RSS against the budget
+# the bounds give (see the results).
+#
+#   benches/hostile.sh                       # every part, 20 s per phase
 #   BENCH_SECONDS=60 HOSTILE_CLIENTS=20 HOSTILE_PARTS=clients benches/hostile.sh
 #   HOSTILE_PARTS=users HOSTILE_USERS=10 HOSTILE_TIMEOUT=5 benches/hostile.sh
+#   HOSTILE_PARTS=powershell HOSTILE_SHELLS=4 BENCH_SECONDS=10 benches/hostile.sh
 #   WSMAND_BIN=/path/to/wsmand benches/hostile.sh   # that binary instead of a release build
 #
 # Not part of scripts/test.sh: figures depend on the machine; the ratios are what to compare.
@@ -32,7 +41,8 @@ require_cargo
 
 SECONDS_PER_PHASE="${BENCH_SECONDS:-20}"
 CLIENTS="${HOSTILE_CLIENTS:-20}"
-PARTS="${HOSTILE_PARTS:-clients users}"
+PARTS="${HOSTILE_PARTS:-clients users powershell}"
+SHELLS="${HOSTILE_SHELLS:-4}"
 USERS="${HOSTILE_USERS:-10}"
 TIMEOUT_S="${HOSTILE_TIMEOUT:-5}"
 JOURNAL_REMOTE=/lib/systemd/systemd-journal-remote
@@ -275,11 +285,90 @@ print(f"  peak RSS <= before + 2 x 256 MiB = {budget_mb:.0f} MB: {peak_mb:.1f} M
 PY
 }
 
+part_powershell() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "part powershell skipped: its shells run as nobody, run it as root"
+        return
+    fi
+    # The host every PowerShell shell starts, readable by nobody.
+    local host_dir="$WORK/pwsh-host"
+    mkdir -p "$host_dir"
+    chmod 755 "$WORK" "$host_dir"
+    cp "$DRIVER" "$host_dir/hostile.py"
+    printf '#!/bin/sh\nexec python3 %s/hostile.py pwsh\n' "$host_dir" >"$host_dir/pwsh"
+    chmod 755 "$host_dir/pwsh" "$host_dir/hostile.py"
+    write_config powershell ""
+    # Every user may use the PowerShell plug-in (Builtin Users, as a service account is).
+    printf '\n[PowerShell]\nPath = "%s"\n[Security]\nPowerShellSDDL = "%s"\n' "$host_dir/pwsh" \
+        "O:NSG:BAD:P(A;;GA;;;BA)(A;;GA;;;BU)S:P(AU;FA;GA;;;WD)(AU;SA;GXGW;;;WD)" >>"$CONFIG/config.toml"
+    local ps_user=psbench ps_password
+    ps_password="Ps-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')-1"
+    printf '%s\n' "$PASSWORD" | WSMAND_CONFIG_DIR="$CONFIG" "$WSMAND" account add "$ACCOUNT" --password-stdin --run-as root >/dev/null
+    printf '%s\n' "$ps_password" | WSMAND_CONFIG_DIR="$CONFIG" "$WSMAND" account add "$ps_user" --password-stdin --run-as nobody >/dev/null
+    "$WSMAND" --config-dir "$CONFIG" 2>"$WORK/wsmand-powershell.log" &
+    WSMAND_PID=$!
+    PIDS+=("$WSMAND_PID")
+    wait_for_port "$PORT" "$WSMAND_PID" "$WORK/wsmand-powershell.log"
+    AUTH="Basic $(printf '%s:%s' "$ACCOUNT" "$PASSWORD" | base64 -w0)"
+
+    step "phase 5: the administrator's Identify alone (${SECONDS_PER_PHASE}s)"
+    python3 "$DRIVER" rss "$WSMAND_PID" "$SECONDS_PER_PHASE" >"$WORK/rss5" &
+    RSS5=$!
+    PS_ALONE="$(python3 "$DRIVER" legit "$PORT" "$SECONDS_PER_PHASE" "$AUTH")"
+    wait "$RSS5"
+    echo "  $PS_ALONE"
+    echo "  $(cat "$WORK/rss5")"
+
+    step "phase 6: beside a PowerShell user's $SHELLS shells of Xpress Sends and a pathological pwsh (${SECONDS_PER_PHASE}s)"
+    python3 "$DRIVER" rss "$WSMAND_PID" "$SECONDS_PER_PHASE" >"$WORK/rss6" &
+    RSS6=$!
+    python3 "$DRIVER" powershell "$PORT" "$SECONDS_PER_PHASE" "$ps_user" "$ps_password" "$SHELLS" \
+        >"$WORK/powershell.out" &
+    PS_DRIVER=$!
+    sleep 1
+    PS_BESIDE="$(python3 "$DRIVER" legit "$PORT" "$((SECONDS_PER_PHASE - 2))" "$AUTH")"
+    wait "$PS_DRIVER" "$RSS6"
+    echo "  $PS_BESIDE"
+    echo "  $(cat "$WORK/powershell.out")"
+    echo "  $(cat "$WORK/rss6")"
+
+    step "results"
+    python3 - "$PS_ALONE" "$PS_BESIDE" "$(cat "$WORK/rss5")" "$(cat "$WORK/rss6")" "$SHELLS" <<'PY'
+import sys
+
+def parse(line):
+    return {k: float(v) for k, v in (f.split("=") for f in line.split()[1:])}
+alone, beside, rss_alone, rss_loaded = (parse(sys.argv[i]) for i in (1, 2, 3, 4))
+shells = int(sys.argv[5])
+print(f"{'':<28}{'alone':>12}{'beside pwsh':>16}{'ratio':>8}")
+for key, label in (("p50_ms", "Identify p50 ms"), ("p99_ms", "Identify p99 ms"), ("max_ms", "Identify max ms")):
+    print(f"{label:<28}{alone[key]:>12.3f}{beside[key]:>16.3f}{beside[key] / max(alone[key], 0.001):>8.2f}")
+print(f"{'Identify requests (errors)':<28}{int(alone['n']):>8} ({int(alone['errors'])}){int(beside['n']):>12} ({int(beside['errors'])})")
+# The budget the bounds give, per shell: its input queue and one Send in flight (the 500 KB
+# envelope, its decoded streams, what they inflate to: each at most MaxEnvelopeSize), and its
+# held output (1 MiB of fragments counted by their bytes; one-byte fragments cost about four
+# times that in allocations): 8 MB a shell, twice that for the allocator's slack.
+before_mb = rss_alone["peak_kb"] / 1024
+budget_mb = before_mb + shells * 2 * 8
+peak_mb = rss_loaded["peak_kb"] / 1024
+print(f"wsmand peak RSS MB: {before_mb:.1f} alone, {peak_mb:.1f} beside the PowerShell user")
+print()
+verdict = lambda ok: "met" if ok else "MISSED"
+p99x = beside["p99_ms"] / max(alone["p99_ms"], 0.001)
+print("targets:")
+print(f"  Identify p99 beside the PowerShell user <= 2x alone: {p99x:.2f}x  {verdict(p99x <= 2.0)}")
+print(f"  peak RSS <= alone + {shells} shells x 2 x 8 MB = {budget_mb:.0f} MB: {peak_mb:.1f} MB  {verdict(peak_mb <= budget_mb)}")
+PY
+    kill -TERM "$WSMAND_PID" 2>/dev/null || true
+    wait "$WSMAND_PID" 2>/dev/null || true
+}
+
 for part in $PARTS; do
     case "$part" in
         clients) part_clients ;;
         users) part_users ;;
-        *) echo "unknown part $part (clients, users)" >&2; exit 2 ;;
+        powershell) part_powershell ;;
+        *) echo "unknown part $part (clients, users, powershell)" >&2; exit 2 ;;
     esac
 done
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"

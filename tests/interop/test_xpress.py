@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import base64
 import struct
+import sys
 import uuid
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from dissect.util.compression import lzxpress_huffman
@@ -27,6 +29,9 @@ from psrpcore import (
     StreamType,
 )
 from psrpcore.types import PSInvocationState, RunspacePoolState
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "psrp-standin"))
+import xpress_bomb  # noqa: E402
 
 from shell_support import Target, login_for, no_leftover_processes  # noqa: F401 (autouse fixture)
 from test_psrp import RSP, SOAP, WINDOWS, normal_mode, post, ps_daemon, standin, uid  # noqa: F401
@@ -138,6 +143,32 @@ class Shell:
             "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete"))
 
 
+def run_pipeline(target: Target, shell: Shell, text: str) -> list:
+    """The outputs of `Write-Output 'text'` run in the shell's opened pool, its
+    CREATE_PIPELINE sent in two stored blocks."""
+    ps = ClientPowerShell(shell.pool)
+    ps.add_script(f"Write-Output '{text}'")
+    ps.start()
+    command_id = str(ps.pipeline_id).upper()
+    command = post(target, shell.envelope(
+        "receive.request.xml",
+        f'<rsp:CommandLine CommandId="{command_id}"><rsp:Command></rsp:Command>'
+        "<rsp:Arguments></rsp:Arguments></rsp:CommandLine>",
+    ).replace("windows/shell/Receive", "windows/shell/Command"))
+    assert command.find(f"{SOAP}Body/{SOAP}Fault") is None, ET.tostring(command)
+    payload = shell.pool.data_to_send().data
+    answer = shell.send(command_id, stored(payload, len(payload) // 3))
+    assert answer.find(f"{SOAP}Body/{RSP}SendResponse") is not None, ET.tostring(answer)
+    outputs = []
+    for event in shell.events(command_id):
+        if isinstance(event, PipelineOutputEvent):
+            outputs.append(event.data)
+        elif isinstance(event, PipelineStateEvent):
+            assert event.state == PSInvocationState.Completed
+            break
+    return outputs
+
+
 @pytest.fixture
 def target(ps_daemon) -> Target:
     return Target(ps_daemon, "http", login_for("run-as"))
@@ -154,27 +185,7 @@ def test_a_pool_opens_and_a_pipeline_runs_with_xpress_compression(target):
                 break
         # A pipeline whose CREATE_PIPELINE goes in a Send, in two stored blocks.
         text = "wsmand compresses this line, " * 40
-        ps = ClientPowerShell(shell.pool)
-        ps.add_script(f"Write-Output '{text}'")
-        ps.start()
-        command_id = str(ps.pipeline_id).upper()
-        command = post(target, shell.envelope(
-            "receive.request.xml",
-            f'<rsp:CommandLine CommandId="{command_id}"><rsp:Command></rsp:Command>'
-            "<rsp:Arguments></rsp:Arguments></rsp:CommandLine>",
-        ).replace("windows/shell/Receive", "windows/shell/Command"))
-        assert command.find(f"{SOAP}Body/{SOAP}Fault") is None, ET.tostring(command)
-        payload = shell.pool.data_to_send().data
-        answer = shell.send(command_id, stored(payload, len(payload) // 3))
-        assert answer.find(f"{SOAP}Body/{RSP}SendResponse") is not None, ET.tostring(answer)
-        outputs = []
-        for event in shell.events(command_id):
-            if isinstance(event, PipelineOutputEvent):
-                outputs.append(event.data)
-            elif isinstance(event, PipelineStateEvent):
-                assert event.state == PSInvocationState.Completed
-                break
-        assert outputs == [text]
+        assert run_pipeline(target, shell, text) == [text]
         # The output was long enough for wsmand to compress it, not store it.
         assert shell.compressed_blocks >= 1
     finally:
@@ -212,3 +223,34 @@ def test_a_cmd_shell_create_with_compression_is_still_not_understood(target):
     answer = post(target, create)
     code = answer.find(f"{SOAP}Body/{SOAP}Fault/{SOAP}Code/{SOAP}Value")
     assert code is not None and code.text.endswith(":MustUnderstand"), ET.tostring(answer)
+
+
+def test_a_send_whose_streams_together_inflate_past_the_input_queue_is_refused(target):
+    """Each stream alone is a whole message whose line to pwsh (256 KiB, 350 KB in base64)
+    fits the shell's input queue (MaxEnvelopeSize, 512000 bytes); the two of one Send do not.
+    Both are a few KB compressed. The Send is refused whole with w:QuotaLimit before any of it
+    is queued: the pool then runs a pipeline as if the Send had never come."""
+    shell = Shell(target)
+    try:
+        for _ in shell.events():
+            if shell.pool.state == RunspacePoolState.Opened:
+                break
+        streams = "".join(
+            f'<rsp:Stream Name="stdin">{base64.b64encode(xpress_bomb.message(object_id, 4)).decode()}'
+            "</rsp:Stream>"
+            for object_id in (1000, 1001)
+        )
+        answer = post(target, shell.envelope("send.request.xml", f"<rsp:Send>{streams}</rsp:Send>"))
+        fault = answer.find(f"{SOAP}Body/{SOAP}Fault")
+        assert fault is not None, ET.tostring(answer)[:2000]
+        subcode = fault.findtext(f"{SOAP}Code/{SOAP}Subcode/{SOAP}Value")
+        assert subcode is not None and subcode.endswith(":QuotaLimit"), ET.tostring(fault)
+        assert "bytes a PowerShell shell takes in one request" in ET.tostring(fault, encoding="unicode")
+        assert run_pipeline(target, shell, "after the refused Send") == ["after the refused Send"]
+        # One stream alone inflates within the budget (and is then pwsh's to judge).
+        alone = base64.b64encode(xpress_bomb.message(1000, 4)).decode()
+        answer = post(target, shell.envelope(
+            "send.request.xml", f'<rsp:Send><rsp:Stream Name="stdin">{alone}</rsp:Stream></rsp:Send>'))
+        assert answer.find(f"{SOAP}Body/{RSP}SendResponse") is not None, ET.tostring(answer)[:2000]
+    finally:
+        shell.delete()

@@ -170,14 +170,21 @@ fn start_with(
         &[
             ("WSMAND_PAM_SERVICE", service.name.as_str()),
             ("WSMAND_PAM_SESSIONS", sessions),
+            // One async worker, as on a two-core host: what blocks it blocks every request.
+            ("TOKIO_WORKER_THREADS", "1"),
         ],
     );
+    let client = client_of(&fx, user, password);
+    (fx, client)
+}
+
+/// A client of `user` to the daemon of `fx`.
+fn client_of(fx: &Fixture, user: &str, password: &str) -> Client {
     let mut options = ClientOptions::default();
     options.auth = Auth::Basic(Credentials::new(user, password));
     options.allow_unencrypted = true;
     options.operation_timeout = Duration::from_secs(5);
-    let client = Client::new(Endpoint::parse(&fx.url(), false).unwrap(), options).unwrap();
-    (fx, client)
+    Client::new(Endpoint::parse(&fx.url(), false).unwrap(), options).unwrap()
 }
 
 /// The error of running a program that does not exist, directly (no `/bin/sh -c`).
@@ -440,4 +447,79 @@ async fn the_clients_environment_never_reaches_the_root_helper() {
     );
     service.wait_for(1, 1);
     shell.close().await.unwrap();
+}
+
+/// Opening a PAM session waits on the session stack's modules (pam_systemd waits for logind,
+/// which may start the user's manager): while one user's command waits for its session,
+/// another user's Identify is answered. The stack's pam_exec holds the open until the test
+/// lets it go, so the order is certain: the Identify's answer comes while the open is held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_users_identify_is_answered_while_a_session_opens() {
+    let Some((other, other_password)) = std::env::var("WSMAN_TEST_PAM_PLAIN_USER")
+        .ok()
+        .zip(std::env::var("WSMAN_TEST_PAM_PLAIN_PASSWORD").ok())
+    else {
+        eprintln!("skipped: set WSMAN_TEST_PAM_PLAIN_USER and WSMAN_TEST_PAM_PLAIN_PASSWORD");
+        return;
+    };
+    let gate_dir = std::env::temp_dir().join(format!("wsmand-test-gate-{}", std::process::id()));
+    std::fs::create_dir_all(&gate_dir).unwrap();
+    let gate = gate_dir.join("gate.sh");
+    let (waiting, open, released) = (
+        gate_dir.join("waiting"),
+        gate_dir.join("open"),
+        gate_dir.join("released"),
+    );
+    // Gives up after 30 s, so that a daemon that never answers fails the test, not hangs it.
+    std::fs::write(
+        &gate,
+        format!(
+            "#!/bin/sh\nPATH=/usr/bin:/bin\n[ \"$PAM_TYPE\" = open_session ] || exit 0\n: >{waiting}\n\
+             i=0\nwhile [ ! -e {open} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n\
+             : >{released}\n",
+            waiting = waiting.display(),
+            open = open.display(),
+            released = released.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&gate, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // The service is bound (`_service`): its drop removes the PAM stack.
+    let Some(SetUp {
+        fx,
+        client,
+        service: _service,
+        ..
+    }) = set_up(
+        "gate",
+        &format!("session required pam_exec.so {}\n", gate.display()),
+    )
+    else {
+        return;
+    };
+    let shell = default_shell(&client).await;
+    let command = tokio::spawn(async move {
+        let out = run_in(&shell, "echo started").await;
+        shell.close().await.unwrap();
+        out
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !waiting.exists() {
+        assert!(Instant::now() < deadline, "the session stack never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let identified = client_of(&fx, &other, &other_password).identify().await;
+    let answered_while_held = !released.exists();
+    std::fs::write(&open, b"").unwrap();
+    let out = command.await.unwrap();
+    let _ = std::fs::remove_dir_all(&gate_dir);
+    identified.unwrap();
+    assert!(
+        answered_while_held,
+        "the Identify was answered only once the session had opened"
+    );
+    assert_eq!(
+        (out.stdout.as_slice(), out.exit_code),
+        (&b"started\n"[..], 0)
+    );
 }

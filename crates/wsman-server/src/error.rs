@@ -160,6 +160,10 @@ pub fn shell_fault(error: ShellError) -> Fault {
             format!("The WS-Management service cannot process the request. The maximum number of users concurrently performing remote operations on this system ({limit}) has been exceeded. Retry the request later or raise the quota. "),
         ),
         ShellError::TooManyOperations { limit, .. } => operations_quota_fault(*limit),
+        ShellError::InputTooLarge { .. } => Fault::quota_limit(
+            wsman_proto::fault::code::QUOTA_LIMIT,
+            format!("The WS-Management service cannot process the request: {error}. Send the input in smaller parts. "),
+        ),
         ShellError::RunAsNotPermitted { .. } => Fault::access_denied(),
         ShellError::InvalidShellId { .. } => {
             Fault::invalid_parameter(error.to_string()).with_code(c::SHELL_CLIENTID_NOT_VALID)

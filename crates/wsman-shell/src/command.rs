@@ -365,6 +365,10 @@ impl Command {
             Queued::AlreadyEnded => Err(ShellError::InputAlreadyEnded {
                 command_id: self.id.clone(),
             }),
+            Queued::TooLarge => Err(ShellError::InputTooLarge {
+                bytes: data.len(),
+                limit: self.input.capacity(),
+            }),
         }
     }
 

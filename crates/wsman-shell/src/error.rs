@@ -105,6 +105,18 @@ pub enum ShellError {
         /// The stream name.
         stream: String,
     },
+    /// A Send larger than the command's whole input queue
+    /// ([`crate::ShellLimits::input_buffer_bytes`]): refused, never queued, so the queue
+    /// never holds more than its bound. Fault: `w:QuotaLimit`.
+    #[error(
+        "the input of {bytes} bytes is larger than the command's input queue of {limit} bytes"
+    )]
+    InputTooLarge {
+        /// The Send's bytes (as the command would read them).
+        bytes: usize,
+        /// The queue's bound.
+        limit: usize,
+    },
     /// Send after the stream was ended. Fault: `w:InvalidParameter`.
     #[error("input of command {command_id} was already ended")]
     InputAlreadyEnded {

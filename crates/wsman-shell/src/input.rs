@@ -7,8 +7,9 @@
 //! may retry without duplicating data). The queue holds at most `capacity`
 //! bytes, counting the chunk the writer is writing, so a child that does
 //! not read its stdin bounds the daemon's memory and makes later Sends wait
-//! (backpressure). A chunk larger than the capacity is accepted only into
-//! an empty queue. `End` is delivered (the pipe closed) after everything
+//! (backpressure). A chunk larger than the capacity is refused
+//! ([`Queued::TooLarge`]), never queued: the queue never holds more than
+//! its capacity. `End` is delivered (the pipe closed) after everything
 //! queued before it was written.
 
 use std::collections::VecDeque;
@@ -28,6 +29,8 @@ pub(crate) enum Queued {
     TimedOut,
     /// Input was already ended by the client.
     AlreadyEnded,
+    /// Larger than the whole queue: it could never fit, so it is refused at once.
+    TooLarge,
 }
 
 #[derive(Debug, Default)]
@@ -75,6 +78,11 @@ impl Input {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The most bytes the queue holds.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// The most bytes ever waiting in the queue.
     pub(crate) fn peak_queued(&self) -> usize {
         self.lock().peak
@@ -83,6 +91,9 @@ impl Input {
     /// Queues `data` (and End when `end`) whole, waiting for room until
     /// `deadline`. Cancel-safe: dropped before it returns, nothing is queued.
     pub(crate) async fn send(&self, data: &[u8], end: bool, deadline: Instant) -> Queued {
+        if data.len() > self.capacity {
+            return Queued::TooLarge;
+        }
         loop {
             let room = self.space.notified();
             tokio::pin!(room);
@@ -94,7 +105,6 @@ impl Input {
                 }
                 let fits = data.is_empty()
                     || state.closed
-                    || state.queued == 0
                     || state.queued.saturating_add(data.len()) <= self.capacity;
                 if fits {
                     if !data.is_empty() && !state.closed {

@@ -85,7 +85,8 @@
 //!   [`SendOutcome::TimedOut`] before any byte of it is written, so a client
 //!   that retries neither loses nor duplicates input. `end` closes stdin
 //!   after everything queued before it. Input to a child that closed its
-//!   stdin is discarded; Send after `end` is [`ShellError::InputAlreadyEnded`].
+//!   stdin is discarded; Send after `end` is [`ShellError::InputAlreadyEnded`]. A Send
+//!   larger than the whole queue is [`ShellError::InputTooLarge`]: never queued.
 //! * **Exit codes**: the exit status; 128+N when signal N killed the
 //!   process (137 for SIGKILL, e.g. terminate or the memory limit's OOM
 //!   kill; 130 for an untrapped Ctrl+C), as POSIX shells report it.

@@ -399,6 +399,38 @@ impl ShellManager {
             return Err(ShellError::CommandIdInUse { command_id: id });
         }
         let slot = self.acquire_operation(caller)?;
+        // Starting blocks until the child has exec'd, and inside a PAM session until the
+        // session stack has run (pam_systemd may wait for logind to start the user's
+        // manager): on the blocking pool, never on an async worker, whatever the runtime.
+        // The start registers the command itself, so a request dropped meanwhile leaves no
+        // process the shell does not know.
+        let (manager, starting) = (self.clone(), Arc::clone(&shell));
+        // The request's subscriber and span go along: the start's audit record is the request's.
+        let (dispatch, span) = (
+            tracing::dispatcher::get_default(Clone::clone),
+            tracing::Span::current(),
+        );
+        let started = tokio::task::spawn_blocking(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                span.in_scope(|| manager.start(&starting, id, spec, slot))
+            })
+        });
+        match started.await {
+            Ok(result) => result,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => Err(ShellError::ShuttingDown),
+        }
+    }
+
+    /// Starts `spec` as command `id` of `shell` and registers it (blocking: see
+    /// [`ShellManager::run_command`]).
+    fn start(
+        &self,
+        shell: &Arc<Shell>,
+        id: String,
+        spec: CommandSpec,
+        slot: quota::OperationSlot,
+    ) -> Result<String, ShellError> {
         let command_line = spec.command_line();
         let program = if spec.skip_cmd_shell {
             Program::Direct {
@@ -451,29 +483,27 @@ impl ShellManager {
                 drop(slot);
             })
         };
-        let started = off_the_async_worker(|| {
-            Command::start(
-                id.clone(),
-                command_line.clone(),
-                request,
-                declared,
-                Buffers {
-                    output_bytes: limits.output_buffer_bytes,
-                    user_output: self.inner.user_outputs.for_user(
-                        &shell.owner.run_as.name,
-                        limits.output_buffer_bytes_per_user,
-                    ),
-                    input_bytes: limits.input_buffer_bytes,
-                },
-                limits.exit_drain_grace,
-                on_finished,
-                Seat {
-                    user: shell.owner.run_as.name.clone(),
-                    client_ip: shell.owner.client_ip,
-                },
-                group.clone(),
-            )
-        });
+        let started = Command::start(
+            id.clone(),
+            command_line.clone(),
+            request,
+            declared,
+            Buffers {
+                output_bytes: limits.output_buffer_bytes,
+                user_output: self.inner.user_outputs.for_user(
+                    &shell.owner.run_as.name,
+                    limits.output_buffer_bytes_per_user,
+                ),
+                input_bytes: limits.input_buffer_bytes,
+            },
+            limits.exit_drain_grace,
+            on_finished,
+            Seat {
+                user: shell.owner.run_as.name.clone(),
+                client_ip: shell.owner.client_ip,
+            },
+            group.clone(),
+        );
         let command = match started {
             Ok(command) => command,
             Err(error) => {
@@ -770,20 +800,5 @@ impl Drop for Inner {
             shell.kill_now();
         }
         let _ = self.cgroups.remove_instance_scope();
-    }
-}
-
-/// Runs `work`, which blocks (starting a process: the daemon sleeps until the child has
-/// exec'd, milliseconds on a loaded host), without holding up the other requests of the async
-/// worker it is called on: on a multi-threaded runtime the worker's queue is handed to another
-/// thread meanwhile. On a current-thread runtime (tests) it simply runs.
-fn off_the_async_worker<T>(work: impl FnOnce() -> T) -> T {
-    let multi_threaded = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
-        runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-    });
-    if multi_threaded {
-        tokio::task::block_in_place(work)
-    } else {
-        work()
     }
 }

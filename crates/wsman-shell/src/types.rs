@@ -51,8 +51,8 @@ pub struct ShellLimits {
     pub output_buffer_bytes_per_user: usize,
     /// Bytes of accepted stdin queued per command and not yet read by the
     /// child. A Send that does not fit within its timeout is refused whole
-    /// ([`SendOutcome::TimedOut`]); a chunk larger than this is accepted
-    /// only into an empty queue. The server sets it to MaxEnvelopeSizekb
+    /// ([`SendOutcome::TimedOut`]); a chunk larger than this is refused
+    /// ([`crate::ShellError::InputTooLarge`]). The server sets it to MaxEnvelopeSizekb
     /// (no Send carries more), so one Send always fits an empty queue.
     pub input_buffer_bytes: usize,
     /// After the command's process exits, how long a pipe may stay silent
@@ -353,7 +353,7 @@ pub struct CommandInfo {
     /// test: never above [`ShellLimits::output_buffer_bytes`]).
     pub peak_buffered_bytes: usize,
     /// The most stdin bytes ever queued for it (never above
-    /// [`ShellLimits::input_buffer_bytes`] or one Send's size).
+    /// [`ShellLimits::input_buffer_bytes`]).
     pub peak_input_queued_bytes: usize,
 }
 

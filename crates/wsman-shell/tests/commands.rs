@@ -496,3 +496,140 @@ async fn stream_ends_come_with_the_exit() {
     assert_eq!(ends, [("stdout", 0, true), ("stderr", 0, true)]);
     session.close().await;
 }
+
+/// A Send larger than the whole input queue could never fit: it is refused at once, even into
+/// an empty queue, and nothing of it is queued or reaches the child; one that fits exactly is
+/// taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_larger_than_the_input_queue_is_refused_not_queued() {
+    let mut limits = limits();
+    limits.input_buffer_bytes = 1000;
+    let session = Session::of_root(manager(limits)).await;
+    let id = session.start("cat").await;
+    let send = |data: Vec<u8>, end: bool| {
+        let manager = session.manager.clone();
+        let (shell_id, id) = (session.shell_id.clone(), id.clone());
+        async move {
+            manager
+                .send(
+                    &key("root"),
+                    &shell_id,
+                    &id,
+                    "stdin",
+                    &data,
+                    end,
+                    Duration::from_secs(5),
+                )
+                .await
+        }
+    };
+    let refused = send(vec![b'x'; 1001], false).await;
+    assert!(
+        matches!(
+            refused,
+            Err(ShellError::InputTooLarge {
+                bytes: 1001,
+                limit: 1000
+            })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(session.info().commands[0].peak_input_queued_bytes, 0);
+    let taken = send(vec![b'y'; 1000], true).await;
+    assert!(matches!(taken, Ok(SendOutcome::Accepted)), "{taken:?}");
+    assert_eq!(session.info().commands[0].peak_input_queued_bytes, 1000);
+    let (out, _, code) = session.collect(&id).await;
+    assert_eq!((out, code), (vec![b'y'; 1000], 0));
+}
+
+/// Starting a command waits for the exec and, inside a PAM session, for the session stack
+/// (pam_systemd may wait for logind): it never holds a thread of the caller's runtime, even a
+/// current-thread one, so the runtime's other tasks (other users' requests) go on meanwhile.
+/// The stack's pam_exec holds the open until the test lets it go, so the order is certain.
+/// Needs root, the PAM test account and `wsmand-session` beside the test's target directory
+/// (`cargo build -p wsmand`); skipped otherwise.
+#[tokio::test(flavor = "current_thread")]
+async fn a_command_waiting_for_its_session_holds_no_runtime_thread() {
+    let (Ok(name), Some(helper)) = (
+        std::env::var("WSMAN_TEST_PAM_USER"),
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.parent()?.join("wsmand-session")))
+            .filter(|path| path.is_file()),
+    ) else {
+        eprintln!("skipped: needs WSMAN_TEST_PAM_USER and wsmand-session (cargo build -p wsmand)");
+        return;
+    };
+    let Some(user) = wsman_os::lookup_user(&name).ok().flatten() else {
+        eprintln!("skipped: no account {name}");
+        return;
+    };
+    if !wsman_os::process::daemon_is_root() {
+        eprintln!("skipped: writing a PAM service and switching users need root");
+        return;
+    }
+    let tag = format!("wsman-shell-gate-{}", std::process::id());
+    let dir = std::env::temp_dir().join(&tag);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (gate, waiting, open, released) = (
+        dir.join("gate.sh"),
+        dir.join("waiting"),
+        dir.join("open"),
+        dir.join("released"),
+    );
+    // Gives up after 30 s, so that a held runtime fails the test, not hangs it.
+    std::fs::write(
+        &gate,
+        format!(
+            "#!/bin/sh\nPATH=/usr/bin:/bin\n[ \"$PAM_TYPE\" = open_session ] || exit 0\n\
+             : >{w}\ni=0\nwhile [ ! -e {o} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n\
+             : >{r}\n",
+            w = waiting.display(),
+            o = open.display(),
+            r = released.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&gate, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let service = std::path::Path::new("/etc/pam.d").join(&tag);
+    std::fs::write(
+        &service,
+        format!(
+            "@include common-auth\n@include common-account\nsession required pam_exec.so {}\n",
+            gate.display()
+        ),
+    )
+    .unwrap();
+    let manager = manager(limits());
+    manager.set_login_sessions(Some(wsman_os::process::SessionHelper {
+        path: helper,
+        service: tag.clone(),
+    }));
+    let mut owner = owner(&name, user);
+    owner.linux_account = true;
+    let shell_id = shell(&manager, &owner).await.shell_id;
+    let starting = {
+        let (manager, shell_id, key) = (manager.clone(), shell_id.clone(), key(&name));
+        tokio::spawn(async move {
+            manager
+                .run_command(&key, &shell_id, line("echo started"))
+                .await
+        })
+    };
+    while !waiting.exists() && !released.exists() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // This task ran while the session was opening, not only after.
+    let held = released.exists();
+    std::fs::write(&open, b"").unwrap();
+    let id = starting.await.unwrap();
+    let _ = std::fs::remove_file(&service);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        !held,
+        "the runtime's only thread was held until the session had opened"
+    );
+    let (out, _, code) = collect(&manager, &name, &shell_id, &id.unwrap()).await;
+    assert_eq!((out.as_slice(), code), (&b"started\n"[..], 0));
+    manager.delete_shell(&key(&name), &shell_id).await.unwrap();
+}

@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use base64::Engine as _;
 use uuid::Uuid;
+use wsman_principal::OwnerKey;
 use wsman_proto::ns::action;
 use wsman_proto::operation::Action;
 use wsman_proto::refusal_log::{RefusalLimits, RefusalLog};
@@ -48,12 +49,13 @@ use wsman_proto::shell::{self, SignalCode, StreamData};
 use wsman_proto::xml::Element;
 use wsman_proto::{Fault, Request};
 use wsman_shell::{CommandSpec, SendOutcome, ShellError, ShellManager, ShellOptions, ShellOwner};
+use wsman_work::{Lane, WorkPool};
 
 use super::{
     describe, no_command_id, not_supported, receive_capacity, run_as_user, shell_id, Budget, Caller,
 };
 use crate::error::shell_fault;
-use compression::Compression;
+use compression::{Compression, InputBudget};
 use input::{InputError, InputOrder};
 use session::{PipelineRefused, Session, Taken};
 
@@ -321,13 +323,16 @@ impl PowerShellBridge {
         ))
     }
 
-    /// Send: each stream's data as one Data packet of its pipeline (or of the pool).
+    /// Send: each stream's data as one Data packet of its pipeline (or of the pool), all of
+    /// them within one [`InputBudget`] of the shell's input queue.
     async fn send(&self, op: &Op<'_>, session: &Session) -> Result<Answer, Fault> {
         let send = Send::parse(op.request.body.as_ref())?;
+        let mut budget = InputBudget::of_queue(op.manager.limits().input_buffer_bytes);
+        let deadline = std::time::Instant::now() + op.budget.time;
         let mut packets = Vec::new();
         // Where each stream's fragments will stand once pwsh has taken this Send.
         let mut orders: Vec<((Uuid, bool), InputOrder)> = Vec::new();
-        for stream in &send.streams {
+        for stream in send.streams {
             let stream_type = match stream.name.as_str() {
                 "stdin" => DataStream::Default,
                 "pr" => DataStream::PromptResponse,
@@ -348,13 +353,26 @@ impl PowerShellBridge {
                     None => session.input_order(key.0, key.1),
                 };
                 // The fragments are checked as pwsh would read them: decompressed first.
-                let data = session.compression.inflate(&stream.data)?;
-                orders.push((key, self.checked(op.caller, before, &data)?));
-                packets.push(Packet::Data {
+                let mut packet = Packet::Data {
                     stream: stream_type,
                     guid,
-                    data,
-                });
+                    data: Vec::new(),
+                };
+                let markup = packet.to_line().len();
+                let (compression, data) = (session.compression, stream.data);
+                let data = match compression {
+                    Compression::None => compression.inflate(data, &budget, markup)?,
+                    Compression::Xpress => {
+                        let inflate = move || compression.inflate(data, &budget, markup);
+                        bulk(&session.owner, deadline, inflate).await??
+                    }
+                };
+                budget.spend(markup, data.len());
+                orders.push((key, self.checked(op.caller, before, &data)?));
+                if let Packet::Data { data: slot, .. } = &mut packet {
+                    *slot = data;
+                }
+                packets.push(packet);
             }
         }
         write(op.manager, session, &packets, op.budget.time).await?;
@@ -449,11 +467,17 @@ impl PowerShellBridge {
             };
             (Some(id.to_ascii_uppercase()), value)
         });
-        let data = session.compression.deflate(data);
-        // No `End`: Windows' recorded PSRP answers (`psrp-receive.streams`, `.failed`) end a
-        // pipeline with CommandState Done alone; its stream never ends apart from it.
-        let stream = StreamData::new("stdout", command_id, data, false);
-        let body = ReceiveResponse::new(vec![stream], state).to_xml();
+        let command_id = command_id.map(str::to_owned);
+        let compression = session.compression;
+        let build = move || {
+            let data = compression.deflate(data);
+            // No `End`: Windows' recorded PSRP answers (`psrp-receive.streams`, `.failed`) end
+            // a pipeline with CommandState Done alone; its stream never ends apart from it.
+            let stream = StreamData::new("stdout", command_id.as_deref(), data, false);
+            ReceiveResponse::new(vec![stream], state).to_xml()
+        };
+        let deadline = std::time::Instant::now() + budget.time;
+        let body = bulk(&session.owner, deadline, build).await?;
         Ok((shell::action::RECEIVE_RESPONSE, body))
     }
 
@@ -503,6 +527,26 @@ impl PowerShellBridge {
             tracing::debug!(shell_id = %session.shell_id, %error, "PowerShell shell already gone");
         }
     }
+}
+
+/// `work`, whose cost the client's or pwsh's data chooses (inflating a Send, compressing and
+/// encoding a Receive's output, cutting pwsh's lines), in the work pool's bulk lane: at the
+/// lowest priority and at most half of its turns for one user, so that it never holds up the
+/// async workers nor, beyond its share, other users. Past `deadline` without a turn:
+/// `w:TimedOut`.
+pub(super) async fn bulk<T: std::marker::Send + 'static>(
+    owner: &OwnerKey,
+    deadline: std::time::Instant,
+    work: impl FnOnce() -> T + std::marker::Send + 'static,
+) -> Result<T, Fault> {
+    WorkPool::shared()
+        .run(
+            Lane::Bulk,
+            &owner.to_string(),
+            deadline,
+            move |_| Ok(work()),
+        )
+        .await
 }
 
 /// Writes packets to the host's stdin, whole or not at all.

@@ -4,15 +4,51 @@
 //! bridge calls [`Compression::inflate`] on Send and [`Compression::deflate`] on Receive; the
 //! fragments in between stay whole and uncompressed.
 
+use wsman_proto::fault::code;
 use wsman_proto::ns;
 use wsman_proto::xpress::{self, XpressError};
 use wsman_proto::{Fault, Request};
 
-/// Most bytes one Send's stream may decompress to. A Send carries at most a few PSRP
-/// fragments (pypsrp and Windows keep them under the envelope size, 500 KB by default);
-/// LZ77+Huffman can expand a few hundred bytes into 64 KiB, so the bound is set here, not
-/// by the envelope.
-pub(super) const MAX_SEND_INFLATED: usize = 8 << 20;
+/// What one request may make of pwsh's input: the bytes of the lines its streams become
+/// (`<Data ...>` and the base64 of the data as pwsh reads it), summed over all its streams,
+/// within the shell's input queue. LZ77+Huffman turns a few hundred bytes into 64 KiB, so a
+/// Send's size says nothing of what it inflates to: each stream is inflated at most to what
+/// is left, and a request whose lines would not fit the queue is refused before any of it
+/// is queued (the engine refuses a chunk larger than the queue anyway).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct InputBudget {
+    queue: usize,
+    left: usize,
+}
+
+impl InputBudget {
+    /// The budget of a request to a shell whose input queue holds `queue` bytes.
+    pub(super) fn of_queue(queue: usize) -> Self {
+        Self { queue, left: queue }
+    }
+
+    /// The most data bytes a line of `markup` bytes besides its base64 may still carry.
+    pub(super) fn room(&self, markup: usize) -> usize {
+        self.left.saturating_sub(markup) / 4 * 3
+    }
+
+    /// Counts a line of `markup` bytes and `data` bytes of data (base64 in the line).
+    pub(super) fn spend(&mut self, markup: usize, data: usize) {
+        let line = markup.saturating_add(data.div_ceil(3).saturating_mul(4));
+        self.left = self.left.saturating_sub(line);
+    }
+
+    /// The fault of a request that would make more than the queue holds.
+    fn exceeded(&self) -> Fault {
+        Fault::quota_limit(
+            code::QUOTA_LIMIT,
+            format!(
+                "The WS-Management service cannot process the request: the stream data of this Send, decompressed, is more than the {} bytes a PowerShell shell takes in one request. Send the data in smaller parts. ",
+                self.queue
+            ),
+        )
+    }
+}
 
 /// What a shell's stream data is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,11 +77,24 @@ impl Compression {
         }
     }
 
-    /// A Send's stream data as the host gets it.
-    pub(super) fn inflate(self, data: &[u8]) -> Result<Vec<u8>, Fault> {
+    /// A Send's stream data as the host gets it, at most `budget.room(markup)` bytes (see
+    /// [`InputBudget`]). Xpress data is inflated block by block, each block's declared size
+    /// checked against what is left before it is decoded; call it off the async workers.
+    pub(super) fn inflate(
+        self,
+        data: Vec<u8>,
+        budget: &InputBudget,
+        markup: usize,
+    ) -> Result<Vec<u8>, Fault> {
+        let room = budget.room(markup);
         match self {
-            Self::None => Ok(data.to_vec()),
-            Self::Xpress => xpress::decompress(data, MAX_SEND_INFLATED).map_err(refused),
+            Self::None if data.len() > room => Err(budget.exceeded()),
+            Self::None => Ok(data),
+            Self::Xpress => match xpress::decompress(&data, room) {
+                Ok(inflated) => Ok(inflated),
+                Err(XpressError::TooLarge { .. }) => Err(budget.exceeded()),
+                Err(error) => Err(refused(error)),
+            },
         }
     }
 
@@ -90,8 +139,37 @@ mod tests {
 
     #[test]
     fn bad_send_data_is_an_invalid_parameter() {
-        let fault = Compression::Xpress.inflate(&[9, 0, 20, 0]).unwrap_err();
+        let budget = InputBudget::of_queue(1000);
+        let fault = Compression::Xpress
+            .inflate(vec![9, 0, 20, 0], &budget, 10)
+            .unwrap_err();
         assert!(fault.to_string().contains("Xpress"), "{fault}");
-        assert_eq!(Compression::None.inflate(b"x").unwrap(), b"x");
+        assert_eq!(
+            Compression::None
+                .inflate(b"x".to_vec(), &budget, 10)
+                .unwrap(),
+            b"x"
+        );
+    }
+
+    /// The budget is of the lines pwsh reads: a request's streams together, markup and
+    /// base64 counted, never more than the queue; what would pass it is the quota fault.
+    #[test]
+    fn the_budget_is_the_queue_summed_over_streams() {
+        let mut budget = InputBudget::of_queue(1000);
+        assert_eq!(budget.room(100), 900 / 4 * 3);
+        let block = xpress::compress(&[b'a'; 600]);
+        let first = Compression::Xpress
+            .inflate(block.clone(), &budget, 100)
+            .unwrap();
+        budget.spend(100, first.len());
+        // 100 + 800 of 1000 spent: the same stream again does not fit.
+        assert_eq!(budget.room(100), 0);
+        let fault = Compression::Xpress
+            .inflate(block, &budget, 100)
+            .unwrap_err();
+        assert!(format!("{fault:?}").contains("QuotaLimit"), "{fault:?}");
+        let plain = Compression::None.inflate(vec![0; 1], &budget, 100);
+        assert!(plain.is_err());
     }
 }

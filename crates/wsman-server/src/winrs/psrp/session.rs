@@ -41,6 +41,9 @@ const HOST_POLL: Duration = Duration::from_secs(60);
 const BROKEN_POLL: Duration = Duration::from_secs(2);
 /// Most bytes read from the host in one go.
 const HOST_READ: usize = 64 * 1024;
+/// How long the pump waits for a turn of the work pool to route what it read (the owner's
+/// other bulk work first); past it the host is given up on.
+const ROUTE_WAIT: Duration = Duration::from_secs(300);
 /// Largest pool message kept for a Connect (pwsh's are a few hundred bytes).
 const KEPT_MESSAGE: usize = 64 * 1024;
 /// Messages begun and not ended across the pool and its pipelines (pwsh has one or two).
@@ -62,12 +65,12 @@ pub(super) enum HostFailure {
     TooManyOpen,
     #[error("pwsh's partial fragments reached the output bound of {0} bytes")]
     PendingTooLarge(usize),
-    #[error("the reader of pwsh's output stopped ({0})")]
-    Worker(String),
     #[error("pwsh exited with status {0}")]
     Exited(i32),
     #[error("the shell ended ({0})")]
     ShellEnded(ShellError),
+    #[error("its output could not be read: {0}")]
+    NotRouted(String),
 }
 
 /// Why a pipeline is not registered.
@@ -540,8 +543,8 @@ impl Lines {
 }
 
 /// The pump's loop; `Some(why)` when the host failed. Each read is cut into lines and
-/// parsed on a blocking worker: a script writing a flood of bytes to pwsh's stdout takes a
-/// worker's time, not the runtime's.
+/// parsed in the work pool's bulk lane: a script writing a flood of bytes to pwsh's stdout
+/// takes its owner's bulk turns, not the runtime's time.
 async fn read_host(manager: &ShellManager, session: &Arc<Session>) -> Option<HostFailure> {
     let mut lines = Lines::default();
     let mut request = ReceiveRequest::new(vec!["stdout".to_owned()], HOST_POLL);
@@ -559,24 +562,38 @@ async fn read_host(manager: &ShellManager, session: &Arc<Session>) -> Option<Hos
             // The shell was deleted or reaped.
             Err(error) => return Some(HostFailure::ShellEnded(error)),
         };
-        let data: Vec<u8> = output.chunks.iter().flat_map(|c| c.decoded()).collect();
-        let worker = Arc::clone(session);
-        let parsed = tokio::task::spawn_blocking(move || {
-            let result = lines.feed(&data, |line| worker.line(line));
-            (lines, result)
+        // Cut and routed in the work pool's bulk lane: what pwsh writes costs what pwsh
+        // chooses (a line of a million one-byte fragments), never an async worker's time.
+        let chunks = output.chunks;
+        let routing = Arc::clone(session);
+        let deadline = std::time::Instant::now() + ROUTE_WAIT;
+        let routed = super::bulk(&session.owner, deadline, move || {
+            let failure = route(&routing, &mut lines, &chunks);
+            (lines, failure)
         })
         .await;
-        match parsed {
-            Ok((kept, result)) => {
-                lines = kept;
-                if let Err(reason) = result {
-                    return Some(reason);
-                }
-            }
-            Err(error) => return Some(HostFailure::Worker(error.to_string())),
+        match routed {
+            Ok((kept, None)) => lines = kept,
+            Ok((_, Some(reason))) => return Some(reason),
+            Err(fault) => return Some(HostFailure::NotRouted(fault.to_string())),
         }
         if let CommandState::Done { exit_code } = output.state {
             return Some(HostFailure::Exited(exit_code));
         }
     }
+}
+
+/// Cuts `chunks` of the host's output, after what `lines` holds of a line, into lines and
+/// routes their packets; `Some(why)` when the host failed.
+fn route(
+    session: &Session,
+    lines: &mut Lines,
+    chunks: &[wsman_shell::OutputChunk],
+) -> Option<HostFailure> {
+    for chunk in chunks {
+        if let Err(reason) = lines.feed(&chunk.decoded(), |line| session.line(line)) {
+            return Some(reason);
+        }
+    }
+    None
 }
