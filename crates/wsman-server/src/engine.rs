@@ -43,6 +43,18 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The resource a request to this endpoint is to, whatever its own ResourceURI says: what
+    /// a client certificate's mapping must allow there. The collector's endpoints are resources
+    /// of their own (the subscription manager; the event logs a delivery carries), so a
+    /// forwarder cannot pick the URI its mapping is checked against. `None`: the request's.
+    pub fn resource_uri(&self) -> Option<&'static str> {
+        match self {
+            Self::WsMan => None,
+            Self::SubscriptionManager(_) => Some(crate::collector::SUBSCRIPTION_RESOURCE),
+            Self::Delivery(_) => Some(wsman_proto::ns::EVENT_LOG_URI),
+        }
+    }
+
     /// The endpoint's part of a catalog key.
     pub fn kind(&self) -> EndpointKind {
         match self {
@@ -147,15 +159,14 @@ pub enum Access {
 }
 
 impl Access {
-    /// What the pipeline checks (`None`: the engine decides).
-    pub fn required(&self, settings: &ServiceSettings, request: &Request) -> Option<Required> {
+    /// What the pipeline checks. An engine that decides for itself still gets the gates every
+    /// request passes (AllowRemoteAccess, a certificate mapping's URI): no descriptor, nothing
+    /// else.
+    pub fn required(&self, settings: &ServiceSettings, request: &Request) -> Required {
         match self {
-            Self::Service => Some(Required::service(
-                &settings.access,
-                &request.operation.action,
-            )),
-            Self::Descriptor(required) => Some(required.clone()),
-            Self::Engine => None,
+            Self::Service => Required::service(&settings.access, &request.operation.action),
+            Self::Descriptor(required) => required.clone(),
+            Self::Engine => Required::default(),
         }
     }
 }

@@ -47,7 +47,20 @@ pub(crate) fn post_as(
     body: &[u8],
     headers: &[(&str, &str)],
 ) -> Answer {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    post_on(stream, port, (user, password), path, body, headers)
+}
+
+/// One POST as `credentials` on `stream`, a connection to `port` (bytes such as a PROXY
+/// header may have been written on it already).
+pub(crate) fn post_on(
+    mut stream: TcpStream,
+    port: u16,
+    (user, password): (&str, &str),
+    path: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> Answer {
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
@@ -122,7 +135,12 @@ pub(crate) fn enumerate_as(port: u16, user: &str, password: &str) -> Offer {
     );
     let body = text(&answer.body);
     assert_eq!(answer.status, 200, "{body}");
-    let root = xml::parse(&body, &Limits::default()).expect("XML");
+    offer_of(&body)
+}
+
+/// The one subscription an Enumerate answer `body` offers.
+pub(crate) fn offer_of(body: &str) -> Offer {
+    let root = xml::parse(body, &Limits::default()).expect("XML");
     let response = root
         .elements()
         .nth(1)
