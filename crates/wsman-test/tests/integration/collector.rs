@@ -368,7 +368,15 @@ pub(crate) fn deliver_acknowledged(port: u16, offer: &Offer, message: u64, event
     );
 }
 
-/// A collector with `subscription` as `subscriptions/NAME.toml`, its bookmarks in `database`.
+/// The subscription's explicit map letting the test forwarders, Basic accounts of bare names
+/// ([`SERVICE_ACCOUNT`], [`SECOND`]), speak for the Computer of their own names, which the tests'
+/// events carry: a bare name speaks for no Computer unless the map says so.
+pub(crate) fn own_computers() -> String {
+    format!("[computers]\n\"{SERVICE_ACCOUNT}\" = [\"{SERVICE_ACCOUNT}\"]\n\"{SECOND}\" = [\"{SECOND}\"]\n")
+}
+
+/// A collector with `subscription` as `subscriptions/NAME.toml` (with [`own_computers`] when it
+/// has no map of its own), its bookmarks in `database`.
 pub(crate) fn collector_with(
     name: &str,
     subscription: &str,
@@ -380,7 +388,12 @@ pub(crate) fn collector_with(
     )];
     Fixture::http_with_env(
         |config| {
-            config.write_raw(&format!("subscriptions/{name}.toml"), subscription);
+            let subscription = if subscription.contains("[computers]") {
+                subscription.to_owned()
+            } else {
+                format!("{subscription}{}", own_computers())
+            };
+            config.write_raw(&format!("subscriptions/{name}.toml"), &subscription);
         },
         &env,
     )
@@ -565,7 +578,8 @@ impl Collector {
         config.write_raw(
             "subscriptions/wef.toml",
             &format!(
-                "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = {heartbeat_seconds}\n[[outputs]]\ntype = \"file\"\npath = \"{output_template}\"\nformat = \"raw\"\n{more_outputs}"
+                "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = {heartbeat_seconds}\n[[outputs]]\ntype = \"file\"\npath = \"{output_template}\"\nformat = \"raw\"\n{more_outputs}{}",
+                own_computers()
             ),
         );
         if let Some(text) = collector_toml {

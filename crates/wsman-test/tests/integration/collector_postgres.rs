@@ -36,8 +36,9 @@ fn collector(server: &Postgres, state: &Path, name: &str) -> Collector {
     config.write_raw(
         "subscriptions/wef.toml",
         &format!(
-            "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n",
-            output.display()
+            "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n{}",
+            output.display(),
+            crate::collector::own_computers()
         ),
     );
     use_postgres_store(&config, server, 4);

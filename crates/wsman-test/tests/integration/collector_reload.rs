@@ -32,8 +32,9 @@ fn sighup_starts_the_collector_when_subscriptions_appear_and_stops_it_when_they_
     fixture.config.write_raw(
         "subscriptions/wef.toml",
         &format!(
-            "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{subscription}}/{{client}}.xml\"\nformat = \"raw\"\n",
-            output.display()
+            "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{subscription}}/{{client}}.xml\"\nformat = \"raw\"\n{}",
+            output.display(),
+            crate::collector::own_computers()
         ),
     );
     fixture.daemon.reload_until("collector started");
