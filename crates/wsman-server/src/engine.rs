@@ -271,6 +271,11 @@ pub trait Engine: Send + Sync {
     /// SIGHUP: read the engine's own configuration again. Blocking.
     fn reload(&self) {}
 
+    /// SIGTERM, before the listeners stop: stop waiting on outside systems, so that requests
+    /// in flight are answered (and the stop is not held) rather than wait for them. Blocking,
+    /// brief.
+    fn shutdown(&self) {}
+
     /// The engine's metrics text, when it has metrics.
     fn metrics_text(&self) -> Option<String> {
         None

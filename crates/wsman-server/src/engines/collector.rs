@@ -62,6 +62,14 @@ impl Engine for CollectorEngine {
         }
     }
 
+    /// The outputs hand back what they hold (a Kafka producer's queued and in-flight
+    /// messages), so deliveries in flight are answered 503 and resent, not held to the stop.
+    fn shutdown(&self) {
+        if let Some(service) = self.current() {
+            service.stop_outputs();
+        }
+    }
+
     fn metrics_text(&self) -> Option<String> {
         self.current().map(|service| service.metrics_text())
     }
