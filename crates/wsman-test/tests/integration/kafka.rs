@@ -249,17 +249,22 @@ fn a_stop_hands_back_the_batch_a_silent_broker_holds() {
         .status
     });
     // The file output, written before the Kafka one, has the batch: it waits on the broker.
-    fixture.daemon.wait_until("the batch at the Kafka output", || {
-        std::fs::read_to_string(&file)
-            .unwrap_or_default()
-            .contains("<EventRecordID>11</EventRecordID>")
-    });
+    fixture
+        .daemon
+        .wait_until("the batch at the Kafka output", || {
+            std::fs::read_to_string(&file)
+                .unwrap_or_default()
+                .contains("<EventRecordID>11</EventRecordID>")
+        });
     let pid = fixture.daemon.pid().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status();
     assert!(killed.is_ok_and(|s| s.success()));
     // An answer that never came (the connection closed at exit) reads as 0.
     let status = pending.join().unwrap_or(0);
-    assert_eq!(status, 503, "the held batch is handed back, not acknowledged");
+    assert_eq!(
+        status, 503,
+        "the held batch is handed back, not acknowledged"
+    );
     // A hang guard, not a measure: without the hand-back the batch holds the stop ten minutes.
     let guard = std::time::Instant::now() + Duration::from_secs(120);
     while fixture.daemon.is_running() {
