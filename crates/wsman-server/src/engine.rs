@@ -50,7 +50,7 @@ impl Endpoint {
     pub fn resource_uri(&self) -> Option<&'static str> {
         match self {
             Self::WsMan => None,
-            Self::SubscriptionManager(_) => Some(crate::collector::SUBSCRIPTION_RESOURCE),
+            Self::SubscriptionManager(_) => Some(wsman_events::offer::SUBSCRIPTION_RESOURCE),
             Self::Delivery(_) => Some(wsman_proto::ns::EVENT_LOG_URI),
         }
     }

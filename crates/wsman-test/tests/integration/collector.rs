@@ -368,15 +368,8 @@ pub(crate) fn deliver_acknowledged(port: u16, offer: &Offer, message: u64, event
     );
 }
 
-/// The subscription's explicit map letting the test forwarders, Basic accounts of bare names
-/// ([`SERVICE_ACCOUNT`], [`SECOND`]), speak for the Computer of their own names, which the tests'
-/// events carry: a bare name speaks for no Computer unless the map says so.
-pub(crate) fn own_computers() -> String {
-    format!("[computers]\n\"{SERVICE_ACCOUNT}\" = [\"{SERVICE_ACCOUNT}\"]\n\"{SECOND}\" = [\"{SECOND}\"]\n")
-}
-
-/// A collector with `subscription` as `subscriptions/NAME.toml` (with [`own_computers`] when it
-/// has no map of its own), its bookmarks in `database`.
+/// A collector with `subscription` as `subscriptions/NAME.toml` (`with_own_computers`), its
+/// bookmarks in `database`.
 pub(crate) fn collector_with(
     name: &str,
     subscription: &str,
@@ -388,11 +381,7 @@ pub(crate) fn collector_with(
     )];
     Fixture::http_with_env(
         |config| {
-            let subscription = if subscription.contains("[computers]") {
-                subscription.to_owned()
-            } else {
-                format!("{subscription}{}", own_computers())
-            };
+            let subscription = crate::collector_computer::with_own_computers(subscription);
             config.write_raw(&format!("subscriptions/{name}.toml"), &subscription);
         },
         &env,
@@ -577,10 +566,9 @@ impl Collector {
         config.write();
         config.write_raw(
             "subscriptions/wef.toml",
-            &format!(
-                "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = {heartbeat_seconds}\n[[outputs]]\ntype = \"file\"\npath = \"{output_template}\"\nformat = \"raw\"\n{more_outputs}{}",
-                own_computers()
-            ),
+            &crate::collector_computer::with_own_computers(&format!(
+                "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = {heartbeat_seconds}\n[[outputs]]\ntype = \"file\"\npath = \"{output_template}\"\nformat = \"raw\"\n{more_outputs}"
+            )),
         );
         if let Some(text) = collector_toml {
             config.write_raw("collector.toml", text);

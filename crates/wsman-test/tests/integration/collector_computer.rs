@@ -9,8 +9,19 @@
 use wsman_test::SERVICE_ACCOUNT;
 
 use crate::collector::{
-    acknowledged, batch, collector_with, deliver, enumerate, event, lines, text,
+    acknowledged, batch, collector_with, deliver, enumerate, event, lines, text, SECOND,
 };
+
+/// `subscription` with the explicit map letting the tests' forwarders, Basic accounts of bare
+/// names (the service account, [`SECOND`]), speak for the Computer of their own names, which
+/// the tests' events carry (a bare name speaks for no Computer unless the map says so); as it
+/// is when it has a map of its own.
+pub(crate) fn with_own_computers(subscription: &str) -> String {
+    if subscription.contains("[computers]") {
+        return subscription.to_owned();
+    }
+    format!("{subscription}[computers]\n\"{SERVICE_ACCOUNT}\" = [\"{SERVICE_ACCOUNT}\"]\n\"{SECOND}\" = [\"{SECOND}\"]\n")
+}
 
 /// The Computer a decoy names: a host the forwarder may not speak for.
 const VICTIM: &str = "dc01.example.test";

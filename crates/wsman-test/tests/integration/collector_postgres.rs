@@ -35,11 +35,10 @@ fn collector(server: &Postgres, state: &Path, name: &str) -> Collector {
     config.add_account(SECOND, SECOND_PASSWORD, Some("root"));
     config.write_raw(
         "subscriptions/wef.toml",
-        &format!(
-            "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n{}",
-            output.display(),
-            crate::collector::own_computers()
-        ),
+        &crate::collector_computer::with_own_computers(&format!(
+            "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n",
+            output.display()
+        )),
     );
     use_postgres_store(&config, server, 4);
     // No SQLite file may appear: the database is the only store.
