@@ -134,9 +134,12 @@ impl ProducerContext for Reports {
     }
 }
 
+/// A Kafka output's secret properties as read from their files: (property, value).
+pub type KafkaSecrets = [(String, String)];
+
 /// The settings that make two Kafka outputs share a producer (kept in memory only: it holds
-/// the properties' values).
-pub fn cluster_key(config: &KafkaConfig) -> String {
+/// the properties' and the secrets' values, so a changed secret file makes a new producer).
+pub fn cluster_key(config: &KafkaConfig, secrets: &KafkaSecrets) -> String {
     let mut key = format!(
         "{}\0{}\0{}\0{}",
         config.brokers.join(","),
@@ -144,7 +147,12 @@ pub fn cluster_key(config: &KafkaConfig) -> String {
         config.queue_max_messages,
         config.queue_max_kbytes
     );
-    for (name, value) in &config.properties.0 {
+    for (name, value) in config
+        .properties
+        .0
+        .iter()
+        .chain(secrets.iter().map(|(n, v)| (n, v)))
+    {
         key.push('\0');
         key.push_str(name);
         key.push('=');
@@ -154,8 +162,8 @@ pub fn cluster_key(config: &KafkaConfig) -> String {
 }
 
 /// librdkafka's settings for a cluster: ours (the delivery guarantee), then the configured
-/// pass-through properties.
-pub fn client_config(config: &KafkaConfig) -> ClientConfig {
+/// properties (each on the allow list, `crate::output_settings`) and the secrets read for it.
+pub fn client_config(config: &KafkaConfig, secrets: &KafkaSecrets) -> ClientConfig {
     let mut client = ClientConfig::new();
     client
         .set("bootstrap.servers", config.brokers.join(","))
@@ -171,7 +179,12 @@ pub fn client_config(config: &KafkaConfig) -> ClientConfig {
             "queue.buffering.max.kbytes",
             config.queue_max_kbytes.to_string(),
         );
-    for (name, value) in &config.properties.0 {
+    for (name, value) in config
+        .properties
+        .0
+        .iter()
+        .chain(secrets.iter().map(|(n, v)| (n, v)))
+    {
         client.set(name, value);
     }
     client
@@ -189,9 +202,12 @@ pub struct KafkaCluster {
 impl KafkaCluster {
     /// Create the producer (it connects in the background). An error names the property
     /// librdkafka refused, never its value.
-    pub fn start(config: &KafkaConfig) -> Result<KafkaCluster, KafkaOutputError> {
+    pub fn start(
+        config: &KafkaConfig,
+        secrets: &KafkaSecrets,
+    ) -> Result<KafkaCluster, KafkaOutputError> {
         let brokers = config.brokers.join(",");
-        let producer = client_config(config)
+        let producer = client_config(config, secrets)
             .create_with_context(Reports {
                 cluster: brokers.clone(),
             })

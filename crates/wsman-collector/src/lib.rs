@@ -17,6 +17,10 @@
 //! - [`output`]: the file output, on disk before the acknowledgement;
 //! - [`kafka`]: the Kafka output, acknowledged by the cluster (acks=all, idempotent) before
 //!   the forwarder is;
+//! - [`output_settings`]: every output's settings and their checks (librdkafka properties by an
+//!   allow list);
+//! - [`output_policy`]: what a subscription read from a shared store may make this node do
+//!   (`[outputs]` of `collector.toml`); [`secrets`]: the node-local secret files outputs name;
 //! - [`tcp`]: newline-delimited records over TCP or TLS, written and flushed before the
 //!   acknowledgement, a broken connection answered 503 and reconnected with a bounded backoff;
 //! - [`redis`] (over [`resp`], our bounded reader of Redis replies): RPUSH or XADD, the
@@ -42,10 +46,13 @@ pub mod journal;
 pub mod kafka;
 pub mod manager;
 pub mod output;
+pub mod output_policy;
+pub mod output_settings;
 pub mod outputs;
 pub mod redis;
 pub mod refusal_log;
 pub mod resp;
+pub mod secrets;
 pub mod subscription_outputs;
 pub mod subscriptions;
 pub mod tcp;

@@ -124,10 +124,15 @@ pub fn expand_key(template: &str, client: &str, subscription: &str) -> String {
 }
 
 impl RedisOutput {
-    /// Check the URL; nothing connects until the first batch.
-    pub fn start(config: &RedisConfig) -> Result<RedisOutput, UrlError> {
+    /// Check the URL; nothing connects until the first batch. `password` is the one read
+    /// from the secret file `password_secret` names (it replaces none: the URL then has none).
+    pub fn start(config: &RedisConfig, password: Option<String>) -> Result<RedisOutput, UrlError> {
+        let mut endpoint = Endpoint::parse(&config.url.0)?;
+        if password.is_some() {
+            endpoint.password = password;
+        }
         Ok(RedisOutput {
-            endpoint: Endpoint::parse(&config.url.0)?,
+            endpoint,
             key: config.key.clone(),
             mode: config.mode,
             format: config.format,

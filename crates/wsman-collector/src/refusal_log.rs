@@ -4,8 +4,9 @@
 //! line a minute with its identity, the reason and how many refusals were not logged, instead
 //! of none (the answer, 400, is all it gets) or thousands. Deliveries refused once read (a
 //! forged or doubled `Computer`, a stale subscription version) are limited the same way, per
-//! forwarder and kind of refusal. The rules are the one [`RefusalLog`]'s; this is the
-//! collector's policy: its interval and bounds.
+//! forwarder and kind of refusal. Subscriptions refused when a set is read are logged once per
+//! refusal and interval ([`SubscriptionRefusalLog`]). The rules are the one [`RefusalLog`]'s;
+//! this is the collector's policy: its intervals and bounds.
 
 use std::time::{Duration, Instant};
 
@@ -61,9 +62,80 @@ impl BodyRefusalLog {
     }
 }
 
+/// Subscriptions refused when a set is read (a file, or a shared store's row, that does not
+/// pass), logged once per refusal and interval: every move of a shared store's generation
+/// (polled every 2 s; whoever can write the table can move it) reads the set again, and the
+/// same refused row would otherwise be logged at each.
+#[derive(Debug)]
+pub struct SubscriptionRefusalLog {
+    log: RefusalLog<String>,
+}
+
+impl Default for SubscriptionRefusalLog {
+    fn default() -> Self {
+        SubscriptionRefusalLog::new(Duration::from_secs(60))
+    }
+}
+
+impl SubscriptionRefusalLog {
+    /// Refusals with a window of their own; past it, the others share one.
+    pub const MAX_REFUSALS: usize = 1024;
+
+    pub fn new(interval: Duration) -> Self {
+        SubscriptionRefusalLog {
+            log: RefusalLog::new(RefusalLimits {
+                interval,
+                per_key: 1,
+                total: BodyRefusalLog::TOTAL_LINES,
+                max_keys: Self::MAX_REFUSALS,
+            }),
+        }
+    }
+
+    /// Whether `refusal` (its text: the subscription and why) may be logged now: `Some(n)` with
+    /// the times it was left out since its last line, or `None`.
+    pub fn admit(&self, refusal: &str) -> Option<u64> {
+        self.admit_at(refusal, Instant::now())
+    }
+
+    fn admit_at(&self, refusal: &str, now: Instant) -> Option<u64> {
+        let key = refusal.to_owned();
+        let admission = self.log.admit(key.clone(), "not loaded", now);
+        for left in admission
+            .ended
+            .iter()
+            .filter(|l| l.key.as_ref() != Some(&key))
+        {
+            let which = left.key.as_deref().unwrap_or("(other refusals)");
+            tracing::warn!(refusal = %which, count = left.count, seconds = left.over.as_secs(), "collector: subscriptions refused again (not logged one by one)");
+        }
+        admission.log.then(|| admission.left_out_of(&key))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_subscription_is_logged_once_per_interval() {
+        let log = SubscriptionRefusalLog::new(Duration::from_secs(60));
+        let start = Instant::now();
+        let refusal = "cron.toml: refused by this node's [outputs] policy";
+        assert_eq!(log.admit_at(refusal, start), Some(0));
+        // The set read again at each generation move: not logged again within the interval.
+        assert_eq!(log.admit_at(refusal, start + Duration::from_secs(2)), None);
+        assert_eq!(log.admit_at(refusal, start + Duration::from_secs(4)), None);
+        // Another refusal has its own line.
+        assert_eq!(
+            log.admit_at("exfil.toml: ...", start + Duration::from_secs(4)),
+            Some(0)
+        );
+        assert_eq!(
+            log.admit_at(refusal, start + Duration::from_secs(61)),
+            Some(2)
+        );
+    }
 
     #[test]
     fn one_line_per_forwarder_and_interval_then_the_count_left_out() {

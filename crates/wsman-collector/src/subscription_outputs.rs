@@ -3,16 +3,20 @@
 //! never queued.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::journal::JournalOutput;
+use crate::kafka::KafkaOutputError;
 use crate::kafka::{KafkaCluster, KafkaOutput};
 use crate::output::{FileOutput, FileOutputs};
 use crate::outputs::{Batch, Output, OutputError, MAX_IN_FLIGHT_BATCHES};
 use crate::redis::RedisOutput;
-use crate::subscriptions::{OutputConfig, SubscriptionSet};
+use crate::resp::UrlError;
+use crate::secrets::{read_secret, SecretError};
+use crate::subscriptions::{KafkaConfig, OutputConfig, RedisConfig, SubscriptionSet};
 use crate::tcp::TcpOutput;
 
 /// An output that could not be set up (a Kafka property librdkafka refused, a TLS file that
@@ -74,6 +78,30 @@ pub struct Outputs {
     files: Arc<FileOutputs>,
     clusters: Mutex<HashMap<String, Arc<KafkaCluster>>>,
     by_subscription: RwLock<HashMap<String, Arc<Vec<Budgeted>>>>,
+    /// `DIR/secrets`, where the secrets outputs name are read (none: a named secret does not
+    /// start its output).
+    secrets: Option<PathBuf>,
+}
+
+/// Why a Kafka or Redis output did not start.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Kafka(#[from] KafkaOutputError),
+    #[error(transparent)]
+    Redis(#[from] UrlError),
+}
+
+/// The lines of outputs that could not start, and each as an output that answers 503.
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn not_started(&mut self, output: String, reason: String) -> Arc<dyn Output> {
+        self.0.push(format!("{output}: {reason}"));
+        Arc::new(NotStarted { output, reason })
+    }
 }
 
 impl Outputs {
@@ -81,10 +109,18 @@ impl Outputs {
         Outputs::default()
     }
 
+    /// Outputs whose named secrets are the files of `dir` (`DIR/secrets`).
+    pub fn with_secrets(dir: PathBuf) -> Outputs {
+        Outputs {
+            secrets: Some(dir),
+            ..Outputs::default()
+        }
+    }
+
     /// Set up the outputs of `set` (a reload). Returns one line per output that could not
     /// start (its subscription's batches are answered 503 until it is fixed).
     pub fn configure(&self, set: &SubscriptionSet) -> Vec<String> {
-        let mut problems = Vec::new();
+        let mut problems = Problems(Vec::new());
         let mut previous = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
         let mut clusters: HashMap<String, Arc<KafkaCluster>> = HashMap::new();
         let mut by_subscription = HashMap::new();
@@ -92,10 +128,6 @@ impl Outputs {
             let mut outputs = Vec::new();
             for (position, config) in subscription.outputs.iter().enumerate() {
                 let label = output_label(&subscription.outputs, position);
-                let not_started = |problems: &mut Vec<String>, output: String, reason: String| {
-                    problems.push(format!("{output}: {reason}"));
-                    Arc::new(NotStarted { output, reason }) as Arc<dyn Output>
-                };
                 let output: Arc<dyn Output> = match config {
                     OutputConfig::File { path, format } => Arc::new(FileOutput::new(
                         Arc::clone(&self.files),
@@ -103,23 +135,16 @@ impl Outputs {
                         *format,
                     )),
                     OutputConfig::Kafka(kafka) => {
-                        let key = crate::kafka::cluster_key(kafka);
-                        let cluster = match clusters.get(&key).or_else(|| previous.get(&key)) {
-                            Some(cluster) => Ok(Arc::clone(cluster)),
-                            None => KafkaCluster::start(kafka).map(Arc::new),
-                        };
-                        match cluster {
-                            Ok(cluster) => {
-                                clusters.insert(key, Arc::clone(&cluster));
-                                Arc::new(KafkaOutput::new(cluster, kafka))
-                            }
+                        let started = self.kafka(kafka, &previous, &mut clusters);
+                        match started {
+                            Ok(output) => output,
                             Err(reason) => {
                                 let output = format!(
                                     "kafka output of {} (brokers {})",
                                     subscription.name,
                                     kafka.brokers.join(",")
                                 );
-                                not_started(&mut problems, output, reason.to_string())
+                                problems.not_started(output, reason.to_string())
                             }
                         }
                     }
@@ -128,14 +153,14 @@ impl Outputs {
                         Err(reason) => {
                             let output =
                                 format!("tcp output of {} ({})", subscription.name, tcp.address);
-                            not_started(&mut problems, output, reason.to_string())
+                            problems.not_started(output, reason.to_string())
                         }
                     },
-                    OutputConfig::Redis(redis) => match RedisOutput::start(redis) {
+                    OutputConfig::Redis(redis) => match self.redis(redis) {
                         Ok(output) => Arc::new(output),
                         Err(reason) => {
                             let output = format!("redis output of {}", subscription.name);
-                            not_started(&mut problems, output, reason.to_string())
+                            problems.not_started(output, reason.to_string())
                         }
                     },
                     OutputConfig::Journal(journal) => Arc::new(JournalOutput::new(journal)),
@@ -149,7 +174,42 @@ impl Outputs {
             .by_subscription
             .write()
             .unwrap_or_else(|p| p.into_inner()) = by_subscription;
-        problems
+        problems.0
+    }
+
+    /// A Kafka output on the producer of its cluster: one kept from before or made now (its
+    /// secrets read first), or why not.
+    fn kafka(
+        &self,
+        kafka: &KafkaConfig,
+        previous: &HashMap<String, Arc<KafkaCluster>>,
+        clusters: &mut HashMap<String, Arc<KafkaCluster>>,
+    ) -> Result<Arc<dyn Output>, StartError> {
+        let secrets = kafka
+            .secrets
+            .iter()
+            .map(|(property, name)| Ok((property.clone(), self.secret(name)?)))
+            .collect::<Result<Vec<_>, SecretError>>()?;
+        let key = crate::kafka::cluster_key(kafka, &secrets);
+        let cluster = match clusters.get(&key).or_else(|| previous.get(&key)) {
+            Some(cluster) => Arc::clone(cluster),
+            None => Arc::new(KafkaCluster::start(kafka, &secrets)?),
+        };
+        clusters.insert(key, Arc::clone(&cluster));
+        Ok(Arc::new(KafkaOutput::new(cluster, kafka)))
+    }
+
+    /// A Redis output with the password its `password_secret` names, or why not.
+    fn redis(&self, redis: &RedisConfig) -> Result<RedisOutput, StartError> {
+        let password = match &redis.password_secret {
+            Some(name) => Some(self.secret(name)?),
+            None => None,
+        };
+        Ok(RedisOutput::start(redis, password)?)
+    }
+
+    fn secret(&self, name: &str) -> Result<String, SecretError> {
+        read_secret(self.secrets.as_deref(), name)
     }
 
     /// Close the open files (SIGHUP: rotated files are created anew).

@@ -92,11 +92,11 @@ fn a_property_librdkafka_refuses_answers_every_batch_with_the_reason() {
         &kafka_output(
             "127.0.0.1:9",
             "t",
-            "[outputs.properties]\n\"no.such.property\" = \"1\"\n",
+            "[outputs.properties]\n\"linger.ms\" = \"not-a-number\"\n",
         ),
     ));
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].contains("no.such.property"), "{problems:?}");
+    assert!(problems[0].contains("linger.ms"), "{problems:?}");
     let error = write_to(&outputs, "sec", "web01", &[logon(1, "web01")]).unwrap_err();
     assert!(matches!(error, OutputError::NotStarted { .. }), "{error}");
 }

@@ -3,9 +3,14 @@
 //! with its bookmarks kept; each change (create, replace, enable, disable, delete) moves the
 //! generation nodes poll and gives the subscription a new version; a text that is not a
 //! subscription is refused and nothing is stored; a row that does not parse (written by hand)
-//! costs only itself.
+//! costs only itself; a row written by hand is held to the node's `[outputs]` policy and the
+//! Kafka property allow list: refused rows load, write and send nothing.
 
 use wsman_collector::bookmarks::{self, Change, PostgresStore, PutError};
+use wsman_collector::ingest::ReceivedEvent;
+use wsman_collector::outputs::Batch;
+use wsman_collector::subscription_outputs::Outputs;
+use wsman_collector::subscriptions::SubscriptionError;
 use wsman_events::{BookmarkList, Timestamp};
 use wsman_test::postgres::Postgres;
 
@@ -138,4 +143,132 @@ fn a_version_1_database_is_migrated_and_every_change_moves_the_version() {
     let (_, set) = store.subscription_set().expect("set");
     assert!(set.by_name("wef").is_none());
     assert!(store.load("web01", "wef").expect("load").is_some());
+}
+
+/// Store `definition` as row `name` the way whoever holds the database role can: with psql,
+/// past `wsmand wec` and its checks.
+fn insert_row(server: &Postgres, name: &str, definition: &str) {
+    server.psql(&format!(
+        "INSERT INTO wec_subscription (name, definition, revision) VALUES ('{name}', '{}', 1)",
+        definition.replace('\'', "''")
+    ));
+}
+
+#[test]
+fn a_row_does_only_what_the_nodes_outputs_policy_allows() {
+    let Some(server) = Postgres::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let allowed = dir.path().join("allowed");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&outside).expect("outside");
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").expect("receiver");
+    receiver.set_nonblocking(true).expect("nonblocking");
+    let undeclared = receiver.local_addr().expect("address");
+    server.write_collector_toml(
+        dir.path(),
+        &format!(
+            "pool_size = 2\n[outputs]\nfile_directories = [\"{}\"]\ndestinations = [\"kafka.example.invalid:9092\"]\n",
+            allowed.display()
+        ),
+    );
+    let backend =
+        bookmarks::config::load(dir.path(), &dir.path().join("unused.sqlite")).expect("settings");
+    let bookmarks::Backend::Postgres(settings) = backend else {
+        panic!("not the PostgreSQL backend");
+    };
+    let store = PostgresStore::open(&settings).expect("the store");
+
+    let plugin = format!(
+        "{QUERY}[[outputs]]\ntype = \"kafka\"\nbrokers = [\"kafka.example.invalid:9092\"]\ntopic = \"wec\"\n[outputs.properties]\n\"plugin.library.paths\" = \"{}/evil.so\"\n",
+        dir.path().display()
+    );
+    let cron = format!(
+        "{QUERY}[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}\"\nformat = \"raw\"\n",
+        outside.display()
+    );
+    let exfil = format!("{QUERY}[[outputs]]\ntype = \"tcp\"\naddress = \"{undeclared}\"\n");
+    let good = format!(
+        "{QUERY}[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n",
+        allowed.display()
+    );
+    for (name, definition) in [
+        ("plugin", &plugin),
+        ("cron", &cron),
+        ("exfil", &exfil),
+        ("good", &good),
+    ] {
+        insert_row(&server, name, definition);
+    }
+
+    // Only the row the policy allows is served; each other one is refused with why.
+    let (_, set) = store.subscription_set().expect("set");
+    let served: Vec<&str> = set.subscriptions.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(served, ["good"], "{:?}", set.errors);
+    let errors: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.starts_with("plugin.toml")
+            && e.contains("\"plugin.library.paths\" is not one a subscription may set")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.starts_with("cron.toml")
+            && e.contains("[outputs] policy")
+            && e.contains("file_directories")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.starts_with("exfil.toml")
+            && e.contains(&undeclared.to_string())
+            && e.contains("destinations")),
+        "{errors:?}"
+    );
+
+    // Nothing loaded (no producer was even tried), nothing written, nothing sent.
+    let outputs = Outputs::new();
+    assert!(outputs.configure(&set).is_empty());
+    let events = [logon(1, "web01.example.com")];
+    for subscription in ["plugin", "cron", "exfil", "good"] {
+        let refs: Vec<&ReceivedEvent> = events.iter().collect();
+        outputs
+            .write(&Batch {
+                subscription,
+                client: "web01",
+                events: &refs,
+                received: "2026-11-26T00:00:00Z",
+            })
+            .expect("written");
+    }
+    assert!(
+        allowed.join("web01.xml").is_file(),
+        "the allowed row is served"
+    );
+    assert_eq!(std::fs::read_dir(&outside).expect("outside").count(), 0);
+    assert_eq!(
+        receiver.accept().map(|_| ()).map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::WouldBlock),
+        "no connection to the undeclared destination"
+    );
+
+    // `wsmand wec create` of the same text is refused before anything is stored.
+    let before = store.subscription_generation().expect("generation");
+    assert!(matches!(
+        store.put_subscription("cron2", &cron, false),
+        Err(PutError::Invalid(SubscriptionError::Policy(..)))
+    ));
+    assert_eq!(store.subscription_generation().expect("generation"), before);
+}
+
+/// A logon event of the Security log, numbered `record`, from `computer`.
+fn logon(record: u64, computer: &str) -> ReceivedEvent {
+    let text = format!("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><EventID>4624</EventID><EventRecordID>{record}</EventRecordID><Channel>Security</Channel><Computer>{computer}</Computer></System></Event>");
+    ReceivedEvent {
+        tree: None,
+        xml: text,
+        computer: computer.to_owned(),
+        channel: "Security".to_owned(),
+        record_id: Some(record),
+    }
 }

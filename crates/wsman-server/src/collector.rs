@@ -58,6 +58,9 @@ pub struct CollectorService {
     deliveries: Mutex<HashMap<(String, String), PairLock>>,
     metrics: CollectorMetrics,
     body_refusals: wsman_collector::refusal_log::BodyRefusalLog,
+    /// Refused subscriptions, logged once per refusal and minute (a shared store's set may be
+    /// read again every poll).
+    load_refusals: wsman_collector::refusal_log::SubscriptionRefusalLog,
     /// Each forwarder's last event and heartbeat, so a scrape reads no database.
     last_seen: LastSeen,
     /// Heartbeat intervals of silence before a forwarder counts as silent.
@@ -136,10 +139,11 @@ impl CollectorService {
             store,
             shared,
             shared_state: Mutex::default(),
-            outputs: Outputs::new(),
+            outputs: Outputs::with_secrets(config_dir.join("secrets")),
             deliveries: Mutex::new(HashMap::new()),
             metrics: CollectorMetrics::default(),
             body_refusals: Default::default(),
+            load_refusals: Default::default(),
             last_seen: LastSeen::default(),
             templates: Mutex::new(HashMap::new()),
             templates_built: Default::default(),
@@ -165,7 +169,10 @@ impl CollectorService {
     /// Serve `set`: its outputs set up, its problems logged.
     fn serve_set(&self, set: SubscriptionSet) {
         for error in &set.errors {
-            tracing::error!(%error, "subscription not loaded");
+            let error = error.to_string();
+            if let Some(repeats) = self.load_refusals.admit(&error) {
+                tracing::error!(%error, repeats, "subscription not loaded");
+            }
         }
         for problem in self.outputs.configure(&set) {
             tracing::error!(%problem, "collector output not started: its batches are answered 503");

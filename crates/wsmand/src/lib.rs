@@ -374,7 +374,10 @@ fn check_subscriptions(dir: &Path) -> anyhow::Result<()> {
     }
     let set = wsman_collector::subscriptions::load_dir(&subscriptions_dir);
     let mut problems: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
-    problems.extend(wsman_collector::subscription_outputs::Outputs::new().configure(&set));
+    problems.extend(
+        wsman_collector::subscription_outputs::Outputs::with_secrets(dir.join("secrets"))
+            .configure(&set),
+    );
     for problem in &problems {
         eprintln!("{problem}");
     }

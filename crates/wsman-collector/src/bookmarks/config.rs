@@ -5,7 +5,8 @@
 //! backend = "postgres"          # or "sqlite" (the default; `path` then names the file)
 //! connection = "host=db.example.com port=5432 user=wec dbname=wec"
 //! password_file = "/etc/wsmand/wec-db.password"
-//! tls = true                    # verify the server against ca_file (else the web PKI roots)
+//! tls = true                    # verify the server against ca_file (else the web PKI roots);
+//!                               # the default unless every host is on loopback
 //! ca_file = "/etc/wsmand/wec-db-ca.pem"
 //! pool_size = 8
 //! ```
@@ -14,10 +15,18 @@
 //! and it may hold a secret. A password, in the connection string or in `password_file`, is
 //! read only from a file that no one but its owner may read, and it is never shown: the
 //! settings' `Debug` and [`PostgresSettings::describe`] leave it out.
+//!
+//! Why TLS by default off loopback: whoever is on the path to the database could otherwise
+//! read the bookmarks and rewrite the rows every node reads (subscriptions included). `tls =
+//! false` for such a host is an explicit choice, logged as a warning each time the settings
+//! are read. The same file's `[outputs]` is the node's outputs policy
+//! ([`crate::output_policy`]).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::output_policy::{OutputsPolicy, PolicySettingError};
 
 /// Heartbeat intervals a forwarder may stay silent before it counts as silent
 /// (the `fleet` module), unless `[clients] silent_after_heartbeats` says otherwise.
@@ -55,6 +64,8 @@ pub struct PostgresSettings {
     /// that hangs never holds a delivery forever.
     pub statement_timeout: Duration,
     pub acquire_timeout: Duration,
+    /// The node's `[outputs]`: what a subscription read from this database may do here.
+    pub outputs: OutputsPolicy,
 }
 
 impl PostgresSettings {
@@ -93,6 +104,8 @@ struct File {
     bookmarks: Option<Section>,
     #[serde(default)]
     clients: Option<ClientsSection>,
+    #[serde(default)]
+    outputs: Option<OutputsPolicy>,
 }
 
 /// `[clients]`: how forwarders are judged (the `fleet` module).
@@ -151,6 +164,11 @@ pub enum SettingsError {
     SilentAfter { file: PathBuf },
     #[error("{}: [bookmarks] backend {backend:?}: \"sqlite\" or \"postgres\"", .file.display())]
     Backend { file: PathBuf, backend: String },
+    #[error("{}: {source}", .file.display())]
+    Policy {
+        file: PathBuf,
+        source: PolicySettingError,
+    },
     #[error("{} holds the bookmark database's password and is readable by others (mode {mode:o}): chmod 600 it", .file.display())]
     Readable { file: PathBuf, mode: u32 },
 }
@@ -165,8 +183,17 @@ pub fn load(config_dir: &Path, default_sqlite: &Path) -> Result<Backend, Setting
         });
     };
     silent_after_of(parsed.clients.as_ref(), &file)?;
+    let policy = parsed.outputs.unwrap_or_default();
+    policy.check().map_err(|source| SettingsError::Policy {
+        file: file.clone(),
+        source,
+    })?;
     let section = parsed.bookmarks.unwrap_or_default();
-    parse_section(section, &file, default_sqlite)
+    let mut backend = parse_section(section, &file, default_sqlite)?;
+    if let Backend::Postgres(settings) = &mut backend {
+        settings.outputs = policy;
+    }
+    Ok(backend)
 }
 
 /// How many heartbeat intervals a forwarder may stay silent before it counts as silent:
@@ -279,11 +306,12 @@ fn parse_section(
             )?;
             connection.connect_timeout(connect_timeout);
             connection.application_name("wsmand collector");
-            let tls = section.tls.unwrap_or(false);
+            let loopback = on_loopback(&connection);
+            let tls = section.tls.unwrap_or(!loopback);
             if section.ca_file.is_some() && !tls {
                 return Err(SettingsError::CaWithoutTls { file: file_() });
             }
-            Ok(Backend::Postgres(Box::new(PostgresSettings {
+            let settings = PostgresSettings {
                 connection,
                 tls,
                 ca_file: section.ca_file,
@@ -291,13 +319,45 @@ fn parse_section(
                 connect_timeout,
                 statement_timeout,
                 acquire_timeout: statement_timeout,
-            })))
+                outputs: OutputsPolicy::default(),
+            };
+            if !tls && !loopback {
+                tracing::warn!(file = %file.display(), database = %settings.describe(), "[bookmarks] tls = false: the connection to a database that is not on loopback is neither encrypted nor verified; whoever is on the path can read and rewrite the shared rows");
+            }
+            Ok(Backend::Postgres(Box::new(settings)))
         }
         other => Err(SettingsError::Backend {
             file: file_(),
             backend: other.to_owned(),
         }),
     }
+}
+
+/// Whether every host of `connection` is this machine (a loopback name or address, or a Unix
+/// socket): the one case where no TLS is the default.
+pub fn on_loopback(connection: &tokio_postgres::Config) -> bool {
+    let addresses_loopback = connection.get_hostaddrs().iter().all(|a| a.is_loopback());
+    let hosts_loopback = connection.get_hosts().iter().all(|host| match host {
+        tokio_postgres::config::Host::Unix(_) => true,
+        tokio_postgres::config::Host::Tcp(name) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+    });
+    addresses_loopback && hosts_loopback
+}
+
+/// The text of a file that holds a secret: refused when others may read it.
+pub fn read_private(path: &Path) -> Result<String, SettingsError> {
+    private(path)?;
+    read_bounded(path).map_err(|source| SettingsError::Read {
+        file: path.to_owned(),
+        source,
+    })
 }
 
 /// Refuse a file that holds a secret and that others may read.
@@ -331,4 +391,88 @@ fn read_bounded(path: &Path) -> std::io::Result<String> {
         ));
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `load` logs, and its answer, for a `collector.toml` whose `[bookmarks]` connects
+    /// with `connection` and has `more` lines.
+    fn load_logged(connection: &str, more: &str) -> (Backend, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("collector.toml"),
+            format!("[bookmarks]\nbackend = \"postgres\"\nconnection = \"{connection}\"\n{more}"),
+        )
+        .expect("collector.toml");
+        let logs = Logs::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
+        let backend = tracing::subscriber::with_default(subscriber, || {
+            load(dir.path(), Path::new("/unused.sqlite"))
+        })
+        .expect("settings");
+        let text = String::from_utf8_lossy(&logs.0.lock().expect("logs")).into_owned();
+        (backend, text)
+    }
+
+    /// The formatted log lines written while a test's subscriber is the default.
+    #[derive(Clone, Default)]
+    struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("logs").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+        type Writer = Logs;
+        fn make_writer(&'a self) -> Logs {
+            self.clone()
+        }
+    }
+
+    fn tls_of(backend: &Backend) -> bool {
+        match backend {
+            Backend::Postgres(settings) => settings.tls,
+            Backend::Sqlite { .. } => panic!("not PostgreSQL"),
+        }
+    }
+
+    #[test]
+    fn off_loopback_tls_is_the_default_and_the_opt_out_is_logged() {
+        let remote = "host=db.example.com user=wec dbname=wec";
+        let (backend, logs) = load_logged(remote, "");
+        assert!(tls_of(&backend), "a remote database is verified by default");
+        assert!(!logs.contains("tls = false"), "{logs}");
+        let (backend, _) = load_logged("host=127.0.0.1,db.example.com user=wec dbname=wec", "");
+        assert!(tls_of(&backend), "one remote host is enough");
+        for local in [
+            "host=127.0.0.1 user=wec dbname=wec",
+            "host=localhost user=wec dbname=wec",
+            "host=::1 user=wec dbname=wec",
+            "host=/run/postgresql user=wec dbname=wec",
+        ] {
+            let (backend, logs) = load_logged(local, "");
+            assert!(!tls_of(&backend), "{local}: loopback keeps the old default");
+            assert!(!logs.contains("tls = false"), "{logs}");
+        }
+        // The opt-out is explicit, and said at every start.
+        let (backend, logs) = load_logged(remote, "tls = false\n");
+        assert!(!tls_of(&backend));
+        assert!(
+            logs.contains("WARN")
+                && logs.contains("tls = false")
+                && logs.contains("db.example.com"),
+            "{logs}"
+        );
+    }
 }

@@ -53,6 +53,17 @@ fn node(server: &Postgres, ca_dir: &Path) -> (ConfigDir, u16, PathBuf) {
     (config, port, certificate)
 }
 
+/// Add `[outputs] file_directories = [dir]` to `config`'s `collector.toml`.
+fn allow_file_outputs(config: &ConfigDir, dir: &Path) {
+    let file = config.path().join("collector.toml");
+    let mut text = std::fs::read_to_string(&file).expect("collector.toml");
+    text.push_str(&format!(
+        "[outputs]\nfile_directories = [\"{}\"]\n",
+        dir.display()
+    ));
+    std::fs::write(&file, text).expect("collector.toml");
+}
+
 fn start(config: &ConfigDir, port: u16) -> Daemon {
     let unused = config.path().join("unused.sqlite");
     let daemon = Daemon::start_with_env(
@@ -131,6 +142,10 @@ fn three_nodes_behind_haproxy_share_subscriptions_and_lose_nothing_through_a_kil
     };
     let (dir, ca_dir, out, acked) = scratch();
     let configs: Vec<_> = (0..NODES).map(|_| node(&server, &ca_dir)).collect();
+    // Each node's outputs policy lets a stored subscription write under `out`.
+    for (config, _, _) in &configs {
+        allow_file_outputs(config, &out);
+    }
     let mut daemons: Vec<Daemon> = configs.iter().map(|(c, p, _)| start(c, *p)).collect();
     let server_ca = dir.path().join("nodes.crt");
     let bundle: String = configs

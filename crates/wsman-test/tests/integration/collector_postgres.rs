@@ -329,3 +329,93 @@ pub(crate) fn use_postgres_store(config: &ConfigDir, server: &Postgres, pool_siz
         ),
     );
 }
+
+/// Rows written with psql, past `wsmand wec` and its checks (as the `wec` role, a DBA or, without
+/// TLS, anyone on the path can): a running collector serves only the row its `[outputs]`
+/// allows, logs each refused one with why, and loads, writes and sends nothing for them.
+#[test]
+fn a_collector_serves_a_row_only_within_its_outputs_policy() {
+    let Some(server) = Postgres::start() else {
+        return;
+    };
+    let state = tempfile::tempdir().expect("tempdir");
+    let allowed = state.path().join("allowed");
+    let outside = state.path().join("outside");
+    std::fs::create_dir_all(&outside).expect("outside");
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").expect("receiver");
+    receiver.set_nonblocking(true).expect("nonblocking");
+    let undeclared = receiver.local_addr().expect("address");
+    let port = wsman_test::free_port();
+    let mut config = ConfigDir::new();
+    config.listener(ListenerSpec::http(port));
+    config.write();
+    config.add_service_account();
+    std::fs::create_dir_all(config.path().join("subscriptions")).expect("subscriptions/");
+    server.write_collector_toml(
+        config.path(),
+        &format!(
+            "pool_size = 2\n[outputs]\nfile_directories = [\"{}\"]\n",
+            allowed.display()
+        ),
+    );
+    let sqlite = state.path().join("unused.sqlite");
+    let daemon = Daemon::start_with_env(
+        &config,
+        &[port],
+        &[("WSMAND_WEC_DATABASE", sqlite.to_str().expect("utf-8"))],
+    );
+
+    let query = "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n";
+    let rows = [
+        ("plugin", format!("{query}[[outputs]]\ntype = \"kafka\"\nbrokers = [\"{undeclared}\"]\ntopic = \"wec\"\n[outputs.properties]\n\"plugin.library.paths\" = \"{}/evil.so\"\n", state.path().display())),
+        ("cron", format!("{query}[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}\"\nformat = \"raw\"\n", outside.display())),
+        ("exfil", format!("{query}[[outputs]]\ntype = \"tcp\"\naddress = \"{undeclared}\"\n")),
+        ("good", format!("{query}[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n", allowed.display())),
+    ];
+    for (name, definition) in &rows {
+        server.psql(&format!(
+            "INSERT INTO wec_subscription (name, definition, revision) VALUES ('{name}', '{}', 1)",
+            definition.replace('\'', "''")
+        ));
+    }
+    server.psql("UPDATE wec_subscription_generation SET generation = generation + 1");
+    let guard = std::time::Instant::now();
+    // Read, then served: the refusals are logged between the two lines.
+    while !daemon
+        .stderr()
+        .contains("collector subscriptions loaded subscriptions=1")
+    {
+        assert!(
+            guard.elapsed() < std::time::Duration::from_secs(60),
+            "never read: {}",
+            daemon.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let log = daemon.stderr();
+    assert!(log.contains("generation=1 stored=1"), "{log}");
+    for reason in [
+        "plugin.toml: kafka output: property \"plugin.library.paths\" is not one a subscription may set",
+        "cron.toml: refused by this node's [outputs] policy: file output",
+        "exfil.toml: refused by this node's [outputs] policy: tcp output",
+    ] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("subscription not loaded") && l.contains(reason)),
+            "{reason}: {log}"
+        );
+    }
+
+    // The allowed row is served and written; the refused ones got nothing.
+    let offer = enumerate(port);
+    let events = [event(1, SERVICE_ACCOUNT, "e1")];
+    acknowledged(&deliver(port, &offer, &batch(&offer, 1, &events, true)), 1);
+    assert!(allowed.join(format!("{SERVICE_ACCOUNT}.xml")).is_file());
+    assert_eq!(std::fs::read_dir(&outside).expect("outside").count(), 0);
+    assert_eq!(
+        receiver.accept().map(|_| ()).map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::WouldBlock),
+        "nothing connected to the undeclared destination"
+    );
+    assert!(!log.contains("kafka producer started"), "{log}");
+}

@@ -4,7 +4,9 @@
 //! Why these choices:
 //! - a subscription is stored as the text of its file (`DIR/subscriptions/NAME.toml`), checked
 //!   by the same parser before it is written and again when a node reads it: one format for
-//!   both homes, and `wsmand wec import` is a copy;
+//!   both homes, and `wsmand wec import` is a copy; and then against the node's own outputs
+//!   policy (`crate::output_policy`): a row is data whoever holds the database role can write,
+//!   so what it may make a node do as root is what the node's `[outputs]` allows;
 //! - every change (create, replace, enable, disable, delete) takes the one row of
 //!   `wec_subscription_generation` and adds one to it, in the change's transaction: changes are
 //!   serialized, and the new generation is the subscription's revision, which is part of the
@@ -22,6 +24,7 @@ use std::path::PathBuf;
 
 use super::{postgres_error, PostgresStore};
 use crate::bookmarks::StoreError;
+use crate::output_policy::OutputsPolicy;
 use crate::subscriptions::{
     self, Subscription, SubscriptionError, SubscriptionSet, MAX_FILE_BYTES, MAX_SUBSCRIPTIONS,
 };
@@ -91,8 +94,13 @@ fn file_of(name: &str) -> PathBuf {
     PathBuf::from(format!("{name}.toml"))
 }
 
-/// Check a subscription's text as a file named `name.toml` would be checked.
-pub fn check(name: &str, definition: &str) -> Result<Subscription, SubscriptionError> {
+/// Check a subscription's text as a file named `name.toml` would be checked, then its outputs
+/// against the node's `policy`.
+pub fn check(
+    name: &str,
+    definition: &str,
+    policy: &OutputsPolicy,
+) -> Result<Subscription, SubscriptionError> {
     if !subscriptions::valid_name(name) {
         return Err(SubscriptionError::Invalid(
             file_of(name),
@@ -102,7 +110,11 @@ pub fn check(name: &str, definition: &str) -> Result<Subscription, SubscriptionE
     if definition.len() as u64 > MAX_FILE_BYTES {
         return Err(SubscriptionError::TooLarge(file_of(name)));
     }
-    subscriptions::parse(&file_of(name), definition)
+    let subscription = subscriptions::parse(&file_of(name), definition)?;
+    policy
+        .admit(&subscription.outputs)
+        .map_err(|e| SubscriptionError::Policy(file_of(name), e))?;
+    Ok(subscription)
 }
 
 impl PostgresStore {
@@ -167,7 +179,7 @@ impl PostgresStore {
                 set.errors.push(SubscriptionError::TooMany);
                 break;
             }
-            match check(&row.name, &row.definition) {
+            match check(&row.name, &row.definition, &self.pool.settings.outputs) {
                 Ok(subscription) => set
                     .subscriptions
                     .push(subscription.with_revision(row.revision)),
@@ -185,7 +197,7 @@ impl PostgresStore {
         definition: &str,
         replace: bool,
     ) -> Result<Change, PutError> {
-        check(name, definition)?;
+        check(name, definition, &self.pool.settings.outputs)?;
         let (name, definition) = (name.to_owned(), definition.to_owned());
         let limit = i64::try_from(MAX_SUBSCRIPTIONS).unwrap_or(i64::MAX);
         let outcome = self.run(move |pool| async move {
@@ -244,7 +256,7 @@ impl PostgresStore {
             return Ok(Change::Missing);
         };
         let changed = subscriptions::with_enabled(&current, enabled);
-        check(name, &changed)?;
+        check(name, &changed, &self.pool.settings.outputs)?;
         let (name, expected) = (name.to_owned(), current);
         self.run(move |pool| async move {
             let mut connection = pool.get().await?;

@@ -1,0 +1,206 @@
+//! What a subscription read from a shared store (a PostgreSQL row) may make this node do: the
+//! node's own outputs policy, `[outputs]` of `DIR/collector.toml` (the secrets outputs name are
+//! files of the node's `DIR/secrets`: [`crate::secrets`]).
+//!
+//! ```toml
+//! [outputs]
+//! file_directories = ["/var/log/wec"]               # file outputs write under these only
+//! destinations = ["kafka1.example.com:9093", "siem.example.com:6514", "redis.example.com:6379"]
+//! tls_directories = ["/etc/wsmand/tls"]             # TLS files (CA, certificate, key) read from these only
+//! ```
+//!
+//! Why: whoever can write a row (the database role every node logs in with, a DBA, anyone on
+//! the path to a database reached without TLS) is not root of the node, yet the node runs the
+//! row's outputs as root. So a row is data checked against root's configuration, never trusted:
+//! its file outputs must lie under a listed directory, its TCP, Kafka and Redis outputs connect
+//! only to listed `host:port`s, the TLS files it names lie under a listed directory, its journal
+//! output uses journald's own socket, and it holds no password (a secret is named, and read from
+//! the node's `DIR/secrets/NAME`). Nothing listed: a row may have only journal outputs. Files of
+//! `DIR/subscriptions` are root's and keep their freedom; the Kafka property allow list
+//! ([`crate::output_settings`]) is the same for both.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::output_settings::{
+    check_host_port, OutputConfig, OutputSettingError, KAFKA_FILE_PROPERTIES,
+    KAFKA_SECRET_PROPERTIES,
+};
+
+/// The node's `[outputs]`: what a stored subscription's outputs may reach.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputsPolicy {
+    /// Directories a stored subscription's file outputs may write under.
+    #[serde(default)]
+    pub file_directories: Vec<PathBuf>,
+    /// `host:port`s a stored subscription's TCP, Kafka (each broker) and Redis outputs may
+    /// connect to.
+    #[serde(default)]
+    pub destinations: Vec<String>,
+    /// Directories the TLS files a stored subscription names may be read from (TCP's
+    /// `ca_file`, `client_certificate`, `client_key`; Kafka's `ssl.*.location`).
+    #[serde(default)]
+    pub tls_directories: Vec<PathBuf>,
+}
+
+/// journald's socket: the one socket a stored journal output may send to.
+const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+
+/// Why a stored subscription's output is refused by the node's policy.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("file output {0:?} is not under a directory of [outputs] file_directories")]
+    FileOutside(String),
+    #[error("{kind} output: {address:?} is not in [outputs] destinations")]
+    Destination { kind: &'static str, address: String },
+    #[error("{what} {path:?} is not under a directory of [outputs] tls_directories")]
+    TlsFileOutside { what: String, path: String },
+    #[error("{0} holds a password: a stored subscription names a secret file instead (secrets, password_secret)")]
+    LiteralSecret(&'static str),
+    #[error("journal output: socket {0:?} is not journald's ({JOURNAL_SOCKET})")]
+    JournalSocket(String),
+}
+
+/// Why `[outputs]` itself cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicySettingError {
+    #[error("[outputs] {0:?} is not an absolute directory without ..")]
+    Directory(PathBuf),
+    #[error("[outputs] destinations: {0}")]
+    Destination(#[from] OutputSettingError),
+}
+
+/// Whether `path` is absolute, has no `..` and lies strictly under one of `directories`.
+fn under(path: &str, directories: &[PathBuf]) -> bool {
+    let path = Path::new(path);
+    path.is_absolute()
+        && !path.components().any(|c| c == Component::ParentDir)
+        && directories.iter().any(|dir| {
+            path.starts_with(dir) && path.components().count() > dir.components().count()
+        })
+}
+
+/// `host` and `port` of `host:port` (an IPv6 host without its brackets).
+fn split_host_port(address: &str) -> Option<(&str, &str)> {
+    let (host, port) = address.rsplit_once(':')?;
+    Some((host.trim_start_matches('[').trim_end_matches(']'), port))
+}
+
+impl OutputsPolicy {
+    /// Check the policy's own settings (at start, with the rest of `collector.toml`).
+    pub fn check(&self) -> Result<(), PolicySettingError> {
+        for dir in self.file_directories.iter().chain(&self.tls_directories) {
+            if !dir.is_absolute() || dir.components().any(|c| c == Component::ParentDir) {
+                return Err(PolicySettingError::Directory(dir.clone()));
+            }
+        }
+        for destination in &self.destinations {
+            check_host_port("destination", destination)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `host`:`port` is one of the destinations (the host compared without case).
+    fn allows_destination(&self, host: &str, port: u16) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.destinations.iter().any(|allowed| {
+            split_host_port(allowed)
+                .is_some_and(|(h, p)| h.eq_ignore_ascii_case(host) && p.parse() == Ok(port))
+        })
+    }
+
+    fn destination(&self, kind: &'static str, address: &str) -> Result<(), PolicyError> {
+        let allowed = split_host_port(address)
+            .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
+            .is_some_and(|(host, port)| self.allows_destination(host, port));
+        if allowed {
+            Ok(())
+        } else {
+            Err(PolicyError::Destination {
+                kind,
+                address: address.to_owned(),
+            })
+        }
+    }
+
+    fn tls_file(&self, what: &str, path: &str) -> Result<(), PolicyError> {
+        if under(path, &self.tls_directories) {
+            Ok(())
+        } else {
+            Err(PolicyError::TlsFileOutside {
+                what: what.to_owned(),
+                path: path.to_owned(),
+            })
+        }
+    }
+
+    /// Why the outputs of a subscription read from a shared store may not run on this node
+    /// (`outputs` already passed the checks every subscription passes).
+    pub fn admit(&self, outputs: &[OutputConfig]) -> Result<(), PolicyError> {
+        for output in outputs {
+            self.admit_one(output)?;
+        }
+        Ok(())
+    }
+
+    fn admit_one(&self, output: &OutputConfig) -> Result<(), PolicyError> {
+        match output {
+            OutputConfig::File { path, .. } => {
+                if !under(path, &self.file_directories) {
+                    return Err(PolicyError::FileOutside(path.clone()));
+                }
+            }
+            OutputConfig::Tcp(tcp) => {
+                self.destination("tcp", &tcp.address)?;
+                for (what, file) in [
+                    ("tcp output: ca_file", &tcp.ca_file),
+                    ("tcp output: client_certificate", &tcp.client_certificate),
+                    ("tcp output: client_key", &tcp.client_key),
+                ] {
+                    if let Some(file) = file {
+                        self.tls_file(what, file)?;
+                    }
+                }
+            }
+            OutputConfig::Kafka(kafka) => {
+                for broker in &kafka.brokers {
+                    self.destination("kafka", broker)?;
+                }
+                for (key, value) in &kafka.properties.0 {
+                    if KAFKA_SECRET_PROPERTIES.contains(&key.as_str()) {
+                        return Err(PolicyError::LiteralSecret("a kafka property"));
+                    }
+                    if KAFKA_FILE_PROPERTIES.contains(&key.as_str()) {
+                        self.tls_file(&format!("kafka output: {key}"), value)?;
+                    }
+                }
+            }
+            OutputConfig::Redis(redis) => {
+                // The URL parsed in the checks every subscription passes.
+                let endpoint = crate::resp::Endpoint::parse(&redis.url.0).map_err(|_| {
+                    PolicyError::Destination {
+                        kind: "redis",
+                        address: "(a URL that does not parse)".to_owned(),
+                    }
+                })?;
+                if endpoint.password.is_some() {
+                    return Err(PolicyError::LiteralSecret("the redis URL"));
+                }
+                if !self.allows_destination(&endpoint.host, endpoint.port) {
+                    return Err(PolicyError::Destination {
+                        kind: "redis",
+                        address: format!("{}:{}", endpoint.host, endpoint.port),
+                    });
+                }
+            }
+            OutputConfig::Journal(journal) => {
+                if journal.socket != JOURNAL_SOCKET {
+                    return Err(PolicyError::JournalSocket(journal.socket.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,43 @@
+//! Secrets outputs name (Kafka's `secrets`, Redis' `password_secret`): files of the node's
+//! `DIR/secrets`, read when an output starts. Why by name: a subscription's text may be shared
+//! (a database row every node reads, a file others may read), a password must not be; the
+//! name says which of the node's own files to read, and nothing else can be named (no path).
+
+use std::path::Path;
+
+use crate::output_settings::valid_name;
+
+/// Why a secret file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("secret {0:?}: not a secret name (1 to 64 of A-Z a-z 0-9 . _ -)")]
+    Name(String),
+    #[error("secret {0:?}: this collector has no secrets directory")]
+    NoDirectory(String),
+    #[error("secret {name:?}: {source}")]
+    Read {
+        name: String,
+        source: Box<crate::bookmarks::config::SettingsError>,
+    },
+    #[error("secret {0:?}: the file is empty")]
+    Empty(String),
+}
+
+/// Read secret `name` of `dir` (`DIR/secrets/NAME`), a file no one but its owner may read;
+/// its last line break dropped. The value is never logged.
+pub fn read_secret(dir: Option<&Path>, name: &str) -> Result<String, SecretError> {
+    if !valid_name(name) {
+        return Err(SecretError::Name(name.to_owned()));
+    }
+    let dir = dir.ok_or_else(|| SecretError::NoDirectory(name.to_owned()))?;
+    let path = dir.join(name);
+    let text = crate::bookmarks::config::read_private(&path).map_err(|e| SecretError::Read {
+        name: name.to_owned(),
+        source: Box::new(e),
+    })?;
+    let value = text.trim_end_matches(['\n', '\r']);
+    if value.is_empty() {
+        return Err(SecretError::Empty(name.to_owned()));
+    }
+    Ok(value.to_owned())
+}
