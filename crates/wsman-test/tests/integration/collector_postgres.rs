@@ -370,7 +370,7 @@ fn a_collector_serves_a_row_only_within_its_outputs_policy() {
         ("plugin", format!("{query}[[outputs]]\ntype = \"kafka\"\nbrokers = [\"{undeclared}\"]\ntopic = \"wec\"\n[outputs.properties]\n\"plugin.library.paths\" = \"{}/evil.so\"\n", state.path().display())),
         ("cron", format!("{query}[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}\"\nformat = \"raw\"\n", outside.display())),
         ("exfil", format!("{query}[[outputs]]\ntype = \"tcp\"\naddress = \"{undeclared}\"\n")),
-        ("good", format!("{query}[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n", allowed.display())),
+        ("good", crate::collector_computer::with_own_computers(&format!("{query}[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n", allowed.display()))),
     ];
     for (name, definition) in &rows {
         server.psql(&format!(
