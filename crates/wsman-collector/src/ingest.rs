@@ -342,11 +342,14 @@ impl Sender {
     ///   DNS name is its account name in the realm's domain);
     /// - a service principal `service/FQDN@REALM`: the Computer is FQDN;
     /// - a certificate: one of its names is the Computer;
-    /// - another principal or a Basic account: its name (before `@`) is the Computer.
+    /// - another principal or a Basic account: its name (before `@`) is the Computer when it
+    ///   is a full DNS name (`web01.example.com`); a bare name (`web01`, `backup`) speaks for
+    ///   no Computer, only the subscription's explicit map can name one for it.
     ///
     /// Why no shorter form: a first label matches the same host name in every domain (the
     /// machine `WEB01$` would speak for `web01.other.example`), and a short host name equal to
-    /// a user's name would let any user named `backup` speak for `backup.example.com`.
+    /// a user's name would let any user named `backup` speak for `backup.example.com`, or for
+    /// the host whose Computer is the bare `backup`.
     /// Case never matters (DNS and NetBIOS names are case-insensitive); a final dot is no
     /// part of the name.
     pub fn may_send_for(&self, computer: &str) -> bool {
@@ -365,13 +368,20 @@ impl Sender {
                 }
                 match name.split_once('/') {
                     Some((_, host)) => is(host),
-                    None => is(name),
+                    None => is_full_name(name) && is(name),
                 }
             }
             Sender::Certificate(names) => names.iter().any(|n| is(n)),
-            Sender::Account(name) => is(name),
+            Sender::Account(name) => is_full_name(name) && is(name),
         }
     }
+}
+
+/// Whether a user's name is a full DNS name (two labels at least), which it may speak for as a
+/// Computer; a bare name is a user's as much as a host's.
+fn is_full_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    name.split('.').count() >= 2 && name.split('.').all(|label| !label.is_empty())
 }
 
 /// Refuse `delivery` unless every event's Computer is one `sender` may send for: its own

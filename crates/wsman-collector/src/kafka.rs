@@ -7,13 +7,21 @@
 //! subscriptions that name the same brokers and settings share it, so a collector with many
 //! subscriptions keeps one set of connections. The producer's queue is bounded
 //! (`queue.buffering.max.messages` / `kbytes`): a batch that does not fit is answered 503.
+//!
+//! At shutdown ([`KafkaCluster::stop`]) the producer hands back what it holds instead of waiting
+//! for `message.timeout.ms`: every queued and in-flight message is purged, so each batch waiting
+//! for its reports is answered 503 at once and the forwarder resends it to a collector that is
+//! up (at least once, as after any failed report).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{
+    BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig, ThreadedProducer,
+};
 use rdkafka::ClientContext;
 
 use crate::output::{client_path_part, render};
@@ -36,6 +44,8 @@ pub enum KafkaOutputError {
     /// The first failed delivery report of the batch.
     #[error("{0}")]
     Delivery(#[source] KafkaError),
+    #[error("the collector is stopping: the batch is handed back")]
+    Stopping,
 }
 
 /// Who is waiting for the delivery reports of one batch.
@@ -185,6 +195,8 @@ pub struct KafkaCluster {
     producer: ThreadedProducer<Reports>,
     brokers: String,
     report_timeout: Duration,
+    /// Set by [`KafkaCluster::stop`]: no batch is taken any more.
+    stopping: AtomicBool,
 }
 
 impl KafkaCluster {
@@ -205,7 +217,32 @@ impl KafkaCluster {
             producer,
             brokers,
             report_timeout: Duration::from_millis(config.message_timeout_ms.into()) + REPORT_GRACE,
+            stopping: AtomicBool::new(false),
         })
+    }
+
+    /// Shutdown: take no more batches and hand back every message queued or in flight (their
+    /// delivery reports fail at once, so the batches waiting for them are answered 503 and
+    /// resent), rather than wait up to `message.timeout.ms` for a broker that may not answer.
+    /// Returns how many messages were handed back.
+    pub fn stop(&self) -> usize {
+        // Before the purge: a batch queued after it sees the flag and purges itself.
+        self.stopping.store(true, Ordering::SeqCst);
+        let held = usize::try_from(self.producer.in_flight_count()).unwrap_or(0);
+        self.purge();
+        if held > 0 {
+            tracing::warn!(brokers = %self.brokers, messages = held, "kafka producer stopping: queued and in-flight messages handed back (their batches are answered 503 and resent)");
+        }
+        held
+    }
+
+    fn purge(&self) {
+        self.producer
+            .purge(PurgeConfig::default().queue().inflight());
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 }
 
@@ -245,6 +282,13 @@ impl Output for KafkaOutput {
         let topic = expand_topic(&self.topic, batch.client, batch.subscription);
         let deadline = Instant::now() + self.cluster.report_timeout;
         let count = batch.events.len();
+        let stopping = || OutputError::Kafka {
+            topic: topic.clone(),
+            reason: KafkaOutputError::Stopping.to_string(),
+        };
+        if self.cluster.stopping() {
+            return Err(stopping());
+        }
         let wait = Arc::new(BatchWait::new(count));
         for (sent, event) in batch.events.iter().enumerate() {
             let payload = render(event, self.format, batch);
@@ -260,6 +304,10 @@ impl Output for KafkaOutput {
                     reason: format!("message {} of {count} not queued: {error}", sent + 1),
                 });
             }
+        }
+        if self.cluster.stopping() {
+            // Stopped while this batch was queued: its messages are handed back too.
+            self.cluster.purge();
         }
         wait.wait(deadline).map_err(|reason| OutputError::Kafka {
             topic: topic.clone(),

@@ -217,6 +217,13 @@ impl Outputs {
         self.files.reopen();
     }
 
+    /// Shutdown: every Kafka producer hands back what it holds ([`KafkaCluster::stop`]), so
+    /// no batch waits on a broker past the stop. Returns how many messages were handed back.
+    pub fn stop(&self) -> usize {
+        let clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
+        clusters.values().map(|cluster| cluster.stop()).sum()
+    }
+
     /// Store `batch` in every output of its subscription, one after the other; Ok only when
     /// each has it durably (the rule for acknowledging).
     pub fn write(&self, batch: &Batch<'_>) -> Result<(), OutputError> {

@@ -324,9 +324,8 @@ fn the_computer_must_be_the_sender() {
         (&machine, "WEB01.EXAMPLE.COM."),
         (&service, "web01.example.com"),
         (&certificate, "web01.example.com"),
-        (&account, "web01"),
         (&full_account, "Web01.Example.Com"),
-        (&user, "backup"),
+        (&full_account, "web01.example.com."),
     ] {
         assert!(sender.may_send_for(computer), "{sender:?} for {computer:?}");
     }
@@ -339,8 +338,12 @@ fn the_computer_must_be_the_sender() {
         (&service, "web01"),
         (&certificate, "db01.example.com"),
         (&certificate, "web01"),
-        // A user (account or principal) named as a host's short name speaks only for that
-        // exact name, not for the host's full one.
+        // A user (account or principal) with a bare name speaks for no Computer, not even one
+        // of that bare name (any user named `backup` would speak for the host `backup`):
+        // only the subscription's explicit map lets it.
+        (&account, "web01"),
+        (&account, "WEB01."),
+        (&user, "backup"),
         (&account, "web01.example.com"),
         (&user, "backup.example.com"),
         (&account, "web011.example.com"),
@@ -355,13 +358,14 @@ fn the_computer_must_be_the_sender() {
     let error =
         ingest::check_computers(&delivery, &Sender::Account("web01".into()), &[]).unwrap_err();
     assert!(
-        matches!(error, DeliveryError::Forged { index: 1, .. }),
+        matches!(error, DeliveryError::Forged { index: 0, .. }),
         "{error}"
     );
-    // The explicit map names more Computers for a sender, each in full.
-    let mapped = ["DC01.example.com.".to_owned()];
+    // The explicit map names the Computers a sender speaks for, each in full; a bare name
+    // only when the map names it.
+    let mapped = ["web01".to_owned(), "DC01.example.com.".to_owned()];
     ingest::check_computers(&delivery, &Sender::Account("web01".into()), &mapped).expect("mapped");
-    let short = ["dc01".to_owned()];
+    let short = ["web01".to_owned(), "dc01".to_owned()];
     assert!(ingest::check_computers(&delivery, &Sender::Account("web01".into()), &short).is_err());
 }
 

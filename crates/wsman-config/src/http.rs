@@ -6,13 +6,18 @@
 //! [HTTP]
 //! IdleConnectionTimeout = 120   # seconds; HTTP.sys's default
 //! ProxyProtocolFrom = "10.0.0.5, 10.0.1.1-10.0.1.9"   # load balancers sending PROXY v2
+//! ProxyProtocolAllowLoopback = false   # may a header claim a loopback client?
 //! ```
 //!
 //! `ProxyProtocolFrom` is wsmand's own (HTTP.sys has no PROXY protocol): the addresses of TCP
 //! load balancers (haproxy's `send-proxy-v2`) whose connections start with a PROXY protocol
 //! v2 header naming the client. Connections from them must carry one; a header from any
 //! other address is refused, so no client can claim another's address. Unset (the default):
-//! no address is trusted and no header is read.
+//! no address is trusted and no header is read. A trusted balancer can claim any address, and
+//! the claim is what every rule on the client's address then sees (AllowRemoteAccess, the
+//! collector's allowed addresses, the per-address limits); a header claiming a loopback client
+//! is refused unless `ProxyProtocolAllowLoopback` is true (a balancer on this host relaying
+//! local clients), since a loopback client passes `AllowRemoteAccess = false`.
 
 use std::fmt::Write as _;
 
@@ -33,6 +38,8 @@ pub struct HttpConfig {
     /// Inclusive address ranges whose connections start with a PROXY protocol v2 header
     /// (empty: none).
     pub proxy_protocol_from: Vec<IpRange>,
+    /// Whether a PROXY header may claim a loopback client (default false: refused).
+    pub proxy_protocol_allow_loopback: bool,
 }
 
 impl Default for HttpConfig {
@@ -40,6 +47,7 @@ impl Default for HttpConfig {
         Self {
             idle_connection_timeout: DEFAULT_IDLE_CONNECTION_TIMEOUT,
             proxy_protocol_from: Vec::new(),
+            proxy_protocol_allow_loopback: false,
         }
     }
 }
@@ -65,7 +73,9 @@ pub(crate) enum HttpValueError {
     IdleConnectionTimeout,
     #[error("HTTP.ProxyProtocolFrom must be a string of addresses and first-last ranges, comma separated (no *)")]
     ProxyProtocolFrom,
-    #[error("unknown key {key:?} in [HTTP] (expected IdleConnectionTimeout, ProxyProtocolFrom)")]
+    #[error("HTTP.ProxyProtocolAllowLoopback must be true or false")]
+    ProxyProtocolAllowLoopback,
+    #[error("unknown key {key:?} in [HTTP] (expected IdleConnectionTimeout, ProxyProtocolFrom, ProxyProtocolAllowLoopback)")]
     UnknownKey { key: String },
 }
 
@@ -75,12 +85,18 @@ pub(crate) struct HttpLayer {
     pub(crate) idle_connection_timeout: Option<u32>,
     /// As written (rendered back the same), checked when set.
     pub(crate) proxy_protocol_from: Option<String>,
+    pub(crate) proxy_protocol_allow_loopback: Option<bool>,
 }
 
 impl HttpLayer {
     /// Values of `other` win.
     pub(crate) fn overlay(&mut self, other: &HttpLayer) {
-        overlay_fields!(self, other: idle_connection_timeout, proxy_protocol_from);
+        overlay_fields!(
+            self,
+            other: idle_connection_timeout,
+            proxy_protocol_from,
+            proxy_protocol_allow_loopback
+        );
     }
 
     /// Set one key from its TOML value; the error is the reason (the caller adds file/line).
@@ -103,6 +119,12 @@ impl HttpLayer {
                 parse_proxy_from(text)?;
                 self.proxy_protocol_from = Some(text.to_owned());
             }
+            "ProxyProtocolAllowLoopback" => {
+                let allow = value
+                    .as_bool()
+                    .ok_or(HttpValueError::ProxyProtocolAllowLoopback)?;
+                self.proxy_protocol_allow_loopback = Some(allow);
+            }
             other => {
                 return Err(HttpValueError::UnknownKey {
                     key: other.to_owned(),
@@ -123,12 +145,16 @@ impl HttpLayer {
                 .as_deref()
                 .and_then(|text| parse_proxy_from(text).ok())
                 .unwrap_or_default(),
+            proxy_protocol_allow_loopback: self.proxy_protocol_allow_loopback.unwrap_or(false),
         }
     }
 
     /// The `[HTTP]` table as written back to `config.toml` (nothing when nothing is set).
     pub(crate) fn render(&self, out: &mut String) {
-        if self.idle_connection_timeout.is_none() && self.proxy_protocol_from.is_none() {
+        if self.idle_connection_timeout.is_none()
+            && self.proxy_protocol_from.is_none()
+            && self.proxy_protocol_allow_loopback.is_none()
+        {
             return;
         }
         out.push_str("\n[HTTP]\n");
@@ -141,6 +167,9 @@ impl HttpLayer {
                 "ProxyProtocolFrom = {}",
                 toml_edit::Value::from(text.as_str())
             );
+        }
+        if let Some(allow) = self.proxy_protocol_allow_loopback {
+            let _ = writeln!(out, "ProxyProtocolAllowLoopback = {allow}");
         }
     }
 }
@@ -205,5 +234,26 @@ mod tests {
             out,
             "\n[HTTP]\nProxyProtocolFrom = \"127.0.0.1, 10.0.0.1-10.0.0.9, ::1\"\n"
         );
+    }
+
+    #[test]
+    fn proxy_protocol_allow_loopback_is_off_unless_set_and_rendered_back() {
+        let mut layer = HttpLayer::default();
+        assert!(!layer.resolve().proxy_protocol_allow_loopback);
+        for bad in ["\"true\"", "1"] {
+            assert!(
+                layer
+                    .set("ProxyProtocolAllowLoopback", &value(bad))
+                    .is_err(),
+                "{bad}"
+            );
+        }
+        layer
+            .set("ProxyProtocolAllowLoopback", &value("true"))
+            .unwrap();
+        assert!(layer.resolve().proxy_protocol_allow_loopback);
+        let mut out = String::new();
+        layer.render(&mut out);
+        assert_eq!(out, "\n[HTTP]\nProxyProtocolAllowLoopback = true\n");
     }
 }

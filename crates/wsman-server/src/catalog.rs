@@ -134,6 +134,13 @@ impl Catalog {
         }
     }
 
+    /// SIGTERM: every engine stops waiting on outside systems ([`Engine::shutdown`]). Blocking.
+    pub fn shutdown(&self) {
+        for engine in &self.engines {
+            engine.shutdown();
+        }
+    }
+
     /// SIGHUP: every engine reads its own configuration again. Blocking.
     pub fn reload(&self) {
         for engine in &self.engines {

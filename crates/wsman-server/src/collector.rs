@@ -161,6 +161,11 @@ impl CollectorService {
         self.outputs.reopen();
     }
 
+    /// Shutdown: the outputs hand back what they hold ([`Outputs::stop`]).
+    pub fn stop_outputs(&self) {
+        self.outputs.stop();
+    }
+
     /// Serve `set`: its outputs set up, its problems logged.
     fn serve_set(&self, set: SubscriptionSet) {
         for error in &set.errors {

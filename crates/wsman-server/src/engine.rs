@@ -43,6 +43,18 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The resource a request to this endpoint is to, whatever its own ResourceURI says: what
+    /// a client certificate's mapping must allow there. The collector's endpoints are resources
+    /// of their own (the subscription manager; the event logs a delivery carries), so a
+    /// forwarder cannot pick the URI its mapping is checked against. `None`: the request's.
+    pub fn resource_uri(&self) -> Option<&'static str> {
+        match self {
+            Self::WsMan => None,
+            Self::SubscriptionManager(_) => Some(wsman_events::offer::SUBSCRIPTION_RESOURCE),
+            Self::Delivery(_) => Some(wsman_proto::ns::EVENT_LOG_URI),
+        }
+    }
+
     /// The endpoint's part of a catalog key.
     pub fn kind(&self) -> EndpointKind {
         match self {
@@ -147,15 +159,14 @@ pub enum Access {
 }
 
 impl Access {
-    /// What the pipeline checks (`None`: the engine decides).
-    pub fn required(&self, settings: &ServiceSettings, request: &Request) -> Option<Required> {
+    /// What the pipeline checks. An engine that decides for itself still gets the gates every
+    /// request passes (AllowRemoteAccess, a certificate mapping's URI): no descriptor, nothing
+    /// else.
+    pub fn required(&self, settings: &ServiceSettings, request: &Request) -> Required {
         match self {
-            Self::Service => Some(Required::service(
-                &settings.access,
-                &request.operation.action,
-            )),
-            Self::Descriptor(required) => Some(required.clone()),
-            Self::Engine => None,
+            Self::Service => Required::service(&settings.access, &request.operation.action),
+            Self::Descriptor(required) => required.clone(),
+            Self::Engine => Required::default(),
         }
     }
 }
@@ -259,6 +270,11 @@ pub trait Engine: Send + Sync {
 
     /// SIGHUP: read the engine's own configuration again. Blocking.
     fn reload(&self) {}
+
+    /// SIGTERM, before the listeners stop: stop waiting on outside systems, so that requests
+    /// in flight are answered (and the stop is not held) rather than wait for them. Blocking,
+    /// brief.
+    fn shutdown(&self) {}
 
     /// The engine's metrics text, when it has metrics.
     fn metrics_text(&self) -> Option<String> {

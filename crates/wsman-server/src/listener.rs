@@ -181,15 +181,24 @@ async fn client_address(
     remote: SocketAddr,
     runtime: &ListenerRuntime,
 ) -> Option<(SocketAddr, Option<SocketAddr>)> {
-    let trusted = runtime.shared.settings.borrow().proxy_protocol_from.clone();
+    let (trusted, allow_loopback) = {
+        let settings = runtime.shared.settings.borrow();
+        let trusted = settings.proxy_protocol_from.clone();
+        (trusted, settings.proxy_protocol_allow_loopback)
+    };
     if trusted.is_empty() {
         return Some((remote, None));
     }
     let outcome = if proxy_header::is_trusted(&trusted, remote.ip()) {
-        proxy_header::read(stream).await.map(|header| match header {
-            Header::Tcp { source, .. } => (source, Some(remote)),
-            Header::Local | Header::Unknown => (remote, None),
-        })
+        proxy_header::read(stream)
+            .await
+            .and_then(|header| match header {
+                Header::Tcp { source, .. } => {
+                    proxy_header::admit_claim(source.ip(), allow_loopback)?;
+                    Ok((source, Some(remote)))
+                }
+                Header::Local | Header::Unknown => Ok((remote, None)),
+            })
     } else if proxy_header::starts_with_signature(stream).await {
         Err(proxy_header::ProxyReadError::Untrusted)
     } else {

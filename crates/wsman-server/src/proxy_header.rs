@@ -37,6 +37,21 @@ pub enum ProxyReadError {
     Io(#[from] std::io::Error),
     #[error("a PROXY protocol header from an address not in [HTTP] ProxyProtocolFrom")]
     Untrusted,
+    #[error("a PROXY protocol header claims the loopback client {0} ([HTTP] ProxyProtocolAllowLoopback is false)")]
+    LoopbackClaim(IpAddr),
+}
+
+/// A trusted balancer's claimed client, admitted to stand for the connection's peer: the
+/// claim then meets every rule a direct peer meets (AllowRemoteAccess, allowed addresses,
+/// per-address limits), and those let a loopback peer do more (AllowRemoteAccess = false
+/// refuses only remote ones). A balancer that can claim any address could pass them by
+/// claiming 127.0.0.1, so a loopback claim is refused unless `allow_loopback` (a balancer on
+/// this host relaying local clients) says otherwise.
+pub fn admit_claim(source: IpAddr, allow_loopback: bool) -> Result<IpAddr, ProxyReadError> {
+    if !allow_loopback && source.to_canonical().is_loopback() {
+        return Err(ProxyReadError::LoopbackClaim(source));
+    }
+    Ok(source)
 }
 
 /// Whether `ip` is one of the balancers in `trusted` (IPv4-mapped addresses as IPv4).
@@ -111,5 +126,24 @@ mod tests {
         assert!(!is_trusted(&trusted, ip("10.0.0.10")));
         assert!(!is_trusted(&trusted, ip("127.0.0.1")));
         assert!(!is_trusted(&[], ip("10.0.0.5")));
+    }
+
+    #[test]
+    fn loopback_claims_are_refused_unless_allowed() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("address");
+        for loopback in ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"] {
+            assert!(
+                matches!(
+                    admit_claim(ip(loopback), false),
+                    Err(ProxyReadError::LoopbackClaim(_))
+                ),
+                "{loopback}"
+            );
+            assert_eq!(admit_claim(ip(loopback), true).ok(), Some(ip(loopback)));
+        }
+        assert_eq!(
+            admit_claim(ip("192.0.2.7"), false).ok(),
+            Some(ip("192.0.2.7"))
+        );
     }
 }

@@ -183,6 +183,10 @@ impl Server {
     /// Stop every listener (connections finish their request in flight and close), then
     /// end every shell and its processes.
     pub async fn shutdown(&self) {
+        // First, so that requests waiting on an outside system (a Kafka broker) are answered
+        // before the listeners wait for them.
+        let catalog = Arc::clone(&self.shared.catalog);
+        let _ = tokio::task::spawn_blocking(move || catalog.shutdown()).await;
         let mut running = self.running.lock().await;
         for (_, r) in running.drain() {
             let _ = r.stop.send(true);

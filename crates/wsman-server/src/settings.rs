@@ -26,6 +26,8 @@ pub struct ServiceSettings {
     /// `[HTTP] ProxyProtocolFrom`: load balancers whose connections start with a PROXY
     /// protocol v2 header naming the client (inclusive ranges; empty: none).
     pub proxy_protocol_from: Vec<wsman_safe::net::IpRange>,
+    /// `[HTTP] ProxyProtocolAllowLoopback`: a PROXY header may claim a loopback client.
+    pub proxy_protocol_allow_loopback: bool,
     pub max_packet_retrieval_time_seconds: u32,
     pub enumeration_timeout_ms: u32,
     pub allow_unencrypted: bool,
@@ -76,6 +78,7 @@ impl Default for ServiceSettings {
                 wsman_config::DEFAULT_IDLE_CONNECTION_TIMEOUT,
             )),
             proxy_protocol_from: Vec::new(),
+            proxy_protocol_allow_loopback: false,
             max_packet_retrieval_time_seconds: 120,
             enumeration_timeout_ms: 240_000,
             allow_unencrypted: false,

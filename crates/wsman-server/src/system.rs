@@ -23,6 +23,7 @@ pub fn settings_from_config(config: &Config, default_product_version: &str) -> S
             config.http.idle_connection_timeout,
         )),
         proxy_protocol_from: config.http.proxy_protocol_from.clone(),
+        proxy_protocol_allow_loopback: config.http.proxy_protocol_allow_loopback,
         max_packet_retrieval_time_seconds: service.max_packet_retrieval_time_seconds,
         enumeration_timeout_ms: service.enumeration_timeout_ms,
         allow_unencrypted: service.allow_unencrypted,

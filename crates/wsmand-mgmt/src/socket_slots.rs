@@ -1,7 +1,8 @@
 //! The registry that bounds the console's sockets: one per (session, host), a cap per session,
 //! per user (kind and name, across their sessions: a share of the service's, and of one
 //! host's, so one account cannot take every slot nor every event subscription of a host's
-//! account) and one for the service, each freed when its [`Slot`] drops, all of a session's
+//! account), for the event streams one per host across users (the host account's
+//! subscriptions are one pool, whoever holds them) and one for the service, each freed when its [`Slot`] drops, all of a session's
 //! ended at logout, and those a changed policy no longer allows ended by [`Terminals::end_where`]. The terminals have one and the events page's live streams another; both relays
 //! (`terminal`, `event_stream`) and the upgrade (`http::upgrade`) reserve through it.
 
@@ -19,6 +20,10 @@ pub const MAX_PER_USER: usize = 8;
 /// Most of one kind one user may have open on one host (a live stream holds one of the host
 /// account's event subscriptions, of which a wsmand host allows 10).
 pub const MAX_PER_USER_ON_HOST: usize = 2;
+/// Most live streams of all users together on one host: they all hold subscriptions of the
+/// one host account, of which a wsmand host allows 10; two are left for the account's other
+/// uses (a page's own subscription, an operator's tools), so the console never takes them all.
+pub const MAX_STREAMS_ON_HOST: usize = 8;
 /// Why a terminal could not be opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -63,6 +68,8 @@ struct Registry {
     by_user: HashMap<(&'static str, String), usize>,
     /// (kind, user, host) -> how many open.
     by_user_host: HashMap<(&'static str, String, String), usize>,
+    /// host -> how many open, whoever holds them.
+    by_host: HashMap<String, usize>,
     open: usize,
 }
 
@@ -84,6 +91,8 @@ pub struct Terminals {
     registry: Mutex<Registry>,
     /// Most of one user on one host; `None`: only the other caps.
     per_user_on_host: Option<usize>,
+    /// Most of all users together on one host; `None`: only the other caps.
+    per_host: Option<usize>,
 }
 
 /// A reserved place for one terminal: freed when dropped.
@@ -108,6 +117,7 @@ impl Drop for Slot {
                 &mut registry.by_user_host,
                 (kind, user.clone(), self.host.clone()),
             );
+            release(&mut registry.by_host, self.host.clone());
             release(&mut registry.by_user, (kind, user));
         }
         if hosts.is_empty() {
@@ -131,11 +141,13 @@ impl Terminals {
     }
 
     /// The live streams' registry: each holds one of the host account's event
-    /// subscriptions, so one user has at most [`MAX_PER_USER_ON_HOST`] on a host.
+    /// subscriptions, so one user has at most [`MAX_PER_USER_ON_HOST`] on a host, and all
+    /// users together [`MAX_STREAMS_ON_HOST`].
     pub fn for_event_streams() -> Self {
         Self {
             registry: Mutex::default(),
             per_user_on_host: Some(MAX_PER_USER_ON_HOST),
+            per_host: Some(MAX_STREAMS_ON_HOST),
         }
     }
 
@@ -158,6 +170,7 @@ impl Terminals {
             .get(&user_host_key)
             .copied()
             .unwrap_or(0);
+        let on_host = registry.by_host.get(host).copied().unwrap_or(0);
         let open = registry.open;
         let hosts = registry
             .by_session
@@ -171,6 +184,7 @@ impl Terminals {
             || self
                 .per_user_on_host
                 .is_some_and(|most| of_user_here >= most)
+            || self.per_host.is_some_and(|most| on_host >= most)
             || open >= MAX_TERMINALS
         {
             if hosts.is_empty() {
@@ -183,6 +197,7 @@ impl Terminals {
         registry.open += 1;
         *registry.by_user.entry(user_key).or_default() += 1;
         *registry.by_user_host.entry(user_host_key).or_default() += 1;
+        *registry.by_host.entry(host.to_owned()).or_default() += 1;
         Ok(Slot {
             terminals: Arc::clone(self),
             session_id: session_id.to_owned(),
@@ -269,6 +284,40 @@ mod tests {
         );
         drop(held.pop());
         assert!(on("late", "y", "alice", "manager").is_ok());
+    }
+
+    #[test]
+    fn the_users_together_never_hold_every_subscription_of_a_host_account() {
+        let streams = Arc::new(Terminals::for_event_streams());
+        // Users of two streams each on host h, each within their own share, until refused:
+        // the host account's 10 subscriptions are never all the console's.
+        let mut held = Vec::new();
+        let mut refused = None;
+        for n in 0..10 {
+            let (session, user) = (format!("s{n}"), format!("user{}", n / 2));
+            match streams.reserve(&session, "h", grant(&user, "manager")) {
+                Ok(slot) => held.push(slot),
+                Err(refusal) => {
+                    refused = Some((held.len(), refusal));
+                    break;
+                }
+            }
+        }
+        assert_eq!(refused, Some((8, Refusal::TooMany)), "held {}", held.len());
+        // A user with none on h is refused there, served on another host.
+        assert!(streams.reserve("new", "h", grant("fresh", "os")).is_err());
+        let elsewhere = streams.reserve("new", "g", grant("fresh", "os"));
+        assert!(elsewhere.is_ok());
+        // One ends: its place on h is free again, for anyone.
+        drop(held.pop());
+        assert!(streams.reserve("new2", "h", grant("fresh", "os")).is_ok());
+        // Terminals have no such cap (each holds a shell, not a subscription).
+        let terminals = Arc::new(Terminals::default());
+        let many: Vec<Slot> = (0..10)
+            .map(|n| terminals.reserve(&format!("s{n}"), "h", grant(&format!("u{n}"), "manager")))
+            .collect::<Result<_, _>>()
+            .expect("ten terminals on one host");
+        assert_eq!(many.len(), 10);
     }
 
     #[test]

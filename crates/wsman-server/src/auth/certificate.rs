@@ -34,7 +34,7 @@ use rustls::DistinguishedName;
 use tokio::sync::watch;
 use wsman_auth::{AccountStore, Identity};
 use wsman_config::CertMapping;
-use wsman_proto::{Fault, Request};
+use wsman_proto::Fault;
 
 pub use wsman_config::certmapping::certificate_names;
 
@@ -411,19 +411,17 @@ pub fn check_scope(
     remote: SocketAddr,
     peer: Option<&PeerCertificate>,
     principal: &Arc<Principal>,
-    request: &Request,
+    resource_uri: Option<&str>,
+    relates_to: Option<&str>,
 ) -> Result<(), ServiceError> {
     let Some(peer) = peer else {
         return Ok(());
     };
-    if peer.allows(principal, request.resource_uri.as_deref()) {
+    if peer.allows(principal, resource_uri) {
         return Ok(());
     }
-    tracing::warn!(remote = %remote, user = %principal, resource_uri = request.resource_uri.as_deref().unwrap_or(""), "access denied: outside the certificate mapping's URI");
-    Err(ServiceError::fault(
-        Fault::access_denied(),
-        request.message_id.as_deref(),
-    ))
+    tracing::warn!(remote = %remote, user = %principal, resource_uri = resource_uri.unwrap_or(""), "access denied: outside the certificate mapping's URI");
+    Err(ServiceError::fault(Fault::access_denied(), relates_to))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The collector's adapter: the subscription manager and delivery endpoints of every
 //! subscription ([`crate::collector`]). Access is the engine's own: each subscription's allow
-//! list decides, as a forwarder is a machine, not an administrator.
+//! list decides, as a forwarder is a machine, not an administrator; the gates every request
+//! passes (AllowRemoteAccess, a certificate mapping's URI) still apply first.
 
 use std::sync::Arc;
 
@@ -19,7 +20,8 @@ impl Engine for CollectorEngine {
         ]
     }
 
-    /// Each subscription's allow list decides, in the collector.
+    /// Each subscription's allow list decides, in the collector (after AllowRemoteAccess and a
+    /// certificate mapping's URI, which the pipeline checks for every engine).
     fn access(&self, _request: &Request, _settings: &ServiceSettings) -> Access {
         Access::Engine
     }
@@ -57,6 +59,14 @@ impl Engine for CollectorEngine {
                 tracing::info!(dir = %self.config_dir.display(), "collector stopped: subscriptions/ is gone");
             }
             (false, None) => {}
+        }
+    }
+
+    /// The outputs hand back what they hold (a Kafka producer's queued and in-flight
+    /// messages), so deliveries in flight are answered 503 and resent, not held to the stop.
+    fn shutdown(&self) {
+        if let Some(service) = self.current() {
+            service.stop_outputs();
         }
     }
 

@@ -359,9 +359,10 @@ impl Guards<'_> {
     }
 
     /// The request routed once ([`crate::catalog::Catalog::route`]), then the access its
-    /// engine states: a client certificate's scope, then AllowRemoteAccess and the engine's
-    /// descriptors ([`authorize`]); an engine that decides for itself (the collector) is left
-    /// to decide. The route goes on to dispatch.
+    /// engine states: a client certificate's scope (at the collector's endpoints, the
+    /// endpoint's resource: [`Endpoint::resource_uri`]), then AllowRemoteAccess and the
+    /// engine's descriptors ([`authorize`]). An engine that decides for itself (the collector)
+    /// passes the same two gates and then decides. The route goes on to dispatch.
     pub(super) fn authorization(
         &mut self,
         endpoint: &Endpoint,
@@ -369,17 +370,16 @@ impl Guards<'_> {
         request: &Request,
     ) -> Result<Routed, ServiceError> {
         let routed = self.shared.catalog.route(endpoint, request, self.settings);
-        let Some(required) = routed.access.required(self.settings, request) else {
-            return Ok(routed);
-        };
+        let required = routed.access.required(self.settings, request);
         let conn = self.conn;
+        let relates_to = request.message_id.as_deref();
         crate::auth::certificate::check_scope(
             conn.remote,
             conn.peer_certificate.as_ref(),
             principal,
-            request,
+            endpoint.resource_uri().or(request.resource_uri.as_deref()),
+            relates_to,
         )?;
-        let relates_to = request.message_id.as_deref();
         authorize(
             conn,
             self.settings,

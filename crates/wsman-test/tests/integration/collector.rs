@@ -47,7 +47,20 @@ pub(crate) fn post_as(
     body: &[u8],
     headers: &[(&str, &str)],
 ) -> Answer {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    post_on(stream, port, (user, password), path, body, headers)
+}
+
+/// One POST as `credentials` on `stream`, a connection to `port` (bytes such as a PROXY
+/// header may have been written on it already).
+pub(crate) fn post_on(
+    mut stream: TcpStream,
+    port: u16,
+    (user, password): (&str, &str),
+    path: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> Answer {
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
@@ -122,7 +135,12 @@ pub(crate) fn enumerate_as(port: u16, user: &str, password: &str) -> Offer {
     );
     let body = text(&answer.body);
     assert_eq!(answer.status, 200, "{body}");
-    let root = xml::parse(&body, &Limits::default()).expect("XML");
+    offer_of(&body)
+}
+
+/// The one subscription an Enumerate answer `body` offers.
+pub(crate) fn offer_of(body: &str) -> Offer {
+    let root = xml::parse(body, &Limits::default()).expect("XML");
     let response = root
         .elements()
         .nth(1)
@@ -350,7 +368,8 @@ pub(crate) fn deliver_acknowledged(port: u16, offer: &Offer, message: u64, event
     );
 }
 
-/// A collector with `subscription` as `subscriptions/NAME.toml`, its bookmarks in `database`.
+/// A collector with `subscription` as `subscriptions/NAME.toml` (`with_own_computers`), its
+/// bookmarks in `database`.
 pub(crate) fn collector_with(
     name: &str,
     subscription: &str,
@@ -362,7 +381,8 @@ pub(crate) fn collector_with(
     )];
     Fixture::http_with_env(
         |config| {
-            config.write_raw(&format!("subscriptions/{name}.toml"), subscription);
+            let subscription = crate::collector_computer::with_own_computers(subscription);
+            config.write_raw(&format!("subscriptions/{name}.toml"), &subscription);
         },
         &env,
     )
@@ -546,9 +566,9 @@ impl Collector {
         config.write();
         config.write_raw(
             "subscriptions/wef.toml",
-            &format!(
+            &crate::collector_computer::with_own_computers(&format!(
                 "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = {heartbeat_seconds}\n[[outputs]]\ntype = \"file\"\npath = \"{output_template}\"\nformat = \"raw\"\n{more_outputs}"
-            ),
+            )),
         );
         if let Some(text) = collector_toml {
             config.write_raw("collector.toml", text);

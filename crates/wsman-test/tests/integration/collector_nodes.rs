@@ -36,13 +36,15 @@ const PER_BATCH: u64 = 5;
 const GUARD: Duration = Duration::from_secs(180);
 
 /// One node's configuration: HTTPS with certificate authentication (the fleet's CA mapped),
-/// haproxy (127.0.0.1) trusted to send PROXY headers, the bookmarks (and so the
+/// haproxy (127.0.0.1) trusted to send PROXY headers that claim loopback clients, the bookmarks (and so the
 /// subscriptions) in `server`, and an empty `subscriptions/` (the collector on, no file).
 fn node(server: &Postgres, ca_dir: &Path) -> (ConfigDir, u16, PathBuf) {
     let port = free_port();
     let mut config = ConfigDir::new();
     config.set("Config.Service.Auth", "Certificate", "true");
     config.set("HTTP", "ProxyProtocolFrom", "\"127.0.0.1\"");
+    // haproxy on this host relays clients of 127.0.0.2 and 127.0.0.3: loopback claims.
+    config.set("HTTP", "ProxyProtocolAllowLoopback", "true");
     let thumbprint = config.add_https_listener(port);
     crate::collector_fleet::map_fleet_ca(&mut config, ca_dir);
     std::fs::create_dir_all(config.path().join("subscriptions")).expect("subscriptions/");

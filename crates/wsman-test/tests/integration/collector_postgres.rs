@@ -35,10 +35,10 @@ fn collector(server: &Postgres, state: &Path, name: &str) -> Collector {
     config.add_account(SECOND, SECOND_PASSWORD, Some("root"));
     config.write_raw(
         "subscriptions/wef.toml",
-        &format!(
+        &crate::collector_computer::with_own_computers(&format!(
             "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n",
             output.display()
-        ),
+        )),
     );
     use_postgres_store(&config, server, 4);
     // No SQLite file may appear: the database is the only store.
@@ -370,7 +370,7 @@ fn a_collector_serves_a_row_only_within_its_outputs_policy() {
         ("plugin", format!("{query}[[outputs]]\ntype = \"kafka\"\nbrokers = [\"{undeclared}\"]\ntopic = \"wec\"\n[outputs.properties]\n\"plugin.library.paths\" = \"{}/evil.so\"\n", state.path().display())),
         ("cron", format!("{query}[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}\"\nformat = \"raw\"\n", outside.display())),
         ("exfil", format!("{query}[[outputs]]\ntype = \"tcp\"\naddress = \"{undeclared}\"\n")),
-        ("good", format!("{query}[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n", allowed.display())),
+        ("good", crate::collector_computer::with_own_computers(&format!("{query}[[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n", allowed.display()))),
     ];
     for (name, definition) in &rows {
         server.psql(&format!(

@@ -31,10 +31,10 @@ fn sighup_starts_the_collector_when_subscriptions_appear_and_stops_it_when_they_
     // Created later, as the collector's guide says ("reload or start"), then SIGHUP.
     fixture.config.write_raw(
         "subscriptions/wef.toml",
-        &format!(
+        &crate::collector_computer::with_own_computers(&format!(
             "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{subscription}}/{{client}}.xml\"\nformat = \"raw\"\n",
             output.display()
-        ),
+        )),
     );
     fixture.daemon.reload_until("collector started");
     let offer = enumerate(port);

@@ -23,7 +23,7 @@ use wsman_test::SERVICE_ACCOUNT;
 
 use crate::collector::{
     acknowledged, batch, check_config_refuses, collector_with, deliver, deliver_acknowledged,
-    enumerate, numbered_events, resend_until_acknowledged,
+    enumerate, numbered_events, post, resend_until_acknowledged,
 };
 
 const TOPIC: &str = "wec-kafka";
@@ -213,6 +213,69 @@ fn acknowledged_events_are_in_the_topic_in_order_per_host_across_a_broker_outage
         assert!(written.contains(&format!("<EventRecordID>{record}</EventRecordID>")));
     }
     fixture.daemon.stop();
+}
+
+/// SIGTERM while a batch waits on a broker that does not answer (stopped): the producer hands
+/// back what it holds, so the batch is answered 503 (not acknowledged: the forwarder resends it
+/// to a collector that is up) and the daemon stops, rather than hold both until the message
+/// timeout (here ten minutes) runs out.
+#[test]
+fn a_stop_hands_back_the_batch_a_silent_broker_holds() {
+    let cluster = MockCluster::start();
+    let state = tempfile::tempdir().expect("tempdir");
+    let file = state.path().join("out.xml");
+    let database = state.path().join("wec.sqlite");
+    let text = subscription(&cluster.bootstrap, &file)
+        .replace("message_timeout_ms = 2000", "message_timeout_ms = 600000");
+    let mut fixture = collector_with("kafka", &text, &database);
+    let port = fixture.port;
+    let offer = enumerate(port);
+    let events = numbered_events(20);
+    // Connected: a batch is confirmed.
+    deliver_acknowledged(port, &offer, 1, &events[0..10]);
+
+    cluster.signal("-STOP");
+    let (path, body) = (offer.path.clone(), batch(&offer, 2, &events[10..20], true));
+    let pending = std::thread::spawn(move || {
+        post(
+            port,
+            &path,
+            &body,
+            &[
+                ("Content-Type", "application/soap+xml;charset=UTF-16"),
+                ("Content-Encoding", "SLDC"),
+            ],
+        )
+        .status
+    });
+    // The file output, written before the Kafka one, has the batch: it waits on the broker.
+    fixture
+        .daemon
+        .wait_until("the batch at the Kafka output", || {
+            std::fs::read_to_string(&file)
+                .unwrap_or_default()
+                .contains("<EventRecordID>11</EventRecordID>")
+        });
+    let pid = fixture.daemon.pid().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(killed.is_ok_and(|s| s.success()));
+    // An answer that never came (the connection closed at exit) reads as 0.
+    let status = pending.join().unwrap_or(0);
+    assert_eq!(
+        status, 503,
+        "the held batch is handed back, not acknowledged"
+    );
+    // A hang guard, not a measure: without the hand-back the batch holds the stop ten minutes.
+    let guard = std::time::Instant::now() + Duration::from_secs(120);
+    while fixture.daemon.is_running() {
+        assert!(std::time::Instant::now() < guard, "wsmand did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = fixture.daemon.stderr();
+    assert!(
+        log.contains("kafka producer stopping: queued and in-flight messages handed back"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -24,6 +24,7 @@ mod client_auth_cli;
 mod collector;
 mod collector_computer;
 mod collector_fleet;
+mod collector_gates;
 mod collector_nodes;
 mod collector_offers;
 mod collector_paging;

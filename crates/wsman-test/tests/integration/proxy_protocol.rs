@@ -85,10 +85,12 @@ pub(crate) fn haproxy_to(front: u16, backs: &[u16]) -> Option<Haproxy> {
     panic!("haproxy did not listen on {front}");
 }
 
-/// A daemon with an HTTPS listener that trusts 127.0.0.1 (haproxy) to send PROXY headers.
+/// A daemon with an HTTPS listener that trusts 127.0.0.1 (haproxy) to send PROXY headers, and
+/// lets them claim loopback clients (haproxy relays the tests' clients on 127.0.0.x).
 fn daemon() -> Fixture {
     Fixture::https_with(|config| {
         config.set("HTTP", "ProxyProtocolFrom", "\"127.0.0.1\"");
+        config.set("HTTP", "ProxyProtocolAllowLoopback", "true");
     })
     .0
 }
@@ -187,5 +189,55 @@ fn a_header_from_an_untrusted_address_and_a_trusted_one_without_are_closed() {
     // Others are still served: an untrusted client without a header is a plain client.
     let outcome = identify_from("127.0.0.4", fixture.port);
     assert_eq!(outcome.response.status, 200, "{}", outcome.stderr);
+    assert!(fixture.daemon.is_running());
+}
+
+/// A Get of `winrm/config` from 127.0.0.1 (trusted) with a PROXY header claiming `client`,
+/// over plain HTTP: the answer, empty when the connection was closed without one.
+fn get_config_claiming(fixture: &Fixture, client: &str) -> String {
+    let header = wsman_proto::proxy_protocol::encode(
+        format!("{client}:40000").parse().expect("address"),
+        format!("127.0.0.1:{}", fixture.port)
+            .parse()
+            .expect("address"),
+    );
+    let body = soap::get(soap::CONFIG_URI, &[]);
+    let request = format!(
+        "POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nAuthorization: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        fixture.service_auth(),
+        body.len()
+    );
+    let mut stream = TcpStream::connect(("127.0.0.1", fixture.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    stream.write_all(&header).expect("header");
+    let _ = stream.write_all(request.as_bytes());
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn a_claimed_client_meets_allow_remote_access_and_a_loopback_claim_is_refused() {
+    let mut fixture = Fixture::http_with(|config| {
+        config.set("HTTP", "ProxyProtocolFrom", "\"127.0.0.1\"");
+        config.set("Config.Service", "AllowRemoteAccess", "false");
+    });
+    let log_path = fixture.daemon.stderr_path();
+    // A remote claim is remote: refused by AllowRemoteAccess = false.
+    let remote = get_config_claiming(&fixture, "192.0.2.7");
+    assert!(remote.starts_with("HTTP/1.1 500"), "{remote}");
+    assert!(remote.contains("2150859229"), "{remote}");
+    // A loopback claim would pass it: the connection is closed unanswered, and logged.
+    for loopback in ["127.0.0.1", "127.0.0.9"] {
+        let answer = get_config_claiming(&fixture, loopback);
+        assert!(answer.is_empty(), "{loopback} claimed and served: {answer}");
+    }
+    fixture.daemon.wait_until("the loopback claim logged", || {
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("a PROXY protocol header claims the loopback client")
+    });
     assert!(fixture.daemon.is_running());
 }
