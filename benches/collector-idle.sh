@@ -33,10 +33,8 @@ command -v openssl >/dev/null 2>&1 || ensure_packages openssl
 if [ -n "${WSMAND_BIN:-}" ]; then
     WSMAND="$WSMAND_BIN"
 else
-    require_cargo
-    step "building the release daemon"
-    cargo build --release -p wsmand
-    WSMAND="$ROOT/target/release/wsmand"
+    bench_binaries -p wsmand
+    WSMAND="$BENCH_BIN/wsmand"
 fi
 PYTHON="${BENCH_PYTHON:-$ROOT/.venv/bin/python}"
 if ! "$PYTHON" -c 'import cryptography' 2>/dev/null; then

@@ -44,9 +44,8 @@ if [ -n "${WSMAND_BIN:-}" ]; then
     # A daemon built elsewhere (another profile, an older commit to compare against).
     WSMAND="$WSMAND_BIN"
 else
-    step "building the release daemon"
-    cargo build --release -p wsmand
-    WSMAND="$ROOT/target/release/wsmand"
+    bench_binaries -p wsmand
+    WSMAND="$BENCH_BIN/wsmand"
 fi
 
 scratch_dir wsmand-hostile
