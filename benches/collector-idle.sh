@@ -24,9 +24,9 @@ cd "$ROOT"
 source "$ROOT/scripts/lib.sh"
 unit_environment
 
-CLIENTS="${BENCH_CLIENTS:-10000}"
+CLIENTS="${BENCH_CLIENTS:-$(bench_value 10000 20)}"
 HEARTBEATS="${BENCH_HEARTBEATS:-2}"
-WORKERS="${BENCH_WORKERS:-32}"
+WORKERS="${BENCH_WORKERS:-$(bench_value 32 4)}"
 ACCOUNT=wecidle
 command -v openssl >/dev/null 2>&1 || ensure_packages openssl
 
@@ -66,7 +66,7 @@ TOML
 step "starting wsmand on loopback (the allocator settings of dist/wsmand.service)"
 start_collector "$CONFIG" "$WORK/wec.sqlite" "$WORK/wsmand.log"
 WSMAND_PID=$COLLECTOR_PID
-sleep 2
+sleep "$(bench_value 2 0.2)"
 kb() { awk -v key="$1:" '$1 == key {print $2}' "/proc/$WSMAND_PID/status"; }
 BASE_RSS="$(kb VmRSS)"
 BASE_ANON="$(kb RssAnon)"
@@ -76,7 +76,7 @@ step "$CLIENTS forwarders: Enumerate, then $HEARTBEATS heartbeats each, $WORKERS
 RESULT="$("$PYTHON" "$ROOT/benches/collector_idle.py" run 127.0.0.1 "$PORT" "$WORK/listener.crt" \
     "$WORK/clients" "$CLIENTS" "$HEARTBEATS" "$WORKERS")" || { tail -20 "$WORK/wsmand.log"; exit 1; }
 echo "load: $RESULT"
-sleep 2
+sleep "$(bench_value 2 0.2)"
 RSS="$(kb VmRSS)"
 ANON="$(kb RssAnon)"
 PEAK="$(kb VmHWM)"
