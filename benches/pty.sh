@@ -25,19 +25,23 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 command -v script >/dev/null 2>&1 || ensure_packages bsdutils
 
-RUNS="${BENCH_PTY_RUNS:-30}"
-MEGABYTES="${BENCH_PTY_MB:-32}"
+RUNS="${BENCH_PTY_RUNS:-$(bench_value 30 2)}"
+MEGABYTES="${BENCH_PTY_MB:-$(bench_value 32 1)}"
 PROFILE="${BENCH_PROFILE:-release}"
 ACCOUNT=ptybench
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
-if [ "$PROFILE" = release ]; then
+if smoke_mode || [ -n "${WSMAN_BENCH_BIN_DIR:-}" ]; then
+    bench_binaries
+    BIN="$BENCH_BIN"
+elif [ "$PROFILE" = release ]; then
     step "building release binaries (wsmand, winrs)"
     cargo build --release -p wsmand -p winrs
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 else
     cargo build -p wsmand -p winrs
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 fi
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$([ "$PROFILE" = release ] && echo release || echo debug)"
 
 WORK="$(mktemp -d -t wsmand-pty-bench-XXXXXX)"
 WSMAND_PID=""
