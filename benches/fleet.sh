@@ -29,9 +29,9 @@ source "$ROOT/scripts/lib.sh"
 
 console_bench_prerequisites benches/fleet.sh
 
-HOSTS="${FLEET_HOSTS:-50}"
+HOSTS="${FLEET_HOSTS:-$(bench_value 50 2)}"
 DAEMONS="${FLEET_DAEMONS:-$HOSTS}"
-RUNS="${FLEET_RUNS:-7}"
+RUNS="${FLEET_RUNS:-$(bench_value 7 1)}"
 ACCOUNT=fleetbench
 PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 MANAGER=bench-admin

@@ -322,15 +322,13 @@ console_bench_prerequisites() {
         || (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund)
 }
 
-# Sets BIN to the directory of wsmand and wsmand-mgmt: $1 when given (built already), else a
-# release build of both.
+# Sets BIN to the directory of wsmand and wsmand-mgmt: $1 when given (built already), else
+# bench_binaries' (a release build of both, or the smoke mode's debug build).
 console_bench_binaries() {
     if [ -n "${1:-}" ]; then
         BIN="$1"
     else
-        require_cargo
-        step "building release binaries (wsmand, wsmand-mgmt)"
-        cargo build --release -p wsmand -p wsmand-mgmt
-        BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+        bench_binaries -p wsmand -p wsmand-mgmt
+        BIN="$BENCH_BIN"
     fi
 }
