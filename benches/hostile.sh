@@ -30,11 +30,11 @@ cd "$ROOT"
 source "$ROOT/scripts/lib.sh"
 require_cargo
 
-SECONDS_PER_PHASE="${BENCH_SECONDS:-20}"
-CLIENTS="${HOSTILE_CLIENTS:-20}"
+SECONDS_PER_PHASE="${BENCH_SECONDS:-$(bench_value 20 3)}"
+CLIENTS="${HOSTILE_CLIENTS:-$(bench_value 20 3)}"
 PARTS="${HOSTILE_PARTS:-clients users}"
-USERS="${HOSTILE_USERS:-10}"
-TIMEOUT_S="${HOSTILE_TIMEOUT:-5}"
+USERS="${HOSTILE_USERS:-$(bench_value 10 2)}"
+TIMEOUT_S="${HOSTILE_TIMEOUT:-$(bench_value 5 1)}"
 JOURNAL_REMOTE=/lib/systemd/systemd-journal-remote
 ACCOUNT=bench
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
@@ -105,8 +105,8 @@ part_clients() {
     echo "  $RSS_BESIDE"
     LOG_LINES="$(($(wc -l <"$WORK/wsmand.log") - LOG_LINES_BEFORE))"
 
-    step "after: idle for 5 s"
-    sleep 5
+    step "after: idle for $(bench_value 5 1) s"
+    sleep "$(bench_value 5 1)"
     RSS_AFTER_KB="$(awk '/^VmRSS:/ {print $2}' "/proc/$WSMAND_PID/status")"
     CPU_TICKS="$(awk '{print $14 + $15}' "/proc/$WSMAND_PID/stat")"
 
@@ -194,9 +194,9 @@ part_users() {
     make_accounts
     echo "  ${BENCH_USERS[0]} .. ${BENCH_USERS[-1]}, gid $BENCH_GID"
 
-    step "a journal of 2,000 entries of 8 KB; a process with a 1.9 MB command line"
+    step "a journal of $(bench_value 2,000 200) entries of 8 KB; a process with a 1.9 MB command line"
     # Messages longer than the LIKE's 6,000-character run, so that it is tried at every place.
-    python3 "$ROOT/benches/events.py" export 2000 8000 >"$WORK/entries.export"
+    python3 "$ROOT/benches/events.py" export "$(bench_value 2000 200)" 8000 >"$WORK/entries.export"
     mkdir -p "$WORK/journal"
     "$JOURNAL_REMOTE" --output="$WORK/journal/bench.journal" "$WORK/entries.export" 2>/dev/null
     local long_arg long_args=() i
