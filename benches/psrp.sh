@@ -27,16 +27,15 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "benches/psrp.sh needs root: the bench account runs its shells as root" >&2
     exit 1
 fi
-RUNS="${PSRP_RUNS:-200}"
+RUNS="${PSRP_RUNS:-$(bench_value 200 3)}"
 ACCOUNT=psrpbench
 PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
 if [ -n "${PSRP_BIN_DIR:-}" ]; then
     RELEASE="$PSRP_BIN_DIR"
 else
-    step "building the release wsmand"
-    cargo build --release -p wsmand
-    RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+    bench_binaries -p wsmand
+    RELEASE="$BENCH_BIN"
 fi
 if ! .venv/bin/python -c 'import pypsrp, psrpcore' 2>/dev/null; then
     step "python venv with pypsrp and psrpcore (tests/interop/requirements.txt)"
