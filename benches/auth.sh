@@ -15,7 +15,7 @@
 # One account serves every scheme: `wsmand account add NAME --ntlm` (argon2id hash for Basic,
 # NT hash for NTLM), run-as root for the shells, so this needs root. The HTTPS listener uses a
 # throwaway self-signed ECDSA P-256 certificate (the kind wsmand generates itself). The daemon
-# runs with the allocator settings of dist/wsmand.service. Not part of scripts/test.sh:
+# runs with the allocator settings of dist/wsmand.service. scripts/test.sh runs only its smoke mode:
 # figures depend on the machine; compare ratios.
 set -euo pipefail
 

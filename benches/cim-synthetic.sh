@@ -13,7 +13,7 @@
 #
 # It builds target/release/wsmand with the feature: run `cargo build --release -p wsmand`
 # afterwards before anything that needs a production binary there.
-# Not part of scripts/test.sh: figures depend on the machine; compare ratios.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; compare ratios.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

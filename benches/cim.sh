@@ -14,7 +14,7 @@
 #
 # Needs root (it starts the extra processes, and the bench account runs as root so that it is an
 # administrator and reads every process).
-# Not part of scripts/test.sh: figures depend on the machine; compare ratios.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; compare ratios.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

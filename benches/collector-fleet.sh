@@ -40,7 +40,8 @@
 # syncs the server counted (pg_stat_database, pg_stat_wal), so how many Acks share an fsync is
 # measured, not assumed.
 #
-# Not part of scripts/test.sh: figures depend on the machine; the ratio is what to compare.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; the ratio is what to
+# compare.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

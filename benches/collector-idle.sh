@@ -15,7 +15,7 @@
 #   WSMAND_BIN=/path/to/wsmand benches/collector-idle.sh    # that binary instead of a release build
 #
 # Needs .venv with tests/interop/requirements.txt (its `cryptography` makes the certificates).
-# Not part of scripts/test.sh: figures depend on the machine.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -34,7 +34,8 @@
 #
 # Needs .venv with tests/interop/requirements.txt (confluent-kafka hosts the mock cluster) and
 # redis-server (REQUIRED_PACKAGES).
-# Not part of scripts/test.sh: figures depend on the machine; the ratio is what to compare.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; the ratio is what to
+# compare.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

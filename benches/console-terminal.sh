@@ -11,7 +11,7 @@
 #   BENCH_TERMINAL_MB=16 benches/console-terminal.sh
 #   BENCH_PROFILE=debug benches/console-terminal.sh   # the debug binaries, no release build
 #
-# Not part of scripts/test.sh: figures depend on the machine; compare ratios.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; compare ratios.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -10,7 +10,8 @@
 #   BENCH_EVENTS=50000 BENCH_BATCH=1000 benches/events.sh
 #   WSMAND_BIN=/path/to/wsmand benches/events.sh    # that binary instead of a release build
 #
-# Not part of scripts/test.sh: figures depend on the machine; the ratio is what to compare.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; the ratio is what to
+# compare.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -16,7 +16,8 @@
 #   FANOUT_BIN_DIR=/path/to/release benches/fanout.sh   (wsmand and winrs from there, no build)
 #
 # Needs root (the bench account's shells and the ssh logins are root's; pssh and openssh-server
-# are installed when missing). Every daemon is stopped at the end. Not part of scripts/test.sh.
+# are installed when missing). Every daemon is stopped at the end. scripts/test.sh runs only its
+# smoke mode.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -19,7 +19,7 @@
 # clock into the server's answer (the overview, rendered from the sampler's data) and the graphs' part
 # (samples.json fetched and drawn). Printed: the medians, their ratio, the goal (an hour of graphs under 300 ms), the CPU seconds per minute of each daemon,
 # their difference (the sampling's cost) and that as a share of one core. Needs root, as
-# benches/fleet.sh. Every process is stopped at the end. Not part of scripts/test.sh.
+# benches/fleet.sh. Every process is stopped at the end. scripts/test.sh runs only its smoke mode.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

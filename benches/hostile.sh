@@ -21,7 +21,8 @@
 #   HOSTILE_PARTS=users HOSTILE_USERS=10 HOSTILE_TIMEOUT=5 benches/hostile.sh
 #   WSMAND_BIN=/path/to/wsmand benches/hostile.sh   # that binary instead of a release build
 #
-# Not part of scripts/test.sh: figures depend on the machine; the ratios are what to compare.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; the ratios are what to
+# compare.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -12,7 +12,8 @@
 #       # also DIR/wsmand (an older build) beside the first, and IDENTIFY_ROUNDS rounds at 32
 #       # connections of bare, wsmand and the baseline in turn; medians of the ratios printed
 #
-# Not part of scripts/test.sh: figures depend on the machine; the ratios are what to compare.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; the ratios are what to
+# compare.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

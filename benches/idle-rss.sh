@@ -10,7 +10,7 @@
 #   benches/idle-rss.sh                                  (builds and measures target/release)
 #   IDLE_RSS_BIN_DIRS="/old/release target/release" benches/idle-rss.sh   (no build: compare)
 #
-# Not part of scripts/test.sh: figures depend on the machine.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

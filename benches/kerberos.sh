@@ -10,8 +10,8 @@
 #   benches/kerberos.sh
 #   AUTH_BENCH_ARGS="--runs 5 --seconds 5 --connections 32" benches/kerberos.sh
 #
-# Needs krb5-kdc, krb5-admin-server and krb5-user (scripts/lib.sh installs them as root). Not
-# part of scripts/test.sh: figures depend on the machine; compare ratios.
+# Needs krb5-kdc, krb5-admin-server and krb5-user (scripts/lib.sh installs them as root). scripts/test.sh runs only its
+# smoke mode: figures depend on the machine; compare ratios.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -10,7 +10,7 @@
 #
 # The account defaults to the test account (WSMAN_TEST_PAM_USER, WSMAN_TEST_PAM_PASSWORD).
 # Needs root (the daemons switch users; the PAM service file is written to /etc/pam.d as
-# wsmand-bench-session-PID and removed at exit). Not part of scripts/test.sh.
+# wsmand-bench-session-PID and removed at exit). scripts/test.sh runs only its smoke mode.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -12,7 +12,8 @@
 #   PSRP_RUNS=500 benches/psrp.sh
 #   PSRP_BIN_DIR=/path/to/old/release benches/psrp.sh   (wsmand from there, no build)
 #
-# Needs root (the bench account's shells run as root). Not part of scripts/test.sh: figures
+# Needs root (the bench account's shells run as root). scripts/test.sh runs only its smoke mode:
+# figures
 # depend on the machine; compare the ratio.
 set -euo pipefail
 

@@ -11,7 +11,7 @@
 #   BENCH_PTY_RUNS=50 BENCH_PTY_MB=64 benches/pty.sh
 #   BENCH_PROFILE=debug benches/pty.sh      # the debug binaries, without a release build
 #
-# Not part of scripts/test.sh: figures depend on the machine; compare ratios.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; compare ratios.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

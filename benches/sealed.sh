@@ -20,7 +20,7 @@
 # key, Debian packages are installed when missing: openssh-server, the KDC packages). sshd runs
 # with a throwaway host key on a free loopback port and is stopped at the end, as is everything
 # else the script starts. The daemon runs with the allocator settings of dist/wsmand.service.
-# Not part of scripts/test.sh: figures depend on the machine; compare ratios.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; compare ratios.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

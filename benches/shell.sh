@@ -14,7 +14,8 @@
 #
 # The daemon runs with the environment of dist/wsmand.service (its allocator settings). Shells run as root (the service account's run-as user) unless
 # BENCH_RUN_AS names another existing account (the daemon then switches ids for every command,
-# as for any user but root); the daemon needs root either way. Not part of scripts/test.sh:
+# as for any user but root); the daemon needs root either way. scripts/test.sh runs only its smoke
+# mode:
 # figures depend on the machine; compare ratios.
 set -euo pipefail
 
