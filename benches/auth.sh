@@ -15,7 +15,7 @@
 # One account serves every scheme: `wsmand account add NAME --ntlm` (argon2id hash for Basic,
 # NT hash for NTLM), run-as root for the shells, so this needs root. The HTTPS listener uses a
 # throwaway self-signed ECDSA P-256 certificate (the kind wsmand generates itself). The daemon
-# runs with the allocator settings of dist/wsmand.service. Not part of scripts/test.sh:
+# runs with the allocator settings of dist/wsmand.service. scripts/test.sh runs only its smoke mode:
 # figures depend on the machine; compare ratios.
 set -euo pipefail
 
@@ -36,9 +36,8 @@ command -v openssl >/dev/null 2>&1 || ensure_packages openssl
 ACCOUNT=authbench
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
-step "building release binaries (wsmand, auth-bench)"
-cargo build --release -p wsmand -p auth-bench
-RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+bench_binaries -p wsmand -p auth-bench
+RELEASE="$BENCH_BIN"
 
 WORK="$(mktemp -d -t wsmand-auth-bench-XXXXXX)"
 WSMAND_PID=""
@@ -92,7 +91,7 @@ step "benchmarks"
 WSMAN_BENCH_PASSWORD="$PASSWORD" "$RELEASE/auth-bench" \
     --http "http://127.0.0.1:$HTTP_PORT/wsman" --https "https://127.0.0.1:$HTTPS_PORT/wsman" \
     --ca-file "$CONFIG/certs/$THUMBPRINT.crt" --user "$ACCOUNT" --daemon-pid "$WSMAND_PID" \
-    ${AUTH_BENCH_ARGS:-}
+    ${AUTH_BENCH_ARGS:-$(bench_value "" "--runs 1 --seconds 0.2 --connections 2 --handshakes 2 --bytes 1M")}
 
 step "stopping wsmand"
 kill -TERM "$WSMAND_PID"

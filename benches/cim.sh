@@ -14,7 +14,7 @@
 #
 # Needs root (it starts the extra processes, and the bench account runs as root so that it is an
 # administrator and reads every process).
-# Not part of scripts/test.sh: figures depend on the machine; compare ratios.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; compare ratios.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,15 +30,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 command -v python3 >/dev/null 2>&1 || ensure_packages python3
 
-PROCESSES="${CIM_BENCH_PROCESSES:-5000}"
-RUNS="${CIM_BENCH_RUNS:-3}"
+PROCESSES="${CIM_BENCH_PROCESSES:-$(bench_value 5000 20)}"
+RUNS="${CIM_BENCH_RUNS:-$(bench_value 3 1)}"
 ACCOUNT=cimbench
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
-step "building release binaries (wsmand, winrm)"
 # shellcheck disable=SC2086 # the feature list is one word or none
-cargo build --release -p wsmand -p winrm ${CIM_BENCH_FEATURES:+--features "$CIM_BENCH_FEATURES"}
-RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+bench_binaries -p wsmand -p winrm ${CIM_BENCH_FEATURES:+--features "$CIM_BENCH_FEATURES"}
+RELEASE="$BENCH_BIN"
 
 WORK="$(mktemp -d -t wsmand-cim-bench-XXXXXX)"
 WSMAND_PID=""

@@ -40,7 +40,8 @@
 # syncs the server counted (pg_stat_database, pg_stat_wal), so how many Acks share an fsync is
 # measured, not assumed.
 #
-# Not part of scripts/test.sh: figures depend on the machine; the ratio is what to compare.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; the ratio is what to
+# compare.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -49,14 +50,14 @@ cd "$ROOT"
 source "$ROOT/scripts/lib.sh"
 unit_environment
 
-FORWARDERS="${BENCH_FORWARDERS:-1000}"
-RATE="${BENCH_RATE:-2000}"
-SECONDS_="${BENCH_SECONDS:-20}"
+FORWARDERS="${BENCH_FORWARDERS:-$(bench_value 1000 5)}"
+RATE="${BENCH_RATE:-$(bench_value 2000 50)}"
+SECONDS_="${BENCH_SECONDS:-$(bench_value 20 2)}"
 PER_BATCH="${BENCH_PER_BATCH:-10}"
 EVENT_BYTES="${BENCH_EVENT_BYTES:-500}"
 HEARTBEAT="${BENCH_HEARTBEAT:-30}"
-STORM_SECONDS="${BENCH_STORM_SECONDS:-90}"
-STORM_KILL_AT="${BENCH_STORM_KILL_AT:-30}"
+STORM_SECONDS="${BENCH_STORM_SECONDS:-$(bench_value 90 5)}"
+STORM_KILL_AT="${BENCH_STORM_KILL_AT:-$(bench_value 30 2)}"
 STORE="${BENCH_STORE:-sqlite}"
 POOL="${BENCH_POOL:-8}"
 case "$STORE" in
@@ -78,13 +79,19 @@ fi
 
 PROFILE_FLAG=(--release)
 [ "$PROFILE" = debug ] && PROFILE_FLAG=()
-if [ -z "${WSMAND_BIN:-}" ] || [ -z "${FLEET_LOAD_BIN:-}" ]; then
+BIN_DIR="$ROOT/target/$PROFILE"
+if [ -n "${WSMAND_BIN:-}" ] && [ -n "${FLEET_LOAD_BIN:-}" ]; then
+    :
+elif smoke_mode || [ -n "${WSMAN_BENCH_BIN_DIR:-}" ]; then
+    bench_binaries
+    BIN_DIR="$BENCH_BIN"
+else
     require_cargo
     step "building wsmand and fleet-load ($PROFILE)"
     cargo build "${PROFILE_FLAG[@]}" -p wsmand -p fleet-load
 fi
-WSMAND="${WSMAND_BIN:-$ROOT/target/$PROFILE/wsmand}"
-LOAD="${FLEET_LOAD_BIN:-$ROOT/target/$PROFILE/fleet-load}"
+WSMAND="${WSMAND_BIN:-$BIN_DIR/wsmand}"
+LOAD="${FLEET_LOAD_BIN:-$BIN_DIR/fleet-load}"
 scratch_dir wsmand-collector-fleet
 
 step "the forwarders' CA (rcgen)"
@@ -112,7 +119,7 @@ if [ "$STORE" = postgres ]; then
 fi
 start_collector "$CONFIG" "$WORK/wec.sqlite" "$WORK/wsmand.log"
 WSMAND_PID=$COLLECTOR_PID
-sleep 1
+sleep "$(bench_value 1 0.2)"
 RSS_BEFORE="$(awk '/^VmRSS:/ {print $2}' "/proc/$WSMAND_PID/status")"
 
 # fleet NAME PORT SERVER_CA OUT_DIR [SECONDS FIRST_RECORD FLEET-LOAD-ARGS...]: the fleet against

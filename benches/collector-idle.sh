@@ -15,7 +15,7 @@
 #   WSMAND_BIN=/path/to/wsmand benches/collector-idle.sh    # that binary instead of a release build
 #
 # Needs .venv with tests/interop/requirements.txt (its `cryptography` makes the certificates).
-# Not part of scripts/test.sh: figures depend on the machine.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,19 +24,17 @@ cd "$ROOT"
 source "$ROOT/scripts/lib.sh"
 unit_environment
 
-CLIENTS="${BENCH_CLIENTS:-10000}"
+CLIENTS="${BENCH_CLIENTS:-$(bench_value 10000 20)}"
 HEARTBEATS="${BENCH_HEARTBEATS:-2}"
-WORKERS="${BENCH_WORKERS:-32}"
+WORKERS="${BENCH_WORKERS:-$(bench_value 32 4)}"
 ACCOUNT=wecidle
 command -v openssl >/dev/null 2>&1 || ensure_packages openssl
 
 if [ -n "${WSMAND_BIN:-}" ]; then
     WSMAND="$WSMAND_BIN"
 else
-    require_cargo
-    step "building the release daemon"
-    cargo build --release -p wsmand
-    WSMAND="$ROOT/target/release/wsmand"
+    bench_binaries -p wsmand
+    WSMAND="$BENCH_BIN/wsmand"
 fi
 PYTHON="${BENCH_PYTHON:-$ROOT/.venv/bin/python}"
 if ! "$PYTHON" -c 'import cryptography' 2>/dev/null; then
@@ -68,7 +66,7 @@ TOML
 step "starting wsmand on loopback (the allocator settings of dist/wsmand.service)"
 start_collector "$CONFIG" "$WORK/wec.sqlite" "$WORK/wsmand.log"
 WSMAND_PID=$COLLECTOR_PID
-sleep 2
+sleep "$(bench_value 2 0.2)"
 kb() { awk -v key="$1:" '$1 == key {print $2}' "/proc/$WSMAND_PID/status"; }
 BASE_RSS="$(kb VmRSS)"
 BASE_ANON="$(kb RssAnon)"
@@ -78,7 +76,7 @@ step "$CLIENTS forwarders: Enumerate, then $HEARTBEATS heartbeats each, $WORKERS
 RESULT="$("$PYTHON" "$ROOT/benches/collector_idle.py" run 127.0.0.1 "$PORT" "$WORK/listener.crt" \
     "$WORK/clients" "$CLIENTS" "$HEARTBEATS" "$WORKERS")" || { tail -20 "$WORK/wsmand.log"; exit 1; }
 echo "load: $RESULT"
-sleep 2
+sleep "$(bench_value 2 0.2)"
 RSS="$(kb VmRSS)"
 ANON="$(kb RssAnon)"
 PEAK="$(kb VmHWM)"

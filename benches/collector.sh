@@ -34,7 +34,8 @@
 #
 # Needs .venv with tests/interop/requirements.txt (confluent-kafka hosts the mock cluster) and
 # redis-server (REQUIRED_PACKAGES).
-# Not part of scripts/test.sh: figures depend on the machine; the ratio is what to compare.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; the ratio is what to
+# compare.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,9 +44,9 @@ cd "$ROOT"
 source "$ROOT/scripts/lib.sh"
 require_cargo
 
-SENDERS="${BENCH_SENDERS:-8}"
-BATCHES="${BENCH_BATCHES:-40}"
-PER_BATCH=100
+SENDERS="${BENCH_SENDERS:-$(bench_value 8 2)}"
+BATCHES="${BENCH_BATCHES:-$(bench_value 40 2)}"
+PER_BATCH="$(bench_value 100 10)"
 EVENT_BYTES=1000
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 command -v openssl >/dev/null 2>&1 || ensure_packages openssl
@@ -53,12 +54,11 @@ command -v openssl >/dev/null 2>&1 || ensure_packages openssl
 if [ -n "${WSMAND_BIN:-}" ]; then
     WSMAND="$WSMAND_BIN"
 else
-    step "building the release daemon"
-    cargo build --release -p wsmand
-    WSMAND="$ROOT/target/release/wsmand"
+    bench_binaries -p wsmand
+    WSMAND="$BENCH_BIN/wsmand"
 fi
 PARTS=" ${BENCH_PARTS:-cpu outputs} "
-ROUNDS="${BENCH_ROUNDS:-3}"
+ROUNDS="${BENCH_ROUNDS:-$(bench_value 3 1)}"
 scratch_dir wsmand-collector
 
 # --- cpu: CPU per event and time to Ack, wsmand against OpenWEC (issue 31) ---------------------

@@ -10,7 +10,8 @@
 #   BENCH_EVENTS=50000 BENCH_BATCH=1000 benches/events.sh
 #   WSMAND_BIN=/path/to/wsmand benches/events.sh    # that binary instead of a release build
 #
-# Not part of scripts/test.sh: figures depend on the machine; the ratio is what to compare.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; the ratio is what to
+# compare.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,8 +20,8 @@ cd "$ROOT"
 source "$ROOT/scripts/lib.sh"
 require_cargo
 
-EVENTS="${BENCH_EVENTS:-20000}"
-BATCH="${BENCH_BATCH:-500}"
+EVENTS="${BENCH_EVENTS:-$(bench_value 20000 300)}"
+BATCH="${BENCH_BATCH:-$(bench_value 500 100)}"
 ACCOUNT=bench
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 JOURNAL_REMOTE=/lib/systemd/systemd-journal-remote
@@ -30,9 +31,8 @@ command -v python3 >/dev/null 2>&1 || ensure_packages python3
 if [ -n "${WSMAND_BIN:-}" ]; then
     WSMAND="$WSMAND_BIN"
 else
-    step "building the release daemon"
-    cargo build --release -p wsmand
-    WSMAND="$ROOT/target/release/wsmand"
+    bench_binaries -p wsmand
+    WSMAND="$BENCH_BIN/wsmand"
 fi
 
 scratch_dir wsmand-events

@@ -16,7 +16,8 @@
 #   FANOUT_BIN_DIR=/path/to/release benches/fanout.sh   (wsmand and winrs from there, no build)
 #
 # Needs root (the bench account's shells and the ssh logins are root's; pssh and openssh-server
-# are installed when missing). Every daemon is stopped at the end. Not part of scripts/test.sh.
+# are installed when missing). Every daemon is stopped at the end. scripts/test.sh runs only its
+# smoke mode.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,11 +33,18 @@ fi
 export PATH="$PATH:/usr/sbin:/sbin"
 command -v python3 >/dev/null 2>&1 || ensure_packages python3
 command -v openssl >/dev/null 2>&1 || ensure_packages openssl
-[ -x /usr/sbin/sshd ] || ensure_packages openssh-server openssh-client
-command -v parallel-ssh >/dev/null 2>&1 || ensure_packages pssh
+# The smoke mode (scripts/lib.sh) leaves the pssh peer out when it is not installed.
+SSH=1
+if smoke_mode && { [ ! -x /usr/sbin/sshd ] || ! command -v parallel-ssh >/dev/null 2>&1; }; then
+    SSH=0
+    echo "smoke mode without sshd or parallel-ssh: the pssh case is left out"
+else
+    [ -x /usr/sbin/sshd ] || ensure_packages openssh-server openssh-client
+    command -v parallel-ssh >/dev/null 2>&1 || ensure_packages pssh
+fi
 
-HOSTS="${FANOUT_HOSTS:-20}"
-RUNS="${FANOUT_RUNS:-5}"
+HOSTS="${FANOUT_HOSTS:-$(bench_value 20 3)}"
+RUNS="${FANOUT_RUNS:-$(bench_value 5 1)}"
 PARALLEL="${FANOUT_PARALLEL:-20}"
 ACCOUNT=fanbench
 PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
@@ -44,25 +52,24 @@ PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 if [ -n "${FANOUT_BIN_DIR:-}" ]; then
     RELEASE="$FANOUT_BIN_DIR"
 else
-    require_cargo
-    step "building release binaries (wsmand, winrs)"
-    cargo build --release -p wsmand -p winrs
-    RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+    bench_binaries -p wsmand -p winrs
+    RELEASE="$BENCH_BIN"
 fi
 
 scratch_dir wsmand-fanout-bench
 
-step "starting $HOSTS throwaway sshd on loopback"
-mkdir -p "$WORK/ssh" /run/sshd
-chmod 0700 "$WORK/ssh"
-ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/host_key"
-ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/client_key"
-install -m 0600 "$WORK/ssh/client_key.pub" "$WORK/ssh/authorized_keys"
-: >"$WORK/ssh-hosts.txt"
-SSH_PORTS=()
-for i in $(seq "$HOSTS"); do
-    port="$(free_port)"
-    cat >"$WORK/ssh/sshd_config.$i" <<CONF
+start_sshd() {
+    step "starting $HOSTS throwaway sshd on loopback"
+    mkdir -p "$WORK/ssh" /run/sshd
+    chmod 0700 "$WORK/ssh"
+    ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/host_key"
+    ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/client_key"
+    install -m 0600 "$WORK/ssh/client_key.pub" "$WORK/ssh/authorized_keys"
+    : >"$WORK/ssh-hosts.txt"
+    SSH_PORTS=()
+    for i in $(seq "$HOSTS"); do
+        port="$(free_port)"
+        cat >"$WORK/ssh/sshd_config.$i" <<CONF
 ListenAddress 127.0.0.1
 Port $port
 HostKey $WORK/ssh/host_key
@@ -75,17 +82,19 @@ UsePAM no
 # The throwaway files live under /tmp, which is world-writable.
 StrictModes no
 CONF
-    /usr/sbin/sshd -D -e -f "$WORK/ssh/sshd_config.$i" 2>"$WORK/sshd.$i.log" &
-    PIDS+=($!)
-    SSH_PORTS+=("$port:$!")
-    echo "root@127.0.0.1:$port" >>"$WORK/ssh-hosts.txt"
-done
-for entry in "${SSH_PORTS[@]}"; do
-    wait_for_port "${entry%%:*}" "${entry##*:}" "$WORK"/sshd.*.log
-done
-PSSH=(parallel-ssh -h "$WORK/ssh-hosts.txt" -p "$PARALLEL" -t 60
-    -x "-q -i $WORK/ssh/client_key -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null")
-echo "$(ssh -V 2>&1), $(parallel-ssh --version 2>&1 | head -1 || true)"
+        /usr/sbin/sshd -D -e -f "$WORK/ssh/sshd_config.$i" 2>"$WORK/sshd.$i.log" &
+        PIDS+=($!)
+        SSH_PORTS+=("$port:$!")
+        echo "root@127.0.0.1:$port" >>"$WORK/ssh-hosts.txt"
+    done
+    for entry in "${SSH_PORTS[@]}"; do
+        wait_for_port "${entry%%:*}" "${entry##*:}" "$WORK"/sshd.*.log
+    done
+    PSSH=(parallel-ssh -h "$WORK/ssh-hosts.txt" -p "$PARALLEL" -t 60
+        -x "-q -i $WORK/ssh/client_key -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null")
+    echo "$(ssh -V 2>&1), $(parallel-ssh --version 2>&1 | head -1 || true)"
+}
+[ "$SSH" = 0 ] || start_sshd
 
 step "starting $HOSTS wsmand daemons on loopback (HTTP and HTTPS listener each)"
 listener_certificate listener
@@ -157,18 +166,23 @@ step "check: every host runs the command, once each"
 # Each wsmand command prints its daemon's pid ($PPID): 20 distinct pids, one per host.
 pids="$("${WINRS[@]}" "-r:@$WORK/https-hosts.txt" "-cacert:$WORK/listener.crt" -output:json \
     'echo $PPID' 2>/dev/null | python3 -c 'import json,sys; print(len({json.loads(l)["stdout"] for l in sys.stdin if json.loads(l)["exit_code"] == 0}))')"
-ssh_ok="$("${PSSH[@]}" -i 'echo ran' 2>/dev/null | grep -c '^ran$' || true)"
+ssh_ok="$HOSTS"
+[ "$SSH" = 0 ] || ssh_ok="$("${PSSH[@]}" -i 'echo ran' 2>/dev/null | grep -c '^ran$' || true)"
 echo "winrs: $pids distinct daemons answered; pssh: $ssh_ok hosts printed the line"
 if [ "$pids" != "$HOSTS" ] || [ "$ssh_ok" != "$HOSTS" ]; then
     echo "not every host ran the command" >&2
     exit 1
 fi
-SSH_ONE=(ssh -q -p "${SSH_PORTS[0]%%:*}" -i "$WORK/ssh/client_key" -o BatchMode=yes
-    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1 true)
 WINRS_ONE=("${WINRS[@]}" "-r:$(head -1 "$WORK/https-hosts.txt")" "-cacert:$WORK/listener.crt" true)
-echo "one host, for scale: ssh $(timed "${SSH_ONE[@]}") s, winrs (HTTPS) $(timed "${WINRS_ONE[@]}") s"
-
-CASES="pssh winrs-https winrs-http-sealed"
+CASES="winrs-https winrs-http-sealed"
+if [ "$SSH" = 1 ]; then
+    SSH_ONE=(ssh -q -p "${SSH_PORTS[0]%%:*}" -i "$WORK/ssh/client_key" -o BatchMode=yes
+        -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1 true)
+    echo "one host, for scale: ssh $(timed "${SSH_ONE[@]}") s, winrs (HTTPS) $(timed "${WINRS_ONE[@]}") s"
+    CASES="pssh $CASES"
+else
+    echo "one host, for scale: winrs (HTTPS) $(timed "${WINRS_ONE[@]}") s"
+fi
 step "warm-up: each case once (not counted)"
 for name in $CASES; do
     case_argv "$name"
@@ -196,9 +210,9 @@ for line in open(sys.argv[1]):
     name, seconds = line.split()
     runs.setdefault(name, []).append(float(seconds))
 medians = {name: statistics.median(values) for name, values in runs.items()}
-base = medians["pssh"]
+base = medians.get("pssh")
 for name, median in medians.items():
     spread = f"{min(runs[name]):.3f}-{max(runs[name]):.3f}"
-    ratio = "" if name == "pssh" else f"  ratio to pssh {median / base:.3f}"
+    ratio = "" if name == "pssh" or base is None else f"  ratio to pssh {median / base:.3f}"
     print(f"{name:18} {median:.3f} s (range {spread}){ratio}")
 PY

@@ -18,8 +18,8 @@
 # (its first round: /fleet's JSON has a newest point for each). Printed: the median per console, the ratio fleet/baseline, the goal (fleet
 # page under 1 s), and each console's RSS (VmRSS) idle after start and after the loads.
 # Needs root (the consoles drop to the wsmand-mgmt user, which scripts/test.sh creates), and
-# `npm ci --ignore-scripts` in tests/browser. Every process is stopped at the end. Not part of
-# scripts/test.sh.
+# `npm ci --ignore-scripts` in tests/browser. Every process is stopped at the end. scripts/test.sh
+# runs only its smoke mode.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,9 +29,9 @@ source "$ROOT/scripts/lib.sh"
 
 console_bench_prerequisites benches/fleet.sh
 
-HOSTS="${FLEET_HOSTS:-50}"
+HOSTS="${FLEET_HOSTS:-$(bench_value 50 2)}"
 DAEMONS="${FLEET_DAEMONS:-$HOSTS}"
-RUNS="${FLEET_RUNS:-7}"
+RUNS="${FLEET_RUNS:-$(bench_value 7 1)}"
 ACCOUNT=fleetbench
 PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 MANAGER=bench-admin

@@ -19,7 +19,7 @@
 # clock into the server's answer (the overview, rendered from the sampler's data) and the graphs' part
 # (samples.json fetched and drawn). Printed: the medians, their ratio, the goal (an hour of graphs under 300 ms), the CPU seconds per minute of each daemon,
 # their difference (the sampling's cost) and that as a share of one core. Needs root, as
-# benches/fleet.sh. Every process is stopped at the end. Not part of scripts/test.sh.
+# benches/fleet.sh. Every process is stopped at the end. scripts/test.sh runs only its smoke mode.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,8 +29,8 @@ source "$ROOT/scripts/lib.sh"
 
 console_bench_prerequisites benches/graphs.sh
 
-POINTS="${GRAPHS_POINTS:-360}"
-RUNS="${GRAPHS_RUNS:-7}"
+POINTS="${GRAPHS_POINTS:-$(bench_value 360 3)}"
+RUNS="${GRAPHS_RUNS:-$(bench_value 7 1)}"
 ACCOUNT=graphsbench
 PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 MANAGER=bench-admin
@@ -122,7 +122,7 @@ step "sampling until the hour console holds $POINTS points"
 while :; do
     have="$(points "$HOUR_CONSOLE" hour)"
     [ "$have" -ge "$POINTS" ] && break
-    sleep 5
+    sleep "$(bench_value 5 0.5)"
 done
 END_SAMPLED="$(cpu_ticks "${PID_OF[sampled]}")" END_IDLE="$(cpu_ticks "${PID_OF[idle]}")"
 END_TIME="$(date +%s.%N)"

@@ -30,7 +30,8 @@
 #   HOSTILE_PARTS=powershell HOSTILE_SHELLS=4 BENCH_SECONDS=10 benches/hostile.sh
 #   WSMAND_BIN=/path/to/wsmand benches/hostile.sh   # that binary instead of a release build
 #
-# Not part of scripts/test.sh: figures depend on the machine; the ratios are what to compare.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; the ratios are what to
+# compare.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,12 +40,12 @@ cd "$ROOT"
 source "$ROOT/scripts/lib.sh"
 require_cargo
 
-SECONDS_PER_PHASE="${BENCH_SECONDS:-20}"
-CLIENTS="${HOSTILE_CLIENTS:-20}"
+SECONDS_PER_PHASE="${BENCH_SECONDS:-$(bench_value 20 3)}"
+CLIENTS="${HOSTILE_CLIENTS:-$(bench_value 20 3)}"
 PARTS="${HOSTILE_PARTS:-clients users powershell}"
-SHELLS="${HOSTILE_SHELLS:-4}"
-USERS="${HOSTILE_USERS:-10}"
-TIMEOUT_S="${HOSTILE_TIMEOUT:-5}"
+SHELLS="${HOSTILE_SHELLS:-$(bench_value 4 1)}"
+USERS="${HOSTILE_USERS:-$(bench_value 10 2)}"
+TIMEOUT_S="${HOSTILE_TIMEOUT:-$(bench_value 5 1)}"
 JOURNAL_REMOTE=/lib/systemd/systemd-journal-remote
 ACCOUNT=bench
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
@@ -54,9 +55,8 @@ if [ -n "${WSMAND_BIN:-}" ]; then
     # A daemon built elsewhere (another profile, an older commit to compare against).
     WSMAND="$WSMAND_BIN"
 else
-    step "building the release daemon"
-    cargo build --release -p wsmand
-    WSMAND="$ROOT/target/release/wsmand"
+    bench_binaries -p wsmand
+    WSMAND="$BENCH_BIN/wsmand"
 fi
 
 scratch_dir wsmand-hostile
@@ -116,8 +116,8 @@ part_clients() {
     echo "  $RSS_BESIDE"
     LOG_LINES="$(($(wc -l <"$WORK/wsmand.log") - LOG_LINES_BEFORE))"
 
-    step "after: idle for 5 s"
-    sleep 5
+    step "after: idle for $(bench_value 5 1) s"
+    sleep "$(bench_value 5 1)"
     RSS_AFTER_KB="$(awk '/^VmRSS:/ {print $2}' "/proc/$WSMAND_PID/status")"
     CPU_TICKS="$(awk '{print $14 + $15}' "/proc/$WSMAND_PID/stat")"
 
@@ -205,9 +205,9 @@ part_users() {
     make_accounts
     echo "  ${BENCH_USERS[0]} .. ${BENCH_USERS[-1]}, gid $BENCH_GID"
 
-    step "a journal of 2,000 entries of 8 KB; a process with a 1.9 MB command line"
+    step "a journal of $(bench_value 2,000 200) entries of 8 KB; a process with a 1.9 MB command line"
     # Messages longer than the LIKE's 6,000-character run, so that it is tried at every place.
-    python3 "$ROOT/benches/events.py" export 2000 8000 >"$WORK/entries.export"
+    python3 "$ROOT/benches/events.py" export "$(bench_value 2000 200)" 8000 >"$WORK/entries.export"
     mkdir -p "$WORK/journal"
     "$JOURNAL_REMOTE" --output="$WORK/journal/bench.journal" "$WORK/entries.export" 2>/dev/null
     local long_arg long_args=() i

@@ -12,7 +12,8 @@
 #       # also DIR/wsmand (an older build) beside the first, and IDENTIFY_ROUNDS rounds at 32
 #       # connections of bare, wsmand and the baseline in turn; medians of the ratios printed
 #
-# Not part of scripts/test.sh: figures depend on the machine; the ratios are what to compare.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; the ratios are what to
+# compare.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +23,7 @@ source "$ROOT/scripts/lib.sh"
 unit_environment
 require_cargo
 
-SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
+SECONDS_PER_RUN="${BENCH_SECONDS:-$(bench_value 10 1)}"
 ACCOUNT=bench
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
@@ -33,9 +34,8 @@ command -v python3 >/dev/null 2>&1 || ensure_packages python3
 if [ -n "${IDENTIFY_BIN_DIR:-}" ]; then
     RELEASE="$IDENTIFY_BIN_DIR"
 else
-    step "building release binaries (wsmand, bare-responder)"
-    cargo build --release -p wsmand -p bare-responder
-    RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+    bench_binaries -p wsmand -p bare-responder
+    RELEASE="$BENCH_BIN"
 fi
 
 scratch_dir wsmand-bench
@@ -160,7 +160,7 @@ for connections in 1 32; do
 done
 PEAK_RSS_KB="$(awk '/^VmHWM:/ {print $2}' "/proc/$WSMAND_PID/status")"
 if [ -n "$BASELINE_PORT" ]; then
-    for round in $(seq 1 "${IDENTIFY_ROUNDS:-3}"); do
+    for round in $(seq 1 "${IDENTIFY_ROUNDS:-$(bench_value 3 1)}"); do
         run_wrk "bare-r$round" "$BARE_PORT" 32 "$BARE_PID"
         run_wrk "wsmand-r$round" "$WSMAND_PORT" 32 "$WSMAND_PID"
         run_wrk "baseline-r$round" "$BASELINE_PORT" 32 "$BASELINE_PID"
@@ -216,7 +216,7 @@ PY
 
 if [ -n "$BASELINE_PORT" ]; then
     step "this build and the baseline ($IDENTIFY_BASELINE_BIN_DIR), 32 connections, rounds in turn (load $(cut -d' ' -f1-3 /proc/loadavg))"
-    for round in $(seq 1 "${IDENTIFY_ROUNDS:-3}"); do
+    for round in $(seq 1 "${IDENTIFY_ROUNDS:-$(bench_value 3 1)}"); do
         printf '%s|%s|%s\n' "${RESULTS[bare-r$round/32]}" "${RESULTS[wsmand-r$round/32]}" "${RESULTS[baseline-r$round/32]}"
     done | python3 -c '
 import statistics, sys

@@ -10,7 +10,7 @@
 #   benches/idle-rss.sh                                  (builds and measures target/release)
 #   IDLE_RSS_BIN_DIRS="/old/release target/release" benches/idle-rss.sh   (no build: compare)
 #
-# Not part of scripts/test.sh: figures depend on the machine.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,16 +19,14 @@ cd "$ROOT"
 source "$ROOT/scripts/lib.sh"
 unit_environment
 
-RUNS="${IDLE_RSS_RUNS:-3}"
+RUNS="${IDLE_RSS_RUNS:-$(bench_value 3 1)}"
 command -v openssl >/dev/null 2>&1 || ensure_packages openssl
 command -v curl >/dev/null 2>&1 || ensure_packages curl
 if [ -n "${IDLE_RSS_BIN_DIRS:-}" ]; then
     read -r -a DIRS <<<"$IDLE_RSS_BIN_DIRS"
 else
-    require_cargo
-    step "building the release binary (wsmand)"
-    cargo build --release -p wsmand
-    DIRS=("${CARGO_TARGET_DIR:-$ROOT/target}/release")
+    bench_binaries -p wsmand
+    DIRS=("$BENCH_BIN")
 fi
 
 scratch_dir wsmand-rss-bench
@@ -71,7 +69,7 @@ TOML
     PIDS=("$WSMAND_PID")
     wait_for_port "$http_port" "$WSMAND_PID" "$config/wsmand.log"
     wait_for_port "$https_port" "$WSMAND_PID" "$config/wsmand.log"
-    sleep 2
+    sleep "$(bench_value 2 0.5)"
     local rss anon file after
     rss="$(status_kb "$WSMAND_PID" VmRSS)"
     anon="$(status_kb "$WSMAND_PID" RssAnon)"

@@ -10,8 +10,8 @@
 #   benches/kerberos.sh
 #   AUTH_BENCH_ARGS="--runs 5 --seconds 5 --connections 32" benches/kerberos.sh
 #
-# Needs krb5-kdc, krb5-admin-server and krb5-user (scripts/lib.sh installs them as root). Not
-# part of scripts/test.sh: figures depend on the machine; compare ratios.
+# Needs krb5-kdc, krb5-admin-server and krb5-user (scripts/lib.sh installs them as root). scripts/test.sh runs only its
+# smoke mode: figures depend on the machine; compare ratios.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,9 +28,8 @@ command -v krb5kdc >/dev/null 2>&1 || ensure_packages krb5-kdc krb5-admin-server
 ACCOUNT=kerbbench
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
-step "building release binaries (wsmand, auth-bench)"
-cargo build --release -p wsmand -p auth-bench
-RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+bench_binaries -p wsmand -p auth-bench
+RELEASE="$BENCH_BIN"
 
 WORK="$(mktemp -d -t wsmand-kerberos-bench-XXXXXX)"
 WSMAND_PID=""
@@ -92,7 +91,7 @@ WSMAN_BENCH_PASSWORD="$PASSWORD" "$RELEASE/auth-bench" \
     --kerberos-http "http://localhost:$HTTP_PORT/wsman" \
     --ca-file "$CONFIG/certs/$THUMBPRINT.crt" --user "$ACCOUNT" --daemon-pid "$WSMAND_PID" \
     --only identify --cases basic-https,kerberos-sealed-http \
-    ${AUTH_BENCH_ARGS:-}
+    ${AUTH_BENCH_ARGS:-$(bench_value "" "--runs 1 --seconds 0.2 --connections 2 --handshakes 2")}
 
 step "stopping wsmand"
 kill -TERM "$WSMAND_PID"

@@ -10,7 +10,7 @@
 #
 # The account defaults to the test account (WSMAN_TEST_PAM_USER, WSMAN_TEST_PAM_PASSWORD).
 # Needs root (the daemons switch users; the PAM service file is written to /etc/pam.d as
-# wsmand-bench-session-PID and removed at exit). Not part of scripts/test.sh.
+# wsmand-bench-session-PID and removed at exit). scripts/test.sh runs only its smoke mode.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,15 +30,21 @@ if [ -z "$USER_NAME" ] || [ -z "$PASSWORD" ]; then
     exit 1
 fi
 PROFILE="${BENCH_PROFILE:-release}"
-ROUNDS="${BENCH_ROUNDS:-2}"
+ROUNDS="${BENCH_ROUNDS:-$(bench_value 2 1)}"
 
-step "building $PROFILE binaries (wsmand, wsmand-session, shell-bench)"
-if [ "$PROFILE" = release ]; then
-    cargo build --release -p wsmand -p shell-bench
+if smoke_mode || [ -n "${WSMAN_BENCH_BIN_DIR:-}" ]; then
+    bench_binaries
+    BIN="$BENCH_BIN"
+    PROFILE="$(basename "$BIN")"
 else
-    cargo build -p wsmand -p shell-bench
+    step "building $PROFILE binaries (wsmand, wsmand-session, shell-bench)"
+    if [ "$PROFILE" = release ]; then
+        cargo build --release -p wsmand -p shell-bench
+    else
+        cargo build -p wsmand -p shell-bench
+    fi
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"
 fi
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"
 
 scratch_dir wsmand-pam-bench
 SERVICE="wsmand-bench-session-$$"
@@ -63,7 +69,7 @@ for round in $(seq 1 "$ROUNDS"); do
         # shellcheck disable=SC2086 # SHELL_BENCH_ARGS is a list of switches
         out="$(WSMAN_BENCH_PASSWORD="$PASSWORD" "$BIN/shell-bench" \
             --endpoint "http://127.0.0.1:${PORTS[$mode]}/wsman" --user "$USER_NAME" \
-            --daemon-pid "${!pid_var}" --only a --threads 1 ${SHELL_BENCH_ARGS:-})"
+            --daemon-pid "${!pid_var}" --only a --threads 1 ${SHELL_BENCH_ARGS:-$(bench_value "" "--iterations 3 --baseline-iterations 10")})"
         printf '%s\n' "$out" | grep "remote, " | sed 's/^ */  /'
         MEDIANS[$mode]+="$(printf '%s\n' "$out" | sed -n 's/^ *remote, \/bin\/sh -c true (default): .* median \([0-9.]*\) ms.*/\1/p') "
     done

@@ -12,7 +12,8 @@
 #   PSRP_RUNS=500 benches/psrp.sh
 #   PSRP_BIN_DIR=/path/to/old/release benches/psrp.sh   (wsmand from there, no build)
 #
-# Needs root (the bench account's shells run as root). Not part of scripts/test.sh: figures
+# Needs root (the bench account's shells run as root). scripts/test.sh runs only its smoke mode:
+# figures
 # depend on the machine; compare the ratio.
 set -euo pipefail
 
@@ -27,16 +28,15 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "benches/psrp.sh needs root: the bench account runs its shells as root" >&2
     exit 1
 fi
-RUNS="${PSRP_RUNS:-200}"
+RUNS="${PSRP_RUNS:-$(bench_value 200 3)}"
 ACCOUNT=psrpbench
 PASSWORD="Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
 if [ -n "${PSRP_BIN_DIR:-}" ]; then
     RELEASE="$PSRP_BIN_DIR"
 else
-    step "building the release wsmand"
-    cargo build --release -p wsmand
-    RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+    bench_binaries -p wsmand
+    RELEASE="$BENCH_BIN"
 fi
 if ! .venv/bin/python -c 'import pypsrp, psrpcore' 2>/dev/null; then
     step "python venv with pypsrp and psrpcore (tests/interop/requirements.txt)"

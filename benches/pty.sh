@@ -11,7 +11,7 @@
 #   BENCH_PTY_RUNS=50 BENCH_PTY_MB=64 benches/pty.sh
 #   BENCH_PROFILE=debug benches/pty.sh      # the debug binaries, without a release build
 #
-# Not part of scripts/test.sh: figures depend on the machine; compare ratios.
+# scripts/test.sh runs only its smoke mode: figures depend on the machine; compare ratios.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,19 +25,23 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 command -v script >/dev/null 2>&1 || ensure_packages bsdutils
 
-RUNS="${BENCH_PTY_RUNS:-30}"
-MEGABYTES="${BENCH_PTY_MB:-32}"
+RUNS="${BENCH_PTY_RUNS:-$(bench_value 30 2)}"
+MEGABYTES="${BENCH_PTY_MB:-$(bench_value 32 1)}"
 PROFILE="${BENCH_PROFILE:-release}"
 ACCOUNT=ptybench
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
-if [ "$PROFILE" = release ]; then
+if smoke_mode || [ -n "${WSMAN_BENCH_BIN_DIR:-}" ]; then
+    bench_binaries
+    BIN="$BENCH_BIN"
+elif [ "$PROFILE" = release ]; then
     step "building release binaries (wsmand, winrs)"
     cargo build --release -p wsmand -p winrs
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 else
     cargo build -p wsmand -p winrs
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 fi
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$([ "$PROFILE" = release ] && echo release || echo debug)"
 
 WORK="$(mktemp -d -t wsmand-pty-bench-XXXXXX)"
 WSMAND_PID=""

@@ -18,20 +18,24 @@ cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 
+# The smoke mode (scripts/lib.sh): the debug build against itself, one pair, one case.
+if smoke_mode; then
+    bench_binaries
+    SEALED_BEFORE_DIR="${SEALED_BEFORE_DIR:-$BENCH_BIN}"
+    export SEALED_CASES="${SEALED_CASES:-winrs-ntlm-http}"
+fi
 BEFORE="${SEALED_BEFORE_DIR:?set SEALED_BEFORE_DIR to the release directory of the build to compare with}"
 AFTER="${SEALED_AFTER_DIR:-}"
 if [ -z "$AFTER" ]; then
-    require_cargo
-    step "building release binaries (wsmand, winrs)"
-    cargo build --release -p wsmand -p winrs
-    AFTER="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+    bench_binaries -p wsmand -p winrs
+    AFTER="$BENCH_BIN"
 fi
 for dir in "$BEFORE" "$AFTER"; do
     for binary in wsmand winrs; do
         [ -x "$dir/$binary" ] || { echo "no $binary in $dir" >&2; exit 1; }
     done
 done
-PAIRS="${SEALED_PAIRS:-2}"
+PAIRS="${SEALED_PAIRS:-$(bench_value 2 1)}"
 
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 for pair in $(seq "$PAIRS"); do

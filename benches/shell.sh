@@ -14,7 +14,8 @@
 #
 # The daemon runs with the environment of dist/wsmand.service (its allocator settings). Shells run as root (the service account's run-as user) unless
 # BENCH_RUN_AS names another existing account (the daemon then switches ids for every command,
-# as for any user but root); the daemon needs root either way. Not part of scripts/test.sh:
+# as for any user but root); the daemon needs root either way. scripts/test.sh runs only its smoke
+# mode:
 # figures depend on the machine; compare ratios.
 set -euo pipefail
 
@@ -38,11 +39,10 @@ if ! id -u "$RUN_AS" >/dev/null 2>&1; then
     exit 1
 fi
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-SHELLS="${BENCH_SHELLS:-1000}"
+SHELLS="${BENCH_SHELLS:-$(bench_value 1000 5)}"
 
-step "building release binaries (wsmand, shell-bench)"
-cargo build --release -p wsmand -p shell-bench
-RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+bench_binaries -p wsmand -p shell-bench
+RELEASE="$BENCH_BIN"
 
 WORK="$(mktemp -d -t wsmand-shell-bench-XXXXXX)"
 WSMAND_PID=""
@@ -87,7 +87,7 @@ step "benchmarks"
 # shellcheck disable=SC2086 # SHELL_BENCH_ARGS is a list of switches
 WSMAN_BENCH_PASSWORD="$PASSWORD" "$RELEASE/shell-bench" \
     --endpoint "http://127.0.0.1:$PORT/wsman" --user "$ACCOUNT" --daemon-pid "$WSMAND_PID" \
-    --shells "$SHELLS" ${SHELL_BENCH_ARGS:-}
+    --shells "$SHELLS" ${SHELL_BENCH_ARGS:-$(bench_value "" "--iterations 3 --baseline-iterations 10 --bytes 1M --throughput-runs 1")}
 
 step "stopping wsmand"
 kill -TERM "$WSMAND_PID"

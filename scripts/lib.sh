@@ -82,6 +82,42 @@ REQUIRED_PACKAGES=(libpam0g-dev libsystemd-dev pkg-config curl wrk python3-venv 
     chromium nodejs nftables postgresql redis-server strace haproxy
     golang-go golang-github-masterzen-winrm-dev)
 
+# A benchmark's smoke mode (WSMAN_BENCH_SMOKE=1, the "benchmarks smoke" stage of
+# scripts/test.sh): tiny sizes and short phases on the debug build, peers that are not installed
+# left out. Its figures mean nothing; it proves that the script still runs its real path against
+# the daemon, so a change that breaks a benchmark fails the test command.
+smoke_mode() {
+    [ "${WSMAN_BENCH_SMOKE:-0}" = 1 ]
+}
+
+# The default of a size or duration: SMOKE in smoke mode, else FULL.
+#   EVENTS="${BENCH_EVENTS:-$(bench_value 20000 200)}"
+bench_value() {
+    if smoke_mode; then echo "$2"; else echo "$1"; fi
+}
+
+# Sets BENCH_BIN to the directory of the binaries a benchmark runs: WSMAN_BENCH_BIN_DIR when set
+# (built already); in smoke mode the debug build, which must exist (a release build would take
+# minutes); else a release build of what the arguments name (cargo's `-p PACKAGE`, `--features`).
+#   bench_binaries -p wsmand -p winrs
+bench_binaries() {
+    if [ -n "${WSMAN_BENCH_BIN_DIR:-}" ]; then
+        BENCH_BIN="$WSMAN_BENCH_BIN_DIR"
+    elif smoke_mode; then
+        BENCH_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+    else
+        require_cargo
+        step "building release binaries ($*)"
+        cargo build --release "$@"
+        BENCH_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+        return 0
+    fi
+    [ -x "$BENCH_BIN/wsmand" ] || {
+        echo "no $BENCH_BIN/wsmand: build the workspace first (cargo build --workspace --bins)" >&2
+        exit 1
+    }
+}
+
 # Makes $WORK, a scratch directory named after $1, and $PIDS, the processes a benchmark
 # starts; at exit every one of them gets SIGTERM and is reaped, then $WORK is removed. One
 # definition, so no benchmark leaves a daemon behind when it fails half-way.
@@ -286,15 +322,13 @@ console_bench_prerequisites() {
         || (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund)
 }
 
-# Sets BIN to the directory of wsmand and wsmand-mgmt: $1 when given (built already), else a
-# release build of both.
+# Sets BIN to the directory of wsmand and wsmand-mgmt: $1 when given (built already), else
+# bench_binaries' (a release build of both, or the smoke mode's debug build).
 console_bench_binaries() {
     if [ -n "${1:-}" ]; then
         BIN="$1"
     else
-        require_cargo
-        step "building release binaries (wsmand, wsmand-mgmt)"
-        cargo build --release -p wsmand -p wsmand-mgmt
-        BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+        bench_binaries -p wsmand -p wsmand-mgmt
+        BIN="$BENCH_BIN"
     fi
 }

@@ -9,7 +9,8 @@
 # need them are skipped with a printed reason.
 # Then: rustfmt check, clippy -D warnings, rustdoc -D warnings, the console's embedded browser
 # assets against a fresh npm build (scripts/web-assets.sh check), build, cargo test, the pytest interop suite against
-# the real daemon, and a short fuzz smoke run. Setup and build failures stop the run; check and
+# the real daemon, every benchmark in its smoke mode (benches/, seconds each), and a short fuzz
+# smoke run. Setup and build failures stop the run; check and
 # test failures are recorded and the run goes on, so the summary lists every failing stage.
 # Exit status: 0 when every stage passed, non-zero otherwise.
 set -euo pipefail
@@ -230,6 +231,42 @@ fuzz_smoke() {
     done
 }
 
+# Every script in benches/ in its smoke mode (WSMAN_BENCH_SMOKE=1, scripts/lib.sh): tiny sizes on
+# the debug build of the "cargo build" stage, peers that are not installed left out, no figure
+# asserted; a change that breaks a benchmark fails here. crates/wsman-test/tests/architecture.rs
+# checks that this list names every script in benches/.
+BENCH_SMOKE_SCRIPTS=(auth.sh cim-synthetic.sh cim.sh collector-fleet.sh collector-idle.sh
+    collector.sh console-terminal.sh events.sh fanout.sh fleet.sh forward.sh graphs.sh hostile.sh
+    identify.sh idle-rss.sh kerberos.sh pam-session.sh psrp.sh pty.sh sealed-compare.sh sealed.sh
+    shell.sh)
+
+bench_smoke() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "not root: the benchmarks' smoke run is skipped (they start shells and daemons as root)"
+        return 0
+    fi
+    local script begin status failed=0
+    for script in "${BENCH_SMOKE_SCRIPTS[@]}"; do
+        begin=$(date +%s)
+        status=0
+        WSMAN_BENCH_SMOKE=1 WSMAN_BENCH_BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/debug" \
+            timeout --kill-after=10 300 bash "benches/$script" >"$LOG_DIR/bench-$script.log" 2>&1 \
+            || status=$?
+        if [ "$status" -eq 0 ]; then
+            echo "ok      benches/$script ($(($(date +%s) - begin))s)"
+        else
+            echo "FAILED  benches/$script (exit $status, $(($(date +%s) - begin))s); the end of its output:"
+            tail -n 30 "$LOG_DIR/bench-$script.log" | sed 's/^/    /'
+            failed=$((failed + 1))
+        fi
+    done
+    [ "$failed" -eq 0 ]
+}
+
+run_bench_smoke() {
+    bench_smoke 2>&1 | tee "$LOG_DIR/bench-smoke.log"
+}
+
 # Add the names of failed tests (lines of LOG matching the extended regex PATTERN, first group)
 # to the summary, under the stage just run.
 list_failed_tests() {
@@ -286,4 +323,6 @@ grep -E '^E   ' "$LOG_DIR/pytest.log" 2>/dev/null | head -n 20 | while IFS= read
 while IFS= read -r line; do SUMMARY+=("            $line"); done <"$LOG_DIR/pytest-errors"
 stage "browser (chromium + playwright-core)" continue browser_tests
 list_panics "$LOG_DIR/browser.log"
+stage "benchmarks smoke (benches/, WSMAN_BENCH_SMOKE=1)" continue run_bench_smoke
+list_failed_tests '^FAILED  (benches/[^ ]*) .*$' "$LOG_DIR/bench-smoke.log"
 stage "fuzz smoke run" continue fuzz_smoke

@@ -6,7 +6,8 @@
 //! pinned rust-version, when a `Result`'s error is a bare `String`, or when the modules of a
 //! crate import each other in a circle, when a Rust file grows past 1,000 lines; and
 //! when its lists of fuzz targets, benchmark scripts, scripts and docs disagree with the tree,
-//! or it grows past the length of a map; and when the catalog of engines is built anywhere but
+//! or it grows past the length of a map; when scripts/test.sh's benchmark smoke stage leaves a
+//! script of `benches/` out (`architecture/bench_smoke.rs`); and when the catalog of engines is built anywhere but
 //! the daemon's one file, an engine adapter lives outside `engines/`, or the access check
 //! decides by resource (`architecture/routing.rs`); and when a PSRP header's layout or a message
 //! type's number is written outside the one PSRP codec (`architecture/psrp_codec.rs`).
@@ -17,6 +18,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+#[path = "architecture/bench_smoke.rs"]
+mod bench_smoke;
 #[path = "architecture/lists.rs"]
 mod lists;
 #[path = "architecture/module_graph.rs"]
