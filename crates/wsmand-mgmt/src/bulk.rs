@@ -3,7 +3,8 @@
 //! ([`CONCURRENT_HOSTS`]), each bounded in time and in the output kept; the job's page polls
 //! its progress (each host pending, running, done with its exit code or ReturnValue, or
 //! failed with the host's fault). Jobs are kept in memory, the newest [`KEPT_JOBS`], and
-//! shown only to the user who started them (told apart by kind and name). A user has at most
+//! shown only to the user who started them (compared on their principal: a console manager
+//! account and the OS user of its name are two users). A user has at most
 //! [`MAX_RUNNING_PER_USER`] jobs running and the service [`MAX_RUNNING`]; a job pushed out of
 //! the kept ones has its hosts' runs cancelled (a command's shell closed on the host), and so
 //! has a host's run that a changed policy no longer allows ([`Jobs::end_where`]).
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::watch;
+use wsman_principal::OwnerKey;
 
 use crate::hosts::Host;
 use crate::route::ServiceAction;
@@ -177,7 +179,7 @@ impl Jobs {
         audit: impl Fn(&str, &str) + Send + Sync + 'static,
     ) -> Result<u64, JobRefused> {
         let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let same_user = |job: &Job| job.grant.kind == grant.kind && job.grant.user == grant.user;
+        let same_user = |job: &Job| job.grant.owner.is(&grant.owner);
         let job = Arc::new(Mutex::new(Job {
             id,
             grant: grant.clone(),
@@ -261,12 +263,12 @@ impl Jobs {
         Ok(id)
     }
 
-    /// Job `id` as it is now, if the user `user` of kind `kind` started it.
-    pub fn get(&self, id: u64, kind: &str, user: &str) -> Option<Job> {
+    /// Job `id` as it is now, if `owner` started it.
+    pub fn get(&self, id: u64, owner: &OwnerKey) -> Option<Job> {
         let jobs = lock(&self.jobs);
         jobs.iter()
             .map(|kept| lock(&kept.job).clone())
-            .find(|job| job.id == id && job.grant.kind == kind && job.grant.user == user)
+            .find(|job| job.id == id && job.grant.owner.is(owner))
     }
 
     /// Cancels each host's run for which `ended(host, grant)` holds (a changed policy no

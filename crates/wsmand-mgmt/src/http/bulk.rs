@@ -37,8 +37,7 @@ fn visible_hosts(state: &AppState, asker: Asker<'_>) -> Vec<String> {
 
 fn subject<'a>(asker: Asker<'a>) -> Subject<'a> {
     Subject {
-        user: &asker.session.user,
-        kind: asker.session.kind,
+        principal: asker.session.owner.principal(),
         groups: &asker.session.groups,
     }
 }
@@ -154,8 +153,7 @@ pub(super) fn start(
     let audit = Arc::clone(&state.audit);
     let (ip, user) = (asker.peer.ip(), asker.session.audit_name());
     let grant = Grant {
-        user: asker.session.user.clone(),
-        kind: asker.session.kind,
+        owner: asker.session.owner.clone(),
         groups: asker.session.groups.clone(),
         resource,
         action,
@@ -200,7 +198,7 @@ pub(super) fn job_page(
     id: u64,
     raw_query: &str,
 ) -> Answer {
-    let Some(job) = state.jobs.get(id, asker.session.kind, &asker.session.user) else {
+    let Some(job) = state.jobs.get(id, &asker.session.owner) else {
         return error(
             asker.json_wanted,
             StatusCode::NOT_FOUND,

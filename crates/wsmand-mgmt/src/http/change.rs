@@ -31,9 +31,9 @@ pub(super) async fn change(
         ..
     } = request;
     let refused = || {
-        let (client, user) = (peer.ip(), &session.user);
+        let (client, user) = (peer.ip(), session.audit_name());
         let why = "change: cross-origin request";
-        state.audit.record(client, user, "refused", why);
+        state.audit.record(client, &user, "refused", why);
     };
     let form = match posted_form(headers, body, json_wanted, refused).await {
         Ok(form) => form,
@@ -59,7 +59,7 @@ pub(super) async fn change(
         );
     }
     let viewer = Viewer {
-        user: &session.user,
+        user: session.user(),
         csrf: &session.csrf,
     };
     let (host_name, what, back, result): (String, String, String, ActionResult) = match route {

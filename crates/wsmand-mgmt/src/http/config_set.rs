@@ -19,8 +19,7 @@ use crate::pages::Viewer;
 /// it only decides whether the page offers the edit links).
 fn may_change(state: &AppState, asker: Asker<'_>, host: &str) -> bool {
     let subject = Subject {
-        user: &asker.session.user,
-        kind: asker.session.kind,
+        principal: asker.session.owner.principal(),
         groups: &asker.session.groups,
     };
     matches!(

@@ -99,8 +99,7 @@ pub(super) async fn host_page(
             let (mut summary, _, sampled) =
                 crate::fleet_health::summary_of(&host.config, status, now);
             let subject = Subject {
-                user: &asker.session.user,
-                kind: asker.session.kind,
+                principal: asker.session.owner.principal(),
                 groups: &asker.session.groups,
             };
             hide_refused(&state.live.now().policy, subject, &mut summary, None);
@@ -152,8 +151,7 @@ pub(super) fn authorize(
         )));
     }
     let subject = Subject {
-        user: &asker.session.user,
-        kind: asker.session.kind,
+        principal: asker.session.owner.principal(),
         groups: &asker.session.groups,
     };
     let refuse = |rule: &str| {
@@ -189,8 +187,7 @@ pub(super) fn authorize(
 /// configured now, which with no hosts would be everyone).
 pub(super) fn visible_audit(state: &AppState, session: &Session) -> Vec<crate::audit::AuditRecord> {
     let subject = Subject {
-        user: &session.user,
-        kind: session.kind,
+        principal: session.owner.principal(),
         groups: &session.groups,
     };
     let live = state.live.now();
@@ -226,8 +223,7 @@ pub(super) fn fleet_page(
 ) -> Answer {
     use crate::fleet_health::{self as health, Row};
     let subject = Subject {
-        user: &session.user,
-        kind: session.kind,
+        principal: session.owner.principal(),
         groups: &session.groups,
     };
     let live = state.live.now();

@@ -195,8 +195,7 @@ fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
     };
     let host = authorize(state, asker, &host_name, kind.resource, kind.action)?;
     let grant = crate::socket_slots::Grant {
-        user: session.user.clone(),
-        kind: session.kind,
+        owner: session.owner.clone(),
         groups: session.groups.clone(),
         resource: kind.resource.to_owned(),
         action: kind.action,
