@@ -286,4 +286,14 @@ mod tests {
             .end_user(&Principal::linux_user("b").owner_key())
             .is_empty());
     }
+
+    #[test]
+    fn the_audit_names_the_kind_of_each_user_of_one_name() {
+        let manager = manager_account("alice");
+        let os_user = Principal::linux_user("alice");
+        assert_eq!(describe_login(&manager, None), "console:alice@managers");
+        assert_eq!(describe_login(&os_user, Some(1000)), "linux:alice uid 1000");
+        assert_eq!(audit_name(&manager), "alice");
+        assert_eq!(audit_name(&os_user), "os:alice");
+    }
 }
