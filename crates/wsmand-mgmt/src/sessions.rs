@@ -65,11 +65,6 @@ impl Session {
     pub fn user(&self) -> &str {
         self.owner.principal().name()
     }
-
-    /// How the audit names this session's user (see [`audit_name`]).
-    pub fn audit_name(&self) -> String {
-        audit_name(self.owner.principal())
-    }
 }
 
 /// How the audit names `principal`: an OS user as `os:NAME` (the notation of a role's

@@ -135,7 +135,7 @@ pub(super) fn start(
                 Decision::Denied { rule } => {
                     state.audit.record_on(
                         asker.peer.ip(),
-                        &asker.session.audit_name(),
+                        &asker.session.owner,
                         "denied",
                         &name,
                         &format!("{name}: {} {resource}: by {rule}", action.name()),
@@ -151,7 +151,7 @@ pub(super) fn start(
         })
         .collect();
     let audit = Arc::clone(&state.audit);
-    let (ip, user) = (asker.peer.ip(), asker.session.audit_name());
+    let (ip, owner) = (asker.peer.ip(), asker.session.owner.clone());
     let grant = Grant {
         owner: asker.session.owner.clone(),
         groups: asker.session.groups.clone(),
@@ -159,14 +159,14 @@ pub(super) fn start(
         action,
     };
     let started = state.jobs.start(grant, work, targets, move |host, detail| {
-        audit.record_on(ip, &user, "action", host, detail);
+        audit.record_on(ip, &owner, "action", host, detail);
     });
     let id = match started {
         Ok(id) => id,
         Err(refused) => {
-            state.audit.record(
+            state.audit.record_by(
                 asker.peer.ip(),
-                &asker.session.audit_name(),
+                &asker.session.owner,
                 "refused",
                 &format!("job: {refused}"),
             );

@@ -102,7 +102,7 @@ pub(super) async fn set(
     };
     state.audit.record_on(
         asker.peer.ip(),
-        &asker.session.audit_name(),
+        &asker.session.owner,
         "action",
         name,
         &format!("{name}: winrm set {path} = {value:?}: {outcome}"),

@@ -157,7 +157,7 @@ pub(super) fn authorize(
     let refuse = |rule: &str| {
         state.audit.record_on(
             asker.peer.ip(),
-            &asker.session.audit_name(),
+            &asker.session.owner,
             "denied",
             name,
             &format!("{name}: {} {resource}: by {rule}", action.name()),
@@ -182,8 +182,8 @@ pub(super) fn authorize(
 
 /// The audit records the session's user may see, newest first: a record about a host only to
 /// whoever may read that host (as the fleet shows it); a record of the console itself (logins,
-/// refusals before a host is known) to the user it names (kind and name: `os:NAME` for an OS
-/// user), and to whoever a rule lets read every host (`Hosts = ["*"]`; not merely each host
+/// refusals before a host is known) to the principal it is by (a name given before a login
+/// is nobody's), and to whoever a rule lets read every host (`Hosts = ["*"]`; not merely each host
 /// configured now, which with no hosts would be everyone).
 pub(super) fn visible_audit(state: &AppState, session: &Session) -> Vec<crate::audit::AuditRecord> {
     let subject = Subject {
@@ -198,14 +198,13 @@ pub(super) fn visible_audit(state: &AppState, session: &Session) -> Vec<crate::a
         )
     };
     let whole_fleet = reads(crate::manage::EVERY_HOST);
-    let own_name = session.audit_name();
     state
         .audit
         .newest(usize::MAX)
         .into_iter()
         .filter(|record| match &record.host {
             Some(host) => live.fleet.get(host).is_some() && reads(host),
-            None => whole_fleet || record.user == own_name,
+            None => whole_fleet || record.owner.as_ref().is_some_and(|o| o.is(&session.owner)),
         })
         .collect()
 }

@@ -109,7 +109,7 @@ pub(super) async fn login(
         LoginOutcome::Accepted(accepted) => {
             let previous = cookie(headers, SESSION_COOKIE);
             let (principal, uid) = (accepted.principal, accepted.uid);
-            let audit_name = crate::sessions::audit_name(&principal);
+            let owner = principal.owner_key();
             let id =
                 match state
                     .sessions
@@ -117,9 +117,9 @@ pub(super) async fn login(
                 {
                     Ok(id) => id,
                     Err(refused) => {
-                        state.audit.record(
+                        state.audit.record_by(
                             peer.ip(),
-                            &audit_name,
+                            &owner,
                             "login refused",
                             &refused.to_string(),
                         );
@@ -130,9 +130,9 @@ pub(super) async fn login(
                         );
                     }
                 };
-            state.audit.record(
+            state.audit.record_by(
                 peer.ip(),
-                &audit_name,
+                &owner,
                 "login",
                 &crate::sessions::describe_login(&principal, uid),
             );

@@ -27,9 +27,9 @@ fn allowed(state: &AppState, asker: Asker<'_>) -> Result<MgmtSettings, Box<Answe
     match may_manage(&live.policy, subject) {
         Decision::Allowed { .. } => Ok(live.settings.clone()),
         Decision::Denied { rule } => {
-            state.audit.record(
+            state.audit.record_by(
                 asker.peer.ip(),
-                &asker.session.audit_name(),
+                &asker.session.owner,
                 "denied",
                 &format!("manage {MANAGE_RESOURCE}: by {rule}"),
             );
@@ -155,9 +155,9 @@ fn end_sessions(state: &AppState, asker: Asker<'_>, form: &Form) -> Answer {
         .map(|id| state.terminals.end_session(id) + state.event_streams.end_session(id))
         .sum();
     let runs = state.jobs.end_where(|_, grant| grant.owner.is(&owner));
-    state.audit.record(
+    state.audit.record_by(
         asker.peer.ip(),
-        &asker.session.audit_name(),
+        &asker.session.owner,
         "manage",
         &format!(
             "end sessions of {owner}: {} session(s), {sockets} socket(s), {runs} job run(s) ended",
@@ -258,12 +258,9 @@ async fn change_audited(
         },
         Err(error) => format!("{what}: refused: {error}"),
     };
-    state.audit.record(
-        asker.peer.ip(),
-        &asker.session.audit_name(),
-        "manage",
-        &detail,
-    );
+    state
+        .audit
+        .record_by(asker.peer.ip(), &asker.session.owner, "manage", &detail);
     outcome
 }
 
@@ -325,9 +322,9 @@ async fn save_host(
     if let Some(saved) = saved {
         if let Some(why) = password_needed(state, saved, &entry, password) {
             // A refusal (rate-limited per address), naming the Url the password would go to.
-            state.audit.record(
+            state.audit.record_by(
                 asker.peer.ip(),
-                &asker.session.audit_name(),
+                &asker.session.owner,
                 "refused",
                 &format!(
                     "change host {}, Url {} -> {}: {why}",
@@ -439,9 +436,9 @@ async fn test_host(state: &AppState, viewer: &Viewer<'_>, asker: Asker<'_>, name
     };
     // A record of the console's settings (not about the host): kept visible once the host
     // is removed, as its adding and removing are.
-    state.audit.record(
+    state.audit.record_by(
         asker.peer.ip(),
-        &asker.session.audit_name(),
+        &asker.session.owner,
         "manage",
         &format!("{name}: test: {outcome}"),
     );
