@@ -26,6 +26,8 @@ pub enum PrincipalKind {
     /// An event forwarder of the collector, by the client name it proved (several may share
     /// one account).
     Forwarder,
+    /// A manager account of the management console's own account store (not an OS user).
+    ConsoleAccount,
 }
 
 impl PrincipalKind {
@@ -37,6 +39,7 @@ impl PrincipalKind {
             PrincipalKind::ServiceAccount => "account",
             PrincipalKind::Certificate => "certificate",
             PrincipalKind::Forwarder => "forwarder",
+            PrincipalKind::ConsoleAccount => "console",
         }
     }
 }
@@ -77,6 +80,11 @@ impl Principal {
     /// The event forwarder that proved the client name `client_name`.
     pub fn forwarder(client_name: impl Into<String>) -> Self {
         Self::new(PrincipalKind::Forwarder, "", client_name)
+    }
+
+    /// The manager account `name` of the console's account store `store`.
+    pub fn console_account(store: impl Into<String>, name: impl Into<String>) -> Self {
+        Self::new(PrincipalKind::ConsoleAccount, store, name)
     }
 
     fn new(kind: PrincipalKind, realm: impl Into<String>, name: impl Into<String>) -> Self {
@@ -155,6 +163,9 @@ mod tests {
         assert!(!account.is(&linux));
         assert!(!linux.is(&kerberos));
         assert!(account.is(&Principal::service_account("backup").owner_key()));
+        let console = Principal::console_account("managers", "backup").owner_key();
+        assert!(!console.is(&linux) && !console.is(&account));
+        assert_eq!(console.to_string(), "console:backup@managers");
     }
 
     #[test]

@@ -19,7 +19,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use wsman_principal::OwnerKey;
 use wsman_proto::refusal_log::{LeftOut, RefusalLimits, RefusalLog};
+
+use crate::sessions::audit_name;
 
 /// Most records each ring keeps (sessions, actions, refusals); older ones are only in the
 /// journal.
@@ -49,9 +52,20 @@ pub struct AuditRecord {
     pub host: Option<String>,
     /// The details: the host and action, or why a request was refused.
     pub detail: String,
+    /// The logged-in principal the record is by (none before a login: a name given, or
+    /// nobody); whose own records a user sees is decided on it, not on `user`.
+    #[serde(skip)]
+    pub owner: Option<OwnerKey>,
     /// The order records were made in, across the rings.
     #[serde(skip)]
     sequence: u64,
+}
+
+/// Who a record is by: a name given before a login (or none), or a logged-in principal.
+#[derive(Clone, Copy)]
+enum Who<'a> {
+    Named(&'a str),
+    Owner(&'a OwnerKey),
 }
 
 /// Which ring a record goes to.
@@ -121,18 +135,30 @@ impl AuditTrail {
     /// Records one event of the console itself (no host): to the log, then to its ring (the
     /// oldest record leaves when full); a refusal past its address's rate is only counted.
     pub fn record(&self, client: IpAddr, user: &str, event: &str, detail: &str) {
-        self.record_about(client, user, event, None, detail);
+        self.record_about(client, Who::Named(user), event, None, detail);
     }
 
-    /// Records one event about the configured host `host`.
-    pub fn record_on(&self, client: IpAddr, user: &str, event: &str, host: &str, detail: &str) {
-        self.record_about(client, user, event, Some(host), detail);
+    /// Records one event of the console itself by the logged-in principal `owner`.
+    pub fn record_by(&self, client: IpAddr, owner: &OwnerKey, event: &str, detail: &str) {
+        self.record_about(client, Who::Owner(owner), event, None, detail);
+    }
+
+    /// Records one event about the configured host `host` by the logged-in principal `owner`.
+    pub fn record_on(
+        &self,
+        client: IpAddr,
+        owner: &OwnerKey,
+        event: &str,
+        host: &str,
+        detail: &str,
+    ) {
+        self.record_about(client, Who::Owner(owner), event, Some(host), detail);
     }
 
     fn record_about(
         &self,
         client: IpAddr,
-        user: &str,
+        who: Who<'_>,
         event: &str,
         host: Option<&str>,
         detail: &str,
@@ -140,7 +166,7 @@ impl AuditTrail {
         if Kind::of(event) == Kind::Refusal && !self.admit_refusal(client, event, Instant::now()) {
             return;
         }
-        self.write(&client.to_string(), user, event, host, detail);
+        self.write(&client.to_string(), who, event, host, detail);
     }
 
     /// Whether a refusal from `client` is recorded one by one (else it is counted); an
@@ -170,11 +196,15 @@ impl AuditTrail {
             .key
             .map_or_else(|| "(other addresses)".to_owned(), |ip| ip.to_string());
         let detail = summary_detail(&left.by_kind, left.over);
-        self.write(&client, "", SUMMARY_EVENT, None, &detail);
+        self.write(&client, Who::Named(""), SUMMARY_EVENT, None, &detail);
     }
 
-    fn write(&self, client: &str, user: &str, event: &str, host: Option<&str>, detail: &str) {
-        let user = if user.is_empty() { "-" } else { user };
+    fn write(&self, client: &str, who: Who<'_>, event: &str, host: Option<&str>, detail: &str) {
+        let (user, owner) = match who {
+            Who::Named(name) => (name.to_owned(), None),
+            Who::Owner(owner) => (audit_name(owner.principal()), Some(owner.clone())),
+        };
+        let user = if user.is_empty() { "-" } else { user.as_str() };
         let host_field = host.unwrap_or("-");
         let kind = Kind::of(event);
         if kind == Kind::Refusal {
@@ -188,6 +218,7 @@ impl AuditTrail {
                 .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string()),
             client: client.to_owned(),
             user: user.chars().take(64).collect(),
+            owner,
             event: event.to_owned(),
             host: host.map(|h| h.chars().take(128).collect()),
             detail: detail.chars().take(300).collect(),
@@ -237,7 +268,13 @@ mod tests {
     fn refusals_never_evict_logins_or_actions_and_are_summarized() {
         let trail = AuditTrail::default();
         trail.record(ip("127.0.0.1"), "admin", "login", "manager user");
-        trail.record_on(ip("127.0.0.1"), "admin", "action", "host0", "Stop x");
+        trail.record_on(
+            ip("127.0.0.1"),
+            &crate::sessions::manager_account("admin").owner_key(),
+            "action",
+            "host0",
+            "Stop x",
+        );
         let start = Instant::now();
         // 1,000 refusals from each of 3 addresses over 10 intervals.
         for n in 0..1_000u32 {

@@ -3,7 +3,8 @@
 //! ([`CONCURRENT_HOSTS`]), each bounded in time and in the output kept; the job's page polls
 //! its progress (each host pending, running, done with its exit code or ReturnValue, or
 //! failed with the host's fault). Jobs are kept in memory, the newest [`KEPT_JOBS`], and
-//! shown only to the user who started them (told apart by kind and name). A user has at most
+//! shown only to the user who started them (compared on their principal: a console manager
+//! account and the OS user of its name are two users). A user has at most
 //! [`MAX_RUNNING_PER_USER`] jobs running and the service [`MAX_RUNNING`]; a job pushed out of
 //! the kept ones has its hosts' runs cancelled (a command's shell closed on the host), and so
 //! has a host's run that a changed policy no longer allows ([`Jobs::end_where`]).
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::watch;
+use wsman_principal::OwnerKey;
 
 use crate::hosts::Host;
 use crate::route::ServiceAction;
@@ -177,7 +179,7 @@ impl Jobs {
         audit: impl Fn(&str, &str) + Send + Sync + 'static,
     ) -> Result<u64, JobRefused> {
         let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let same_user = |job: &Job| job.grant.kind == grant.kind && job.grant.user == grant.user;
+        let same_user = |job: &Job| job.grant.owner.is(&grant.owner);
         let job = Arc::new(Mutex::new(Job {
             id,
             grant: grant.clone(),
@@ -261,12 +263,12 @@ impl Jobs {
         Ok(id)
     }
 
-    /// Job `id` as it is now, if the user `user` of kind `kind` started it.
-    pub fn get(&self, id: u64, kind: &str, user: &str) -> Option<Job> {
+    /// Job `id` as it is now, if `owner` started it.
+    pub fn get(&self, id: u64, owner: &OwnerKey) -> Option<Job> {
         let jobs = lock(&self.jobs);
         jobs.iter()
             .map(|kept| lock(&kept.job).clone())
-            .find(|job| job.id == id && job.grant.kind == kind && job.grant.user == user)
+            .find(|job| job.id == id && job.grant.owner.is(owner))
     }
 
     /// Cancels each host's run for which `ended(host, grant)` holds (a changed policy no
@@ -338,5 +340,76 @@ async fn run(host: &Host, work: &Work, mut cancelled: watch::Receiver<bool>) -> 
                 error: error.to_string(),
             },
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wsman_config::mgmt::{Action, ManagedHost};
+    use wsman_principal::Principal;
+
+    /// A grant to run commands, held by `principal`.
+    fn grant(principal: &Principal) -> Grant {
+        Grant {
+            owner: principal.owner_key(),
+            groups: Vec::new(),
+            resource: "*".into(),
+            action: Action::Shell,
+        }
+    }
+
+    /// A host whose listener (held by the caller) accepts connections and never answers, so
+    /// a run on it stays live until it is cancelled.
+    fn silent_host() -> (std::net::TcpListener, Arc<Host>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let config = ManagedHost {
+            name: "silent".into(),
+            url: format!("http://127.0.0.1:{port}/wsman"),
+            username: "ops".into(),
+            password_file: "unused".into(),
+            allow_unencrypted: true,
+            skip_ca_check: false,
+            groups: Vec::new(),
+            run_as: Vec::new(),
+        };
+        let host = crate::hosts::connect_with(config, "unused".into()).expect("host");
+        (listener, Arc::new(host))
+    }
+
+    #[tokio::test]
+    async fn a_console_account_and_the_os_user_of_its_name_own_jobs_apart() {
+        let manager = crate::sessions::manager_account("alice");
+        let os_user = Principal::linux_user("alice");
+        let (_listener, host) = silent_host();
+        let jobs = Arc::new(Jobs::default());
+        let start = |principal: &Principal| {
+            let targets = vec![("silent".to_owned(), Ok(Arc::clone(&host)))];
+            jobs.start(
+                grant(principal),
+                Work::Command("true".into()),
+                targets,
+                |_, _| {},
+            )
+        };
+        let ids: Vec<u64> = (0..MAX_RUNNING_PER_USER)
+            .map(|_| start(&manager).expect("started"))
+            .collect();
+        // The manager account's quota is full; the OS user of its name has its own.
+        assert_eq!(start(&manager), Err(JobRefused::User));
+        let theirs = start(&os_user).expect("another owner's quota");
+        // Each sees only its own jobs.
+        assert!(jobs.get(ids[0], &manager.owner_key()).is_some());
+        assert!(jobs.get(ids[0], &os_user.owner_key()).is_none());
+        assert!(jobs.get(theirs, &manager.owner_key()).is_none());
+        assert!(jobs.get(theirs, &os_user.owner_key()).is_some());
+        // Ending the OS user's runs leaves the manager account's running, and the reverse.
+        let of = |owner: Principal| {
+            let owner = owner.owner_key();
+            move |_: &str, grant: &Grant| grant.owner.is(&owner)
+        };
+        assert_eq!(jobs.end_where(of(os_user.clone())), 1);
+        assert_eq!(jobs.end_where(of(manager.clone())), MAX_RUNNING_PER_USER);
     }
 }

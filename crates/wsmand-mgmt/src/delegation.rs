@@ -6,6 +6,9 @@
 use std::collections::BTreeMap;
 
 use wsman_config::mgmt::{Action, DelegationRule, Effect, MgmtSettings, Role};
+use wsman_principal::{Principal, PrincipalKind};
+
+use crate::sessions::manager_account;
 
 /// WMI's root/cimv2 as a resource URI prefix.
 pub const CIMV2: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/";
@@ -17,13 +20,11 @@ pub fn cim_class(class: &str) -> String {
     format!("{CIMV2}{class}")
 }
 
-/// Who asks: the logged-in user and how they logged in (`manager` or `os`).
+/// Who asks: the logged-in principal (a console manager account or a Linux user).
 #[derive(Clone, Copy, Debug)]
 pub struct Subject<'a> {
-    /// The user name.
-    pub user: &'a str,
-    /// `manager` or `os`.
-    pub kind: &'a str,
+    /// The principal that logged in.
+    pub principal: &'a Principal,
     /// An OS user's Linux groups by name, as the OS reported them at login.
     pub groups: &'a [String],
 }
@@ -52,14 +53,19 @@ pub struct Policy {
     groups: BTreeMap<String, Vec<String>>,
 }
 
+/// Whether `subject` is one of `role`'s members: `os-group:NAME`, `os:*` and `os:NAME` name
+/// Linux users, a bare name a console manager account; compared on the principal, so a member
+/// of one kind never matches the other kind's user of that name.
 fn member(role: &Role, subject: Subject<'_>) -> bool {
+    let os = subject.principal.kind() == PrincipalKind::LinuxUser;
     role.members.iter().any(|m| {
         if let Some(group) = m.strip_prefix("os-group:") {
-            return subject.kind == "os" && subject.groups.iter().any(|g| g == group);
+            return os && subject.groups.iter().any(|g| g == group);
         }
         match m.strip_prefix("os:") {
-            Some(name) => subject.kind == "os" && (name == "*" || name == subject.user),
-            None => subject.kind == "manager" && m == subject.user,
+            Some("*") => os,
+            Some(name) => *subject.principal == Principal::linux_user(name),
+            None => *subject.principal == manager_account(m),
         }
     })
 }
@@ -187,16 +193,21 @@ mod tests {
         parse(text).expect("settings")
     }
 
-    /// A subject in no OS group.
-    const fn ungrouped<'a>(user: &'a str, kind: &'a str) -> Subject<'a> {
-        Subject {
-            user,
-            kind,
-            groups: &[],
+    /// The principal `user` of `kind` (`manager` or `os`).
+    fn who(user: &str, kind: &str) -> Principal {
+        match kind {
+            "os" => Principal::linux_user(user),
+            _ => manager_account(user),
         }
     }
 
-    const MANAGER: Subject<'static> = ungrouped("alice", "manager");
+    /// A subject in no OS group.
+    const fn ungrouped(principal: &Principal) -> Subject<'_> {
+        Subject {
+            principal,
+            groups: &[],
+        }
+    }
 
     #[test]
     fn deny_by_default_then_deny_wins_over_allow() {
@@ -209,36 +220,40 @@ mod tests {
              Actions = [\"change\"]\n",
         ));
         let service = cim_class("Win32_Service");
+        let alice = who("alice", "manager");
+        let manager = ungrouped(&alice);
         assert_eq!(
-            policy.decide(MANAGER, "web1", &service, Action::Read),
+            policy.decide(manager, "web1", &service, Action::Read),
             Decision::Allowed {
                 rule: "role web-readers rule 1 (Allow read,change on group:web for *)".into(),
                 run_as: Some("ops".into())
             }
         );
         assert!(matches!(
-            policy.decide(MANAGER, "web1", &service, Action::Change),
+            policy.decide(manager, "web1", &service, Action::Change),
             Decision::Denied { rule } if rule.starts_with("role web-readers rule 2 (Deny")
         ));
         assert!(matches!(
-            policy.decide(MANAGER, "web1", &cim_class("Win32_Process"), Action::Change),
+            policy.decide(manager, "web1", &cim_class("Win32_Process"), Action::Change),
             Decision::Allowed { .. }
         ));
         assert!(matches!(
-            policy.decide(MANAGER, "db1", &service, Action::Read),
+            policy.decide(manager, "db1", &service, Action::Read),
             Decision::Denied { rule } if rule == "default (no rule allows it)"
         ));
         assert!(matches!(
-            policy.decide(MANAGER, "web1", CONFIG_URI, Action::Shell),
+            policy.decide(manager, "web1", CONFIG_URI, Action::Shell),
             Decision::Denied { .. }
         ));
         // A manager user no role names, and an OS user of the same name, are different people.
-        let bob = ungrouped("bob", "manager");
+        let bob = who("bob", "manager");
+        let bob = ungrouped(&bob);
         assert!(matches!(
             policy.sees_host(bob, "web1"),
             Decision::Denied { rule } if rule.contains("no role")
         ));
-        let os_alice = ungrouped("alice", "os");
+        let os_alice = who("alice", "os");
+        let os_alice = ungrouped(&os_alice);
         assert!(matches!(
             policy.sees_host(os_alice, "web1"),
             Decision::Allowed { .. }
@@ -257,9 +272,9 @@ mod tests {
             ("os", &in_group[..1], false),
             ("manager", &in_group[..], false),
         ] {
+            let carol = who("carol", kind);
             let subject = Subject {
-                user: "carol",
-                kind,
+                principal: &carol,
                 groups,
             };
             assert_eq!(
@@ -271,7 +286,8 @@ mod tests {
                 "{kind} {groups:?}"
             );
         }
-        let manager_named_like_os = ungrouped("os:*", "manager");
+        let manager_named_like_os = who("os:*", "manager");
+        let manager_named_like_os = ungrouped(&manager_named_like_os);
         assert!(matches!(
             policy.sees_host(manager_named_like_os, "web1"),
             Decision::Denied { .. }
@@ -305,7 +321,8 @@ mod tests {
             ));
             for action in [Action::Read, Action::Change, Action::Shell] {
                 for kind in ["manager", "os"] {
-                    let subject = ungrouped(&user, kind);
+                    let principal = who(&user, kind);
+                    let subject = ungrouped(&principal);
                     let denied = matches!(
                         policy.decide(subject, &host, &resource, action),
                         Decision::Denied { .. }

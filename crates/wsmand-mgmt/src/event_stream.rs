@@ -389,7 +389,7 @@ pub async fn run(upgraded: Upgraded, relay: Relay, subscribed: Subscribed) {
     if !matches!(end, End::ClientClosed | End::Logout | End::SessionExpired) {
         tracing::warn!(
             host = %relay.context.host,
-            user = %relay.context.user,
+            user = %relay.context.owner,
             client = %relay.context.client,
             why = %why,
             "event stream ended"

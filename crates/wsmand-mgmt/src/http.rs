@@ -173,10 +173,13 @@ async fn dispatch(
             return match session {
                 Some(session) => {
                     let viewer = Viewer {
-                        user: &session.user,
+                        user: session.user(),
                         csrf: &session.csrf,
                     };
-                    (with_viewer(answer, &viewer), Some(session.user.clone()))
+                    (
+                        with_viewer(answer, &viewer),
+                        Some(session.user().to_owned()),
+                    )
                 }
                 None => (answer, None),
             };
@@ -211,7 +214,7 @@ async fn dispatch(
             None,
         );
     };
-    let user = Some(session.user.clone());
+    let user = Some(session.user().to_owned());
     let request = SessionRequest {
         peer,
         session: &session,
@@ -222,7 +225,7 @@ async fn dispatch(
     };
     let answer = with_session(state, request, &method, route, body, on_upgrade).await;
     let viewer = Viewer {
-        user: &session.user,
+        user: session.user(),
         csrf: &session.csrf,
     };
     (with_viewer(answer, &viewer), user)
@@ -320,7 +323,7 @@ async fn with_session(
     let json_wanted = request.json_wanted;
     let session = request.session;
     let viewer = Viewer {
-        user: &session.user,
+        user: session.user(),
         csrf: &session.csrf,
     };
     match (method, route) {

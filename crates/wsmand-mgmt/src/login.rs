@@ -30,12 +30,24 @@ const MAX_CHECKING_ADDRESSES: usize = 4096;
 /// What a login attempt gets.
 #[derive(Debug, PartialEq, Eq)]
 pub enum LoginOutcome {
-    /// Logged in, as this kind of user (`manager` or `os`), with an OS user's groups by name.
-    Accepted(&'static str, Vec<String>),
+    /// Logged in as this user, who runs as this uid (an OS user), with an OS user's groups
+    /// by name.
+    Accepted(Accepted),
     /// Wrong name or password (one answer for both).
     Refused,
     /// Too many failures: try again after this long.
     Wait(Duration),
+}
+
+/// Who a login proved to be.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Accepted {
+    /// A console manager account, or a Linux user checked by PAM.
+    pub principal: wsman_principal::Principal,
+    /// The uid a Linux user runs as; none for a manager account.
+    pub uid: Option<u32>,
+    /// A Linux user's groups by name.
+    pub groups: Vec<String>,
 }
 
 /// The login checker.
@@ -94,14 +106,18 @@ impl Login {
                 .await
                 .unwrap_or(false);
         let accepted = if self.credentials == Credentials::OsOrManager && manager {
-            Some(("manager", Vec::new()))
+            Some(Accepted {
+                principal: crate::sessions::manager_account(user),
+                uid: None,
+                groups: Vec::new(),
+            })
         } else {
             self.os_account(user, password).await
         };
         match accepted {
-            Some((kind, groups)) => {
+            Some(accepted) => {
                 self.backoff.succeeded(address, user);
-                LoginOutcome::Accepted(kind, groups)
+                LoginOutcome::Accepted(accepted)
             }
             None => {
                 self.backoff.failed(address, user);
@@ -110,8 +126,8 @@ impl Login {
         }
     }
 
-    /// An OS account's check by the PAM helper: `os` and the user's groups by name.
-    async fn os_account(&self, user: &str, password: &str) -> Option<(&'static str, Vec<String>)> {
+    /// An OS account's check by the PAM helper: the Linux user, its uid and its groups by name.
+    async fn os_account(&self, user: &str, password: &str) -> Option<Accepted> {
         let Some(helper) = &self.os_accounts else {
             tracing::warn!(user, "OS login refused: the PAM helper is not running");
             return None;
@@ -131,7 +147,11 @@ impl Login {
                 let names = tokio::task::spawn_blocking(move || group_names(&groups))
                     .await
                     .unwrap_or_default();
-                Some(("os", names))
+                Some(Accepted {
+                    principal: wsman_principal::Principal::linux_user(user),
+                    uid: Some(uid),
+                    groups: names,
+                })
             }
             Ok(Verdict::Refused) => None,
             Err(error) => {

@@ -8,10 +8,20 @@ use std::time::{Duration, Instant};
 
 use rand::RngCore as _;
 use subtle::ConstantTimeEq as _;
+use wsman_principal::{OwnerKey, Principal, PrincipalKind};
+
+/// The console's own account store (its manager users), the store its manager accounts'
+/// principals name, so that such an account is never taken for the OS user of its name.
+pub const CONSOLE_ACCOUNTS: &str = "managers";
+
+/// The principal of the console's manager account `name`.
+pub fn manager_account(name: &str) -> Principal {
+    Principal::console_account(CONSOLE_ACCOUNTS, name)
+}
 
 /// Most live sessions; the oldest is dropped to make room.
 const MAX_SESSIONS: usize = 10_000;
-/// Most live sessions of one user (kind and name): past it a login is refused (429), so one
+/// Most live sessions of one user (one principal): past it a login is refused (429), so one
 /// account cannot fill the service's sessions and push everyone else's out.
 pub const MAX_SESSIONS_PER_USER: usize = 16;
 
@@ -35,10 +45,12 @@ pub fn tokens_equal(a: &str, b: &str) -> bool {
 /// A logged-in user.
 #[derive(Clone, Debug)]
 pub struct Session {
-    /// The user name as logged in.
-    pub user: String,
-    /// `manager` or `os`.
-    pub kind: &'static str,
+    /// Who logged in: a console manager account or a Linux user; what the session's jobs,
+    /// terminals and streams are owned by.
+    pub owner: OwnerKey,
+    /// The uid an OS user runs as on this host (as PAM's helper reported it); none for a
+    /// manager account.
+    pub uid: Option<u32>,
     /// An OS user's Linux groups (names), as the OS reported them at login; none for a
     /// manager user.
     pub groups: Vec<String>,
@@ -49,19 +61,27 @@ pub struct Session {
 }
 
 impl Session {
-    /// How the audit names this session's user: an OS user as `os:NAME` (the notation of a
-    /// role's `Members`), a manager user by name, so the two of one name are told apart.
-    pub fn audit_name(&self) -> String {
-        audit_name(self.kind, &self.user)
+    /// The user's name within its store (the OS or the console's accounts).
+    pub fn user(&self) -> &str {
+        self.owner.principal().name()
     }
 }
 
-/// How the audit names the user `user` of kind `kind` (see [`Session::audit_name`]).
-pub fn audit_name(kind: &str, user: &str) -> String {
-    if kind == "os" {
-        format!("os:{user}")
+/// How the audit names `principal`: an OS user as `os:NAME` (the notation of a role's
+/// `Members`), a console manager account by name, so the two of one name are told apart.
+pub fn audit_name(principal: &Principal) -> String {
+    if principal.kind() == PrincipalKind::LinuxUser {
+        format!("os:{}", principal.name())
     } else {
-        user.to_owned()
+        principal.name().to_owned()
+    }
+}
+
+/// How a login's audit line names the principal's kind (and an OS user's uid).
+pub fn describe_login(principal: &Principal, uid: Option<u32>) -> String {
+    match uid {
+        Some(uid) => format!("{principal} uid {uid}"),
+        None => principal.to_string(),
     }
 }
 
@@ -88,13 +108,13 @@ impl Sessions {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A new session for `user`; `previous` (the id the browser sent, if any) is ended, so
-    /// the id changes at every login. Returns the new id, or the refusal when `user` (of
-    /// `kind`) has as many sessions as allowed.
+    /// A new session for `principal` (running as `uid`); `previous` (the id the browser
+    /// sent, if any) is ended, so the id changes at every login. Returns the new id, or the
+    /// refusal when `principal` has as many sessions as allowed.
     pub fn create(
         &self,
-        user: &str,
-        kind: &'static str,
+        principal: &Principal,
+        uid: Option<u32>,
         groups: Vec<String>,
         previous: Option<&str>,
     ) -> Result<String, TooManySessions> {
@@ -106,10 +126,8 @@ impl Sessions {
         }
         let (idle, lifetime) = (self.idle, self.lifetime);
         map.retain(|_, s| !expired(s, now, idle, lifetime));
-        let of_user = map
-            .values()
-            .filter(|s| s.kind == kind && s.user == user)
-            .count();
+        let owner = principal.owner_key();
+        let of_user = map.values().filter(|s| s.owner.is(&owner)).count();
         if of_user >= MAX_SESSIONS_PER_USER {
             return Err(TooManySessions);
         }
@@ -125,8 +143,8 @@ impl Sessions {
         map.insert(
             id.clone(),
             Session {
-                user: user.to_owned(),
-                kind,
+                owner,
+                uid,
                 groups,
                 csrf: random_token(),
                 created: now,
@@ -159,13 +177,13 @@ impl Sessions {
             .is_some_and(|s| !expired(s, now, self.idle, self.lifetime))
     }
 
-    /// Ends every session of the user `user` of kind `kind` (an administrator's decision);
-    /// returns their ids, so what they hold can be ended too.
-    pub fn end_user(&self, kind: &str, user: &str) -> Vec<String> {
+    /// Ends every session of `owner` (an administrator's decision); returns their ids, so
+    /// what they hold can be ended too.
+    pub fn end_user(&self, owner: &OwnerKey) -> Vec<String> {
         let mut map = self.lock();
         let ids: Vec<String> = map
             .iter()
-            .filter(|(_, s)| s.kind == kind && s.user == user)
+            .filter(|(_, s)| s.owner.is(owner))
             .map(|(id, _)| id.clone())
             .collect();
         for id in &ids {
@@ -191,10 +209,12 @@ mod tests {
     #[test]
     fn ids_are_256_bit_and_rotate() {
         let sessions = Sessions::new(Duration::from_secs(60), Duration::from_secs(600));
-        let first = sessions.create("a", "manager", Vec::new(), None).unwrap();
+        let first = sessions
+            .create(&manager_account("a"), None, Vec::new(), None)
+            .unwrap();
         assert_eq!(first.len(), 64);
         let second = sessions
-            .create("a", "manager", Vec::new(), Some(&first))
+            .create(&manager_account("a"), None, Vec::new(), Some(&first))
             .unwrap();
         assert_ne!(first, second);
         assert!(sessions.touch(&first).is_none());
@@ -209,10 +229,14 @@ mod tests {
     #[test]
     fn timeouts_end_sessions() {
         let idle = Sessions::new(Duration::ZERO, Duration::from_secs(600));
-        let id = idle.create("a", "manager", Vec::new(), None).unwrap();
+        let id = idle
+            .create(&manager_account("a"), None, Vec::new(), None)
+            .unwrap();
         assert!(idle.touch(&id).is_none());
         let absolute = Sessions::new(Duration::from_secs(600), Duration::ZERO);
-        let id = absolute.create("a", "manager", Vec::new(), None).unwrap();
+        let id = absolute
+            .create(&manager_account("a"), None, Vec::new(), None)
+            .unwrap();
         assert!(absolute.touch(&id).is_none());
     }
 
@@ -220,27 +244,51 @@ mod tests {
     fn a_user_has_a_bounded_number_of_sessions_kept_apart_by_kind() {
         let sessions = Sessions::new(Duration::from_secs(60), Duration::from_secs(600));
         let ids: Vec<String> = (0..MAX_SESSIONS_PER_USER)
-            .map(|_| sessions.create("a", "manager", Vec::new(), None).unwrap())
+            .map(|_| {
+                sessions
+                    .create(&manager_account("a"), None, Vec::new(), None)
+                    .unwrap()
+            })
             .collect();
         assert_eq!(
-            sessions.create("a", "manager", Vec::new(), None),
+            sessions.create(&manager_account("a"), None, Vec::new(), None),
             Err(TooManySessions)
         );
         // The OS user of the same name, and another manager user, are not affected.
-        assert!(sessions.create("a", "os", Vec::new(), None).is_ok());
-        assert!(sessions.create("b", "manager", Vec::new(), None).is_ok());
+        assert!(sessions
+            .create(&Principal::linux_user("a"), Some(1000), Vec::new(), None)
+            .is_ok());
+        assert!(sessions
+            .create(&manager_account("b"), None, Vec::new(), None)
+            .is_ok());
         // Logging in again from one of them replaces it; a logout makes room.
         assert!(sessions
-            .create("a", "manager", Vec::new(), Some(&ids[0]))
+            .create(&manager_account("a"), None, Vec::new(), Some(&ids[0]))
             .is_ok());
         sessions.remove(&ids[1]);
-        assert!(sessions.create("a", "manager", Vec::new(), None).is_ok());
+        assert!(sessions
+            .create(&manager_account("a"), None, Vec::new(), None)
+            .is_ok());
         // Ended by an administrator: every session of that user, and only of that user.
         assert_eq!(
-            sessions.end_user("manager", "a").len(),
+            sessions.end_user(&manager_account("a").owner_key()).len(),
             MAX_SESSIONS_PER_USER
         );
-        assert!(sessions.create("a", "manager", Vec::new(), None).is_ok());
-        assert!(sessions.end_user("os", "b").is_empty());
+        assert!(sessions
+            .create(&manager_account("a"), None, Vec::new(), None)
+            .is_ok());
+        assert!(sessions
+            .end_user(&Principal::linux_user("b").owner_key())
+            .is_empty());
+    }
+
+    #[test]
+    fn the_audit_names_the_kind_of_each_user_of_one_name() {
+        let manager = manager_account("alice");
+        let os_user = Principal::linux_user("alice");
+        assert_eq!(describe_login(&manager, None), "console:alice@managers");
+        assert_eq!(describe_login(&os_user, Some(1000)), "linux:alice uid 1000");
+        assert_eq!(audit_name(&manager), "alice");
+        assert_eq!(audit_name(&os_user), "os:alice");
     }
 }

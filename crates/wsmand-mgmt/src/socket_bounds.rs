@@ -104,8 +104,8 @@ pub async fn end_at_host<E: Display>(
 pub struct SocketContext {
     /// The configured host's name.
     pub host: String,
-    /// The console user.
-    pub user: String,
+    /// The console user: the logged-in principal.
+    pub owner: wsman_principal::OwnerKey,
     /// The client's address.
     pub client: IpAddr,
     /// The session's id (to check it is still live).
@@ -116,7 +116,7 @@ impl SocketContext {
     /// Audit the socket's end (`event`, e.g. "terminal closed"): `detail` after the host.
     pub fn audit(&self, audit: &AuditTrail, event: &str, detail: &str) {
         let detail = format!("{}: {detail}", self.host);
-        audit.record_on(self.client, &self.user, event, &self.host, &detail);
+        audit.record_on(self.client, &self.owner, event, &self.host, &detail);
     }
 }
 

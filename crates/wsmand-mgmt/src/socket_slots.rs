@@ -1,5 +1,5 @@
 //! The registry that bounds the console's sockets: one per (session, host), a cap per session,
-//! per user (kind and name, across their sessions: a share of the service's, and of one
+//! per user (one principal, across their sessions: a share of the service's, and of one
 //! host's, so one account cannot take every slot nor every event subscription of a host's
 //! account), for the event streams one per host across users (the host account's
 //! subscriptions are one pool, whoever holds them) and one for the service, each freed when its [`Slot`] drops, all of a session's
@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
+use wsman_principal::OwnerKey;
 
 /// Most terminals one session may have open (one per host).
 pub const MAX_TERMINALS_PER_SESSION: usize = 4;
@@ -37,22 +38,14 @@ pub enum Refusal {
 /// changed policy no longer allows it.
 #[derive(Clone, Debug)]
 pub struct Grant {
-    /// The user's name.
-    pub user: String,
-    /// `manager` or `os`.
-    pub kind: &'static str,
+    /// Who holds it: the logged-in principal.
+    pub owner: OwnerKey,
     /// An OS user's groups at login.
     pub groups: Vec<String>,
     /// The resource the rules allowed.
     pub resource: String,
     /// The action they allowed.
     pub action: wsman_config::mgmt::Action,
-}
-
-impl Grant {
-    fn user_key(&self) -> (&'static str, String) {
-        (self.kind, self.user.clone())
-    }
 }
 
 struct Entry {
@@ -64,10 +57,10 @@ struct Entry {
 struct Registry {
     /// session id -> host -> the terminal's end switch and grant.
     by_session: HashMap<String, HashMap<String, Entry>>,
-    /// (kind, user) -> how many open.
-    by_user: HashMap<(&'static str, String), usize>,
-    /// (kind, user, host) -> how many open.
-    by_user_host: HashMap<(&'static str, String, String), usize>,
+    /// owner -> how many open.
+    by_user: HashMap<OwnerKey, usize>,
+    /// (owner, host) -> how many open.
+    by_user_host: HashMap<(OwnerKey, String), usize>,
     /// host -> how many open, whoever holds them.
     by_host: HashMap<String, usize>,
     open: usize,
@@ -112,13 +105,13 @@ impl Drop for Slot {
         };
         if let Some(entry) = hosts.remove(&self.host) {
             registry.open -= 1;
-            let (kind, user) = entry.grant.user_key();
+            let owner = entry.grant.owner;
             release(
                 &mut registry.by_user_host,
-                (kind, user.clone(), self.host.clone()),
+                (owner.clone(), self.host.clone()),
             );
             release(&mut registry.by_host, self.host.clone());
-            release(&mut registry.by_user, (kind, user));
+            release(&mut registry.by_user, owner);
         }
         if hosts.is_empty() {
             registry.by_session.remove(&self.session_id);
@@ -161,9 +154,8 @@ impl Terminals {
     ) -> Result<Slot, Refusal> {
         let mut guard = self.lock();
         let registry = &mut *guard;
-        let (kind, user) = grant.user_key();
-        let user_key = (kind, user.clone());
-        let user_host_key = (kind, user, host.to_owned());
+        let user_key = grant.owner.clone();
+        let user_host_key = (grant.owner.clone(), host.to_owned());
         let of_user = registry.by_user.get(&user_key).copied().unwrap_or(0);
         let of_user_here = registry
             .by_user_host
@@ -241,10 +233,13 @@ impl Terminals {
 mod tests {
     use super::*;
 
-    fn grant(user: &str, kind: &'static str) -> Grant {
+    fn grant(user: &str, kind: &str) -> Grant {
+        let principal = match kind {
+            "os" => wsman_principal::Principal::linux_user(user),
+            _ => crate::sessions::manager_account(user),
+        };
         Grant {
-            user: user.into(),
-            kind,
+            owner: principal.owner_key(),
             groups: Vec::new(),
             resource: "r".into(),
             action: wsman_config::mgmt::Action::Shell,
@@ -326,7 +321,8 @@ mod tests {
         let kept = terminals.take("s1", "a").expect("a");
         let ended = terminals.take("s2", "b").expect("b");
         assert_eq!(
-            terminals.end_where(|host, grant| host == "b" && grant.user == "s2"),
+            terminals
+                .end_where(|host, grant| host == "b" && grant.owner.principal().name() == "s2"),
             1
         );
         assert!(*ended.ended().borrow());

@@ -237,14 +237,14 @@ pub async fn run(upgraded: Upgraded, relay: Relay, shell: Shell, command: Comman
     match &end {
         End::TooLarge => tracing::warn!(
             host = %relay.context.host,
-            user = %relay.context.user,
+            user = %relay.context.owner,
             client = %relay.context.client,
             limit = MAX_INPUT_FRAME,
             "terminal socket closed with 1009: a frame too large"
         ),
         End::BadMessage(_) | End::Error(_) => tracing::warn!(
             host = %relay.context.host,
-            user = %relay.context.user,
+            user = %relay.context.owner,
             client = %relay.context.client,
             why = %why,
             "terminal ended"

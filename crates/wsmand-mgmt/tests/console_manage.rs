@@ -500,7 +500,23 @@ fn a_manager_user_and_an_os_user_of_one_name_are_two_users() {
             .collect()
     };
     assert_eq!(logins(&os_user.0), [format!("os:{name}")]);
-    assert_eq!(logins(&manager.0), vec![name]);
+    assert_eq!(logins(&manager.0), vec![name.clone()]);
+    // Each login's audit line names its principal's kind: a console account of the console's
+    // store, a Linux user with the uid it runs as.
+    let login_detail = |session: &str| -> String {
+        let records = service.audit(session);
+        let login = records.iter().find(|r| r["event"] == "login");
+        login
+            .and_then(|r| r["detail"].as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert_eq!(login_detail(&manager.0), format!("console:{name}@managers"));
+    let os_detail = login_detail(&os_user.0);
+    assert!(
+        os_detail.starts_with(&format!("linux:{name} uid ")),
+        "{os_detail}"
+    );
 }
 
 #[test]

@@ -37,8 +37,7 @@ fn visible_hosts(state: &AppState, asker: Asker<'_>) -> Vec<String> {
 
 fn subject<'a>(asker: Asker<'a>) -> Subject<'a> {
     Subject {
-        user: &asker.session.user,
-        kind: asker.session.kind,
+        principal: asker.session.owner.principal(),
         groups: &asker.session.groups,
     }
 }
@@ -136,7 +135,7 @@ pub(super) fn start(
                 Decision::Denied { rule } => {
                     state.audit.record_on(
                         asker.peer.ip(),
-                        &asker.session.audit_name(),
+                        &asker.session.owner,
                         "denied",
                         &name,
                         &format!("{name}: {} {resource}: by {rule}", action.name()),
@@ -152,23 +151,22 @@ pub(super) fn start(
         })
         .collect();
     let audit = Arc::clone(&state.audit);
-    let (ip, user) = (asker.peer.ip(), asker.session.audit_name());
+    let (ip, owner) = (asker.peer.ip(), asker.session.owner.clone());
     let grant = Grant {
-        user: asker.session.user.clone(),
-        kind: asker.session.kind,
+        owner: asker.session.owner.clone(),
         groups: asker.session.groups.clone(),
         resource,
         action,
     };
     let started = state.jobs.start(grant, work, targets, move |host, detail| {
-        audit.record_on(ip, &user, "action", host, detail);
+        audit.record_on(ip, &owner, "action", host, detail);
     });
     let id = match started {
         Ok(id) => id,
         Err(refused) => {
-            state.audit.record(
+            state.audit.record_by(
                 asker.peer.ip(),
-                &asker.session.audit_name(),
+                &asker.session.owner,
                 "refused",
                 &format!("job: {refused}"),
             );
@@ -200,7 +198,7 @@ pub(super) fn job_page(
     id: u64,
     raw_query: &str,
 ) -> Answer {
-    let Some(job) = state.jobs.get(id, asker.session.kind, &asker.session.user) else {
+    let Some(job) = state.jobs.get(id, &asker.session.owner) else {
         return error(
             asker.json_wanted,
             StatusCode::NOT_FOUND,

@@ -31,9 +31,10 @@ pub(super) async fn change(
         ..
     } = request;
     let refused = || {
-        let (client, user) = (peer.ip(), &session.user);
         let why = "change: cross-origin request";
-        state.audit.record(client, user, "refused", why);
+        state
+            .audit
+            .record_by(peer.ip(), &session.owner, "refused", why);
     };
     let form = match posted_form(headers, body, json_wanted, refused).await {
         Ok(form) => form,
@@ -46,9 +47,9 @@ pub(super) async fn change(
             .map(str::to_owned)
     });
     if !sent.is_some_and(|token| tokens_equal(&token, &session.csrf)) {
-        state.audit.record(
+        state.audit.record_by(
             peer.ip(),
-            &session.audit_name(),
+            &session.owner,
             "refused",
             "change: missing or wrong CSRF token",
         );
@@ -59,7 +60,7 @@ pub(super) async fn change(
         );
     }
     let viewer = Viewer {
-        user: &session.user,
+        user: session.user(),
         csrf: &session.csrf,
     };
     let (host_name, what, back, result): (String, String, String, ActionResult) = match route {
@@ -138,7 +139,7 @@ pub(super) async fn change(
     };
     state.audit.record_on(
         peer.ip(),
-        &session.audit_name(),
+        &session.owner,
         "action",
         &host_name,
         &format!("{host_name}: {what}: {outcome}"),
@@ -180,7 +181,7 @@ fn logout(state: &AppState, request: SessionRequest<'_>) -> Answer {
     let detail = ended.join(", ");
     state
         .audit
-        .record(peer.ip(), &session.audit_name(), "logout", &detail);
+        .record_by(peer.ip(), &session.owner, "logout", &detail);
     let mut answer = if json_wanted {
         json(StatusCode::OK, &serde_json::json!({ "logged_out": true }))
     } else {

@@ -19,8 +19,7 @@ use crate::pages::Viewer;
 /// it only decides whether the page offers the edit links).
 fn may_change(state: &AppState, asker: Asker<'_>, host: &str) -> bool {
     let subject = Subject {
-        user: &asker.session.user,
-        kind: asker.session.kind,
+        principal: asker.session.owner.principal(),
         groups: &asker.session.groups,
     };
     matches!(
@@ -103,7 +102,7 @@ pub(super) async fn set(
     };
     state.audit.record_on(
         asker.peer.ip(),
-        &asker.session.audit_name(),
+        &asker.session.owner,
         "action",
         name,
         &format!("{name}: winrm set {path} = {value:?}: {outcome}"),

@@ -99,8 +99,7 @@ pub(super) async fn host_page(
             let (mut summary, _, sampled) =
                 crate::fleet_health::summary_of(&host.config, status, now);
             let subject = Subject {
-                user: &asker.session.user,
-                kind: asker.session.kind,
+                principal: asker.session.owner.principal(),
                 groups: &asker.session.groups,
             };
             hide_refused(&state.live.now().policy, subject, &mut summary, None);
@@ -152,14 +151,13 @@ pub(super) fn authorize(
         )));
     }
     let subject = Subject {
-        user: &asker.session.user,
-        kind: asker.session.kind,
+        principal: asker.session.owner.principal(),
         groups: &asker.session.groups,
     };
     let refuse = |rule: &str| {
         state.audit.record_on(
             asker.peer.ip(),
-            &asker.session.audit_name(),
+            &asker.session.owner,
             "denied",
             name,
             &format!("{name}: {} {resource}: by {rule}", action.name()),
@@ -184,13 +182,12 @@ pub(super) fn authorize(
 
 /// The audit records the session's user may see, newest first: a record about a host only to
 /// whoever may read that host (as the fleet shows it); a record of the console itself (logins,
-/// refusals before a host is known) to the user it names (kind and name: `os:NAME` for an OS
-/// user), and to whoever a rule lets read every host (`Hosts = ["*"]`; not merely each host
+/// refusals before a host is known) to the principal it is by (a name given before a login
+/// is nobody's), and to whoever a rule lets read every host (`Hosts = ["*"]`; not merely each host
 /// configured now, which with no hosts would be everyone).
 pub(super) fn visible_audit(state: &AppState, session: &Session) -> Vec<crate::audit::AuditRecord> {
     let subject = Subject {
-        user: &session.user,
-        kind: session.kind,
+        principal: session.owner.principal(),
         groups: &session.groups,
     };
     let live = state.live.now();
@@ -201,14 +198,13 @@ pub(super) fn visible_audit(state: &AppState, session: &Session) -> Vec<crate::a
         )
     };
     let whole_fleet = reads(crate::manage::EVERY_HOST);
-    let own_name = session.audit_name();
     state
         .audit
         .newest(usize::MAX)
         .into_iter()
         .filter(|record| match &record.host {
             Some(host) => live.fleet.get(host).is_some() && reads(host),
-            None => whole_fleet || record.user == own_name,
+            None => whole_fleet || record.owner.as_ref().is_some_and(|o| o.is(&session.owner)),
         })
         .collect()
 }
@@ -226,8 +222,7 @@ pub(super) fn fleet_page(
 ) -> Answer {
     use crate::fleet_health::{self as health, Row};
     let subject = Subject {
-        user: &session.user,
-        kind: session.kind,
+        principal: session.owner.principal(),
         groups: &session.groups,
     };
     let live = state.live.now();

@@ -106,32 +106,35 @@ pub(super) async fn login(
                 StatusCode::UNAUTHORIZED,
             )
         }
-        LoginOutcome::Accepted(kind, groups) => {
+        LoginOutcome::Accepted(accepted) => {
             let previous = cookie(headers, SESSION_COOKIE);
-            let id = match state
-                .sessions
-                .create(user, kind, groups, previous.as_deref())
-            {
-                Ok(id) => id,
-                Err(refused) => {
-                    state.audit.record(
-                        peer.ip(),
-                        &crate::sessions::audit_name(kind, user),
-                        "login refused",
-                        &refused.to_string(),
-                    );
-                    return error(
-                        json_wanted,
-                        StatusCode::TOO_MANY_REQUESTS,
-                        &refused.to_string(),
-                    );
-                }
-            };
-            state.audit.record(
+            let (principal, uid) = (accepted.principal, accepted.uid);
+            let owner = principal.owner_key();
+            let id =
+                match state
+                    .sessions
+                    .create(&principal, uid, accepted.groups, previous.as_deref())
+                {
+                    Ok(id) => id,
+                    Err(refused) => {
+                        state.audit.record_by(
+                            peer.ip(),
+                            &owner,
+                            "login refused",
+                            &refused.to_string(),
+                        );
+                        return error(
+                            json_wanted,
+                            StatusCode::TOO_MANY_REQUESTS,
+                            &refused.to_string(),
+                        );
+                    }
+                };
+            state.audit.record_by(
                 peer.ip(),
-                &crate::sessions::audit_name(kind, user),
+                &owner,
                 "login",
-                &format!("{kind} user"),
+                &crate::sessions::describe_login(&principal, uid),
             );
             let mut answer = if json_wanted {
                 let csrf = state

@@ -21,16 +21,15 @@ use crate::route::Manage;
 fn allowed(state: &AppState, asker: Asker<'_>) -> Result<MgmtSettings, Box<Answer>> {
     let live = state.live.now();
     let subject = Subject {
-        user: &asker.session.user,
-        kind: asker.session.kind,
+        principal: asker.session.owner.principal(),
         groups: &asker.session.groups,
     };
     match may_manage(&live.policy, subject) {
         Decision::Allowed { .. } => Ok(live.settings.clone()),
         Decision::Denied { rule } => {
-            state.audit.record(
+            state.audit.record_by(
                 asker.peer.ip(),
-                &asker.session.audit_name(),
+                &asker.session.owner,
                 "denied",
                 &format!("manage {MANAGE_RESOURCE}: by {rule}"),
             );
@@ -129,9 +128,10 @@ pub(super) async fn post(
 /// `POST /manage/sessions/end` (`kind` `manager` or `os`, `user`): ends every session of that
 /// user, with their terminals, event streams and running jobs; audited.
 fn end_sessions(state: &AppState, asker: Asker<'_>, form: &Form) -> Answer {
-    let kind = match form.get("kind").unwrap_or("manager") {
-        "manager" => "manager",
-        "os" => "os",
+    let kind = form.get("kind").unwrap_or("manager");
+    let principal: fn(&str) -> wsman_principal::Principal = match kind {
+        "manager" => crate::sessions::manager_account,
+        "os" => |name| wsman_principal::Principal::linux_user(name),
         _ => {
             return error(
                 asker.json_wanted,
@@ -148,20 +148,19 @@ fn end_sessions(state: &AppState, asker: Asker<'_>, form: &Form) -> Answer {
             "user: give a user name",
         );
     }
-    let ids = state.sessions.end_user(kind, &user);
+    let owner = principal(&user).owner_key();
+    let ids = state.sessions.end_user(&owner);
     let sockets: usize = ids
         .iter()
         .map(|id| state.terminals.end_session(id) + state.event_streams.end_session(id))
         .sum();
-    let runs = state
-        .jobs
-        .end_where(|_, grant| grant.kind == kind && grant.user == user);
-    state.audit.record(
+    let runs = state.jobs.end_where(|_, grant| grant.owner.is(&owner));
+    state.audit.record_by(
         asker.peer.ip(),
-        &asker.session.audit_name(),
+        &asker.session.owner,
         "manage",
         &format!(
-            "end sessions of {kind} user {user}: {} session(s), {sockets} socket(s), {runs} job run(s) ended",
+            "end sessions of {owner}: {} session(s), {sockets} socket(s), {runs} job run(s) ended",
             ids.len()
         ),
     );
@@ -181,8 +180,7 @@ fn end_what_is_no_longer_allowed(state: &AppState) -> usize {
     let live = state.live.now();
     let ended = |host: &str, grant: &crate::socket_slots::Grant| {
         let subject = Subject {
-            user: &grant.user,
-            kind: grant.kind,
+            principal: grant.owner.principal(),
             groups: &grant.groups,
         };
         live.fleet.get(host).is_none()
@@ -260,12 +258,9 @@ async fn change_audited(
         },
         Err(error) => format!("{what}: refused: {error}"),
     };
-    state.audit.record(
-        asker.peer.ip(),
-        &asker.session.audit_name(),
-        "manage",
-        &detail,
-    );
+    state
+        .audit
+        .record_by(asker.peer.ip(), &asker.session.owner, "manage", &detail);
     outcome
 }
 
@@ -327,9 +322,9 @@ async fn save_host(
     if let Some(saved) = saved {
         if let Some(why) = password_needed(state, saved, &entry, password) {
             // A refusal (rate-limited per address), naming the Url the password would go to.
-            state.audit.record(
+            state.audit.record_by(
                 asker.peer.ip(),
-                &asker.session.audit_name(),
+                &asker.session.owner,
                 "refused",
                 &format!(
                     "change host {}, Url {} -> {}: {why}",
@@ -441,9 +436,9 @@ async fn test_host(state: &AppState, viewer: &Viewer<'_>, asker: Asker<'_>, name
     };
     // A record of the console's settings (not about the host): kept visible once the host
     // is removed, as its adding and removing are.
-    state.audit.record(
+    state.audit.record_by(
         asker.peer.ip(),
-        &asker.session.audit_name(),
+        &asker.session.owner,
         "manage",
         &format!("{name}: test: {outcome}"),
     );

@@ -83,7 +83,7 @@ impl<Q> CheckedUpgrade<'_, Q> {
     fn context(&self) -> SocketContext {
         SocketContext {
             host: self.host_name.clone(),
-            user: self.session.audit_name(),
+            owner: self.session.owner.clone(),
             client: self.peer.ip(),
             session_id: self.session_id.to_owned(),
         }
@@ -161,7 +161,7 @@ fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
     let refuse = |status: StatusCode, why: &str| {
         state.audit.record_on(
             peer.ip(),
-            &session.audit_name(),
+            &session.owner,
             "refused",
             &host_name,
             &format!("{} {host_name}: {why}", kind.name),
@@ -195,8 +195,7 @@ fn check_upgrade<'a, Q: UpgradeQuery, E: std::fmt::Display>(
     };
     let host = authorize(state, asker, &host_name, kind.resource, kind.action)?;
     let grant = crate::socket_slots::Grant {
-        user: session.user.clone(),
-        kind: session.kind,
+        owner: session.owner.clone(),
         groups: session.groups.clone(),
         resource: kind.resource.to_owned(),
         action: kind.action,
