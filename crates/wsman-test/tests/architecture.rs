@@ -312,6 +312,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "wsman-proto",
             "wsman-os",
             "wsman-safe",
+            "wsman-principal",
         ],
     ),
     (
