@@ -52,6 +52,34 @@ pub trait Subscriber: Send + Sync {
 #[error("the subscriber refused the source's credentials: {0}")]
 pub struct CredentialsRefused(pub String);
 
+/// What a [`Subscriber`] returns when the subscriber refused the delivery and said why (a
+/// `w:DeliveryRefused` fault, as our collector answers a forged `Computer`). Sent again as
+/// `ConnectionRetry` says (the collector may be mended meanwhile), but the reason is logged
+/// once per reason: a forwarder refused every minute says so once, not at every retry.
+#[derive(Debug, thiserror::Error)]
+#[error("the subscriber refused the delivery: {0}")]
+pub struct DeliveryRefused(pub String);
+
+/// Reasons of refusals already logged in this process, at most [`MAX_REFUSAL_REASONS`] (then
+/// forgotten all at once, so a new reason is never silenced).
+static LOGGED_REFUSALS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+const MAX_REFUSAL_REASONS: usize = 64;
+
+/// Whether `reason` is logged now: the first time this process sees it.
+fn first_refusal(reason: &str) -> bool {
+    let mut logged = LOGGED_REFUSALS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if logged.iter().any(|r| r == reason) {
+        return false;
+    }
+    if logged.len() >= MAX_REFUSAL_REASONS {
+        logged.clear();
+    }
+    logged.push(reason.to_owned());
+    true
+}
+
 /// The `Content-Encoding` of an SLDC-compressed delivery (MS-WSMV 3.1.4.1.30.1).
 pub const SLDC_ENCODING: &str = "SLDC";
 
@@ -456,6 +484,14 @@ async fn send_with_retry(
             Err(error) if error.downcast_ref::<CredentialsRefused>().is_some() => {
                 tracing::warn!(subscription = %plan.id, %error, "event delivery refused");
                 return false;
+            }
+            Err(error) if error.downcast_ref::<DeliveryRefused>().is_some() => {
+                let reason = error.to_string();
+                if first_refusal(&reason) {
+                    tracing::warn!(subscription = %plan.id, address = %plan.notify_to.address, %reason, "event delivery refused by the subscriber (said once per reason; retried)");
+                } else {
+                    tracing::debug!(subscription = %plan.id, %reason, attempt, "event delivery refused again");
+                }
             }
             Err(error) => {
                 tracing::info!(subscription = %plan.id, %error, attempt, "event delivery failed");

@@ -112,6 +112,8 @@ pub mod code {
     pub const CHARACTER_SET: u32 = 2150858828;
     pub const CONCURRENCY: u32 = 2150858802;
     pub const ALREADY_EXISTS: u32 = 2150858803;
+    /// ERROR_WSMAN_DELIVERY_REFUSED (0x80338034).
+    pub const DELIVERY_REFUSED: u32 = 2150858804;
     pub const INVALID_OPTIONS: u32 = 2150858809;
     pub const INVALID_PARAMETER: u32 = 2150858810;
     pub const INVALID_SELECTORS: u32 = 2150858813;
@@ -614,6 +616,18 @@ impl Fault {
             None,
             code::EVENTING_UNABLE_TO_RENEW,
             "The subscription cannot be renewed. Subscribe again. ",
+        )
+    }
+
+    /// `w:DeliveryRefused` (s:Receiver, `wsmerror.h`): the event sink refuses a delivery,
+    /// `message` saying why, so the source that sent it can tell its operator.
+    pub fn delivery_refused(message: impl Into<String>) -> Self {
+        Self::new(
+            FaultCode::Receiver,
+            sub(Family::Wsman, "DeliveryRefused"),
+            None,
+            code::DELIVERY_REFUSED,
+            message,
         )
     }
 

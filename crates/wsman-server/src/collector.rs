@@ -287,6 +287,16 @@ impl CollectorService {
         let remote = remote.map_or(String::new(), |r| r.to_string());
         if let Some(left_out) = self.body_refusals.admit(&key) {
             tracing::warn!(forwarder = %forwarder, %remote, client = %client, subscription, refusal = ?why, %reason, not_logged_since = left_out, "collector: delivery refused, nothing of it stored");
+            // Kept for `wsmand wec clients` and `doctor`, as often as it is logged: the
+            // forwarder's own host may be one nobody reads.
+            let name = self
+                .current()
+                .by_identifier(subscription)
+                .map_or_else(|| subscription.to_owned(), |s| s.name.clone());
+            let now = Timestamp::from_system_time(std::time::SystemTime::now());
+            if let Err(error) = self.store.refused(client, &name, reason, now) {
+                tracing::error!(%error, "collector: the refusal could not be noted in the bookmark store");
+            }
         }
     }
 
@@ -478,7 +488,10 @@ impl CollectorService {
         let refuse = |why: Refusal, reason: String| {
             self.metrics.refused(name, why);
             self.log_refused(principal, proof.remote, &client, identifier, why, &reason);
-            ServiceError::BadRequest { reason }
+            ServiceError::DeliveryRefused {
+                fault: Box::new(Fault::delivery_refused(reason)),
+                relates_to: request.message_id.clone(),
+            }
         };
         // The events' trees only for an output that reads them (JSON, the journal); Raw
         // outputs write each event's text, checked in one pass over it.

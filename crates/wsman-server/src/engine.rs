@@ -201,6 +201,8 @@ pub enum Reply {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refused {
     BadRequest(String),
+    /// 400 with a `w:DeliveryRefused` fault saying why, relating to the delivery's MessageID.
+    DeliveryRefused(Box<wsman_proto::Fault>, Option<String>),
     NotFound,
     Unavailable,
 }
@@ -209,6 +211,7 @@ impl From<Refused> for crate::error::ServiceError {
     fn from(refused: Refused) -> Self {
         match refused {
             Refused::BadRequest(reason) => Self::BadRequest { reason },
+            Refused::DeliveryRefused(fault, relates_to) => Self::DeliveryRefused { fault, relates_to },
             Refused::NotFound => Self::NotFound,
             Refused::Unavailable => Self::Unavailable,
         }

@@ -3,6 +3,7 @@
 //! | Error                                   | Status | Body |
 //! |-----------------------------------------|--------|------|
 //! | not XML, undecodable bytes, bad framing | 400    | none |
+//! | a delivery the collector refuses        | 400    | `w:DeliveryRefused` fault, the reason |
 //! | missing/failed authentication           | 401    | none (+ challenges) |
 //! | path not served                         | 404    | none |
 //! | method other than POST                  | 405    | none |
@@ -43,6 +44,14 @@ pub enum ServiceError {
     UnsupportedMediaType,
     #[error("too many connections")]
     Unavailable,
+    /// A delivery the event collector refuses once read (a forged `Computer`, a stale
+    /// version): 400, as Windows' collector answers a delivery it cannot take, with a fault
+    /// saying why, so the forwarder can tell its operator rather than only "400".
+    #[error("delivery refused: {fault}")]
+    DeliveryRefused {
+        fault: Box<Fault>,
+        relates_to: Option<String>,
+    },
     /// A SOAP fault, with the request MessageID it relates to when one was read.
     #[error("fault: {fault}")]
     Fault {
@@ -64,6 +73,7 @@ impl ServiceError {
     pub fn status_and_fault(&self) -> (StatusCode, Option<&Fault>) {
         match self {
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, None),
+            Self::DeliveryRefused { fault, .. } => (StatusCode::BAD_REQUEST, Some(fault)),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, None),
             Self::NotFound => (StatusCode::NOT_FOUND, None),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, None),

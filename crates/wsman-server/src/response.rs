@@ -198,7 +198,10 @@ pub fn error_response(
 ) -> Response<ResponseBody> {
     let (status, fault) = error.status_and_fault();
     let mut response = match (fault, error) {
-        (Some(fault), ServiceError::Fault { relates_to, .. }) => {
+        (
+            Some(fault),
+            ServiceError::Fault { relates_to, .. } | ServiceError::DeliveryRefused { relates_to, .. },
+        ) => {
             let xml = wsman_proto::response::fault_envelope(
                 fault,
                 &dispatch::new_message_id(),

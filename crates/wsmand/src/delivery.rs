@@ -25,7 +25,7 @@ use wsman_client::{
 };
 use wsman_events::subscribe::{AuthenticationProfile, EndpointReference};
 use wsman_eventsource::push::{
-    Connector, CredentialsRefused, DeliveryError, DeliveryFuture, Subscriber,
+    Connector, CredentialsRefused, DeliveryError, DeliveryFuture, DeliveryRefused, Subscriber,
 };
 
 const PROFILE_MUTUAL: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
@@ -185,9 +185,25 @@ impl Subscriber for HttpSubscriber {
                 Err(error) if refused(&error, self.pinned) => {
                     Err(CredentialsRefused(error.to_string()).into())
                 }
-                Err(error) => Err(SubscriberError::from(error).into()),
+                Err(error) => Err(match refusal_reason(&error) {
+                    Some(reason) => DeliveryRefused(reason).into(),
+                    None => SubscriberError::from(error).into(),
+                }),
             }
         })
+    }
+}
+
+/// The reason of a `w:DeliveryRefused` fault (the collector refusing the delivery itself, not
+/// the credentials), `None` for any other failure.
+fn refusal_reason(error: &ClientError) -> Option<String> {
+    match error {
+        ClientError::Fault {
+            subcode: Some(subcode),
+            message,
+            ..
+        } if subcode.rsplit(':').next() == Some("DeliveryRefused") => Some(message.clone()),
+        _ => None,
     }
 }
 

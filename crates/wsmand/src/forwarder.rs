@@ -25,6 +25,8 @@ use wsman_proto::ns::action;
 
 use crate::delivery::HttpSubscriber;
 
+mod computer_name;
+
 /// The file, in the config dir.
 pub(crate) const FILE: &str = "forwarding.toml";
 /// Default directory of the forwarding cursors.
@@ -510,6 +512,9 @@ impl Supervisor {
         let mut mapping = self.mapping.clone();
         if let Some(computer) = &config.computer {
             mapping.computer = computer.clone();
+        }
+        for warning in computer_name::warnings(&config, &mapping.computer) {
+            tracing::warn!("{warning}");
         }
         let forwarder = Arc::new(Forwarder {
             journal: self.journal.clone(),

@@ -181,6 +181,7 @@ pub(crate) fn run(command: WecCommand, config_dir: &Path, database: &Path) -> an
                 clients::print_silent(s, list, after, now);
             } else {
                 clients::print_clients(s, &list, now);
+                clients::print_refused(&clients::refused_now(store.as_ref(), &s.name, &list)?);
             }
         }
     }

@@ -45,6 +45,28 @@ pub struct ClientState {
     pub last_heartbeat: Option<Timestamp>,
 }
 
+/// A forwarder's latest refused delivery in one subscription, and why: what `wsmand wec
+/// clients` and `wsmand wec doctor` name, since the forwarder itself may be a host nobody
+/// watches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusedDelivery {
+    pub client: String,
+    pub at: Timestamp,
+    pub reason: String,
+}
+
+/// Longest reason kept of a refusal (it quotes what the forwarder sent).
+pub const MAX_REFUSAL_REASON: usize = 512;
+
+/// `reason` cut to [`MAX_REFUSAL_REASON`] bytes at a character boundary.
+fn bounded_reason(reason: &str) -> &str {
+    let mut end = reason.len().min(MAX_REFUSAL_REASON);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}
+
 /// Longest slack a heartbeat may arrive late by and still count (see [`heartbeat_window`]).
 pub const MAX_HEARTBEAT_SLACK: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -122,6 +144,20 @@ pub trait BookmarkStore: Send + Sync + std::fmt::Debug {
 
     /// Every forwarder of `subscription` with its last event and heartbeat, by name.
     fn clients(&self, subscription: &str) -> Result<Vec<ClientState>, StoreError>;
+
+    /// Note that a delivery of `client` in `subscription` was refused at `at`, and why; the
+    /// latest is kept (the collector notes at most one per forwarder, kind of refusal and
+    /// minute, so a forwarder resending cannot flood the store).
+    fn refused(
+        &self,
+        client: &str,
+        subscription: &str,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// The latest refused delivery of each forwarder of `subscription`, by name.
+    fn refusals(&self, subscription: &str) -> Result<Vec<RefusedDelivery>, StoreError>;
 
     /// Forget `client` in `subscription` (an operator resetting a forwarder); whether it was
     /// known.

@@ -60,6 +60,13 @@ const SCHEMA: &str = "
         PRIMARY KEY (client, subscription)
     );
     CREATE INDEX IF NOT EXISTS wec_client_by_subscription ON wec_client (subscription, client);
+    CREATE TABLE IF NOT EXISTS wec_refusal (
+        client TEXT NOT NULL,
+        subscription TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (client, subscription)
+    );
 ";
 
 const MERGE: &str = "
@@ -671,11 +678,66 @@ impl BookmarkStore for PostgresStore {
         })
     }
 
+    fn refused(
+        &self,
+        client: &str,
+        subscription: &str,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (client, subscription) = (client.to_owned(), subscription.to_owned());
+        let (reason, at) = (super::bounded_reason(reason).to_owned(), at.unix_micros());
+        self.run(|pool| async move {
+            let connection = pool.get().await?;
+            connection
+                .execute(
+                    "INSERT INTO wec_refusal (client, subscription, at, reason) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (client, subscription)
+                     DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason",
+                    &[&client, &subscription, &at, &reason],
+                )
+                .await
+                .map_err(postgres_error)?;
+            connection.reuse();
+            Ok(())
+        })
+    }
+
+    fn refusals(&self, subscription: &str) -> Result<Vec<super::RefusedDelivery>, StoreError> {
+        let subscription = subscription.to_owned();
+        self.run(|pool| async move {
+            let connection = pool.get().await?;
+            let rows = connection
+                .query(
+                    "SELECT client, at, reason FROM wec_refusal WHERE subscription = $1 ORDER BY client",
+                    &[&subscription],
+                )
+                .await
+                .map_err(postgres_error)?;
+            connection.reuse();
+            Ok(rows
+                .iter()
+                .map(|row| super::RefusedDelivery {
+                    client: row.get(0),
+                    at: Timestamp::from_unix_micros(row.get(1)),
+                    reason: row.get(2),
+                })
+                .collect())
+        })
+    }
+
     fn forget(&self, client: &str, subscription: &str) -> Result<bool, StoreError> {
         let (client, subscription) = (client.to_owned(), subscription.to_owned());
         self.run(|pool| async move {
             let mut connection = pool.get().await?;
             let transaction = connection.transaction().await.map_err(postgres_error)?;
+            transaction
+                .execute(
+                    "DELETE FROM wec_refusal WHERE client = $1 AND subscription = $2",
+                    &[&client, &subscription],
+                )
+                .await
+                .map_err(postgres_error)?;
             let removed = transaction
                 .execute(
                     "DELETE FROM wec_bookmark WHERE client = $1 AND subscription = $2",

@@ -20,7 +20,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 use wsman_events::{BookmarkList, Timestamp};
 
 use super::group::GroupCommit;
-use super::{list_from_rows, stored_record, BookmarkStore, ClientState, StoreError};
+use super::{
+    bounded_reason, list_from_rows, stored_record, BookmarkStore, ClientState, RefusedDelivery,
+    StoreError,
+};
 
 /// The most writes one group commit carries; the rest wait for the next.
 const MAX_GROUP: usize = 256;
@@ -68,6 +71,13 @@ const SCHEMA: &str = "
         subscription TEXT NOT NULL,
         last_event INTEGER,
         last_heartbeat INTEGER,
+        PRIMARY KEY (client, subscription)
+    );
+    CREATE TABLE IF NOT EXISTS refusal (
+        client TEXT NOT NULL,
+        subscription TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        reason TEXT NOT NULL,
         PRIMARY KEY (client, subscription)
     );
 ";
@@ -259,9 +269,43 @@ impl BookmarkStore for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(StoreError::from)
     }
 
+    fn refused(
+        &self,
+        client: &str,
+        subscription: &str,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        lock(&self.writer).execute(
+            "INSERT INTO refusal (client, subscription, at, reason) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (client, subscription) DO UPDATE SET at = excluded.at, reason = excluded.reason",
+            params![client, subscription, at.unix_micros(), bounded_reason(reason)],
+        )?;
+        Ok(())
+    }
+
+    fn refusals(&self, subscription: &str) -> Result<Vec<RefusedDelivery>, StoreError> {
+        let connection = lock(&self.reader);
+        let mut statement = connection.prepare_cached(
+            "SELECT client, at, reason FROM refusal WHERE subscription = ?1 ORDER BY client",
+        )?;
+        let rows = statement.query_map(params![subscription], |row| {
+            Ok(RefusedDelivery {
+                client: row.get(0)?,
+                at: Timestamp::from_unix_micros(row.get(1)?),
+                reason: row.get(2)?,
+            })
+        })?;
+        rows.collect::<Result<_, _>>().map_err(StoreError::from)
+    }
+
     /// Forget `client` in `subscription` (an operator resetting a forwarder).
     fn forget(&self, client: &str, subscription: &str) -> Result<bool, StoreError> {
         let connection = lock(&self.writer);
+        connection.execute(
+            "DELETE FROM refusal WHERE client = ?1 AND subscription = ?2",
+            params![client, subscription],
+        )?;
         let removed = connection.execute(
             "DELETE FROM bookmark WHERE client = ?1 AND subscription = ?2",
             params![client, subscription],

@@ -179,6 +179,9 @@ fn reply_of(error: ServiceError) -> Result<Reply, Fault> {
     match error {
         ServiceError::Fault { fault, .. } => Err(*fault),
         ServiceError::BadRequest { reason } => Ok(Reply::Refused(Refused::BadRequest(reason))),
+        ServiceError::DeliveryRefused { fault, relates_to } => {
+            Ok(Reply::Refused(Refused::DeliveryRefused(fault, relates_to)))
+        }
         ServiceError::NotFound => Ok(Reply::Refused(Refused::NotFound)),
         _ => Ok(Reply::Refused(Refused::Unavailable)),
     }

@@ -1,13 +1,61 @@
 //! `wsmand wec clients`: a subscription's forwarders as the bookmark store has them, or only
-//! those silent for more than N heartbeat intervals (the hosts that stopped sending).
+//! those silent for more than N heartbeat intervals (the hosts that stopped sending), and the
+//! forwarders whose deliveries are refused, with why.
 
-use wsman_collector::bookmarks;
+use wsman_collector::bookmarks::{self, BookmarkStore, RefusedDelivery};
 use wsman_collector::fleet;
 use wsman_collector::subscriptions::Subscription;
 use wsman_events::Timestamp;
 
 fn show_time(t: Option<Timestamp>) -> String {
     t.map_or("-".to_owned(), Timestamp::to_system_time)
+}
+
+/// The forwarders of `subscription` whose latest refusal is newer than their latest stored
+/// event (one that was refused, then mended, is not named).
+pub(super) fn refused_now(
+    store: &dyn BookmarkStore,
+    subscription: &str,
+    clients: &[bookmarks::ClientState],
+) -> anyhow::Result<Vec<RefusedDelivery>> {
+    let mut refused = store.refusals(subscription)?;
+    refused.retain(|r| {
+        !clients
+            .iter()
+            .any(|c| c.client == r.client && c.last_event.is_some_and(|e| e >= r.at))
+    });
+    Ok(refused)
+}
+
+/// What to do about a refusal, when its reason is one we know how to mend.
+pub(super) fn fix_for(reason: &str) -> &'static str {
+    if reason.contains("claims Computer") {
+        "map the Computer to the forwarder in the subscription's [computers] table, or have the forwarder name itself as its account (forwarding.toml `computer`)"
+    } else if reason.contains("is at version") {
+        "none needed: the forwarder subscribes again at its next refresh"
+    } else if reason.contains("allow list") {
+        "add the forwarder to the subscription's allowed_principals or allowed_groups, if it should deliver"
+    } else {
+        "see the collector's log for the delivery"
+    }
+}
+
+/// The refused forwarders, after the table: who, when, why and what to do.
+pub(super) fn print_refused(refused: &[RefusedDelivery]) {
+    if refused.is_empty() {
+        return;
+    }
+    println!();
+    println!("REFUSED (deliveries refused since the forwarder's last stored event):");
+    for r in refused {
+        println!(
+            "{:<40} {:<30} {}; fix: {}",
+            r.client,
+            r.at.to_system_time(),
+            r.reason.escape_debug(),
+            fix_for(&r.reason)
+        );
+    }
 }
 
 pub(super) fn print_clients(s: &Subscription, clients: &[bookmarks::ClientState], now: Timestamp) {

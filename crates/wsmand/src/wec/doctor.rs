@@ -108,6 +108,48 @@ pub(crate) fn run(options: &DoctorOptions, config_dir: &Path, database: &Path) -
     report
 }
 
+/// Forwarders whose deliveries the collector refuses (a forged or unmapped `Computer`, not
+/// allowed), each named with why and the fix: they connect and authenticate, so nothing else
+/// here would show them.
+fn check_refusals(
+    report: &mut Report,
+    enabled: &[&subscriptions::Subscription],
+    config_dir: &Path,
+    database: &Path,
+) {
+    let Ok(store) = super::open_store(config_dir, database) else {
+        return;
+    };
+    for subscription in enabled {
+        let refused = store
+            .clients(&subscription.name)
+            .map_err(anyhow::Error::from)
+            .and_then(|clients| super::clients::refused_now(store.as_ref(), &subscription.name, &clients));
+        match refused {
+            Ok(refused) if refused.is_empty() => report.pass(format!(
+                "subscription {}: no forwarder's deliveries are refused",
+                subscription.name
+            )),
+            Ok(refused) => {
+                for r in refused {
+                    report.fail(format!(
+                        "subscription {}: the deliveries of forwarder {} are refused ({}, last at {}): {}",
+                        subscription.name,
+                        r.client,
+                        r.reason.escape_debug(),
+                        r.at.to_system_time(),
+                        super::clients::fix_for(&r.reason)
+                    ));
+                }
+            }
+            Err(e) => report.fail(format!(
+                "subscription {}: the refused forwarders cannot be read ({e})",
+                subscription.name
+            )),
+        }
+    }
+}
+
 fn check_service(
     report: &mut Report,
     store: Option<&wsman_config::ConfigStore>,
@@ -392,7 +434,7 @@ fn check_subscriptions(report: &mut Report, config_dir: &Path, database: &Path) 
     }
     let names: Vec<&str> = enabled.iter().map(|s| s.name.as_str()).collect();
     report.pass(format!("enabled subscriptions: {}", names.join(", ")));
-    for subscription in enabled {
+    for subscription in &enabled {
         if subscription.outputs.is_empty() {
             report.fail(format!(
                 "subscription {} has no output: its events are stored nowhere; add an [[outputs]] table",
@@ -420,6 +462,7 @@ fn check_subscriptions(report: &mut Report, config_dir: &Path, database: &Path) 
             }
         }
     }
+    check_refusals(report, &enabled, config_dir, database);
     match wsman_collector::bookmarks::config::load(config_dir, database) {
         Err(e) => report.fail(format!("the bookmark store's settings: {e}")),
         Ok(wsman_collector::bookmarks::Backend::Sqlite { path }) => {
