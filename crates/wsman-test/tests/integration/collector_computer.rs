@@ -106,3 +106,88 @@ fn decoys_and_other_domains_are_refused_and_the_explicit_map_admits_a_full_name(
         "the decoy is named in the log: {log}"
     );
 }
+
+/// A refusal its victim can see: a batch for a Computer the forwarder may not speak for is
+/// answered 400 with a `w:DeliveryRefused` fault whose text says why, read by the client
+/// library our forwarder delivers with (not a bare "HTTP status 400"); and the collector's
+/// operator sees the refused forwarder and the reason in `wsmand wec clients` and `wsmand
+/// wec doctor`, with the fix, though its forwarder connects and authenticates.
+#[test]
+fn a_refused_forwarder_is_told_why_and_wec_clients_and_doctor_name_it() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let database = state.path().join("wec.sqlite");
+    let subscription = format!(
+        "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\nheartbeat_seconds = 60\n[[outputs]]\ntype = \"file\"\npath = \"{}/{{subscription}}/{{client}}.xml\"\nformat = \"raw\"\n",
+        state.path().join("out").display()
+    );
+    let fixture = collector_with("wef", &subscription, &database);
+    let offer = enumerate(fixture.port);
+    let forged = event(1, VICTIM, "forged");
+    let body = batch(&offer, 1, std::slice::from_ref(&forged), true);
+
+    let endpoint = wsman_client::Endpoint::parse(
+        &format!("http://127.0.0.1:{}{}", fixture.port, offer.path),
+        false,
+    )
+    .expect("endpoint");
+    let mut options = wsman_client::ClientOptions::default();
+    options.allow_unencrypted = true;
+    options.auth = wsman_client::Auth::Basic(wsman_client::Credentials::new(
+        SERVICE_ACCOUNT.to_owned(),
+        wsman_test::SERVICE_PASSWORD,
+    ));
+    let client = wsman_client::BlockingClient::new(endpoint, options).expect("client");
+    let refused = client.deliver(
+        body,
+        "application/soap+xml;charset=UTF-16",
+        Some("SLDC"),
+        "uuid:00000000-0000-4000-8000-000000000001",
+    );
+    match refused {
+        Err(wsman_client::ClientError::Fault {
+            status,
+            subcode,
+            message,
+            ..
+        }) => {
+            assert_eq!(status, 400);
+            assert_eq!(subcode.as_deref(), Some("w:DeliveryRefused"));
+            assert!(
+                message.contains(&format!("claims Computer {VICTIM:?}"))
+                    && message.contains(SERVICE_ACCOUNT),
+                "{message}"
+            );
+        }
+        other => panic!("not a DeliveryRefused fault: {other:?}"),
+    }
+
+    let wec = |args: &[&str]| {
+        let out = std::process::Command::new(wsman_test::binaries::wsmand())
+            .arg("--config-dir")
+            .arg(fixture.config.path())
+            .arg("--wec-database")
+            .arg(&database)
+            .arg("wec")
+            .args(args)
+            .output()
+            .expect("wsmand wec");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let clients = wec(&["clients", "wef"]);
+    let line = clients
+        .lines()
+        .skip_while(|l| !l.starts_with("REFUSED"))
+        .find(|l| l.starts_with(SERVICE_ACCOUNT))
+        .unwrap_or_else(|| panic!("the refused forwarder is not named: {clients}"));
+    assert!(
+        line.contains(VICTIM) && line.contains("[computers]"),
+        "why and the fix: {line}"
+    );
+    let doctor = wec(&["doctor", "--host", "localhost"]);
+    assert!(
+        doctor.lines().any(|l| l.starts_with("FAIL:")
+            && l.contains(&format!("forwarder {SERVICE_ACCOUNT} are refused"))
+            && l.contains(VICTIM)),
+        "{doctor}"
+    );
+}
