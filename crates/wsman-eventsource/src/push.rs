@@ -505,3 +505,20 @@ async fn send_with_retry(
 fn now() -> Timestamp {
     Timestamp::from_system_time(std::time::SystemTime::now())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::first_refusal;
+
+    /// A forwarder refused at every retry and every refresh logs each reason once; another
+    /// reason is logged when it first comes.
+    #[test]
+    fn a_refusal_is_logged_once_per_reason() {
+        let forged = "event 0 claims Computer \"bench.bench.test\", but the sender is bench";
+        assert!(first_refusal(forged));
+        assert!(!first_refusal(forged));
+        assert!(!first_refusal(forged));
+        assert!(first_refusal("subscription wef is at version 2"));
+        assert!(!first_refusal(forged));
+    }
+}

@@ -211,7 +211,9 @@ impl From<Refused> for crate::error::ServiceError {
     fn from(refused: Refused) -> Self {
         match refused {
             Refused::BadRequest(reason) => Self::BadRequest { reason },
-            Refused::DeliveryRefused(fault, relates_to) => Self::DeliveryRefused { fault, relates_to },
+            Refused::DeliveryRefused(fault, relates_to) => {
+                Self::DeliveryRefused { fault, relates_to }
+            }
             Refused::NotFound => Self::NotFound,
             Refused::Unavailable => Self::Unavailable,
         }

@@ -200,7 +200,8 @@ pub fn error_response(
     let mut response = match (fault, error) {
         (
             Some(fault),
-            ServiceError::Fault { relates_to, .. } | ServiceError::DeliveryRefused { relates_to, .. },
+            ServiceError::Fault { relates_to, .. }
+            | ServiceError::DeliveryRefused { relates_to, .. },
         ) => {
             let xml = wsman_proto::response::fault_envelope(
                 fault,

@@ -103,7 +103,12 @@ fn cells(line: &str) -> Vec<String> {
     let mut cells = Vec::new();
     let mut current = String::new();
     let mut in_code = false;
-    for c in line.trim().trim_start_matches('|').trim_end_matches('|').chars() {
+    for c in line
+        .trim()
+        .trim_start_matches('|')
+        .trim_end_matches('|')
+        .chars()
+    {
         match c {
             '`' => {
                 in_code = !in_code;
@@ -188,9 +193,11 @@ fn defines_test(text: &str, function: &str) -> bool {
                 .is_some_and(|after| after.starts_with('(') || after.starts_with('<'))
         });
         declares
-            && lines[i.saturating_sub(8)..i]
-                .iter()
-                .any(|l| TEST_ATTRIBUTES.iter().any(|a| l.trim_start().starts_with(a)))
+            && lines[i.saturating_sub(8)..i].iter().any(|l| {
+                TEST_ATTRIBUTES
+                    .iter()
+                    .any(|a| l.trim_start().starts_with(a))
+            })
     })
 }
 

@@ -124,7 +124,9 @@ fn check_refusals(
         let refused = store
             .clients(&subscription.name)
             .map_err(anyhow::Error::from)
-            .and_then(|clients| super::clients::refused_now(store.as_ref(), &subscription.name, &clients));
+            .and_then(|clients| {
+                super::clients::refused_now(store.as_ref(), &subscription.name, &clients)
+            });
         match refused {
             Ok(refused) if refused.is_empty() => report.pass(format!(
                 "subscription {}: no forwarder's deliveries are refused",
