@@ -92,6 +92,34 @@ fn contract(name: &str, reopen: &dyn Fn() -> Arc<dyn BookmarkStore>) {
     assert!(store.forget(&host_a, "sub").expect("forget"));
     assert_eq!(store.load(&host_a, "sub").expect("load"), None, "{name}");
     assert!(!store.forget(&host_a, "sub").expect("forget"));
+
+    // A forwarder's refusals: the latest kept, its reason bounded; forgotten with it.
+    let host_c = format!("{name}-c");
+    let refused_here = |store: &dyn BookmarkStore| -> Vec<bookmarks::RefusedDelivery> {
+        let mut all = store.refusals("sub").expect("refusals");
+        all.retain(|r| r.client.starts_with(name));
+        all
+    };
+    store
+        .refused(&host_c, "sub", "first", at(5))
+        .expect("refused");
+    store
+        .refused(&host_c, "sub", &"é".repeat(4000), at(6))
+        .expect("refused");
+    let refused = refused_here(reopen().as_ref());
+    assert_eq!(refused.len(), 1, "{name}: {refused:?}");
+    assert_eq!(
+        (refused[0].client.as_str(), refused[0].at),
+        (host_c.as_str(), at(6))
+    );
+    assert_eq!(
+        refused[0].reason.len(),
+        bookmarks::MAX_REFUSAL_REASON,
+        "{name}"
+    );
+    assert!(store.refusals("other").expect("refusals").is_empty());
+    store.forget(&host_c, "sub").expect("forget");
+    assert!(refused_here(store.as_ref()).is_empty(), "{name}");
 }
 
 #[test]
