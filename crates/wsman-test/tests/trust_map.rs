@@ -19,6 +19,34 @@ use wsman_test::binaries::workspace_root;
 /// Attributes that make the function after them a test.
 const TEST_ATTRIBUTES: [&str; 4] = ["#[test]", "#[tokio::test", "#[test_case", "#[rstest"];
 
+/// Why the table cannot be read.
+#[derive(Debug, thiserror::Error)]
+enum TableError {
+    #[error("line {0}: the table has no Tests column")]
+    NoTestsColumn(usize),
+    #[error("line {line}: the row has {cells} cells, no Tests cell")]
+    NoTestsCell { line: usize, cells: usize },
+}
+
+/// Why a reference names no test.
+#[derive(Debug, thiserror::Error)]
+enum Missing {
+    #[error("not `CRATE::module::function`, `fuzz::TARGET` or `tests/FILE.py::test_name` (the convention at the top of docs/security.md)")]
+    NotInConvention,
+    #[error("no fuzz target {0}")]
+    FuzzTarget(String),
+    #[error("no Python test file {0}")]
+    PythonFile(String),
+    #[error("no `def {function}(` in {file}")]
+    PythonTest { file: String, function: String },
+    #[error("no crate crates/{0}")]
+    Crate(String),
+    #[error("crate {krate} has no module {module}")]
+    Module { krate: String, module: String },
+    #[error("crate {krate} has no test function {function}")]
+    Function { krate: String, function: String },
+}
+
 /// The `.rs` files of one crate, with their text, read once.
 #[derive(Default)]
 struct Sources {
@@ -64,7 +92,7 @@ fn collect_rs(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
 
 /// The table rows of `text`, one per line, each with its Tests cell (the column named
 /// `Tests` in the header); the header and separator lines are not rows.
-fn rows(text: &str) -> Result<Vec<(usize, String, String)>, String> {
+fn rows(text: &str) -> Result<Vec<(usize, String, String)>, TableError> {
     let mut tests_column = None;
     let mut rows = Vec::new();
     for (number, line) in text.lines().enumerate() {
@@ -81,17 +109,14 @@ fn rows(text: &str) -> Result<Vec<(usize, String, String)>, String> {
                 cells
                     .iter()
                     .position(|c| c.trim() == "Tests")
-                    .ok_or_else(|| format!("line {}: the table has no Tests column", number + 1))?,
+                    .ok_or(TableError::NoTestsColumn(number + 1))?,
             );
             continue;
         };
         let input = cells.first().cloned().unwrap_or_default();
-        let tests = cells.get(column).cloned().ok_or_else(|| {
-            format!(
-                "line {}: the row has {} cells, no Tests cell",
-                number + 1,
-                cells.len()
-            )
+        let tests = cells.get(column).cloned().ok_or(TableError::NoTestsCell {
+            line: number + 1,
+            cells: cells.len(),
         })?;
         rows.push((number + 1, input.trim().to_owned(), tests));
     }
@@ -128,19 +153,19 @@ fn references(cell: &str) -> Vec<&str> {
 }
 
 /// Why `reference` names no test, or `Ok` when it names one that exists.
-fn check(root: &Path, sources: &mut Sources, reference: &str) -> Result<(), String> {
+fn check(root: &Path, sources: &mut Sources, reference: &str) -> Result<(), Missing> {
     if let Some(target) = reference.strip_prefix("fuzz::") {
         let file = root.join("fuzz/fuzz_targets").join(format!("{target}.rs"));
         return if file.is_file() {
             Ok(())
         } else {
-            Err(format!("no fuzz target {}", file.display()))
+            Err(Missing::FuzzTarget(file.display().to_string()))
         };
     }
     if let Some((file, function)) = reference.split_once(".py::") {
         let path = root.join(format!("{file}.py"));
         let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("no Python test file {}: {e}", path.display()))?;
+            .map_err(|_| Missing::PythonFile(path.display().to_string()))?;
         let defined = text.lines().any(|l| {
             let l = l.trim_start();
             let l = l.strip_prefix("async ").unwrap_or(l);
@@ -151,18 +176,21 @@ fn check(root: &Path, sources: &mut Sources, reference: &str) -> Result<(), Stri
         return if defined {
             Ok(())
         } else {
-            Err(format!("no `def {function}(` in {}", path.display()))
+            Err(Missing::PythonTest {
+                file: path.display().to_string(),
+                function: function.to_owned(),
+            })
         };
     }
     let mut segments: Vec<&str> = reference.split("::").collect();
     if segments.len() < 2 || segments.iter().any(|s| s.is_empty() || s.contains(' ')) {
-        return Err("not `CRATE::module::function`, `fuzz::TARGET` or `tests/FILE.py::test_name` (the convention at the top of docs/security.md)".to_owned());
+        return Err(Missing::NotInConvention);
     }
     let function = segments.pop().unwrap_or_default();
     let krate = segments.remove(0);
     let files = sources
         .of(root, krate)
-        .ok_or_else(|| format!("no crate crates/{krate}"))?;
+        .ok_or_else(|| Missing::Crate(krate.to_owned()))?;
     for module in &segments {
         let is_module = files.iter().any(|(path, text)| {
             path.file_stem().is_some_and(|s| s == *module)
@@ -174,13 +202,19 @@ fn check(root: &Path, sources: &mut Sources, reference: &str) -> Result<(), Stri
                 || text.contains(&format!("mod {module};"))
         });
         if !is_module {
-            return Err(format!("crate {krate} has no module {module}"));
+            return Err(Missing::Module {
+                krate: krate.to_owned(),
+                module: (*module).to_owned(),
+            });
         }
     }
     if files.iter().any(|(_, text)| defines_test(text, function)) {
         Ok(())
     } else {
-        Err(format!("crate {krate} has no test function {function}"))
+        Err(Missing::Function {
+            krate: krate.to_owned(),
+            function: function.to_owned(),
+        })
     }
 }
 
@@ -206,7 +240,7 @@ fn defines_test(text: &str, function: &str) -> bool {
 fn problems(root: &Path, text: &str) -> Vec<String> {
     let rows = match rows(text) {
         Ok(rows) => rows,
-        Err(e) => return vec![e],
+        Err(e) => return vec![e.to_string()],
     };
     let mut sources = Sources::default();
     let mut problems = Vec::new();
