@@ -646,7 +646,8 @@ impl Collector {
         let out = String::from_utf8_lossy(&cli.stdout).into_owned();
         assert!(cli.status.success(), "{out}");
         let mut states = std::collections::BTreeMap::new();
-        for line in out.lines().skip(1) {
+        // The table ends at the first empty line (the refused forwarders follow it).
+        for line in out.lines().skip(1).take_while(|l| !l.is_empty()) {
             let state = line.split_whitespace().last().expect("a state");
             *states.entry(state.to_owned()).or_insert(0.0) += 1.0;
         }

@@ -73,6 +73,7 @@ fn listed(collector: &Collector, args: &[&str]) -> Vec<String> {
         .wec(&command)
         .lines()
         .skip(1)
+        .take_while(|l| !l.is_empty())
         .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
         .collect()
 }

@@ -233,6 +233,7 @@ fn client_states(collector: &Fixture, database: &Path, name: &str) -> Vec<(Strin
     assert!(cli.status.success(), "{out}");
     out.lines()
         .skip(1)
+        .take_while(|l| !l.is_empty())
         .filter_map(|l| {
             let mut words = l.split_whitespace();
             Some((words.next()?.to_owned(), words.last()?.to_owned()))
