@@ -216,3 +216,33 @@ fn refused(error: &ClientError, pinned: bool) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault(subcode: &str, status: u16) -> ClientError {
+        ClientError::Fault {
+            code: "s:Receiver".to_owned(),
+            subcode: Some(subcode.to_owned()),
+            wsman_code: Some(2150858804),
+            message: "event 0 claims Computer \"h.example.test\", but the sender is h".to_owned(),
+            machine: None,
+            status,
+            detail: None,
+        }
+    }
+
+    /// The collector's `w:DeliveryRefused` reaches the event source as its reason (logged once
+    /// per reason there); any other fault or a bare status stays a delivery failure.
+    #[test]
+    fn a_delivery_refused_fault_is_the_refusal_and_its_reason() {
+        let reason = refusal_reason(&fault("w:DeliveryRefused", 400));
+        assert_eq!(
+            reason.as_deref(),
+            Some("event 0 claims Computer \"h.example.test\", but the sender is h")
+        );
+        assert_eq!(refusal_reason(&fault("w:AccessDenied", 500)), None);
+        assert_eq!(refusal_reason(&ClientError::Http { status: 400 }), None);
+    }
+}
