@@ -30,7 +30,7 @@ pub(super) fn refused_now(
 /// What to do about a refusal, when its reason is one we know how to mend.
 pub(super) fn fix_for(reason: &str) -> &'static str {
     if reason.contains("claims Computer") {
-        "map the Computer to the forwarder in the subscription's [computers] table, or have the forwarder name itself as its account (forwarding.toml `computer`)"
+        "map the Computer to the forwarder in the subscription's [computers] table, or have the forwarder deliver as an account named after its full host name, the Computer its events carry"
     } else if reason.contains("is at version") {
         "none needed: the forwarder subscribes again at its next refresh"
     } else if reason.contains("allow list") {
