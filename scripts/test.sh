@@ -37,7 +37,7 @@ WMI_GROUP=wsmand-wmi-users
 REMOTE_GROUP=wsmand-remote-users
 WMI_USER=wsmanwmi
 WMI_PASSWORD='Wsman-Wmi-Pass1'
-FUZZ_SECONDS="${WSMAN_FUZZ_SECONDS:-20}"
+FUZZ_SECONDS="${WSMAN_FUZZ_SECONDS:-12}"
 
 # One build, run once: incremental caches would only add gigabytes to the target directory
 # (4.4 GB of its 18 in a fresh clone), and full debug info is most of the rest. Line tables keep
