@@ -244,9 +244,10 @@ fn replay(
     assert!(
         matches!(
             refused.as_ref().map_err(|e| &**e),
-            Err(ClientError::Http { status: 400 })
+            Err(ClientError::Fault { status: 400, subcode: Some(subcode), message, .. })
+                if subcode == "w:DeliveryRefused" && message.contains(OTHER_COMPUTER)
         ),
-        "{refused:?}"
+        "a 400 whose fault says why: {refused:?}"
     );
     assert_eq!(written(file).len(), sent.len());
     assert!(log().contains("claims Computer"), "{}", log());
