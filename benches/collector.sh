@@ -245,6 +245,12 @@ BOOTSTRAP="$(head -1 "$WORK/mock.out")"
 echo "mock cluster at $BOOTSTRAP"
 
 QUERY="query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'"
+# Each forwarder account speaks for the Computer of its own name (benches/collector.py names each
+# sender's Computer after its account): the No forging rule wants a bare name mapped explicitly.
+QUERY+=$'\n[computers]'
+for i in $(seq 1 "$SENDERS"); do
+    QUERY+=$'\n'"\"bench$i\" = [\"bench$i\"]"
+done
 cat >"$CONFIG/subscriptions/files.toml" <<TOML
 $QUERY
 [[outputs]]
