@@ -305,7 +305,8 @@ pub fn renumber(fragment: &mut [u8], object_id: u64, fragment_id: u64) {
 
 /// Cuts a whole fragment in two, the first `size` bytes long (header included): the head
 /// keeps its ids and its start flag, the rest is the next fragment of the same object and
-/// keeps the end flag. `None` when `size` leaves no byte of blob on either side.
+/// keeps the end flag. `None` when `size` leaves no byte of blob on either side, or when the
+/// fragment's id is the last one (pwsh's bytes choose it: no next id to give).
 pub fn split(whole: &[u8], size: usize) -> Option<(Vec<u8>, Vec<u8>)> {
     let h = FragmentHeader::parse(whole)?;
     let blob = whole.get(FRAGMENT_HEADER..)?;
@@ -314,7 +315,7 @@ pub fn split(whole: &[u8], size: usize) -> Option<(Vec<u8>, Vec<u8>)> {
         .filter(|c| *c > 0 && *c < blob.len())?;
     let head = FragmentHeader { end: false, ..h };
     let rest = FragmentHeader {
-        fragment_id: h.fragment_id + 1,
+        fragment_id: h.fragment_id.checked_add(1)?,
         start: false,
         ..h
     };

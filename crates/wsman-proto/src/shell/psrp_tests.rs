@@ -291,6 +291,17 @@ fn every_split_keeps_the_blob_and_numbers_the_rest_next() {
     }
 }
 
+/// The fuzz target's find: a fragment whose id is the last one (pwsh writes the ids) cannot be
+/// cut, since its rest would have no next id; refused, never an overflow.
+#[test]
+fn a_fragment_with_the_last_id_is_not_split() {
+    let whole = fragment(7, u64::MAX, true, true, &[1; 40]);
+    assert_eq!(split(&whole, FRAGMENT_HEADER + 10), None);
+    let whole = fragment(7, u64::MAX - 1, true, true, &[1; 40]);
+    let (_, rest) = split(&whole, FRAGMENT_HEADER + 10).expect("the next id exists");
+    assert_eq!(FragmentHeader::parse(&rest).unwrap().fragment_id, u64::MAX);
+}
+
 #[test]
 fn renumbering_rewrites_only_the_ids() {
     let mut f = fragment(1, 0, true, true, &message(PIPELINE_STATE, b"<Obj/>"));

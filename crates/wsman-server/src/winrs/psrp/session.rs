@@ -113,7 +113,11 @@ struct Output {
 impl Output {
     fn push(&mut self, h: FragmentHeader, mut fragment: Vec<u8>) {
         if let Some(shift) = self.shifts.get(&h.object_id).copied() {
-            codec::renumber(&mut fragment, h.object_id, h.fragment_id + shift);
+            codec::renumber(
+                &mut fragment,
+                h.object_id,
+                h.fragment_id.saturating_add(shift),
+            );
         }
         if h.end {
             self.shifts.remove(&h.object_id);
@@ -133,7 +137,7 @@ impl Output {
         for later in self.fragments.iter_mut().skip(1) {
             match FragmentHeader::parse(later) {
                 Some(l) if l.object_id == h.object_id => {
-                    codec::renumber(later, l.object_id, l.fragment_id + 1);
+                    codec::renumber(later, l.object_id, l.fragment_id.saturating_add(1));
                     ended |= l.end;
                 }
                 _ => {}
