@@ -368,10 +368,8 @@ pub fn on_loopback(connection: &tokio_postgres::Config) -> bool {
 
 /// The text of a file that holds a secret: refused unless the opened file is private
 /// ([`wsman_safe::read_private_text`]).
-pub fn read_private(path: &Path) -> Result<String, SettingsError> {
-    wsman_safe::read_private_text(path, MAX_FILE_BYTES)
-        .map(|text| text.to_string())
-        .map_err(|error| not_private(path, error))
+pub fn read_private(path: &Path) -> Result<Zeroizing<String>, SettingsError> {
+    wsman_safe::read_private_text(path, MAX_FILE_BYTES).map_err(|error| not_private(path, error))
 }
 
 /// The error of a file that holds a secret and is not private (or could not be read).
