@@ -10,21 +10,17 @@
 //! authentication policy the forwarder must use there, heartbeats, batching, UTF-16, and the
 //! forwarder's stored bookmark. Message ids are passed in: no randomness here.
 
-use std::fmt::Write as _;
+use std::time::Duration;
 
-use wsman_events::{BookmarkList, ContentFormat};
-use wsman_proto::xml::escape_attr;
+use wsman_events::subscribe::{
+    AuthenticationProfile, EndpointReference, EnvelopePolicy, SubscribeRequest,
+};
+use wsman_events::subscribe_writer as writer;
+use wsman_events::{BookmarkList, DeliveryMode};
+use wsman_proto::ns::{self, secprofile};
+use wsman_proto::xml::{escape_attr, Element, Node};
 
 use crate::subscriptions::Subscription;
-
-const EVENT_LOG_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog";
-const SUBSCRIPTION_NS: &str = "http://schemas.microsoft.com/wbem/wsman/1/subscription";
-const PROFILE_KERBEROS: &str =
-    "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/spnego-kerberos";
-const PROFILE_MUTUAL: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
-const PROFILE_BASIC_HTTPS: &str =
-    "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/basic";
-const PROFILE_BASIC_HTTP: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic";
 
 /// How the forwarder must authenticate its deliveries: as it authenticated the Enumerate.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -64,9 +60,6 @@ pub fn subscription_item(subscription: &Subscription, offer: &Offer<'_>) -> Stri
     )
 }
 
-/// The end of every item, after the bookmark.
-const ITEM_TAIL: &str = "<w:SendBookmarks/></e:Subscribe></s:Body></s:Envelope></m:Subscription>";
-
 /// An `m:Subscription` item rendered once for one subscription version, delivery base and
 /// authentication, with the holes a forwarder's offer fills ([`ItemTemplate::render`]): the
 /// message and operation ids, `ReadExistingEvents` (only without a bookmark) and the
@@ -76,8 +69,6 @@ const ITEM_TAIL: &str = "<w:SendBookmarks/></e:Subscribe></s:Body></s:Envelope><
 pub struct ItemTemplate {
     /// Up to `<a:MessageID>`.
     head: String,
-    /// Between the message id and the operation id.
-    between_ids: String,
     /// From the operation id to the option set's last fixed option.
     options: String,
     /// Whether an offer without a bookmark asks for the events already in the logs.
@@ -89,109 +80,17 @@ pub struct ItemTemplate {
 impl ItemTemplate {
     /// The parts of `subscription`'s item delivered under `base` with `auth`.
     pub fn new(subscription: &Subscription, base: &str, auth: &DeliveryAuth) -> ItemTemplate {
-        let address = escape_attr(&delivery_address(base, subscription)).into_owned();
-        let identifier = &subscription.version;
-        let head = format!(
-            "<m:Subscription xmlns:m=\"{SUBSCRIPTION_NS}\"><m:Version>uuid:{identifier}</m:Version>\
-         <s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" \
-         xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
-         xmlns:e=\"http://schemas.xmlsoap.org/ws/2004/08/eventing\" \
-         xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
-         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\" \
-         xmlns:p=\"http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd\"><s:Header>\
-         <a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>\
-         <w:ResourceURI s:mustUnderstand=\"true\">{EVENT_LOG_URI}</w:ResourceURI>\
-         <a:ReplyTo><a:Address s:mustUnderstand=\"true\">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>\
-         <a:Action s:mustUnderstand=\"true\">http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe</a:Action>\
-         <w:MaxEnvelopeSize s:mustUnderstand=\"true\">512000</w:MaxEnvelopeSize>\
-         <a:MessageID>",
-        );
-        let between_ids = "</a:MessageID>\
-         <w:Locale xml:lang=\"en-US\" s:mustUnderstand=\"false\"/>\
-         <p:DataLocale xml:lang=\"en-US\" s:mustUnderstand=\"false\"/>\
-         <p:OperationID s:mustUnderstand=\"false\">"
-            .to_owned();
-        let options = format!(
-            "</p:OperationID>\
-         <p:SequenceId s:mustUnderstand=\"false\">1</p:SequenceId>\
-         <w:OptionSet xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\
-         <w:Option Name=\"SubscriptionName\">{}</w:Option>\
-         <w:Option Name=\"Compression\">SLDC</w:Option>\
-         <w:Option Name=\"CDATA\" xsi:nil=\"true\"/>\
-         <w:Option Name=\"ContentFormat\">{}</w:Option>\
-         <w:Option Name=\"IgnoreChannelError\" xsi:nil=\"true\"/>",
-            escape_attr(&subscription.name),
-            match subscription.content_format {
-                ContentFormat::Raw => "Raw",
-                ContentFormat::RenderedText => "RenderedText",
-            },
-        );
-        let mut out = String::with_capacity(4096);
-        let _ = write!(
-            out,
-            "</w:OptionSet></s:Header><s:Body><e:Subscribe>\
-             <e:EndTo><a:Address>{address}</a:Address><a:ReferenceProperties><e:Identifier>{identifier}</e:Identifier></a:ReferenceProperties></e:EndTo>\
-             <e:Delivery Mode=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/Events\">\
-             <w:Heartbeats>PT{}.000S</w:Heartbeats>\
-             <e:NotifyTo><a:Address>{address}</a:Address><a:ReferenceProperties><e:Identifier>{identifier}</e:Identifier></a:ReferenceProperties>\
-             <c:Policy xmlns:c=\"http://schemas.xmlsoap.org/ws/2002/12/policy\" xmlns:auth=\"http://schemas.microsoft.com/wbem/wsman/1/authentication\"><c:ExactlyOne><c:All>",
-            subscription.heartbeat.as_secs(),
-        );
-        match auth {
-            DeliveryAuth::Kerberos => {
-                let _ = write!(
-                    out,
-                    "<auth:Authentication Profile=\"{PROFILE_KERBEROS}\"></auth:Authentication>"
-                );
-            }
-            DeliveryAuth::Basic { https } => {
-                let profile = if *https {
-                    PROFILE_BASIC_HTTPS
-                } else {
-                    PROFILE_BASIC_HTTP
-                };
-                let _ = write!(
-                    out,
-                    "<auth:Authentication Profile=\"{profile}\"></auth:Authentication>"
-                );
-            }
-            DeliveryAuth::Certificate { issuers } => {
-                let _ = write!(
-                    out,
-                    "<auth:Authentication Profile=\"{PROFILE_MUTUAL}\"><auth:ClientCertificate>"
-                );
-                for issuer in issuers {
-                    let _ = write!(
-                        out,
-                        "<auth:Thumbprint Role=\"issuer\">{}</auth:Thumbprint>",
-                        escape_attr(issuer)
-                    );
-                }
-                out.push_str("</auth:ClientCertificate></auth:Authentication>");
-            }
-        }
-        out.push_str("</c:All></c:ExactlyOne></c:Policy></e:NotifyTo>");
-        out.push_str("<w:ConnectionRetry Total=\"5\">PT60.0S</w:ConnectionRetry>");
-        if let Some(items) = subscription.max_items {
-            let _ = write!(out, "<w:MaxElements>{items}</w:MaxElements>");
-        }
-        let _ = write!(
-            out,
-            "<w:MaxTime>PT{}.000S</w:MaxTime>\
-             <w:MaxEnvelopeSize Policy=\"Notify\">512000</w:MaxEnvelopeSize>\
-             <w:Locale xml:lang=\"en-US\" s:mustUnderstand=\"false\"/>\
-             <p:DataLocale xml:lang=\"en-US\" s:mustUnderstand=\"false\"/>\
-             <w:ContentEncoding>UTF-16</w:ContentEncoding></e:Delivery>\
-             <w:Filter Dialect=\"http://schemas.microsoft.com/win/2004/08/events/eventquery\">{}</w:Filter>",
-            subscription.max_latency.as_secs(),
-            subscription.query.trim(),
-        );
+        let request = subscribe_request(subscription, base, auth);
         ItemTemplate {
-            head,
-            between_ids,
-            options,
-            read_existing: subscription.read_existing_events,
-            body: out,
+            head: format!(
+                "<m:Subscription xmlns:m=\"{}\"><m:Version>uuid:{}</m:Version>{}",
+                ns::SUBSCRIPTION,
+                subscription.version,
+                writer::head()
+            ),
+            options: writer::options(&request),
+            read_existing: request.read_existing_events,
+            body: writer::body(&request),
         }
     }
 
@@ -206,18 +105,70 @@ impl ItemTemplate {
             String::with_capacity(self.head.len() + self.options.len() + self.body.len() + 512);
         out.push_str(&self.head);
         out.push_str(&escape_attr(message_id));
-        out.push_str(&self.between_ids);
+        out.push_str(writer::BETWEEN_IDS);
         out.push_str(&escape_attr(operation_id));
         out.push_str(&self.options);
         if self.read_existing && bookmark.is_none() {
-            out.push_str("<w:Option Name=\"ReadExistingEvents\">true</w:Option>");
+            out.push_str(writer::READ_EXISTING);
         }
         out.push_str(&self.body);
         if let Some(bookmark) = bookmark {
-            let _ = write!(out, "<w:Bookmark>{}</w:Bookmark>", bookmark.to_xml());
+            out.push_str(&writer::bookmark_after(bookmark));
         }
-        out.push_str(ITEM_TAIL);
+        out.push_str(writer::TAIL_WITH_BOOKMARKS);
+        out.push_str("</m:Subscription>");
         out
+    }
+}
+
+/// The Subscribe a forwarder is to act on: Events delivery to the subscription's address,
+/// with the `e:Identifier` of its version, as Windows' collector asks (heartbeats, batching,
+/// five retries a minute apart, UTF-16, SLDC, bookmarks).
+fn subscribe_request(
+    subscription: &Subscription,
+    base: &str,
+    auth: &DeliveryAuth,
+) -> SubscribeRequest {
+    let mut identifier = Element::new(Some(ns::EVENTING), "Identifier");
+    identifier.prefix = Some("e".to_owned());
+    identifier
+        .children
+        .push(Node::Text(subscription.version.clone()));
+    let to = EndpointReference {
+        address: delivery_address(base, subscription),
+        reference_parameters: vec![identifier],
+    };
+    let (profile, issuers) = match auth {
+        DeliveryAuth::Kerberos => (secprofile::HTTP_SPNEGO_KERBEROS, Vec::new()),
+        DeliveryAuth::Basic { https: true } => (secprofile::HTTPS_BASIC, Vec::new()),
+        DeliveryAuth::Basic { https: false } => (secprofile::HTTP_BASIC, Vec::new()),
+        DeliveryAuth::Certificate { issuers } => (secprofile::HTTPS_MUTUAL, issuers.clone()),
+    };
+    SubscribeRequest {
+        mode: DeliveryMode::Events,
+        notify_to: Some(to.clone()),
+        end_to: Some(to),
+        authentication: vec![AuthenticationProfile {
+            profile: profile.to_owned(),
+            issuer_thumbprints: issuers,
+            certificate_thumbprints: Vec::new(),
+            subscriber_thumbprint: None,
+        }],
+        heartbeats: Some(subscription.heartbeat),
+        connection_retry: Some((5, Duration::from_secs(60))),
+        max_elements: subscription.max_items,
+        max_time: Some(subscription.max_latency),
+        max_envelope_size: Some((512_000, EnvelopePolicy::Notify)),
+        utf16: true,
+        expires: None,
+        filter: Some(subscription.filter.clone()),
+        start_at: None,
+        send_bookmarks: true,
+        content_format: subscription.content_format,
+        read_existing_events: subscription.read_existing_events,
+        ignore_channel_error: true,
+        name: Some(subscription.name.clone()),
+        compress_sldc: true,
     }
 }
 

@@ -117,6 +117,8 @@ pub struct Subscription {
     pub uris: Vec<String>,
     /// The QueryList text as configured.
     pub query: String,
+    /// The QueryList, read once: what the Subscribe of every offer carries.
+    pub filter: std::sync::Arc<QueryList>,
     /// The logs the query names: the only ones a forwarder's bookmark rows may be for.
     pub channels: std::collections::BTreeSet<String>,
     pub max_items: Option<u32>,
@@ -244,9 +246,8 @@ pub fn parse(file: &Path, text: &str) -> Result<Subscription, SubscriptionError>
             "{name:?} is not a subscription name (1 to 64 of A-Z a-z 0-9 . _ -)"
         )));
     }
-    let channels = QueryList::parse(&raw.query)
-        .map_err(|e| invalid(format!("query: {e}")))?
-        .channels();
+    let filter = QueryList::parse(&raw.query).map_err(|e| invalid(format!("query: {e}")))?;
+    let channels = filter.channels();
     let content_format = match raw.content_format.as_str() {
         "Raw" | "Events" => ContentFormat::Raw,
         "RenderedText" => ContentFormat::RenderedText,
@@ -311,6 +312,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Subscription, SubscriptionError>
         enabled: raw.enabled,
         uris,
         query: raw.query,
+        filter: std::sync::Arc::new(filter),
         channels,
         max_items: raw.max_items,
         max_latency: Duration::from_secs(raw.max_latency_seconds),

@@ -18,7 +18,7 @@ use crate::event::escape_into;
 pub const MAX_CHANNELS: usize = 256;
 
 /// The text a subscriber sends for "from the start".
-pub const EARLIEST: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/bookmark/earliest";
+pub use wsman_proto::ns::BOOKMARK_EARLIEST as EARLIEST;
 
 /// Why a bookmark was refused (`w:InvalidBookmark`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

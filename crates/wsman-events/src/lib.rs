@@ -31,6 +31,7 @@ pub mod offer;
 pub mod query;
 pub mod sldc;
 pub mod subscribe;
+pub mod subscribe_writer;
 pub mod time;
 pub mod xpath;
 

@@ -27,7 +27,7 @@ use crate::xpath::{QueryError, XPath};
 pub const MAX_SELECTS: usize = 256;
 
 /// The dialect URI of a QueryList filter.
-pub const EVENT_QUERY_DIALECT: &str = "http://schemas.microsoft.com/win/2004/08/events/eventquery";
+pub use wsman_proto::ns::EVENT_QUERY_DIALECT;
 
 #[derive(Clone, Debug, PartialEq)]
 struct Clause {
@@ -41,16 +41,23 @@ struct Query {
     suppresses: Vec<Clause>,
 }
 
-/// A parsed QueryList.
+/// A parsed QueryList, with its XML as read: a subscription hands the query on as it was
+/// written (`Query` ids and all), never re-phrased.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueryList {
     queries: Vec<Query>,
+    xml: String,
 }
 
 impl QueryList {
     /// One XPath over one log (`wevtutil qe LOG /q:XPATH`).
     pub fn single(path: &str, xpath: &str) -> Result<QueryList, QueryError> {
         Ok(QueryList {
+            xml: format!(
+                "<QueryList><Query Id=\"0\"><Select Path=\"{}\">{}</Select></Query></QueryList>",
+                xml::escape_attr(path),
+                xml::escape_text(xpath)
+            ),
             queries: vec![Query {
                 selects: vec![Clause {
                     path: path.to_owned(),
@@ -117,7 +124,15 @@ impl QueryList {
         if queries.is_empty() {
             return Err(refuse("a QueryList without a Query".to_owned()));
         }
-        Ok(QueryList { queries })
+        Ok(QueryList {
+            queries,
+            xml: root.to_xml(),
+        })
+    }
+
+    /// The QueryList as XML, as it was read.
+    pub fn to_xml(&self) -> &str {
+        &self.xml
     }
 
     /// The logs this QueryList selects from (what a source has to read).

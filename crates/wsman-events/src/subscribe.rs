@@ -10,6 +10,10 @@ use std::time::Duration;
 
 use wsman_proto::envelope::OptionSet;
 use wsman_proto::ns;
+use wsman_proto::ns::{
+    CERTIFICATE_THUMBPRINT_TOKEN as THUMBPRINT_TOKEN, WSMAN_AUTHENTICATION as AUTHENTICATION_NS,
+    WS_POLICY as POLICY_NS, WS_TRUST as TRUST_NS,
+};
 use wsman_proto::xml::Element;
 use wsman_proto::{duration, Request};
 
@@ -33,12 +37,10 @@ pub enum DeliveryMode {
 }
 
 impl DeliveryMode {
-    pub const PUSH: &'static str =
-        "http://schemas.xmlsoap.org/ws/2004/08/eventing/DeliveryModes/Push";
-    pub const PUSH_WITH_ACK: &'static str =
-        "http://schemas.dmtf.org/wbem/wsman/1/wsman/PushWithAck";
-    pub const EVENTS: &'static str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Events";
-    pub const PULL: &'static str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull";
+    pub const PUSH: &'static str = ns::delivery_mode::PUSH;
+    pub const PUSH_WITH_ACK: &'static str = ns::delivery_mode::PUSH_WITH_ACK;
+    pub const EVENTS: &'static str = ns::delivery_mode::EVENTS;
+    pub const PULL: &'static str = ns::delivery_mode::PULL;
 
     fn from_uri(uri: &str) -> Option<DeliveryMode> {
         match uri {
@@ -195,12 +197,6 @@ pub fn parse_subscribe(request: &Request) -> Result<SubscribeRequest, SubscribeE
     }
     Ok(parsed)
 }
-
-/// WS-Trust (2005/02), whose `IssuedTokens` header carries DSP0226's delivery credentials.
-const TRUST_NS: &str = "http://schemas.xmlsoap.org/ws/2005/02/trust";
-/// DSP0226's token type of a certificate thumbprint.
-const THUMBPRINT_TOKEN: &str =
-    "http://schemas.dmtf.org/wbem/wsman/1/wsman/token/certificateThumbprint";
 
 /// The `wsman:CertificateThumbprint` token of a `wst:IssuedTokens` header (DSP0226 10.2.2)
 /// that applies to `address` (or to no address in particular): the certificate the subscriber
@@ -494,9 +490,6 @@ fn endpoint_reference(e: &Element) -> Result<EndpointReference, SubscribeError> 
         reference_parameters,
     })
 }
-
-const POLICY_NS: &str = "http://schemas.xmlsoap.org/ws/2002/12/policy";
-const AUTHENTICATION_NS: &str = "http://schemas.microsoft.com/wbem/wsman/1/authentication";
 
 fn authentication_profiles(
     notify_to: &Element,

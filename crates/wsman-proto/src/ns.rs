@@ -29,6 +29,36 @@ pub const INTERACTIVE: &str = "http://schemas.microsoft.com/wbem/wsman/1/cim/int
 /// option names of the same extensions start with `WSMAND_`.
 pub const WSMAND_SHELL: &str = "urn:wsmand:shell";
 pub const XML: &str = crate::xml::XML_NS;
+/// WS-Policy (2002/12): the `c:Policy` of a Subscribe's `e:NotifyTo`.
+pub const WS_POLICY: &str = "http://schemas.xmlsoap.org/ws/2002/12/policy";
+/// MS-WSMV 2.2.4.1: the authentication a subscriber accepts (`auth:Authentication`).
+pub const WSMAN_AUTHENTICATION: &str = "http://schemas.microsoft.com/wbem/wsman/1/authentication";
+/// WS-Trust (2005/02), whose `IssuedTokens` header carries DSP0226's delivery credentials.
+pub const WS_TRUST: &str = "http://schemas.xmlsoap.org/ws/2005/02/trust";
+/// DSP0226's token type of a certificate thumbprint.
+pub const CERTIFICATE_THUMBPRINT_TOKEN: &str =
+    "http://schemas.dmtf.org/wbem/wsman/1/wsman/token/certificateThumbprint";
+/// MS-WSMV 2.2.4.41: `m:Subscription` and `m:Version` of a subscription manager's answer.
+pub const SUBSCRIPTION: &str = "http://schemas.microsoft.com/wbem/wsman/1/subscription";
+/// The resource a forwarder enumerates at a subscription manager.
+pub const SUBSCRIPTION_RESOURCE: &str =
+    "http://schemas.microsoft.com/wbem/wsman/1/SubscriptionManager/Subscription";
+/// `m:MachineID`: the sender's host name (Windows' clients and forwarders send it).
+pub const MACHINE_ID: &str = "http://schemas.microsoft.com/wbem/wsman/1/machineid";
+/// Windows' event schema (`<Event xmlns=...>`).
+pub const EVENT: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
+/// The dialect of a `w:Filter` holding an event `QueryList`.
+pub const EVENT_QUERY_DIALECT: &str = "http://schemas.microsoft.com/win/2004/08/events/eventquery";
+/// `w:Bookmark`'s value for "every event still in the logs".
+pub const BOOKMARK_EARLIEST: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/bookmark/earliest";
+
+/// The delivery modes of WS-Management eventing (`e:Delivery/@Mode`).
+pub mod delivery_mode {
+    pub const PUSH: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/DeliveryModes/Push";
+    pub const PUSH_WITH_ACK: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/PushWithAck";
+    pub const EVENTS: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Events";
+    pub const PULL: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull";
+}
 
 /// The anonymous reply address: the only `wsa:ReplyTo` WinRM accepts.
 pub const ANONYMOUS: &str = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous";

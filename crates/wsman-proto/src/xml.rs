@@ -207,6 +207,19 @@ impl Element {
         write_element(self, &mut out, &mut scope);
         out
     }
+
+    /// Serialise as [`Element::to_xml`] does, as a fragment of a document that declares
+    /// `scope`'s (prefix, namespace) pairs: an element echoed into an envelope (a reference
+    /// parameter) declares none of the envelope's prefixes again.
+    pub fn to_xml_in(&self, scope: &[(&str, &str)]) -> String {
+        let mut out = String::new();
+        let mut scope: Vec<(String, String)> = scope
+            .iter()
+            .map(|(prefix, ns)| ((*prefix).to_owned(), (*ns).to_owned()))
+            .collect();
+        write_element(self, &mut out, &mut scope);
+        out
+    }
 }
 
 /// The prefix of `ns` in scope, or a new one declared in `decls`: `kept` (the source's) when it
