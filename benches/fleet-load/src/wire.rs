@@ -12,6 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
+use wsman_events::offer::parse_enumerate_response;
+use wsman_proto::ns;
+use wsman_proto::xml::{self, Limits};
 
 /// What a Windows forwarder puts in Authorization over HTTPS with a client certificate.
 const MUTUAL: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
@@ -191,33 +194,35 @@ pub(crate) fn enumerate(host: &str) -> String {
 }
 
 /// Where the first subscription offered takes deliveries: its NotifyTo address (the path
-/// part) and the reference headers a forwarder echoes with every delivery, as they came.
+/// part) and the reference headers a forwarder echoes with every delivery, as the Subscribe
+/// reader of the event source reads them.
 pub(crate) fn subscription(answer: &str) -> anyhow::Result<(String, String)> {
-    let notify = answer.find("NotifyTo").context("no subscription offered")?;
-    let rest = &answer[notify..];
-    let address_start = rest.find("Address>").context("no NotifyTo address")? + 8;
-    let address_end = rest[address_start..]
-        .find('<')
-        .context("NotifyTo address")?;
-    let address = rest[address_start..address_start + address_end].trim();
+    let mut limits = Limits::default();
+    limits.max_elements = 1_000_000;
+    let envelope = xml::parse(answer, &limits)?;
+    let body = envelope
+        .child(ns::SOAP, "Body")
+        .and_then(|b| b.elements().next())
+        .context("an answer without a body")?;
+    let (offers, errors) = parse_enumerate_response(body);
+    let offer = offers
+        .into_iter()
+        .next()
+        .with_context(|| format!("no subscription offered: {errors:?}"))?;
+    let notify_to = offer.subscribe.notify_to.context("no NotifyTo")?;
     let path = format!(
         "/{}",
-        address
+        notify_to
+            .address
             .splitn(4, '/')
             .nth(3)
             .context("NotifyTo address path")?
     );
-    let mut references = String::new();
-    for tag in ["ReferenceProperties", "ReferenceParameters"] {
-        // The first mention is the opening tag, the next the closing one.
-        let Some(open) = rest.find(tag) else {
-            continue;
-        };
-        let inner_start = open + rest[open..].find('>').context("reference tag")? + 1;
-        let close = rest[inner_start..].find(tag).context("reference end")? + inner_start;
-        let inner_end = rest[..close].rfind('<').context("reference end tag")?;
-        references.push_str(&rest[inner_start..inner_end.max(inner_start)]);
-    }
+    let references: String = notify_to
+        .reference_parameters
+        .iter()
+        .map(|parameter| parameter.to_xml_in(ns::WINDOWS_PREFIXES))
+        .collect();
     anyhow::ensure!(!references.is_empty(), "no reference headers in NotifyTo");
     Ok((path, references))
 }
@@ -282,4 +287,25 @@ pub(crate) fn heartbeat(address: &str, references: &str) -> String {
 /// A connector for one forwarder's TLS configuration.
 pub(crate) fn connector(config: Arc<rustls::ClientConfig>) -> TlsConnector {
     TlsConnector::from(config)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The collector's answer (its golden file) gives the delivery path and the `e:Identifier`
+    /// to echo.
+    #[test]
+    fn the_collectors_offer_gives_the_delivery_path_and_references() {
+        let body = include_str!(
+            "../../../crates/wsman-collector/tests/fixtures/enumerate-response-body.xml"
+        );
+        let answer = format!(
+            "<s:Envelope {} xmlns:m=\"{}\"><s:Header/><s:Body>{}</s:Body></s:Envelope>",
+            super::NS,
+            wsman_proto::ns::SUBSCRIPTION,
+            body.trim()
+        );
+        let (path, references) = super::subscription(&answer).unwrap();
+        assert_eq!(path, "/wsman/subscriptions/IDENTIFIER/1");
+        assert_eq!(references, "<e:Identifier>VERSION</e:Identifier>");
+    }
 }

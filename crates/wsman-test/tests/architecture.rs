@@ -337,7 +337,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("shell-bench", &["wsman-client"]),
     ("auth-bench", &["wsman-client"]),
     ("enum-bench", &["wsman-client"]),
-    ("fleet-load", &["wsman-events"]),
+    ("fleet-load", &["wsman-events", "wsman-proto"]),
 ];
 
 #[test]
