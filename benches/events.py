@@ -4,11 +4,13 @@ Pull subscription through wsmand (Basic over HTTP, standard library only)."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 EVENT_LOG = "http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog"
 NS = {
@@ -73,6 +75,36 @@ def envelope(url: str, action: str, body: str) -> bytes:
     ).encode()
 
 
+# A Subscribe a Windows client sent (Microsoft's 2006 interoperability workshop, scenario
+# "10 Eventing": a pull subscription with heartbeats, bookmarks and a QueryList filter), as the
+# repository's copy of the recording has it.
+RECORDING = (
+    Path(__file__).resolve().parent.parent
+    / "crates/wsman-proto/tests/fixtures/windows/interop/Scenarios.InteropWorkshop.Dec2006.MSFT.xml"
+)
+EARLIEST = "http://schemas.dmtf.org/wbem/wsman/1/wsman/bookmark/earliest"
+
+
+def recorded_subscribe(to: str, query_list: str) -> bytes:
+    """The recorded Subscribe, its whitespace between elements dropped, with what a bench
+    changes: the address, a new MessageID, `query_list` as the filter (the recording carries
+    its QueryList as escaped text, which a QueryList reader refuses), delivery from the earliest
+    event, and Raw events (the recording asks for RenderedText; the benches measure Raw)."""
+    text = RECORDING.read_text()
+    recorded = text[text.index("<SubscribeRequest>") + 18 : text.index("</SubscribeRequest>")]
+    recorded = re.sub(r">\s+<", "><", recorded.strip())
+    for pattern, value in (
+        (r"<a:To>[^<]*</a:To>", f"<a:To>{to}</a:To>"),
+        (r"<a:MessageID>[^<]*</a:MessageID>", f"<a:MessageID>uuid:{uuid.uuid4()}</a:MessageID>"),
+        (r"<w:Filter>.*?</w:Filter>", f"<w:Filter>{query_list}</w:Filter>"),
+        (r"<w:Bookmark>.*?</w:Bookmark>", f"<w:Bookmark>{EARLIEST}</w:Bookmark>"),
+        (r'(?<=<w:Option Name="ContentFormat">)[^<]*', "Raw"),
+    ):
+        recorded, count = re.subn(pattern, lambda _match, v=value: v, recorded, count=1, flags=re.S)
+        assert count == 1, f"the recording has no {pattern}"
+    return recorded.encode()
+
+
 def post(url: str, auth: str, data: bytes) -> tuple[int, ET.Element]:
     request = urllib.request.Request(
         url, data=data, headers={"Authorization": auth, "Content-Type": "application/soap+xml;charset=UTF-8"}
@@ -87,14 +119,8 @@ def post(url: str, auth: str, data: bytes) -> tuple[int, ET.Element]:
 def pull(url: str, auth: str, batch: int) -> None:
     """Subscribe from the earliest event, pull until a pull comes back empty; print the count and
     the seconds the pulls took."""
-    subscribe = (
-        '<e:Subscribe><e:Delivery Mode="http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull"/>'
-        '<w:Filter Dialect="http://schemas.microsoft.com/win/2004/08/events/eventquery">'
-        '<QueryList><Query Id="0"><Select Path="Application">*</Select></Query></QueryList></w:Filter>'
-        "<w:Bookmark>http://schemas.dmtf.org/wbem/wsman/1/wsman/bookmark/earliest</w:Bookmark>"
-        "</e:Subscribe>"
-    )
-    status, answer = post(url, auth, envelope(url, "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe", subscribe))
+    query = '<QueryList><Query Id="0"><Select Path="Application">*</Select></Query></QueryList>'
+    status, answer = post(url, auth, recorded_subscribe(url, query))
     context = answer.findtext(".//n:EnumerationContext", namespaces=NS)
     if status != 200 or not context:
         sys.exit(f"Subscribe failed: HTTP {status}")

@@ -299,7 +299,10 @@ class User:
 
     def post(self, action, resource_uri, body, timeout_s, header=""):
         """(HTTP status, response text); a broken connection is opened again."""
-        data = envelope(action, resource_uri, body, timeout_s, header)
+        return self.send(envelope(action, resource_uri, body, timeout_s, header), timeout_s)
+
+    def send(self, data, timeout_s):
+        """`post` of an envelope as it is."""
         for _ in range(2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout_s + 60)
@@ -397,14 +400,11 @@ def pull_loop(user, contexts, end, timeout_s, tally):
 def xpath_loop(user, end, timeout_s, tally):
     """Subscribe from the earliest event with the large query, one Pull, Unsubscribe: every
     Pull scans the journal from its start for its whole OperationTimeout."""
-    subscribe = (
-        f'<e:Subscribe><e:Delivery Mode="http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull"/>'
-        f'<w:Filter Dialect="http://schemas.microsoft.com/win/2004/08/events/eventquery">'
-        f"{xpath_query_list()}</w:Filter>"
-        "<w:Bookmark>http://schemas.dmtf.org/wbem/wsman/1/wsman/bookmark/earliest</w:Bookmark>"
-        "</e:Subscribe>")
+    # The Subscribe a Windows client recorded (events.py, beside this file), this query its filter.
+    from events import recorded_subscribe
+    query = xpath_query_list()
     while time.monotonic() < end:
-        status, text = user.post(f"{EVENTING}/Subscribe", EVENT_LOG, subscribe, 60)
+        status, text = user.send(recorded_subscribe("http://127.0.0.1/wsman", query), 60)
         tally.add(requests=1, answered=int(status != 0), errors=int(status == 0))
         context = context_of(text) if status == 200 else None
         identifier = re.search(r"Identifier[^>]*>([^<]+)<", text) if context else None
