@@ -127,13 +127,7 @@ fn plugin_body(entries: &[(String, String)]) -> String {
         &[("xmlns", PLUGIN_CONFIG_NS), ("Name", WMI_PLUGIN_NAME)],
     );
     w.start("Resources", &[]);
-    w.start(
-        "Resource",
-        &[(
-            "ResourceUri",
-            "http://schemas.microsoft.com/wbem/wsman/1/wmi",
-        )],
-    );
+    w.start("Resource", &[("ResourceUri", wsman_proto::ns::WMI)]);
     for (key, sddl) in entries {
         w.start(
             "Security",

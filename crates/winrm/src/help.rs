@@ -90,7 +90,10 @@ fn switches_help() -> String {
     )
 }
 
-const URIS: &str = r#"RESOURCE URIS
+/// The URIs topic; the full URI of its example is `winrm/config`'s.
+fn uris() -> String {
+    format!(
+        r#"RESOURCE URIS
     A resource URI names a resource class; the instance is chosen by selectors
     given as a query string:
 
@@ -98,7 +101,7 @@ const URIS: &str = r#"RESOURCE URIS
 
     The query string never becomes part of the URI: it is sent as a
     WS-Management SelectorSet (Address = *, Transport = HTTPS). A URI either
-    is a full URI (http://schemas.microsoft.com/wbem/wsman/1/config) or starts
+    is a full URI ({config}) or starts
     with an alias (see `winrm help aliases`).
 
     Configuration resources:
@@ -113,18 +116,21 @@ const URIS: &str = r#"RESOURCE URIS
         winrm/config/listener              Listeners (enumerate, get, set,
                                            create, delete; selectors Address
                                            and Transport)
-"#;
+"#,
+        config = wsman_proto::ns::CONFIG
+    )
+}
 
-const ALIASES_TEXT: &str = r#"ALIASES
-    Short names for URI prefixes; they exist only on the command line.
-
-        winrm     http://schemas.microsoft.com/wbem/wsman/1
-        wsman     http://schemas.microsoft.com/wbem/wsman/1
-        wmi       http://schemas.microsoft.com/wbem/wsman/1/wmi
-        wmicimv2  http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2
-        cimv2     http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2
-        shell     http://schemas.microsoft.com/wbem/wsman/1/windows/shell
-"#;
+/// The aliases topic, from the table the command line expands.
+fn aliases() -> String {
+    let mut out = String::from(
+        "ALIASES\n    Short names for URI prefixes; they exist only on the command line.\n\n",
+    );
+    for (alias, uri) in crate::syntax::ALIASES {
+        out.push_str(&format!("        {alias:<10}{uri}\n"));
+    }
+    out
+}
 
 const CONFIG: &str = r#"CONFIGURATION
     The configuration of the WS-Management service is the resource tree
@@ -215,7 +221,7 @@ fn operation_help(op: &str) -> Option<String> {
         "invoke" | "i" => ("winrm invoke METHOD RESOURCE_URI [@{PARAMETER=\"VALUE\";...} | -file:FILE] [SWITCHES]", "Calls METHOD with the action RESOURCE_URI/METHOD and a METHOD_INPUT body. Example:\n    winrm invoke StartService wmicimv2/Win32_Service?Name=spooler -r:srv -u:admin"),
         "events" => ("winrm events LOG -r:REMOTE [-filter:XPATH] [-existing] [-batches:N] [-maxElements:N] [SWITCHES]", "Subscribes to the event log LOG of REMOTE in Pull mode with the event query\nXPATH (`*`, all events, when absent), pulls up to N batches (1 by default; a\npull that finds nothing within 5 seconds ends early) of at most maxElements\nevents each (50 by default), prints the events (text: record id, time, level,\nprovider, message; -format:xml the Event XML) and, in text, the bookmark after\nthe last, then unsubscribes. -existing starts with the events already in the\nlog; else only events logged after the subscription come. Example:\n    winrm events Application -r:srv -u:admin -filter:\"*[System[Level=2]]\" -existing -batches:3"),
         "identify" | "id" => ("winrm identify [-r:REMOTE] [-a:None] [SWITCHES]", "Shows the service's protocol version, vendor and product version. With -a:None\n(or without -u:) the unauthenticated form is used."),
-        "configsddl" => ("winrm configSDDL default|RESOURCE_URI [-add:ACCOUNT=RIGHT[,RIGHT]] [-remove:ACCOUNT=RIGHT[,RIGHT]] [-sddl:SDDL] [SWITCHES]", "Shows who may Read, Write, Execute or has Full control under a security\ndescriptor, and edits it (Windows opens a dialog; here -add:, -remove: and\n-sddl: do, in the order given). default is RootSDDL; the WMI plug-in's\ndescriptor is http://schemas.microsoft.com/wbem/wsman/1/wmi/WmiNamespace, one\nnamespace's wmi/root/cimv2 (it replaces the plug-in's for that namespace).\nACCOUNT is a Linux user, %group (or a group name), or a SID; names are looked\nup on this machine. Example:\n    winrm configSDDL wmi/root/cimv2 -add:monitor=Read -r:srv -u:admin"),
+        "configsddl" => ("winrm configSDDL default|RESOURCE_URI [-add:ACCOUNT=RIGHT[,RIGHT]] [-remove:ACCOUNT=RIGHT[,RIGHT]] [-sddl:SDDL] [SWITCHES]", "Shows who may Read, Write, Execute or has Full control under a security\ndescriptor, and edits it (Windows opens a dialog; here -add:, -remove: and\n-sddl: do, in the order given). default is RootSDDL; the WMI plug-in's\ndescriptor is wmi/WmiNamespace (its full URI, aliased), one\nnamespace's wmi/root/cimv2 (it replaces the plug-in's for that namespace).\nACCOUNT is a Linux user, %group (or a group name), or a SID; names are looked\nup on this machine. Example:\n    winrm configSDDL wmi/root/cimv2 -add:monitor=Read -r:srv -u:admin"),
         "quickconfig" | "qc" => ("winrm quickconfig [-q] [-transport:http|https] [-force] [--config-dir DIR]", "Makes this machine ready for remote management:\n  - creates the configuration directory if needed,\n  - creates a listener on all addresses for the transport (HTTPS gets a new\n    self-signed certificate) on Service/DefaultPorts,\n  - enables Service/Auth/Basic (the authentication scheme wsmand offers),\n  - enables and starts the wsmand systemd unit when systemd runs.\nAsks before changing anything unless -q or -force. Running it again changes\nnothing."),
         _ => return None,
     };
@@ -307,8 +313,8 @@ pub(crate) fn topic(name: Option<&str>) -> Option<String> {
     let lower = name.to_ascii_lowercase();
     match lower.as_str() {
         "config" => Some(CONFIG.to_owned()),
-        "uris" | "uri" => Some(URIS.to_owned()),
-        "aliases" | "alias" => Some(ALIASES_TEXT.to_owned()),
+        "uris" | "uri" => Some(uris()),
+        "aliases" | "alias" => Some(aliases()),
         "switches" | "auth" | "input" => Some(switches_help()),
         "remoting" => Some(REMOTING.to_owned()),
         "exitcodes" => Some(OVERVIEW.to_owned()),

@@ -13,7 +13,7 @@ use crate::backend::{host_name, parse_xml};
 use crate::failure::Failure;
 use crate::firewall::{self, Inspection};
 
-const SERVICE_AUTH_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config/service/auth";
+const SERVICE_AUTH_URI: &str = wsman_proto::ns::config::SERVICE_AUTH;
 const DEFAULT_DIR: &str = "/etc/wsmand";
 const UNIT: &str = "wsmand.service";
 

@@ -140,7 +140,7 @@ pub(crate) fn render(e: &Element, format: Format) -> String {
 
 /// The wrapper winrm.vbs puts around enumerated items in XML output, so that the output is
 /// one well-formed document.
-const RESULTS_NS: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/results";
+const RESULTS_NS: &str = wsman_proto::ns::WSMAN_RESULTS;
 
 /// Render enumeration items: text items separated by a blank line, XML items inside
 /// `wsman:Results`, as Windows prints them.

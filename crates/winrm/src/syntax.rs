@@ -3,6 +3,7 @@
 
 /// An error in what the user typed (exit code 2): the one both commands report.
 pub(crate) use wsman_cli::SwitchError as UsageError;
+use wsman_proto::ns;
 
 pub(crate) fn usage(msg: impl Into<String>) -> UsageError {
     UsageError::new(msg)
@@ -10,18 +11,12 @@ pub(crate) fn usage(msg: impl Into<String>) -> UsageError {
 
 /// The CLI's URI aliases (reference §6.1); they never reach the wire.
 pub(crate) const ALIASES: &[(&str, &str)] = &[
-    ("winrm", "http://schemas.microsoft.com/wbem/wsman/1"),
-    ("wsman", "http://schemas.microsoft.com/wbem/wsman/1"),
-    ("wmi", "http://schemas.microsoft.com/wbem/wsman/1/wmi"),
-    (
-        "wmicimv2",
-        "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2",
-    ),
-    ("cimv2", "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2"),
-    (
-        "shell",
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
-    ),
+    ("winrm", ns::RESOURCE_ROOT),
+    ("wsman", ns::RESOURCE_ROOT),
+    ("wmi", ns::WMI),
+    ("wmicimv2", ns::WMI_CIMV2),
+    ("cimv2", ns::CIM_SCHEMA),
+    ("shell", ns::SHELL),
 ];
 
 /// A resource URI with its selectors, as typed on the command line.

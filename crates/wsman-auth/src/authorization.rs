@@ -9,8 +9,7 @@ use base64::Engine;
 use crate::basic::{parse_basic_authorization, BasicError, Credentials, MAX_AUTHORIZATION_LEN};
 
 /// The client-certificate profile, sent as the whole Authorization value.
-pub const MUTUAL_PROFILE: &str =
-    "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
+pub const MUTUAL_PROFILE: &str = wsman_proto::ns::secprofile::HTTPS_MUTUAL;
 
 /// A scheme carrying a GSS/SSPI token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

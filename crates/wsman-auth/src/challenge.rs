@@ -22,8 +22,7 @@ pub const KERBEROS_CHALLENGE: &str = "Kerberos";
 
 /// The `WWW-Authenticate` value for client certificates: the profile URI itself, as Windows
 /// sends it on HTTPS listeners with `Service/Auth/Certificate` enabled.
-pub const CERTIFICATE_CHALLENGE: &str =
-    "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
+pub const CERTIFICATE_CHALLENGE: &str = wsman_proto::ns::secprofile::HTTPS_MUTUAL;
 
 /// The schemes switched on in `winrm/config/service/auth` plus the facts
 /// about the listener that decide which of them may be used.

@@ -48,8 +48,7 @@ pub enum Auth {
 }
 
 /// The `Authorization` value that asks for client-certificate authentication.
-pub const CERTIFICATE_AUTHORIZATION: &str =
-    "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
+pub const CERTIFICATE_AUTHORIZATION: &str = wsman_proto::ns::secprofile::HTTPS_MUTUAL;
 
 /// Client settings, with Windows' client defaults.
 #[derive(Clone, Debug)]

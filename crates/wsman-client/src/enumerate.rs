@@ -17,8 +17,7 @@ pub(crate) const MAX_PULLS: usize = 100_000;
 pub mod dialect {
     pub use wsman_proto::enumeration::dialect::{SELECTOR, WQL};
     /// `-dialect:association` as `winrm.vbs` sends it.
-    pub const ASSOCIATION: &str =
-        "http://schemas.dmtf.org/wbem/wsman/1/cimbinding/AssociationFilter";
+    pub const ASSOCIATION: &str = wsman_proto::ns::dialect::ASSOCIATION_CLIENT;
 }
 
 /// The content of a `w:Filter`.

@@ -14,9 +14,9 @@ use wsman_proto::xml::{self, escape_attr, escape_text, Element, Limits};
 use crate::client::{Client, Resource};
 use crate::error::ClientError;
 
-const PULL_MODE: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull";
-const EVENT_QUERY_DIALECT: &str = "http://schemas.microsoft.com/win/2004/08/events/eventquery";
-const EARLIEST: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/bookmark/earliest";
+use wsman_proto::ns::{
+    delivery_mode::PULL as PULL_MODE, BOOKMARK_EARLIEST as EARLIEST, EVENT_QUERY_DIALECT,
+};
 /// `ERROR_WSMAN_ENUMERATE_TIMED_OUT`: a pull that found nothing within its MaxTime.
 const ENUMERATE_TIMED_OUT: u32 = 2150858780;
 

@@ -49,9 +49,9 @@ use crate::shell::is_timed_out;
 pub use wsman_proto::shell::psrp_client::RecordStream;
 
 /// The resource URI of Windows' default PowerShell session configuration.
-pub const POWERSHELL_URI: &str = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell";
+pub const POWERSHELL_URI: &str = wsman_proto::ns::POWERSHELL_DEFAULT;
 /// The namespace of `creationXml`.
-const PSRP_NS: &str = "http://schemas.microsoft.com/powershell";
+const PSRP_NS: &str = wsman_proto::ns::POWERSHELL;
 /// Base64 bytes of fragments put in a Command's `Arguments`; the rest of a long script's
 /// CREATE_PIPELINE goes as `stdin` (well inside the default 150 KiB envelope pypsrp and
 /// Windows clients use).

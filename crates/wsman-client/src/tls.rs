@@ -35,8 +35,7 @@ pub struct TlsOptions {
 
 /// The `Authorization` value that selects client certificate authentication (the certificate
 /// profile); sent on every request over HTTPS together with [`TlsOptions::client_certificate`].
-pub const CERTIFICATE_AUTHORIZATION: &str =
-    "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
+pub const CERTIFICATE_AUTHORIZATION: &str = wsman_proto::ns::secprofile::HTTPS_MUTUAL;
 
 /// A client certificate and its private key, both PEM files (they may be the same file).
 /// Read when the TLS configuration is built, so a missing or wrong file fails early.

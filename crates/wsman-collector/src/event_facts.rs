@@ -5,7 +5,7 @@
 use wsman_proto::xml;
 
 /// The event namespace.
-pub const EVENT_NS: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
+pub const EVENT_NS: &str = wsman_proto::ns::EVENT;
 
 /// What the collector reads of an event besides its text.
 #[derive(Clone, Debug, PartialEq, Eq)]

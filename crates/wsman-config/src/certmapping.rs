@@ -27,8 +27,7 @@ use crate::certs::{self, CertError};
 pub use names::certificate_names;
 
 /// `winrm/config/service/certmapping`: resource URI and element namespace.
-pub const CERTMAPPING_URI: &str =
-    "http://schemas.microsoft.com/wbem/wsman/1/config/service/certmapping";
+pub const CERTMAPPING_URI: &str = wsman_proto::ns::config::CERTMAPPING;
 
 /// Longest Subject, URI or UserName accepted (they come from the network).
 const MAX_TEXT: usize = 1024;

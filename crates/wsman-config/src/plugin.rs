@@ -7,15 +7,15 @@
 //! and cannot be changed. They are stored as `[Security] WmiSDDL` in `config.toml`. This module
 //! holds the names; the operations are in `plugin_ops`.
 
+use wsman_proto::ns;
 use wsman_proto::operation::WMI_PREFIX;
 
 use crate::security::WMI_PLUGIN_KEY;
 
 /// `winrm/config/plugin`.
-pub const PLUGIN_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config/plugin";
+pub const PLUGIN_URI: &str = ns::config::PLUGIN;
 /// The namespace of a `PlugInConfiguration` document.
-pub const PLUGIN_CONFIG_NS: &str =
-    "http://schemas.microsoft.com/wbem/wsman/1/config/PluginConfiguration";
+pub const PLUGIN_CONFIG_NS: &str = ns::config::PLUGIN_CONFIGURATION;
 /// Windows' name of the WMI plug-in (the `Name` selector).
 pub const WMI_PLUGIN_NAME: &str = "WMI Provider";
 /// Windows' name of the PowerShell plug-in (served by the PowerShell bridge to `pwsh -s`).
@@ -30,12 +30,11 @@ pub const UNSERVED_POWERSHELL_CONFIGURATIONS: [&str; 3] = [
     "microsoft.windows.servermanagerworkflows",
 ];
 /// The resource of the PowerShell plug-in, as Windows' entry spells it.
-pub const POWERSHELL_RESOURCE_URI: &str =
-    "http://schemas.microsoft.com/powershell/microsoft.powershell";
+pub const POWERSHELL_RESOURCE_URI: &str = ns::POWERSHELL_PLUGIN;
 /// The URI `winrm configSDDL` takes for the whole WMI plug-in.
-pub const WMI_NAMESPACE_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/WmiNamespace";
+pub const WMI_NAMESPACE_URI: &str = ns::WMI_NAMESPACE;
 /// The resource the WMI plug-in serves (its URIs are prefixes, as on Windows).
-pub(crate) const WMI_RESOURCE_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi";
+pub(crate) const WMI_RESOURCE_URI: &str = ns::WMI;
 /// The capabilities Windows' WMI plug-in declares.
 pub(crate) const CAPABILITIES: &[(&str, Option<&str>)] = &[
     ("Identify", None),

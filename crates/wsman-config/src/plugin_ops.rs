@@ -251,7 +251,7 @@ impl ConfigStore {
 /// A PowerShell configuration's entry, in the shape of Windows' (`Filename` is the program
 /// that serves it, empty for one that is not served).
 fn render_powershell_entry(name: &str, filename: &str, enabled: bool, sddl: &str) -> String {
-    let uri = format!("http://schemas.microsoft.com/powershell/{name}");
+    let uri = format!("{}{name}", wsman_proto::ns::POWERSHELL_PREFIX);
     let mut w = Writer::new();
     w.start(
         "PlugInConfiguration",

@@ -17,7 +17,7 @@ use crate::schema::{Container, Entry, SettingKey, Value};
 use crate::store::{ConfigStore, Source};
 
 /// `winrm/config/listener`.
-pub const LISTENER_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config/listener";
+pub const LISTENER_URI: &str = wsman_proto::ns::config::LISTENER;
 
 /// A resource of the config tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -342,17 +342,13 @@ impl Container {
     pub fn resource_uri(self) -> &'static str {
         match self {
             Self::Config => ns::CONFIG,
-            Self::Client => "http://schemas.microsoft.com/wbem/wsman/1/config/client",
-            Self::ClientAuth => "http://schemas.microsoft.com/wbem/wsman/1/config/client/auth",
-            Self::ClientDefaultPorts => {
-                "http://schemas.microsoft.com/wbem/wsman/1/config/client/defaultports"
-            }
-            Self::Service => "http://schemas.microsoft.com/wbem/wsman/1/config/service",
-            Self::ServiceAuth => "http://schemas.microsoft.com/wbem/wsman/1/config/service/auth",
-            Self::ServiceDefaultPorts => {
-                "http://schemas.microsoft.com/wbem/wsman/1/config/service/defaultports"
-            }
-            Self::Winrs => "http://schemas.microsoft.com/wbem/wsman/1/config/winrs",
+            Self::Client => ns::config::CLIENT,
+            Self::ClientAuth => ns::config::CLIENT_AUTH,
+            Self::ClientDefaultPorts => ns::config::CLIENT_DEFAULT_PORTS,
+            Self::Service => ns::config::SERVICE,
+            Self::ServiceAuth => ns::config::SERVICE_AUTH,
+            Self::ServiceDefaultPorts => ns::config::SERVICE_DEFAULT_PORTS,
+            Self::Winrs => ns::config::WINRS,
         }
     }
 

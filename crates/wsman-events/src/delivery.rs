@@ -16,18 +16,17 @@ use crate::bookmark::BookmarkList;
 use crate::subscribe::EndpointReference;
 
 /// Action of a batch of events.
-pub const EVENTS_ACTION: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Events";
+pub const EVENTS_ACTION: &str = ns::action::EVENTS;
 /// Action of a heartbeat.
-pub const HEARTBEAT_ACTION: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Heartbeat";
+pub const HEARTBEAT_ACTION: &str = ns::action::HEARTBEAT;
 /// Action of one event (each `w:Event`'s `Action` attribute).
-pub const EVENT_ACTION: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Event";
+pub const EVENT_ACTION: &str = ns::action::EVENT;
 /// Action of an acknowledgement.
-pub const ACK_ACTION: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Ack";
+pub const ACK_ACTION: &str = ns::action::ACK;
 /// Action of the end of a subscription.
-pub const SUBSCRIPTION_END_ACTION: &str =
-    "http://schemas.xmlsoap.org/ws/2004/08/eventing/SubscriptionEnd";
+pub const SUBSCRIPTION_END_ACTION: &str = ns::action::SUBSCRIPTION_END;
 /// Windows' machine-id header namespace.
-pub const MACHINE_ID_NS: &str = "http://schemas.microsoft.com/wbem/wsman/1/machineid";
+pub const MACHINE_ID_NS: &str = ns::MACHINE_ID;
 
 /// Why a subscription ended (`e:Status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,15 +39,9 @@ pub enum EndStatus {
 impl EndStatus {
     pub fn uri(self) -> &'static str {
         match self {
-            EndStatus::DeliveryFailure => {
-                "http://schemas.xmlsoap.org/ws/2004/08/eventing/DeliveryFailure"
-            }
-            EndStatus::SourceShuttingDown => {
-                "http://schemas.xmlsoap.org/ws/2004/08/eventing/SourceShuttingDown"
-            }
-            EndStatus::SourceCancelling => {
-                "http://schemas.xmlsoap.org/ws/2004/08/eventing/SourceCancelling"
-            }
+            EndStatus::DeliveryFailure => ns::action::DELIVERY_FAILURE,
+            EndStatus::SourceShuttingDown => ns::action::SOURCE_SHUTTING_DOWN,
+            EndStatus::SourceCancelling => ns::action::SOURCE_CANCELLING,
         }
     }
 }

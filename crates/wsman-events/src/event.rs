@@ -12,7 +12,7 @@ use crate::guid::Guid;
 use crate::time::Timestamp;
 
 /// The event schema's namespace.
-pub const EVENT_NS: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
+pub const EVENT_NS: &str = wsman_proto::ns::EVENT;
 
 /// `Keywords` of events from classic event logs (`0x80000000000000`, "Classic"): what Windows
 /// puts on events that carry no manifest keywords.

@@ -13,10 +13,9 @@ use wsman_proto::{ns, parse_request};
 use crate::subscribe::{parse_subscribe, DeliveryMode, SubscribeError, SubscribeRequest};
 
 /// Namespace of `m:Subscription` and `m:Version`.
-pub const SUBSCRIPTION_NS: &str = "http://schemas.microsoft.com/wbem/wsman/1/subscription";
+pub const SUBSCRIPTION_NS: &str = ns::SUBSCRIPTION;
 /// The resource a forwarder enumerates at the subscription manager.
-pub const SUBSCRIPTION_RESOURCE: &str =
-    "http://schemas.microsoft.com/wbem/wsman/1/SubscriptionManager/Subscription";
+pub const SUBSCRIPTION_RESOURCE: &str = ns::SUBSCRIPTION_RESOURCE;
 /// Most subscriptions taken from one answer (Windows collectors offer a handful).
 pub const MAX_OFFERS: usize = 256;
 /// Longest `m:Version` kept (a GUID with its `uuid:` prefix takes 41).

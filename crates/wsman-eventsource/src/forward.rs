@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use wsman_config::fsutil::write_atomic;
 use wsman_events::batch::Pending;
 use wsman_events::delivery::EndStatus;
+use wsman_events::event::EVENT_NS;
 use wsman_events::offer::Offer;
 use wsman_events::subscribe::StartAt;
 use wsman_events::{BookmarkList, ExportLimits, Guid, Mapping, Timestamp};
@@ -281,7 +282,7 @@ fn pending(xml: String, now: Timestamp) -> Pending {
 /// for it (the shape recorded in openwec's `doc/protocol.md`).
 pub fn bookmark_event(computer: &str, now: Timestamp) -> String {
     format!(
-        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
+        "<Event xmlns='{EVENT_NS}'><System>\
          <Provider Name='{FORWARDER_PROVIDER}'/><EventID>111</EventID>\
          <TimeCreated SystemTime='{}'/><Computer>{}</Computer></System>\
          <SubscriptionBookmarkEvent><SubscriptionId></SubscriptionId></SubscriptionBookmarkEvent></Event>",
@@ -293,7 +294,7 @@ pub fn bookmark_event(computer: &str, now: Timestamp) -> String {
 /// Our notice that journal records `first..=last` were gone before they were forwarded.
 pub fn lost_event(computer: &str, first: u64, last: u64, now: Timestamp) -> String {
     format!(
-        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
+        "<Event xmlns='{EVENT_NS}'><System>\
          <Provider Name='{NOTICE_PROVIDER}'/><EventID>{LOST_EVENT_ID}</EventID><Level>3</Level>\
          <TimeCreated SystemTime='{}'/><Channel>Linux/Journal</Channel><Computer>{}</Computer></System>\
          <EventData><Data Name='FirstLostRecordId'>{first}</Data><Data Name='LastLostRecordId'>{last}</Data>\

@@ -12,7 +12,7 @@ use crate::operation::WMI_PREFIX;
 use crate::xml::escape_text;
 
 /// `cim:` (common CIM types: Datetime, Interval).
-pub const CIM_COMMON: &str = "http://schemas.dmtf.org/wbem/wscim/1/common";
+pub const CIM_COMMON: &str = crate::ns::WSCIM_COMMON;
 
 /// `xsi:` (`xsi:nil`, `xsi:type`).
 const XSI: &str = crate::ns::XSI;
@@ -301,11 +301,12 @@ fn push_tag(out: &mut String, prefix: &str, name: &str) {
 
 /// The content of a reference property: address, ResourceURI and SelectorSet.
 fn reference_body(r: &Reference) -> String {
-    let mut out = String::from(
-        "<a:Address xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\">\
-         http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address>\
-         <a:ReferenceParameters xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
-         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><w:ResourceURI>",
+    let mut out = format!(
+        "<a:Address xmlns:a=\"{a}\">{anonymous}</a:Address>\
+         <a:ReferenceParameters xmlns:a=\"{a}\" xmlns:w=\"{w}\"><w:ResourceURI>",
+        a = crate::ns::ADDRESSING,
+        anonymous = crate::ns::ANONYMOUS,
+        w = crate::ns::WSMAN,
     );
     out.push_str(&escape_text(&r.resource_uri));
     out.push_str("</w:ResourceURI><w:SelectorSet>");

@@ -26,14 +26,7 @@ pub struct Filter {
 }
 
 /// Known filter dialects.
-pub mod dialect {
-    pub const WQL: &str = "http://schemas.microsoft.com/wbem/wsman/1/WQL";
-    pub const SELECTOR: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/SelectorFilter";
-    pub const SELECTOR_MS: &str = "http://schemas.microsoft.com/wbem/wsman/1/wsman/SelectorFilter";
-    /// DSP0227's association filter (AssociatedInstances, AssociationInstances).
-    pub const ASSOCIATION: &str =
-        "http://schemas.dmtf.org/wbem/wsman/1/cimbinding/associationFilter";
-}
+pub use crate::ns::dialect;
 
 /// Which side of an association a filter asks for (DSP0227 8.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -97,10 +97,7 @@ const UNDERSTOOD: &[(&str, &str)] = &[
     (ns::MS_WSMAN, "SequenceId"),
     (ns::SHELL, "CompressionType"),
     // DSP0226's delivery credentials of a Subscribe, read by the eventing core.
-    (
-        "http://schemas.xmlsoap.org/ws/2005/02/trust",
-        "IssuedTokens",
-    ),
+    (ns::WS_TRUST, "IssuedTokens"),
 ];
 
 fn must_understand(e: &Element) -> bool {

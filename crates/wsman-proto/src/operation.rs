@@ -49,7 +49,7 @@ pub enum Action {
     Absent,
 }
 
-const WS_EVENTING: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/";
+use crate::ns::action::EVENTING_PREFIX as WS_EVENTING;
 
 impl Action {
     /// Classify `action` for a request addressed to `resource`.
@@ -192,18 +192,7 @@ pub enum Resource {
     Other,
 }
 
-/// Prefix of the WMI resource URIs.
-pub const WMI_PREFIX: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/";
-/// The DMTF CIM class URI prefix (`wscim/1/cim-schema/2/`).
-pub const CIM_PREFIX: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/";
-/// Microsoft's form of the same class URIs, which OMI serves and Windows' MI client and
-/// SCOM's tools send (`.../wscim/1/cim-schema/2/<Class>?__cimnamespace=...`): served as
-/// [`CIM_PREFIX`] is.
-pub const MICROSOFT_CIM_PREFIX: &str = "http://schemas.microsoft.com/wbem/wscim/1/cim-schema/2/";
-/// Every CIM class (only with a filter).
-pub const CIM_ALL: &str = "http://schemas.dmtf.org/wbem/wscim/1/*";
-/// Prefix of the class-metadata URIs (Get-CimClass).
-pub const CLASS_METADATA_PREFIX: &str = "http://schemas.dmtf.org/wbem/cim-xml/2/cim-schema/2/";
+pub use crate::ns::{CIM_ALL, CIM_PREFIX, CLASS_METADATA_PREFIX, MICROSOFT_CIM_PREFIX, WMI_PREFIX};
 /// The namespace of a CIM class URI without `__cimnamespace` (Windows' default).
 pub const DEFAULT_CIM_NAMESPACE: &str = "root/hardware";
 /// The selector naming the namespace of a CIM class URI.

@@ -72,7 +72,8 @@ pub fn envelope(h: &RequestHeader, body: &str) -> String {
     if let Some(machine) = &h.machine_id {
         let _ = write!(
             out,
-            "<m:MachineID xmlns:m=\"http://schemas.microsoft.com/wbem/wsman/1/machineid\" s:mustUnderstand=\"false\">{}</m:MachineID>",
+            "<m:MachineID xmlns:m=\"{}\" s:mustUnderstand=\"false\">{}</m:MachineID>",
+            ns::MACHINE_ID,
             escape_text(machine)
         );
     }

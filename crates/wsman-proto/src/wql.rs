@@ -31,10 +31,7 @@ const MAX_TOKENS: usize = 1024;
 const MAX_DEPTH: usize = 32;
 
 /// The dialect URIs of WQL and CQL.
-pub mod dialect {
-    pub const WQL: &str = "http://schemas.microsoft.com/wbem/wsman/1/WQL";
-    pub const CQL: &str = "http://schemas.dmtf.org/wbem/cql/1/dsp0202.pdf";
-}
+pub use crate::ns::dialect;
 
 /// A parsed query.
 #[derive(Clone, Debug, PartialEq)]

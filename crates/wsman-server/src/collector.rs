@@ -40,8 +40,7 @@ use crate::metrics::collector::{ClientCensus, CollectorMetrics, Refusal};
 pub use crate::proof::Proof;
 
 /// The resource URI a forwarder enumerates.
-pub const SUBSCRIPTION_RESOURCE: &str =
-    "http://schemas.microsoft.com/wbem/wsman/1/SubscriptionManager/Subscription";
+pub const SUBSCRIPTION_RESOURCE: &str = wsman_proto::ns::SUBSCRIPTION_RESOURCE;
 
 /// The collector: subscriptions, the bookmark store and the outputs.
 pub struct CollectorService {

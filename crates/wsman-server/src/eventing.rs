@@ -94,7 +94,7 @@ impl EventingEngine {
                 );
                 dispatch::finish(
                     request,
-                    "http://schemas.xmlsoap.org/ws/2004/08/eventing/GetStatusResponse",
+                    wsman_proto::ns::action::GET_STATUS_RESPONSE,
                     "",
                     &body,
                     call.max_envelope,

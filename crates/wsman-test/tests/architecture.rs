@@ -10,7 +10,8 @@
 //! script of `benches/` out (`architecture/bench_smoke.rs`); and when the catalog of engines is built anywhere but
 //! the daemon's one file, an engine adapter lives outside `engines/`, or the access check
 //! decides by resource (`architecture/routing.rs`); and when a PSRP header's layout or a message
-//! type's number is written outside the one PSRP codec (`architecture/psrp_codec.rs`).
+//! type's number is written outside the one PSRP codec (`architecture/psrp_codec.rs`); and when
+//! a schema namespace or URI is written outside wsman-proto's `ns.rs` (`architecture/namespaces.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -24,6 +25,8 @@ mod bench_smoke;
 mod lists;
 #[path = "architecture/module_graph.rs"]
 mod module_graph;
+#[path = "architecture/namespaces.rs"]
+mod namespaces;
 #[path = "architecture/primitives.rs"]
 mod primitives;
 #[path = "architecture/psrp_codec.rs"]

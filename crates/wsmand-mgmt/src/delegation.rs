@@ -11,9 +11,9 @@ use wsman_principal::{Principal, PrincipalKind};
 use crate::sessions::manager_account;
 
 /// WMI's root/cimv2 as a resource URI prefix.
-pub const CIMV2: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/";
+pub const CIMV2: &str = wsman_proto::ns::WMI_CIMV2_PREFIX;
 /// The `winrm/config` resource.
-pub const CONFIG_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config";
+pub const CONFIG_URI: &str = wsman_proto::ns::CONFIG;
 
 /// The resource URI of a CIM class in root/cimv2.
 pub fn cim_class(class: &str) -> String {

@@ -21,13 +21,13 @@ use crate::route::ServiceAction;
 use crate::terminal_proto::WindowSize;
 
 /// WMI's root/cimv2 as a resource URI prefix.
-const CIMV2: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/";
+const CIMV2: &str = wsman_proto::ns::WMI_CIMV2_PREFIX;
 /// How long one host may take for one page (connect, every call).
 pub const HOST_DEADLINE: Duration = Duration::from_secs(8);
 /// Most instances read from one enumeration (services, processes).
 const MAX_ITEMS: usize = 20_000;
 /// The `winrm/config` resource.
-const CONFIG_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/config";
+const CONFIG_URI: &str = wsman_proto::ns::CONFIG;
 /// Most event log records the events page reads (the newest).
 pub const MAX_EVENTS: usize = 100;
 /// Deepest `winrm/config` nesting shown.

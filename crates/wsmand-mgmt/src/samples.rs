@@ -31,7 +31,7 @@ use crate::hosts::{property, Host, HostSummary, HOST_DEADLINE};
 use crate::manage::Live;
 
 /// WMI's root/cimv2 as a resource URI prefix.
-const CIMV2: &str = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/";
+const CIMV2: &str = wsman_proto::ns::WMI_CIMV2_PREFIX;
 /// What the graphs cover.
 pub const WINDOW: Duration = Duration::from_secs(3600);
 /// The interval when `mgmt.toml` sets none.

@@ -28,11 +28,10 @@ use wsman_eventsource::push::{
     Connector, CredentialsRefused, DeliveryError, DeliveryFuture, DeliveryRefused, Subscriber,
 };
 
-const PROFILE_MUTUAL: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
-const PROFILE_KERBEROS_HTTP: &str =
-    "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/spnego-kerberos";
-const PROFILE_KERBEROS_HTTPS: &str =
-    "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/spnego-kerberos";
+use wsman_proto::ns::secprofile::{
+    HTTPS_MUTUAL as PROFILE_MUTUAL, HTTPS_SPNEGO_KERBEROS as PROFILE_KERBEROS_HTTPS,
+    HTTP_SPNEGO_KERBEROS as PROFILE_KERBEROS_HTTP,
+};
 
 /// Why a subscriber cannot be delivered to.
 #[derive(Debug, thiserror::Error)]

@@ -38,10 +38,10 @@ const MAX_FILE: u64 = 256 * 1024;
 /// Windows' default Refresh of the policy value, in seconds.
 const DEFAULT_REFRESH: u64 = 60;
 
-const PROFILE_MUTUAL: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
-const PROFILE_BASIC_HTTPS: &str =
-    "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/basic";
-const PROFILE_BASIC_HTTP: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic";
+use wsman_proto::ns::secprofile::{
+    HTTPS_BASIC as PROFILE_BASIC_HTTPS, HTTPS_MUTUAL as PROFILE_MUTUAL,
+    HTTP_BASIC as PROFILE_BASIC_HTTP,
+};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -36,62 +36,8 @@ pub use responses::{
     ShellDescription, StreamHead, StreamPart,
 };
 
-/// Resource URIs of the shell subsystem.
-pub mod uri {
-    /// The text command shell.
-    pub const CMD: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd";
-    /// Shell inventory: Enumerate the caller's shells, Get one by ShellId.
-    pub const SHELLS: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell";
-    /// Command inventory: Enumerate the commands of a shell (SelectorFilter on ShellId).
-    pub const COMMANDS: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command";
-    /// Prefix of PowerShell (PSRP) custom shells.
-    pub const POWERSHELL_PREFIX: &str = "http://schemas.microsoft.com/powershell/";
-}
-
-/// Response actions of the shell-specific operations.
-pub mod action {
-    pub const COMMAND_RESPONSE: &str =
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandResponse";
-    pub const SEND_RESPONSE: &str =
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SendResponse";
-    pub const RECEIVE_RESPONSE: &str =
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ReceiveResponse";
-    pub const SIGNAL_RESPONSE: &str =
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SignalResponse";
-    pub const DISCONNECT_RESPONSE: &str =
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/DisconnectResponse";
-    pub const RECONNECT_RESPONSE: &str =
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ReconnectResponse";
-    pub const CONNECT_RESPONSE: &str =
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ConnectResponse";
-}
-
-/// `rsp:Signal/rsp:Code` URIs.
-pub mod signal {
-    pub const CTRL_C: &str =
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/ctrl_c";
-    pub const CTRL_BREAK: &str =
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/ctrl_break";
-    pub const TERMINATE: &str =
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate";
-    /// PSRP pipeline stop as MS-PSRP spells it (sic) and PowerShell sends it.
-    pub const PSRP_CRTL_C: &str = "http://schemas.microsoft.com/powershell/signal/crtl_c";
-    /// PSRP pipeline stop as MS-WSMV spells it (pypsrp sends this).
-    pub const PSRP_CTRL_C: &str = "http://schemas.microsoft.com/powershell/signal/ctrl_c";
-    /// wsmand's extension: the client's terminal changed size; the body carries
-    /// `<l:WindowSize Rows=".." Columns=".."/>` in [`crate::ns::WSMAND_SHELL`].
-    pub const WINDOW_SIZE: &str = "urn:wsmand:shell:signal:window-size";
-}
-
-/// `rsp:CommandState@State` URIs.
-pub mod state {
-    pub const DONE: &str =
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done";
-    pub const RUNNING: &str =
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running";
-    pub const PENDING: &str =
-        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Pending";
-}
+/// Resource URIs, response actions, signals and command states of the shell subsystem.
+pub use crate::ns::shell::{action, signal, state, uri};
 
 /// WinRS option names (reference §2.4: the server must know all of these).
 pub mod option {

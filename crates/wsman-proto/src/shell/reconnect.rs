@@ -210,7 +210,7 @@ impl ConnectResponse {
         w.leaf("rsp:InputStreams", &[], &self.input_streams.join(" "));
         w.leaf("rsp:OutputStreams", &[], &self.output_streams.join(" "));
         if let Some(xml) = &self.connect_response_xml {
-            let psrp = ("xmlns", "http://schemas.microsoft.com/powershell");
+            let psrp = ("xmlns", crate::ns::POWERSHELL);
             w.leaf("connectResponseXml", &[psrp], xml);
         }
         w.finish()

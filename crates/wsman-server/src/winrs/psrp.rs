@@ -62,7 +62,7 @@ use session::{PipelineRefused, Session, Taken};
 /// The configuration names served: Windows' default session configuration.
 pub(super) const CONFIGURATION: &str = "microsoft.powershell";
 /// The PSRP namespace of `creationXml`.
-const PSRP_NS: &str = "http://schemas.microsoft.com/powershell";
+const PSRP_NS: &str = wsman_proto::ns::POWERSHELL;
 
 type Sessions = Arc<Mutex<HashMap<String, Arc<Session>>>>;
 /// A response's Action and body.
