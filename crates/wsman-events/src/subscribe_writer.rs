@@ -208,7 +208,7 @@ fn delivery(out: &mut String, request: &SubscribeRequest) {
 
 /// `PT60.0S`, as Windows' collector writes the retry interval, unless it needs milliseconds.
 fn retry_interval(interval: Duration) -> String {
-    if interval.subsec_millis() % 100 == 0 {
+    if interval.subsec_millis().is_multiple_of(100) {
         format!(
             "PT{}.{}S",
             interval.as_secs(),
