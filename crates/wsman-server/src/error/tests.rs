@@ -96,10 +96,13 @@ fn access_denied() -> Expected {
     want("s:Sender", "w:AccessDenied", None, 5)
 }
 
-#[test]
-fn shell_errors_map_to_the_windows_faults() {
-    let shell = || "2D6534D0-6B12-40E3-B773-CBA26459CFA8".to_owned();
-    let rows: Vec<(ShellError, Expected)> = vec![
+fn shell() -> String {
+    "2D6534D0-6B12-40E3-B773-CBA26459CFA8".to_owned()
+}
+
+/// The rows of a shell or command refused before it runs: access, quotas, ids.
+fn shell_admission_rows() -> Vec<(ShellError, Expected)> {
+    vec![
         // Reference §4.10 (AllowRemoteShellAccess=false), code from wsmerror.h.
         (
             ShellError::RemoteShellAccessDisabled,
@@ -179,6 +182,12 @@ fn shell_errors_map_to_the_windows_faults() {
             },
             recorded("fault.invalid-commandid.xml"),
         ),
+    ]
+}
+
+/// The rows of a request on a shell or command, or of a command that cannot run.
+fn shell_operation_rows() -> Vec<(ShellError, Expected)> {
+    vec![
         // Recording: the Shell cmd plugin's parameter fault (87, InvalidValue).
         (
             ShellError::UnknownInputStream {
@@ -276,8 +285,15 @@ fn shell_errors_map_to_the_windows_faults() {
         (ShellError::ShuttingDown, internal_error()),
         // Reference §5.2: the generic server failure.
         (ShellError::NoRuntime, internal_error()),
-    ];
-    for (error, expected) in rows {
+    ]
+}
+
+#[test]
+fn shell_errors_map_to_the_windows_faults() {
+    for (error, expected) in shell_admission_rows()
+        .into_iter()
+        .chain(shell_operation_rows())
+    {
         let row = format!("{error:?}");
         check(&row, shell_fault(error), &expected);
     }
