@@ -1,6 +1,6 @@
 //! The one place that maps every error to its HTTP status and SOAP fault: the transport's
 //! errors below, and each domain error the server answers (a shell's, the eventing core's,
-//! the event source's, a PowerShell shell's) to its WS-Management fault: code, subcode,
+//! the event source's, a PowerShell shell's, its Xpress data's) to its WS-Management fault: code, subcode,
 //! Windows' numeric code, by one function per error type. `error/tests.rs` holds a row per
 //! variant with the recording or MS-WSMV section its expected fault comes from. The config
 //! store's own errors map in `wsman-config`'s `resource.rs` (the local `winrm` drives that
@@ -30,6 +30,8 @@ use wsman_proto::fault::{code, SelectorProblem};
 use wsman_proto::xpress::XpressError;
 use wsman_proto::{Fault, RequestError};
 use wsman_shell::ShellError;
+
+use crate::winrs::psrp::input::InputError;
 
 /// Why a request did not produce a normal answer.
 #[derive(Debug, thiserror::Error)]
@@ -333,6 +335,13 @@ pub fn pipelines_quota_fault(limit: usize) -> Fault {
 pub fn pwsh_broken_fault(reason: &str) -> Fault {
     Fault::internal_error(format!(
         "The PowerShell host process of this shell failed: {reason}. Delete the shell. "
+    ))
+}
+
+/// The fault of PSRP data that is not whole fragments in order (nothing of it reaches pwsh).
+pub(crate) fn psrp_input_fault(error: &InputError) -> Fault {
+    Fault::invalid_parameter(format!(
+        "The PSRP data of this request is not a sequence of whole fragments in order: {error}. "
     ))
 }
 

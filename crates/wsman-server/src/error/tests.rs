@@ -492,6 +492,31 @@ fn powershell_shell_refusals_map_to_their_faults() {
 }
 
 #[test]
+fn psrp_input_errors_map_to_the_parameter_fault() {
+    use crate::winrs::psrp::input::InputError as I;
+    let rows = [
+        // Recording: the parameter fault (87, InvalidValue) for data the client sent that
+        // cannot be used; Windows' own answer to cut PSRP fragments is not recorded.
+        I::NotWhole {
+            declared: 21,
+            held: 3,
+        },
+        // Recording: as above.
+        I::TooLong(1 << 30),
+        // Recording: as above.
+        I::OutOfOrder {
+            object_id: 1,
+            fragment_id: 2,
+            expected: "fragment 0".into(),
+        },
+    ];
+    for error in rows {
+        let row = format!("{error:?}");
+        check(&row, psrp_input_fault(&error), &invalid_parameter());
+    }
+}
+
+#[test]
 fn xpress_errors_map_to_their_faults() {
     use XpressError as X;
     let quota = || want("s:Sender", "w:QuotaLimit", None, 2150858815);

@@ -24,7 +24,7 @@
 
 mod compression;
 mod connect;
-mod input;
+pub(crate) mod input;
 mod message;
 #[cfg(test)]
 mod owner_tests;
@@ -54,7 +54,7 @@ use wsman_work::{Lane, WorkPool};
 use super::{
     describe, no_command_id, not_supported, receive_capacity, run_as_user, shell_id, Budget, Caller,
 };
-use crate::error::{pipelines_quota_fault, pwsh_broken_fault, shell_fault};
+use crate::error::{pipelines_quota_fault, psrp_input_fault, pwsh_broken_fault, shell_fault};
 use compression::{Compression, InputBudget};
 use input::{InputError, InputOrder};
 use session::{PipelineRefused, Session, Taken};
@@ -409,9 +409,7 @@ impl PowerShellBridge {
         if admission.log {
             tracing::warn!(user = %caller.user, %error, "PSRP data refused");
         }
-        Fault::invalid_parameter(format!(
-            "The PSRP data of this request is not a sequence of whole fragments in order: {error}. "
-        ))
+        psrp_input_fault(error)
     }
 
     fn known_pipeline(&self, session: &Session, id: &str) -> Result<Uuid, Fault> {
