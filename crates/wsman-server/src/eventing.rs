@@ -5,9 +5,9 @@
 //! Subscribe (Pull delivery) answers the subscription manager's endpoint reference, whose
 //! `e:Identifier` names the subscription in Renew, GetStatus and Unsubscribe, and an
 //! EnumerationContext (the same identifier) that `n:Pull` reads events with and `n:Release`
-//! ends. Every refusal of the eventing core and of the source becomes its fault here, in one
-//! place (`crate::error`'s `subscribe_fault`, `source_fault`). Subscriptions belong to the Linux user the
-//! request runs as.
+//! ends. Every refusal of the eventing core and of the source becomes its fault in the errors
+//! table (`crate::error`'s `subscribe_fault`, `source_fault`). Subscriptions belong to the
+//! Linux user the request runs as.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
