@@ -10,7 +10,8 @@
 //! script of `benches/` out (`architecture/bench_smoke.rs`); and when the catalog of engines is built anywhere but
 //! the daemon's one file, an engine adapter lives outside `engines/`, or the access check
 //! decides by resource (`architecture/routing.rs`); and when a PSRP header's layout or a message
-//! type's number is written outside the one PSRP codec (`architecture/psrp_codec.rs`).
+//! type's number is written outside the one PSRP codec (`architecture/psrp_codec.rs`); and
+//! when an error is mapped to its fault outside the errors table (`architecture/faults.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -20,6 +21,8 @@ use serde_json::Value;
 
 #[path = "architecture/bench_smoke.rs"]
 mod bench_smoke;
+#[path = "architecture/faults.rs"]
+mod faults;
 #[path = "architecture/lists.rs"]
 mod lists;
 #[path = "architecture/module_graph.rs"]
