@@ -25,7 +25,7 @@ const WRITTEN_ONCE: &[(&str, &str)] = &[
 ];
 
 /// Whether `path` is a test file kept under `src/` (`tests.rs`, `*_tests.rs`, `test_*.rs`).
-fn is_test_file(path: &Path) -> bool {
+pub(crate) fn is_test_file(path: &Path) -> bool {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     stem == "tests" || stem.ends_with("_tests") || stem.starts_with("test_")
 }
