@@ -185,12 +185,9 @@ impl Kind {
             Self::Flag => match text.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => Value::Boolean(true),
                 "false" | "0" | "no" => Value::Boolean(false),
-                _ => return Err(invalid(name, "expected true or false")),
+                _ => return Err(self.refusal(name)),
             },
-            Self::Number(..) => match text.parse() {
-                Ok(number) => Value::Integer(number),
-                Err(_) => return Err(self.refusal(name)),
-            },
+            Self::Number(..) => Value::Integer(text.parse().map_err(|_| self.refusal(name))?),
             Self::Choice(words, any_case) => {
                 let same = |w: &&&str| **w == text || (any_case && w.eq_ignore_ascii_case(text));
                 Value::String(words.iter().find(same).map_or(text, |w| *w).to_owned())
@@ -229,7 +226,10 @@ impl Kind {
                 let entries = value
                     .and_then(Value::as_array)
                     .map_or(&[][..], Vec::as_slice);
-                return entry.check_all(name, entries);
+                for text in entries.iter().filter_map(Value::as_str) {
+                    entry.check(name, text)?;
+                }
+                !(entries.is_empty() && matches!(entry, Entry::BindAddress))
             }
             Self::Path { absolute } => {
                 !absolute || value.is_none() || Path::new(text).is_absolute()
@@ -247,42 +247,36 @@ impl Kind {
 
     /// What a value of this kind should have been.
     fn refusal(self, name: &str) -> MgmtError {
-        let names = "letters, digits, '-', '_' or '.'";
+        let plain = "letters, digits, '-', '_' or '.'";
         match self {
+            Self::Flag => invalid(name, "expected true or false"),
             Self::Number(low, high) => invalid(
                 name,
                 format!("expected a whole number from {low} to {high}"),
             ),
             Self::Choice(words, _) => invalid(name, format!("expected {}", words.join(" or "))),
+            Self::Certificate => Self::Choice(CERTIFICATE_SOURCES, false).refusal(name),
+            // Only the addresses to bind are refused as a list: when there is none.
+            Self::List(_) => invalid(name, "give * or at least one address"),
             Self::Path { .. } => invalid(name, "expected an absolute path"),
-            Self::Name { may_be_empty: true } => invalid(name, format!("{names}; empty: nobody")),
-            _ => invalid(name, names),
+            Self::Name {
+                may_be_empty: false,
+            } => invalid(name, plain),
+            Self::Name { .. } => invalid(name, format!("{plain}; empty: nobody")),
         }
     }
 }
 
 impl Entry {
-    /// Refuses the first entry that is not of this kind, and an empty list of addresses to bind.
-    fn check_all(self, name: &str, entries: &[Value]) -> Result<(), MgmtError> {
-        if entries.is_empty() && matches!(self, Self::BindAddress) {
-            return Err(invalid(name, "give * or at least one address"));
-        }
-        for text in entries.iter().filter_map(Value::as_str) {
-            let refused = match self {
-                Self::BindAddress if text == "*" || text.parse::<IpAddr>().is_ok() => continue,
-                Self::BindAddress => format!("{text:?} is not an address"),
-                Self::ClientNet => match ClientNet::parse(text) {
-                    Ok(_) => continue,
-                    Err(error) => error.to_string(),
-                },
-                Self::Domain => match domain(text) {
-                    Ok(_) => continue,
-                    Err(error) => error.to_string(),
-                },
-            };
-            return Err(invalid(name, refused));
-        }
-        Ok(())
+    /// Refuses `text` when it is no entry of this kind.
+    fn check(self, name: &str, text: &str) -> Result<(), MgmtError> {
+        let refused = match self {
+            Self::BindAddress => (text != "*" && text.parse::<IpAddr>().is_err())
+                .then(|| format!("{text:?} is not an address")),
+            Self::ClientNet => ClientNet::parse(text).err().map(|e| e.to_string()),
+            Self::Domain => domain(text).err().map(|e| e.to_string()),
+        };
+        refused.map_or(Ok(()), |message| Err(invalid(name, message)))
     }
 }
 
