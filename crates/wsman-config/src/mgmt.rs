@@ -27,7 +27,7 @@ mod validate;
 pub use clients::{ClientDecision, ClientNet, ClientRuleError, ClientRules};
 pub use entries::{edit_entries, EntryChange};
 pub use file::{is_running, manager_users, take_run_lock};
-pub use table::{Setting, SETTINGS};
+pub use table::{setting_names, Setting, SETTINGS};
 
 /// The settings file inside the config directory.
 pub const SETTINGS_FILE_NAME: &str = "mgmt.toml";

@@ -25,8 +25,8 @@ pub(crate) enum MgmtCommand {
     /// Change a setting. Refused while the service runs (WMSVC is configured only while
     /// stopped) unless --restart, which restarts it with the new value.
     Set {
-        /// The setting (the names of the settings' table).
-        #[arg(help = setting_names())]
+        /// The setting (one of those `get` lists).
+        #[arg(help = format!("The setting ({})", mgmt::setting_names()))]
         name: String,
         /// The new value.
         value: String,
@@ -69,12 +69,6 @@ pub(crate) enum UserCommand {
     },
     /// List the manager users.
     List,
-}
-
-/// `set`'s help for its NAME: every setting, as the table lists them.
-fn setting_names() -> String {
-    let names: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
-    format!("The setting ({})", names.join(", "))
 }
 
 fn systemctl(args: &[&str]) -> anyhow::Result<()> {

@@ -215,13 +215,12 @@ impl Kind {
                 .and_then(Value::as_integer)
                 .is_some_and(|n| (i64::from(low)..=i64::from(high)).contains(&n)),
             Self::Choice(words, _) => words.contains(&text),
-            Self::Certificate => {
-                Self::Choice(CERTIFICATE_SOURCES, false).check(name, value, all)?;
-                if text == "file" && (all.certificate_file.is_none() || all.key_file.is_none()) {
-                    return Err(invalid(name, "file needs CertificateFile and KeyFile"));
-                }
-                true
+            Self::Certificate
+                if text == "file" && (all.certificate_file.is_none() || all.key_file.is_none()) =>
+            {
+                return Err(invalid(name, "file needs CertificateFile and KeyFile"));
             }
+            Self::Certificate => CERTIFICATE_SOURCES.contains(&text),
             Self::List(entry) => {
                 let entries = value
                     .and_then(Value::as_array)
@@ -238,11 +237,7 @@ impl Kind {
                 (may_be_empty || !text.is_empty()) && is_plain_name(text)
             }
         };
-        if ok {
-            Ok(())
-        } else {
-            Err(self.refusal(name))
-        }
+        ok.then_some(()).ok_or_else(|| self.refusal(name))
     }
 
     /// What a value of this kind should have been.
@@ -280,9 +275,13 @@ impl Entry {
     }
 }
 
-/// The row named `name`.
-fn row(name: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.name == name)
+/// Every setting's name, in the table's order: `A, B, ...`.
+pub fn setting_names() -> String {
+    SETTINGS
+        .iter()
+        .map(|s| s.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A value as `get` prints it: text bare, a list as a comma list.
@@ -302,7 +301,7 @@ impl MgmtSettings {
 
     /// The value of one scalar setting as `get` prints it.
     pub fn get(&self, name: &str) -> Option<String> {
-        let row = row(name)?;
+        let row = SETTINGS.iter().find(|s| s.name == name)?;
         let values = self.values().ok()?;
         Some(values.get(row.name).map(text_of).unwrap_or_default())
     }
@@ -310,9 +309,8 @@ impl MgmtSettings {
     /// Sets one scalar setting from its command-line text; refused (and nothing changed)
     /// when the value, or the whole with it, is not valid.
     pub fn set(&mut self, name: &str, text: &str) -> Result<(), MgmtError> {
-        let Some(row) = row(name) else {
-            let known: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
-            let known = format!("no such setting; known: {}", known.join(", "));
+        let Some(row) = SETTINGS.iter().find(|s| s.name == name) else {
+            let known = format!("no such setting; known: {}", setting_names());
             return Err(invalid(name, known));
         };
         let value = row.kind.read(row.name, text)?;
