@@ -254,10 +254,8 @@ impl Kind {
             // Only the addresses to bind are refused as a list: when there is none.
             Self::List(_) => invalid(name, "give * or at least one address"),
             Self::Path { .. } => invalid(name, "expected an absolute path"),
-            Self::Name {
-                may_be_empty: false,
-            } => invalid(name, plain),
-            Self::Name { .. } => invalid(name, format!("{plain}; empty: nobody")),
+            Self::Name { may_be_empty: true } => invalid(name, format!("{plain}; empty: nobody")),
+            Self::Name { .. } => invalid(name, plain),
         }
     }
 }
