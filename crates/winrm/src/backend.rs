@@ -139,7 +139,7 @@ pub(crate) fn parse_xml(text: &str) -> Result<Element, Failure> {
         .map_err(|e| Failure::local(format!("the XML is not valid: {e}")))
 }
 
-fn local_fault(fault: wsman_proto::Fault) -> Failure {
+fn local_failure(fault: wsman_proto::Fault) -> Failure {
     Failure::LocalFault { fault }
 }
 
@@ -182,7 +182,7 @@ impl Backend for Local {
         let text = self
             .store
             .get(&r.uri, &selector_set(r))
-            .map_err(local_fault)?;
+            .map_err(local_failure)?;
         parse_xml(&text)
     }
 
@@ -194,7 +194,7 @@ impl Backend for Local {
         let text = self
             .store
             .put(&r.uri, &selector_set(r), Some(&body))
-            .map_err(local_fault)?;
+            .map_err(local_failure)?;
         self.confirm()?;
         parse_xml(&text).map(Some)
     }
@@ -211,7 +211,7 @@ impl Backend for Local {
         let selectors = self
             .store
             .create(&r.uri, &selector_set(r), body.as_ref(), &host_name())
-            .map_err(local_fault)?;
+            .map_err(local_failure)?;
         self.confirm()?;
         resource_created(ns::ANONYMOUS, &r.uri, &selectors)
     }
@@ -222,7 +222,7 @@ impl Backend for Local {
         }
         self.store
             .delete(&r.uri, &selector_set(r))
-            .map_err(local_fault)?;
+            .map_err(local_failure)?;
         self.confirm()
     }
 
@@ -231,12 +231,12 @@ impl Backend for Local {
             return Err(not_local(&r.uri));
         }
         if o.filter.is_some() {
-            return Err(local_fault(wsman_proto::Fault::filtering_not_supported()));
+            return Err(local_failure(wsman_proto::Fault::filtering_not_supported()));
         }
         let items = self
             .store
             .enumerate(&r.uri, &|_| Vec::new())
-            .map_err(local_fault)?;
+            .map_err(local_failure)?;
         let uri = wsman_config::resource(&r.uri)
             .map(|c| c.uri())
             .unwrap_or(&r.uri);

@@ -14,8 +14,8 @@ use crate::certmapping::{
 };
 use crate::certs;
 use crate::resource::{
-    check_body_root, invalid_value, is_config_ns, leaf_text, save_fault, unknown_element,
-    unreadable_fault, EnumItem,
+    check_body_root, invalid_selector_value, invalid_value, is_config_ns, leaf_text, save_fault,
+    unknown_element, unreadable_fault, EnumItem,
 };
 use crate::schema::ValueType;
 use crate::store::ConfigStore;
@@ -34,10 +34,6 @@ pub fn render_cert_mapping(m: &CertMapping) -> String {
     w.leaf("cfg:UserName", &[], &m.user_name);
     w.leaf("cfg:Enabled", &[], if m.enabled { "true" } else { "false" });
     w.finish()
-}
-
-fn selector_fault(message: impl std::fmt::Display) -> Fault {
-    Fault::invalid_selectors(SelectorProblem::InvalidValue, format!("{message}. "))
 }
 
 /// The Issuer, Subject and URI selectors, validated.
@@ -68,14 +64,14 @@ fn mapping_keys(selectors: &SelectorSet) -> Result<(String, String, String), Fau
     };
     let issuer = certs::normalize_thumbprint(issuer);
     if !certs::is_valid_thumbprint(&issuer) {
-        return Err(selector_fault(format!(
+        return Err(invalid_selector_value(format!(
             "Issuer {issuer:?} is not a certificate thumbprint (40 hexadecimal digits)"
         )));
     }
     let subject = subject.trim().to_owned();
-    check_subject(&subject).map_err(selector_fault)?;
+    check_subject(&subject).map_err(invalid_selector_value)?;
     let uri = uri.trim().to_owned();
-    check_uri(&uri).map_err(selector_fault)?;
+    check_uri(&uri).map_err(invalid_selector_value)?;
     Ok((issuer, subject, uri))
 }
 

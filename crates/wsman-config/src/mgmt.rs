@@ -6,10 +6,10 @@
 //! stopped; [`is_running`] tells whether a service holds the directory's run lock
 //! (`.mgmt.lock` in DIR's runtime directory, [`crate::runtime`]), which `wsmand mgmt set` checks before it writes.
 //!
-//! One concern a file: the settings' types here, their help in `help`, the client
-//! restrictions in `clients`, the checks in `validate`, `get`/`set` in `edit`, the file, its
-//! run lock and the manager users in `file`, one host or role
-//! changed in place (the console's manager pages) in `entries`.
+//! One concern a file: the settings' types here; the scalar settings' table in `table` (their
+//! help, `get`/`set` and checks); the client restrictions in `clients`; the hosts' and roles'
+//! checks in `validate`; the file, its run lock and the manager users in `file`; one host or
+//! role changed in place (the console's manager pages) in `entries`.
 
 use std::io;
 use std::path::PathBuf;
@@ -17,10 +17,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 mod clients;
-mod edit;
 mod entries;
 mod file;
-mod help;
+mod table;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -28,7 +27,7 @@ mod validate;
 pub use clients::{ClientDecision, ClientNet, ClientRuleError, ClientRules};
 pub use entries::{edit_entries, EntryChange};
 pub use file::{is_running, manager_users, take_run_lock};
-pub use help::{SettingHelp, SETTINGS};
+pub use table::{setting_names, Setting, SETTINGS};
 
 /// The settings file inside the config directory.
 pub const SETTINGS_FILE_NAME: &str = "mgmt.toml";
@@ -199,10 +198,10 @@ pub struct MgmtSettings {
     /// `CertificateFile` and `KeyFile`.
     pub certificate: String,
     /// The PEM certificate chain when `Certificate` is `file`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate_file: Option<PathBuf>,
     /// The PEM private key when `Certificate` is `file`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_file: Option<PathBuf>,
     /// WMSVC `RequiresWindowsCredentials`: `os` (1) or `os+manager` (0).
     pub credentials: Credentials,
@@ -214,37 +213,34 @@ pub struct MgmtSettings {
     pub denied_clients: Vec<String>,
     /// WMSVC `RemoteRestrictions`, Allow entries by domain name (`example.com` names it and
     /// every name below it), matched against the client's forward-confirmed reverse name.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_domains: Vec<String>,
     /// WMSVC `RemoteRestrictions`, Deny entries by domain name.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub denied_domains: Vec<String>,
     /// WMSVC `EnableLogging`: requests to the journal, or not.
     pub request_log: RequestLog,
     /// WMSVC `LoggingDirectory`: requests also to one W3C extended log file a day in this
     /// directory (created at start, owned by the serving user); none: no files.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_log_directory: Option<PathBuf>,
     /// Minutes without a request after which a console session ends.
     pub session_idle_minutes: u32,
     /// Hours after login after which a console session ends whatever its use.
     pub session_lifetime_hours: u32,
     /// The PAM service OS-credential logins are checked under (`/etc/pam.d/NAME`).
-    #[serde(default = "default_pam_service")]
     pub pam_service: String,
     /// The Linux group whose members may log in with OS credentials; empty: no OS user may
     /// (deny by default: PAM accepting a password is not enough).
-    #[serde(default = "default_os_login_group")]
     pub os_login_group: String,
     /// Seconds between the console's samples of every host's performance figures (the
     /// graphs and the fleet's health); at least 1.
-    #[serde(default = "default_sample_interval")]
     pub sample_interval_seconds: u32,
     /// The hosts the console manages.
-    #[serde(default, rename = "Host", skip_serializing_if = "Vec::is_empty")]
+    #[serde(rename = "Host", skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<ManagedHost>,
     /// Who may do what on which hosts: nothing a role does not allow (deny by default).
-    #[serde(default, rename = "Role", skip_serializing_if = "Vec::is_empty")]
+    #[serde(rename = "Role", skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<Role>,
 }
 
@@ -267,25 +263,13 @@ impl Default for MgmtSettings {
             request_log_directory: None,
             session_idle_minutes: 15,
             session_lifetime_hours: 8,
-            pam_service: default_pam_service(),
-            os_login_group: default_os_login_group(),
-            sample_interval_seconds: default_sample_interval(),
+            pam_service: "wsmand".to_owned(),
+            os_login_group: "wsmand-admins".to_owned(),
+            sample_interval_seconds: 10,
             hosts: Vec::new(),
             roles: Vec::new(),
         }
     }
-}
-
-fn default_pam_service() -> String {
-    "wsmand".to_owned()
-}
-
-fn default_sample_interval() -> u32 {
-    10
-}
-
-fn default_os_login_group() -> String {
-    "wsmand-admins".to_owned()
 }
 
 /// A PAM service or group name: what `/etc/pam.d` and `/etc/group` can hold, nothing a path

@@ -105,6 +105,11 @@ pub(crate) fn invalid_value(what: &str, text: &str, reason: impl std::fmt::Displ
     ))
 }
 
+/// A selector whose value the resource's rules refuse: `w:InvalidSelectors`, `InvalidValue`.
+pub(crate) fn invalid_selector_value(message: impl std::fmt::Display) -> Fault {
+    Fault::invalid_selectors(SelectorProblem::InvalidValue, format!("{message}. "))
+}
+
 pub(crate) fn unknown_element(name: &str, parent: &str) -> Fault {
     Fault::schema_validation_error(format!(
         "The WS-Management service cannot process the request because the element {name} is not valid in {parent}. "
@@ -392,12 +397,22 @@ impl ConfigStore {
     }
 }
 
+// The config store's errors and their faults: this crate's errors table (the server's is its
+// `error.rs`; this store also answers the local `winrm` without a server, so its faults are
+// decided here). The rows are in `resource_tests.rs`.
+
+/// The fault of a change refused because the configuration on disk could not be read first.
 pub(crate) fn unreadable_fault(e: crate::ConfigError) -> Fault {
     Fault::internal_error(format!(
         "The configuration on disk cannot be read, so it was not changed: {e}. "
     ))
 }
 
+/// The fault of a change that could not be written.
 pub(crate) fn save_fault(e: crate::ConfigError) -> Fault {
     Fault::internal_error(format!("The configuration could not be saved: {e}. "))
 }
+
+#[cfg(test)]
+#[path = "resource_tests.rs"]
+mod tests;

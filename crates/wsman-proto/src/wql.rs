@@ -740,4 +740,26 @@ mod tests {
             prop_assert!(parsed.is_ok(), "{}: {:?}", q, parsed);
         }
     }
+
+    /// The one row of `QueryError` (listed as a home of the errors table's architecture
+    /// check): a query the data source cannot process is the fault Windows sent for a WQL
+    /// Enumerate it could not answer (recording `fault.enumerate-class-not-found.xml`).
+    #[test]
+    fn a_refused_query_is_the_recorded_cannot_process_filter() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/windows/faults/fault.enumerate-class-not-found.xml"
+        );
+        let recorded = std::fs::read_to_string(path).unwrap_or_default();
+        let fault = Fault::from(parse("SELECT FROM").unwrap_err());
+        assert_eq!(fault.code.qname(), "s:Sender");
+        let subcode = fault.subcode.map(|s| s.qname()).unwrap_or_default();
+        for part in [
+            "<s:Value>s:Sender</s:Value>".to_owned(),
+            format!("<s:Value>{subcode}</s:Value>"),
+            format!("Code=\"{}\"", fault.wsman_code),
+        ] {
+            assert!(recorded.contains(&part), "{part} not in the recording");
+        }
+    }
 }

@@ -5,23 +5,23 @@
 //! Subscribe (Pull delivery) answers the subscription manager's endpoint reference, whose
 //! `e:Identifier` names the subscription in Renew, GetStatus and Unsubscribe, and an
 //! EnumerationContext (the same identifier) that `n:Pull` reads events with and `n:Release`
-//! ends. Every refusal of the eventing core and of the source becomes its fault here, in one
-//! place (`subscribe_fault`, `source_fault`). Subscriptions belong to the Linux user the
-//! request runs as.
+//! ends. Every refusal of the eventing core and of the source becomes its fault in the errors
+//! table (`crate::error`'s `subscribe_fault`, `source_fault`). Subscriptions belong to the
+//! Linux user the request runs as.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use wsman_events::{parse_subscribe, SubscribeError, Timestamp};
+use wsman_events::{parse_subscribe, Timestamp};
 use wsman_eventsource::{Caller as SourceCaller, EventSource, SourceError};
 use wsman_proto::enumeration::{self, Pull};
-use wsman_proto::fault::code;
 use wsman_proto::ns::action;
 use wsman_proto::operation::{Action, Resource};
 use wsman_proto::{eventing, Fault};
 use wsman_providers::Caller;
 
 use crate::dispatch::{self, Call};
+use crate::error::{source_fault, subscribe_fault, NamedBy};
 
 /// Room kept in a PullResponse for the envelope, its headers and the bookmark; the events get
 /// the rest of the request's MaxEnvelopeSize.
@@ -55,14 +55,14 @@ impl EventingEngine {
                 let context = enumeration::parse_release(request.body.as_ref())?;
                 self.source
                     .unsubscribe(&caller, &context)
-                    .map_err(|e| source_fault(e, Unknown::Context))?;
+                    .map_err(|e| source_fault(e, NamedBy::Context))?;
                 dispatch::finish(request, action::RELEASE_RESPONSE, "", "", call.max_envelope)
             }
             Action::Unsubscribe => {
                 let id = identifier(request)?;
                 self.source
                     .unsubscribe(&caller, &id)
-                    .map_err(|e| source_fault(e, Unknown::Subscription))?;
+                    .map_err(|e| source_fault(e, NamedBy::Identifier))?;
                 dispatch::finish(
                     request,
                     action::UNSUBSCRIBE_RESPONSE,
@@ -87,7 +87,7 @@ impl EventingEngine {
                 let expires = self
                     .source
                     .expires(&caller, &id, now)
-                    .map_err(|e| source_fault(e, Unknown::Subscription))?;
+                    .map_err(|e| source_fault(e, NamedBy::Identifier))?;
                 let body = format!(
                     "<e:GetStatusResponse><e:Expires>{}</e:Expires></e:GetStatusResponse>",
                     expires.to_system_time()
@@ -131,7 +131,7 @@ impl EventingEngine {
             .source
             .subscribe(caller, &subscribe, id, now)
             .await
-            .map_err(|e| source_fault(e, Unknown::Subscription))?;
+            .map_err(|e| source_fault(e, NamedBy::Identifier))?;
         let expires = subscribed.expires.to_system_time();
         let body = eventing::subscribe_response(&eventing::Subscribed {
             manager_address: call.exchange.address,
@@ -183,7 +183,7 @@ impl EventingEngine {
                 SourceError::EventTooLarge(size) => {
                     Fault::max_envelope_size_exceeded(size, call.max_envelope)
                 }
-                e => source_fault(e, Unknown::Context),
+                e => source_fault(e, NamedBy::Context),
             })?;
         if pulled.events.is_empty() {
             return Err(Fault::enumeration_timed_out());
@@ -232,91 +232,6 @@ fn identifier(request: &wsman_proto::Request) -> Result<String, Fault> {
             "The request names no subscription: the e:Identifier header is missing. ",
         )
     })
-}
-
-/// How an unknown subscription was named, which decides its fault.
-#[derive(Clone, Copy)]
-enum Unknown {
-    /// By its EnumerationContext (Pull, Release): `n:InvalidEnumerationContext`.
-    Context,
-    /// By its identifier (Unsubscribe, GetStatus): `e:InvalidMessage`.
-    Subscription,
-}
-
-/// The fault of each refusal of a Subscribe by the eventing core.
-pub fn subscribe_fault(error: SubscribeError) -> Fault {
-    match error {
-        SubscribeError::NotSubscribe => {
-            Fault::eventing_invalid_message("The body of the request is not an e:Subscribe. ")
-        }
-        SubscribeError::DeliveryModeUnavailable(mode) => Fault::delivery_mode_unavailable(&mode),
-        SubscribeError::FilterDialectUnavailable(dialect) => {
-            Fault::filtering_requested_unavailable(&dialect)
-        }
-        SubscribeError::CannotProcessFilter(e) => Fault::event_filter_unprocessable(format!(
-            "The event query cannot be processed: {} (at byte {}). ",
-            e.reason, e.position
-        )),
-        SubscribeError::InvalidExpirationTime(text) => {
-            Fault::invalid_expiration_time(format!("The expiration time {text:?} is not valid. "))
-        }
-        SubscribeError::InvalidBookmark(e) => {
-            Fault::invalid_bookmark(format!("The bookmark is not valid: {e}. "))
-        }
-        SubscribeError::InvalidValue { element, value } => {
-            Fault::invalid_parameter(format!("The value {value:?} of {element} is not valid. "))
-        }
-        SubscribeError::NotifyToMissing(mode) => Fault::eventing_invalid_message(format!(
-            "The delivery mode {mode} needs an e:NotifyTo. "
-        )),
-    }
-}
-
-/// The fault of each refusal of the event source.
-fn source_fault(error: SourceError, unknown: Unknown) -> Fault {
-    match error {
-        SourceError::AccessDenied(reason) => {
-            tracing::warn!(%reason, "eventing request refused");
-            Fault::access_denied()
-        }
-        SourceError::TooManySubscriptions(message) => {
-            Fault::quota_limit(code::QUOTA_LIMIT, format!("{message}. "))
-        }
-        SourceError::DeliveryModeUnavailable(mode) => Fault::delivery_mode_unavailable(mode),
-        SourceError::Subscriber(error) => {
-            tracing::info!(%error, "Subscribe refused: the subscriber cannot be delivered to");
-            Fault::unsupported_feature("AuthorizationMode", format!("{error}. "))
-        }
-        SourceError::UnknownChannel(channel) => Fault::event_source_unable_to_process(
-            code::EVT_CHANNEL_NOT_FOUND,
-            format!("The specified channel {channel:?} could not be found. "),
-        ),
-        SourceError::AlreadyExpired => {
-            Fault::invalid_expiration_time("The subscription would already have expired. ")
-        }
-        SourceError::UnknownSubscription => match unknown {
-            Unknown::Context => Fault::invalid_enumeration_context(),
-            Unknown::Subscription => {
-                Fault::eventing_invalid_message("The subscription does not exist or has ended. ")
-            }
-        },
-        SourceError::UnableToRenew => Fault::unable_to_renew(),
-        SourceError::TimedOut => Fault::timed_out(),
-        // Only a pull reports it, and the pull maps it with its own envelope size.
-        SourceError::EventTooLarge(size) => Fault::internal_error(format!(
-            "An event of {size} bytes does not fit the response. "
-        )),
-        SourceError::Journal(error) => {
-            tracing::error!(%error, "the journal could not be read");
-            Fault::internal_error("The event log could not be read. ")
-        }
-        // A refusal added to the source later: refused, and logged so it gets its own fault.
-        #[allow(unreachable_patterns)]
-        other => {
-            tracing::error!(error = %other, "unexpected event source refusal");
-            Fault::internal_error("The event source could not process the request. ")
-        }
-    }
 }
 
 /// How long expired subscriptions may linger before the server's timer ends them.

@@ -10,8 +10,11 @@
 //! script of `benches/` out (`architecture/bench_smoke.rs`); and when the catalog of engines is built anywhere but
 //! the daemon's one file, an engine adapter lives outside `engines/`, or the access check
 //! decides by resource (`architecture/routing.rs`); and when a PSRP header's layout or a message
-//! type's number is written outside the one PSRP codec (`architecture/psrp_codec.rs`); and when
-//! a schema namespace or URI is written outside wsman-proto's `ns.rs` (`architecture/namespaces.rs`).
+//! type's number is written outside the one PSRP codec (`architecture/psrp_codec.rs`); when an
+//! error is mapped to its fault outside the errors table (`architecture/faults.rs`); when a
+//! setting's name is written outside its row of its family's table
+//! (`architecture/settings_tables.rs`); and when a schema namespace or URI is written outside
+//! wsman-proto's `ns.rs` (`architecture/namespaces.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -21,6 +24,8 @@ use serde_json::Value;
 
 #[path = "architecture/bench_smoke.rs"]
 mod bench_smoke;
+#[path = "architecture/faults.rs"]
+mod faults;
 #[path = "architecture/lists.rs"]
 mod lists;
 #[path = "architecture/module_graph.rs"]
@@ -33,6 +38,8 @@ mod primitives;
 mod psrp_codec;
 #[path = "architecture/routing.rs"]
 mod routing;
+#[path = "architecture/settings_tables.rs"]
+mod settings_tables;
 #[path = "architecture/sizes.rs"]
 mod sizes;
 

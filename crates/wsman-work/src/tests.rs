@@ -135,3 +135,39 @@ async fn a_panicking_bulk_job_fails_alone() {
         Ok(1)
     );
 }
+
+/// A row per `WorkError` variant (its `From` is a listed home of the errors table's
+/// architecture check), with the fault expected and where that comes from.
+#[test]
+fn work_errors_map_to_their_faults() {
+    let rows = [
+        // Recording: the OperationTimeout fault, `w:TimedOut` 2150858793
+        // (`fault.receive-timeout.xml`; reference §4.10, MaxTimeoutms).
+        (WorkError::TimedOut, "s:Receiver", "w:TimedOut", 2150858793),
+        // Reference §5.2, §5.3: the generic server failure, E_FAIL.
+        (
+            WorkError::Closed,
+            "s:Receiver",
+            "w:InternalError",
+            2147500037,
+        ),
+        // Reference §5.2, §5.3: as above.
+        (
+            WorkError::Failed("it panicked".into()),
+            "s:Receiver",
+            "w:InternalError",
+            2147500037,
+        ),
+    ];
+    for (error, code, subcode, wsman_code) in rows {
+        let row = format!("{error:?}");
+        let fault = Fault::from(error);
+        assert_eq!(fault.code.qname(), code, "{row}");
+        assert_eq!(
+            fault.subcode.map(|s| s.qname()).as_deref(),
+            Some(subcode),
+            "{row}"
+        );
+        assert_eq!(fault.wsman_code, wsman_code, "{row}");
+    }
+}

@@ -214,7 +214,9 @@ async fn dispatch(
             None,
         );
     };
-    let user = Some(session.user().to_owned());
+    // The typed principal (`console:NAME@managers`, `linux:NAME`): a console account and the
+    // Linux user of the same name are two users, in the request log as in the audit.
+    let user = Some(session.owner.principal().to_string());
     let request = SessionRequest {
         peer,
         session: &session,

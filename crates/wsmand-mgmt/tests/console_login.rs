@@ -313,13 +313,15 @@ fn requests_are_logged_to_a_daily_w3c_file_without_queries_or_secrets() {
         .map(|l| l.split(' ').collect())
         .collect();
     assert!(lines.iter().all(|f| f.len() == 9), "{text}");
-    // The login (POST /login, no user yet), the fleet and the audit page as this user.
+    // The login (POST /login, no user yet), the fleet and the audit page as this user, named
+    // as a typed principal (a console account, not the Linux user of the same name).
+    let manager = format!("console:{MANAGER}@managers");
     assert!(lines
         .iter()
         .any(|f| f[2] == "127.0.0.1" && f[4] == "POST" && f[5] == "/login" && f[6] == "200"));
     assert!(lines
         .iter()
-        .any(|f| f[3] == MANAGER && f[4] == "GET" && f[5] == "/fleet" && f[6] == "200"));
+        .any(|f| f[3] == manager && f[4] == "GET" && f[5] == "/fleet" && f[6] == "200"));
     assert!(lines
         .iter()
         .any(|f| f[5] == "/audit" && f[8] == "probe+agent/1.0"));

@@ -25,11 +25,8 @@ pub(crate) enum MgmtCommand {
     /// Change a setting. Refused while the service runs (WMSVC is configured only while
     /// stopped) unless --restart, which restarts it with the new value.
     Set {
-        /// The setting (EnableRemoteManagement, Port, BindAddresses, Certificate,
-        /// CertificateFile, KeyFile, Credentials, UnspecifiedClients, AllowedClients,
-        /// DeniedClients, AllowedDomains, DeniedDomains, RequestLog, RequestLogDirectory,
-        /// SessionIdleMinutes, SessionLifetimeHours, SampleIntervalSeconds, PamService,
-        /// OsLoginGroup).
+        /// The setting (one of those `get` lists).
+        #[arg(help = format!("The setting ({})", mgmt::setting_names()))]
         name: String,
         /// The new value.
         value: String,

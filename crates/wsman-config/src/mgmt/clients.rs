@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use wsman_safe::net::{HostBits, IpRange, IpRangeError};
 
-use super::{invalid, ClientAccess, MgmtError, MgmtSettings};
+use super::{ClientAccess, MgmtSettings};
 
 /// Why an entry of the client restrictions was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -46,7 +46,7 @@ impl ClientNet {
 }
 
 /// A domain entry: a DNS name, lower case, without a trailing dot.
-fn domain(text: &str) -> Result<String, ClientRuleError> {
+pub(super) fn domain(text: &str) -> Result<String, ClientRuleError> {
     let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
     let ok = !name.is_empty()
         && name.len() <= 253
@@ -90,23 +90,20 @@ pub enum ClientDecision {
 }
 
 impl ClientRules {
-    /// The rules of `settings` (already validated by [`MgmtSettings::validate`]).
-    pub fn from_settings(settings: &MgmtSettings) -> Result<Self, MgmtError> {
-        let parse = |name: &str, list: &[String]| {
+    /// The rules of `settings` (already validated by [`MgmtSettings::validate`], which
+    /// names the setting an entry is refused in).
+    pub fn from_settings(settings: &MgmtSettings) -> Result<Self, ClientRuleError> {
+        let nets = |list: &[String]| {
             list.iter()
-                .map(|s| ClientNet::parse(s).map_err(|e| invalid(name, e.to_string())))
-                .collect::<Result<Vec<_>, _>>()
+                .map(|s| ClientNet::parse(s))
+                .collect::<Result<_, _>>()
         };
-        let domains = |name: &str, list: &[String]| {
-            list.iter()
-                .map(|s| domain(s).map_err(|e| invalid(name, e.to_string())))
-                .collect::<Result<Vec<_>, _>>()
-        };
+        let domains = |list: &[String]| list.iter().map(|s| domain(s)).collect::<Result<_, _>>();
         Ok(Self {
-            allowed: parse("AllowedClients", &settings.allowed_clients)?,
-            denied: parse("DeniedClients", &settings.denied_clients)?,
-            allowed_domains: domains("AllowedDomains", &settings.allowed_domains)?,
-            denied_domains: domains("DeniedDomains", &settings.denied_domains)?,
+            allowed: nets(&settings.allowed_clients)?,
+            denied: nets(&settings.denied_clients)?,
+            allowed_domains: domains(&settings.allowed_domains)?,
+            denied_domains: domains(&settings.denied_domains)?,
             unspecified: settings.unspecified_clients,
         })
     }

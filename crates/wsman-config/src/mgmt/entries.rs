@@ -7,9 +7,9 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, Value};
+use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
-use super::file::read_bounded;
+use super::file::{bare, read_bounded};
 use super::{invalid, ManagedHost, MgmtError, MgmtSettings, Role, MAX_SETTINGS_FILE_LEN};
 use crate::fsutil::write_atomic;
 
@@ -261,13 +261,6 @@ fn merge(old: &mut Table, new: &Table, fits: &dyn Fn(&Table) -> bool) {
             *old = trial;
         }
     }
-}
-
-/// A value as text without its comments and spacing.
-fn bare(value: &Value) -> String {
-    let mut value = value.clone();
-    value.decor_mut().clear();
-    value.to_string()
 }
 
 /// The same values, whatever the comments and layout.

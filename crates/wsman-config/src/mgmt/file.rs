@@ -110,7 +110,7 @@ impl MgmtSettings {
 }
 
 /// A value as text without its comments and spacing.
-fn bare(value: &Value) -> String {
+pub(super) fn bare(value: &Value) -> String {
     let mut value = value.clone();
     value.decor_mut().clear();
     value.to_string()

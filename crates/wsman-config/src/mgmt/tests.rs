@@ -190,3 +190,74 @@ fn set_keeps_the_comments_and_layout_of_hand_written_tables() {
     settings.save(dir.path()).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), saved);
 }
+
+/// A bad value of each setting: its command-line text and, when the file can hold the same
+/// value with the right type, its TOML form. The two must be refused with one error.
+const BAD_VALUES: &[(&str, &str, Option<&str>)] = &[
+    ("EnableRemoteManagement", "maybe", None),
+    ("Port", "0", Some("0")),
+    ("Port", "70000", None),
+    ("BindAddresses", "", Some("[]")),
+    ("BindAddresses", "1.2.3.999", Some("[\"1.2.3.999\"]")),
+    ("Certificate", "manual", Some("\"manual\"")),
+    ("Certificate", "file", Some("\"file\"")),
+    ("Credentials", "OS", None),
+    ("UnspecifiedClients", "maybe", None),
+    ("AllowedClients", "10.0.0.0/33", Some("[\"10.0.0.0/33\"]")),
+    ("DeniedClients", "nothost", Some("[\"nothost\"]")),
+    ("AllowedDomains", "a..b", Some("[\"a..b\"]")),
+    ("DeniedDomains", "-x.com", Some("[\"-x.com\"]")),
+    ("RequestLog", "OFF", None),
+    ("RequestLogDirectory", "relative", Some("\"relative\"")),
+    ("SessionIdleMinutes", "0", Some("0")),
+    ("SessionLifetimeHours", "10001", Some("10001")),
+    ("SampleIntervalSeconds", "3601", Some("3601")),
+    ("SampleIntervalSeconds", "x", None),
+    ("PamService", "", Some("\"\"")),
+    ("OsLoginGroup", "a/b", Some("\"a/b\"")),
+];
+
+#[test]
+fn a_bad_value_is_refused_alike_by_set_and_by_the_file_and_changes_nothing() {
+    let path = Path::new("mgmt.toml");
+    for &(name, text, in_file) in BAD_VALUES {
+        let mut settings = MgmtSettings::default();
+        let refused = settings.set(name, text).expect_err(name).to_string();
+        assert!(refused.starts_with(&format!("{name}: ")), "{refused}");
+        assert_eq!(settings, MgmtSettings::default(), "{name} {text:?} changed");
+        if let Some(value) = in_file {
+            let file = MgmtSettings::parse(path, &format!("{name} = {value}\n"));
+            assert_eq!(file.expect_err(name).to_string(), refused, "{name} {value}");
+        }
+    }
+    for row in SETTINGS {
+        let tested = BAD_VALUES.iter().any(|(name, ..)| *name == row.name);
+        let takes_any_path = ["CertificateFile", "KeyFile"].contains(&row.name);
+        assert!(
+            tested || takes_any_path,
+            "{}: no bad value tested",
+            row.name
+        );
+    }
+}
+
+#[test]
+fn the_table_names_every_scalar_setting_of_the_file_and_nothing_else() {
+    let mut all = MgmtSettings::default();
+    for (name, text) in [
+        ("CertificateFile", "/c.pem"),
+        ("KeyFile", "/k.pem"),
+        ("AllowedDomains", "example.com"),
+        ("DeniedDomains", "example.org"),
+        ("RequestLogDirectory", "/var/log/wsmand-mgmt"),
+    ] {
+        all.set(name, text).unwrap();
+        assert_eq!(all.get(name).as_deref(), Some(text));
+    }
+    let file = toml::Table::try_from(&all).unwrap();
+    let mut keys: Vec<&str> = file.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let mut rows: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+    rows.sort_unstable();
+    assert_eq!(keys, rows);
+}

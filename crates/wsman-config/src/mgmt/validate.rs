@@ -1,61 +1,11 @@
 //! The checks a settings file passes before it is used or written.
 
-use std::net::IpAddr;
-
-use super::{invalid, is_plain_name, ClientRules, MgmtError, MgmtSettings, MAX_HOSTS};
+use super::{invalid, is_plain_name, MgmtError, MgmtSettings, MAX_HOSTS};
 
 impl MgmtSettings {
-    /// Checks every value (addresses, restrictions, certificate files, hosts).
+    /// Checks every value: the scalar settings by their table, then the hosts and roles.
     pub fn validate(&self) -> Result<(), MgmtError> {
-        if self.port == 0 {
-            return Err(invalid("Port", "must be 1..=65535"));
-        }
-        if self.bind_addresses.is_empty() {
-            return Err(invalid("BindAddresses", "give * or at least one address"));
-        }
-        for address in &self.bind_addresses {
-            if address != "*" && address.parse::<IpAddr>().is_err() {
-                return Err(invalid(
-                    "BindAddresses",
-                    format!("{address:?} is not an address"),
-                ));
-            }
-        }
-        match self.certificate.as_str() {
-            "auto" => {}
-            "file" => {
-                if self.certificate_file.is_none() || self.key_file.is_none() {
-                    return Err(invalid(
-                        "Certificate",
-                        "file needs CertificateFile and KeyFile",
-                    ));
-                }
-            }
-            _ => return Err(invalid("Certificate", "expected auto or file")),
-        }
-        ClientRules::from_settings(self)?;
-        if self
-            .request_log_directory
-            .as_ref()
-            .is_some_and(|d| !d.is_absolute())
-        {
-            return Err(invalid("RequestLogDirectory", "expected an absolute path"));
-        }
-        if !(1..=10_000).contains(&self.session_idle_minutes) {
-            return Err(invalid("SessionIdleMinutes", "expected 1..=10000"));
-        }
-        if !(1..=10_000).contains(&self.session_lifetime_hours) {
-            return Err(invalid("SessionLifetimeHours", "expected 1..=10000"));
-        }
-        if !(1..=3600).contains(&self.sample_interval_seconds) {
-            return Err(invalid("SampleIntervalSeconds", "expected 1..=3600"));
-        }
-        if self.pam_service.is_empty() || !is_plain_name(&self.pam_service) {
-            return Err(invalid("PamService", "letters, digits, '-', '_' or '.'"));
-        }
-        if !is_plain_name(&self.os_login_group) {
-            return Err(invalid("OsLoginGroup", "letters, digits, '-', '_' or '.'"));
-        }
+        self.check_rows()?;
         if self.hosts.len() > MAX_HOSTS {
             return Err(invalid("Host", format!("at most {MAX_HOSTS} hosts")));
         }

@@ -29,7 +29,7 @@
 
 mod describe;
 mod launch;
-mod psrp;
+pub(crate) mod psrp;
 
 use std::time::Duration;
 

@@ -24,7 +24,7 @@
 
 mod compression;
 mod connect;
-mod input;
+pub(crate) mod input;
 mod message;
 #[cfg(test)]
 mod owner_tests;
@@ -54,7 +54,7 @@ use wsman_work::{Lane, WorkPool};
 use super::{
     describe, no_command_id, not_supported, receive_capacity, run_as_user, shell_id, Budget, Caller,
 };
-use crate::error::shell_fault;
+use crate::error::{pipelines_quota_fault, psrp_input_fault, pwsh_broken_fault, shell_fault};
 use compression::{Compression, InputBudget};
 use input::{InputError, InputOrder};
 use session::{PipelineRefused, Session, Taken};
@@ -409,9 +409,7 @@ impl PowerShellBridge {
         if admission.log {
             tracing::warn!(user = %caller.user, %error, "PSRP data refused");
         }
-        Fault::invalid_parameter(format!(
-            "The PSRP data of this request is not a sequence of whole fragments in order: {error}. "
-        ))
+        psrp_input_fault(error)
     }
 
     fn known_pipeline(&self, session: &Session, id: &str) -> Result<Uuid, Fault> {
@@ -454,7 +452,7 @@ impl PowerShellBridge {
                     command_id: command_id.unwrap_or("").to_owned(),
                 }))
             }
-            Taken::Broken(reason) => return Err(broken_fault(&reason)),
+            Taken::Broken(reason) => return Err(pwsh_broken_fault(&reason)),
             Taken::TooLarge(size) => {
                 return Err(Fault::max_envelope_size_exceeded(size, budget.max_envelope))
             }
@@ -557,7 +555,7 @@ async fn write(
     timeout: std::time::Duration,
 ) -> Result<(), Fault> {
     if let Some(reason) = session.broken() {
-        return Err(broken_fault(&reason));
+        return Err(pwsh_broken_fault(&reason));
     }
     if packets.is_empty() {
         return Ok(());
@@ -579,22 +577,6 @@ async fn write(
         return Err(Fault::timed_out());
     }
     Ok(())
-}
-
-/// The fault of a Command on a shell that has its most pipelines (Windows' code for it is not
-/// recorded: see docs/windows-quirks.md).
-fn pipelines_quota_fault(limit: usize) -> Fault {
-    Fault::quota_limit(
-        wsman_proto::fault::code::QUOTA_LIMIT,
-        format!("The WS-Management service cannot process the request. This shell is allowed a maximum number of {limit} concurrent commands, which has been exceeded. Terminate existing commands or create a new shell. "),
-    )
-}
-
-/// The fault of a request on a shell whose pwsh failed.
-fn broken_fault(reason: &str) -> Fault {
-    Fault::internal_error(format!(
-        "The PowerShell host process of this shell failed: {reason}. Delete the shell. "
-    ))
 }
 
 /// Only `microsoft.powershell` is configured; another configuration name is Windows' fault

@@ -4,10 +4,11 @@
 //! bridge calls [`Compression::inflate`] on Send and [`Compression::deflate`] on Receive; the
 //! fragments in between stay whole and uncompressed.
 
-use wsman_proto::fault::code;
 use wsman_proto::ns;
-use wsman_proto::xpress::{self, XpressError};
+use wsman_proto::xpress;
 use wsman_proto::{Fault, Request};
+
+use crate::error::{psrp_input_quota_fault, xpress_fault};
 
 /// What one request may make of pwsh's input: the bytes of the lines its streams become
 /// (`<Data ...>` and the base64 of the data as pwsh reads it), summed over all its streams,
@@ -40,13 +41,7 @@ impl InputBudget {
 
     /// The fault of a request that would make more than the queue holds.
     fn exceeded(&self) -> Fault {
-        Fault::quota_limit(
-            code::QUOTA_LIMIT,
-            format!(
-                "The WS-Management service cannot process the request: the stream data of this Send, decompressed, is more than the {} bytes a PowerShell shell takes in one request. Send the data in smaller parts. ",
-                self.queue
-            ),
-        )
+        psrp_input_quota_fault(self.queue)
     }
 }
 
@@ -92,8 +87,7 @@ impl Compression {
             Self::None => Ok(data),
             Self::Xpress => match xpress::decompress(&data, room) {
                 Ok(inflated) => Ok(inflated),
-                Err(XpressError::TooLarge { .. }) => Err(budget.exceeded()),
-                Err(error) => Err(refused(error)),
+                Err(error) => Err(xpress_fault(error, budget.queue)),
             },
         }
     }
@@ -116,12 +110,6 @@ impl Compression {
             }
         }
     }
-}
-
-fn refused(error: XpressError) -> Fault {
-    Fault::invalid_parameter(format!(
-        "The stream data of the Send is not valid Xpress-compressed data: {error}. "
-    ))
 }
 
 #[cfg(test)]

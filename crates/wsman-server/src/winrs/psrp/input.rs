@@ -16,7 +16,7 @@ pub(super) struct InputOrder {
 
 /// Why a client's data is not the fragments that may come next.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub(super) enum InputError {
+pub(crate) enum InputError {
     #[error(
         "the data ends inside a fragment (a fragment of {declared} bytes of blob holds {held})"
     )]
