@@ -29,15 +29,13 @@
 //! the poll. When nothing runs concurrently, every request reuses one connection and the
 //! server checks the password once. All share one `p:SessionId`.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use wsman_proto::ns::{self, action};
 use wsman_proto::shell::{
-    read_receive_envelope_bytes, CommandItem, CommandLine, CommandResponse, CommandStateValue,
-    Connect, ConnectResponse, CreateResponse, Disconnect, Receive, ReceiveResponse, Reconnect,
-    Send, ShellCreate, ShellDescription, StreamData, WinrsOptions,
+    CommandItem, CommandLine, CommandResponse, Connect, ConnectResponse, CreateResponse,
+    Disconnect, Reconnect, Send, ShellCreate, ShellDescription, StreamData, WinrsOptions,
 };
 use wsman_proto::xml::{Element, Node};
 

@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use libgssapi::error::{Error as GssStatus, MajorFlags};
 use libgssapi_sys as sys;
-use zeroize::Zeroizing;
 
 use super::GssError;
 
