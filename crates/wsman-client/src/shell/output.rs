@@ -273,7 +273,6 @@ fn answer_lost(e: &ClientError) -> bool {
     matches!(e, ClientError::Io { .. } | ClientError::Timeout { .. })
 }
 
-
 impl OutputReader {
     /// A reader of command `command_id`'s output, its Receives sent through `client`.
     pub(super) fn new(client: Client, shell: Arc<ShellShared>, command_id: String) -> Self {
