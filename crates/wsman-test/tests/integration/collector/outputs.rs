@@ -112,41 +112,9 @@ fn collector_metrics_count_what_the_forwarders_sent_while_a_forger_is_refused() 
             "{subscription} {reason}"
         );
     }
-    // Per output: the subscription's one file output is `output="file"`.
-    let wef_file = [("subscription", "wef"), ("output", "file")];
-    assert_eq!(
-        metric(&samples, "wsman_wec_output_errors_total", &wef_file),
-        0.0
-    );
     // Three batches carried new events; each went through the outputs once.
-    let writes = metric(&samples, "wsman_wec_output_write_seconds_count", &wef_file);
-    assert_eq!(writes, 3.0);
-    let buckets: Vec<f64> = samples
-        .iter()
-        .filter(|(n, l, _)| {
-            n == "wsman_wec_output_write_seconds_bucket"
-                && l["subscription"] == "wef"
-                && l["output"] == "file"
-        })
-        .map(|(_, _, v)| *v)
-        .collect();
-    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
-    assert_eq!(buckets.last(), Some(&writes));
-
-    // Forwarders by state: what `wsmand wec clients` computes.
-    let by_state = collector.clients_by_state();
-    assert_eq!(by_state.get("active"), Some(&1.0), "{by_state:?}");
-    for state in ["active", "alive", "dead"] {
-        assert_eq!(
-            metric(
-                &samples,
-                "wsman_wec_clients",
-                &[("subscription", "wef"), ("state", state)]
-            ),
-            by_state.get(state).copied().unwrap_or(0.0),
-            "{state}"
-        );
-    }
+    assert_file_output_timed(&samples, 3.0);
+    assert_clients_by_state(&collector, &samples);
     let log = collector.daemon.stderr();
     assert!(
         log.contains("claims Computer"),
@@ -158,6 +126,46 @@ fn collector_metrics_count_what_the_forwarders_sent_while_a_forger_is_refused() 
         "the bad SLDC body is logged with its reason"
     );
     assert!(!log.contains(SECOND_PASSWORD) && !log.contains(SERVICE_PASSWORD));
+}
+
+/// The subscription's one file output (`output="file"`) without errors, written once per
+/// batch that carried new events (`batches`), its latency histogram cumulative.
+fn assert_file_output_timed(samples: &[crate::metrics::Sample], batches: f64) {
+    let wef_file = [("subscription", "wef"), ("output", "file")];
+    assert_eq!(
+        metric(samples, "wsman_wec_output_errors_total", &wef_file),
+        0.0
+    );
+    let writes = metric(samples, "wsman_wec_output_write_seconds_count", &wef_file);
+    assert_eq!(writes, batches);
+    let buckets: Vec<f64> = samples
+        .iter()
+        .filter(|(n, l, _)| {
+            n == "wsman_wec_output_write_seconds_bucket"
+                && l["subscription"] == "wef"
+                && l["output"] == "file"
+        })
+        .map(|(_, _, v)| *v)
+        .collect();
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    assert_eq!(buckets.last(), Some(&writes));
+}
+
+/// Forwarders by state in the metrics: what `wsmand wec clients` computes (one active).
+fn assert_clients_by_state(collector: &Collector, samples: &[crate::metrics::Sample]) {
+    let by_state = collector.clients_by_state();
+    assert_eq!(by_state.get("active"), Some(&1.0), "{by_state:?}");
+    for state in ["active", "alive", "dead"] {
+        assert_eq!(
+            metric(
+                samples,
+                "wsman_wec_clients",
+                &[("subscription", "wef"), ("state", state)]
+            ),
+            by_state.get(state).copied().unwrap_or(0.0),
+            "{state}"
+        );
+    }
 }
 
 #[test]
