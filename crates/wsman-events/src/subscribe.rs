@@ -243,6 +243,55 @@ fn subscriber_thumbprint(
     Ok(None)
 }
 
+/// How the subscriber authenticates deliveries: the policies of `NotifyTo`, or else the
+/// profile DSP0226 names with `wsman:Auth` in `Delivery`.
+fn delivery_authentication(
+    delivery: Option<&Element>,
+    notify_to: Option<&Element>,
+) -> Result<Vec<AuthenticationProfile>, SubscribeError> {
+    let mut authentication = notify_to
+        .map(authentication_profiles)
+        .transpose()?
+        .unwrap_or_default();
+    if let Some(profile) = delivery
+        .and_then(|d| d.child(ns::WSMAN, "Auth"))
+        .and_then(|a| a.attr("Profile"))
+        .filter(|_| authentication.is_empty())
+    {
+        authentication.push(AuthenticationProfile {
+            profile: profile.to_owned(),
+            issuer_thumbprints: Vec::new(),
+            certificate_thumbprints: Vec::new(),
+            subscriber_thumbprint: None,
+        });
+    }
+    Ok(authentication)
+}
+
+/// The `ContentFormat` option: raw XML (`Raw`, or `Events`, read the same) unless `RenderedText`.
+fn content_format(options: &OptionSet) -> Result<ContentFormat, SubscribeError> {
+    match options
+        .get("ContentFormat")
+        .and_then(|o| o.value.as_deref())
+    {
+        None => Ok(ContentFormat::Raw),
+        Some(v) if v.eq_ignore_ascii_case("Raw") || v.eq_ignore_ascii_case("Events") => {
+            Ok(ContentFormat::Raw)
+        }
+        Some(v) if v.eq_ignore_ascii_case("RenderedText") => Ok(ContentFormat::RenderedText),
+        Some(other) => Err(invalid("ContentFormat", other)),
+    }
+}
+
+/// The `Compression` option: SLDC (the one accepted) or none.
+fn compress_sldc(options: &OptionSet) -> Result<bool, SubscribeError> {
+    match options.get("Compression").map(|o| o.value.as_deref()) {
+        None => Ok(false),
+        Some(Some(v)) if v.trim().eq_ignore_ascii_case("SLDC") => Ok(true),
+        Some(other) => Err(invalid("Compression", other.unwrap_or(""))),
+    }
+}
+
 /// The Subscribe from its `e:Subscribe` element and the request's options.
 pub fn parse_subscribe_element(
     subscribe: &Element,
@@ -259,23 +308,7 @@ pub fn parse_subscribe_element(
     if notify_to.is_none() && mode != DeliveryMode::Pull {
         return Err(SubscribeError::NotifyToMissing(mode.uri()));
     }
-    let mut authentication = notify_element
-        .map(authentication_profiles)
-        .transpose()?
-        .unwrap_or_default();
-    // DSP0226 names the profile with `wsman:Auth` in Delivery rather than a policy.
-    if let Some(profile) = delivery
-        .and_then(|d| d.child(ns::WSMAN, "Auth"))
-        .and_then(|a| a.attr("Profile"))
-        .filter(|_| authentication.is_empty())
-    {
-        authentication.push(AuthenticationProfile {
-            profile: profile.to_owned(),
-            issuer_thumbprints: Vec::new(),
-            certificate_thumbprints: Vec::new(),
-            subscriber_thumbprint: None,
-        });
-    }
+    let authentication = delivery_authentication(delivery, notify_element)?;
     let end_to = subscribe
         .child(ns::EVENTING, "EndTo")
         .map(endpoint_reference)
@@ -326,17 +359,7 @@ pub fn parse_subscribe_element(
         .transpose()?;
     let send_bookmarks = subscribe.child(ns::WSMAN, "SendBookmarks").is_some();
 
-    let content_format = match options
-        .get("ContentFormat")
-        .and_then(|o| o.value.as_deref())
-    {
-        None => ContentFormat::Raw,
-        Some(v) if v.eq_ignore_ascii_case("Raw") || v.eq_ignore_ascii_case("Events") => {
-            ContentFormat::Raw
-        }
-        Some(v) if v.eq_ignore_ascii_case("RenderedText") => ContentFormat::RenderedText,
-        Some(other) => return Err(invalid("ContentFormat", other)),
-    };
+    let content_format = content_format(options)?;
     let read_existing_events = options
         .get_bool("ReadExistingEvents")
         .map_err(|_| invalid("ReadExistingEvents", ""))?
@@ -350,11 +373,7 @@ pub fn parse_subscribe_element(
     let name = options
         .get("SubscriptionName")
         .and_then(|o| o.value.clone());
-    let compress_sldc = match options.get("Compression").map(|o| o.value.as_deref()) {
-        None => false,
-        Some(Some(v)) if v.trim().eq_ignore_ascii_case("SLDC") => true,
-        Some(other) => return Err(invalid("Compression", other.unwrap_or(""))),
-    };
+    let compress_sldc = compress_sldc(options)?;
 
     Ok(SubscribeRequest {
         mode,

@@ -226,27 +226,7 @@ impl EventSource {
         if connector.is_some() {
             self.check_credentials(caller, request)?;
         }
-        let readable: Vec<String> = if caller.administrator {
-            LOGS.iter().map(|l| (*l).to_owned()).collect()
-        } else {
-            vec![APPLICATION.to_owned(), SYSTEM.to_owned()]
-        };
-        if let Some(query) = &request.filter {
-            for channel in query.channels() {
-                let known = LOGS.iter().any(|l| l.eq_ignore_ascii_case(&channel));
-                if !known {
-                    if request.ignore_channel_error {
-                        continue;
-                    }
-                    return Err(SourceError::UnknownChannel(channel));
-                }
-                if !readable.iter().any(|l| l.eq_ignore_ascii_case(&channel)) {
-                    return Err(SourceError::AccessDenied(format!(
-                        "the {channel} log is readable by administrators only"
-                    )));
-                }
-            }
-        }
+        let readable = readable_logs(caller, request)?;
         let expires = match request.expires {
             None => now.saturating_add(self.limits.max_lifetime),
             Some(Expires::After(d)) => now.saturating_add(d.min(self.limits.max_lifetime)),
@@ -256,25 +236,7 @@ impl EventSource {
             return Err(SourceError::AlreadyExpired);
         }
         self.expire(now);
-        {
-            let subscriptions = self.lock();
-            if subscriptions.len() >= self.limits.max_total {
-                return Err(SourceError::TooManySubscriptions(format!(
-                    "the source has its maximum of {} subscriptions",
-                    self.limits.max_total
-                )));
-            }
-            let mine = subscriptions
-                .values()
-                .filter(|s| s.owner.is(&caller.owner))
-                .count();
-            if mine >= self.limits.max_per_user {
-                return Err(SourceError::TooManySubscriptions(format!(
-                    "{} has its maximum of {} subscriptions",
-                    caller.user, self.limits.max_per_user
-                )));
-            }
-        }
+        self.check_room(caller)?;
         let position = match &request.start_at {
             Some(StartAt::Earliest) => Position::Oldest,
             // After the bookmark: from the lowest position it names, so no log misses an
@@ -334,6 +296,28 @@ impl EventSource {
         );
         tracing::info!(subscription = %id, user = %caller.user, "event subscription created");
         Ok(Subscribed { id, expires })
+    }
+
+    /// Refuse a new subscription when the source, or `caller`, has its maximum of them.
+    fn check_room(&self, caller: &Caller) -> Result<(), SourceError> {
+        let subscriptions = self.lock();
+        if subscriptions.len() >= self.limits.max_total {
+            return Err(SourceError::TooManySubscriptions(format!(
+                "the source has its maximum of {} subscriptions",
+                self.limits.max_total
+            )));
+        }
+        let mine = subscriptions
+            .values()
+            .filter(|s| s.owner.is(&caller.owner))
+            .count();
+        if mine >= self.limits.max_per_user {
+            return Err(SourceError::TooManySubscriptions(format!(
+                "{} has its maximum of {} subscriptions",
+                caller.user, self.limits.max_per_user
+            )));
+        }
+        Ok(())
     }
 
     /// Refuse a push subscription whose policy names an authentication profile (the daemon
@@ -588,6 +572,34 @@ impl EventSource {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// The logs `caller` may read (every log for administrators, Application and System for the
+/// others); a query naming an unknown log (unless the subscriber asked to ignore those) or
+/// a log the caller may not read is refused.
+fn readable_logs(caller: &Caller, request: &SubscribeRequest) -> Result<Vec<String>, SourceError> {
+    let readable: Vec<String> = if caller.administrator {
+        LOGS.iter().map(|l| (*l).to_owned()).collect()
+    } else {
+        vec![APPLICATION.to_owned(), SYSTEM.to_owned()]
+    };
+    if let Some(query) = &request.filter {
+        for channel in query.channels() {
+            let known = LOGS.iter().any(|l| l.eq_ignore_ascii_case(&channel));
+            if !known {
+                if request.ignore_channel_error {
+                    continue;
+                }
+                return Err(SourceError::UnknownChannel(channel));
+            }
+            if !readable.iter().any(|l| l.eq_ignore_ascii_case(&channel)) {
+                return Err(SourceError::AccessDenied(format!(
+                    "the {channel} log is readable by administrators only"
+                )));
+            }
+        }
+    }
+    Ok(readable)
 }
 
 /// What a subscription selects: `request`'s query and content format over `logs` (the ones

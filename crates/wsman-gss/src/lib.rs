@@ -26,9 +26,9 @@
 
 //!
 //! This crate is, with `wsman-os`, one of the two in the workspace allowed `unsafe`: the FFI
-//! to the GSS-API only, in `ffi.rs`, every block with a `SAFETY:` comment. It depends on no
-//! crate of ours, so both the server and the client library can use it (the client library
-//! may not depend on `wsman-os`).
+//! to the GSS-API only, in the `ffi` module (`ffi.rs`, `ffi/`), every block with a `SAFETY:`
+//! comment. It depends on no crate of ours, so both the server and the client library can use
+//! it (the client library may not depend on `wsman-os`).
 //!
 //! Cargo feature `kerberos` (default): without it (a build without libkrb5-dev/libclang),
 //! the same API exists and every constructor answers [`GssError::Unavailable`].

@@ -15,6 +15,18 @@ use quick_xml::NsReader;
 /// No node (the end of a sibling list, no child).
 const NONE: u32 = u32::MAX;
 
+/// The parts of the envelope that may appear once, and whether each has been read.
+#[derive(Default)]
+struct Seen {
+    header: bool,
+    body: bool,
+    response: bool,
+    context: bool,
+    /// `w:Items` and `n:Items`.
+    items_w: bool,
+    items_n: bool,
+}
+
 /// One item of an enumeration read page by page (the client's `enumerate_each`): from a page
 /// read in one pass, or an element of a response read the general way.
 #[derive(Clone, Copy, Debug)]
@@ -213,8 +225,7 @@ impl FlatPage {
         let mut in_scope = 0usize;
         let mut count = 0usize;
         let mut root_done = false;
-        let (mut seen_header, mut seen_body, mut seen_response) = (false, false, false);
-        let (mut seen_context, mut seen_items_w, mut seen_items_n) = (false, false, false);
+        let mut seen = Seen::default();
         let mut related: Option<String> = None;
         let mut capture = String::new();
         let mut ns_buf: Vec<u8> = Vec::new();
@@ -260,47 +271,6 @@ impl FlatPage {
             let parent = open.last().map_or(Role::Document, |o| o.role);
             let mut node = NONE;
             let role = match parent {
-                Role::Document if is(ns::SOAP, "Envelope") => Role::Envelope,
-                Role::Document => return Err(()),
-                Role::Envelope if is(ns::SOAP, "Header") && !seen_header => {
-                    seen_header = true;
-                    Role::Header
-                }
-                Role::Envelope if is(ns::SOAP, "Body") && !seen_body => {
-                    seen_body = true;
-                    Role::Body
-                }
-                Role::Header if is(ns::ADDRESSING, "RelatesTo") && related.is_none() => {
-                    capture.clear();
-                    Role::RelatesTo
-                }
-                Role::Body if !seen_response => {
-                    seen_response = true;
-                    // A fault or another answer: the general reader reports it.
-                    if !is(ns::ENUMERATION, response_name(pull)) {
-                        return Err(());
-                    }
-                    Role::Response
-                }
-                Role::Response if is(ns::ENUMERATION, "EnumerationContext") && !seen_context => {
-                    seen_context = true;
-                    capture.clear();
-                    Role::Context
-                }
-                Role::Response if is(ns::WSMAN, "Items") && !seen_items_w => {
-                    seen_items_w = true;
-                    Role::WsmanItems
-                }
-                Role::Response if is(ns::ENUMERATION, "Items") && !seen_items_n => {
-                    seen_items_n = true;
-                    Role::EnumerationItems
-                }
-                Role::Response => {
-                    if is(ns::WSMAN, "EndOfSequence") || is(ns::ENUMERATION, "EndOfSequence") {
-                        self.end = true;
-                    }
-                    Role::Other
-                }
                 Role::WsmanItems | Role::EnumerationItems | Role::Item => {
                     node = self.node_for(&start, &reader, element_ns, local)?;
                     match parent {
@@ -310,7 +280,10 @@ impl FlatPage {
                     }
                     Role::Item
                 }
-                _ => Role::Other,
+                _ => {
+                    let relating = related.is_none();
+                    self.envelope_role(parent, &is, pull, relating, &mut seen, &mut capture)?
+                }
             };
             if node == NONE {
                 check_attributes(&start, &reader)?;
@@ -331,7 +304,7 @@ impl FlatPage {
                 last_child: NONE,
             });
         }
-        if !open.is_empty() || !seen_response {
+        if !open.is_empty() || !seen.response {
             return Err(());
         }
         if related.as_deref().map(trim) != Some(relates_to) {
@@ -345,6 +318,66 @@ impl FlatPage {
             self.end = true;
         }
         Ok(())
+    }
+
+    /// The role of an element outside the items, from its parent's (`is` tells its name):
+    /// each part of the envelope once and in its place, the text of `a:RelatesTo` (while none
+    /// was read: `relating`) and `n:EnumerationContext` captured, `EndOfSequence` noted. A
+    /// fault or another answer in the Body is an error: the general reader reports it. A step
+    /// of [`Self::read_envelope`].
+    #[inline(always)]
+    fn envelope_role(
+        &mut self,
+        parent: Role,
+        is: &impl Fn(&str, &str) -> bool,
+        pull: bool,
+        relating: bool,
+        seen: &mut Seen,
+        capture: &mut String,
+    ) -> Result<Role, ()> {
+        Ok(match parent {
+            Role::Document if is(ns::SOAP, "Envelope") => Role::Envelope,
+            Role::Document => return Err(()),
+            Role::Envelope if is(ns::SOAP, "Header") && !seen.header => {
+                seen.header = true;
+                Role::Header
+            }
+            Role::Envelope if is(ns::SOAP, "Body") && !seen.body => {
+                seen.body = true;
+                Role::Body
+            }
+            Role::Header if is(ns::ADDRESSING, "RelatesTo") && relating => {
+                capture.clear();
+                Role::RelatesTo
+            }
+            Role::Body if !seen.response => {
+                seen.response = true;
+                if !is(ns::ENUMERATION, response_name(pull)) {
+                    return Err(());
+                }
+                Role::Response
+            }
+            Role::Response if is(ns::ENUMERATION, "EnumerationContext") && !seen.context => {
+                seen.context = true;
+                capture.clear();
+                Role::Context
+            }
+            Role::Response if is(ns::WSMAN, "Items") && !seen.items_w => {
+                seen.items_w = true;
+                Role::WsmanItems
+            }
+            Role::Response if is(ns::ENUMERATION, "Items") && !seen.items_n => {
+                seen.items_n = true;
+                Role::EnumerationItems
+            }
+            Role::Response => {
+                if is(ns::WSMAN, "EndOfSequence") || is(ns::ENUMERATION, "EndOfSequence") {
+                    self.end = true;
+                }
+                Role::Other
+            }
+            _ => Role::Other,
+        })
     }
 
     /// The end of an element whose text was captured: `a:RelatesTo` kept for the check at the

@@ -260,6 +260,12 @@ fn our_messages() -> Vec<(&'static str, String, &'static str)> {
         ("pull.response.events", response::envelope(&ResponseHeader { extra: &eventing::bookmark_header("<BookmarkList><Bookmark Channel='Application' RecordId='42' IsCurrent='true'/></BookmarkList>"), ..header(action::PULL_RESPONSE) }, &enumeration::pull_response(Some("uuid:00000000-0000-4000-8000-00000000000E"), &["<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><EventRecordID>42</EventRecordID></System></Event>".to_owned()], false)), "reference §3.8 (Pull mode, w:Bookmark as on deliveries)"),
         ("unsubscribe.response", response::envelope(&header(action::UNSUBSCRIBE_RESPONSE), ""), "reference §3.8 (empty response)"),
     ];
+    msgs.extend(our_faults());
+    msgs
+}
+
+/// Every fault we answer, rendered with fixed ids.
+fn our_faults() -> Vec<(&'static str, String, &'static str)> {
     let faults: Vec<(&'static str, Fault)> = vec![
         ("fault.access-denied", Fault::access_denied()),
         (
@@ -324,19 +330,18 @@ fn our_messages() -> Vec<(&'static str, String, &'static str)> {
             Fault::event_filter_unprocessable("The event query cannot be processed. "),
         ),
     ];
-    for (name, f) in faults {
-        msgs.push((
-            name,
-            response::fault_envelope(
+    faults
+        .into_iter()
+        .map(|(name, f)| {
+            let envelope = response::fault_envelope(
                 &f,
                 "uuid:00000000-0000-4000-8000-000000000002",
                 Some("uuid:00000000-0000-4000-8000-000000000001"),
                 "host",
-            ),
-            "reference §5; fixtures/windows/faults/",
-        ));
-    }
-    msgs
+            );
+            (name, envelope, "reference §5; fixtures/windows/faults/")
+        })
+        .collect()
 }
 
 #[test]

@@ -369,6 +369,16 @@ fn a_windows_hosts_graphs_and_health_come_from_its_recorded_answers() {
     assert_eq!((want.cpu, want.services), (19.0, 131));
     assert!(want.network > 0.0 && want.disk_free > 0.0 && want.memory > 0.0);
     let replay = start_replay();
+    let (service, _secrets) = console_of(&replay);
+    let (session, _) = service.manager_session();
+    assert_graphs(&service, &session, &want, &replay);
+    assert_fleet_health(&service, &session, &want);
+    assert_services_and_fleet_page(&service, &session, &want);
+}
+
+/// A console whose one host, `win2012`, is `replay`, sampled every second; with the directory
+/// of the host's password file, which must outlive it.
+fn console_of(replay: &Replay) -> (Service, tempfile::TempDir) {
     let host = format!(
         "UnspecifiedClients = \"Allow\"\nSessionIdleMinutes = 15\nDeniedClients = []\n\
          Credentials = \"os+manager\"\nSampleIntervalSeconds = 1\n\n\
@@ -384,12 +394,15 @@ fn a_windows_hosts_graphs_and_health_come_from_its_recorded_answers() {
         extra: &extra,
         ..Layout::default()
     });
-    let (session, _) = service.manager_session();
+    (service, secrets)
+}
 
-    // The graphs' JSON: a point per sample; the network rate once two readings are in.
+/// The graphs' JSON: a point per sample, the network rate once two readings are in, and the
+/// processor figure from Win32_Processor after the performance class was refused.
+fn assert_graphs(service: &Service, session: &str, want: &Expected, replay: &Replay) {
     let start = Instant::now();
     let points = loop {
-        let reply = service.get_json(&session, "/hosts/win2012/samples.json");
+        let reply = service.get_json(session, "/hosts/win2012/samples.json");
         assert_eq!(reply.status, 200, "{}", reply.body);
         let json = reply.json();
         let points = json["points"].as_array().cloned().unwrap_or_default();
@@ -417,7 +430,6 @@ fn a_windows_hosts_graphs_and_health_come_from_its_recorded_answers() {
         .collect();
     assert_eq!(rates.len(), 1, "{points:?}");
     close(rates[0], want.network, "network");
-    // The processor figure came from Win32_Processor after the performance class was refused.
     let counts = replay.enumerations.lock().expect("counts").clone();
     assert!(
         counts
@@ -429,9 +441,11 @@ fn a_windows_hosts_graphs_and_health_come_from_its_recorded_answers() {
         counts.get("Win32_Processor").is_some_and(|n| *n >= 2),
         "{counts:?}"
     );
+}
 
-    // The fleet's health in JSON: what Identify, the OS, the processor and the services say.
-    let fleet = service.get_json(&session, "/fleet");
+/// The fleet's health in JSON: what Identify, the OS, the processor and the services say.
+fn assert_fleet_health(service: &Service, session: &str, want: &Expected) {
+    let fleet = service.get_json(session, "/fleet");
     assert_eq!(fleet.status, 200, "{}", fleet.body);
     let json = fleet.json();
     let summary = &json["hosts"][0];
@@ -465,16 +479,19 @@ fn a_windows_hosts_graphs_and_health_come_from_its_recorded_answers() {
         want.disk_free,
         "latest disk",
     );
+}
 
-    // Every recorded service, through the three Pulls that followed the Enumerate.
-    let services = service.get_json(&session, "/hosts/win2012/services");
+/// Every recorded service, through the three Pulls that followed the Enumerate; and the fleet
+/// page, with the same figures as its cells print them.
+fn assert_services_and_fleet_page(service: &Service, session: &str, want: &Expected) {
+    let services = service.get_json(session, "/hosts/win2012/services");
     assert_eq!(services.status, 200, "{}", services.body);
     let listed = services.json();
     let rows = listed["services"].as_array().expect("services");
     assert_eq!(rows.len(), want.services, "{listed}");
 
     // The fleet page: the same figures, as its cells print them.
-    let page = service.page(&session, "/fleet");
+    let page = service.page(session, "/fleet");
     assert_eq!(page.status, 200, "{}", page.body);
     for cell in [
         format!("{:.1} %", want.cpu),

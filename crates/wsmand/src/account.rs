@@ -100,90 +100,16 @@ fn run_with(
             password_stdin,
             run_as,
             ntlm,
-        } => {
-            wsman_auth::validate_account_name(&name)?;
-            require_password_stdin(password_stdin)?;
-            if let Some(linux_user) = &run_as {
-                require_linux_user(linux_user)?;
-            }
-            let password = read_password(input)?;
-            create_config_dir(config_dir)?;
-            let mut store = wsman_config::accounts::load(config_dir)?;
-            let mut account = store.add(&name, &password, run_as)?;
-            if ntlm {
-                account = store.enable_ntlm(&name, &password)?;
-            }
-            match &account.run_as {
-                Some(linux_user) => writeln!(
-                    output,
-                    "Added service account '{}' (runs as Linux user '{linux_user}').",
-                    account.name
-                )?,
-                None => writeln!(
-                    output,
-                    "Added service account '{}' (no run-as user: it can authenticate \
-                     but is not an administrator).",
-                    account.name
-                )?,
-            }
-            if account.ntlm {
-                writeln!(output, "NTLM logins are enabled for '{}'.", account.name)?;
-            }
-            if wsman_os::lookup_user(&account.name)
-                .ok()
-                .flatten()
-                .is_some()
-            {
-                writeln!(
-                    output,
-                    "Note: a Linux user '{}' exists; WinRM logins as '{}' now use this \
-                     account's password, not the Linux one.",
-                    account.name, account.name
-                )?;
-                writeln!(
-                    output,
-                    "Note: the service account '{name}' and the Linux user '{name}' (by Kerberos \
-                     as {name}@REALM, or by a certificate) are different callers: neither \
-                     lists, uses, connects to or ends the other's shells, PowerShell pools, \
-                     enumerations or subscriptions.",
-                    name = account.name
-                )?;
-            }
-        }
-        AccountCommand::List => {
-            let store = wsman_config::accounts::load(config_dir)?;
-            let accounts = store.list();
-            if accounts.is_empty() {
-                writeln!(output, "No service accounts in {}.", store.path().display())?;
-                return Ok(());
-            }
-            let width = accounts
-                .iter()
-                .map(|account| account.name.len())
-                .max()
-                .unwrap_or(0)
-                .max("NAME".len());
-            let run_as_width = accounts
-                .iter()
-                .map(|account| account.run_as.as_deref().unwrap_or("-").len())
-                .max()
-                .unwrap_or(0)
-                .max("RUN-AS".len());
-            writeln!(
-                output,
-                "{:<width$}  {:<run_as_width$}  NTLM",
-                "NAME", "RUN-AS"
-            )?;
-            for account in accounts {
-                let run_as = account.run_as.as_deref().unwrap_or("-");
-                let ntlm = if account.ntlm { "yes" } else { "no" };
-                writeln!(
-                    output,
-                    "{:<width$}  {run_as:<run_as_width$}  {ntlm}",
-                    account.name
-                )?;
-            }
-        }
+        } => add(
+            &name,
+            password_stdin,
+            run_as,
+            ntlm,
+            config_dir,
+            input,
+            output,
+        )?,
+        AccountCommand::List => list(config_dir, output)?,
         AccountCommand::Remove { name } => {
             let mut store = wsman_config::accounts::load(config_dir)?;
             let account = store.remove(&name)?;
@@ -214,6 +140,106 @@ fn run_with(
                 if account.ntlm { "enabled" } else { "disabled" }
             )?;
         }
+    }
+    Ok(())
+}
+
+/// `wsmand account add`: the account stored (with its NT hash when `ntlm`), and what an
+/// operator should know of it: whether it is an administrator, and that a Linux user of the
+/// same name is a different caller.
+fn add(
+    name: &str,
+    password_stdin: bool,
+    run_as: Option<String>,
+    ntlm: bool,
+    config_dir: &Path,
+    input: &mut dyn BufRead,
+    output: &mut dyn Write,
+) -> anyhow::Result<()> {
+    wsman_auth::validate_account_name(name)?;
+    require_password_stdin(password_stdin)?;
+    if let Some(linux_user) = &run_as {
+        require_linux_user(linux_user)?;
+    }
+    let password = read_password(input)?;
+    create_config_dir(config_dir)?;
+    let mut store = wsman_config::accounts::load(config_dir)?;
+    let mut account = store.add(name, &password, run_as)?;
+    if ntlm {
+        account = store.enable_ntlm(name, &password)?;
+    }
+    match &account.run_as {
+        Some(linux_user) => writeln!(
+            output,
+            "Added service account '{}' (runs as Linux user '{linux_user}').",
+            account.name
+        )?,
+        None => writeln!(
+            output,
+            "Added service account '{}' (no run-as user: it can authenticate \
+             but is not an administrator).",
+            account.name
+        )?,
+    }
+    if account.ntlm {
+        writeln!(output, "NTLM logins are enabled for '{}'.", account.name)?;
+    }
+    if wsman_os::lookup_user(&account.name)
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        writeln!(
+            output,
+            "Note: a Linux user '{}' exists; WinRM logins as '{}' now use this \
+             account's password, not the Linux one.",
+            account.name, account.name
+        )?;
+        writeln!(
+            output,
+            "Note: the service account '{name}' and the Linux user '{name}' (by Kerberos \
+             as {name}@REALM, or by a certificate) are different callers: neither \
+             lists, uses, connects to or ends the other's shells, PowerShell pools, \
+             enumerations or subscriptions.",
+            name = account.name
+        )?;
+    }
+    Ok(())
+}
+
+/// `wsmand account list`: a table of the accounts, their run-as users and NTLM.
+fn list(config_dir: &Path, output: &mut dyn Write) -> anyhow::Result<()> {
+    let store = wsman_config::accounts::load(config_dir)?;
+    let accounts = store.list();
+    if accounts.is_empty() {
+        writeln!(output, "No service accounts in {}.", store.path().display())?;
+        return Ok(());
+    }
+    let width = accounts
+        .iter()
+        .map(|account| account.name.len())
+        .max()
+        .unwrap_or(0)
+        .max("NAME".len());
+    let run_as_width = accounts
+        .iter()
+        .map(|account| account.run_as.as_deref().unwrap_or("-").len())
+        .max()
+        .unwrap_or(0)
+        .max("RUN-AS".len());
+    writeln!(
+        output,
+        "{:<width$}  {:<run_as_width$}  NTLM",
+        "NAME", "RUN-AS"
+    )?;
+    for account in accounts {
+        let run_as = account.run_as.as_deref().unwrap_or("-");
+        let ntlm = if account.ntlm { "yes" } else { "no" };
+        writeln!(
+            output,
+            "{:<width$}  {run_as:<run_as_width$}  {ntlm}",
+            account.name
+        )?;
     }
     Ok(())
 }

@@ -57,6 +57,19 @@ pub fn read_receive_envelope_bytes(input: &[u8]) -> Option<ReceiveEnvelope> {
     read(input, false)
 }
 
+/// What [`read`] has gathered of the envelope so far.
+#[derive(Default)]
+struct Gathered {
+    relates_to: Option<String>,
+    response: Option<ReceiveResponse>,
+    /// The text of the `rsp:ExitCode` being read.
+    exit_text: String,
+    /// Whether the current `rsp:Stream` had its text (it must come in one piece).
+    stream_text_seen: bool,
+    /// How many elements the Body held so far (one is read).
+    body_children: usize,
+}
+
 /// The reader of both; `utf8`: `input` is known to be UTF-8.
 fn read(input: &[u8], utf8: bool) -> Option<ReceiveEnvelope> {
     let limits = Limits::default();
@@ -70,11 +83,7 @@ fn read(input: &[u8], utf8: bool) -> Option<ReceiveEnvelope> {
     let mut stack: Vec<Place> = Vec::with_capacity(8);
     let mut elements = 0usize;
     let mut seen_root = false;
-    let mut body_children = 0usize;
-    let mut relates_to: Option<String> = None;
-    let mut response: Option<ReceiveResponse> = None;
-    let mut exit_text = String::new();
-    let mut stream_text_seen = false;
+    let mut gathered = Gathered::default();
     loop {
         let (resolved, event) = reader.read_resolved_event().ok()?;
         let (start, empty) = match event {
@@ -83,44 +92,13 @@ fn read(input: &[u8], utf8: bool) -> Option<ReceiveEnvelope> {
             Event::End(_) => {
                 let place = stack.pop()?;
                 if place == Place::ExitCode {
-                    let code = exit_text.trim().parse().ok()?;
-                    set_exit_code(response.as_mut()?, code)?;
+                    let code = gathered.exit_text.trim().parse().ok()?;
+                    set_exit_code(gathered.response.as_mut()?, code)?;
                 }
                 continue;
             }
             Event::Text(t) => {
-                let Some(&place) = stack.last() else {
-                    // Outside the root: only whitespace is well-formed there.
-                    if t.iter().all(u8::is_ascii_whitespace) {
-                        continue;
-                    }
-                    return None;
-                };
-                if place == Place::Stream {
-                    // Text in one piece only: split text (a comment inside) is decoded as a
-                    // whole by the general path.
-                    if stream_text_seen {
-                        return None;
-                    }
-                    stream_text_seen = true;
-                    let stream = response.as_mut()?.streams.last_mut()?;
-                    append_stream_text(input, &t, &mut stream.data, &mut unchecked)?;
-                    continue;
-                }
-                // Unescaped everywhere, as the tree parser does (a bad reference anywhere
-                // refuses the document).
-                let text = t.unescape().ok()?;
-                if matches!(place, Place::Other | Place::Envelope) {
-                    continue;
-                }
-                match place {
-                    Place::RelatesTo => relates_to.get_or_insert_with(String::new).push_str(&text),
-                    Place::ExitCode => exit_text.push_str(&text),
-                    // Whitespace between elements; the tree parser keeps it as text nodes that
-                    // the ReceiveResponse reader ignores.
-                    _ if text.trim().is_empty() => {}
-                    _ => return None,
-                }
+                gathered.text(input, stack.last().copied(), &t, &mut unchecked)?;
                 continue;
             }
             Event::CData(_) | Event::DocType(_) => return None,
@@ -139,49 +117,10 @@ fn read(input: &[u8], utf8: bool) -> Option<ReceiveEnvelope> {
             namespace == Some(uri) && start.local_name().as_ref() == name.as_bytes()
         };
         let parent = stack.last().copied();
-        let place = match parent {
-            None if seen_root => return None,
-            None if is(ns::SOAP, "Envelope") => Place::Envelope,
-            None => return None,
-            Some(Place::Envelope) if is(ns::SOAP, "Header") => Place::Header,
-            Some(Place::Envelope) if is(ns::SOAP, "Body") => Place::Body,
-            Some(Place::Header) if is(ns::ADDRESSING, "RelatesTo") => Place::RelatesTo,
-            Some(Place::Body) => {
-                body_children += 1;
-                if body_children > 1 || !is(ns::SHELL, "ReceiveResponse") {
-                    return None;
-                }
-                response = Some(ReceiveResponse::default());
-                Place::Response
-            }
-            Some(Place::Response) if is(ns::SHELL, "Stream") => {
-                let stream = stream_start(&start)?;
-                response.as_mut()?.streams.push(stream);
-                stream_text_seen = false;
-                Place::Stream
-            }
-            Some(Place::Response) if is(ns::SHELL, "CommandState") => {
-                let state = command_state(&start)?;
-                let response = response.as_mut()?;
-                if response.state.is_some() {
-                    // A second CommandState: the tree reader takes the first; keep it simple.
-                    return None;
-                }
-                response.state = Some(state);
-                Place::CommandState
-            }
-            Some(Place::CommandState) if is(ns::SHELL, "ExitCode") => {
-                let response = response.as_mut()?;
-                if !matches!(response.state, Some((_, CommandStateValue::Done { .. }))) {
-                    return None;
-                }
-                exit_text.clear();
-                Place::ExitCode
-            }
-            // Elements inside a stream's text, or a second root: not what servers send.
-            Some(Place::Stream | Place::RelatesTo | Place::ExitCode) => return None,
-            Some(_) => Place::Other,
-        };
+        if parent.is_none() && seen_root {
+            return None;
+        }
+        let place = gathered.element(parent, &is, &start)?;
         seen_root = true;
         if empty {
             if place == Place::ExitCode {
@@ -198,9 +137,109 @@ fn read(input: &[u8], utf8: bool) -> Option<ReceiveEnvelope> {
         std::str::from_utf8(&input[unchecked..]).ok()?;
     }
     Some(ReceiveEnvelope {
-        relates_to: relates_to.map(|r| r.trim().to_owned()),
-        response: response?,
+        relates_to: gathered.relates_to.map(|r| r.trim().to_owned()),
+        response: gathered.response?,
     })
+}
+
+impl Gathered {
+    /// A piece of text inside `place` (`None`: outside the root): a stream's base64 decoded,
+    /// RelatesTo and ExitCode kept, whitespace between elements passed over; anything else
+    /// refuses the document. A step of [`read`], inlined into its loop.
+    #[inline(always)]
+    fn text(
+        &mut self,
+        input: &[u8],
+        place: Option<Place>,
+        t: &BytesText<'_>,
+        unchecked: &mut usize,
+    ) -> Option<()> {
+        let Some(place) = place else {
+            // Outside the root: only whitespace is well-formed there.
+            return t.iter().all(u8::is_ascii_whitespace).then_some(());
+        };
+        if place == Place::Stream {
+            // Text in one piece only: split text (a comment inside) is decoded as a whole by
+            // the general path.
+            if self.stream_text_seen {
+                return None;
+            }
+            self.stream_text_seen = true;
+            let stream = self.response.as_mut()?.streams.last_mut()?;
+            return append_stream_text(input, t, &mut stream.data, unchecked);
+        }
+        // Unescaped everywhere, as the tree parser does (a bad reference anywhere refuses the
+        // document).
+        let text = t.unescape().ok()?;
+        match place {
+            Place::Other | Place::Envelope => {}
+            Place::RelatesTo => self
+                .relates_to
+                .get_or_insert_with(String::new)
+                .push_str(&text),
+            Place::ExitCode => self.exit_text.push_str(&text),
+            // Whitespace between elements; the tree parser keeps it as text nodes that the
+            // ReceiveResponse reader ignores.
+            _ if text.trim().is_empty() => {}
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// Where an element starting under `parent` (`None`: it is the root) puts the reader
+    /// (`is` tells its name), its stream or command state recorded; `None` for what servers
+    /// do not send (another body, elements inside a stream's text, a second CommandState).
+    /// A step of [`read`], inlined into its loop.
+    #[inline(always)]
+    fn element(
+        &mut self,
+        parent: Option<Place>,
+        is: &impl Fn(&str, &str) -> bool,
+        start: &BytesStart<'_>,
+    ) -> Option<Place> {
+        Some(match parent {
+            None if is(ns::SOAP, "Envelope") => Place::Envelope,
+            None => return None,
+            Some(Place::Envelope) if is(ns::SOAP, "Header") => Place::Header,
+            Some(Place::Envelope) if is(ns::SOAP, "Body") => Place::Body,
+            Some(Place::Header) if is(ns::ADDRESSING, "RelatesTo") => Place::RelatesTo,
+            Some(Place::Body) => {
+                self.body_children += 1;
+                if self.body_children > 1 || !is(ns::SHELL, "ReceiveResponse") {
+                    return None;
+                }
+                self.response = Some(ReceiveResponse::default());
+                Place::Response
+            }
+            Some(Place::Response) if is(ns::SHELL, "Stream") => {
+                let stream = stream_start(start)?;
+                self.response.as_mut()?.streams.push(stream);
+                self.stream_text_seen = false;
+                Place::Stream
+            }
+            Some(Place::Response) if is(ns::SHELL, "CommandState") => {
+                let state = command_state(start)?;
+                let response = self.response.as_mut()?;
+                if response.state.is_some() {
+                    // A second CommandState: the tree reader takes the first; keep it simple.
+                    return None;
+                }
+                response.state = Some(state);
+                Place::CommandState
+            }
+            Some(Place::CommandState) if is(ns::SHELL, "ExitCode") => {
+                let response = self.response.as_mut()?;
+                if !matches!(response.state, Some((_, CommandStateValue::Done { .. }))) {
+                    return None;
+                }
+                self.exit_text.clear();
+                Place::ExitCode
+            }
+            // Elements inside a stream's text, or a second root: not what servers send.
+            Some(Place::Stream | Place::RelatesTo | Place::ExitCode) => return None,
+            Some(_) => Place::Other,
+        })
+    }
 }
 
 /// The element's namespace among the three [`read`] looks for (`Some(None)`: another one, or

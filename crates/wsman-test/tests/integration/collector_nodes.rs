@@ -159,38 +159,7 @@ fn three_nodes_behind_haproxy_share_subscriptions_and_lose_nothing_through_a_kil
         return;
     };
 
-    // Created once, on node 0, from a file in the subscriptions' format.
-    let definition = dir.path().join("fleet.toml");
-    std::fs::write(
-        &definition,
-        format!(
-            "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n\
-             heartbeat_seconds = 30\nallowed_addresses = [\"127.0.0.2\"]\n\
-             [[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n",
-            out.display()
-        ),
-    )
-    .expect("fleet.toml");
-    let created = wec(
-        &configs[0].0,
-        &["create", definition.to_str().expect("UTF-8")],
-    );
-    assert!(created.contains("fleet: created"), "{created}");
-    // Every node reads it from the database (none has a file), and lists it from there.
-    for daemon in &daemons {
-        wait("every node reads the created subscription", || {
-            daemon
-                .stderr()
-                .contains("subscriptions read from the shared store generation=1 stored=1")
-        });
-    }
-    let listed = wec(&configs[2].0, &["list"]);
-    assert!(
-        listed
-            .lines()
-            .any(|l| l.starts_with("fleet") && l.ends_with("database")),
-        "{listed}"
-    );
+    create_shared_subscription(dir.path(), &configs, &daemons, &out);
 
     // The fleet through haproxy, from 127.0.0.2; node 1 killed once half is stored, then
     // started again on its port.
@@ -239,10 +208,66 @@ fn three_nodes_behind_haproxy_share_subscriptions_and_lose_nothing_through_a_kil
     assert_eq!(field(&refused, "batches_acked"), 0, "{refused}");
     assert_eq!(field(&refused, "failed"), 3, "{refused}");
 
-    // Each node served the subscription to forwarders it saw at 127.0.0.2, haproxy's
-    // header's address; and 127.0.0.3 was refused by the allow list, logged with its address.
+    assert_addresses_from_haproxy(&daemons, killed_log);
+    assert_delivered(&acked, &out, kills_seen);
+    assert!(
+        !stored(&out)
+            .keys()
+            .any(|(computer, _)| computer.ends_with("refused.test")),
+        "nothing of a refused forwarder is stored"
+    );
+    for daemon in &mut daemons {
+        assert!(daemon.is_running());
+        assert!(!daemon.stderr().contains(postgres::PASSWORD));
+    }
+}
+
+/// The subscription created once, on node 0, from a file in the subscriptions' format: every
+/// node reads it from the database (none has a file), and lists it from there.
+fn create_shared_subscription(
+    dir: &Path,
+    configs: &[(ConfigDir, u16, PathBuf)],
+    daemons: &[Daemon],
+    out: &Path,
+) {
+    let definition = dir.join("fleet.toml");
+    std::fs::write(
+        &definition,
+        format!(
+            "query = '<QueryList><Query Id=\"0\"><Select Path=\"Security\">*</Select></Query></QueryList>'\n\
+             heartbeat_seconds = 30\nallowed_addresses = [\"127.0.0.2\"]\n\
+             [[outputs]]\ntype = \"file\"\npath = \"{}/{{client}}.xml\"\nformat = \"raw\"\n",
+            out.display()
+        ),
+    )
+    .expect("fleet.toml");
+    let created = wec(
+        &configs[0].0,
+        &["create", definition.to_str().expect("UTF-8")],
+    );
+    assert!(created.contains("fleet: created"), "{created}");
+    for daemon in daemons {
+        wait("every node reads the created subscription", || {
+            daemon
+                .stderr()
+                .contains("subscriptions read from the shared store generation=1 stored=1")
+        });
+    }
+    let listed = wec(&configs[2].0, &["list"]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("fleet") && l.ends_with("database")),
+        "{listed}"
+    );
+}
+
+/// Each node served the subscription to forwarders it saw at 127.0.0.2, haproxy's header's
+/// address; and 127.0.0.3 was refused by the allow list, logged with its address. The killed
+/// node's log is the one before its kill (`killed_log`): the restarted one may get no new
+/// connection.
+fn assert_addresses_from_haproxy(daemons: &[Daemon], killed_log: String) {
     for (i, daemon) in daemons.iter().enumerate() {
-        // The killed node's log before its kill: the restarted one may get no new connection.
         let log = if i == 1 {
             killed_log.clone()
         } else {
@@ -278,18 +303,6 @@ fn three_nodes_behind_haproxy_share_subscriptions_and_lose_nothing_through_a_kil
         !refusals.is_empty() && refusals.iter().all(|l| l.contains("remote=127.0.0.3")),
         "{refusals:?}"
     );
-
-    assert_delivered(&acked, &out, kills_seen);
-    assert!(
-        !stored(&out)
-            .keys()
-            .any(|(computer, _)| computer.ends_with("refused.test")),
-        "nothing of a refused forwarder is stored"
-    );
-    for daemon in &mut daemons {
-        assert!(daemon.is_running());
-        assert!(!daemon.stderr().contains(postgres::PASSWORD));
-    }
 }
 
 /// fleet-load's JSON line, whatever its exit status (a refused fleet fails).

@@ -9,6 +9,7 @@ use super::answer::{error, html, json, posted_form, redirect, set_cookie};
 use super::host_pages::authorize;
 use super::{Answer, AppState, SessionRequest, SESSION_COOKIE};
 use crate::delegation::cim_class;
+use crate::form::Form;
 use crate::hosts::ActionResult;
 use crate::pages::{self, Viewer};
 use crate::route::Route;
@@ -40,30 +41,14 @@ pub(super) async fn change(
         Ok(form) => form,
         Err(answer) => return answer,
     };
-    let sent = form.get("csrf").map(str::to_owned).or_else(|| {
-        headers
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    });
-    if !sent.is_some_and(|token| tokens_equal(&token, &session.csrf)) {
-        state.audit.record_by(
-            peer.ip(),
-            &session.owner,
-            "refused",
-            "change: missing or wrong CSRF token",
-        );
-        return error(
-            json_wanted,
-            StatusCode::FORBIDDEN,
-            "missing or wrong CSRF token",
-        );
+    if let Err(answer) = check_csrf(state, request, &form) {
+        return *answer;
     }
     let viewer = Viewer {
         user: session.user(),
         csrf: &session.csrf,
     };
-    let (host_name, what, back, result): (String, String, String, ActionResult) = match route {
+    let done = match route {
         Route::Logout => return logout(state, request),
         Route::Config(name) => {
             return Box::pin(super::config_set::set(
@@ -94,11 +79,10 @@ pub(super) async fn change(
                 Err(answer) => return *answer,
             };
             let result = host.service_action(&service, action).await;
-            (
-                name.clone(),
-                format!("{} {service}", action.name()),
+            HostAction {
+                what: format!("{} {service}", action.name()),
                 // Back to the list, showing this service's row.
-                format!(
+                back: format!(
                     "/hosts/{name}/services{}",
                     crate::table::TableQuery {
                         search: service.clone(),
@@ -106,8 +90,9 @@ pub(super) async fn change(
                     }
                     .link(|_| {})
                 ),
+                host_name: name,
                 result,
-            )
+            }
         }
         Route::Terminate(name, pid) => {
             let asker = request.asker();
@@ -117,12 +102,12 @@ pub(super) async fn change(
                 Err(answer) => return *answer,
             };
             let result = host.terminate(pid).await;
-            (
-                name.clone(),
-                format!("Terminate {pid}"),
-                format!("/hosts/{name}/processes"),
+            HostAction {
+                what: format!("Terminate {pid}"),
+                back: format!("/hosts/{name}/processes"),
+                host_name: name,
                 result,
-            )
+            }
         }
         _ => {
             return error(
@@ -132,14 +117,74 @@ pub(super) async fn change(
             )
         }
     };
+    answer_action(state, request, &viewer, done)
+}
+
+/// The session's CSRF token, sent in the form or an `X-CSRF-Token` header: a change without
+/// it, or with another, is refused (403) and audited.
+fn check_csrf(
+    state: &AppState,
+    request: SessionRequest<'_>,
+    form: &Form,
+) -> Result<(), Box<Answer>> {
+    let SessionRequest {
+        peer,
+        session,
+        headers,
+        json_wanted,
+        ..
+    } = request;
+    let sent = form.get("csrf").map(str::to_owned).or_else(|| {
+        headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    });
+    if sent.is_some_and(|token| tokens_equal(&token, &session.csrf)) {
+        return Ok(());
+    }
+    state.audit.record_by(
+        peer.ip(),
+        &session.owner,
+        "refused",
+        "change: missing or wrong CSRF token",
+    );
+    Err(Box::new(error(
+        json_wanted,
+        StatusCode::FORBIDDEN,
+        "missing or wrong CSRF token",
+    )))
+}
+
+/// What an action did on a host: its host, what it was, the page to go back to, its result.
+struct HostAction {
+    host_name: String,
+    what: String,
+    back: String,
+    result: ActionResult,
+}
+
+/// An action done: audited with its outcome, answered 200, or 502 when the host failed it.
+fn answer_action(
+    state: &AppState,
+    request: SessionRequest<'_>,
+    viewer: &Viewer<'_>,
+    done: HostAction,
+) -> Answer {
+    let HostAction {
+        host_name,
+        what,
+        back,
+        result,
+    } = done;
     let outcome = match (&result.error, result.return_value) {
         (Some(error), _) => format!("error: {error}"),
         (None, Some(code)) => format!("ReturnValue {code}"),
         (None, None) => "no ReturnValue".to_owned(),
     };
     state.audit.record_on(
-        peer.ip(),
-        &session.owner,
+        request.peer.ip(),
+        &request.session.owner,
         "action",
         &host_name,
         &format!("{host_name}: {what}: {outcome}"),
@@ -149,12 +194,12 @@ pub(super) async fn change(
     } else {
         StatusCode::OK
     };
-    if json_wanted {
+    if request.json_wanted {
         json(status, &result)
     } else {
         html(
             status,
-            pages::action(&viewer, &host_name, &what, &back, &result),
+            pages::action(viewer, &host_name, &what, &back, &result),
         )
     }
 }

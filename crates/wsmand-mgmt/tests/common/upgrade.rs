@@ -70,43 +70,63 @@ pub(crate) fn upgrade_checks_service() -> Service {
 /// more host than a session may hold (429). Returns the manager's session.
 pub(crate) fn assert_every_upgrade_check(service: &Service, endpoint: &SocketEndpoint) -> String {
     let (session, csrf) = service.manager_session();
-    let (reader, reader_csrf) = service.session_of("reader", READER_PASSWORD);
-    let origin = format!("https://127.0.0.1:{}", service.port);
-    let path = |host: &str, query: &str| format!("/hosts/{host}/{}{query}", endpoint.path);
     let good = format!("?csrf={csrf}");
+    assert_refused_before_the_upgrade(service, endpoint, &session, &good);
+    assert_no_websocket_handshake_refused(service, endpoint, &session, &good);
+    assert_sockets_bounded(service, endpoint, &session, &good);
+    assert_refusals_audited(service, endpoint, &session);
+    session
+}
+
+/// The console's address as a browser sends it in `Origin`.
+fn origin(service: &Service) -> String {
+    format!("https://127.0.0.1:{}", service.port)
+}
+
+/// `endpoint`'s path on `host`, with `query`.
+fn upgrade_path(endpoint: &SocketEndpoint, host: &str, query: &str) -> String {
+    format!("/hosts/{host}/{}{query}", endpoint.path)
+}
+
+/// Refused before any socket: no session (401), a foreign or missing Origin, a missing or
+/// wrong CSRF token, the reader's role (403), a query its parser refuses (400), a host not
+/// configured (404).
+fn assert_refused_before_the_upgrade(
+    service: &Service,
+    endpoint: &SocketEndpoint,
+    session: &str,
+    good: &str,
+) {
+    let (reader, reader_csrf) = service.session_of("reader", READER_PASSWORD);
+    let origin = origin(service);
+    let path = |host: &str, query: &str| upgrade_path(endpoint, host, query);
     let bad_query = format!("{good}{}", endpoint.bad_query);
     let reader_query = format!("?csrf={reader_csrf}");
-    let hosts = service.daemons.len();
     terminal::runtime().block_on(async {
         let attempts: [(Option<&str>, Option<&str>, String, u16); 8] = [
-            (None, Some(&origin), path("host0", &good), 401),
+            (None, Some(&origin), path("host0", good), 401),
             (
-                Some(&session),
+                Some(session),
                 Some("https://evil.example"),
-                path("host0", &good),
+                path("host0", good),
                 403,
             ),
-            (Some(&session), None, path("host0", &good), 403),
-            (Some(&session), Some(&origin), path("host0", ""), 403),
+            (Some(session), None, path("host0", good), 403),
+            (Some(session), Some(&origin), path("host0", ""), 403),
             (
-                Some(&session),
+                Some(session),
                 Some(&origin),
                 path("host0", "?csrf=00ff"),
                 403,
             ),
-            (
-                Some(&session),
-                Some(&origin),
-                path("host0", &bad_query),
-                400,
-            ),
+            (Some(session), Some(&origin), path("host0", &bad_query), 400),
             (
                 Some(&reader),
                 Some(&origin),
                 path("host0", &reader_query),
                 403,
             ),
-            (Some(&session), Some(&origin), path("nohost", &good), 404),
+            (Some(session), Some(&origin), path("nohost", good), 404),
         ];
         for (cookie, origin, path, status) in attempts {
             let result = terminal::connect_path(service, &path, cookie, origin).await;
@@ -117,10 +137,20 @@ pub(crate) fn assert_every_upgrade_check(service: &Service, endpoint: &SocketEnd
             );
         }
     });
-    // Requests that are no WebSocket handshake, or another version of it, as curl sends them.
+}
+
+/// Requests that are no WebSocket handshake (400), or another version of it (426, naming
+/// 13), as curl sends them.
+fn assert_no_websocket_handshake_refused(
+    service: &Service,
+    endpoint: &SocketEndpoint,
+    session: &str,
+    good: &str,
+) {
+    let url = service.url(&upgrade_path(endpoint, "host0", good));
     let session_headers = [
         format!("Cookie: __Host-wsmand-session={session}"),
-        format!("Origin: {origin}"),
+        format!("Origin: {}", origin(service)),
     ];
     let plain = service.curl(&[
         "--http1.1",
@@ -128,7 +158,7 @@ pub(crate) fn assert_every_upgrade_check(service: &Service, endpoint: &SocketEnd
         &session_headers[0],
         "-H",
         &session_headers[1],
-        &service.url(&path("host0", &good)),
+        &url,
     ]);
     assert_eq!(plain.status, 400, "{}", plain.body);
     let version_8 = service.curl(&[
@@ -145,18 +175,25 @@ pub(crate) fn assert_every_upgrade_check(service: &Service, endpoint: &SocketEnd
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
         "-H",
         "Sec-WebSocket-Version: 8",
-        &service.url(&path("host0", &good)),
+        &url,
     ]);
     assert_eq!(version_8.status, 426, "{}", version_8.body);
     assert_eq!(version_8.header("sec-websocket-version"), Some("13"));
-    // The slots: one per host, and no more hosts than a session may hold.
+}
+
+/// The slots: one socket per host (a second is 409), and no more hosts than a session may
+/// hold (429).
+fn assert_sockets_bounded(service: &Service, endpoint: &SocketEndpoint, session: &str, good: &str) {
+    let origin = origin(service);
+    let path = |host: &str| upgrade_path(endpoint, host, good);
+    let hosts = service.daemons.len();
     terminal::runtime().block_on(async {
         let mut open = Vec::new();
         for index in 0..hosts - 1 {
             let ws = terminal::connect_path(
                 service,
-                &path(&format!("host{index}"), &good),
-                Some(&session),
+                &path(&format!("host{index}")),
+                Some(session),
                 Some(&origin),
             )
             .await
@@ -168,13 +205,18 @@ pub(crate) fn assert_every_upgrade_check(service: &Service, endpoint: &SocketEnd
             (format!("host{}", hosts - 1), 429),
         ] {
             let result =
-                terminal::connect_path(service, &path(&host, &good), Some(&session), Some(&origin))
-                    .await;
+                terminal::connect_path(service, &path(&host), Some(session), Some(&origin)).await;
             assert_eq!(result.err(), Some(status), "{host}");
         }
         drop(open);
     });
-    let refused = terminal::audited(service, &session, "refused");
+}
+
+/// Every refusal audited with its reason, the reader's as `denied` with the rule, and only
+/// the allowed sockets opened: the console says so, and so does each host.
+fn assert_refusals_audited(service: &Service, endpoint: &SocketEndpoint, session: &str) {
+    let hosts = service.daemons.len();
+    let refused = terminal::audited(service, session, "refused");
     let own: Vec<&String> = refused
         .iter()
         .filter(|d| d.starts_with(endpoint.name))
@@ -193,20 +235,18 @@ pub(crate) fn assert_every_upgrade_check(service: &Service, endpoint: &SocketEnd
     ] {
         assert!(own.iter().any(|d| d.contains(why)), "{why}: {refused:?}");
     }
-    let denied = terminal::audited(service, &session, "denied");
+    let denied = terminal::audited(service, session, "denied");
     assert_eq!(denied.len(), 1, "{denied:?}");
     assert!(
         denied[0].starts_with("host0: ") && denied[0].contains(endpoint.denied_by),
         "{denied:?}"
     );
-    // Opened only the allowed ones: the console says so, and so does each host.
     assert_eq!(
-        terminal::audited(service, &session, endpoint.opened).len(),
+        terminal::audited(service, session, endpoint.opened).len(),
         hosts - 1
     );
     for (index, (_, daemon, _)) in service.daemons.iter().enumerate() {
         let made = daemon.stderr().matches(endpoint.host_logs).count();
         assert_eq!(made, usize::from(index + 1 < hosts), "host{index}");
     }
-    session
 }
