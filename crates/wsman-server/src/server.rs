@@ -132,6 +132,7 @@ impl Server {
                 kerberos,
             )),
             metrics: Arc::new(crate::metrics::Metrics::default()),
+            identify: crate::identify::IdentifyCache::default(),
         });
         let server = Arc::new(Self {
             config_dir: parts.config_dir,
