@@ -157,6 +157,12 @@ impl Server {
         &self.table
     }
 
+    /// Returns once the service served connections and then had none open for `quiet`
+    /// ([`ConnectionCounter::gone_idle`]).
+    pub async fn gone_idle(&self, quiet: std::time::Duration) {
+        self.counter.gone_idle(quiet).await;
+    }
+
     /// Open connections across all listeners.
     pub fn open_connections(&self) -> usize {
         self.counter.open_connections()
