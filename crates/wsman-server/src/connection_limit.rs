@@ -15,9 +15,9 @@
 //! log, and the per-address limit does not help when every forwarder comes through one load
 //! balancer or, in tests, from one loopback address.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -103,7 +103,7 @@ impl ConnectionCounter {
                     self.opened.fetch_add(1, Ordering::AcqRel);
                     return Some(ConnectionPermit {
                         counter: Arc::clone(self),
-                    })
+                    });
                 }
                 Err(actual) => current = actual,
             }
@@ -271,10 +271,16 @@ mod tests {
         assert!(!told());
         drop(c.try_open(10));
         periods.add_permits(1);
-        assert!(!told(), "a connection during the quiet period starts another");
+        assert!(
+            !told(),
+            "a connection during the quiet period starts another"
+        );
         let held = c.try_open(10);
         periods.add_permits(1);
-        assert!(!told(), "a connection open at its end: wait for it to close");
+        assert!(
+            !told(),
+            "a connection open at its end: wait for it to close"
+        );
         drop(held);
         assert!(!told());
         periods.add_permits(1);

@@ -188,7 +188,10 @@ mod tests {
         let settings = Arc::new(ServiceSettings::default());
         let request = wsman_proto::identify::request();
         let utf8 = "application/soap+xml;charset=UTF-8";
-        assert_eq!(cache.known_request(&settings, request.as_bytes(), utf8), None);
+        assert_eq!(
+            cache.known_request(&settings, request.as_bytes(), utf8),
+            None
+        );
         cache.remember_request(&settings, request.as_bytes(), utf8, Encoding::Utf8);
         assert_eq!(
             cache.known_request(&settings, request.as_bytes(), utf8),
@@ -227,7 +230,10 @@ mod tests {
         for variant in &variants {
             cache.remember_request(&settings, variant.as_bytes(), utf8, Encoding::Utf8);
         }
-        assert_eq!(cache.known_request(&settings, request.as_bytes(), utf8), None);
+        assert_eq!(
+            cache.known_request(&settings, request.as_bytes(), utf8),
+            None
+        );
         for variant in &variants {
             assert!(cache
                 .known_request(&settings, variant.as_bytes(), utf8)
@@ -236,6 +242,9 @@ mod tests {
 
         // Another configuration starts afresh.
         let other = Arc::new(ServiceSettings::default());
-        assert_eq!(cache.known_request(&other, variants[0].as_bytes(), utf8), None);
+        assert_eq!(
+            cache.known_request(&other, variants[0].as_bytes(), utf8),
+            None
+        );
     }
 }

@@ -330,7 +330,8 @@ impl Guards<'_> {
         let identify = &self.shared.identify;
         let wsman = *endpoint == Endpoint::WsMan;
         if wsman {
-            if let Some(encoding) = identify.known_request(self.settings, &plain.bytes, content_type)
+            if let Some(encoding) =
+                identify.known_request(self.settings, &plain.bytes, content_type)
             {
                 *self.action = crate::metrics::IDENTIFY;
                 return Ok(Parsed::KnownIdentify(encoding));
