@@ -73,7 +73,9 @@ pub(super) struct Plain {
     wire_length: usize,
 }
 
-/// What the `parse` guard found.
+/// What the `parse` guard found. Not boxed: it is moved once, and a box would be one more
+/// allocation for every request.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Parsed {
     /// An Identify whose very bytes (and Content-Type) parsed as one before under this
     /// configuration ([`crate::identify::IdentifyCache`]): not parsed again.
