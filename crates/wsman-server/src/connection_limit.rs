@@ -119,7 +119,8 @@ impl ConnectionCounter {
         self.open.load(Ordering::Acquire)
     }
 
-    /// Returns once connections were served and then none has been open for `quiet`: the
+    /// Returns once connections were served and then a whole `quiet` period passed with none
+    /// open and none opened (so `quiet` to twice `quiet` after the last one closed): the
     /// service has gone idle after serving, so what serving faulted in and allocated can be
     /// given back. Never returns while a connection stays open; wakes no one while idle.
     pub async fn gone_idle(&self, quiet: Duration) {

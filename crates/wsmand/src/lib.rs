@@ -459,8 +459,9 @@ fn run_daemon_blocking(
 }
 
 /// How long no connection may be open, after some were, before the daemon gives back what
-/// serving them made resident (`release_resident_memory`). Long enough that a client's next
-/// poll usually comes first; short enough that an idle daemon is measured idle.
+/// serving them made resident (`release_resident_memory`; 5 to 10 s after the last closed).
+/// Long enough that a client reconnecting at once keeps its code resident; short enough that
+/// an idle daemon is idle in memory too.
 const IDLE_RELEASE_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Drops the clean file pages this process has mapped (the next use of one is a minor fault
