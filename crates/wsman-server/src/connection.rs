@@ -23,6 +23,8 @@ pub struct Shared {
     pub auth: Arc<AuthServices>,
     /// What the pipeline counts for the metrics endpoint.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The authenticated Identify of the current configuration ([`IdentifyCache`]).
+    pub identify: IdentifyCache,
 }
 
 /// State of one TCP (or TLS) connection.
@@ -44,8 +46,6 @@ pub struct Connection {
     pub channel_binding: Option<[u8; 16]>,
     /// RFC 5929 channel binding application data a Kerberos client binds to (HTTPS).
     pub end_point_binding: Option<Arc<[u8]>>,
-    /// The last authenticated IdentifyResponse sent here.
-    pub identify: IdentifyCache,
 }
 
 impl Connection {
@@ -65,7 +65,6 @@ impl Connection {
             peer_certificate: None,
             channel_binding: None,
             end_point_binding: None,
-            identify: IdentifyCache::default(),
         }
     }
 

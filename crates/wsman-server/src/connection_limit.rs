@@ -15,9 +15,12 @@
 //! log, and the per-address limit does not help when every forwarder comes through one load
 //! balancer or, in tests, from one loopback address.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 /// Descriptors kept for the daemon's own use beside client connections: refusals being
 /// answered (512 at most), the collector's output files held open (512 at most), and the
@@ -41,6 +44,10 @@ pub struct ConnectionCounter {
     pub(crate) over_cap: IntervalLog,
     /// Accepts that failed (the open-file limit reached, mostly).
     pub(crate) accept_failed: IntervalLog,
+    /// Connections admitted so far: tells a quiet period from one with short connections.
+    opened: AtomicU64,
+    /// Told when the last open connection closes ([`ConnectionCounter::gone_idle`]).
+    all_closed: Notify,
 }
 
 impl Default for ConnectionCounter {
@@ -53,6 +60,8 @@ impl Default for ConnectionCounter {
             checked: Mutex::new(None),
             over_cap: IntervalLog::new(REFUSAL_LOG_INTERVAL),
             accept_failed: IntervalLog::new(REFUSAL_LOG_INTERVAL),
+            opened: AtomicU64::new(0),
+            all_closed: Notify::new(),
         }
     }
 }
@@ -64,7 +73,9 @@ pub struct ConnectionPermit {
 
 impl Drop for ConnectionPermit {
     fn drop(&mut self) {
-        self.counter.open.fetch_sub(1, Ordering::AcqRel);
+        if self.counter.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.counter.all_closed.notify_one();
+        }
     }
 }
 
@@ -89,9 +100,10 @@ impl ConnectionCounter {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
+                    self.opened.fetch_add(1, Ordering::AcqRel);
                     return Some(ConnectionPermit {
                         counter: Arc::clone(self),
-                    })
+                    });
                 }
                 Err(actual) => current = actual,
             }
@@ -105,6 +117,31 @@ impl ConnectionCounter {
 
     pub fn open_connections(&self) -> usize {
         self.open.load(Ordering::Acquire)
+    }
+
+    /// Returns once connections were served and then a whole `quiet` period passed with none
+    /// open and none opened (so `quiet` to twice `quiet` after the last one closed): the
+    /// service has gone idle after serving, so what serving faulted in and allocated can be
+    /// given back. Never returns while a connection stays open; wakes no one while idle.
+    pub async fn gone_idle(&self, quiet: Duration) {
+        self.gone_idle_after(|| tokio::time::sleep(quiet)).await;
+    }
+
+    /// [`Self::gone_idle`] with the quiet period as a future (tests end it at will).
+    async fn gone_idle_after<F: Future<Output = ()>>(&self, mut quiet_period: impl FnMut() -> F) {
+        loop {
+            self.all_closed.notified().await;
+            loop {
+                let opened = self.opened.load(Ordering::Acquire);
+                quiet_period().await;
+                if self.open_connections() != 0 {
+                    break; // until the last of them closes
+                }
+                if self.opened.load(Ordering::Acquire) == opened {
+                    return;
+                }
+            }
+        }
     }
 
     /// Read the open-file limit again and set the cap from it; a warning when it is below
@@ -203,6 +240,52 @@ mod tests {
         drop(a);
         assert_eq!(c.open_connections(), 1);
         assert!(c.try_open(2).is_some());
+    }
+
+    #[test]
+    fn idle_is_told_only_after_connections_and_a_quiet_period_without_any() {
+        let c = Arc::new(ConnectionCounter::default());
+        // Each permit ends one quiet period.
+        let periods = Arc::new(tokio::sync::Semaphore::new(0));
+        let quiet_period = || {
+            let periods = Arc::clone(&periods);
+            async move { periods.acquire().await.expect("never closed").forget() }
+        };
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let idle = c.gone_idle_after(quiet_period);
+        let mut idle = std::pin::pin!(idle);
+        let mut told = move || idle.as_mut().poll(&mut cx).is_ready();
+
+        assert!(!told(), "nothing served yet");
+        let held = c.try_open(10);
+        assert!(!told(), "a connection is open");
+        drop(held);
+        assert!(!told(), "the last one closed: the quiet period runs");
+        periods.add_permits(1);
+        assert!(told(), "a quiet period without any connection");
+
+        let idle = c.gone_idle_after(quiet_period);
+        let mut idle = std::pin::pin!(idle);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut told = move || idle.as_mut().poll(&mut cx).is_ready();
+        drop(c.try_open(10));
+        assert!(!told());
+        drop(c.try_open(10));
+        periods.add_permits(1);
+        assert!(
+            !told(),
+            "a connection during the quiet period starts another"
+        );
+        let held = c.try_open(10);
+        periods.add_permits(1);
+        assert!(
+            !told(),
+            "a connection open at its end: wait for it to close"
+        );
+        drop(held);
+        assert!(!told());
+        periods.add_permits(1);
+        assert!(told());
     }
 
     #[test]

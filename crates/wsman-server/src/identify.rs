@@ -1,7 +1,10 @@
-//! The authenticated IdentifyResponse of one connection, rendered once per configuration. A
-//! client that polls Identify on a kept-alive connection (load balancers, monitoring) then
-//! pays for the parse of its request only, never again for the rendering of an answer that
-//! changes only with the configuration.
+//! The authenticated Identify, prepared once per configuration and shared by every
+//! connection: the IdentifyResponse rendered and encoded, and the few request bodies that
+//! parsed as an Identify. Clients that poll Identify (load balancers, monitoring, WinRM's own
+//! `Test-WSMan`) send the same bytes every time, as an Identify carries no MessageID: such a
+//! request, authenticated and bounded like any other, is answered without parsing it again,
+//! since what the parse decides of it (an Identify, and its encoding) is a function of its
+//! bytes and Content-Type alone. A new configuration is a new `Arc` and starts afresh.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,29 +15,68 @@ use wsman_proto::identify::{self, IdentifyInfo};
 use crate::response::encode_body;
 use crate::settings::ServiceSettings;
 
-/// The last IdentifyResponse sent on a connection, rendered and encoded.
+/// The largest Identify request kept: Windows' own is under 1 KiB; a larger one is parsed
+/// every time.
+const MAX_KEPT_REQUEST: usize = 4 * 1024;
+/// Distinct Identify requests kept per configuration (different clients word it
+/// differently); a further one replaces the oldest. Bounds what a client can make us keep to
+/// `MAX_KEPT_REQUESTS * MAX_KEPT_REQUEST` bytes.
+const MAX_KEPT_REQUESTS: usize = 4;
+
+/// The Identify of the current configuration, shared by every connection.
 #[derive(Default)]
 pub struct IdentifyCache {
-    last: Mutex<Option<RenderedIdentify>>,
+    prepared: Mutex<Option<Prepared>>,
 }
 
-/// An encoded IdentifyResponse and what it was rendered from.
-struct RenderedIdentify {
+/// What was prepared for one configuration snapshot.
+struct Prepared {
     settings: Arc<ServiceSettings>,
+    /// The encoded IdentifyResponse, per encoding asked for (at most the three there are).
+    responses: Vec<(Encoding, Bytes)>,
+    /// Requests that parsed as an Identify, oldest first.
+    requests: Vec<KeptRequest>,
+}
+
+/// A request body that parsed as an Identify, its Content-Type and the encoding it was read in.
+struct KeptRequest {
+    body: Box<[u8]>,
+    content_type: Box<str>,
     encoding: Encoding,
-    body: Bytes,
+}
+
+impl KeptRequest {
+    fn is(&self, body: &[u8], content_type: &str) -> bool {
+        *self.body == *body && *self.content_type == *content_type
+    }
 }
 
 impl IdentifyCache {
+    /// What was prepared for `settings`, started afresh when the configuration changed.
+    fn prepared<'a>(
+        slot: &'a mut Option<Prepared>,
+        settings: &Arc<ServiceSettings>,
+    ) -> &'a mut Prepared {
+        if !slot
+            .as_ref()
+            .is_some_and(|p| Arc::ptr_eq(&p.settings, settings))
+        {
+            *slot = None;
+        }
+        slot.get_or_insert_with(|| Prepared {
+            settings: Arc::clone(settings),
+            responses: Vec::new(),
+            requests: Vec::new(),
+        })
+    }
+
     /// The authenticated IdentifyResponse for `settings` in `encoding`: the one rendered
-    /// earlier on this connection when neither changed since (a new configuration is a new
-    /// `Arc`), else rendered now and kept.
+    /// earlier when neither changed since, else rendered now and kept.
     pub fn response(&self, settings: &Arc<ServiceSettings>, encoding: Encoding) -> Bytes {
-        let mut cached = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(hit) = cached.as_ref() {
-            if hit.encoding == encoding && Arc::ptr_eq(&hit.settings, settings) {
-                return hit.body.clone();
-            }
+        let mut slot = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+        let prepared = Self::prepared(&mut slot, settings);
+        if let Some((_, body)) = prepared.responses.iter().find(|(e, _)| *e == encoding) {
+            return body.clone();
         }
         let info = IdentifyInfo {
             product_vendor: settings.product_vendor.clone(),
@@ -42,12 +84,54 @@ impl IdentifyCache {
             security_profiles: crate::auth::security_profiles(settings),
         };
         let body = encode_body(identify::response(&info), encoding);
-        *cached = Some(RenderedIdentify {
-            settings: Arc::clone(settings),
-            encoding,
-            body: body.clone(),
-        });
+        prepared.responses.push((encoding, body.clone()));
         body
+    }
+
+    /// The encoding of the Identify this exact request (body and Content-Type) parsed as
+    /// earlier under `settings`, or None: parse it.
+    pub fn known_request(
+        &self,
+        settings: &Arc<ServiceSettings>,
+        body: &[u8],
+        content_type: &str,
+    ) -> Option<Encoding> {
+        let slot = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+        let prepared = slot
+            .as_ref()
+            .filter(|p| Arc::ptr_eq(&p.settings, settings))?;
+        prepared
+            .requests
+            .iter()
+            .find(|k| k.is(body, content_type))
+            .map(|k| k.encoding)
+    }
+
+    /// Remember that `body` with `content_type` parsed as an Identify in `encoding` (bodies
+    /// over [`MAX_KEPT_REQUEST`] are not kept; beyond [`MAX_KEPT_REQUESTS`] the oldest goes).
+    pub fn remember_request(
+        &self,
+        settings: &Arc<ServiceSettings>,
+        body: &[u8],
+        content_type: &str,
+        encoding: Encoding,
+    ) {
+        if body.len() > MAX_KEPT_REQUEST {
+            return;
+        }
+        let mut slot = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+        let prepared = Self::prepared(&mut slot, settings);
+        if prepared.requests.iter().any(|k| k.is(body, content_type)) {
+            return;
+        }
+        if prepared.requests.len() == MAX_KEPT_REQUESTS {
+            prepared.requests.remove(0);
+        }
+        prepared.requests.push(KeptRequest {
+            body: body.into(),
+            content_type: content_type.into(),
+            encoding,
+        });
     }
 }
 
@@ -82,6 +166,11 @@ mod tests {
             Bytes::from(charset::encode(&text, Encoding::Utf16Le)),
             "another encoding: rendered again"
         );
+        assert_eq!(
+            cache.response(&first, Encoding::Utf8).as_ptr(),
+            a.as_ptr(),
+            "both encodings are kept"
+        );
 
         // A configuration change is a new snapshot, even with equal values.
         let second = Arc::new(ServiceSettings {
@@ -91,5 +180,71 @@ mod tests {
         let b = String::from_utf8(cache.response(&second, Encoding::Utf8).to_vec()).unwrap();
         assert!(b.contains("<wsmid:ProductVendor>Vendor B</wsmid:ProductVendor>"));
         assert!(!b.contains("SecurityProfileName"));
+    }
+
+    #[test]
+    fn only_the_same_bytes_with_the_same_content_type_under_the_same_settings_skip_the_parse() {
+        let cache = IdentifyCache::default();
+        let settings = Arc::new(ServiceSettings::default());
+        let request = wsman_proto::identify::request();
+        let utf8 = "application/soap+xml;charset=UTF-8";
+        assert_eq!(
+            cache.known_request(&settings, request.as_bytes(), utf8),
+            None
+        );
+        cache.remember_request(&settings, request.as_bytes(), utf8, Encoding::Utf8);
+        assert_eq!(
+            cache.known_request(&settings, request.as_bytes(), utf8),
+            Some(Encoding::Utf8)
+        );
+        let mut changed = request.clone().into_bytes();
+        let last = changed.len() - 1;
+        changed[last] = b' ';
+        assert_eq!(cache.known_request(&settings, &changed, utf8), None);
+        assert_eq!(
+            cache.known_request(
+                &settings,
+                request.as_bytes(),
+                "application/soap+xml;charset=UTF-16"
+            ),
+            None
+        );
+        assert_eq!(cache.known_request(&settings, b"", utf8), None);
+
+        // A body too large to keep is parsed every time, and evicts nothing.
+        let mut large = request.clone();
+        large.insert_str(
+            request.find("<s:Body>").unwrap_or(0),
+            &" ".repeat(MAX_KEPT_REQUEST),
+        );
+        cache.remember_request(&settings, large.as_bytes(), utf8, Encoding::Utf8);
+        assert_eq!(cache.known_request(&settings, large.as_bytes(), utf8), None);
+        assert!(cache
+            .known_request(&settings, request.as_bytes(), utf8)
+            .is_some());
+
+        // At most MAX_KEPT_REQUESTS are kept: the oldest goes first.
+        let variants: Vec<String> = (0..MAX_KEPT_REQUESTS)
+            .map(|i| request.replacen("<s:Body>", &format!("{}<s:Body>", " ".repeat(i + 1)), 1))
+            .collect();
+        for variant in &variants {
+            cache.remember_request(&settings, variant.as_bytes(), utf8, Encoding::Utf8);
+        }
+        assert_eq!(
+            cache.known_request(&settings, request.as_bytes(), utf8),
+            None
+        );
+        for variant in &variants {
+            assert!(cache
+                .known_request(&settings, variant.as_bytes(), utf8)
+                .is_some());
+        }
+
+        // Another configuration starts afresh.
+        let other = Arc::new(ServiceSettings::default());
+        assert_eq!(
+            cache.known_request(&other, variants[0].as_bytes(), utf8),
+            None
+        );
     }
 }

@@ -12,6 +12,7 @@ mod decode;
 mod guards;
 
 use std::convert::Infallible;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -166,9 +167,10 @@ async fn process(
     let parsed = g
         .parse(plain, &media, &endpoint, &admitted.principal)
         .await?;
-    if let Some(answer) = g.identify(&endpoint, &parsed) {
-        return Ok(answer);
-    }
+    let parsed = match g.identify(&endpoint, parsed) {
+        ControlFlow::Break(answer) => return Ok(answer),
+        ControlFlow::Continue(parsed) => parsed,
+    };
     let routed = g.authorization(&endpoint, &admitted.principal, &parsed.request)?;
     g.dispatch(headers, &endpoint, &admitted.principal, parsed, routed)
         .await

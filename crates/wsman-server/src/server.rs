@@ -132,6 +132,7 @@ impl Server {
                 kerberos,
             )),
             metrics: Arc::new(crate::metrics::Metrics::default()),
+            identify: crate::identify::IdentifyCache::default(),
         });
         let server = Arc::new(Self {
             config_dir: parts.config_dir,
@@ -154,6 +155,12 @@ impl Server {
     /// What is bound.
     pub fn listener_table(&self) -> &Arc<ListenerTable> {
         &self.table
+    }
+
+    /// Returns once the service served connections and then had none open for `quiet`
+    /// ([`ConnectionCounter::gone_idle`]).
+    pub async fn gone_idle(&self, quiet: std::time::Duration) {
+        self.counter.gone_idle(quiet).await;
     }
 
     /// Open connections across all listeners.

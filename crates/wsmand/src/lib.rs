@@ -458,6 +458,34 @@ fn run_daemon_blocking(
     served
 }
 
+/// How long no connection may be open, after some were, before the daemon gives back what
+/// serving them made resident (`release_resident_memory`; 5 to 10 s after the last closed).
+/// Long enough that a client reconnecting at once keeps its code resident; short enough that
+/// an idle daemon is idle in memory too.
+const IDLE_RELEASE_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Drops the clean file pages this process has mapped (the next use of one is a minor fault
+/// from the page cache) and trims the allocator's free heap tops (`what`: when, for the log).
+async fn release_resident_memory(what: &'static str) {
+    let released = tokio::task::spawn_blocking(|| {
+        let released = wsman_os::memory::release_clean_file_pages();
+        wsman_os::allocator::trim_free_memory();
+        released
+    })
+    .await;
+    match released {
+        Ok(Ok(released)) => {
+            tracing::debug!(
+                mappings = released.mappings,
+                bytes = released.bytes,
+                "{what} file pages released"
+            );
+        }
+        Ok(Err(e)) => tracing::debug!(error = %e, "{what} file pages not released"),
+        Err(e) => tracing::debug!(error = %e, "{what} file pages not released"),
+    }
+}
+
 /// How long the stop waits for blocking work still running after serving has ended.
 const BLOCKING_WORK_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -587,17 +615,16 @@ pub async fn run_daemon(
     // The start faulted in code and read-only data no request runs again (command line,
     // configuration, certificates, libraries' initialisers): they leave the resident set here
     // and what requests use comes back on first use, from the page cache.
-    match tokio::task::spawn_blocking(wsman_os::memory::release_clean_file_pages).await {
-        Ok(Ok(released)) => {
-            tracing::debug!(
-                mappings = released.mappings,
-                bytes = released.bytes,
-                "start-up file pages released"
-            );
+    release_resident_memory("start-up").await;
+    // The same once the service goes idle after serving: the code the requests ran, and the
+    // heap their password checks grew, leave the resident set until the next request.
+    let idle_server = Arc::clone(service.server());
+    tokio::spawn(async move {
+        loop {
+            idle_server.gone_idle(IDLE_RELEASE_AFTER).await;
+            release_resident_memory("idle").await;
         }
-        Ok(Err(e)) => tracing::debug!(error = %e, "start-up file pages not released"),
-        Err(e) => tracing::debug!(error = %e, "start-up file pages not released"),
-    }
+    });
     let (reload_tx, reload_rx) = mpsc::channel(4);
     // SIGHUP reads forwarding.toml and bmc.toml again too.
     let forwarding_reloader = forwarding.reloader();

@@ -1,6 +1,7 @@
 //! The per-request guards of [`super::process`], one method each, named as in
 //! [`super::GUARDS`], with the state they hand each other.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -72,8 +73,18 @@ pub(super) struct Plain {
     wire_length: usize,
 }
 
+/// What the `parse` guard found. Not boxed: it is moved once, and a box would be one more
+/// allocation for every request.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Parsed {
+    /// An Identify whose very bytes (and Content-Type) parsed as one before under this
+    /// configuration ([`crate::identify::IdentifyCache`]): not parsed again.
+    KnownIdentify(Encoding),
+    Request(ParsedRequest),
+}
+
 /// The request as the `parse` guard read it.
-pub(super) struct Parsed {
+pub(super) struct ParsedRequest {
     pub(super) request: Request,
     encoding: Encoding,
     wire_length: usize,
@@ -308,7 +319,8 @@ impl Guards<'_> {
     }
 
     /// Charset decode (UTF-8 / UTF-16, BOM first), then the envelope parsed (bounded XML;
-    /// bodies over 64 KiB on the blocking pool).
+    /// bodies over 64 KiB on the blocking pool). At the WS-Management endpoint, the bytes of
+    /// an Identify that parsed before under this configuration are not parsed again.
     pub(super) async fn parse(
         &mut self,
         plain: Plain,
@@ -317,6 +329,16 @@ impl Guards<'_> {
         principal: &Principal,
     ) -> Result<Parsed, ServiceError> {
         let content_type = plain.content_type.as_deref().unwrap_or(media.content_type);
+        let identify = &self.shared.identify;
+        let wsman = *endpoint == Endpoint::WsMan;
+        if wsman {
+            if let Some(encoding) =
+                identify.known_request(self.settings, &plain.bytes, content_type)
+            {
+                *self.action = crate::metrics::IDENTIFY;
+                return Ok(Parsed::KnownIdentify(encoding));
+            }
+        }
         let parsed = if plain.bytes.len() <= PARSE_INLINE_LIMIT {
             decode_and_parse(&plain.bytes, content_type)
         } else {
@@ -336,26 +358,36 @@ impl Guards<'_> {
             };
             self.shared.catalog.unreadable(endpoint, &body);
         })?;
-        *self.action = if *endpoint == Endpoint::WsMan && request.is_identify() {
+        *self.action = if wsman && request.is_identify() {
+            identify.remember_request(self.settings, &plain.bytes, content_type, encoding);
             crate::metrics::IDENTIFY
         } else {
             crate::metrics::action_label(&request.operation.action)
         };
-        Ok(Parsed {
+        Ok(Parsed::Request(ParsedRequest {
             request,
             encoding,
             wire_length: plain.wire_length,
-        })
+        }))
     }
 
-    /// Identify at the WS-Management endpoint: any authenticated user.
-    pub(super) fn identify(&mut self, endpoint: &Endpoint, parsed: &Parsed) -> Option<Answer> {
-        if *endpoint != Endpoint::WsMan || !parsed.request.is_identify() {
-            return None;
-        }
-        let encoding = parsed.encoding;
-        let body = self.conn.identify.response(self.settings, encoding);
-        Some(Answer::Encoded { body, encoding })
+    /// Identify at the WS-Management endpoint: any authenticated user. Anything else goes on.
+    pub(super) fn identify(
+        &mut self,
+        endpoint: &Endpoint,
+        parsed: Parsed,
+    ) -> ControlFlow<Answer, ParsedRequest> {
+        let encoding = match parsed {
+            Parsed::KnownIdentify(encoding) => encoding,
+            Parsed::Request(parsed)
+                if *endpoint == Endpoint::WsMan && parsed.request.is_identify() =>
+            {
+                parsed.encoding
+            }
+            Parsed::Request(parsed) => return ControlFlow::Continue(parsed),
+        };
+        let body = self.shared.identify.response(self.settings, encoding);
+        ControlFlow::Break(Answer::Encoded { body, encoding })
     }
 
     /// The request routed once ([`crate::catalog::Catalog::route`]), then the access its
@@ -398,7 +430,7 @@ impl Guards<'_> {
         headers: &HeaderMap,
         endpoint: &Endpoint,
         principal: &Arc<Principal>,
-        parsed: Parsed,
+        parsed: ParsedRequest,
         routed: Routed,
     ) -> Result<Answer, ServiceError> {
         let conn = self.conn;
