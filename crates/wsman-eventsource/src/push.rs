@@ -248,19 +248,10 @@ pub(crate) async fn run(
                 read = feed.next_batch(want, MAX_SCAN, Some(wait)) => read,
                 _ = link.ended.changed() => break Stopped::Ended,
             };
-            match read {
-                Ok(events) => backlog.extend(events.into_iter().map(|event| Pending {
-                    xml: event.xml,
-                    channel: event.channel,
-                    record_id: event.record_id,
-                    queued: now(),
-                })),
-                Err(error) => {
-                    tracing::error!(subscription = %plan.id, %error, "the journal could not be read; trying again");
-                    tokio::select! {
-                        _ = tokio::time::sleep(MAX_WAIT) => {}
-                        _ = link.ended.changed() => break Stopped::Ended,
-                    }
+            if !take_read(&plan, read, &mut backlog) {
+                tokio::select! {
+                    _ = tokio::time::sleep(MAX_WAIT) => {}
+                    _ = link.ended.changed() => break Stopped::Ended,
                 }
             }
         }
@@ -286,7 +277,25 @@ pub(crate) async fn run(
             }
         }
         while let Some(due) = scheduler.poll(now()) {
-            match deliver(&plan, subscriber.as_ref(), &due, &mut link).await {
+            // While the subscriber takes this batch (its round trip is mostly the collector's
+            // fsyncs), the journal is read for the next ones, within the same bounds: what the
+            // scheduler holds, this batch included, and one read more.
+            let want = if backlog.is_empty() {
+                MAX_QUEUED.saturating_sub(scheduler.queued()).min(READ_ITEMS)
+            } else {
+                0
+            };
+            let delivery = if want > 0 {
+                let sending = deliver(&plan, subscriber.as_ref(), &due, &mut link);
+                let (delivery, read) =
+                    tokio::join!(sending, feed.next_batch(want, MAX_SCAN, None));
+                // A failed read is tried again at the next turn of the loop.
+                take_read(&plan, read, &mut backlog);
+                delivery
+            } else {
+                deliver(&plan, subscriber.as_ref(), &due, &mut link).await
+            };
+            match delivery {
                 Delivery::Taken(bookmark) => {
                     let delivered = scheduler.acked(now());
                     if !delivered.is_empty() {
@@ -328,6 +337,29 @@ pub(crate) async fn run(
         }
     }
     stopped
+}
+
+/// Puts the events of a journal read behind `backlog`; false (logged) when the read failed.
+fn take_read(
+    plan: &Plan,
+    read: Result<Vec<wsman_journal::feed::SelectedEvent>, wsman_journal::Error>,
+    backlog: &mut VecDeque<Pending>,
+) -> bool {
+    match read {
+        Ok(events) => {
+            backlog.extend(events.into_iter().map(|event| Pending {
+                xml: event.xml,
+                channel: event.channel,
+                record_id: event.record_id,
+                queued: now(),
+            }));
+            true
+        }
+        Err(error) => {
+            tracing::error!(subscription = %plan.id, %error, "the journal could not be read; trying again");
+            false
+        }
+    }
 }
 
 /// How one due message went.
