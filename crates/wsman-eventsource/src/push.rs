@@ -281,14 +281,15 @@ pub(crate) async fn run(
             // fsyncs), the journal is read for the next ones, within the same bounds: what the
             // scheduler holds, this batch included, and one read more.
             let want = if backlog.is_empty() {
-                MAX_QUEUED.saturating_sub(scheduler.queued()).min(READ_ITEMS)
+                MAX_QUEUED
+                    .saturating_sub(scheduler.queued())
+                    .min(READ_ITEMS)
             } else {
                 0
             };
             let delivery = if want > 0 {
                 let sending = deliver(&plan, subscriber.as_ref(), &due, &mut link);
-                let (delivery, read) =
-                    tokio::join!(sending, feed.next_batch(want, MAX_SCAN, None));
+                let (delivery, read) = tokio::join!(sending, feed.next_batch(want, MAX_SCAN, None));
                 // A failed read is tried again at the next turn of the loop.
                 take_read(&plan, read, &mut backlog);
                 delivery

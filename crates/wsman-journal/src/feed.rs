@@ -321,7 +321,15 @@ impl Feed {
         let mut position = self.position.clone();
         let selection = self.selection.clone();
         let job = pool.run_in_turn(turn, until, move |budget| {
-            let decided = decide_in_turn(&mut position, &selection, entries, wanted, now, until, budget);
+            let decided = decide_in_turn(
+                &mut position,
+                &selection,
+                entries,
+                wanted,
+                now,
+                until,
+                budget,
+            );
             (position, decided)
         });
         // Cancelled here (a wait that ended), the position stays before these entries.
