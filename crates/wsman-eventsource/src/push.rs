@@ -312,8 +312,13 @@ pub(crate) async fn run(
                 Delivery::Ended => break 'delivery Stopped::Ended,
             }
         }
-        if !backlog.is_empty() {
-            // The scheduler is full and nothing is due yet: wait for the batch's deadline.
+        // Events read while the last batch was in flight go to the scheduler at once (the next
+        // turn of the loop) when it has room for them; otherwise it is full and nothing is due
+        // yet: wait for the batch's deadline.
+        let blocked = backlog.front().is_some_and(|event| {
+            event.xml.len() <= plan.settings.max_batch_bytes && !scheduler.has_room(event.xml.len())
+        });
+        if blocked {
             let now = now();
             let wait = scheduler
                 .next_deadline()
@@ -348,11 +353,16 @@ fn take_read(
 ) -> bool {
     match read {
         Ok(events) => {
+            let now = now();
+            // An event waits for its batch from when it was logged, not from when it was read:
+            // MaxTime bounds its latency. Events read from a backlog are older than that, so a
+            // partial batch of them goes at once instead of a MaxTime later; fresh ones batch
+            // as before. A time ahead of the clock counts as now.
             backlog.extend(events.into_iter().map(|event| Pending {
                 xml: event.xml,
                 channel: event.channel,
                 record_id: event.record_id,
-                queued: now(),
+                queued: event.created.min(now),
             }));
             true
         }

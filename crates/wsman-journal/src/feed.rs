@@ -109,6 +109,7 @@ impl Selection {
             xml,
             channel: log.to_owned(),
             record_id: event.record_id,
+            created: event.time_created,
         }))
     }
 }
@@ -119,6 +120,8 @@ pub struct SelectedEvent {
     pub xml: String,
     pub channel: String,
     pub record_id: u64,
+    /// When the entry was logged (the event's TimeCreated).
+    pub created: Timestamp,
 }
 
 /// A reader of selected events from a position.
