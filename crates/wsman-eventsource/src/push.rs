@@ -248,7 +248,7 @@ pub(crate) async fn run(
                 read = feed.next_batch(want, MAX_SCAN, Some(wait)) => read,
                 _ = link.ended.changed() => break Stopped::Ended,
             };
-            if !take_read(&plan, read, &mut backlog) {
+            if !take_read(&plan.id, read, &mut backlog, now()) {
                 tokio::select! {
                     _ = tokio::time::sleep(MAX_WAIT) => {}
                     _ = link.ended.changed() => break Stopped::Ended,
@@ -291,7 +291,7 @@ pub(crate) async fn run(
                 let sending = deliver(&plan, subscriber.as_ref(), &due, &mut link);
                 let (delivery, read) = tokio::join!(sending, feed.next_batch(want, MAX_SCAN, None));
                 // A failed read is tried again at the next turn of the loop.
-                take_read(&plan, read, &mut backlog);
+                take_read(&plan.id, read, &mut backlog, now());
                 delivery
             } else {
                 deliver(&plan, subscriber.as_ref(), &due, &mut link).await
@@ -347,13 +347,13 @@ pub(crate) async fn run(
 
 /// Puts the events of a journal read behind `backlog`; false (logged) when the read failed.
 fn take_read(
-    plan: &Plan,
+    subscription: &str,
     read: Result<Vec<wsman_journal::feed::SelectedEvent>, wsman_journal::Error>,
     backlog: &mut VecDeque<Pending>,
+    now: Timestamp,
 ) -> bool {
     match read {
         Ok(events) => {
-            let now = now();
             // An event waits for its batch from when it was logged, not from when it was read:
             // MaxTime bounds its latency. Events read from a backlog are older than that, so a
             // partial batch of them goes at once instead of a MaxTime later; fresh ones batch
@@ -367,7 +367,7 @@ fn take_read(
             true
         }
         Err(error) => {
-            tracing::error!(subscription = %plan.id, %error, "the journal could not be read; trying again");
+            tracing::error!(%subscription, %error, "the journal could not be read; trying again");
             false
         }
     }
@@ -551,7 +551,49 @@ fn now() -> Timestamp {
 
 #[cfg(test)]
 mod tests {
-    use super::first_refusal;
+    use super::{first_refusal, take_read};
+    use std::collections::VecDeque;
+    use std::time::Duration;
+    use wsman_events::batch::{Due, Scheduler, Settings};
+    use wsman_events::Timestamp;
+    use wsman_journal::feed::SelectedEvent;
+
+    /// Events read from a backlog, logged longer than MaxTime ago, make a batch that is due at
+    /// once though it is not full; events logged just now wait for MaxTime (or a full batch).
+    #[test]
+    fn a_partial_batch_of_overdue_events_is_due_at_once() {
+        let settings = Settings {
+            max_items: 100,
+            max_latency: Duration::from_secs(60),
+            heartbeat: None,
+            max_batch_bytes: 1 << 20,
+            max_queued: 1000,
+            max_queued_bytes: 1 << 22,
+        };
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        let logged = |created: Timestamp, record_id: u64| SelectedEvent {
+            xml: format!("<Event>{record_id}</Event>"),
+            channel: "Application".to_owned(),
+            record_id,
+            created,
+        };
+        let an_hour_ago =
+            Timestamp::from_system_time(std::time::SystemTime::now() - Duration::from_secs(3600));
+        for (created, due) in [(an_hour_ago, true), (now, false)] {
+            let mut backlog = VecDeque::new();
+            let read = Ok(vec![logged(created, 1), logged(created, 2)]);
+            assert!(take_read("test", read, &mut backlog, now));
+            let mut scheduler = Scheduler::new(settings, now);
+            for event in backlog {
+                scheduler.push(event).unwrap_or_else(|e| panic!("{e}"));
+            }
+            let batch = scheduler.poll(now);
+            assert_eq!(
+                matches!(batch, Some(Due::Batch(ref events)) if events.len() == 2),
+                due
+            );
+        }
+    }
 
     /// A forwarder refused at every retry and every refresh logs each reason once; another
     /// reason is logged when it first comes.
