@@ -277,25 +277,17 @@ pub(crate) async fn run(
             }
         }
         while let Some(due) = scheduler.poll(now()) {
-            // While the subscriber takes this batch (its round trip is mostly the collector's
-            // fsyncs), the journal is read for the next ones, within the same bounds: what the
-            // scheduler holds, this batch included, and one read more.
-            let want = if backlog.is_empty() {
-                MAX_QUEUED
-                    .saturating_sub(scheduler.queued())
-                    .min(READ_ITEMS)
-            } else {
-                0
-            };
-            let delivery = if want > 0 {
-                let sending = deliver(&plan, subscriber.as_ref(), &due, &mut link);
-                let (delivery, read) = tokio::join!(sending, feed.next_batch(want, MAX_SCAN, None));
-                // A failed read is tried again at the next turn of the loop.
-                take_read(&plan.id, read, &mut backlog, now());
-                delivery
-            } else {
-                deliver(&plan, subscriber.as_ref(), &due, &mut link).await
-            };
+            let queued = scheduler.queued();
+            let delivery = deliver_reading(
+                &plan,
+                subscriber.as_ref(),
+                &due,
+                &mut link,
+                &mut feed,
+                queued,
+                &mut backlog,
+            )
+            .await;
             match delivery {
                 Delivery::Taken(bookmark) => {
                     let delivered = scheduler.acked(now());
@@ -343,6 +335,33 @@ pub(crate) async fn run(
         }
     }
     stopped
+}
+
+/// [`deliver`], and while the subscriber takes the batch (its round trip is mostly the
+/// collector's fsyncs), the journal is read for the next ones, within the same bounds: what the
+/// scheduler holds (`queued`, this batch included), and one read more.
+async fn deliver_reading(
+    plan: &Plan,
+    subscriber: &dyn Subscriber,
+    due: &Due,
+    link: &mut Link,
+    feed: &mut LiveFeed,
+    queued: usize,
+    backlog: &mut VecDeque<Pending>,
+) -> Delivery {
+    let want = if backlog.is_empty() {
+        MAX_QUEUED.saturating_sub(queued).min(READ_ITEMS)
+    } else {
+        0
+    };
+    if want == 0 {
+        return deliver(plan, subscriber, due, link).await;
+    }
+    let sending = deliver(plan, subscriber, due, link);
+    let (delivery, read) = tokio::join!(sending, feed.next_batch(want, MAX_SCAN, None));
+    // A failed read is tried again at the next turn of the loop.
+    take_read(&plan.id, read, backlog, now());
+    delivery
 }
 
 /// Puts the events of a journal read behind `backlog`; false (logged) when the read failed.
