@@ -71,17 +71,24 @@ impl Bits<'_> {
         self.bytes.len() * 8 - self.position
     }
 
+    /// The next `count` bits (at most 32), from the eight bytes around the position at once:
+    /// the collector decodes every compressed delivery, and a bit at a time this was its
+    /// largest cost.
     fn peek(&self, count: usize) -> Option<u32> {
-        if count > self.remaining() {
+        if count > self.remaining() || count > 32 {
             return None;
         }
-        let mut value = 0u32;
-        for i in 0..count {
-            let at = self.position + i;
-            let bit = (self.bytes[at / 8] >> (7 - at % 8)) & 1;
-            value = (value << 1) | u32::from(bit);
+        if count == 0 {
+            return Some(0);
         }
-        Some(value)
+        let first = self.position / 8;
+        let mut window = [0u8; 8];
+        let available = self.bytes.len().saturating_sub(first).min(8);
+        window[..available].copy_from_slice(&self.bytes[first..first + available]);
+        let word = u64::from_be_bytes(window);
+        // At most 7 bits before and 32 taken: within the 64.
+        let shift = 64 - self.position % 8 - count;
+        Some(((word >> shift) & ((1u64 << count) - 1)) as u32)
     }
 
     fn read(&mut self, count: usize) -> Result<u32, SldcError> {

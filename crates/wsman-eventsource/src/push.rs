@@ -248,19 +248,10 @@ pub(crate) async fn run(
                 read = feed.next_batch(want, MAX_SCAN, Some(wait)) => read,
                 _ = link.ended.changed() => break Stopped::Ended,
             };
-            match read {
-                Ok(events) => backlog.extend(events.into_iter().map(|event| Pending {
-                    xml: event.xml,
-                    channel: event.channel,
-                    record_id: event.record_id,
-                    queued: now(),
-                })),
-                Err(error) => {
-                    tracing::error!(subscription = %plan.id, %error, "the journal could not be read; trying again");
-                    tokio::select! {
-                        _ = tokio::time::sleep(MAX_WAIT) => {}
-                        _ = link.ended.changed() => break Stopped::Ended,
-                    }
+            if !take_read(&plan.id, read, &mut backlog, now()) {
+                tokio::select! {
+                    _ = tokio::time::sleep(MAX_WAIT) => {}
+                    _ = link.ended.changed() => break Stopped::Ended,
                 }
             }
         }
@@ -286,7 +277,18 @@ pub(crate) async fn run(
             }
         }
         while let Some(due) = scheduler.poll(now()) {
-            match deliver(&plan, subscriber.as_ref(), &due, &mut link).await {
+            let queued = scheduler.queued();
+            let delivery = deliver_reading(
+                &plan,
+                subscriber.as_ref(),
+                &due,
+                &mut link,
+                &mut feed,
+                queued,
+                &mut backlog,
+            )
+            .await;
+            match delivery {
                 Delivery::Taken(bookmark) => {
                     let delivered = scheduler.acked(now());
                     if !delivered.is_empty() {
@@ -302,8 +304,13 @@ pub(crate) async fn run(
                 Delivery::Ended => break 'delivery Stopped::Ended,
             }
         }
-        if !backlog.is_empty() {
-            // The scheduler is full and nothing is due yet: wait for the batch's deadline.
+        // Events read while the last batch was in flight go to the scheduler at once (the next
+        // turn of the loop) when it has room for them; otherwise it is full and nothing is due
+        // yet: wait for the batch's deadline.
+        let blocked = backlog.front().is_some_and(|event| {
+            event.xml.len() <= plan.settings.max_batch_bytes && !scheduler.has_room(event.xml.len())
+        });
+        if blocked {
             let now = now();
             let wait = scheduler
                 .next_deadline()
@@ -328,6 +335,61 @@ pub(crate) async fn run(
         }
     }
     stopped
+}
+
+/// [`deliver`], and while the subscriber takes the batch (its round trip is mostly the
+/// collector's fsyncs), the journal is read for the next ones, within the same bounds: what the
+/// scheduler holds (`queued`, this batch included), and one read more.
+async fn deliver_reading(
+    plan: &Plan,
+    subscriber: &dyn Subscriber,
+    due: &Due,
+    link: &mut Link,
+    feed: &mut LiveFeed,
+    queued: usize,
+    backlog: &mut VecDeque<Pending>,
+) -> Delivery {
+    let want = if backlog.is_empty() {
+        MAX_QUEUED.saturating_sub(queued).min(READ_ITEMS)
+    } else {
+        0
+    };
+    if want == 0 {
+        return deliver(plan, subscriber, due, link).await;
+    }
+    let sending = deliver(plan, subscriber, due, link);
+    let (delivery, read) = tokio::join!(sending, feed.next_batch(want, MAX_SCAN, None));
+    // A failed read is tried again at the next turn of the loop.
+    take_read(&plan.id, read, backlog, now());
+    delivery
+}
+
+/// Puts the events of a journal read behind `backlog`; false (logged) when the read failed.
+fn take_read(
+    subscription: &str,
+    read: Result<Vec<wsman_journal::feed::SelectedEvent>, wsman_journal::Error>,
+    backlog: &mut VecDeque<Pending>,
+    now: Timestamp,
+) -> bool {
+    match read {
+        Ok(events) => {
+            // An event waits for its batch from when it was logged, not from when it was read:
+            // MaxTime bounds its latency. Events read from a backlog are older than that, so a
+            // partial batch of them goes at once instead of a MaxTime later; fresh ones batch
+            // as before. A time ahead of the clock counts as now.
+            backlog.extend(events.into_iter().map(|event| Pending {
+                xml: event.xml,
+                channel: event.channel,
+                record_id: event.record_id,
+                queued: event.created.min(now),
+            }));
+            true
+        }
+        Err(error) => {
+            tracing::error!(%subscription, %error, "the journal could not be read; trying again");
+            false
+        }
+    }
 }
 
 /// How one due message went.
@@ -508,7 +570,49 @@ fn now() -> Timestamp {
 
 #[cfg(test)]
 mod tests {
-    use super::first_refusal;
+    use super::{first_refusal, take_read};
+    use std::collections::VecDeque;
+    use std::time::Duration;
+    use wsman_events::batch::{Due, Scheduler, Settings};
+    use wsman_events::Timestamp;
+    use wsman_journal::feed::SelectedEvent;
+
+    /// Events read from a backlog, logged longer than MaxTime ago, make a batch that is due at
+    /// once though it is not full; events logged just now wait for MaxTime (or a full batch).
+    #[test]
+    fn a_partial_batch_of_overdue_events_is_due_at_once() {
+        let settings = Settings {
+            max_items: 100,
+            max_latency: Duration::from_secs(60),
+            heartbeat: None,
+            max_batch_bytes: 1 << 20,
+            max_queued: 1000,
+            max_queued_bytes: 1 << 22,
+        };
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        let logged = |created: Timestamp, record_id: u64| SelectedEvent {
+            xml: format!("<Event>{record_id}</Event>"),
+            channel: "Application".to_owned(),
+            record_id,
+            created,
+        };
+        let an_hour_ago =
+            Timestamp::from_system_time(std::time::SystemTime::now() - Duration::from_secs(3600));
+        for (created, due) in [(an_hour_ago, true), (now, false)] {
+            let mut backlog = VecDeque::new();
+            let read = Ok(vec![logged(created, 1), logged(created, 2)]);
+            assert!(take_read("test", read, &mut backlog, now));
+            let mut scheduler = Scheduler::new(settings, now);
+            for event in backlog {
+                scheduler.push(event).unwrap_or_else(|e| panic!("{e}"));
+            }
+            let batch = scheduler.poll(now);
+            assert_eq!(
+                matches!(batch, Some(Due::Batch(ref events)) if events.len() == 2),
+                due
+            );
+        }
+    }
 
     /// A forwarder refused at every retry and every refresh logs each reason once; another
     /// reason is logged when it first comes.

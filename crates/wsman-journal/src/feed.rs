@@ -109,6 +109,7 @@ impl Selection {
             xml,
             channel: log.to_owned(),
             record_id: event.record_id,
+            created: event.time_created,
         }))
     }
 }
@@ -119,6 +120,8 @@ pub struct SelectedEvent {
     pub xml: String,
     pub channel: String,
     pub record_id: u64,
+    /// When the entry was logged (the event's TimeCreated).
+    pub created: Timestamp,
 }
 
 /// A reader of selected events from a position.
@@ -220,7 +223,7 @@ impl Feed {
         deadline: Option<Instant>,
     ) -> Result<Vec<SelectedEvent>, Error> {
         let (max_items, max_entries) = (max_items.max(1), max_entries.max(1));
-        let mut reader = Reader::start(&self.query(follow), ExportLimits::default()).await?;
+        let mut source = self.source(follow).await?;
         let now = Timestamp::from_system_time(SystemTime::now());
         let mut selected = Vec::new();
         let mut read = 0usize;
@@ -228,43 +231,81 @@ impl Feed {
         let chunk_size = if follow { 1 } else { DECIDE_CHUNK };
         while selected.len() < max_items && read < max_entries {
             let want = chunk_size.min(max_entries - read);
-            let gathered = match deadline {
-                Some(deadline) => {
-                    // Reader::next keeps partial input across a cancelled call.
-                    tokio::time::timeout_at(deadline.into(), gather(&mut reader, want)).await
+            let entries = match &mut source {
+                Source::InProcess(slot) => match slot.take() {
+                    Some(follower) => Entries::Follower(follower, want),
+                    // Not handed back: the job that had it stopped the read.
+                    None => break,
+                },
+                Source::Journalctl(reader) => {
+                    let gathered = match deadline {
+                        // Reader::next keeps partial input across a cancelled call.
+                        Some(deadline) => {
+                            tokio::time::timeout_at(deadline.into(), gather(reader, want)).await
+                        }
+                        None => Ok(gather(reader, want).await),
+                    };
+                    let Ok(gathered) = gathered else {
+                        return stopped(selected);
+                    };
+                    let (chunk, ended) = gathered?;
+                    Entries::Read(chunk, ended)
                 }
-                None => Ok(gather(&mut reader, want).await),
             };
-            let Ok(gathered) = gathered else {
-                return stopped(selected);
-            };
-            let (chunk, ended) = gathered?;
-            read += chunk.len();
             let wanted = max_items - selected.len();
-            let (decided, expired) = self.decide(chunk, wanted, now, deadline).await?;
-            selected.extend(decided);
-            if expired || deadline.is_some_and(|d| Instant::now() >= d) {
+            let decided = self.decide(entries, wanted, now, deadline).await?;
+            read += decided.read;
+            selected.extend(decided.selected);
+            if let (Source::InProcess(slot), Some(follower)) = (&mut source, decided.follower) {
+                *slot = Some(follower);
+            }
+            if decided.expired || deadline.is_some_and(|d| Instant::now() >= d) {
                 return stopped(selected);
             }
-            if ended || (follow && !selected.is_empty()) {
+            if decided.ended || (follow && !selected.is_empty()) {
                 break;
             }
         }
         Ok(selected)
     }
 
-    /// Decides `entries` in order in one of the owner's bulk turns until `wanted` are selected
+    /// Where a read takes its entries: a following read (a pull that waits) follows with
+    /// journalctl; any other read opens the journal in-process, libsystemd's cursor API with no
+    /// process and no export text to write and parse again (a journalctl per pull cost more
+    /// than the pull's events), and with journalctl only where libsystemd cannot open it.
+    async fn source(&self, follow: bool) -> Result<Source, Error> {
+        let query = self.query(follow);
+        if !follow {
+            match Follower::open(&query.journal, &query.start, ExportLimits::default()) {
+                Ok(follower) => return Ok(Source::InProcess(Some(Box::new(follower)))),
+                Err(error @ Error::Invalid(_)) => return Err(error),
+                Err(error) => {
+                    if !IN_PROCESS_REFUSED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        tracing::warn!(%error, "the journal cannot be read in-process: reading it with journalctl (said once)");
+                    }
+                }
+            }
+        }
+        Ok(Source::Journalctl(Box::new(
+            Reader::start(&query, ExportLimits::default()).await?,
+        )))
+    }
+
+    /// Decides entries in order in one of the owner's bulk turns until `wanted` are selected
     /// or the deadline stops the query (waiting for the turn counts); the position moves past
-    /// the decided ones only. The selected events, and whether the deadline stopped it.
+    /// the decided ones only. Entries of an in-process reader are read in the same turn (their
+    /// decompression is the read's cost, kept off the async workers like the query's).
     async fn decide(
         &mut self,
-        entries: Vec<JournalEntry>,
+        entries: Entries,
         wanted: usize,
         now: Timestamp,
         deadline: Option<Instant>,
-    ) -> Result<(Vec<SelectedEvent>, bool), Error> {
-        if entries.is_empty() {
-            return Ok((Vec::new(), false));
+    ) -> Result<Decided, Error> {
+        if let Entries::Read(list, ended) = &entries {
+            if list.is_empty() {
+                return Ok(Decided::nothing(*ended));
+            }
         }
         let pool = WorkPool::shared();
         // Without a deadline the read waits as long as the turn takes.
@@ -272,32 +313,33 @@ impl Feed {
         let turn = match pool.wait_turn(Lane::Bulk, &self.owner, until).await {
             Ok(turn) => turn,
             // No turn before the deadline: nothing is decided.
-            Err(WorkError::TimedOut) => return Ok((Vec::new(), true)),
+            Err(WorkError::TimedOut) => {
+                return Ok(Decided {
+                    expired: true,
+                    ..Decided::nothing(false)
+                })
+            }
             Err(error) => return Err(Error::Worker(error.to_string())),
         };
         let mut position = self.position.clone();
         let selection = self.selection.clone();
         let job = pool.run_in_turn(turn, until, move |budget| {
-            if Instant::now() >= until {
-                // Started past its deadline: nothing is decided.
-                return (position, Vec::new(), true);
-            }
-            let mut selected = Vec::new();
-            for entry in &entries {
-                if selected.len() >= wanted {
-                    break;
-                }
-                match advance(&mut position, &selection, entry, now, budget) {
-                    Ok(event) => selected.extend(event),
-                    Err(Expired) => return (position, selected, true),
-                }
-            }
-            (position, selected, false)
+            let decided = decide_in_turn(
+                &mut position,
+                &selection,
+                entries,
+                wanted,
+                now,
+                until,
+                budget,
+            );
+            (position, decided)
         });
         // Cancelled here (a wait that ended), the position stays before these entries.
-        let (position, selected, expired) = job.await.map_err(|e| Error::Worker(e.to_string()))?;
+        let (position, decided) = job.await.map_err(|e| Error::Worker(e.to_string()))?;
+        let decided = decided?;
         self.position = position;
-        Ok((selected, expired))
+        Ok(decided)
     }
 
     /// Move the position past `entry`; its event, when selected.
@@ -326,6 +368,96 @@ const DECIDE_CHUNK: usize = 256;
 
 /// The "deadline" of a read without one: later than any read lasts.
 const UNBOUNDED: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Whether the in-process reader was refused once already (its warning is said once).
+static IN_PROCESS_REFUSED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// The reader of one [`Feed::read`].
+enum Source {
+    /// Lent to each bulk job and handed back.
+    InProcess(Option<Box<Follower>>),
+    Journalctl(Box<Reader>),
+}
+
+/// The entries of one bulk job: read already (and whether the reader ended), or up to this
+/// many to read from the in-process reader in the job.
+enum Entries {
+    Read(Vec<JournalEntry>, bool),
+    Follower(Box<Follower>, usize),
+}
+
+/// What one bulk job decided.
+struct Decided {
+    selected: Vec<SelectedEvent>,
+    /// Entries taken from the reader.
+    read: usize,
+    /// The reader has no entry after these.
+    ended: bool,
+    /// The deadline or the budget stopped it.
+    expired: bool,
+    /// The in-process reader, handed back for the next chunk.
+    follower: Option<Box<Follower>>,
+}
+
+impl Decided {
+    fn nothing(ended: bool) -> Decided {
+        Decided {
+            selected: Vec::new(),
+            read: 0,
+            ended,
+            expired: false,
+            follower: None,
+        }
+    }
+}
+
+/// The work of [`Feed::decide`]'s job: reads (from an in-process reader) and decides entries
+/// until `wanted` are selected, the entries run out or the budget or `until` stops it. An
+/// entry read but not decided is not passed: the position stays before it, and the read that
+/// stopped there ends (its reader with it).
+fn decide_in_turn(
+    position: &mut Position,
+    selection: &Selection,
+    entries: Entries,
+    wanted: usize,
+    now: Timestamp,
+    until: Instant,
+    budget: &mut Budget,
+) -> Result<Decided, Error> {
+    let (mut list, mut follower, mut left, listed_end) = match entries {
+        Entries::Read(list, ended) => (list.into_iter(), None, usize::MAX, ended),
+        Entries::Follower(follower, want) => (Vec::new().into_iter(), Some(follower), want, false),
+    };
+    let mut decided = Decided::nothing(false);
+    if Instant::now() >= until {
+        // Started past its deadline: nothing is decided.
+        decided.expired = true;
+        decided.follower = follower;
+        return Ok(decided);
+    }
+    while decided.selected.len() < wanted && left > 0 {
+        let entry = match follower.as_mut() {
+            Some(reader) => reader.next_entry()?,
+            None => list.next(),
+        };
+        let Some(entry) = entry else {
+            decided.ended = follower.is_some() || listed_end;
+            break;
+        };
+        left -= 1;
+        decided.read += 1;
+        match advance(position, selection, &entry, now, budget) {
+            Ok(event) => decided.selected.extend(event),
+            Err(Expired) => {
+                decided.expired = true;
+                break;
+            }
+        }
+    }
+    decided.follower = follower;
+    Ok(decided)
+}
 
 /// Up to `want` entries from `reader`, and whether it ended.
 async fn gather(reader: &mut Reader, want: usize) -> Result<(Vec<JournalEntry>, bool), Error> {

@@ -205,3 +205,62 @@ fn a_live_feed_reads_in_process_and_reads_on_in_order() {
         assert!(resumed[0].xml.contains("after the restart"));
     });
 }
+
+/// A pull's read (no wait) takes its entries from libsystemd in-process: with no journalctl
+/// to run, it still reads, in chunks larger than one bulk job's, stops at `max_items` and
+/// resumes exactly there, and a feed from the saved position goes on from the same entry.
+#[test]
+fn a_pull_reads_the_journal_in_process_in_order_across_chunks() {
+    let messages: Vec<String> = (1..=700).map(|n| format!("message {n}")).collect();
+    let entries: Vec<Vec<(&str, &str)>> = messages
+        .iter()
+        .map(|m| {
+            vec![
+                ("SYSLOG_IDENTIFIER", "wsman-pull"),
+                ("PRIORITY", "3"),
+                ("MESSAGE", m.as_str()),
+            ]
+        })
+        .collect();
+    let Some(dir) =
+        wsman_test::journal::JournalDir::from_entries_before_now(Duration::from_secs(60), &entries)
+    else {
+        return;
+    };
+    let everything =
+        r#"<QueryList><Query Id="0"><Select Path="Application">*</Select></Query></QueryList>"#;
+    runtime().block_on(async {
+        let mut feed = Feed {
+            journal: Journal::Directory(dir.path()),
+            // Not a program: a read through journalctl fails.
+            program: "/nonexistent/journalctl".into(),
+            owner: "reader".into(),
+            position: Position::Oldest,
+            selection: selection(everything, &["Application"]),
+        };
+        let first = feed
+            .next_batch(500, 10_000, None)
+            .await
+            .expect("an in-process read");
+        let ids: Vec<u64> = first.iter().map(|e| e.record_id).collect();
+        assert_eq!(ids, (1..=500).collect::<Vec<u64>>());
+        assert!(first[499].xml.contains("message 500"));
+        let mut again = Feed {
+            position: feed.position.clone(),
+            ..feed.clone()
+        };
+        let rest = feed
+            .next_batch(500, 10_000, None)
+            .await
+            .expect("an in-process read");
+        let ids: Vec<u64> = rest.iter().map(|e| e.record_id).collect();
+        assert_eq!(ids, (501..=700).collect::<Vec<u64>>());
+        assert!(feed.next_batch(500, 10_000, None).await.unwrap().is_empty());
+        // At most max_entries entries are read: the position stops after them.
+        let bounded = again.next_batch(500, 30, None).await.unwrap();
+        assert_eq!(bounded.first().map(|e| e.record_id), Some(501));
+        assert_eq!(bounded.len(), 30);
+        let next = again.next_batch(1, 10_000, None).await.unwrap();
+        assert_eq!(next.first().map(|e| e.record_id), Some(531));
+    });
+}
