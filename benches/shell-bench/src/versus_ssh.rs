@@ -189,7 +189,8 @@ fn median(values: &mut [Duration]) -> Duration {
 
 fn percentile(values: &mut [Duration], p: usize) -> Duration {
     values.sort_unstable();
-    let index = (values.len().saturating_sub(1) * p) / 100;
+    // Nearest rank, rounded up: never below the median.
+    let index = (values.len().saturating_sub(1) * p).div_ceil(100);
     values.get(index).copied().unwrap_or_default()
 }
 
