@@ -6,11 +6,16 @@
 //! * (b) throughput: stdout of `head -c 1G /dev/zero` through Receive, against the same
 //!   command into a local pipe (target: at least 0.5x);
 //! * (c) memory: the daemon's VmRSS growth per idle shell with 1,000 shells open (target: at
-//!   most 64 KiB each beyond child processes; the shells run nothing, so there are none).
+//!   most 64 KiB each beyond child processes; the shells run nothing, so there are none);
+//! * (d) the `winrs` command running `true` against `ssh HOST true` (target: at most 0.03x),
+//!   and where winrs's time goes, phase by phase ([`versus_ssh`], through [`relay`]).
 //!
 //! Started by `benches/shell.sh`, which builds the daemon, configures and starts it. The
 //! password comes from the environment (`WSMAN_BENCH_PASSWORD`), never from argv.
 #![forbid(unsafe_code)]
+
+mod relay;
+mod versus_ssh;
 
 use std::io::Read;
 use std::process::{Command as LocalCommand, Stdio};
@@ -54,9 +59,23 @@ struct Args {
     /// one, (a) is measured again at the end on a single-threaded runtime.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Run only these benchmarks (letters, e.g. `ab`); all three by default.
-    #[arg(long, default_value = "abc")]
+    /// Run only these benchmarks (letters, e.g. `ab`); all by default ((d) needs `--winrs`).
+    #[arg(long, default_value = "abcd")]
     only: String,
+    /// The winrs binary, for benchmark (d); the account needs an NT hash (Negotiate).
+    #[arg(long)]
+    winrs: Option<std::path::PathBuf>,
+    /// winrs's client configuration directory (WSMAND_CONFIG_DIR: TrustedHosts and
+    /// AllowUnencrypted for HTTP to the loopback address).
+    #[arg(long)]
+    winrs_config_dir: Option<std::path::PathBuf>,
+    /// The ssh command line of (d) without the remote command, words separated by spaces
+    /// (`true` is appended); without it (d) runs winrs only.
+    #[arg(long)]
+    ssh: Option<String>,
+    /// Runs per case of (d), after two warm-up rounds.
+    #[arg(long, default_value_t = 50)]
+    process_runs: u32,
 }
 
 /// Targets from the issue, printed next to the figures.
@@ -592,6 +611,26 @@ async fn run(args: Args) -> anyhow::Result<Args> {
     }
     if args.only.contains('b') {
         throughput(&args, &client).await?;
+    }
+    if args.only.contains('d') {
+        match &args.winrs {
+            Some(winrs) => {
+                versus_ssh::versus_ssh(versus_ssh::Setup {
+                    winrs: winrs.clone(),
+                    config_dir: args.winrs_config_dir.clone(),
+                    endpoint: args.endpoint.clone(),
+                    user: args.user.clone(),
+                    password: password()?,
+                    ssh: args
+                        .ssh
+                        .as_ref()
+                        .map(|line| line.split_whitespace().map(str::to_owned).collect()),
+                    runs: args.process_runs,
+                })
+                .await?
+            }
+            None => println!("\n== (d) left out: no --winrs"),
+        }
     }
     Ok(args)
 }

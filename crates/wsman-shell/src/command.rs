@@ -496,15 +496,27 @@ impl Command {
     /// session too), then its session and process group (blocking scans of cgroupfs and
     /// /proc, so run on a blocking thread).
     pub(crate) fn kill_tree_blocking(&self) {
-        if let Some(group) = &self.group {
-            if let Err(error) = group.kill_all(CGROUP_KILL_ROUNDS) {
-                tracing::warn!(command_id = %self.id, %error, "killing the command's cgroup");
-            }
-            if let Err(error) = group.remove() {
-                tracing::warn!(command_id = %self.id, %error, "removing the command's cgroup");
-            }
-        }
+        self.kill_group_blocking();
         kill_trees_blocking(std::slice::from_ref(self));
+    }
+
+    /// Kills everything in the command's own cgroup and removes the group (blocking). True
+    /// when the group was emptied: everything the command started is dead, what left its
+    /// session included, and only a process that moved itself out of the group (which takes
+    /// root, or a group the user may write to) can remain for the session sweep. False
+    /// without a group of its own, or when killing failed: the sweep is all there is.
+    pub(crate) fn kill_group_blocking(&self) -> bool {
+        let Some(group) = &self.group else {
+            return false;
+        };
+        if let Err(error) = group.kill_all(CGROUP_KILL_ROUNDS) {
+            tracing::warn!(command_id = %self.id, %error, "killing the command's cgroup");
+            return false;
+        }
+        if let Err(error) = group.remove() {
+            tracing::warn!(command_id = %self.id, %error, "removing the command's cgroup");
+        }
+        true
     }
 
     /// Waits up to `limit` for the main process to be reaped, then stops

@@ -23,7 +23,7 @@ pub use launch::Launched;
 use quota::{release_shell_slot, take_shell_slot, Registry};
 
 use crate::audit;
-use crate::command::{Buffers, Command, Seat};
+use crate::command::{kill_trees_blocking, Buffers, Command, Seat};
 use crate::error::ShellError;
 use crate::ids::{canonical_id, new_id};
 use crate::output::STREAM_NAMES;
@@ -609,7 +609,19 @@ impl ShellManager {
             ShellSignal::Terminate => {
                 lock(&shell.commands).remove(&command.id);
                 let killer = command.clone();
-                let _ = tokio::task::spawn_blocking(move || killer.kill_tree_blocking()).await;
+                let emptied = tokio::task::spawn_blocking(move || killer.kill_group_blocking())
+                    .await
+                    .unwrap_or(false);
+                // The session sweep (a scan of /proc) catches what left both the session and
+                // the group. After an emptied group only a process that moved itself out can
+                // be left, so the sweep runs after the answer, as Delete's does; otherwise it
+                // is the kill itself and runs before.
+                let sweep = command.clone();
+                let swept =
+                    tokio::task::spawn_blocking(move || kill_trees_blocking(&[sweep.as_ref()]));
+                if !emptied {
+                    let _ = swept.await;
+                }
                 command.finish(KILL_WAIT).await;
                 tracing::debug!(
                     command_id = %command.id,
