@@ -108,7 +108,7 @@ impl IdentifyCache {
     }
 
     /// Remember that `body` with `content_type` parsed as an Identify in `encoding` (bodies
-    /// over [`MAX_KEPT_REQUEST`] are not kept; beyond [`MAX_KEPT_REQUESTS`] the oldest goes).
+    /// over `MAX_KEPT_REQUEST` bytes are not kept; beyond `MAX_KEPT_REQUESTS` the oldest goes).
     pub fn remember_request(
         &self,
         settings: &Arc<ServiceSettings>,
