@@ -12,7 +12,7 @@
 //! At least once, in order: the cursor (a `BookmarkList` per collector and subscription) is
 //! written only after the collector acknowledged the batch, to a new file that is fsynced and
 //! renamed over the old one, with the directory fsynced, so a crash leaves the old cursor or
-//! the new one. The write is off the delivery's path ([`save_cursor`]): the next batch goes
+//! the new one. The write is off the delivery's path (`save_cursor`): the next batch goes
 //! while the last acknowledged position reaches the disk, and positions acknowledged meanwhile
 //! are written together, the latest one. So a restart resends at most the batches acknowledged
 //! since the last write that finished (one write's time, two fsyncs), which the collector, whose
