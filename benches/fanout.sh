@@ -60,35 +60,13 @@ scratch_dir wsmand-fanout-bench
 
 start_sshd() {
     step "starting $HOSTS throwaway sshd on loopback"
-    mkdir -p "$WORK/ssh" /run/sshd
-    chmod 0700 "$WORK/ssh"
-    ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/host_key"
-    ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/client_key"
-    install -m 0600 "$WORK/ssh/client_key.pub" "$WORK/ssh/authorized_keys"
     : >"$WORK/ssh-hosts.txt"
     SSH_PORTS=()
     for i in $(seq "$HOSTS"); do
-        port="$(free_port)"
-        cat >"$WORK/ssh/sshd_config.$i" <<CONF
-ListenAddress 127.0.0.1
-Port $port
-HostKey $WORK/ssh/host_key
-PidFile none
-AuthorizedKeysFile $WORK/ssh/authorized_keys
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-# The throwaway files live under /tmp, which is world-writable.
-StrictModes no
-CONF
-        /usr/sbin/sshd -D -e -f "$WORK/ssh/sshd_config.$i" 2>"$WORK/sshd.$i.log" &
-        PIDS+=($!)
-        SSH_PORTS+=("$port:$!")
-        echo "root@127.0.0.1:$port" >>"$WORK/ssh-hosts.txt"
-    done
-    for entry in "${SSH_PORTS[@]}"; do
-        wait_for_port "${entry%%:*}" "${entry##*:}" "$WORK"/sshd.*.log
+        start_throwaway_sshd "$WORK/ssh" "$i"
+        PIDS+=("$SSHD_PID")
+        SSH_PORTS+=("$SSHD_PORT:$SSHD_PID")
+        echo "root@127.0.0.1:$SSHD_PORT" >>"$WORK/ssh-hosts.txt"
     done
     PSSH=(parallel-ssh -h "$WORK/ssh-hosts.txt" -p "$PARALLEL" -t 60
         -x "-q -i $WORK/ssh/client_key -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null")

@@ -76,32 +76,10 @@ trap cleanup EXIT
 SSH_LINE=()
 if [ "$SSH_SIDE" = 1 ]; then
     step "starting a throwaway sshd on loopback (benchmark d)"
-    mkdir -p "$WORK/ssh" /run/sshd
-    chmod 0700 "$WORK/ssh"
-    ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/host_key"
-    ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/client_key"
-    install -m 0600 "$WORK/ssh/client_key.pub" "$WORK/ssh/authorized_keys"
-    SSH_PORT="$(free_port)"
-    cat >"$WORK/ssh/sshd_config" <<CONF
-ListenAddress 127.0.0.1
-Port $SSH_PORT
-HostKey $WORK/ssh/host_key
-PidFile none
-AuthorizedKeysFile $WORK/ssh/authorized_keys
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-# The throwaway files live under /tmp, which is world-writable.
-StrictModes no
-CONF
-    /usr/sbin/sshd -D -e -f "$WORK/ssh/sshd_config" 2>"$WORK/sshd.log" &
-    SSHD_PID=$!
-    wait_for_port "$SSH_PORT" "$SSHD_PID" "$WORK/sshd.log"
-    SSH_LINE=(ssh -q -T -p "$SSH_PORT" -i "$WORK/ssh/client_key" -o BatchMode=yes
-        -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1)
+    start_throwaway_sshd "$WORK/ssh" d
+    SSH_LINE=("${SSH_CLIENT[@]}")
     "${SSH_LINE[@]}" true
-    echo "sshd pid $SSHD_PID on 127.0.0.1:$SSH_PORT ($(ssh -V 2>&1))"
+    echo "sshd pid $SSHD_PID on 127.0.0.1:$SSHD_PORT ($(ssh -V 2>&1))"
 fi
 
 step "starting wsmand on loopback"

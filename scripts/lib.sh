@@ -35,6 +35,42 @@ wait_for_port() {
     done
 }
 
+# A throwaway sshd on loopback, the benchmarks' baseline: keys in DIR (made once, the host key
+# and a client key root logs in with), the server on a free 127.0.0.1 port with key login as
+# root only and no PAM, its config DIR/sshd_config.NAME and its log DIR/sshd.NAME.log. Sets
+# SSHD_PORT, SSHD_PID and SSH_CLIENT (the ssh command line to it, a command to follow);
+# returns once it listens.
+#   start_throwaway_sshd DIR NAME
+start_throwaway_sshd() {
+    local dir="$1" name="$2"
+    mkdir -p "$dir" /run/sshd
+    chmod 0700 "$dir"
+    if [ ! -f "$dir/host_key" ]; then
+        ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key"
+        ssh-keygen -q -t ed25519 -N '' -f "$dir/client_key"
+        install -m 0600 "$dir/client_key.pub" "$dir/authorized_keys"
+    fi
+    SSHD_PORT="$(free_port)"
+    cat >"$dir/sshd_config.$name" <<CONF
+ListenAddress 127.0.0.1
+Port $SSHD_PORT
+HostKey $dir/host_key
+PidFile none
+AuthorizedKeysFile $dir/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+# The throwaway files live under /tmp, which is world-writable.
+StrictModes no
+CONF
+    /usr/sbin/sshd -D -e -f "$dir/sshd_config.$name" 2>"$dir/sshd.$name.log" &
+    SSHD_PID=$!
+    wait_for_port "$SSHD_PORT" "$SSHD_PID" "$dir/sshd.$name.log"
+    SSH_CLIENT=(ssh -q -T -p "$SSHD_PORT" -i "$dir/client_key" -o BatchMode=yes
+        -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1)
+}
+
 # Start BIN/wsmand for a benchmark: CONFIG gets a config with Basic over HTTP on a free
 # 127.0.0.1 port (and a client section that allows it) and the service account ACCOUNT with
 # PASSWORD, running as RUN_AS; wsmand's stderr goes to LOG. Further arguments are NAME=VALUE
