@@ -38,6 +38,23 @@ struct Prepared {
     requests: Vec<KeptRequest>,
 }
 
+impl Prepared {
+    /// The answer in `encoding`, rendered once per configuration and encoding.
+    fn response(&mut self, encoding: Encoding) -> Bytes {
+        if let Some((_, body)) = self.responses.iter().find(|(e, _)| *e == encoding) {
+            return body.clone();
+        }
+        let info = IdentifyInfo {
+            product_vendor: self.settings.product_vendor.clone(),
+            product_version: self.settings.product_version.clone(),
+            security_profiles: crate::auth::security_profiles(&self.settings),
+        };
+        let body = encode_body(identify::response(&info), encoding);
+        self.responses.push((encoding, body.clone()));
+        body
+    }
+}
+
 /// A request body that parsed as an Identify, its Content-Type and the encoding it was read in.
 struct KeptRequest {
     body: Box<[u8]>,
@@ -74,37 +91,28 @@ impl IdentifyCache {
     /// earlier when neither changed since, else rendered now and kept.
     pub fn response(&self, settings: &Arc<ServiceSettings>, encoding: Encoding) -> Bytes {
         let mut slot = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
-        let prepared = Self::prepared(&mut slot, settings);
-        if let Some((_, body)) = prepared.responses.iter().find(|(e, _)| *e == encoding) {
-            return body.clone();
-        }
-        let info = IdentifyInfo {
-            product_vendor: settings.product_vendor.clone(),
-            product_version: settings.product_version.clone(),
-            security_profiles: crate::auth::security_profiles(settings),
-        };
-        let body = encode_body(identify::response(&info), encoding);
-        prepared.responses.push((encoding, body.clone()));
-        body
+        Self::prepared(&mut slot, settings).response(encoding)
     }
 
     /// The encoding of the Identify this exact request (body and Content-Type) parsed as
-    /// earlier under `settings`, or None: parse it.
+    /// earlier under `settings`, with the answer to it (one look under one lock), or None:
+    /// parse it.
     pub fn known_request(
         &self,
         settings: &Arc<ServiceSettings>,
         body: &[u8],
         content_type: &str,
-    ) -> Option<Encoding> {
-        let slot = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+    ) -> Option<(Encoding, Bytes)> {
+        let mut slot = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
         let prepared = slot
-            .as_ref()
+            .as_mut()
             .filter(|p| Arc::ptr_eq(&p.settings, settings))?;
-        prepared
+        let encoding = prepared
             .requests
             .iter()
-            .find(|k| k.is(body, content_type))
-            .map(|k| k.encoding)
+            .find(|k| k.is(body, content_type))?
+            .encoding;
+        Some((encoding, prepared.response(encoding)))
     }
 
     /// Remember that `body` with `content_type` parsed as an Identify in `encoding` (bodies
@@ -194,7 +202,9 @@ mod tests {
         );
         cache.remember_request(&settings, request.as_bytes(), utf8, Encoding::Utf8);
         assert_eq!(
-            cache.known_request(&settings, request.as_bytes(), utf8),
+            cache
+                .known_request(&settings, request.as_bytes(), utf8)
+                .map(|(encoding, _)| encoding),
             Some(Encoding::Utf8)
         );
         let mut changed = request.clone().into_bytes();

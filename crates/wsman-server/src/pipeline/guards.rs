@@ -78,8 +78,9 @@ pub(super) struct Plain {
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Parsed {
     /// An Identify whose very bytes (and Content-Type) parsed as one before under this
-    /// configuration ([`crate::identify::IdentifyCache`]): not parsed again.
-    KnownIdentify(Encoding),
+    /// configuration ([`crate::identify::IdentifyCache`]): not parsed again; with its answer,
+    /// found in the same look.
+    KnownIdentify(Encoding, Bytes),
     Request(ParsedRequest),
 }
 
@@ -332,11 +333,11 @@ impl Guards<'_> {
         let identify = &self.shared.identify;
         let wsman = *endpoint == Endpoint::WsMan;
         if wsman {
-            if let Some(encoding) =
+            if let Some((encoding, body)) =
                 identify.known_request(self.settings, &plain.bytes, content_type)
             {
                 *self.action = crate::metrics::IDENTIFY;
-                return Ok(Parsed::KnownIdentify(encoding));
+                return Ok(Parsed::KnownIdentify(encoding, body));
             }
         }
         let parsed = if plain.bytes.len() <= PARSE_INLINE_LIMIT {
@@ -377,17 +378,19 @@ impl Guards<'_> {
         endpoint: &Endpoint,
         parsed: Parsed,
     ) -> ControlFlow<Answer, ParsedRequest> {
-        let encoding = match parsed {
-            Parsed::KnownIdentify(encoding) => encoding,
+        match parsed {
+            Parsed::KnownIdentify(encoding, body) => {
+                ControlFlow::Break(Answer::Encoded { body, encoding })
+            }
             Parsed::Request(parsed)
                 if *endpoint == Endpoint::WsMan && parsed.request.is_identify() =>
             {
-                parsed.encoding
+                let encoding = parsed.encoding;
+                let body = self.shared.identify.response(self.settings, encoding);
+                ControlFlow::Break(Answer::Encoded { body, encoding })
             }
-            Parsed::Request(parsed) => return ControlFlow::Continue(parsed),
-        };
-        let body = self.shared.identify.response(self.settings, encoding);
-        ControlFlow::Break(Answer::Encoded { body, encoding })
+            Parsed::Request(parsed) => ControlFlow::Continue(parsed),
+        }
     }
 
     /// The request routed once ([`crate::catalog::Catalog::route`]), then the access its
