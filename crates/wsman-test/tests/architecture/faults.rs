@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::primitives::{is_test_file, product_lines};
+use super::primitives::{product_files, product_lines};
 
 /// The files that may map an error to its fault, and why each is one.
 const HOMES: &[(&str, &str)] = &[
@@ -57,15 +57,8 @@ pub(crate) fn fault_makers(line: &str) -> Vec<String> {
 
 /// Each product file (relative to `root`) and the mappings it defines.
 fn mappings(root: &Path) -> BTreeMap<String, Vec<String>> {
-    let mut files = Vec::new();
-    let Ok(crates) = std::fs::read_dir(root.join("crates")) else {
-        return BTreeMap::new();
-    };
-    for krate in crates.flatten() {
-        super::rust_files(&krate.path().join("src"), &mut files);
-    }
     let mut found = BTreeMap::new();
-    for path in files.iter().filter(|p| !is_test_file(p)) {
+    for path in &product_files(root) {
         let Ok(source) = std::fs::read_to_string(path) else {
             continue;
         };

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::primitives::{is_test_file, product_lines};
+use super::primitives::{product_files, product_lines};
 
 /// Where the namespaces and URIs are written.
 const HOME: &str = "crates/wsman-proto/src/ns.rs";
@@ -16,16 +16,8 @@ const NOT_PRODUCT: &[&str] = &["crates/wsman-test"];
 
 /// `file:line: text` of every schema literal in the product code under `root`, but in [`HOME`].
 fn literals_outside_ns(root: &Path) -> Vec<String> {
-    let mut files = Vec::new();
-    let Ok(crates) = std::fs::read_dir(root.join("crates")) else {
-        return Vec::new();
-    };
-    for krate in crates.flatten() {
-        super::rust_files(&krate.path().join("src"), &mut files);
-    }
-    files.sort();
     let mut found = Vec::new();
-    for path in files.iter().filter(|p| !is_test_file(p)) {
+    for path in &product_files(root) {
         let relative: PathBuf = path.strip_prefix(root).unwrap_or(path).to_owned();
         let name = relative.display().to_string();
         if name == HOME

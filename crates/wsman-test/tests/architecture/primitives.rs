@@ -30,6 +30,21 @@ pub(crate) fn is_test_file(path: &Path) -> bool {
     stem == "tests" || stem.ends_with("_tests") || stem.starts_with("test_")
 }
 
+/// The product source files of the workspace under `root`: every `crates/*/src` file but the
+/// test files kept there ([`is_test_file`]), sorted. Each rule that reads product code reads
+/// these.
+pub(crate) fn product_files(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if let Ok(crates) = std::fs::read_dir(root.join("crates")) {
+        for krate in crates.flatten() {
+            super::rust_files(&krate.path().join("src"), &mut files);
+        }
+    }
+    files.retain(|path| !is_test_file(path));
+    files.sort();
+    files
+}
+
 /// The lines of `source` that are product code: comments and inline `#[cfg(test)] mod` blocks
 /// left out.
 pub(crate) fn product_lines(source: &str) -> Vec<&str> {
@@ -65,16 +80,8 @@ fn braces(line: &str) -> i64 {
 
 /// For each text, the product files (relative to `root`) holding it and how often.
 fn occurrences(root: &Path) -> BTreeMap<&'static str, Vec<(String, usize)>> {
-    let mut files = Vec::new();
-    let Ok(crates) = std::fs::read_dir(root.join("crates")) else {
-        return BTreeMap::new();
-    };
-    for krate in crates.flatten() {
-        super::rust_files(&krate.path().join("src"), &mut files);
-    }
-    files.sort();
     let mut found: BTreeMap<&'static str, Vec<(String, usize)>> = BTreeMap::new();
-    for path in files.iter().filter(|p| !is_test_file(p)) {
+    for path in &product_files(root) {
         let Ok(source) = std::fs::read_to_string(path) else {
             continue;
         };

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use wsman_test::binaries::workspace_root;
 
-use super::primitives::{is_test_file, product_lines};
+use super::primitives::{product_files, product_lines};
 
 /// A family: its module (a directory, and the `.rs` file beside it; the table is the file of
 /// the directory holding its declaration), the table's declaration, its service's sources, and
@@ -53,12 +53,8 @@ fn literal_count(lines: &[&str], name: &str, is_table: bool) -> usize {
 
 /// The product files of the workspace that read `family`, with their text.
 fn readers(root: &Path, family: &Family) -> Vec<(PathBuf, String)> {
-    let mut files = Vec::new();
-    super::rust_files(&root.join("crates"), &mut files);
-    files.sort();
-    files
+    product_files(root)
         .into_iter()
-        .filter(|path| path.components().any(|c| c.as_os_str() == "src") && !is_test_file(path))
         .filter_map(|path| {
             let text = std::fs::read_to_string(&path).ok()?;
             let relative = path.strip_prefix(root).unwrap_or(&path).to_owned();
