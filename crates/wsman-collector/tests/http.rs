@@ -198,17 +198,16 @@ fn tls_receiver_config(dir: &Path) -> (Arc<ServerConfig>, String) {
     let certificate = params.signed_by(&key, &ca, &ca_key).expect("signed");
     let ca_file = dir.join("ca.pem");
     std::fs::write(&ca_file, ca.pem()).expect("CA file");
-    let config = ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![CertificateDer::from(certificate.der().to_vec())],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-    )
-    .expect("server config");
+    let config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(certificate.der().to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .expect("server config");
     (Arc::new(config), ca_file.display().to_string())
 }
 
@@ -268,7 +267,11 @@ index = "main"
     write(&outputs, CLIENT, &batch).expect("stored once acknowledged");
 
     let requests = receiver.requests();
-    assert_eq!(requests.len(), 3, "the raw request, then the ack query until true");
+    assert_eq!(
+        requests.len(),
+        3,
+        "the raw request, then the ack query until true"
+    );
     let published = fixture("hec-raw-request.txt");
     let mut published = published.lines();
     let (method, target) = published
@@ -283,7 +286,11 @@ index = "main"
     assert_eq!((raw.method.as_str(), raw.target.as_str()), (method, target));
     assert_eq!(raw.header("authorization"), authorization);
     assert_eq!(raw.header("x-splunk-request-channel"), HEC_CHANNEL);
-    assert_eq!(raw.body, lines(&batch).as_bytes(), "each event's XML, one per line");
+    assert_eq!(
+        raw.body,
+        lines(&batch).as_bytes(),
+        "each event's XML, one per line"
+    );
 
     let published_query: Value = serde_json::from_str(&fixture("hec-ack-request.json")).unwrap();
     for ack in &requests[1..] {
@@ -320,7 +327,9 @@ ack_timeout_ms = 300
     let batch = events(1..=2);
     let refused = |status: u16, answer: &str| {
         receiver.reply(status, answer);
-        let error = write(&outputs, CLIENT, &batch).expect_err("refused").to_string();
+        let error = write(&outputs, CLIENT, &batch)
+            .expect_err("refused")
+            .to_string();
         assert!(!error.contains(HEC_TOKEN), "{error}");
         error
     };
@@ -368,7 +377,9 @@ data_stream = "logs-windows.forwarded-default"
     let batch = events(1..=3);
     // The published answer with failed actions: two items 404, one created.
     receiver.reply(200, &fixture("bulk-failed-actions.json"));
-    let failed = write(&outputs, CLIENT, &batch).expect_err("items failed").to_string();
+    let failed = write(&outputs, CLIENT, &batch)
+        .expect_err("items failed")
+        .to_string();
     assert!(
         failed.contains("2 of 3 events not stored")
             && failed.contains("404 document_missing_exception: [_doc][5]: document missing"),
@@ -376,7 +387,9 @@ data_stream = "logs-windows.forwarded-default"
     );
     // The whole request refused (429).
     receiver.reply(429, &fixture("bulk-rejected.json"));
-    let rejected = write(&outputs, CLIENT, &batch).expect_err("429").to_string();
+    let rejected = write(&outputs, CLIENT, &batch)
+        .expect_err("429")
+        .to_string();
     assert!(
         rejected.contains("429") && rejected.contains("es_rejected_execution_exception"),
         "{rejected}"
@@ -401,14 +414,21 @@ data_stream = "logs-windows.forwarded-default"
         assert_eq!(request.target, "/logs-windows.forwarded-default/_bulk");
         assert_eq!(request.header("content-type"), "application/x-ndjson");
         assert_eq!(request.header("authorization"), format!("ApiKey {API_KEY}"));
-        assert_eq!(request.body, requests[0].body, "a resend is the same request");
+        assert_eq!(
+            request.body, requests[0].body,
+            "a resend is the same request"
+        );
         let text = std::str::from_utf8(&request.body).expect("UTF-8");
         assert!(text.ends_with('\n'), "NDJSON ends with a line feed");
         let sent: Vec<Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).expect("JSON line"))
             .collect();
-        assert_eq!(sent.len(), published.len(), "an action and a document per event");
+        assert_eq!(
+            sent.len(),
+            published.len(),
+            "an action and a document per event"
+        );
         for (pair, (ours, theirs)) in sent.chunks(2).zip(published.chunks(2)).enumerate() {
             let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
             assert_eq!(keys(&ours[0]), keys(&theirs[0]), "a create action");
@@ -438,8 +458,13 @@ request_timeout_ms = 300
     );
     let batch = events(1..=2);
     receiver.otherwise(Reply::Stall);
-    let stalled = write(&outputs, CLIENT, &batch).expect_err("no answer").to_string();
-    assert!(stalled.contains("no complete answer within 300 ms"), "{stalled}");
+    let stalled = write(&outputs, CLIENT, &batch)
+        .expect_err("no answer")
+        .to_string();
+    assert!(
+        stalled.contains("no complete answer within 300 ms"),
+        "{stalled}"
+    );
     receiver.lock().otherwise = None;
     receiver.reply(500, "");
     write(&outputs, CLIENT, &batch).expect_err("500 is not stored");
@@ -471,15 +496,24 @@ fn parse_error(output: &str) -> String {
 fn http_settings_are_checked() {
     let hec = "type = \"http\"\npreset = \"splunk_hec\"\nurl = \"https://splunk.example.com:8088\"";
     for (extra, why) in [
-        ("token_secret = \"hec\"\nchannel = \"not-a-guid\"", "is not a GUID"),
+        (
+            "token_secret = \"hec\"\nchannel = \"not-a-guid\"",
+            "is not a GUID",
+        ),
         ("", "needs token_secret"),
         (
             "token_secret = \"hec\"\napi_key_secret = \"es\"",
             "one credential",
         ),
-        ("token_secret = \"hec\"\ndata_stream = \"logs\"", "preset elastic_bulk only"),
+        (
+            "token_secret = \"hec\"\ndata_stream = \"logs\"",
+            "preset elastic_bulk only",
+        ),
         ("token_secret = \"/etc/shadow\"", "secret name"),
-        ("token_secret = \"hec\"\nformat = \"json\"", "XML as it came"),
+        (
+            "token_secret = \"hec\"\nformat = \"json\"",
+            "XML as it came",
+        ),
     ] {
         let error = parse_error(&format!("[[outputs]]\n{hec}\n{extra}\n"));
         assert!(error.contains(why), "{extra}: {error}");
@@ -527,7 +561,10 @@ fn a_stored_subscription_reaches_only_listed_destinations() {
     let refused = OutputsPolicy::default()
         .admit(&subscription.outputs)
         .expect_err("nothing listed");
-    assert!(refused.to_string().contains("splunk.example.com:8088"), "{refused}");
+    assert!(
+        refused.to_string().contains("splunk.example.com:8088"),
+        "{refused}"
+    );
     let listed = OutputsPolicy {
         destinations: vec!["splunk.example.com:8088".to_owned()],
         ..OutputsPolicy::default()

@@ -214,9 +214,9 @@ fn check_text(what: &'static str, value: &Option<String>) -> Result<(), HttpSett
 fn valid_data_stream(name: &str) -> bool {
     (1..=255).contains(&name.len())
         && !name.starts_with(['-', '_', '.', '+'])
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
 }
 
 fn valid_guid(text: &str) -> bool {
@@ -267,14 +267,15 @@ impl HttpConfig {
             ("data_stream", self.data_stream.is_some()),
             ("pipeline", self.pipeline.is_some()),
         ];
-        let foreign = |settings: &[(&'static str, bool)], preset: &'static str| {
-            match settings.iter().find(|(_, set)| *set) {
-                Some((name, _)) => Err(HttpSettingError::OtherPreset {
-                    setting: name,
-                    preset,
-                }),
-                None => Ok(()),
-            }
+        let foreign = |settings: &[(&'static str, bool)], preset: &'static str| match settings
+            .iter()
+            .find(|(_, set)| *set)
+        {
+            Some((name, _)) => Err(HttpSettingError::OtherPreset {
+                setting: name,
+                preset,
+            }),
+            None => Ok(()),
         };
         if self.preset != Preset::SplunkHec {
             foreign(&hec, "splunk_hec")?;
@@ -551,7 +552,10 @@ impl HttpOutput {
                 source: config.source.clone(),
                 ack: config.ack.unwrap_or(true),
                 ack_timeout: Duration::from_millis(
-                    config.ack_timeout_ms.unwrap_or(DEFAULT_ACK_TIMEOUT_MS).into(),
+                    config
+                        .ack_timeout_ms
+                        .unwrap_or(DEFAULT_ACK_TIMEOUT_MS)
+                        .into(),
                 ),
             }),
             Preset::ElasticBulk => Kind::Bulk(Bulk {

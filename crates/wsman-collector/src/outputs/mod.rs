@@ -20,8 +20,10 @@
 //! Then its section in `docs/collector.md` and a test against the real receiver.
 
 pub mod file;
+pub mod http;
 pub mod journal;
 pub mod kafka;
+pub mod openwec;
 pub mod redis;
 mod seam;
 pub mod settings;
@@ -51,6 +53,8 @@ pub enum OutputConfig {
     Redis(redis::RedisConfig),
     /// Structured entries in the local systemd journal (the analogue of ForwardedEvents).
     Journal(journal::JournalConfig),
+    /// One POST per batch: generic, Splunk HEC or Elasticsearch `_bulk`.
+    Http(http::HttpConfig),
 }
 
 /// `$body` with `$settings` bound to the [`OutputType`] of `$config`'s variant.
@@ -68,6 +72,7 @@ macro_rules! with_type {
             OutputConfig::Tcp($settings) => $body,
             OutputConfig::Redis($settings) => $body,
             OutputConfig::Journal($settings) => $body,
+            OutputConfig::Http($settings) => $body,
         }
     };
 }

@@ -157,11 +157,10 @@ impl Hec {
             if answer.status != StatusCode::OK {
                 return Err(refusal(answer));
             }
-            let acks: Acks = serde_json::from_slice(&answer.body).map_err(|_| {
-                HecError::Unreadable {
+            let acks: Acks =
+                serde_json::from_slice(&answer.body).map_err(|_| HecError::Unreadable {
                     status: answer.status,
-                }
-            })?;
+                })?;
             if acks.acks.get(&ack_id.to_string()) == Some(&true) {
                 return Ok(());
             }
