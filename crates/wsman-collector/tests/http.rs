@@ -571,3 +571,65 @@ fn a_stored_subscription_reaches_only_listed_destinations() {
     };
     listed.admit(&subscription.outputs).expect("listed");
 }
+
+/// OpenWEC's `RawJson` record as its `doc/formats.md` ("Json Raw format") states it: an object
+/// of `meta` (OpenWEC's data about the event) and `data` (the raw XML event), `meta` holding
+/// `IpAddress`, `TimeReceived`, `Principal`, `Node`, `Subscription` (`Name`, `Version`,
+/// `Uuid`, `Uri`, `ServerRevision`, `ClientRevision`) and `Error`.
+#[test]
+fn openwec_raw_json_lines_have_openwecs_structure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start(None);
+    let outputs = outputs(
+        secrets(dir.path(), &[]),
+        &format!(
+            "[[outputs]]\ntype = \"http\"\nurl = \"http://{}/wec\"\nformat = \"openwec_raw_json\"\n",
+            receiver.address
+        ),
+    );
+    let batch = events(7..=8);
+    receiver.reply(200, "");
+    write(&outputs, CLIENT, &batch).expect("stored");
+    let requests = receiver.requests();
+    let text = std::str::from_utf8(&requests[0].body).expect("UTF-8");
+    let keys = |v: &Value| -> Vec<String> {
+        let mut keys: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    let documented_meta = [
+        "IpAddress",
+        "TimeReceived",
+        "Principal",
+        "Node",
+        "Subscription",
+        "Error",
+    ];
+    let documented_subscription = [
+        "Name",
+        "Version",
+        "Uuid",
+        "Uri",
+        "ServerRevision",
+        "ClientRevision",
+    ];
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(records.len(), 2);
+    for (record, event) in records.iter().zip(&batch) {
+        assert_eq!(keys(record), ["data", "meta"]);
+        assert_eq!(record["data"], event.xml.as_str(), "the XML as it came");
+        let meta = &record["meta"];
+        assert!(keys(meta)
+            .iter()
+            .all(|k| documented_meta.contains(&k.as_str())));
+        assert!(keys(&meta["Subscription"])
+            .iter()
+            .all(|k| documented_subscription.contains(&k.as_str())));
+        assert_eq!(meta["Principal"], CLIENT);
+        assert_eq!(meta["TimeReceived"], "2026-11-24T00:00:00Z");
+        assert_eq!(meta["Subscription"]["Name"], "sec");
+    }
+}

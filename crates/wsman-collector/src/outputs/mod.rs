@@ -54,7 +54,8 @@ pub enum OutputConfig {
     /// Structured entries in the local systemd journal (the analogue of ForwardedEvents).
     Journal(journal::JournalConfig),
     /// One POST per batch: generic, Splunk HEC or Elasticsearch `_bulk`.
-    Http(http::HttpConfig),
+    /// (Boxed: its settings are several times the size of the others'.)
+    Http(Box<http::HttpConfig>),
 }
 
 /// `$body` with `$settings` bound to the [`OutputType`] of `$config`'s variant.
@@ -72,7 +73,10 @@ macro_rules! with_type {
             OutputConfig::Tcp($settings) => $body,
             OutputConfig::Redis($settings) => $body,
             OutputConfig::Journal($settings) => $body,
-            OutputConfig::Http($settings) => $body,
+            OutputConfig::Http(boxed) => {
+                let $settings = &**boxed;
+                $body
+            }
         }
     };
 }
