@@ -17,17 +17,17 @@
 //! output uses journald's own socket, and it holds no password (a secret is named, and read from
 //! the node's `DIR/secrets/NAME`). Nothing listed: a row may have only journal outputs. Files of
 //! `DIR/subscriptions` are root's and keep their freedom; the Kafka property allow list
-//! ([`crate::outputs::kafka`]) is the same for both.
+//! (the Kafka output's) is the same for both.
 
 use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::outputs::journal::JOURNAL_SOCKET;
-use crate::outputs::settings::check_host_port;
-use crate::outputs::{OutputConfig, OutputSettingError};
+use crate::outputs::settings::{check_host_port, OutputSettingError};
 
 /// The node's `[outputs]`: what a stored subscription's outputs may reach.
+/// Why a stored subscription's outputs may not run: `OutputsPolicy::admit`, by each output's
+/// own `admit` (next to the output's settings, in its module of `outputs`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputsPolicy {
@@ -43,6 +43,9 @@ pub struct OutputsPolicy {
     #[serde(default)]
     pub tls_directories: Vec<PathBuf>,
 }
+
+/// journald's socket: the one socket a stored journal output may send to.
+pub const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
 /// Why a stored subscription's output is refused by the node's policy.
 #[derive(Debug, thiserror::Error)]
@@ -137,14 +140,5 @@ impl OutputsPolicy {
                 path: path.to_owned(),
             })
         }
-    }
-
-    /// Why the outputs of a subscription read from a shared store may not run on this node
-    /// (`outputs` already passed the checks every subscription passes).
-    pub fn admit(&self, outputs: &[OutputConfig]) -> Result<(), PolicyError> {
-        for output in outputs {
-            output.admit(self)?;
-        }
-        Ok(())
     }
 }

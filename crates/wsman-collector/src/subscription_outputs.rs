@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::ingest::ReceivedEvent;
+use crate::outputs::file::FileOutputs;
 use crate::outputs::MAX_IN_FLIGHT_BATCHES;
 use crate::outputs::{Batch, Output, OutputConfig, OutputError, Pools, StartEnv};
-use crate::subscriptions::SubscriptionSet;
+use crate::subscriptions::{Subscription, SubscriptionSet};
 
 /// An output that could not be set up (a Kafka property librdkafka refused, a TLS file that
 /// does not read, a Redis URL that does not parse): every batch is
@@ -173,7 +175,7 @@ impl Outputs {
 }
 
 /// The metrics' name of the output at `position` of `outputs`: its type (`file`, `kafka`,
-/// `tcp`, `redis`, `journal`), with `-2`, `-3`, ... for the second and later of that type in
+/// ...: [`OutputConfig::kind`]), with `-2`, `-3`, ... for the second and later of that type in
 /// the subscription. From the configuration only, so the label set stays small and never
 /// carries a path or a secret.
 pub fn output_label(outputs: &[OutputConfig], position: usize) -> String {
@@ -186,5 +188,36 @@ pub fn output_label(outputs: &[OutputConfig], position: usize) -> String {
         kind.to_owned()
     } else {
         format!("{kind}-{}", nth + 1)
+    }
+}
+
+impl FileOutputs {
+    /// Append `events` of `client` to every output of `subscription`, and return only when
+    /// each file has them on disk. `received` is the time written into JSON records.
+    pub fn write(
+        &self,
+        subscription: &Subscription,
+        client: &str,
+        events: &[&ReceivedEvent],
+        received: &str,
+    ) -> Result<(), OutputError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        for output in &subscription.outputs {
+            if let OutputConfig::File { path, format } = output {
+                self.write_one(
+                    path,
+                    *format,
+                    &Batch {
+                        subscription: &subscription.name,
+                        client,
+                        events,
+                        received,
+                    },
+                )?;
+            }
+        }
+        Ok(())
     }
 }

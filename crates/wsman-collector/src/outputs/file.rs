@@ -17,10 +17,9 @@ use wsman_proto::xml::{Element, Node};
 
 pub use super::OutputError;
 use super::StartEnv;
-use super::{Batch, Output, OutputConfig, OutputFormat, OutputSettingError, OutputType, Pool};
+use super::{Batch, Output, OutputFormat, OutputSettingError, OutputType, Pool};
 use crate::ingest::ReceivedEvent;
 use crate::output_policy::{OutputsPolicy, PolicyError};
-use crate::subscriptions::Subscription;
 
 /// Most files held open at once.
 pub const MAX_OPEN_FILES: usize = 512;
@@ -143,37 +142,8 @@ impl FileOutputs {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Append `events` of `client` to every output of `subscription`, and return only when
-    /// each file has them on disk. `received` is the time written into JSON records.
-    pub fn write(
-        &self,
-        subscription: &Subscription,
-        client: &str,
-        events: &[&ReceivedEvent],
-        received: &str,
-    ) -> Result<(), OutputError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        for output in &subscription.outputs {
-            if let OutputConfig::File { path, format } = output {
-                self.write_one(
-                    path,
-                    *format,
-                    &Batch {
-                        subscription: &subscription.name,
-                        client,
-                        events,
-                        received,
-                    },
-                )?;
-            }
-        }
-        Ok(())
-    }
-
     /// Append `batch` to the file of the template `path`, on disk before returning.
-    fn write_one(
+    pub(crate) fn write_one(
         &self,
         path: &str,
         format: OutputFormat,

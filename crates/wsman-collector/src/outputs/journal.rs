@@ -29,7 +29,7 @@ use serde::Deserialize;
 use super::settings::{check_range, default_io_timeout};
 use super::{Batch, Output, OutputError, OutputSettingError, OutputType, StartEnv};
 use crate::ingest::ReceivedEvent;
-use crate::output_policy::{OutputsPolicy, PolicyError};
+use crate::output_policy::{OutputsPolicy, PolicyError, JOURNAL_SOCKET};
 
 /// Entries up to this size go in one datagram (the kernel's default socket buffer is about
 /// 208 KiB; journald's own clients switch to a memfd at the first `EMSGSIZE`).
@@ -445,9 +445,6 @@ pub fn check_journal(config: &JournalConfig) -> Result<(), OutputSettingError> {
     )?;
     Ok(())
 }
-
-/// journald's socket: the default, and the one socket a stored journal output may send to.
-pub const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
 impl OutputType for JournalConfig {
     const KIND: &'static str = "journal";

@@ -506,7 +506,10 @@ pub fn check_kafka(config: &KafkaConfig) -> Result<(), OutputSettingError> {
     for broker in &config.brokers {
         check_host_port("kafka output: broker", broker)?;
     }
-    check_topic_template(&config.topic)?;
+    check_topic_template(&config.topic).map_err(|e| OutputSettingError::Setting {
+        kind: "kafka",
+        source: Box::new(e),
+    })?;
     check_range(
         "kafka output: message_timeout_ms",
         config.message_timeout_ms,

@@ -8,11 +8,13 @@
 //! 1. `outputs/NAME.rs`: its settings struct (`#[derive(Clone, Debug, PartialEq, Eq,
 //!    Deserialize)]`, `#[serde(deny_unknown_fields)]`, its defaults as `#[serde(default = ..)]`
 //!    functions of the module; shared ones and [`OutputFormat`] in [`settings`]), `impl
-//!    OutputType for` it (`KIND` = its `type`, `check`, `admit` against the node's
-//!    `[outputs]` policy, `start` building its [`Output`] from the settings, its pool and
-//!    [`StartEnv`]'s secrets), and its [`Output`] (`write` returns only when the batch is
-//!    durable there; a connection-based output uses [`Backoff`] and [`connect_first`]). A
-//!    refused setting is an [`OutputSettingError`] (`Setting` wraps the output's own error
+//!    OutputType for` it (`KIND` = its `type`; `check`; `admit` against the node's
+//!    `[outputs]` policy with [`OutputsPolicy`]'s `destination`, `allows_destination`,
+//!    `tls_file` and `allows_file`, refusing what the policy does not list; `start` building
+//!    its [`Output`] from the settings, its [`Pool`] (`()` when none) and [`StartEnv`]'s
+//!    secrets; a secret is named, never written in the settings), and its [`Output`]
+//!    (`write` returns only when the batch is durable there; a connection-based output uses
+//!    [`Backoff`] and `connect_first`). A refused setting is an [`OutputSettingError`] (`Setting` wraps the output's own error
 //!    type); a failed write an [`OutputError`] (`Failed`).
 //! 2. Here: `pub mod NAME;`, its variant in [`OutputConfig`] (`Name(NAME::NameConfig)`, the
 //!    variant's lower-case name is the `type`), and its arm in `with_type!` below.
@@ -116,6 +118,14 @@ impl OutputConfig {
         subscription: &str,
     ) -> Result<std::sync::Arc<dyn Output>, (String, String)> {
         with_type!(self, settings => start(settings, pools, env, subscription))
+    }
+}
+
+impl OutputsPolicy {
+    /// Why the outputs of a subscription read from a shared store may not run on this node
+    /// (`outputs` already passed the checks every subscription passes).
+    pub fn admit(&self, outputs: &[OutputConfig]) -> Result<(), PolicyError> {
+        outputs.iter().try_for_each(|output| output.admit(self))
     }
 }
 

@@ -66,8 +66,6 @@ pub enum OutputSettingError {
     SyslogIdentifier(String),
     #[error("kafka output: no brokers")]
     NoBrokers,
-    #[error("kafka output: {0}")]
-    Topic(#[from] super::kafka::TopicError),
     #[error("kafka output: property {0:?} is set by the collector (use brokers, message_timeout_ms, queue_max_*)")]
     FixedProperty(String),
     #[error("kafka output: property {0:?} is not one a subscription may set (TLS, SASL, batching, compression and timing properties only: docs/collector.md)")]
