@@ -468,7 +468,9 @@ request_timeout_ms = 300
     receiver.lock().otherwise = None;
     // An answer past the 8 MiB bound is refused, not buffered.
     receiver.reply(200, &"x".repeat(8 * 1024 * 1024 + 1));
-    let large = write(&outputs, CLIENT, &batch).expect_err("too large").to_string();
+    let large = write(&outputs, CLIENT, &batch)
+        .expect_err("too large")
+        .to_string();
     assert!(large.contains("larger than 8388608 bytes"), "{large}");
     receiver.reply(500, "");
     write(&outputs, CLIENT, &batch).expect_err("500 is not stored");
