@@ -595,7 +595,15 @@ fn openwec_raw_json_lines_have_openwecs_structure() {
     );
     let batch = events(7..=8);
     receiver.reply(200, "");
-    write(&outputs, CLIENT, &batch).expect("stored");
+    // Written as the collector writes: from a blocking-pool thread of a tokio runtime.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let written = {
+        let batch = batch.clone();
+        runtime.block_on(async move {
+            tokio::task::spawn_blocking(move || write(&outputs, CLIENT, &batch)).await
+        })
+    };
+    written.expect("joined").expect("stored");
     let requests = receiver.requests();
     let text = std::str::from_utf8(&requests[0].body).expect("UTF-8");
     let keys = |v: &Value| -> Vec<String> {
