@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use wsman_proto::{Fault, Request};
 use wsman_providers::Caller;
@@ -29,8 +30,8 @@ use crate::settings::ServiceSettings;
 #[derive(Clone, Copy, Debug)]
 pub struct Arrival<'a> {
     pub endpoint: &'a Endpoint,
-    /// The authenticated caller (absent only in tests of the router).
-    pub caller: Option<&'a Caller>,
+    /// The authenticated caller.
+    pub caller: &'a Caller,
     /// What the credentials proved (for engines that check more than the caller's SIDs).
     pub proof: Option<&'a Proof>,
     /// The body's size as sent (unsealed, still compressed).
@@ -161,38 +162,12 @@ impl Catalog {
         }
         text
     }
-
-    /// Route and dispatch one request at the WS-Management endpoint without a caller (tests
-    /// of the engines; shell resources are then refused). No access is checked.
-    pub async fn dispatch(
-        &self,
-        request: Arc<Request>,
-        exchange: Exchange<'_>,
-    ) -> Result<Reply, Fault> {
-        self.dispatch_as(request, exchange, None).await
-    }
-
-    /// [`Self::dispatch`] for `caller`.
-    pub async fn dispatch_as(
-        &self,
-        request: Arc<Request>,
-        exchange: Exchange<'_>,
-        caller: Option<&Caller>,
-    ) -> Result<Reply, Fault> {
-        let arrival = Arrival {
-            endpoint: &Endpoint::WsMan,
-            caller,
-            proof: None,
-            wire_length: 0,
-        };
-        let routed = self.route(arrival.endpoint, &request, exchange.settings);
-        routed.serve(request, exchange, arrival).await
-    }
 }
 
 impl Routed {
-    /// Dispatch the routed request as it arrived. Faults come back as `Err` for the caller
-    /// to render.
+    /// Dispatch the routed request as it arrived, due by its operation budget from now (the
+    /// one place a budget becomes a deadline). Faults come back as `Err` for the caller to
+    /// render.
     pub async fn serve(
         &self,
         request: Arc<Request>,
@@ -213,7 +188,7 @@ impl Routed {
             request: &request,
             exchange,
             caller: arrival.caller,
-            budget: operation_budget(&request, exchange.settings),
+            deadline: Instant::now() + operation_budget(&request, exchange.settings),
             max_envelope: max_envelope(&request, exchange.settings),
             endpoint: arrival.endpoint,
             proof: arrival.proof,
@@ -258,7 +233,6 @@ mod tests {
             &format!("{WSMAN}/windows/EventLog"),
             Family::EventLog,
         );
-        family(GET, "urn:anything", Family::Other);
         for uri in [
             format!("{WSMAN}/wmi/root/cimv2/Win32_Service"),
             format!("{DMTF}/wscim/1/cim-schema/2/CIM_Processor"),
@@ -273,6 +247,8 @@ mod tests {
             "http://schemas.dell.com/wbem/wscim/1/cim-schema/2/CIM_Processor".to_owned(),
             String::new(),
             format!("{WSMAN}/windows/shell/other"),
+            // No family names it.
+            "urn:anything".to_owned(),
         ] {
             assert_eq!(target(GET, &uri), None, "{uri}");
         }

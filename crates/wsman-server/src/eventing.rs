@@ -46,7 +46,7 @@ impl EventingEngine {
             let uri = request.resource_uri.as_deref().unwrap_or("");
             return Err(Fault::destination_unreachable(uri));
         }
-        let caller = source_caller(call.caller.ok_or_else(Fault::access_denied)?);
+        let caller = source_caller(call.caller);
         let now = Timestamp::from_system_time(SystemTime::now());
         match &op.action {
             Action::Subscribe => self.subscribe(call, &caller, now).await,
@@ -164,8 +164,8 @@ impl EventingEngine {
         let request = call.request.as_ref();
         let pull = Pull::parse(request.body.as_ref())?;
         let max_elements = pull.max_elements.unwrap_or(DEFAULT_PULL_ELEMENTS);
-        let wait = pull.max_time.unwrap_or(call.budget).min(call.budget);
-        let deadline = std::time::Instant::now() + call.budget;
+        let left = call.remaining();
+        let wait = pull.max_time.map_or(left, |asked| asked.min(left));
         let room = call.max_envelope.saturating_sub(PULL_ENVELOPE_RESERVE);
         let pulled = self
             .source
@@ -176,7 +176,7 @@ impl EventingEngine {
                 usize::try_from(room).unwrap_or(usize::MAX),
                 wait,
                 now,
-                Some(deadline),
+                Some(call.deadline),
             )
             .await
             .map_err(|e| match e {

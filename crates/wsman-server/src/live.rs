@@ -400,11 +400,16 @@ mod tests {
             settings: &settings,
             address: "http://host:5985/wsman",
         };
-        let created = service
-            .server()
-            .catalog()
-            .dispatch(create_mapping(&issuer), exchange)
-            .await;
+        let (request, caller) = (create_mapping(&issuer), wsman_providers::Caller::default());
+        let arrival = crate::catalog::Arrival {
+            endpoint: &crate::catalog::Endpoint::WsMan,
+            caller: &caller,
+            proof: None,
+            wire_length: 0,
+        };
+        let catalog = service.server().catalog();
+        let routed = catalog.route(arrival.endpoint, &request, &settings);
+        let created = routed.serve(request, exchange, arrival).await;
         assert!(created.is_ok(), "{:?}", created.err());
         let mappings = service.server().settings().cert_mappings.clone();
         assert_eq!(

@@ -33,8 +33,7 @@ impl ShellEngine {
 
     async fn serve(&self, call: Call<'_>) -> Result<Reply, Fault> {
         let request = call.request;
-        // The router only sends requests with a caller here.
-        let caller = call.caller.ok_or_else(Fault::access_denied)?;
+        let caller = call.caller;
         unconfigured_powershell(request)?;
         match &request.operation.action {
             Action::Enumerate => {
@@ -58,9 +57,7 @@ impl ShellEngine {
                         )
                     })
                     .collect();
-                let deadline = std::time::Instant::now() + call.budget;
-                paging::enumerate_rendered(&self.enumerations, call, &parsed, rendered, deadline)
-                    .await
+                paging::enumerate_rendered(&self.enumerations, call, &parsed, rendered).await
             }
             Action::Pull => paging::pull(&self.enumerations, call).await,
             Action::Release => paging::release(&self.enumerations, call),
@@ -106,7 +103,7 @@ impl ShellEngine {
 
     fn budget(&self, call: Call<'_>, receive_overhead: usize) -> Budget {
         Budget {
-            time: call.budget,
+            deadline: call.deadline,
             max_envelope: call.max_envelope,
             receive_overhead,
         }

@@ -455,7 +455,7 @@ impl Guards<'_> {
         let caller = caller_of(principal, conn);
         let arrival = Arrival {
             endpoint,
-            caller: Some(&caller),
+            caller: &caller,
             proof: proof.as_ref(),
             wire_length: parsed.wire_length,
         };

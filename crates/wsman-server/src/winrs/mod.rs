@@ -31,7 +31,7 @@ mod describe;
 mod launch;
 pub(crate) mod psrp;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wsman_proto::envelope::SelectorSet;
 use wsman_proto::fault::SelectorProblem;
@@ -68,12 +68,19 @@ pub struct ShellService {
 /// Per-request limits of a shell operation.
 #[derive(Clone, Copy, Debug)]
 pub struct Budget {
-    /// OperationTimeout capped by MaxTimeoutms.
-    pub time: Duration,
+    /// The call's deadline (OperationTimeout capped by MaxTimeoutms, from its routing).
+    pub deadline: Instant,
     /// The request's MaxEnvelopeSize capped by the service's.
     pub max_envelope: u64,
     /// Size of the response envelope around an empty ReceiveResponse.
     pub receive_overhead: usize,
+}
+
+impl Budget {
+    /// The time left until the deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
 }
 
 impl ShellService {
@@ -388,9 +395,8 @@ impl ShellService {
                 )),
             }
         }
-        let deadline = tokio::time::Instant::now() + budget.time;
         for (command_id, stream, data, end) in &targets {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let left = budget.remaining();
             let outcome = self
                 .manager
                 .send(
@@ -421,7 +427,7 @@ impl ShellService {
         let id = shell_id(&request.selectors)?;
         let receive = Receive::parse(request.body.as_ref())?;
         let command_id = receive.command_id.clone().ok_or_else(no_command_id)?;
-        let mut wanted = ReceiveRequest::new(receive.streams.clone(), budget.time);
+        let mut wanted = ReceiveRequest::new(receive.streams.clone(), budget.remaining());
         wanted.sequence_id = receive.sequence_id;
         wanted.max_bytes = receive_capacity(budget, &receive.streams, &command_id)?;
         let outcome = self

@@ -309,7 +309,7 @@ impl PowerShellBridge {
                 data,
             },
         ];
-        if let Err(fault) = write(op.manager, session, &packets, op.budget.time).await {
+        if let Err(fault) = write(op.manager, session, &packets, op.budget.remaining()).await {
             session.remove_pipeline(id);
             return Err(fault);
         }
@@ -328,7 +328,7 @@ impl PowerShellBridge {
     async fn send(&self, op: &Op<'_>, session: &Session) -> Result<Answer, Fault> {
         let send = Send::parse(op.request.body.as_ref())?;
         let mut budget = InputBudget::of_queue(op.manager.limits().input_buffer_bytes);
-        let deadline = std::time::Instant::now() + op.budget.time;
+        let deadline = op.budget.deadline;
         let mut packets = Vec::new();
         // Where each stream's fragments will stand once pwsh has taken this Send.
         let mut orders: Vec<((Uuid, bool), InputOrder)> = Vec::new();
@@ -375,7 +375,7 @@ impl PowerShellBridge {
                 packets.push(packet);
             }
         }
-        write(op.manager, session, &packets, op.budget.time).await?;
+        write(op.manager, session, &packets, op.budget.remaining()).await?;
         for ((guid, prompt), order) in orders {
             session.set_input_order(guid, prompt, order);
         }
@@ -443,7 +443,7 @@ impl PowerShellBridge {
                 command_id: command_id.unwrap_or("").to_owned(),
             })
         };
-        let (data, ended) = match session.take(guid, capacity, budget.time).await {
+        let (data, ended) = match session.take(guid, capacity, budget.remaining()).await {
             Taken::Output { data, ended } => (data, ended),
             Taken::TimedOut => return Err(Fault::timed_out()),
             Taken::Unknown => return Err(unknown()),
@@ -474,7 +474,7 @@ impl PowerShellBridge {
             let stream = StreamData::new("stdout", command_id.as_deref(), data, false);
             ReceiveResponse::new(vec![stream], state).to_xml()
         };
-        let deadline = std::time::Instant::now() + budget.time;
+        let deadline = budget.deadline;
         let body = bulk(&session.owner, deadline, build).await?;
         Ok((shell::action::RECEIVE_RESPONSE, body))
     }
@@ -505,7 +505,7 @@ impl PowerShellBridge {
             }
         };
         if session.broken().is_none() {
-            write(op.manager, session, &packets, op.budget.time).await?;
+            write(op.manager, session, &packets, op.budget.remaining()).await?;
         }
         Ok((shell::action::SIGNAL_RESPONSE, responses::signal_response()))
     }
