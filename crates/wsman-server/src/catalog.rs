@@ -14,17 +14,18 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wsman_proto::{Fault, Request};
 use wsman_providers::Caller;
 
-use crate::dispatch::{max_envelope, operation_budget};
 pub use crate::engine::{Access, Endpoint, EndpointKind, Family, Key, Routed, Target};
 use crate::engine::{Call, Engine, Exchange, Reply, UnreadableBody};
 use crate::enumeration::EnumerationStore;
 use crate::proof::Proof;
 use crate::settings::ServiceSettings;
+
+mod full_duplex;
 
 /// How a request arrived, as the pipeline established it.
 #[derive(Clone, Copy, Debug)]
@@ -164,6 +165,20 @@ impl Catalog {
     }
 }
 
+/// OperationTimeout, or MaxTimeoutms when absent or larger.
+pub fn operation_budget(request: &Request, settings: &ServiceSettings) -> Duration {
+    let cap = settings.max_timeout();
+    request.operation_timeout.map_or(cap, |t| t.min(cap))
+}
+
+/// The request's MaxEnvelopeSize, or the service's when absent or larger.
+pub fn max_envelope(request: &Request, settings: &ServiceSettings) -> u64 {
+    let service = settings.max_envelope_bytes();
+    request
+        .max_envelope_size
+        .map_or(service, |m| m.min(service))
+}
+
 impl Routed {
     /// Dispatch the routed request as it arrived, due by its operation budget from now (the
     /// one place a budget becomes a deadline). Faults come back as `Err` for the caller to
@@ -175,7 +190,7 @@ impl Routed {
         arrival: Arrival<'_>,
     ) -> Result<Reply, Fault> {
         if *arrival.endpoint == Endpoint::WsMan {
-            if let Some(answer) = crate::dispatch::full_duplex::answer(&request) {
+            if let Some(answer) = full_duplex::answer(&request) {
                 return answer;
             }
         }
@@ -209,6 +224,22 @@ mod tests {
         request.operation =
             wsman_proto::Operation::parse(Some(action), Some(uri), &SelectorSet::default());
         Target::of(&request)
+    }
+
+    #[test]
+    fn budgets_are_capped() {
+        let s = ServiceSettings::default();
+        let mut r = Request::default();
+        assert_eq!(operation_budget(&r, &s), Duration::from_secs(60));
+        r.operation_timeout = Some(Duration::from_secs(3600));
+        assert_eq!(operation_budget(&r, &s), Duration::from_secs(60));
+        r.operation_timeout = Some(Duration::from_secs(5));
+        assert_eq!(operation_budget(&r, &s), Duration::from_secs(5));
+        assert_eq!(max_envelope(&r, &s), 512_000);
+        r.max_envelope_size = Some(153_600);
+        assert_eq!(max_envelope(&r, &s), 153_600);
+        r.max_envelope_size = Some(10_000_000);
+        assert_eq!(max_envelope(&r, &s), 512_000);
     }
 
     #[test]

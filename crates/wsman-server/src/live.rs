@@ -24,10 +24,10 @@ use wsman_providers::config::{ConfigProvider, StoreBackend};
 use crate::auth::basic::CredentialVerifier;
 use crate::catalog::Catalog;
 use crate::control::{ApplyRequest, ControlSocket};
+use crate::engines::shells::ShellService;
 use crate::server::{ListenerTable, Server, ServerParts};
 use crate::settings::ServiceSettings;
 use crate::system::settings_from_config;
-use crate::winrs::ShellService;
 
 /// How often the config files are checked for changes.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -335,7 +335,7 @@ mod tests {
 
     use super::*;
     use crate::auth::NoSystemUsers;
-    use crate::dispatch::Exchange;
+    use crate::engine::Exchange;
 
     /// A CA certificate installed as `DIR/certs/THUMB.crt`: its thumbprint.
     fn install_issuer(dir: &std::path::Path) -> String {
@@ -382,8 +382,10 @@ mod tests {
         ));
         let starting = LiveService::prepare(store, "OS: test".to_owned(), "host".to_owned());
         let mut catalog = Catalog::new();
-        let config =
-            crate::engines::config::engine(starting.config_provider(), catalog.enumerations());
+        let config = crate::engines::transfer::config::engine(
+            starting.config_provider(),
+            catalog.enumerations(),
+        );
         catalog.insert(config);
         let service = starting.start(catalog, verifier).await;
         assert!(service.server().settings().cert_mappings.is_empty());

@@ -16,10 +16,10 @@ use crate::auth::basic::CredentialVerifier;
 use crate::auth::services::AuthServices;
 use crate::catalog::Catalog;
 use crate::connection::Shared;
+use crate::engines::shells::ShellService;
 use crate::listener::{accept_loop, ConnectionCounter, ListenerRuntime};
 use crate::settings::{Listener, ServiceSettings, Transport};
 use crate::tls;
-use crate::winrs::ShellService;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
@@ -269,7 +269,7 @@ impl Server {
     }
 
     /// The WinRS shell subsystem, when it could be started.
-    pub fn shells(&self) -> Option<&crate::winrs::ShellService> {
+    pub fn shells(&self) -> Option<&ShellService> {
         self.shells.as_ref()
     }
 

@@ -57,12 +57,12 @@ pub(crate) fn build(
         .clone()
         .map(|shells| Arc::new(shells) as Arc<dyn wsman_providers::Launcher>);
     catalog
-        .insert(engines::config::engine(
+        .insert(engines::transfer::config::engine(
             starting.config_provider(),
             &enumerations,
         ))
-        .insert(engines::cim::engine(cim, &enumerations, launcher))
-        .insert(wsman_server::eventing::EventingEngine::new(engines.events))
+        .insert(engines::transfer::cim::engine(cim, &enumerations, launcher))
+        .insert(engines::eventing::EventingEngine::new(engines.events))
         .insert(engines.collector.with_enumerations(&enumerations));
     if let Some(shells) = shells {
         catalog.insert(engines::shells::ShellEngine::new(shells, &enumerations));

@@ -14,9 +14,9 @@ use wsman_proto::ns::action;
 use wsman_proto::Fault;
 
 use super::{CollectorService, Proof};
-use crate::dispatch::paging;
 use crate::engine::Endpoint;
 use crate::engine::{Call, Refused, Reply};
+use crate::engines::paging;
 use crate::enumeration::{EnumerationStore, Pending};
 use crate::error::ServiceError;
 use wsman_providers::Caller;

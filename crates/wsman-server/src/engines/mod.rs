@@ -1,14 +1,15 @@
-//! The engines' adapters, one file each and each in one shape: what the engine serves
-//! ([`crate::engine::Engine::keys`]), the access its requests need, stated from the live
-//! settings ([`crate::engine::Engine::access`]: which descriptors, which rights), and its
-//! answer (delegated to the engine's implementation module: [`crate::dispatch::transfer`],
-//! [`crate::winrs`], [`crate::eventing`], [`crate::collector`]). The daemon binary builds the
-//! catalog from them in one function.
+//! The engines, one wing: each engine's adapter ([`crate::engine::Engine`]: the keys it
+//! serves, the access its requests need from the live settings, its answer) and its
+//! implementation, side by side: the transfer engine over one provider ([`transfer`], for the
+//! configuration tree and the CIM classes), the WinRS and PowerShell shells ([`shells`]),
+//! WS-Eventing on the event logs ([`eventing`]) and the collector's adapter ([`collector`]).
+//! What they share to answer: enumeration [`paging`] and the response [`envelope`]. The
+//! daemon binary builds the catalog from them in one function.
 
-pub mod cim;
 pub mod collector;
-pub mod config;
+pub mod envelope;
 pub mod eventing;
+pub mod paging;
 pub mod shells;
 pub mod transfer;
 

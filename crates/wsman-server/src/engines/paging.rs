@@ -11,7 +11,8 @@ use wsman_proto::enumeration::{self, Enumerate, Pull};
 use wsman_proto::ns::action;
 use wsman_proto::{Fault, Request};
 
-use super::{finish, render, Call, Reply};
+use super::envelope::{finish, render};
+use crate::engine::{Call, Reply};
 use crate::enumeration::{take_batch, EnumerationStore, Pending};
 use crate::settings::ServiceSettings;
 

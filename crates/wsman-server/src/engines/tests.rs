@@ -8,7 +8,8 @@ use wsman_config::{Config, SecurityDescriptor, Sid};
 use wsman_proto::ns::action;
 use wsman_proto::Request;
 
-use super::{cim, config, eventing, shells};
+use super::transfer::{cim, config};
+use super::{eventing, shells};
 use crate::access::{base_sids, linux_sids, AccessPolicy, Denial};
 use crate::engine::{Family, Target};
 use crate::settings::ServiceSettings;

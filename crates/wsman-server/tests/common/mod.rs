@@ -100,7 +100,7 @@ impl TestService {
         // The configuration tree and the shells, as the daemon serves them.
         let mut catalog = wsman_server::catalog::Catalog::new();
         let enumerations = Arc::clone(catalog.enumerations());
-        let config = engines::config::engine(starting.config_provider(), &enumerations);
+        let config = engines::transfer::config::engine(starting.config_provider(), &enumerations);
         catalog.insert(config);
         if let Some(shells) = starting.shells() {
             catalog.insert(engines::shells::ShellEngine::new(shells, &enumerations));

@@ -11,11 +11,19 @@ use wsman_proto::shell::{self, CommandStateValue, ReceiveResponse};
 use wsman_proto::{response, Fault, Request};
 
 use crate::access::{access_for, Required};
-use crate::dispatch::{self, paging, Call, Engine, Reply, ReplyFuture};
-use crate::engine::{Access, EndpointKind, Family, Key, Target};
+use crate::engine::{Access, Call, EndpointKind, Engine, Family, Key, Reply, ReplyFuture, Target};
+use crate::engines::{envelope, paging, transfer};
 use crate::enumeration::EnumerationStore;
 use crate::settings::ServiceSettings;
-use crate::winrs::{Budget, ShellService};
+
+mod describe;
+mod launch;
+pub(crate) mod psrp;
+mod service;
+
+pub use describe::limits_from_config;
+pub use psrp::PowerShellBridge;
+pub use service::{Budget, ShellService};
 
 /// The shell resources as one engine.
 pub struct ShellEngine {
@@ -48,7 +56,7 @@ impl ShellEngine {
                 let rendered: VecDeque<String> = items
                     .iter()
                     .map(|i| {
-                        dispatch::transfer::render_item(
+                        transfer::engine::render_item(
                             request,
                             i,
                             parsed.mode,
@@ -64,8 +72,8 @@ impl ShellEngine {
             Action::Receive if ShellService::is_receive(request) => {
                 let budget = self.budget(call, receive_overhead(request));
                 // The envelope's start, then the output as the engine holds it (pieces).
-                let id = dispatch::new_message_id();
-                let start = response::envelope_start(&dispatch::response_header(
+                let id = response::new_message_id();
+                let start = response::envelope_start(&envelope::response_header(
                     request,
                     shell::action::RECEIVE_RESPONSE,
                     &id,
@@ -74,7 +82,7 @@ impl ShellEngine {
                     .service
                     .receive_envelope(request, caller, budget, &start)
                     .await?;
-                dispatch::within_envelope(
+                envelope::within_envelope(
                     pieces.iter().map(bytes::Bytes::len).sum(),
                     call.max_envelope,
                 )?;
@@ -96,7 +104,7 @@ impl ShellEngine {
                         self.budget(call, overhead),
                     )
                     .await?;
-                dispatch::finish_owned(request, response_action, body, call.max_envelope)
+                envelope::finish_owned(request, response_action, body, call.max_envelope)
             }
         }
     }
@@ -113,7 +121,7 @@ impl ShellEngine {
 /// The size of the response envelope around an empty ReceiveResponse with the longest
 /// CommandState a Receive can carry: what a Receive's output may not use.
 fn receive_overhead(request: &Request) -> usize {
-    dispatch::render(
+    envelope::render(
         request,
         shell::action::RECEIVE_RESPONSE,
         "",

@@ -51,13 +51,15 @@ use wsman_proto::{Fault, Request};
 use wsman_shell::{CommandSpec, SendOutcome, ShellError, ShellManager, ShellOptions, ShellOwner};
 use wsman_work::{Lane, WorkPool};
 
-use super::{
-    describe, no_command_id, not_supported, receive_capacity, run_as_user, shell_id, Budget, Caller,
+use super::describe;
+use super::service::{
+    self, no_command_id, not_supported, receive_capacity, run_as_user, shell_id, Budget,
 };
 use crate::error::{pipelines_quota_fault, psrp_input_fault, pwsh_broken_fault, shell_fault};
 use compression::{Compression, InputBudget};
 use input::{InputError, InputOrder};
 use session::{PipelineRefused, Session, Taken};
+use wsman_providers::Caller;
 
 /// The configuration names served: Windows' default session configuration.
 pub(super) const CONFIGURATION: &str = "microsoft.powershell";
@@ -133,8 +135,8 @@ impl PowerShellBridge {
         let (manager, request, caller) = (op.manager, op.request, op.caller);
         match &request.operation.action {
             Action::Create => return self.create(op, address).await,
-            Action::Disconnect => return super::disconnect(manager, request, caller),
-            Action::Reconnect => return super::reconnect(manager, request, caller),
+            Action::Disconnect => return service::disconnect(manager, request, caller),
+            Action::Reconnect => return service::reconnect(manager, request, caller),
             Action::Connect => return self.connect(op),
             _ => {}
         }

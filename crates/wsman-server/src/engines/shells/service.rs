@@ -27,10 +27,6 @@
 //! returns in one step), so nothing is lost; a response lost after that is replayed through the
 //! Receive SequenceId.
 
-mod describe;
-mod launch;
-pub(crate) mod psrp;
-
 use std::time::{Duration, Instant};
 
 use wsman_proto::envelope::SelectorSet;
@@ -49,14 +45,9 @@ use wsman_shell::{
     ShellManager, ShellOptions, ShellOwner, ShellSignal, TerminalOptions, WindowSize,
 };
 
+use super::{describe, psrp, PowerShellBridge};
 use crate::error::shell_fault;
-
-pub use describe::limits_from_config;
-pub use psrp::PowerShellBridge;
-
-/// Who is asking: the authenticated name (quotas and ownership), the Linux user it maps to
-/// (the account shells run as; none = no shells), and the client's address (audit, ClientIP).
-pub use wsman_providers::Caller;
+use wsman_providers::Caller;
 
 /// The shell subsystem of the service.
 #[derive(Debug, Clone)]
@@ -480,7 +471,7 @@ const ENUMERATE_SHELLCOMMANDS_FILTER_EXPECTED: u32 = 2150859200;
 
 /// Disconnect (MS-WSMV 3.1.4.15), of a cmd or a PowerShell shell: the engine keeps the shell
 /// and its output until the Disconnect's IdleTimeOut.
-fn disconnect(
+pub(super) fn disconnect(
     manager: &ShellManager,
     request: &Request,
     caller: &Caller,
@@ -499,7 +490,7 @@ fn disconnect(
 }
 
 /// Reconnect (MS-WSMV 3.1.4.16) by the client that disconnected, of either kind of shell.
-fn reconnect(
+pub(super) fn reconnect(
     manager: &ShellManager,
     request: &Request,
     caller: &Caller,
@@ -513,12 +504,12 @@ fn reconnect(
 }
 
 /// `a:ActionNotSupported` for the request's action (as the client sent it).
-fn not_supported(request: &Request) -> Fault {
+pub(super) fn not_supported(request: &Request) -> Fault {
     Fault::action_not_supported(request.action.as_deref().unwrap_or(""))
 }
 
 /// The ShellId selector; without it the request addresses no shell.
-fn shell_id(selectors: &SelectorSet) -> Result<String, Fault> {
+pub(super) fn shell_id(selectors: &SelectorSet) -> Result<String, Fault> {
     selectors.get("ShellId").map(str::to_owned).ok_or_else(|| {
         Fault::invalid_selectors(
             SelectorProblem::Insufficient,
@@ -528,12 +519,12 @@ fn shell_id(selectors: &SelectorSet) -> Result<String, Fault> {
 }
 
 /// A cmd shell has no shell-level streams: Windows' cmd plugin answers `InvalidParameter`/87.
-fn no_command_id() -> Fault {
+pub(super) fn no_command_id() -> Fault {
     Fault::invalid_parameter("The parameter is incorrect. ")
 }
 
 /// The Linux account the caller's shells run as (NSS lookup on the blocking pool).
-async fn run_as_user(caller: &Caller) -> Result<wsman_os::LinuxUser, Fault> {
+pub(super) async fn run_as_user(caller: &Caller) -> Result<wsman_os::LinuxUser, Fault> {
     let Some(name) = caller.linux_user.clone() else {
         tracing::warn!(user = %caller.user, "shell refused: the identity maps to no Linux user");
         return Err(Fault::access_denied());
@@ -556,7 +547,11 @@ async fn run_as_user(caller: &Caller) -> Result<wsman_os::LinuxUser, Fault> {
 
 /// Stream bytes (before base64) that fit in one ReceiveResponse: what MaxEnvelopeSize leaves
 /// after the envelope and the stream markup, times 3/4 for base64.
-fn receive_capacity(budget: Budget, streams: &[String], command_id: &str) -> Result<usize, Fault> {
+pub(super) fn receive_capacity(
+    budget: Budget,
+    streams: &[String],
+    command_id: &str,
+) -> Result<usize, Fault> {
     let names: Vec<&str> = if streams.is_empty() {
         vec!["stdout", "stderr"]
     } else {

@@ -15,9 +15,9 @@ use wsman_proto::Request;
 use wsman_providers::cim::CIM_ALL_NAMESPACE;
 use wsman_providers::{Launcher, Provider};
 
+use super::TransferEngine;
 use crate::access::{access_for, Denial, Required};
 use crate::catalog::Family;
-use crate::dispatch::transfer::TransferEngine;
 use crate::engine::Access;
 use crate::enumeration::EnumerationStore;
 use crate::settings::ServiceSettings;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use wsman_proto::Request;
 use wsman_providers::config::{ConfigProvider, StoreBackend};
 
+use super::TransferEngine;
 use crate::catalog::Family;
-use crate::dispatch::transfer::TransferEngine;
 use crate::engine::Access;
 use crate::enumeration::EnumerationStore;
 use crate::settings::ServiceSettings;

@@ -21,8 +21,9 @@ use wsman_providers::{
     Answer, Body, Call as ProviderCall, Context, Filter, Item, Launcher, NamespaceAccess, Provider,
 };
 
-use super::{finish, finish_owned, paging, Call};
-use crate::engine::{Access, Family};
+use crate::engine::{Access, Call, Family, Reply};
+use crate::engines::envelope::{finish, finish_owned};
+use crate::engines::paging;
 use crate::enumeration::{EnumerationStore, LazyItems, Pending};
 use crate::settings::ServiceSettings;
 use wsman_work::{Lane, WorkPool};
@@ -79,7 +80,7 @@ impl TransferEngine {
         Ok(Arc::clone(&self.provider))
     }
 
-    pub(crate) async fn serve(&self, call: Call<'_>) -> Result<super::Reply, Fault> {
+    pub(crate) async fn serve(&self, call: Call<'_>) -> Result<Reply, Fault> {
         let request = call.request;
         let max = call.max_envelope;
         match &request.operation.action {
@@ -147,7 +148,7 @@ impl TransferEngine {
         }
     }
 
-    async fn enumerate(&self, call: Call<'_>) -> Result<super::Reply, Fault> {
+    async fn enumerate(&self, call: Call<'_>) -> Result<Reply, Fault> {
         let request = call.request;
         let parsed = Enumerate::parse(request.body.as_ref())?;
         let served = self.provider(request)?;

@@ -1,12 +1,18 @@
-//! The transfer engine's adapter ([`crate::dispatch::transfer`]): WS-Transfer,
-//! WS-Enumeration and Invoke over one provider, for the family it was made for, with the
-//! access that family's engine states ([`super::cim`], [`super::config`]).
+//! The transfer engine's adapter ([`engine`]): WS-Transfer, WS-Enumeration and Invoke over one
+//! provider, for the family it was made for, with the access that family's engine states
+//! ([`cim`], [`config`]).
+
+pub mod cim;
+pub mod config;
+pub mod engine;
+#[cfg(test)]
+mod tests;
 
 use wsman_proto::Request;
 
-use crate::dispatch::transfer::TransferEngine;
 use crate::engine::{Access, Call, EndpointKind, Engine, Key, ReplyFuture, Target};
 use crate::settings::ServiceSettings;
+pub use engine::TransferEngine;
 
 impl Engine for TransferEngine {
     fn keys(&self) -> Vec<Key> {
