@@ -21,7 +21,6 @@ use wsman_providers::Caller;
 
 pub use crate::engine::{Access, Endpoint, EndpointKind, Family, Key, Routed, Target};
 use crate::engine::{Call, Engine, Exchange, Reply, UnreadableBody};
-use crate::enumeration::EnumerationStore;
 use crate::proof::Proof;
 use crate::settings::ServiceSettings;
 
@@ -45,8 +44,6 @@ pub struct Arrival<'a> {
 pub struct Catalog {
     engines: Vec<Arc<dyn Engine>>,
     by_key: HashMap<Key, Arc<dyn Engine>>,
-    /// The enumeration contexts every engine's Enumerate and Pull share.
-    enumerations: Arc<EnumerationStore>,
     /// Lookups of a request's engine, counted (`wsman_catalog_lookups_total`): a request is
     /// routed once, and a test holds it to that.
     lookups: AtomicU64,
@@ -70,16 +67,6 @@ impl Catalog {
         }
         self.engines.push(engine);
         self
-    }
-
-    /// The enumeration contexts the engines share (an engine that pages takes it when made).
-    pub fn enumerations(&self) -> &Arc<EnumerationStore> {
-        &self.enumerations
-    }
-
-    /// Live enumeration contexts (diagnostics, tests).
-    pub fn enumeration_contexts(&self) -> usize {
-        self.enumerations.len()
     }
 
     /// How many times a request's engine was looked up ([`Self::route`]).

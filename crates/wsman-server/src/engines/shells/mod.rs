@@ -12,7 +12,7 @@ use wsman_proto::{response, Fault, Request};
 
 use crate::access::{access_for, Required};
 use crate::engine::{Access, Call, EndpointKind, Engine, Family, Key, Reply, ReplyFuture, Target};
-use crate::engines::{envelope, paging, transfer};
+use crate::engines::{envelope, paging, transfer, Services};
 use crate::enumeration::EnumerationStore;
 use crate::settings::ServiceSettings;
 
@@ -32,11 +32,13 @@ pub struct ShellEngine {
 }
 
 impl ShellEngine {
-    pub fn new(service: ShellService, enumerations: &Arc<EnumerationStore>) -> Self {
-        Self {
-            service,
-            enumerations: Arc::clone(enumerations),
-        }
+    /// The engine of the shared shells; `None` when they did not start (their resources are
+    /// then served by no engine).
+    pub fn new(services: &Services) -> Option<Self> {
+        Some(Self {
+            service: services.shells.clone()?,
+            enumerations: Arc::clone(&services.enumerations),
+        })
     }
 
     async fn serve(&self, call: Call<'_>) -> Result<Reply, Fault> {

@@ -1,26 +1,29 @@
 //! The configuration tree's engine (`winrm/config`, over the live store: [`crate::live`]).
 //! It follows RootSDDL, as Windows' own configuration does.
 
-use std::sync::Arc;
-
-use wsman_proto::Request;
-use wsman_providers::config::{ConfigProvider, StoreBackend};
+use wsman_providers::Provider;
 
 use super::TransferEngine;
-use crate::catalog::Family;
-use crate::engine::Access;
-use crate::enumeration::EnumerationStore;
-use crate::settings::ServiceSettings;
+use crate::engine::{Call, EndpointKind, Engine, Family, Key, ReplyFuture, Target};
+use crate::engines::Services;
 
-/// The engine of the configuration tree over `provider`.
-pub fn engine(
-    provider: ConfigProvider<StoreBackend>,
-    enumerations: &Arc<EnumerationStore>,
-) -> TransferEngine {
-    TransferEngine::new(Family::Config, provider, enumerations).with_access(access)
+/// The configuration tree's engine: the transfer engine over the tree's provider, with
+/// RootSDDL's access (the default).
+pub struct ConfigEngine(TransferEngine);
+
+impl ConfigEngine {
+    /// The engine over `provider` (the tree, or a test's), with the shared enumerations.
+    pub fn new(provider: impl Provider, services: &Services) -> Self {
+        Self(TransferEngine::new(provider, services, None))
+    }
 }
 
-/// RootSDDL grants the operation's right.
-pub fn access(_request: &Request, _settings: &ServiceSettings) -> Access {
-    Access::Service
+impl Engine for ConfigEngine {
+    fn keys(&self) -> Vec<Key> {
+        vec![(EndpointKind::WsMan, Target::Family(Family::Config))]
+    }
+
+    fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
+        Box::pin(self.0.serve(call))
+    }
 }

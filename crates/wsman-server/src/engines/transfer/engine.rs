@@ -21,54 +21,34 @@ use wsman_providers::{
     Answer, Body, Call as ProviderCall, Context, Filter, Item, Launcher, NamespaceAccess, Provider,
 };
 
-use crate::engine::{Access, Call, Family, Reply};
+use crate::engine::{Call, Reply};
 use crate::engines::envelope::{finish, finish_owned};
-use crate::engines::paging;
+use crate::engines::{paging, Services};
 use crate::enumeration::{EnumerationStore, LazyItems, Pending};
-use crate::settings::ServiceSettings;
 use wsman_work::{Lane, WorkPool};
 
-/// WS-Transfer, WS-Enumeration and Invoke over a provider.
-pub struct TransferEngine {
-    pub(crate) family: Family,
+/// WS-Transfer, WS-Enumeration and Invoke over a provider: what the configuration and CIM
+/// engines ([`super::config`], [`super::cim`]) each serve their family with.
+pub(crate) struct TransferEngine {
     provider: Arc<dyn Provider>,
     enumerations: Arc<EnumerationStore>,
-    /// The access its requests need, as the engine of its family states it
-    /// (`crate::engines`); RootSDDL unless told.
-    pub(crate) access: AccessOf,
     /// How methods start programs (the shells' spawn); `None`: they cannot.
     launcher: Option<Arc<dyn Launcher>>,
 }
 
-/// How an engine states the access of a request from the live settings.
-pub type AccessOf = fn(&Request, &ServiceSettings) -> Access;
-
 impl TransferEngine {
-    /// Serve `family` with `provider` (run in the work pool's interactive lane).
-    pub fn new(
-        family: Family,
+    /// `provider` (run in the work pool's interactive lane) with the shared enumeration
+    /// contexts; its methods start programs through `launcher`, when given one.
+    pub(super) fn new(
         provider: impl Provider,
-        enumerations: &Arc<EnumerationStore>,
+        services: &Services,
+        launcher: Option<Arc<dyn Launcher>>,
     ) -> Self {
         Self {
-            family,
             provider: Arc::new(provider),
-            enumerations: Arc::clone(enumerations),
-            access: |_, _| Access::Service,
-            launcher: None,
+            enumerations: Arc::clone(&services.enumerations),
+            launcher,
         }
-    }
-
-    /// Its requests need what `access` states.
-    pub fn with_access(mut self, access: AccessOf) -> Self {
-        self.access = access;
-        self
-    }
-
-    /// Let its methods start programs through `launcher`.
-    pub fn with_launcher(mut self, launcher: Option<Arc<dyn Launcher>>) -> Self {
-        self.launcher = launcher;
-        self
     }
 
     /// The provider, when it serves the request's resource URI.
@@ -298,7 +278,7 @@ fn unexpected() -> Fault {
 /// The typed filter of a `w:Filter`: an unknown dialect is `w:FilterDialectRequestedUnavailable`.
 /// WQL and CQL are parsed here (`n:CannotProcessFilter` when they do not parse); a filter
 /// without a dialect is WQL, as WinRM reads it.
-pub fn compile_filter(filter: &enumeration::Filter) -> Result<Filter, Fault> {
+pub(crate) fn compile_filter(filter: &enumeration::Filter) -> Result<Filter, Fault> {
     if let Some(selectors) = filter.selector_set()? {
         return Ok(Filter::Selector(selectors));
     }

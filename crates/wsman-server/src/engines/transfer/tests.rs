@@ -6,10 +6,11 @@ use wsman_providers::{Body, Context, Created, Filter, Item, Provider};
 
 use wsman_proto::{Fault, Request};
 
-use super::TransferEngine;
+use super::config::ConfigEngine;
 use crate::catalog::{Arrival, Catalog, Endpoint, EndpointKind, Family, Target};
 use crate::engine::{Call, Engine, Exchange, Reply, ReplyFuture};
 use crate::engines::envelope::finish;
+use crate::engines::Services;
 use crate::settings::ServiceSettings;
 
 /// Resources of the configuration family the test providers serve.
@@ -49,12 +50,16 @@ impl Provider for TestProvider {
     }
 }
 
-/// A catalog serving the configuration family with `provider`.
-fn serving(provider: impl Provider) -> Catalog {
+/// A catalog serving the configuration family with `provider`, over `services`.
+fn serving_over(provider: impl Provider, services: &Services) -> Catalog {
     let mut catalog = Catalog::new();
-    let engine = TransferEngine::new(Family::Config, provider, catalog.enumerations());
-    catalog.insert(engine);
+    catalog.insert(ConfigEngine::new(provider, services));
     catalog
+}
+
+/// [`serving_over`] services of its own.
+fn serving(provider: impl Provider) -> Catalog {
+    serving_over(provider, &Services::default())
 }
 
 fn dispatcher() -> Arc<Catalog> {
@@ -205,7 +210,8 @@ async fn optimized_enumeration_in_one_response() {
 #[tokio::test]
 async fn enumerate_then_pull_in_batches_then_release_fails() {
     let s = ServiceSettings::default();
-    let d = dispatcher();
+    let services = Services::default();
+    let d = Arc::new(serving_over(TestProvider, &services));
     let body =
         "<n:Enumerate><w:EnumerationMode>EnumerateObjectAndEPR</w:EnumerationMode></n:Enumerate>";
     let out = run(&d, request(action::ENUMERATE, TEST, "", body), &s)
@@ -232,7 +238,7 @@ async fn enumerate_then_pull_in_batches_then_release_fails() {
         .unwrap_or_else(|f| panic!("{f}"));
     assert_eq!(second.matches("<w:Item>").count(), 1);
     assert!(second.contains("<n:EndOfSequence/>"));
-    assert_eq!(d.enumeration_contexts(), 0);
+    assert_eq!(services.enumerations.len(), 0);
     let release =
         format!("<n:Release><n:EnumerationContext>{context}</n:EnumerationContext></n:Release>");
     assert_eq!(
