@@ -162,9 +162,10 @@ pub(crate) fn unconfigured_powershell(request: &Request) -> Result<(), Fault> {
     let uri = request.resource_uri.as_deref().unwrap_or("");
     let powershell = request.operation.resource == Resource::Shell(ShellResource::PowerShell);
     if powershell && !uri.eq_ignore_ascii_case(wsman_config::plugin::POWERSHELL_RESOURCE_URI) {
-        return Err(Fault::destination_unreachable(uri));
+        Err(Fault::destination_unreachable(uri))
+    } else {
+        Ok(())
     }
-    Ok(())
 }
 
 /// The shells' descriptor grants the operation's right, never RootSDDL: ShellSDDL for WinRS

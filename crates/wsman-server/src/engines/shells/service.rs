@@ -33,7 +33,7 @@ use wsman_proto::envelope::SelectorSet;
 use wsman_proto::fault::SelectorProblem;
 use wsman_proto::ns::action;
 use wsman_proto::operation::ShellResource::{Cmd, Commands, PowerShell, Shells};
-use wsman_proto::operation::{Action, Resource};
+use wsman_proto::operation::{Action, Resource, ShellResource};
 use wsman_proto::shell::requests::{CommandLine, Receive, Send, ShellCreate, Signal, WinrsOptions};
 use wsman_proto::shell::responses::{self, CommandResponse, CreateResponse, ReceiveResponse};
 use wsman_proto::shell::SignalCode;
@@ -119,15 +119,29 @@ impl ShellService {
         address: &str,
         budget: Budget,
     ) -> Result<(&'static str, String), Fault> {
-        if request.operation.resource == Resource::Shell(PowerShell) {
-            return self
-                .powershell_operate(request, caller, address, budget)
-                .await;
+        match request.operation.resource {
+            Resource::Shell(PowerShell) => {
+                self.powershell_operate(request, caller, address, budget)
+                    .await
+            }
+            Resource::Shell(resource) => {
+                self.winrs_operate(request, resource, caller, address, budget)
+                    .await
+            }
+            _ => Err(not_supported(request)),
         }
+    }
+
+    /// A request of a WinRS resource (`resource`), after its WinRS options.
+    async fn winrs_operate(
+        &self,
+        request: &Request,
+        resource: ShellResource,
+        caller: &Caller,
+        address: &str,
+        budget: Budget,
+    ) -> Result<(&'static str, String), Fault> {
         let options = WinrsOptions::parse(&request.options)?;
-        let Resource::Shell(resource) = request.operation.resource else {
-            return Err(not_supported(request));
-        };
         match (&request.operation.action, resource) {
             (Action::Create, Cmd) => self.create(request, caller, address, &options).await,
             (Action::Delete, Cmd) => {
@@ -224,10 +238,9 @@ impl ShellService {
         caller: &Caller,
         filter: Option<SelectorSet>,
     ) -> Result<Vec<Item>, Fault> {
-        let resource = &request.operation.resource;
         let limits = self.manager.limits();
-        if *resource == Resource::Shell(Shells) {
-            return Ok(self
+        match request.operation.resource {
+            Resource::Shell(Shells) => Ok(self
                 .manager
                 .list_shells(&caller.owner_key())
                 .iter()
@@ -245,50 +258,54 @@ impl ShellService {
                         selectors: vec![("ShellId".to_owned(), info.shell_id.clone())],
                     }
                 })
-                .collect());
+                .collect()),
+            Resource::Shell(Commands) => self.enumerate_commands(caller, filter),
+            _ => Err(Fault::action_not_supported(action::ENUMERATE)),
         }
-        if *resource == Resource::Shell(Commands) {
-            let id = filter
-                .as_ref()
-                .and_then(|f| f.get("ShellId").map(str::to_owned))
-                .ok_or_else(|| {
-                    Fault::invalid_parameter(
-                        "The WS-Management service cannot enumerate shell commands without a SelectorFilter naming the ShellId. ",
-                    )
-                    .with_code(ENUMERATE_SHELLCOMMANDS_FILTER_EXPECTED)
-                })?;
-            let info = self
-                .manager
-                .shell_info(&caller.owner_key(), &id)
-                .map_err(shell_fault)?;
-            // A PowerShell shell's commands are its pipelines, not its pwsh.
-            if let Some((_, pipelines)) = self.powershell.inventory(&info.shell_id) {
-                return Ok(pipelines
-                    .into_iter()
-                    .map(|(command_id, ended)| Item::Xml {
-                        xml: describe::pipeline_item(&command_id, ended).to_xml(),
-                        resource_uri: shell::uri::COMMANDS.to_owned(),
-                        selectors: vec![
-                            ("ShellId".to_owned(), info.shell_id.clone()),
-                            ("CommandId".to_owned(), command_id),
-                        ],
-                    })
-                    .collect());
-            }
-            return Ok(info
+    }
+
+    /// The commands of the shell a SelectorFilter names (a PowerShell shell's: its pipelines).
+    fn enumerate_commands(
+        &self,
+        caller: &Caller,
+        filter: Option<SelectorSet>,
+    ) -> Result<Vec<Item>, Fault> {
+        let id = filter
+            .as_ref()
+            .and_then(|f| f.get("ShellId").map(str::to_owned))
+            .ok_or_else(|| {
+                Fault::invalid_parameter(
+                    "The WS-Management service cannot enumerate shell commands without a SelectorFilter naming the ShellId. ",
+                )
+                .with_code(ENUMERATE_SHELLCOMMANDS_FILTER_EXPECTED)
+            })?;
+        let info = self
+            .manager
+            .shell_info(&caller.owner_key(), &id)
+            .map_err(shell_fault)?;
+        // A PowerShell shell's commands are its pipelines, not its pwsh.
+        let item = |command_id: String, xml: String| Item::Xml {
+            xml,
+            resource_uri: shell::uri::COMMANDS.to_owned(),
+            selectors: vec![
+                ("ShellId".to_owned(), info.shell_id.clone()),
+                ("CommandId".to_owned(), command_id),
+            ],
+        };
+        Ok(match self.powershell.inventory(&info.shell_id) {
+            Some((_, pipelines)) => pipelines
+                .into_iter()
+                .map(|(id, ended)| {
+                    let xml = describe::pipeline_item(&id, ended).to_xml();
+                    item(id, xml)
+                })
+                .collect(),
+            None => info
                 .commands
                 .iter()
-                .map(|c| Item::Xml {
-                    xml: describe::command_item(c).to_xml(),
-                    resource_uri: shell::uri::COMMANDS.to_owned(),
-                    selectors: vec![
-                        ("ShellId".to_owned(), info.shell_id.clone()),
-                        ("CommandId".to_owned(), c.command_id.clone()),
-                    ],
-                })
-                .collect());
-        }
-        Err(Fault::action_not_supported(action::ENUMERATE))
+                .map(|c| item(c.command_id.clone(), describe::command_item(c).to_xml()))
+                .collect(),
+        })
     }
 
     async fn create(
@@ -426,12 +443,11 @@ impl ShellService {
             .receive(&caller.owner_key(), &id, &command_id, &wanted)
             .await
             .map_err(shell_fault)?;
-        let output = match outcome {
-            ReceiveOutcome::Output(output) => output,
-            ReceiveOutcome::TimedOut => return Err(Fault::timed_out()),
-            _ => return Err(Fault::timed_out()),
-        };
-        Ok((output, command_id))
+        match outcome {
+            ReceiveOutcome::Output(output) => Ok((output, command_id)),
+            // Nothing within the budget.
+            _ => Err(Fault::timed_out()),
+        }
     }
 
     async fn signal(
@@ -443,21 +459,19 @@ impl ShellService {
         let signal = Signal::parse(request.body.as_ref())?;
         let command_id = signal.command_id.as_deref().ok_or_else(no_command_id)?;
         let code = match signal.code {
-            SignalCode::CtrlC => ShellSignal::CtrlC,
-            SignalCode::CtrlBreak => ShellSignal::CtrlBreak,
-            SignalCode::Terminate => ShellSignal::Terminate,
+            SignalCode::CtrlC => Ok(ShellSignal::CtrlC),
+            SignalCode::CtrlBreak => Ok(ShellSignal::CtrlBreak),
+            SignalCode::Terminate => Ok(ShellSignal::Terminate),
             // Parsing made sure the size is there.
-            SignalCode::WindowSize => match signal.window_size {
-                Some(size) => ShellSignal::WindowSize(WindowSize::new(size.rows, size.columns)),
-                None => return Err(Fault::invalid_parameter("The parameter is incorrect. ")),
-            },
-            SignalCode::PsrpStop | SignalCode::Other(_) => {
-                return Err(Fault::invalid_parameter(format!(
-                    "The signal code {:?} is not supported by the cmd shell. ",
-                    signal.code.uri()
-                )))
-            }
-        };
+            SignalCode::WindowSize => signal
+                .window_size
+                .map(|size| ShellSignal::WindowSize(WindowSize::new(size.rows, size.columns)))
+                .ok_or_else(|| Fault::invalid_parameter("The parameter is incorrect. ")),
+            SignalCode::PsrpStop | SignalCode::Other(_) => Err(Fault::invalid_parameter(format!(
+                "The signal code {:?} is not supported by the cmd shell. ",
+                signal.code.uri()
+            ))),
+        }?;
         self.manager
             .signal(&caller.owner_key(), &id, command_id, code)
             .await
@@ -525,10 +539,10 @@ pub(super) fn no_command_id() -> Fault {
 
 /// The Linux account the caller's shells run as (NSS lookup on the blocking pool).
 pub(super) async fn run_as_user(caller: &Caller) -> Result<wsman_os::LinuxUser, Fault> {
-    let Some(name) = caller.linux_user.clone() else {
+    let name = caller.linux_user.clone().ok_or_else(|| {
         tracing::warn!(user = %caller.user, "shell refused: the identity maps to no Linux user");
-        return Err(Fault::access_denied());
-    };
+        Fault::access_denied()
+    })?;
     let looked_up = tokio::task::spawn_blocking(move || wsman_os::lookup_user(&name)).await;
     match looked_up {
         Ok(Ok(Some(user))) => Ok(user),
