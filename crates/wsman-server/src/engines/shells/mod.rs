@@ -19,11 +19,13 @@ use crate::settings::ServiceSettings;
 mod describe;
 mod launch;
 pub(crate) mod psrp;
+mod request;
 mod service;
 
 pub use describe::limits_from_config;
 pub use psrp::PowerShellBridge;
-pub use service::{Budget, ShellService};
+pub use request::Budget;
+pub use service::ShellService;
 
 /// The shell resources as one engine.
 pub struct ShellEngine {

@@ -52,7 +52,7 @@ use wsman_shell::{CommandSpec, SendOutcome, ShellError, ShellManager, ShellOptio
 use wsman_work::{Lane, WorkPool};
 
 use super::describe;
-use super::service::{
+use super::request::{
     self, no_command_id, not_supported, receive_capacity, run_as_user, shell_id, Budget,
 };
 use crate::error::{pipelines_quota_fault, psrp_input_fault, pwsh_broken_fault, shell_fault};
@@ -135,8 +135,8 @@ impl PowerShellBridge {
         let (manager, request, caller) = (op.manager, op.request, op.caller);
         match &request.operation.action {
             Action::Create => self.create(op, address).await,
-            Action::Disconnect => service::disconnect(manager, request, caller),
-            Action::Reconnect => service::reconnect(manager, request, caller),
+            Action::Disconnect => request::disconnect(manager, request, caller),
+            Action::Reconnect => request::reconnect(manager, request, caller),
             Action::Connect => self.connect(op),
             Action::Command | Action::Send | Action::Receive | Action::Signal | Action::Delete => {
                 let session = self.session(caller, request)?;
@@ -448,7 +448,7 @@ impl PowerShellBridge {
                 command_id: command_id.unwrap_or("").to_owned(),
             })
         };
-        let (data, ended) = match session.take(guid, capacity, budget.remaining()).await {
+        let (data, ended) = match session.take(guid, capacity, budget.deadline).await {
             Taken::Output { data, ended } => Ok((data, ended)),
             Taken::TimedOut => Err(Fault::timed_out()),
             Taken::Unknown => Err(unknown()),
