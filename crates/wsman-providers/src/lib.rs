@@ -5,9 +5,9 @@
 //! result or a typed [`Fault`]; it knows nothing of HTTP, authentication or envelopes, which
 //! the server owns. Instances of CIM/WMI classes are returned as the one instance model
 //! ([`wsman_proto::cim::Instance`]), so selectors, filters, fragments, EPR modes and paging are
-//! done once by the server's transfer engine, not by each class. A provider is either
-//! synchronous ([`Provider`], run on the blocking pool: config writes fsync, /proc reads) or
-//! asynchronous ([`AsyncProvider`], awaited in the request: D-Bus calls).
+//! done once by the server's transfer engine, not by each class. A [`Provider`] is synchronous,
+//! run off the async workers in the work pool's interactive lane (config writes fsync, /proc
+//! reads, D-Bus calls), within the request's deadline.
 //!
 //! A provider is served by the server's transfer engine for one family of resources (CIM,
 //! configuration), as one entry of the server's catalog of engines, which the daemon binary
@@ -17,9 +17,7 @@
 pub mod cim;
 pub mod config;
 
-use std::future::Future;
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use wsman_config::Sid;
@@ -406,60 +404,9 @@ pub trait Provider: Send + Sync + 'static {
     }
 }
 
-/// A boxed future of a provider answer.
-pub type AnswerFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, Fault>> + Send + 'a>>;
-
-/// An asynchronous provider (D-Bus, the network): awaited in the request's future, bounded by
-/// the operation budget like a synchronous one, never on the blocking pool.
-pub trait AsyncProvider: Send + Sync + 'static {
-    fn handles(&self, _resource_uri: &str) -> bool {
-        true
-    }
-
-    fn filtering(&self) -> bool {
-        false
-    }
-
-    fn call<'a>(&'a self, ctx: Context<'a>, call: Call<'a>) -> AnswerFuture<'a>;
-}
-
 /// `a:ActionNotSupported` for the request's action.
 pub fn not_supported(ctx: &Context<'_>) -> Fault {
     Fault::action_not_supported(ctx.request.action.as_deref().unwrap_or(""))
-}
-
-/// A registered provider of either kind.
-#[derive(Clone)]
-pub enum Served {
-    Blocking(Arc<dyn Provider>),
-    Async(Arc<dyn AsyncProvider>),
-}
-
-impl Served {
-    /// See [`Provider::handles`].
-    pub fn handles(&self, uri: &str) -> bool {
-        match self {
-            Self::Blocking(p) => p.handles(uri),
-            Self::Async(p) => p.handles(uri),
-        }
-    }
-
-    /// See [`Provider::filtering`].
-    pub fn filtering(&self) -> bool {
-        match self {
-            Self::Blocking(p) => p.filtering(),
-            Self::Async(p) => p.filtering(),
-        }
-    }
-}
-
-impl std::fmt::Debug for Served {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Blocking(_) => "Served::Blocking",
-            Self::Async(_) => "Served::Async",
-        })
-    }
 }
 
 #[cfg(test)]
@@ -479,7 +426,7 @@ mod tests {
 
     #[test]
     fn a_provider_may_decline_uris_and_refuses_what_it_does_not_serve() {
-        let served = Served::Blocking(Arc::new(Fixed("<x/>")));
+        let served: Arc<dyn Provider> = Arc::new(Fixed("<x/>"));
         assert!(served.handles("urn:a/b"));
         assert!(!served.handles("urn:a/b/refused"));
         assert!(!served.filtering());

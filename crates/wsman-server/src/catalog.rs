@@ -14,23 +14,24 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use wsman_proto::{Fault, Request};
 use wsman_providers::Caller;
 
-use crate::dispatch::{max_envelope, operation_budget};
 pub use crate::engine::{Access, Endpoint, EndpointKind, Family, Key, Routed, Target};
 use crate::engine::{Call, Engine, Exchange, Reply, UnreadableBody};
-use crate::enumeration::EnumerationStore;
 use crate::proof::Proof;
 use crate::settings::ServiceSettings;
+
+mod full_duplex;
 
 /// How a request arrived, as the pipeline established it.
 #[derive(Clone, Copy, Debug)]
 pub struct Arrival<'a> {
     pub endpoint: &'a Endpoint,
-    /// The authenticated caller (absent only in tests of the router).
-    pub caller: Option<&'a Caller>,
+    /// The authenticated caller.
+    pub caller: &'a Caller,
     /// What the credentials proved (for engines that check more than the caller's SIDs).
     pub proof: Option<&'a Proof>,
     /// The body's size as sent (unsealed, still compressed).
@@ -43,8 +44,6 @@ pub struct Arrival<'a> {
 pub struct Catalog {
     engines: Vec<Arc<dyn Engine>>,
     by_key: HashMap<Key, Arc<dyn Engine>>,
-    /// The enumeration contexts every engine's Enumerate and Pull share.
-    enumerations: Arc<EnumerationStore>,
     /// Lookups of a request's engine, counted (`wsman_catalog_lookups_total`): a request is
     /// routed once, and a test holds it to that.
     lookups: AtomicU64,
@@ -68,16 +67,6 @@ impl Catalog {
         }
         self.engines.push(engine);
         self
-    }
-
-    /// The enumeration contexts the engines share (an engine that pages takes it when made).
-    pub fn enumerations(&self) -> &Arc<EnumerationStore> {
-        &self.enumerations
-    }
-
-    /// Live enumeration contexts (diagnostics, tests).
-    pub fn enumeration_contexts(&self) -> usize {
-        self.enumerations.len()
     }
 
     /// How many times a request's engine was looked up ([`Self::route`]).
@@ -161,38 +150,26 @@ impl Catalog {
         }
         text
     }
+}
 
-    /// Route and dispatch one request at the WS-Management endpoint without a caller (tests
-    /// of the engines; shell resources are then refused). No access is checked.
-    pub async fn dispatch(
-        &self,
-        request: Arc<Request>,
-        exchange: Exchange<'_>,
-    ) -> Result<Reply, Fault> {
-        self.dispatch_as(request, exchange, None).await
-    }
+/// OperationTimeout, or MaxTimeoutms when absent or larger.
+pub fn operation_budget(request: &Request, settings: &ServiceSettings) -> Duration {
+    let cap = settings.max_timeout();
+    request.operation_timeout.map_or(cap, |t| t.min(cap))
+}
 
-    /// [`Self::dispatch`] for `caller`.
-    pub async fn dispatch_as(
-        &self,
-        request: Arc<Request>,
-        exchange: Exchange<'_>,
-        caller: Option<&Caller>,
-    ) -> Result<Reply, Fault> {
-        let arrival = Arrival {
-            endpoint: &Endpoint::WsMan,
-            caller,
-            proof: None,
-            wire_length: 0,
-        };
-        let routed = self.route(arrival.endpoint, &request, exchange.settings);
-        routed.serve(request, exchange, arrival).await
-    }
+/// The request's MaxEnvelopeSize, or the service's when absent or larger.
+pub fn max_envelope(request: &Request, settings: &ServiceSettings) -> u64 {
+    let service = settings.max_envelope_bytes();
+    request
+        .max_envelope_size
+        .map_or(service, |m| m.min(service))
 }
 
 impl Routed {
-    /// Dispatch the routed request as it arrived. Faults come back as `Err` for the caller
-    /// to render.
+    /// Dispatch the routed request as it arrived, due by its operation budget from now (the
+    /// one place a budget becomes a deadline). Faults come back as `Err` for the caller to
+    /// render.
     pub async fn serve(
         &self,
         request: Arc<Request>,
@@ -200,7 +177,7 @@ impl Routed {
         arrival: Arrival<'_>,
     ) -> Result<Reply, Fault> {
         if *arrival.endpoint == Endpoint::WsMan {
-            if let Some(answer) = crate::dispatch::full_duplex::answer(&request) {
+            if let Some(answer) = full_duplex::answer(&request) {
                 return answer;
             }
         }
@@ -213,7 +190,7 @@ impl Routed {
             request: &request,
             exchange,
             caller: arrival.caller,
-            budget: operation_budget(&request, exchange.settings),
+            deadline: Instant::now() + operation_budget(&request, exchange.settings),
             max_envelope: max_envelope(&request, exchange.settings),
             endpoint: arrival.endpoint,
             proof: arrival.proof,
@@ -234,6 +211,22 @@ mod tests {
         request.operation =
             wsman_proto::Operation::parse(Some(action), Some(uri), &SelectorSet::default());
         Target::of(&request)
+    }
+
+    #[test]
+    fn budgets_are_capped() {
+        let s = ServiceSettings::default();
+        let mut r = Request::default();
+        assert_eq!(operation_budget(&r, &s), Duration::from_secs(60));
+        r.operation_timeout = Some(Duration::from_secs(3600));
+        assert_eq!(operation_budget(&r, &s), Duration::from_secs(60));
+        r.operation_timeout = Some(Duration::from_secs(5));
+        assert_eq!(operation_budget(&r, &s), Duration::from_secs(5));
+        assert_eq!(max_envelope(&r, &s), 512_000);
+        r.max_envelope_size = Some(153_600);
+        assert_eq!(max_envelope(&r, &s), 153_600);
+        r.max_envelope_size = Some(10_000_000);
+        assert_eq!(max_envelope(&r, &s), 512_000);
     }
 
     #[test]
@@ -258,7 +251,6 @@ mod tests {
             &format!("{WSMAN}/windows/EventLog"),
             Family::EventLog,
         );
-        family(GET, "urn:anything", Family::Other);
         for uri in [
             format!("{WSMAN}/wmi/root/cimv2/Win32_Service"),
             format!("{DMTF}/wscim/1/cim-schema/2/CIM_Processor"),
@@ -273,6 +265,8 @@ mod tests {
             "http://schemas.dell.com/wbem/wscim/1/cim-schema/2/CIM_Processor".to_owned(),
             String::new(),
             format!("{WSMAN}/windows/shell/other"),
+            // No family names it.
+            "urn:anything".to_owned(),
         ] {
             assert_eq!(target(GET, &uri), None, "{uri}");
         }

@@ -33,11 +33,12 @@ use wsman_events::Timestamp;
 use wsman_proto::{ns, Fault, Request};
 
 use crate::auth::Principal;
-use crate::dispatch::{self, Reply};
+use crate::engine::Reply;
 use crate::engine::{Endpoint, UnreadableBody};
 use crate::error::ServiceError;
 use crate::metrics::collector::{ClientCensus, CollectorMetrics, Refusal};
 pub use crate::proof::Proof;
+use wsman_proto::response::new_message_id;
 
 /// The resource URI a forwarder enumerates.
 pub const SUBSCRIPTION_RESOURCE: &str = wsman_proto::ns::SUBSCRIPTION_RESOURCE;
@@ -423,8 +424,8 @@ impl CollectorService {
                 tracing::error!(error = %e, "collector: bookmark store");
                 ServiceError::Unavailable
             })?;
-            let message_id = dispatch::new_message_id();
-            let operation_id = dispatch::new_message_id();
+            let message_id = new_message_id();
+            let operation_id = new_message_id();
             let template = self.template(subscription, base, &proof.auth);
             items.push(template.render(bookmark.as_ref(), &message_id, &operation_id));
         }
@@ -605,8 +606,7 @@ impl CollectorService {
                 tracing::debug!(client = %client, subscription = %subscription.name, events = delivery.events.len(), new = fresh.len(), "collector: batch stored");
             }
         }
-        let ack =
-            wsman_events::delivery::ack_envelope(&delivery.message_id, &dispatch::new_message_id());
+        let ack = wsman_events::delivery::ack_envelope(&delivery.message_id, &new_message_id());
         Ok(Reply::Envelope(ack))
     }
 }

@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wsman_proto::operation::{is_served_cim_class_uri, Action, Resource, ShellResource};
 use wsman_proto::{Fault, Request};
@@ -84,8 +84,6 @@ pub enum Family {
     Shell,
     /// The event logs.
     EventLog,
-    /// A resource no family names (served by no engine of the daemon; tests use it).
-    Other,
 }
 
 /// The second half of a [`Key`]: what of an endpoint an engine serves.
@@ -119,13 +117,15 @@ impl Target {
         Self::family_of(request)
     }
 
-    /// The family of the request's resource; `None`: no resource, a shell resource that is
-    /// not served, or a CIM class URI of a vendor's host (classified, served by no engine
+    /// The family of the request's resource; `None`: no resource, one no family names, a
+    /// shell resource that is not served, or a CIM class URI of a vendor's host (classified, served by no engine
     /// yet: `docs/cim.md`).
     pub fn family_of(request: &Request) -> Option<Target> {
         let uri = request.resource_uri.as_deref().unwrap_or("");
         let family = match &request.operation.resource {
-            Resource::Absent | Resource::Shell(ShellResource::Unserved) => return None,
+            Resource::Absent | Resource::Other | Resource::Shell(ShellResource::Unserved) => {
+                return None
+            }
             Resource::Shell(_) => Family::Shell,
             // Served: the DMTF's host and Microsoft's (OMI's) form of it.
             Resource::Cim { .. } if !is_served_cim_class_uri(uri) => return None,
@@ -135,7 +135,6 @@ impl Target {
             | Resource::ClassMetadata(_) => Family::Cim,
             Resource::EventLog => Family::EventLog,
             Resource::Config => Family::Config,
-            Resource::Other => Family::Other,
         };
         Some(Target::Family(family))
     }
@@ -233,10 +232,11 @@ pub struct Exchange<'a> {
 pub struct Call<'a> {
     pub request: &'a Arc<Request>,
     pub exchange: Exchange<'a>,
-    /// The authenticated caller (absent only in tests of the router).
-    pub caller: Option<&'a Caller>,
-    /// OperationTimeout capped by MaxTimeoutms.
-    pub budget: Duration,
+    /// The authenticated caller.
+    pub caller: &'a Caller,
+    /// When the answer is due: OperationTimeout capped by MaxTimeoutms, counted from when
+    /// the request was routed (set there once; every engine's wait ends at it).
+    pub deadline: Instant,
     /// The request's MaxEnvelopeSize capped by the service's.
     pub max_envelope: u64,
     /// Where the request came (a collector endpoint names its subscription).
@@ -245,6 +245,13 @@ pub struct Call<'a> {
     pub proof: Option<&'a Proof>,
     /// The body's size as sent (unsealed, still compressed).
     pub wire_length: usize,
+}
+
+impl Call<'_> {
+    /// The time left until [`Self::deadline`] (zero once past it).
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
 }
 
 /// A boxed engine answer.

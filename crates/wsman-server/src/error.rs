@@ -31,7 +31,7 @@ use wsman_proto::xpress::XpressError;
 use wsman_proto::{Fault, RequestError};
 use wsman_shell::ShellError;
 
-use crate::winrs::psrp::input::InputError;
+use crate::engines::shells::psrp::input::InputError;
 
 /// Why a request did not produce a normal answer.
 #[derive(Debug, thiserror::Error)]

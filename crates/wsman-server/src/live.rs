@@ -24,10 +24,11 @@ use wsman_providers::config::{ConfigProvider, StoreBackend};
 use crate::auth::basic::CredentialVerifier;
 use crate::catalog::Catalog;
 use crate::control::{ApplyRequest, ControlSocket};
+use crate::engines::shells::ShellService;
+use crate::engines::Services;
 use crate::server::{ListenerTable, Server, ServerParts};
 use crate::settings::ServiceSettings;
 use crate::system::settings_from_config;
-use crate::winrs::ShellService;
 
 /// How often the config files are checked for changes.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -45,9 +46,8 @@ pub struct LiveService {
     apply_requests: mpsc::Receiver<ApplyRequest>,
 }
 
-/// A live service being built: its store, its settings and its shells exist, so that the
-/// daemon can make the configuration tree's and the shells' engines for the catalog it
-/// builds; [`Starting::start`] then serves that catalog.
+/// A live service being built: its store, its settings and what the engines share exist, so
+/// that the daemon can make every engine for the catalog it builds; [`Starting::start`] then serves that catalog.
 pub struct Starting {
     config_dir: PathBuf,
     store: Arc<Mutex<ConfigStore>>,
@@ -61,8 +61,8 @@ pub struct Starting {
     written: mpsc::UnboundedReceiver<Arc<Config>>,
     control: Option<ControlSocket>,
     apply_requests: mpsc::Receiver<ApplyRequest>,
-    /// Started on first ask ([`Self::shells`]); the inner `None`: they could not start.
-    shells: Option<Option<ShellService>>,
+    /// Made on first ask ([`Self::services`]).
+    services: Option<Services>,
 }
 
 impl LiveService {
@@ -89,7 +89,7 @@ impl LiveService {
             written,
             control,
             apply_requests,
-            shells: None,
+            services: None,
         }
     }
 }
@@ -120,20 +120,23 @@ impl Starting {
         ConfigProvider::new(backend)
     }
 
-    /// The WinRS shell subsystem under the configured limits (started once; `None`: it could
-    /// not start, logged).
-    pub fn shells(&mut self) -> Option<ShellService> {
+    /// What the engines share, made once before them: the enumeration contexts, and the
+    /// WinRS shells under the configured limits (`None` when they could not start, logged).
+    pub fn services(&mut self) -> Services {
         let settings = &self.settings;
-        self.shells
-            .get_or_insert_with(|| match ShellService::start(settings.winrs.clone()) {
-                Ok(shells) => {
-                    shells.powershell().set_pwsh(settings.pwsh.clone());
-                    Some(shells)
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "WinRS shells are not available");
-                    None
-                }
+        self.services
+            .get_or_insert_with(|| Services {
+                enumerations: Arc::default(),
+                shells: match ShellService::start(settings.winrs.clone()) {
+                    Ok(shells) => {
+                        shells.powershell().set_pwsh(settings.pwsh.clone());
+                        Some(shells)
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "WinRS shells are not available");
+                        None
+                    }
+                },
             })
             .clone()
     }
@@ -144,14 +147,14 @@ impl Starting {
         catalog: Catalog,
         verifier: Arc<CredentialVerifier>,
     ) -> LiveService {
-        let shells = self.shells();
+        let services = self.services();
         let server = Server::start(ServerParts {
             config_dir: self.config_dir,
             settings: self.settings,
             verifier,
             catalog,
             listener_table: self.table,
-            shells,
+            services,
         })
         .await;
         let _ = self.server_cell.set(Arc::downgrade(&server));
@@ -335,7 +338,8 @@ mod tests {
 
     use super::*;
     use crate::auth::NoSystemUsers;
-    use crate::dispatch::Exchange;
+    use crate::engine::Exchange;
+    use crate::engines::transfer::config::ConfigEngine;
 
     /// A CA certificate installed as `DIR/certs/THUMB.crt`: its thumbprint.
     fn install_issuer(dir: &std::path::Path) -> String {
@@ -380,10 +384,10 @@ mod tests {
             dir.path(),
             Box::new(NoSystemUsers),
         ));
-        let starting = LiveService::prepare(store, "OS: test".to_owned(), "host".to_owned());
+        let mut starting = LiveService::prepare(store, "OS: test".to_owned(), "host".to_owned());
+        let services = starting.services();
+        let config = ConfigEngine::new(starting.config_provider(), &services);
         let mut catalog = Catalog::new();
-        let config =
-            crate::engines::config::engine(starting.config_provider(), catalog.enumerations());
         catalog.insert(config);
         let service = starting.start(catalog, verifier).await;
         assert!(service.server().settings().cert_mappings.is_empty());
@@ -400,11 +404,16 @@ mod tests {
             settings: &settings,
             address: "http://host:5985/wsman",
         };
-        let created = service
-            .server()
-            .catalog()
-            .dispatch(create_mapping(&issuer), exchange)
-            .await;
+        let (request, caller) = (create_mapping(&issuer), wsman_providers::Caller::default());
+        let arrival = crate::catalog::Arrival {
+            endpoint: &crate::catalog::Endpoint::WsMan,
+            caller: &caller,
+            proof: None,
+            wire_length: 0,
+        };
+        let catalog = service.server().catalog();
+        let routed = catalog.route(arrival.endpoint, &request, &settings);
+        let created = routed.serve(request, exchange, arrival).await;
         assert!(created.is_ok(), "{:?}", created.err());
         let mappings = service.server().settings().cert_mappings.clone();
         assert_eq!(

@@ -22,7 +22,7 @@ use hyper::{Response, StatusCode};
 use wsman_proto::charset::Encoding;
 
 use crate::connection::{Connection, Shared};
-use crate::dispatch::Reply;
+use crate::engine::Reply;
 use crate::error::ServiceError;
 use crate::response::{
     base_response, encoded_soap_response, encoding_hint, error_response, finish_negotiated,

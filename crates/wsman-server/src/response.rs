@@ -12,7 +12,7 @@ use hyper::{Response, StatusCode};
 use wsman_proto::charset::{self, Encoding};
 
 use crate::auth::state::AuthState;
-use crate::dispatch::{self, Reply};
+use crate::engine::Reply;
 use crate::error::ServiceError;
 use crate::response_body::ResponseBody;
 use crate::settings::{ServiceSettings, Transport};
@@ -205,7 +205,7 @@ pub fn error_response(
         ) => {
             let xml = wsman_proto::response::fault_envelope(
                 fault,
-                &dispatch::new_message_id(),
+                &wsman_proto::response::new_message_id(),
                 relates_to.as_deref(),
                 &answer.machine,
             );

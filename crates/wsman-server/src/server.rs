@@ -16,10 +16,11 @@ use crate::auth::basic::CredentialVerifier;
 use crate::auth::services::AuthServices;
 use crate::catalog::Catalog;
 use crate::connection::Shared;
+use crate::engines::shells::ShellService;
+use crate::engines::Services;
 use crate::listener::{accept_loop, ConnectionCounter, ListenerRuntime};
 use crate::settings::{Listener, ServiceSettings, Transport};
 use crate::tls;
-use crate::winrs::ShellService;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
@@ -91,9 +92,9 @@ pub struct ServerParts {
     pub verifier: Arc<CredentialVerifier>,
     /// Every engine the service serves.
     pub catalog: Catalog,
-    /// The WinRS shell subsystem its shell engine serves, when it started (its limits follow
-    /// the settings).
-    pub shells: Option<ShellService>,
+    /// What the engines share: the enumeration contexts (counted) and the WinRS shells, when
+    /// they started (their limits follow the settings).
+    pub services: Services,
     /// Shared with the config provider, which reports ListeningOn from it.
     pub listener_table: Arc<ListenerTable>,
 }
@@ -106,15 +107,15 @@ pub struct Server {
     counter: Arc<ConnectionCounter>,
     table: Arc<ListenerTable>,
     running: Mutex<HashMap<Binding, Running>>,
-    /// The WinRS shell subsystem, when it could be started (its limits follow the settings).
-    shells: Option<ShellService>,
+    /// What the engines share (the shells' limits follow the settings).
+    services: Services,
 }
 
 impl Server {
     /// Publish the settings and bind the configured listeners. Listeners that cannot be bound
     /// are logged and skipped (the others still serve).
     pub async fn start(parts: ServerParts) -> Arc<Self> {
-        let (catalog, shells) = (parts.catalog, parts.shells);
+        let (catalog, services) = (parts.catalog, parts.services);
         // Blocking (reads the keytab), once at start.
         let kerberos = crate::auth::kerberos::KerberosService::load(&parts.config_dir);
         let mut settings = parts.settings;
@@ -141,7 +142,7 @@ impl Server {
             counter,
             table: parts.listener_table,
             running: Mutex::new(HashMap::new()),
-            shells,
+            services,
         });
         server.reconcile().await;
         server
@@ -179,7 +180,7 @@ impl Server {
     /// leaves only after its change applies; listeners follow in [`Self::reconcile`].
     pub fn publish(&self, mut settings: ServiceSettings) {
         settings.kerberos_keytab = self.shared.auth.kerberos().is_some();
-        if let Some(shells) = &self.shells {
+        if let Some(shells) = &self.services.shells {
             shells.set_limits(settings.winrs.clone());
             shells.powershell().set_pwsh(settings.pwsh.clone());
         }
@@ -200,7 +201,7 @@ impl Server {
             let _ = r.task.await;
         }
         self.table.set(Vec::new());
-        if let Some(shells) = &self.shells {
+        if let Some(shells) = &self.services.shells {
             shells.manager().shutdown().await;
         }
     }
@@ -253,7 +254,7 @@ impl Server {
             open_connections: self.open_connections(),
             shells,
             commands,
-            enumeration_contexts: self.shared.catalog.enumeration_contexts(),
+            enumeration_contexts: self.services.enumerations.len(),
             failed_login_addresses: throttle.addresses,
             delayed_login_addresses: throttle.delayed,
             authentications: self.shared.auth.login_throttle.results(),
@@ -269,8 +270,8 @@ impl Server {
     }
 
     /// The WinRS shell subsystem, when it could be started.
-    pub fn shells(&self) -> Option<&crate::winrs::ShellService> {
-        self.shells.as_ref()
+    pub fn shells(&self) -> Option<&ShellService> {
+        self.services.shells.as_ref()
     }
 
     /// Wait until no connection is open, at most `limit`.

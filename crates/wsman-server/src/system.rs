@@ -49,7 +49,7 @@ pub fn settings_from_config(config: &Config, default_product_version: &str) -> S
             .product_version
             .clone()
             .unwrap_or_else(|| default_product_version.to_owned()),
-        winrs: crate::winrs::limits_from_config(config),
+        winrs: crate::engines::shells::limits_from_config(config),
         pwsh: config.powershell.path.clone(),
         access: crate::access::AccessPolicy::from_config(config),
     }

@@ -10,7 +10,9 @@
 //! or it grows past the length of a map; when scripts/test.sh's benchmark smoke stage leaves a
 //! script of `benches/` out (`architecture/bench_smoke.rs`); and when the catalog of engines is built anywhere but
 //! the daemon's one file, an engine adapter lives outside `engines/`, or the access check
-//! decides by resource (`architecture/routing.rs`); and when a PSRP header's layout or a message
+//! decides by resource (`architecture/routing.rs`); when an engine's code stands at the top of
+//! the server crate, a call's deadline is made twice, or a shell request's walk returns early
+//! too often (`architecture/engines.rs`); and when a PSRP header's layout or a message
 //! type's number is written outside the one PSRP codec (`architecture/psrp_codec.rs`); when an
 //! error is mapped to its fault outside the errors table (`architecture/faults.rs`); when a
 //! setting's name is written outside its row of its family's table
@@ -27,6 +29,8 @@ use serde_json::Value;
 mod bench_smoke;
 #[path = "architecture/dependencies.rs"]
 mod dependencies;
+#[path = "architecture/engines.rs"]
+mod engines;
 #[path = "architecture/faults.rs"]
 mod faults;
 #[path = "architecture/lists.rs"]

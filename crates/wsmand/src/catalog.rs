@@ -1,12 +1,15 @@
 //! The catalog of every engine the daemon serves, built here and nowhere else (as a DNS
 //! server builds its catalog of zones): the configuration tree, CIM and WMI, the WinRS and
-//! PowerShell shells, WS-Eventing on the event logs, and the collector. Each engine states its
-//! own access ([`wsman_server::engines`]); the catalog only maps keys to engines.
+//! PowerShell shells, WS-Eventing on the event logs, and the collector. Each engine is made by
+//! its `new` from the services they share, made first, and states its own access
+//! ([`wsman_server::engines`]); the catalog only maps keys to engines.
 
 use std::sync::Arc;
 
 use wsman_server::catalog::Catalog;
-use wsman_server::engines;
+use wsman_server::engines::eventing::EventingEngine;
+use wsman_server::engines::shells::ShellEngine;
+use wsman_server::engines::transfer::{cim::CimEngine, config::ConfigEngine};
 use wsman_server::live::Starting;
 
 /// The engines made before the catalog, from the daemon's start.
@@ -50,22 +53,15 @@ pub(crate) fn build(
         .with_hardware(Arc::clone(&hardware));
     #[cfg(feature = "bench-synthetic")]
     let cim = cim.with_synthetic(synthetic_count());
+    let services = starting.services();
     let mut catalog = Catalog::new();
-    let enumerations = Arc::clone(catalog.enumerations());
-    let shells = starting.shells();
-    let launcher = shells
-        .clone()
-        .map(|shells| Arc::new(shells) as Arc<dyn wsman_providers::Launcher>);
     catalog
-        .insert(engines::config::engine(
-            starting.config_provider(),
-            &enumerations,
-        ))
-        .insert(engines::cim::engine(cim, &enumerations, launcher))
-        .insert(wsman_server::eventing::EventingEngine::new(engines.events))
-        .insert(engines.collector.with_enumerations(&enumerations));
-    if let Some(shells) = shells {
-        catalog.insert(engines::shells::ShellEngine::new(shells, &enumerations));
+        .insert(ConfigEngine::new(starting.config_provider(), &services))
+        .insert(CimEngine::new(cim, &services))
+        .insert(EventingEngine::new(engines.events))
+        .insert(engines.collector.with_enumerations(&services.enumerations));
+    if let Some(shells) = ShellEngine::new(&services) {
+        catalog.insert(shells);
     }
     (catalog, hardware)
 }

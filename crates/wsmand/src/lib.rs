@@ -579,7 +579,7 @@ pub async fn run_daemon(
         None => None,
     };
     // Subscriptions end when they expire even if nobody pulls; the task stops with the source.
-    let _expiry = wsman_server::eventing::spawn_expiry(&events);
+    let _expiry = wsman_server::engines::eventing::spawn_expiry(&events);
     // The collector, served while DIR/subscriptions exists (a host that collects nothing
     // keeps no database); SIGHUP starts or stops it.
     let wec_database = wec_database.to_owned();

@@ -8,16 +8,15 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
 
 use wsman_proto::enumeration::Enumerate;
 use wsman_proto::ns::action;
 use wsman_proto::Fault;
 
 use super::{CollectorService, Proof};
-use crate::dispatch::paging;
 use crate::engine::Endpoint;
 use crate::engine::{Call, Refused, Reply};
+use crate::engines::paging;
 use crate::enumeration::{EnumerationStore, Pending};
 use crate::error::ServiceError;
 use wsman_providers::Caller;
@@ -131,13 +130,12 @@ impl CollectorEngine {
         let forwarder = Caller {
             user: format!("forwarder:{}", proof.sender.client_name()),
             principal: wsman_principal::Principal::forwarder(proof.sender.client_name()),
-            ..call.caller.cloned().unwrap_or_default()
+            ..call.caller.clone()
         };
         let call = Call {
-            caller: Some(&forwarder),
+            caller: &forwarder,
             ..call
         };
-        let deadline = Instant::now() + call.budget;
         match call.request.action.as_deref() {
             Some(action::PULL) => paging::pull(&self.enumerations, call).await,
             Some(action::RELEASE) => paging::release(&self.enumerations, call),
@@ -159,15 +157,7 @@ impl CollectorEngine {
                 };
                 let total = items.len();
                 let pending = Pending::Rendered(items.into());
-                paging::enumerate_response(
-                    &self.enumerations,
-                    call,
-                    &parsed?,
-                    pending,
-                    total,
-                    deadline,
-                )
-                .await
+                paging::enumerate_response(&self.enumerations, call, &parsed?, pending, total).await
             }
         }
     }

@@ -8,7 +8,8 @@ use wsman_config::{Config, SecurityDescriptor, Sid};
 use wsman_proto::ns::action;
 use wsman_proto::Request;
 
-use super::{cim, config, eventing, shells};
+use super::transfer::cim;
+use super::{eventing, shells};
 use crate::access::{base_sids, linux_sids, AccessPolicy, Denial};
 use crate::engine::{Family, Target};
 use crate::settings::ServiceSettings;
@@ -31,7 +32,7 @@ fn decide(policy: &AccessPolicy, sids: &[Sid], request: &Request) -> Result<(), 
         Some(Target::Family(Family::Shell)) => shells::access(request, &settings),
         Some(Target::Family(Family::Cim)) => cim::access(request, &settings),
         Some(Target::Family(Family::EventLog)) => eventing::access(request, &settings),
-        _ => config::access(request, &settings),
+        _ => crate::engine::Access::Service,
     };
     assert!(
         !matches!(access, crate::engine::Access::Engine),

@@ -23,8 +23,8 @@ use crate::auth::Principal;
 use crate::body;
 use crate::catalog::{Access, Arrival, Endpoint, Routed};
 use crate::connection::{Connection, Shared};
-use crate::dispatch::{Exchange, Reply};
 use crate::engine::UnreadableBody;
+use crate::engine::{Exchange, Reply};
 use crate::error::ServiceError;
 use crate::metrics::collector::Refusal;
 use crate::proof::Proof;
@@ -455,7 +455,7 @@ impl Guards<'_> {
         let caller = caller_of(principal, conn);
         let arrival = Arrival {
             endpoint,
-            caller: Some(&caller),
+            caller: &caller,
             proof: proof.as_ref(),
             wire_length: parsed.wire_length,
         };
@@ -473,8 +473,8 @@ impl Guards<'_> {
 }
 
 /// The caller engines see: who authenticated, from where.
-fn caller_of(principal: &Principal, conn: &Connection) -> crate::winrs::Caller {
-    crate::winrs::Caller {
+fn caller_of(principal: &Principal, conn: &Connection) -> wsman_providers::Caller {
+    wsman_providers::Caller {
         user: principal.identity.name.clone(),
         principal: principal.who.clone(),
         linux_user: principal.identity.linux_user.clone(),

@@ -11,7 +11,8 @@ use tokio::net::TcpStream;
 use wsman_proto::ns;
 use wsman_proto::shell::responses::{CommandStateValue, ReceiveResponse};
 use wsman_proto::xml::{self, Element, Limits};
-use wsman_server::{engines, CredentialVerifier, LiveService};
+use wsman_server::engines::{shells::ShellEngine, transfer::config::ConfigEngine};
+use wsman_server::{CredentialVerifier, LiveService};
 pub use wsman_test::free_port;
 /// The harness's own: a parsed response, `Basic` credentials, a free loopback port.
 /// (A test binary that logs in only through a real client leaves `basic` unused.)
@@ -98,12 +99,11 @@ impl TestService {
             "testhost".to_owned(),
         );
         // The configuration tree and the shells, as the daemon serves them.
+        let services = starting.services();
         let mut catalog = wsman_server::catalog::Catalog::new();
-        let enumerations = Arc::clone(catalog.enumerations());
-        let config = engines::config::engine(starting.config_provider(), &enumerations);
-        catalog.insert(config);
-        if let Some(shells) = starting.shells() {
-            catalog.insert(engines::shells::ShellEngine::new(shells, &enumerations));
+        catalog.insert(ConfigEngine::new(starting.config_provider(), &services));
+        if let Some(shells) = ShellEngine::new(&services) {
+            catalog.insert(shells);
         }
         let service = starting.start(catalog, Arc::new(verifier)).await;
         Self {

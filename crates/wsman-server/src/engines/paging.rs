@@ -5,13 +5,14 @@
 //! [`crate::enumeration`].
 
 use std::time::Instant;
-use wsman_principal::{OwnerKey, Principal};
+use wsman_principal::OwnerKey;
 
 use wsman_proto::enumeration::{self, Enumerate, Pull};
 use wsman_proto::ns::action;
 use wsman_proto::{Fault, Request};
 
-use super::{finish, render, Call, Reply};
+use super::envelope::{finish, render};
+use crate::engine::{Call, Reply};
 use crate::enumeration::{take_batch, EnumerationStore, Pending};
 use crate::settings::ServiceSettings;
 
@@ -26,22 +27,20 @@ pub async fn enumerate_rendered(
     call: Call<'_>,
     parsed: &Enumerate,
     rendered: std::collections::VecDeque<String>,
-    deadline: Instant,
 ) -> Result<Reply, Fault> {
     let total = rendered.len();
     let pending = Pending::Rendered(rendered);
-    enumerate_response(store, call, parsed, pending, total, deadline).await
+    enumerate_response(store, call, parsed, pending, total).await
 }
 
 /// Answer an Enumerate whose items are `pending` (`total` of them, as far as known); a first
-/// batch (OptimizeEnumeration) is made by `deadline`.
+/// batch (OptimizeEnumeration) is made by the call's deadline.
 pub async fn enumerate_response(
     store: &EnumerationStore,
     call: Call<'_>,
     parsed: &Enumerate,
     pending: Pending,
     total: usize,
-    deadline: Instant,
 ) -> Result<Reply, Fault> {
     let request = call.request;
     let settings = call.exchange.settings;
@@ -74,7 +73,7 @@ pub async fn enumerate_response(
         max_items,
         space,
         &owner(&call).to_string(),
-        deadline,
+        call.deadline,
     )
     .await?;
     let batch = batch.map_err(|unfit| {
@@ -98,10 +97,9 @@ pub async fn enumerate_response(
     )
 }
 
-/// Answer a Pull from the context it names, within the call's budget (`w:TimedOut` when not
-/// one item could be made in it; the context stays for the next Pull).
+/// Answer a Pull from the context it names, by the call's deadline (`w:TimedOut` when not
+/// one item could be made in time; the context stays for the next Pull).
 pub async fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fault> {
-    let deadline = Instant::now() + call.budget;
     let request = call.request;
     let settings = call.exchange.settings;
     let parsed = Pull::parse(request.body.as_ref())?;
@@ -132,7 +130,7 @@ pub async fn pull(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fau
             settings.enumeration_timeout(),
             max_items,
             space,
-            deadline,
+            call.deadline,
         )
         .await?;
     let body = enumeration::pull_response(Some(&parsed.context), &batch.items, batch.end);
@@ -161,13 +159,9 @@ pub fn release(store: &EnumerationStore, call: Call<'_>) -> Result<Reply, Fault>
     )
 }
 
-/// Whose contexts a call opens and may use: the authenticated principal (none only in tests
-/// of the router).
+/// Whose contexts a call opens and may use: the authenticated principal.
 pub(crate) fn owner(call: &Call<'_>) -> OwnerKey {
-    call.caller.map_or_else(
-        || Principal::default().owner_key(),
-        |caller| caller.owner_key(),
-    )
+    call.caller.owner_key()
 }
 
 fn item_space(max_envelope: u64, overhead: usize) -> Result<usize, Fault> {

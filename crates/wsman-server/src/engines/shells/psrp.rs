@@ -51,13 +51,15 @@ use wsman_proto::{Fault, Request};
 use wsman_shell::{CommandSpec, SendOutcome, ShellError, ShellManager, ShellOptions, ShellOwner};
 use wsman_work::{Lane, WorkPool};
 
-use super::{
-    describe, no_command_id, not_supported, receive_capacity, run_as_user, shell_id, Budget, Caller,
+use super::describe;
+use super::request::{
+    self, no_command_id, not_supported, receive_capacity, run_as_user, shell_id, Budget,
 };
 use crate::error::{pipelines_quota_fault, psrp_input_fault, pwsh_broken_fault, shell_fault};
 use compression::{Compression, InputBudget};
 use input::{InputError, InputOrder};
 use session::{PipelineRefused, Session, Taken};
+use wsman_providers::Caller;
 
 /// The configuration names served: Windows' default session configuration.
 pub(super) const CONFIGURATION: &str = "microsoft.powershell";
@@ -132,23 +134,29 @@ impl PowerShellBridge {
     pub(super) async fn operate(&self, op: &Op<'_>, address: &str) -> Result<Answer, Fault> {
         let (manager, request, caller) = (op.manager, op.request, op.caller);
         match &request.operation.action {
-            Action::Create => return self.create(op, address).await,
-            Action::Disconnect => return super::disconnect(manager, request, caller),
-            Action::Reconnect => return super::reconnect(manager, request, caller),
-            Action::Connect => return self.connect(op),
-            _ => {}
-        }
-        let session = self.session(caller, request)?;
-        match &request.operation.action {
-            Action::Command => self.command(op, &session).await,
-            Action::Send => self.send(op, &session).await,
-            Action::Receive => self.receive(op, &session).await,
-            Action::Signal => self.signal(op, &session).await,
-            Action::Delete => {
-                self.delete_session(manager, &session).await;
-                Ok((action::DELETE_RESPONSE, String::new()))
+            Action::Create => self.create(op, address).await,
+            Action::Disconnect => request::disconnect(manager, request, caller),
+            Action::Reconnect => request::reconnect(manager, request, caller),
+            Action::Connect => self.connect(op),
+            Action::Command | Action::Send | Action::Receive | Action::Signal | Action::Delete => {
+                let session = self.session(caller, request)?;
+                self.on_session(op, &session).await
             }
             _ => Err(not_supported(request)),
+        }
+    }
+
+    /// A request on a bridged shell of the caller's.
+    async fn on_session(&self, op: &Op<'_>, session: &Arc<Session>) -> Result<Answer, Fault> {
+        match &op.request.operation.action {
+            Action::Command => self.command(op, session).await,
+            Action::Send => self.send(op, session).await,
+            Action::Receive => self.receive(op, session).await,
+            Action::Signal => self.signal(op, session).await,
+            _ => {
+                self.delete_session(op.manager, session).await;
+                Ok((action::DELETE_RESPONSE, String::new()))
+            }
         }
     }
 
@@ -292,15 +300,12 @@ impl PowerShellBridge {
             data.extend(decode(argument)?);
         }
         let order = self.checked(op.caller, InputOrder::default(), &data)?;
-        match session.add_pipeline(id) {
-            Ok(()) => {}
-            Err(PipelineRefused::InUse) => {
-                return Err(shell_fault(ShellError::CommandIdInUse {
-                    command_id: upper(id),
-                }))
-            }
-            Err(PipelineRefused::TooMany(limit)) => return Err(pipelines_quota_fault(limit)),
-        }
+        session.add_pipeline(id).map_err(|refused| match refused {
+            PipelineRefused::InUse => shell_fault(ShellError::CommandIdInUse {
+                command_id: upper(id),
+            }),
+            PipelineRefused::TooMany(limit) => pipelines_quota_fault(limit),
+        })?;
         let packets = [
             Packet::Command(id),
             Packet::Data {
@@ -309,10 +314,11 @@ impl PowerShellBridge {
                 data,
             },
         ];
-        if let Err(fault) = write(op.manager, session, &packets, op.budget.time).await {
-            session.remove_pipeline(id);
-            return Err(fault);
-        }
+        write(op.manager, session, &packets, op.budget.remaining())
+            .await
+            .inspect_err(|_| {
+                session.remove_pipeline(id);
+            })?;
         session.set_input_order(id, false, order);
         Ok((
             shell::action::COMMAND_RESPONSE,
@@ -328,20 +334,18 @@ impl PowerShellBridge {
     async fn send(&self, op: &Op<'_>, session: &Session) -> Result<Answer, Fault> {
         let send = Send::parse(op.request.body.as_ref())?;
         let mut budget = InputBudget::of_queue(op.manager.limits().input_buffer_bytes);
-        let deadline = std::time::Instant::now() + op.budget.time;
+        let deadline = op.budget.deadline;
         let mut packets = Vec::new();
         // Where each stream's fragments will stand once pwsh has taken this Send.
         let mut orders: Vec<((Uuid, bool), InputOrder)> = Vec::new();
         for stream in send.streams {
             let stream_type = match stream.name.as_str() {
-                "stdin" => DataStream::Default,
-                "pr" => DataStream::PromptResponse,
-                other => {
-                    return Err(shell_fault(ShellError::UnknownInputStream {
-                        stream: other.to_owned(),
-                    }))
-                }
-            };
+                "stdin" => Ok(DataStream::Default),
+                "pr" => Ok(DataStream::PromptResponse),
+                other => Err(shell_fault(ShellError::UnknownInputStream {
+                    stream: other.to_owned(),
+                })),
+            }?;
             let guid = match &stream.command_id {
                 Some(id) => self.known_pipeline(session, id)?,
                 None => Uuid::nil(),
@@ -375,7 +379,7 @@ impl PowerShellBridge {
                 packets.push(packet);
             }
         }
-        write(op.manager, session, &packets, op.budget.time).await?;
+        write(op.manager, session, &packets, op.budget.remaining()).await?;
         for ((guid, prompt), order) in orders {
             session.set_input_order(guid, prompt, order);
         }
@@ -414,13 +418,14 @@ impl PowerShellBridge {
 
     fn known_pipeline(&self, session: &Session, id: &str) -> Result<Uuid, Fault> {
         let guid = parse_guid(id)?;
-        if !session.has_pipeline(guid) {
-            return Err(shell_fault(ShellError::UnknownCommand {
+        if session.has_pipeline(guid) {
+            Ok(guid)
+        } else {
+            Err(shell_fault(ShellError::UnknownCommand {
                 shell_id: session.shell_id.clone(),
                 command_id: id.to_owned(),
-            }));
+            }))
         }
-        Ok(guid)
     }
 
     /// Receive: whole fragments of the pipeline's (or the pool's) output; a pipeline's
@@ -443,20 +448,18 @@ impl PowerShellBridge {
                 command_id: command_id.unwrap_or("").to_owned(),
             })
         };
-        let (data, ended) = match session.take(guid, capacity, budget.time).await {
-            Taken::Output { data, ended } => (data, ended),
-            Taken::TimedOut => return Err(Fault::timed_out()),
-            Taken::Unknown => return Err(unknown()),
-            Taken::AlreadyDone => {
-                return Err(shell_fault(ShellError::CommandAlreadyDone {
-                    command_id: command_id.unwrap_or("").to_owned(),
-                }))
-            }
-            Taken::Broken(reason) => return Err(pwsh_broken_fault(&reason)),
+        let (data, ended) = match session.take(guid, capacity, budget.deadline).await {
+            Taken::Output { data, ended } => Ok((data, ended)),
+            Taken::TimedOut => Err(Fault::timed_out()),
+            Taken::Unknown => Err(unknown()),
+            Taken::AlreadyDone => Err(shell_fault(ShellError::CommandAlreadyDone {
+                command_id: command_id.unwrap_or("").to_owned(),
+            })),
+            Taken::Broken(reason) => Err(pwsh_broken_fault(&reason)),
             Taken::TooLarge(size) => {
-                return Err(Fault::max_envelope_size_exceeded(size, budget.max_envelope))
+                Err(Fault::max_envelope_size_exceeded(size, budget.max_envelope))
             }
-        };
+        }?;
         let state = command_id.map(|id| {
             let value = if ended {
                 CommandStateValue::Done { exit_code: Some(0) }
@@ -474,7 +477,7 @@ impl PowerShellBridge {
             let stream = StreamData::new("stdout", command_id.as_deref(), data, false);
             ReceiveResponse::new(vec![stream], state).to_xml()
         };
-        let deadline = std::time::Instant::now() + budget.time;
+        let deadline = budget.deadline;
         let body = bulk(&session.owner, deadline, build).await?;
         Ok((shell::action::RECEIVE_RESPONSE, body))
     }
@@ -485,9 +488,9 @@ impl PowerShellBridge {
         let id = signal.command_id.as_deref().ok_or_else(no_command_id)?;
         let guid = self.known_pipeline(session, id)?;
         let packets = match signal.code {
-            SignalCode::PsrpStop | SignalCode::CtrlC => vec![Packet::Signal(guid)],
+            SignalCode::PsrpStop | SignalCode::CtrlC => Ok(vec![Packet::Signal(guid)]),
             // pypsrp sends the stop code relative: `powershell/signal/ctrl_c`.
-            SignalCode::Other(ref code) if is_stop_code(code) => vec![Packet::Signal(guid)],
+            SignalCode::Other(ref code) if is_stop_code(code) => Ok(vec![Packet::Signal(guid)]),
             SignalCode::Terminate => {
                 let ended = session.remove_pipeline(guid).unwrap_or(true);
                 let mut packets = Vec::new();
@@ -495,17 +498,15 @@ impl PowerShellBridge {
                     packets.push(Packet::Signal(guid));
                 }
                 packets.push(Packet::Close(guid));
-                packets
+                Ok(packets)
             }
-            _ => {
-                return Err(Fault::invalid_parameter(format!(
-                    "The signal code {:?} is not supported by the PowerShell plug-in. ",
-                    signal.code.uri()
-                )))
-            }
-        };
+            _ => Err(Fault::invalid_parameter(format!(
+                "The signal code {:?} is not supported by the PowerShell plug-in. ",
+                signal.code.uri()
+            ))),
+        }?;
         if session.broken().is_none() {
-            write(op.manager, session, &packets, op.budget.time).await?;
+            write(op.manager, session, &packets, op.budget.remaining()).await?;
         }
         Ok((shell::action::SIGNAL_RESPONSE, responses::signal_response()))
     }
@@ -573,10 +574,11 @@ async fn write(
         )
         .await
         .map_err(shell_fault)?;
-    if outcome != SendOutcome::Accepted {
-        return Err(Fault::timed_out());
+    match outcome {
+        SendOutcome::Accepted => Ok(()),
+        // The input queue stayed full for the whole timeout.
+        _ => Err(Fault::timed_out()),
     }
-    Ok(())
 }
 
 /// Only `microsoft.powershell` is configured; another configuration name is Windows' fault
@@ -585,11 +587,12 @@ fn check_configuration(request: &Request) -> Result<(), Fault> {
     let uri = request.resource_uri.as_deref().unwrap_or("");
     let name = uri.rsplit('/').next().unwrap_or("");
     if name.eq_ignore_ascii_case(CONFIGURATION) {
-        return Ok(());
+        Ok(())
+    } else {
+        Err(Fault::destination_unreachable(uri).with_message(format!(
+            "The WS-Management service cannot process the request. Cannot find the {name} session configuration in the WSMan: drive on the localhost computer. "
+        )))
     }
-    Err(Fault::destination_unreachable(uri).with_message(format!(
-        "The WS-Management service cannot process the request. Cannot find the {name} session configuration in the WSMan: drive on the localhost computer. "
-    )))
 }
 
 /// The decoded `creationXml` of a Create body.

@@ -1,36 +1,11 @@
-//! What every engine shares: the [`Engine`] trait the catalog ([`crate::catalog`]) routes
-//! to, the [`Call`] an engine receives, the operation budget (OperationTimeout capped at
-//! MaxTimeoutms), the request's MaxEnvelopeSize, and envelope rendering. The engines' adapters
-//! are in [`crate::engines`]: WS-Transfer, WS-Enumeration and Invoke over a provider
-//! ([`transfer::TransferEngine`]), the WinRS shells, WS-Eventing ([`crate::eventing`]) and the
-//! collector ([`crate::collector`]); each sizes its own responses within the envelope, and
-//! enumeration contexts are paged in one place ([`paging`]).
+//! The response envelope every engine answers with: rendered relating to its request and
+//! refused (`w:EncodingLimit`) when larger than the request's MaxEnvelopeSize, which each engine
+//! sizes its answer within.
 
-pub mod full_duplex;
-pub mod paging;
-pub mod transfer;
-
-use std::time::Duration;
-
-use wsman_proto::response::{self, ResponseHeader};
+use wsman_proto::response::{self, new_message_id, ResponseHeader};
 use wsman_proto::{Fault, Request};
 
-pub use crate::engine::{Call, Engine, Exchange, Refused, Reply, ReplyFuture};
-use crate::settings::ServiceSettings;
-
-/// OperationTimeout, or MaxTimeoutms when absent or larger.
-pub fn operation_budget(request: &Request, settings: &ServiceSettings) -> Duration {
-    let cap = settings.max_timeout();
-    request.operation_timeout.map_or(cap, |t| t.min(cap))
-}
-
-/// The request's MaxEnvelopeSize, or the service's when absent or larger.
-pub fn max_envelope(request: &Request, settings: &ServiceSettings) -> u64 {
-    let service = settings.max_envelope_bytes();
-    request
-        .max_envelope_size
-        .map_or(service, |m| m.min(service))
-}
+use crate::engine::Reply;
 
 /// The response envelope, refused when larger than the request's MaxEnvelopeSize.
 pub(crate) fn finish(
@@ -98,8 +73,3 @@ pub fn render(request: &Request, response_action: &str, extra: &str, body: &str)
         body,
     )
 }
-
-pub use wsman_proto::response::new_message_id;
-
-#[cfg(test)]
-mod tests;

@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -351,10 +351,10 @@ impl Session {
         self.changed.notify_waiters();
     }
 
-    /// Takes whole fragments of `id`'s output, at most `capacity` bytes, waiting up to
-    /// `timeout` for some. Output held before a failure is delivered before the failure.
-    pub(super) async fn take(&self, id: Uuid, capacity: usize, timeout: Duration) -> Taken {
-        let deadline = tokio::time::Instant::now() + timeout;
+    /// Takes whole fragments of `id`'s output, at most `capacity` bytes, waiting until
+    /// `deadline` for some. Output held before a failure is delivered before the failure.
+    pub(super) async fn take(&self, id: Uuid, capacity: usize, deadline: Instant) -> Taken {
+        let deadline = tokio::time::Instant::from_std(deadline);
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);

@@ -20,7 +20,8 @@ use wsman_proto::operation::{Action, Resource};
 use wsman_proto::{eventing, Fault};
 use wsman_providers::Caller;
 
-use crate::dispatch::{self, Call};
+use crate::engine::{Call, Reply};
+use crate::engines::envelope;
 use crate::error::{source_fault, subscribe_fault, NamedBy};
 
 /// Room kept in a PullResponse for the envelope, its headers and the bookmark; the events get
@@ -39,14 +40,14 @@ impl EventingEngine {
         Self { source }
     }
 
-    pub(crate) async fn answer(&self, call: Call<'_>) -> Result<dispatch::Reply, Fault> {
+    pub(crate) async fn answer(&self, call: Call<'_>) -> Result<Reply, Fault> {
         let request = call.request.as_ref();
         let op = &request.operation;
         if op.resource != Resource::EventLog {
             let uri = request.resource_uri.as_deref().unwrap_or("");
             return Err(Fault::destination_unreachable(uri));
         }
-        let caller = source_caller(call.caller.ok_or_else(Fault::access_denied)?);
+        let caller = source_caller(call.caller);
         let now = Timestamp::from_system_time(SystemTime::now());
         match &op.action {
             Action::Subscribe => self.subscribe(call, &caller, now).await,
@@ -56,14 +57,14 @@ impl EventingEngine {
                 self.source
                     .unsubscribe(&caller, &context)
                     .map_err(|e| source_fault(e, NamedBy::Context))?;
-                dispatch::finish(request, action::RELEASE_RESPONSE, "", "", call.max_envelope)
+                envelope::finish(request, action::RELEASE_RESPONSE, "", "", call.max_envelope)
             }
             Action::Unsubscribe => {
                 let id = identifier(request)?;
                 self.source
                     .unsubscribe(&caller, &id)
                     .map_err(|e| source_fault(e, NamedBy::Identifier))?;
-                dispatch::finish(
+                envelope::finish(
                     request,
                     action::UNSUBSCRIBE_RESPONSE,
                     "",
@@ -92,7 +93,7 @@ impl EventingEngine {
                     "<e:GetStatusResponse><e:Expires>{}</e:Expires></e:GetStatusResponse>",
                     expires.to_system_time()
                 );
-                dispatch::finish(
+                envelope::finish(
                     request,
                     wsman_proto::ns::action::GET_STATUS_RESPONSE,
                     "",
@@ -114,7 +115,7 @@ impl EventingEngine {
         call: Call<'_>,
         caller: &SourceCaller,
         now: Timestamp,
-    ) -> Result<dispatch::Reply, Fault> {
+    ) -> Result<Reply, Fault> {
         let request = call.request.as_ref();
         // A filter may be a query list of half a megabyte: parsed into its tree on a blocking
         // thread, not on the async worker that moves every other client's bytes.
@@ -126,7 +127,7 @@ impl EventingEngine {
             tracing::info!(user = %caller.user, error = %e, "Subscribe refused");
             subscribe_fault(e)
         })?;
-        let id = dispatch::new_message_id();
+        let id = wsman_proto::response::new_message_id();
         let subscribed = self
             .source
             .subscribe(caller, &subscribe, id, now)
@@ -141,7 +142,7 @@ impl EventingEngine {
             enumeration_context: (subscribe.mode == wsman_events::DeliveryMode::Pull)
                 .then_some(subscribed.id.as_str()),
         });
-        let reply = dispatch::finish(
+        let reply = envelope::finish(
             request,
             action::SUBSCRIBE_RESPONSE,
             "",
@@ -160,12 +161,12 @@ impl EventingEngine {
         call: Call<'_>,
         caller: &SourceCaller,
         now: Timestamp,
-    ) -> Result<dispatch::Reply, Fault> {
+    ) -> Result<Reply, Fault> {
         let request = call.request.as_ref();
         let pull = Pull::parse(request.body.as_ref())?;
         let max_elements = pull.max_elements.unwrap_or(DEFAULT_PULL_ELEMENTS);
-        let wait = pull.max_time.unwrap_or(call.budget).min(call.budget);
-        let deadline = std::time::Instant::now() + call.budget;
+        let left = call.remaining();
+        let wait = pull.max_time.map_or(left, |asked| asked.min(left));
         let room = call.max_envelope.saturating_sub(PULL_ENVELOPE_RESERVE);
         let pulled = self
             .source
@@ -176,7 +177,7 @@ impl EventingEngine {
                 usize::try_from(room).unwrap_or(usize::MAX),
                 wait,
                 now,
-                Some(deadline),
+                Some(call.deadline),
             )
             .await
             .map_err(|e| match e {
@@ -194,7 +195,7 @@ impl EventingEngine {
             .unwrap_or_default();
         let items: Vec<String> = pulled.events.into_iter().map(|e| e.xml).collect();
         let body = enumeration::pull_response(Some(&pull.context), &items, false);
-        dispatch::finish(
+        envelope::finish(
             request,
             action::PULL_RESPONSE,
             &extra,

@@ -3,15 +3,13 @@
 //!
 //! Providers return typed answers; this engine does the rest once for all of them: filters
 //! compiled from `w:Filter` and applied to instances, the instance XML, EPRs from keys, and
-//! paging. Synchronous providers run in the caller's turn of the work pool's interactive lane
-//! (normal priority: a Get of one instance is never queued behind other users' filters) and
-//! asynchronous ones in the request's future, both bounded by the operation budget; filters are
-//! evaluated and items rendered in the caller's turn of the bulk lane ([`wsman_work`], low
-//! priority), stopped at the budget.
+//! paging. Providers run in the caller's turn of the work pool's interactive lane (normal
+//! priority: a Get of one instance is never queued behind other users' filters), bounded by the
+//! call's deadline; filters are evaluated and items rendered in the caller's turn of the bulk
+//! lane ([`wsman_work`], low priority), stopped at the deadline.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
 
 use wsman_proto::budget::{Budget, Expired};
 use wsman_proto::cim::Instance;
@@ -20,82 +18,49 @@ use wsman_proto::ns::action;
 use wsman_proto::operation::{Action, Resource, CIM_PREFIX};
 use wsman_proto::{transfer, wql, Fault, Request};
 use wsman_providers::{
-    Answer, AsyncProvider, Body, Call as ProviderCall, Context, Filter, Item, Launcher, Provider,
-    Served,
+    Answer, Body, Call as ProviderCall, Context, Filter, Item, Launcher, NamespaceAccess, Provider,
 };
 
-use super::{finish, finish_owned, paging, Call};
-use crate::engine::{Access, Family};
+use crate::engine::{Call, Reply};
+use crate::engines::envelope::{finish, finish_owned};
+use crate::engines::{paging, Services};
 use crate::enumeration::{EnumerationStore, LazyItems, Pending};
-use crate::settings::ServiceSettings;
 use wsman_work::{Lane, WorkPool};
 
-/// WS-Transfer, WS-Enumeration and Invoke over a provider.
-pub struct TransferEngine {
-    pub(crate) family: Family,
-    provider: Served,
+/// WS-Transfer, WS-Enumeration and Invoke over a provider: what the configuration and CIM
+/// engines ([`super::config`], [`super::cim`]) each serve their family with.
+pub(crate) struct TransferEngine {
+    provider: Arc<dyn Provider>,
     enumerations: Arc<EnumerationStore>,
-    /// The access its requests need, as the engine of its family states it
-    /// (`crate::engines`); RootSDDL unless told.
-    pub(crate) access: AccessOf,
     /// How methods start programs (the shells' spawn); `None`: they cannot.
     launcher: Option<Arc<dyn Launcher>>,
 }
 
-/// How an engine states the access of a request from the live settings.
-pub type AccessOf = fn(&Request, &ServiceSettings) -> Access;
-
 impl TransferEngine {
-    /// Serve `family` with a synchronous provider (run on the blocking pool).
-    pub fn new(
-        family: Family,
+    /// `provider` (run in the work pool's interactive lane) with the shared enumeration
+    /// contexts; its methods start programs through `launcher`, when given one.
+    pub(super) fn new(
         provider: impl Provider,
-        enumerations: &Arc<EnumerationStore>,
+        services: &Services,
+        launcher: Option<Arc<dyn Launcher>>,
     ) -> Self {
-        Self::serving(family, Served::Blocking(Arc::new(provider)), enumerations)
-    }
-
-    /// Serve `family` with an asynchronous provider (awaited in the request).
-    pub fn new_async(
-        family: Family,
-        provider: impl AsyncProvider,
-        enumerations: &Arc<EnumerationStore>,
-    ) -> Self {
-        Self::serving(family, Served::Async(Arc::new(provider)), enumerations)
-    }
-
-    fn serving(family: Family, provider: Served, enumerations: &Arc<EnumerationStore>) -> Self {
         Self {
-            family,
-            provider,
-            enumerations: Arc::clone(enumerations),
-            access: |_, _| Access::Service,
-            launcher: None,
+            provider: Arc::new(provider),
+            enumerations: Arc::clone(&services.enumerations),
+            launcher,
         }
     }
 
-    /// Its requests need what `access` states.
-    pub fn with_access(mut self, access: AccessOf) -> Self {
-        self.access = access;
-        self
-    }
-
-    /// Let its methods start programs through `launcher`.
-    pub fn with_launcher(mut self, launcher: Option<Arc<dyn Launcher>>) -> Self {
-        self.launcher = launcher;
-        self
-    }
-
     /// The provider, when it serves the request's resource URI.
-    fn provider(&self, request: &Request) -> Result<Served, Fault> {
+    fn provider(&self, request: &Request) -> Result<Arc<dyn Provider>, Fault> {
         let uri = request.resource_uri.as_deref().unwrap_or("");
         if !self.provider.handles(uri) {
             return Err(Fault::destination_unreachable(uri));
         }
-        Ok(self.provider.clone())
+        Ok(Arc::clone(&self.provider))
     }
 
-    pub(crate) async fn serve(&self, call: Call<'_>) -> Result<super::Reply, Fault> {
+    pub(crate) async fn serve(&self, call: Call<'_>) -> Result<Reply, Fault> {
         let request = call.request;
         let max = call.max_envelope;
         match &request.operation.action {
@@ -163,8 +128,7 @@ impl TransferEngine {
         }
     }
 
-    async fn enumerate(&self, call: Call<'_>) -> Result<super::Reply, Fault> {
-        let deadline = Instant::now() + call.budget;
+    async fn enumerate(&self, call: Call<'_>) -> Result<Reply, Fault> {
         let request = call.request;
         let parsed = Enumerate::parse(request.body.as_ref())?;
         let served = self.provider(request)?;
@@ -197,7 +161,6 @@ impl TransferEngine {
                     &parsed,
                     pending,
                     total,
-                    deadline,
                 )
                 .await;
             }
@@ -209,7 +172,7 @@ impl TransferEngine {
             .run(
                 Lane::Bulk,
                 &paging::owner(&call).to_string(),
-                deadline,
+                call.deadline,
                 move |budget| {
                     let mut rendered = VecDeque::new();
                     for item in &items {
@@ -228,70 +191,45 @@ impl TransferEngine {
                 },
             )
             .await?;
-        paging::enumerate_rendered(&self.enumerations, call, &parsed, rendered, deadline).await
+        paging::enumerate_rendered(&self.enumerations, call, &parsed, rendered).await
     }
 
     /// Every provider call goes through here: the caller's turn of the work pool's
-    /// interactive lane for synchronous providers, the request's future for asynchronous ones,
-    /// both bounded by the operation budget. A provider's call is interactive even for an
-    /// Enumerate: it may block on I/O (D-Bus, the BMC), which the bulk lane's few threads must
-    /// not wait on; what an enumeration costs per item (filters, rendering) is bulk work.
+    /// interactive lane, bounded by the call's deadline. A provider's call is interactive even
+    /// for an Enumerate: it may block on I/O (D-Bus, the BMC), which the bulk lane's few
+    /// threads must not wait on; what an enumeration costs per item (filters, rendering) is
+    /// bulk work.
     async fn call_provider(&self, call: Call<'_>, op: Op) -> Result<Answer, Fault> {
-        let served = self.provider(call.request)?;
-        let address = call.exchange.address;
-        let deadline = Instant::now() + call.budget;
+        let provider = self.provider(call.request)?;
+        let deadline = call.deadline;
         // Which namespaces the caller may read, for answers that draw from several.
-        let namespaces = call.caller.map(|caller| {
-            crate::access::NamespaceReader::new(
-                &call.exchange.settings.access,
-                Arc::clone(&caller.sids),
+        let namespaces = crate::access::NamespaceReader::new(
+            &call.exchange.settings.access,
+            Arc::clone(&call.caller.sids),
+        );
+        let request = Arc::clone(call.request);
+        let address = call.exchange.address.to_owned();
+        let caller = call.caller.clone();
+        let launcher = self.launcher.clone();
+        let pool = WorkPool::shared();
+        let turn = pool
+            .wait_turn(
+                Lane::Interactive,
+                &paging::owner(&call).to_string(),
+                deadline,
             )
+            .await?;
+        let job = pool.run_in_turn(turn, deadline, move |_| {
+            let ctx = Context::new(&request, &address)
+                .with_caller(Some(&caller))
+                .with_launcher(launcher.as_deref())
+                .with_namespace_access(Some(&namespaces as &dyn NamespaceAccess))
+                .with_deadline(deadline);
+            provider.call(&ctx, op.as_call())
         });
-        match served {
-            Served::Blocking(provider) => {
-                let request = Arc::clone(call.request);
-                let address = address.to_owned();
-                let caller = call.caller.cloned();
-                let launcher = self.launcher.clone();
-                let pool = WorkPool::shared();
-                let turn = pool
-                    .wait_turn(
-                        Lane::Interactive,
-                        &paging::owner(&call).to_string(),
-                        deadline,
-                    )
-                    .await?;
-                let job = pool.run_in_turn(turn, deadline, move |_| {
-                    let ctx = Context::new(&request, &address)
-                        .with_caller(caller.as_ref())
-                        .with_launcher(launcher.as_deref())
-                        .with_namespace_access(
-                            namespaces
-                                .as_ref()
-                                .map(|n| n as &dyn wsman_providers::NamespaceAccess),
-                        )
-                        .with_deadline(deadline);
-                    provider.call(&ctx, op.as_call())
-                });
-                match tokio::time::timeout_at(deadline.into(), job).await {
-                    Ok(result) => result?,
-                    Err(_) => Err(Fault::timed_out()),
-                }
-            }
-            Served::Async(provider) => {
-                let ctx = Context::new(call.request, address)
-                    .with_caller(call.caller)
-                    .with_launcher(self.launcher.as_deref())
-                    .with_namespace_access(
-                        namespaces
-                            .as_ref()
-                            .map(|n| n as &dyn wsman_providers::NamespaceAccess),
-                    )
-                    .with_deadline(deadline);
-                tokio::time::timeout(call.budget, provider.call(ctx, op.as_call()))
-                    .await
-                    .unwrap_or_else(|_| Err(Fault::timed_out()))
-            }
+        match tokio::time::timeout_at(deadline.into(), job).await {
+            Ok(result) => result?,
+            Err(_) => Err(Fault::timed_out()),
         }
     }
 }
@@ -340,7 +278,7 @@ fn unexpected() -> Fault {
 /// The typed filter of a `w:Filter`: an unknown dialect is `w:FilterDialectRequestedUnavailable`.
 /// WQL and CQL are parsed here (`n:CannotProcessFilter` when they do not parse); a filter
 /// without a dialect is WQL, as WinRM reads it.
-pub fn compile_filter(filter: &enumeration::Filter) -> Result<Filter, Fault> {
+pub(crate) fn compile_filter(filter: &enumeration::Filter) -> Result<Filter, Fault> {
     if let Some(selectors) = filter.selector_set()? {
         return Ok(Filter::Selector(selectors));
     }

@@ -11,11 +11,21 @@ use wsman_proto::shell::{self, CommandStateValue, ReceiveResponse};
 use wsman_proto::{response, Fault, Request};
 
 use crate::access::{access_for, Required};
-use crate::dispatch::{self, paging, Call, Engine, Reply, ReplyFuture};
-use crate::engine::{Access, EndpointKind, Family, Key, Target};
+use crate::engine::{Access, Call, EndpointKind, Engine, Family, Key, Reply, ReplyFuture, Target};
+use crate::engines::{envelope, paging, transfer, Services};
 use crate::enumeration::EnumerationStore;
 use crate::settings::ServiceSettings;
-use crate::winrs::{Budget, ShellService};
+
+mod describe;
+mod launch;
+pub(crate) mod psrp;
+mod request;
+mod service;
+
+pub use describe::limits_from_config;
+pub use psrp::PowerShellBridge;
+pub use request::Budget;
+pub use service::ShellService;
 
 /// The shell resources as one engine.
 pub struct ShellEngine {
@@ -24,17 +34,18 @@ pub struct ShellEngine {
 }
 
 impl ShellEngine {
-    pub fn new(service: ShellService, enumerations: &Arc<EnumerationStore>) -> Self {
-        Self {
-            service,
-            enumerations: Arc::clone(enumerations),
-        }
+    /// The engine of the shared shells; `None` when they did not start (their resources are
+    /// then served by no engine).
+    pub fn new(services: &Services) -> Option<Self> {
+        Some(Self {
+            service: services.shells.clone()?,
+            enumerations: Arc::clone(&services.enumerations),
+        })
     }
 
     async fn serve(&self, call: Call<'_>) -> Result<Reply, Fault> {
         let request = call.request;
-        // The router only sends requests with a caller here.
-        let caller = call.caller.ok_or_else(Fault::access_denied)?;
+        let caller = call.caller;
         unconfigured_powershell(request)?;
         match &request.operation.action {
             Action::Enumerate => {
@@ -49,7 +60,7 @@ impl ShellEngine {
                 let rendered: VecDeque<String> = items
                     .iter()
                     .map(|i| {
-                        dispatch::transfer::render_item(
+                        transfer::engine::render_item(
                             request,
                             i,
                             parsed.mode,
@@ -58,17 +69,15 @@ impl ShellEngine {
                         )
                     })
                     .collect();
-                let deadline = std::time::Instant::now() + call.budget;
-                paging::enumerate_rendered(&self.enumerations, call, &parsed, rendered, deadline)
-                    .await
+                paging::enumerate_rendered(&self.enumerations, call, &parsed, rendered).await
             }
             Action::Pull => paging::pull(&self.enumerations, call).await,
             Action::Release => paging::release(&self.enumerations, call),
             Action::Receive if ShellService::is_receive(request) => {
                 let budget = self.budget(call, receive_overhead(request));
                 // The envelope's start, then the output as the engine holds it (pieces).
-                let id = dispatch::new_message_id();
-                let start = response::envelope_start(&dispatch::response_header(
+                let id = response::new_message_id();
+                let start = response::envelope_start(&envelope::response_header(
                     request,
                     shell::action::RECEIVE_RESPONSE,
                     &id,
@@ -77,7 +86,7 @@ impl ShellEngine {
                     .service
                     .receive_envelope(request, caller, budget, &start)
                     .await?;
-                dispatch::within_envelope(
+                envelope::within_envelope(
                     pieces.iter().map(bytes::Bytes::len).sum(),
                     call.max_envelope,
                 )?;
@@ -99,14 +108,14 @@ impl ShellEngine {
                         self.budget(call, overhead),
                     )
                     .await?;
-                dispatch::finish_owned(request, response_action, body, call.max_envelope)
+                envelope::finish_owned(request, response_action, body, call.max_envelope)
             }
         }
     }
 
     fn budget(&self, call: Call<'_>, receive_overhead: usize) -> Budget {
         Budget {
-            time: call.budget,
+            deadline: call.deadline,
             max_envelope: call.max_envelope,
             receive_overhead,
         }
@@ -116,7 +125,7 @@ impl ShellEngine {
 /// The size of the response envelope around an empty ReceiveResponse with the longest
 /// CommandState a Receive can carry: what a Receive's output may not use.
 fn receive_overhead(request: &Request) -> usize {
-    dispatch::render(
+    envelope::render(
         request,
         shell::action::RECEIVE_RESPONSE,
         "",
@@ -155,9 +164,10 @@ pub(crate) fn unconfigured_powershell(request: &Request) -> Result<(), Fault> {
     let uri = request.resource_uri.as_deref().unwrap_or("");
     let powershell = request.operation.resource == Resource::Shell(ShellResource::PowerShell);
     if powershell && !uri.eq_ignore_ascii_case(wsman_config::plugin::POWERSHELL_RESOURCE_URI) {
-        return Err(Fault::destination_unreachable(uri));
+        Err(Fault::destination_unreachable(uri))
+    } else {
+        Ok(())
     }
-    Ok(())
 }
 
 /// The shells' descriptor grants the operation's right, never RootSDDL: ShellSDDL for WinRS

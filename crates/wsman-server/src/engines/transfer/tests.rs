@@ -1,20 +1,29 @@
 use std::sync::Arc;
 
-use wsman_proto::envelope::SelectorSet;
 use wsman_proto::ns::action;
 use wsman_proto::xml::Limits;
 use wsman_providers::{Body, Context, Created, Filter, Item, Provider};
 
-use super::transfer::TransferEngine;
-use super::*;
-use crate::catalog::{Catalog, EndpointKind, Family, Target};
+use wsman_proto::{Fault, Request};
 
-/// Serves `urn:test` with three enumerable items of ~100 bytes each.
+use super::config::ConfigEngine;
+use crate::catalog::{Arrival, Catalog, Endpoint, EndpointKind, Family, Target};
+use crate::engine::{Call, Engine, Exchange, Reply, ReplyFuture};
+use crate::engines::envelope::finish;
+use crate::engines::Services;
+use crate::settings::ServiceSettings;
+
+/// Resources of the configuration family the test providers serve.
+const TEST: &str = "http://schemas.microsoft.com/wbem/wsman/1/config/Test";
+const BIG: &str = "http://schemas.microsoft.com/wbem/wsman/1/config/Big";
+const LATER: &str = "http://schemas.microsoft.com/wbem/wsman/1/config/Later";
+
+/// Serves [`TEST`] with three enumerable items of ~100 bytes each.
 struct TestProvider;
 
 impl Provider for TestProvider {
     fn handles(&self, uri: &str) -> bool {
-        uri == "urn:test"
+        uri == TEST
     }
     fn get(&self, _ctx: &Context<'_>) -> Result<Body, Fault> {
         Ok(Body::Xml(
@@ -34,19 +43,23 @@ impl Provider for TestProvider {
                     "<t:Thing xmlns:t=\"urn:test\">{i}{}</t:Thing>",
                     "x".repeat(60)
                 ),
-                resource_uri: "urn:test".to_owned(),
+                resource_uri: TEST.to_owned(),
                 selectors: vec![("Name".to_owned(), format!("n{i}"))],
             })
             .collect())
     }
 }
 
-/// A catalog serving the resources of no family (`urn:...`) with `provider`.
-fn serving(provider: impl Provider) -> Catalog {
+/// A catalog serving the configuration family with `provider`, over `services`.
+fn serving_over(provider: impl Provider, services: &Services) -> Catalog {
     let mut catalog = Catalog::new();
-    let engine = TransferEngine::new(Family::Other, provider, catalog.enumerations());
-    catalog.insert(engine);
+    catalog.insert(ConfigEngine::new(provider, services));
     catalog
+}
+
+/// [`serving_over`] services of its own.
+fn serving(provider: impl Provider) -> Catalog {
+    serving_over(provider, &Services::default())
 }
 
 fn dispatcher() -> Arc<Catalog> {
@@ -75,8 +88,22 @@ fn exchange(settings: &ServiceSettings) -> Exchange<'_> {
     }
 }
 
+/// Route and dispatch `req` at the WS-Management endpoint as the pipeline does, for a caller
+/// of no privilege (no access is checked).
+async fn dispatch(d: &Catalog, req: Arc<Request>, s: &ServiceSettings) -> Result<Reply, Fault> {
+    let caller = wsman_providers::Caller::default();
+    let arrival = Arrival {
+        endpoint: &Endpoint::WsMan,
+        caller: &caller,
+        proof: None,
+        wire_length: 0,
+    };
+    let routed = d.route(arrival.endpoint, &req, s);
+    routed.serve(req, exchange(s), arrival).await
+}
+
 async fn run(d: &Arc<Catalog>, req: Arc<Request>, s: &ServiceSettings) -> Result<String, Fault> {
-    match d.dispatch(req, exchange(s)).await? {
+    match dispatch(d, req, s).await? {
         Reply::Envelope(x) => Ok(x),
         Reply::Pieces(pieces) => Ok(String::from_utf8(pieces.concat()).expect("UTF-8 pieces")),
         Reply::Empty { .. } => Ok(String::new()),
@@ -101,7 +128,7 @@ fn subcode(f: &Fault) -> String {
 #[tokio::test]
 async fn get_relates_to_the_request_byte_for_byte() {
     let s = ServiceSettings::default();
-    let out = run(&dispatcher(), request(action::GET, "urn:test", "", ""), &s).await;
+    let out = run(&dispatcher(), request(action::GET, TEST, "", ""), &s).await;
     let out = out.unwrap_or_else(|f| panic!("{f}"));
     assert!(out.contains("<a:RelatesTo>uuid:Mixed-Case-1</a:RelatesTo>"));
     assert!(out.contains(action::GET_RESPONSE));
@@ -117,12 +144,12 @@ async fn unknown_uri_unknown_action_and_shell_uris() {
         "a:DestinationUnreachable"
     );
     assert_eq!(
-        refused_with(&d, request("urn:bogus-action", "urn:test", "", ""), &s).await,
+        refused_with(&d, request("urn:bogus-action", TEST, "", ""), &s).await,
         "a:ActionNotSupported"
     );
     // a provider that does not implement the operation
     assert_eq!(
-        refused_with(&d, request(action::DELETE, "urn:test", "", ""), &s).await,
+        refused_with(&d, request(action::DELETE, TEST, "", ""), &s).await,
         "a:ActionNotSupported"
     );
     for uri in [
@@ -139,29 +166,20 @@ async fn unknown_uri_unknown_action_and_shell_uris() {
 #[tokio::test]
 async fn end_is_an_empty_answer_closing_the_connection() {
     let s = ServiceSettings::default();
-    let r = dispatcher()
-        .dispatch(
-            request(
-                action::END,
-                "http://schemas.microsoft.com/wbem/wsman/1/wsman/FullDuplex",
-                "",
-                "",
-            ),
-            exchange(&s),
-        )
-        .await;
+    let end = request(
+        action::END,
+        "http://schemas.microsoft.com/wbem/wsman/1/wsman/FullDuplex",
+        "",
+        "",
+    );
+    let r = dispatch(&dispatcher(), end, &s).await;
     assert_eq!(r.ok(), Some(Reply::Empty { close: true }));
 }
 
 #[tokio::test]
 async fn create_returns_resource_created_from_the_address() {
     let s = ServiceSettings::default();
-    let out = run(
-        &dispatcher(),
-        request(action::CREATE, "urn:test", "", ""),
-        &s,
-    )
-    .await;
+    let out = run(&dispatcher(), request(action::CREATE, TEST, "", ""), &s).await;
     let out = out.unwrap_or_else(|f| panic!("{f}"));
     assert!(out.contains("<x:ResourceCreated><a:Address>http://host:5985/wsman</a:Address>"));
     assert!(out.contains("<w:Selector Name=\"Name\">n1</w:Selector>"));
@@ -176,7 +194,7 @@ async fn optimized_enumeration_in_one_response() {
         &dispatcher(),
         request(
             action::ENUMERATE,
-            "urn:test",
+            TEST,
             "<w:RequestTotalItemsCountEstimate/>",
             body,
         ),
@@ -192,10 +210,11 @@ async fn optimized_enumeration_in_one_response() {
 #[tokio::test]
 async fn enumerate_then_pull_in_batches_then_release_fails() {
     let s = ServiceSettings::default();
-    let d = dispatcher();
+    let services = Services::default();
+    let d = Arc::new(serving_over(TestProvider, &services));
     let body =
         "<n:Enumerate><w:EnumerationMode>EnumerateObjectAndEPR</w:EnumerationMode></n:Enumerate>";
-    let out = run(&d, request(action::ENUMERATE, "urn:test", "", body), &s)
+    let out = run(&d, request(action::ENUMERATE, TEST, "", body), &s)
         .await
         .unwrap_or_else(|f| panic!("{f}"));
     let start = out
@@ -208,22 +227,22 @@ async fn enumerate_then_pull_in_batches_then_release_fails() {
     let pull = |n: u32| {
         format!("<n:Pull><n:EnumerationContext>{context}</n:EnumerationContext><n:MaxElements>{n}</n:MaxElements></n:Pull>")
     };
-    let first = run(&d, request(action::PULL, "urn:test", "", &pull(2)), &s)
+    let first = run(&d, request(action::PULL, TEST, "", &pull(2)), &s)
         .await
         .unwrap_or_else(|f| panic!("{f}"));
     assert_eq!(first.matches("<w:Item>").count(), 2);
     assert!(first.contains("<a:EndpointReference>"));
     assert!(!first.contains("EndOfSequence"));
-    let second = run(&d, request(action::PULL, "urn:test", "", &pull(2)), &s)
+    let second = run(&d, request(action::PULL, TEST, "", &pull(2)), &s)
         .await
         .unwrap_or_else(|f| panic!("{f}"));
     assert_eq!(second.matches("<w:Item>").count(), 1);
     assert!(second.contains("<n:EndOfSequence/>"));
-    assert_eq!(d.enumeration_contexts(), 0);
+    assert_eq!(services.enumerations.len(), 0);
     let release =
         format!("<n:Release><n:EnumerationContext>{context}</n:EnumerationContext></n:Release>");
     assert_eq!(
-        refused_with(&d, request(action::RELEASE, "urn:test", "", &release), &s).await,
+        refused_with(&d, request(action::RELEASE, TEST, "", &release), &s).await,
         "n:InvalidEnumerationContext"
     );
 }
@@ -236,7 +255,7 @@ async fn batches_shrink_to_fit_the_envelope() {
     let small = "<w:MaxEnvelopeSize>8192</w:MaxEnvelopeSize>";
     let body =
         "<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>10</w:MaxElements></n:Enumerate>";
-    let out = run(&d, request(action::ENUMERATE, "urn:test", small, body), &s).await;
+    let out = run(&d, request(action::ENUMERATE, TEST, small, body), &s).await;
     let out = out.unwrap_or_else(|f| panic!("{f}"));
     // 8192 is plenty for three ~100-byte items: all in one batch
     assert_eq!(out.matches("<t:Thing").count(), 3);
@@ -257,7 +276,7 @@ async fn oversized_response_is_an_encoding_limit_fault() {
     struct Big;
     impl Provider for Big {
         fn handles(&self, uri: &str) -> bool {
-            uri == "urn:big"
+            uri == BIG
         }
         fn get(&self, _ctx: &Context<'_>) -> Result<Body, Fault> {
             Ok(Body::Xml(format!("<b>{}</b>", "y".repeat(4096))))
@@ -265,75 +284,54 @@ async fn oversized_response_is_an_encoding_limit_fault() {
     }
     let d = Arc::new(serving(Big));
     assert_eq!(
-        refused_with(&d, request(action::GET, "urn:big", "", ""), &s).await,
+        refused_with(&d, request(action::GET, BIG, "", ""), &s).await,
         "w:EncodingLimit"
     );
 }
 
-#[test]
-fn budgets_are_capped() {
-    let s = ServiceSettings::default();
-    let mut r = Request::default();
-    assert_eq!(operation_budget(&r, &s), Duration::from_secs(60));
-    r.operation_timeout = Some(Duration::from_secs(3600));
-    assert_eq!(operation_budget(&r, &s), Duration::from_secs(60));
-    r.operation_timeout = Some(Duration::from_secs(5));
-    assert_eq!(operation_budget(&r, &s), Duration::from_secs(5));
-    assert_eq!(max_envelope(&r, &s), 512_000);
-    r.max_envelope_size = Some(153_600);
-    assert_eq!(max_envelope(&r, &s), 153_600);
-    r.max_envelope_size = Some(10_000_000);
-    assert_eq!(max_envelope(&r, &s), 512_000);
-    let _ = SelectorSet::default();
+/// Answers at once, or for a URI ending in `/slow` only when the test lets it go (drops the
+/// sending end of `release`), holding its turn of the work pool until then.
+struct Later {
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
 }
 
-/// An asynchronous provider: answers at once, or after 30 s for a URI ending in `/slow`,
-/// in the request's future.
-struct Later;
-
-impl wsman_providers::AsyncProvider for Later {
-    fn call<'a>(
-        &'a self,
-        ctx: Context<'a>,
-        call: wsman_providers::Call<'a>,
-    ) -> wsman_providers::AnswerFuture<'a> {
-        Box::pin(async move {
-            if ctx.resource_uri().ends_with("/slow") {
-                tokio::time::sleep(Duration::from_secs(30)).await;
-            }
-            match call {
-                wsman_providers::Call::Get => {
-                    Ok(wsman_providers::Answer::Body(Body::Xml(format!(
-                        "<t:Later xmlns:t=\"urn:later\">{}</t:Later>",
-                        ctx.resource_uri()
-                    ))))
-                }
-                _ => Err(wsman_providers::not_supported(&ctx)),
-            }
-        })
+impl Provider for Later {
+    fn get(&self, ctx: &Context<'_>) -> Result<Body, Fault> {
+        if ctx.resource_uri().ends_with("/slow") {
+            let release = self.release.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = release.recv_timeout(std::time::Duration::from_secs(30));
+        }
+        Ok(Body::Xml(format!(
+            "<t:Later xmlns:t=\"urn:later\">{}</t:Later>",
+            ctx.resource_uri()
+        )))
     }
 }
 
 #[tokio::test]
-async fn async_providers_are_awaited_within_the_operation_timeout() {
+async fn providers_are_answered_within_the_operation_timeout() {
     let s = ServiceSettings::default();
-    let mut catalog = Catalog::new();
-    let engine = TransferEngine::new_async(Family::Other, Later, catalog.enumerations());
-    catalog.insert(engine);
-    let d = Arc::new(catalog);
-    let out = run(&d, request(action::GET, "urn:later/quick", "", ""), &s).await;
+    let (release, waiting) = std::sync::mpsc::channel::<()>();
+    let later = Later {
+        release: std::sync::Mutex::new(waiting),
+    };
+    let d = Arc::new(serving(later));
+    let quick = format!("{LATER}/quick");
+    let out = run(&d, request(action::GET, &quick, "", ""), &s).await;
     assert!(out.unwrap_or_else(|f| panic!("{f}")).contains("<t:Later"));
-    let out = run(&d, request(action::DELETE, "urn:later/quick", "", ""), &s).await;
+    let out = run(&d, request(action::DELETE, &quick, "", ""), &s).await;
     assert_eq!(
         out.err().as_ref().map(subcode).as_deref(),
         Some("a:ActionNotSupported")
     );
     let timeout = "<w:OperationTimeout>PT0.200S</w:OperationTimeout>";
-    let out = run(&d, request(action::GET, "urn:later/slow", timeout, ""), &s).await;
+    let slow = format!("{LATER}/slow");
+    let out = run(&d, request(action::GET, &slow, timeout, ""), &s).await;
     assert_eq!(
         out.err().as_ref().map(subcode).as_deref(),
         Some("w:TimedOut")
     );
+    drop(release);
 }
 
 /// Answers every request it is routed with an empty envelope of the given action.
@@ -364,7 +362,7 @@ impl Engine for Eventing {
 async fn eventing_actions_go_to_the_eventing_engine_when_there_is_one() {
     let s = ServiceSettings::default();
     let subscribe = "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe";
-    let out = run(&dispatcher(), request(subscribe, "urn:test", "", ""), &s).await;
+    let out = run(&dispatcher(), request(subscribe, TEST, "", ""), &s).await;
     assert_eq!(
         out.err().as_ref().map(subcode).as_deref(),
         Some("a:ActionNotSupported")
@@ -372,12 +370,12 @@ async fn eventing_actions_go_to_the_eventing_engine_when_there_is_one() {
     let mut catalog = serving(TestProvider);
     catalog.insert(Eventing);
     let d = Arc::new(catalog);
-    let out = run(&d, request(subscribe, "urn:test", "", ""), &s).await;
+    let out = run(&d, request(subscribe, TEST, "", ""), &s).await;
     assert!(out
         .unwrap_or_else(|f| panic!("{f}"))
         .contains("urn:routed-to-eventing"));
     // Other actions still go to the resource's engine.
-    let out = run(&d, request(action::GET, "urn:test", "", ""), &s).await;
+    let out = run(&d, request(action::GET, TEST, "", ""), &s).await;
     assert!(out.unwrap_or_else(|f| panic!("{f}")).contains("<t:Thing"));
 }
 

@@ -27,21 +27,14 @@
 //! returns in one step), so nothing is lost; a response lost after that is replayed through the
 //! Receive SequenceId.
 
-mod describe;
-mod launch;
-pub(crate) mod psrp;
-
-use std::time::Duration;
-
 use wsman_proto::envelope::SelectorSet;
-use wsman_proto::fault::SelectorProblem;
 use wsman_proto::ns::action;
 use wsman_proto::operation::ShellResource::{Cmd, Commands, PowerShell, Shells};
-use wsman_proto::operation::{Action, Resource};
+use wsman_proto::operation::{Action, Resource, ShellResource};
 use wsman_proto::shell::requests::{CommandLine, Receive, Send, ShellCreate, Signal, WinrsOptions};
-use wsman_proto::shell::responses::{self, CommandResponse, CreateResponse, ReceiveResponse};
+use wsman_proto::shell::responses::{self, CommandResponse, CreateResponse};
 use wsman_proto::shell::SignalCode;
-use wsman_proto::shell::{self, BufferMode, Connect, ConnectResponse, Disconnect, Reconnect};
+use wsman_proto::shell::{self, Connect, ConnectResponse};
 use wsman_proto::{Fault, Request};
 use wsman_providers::Item;
 use wsman_shell::{
@@ -49,31 +42,19 @@ use wsman_shell::{
     ShellManager, ShellOptions, ShellOwner, ShellSignal, TerminalOptions, WindowSize,
 };
 
+use super::request::{
+    disconnect, no_command_id, not_supported, receive_capacity, reconnect, run_as_user, shell_id,
+    Budget,
+};
+use super::{describe, psrp, PowerShellBridge};
 use crate::error::shell_fault;
-
-pub use describe::limits_from_config;
-pub use psrp::PowerShellBridge;
-
-/// Who is asking: the authenticated name (quotas and ownership), the Linux user it maps to
-/// (the account shells run as; none = no shells), and the client's address (audit, ClientIP).
-pub use wsman_providers::Caller;
+use wsman_providers::Caller;
 
 /// The shell subsystem of the service.
 #[derive(Debug, Clone)]
 pub struct ShellService {
     manager: ShellManager,
     powershell: PowerShellBridge,
-}
-
-/// Per-request limits of a shell operation.
-#[derive(Clone, Copy, Debug)]
-pub struct Budget {
-    /// OperationTimeout capped by MaxTimeoutms.
-    pub time: Duration,
-    /// The request's MaxEnvelopeSize capped by the service's.
-    pub max_envelope: u64,
-    /// Size of the response envelope around an empty ReceiveResponse.
-    pub receive_overhead: usize,
 }
 
 impl ShellService {
@@ -121,15 +102,29 @@ impl ShellService {
         address: &str,
         budget: Budget,
     ) -> Result<(&'static str, String), Fault> {
-        if request.operation.resource == Resource::Shell(PowerShell) {
-            return self
-                .powershell_operate(request, caller, address, budget)
-                .await;
+        match request.operation.resource {
+            Resource::Shell(PowerShell) => {
+                self.powershell_operate(request, caller, address, budget)
+                    .await
+            }
+            Resource::Shell(resource) => {
+                self.winrs_operate(request, resource, caller, address, budget)
+                    .await
+            }
+            _ => Err(not_supported(request)),
         }
+    }
+
+    /// A request of a WinRS resource (`resource`), after its WinRS options.
+    async fn winrs_operate(
+        &self,
+        request: &Request,
+        resource: ShellResource,
+        caller: &Caller,
+        address: &str,
+        budget: Budget,
+    ) -> Result<(&'static str, String), Fault> {
         let options = WinrsOptions::parse(&request.options)?;
-        let Resource::Shell(resource) = request.operation.resource else {
-            return Err(not_supported(request));
-        };
         match (&request.operation.action, resource) {
             (Action::Create, Cmd) => self.create(request, caller, address, &options).await,
             (Action::Delete, Cmd) => {
@@ -226,10 +221,9 @@ impl ShellService {
         caller: &Caller,
         filter: Option<SelectorSet>,
     ) -> Result<Vec<Item>, Fault> {
-        let resource = &request.operation.resource;
         let limits = self.manager.limits();
-        if *resource == Resource::Shell(Shells) {
-            return Ok(self
+        match request.operation.resource {
+            Resource::Shell(Shells) => Ok(self
                 .manager
                 .list_shells(&caller.owner_key())
                 .iter()
@@ -247,50 +241,54 @@ impl ShellService {
                         selectors: vec![("ShellId".to_owned(), info.shell_id.clone())],
                     }
                 })
-                .collect());
+                .collect()),
+            Resource::Shell(Commands) => self.enumerate_commands(caller, filter),
+            _ => Err(Fault::action_not_supported(action::ENUMERATE)),
         }
-        if *resource == Resource::Shell(Commands) {
-            let id = filter
-                .as_ref()
-                .and_then(|f| f.get("ShellId").map(str::to_owned))
-                .ok_or_else(|| {
-                    Fault::invalid_parameter(
-                        "The WS-Management service cannot enumerate shell commands without a SelectorFilter naming the ShellId. ",
-                    )
-                    .with_code(ENUMERATE_SHELLCOMMANDS_FILTER_EXPECTED)
-                })?;
-            let info = self
-                .manager
-                .shell_info(&caller.owner_key(), &id)
-                .map_err(shell_fault)?;
-            // A PowerShell shell's commands are its pipelines, not its pwsh.
-            if let Some((_, pipelines)) = self.powershell.inventory(&info.shell_id) {
-                return Ok(pipelines
-                    .into_iter()
-                    .map(|(command_id, ended)| Item::Xml {
-                        xml: describe::pipeline_item(&command_id, ended).to_xml(),
-                        resource_uri: shell::uri::COMMANDS.to_owned(),
-                        selectors: vec![
-                            ("ShellId".to_owned(), info.shell_id.clone()),
-                            ("CommandId".to_owned(), command_id),
-                        ],
-                    })
-                    .collect());
-            }
-            return Ok(info
+    }
+
+    /// The commands of the shell a SelectorFilter names (a PowerShell shell's: its pipelines).
+    fn enumerate_commands(
+        &self,
+        caller: &Caller,
+        filter: Option<SelectorSet>,
+    ) -> Result<Vec<Item>, Fault> {
+        let id = filter
+            .as_ref()
+            .and_then(|f| f.get("ShellId").map(str::to_owned))
+            .ok_or_else(|| {
+                Fault::invalid_parameter(
+                    "The WS-Management service cannot enumerate shell commands without a SelectorFilter naming the ShellId. ",
+                )
+                .with_code(ENUMERATE_SHELLCOMMANDS_FILTER_EXPECTED)
+            })?;
+        let info = self
+            .manager
+            .shell_info(&caller.owner_key(), &id)
+            .map_err(shell_fault)?;
+        // A PowerShell shell's commands are its pipelines, not its pwsh.
+        let item = |command_id: String, xml: String| Item::Xml {
+            xml,
+            resource_uri: shell::uri::COMMANDS.to_owned(),
+            selectors: vec![
+                ("ShellId".to_owned(), info.shell_id.clone()),
+                ("CommandId".to_owned(), command_id),
+            ],
+        };
+        Ok(match self.powershell.inventory(&info.shell_id) {
+            Some((_, pipelines)) => pipelines
+                .into_iter()
+                .map(|(id, ended)| {
+                    let xml = describe::pipeline_item(&id, ended).to_xml();
+                    item(id, xml)
+                })
+                .collect(),
+            None => info
                 .commands
                 .iter()
-                .map(|c| Item::Xml {
-                    xml: describe::command_item(c).to_xml(),
-                    resource_uri: shell::uri::COMMANDS.to_owned(),
-                    selectors: vec![
-                        ("ShellId".to_owned(), info.shell_id.clone()),
-                        ("CommandId".to_owned(), c.command_id.clone()),
-                    ],
-                })
-                .collect());
-        }
-        Err(Fault::action_not_supported(action::ENUMERATE))
+                .map(|c| item(c.command_id.clone(), describe::command_item(c).to_xml()))
+                .collect(),
+        })
     }
 
     async fn create(
@@ -388,9 +386,8 @@ impl ShellService {
                 )),
             }
         }
-        let deadline = tokio::time::Instant::now() + budget.time;
         for (command_id, stream, data, end) in &targets {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let left = budget.remaining();
             let outcome = self
                 .manager
                 .send(
@@ -421,7 +418,7 @@ impl ShellService {
         let id = shell_id(&request.selectors)?;
         let receive = Receive::parse(request.body.as_ref())?;
         let command_id = receive.command_id.clone().ok_or_else(no_command_id)?;
-        let mut wanted = ReceiveRequest::new(receive.streams.clone(), budget.time);
+        let mut wanted = ReceiveRequest::new(receive.streams.clone(), budget.remaining());
         wanted.sequence_id = receive.sequence_id;
         wanted.max_bytes = receive_capacity(budget, &receive.streams, &command_id)?;
         let outcome = self
@@ -429,12 +426,11 @@ impl ShellService {
             .receive(&caller.owner_key(), &id, &command_id, &wanted)
             .await
             .map_err(shell_fault)?;
-        let output = match outcome {
-            ReceiveOutcome::Output(output) => output,
-            ReceiveOutcome::TimedOut => return Err(Fault::timed_out()),
-            _ => return Err(Fault::timed_out()),
-        };
-        Ok((output, command_id))
+        match outcome {
+            ReceiveOutcome::Output(output) => Ok((output, command_id)),
+            // Nothing within the budget.
+            _ => Err(Fault::timed_out()),
+        }
     }
 
     async fn signal(
@@ -446,21 +442,19 @@ impl ShellService {
         let signal = Signal::parse(request.body.as_ref())?;
         let command_id = signal.command_id.as_deref().ok_or_else(no_command_id)?;
         let code = match signal.code {
-            SignalCode::CtrlC => ShellSignal::CtrlC,
-            SignalCode::CtrlBreak => ShellSignal::CtrlBreak,
-            SignalCode::Terminate => ShellSignal::Terminate,
+            SignalCode::CtrlC => Ok(ShellSignal::CtrlC),
+            SignalCode::CtrlBreak => Ok(ShellSignal::CtrlBreak),
+            SignalCode::Terminate => Ok(ShellSignal::Terminate),
             // Parsing made sure the size is there.
-            SignalCode::WindowSize => match signal.window_size {
-                Some(size) => ShellSignal::WindowSize(WindowSize::new(size.rows, size.columns)),
-                None => return Err(Fault::invalid_parameter("The parameter is incorrect. ")),
-            },
-            SignalCode::PsrpStop | SignalCode::Other(_) => {
-                return Err(Fault::invalid_parameter(format!(
-                    "The signal code {:?} is not supported by the cmd shell. ",
-                    signal.code.uri()
-                )))
-            }
-        };
+            SignalCode::WindowSize => signal
+                .window_size
+                .map(|size| ShellSignal::WindowSize(WindowSize::new(size.rows, size.columns)))
+                .ok_or_else(|| Fault::invalid_parameter("The parameter is incorrect. ")),
+            SignalCode::PsrpStop | SignalCode::Other(_) => Err(Fault::invalid_parameter(format!(
+                "The signal code {:?} is not supported by the cmd shell. ",
+                signal.code.uri()
+            ))),
+        }?;
         self.manager
             .signal(&caller.owner_key(), &id, command_id, code)
             .await
@@ -471,101 +465,3 @@ impl ShellService {
 
 /// `ERROR_WSMAN_ENUMERATE_SHELLCOMAMNDS_FILTER_EXPECTED` (sic).
 const ENUMERATE_SHELLCOMMANDS_FILTER_EXPECTED: u32 = 2150859200;
-
-/// Disconnect (MS-WSMV 3.1.4.15), of a cmd or a PowerShell shell: the engine keeps the shell
-/// and its output until the Disconnect's IdleTimeOut.
-fn disconnect(
-    manager: &ShellManager,
-    request: &Request,
-    caller: &Caller,
-) -> Result<(&'static str, String), Fault> {
-    let id = shell_id(&request.selectors)?;
-    let body = Disconnect::parse(request.body.as_ref())?;
-    if body.buffer_mode == Some(BufferMode::Drop) {
-        return Err(Fault::invalid_parameter(
-            "BufferMode Drop is not supported: a disconnected shell keeps its output and its commands wait while the buffer is full. ",
-        ));
-    }
-    manager
-        .disconnect(&caller.owner_key(), &id, body.idle_timeout)
-        .map_err(shell_fault)?;
-    Ok((shell::action::DISCONNECT_RESPONSE, String::new()))
-}
-
-/// Reconnect (MS-WSMV 3.1.4.16) by the client that disconnected, of either kind of shell.
-fn reconnect(
-    manager: &ShellManager,
-    request: &Request,
-    caller: &Caller,
-) -> Result<(&'static str, String), Fault> {
-    let id = shell_id(&request.selectors)?;
-    Reconnect::parse(request.body.as_ref())?;
-    manager
-        .reconnect(&caller.owner_key(), &id, request.session_id.as_deref())
-        .map_err(shell_fault)?;
-    Ok((shell::action::RECONNECT_RESPONSE, String::new()))
-}
-
-/// `a:ActionNotSupported` for the request's action (as the client sent it).
-fn not_supported(request: &Request) -> Fault {
-    Fault::action_not_supported(request.action.as_deref().unwrap_or(""))
-}
-
-/// The ShellId selector; without it the request addresses no shell.
-fn shell_id(selectors: &SelectorSet) -> Result<String, Fault> {
-    selectors.get("ShellId").map(str::to_owned).ok_or_else(|| {
-        Fault::invalid_selectors(
-            SelectorProblem::Insufficient,
-            "The WS-Management service cannot process the request because the ShellId selector is missing. ",
-        )
-    })
-}
-
-/// A cmd shell has no shell-level streams: Windows' cmd plugin answers `InvalidParameter`/87.
-fn no_command_id() -> Fault {
-    Fault::invalid_parameter("The parameter is incorrect. ")
-}
-
-/// The Linux account the caller's shells run as (NSS lookup on the blocking pool).
-async fn run_as_user(caller: &Caller) -> Result<wsman_os::LinuxUser, Fault> {
-    let Some(name) = caller.linux_user.clone() else {
-        tracing::warn!(user = %caller.user, "shell refused: the identity maps to no Linux user");
-        return Err(Fault::access_denied());
-    };
-    let looked_up = tokio::task::spawn_blocking(move || wsman_os::lookup_user(&name)).await;
-    match looked_up {
-        Ok(Ok(Some(user))) => Ok(user),
-        Ok(Ok(None)) => {
-            tracing::warn!(user = %caller.user, "shell refused: the Linux user does not exist");
-            Err(Fault::access_denied())
-        }
-        Ok(Err(e)) => Err(Fault::internal_error(format!(
-            "The user account could not be looked up: {e}. "
-        ))),
-        Err(e) => Err(Fault::internal_error(format!(
-            "The user lookup failed: {e}. "
-        ))),
-    }
-}
-
-/// Stream bytes (before base64) that fit in one ReceiveResponse: what MaxEnvelopeSize leaves
-/// after the envelope and the stream markup, times 3/4 for base64.
-fn receive_capacity(budget: Budget, streams: &[String], command_id: &str) -> Result<usize, Fault> {
-    let names: Vec<&str> = if streams.is_empty() {
-        vec!["stdout", "stderr"]
-    } else {
-        streams.iter().map(String::as_str).collect()
-    };
-    // Per stream: a data chunk and an end marker, twice over for interleaving.
-    let markup: usize = names
-        .iter()
-        .map(|n| 4 * ReceiveResponse::stream_overhead(n, Some(command_id)))
-        .sum();
-    let overhead = budget.receive_overhead + markup + 64;
-    let space = usize::try_from(budget.max_envelope)
-        .unwrap_or(usize::MAX)
-        .checked_sub(overhead)
-        .filter(|s| *s >= 8)
-        .ok_or_else(|| Fault::max_envelope_size_exceeded(overhead, budget.max_envelope))?;
-    Ok(space / 4 * 3)
-}

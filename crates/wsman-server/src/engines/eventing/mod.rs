@@ -1,14 +1,16 @@
 //! WS-Eventing's adapter: the event logs, and the subscription actions whatever their
-//! resource ([`crate::eventing`]). The event logs follow `[Security] EventLogSDDL` when it is
-//! set, else RootSDDL.
+//! resource ([`event_logs`]). The event logs follow `[Security] EventLogSDDL` when it is set,
+//! else RootSDDL.
+
+mod event_logs;
 
 use wsman_proto::operation::Resource;
 use wsman_proto::Request;
 
 use crate::access::{access_for, Required};
 use crate::engine::{Access, Call, EndpointKind, Engine, Family, Key, ReplyFuture, Target};
-use crate::eventing::EventingEngine;
 use crate::settings::ServiceSettings;
+pub use event_logs::{spawn_expiry, EventingEngine, EXPIRY_INTERVAL};
 
 impl Engine for EventingEngine {
     /// The event logs, and the subscription actions whatever their resource (they are

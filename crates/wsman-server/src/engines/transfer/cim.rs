@@ -7,31 +7,40 @@
 //! targets), the provider asks [`crate::access::NamespaceReader`] per namespace while it answers. A method
 //! that starts a process is a shell by another name: it needs what a shell needs.
 
-use std::sync::Arc;
-
 use wsman_config::Access as Right;
 use wsman_proto::operation::Resource;
 use wsman_proto::Request;
 use wsman_providers::cim::CIM_ALL_NAMESPACE;
-use wsman_providers::{Launcher, Provider};
+use wsman_providers::Provider;
 
+use super::TransferEngine;
 use crate::access::{access_for, Denial, Required};
-use crate::catalog::Family;
-use crate::dispatch::transfer::TransferEngine;
-use crate::engine::Access;
-use crate::enumeration::EnumerationStore;
+use crate::engine::{Access, Call, EndpointKind, Engine, Family, Key, ReplyFuture, Target};
+use crate::engines::Services;
 use crate::settings::ServiceSettings;
 
-/// The CIM engine over `provider`; its methods start programs through `launcher` (the
-/// shells' spawn), when there is one.
-pub fn engine(
-    provider: impl Provider,
-    enumerations: &Arc<EnumerationStore>,
-    launcher: Option<Arc<dyn Launcher>>,
-) -> TransferEngine {
-    TransferEngine::new(Family::Cim, provider, enumerations)
-        .with_access(access)
-        .with_launcher(launcher)
+/// The CIM engine: the transfer engine over the CIM provider, whose methods start programs
+/// through the shells' spawn when the shells started.
+pub struct CimEngine(TransferEngine);
+
+impl CimEngine {
+    pub fn new(provider: impl Provider, services: &Services) -> Self {
+        Self(TransferEngine::new(provider, services, services.launcher()))
+    }
+}
+
+impl Engine for CimEngine {
+    fn keys(&self) -> Vec<Key> {
+        vec![(EndpointKind::WsMan, Target::Family(Family::Cim))]
+    }
+
+    fn access(&self, request: &Request, settings: &ServiceSettings) -> Access {
+        access(request, settings)
+    }
+
+    fn handle<'a>(&'a self, call: Call<'a>) -> ReplyFuture<'a> {
+        Box::pin(self.0.serve(call))
+    }
 }
 
 /// The WMI descriptor of the request's namespace grants the operation's right; a method that

@@ -10,11 +10,11 @@
 use wsman_proto::operation::Action;
 use wsman_proto::{ns, Fault, Request};
 
-use super::Reply;
+use crate::engine::Reply;
 
 /// The answer to a full-duplex message at the WS-Management endpoint; `None`: `request` is
 /// not one.
-pub fn answer(request: &Request) -> Option<Result<Reply, Fault>> {
+pub(super) fn answer(request: &Request) -> Option<Result<Reply, Fault>> {
     match request.operation.action {
         Action::End => Some(Ok(Reply::Empty { close: true })),
         Action::InteractiveResponse => Some(check_interactive_response(request).map(|()| {

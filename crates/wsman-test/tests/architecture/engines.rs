@@ -1,0 +1,204 @@
+//! The engines are one wing, `wsman-server/src/engines/`: the top of the server crate holds
+//! the front door, the router and what the engines share, never an engine's implementation;
+//! the time budget of a call becomes its deadline once, where the call is routed; and a shell
+//! request's walk answers by expression, not by returning early at every step.
+
+use std::path::Path;
+
+use wsman_test::binaries::workspace_root;
+
+use super::primitives::{product_files, product_lines};
+
+const SERVER_SRC: &str = "crates/wsman-server/src";
+
+/// What may stand at the top of `wsman-server/src` (a file `NAME.rs`, a folder `NAME/` or
+/// both), each with what it is. An engine's adapter or implementation goes under `engines/`.
+const TOP: &[(&str, &str)] = &[
+    (
+        "access",
+        "authorization: the caller's SIDs against what the engine states",
+    ),
+    ("addresses", "the listeners' address filters"),
+    ("auth", "authentication from the headers"),
+    ("body", "the bounded body read"),
+    (
+        "catalog",
+        "the router: keys to engines, a call's limits and deadline",
+    ),
+    (
+        "collector",
+        "the collector's service, whose adapter is in engines/ (moving there whole)",
+    ),
+    ("connection", "one connection's state"),
+    ("connection_limit", "MaxConnections"),
+    ("control", "the local control socket"),
+    ("engine", "the contract between the router and the engines"),
+    ("engines", "the engines"),
+    ("enumeration", "the enumeration store the engines share"),
+    ("error", "the errors table"),
+    ("identify", "Identify, answered before any engine"),
+    ("lib", "the crate root"),
+    ("listener", "the listeners"),
+    (
+        "live",
+        "the live configuration; makes what the engines share",
+    ),
+    ("metrics", "metrics"),
+    ("pipeline", "the guard pipeline"),
+    ("principal", "who authenticated"),
+    ("proof", "what the credentials proved"),
+    ("proxy_header", "the PROXY protocol header"),
+    ("response", "the HTTP answer"),
+    ("response_body", "the answer's body in pieces"),
+    ("server", "the running service"),
+    ("settings", "the service's settings"),
+    ("system", "the settings read from the configuration"),
+    ("throttle", "login throttling and unauthenticated pacing"),
+    ("tls", "TLS"),
+];
+
+/// The names at the top of `dir` (files without `.rs`, folders) that [`TOP`] does not list.
+fn unlisted_at_the_top(dir: &Path) -> Vec<String> {
+    let mut unlisted: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let name = name.strip_suffix(".rs").map_or(name.clone(), str::to_owned);
+            (!TOP.iter().any(|(listed, _)| *listed == name)).then_some(name)
+        })
+        .collect();
+    unlisted.sort();
+    unlisted.dedup();
+    unlisted
+}
+
+#[test]
+fn no_engine_implementation_at_the_top_of_the_server_crate() {
+    let unlisted = unlisted_at_the_top(&workspace_root().join(SERVER_SRC));
+    assert!(
+        unlisted.is_empty(),
+        "{SERVER_SRC} holds {unlisted:?}: an engine's code goes under engines/; anything else is \
+         listed in architecture/engines.rs's TOP with what it is"
+    );
+}
+
+/// Whether `line` turns a time budget into a deadline: `now() +` the call's budget, a shell
+/// budget's time or the operation budget itself.
+fn makes_a_deadline(line: &str) -> bool {
+    line.split("now() +").skip(1).any(|sum| {
+        ["call.", "budget", "operation_budget"]
+            .iter()
+            .any(|b| sum.contains(b))
+    })
+}
+
+#[test]
+fn a_call_gets_its_deadline_once_where_it_is_routed() {
+    let root = workspace_root();
+    let mut found = Vec::new();
+    for path in product_files(&root) {
+        let relative = path
+            .strip_prefix(&root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        if !relative.starts_with(SERVER_SRC) {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap_or_default();
+        let count = product_lines(&source)
+            .into_iter()
+            .filter(|line| makes_a_deadline(line))
+            .count();
+        if count > 0 {
+            found.push((relative, count));
+        }
+    }
+    assert_eq!(
+        found,
+        [(format!("{SERVER_SRC}/catalog.rs"), 1)],
+        "a call carries its deadline (`Call::deadline`), set once where it is routed; an \
+         engine waits until it (or `Call::remaining`), never adds a budget to now() again"
+    );
+}
+
+/// The files a shell request walks through: the adapter, the service, what its steps share,
+/// the PowerShell bridge and its Connect.
+const SHELL_WALK: &[&str] = &[
+    "engines/shells/mod.rs",
+    "engines/shells/service.rs",
+    "engines/shells/request.rs",
+    "engines/shells/psrp.rs",
+    "engines/shells/psrp/connect.rs",
+];
+
+/// How many `return` statements `source`'s product lines hold (the keyword as a word).
+fn returns(source: &str) -> usize {
+    product_lines(source)
+        .iter()
+        .map(|line| {
+            let line = line.split("//").next().unwrap_or("");
+            line.match_indices("return")
+                .filter(|(at, _)| {
+                    let word = |c: char| c.is_alphanumeric() || c == '_';
+                    let before = line[..*at].chars().next_back().is_some_and(word);
+                    let after = line[at + "return".len()..].chars().next().is_some_and(word);
+                    !before && !after
+                })
+                .count()
+        })
+        .sum()
+}
+
+/// The most early returns a shell request's walk may hold (36 when the shells were three
+/// rooms: `engines/shells.rs`, `winrs/mod.rs`, `winrs/psrp.rs` and `winrs/psrp/connect.rs`).
+const MAX_SHELL_WALK_RETURNS: usize = 19;
+
+#[test]
+fn a_shell_request_walks_with_few_early_returns() {
+    let src = workspace_root().join(SERVER_SRC);
+    let counted: Vec<(&str, usize)> = SHELL_WALK
+        .iter()
+        .map(|file| {
+            let source = std::fs::read_to_string(src.join(file))
+                .unwrap_or_else(|e| panic!("{file}, a step of the shell walk: {e}"));
+            (*file, returns(&source))
+        })
+        .collect();
+    let total: usize = counted.iter().map(|(_, n)| n).sum();
+    assert!(
+        total <= MAX_SHELL_WALK_RETURNS,
+        "a shell request's walk returns early {total} times ({counted:?}): answer by the \
+         match arm's value, not by `return`"
+    );
+}
+
+#[test]
+fn the_counts_find_what_they_count() {
+    assert_eq!(
+        returns("fn a() {\n    return b; // return\n}\n// return\n"),
+        1
+    );
+    assert_eq!(returns("let returned = x.returns();\n"), 0);
+    assert!(makes_a_deadline(
+        "let deadline = Instant::now() + call.budget;"
+    ));
+    assert!(makes_a_deadline(
+        "deadline: Instant::now() + operation_budget(&r, s),"
+    ));
+    assert!(!makes_a_deadline(
+        "let deadline = Instant::now() + PEEK_TIMEOUT;"
+    ));
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for file in ["lib.rs", "catalog.rs", "dispatch.rs", "work.rs"] {
+        std::fs::write(dir.path().join(file), "").expect("a file");
+    }
+    for folder in ["catalog", "engines", "winrs"] {
+        std::fs::create_dir(dir.path().join(folder)).expect("a folder");
+    }
+    assert_eq!(
+        unlisted_at_the_top(dir.path()),
+        ["dispatch", "winrs", "work"]
+    );
+}
