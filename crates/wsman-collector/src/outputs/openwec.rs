@@ -63,7 +63,11 @@ pub fn nxlog(event: &ReceivedEvent, batch: &Batch<'_>) -> String {
             ("Task", "Category"),
             ("Opcode", "Opcode"),
         ] {
-            if let Some(text) = child(rendering, element).map(Element::text) {
+            // An empty one (`<Task></Task>`: no name for it) is left out, as a missing one.
+            if let Some(text) = child(rendering, element)
+                .map(Element::text)
+                .filter(|t| !t.is_empty())
+            {
                 record.insert(field.into(), Value::String(text));
             }
         }
@@ -98,12 +102,16 @@ fn system_fields(system: &Element, record: &mut Map<String, Value>) {
             record.insert(field.to_owned(), value);
         }
     };
-    put("EventTime", attr("TimeCreated", "SystemTime").map(Value::from));
+    put(
+        "EventTime",
+        attr("TimeCreated", "SystemTime").map(Value::from),
+    );
     let keywords = text("Keywords").and_then(|k| parse_hex(&k));
     // NXLog writes the 64 bits as a signed integer (0x8020000000000000 is negative).
     put("Keywords", keywords.map(|k| Value::from(k as i64)));
     let channel = text("Channel");
-    if let Some((event_type, severity, value)) = event_type(channel.as_deref(), number("Level"), keywords)
+    if let Some((event_type, severity, value)) =
+        event_type(channel.as_deref(), number("Level"), keywords)
     {
         put("EventType", Some(event_type.into()));
         put("SeverityValue", Some(value.into()));
@@ -118,7 +126,10 @@ fn system_fields(system: &Element, record: &mut Map<String, Value>) {
     put("OpcodeValue", number("Opcode").map(Value::from));
     put("RecordNumber", number("EventRecordID").map(Value::from));
     put("ActivityID", upper(attr("Correlation", "ActivityID")));
-    put("RelatedActivityID", upper(attr("Correlation", "RelatedActivityID")));
+    put(
+        "RelatedActivityID",
+        upper(attr("Correlation", "RelatedActivityID")),
+    );
     let id = |name: &str| attr("Execution", name).and_then(|v| v.parse::<u64>().ok());
     put("ProcessID", id("ProcessID").map(Value::from));
     put("ThreadID", id("ThreadID").map(Value::from));
@@ -130,7 +141,10 @@ fn system_fields(system: &Element, record: &mut Map<String, Value>) {
 /// came. None overwrites a field already in `record`.
 fn event_data_fields(data: &Element, record: &mut Map<String, Value>) {
     let mut unnamed = Vec::new();
-    for element in data.elements().filter(|e| e.ns.as_deref() == Some(EVENT_NS)) {
+    for element in data
+        .elements()
+        .filter(|e| e.ns.as_deref() == Some(EVENT_NS))
+    {
         match (element.name.as_str(), element.attr("Name")) {
             ("Data", Some(name)) => {
                 record
