@@ -217,3 +217,36 @@ fn inner_xml(element: &Element) -> String {
         .collect::<Vec<_>>()
         .concat()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wsman_proto::xml;
+
+    /// A forwarder's event whose `EventData` names fields of the record (`Hostname`,
+    /// `EventID`, `OpenWEC`) does not overwrite them: the record keeps the checked `Computer`,
+    /// the header's values and OpenWEC's data.
+    #[test]
+    fn event_data_does_not_overwrite_the_records_fields() {
+        let text = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><EventID>4624</EventID><Channel>Security</Channel><Computer>win10.example.test</Computer></System><EventData><Data Name='Hostname'>dc01.example.test</Data><Data Name='EventID'>1</Data><Data Name='OpenWEC'>forged</Data><Data Name='LogonType'>3</Data><Data>unnamed</Data></EventData></Event>";
+        let event = ReceivedEvent {
+            tree: Some(xml::parse(text, &xml::Limits::default()).expect("XML")),
+            xml: text.to_owned(),
+            computer: "win10.example.test".to_owned(),
+            channel: "Security".to_owned(),
+            record_id: None,
+        };
+        let batch = Batch {
+            subscription: "sec",
+            client: "WIN10$@EXAMPLE.TEST",
+            events: &[],
+            received: "2026-11-24T00:00:00Z",
+        };
+        let record: Value = serde_json::from_str(&nxlog(&event, &batch)).expect("JSON");
+        assert_eq!(record["Hostname"], "win10.example.test");
+        assert_eq!(record["EventID"], 4624);
+        assert_eq!(record["OpenWEC"]["Client"], "WIN10$@EXAMPLE.TEST");
+        assert_eq!(record["LogonType"], "3");
+        assert_eq!(record["Data"], json!(["unnamed"]));
+    }
+}
