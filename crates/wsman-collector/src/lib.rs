@@ -19,7 +19,7 @@
 //!   with a bounded backoff), [`outputs::redis`] (RPUSH or XADD over [`resp`], our bounded
 //!   reader of Redis replies), [`outputs::journal`] (the local systemd journal's native socket),
 //!   [`outputs::http`] (one POST per batch: generic, Splunk HEC with indexer acknowledgement,
-//!   Elasticsearch `_bulk` item by item); [`outputs::openwec`]: OpenWEC's `RawJson` record;
+//!   Elasticsearch `_bulk` item by item); [`outputs::openwec`]: OpenWEC's `RawJson` and `Nxlog` records;
 //! - [`subscription_outputs`]: each subscription's outputs, each bounded in flight, all of which
 //!   must have a batch durably before it is acknowledged;
 //! - [`output_policy`]: what a subscription read from a shared store may make this node do

@@ -581,7 +581,8 @@ fn a_stored_subscription_reaches_only_listed_destinations() {
 /// OpenWEC's `RawJson` record as its `doc/formats.md` ("Json Raw format") states it: an object
 /// of `meta` (OpenWEC's data about the event) and `data` (the raw XML event), `meta` holding
 /// `IpAddress`, `TimeReceived`, `Principal`, `Node`, `Subscription` (`Name`, `Version`,
-/// `Uuid`, `Uri`, `ServerRevision`, `ClientRevision`) and `Error`.
+/// `Uuid`, `Uri`, `ServerRevision`, `ClientRevision`) and `Error`; and `Client`, which
+/// OpenWEC's `CHANGELOG.md` says replaces `Principal` in `RawJson`, `Json` and `Nxlog`.
 #[test]
 fn openwec_raw_json_lines_have_openwecs_structure() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -615,6 +616,7 @@ fn openwec_raw_json_lines_have_openwecs_structure() {
         "IpAddress",
         "TimeReceived",
         "Principal",
+        "Client",
         "Node",
         "Subscription",
         "Error",
@@ -643,7 +645,63 @@ fn openwec_raw_json_lines_have_openwecs_structure() {
             .iter()
             .all(|k| documented_subscription.contains(&k.as_str())));
         assert_eq!(meta["Principal"], CLIENT);
+        assert_eq!(meta["Client"], CLIENT);
         assert_eq!(meta["TimeReceived"], "2026-11-24T00:00:00Z");
         assert_eq!(meta["Subscription"]["Name"], "sec");
+    }
+}
+
+/// OpenWEC's `Nxlog` record of recorded Windows events (WinRM/Operational, from a capture of a
+/// Windows forwarder) and of transcribed ones (System 7036 of a classic provider with
+/// `Binary`, Security 4624), POSTed by the generic output, against the records we wrote from
+/// NXLog's `im_msvistalog` field list and OpenWEC's `doc/formats.md`
+/// (`fixtures/openwec-nxlog/`, README there): every field's name, type and value, and nothing
+/// else.
+#[test]
+fn openwec_nxlog_records_have_nxlogs_fields() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openwec-nxlog");
+    let read = |name: &str| std::fs::read_to_string(fixtures.join(name)).expect("fixture");
+    let batch: Vec<ReceivedEvent> = read("events.xml")
+        .lines()
+        .enumerate()
+        .map(|(n, line)| {
+            let computer = line
+                .split("<Computer>")
+                .nth(1)
+                .and_then(|rest| rest.split('<').next())
+                .expect("a Computer");
+            common::received(line.to_owned(), computer, n as u64)
+        })
+        .collect();
+    let expected: Vec<Value> = read("events.nxlog.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(batch.len(), expected.len());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start(None);
+    let outputs = outputs(
+        secrets(dir.path(), &[]),
+        &format!(
+            "[[outputs]]\ntype = \"http\"\nurl = \"http://{}/wec\"\nformat = \"openwec_nxlog\"\n",
+            receiver.address
+        ),
+    );
+    receiver.reply(200, "");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let written = runtime.block_on(async move {
+        tokio::task::spawn_blocking(move || write(&outputs, "WIN10$@WINDOMAIN.LOCAL", &batch)).await
+    });
+    written.expect("joined").expect("stored");
+    let requests = receiver.requests();
+    assert_eq!(requests[0].header("content-type"), "application/x-ndjson");
+    let text = std::str::from_utf8(&requests[0].body).expect("UTF-8");
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(records.len(), expected.len());
+    for (record, expected) in records.iter().zip(&expected) {
+        assert_eq!(record, expected, "{}", expected["EventID"]);
     }
 }

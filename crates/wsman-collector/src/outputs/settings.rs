@@ -20,6 +20,10 @@ pub enum OutputFormat {
     /// up for OpenWEC.
     #[serde(rename = "openwec_raw_json")]
     OpenWecRawJson,
+    /// OpenWEC's `Nxlog` record (the fields of NXLog's `im_msvistalog`), for readers set up
+    /// for OpenWEC's or NXLog's Windows events.
+    #[serde(rename = "openwec_nxlog")]
+    OpenWecNxlog,
 }
 
 /// The default `format`: the event as it came.
