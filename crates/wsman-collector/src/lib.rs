@@ -7,6 +7,9 @@
 //! - [`address_range`]: a subscription's allowed forwarder addresses (CIDR);
 //! - [`manager`]: the subscription manager's Enumerate answer (each subscription's Subscribe,
 //!   with the forwarder's bookmark);
+//! - [`delivery`]: one delivery decided without a socket or a runtime (version, allow list,
+//!   addresses, Computers, claim, dedupe, write, commit), the server mapping the decision to
+//!   its reply;
 //! - [`ingest`]: a delivery (Events, Heartbeat, SubscriptionEnd) read and checked, the
 //!   `Computer` of each event against who the sender proved to be;
 //! - [`event_scan`]: the same checks of an event in one pass over its text, without its tree,
@@ -33,6 +36,7 @@
 
 pub mod address_range;
 pub mod bookmarks;
+pub mod delivery;
 pub mod event_facts;
 pub mod event_scan;
 pub mod fleet;
