@@ -4,6 +4,8 @@
 //! - [`subscriptions`]: source-initiated subscriptions, one TOML file each (or stored in the
 //!   PostgreSQL store, shared by several collectors), with a stable identifier and a version
 //!   that changes with their content;
+//! - [`subscription_source`]: the files and the stored subscriptions joined by one rule (a
+//!   stored one wins over a file of its name);
 //! - [`address_range`]: a subscription's allowed forwarder addresses (CIDR);
 //! - [`manager`]: the subscription manager's Enumerate answer (each subscription's Subscribe,
 //!   with the forwarder's bookmark);
@@ -48,6 +50,7 @@ pub mod refusal_log;
 pub mod resp;
 pub mod secrets;
 pub mod subscription_outputs;
+pub mod subscription_source;
 pub mod subscriptions;
 
 // The file and Kafka outputs by their former paths.
