@@ -23,7 +23,7 @@ use crate::bookmarks::BookmarkStore;
 use crate::ingest::{self, DeliveryKind, Sender};
 use crate::outputs::Batch;
 use crate::subscription_outputs::Outputs;
-use crate::subscriptions::SubscriptionSet;
+use crate::subscriptions::{Subscription, SubscriptionSet};
 
 /// Why a delivery was refused: the metrics' `reason` label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -155,84 +155,107 @@ pub fn deliver(
         .subscriptions
         .by_identifier(identifier)
         .filter(|s| s.enabled);
-    let mut decision = Decision {
+    let mut reached = Reached::default();
+    let outcome = decide(
+        collector,
+        subscription,
+        identifier,
+        request,
+        forwarder,
+        now,
+        &mut reached,
+    );
+    Decision {
         subscription: subscription.map(|s| s.name.clone()),
-        received: None,
-        writes: Vec::new(),
-        outcome: Outcome::Unavailable {
-            why: Refusal::StoreError,
-            error: String::new(),
-        },
-    };
+        received: reached.received,
+        writes: reached.writes,
+        outcome,
+    }
+}
+
+/// How far a delivery got: read (its events counted), written (each output's write).
+#[derive(Default)]
+struct Reached {
+    received: Option<usize>,
+    writes: Vec<(String, Duration, bool)>,
+}
+
+/// [`deliver`]'s checks in order, then the store.
+fn decide(
+    collector: &Collector<'_>,
+    subscription: Option<&Subscription>,
+    identifier: &str,
+    request: &Request,
+    forwarder: &Forwarder<'_>,
+    now: Timestamp,
+    reached: &mut Reached,
+) -> Outcome {
     let refused = |why, reason: String| Outcome::Refused { why, reason };
     // The events' trees only for an output that reads them (JSON, the journal); Raw outputs
     // write each event's text, checked in one pass over it.
     let with_trees = subscription.is_some_and(|s| s.outputs.iter().any(|o| o.needs_tree()));
     let delivery = match ingest::read_delivery(request, with_trees) {
         Ok(delivery) => delivery,
-        Err(e) => {
-            decision.outcome = refused(Refusal::Malformed, e.to_string());
-            return decision;
-        }
+        Err(e) => return refused(Refusal::Malformed, e.to_string()),
     };
     let Some(subscription) = subscription else {
-        decision.outcome = refused(
+        return refused(
             Refusal::UnknownSubscription,
             format!("no enabled subscription {identifier}"),
         );
-        return decision;
     };
-    decision.received = Some(delivery.events.len());
+    reached.received = Some(delivery.events.len());
     let client = forwarder.sender.client_name();
-    decision.outcome = if !delivery.version.eq_ignore_ascii_case(&subscription.version) {
-        refused(Refusal::StaleVersion, format!(
+    if !delivery.version.eq_ignore_ascii_case(&subscription.version) {
+        return refused(Refusal::StaleVersion, format!(
             "subscription {} is at version {}, the delivery names {} (the forwarder subscribes again at its next refresh)",
             subscription.name, subscription.version, delivery.version
-        ))
-    } else if !subscription.allows(&client, forwarder.in_group) {
-        Outcome::Denied {
+        ));
+    }
+    if !subscription.allows(&client, forwarder.in_group) {
+        return Outcome::Denied {
             why: Refusal::NotAllowed,
             reason: "the subscription's allow list does not name this forwarder (access denied)"
                 .to_owned(),
-        }
-    } else if !subscription.allows_address(forwarder.remote) {
-        Outcome::Denied {
+        };
+    }
+    if !subscription.allows_address(forwarder.remote) {
+        return Outcome::Denied {
             why: Refusal::AddressNotAllowed,
             reason: "the forwarder's address is not in the subscription's allowed_addresses"
                 .to_owned(),
-        }
-    } else if let Err(e) = ingest::check_computers(
+        };
+    }
+    if let Err(e) = ingest::check_computers(
         &delivery,
         forwarder.sender,
         subscription.mapped_computers(&client),
     ) {
-        refused(Refusal::ForgedComputer, e.to_string())
-    } else {
-        let stored = match delivery.kind {
-            DeliveryKind::Heartbeat => collector
-                .store
-                .heartbeat(&client, &subscription.name, now)
-                .map(|()| Stored::Heartbeat)
-                .map_err(|e| store_failed(&e)),
-            DeliveryKind::SubscriptionEnd => Ok(Stored::SubscriptionEnd),
-            DeliveryKind::Events => store_events(
-                collector,
-                subscription,
-                &client,
-                &delivery,
-                now,
-                &mut decision.writes,
-            ),
-        };
-        match stored {
-            Ok(stored) => Outcome::Acknowledged {
-                message_id: delivery.message_id.clone(),
-                stored,
-            },
-            Err(unavailable) => unavailable,
-        }
+        return refused(Refusal::ForgedComputer, e.to_string());
+    }
+    let stored = match delivery.kind {
+        DeliveryKind::Heartbeat => collector
+            .store
+            .heartbeat(&client, &subscription.name, now)
+            .map(|()| Stored::Heartbeat)
+            .map_err(|e| store_failed(&e)),
+        DeliveryKind::SubscriptionEnd => Ok(Stored::SubscriptionEnd),
+        DeliveryKind::Events => store_events(
+            collector,
+            subscription,
+            &client,
+            &delivery,
+            now,
+            &mut reached.writes,
+        ),
     };
-    decision
+    match stored {
+        Ok(stored) => Outcome::Acknowledged {
+            message_id: delivery.message_id,
+            stored,
+        },
+        Err(unavailable) => unavailable,
+    }
 }
 
 fn store_failed(error: &crate::bookmarks::StoreError) -> Outcome {
@@ -246,7 +269,7 @@ fn store_failed(error: &crate::bookmarks::StoreError) -> Outcome {
 /// batches of one forwarder and subscription are stored one at a time.
 fn store_events(
     collector: &Collector<'_>,
-    subscription: &crate::subscriptions::Subscription,
+    subscription: &Subscription,
     client: &str,
     delivery: &ingest::Delivery,
     now: Timestamp,

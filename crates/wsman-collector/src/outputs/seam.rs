@@ -188,6 +188,29 @@ pub trait OutputType {
     ) -> Result<Arc<dyn Output>, Self::StartError>;
 }
 
+/// An output that could not be set up (a Kafka property librdkafka refused, a TLS file that
+/// does not read, a Redis URL that does not parse): every batch is answered 503 with the
+/// reason, so nothing is acknowledged that went nowhere.
+#[derive(Debug, thiserror::Error)]
+#[error("{output}: {reason}")]
+pub struct NotStarted {
+    /// What it is (never a secret).
+    pub output: String,
+    pub reason: String,
+}
+
+impl Output for NotStarted {
+    fn describe(&self) -> String {
+        self.output.clone()
+    }
+    fn write(&self, _: &Batch<'_>) -> Result<(), OutputError> {
+        Err(OutputError::NotStarted {
+            output: self.output.clone(),
+            reason: self.reason.clone(),
+        })
+    }
+}
+
 /// What an output may use when it starts besides its settings.
 pub struct StartEnv<'a> {
     /// `DIR/secrets` (none: a named secret does not start its output).
