@@ -249,6 +249,7 @@ pub fn render(event: &ReceivedEvent, format: OutputFormat, batch: &Batch<'_>) ->
             }
             record.to_string()
         }
+        OutputFormat::OpenWecRawJson => crate::outputs::openwec::raw_json(event, batch),
     }
 }
 

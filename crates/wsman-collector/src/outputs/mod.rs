@@ -22,8 +22,10 @@
 //! Then its section in `docs/collector.md` and a test against the real receiver.
 
 pub mod file;
+pub mod http;
 pub mod journal;
 pub mod kafka;
+pub mod openwec;
 pub mod redis;
 mod seam;
 pub mod settings;
@@ -53,6 +55,9 @@ pub enum OutputConfig {
     Redis(redis::RedisConfig),
     /// Structured entries in the local systemd journal (the analogue of ForwardedEvents).
     Journal(journal::JournalConfig),
+    /// One POST per batch: generic, Splunk HEC or Elasticsearch `_bulk`.
+    /// (Boxed: its settings are several times the size of the others'.)
+    Http(Box<http::HttpConfig>),
 }
 
 /// `$body` with `$settings` bound to the [`OutputType`] of `$config`'s variant.
@@ -70,6 +75,10 @@ macro_rules! with_type {
             OutputConfig::Tcp($settings) => $body,
             OutputConfig::Redis($settings) => $body,
             OutputConfig::Journal($settings) => $body,
+            OutputConfig::Http(boxed) => {
+                let $settings = &**boxed;
+                $body
+            }
         }
     };
 }

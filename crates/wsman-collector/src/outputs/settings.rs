@@ -16,6 +16,10 @@ pub enum OutputFormat {
     /// that index the JSON and still want the original record.
     #[serde(rename = "raw+json")]
     RawJson,
+    /// OpenWEC's `RawJson` record (`meta` and the XML as it came in `data`), for readers set
+    /// up for OpenWEC.
+    #[serde(rename = "openwec_raw_json")]
+    OpenWecRawJson,
 }
 
 /// The default `format`: the event as it came.

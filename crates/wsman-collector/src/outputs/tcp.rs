@@ -211,8 +211,30 @@ fn certificates(path: &str) -> Result<Vec<CertificateDer<'static>>, TlsSetupErro
 fn tls_config(
     config: &TcpConfig,
 ) -> Result<(Arc<ClientConfig>, ServerName<'static>), TlsSetupError> {
+    let host = match &config.server_name {
+        Some(name) => name.clone(),
+        None => host_of(&config.address).to_owned(),
+    };
+    client_tls(
+        config.ca_file.as_deref(),
+        config.client_certificate.as_deref(),
+        config.client_key.as_deref(),
+        &host,
+    )
+}
+
+/// A TLS client of a network output (TCP, HTTP): the CA of `ca_file` (or the compiled-in
+/// roots), the client certificate of `client_certificate` and `client_key` when given, and
+/// `server_name`, the name the server's certificate must carry. An error names the file and
+/// what is wrong with it, never a key's content.
+pub(crate) fn client_tls(
+    ca_file: Option<&str>,
+    client_certificate: Option<&str>,
+    client_key: Option<&str>,
+    server_name: &str,
+) -> Result<(Arc<ClientConfig>, ServerName<'static>), TlsSetupError> {
     let mut roots = RootCertStore::empty();
-    match &config.ca_file {
+    match ca_file {
         Some(path) => {
             for certificate in certificates(path)? {
                 roots.add(certificate).map_err(refused(path))?;
@@ -225,13 +247,13 @@ fn tls_config(
             .with_safe_default_protocol_versions()
             .map_err(TlsSetupError::Tls)?
             .with_root_certificates(roots);
-    let client = match (&config.client_certificate, &config.client_key) {
+    let client = match (client_certificate, client_key) {
         (Some(chain), Some(key_path)) => {
             let key: PrivateKeyDer<'static> =
                 rustls_pemfile::private_key(&mut read_pem(key_path)?.as_slice())
                     .map_err(read_error(key_path))?
                     .ok_or_else(|| TlsSetupError::NoKey {
-                        path: key_path.clone(),
+                        path: key_path.to_owned(),
                     })?;
             builder
                 .with_client_auth_cert(certificates(chain)?, key)
@@ -239,12 +261,8 @@ fn tls_config(
         }
         _ => builder.with_no_client_auth(),
     };
-    let host = match &config.server_name {
-        Some(name) => name.clone(),
-        None => host_of(&config.address).to_owned(),
-    };
-    let name =
-        ServerName::try_from(host.clone()).map_err(|_| TlsSetupError::ServerName(host.clone()))?;
+    let name = ServerName::try_from(server_name.to_owned())
+        .map_err(|_| TlsSetupError::ServerName(server_name.to_owned()))?;
     Ok((Arc::new(client), name))
 }
 
