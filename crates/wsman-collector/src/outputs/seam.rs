@@ -178,8 +178,11 @@ pub trait OutputType {
     fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError>;
     /// One line for listings and logs (never a secret).
     fn summary(&self) -> String;
-    /// What it is in the line of an output of `subscription` that did not start.
-    fn describe(&self, subscription: &str) -> String;
+    /// What it is in the line of an output of `subscription` that did not start (never a
+    /// secret).
+    fn describe(&self, subscription: &str) -> String {
+        format!("{} output of {subscription}", Self::KIND)
+    }
     /// The output of these (checked) settings.
     fn start(
         &self,
