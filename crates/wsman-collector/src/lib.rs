@@ -4,9 +4,14 @@
 //! - [`subscriptions`]: source-initiated subscriptions, one TOML file each (or stored in the
 //!   PostgreSQL store, shared by several collectors), with a stable identifier and a version
 //!   that changes with their content;
+//! - [`subscription_source`]: the files and the stored subscriptions joined by one rule (a
+//!   stored one wins over a file of its name);
 //! - [`address_range`]: a subscription's allowed forwarder addresses (CIDR);
 //! - [`manager`]: the subscription manager's Enumerate answer (each subscription's Subscribe,
 //!   with the forwarder's bookmark);
+//! - [`delivery`]: one delivery decided without a socket or a runtime (version, allow list,
+//!   addresses, Computers, claim, dedupe, write, commit), the server mapping the decision to
+//!   its reply;
 //! - [`ingest`]: a delivery (Events, Heartbeat, SubscriptionEnd) read and checked, the
 //!   `Computer` of each event against who the sender proved to be;
 //! - [`event_scan`]: the same checks of an event in one pass over its text, without its tree,
@@ -35,6 +40,7 @@
 
 pub mod address_range;
 pub mod bookmarks;
+pub mod delivery;
 pub mod event_facts;
 pub mod event_scan;
 pub mod fleet;
@@ -46,6 +52,7 @@ pub mod refusal_log;
 pub mod resp;
 pub mod secrets;
 pub mod subscription_outputs;
+pub mod subscription_source;
 pub mod subscriptions;
 
 // The file and Kafka outputs by their former paths.

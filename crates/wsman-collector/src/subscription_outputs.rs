@@ -14,26 +14,6 @@ use crate::outputs::MAX_IN_FLIGHT_BATCHES;
 use crate::outputs::{Batch, Output, OutputConfig, OutputError, Pools, StartEnv};
 use crate::subscriptions::{Subscription, SubscriptionSet};
 
-/// An output that could not be set up (a Kafka property librdkafka refused, a TLS file that
-/// does not read, a Redis URL that does not parse): every batch is
-/// answered 503 with the reason, so nothing is acknowledged that went nowhere.
-struct NotStarted {
-    output: String,
-    reason: String,
-}
-
-impl Output for NotStarted {
-    fn describe(&self) -> String {
-        self.output.clone()
-    }
-    fn write(&self, _: &Batch<'_>) -> Result<(), OutputError> {
-        Err(OutputError::NotStarted {
-            output: self.output.clone(),
-            reason: self.reason.clone(),
-        })
-    }
-}
-
 /// A configured output, its in-flight budget and its name in the metrics.
 struct Budgeted {
     output: Arc<dyn Output>,
@@ -108,9 +88,9 @@ impl Outputs {
                 let label = output_label(&subscription.outputs, position);
                 let output = match config.start(&self.pools, &env, &subscription.name) {
                     Ok(output) => output,
-                    Err((output, reason)) => {
-                        problems.push(format!("{output}: {reason}"));
-                        Arc::new(NotStarted { output, reason })
+                    Err(not_started) => {
+                        problems.push(not_started.to_string());
+                        Arc::new(not_started)
                     }
                 };
                 outputs.push(Budgeted::new(output, label));

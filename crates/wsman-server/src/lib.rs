@@ -81,7 +81,7 @@ pub mod addresses;
 pub mod auth;
 pub mod body;
 pub mod catalog;
-pub mod collector;
+pub use engines::collector;
 pub mod connection;
 pub mod connection_limit;
 pub mod control;

@@ -470,10 +470,6 @@ impl OutputType for JournalConfig {
         format!("journal {} as {}", self.socket, self.syslog_identifier)
     }
 
-    fn describe(&self, subscription: &str) -> String {
-        format!("journal output of {subscription}")
-    }
-
     fn start(
         &self,
         _: &std::sync::Arc<()>,

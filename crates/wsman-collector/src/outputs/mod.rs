@@ -36,8 +36,8 @@ use serde::Deserialize;
 use crate::output_policy::{OutputsPolicy, PolicyError};
 pub(crate) use seam::connect_first;
 pub use seam::{
-    Backoff, Batch, ConnectError, Output, OutputError, OutputType, Pool, Pools, StartEnv,
-    MAX_IN_FLIGHT_BATCHES,
+    Backoff, Batch, ConnectError, NotStarted, Output, OutputError, OutputType, Pool, Pools,
+    StartEnv, MAX_IN_FLIGHT_BATCHES,
 };
 pub use settings::{OutputFormat, OutputSettingError};
 
@@ -110,13 +110,13 @@ impl OutputConfig {
         with_type!(self, settings => settings.summary())
     }
 
-    /// The started output, or (what it is, why it did not start).
+    /// The started output of `subscription`, or why not.
     pub fn start(
         &self,
         pools: &Pools,
         env: &StartEnv<'_>,
         subscription: &str,
-    ) -> Result<std::sync::Arc<dyn Output>, (String, String)> {
+    ) -> Result<std::sync::Arc<dyn Output>, NotStarted> {
         with_type!(self, settings => start(settings, pools, env, subscription))
     }
 }
@@ -138,8 +138,11 @@ fn start<T: OutputType>(
     pools: &Pools,
     env: &StartEnv<'_>,
     subscription: &str,
-) -> Result<std::sync::Arc<dyn Output>, (String, String)> {
+) -> Result<std::sync::Arc<dyn Output>, NotStarted> {
     settings
         .start(&pools.get::<T::Pool>(), env)
-        .map_err(|reason| (settings.describe(subscription), reason.to_string()))
+        .map_err(|reason| NotStarted {
+            output: settings.describe(subscription),
+            reason: reason.to_string(),
+        })
 }

@@ -461,10 +461,6 @@ impl OutputType for RedisConfig {
         )
     }
 
-    fn describe(&self, subscription: &str) -> String {
-        format!("redis output of {subscription}")
-    }
-
     /// With the password its `password_secret` names.
     fn start(&self, _: &Arc<()>, env: &StartEnv<'_>) -> Result<Arc<dyn Output>, RedisStartError> {
         let password = match &self.password_secret {

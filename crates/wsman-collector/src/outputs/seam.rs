@@ -178,14 +178,40 @@ pub trait OutputType {
     fn admit(&self, policy: &OutputsPolicy) -> Result<(), PolicyError>;
     /// One line for listings and logs (never a secret).
     fn summary(&self) -> String;
-    /// What it is in the line of an output of `subscription` that did not start.
-    fn describe(&self, subscription: &str) -> String;
+    /// What it is in the line of an output of `subscription` that did not start (never a
+    /// secret).
+    fn describe(&self, subscription: &str) -> String {
+        format!("{} output of {subscription}", Self::KIND)
+    }
     /// The output of these (checked) settings.
     fn start(
         &self,
         pool: &Arc<Self::Pool>,
         env: &StartEnv<'_>,
     ) -> Result<Arc<dyn Output>, Self::StartError>;
+}
+
+/// An output that could not be set up (a Kafka property librdkafka refused, a TLS file that
+/// does not read, a Redis URL that does not parse): every batch is answered 503 with the
+/// reason, so nothing is acknowledged that went nowhere.
+#[derive(Debug, thiserror::Error)]
+#[error("{output}: {reason}")]
+pub struct NotStarted {
+    /// What it is (never a secret).
+    pub output: String,
+    pub reason: String,
+}
+
+impl Output for NotStarted {
+    fn describe(&self) -> String {
+        self.output.clone()
+    }
+    fn write(&self, _: &Batch<'_>) -> Result<(), OutputError> {
+        Err(OutputError::NotStarted {
+            output: self.output.clone(),
+            reason: self.reason.clone(),
+        })
+    }
 }
 
 /// What an output may use when it starts besides its settings.

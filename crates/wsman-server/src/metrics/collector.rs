@@ -15,45 +15,8 @@ use std::time::Duration;
 
 use super::{header, two_label_family, Histogram};
 
-/// Why a delivery was refused: the `reason` label.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Refusal {
-    /// The body did not decompress (`Content-Encoding: SLDC`).
-    BadSldc,
-    /// Not XML, not a delivery, no identifier, a bad bookmark or event (400).
-    Malformed,
-    /// No enabled subscription with that identifier.
-    UnknownSubscription,
-    /// The delivery names a version the subscription no longer has.
-    StaleVersion,
-    /// The subscription does not allow this forwarder.
-    NotAllowed,
-    /// The subscription's `allowed_addresses` do not hold the forwarder's address (behind a
-    /// trusted balancer, the one its PROXY header carried).
-    AddressNotAllowed,
-    /// An event's Computer is not the sender.
-    ForgedComputer,
-    /// An output did not take the batch (503).
-    OutputError,
-    /// The bookmark store failed (503).
-    StoreError,
-}
-
-impl Refusal {
-    fn label(self) -> &'static str {
-        match self {
-            Refusal::BadSldc => "bad_sldc",
-            Refusal::Malformed => "malformed",
-            Refusal::UnknownSubscription => "unknown_subscription",
-            Refusal::StaleVersion => "stale_version",
-            Refusal::NotAllowed => "not_allowed",
-            Refusal::AddressNotAllowed => "address_not_allowed",
-            Refusal::ForgedComputer => "forged_computer",
-            Refusal::OutputError => "output_error",
-            Refusal::StoreError => "store_error",
-        }
-    }
-}
+/// Why a delivery was refused: the `reason` label (decided in `wsman_collector::delivery`).
+pub use wsman_collector::delivery::Refusal;
 
 #[derive(Clone, Debug, Default)]
 struct PerSubscription {

@@ -25,10 +25,6 @@ const TOP: &[(&str, &str)] = &[
         "catalog",
         "the router: keys to engines, a call's limits and deadline",
     ),
-    (
-        "collector",
-        "the collector's service, whose adapter is in engines/ (moving there whole)",
-    ),
     ("connection", "one connection's state"),
     ("connection_limit", "MaxConnections"),
     ("control", "the local control socket"),

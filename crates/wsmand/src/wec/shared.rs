@@ -9,6 +9,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use wsman_collector::bookmarks::{self, Backend, Change, PostgresStore};
+use wsman_collector::subscription_source;
 use wsman_collector::subscriptions::{self, MAX_FILE_BYTES};
 
 use super::{print_subscription, WecCommand};
@@ -93,37 +94,38 @@ pub(super) fn run(
     Ok(true)
 }
 
-/// `list`: the stored subscriptions, then the files the database does not shadow.
+/// `list`: what the collectors serve, by the daemon's own rule
+/// ([`subscription_source::merge`]): the stored subscriptions, then the files the database
+/// does not shadow.
 fn list(store: &PostgresStore, config_dir: &Path) -> anyhow::Result<()> {
     use wsman_collector::bookmarks::BookmarkStore as _;
     let (generation, set) = store.subscription_set()?;
     let files = subscriptions::load_dir(&config_dir.join("subscriptions"));
+    let merged = subscription_source::merge(set, files);
     println!(
         "{:<24} {:<8} {:<36} {:>8}  FROM",
         "NAME", "ENABLED", "VERSION", "CLIENTS"
     );
-    let row = |s: &subscriptions::Subscription, from: &str| {
+    for (index, s) in merged.set.subscriptions.iter().enumerate() {
         let clients = store.clients(&s.name).map_or(0, |c| c.len());
+        let from = if index < merged.stored {
+            "database"
+        } else {
+            "file"
+        };
         println!(
             "{:<24} {:<8} {:<36} {:>8}  {from}",
             s.name, s.enabled, s.version, clients
         );
-    };
-    for s in &set.subscriptions {
-        row(s, "database");
     }
-    for s in &files.subscriptions {
-        if set.by_name(&s.name).is_some() {
-            eprintln!(
-                "not served: {} (the database holds {})",
-                s.file.display(),
-                s.name
-            );
-        } else {
-            row(s, "file");
-        }
+    for s in &merged.shadowed {
+        eprintln!(
+            "not served: {} (the database holds {})",
+            s.file.display(),
+            s.name
+        );
     }
-    for error in set.errors.iter().chain(&files.errors) {
+    for error in &merged.set.errors {
         eprintln!("refused: {error}");
     }
     eprintln!("generation {generation} of the stored subscriptions");

@@ -1,16 +1,28 @@
-//! The collector's adapter: the subscription manager and delivery endpoints of every
-//! subscription ([`crate::collector`]). Access is the engine's own: each subscription's allow
-//! list decides, as a forwarder is a machine, not an administrator; the gates every request
-//! passes (AllowRemoteAccess, a certificate mapping's URI) still apply first.
+//! The Windows Event Collector on the WinRM listeners: the subscription manager
+//! (`/wsman/SubscriptionManager/WEC`, or a subscription's own `uris`) and the delivery
+//! endpoints (`/wsman/subscriptions/<identifier>/...`), over `wsman-collector`.
+//!
+//! This file is the adapter: access is the engine's own, as each subscription's allow list
+//! decides (a forwarder is a machine, not an administrator); the gates every request passes
+//! (AllowRemoteAccess, a certificate mapping's URI) still apply first. [`engine`] follows the
+//! configuration (served while `DIR/subscriptions` exists) and pages the subscription
+//! manager's answer; [`service`] runs each delivery's decision (`wsman_collector::delivery`)
+//! on the blocking pool and keeps what is the server's: the metrics, the logs and the mapping
+//! of a decision to its SOAP reply or HTTP status.
+
+pub mod engine;
+mod service;
+
+pub use service::{CollectorService, OpenError, Proof, SUBSCRIPTION_RESOURCE};
 
 use std::sync::Arc;
 
 use wsman_proto::Request;
 
-use crate::collector::engine::CollectorEngine;
 use crate::engine::UnreadableBody;
 use crate::engine::{Access, Call, Endpoint, EndpointKind, Engine, Key, ReplyFuture, Target};
 use crate::settings::ServiceSettings;
+use engine::CollectorEngine;
 
 impl Engine for CollectorEngine {
     fn keys(&self) -> Vec<Key> {

@@ -1,6 +1,5 @@
-//! The Windows Event Collector on the WinRM listeners: the subscription manager
-//! (`/wsman/SubscriptionManager/WEC`, or a subscription's own `uris`) and the delivery
-//! endpoints (`/wsman/subscriptions/<identifier>/...`), over `wsman-collector`.
+//! The collector in service: the subscriptions served, the bookmark store, the outputs, and
+//! what the server keeps of each delivery.
 //!
 //! These paths pass the same guards as `/wsman` (size, authentication, body read and
 //! unsealing); then, instead of RootSDDL, each subscription's own allow list decides (a
@@ -8,27 +7,24 @@
 //! output of its subscription has the new events on disk and the forwarder's bookmark is
 //! stored; an output that fails is answered 503, and the forwarder resends the batch.
 //!
-//! The whole of a delivery (claim the forwarder's bookmark in the store, write the events it
-//! has not seen, commit the new bookmark) runs under the lock of its (client, subscription),
-//! on the blocking pool; the store's claim also holds the forwarder against other collectors
-//! sharing a PostgreSQL store, so a delivery refused there has written nothing:
-//! two copies of a batch sent on two connections cannot both be written, and different
-//! forwarders are stored in parallel (the outputs bound how many batches they take at once).
-
-pub mod engine;
-mod shared;
+//! The whole of a delivery is decided by `wsman_collector::delivery::deliver` on the blocking
+//! pool (claim the forwarder's bookmark, write the events it has not seen, commit the new
+//! bookmark, under the lock of its (client, subscription)); the store's claim also holds the
+//! forwarder against other collectors sharing a PostgreSQL store, so a delivery refused there
+//! has written nothing. Here the decision becomes the Ack, a fault or a 503, with its metrics
+//! and its rate-limited log line.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use wsman_collector::bookmarks::{self, Backend, BookmarkStore, Liveness};
+use wsman_collector::delivery::{self, Collector, Forwarder, Outcome, PairLocks, Stored};
 use wsman_collector::fleet::{self, LastSeen};
-use wsman_collector::ingest::{self, DeliveryKind};
 use wsman_collector::manager;
-use wsman_collector::outputs::Batch;
 use wsman_collector::subscription_outputs::Outputs;
-use wsman_collector::subscriptions::{self, OutputConfig, SubscriptionSet};
+use wsman_collector::subscription_source::{SubscriptionSource, POLL_INTERVAL};
+use wsman_collector::subscriptions::{self, SubscriptionSet};
 use wsman_events::Timestamp;
 use wsman_proto::{ns, Fault, Request};
 
@@ -45,17 +41,14 @@ pub const SUBSCRIPTION_RESOURCE: &str = wsman_proto::ns::SUBSCRIPTION_RESOURCE;
 
 /// The collector: subscriptions, the bookmark store and the outputs.
 pub struct CollectorService {
-    subscriptions_dir: PathBuf,
+    /// The files of `DIR/subscriptions` and, with the bookmarks in PostgreSQL, the stored
+    /// subscriptions (a stored one wins over a file of its name).
+    source: SubscriptionSource,
     subscriptions: RwLock<Arc<SubscriptionSet>>,
     store: Arc<dyn BookmarkStore>,
-    /// The PostgreSQL store when the bookmarks are there: its subscriptions are served too.
-    shared: Option<Arc<bookmarks::PostgresStore>>,
-    /// What was last read of the shared subscriptions ([`shared`]).
-    shared_state: Mutex<shared::SharedState>,
     outputs: Outputs,
-    /// One lock per (client, subscription) with a delivery under way: that pair's batches
-    /// are stored one at a time, while other forwarders' go on in parallel.
-    deliveries: Mutex<HashMap<(String, String), PairLock>>,
+    /// One lock per (client, subscription) with a delivery under way ([`delivery`]).
+    pairs: PairLocks,
     metrics: CollectorMetrics,
     body_refusals: wsman_collector::refusal_log::BodyRefusalLog,
     /// Refused subscriptions, logged once per refusal and minute (a shared store's set may be
@@ -90,9 +83,6 @@ pub enum OpenError {
     Settings(Box<bookmarks::config::SettingsError>),
 }
 
-/// The lock of one (client, subscription).
-type PairLock = Arc<Mutex<()>>;
-
 /// What an Enumerate item is rendered for: subscription identifier and version, the base the
 /// forwarder addressed, how it must authenticate its deliveries.
 type TemplateKey = (String, String, String, manager::DeliveryAuth);
@@ -105,7 +95,7 @@ const MAX_TEMPLATES: usize = 1024;
 impl std::fmt::Debug for CollectorService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CollectorService")
-            .field("subscriptions_dir", &self.subscriptions_dir)
+            .field("shared", &self.source.is_shared())
             .finish_non_exhaustive()
     }
 }
@@ -134,13 +124,11 @@ impl CollectorService {
         let shared_read =
             matches!(backend, Backend::Postgres(_)).then(|| Mutex::new(std::time::Instant::now()));
         let service = CollectorService {
-            subscriptions_dir: config_dir.join("subscriptions"),
+            source: SubscriptionSource::new(config_dir.join("subscriptions"), shared),
             subscriptions: RwLock::new(Arc::new(SubscriptionSet::default())),
             store,
-            shared,
-            shared_state: Mutex::default(),
             outputs: Outputs::with_secrets(config_dir.join("secrets")),
-            deliveries: Mutex::new(HashMap::new()),
+            pairs: PairLocks::default(),
             metrics: CollectorMetrics::default(),
             body_refusals: Default::default(),
             load_refusals: Default::default(),
@@ -157,8 +145,32 @@ impl CollectorService {
     /// Read the subscriptions again (the files, and the shared store's), set up their outputs
     /// (Kafka producers of unchanged clusters are kept) and reopen the output files (SIGHUP).
     pub fn reload(&self) {
-        self.load_subscriptions();
+        self.serve_set(self.source.load());
         self.outputs.reopen();
+    }
+
+    /// With a shared store, follow its subscriptions: a thread reads the generation every
+    /// `POLL_INTERVAL` and serves the set again when it moved; it ends once the service is
+    /// dropped (a reload that stopped the collector).
+    pub fn follow_shared_subscriptions(self: &Arc<Self>) {
+        if !self.source.is_shared() {
+            return;
+        }
+        let service = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new()
+            .name("wec-subscriptions".to_owned())
+            .spawn(move || loop {
+                std::thread::sleep(POLL_INTERVAL);
+                let Some(service) = service.upgrade() else {
+                    return;
+                };
+                if service.source.changed() {
+                    service.serve_set(service.source.load());
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "collector: cannot follow the shared subscriptions (changes are taken at a reload only)");
+        }
     }
 
     /// Shutdown: the outputs hand back what they hold ([`Outputs::stop`]).
@@ -354,19 +366,11 @@ impl CollectorService {
         principal: &Principal,
     ) -> bool {
         let client = proof.sender.client_name();
-        subscription.allows(&client, |group| {
-            principal
-                .identity
-                .linux_user
-                .as_deref()
-                .and_then(|user| wsman_os::lookup_user(user).ok().flatten())
-                .is_some_and(|user| wsman_os::is_member_of_group(&user, group).unwrap_or(false))
-        })
+        subscription.allows(&client, |group| in_group(principal, group))
     }
 
     /// Whether the forwarder's address (as the connection proved it: behind a trusted balancer,
-    /// its PROXY header's) is one `subscription` allows; a refusal is logged once per
-    /// forwarder and interval, naming that address.
+    /// its PROXY header's) is one `subscription` allows; a refusal is logged.
     fn address_allowed(
         &self,
         subscription: &subscriptions::Subscription,
@@ -377,12 +381,18 @@ impl CollectorService {
         if subscription.allows_address(proof.remote) {
             return true;
         }
+        self.log_address_refused(proof, client, &subscription.name, what);
+        false
+    }
+
+    /// A forwarder's address refused by `subscription`: logged once per forwarder, address
+    /// and interval, naming that address.
+    fn log_address_refused(&self, proof: &Proof, client: &str, subscription: &str, what: &str) {
         let remote = proof.remote.map_or(String::new(), |r| r.to_string());
         let key = format!("{client}\u{0}address\u{0}{remote}");
         if let Some(left_out) = self.body_refusals.admit(&key) {
-            tracing::warn!(client = %client, %remote, subscription = %subscription.name, not_logged_since = left_out, "collector: {what}: the forwarder's address is not in the subscription's allowed_addresses");
+            tracing::warn!(client = %client, %remote, subscription = %subscription, not_logged_since = left_out, "collector: {what}: the forwarder's address is not in the subscription's allowed_addresses");
         }
-        false
     }
 
     /// The subscriptions the subscription manager at `uri` offers this forwarder, each a
@@ -461,18 +471,8 @@ impl CollectorService {
         template
     }
 
-    /// The lock of this (client, subscription); entries nobody holds are dropped, so the
-    /// map is bounded by the deliveries under way.
-    fn delivery_lock(&self, client: &str, subscription: &str) -> PairLock {
-        let mut locks = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
-        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
-        Arc::clone(
-            locks
-                .entry((client.to_owned(), subscription.to_owned()))
-                .or_default(),
-        )
-    }
-
+    /// Decide the delivery ([`delivery::deliver`]) and answer it: the Ack, a fault or a bare
+    /// status; count it and log what was refused or not stored.
     fn deliver(
         &self,
         identifier: &str,
@@ -483,130 +483,112 @@ impl CollectorService {
     ) -> Result<Reply, ServiceError> {
         let client = proof.sender.client_name();
         let set = self.current();
-        let subscription = set.by_identifier(identifier).filter(|s| s.enabled);
-        let name = subscription.map(|s| s.name.as_str());
-        let refuse = |why: Refusal, reason: String| {
-            self.metrics.refused(name, why);
-            self.log_refused(principal, proof.remote, &client, identifier, why, &reason);
-            ServiceError::DeliveryRefused {
-                fault: Box::new(Fault::delivery_refused(reason)),
-                relates_to: request.message_id.clone(),
-            }
-        };
-        // The events' trees only for an output that reads them (JSON, the journal); Raw
-        // outputs write each event's text, checked in one pass over it.
-        let with_trees =
-            subscription.is_some_and(|s| s.outputs.iter().any(OutputConfig::needs_tree));
-        let delivery = ingest::read_delivery(request, with_trees)
-            .map_err(|e| refuse(Refusal::Malformed, e.to_string()))?;
-        let Some(subscription) = subscription else {
-            return Err(refuse(
-                Refusal::UnknownSubscription,
-                format!("no enabled subscription {identifier}"),
-            ));
-        };
-        self.metrics
-            .received(&subscription.name, delivery.events.len(), body_bytes);
-        if !delivery.version.eq_ignore_ascii_case(&subscription.version) {
-            return Err(refuse(Refusal::StaleVersion, format!(
-                "subscription {} is at version {}, the delivery names {} (the forwarder subscribes again at its next refresh)",
-                subscription.name, subscription.version, delivery.version
-            )));
-        }
-        if !self.allowed(subscription, proof, principal) {
-            self.metrics.refused(name, Refusal::NotAllowed);
-            let reason =
-                "the subscription's allow list does not name this forwarder (access denied)";
-            self.log_refused(
-                principal,
-                proof.remote,
-                &client,
-                identifier,
-                Refusal::NotAllowed,
-                reason,
-            );
-            return Err(ServiceError::fault(
-                Fault::access_denied(),
-                request.message_id.as_deref(),
-            ));
-        }
-        if !self.address_allowed(subscription, proof, &client, "delivery refused") {
-            self.metrics.refused(name, Refusal::AddressNotAllowed);
-            return Err(ServiceError::fault(
-                Fault::access_denied(),
-                request.message_id.as_deref(),
-            ));
-        }
-        ingest::check_computers(
-            &delivery,
-            &proof.sender,
-            subscription.mapped_computers(&client),
-        )
-        .map_err(|e| refuse(Refusal::ForgedComputer, e.to_string()))?;
+        let in_group = |group: &str| in_group(principal, group);
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
-        // Once per subscription, kind and interval: a full disk or a saturated output refuses
-        // every forwarder's every batch, and 10,000 forwarders must not write a line each.
-        let unavailable = |why: Refusal, what: String| {
-            let key = format!("{}\u{0}{why:?}", subscription.name);
-            if let Some(left_out) = self.body_refusals.admit(&key) {
-                tracing::error!(client = %client, subscription = %subscription.name, error = %what, not_logged_since = left_out, "collector: batch not stored (503: the forwarder resends)");
+        let decision = delivery::deliver(
+            &Collector {
+                subscriptions: &set,
+                store: self.store.as_ref(),
+                outputs: &self.outputs,
+                pairs: &self.pairs,
+            },
+            identifier,
+            request,
+            &Forwarder {
+                sender: &proof.sender,
+                remote: proof.remote,
+                in_group: &in_group,
+            },
+            now,
+        );
+        let name = decision.subscription.as_deref();
+        if let (Some(name), Some(events)) = (name, decision.received) {
+            self.metrics.received(name, events, body_bytes);
+        }
+        for (output, elapsed, ok) in &decision.writes {
+            self.metrics
+                .output_write(name.unwrap_or_default(), output, *elapsed, *ok);
+        }
+        let relates_to = request.message_id.as_deref();
+        match decision.outcome {
+            Outcome::Acknowledged { message_id, stored } => {
+                let name = name.unwrap_or_default();
+                self.acknowledged(&client, name, &stored, now);
+                let ack =
+                    wsman_events::delivery::ack_envelope(&message_id, &wsman_proto::response::new_message_id());
+                Ok(Reply::Envelope(ack))
             }
-            self.metrics.refused(name, why);
-            ServiceError::Unavailable
-        };
-        let store_failed = |e: wsman_collector::bookmarks::StoreError| {
-            unavailable(Refusal::StoreError, e.to_string())
-        };
-        match delivery.kind {
-            DeliveryKind::Heartbeat => {
-                self.store
-                    .heartbeat(&client, &subscription.name, now)
-                    .map_err(store_failed)?;
-                self.last_seen.heartbeat(&subscription.name, &client, now);
-                self.metrics.heartbeat(&subscription.name);
+            Outcome::Refused { why, reason } => {
+                self.metrics.refused(name, why);
+                self.log_refused(principal, proof.remote, &client, identifier, why, &reason);
+                Err(ServiceError::DeliveryRefused {
+                    fault: Box::new(Fault::delivery_refused(reason)),
+                    relates_to: request.message_id.clone(),
+                })
             }
-            DeliveryKind::SubscriptionEnd => {
-                tracing::info!(client = %client, subscription = %subscription.name, "collector: the forwarder ended its subscription");
+            Outcome::Denied { why, reason } => {
+                self.metrics.refused(name, why);
+                if why == Refusal::AddressNotAllowed {
+                    self.log_address_refused(
+                        proof,
+                        &client,
+                        name.unwrap_or_default(),
+                        "delivery refused",
+                    );
+                } else {
+                    self.log_refused(principal, proof.remote, &client, identifier, why, &reason);
+                }
+                Err(ServiceError::fault(Fault::access_denied(), relates_to))
             }
-            DeliveryKind::Events => {
-                let pair = self.delivery_lock(&client, &subscription.name);
-                let _one_at_a_time = pair.lock().unwrap_or_else(|p| p.into_inner());
-                // The claim first: a delivery the store refuses (another collector holds
-                // this forwarder) has written nothing.
-                let claim = self
-                    .store
-                    .claim(&client, &subscription.name)
-                    .map_err(store_failed)?;
-                let fresh = ingest::unseen(&delivery, claim.stored());
-                let received = now.to_system_time();
-                let written = self.outputs.write_observed(
-                    &Batch {
-                        subscription: &subscription.name,
-                        client: &client,
-                        events: &fresh,
-                        received: &received,
-                    },
-                    &mut |output, elapsed, ok| {
-                        self.metrics
-                            .output_write(&subscription.name, output, elapsed, ok);
-                    },
-                );
-                written.map_err(|e| unavailable(Refusal::OutputError, e.to_string()))?;
-                claim
-                    .commit(&ingest::reached(&delivery, &subscription.channels), now)
-                    .map_err(store_failed)?;
-                self.last_seen.event(&subscription.name, &client, now);
-                self.metrics.acknowledged(&subscription.name, fresh.len());
-                let already_stored = delivery.events.len() - fresh.len();
+            Outcome::Unavailable { why, error } => {
+                // Once per subscription, kind and interval: a full disk or a saturated output
+                // refuses every forwarder's every batch, and 10,000 forwarders must not write
+                // a line each.
+                let name = name.unwrap_or_default();
+                let key = format!("{name}\u{0}{why:?}");
+                if let Some(left_out) = self.body_refusals.admit(&key) {
+                    tracing::error!(client = %client, subscription = %name, %error, not_logged_since = left_out, "collector: batch not stored (503: the forwarder resends)");
+                }
+                self.metrics.refused(Some(name), why);
+                Err(ServiceError::Unavailable)
+            }
+        }
+    }
+
+    /// What an acknowledged delivery leaves in memory and the logs.
+    fn acknowledged(&self, client: &str, name: &str, stored: &Stored, now: Timestamp) {
+        match *stored {
+            Stored::Heartbeat => {
+                self.last_seen.heartbeat(name, client, now);
+                self.metrics.heartbeat(name);
+            }
+            Stored::SubscriptionEnd => {
+                tracing::info!(client = %client, subscription = %name, "collector: the forwarder ended its subscription");
+            }
+            Stored::Events {
+                new,
+                already_stored,
+            } => {
+                self.last_seen.event(name, client, now);
+                self.metrics.acknowledged(name, new);
                 if already_stored > 0 {
                     // A resent or replayed batch: worth seeing, since a forwarder that keeps
                     // resending what was stored has lost its acknowledgements or its cursor.
-                    tracing::info!(client = %client, subscription = %subscription.name, already_stored, new = fresh.len(), "collector: events already stored were not written again");
+                    tracing::info!(client = %client, subscription = %name, already_stored, new, "collector: events already stored were not written again");
                 }
-                tracing::debug!(client = %client, subscription = %subscription.name, events = delivery.events.len(), new = fresh.len(), "collector: batch stored");
+                tracing::debug!(client = %client, subscription = %name, events = new + already_stored, new, "collector: batch stored");
             }
         }
-        let ack = wsman_events::delivery::ack_envelope(&delivery.message_id, &new_message_id());
-        Ok(Reply::Envelope(ack))
     }
+}
+
+/// Whether the Linux account `principal` logged in as is a member of `group` (a
+/// subscription's `allowed_groups`).
+fn in_group(principal: &Principal, group: &str) -> bool {
+    principal
+        .identity
+        .linux_user
+        .as_deref()
+        .and_then(|user| wsman_os::lookup_user(user).ok().flatten())
+        .is_some_and(|user| wsman_os::is_member_of_group(&user, group).unwrap_or(false))
 }
