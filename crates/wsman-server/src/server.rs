@@ -16,13 +16,16 @@ use crate::auth::basic::CredentialVerifier;
 use crate::auth::services::AuthServices;
 use crate::catalog::Catalog;
 use crate::connection::Shared;
-use crate::listener::{accept_loop, ConnectionCounter, ListenerRuntime};
+use crate::connection_limit::OpenFileLimit;
+use crate::listener::{accept_loop, ListenerRuntime};
 use crate::settings::{Listener, ServiceSettings, Transport};
 use crate::tls;
 use crate::winrs::ShellService;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
+use wsman_front::slots::ConnectionSlots;
+use wsman_front::tls::ServedCertificate;
 
 /// One socket a configured listener wants, with everything that shapes how it serves.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -103,7 +106,8 @@ pub struct Server {
     config_dir: PathBuf,
     settings_tx: watch::Sender<Arc<ServiceSettings>>,
     shared: Arc<Shared>,
-    counter: Arc<ConnectionCounter>,
+    slots: Arc<ConnectionSlots>,
+    open_files: OpenFileLimit,
     table: Arc<ListenerTable>,
     running: Mutex<HashMap<Binding, Running>>,
     /// The WinRS shell subsystem, when it could be started (its limits follow the settings).
@@ -120,8 +124,9 @@ impl Server {
         let mut settings = parts.settings;
         settings.kerberos_keytab = kerberos.is_some();
         crate::connection_limit::raise_open_file_limit();
-        let counter = Arc::new(ConnectionCounter::default());
-        counter.check_open_file_limit(settings.max_connections);
+        let slots = Arc::new(ConnectionSlots::default());
+        let open_files = OpenFileLimit::default();
+        open_files.check(&slots, settings.max_connections);
         let (settings_tx, settings_rx) = watch::channel(Arc::new(settings));
         let shared = Arc::new(Shared {
             settings: settings_rx,
@@ -138,7 +143,8 @@ impl Server {
             config_dir: parts.config_dir,
             settings_tx,
             shared,
-            counter,
+            slots,
+            open_files,
             table: parts.listener_table,
             running: Mutex::new(HashMap::new()),
             shells,
@@ -158,14 +164,14 @@ impl Server {
     }
 
     /// Returns once the service served connections and then had none open for `quiet`
-    /// ([`ConnectionCounter::gone_idle`]).
+    /// ([`ConnectionSlots::gone_idle`]).
     pub async fn gone_idle(&self, quiet: std::time::Duration) {
-        self.counter.gone_idle(quiet).await;
+        self.slots.gone_idle(quiet).await;
     }
 
     /// Open connections across all listeners.
     pub fn open_connections(&self) -> usize {
-        self.counter.open_connections()
+        self.slots.open_connections()
     }
 
     /// Apply new settings live: [`Self::publish`], then reconcile the listeners.
@@ -183,7 +189,7 @@ impl Server {
             shells.set_limits(settings.winrs.clone());
             shells.powershell().set_pwsh(settings.pwsh.clone());
         }
-        self.counter.check_open_file_limit(settings.max_connections);
+        self.open_files.check(&self.slots, settings.max_connections);
         self.settings_tx.send_replace(Arc::new(settings));
     }
 
@@ -339,36 +345,30 @@ impl Server {
     }
 
     fn bind(&self, binding: &Binding) -> Result<Running, BindError> {
-        let tls = match binding.transport {
+        let certificate = match binding.transport {
             Transport::Http => None,
-            Transport::Https => Some(tls::acceptor_requesting_client_certificates(
+            Transport::Https => Some(tls::certificate(
                 &self.config_dir,
                 &binding.thumbprint,
-                Arc::new(crate::auth::certificate::ClientCertificateRequest::new(
-                    self.shared.settings.clone(),
+                Some(Arc::new(
+                    crate::auth::certificate::ClientCertificateRequest::new(
+                        self.shared.settings.clone(),
+                    ),
                 )),
             )?),
         };
         let listener = bind_socket(binding.socket)?;
         let bound = listener.local_addr().map_err(BindError::Io)?;
-        let certificate = match binding.transport {
-            Transport::Https => {
-                crate::auth::listener_certificate(&self.config_dir, &binding.thumbprint)
-            }
-            Transport::Http => None,
-        };
+        let leaf = certificate.as_ref().map(|c| c.leaf.as_ref());
         let runtime = Arc::new(ListenerRuntime {
             shared: Arc::clone(&self.shared),
-            counter: Arc::clone(&self.counter),
+            slots: Arc::clone(&self.slots),
             transport: binding.transport,
             path: Arc::from(binding.path.as_str()),
-            tls,
-            channel_binding: certificate
-                .as_ref()
-                .and_then(|c| wsman_auth::channel_binding::ntlm_channel_bindings(c.as_ref())),
-            end_point_binding: certificate
-                .as_ref()
-                .and_then(|c| wsman_auth::channel_binding::tls_server_end_point(c.as_ref()))
+            tls: certificate.as_ref().map(ServedCertificate::acceptor),
+            channel_binding: leaf.and_then(wsman_auth::channel_binding::ntlm_channel_bindings),
+            end_point_binding: leaf
+                .and_then(wsman_auth::channel_binding::tls_server_end_point)
                 .map(Arc::from),
         });
         let (stop, stop_rx) = watch::channel(false);

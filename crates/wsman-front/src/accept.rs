@@ -1,0 +1,27 @@
+//! The next connection of a listener. A failed accept (`EMFILE` and friends: the open-file
+//! limit reached, mostly) is backed off instead of spinning, and logged at a bounded rate.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::refusals::IntervalLog;
+
+/// How long a failed accept waits before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The next connection and its peer; failures are logged through `failures` and retried.
+pub async fn next(listener: &TcpListener, failures: &IntervalLog) -> (TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(pair) => return pair,
+            Err(error) => {
+                if let Some(count) = failures.note() {
+                    tracing::warn!(%error, count, "accept failed (count: since the last such line)");
+                }
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+}
