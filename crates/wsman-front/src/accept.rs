@@ -25,3 +25,23 @@ pub async fn next(listener: &TcpListener, failures: &IntervalLog) -> (TcpStream,
         }
     }
 }
+
+/// A listening socket on `address`: SO_REUSEADDR (a restarted service rebinds at once) and,
+/// for IPv6, V6ONLY (so `*` binds 0.0.0.0 and [::] on the same port, each on its own socket);
+/// non-blocking, for the runtime.
+pub fn bind(address: SocketAddr, backlog: i32) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}

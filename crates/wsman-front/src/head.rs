@@ -5,7 +5,7 @@
 //! the page is written and the connection ends. A request hyper frames otherwise (chunked, an
 //! upgrade to a WebSocket) turns the guard off for the rest of the connection: hyper's own
 //! bounds apply. Nothing is buffered beyond one header line's first bytes. Untrusted input:
-//! fuzzed (`front_head`) and property-tested.
+//! fuzzed (the `mgmt_http` target) and property-tested.
 
 use std::io;
 use std::pin::Pin;
@@ -209,8 +209,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HeadGuard<S> {
     /// reader sees the end.
     fn poll_refuse(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let Some(written) = self.refusing.filter(|w| *w < self.answer.len()) {
-            let n =
-                std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &self.answer[written..]))?;
+            let n = std::task::ready!(
+                Pin::new(&mut self.inner).poll_write(cx, &self.answer[written..])
+            )?;
             if n == 0 {
                 return Poll::Ready(Ok(()));
             }
@@ -299,10 +300,7 @@ mod tests {
         );
         assert_eq!(scanner.scan(post.as_bytes()), Verdict::Pass);
         assert_eq!(scanner.scan(&get(100)), Verdict::Pass);
-        assert_eq!(
-            scanner.scan(&get(LIMIT - 100)),
-            Verdict::Pass
-        );
+        assert_eq!(scanner.scan(&get(LIMIT - 100)), Verdict::Pass);
         // A 1 MiB search string.
         assert_eq!(scanner.scan(&get(1 << 20)), Verdict::TooLarge);
         // An upgrade: the guard is off for the connection (WebSocket frames follow).

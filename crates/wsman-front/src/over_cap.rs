@@ -36,7 +36,12 @@ pub enum OverCap {
 }
 
 /// Refuse `stream`, past the cap of `slots`, as `over_cap` says.
-pub fn refuse(stream: TcpStream, slots: &Arc<ConnectionSlots>, tls: Option<&TlsAcceptor>, over_cap: OverCap) {
+pub fn refuse(
+    stream: TcpStream,
+    slots: &Arc<ConnectionSlots>,
+    tls: Option<&TlsAcceptor>,
+    over_cap: OverCap,
+) {
     let OverCap::Answer(answer) = over_cap else {
         return;
     };

@@ -89,7 +89,11 @@ impl ConnectionSlots {
 
     /// A place for a connection from `ip` if its address and the service (fewer than
     /// `max_connections` and the open-file cap) have room.
-    pub fn take(self: &Arc<Self>, ip: IpAddr, max_connections: usize) -> Result<ConnectionSlot, Full> {
+    pub fn take(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        max_connections: usize,
+    ) -> Result<ConnectionSlot, Full> {
         let address = match &self.per_address {
             Some(by_address) => Some(by_address.take(ip).ok_or(Full::Address)?),
             None => None,
@@ -175,7 +179,9 @@ pub struct AddressSlot {
     address: IpAddr,
 }
 
-fn lock(taken: &Mutex<HashMap<IpAddr, usize>>) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+fn lock(
+    taken: &Mutex<HashMap<IpAddr, usize>>,
+) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
     taken
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -241,7 +247,11 @@ mod tests {
         assert!(c.take(ip("192.0.2.2"), 2).is_ok());
         c.set_descriptor_cap(1);
         assert_eq!(c.limit(2), 1);
-        assert_eq!(c.take(ip("192.0.2.2"), 2).err(), Some(Full::Total), "past the open-file cap");
+        assert_eq!(
+            c.take(ip("192.0.2.2"), 2).err(),
+            Some(Full::Total),
+            "past the open-file cap"
+        );
     }
 
     #[test]

@@ -105,16 +105,19 @@ pub fn load(
             path: cert.to_owned(),
             source,
         })?;
-    let leaf = chain.first().cloned().ok_or_else(|| TlsError::NoCertificate {
-        path: cert.to_owned(),
-    })?;
+    let leaf = chain
+        .first()
+        .cloned()
+        .ok_or_else(|| TlsError::NoCertificate {
+            path: cert.to_owned(),
+        })?;
     let key_pem: zeroize::Zeroizing<Vec<u8>> = match key_file {
-        KeyFile::Private => wsman_safe::read_private(key, MAX_PEM_BYTES).map_err(|source| {
-            TlsError::Private {
+        KeyFile::Private => {
+            wsman_safe::read_private(key, MAX_PEM_BYTES).map_err(|source| TlsError::Private {
                 path: key.to_owned(),
                 source,
-            }
-        })?,
+            })?
+        }
         KeyFile::Readable => read_pem(key)?.into(),
     };
     let private: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())

@@ -101,6 +101,10 @@ mod tests {
         limit.set(&slots, RESERVED_DESCRIPTORS - 1, 300);
         assert_eq!(slots.limit(300), 0, "a limit below the reserve admits none");
         limit.set(&slots, 1 << 20, 300);
-        assert_eq!(slots.limit(300), 300, "MaxConnections is the lower cap again");
+        assert_eq!(
+            slots.limit(300),
+            300,
+            "MaxConnections is the lower cap again"
+        );
     }
 }

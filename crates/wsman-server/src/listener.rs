@@ -96,7 +96,12 @@ pub async fn accept_loop(
             if let Some(count) = runtime.slots.over_cap.note() {
                 tracing::warn!(remote = %remote, max_connections = limit, cap = runtime.slots.limit(limit), count, "connection refused (503): the connection cap is reached (MaxConnections or the open-file limit; count: refused since the last such line)");
             }
-            over_cap::refuse(stream, &runtime.slots, runtime.tls.as_ref(), OverCap::Answer(response_503));
+            over_cap::refuse(
+                stream,
+                &runtime.slots,
+                runtime.tls.as_ref(),
+                OverCap::Answer(response_503),
+            );
             continue;
         };
         let runtime = Arc::clone(&runtime);

@@ -400,22 +400,9 @@ enum BindError {
     Tls(#[from] tls::TlsError),
 }
 
-/// Bind with SO_REUSEADDR (a restarted listener rebinds at once) and, for IPv6, V6ONLY (so
-/// `*` can bind 0.0.0.0 and [::] on the same port).
+/// Bind through the front door, with room for a fleet's reconnections in the backlog.
 fn bind_socket(socket: SocketAddr) -> Result<TcpListener, BindError> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let domain = if socket.is_ipv6() {
-        Domain::IPV6
-    } else {
-        Domain::IPV4
-    };
-    let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(BindError::Io)?;
-    s.set_reuse_address(true).map_err(BindError::Io)?;
-    if socket.is_ipv6() {
-        s.set_only_v6(true).map_err(BindError::Io)?;
-    }
-    s.set_nonblocking(true).map_err(BindError::Io)?;
-    s.bind(&socket.into()).map_err(BindError::Io)?;
-    s.listen(1024).map_err(BindError::Io)?;
-    TcpListener::from_std(s.into()).map_err(BindError::Io)
+    wsman_front::accept::bind(socket, 1024)
+        .and_then(TcpListener::from_std)
+        .map_err(BindError::Io)
 }
