@@ -40,6 +40,10 @@ pub struct HeadLimits {
 /// The client certificate chain a TLS client presented, if any.
 pub type PeerCertificates = Option<Vec<CertificateDer<'static>>>;
 
+/// What a connection is read and written through: TCP, or TLS over it.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 /// Serves `stream` until it ends or `stop` turns true: over TLS when `tls` is given (the
 /// handshake bounded in time; a failure logged at debug), with `limits` on each request head,
 /// each request answered by the service `make_service` builds from the client certificates.
@@ -48,7 +52,7 @@ pub async fn serve<S>(
     remote: SocketAddr,
     tls: Option<&TlsAcceptor>,
     limits: HeadLimits,
-    stop: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
     make_service: impl FnOnce(PeerCertificates) -> S,
 ) where
     S: HttpService<Incoming> + Send + 'static,
@@ -59,38 +63,23 @@ pub async fn serve<S>(
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let _ = stream.set_nodelay(true);
-    let Some(acceptor) = tls else {
-        return serve_io(stream, remote, limits, stop, make_service(None)).await;
-    };
-    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => {
-            let peer = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .map(|chain| chain.iter().map(|c| c.clone().into_owned()).collect());
-            serve_io(tls, remote, limits, stop, make_service(peer)).await;
+    let (io, peer): (Box<dyn Io>, PeerCertificates) = match tls {
+        None => (Box::new(stream), None),
+        Some(acceptor) => {
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    let peer = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .map(|chain| chain.iter().map(|c| c.clone().into_owned()).collect());
+                    (Box::new(tls), peer)
+                }
+                Ok(Err(error)) => return tracing::debug!(%remote, %error, "TLS handshake failed"),
+                Err(_) => return tracing::debug!(%remote, "TLS handshake timed out"),
+            }
         }
-        Ok(Err(error)) => tracing::debug!(%remote, %error, "TLS handshake failed"),
-        Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
-    }
-}
-
-async fn serve_io<I, S>(
-    io: I,
-    remote: SocketAddr,
-    limits: HeadLimits,
-    mut stop: watch::Receiver<bool>,
-    service: S,
-) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: HttpService<Incoming> + Send + 'static,
-    S::Future: Send,
-    S::ResBody: Send + 'static,
-    <S::ResBody as hyper::body::Body>::Data: Send,
-    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+    };
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -102,7 +91,9 @@ async fn serve_io<I, S>(
     }
     let io = TokioIo::new(HeadGuard::new(io, limits.too_large));
     // Upgrades: the console's WebSockets take the connection over after their 101.
-    let connection = builder.serve_connection(io, service).with_upgrades();
+    let connection = builder
+        .serve_connection(io, make_service(peer))
+        .with_upgrades();
     tokio::pin!(connection);
     if *stop.borrow() {
         connection.as_mut().graceful_shutdown();

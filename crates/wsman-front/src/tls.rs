@@ -30,27 +30,15 @@ pub enum KeyFile {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsError {
+    /// Not read: absent, unreadable, over [`MAX_PEM_BYTES`], or a key file that is no secret.
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: larger than {MAX_PEM_BYTES} bytes")]
-    TooLarge { path: PathBuf },
-    #[error("private key {path}: {source}")]
-    Private {
-        path: PathBuf,
-        source: wsman_safe::PrivateFileError,
-    },
-    #[error("{path} holds no certificate")]
-    NoCertificate { path: PathBuf },
-    #[error("{path} holds no private key")]
-    NoKey { path: PathBuf },
-    #[error("{path} is not PEM: {source}")]
-    Pem {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// Read, but not PEM, or without the certificate or key expected.
+    #[error("{path} holds no {what}")]
+    Missing { path: PathBuf, what: &'static str },
     #[error("certificate {path} rejected: {source}")]
     Rustls {
         path: PathBuf,
@@ -72,22 +60,24 @@ impl ServedCertificate {
     }
 }
 
-fn read_pem(path: &Path) -> Result<Vec<u8>, TlsError> {
-    let read = |source| TlsError::Read {
+fn read_pem(path: &Path, key_file: KeyFile) -> Result<zeroize::Zeroizing<Vec<u8>>, TlsError> {
+    let read = match key_file {
+        KeyFile::Private => wsman_safe::read_private(path, MAX_PEM_BYTES).map_err(|e| e.into_io()),
+        KeyFile::Readable => std::fs::File::open(path).and_then(|file| {
+            let mut bytes = Vec::new();
+            file.take(MAX_PEM_BYTES + 1).read_to_end(&mut bytes)?;
+            match bytes.len() as u64 > MAX_PEM_BYTES {
+                true => Err(std::io::Error::other(format!(
+                    "larger than {MAX_PEM_BYTES} bytes"
+                ))),
+                false => Ok(bytes.into()),
+            }
+        }),
+    };
+    read.map_err(|source| TlsError::Read {
         path: path.to_owned(),
         source,
-    };
-    let file = std::fs::File::open(path).map_err(read)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_PEM_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read)?;
-    if bytes.len() as u64 > MAX_PEM_BYTES {
-        return Err(TlsError::TooLarge {
-            path: path.to_owned(),
-        });
-    }
-    Ok(bytes)
+    })
 }
 
 /// The certificate chain in `cert` and the key in `key` (judged as `key_file` says) as a
@@ -98,36 +88,23 @@ pub fn load(
     key_file: KeyFile,
     clients: Option<Arc<dyn ClientCertVerifier>>,
 ) -> Result<ServedCertificate, TlsError> {
-    let cert_pem = read_pem(cert)?;
+    let missing = |path: &Path, what| TlsError::Missing {
+        path: path.to_owned(),
+        what,
+    };
+    let cert_pem = read_pem(cert, KeyFile::Readable)?;
     let chain: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_slice())
         .collect::<Result<_, _>>()
-        .map_err(|source| TlsError::Pem {
-            path: cert.to_owned(),
-            source,
-        })?;
+        .map_err(|_| missing(cert, "certificate in PEM"))?;
     let leaf = chain
         .first()
         .cloned()
-        .ok_or_else(|| TlsError::NoCertificate {
-            path: cert.to_owned(),
-        })?;
-    let key_pem: zeroize::Zeroizing<Vec<u8>> = match key_file {
-        KeyFile::Private => {
-            wsman_safe::read_private(key, MAX_PEM_BYTES).map_err(|source| TlsError::Private {
-                path: key.to_owned(),
-                source,
-            })?
-        }
-        KeyFile::Readable => read_pem(key)?.into(),
-    };
+        .ok_or_else(|| missing(cert, "certificate"))?;
+    let key_pem = read_pem(key, key_file)?;
     let private: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
-        .map_err(|source| TlsError::Pem {
-            path: key.to_owned(),
-            source,
-        })?
-        .ok_or_else(|| TlsError::NoKey {
-            path: key.to_owned(),
-        })?;
+        .ok()
+        .flatten()
+        .ok_or_else(|| missing(key, "private key"))?;
     let rejected = |source| TlsError::Rustls {
         path: cert.to_owned(),
         source,

@@ -189,7 +189,7 @@ async fn tls_from_pem_files_serves_http_1_1_and_judges_a_secret_key_file() {
     // A key anyone may read: refused as a secret, loaded as a readable file.
     assert!(matches!(
         wsman_front::tls::load(&cert, &key, KeyFile::Private, None),
-        Err(TlsError::Private { .. })
+        Err(TlsError::Read { .. })
     ));
     let served = wsman_front::tls::load(&cert, &key, KeyFile::Readable, None).expect("readable");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("mode");
@@ -199,7 +199,7 @@ async fn tls_from_pem_files_serves_http_1_1_and_judges_a_secret_key_file() {
     std::fs::write(dir.path().join("empty.crt"), "nothing here\n").expect("write");
     assert!(matches!(
         wsman_front::tls::load(&dir.path().join("empty.crt"), &key, KeyFile::Private, None),
-        Err(TlsError::NoCertificate { .. })
+        Err(TlsError::Missing { .. })
     ));
 
     let (address, _slots, _stop) =
