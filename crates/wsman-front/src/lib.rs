@@ -1,18 +1,11 @@
 //! The one HTTP front door of wsmand's two HTTP services, the WinRM listeners (`wsman-server`)
-//! and the management console (`wsmand-mgmt`): what a connection passes before a request
-//! reaches the service, written once so that a hole closed here is closed for both, and
-//! without the console depending on the server.
-//!
-//! In order: accepting ([`accept`]: a failed accept backed off and logged at a bounded rate),
-//! the connection cap ([`slots`]: in all, lowered to what the open-file limit leaves, and per
-//! client address; past it [`over_cap`] closes or answers), TLS from PEM files ([`tls`]) and
-//! its handshake within a deadline, then HTTP/1.1 with a bounded request head ([`http`]: its
-//! size, header lines and time; [`head`]: a head too large answered with the service's own
-//! page). Refusals that cost the client nothing are logged at a bounded rate through
-//! `wsman_proto::refusal_log` ([`refusals`]). What differs between the services (their
-//! limits, the answer past the cap, client certificates, the key file's checks) is a
-//! parameter of the caller; what a service does between the cap and TLS (the server's PROXY
-//! header, the console's client rules) stays the service's.
+//! and the console (`wsmand-mgmt`), so that a hole closed here is closed for both, without the
+//! console depending on the server. In order: [`accept`] (failures backed off, logged at a
+//! bounded rate), the cap ([`slots`]; [`over_cap`] answers past it), TLS from PEM files
+//! ([`tls`]), then HTTP/1.1 with a bounded head ([`http`], [`head`]); connection-level refusals
+//! are logged through the one refusal rate limit ([`refusals`]). Each service's limits are
+//! its parameters; what it does between the cap and TLS (a PROXY header, client rules) stays
+//! its own.
 #![forbid(unsafe_code)]
 
 pub mod accept;

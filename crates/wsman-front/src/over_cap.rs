@@ -1,7 +1,6 @@
-//! A connection past the cap: closed at once, or answered (the WinRM listener's 503 with a
-//! Retry-After, over HTTPS inside a TLS session) without holding a connection slot, so every
-//! client learns why it was turned away and when to come back. Answers in flight are bounded
-//! by [`MAX_ANSWERS_IN_FLIGHT`].
+//! A connection past the cap answered (the WinRM listener's 503 with a Retry-After, over HTTPS
+//! inside a TLS session) without holding a connection slot, so every client learns why it was
+//! turned away and when to come back. Answers in flight are bounded by [`MAX_ANSWERS_IN_FLIGHT`].
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -25,26 +24,14 @@ const READ_WAIT: Duration = Duration::from_millis(500);
 /// Longest time an answer may take in all, TLS handshake included.
 pub const ANSWER_DEADLINE: Duration = Duration::from_secs(3);
 
-/// What a service does with a connection past its cap.
-#[derive(Clone, Copy, Debug)]
-pub enum OverCap {
-    /// Close it at once.
-    Close,
-    /// Answer with these bytes (given the refusal's sequence number, e.g. to spread a
-    /// Retry-After), then close.
-    Answer(fn(u64) -> Vec<u8>),
-}
-
-/// Refuse `stream`, past the cap of `slots`, as `over_cap` says.
+/// Answers `stream`, past the cap of `slots`, with `answer` (given the refusal's sequence
+/// number, to spread a Retry-After), then closes it. A service that only closes drops it.
 pub fn refuse(
     stream: TcpStream,
     slots: &Arc<ConnectionSlots>,
     tls: Option<&TlsAcceptor>,
-    over_cap: OverCap,
+    answer: fn(u64) -> Vec<u8>,
 ) {
-    let OverCap::Answer(answer) = over_cap else {
-        return;
-    };
     let sequence = slots.refused.fetch_add(1, Ordering::AcqRel);
     if slots.answering.fetch_add(1, Ordering::AcqRel) >= MAX_ANSWERS_IN_FLIGHT {
         slots.answering.fetch_sub(1, Ordering::AcqRel);

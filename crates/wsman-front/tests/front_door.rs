@@ -17,7 +17,6 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use wsman_front::head::TooLarge;
 use wsman_front::http::HeadLimits;
-use wsman_front::over_cap::OverCap;
 use wsman_front::slots::ConnectionSlots;
 use wsman_front::tls::{KeyFile, TlsError};
 
@@ -39,10 +38,11 @@ fn busy(sequence: u64) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Serves "ok" through the front door: at most `max` connections, `over_cap` past them.
+/// Serves "ok" through the front door: at most `max` connections, `over_cap` answering past
+/// them (else closed).
 async fn start(
     max: usize,
-    over_cap: OverCap,
+    over_cap: Option<fn(u64) -> Vec<u8>>,
     tls: Option<TlsAcceptor>,
     head: HeadLimits,
 ) -> (SocketAddr, Arc<ConnectionSlots>, watch::Sender<bool>) {
@@ -58,7 +58,9 @@ async fn start(
             let (stream, remote) =
                 wsman_front::accept::next(&listener, &served.accept_failed).await;
             let Ok(slot) = served.take(remote.ip(), max) else {
-                wsman_front::over_cap::refuse(stream, &served, tls.as_ref(), over_cap);
+                if let Some(answer) = over_cap {
+                    wsman_front::over_cap::refuse(stream, &served, tls.as_ref(), answer);
+                }
                 continue;
             };
             let (tls, stop) = (tls.clone(), stop.clone());
@@ -107,7 +109,7 @@ async fn a_head_too_large_gets_the_services_page_and_the_next_connection_is_serv
         limit: 12 * 1024,
         answer: PAGE,
     };
-    let (address, _slots, _stop) = start(8, OverCap::Close, None, limits(Some(guard))).await;
+    let (address, _slots, _stop) = start(8, None, None, limits(Some(guard))).await;
     let huge = format!(
         "GET /?q={} HTTP/1.1\r\nHost: x\r\n\r\n",
         "a".repeat(1 << 20)
@@ -128,7 +130,7 @@ async fn a_head_too_large_gets_the_services_page_and_the_next_connection_is_serv
     let answer = exchange(address, post.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     // Without a page, hyper's own bound answers (431, its bare answer).
-    let (bare, _slots, _stop) = start(8, OverCap::Close, None, limits(None)).await;
+    let (bare, _slots, _stop) = start(8, None, None, limits(None)).await;
     let answer = exchange(bare, huge.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
     assert!(!answer.contains("too large"), "{answer}");
@@ -144,7 +146,7 @@ async fn a_head_too_large_gets_the_services_page_and_the_next_connection_is_serv
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_cap_a_connection_is_answered_or_closed_and_a_freed_slot_serves() {
-    let (address, slots, _stop) = start(1, OverCap::Answer(busy), None, limits(None)).await;
+    let (address, slots, _stop) = start(1, Some(busy), None, limits(None)).await;
     let held = TcpStream::connect(address).await.expect("connect");
     until("the held connection has its slot", || {
         slots.open_connections() == 1
@@ -158,7 +160,7 @@ async fn past_the_cap_a_connection_is_answered_or_closed_and_a_freed_slot_serves
     let answer = exchange(address, GET).await;
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     // Closed, not answered, when the service says so.
-    let (closing, slots, _stop) = start(1, OverCap::Close, None, limits(None)).await;
+    let (closing, slots, _stop) = start(1, None, None, limits(None)).await;
     let _held = TcpStream::connect(closing).await.expect("connect");
     until("the held connection has its slot", || {
         slots.open_connections() == 1
@@ -202,8 +204,7 @@ async fn tls_from_pem_files_serves_http_1_1_and_judges_a_secret_key_file() {
         Err(TlsError::Missing { .. })
     ));
 
-    let (address, _slots, _stop) =
-        start(8, OverCap::Close, Some(served.acceptor()), limits(None)).await;
+    let (address, _slots, _stop) = start(8, None, Some(served.acceptor()), limits(None)).await;
     let mut roots = rustls::RootCertStore::empty();
     roots.add(der.into()).expect("root");
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(

@@ -18,7 +18,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use wsman_front::http::{self, HeadLimits};
-use wsman_front::over_cap::{self, OverCap};
 use wsman_front::slots::ConnectionSlots;
 
 use crate::auth::certificate::PeerCertificate;
@@ -96,11 +95,11 @@ pub async fn accept_loop(
             if let Some(count) = runtime.slots.over_cap.note() {
                 tracing::warn!(remote = %remote, max_connections = limit, cap = runtime.slots.limit(limit), count, "connection refused (503): the connection cap is reached (MaxConnections or the open-file limit; count: refused since the last such line)");
             }
-            over_cap::refuse(
+            wsman_front::over_cap::refuse(
                 stream,
                 &runtime.slots,
                 runtime.tls.as_ref(),
-                OverCap::Answer(response_503),
+                response_503,
             );
             continue;
         };
