@@ -28,7 +28,7 @@ pub struct HeadLimits {
     /// Longest wait for a request head, the first and each one after: hyper's header read
     /// timeout runs from the end of the last response, so it is also the idle limit of a
     /// kept-alive connection.
-    pub read_timeout: Duration,
+    pub read_timeout: std::time::Duration,
     /// The connection's read buffer, and so the largest head (past it, hyper's 431).
     pub max_bytes: usize,
     /// Most header lines (past them, hyper's 431); `None`: hyper's 100.

@@ -53,13 +53,15 @@ mod tests {
 
     #[test]
     fn interval_log_lets_one_line_per_interval_through_with_the_count() {
-        let log = IntervalLog::new(Duration::from_secs(10));
-        let start = Instant::now();
-        assert_eq!(log.note_at(start), Some(1));
-        for _ in 0..99 {
-            assert_eq!(log.note_at(start + Duration::from_secs(1)), None);
-        }
-        assert_eq!(log.note_at(start + Duration::from_secs(10)), Some(100));
-        assert_eq!(log.note_at(start + Duration::from_secs(11)), None);
+        let (log, start) = (IntervalLog::new(Duration::from_secs(10)), Instant::now());
+        let at = |seconds| start + Duration::from_secs(seconds);
+        assert_eq!(log.note_at(at(0)), Some(1));
+        assert!((0..99).all(|_| log.note_at(at(1)).is_none()));
+        assert_eq!(
+            log.note_at(at(10)),
+            Some(100),
+            "the line counts itself and those left out"
+        );
+        assert_eq!(log.note_at(at(11)), None);
     }
 }
