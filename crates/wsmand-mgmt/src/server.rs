@@ -7,7 +7,7 @@
 //! refusals, which the audit trail rate-limits per address.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -33,33 +33,31 @@ pub const MAX_GUARDED_HEAD_BYTES: usize = 12 * 1024;
 /// The request heads' bounds: the deadline of each (the first one and each one after: an
 /// idle kept-alive connection is closed then), 16 KiB buffered, 64 header lines, and a head
 /// over 12 KiB answered with a page that says so.
-const HEAD_LIMITS: HeadLimits = HeadLimits {
-    read_timeout: Duration::from_secs(10),
-    max_bytes: 16 * 1024,
-    max_headers: Some(64),
-    too_large: Some(TooLarge {
-        limit: MAX_GUARDED_HEAD_BYTES,
-        answer: TOO_LARGE_PAGE,
-    }),
-};
+fn head_limits() -> HeadLimits {
+    HeadLimits {
+        read_timeout: Duration::from_secs(10),
+        max_bytes: 16 * 1024,
+        max_headers: Some(64),
+        too_large: Some(TooLarge {
+            limit: MAX_GUARDED_HEAD_BYTES,
+            answer: TOO_LARGE_PAGE.as_slice(),
+        }),
+    }
+}
 /// Longest wait for a client's forward-confirmed reverse name (domain restrictions); a
 /// client whose lookup takes longer has no name.
 const NAME_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The answer to a head too large: the page every error gets, with the way back.
-const TOO_LARGE_PAGE: &[u8] = b"HTTP/1.1 431 Request Header Fields Too Large\r\n\
-content-type: text/html; charset=utf-8\r\n\
-content-security-policy: default-src 'none'; style-src 'self'\r\n\
-x-content-type-options: nosniff\r\n\
-cache-control: no-store\r\n\
-connection: close\r\n\r\n\
-<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Request too large \xe2\x80\x94 wsmand management</title>\
-<link rel=\"stylesheet\" href=\"/assets/style.css\"></head><body>\
-<a class=\"skip\" href=\"#main\">Skip to content</a><header><a class=\"brand\" href=\"/fleet\">wsmand management</a>\
-<nav class=\"site\"><a href=\"/fleet\">Fleet</a><a href=\"/audit\">Audit</a></nav></header><main id=\"main\" tabindex=\"-1\"><h1>Request too large</h1>\
-<p class=\"error\">The address or its headers are too long (over 12 KiB): shorten the search or the filter and try again.</p>\
-<p><a href=\"/fleet\">Back to the fleet</a></p></main></body></html>";
+/// The answer to a head too large: the page every error gets, drawn once and without a
+/// session (the guard answers before the request, and so its cookie, is read).
+static TOO_LARGE_PAGE: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let text = "The address or its headers are too long (over 12 KiB): shorten the search or the filter and try again.";
+    let page = crate::pages::message(None, "Request too large", text).into_string();
+    format!("HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/html; charset=utf-8\r\n\
+         content-security-policy: default-src 'none'; style-src 'self'\r\nx-content-type-options: nosniff\r\n\
+         cache-control: no-store\r\nconnection: close\r\n\r\n{page}")
+    .into_bytes()
+});
 
 /// Where the service listens: loopback only unless EnableRemoteManagement; `*` is every
 /// IPv4 and IPv6 address.
@@ -201,7 +199,7 @@ async fn accept_loop(listener: TcpListener, door: Arc<Door>, stop: watch::Receiv
                 stream,
                 peer,
                 Some(&door.acceptor),
-                HEAD_LIMITS,
+                head_limits(),
                 stop,
                 |_| service_fn(move |request| http::serve(Arc::clone(&state), peer, request)),
             )
